@@ -1,0 +1,97 @@
+-- name: AllocSeqs :one
+-- Reserves n consecutive seqs of a conversation: one row lock per conversation per batch, not per message.
+INSERT INTO conversation_seqs AS s (conversation_id, max_seq, max_seq_time)
+VALUES (@conversation_id, @n::bigint, @now::bigint)
+ON CONFLICT (conversation_id) DO UPDATE
+    SET max_seq = s.max_seq + EXCLUDED.max_seq, max_seq_time = EXCLUDED.max_seq_time
+RETURNING max_seq;
+
+-- name: InsertMessages :copyfrom
+INSERT INTO messages (
+    conversation_id, seq, server_msg_id, client_msg_id, send_id, recv_id, group_id, sender_platform_id,
+    sender_nickname, sender_face_url, session_type, msg_from, content_type, content, send_time, create_time,
+    status, options, offline_push_info, at_user_id_list, attached_info, ex
+) VALUES (
+    $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22
+);
+
+-- name: FindSent :many
+-- The messages already stored for these (sender, clientMsgID) pairs: what makes a resend idempotent.
+SELECT m.* FROM messages m
+JOIN (SELECT unnest(@send_ids::text[]) AS send_id, unnest(@client_msg_ids::text[]) AS client_msg_id) k
+  ON m.send_id = k.send_id AND m.client_msg_id = k.client_msg_id;
+
+-- name: EnsureConversations :exec
+INSERT INTO conversations (owner_user_id, conversation_id, conversation_type, user_id, group_id, create_time)
+SELECT unnest(@owners::text[]), unnest(@conversation_ids::text[]), unnest(@types::int[]),
+       unnest(@peer_user_ids::text[]), unnest(@group_ids::text[]), @now::bigint
+ON CONFLICT DO NOTHING;
+
+-- name: MessagesBySeqRange :many
+SELECT * FROM messages
+WHERE conversation_id = @conversation_id AND seq BETWEEN @begin_seq::bigint AND @end_seq::bigint
+ORDER BY seq;
+
+-- name: MessageBySeq :one
+SELECT * FROM messages WHERE conversation_id = $1 AND seq = $2;
+
+-- name: MessageByClientMsgID :one
+SELECT * FROM messages WHERE conversation_id = $1 AND client_msg_id = $2;
+
+-- name: MessagesBefore :many
+-- History newest first, strictly below a seq.
+SELECT * FROM messages
+WHERE conversation_id = @conversation_id AND seq < @before_seq::bigint AND seq >= @min_seq::bigint
+ORDER BY seq DESC
+LIMIT @lim;
+
+-- name: MarkRevoked :execrows
+UPDATE messages SET revoked = true WHERE conversation_id = $1 AND seq = $2 AND NOT revoked;
+
+-- name: ConversationSeq :one
+SELECT max_seq, min_seq, max_seq_time FROM conversation_seqs WHERE conversation_id = $1;
+
+-- name: UserConversationSeqs :many
+-- Every conversation of a user with its max seq: the answer to WS 1001 GET_NEWEST_SEQ.
+SELECT c.conversation_id, c.min_seq, COALESCE(s.max_seq, 0)::bigint AS max_seq
+FROM conversations c
+LEFT JOIN conversation_seqs s ON s.conversation_id = c.conversation_id
+WHERE c.owner_user_id = $1;
+
+-- name: GetConversation :one
+SELECT * FROM conversations WHERE owner_user_id = $1 AND conversation_id = $2;
+
+-- name: RaiseHasReadSeq :one
+UPDATE conversations SET has_read_seq = GREATEST(has_read_seq, @seq::bigint)
+WHERE owner_user_id = @owner_user_id AND conversation_id = @conversation_id
+RETURNING has_read_seq;
+
+-- name: SingleSendCheck :one
+-- Everything a single-chat send needs to know, in one round trip.
+SELECT
+    COALESCE((SELECT u.nickname FROM users u WHERE u.user_id = @send_id), '')::text  AS sender_nickname,
+    COALESCE((SELECT u.face_url FROM users u WHERE u.user_id = @send_id), '')::text  AS sender_face_url,
+    EXISTS (SELECT 1 FROM users u WHERE u.user_id = @send_id)                        AS sender_exists,
+    EXISTS (SELECT 1 FROM users u WHERE u.user_id = @recv_id)                        AS recv_exists,
+    EXISTS (SELECT 1 FROM blacks b WHERE b.owner_user_id = @recv_id AND b.block_user_id = @send_id) AS blocked;
+
+-- name: GroupSendCheck :one
+SELECT
+    COALESCE((SELECT u.nickname FROM users u WHERE u.user_id = @send_id), '')::text AS sender_nickname,
+    COALESCE((SELECT u.face_url FROM users u WHERE u.user_id = @send_id), '')::text AS sender_face_url,
+    EXISTS (SELECT 1 FROM users u WHERE u.user_id = @send_id)                       AS sender_exists,
+    COALESCE((SELECT g.status FROM groups g WHERE g.group_id = @group_id), -1)::int AS group_status,
+    COALESCE((SELECT m.role_level FROM group_members m WHERE m.group_id = @group_id AND m.user_id = @send_id), 0)::int AS role_level,
+    COALESCE((SELECT m.mute_end_time FROM group_members m WHERE m.group_id = @group_id AND m.user_id = @send_id), 0)::bigint AS mute_end_time;
+
+-- name: GroupMemberIDs :many
+SELECT user_id FROM group_members WHERE group_id = $1;
+
+-- name: IsGroupMember :one
+SELECT EXISTS (SELECT 1 FROM group_members WHERE group_id = $1 AND user_id = $2);
+
+-- name: GroupMemberRole :one
+SELECT role_level FROM group_members WHERE group_id = $1 AND user_id = $2;
+
+-- name: SendersOfSeqs :many
+SELECT DISTINCT send_id FROM messages WHERE conversation_id = @conversation_id AND seq = ANY(@seqs::bigint[]);

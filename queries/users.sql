@@ -1,0 +1,37 @@
+-- name: InsertUser :exec
+INSERT INTO users (user_id, nickname, face_url, ex, create_time)
+VALUES ($1, $2, $3, $4, $5);
+
+-- name: ExistingUserIDs :many
+SELECT user_id FROM users WHERE user_id = ANY(@user_ids::text[]);
+
+-- name: GetUsers :many
+SELECT * FROM users WHERE user_id = ANY(@user_ids::text[]) ORDER BY user_id;
+
+-- name: GetUser :one
+SELECT * FROM users WHERE user_id = $1;
+
+-- name: UpdateUserInfo :one
+-- Empty strings leave a field unchanged, as OpenIM's update_user_info does.
+UPDATE users SET
+    nickname = CASE WHEN @nickname::text = '' THEN nickname ELSE @nickname::text END,
+    face_url = CASE WHEN @face_url::text = '' THEN face_url ELSE @face_url::text END,
+    ex       = CASE WHEN @ex::text = '' THEN ex ELSE @ex::text END
+WHERE user_id = @user_id
+RETURNING *;
+
+-- name: SetForbidden :execrows
+UPDATE users SET forbidden_type = $2, forbid_reason = $3, forbid_time = $4 WHERE user_id = $1;
+
+-- name: PutToken :exec
+INSERT INTO user_tokens (user_id, platform_id, token_id, issued_at)
+VALUES ($1, $2, $3, $4)
+ON CONFLICT (user_id, platform_id) DO UPDATE SET token_id = EXCLUDED.token_id, issued_at = EXCLUDED.issued_at;
+
+-- name: TokenState :one
+-- What decides whether a signed token is still good: the user exists, is not forbidden,
+-- and the token is the newest one issued for its platform.
+SELECT u.forbidden_type, COALESCE(t.token_id, '')::text AS current_token_id
+FROM users u
+LEFT JOIN user_tokens t ON t.user_id = u.user_id AND t.platform_id = @platform_id
+WHERE u.user_id = @user_id;

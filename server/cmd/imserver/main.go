@@ -1,0 +1,63 @@
+// Command imserver is the OpenIM-compatible IM server: REST under /api/v3, WebSocket at /msg_gateway.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/imspec/imserver/server"
+	"github.com/imspec/imserver/server/internal/config"
+)
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "imserver:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	cfg, err := config.FromEnv(args)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg)
+	log.Info("configuration", "settings", cfg.Lines())
+	if cfg.UsingDevSecret() {
+		log.Warn("!!! RUNNING WITH THE DOCUMENTED DEV SECRET openIM123: anyone can register users and mint tokens. Set --secret or IMSERVER_SECRET before exposing this server. !!!")
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	// Listen first: a taken port fails before an embedded PostgreSQL is started for nothing.
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	s, err := server.New(ctx, cfg, log)
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	return s.Serve(ctx, ln)
+}
+
+func newLogger(cfg *config.Config) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, opts))
+}

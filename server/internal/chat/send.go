@@ -1,0 +1,188 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/imspec/imserver/gen/db"
+	"github.com/imspec/imserver/server/internal/apierr"
+)
+
+// SendInput is a message to send, from REST /msg/send_msg or WS 1003. The caller has already checked that
+// the authenticated user may send as SendID.
+type SendInput struct {
+	SendID, RecvID, GroupID string
+	SessionType             int
+	ContentType             int
+	// Content is the element's JSON text (or plain text, as the seed's WS frame sends).
+	Content                       string
+	ClientMsgID                   string
+	SenderPlatformID              int
+	SenderNickname, SenderFaceURL string
+	CreateTime                    int64
+	OfflinePushInfo               json.RawMessage
+	AtUserIDList                  []string
+	AttachedInfo, Ex              string
+	Options                       map[string]bool
+	// IsOnlineOnly messages are pushed to whoever is online and never stored (typing always is).
+	IsOnlineOnly bool
+	// ExceptConnID is the sending connection: it gets the ack, not the push.
+	ExceptConnID string
+	OperationID  string
+}
+
+// SendResult is the ack of a send.
+type SendResult struct {
+	ServerMsgID, ClientMsgID string
+	SendTime, Seq            int64
+	ConversationID           string
+	// Duplicate is true when the clientMsgID was already sent: the result is the original one.
+	Duplicate bool
+}
+
+// Send validates, stores (with the next seq of its conversation) and, after commit, pushes a message.
+// It returns only once the message is durable (or refused).
+func (s *Service) Send(ctx context.Context, in SendInput) (SendResult, error) {
+	if in.ContentType >= NotificationBegin && in.ContentType < NotificationEnd {
+		return SendResult{}, apierr.Args("contentType %d is reserved for server notifications", in.ContentType)
+	}
+	if in.ClientMsgID == "" {
+		in.ClientMsgID = randomID(16)
+	}
+	now := s.nowMS()
+	p := &pending{exceptConn: in.ExceptConnID}
+	var conv string
+	switch in.SessionType {
+	case SingleChat:
+		if in.RecvID == "" {
+			return SendResult{}, apierr.Args("recvID is required for sessionType 1 (single chat)")
+		}
+		c, err := s.q.SingleSendCheck(ctx, db.SingleSendCheckParams{SendID: in.SendID, RecvID: in.RecvID})
+		if err != nil {
+			return SendResult{}, fmt.Errorf("single send check: %w", err)
+		}
+		switch {
+		case !c.SenderExists:
+			return SendResult{}, apierr.UserNotFound("sendID %s does not exist", in.SendID)
+		case !c.RecvExists:
+			return SendResult{}, apierr.UserNotFound("recvID %s does not exist", in.RecvID)
+		case c.Blocked:
+			return SendResult{}, apierr.New(blockedByPeer, "%s has blacklisted %s; the message was not sent", in.RecvID, in.SendID)
+		}
+		fillSender(&in, c.SenderNickname, c.SenderFaceUrl)
+		conv = SingleConversationID(in.SendID, in.RecvID)
+		in.GroupID = ""
+		p.owners = []convOwner{
+			{owner: in.SendID, conversationID: conv, convType: SingleChat, peerUserID: in.RecvID},
+			{owner: in.RecvID, conversationID: conv, convType: SingleChat, peerUserID: in.SendID},
+		}
+		p.recipients = uniq([]string{in.SendID, in.RecvID})
+	case WriteGroupChat, GroupChat:
+		if in.GroupID == "" {
+			return SendResult{}, apierr.Args("groupID is required for sessionType %d (group chat)", in.SessionType)
+		}
+		c, err := s.q.GroupSendCheck(ctx, db.GroupSendCheckParams{SendID: in.SendID, GroupID: in.GroupID})
+		if err != nil {
+			return SendResult{}, fmt.Errorf("group send check: %w", err)
+		}
+		switch {
+		case !c.SenderExists:
+			return SendResult{}, apierr.UserNotFound("sendID %s does not exist", in.SendID)
+		case c.GroupStatus < 0:
+			return SendResult{}, apierr.GroupNotFound("groupID %s does not exist", in.GroupID)
+		case c.GroupStatus == groupStatusDismissed:
+			return SendResult{}, apierr.New(groupDismissed, "group %s has been dismissed", in.GroupID)
+		case c.RoleLevel == 0:
+			return SendResult{}, apierr.New(notGroupMember, "%s is not a member of group %s", in.SendID, in.GroupID)
+		case c.MuteEndTime > now:
+			return SendResult{}, apierr.New(memberMuted, "%s is muted in group %s until %d (ms)", in.SendID, in.GroupID, c.MuteEndTime)
+		case c.GroupStatus == groupStatusMuted && c.RoleLevel == roleMember:
+			return SendResult{}, apierr.New(groupMuted, "group %s is muted: only the owner and admins may speak", in.GroupID)
+		}
+		fillSender(&in, c.SenderNickname, c.SenderFaceUrl)
+		in.SessionType = GroupChat
+		in.RecvID = ""
+		conv = GroupConversationID(in.GroupID)
+		members, err := s.q.GroupMemberIDs(ctx, in.GroupID)
+		if err != nil {
+			return SendResult{}, fmt.Errorf("group members: %w", err)
+		}
+		p.recipients = members
+		p.owners = []convOwner{{owner: in.SendID, conversationID: conv, convType: GroupChat, groupID: in.GroupID}}
+	default:
+		return SendResult{}, apierr.Args("sessionType %d is not supported: use 1 (single) or 3 (group)", in.SessionType)
+	}
+
+	p.msg = db.InsertMessagesParams{
+		ConversationID: conv, ServerMsgID: randomID(16), ClientMsgID: in.ClientMsgID, SendID: in.SendID,
+		RecvID: in.RecvID, GroupID: in.GroupID, SenderPlatformID: int32(in.SenderPlatformID),
+		SenderNickname: in.SenderNickname, SenderFaceUrl: in.SenderFaceURL, SessionType: int32(in.SessionType),
+		MsgFrom: FromUser, ContentType: int32(in.ContentType), Content: normalizeContent(in.ContentType, in.Content),
+		SendTime: now, CreateTime: in.CreateTime, Status: StatusSendSuccess, AtUserIDList: in.AtUserIDList,
+		AttachedInfo: in.AttachedInfo, Ex: in.Ex,
+	}
+	if p.msg.CreateTime == 0 {
+		p.msg.CreateTime = now
+	}
+	if len(in.OfflinePushInfo) > 0 && string(in.OfflinePushInfo) != "null" {
+		p.msg.OfflinePushInfo = in.OfflinePushInfo
+	}
+	if len(in.Options) > 0 {
+		p.msg.Options = mustJSON(in.Options)
+	}
+
+	if in.IsOnlineOnly || in.ContentType == ContentTyping {
+		w := ToWire(rowToMessage(p.msg))
+		s.pushOnline(p.recipients, PushFrame(w, in.OperationID), in.ExceptConnID)
+		return SendResult{ServerMsgID: p.msg.ServerMsgID, ClientMsgID: in.ClientMsgID, SendTime: now, ConversationID: conv}, nil
+	}
+	if err := s.w.store(ctx, p); err != nil {
+		return SendResult{}, err
+	}
+	m := p.stored
+	return SendResult{ServerMsgID: m.ServerMsgID, ClientMsgID: m.ClientMsgID, SendTime: m.SendTime, Seq: m.Seq, ConversationID: m.ConversationID, Duplicate: p.dup}, nil
+}
+
+func fillSender(in *SendInput, nickname, face string) {
+	if in.SenderNickname == "" {
+		in.SenderNickname = nickname
+	}
+	if in.SenderFaceURL == "" {
+		in.SenderFaceURL = face
+	}
+}
+
+// normalizeContent stores text messages in OpenIM's shape {"content": "..."}; the seed's {"text": "..."}
+// is accepted and gains a "content" key so SDKs render it.
+func normalizeContent(contentType int, content string) string {
+	if contentType != ContentText {
+		return content
+	}
+	var m map[string]any
+	if json.Unmarshal([]byte(content), &m) != nil {
+		return content
+	}
+	if _, ok := m["content"]; ok {
+		return content
+	}
+	if t, ok := m["text"].(string); ok {
+		m["content"] = t
+		return string(mustJSON(m))
+	}
+	return content
+}
+
+// pushStored runs after each commit: one encoded frame per message, delivered to its recipients here.
+// Other processes learn of the messages from the NOTIFY sent in the same transaction.
+func (s *Service) pushStored(ps []*pending) {
+	if s.pusher == nil {
+		return
+	}
+	for _, p := range ps {
+		if p.dup {
+			continue
+		}
+		s.pusher.Deliver(p.recipients, PushFrame(ToWire(p.stored), ""), p.exceptConn)
+	}
+}

@@ -1,0 +1,86 @@
+package chat
+
+import (
+	"encoding/json"
+
+	"github.com/imspec/imserver/gen/db"
+)
+
+// Wire is MsgData as it travels in pushes, pulls and history: every scalar present, zero values included,
+// as OpenIM clients expect (OPENIM-FACTS §0.2).
+type Wire struct {
+	SendID           string          `json:"sendID"`
+	RecvID           string          `json:"recvID"`
+	GroupID          string          `json:"groupID"`
+	ClientMsgID      string          `json:"clientMsgID"`
+	ServerMsgID      string          `json:"serverMsgID"`
+	SenderPlatformID int32           `json:"senderPlatformID"`
+	SenderNickname   string          `json:"senderNickname"`
+	SenderFaceURL    string          `json:"senderFaceURL"`
+	SessionType      int32           `json:"sessionType"`
+	MsgFrom          int32           `json:"msgFrom"`
+	ContentType      int32           `json:"contentType"`
+	Content          string          `json:"content"`
+	Seq              int64           `json:"seq"`
+	SendTime         int64           `json:"sendTime"`
+	CreateTime       int64           `json:"createTime"`
+	Status           int32           `json:"status"`
+	IsRead           bool            `json:"isRead"`
+	Options          map[string]bool `json:"options,omitempty"`
+	OfflinePushInfo  json.RawMessage `json:"offlinePushInfo"`
+	AtUserIDList     []string        `json:"atUserIDList"`
+	AttachedInfo     string          `json:"attachedInfo"`
+	Ex               string          `json:"ex"`
+	// ConversationID is ours (x-designed): which conversation the seq belongs to.
+	ConversationID string `json:"conversationID"`
+}
+
+// Message statuses (MsgData.status).
+const (
+	StatusSendSuccess = 2
+	StatusDeleted     = 4
+)
+
+// ToWire converts a stored message. A revoked message keeps its seq but reads as revoked (contentType 2101
+// is carried by the separate revoke notification; the original is flagged in ex-free form via status).
+func ToWire(m db.Message) Wire {
+	w := Wire{
+		SendID: m.SendID, RecvID: m.RecvID, GroupID: m.GroupID, ClientMsgID: m.ClientMsgID, ServerMsgID: m.ServerMsgID,
+		SenderPlatformID: m.SenderPlatformID, SenderNickname: m.SenderNickname, SenderFaceURL: m.SenderFaceUrl,
+		SessionType: m.SessionType, MsgFrom: m.MsgFrom, ContentType: m.ContentType, Content: m.Content, Seq: m.Seq,
+		SendTime: m.SendTime, CreateTime: m.CreateTime, Status: m.Status, AtUserIDList: m.AtUserIDList,
+		AttachedInfo: m.AttachedInfo, Ex: m.Ex, ConversationID: m.ConversationID,
+		OfflinePushInfo: json.RawMessage("null"),
+	}
+	if len(m.OfflinePushInfo) > 0 {
+		w.OfflinePushInfo = m.OfflinePushInfo
+	}
+	if len(m.Options) > 0 {
+		_ = json.Unmarshal(m.Options, &w.Options)
+	}
+	if w.AtUserIDList == nil {
+		w.AtUserIDList = []string{}
+	}
+	if m.Revoked {
+		w.Status = StatusDeleted
+	}
+	return w
+}
+
+// pushFrame is the 2001 frame: reqIdentifier 2001 with one MsgData in data.
+type pushFrame struct {
+	ReqIdentifier int    `json:"reqIdentifier"`
+	MsgIncr       string `json:"msgIncr"`
+	OperationID   string `json:"operationID"`
+	ErrCode       int    `json:"errCode"`
+	ErrMsg        string `json:"errMsg"`
+	Data          Wire   `json:"data"`
+}
+
+// ReqPushMsg is the reqIdentifier of a server push.
+const ReqPushMsg = 2001
+
+// PushFrame encodes the 2001 frame for w.
+func PushFrame(w Wire, operationID string) []byte {
+	return mustJSON(pushFrame{ReqIdentifier: ReqPushMsg, OperationID: operationID, Data: w})
+}

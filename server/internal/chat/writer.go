@@ -1,0 +1,301 @@
+package chat
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/imspec/imserver/gen/db"
+)
+
+// convOwner is a conversation row that must exist before a message of that conversation is pushed.
+type convOwner struct {
+	owner, conversationID string
+	convType              int32
+	peerUserID, groupID   string
+}
+
+// pending is one message waiting for the writer.
+type pending struct {
+	msg        db.InsertMessagesParams // Seq is assigned by the writer
+	owners     []convOwner
+	recipients []string // users to push to after commit
+	exceptConn string   // the sending connection, which gets the ack instead of the push
+	done       chan struct{}
+	// results
+	stored db.Message
+	dup    bool
+	err    error
+}
+
+// Writer is the group-commit message store. Every send waits for the transaction that stores it; concurrent
+// sends share transactions (a worker takes whatever is queued, up to maxBatch), each conversation's seq row is
+// locked once per batch (seqs for the whole batch at once), and conversation locks are taken in sorted order
+// so concurrent batches, here or in another process, cannot deadlock. Seqs are gap-free: they are allocated
+// in the transaction that stores the messages, so a failed transaction allocates nothing.
+type Writer struct {
+	pool     *pgxpool.Pool
+	in       chan *pending
+	maxBatch int
+	log      *slog.Logger
+	// after runs on the worker after each commit with the newly stored messages (not duplicates).
+	after func([]*pending)
+	// notify is the LISTEN/NOTIFY channel that tells other processes about new messages.
+	notifyChannel string
+	origin        string
+
+	knownMu sync.Mutex
+	known   map[convOwner]struct{} // conversation rows known to exist
+	wg      sync.WaitGroup
+	closed  chan struct{}
+}
+
+func newWriter(pool *pgxpool.Pool, workers, maxBatch int, log *slog.Logger, notifyChannel, origin string, after func([]*pending)) *Writer {
+	w := &Writer{
+		pool: pool, in: make(chan *pending, maxBatch*workers*2), maxBatch: maxBatch, log: log, after: after,
+		notifyChannel: notifyChannel, origin: origin, known: map[convOwner]struct{}{}, closed: make(chan struct{}),
+	}
+	for range workers {
+		w.wg.Add(1)
+		go w.work()
+	}
+	return w
+}
+
+// errClosed is returned for sends after shutdown began.
+var errClosed = errors.New("message writer is shut down")
+
+// store queues p and waits until it is durable (or failed). The caller's ctx only bounds the wait for a
+// place in the queue: once queued, the message is either committed or reported failed, never half-done.
+func (w *Writer) store(ctx context.Context, p *pending) error {
+	p.done = make(chan struct{})
+	select {
+	case w.in <- p:
+	case <-w.closed:
+		return errClosed
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	<-p.done
+	return p.err
+}
+
+// close stops accepting and waits for queued messages to be written (graceful shutdown).
+func (w *Writer) close() {
+	close(w.closed)
+	close(w.in)
+	w.wg.Wait()
+}
+
+func (w *Writer) work() {
+	defer w.wg.Done()
+	batch := make([]*pending, 0, w.maxBatch)
+	for p := range w.in {
+		batch = append(batch[:0], p)
+	fill:
+		for len(batch) < w.maxBatch {
+			select {
+			case q, ok := <-w.in:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, q)
+			default:
+				break fill
+			}
+		}
+		w.commit(batch)
+	}
+}
+
+func (w *Writer) commit(batch []*pending) {
+	stored, err := w.tryCommit(batch)
+	if err != nil && len(batch) > 1 {
+		// Isolate the culprit: one transaction per message, so one bad message fails alone.
+		w.log.Warn("message batch failed; retrying one by one", "size", len(batch), "err", err)
+		for _, p := range batch {
+			w.commit([]*pending{p})
+		}
+		return
+	}
+	for _, p := range batch {
+		if err != nil {
+			p.err = err
+		}
+	}
+	if err == nil && len(stored) > 0 && w.after != nil {
+		w.after(stored)
+	}
+	for _, p := range batch {
+		close(p.done)
+	}
+}
+
+func key(sendID, clientMsgID string) string { return sendID + "\x00" + clientMsgID }
+
+// tryCommit stores the batch in one transaction and returns the messages it newly stored.
+func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tx, err := w.pool.BeginTx(ctx, pgx.TxOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer func() {
+		if err != nil {
+			_ = tx.Rollback(ctx)
+		}
+	}()
+	q := db.New(tx)
+
+	// Idempotency: a (sender, clientMsgID) already stored, or repeated within the batch, is not stored again.
+	first := map[string]*pending{}
+	var followers []*pending
+	var fresh []*pending
+	sendIDs := make([]string, 0, len(batch))
+	clientIDs := make([]string, 0, len(batch))
+	for _, p := range batch {
+		k := key(p.msg.SendID, p.msg.ClientMsgID)
+		if _, ok := first[k]; ok {
+			followers = append(followers, p)
+			continue
+		}
+		first[k] = p
+		fresh = append(fresh, p)
+		sendIDs = append(sendIDs, p.msg.SendID)
+		clientIDs = append(clientIDs, p.msg.ClientMsgID)
+	}
+	existing, err := q.FindSent(ctx, db.FindSentParams{SendIds: sendIDs, ClientMsgIds: clientIDs})
+	if err != nil {
+		return nil, fmt.Errorf("find sent: %w", err)
+	}
+	for _, m := range existing {
+		p := first[key(m.SendID, m.ClientMsgID)]
+		p.stored, p.dup = m, true
+	}
+
+	// Allocate seqs per conversation, in sorted order.
+	byConv := map[string][]*pending{}
+	for _, p := range fresh {
+		if !p.dup {
+			byConv[p.msg.ConversationID] = append(byConv[p.msg.ConversationID], p)
+		}
+	}
+	convs := make([]string, 0, len(byConv))
+	for c := range byConv {
+		convs = append(convs, c)
+	}
+	sort.Strings(convs)
+	now := time.Now().UnixMilli()
+	rows := make([]db.InsertMessagesParams, 0, len(fresh))
+	for _, c := range convs {
+		ps := byConv[c]
+		maxSeq, err := q.AllocSeqs(ctx, db.AllocSeqsParams{ConversationID: c, N: int64(len(ps)), Now: now})
+		if err != nil {
+			return nil, fmt.Errorf("allocate seqs of %s: %w", c, err)
+		}
+		for i, p := range ps {
+			p.msg.Seq = maxSeq - int64(len(ps)) + 1 + int64(i)
+			rows = append(rows, p.msg)
+			stored = append(stored, p)
+		}
+		payload, _ := json.Marshal(wakeup{Kind: "msg", Origin: w.origin, Conv: c, Begin: maxSeq - int64(len(ps)) + 1, End: maxSeq})
+		if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", w.notifyChannel, string(payload)); err != nil {
+			return nil, fmt.Errorf("notify: %w", err)
+		}
+	}
+	if len(rows) > 0 {
+		if _, err := q.InsertMessages(ctx, rows); err != nil {
+			return nil, fmt.Errorf("insert messages: %w", err)
+		}
+	}
+	if err := w.ensureConversations(ctx, q, stored, now); err != nil {
+		return nil, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return nil, fmt.Errorf("commit: %w", err)
+	}
+	for _, p := range stored {
+		p.stored = rowToMessage(p.msg)
+		w.remember(p.owners)
+	}
+	for _, p := range followers {
+		src := first[key(p.msg.SendID, p.msg.ClientMsgID)]
+		p.stored, p.dup = src.stored, true
+	}
+	return stored, nil
+}
+
+func (w *Writer) ensureConversations(ctx context.Context, q *db.Queries, stored []*pending, now int64) error {
+	var arg db.EnsureConversationsParams
+	seen := map[convOwner]bool{}
+	w.knownMu.Lock()
+	for _, p := range stored {
+		for _, o := range p.owners {
+			if _, ok := w.known[o]; ok || seen[o] {
+				continue
+			}
+			seen[o] = true
+			arg.Owners = append(arg.Owners, o.owner)
+			arg.ConversationIds = append(arg.ConversationIds, o.conversationID)
+			arg.Types = append(arg.Types, o.convType)
+			arg.PeerUserIds = append(arg.PeerUserIds, o.peerUserID)
+			arg.GroupIds = append(arg.GroupIds, o.groupID)
+		}
+	}
+	w.knownMu.Unlock()
+	if len(arg.Owners) == 0 {
+		return nil
+	}
+	arg.Now = now
+	if err := q.EnsureConversations(ctx, arg); err != nil {
+		return fmt.Errorf("ensure conversations: %w", err)
+	}
+	return nil
+}
+
+func (w *Writer) remember(owners []convOwner) {
+	w.knownMu.Lock()
+	defer w.knownMu.Unlock()
+	if len(w.known) > 1_000_000 { // bounded: forgetting only costs an idempotent insert
+		clear(w.known)
+	}
+	for _, o := range owners {
+		w.known[o] = struct{}{}
+	}
+}
+
+// wakeup is the small NOTIFY payload that tells other processes where to read new messages from.
+type wakeup struct {
+	Kind   string `json:"k"`
+	Origin string `json:"o"`
+	Conv   string `json:"c,omitempty"`
+	Begin  int64  `json:"b,omitempty"`
+	End    int64  `json:"e,omitempty"`
+	// Online-only pushes and kicks carry their content.
+	Frame      json.RawMessage `json:"f,omitempty"`
+	Recipients []string        `json:"r,omitempty"`
+	UserID     string          `json:"u,omitempty"`
+	PlatformID int             `json:"p,omitempty"`
+	Reason     string          `json:"m,omitempty"`
+	Except     string          `json:"x,omitempty"`
+}
+
+func rowToMessage(p db.InsertMessagesParams) db.Message {
+	return db.Message{
+		ConversationID: p.ConversationID, Seq: p.Seq, ServerMsgID: p.ServerMsgID, ClientMsgID: p.ClientMsgID,
+		SendID: p.SendID, RecvID: p.RecvID, GroupID: p.GroupID, SenderPlatformID: p.SenderPlatformID,
+		SenderNickname: p.SenderNickname, SenderFaceUrl: p.SenderFaceUrl, SessionType: p.SessionType,
+		MsgFrom: p.MsgFrom, ContentType: p.ContentType, Content: p.Content, SendTime: p.SendTime,
+		CreateTime: p.CreateTime, Status: p.Status, Options: p.Options, OfflinePushInfo: p.OfflinePushInfo,
+		AtUserIDList: p.AtUserIDList, AttachedInfo: p.AttachedInfo, Ex: p.Ex,
+	}
+}

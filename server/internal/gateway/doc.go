@@ -1,0 +1,78 @@
+// Package gateway is the WebSocket gateway at /msg_gateway: transport and connection state only. It
+// authenticates the upgrade, keeps the registry userID -> one connection per platform, answers the heartbeat,
+// logout (2003) and background status (2004) itself, hands every other request frame to a Backend, and
+// delivers pushes without ever letting a slow client slow anyone else. What 1001/1002/1003 mean lives in the
+// Backend (package chat).
+//
+// # Goroutines
+//
+// Per connection there is one long-lived goroutine and others only while there is work:
+//
+//   - the reader (conn.readLoop) owns the socket's read side. coder/websocket answers pings and handles
+//     close frames while it reads. It decodes each frame, answers pings/2004/bad frames by queueing a reply,
+//     and starts one goroutine per Backend request. When the socket closes for any reason it takes the
+//     connection out of the registry (the single place where a connection's life ends).
+//   - the writer (conn.writeLoop) is the only goroutine that writes data frames. It is started by the first
+//     frame queued on an idle connection and exits once the queue is empty, so an idle connection has none.
+//     Every write has Options.WriteTimeout; a write past it makes coder/websocket drop the socket.
+//   - request goroutines, at most Options.MaxInFlight (8) per connection: a slow pull does not hold up a
+//     send, and replies may leave in another order than the requests came (clients match msgIncr). When
+//     all slots are busy the reader stops reading that connection until one frees.
+//   - the connection's timer (time.AfterFunc, no goroutine while waiting) checks silence: after
+//     PingInterval it sends a WebSocket ping, after IdleTimeout without any frame, ping or pong it closes.
+//   - a close handshake (conn.closeWS) can take up to ~10 s against a dead peer, so it never runs in a
+//     publisher's goroutine: only in the writer (after a flush), the timer, or a goroutine of its own.
+//
+// This is the whole goroutine budget of an idle connection: one reader goroutine, whose stack the runtime
+// shrinks while it waits. With no writer goroutine, no per-connection channel buffer (the queue is a slice
+// that is nil when empty) and 1 KiB + 2 KiB socket buffers instead of net/http's 4 + 4 KiB (sizedHijacker),
+// an idle connection costs roughly its reader's stack plus 5 KiB.
+//
+// # Publishing never blocks
+//
+// Hub.Deliver and Hub.Kick only take locks that are never held across I/O: a shard's read lock to find the
+// user's connections, and each connection's mu to append to its queue. A queue already holding
+// Options.SendQueue frames is not waited on: the connection is marked closing, its queue dropped, and a
+// goroutine closes it with 1008 "slow consumer". A frame passed to Deliver is shared by every recipient and
+// never modified.
+//
+// # Locks and their order
+//
+//		shard.mu (RWMutex)  ->  conn.mu (Mutex)
+//		shard.mu            ->  shard.evMu (Mutex)
+//
+//	  - shard.mu guards shard.users. Held for map lookups and updates, and across conn.enqueue (which only
+//	    takes conn.mu and may start goroutines); never across I/O, a hook or a Backend call.
+//	  - conn.mu guards a connection's queue and its writing/closing/closeAfter state. A goroutine holding it
+//	    takes no other lock.
+//	  - shard.evMu guards the shard's queue of registry events for Hooks/ConnHooks. Events are queued under
+//	    shard.mu (so their order is the registry's order) and handed to the hooks afterwards, with no lock
+//	    held, by one goroutine per shard at a time (Hub.runHooks); so hooks may call back into the Hub.
+//	  - Everything else is atomic (conn.seen, conn.background, Hub.count, Hub.closing) or set once before the
+//	    connection is published (conn.info, conn.ws, conn.ctx).
+//
+// # Closing
+//
+//	code  when
+//	1000  after the reply to 2003 logout
+//	1001  Hub.Close (graceful shutdown), or an upgrade that races it
+//	1008  the send queue overflowed (slow consumer)
+//	1009  an inbound frame over MaxFrameBytes (coder/websocket's read limit)
+//	4001  the connect-time check failed (after the isMsgResp error frame)
+//	4002  a newer connection of the same user and platform replaced this one (after 2002); Kick with a platform
+//	4003  Kick with platformID 0: the user was forbidden (after 2002)
+//	4004  nothing received for IdleTimeout
+//
+// Kicks, logout and shutdown stop accepting frames, let the writer flush what is queued (the 2002 frame or
+// the last reply included), then close. Hub.Close first takes every request slot of each connection, which
+// waits for the requests in flight and keeps new ones from starting, so their replies go out before the
+// close frame.
+//
+// # Frames the gateway refuses
+//
+// A frame that is not JSON, lacks reqIdentifier, sendID, operationID or msgIncr, or has a field of the wrong
+// type gets a 1001 reply (echoing what could be read) and the connection stays open: the client learns what
+// it did wrong, and a noisy client is bounded by the read limit and its own send queue. A sendID that is not
+// the connection's user gets 1003. The frame's token is ignored; the connection was authenticated when it
+// opened.
+package gateway

@@ -1,0 +1,223 @@
+package gateway
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/coder/websocket"
+
+	"github.com/imspec/imserver/gen/api"
+	"github.com/imspec/imserver/server/internal/apierr"
+	"github.com/imspec/imserver/server/internal/auth"
+)
+
+// authTimeout bounds the token check of an upgrade (it may query the database).
+const authTimeout = 10 * time.Second
+
+// ServeHTTP upgrades a request for Path to a WebSocket connection of the authenticated user (see the
+// AsyncAPI document's "Connecting"). Query: token, userID or sendID, platformID, operationID, isMsgResp;
+// the token may come instead in the header token or as Authorization: Bearer (in that order of precedence).
+//
+// With isMsgResp=true the upgrade always succeeds and the first frame is {"errCode":0,"errMsg":""}, or the
+// error followed by a close with 4001. Without it a failed check answers HTTP 400/401/403 (500, 503) with the
+// REST envelope as the body and no upgrade.
+func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	msgResp, _ := strconv.ParseBool(q.Get("isMsgResp"))
+	opID := strings.Clone(q.Get("operationID"))
+	if opID == "" {
+		opID = newOperationID()
+	}
+	id, err := h.authenticate(r.Context(), r.Header, q)
+	var refusal *apierr.Error
+	status := http.StatusOK
+	switch {
+	case err != nil:
+		if refusal = apierr.From(err); refusal == nil {
+			h.log.Error("gateway: token check failed", "operationID", opID, "err", err)
+			refusal = apierr.Internal()
+		}
+		status = httpStatus(refusal.Code)
+	case h.closing.Load():
+		refusal = &apierr.Error{Code: api.ErrCodeInternalError, Msg: "the server is shutting down; reconnect in a moment"}
+		status = http.StatusServiceUnavailable
+	}
+	if refusal != nil {
+		h.m.refused.Inc()
+		h.log.Debug("gateway: connection refused", "operationID", opID, "errCode", refusal.Code, "errMsg", refusal.Msg)
+		if !msgResp {
+			writeEnvelope(w, status, refusal)
+			return
+		}
+	}
+
+	c := &conn{hub: h, done: make(chan struct{})}
+	ws, err := websocket.Accept(&sizedHijacker{w, h.opts.ReadBufferSize, h.opts.WriteBufferSize}, r, &websocket.AcceptOptions{
+		InsecureSkipVerify: len(h.opts.OriginPatterns) == 0,
+		OriginPatterns:     h.opts.OriginPatterns,
+		OnPingReceived:     func(context.Context, []byte) bool { c.touch(); return true },
+		OnPongReceived:     func(context.Context, []byte) { c.touch() },
+	})
+	if err != nil {
+		h.log.Debug("gateway: upgrade failed", "operationID", opID, "err", err) // Accept has answered
+		return
+	}
+	ws.SetReadLimit(h.opts.MaxFrameBytes)
+	if refusal != nil {
+		refuse(ws, refusal, h.opts.WriteTimeout, status == http.StatusServiceUnavailable)
+		return
+	}
+
+	c.ws = ws
+	c.info = ConnInfo{Identity: id, ConnID: h.newConnID(), OperationID: opID}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
+	c.sem = make(chan struct{}, h.opts.MaxInFlight)
+	c.timer = time.AfterFunc(math.MaxInt64, c.onTimer)
+	c.touch()
+	if msgResp {
+		c.queue = [][]byte{okAck}
+	}
+	// Reserve the write side until the connection is registered, so that the client cannot see the ack
+	// (and act on it) before pushes can reach it. A push queued meanwhile waits behind the ack.
+	c.writing = true
+	if !h.register(c) {
+		c.timer.Stop()
+		c.cancel()
+		refuse(ws, &apierr.Error{Code: api.ErrCodeInternalError, Msg: "the server is shutting down; reconnect in a moment"}, h.opts.WriteTimeout, true)
+		return
+	}
+	c.timer.Reset(h.firstTimer())
+	go c.writeLoop()
+	// The reader gets a goroutine of its own rather than keeping this one: net/http's connection goroutine
+	// has grown its stack serving the handshake, and a fresh one starts small.
+	go c.readLoop()
+}
+
+// refuse writes the isMsgResp error frame and closes: 4001, or 1001 when the server is shutting down.
+func refuse(ws *websocket.Conn, e *apierr.Error, timeout time.Duration, shuttingDown bool) {
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	_ = ws.Write(ctx, websocket.MessageText, mustJSON(ack{ErrCode: int(e.Code), ErrMsg: e.Msg}))
+	cancel()
+	code := CloseAuthFailed
+	if shuttingDown {
+		code = CloseGoingAway
+	}
+	_ = ws.Close(code, closeReason(e.Msg))
+}
+
+func (h *Hub) firstTimer() time.Duration {
+	if h.opts.PingInterval > 0 {
+		return h.opts.PingInterval
+	}
+	return h.opts.IdleTimeout
+}
+
+// authenticate checks the upgrade's token and that it belongs to the userID and platformID asked for.
+func (h *Hub) authenticate(ctx context.Context, hdr http.Header, q url.Values) (auth.Identity, error) {
+	token := q.Get("token")
+	if token == "" {
+		token = hdr.Get("token")
+	}
+	if token == "" {
+		if a := hdr.Get("Authorization"); len(a) > 7 && strings.EqualFold(a[:7], "bearer ") {
+			token = strings.TrimSpace(a[7:])
+		}
+	}
+	if token == "" {
+		return auth.Identity{}, apierr.TokenInvalid("token is required: pass it as the query parameter token, the header token or Authorization: Bearer")
+	}
+	userID, sendID := q.Get("userID"), q.Get("sendID")
+	switch {
+	case userID == "":
+		userID = sendID
+	case sendID != "" && sendID != userID:
+		return auth.Identity{}, apierr.Args("userID %s and sendID %s differ; they are synonyms, give one", userID, sendID)
+	}
+	if userID == "" {
+		return auth.Identity{}, apierr.Args("userID (or sendID) is required")
+	}
+	ps := q.Get("platformID")
+	if ps == "" {
+		return auth.Identity{}, apierr.Args("platformID is required")
+	}
+	platformID, err := strconv.Atoi(ps)
+	if err != nil || platformID < math.MinInt32 || platformID > math.MaxInt32 || !api.PlatformID(platformID).Valid() {
+		return auth.Identity{}, apierr.Args("platformID %q is not a platform (1 to 12)", ps)
+	}
+
+	ctx, cancel := context.WithTimeout(ctx, authTimeout)
+	defer cancel()
+	id, err := h.opts.Checker.Check(ctx, token)
+	if err != nil {
+		return auth.Identity{}, err
+	}
+	if id.UserID != userID {
+		return auth.Identity{}, apierr.NoPermission("the token belongs to user %s, not %s", id.UserID, userID)
+	}
+	if id.PlatformID != platformID {
+		return auth.Identity{}, apierr.NoPermission("the token is for platformID %d, not %d", id.PlatformID, platformID)
+	}
+	// The strings may share memory with the request's URL; a long-lived connection should not pin it.
+	id.UserID, id.Token, id.TokenID = strings.Clone(id.UserID), strings.Clone(id.Token), strings.Clone(id.TokenID)
+	return id, nil
+}
+
+func httpStatus(code api.ErrCode) int {
+	switch code {
+	case api.ErrCodeArgsError:
+		return http.StatusBadRequest
+	case api.ErrCodeTokenInvalid:
+		return http.StatusUnauthorized
+	case api.ErrCodeNoPermission:
+		return http.StatusForbidden
+	default:
+		return http.StatusInternalServerError
+	}
+}
+
+// writeEnvelope answers a refused upgrade with the REST envelope.
+func writeEnvelope(w http.ResponseWriter, status int, e *apierr.Error) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(struct {
+		ErrCode int    `json:"errCode"`
+		ErrMsg  string `json:"errMsg"`
+		ErrDlt  string `json:"errDlt"`
+	}{int(e.Code), e.Msg, e.Dlt})
+}
+
+func newOperationID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return "gw-" + hex.EncodeToString(b[:])
+}
+
+// sizedHijacker hands coder/websocket a hijacked connection with buffers of the configured sizes instead of
+// net/http's 4 KiB reader and 4 KiB writer, which every idle connection would otherwise keep for its life.
+type sizedHijacker struct {
+	http.ResponseWriter
+	readSize, writeSize int
+}
+
+// Unwrap lets http.ResponseController and coder/websocket reach the wrapped writer.
+func (w *sizedHijacker) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// Hijack takes over the connection. When the client already sent bytes past the handshake, net/http's
+// reader holds them and is kept as it is.
+func (w *sizedHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil || brw.Reader.Buffered() > 0 || brw.Writer.Buffered() > 0 {
+		return nc, brw, err
+	}
+	return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, w.readSize), bufio.NewWriterSize(nc, w.writeSize)), nil
+}

@@ -1,0 +1,175 @@
+package httpapi
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+
+	"github.com/imspec/imserver/gen/api"
+	"github.com/imspec/imserver/server/internal/apierr"
+	"github.com/imspec/imserver/server/internal/auth"
+)
+
+// envelope is the body of every REST reply.
+type envelope struct {
+	ErrCode api.ErrCode `json:"errCode"`
+	ErrMsg  string      `json:"errMsg"`
+	ErrDlt  string      `json:"errDlt"`
+	Data    any         `json:"data,omitempty"`
+}
+
+// writeError maps any error to the envelope: an *apierr.Error as itself, anything else as 500 with a stable
+// message (the cause is logged with the operationID, never sent).
+func writeError(w http.ResponseWriter, r *http.Request, status int, err error) {
+	e := apierr.From(err)
+	if e == nil {
+		logger(r).Error("internal error", "err", err)
+		e = apierr.Internal()
+	} else {
+		logger(r).Info("request refused", "errCode", int(e.Code), "errMsg", e.Msg)
+	}
+	setErrCode(r, e.Code)
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(envelope{ErrCode: e.Code, ErrMsg: e.Msg, ErrDlt: e.Dlt})
+}
+
+// requestErrorHandler answers a body the strict handler could not decode.
+func requestErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, http.StatusOK, apierr.Args("request body is not valid JSON for this operation: %v", err))
+}
+
+// responseErrorHandler answers an error returned by a handler.
+func responseErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
+	writeError(w, r, http.StatusOK, err)
+}
+
+// gate is the middleware in front of every API operation: operationID and logging, body limit, then
+// authentication (operations with security) and schema validation, in that order, so a caller without a
+// valid token learns that first (1002) and a bad body gets 1001 naming the field.
+type gate struct {
+	router   routers.Router
+	public   map[*openapi3.Operation]bool
+	checker  *auth.Checker
+	maxBody  int64
+	log      *slog.Logger
+	basePath string
+	metrics  *Metrics
+}
+
+func (g *gate) wrap(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		opID := r.Header.Get("operationID")
+		if opID == "" {
+			opID = newOperationID()
+		}
+		info := &reqInfo{log: g.log.With("operationID", opID, "path", r.URL.Path), op: "unknown"}
+		r = r.WithContext(withReqInfo(r.Context(), info))
+		w.Header().Set("operationID", opID)
+		defer func() { g.metrics.observe(info.op, info.code, time.Since(start)) }()
+
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			writeError(w, r, http.StatusMethodNotAllowed, apierr.Args("method %s not allowed: every API call is POST with a JSON body", r.Method))
+			return
+		}
+		if r.Header.Get("Content-Type") == "" {
+			r.Header.Set("Content-Type", "application/json")
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, g.maxBody)
+
+		// The router matches paths without the server prefix.
+		rr := r.Clone(r.Context())
+		rr.URL.Path = strings.TrimPrefix(r.URL.Path, g.basePath)
+		route, params, err := g.router.FindRoute(rr)
+		if err != nil {
+			writeError(w, r, http.StatusNotFound, apierr.Args("no API operation at %s; see /api/v3/openapi.yaml", r.URL.Path))
+			return
+		}
+		info.op = route.Operation.OperationID
+		info.log = info.log.With("op", info.op)
+
+		if !g.public[route.Operation] {
+			tok := r.Header.Get("token")
+			if tok == "" {
+				if h := r.Header.Get("Authorization"); len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+					tok = strings.TrimSpace(h[7:])
+				}
+			}
+			id, err := g.checker.Check(r.Context(), tok)
+			if err != nil {
+				writeError(w, r, http.StatusOK, err)
+				return
+			}
+			info.log = info.log.With("caller", id.UserID)
+			r = r.WithContext(auth.With(r.Context(), id))
+			rr = rr.WithContext(r.Context())
+		}
+
+		err = openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
+			Request:    rr,
+			PathParams: params,
+			Route:      route,
+			Options:    &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
+		})
+		if err != nil {
+			var tooBig *http.MaxBytesError
+			if errors.As(err, &tooBig) {
+				writeError(w, r, http.StatusRequestEntityTooLarge, apierr.Args("request body exceeds %d bytes", g.maxBody))
+				return
+			}
+			writeError(w, r, http.StatusOK, apierr.Args("%s", describeValidation(err)))
+			return
+		}
+		r.Body = rr.Body // the validator read the body and left a fresh reader on rr
+		next.ServeHTTP(w, r)
+		info.log.Debug("request served", "errCode", int(info.code), "took", time.Since(start))
+	})
+}
+
+// describeValidation turns a kin-openapi error into a message that names the field at fault.
+func describeValidation(err error) string {
+	var re *openapi3filter.RequestError
+	if !errors.As(err, &re) {
+		return err.Error()
+	}
+	var se *openapi3.SchemaError
+	if errors.As(re.Err, &se) {
+		field := strings.Join(se.JSONPointer(), ".")
+		if re.Parameter != nil {
+			return fmt.Sprintf("%s %q: %s", re.Parameter.In, re.Parameter.Name, se.Reason)
+		}
+		if field == "" {
+			return "request body: " + se.Reason
+		}
+		return fmt.Sprintf("field %q: %s", field, se.Reason)
+	}
+	var pe *openapi3filter.ParseError
+	if errors.As(re.Err, &pe) {
+		return "request body is not valid JSON: " + pe.Error()
+	}
+	if re.Parameter != nil {
+		return fmt.Sprintf("%s %q: %v", re.Parameter.In, re.Parameter.Name, re.Err)
+	}
+	if re.Err != nil {
+		return "request body: " + re.Err.Error()
+	}
+	return re.Reason
+}
+
+func newOperationID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

@@ -1,0 +1,130 @@
+// Package httpapi implements the REST operations of openapi/openapi.yaml as one strict-server type
+// (one file per tag) and mounts it behind the gate: operationID, body limit, auth, schema validation, and the
+// envelope. Handlers are thin: the request is already authenticated and valid when they run.
+package httpapi
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/imspec/imserver/gen/api"
+	"github.com/imspec/imserver/gen/db"
+	"github.com/imspec/imserver/server/internal/apierr"
+	"github.com/imspec/imserver/server/internal/auth"
+	"github.com/imspec/imserver/server/internal/chat"
+)
+
+// BasePath is the prefix of every REST operation.
+const BasePath = "/api/v3"
+
+// PlatformConn is one live connection of a user, as /manager/get_users_online_status reports it.
+type PlatformConn struct {
+	PlatformID   int
+	ConnID       string
+	IsBackground bool
+}
+
+// Sessions is what REST needs of the live connections; the gateway implements it. Kick works across
+// server processes.
+type Sessions interface {
+	OnlineStatus(ctx context.Context, userIDs []string) (map[string][]PlatformConn, error)
+	Kick(ctx context.Context, userID string, platformID int, reason string) error
+}
+
+// Deps are the collaborators of the handlers.
+type Deps struct {
+	Pool     *pgxpool.Pool
+	Checker  *auth.Checker
+	Secret   string
+	Sessions Sessions // nil: everyone offline, kicks are no-ops
+	Chat     *chat.Service
+	Log      *slog.Logger
+	MaxBody  int64
+	Metrics  *Metrics
+}
+
+// Handlers implements api.StrictServerInterface.
+type Handlers struct {
+	pool     *pgxpool.Pool
+	q        *db.Queries
+	checker  *auth.Checker
+	secret   string
+	sessions Sessions
+	chat     *chat.Service
+	now      func() time.Time
+}
+
+var _ api.StrictServerInterface = (*Handlers)(nil)
+
+// NewHandlers returns the strict-server implementation.
+func NewHandlers(d Deps) *Handlers {
+	return &Handlers{pool: d.Pool, q: db.New(d.Pool), checker: d.Checker, secret: d.Secret, sessions: d.Sessions, chat: d.Chat, now: time.Now}
+}
+
+// Mount wires the REST API under BasePath on r.
+func Mount(r chi.Router, d Deps, h api.StrictServerInterface) error {
+	doc, err := api.GetSwagger()
+	if err != nil {
+		return fmt.Errorf("load embedded spec: %w", err)
+	}
+	doc.Servers = nil // matched on paths without the prefix (see gate)
+	router, err := gorillamux.NewRouter(doc)
+	if err != nil {
+		return fmt.Errorf("route spec: %w", err)
+	}
+	public := map[*openapi3.Operation]bool{}
+	for _, item := range doc.Paths.Map() {
+		for _, op := range item.Operations() {
+			if op.Security != nil && len(*op.Security) == 0 {
+				public[op] = true
+			}
+		}
+	}
+	g := &gate{router: router, public: public, checker: d.Checker, maxBody: d.MaxBody, log: d.Log, basePath: BasePath, metrics: d.Metrics}
+	strict := api.NewStrictHandlerWithOptions(h, nil, api.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc:  requestErrorHandler,
+		ResponseErrorHandlerFunc: responseErrorHandler,
+	})
+	r.Route(BasePath, func(sub chi.Router) {
+		sub.Use(g.wrap)
+		api.HandlerWithOptions(strict, api.ChiServerOptions{
+			BaseRouter: sub,
+			ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+				writeError(w, r, http.StatusOK, apierr.Args("%v", err))
+			},
+		})
+	})
+	return nil
+}
+
+// caller returns the authenticated identity; the gate guarantees one on every secured operation.
+func caller(ctx context.Context) auth.Identity {
+	id, _ := auth.From(ctx)
+	return id
+}
+
+// actFor checks that the caller may act as userID: itself, or any user when admin.
+func actFor(ctx context.Context, field, userID string) error {
+	id := caller(ctx)
+	if id.UserID == userID || id.Admin {
+		return nil
+	}
+	return apierr.NoPermission("%s is %s but the token belongs to %s; only admins act for other users", field, userID, id.UserID)
+}
+
+func requireAdmin(ctx context.Context, op string) error {
+	if id := caller(ctx); !id.Admin {
+		return apierr.NoPermission("%s is for admin users only; %s is not an admin", op, id.UserID)
+	}
+	return nil
+}
+
+func nowMS(h *Handlers) int64 { return h.now().UnixMilli() }

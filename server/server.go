@@ -1,0 +1,228 @@
+// Package server assembles the IM server: storage (an existing PostgreSQL or an embedded one), the REST API,
+// the WebSocket gateway, health and metrics, all on one port.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/imspec/imserver/asyncapi"
+	"github.com/imspec/imserver/gen/db"
+	"github.com/imspec/imserver/internal/pgembed"
+	"github.com/imspec/imserver/openapi"
+	"github.com/imspec/imserver/queries"
+	"github.com/imspec/imserver/server/internal/auth"
+	"github.com/imspec/imserver/server/internal/chat"
+	"github.com/imspec/imserver/server/internal/gateway"
+	"github.com/imspec/imserver/server/internal/config"
+	"github.com/imspec/imserver/server/internal/httpapi"
+)
+
+// Server is one imserver process.
+type Server struct {
+	cfg      *config.Config
+	log      *slog.Logger
+	pool     *pgxpool.Pool
+	embedded *pgembed.Cluster
+	handler  http.Handler
+	ready    chan struct{}
+	chat     *chat.Service
+	hub      *gateway.Hub
+}
+
+// New opens storage (starting the embedded PostgreSQL when no database URL is configured), applies the
+// migrations and builds the HTTP handler.
+func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, err error) {
+	s := &Server{cfg: cfg, log: log, ready: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			s.closeStorage()
+		}
+	}()
+	dsn := cfg.DatabaseURL
+	if dsn == "" {
+		dir, err := filepath.Abs(cfg.DataDir)
+		if err != nil {
+			return nil, err
+		}
+		log.Info("no database URL configured: starting an embedded PostgreSQL", "dataDir", dir)
+		s.embedded, err = pgembed.Start(ctx, pgembed.Options{DataDir: filepath.Join(dir, "postgres"), Logf: func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }})
+		if err != nil {
+			return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
+		}
+		dsn = s.embedded.DSN("imserver")
+	}
+	pcfg, err := pgxpool.ParseConfig(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("database URL: %w", err)
+	}
+	pcfg.MaxConns = int32(cfg.DBMaxConns)
+	s.pool, err = pgxpool.NewWithConfig(ctx, pcfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect to PostgreSQL: %w", err)
+	}
+	if err := queries.Migrate(ctx, s.pool); err != nil {
+		return nil, fmt.Errorf("migrate: %w", err)
+	}
+	if err := ensureAdmins(ctx, db.New(s.pool), cfg.AdminUserIDs); err != nil {
+		return nil, err
+	}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	signer := auth.NewSigner(cfg.Secret, cfg.TokenTTL, cfg.AdminUserIDs)
+	checker := &auth.Checker{Signer: signer, Q: db.New(s.pool)}
+	s.chat = chat.New(s.pool, log, chat.Options{})
+	s.hub, err = gateway.New(gateway.Options{
+		Checker: checker, Backend: s.chat, Log: log, Registerer: reg,
+		MaxFrameBytes: cfg.WSMaxFrameBytes, SendQueue: cfg.WSSendQueue,
+		WriteTimeout: cfg.WSWriteTimeout, IdleTimeout: cfg.WSIdleTimeout,
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.chat.SetPusher(s.hub)
+	deps := httpapi.Deps{
+		Pool: s.pool, Checker: checker, Secret: cfg.Secret, Log: log, MaxBody: cfg.MaxBodyBytes,
+		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Sessions: sessions{hub: s.hub, chat: s.chat},
+	}
+
+	r := chi.NewRouter()
+	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	r.Get("/readyz", s.readyz)
+	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	r.Handle(gateway.Path, s.hub)
+	r.Get(httpapi.BasePath+"/openapi.yaml", serveSpec(openapi.Spec))
+	r.Get("/asyncapi.yaml", serveSpec(asyncapi.Spec))
+	if err := httpapi.Mount(r, deps, httpapi.NewHandlers(deps)); err != nil {
+		return nil, err
+	}
+	s.handler = r
+	return s, nil
+}
+
+// Handler is the server's whole HTTP surface.
+func (s *Server) Handler() http.Handler { return s.handler }
+
+// Pool is the server's database pool (tests use it to inspect state).
+func (s *Server) Pool() *pgxpool.Pool { return s.pool }
+
+// Serve answers on ln until ctx is cancelled, then shuts down gracefully: stop accepting, finish in-flight
+// requests (bounded by the shutdown timeout), close storage.
+func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
+	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	lctx, stopListen := context.WithCancel(context.Background())
+	listening := make(chan struct{})
+	go func() { s.chat.Listen(lctx); close(listening) }()
+	close(s.ready)
+	s.log.Info("imserver listening", "addr", ln.Addr().String())
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		s.log.Info("shutting down")
+		sctx, cancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+		err = srv.Shutdown(sctx) // stop accepting; finish in-flight REST calls
+		if cerr := s.hub.Close(sctx); cerr != nil && err == nil {
+			err = cerr // close frames to every WebSocket, after their in-flight requests
+		}
+		cancel()
+	}
+	stopListen()
+	<-listening
+	s.chat.Close() // flush queued message writes
+	s.closeStorage()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}
+
+func (s *Server) closeStorage() {
+	if s.pool != nil {
+		s.pool.Close()
+	}
+	if s.embedded != nil {
+		if err := s.embedded.Stop(); err != nil {
+			s.log.Error("stop embedded PostgreSQL", "err", err)
+		}
+	}
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	select {
+	case <-s.ready:
+	default:
+		http.Error(w, "starting", http.StatusServiceUnavailable)
+		return
+	}
+	if err := s.pool.Ping(ctx); err != nil {
+		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+func serveSpec(b []byte) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/yaml")
+		_, _ = w.Write(b)
+	}
+}
+
+// ensureAdmins registers the configured admin users so they can obtain tokens.
+func ensureAdmins(ctx context.Context, q *db.Queries, admins []string) error {
+	have, err := q.ExistingUserIDs(ctx, admins)
+	if err != nil {
+		return fmt.Errorf("look up admin users: %w", err)
+	}
+	exists := map[string]bool{}
+	for _, id := range have {
+		exists[id] = true
+	}
+	for _, id := range admins {
+		if exists[id] {
+			continue
+		}
+		if err := q.InsertUser(ctx, db.InsertUserParams{UserID: id, Nickname: id, CreateTime: time.Now().UnixMilli()}); err != nil {
+			return fmt.Errorf("register admin user %s: %w", id, err)
+		}
+	}
+	return nil
+}
+
+// sessions adapts the gateway (this process) and the chat bus (all processes) to what REST needs.
+type sessions struct {
+	hub  *gateway.Hub
+	chat *chat.Service
+}
+
+func (s sessions) OnlineStatus(_ context.Context, userIDs []string) (map[string][]httpapi.PlatformConn, error) {
+	out := map[string][]httpapi.PlatformConn{}
+	for u, conns := range s.hub.OnlineStatus(userIDs) {
+		for _, c := range conns {
+			out[u] = append(out[u], httpapi.PlatformConn{PlatformID: c.PlatformID, ConnID: c.ConnID, IsBackground: c.IsBackground})
+		}
+	}
+	return out, nil
+}
+
+func (s sessions) Kick(ctx context.Context, userID string, platformID int, reason string) error {
+	return s.chat.Kick(ctx, userID, platformID, reason)
+}
