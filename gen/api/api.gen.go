@@ -223,11 +223,39 @@ type AddBlackReq struct {
 // AddBlackResp The reply envelope of addBlack.
 type AddBlackResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -253,11 +281,39 @@ type AddFriendReq struct {
 // AddFriendResp The reply envelope of addFriend.
 type AddFriendResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -282,11 +338,39 @@ type AddFriendResponseReq struct {
 // AddFriendResponseResp The reply envelope of addFriendResponse.
 type AddFriendResponseResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -297,16 +381,16 @@ type AddFriendResponseResp struct {
 
 // BlackInfo One entry of `ownerUserID`'s blacklist. `createTime` is in **seconds** (as OpenIM v3), not ms.
 type BlackInfo struct {
-	AddSource int32 `json:"addSource,omitempty"`
+	AddSource int32 `json:"addSource"`
 
 	// BlackUserInfo The public part of a user's profile.
 	BlackUserInfo PublicUserInfo `json:"blackUserInfo,omitempty"`
 
 	// CreateTime When the user was blacklisted, Unix **seconds**.
-	CreateTime     int64  `json:"createTime,omitempty"`
-	Ex             string `json:"ex,omitempty"`
-	OperatorUserID string `json:"operatorUserID,omitempty"`
-	OwnerUserID    string `json:"ownerUserID,omitempty"`
+	CreateTime     int64  `json:"createTime"`
+	Ex             string `json:"ex"`
+	OperatorUserID string `json:"operatorUserID"`
+	OwnerUserID    string `json:"ownerUserID"`
 }
 
 // CancelMuteGroupMemberReq defines model for CancelMuteGroupMemberReq.
@@ -318,11 +402,39 @@ type CancelMuteGroupMemberReq struct {
 // CancelMuteGroupMemberResp The reply envelope of cancelMuteGroupMember.
 type CancelMuteGroupMemberResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -339,11 +451,39 @@ type CancelMuteGroupReq struct {
 // CancelMuteGroupResp The reply envelope of cancelMuteGroup.
 type CancelMuteGroupResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -354,74 +494,74 @@ type CancelMuteGroupResp struct {
 
 // Conversation A user's view of one conversation (its settings and seq range).
 type Conversation struct {
-	AttachedInfo string `json:"attachedInfo,omitempty"`
+	AttachedInfo string `json:"attachedInfo"`
 
 	// BurnDuration Seconds.
-	BurnDuration int32 `json:"burnDuration,omitempty"`
+	BurnDuration int32 `json:"burnDuration"`
 
 	// ConversationID `single_<a>_<b>` (sorted), `group_<groupID>` or `notification_<userID>`.
-	ConversationID string `json:"conversationID,omitempty"`
-
-	// ConversationType 1 single chat; 3 group chat (2, OpenIM's unused "write group", is accepted as a group chat too);
-	// 4 notification conversation.
-	ConversationType SessionType `json:"conversationType,omitempty"`
-	Ex               string      `json:"ex,omitempty"`
-
-	// GroupAtType 0 normal, 1 @me, 2 @all, 3 @all and @me, 4 announcement changed.
-	GroupAtType int32 `json:"groupAtType,omitempty"`
-
-	// GroupID The group, for type 3.
-	GroupID string `json:"groupID,omitempty"`
-
-	// HasReadSeq The largest seq this user marked as read.
-	HasReadSeq    int64 `json:"hasReadSeq,omitempty"`
-	IsMsgDestruct bool  `json:"isMsgDestruct,omitempty"`
-	IsPinned      bool  `json:"isPinned,omitempty"`
-	IsPrivateChat bool  `json:"isPrivateChat,omitempty"`
-
-	// LatestMsgDestructTime Unix ms.
-	LatestMsgDestructTime int64 `json:"latestMsgDestructTime,omitempty"`
-
-	// MaxSeq The conversation's newest seq.
-	MaxSeq int64 `json:"maxSeq,omitempty"`
-
-	// MinSeq The first seq this user may read.
-	MinSeq          int64  `json:"minSeq,omitempty"`
-	MsgDestructTime int64  `json:"msgDestructTime,omitempty"`
-	OwnerUserID     string `json:"ownerUserID,omitempty"`
-
-	// RecvMsgOpt 0 receive and notify, 1 do not receive, 2 receive without notifying.
-	RecvMsgOpt int32 `json:"recvMsgOpt,omitempty"`
-
-	// UserID The peer, for types 1 and 4.
-	UserID string `json:"userID,omitempty"`
-}
-
-// ConversationForSet The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
-// optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
-type ConversationForSet struct {
-	AttachedInfo   string `json:"attachedInfo,omitempty"`
-	BurnDuration   int32  `json:"burnDuration,omitempty"`
 	ConversationID string `json:"conversationID"`
 
 	// ConversationType 1 single chat; 3 group chat (2, OpenIM's unused "write group", is accepted as a group chat too);
 	// 4 notification conversation.
 	ConversationType SessionType `json:"conversationType,omitempty"`
-	Ex               string      `json:"ex,omitempty"`
-	GroupAtType      int32       `json:"groupAtType,omitempty"`
+	Ex               string      `json:"ex"`
+
+	// GroupAtType 0 normal, 1 @me, 2 @all, 3 @all and @me, 4 announcement changed.
+	GroupAtType int32 `json:"groupAtType"`
+
+	// GroupID The group, for type 3.
+	GroupID string `json:"groupID"`
+
+	// HasReadSeq The largest seq this user marked as read.
+	HasReadSeq    int64 `json:"hasReadSeq"`
+	IsMsgDestruct bool  `json:"isMsgDestruct"`
+	IsPinned      bool  `json:"isPinned"`
+	IsPrivateChat bool  `json:"isPrivateChat"`
+
+	// LatestMsgDestructTime Unix ms.
+	LatestMsgDestructTime int64 `json:"latestMsgDestructTime"`
+
+	// MaxSeq The conversation's newest seq.
+	MaxSeq int64 `json:"maxSeq"`
+
+	// MinSeq The first seq this user may read.
+	MinSeq          int64  `json:"minSeq"`
+	MsgDestructTime int64  `json:"msgDestructTime"`
+	OwnerUserID     string `json:"ownerUserID"`
+
+	// RecvMsgOpt 0 receive and notify, 1 do not receive, 2 receive without notifying.
+	RecvMsgOpt int32 `json:"recvMsgOpt"`
+
+	// UserID The peer, for types 1 and 4.
+	UserID string `json:"userID"`
+}
+
+// ConversationForSet The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
+// optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
+type ConversationForSet struct {
+	AttachedInfo   *string `json:"attachedInfo,omitempty"`
+	BurnDuration   *int32  `json:"burnDuration,omitempty"`
+	ConversationID string  `json:"conversationID"`
+
+	// ConversationType 1 single chat; 3 group chat (2, OpenIM's unused "write group", is accepted as a group chat too);
+	// 4 notification conversation.
+	ConversationType SessionType `json:"conversationType,omitempty"`
+	Ex               *string     `json:"ex,omitempty"`
+	GroupAtType      *int32      `json:"groupAtType,omitempty"`
 	GroupID          string      `json:"groupID,omitempty"`
-	IsMsgDestruct    bool        `json:"isMsgDestruct,omitempty"`
-	IsPinned         bool        `json:"isPinned,omitempty"`
-	IsPrivateChat    bool        `json:"isPrivateChat,omitempty"`
-	MsgDestructTime  int64       `json:"msgDestructTime,omitempty"`
-	RecvMsgOpt       int32       `json:"recvMsgOpt,omitempty"`
+	IsMsgDestruct    *bool       `json:"isMsgDestruct,omitempty"`
+	IsPinned         *bool       `json:"isPinned,omitempty"`
+	IsPrivateChat    *bool       `json:"isPrivateChat,omitempty"`
+	MsgDestructTime  *int64      `json:"msgDestructTime,omitempty"`
+	RecvMsgOpt       *int32      `json:"recvMsgOpt,omitempty"`
 	UserID           string      `json:"userID,omitempty"`
 }
 
 // CreateGroupData defines model for CreateGroupData.
 type CreateGroupData struct {
 	// GroupInfo A group. In `/group/create_group` requests `groupID` (optional; the server makes one when empty),
-	// `groupName`, `notification`, `introduction`, `faceURL`, `ex`, `groupType` (must be 2 when given),
+	// `groupName`, `notification`, `introduction`, `faceURL`, `ex`, `groupType` (2; 0 is taken as 2),
 	// `needVerification`, `lookMemberInfo` and `applyMemberFriend` are read; the rest is set by the server.
 	GroupInfo GroupInfo `json:"groupInfo"`
 }
@@ -432,7 +572,7 @@ type CreateGroupReq struct {
 	AdminUserIDs []string `json:"adminUserIDs,omitempty"`
 
 	// GroupInfo A group. In `/group/create_group` requests `groupID` (optional; the server makes one when empty),
-	// `groupName`, `notification`, `introduction`, `faceURL`, `ex`, `groupType` (must be 2 when given),
+	// `groupName`, `notification`, `introduction`, `faceURL`, `ex`, `groupType` (2; 0 is taken as 2),
 	// `needVerification`, `lookMemberInfo` and `applyMemberFriend` are read; the rest is set by the server.
 	GroupInfo GroupInfo `json:"groupInfo"`
 
@@ -447,8 +587,35 @@ type CreateGroupReq struct {
 type CreateGroupResp struct {
 	Data CreateGroupData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -466,11 +633,39 @@ type DeleteFriendReq struct {
 // DeleteFriendResp The reply envelope of deleteFriend.
 type DeleteFriendResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -489,11 +684,39 @@ type DismissGroupReq struct {
 // DismissGroupResp The reply envelope of dismissGroup.
 type DismissGroupResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -503,7 +726,8 @@ type DismissGroupResp struct {
 }
 
 // Empty The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-// absent on errors.
+// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+// oapi-codegen's output.)
 type Empty = map[string]interface{}
 
 // ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
@@ -547,11 +771,39 @@ type ForbidUserReq struct {
 // ForbidUserResp The reply envelope of forbidUser.
 type ForbidUserResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -564,48 +816,48 @@ type ForbidUserResp struct {
 // `friendUser` carries the friend's `userID`, `nickname`, `faceURL` and `ex`.
 type FriendInfo struct {
 	// AddSource 1 imported, 2 by an accepted application.
-	AddSource int32 `json:"addSource,omitempty"`
+	AddSource int32 `json:"addSource"`
 
 	// CreateTime When the friendship was made, Unix **seconds**.
-	CreateTime int64  `json:"createTime,omitempty"`
-	Ex         string `json:"ex,omitempty"`
+	CreateTime int64  `json:"createTime"`
+	Ex         string `json:"ex"`
 
 	// FriendUser A user's profile. In requests only `userID`, `nickname`, `faceURL` and `ex` are read; `createTime` (ms),
 	// `appMangerLevel` (sic, OpenIM's spelling; 0 ordinary user, 2 app admin) and `globalRecvMsgOpt`
 	// (0 receive, 1 do not receive, 2 receive without notifying) are set by the server.
 	FriendUser     UserInfo `json:"friendUser,omitempty"`
-	IsPinned       bool     `json:"isPinned,omitempty"`
-	OperatorUserID string   `json:"operatorUserID,omitempty"`
-	OwnerUserID    string   `json:"ownerUserID,omitempty"`
+	IsPinned       bool     `json:"isPinned"`
+	OperatorUserID string   `json:"operatorUserID"`
+	OwnerUserID    string   `json:"ownerUserID"`
 
 	// Remark The owner's private alias for the friend.
-	Remark string `json:"remark,omitempty"`
+	Remark string `json:"remark"`
 }
 
 // FriendRequest A friend application from `fromUserID` to `toUserID`.
 type FriendRequest struct {
 	// CreateTime Unix ms.
-	CreateTime   int64  `json:"createTime,omitempty"`
-	Ex           string `json:"ex,omitempty"`
-	FromFaceURL  string `json:"fromFaceURL,omitempty"`
-	FromNickname string `json:"fromNickname,omitempty"`
+	CreateTime   int64  `json:"createTime"`
+	Ex           string `json:"ex"`
+	FromFaceURL  string `json:"fromFaceURL"`
+	FromNickname string `json:"fromNickname"`
 
 	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID,omitempty"`
-	HandleMsg  string `json:"handleMsg,omitempty"`
+	FromUserID string `json:"fromUserID"`
+	HandleMsg  string `json:"handleMsg"`
 
 	// HandleResult 0 pending, 1 accepted, -1 refused.
-	HandleResult int32 `json:"handleResult,omitempty"`
+	HandleResult int32 `json:"handleResult"`
 
 	// HandleTime Unix ms; 0 while pending.
-	HandleTime    int64  `json:"handleTime,omitempty"`
-	HandlerUserID string `json:"handlerUserID,omitempty"`
-	ReqMsg        string `json:"reqMsg,omitempty"`
-	ToFaceURL     string `json:"toFaceURL,omitempty"`
-	ToNickname    string `json:"toNickname,omitempty"`
+	HandleTime    int64  `json:"handleTime"`
+	HandlerUserID string `json:"handlerUserID"`
+	ReqMsg        string `json:"reqMsg"`
+	ToFaceURL     string `json:"toFaceURL"`
+	ToNickname    string `json:"toNickname"`
 
 	// ToUserID The receiver, who answers.
-	ToUserID string `json:"toUserID,omitempty"`
+	ToUserID string `json:"toUserID"`
 }
 
 // GetAllConversationsData defines model for GetAllConversationsData.
@@ -622,8 +874,35 @@ type GetAllConversationsReq struct {
 type GetAllConversationsResp struct {
 	Data GetAllConversationsData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -649,8 +928,35 @@ type GetBlackListReq struct {
 type GetBlackListResp struct {
 	Data GetBlackListData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -683,8 +989,35 @@ type GetConversationMsgReq struct {
 type GetConversationMsgResp struct {
 	Data GetConversationMsgData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -708,8 +1041,35 @@ type GetConversationsReq struct {
 type GetConversationsResp struct {
 	Data GetConversationsData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -741,8 +1101,35 @@ type GetFriendApplyListResp struct {
 	// Data The key `FriendRequests` has a capital F, exactly as OpenIM v3 sends it.
 	Data GetFriendApplyListData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -768,8 +1155,35 @@ type GetFriendListReq struct {
 type GetFriendListResp struct {
 	Data GetFriendListData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -803,8 +1217,35 @@ type GetGroupApplicationListReq struct {
 type GetGroupApplicationListResp struct {
 	Data GetGroupApplicationListData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -836,8 +1277,35 @@ type GetGroupMemberListReq struct {
 type GetGroupMemberListResp struct {
 	Data GetGroupMemberListData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -860,8 +1328,35 @@ type GetGroupsInfoReq struct {
 type GetGroupsInfoResp struct {
 	Data GetGroupsInfoData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -888,8 +1383,35 @@ type GetJoinedGroupListReq struct {
 type GetJoinedGroupListResp struct {
 	Data GetJoinedGroupListData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -920,8 +1442,35 @@ type GetSelfFriendApplyListReq struct {
 type GetSelfFriendApplyListResp struct {
 	Data GetSelfFriendApplyListData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -944,8 +1493,35 @@ type GetUsersInfoReq struct {
 type GetUsersInfoResp struct {
 	Data GetUsersInfoData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -968,8 +1544,35 @@ type GetUsersOnlineStatusReq struct {
 type GetUsersOnlineStatusResp struct {
 	Data GetUsersOnlineStatusData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -994,11 +1597,39 @@ type GroupApplicationResponseReq struct {
 // GroupApplicationResponseResp The reply envelope of groupApplicationResponse.
 type GroupApplicationResponseResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1008,112 +1639,112 @@ type GroupApplicationResponseResp struct {
 }
 
 // GroupInfo A group. In `/group/create_group` requests `groupID` (optional; the server makes one when empty),
-// `groupName`, `notification`, `introduction`, `faceURL`, `ex`, `groupType` (must be 2 when given),
+// `groupName`, `notification`, `introduction`, `faceURL`, `ex`, `groupType` (2; 0 is taken as 2),
 // `needVerification`, `lookMemberInfo` and `applyMemberFriend` are read; the rest is set by the server.
 type GroupInfo struct {
 	// ApplyMemberFriend Stored and returned; no server semantics (as OpenIM v3).
-	ApplyMemberFriend int32 `json:"applyMemberFriend,omitempty"`
+	ApplyMemberFriend int32 `json:"applyMemberFriend"`
 
 	// CreateTime Unix ms.
-	CreateTime    int64  `json:"createTime,omitempty"`
-	CreatorUserID string `json:"creatorUserID,omitempty"`
-	Ex            string `json:"ex,omitempty"`
-	FaceURL       string `json:"faceURL,omitempty"`
-	GroupID       string `json:"groupID,omitempty"`
-	GroupName     string `json:"groupName,omitempty"`
+	CreateTime    int64  `json:"createTime"`
+	CreatorUserID string `json:"creatorUserID"`
+	Ex            string `json:"ex"`
+	FaceURL       string `json:"faceURL"`
+	GroupID       string `json:"groupID"`
+	GroupName     string `json:"groupName"`
 
 	// GroupType 2 (work group), the only type this server creates.
-	GroupType    int32  `json:"groupType,omitempty"`
-	Introduction string `json:"introduction,omitempty"`
+	GroupType    int32  `json:"groupType"`
+	Introduction string `json:"introduction"`
 
 	// LookMemberInfo Stored and returned; no server semantics (as OpenIM v3).
-	LookMemberInfo int32 `json:"lookMemberInfo,omitempty"`
-	MemberCount    int32 `json:"memberCount,omitempty"`
+	LookMemberInfo int32 `json:"lookMemberInfo"`
+	MemberCount    int32 `json:"memberCount"`
 
 	// NeedVerification 0: joining needs approval, members invite directly; 1: joining and invitations by ordinary members need
 	// approval; 2: anyone joins directly.
-	NeedVerification int32 `json:"needVerification,omitempty"`
+	NeedVerification int32 `json:"needVerification"`
 
 	// Notification The announcement.
-	Notification string `json:"notification,omitempty"`
+	Notification string `json:"notification"`
 
 	// NotificationUpdateTime When the announcement was last set, Unix ms.
-	NotificationUpdateTime int64 `json:"notificationUpdateTime,omitempty"`
+	NotificationUpdateTime int64 `json:"notificationUpdateTime"`
 
 	// NotificationUserID Who last set the announcement.
-	NotificationUserID string `json:"notificationUserID,omitempty"`
-	OwnerUserID        string `json:"ownerUserID,omitempty"`
+	NotificationUserID string `json:"notificationUserID"`
+	OwnerUserID        string `json:"ownerUserID"`
 
 	// Status 0 normal, 2 dismissed, 3 muted (whole group).
-	Status int32 `json:"status,omitempty"`
+	Status int32 `json:"status"`
 }
 
 // GroupInfoForSet The changes of `/group/set_group_info`. `groupName`, `notification`, `introduction`, `faceURL`: empty or
 // absent = unchanged (OpenIM v3). `ex`, `needVerification`, `lookMemberInfo`, `applyMemberFriend`: absent or
 // null = unchanged, present = set (OpenIM's wrapper fields as plain optional fields).
 type GroupInfoForSet struct {
-	ApplyMemberFriend int32  `json:"applyMemberFriend,omitempty"`
-	Ex                string `json:"ex,omitempty"`
-	FaceURL           string `json:"faceURL,omitempty"`
-	GroupID           string `json:"groupID"`
-	GroupName         string `json:"groupName,omitempty"`
-	Introduction      string `json:"introduction,omitempty"`
-	LookMemberInfo    int32  `json:"lookMemberInfo,omitempty"`
-	NeedVerification  int32  `json:"needVerification,omitempty"`
-	Notification      string `json:"notification,omitempty"`
+	ApplyMemberFriend *int32  `json:"applyMemberFriend,omitempty"`
+	Ex                *string `json:"ex,omitempty"`
+	FaceURL           string  `json:"faceURL,omitempty"`
+	GroupID           string  `json:"groupID"`
+	GroupName         string  `json:"groupName,omitempty"`
+	Introduction      string  `json:"introduction,omitempty"`
+	LookMemberInfo    *int32  `json:"lookMemberInfo,omitempty"`
+	NeedVerification  *int32  `json:"needVerification,omitempty"`
+	Notification      string  `json:"notification,omitempty"`
 }
 
 // GroupMemberFullInfo A member of a group.
 type GroupMemberFullInfo struct {
 	// AppMangerLevel sic (OpenIM's spelling).
-	AppMangerLevel int32  `json:"appMangerLevel,omitempty"`
-	Ex             string `json:"ex,omitempty"`
-	FaceURL        string `json:"faceURL,omitempty"`
-	GroupID        string `json:"groupID,omitempty"`
-	InviterUserID  string `json:"inviterUserID,omitempty"`
+	AppMangerLevel int32  `json:"appMangerLevel"`
+	Ex             string `json:"ex"`
+	FaceURL        string `json:"faceURL"`
+	GroupID        string `json:"groupID"`
+	InviterUserID  string `json:"inviterUserID"`
 
 	// JoinSource 1 added by an admin (or at creation), 2 invited, 3 search, 4 QR code.
-	JoinSource int32 `json:"joinSource,omitempty"`
+	JoinSource int32 `json:"joinSource"`
 
 	// JoinTime Unix ms.
-	JoinTime int64 `json:"joinTime,omitempty"`
+	JoinTime int64 `json:"joinTime"`
 
 	// MuteEndTime Unix ms until which the member is muted; 0 or past = not muted.
-	MuteEndTime int64 `json:"muteEndTime,omitempty"`
+	MuteEndTime int64 `json:"muteEndTime"`
 
 	// Nickname The in-group nickname, falling back to the user's nickname.
-	Nickname       string `json:"nickname,omitempty"`
-	OperatorUserID string `json:"operatorUserID,omitempty"`
+	Nickname       string `json:"nickname"`
+	OperatorUserID string `json:"operatorUserID"`
 
 	// RoleLevel A member's role in a group: 100 owner, 60 admin, 20 ordinary member.
 	RoleLevel RoleLevel `json:"roleLevel,omitempty"`
-	UserID    string    `json:"userID,omitempty"`
+	UserID    string    `json:"userID"`
 }
 
 // GroupRequest An application to join a group (by `/group/join_group`, or an invitation needing approval).
 type GroupRequest struct {
-	Ex string `json:"ex,omitempty"`
+	Ex string `json:"ex"`
 
 	// GroupInfo A group. In `/group/create_group` requests `groupID` (optional; the server makes one when empty),
-	// `groupName`, `notification`, `introduction`, `faceURL`, `ex`, `groupType` (must be 2 when given),
+	// `groupName`, `notification`, `introduction`, `faceURL`, `ex`, `groupType` (2; 0 is taken as 2),
 	// `needVerification`, `lookMemberInfo` and `applyMemberFriend` are read; the rest is set by the server.
 	GroupInfo GroupInfo `json:"groupInfo,omitempty"`
-	HandleMsg string    `json:"handleMsg,omitempty"`
+	HandleMsg string    `json:"handleMsg"`
 
 	// HandleResult 0 pending, 1 accepted, -1 refused.
-	HandleResult int32 `json:"handleResult,omitempty"`
+	HandleResult int32 `json:"handleResult"`
 
 	// HandleTime Unix ms; 0 while pending.
-	HandleTime    int64  `json:"handleTime,omitempty"`
-	HandleUserID  string `json:"handleUserID,omitempty"`
-	InviterUserID string `json:"inviterUserID,omitempty"`
+	HandleTime    int64  `json:"handleTime"`
+	HandleUserID  string `json:"handleUserID"`
+	InviterUserID string `json:"inviterUserID"`
 
 	// JoinSource 2 invited, 3 search, 4 QR code (1 is an admin adding directly and never needs approval).
-	JoinSource int32  `json:"joinSource,omitempty"`
-	ReqMsg     string `json:"reqMsg,omitempty"`
+	JoinSource int32  `json:"joinSource"`
+	ReqMsg     string `json:"reqMsg"`
 
 	// ReqTime Unix ms.
-	ReqTime int64 `json:"reqTime,omitempty"`
+	ReqTime int64 `json:"reqTime"`
 
 	// UserInfo The public part of a user's profile.
 	UserInfo PublicUserInfo `json:"userInfo,omitempty"`
@@ -1132,11 +1763,39 @@ type InviteUserToGroupReq struct {
 // InviteUserToGroupResp The reply envelope of inviteUserToGroup.
 type InviteUserToGroupResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1163,11 +1822,39 @@ type JoinGroupReq struct {
 // JoinGroupResp The reply envelope of joinGroup.
 type JoinGroupResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1186,11 +1873,39 @@ type KickGroupReq struct {
 // KickGroupResp The reply envelope of kickGroup.
 type KickGroupResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1211,11 +1926,39 @@ type MarkMsgsAsReadReq struct {
 // MarkMsgsAsReadResp The reply envelope of markMsgsAsRead.
 type MarkMsgsAsReadResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1229,27 +1972,27 @@ type MarkMsgsAsReadResp struct {
 // for notifications it is the JSON text of `{"detail": "<Tips JSON text>"}` (see asyncapi/asyncapi.yaml).
 type MsgData struct {
 	AtUserIDList []string `json:"atUserIDList,omitempty"`
-	AttachedInfo string   `json:"attachedInfo,omitempty"`
+	AttachedInfo string   `json:"attachedInfo"`
 
 	// ClientMsgID The client's ID of the message (made by the server when the client gave none).
-	ClientMsgID string `json:"clientMsgID,omitempty"`
+	ClientMsgID string `json:"clientMsgID"`
 
 	// Content The element's JSON text.
-	Content string `json:"content,omitempty"`
+	Content string `json:"content"`
 
 	// ContentType 101 text, 102 picture, ... (OpenIM content types); 1201-2200 notifications.
-	ContentType int32 `json:"contentType,omitempty"`
+	ContentType int32 `json:"contentType"`
 
 	// CreateTime Unix ms, set by the client (the server's time when it made the message).
-	CreateTime int64  `json:"createTime,omitempty"`
-	Ex         string `json:"ex,omitempty"`
+	CreateTime int64  `json:"createTime"`
+	Ex         string `json:"ex"`
 
 	// GroupID The group (sessionType 2/3).
-	GroupID string `json:"groupID,omitempty"`
-	IsRead  bool   `json:"isRead,omitempty"`
+	GroupID string `json:"groupID"`
+	IsRead  bool   `json:"isRead"`
 
 	// MsgFrom 100 a user's message, 200 a system message or notification.
-	MsgFrom int32 `json:"msgFrom,omitempty"`
+	MsgFrom int32 `json:"msgFrom"`
 
 	// OfflinePushInfo What an offline push notification shows.
 	OfflinePushInfo OfflinePushInfo `json:"offlinePushInfo,omitempty"`
@@ -1258,29 +2001,29 @@ type MsgData struct {
 	Options map[string]bool `json:"options,omitempty"`
 
 	// RecvID The peer user (sessionType 1/4); for group notifications the groupID.
-	RecvID string `json:"recvID,omitempty"`
+	RecvID string `json:"recvID"`
 
 	// SendID The sender; for notifications the operator.
-	SendID string `json:"sendID,omitempty"`
+	SendID string `json:"sendID"`
 
 	// SendTime Unix ms, set by the server.
-	SendTime       int64  `json:"sendTime,omitempty"`
-	SenderFaceURL  string `json:"senderFaceURL,omitempty"`
-	SenderNickname string `json:"senderNickname,omitempty"`
+	SendTime       int64  `json:"sendTime"`
+	SenderFaceURL  string `json:"senderFaceURL"`
+	SenderNickname string `json:"senderNickname"`
 
 	// SenderPlatformID The sender's platform (PlatformID); 0 for server-made notifications.
-	SenderPlatformID int32 `json:"senderPlatformID,omitempty"`
+	SenderPlatformID int32 `json:"senderPlatformID"`
 
 	// Seq The message's place in its conversation (gap-free, from 1); 0 for online-only content.
-	Seq         int64  `json:"seq,omitempty"`
-	ServerMsgID string `json:"serverMsgID,omitempty"`
+	Seq         int64  `json:"seq"`
+	ServerMsgID string `json:"serverMsgID"`
 
 	// SessionType 1 single chat; 3 group chat (2, OpenIM's unused "write group", is accepted as a group chat too);
 	// 4 notification conversation.
 	SessionType SessionType `json:"sessionType,omitempty"`
 
 	// Status 1 sending, 2 sent, 3 failed, 4 deleted.
-	Status int32 `json:"status,omitempty"`
+	Status int32 `json:"status"`
 }
 
 // MuteGroupMemberReq defines model for MuteGroupMemberReq.
@@ -1295,11 +2038,39 @@ type MuteGroupMemberReq struct {
 // MuteGroupMemberResp The reply envelope of muteGroupMember.
 type MuteGroupMemberResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1316,11 +2087,39 @@ type MuteGroupReq struct {
 // MuteGroupResp The reply envelope of muteGroup.
 type MuteGroupResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1331,12 +2130,12 @@ type MuteGroupResp struct {
 
 // OfflinePushInfo What an offline push notification shows.
 type OfflinePushInfo struct {
-	Desc          string `json:"desc,omitempty"`
-	Ex            string `json:"ex,omitempty"`
-	IOSBadgeCount bool   `json:"iOSBadgeCount,omitempty"`
-	IOSPushSound  string `json:"iOSPushSound,omitempty"`
-	SignalInfo    string `json:"signalInfo,omitempty"`
-	Title         string `json:"title,omitempty"`
+	Desc          string `json:"desc"`
+	Ex            string `json:"ex"`
+	IOSBadgeCount bool   `json:"iOSBadgeCount"`
+	IOSPushSound  string `json:"iOSPushSound"`
+	SignalInfo    string `json:"signalInfo"`
+	Title         string `json:"title"`
 }
 
 // PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -1345,10 +2144,10 @@ type PlatformID int32
 // PlatformOnlineStatus One open WebSocket connection of a user.
 type PlatformOnlineStatus struct {
 	// ConnID The server's ID of the connection.
-	ConnID string `json:"connID,omitempty"`
+	ConnID string `json:"connID"`
 
 	// IsBackground The app reported being in the background (WebSocket 2004).
-	IsBackground bool `json:"isBackground,omitempty"`
+	IsBackground bool `json:"isBackground"`
 
 	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
 	PlatformID PlatformID `json:"platformID,omitempty"`
@@ -1356,9 +2155,9 @@ type PlatformOnlineStatus struct {
 
 // PublicUserInfo The public part of a user's profile.
 type PublicUserInfo struct {
-	Ex       string `json:"ex,omitempty"`
-	FaceURL  string `json:"faceURL,omitempty"`
-	Nickname string `json:"nickname,omitempty"`
+	Ex       string `json:"ex"`
+	FaceURL  string `json:"faceURL"`
+	Nickname string `json:"nickname"`
 	UserID   string `json:"userID"`
 }
 
@@ -1373,11 +2172,39 @@ type QuitGroupReq struct {
 // QuitGroupResp The reply envelope of quitGroup.
 type QuitGroupResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1395,11 +2222,39 @@ type RemoveBlackReq struct {
 // RemoveBlackResp The reply envelope of removeBlack.
 type RemoveBlackResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1429,11 +2284,39 @@ type RevokeMsgReq struct {
 // RevokeMsgResp The reply envelope of revokeMsg.
 type RevokeMsgResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1453,7 +2336,7 @@ type SendMsgData struct {
 	SendTime int64 `json:"sendTime"`
 
 	// Seq The message's seq in its conversation (0 for online-only content).
-	Seq         int64  `json:"seq,omitempty"`
+	Seq         int64  `json:"seq"`
 	ServerMsgID string `json:"serverMsgID"`
 }
 
@@ -1510,8 +2393,35 @@ type SendMsgReq struct {
 type SendMsgResp struct {
 	Data SendMsgData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1535,11 +2445,39 @@ type SetConversationsReq struct {
 // SetConversationsResp The reply envelope of setConversations.
 type SetConversationsResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1560,11 +2498,39 @@ type SetFriendRemarkReq struct {
 // SetFriendRemarkResp The reply envelope of setFriendRemark.
 type SetFriendRemarkResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1584,11 +2550,39 @@ type SetGroupInfoReq struct {
 // SetGroupInfoResp The reply envelope of setGroupInfo.
 type SetGroupInfoResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1607,11 +2601,39 @@ type TransferGroupReq struct {
 // TransferGroupResp The reply envelope of transferGroup.
 type TransferGroupResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1628,11 +2650,39 @@ type UnforbidUserReq struct {
 // UnforbidUserResp The reply envelope of unforbidUser.
 type UnforbidUserResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1652,11 +2702,39 @@ type UpdateUserInfoReq struct {
 // UpdateUserInfoResp The reply envelope of updateUserInfo.
 type UpdateUserInfoResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1669,27 +2747,27 @@ type UpdateUserInfoResp struct {
 // `appMangerLevel` (sic, OpenIM's spelling; 0 ordinary user, 2 app admin) and `globalRecvMsgOpt`
 // (0 receive, 1 do not receive, 2 receive without notifying) are set by the server.
 type UserInfo struct {
-	AppMangerLevel int32 `json:"appMangerLevel,omitempty"`
+	AppMangerLevel int32 `json:"appMangerLevel"`
 
 	// CreateTime Registration time, Unix ms.
-	CreateTime int64 `json:"createTime,omitempty"`
+	CreateTime int64 `json:"createTime"`
 
 	// Ex Free extension text (often JSON) the server stores and returns unchanged.
-	Ex               string `json:"ex,omitempty"`
-	FaceURL          string `json:"faceURL,omitempty"`
-	GlobalRecvMsgOpt int32  `json:"globalRecvMsgOpt,omitempty"`
-	Nickname         string `json:"nickname,omitempty"`
+	Ex               string `json:"ex"`
+	FaceURL          string `json:"faceURL"`
+	GlobalRecvMsgOpt int32  `json:"globalRecvMsgOpt"`
+	Nickname         string `json:"nickname"`
 	UserID           string `json:"userID"`
 }
 
 // UserOnlineStatus A user's presence (designed after OpenIM v3's online-status reply).
 type UserOnlineStatus struct {
-	// DetailPlatformStatus One entry per open connection; `[]` when offline.
-	DetailPlatformStatus []PlatformOnlineStatus `json:"detailPlatformStatus,omitempty"`
+	// DetailPlatformStatus One entry per open connection; `[]` (never null) when offline.
+	DetailPlatformStatus []PlatformOnlineStatus `json:"detailPlatformStatus"`
 
 	// Status 1 online (at least one connection), 0 offline.
-	Status int32  `json:"status,omitempty"`
-	UserID string `json:"userID,omitempty"`
+	Status int32  `json:"status"`
+	UserID string `json:"userID"`
 }
 
 // UserRegisterReq defines model for UserRegisterReq.
@@ -1702,11 +2780,39 @@ type UserRegisterReq struct {
 // UserRegisterResp The reply envelope of userRegister.
 type UserRegisterResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
-	// absent on errors.
-	Data Empty `json:"data,omitempty"`
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -1738,8 +2844,35 @@ type UserTokenReq struct {
 type UserTokenResp struct {
 	Data UserTokenData `json:"data,omitempty"`
 
-	// ErrCode 0 on success, otherwise a code of ErrCode.
-	ErrCode int `json:"errCode"`
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
@@ -2731,7 +3864,7 @@ type ClientInterface interface {
 
 	// CreateGroupWithBody Create a group
 	//
-	// Creates a work group (`groupType` 2; absent means 2) owned by `ownerUserID` (default: the caller), with the
+	// Creates a work group (`groupType` 2; absent or 0 means 2) owned by `ownerUserID` (default: the caller), with the
 	// members `memberUserIDs` (role 20) and the admins `adminUserIDs` (role 60; added as members if not listed
 	// there). The owner gets role 100; listing the owner in `memberUserIDs` or `adminUserIDs` is harmless (seed
 	// 000's example does), and duplicates count once. The server makes the `groupID` unless `groupInfo.groupID`
@@ -2740,7 +3873,7 @@ type ClientInterface interface {
 	//
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
-	// **Errors:** `groupType` other than 2, too many members (1000) 1001; a non-admin naming another owner 1003;
+	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
 	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
 	//
 	// Takes any type of body and a specified content type.
@@ -2750,7 +3883,7 @@ type ClientInterface interface {
 
 	// CreateGroup Create a group
 	//
-	// Creates a work group (`groupType` 2; absent means 2) owned by `ownerUserID` (default: the caller), with the
+	// Creates a work group (`groupType` 2; absent or 0 means 2) owned by `ownerUserID` (default: the caller), with the
 	// members `memberUserIDs` (role 20) and the admins `adminUserIDs` (role 60; added as members if not listed
 	// there). The owner gets role 100; listing the owner in `memberUserIDs` or `adminUserIDs` is harmless (seed
 	// 000's example does), and duplicates count once. The server makes the `groupID` unless `groupInfo.groupID`
@@ -2759,7 +3892,7 @@ type ClientInterface interface {
 	//
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
-	// **Errors:** `groupType` other than 2, too many members (1000) 1001; a non-admin naming another owner 1003;
+	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
 	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
 	//
 	// Takes a body of the `application/json` content type.
@@ -2926,7 +4059,7 @@ type ClientInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104.
+	// answered 1104; the group is dismissed 1202.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -2944,7 +4077,7 @@ type ClientInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104.
+	// answered 1104; the group is dismissed 1202.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3342,7 +4475,7 @@ type ClientInterface interface {
 	// **Notifications:** 2200 HasReadReceipt, stored in the conversation: to the other user of a single chat (and
 	// the reader's other devices), or to every member of the group.
 	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
-	// not a party of the conversation 1003; not a member of the group 1201.
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3358,7 +4491,7 @@ type ClientInterface interface {
 	// **Notifications:** 2200 HasReadReceipt, stored in the conversation: to the other user of a single chat (and
 	// the reader's other devices), or to every member of the group.
 	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
-	// not a party of the conversation 1003; not a member of the group 1201.
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3374,8 +4507,8 @@ type ClientInterface interface {
 	// **Caller:** `userID` itself, or an admin.
 	// **Notifications:** 2101 MsgRevoke, stored in the conversation: to both users of a single chat, or to every
 	// member of the group.
-	// **Errors:** acting for another user, or not allowed to revoke that message 1003; no message at `seq` 1006;
-	// not a member of the group 1201; already revoked 1301.
+	// **Errors:** a malformed conversationID 1001; acting for another user, or not allowed to revoke that message
+	// 1003; unknown group 1005; no message at `seq` 1006; not a member of the group 1201; already revoked 1301.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3391,8 +4524,8 @@ type ClientInterface interface {
 	// **Caller:** `userID` itself, or an admin.
 	// **Notifications:** 2101 MsgRevoke, stored in the conversation: to both users of a single chat, or to every
 	// member of the group.
-	// **Errors:** acting for another user, or not allowed to revoke that message 1003; no message at `seq` 1006;
-	// not a member of the group 1201; already revoked 1301.
+	// **Errors:** a malformed conversationID 1001; acting for another user, or not allowed to revoke that message
+	// 1003; unknown group 1005; no message at `seq` 1006; not a member of the group 1201; already revoked 1301.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4350,7 +5483,7 @@ func (c *Client) CancelMuteGroupMember(ctx context.Context, params *CancelMuteGr
 
 // CreateGroupWithBody Create a group
 //
-// Creates a work group (`groupType` 2; absent means 2) owned by `ownerUserID` (default: the caller), with the
+// Creates a work group (`groupType` 2; absent or 0 means 2) owned by `ownerUserID` (default: the caller), with the
 // members `memberUserIDs` (role 20) and the admins `adminUserIDs` (role 60; added as members if not listed
 // there). The owner gets role 100; listing the owner in `memberUserIDs` or `adminUserIDs` is harmless (seed
 // 000's example does), and duplicates count once. The server makes the `groupID` unless `groupInfo.groupID`
@@ -4359,7 +5492,7 @@ func (c *Client) CancelMuteGroupMember(ctx context.Context, params *CancelMuteGr
 //
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
-// **Errors:** `groupType` other than 2, too many members (1000) 1001; a non-admin naming another owner 1003;
+// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
 // an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
 //
 // Takes any type of body and a specified content type.
@@ -4379,7 +5512,7 @@ func (c *Client) CreateGroupWithBody(ctx context.Context, params *CreateGroupPar
 
 // CreateGroup Create a group
 //
-// Creates a work group (`groupType` 2; absent means 2) owned by `ownerUserID` (default: the caller), with the
+// Creates a work group (`groupType` 2; absent or 0 means 2) owned by `ownerUserID` (default: the caller), with the
 // members `memberUserIDs` (role 20) and the admins `adminUserIDs` (role 60; added as members if not listed
 // there). The owner gets role 100; listing the owner in `memberUserIDs` or `adminUserIDs` is harmless (seed
 // 000's example does), and duplicates count once. The server makes the `groupID` unless `groupInfo.groupID`
@@ -4388,7 +5521,7 @@ func (c *Client) CreateGroupWithBody(ctx context.Context, params *CreateGroupPar
 //
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
-// **Errors:** `groupType` other than 2, too many members (1000) 1001; a non-admin naming another owner 1003;
+// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
 // an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
 //
 // Takes a body of the `application/json` content type.
@@ -4665,7 +5798,7 @@ func (c *Client) GetJoinedGroupList(ctx context.Context, params *GetJoinedGroupL
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104.
+// answered 1104; the group is dismissed 1202.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4693,7 +5826,7 @@ func (c *Client) GroupApplicationResponseWithBody(ctx context.Context, params *G
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104.
+// answered 1104; the group is dismissed 1202.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5341,7 +6474,7 @@ func (c *Client) GetConversationMsg(ctx context.Context, params *GetConversation
 // **Notifications:** 2200 HasReadReceipt, stored in the conversation: to the other user of a single chat (and
 // the reader's other devices), or to every member of the group.
 // **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
-// not a party of the conversation 1003; not a member of the group 1201.
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5367,7 +6500,7 @@ func (c *Client) MarkMsgsAsReadWithBody(ctx context.Context, params *MarkMsgsAsR
 // **Notifications:** 2200 HasReadReceipt, stored in the conversation: to the other user of a single chat (and
 // the reader's other devices), or to every member of the group.
 // **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
-// not a party of the conversation 1003; not a member of the group 1201.
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5393,8 +6526,8 @@ func (c *Client) MarkMsgsAsRead(ctx context.Context, params *MarkMsgsAsReadParam
 // **Caller:** `userID` itself, or an admin.
 // **Notifications:** 2101 MsgRevoke, stored in the conversation: to both users of a single chat, or to every
 // member of the group.
-// **Errors:** acting for another user, or not allowed to revoke that message 1003; no message at `seq` 1006;
-// not a member of the group 1201; already revoked 1301.
+// **Errors:** a malformed conversationID 1001; acting for another user, or not allowed to revoke that message
+// 1003; unknown group 1005; no message at `seq` 1006; not a member of the group 1201; already revoked 1301.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5420,8 +6553,8 @@ func (c *Client) RevokeMsgWithBody(ctx context.Context, params *RevokeMsgParams,
 // **Caller:** `userID` itself, or an admin.
 // **Notifications:** 2101 MsgRevoke, stored in the conversation: to both users of a single chat, or to every
 // member of the group.
-// **Errors:** acting for another user, or not allowed to revoke that message 1003; no message at `seq` 1006;
-// not a member of the group 1201; already revoked 1301.
+// **Errors:** a malformed conversationID 1001; acting for another user, or not allowed to revoke that message
+// 1003; unknown group 1005; no message at `seq` 1006; not a member of the group 1201; already revoked 1301.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8325,7 +9458,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateGroupWithBodyWithResponse Create a group
 	//
-	// Creates a work group (`groupType` 2; absent means 2) owned by `ownerUserID` (default: the caller), with the
+	// Creates a work group (`groupType` 2; absent or 0 means 2) owned by `ownerUserID` (default: the caller), with the
 	// members `memberUserIDs` (role 20) and the admins `adminUserIDs` (role 60; added as members if not listed
 	// there). The owner gets role 100; listing the owner in `memberUserIDs` or `adminUserIDs` is harmless (seed
 	// 000's example does), and duplicates count once. The server makes the `groupID` unless `groupInfo.groupID`
@@ -8334,7 +9467,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
-	// **Errors:** `groupType` other than 2, too many members (1000) 1001; a non-admin naming another owner 1003;
+	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
 	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -8344,7 +9477,7 @@ type ClientWithResponsesInterface interface {
 
 	// CreateGroupWithResponse Create a group
 	//
-	// Creates a work group (`groupType` 2; absent means 2) owned by `ownerUserID` (default: the caller), with the
+	// Creates a work group (`groupType` 2; absent or 0 means 2) owned by `ownerUserID` (default: the caller), with the
 	// members `memberUserIDs` (role 20) and the admins `adminUserIDs` (role 60; added as members if not listed
 	// there). The owner gets role 100; listing the owner in `memberUserIDs` or `adminUserIDs` is harmless (seed
 	// 000's example does), and duplicates count once. The server makes the `groupID` unless `groupInfo.groupID`
@@ -8353,7 +9486,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
-	// **Errors:** `groupType` other than 2, too many members (1000) 1001; a non-admin naming another owner 1003;
+	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
 	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -8520,7 +9653,7 @@ type ClientWithResponsesInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104.
+	// answered 1104; the group is dismissed 1202.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8538,7 +9671,7 @@ type ClientWithResponsesInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104.
+	// answered 1104; the group is dismissed 1202.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8936,7 +10069,7 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** 2200 HasReadReceipt, stored in the conversation: to the other user of a single chat (and
 	// the reader's other devices), or to every member of the group.
 	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
-	// not a party of the conversation 1003; not a member of the group 1201.
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8952,7 +10085,7 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** 2200 HasReadReceipt, stored in the conversation: to the other user of a single chat (and
 	// the reader's other devices), or to every member of the group.
 	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
-	// not a party of the conversation 1003; not a member of the group 1201.
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8968,8 +10101,8 @@ type ClientWithResponsesInterface interface {
 	// **Caller:** `userID` itself, or an admin.
 	// **Notifications:** 2101 MsgRevoke, stored in the conversation: to both users of a single chat, or to every
 	// member of the group.
-	// **Errors:** acting for another user, or not allowed to revoke that message 1003; no message at `seq` 1006;
-	// not a member of the group 1201; already revoked 1301.
+	// **Errors:** a malformed conversationID 1001; acting for another user, or not allowed to revoke that message
+	// 1003; unknown group 1005; no message at `seq` 1006; not a member of the group 1201; already revoked 1301.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -8985,8 +10118,8 @@ type ClientWithResponsesInterface interface {
 	// **Caller:** `userID` itself, or an admin.
 	// **Notifications:** 2101 MsgRevoke, stored in the conversation: to both users of a single chat, or to every
 	// member of the group.
-	// **Errors:** acting for another user, or not allowed to revoke that message 1003; no message at `seq` 1006;
-	// not a member of the group 1201; already revoked 1301.
+	// **Errors:** a malformed conversationID 1001; acting for another user, or not allowed to revoke that message
+	// 1003; unknown group 1005; no message at `seq` 1006; not a member of the group 1201; already revoked 1301.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11489,7 +12622,7 @@ func (c *ClientWithResponses) CancelMuteGroupMemberWithResponse(ctx context.Cont
 
 // CreateGroupWithBodyWithResponse Create a group
 //
-// Creates a work group (`groupType` 2; absent means 2) owned by `ownerUserID` (default: the caller), with the
+// Creates a work group (`groupType` 2; absent or 0 means 2) owned by `ownerUserID` (default: the caller), with the
 // members `memberUserIDs` (role 20) and the admins `adminUserIDs` (role 60; added as members if not listed
 // there). The owner gets role 100; listing the owner in `memberUserIDs` or `adminUserIDs` is harmless (seed
 // 000's example does), and duplicates count once. The server makes the `groupID` unless `groupInfo.groupID`
@@ -11498,7 +12631,7 @@ func (c *ClientWithResponses) CancelMuteGroupMemberWithResponse(ctx context.Cont
 //
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
-// **Errors:** `groupType` other than 2, too many members (1000) 1001; a non-admin naming another owner 1003;
+// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
 // an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -11514,7 +12647,7 @@ func (c *ClientWithResponses) CreateGroupWithBodyWithResponse(ctx context.Contex
 
 // CreateGroupWithResponse Create a group
 //
-// Creates a work group (`groupType` 2; absent means 2) owned by `ownerUserID` (default: the caller), with the
+// Creates a work group (`groupType` 2; absent or 0 means 2) owned by `ownerUserID` (default: the caller), with the
 // members `memberUserIDs` (role 20) and the admins `adminUserIDs` (role 60; added as members if not listed
 // there). The owner gets role 100; listing the owner in `memberUserIDs` or `adminUserIDs` is harmless (seed
 // 000's example does), and duplicates count once. The server makes the `groupID` unless `groupInfo.groupID`
@@ -11523,7 +12656,7 @@ func (c *ClientWithResponses) CreateGroupWithBodyWithResponse(ctx context.Contex
 //
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
-// **Errors:** `groupType` other than 2, too many members (1000) 1001; a non-admin naming another owner 1003;
+// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
 // an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -11756,7 +12889,7 @@ func (c *ClientWithResponses) GetJoinedGroupListWithResponse(ctx context.Context
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104.
+// answered 1104; the group is dismissed 1202.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -11780,7 +12913,7 @@ func (c *ClientWithResponses) GroupApplicationResponseWithBodyWithResponse(ctx c
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104.
+// answered 1104; the group is dismissed 1202.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12328,7 +13461,7 @@ func (c *ClientWithResponses) GetConversationMsgWithResponse(ctx context.Context
 // **Notifications:** 2200 HasReadReceipt, stored in the conversation: to the other user of a single chat (and
 // the reader's other devices), or to every member of the group.
 // **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
-// not a party of the conversation 1003; not a member of the group 1201.
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12350,7 +13483,7 @@ func (c *ClientWithResponses) MarkMsgsAsReadWithBodyWithResponse(ctx context.Con
 // **Notifications:** 2200 HasReadReceipt, stored in the conversation: to the other user of a single chat (and
 // the reader's other devices), or to every member of the group.
 // **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
-// not a party of the conversation 1003; not a member of the group 1201.
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12372,8 +13505,8 @@ func (c *ClientWithResponses) MarkMsgsAsReadWithResponse(ctx context.Context, pa
 // **Caller:** `userID` itself, or an admin.
 // **Notifications:** 2101 MsgRevoke, stored in the conversation: to both users of a single chat, or to every
 // member of the group.
-// **Errors:** acting for another user, or not allowed to revoke that message 1003; no message at `seq` 1006;
-// not a member of the group 1201; already revoked 1301.
+// **Errors:** a malformed conversationID 1001; acting for another user, or not allowed to revoke that message
+// 1003; unknown group 1005; no message at `seq` 1006; not a member of the group 1201; already revoked 1301.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12395,8 +13528,8 @@ func (c *ClientWithResponses) RevokeMsgWithBodyWithResponse(ctx context.Context,
 // **Caller:** `userID` itself, or an admin.
 // **Notifications:** 2101 MsgRevoke, stored in the conversation: to both users of a single chat, or to every
 // member of the group.
-// **Errors:** acting for another user, or not allowed to revoke that message 1003; no message at `seq` 1006;
-// not a member of the group 1201; already revoked 1301.
+// **Errors:** a malformed conversationID 1001; acting for another user, or not allowed to revoke that message
+// 1003; unknown group 1005; no message at `seq` 1006; not a member of the group 1201; already revoked 1301.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -18399,424 +19532,431 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L1rkxvJdSD6VzLgG0GAtxoE0N2cYXcoYjnDmVFLw4fZHM/eGDBY2ahsINWFLLAy0U1Ywwh5r1crW5Yt",
-	"b3htr1eKkDasK++ubcmxYUsrS6uI/S1DzviT/sKNPCezKuuJwqN7KJkOi9MAqvJx8uR5P77aGkXTWSSY",
-	"ULJ18NXWjMZ0yhSL4dP9GYup4pE4uqM/BkyOYj7TX7QOWreJiumIkaM7ZDSJJBPkZEHUhJFRyJlQh/C3",
-	"ZPE5i0kYjSXhilxwNSHsnMULNeFijI/TMCRBxCShIiCjaMYZPMuFivQDQ/EhOzmORmdMkdlcTphMX1Mx",
-	"H49ZLLvkUTrZlJ4xSSLByMWECRhKEnoimVDdoWh5La6XP2E0YHHLawk6Za2DVuTs1WvJ0YRNqd60Wsz0",
-	"z1LFXIxbz58/tz8ChG4HwVshHZ09ZE8BfLEeRnEGP57oXz6QLEbwTbl4n4mxmrQO+l5+XK/FnpVM57Wi",
-	"C8HihoM891oxezrnMQtaBx9lXvUyq3mcvBqdfIWNlJ4o3YqcFU9bwzdms3BBmDhnYTRjJDol1LzTbXm5",
-	"vQdUAfj+r5idtg5av3UjxbMbBn433pnO1AK2HsdvRwErztojkSByPhoxKT0SqQmLL7hkhJJRFMAK3sFX",
-	"9QLMjrhQbMxiM+6dUBWHvQ9/0JAETFEewk4EYXEcxc5AztHE8V05Lo4zbJm1DVsVC72YUEVURE75s5KR",
-	"c+dlwZBMWHFM78aciaAU5SqQ6DSOpikOFU+WzmYhH1Gh9CKX4GnMnpYCIzPONUlEpFgpNFVUt5S5ZDGh",
-	"8owFS9eSA5+zSWeSJTBcCdfxpdfI/nkgu5xFQrJSpN8mdk+oCEJmAFDx60Mm5wjpugP/ovvsUrSPYYMB",
-	"i0lbwccR45qZRafA7cwW9Aud7dyL3GYaQn+N62Jffn1truzaAE8+EqdRybYEI0yoeKE35DsSgn9NEhAR",
-	"Qi5Vl/ijmFHFHvEp87X8xAW5fl2yUSQCef06aVNJ7s+YOLpLznc7nib2ZCqLR0yD4DiaxyM4t9MonlKF",
-	"4N8dlJ5GKqSY1dfhxoP5SchHydPPvVa66OLOP9TCoLIc5oI622WBRz4Q/Jm7Rb0Xd8E398rRp0JqA2ky",
-	"cgS3ZYJd8dgLx/o2FSMW3p0r9l4czWd32fSExaUUcax/byR1zteSLO34yfuPmy+3OQkZlQ3wmoxcGRnJ",
-	"HeBGmFaBQI2mXRtjXuPK1eFKJM5ZLCkuoWgr0HTimiTnnF3ofWntfOS8QtpcSSKZUlyM0RIg2VMSUzFm",
-	"nRK2ohQdTVhguUQBNCfzWNyZxxXLOUYinyfxFTzJXWeZ+OZLLsYhezKc93q7Iwr/sZ9O8JNP2jKKFQs6",
-	"HvEB983v5h7Yp6KY+CJS/NTIeuYpJLLmoVJUcNf4CH6sx/FjJqV9tJqLwepuKztg/hIIDbvQI33yb6bM",
-	"IwPyb2gYemQX/gtnCN/vESpENBcjNmVCkdFEH2rQEPgOfSkSAPjRI6dRTPSbZLcUNhMqHzIaHCP5Ko4S",
-	"0njMpAKEUxMuUUCY0viMBYRKEjMaNJEGvNaznYBJPhb63qh4zp57LS7vyvEdJlU8HykHyCdRFDIqWvDI",
-	"Ay7gnYpfY35OFXt7QisGCKliUjnzlAtAIOFMZUPBZkqfVULMxTat6bMLA7+mY3NROfYpj0vOYtH4FPTw",
-	"RUg0eKteHtMkcXR+V47vz1TZXTAKG2A93OCFvhdBBJKx+VFfEfvcBVeTaK7Ms1yMG96HeY0OOWMsTm+D",
-	"JH1YzV45ha+l4O9G8TFTFYcP91eC/nDDxYQbkqkn7hfSJ21UEq5J4g7/kD1FU7Am+hcxnc1YTE45CwOp",
-	"L9wspFwMRWTZIf7SOTBGXE0lxTwMyRfIXBhq4pFZzODHL2gu0iXH7KkkNGaOFfqasTBraqTICYMHwSBc",
-	"z1z0XPQkZHinveXMpnCMUy74dD5tHfS8qtFq+c0SGX4rxH/pLnPMoLhJ+gw3ubfqhh0aX5i1QD8rhqug",
-	"p42eztLX5a80oS+rQSBLW6pBO1h14HmNfunKeDmcK0h4pbztbdC2QdK+Y+TqMuWggSb/XvJguaKgfymV",
-	"OtMVlGonNJhygTRdFqnZkeCK05DAU5K04yhk5GYP5E2u2FQ2uHtT+uwIH+33er3kARrHdJHi9mog8FpT",
-	"UHWXLjyKAy5ovCD4vN3CYLtbyDHGIkeABw4d6sy0BkW+kPjpWNwl90W40OoMABs4uqBTzS9BKwE+v1wV",
-	"WQEbVlAa09fWUxjz9+C16riS6niHhUyxGqfWKfzU2JG6NY9pZt7lK2+OcYHz3msbxdUhGpdTLmU1u8Bz",
-	"QTtjiREjlJEhbZqwIc0lIZeKtAN2SuehIqc0lGiwKIoNl2Aqy+5oBQR03nuNgFeGgAi00jPyNdB9s5sk",
-	"FoUovYaYqXkswKM+4WJ8QPyvPvedRYM3RjIWkF6vdw115icxG3OpWIyn3zkcCsufDbQk6j7FRVYdKCzT",
-	"7NO3jkmLVV3SA+2q3+v1d/q93j4oX86ilBZUMSgIQIzaGQ0CFqAuKOGJoRBzkGW6eqhbICiMoikjp3E0",
-	"JVQsHOBQG/ED0UNaqePTWYhWpgXodkPxMWLbxyhtfEymjAouxuTjofh4Z2cn+Z9+skc+JscGpB/DE2S/",
-	"p788EorFgobvaLiRj93IplPKQxYc6jOKFySkSktCiJq4Qy5ygVBkDm5eAEQac4TTaeiRj8nteCztXFMa",
-	"an2ABeQkChZauqKoEMPUkpzTkAcwyCFB1IOtYpAUPmiHHpCPyaPojIkjAW/p0bmUXIy9dBowIIBGzZ7N",
-	"NHZ7gEF0xALSPuOjMxZ0iNKjeHoxiUONS/3iCQ8CJpIZd8nH5F70gMUwTyTIx4SOlIb/qd6II/slBpET",
-	"pn8GKdEjF3EkxkSyUcwUOhmBQ99AIdLOskc+JppL34vUu9Fc6H1RAEJAUP/Ri0M7DN4JlsJkn3xMgAyW",
-	"vGwob4pe7Jkm9vbVm+Rj8pCNojjIvDtlUtIx81yfvYZUxtyNExjc0HSESVU1zxvkY3JnjmMxg30YPkfD",
-	"mNFggc9L0ja7TbfpJXtQFE7MvuG4PjvJRG8aOL6bnmP5+R4SESEOgGtYyrkGtVA8JHOBTz2Bl+zItwAP",
-	"1JG9nvoAsjfA+JjhqszYiJzMFRoAq684h1tu5ujjxcHtoWSVXOJ+H1Bfn1LhB42hb4WRRuu3Fg8Ys9d7",
-	"pv+cZJ3Ejj6TvK9x73Z60Bj0YXeHAuQNOIMMOlxQmRwFFfLCQck+oKQz5AMmAqBYhJKZ+dsdCwgjwA30",
-	"KRvrYpECRx0AeO5FyvGkJlAYAHhQf0HBAHZgf9QgwjfuztOTM3DgkkzhWzg8LhHhDDLoX94RwSOuSa8Z",
-	"bc9O5Q52MdF6K75qRzwkkVYZ4cIDazFquuYIcsboWTKkBth9/djbYNr77TlXFr3g5elcKqJiKuSpIbw4",
-	"E5qa7Sg3U/w5ErDCBAa7AL27cmx+f8jOozMLI83yxXzaOvio5+33ep6m4fqfgf5nV/+zp//Z1//c1P+8",
-	"of95U/9zy9N4q/8Z6H929T97+p99T5+Y/meg/9nV/+zpf+CHm55e0eNSB4Reyo7Dt6UWTjSb3z7LAsPU",
-	"pswJTGWXwYNaXmt7rEYPtoSjOI+U8w14YFvMwZzoNtmAGXJtYm/e35yit7wW/n8DOmyeWonQwkGsTkkz",
-	"y1qR+pm31iJzFq7LSZlZ4eOEDpzTGK6bpgFGsG15rYw02/JaibTZ8lqueNjyWq7s1vJarpDV8loZuanl",
-	"tbLCUMtrJVKLefdd53JmxQG9jAzvxifSDxkerZ8u8Nzsl4Zr4jAO07PLThhdy2s5zM3+bD/k2Eq6TMMi",
-	"9Nt5ttB6/Nxr4Vb1pstNWhYS5b71PmkbbU3rK5L0O+Y+Sk2OxxpxuThERUoT2TlDyi1VpCUJQKORSnC5",
-	"1LeYOBL65R4JKtGbtaWQsZpAMRdWzW0Yp8lbry0YV2bBwAu5RmgpUmiySXDpUPipRdYnIxrH3IoS8P01",
-	"SXxEM98jvuCjM0399N+ndMQ+ePi+DzfDZ8/8Ur+vG6uav498OoMAHo8MyAk6MkYjNtO032EhTSOKmoSp",
-	"4p7khM+Ai01pwLYdpZqCc9llcYNs6+NVNo581Vg5pfFZja/pmiQzdNoSGnIqMeYhgVnDgIfE46Dlq7KY",
-	"NYOzBRHBTyPqfX29fBtU7xcpUd1RrxaQU5Pa8y6id+Xv98xV2Dw3aMN8iTx9NVKYR/rJdfLITp/E7HQu",
-	"G8eI4Sy1MD4kPXIx4SGzUzYEOg5dj6xPq3avorqDUVHtsSxLF8H8EE/LlEaylQ3x/j2mboehG48jy933",
-	"mVge/UXiUa71hrqRoM/z7uSauAPZMOygZP2lMtaW/ICPm4FwFdFlXHx9PRmm6ihfSzUrSTXvMQUpM+9z",
-	"qcqvAmifze9AmoDzvBhPoSJFw6VxYnnI5/ZlFmRHa3xzkn2WXpkZHXORxLHV7dCwzQfpC5tqBp47+7JT",
-	"WvG2Je+tfc2y+PH6fq16v1wadVeOy28Zl++IoORY47nJ5ddrZKDpiohEYcBia1GT5T53+2tx0HsYtAyG",
-	"k0y0VB0i2JUvY2vJtJ7ZU+P7mYNT6S1dI0B0LsokXEWmkTRWuSkViwwwq6MQMUys3n4gFY3V21AJ4q4c",
-	"l4kxD8GrnUxpjlNNqDGlRYIdJpFkMFxqoMOI8+XYmYOUhUQzHF2RxuTeXpvSlN2U1/RmE3rzayfeLpdt",
-	"s4idXf2K4Z5TLuznpbGf68fS5Rfc5Ng2uIByK9fvtTC93uVDy8rt2SxcuCJ18RzP2IL4GTuM9MHbQ8mI",
-	"zriiIXnXI+wZHalwQVyzIJHgyOclEl12vMYXO2sOuiy5Pbe4leX3HGhLiYNrdSmRfI4VVUzqQz9jbEba",
-	"S80wHcuHo9gGeX+B0DDMiE014oIDoJ1SYSEP6a2pIdWGk5LCGnLVwhorKC6FY1uJsuXeXpu2ld3L19Rt",
-	"PepWbSswhnvrJFmB+FyqxcBdViXZye/w19JK4C5/jXu2hSv2+natfbvAre448qvv2djE8a/G5t9z3rq0",
-	"u4aDeLklNmbyZTBYufKVEZU0CKjiJzzkanGIZpQxP8fCiBBOcsLcgL72XIRMylyMn03c6pSikIkuKpE1",
-	"YCcga4RcqjI5AqpBmigWZ87oQkh4Ts8KYUxylZy2/Kn+6xaJcti5nIKWI+BKtLRsiLWpaiVReE1f16Kv",
-	"GPFUTVpNPulqRBUHfXcehpcqx1jaate4GlVNd15OUHmoSnO/kmAPERA+FhFEVVIIXUl00nqr6X79Lr0V",
-	"inadscVFFJdYyr+sqZdNBr6YRJLZeNUoJlzsIJm1kTFkFAlFudBqdGpqNVSsMOk2KVBaP6whLXKPbXUy",
-	"lL69GQXKXZvXxGct4gMqyJKCASuSnnKCU5U8virNgAXXVT+7LPtr+a2Ry6G7ziWBFze7H+nJvr4aq16N",
-	"L0VcsADAuETl2crduAxFZ4V7ldttA+Vmya3aJnfKFMxdzqAKe1np7uXeXvsCluHP61u46i08ZuFphfei",
-	"zMj3ijoZTjd0MpRA4bWjYUVHQ/Oi4+sbOkvPaSXqUzLC2hSo6u68pkKrUiHNfGqk5Ln9uTHZccP3a0XM",
-	"dOhlSyslCPO0YtXli8N2suUrXelKJO+tfRGyx/ca/ddC//si5IJpFjKviN+R8JsmMyvdA3fgpffBmaMx",
-	"9yws/9fjqmRXvPqVcd/f7OoUjv71FVrtCuWs5VfWPKW5BXOTRir4blDdhAiyYUwHIluBlsgZC0OJoaVn",
-	"bIE1hyi5fj24fv3QNAmz6bOS+Elek99pWpYQS8Y5quPSBivVB7XC9asY43VS7NXet/Kc2Nt4Pl1yJIiP",
-	"9QluYErgE/jg2/oO0tSFP7rjk7atfJzpoZdraweKUscbCnzvnsl0davH689cqDgK5iP72WbCepAGa6vR",
-	"P1rMmE/a1h08cNzEMIVgLPgdFmdGDqPoDA3ieusmtVZTi4VxBIEq4EO0fsxocGjKWUi8akzZfoG4v9KM",
-	"3PxoZTpmkvGOZdJYAAUrDNAkm1Kh+Ejmkoq3kKi7WvYmjFSbFVuV31mTQlhXODnBiupfy2sPDEj7IorP",
-	"EHE7HlZ9EeECS+y7FTwQOk3bKLiYWLqmLEJd9VGj1+xtmymxkvnFa+UvSAndPCBfiTjUntMPS81Y4+ic",
-	"hl7isOPinCtGAh6zkQoXh6SfvgN+R/07hirqu1Oo/qvHHQo77iEZHBAqFppi6FFkMjBetcZVpkt26xCZ",
-	"Kh6cdnwopd/uEB/MguXp8JkeEhdUkpBCnwBlkuIb38TMzBWCz4eTKBm/MHvpfpbltKMiUddFY2CrcrLA",
-	"I7umrkzbKRnTDJOf1zGoxnX9kVNJppBNPeGaxHfJerzmILHqJUUondL9iYSm76rlSg0YjlfGbZweAUOx",
-	"pEmA05ygogcBybcgaMykCse0vFR7wzL8DflBE0m9kjusQarX2HAZzdxi6fs8kVqzym65ll8S71Ii+5kS",
-	"wVqWNXJgGfbc1cgZv8/OWVgcRPKRg6egxHAxbsrUtixTIIOqI3Oa0VQXUcFqrydOHfh2FBOqUJLgkeho",
-	"MoizABGUjMajiUf2yG8/BP2i4b71MrbSBMcp4VU1lKn2dTHho4lbGDot8NUjUUxmmp18AWvZ6K+bciun",
-	"RkSRZhdCejxySgFDyAkdnRHsoG2bb9mHyhnY8rotcRSyBE1rnSXJg0taUJRzquqSLCJTjEVFINjYy0Xa",
-	"J4uEdekfjIoFNQKpcMQnkJRM9TeQlUpajNW1xFq5n8O/iiopNZizGeGoJwmk3XcjlDWR0UdrhV3syMS0",
-	"hpCVu5vS0JoCLzF7ug0qM1+z32nZBfpiLS6l5jF9eWjmOh0k6OUgVzetbtr3dvqPl0OstPjg7XHMGFQI",
-	"1INCgbwjOFK9mUfR5u0lLYoFH1yqWb2mLl6lSTC3sDIDUgksmhsAef7l15a/K7P8fSniohp5a1lIc5yu",
-	"7L1znJirQamxetTxnS/DN4Gb4Agt+aMLYeKBy/M4lklvUCh34DDSUoKcdALC2pVLwqL3lleifHoXa0Qs",
-	"cVAYi39zc/2SE21+Bb9iX3p99a7s6n2Zj862wTewnPSrxzay61oCgeaoemZfeo2qV4aqd2l8dleO5W3o",
-	"Q7udkj6SPc1ia3UHwn5FC9ZqbK1PoKcBltxdJaitUIgH1l/bPj4PteY4Ps28+RrRrw7R08JeeVOYca2b",
-	"ak/QwtWxz0Eq1cN3jh+RCddPLpKeR1xhNWtJPmQnx9HojCky6PX6ZDaXEyahCvCCcNUdCn8UCcWEgpLC",
-	"lFy/jlu5fp1MohB0QmhYhCXHr0nypeP794hizxRp+8PWV4fDYcuMoP880P9MuP73+bDldzyn/EgqYXF1",
-	"OBSnud1IE06gp0sniU6J/9VhC4912DogwxZ2937EZ85isMv3sPXcJ23JGKFyIUZ0xm/YP7oLOg3LLdEK",
-	"2UUhJGppeuzSfuqjukpe4D2AB65JcnTHltawZ92e0oBlnb1JNTfzHhnTc0ZEJFinqr25PpfyqUtOtG6Q",
-	"iorrvT686ZF+b0BmfKTmMfNIt9tN5GrzPjZX7hxCU5WdwaDXyx7+9lzLnuslN4BqZ/oZKz414QBcQYVo",
-	"F/CdzQoLL++8rhE06SRMBjd2yw+PAxkurxY9leN342hadh49Qq3hMumaMYBv5UIqNq2iJQ3hH52ehlyw",
-	"B3M5aWJ7uZ97HCymSeUwGgQcyfaDzI0sbrg0Rz/ZCY5I2oYKemTGYsmlRjuPOCsGxOwcEmobeEFIExS3",
-	"A++Viucu20kpdMxG53Xtw7H9R+Zc+zf2OodQYduYmjOULmlBcXSn9PA1layaUP/GYhy7OKo1SFcO2/zu",
-	"mAiTZtcBV1VXuRmfqK3ejI88CKnSM9YD4Bp4G+FB0k5f6RySHoAGV78D13sdSiOrWu0btMP5R9D3hyuZ",
-	"7UXTHtPZzmnMmIfVF/vJsiKI0tyB0BBDGhtDWG8oYSYlwEv7k6/WyrzKy94HUIMNfQDGEo/smj5IHtkz",
-	"/ViDtf3rd+em/S+6BDfUSME9dIwV/otb+WJ0QcJI74QLYvoAOB7COay7nPSnNpfBrb1bN98Y3Npfpias",
-	"V6sn1WKTZJbMph43geEK8n721dcC/9UJ/PO67uuX0PDWmXAN/HiNGVeGGfeL4lU+xIoq6HWLD4I+l2Fv",
-	"RE6ii7JMAiZHqwRQ8vvHb9FgzJLQvqJQxu8f64UeQ9uqUo7Ex4KGldqR4ipkDT3cy2QCI+enEkGqfUhF",
-	"hbphf3nCgycqegIO/XHUyXjqBt6ut+fteze9N7w3vVtev+f1+15/sK7/7uj+cctr3RZBHEFfsA+5CKIL",
-	"2fJa94//rf7MTlpe6y4XHP96n4v5s/SNB1S/dIT/uW0a6n2RxtNILGDktyIFTkELnEyOTmmjoWjGhGMS",
-	"GEVCsBF20zs1ikNJM5ZIiGpZzOhUqQKbDlqh17xFR2eaWpUWLUfXhCZH0DjIdBs0HfFOkjdJO2PY2Kto",
-	"Hj7LoE2tlzh9soiApdFMOb9yuXIAz5AZjVUKYejDE53ykDWOn6gLPRJ1EnVdGEnDPmO/PedqGy6DOvOo",
-	"7QrP6DkX48M0HDGpr5MWOdvMU+XspjkrfGpfes0Kr4wVPmTT6JxBA4lSxINWHo0LXWytIrc77dJlN8ew",
-	"OH3tNY5dIY7lyxOUcs0ZWJk0+cZyjDPovEBjRvo7J1SyoEtu40MQrogN/gNIBIIIK6Rh+l2wymNCDw0J",
-	"1JcoHrce6R608y9RyXFCnA17/q/RplLLiFUzPNAjS/67bNNuFsXyiXZXmQWUn8t5dMa21sjDmHJW9PXV",
-	"u/P0Arfiz6t35zmQWIWYmJdek5KrIyVulG95RPs1SeIoBIOhib09IP1eD5szeuRmL4kV6uWzlFw1pdfz",
-	"bva8QW9drQSa8zoahenwqxWJYyaCyjZDOWfW6sblxnbOpYZXyZ6Wm10rbayNvDqlYn692TVf+MB5OOv+",
-	"c+BThj4G8g+r9n4aUoW+U2wZf0okYwHp9XqOFZPOuFTxfKS66XAdMgvnkvjOWsr6bdY5KpNriU+hSf3o",
-	"Tpccm27gSfNvZxhCx5QL0obv0WLfSdzT2Mc+lorEEHKr2eJQgLMbotEmmO930SWPKjN5cyoCenan9FlC",
-	"jAdv5i926fk6TtJyfxRmylSio3WkEui/Ab5UPFbSvv/gnXtHd3fevf32o2Pyf37Y7+52uuQRuM77vX7n",
-	"ADzb1nkOru1utztsPcfYe3vA1+RQ6AfBze0+ZaCDIQK+ubdd152PHaFgNRk/L8CqgIPreHr7vV1yHvER",
-	"/LlHznnAIv3nPtH6rf7rJvk35r1+j4zmUkVT/fcuUYsZhuf398jTeaT00/03IQwliC6ER/p7vR65fztr",
-	"3so42fY2zOhZ7qz1jC/JcdiCDLdbYdtAE8x9ES5KJKu5nGimg+SJBOycjwCjw8VhgvVOPYVEVJyFC0v0",
-	"JOmVWzpEpBzjYXHyOxEk0QAJqbMflo++udu3zoWK3UX07rUkVAR5H2Cxt7antKRee2259gY1O6qZXVLz",
-	"WO+irJq8Www5U6pAMoXxMXrgdd2uuVjnSXQhsGiHE+JwSAJ2SuehkjbVKXGpGkNTJaizDtwNJ6vNrCrz",
-	"BTc14K3vDC3wc8CulEtkqWR2nlq+3lx6l/jKerK7K8G9luBXkuCPsyhTcIVzMQ4h31sdkl0T1aE/kfbA",
-	"I6knWcy1fj5sXcRcGSYybHlAXpJq6DJJvhvhNqLO4VDsZTmdK9kix846KtaV/49hI29PqMbmD/UqwbRp",
-	"vnjIaOB+vucsCb5CPWHFZnurtAc02faJBr5aePnKxb2yTfYqMGP9DntyKx32Xqvka11oZQvHaqGyoo6X",
-	"fuBSzMh6xXreckwR7ILg74dk2Bq2yChkNLat+VaxSGe2kEzaCCArobH76mssvkosTpKiazxwmTIljTKs",
-	"LZ2tqvdvfl++ppWwKHnvNQpdGQo9iqmQpyzehhdXsIv7KxHBKAzur+98S2PicuMUVtJg480RVbkvvsbU",
-	"K8PUD8RpFJ9w4GY19V/X7IK4fMbmGDJ33nuNIFeHIFD0zAbdVKNIAyNVpiJEAVuqinnnF7ACxmTefI0z",
-	"V4czlSFat/PxWORIpKVFwX/kI+2A6mrGXOUWacP6neyZW7DTT5OUfNKeSqgFmq1Y5ZO25CPHbGBLVGHZ",
-	"I+P7Q2voAALisI8kTjcOoxMaPmSj87tyfH+m/KFo92yPZo/0SYDG3uSbgf0TrHPRXKGlYcHFuAMLb1pX",
-	"NFd0a8OErYdszKWKTVkiPmWrFiVEs3520Hdjxgh7ppiQMCy4W6JTxQQ4QDoZiyt6nNLamDIte1eK1rUl",
-	"wHKn0hBADcP3tsXu8qXc6+4Ek0yMGGlbnxmhp4rFaZHQa9K6WjGDBIlepyz4WBMNa6GtC1BlQsULMmMx",
-	"hqqmsaSHxP/osY+uP+ONyPQ3aWIarq9hX5cHY1w2bapIyKhU4IZMF9fx9LVNV9Xg2JvX9yr1WqK4MoYW",
-	"r6VcULJRXFWzMgnalRMas4Dgsw28HtDnYq32Gc3tcmbhdrIqJE43vwIHdt57zX+vlP8+is6YKI8rYc9m",
-	"PAYOUZm99T4/ZZC0a0LMlR4tk8llfEzkZm/vzV7PI2+QgC5k01xeGK8ci7704aNDm7QOOaITRnx43icT",
-	"KOoA1Rj923M1iWL+u6Yo2FuMxixuUgUf5/ZKwFALy/IW82t7yy6JWKzOuzLXHxs6pUtdApHVKAG8tB4Z",
-	"yGL0a3KwAjlAbJvHXC2ONTRNMDdcl/Svd+2d/dKHj1plwTcQVvSlDx9B14nSu0ewTARcL6wOgaUhTEyN",
-	"ubxwQeFYIeIBl5EseqLUbDl9wBRf/wadq8kNjVlPDH2w0+0605EPuZAk0tJndt1GtjmJ1MSI5JgZzPVM",
-	"+HbLa6GkmBANy0ln/MtMs1KoflaVjIKVQmh4atCFY2rUDjrquRgnFepNuELIUm++reGBT9x+cETOdzEA",
-	"KU3EGVPFLuhiKNr+jakcPzGffVRbsGV9xsWpJkxiAIYkKubjMYth77j2ExZoGu+X1/Lwu0MxNHXX5IET",
-	"DkdxozE7ZTHIr7AHCH5iz+h0FjKJC7Kng9UhmAhmERcK4rSxfn+6M3au7/9QMDqawHrtcqU+0QmLIbhk",
-	"QQIu6VgrIPr1gI046CBcS8ajKA5YQOZCswz/2Y6efWcUidOQj5T09TBUEcG4vnoYOz4U7dj0JSEnUcCx",
-	"zDiCSybBFlqdiwTzSNr5zrOJWGlo5O0HRx6ZRlIZxzPok4n21SFcDkVOzocY9UTYB5BNaXzGAr18++wB",
-	"VE3wCZ6mKT8AS0Bi6RFDXqE9oTkAOLrf+i3yjiHJQ/EOIAdAlkviP7h//Mi3zWbg6CDsEWraQCFOSa5f",
-	"/+KjRw/IoNe7fh2exCg5Q4KGrQPChfLI0JAi/QVSLfPdnVBlv9OEX3/z1W63+/y5D/E7iLMnc8kFk5JE",
-	"czWKpuzQdHaIqZCzKFZDcUp5ONeqZHsu4miuqL47M6omnonX1JcGFE/+u4yEfMqVZ29bEF2IjuZISHUJ",
-	"bAtVESa7Q7FDfLMpn/RMdUBDqI31ATZoAv6YIL5D1f1DQsXCjAwsh2MMZXRK/HfssO4wQ0GIpAvpUn6P",
-	"CDq1kZ5Q1F0f5tEdQhVBuavtD1sqQlM8cNdbt26RIMJwTsKecamGLb+TbOdOaAoOOdXikZdBVyGsPDui",
-	"cayRXjPEWD8BDM6GMO4QXx+Z3XeKetck8ZH4358h5b8DzyELgthK/6tQKAgwlPgg1fsdjB22o+hBqTJ2",
-	"ARue19XQeQdWoYUKnpRSEpFZTZe8DUGwcEPnYUBoKCMT+uEUHjFLT3muU8+fRFOuJOEKwfU+lwo65tsZ",
-	"NYVMlWGIfvUMxHwxDw1l/K3fIpq/MKEMtR0Kl0XFRg8yh19kXoqeIRkzcp+Pkpmf5GJqvG77Eay6P9j1",
-	"EbNCsCJpWgJXGyJjjXDe6RK85gYb9WXH4sKqnpF6WKnTSN/IC4cCpfADw+e/cqHyXH63Qyol8+q3ep3D",
-	"HCe27Q+s2H/Bhb6Xt+1hemRKQy2hsgBiF6FnAorzcE/0udERC1BtwbraRoWBpCJ0JARMGIPfmClJzJUn",
-	"/V5vAOcJ4fpYaOboDiKB5h58PNfTJAqQz6fwpN85RJYEdw8hC6epaIxpSGNs0sFjsxb9SBZHzH5DfsZs",
-	"SxQWStYl9/UxAweRZEoN3fZvTKmgYxbfuO7DHkcKbhQVeN56yANCiYjEDtacvphEkg0FYBKEJ2WeNRVa",
-	"Aw0SiHggyfWMYtL206Zhvkd8JyZCf0ystt1ut4MQ7fd6u/Zm/A4NeWBuBeKksfpqJD7HHzUfHFMtJGEc",
-	"dRCN5oDOJ+w0irUIjwW8YxLPhTxIkQAYlkcu4khTzMWMSc+iylD4Vl72TXcMz6SHHd0ByUMmPNaaTA5I",
-	"3/c069mJTndiKpLELyT/c3EmtCjAxHyqlz5nUu93KBwM6hfod5d8mS0Qi6ZUjSamIO6MhSELiBZoDpOR",
-	"z+yTJmjV7RSkSXzHQvUo0NTmlLNYemDPlV629I4mZ240lMbkA+JjaN0TvJIUL6T5dGKvZyKIqosovQUS",
-	"ksRtPy7zjvEZmzc9TC4g2cYr5lFEEzsHYKs1f+qdZ+sG6dVr/RyBAZbq69enPAy5MUNcv67vPVB6H6Nl",
-	"wNPjugOA2EKaZ+Gn9vXrzjhU6jVz4bRkSiLCg7llUb5bIEbj/ck8FnfMz9itLGdVAEIHfyF3uZepIKU3",
-	"hsiFCJHO34a6bf1B702CAUce6e/2dg3J6u/rH/f7+zZqftDv9U0emqc3AgXfYkYD9ETMlNlNTM9ZWF2n",
-	"ECiEw+dpkueQYARVxHdicn1g0bmkAS2bDFvmbJ0QeyNgmnQiGMuc/nJkyUjXBsVg1ZrOG8ExE+lvjVd6",
-	"mMMkADSzznRlWu+pxmmAXTKZnhnnM8li5B2tprjykKMMGiqjV1KovmiVGhj/YhJZtxE8Pk2kdqNFDYXJ",
-	"nzUOFKOpWCULBQck7PqSM03zeJIkcxJGo7NMIhPI00bvO2fxCVV8StoXmhgNRfIU1DdJBA1Lt1HjMZMk",
-	"S+Gwc6PTaI1Py7Uy6hwaEcTKXsmSJ/QcZBcDrXOW8KXAKqYw2qERRZMX7U5RjsYz0+I2HtgOfiHD+dic",
-	"oDkjy3XMOFbiHQr/2Q7mJfgHCdIc3TH3Afk15kPZDAbSTjg/0DEoYq4/Hmp9YNjyjeYgIvM6VYSGUBFT",
-	"K/GamALT1JKc4Z97+zftn2+8ecv+eevWLZ+0Udy0QiQLOpYGm/fhb/dRpHRBZyhApNIC0SQKA0A2EGSi",
-	"eEq1ti7nXGmmNIN8gdOYyYleXYJ8AHcNWjkUx4yRRIg3ykwe+x18h7c0no+osIK9vmjPdlgc78Cvflfz",
-	"y1ukfS9SR/pINMdnQUeLOUOhlT8UpUCpSqYAMc6oc0BFEs2H2zH0tAuGV4VL456dAUysuyt2Qr1NbZzW",
-	"0V07Lhg1bj84chWF1FDTaXktTY6Mw6rb6/ZMexpBZ7x10Nrt9rq70B5fTcDkVqILgAk5KmshY70mRneM",
-	"yVRLQOChSTgzj60bXZK2FcCIFXcOy/3n2FAz0QEPhyLjPS9reYkdzDLO9HKvuJV1FelZNMe+cCda4kGr",
-	"jMVfLIeJejGUxR2K69ffhht4cP26lX7dirg5tegwuVld/WqGreoR9ODwCyAwfIUCIr4P0umh4VBasQ41",
-	"s1y4K+z3em84T2i01uT/QrMWLeMh4iR4dBS0DjKeMjj8mE6ZAifeR+Um7vSRG/eToe60nj9GSy+T6q0o",
-	"WJj4/iRxMu2HcuMrpmK7JY3wdxzrFe4Ec3zOaXoj59MpjReuWddsEHfGBaAcHFlXI7mWcF0HZyvRQBOf",
-	"od6b9T60DPlqPffKvnz8vNS9igve3YEjOk68I7nF4skldx0EaeJWmi1fsIjUowk7zvo59ZrTUIDWp3/8",
-	"zU9+9mepG6Tpkt/Y0c+9o3U+mV2xIe7AgQvItQpknVW++Pn3PvnpH+RXqV+oWqWd8tFFlF1eSmGsgC/1",
-	"zY3EiK2yOPasddBqOYEaYMOXBzduWNPjKJreoOdU0XjQ/cps3HIjMFovv/vHL/7Lf8lvaG//JqDPKoPv",
-	"Fgdf/Uy1OJMF07ERgzySodxWkFgZVC//4L+9+If/9OLv/uLl3/9jw50VN1aLBuDxAR7dxKvmxjQ8z7qX",
-	"EgxC4Q7Qe9DrbY8UJYBLvHn6ydR5hrD7qP+4O0/tnG+8eUtfKZcat1aiKaWz7jqzGjLDJTKMg9zJpxa0",
-	"ck9taxVyUbqYNwog6GVAUElVWo1oQDKn8by67tSeCwcU1lubX5W01fvKc6+LzXKG72bFKuv/OHRUXKxm",
-	"kHGUtg4+euyV0Eokk1papGNI7dMiXesxZP1ZgRYrhvQ9QCo4zP1e77EePW/oq5b+jqScM1DcPnxE2l88",
-	"HuzfRGN5IuVFgvipn9730IaGz5SZIKrCNYbivrD6zSyxA2pl1wx+QLiUc2hCCClUWjaImeKxUYVmMTvn",
-	"0Vym9tWkOEVSG9KwlaFog0yN/jSQYrkCq2i/1xt0PFT6Kqolzpiw9gPUQhVYe01giiTYh4a0B73eYCi+",
-	"zEdnGHx2V4499NKMwkhqxUJEJKQKFQdhSlu4UyVz6O2aXc2YkF0CEQjgEgRtdijsDqWWfBd4Bpcgyuo9",
-	"kcyWbGZ3tp5kETDYmuEkOmed5bKwNT8aStPv9fYOC9Zy/fWbpJ1otVwCgoCjVfFwKFKrtI3Yf6Lf8ztV",
-	"4vIj41r/vGRlUNof2QuZlTgdgz9a0MGwzZVF9wTXL+iCtBOE7/c8AqaBTobmudFC/Z5XLS8ASzfWhTWZ",
-	"W2Yur1YWzgoQNbPt7RgU0cdWFHZv3boFHc/zpopqGCwDgRm1dlFv7iQIWlySFhb0klIchtudoKiDoJWr",
-	"3G+ySlR41uKTiEll8uTKsIIDXI1jJrFtlyL8Ze9WnvmXRSIaBmUjgFps8aXJyXsjfp9/6eiD3z3q3+NH",
-	"8kg83B+9fXTz6Gz2b3/n7S/d6na7rfWEmO2KiHiSG8mHhStWupS9nIDohAAkpi57+w6TvzW3RfQvWqKw",
-	"OtQqF610YW/mFuZK7Mnbh2kTXCgUA9bUcq6Ruv5y3GbTy1YtkV4pUq51VxuKtlrgkGn0br2E+x5TCZDb",
-	"YTQmXHRWk3P3PDj/RNh13TU3xkw9oWH4xP1SVsu/JjjJdfhk/M1kQuUBgdgwp0qIxm9bosz4UbQ8acuG",
-	"ceHhK+gHwt5XdCiS7vceMPbKkiBGPhW5hXHlSgkmLiq7e8lUdud+lxwzpbgYW24pmQJfiLHrJhV82j1o",
-	"lS6ZB0ULOgXpMgsXriQLT20ncaytVGcdLQhk7zF1OwwzBTQ+T9EsDDOkJlMNIiuyoPPG+baW3oP8XiCx",
-	"TYff279ZNnzju1wC5MvjwDkQWiqXu4kffTXXXK3V8lqubxsIWL4QbMsEEhhQPUmB4z6JBX76XmLOgwt4",
-	"29S96zlV4fSPEwp9uI7Z09bBwGtxeVeO7zAss9g6wLvQ4vIBFwnk4XPMz6nCKjv2Ka3mSeW8j1lxPShb",
-	"aCeYcgF/9qDLV+HJcpzA8mo27axXYb5cB6Log7aevVJI7jaBpDOCC9Hd5RBNv1gLpPtbAenAASlaazeQ",
-	"7spve5Vs5yzPtbZpqcqtZ4fnbCJTU4GGLjDqwg2supatmlq+3M2oRyOZoJtlQqmjdloQDr5qZZ2PHmtM",
-	"tukCHz1+nhEb3ocS22GY3V/aecERIfJFn/IAqBIuBihhVMsVDWWKR7kAbVhllntiPAEXEN/iXEvpexgO",
-	"irEDUQxFDo/uyCRSQAskREREzkeTocjIBxDjFDMiz/hsxoIrYOCvCveuv345EEMqUjk3eextypm9ViTY",
-	"5c9eIXascrOvRij4tSKMxcN7LcNckQyzFt/dAN0/Jy6mlV8ZTdnnxcVkcy52zJTEer2gygLv0XzMFFf0",
-	"PWN4Msql/ilT1jKL/T4GT7kx91xgh+rkKT9pDtSOYiLmYdgxgdTo9MAkgQUMklZGv4jpbAZmJQy5ptC8",
-	"k6fJJ0OBP3Uwpy3DMuPoQhMWE8GWNmF2OK1gZMFUN7s7CEdNY9ExSNQ3N9MHEnTCINNL1BcLBrMUOI0w",
-	"uQysZjmhwC9w8vITMSydtGVE5nJOw3BB/I+QWD72OxlWf+iMYWsoU2hmtSDR6VDkk8yqRQMMr+XSDWC7",
-	"Jkl/t9fLBIS/DbU3LBm3bbO4SiI2TdHsoYjZDtBvhMUSMczPeZuoE6yfBaPevkEnDOSzCX3WP6hv0GE2",
-	"T0FLaCnCa/gNBfxwMYnsVlKwFVPzTGJCQXY6fnVkpyC6Fyk42UU+bAfryiQNjdO+07JYbIa0UxpPBllv",
-	"VL5c7HJVFHjfi5/84JNffOfT//3XeY3NrR/7UcJlHq9snenvqMWM3eUSwrsqpbbSJa/Ay3fzHHhb628i",
-	"8K62+Jxu3nihldLwjItLg2u/KNmUGEc2A3VjEeP4qiTq3H3dTojN0vtQFTdVyfKhuv9uPoIyR5HLD5u0",
-	"qWts9yDRivQ7W7W9GKw4WE+/wEJS62gY+QuxwbFtgJubxiw1FHcNz8+wRCsxXoKoi9lLN2gQPIFeftXC",
-	"bdYUAg+jcO87TQD9gyS3UkAYlPsbJBrYlH59ZxdERShF4TK0PCCieCigwgzi8w44jxImqqKcTabd7/d2",
-	"O11yW2Bup+arOJqc8BkEH7GZcpP0zne35qjpD3pvEMhfux0EmOqUHQmuQXs6DxXfMXlPciFG2OgCcn5Y",
-	"kKRhwV2KwiAfDZQFIns6p6HMzWPksBFuP5dmWhJBhPFDQ2GjFJPjNJH1ZQLY7SCArX6OghdArECvMr0v",
-	"k4CP1BqwJcdUtfe/uIBbt25tb+I3dswxvYUIUx5J48ScRsKS6GsyPdqMfFkFs6uypllkujSeX44qW+D4",
-	"qweBOLCuKAaxJCq5ePyNIpOLWIFUx+CDrfxUFVi2xlleEY+8HQQ2e9WEWiabclgkcoE1mKONl3ijlE2a",
-	"YWuMQCKQKUtz8NQUdHAy9YFh2EIhTla3iBQjfsye3pVjv0tua14JUb7QRQ7r0UBdiSTA153mgkpTF4YF",
-	"GB3rhAdDdZ8oDKwdJ2aSQWGTGbavK+GN7oJXYY27BNO+bztry24Ykp6jzAx53udObllfOsAqfM95ra2F",
-	"DHfojg2oNXfFSBCk39fjO29OqMwwy8z6tCgC8VNzYeE/FKsgABADmHW/ggMjRF+B5DWNBhlKlO4qZ8Z+",
-	"ihTpxR9+7+U3/vSz//DfX/zkH/QtjbYeKpLliVorgs1AyRyHIdoeW41X/vIbf/ryL3+UpPXkVp4ElzbT",
-	"7pcxkWWL+eQX33vxg18Ul5FE4jYHYL/Xt6wF0aoiRw7qaliIxix/SVaC5Yuvf+vFH37vk59+7eXffr+4",
-	"CWN+WG0T+zuGdJWu/pokjMYhNyqHQ4ccFgk2SUsxF0yttKXPfvSTf/naX332y//wyU+/9slPv9kUQyp3",
-	"VRcmmTKg0pjkVTD5Vz//o89+9JOXP/lnvJif/PRnL37wixd/8s1VTmUlGcF2zLnkVLYCYaqywyQFusCY",
-	"H/DTUxYjhU7BSNpmq9u1pDgTrGVLKSsmtGWhdUn5sprZyslKyYT9QjphA2pTO3GGFJTOuF82o5lhAp3o",
-	"zAhl8ltKNA7JBeUqLS0BtKNx2POdpG5Gro6HiNJqHXC+yXVfKz1vQ6HeXtirkuqtRYiCeH9qJZ0yeX6p",
-	"9K5xS4tjHpx5tRz/xMK7xvDlyqtYbRFy6wyeuAgSnWakuwPiY1Gsh9DX2Sd9U/pOkjbUUzthpoYGSpvR",
-	"qampCbfaIz4NAizp6ZNBxyM7fRKzUyiEaEe2pQ7ByGU0PGdFRWHeEYIxI01vH9pRNxbtcQ8HWsTvF0X8",
-	"27NZHJ2zgmCPZSmS6U3eX3/Q2xsKM4i1oWnYdMlD2CpMMyhO85B9hY3U0mnyrs4VLWT6Rq4gwA9Fv9e7",
-	"eZg/BdTIDJVJ5Ix+v7dXK+U/tKj5OcZ4w1FXCNcGlVNBy0W8BmJJgsGJWPurn/9RIma7NwcrZTeRSpbI",
-	"3bs7IlIPLc4XUwrNDgQUf0JzsylWyRUWQdtgj2tvaokadHNHRM7NqFcn0My3lWXVwrrf27NSwBdh9KAC",
-	"i/LXYivoVNjTzsabQspbvglDla10sMrai+fxyU+/9dnf//VnP/r61jexHvPXJOjyMiASArNNG23xmi8V",
-	"yTPyrj7TcoG8P9g9dMutQbxHbEqIuyQfxHTAacLr7bt119dd7U13tVBkG5ZYaWi0+q2RWhNMWeG6lorQ",
-	"e9l11M6vxet0/lI+WFkWw163z0/sRcy/KvEX+Qykx+mtl5qQ1xWHNfbA0eUl4YCFTLGlRu2HbBqdM6lF",
-	"n7S9rp/W0TUrtW6FjHOyS27LTOlOUw5eT2zqb+9c0MUBWrQz0QEwnrmIthHV9ly3+0aqvANLsZKkuz+Q",
-	"JbPuZltN+QArIkseYMnXjaTM3LRJlFziFh+KnL+3D3WQC7IjbuUVMRJXWUWyXaYdhtXU+Yg8s5KSDTT1",
-	"LzM9lEy8Fa8ntJmOzi3ct7rXTR2tLkb82qYsgMVlYzNYDWa4/G1Q7kbN3UhSX5OjEiGugollz/yK+BdO",
-	"ugXDzaDApMZMYXTSE3DxVnKp+4KRGR1nagvLNOI857vzSBQGTCqsruAl9aRVpGhIRtFcQAh7tv4mB+6T",
-	"VKZeGlc032LqGDjZ30cn96tJ2dOeK+YTuwfls7FCyiS6sB8HvedV5W2aUXo4swd0zC53/i0kjSWn9opR",
-	"3/kGhLcsVywNwXi+wonZbDF426SJWaMnUMY0eMZ0crq8spPZ9qz9m3u9W7f2d3s9J5LM9FsosT5U8PPH",
-	"WmNXNGwd9C87XctBtJWLkADVzBDAzZKOi0ixrbicMt5gTPkQUroiiyiqWJJcv24LlFy/Tk7cpseCXSxh",
-	"GEORMflLn5zyEAq5niygjREj7Z71HXiJQ0Bzo8S6H3QOTRcMzS0wvQvLldMwNKWbsYnfGVvoi3v9up8I",
-	"eNCsOWkWNaIzrhf3LjZjoCMVQlJYqotJ8DyUFHneKutKzfeL31QGtqLp1qDAo+huhU0xLdSeQU6uTJJd",
-	"TcRCBgNbBx/1Hnvb39kW6qzksOLVZZBN7IFLGaR7jFWZDlmkKHDJ7C2Hi1PCsgY9/X8p1zqNo+m7zUsZ",
-	"68fvlZQzXsfs3rNfJOnOpktQMtBa4SnvrlDPWkX3Sipal5nRr5BXFzD/8+bYZXwQGI+KinnWl8bB1+Hd",
-	"0kno9VOdLk0BqVPvbuOAM4opxYSJYChs83tq2smhGdKpbktD4sMwftc13flJi750OaVtHkyHwWd+t9jg",
-	"gQtSqV+m8SLXki4tJnKEErf1Ena+6lwFT//XpY9WJ21SqR5N2DsiKI+h1Dw7EhZnDxHtBonRhZzMlcUp",
-	"7HvEw5D0swVHKzcz2KpyWx+BmLut5aVRL0MNX4O+/rpq3StUaKmPistiZUGcMC+jZv3RhuxvVbSpKfKZ",
-	"XVfGItD36iSelBbDMNvvenHJFoC1cfyVUfgtPq5n/S0TDTSj2r6Gr2WbV1O7v0SOfczC038FmviKrHvK",
-	"BStn2qiCYzNBN7zBlLKt1bk3U7kvzRpdggK/4RyygdptMaCCEb26+naDqElX/bbrvYnrzavi6S35V6iR",
-	"l16MV1ErN4mvmgBdmkqO3uvVKkIoaMCZrVUQnZ5C4Gyag7696J03sfCCG7zTpPTC5rE6mR0a8lTIre73",
-	"ejfLuDAGUn3edRTSwENVllReLA6wlZgVrzUXq1VwuKogGedULpkbVsK8KtIzZ35eNYm/GuZXEYiSgesV",
-	"xaHgnJZMJhGKl1Ih4GaBcspUz43ZlMZn9dUiTZcuqCxK8AXSpiGnspMjZ2eMzSS2EMsECyYNjUcho3G5",
-	"J29tGnuTWI+DXtkxFgpYocKN2RGXdo+dzfNxlJucP6ioFOgu+zclDhKCygCjWp997fdefveXq6dkbCsy",
-	"0lmKiadYybqoHiZXYwvAQAnyVz//xotv/9EnP/vmr37+B61LqVXn4tRvWvHnVziSshxdrqgGXPbMr4iD",
-	"AZ1NqSdUOt5iUCXUDL0xomLEwifTuWJYRbSm4Y8w2g30C9/BDj36RdL2paJqLn3sKZ5lO0kRVALoCQzH",
-	"fAGI14QF7ff3yXv6lbdhuXfnRtRPxs7xExCR9Gw3ELezfAQn7/d6+4cGCU17of6g1z90FswlCbiccilZ",
-	"APmnZWwmXRKs8BVgMyJS2JXQvSklXUdW4BtzoQ/6dq5PTaMxNyW5OfheOskthV6dlcqK5aaiIRRWAkwX",
-	"DmLr62uBBJaBERUa9xCw1blh5YC/CrJXgPsVkb0PECIUyQwCzSF4+HktWX3f0xdc/7OcDD5BktCAGsJq",
-	"ndgDrOptSUjb17+/IwL07Pc6XXJMp4zEem/xPGSSUEl8s4zC/P4lkdNdJKd3YZIViCoNw+gCi0NWENQU",
-	"DHL7xBXX+2tEYjcJobOXfytzbJkK40H8ZtJixFdZS5A/b2ps4X/VNNkIffYaXjJRBh/LMrH0bXhKaoYR",
-	"xWcJ2YX/QrMJMjjMOlgHHUCKANy+2bRO09PxwNGXOl4S82X7UEri4x8f2P4RbaDng14nsfoDpkniw39z",
-	"z93sHRIKVU6otOhG+CnQS0xKgjYSMTONNxCFoa01vN/v9Q7hQdurHB/gorCuKM6vgEsyofE0ZFJiFutQ",
-	"ZAPJgohJ0+c9mOM1ZRId39AhHpeEbXPJFKz9eglpC4+5gMHNF+I06tqfhoJLbO3RdX72CQ1lRKTenu92",
-	"9vQ94nOh4iiYj+xnGzvnQeAcRtAJxoLfYXH6XiY4nps+vyqKWYDo4Vk4va13pTn2KJwHrLQtvLEfOmyW",
-	"g24hy/RnoVl7xoJFcyWaqzhyr28UHNNPxeXDpI2+Zy644jQ0GFMoD+1gfGSoHxVk4BEVRWSqt2JRrd3v",
-	"9XodWzWTiEjs4B4EnUItI7MDRCvg9UMB9SyR3+M4nqWmzoN7h2XnniT7K3rGRGVladz7561Fwabu0SmT",
-	"9/WuSorDwK5HCdlJpTGgKIbbeknuxSSSzMhIR3cywQLuzcRYgQR2lbwe/ryHTtN/+f7/+vS//P2n//z7",
-	"9nvs7jDwWvkrga0/MsTBdnVA6cOa+hp2UrN97+uL4emB3o3i+xqZSqQYd5tmRy++/h9ffPtb2LjE3VHd",
-	"4rfRei5XHu9uIvwvX/LLP/zay+/86JOf/fXLf/y91RbuJRU7H69RDNxgxyOab9y+Gg69+JP/DwpW/vcV",
-	"gb6lOFKXxyfNG9vF7ApTI02m7K5Td5XSfiW5O1UfDIiqVyYso/lRey2XWbUOWp/98j+//MsfIXTzr1bB",
-	"NhXoa6C8gtiYktTLq91TJJiFCJrMGUD4Hl4xmxnfq43nhJ+cYMuU+hSzQFveJnQzd4ItrxVG0RmuFZff",
-	"swcHsgO0KCohtl7LFWRwJPebD2ZBstle7icnJabK6YHm1tZB7/mGTXcrKfSluRjwmBO26XobYOxm9UtL",
-	"CHRVBdPMNcOmNeuV368kuFXF9wuCUKp1OvX4QSZaI5Q6Rzlr4qgzl6/mmi29N0X6l7kKg0pGvMWI5wxF",
-	"a9aL0tE0jDIg2IUxca3bnieDxeWa8GqtBVDlNRaxZTrvHWM4kxlLo3XCDDoHREQnUbCAVjvQRUdFhCuP",
-	"fCXiELcaxbYRE1eg5UyjmB1CkNaEa1UJ4pgX0FKQBvQkZF3yITQVxIJNeP98ovEUraBo5LOVmkCjY9OZ",
-	"4iVaVc6E2cxiafSjO4nJsExDsooJKPsn7DSKE3MOFBHGgLZCZx1LvRx9p9S2aa/scrulWebnrcuYhWZZ",
-	"snOASQfbTTw5mWp7JSLA2vPVSuuD3sBWqktwomZeNEZdicPKPfvL62VXdrJbqphYPMMmJtfMHXIsrE6d",
-	"RPxNSwFm+fU1EZcecbqsQSbIoIzNJnd2w5pKmcO9qppKBlp0696wgs11zJRxQDkYuGKqDTCZTLCyinDl",
-	"0hUSowshgfRrus8l5M+0E1lRMmZzLkwL1Y43FDW5OYlJ8Y70iaBxHF047FGSdi7b5oDQMDRLnnYOSS6l",
-	"ZyjWyOkppPTAJJ1urnmOTF7W8u9QlPY4ThsC+87ZxGx0Xjyg97lUvqnh4UAYbciH2JwZWypzNRS2a7Er",
-	"sKPN1vmGS5cnV5hF23BKcL8NlI1xNHeuneYJS9mOxIJOrdHWXVwit2sOnZkKJspAG2qyphZZr8Seaey6",
-	"wsUgfUMq8qfg8t/OQv8V90mmxMIYRVZJSlrZjrZv1bT3rBhbvR4wf226nmXlVRqBZNNyKZeSqFWGa79h",
-	"blfUGVSjFK2l+OWucr+gi9+RB8RiXTPlvwyBMnp1JivMmqNWM8EuMyvmleyivanXxFS0Zo0W1x7FxTlX",
-	"2aotmtnbrOzdXMrY//s/X/zh9178+x8UNxizp/nyamCCmF9JhberTCgrv8Cfd0ZZqYjmCEsmbWJKBR0z",
-	"uS2Bs1LWRAxfUcy0in106jif20h3jIAIvUXQE28+2JdOFggDxaeskwPsUNwGnyjKcv4ZW1xEcWBzL+wI",
-	"F5NIYm3Rozta6ODChMRaHCSa8lIOxbq0BAjiZFb6oyIYCj4WUazlSJqtj10Uu6yVxQDA+LLXkazKrBtZ",
-	"4a8Qu1UnDKGW/UrIQctlD0uIsTnvJQkeqL/2NSutdCbmWMJmK1mxRCpiI5C80sUYpEcK/GpIQSmSXbIA",
-	"tL54saJwUY8krnWjX5dCkVKFWvGqPq6tvi6rfRfKsMxmd6kYs/h9ds5C5JorsGrXr5rHuiXyRR8/ljov",
-	"nDBbdKmVpNLXVG2Jo5CZ/fQTQSQbTLDxzgerbD1dmguBwXoQSLLrm0Fg0CuLKU2FpsGVCE3uff/8C9sY",
-	"I1RyizYViUzcY5VIJJ9wIwZXdeLA4nQgB4BlxxpgRBJGEcUBi7skdZlY4Q48Ifp9FmCUUuo6KrX10LmW",
-	"nRSEAgbG8mNtJqdRPDXlUCSZzU9CbnLrGxl4xMIGRhE1oSpHNpcaYbA21KsvcmRtDZ5j+dhiOTYHb0rL",
-	"sZXbPbZQZS09it8UxrxBr878SbQdbyeK7RnHvdlkp95xnzDezeJmUvRqxraqwqE2MWasECO1PPimyhhy",
-	"RcE3j6+ED5qbtWKsg/Sd0tGIkOtywPeYMiNccwn+ilEPpeq/FmZYYKwAq6n/hpkVPCuOONyu0/LL+aKI",
-	"1FBgDH6xgEJmqhULsW1Q7qCCA34JYAco8kqXcCsUsELvwdWqu5exhi2UPs+d4StWTyDXn7y6/HlFfxBQ",
-	"PXN12PCuraWEmldfs8JXkRVenUW9cGc+b+WwaDeHAt7bsZrvFdhmITpjee/y26s1LIfyPtakXta9PJjy",
-	"bFMKoYYiyYEr7VAeQIvytpyxMLRqJyXXrwfXr3uZViSdmj7mYCJXMqm/qse8jAzppLX5fs8UnnA7m1vr",
-	"vXGZJCDwHMdnNg0QnQ9D0d/v9wje4neEYnEuiLG/37tF7CU/53oOCN3IQ2FEoVt8NNXbAMMRfK/17qRb",
-	"+n7vZmHlbrP0hivfoLDGko7p2CLdhGcNxdJ+6MXNvEJt0Zc1di7lFRVFOgPjQP3b//rZL/8YHahrBmMW",
-	"nfjbW97q2VUr9SdH58x21lULqiUdj9cH2M4mKytpe7zFlbz8q3/3yU+/9fKPf/Dyz/7p5Z//+OU3vv3i",
-	"T//yMgoNV1zZX8c24lcYEGP6hTcOh9m0c3hpy+5bt24lYZvVVbk27Bmek0GcVuUJXF79XuHVWP75tQzP",
-	"x3esk6Gy7/QLLwsVRo/VE31oT1S0LGXldhBI4uM7QVKNICP/UEmiOOCCxk6quhEqPeKnfjCfDDw7VlK7",
-	"4QtYocEUbeiSD63khINPqCypFKCFWSPvOKEP5tY6NxblRhFB8xYusXrDwVAUIU3a6TrJoINdXKD0wGkU",
-	"E0ZHE2KAYFQFIRWjgQc/OwH0DplQkRWPjLdmqSbgby12pEQkrUu8sclVkWAyKavQOSRR7IEoOxTZItax",
-	"NYcHnp5ql2jlLn+h7IwmW8iprmHPzqBCRZCLUzd0jbiXqppFQ6EvxWEigicH6tArZ5zSMtAIUo3Bj6JX",
-	"o3pckmFZMBLVeK2DXBKziemNGZVodFhZfF01iqd8HaagwdrrGPRuWs52tHwldRAxdQrWWkmd36+MBqdp",
-	"9DZBFyLy7Ro7ZU7BJnvIQ/Nf/t3XPvvRT8ojPDf1KhYuxiVbRqvRviqtOAuj9fOKrzjYqBah3YijiuLj",
-	"BdLmyLDbd6aWoXeZp/RS5bsSXLwiwQ5nNv3ruYAejOskHO/lC23B+ebEOS22LBPiHqWsEu4Vg7hhEIHS",
-	"ENykQ6KIFCN+zJ7eZVLSMfNtDnFRDBu4XFiPJ4eCYr2ptLbWIdY1uuAg4pbZMbPCVpU0ZfSI7lDkZchc",
-	"ZhYpT8zS4x7f+bKTb5UY0q5JYiWOozvoccQFVeZQoeCH3sQKB2IOWmRwQGoNiV1y38LpoFqqGoqlYlWy",
-	"rQbRw6UyD0hH89S2554V0Cqo3r6fFbGGYnl+dbKhz9P6N5uFi0eRXkqxb5RWY0+juQhSTfZkQSSj8WgC",
-	"8DX3J0PNsukjq8VGmtwLvGlL8i9WcKeuJ47VLWzV2fu9/R0nC6cIZoRkYPP9NXBN9QOt81ncWy711C36",
-	"xde/9emf/c/PfvSTT376tZd/+/1V97COILkiDDd1Ric36vKMc9n7sk0L3ZUKUTmELDV07ZfEa1sKCVhZ",
-	"yr4cu9chuaBcVbOxV0vIWwfLrso4prEukVLWk5/2PTjSStHpjI/OlolO2I9GEl8/7FjAks40hnU/ytRJ",
-	"iE0XG7GIBIPuwCgpHDpGZBEuErtZWqE0kZoup4J0700jfnwZtrPUKGQqr+QMQzUVplVkN693btL0STvn",
-	"gPRSOMDTWL0yLUyZyjdDkTyg18DC006N99KdcyuFrDWYXsX+AM5FEXnrK1GxkfDNSSTQXM5MM1ieK8hX",
-	"ZwVZUvNlpYSq0jVsYhPSA240ed4M9Nkvv/viT7716f/+689++PuX4H9LkO43LGPcoGN9QtN6yVWZYzsg",
-	"DXKtKqavwJWrMFg4x361zdYs78HQlPVro9XUBG/SqObuXDGnU02hPtpu5yBfkwg0MlR+NduV0JwfrA2S",
-	"jJnSZH3vklox7JlWDK9ST5vf8G426yi1K7CJz61Vzm9qk5z6FjlXrAJ+Xv14rr4Tz92r78OzQgMepPLl",
-	"XXegP6YeKzhmo0gE0idt6C/AlSTZjjwqIiK6IP83cR/vdMlt/MIqVNekNfe6io5hDbtkLhQPIcgzr8Fh",
-	"44zUrmp4ZE6BG4p85MMlcZuB2/hnpZY/KsK9QJ6mZS4btAEainUY0q9hByAXsVoHN3uNevxvUw9asgAo",
-	"ibMad7sv2Bej+cpT797s9a6kW9GvRZ8iaBhiuVtSS1skHLAgpE6B4tmIcldkhRZkOQKy9ZoTJgtoPXWo",
-	"CmuulHNecdeku59Dz6Snc66W6UcJbS6WxHTaHpGQ0XO3wnSGs82lIiqmQp4aac4wXh6XdPd3CkQ3bzu9",
-	"39szJsbfnnO11MAYCQYr5mJcaV/UwGmSedlAmTKlogfl9Qn0il8F/WlFRpFQ5tX9W/vYS+BtENj19lfs",
-	"WrdixWnAzctsvteYuCRHfalM5lKqBNVyiPoDdWfN+7oKEWeHZZQCokQM0bI/m/g148i1t7VimUUUuApe",
-	"4hz3FXGR9/U+t2NNK6Tgy6QCX321mbehVwDyglPOwsCtuidOo3ej+JgpH/Wu3LdJF7AuuZ0tcAfOmxwL",
-	"Ggo/SaH1vSX94LDWr+kIZ5r7DVtzga0NgmHrELrEeSURR95Q+NmUWtNMrpBZ7GOUMg4JQcya+WhQLOCX",
-	"Wcyg3UBar/kiprMZiyXkNc5CysVQRABKGhrwgYIp2EVug6Str9tcjNiUCdWpaoyXZu36WELQLybuXlLn",
-	"2J5RIDXEoEH5q2GwPDa1Ml6JekC1ymFyL5qVhv3Gn376V78PMTvbt2/WLcWGVWcy1D/56bde/N1fvvjO",
-	"31SvqSajTdApuy2C2wbDN4bNexEppskXc+D7hRz4l9/52xd/+jef/OzPXv7nv3rx7//Hp//uf+E4L77x",
-	"9U9+9j9al1DC0EXP3zDbbNJGRmZqw1yKqbbAU1Y03dbj4FWID1lEuCIJArm3U8NuaRGfLSqkWdmuxpwL",
-	"nWR9wS7uZzryWr7QcfCybbvgdowyFgbmF5X0o4UsJP3dNanFkimLoXduKVcczeNYs3Azuh+FgbuITjPO",
-	"+AZyRnjzkdl1XG9fzc9E2NM5DUvAgK1ai5lKbmzYUBSGKzxVzYMzMGsQ89IkStdC4dVwJfZ3JJ2yYnOb",
-	"UkaTPYAMG8gCeT39tbbbTvMFoQSwwoKWm5XNNPeaWw1KV4bmgm2AyhKQqwLRprw+g/SXzOyrUNplo65R",
-	"IAshtOIF/FRr5hCzkQVTkkDWeSV6RiVGBL60nnItEldZTHLAWd+AUoqxVyFd5FDvisQLO6urXMoJv0xn",
-	"MfYliG+cRvEJDyA/rFqyeBceclzFYKXAGDz/wPSYgp3a5GgwCUsVzSS5iOIzCCq1yUh6cR0P5N0P2clx",
-	"NDpjaihGkRBshEnNY6bIoNcbkC/z0dl9EXLB7sox+mtiRkZhJKHavwiIf4PO1eSGyW87Y8K3dZMIVzDX",
-	"mx30LQ+Fn+x6Lpx9+12CG8RocoI/BcykPdMxtTHCc7AaSOInj2CzeFiIAUd3KG6jT8mI9ycsHbGYw4SP",
-	"6tHLpaISMKjIQDwFGdiSzOGYNg0g6TgwBaAVu0MljeuRgmPzJ8fznCgvxcqKR3cqaysiPCET9BU1JWRO",
-	"EFTcJKT00+9885N//vNPfvqtf/n+zz79zs9bm3ub67Jjaxby2S+/+9kPf/+z7//RJz/9WX4VxYCq2oby",
-	"dRnQzlUorXq85gqrW943J8cpHr1aOr8LMi7RGZbe5MN8rccGKSfrJFA7LuWrqMvsbPrKM4hdRLgipoxT",
-	"kvYJFR1TldDhx4aTNOtTXOC6Y6YAjvJJBGT9iS0DWVe6lwkVL8gsvaWmXoZXqFh/kJaj72P9O64waUqR",
-	"kFH9mGAkmjFRzoE9wkLJSA9ZrH7WD5iiPHwQUnUaxdNjM3q6JIcXtf2PHvs4bXR6qrfXQcd3zGbhYijk",
-	"hM6gBIxFBkJPFYtTrwY0bNQ7q4KT7xkPQQAtB/FL7OBofAi23IsklJxomYHGMV1gOvEFV5NorvIc8hpK",
-	"MHJ1Hl3edzHHWQ0DdXomLuGh7zGl8V0i40eIv6rcdF6SpLGyLl9NAOfFJBgvLZOyJTZYgWulLLFyQSU7",
-	"X53rlZ38q8X/qmBVxQtNJ+FL54VrVRFZkyW2nY0ZMsICNALw+8eeKwMkZLCsRUFKveBClxFa+EHPAcKV",
-	"/uPJG6e79Nao5bW4fIuOzrR6KIKkOfjMvK6f7wNbM+P0K/ryVMzqvFne0OayKxWX3INmVfxdnqA5X1TD",
-	"QDep6g+34BrBa0CkpdLbERMyamq1cPA+PzW1hE9oRhU8KFOPuZRzyEnUzM5ot23zCX5L6gDYEaWii6Hg",
-	"4pyGPOh0yQdmWUZfhht3MYnsDU/155EJehCRmmBeaUAAM1hwyWy2IY+1O3mVNdX5xkbyZYx1PZXSIucq",
-	"i60ZsDFVcM/sFfMEiyZ64VXxwtWYYOlpXoVmlz3Oq4oI46fKUK5rUtO4KpK9Qa35qRyD/jKKxDmLJZaX",
-	"nMrx8o5k8xmUjx9Fc6F8MsWaJRgv5g4Gtr7r192G/teveyQKAwhBoMJEDcPrQ6HVpFi9HXIm1F05xujl",
-	"Z6NwLvk56xymkWQlD8I3Mq20YOY0Y3eJz+U7IoBz0XAaClt03VbIRfoPS+uSRxH2DzihozOPzKhpm++P",
-	"3CmNITnU2mpbvyhVx05IYjZi/BxqQt214NFann9Xju9oDPEAVPq2++SE6bn1YCyEqLBrknzp+P49otgz",
-	"1SW3SczOozMWJKNjl1quJJHsKTAtLoci6fcGxUfwHb0zPmKkbSZ7tJgxMuj3+hCd5h5WonUmx5koqBbu",
-	"0OtDPzYUFp4amF10iiepwZKx1I0M7fTMgPZ0ONb/wjoNJWVMZzRWi6SVlrPGA6doA1EXkSmbpvFOcjEO",
-	"2ZPhvNfbHVH4j/10gp98r7xCKolObUSiecF4HpPXMv6rTByeeQHpmXn+cL1+QWRKQwhiCEj2DpnAAHRQ",
-	"JaChBHesJ3NXlD1TkDWGojR7q3iJHDcY4hmACbWHzJg3Dwv+Mifbq6aT8NvOQJpEf/7xAic0eDsD7gx/",
-	"GeV+ao0mFBXL/mD3SWpWH5kGLT1QRzJgXas2KvD1B/qs65djsH4LC1pSHeym5fHHerRLWRQSV82AnqyY",
-	"jA1U27YUcpyWtg2Moy1YzHYm29u/mVF7L2E/K6UlLDcC5Rl2qQXoEnFl5e6RuWt/6RET9Ze6KnIiR3bL",
-	"rromkQmdBlMOWc54SFtGsWJBxyOVXCZPxksYy/IAjSLBqAvQyAQ+JHwlQ+orUOb5eoSiqk9BHulIlhKU",
-	"sqWVVpahDwXzFkgyVny2sgoatKruM1KiBDFbXx22tKg2bB0MW5/84nsvfvCLX/38j5JeXy+/+/2X//jN",
-	"z370n17+0zde/t6Phq3n6cvGY6nxsKazWRoKBfa0h4ymC5bjd+Noalpax2x0nguLkkwE+ZZezLaQzs2j",
-	"f2Dxu807fOML90r6cOMvD1wzn/7yqflvfM5iC9ipHPcHu3a1UvIodeRa495gPUvexm1eC6S2bUVPV+tB",
-	"SVwEttWrLDekVmMaVRiRZIysj70WVYqOJizATnD63Ed13CWHjeYDIOTLP/unF9/4sUbIH//Xz378X3/1",
-	"899bBQNvImYUy5Y6mGhsujWomOJdCXaWTtgcFQdVuJh0RK/GxUEeF/GTA9ZqhPQ2PLarJiK1R1hGTIxT",
-	"4MFcTo5M6ljA5Kh1oJeHWPXJz75u1vbnP8aFOd0W+f3jt2gwZqZ7ocESfv9Yj3iM7gD9nL6ONEwhprgK",
-	"4fySMZ+/pmyb+CgK4tfK3RQtsfKIa8xZv5QYDQjNiBrXJJlwqaJ44Rq65HjtgEJoa5Ppvj+V4xtTGp/p",
-	"yyefUPkkBsxfmkGv38lCgfiSPZV+mb2LUEn0uIcF28U1SfwJhet2zJ76puwrRQfNUMRcsqTyTEjjMcRK",
-	"2JKYXBFMSRxHTJIguhDFmp9pUFzT/PvBoNcjX8Q1PWQjxmfKs8XVuSixvthq4mlSvWuJ0AIzaUOyIpYD",
-	"pQFYL/HxgJ3zEZOYaJFECJbYYwqGEcmekhO2iGwTnyxQp/TZMXvqLTegVHRk9oYiJwLnJzEemxKLB6k3",
-	"eNyl8dldOZa3kci+AsYOgOJdgNiaOrzG/NbBR7duPd4k9d5b0q145fX0H28WBKmR9dFFtOEivMHjKylI",
-	"kEWsy1enq9CmSpPW8DggqLo5NxevKhmsrMCt19ra8TI5Lq1cW+u9/Ztlba3pSBUoRWXGYRF1rqTkTQ4J",
-	"rqriDY3PHB8Bsrsypt0o5j/DndFlUe+CSrgcPpxhzIQqYM2lnLlLjkSOVyUJKCjSmWrcethDzf+oNWin",
-	"j3huNw03c7adrdXtKof5ok0m1rDgyxkK68yxfhI9mD6vFR07WxAM+r0+AUlRT7VUJjiJ1CR1xWRgnOH2",
-	"ttBeLbuv4NLGQJatHQ6AMMXqEJqWVRdRAtwWltdXcfG0x4l1ufV3y3k7guZV8GGA6e8Y0LPYPGNv/6Zb",
-	"4hsAlhrSLGmE4hZ4ujx2j29Ni7LVhjYXEG7uiOh4PppsJLC0Dm7d8jYOU9nt9W3PBTz8YJMV9TdbEB7l",
-	"/Qvxua2hMZ9KbspVxMKk92CpeMBXYQeaNPer5RZoYQu36GRBMqBcEa+b9PK1txfKK+mFaUFrDWP9EoRO",
-	"l7KbF+5qQeE0FzFEtFJwKsPhqxCdHJS8surpWdK7usBkzBlwGBmpSWNrvcx0rNm3dOi+FjICFvJzaDqn",
-	"UCCBdkrcFIAKKci/UzhnayZvS8aI/2xHf7EzisRpyEdK+lri8B3zlk/62UK6YCnw0YLng8SS6tZNAjc6",
-	"h2SXtAeZ1m1UkgsWhh2cKWl0hqw8bVSXm6w6yqNzSPbIRcwVssqyKA/cgHneRN04EXRDAZGhTlyPAaYJ",
-	"6iHRyVfYSJH2/Qfv3Du6u/Pu7bcfHZP/88N+d9fUuDBilo0R6roDcZWJCXo3iodC/0naviMBajGn3yFc",
-	"6Vf8jCOADFvdbnfYeg42Ktv1DszRxnnBUVqzx31NDoWfGqXT97vElTn7/V3SfrSYcTGGTsizuZxAE5iQ",
-	"C7ZjNKvAmK9wh4dERpi6ucgQMwgrwljq+yJcmOgiLc66AvOYKVv+45kj72sAZQ7bSKuQqU0x8QdERYm3",
-	"Qe/W7Qttw53wGE3Gj6tccEmCeUxPQtbNRYJNk4okCMeATWeRSoptSjpNeIo0LaHs90PhjGRinZMNgpGV",
-	"xNDiH2LRTOMzIqHarrsy04EQmi9G0ELIrCc+B052xmBjeunWRp7gJz50DTJwR2eHxDduAHigr+89XGAz",
-	"W4l+gYb4Uv2CtC8mUdJvARQY6HPUqUwm7gMGWdEc6qfZmLnUbGii2dGmaJ+N2YjPONRpc6gR6XegcEp0",
-	"at51a7Vmn9ztGJSIHDEgb8DM6StTLiUEssVkLuZSo4e9Hrbro3tdPIJU5IatbmTft13AnPUMBRouU/jm",
-	"LRie+zjZ08KHG3CejTRPCHAUp0NCy+yKADH7/IRKchLS0VnIISPBEZH6fT2D88XqRWXyr0M5aai4nqsQ",
-	"l/ywV14dTgSvRkQZyAmP2LNClJQZ6HmZ366pe8v1Ia0XVVanKSLX5sKKsNckEXTK8lqghUjqu3zx9f/4",
-	"4tvfSr11SzaIwWZrbLBpEvtDNjqvAL+76u/8zYtv/0WD9WKlvG0fSHXB1/LV/vUPX/z9P734wS/KF1xa",
-	"LiezZAt1Z8m7KxcB3tsZJ61sskiUVI7TuhBeVrcAbNr2IZN9TgstyRpg26aQKPHI7q6AbDCsveHFW5RK",
-	"kXb+7JaqAgIQ8lvbcYLB1ZEXJW7sNUGSyjxFuKCsuSPVImQgviYMEvCDGil0Z0oDG5gJ0DlMpCUtzVxo",
-	"Tm9kt0gkYlkz0OZCZFzQFsNjlsG4tUpwSxbE+xuQuLqoUKsDVkWC2m0rOJzl4SUNQOBK6klwx6YhIxuG",
-	"flxuhMdyUr9KkUgQVy7ddVcujNREwKLaQvGeWgUj42QADVMwFkgjbGJyiKNrknYUE6s4dohUcXWJ7/Vs",
-	"d3j+67n2UkVkqWtvmVRRld+GGLtaftullYB3K7nC3lW0rLxansmXLmMvX7vVnASw/sMG3fcqlpDhroUY",
-	"yiXcsxAAtjuwAWBlAVpOuJ9pkbNGiGmR9zVf9dIoyAZBitsKjC1lJ0iFSsNZl0Q21sTilcfILd3HGuS1",
-	"qXk3YELxU27NOGiIS0SM9Wy+x0Bo1rf47iV9qXedAnlaM/bg+iVW4Fwlmvo6/zaHU+9zFkenPEQ3Neja",
-	"/NwUlZPFmj1dcnRHogmNxuB/JjEbc6mYhpX+Sp7x2YwFQyF5yIQKF6SdmhrPd4EOdjwiTZAblwpowQkj",
-	"chLFyiaFGn+1LJa3p2JB6FxN9GGNaFIdoS7HrrJqzStRRn6wI6JHiEvZm2iE42iuYNOAb8sKvOTKumxS",
-	"YEaj0MZ1ZRw/mGGgR3fkMeJIUXNyMj1ctEIre8hOFdHASEx9s3DRbGElFXi2EYLlotElS3EZJCmVPQZu",
-	"idMIseXAGvWtIXyIVGvYIhOIzAQzrSTD1u25mkQx/10T0PEWkDOCPg98BVwew9YanKSAUjX8ZJ5cS0i+",
-	"WRLJ/vIP/tuLf/hPL/7uL17+/T+2vNZpc8FflIj8RT/48qjsKrxesjE6m92lYszi99k5C2Hsy9vrOIxO",
-	"aKgF17tyfH+mYLptAWB796dZyZwEjj4wjywP27RGTjKQw6hBNajh1FkOjMVXAd2X8OAPbJlWexK+5zS5",
-	"gWKt7JmfFsoRp1HXBHGVdNhB/Qu1LGxAavvsmD4+mjfzsQCZpk2xPY1T/HUUatAYax3me9Mw7BwSP8VL",
-	"vcAs4tq2NHkM893pSkvxY/ER8BWRdmGDjSrx7/Z2yQfmRQRmkHE2t7nKx51bzw6jo4n1F55C9x85FG3j",
-	"9Ny9Jsl9cczCU3dk/SY2CnK+zTeec9XJa9Ji04rVfmBou7FXILIsE3BbE1lmOoSkbgOz/SKLNvfCJUHf",
-	"/ZNPflZenHXzKrbZbHA0Auh5pS0LBfJsVkFvsuiXf/G9F9/+VmnN2y1V+8tTk2pxzKwOOcWf//jTv/r9",
-	"lfiFYBdPqvjjyz//8cu//MdPf/jjhsezmhEsi+6XHh62RvR4SpfWszXhIa5halqtlFJumVdRazePnlde",
-	"cDePPFcUyPWBOdEcnV9BaMhXYnpuLSJI4+dx2Dpo3aAzfuN8F8i4GbioyGstCQm+YW5QIq8tJ8DOJRvF",
-	"THnEKgSQk2zutVaiTVnFjFziykHO4wZvC1X3gScS5/5Jz/LUJLYmiRxwxsNnSkaEQkLSs6HyXmZs7K0+",
-	"V1yMnbGw70BxqGP0HXk2r9DDaERb5S9mNMAqTTPlbnUqxyWD3U6Om+kjdUskMGhgKUk7yF+dXX0EmEDW",
-	"3U8Qzz0Gd6SyWTUdwRAqTWoyyzQ1wJ4DomUD8gyujLjEYTBmDqL0D4lviixecCEJP8XYfafHYbeFZKGn",
-	"yWzLb6gb+slbu/oto4CWPqaiGR8ZFDSaqNl6smB9V8gXyHvvPHpy750P3zl+9OT4nd/2tNQ0IF8gDz54",
-	"//0nd4/fe/LW/5N8v0u+QI7fuXdHf3/oRLCRUy0cgZ+ZQHFIfHhGF2FEAzizUcxPMLeByoUY6Xtn/+gu",
-	"6DTsZCGSRHkZDkOgk4Mfs6dH1oYYH0DGYRYm1Xty1+7AJ6l7TYZgSk3qpLVIZrI88PSBHhAFAXmJo7Wd",
-	"i9hrHqlHxcII0nasJNpMg2CkwgUJ+RkjfiYY1c9CLXHxj5xkDZkBEMw/bGEk4bBF2uCvgIk6Dlgu9AAp",
-	"bAB+IxprQTQPiZpAVj/1v/lYWS5p3lkW2mfiYhI7f3ZzOAeqWm30TNkwL1PxRf9hwOdlo8Ecr6JHut1u",
-	"J3uRphj5dkBsCJwDiRzAIX43DwI/VZmz97rk+93k++wsJdZlP5UFzlhhUkNvkrQjJ94MQ7qwEQuk2YUy",
-	"IqNIX1E0UhnT1BoX0xA2z2kz4qdVhrPb3Cm9Z6ZGMnGUrtzOUiSJnBZsuKmAndJ5qGxQJcqGZTKhgHDQ",
-	"aMqg4m+IxrAsgTGCZTspZ2iIjUcuJnw0gYg8ERnPGmBeDm/c5eF+MkeKETmo3WNMjo+DlV0hNYmZ2xJY",
-	"JirKLJxn8u+uSROOy0UxHDfhj/lzc9xBUBXRuX6eE62a3WDuJfepqvsBNmMComlul2XB0FXB04cpx0xi",
-	"0bU8nPOQ5/aYONbL4qkrUTPjg7cKT27tGAqMfYhTT0tsnDxc2fBKlnIsLsmZvqDnLD6hik/RGU54GM4T",
-	"edLY2aETQhE/fU0OUIh7EkIFazs2KgsZGyb0d+RhyM1SCagJncpd+6mppesYoMhccNV6/vj5/x8AAP//",
+	"7L37jxvJeSj6rxSYC4jU7aFIzox2NQMDmZV212OvHtFos+diKahr2EWyPc1qqqs4I9orwMnN8XHiOHEO",
+	"8jqJDdhBfJ1zThI7OEjs49jHQP4WSbv5yf/CRX1fVXf1i+zmYzR2FMTaIdldj6+++t6PrzQG4WQacsal",
+	"aBx8pTGlEZ0wySL4dH/KIir9kB/fUR89JgaRP1VfNA4aR0RGdMDI8R0yGIeCcXI6J3LMyCDwGZeH8Ldg",
+	"0TmLSBCOBPElufDlmLBzFs3l2OcjfJwGAfFCJgjlHhmEU5/Bsz6XoXqgzz9ipyfh4IxJMp2JMRPJazLy",
+	"RyMWiTZ5lEw2oWdMkJAzcjFmHIYShJ4KxmW7zxtOw1fLHzPqsajhNDidsMZBI7T26jTEYMwmVG1azqfq",
+	"ZyEjn48az58/Nz8ChI48752ADs4esqcAvkgNI30GP56qXz4ULELwTXz+AeMjOW4cdJ3suE6DPSuYzmmE",
+	"F5xFFQd57jQi9nTmR8xrHHycetVJreZx/Gp4+iU2kGqiZCtimj9tBd+ITYM5YfycBeGUkXBIqH6n3XAy",
+	"e/eoBPD9XxEbNg4av3EjwbMbGn433p1M5bzhNJ7thBNfMvh0MKSBYAocUXQ79NjSMfRj+MadQOaXfh/+",
+	"oAHxmKR+AOvmhEVRGKl15w8iiu6KUX6cfkPMBgMmRL9BQk70B4eEcsyiC18ofKOSyJAM/WcFI2dOx2ww",
+	"nrDkUN6LfMa9QgQrQZlhFE4SjMmfI51OA39AuVSLXIKVEXtaCIzUONcE4aFkhdCU4aKlzASLCBVnzFu6",
+	"lgz4rE1akyyBYS3MxpfeoPb2UVtMQy5YIYpvEpfHlHsB0wAo+fUhEzOE9KKj+bz97FIkj2CDHotIU8LH",
+	"AfMVowqHwMn0FtQLrc3cgsxmKkJ/hcthXn5zSbZ0SYC7HvNhWLAtzgjjMpqrDbkWr3evCQLMPvCFbBN3",
+	"EDEq2SN/wlwlCfmcXL8u2CDknrh+nTSpIPenjB/fJee7LUcRcjIR+QOlnncSzqIBnMgwjCZUNg4aPpe7",
+	"vWSrPpdsBFJV4ZkmIoje0aKTfTA7DfxB/PRzp5FsJA+Nj5SoJw1HuaAWCJjnkA+5/8zettqfvYmbe5U3",
+	"UcR0Sx5FmTK0xLdqr6VFvgrvPC9AnduUD1hwdybZ+1E4m95lk1MWFdLYkfq9kow6W0kONePH7z+uvtzq",
+	"RGlQNMAbwrQlwpQ5rrXwqgRdKk27Mn68wYxtYUbIz1kkKC4hbzVQNOCaIOc+u1D7Unr6wHqFNH0piGBS",
+	"+nyENgHBnpKI8hFrFbAlKelgzDzDUSoR2NNZxO/MopIlniCTyLKIGnzO3k+RUOgKn48C9qQ/63R2BxT+",
+	"Yz6d4ieXNEUYSea1HOLCjdC/69thngoj4vJQ+kMtQeqnkNDqh/IHW2Hdj+CFxZh8woQwj9bjjLCLI2km",
+	"SYOnQ7iCe+CQLvnNCXNIj/wmDQKH7MJ/ASfg+z1COQ9nfMAmjEsyGCsk8dY4OIti5UkK/OiQYRgRNRrZ",
+	"rQzXMRUPGfVOkEjmRw5oNGJCAqLLsS9QiJnQ6Ix5hAoSMepVlVg8JvwRV/dVRjNWsiBf3BWjO0zIaDaQ",
+	"1qGdhmHAKG+UvvbA5zB2jTci/5xKdntMa0wUUMmEtNZYLPSBVDcRawhzE/qs9FTs23BNEM4u9BmtM5/P",
+	"S+cb+lEBDsxrnX7RlHkorjhSfblUsY/B+V0xuj+VRfdcq8Jwo4GKzdWd90LQQvSP6vqb5y58OQ5nUj/r",
+	"89Ead322QGOfMhYlN12QLqxwr+KFf76EK74XRidMliAd0DABOt0NGwNvCCaf2F8IlzRRcbsmiD38Q/YU",
+	"De2KkV5EdDplERn6LPCEIibTgPq8z0MjYuAvrQNtIlcchc+CgHyOzLimqA6ZRgx+/JzizG1ywp4KQiNm",
+	"2fivafu9osiSnDJ4EMztixm2moueBszQqzx8R+GO+nJHnPnTHbPsnWmozjcqZ+o5tJj43J/MJo2DjlM2",
+	"q40yFafN8/olOtRGmOzGoJZhxHmg0WcItL1tAdDiuTlY5fhUybQ2O6k4rc3LNjpqmt9tbugqdHw7J5Sm",
+	"4eUo0tvWAmYlPCern2TuYk47yctHijKDVQl0wjtaAyxSYytYrN6PHyxWadUvhRpTsoJCPZp6E58j3xV5",
+	"rnHMfenTgMBTgjSjMGDkZgd0JcWYRAWaNKHPjvHRbqfTiR+gUUTnjfiO1gOB05iACWbpwsPI8zmN5gSf",
+	"N1vobXYLGeElz3nhgUOLCwJPJ5+Lvc0sapP7PJgrVRyADdIZpxMlv4BGDTLbcjW6BjbUMG8kr61m2sje",
+	"gzcGDX0gd1jAJFvghh3CT5Ud/Rvz6KfmXb7y6rjkWe+9sZNtC618MfGFKCf7eApoxy4wpAUi1CRKESik",
+	"nSTwhSRNjw3pLJAEAN6y1mvEjrTYtSnjbHpHNdDNeu8Num0J3RBEhSfiKhC7ejdxHBSRag0Rk7OIQ3zH",
+	"2OejA+J+5blrLRr8h4Ixj3Q6nWtotXgSsZEvJIvwrFuHfW64qoaWaJOmmtlggbhGXOvsDhBzXcLZMwAD",
+	"us2HLGJ8wMgZY1NB3D6gRr9xQNSSQKelU39nEHpsxPg1QcKZnM5kuwVaaB4gCVoUgETD1DVOerPSNumA",
+	"ntvtdLo73U5nH9RgCwBSibwY/AbHiXoy9TzmoVYu4Ik+5zOQdtpqqFsgSgzCCSPDKJwQyufWQVAT2QZR",
+	"ckq99ifTAG2ec9Cy+/wTovZNPkF55BMyYZT7fEQ+6fNPdnZ24v+pJzvkE3Kij+8TeILsd9SXx0rs5jR4",
+	"V50R+cSO4BtSP2DeocKHaE4CKpWshNcAd+jzTMAfmUHIAwAiia3D6RT0yCfkKBoJM9eEBkqzYB45Db25",
+	"kr8omiZgakHOaeB7MMghQTSHrWIwID5ohu6RT8ij8IzxYw5vqdF9IXw+cpJpwLwDtg32bKpukgPYSgfM",
+	"I80zf3DGvBaRahRHLSZ2LftCvXjqex7j8Yy75BNyL3zAIpgn5OQTQgdSwX+oNmJJh7EJ65Spn0GOdMhF",
+	"FPIREWwQMYkueOD0N1DMNLPskU+I4vb3QvleOONqXxSA4BHUkNTi0HKG948lMNknnxAgsAUva5qeoBd7",
+	"ptiIefUm+YQ8ZIMw8lLvTpgQdMQcO35FQSrlzMEJNG4omsWELJvnLfIJuTPDsZjGPgwTpUHEqDfH5wVp",
+	"6t0m23TiPUgKJ2besIIAWvFEb2s4vpecY/H5HhIeIg5A4IQQMwVqLv2AzDg+9QReMiPfAjyQx+Z6qgNI",
+	"3wAdgQFXZcoG5HQm0dxbfsV9uOV6ji5eHNweSmjxJe52AfXVKeV+UBj6ThAqtH5n/oAxc72n6s9xOlzC",
+	"0nji9xXuHSUHjQFQZncoiN6AM0ihwwUV8VFQLi4slOwCSlpDPmDcA4pFKJnqv+2xgDAC3EDjMnFfBilw",
+	"1B6A514orRiAGAo9AA9qOChywA7MjwpE+MbdWXJyGg6+IBP4Fg7PF4hwGhnUL+9y75GvSK8ebc9MZQ92",
+	"MVaaLb5qRjwkoVIq4cIDa9GKvOIIYsroWTykAth99dhtMLL+1syXBr3g5clMSCIjysVQE16cCR0LZpSb",
+	"Cf4cc1hhDINdgN5dMdK/P2Tn4ZmBkRIv+GzSOPi44+x3Oo6i4eqfnvpnV/2zp/7ZV//cVP+8pf55W/1z",
+	"y1F4q/7pqX921T976p99R52Y+qen/tlV/+ypf+CHm45a0eNCy5Fayo7Ft4UShBSb3zzLAhPXuswJjHPb",
+	"4EENp7E5VqMGW8JRrEeK+QY8sCnmoE90k2xAD7kysdfvr0/RG04D/78CHdZP1SK0cBD1KWlqWTWpn35r",
+	"JTJn4LqclOkVPo7pwDmN4LopGqAF24bTSEmzDacRS5sNp2GLhw2nYctuDadhC1kNp5GSmxpOIy0MNZxG",
+	"LLXod9+zLmdaHFDLSPFufCL5kOLR6ukcz01/qbkmDmMxPbPsmNE1nIbF3MzP5kOGrSTL1CxCvZ1lC43H",
+	"z50GblVtutg0ZiBRHOnRJU2tGSp9RZBuS99HocjxSCGuzw9RkVJEdsaQcgsZKkkC0GggY1wu9AbHLolu",
+	"jpGAHk0F+gs3FOy4IMTRhlV168gwfuuNbWRLthG8fiuEWSM9JusEWve5m9hxXTKgUeQbwQG+vyaIi0jl",
+	"OsTl/uBM0Tr195AO2IcPP3DhHrjsmVvob7fjtrO3z59MIcjMIT1yio6NwYBNFaW3GMY6kXBVQrZxn2Ls",
+	"T4GPTajHXlfEdnIUy66EHZhePy7q0iLD1W2Y0Ohsgc/rmiBTdFoTGvhUYNxLfC5rBL3EPhMl2RXFgur7",
+	"kxNO3CSvxVVX3TWpLW6eBi5CsfUDxGrhTjh5D69krXfu6Std66XKOVEVAxRLM6MWvpFkS2Uju7Tc6ZBu",
+	"TFIcstMlERvOxFoxmjjzwvM+JB1yMfYDZpaxBgLgdPUv3dM60JRhXcSRYW20WZakhllpjpLetQ4h1rj7",
+	"7zN5FAR2XJooDq9IxbSpL2KP/0JvtR1l/jzr7l8QFyIqhoUUrL9Qwt2QN/dxNRDWERxH+ddXkyDLjvKN",
+	"/JgcFCTqfeALWYzkoNVXx+4k7e95PpJFhpIGSyMcs6pOZl96QWa0ynci3mfhZZjSkc/jCMxFO9RCwYPk",
+	"hXU1Lseefdkp1bxH8XsrX6A0fry5OcmZ2HTlrhgV3x9fvMu9ggOLZrrKh1ojA9sAD0kYeCwyNkhRHP9g",
+	"fs0Peg8D/cHUlIpAW3ROZuXLWFE8raP3VPnmZeBUeP9WCEae8SLJXJJJKLQdc0L5PAXM8ghQDL1bbHER",
+	"kkbyNtSIuStGReLIQ4g5iKfUxynHVBsfQ84O4+g8GC4xaWKWxnLszEDKQKIajtakHpm3V6YhRTflDSUp",
+	"PqVfOWFzuaSZRtn06msGx058bj4vjZRdPT4xu+Aqx7bG1RIbuVhvRNvs+aAV52g6Dea2gJs/oTM2J27K",
+	"5iNc8GlRMqBTX9KAvOcQ9owOZDAntjmUCAhX8Avkq/R4la9s2vS0LSk6s7ja0nQGtIXX3ra0FEgrJ5JK",
+	"JtShnzE2Jc2lppeW4Z1hZILdP0doEKREnQUs3gLQTiGDz0J6Y0pBudGioJSOqFtKp4YakTu2WjQr8/bK",
+	"VKvoXr6hW9lTKtfJtdvBuH1qkJWtaub2skoJSnaHv5LauL38FW7QBi7Pm3tTcCzg8LdCDMpv0EjnLtRj",
+	"ze9bb23tFuEgTmaJlRlzEQxq16fT4o0CAZX+qR/4cn6I5oqRf46lSSHQ5ZTZoYbNGQ+YEJnoQ5N01ipE",
+	"IR33VCAfwE5APgh8IYt4P9Rj1fE11pzhBRfwnJoVAqxEnXy87Kn+xxZjMti5nDYWI2AtKlk0xMr0spQo",
+	"vKGcmUPDKKtyoqmzXOuRSxz0vVkQbFX2MFTTrLEevUx2Xkwq/UAWZrLFISfcI/6IhxDJSSGAJtYQF9sd",
+	"9xfv0qlR4u6MzS/CqMDW/EVFl0yK8sU4FMzEyIYR8fkOElATn0MGIZfU50qpTYyVmj7lJt0kbUmq7VWk",
+	"Mvax1Scwydvr0ZbMtXlDVjKnBArBkgIFNYlKMSkpS1avSw1gwYvqAm7Lgll8H8Ry6K6C/vDiepifnOwb",
+	"pE+O5Quhz5kHAFqigGwE67ehdtS4MZndVlA1ltyXTXKUVJHp5Uwlt5datyrz9spXqwh/3tyv5JROWDAs",
+	"sewXmcmuqAF+uKYBvgAKb4zwNY3w1Uvwr24qLDynWnSlYISVaUvZ3XlDX5ITUwxjgcw6Mz9XJih2wP1C",
+	"gS8ZetnSCq/6LKlXtX3h1Ey2fKW1kD1+b2UUTx/fG8TOnMl9HvicKbI/K4k0EfCbIg21MNweeCmmW3NU",
+	"5ni55f9qXIL0iutfBvv99S5F7ujfXA5zVhkb8aU19qlu3VunyQ++65W3w4KcCd0Ly9TmJWLKgkBg4OIZ",
+	"m2MNIEquX/euXz/UzelMOqsgbpyJ47aqFhLEUnCWira0+U/5QdW4WCVjvElS3ebtKs5RPcLTaJNjTlys",
+	"DnAD0+KewAfXVFcQupfA8R2XNE291VSnxkzzRDiJltPn+N49nXlqdxxQn30uo9CbDcxnk5nqQFqq6WDw",
+	"aD5lLmn2DklHYT3UaFBI34MJOGPeb7MoNW4QhmdoGFYb14muijLMtUMEhHAX4r4jRr1DXUpC4LVi0vSk",
+	"xN0V5sdmRyvS7uJscyyHxjwoFqFBJtiEcukPRCbFd0tps+vnNMLotXNP62RC1kxmKy0Bvej5e3Vy32L8",
+	"y8OzR5oXYXSGV6jlYPUXHsyxyYNdyQNPZZ3GIPY9qbz29CW4CuiJXrDbJnegjgGnZMTs5S9IKT0gXwp9",
+	"qGmnHhZKQIjCcxo4sVPO5+e+ZMTzIzaQwfyQdJN3wLeofsfgQEUXcnWH1bh9bsY9JL0DQvlc0UI1iogH",
+	"RjJSuQ52RQhYJLVMvkh6nVTO7LWH/XDqLU/GT3VUuaCCBBS6Ukidkr8W5UmtpkT4+2gcxnPmVlR536tk",
+	"yqM6tagfTc/UKmWeQ3Z1TZymVe5m9Vv1fBHLr9wxAnm/YBIZ/xNfsc02WY17H8Q2yriAp9UUIpZwFS0x",
+	"fL4CE3eKOLjVfaLPl7SfsNpelHS3INnmFpUZf+7oNlfEfsONG0p5bC19aAEnXcquClnTFgFYxCNeQzOC",
+	"LKFesV5ysX2mINanQNrXxZ6V9qIl/yLsvqsuT/QBO2dBfhDhD6x7BEqqz0frCAVXSD5EQaAu+VdMvrxU",
+	"DlbwPbWq/zfDiFCJUqEf8pZiDzgzMAfBaDQYO2SP/NZDKM67BmzV0rbWAssq31Y2vK70djH2B2O73HhS",
+	"3K1DwohMFdv+HFY2Ul+vIylY1S3yPC8XbuWQIQUMJqd0cGZKRutWg+ah6sLDatV5ojBg8XVb6GKLH1zQ",
+	"3KSelFBeZIenyuvIEIRZQzhI83Qeiw3qB20wgHqTlFsiM0jHupIgyMcFzRjrNgCs3VHkTZ2aJdPVxNjN",
+	"E8rFJJA0u3YsuyKqCqWMYoV94JjSWtM63jp8qWYpnog93Ralna3Y+bro0n9+IV4n5mh14WmKBBzEqG4h",
+	"ejup7tt1drqPq0E7V3zzaBQxBhUy1aBQIPIY0EFt5lG4fqtgg7Leh1t1UC2oC1lqgs8srMiEWwCL6gZ3",
+	"P/vyG0v7liztXwh9Xo6qRUyuls6VI7rF5jxBQOU1WvbJnS/CN56d6MrlNUHCC64j0Ytzg5bJtVAWumex",
+	"+kLSHXfGwkqtSwLy95bXXX16F+t7LHH/aX9adWfYkhOtfuG+ZF56c9G2dNG+6A/ONsETsFT61WMJ6XUt",
+	"gUB1xDwzL71BzC0h5l0and0VI3EEfbs3U2pJsKdp3Czv3llIMRfi5uIiCdTD4tF1gjNzBZJg/c6i+tZZ",
+	"qFXH6EnqzTdovS20TsqrZU2KOgRF19yCJtCWnRPS8R6+e/KIjH315DzuC+ZLrMIuyEfs9CQcnDFJep1O",
+	"l0xnYswE1LOeE1+2+9wdhFwyLqE4NiXXr+NWrl8n4zAAPRAabWGp/GuCfOHk/j0i2TNJmm6/8ZV+v9/Q",
+	"I6g/D9Q/Y1/9+7zfcFuOVVAmkZV8edjnw8xuhA67UdMlk4RD4n6l38Bj7TcOSL/Rn3U6u4NH/tRaDHzH",
+	"+o3nLmkKxggVcz6gU/+G+aM9p5Og2OMgkRXkggKXJk9nm2ZX0mQHi2qsgecIHrgmyPEdU0DFnH9zQj2W",
+	"Dp6I6+zp98iInjPCQ85alQ1r+vyKl1Nw8nUHLuky0OnCaA7pdnpk6g/kLGIOabfbsXSt38d2761DaCS0",
+	"0+t1OmnE2W5Ih2NHrGggN1Md1qU/0YE5voQ66fahtS6nzLUlluXPUBsVRdKznPRu7FZHEB8YQPU66hMx",
+	"ei8KJ0Vn3iHUGIDjbjQ9+FbMhWSTMlq3xhmHw2Hgc/ZgJsZV7Dz3M4+D5TmuTEc9z0dW8yBFRfKlLAur",
+	"TsS7wxFJU1Nuh0xZJHyh0N0h1orhQrQOCTXN8iBcEcoigmdVRjNbC0u4SsQG52X4AG1toNVOCie6N/Za",
+	"h1BnXpvxU9Q5bvdyfKcy4ihqX7YI9RuLcL78TMbYX2uq6vdYR56tfjVx9XXrg+NbtWuE42sPAirVahcD",
+	"9Bp42+FB0kxeaR2SDoAad74DZGpTVFSgKJ5fkkZ3XNMAenv5UqT7TTVHdLozjBhzsF5oN15qCDHdOxD2",
+	"pVnBWiemNh4z3oqAj2/HMrJxYj26IGqlC8cEvo0emJIcsqt7ojlkT/d49jYar3J3phuIowt7Ta0eXIgn",
+	"2P8jv73PhxckCNXufE50lxDLoz2DvRSzxMRK1bu1d+vmW71b+8uUr9VqYSWWgDjVLbWpx1VgWEOLSr/6",
+	"Ro3alho1i/vzr4HgNcyX1oQrYMMbPNgSHtzPi3vZUEYqoac2Pgg6cYoVEjEOL4rykZgYbCMw279/8g71",
+	"RiwO3a0mZfv3T9QmT6DdXWWO5o84DWpprNKXAVsjEmKZ3KJ1qkRqSbQ/ISmXN8wvT3zviQyfQNDIKGyl",
+	"vKM9Z9fZc/adm85bztvOLafbcbpdp9tb1Wd6fP+k4TSOuBeF0IvwI5974YVoOI37J/9JfWanDadx1+c+",
+	"/vWBz2fPkjceUPXSMf7nSDfx/DyNJiGfw8jvhBIcsQY4qQzDwnZn4ZRxy5wzCDlnA+zgOdRKVUEbppDz",
+	"cnlR66+JoSEZtIZu+A4dnCk6WdgKAJ1GihBCSzPd9VR35jyN3yTNlKFqr1XQHqBkAdMUei304CdP5hG1",
+	"MPIv4/MvVqbgGTKlkUxOArp3hUM/YGvF49QNyeN1NYu6YU4Veyr+1syXm3AhLTKg62C3gNFzn48Ok1Dl",
+	"uK5XUjZxPT+ltZvqjP6peekNo98So3/IJuE5gxYuhWgGzXQql+bZWH19e9qly66OT1Hy2huM2hpGZYus",
+	"FHLiKVjwFKnH4q1T6IdCI0a6O6dUMK9NjvAhCL0F/wn3oLosRNkhfVLvgpcGkyNpQKBKTv5w1Uj3ZtA+",
+	"OG9OwAlxNj4zCmbNdrtK3i2b4YEaWfhfZuv2mMkXWzW7Si2g+FzOwzO2sfY62lxV09O72JmrFrgRb+5i",
+	"Z64FiTqkQ7/0hnBsi3DYMebFeSHXBInCAEygOsr7gHQ7HWz26pCbnTjmq5PNgbQVnU7Hudlxep1V9Rpo",
+	"KW7pJLovuVJFThj3Slt9ZdyWBXdqifm9iuW2milZsKfFhuRSq3FlH1xaAVjFkJwrBmM9nHb+WjArQil9",
+	"Gg/L4DEMqERv+mnoQRtswZhHOp2OZW+lU1/IaDaQ7WS4FpkGM0Fcay1F/XsXuanjq4pPoTPh+E6bnKBt",
+	"O279TqxhCB1Rn5MmfI++ilYcsACNjf1ISBJB8LRijH0O4Q8QaTjGDOOLNnlUWhUhowCgr39Cn8XkuPd2",
+	"kU6bU/osd3ixtw9xoxRFjcucQI8d8JrjsZLm/Qfv3ju+u/Pe0e1HJ+TfftBt77ba5BEEU3Q73dYBxDqY",
+	"cAoIdmi32/3Gc8z8MAd8TfS5ehACH+ynNHQwaMTVd7ltB3hgpzZYTcqjD7DK4eAq/vtuZ5ech/4A/twj",
+	"577HQvXnPlHasPrrJvlN/V63QwYzIcOJ+nuXyPkUkz66e+TpLJTq6e7bEIbkhRfcId29TofcP0ob61Iu",
+	"zL1KOQkl5rlKbnRHe9EsVzpIcbuFTMrXhYnu82BeIFvNxFgxIiRZxGPn/gAwOpgfxlhvVaKJhcVpMDeE",
+	"UJBOcStFHkrLFJqf/E4IKWFAQhZZQ4tHX9+pvshBjR2E1O6VLJQHeRdgsVcI8io+54L+DgvbO1SodlTO",
+	"AONK6moXRd0n7BLrqbIvgkmMmFIDV2agGcd0Jo59HF5wLHdkBakcEo8N6SyQwiTpxc5kbYIqBXXanb3m",
+	"ZOU5gSVe8KrmvtVduTl+DtiVcIk0lUzPs5CvV5ffBb6ymvRuS3Vv5PX4EFLIkHPR+3wUQA0HeUh2dTSM",
+	"+kSaPYck3mw+U7p3v3ER+VKzh37DAcIRd08QcVLnALcRtg77fC/Nw2w5Fnlx2rGxqrR/Ahu5PaYKTz9S",
+	"qwSTpP7iIaOe/fmetST4CrWCmk0w67Tt1BU0Yu26XppA7VKG6eaXJZixeudLsZHOl2/U7QrXV5pC1ko4",
+	"LKlkqB7YivlXrVjNW4wXnF0Q/P2Q9Bv9BhkEjEamjWYdS3JqC/GklQBSC2ntV9/g7PZwNk6aX+AVS5UV",
+	"qpSBb2hoWYcQ/fvyNdXCmfi9NwizJYR5FFEuhizahB+Vs4v7tQhcGHj3V3eIJRF2mXFyK6mw8epoKe0X",
+	"3+DllvDyQz4Mo1Mf+NKCKtUrdihdPmN1fJhZ771Bh22hA5QvNCEy5QhRwUiUqq2Rw42y1gHZBdTAj9Sb",
+	"bzBkWxhSGj51lI2VIsc8KYoMHhwX6QJUMdTGIbsYItYeZs/sYsNuktTlkuZEQB3jdOU1lzSFP7BUeVNq",
+	"DUtmae8b2h57EMCGXV5xulEQntLgIRuc3xWj+1Pp9nmzY7qeO6RLPDStxt/0zJ9gCwtnErX/uc9HLVh4",
+	"1ZrImeJxW0h6e8hGvpCRLkvlT9gmCoyisT090XsRY4Q9k4wLmAqcIOFQMg5uiVbKDop+oKSWrkjKUFYO",
+	"VKxd3i5zymsAfI2wvEUsdM0gvVxji0X3kwnGB4w0jbeM0KFkUVK4+JowjlfMfEFy2yoKolYEzNhmFwW8",
+	"Mi6jOZmyCENfk9jUQ+J+/NglTV2TahYELfQAaqdEql1TFQvx4vYei5J5tOemSSUJGBUSvJHJSluOoifJ",
+	"qlbEnw1EacabcIpPoFolTJTARtB3upDVCzaIykrixvHGYkwj5hF8toJrBVoHrdSRqLqJUC/cTFZ2X5LN",
+	"1xAzrPfeCBlbFDIehWeMF4evsGdTPwKWV5q69oE/ZJDJrWPhpRotlcam3VbkZmfv7U7HIW8Rj85Fq6Jj",
+	"DsYrxpkvfPTo0FRGgKTeMSMuPO+SMdQJgbKm7tFMjsPI/7KuGPcOoxGLqrQkwbmdAjAshGXhFZ+u7IDb",
+	"Emmor2umLjv2ukuWugQi9e49vLTapU9j9JuLDkeBeDSLfDk/UfvVkd5wEZK/3jO38QsfPWoURepADNIX",
+	"PnoEzX0KbxXBKiNwcbC4CFYW0QE4+lrC1QPAQ3gELiNe9FjK6fKbj1nP7g06k+MbCmee6Jtvptu1piMf",
+	"+VyQUMk96XW7KAGdhnKsNQpMlvbVTPh2w2mgEBqTA8MRp/4XmWKJUAavLM8FC83QYKjRxcfsrB306vt8",
+	"FDfk0LENAUtc/6YEDD5x9OCYnO9itFKS9zOikl3QeZ833RsTMXqiP7uodSlZb572msoxExitIYiM/NGI",
+	"RbB3XPsp8xT1dotLwbjtPu/rAnziwIqdo7jRiA1ZBCIv7AEipdgzOpkGTOCCzOlgMRDGPahJDmHd2K4k",
+	"2Rk7Vze0zxkdjGG9ZrlCneiYRRCJMieeL+hI6UXqdY8NfFCNfCVMD8LIYx6ZccUM3Gc7avadQciHgT+Q",
+	"wlXDUEk489XVw1DzPm9Guv0TOQ09H7sRILhEHJmhtNGQM4ck7T4dkwuWxFYePTh2yCQUUvuyQR2OFcUW",
+	"8UWfZ1QDCGmP9QMA2YRGZ8xTyzfPHkABC5fgaeqqD7AEJGcO0YQTerLqA4Cj+43fIO9qYtvn7wJyAGR9",
+	"QdwH908euaanFxwdxEhCSSSovyrI9euff/ToAel1Otevw5MYUqdJUL9xQHwuHdLXpEh9gVRLf3cnkOnv",
+	"FElX33yl3W4/f+5CsA/i7OlM+JwJQcKZHIQTdqgb2USUi2kYyT4fUj+YKQ23OeNROJNU3Z0plWNHB3eq",
+	"SwP6sP9lRgJ/4kvH3DYvvOAtxWuQ6hLYFsr6TLT7fIe4elMu6egykZpQa+MJbFBHBzJOXIuqu4eE8rke",
+	"GUoF+xhwGQ6J+64Z1h6mzwkRdC5syu8QTicmLBR6P6jDPL5DqCQoUTXdfkOG6BMAvnnr1i3ihRj7Sdgz",
+	"X8h+w23F27kT6HpVVlMJ5GXQvA0VwwGNIoX00ClAPQEMzsQ77hBXHZnZd4J61wRxkfjfnyLlvwPPIQuC",
+	"QEz3K1BnCjCUuCCduy0MPjajqEGp1OYKE8vXVtB5F1ahxAU/rsTFQ72aNrkNEbNwQ2eBR2ggQh1NYtWA",
+	"0UtPeK7V9oMoHUEQXyK4FI1VNClplGOICI6hCCao00lnMUcD0FWqtdsmJwMa0LidByQUKFkHAYKJLzS4",
+	"oHOhtqebgjjkyywKyTkNZnAEg2DmMc8uB3a+CyIvQH9Cmq6l3BwQUG5cIqFLX0in/o7CvhHjRIQtc/8V",
+	"A2RcanbQ5zYPjbTCpbEzz10lPUM6q0VOF4VCN85NVRev6Yaw2G5v10XUD8BKp4gd0B6I89V6QatNkA7p",
+	"66KoERbMlos5vYM1ZbXgj8y6z1EBONCCyJcuZFYM2W2RUqWg/K1O6zAjKpg2LkbjuPC5IhxHBtscMqGB",
+	"Eo7V+Q3DCHq/oCYBF1lhAx0wDzUmrFGvtSdIkkInjMe4NqiOmBRE0yTS7XR6cJ6QkIBFiY7vIFIp9uaP",
+	"ZmqaWPdy/Qk86bYOkWcCcUDIwmlKGmFa1QgbFfmRXot6JI0jer+Bf8ZMSykWCNYm99UxA4sTZEI1Y3Fv",
+	"TCinIxbduO7CHgcSrjzleN5qyANCCQ/5DtZRvxiHgvU5YBKEZKWe1bWEPQUSiPsgMf0II9J0k+aRrkNc",
+	"KzJEfYyt4u12u4UQ7XY6u+Zm/DYNfE/fCsRJbVVXSHyOPypGPaJKisOocC8czACdT9kwVFeaYPH6iEQz",
+	"Lg4SJACO6pCLKFQkfT5lwjGo0ueuEehdTS8cne52fEeTISMEGNvMAem6juKNO+FwJ6I8TmRD/jTjZ1zJ",
+	"KozPJoacjJjscwuDujkG0yZfZHPEogmVg7Eu3TxlQcA8oiSuw3jkM/OkDsG1O7IpHhTTm2NPUZuhzyLh",
+	"gG1cOOkSSore2hFgCpMPiIvhhE/wSlK8kPrTqbmesaQsL8LkFghImjedGvU72ruu33QwVYKkG0jpRxFN",
+	"zByArcakq3aerv8E3MKf6FRGsPpfvz7xg8DXFpDr19W9B1bkYswQ+M1sdwsQW0hSzf3UvH7dGocCs/C5",
+	"1foujm/3ZoaHunZhHoX3p7OI39E/Yx/LjEEDCB38hezvXqqymNoYIhciRDJ/E2oLdnudtwmGXTmku9vZ",
+	"1SSru69+3O/umxyAXrfT1Xl1jtoIFCWMGPXQ0zOVejcRPWdBeR1OoBCWIELjrI0YI6gkrhVh7IIMkUmB",
+	"UMJTv6HP1koY0BKwTpiCsfTpL0eWlPivUQxWrei8lmxTeQvGbqaGOYyDXlPrTFamFLNynAbYxZOpmXE+",
+	"nQ5H3lV6lC2wWdqqpjJqJbnqokbrgvEvxqFxy6EMEqsVWs3rc50PrB1PWpUyWiAKDkjY1SVniub5ccrP",
+	"aRAOzlJpWSDwa8X0nEWnVPoT0rxQxKjP46eg9kwsaBi6jSqZniReig8710qXUkmV4C3C1qEWQYxwGC95",
+	"TM9BdtHQOmcxX/KM5gyjHWpZOX7R7BQFfTwzJZHhge3gFyKYjfQJ6jMyXEePY0TyPnef7WCWhXsQI83x",
+	"HX0fkF9jdpfJxyDNmPMDHYNy++rjoVJY+g1XqzY81K9TSWgAFV+VBKyIKTBNJclp/rm3f9P8+dbbt8yf",
+	"t27dil1LRohkXsvQYP0+/G0/ipTOa/U5iFRKIBqHgQfIBoJMGE0oHzAiZr5UTGkK2Q/DiImxWl2MfAB3",
+	"BVrR5yeMkVjL0NpWFvstfIe3FJ4PKDeah7poz3ZYFIEALdy24pe3SPNeKI/VkSiOz7yWEnP6XGmnKEqB",
+	"1hdPAWKc1jeBisSqmW/GUNPOGV4VX2j39xRgYlx4kRXermsKNY7vmnHB6nL04NjWZBJLUqvhNBQ50n63",
+	"dqfdwcKcjNOp3zho7LY77d2G01BaM9gEC3QBsF6HRe2YjHtGK7cRmSgJCFxBMWf2IxOmIEjTCGDEiDuH",
+	"xfEJ2Go5VlIP+zwVnVDUDhk7MaaCFYqjDoysK0nHoDn2vDxVEg+ajQz+YjlVVNyh7HOfX79+G27gwfXr",
+	"Rvq1Kz5n1KLD+Ga11asptqpGUIPDL4DA8BUKiPg+SKeHmkMpzT9QzHJur7Db6bxlPaHQWpH/C8ValIyH",
+	"iBPj0bHXOEi55ODwIzphEryFHxdbyZNHbtyPh7rTeP4YTdFMyHdCb65zGuI00KRPz40v6W4DhjTC31Gk",
+	"VrjjzfA5q+GTmE0mNJrbdme9QdyZzwHl4MjaCsmVhGt7UhuxBho7J9XejOOjoclX47lT9OXj54V+XFzw",
+	"7g4c0UnsmMksFk8uvusgSBO78nHxgnkoH43ZSdqhqtachEE0Pv2jb7z46Z8mHpiqS35rRz33rtL5RHrF",
+	"mrgDB84hVx3IWqt8+bPvvvjJ72dXqV4oW6WZ8tFFmF5eQmGMgC/UzQ35gNVZHHvWOGg0rGAWcDKIgxs3",
+	"jG10EE5u0HMqadRrf2k6atjRJ41X3/mjl3/919kN7e3fBPSpM/hufvD6Z6rEmTSYTrQY5JAU5TaCRG1Q",
+	"vfr9//7yn/7s5T/8xat//OeKO8tvbCEagEsKeHQVh54dPPE87f+KMQiFO0DvXqezOVIUAy52JKonE+8e",
+	"wu7j7uP2LDHEvvX2LXWlbGrcqEVTCmfdtWbVZMYXyDAOMiefWNCKncSNOuSicDFv5UDQSYGglKo0KtGA",
+	"eE7t9LU9uR0bDiisN9a/KohAqbtSde5VsVlM8d20WGUcNIeWiou1GVKe3MbBx4+dAlqJZFJJi3QE6YxK",
+	"pGs8hkxHI9BiTZSuA0gFh7nf6TxWo2cNfeXS37EQMwaK20ePSPPzJ739m2jNj6W8kBM3CRFwHbSh4TNF",
+	"JoiySJE+v8+NfjON7YBK2dWDHxBfiBk09IREMiUbREz6kVaFphE798OZSOyrcamNuH6mZit93gSZGh1+",
+	"IMX6Eqyi3U6n13JQ6SupKDll3NgPUAuVYO3VMTGCYA8l0ux1Or0+/6I/OMMYurti5KAbaRCEQikWPCQB",
+	"lag4cF2ow54qnkNtV+9qyrhoEwh+AH8DaLN9bnYolOQ7xzPYgiir9kRSWzJ56umam3nAYOuR0/CctZbL",
+	"wsb8qClNt9PZO8xZy9XXb5NmrNX6AhAEPMHSD/o8sUqbbIcn6j23VSYuP9K+/9clK4PS/shcyLTEaRn8",
+	"0YIOhm1fGnSPcf2CzkkzRvhuxyFgGmilaJ4dqNTtOOXyArB0bV1Ykbml5nIWysJpAWLBbHs7GkXUseWF",
+	"3Vu3bpELKkjWVFEOg2Ug0KMuXNTbOzGC5pekhAW1pASH4XbHKGohaOkq96usEhWelfgkYlKRPFkbVnCA",
+	"9ThmHFa3FeEvfbeyzL8oCFIzKBOi1GDzL4xP3x/49/0vHH/45ePuPf9YHPOH+4PbxzePz6b/6bdvf+FW",
+	"u91urCbEbFZExJNcSz7MXbHCpexlBEQrRiE2dZnbdxj/rbgton/eEoW1rupctMKFvZ1ZmC2xx28fJo2d",
+	"oewNWFOLuUbi+stwm3UvW7lEeqlIudJdrSjaKoFDJIHDiyXc95mMgdwMwhHxeauenLvnwPnHwq7trrkx",
+	"YvIJDYIn9peiXP7V0VO2wyflbyZjKg4IBK9ZlVEUfpuCa9qPouRJUwTN5w6+gn4g7O1G+1yXbQ6HDjD2",
+	"0jIoWj7lmYX50pYSdOBWeveCyfTO3TY5YVL6fGS4pWASfCHarhvXI2p2HAw9caB0QysnXabh4kvBgqHp",
+	"yo+VohZZR3MC2ftMHgVBqmjI6xTNgiBFalI1MdIiCzpvrG8X0nuQ33Mkturwe/s3i4avfJcLgLw9DpwB",
+	"oaFymZv48VcyzQMbDadh+7aBgGUL2zZ0IIEG1ZMEOPaTWNSo68TmPLiAR7qKX8eqcad+HFPo7XbCnjYO",
+	"ek7DF3fF6A7DopE6x0R9+8DnVllMXzyI/HMqsbKQeUqpeUJa72OGYQeKMJoJJj6HPzvQJS73ZDFOYLE4",
+	"k4bXKTFfrgJR9EEbz14hJHerQNIawYbo7nKIJl+sBNL9jYC0Z4EUrbVrSHfFt71MtrOWZ1vblFRlV+fD",
+	"c9ahs4lAQ+cYdWEHVl1L14UtXu561KOSTNBOM6HEUTvJCQdfMbLOx48VJpt8ho8fP0+JDR9AyfAgSO8v",
+	"6TphiRDZQldFtW2LhIseShjlckVFmeJRJoIcVpnmnhhP4HOIb7GupXChe5iJHQgjKNl4fEfEkQJKICE8",
+	"JGI2GPd5Sj6AGKeIEXHmT6fMuwQGflW49+LrlwExZEEVc5PHzrqc2WmEnG1/9hKxo87Nvhyh4FeKMOYP",
+	"740Mc0kyzEp8dw10f01cTCm/Ipyw18XFRHUudsKkwOrDoMoC71F8TBeUdB1teNLKpfopVcozjf0uBk/Z",
+	"Mfc+xw7s8VNu3MioGZraBjrxApwemCQwh0GSOu8XEZ1OWRSHXFNouOon2TF9jj+1MOkuxTKj8EIRFh3B",
+	"ljQUtzgtZ2TOZDu9OwhHTWLRMUjU1TfTBRJ0yiAVjS8ufQxmKXAaYfYbWM0yQoGb4+TFJ6JZOmmKkMzE",
+	"jAbBnLgfI7F87LZSrP7QGsNUhKbQyGtOwmGfZ7PgykUDDK/1hR3Adk2Q7m6nkwoIvw01SwwZNy3DfBlH",
+	"bOoS4H0esR2g3wiLJWKYm/E2UStYPw1GtX2NThjIZzIOjX9Q3aDDdJ6CktAShFfw63P44WIcmq0kYMvn",
+	"DurEhJzsdHJ1ZCcvvBdKONl5NmwH6/bEza+TvuUiX8yHNBMaT3ppb1S2RO5yVRR438sff//Fz7/96f/5",
+	"26zGZtfM/TjmMo9rW2e6O3I+ZXd9AeFdpVJb4ZJr8PLdLAfe1PqrCLz1Fp/RzSsvtFQanvp8a3Dt5iWb",
+	"AuPIeqCuLGKcXJZEnbmvmwmxWXofyuKmSlk+9CrYzUZQZihy8WGTJrWN7Q4kWpFua6O2F40VB6vpF1iA",
+	"axUNI3sh1ji2NXBz3ZiliuKu5vkplmgkxi2Iupi9dIN63hPoRFgu3KZNIfAwCveu1cLQPYhzKzmEQdm/",
+	"QaKBqTmg7uycyBClKFyGkgd4GPU5FLdBfN4B51HMRGWYsck0u93ObqtNjjjmdiq+iqOJsT+F4CM2lXaS",
+	"3vnuxhw13V7nLQL5a0eeh6lO6ZHgGjQns0D6OzrvScz5ANt2QM4P8+I0LLhLYeBlo4HSQGRPZzQQmXm0",
+	"HDbA7WfSTAsiiDB+qM9NlGJ8nDqyvkgAO/I82OprFLwAYjl6lercGQd8JNaADTmmyr3/+QXcunVrcxO/",
+	"taOP6R1EmOJIGivmNOSGRF8TydGm5MsymF2WNc0g09Z4fjGqbIDj1w8CsWBdUq1iSVRy/vgrRSbnsQKp",
+	"jsYHU3SqLLBshbO8JB555Hkme1WHWsabslgkcoEVmKOJl3irkE3qYRcYgbgnEpZm4aku6GBl6gPDMJVM",
+	"rKxuHkpG3Ig9vStGbpscKV4JUb7QEw8L5kBdiTjA157mggpduIZ5GB1rhQdD+aEw8IwdJ2KCQeWVKTbj",
+	"K+CN9oLrsMZdgmnfR9ba0huGpOcwNUOW99mTG9aXDFCH71mvNZWQYQ/dMgG1+q5oCYJ0u2p8680xFSlm",
+	"mVqfEkUgfmrGDfz7vA4CADGAWfdLODBC9Aokryk0SFGiZFcZM/ZTpEgv/+C7r77+J5/9l//x8sf/pG5p",
+	"uPFQkTRPVFoRbAYKylgM0XQMq7zyV1//k1d/+cM4rSez8ji4tJp2v4yJLFvMi59/9+X3f55fRhyJWx2A",
+	"3U7XsBZEq5IcOairYSAK1XtSl6QWLF9+7Zsv/+C7L37y1Vd//738JrT5od4m9nc06Spc/TVBGI0CX6sc",
+	"Fh2yWCTYJA3FnDNZa0uf/fDH//7Vv/rsF//lxU+++uIn36iKIaW7WhQmmTCgwpjkOpj8y5/94Wc//PGr",
+	"H/8rXswXP/npy+///OUff6POqdSSEUzfoC2nsuUIU5kdJq4gBsZ8zx8OWYQUOgEjaeqtbtaSYk2wki2l",
+	"qJjQhoXWJfXVFsxWTFYKJuzm0gkrUJuFE6dIQeGM+0Uz6hnG0H1Pj1AkvyVE45BcUF8mpSWAdlQOe74T",
+	"183I1PHgYVKtA843vu4rpeetKdSbC3tZUr2xCFEQ74dG0imS55dK7wq3lDjmwJmXy/FPDLwXGL5seRXL",
+	"QUJuncYTG0HCYUq6OyAuFsV6CF2qXdLVtfkEaUI9tVOma2igtBkOddFPuNUOcannYc1Rl/RaDtnpkogN",
+	"oVKjGdnUYgQjl9bwrBXlhXlLCMaMNLV9aK5dWbTHPRwoEb+bF/GPptMoPGc5wR7LUsTT67y/bq+z1+d6",
+	"EGNDU7Bpk4ewVZiml5/mIfsSG8il02RdnTUtZOpG1hDg+7zb6dw8zJ4CamSaysRyRrfb2Vso5T80qPka",
+	"Y7zhqEuEa43KiaBlI14FsSTG4Fis/eXP/jAWs+2bg0W6q0glS+Tu3R0eyocG5/MphXoHHIo/oblZV9P0",
+	"JRZBW2OPK29qiRp0c4eH1s1YrE6gmW8jy1oI625nz0gBn4fRvRIsyl6LjaBTbk87a28KKW/xJjRVNtJB",
+	"nbXnz+PFT7752T/+7Wc//NrGN7Ea81ckaHsZEDGB2aSNNn/Nl4rkKXlXnWmxQN7t7R7a5dYg3iPSNc5t",
+	"kg9iOuA08RfbdxddX3u1N+3VQhVwWGKpodHot1pqjTGlxnUtFKH30utYOL8Sr5P5C/lgaVkMc91en9iL",
+	"mH9Z4i/yGUiPU1svNCGvKg4r7IGjy0rCHguYZEuN2g/ZJDxnQok+SZNhN6mjq1dq3Aop52SbHIlU6U5d",
+	"r15NrAuE71zQ+QFatFPRATCevoimgdfmXLf7Wqq8A0sxkqS9P5Al0+5mU035ACsiC9/Dkq9rSZmZaeMo",
+	"udgt3ucZf28X6iDnZEfcyhUxEpdZRdK9ti2GVdX5iDyzlJL1FPUvMj0UTLwRryc02w7PDdw3utd1Ha02",
+	"RvzKpiyAxWVtM9gCzLD5W6/YjZq5kWRxTY5ShLgMJpY+80viXzjpBgw3vRyTGjGJ0UlPwMVbyqXuc0am",
+	"dJSqLSySiPOM784hYeAxIbG6ghPXk5ahpAEZhDMOIezp+ps+cJ+4MvXSuKLZBlPHwMn+ATq5ryZlT5rC",
+	"6E/sHpTPxgop4/DCfOx1npeVt6lG6eHMHtAR2+78G0gai0/tilHf2RqEtyhXLAnBeF7jxEy2GLyt08SM",
+	"0RMoYxI8o1tNba/sZLrVbffmXufWrf3dTseKJNP9FgqsDyX8/LHS2CUNGgfdbadrWYhWuwgJUM0UAVwv",
+	"6TiPFJuKyyniDdqUDyGlNVlEXsUS5Pp1U6Dk+nVyajeV5uxiCcPo85TJX7hk6AdQyPV0Dn2WGGl2jO/A",
+	"iR0CihvF1n2vdai7YChugeldWK6cBoEu3Yw9dc7YXF3c69fdWMCDZthxN6sBnfpqce9hMwYKDX0KmuoU",
+	"FHneKOtKzPfzX1cGVtN0q1HgUXi3xKaYFGpPIacvdZLdgoiFFAY2Dj7uPHY2v7MN1FnJYMXVZZBV7IFL",
+	"GaR9jGWZDmmkyHHJ9C2Hi1PAsnod9X8J1xpG4eS96qWM1eP3CsoZr2J275gv4nRn3SUoHmil8JT3atSz",
+	"luG9gorWRWb0S+TVOcx/3Ry7iA8C45FhPs96axx8Fd4trIReN9HpkhSQRerdEQ44pZhSTBj3+hx7YUC7",
+	"QGTDYIa0qtvSgLgwjNu2TXdu3EMwWU5hmwfdAvGZ2843ePA5KdUvk3iRa3GXFh05Qondegk7X7Uug6f/",
+	"x9JHy5M2qZCPxuxd7hXHUCqeHXKDs4eIdr3Y6EJOZ9LgFPY98oOAdNMFR0s309uocrs4AjFzW4tLo25D",
+	"DV+Bvv6qat01KrQsjopLY2VOnNAvo2b98Zrsry7aLCjymV5XyiLQdRZJPAkthmE23/ViyxaAlXH8yij8",
+	"Bh9Xs/4WiQaKUW1ew1eyzdXU7rfIsU9YMPwPoInXZN0Tn7Nipo0qODYTtMMbdCnbhTr3eir31qzRBSjw",
+	"a84hK6jdBgNKGNHV1bcrRE3a6rdZ701cb1YVT27Jf0CNvPBiXEWtXCe+KgK0NZUcvdf1KkJIaMCZrlUQ",
+	"DocQOJvkoG8ueudtLLxgB+9UKb2wfqxOaoeaPOVyq7udzs0iLoyBVK+7jkISeCiLksrzxQE2ErPiNGa8",
+	"XgWHywqSsU5ly9ywFOZlkZ4Z83PdJP5ymF9GIEoKrpcUh4JzGjIZRyhupULAzRzlFImeG7EJjc4WV4vU",
+	"XbqgsijBF0iTBj4VrQw5O2NsKrCFWCpYMG5oPAgYjYo9eSvT2JvEeBzUyk6wUECNCjd6R74we2ytn48j",
+	"7eT8XkmlQHvZvy5xkBBUBhjV+Oyrv/PqO7+on5KxqchIayk6nqKWdVE+jK/GBoCBEuQvf/b1l9/6wxc/",
+	"/cYvf/b7ja3UqrNx6tet+PMVjqQsRpdLqgGXPvNL4mBAZxPqCZWONxhUCTVDbwwoH7DgyWQmGVYRXdDw",
+	"h2vtBvqF72CHHvUiabpCUjkTLvYUT7OduAgqAfQEhqO/AMSrwoL2u/vkffXKbVju3ZkW9eOxM/wERCQ1",
+	"2w3E7TQfwcm7nc7+oUZC3V6o2+t0D60F+4J4vpj4QjAP8k+L2EyyJFjhFWAzPJTYldC+KQVdR2rwjRlX",
+	"B32U6VNTacx1SW4GvlsnuYXQW2SlMmK5rmgIhZUA07mF2Or6GiCBZWBAucI9BGx5blgx4C+D7OXgfklk",
+	"70OECEUyg0CzCB5+XklW33fUBVf/LCeDT5AkVKCGsFor9gCrehsS0nTV7+9yDz37nVabnNAJI5HaWzQL",
+	"mCBUEFcvIze/uyVyuovk9C5MUoOo0iAIL7A4ZAlBTcAgNk9ccb2/QiR2nRA6c/k3MseGqTAexK8nLUZ8",
+	"FQsJ8uumxgb+l02TtdBnruGWiTL4WJaJpbfhKaEYRhidxWQX/gvNJkgv7o4RRqSjvay9FmCGB77fdG6n",
+	"bux4YClNLScO/DLNKAVx8Y8PTROJJhD1XqcVm/4B3QRx4b+Z5252DgmFUidUGJwj/hCIJmYmQS+JiOnu",
+	"G4jH0Nsa3u92OofwoGlYjg/4PLeuMMquwBdkTKNJwITAVNY+T0eTeSETutm7N8O7ygR6v6FNPC4Je+eS",
+	"CZj81RKSPh4zDoPrL/gwbJuf+twX2N+jbf3sEhqIkAi1Pddu7+k6xPW5jEJvNjCfTQCdA9FzGEbHGfN+",
+	"m0XJe6kIeV83+5VhxDzEEcfA6bbalWLbg2DmscLe8NqIaPFaHxQMUaREc8XfU2YsmqnTXMaWO12t5eim",
+	"KjYzJk10QPvclz4NNMbkakRbaB9qEkg56Sgc6DlkEkYMv+l2Op0Y63T5TMJDvoP74HQCRY30LhC1gOn3",
+	"ORS2RMaPAziGrFoP7h0WnX2c9S/pGeOlJaZx/69bnYJN3aMTJu6rXRVUiYFdD2L6k4hlQFU023XiJIxx",
+	"KJgWlo7vpKIG7NuJQQMx7EqZPvx5D72n//69//3pX//jp//6e+Z7bPPQcxrZa4E9QFIEwrR3QDHE2Pwq",
+	"tlQzDfAXV8VTA70XRvcVMhWIM/Y29Y5efu2/vvzWN7GDib2jRYvfRA+6TJ28u7EWsHzJr/7gq6++/cMX",
+	"P/3bV//8O/UW7sSlOx+vUBVcY8cjmu3gXg+HXv7x/weVK/9HTaBvKKDUZvZxF8dmPs1CF0sTCctrLbpK",
+	"SeOSzJ1aHBWIOlgqPqP6UTsNm2E1Dhqf/eK/vfrLHyJ0s6+WwTaR7BdAuYb8mJDU7RXxyRPMXChN6gwg",
+	"jg+vmEmR7ywM7ISfrKjLhPrk00Ebzjp0M3OCDacRhOEZrhWX3zEHB/ID9CoqILZOwxZmcCT7mw+nXrzZ",
+	"TuYnKzemzPuBdtfGQef5mt13Syn01nwNeMwx27TdDjB2tUKmBQS6rJRp6pph95rV6vCXEtyyKvw5QShR",
+	"P63C/CATrRBTnaGcCwKqU5dvwTVbem/y9C91FXqljHiDoc8pilatKaWlbWiFgLMLbetatU9PCouLVeJ6",
+	"PQZQ99WmsWXK7x1tQRMpk6PxxvRaB4SHp6E3h5470E5HhsSXDvlS6EMAaxiZjky+BE1HqQiHEK019pW6",
+	"BAHNc+gtSD16GrA2+Qi6C2LlJrx/LlF4iuZQtPaZkk2g1bHJVPoFmlXGllnNdKl1pDux7bBISzKKCWj9",
+	"p2yo9B6j7dAIfGrhOcu12DHUy9J3Co2c5souN2DqZb5uXUYvNM2SrQOMW9mu49JJld0rEAFWnm+htN7r",
+	"9EzJuhgnFsyLVqlL8VzZZ7+9pnZFJ7uh0on5M6xie03dIcvUahVMxN+UFKCXv7g44tIjTpbVS0UbFLHZ",
+	"+M6uWVwpdbiXVVxJQ4tu3C2WM76OmNSeKAsDa+bcAJNJRS3LEFcubCExvOACSL+i+76ARJpmLCsKxkzy",
+	"he6l2nL6fEGSTmxWvCNcwmkUhRcWexSkmUm7OSA0CPSSJ61Dksnt6fMVkntyuT0wSaud6aIj4peV/Nvn",
+	"hc2Ok87ArnU2ERuc5w/oA19IVxfzsCCMduRD7NKMvZV92eemfbEtsKPd1vrGFzZPLjGNNuGU4H5rKGsD",
+	"aeZcW9Uzl9KtiTmdGMOtvbhYblccOjUVTJSCNhRnTayyToE9U9t2uY1B6oaUJFLB5T9KQ/+KOycTYqGN",
+	"InWyk2rb0faNmva+EWPL1wPmr3XXs6zOSiWQrFs3ZSsZW0W49mvmf0WdQVbK1VqKX/Yq93O6+B1xQAzW",
+	"VVP+ixAopVen0sOMOaqeCXaZWTGrZOftTZ0qpqIVi7XY9iifn/syXb5FMXuTnr2byR37f//Xyz/47sv/",
+	"/P38BiP2NFtnDUwQs0sp9XaZmWXFF/h1p5YVimiWsKTzJyaU0xETmxI4S2VNxPCaYqZR7MOh5YBuIt3R",
+	"AiI0GUFvvP5gXjqdIwykP2GtDGD7/Ah8oijLuWdsfhFGnknCMCNcjEOBRUaP7yihw+c6NtbgIFGUl/pQ",
+	"tUtJgCBOpqU/yr0+90c8jJQcSdOFsvNil7GyaABof/YqklWRdSMt/OWCuBYJQ6hlXwk5aLnsYQgxdund",
+	"kuCB+mtXsdJSZ2KGJay3kpq1UhEbgeQVLkYjPVLgqyEFJUi2ZQFodfGipnCxGEls60Z3US5FQhUWileL",
+	"A9wWF2g170I9lun0LuUjFn3AzlmAXLMGq7b9qlmsWyJfdPFjofPCirdFl1pBTv2C8i1RGDC9n24siKSD",
+	"Cdbeea/O1pOl2RDorQaBOM2+GgR6naLg0kRo6l2K0GTf99df4UYboeJbtK5IpAMgy0Qi8cTXYnBZSw6s",
+	"UgdyAFh2jAGGx2EUYeSxqE0Sl4kR7sATot5nHkYpJa6jQlsPnSnZSUI4oKctP8ZmMgyjia6LIsh0dhr4",
+	"Osm+koGHz01gFJFjKjNkc6kRBotEXX2RI21rcCzLxwbrsll4U1iXrdjusYFya8lR/Low5jWadmZPoml5",
+	"O1FsTznu9SZbix33MeNdL24mQa9qbKssHGodY0aNGKnlwTdlxpBLCr55fCl8UN+smrEOwrVqSCNCrsoB",
+	"32dSj3DNJvg1ox4K1X8lzDBPWwHqqf+ameU8K5Y43Fyk5RfzRR7KPsc4/HwlhdRUNSuyrVH3oIQDfgFg",
+	"ByhypWu55SpZoffgctXdbaxhAzXQM2d4xQoLZBqVl9dBL2kUAqpnpiAb3rWVlFD96htWeBVZ4eVZ1HN3",
+	"5nUrh3m7OVTy3ozVfC/HNnPRGcubmB/V61wOdX6MSb2ojbk38dPdKbjs8zgPrrBVuQe9yptiyoLAqJ2U",
+	"XL/uXb/upHqStBY0NAcTuRRxIVY15jZSpeMe5/sdXYHCbnFurPfaZRKDwLEcn+lUQHQ+9Hl3v9sheIvf",
+	"5ZJFmSDG7n7nFjGX/NxXc0DoRhYKAwpt48OJ2gYYjuB7pXfHbdP3OzdzK7e7pldc+RoVNpa0Tsde6To8",
+	"q89TjdFrJ4znd3qFmqcva/9cyEhKSnl62rv693/z2S/+CL2rK0Zq5j38m1te/dSrWl3M0XOzmXUtBNWS",
+	"vsirA2xnnZUVNEfe4Epe/dXvvvjJN1/90fdf/em/vPrzH736+rde/slfbqMcccmV/VVsNn6J0TK6q3jl",
+	"WJl1+4sXNva+detWHNNZXrtrzc7iGQHFamgew+XqdxQvx/LX11g8G/yxSvrKvtVVvCiOGN1ZT9ShPZHh",
+	"snyWI88TxMV3vLhcQUo4ooKEkedzGqd5iLjygkPcxEnmkp5jxoqLO3wOSzjoqg5t8pERq3DwMRUFpQSU",
+	"pKuFISsuQt9a68aiUMlDaPHiCyzvcNDneUiTZrJO0mthrxeoTTAMI8LoYEw0ELQewYVk1HPgZyu63iIT",
+	"MjSyk3blLFUT3I0FlhTIq4uyckzmVciZiOsutA5JGDkg5/Z5utR1ZGzlnqOm2iVK88teKDOjTiWyym+Y",
+	"s9OoUBIBY1UXXSEopkxQ7XN1KQ5j+Tw+UIteWeMUFotGkCoMfhRejRpzcfplzoK0wKXtZTKcdcBvxKhA",
+	"i0Rt8bVuiE/xOnS1g5XX0evcNJztePlKFkFEFzFYaSWLnIJFNDjJsTfZuxCub9bYKvIYVtlDFpr//rtf",
+	"/eyHPy4O/1zX5Zi7GFs2m5ajfVnOcRpGqycdX3Ik0kKEtsORSkqU50ibJcNu3tNahN5FbtStyncFuHhJ",
+	"gh3OrLvc+xw6Na6SjbyXLccF55sR55TYskyIe5SwSrhXDIKKQQRK4nPjPoo8lIy4EXt6lwlBR8w1CcZ5",
+	"Maxnc2E1nuhzigWpkuJbh1j46MIHEbfIyJkWtsqkKa1HtPs8K0Nm0rZIcdaWGvfkzhetZKzYynZNECNx",
+	"HN9BdyQuqDTBCgU/dDWWeBcz0CK9A7LQytgm9w2cDsqlqj5fKlbF26oQWlwo84B0NEsMf/ZZAa2CGu/7",
+	"aRGrz5cbA+MNvU7r33QazB+Fain57lJKjR2GM+4lmuzpnAhGo8EY4KvvT4qapXNL6gVO6sQMvGlLkjNq",
+	"+FpXE8cWLazu7N3O/o6VopMHM0LSM8UAFHB1aQSl8xncWy71LFr0y69989M//V+f/fDHL37y1Vd//726",
+	"e1hFkKwJw3U91fGN2p5xLn1fNmmhu1QhKoOQhYau/YJgbkMhASsL2Zdl9zokF9SX5Wzsagl5q2DZZRnH",
+	"FNbFUspq8tO+A0daKjqd+YOzZaITdq0RxFUPWxawuH+NZt2PUkUUIt3rhs9DzqCHMEoKh5YRmQfz2G6W",
+	"lDCNpabt1JnuvK3Fjy/CdpYahXRZloxhaEEdahmazaud6xx+0sx4J50EDvA0lrZMqlYm8k2fxw+oNbBg",
+	"2Frg2rTn3Ei5awWmq9hFwLooPGt9JTLSEr4+iRiay5lpCssz1foWWUGWFISplW1VuIZ1bEJqwLUmz5qB",
+	"PvvFd17+8Tc//T9/+9kPfm8L/rcY6X7N0sk1Oi7Odlot8yp1bAekQiJWyfQluHIZBgvr2C+3JZvhPRi3",
+	"snrhtAWVw6u0s7k7k8zqZ5MrnrbbOsgWLAKNDJVfxXYFtPAHa4MgIyYVWd/bUsOGPd2w4Sp1vvk173mz",
+	"ilJbg028toY6v66tdBY30rlkFfB1de25/H49dy+/W0+NNj1I5Yt780AXTTWWd8IGIfeES5rQgMCXgqT7",
+	"9siQ8PCC/N/EfrzVJkf4hVGorglj7rUVHc0adsmMSz+ACNCsBoftNRK7quaRGQWuz7ORD1viNj27PVCt",
+	"xkAyxL1AEqdhLms0C+rzVRjSr2CfIBuxGgc3izPPt6kHLVkA1Mupx93uc/b5cFZ76t2bnc6l9DT6lehm",
+	"BB1FDHeLC23zmAPmhNQJUDwTbm6LrNCoLENANl6QQqcIraYOlWHNpXLOS+6tdPc1dFZ6OvPlMv0ops35",
+	"eplWXyQSMHpul59OcbaZkERGlIuhluY04/UjIQtZl8aU6s2p9zt72sT4WzNfLjUwhpzBin0+KrUvKuBU",
+	"ScusoEzpOtK94uIFasVXQX+qyShiylzfv7WPjQZug8Cutl+zt13NctSAm9ts0VeZuMRHvVUms5USQgs5",
+	"xOIDtWfN+rpyEWeHRZQCokQ00TI/6/g17cg1t7VkmXkUuAxeYh33JXGRD9Q+N2NNy+Xni7g83+JSNLeh",
+	"kQDygqHPAs8uyceH4XthdMKki3pX5tu4RVibHKWr34HzJsOC+tyN82tdZ0nDOCwErFvG6e5//caMY98D",
+	"r984hDZyTkHEkdPnbjrfVneby6UduxiljENCELNiPgoUc/hlGjHoRZAUc76I6HTKIgFJj9OA+rzPQwAl",
+	"DTT4QMHk7CKzQdJU123GB2zCuGyVdc5LUnpdrC/o5rN6t9RftqMVSAUxaGN+NQyWJ7qQxpUoFrRQOYzv",
+	"RbW6sV//k0//6vcgZmfz9s1FSzFh1an09Rc/+ebLf/jLl9/+u/I1Lcho43TCjrh3pDF8bdi8H5J8Dn0+",
+	"Qb6bS5B/9e2/f/knf/fip3/66r/91cv//D8//d3/jeO8/PrXXvz0fza2UN/QRs9fM9ts3GNGpArHbMVU",
+	"m+MpNU23i3HwMsSHNCJckgSB3NsqcLe0ws8GFdK0bLfAnAutZl3OLu6nWvYavtCy8LJp2uS2tDIWePoX",
+	"GTeshSwk9d01ocSSCYuguW4hVxzMogiaCOPobhh49iJa1TjjW8gZ4c1HetfRYvtqdibCns5oUAAG7OOa",
+	"z1SyY8P6PDdc7qlyHpyCWYWYlypRugYKV8OV2N0RdMLynW8KGU36AFJsIA3k1fTXha14qi8IJYAaC1pu",
+	"VtbT3KtuNShcGZoLNgEqQ0AuC0Tr8voU0m+Z2ZehtM1GbaNAGkJoxfP8odLMIWYjDaY4gax1JRpKxUYE",
+	"f2mx5YVIXGYxyQBndQNKIcZehnSRQb1LEi/MrLZyKcb+Np3F2LQgujEMo1Pfg/ywcsniPXjIchWDlQJj",
+	"8NwD3YAKdmqSo8EkLGQ4FeQijM4gqNQkI6nFtRyQdz9ipyfh4IzJPh+EnLMBJjWPmCS9TqdHvugPzu7z",
+	"wOfsrhihvyZiZBCEAloBcI+4N+hMjm/o/LYzxl1TVIn4EuZ6u4W+5T53413PuLVvt01wgxhNTvAnj+m0",
+	"ZzqiJkZ4BlYDQdz4EewmDwvR4Gj3+RH6lLR4f8qSEfM5TPioGr1YKioAgww1xBOQgS1JH47u4QCSjgVT",
+	"AFq+dVTc1R4pOHaGsjzPsfKSL7t4fKe08CLCEzJBr6gpIXWCoOLGIaWffvsbL/71z1/85Jv//r2ffvrt",
+	"nzXW9zYvyo5dsJDPfvGdz37we5997w9f/OSn2VXkA6oWdptflAFtXYXCksgrrrC8H351cpzg0dXS+W2Q",
+	"+QKdYclNPswWgqyQcrJKArXlUr6Mos3Wpi89g9hGhEtiyjglaZ5S3tIlCy1+rDlJtSbGOa47YhLgKJ6E",
+	"QNafmBqRi+r6Mi6jOZkmt1TXy3By5ewPklr1XSyO50tMmpIkYFQ9xhkJp4wXc2CHsEAw0kEWq551PSap",
+	"HzwIqByG0eREj54syeJFTffjxy5OGw6HanstdHxHbBrM+1yM6RRKwBhkIHQoWZR4NaCbo9pZGZxcR3sI",
+	"POhHiF9ie0ftQzDlXgSh5FTJDDSK6BzTiS98OQ5nMsshr6EEI+rz6OKmjBnOqhmo1VBxCQ99n0mF7wIZ",
+	"P0L8qnLTWUGSRm1dvpwAzvJJME5SJmVDbLAE1wpZYumCCnZen+sVnfzV4n9lsCrjhbrN8NZ54UpVRFZk",
+	"iU1rY5qMMA+NAP79E8eWAWIyWNS/IKFecKGLCC38oOYA4Ur98eSt4S69NWg4DV+8QwdnSj3kXtw5fKpf",
+	"V893ga3pcbolTXtKZrXeLO52s+0yxgX3oFqJf5snKM4XLmCg65T8h1twjeA1IMJQ6c2ICSk1tVw4+MAf",
+	"6kLDpzSlCh4Uqce+EDPISVTMTmu3Tf0JfovrAJgRhaTzPvf5OQ18r9UmH+plaX0ZbtzFODQ3PNGfBzro",
+	"gYdyjHmlHgHMYN6W2WxFHmt2cpU11W0qn+uolAY56yx2wYCVqYJ9ZlfME8x/dfXCwtO8DM0ufZyXFRHm",
+	"D6WmXNeEonFlJHuNQvQTMQL9ZRDycxYJLC85EaPl7cpmU6gtPwhnXLpkgjVLMF7MHgxsfdev293+r193",
+	"SBh4EIJAuY4ahtf7XKlJkbwd+IzLu2KE0cvPBsFM+OesdZhEkhU8CN+IpNKCnlOP3SauL97lHpyLglOf",
+	"m4rspkIu0n9YWps8CrG5wCkdnDlkSnVPfXdgT6kNyYHSVpvqRSFbZkISsQHzz6Em1F0DHqXluXfF6I7C",
+	"EAdApW67S06ZmlsNxgKICrsmyBdO7t8jkj2TbXJEInYenjEvHh1b2PpSEMGeAtPyRZ/HzeCg+Ai+o3bm",
+	"Dxhp6skezaeM9LqdLkSn2YcVa53xccYKqoE7NAJRj/W5gacCZhud4nFqsGAscSNDrz09oDkdH+t/YZ2G",
+	"gjKmUxrJedxny1rjgVW0gciLUJdNU3gnfD4K2JP+rNPZHVD4j/l0ip9cp7hCKgmHJiJRv6A9j/FrKf9V",
+	"Kg5Pv4D0TD9/uFozITKhAQQxeCR9h3RgADqoYtBQgjtWk9krSp8pyBp9Xpi9lb9ElhsM8QzAhNpDasyb",
+	"hzl/mZXttaDN8G1rIEWiX3+8wCn1bqfAneIvg8xPjcGYomLZ7e0+SSSbge7e0gF1JAXWlWqjAl9/oM56",
+	"8XI01m9gQUuqg900PP5EjbaVRSFxVQzoSc1kbKDapt+Q5bQ0PWIsbcFgtjXZ3v7NlNq7hf3USktYbgTK",
+	"MuxCC9AWcaV2a8nMtd96xMTiS10WOZEhu0VXXZHImE6DKYcsZzykKcJIMq/lkFIukyXjBYxleYBGnmAs",
+	"CtBIBT7EfCVF6ktQ5vlqhKKsT0EW6UiaEhSypVorS9GHnHkLJBkjPhtZBQ1aZfcZKVGMmI2v9BtKVOs3",
+	"DvqNFz//7svv//yXP/vDuBHYq+9879U/f+OzH/7Zq3/5+qvf+WG/8Tx5WXssFR4uaHuWhEKBPe0ho8mC",
+	"xei9KJzoftcRG5xnwqIE41623xcz/aUz86gfWPRe9fbf+MK9gibd+MsD28ynvnyq/xuds8gAdiJG3d6u",
+	"Wa0Qfpg4co1xr7eaJW/tHrA5Uts0oqet9aAkzj3TB1YUG1LLMY1KjEjSRtbHToNKSQdj5mGbOHXug0Xc",
+	"JYON+gMg5Ks//ZeXX/+RQsgf/c1nP/qbX/7sd+pg4E3EjHzZUgsTtU13ASomeFeAnYUTVkfFXhkuxu3S",
+	"y3Gxl8VF/GSBtRwhnTWP7bKJyMIjLCIm2inwYCbGxzp1zGNi0DhQy0OsevHTr+m1/fmPcGFWK0b//sk7",
+	"1Bsx3dpQY4l//0SNeILuAPWcuo40SCAmfRnA+cVjPn9D2dbxUeTEr9qtFg2xcohtzFm9lBj1CE2JGtcE",
+	"GftChtHcNnSJUZ0mNqlG/BMxujGh0Zm6auIJFU8iwPOl+fLqnfSeiSvYU+EWWbcIFUSNe5izVFwTxB1T",
+	"uFwn7Kmri7xSdMf0eeQLFteZCWg0gsgIUwDTlwQTEEchE8QLL3i+wmcSAlc1277X63TI53FND9mA+VPp",
+	"mFLqPi+wtZja4UkKvW13UOIxaUJqIhb/pB7YKvFxj537AyYwrSKOByywvuTMIII9JadsHpqWPWmgTuiz",
+	"E/bUWW4uKWnO7PR5RuDNTlI1hzFlQiozedyl0dldMRJHSGavgLkDIHsXoLiiFq9uQ+Pg41u3Hq+TfO8s",
+	"aWZcez3dx+uFQSoEfnQRrrkIp/f4UkoSpBFr+wp1GdqU6dIKHgcElTfrNuP1Jb3aKtxqna8tP5MV4JHp",
+	"er23f7Oo6zUdyBz1KM05zKPOpRS9ySDBZdW8odGZ5SVAFrgS285xbHRaLHZCxZwPH04xa0IlsOtCbt0m",
+	"xzzDv+IUFBTqdD1uNeyh4onUmLSTRxy7n4adO9tMV+u21cNs2SYdbZjz5vS5cecYT4kaTJ1XTdfOBoSF",
+	"bqdLQFZUUy2VE05DOU6cMSkYpyQAU2pvsQiwImvXNrR0eXGAlK5np/2MC7sd5xCp1N1hsf6kNYrx1HV3",
+	"iwUChOdVcH2AxfAEcDrfc2Nv/6ZdGRyAmNjfDD2FmhiIEn5kn/mKhmijRK0vVdzc4eHJbDBeS8ppHNy6",
+	"tV4JI7WY3U7XtGrAw/fWWVF3vQXhUd6/4K9tDZWZW3xTLiOEJrkHS2UKvw4PUfS8Wy7sQOdbuEWnc5IC",
+	"ZU28rtIC2NxeqMqkFqaksxVs/EsQOlnKblYiXAgKqyeJJqKl0lYRDl+GvGWh5KUVXU+T3vWMI3AiKXlL",
+	"oexiaetEMX5hEX8lnngs8M+hYZ1EUQZaMfm6eFRAQXKewGEbE3tTMEbcZzvqi51ByIeBP5DCVbKKa5nG",
+	"XNJNF+EFu4OL1j8XZJ1EU68S9NE6JLuk2Uu1faOCXLAgaOFMcZM05OdJk7vMZOURIq1DskcuIl8ivyyK",
+	"EMEN6Od1xI4VfdfnEFVqxQRpYOqAIBKefokNJGnef/DuveO7O+8d3X50Qv7tB932rq6PoQU0E1/Utgfy",
+	"ZSqe6L0w6nP1J2m6luyoRJ1ui/hSveKmnAik32i32/3Gc7B4mY55YMrWjg8f5Txz3NdEn7uJQTt5v01s",
+	"abXb3SXNR/Opz0fQRXk6E2NoIBP4nO1onczTxjDc4SERIaZ9zlMUDUKSMA77Pg/mOjJJCcK2qD1i0pQO",
+	"eWZpCgpAqcPWci5keVNMGgIZUuBtULu1e0qbUCk8Rp0tZKslviDeLKKnAWtnosgmcTUThKPHJtNQxoU6",
+	"BZ3EjEXodlLm+z63RtJx0vEGwUBLIiZmgYQ4Nt00jQio1GuvTHcvhMaNIbQf0uuJzoGdnTHYmFq6sa/H",
+	"+IkPXYPs3cHZIXG1CwEe6Kp7DxdYz1agmaARv1AzIc2LcRj3agDVB3oktUoTkbuAQUY+h9prJt4uMULq",
+	"SHi0UJpnIzbwpz7UeLOoEem2oOhKONTv2nVe00/utjRKhJYskDWHZjSdiS8EBMFFZMZnQqGHuR6mY6R9",
+	"XRyCVOSGqYxk3jcdxKz1gJbTPbTgm7V9OPbjZE9JIHawelpJiglwGCVDQrvtkuAy8/yYCnIa0MFZ4EM2",
+	"gyUndbtqBuuL+gVpsq9DKWqo1p6pLhf/sFdcWY57VyMaDYSFR+xZLsJKD/S8yOdX1TVm+59Wi0hbpC4i",
+	"1/a5kWOvCcLphGVVQQORxO/58mv/9eW3vpl4+pZsEAPVVthg1RyEh2xwXgJ+e9Xf/ruX3/qLCuvFKnub",
+	"PpDyYrHFq/3bH7z8x395+f2fFy+4sNROaskG6taSd2sXEN7bGcVtcNJIFFedUwoRXla7eGzSMiKVoUBz",
+	"7cwqYNu6kCjw5u7WQDYY1tzw/C1KpEgzf3pLZcEECPmN7TjG4PKojQIX+IogSWSePFxQ1twRch4wEF9j",
+	"Bgn4QbUUujOhngnqBOgcxtKSkmYuFKfXslvIY7GsGmgz4TU2aPOhNctg3KgTGJMG8f4aJG5RRKnRAcui",
+	"SM22JRzO8tCUCiCwJfU4MGTdcJM1w0a2Gx2ynNTXKTAJ4srWnX7FwsiC6FlUWyjeU6NgpNwToGFyxjyh",
+	"hU1MLLF0TdIMI2IUxxYRMiovD76aAQ/PfzWnYKKILHUKLpMqynLjEGPr5cZtrXy8XQUW9i7DZaXZsky+",
+	"cBl72bqv+iSA9R9W6NxXsoQUd83FXy7hnrngsd2eCR4rCu6yQgV1e50VwlPzvK/6qpdGUFYIcNxUUG0h",
+	"O0EqVBgKuyQqckEcX3F83dJ9rEBeq9p4PcalP/SNGQcNcbGIsZrh9wQIzepm3724p/WuVVxPacYOXL/Y",
+	"CpypYrO4R4DJ/1T7nEbh0A/QwQ26tn+uC9KJfL2fNjm+I9CERiPwXJOIjXwhmYKV+kqc+dMp8/pc+AHj",
+	"MpiTZmJqPN8FOthyiNAhc76QQAtOGRHjMJImoVR7ukW+ND7lc0JncqwOa0DjygqL8vNKK95ciRL0vR0e",
+	"PkJcSt9ELRyHMwmbBnxbVhwmUxJmneI0CoXWrkljOcM0Az2+I04QR/Kak5UlYqMVWtkDNpREASM29U2D",
+	"ebWFFVTv2UTwlo1GW5biUkhSKHv07PKoIWLLgTHqG0N4H6lWv0HGEOcJZlpB+o2jmRyHkf9lHQryDpAz",
+	"gj4PfAVcHv3GCpwkh1IL+MksvpaQuLMkCv7V7//3l//0Zy//4S9e/eM/N5zGsLrgzwtE/rwzfHlEdxle",
+	"L9kYnU7vUj5i0QfsnAUw9vb2OgrCUxoowfWuGN2fSphuUwDY3P2pVm4nhqMLzCPNw9atrxMPZDFqUA0W",
+	"cOo0B8bCrYDuS3jwh6bEqzkJ17Ea5EChV/bMTYrs8GHY1uFfBd15UP9CLQubl5oePboHkOLN/oiDTNOk",
+	"2NrGKhw7CBRotLUOc8VpELQOiZvgpVpgGnFNS5sshrn2dIVl/LFwCfiKSDO3wUpV/Hc7u+RD/SIC00s5",
+	"m5u+zEaxG88Oo4Ox8RcOoXOQ6POmdnruXhPkPj9hwdAeWb2JTYasb7NN62x18pow2FSzUhAMbTZ2BcLL",
+	"UqG6C8LLdHeRxG2gt59n0fpe2CToO3/84qfFhV3XL0KUziRHI4CaV5iSUiDPphX0Kot+9RffffmtbxbW",
+	"y91QpcAsNSkXx/TqkFP8+Y8+/avfq8UvOLt4UsYfX/35j1795T9/+oMfVTyeekawNLpvPUZshbjzhC6t",
+	"ZmvCQ1zB1FSvDFNmmZdRpzeLnpderDeLPJcUzfWhPtEMna8hNGSrOD03FhGk8bMoaBw0btCpf+N8F8i4",
+	"HjivyCstCQm+Zm5QXq8pxsDOBRtETDrEKASQz6zvtVKidUnGlFxiy0HW4xpvcxX7gScS6/4Jx/DUOLYm",
+	"jhywxsNnCkaEIkTCMUH2Tmps7Ms+kz4fWWNhz4L8UCfoO3JMTqKDIYmmQmDEqIcVnqbS3upEjAoGO4qP",
+	"m6kjtcsrMGh+KUjTy16dXXUEmI7W3o8Rzz4Ge6SiWRUdwRAqRWpSy9T1w54DoqUD8jSuDHyBw2DMHMT3",
+	"HxJXF2i88Lkg/hCj/q3+iGoO39Mo8nlQFBtIKDqK8DbcitqiG7+1q97SKmnxY+EsGqhN3T0+OTm+f689",
+	"gUyUcOoP9Dq0xqpBFG9M3SnyOfL+u4+e3Hv3o3dPHj05efe3HCVd9cjnyIMPP/jgyd2T95+88//E3++S",
+	"z5GTd+/dUd8fWpFuZKiEKPBHEyhAiQ9P6TwIqQdnO4j8U8yeoGLOB+p+mj/aczoJWjHkLkTi3Tk2hsU0",
+	"FONYMc2nCPSScCP7hQNIlUjDsXzH9s6WwjSux036YKaN8yoaJLWELMAVshwQCcF+sRO3mYkGrB4FSPlc",
+	"C+lmrDiSTQFmIIM5CfwzRtxUoKubh/RtLQ3YMI7DCgZW5ohIgRPW1W9g9GK/QZrgI4EFtJYC8UINm0AS",
+	"zmBAIyUSZ+G2IKTWTXDFxfp4cQvSoiBDHaETexxiUAgcBmR9Gwo4LeqBTXSbmRg0XcpG/aHh76RD1SyX",
+	"p0Pa7XYrfacnGJZ3QEx83lKQZc4RQo6zsHITLd/sbWTZCr7I0vtLP26tDr6vsqQC67mbyDpnLLdCTU/j",
+	"hCwrng5D1rBJDSQgBiIkg1CRFjTCadNbXYJyG0s/P1C6nkjvH+m5Y3VmcZPCzGmY7NQgDLrYNLE00AwY",
+	"EjwNrV52CAGPDekskCbCFAXlIgGZQ2xsOGFQOjlAyyBsGm0PSau+HP3U0nczrhepaalDLsb+YAxhizzU",
+	"7ke4ARn8tZeN+6yALRjMhIvDcCYXpyi683IcMbsTs4i1u2kwSyU9XhM6ktnn+UjmWLRoZa/7QzYNMvfB",
+	"8q5BgUqLhjhW8G8aFJmXUk8ZgMSNFMYsYgsuNdjmCagAGZAUBZ2XBakfJpJJHPOv9I5MJEIMEMmeySIu",
+	"4MYxDUWh7FWuB2niGSmeNwk9FrSszafCJIxOmtk2Rmtjm+nEGRZpP5wvTQQsS8QBX5AzRWPOWXRKpT/B",
+	"eAXiB8EsFvm1KwQaXcRgQMn6dmy3+5D7MndzXEXt8MknARQvN/OirpcyQUNrTz8IfL0NAlpeqxxydnqD",
+	"At+//aDT7jnk336w2+7ZaJNY1NqWnZHM1IqfP37+/wcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

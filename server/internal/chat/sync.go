@@ -12,6 +12,9 @@ import (
 	"github.com/imspec/imserver/server/internal/apierr"
 )
 
+// noneReadable is a first readable seq beyond any real seq.
+const noneReadable = int64(1) << 62
+
 // MaxPullPerRange caps the messages one seq range of PULL_MSG_BY_SEQ returns (the newest ones win).
 const MaxPullPerRange = 200
 
@@ -70,6 +73,11 @@ func (s *Service) readableFrom(ctx context.Context, userID, conv string) (int64,
 	case errors.Is(err, pgx.ErrNoRows):
 		if strings.HasPrefix(conv, "group_") {
 			return 1, nil
+		}
+		if rest, ok := strings.CutPrefix(conv, "single_"); ok && (strings.HasPrefix(rest, userID+"_") || strings.HasSuffix(rest, "_"+userID)) {
+			// Looks like the user's own single chat with no message yet. Nothing is readable: the row, created
+			// with the first message, is what proves membership (user IDs may contain "_").
+			return noneReadable, nil
 		}
 		return 0, apierr.NoPermission("%s is not a conversation of %s", conv, userID)
 	case err != nil:

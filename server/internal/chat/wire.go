@@ -35,14 +35,10 @@ type Wire struct {
 	ConversationID string `json:"conversationID"`
 }
 
-// Message statuses (MsgData.status).
-const (
-	StatusSendSuccess = 2
-	StatusDeleted     = 4
-)
+// StatusSendSuccess is MsgData.status of a stored message.
+const StatusSendSuccess = 2
 
-// ToWire converts a stored message. A revoked message keeps its seq but reads as revoked (contentType 2101
-// is carried by the separate revoke notification; the original is flagged in ex-free form via status).
+// ToWire converts a stored message.
 func ToWire(m db.Message) Wire {
 	w := Wire{
 		SendID: m.SendID, RecvID: m.RecvID, GroupID: m.GroupID, ClientMsgID: m.ClientMsgID, ServerMsgID: m.ServerMsgID,
@@ -62,7 +58,12 @@ func ToWire(m db.Message) Wire {
 		w.AtUserIDList = []string{}
 	}
 	if m.Revoked {
-		w.Status = StatusDeleted
+		// The seq stays; the content does not: it reads as a revoke (2101) naming the original.
+		w.ContentType = ContentRevoke
+		w.Content = string(mustJSON(map[string]any{
+			"clientMsgID": m.ClientMsgID, "seq": m.Seq, "sessionType": m.SessionType,
+			"sourceMessageSendID": m.SendID, "sourceMessageSendTime": m.SendTime,
+		}))
 	}
 	return w
 }
