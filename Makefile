@@ -51,3 +51,10 @@ build:
 
 clean:
 	rm -rf $(BIN) data
+
+## image: build the server's container image (imserver:latest) from ./Dockerfile; pass build arguments
+## with DOCKER_BUILD_ARGS, e.g. DOCKER_BUILD_ARGS="--build-arg BASE_IMAGE=scratch" (see the Dockerfile)
+IMAGE ?= imserver:latest
+DOCKER_BUILD_ARGS ?=
+image:
+	docker build $(DOCKER_BUILD_ARGS) -t $(IMAGE) .

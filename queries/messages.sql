@@ -95,3 +95,9 @@ SELECT role_level FROM group_members WHERE group_id = $1 AND user_id = $2;
 
 -- name: SendersOfSeqs :many
 SELECT DISTINCT send_id FROM messages WHERE conversation_id = @conversation_id AND seq = ANY(@seqs::bigint[]);
+
+-- name: RaiseSendersHasReadSeq :exec
+-- A sender has read its own messages: its unread count never includes them.
+UPDATE conversations c SET has_read_seq = GREATEST(c.has_read_seq, k.seq)
+FROM (SELECT unnest(@owners::text[]) AS owner, unnest(@conversation_ids::text[]) AS conversation_id, unnest(@seqs::bigint[]) AS seq) k
+WHERE c.owner_user_id = k.owner AND c.conversation_id = k.conversation_id;

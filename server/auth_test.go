@@ -126,7 +126,9 @@ func TestUpdateUserInfo(t *testing.T) {
 	e.MustOK("/user/update_user_info", tok, map[string]any{"userInfo": map[string]any{"userID": u, "nickname": "新昵称", "faceURL": "https://example.com/new_avatar.jpg"}})
 	// Admins may update anyone; empty fields stay as they were.
 	e.MustOK("/user/update_user_info", e.AdminToken(), map[string]any{"userInfo": map[string]any{"userID": u, "ex": "新的扩展字段"}})
-	var d struct{ UsersInfo []struct{ Nickname, FaceURL, Ex string } }
+	var d struct {
+		UsersInfo []struct{ Nickname, FaceURL, Ex string }
+	}
 	e.MustOK("/user/get_users_info", tok, map[string]any{"userIDs": []string{u}}).Decode(t, &d)
 	if got := d.UsersInfo[0]; got.Nickname != "新昵称" || got.FaceURL != "https://example.com/new_avatar.jpg" || got.Ex != "新的扩展字段" {
 		t.Fatalf("after update: %+v", got)

@@ -25,8 +25,8 @@ import (
 	"github.com/imspec/imserver/queries"
 	"github.com/imspec/imserver/server/internal/auth"
 	"github.com/imspec/imserver/server/internal/chat"
-	"github.com/imspec/imserver/server/internal/gateway"
 	"github.com/imspec/imserver/server/internal/config"
+	"github.com/imspec/imserver/server/internal/gateway"
 	"github.com/imspec/imserver/server/internal/httpapi"
 )
 

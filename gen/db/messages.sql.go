@@ -133,7 +133,7 @@ func (q *Queries) FindSent(ctx context.Context, arg FindSentParams) ([]Message, 
 }
 
 const getConversation = `-- name: GetConversation :one
-SELECT owner_user_id, conversation_id, conversation_type, user_id, group_id, recv_msg_opt, is_pinned, is_private_chat, burn_duration, group_at_type, attached_info, ex, has_read_seq, min_seq, create_time FROM conversations WHERE owner_user_id = $1 AND conversation_id = $2
+SELECT owner_user_id, conversation_id, conversation_type, user_id, group_id, recv_msg_opt, is_pinned, is_private_chat, burn_duration, group_at_type, msg_destruct_time, is_msg_destruct, attached_info, ex, has_read_seq, min_seq, create_time FROM conversations WHERE owner_user_id = $1 AND conversation_id = $2
 `
 
 type GetConversationParams struct {
@@ -155,6 +155,8 @@ func (q *Queries) GetConversation(ctx context.Context, arg GetConversationParams
 		&i.IsPrivateChat,
 		&i.BurnDuration,
 		&i.GroupAtType,
+		&i.MsgDestructTime,
+		&i.IsMsgDestruct,
 		&i.AttachedInfo,
 		&i.Ex,
 		&i.HasReadSeq,
@@ -517,6 +519,24 @@ func (q *Queries) RaiseHasReadSeq(ctx context.Context, arg RaiseHasReadSeqParams
 	var has_read_seq int64
 	err := row.Scan(&has_read_seq)
 	return has_read_seq, err
+}
+
+const raiseSendersHasReadSeq = `-- name: RaiseSendersHasReadSeq :exec
+UPDATE conversations c SET has_read_seq = GREATEST(c.has_read_seq, k.seq)
+FROM (SELECT unnest($1::text[]) AS owner, unnest($2::text[]) AS conversation_id, unnest($3::bigint[]) AS seq) k
+WHERE c.owner_user_id = k.owner AND c.conversation_id = k.conversation_id
+`
+
+type RaiseSendersHasReadSeqParams struct {
+	Owners          []string
+	ConversationIds []string
+	Seqs            []int64
+}
+
+// A sender has read its own messages: its unread count never includes them.
+func (q *Queries) RaiseSendersHasReadSeq(ctx context.Context, arg RaiseSendersHasReadSeqParams) error {
+	_, err := q.db.Exec(ctx, raiseSendersHasReadSeq, arg.Owners, arg.ConversationIds, arg.Seqs)
+	return err
 }
 
 const sendersOfSeqs = `-- name: SendersOfSeqs :many

@@ -24,6 +24,8 @@ type Conversation struct {
 	IsPrivateChat    bool
 	BurnDuration     int32
 	GroupAtType      int32
+	MsgDestructTime  int64
+	IsMsgDestruct    bool
 	AttachedInfo     string
 	Ex               string
 	HasReadSeq       int64

@@ -183,7 +183,7 @@ const (
 	// IdleTimeoutSeconds: a connection from which nothing (data, ping, pong) arrived for this long is closed with
 	// 4004.
 	IdleTimeoutSeconds = 30
-	// PingIntervalSeconds: the server sends a WebSocket ping this often.
+	// PingIntervalSeconds: a connection silent this long gets a WebSocket ping from the server.
 	PingIntervalSeconds = 20
 	// WriteTimeoutSeconds: the deadline of one write; a write past it closes the connection with 1008.
 	WriteTimeoutSeconds = 10
@@ -231,7 +231,7 @@ type PushFrame struct {
 	OperationID string `json:"operationID"`
 	// Always 0.
 	ErrCode int `json:"errCode,omitempty"`
-	// Always "".
+	// Always "" on 2001; on 2002 it may say why the connection is kicked.
 	ErrMsg string `json:"errMsg,omitempty"`
 	// For 2001 one `MsgData`; absent for 2002.
 	Data json.RawMessage `json:"data,omitempty"`

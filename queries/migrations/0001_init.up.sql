@@ -73,6 +73,8 @@ CREATE TABLE conversations (
     is_private_chat   boolean NOT NULL DEFAULT false,
     burn_duration     int     NOT NULL DEFAULT 0,
     group_at_type     int     NOT NULL DEFAULT 0,
+    msg_destruct_time bigint  NOT NULL DEFAULT 0,
+    is_msg_destruct   boolean NOT NULL DEFAULT false,
     attached_info     text    NOT NULL DEFAULT '',
     ex                text    NOT NULL DEFAULT '',
     has_read_seq      bigint  NOT NULL DEFAULT 0,

@@ -220,6 +220,21 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 	if err := w.ensureConversations(ctx, q, stored, now); err != nil {
 		return nil, err
 	}
+	// A sender has read the conversation up to its own message.
+	var raise db.RaiseSendersHasReadSeqParams
+	for _, p := range stored {
+		if p.msg.ContentType >= NotificationBegin {
+			continue // a notification (a read receipt, say) does not mean its operator read everything before it
+		}
+		raise.Owners = append(raise.Owners, p.msg.SendID)
+		raise.ConversationIds = append(raise.ConversationIds, p.msg.ConversationID)
+		raise.Seqs = append(raise.Seqs, p.msg.Seq)
+	}
+	if len(raise.Owners) > 0 {
+		if err := q.RaiseSendersHasReadSeq(ctx, raise); err != nil {
+			return nil, fmt.Errorf("raise senders' read seq: %w", err)
+		}
+	}
 	if err := tx.Commit(ctx); err != nil {
 		return nil, fmt.Errorf("commit: %w", err)
 	}

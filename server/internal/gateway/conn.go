@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -18,6 +19,7 @@ import (
 type conn struct {
 	hub  *Hub
 	ws   *websocket.Conn
+	raw  net.Conn // under ws; closed directly to cut a close handshake short
 	info ConnInfo
 
 	ctx    context.Context // ends when the connection starts closing; parent of every Handle call
@@ -123,12 +125,12 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// closeWS ends the connection with a close handshake (bounded by coder/websocket at 5 s for the write and
-// 5 s for the peer's answer). It is never called by a publisher: only by the writer, a timer or a goroutine
-// of its own.
+// closeWS takes the connection out of the registry and ends it with a close handshake of at most
+// WriteTimeout. It is never called by a publisher: only by the writer, the timer or a goroutine of its own.
 func (c *conn) closeWS(code websocket.StatusCode, reason string) {
+	c.hub.unregister(c)
 	c.cancel() // unblocks a reader waiting for a request slot and tells Handle calls to give up
-	_ = c.ws.Close(code, closeReason(reason))
+	closeBounded(c.ws, c.raw, code, reason, c.hub.opts.WriteTimeout)
 }
 
 // readLoop is the connection's reader goroutine: it owns the read side of the socket (coder/websocket
@@ -350,9 +352,8 @@ func (c *conn) shutdown(ctx context.Context) {
 	}
 }
 
-// drop closes the socket without a handshake, in the background: CloseNow waits for a close handshake
-// already under way, and Hub.Close must not outlive its context by that much.
+// drop closes the socket under coder/websocket, without a handshake (even one under way).
 func (c *conn) drop() {
 	c.cancel()
-	go func() { _ = c.ws.CloseNow() }()
+	_ = c.raw.Close()
 }

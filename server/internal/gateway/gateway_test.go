@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -594,7 +596,9 @@ func TestSlowConsumer(t *testing.T) {
 	start := time.Now()
 	for i := 0; s.hub.IsOnline(slow); i++ {
 		if time.Since(start) > wait {
-			panic(fmt.Sprintf("slow consumer still online after %d frames", i))
+			buf := make([]byte, 1<<22)
+			os.WriteFile("/tmp/gwstacks.txt", buf[:runtime.Stack(buf, true)], 0o644)
+			t.Fatalf("slow consumer still online after %d frames", i)
 		}
 		s.hub.Deliver([]string{slow, fast}, payload, "")
 		if got := f.nextRaw(); len(got) != len(payload) { // the fast client keeps up, frame by frame

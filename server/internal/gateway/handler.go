@@ -62,7 +62,8 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c := &conn{hub: h, done: make(chan struct{})}
-	ws, err := websocket.Accept(&sizedHijacker{w, h.opts.ReadBufferSize, h.opts.WriteBufferSize}, r, &websocket.AcceptOptions{
+	hj := &sizedHijacker{ResponseWriter: w, readSize: h.opts.ReadBufferSize, writeSize: h.opts.WriteBufferSize}
+	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: len(h.opts.OriginPatterns) == 0,
 		OriginPatterns:     h.opts.OriginPatterns,
 		OnPingReceived:     func(context.Context, []byte) bool { c.touch(); return true },
@@ -74,11 +75,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(h.opts.MaxFrameBytes)
 	if refusal != nil {
-		refuse(ws, refusal, h.opts.WriteTimeout, status == http.StatusServiceUnavailable)
+		refuse(ws, hj.conn, refusal, h.opts.WriteTimeout, status == http.StatusServiceUnavailable)
 		return
 	}
 
-	c.ws = ws
+	c.ws, c.raw = ws, hj.conn
 	c.info = ConnInfo{Identity: id, ConnID: h.newConnID(), OperationID: opID}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.sem = make(chan struct{}, h.opts.MaxInFlight)
@@ -93,7 +94,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.register(c) {
 		c.timer.Stop()
 		c.cancel()
-		refuse(ws, &apierr.Error{Code: api.ErrCodeInternalError, Msg: "the server is shutting down; reconnect in a moment"}, h.opts.WriteTimeout, true)
+		refuse(ws, hj.conn, &apierr.Error{Code: api.ErrCodeInternalError, Msg: "the server is shutting down; reconnect in a moment"}, h.opts.WriteTimeout, true)
 		return
 	}
 	c.timer.Reset(h.firstTimer())
@@ -104,7 +105,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // refuse writes the isMsgResp error frame and closes: 4001, or 1001 when the server is shutting down.
-func refuse(ws *websocket.Conn, e *apierr.Error, timeout time.Duration, shuttingDown bool) {
+func refuse(ws *websocket.Conn, raw net.Conn, e *apierr.Error, timeout time.Duration, shuttingDown bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	_ = ws.Write(ctx, websocket.MessageText, mustJSON(ack{ErrCode: int(e.Code), ErrMsg: e.Msg}))
 	cancel()
@@ -112,7 +113,16 @@ func refuse(ws *websocket.Conn, e *apierr.Error, timeout time.Duration, shutting
 	if shuttingDown {
 		code = CloseGoingAway
 	}
-	_ = ws.Close(code, closeReason(e.Msg))
+	closeBounded(ws, raw, code, e.Msg, timeout)
+}
+
+// closeBounded closes ws with a close handshake that may take at most timeout: coder/websocket waits up to
+// 5 s to write the close frame and 5 s more for the peer's answer, which a client that stopped reading
+// never sends. Past timeout the raw connection is closed under it.
+func closeBounded(ws *websocket.Conn, raw net.Conn, code websocket.StatusCode, reason string, timeout time.Duration) {
+	t := time.AfterFunc(timeout, func() { _ = raw.Close() })
+	_ = ws.Close(code, closeReason(reason))
+	t.Stop()
 }
 
 func (h *Hub) firstTimer() time.Duration {
@@ -207,6 +217,7 @@ func newOperationID() string {
 type sizedHijacker struct {
 	http.ResponseWriter
 	readSize, writeSize int
+	conn                net.Conn // the hijacked connection
 }
 
 // Unwrap lets http.ResponseController and coder/websocket reach the wrapped writer.
@@ -216,6 +227,7 @@ func (w *sizedHijacker) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // reader holds them and is kept as it is.
 func (w *sizedHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	w.conn = nc
 	if err != nil || brw.Reader.Buffered() > 0 || brw.Writer.Buffered() > 0 {
 		return nc, brw, err
 	}

@@ -10,18 +10,6 @@ import (
 // Operations of the spec this server does not implement yet: they answer errCode 1009 NotImplemented.
 // README lists them; each disappears from here when its issue lands.
 
-func (h *Handlers) GetAllConversations(context.Context, api.GetAllConversationsRequestObject) (api.GetAllConversationsResponseObject, error) {
-	return nil, apierr.NotImplemented("getAllConversations")
-}
-
-func (h *Handlers) GetConversations(context.Context, api.GetConversationsRequestObject) (api.GetConversationsResponseObject, error) {
-	return nil, apierr.NotImplemented("getConversations")
-}
-
-func (h *Handlers) SetConversations(context.Context, api.SetConversationsRequestObject) (api.SetConversationsResponseObject, error) {
-	return nil, apierr.NotImplemented("setConversations")
-}
-
 func (h *Handlers) AddBlack(context.Context, api.AddBlackRequestObject) (api.AddBlackResponseObject, error) {
 	return nil, apierr.NotImplemented("addBlack")
 }
