@@ -479,7 +479,9 @@ var (
 	}
 	condRe     = regexp.MustCompile(`^\s*(\S+)\s+(==|!=|in)\s+(.+?)\s*$`)
 	literalRe  = regexp.MustCompile(`^(-?\d+|"[^"]*"|true|false)$`)
-	operandRe  = regexp.MustCompile(`^(body\.` + identPath + `|group\.[A-Za-z_]\w*|conversation\.sessionType|user\.connections)$`)
+	operandRe  = regexp.MustCompile(`^(body\.` + identPath + `|group\.[A-Za-z_]\w*|application\.[A-Za-z_]\w*|caller\.roleLevel|conversation\.sessionType|user\.connections)$`)
+	eachRe     = regexp.MustCompile(`^body\.` + identPath + `\[\]$`)
+	stateRe    = regexp.MustCompile(`\b(group|application)\.([A-Za-z_]\w*)`)
 	convTextRe = regexp.MustCompile(`^[a-z_]*$`)
 	placeRe    = regexp.MustCompile(`^(recipient|body\.` + identPath + `|result\.` + identPath + `|pair\((` + refRe + `),\s*(` + refRe + `)\))$`)
 	refFindRe  = regexp.MustCompile(`\b(body|result)\.(` + identPath + `)`)
@@ -659,7 +661,7 @@ func TestTriggers(t *testing.T) {
 			w := fmt.Sprintf("%s.x-trigger[%d]", where, i)
 			for key := range rule {
 				switch key {
-				case "operation", "when", "recipients", "stored", "conversation", "description":
+				case "operation", "when", "each", "recipients", "stored", "conversation", "description":
 				default:
 					t.Errorf("%s: unknown key %q", w, key)
 				}
@@ -674,6 +676,14 @@ func TestTriggers(t *testing.T) {
 					t.Errorf("%s.when: %v", w, err)
 				}
 				refs = append(refs, when)
+				checkStateFields(t, w, oa, when)
+			}
+			if each, ok := rule["each"]; ok {
+				s, _ := each.(string)
+				if !eachRe.MatchString(s) {
+					t.Errorf("%s.each: %q, want body.<path>[]", w, each)
+				}
+				refs = append(refs, s)
 			}
 			recips, _ := rule["recipients"].([]any)
 			if len(recips) == 0 {
@@ -737,6 +747,22 @@ func checkRefsAgainstOpenAPI(t *testing.T, where string, oa *openapiIndex, op st
 			if !oa.hasPath(schema, m[2]) {
 				t.Errorf("%s: %s.%s does not exist in the %s of %s in openapi.yaml", where, m[1], m[2], m[1], op)
 			}
+		}
+	}
+}
+
+// checkStateFields checks that the group.<field> and application.<field> operands of a condition are fields of
+// GroupInfo and GroupRequest in openapi.yaml.
+func checkStateFields(t *testing.T, where string, oa *openapiIndex, when string) {
+	t.Helper()
+	if oa == nil {
+		return
+	}
+	schema := map[string]string{"group": "GroupInfo", "application": "GroupRequest"}
+	for _, m := range stateRe.FindAllStringSubmatch(when, -1) {
+		s := obj{"$ref": "#/components/schemas/" + schema[m[1]]}
+		if !oa.hasPath(s, m[2]) {
+			t.Errorf("%s.when: %s.%s is not a field of %s in openapi.yaml", where, m[1], m[2], schema[m[1]])
 		}
 	}
 }

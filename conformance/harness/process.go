@@ -133,6 +133,11 @@ func (processBackend) Start(ctx context.Context, t testing.TB) (Target, error) {
 		logLevel = "info"
 	}
 
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("harness: the end of the server log %s:\n%s", logPath, tailFile(logPath, logTailLines))
+		}
+	})
 	// A port found free may be taken before the server binds it: try again with another one.
 	var lastErr error
 	for attempt := 1; attempt <= 3; attempt++ {
@@ -154,11 +159,6 @@ func (processBackend) Start(ctx context.Context, t testing.TB) (Target, error) {
 			return Target{}, fmt.Errorf("process backend: %w", err)
 		}
 		t.Cleanup(func() { srv.stop(t) })
-		t.Cleanup(func() {
-			if t.Failed() {
-				t.Logf("harness: the end of the server log %s:\n%s", logPath, tailFile(logPath, logTailLines))
-			}
-		})
 		target := newTarget(hostPort, secret)
 		err = waitReady(ctx, target.BaseURL(), ReadyTimeout, srv.done)
 		if err == nil {

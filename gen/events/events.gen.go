@@ -748,7 +748,7 @@ type MarkAsReadTips struct {
 
 // Trigger is one rule of the trigger table: a successful Operation (a REST operationId, "ws:<reqIdentifier>",
 // "ws:connect" or "ws:disconnect") for which When holds pushes (2001) a message of ContentType to Recipients,
-// stored first in Conversation when Stored. The vocabulary of When, Recipients and Conversation is described in
+// stored first in Conversation when Stored (one notification per element of Each when set). The vocabulary of When, Recipients and Conversation is described in
 // asyncapi/asyncapi.yaml (info.description) and asyncapi/README.md.
 type Trigger struct {
 	// ContentType is the MsgData.contentType pushed; 0 for ordinary chat content (any type but typing).
@@ -759,6 +759,8 @@ type Trigger struct {
 	Operation string
 	// When is the condition on the request; empty means always.
 	When string
+	// Each, when set, is a list in the request ("body.<path>[]"): one notification per element.
+	Each string
 	// Recipients are the terms whose union receives the push.
 	Recipients []string
 	// Stored tells whether the message is stored with a seq (pullable) or pushed online only.
@@ -786,22 +788,25 @@ var Triggers = []Trigger{
 	{ContentType: GroupCreated, Name: "GroupCreated", Operation: "createGroup", When: "", Recipients: []string{"groupMembers(result.groupInfo.groupID)"}, Stored: true, Conversation: "group_{result.groupInfo.groupID}", TipsType: "GroupCreatedTips"},
 	{ContentType: GroupInfoSet, Name: "GroupInfoSet", Operation: "setGroupInfo", When: "", Recipients: []string{"groupMembers(body.groupInfoForSet.groupID)"}, Stored: true, Conversation: "group_{body.groupInfoForSet.groupID}", TipsType: "GroupInfoSetTips"},
 	{ContentType: JoinGroupApplication, Name: "JoinGroupApplication", Operation: "joinGroup", When: "group.needVerification != 2", Recipients: []string{"groupAdmins(body.groupID)"}, Stored: true, Conversation: "notification_{recipient}", TipsType: "JoinGroupApplicationTips"},
+	{ContentType: JoinGroupApplication, Name: "JoinGroupApplication", Operation: "inviteUserToGroup", When: "group.needVerification == 1 && caller.roleLevel == 20", Each: "body.invitedUserIDs[]", Recipients: []string{"groupAdmins(body.groupID)"}, Stored: true, Conversation: "notification_{recipient}", TipsType: "JoinGroupApplicationTips"},
 	{ContentType: MemberQuit, Name: "MemberQuit", Operation: "quitGroup", When: "", Recipients: []string{"groupMembers(body.groupID)", "body.userID"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "MemberQuitTips"},
 	{ContentType: GroupApplicationAccepted, Name: "GroupApplicationAccepted", Operation: "groupApplicationResponse", When: "body.handleResult == 1", Recipients: []string{"body.fromUserID"}, Stored: true, Conversation: "notification_{recipient}", TipsType: "GroupApplicationAcceptedTips"},
 	{ContentType: GroupApplicationRejected, Name: "GroupApplicationRejected", Operation: "groupApplicationResponse", When: "body.handleResult == -1", Recipients: []string{"body.fromUserID"}, Stored: true, Conversation: "notification_{recipient}", TipsType: "GroupApplicationRejectedTips"},
 	{ContentType: GroupOwnerTransferred, Name: "GroupOwnerTransferred", Operation: "transferGroup", When: "", Recipients: []string{"groupMembers(body.groupID)"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "GroupOwnerTransferredTips"},
 	{ContentType: MemberKicked, Name: "MemberKicked", Operation: "kickGroup", When: "", Recipients: []string{"groupMembers(body.groupID)", "body.kickedUserIDs[]"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "MemberKickedTips"},
-	{ContentType: MemberInvited, Name: "MemberInvited", Operation: "inviteUserToGroup", When: "", Recipients: []string{"groupMembers(body.groupID)"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "MemberInvitedTips"},
+	{ContentType: MemberInvited, Name: "MemberInvited", Operation: "inviteUserToGroup", When: "group.needVerification != 1", Recipients: []string{"groupMembers(body.groupID)"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "MemberInvitedTips"},
+	{ContentType: MemberInvited, Name: "MemberInvited", Operation: "inviteUserToGroup", When: "group.needVerification == 1 && caller.roleLevel in [60, 100]", Recipients: []string{"groupMembers(body.groupID)"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "MemberInvitedTips"},
+	{ContentType: MemberInvited, Name: "MemberInvited", Operation: "groupApplicationResponse", When: "body.handleResult == 1 && application.joinSource == 2", Recipients: []string{"groupMembers(body.groupID)"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "MemberInvitedTips"},
 	{ContentType: MemberEnter, Name: "MemberEnter", Operation: "joinGroup", When: "group.needVerification == 2", Recipients: []string{"groupMembers(body.groupID)"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "MemberEnterTips"},
-	{ContentType: MemberEnter, Name: "MemberEnter", Operation: "groupApplicationResponse", When: "body.handleResult == 1", Recipients: []string{"groupMembers(body.groupID)"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "MemberEnterTips"},
+	{ContentType: MemberEnter, Name: "MemberEnter", Operation: "groupApplicationResponse", When: "body.handleResult == 1 && application.joinSource != 2", Recipients: []string{"groupMembers(body.groupID)"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "MemberEnterTips"},
 	{ContentType: GroupDismissed, Name: "GroupDismissed", Operation: "dismissGroup", When: "", Recipients: []string{"groupMembersBefore(body.groupID)"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "GroupDismissedTips"},
 	{ContentType: GroupMemberMuted, Name: "GroupMemberMuted", Operation: "muteGroupMember", When: "", Recipients: []string{"groupMembers(body.groupID)"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "GroupMemberMutedTips"},
 	{ContentType: GroupMemberCancelMuted, Name: "GroupMemberCancelMuted", Operation: "cancelMuteGroupMember", When: "", Recipients: []string{"groupMembers(body.groupID)"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "GroupMemberCancelMutedTips"},
 	{ContentType: GroupMuted, Name: "GroupMuted", Operation: "muteGroup", When: "", Recipients: []string{"groupMembers(body.groupID)"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "GroupMutedTips"},
 	{ContentType: GroupCancelMuted, Name: "GroupCancelMuted", Operation: "cancelMuteGroup", When: "", Recipients: []string{"groupMembers(body.groupID)"}, Stored: true, Conversation: "group_{body.groupID}", TipsType: "GroupCancelMutedTips"},
 	{ContentType: RevokeNotification, Name: "RevokeNotification", Operation: "revokeMsg", When: "", Recipients: []string{"conversationMembers(body.conversationID)"}, Stored: true, Conversation: "{body.conversationID}", TipsType: "RevokeMsgTips"},
-	{ContentType: HasReadReceipt, Name: "HasReadReceipt", Operation: "markMsgsAsRead", When: "conversation.sessionType == 1", Recipients: []string{"peer(body.conversationID, body.userID)"}, Stored: true, Conversation: "{body.conversationID}", TipsType: "MarkAsReadTips"},
-	{ContentType: HasReadReceipt, Name: "HasReadReceipt", Operation: "markMsgsAsRead", When: "conversation.sessionType == 3", Recipients: []string{"senders(body.conversationID, body.seqs)"}, Stored: true, Conversation: "{body.conversationID}", TipsType: "MarkAsReadTips"},
+	{ContentType: HasReadReceipt, Name: "HasReadReceipt", Operation: "markMsgsAsRead", When: "conversation.sessionType == 1", Recipients: []string{"peer(body.conversationID, body.userID)", "body.userID"}, Stored: true, Conversation: "{body.conversationID}", TipsType: "MarkAsReadTips"},
+	{ContentType: HasReadReceipt, Name: "HasReadReceipt", Operation: "markMsgsAsRead", When: "conversation.sessionType == 3", Recipients: []string{"senders(body.conversationID, body.seqs)", "body.userID"}, Stored: true, Conversation: "{body.conversationID}", TipsType: "MarkAsReadTips"},
 }
 
 // ChatTriggers holds the rules of ordinary chat messages and typing: who receives a sent message and where it is

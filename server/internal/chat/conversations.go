@@ -57,7 +57,7 @@ func (s *Service) Conversations(ctx context.Context, owner string, ids []string)
 
 // ConversationSettings are the settable fields of a conversation; nil = unchanged.
 type ConversationSettings struct {
-	RecvMsgOpt, BurnDuration, GroupAtType *int32
+	RecvMsgOpt, BurnDuration, GroupAtType  *int32
 	IsPinned, IsPrivateChat, IsMsgDestruct *bool
 	AttachedInfo, Ex                       *string
 	MsgDestructTime                        *int64

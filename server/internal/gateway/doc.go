@@ -10,8 +10,8 @@
 //
 //   - the reader (conn.readLoop) owns the socket's read side. coder/websocket answers pings and handles
 //     close frames while it reads. It decodes each frame, answers pings/2004/bad frames by queueing a reply,
-//     and starts one goroutine per Backend request. When the socket closes for any reason it takes the
-//     connection out of the registry (the single place where a connection's life ends).
+//     and starts one goroutine per Backend request. When the socket closes for any reason it makes sure the
+//     connection is out of the registry (a server-side close has taken it out already).
 //   - the writer (conn.writeLoop) is the only goroutine that writes data frames. It is started by the first
 //     frame queued on an idle connection and exits once the queue is empty, so an idle connection has none.
 //     Every write has Options.WriteTimeout; a write past it makes coder/websocket drop the socket.
@@ -20,8 +20,10 @@
 //     all slots are busy the reader stops reading that connection until one frees.
 //   - the connection's timer (time.AfterFunc, no goroutine while waiting) checks silence: after
 //     PingInterval it sends a WebSocket ping, after IdleTimeout without any frame, ping or pong it closes.
-//   - a close handshake (conn.closeWS) can take up to ~10 s against a dead peer, so it never runs in a
-//     publisher's goroutine: only in the writer (after a flush), the timer, or a goroutine of its own.
+//   - a close handshake (conn.closeWS) waits for the peer's answer, at most WriteTimeout (then the raw
+//     net.Conn is closed under coder/websocket), so it never runs in a publisher's goroutine: only in the
+//     writer (after a flush), the timer, or a goroutine of its own. It takes the connection out of the
+//     registry first, so a closing connection is no longer reported online.
 //
 // This is the whole goroutine budget of an idle connection: one reader goroutine, whose stack the runtime
 // shrinks while it waits. With no writer goroutine, no per-connection channel buffer (the queue is a slice

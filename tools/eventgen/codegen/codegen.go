@@ -106,6 +106,7 @@ type trigger struct {
 	name         string
 	operation    string
 	when         string
+	each         string
 	recipients   []string
 	stored       bool
 	conversation string
@@ -398,6 +399,8 @@ func (g *gen) triggers() error {
 					t.operation = v.Value
 				case "when":
 					t.when = v.Value
+				case "each":
+					t.each = v.Value
 				case "recipients":
 					for _, x := range v.Content {
 						t.recipients = append(t.recipients, x.Value)
@@ -425,7 +428,7 @@ func (g *gen) triggers() error {
 
 	g.printf(`// Trigger is one rule of the trigger table: a successful Operation (a REST operationId, "ws:<reqIdentifier>",
 // "ws:connect" or "ws:disconnect") for which When holds pushes (2001) a message of ContentType to Recipients,
-// stored first in Conversation when Stored. The vocabulary of When, Recipients and Conversation is described in
+// stored first in Conversation when Stored (one notification per element of Each when set). The vocabulary of When, Recipients and Conversation is described in
 // asyncapi/asyncapi.yaml (info.description) and asyncapi/README.md.
 type Trigger struct {
 	// ContentType is the MsgData.contentType pushed; 0 for ordinary chat content (any type but typing).
@@ -436,6 +439,8 @@ type Trigger struct {
 	Operation string
 	// When is the condition on the request; empty means always.
 	When string
+	// Each, when set, is a list in the request ("body.<path>[]"): one notification per element.
+	Each string
 	// Recipients are the terms whose union receives the push.
 	Recipients []string
 	// Stored tells whether the message is stored with a seq (pullable) or pushed online only.
@@ -522,8 +527,12 @@ func (g *gen) triggerLiteral(t trigger) {
 	for i, r := range t.recipients {
 		rs[i] = strconv.Quote(r)
 	}
-	g.printf("\t{ContentType: %s, Name: %q, Operation: %q, When: %q, Recipients: []string{%s}, Stored: %t, Conversation: %q, TipsType: %q},\n",
-		g.contentTypeExpr(t.contentType), t.name, t.operation, t.when, strings.Join(rs, ", "), t.stored, t.conversation, t.tipsType)
+	each := ""
+	if t.each != "" {
+		each = fmt.Sprintf(" Each: %q,", t.each)
+	}
+	g.printf("\t{ContentType: %s, Name: %q, Operation: %q, When: %q,%s Recipients: []string{%s}, Stored: %t, Conversation: %q, TipsType: %q},\n",
+		g.contentTypeExpr(t.contentType), t.name, t.operation, t.when, each, strings.Join(rs, ", "), t.stored, t.conversation, t.tipsType)
 }
 
 // comment writes text as a // comment wrapped at about 110 columns, keeping paragraph breaks.
