@@ -428,14 +428,47 @@ func TestProvenance(t *testing.T) {
 			}
 		}
 	}
+	// Message examples cannot carry extensions (the AsyncAPI schema forbids them): an example is designed when
+	// its message is, unless the message lists it in x-seed-examples.
 	msgs := mapAt(f.doc, "components", "messages")
 	for _, k := range sortedKeys(msgs) {
-		for i, ex := range examples(mapAt(msgs, k)) {
-			if !marked(ex) {
-				t.Errorf("components.messages.%s.examples[%d]: neither x-designed: true nor x-source", k, i)
+		m := mapAt(msgs, k)
+		seeds := seedExamples(m)
+		for i, ex := range examples(m) {
+			if _, isSeed := seeds[fmt.Sprint(ex["name"])]; !isSeed && m["x-designed"] != true {
+				t.Errorf("components.messages.%s.examples[%d]: the message is not x-designed and does not list it in x-seed-examples", k, i)
+			}
+			for key := range ex {
+				if strings.HasPrefix(key, "x-") {
+					t.Errorf("components.messages.%s.examples[%d]: %s: the AsyncAPI 3.0 schema allows no extensions on examples", k, i, key)
+				}
+			}
+		}
+		for name, s := range seeds {
+			if s["source"] == nil {
+				t.Errorf("components.messages.%s.x-seed-examples[%s]: no source", k, name)
+			}
+			found := false
+			for _, ex := range examples(m) {
+				found = found || ex["name"] == name
+			}
+			if !found {
+				t.Errorf("components.messages.%s.x-seed-examples: no example named %q", k, name)
 			}
 		}
 	}
+}
+
+// seedExamples returns a message's x-seed-examples keyed by example name.
+func seedExamples(m obj) map[string]obj {
+	out := map[string]obj{}
+	list, _ := m["x-seed-examples"].([]any)
+	for _, e := range list {
+		if x, ok := e.(obj); ok {
+			out[fmt.Sprint(x["example"])] = x
+		}
+	}
+	return out
 }
 
 func TestSeedConflicts(t *testing.T) {
@@ -458,11 +491,42 @@ func TestSeedConflicts(t *testing.T) {
 	}
 	msgs := mapAt(f.doc, "components", "messages")
 	for _, k := range sortedKeys(msgs) {
-		for i, ex := range examples(mapAt(msgs, k)) {
-			if c, ok := ex["x-seed-conflict"].(string); ok && !ids[c] {
-				t.Errorf("components.messages.%s.examples[%d]: x-seed-conflict %q is not in x-seed-conflicts", k, i, c)
+		for name, s := range seedExamples(mapAt(msgs, k)) {
+			if c, ok := s["seedConflict"].(string); ok && !ids[c] {
+				t.Errorf("components.messages.%s.x-seed-examples[%s]: seedConflict %q is not in x-seed-conflicts", k, name, c)
 			}
 		}
+	}
+}
+
+// TestOfficialAsyncAPISchema validates the document against the official AsyncAPI 3.0.0 JSON Schema (testdata).
+func TestOfficialAsyncAPISchema(t *testing.T) {
+	f := load(t)
+	schemaFile, err := os.Open("testdata/asyncapi-3.0.0.schema.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer schemaFile.Close()
+	schemaDoc, err := jsonschema.UnmarshalJSON(schemaFile)
+	if err != nil {
+		t.Fatalf("testdata/asyncapi-3.0.0.schema.json: %v", err)
+	}
+	c := jsonschema.NewCompiler()
+	const url = "file:///asyncapi-3.0.0.schema.json"
+	if err := c.AddResource(url, schemaDoc); err != nil {
+		t.Fatal(err)
+	}
+	sch, err := c.Compile(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(f.doc)
+	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sch.Validate(inst); err != nil {
+		t.Errorf("asyncapi.yaml is not a valid AsyncAPI 3.0.0 document: %v", err)
 	}
 }
 
@@ -946,19 +1010,20 @@ func TestExamplesValidate(t *testing.T) {
 			t.Errorf("components.messages.%s: no examples", k)
 		}
 		reqID, _ := intOf(m["x-req-identifier"])
+		seeds := seedExamples(m)
 		for i, ex := range exs {
 			where := fmt.Sprintf("components.messages.%s.examples[%d] (%v)", k, i, ex["name"])
 			payload := normalize(t, ex["payload"])
-			if c, ok := ex["x-seed-conflict"].(string); ok {
+			if c, ok := seeds[fmt.Sprint(ex["name"])]["seedConflict"].(string); ok {
 				// A seed frame kept verbatim despite a decided conflict on its reqIdentifier: validate it as
 				// if it carried the message's reqIdentifier.
 				p, _ := payload.(map[string]any)
 				if !conflicts[c] || p == nil || reqID == 0 {
-					t.Errorf("%s: x-seed-conflict %q needs a known conflict and a message x-req-identifier", where, c)
+					t.Errorf("%s: seedConflict %q needs a known conflict and a message x-req-identifier", where, c)
 					continue
 				}
 				if got, _ := intOf(p["reqIdentifier"]); got == reqID {
-					t.Errorf("%s: marked x-seed-conflict but its reqIdentifier already is %d", where, reqID)
+					t.Errorf("%s: listed with a seedConflict but its reqIdentifier already is %d", where, reqID)
 				}
 				p["reqIdentifier"] = float64(reqID)
 			}
@@ -1062,12 +1127,14 @@ func TestSeedFramesStandVerbatim(t *testing.T) {
 	f := load(t)
 	docLines := trimmedLines(string(Spec))
 
-	var seedExamples []any
+	var fromSeed []any
 	msgs := mapAt(f.doc, "components", "messages")
 	for _, k := range sortedKeys(msgs) {
-		for _, ex := range examples(mapAt(msgs, k)) {
-			if s, _ := ex["x-source"].(string); strings.HasPrefix(s, "seed 000") {
-				seedExamples = append(seedExamples, normalize(t, ex["payload"]))
+		m := mapAt(msgs, k)
+		seeds := seedExamples(m)
+		for _, ex := range examples(m) {
+			if s, _ := seeds[fmt.Sprint(ex["name"])]["source"].(string); strings.HasPrefix(s, "seed 000") {
+				fromSeed = append(fromSeed, normalize(t, ex["payload"]))
 			}
 		}
 	}
@@ -1080,13 +1147,13 @@ func TestSeedFramesStandVerbatim(t *testing.T) {
 			t.Fatalf("seed 000 frame %d: %v", i, err)
 		}
 		found := false
-		for _, got := range seedExamples {
+		for _, got := range fromSeed {
 			if reflect.DeepEqual(got, want) {
 				found = true
 			}
 		}
 		if !found {
-			t.Errorf("seed 000 frame %d: no message example with x-source seed 000 equals it", i)
+			t.Errorf("seed 000 frame %d: no message example listed in x-seed-examples with a seed 000 source equals it", i)
 		}
 	}
 }
@@ -1123,5 +1190,91 @@ func TestGeneratedCodeIsUpToDate(t *testing.T) {
 	}
 	if !bytes.Equal(got, want) {
 		t.Errorf("%s is stale: run `go generate ./gen/events` (or `make generate`)", genPath)
+	}
+}
+
+// ---------------------------------------------------------------- README
+
+const (
+	tableBegin = "<!-- trigger-table:begin (generated from asyncapi.yaml; TestREADMETriggerTable prints it) -->"
+	tableEnd   = "<!-- trigger-table:end -->"
+)
+
+// renderTriggerTable renders every x-trigger rule of the document as a Markdown table.
+func renderTriggerTable(doc obj) string {
+	var b strings.Builder
+	b.WriteString("| # | message | operation | when | recipients | stored in |\n")
+	b.WriteString("|---|---|---|---|---|---|\n")
+	cell := func(s string) string { return strings.ReplaceAll(s, "|", "\\|") }
+	code := func(s string) string {
+		if s == "" {
+			return ""
+		}
+		return "`" + cell(s) + "`"
+	}
+	type row struct {
+		ct   int
+		i    int
+		text string
+	}
+	var rows []row
+	msgs := mapAt(doc, "components", "messages")
+	for _, k := range sortedKeys(msgs) {
+		m := mapAt(msgs, k)
+		rules, _ := m["x-trigger"].([]any)
+		ct, _ := intOf(m["x-content-type"])
+		for i, r := range rules {
+			rule, _ := r.(obj)
+			num := "—"
+			if ct != 0 {
+				num = strconv.Itoa(ct)
+			}
+			when := code(fmt.Sprint(rule["when"]))
+			if rule["when"] == nil {
+				when = ""
+			}
+			if each, ok := rule["each"].(string); ok {
+				when += " (one per `" + each + "`)"
+			}
+			var recips []string
+			list, _ := rule["recipients"].([]any)
+			for _, x := range list {
+				recips = append(recips, code(fmt.Sprint(x)))
+			}
+			stored := "online only"
+			if rule["stored"] == true {
+				stored = code(fmt.Sprint(rule["conversation"]))
+			}
+			rows = append(rows, row{ct, i, fmt.Sprintf("| %s | %s | %s | %s | %s | %s |\n", num, cell(fmt.Sprint(m["name"])),
+				code(fmt.Sprint(rule["operation"])), strings.TrimSpace(when), strings.Join(recips, ", "), stored)})
+		}
+	}
+	sort.SliceStable(rows, func(a, c int) bool {
+		if rows[a].ct != rows[c].ct {
+			return rows[a].ct < rows[c].ct
+		}
+		return false
+	})
+	for _, r := range rows {
+		b.WriteString(r.text)
+	}
+	return b.String()
+}
+
+func TestREADMETriggerTable(t *testing.T) {
+	f := load(t)
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(readme)
+	i, j := strings.Index(text, tableBegin), strings.Index(text, tableEnd)
+	if i < 0 || j < i {
+		t.Fatalf("README.md: the trigger table markers are missing")
+	}
+	got := strings.TrimSpace(text[i+len(tableBegin) : j])
+	want := strings.TrimSpace(renderTriggerTable(f.doc))
+	if got != want {
+		t.Errorf("README.md: the trigger table differs from asyncapi.yaml; replace it with:\n%s", want)
 	}
 }

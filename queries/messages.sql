@@ -46,7 +46,8 @@ ORDER BY seq DESC
 LIMIT @lim;
 
 -- name: MarkRevoked :execrows
-UPDATE messages SET revoked = true WHERE conversation_id = $1 AND seq = $2 AND NOT revoked;
+-- The revoked message keeps its seq; its content is replaced by the revoke Tips (contentType 2101 on read).
+UPDATE messages SET revoked = true, content = @content WHERE conversation_id = @conversation_id AND seq = @seq AND NOT revoked;
 
 -- name: ConversationSeq :one
 SELECT max_seq, min_seq, max_seq_time FROM conversation_seqs WHERE conversation_id = $1;

@@ -95,17 +95,11 @@ func tcLogger() tclog.Logger {
 	return tclog.NewNoopLogger()
 }
 
-func setupDockerEnv(ctx context.Context) (env *dockerEnv, err error) {
+func setupDockerEnv(ctx context.Context) (*dockerEnv, error) {
 	if err := dockerPing(); err != nil {
 		return nil, fmt.Errorf("no Docker engine: %w", err)
 	}
-	env = &dockerEnv{pgPassword: randomHex(12)}
-	defer func() {
-		if err != nil {
-			_ = teardownDockerEnv(env)
-		}
-	}()
-
+	env := &dockerEnv{pgPassword: randomHex(12)}
 	// Build the server image while PostgreSQL starts.
 	type built struct {
 		image string
@@ -116,17 +110,26 @@ func setupDockerEnv(ctx context.Context) (env *dockerEnv, err error) {
 		img, err := serverImage(ctx)
 		imageCh <- built{img, err}
 	}()
-	defer func() {
-		b := <-imageCh
-		env.image = b.image
-		if err == nil && b.err != nil {
-			err = b.err
+	err := env.startPostgres(ctx)
+	b := <-imageCh
+	env.image = b.image
+	if b.err != nil {
+		err = errors.Join(b.err, err)
+	}
+	if err != nil {
+		if tdErr := teardownDockerEnv(env); tdErr != nil {
+			err = errors.Join(err, fmt.Errorf("cleaning up: %w", tdErr))
 		}
-	}()
+		return nil, err
+	}
+	return env, nil
+}
 
+func (env *dockerEnv) startPostgres(ctx context.Context) error {
+	var err error
 	env.network, err = network.New(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("creating a docker network: %w", err)
+		return fmt.Errorf("creating a docker network: %w", err)
 	}
 	pgImage := os.Getenv(EnvPGImage)
 	if pgImage == "" {
@@ -153,17 +156,16 @@ func setupDockerEnv(ctx context.Context) (env *dockerEnv, err error) {
 		Logger:  tcLogger(),
 	})
 	if err != nil {
-		err = fmt.Errorf("starting PostgreSQL (image %s; %s names another): %w%s", pgImage, EnvPGImage, err, containerLogTail(env.pg))
-		return nil, err
+		return fmt.Errorf("starting PostgreSQL (image %s; %s names another): %w%s", pgImage, EnvPGImage, err, containerLogTail(env.pg))
 	}
-	return env, nil
+	return nil
 }
 
 func teardownDockerEnv(env *dockerEnv) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	var errs []error
-	if env.pg != nil {
+	if dc, ok := env.pg.(*testcontainers.DockerContainer); env.pg != nil && (!ok || dc != nil) {
 		errs = append(errs, env.pg.Terminate(ctx, testcontainers.StopTimeout(5*time.Second)))
 	}
 	if env.network != nil {
@@ -263,9 +265,10 @@ func (dockerBackend) Start(ctx context.Context, t testing.TB) (Target, error) {
 		Started: true,
 		Logger:  tcLogger(),
 	})
+	var tailReported atomic.Bool // Start's error already shows the log's end
 	if dc, ok := ctr.(*testcontainers.DockerContainer); ctr != nil && (!ok || dc != nil) {
 		t.Cleanup(func() {
-			if t.Failed() {
+			if t.Failed() && !tailReported.Load() {
 				t.Logf("harness: the end of the server container's log:%s", containerLogTail(ctr))
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), StopTimeout+30*time.Second)
@@ -276,7 +279,9 @@ func (dockerBackend) Start(ctx context.Context, t testing.TB) (Target, error) {
 		})
 	}
 	if err != nil {
-		return Target{}, fmt.Errorf("docker backend: starting the server (image %s): %w%s", env.image, err, containerLogTail(ctr))
+		tailReported.Store(true)
+		return Target{}, fmt.Errorf("docker backend: starting the server (image %s) and waiting up to %s for its /readyz: %w%s",
+			env.image, ReadyTimeout, err, containerLogTail(ctr))
 	}
 	host, err := ctr.Host(ctx)
 	if err != nil {

@@ -30,6 +30,7 @@
 //
 //	IMCONFORM_BACKEND        process | docker (default: docker when an engine answers, else process)
 //	IMSERVER_BIN             process: a prebuilt imserver binary to run instead of building one
+//	                         (absolute, or relative to the module root)
 //	IMCONFORM_LOG_LEVEL      the server's IMSERVER_LOG_LEVEL (default info)
 //	IMCONFORM_PG_IMAGE       docker: the PostgreSQL image (default postgres:16); it must behave like the
 //	                         official image (POSTGRES_PASSWORD, "postgres -c ..." arguments, psql, pg_isready)
@@ -137,7 +138,7 @@ func Choose() Backend {
 
 type badBackend struct{ err error }
 
-func (b badBackend) Name() string                                 { return "invalid" }
+func (b badBackend) Name() string                                      { return "invalid" }
 func (b badBackend) Start(context.Context, testing.TB) (Target, error) { return Target{}, b.err }
 
 // StartServer starts a server with the backend [Choose] picks and fails the test when it cannot.

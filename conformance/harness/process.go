@@ -78,9 +78,14 @@ func teardownProcEnv(env *procEnv) error {
 // serverBinary returns $IMSERVER_BIN, or builds the server into dir.
 func serverBinary(ctx context.Context, dir string) (string, error) {
 	if p := os.Getenv(EnvServerBin); p != "" {
-		abs, err := filepath.Abs(p)
-		if err != nil {
-			return "", err
+		// go test runs in the package's directory: a relative path is taken from the module root.
+		abs := p
+		if !filepath.IsAbs(p) {
+			root, err := moduleRoot()
+			if err != nil {
+				return "", fmt.Errorf("%s=%s: %w", EnvServerBin, p, err)
+			}
+			abs = filepath.Join(root, p)
 		}
 		if st, err := os.Stat(abs); err != nil || st.IsDir() {
 			return "", fmt.Errorf("%s=%s: not an executable file (%v)", EnvServerBin, p, err)
@@ -133,8 +138,9 @@ func (processBackend) Start(ctx context.Context, t testing.TB) (Target, error) {
 		logLevel = "info"
 	}
 
+	var tailReported atomic.Bool // Start's error already shows the log's end
 	t.Cleanup(func() {
-		if t.Failed() {
+		if t.Failed() && !tailReported.Load() {
 			t.Logf("harness: the end of the server log %s:\n%s", logPath, tailFile(logPath, logTailLines))
 		}
 	})
@@ -164,6 +170,11 @@ func (processBackend) Start(ctx context.Context, t testing.TB) (Target, error) {
 		if err == nil {
 			return target, nil
 		}
+		select {
+		case <-srv.done:
+			err = fmt.Errorf("the server exited (%v) before it was ready", srv.waitErr)
+		default:
+		}
 		srv.stop(t)
 		logTail := tailFile(logPath, logTailLines)
 		lastErr = fmt.Errorf("process backend: %w; the end of %s:\n%s", err, logPath, logTail)
@@ -171,6 +182,7 @@ func (processBackend) Start(ctx context.Context, t testing.TB) (Target, error) {
 			break
 		}
 	}
+	tailReported.Store(true)
 	return Target{}, lastErr
 }
 

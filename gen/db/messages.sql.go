@@ -286,16 +286,18 @@ func (q *Queries) IsGroupMember(ctx context.Context, arg IsGroupMemberParams) (b
 }
 
 const markRevoked = `-- name: MarkRevoked :execrows
-UPDATE messages SET revoked = true WHERE conversation_id = $1 AND seq = $2 AND NOT revoked
+UPDATE messages SET revoked = true, content = $1 WHERE conversation_id = $2 AND seq = $3 AND NOT revoked
 `
 
 type MarkRevokedParams struct {
+	Content        string
 	ConversationID string
 	Seq            int64
 }
 
+// The revoked message keeps its seq; its content is replaced by the revoke Tips (contentType 2101 on read).
 func (q *Queries) MarkRevoked(ctx context.Context, arg MarkRevokedParams) (int64, error) {
-	result, err := q.db.Exec(ctx, markRevoked, arg.ConversationID, arg.Seq)
+	result, err := q.db.Exec(ctx, markRevoked, arg.Content, arg.ConversationID, arg.Seq)
 	if err != nil {
 		return 0, err
 	}

@@ -15,27 +15,22 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/imspec/imserver/gen/db"
+	"github.com/imspec/imserver/gen/events"
 )
 
-// Session types (OpenIM constants).
+// Constants of the wire, from the AsyncAPI document (gen/events).
 const (
-	SingleChat       = 1
+	SingleChat       = events.SessionSingleChat
 	WriteGroupChat   = 2 // accepted as a group chat
 	GroupChat        = 3
 	NotificationChat = 4
-)
 
-// Content types the service treats specially.
-const (
-	ContentText   = 101
-	ContentTyping = 113
+	ContentText   = events.ContentText
+	ContentTyping = events.ContentTyping
 	// Notifications occupy [NotificationBegin, NotificationEnd); clients may not send them.
 	NotificationBegin = 1000
 	NotificationEnd   = 5000
-)
 
-// Message sources (msgFrom).
-const (
 	FromUser   = 100
 	FromSystem = 200
 )

@@ -10,13 +10,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/imspec/imserver/gen/db"
+	"github.com/imspec/imserver/gen/events"
 	"github.com/imspec/imserver/server/internal/apierr"
 )
 
 // Notification content types of the message domain.
 const (
-	ContentRevoke         = 2101
-	ContentHasReadReceipt = 2200
+	ContentRevoke         = events.RevokeNotification
+	ContentHasReadReceipt = events.HasReadReceipt
 )
 
 // RevokeMsgTips is the Tips of 2101 (OpenIM's field names, `sesstionType` sic).
@@ -88,7 +89,8 @@ func (s *Service) Revoke(ctx context.Context, revoker string, isAppAdmin bool, c
 	} else if m.SendID != revoker {
 		adminRevoke = true
 	}
-	n, err := s.q.MarkRevoked(ctx, db.MarkRevokedParams{ConversationID: conv, Seq: seq})
+	tips := RevokeMsgTips{RevokerUserID: revoker, ClientMsgID: m.ClientMsgID, RevokeTime: s.nowMS(), SesstionType: m.SessionType, Seq: seq, ConversationID: conv, IsAdminRevoke: adminRevoke}
+	n, err := s.q.MarkRevoked(ctx, db.MarkRevokedParams{ConversationID: conv, Seq: seq, Content: notificationContent(tips)})
 	if err != nil {
 		return err
 	}
@@ -99,7 +101,6 @@ func (s *Service) Revoke(ctx context.Context, revoker string, isAppAdmin bool, c
 	if err != nil {
 		return err
 	}
-	tips := RevokeMsgTips{RevokerUserID: revoker, ClientMsgID: m.ClientMsgID, RevokeTime: s.nowMS(), SesstionType: m.SessionType, Seq: seq, ConversationID: conv, IsAdminRevoke: adminRevoke}
 	p := &pending{msg: s.notificationRow(ContentRevoke, conv, revoker, m.RecvID, m.GroupID, int(m.SessionType), tips), recipients: parties}
 	if err := s.w.store(ctx, p); err != nil {
 		return fmt.Errorf("store revoke notification: %w", err)

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 
 	"github.com/imspec/imserver/gen/db"
+	"github.com/imspec/imserver/gen/events"
 )
 
 // Wire is MsgData as it travels in pushes, pulls and history: every scalar present, zero values included,
@@ -58,12 +59,8 @@ func ToWire(m db.Message) Wire {
 		w.AtUserIDList = []string{}
 	}
 	if m.Revoked {
-		// The seq stays; the content does not: it reads as a revoke (2101) naming the original.
+		// The seq stays; the content is the revoke Tips (replaced when it was revoked).
 		w.ContentType = ContentRevoke
-		w.Content = string(mustJSON(map[string]any{
-			"clientMsgID": m.ClientMsgID, "seq": m.Seq, "sessionType": m.SessionType,
-			"sourceMessageSendID": m.SendID, "sourceMessageSendTime": m.SendTime,
-		}))
 	}
 	return w
 }
@@ -78,10 +75,7 @@ type pushFrame struct {
 	Data          Wire   `json:"data"`
 }
 
-// ReqPushMsg is the reqIdentifier of a server push.
-const ReqPushMsg = 2001
-
 // PushFrame encodes the 2001 frame for w.
 func PushFrame(w Wire, operationID string) []byte {
-	return mustJSON(pushFrame{ReqIdentifier: ReqPushMsg, OperationID: operationID, Data: w})
+	return mustJSON(pushFrame{ReqIdentifier: events.ReqPushMsg, OperationID: operationID, Data: w})
 }

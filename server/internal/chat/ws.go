@@ -4,15 +4,16 @@ import (
 	"context"
 	"encoding/json"
 
+	"github.com/imspec/imserver/gen/events"
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/gateway"
 )
 
 // WebSocket request identifiers answered by the service (the gateway answers 2003/2004 itself).
 const (
-	ReqGetNewestSeq = 1001
-	ReqPullMsgBySeq = 1002
-	ReqSendMsg      = 1003
+	ReqGetNewestSeq = events.ReqGetNewestSeq
+	ReqPullMsgBySeq = events.ReqPullMsgBySeq
+	ReqSendMsg      = events.ReqSendMsg
 )
 
 type getMaxSeqReq struct {

@@ -3,11 +3,13 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/imspec/imserver/gen/api"
 	"github.com/imspec/imserver/gen/db"
+	"github.com/imspec/imserver/gen/events"
 	"github.com/imspec/imserver/server/internal/apierr"
 )
 
@@ -28,7 +30,8 @@ func (h *Handlers) GetUsersInfo(ctx context.Context, req api.GetUsersInfoRequest
 	return api.GetUsersInfo200JSONResponse{ErrMsg: msgSuccess, Data: api.GetUsersInfoData{UsersInfo: out}}, nil
 }
 
-// UpdateUserInfo changes nickname, faceURL and ex of oneself (admins: of anyone); empty fields stay.
+// UpdateUserInfo changes nickname, faceURL and ex of oneself (admins: of anyone); empty fields stay. 1303
+// goes to the user's devices and to their friends.
 func (h *Handlers) UpdateUserInfo(ctx context.Context, req api.UpdateUserInfoRequestObject) (api.UpdateUserInfoResponseObject, error) {
 	in := req.Body.UserInfo
 	if err := actFor(ctx, "userInfo.userID", in.UserID); err != nil {
@@ -38,6 +41,16 @@ func (h *Handlers) UpdateUserInfo(ctx context.Context, req api.UpdateUserInfoReq
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, apierr.UserNotFound("userInfo.userID %s is not registered", in.UserID)
 	} else if err != nil {
+		return nil, err
+	}
+	// 1303 to the user's own devices and to everyone who has them as a friend, after the update committed.
+	friends, err := h.q.FriendOwnersOf(ctx, in.UserID)
+	if err != nil {
+		return nil, fmt.Errorf("friends of %s: %w", in.UserID, err)
+	}
+	to := append([]string{in.UserID}, friends...)
+	tips := events.UserInfoUpdatedTips{UserID: in.UserID}
+	if err := h.chat.NotifyUsers(context.WithoutCancel(ctx), events.UserInfoUpdated, caller(ctx).UserID, tips, to, ""); err != nil {
 		return nil, err
 	}
 	return api.UpdateUserInfo200JSONResponse{ErrMsg: msgSuccess, Data: api.Empty{}}, nil
