@@ -12,10 +12,6 @@ import (
 	"github.com/imspec/imserver/server/internal/testenv"
 )
 
-// frPresenceWired says whether server.go hands the gateway's hooks to presence.New; the 1304 end-to-end
-// test needs it (the presence package's own tests cover the logic either way).
-const frPresenceWired = false
-
 // frQuiet is how long a test waits to be sure a push does not come.
 const frQuiet = 300 * time.Millisecond
 
@@ -482,9 +478,6 @@ func TestUserInfoUpdatedNotification(t *testing.T) {
 
 // 1304 to online friends when a user's first connection opens and their last one closes.
 func TestUserStatusChangeNotification(t *testing.T) {
-	if !frPresenceWired {
-		t.Skip("server.go does not wire presence.New into the gateway yet")
-	}
 	t.Parallel()
 	e := testenv.Start(t)
 	a, aTok := e.User("a")

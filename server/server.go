@@ -28,6 +28,7 @@ import (
 	"github.com/imspec/imserver/server/internal/config"
 	"github.com/imspec/imserver/server/internal/gateway"
 	"github.com/imspec/imserver/server/internal/httpapi"
+	"github.com/imspec/imserver/server/internal/presence"
 )
 
 // Server is one imserver process.
@@ -40,6 +41,7 @@ type Server struct {
 	ready    chan struct{}
 	chat     *chat.Service
 	hub      *gateway.Hub
+	presence *presence.Presence
 }
 
 // New opens storage (starting the embedded PostgreSQL when no database URL is configured), applies the
@@ -85,8 +87,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	signer := auth.NewSigner(cfg.Secret, cfg.TokenTTL, cfg.AdminUserIDs)
 	checker := &auth.Checker{Signer: signer, Q: db.New(s.pool)}
 	s.chat = chat.New(s.pool, log, chat.Options{})
+	s.presence = presence.New(db.New(s.pool), s.chat, presence.Options{Log: log})
 	s.hub, err = gateway.New(gateway.Options{
-		Checker: checker, Backend: s.chat, Log: log, Registerer: reg,
+		Checker: checker, Backend: s.chat, Hooks: s.presence, Log: log, Registerer: reg,
 		MaxFrameBytes: cfg.WSMaxFrameBytes, SendQueue: cfg.WSSendQueue,
 		WriteTimeout: cfg.WSWriteTimeout, IdleTimeout: cfg.WSIdleTimeout,
 	})
@@ -142,6 +145,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		cancel()
 	}
+	s.presence.Close()
 	stopListen()
 	<-listening
 	s.chat.Close() // flush queued message writes

@@ -555,10 +555,10 @@ func TestIdleTimeout(t *testing.T) {
 
 func TestTrafficAndPongsKeepAlive(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, Options{IdleTimeout: 300 * time.Millisecond, PingInterval: 100 * time.Millisecond})
+	s := newServer(t, Options{IdleTimeout: 600 * time.Millisecond, PingInterval: 150 * time.Millisecond})
 	u := newUser("alive")
 	c := s.connect(t, u, 1) // its reader answers the server's pings
-	time.Sleep(time.Second)
+	time.Sleep(1500 * time.Millisecond)
 	if !s.hub.IsOnline(u) {
 		t.Fatal("a client answering pings was closed as idle")
 	}

@@ -106,7 +106,8 @@ type Options struct {
 	// Default 30s.
 	IdleTimeout time.Duration
 	// PingInterval is how long a connection may be silent before the server pings it (a pong counts as
-	// traffic). Default IdleTimeout/2; negative: the server never pings.
+	// traffic), so an idle connection is pinged every PingInterval. Default IdleTimeout*2/3 (20 s of 30 s,
+	// as the AsyncAPI x-limits say); negative: the server never pings.
 	PingInterval time.Duration
 	// OriginPatterns are the cross-origin hosts allowed to connect (coder/websocket AcceptOptions). Nil
 	// allows every origin: the gateway authenticates by token, never by cookie, so a foreign page cannot
@@ -144,7 +145,7 @@ func (o Options) withDefaults() (Options, error) {
 		o.IdleTimeout = DefaultIdleTimeout
 	}
 	if o.PingInterval == 0 {
-		o.PingInterval = o.IdleTimeout / 2
+		o.PingInterval = o.IdleTimeout * 2 / 3
 	}
 	if o.PingInterval >= o.IdleTimeout {
 		o.PingInterval = -1 // a ping after the deadline could never save the connection
