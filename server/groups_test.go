@@ -212,6 +212,7 @@ func TestGroupNotifications(t *testing.T) {
 	t.Run("1503 JoinGroupApplication", func(t *testing.T) {
 		t.Parallel()
 		f := gSetup(t, e, nil)
+		stranger := gNewUser(t, e, "str", true)
 		e.MustOK("/group/join_group", f.outsider.tok, map[string]any{"groupID": f.gid, "reqMessage": "let me in", "joinSource": 3})
 		for _, u := range []gUser{f.owner, f.admin} {
 			p := gAwaitUserNote(t, u.ws, 1503)
@@ -229,6 +230,7 @@ func TestGroupNotifications(t *testing.T) {
 		}
 		gNoNote(t, f.member.ws, 1503)
 		gNoNote(t, f.outsider.ws, 1503)
+		gNoNote(t, stranger.ws, 1503)
 		gErr(t, e, "/group/join_group", f.outsider.tok, map[string]any{"groupID": f.gid, "reqMessage": "again"}, 1105)
 		gErr(t, e, "/group/join_group", f.member.tok, map[string]any{"groupID": f.gid}, 1206)
 		if gSend(t, e, f.outsider, f.gid, "not yet") != 1201 {
@@ -283,7 +285,8 @@ func TestGroupNotifications(t *testing.T) {
 				t.Fatalf("1510 tips %+v", enter)
 			}
 		}
-		for _, u := range []gUser{f.owner, f.admin, f.member} {
+		stranger := gNewUser(t, e, "str", true)
+		for _, u := range []gUser{f.owner, f.admin, f.member, stranger} {
 			gNoNote(t, u.ws, 1505)
 		}
 		gErr(t, e, "/group/group_application_response", f.owner.tok, map[string]any{"groupID": f.gid, "fromUserID": f.outsider.id, "handleResult": -1}, 1104)
@@ -309,7 +312,7 @@ func TestGroupNotifications(t *testing.T) {
 		if tips.OpUser.UserID != f.owner.id || tips.HandleMsg != "no" || tips.Request.HandleResult != -1 || tips.Group.MemberCount != 3 {
 			t.Fatalf("1506 tips %+v", tips)
 		}
-		for _, u := range f.members() {
+		for _, u := range append(f.members(), gNewUser(t, e, "str", true)) {
 			gNoNote(t, u.ws, 1506)
 		}
 		gNoNote(t, f.owner.ws, 1510)

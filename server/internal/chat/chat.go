@@ -5,6 +5,7 @@
 package chat
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/imspec/imserver/gen/db"
 	"github.com/imspec/imserver/gen/events"
+	"github.com/imspec/imserver/server/internal/gateway"
 )
 
 // Constants of the wire, from the AsyncAPI document (gen/events).
@@ -124,4 +126,18 @@ func mustJSON(v any) []byte {
 		panic(err) // only called on types that always marshal
 	}
 	return b
+}
+
+type opIDKey struct{}
+
+// WithOperationID returns ctx carrying the operationID of the request that causes pushes, so they echo it.
+func WithOperationID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, opIDKey{}, id)
+}
+
+func operationID(ctx context.Context) string {
+	if id, ok := ctx.Value(opIDKey{}).(string); ok {
+		return id
+	}
+	return gateway.OperationID(ctx)
 }

@@ -69,6 +69,11 @@ func (s *Service) NotifyGroup(ctx context.Context, contentType int, opUserID, gr
 
 // NotifyOnline pushes a notification that is never stored (1304 presence) to whoever is online.
 func (s *Service) NotifyOnline(contentType int, opUserID string, tips any, to []string) {
+	s.NotifyOnlineCtx(context.Background(), contentType, opUserID, tips, to)
+}
+
+// NotifyOnlineCtx is NotifyOnline echoing the operationID carried by ctx.
+func (s *Service) NotifyOnlineCtx(ctx context.Context, contentType int, opUserID string, tips any, to []string) {
 	if len(to) == 0 {
 		return
 	}
@@ -76,6 +81,6 @@ func (s *Service) NotifyOnline(contentType int, opUserID string, tips any, to []
 	for _, u := range uniq(to) {
 		row.RecvID = u
 		row.ConversationID = NotificationConversationID(u)
-		s.pushOnline([]string{u}, PushFrame(ToWire(rowToMessage(row)), ""), "")
+		s.pushOnline([]string{u}, PushFrame(ToWire(rowToMessage(row)), operationID(ctx)), "")
 	}
 }

@@ -51,7 +51,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (SendResult, error) {
 		in.ClientMsgID = randomID(16)
 	}
 	now := s.nowMS()
-	p := &pending{exceptConn: in.ExceptConnID}
+	p := &pending{exceptConn: in.ExceptConnID, opID: in.OperationID}
 	var conv string
 	switch in.SessionType {
 	case SingleChat:
@@ -183,6 +183,6 @@ func (s *Service) pushStored(ps []*pending) {
 		if p.dup {
 			continue
 		}
-		s.pusher.Deliver(p.recipients, PushFrame(ToWire(p.stored), ""), p.exceptConn)
+		s.pusher.Deliver(p.recipients, PushFrame(ToWire(p.stored), p.opID), p.exceptConn)
 	}
 }

@@ -29,6 +29,7 @@ type pending struct {
 	owners     []convOwner
 	recipients []string // users to push to after commit
 	exceptConn string   // the sending connection, which gets the ack instead of the push
+	opID       string   // operationID echoed in the pushes
 	done       chan struct{}
 	// results
 	stored db.Message
@@ -77,6 +78,9 @@ var errClosed = errors.New("message writer is shut down")
 // place in the queue: once queued, the message is either committed or reported failed, never half-done.
 func (w *Writer) store(ctx context.Context, p *pending) error {
 	p.done = make(chan struct{})
+	if p.opID == "" {
+		p.opID = operationID(ctx)
+	}
 	select {
 	case w.in <- p:
 	case <-w.closed:

@@ -44,7 +44,7 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 	for i := range n {
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
-			b.Fatalf("dial %d: %v", i, err)
+			b.Fatalf("dial %d: %v (raise ulimit -n or lower -benchtime)", i, err)
 		}
 		conns = append(conns, c)
 		u := fmt.Sprintf("idle%d", i)
@@ -59,15 +59,18 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	after := memInUse()
-	b.ReportMetric(float64(after-before)/float64(n), "B/conn")
+	b.ReportMetric(float64(after.heap+after.stack-before.heap-before.stack)/float64(n), "B/conn")
+	b.ReportMetric(float64(after.stack-before.stack)/float64(n), "stackB/conn")
 	b.ReportMetric(float64(runtime.NumGoroutine())/float64(n), "goroutines/conn")
 }
 
-func memInUse() uint64 {
+type memFigures struct{ heap, stack uint64 }
+
+func memInUse() memFigures {
 	var m runtime.MemStats
 	for range 3 {
-		runtime.GC()
+		runtime.GC() // also shrinks the stacks of goroutines that grew them once
 	}
 	runtime.ReadMemStats(&m)
-	return m.HeapInuse + m.StackInuse
+	return memFigures{heap: m.HeapInuse, stack: m.StackInuse}
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/imspec/imserver/gen/api"
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/auth"
+	"github.com/imspec/imserver/server/internal/chat"
 )
 
 // envelope is the body of every REST reply.
@@ -75,7 +76,7 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 			opID = newOperationID()
 		}
 		info := &reqInfo{log: g.log.With("operationID", opID, "path", r.URL.Path), op: "unknown"}
-		r = r.WithContext(withReqInfo(r.Context(), info))
+		r = r.WithContext(chat.WithOperationID(withReqInfo(r.Context(), info), opID))
 		w.Header().Set("operationID", opID)
 		defer func() { g.metrics.observe(info.op, info.code, time.Since(start)) }()
 
