@@ -63,13 +63,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
-as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+if [ "$(id -u)" != 0 ]; then
+  echo "docker-conformance.sh installs packages, starts dockerd and chroots: run it as root (CI does)." >&2
+  echo "With a Docker engine of your own you need none of it: IMCONFORM_BACKEND=docker go test ./conformance/..." >&2
+  exit 2
+fi
 
 # ---- 1. packages
 step "install docker.io and debootstrap"
 if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
-  as_root apt-get update -q
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -q docker.io debootstrap
+  apt-get update -q
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -q docker.io debootstrap
 fi
 done_step
 
@@ -77,7 +81,7 @@ done_step
 step "start dockerd"
 if ! timeout 5 docker info >/dev/null 2>&1; then
   echo "   no engine answers: starting dockerd (log $WORK/dockerd.log)"
-  as_root dockerd >"$WORK/dockerd.log" 2>&1 &
+  dockerd >"$WORK/dockerd.log" 2>&1 &
   DOCKERD_PID=$!
   for i in $(seq 1 60); do
     if timeout 5 docker info >/dev/null 2>&1; then break; fi
@@ -162,7 +166,7 @@ build_pg_image() {
   mirror=$(debian_mirror)
   echo "   debootstrap --variant=minbase $CODENAME from $mirror"
   rm -rf "$rootfs"
-  as_root debootstrap --variant=minbase "$CODENAME" "$rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 || {
+  debootstrap --variant=minbase "$CODENAME" "$rootfs" "$mirror" >"$WORK/debootstrap.log" 2>&1 || {
     tail -n 30 "$WORK/debootstrap.log"; return 1; }
   echo "   debootstrap: $((SECONDS - STEP_T0))s"
   # Install postgresql in the chroot: no services started, no default cluster kept.

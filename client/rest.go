@@ -230,9 +230,10 @@ func (r *REST) Register(ctx context.Context, secret string, userIDs ...string) e
 	return r.Call(ctx, "/auth/user_register", map[string]any{"secret": secret, "users": users}, nil)
 }
 
-// Token returns a token of userID on platformID (/auth/user_token). A new token for the same user and
-// platform kicks that platform's open connection and invalidates its older token.
-func (r *REST) Token(ctx context.Context, secret, userID string, platformID int) (string, error) {
+// UserToken returns a token of userID on platformID (/auth/user_token). A new token for the same user and
+// platform kicks that platform's open connection and invalidates its older token. (CONTRACT.md calls it Token;
+// a method cannot share the name of the Token field.)
+func (r *REST) UserToken(ctx context.Context, secret, userID string, platformID int) (string, error) {
 	var d api.UserTokenData
 	err := r.Call(ctx, "/auth/user_token", api.UserTokenReq{Secret: secret, UserID: userID, PlatformID: api.PlatformID(platformID)}, &d)
 	return d.Token, err

@@ -33,8 +33,8 @@ func gNewUser(t *testing.T, e *testenv.Env, prefix string, online bool) gUser {
 
 // gFix is a group with an owner, an admin and an ordinary member, plus an outsider; all four are online.
 type gFix struct {
-	e                               *testenv.Env
-	gid                             string
+	e                              *testenv.Env
+	gid                            string
 	owner, admin, member, outsider gUser
 }
 

@@ -97,7 +97,7 @@ func tcLogger() tclog.Logger {
 
 func setupDockerEnv(ctx context.Context) (*dockerEnv, error) {
 	if err := dockerPing(); err != nil {
-		return nil, fmt.Errorf("no Docker engine: %w", err)
+		return nil, fmt.Errorf("no Docker engine answers (testcontainers: %v); start one, or set %s=process", err, EnvBackend)
 	}
 	env := &dockerEnv{pgPassword: randomHex(12)}
 	// Build the server image while PostgreSQL starts.

@@ -149,3 +149,17 @@ func TestChooseHonorsEnv(t *testing.T) {
 		t.Errorf("an invalid backend's Start: %v", err)
 	}
 }
+
+// StartServer with whichever backend Choose picks (IMCONFORM_BACKEND, else Docker when it answers).
+func TestStartServer(t *testing.T) {
+	t.Parallel()
+	target := harness.StartServer(t)
+	resp, err := http.Get(target.BaseURL() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz: %s", resp.Status)
+	}
+}

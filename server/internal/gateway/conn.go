@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"sync"
 	"sync/atomic"
@@ -53,7 +54,8 @@ func (c *conn) enqueue(frame []byte) bool {
 		c.queue = nil
 		c.mu.Unlock()
 		c.hub.m.slow.Inc()
-		c.hub.log.Warn("gateway: closing slow consumer", "userID", c.info.UserID, "platformID", c.info.PlatformID, "connID", c.info.ConnID)
+		c.hub.log.Warn("gateway: closing slow consumer", "userID", c.info.UserID, "platformID", c.info.PlatformID,
+			"connID", c.info.ConnID, "operationID", c.info.OperationID)
 		go c.closeWS(ClosePolicyViolation, "slow consumer")
 		return false
 	}
@@ -113,12 +115,17 @@ func (c *conn) writeLoop() {
 		err := c.ws.Write(ctx, websocket.MessageText, frame)
 		cancel()
 		if err != nil {
-			// coder/websocket has closed the socket already (a timed-out write closes it).
+			// The socket is unusable (coder/websocket closes it on a write past its deadline): no close frame
+			// can get through, so drop it; the reader then takes the connection out of the registry.
 			c.mu.Lock()
 			c.closing, c.closeAfter, c.queue, c.writing = true, false, nil, false
 			c.mu.Unlock()
-			c.cancel()
-			_ = c.ws.CloseNow()
+			if errors.Is(err, context.DeadlineExceeded) {
+				c.hub.m.slow.Inc()
+				c.hub.log.Warn("gateway: dropping slow consumer (write timeout)", "userID", c.info.UserID,
+					"platformID", c.info.PlatformID, "connID", c.info.ConnID, "operationID", c.info.OperationID)
+			}
+			c.drop()
 			return
 		}
 		c.hub.m.framesOut.Inc()
@@ -142,7 +149,7 @@ func (c *conn) readLoop() {
 		_, b, err := c.ws.Read(context.Background())
 		if err != nil {
 			if s := websocket.CloseStatus(err); s == -1 && !c.isClosing() {
-				c.hub.log.Debug("gateway: read", "userID", c.info.UserID, "connID", c.info.ConnID, "err", err)
+				c.hub.log.Debug("gateway: read", "userID", c.info.UserID, "connID", c.info.ConnID, "operationID", c.info.OperationID, "err", err)
 			}
 			return
 		}
@@ -177,7 +184,7 @@ func (c *conn) handle(b []byte) {
 	if err := json.Unmarshal(b, &req); err != nil {
 		// A type error still leaves the fields that decoded, so the reply can echo reqIdentifier/msgIncr.
 		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
+		if errors.As(err, &te) && te.Field != "" {
 			c.reply(&req, nil, apierr.Args("frame field %s has the wrong type: want %s", te.Field, te.Type))
 		} else {
 			c.reply(&request{}, nil, apierr.Args("frame is not a JSON object: %v", err))
@@ -282,7 +289,11 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 		r.Data = nil
 		e := apierr.From(err)
 		if e == nil {
-			c.hub.log.Error("gateway request failed", "operationID", req.OperationID, "reqIdentifier", req.ReqIdentifier,
+			lvl := slog.LevelError
+			if c.isClosing() && errors.Is(err, context.Canceled) {
+				lvl = slog.LevelDebug // the connection went away mid-request; nobody is waiting for the reply
+			}
+			c.hub.log.Log(context.Background(), lvl, "gateway request failed", "operationID", req.OperationID, "reqIdentifier", req.ReqIdentifier,
 				"userID", c.info.UserID, "connID", c.info.ConnID, "err", err)
 			e = apierr.Internal()
 		}

@@ -9,8 +9,6 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -425,6 +423,8 @@ func TestBadFrames(t *testing.T) {
 		want        frame
 	}{
 		{"not JSON", `hello`, frame{ErrCode: 1001}},
+		{"not an object", `[1,2]`, frame{ErrCode: 1001}},
+		{"binary-ish garbage", "\x00\xff{", frame{ErrCode: 1001}},
 		{"wrong type", `{"reqIdentifier":1001,"sendID":"` + u + `","operationID":"o","msgIncr":5}`, frame{ReqIdentifier: 1001, OperationID: "o", ErrCode: 1001}},
 		{"no reqIdentifier", `{"sendID":"` + u + `","operationID":"o","msgIncr":"1"}`, frame{MsgIncr: "1", OperationID: "o", ErrCode: 1001}},
 		{"no sendID", `{"reqIdentifier":1001,"operationID":"o","msgIncr":"2"}`, frame{ReqIdentifier: 1001, MsgIncr: "2", OperationID: "o", ErrCode: 1001}},
@@ -596,8 +596,6 @@ func TestSlowConsumer(t *testing.T) {
 	start := time.Now()
 	for i := 0; s.hub.IsOnline(slow); i++ {
 		if time.Since(start) > wait {
-			buf := make([]byte, 1<<22)
-			os.WriteFile("/tmp/gwstacks.txt", buf[:runtime.Stack(buf, true)], 0o644)
 			t.Fatalf("slow consumer still online after %d frames", i)
 		}
 		s.hub.Deliver([]string{slow, fast}, payload, "")

@@ -49,7 +49,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		status = httpStatus(refusal.Code)
 	case h.closing.Load():
-		refusal = &apierr.Error{Code: api.ErrCodeInternalError, Msg: "the server is shutting down; reconnect in a moment"}
+		refusal = shuttingDown()
 		status = http.StatusServiceUnavailable
 	}
 	if refusal != nil {
@@ -75,7 +75,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	ws.SetReadLimit(h.opts.MaxFrameBytes)
 	if refusal != nil {
-		refuse(ws, hj.conn, refusal, h.opts.WriteTimeout, status == http.StatusServiceUnavailable)
+		code := CloseAuthFailed
+		if status == http.StatusServiceUnavailable {
+			code = CloseGoingAway
+		}
+		refuse(ws, hj.conn, refusal, code, h.opts.WriteTimeout)
 		return
 	}
 
@@ -94,7 +98,11 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if !h.register(c) {
 		c.timer.Stop()
 		c.cancel()
-		refuse(ws, hj.conn, &apierr.Error{Code: api.ErrCodeInternalError, Msg: "the server is shutting down; reconnect in a moment"}, h.opts.WriteTimeout, true)
+		var e *apierr.Error
+		if msgResp {
+			e = shuttingDown()
+		}
+		refuse(ws, hj.conn, e, CloseGoingAway, h.opts.WriteTimeout)
 		return
 	}
 	c.timer.Reset(h.firstTimer())
@@ -104,16 +112,20 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go c.readLoop()
 }
 
-// refuse writes the isMsgResp error frame and closes: 4001, or 1001 when the server is shutting down.
-func refuse(ws *websocket.Conn, raw net.Conn, e *apierr.Error, timeout time.Duration, shuttingDown bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	_ = ws.Write(ctx, websocket.MessageText, mustJSON(ack{ErrCode: int(e.Code), ErrMsg: e.Msg}))
-	cancel()
-	code := CloseAuthFailed
-	if shuttingDown {
-		code = CloseGoingAway
+// refuse writes the isMsgResp error frame (when e is not nil) and closes with code.
+func refuse(ws *websocket.Conn, raw net.Conn, e *apierr.Error, code websocket.StatusCode, timeout time.Duration) {
+	reason := "the server is shutting down"
+	if e != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		_ = ws.Write(ctx, websocket.MessageText, mustJSON(ack{ErrCode: int(e.Code), ErrMsg: e.Msg}))
+		cancel()
+		reason = e.Msg
 	}
-	closeBounded(ws, raw, code, e.Msg, timeout)
+	closeBounded(ws, raw, code, reason, timeout)
+}
+
+func shuttingDown() *apierr.Error {
+	return &apierr.Error{Code: api.ErrCodeInternalError, Msg: "the server is shutting down; reconnect in a moment"}
 }
 
 // closeBounded closes ws with a close handshake that may take at most timeout: coder/websocket waits up to

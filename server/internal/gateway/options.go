@@ -22,7 +22,7 @@ const (
 	DefaultMaxInFlight     = 8
 	DefaultWriteTimeout    = 10 * time.Second
 	DefaultIdleTimeout     = 30 * time.Second
-	DefaultReadBufferSize  = 1024
+	DefaultReadBufferSize  = 512
 	DefaultWriteBufferSize = 2048
 )
 
@@ -115,7 +115,7 @@ type Options struct {
 	OriginPatterns []string
 	// ReadBufferSize and WriteBufferSize size each connection's bufio buffers; they dominate the memory
 	// of an idle connection (net/http's hijacked connection would otherwise keep 4 KiB each). Frames
-	// larger than a buffer bypass it. Defaults 1024 and 2048.
+	// larger than a buffer bypass it. Defaults 512 and 2048 (most pushes fit in one write).
 	ReadBufferSize, WriteBufferSize int
 }
 

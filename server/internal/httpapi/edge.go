@@ -85,7 +85,9 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 			writeError(w, r, http.StatusMethodNotAllowed, apierr.Args("method %s not allowed: every API call is POST with a JSON body", r.Method))
 			return
 		}
-		if r.Header.Get("Content-Type") == "" {
+		// Every body is JSON whatever the client declared (curl -d says form-urlencoded), as OpenIM's
+		// binding treats it; a body that is not JSON still gets 1001.
+		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 			r.Header.Set("Content-Type", "application/json")
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, g.maxBody)

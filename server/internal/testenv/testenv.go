@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"sync"
 	"testing"
@@ -99,6 +100,10 @@ func (e *Env) Stop() {
 type testWriter struct{ t testing.TB }
 
 func (w testWriter) Write(p []byte) (int, error) {
+	if _, fuzz := w.t.(*testing.F); fuzz {
+		// A fuzz target may not log through the F; the server's log goes to stderr.
+		return os.Stderr.Write(p)
+	}
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
 }
@@ -390,4 +395,11 @@ func (w *WS) NoPush(d time.Duration, what string, pred func(Push) bool) {
 	}); ok {
 		w.t.Fatalf("%s: unexpected push: %s", w.UserID, what)
 	}
+}
+
+// With returns the same server bound to another test (a fuzz target's t, a subtest).
+func (e *Env) With(t testing.TB) *Env {
+	c := *e
+	c.T = t
+	return &c
 }
