@@ -576,6 +576,11 @@ func TestGroupPermissions(t *testing.T) {
 		}
 		gErr(t, e, "/group/create_group", a.tok, map[string]any{"memberUserIDs": []string{b.id}, "groupInfo": map[string]any{"groupID": gid}}, 1007)
 		gErr(t, e, "/group/get_groups_info", a.tok, map[string]any{"groupIDs": []string{gid, "nogroup" + gid}}, 1005)
+		// NUL characters are refused, naming the field, rather than failing in the database.
+		if r := e.Post("/group/create_group", a.tok, `{"groupInfo":{"groupName":"a\u0000b"}}`); r.ErrCode != 1001 || !strings.Contains(r.ErrMsg, "groupInfo.groupName") {
+			t.Fatalf("NUL in groupName: %s", r.Raw)
+		}
+		gErr(t, e, "/group/get_groups_info", a.tok, `{"groupIDs":["x\u0000"]}`, 1001)
 		// groupType absent means 2; the owner alone makes a group of one.
 		var solo struct{ GroupInfo gInfo }
 		e.MustOK("/group/create_group", b.tok, map[string]any{"groupInfo": map[string]any{"groupName": "solo"}}).Decode(t, &solo)
@@ -607,6 +612,10 @@ func TestGroupPermissions(t *testing.T) {
 		e.MustOK("/group/get_group_member_list", f.owner.tok, g(f, map[string]any{"pagination": map[string]any{"pageNumber": 1, "showNumber": 10}, "keyword": f.admin.id[3:]})).Decode(t, &d)
 		if d.Total != 1 || d.Members[0].UserID != f.admin.id {
 			t.Fatalf("member list by keyword: %+v", d)
+		}
+		e.MustOK("/group/get_group_member_list", f.owner.tok, g(f, map[string]any{"pagination": map[string]any{"pageNumber": 2147483647, "showNumber": 1000}})).Decode(t, &d)
+		if d.Total != 3 || len(d.Members) != 0 {
+			t.Fatalf("member list at the last possible page: %+v", d)
 		}
 		gErr(t, e, "/group/get_group_member_list", f.outsider.tok, g(f, map[string]any{"pagination": map[string]any{"pageNumber": 1, "showNumber": 10}}), 1201)
 		gErr(t, e, "/group/get_group_member_list", f.owner.tok, map[string]any{"groupID": "nogroup" + f.gid, "pagination": map[string]any{"pageNumber": 1, "showNumber": 10}}, 1005)

@@ -17,6 +17,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"math"
 
 	"github.com/jackc/pgx/v5"
 
@@ -28,6 +29,9 @@ import (
 
 // CreateGroup creates a work group owned by ownerUserID (default: the caller); 1501 goes to every member.
 func (h *Handlers) CreateGroup(ctx context.Context, req api.CreateGroupRequestObject) (api.CreateGroupResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	b := req.Body
 	id := caller(ctx)
 	owner := b.OwnerUserID
@@ -46,10 +50,10 @@ func (h *Handlers) CreateGroup(ctx context.Context, req api.CreateGroupRequestOb
 	}
 	admins := distinctIDs(b.AdminUserIDs)
 	members := distinctIDs(b.MemberUserIDs)
-	if n := len(distinctIDs([]string{owner}, admins, members)); n > 1001 {
-		return nil, apierr.Args("a group is created with at most 1000 members besides the owner; got %d", n-1)
-	}
 	all := distinctIDs([]string{owner}, admins, members)
+	if len(all) > 1001 {
+		return nil, apierr.Args("a group is created with at most 1000 members besides the owner; got %d", len(all)-1)
+	}
 	existing, err := h.q.ExistingUserIDs(ctx, all)
 	if err != nil {
 		return nil, err
@@ -147,6 +151,9 @@ func notificationUser(notification, userID string) string {
 
 // GetGroupsInfo returns the named groups in request order (dismissed ones with status 2).
 func (h *Handlers) GetGroupsInfo(ctx context.Context, req api.GetGroupsInfoRequestObject) (api.GetGroupsInfoResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	rows, err := h.q.GetGroupsWithCount(ctx, req.Body.GroupIDs)
 	if err != nil {
 		return nil, err
@@ -166,12 +173,17 @@ func (h *Handlers) GetGroupsInfo(ctx context.Context, req api.GetGroupsInfoReque
 	return api.GetGroupsInfo200JSONResponse{ErrMsg: msgSuccess, Data: api.GetGroupsInfoData{GroupInfos: out}}, nil
 }
 
+// pageOf is the OFFSET and LIMIT of a 1-based page; a page beyond int32 offsets is simply past the end.
 func pageOf(p api.RequestPagination) (off, lim int32) {
-	return (max(p.PageNumber, 1) - 1) * p.ShowNumber, p.ShowNumber
+	o := (int64(max(p.PageNumber, 1)) - 1) * int64(max(p.ShowNumber, 0))
+	return int32(min(o, math.MaxInt32)), max(p.ShowNumber, 0)
 }
 
 // GetGroupMemberList returns one page of a group's members (owner, admins, then members by join time).
 func (h *Handlers) GetGroupMemberList(ctx context.Context, req api.GetGroupMemberListRequestObject) (api.GetGroupMemberListResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	b := req.Body
 	id := caller(ctx)
 	gs, err := h.q.GetGroupsWithCount(ctx, []string{b.GroupID})
@@ -206,6 +218,9 @@ func (h *Handlers) GetGroupMemberList(ctx context.Context, req api.GetGroupMembe
 
 // GetJoinedGroupList returns one page of the live groups fromUserID is in, by join time.
 func (h *Handlers) GetJoinedGroupList(ctx context.Context, req api.GetJoinedGroupListRequestObject) (api.GetJoinedGroupListResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	b := req.Body
 	id := caller(ctx)
 	if b.FromUserID != id.UserID && !id.Admin {
@@ -236,6 +251,9 @@ func (h *Handlers) GetJoinedGroupList(ctx context.Context, req api.GetJoinedGrou
 // the inviter is an ordinary member, stores an application per invited user (1503 to the owner, the admins
 // and the inviter).
 func (h *Handlers) InviteUserToGroup(ctx context.Context, req api.InviteUserToGroupRequestObject) (api.InviteUserToGroupResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	b := req.Body
 	id := caller(ctx)
 	invited := distinctIDs(b.InvitedUserIDs)
@@ -367,6 +385,9 @@ func firstOf(ordered, some []string) string {
 // JoinGroup makes the caller a member at once when the group has needVerification 2 (1510); otherwise it
 // stores a pending application (1503 to the owner and the admins).
 func (h *Handlers) JoinGroup(ctx context.Context, req api.JoinGroupRequestObject) (api.JoinGroupResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	b := req.Body
 	id := caller(ctx)
 	source := b.JoinSource
@@ -447,6 +468,9 @@ func (t *gtx) enterNote(userID string) (groupNote, error) {
 // GroupApplicationResponse answers a pending application: accept (1505 to the applicant, then 1510 — or
 // 1509 for an invitation — to the group) or refuse (1506 to the applicant).
 func (h *Handlers) GroupApplicationResponse(ctx context.Context, req api.GroupApplicationResponseRequestObject) (api.GroupApplicationResponseResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	b := req.Body
 	id := caller(ctx)
 	var notes []groupNote
@@ -538,6 +562,9 @@ func (h *Handlers) GroupApplicationResponse(ctx context.Context, req api.GroupAp
 // GetGroupApplicationList lists applications to the groups the caller (or fromUserID) owns or administers;
 // an admin without fromUserID sees every group's.
 func (h *Handlers) GetGroupApplicationList(ctx context.Context, req api.GetGroupApplicationListRequestObject) (api.GetGroupApplicationListResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	b := req.Body
 	id := caller(ctx)
 	subject := id.UserID

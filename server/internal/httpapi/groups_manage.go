@@ -40,6 +40,9 @@ func (t *gtx) requireManager(what string, nonMemberIs1201 bool) error {
 
 // QuitGroup removes userID (default: the caller) from the group; 1504 goes to the members and the leaver.
 func (h *Handlers) QuitGroup(ctx context.Context, req api.QuitGroupRequestObject) (api.QuitGroupResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	b := req.Body
 	user := b.UserID
 	if user == "" {
@@ -83,6 +86,9 @@ func (h *Handlers) QuitGroup(ctx context.Context, req api.QuitGroupRequestObject
 // KickGroup removes members: the owner removes anyone but itself, an admin only ordinary members; 1508 goes
 // to the remaining members and the removed ones.
 func (h *Handlers) KickGroup(ctx context.Context, req api.KickGroupRequestObject) (api.KickGroupResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	b := req.Body
 	me := caller(ctx).UserID
 	kicked := distinctIDs(b.KickedUserIDs)
@@ -140,6 +146,9 @@ func (h *Handlers) KickGroup(ctx context.Context, req api.KickGroupRequestObject
 
 // SetGroupInfo changes the group's information (owner or admins); 1502 goes to the members.
 func (h *Handlers) SetGroupInfo(ctx context.Context, req api.SetGroupInfoRequestObject) (api.SetGroupInfoResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	in := req.Body.GroupInfoForSet
 	me := caller(ctx).UserID
 	var notes []groupNote
@@ -191,6 +200,9 @@ func (h *Handlers) SetGroupInfo(ctx context.Context, req api.SetGroupInfoRequest
 
 // TransferGroup makes newOwnerUserID the owner; the old owner takes the new owner's former role. 1507.
 func (h *Handlers) TransferGroup(ctx context.Context, req api.TransferGroupRequestObject) (api.TransferGroupResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	b := req.Body
 	id := caller(ctx)
 	if b.OldOwnerUserID == b.NewOwnerUserID {
@@ -256,6 +268,9 @@ func (h *Handlers) TransferGroup(ctx context.Context, req api.TransferGroupReque
 // DismissGroup sets status 2 (owner or admin); 1511 goes to everyone who was a member, and deleteMember also
 // empties the member list. From then on every change and every send answers 1202.
 func (h *Handlers) DismissGroup(ctx context.Context, req api.DismissGroupRequestObject) (api.DismissGroupResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	b := req.Body
 	id := caller(ctx)
 	var notes []groupNote
@@ -333,6 +348,9 @@ func (t *gtx) muteTarget(userID, verb string) (api.GroupMemberFullInfo, error) {
 
 // MuteGroupMember mutes userID for mutedSeconds; its sends get 1203 until then. 1512.
 func (h *Handlers) MuteGroupMember(ctx context.Context, req api.MuteGroupMemberRequestObject) (api.MuteGroupMemberResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	b := req.Body
 	me := caller(ctx).UserID
 	if b.MutedSeconds < 1 || b.MutedSeconds > 1<<32-1 {
@@ -363,6 +381,9 @@ func (h *Handlers) MuteGroupMember(ctx context.Context, req api.MuteGroupMemberR
 
 // CancelMuteGroupMember ends userID's mute (same role rules). 1513.
 func (h *Handlers) CancelMuteGroupMember(ctx context.Context, req api.CancelMuteGroupMemberRequestObject) (api.CancelMuteGroupMemberResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	b := req.Body
 	me := caller(ctx).UserID
 	var notes []groupNote
@@ -413,6 +434,9 @@ func (t *gtx) memberMuteNote(userID string, seconds uint32, notes *[]groupNote) 
 
 // MuteGroup mutes the whole group (status 3): only the owner and admins may send. 1514.
 func (h *Handlers) MuteGroup(ctx context.Context, req api.MuteGroupRequestObject) (api.MuteGroupResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	if err := h.setGroupMuted(ctx, req.Body.GroupID, true); err != nil {
 		return nil, err
 	}
@@ -421,6 +445,9 @@ func (h *Handlers) MuteGroup(ctx context.Context, req api.MuteGroupRequestObject
 
 // CancelMuteGroup ends the whole-group mute (status 0). 1515.
 func (h *Handlers) CancelMuteGroup(ctx context.Context, req api.CancelMuteGroupRequestObject) (api.CancelMuteGroupResponseObject, error) {
+	if err := rejectNUL(req.Body); err != nil {
+		return nil, err
+	}
 	if err := h.setGroupMuted(ctx, req.Body.GroupID, false); err != nil {
 		return nil, err
 	}
