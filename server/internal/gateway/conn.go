@@ -13,6 +13,7 @@ import (
 
 	"github.com/coder/websocket"
 
+	"github.com/imspec/imserver/gen/events"
 	"github.com/imspec/imserver/server/internal/apierr"
 )
 
@@ -214,9 +215,9 @@ func (c *conn) handle(b []byte) {
 		return
 	}
 	switch req.ReqIdentifier {
-	case reqLogout:
+	case events.ReqLogout:
 		c.closeAfterFlush(c.encode(&req, nil, nil), CloseNormal, "logout")
-	case reqSetBackground:
+	case events.ReqSetBackgroundStatus:
 		var d setBackground
 		switch err := json.Unmarshal(req.Data, &d); {
 		case len(req.Data) == 0 || err != nil:
@@ -261,7 +262,7 @@ func (c *conn) call(ctx context.Context, req *request) (data any, err error) {
 			err = fmt.Errorf("backend panicked: %v", r)
 		}
 	}()
-	return c.hub.opts.Backend.Handle(ctx, c.info, req.ReqIdentifier, req.Data)
+	return c.hub.opts.Backend.Handle(ctx, c.info, int(req.ReqIdentifier), req.Data)
 }
 
 // reply queues the answer to req.
@@ -271,7 +272,7 @@ func (c *conn) reply(req *request, data any, err error) {
 
 // encode builds the reply frame to req; err maps to errCode/errMsg once, here.
 func (c *conn) encode(req *request, data any, err error) []byte {
-	r := reply{ReqIdentifier: req.ReqIdentifier, MsgIncr: req.MsgIncr, OperationID: req.OperationID}
+	r := events.ReplyFrame{ReqIdentifier: req.ReqIdentifier, MsgIncr: req.MsgIncr, OperationID: req.OperationID}
 	if err == nil && data != nil {
 		switch d := data.(type) {
 		case json.RawMessage:

@@ -41,25 +41,30 @@
 //
 // # Locks and their order
 //
-//		shard.mu (RWMutex)  ->  conn.mu (Mutex)
-//		shard.mu            ->  shard.evMu (Mutex)
+// A goroutine holding a lock on the left may take the one on the right, never the other way round:
 //
-//	  - shard.mu guards shard.users. Held for map lookups and updates, and across conn.enqueue (which only
-//	    takes conn.mu and may start goroutines); never across I/O, a hook or a Backend call.
-//	  - conn.mu guards a connection's queue and its writing/closing/closeAfter state. A goroutine holding it
-//	    takes no other lock.
-//	  - shard.evMu guards the shard's queue of registry events for Hooks/ConnHooks. Events are queued under
-//	    shard.mu (so their order is the registry's order) and handed to the hooks afterwards, with no lock
-//	    held, by one goroutine per shard at a time (Hub.runHooks); so hooks may call back into the Hub.
-//	  - Everything else is atomic (conn.seen, conn.background, Hub.count, Hub.closing) or set once before the
-//	    connection is published (conn.info, conn.ws, conn.ctx).
+//	shard.mu (RWMutex)  ->  conn.mu (Mutex)
+//	shard.mu            ->  shard.evMu (Mutex)
+//
+// What each guards:
+//
+//   - shard.mu guards shard.users. Held for map lookups and updates, and across conn.enqueue (which only
+//     takes conn.mu and may start goroutines); never across I/O, a hook or a Backend call.
+//   - conn.mu guards a connection's queue and its writing/closing/closeAfter state. A goroutine holding it
+//     takes no other lock.
+//   - shard.evMu guards the shard's queue of registry events for Hooks/ConnHooks. Events are queued under
+//     shard.mu (so their order is the registry's order) and handed to the hooks afterwards, with no lock
+//     held, by one goroutine per shard at a time (Hub.runHooks); so hooks may call back into the Hub.
+//   - Everything else is atomic (conn.seen, conn.background, Hub.count, Hub.closing) or set once before the
+//     connection is published (conn.info, conn.ws, conn.raw, conn.ctx, conn.sem, conn.timer).
 //
 // # Closing
 //
 //	code  when
 //	1000  after the reply to 2003 logout
 //	1001  Hub.Close (graceful shutdown), or an upgrade that races it
-//	1008  the send queue overflowed (slow consumer)
+//	1008  the send queue overflowed (slow consumer); a write past WriteTimeout drops the socket instead,
+//	      since no close frame can get through
 //	1009  an inbound frame over MaxFrameBytes (coder/websocket's read limit)
 //	4001  the connect-time check failed (after the isMsgResp error frame)
 //	4002  a newer connection of the same user and platform replaced this one (after 2002); Kick with a platform

@@ -5,80 +5,54 @@ import (
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
+
+	"github.com/imspec/imserver/gen/events"
 )
 
-// reqIdentifier values the gateway itself answers or sends (OPENIM-FACTS §6.2). The rest (1001 GET_NEWEST_SEQ,
-// 1002 PULL_MSG_BY_SEQ, 1003 SEND_MSG, ...) go to the Backend untouched. gen/events will carry the same
-// numbers once the AsyncAPI document lands; these stay private so the gateway does not depend on it.
+// Close codes (the AsyncAPI enum CloseCode, gen/events), typed for coder/websocket; doc.go says when each
+// is used.
 const (
-	reqKickOnline    = 2002
-	reqLogout        = 2003
-	reqSetBackground = 2004
-)
-
-// Close codes (the AsyncAPI enum CloseCode; doc.go says when each is used).
-const (
-	CloseNormal          websocket.StatusCode = 1000 // after the reply to 2003 logout
-	CloseGoingAway       websocket.StatusCode = 1001 // Hub.Close
-	ClosePolicyViolation websocket.StatusCode = 1008 // slow consumer
-	CloseMessageTooBig   websocket.StatusCode = 1009 // an inbound frame over MaxFrameBytes (written by coder/websocket)
-	CloseAuthFailed      websocket.StatusCode = 4001 // the connect-time check failed (after the isMsgResp frame)
-	CloseKicked          websocket.StatusCode = 4002 // replaced by a newer login on the same platform (after 2002)
-	CloseForbidden       websocket.StatusCode = 4003 // the user was forbidden (after 2002)
-	CloseIdleTimeout     websocket.StatusCode = 4004 // nothing received for IdleTimeout
+	CloseNormal          = websocket.StatusCode(events.CloseNormal)          // 1000: after the reply to 2003 logout
+	CloseGoingAway       = websocket.StatusCode(events.CloseGoingAway)       // 1001: Hub.Close
+	ClosePolicyViolation = websocket.StatusCode(events.ClosePolicyViolation) // 1008: slow consumer
+	CloseMessageTooBig   = websocket.StatusCode(events.CloseMessageTooBig)   // 1009: inbound frame over MaxFrameBytes
+	CloseAuthFailed      = websocket.StatusCode(events.CloseAuthFailed)      // 4001: connect-time check failed
+	CloseKicked          = websocket.StatusCode(events.CloseKicked)          // 4002: replaced by a newer login (after 2002)
+	CloseForbidden       = websocket.StatusCode(events.CloseForbidden)       // 4003: the user was forbidden (after 2002)
+	CloseIdleTimeout     = websocket.StatusCode(events.CloseIdleTimeout)     // 4004: nothing received for IdleTimeout
 )
 
 // maxReasonLength keeps a close reason within a close frame (125 bytes of payload, 2 of them the code).
 const maxReasonLength = 123
 
-// request is a client's frame. Type is set only on the text heartbeat {"type":"ping"}.
+// request is a client's frame: a RequestFrame, or the text heartbeat {"type":"ping"} (Type set).
 type request struct {
-	ReqIdentifier int             `json:"reqIdentifier"`
-	Token         string          `json:"token"`
-	SendID        string          `json:"sendID"`
-	OperationID   string          `json:"operationID"`
-	MsgIncr       string          `json:"msgIncr"`
-	Data          json.RawMessage `json:"data"`
-	Type          string          `json:"type"`
+	events.RequestFrame
+	Type string `json:"type"`
 }
 
-// reply is a server frame: the answer to a request (msgIncr echoed) or a push (msgIncr empty).
-// data is omitted when the reply carries none.
-type reply struct {
-	ReqIdentifier int             `json:"reqIdentifier"`
-	MsgIncr       string          `json:"msgIncr"`
-	OperationID   string          `json:"operationID"`
-	ErrCode       int             `json:"errCode"`
-	ErrMsg        string          `json:"errMsg"`
-	Data          json.RawMessage `json:"data,omitempty"`
-}
-
-// ack is the first frame of a connection opened with isMsgResp=true, and the body of a refused upgrade.
-type ack struct {
-	ErrCode int    `json:"errCode"`
-	ErrMsg  string `json:"errMsg"`
-}
-
-// setBackground is the data of a 2004 request.
+// setBackground is the data of a 2004 request (events.SetAppBackgroundStatusReq, with isBackground a
+// pointer so that a missing one can be told from false).
 type setBackground struct {
 	UserID       string `json:"userID"`
 	IsBackground *bool  `json:"isBackground"`
 }
 
 var (
-	pongFrame = []byte(`{"type":"pong"}`)
-	okAck     = mustJSON(ack{})
+	pongFrame = mustJSON(events.Heartbeat{Type: "pong"})
+	okAck     = mustJSON(events.ConnectResult{})
 )
 
-// kickFrame is the 2002 frame; errMsg says why.
+// kickFrame is the 2002 frame; errMsg says why. It carries every field of a reply frame (errCode 0,
+// msgIncr "") so clients decoding pushes and replies alike find them all.
 func kickFrame(reason string) []byte {
-	return mustJSON(reply{ReqIdentifier: reqKickOnline, ErrMsg: reason})
+	return mustJSON(events.ReplyFrame{ReqIdentifier: events.ReqKickOnline, ErrMsg: reason})
 }
 
 func mustJSON(v any) []byte {
 	b, err := json.Marshal(v)
 	if err != nil {
-		panic(err) // only called on the types above, which always marshal
+		panic(err) // only called on frame types, which always marshal
 	}
 	return b
 }

@@ -784,3 +784,23 @@ func TestCloseReason(t *testing.T) {
 		t.Errorf("closeReason cut to %d bytes: %q", len(got), got)
 	}
 }
+
+func TestOptionsDefaults(t *testing.T) {
+	t.Parallel()
+	if _, err := New(Options{Backend: BackendFunc(echoBackend)}); err == nil {
+		t.Error("New without a Checker succeeded")
+	}
+	o, err := Options{Checker: fakeAuth{}, Backend: BackendFunc(echoBackend)}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := []any{o.MaxFrameBytes, o.SendQueue, o.MaxInFlight, o.WriteTimeout, o.IdleTimeout, o.PingInterval}
+	want := []any{int64(51200), 256, 8, 10 * time.Second, 30 * time.Second, 20 * time.Second}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("defaults (-want +got):\n%s", diff)
+	}
+	o, _ = Options{Checker: fakeAuth{}, Backend: BackendFunc(echoBackend), IdleTimeout: 3 * time.Second}.withDefaults()
+	if o.PingInterval != 2*time.Second {
+		t.Errorf("PingInterval for a 3 s IdleTimeout = %v, want 2s", o.PingInterval)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/imspec/imserver/gen/api"
+	"github.com/imspec/imserver/gen/events"
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/auth"
 )
@@ -117,7 +118,7 @@ func refuse(ws *websocket.Conn, raw net.Conn, e *apierr.Error, code websocket.St
 	reason := "the server is shutting down"
 	if e != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		_ = ws.Write(ctx, websocket.MessageText, mustJSON(ack{ErrCode: int(e.Code), ErrMsg: e.Msg}))
+		_ = ws.Write(ctx, websocket.MessageText, mustJSON(events.ConnectResult{ErrCode: int(e.Code), ErrMsg: e.Msg}))
 		cancel()
 		reason = e.Msg
 	}

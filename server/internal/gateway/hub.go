@@ -20,7 +20,7 @@ const numShards = 64
 
 // reasonReplaced is the errMsg of the 2002 frame a connection gets when a newer login on the same platform
 // takes its place.
-const reasonReplaced = "another login of this user on the same platform replaced this connection"
+const reasonReplaced = "a newer login on the same platform replaced this connection"
 
 // PlatformConn is one live connection of a user, as OnlineStatus reports it.
 type PlatformConn struct {

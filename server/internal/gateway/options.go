@@ -9,19 +9,21 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/imspec/imserver/gen/events"
 	"github.com/imspec/imserver/server/internal/auth"
 )
 
 // Path is where the gateway is served.
 const Path = "/msg_gateway"
 
-// Defaults of Options.
+// Defaults of Options: the AsyncAPI x-limits (gen/events) where it sets them.
 const (
-	DefaultMaxFrameBytes   = 51200
-	DefaultSendQueue       = 256
+	DefaultMaxFrameBytes   = events.MaxFrameBytes
+	DefaultSendQueue       = events.SendQueueFrames
 	DefaultMaxInFlight     = 8
-	DefaultWriteTimeout    = 10 * time.Second
-	DefaultIdleTimeout     = 30 * time.Second
+	DefaultWriteTimeout    = events.WriteTimeoutSeconds * time.Second
+	DefaultIdleTimeout     = events.IdleTimeoutSeconds * time.Second
+	DefaultPingInterval    = events.PingIntervalSeconds * time.Second
 	DefaultReadBufferSize  = 512
 	DefaultWriteBufferSize = 2048
 )
@@ -106,8 +108,8 @@ type Options struct {
 	// Default 30s.
 	IdleTimeout time.Duration
 	// PingInterval is how long a connection may be silent before the server pings it (a pong counts as
-	// traffic), so an idle connection is pinged every PingInterval. Default IdleTimeout*2/3 (20 s of 30 s,
-	// as the AsyncAPI x-limits say); negative: the server never pings.
+	// traffic), so an idle connection is pinged every PingInterval. Default 20 s, or IdleTimeout*2/3 when
+	// IdleTimeout is not the default; negative: the server never pings.
 	PingInterval time.Duration
 	// OriginPatterns are the cross-origin hosts allowed to connect (coder/websocket AcceptOptions). Nil
 	// allows every origin: the gateway authenticates by token, never by cookie, so a foreign page cannot
@@ -145,7 +147,8 @@ func (o Options) withDefaults() (Options, error) {
 		o.IdleTimeout = DefaultIdleTimeout
 	}
 	if o.PingInterval == 0 {
-		o.PingInterval = o.IdleTimeout * 2 / 3
+		// 20 s of 30 s by default; an IdleTimeout set otherwise keeps the ratio.
+		o.PingInterval = o.IdleTimeout / events.IdleTimeoutSeconds * events.PingIntervalSeconds
 	}
 	if o.PingInterval >= o.IdleTimeout {
 		o.PingInterval = -1 // a ping after the deadline could never save the connection
