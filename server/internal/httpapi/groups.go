@@ -248,8 +248,8 @@ func (h *Handlers) GetJoinedGroupList(ctx context.Context, req api.GetJoinedGrou
 }
 
 // InviteUserToGroup adds users as ordinary members (1509), or, when the group has needVerification 1 and
-// the inviter is an ordinary member, stores an application per invited user (1503 to the owner, the admins
-// and the inviter).
+// the inviter is an ordinary member, stores an application per invited user (one 1503 per invited user to the
+// owner and the admins, as the AsyncAPI trigger table says; the OpenAPI text also names the inviter).
 func (h *Handlers) InviteUserToGroup(ctx context.Context, req api.InviteUserToGroupRequestObject) (api.InviteUserToGroupResponseObject, error) {
 	if err := rejectNUL(req.Body); err != nil {
 		return nil, err
@@ -324,7 +324,7 @@ func (h *Handlers) InviteUserToGroup(ctx context.Context, req api.InviteUserToGr
 }
 
 // inviteApplications stores an invitation application (joinSource 2) per invited user who has none pending,
-// each announced by 1503 to the owner, the admins and the inviter.
+// each announced by 1503 to the owner and the admins.
 func (t *gtx) inviteApplications(invited []string, reason string, notes *[]groupNote) error {
 	inviter := caller(t.ctx).UserID
 	managers, err := t.q.GroupManagerIDs(t.ctx, t.g.GroupID)
@@ -348,7 +348,7 @@ func (t *gtx) inviteApplications(invited []string, reason string, notes *[]group
 		if err != nil {
 			return err
 		}
-		*notes = append(*notes, groupNote{contentType: events.JoinGroupApplication, users: distinctIDs(managers, []string{inviter}),
+		*notes = append(*notes, groupNote{contentType: events.JoinGroupApplication, users: managers,
 			tips: events.JoinGroupApplicationTips{Group: g, Applicant: applicant, ReqMsg: reason, Request: groupRequest(r, applicant, g)}})
 	}
 	return nil
@@ -531,15 +531,17 @@ func (h *Handlers) GroupApplicationResponse(ctx context.Context, req api.GroupAp
 		}
 		notes = append(notes, groupNote{contentType: events.GroupApplicationAccepted, users: []string{r.UserID},
 			tips: events.GroupApplicationAcceptedTips{Group: g, OpUser: op, HandleMsg: b.HandledMsg, Request: request}})
-		if r.JoinSource == joinByInvitation && r.InviterUserID != "" && r.InviterUserID != r.UserID {
-			// An invitation that needed approval: announced as the invitation it is.
+		if r.JoinSource == joinByInvitation {
+			// An invitation that needed approval: announced as the invitation it is, by its inviter.
 			entrant, _, err := t.member(r.UserID)
 			if err != nil {
 				return err
 			}
-			inviter, err := t.opUser(r.InviterUserID)
-			if err != nil {
-				return err
+			inviter := op
+			if r.InviterUserID != "" && r.InviterUserID != id.UserID {
+				if inviter, err = t.opUser(r.InviterUserID); err != nil {
+					return err
+				}
 			}
 			notes = append(notes, groupNote{contentType: events.MemberInvited, tips: events.MemberInvitedTips{
 				Group: g, OpUser: op, InvitedUserList: []api.GroupMemberFullInfo{entrant}, OperationTime: t.now, InviterUser: inviter,
