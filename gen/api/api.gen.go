@@ -3913,8 +3913,8 @@ type ClientInterface interface {
 
 	// DismissGroupWithBody Dismiss a group
 	//
-	// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its history stays
-	// readable. With `deleteMember` true the member list is also emptied.
+	// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its members can
+	// still read its history. With `deleteMember` true the member list is also emptied (and nobody can read it).
 	//
 	// **Caller:** the group owner, or an admin.
 	// **Notifications:** 1511 GroupDismissed to the group (every member, sent before members are removed).
@@ -3927,8 +3927,8 @@ type ClientInterface interface {
 
 	// DismissGroup Dismiss a group
 	//
-	// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its history stays
-	// readable. With `deleteMember` true the member list is also emptied.
+	// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its members can
+	// still read its history. With `deleteMember` true the member list is also emptied (and nobody can read it).
 	//
 	// **Caller:** the group owner, or an admin.
 	// **Notifications:** 1511 GroupDismissed to the group (every member, sent before members are removed).
@@ -4066,9 +4066,9 @@ type ClientInterface interface {
 	// `handleMsg`.
 	//
 	// **Caller:** the group owner or a group admin, or an admin.
-	// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, the owner and the admins, then
+	// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, then
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
-	// Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
+	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
 	// answered 1104; the group is dismissed 1202.
 	//
@@ -4084,9 +4084,9 @@ type ClientInterface interface {
 	// `handleMsg`.
 	//
 	// **Caller:** the group owner or a group admin, or an admin.
-	// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, the owner and the admins, then
+	// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, then
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
-	// Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
+	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
 	// answered 1104; the group is dismissed 1202.
 	//
@@ -4104,7 +4104,7 @@ type ClientInterface interface {
 	//
 	// **Caller:** a member of the group, or an admin.
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
-	// applications are created, 1503 JoinGroupApplication to the owner, the admins and the inviter.
+	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
 	// 1202; an invited user is already a member 1206.
 	//
@@ -4122,7 +4122,7 @@ type ClientInterface interface {
 	//
 	// **Caller:** a member of the group, or an admin.
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
-	// applications are created, 1503 JoinGroupApplication to the owner, the admins and the inviter.
+	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
 	// 1202; an invited user is already a member 1206.
 	//
@@ -4139,7 +4139,7 @@ type ClientInterface interface {
 	//
 	// **Caller:** any user, for itself.
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
-	// to the owner, the admins and the applicant.
+	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
 	// dismissed 1202.
 	//
@@ -4156,7 +4156,7 @@ type ClientInterface interface {
 	//
 	// **Caller:** any user, for itself.
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
-	// to the owner, the admins and the applicant.
+	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
 	// dismissed 1202.
 	//
@@ -4259,7 +4259,7 @@ type ClientInterface interface {
 	//
 	// **Caller:** the member itself, or an admin.
 	// **Notifications:** 1504 MemberQuit to the group (every member, the one leaving included).
-	// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205.
+	// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205; a dismissed group 1202.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4272,7 +4272,7 @@ type ClientInterface interface {
 	//
 	// **Caller:** the member itself, or an admin.
 	// **Notifications:** 1504 MemberQuit to the group (every member, the one leaving included).
-	// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205.
+	// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205; a dismissed group 1202.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5552,8 +5552,8 @@ func (c *Client) CreateGroup(ctx context.Context, params *CreateGroupParams, bod
 
 // DismissGroupWithBody Dismiss a group
 //
-// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its history stays
-// readable. With `deleteMember` true the member list is also emptied.
+// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its members can
+// still read its history. With `deleteMember` true the member list is also emptied (and nobody can read it).
 //
 // **Caller:** the group owner, or an admin.
 // **Notifications:** 1511 GroupDismissed to the group (every member, sent before members are removed).
@@ -5576,8 +5576,8 @@ func (c *Client) DismissGroupWithBody(ctx context.Context, params *DismissGroupP
 
 // DismissGroup Dismiss a group
 //
-// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its history stays
-// readable. With `deleteMember` true the member list is also emptied.
+// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its members can
+// still read its history. With `deleteMember` true the member list is also emptied (and nobody can read it).
 //
 // **Caller:** the group owner, or an admin.
 // **Notifications:** 1511 GroupDismissed to the group (every member, sent before members are removed).
@@ -5805,9 +5805,9 @@ func (c *Client) GetJoinedGroupList(ctx context.Context, params *GetJoinedGroupL
 // `handleMsg`.
 //
 // **Caller:** the group owner or a group admin, or an admin.
-// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, the owner and the admins, then
+// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, then
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
-// Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
+// Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
 // answered 1104; the group is dismissed 1202.
 //
@@ -5833,9 +5833,9 @@ func (c *Client) GroupApplicationResponseWithBody(ctx context.Context, params *G
 // `handleMsg`.
 //
 // **Caller:** the group owner or a group admin, or an admin.
-// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, the owner and the admins, then
+// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, then
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
-// Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
+// Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
 // answered 1104; the group is dismissed 1202.
 //
@@ -5863,7 +5863,7 @@ func (c *Client) GroupApplicationResponse(ctx context.Context, params *GroupAppl
 //
 // **Caller:** a member of the group, or an admin.
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
-// applications are created, 1503 JoinGroupApplication to the owner, the admins and the inviter.
+// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
 // 1202; an invited user is already a member 1206.
 //
@@ -5891,7 +5891,7 @@ func (c *Client) InviteUserToGroupWithBody(ctx context.Context, params *InviteUs
 //
 // **Caller:** a member of the group, or an admin.
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
-// applications are created, 1503 JoinGroupApplication to the owner, the admins and the inviter.
+// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
 // 1202; an invited user is already a member 1206.
 //
@@ -5918,7 +5918,7 @@ func (c *Client) InviteUserToGroup(ctx context.Context, params *InviteUserToGrou
 //
 // **Caller:** any user, for itself.
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
-// to the owner, the admins and the applicant.
+// to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
 // dismissed 1202.
 //
@@ -5945,7 +5945,7 @@ func (c *Client) JoinGroupWithBody(ctx context.Context, params *JoinGroupParams,
 //
 // **Caller:** any user, for itself.
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
-// to the owner, the admins and the applicant.
+// to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
 // dismissed 1202.
 //
@@ -6118,7 +6118,7 @@ func (c *Client) MuteGroupMember(ctx context.Context, params *MuteGroupMemberPar
 //
 // **Caller:** the member itself, or an admin.
 // **Notifications:** 1504 MemberQuit to the group (every member, the one leaving included).
-// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205.
+// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205; a dismissed group 1202.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6141,7 +6141,7 @@ func (c *Client) QuitGroupWithBody(ctx context.Context, params *QuitGroupParams,
 //
 // **Caller:** the member itself, or an admin.
 // **Notifications:** 1504 MemberQuit to the group (every member, the one leaving included).
-// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205.
+// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205; a dismissed group 1202.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9507,8 +9507,8 @@ type ClientWithResponsesInterface interface {
 
 	// DismissGroupWithBodyWithResponse Dismiss a group
 	//
-	// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its history stays
-	// readable. With `deleteMember` true the member list is also emptied.
+	// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its members can
+	// still read its history. With `deleteMember` true the member list is also emptied (and nobody can read it).
 	//
 	// **Caller:** the group owner, or an admin.
 	// **Notifications:** 1511 GroupDismissed to the group (every member, sent before members are removed).
@@ -9521,8 +9521,8 @@ type ClientWithResponsesInterface interface {
 
 	// DismissGroupWithResponse Dismiss a group
 	//
-	// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its history stays
-	// readable. With `deleteMember` true the member list is also emptied.
+	// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its members can
+	// still read its history. With `deleteMember` true the member list is also emptied (and nobody can read it).
 	//
 	// **Caller:** the group owner, or an admin.
 	// **Notifications:** 1511 GroupDismissed to the group (every member, sent before members are removed).
@@ -9660,9 +9660,9 @@ type ClientWithResponsesInterface interface {
 	// `handleMsg`.
 	//
 	// **Caller:** the group owner or a group admin, or an admin.
-	// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, the owner and the admins, then
+	// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, then
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
-	// Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
+	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
 	// answered 1104; the group is dismissed 1202.
 	//
@@ -9678,9 +9678,9 @@ type ClientWithResponsesInterface interface {
 	// `handleMsg`.
 	//
 	// **Caller:** the group owner or a group admin, or an admin.
-	// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, the owner and the admins, then
+	// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, then
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
-	// Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
+	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
 	// answered 1104; the group is dismissed 1202.
 	//
@@ -9698,7 +9698,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// **Caller:** a member of the group, or an admin.
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
-	// applications are created, 1503 JoinGroupApplication to the owner, the admins and the inviter.
+	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
 	// 1202; an invited user is already a member 1206.
 	//
@@ -9716,7 +9716,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// **Caller:** a member of the group, or an admin.
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
-	// applications are created, 1503 JoinGroupApplication to the owner, the admins and the inviter.
+	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
 	// 1202; an invited user is already a member 1206.
 	//
@@ -9733,7 +9733,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// **Caller:** any user, for itself.
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
-	// to the owner, the admins and the applicant.
+	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
 	// dismissed 1202.
 	//
@@ -9750,7 +9750,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// **Caller:** any user, for itself.
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
-	// to the owner, the admins and the applicant.
+	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
 	// dismissed 1202.
 	//
@@ -9853,7 +9853,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// **Caller:** the member itself, or an admin.
 	// **Notifications:** 1504 MemberQuit to the group (every member, the one leaving included).
-	// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205.
+	// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205; a dismissed group 1202.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9866,7 +9866,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// **Caller:** the member itself, or an admin.
 	// **Notifications:** 1504 MemberQuit to the group (every member, the one leaving included).
-	// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205.
+	// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205; a dismissed group 1202.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12683,8 +12683,8 @@ func (c *ClientWithResponses) CreateGroupWithResponse(ctx context.Context, param
 
 // DismissGroupWithBodyWithResponse Dismiss a group
 //
-// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its history stays
-// readable. With `deleteMember` true the member list is also emptied.
+// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its members can
+// still read its history. With `deleteMember` true the member list is also emptied (and nobody can read it).
 //
 // **Caller:** the group owner, or an admin.
 // **Notifications:** 1511 GroupDismissed to the group (every member, sent before members are removed).
@@ -12703,8 +12703,8 @@ func (c *ClientWithResponses) DismissGroupWithBodyWithResponse(ctx context.Conte
 
 // DismissGroupWithResponse Dismiss a group
 //
-// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its history stays
-// readable. With `deleteMember` true the member list is also emptied.
+// Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its members can
+// still read its history. With `deleteMember` true the member list is also emptied (and nobody can read it).
 //
 // **Caller:** the group owner, or an admin.
 // **Notifications:** 1511 GroupDismissed to the group (every member, sent before members are removed).
@@ -12896,9 +12896,9 @@ func (c *ClientWithResponses) GetJoinedGroupListWithResponse(ctx context.Context
 // `handleMsg`.
 //
 // **Caller:** the group owner or a group admin, or an admin.
-// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, the owner and the admins, then
+// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, then
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
-// Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
+// Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
 // answered 1104; the group is dismissed 1202.
 //
@@ -12920,9 +12920,9 @@ func (c *ClientWithResponses) GroupApplicationResponseWithBodyWithResponse(ctx c
 // `handleMsg`.
 //
 // **Caller:** the group owner or a group admin, or an admin.
-// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, the owner and the admins, then
+// **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, then
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
-// Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
+// Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
 // answered 1104; the group is dismissed 1202.
 //
@@ -12946,7 +12946,7 @@ func (c *ClientWithResponses) GroupApplicationResponseWithResponse(ctx context.C
 //
 // **Caller:** a member of the group, or an admin.
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
-// applications are created, 1503 JoinGroupApplication to the owner, the admins and the inviter.
+// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
 // 1202; an invited user is already a member 1206.
 //
@@ -12970,7 +12970,7 @@ func (c *ClientWithResponses) InviteUserToGroupWithBodyWithResponse(ctx context.
 //
 // **Caller:** a member of the group, or an admin.
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
-// applications are created, 1503 JoinGroupApplication to the owner, the admins and the inviter.
+// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
 // 1202; an invited user is already a member 1206.
 //
@@ -12993,7 +12993,7 @@ func (c *ClientWithResponses) InviteUserToGroupWithResponse(ctx context.Context,
 //
 // **Caller:** any user, for itself.
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
-// to the owner, the admins and the applicant.
+// to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
 // dismissed 1202.
 //
@@ -13016,7 +13016,7 @@ func (c *ClientWithResponses) JoinGroupWithBodyWithResponse(ctx context.Context,
 //
 // **Caller:** any user, for itself.
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
-// to the owner, the admins and the applicant.
+// to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
 // dismissed 1202.
 //
@@ -13161,7 +13161,7 @@ func (c *ClientWithResponses) MuteGroupMemberWithResponse(ctx context.Context, p
 //
 // **Caller:** the member itself, or an admin.
 // **Notifications:** 1504 MemberQuit to the group (every member, the one leaving included).
-// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205.
+// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205; a dismissed group 1202.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13180,7 +13180,7 @@ func (c *ClientWithResponses) QuitGroupWithBodyWithResponse(ctx context.Context,
 //
 // **Caller:** the member itself, or an admin.
 // **Notifications:** 1504 MemberQuit to the group (every member, the one leaving included).
-// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205.
+// **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205; a dismissed group 1202.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19820,157 +19820,157 @@ var swaggerSpec = []string{
 	"14rL75iDA/kBehUVEFunYQszOJL9zQdTL95sJ/OTlRtT5v1Au2vjoPNize67pRR6a74GPOaYbdpuBxi7",
 	"WiHTAgJdVso0dc2we81qdfhLCW5ZFf6cIJSon1ZhfpCJVoipzlDOBQHVqcu34JotvTd5+pe6Cr1SRrzB",
 	"0OcURavWlNLSNrRCwNmFtnWt2qcnhcXFKnG9HgOo+2rT2DLl9462oImUydF4Y3qtA8LD09CbQ88daKcj",
-	"Q+JLh3w59CGANYxMRyZfgqajVIRDiNYa+0pdgoDmOfQWpB49DVibfAjdBbHGEN4/lyg8RXMoWvtMySbQ",
-	"6thkKv0CzSpjy6xmutQ60p3YdlikJRnFBLT+UzZUeo/RdmgEPrXwnOVa7BjqZek7hUZOc2WXGzD1E69b",
-	"l9HLSLNk6wDjVrbruHRSZfcKRICV51sorfc6PVOyLsaJBfOiVepSPFd3rLPfXlO7opPdUOnE/BlWsb2m",
-	"7pBlarUKJuJvSgrQy19cHHHpESfL6qWiDYrYbHxn1yyulDrcyyqupKFFN+4WyxlfR0xqT5SFgTVzboDJ",
-	"pKKWZYgrF7aQGF5wAaRf0X1fQCJNM5YVBWMm+UL3Um05fb4gSSc2K94RLuE0isILiz0K0syk3RwQGgR6",
-	"yZPWIcnk9vT5Csk9udwemKTVznTREfHLSv7t88Jmx0lnYNc6m4gNzvMH9L4vpKuLeVgQRjvyIXZpxt7K",
-	"vuxz077YFtjRbmt94wubJ5eYRptwSnC/NZS1gTRzrq3qmUvp1sScTozh1l5cLLcrDp2aCiZKQRuKsyZW",
-	"WafAnqltu9zGIHVDShKp4PIfpaF/xZ2TCbHQRpE62Um17Wj7Rk17z4ix5esB89e661lWZ6USSNatm7KV",
-	"jK0iXPsN87+iziAr5WotxS97lfs5XfyOOCAG66op/0UIlNKrU+lhxhxVzwS7zKyYVbLz9qZOFVPRisVa",
-	"bHuUz899mS7fopi9Sc/ezeSO/b//6+Xvf+/lf/5BfoMRe5atswYmiNmllHq7zMyy4gv8ulPLCkU0S1jS",
-	"+RMTyumIiU0JnKWyJmJ4TTHTKPbh0HJAN5HuaAERmoygN15/MC+dzhEG0p+wVgawfX4EPlGU5dwzNr8I",
-	"I88kYZgRLsahwCKjx3eU0OFzHRtrcJAoykt9qNqlJEAQJ9PSH+Ven/sjHkZKjqTpQtl5sctYWTQAtD97",
-	"FcmqyLqRFv5yQVyLhCHUsq+EHLRc9jCEGLv0bknwQP21q1hpqTMxwxLWW0nNWqmIjUDyChejkR4p8NWQ",
-	"ghIk27IAtLp4UVO4WIwktnWjuyiXIqEKC8WrxQFuiwu0mnehHst0eo/yEYveZ+csQK5Zg1XbftUs1i2R",
-	"L7r4sdB5YcXbokutIKd+QfmWKAyY3k83FkTSwQRr77xXZ+vJ0mwI9FaDQJxmXw0CvU5RcGkiNPUuRWiy",
-	"7/vrr3CjjVDxLVpXJNIBkGUikXjqazG4rCUHVqkDOQAsO8YAw+MwijDyWNQmicvECHfgCVHvMw+jlBLX",
-	"UaGth86U7CQhHNDTlh9jMxmG0UTXRRFkOjsNfJ1kX8nAw+cmMIrIMZUZsrnUCINFoq6+yJG2NTiW5WOD",
-	"ddksvCmsy1Zs99hAubXkKH5TGPMaTTuzJ9G0vJ0otqcc93qTrcWO+5jxrhc3k6BXNbZVFg61jjGjRozU",
-	"8uCbMmPIJQXfPLkUPqhvVs1YB+FaNaQRIVflgO8xqUe4ZhP8mlEPheq/EmaYp60A9dR/zcxynhVLHG4u",
-	"0vKL+SIPZZ9jHH6+kkJqqpoV2daoe1DCAb8AsAMUudK13HKVrNB7cLnq7jbWsIEa6JkzvGKFBTKNysvr",
-	"oJc0CgHVM1OQDe/aSkqofvUNK7yKrPDyLOq5O/O6lcO83RwqeW/Gar6XY5u56IzlTcyP6nUuhzo/xqRe",
-	"1Mbcm/jp7hRc9nmcB1fYqtyDXuVNMWVBYNROSq5f965fd1I9SVoLGpqDiVyKuBCrGnMbqdJxj/P9jq5A",
-	"Ybc4N9Z77TKJQeBYjs90KiA6H/q8u9/tELzF73LJokwQY3e/c4uYS37uqzkgdCMLhQGFtvHhRG0DDEfw",
-	"vdK747bp+52buZXbXdMrrnyNChtLWqdjr3QdntXnqcbotRPGR7mdXqHm6cvaPxcykpJSnp72rv7dX3/2",
-	"yz9E7+qKkZp5D//mllc/9apWF3P03GxmXQtBtaQv8uoA21lnZQXNkTe4kld/+Tuf/PRbr/7wB6/+5J9f",
-	"/dmPX33j2y//+C+2UY645Mr+OjYbv8RoGd1VvHKszLr9xQsbe9+6dSuO6Syv3bVmZ/GMgGI1NI/hcvU7",
-	"ipdj+etrLJ4N/lglfWXf6ipeFEeM7qyn6tCeynBZPsuR5wni4jteXK4gJRxRQcLI8zmN0zxEXHnBIW7i",
-	"JHNJzzFjxcUdPoclHHRVhzb50IhVOPiYioJSAkrS1cKQFRehb611Y1Go5CG0ePEFlnc46PM8pEkzWSfp",
-	"tbDXC9QmGIYRYXQwJhoIWo/gQjLqOfCzFV1vkQkZGtlJu3KWqgnuxgJLCuTVRVk5JvMq5EzEdRdahySM",
-	"HJBz+zxd6joytnLPUVPtEqX5ZS+UmVGnElnlN8zZaVQoiYCxqouuEBRTJqj2uboUh7F8Hh+oRa+scQqL",
-	"ReOLCoMfh1ejxlycfpmzIC1waXuZDGcd8BsxKtAiUVt8rRviU7wOXe1g5XX0OjcNZztevpJFENFFDFZa",
-	"ySKnYBENTnLsTfYuhOubNbaKPIZV9pCF5r/9ztc++9FPisM/13U5HmcvxpbNpuVoX5ZznIbR6knHlxyJ",
-	"tBCh7XCkkhLlOdJmybCb97QWoXeRG3Wr8l0BLl6SYIcz6y73PodOjatkI+9ly3HB+WbEOSW2LBPiHies",
-	"Eu4Vg6BiEIGS+Ny4jyIPJSNuxJ7dY0LQEXNNgnFeDOvZXFiNJ/qcYkGqpPjWIRY+uvBBxC0ycqaFrTJp",
-	"SusR7T7PypCZtC1SnLWlxj2580UrGSu2sl0TxEgcx3fQHYkLKk2wQsEPXY0l3sUMtEjvgCy0MrbJAwOn",
-	"g3Kpqs+XilXxtiqEFhfKPCAdzRLDn31WQKugxvt+WsTq8+XGwC+bDb1O6990Gswfhwq2+e5SSo0dhjPu",
-	"JZrs6ZwIRqPBGOCr70+KmqVzS+oFTurEDLxpS5IzavhaVxPHFi2s7uzdzv6OlaKTBzNC0jPFABRwdWkE",
-	"pfMZ3Fsu9Sxa9Muvf+vTP/lfn/3oJ5/89Guv/u77dfewiiBZE4breqpjErE941z6vmzSQnepQlQGIQsN",
-	"XfsFwdyGQgJWFrIvy+51SC6oL8vZ2NUS8lbBsssyjimsi6WU1eSnfQeOtFR0OvMHZ8tEJ+xaI4irHrYs",
-	"YHH/Gs26H6eKKES61w2fh5xBD2GUFA4tIzIP5rHdLClhGktN26kz3Xlbix9fhO0sNQrpsiwZw9CCOtQy",
-	"NJtXO9c5/KSZ8U46CRzgaSxtmVStTOSbPo8fUGtgwbC1wLVpz7mRctfq1K9iFwHrovCs9ZXISEv4+iRi",
-	"aC5npiksz1TrW2QFWVIQpla2VeEa1rEJqQHXmjxrBvrsl999+Uff+vT//M1nP/zdLfjfvmiQ7jcsnVyj",
-	"4+Jsp9Uyr1LHdkAqJGKVTF+CK5dhsLCO/XJbshneg3ErqxdOW1A5vEo7m3szyax+Nrniabutg2zBItDI",
-	"UPlVbFdAC3+wNggyYlKR9b0tNWzY0w0brlLnm8lvds+bVZTaGmzitTXU+U1tpbO4kc4lq4Cvq2vP5ffr",
-	"uXf53XpqtOlBKl/cmwe6aKqxvBM2CLknXNKEBgS+FCTdt0eGhIcX5P8m9uOtNjnCL4xCdU0Yc6+t6GjW",
-	"sEtmXPoBRIBmNThsr5HYVTWPzChwfZ6NfNgSt+nZ7YFqNQaSIe4FkjgNc1mjWVCfr8KQfg37BNmI1Ti4",
-	"WZx5vk09aMkCoF5OPe72gLPPh7PaU+/e7HQupafRr0U3I+goYrhbXGibxxwwJ6ROgOKZcHNbZIVGZRkC",
-	"svGCFDpFaDV1qAxrLpVzXnJvpXuvobPSs5kvl+lHMW3O18u0+iKRgNFzu/x0irPNhCQyolwMtTSnGa8f",
-	"CVnIujSmVG9Ovd/Z0ybGL818udTAGHIGK/b5qNS+qIBTJS2zgjKl60j3iosXqImugv5Uk1HElLm+f2sf",
-	"Gw3cBoFdHVjN3nY1y1EDbm6zRV9l4vIlc9RbZTJbKSG0kEMsPlB71qyvKxdxdlhEKSBKRBMt87OOX9OO",
-	"XHNbS5aZR4HL4CXWcV8SF3lf7XMz1rRcfr6Iy/MtLkVzGxoJIC8Y+izw7JJ8fBjeDaMTJl3UuzLfxi3C",
-	"2uQoXf0OnDcZFtTnbpxf6zpLGsZhIWDdMk53/+s3Zhz7Hnj9xiG0kXMKIo6cPnfT+ba621wu7djFKGUc",
-	"EoKYFfNRoJjDL9OIQS+CpJjzRUSnUxYJSHqcBtTnfR4CKGmgwQcKJmcXmQ2SprpuMz5gE8Zlq6xzXpLS",
-	"62J9QTef1bul/rIdrUAqiEEb86thsBS6kMaVKBa0UDmM70W1urHf+ONP//J3IWZn8/bNRUsxYdWp9PVP",
-	"fvqtl3//Fy+/87fla1qQ0cbphB1x70hj+NqweS8k+Rz6fIJ8N5cg/+o7f/fyj//2k5/9yav/9pcv//P/",
-	"/PR3/jeO8/IbX//kZ/+zsYX6hicWev6G2WbjHjMiVThmK6baHE+pabpdjIOXIT6kEeGSJAjk3laBu6UV",
-	"fjaokKZluwXmXGg163J28SDVstfwhZaFl03TJrellbHA07/IuGEtZCGp764JJZZMWATNdQu54mAWRdBE",
-	"GEd3w8CzF9GqxhnfQs4Ibz7Wu44W21ezMxH2bEaDAjBgH9d8ppIdG9bnueFyT5Xz4BTMKsS8VInSNWd/",
-	"NVyJ3R1BJyzf+aaQ0aQPIMUG0kBeTX9d2Iqn+oJQAqixoOVmZT3N/epWg8KVoblgE6AySHRZIFqX1z+2",
-	"kX7LzL4MpW02ahsF0hBCK57nD5VmDjEbaTDFCWStK9FQKjYi+EuLLS9E4jKLSQY4qxtQCjH2MqSLDOpd",
-	"knhhZrWVSzH2t+ksxqYF0Y1hGJ36HuSHlUsWd+Ehy1UMVgqMwXMPdAMq2KlJjgaTsJDhVJCLMDqDoFKT",
-	"jKQW13JA3v2QnZ6EgzMm+3wQcs4GmNQ8YpL0Op0e+aI/OHvAA5+ze2KE/pqIkUEQCmgFwD3i3qAzOb6h",
-	"89vOGHdNUSXiS5jr7Rb6lvvcjXc949a+3TbBDWI0OcGfPKbTnumImhjhGVgNBHHjR7CbPCxEg6Pd50fo",
-	"U9Li/SlLRsznMOGjavRiqagADDLUEE9ABrYkfTi6hwNIOhZMAWj51lFxV3uk4NgZyvI8x8pLvuzi8Z3S",
-	"wou4YcgEvaKmhNQJgoobh5R++p1vfvIvf/bJT7/1b9//2aff+XljfW/zouzYBQv57Jff/eyHv/vZ9//g",
-	"k5/+LLuKfEDVwm7zizKgratQWBJ5xRWW98OvTo7vxnh0tXR+G2S+QGdYcpMPs4UgK6ScrJJAbbmUL6No",
-	"s7XpS88gthHhkpgyTkmap5S3dMlCix9rTlKtiXGO646YBDiKpyGQ9aemRuSiur6My2hOpskt1fUynFw5",
-	"+4OkVn0Xi+P5EpOmJAkYVY9xRsIp48Uc2CEsEIx0kMWqZ12PSeoHDwMqh2E0OdGjJ0uyeFHT/eiJi9OG",
-	"w6HaXgsd3xGbBvM+F2M6hRIwBhkIHUoWJV4N6OaodlYGJ9fRHgIP+hHil9jeUfsQTLkXQSg5VTIDjSI6",
-	"x3TiC1+Ow5nMcshrKMGI+jy6uCljhrNqBmo1VFzCQ0dMKnwXyPgR4leVm84KkjRq6/LlBHCWT4JxkjIp",
-	"G2KDJbhWyBJLF1Sw8/pc772Ck79a/K8MVmW8ULcZ3jovXKmKyIossWltTJMR5qERwH9w4tgyQEwGi/oX",
-	"JNQLLnQRoYUf1BwgXKk/nr413KW3Bg2n4Yt36OBMqYfcizuHT/Xr6vkusDU9TrekaU/JrNabxd1utl3G",
-	"uOAeVCvxb/MExfnCBQx0nZL/cAuuEbwGRBgqvRkxIaWmlgsH7/tDXWj4lKZUwYMi9dgXYgY5iYrZae22",
-	"qT/Bb3EdADOikHTe5z4/p4HvtdrkA70srS/DjbsYh+aGJ/rzQAc98FCOMa/UI4AZzNsym63IYw2Ar7Km",
-	"uk3lcx2V0sCuzmIXDFiZKnxgndkV8wTzX1+9sPA0L0OzSx/nZUWE+UOpKdc1oWhcGcleoxD9RIxAfxmE",
-	"/JxFAstLTsRoebuy2RRqyw/CGZcumWDNEowXswcDW9/163a3/+vXHRIGHoQgUK6jhuH1PldqUiRvBz7j",
-	"8p4YYfTy80EwE/45ax0mkWQFD8I3Iqm0oOfUY7eJ64t3uQfnouDU56Yiu6mQi/QfltYmj0NsLnBKB2cO",
-	"mVLdU98d2FNqQ3KgtNWmelHIlpmQRGzA/HOoCXXPgEdpee49MbqjMMQBUKnb7pJTpuZWg7EAosKuCfKF",
-	"kwf3iWTPZZsckYidh2fMi0fHFra+FESwZ8C0fNHncTM4KD6C76id+QNGmnqyx/MpI71upwvRafZhxVpn",
-	"fJyxgmrgDo1A1GN9buCpgNlGp3icGiwYS9zI0GtPD2hOx8f6X1inoaCM6ZRGch732bLWeGAVbSDyItRl",
-	"0xTeCZ+PAva0P+t0dgcU/mM+neIn1ymukErCoYlI1C9oz2P8Wsp/lYrD0y8gPdPPH67WTIhMaABBDB5J",
-	"3yEdGIAOqhg0lOCO1WT2itJnCrJGnxdmb+UvkeUGQzwDMKH2kBrz5mHOX2Zley1oM3zbGkiR6NcfL3BK",
-	"vdspcKf4yyDzU2MwpqhYdnu7TxPJZqC7t3RAHUmBdaXaqMDXH6qzXrwcjfUbWNCS6mA3DY8/UaNtZVFI",
-	"XBUDelozGRuotuk3ZDktTY8YS1swmG1Ntrd/M6X2bmE/tdISlhuBsgy70AK0RVyp3Voyc+23HjGx+FKX",
-	"RU5kyG7RVVckMqbTYMohyxkPaYowksxrOaSUy2TJeAFjWR6gkScYiwI0UoEPMV9JkfoSlHmxGqEo61OQ",
-	"RTqSpgSFbKnWylL0IWfeAknGiM9GVkGDVtl9RkoUI2bjq/2GEtX6jYN+45NffO/lD37xq5//QdwI7NV3",
-	"v//qn7752Y/+9NU/f+PVb/+o33iRvKw9lgoPF7Q9S0KhwJ72iNFkwWJ0Nwonut91xAbnmbAowbiX7ffF",
-	"TH/pzDzqBxbdrd7+G1+4X9CkG395aJv51JfP9H+jcxYZwE7EqNvbNasVwg8TR64x7vVWs+St3QM2R2qb",
-	"RvS0tR6UxLln+sCKYkNqOaZRiRFJ2sj6xGlQKelgzDxsE6fOfbCIu2SwUX8AhHz1J//88hs/Vgj547/+",
-	"7Md//auf/3YdDLyJmJEvW2phorbpLkDFBO8KsLNwwuqo2CvDxbhdejku9rK4iJ8ssJYjpLPmsV02EVl4",
-	"hEXERDsFHs7E+FinjnlMDBoHanmIVZ/87Ot6bX/2Y1yY1YrRf3DyDvVGTLc21FjiPzhRI56gO0A9p64j",
-	"DRKISV8GcH7xmC/eULZ1fBQ58at2q0VDrBxiG3NWLyVGPUJTosY1Qca+kGE0tw1dYlSniU2qEf9EjG5M",
-	"aHSmrpp4SsXTCPB8ab68eie9Z+IK9ky4RdYtQgVR4x7mLBXXBHHHFC7XCXvm6iKvFN0xfR75gsV1ZgIa",
-	"jSAywhTA9CXBBMRRyATxwguer/CZhMBVzbbv9Tod8nlc0yM2YP5UOqaUus8LbC2mdniSQm/bHZR4TJqQ",
-	"mojFP6kHtkp83GPn/oAJTKuI4wELrC85M4hgz8gpm4emZU8aqBP6/IQ9c5abS0qaMzt9nhF4s5NUzWFM",
-	"mZDKTB4Km+6JkThCMnsFzB0A2XsAxRW1eHUbGgcf3br1ZJ3ke2dJM+Pa6+k+WS8MUiHw44twzUU4vSeX",
-	"UpLgXgqxtq9Ql6FNmS6t4HFAUHmzbjNeX9KrrcKt1vna8jNZAR6Zrtd7+zeLul7TgcxRj9KcwzzqXErR",
-	"mwwSXFbNGxqdWV4CZIErse0cx0anxWInVMz58OEUsyZUArsu5NZtcswz/CtOQUGhTtfjVsMeKp5IjUk7",
-	"ecSx+2nYubPNdLVuWz3Mlm3S0YY5b06fG3eO8ZSowdR51XTtbEBY6Ha6BGRFNdVSOeE0lOPEGZOCcUoC",
-	"MKX2FosAK7J2bUNLlxcHSOl6dtrPuLDbcQ6RSt0dFutPWqMYT113t1ggwN+vgusDLIYngNP5nht7+zft",
-	"yuAAxMT+Zugp1MRAlPAj+8xXNEQbJWp9qeLmDg9PZoPxWlJO4+DWrfVKGKnF7Ha6plUDXiZvnRV111sQ",
-	"HuWDC/7a1lCZuT0yN+UyQmiSe7BUpvDr8BBFz7vlwg50voVbdDonKVDWxOsqLYDN7YWqTGphSjpbwca/",
-	"BKGTpexmJcKFoLB6kmgiWiptFeHwZchbFkpeWtH1NOldzzgCJ5KStxTKLpa2ThTjFxbxV+KJxwL/HBrW",
-	"SRRloBWTr4tHBRQk5wkctjGxNwVjxH2+o77YGYR8GPgDKVwlq7iWacwl3XQRXrA7uGj9c0HWSTT1KkEf",
-	"rUOyS5q9VNs3KsgFC4IWzhQ3SUN+njS5y0xWHiHSOiR75CLyJfLLoggR3IB+XkfsWNF3fQ5RpVZMkAam",
-	"Dggi4emX2UCS5oOH794/vrdz9+j24xPyrz/stnd1fQwtoJn4orY9kC9T8UR3w6jP1Z+k6VqyoxJ1ui3i",
-	"S/WKm3IikH6j3W73Gy/A4mU65oEpWzs+fJTzzHFfE33uJgbt5P02saXVbneXNB/Ppz4fQRfl6UyMoYFM",
-	"4HO2o3UyTxvDcIeHRISY9jlPUTQIScI47Ac8mOvIJCUI26L2iElTOuS5pSkoAKUOW8u5kOVNMWkIZEiB",
-	"t0Ht1u4pbUKl8Bh1tpCtlviCeLOIngasnYkim8TVTBCOHptMQxkX6hR0EjMWodtJme/73BpJx0nHGwQD",
-	"LYmYmAUS4th00zQioFKvvTLdvRAaN4bQfkivJzoHdnbGYGNq6ca+HuMnPnQNsncHZ4fE1S4EeKCr7j1c",
-	"YD1bgWaCRvxCzYQ0L8Zh3KsBVB/okdQqTUTuAgYZ+Rxqr5l4u8QIqSPh0UJpno3YwJ/6UOPNokak24Ki",
-	"K+FQv2vXeU0/udvSKBFaskDWHJrRdCa+EBAEF5EZnwmFHuZ6mI6R9nVxCFKRG6YyknnfdBCz1gNaTvfQ",
-	"gm/W9uHYj5M9JYHYweppJSkmwGGUDAnttkuCy8zzYyrIaUAHZ4EP2QyWnNTtqhmsL+oXpMm+DqWooVp7",
-	"prpc/MNecWU57l2NaDQQFh6z57kIKz3QiyKfX1XXmO1/Wi0ibZG6iFzb50aOvSYIpxOWVQUNRBK/58uv",
-	"/9eX3/5W4ulbskEMVFthg1VzEB6xwXkJ+O1Vf+dvX377zyusF6vsbfpAyovFFq/2b3748h/++eUPflG8",
-	"4MJSO6klG6hbS96tXUB4b2cUt8FJI1FcdU4pRHhZ7eKxScuIVIYCzbUzq4Bt60KiwJu7WwPZYFhzw/O3",
-	"KJEizfzpLZUFEyDkN7bjGIPLozYKXOArgiSRefJwQVlzR8h5wEB8jRkk4AfVUujOhHomqBOgcxhLS0qa",
-	"uVCcXstuIY/FsmqgzYTX2KDNh9Ysg3GjTmBMGsT7a5C4RRGlRgcsiyI125ZwOMtDUyqAwJbU48CQdcNN",
-	"1gwb2W50yHJSX6fAJIgrW3f6FQsjC6JnUW2heE+NgpFyT4CGyRnzhBY2MbHE0jVJM4yIURxbRMiovDz4",
-	"agY8PP/VnIKJIrLUKbhMqijLjUOMrZcbt7Xy8XYVWNi7DJeVZssy+cJl7GXrvuqTANZ/WKFzX8kSUtw1",
-	"F3+5hHvmgsd2eyZ4rCi4ywoV1O11VghPzfO+6qteGkFZIcBxU0G1hewEqVBhKOySqMgFcXzF8XVL97EC",
-	"ea1q4/UYl/7QN2YcNMTFIsZqht8TIDSrm3334p7Wu1ZxPaUZO3D9YitwporN4h4BJv9T7XMahUM/QAc3",
-	"6Nr+uS5IJ/L1ftrk+I5AExqNwHNNIjbyhWQKVuorceZPp8zrc+EHjMtgTpqJqfF8F+hgyyFCh8z5QgIt",
-	"OGVEjMNImoRS7ekW+dL4lM8JncmxOqwBjSsrLMrPK614cyVK0Pd2ePgYcSl9E7VwHM4kbBrwbVlxmExJ",
-	"mHWK0ygUWrsmjeUM0wz0+I44QRzJa05WloiNVmhlD9hQEgWM2NQ3DebVFlZQvWcTwVvvWWi0ZSkuhSSF",
-	"skfPLo8aIrYcGKO+MYT3kWr1G2QMcZ5gphWk3ziayXEY+V/RoSDvADkj6PPAV8Dl0W+swElyKLWAn8zi",
-	"awmJO0ui4F/93n9/+Y9/+vLv//zVP/xTw2kMqwv+vEDkzzvDl0d0l+H1ko3R6fQe5SMWvc/OWQBjb2+v",
-	"oyA8pYESXO+J0YOphOk2BYDN3Z9q5XZiOLrAPNI8bN36OvFAFqMG1WABp05zYCzcCui+hAd/YEq8mpNw",
-	"HatBDhR6Zc/dpMgOH4ZtHf5V0J0H9S/UsrB5qenRo3sAKd7sjzjINE2KrW2swrGDQIFGW+swV5wGQeuQ",
-	"uAleqgWmEde0tMlimGtPV1jGHwuXgK+INHMbrFTFf7ezSz7QLyIwvZSzuenLbBS78ewwOhgbf+EQOgeJ",
-	"Pm9qp+fuNUEe8BMWDO2R1ZvYZMj6Ntu0zlYnrwmDTTUrBcHQZmNXILwsFaq7ILxMdxdJ3AZ6+3kWre+F",
-	"TYK++0ef/Ky4sOv6RYjSmeRoBFDzClNSCuTZtIJeZdGv/vx7L7/9rcJ6uRuqFJilJuXimF4dcoo/+/Gn",
-	"f/m7tfgFZxdPy/jjqz/78au/+KdPf/jjisdTzwj2QQrdtx4jtkLceUKXVrM14SGuYGqqV4Yps8zLqNOb",
-	"Rc9LL9abRZ5Liub6QJ9ohs7XEBqyVZxeGIsI0vhZFDQOGjfo1L9xvgtkXA+cV+SVloQEXzM3KK/XFGNg",
-	"54INIiYdYhQCyGfW91op0bokY0ouseUg63GNt7mK/cATiXX/hGN4ahxbE0cOWOPhMwUjQhEi4Zggeyc1",
-	"NvZln0mfj6yxsGdBfqgT9B05JifRwZBEUyEwYtTDCk9TaW91IkYFgx3Fx83UkdrlFRg0vxSk6WWvzq46",
-	"AkxHa+/HiGcfgz1S0ayKjmAIlSI1qWXq+mEvANHSAXkaVwa+wGEwZg7i+w+Jqws0XvhcEH+IUf9Wf0Q1",
-	"h+9pFPk8KIoNJBQdRXgbbkVt0Y3f2lVvaZW0+LFwFg3Upu4dn5wcP7jfnkAmSjj1B3odWmPVIIo3pu4U",
-	"+Rx5793HT++/++G7J4+fnrz7JUdJVz3yOfLwg/fff3rv5L2n7/w/8fe75HPk5N37d9T3h1akGxkqIQr8",
-	"0QQKUOLDUzoPQurB2Q4i/xSzJ6iY84G6n+aP9pxOglYMuQuReHeOjWExDcU4VkzzKQK9JNzIfuEAUiXS",
-	"cCzfsb2zpTCN63GTPphp47yKBkktIQtwhSwHREKwX+zEbWaiAatHAVI+10K6GSuOZFOAGchgTgL/jBE3",
-	"Fejq5iF9W0sDNozjsIKBlTkiUuCEdfUbGL3Yb5Am+EhgAa2lQLxQwyaQhDMY0EiJxFm4LQipdRNccbE+",
-	"XtyCtCjIUEfoxB6HGBQ6/glkfRsKOC3qgU10m5kYNF3KRv2h4e+kQ9Usl6dD2u12K32nJxiWd0BMfN5S",
-	"kGXOEUKOs7ByEy3f7M022X6RpfeXftxaHXxfZUkF1nM3kXXOWG6Fmp7GCVlWPB2GrGGTGkhADERIBqEi",
-	"LWiE06a3ugTlNpZ+fqh0PZHeP9Jzx+rM4iaFmdMw2alBGHSxaWJpoBkwJHgaWr3sEAIeG9JZIE2EKQrK",
-	"RQIyh9jYcMKgdHKAlkHYNNoeklZ9Ofqppe9mXC9S01KHXIz9wRjCFnmo3Y9wAzL4ay8b91kBWzCYCReH",
-	"4UwuTlF05+U4YnYnZhFrd9Nglkp6vCZ0JLPP85HMsWjRyl73R2waZO6D5V2DApUWDXGs4N80KDIvpZ4y",
-	"AIkbKYxZxBZcarDNE1ABMiApCjovC1I/TCSTOOZf6R2ZSIQYIJI9l0VcwI1jGopC2atcD9LEM1I8bxJ6",
-	"LGhZm0+FSRidNLNtjNbGNtOJMyzSfjhfmghYlogDviBnisacs+iUSn+C8QrED4JZLPJrVwg0uojBgJL1",
-	"7dhu9wH3Ze7muIra4ZNPAyhebuZFXS9lgobWnn4Q+HobBLS8Vjnk7PQGBb5//WGn3XPIv/5wt92z0Sax",
-	"qLUtOyOZqRW/ePLi/w8AAP//",
+	"Q+JLh3w59CGANYxMRyZfgqajVIRDiNYy2sGA8j7HTBQIrFS/jX2lSs3b5EPoNIj1hvAuukThLJpG0fJn",
+	"yjeBhscmU+kzjzSV1mYtTg+91H9Uzb6pFak7sYGxSJUy2guYBk7ZUClHZtM0AsdbeM5yfXgMibOUokJL",
+	"qLnXy62c+onXrfDoZaT5tnWycb/bdfw+qdp8BXLCyvMtFOl7nZ6paxfjxIJ50XR1Ke6tO9bZb6/zXdHJ",
+	"bqi+Yv4MqxhoU3fIssdaVRXxNyUq6OUvrqC49IiTZfVSIQlFvDi+s2tWYEod7mVVYNLQohv3neUstCMm",
+	"tbvKwsCaiTnAiVKhzTLElQtbkgwvuADSr+i+LyDbphkLlIIxk6GhG662nD5fkMkT2x7vCJdwGkXhhcVD",
+	"BWlmcnMOCA0CveRJ65BkEoD6fIUMoFwCEEzSamda7Yj4ZSUk93lhR+SkfbBrnU3EBuf5A3rfF9LVFT8s",
+	"CKOx+RBbOWMDZl/2uelxbEv1aNy1vvGFzZNL7KdNOCW43xrK2oqaOddW9fSmdP9iTifGumsvLhbuFYdO",
+	"TQUTpaANFVwT061TYPTUBmBuY5C6ISXZVnD5j9LQv+IezIRYaMtJnRSm2sa2faPLvWdk3fL1gI1s3fUs",
+	"K8ZSCSTrFlfZSlpXEa79hjlpUZmQlRK6luKXvcr9nMJ+RxwQg3XVLARFCJRSvlM5ZMZmVc9Ou8z2mNXE",
+	"80apThV70ooVXWyjlc/PfZmu8aKYvcnh3s0kmP2//+vl73/v5X/+QX6DEXuWLcYGdorZpdSDu8z0s+IL",
+	"/LrzzwpFNEtY0kkWE8rpiIlNCZylsiZieE0x0yj24dDyUjeR7mgBETqRoMtefzAvnc4RBtKfsFYGsH1+",
+	"BI5TlOXcMza/CCPPZGqYES7GocBKpMd3lNDhcx1Aa3CQKMpLfSjtpSRAECfT0h/lXp/7Ix5GSo6k6Wra",
+	"ebHLmF80ALTTexXJqsi6kRb+cpFei4Qh1LKvhBy0XPYwhBhb+W5J8ED9tatYaanHMcMS1ltJzYKqiI1A",
+	"8goXo5EeKfDVkIISJNuyALS6eFFTuFiMJLZ1o7so4SKhCgvFq8VRcIuruJp3oWjLdHqP8hGL3mfnLECu",
+	"WYNV287XLNYtkS+6+LHQw2EF5aLfrSDxfkGNlygMmN5PNxZE0hEHa++8V2frydJsCPRWg0Cci18NAr1O",
+	"UQRqIjT1LkVosu/76y+Do41Q8S1aVyTSUZJlIpF46msxuKxvB5ayAzkALDvGAMPjWIsw8ljUJonLxAh3",
+	"4AlR7zMPQ5kS/1KhrYfOlOwkIWbQ05YfYzMZhtFEF08RZDo7DXydiV/JwMPnJnqKyDGVGbK51AiDlaSu",
+	"vsiRtjU4luVjg8XbLLwpLN5WbPfYQE225Ch+UxjzGp09syfRtLydKLanvPt6k63F3v2Y8a4XXJOgVzW2",
+	"VRYztY4xo0Yg1fIInTJjyCVF6Dy5FD6ob1bNgAjhWoWmESFX5YDvMalHuGYT/JqhEYXqvxJmmKetAPXU",
+	"f83Mcp4VSxxuLtLyi/kiD2WfY7B+vtxCaqqaZdvWKI5QwgG/ALADFLnSBd9y5a7Qe3C56u421rCBQumZ",
+	"M7xi1Qcy3czLi6WXdBMB1TNTtQ3v2kpKqH71DSu8iqzw8izquTvzupXDvN0cyn1vxmq+l2ObueiM5Z3O",
+	"j+q1N4diQMakXtTr3Jv46RYWXPZ5nCxX2M/cg4bmTTFlQWDUTkquX/euX3dSjUtaC7qeg4lcirhaqxpz",
+	"G/nUcSP0/Y4uU2H3QTfWe+0yiUGALoY+7+53OwTv6rtcsigTqtjd79wi5iqf+2okCNDI7nVAoYN8OFGL",
+	"BfMQfK+067iD+n7nZm59dgP11PrWKKmxpFc6NkfXoVZ9nuqEXjtDfJTbzxXqlr6s33MhUyip3elpT+nf",
+	"/fVnv/xD9JSuGHWZ99Zvbnn1c61qtS1HL8xm1rUQVEsaIa8OsJ11VlbQDXmDK3n1l7/zyU+/9eoPf/Dq",
+	"T/751Z/9+NU3vv3yj/9iG/WHS67sr2N38UuMfNFtxCvHvazbULywk/etW7fi+MzyYl1rthLPCBtWB/MY",
+	"Lle/hXg5lr++TuLZQI5V8lX2rTbiRTHB6Jp6qg7tqQyXJbAceZ4gLr7jxfUJUiIQFSSMPJ/TOGVDxKUW",
+	"HOImDi+X9BwzVlzN4XNYs0GXcWiTD43whIOPqSioHaCkVi3wWzEO+tZaNxYFRB5CTxdfYD2Hgz7PQ5o0",
+	"k3WSXgubu0AxgmEYEUYHY6KBoHUCLiSjngM/W5HyFpmQoZGdtFtmqcjvbixIpEAqXZRhY1KtQs5EXGih",
+	"dUjCyAFpts/Tta0jY/f2HDXVLlFaXPZCkaaC+hSApZbAWmYNCKt0EY6SkBarpugKUS5l0mqfq5txGIvi",
+	"8alaRMsap7BENL6o0PhxeDUqy8VJlzmT0AIftZfJa9YRvBGjAk0MtWXYujE7xevQNQ5WXkevc9Owt+Pl",
+	"K1kEEV26YKWVLPLyFRHiJLPe5OxC/L1ZY6vIBVhlD1lo/tvvfO2zH/2kOJ5zXR/icfZibNkOWo72ZZnG",
+	"aRitnmp8yaFFCxHaji8qKUyeI22WILt512kRehf5Rbcq5BXg4iVJdziz7m3vc+jPuEoO8l62CBecb0am",
+	"U7LLMknuccIq4V4xiBIGOSgJuI27J/JQMuJG7Nk9JgQdMdekEudlsZ7NhdV4os8plqFKSm4dYrmjCx/k",
+	"3CKrZVriKhOptDLR7vOsIJnJwyLFaVhq3JM7X7Syq2KD2jVBjMRxfAf9i7ig0owplP7Qd1jiLsxAi/QO",
+	"yEKDYps8MHA6KBet+ry+JFWU+pwSckAcmiXmPvtwgDhBKff9tEzV58tNgF82O3idNr/pNJg/DhUw802k",
+	"lPI6DGfcS/TX0zkRjEaDMQBXX5gU+Upnh9QLfdSpFXi1lqRX1PCWriZ/LVpY3dm7nf0dK8kmD2aEpGfS",
+	"+a0iA0rTM7i3XMxZtOiXX//Wp3/yvz770U8++enXXv3d9+vuYRXJsSYM1/U1xzRheya59H3ZpF3uUqWm",
+	"DEIWmrf2C8KxDYUErCzkV5a165BcUF+W862rJdWtgmWXZRJTWBeLJasJTPsOHGmprHTmD86WyUrYnEYQ",
+	"Vz1s2b3iNjWaVz9OlUGIdEsbPg85g1bBKBocWqZjHsxja1lSqTQWk7ZTTrrztpY3vgjbWWoK0oVVMuag",
+	"BeWmZWg2r3aus/BJM+OTdBI4wNNYwTIpThnfHafP4wfUGlgwbC1waNpzbqSqtTr1q9gswLooPGtzJTLS",
+	"Ir0+iRiay5lpCsszRfkWmT2WlHSplS9VuIZ1jEBqwLUmz9p9Pvvld1/+0bc+/T9/89kPf3cLXrcvGqT7",
+	"DUsI1+i4OF9ptdyp1LEdkAqpVCXTl+DKZVgorGO/3M5rhvdgTMrq9dEWFAiv0rXm3kwyq21Nrkbabusg",
+	"W3IINDKs3K3YroBO/WBeEGTEpCLre1vqy7Cn+zJcpQY3k9/s1jarKLU12MRr65vzm9oxZ3G/nEtWAV9X",
+	"c57Lb8tz7/Kb8tToxoNUvrgFDzTLVGN5J2wQck+4pAl9BnwpSLo9jwwJDy/I/03sx1ttcoRfGIXqmjD2",
+	"XVvR0axhl8y49AOI7sxqcNhFA1mLQmnNIzMKXJ9n4x22xG16dhegWv1/ZIh7gTRMw1zW6AnU56swpF/D",
+	"dkA2YjUObnYqNfzfpB60ZAFQ8aYed3vA2efDWe2pd292OpfSuujXomkRNA4x3C2up81jDpgTUidA8Uy1",
+	"GltkhX5kGQKy8ZISOslnNXWoDGsulXNecgule6+hgdKzmS+X6Ucxbc5XvLTaH5GA0XO7ynSKs82EJDKi",
+	"XAy1NKcZrx8VtPq3CkNX70G939nTJsYvzXy51MAYcgYr9vmo1L6ogFMlsbKCMqUrQffA9WkxMP1qCRtT",
+	"C7gKelVNBhJT7Pp+r33sM3AbBHl1kDVb29UsNA04u80OfZWJzpfMUW+V+WylONBCzrH4QO1Zsz6wXOjZ",
+	"YREFgXARTczMzzqQTTt4zS0uWWYeBS6Dx1jHfUnc5X21z01Z2eC4MqxExNX3FleauQ3NBJBRDH0WeHbF",
+	"PT4M74bRCZMuKmWZb+M2YW1ylC5uB56dDH/qczdOn3WdJU3jsM6vbhunOwD2GzOOvQ+8fuMQWsk5BfFH",
+	"Tp+76XRa3XEul1XsYuAyDglxzYozKVDM4ZdpxKDVQFKr+SKi0ymLBOQ0TgPq8z4PAZQ00OAD7ZOzi8wG",
+	"SVPduRkfsAnjslXWPS/J2HWxfKCbT9rdUo/ZjtYuFcSglfnVsGYKXSfjStQCWqg5xveiWlnYb/zxp3/5",
+	"uxDQs3nj56KlmCDrVHb6Jz/91su//4uX3/nb8jUtSHLjdMKOuHekMXxt2LwXknyKfD7/vZvLf3/1nb97",
+	"+cd/+8nP/uTVf/vLl//5f376O/8bx3n5ja9/8rP/2dhC+cITCz1/wwy3cZ8ZkaoLsxU7bo6n1LTrLsbB",
+	"y5Ah0ohwSWIEcm+rft3SAj4b1FbTAt4CWy+0m3U5u3iQattr+ELLwsumaZXb0ppa4OlfZNy0FhKT1HfX",
+	"hBJLJiyCBruFXHEwiyJoJIyju2Hg2YtoVeOMbyFnhDcf611Hi42v2ZkIezajQQEYsJdrPm/JDhzr89xw",
+	"uafKeXAKZhUCYqqE8Jqzvxp+xu6OoBOWb2xTyGjSB5BiA2kgr6bELuy0U31BKAHUWNBym7Oe5n5100Hh",
+	"ytBmsAlQGSS6LBCty+sf20i/ZWZfhtI2G7UtA2kIoYnP84dKPYeAjjSY4nSy1pXoFxVbEvyltZQXInGZ",
+	"2SQDnNWtKIUYexnSRQb1Lkm8MLPayqUY+9v0JGNPgujGMIxOfQ+yxcoli7vwkOVHBisFBui5B7q/FOzU",
+	"5EuDvVjIcCrIRRidQcSpSU1Si2s5IO9+yE5PwsEZk30+CDlnA8xzHjFJep1Oj3zRH5w94IHP2T0xQmdO",
+	"xMggCAVU+ucecW/QmRzf0NluZ4y7pmYS8SXM9XYLHc997sa7nnFr326b4AYx1JzgTx7TSdB0RE0A8Qys",
+	"BoK48SPYUR4WosHR7vMjdDhp8f6UJSPmM5rwUTV6sVRUAAYZaognIANbkj4c3aIBJB0LpgC0fGeouLM9",
+	"UnBs/GS5pWPlJV9V8fhOaV1F3DDkhV5RU0LqBEHFjeNNP/3ONz/5lz/75Kff+rfv/+zT7/y8sb4relGu",
+	"7IKFfPbL7372w9/97Pt/8MlPf5ZdRT7aamHH+UX50NZVKKx4vOIKy3viVyfHd2M8ulo6vw0yX6CnLLnJ",
+	"h9k6jxXyUVZJp7b8zZdRk9na9KXnE9uIcElMGackzVPKW7oiocWPNSep1sg4x3VHTAIcxdMQyPpTUwJy",
+	"UdlexmU0h7oe+pbq6hlOrlr9QVKKvotV8XyJGVWSBIyqxzgj4ZTxYg7sEBYIRjrIYtWzrsck9YOHAZXD",
+	"MJqc6NGTJVm8qOl+9MTFacPhUG2vhV7xiE2DeZ+LMZ1CVRiDDIQOJYsSrwY0a1Q7K4OT62gPgQftBvFL",
+	"7N6ofQimAowglJwqmYFGEZ1jcvGFL8fhTGY55DWUYER9Hl3cczHDWTUDtfolLuGhIyYVvgtk/Ajxq8pN",
+	"ZwUZHLV1+XICOMtnyDhJ0ZQNscESXCtkiaULKth5fa73XsHJXy3+VwarMl6ouwhvnReuVFNkRZbYtDam",
+	"yQjz0AjgPzhxbBkgJoNF7QkS6gUXuojQwg9qDhCu1B9P3xru0luDhtPwxTt0cKbUQ+7FjcGn+nX1fBfY",
+	"mh6nW9KTp2RW683iZjbbrlJccA+qVfC3eYLifOECBrpORX+4BdcIXgMiDJXejJiQUlPLhYP3/aGuI3xK",
+	"U6rgQZF67Asxg4RFxey0dtvUn+C3uEiAGVFIOu9zn5/TwPdabfKBXpbWl+HGXYxDc8MT/Xmggx54KMeY",
+	"dOoRwAzmbZnNVuSxBsBXWVPdpvK5jkppYFdnsQsGrEwVPrDO7Ip5gvmvr15YeJqXodmlj/OywsL8odSU",
+	"65pQNK6MZK9RZ34iRqC/DEJ+ziKBFScnYrS8G9lsCqXjB+GMS5dMsKAJxovZg4Gt7/p1u5n/9esOCQMP",
+	"QhAo1yHF8HqfKzUpkrcDn3F5T4wwtPn5IJgJ/5y1DpNIsoIH4RuRlGHQc+qx28T1xbvcg3NRcOpzU4rd",
+	"FM1F+g9La5PHIfYOOKWDM4dMqW6Z7w7sKbUhOVDaalO9KGTLTEgiNmD+OVSIumfAo7Q8954Y3VEY4gCo",
+	"1G13ySlTc6vBWABRYdcE+cLJg/tEsueyTY5IxM7DM+bFo2OHWl8KItgzYFq+6PO41xtUJsF31M78ASNN",
+	"Pdnj+ZSRXrfTheg0+7BirTM+zlhBNXCHPh/qsT438FTAbKNTPM4bFowlbmRopacHNKfjYzUwLOJQUNl0",
+	"SiM5j9toWWs8sCo6EHkR6iJqCu+Ez0cBe9qfdTq7Awr/MZ9O8ZPrFBdNJeHQRCTqF7TnMX4t5b9KxeHp",
+	"F5Ce6ecPV+sVRCY0gCAGj6TvkA4MQAdVDBpKcMdqMntF6TMFWaPPC1O78pfIcoMhngGYUHtIjXnzMOcv",
+	"s1LBFnQRvm0NpEj0648XOKXe7RS4U/xlkPmpMRhTVCy7vd2niWQz0M1ZOqCOpMC6UqVU4OsP1VkvXo7G",
+	"+g0saEnpsJuGx5+o0bayKCSuigE9rZmpDVTbtBOynJamBYylLRjMtibb27+ZUnu3sJ9auQnLjUBZhl1o",
+	"AdoirtTuHJm59luPmFh8qcsiJzJkt+iqKxIZ02kw5ZDljIc0RRhJ5rUcUsplsmS8gLEsD9DIE4xFARqp",
+	"wIeYr6RIfQnKvFiNUJS1LsgiHUlTgkK2VGtlKfqQM2+BJGPEZyOroEGr7D4jJYoRs/HVfkOJav3GQb/x",
+	"yS++9/IHv/jVz/8g7vP16rvff/VP3/zsR3/66p+/8eq3f9RvvEhe1h5LhYcLupoloVBgT3vEaLJgMbob",
+	"hRPdzjpig/NMWJRg3Mu282KmfXRmHvUDi+5W7+6NL9wv6MGNvzy0zXzqy2f6v9E5iwxgJ2LU7e2a1Qrh",
+	"h4kj1xj3eqtZ8tZu8ZojtU0jetpaD0ri3DNtXkWxIbUc06jEiCRtZH3iNKiUdDBmHnaBU+c+WMRdMtio",
+	"PwBCvvqTf375jR8rhPzxX3/247/+1c9/uw4G3kTMyNc0tTBR23QXoGKCdwXYWThhdVTsleFi3A29HBd7",
+	"WVzETxZYyxHSWfPYLpuILDzCImKinQIPZ2J8rFPHPCYGjQO1PMSqT372db22P/sxLszqtOg/OHmHeiOm",
+	"OxdqLPEfnKgRT9AdoJ5T15EGCcSkLwM4v3jMF28o2zo+ipz4VbuToiFWDrGNOavXGaMeoSlR45ogY1/I",
+	"MJrbhi4xqtPXJtVnfyJGNyY0OlNXTTyl4mkEeL40mV69k94zcQV7Jtwi6xahgqhxD3OWimuCuGMKl+uE",
+	"PXN1BViK7pg+j3zB4iI0AY1GEBlhqmP6kmAC4ihkgnjhBc+X/0xC4Kqm4vd6nQ75PK7pERswfyodU1jd",
+	"5wW2FlNJPMmvt+0OSjwmTUhNxMqg1ANbJT7usXN/wASmVcTxgAXWl5wZRLBn5JTNQ9PFJw3UCX1+wp45",
+	"y80lJb2XnT7PCLzZSarmMKZMSGUmD4VN98RIHCGZvQLmDoDsPYDiilq8ug2Ng49u3XqyTga+s6RXce31",
+	"dJ+sFwapEPjxRbjmIpzek0upS3AvhVjbV6jL0KZMl1bwOCCovFm3Ga8v6dVW4VZrbG35mawAj0xT6739",
+	"m0VNrelA5qhHac5hHnUupSJOBgkuqyAOjc4sLwGywJXYdo5jo9NisRMq5nz4cIpZEyqBXRdy6zY55hn+",
+	"FaegoFCni3WrYQ8VT6TGpJ08YnkDUjxXsUK7lLetHmZrOulow5w3p8+NO8d4StRg6rxqunY2ICx0O10C",
+	"sqKaaqmccBrKceKMScE4JQGYOnyLRYAVWbu2oaVrjwOkdLE77Wdc2AA5h0il7g6L9Sd9U4ynrrtbLBDg",
+	"71fB9QEWwxPA6XxDjr39m3bZcABiYn8z9BRqYiBK+JF95isaoo0Stb5UcXOHhyezwXgtKadxcOvWenWM",
+	"1GJ2O13TxwEvk7fOirrrLQiP8sEFf21rqMzcHpmbchkhNMk9WCpT+HV4iKLn3XJhB5rhwi06nZMUKGvi",
+	"dZWuwOb2QmkmtTAlna1g41+C0MlSdrMS4UJQWA1LNBEtlbaKcPgy5C0LJS+tInua9K5nHIETSclbCmUX",
+	"S1snivELi/gr8cRjgX8O7eskijLQp8nXxaMCCpLzBA7bmNibgjHiPt9RX+wMQj4M/IEUrpJVXMs05pJu",
+	"ukIv2B1ctP65IOskmnqVoI/WIdklzV6qCRwV5IIFQQtnilumIT9PWt5lJiuPEGkdkj1yEfkS+WVRhAhu",
+	"QD+vI3as6Ls+h6hSKyZIA1MHBJHw9MtsIEnzwcN37x/f27l7dPvxCfnXH3bbu7o+hhbQTHxR2x7Il6l4",
+	"orth1OfqT9J0LdlRiTrdFvGlesVNORFIv9Fut/uNF2DxMv3zwJStHR8+ynnmuK+JPncTg3byfpvY0mq3",
+	"u0uaj+dTn4+gsfJ0JsbQXSbwOdvROpmnjWG4w0MiQkz7nKcoGoQkYRz2Ax7MdWSSEoRtUXvEpCkd8tzS",
+	"FBSAUoet5VzI8qaYNAQypMDboHZrt5k2oVJ4jDpbyFZLfEG8WURPA9bORJFN4momCEePTaahjKt4CjqJ",
+	"GYvQvabM931ujaTjpOMNgoGWREzMAglxbLqjGhFQxtdeme5lCG0cQ+hNpNcTnQM7O2OwMbV0Y1+P8RMf",
+	"ugbZu4OzQ+JqFwI80FX3Hi6wnq1AM0EjfqFmQpoX4zBu5ACqDzRQapUmIncBg4x8DrXXTLxdYoTUkfBo",
+	"oTTPRmzgT32o8WZRI9JtQdGVcKjftYvApp/cbWmUCC1ZIGsOzWg6E18ICIKLyIzPhEIPcz1M/0j7ujgE",
+	"qcgNUxnJvG/ai1nrAS2ne2jBN2v7cOzHyZ6SQOxg9bSSFBPgMEqGhObbJcFl5vkxFeQ0oIOzwIdsBktO",
+	"6nbVDNYX9QvSZF+HOtVQyj1TXS7+Ya+4shz3rkY0GggLj9nzXISVHuhFkc+vqmvM9j+tFpG2SF1Eru1z",
+	"I8deE4TTCcuqggYiid/z5df/68tvfyvx9C3ZIAaqrbDBqjkIj9jgvAT89qq/87cvv/3nFdaLVfY2fSDl",
+	"FWOLV/s3P3z5D//88ge/KF5wYamd1JIN1K0l79auIry3M4p75KSRKK46pxQivKx2Bdmkn0QqQ4Hmep1V",
+	"wLZ1IVHgzd2tgWwwrLnh+VuUSJFm/vSWyoIJEPIb23GMweVRGwUu8BVBksg8ebigrLkj5DxgIL7GDBLw",
+	"g2opdGdCPRPUCdA5jKUlJc1cKE6vZbeQx2JZNdBmwmts0OZDa5bBuFEnMCYN4v01SNyiiFKjA5ZFkZpt",
+	"Szic5aEpFUBgS+pxYMi64SZrho1sNzpkOamvU2ASxJWtO/2KhZEF0bOotlC8p0bBSLknQMPkjHlCC5uY",
+	"WGLpmqQZRsQoji0iZFReI3w1Ax6e/2pOwUQRWeoUXCZVlOXGIcbWy43bWg15uwos7F2Gy0qzZZl84TL2",
+	"snVf9UkA6z+s0NavZAkp7pqLv1zCPXPBY7s9EzxWFNxlhQrq3jsrhKfmeV/1VS+NoKwQ4LipoNpCdoJU",
+	"qDAUdklU5II4vuL4uqX7WIG8VrXxeoxLf+gbMw4a4mIRYzXD7wkQmtXNvntxw+vddH8A+GglgWaq2Czu",
+	"EWDyP9U+p1E49AN0cIOu7Z/rgnQiX++nTY7vCDSh0Qg81yRiI19IpmClvhJn/nTKvD4XfsC4DOakmZga",
+	"z3eBDrYcInTInC8k0IJTRsQ4jKRJKNWebpEvjU/5nNCZHKvDGtC4ssKi/LzSijdXogR9b4eHjxGX0jdR",
+	"C8fhTMKmAd+WFYfJlIRZpziNQqG1a9JYzjDNQI/viBPEkbzmZGWJ2GiFVvaADSVRwIhNfdNgXm1hBdV7",
+	"NhG89Z6FRluW4lJIUih79OzyqCFiy4Ex6htDeB+pVr9BxhDnCWZaQfqNo5kch5H/FR0K8g6QM4I+D3wF",
+	"XB79xgqcJIdSC/jJLL6WkLizJAr+1e/995f/+Kcv//7PX/3DPzWcxrC64M8LRP68M3x5RHcZXi/ZGJ1O",
+	"71E+YtH77JwFMPb29joKwlMaKMH1nhg9mEqYblMA2Nz9qVZuJ4ajC8wjzcPWra8TD2QxalANFnDqNAfG",
+	"wq2A7kt48AemxKs5CdexGuRAoVf23E2K7PBh2NbhXwXdeVD/Qi0LO5uaHj26B5Dizf6Ig0zTpNjaxioc",
+	"OwgUaLS1DnPFaRC0Domb4KVaYBpxTUubLIa59nSFZfyxcAn4ikgzt8FKVfx3O7vkA/0iAtNLOZubvsxG",
+	"sRvPDqODsfEXDqFzkOjzpnZ67l4T5AE/YcHQHlm9iU2GrG+zHe1sdfKaMNhUs1IQDG02dgXCy1KhugvC",
+	"y3R3kcRtoLefZ9H6Xtgk6Lt/9MnPigu7rl+EKJ1JjkYANa8wJaVAnk0r6FUW/erPv/fy298qrJe7oUqB",
+	"WWpSLo7p1SGn+LMff/qXv1uLX3B28bSMP776sx+/+ot/+vSHP654PPWMYB+k0H3rMWIrxJ0ndGk1WxMe",
+	"4gqmpnplmDLLvIw6vVn0vPRivVnkuaRorg/0iWbofA2hIVvF6YWxiCCNn0VB46Bxg079G+e7QMb1wHlF",
+	"XmlJSPA1c4Pyek0xBnYu2CBi0iFGIYB8Zn2vlRKtSzKm5BJbDrIe13ibq9gPPJFY9084hqfGsTVx5IA1",
+	"Hj5TMCIUIRKOCbJ3UmNj0/aZ9PnIGgt7FuSHOkHfkWNyEh0MSTQVAiNGPazwNJX2VidiVDDYUXzcTB2p",
+	"XV6BQQdMQZpe9ursqiPAdLT2fox49jHYIxXNqugIhlApUpNapq4f9gIQLR2Qp3Fl4AscBmPmIL7/kLi6",
+	"QOOFzwXxhxj1b/VHVHP4nkaRz4Oi2EBC0VGEt+FW1Bbd+K1d9ZZWSYsfC2fRQG3q3vHJyfGD++0JZKKE",
+	"U3+g16E1Vg2ieGPqTpHPkffeffz0/rsfvnvy+OnJu19ylHTVI58jDz94//2n907ee/rO/xN/v0s+R07e",
+	"vX9HfX9oRbqRoRKiwB9NoAAlPjyl8yCkHpztIPJPMXuCijkfqPtp/mjP6SRoxZC7EIl359gYFtNQjGPF",
+	"NJ8i0EvCjewXDiBVIg3H8h3bO1sK07geN+mDmTbOq2iQ1BKyAFfIckAkBPvFTtxmJhqwehQg5XMtpJux",
+	"4kg2BZiBDOYk8M8YcVOBrm4e0re1NGDDOA4rGFiZIyIFTlhXv4HRi/0GaYKPBBbQWgrECzVsAkk4gwGN",
+	"lEichduCkFo3wRUX6+PFLUiLggx1hE7scYhBoeOfQNa3oYDToh7YRLeZiUHTpWzUHxr+TjpUzXJ5OqTd",
+	"brfSd3qCYXkHxMTnLQVZ5hwh5DgLKzfR8s3ebJPtF1l6f+nHrdXB91WWVGA9dxNZ54zlVqjpaZyQZcXT",
+	"YcgaNqmBBMRAhGQQKtKCRjhteqtLUG5j6eeHStcT6f0jPXeszixuUpg5DZOdGoRBF5smlgaaAUOCp6HV",
+	"yw4h4LEhnQXSRJiioFwkIHOIjQ0nDEonB2gZhE2j7SFp1Zejn1r6bsb1IjUtdcjF2B+MIWyRh9r9CDcg",
+	"g7/2snGfFbAFg5lwcRjO5OIURXdejiNmd2IWsXY3DWappMdrQkcy+zwfyRyLFq3sdX/EpkHmPljeNShQ",
+	"adEQxwr+TYMi81LqKQOQuJHCmEVswaUG2zwBFSADkqKg87Ig9cNEMolj/pXekYlEiAEi2XNZxAXcOKah",
+	"KJS9yvUgTTwjxfMmoceClrX5VJiE0Ukz28ZobWwznTjDIu2H86WJgGWJOOALcqZozDmLTqn0JxivQPwg",
+	"mMUiv3aFQKOLGAwoWd+O7XYfcF/mbo6rqB0++TSA4uVmXtT1UiZoaO3pB4Gvt0FAy2uVQ85Ob1Dg+9cf",
+	"dto9h/zrD3fbPRttEota27Izkpla8YsnL/7/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -611,6 +611,8 @@ SELECT c.conversation_id, c.min_seq, COALESCE(s.max_seq, 0)::bigint AS max_seq
 FROM conversations c
 LEFT JOIN conversation_seqs s ON s.conversation_id = c.conversation_id
 WHERE c.owner_user_id = $1
+  -- a group conversation only while the user is a member
+  AND (c.conversation_type <> 3 OR EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = c.group_id AND m.user_id = c.owner_user_id))
 `
 
 type UserConversationSeqsRow struct {

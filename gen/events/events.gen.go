@@ -261,9 +261,9 @@ type GetMaxSeqReq struct {
 // GetMaxSeqResp is the data of a 1001 reply (OpenIM `sdkws.GetMaxSeqResp`): for every conversation the user can
 // read, keyed by conversationID, the newest (`maxSeqs`) and oldest (`minSeqs`) seq the user may pull. The
 // conversations are `notification_<userID>`, every `single_…` with at least one message, and every `group_…`
-// of a group the user is or was a member of. In a group the user's range starts at the first message stored
-// while they were a member (for a joiner: the 1509/1510 notification that added them); a former member's range
-// ends at the notification that removed them (1504, 1508) or dismissed the group (1511).
+// of a group the user is a member of. In a group the user's range starts at the first message stored while they
+// were a member (for a joiner: the 1509/1510 notification that added them). A member who leaves or is removed
+// loses access to the group conversation; the 1504/1508/1511 push still reaches them.
 type GetMaxSeqResp struct {
 	// conversationID → the newest seq the user may pull.
 	MaxSeqs map[string]int64 `json:"maxSeqs"`

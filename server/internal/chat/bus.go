@@ -122,6 +122,9 @@ func (s *Service) relayStored(ctx context.Context, w wakeup) {
 				}
 			}
 			to = members
+			if x := w.Extra[m.Seq]; len(x) > 0 {
+				to = uniq(append(append([]string(nil), members...), x...))
+			}
 		}
 		s.pusher.Deliver(to, PushFrame(ToWire(m), ""), "")
 	}

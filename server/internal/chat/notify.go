@@ -60,6 +60,7 @@ func (s *Service) NotifyGroup(ctx context.Context, contentType int, opUserID, gr
 	p := &pending{
 		msg:        s.notificationRow(contentType, conv, opUserID, groupID, groupID, GroupChat, tips),
 		recipients: uniq(append(members, extra...)),
+		extra:      extra,
 	}
 	if err := s.w.store(ctx, p); err != nil {
 		return fmt.Errorf("store notification %d: %w", contentType, err)

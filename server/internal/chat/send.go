@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 
 	"github.com/imspec/imserver/gen/db"
 	"github.com/imspec/imserver/server/internal/apierr"
@@ -46,6 +47,11 @@ type SendResult struct {
 func (s *Service) Send(ctx context.Context, in SendInput) (SendResult, error) {
 	if in.ContentType >= NotificationBegin && in.ContentType < NotificationEnd {
 		return SendResult{}, apierr.Args("contentType %d is reserved for server notifications", in.ContentType)
+	}
+	for _, f := range []string{in.SendID, in.RecvID, in.GroupID, in.Content, in.ClientMsgID, in.SenderNickname, in.SenderFaceURL, in.AttachedInfo, in.Ex} {
+		if strings.ContainsRune(f, 0) {
+			return SendResult{}, apierr.Args("message fields may not contain NUL (\\u0000)")
+		}
 	}
 	if in.ClientMsgID == "" {
 		in.ClientMsgID = randomID(16)

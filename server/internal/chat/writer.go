@@ -28,6 +28,7 @@ type pending struct {
 	msg        db.InsertMessagesParams // Seq is assigned by the writer
 	owners     []convOwner
 	recipients []string // users to push to after commit
+	extra      []string // recipients beyond the conversation's members (users who just left a group)
 	exceptConn string   // the sending connection, which gets the ack instead of the push
 	opID       string   // operationID echoed in the pushes
 	done       chan struct{}
@@ -211,7 +212,16 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 			rows = append(rows, p.msg)
 			stored = append(stored, p)
 		}
-		payload, _ := json.Marshal(wakeup{Kind: "msg", Origin: w.origin, Conv: c, Begin: maxSeq - int64(len(ps)) + 1, End: maxSeq})
+		wk := wakeup{Kind: "msg", Origin: w.origin, Conv: c, Begin: maxSeq - int64(len(ps)) + 1, End: maxSeq}
+		for _, p := range ps {
+			if len(p.extra) > 0 {
+				if wk.Extra == nil {
+					wk.Extra = map[int64][]string{}
+				}
+				wk.Extra[p.msg.Seq] = p.extra
+			}
+		}
+		payload, _ := json.Marshal(wk)
 		if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", w.notifyChannel, string(payload)); err != nil {
 			return nil, fmt.Errorf("notify: %w", err)
 		}
@@ -306,6 +316,8 @@ type wakeup struct {
 	PlatformID int             `json:"p,omitempty"`
 	Reason     string          `json:"m,omitempty"`
 	Except     string          `json:"x,omitempty"`
+	// Extra are recipients beyond the members, per seq (users who just left or were removed from a group).
+	Extra map[int64][]string `json:"xr,omitempty"`
 }
 
 func rowToMessage(p db.InsertMessagesParams) db.Message {

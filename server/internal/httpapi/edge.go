@@ -1,13 +1,17 @@
 package httpapi
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -90,10 +94,23 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 			r.Header.Set("Content-Type", "application/json")
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, g.maxBody)
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBody))
+		if err != nil {
+			writeError(w, r, http.StatusRequestEntityTooLarge, apierr.Args("request body exceeds %d bytes", g.maxBody))
+			return
+		}
+		if hasNULEscape(body) {
+			// PostgreSQL text cannot hold NUL; refuse it here for every operation, naming the field.
+			if field, ok := nulField(body); ok {
+				writeError(w, r, http.StatusOK, apierr.Args("field %q: strings may not contain NUL (\\u0000)", field))
+				return
+			}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
 
 		// The router matches paths without the server prefix.
 		rr := r.Clone(r.Context())
+		rr.Body = io.NopCloser(bytes.NewReader(body))
 		rr.URL.Path = strings.TrimPrefix(r.URL.Path, g.basePath)
 		route, params, err := g.router.FindRoute(rr)
 		if err != nil {
@@ -127,15 +144,10 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 			Options:    &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc},
 		})
 		if err != nil {
-			var tooBig *http.MaxBytesError
-			if errors.As(err, &tooBig) {
-				writeError(w, r, http.StatusRequestEntityTooLarge, apierr.Args("request body exceeds %d bytes", g.maxBody))
-				return
-			}
 			writeError(w, r, http.StatusOK, apierr.Args("%s", describeValidation(err)))
 			return
 		}
-		r.Body = rr.Body // the validator read the body and left a fresh reader on rr
+		r.Body = io.NopCloser(bytes.NewReader(body))
 		next.ServeHTTP(w, r)
 		info.log.Debug("request served", "errCode", int(info.code), "took", time.Since(start))
 	})
@@ -175,4 +187,67 @@ func newOperationID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// hasNULEscape reports whether a JSON text contains the escape \u0000 (a literal NUL is not valid JSON and
+// fails validation anyway); an escaped backslash followed by "u0000" is text, not a NUL.
+func hasNULEscape(b []byte) bool {
+	for i := 0; ; {
+		j := bytes.Index(b[i:], []byte(`u0000`))
+		if j < 0 {
+			return false
+		}
+		k := i + j
+		n := 0
+		for p := k - 1; p >= 0 && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 1 {
+			return true
+		}
+		i = k + 1
+	}
+}
+
+// nulField returns the dotted path of the first string (or key) holding a NUL in a JSON text.
+func nulField(b []byte) (string, bool) {
+	var v any
+	if json.Unmarshal(b, &v) != nil {
+		return "", false
+	}
+	var walk func(v any, path string) (string, bool)
+	walk = func(v any, path string) (string, bool) {
+		join := func(k string) string {
+			if path == "" {
+				return k
+			}
+			return path + "." + k
+		}
+		switch x := v.(type) {
+		case string:
+			return path, strings.ContainsRune(x, 0)
+		case []any:
+			for i, e := range x {
+				if p, ok := walk(e, join(strconv.Itoa(i))); ok {
+					return p, true
+				}
+			}
+		case map[string]any:
+			keys := make([]string, 0, len(x))
+			for k := range x {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				if strings.ContainsRune(k, 0) {
+					return join(k), true
+				}
+				if p, ok := walk(x[k], join(k)); ok {
+					return p, true
+				}
+			}
+		}
+		return "", false
+	}
+	return walk(v, "")
 }
