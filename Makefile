@@ -41,10 +41,12 @@ generate: $(SQLC)
 	$(GO) generate ./gen/...
 	cd queries && $(SQLC) generate
 
-## check-generated: fail when gen/ differs from what the specs and queries produce
+## check-generated: fail when gen/ (or clients/gen/, when Node is there) differs from what the specs produce
 check-generated: generate
-	@if [ -n "$$(git status --porcelain -- gen)" ]; then \
-		echo "gen/ is stale: run 'make generate' and commit the result"; git status --porcelain -- gen; git diff --stat -- gen; exit 1; fi
+	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory clients; fi
+	@if [ -n "$$(git status --porcelain -- gen clients/gen)" ]; then \
+		echo "generated code is stale: run 'make generate' (and 'make clients') and commit the result"; \
+		git status --porcelain -- gen clients/gen; git diff --stat -- gen clients/gen; exit 1; fi
 
 build:
 	$(GO) build -o $(BIN)/ ./server/cmd/... ./conformance/cmd/...
@@ -58,3 +60,45 @@ IMAGE ?= imserver:latest
 DOCKER_BUILD_ARGS ?=
 image:
 	docker build $(DOCKER_BUILD_ARGS) -t $(IMAGE) .
+
+# ---------------------------------------------------------------- clients and docs (Node.js >= 20 and npm)
+NPM        ?= npm
+CLIENTS    := clients
+DOCS_OUT   := build/docs
+REDOCLY    := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(CURDIR)/$(CLIENTS)/node_modules/.bin/redocly
+# npm ci in clients/ when node_modules is missing or older than package-lock.json
+define clients_npm_ci
+	@command -v node >/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1 || { \
+		echo "Node.js >= 20 and npm are needed (Debian: apt-get install nodejs npm, or nodesource)"; exit 1; }
+	@if [ ! -f $(CLIENTS)/node_modules/.package-lock.json ] || [ $(CLIENTS)/package-lock.json -nt $(CLIENTS)/node_modules/.package-lock.json ]; then \
+		echo "npm ci in $(CLIENTS)/"; cd $(CLIENTS) && $(NPM) ci --no-audit --no-fund; fi
+endef
+
+## clients: regenerate the TypeScript client's generated code (clients/gen: openapi-typescript from openapi/,
+## tools/tsgen from asyncapi/) and type-check it with the hand-written part; build the Go client (client/ over
+## the oapi-codegen client gen/api, which `make generate` rebuilds). A rerun leaves no diff.
+clients:
+	$(clients_npm_ci)
+	cd $(CLIENTS) && ./node_modules/.bin/openapi-typescript ../openapi/openapi.yaml --output gen/openapi.ts
+	$(GO) run ./tools/tsgen -asyncapi asyncapi/asyncapi.yaml -openapi openapi/openapi.yaml -out $(CLIENTS)/gen
+	cd $(CLIENTS) && ./node_modules/.bin/tsc --noEmit -p tsconfig.json
+	$(GO) build ./gen/api/ ./client/
+
+## docs: render the REST and WebSocket specs to static HTML in build/docs/ (Redocly CLI, offline: the Redoc
+## scripts are inlined; tools/tsgen -bundle turns both documents into JSON, the AsyncAPI one self-contained)
+docs:
+	$(clients_npm_ci)
+	$(GO) run ./tools/tsgen -bundle $(DOCS_OUT)/src
+	$(REDOCLY) build-docs $(DOCS_OUT)/src/openapi.json --inlineBundle --title "imserver REST API" -o $(DOCS_OUT)/openapi.html
+	$(REDOCLY) build-docs $(DOCS_OUT)/src/asyncapi.json --inlineBundle --title "imserver WebSocket gateway" -o $(DOCS_OUT)/asyncapi.html
+	@printf '%s\n' '<!doctype html><meta charset="utf-8"><title>imserver API</title>' \
+		'<h1>imserver API</h1><ul>' \
+		'<li><a href="openapi.html">REST API (/api/v3), from openapi/openapi.yaml</a></li>' \
+		'<li><a href="asyncapi.html">WebSocket gateway (/msg_gateway), from asyncapi/asyncapi.yaml</a></li>' \
+		'</ul>' > $(DOCS_OUT)/index.html
+	@echo "docs: $(DOCS_OUT)/index.html, openapi.html, asyncapi.html"
+
+## bench: a few minutes of load (imload, every scenario) against a fresh imserver with its own PostgreSQL on
+## this machine, then the Go benchmarks of the hot paths; see bench/README.md
+bench: postgres
+	bench/run.sh

@@ -103,6 +103,7 @@ type WS struct {
 	stop      context.CancelFunc
 	stopCtx   context.Context
 	closing   atomic.Bool
+	closingC  chan struct{} // closed when Close starts: pushes are no longer delivered
 	closeOne  sync.Once
 }
 
@@ -189,13 +190,14 @@ func Dial(ctx context.Context, o WSOptions) (*WS, error) {
 		return nil, &APIError{Code: *ack.ErrCode, Msg: ack.ErrMsg}
 	}
 	w := &WS{
-		opts:    o,
-		conn:    conn,
-		pending: map[string]chan Frame{},
-		pushes:  make(chan Push, o.PushBuffer),
-		other:   make(chan Frame, 256),
-		kicked:  make(chan struct{}),
-		done:    make(chan struct{}),
+		opts:     o,
+		conn:     conn,
+		pending:  map[string]chan Frame{},
+		pushes:   make(chan Push, o.PushBuffer),
+		other:    make(chan Frame, 256),
+		kicked:   make(chan struct{}),
+		done:     make(chan struct{}),
+		closingC: make(chan struct{}),
 	}
 	w.stopCtx, w.stop = context.WithCancel(context.Background())
 	go w.readLoop()
@@ -256,6 +258,7 @@ func (w *WS) readLoop() {
 			}
 			select {
 			case w.pushes <- p:
+			case <-w.closingC: // Close was called: nobody is going to read it; keep reading for the close frame
 			case <-w.stopCtx.Done():
 				err = ErrClosed
 				return
@@ -467,6 +470,7 @@ func (w *WS) Close() error {
 		default:
 		}
 		w.closing.Store(true)
+		close(w.closingC)
 		go func() { _ = w.conn.Close(websocket.StatusNormalClosure, "") }()
 		select {
 		case <-w.done:

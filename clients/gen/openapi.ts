@@ -434,7 +434,7 @@ export interface paths {
          *
          *     **Caller:** a member of the group, or an admin.
          *     **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
-         *     applications are created, 1503 JoinGroupApplication to the owner, the admins and the inviter.
+         *     applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
          *     **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
          *     1202; an invited user is already a member 1206.
          */
@@ -462,7 +462,7 @@ export interface paths {
          *
          *     **Caller:** any user, for itself.
          *     **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
-         *     to the owner, the admins and the applicant.
+         *     to the owner and the admins.
          *     **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
          *     dismissed 1202.
          */
@@ -488,7 +488,7 @@ export interface paths {
          *
          *     **Caller:** the member itself, or an admin.
          *     **Notifications:** 1504 MemberQuit to the group (every member, the one leaving included).
-         *     **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205.
+         *     **Errors:** quitting for another user 1003; unknown group 1005; not a member 1201; the owner 1205; a dismissed group 1202.
          */
         post: operations["quitGroup"];
         delete?: never;
@@ -539,9 +539,9 @@ export interface paths {
          *     `handleMsg`.
          *
          *     **Caller:** the group owner or a group admin, or an admin.
-         *     **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, the owner and the admins, then
+         *     **Notifications:** accept: 1505 GroupApplicationAccepted to the applicant, then
          *     1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
-         *     Refuse: 1506 GroupApplicationRejected to the applicant, the owner and the admins.
+         *     Refuse: 1506 GroupApplicationRejected to the applicant.
          *     **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
          *     answered 1104; the group is dismissed 1202.
          */
@@ -617,8 +617,8 @@ export interface paths {
         put?: never;
         /**
          * Dismiss a group
-         * @description Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its history stays
-         *     readable. With `deleteMember` true the member list is also emptied.
+         * @description Dismisses the group (`status` 2): nobody can send to it, join it or change it any more; its members can
+         *     still read its history. With `deleteMember` true the member list is also emptied (and nobody can read it).
          *
          *     **Caller:** the group owner, or an admin.
          *     **Notifications:** 1511 GroupDismissed to the group (every member, sent before members are removed).

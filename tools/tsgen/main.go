@@ -14,6 +14,9 @@
 // Usage (from the repository root; `make clients` runs it):
 //
 //	go run ./tools/tsgen -asyncapi asyncapi/asyncapi.yaml -openapi openapi/openapi.yaml -out clients/gen
+//
+// With -bundle DIR it writes instead DIR/openapi.json and a self-contained DIR/asyncapi.json (the OpenAPI
+// schemas it references copied in) for the HTML renderers of `make docs`.
 package main
 
 import (
@@ -34,6 +37,7 @@ func run() error {
 	asyncPath := flag.String("asyncapi", "asyncapi/asyncapi.yaml", "the AsyncAPI document")
 	openPath := flag.String("openapi", "openapi/openapi.yaml", "the OpenAPI document")
 	out := flag.String("out", "clients/gen", "the directory to write ws.ts and errcode.ts into")
+	bundle := flag.String("bundle", "", "instead: write openapi.json and a self-contained asyncapi.json into this directory (for make docs)")
 	flag.Parse()
 
 	asyncSpec, err := os.ReadFile(*asyncPath)
@@ -43,6 +47,19 @@ func run() error {
 	openSpec, err := os.ReadFile(*openPath)
 	if err != nil {
 		return err
+	}
+	if *bundle != "" {
+		oj, aj, err := Bundle(asyncSpec, openSpec)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(*bundle, 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(filepath.Join(*bundle, "openapi.json"), oj, 0o644); err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(*bundle, "asyncapi.json"), aj, 0o644)
 	}
 	files, err := Generate(asyncSpec, openSpec)
 	if err != nil {

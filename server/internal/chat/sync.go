@@ -19,7 +19,7 @@ const noneReadable = int64(1) << 62
 const MaxPullPerRange = 200
 
 // NewestSeq answers GET_NEWEST_SEQ: max and min seq of every conversation of userID, its notification
-// conversation always included. minSeq is the first seq the user may read (0 = from the start).
+// conversation always included. minSeq is the first seq the user may read (0 while the conversation is empty).
 func (s *Service) NewestSeq(ctx context.Context, userID string) (maxSeqs, minSeqs map[string]int64, err error) {
 	rows, err := s.q.UserConversationSeqs(ctx, userID)
 	if err != nil {
@@ -28,7 +28,9 @@ func (s *Service) NewestSeq(ctx context.Context, userID string) (maxSeqs, minSeq
 	maxSeqs, minSeqs = map[string]int64{NotificationConversationID(userID): 0}, map[string]int64{NotificationConversationID(userID): 0}
 	for _, r := range rows {
 		maxSeqs[r.ConversationID] = r.MaxSeq
-		minSeqs[r.ConversationID] = r.MinSeq
+		if r.MaxSeq > 0 {
+			minSeqs[r.ConversationID] = max(r.MinSeq, 1)
+		}
 	}
 	return maxSeqs, minSeqs, nil
 }
