@@ -104,3 +104,11 @@ SELECT DISTINCT send_id FROM messages WHERE conversation_id = @conversation_id A
 UPDATE conversations c SET has_read_seq = GREATEST(c.has_read_seq, k.seq)
 FROM (SELECT unnest(@owners::text[]) AS owner, unnest(@conversation_ids::text[]) AS conversation_id, unnest(@seqs::bigint[]) AS seq) k
 WHERE c.owner_user_id = k.owner AND c.conversation_id = k.conversation_id;
+
+-- name: GroupExists :one
+SELECT EXISTS (SELECT 1 FROM groups WHERE group_id = $1);
+
+-- name: ReadMarks :one
+-- The caller's and (in a single chat) the peer's read marks, for MsgData.isRead.
+SELECT COALESCE((SELECT c.has_read_seq FROM conversations c WHERE c.owner_user_id = @user_id AND c.conversation_id = @conversation_id), 0)::bigint AS mine,
+       COALESCE((SELECT max(c.has_read_seq) FROM conversations c WHERE c.owner_user_id <> @user_id AND c.conversation_id = @conversation_id AND c.conversation_type = 1), 0)::bigint AS peer;

@@ -90,7 +90,7 @@ func TestAuthErrors(t *testing.T) {
 		{"wrong secret token", "/auth/user_token", "", `{"secret":"nope","userID":"` + u + `","platformID":1}`, 1003, "secret"},
 		{"duplicate register", "/auth/user_register", "", `{"secret":"` + testenv.Secret + `","users":[{"userID":"` + u + `"}]}`, 1007, u},
 		{"NUL in a string", "/auth/user_register", "", `{"secret":"` + testenv.Secret + `","users":[{"userID":"nul\u0000x"}]}`, 1001, "NUL"},
-		{"duplicate in batch", "/auth/user_register", "", `{"secret":"` + testenv.Secret + `","users":[{"userID":"dd1"},{"userID":"dd1"}]}`, 1007, "dd1"},
+		{"duplicate in batch", "/auth/user_register", "", `{"secret":"` + testenv.Secret + `","users":[{"userID":"dd1"},{"userID":"dd1"}]}`, 1001, "dd1"},
 		{"token of unknown user", "/auth/user_token", "", `{"secret":"` + testenv.Secret + `","userID":"ghost` + u + `","platformID":1}`, 1004, "ghost"},
 		{"update other user", "/user/update_user_info", tok, `{"userInfo":{"userID":"` + other + `","nickname":"x"}}`, 1003, other},
 		{"update unknown user (admin)", "/user/update_user_info", admin, `{"userInfo":{"userID":"ghost` + u + `","nickname":"x"}}`, 1004, "ghost"},

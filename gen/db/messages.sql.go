@@ -166,6 +166,17 @@ func (q *Queries) GetConversation(ctx context.Context, arg GetConversationParams
 	return i, err
 }
 
+const groupExists = `-- name: GroupExists :one
+SELECT EXISTS (SELECT 1 FROM groups WHERE group_id = $1)
+`
+
+func (q *Queries) GroupExists(ctx context.Context, groupID string) (bool, error) {
+	row := q.db.QueryRow(ctx, groupExists, groupID)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
+}
+
 const groupMemberIDs = `-- name: GroupMemberIDs :many
 SELECT user_id FROM group_members WHERE group_id = $1
 `
@@ -539,6 +550,29 @@ type RaiseSendersHasReadSeqParams struct {
 func (q *Queries) RaiseSendersHasReadSeq(ctx context.Context, arg RaiseSendersHasReadSeqParams) error {
 	_, err := q.db.Exec(ctx, raiseSendersHasReadSeq, arg.Owners, arg.ConversationIds, arg.Seqs)
 	return err
+}
+
+const readMarks = `-- name: ReadMarks :one
+SELECT COALESCE((SELECT c.has_read_seq FROM conversations c WHERE c.owner_user_id = $1 AND c.conversation_id = $2), 0)::bigint AS mine,
+       COALESCE((SELECT max(c.has_read_seq) FROM conversations c WHERE c.owner_user_id <> $1 AND c.conversation_id = $2 AND c.conversation_type = 1), 0)::bigint AS peer
+`
+
+type ReadMarksParams struct {
+	UserID         string
+	ConversationID string
+}
+
+type ReadMarksRow struct {
+	Mine int64
+	Peer int64
+}
+
+// The caller's and (in a single chat) the peer's read marks, for MsgData.isRead.
+func (q *Queries) ReadMarks(ctx context.Context, arg ReadMarksParams) (ReadMarksRow, error) {
+	row := q.db.QueryRow(ctx, readMarks, arg.UserID, arg.ConversationID)
+	var i ReadMarksRow
+	err := row.Scan(&i.Mine, &i.Peer)
+	return i, err
 }
 
 const sendersOfSeqs = `-- name: SendersOfSeqs :many

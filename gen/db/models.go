@@ -4,6 +4,10 @@
 
 package db
 
+import (
+	"github.com/jackc/pgx/v5/pgtype"
+)
+
 type Black struct {
 	OwnerUserID    string
 	BlockUserID    string
@@ -134,6 +138,22 @@ type Message struct {
 	AttachedInfo     string
 	Ex               string
 	Revoked          bool
+}
+
+type PresenceConn struct {
+	ConnID       string
+	ProcessID    string
+	UserID       string
+	PlatformID   int32
+	IsBackground bool
+	OperationID  string
+	Since        pgtype.Timestamptz
+}
+
+type PresenceProcess struct {
+	ProcessID string
+	StartedAt pgtype.Timestamptz
+	SeenAt    pgtype.Timestamptz
 }
 
 type User struct {

@@ -57,6 +57,10 @@ func (s *Service) Conversations(ctx context.Context, owner string, ids []string)
 
 // ConversationSettings are the settable fields of a conversation; nil = unchanged.
 type ConversationSettings struct {
+	// ConversationType and GroupID, when given, must agree with the conversationID.
+	ConversationType int32
+	GroupID          string
+
 	RecvMsgOpt, BurnDuration, GroupAtType  *int32
 	IsPinned, IsPrivateChat, IsMsgDestruct *bool
 	AttachedInfo, Ex                       *string
@@ -66,6 +70,9 @@ type ConversationSettings struct {
 // SetConversation applies settings to userID's row of conv, creating it when missing. peerHint is the
 // request's userID field, which names the peer of a single chat the user has no row for yet.
 func (s *Service) SetConversation(ctx context.Context, userID, conv, peerHint string, set ConversationSettings) error {
+	if err := CheckConversationRef(conv, set.ConversationType, set.GroupID); err != nil {
+		return err
+	}
 	typ, peer, group, err := s.partyOf(ctx, userID, conv, peerHint)
 	if err != nil {
 		return err
@@ -129,4 +136,27 @@ func (s *Service) partyOf(ctx context.Context, userID, conv, peerHint string) (i
 		return 0, "", "", apierr.NoPermission("%s is not a conversation of %s (give conversation.userID for a chat with no message yet)", conv, userID)
 	}
 	return 0, "", "", apierr.Args("conversationID %s is not single_<a>_<b>, group_<groupID> or notification_<userID>", conv)
+}
+
+// CheckConversationRef validates a conversationID's form and that an optional type and groupID agree with it.
+func CheckConversationRef(conv string, convType int32, groupID string) error {
+	var want int32
+	var kind string
+	switch {
+	case strings.HasPrefix(conv, "single_") && strings.Count(conv, "_") >= 2:
+		want, kind = SingleChat, "a single chat, type 1"
+	case strings.HasPrefix(conv, "group_") && len(conv) > len("group_"):
+		want, kind = GroupChat, "a group chat, type 3"
+	case strings.HasPrefix(conv, "notification_") && len(conv) > len("notification_"):
+		want, kind = NotificationChat, "a notification conversation, type 4"
+	default:
+		return apierr.Args("conversationID %s is malformed: use single_<a>_<b> (sorted), group_<groupID> or notification_<userID>", conv)
+	}
+	if convType != 0 && convType != want && !(convType == WriteGroupChat && want == GroupChat) {
+		return apierr.Args("conversation.conversationType %d does not match conversationID %s (%s)", convType, conv, kind)
+	}
+	if groupID != "" && conv != GroupConversationID(groupID) {
+		return apierr.Args("conversation.groupID %s does not match conversationID %s", groupID, conv)
+	}
+	return nil
 }

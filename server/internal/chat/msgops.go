@@ -54,7 +54,7 @@ func (s *Service) conversationParties(ctx context.Context, m db.Message) ([]stri
 // Revoke marks a message revoked and stores and pushes 2101 in its conversation. In a single chat only the
 // sender may revoke; in a group the sender, the owner, or an admin (admins only members' messages).
 func (s *Service) Revoke(ctx context.Context, revoker string, isAppAdmin bool, conv string, seq int64) error {
-	if _, err := s.readableFrom(ctx, revoker, conv); err != nil {
+	if _, err := s.readableFrom(ctx, revoker, isAppAdmin, conv); err != nil {
 		return err
 	}
 	m, err := s.q.MessageBySeq(ctx, db.MessageBySeqParams{ConversationID: conv, Seq: seq})
@@ -111,7 +111,7 @@ func (s *Service) Revoke(ctx context.Context, revoker string, isAppAdmin bool, c
 // MarkRead raises the reader's hasReadSeq to the largest of seqs and sends 2200 to the senders of those
 // messages (stored in the conversation, pushed to those senders and the reader's own devices).
 func (s *Service) MarkRead(ctx context.Context, reader, conv string, seqs []int64) (int64, error) {
-	if _, err := s.readableFrom(ctx, reader, conv); err != nil {
+	if _, err := s.readableFrom(ctx, reader, false, conv); err != nil {
 		return 0, err
 	}
 	if len(seqs) == 0 {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/imspec/imserver/gen/db"
@@ -52,6 +53,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) (SendResult, error) {
 		if strings.ContainsRune(f, 0) {
 			return SendResult{}, apierr.Args("message fields may not contain NUL (\\u0000)")
 		}
+	}
+	if in.ContentType == ContentText && !hasText(in.Content) {
+		return SendResult{}, apierr.Args(`content: a text message (contentType 101) needs a non-empty "content" (or "text") string`)
 	}
 	if in.ClientMsgID == "" {
 		in.ClientMsgID = randomID(16)
@@ -140,7 +144,13 @@ func (s *Service) Send(ctx context.Context, in SendInput) (SendResult, error) {
 
 	if in.IsOnlineOnly || in.ContentType == ContentTyping {
 		w := ToWire(rowToMessage(p.msg))
-		s.pushOnline(p.recipients, PushFrame(w, in.OperationID), in.ExceptConnID)
+		to := p.recipients
+		if in.ContentType == ContentTyping && in.SessionType == SingleChat {
+			// In a single chat "is typing…" is for the peer only (the trigger table); in a group every
+			// member's connections but the sending one get it.
+			to = slices.DeleteFunc(slices.Clone(to), func(u string) bool { return u == in.SendID })
+		}
+		s.pushOnline(to, PushFrame(w, in.OperationID), in.ExceptConnID)
 		return SendResult{ServerMsgID: p.msg.ServerMsgID, ClientMsgID: in.ClientMsgID, SendTime: now, ConversationID: conv}, nil
 	}
 	if err := s.w.store(ctx, p); err != nil {
@@ -191,4 +201,19 @@ func (s *Service) pushStored(ps []*pending) {
 		}
 		s.pusher.Deliver(p.recipients, PushFrame(ToWire(p.stored), p.opID), p.exceptConn)
 	}
+}
+
+// hasText reports whether a text element carries text: {"content": "…"} or the seed's {"text": "…"}; a
+// content that is not a JSON object (the seed's WS frame sends plain text) counts as the text itself.
+func hasText(content string) bool {
+	var m map[string]any
+	if json.Unmarshal([]byte(content), &m) != nil {
+		return strings.TrimSpace(content) != ""
+	}
+	for _, k := range []string{"content", "text"} {
+		if t, ok := m[k].(string); ok && t != "" {
+			return true
+		}
+	}
+	return false
 }

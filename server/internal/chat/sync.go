@@ -56,24 +56,42 @@ type PullResult struct {
 	NotificationMsgs map[string]PullMsgs `json:"notificationMsgs"`
 }
 
-// readableFrom checks that userID may read conv and returns the first seq it may read.
-func (s *Service) readableFrom(ctx context.Context, userID, conv string) (int64, error) {
+// readableFrom checks that userID (an admin reads everything) may read conv and returns the first seq it
+// may read. A malformed conversationID is 1001; a group that does not exist 1005; a group the user is not a
+// member of 1201; anyone else's conversation 1003.
+func (s *Service) readableFrom(ctx context.Context, userID string, admin bool, conv string) (int64, error) {
 	switch {
-	case conv == NotificationConversationID(userID):
-		return 1, nil
-	case strings.HasPrefix(conv, "group_"):
-		ok, err := s.q.IsGroupMember(ctx, db.IsGroupMemberParams{GroupID: strings.TrimPrefix(conv, "group_"), UserID: userID})
+	case strings.HasPrefix(conv, "notification_") && len(conv) > len("notification_"):
+		if conv == NotificationConversationID(userID) || admin {
+			return 1, nil
+		}
+		return 0, apierr.NoPermission("%s is not a conversation of %s", conv, userID)
+	case strings.HasPrefix(conv, "group_") && len(conv) > len("group_"):
+		g := strings.TrimPrefix(conv, "group_")
+		ok, err := s.q.IsGroupMember(ctx, db.IsGroupMemberParams{GroupID: g, UserID: userID})
 		if err != nil {
 			return 0, err
 		}
 		if !ok {
+			exists, err := s.q.GroupExists(ctx, g)
+			switch {
+			case err != nil:
+				return 0, err
+			case !exists:
+				return 0, apierr.GroupNotFound("group %s does not exist", g)
+			case admin:
+				return 1, nil
+			}
 			return 0, apierr.New(notGroupMember, "%s is not a member of %s", userID, conv)
 		}
+	case strings.HasPrefix(conv, "single_") && strings.Count(conv, "_") >= 2:
+	default:
+		return 0, apierr.Args("conversationID %s is malformed: use single_<a>_<b> (sorted), group_<groupID> or notification_<userID>", conv)
 	}
 	c, err := s.q.GetConversation(ctx, db.GetConversationParams{OwnerUserID: userID, ConversationID: conv})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		if strings.HasPrefix(conv, "group_") {
+		if admin || strings.HasPrefix(conv, "group_") {
 			return 1, nil
 		}
 		if rest, ok := strings.CutPrefix(conv, "single_"); ok && (strings.HasPrefix(rest, userID+"_") || strings.HasSuffix(rest, "_"+userID)) {
@@ -88,15 +106,39 @@ func (s *Service) readableFrom(ctx context.Context, userID, conv string) (int64,
 	return max(c.MinSeq, 1), nil
 }
 
+// markRead sets isRead: another user's message is read when the reader's mark reached it; one's own message
+// in a single chat when the peer's did.
+func (s *Service) markRead(ctx context.Context, userID, conv string, msgs []Wire) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	marks, err := s.q.ReadMarks(ctx, db.ReadMarksParams{UserID: userID, ConversationID: conv})
+	if err != nil {
+		return err
+	}
+	for i := range msgs {
+		if msgs[i].SendID == userID {
+			msgs[i].IsRead = msgs[i].SessionType == SingleChat && msgs[i].Seq <= marks.Peer
+		} else {
+			msgs[i].IsRead = msgs[i].Seq <= marks.Mine
+		}
+	}
+	return nil
+}
+
 // PullBySeq answers PULL_MSG_BY_SEQ: each range clamped to what the user may read and to the conversation's
 // max seq; at most num (≤ MaxPullPerRange) messages per range, the newest of the range.
-func (s *Service) PullBySeq(ctx context.Context, userID string, ranges []SeqRange) (PullResult, error) {
+func (s *Service) PullBySeq(ctx context.Context, userID string, admin bool, ranges []SeqRange) (PullResult, error) {
 	res := PullResult{Msgs: map[string]PullMsgs{}, NotificationMsgs: map[string]PullMsgs{}}
 	for _, r := range ranges {
 		if r.ConversationID == "" {
 			return PullResult{}, apierr.Args("seqRanges[].conversationID is required")
 		}
-		from, err := s.readableFrom(ctx, userID, r.ConversationID)
+		from, err := s.readableFrom(ctx, userID, admin, r.ConversationID)
+		if apierr.Is(err, notGroupMember) {
+			// The gateway's contract: a conversation the user cannot read is 1003.
+			return PullResult{}, apierr.NoPermission("%s", apierr.From(err).Msg)
+		}
 		if err != nil {
 			return PullResult{}, err
 		}
@@ -123,6 +165,9 @@ func (s *Service) PullBySeq(ctx context.Context, userID string, ranges []SeqRang
 			for _, m := range rows {
 				out.Msgs = append(out.Msgs, ToWire(m))
 			}
+			if err := s.markRead(ctx, userID, r.ConversationID, out.Msgs); err != nil {
+				return PullResult{}, err
+			}
 		}
 		if strings.HasPrefix(r.ConversationID, "notification_") {
 			res.NotificationMsgs[r.ConversationID] = out
@@ -135,8 +180,8 @@ func (s *Service) PullBySeq(ctx context.Context, userID string, ranges []SeqRang
 
 // History answers /msg/get_conversation_msg: up to count messages older than startClientMsgID (the newest
 // when empty), newest first; isEnd when nothing older remains.
-func (s *Service) History(ctx context.Context, userID, conv, startClientMsgID string, count int) ([]Wire, bool, error) {
-	from, err := s.readableFrom(ctx, userID, conv)
+func (s *Service) History(ctx context.Context, userID string, admin bool, conv, startClientMsgID string, count int) ([]Wire, bool, error) {
+	from, err := s.readableFrom(ctx, userID, admin, conv)
 	if err != nil {
 		return nil, false, err
 	}
@@ -157,6 +202,9 @@ func (s *Service) History(ctx context.Context, userID, conv, startClientMsgID st
 	out := make([]Wire, len(rows))
 	for i, m := range rows {
 		out[i] = ToWire(m)
+	}
+	if err := s.markRead(ctx, userID, conv, out); err != nil {
+		return nil, false, err
 	}
 	isEnd := len(rows) < count || (len(rows) > 0 && rows[len(rows)-1].Seq <= from)
 	return out, isEnd, nil

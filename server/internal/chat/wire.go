@@ -36,6 +36,9 @@ type Wire struct {
 	ConversationID string `json:"conversationID"`
 }
 
+// emptyOfflinePushInfo is OfflinePushInfo with every field at its zero value: the field is always an object.
+var emptyOfflinePushInfo = json.RawMessage(`{"title":"","desc":"","ex":"","iOSPushSound":"","iOSBadgeCount":false,"signalInfo":""}`)
+
 // StatusSendSuccess is MsgData.status of a stored message.
 const StatusSendSuccess = 2
 
@@ -47,7 +50,7 @@ func ToWire(m db.Message) Wire {
 		SessionType: m.SessionType, MsgFrom: m.MsgFrom, ContentType: m.ContentType, Content: m.Content, Seq: m.Seq,
 		SendTime: m.SendTime, CreateTime: m.CreateTime, Status: m.Status, AtUserIDList: m.AtUserIDList,
 		AttachedInfo: m.AttachedInfo, Ex: m.Ex, ConversationID: m.ConversationID,
-		OfflinePushInfo: json.RawMessage("null"),
+		OfflinePushInfo: emptyOfflinePushInfo,
 	}
 	if len(m.OfflinePushInfo) > 0 {
 		w.OfflinePushInfo = m.OfflinePushInfo

@@ -68,7 +68,7 @@ func (s *Service) Handle(ctx context.Context, c gateway.ConnInfo, reqIdentifier 
 		if err := self(r.UserID); err != nil {
 			return nil, err
 		}
-		return s.PullBySeq(ctx, c.UserID, r.SeqRanges)
+		return s.PullBySeq(ctx, c.UserID, c.Admin, r.SeqRanges)
 	case ReqSendMsg:
 		var in struct {
 			Wire

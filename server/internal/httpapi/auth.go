@@ -35,7 +35,7 @@ func (h *Handlers) UserRegister(ctx context.Context, req api.UserRegisterRequest
 			return nil, apierr.Args("users[%d].userID must not be empty", i)
 		}
 		if seen[u.UserID] {
-			return nil, apierr.Duplicate("userID %s appears twice in users", u.UserID)
+			return nil, apierr.Args("users[%d].userID %s is listed twice", i, u.UserID)
 		}
 		seen[u.UserID] = true
 		ids = append(ids, u.UserID)

@@ -13,6 +13,13 @@ func (h *Handlers) GetUsersOnlineStatus(ctx context.Context, req api.GetUsersOnl
 	if err := requireAdmin(ctx, "/manager/get_users_online_status"); err != nil {
 		return nil, err
 	}
+	known, err := h.q.ExistingUserIDs(ctx, req.Body.UserIDs)
+	if err != nil {
+		return nil, err
+	}
+	if missing := firstMissing(req.Body.UserIDs, known); missing != "" {
+		return nil, apierr.UserNotFound("userID %s is not registered", missing)
+	}
 	var live map[string][]PlatformConn
 	if h.sessions != nil {
 		var err error

@@ -42,7 +42,7 @@ func (h *Handlers) SendMsg(ctx context.Context, req api.SendMsgRequestObject) (a
 // GetConversationMsg returns history newest first.
 func (h *Handlers) GetConversationMsg(ctx context.Context, req api.GetConversationMsgRequestObject) (api.GetConversationMsgResponseObject, error) {
 	b := req.Body
-	msgs, isEnd, err := h.chat.History(ctx, caller(ctx).UserID, b.ConversationID, b.StartClientMsgID, int(b.Count))
+	msgs, isEnd, err := h.chat.History(ctx, caller(ctx).UserID, caller(ctx).Admin, b.ConversationID, b.StartClientMsgID, int(b.Count))
 	if err != nil {
 		return nil, err
 	}
