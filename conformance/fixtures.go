@@ -131,6 +131,12 @@ var friendApplicationOfBody = replay("addFriend/seed", from("fromUserID", "fromU
 // The join application a groupApplicationResponse example answers: joinGroup's applyToJoin by body.fromUserID.
 var groupApplicationOfBody = replay("joinGroup/applyToJoin", from("groupID", "groupID"), asFrom("fromUserID"))
 
+// dismissGroup dismisses group123 (its members stay) with dismissGroup's dismiss example.
+var dismissGroup = replay("dismissGroup/dismiss")
+
+// blockedByPeer puts user123 on user456's blacklist (addBlack's blockUser example, made by user456).
+var blockedByPeer = replay("addBlack/blockUser", set("ownerUserID", "user456"), set("blackUserID", "user123"), as("user456"))
+
 var sendSeed = replay("sendMsg/seed")
 var sendReply = replay("sendMsg/idempotentText")
 
@@ -200,6 +206,29 @@ var preps = map[string]prep{
 	"getConversations/one":      {steps: one(sendSeed, sendReply, replay("setConversations/pin"))},
 	"getUsersOnlineStatus/seed": {steps: one(online("user123", 1))},
 	"unforbidUser/*":            {steps: one(replay("forbidUser/seed"))},
+
+	// Error examples whose precondition is a blacklist, a dismissed group or a muted member, and the ones that
+	// must not get their operation's "*" set-up (it would name a user or group that does not exist).
+	"addFriend/err1103-blocked":                     {steps: one(blockedByPeer)},
+	"sendMsg/err1103-blocked":                       {steps: one(blockedByPeer)},
+	"addFriendResponse/err1004-unknownUser":         {},
+	"deleteFriend/err1004-unknownUser":              {},
+	"setFriendRemark/err1004-unknownUser":           {},
+	"getFriendList/err1004-unknownUser":             {},
+	"groupApplicationResponse/err1005-unknownGroup": {},
+	"groupApplicationResponse/err1202-dismissed":    {steps: one(groupApplicationOfBody, dismissGroup)},
+	"quitGroup/err1202-dismissed":                   {steps: one(dismissGroup)},
+	"inviteUserToGroup/err1202-dismissed":           {steps: one(dismissGroup)},
+	"joinGroup/err1202-dismissed":                   {steps: one(dismissGroup)},
+	"kickGroup/err1202-dismissed":                   {steps: one(dismissGroup)},
+	"setGroupInfo/err1202-dismissed":                {steps: one(dismissGroup)},
+	"transferGroup/err1202-dismissed":               {steps: one(dismissGroup)},
+	"muteGroupMember/err1202-dismissed":             {steps: one(dismissGroup)},
+	"cancelMuteGroupMember/err1202-dismissed":       {steps: one(replay("muteGroupMember/muteOneHour"), dismissGroup)},
+	"muteGroup/err1202-dismissed":                   {steps: one(dismissGroup)},
+	"cancelMuteGroup/err1202-dismissed":             {steps: one(replay("muteGroup/muteAll"), dismissGroup)},
+	"sendMsg/err1202-dismissed":                     {steps: one(dismissGroup)},
+	"sendMsg/err1203-memberMuted":                   {steps: one(replay("muteGroupMember/muteOneHour"))},
 }
 
 // prepFor returns the set-up of an example.

@@ -3,6 +3,7 @@
 package server
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -50,6 +52,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	s := &Server{cfg: cfg, log: log, ready: make(chan struct{})}
 	defer func() {
 		if err != nil {
+			if s.presence != nil {
+				_ = s.presence.Close(context.Background())
+			}
 			s.closeStorage()
 		}
 	}()
@@ -87,7 +92,13 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	signer := auth.NewSigner(cfg.Secret, cfg.TokenTTL, cfg.AdminUserIDs)
 	checker := &auth.Checker{Signer: signer, Q: db.New(s.pool)}
 	s.chat = chat.New(s.pool, log, chat.Options{})
-	s.presence = presence.New(db.New(s.pool), s.chat, presence.Options{Log: log})
+	// The shared connection registry: every process's connections, for 1304 and get_users_online_status.
+	// Each worker may hold a pool connection while it announces (which takes another), so they get at most
+	// a quarter of the pool.
+	s.presence, err = presence.Start(ctx, s.pool, s.chat, presence.Options{Log: log, Workers: min(presence.DefaultWorkers, max(1, cfg.DBMaxConns/4))})
+	if err != nil {
+		return nil, fmt.Errorf("presence registry: %w", err)
+	}
 	s.hub, err = gateway.New(gateway.Options{
 		Checker: checker, Backend: s.chat, Hooks: s.presence, Log: log, Registerer: reg,
 		MaxFrameBytes: cfg.WSMaxFrameBytes, SendQueue: cfg.WSSendQueue,
@@ -99,7 +110,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	s.chat.SetPusher(s.hub)
 	deps := httpapi.Deps{
 		Pool: s.pool, Checker: checker, Secret: cfg.Secret, Log: log, MaxBody: cfg.MaxBodyBytes,
-		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Sessions: sessions{hub: s.hub, chat: s.chat},
+		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Sessions: sessions{hub: s.hub, chat: s.chat, presence: s.presence},
 	}
 
 	r := chi.NewRouter()
@@ -145,7 +156,13 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		}
 		cancel()
 	}
-	s.presence.Close()
+	// Write the last disconnects, then take this process's connections out of the shared registry
+	// (announcing "offline" where due) while chat can still relay to the other processes.
+	pctx, pcancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	if perr := s.presence.Close(pctx); perr != nil {
+		s.log.Warn("presence: this process's connections stay in the registry until they expire", "err", perr)
+	}
+	pcancel()
 	stopListen()
 	<-listening
 	s.chat.Close() // flush queued message writes
@@ -211,18 +228,35 @@ func ensureAdmins(ctx context.Context, q *db.Queries, admins []string) error {
 	return nil
 }
 
-// sessions adapts the gateway (this process) and the chat bus (all processes) to what REST needs.
+// sessions adapts the gateway (this process), the presence registry (every process) and the chat bus (all
+// processes) to what REST needs.
 type sessions struct {
-	hub  *gateway.Hub
-	chat *chat.Service
+	hub      *gateway.Hub
+	chat     *chat.Service
+	presence *presence.Presence
 }
 
-func (s sessions) OnlineStatus(_ context.Context, userIDs []string) (map[string][]httpapi.PlatformConn, error) {
+// OnlineStatus reports the connections of every process: this process's from its gateway (current to the
+// moment, with the background flag of 2004), the others' from the shared registry (written a moment after
+// they open or close; a process that died without stopping counts for up to 30 s; isBackground false, as the
+// gateway reports no 2004 to the registry). Per user, ordered by platform.
+func (s sessions) OnlineStatus(ctx context.Context, userIDs []string) (map[string][]httpapi.PlatformConn, error) {
+	remote, err := s.presence.Remote(ctx, userIDs)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string][]httpapi.PlatformConn{}
-	for u, conns := range s.hub.OnlineStatus(userIDs) {
-		for _, c := range conns {
-			out[u] = append(out[u], httpapi.PlatformConn{PlatformID: c.PlatformID, ConnID: c.ConnID, IsBackground: c.IsBackground})
+	add := func(all map[string][]gateway.PlatformConn) {
+		for u, conns := range all {
+			for _, c := range conns {
+				out[u] = append(out[u], httpapi.PlatformConn{PlatformID: c.PlatformID, ConnID: c.ConnID, IsBackground: c.IsBackground})
+			}
 		}
+	}
+	add(s.hub.OnlineStatus(userIDs))
+	add(remote)
+	for _, conns := range out {
+		slices.SortStableFunc(conns, func(a, b httpapi.PlatformConn) int { return cmp.Compare(a.PlatformID, b.PlatformID) })
 	}
 	return out, nil
 }
