@@ -28,6 +28,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"os/signal"
 	"runtime"
@@ -80,6 +81,7 @@ type Config struct {
 	PerIP           int
 
 	RestWorkers int
+	FullDecode  bool
 }
 
 func defaults() Config {
@@ -90,7 +92,7 @@ func defaults() Config {
 		Pairs: 50, Window: 8,
 		Senders: 20, HotVia: "ws",
 		Members: 200,
-		Conns: 1000, Hold: 25 * time.Second, DialConcurrency: 64, PerIP: 25_000,
+		Conns:   1000, Hold: 25 * time.Second, DialConcurrency: 64, PerIP: 25_000,
 		RestWorkers: 16,
 	}
 }
@@ -124,6 +126,7 @@ func flags(c *Config, name string, output io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.DialConcurrency, "dial-concurrency", c.DialConcurrency, "connections (and token requests) opened at once")
 	fs.IntVar(&c.PerIP, "per-ip", c.PerIP, "connections per source address before the next of 127.0.0.x is used (IPv4 targets)")
 	fs.IntVar(&c.RestWorkers, "rest-workers", c.RestWorkers, "rest: concurrent callers")
+	fs.BoolVar(&c.FullDecode, "full-decode", c.FullDecode, "fanout: receive with package client (decoding every push) instead of light receivers that only scan for the clientMsgID")
 	return fs
 }
 
@@ -185,13 +188,20 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	base := defaults()
 	fs := flags(&base, "imload", stderr)
 	fs.Usage = func() { fmt.Fprint(stderr, usage); fs.PrintDefaults() }
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
+	var specs []string
+	for rest := args; ; { // flags may come before, between and after the scenarios
+		if err := fs.Parse(rest); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return 0
+			}
+			return 2
 		}
-		return 2
+		if fs.NArg() == 0 {
+			break
+		}
+		specs = append(specs, fs.Arg(0))
+		rest = fs.Args()[1:]
 	}
-	specs := fs.Args()
 	if len(specs) == 0 {
 		fmt.Fprintln(stderr, "imload: name at least one scenario (pairs, hot, fanout, idle, rest, all)")
 		fs.Usage()
@@ -224,10 +234,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			rep.Results = append(rep.Results, Result{Scenario: r.name, Label: r.label, Status: StatusSkipped, Reason: "run interrupted or --timeout reached"})
 			continue
 		}
-		res := Run(ctx, r.name, r.label, r.cfg, stderr)
-		rep.Results = append(rep.Results, res)
-		if res.Status == StatusFailed {
-			code = 1
+		for _, res := range Run(ctx, r.name, r.label, r.cfg, stderr) {
+			rep.Results = append(rep.Results, res)
+			if res.Status == StatusFailed {
+				code = 1
+			}
 		}
 	}
 	rep.Finished = time.Now().UTC()
@@ -288,50 +299,61 @@ func parseSpec(base Config, s string, stderr io.Writer) ([]spec, error) {
 	return out, nil
 }
 
-// Run runs one scenario and never panics out: a setup failure is a failed Result with the reason.
-func Run(ctx context.Context, name, label string, cfg Config, progress io.Writer) (res Result) {
+// Run runs one scenario (rest gives two results, one per operation). It never panics out: a setup failure
+// is a failed Result with the reason.
+func Run(ctx context.Context, name, label string, cfg Config, progress io.Writer) (res []Result) {
 	start := time.Now()
 	r, err := newRunner(cfg, progress)
 	if err != nil {
-		return Result{Scenario: name, Label: label, Status: StatusFailed, Reason: err.Error()}
+		return []Result{{Scenario: name, Label: label, Status: StatusFailed, Reason: err.Error()}}
 	}
+	r.label = label
 	defer func() {
 		if p := recover(); p != nil {
-			res = Result{Status: StatusFailed, Reason: fmt.Sprintf("imload bug: panic: %v", p)}
+			res = []Result{{Status: StatusFailed, Reason: fmt.Sprintf("imload bug: panic: %v", p)}}
 		}
-		res.Scenario, res.Label = name, label
-		if res.Status == "" {
-			res.Status = StatusOK
-		}
-		res.Params = r.params(name)
-		res.WallSeconds = round(time.Since(start).Seconds(), 1)
 		r.close()
+		for i := range res {
+			x := &res[i]
+			x.Scenario = name
+			if x.Label == "" {
+				x.Label = label
+			}
+			if x.Status == "" {
+				x.Status = StatusOK
+			}
+			x.Params = r.params(name)
+			x.WallSeconds = round(time.Since(start).Seconds(), 1)
+			r.logf("%s: %s %s", x.Label, x.Status, x.Reason)
+		}
 	}()
 	r.logf("%s: starting (%s)", label, paramString(r.params(name)))
 	switch name {
 	case "pairs":
-		return r.pairs(ctx)
+		return []Result{r.pairs(ctx)}
 	case "hot":
-		return r.hot(ctx)
+		return []Result{r.hot(ctx)}
 	case "fanout":
-		return r.fanout(ctx)
+		return []Result{r.fanout(ctx)}
 	case "idle":
-		return r.idle(ctx)
+		return []Result{r.idle(ctx)}
 	case "rest":
 		return r.rest(ctx)
 	}
-	return Result{Status: StatusFailed, Reason: "unknown scenario"}
+	return []Result{{Status: StatusFailed, Reason: "unknown scenario"}}
 }
 
 // runner holds what one scenario needs: the target, an HTTP client and the users it made.
 type runner struct {
-	cfg   Config
-	t     Target
-	hc    *http.Client
-	api   *client.REST
-	run   string // random tag in the user IDs of this scenario
-	out   io.Writer
-	conns []*client.WS
+	cfg     Config
+	t       Target
+	hc      *http.Client
+	api     *client.REST
+	run     string // random tag in the user IDs of this scenario
+	label   string
+	out     io.Writer
+	conns   []*client.WS
+	closers []io.Closer // light receivers
 }
 
 func newRunner(cfg Config, out io.Writer) (*runner, error) {
@@ -349,9 +371,10 @@ func (r *runner) logf(format string, a ...any) {
 
 // close ends every connection the scenario opened, a few at a time, bounded.
 func (r *runner) close() {
-	conns := r.conns
-	r.conns = nil
+	conns, closers := r.conns, r.closers
+	r.conns, r.closers = nil, nil
 	parallel(len(conns), 256, func(i int) { _ = conns[i].Close() })
+	parallel(len(closers), 256, func(i int) { _ = closers[i].Close() })
 	r.hc.CloseIdleConnections()
 }
 

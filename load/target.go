@@ -11,6 +11,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -214,4 +215,129 @@ func procStats(pid int) (rss, cpuSeconds float64, err error) {
 		}
 	}
 	return rss, cpuSeconds, nil
+}
+
+// procCPU returns the CPU seconds (user+system, plus those of reaped children) of process pid alone, and
+// of pid with all its descendants (a server with an embedded database: the database's processes too).
+func procCPU(pid int) (own, tree float64, err error) {
+	type proc struct {
+		ppid int
+		cpu  float64
+	}
+	procs := map[int]proc{}
+	dirs, err := os.ReadDir("/proc")
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, d := range dirs {
+		p, err := strconv.Atoi(d.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + d.Name() + "/stat")
+		if err != nil {
+			continue // gone meanwhile
+		}
+		s := string(b)
+		i := strings.LastIndexByte(s, ')')
+		if i < 0 {
+			continue
+		}
+		f := strings.Fields(s[i+1:]) // f[0] state, f[1] ppid, ..., f[11] utime, f[12] stime, f[13] cutime, f[14] cstime
+		if len(f) < 15 {
+			continue
+		}
+		ppid, _ := strconv.Atoi(f[1])
+		var ticks float64
+		for _, k := range []int{11, 12, 13, 14} {
+			v, _ := strconv.ParseFloat(f[k], 64)
+			ticks += v
+		}
+		procs[p] = proc{ppid: ppid, cpu: ticks / 100} // USER_HZ is 100 on Linux
+	}
+	root, ok := procs[pid]
+	if !ok {
+		return 0, 0, fmt.Errorf("process %d not found", pid)
+	}
+	children := map[int][]int{}
+	for p, x := range procs {
+		children[x.ppid] = append(children[x.ppid], p)
+	}
+	tree = 0
+	stack := []int{pid}
+	for seen := 0; len(stack) > 0 && seen < len(procs); seen++ { // bounded by the number of processes
+		p := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		tree += procs[p].cpu
+		stack = append(stack, children[p]...)
+	}
+	return root.cpu, tree, nil
+}
+
+// cpuMeter measures the CPU that a stretch of load costs the server (with --server-pid), the server with
+// its database processes, and imload itself.
+type cpuMeter struct {
+	pid                       int
+	own0, tree0, self0, busy0 float64
+	ok                        bool
+}
+
+// machineBusy is the CPU seconds every processor of the machine spent busy so far (/proc/stat).
+func machineBusy() float64 {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(b), "\n")
+	f := strings.Fields(line) // cpu user nice system idle iowait irq softirq steal ...
+	if len(f) < 8 || f[0] != "cpu" {
+		return 0
+	}
+	var busy float64
+	for _, k := range []int{1, 2, 3, 6, 7} {
+		v, _ := strconv.ParseFloat(f[k], 64)
+		busy += v
+	}
+	return busy / 100
+}
+
+func selfCPU() float64 {
+	var ru syscall.Rusage
+	if syscall.Getrusage(syscall.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+func startCPU(pid int) *cpuMeter {
+	m := &cpuMeter{pid: pid, self0: selfCPU(), busy0: machineBusy()}
+	if pid > 0 {
+		var err error
+		m.own0, m.tree0, err = procCPU(pid)
+		m.ok = err == nil
+	}
+	return m
+}
+
+// report adds the CPU figures per unit of work (n units, e.g. acknowledged messages or deliveries).
+func (m *cpuMeter) report(res *Result, n int64, unit string, wall time.Duration) {
+	if n <= 0 {
+		return
+	}
+	self := selfCPU() - m.self0
+	busy := machineBusy() - m.busy0
+	ours := self
+	if m.ok {
+		if own, tree, err := procCPU(m.pid); err == nil {
+			res.add("server CPU per "+unit, round((own-m.own0)/float64(n)*1e6, 1), "µs")
+			res.add("server+database CPU per "+unit, round((tree-m.tree0)/float64(n)*1e6, 1), "µs")
+			res.add("server+database CPU used", round(100*(tree-m.tree0)/wall.Seconds(), 0), "% of one core")
+			ours += tree - m.tree0
+		}
+	}
+	res.add("imload CPU per "+unit, round(self/float64(n)*1e6, 1), "µs")
+	res.add("imload CPU used", round(100*self/wall.Seconds(), 0), "% of one core")
+	if busy > 0 && m.ok {
+		res.add("CPU used by other processes of the machine", round(max(0, 100*(busy-ours)/wall.Seconds()), 0), "% of one core")
+	}
 }
