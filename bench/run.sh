@@ -7,14 +7,14 @@
 # benchmark output, the server log) are kept in $BENCH_OUT (default: a new /tmp/imbench-results.* dir).
 #
 # Knobs (environment):
-#   BENCH_DURATION   seconds each message scenario sends (default 15)
+#   BENCH_DURATION   seconds each message scenario sends (default 10)
 #   BENCH_PAIRS      sender/receiver pairs of the pairs scenarios (default 50)
 #   BENCH_SENDERS    senders of the hot scenarios (default 20)
 #   BENCH_MEMBERS    members of the fanout group (default 1000)
 #   BENCH_IDLE_CONNS idle connections (default 5000; needs ulimit -n above it, for imload and for the server)
 #   BENCH_IDLE_HOLD  how long the idle connections are held (default 25s; the server pings after 20 s)
 #   BENCH_SCENARIOS  override the whole scenario list given to imload
-#   BENCH_GO=0       skip the Go benchmarks; BENCH_GO_TIME (default 2s) is their -benchtime
+#   BENCH_GO=0       skip the Go benchmarks; BENCH_GO_TIME (default 1s) is their -benchtime
 #   IMSERVER_BIN     run this server binary instead of building ./server/cmd/imserver
 #   KEEP=1           keep the server's data directory
 set -euo pipefail
@@ -23,13 +23,13 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 GO=${GO:-go}
 
-DURATION=${BENCH_DURATION:-15}
+DURATION=${BENCH_DURATION:-10}
 PAIRS=${BENCH_PAIRS:-50}
 SENDERS=${BENCH_SENDERS:-20}
 MEMBERS=${BENCH_MEMBERS:-1000}
 IDLE_CONNS=${BENCH_IDLE_CONNS:-5000}
 IDLE_HOLD=${BENCH_IDLE_HOLD:-25s}
-GO_TIME=${BENCH_GO_TIME:-2s}
+GO_TIME=${BENCH_GO_TIME:-1s}
 
 log() { printf 'bench: %s\n' "$*" >&2; }
 
@@ -137,5 +137,6 @@ if [[ ${BENCH_GO:-1} != 0 ]]; then
 	} 2>&1 | tee "$OUT/gobench.txt" || rc=$?
 fi
 
+log "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"
 log "results in $OUT (imload.txt, imload.json, gobench.txt, server.log)"
 exit "$rc"

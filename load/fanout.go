@@ -142,6 +142,7 @@ func (r *runner) fanout(ctx context.Context) Result {
 	res.add("messages delivered to every member", float64(complete), "")
 	res.add("duplicate pushes", float64(dups.Load()), "")
 	res.add("pushes not from this run's sends", float64(unexpected.Load()), "")
+	res.Headline = fmt.Sprintf("latency = to the last of %d members", m)
 	if res.Acked > 0 && res.DeliverRate == 0 {
 		res.Checks = append(res.Checks, fmt.Sprintf("no member received any of %d acknowledged messages", res.Acked))
 	}

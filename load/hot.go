@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -172,6 +173,14 @@ func (r *runner) hot(ctx context.Context) Result {
 		res.Figures = append(res.Figures, figs...)
 	}
 	res.ErrorSamples = errs.list()
+	for _, f := range res.Figures {
+		if f.Name == "seq range" {
+			res.Headline = fmt.Sprintf("seqs %s checked by pull", strings.Trim(f.Unit, "()"))
+		}
+	}
+	if len(res.Checks) > 0 {
+		res.Headline = "seq check FAILED"
+	}
 	return res.finish(r.cfg)
 }
 
@@ -219,7 +228,7 @@ func verifySeqs(ctx context.Context, ws *client.WS, conv string, acked map[int64
 		}
 		gaps += e + 1 - want
 	}
-	figs = append(figs, Figure{Name: "seqs pulled and checked", Value: float64(present)},
+	figs = append(figs, Figure{Name: "seqs pulled and checked", Value: float64(present), Unit: fmt.Sprintf("(%d gaps)", gaps)},
 		Figure{Name: "seq range", Value: float64(hi - lo + 1), Unit: fmt.Sprintf("(%d..%d)", lo, hi)})
 	if gaps > 0 {
 		checks = append(checks, fmt.Sprintf("%d seqs missing in %s %d..%d", gaps, conv, lo, hi))

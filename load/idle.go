@@ -99,6 +99,8 @@ func (r *runner) idle(ctx context.Context) Result {
 		}
 	}
 	res.add("imload heap+stack per connection", round(float64(clientAfter.HeapInuse+clientAfter.StackInuse-clientBefore.HeapInuse-clientBefore.StackInuse)/float64(c)/1024, 2), "KiB")
+	res.Headline = fmt.Sprintf("server RSS %.1f KiB/conn; heartbeats %.0f ms/s CPU per 10k conns", perConn/1024,
+		1000*(end.CPUSeconds-held.CPUSeconds)/max(holdSecs, 1e-9)*10000/float64(c))
 	if closed > 0 {
 		res.Checks = append(res.Checks, fmt.Sprintf("%d of %d idle connections closed during the hold (heartbeat not kept?)", closed, c))
 	}

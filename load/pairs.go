@@ -154,6 +154,7 @@ func (r *runner) pairs(ctx context.Context) Result {
 			mismatched++
 		}
 	})
+	res.Headline = fmt.Sprintf("newest seq (1001) = acked count in %d of %d pairs", n-mismatched-unverified, n)
 	if mismatched > 0 {
 		res.Checks = append(res.Checks, fmt.Sprintf("%d of %d pairs: the conversation's newest seq (1001) is not the number of acknowledged messages", mismatched, n))
 	}

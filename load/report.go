@@ -61,6 +61,8 @@ type Result struct {
 	LatencyOf  string   `json:"latencyOf,omitempty"`
 	AckLatency *Summary `json:"ackLatency,omitempty"`
 
+	// Headline is the scenario's key figure beyond the columns of the table (idle memory, checked seqs).
+	Headline     string   `json:"headline,omitempty"`
 	Figures      []Figure `json:"figures,omitempty"`
 	Checks       []string `json:"failedChecks,omitempty"`
 	Notes        []string `json:"notes,omitempty"`
@@ -119,7 +121,7 @@ func WriteTable(w io.Writer, rep Report) {
 	m := rep.Machine
 	fmt.Fprintf(w, "\nimload against %s — %d CPUs (%s), %.0f GiB, %s, %s\n\n", rep.Target, m.CPUs, m.CPUModel, m.MemoryGiB, m.Kernel, m.GoVersion)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\tstatus\tacked/s\tdelivered/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\tlost\terrors\t")
+	fmt.Fprintln(tw, "scenario\tstatus\tacked/s\tdelivered/s\tp50 ms\tp95 ms\tp99 ms\tmax ms\tlost\terrors\t  also")
 	for _, r := range rep.Results {
 		lat := []string{"", "", "", ""}
 		if s := r.Latency; s != nil {
@@ -129,8 +131,8 @@ func WriteTable(w io.Writer, rep Report) {
 		if r.Status != StatusSkipped {
 			lost, errs = fmt.Sprint(r.Lost), fmt.Sprint(r.Errors)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.Label, r.Status, rate(r.AckRate), rate(r.DeliverRate),
-			lat[0], lat[1], lat[2], lat[3], lost, errs)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t  %s\n", r.Label, r.Status, rate(r.AckRate), rate(r.DeliverRate),
+			lat[0], lat[1], lat[2], lat[3], lost, errs, r.Headline)
 	}
 	tw.Flush()
 	for _, r := range rep.Results {

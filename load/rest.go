@@ -93,6 +93,6 @@ func (r *runner) restPhase(ctx context.Context, op string, w int, call func(ctx 
 	res.AckRate = round(float64(res.Acked)/secs, 0)
 	cpu.report(&res, res.Acked, "request", time.Since(start))
 	res.Latency, res.LatencyOf = lat.Summary(), "request→reply (/"+map[string]string{"get_users_info": "user", "send_msg": "msg"}[op]+"/"+op+")"
-	res.Notes = append(res.Notes, "acked/s is successful requests per second")
+	res.Headline = "acked/s = answered requests/s"
 	return res.finish(r.cfg)
 }
