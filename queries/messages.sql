@@ -102,7 +102,11 @@ SELECT DISTINCT send_id FROM messages WHERE conversation_id = @conversation_id A
 -- name: RaiseSendersHasReadSeq :exec
 -- A sender has read its own messages: its unread count never includes them.
 UPDATE conversations c SET has_read_seq = GREATEST(c.has_read_seq, k.seq)
-FROM (SELECT unnest(@owners::text[]) AS owner, unnest(@conversation_ids::text[]) AS conversation_id, unnest(@seqs::bigint[]) AS seq) k
+-- One row per (owner, conversation) with its highest seq: an UPDATE ... FROM that joins a target row to
+-- several source rows applies an arbitrary one of them, and a batch often holds several messages of one sender.
+FROM (SELECT u.owner, u.conversation_id, max(u.seq)::bigint AS seq
+      FROM (SELECT unnest(@owners::text[]) AS owner, unnest(@conversation_ids::text[]) AS conversation_id, unnest(@seqs::bigint[]) AS seq) u
+      GROUP BY u.owner, u.conversation_id) k
 WHERE c.owner_user_id = k.owner AND c.conversation_id = k.conversation_id;
 
 -- name: GroupExists :one

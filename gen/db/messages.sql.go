@@ -536,7 +536,9 @@ func (q *Queries) RaiseHasReadSeq(ctx context.Context, arg RaiseHasReadSeqParams
 
 const raiseSendersHasReadSeq = `-- name: RaiseSendersHasReadSeq :exec
 UPDATE conversations c SET has_read_seq = GREATEST(c.has_read_seq, k.seq)
-FROM (SELECT unnest($1::text[]) AS owner, unnest($2::text[]) AS conversation_id, unnest($3::bigint[]) AS seq) k
+FROM (SELECT u.owner, u.conversation_id, max(u.seq)::bigint AS seq
+      FROM (SELECT unnest($1::text[]) AS owner, unnest($2::text[]) AS conversation_id, unnest($3::bigint[]) AS seq) u
+      GROUP BY u.owner, u.conversation_id) k
 WHERE c.owner_user_id = k.owner AND c.conversation_id = k.conversation_id
 `
 
@@ -547,6 +549,8 @@ type RaiseSendersHasReadSeqParams struct {
 }
 
 // A sender has read its own messages: its unread count never includes them.
+// One row per (owner, conversation) with its highest seq: an UPDATE ... FROM that joins a target row to
+// several source rows applies an arbitrary one of them, and a batch often holds several messages of one sender.
 func (q *Queries) RaiseSendersHasReadSeq(ctx context.Context, arg RaiseSendersHasReadSeqParams) error {
 	_, err := q.db.Exec(ctx, raiseSendersHasReadSeq, arg.Owners, arg.ConversationIds, arg.Seqs)
 	return err

@@ -1,0 +1,91 @@
+package chat_test
+
+import (
+	"context"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"testing"
+
+	"github.com/imspec/imserver/gen/db"
+	"github.com/imspec/imserver/internal/pgtest"
+	"github.com/imspec/imserver/server/internal/chat"
+)
+
+// A batch often holds several messages of one sender in one conversation; the sender's read mark must end
+// at the highest of them, whatever order they come in.
+func TestRaiseSendersHasReadSeqTakesTheHighest(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO users (user_id, nickname, create_time) VALUES ('a', 'a', 1), ('b', 'b', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	conv := chat.SingleConversationID("a", "b")
+	q := db.New(pool)
+	if err := q.EnsureConversations(ctx, db.EnsureConversationsParams{
+		Owners: []string{"a", "b"}, ConversationIds: []string{conv, conv}, Types: []int32{1, 1},
+		PeerUserIds: []string{"b", "a"}, GroupIds: []string{"", ""}, Now: 1,
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 5 {
+		base := int64(round * 200)
+		var arg db.RaiseSendersHasReadSeqParams
+		for _, s := range rand.Perm(200) {
+			arg.Owners = append(arg.Owners, "a")
+			arg.ConversationIds = append(arg.ConversationIds, conv)
+			arg.Seqs = append(arg.Seqs, base+int64(s)+1)
+		}
+		if err := q.RaiseSendersHasReadSeq(ctx, arg); err != nil {
+			t.Fatal(err)
+		}
+		var got int64
+		if err := pool.QueryRow(ctx, `SELECT has_read_seq FROM conversations WHERE owner_user_id = 'a' AND conversation_id = $1`, conv).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != base+200 {
+			t.Fatalf("round %d: has_read_seq %d, want %d", round, got, base+200)
+		}
+	}
+}
+
+// Through the service: many concurrent sends of one sender are group-committed together; afterwards the
+// sender has no unread message of its own.
+func TestSenderReadMarkFollowsConcurrentSends(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO users (user_id, nickname, create_time) VALUES ('a', 'a', 1), ('b', 'b', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	svc := chat.New(pool, quietLog(), chat.Options{})
+	svc.SetPusher(&countingPusher{})
+	t.Cleanup(svc.Close)
+	const n = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := svc.Send(ctx, chat.SendInput{SendID: "a", RecvID: "b", SessionType: chat.SingleChat, SenderPlatformID: 5,
+				ContentType: chat.ContentText, Content: `{"content":"hi"}`, ClientMsgID: "c" + strconv.Itoa(i)})
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	var hasRead, maxSeq int64
+	err := pool.QueryRow(ctx, `SELECT c.has_read_seq, s.max_seq FROM conversations c JOIN conversation_seqs s USING (conversation_id)
+		WHERE c.owner_user_id = 'a' AND c.conversation_id = $1`, chat.SingleConversationID("a", "b")).Scan(&hasRead, &maxSeq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if maxSeq != n || hasRead != n {
+		t.Fatalf("after %d sends: max_seq %d, sender's has_read_seq %d", n, maxSeq, hasRead)
+	}
+}
