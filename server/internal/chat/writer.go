@@ -41,11 +41,13 @@ type pending struct {
 // Writer is the group-commit message store. Every send waits for the transaction that stores it; concurrent
 // sends share transactions (a worker takes whatever is queued, up to maxBatch), each conversation's seq row is
 // locked once per batch (seqs for the whole batch at once), and conversation locks are taken in sorted order
-// so concurrent batches, here or in another process, cannot deadlock. Seqs are gap-free: they are allocated
+// so concurrent batches, here or in another process, cannot deadlock. A conversation always goes to the same
+// worker (by hash), so this process's workers never wait for each other's seq row locks and a
+// conversation's messages are committed in the order they were queued. Seqs are gap-free: they are allocated
 // in the transaction that stores the messages, so a failed transaction allocates nothing.
 type Writer struct {
 	pool     *pgxpool.Pool
-	in       chan *pending
+	ins      []chan *pending // one queue per worker
 	maxBatch int
 	log      *slog.Logger
 	// after runs on the worker after each commit with the newly stored messages (not duplicates).
@@ -57,17 +59,20 @@ type Writer struct {
 	knownMu sync.Mutex
 	known   map[convOwner]struct{} // conversation rows known to exist
 	wg      sync.WaitGroup
+	closeMu sync.RWMutex
 	closed  chan struct{}
 }
 
 func newWriter(pool *pgxpool.Pool, workers, maxBatch int, log *slog.Logger, notifyChannel, origin string, after func([]*pending)) *Writer {
 	w := &Writer{
-		pool: pool, in: make(chan *pending, maxBatch*workers*2), maxBatch: maxBatch, log: log, after: after,
+		pool: pool, maxBatch: maxBatch, log: log, after: after,
 		notifyChannel: notifyChannel, origin: origin, known: map[convOwner]struct{}{}, closed: make(chan struct{}),
 	}
 	for range workers {
+		in := make(chan *pending, maxBatch*2)
+		w.ins = append(w.ins, in)
 		w.wg.Add(1)
-		go w.work()
+		go w.work(in)
 	}
 	return w
 }
@@ -82,33 +87,54 @@ func (w *Writer) store(ctx context.Context, p *pending) error {
 	if p.opID == "" {
 		p.opID = operationID(ctx)
 	}
+	// The read lock keeps close from closing the queue between the check and the send.
+	w.closeMu.RLock()
 	select {
-	case w.in <- p:
 	case <-w.closed:
+		w.closeMu.RUnlock()
 		return errClosed
+	default:
+	}
+	select {
+	case w.queueOf(p.msg.ConversationID) <- p:
 	case <-ctx.Done():
+		w.closeMu.RUnlock()
 		return ctx.Err()
 	}
+	w.closeMu.RUnlock()
 	<-p.done
 	return p.err
 }
 
+// queueOf is the queue of the worker that owns the conversation (FNV-1a of its ID).
+func (w *Writer) queueOf(conversationID string) chan *pending {
+	h := uint32(2166136261)
+	for i := 0; i < len(conversationID); i++ {
+		h = (h ^ uint32(conversationID[i])) * 16777619
+	}
+	return w.ins[h%uint32(len(w.ins))]
+}
+
 // close stops accepting and waits for queued messages to be written (graceful shutdown).
 func (w *Writer) close() {
+	w.closeMu.Lock()
 	close(w.closed)
-	close(w.in)
+	w.closeMu.Unlock()
+	for _, in := range w.ins {
+		close(in)
+	}
 	w.wg.Wait()
 }
 
-func (w *Writer) work() {
+func (w *Writer) work(in chan *pending) {
 	defer w.wg.Done()
 	batch := make([]*pending, 0, w.maxBatch)
-	for p := range w.in {
+	for p := range in {
 		batch = append(batch[:0], p)
 	fill:
 		for len(batch) < w.maxBatch {
 			select {
-			case q, ok := <-w.in:
+			case q, ok := <-in:
 				if !ok {
 					break fill
 				}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +22,8 @@ import (
 type conn struct {
 	hub  *Hub
 	ws   *websocket.Conn
-	raw  net.Conn // under ws; closed directly to cut a close handshake short
+	raw  net.Conn  // under ws; closed directly to cut a close handshake short
+	cork *corkConn // between ws's write buffer and raw; nil when the hijack kept net/http's buffers
 	info ConnInfo
 
 	ctx    context.Context // ends when the connection starts closing; parent of every Handle call
@@ -92,8 +94,10 @@ func (c *conn) closeAfterFlush(frame []byte, code websocket.StatusCode, reason s
 }
 
 // writeLoop is the only goroutine that writes data frames to the socket. It runs while frames are
-// queued and exits when the queue is empty, so an idle connection has no writer goroutine.
+// queued and exits when the queue is empty, so an idle connection has no writer goroutine. When several
+// frames are waiting it writes them with one write(2) (corkConn).
 func (c *conn) writeLoop() {
+	var batch [][]byte
 	for {
 		c.mu.Lock()
 		if len(c.queue) == 0 {
@@ -107,21 +111,25 @@ func (c *conn) writeLoop() {
 			}
 			return
 		}
-		frame := c.queue[0]
-		c.queue[0] = nil
-		c.queue = c.queue[1:]
+		n, size := 0, 0
+		for n < len(c.queue) && n < corkMaxFrames && (n == 0 || size+len(c.queue[n]) <= corkMaxBytes) {
+			size += len(c.queue[n])
+			n++
+		}
+		batch = append(batch[:0], c.queue[:n]...)
+		clear(c.queue[:n])
+		c.queue = c.queue[n:]
 		c.mu.Unlock()
 
-		ctx, cancel := context.WithTimeout(context.Background(), c.hub.opts.WriteTimeout)
-		err := c.ws.Write(ctx, websocket.MessageText, frame)
-		cancel()
+		err := c.writeFrames(batch)
+		clear(batch)
 		if err != nil {
 			// The socket is unusable (coder/websocket closes it on a write past its deadline): no close frame
 			// can get through, so drop it; the reader then takes the connection out of the registry.
 			c.mu.Lock()
 			c.closing, c.closeAfter, c.queue, c.writing = true, false, nil, false
 			c.mu.Unlock()
-			if errors.Is(err, context.DeadlineExceeded) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, os.ErrDeadlineExceeded) {
 				c.hub.m.slow.Inc()
 				c.hub.log.Warn("gateway: dropping slow consumer (write timeout)", "userID", c.info.UserID,
 					"platformID", c.info.PlatformID, "connID", c.info.ConnID, "operationID", c.info.OperationID)
@@ -129,8 +137,30 @@ func (c *conn) writeLoop() {
 			c.drop()
 			return
 		}
-		c.hub.m.framesOut.Inc()
+		c.hub.m.framesOut.Add(float64(len(batch)))
 	}
+}
+
+// writeFrames writes frames within WriteTimeout, corked when there is more than one.
+func (c *conn) writeFrames(frames [][]byte) error {
+	ctx, cancel := context.WithTimeout(context.Background(), c.hub.opts.WriteTimeout)
+	defer cancel()
+	if len(frames) == 1 || c.cork == nil {
+		for _, f := range frames {
+			if err := c.ws.Write(ctx, websocket.MessageText, f); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	c.cork.cork()
+	for _, f := range frames {
+		if err := c.ws.Write(ctx, websocket.MessageText, f); err != nil {
+			_ = c.cork.uncork(0)
+			return err
+		}
+	}
+	return c.cork.uncork(c.hub.opts.WriteTimeout)
 }
 
 // closeWS takes the connection out of the registry and ends it with a close handshake of at most

@@ -14,7 +14,9 @@
 //     connection is out of the registry (a server-side close has taken it out already).
 //   - the writer (conn.writeLoop) is the only goroutine that writes data frames. It is started by the first
 //     frame queued on an idle connection and exits once the queue is empty, so an idle connection has none.
-//     Every write has Options.WriteTimeout; a write past it makes coder/websocket drop the socket.
+//     Every write has Options.WriteTimeout; a write past it makes coder/websocket drop the socket. When
+//     several frames are queued it takes up to 64 (64 KiB) and corks the socket around them (corkConn), so
+//     they reach the kernel in one write(2) instead of one each.
 //   - request goroutines, at most Options.MaxInFlight (8) per connection: a slow pull does not hold up a
 //     send, and replies may leave in another order than the requests came (clients match msgIncr). When
 //     all slots are busy the reader stops reading that connection until one frees.
@@ -45,6 +47,7 @@
 //
 //	shard.mu (RWMutex)  ->  conn.mu (Mutex)
 //	shard.mu            ->  shard.evMu (Mutex)
+//	coder/websocket's write lock  ->  corkConn.mu (Mutex)
 //
 // What each guards:
 //
@@ -55,6 +58,8 @@
 //   - shard.evMu guards the shard's queue of registry events for Hooks/ConnHooks. Events are queued under
 //     shard.mu (so their order is the registry's order) and handed to the hooks afterwards, with no lock
 //     held, by one goroutine per shard at a time (Hub.runHooks); so hooks may call back into the Hub.
+//   - corkConn.mu guards the cork buffer and is held across the socket write that empties it (bounded by
+//     WriteTimeout); it is taken inside coder/websocket's frame writes and by the writer's uncork, nothing else.
 //   - Everything else is atomic (conn.seen, conn.background, Hub.count, Hub.closing) or set once before the
 //     connection is published (conn.info, conn.ws, conn.raw, conn.ctx, conn.sem, conn.timer).
 //

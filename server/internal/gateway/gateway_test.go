@@ -804,3 +804,44 @@ func TestOptionsDefaults(t *testing.T) {
 		t.Errorf("PingInterval for a 3 s IdleTimeout = %v, want 2s", o.PingInterval)
 	}
 }
+
+// A burst of pushes is written in corked batches: every frame must still arrive whole and in order, with
+// sizes around the write buffer and the batch limit, while the client's pings are answered in between.
+func TestDeliverBurstInOrder(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, Options{SendQueue: 2000})
+	u := newUser("burst")
+	c := s.connect(t, u, 1)
+	sizes := []int{1, 100, DefaultWriteBufferSize - 30, DefaultWriteBufferSize + 1, 10 << 10, corkMaxBytes, corkMaxBytes + 1, 200 << 10}
+	var want []string
+	for i := range 600 {
+		f := fmt.Sprintf(`{"reqIdentifier":2001,"i":%d,"pad":"%s"}`, i, strings.Repeat("p", sizes[i%len(sizes)]))
+		want = append(want, f)
+	}
+	pinged := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), wait)
+		defer cancel()
+		var err error
+		for range 20 {
+			if err = c.ws.Ping(ctx); err != nil {
+				break
+			}
+		}
+		pinged <- err
+	}()
+	for _, f := range want {
+		s.hub.Deliver([]string{u}, []byte(f), "")
+	}
+	for i, w := range want {
+		if got := c.nextRaw(); got != w {
+			t.Fatalf("frame %d: got %d bytes (%.40q), want %d bytes (%.40q)", i, len(got), got, len(w), w)
+		}
+	}
+	if err := <-pinged; err != nil {
+		t.Errorf("pings during the burst: %v", err)
+	}
+	if n := counter(t, s.reg, "imserver_gateway_frames_sent_total"); n < float64(len(want)) {
+		t.Errorf("frames sent = %v, want at least %d", n, len(want))
+	}
+}

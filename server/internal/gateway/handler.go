@@ -84,7 +84,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	c.ws, c.raw = ws, hj.conn
+	c.ws, c.raw, c.cork = ws, hj.conn, hj.cork
 	c.info = ConnInfo{Identity: id, ConnID: h.newConnID(), OperationID: opID}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.sem = make(chan struct{}, h.opts.MaxInFlight)
@@ -230,7 +230,8 @@ func newOperationID() string {
 type sizedHijacker struct {
 	http.ResponseWriter
 	readSize, writeSize int
-	conn                net.Conn // the hijacked connection
+	conn                net.Conn  // the hijacked connection
+	cork                *corkConn // under the write buffer; nil when net/http's buffers were kept
 }
 
 // Unwrap lets http.ResponseController and coder/websocket reach the wrapped writer.
@@ -244,5 +245,6 @@ func (w *sizedHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	if err != nil || brw.Reader.Buffered() > 0 || brw.Writer.Buffered() > 0 {
 		return nc, brw, err
 	}
-	return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, w.readSize), bufio.NewWriterSize(nc, w.writeSize)), nil
+	w.cork = &corkConn{Conn: nc}
+	return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, w.readSize), bufio.NewWriterSize(w.cork, w.writeSize)), nil
 }
