@@ -69,23 +69,33 @@ UPDATE conversations SET has_read_seq = GREATEST(has_read_seq, @seq::bigint)
 WHERE owner_user_id = @owner_user_id AND conversation_id = @conversation_id
 RETURNING has_read_seq;
 
--- name: SingleSendCheck :one
--- Everything a single-chat send needs to know, in one round trip.
-SELECT
-    COALESCE((SELECT u.nickname FROM users u WHERE u.user_id = @send_id), '')::text  AS sender_nickname,
-    COALESCE((SELECT u.face_url FROM users u WHERE u.user_id = @send_id), '')::text  AS sender_face_url,
-    EXISTS (SELECT 1 FROM users u WHERE u.user_id = @send_id)                        AS sender_exists,
-    EXISTS (SELECT 1 FROM users u WHERE u.user_id = @recv_id)                        AS recv_exists,
-    EXISTS (SELECT 1 FROM blacks b WHERE b.owner_user_id = @recv_id AND b.block_user_id = @send_id) AS blocked;
+-- name: SingleSendChecks :many
+-- Everything a single-chat send needs to know, for every (sender, recipient) pair of a writer batch.
+SELECT k.send_id::text AS send_id, k.recv_id::text AS recv_id,
+    COALESCE(s.nickname, '')::text AS sender_nickname,
+    COALESCE(s.face_url, '')::text AS sender_face_url,
+    (s.user_id IS NOT NULL)::bool AS sender_exists,
+    EXISTS (SELECT 1 FROM users r WHERE r.user_id = k.recv_id) AS recv_exists,
+    EXISTS (SELECT 1 FROM blacks b WHERE b.owner_user_id = k.recv_id AND b.block_user_id = k.send_id) AS blocked
+FROM (SELECT unnest(@send_ids::text[]) AS send_id, unnest(@recv_ids::text[]) AS recv_id) k
+LEFT JOIN users s ON s.user_id = k.send_id;
 
--- name: GroupSendCheck :one
-SELECT
-    COALESCE((SELECT u.nickname FROM users u WHERE u.user_id = @send_id), '')::text AS sender_nickname,
-    COALESCE((SELECT u.face_url FROM users u WHERE u.user_id = @send_id), '')::text AS sender_face_url,
-    EXISTS (SELECT 1 FROM users u WHERE u.user_id = @send_id)                       AS sender_exists,
-    COALESCE((SELECT g.status FROM groups g WHERE g.group_id = @group_id), -1)::int AS group_status,
-    COALESCE((SELECT m.role_level FROM group_members m WHERE m.group_id = @group_id AND m.user_id = @send_id), 0)::int AS role_level,
-    COALESCE((SELECT m.mute_end_time FROM group_members m WHERE m.group_id = @group_id AND m.user_id = @send_id), 0)::bigint AS mute_end_time;
+-- name: GroupSendChecks :many
+-- Everything a group send needs to know, for every (sender, group) pair of a writer batch.
+SELECT k.send_id::text AS send_id, k.group_id::text AS group_id,
+    COALESCE(s.nickname, '')::text AS sender_nickname,
+    COALESCE(s.face_url, '')::text AS sender_face_url,
+    (s.user_id IS NOT NULL)::bool AS sender_exists,
+    COALESCE(g.status, -1)::int AS group_status,
+    COALESCE(m.role_level, 0)::int AS role_level,
+    COALESCE(m.mute_end_time, 0)::bigint AS mute_end_time
+FROM (SELECT unnest(@send_ids::text[]) AS send_id, unnest(@group_ids::text[]) AS group_id) k
+LEFT JOIN users s ON s.user_id = k.send_id
+LEFT JOIN groups g ON g.group_id = k.group_id
+LEFT JOIN group_members m ON m.group_id = k.group_id AND m.user_id = k.send_id;
+
+-- name: GroupsMemberIDs :many
+SELECT group_id, user_id FROM group_members WHERE group_id = ANY(@group_ids::text[]);
 
 -- name: GroupMemberIDs :many
 SELECT user_id FROM group_members WHERE group_id = $1;

@@ -217,22 +217,28 @@ func (q *Queries) GroupMemberRole(ctx context.Context, arg GroupMemberRoleParams
 	return role_level, err
 }
 
-const groupSendCheck = `-- name: GroupSendCheck :one
-SELECT
-    COALESCE((SELECT u.nickname FROM users u WHERE u.user_id = $1), '')::text AS sender_nickname,
-    COALESCE((SELECT u.face_url FROM users u WHERE u.user_id = $1), '')::text AS sender_face_url,
-    EXISTS (SELECT 1 FROM users u WHERE u.user_id = $1)                       AS sender_exists,
-    COALESCE((SELECT g.status FROM groups g WHERE g.group_id = $2), -1)::int AS group_status,
-    COALESCE((SELECT m.role_level FROM group_members m WHERE m.group_id = $2 AND m.user_id = $1), 0)::int AS role_level,
-    COALESCE((SELECT m.mute_end_time FROM group_members m WHERE m.group_id = $2 AND m.user_id = $1), 0)::bigint AS mute_end_time
+const groupSendChecks = `-- name: GroupSendChecks :many
+SELECT k.send_id::text AS send_id, k.group_id::text AS group_id,
+    COALESCE(s.nickname, '')::text AS sender_nickname,
+    COALESCE(s.face_url, '')::text AS sender_face_url,
+    (s.user_id IS NOT NULL)::bool AS sender_exists,
+    COALESCE(g.status, -1)::int AS group_status,
+    COALESCE(m.role_level, 0)::int AS role_level,
+    COALESCE(m.mute_end_time, 0)::bigint AS mute_end_time
+FROM (SELECT unnest($1::text[]) AS send_id, unnest($2::text[]) AS group_id) k
+LEFT JOIN users s ON s.user_id = k.send_id
+LEFT JOIN groups g ON g.group_id = k.group_id
+LEFT JOIN group_members m ON m.group_id = k.group_id AND m.user_id = k.send_id
 `
 
-type GroupSendCheckParams struct {
-	SendID  string
-	GroupID string
+type GroupSendChecksParams struct {
+	SendIds  []string
+	GroupIds []string
 }
 
-type GroupSendCheckRow struct {
+type GroupSendChecksRow struct {
+	SendID         string
+	GroupID        string
 	SenderNickname string
 	SenderFaceUrl  string
 	SenderExists   bool
@@ -241,18 +247,63 @@ type GroupSendCheckRow struct {
 	MuteEndTime    int64
 }
 
-func (q *Queries) GroupSendCheck(ctx context.Context, arg GroupSendCheckParams) (GroupSendCheckRow, error) {
-	row := q.db.QueryRow(ctx, groupSendCheck, arg.SendID, arg.GroupID)
-	var i GroupSendCheckRow
-	err := row.Scan(
-		&i.SenderNickname,
-		&i.SenderFaceUrl,
-		&i.SenderExists,
-		&i.GroupStatus,
-		&i.RoleLevel,
-		&i.MuteEndTime,
-	)
-	return i, err
+// Everything a group send needs to know, for every (sender, group) pair of a writer batch.
+func (q *Queries) GroupSendChecks(ctx context.Context, arg GroupSendChecksParams) ([]GroupSendChecksRow, error) {
+	rows, err := q.db.Query(ctx, groupSendChecks, arg.SendIds, arg.GroupIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []GroupSendChecksRow{}
+	for rows.Next() {
+		var i GroupSendChecksRow
+		if err := rows.Scan(
+			&i.SendID,
+			&i.GroupID,
+			&i.SenderNickname,
+			&i.SenderFaceUrl,
+			&i.SenderExists,
+			&i.GroupStatus,
+			&i.RoleLevel,
+			&i.MuteEndTime,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const groupsMemberIDs = `-- name: GroupsMemberIDs :many
+SELECT group_id, user_id FROM group_members WHERE group_id = ANY($1::text[])
+`
+
+type GroupsMemberIDsRow struct {
+	GroupID string
+	UserID  string
+}
+
+func (q *Queries) GroupsMemberIDs(ctx context.Context, groupIds []string) ([]GroupsMemberIDsRow, error) {
+	rows, err := q.db.Query(ctx, groupsMemberIDs, groupIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []GroupsMemberIDsRow{}
+	for rows.Next() {
+		var i GroupsMemberIDsRow
+		if err := rows.Scan(&i.GroupID, &i.UserID); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 type InsertMessagesParams struct {
@@ -608,21 +659,25 @@ func (q *Queries) SendersOfSeqs(ctx context.Context, arg SendersOfSeqsParams) ([
 	return items, nil
 }
 
-const singleSendCheck = `-- name: SingleSendCheck :one
-SELECT
-    COALESCE((SELECT u.nickname FROM users u WHERE u.user_id = $1), '')::text  AS sender_nickname,
-    COALESCE((SELECT u.face_url FROM users u WHERE u.user_id = $1), '')::text  AS sender_face_url,
-    EXISTS (SELECT 1 FROM users u WHERE u.user_id = $1)                        AS sender_exists,
-    EXISTS (SELECT 1 FROM users u WHERE u.user_id = $2)                        AS recv_exists,
-    EXISTS (SELECT 1 FROM blacks b WHERE b.owner_user_id = $2 AND b.block_user_id = $1) AS blocked
+const singleSendChecks = `-- name: SingleSendChecks :many
+SELECT k.send_id::text AS send_id, k.recv_id::text AS recv_id,
+    COALESCE(s.nickname, '')::text AS sender_nickname,
+    COALESCE(s.face_url, '')::text AS sender_face_url,
+    (s.user_id IS NOT NULL)::bool AS sender_exists,
+    EXISTS (SELECT 1 FROM users r WHERE r.user_id = k.recv_id) AS recv_exists,
+    EXISTS (SELECT 1 FROM blacks b WHERE b.owner_user_id = k.recv_id AND b.block_user_id = k.send_id) AS blocked
+FROM (SELECT unnest($1::text[]) AS send_id, unnest($2::text[]) AS recv_id) k
+LEFT JOIN users s ON s.user_id = k.send_id
 `
 
-type SingleSendCheckParams struct {
-	SendID string
-	RecvID string
+type SingleSendChecksParams struct {
+	SendIds []string
+	RecvIds []string
 }
 
-type SingleSendCheckRow struct {
+type SingleSendChecksRow struct {
+	SendID         string
+	RecvID         string
 	SenderNickname string
 	SenderFaceUrl  string
 	SenderExists   bool
@@ -630,18 +685,33 @@ type SingleSendCheckRow struct {
 	Blocked        bool
 }
 
-// Everything a single-chat send needs to know, in one round trip.
-func (q *Queries) SingleSendCheck(ctx context.Context, arg SingleSendCheckParams) (SingleSendCheckRow, error) {
-	row := q.db.QueryRow(ctx, singleSendCheck, arg.SendID, arg.RecvID)
-	var i SingleSendCheckRow
-	err := row.Scan(
-		&i.SenderNickname,
-		&i.SenderFaceUrl,
-		&i.SenderExists,
-		&i.RecvExists,
-		&i.Blocked,
-	)
-	return i, err
+// Everything a single-chat send needs to know, for every (sender, recipient) pair of a writer batch.
+func (q *Queries) SingleSendChecks(ctx context.Context, arg SingleSendChecksParams) ([]SingleSendChecksRow, error) {
+	rows, err := q.db.Query(ctx, singleSendChecks, arg.SendIds, arg.RecvIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []SingleSendChecksRow{}
+	for rows.Next() {
+		var i SingleSendChecksRow
+		if err := rows.Scan(
+			&i.SendID,
+			&i.RecvID,
+			&i.SenderNickname,
+			&i.SenderFaceUrl,
+			&i.SenderExists,
+			&i.RecvExists,
+			&i.Blocked,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const userConversationSeqs = `-- name: UserConversationSeqs :many

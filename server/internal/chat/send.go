@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"encoding/json"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -61,26 +60,13 @@ func (s *Service) Send(ctx context.Context, in SendInput) (SendResult, error) {
 		in.ClientMsgID = randomID(16)
 	}
 	now := s.nowMS()
-	p := &pending{exceptConn: in.ExceptConnID, opID: in.OperationID}
+	p := &pending{exceptConn: in.ExceptConnID, opID: in.OperationID, checkAt: now}
 	var conv string
 	switch in.SessionType {
 	case SingleChat:
 		if in.RecvID == "" {
 			return SendResult{}, apierr.Args("recvID is required for sessionType 1 (single chat)")
 		}
-		c, err := s.q.SingleSendCheck(ctx, db.SingleSendCheckParams{SendID: in.SendID, RecvID: in.RecvID})
-		if err != nil {
-			return SendResult{}, fmt.Errorf("single send check: %w", err)
-		}
-		switch {
-		case !c.SenderExists:
-			return SendResult{}, apierr.UserNotFound("sendID %s does not exist", in.SendID)
-		case !c.RecvExists:
-			return SendResult{}, apierr.UserNotFound("recvID %s does not exist", in.RecvID)
-		case c.Blocked:
-			return SendResult{}, apierr.New(blockedByPeer, "%s has blacklisted %s; the message was not sent", in.RecvID, in.SendID)
-		}
-		fillSender(&in, c.SenderNickname, c.SenderFaceUrl)
 		conv = SingleConversationID(in.SendID, in.RecvID)
 		in.GroupID = ""
 		p.owners = []convOwner{
@@ -88,37 +74,15 @@ func (s *Service) Send(ctx context.Context, in SendInput) (SendResult, error) {
 			{owner: in.RecvID, conversationID: conv, convType: SingleChat, peerUserID: in.SendID},
 		}
 		p.recipients = uniq([]string{in.SendID, in.RecvID})
+		p.check = checkSingle
 	case WriteGroupChat, GroupChat:
 		if in.GroupID == "" {
 			return SendResult{}, apierr.Args("groupID is required for sessionType %d (group chat)", in.SessionType)
 		}
-		c, err := s.q.GroupSendCheck(ctx, db.GroupSendCheckParams{SendID: in.SendID, GroupID: in.GroupID})
-		if err != nil {
-			return SendResult{}, fmt.Errorf("group send check: %w", err)
-		}
-		switch {
-		case !c.SenderExists:
-			return SendResult{}, apierr.UserNotFound("sendID %s does not exist", in.SendID)
-		case c.GroupStatus < 0:
-			return SendResult{}, apierr.GroupNotFound("groupID %s does not exist", in.GroupID)
-		case c.GroupStatus == groupStatusDismissed:
-			return SendResult{}, apierr.New(groupDismissed, "group %s has been dismissed", in.GroupID)
-		case c.RoleLevel == 0:
-			return SendResult{}, apierr.New(notGroupMember, "%s is not a member of group %s", in.SendID, in.GroupID)
-		case c.MuteEndTime > now:
-			return SendResult{}, apierr.New(memberMuted, "%s is muted in group %s until %d (ms)", in.SendID, in.GroupID, c.MuteEndTime)
-		case c.GroupStatus == groupStatusMuted && c.RoleLevel == roleMember:
-			return SendResult{}, apierr.New(groupMuted, "group %s is muted: only the owner and admins may speak", in.GroupID)
-		}
-		fillSender(&in, c.SenderNickname, c.SenderFaceUrl)
 		in.SessionType = GroupChat
 		in.RecvID = ""
 		conv = GroupConversationID(in.GroupID)
-		members, err := s.q.GroupMemberIDs(ctx, in.GroupID)
-		if err != nil {
-			return SendResult{}, fmt.Errorf("group members: %w", err)
-		}
-		p.recipients = members
+		p.check = checkGroup // and the members become the recipients
 		p.owners = []convOwner{{owner: in.SendID, conversationID: conv, convType: GroupChat, groupID: in.GroupID}}
 	default:
 		return SendResult{}, apierr.Args("sessionType %d is not supported: use 1 (single) or 3 (group)", in.SessionType)
@@ -143,6 +107,12 @@ func (s *Service) Send(ctx context.Context, in SendInput) (SendResult, error) {
 	}
 
 	if in.IsOnlineOnly || in.ContentType == ContentTyping {
+		if err := checkSends(ctx, s.q, []*pending{p}); err != nil {
+			return SendResult{}, err
+		}
+		if p.err != nil {
+			return SendResult{}, p.err
+		}
 		w := ToWire(rowToMessage(p.msg))
 		to := p.recipients
 		if in.ContentType == ContentTyping && in.SessionType == SingleChat {
@@ -158,15 +128,6 @@ func (s *Service) Send(ctx context.Context, in SendInput) (SendResult, error) {
 	}
 	m := p.stored
 	return SendResult{ServerMsgID: m.ServerMsgID, ClientMsgID: m.ClientMsgID, SendTime: m.SendTime, Seq: m.Seq, ConversationID: m.ConversationID, Duplicate: p.dup}, nil
-}
-
-func fillSender(in *SendInput, nickname, face string) {
-	if in.SenderNickname == "" {
-		in.SenderNickname = nickname
-	}
-	if in.SenderFaceURL == "" {
-		in.SenderFaceURL = face
-	}
 }
 
 // normalizeContent stores text messages in OpenIM's shape {"content": "..."}; the seed's {"text": "..."}

@@ -30,7 +30,9 @@ type pending struct {
 	recipients []string // users to push to after commit
 	extra      []string // recipients beyond the conversation's members (users who just left a group)
 	exceptConn string   // the sending connection, which gets the ack instead of the push
-	opID       string   // operationID echoed in the pushes
+	check      checkKind
+	checkAt    int64  // when the send was asked for (ms): mutes are judged at this time
+	opID       string // operationID echoed in the pushes
 	done       chan struct{}
 	// results
 	stored db.Message
@@ -186,6 +188,9 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 		}
 	}()
 	q := db.New(tx)
+	for _, p := range batch {
+		p.err = nil // a retry of a failed batch checks again
+	}
 
 	// Idempotency: a (sender, clientMsgID) already stored, or repeated within the batch, is not stored again.
 	first := map[string]*pending{}
@@ -213,10 +218,21 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 		p.stored, p.dup = m, true
 	}
 
+	// A refused message gets its error and takes no seq; a repeat of a stored one is not checked again.
+	toCheck := make([]*pending, 0, len(fresh))
+	for _, p := range fresh {
+		if !p.dup && p.check != checkNone {
+			toCheck = append(toCheck, p)
+		}
+	}
+	if err := checkSends(ctx, q, toCheck); err != nil {
+		return nil, err
+	}
+
 	// Allocate seqs per conversation, in sorted order.
 	byConv := map[string][]*pending{}
 	for _, p := range fresh {
-		if !p.dup {
+		if !p.dup && p.err == nil {
 			byConv[p.msg.ConversationID] = append(byConv[p.msg.ConversationID], p)
 		}
 	}
@@ -284,6 +300,10 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 	}
 	for _, p := range followers {
 		src := first[key(p.msg.SendID, p.msg.ClientMsgID)]
+		if src.err != nil {
+			p.err = src.err
+			continue
+		}
 		p.stored, p.dup = src.stored, true
 	}
 	return stored, nil
