@@ -141,11 +141,12 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// writeFrames writes frames within WriteTimeout, corked when there is more than one.
+// writeFrames writes frames within WriteTimeout, corked: the frames (and the pieces coder/websocket
+// flushes through the small write buffer) reach the socket in one write.
 func (c *conn) writeFrames(frames [][]byte) error {
 	ctx, cancel := context.WithTimeout(context.Background(), c.hub.opts.WriteTimeout)
 	defer cancel()
-	if len(frames) == 1 || c.cork == nil {
+	if c.cork == nil {
 		for _, f := range frames {
 			if err := c.ws.Write(ctx, websocket.MessageText, f); err != nil {
 				return err
@@ -358,7 +359,9 @@ func (c *conn) onTimer() {
 	}
 	if o.PingInterval > 0 && silent >= o.PingInterval {
 		// Wait for the pong at most until the idle deadline; the pong itself updates seen.
-		ctx, cancel := context.WithTimeout(c.ctx, min(o.WriteTimeout, o.IdleTimeout-silent))
+		// Not derived from c.ctx: a child context would leave c.ctx a children map for the life of the
+		// connection. A closing connection ends the ping anyway (coder/websocket's Ping sees the close).
+		ctx, cancel := context.WithTimeout(context.Background(), min(o.WriteTimeout, o.IdleTimeout-silent))
 		_ = c.ws.Ping(ctx)
 		cancel()
 		if c.ctx.Err() != nil {

@@ -14,9 +14,9 @@
 //     connection is out of the registry (a server-side close has taken it out already).
 //   - the writer (conn.writeLoop) is the only goroutine that writes data frames. It is started by the first
 //     frame queued on an idle connection and exits once the queue is empty, so an idle connection has none.
-//     Every write has Options.WriteTimeout; a write past it makes coder/websocket drop the socket. When
-//     several frames are queued it takes up to 64 (64 KiB) and corks the socket around them (corkConn), so
-//     they reach the kernel in one write(2) instead of one each.
+//     Every write has Options.WriteTimeout; a write past it makes coder/websocket drop the socket. It takes
+//     up to 64 queued frames (64 KiB) at a time and corks the socket around them (corkConn), so they reach
+//     the kernel in one write(2) instead of one each (or two, through the 128-byte write buffer).
 //   - request goroutines, at most Options.MaxInFlight (8) per connection: a slow pull does not hold up a
 //     send, and replies may leave in another order than the requests came (clients match msgIncr). When
 //     all slots are busy the reader stops reading that connection until one frees.
@@ -29,9 +29,10 @@
 //
 // That is the whole goroutine budget of an idle connection: one reader goroutine (4 KiB of stack, parked in
 // coder/websocket's read). There is no writer goroutine while idle, no per-connection channel buffer (the
-// send queue is a slice, nil when empty), and the socket buffers are 512 B + 2 KiB instead of net/http's
-// 4 + 4 KiB (sizedHijacker). BenchmarkIdleConnMemory measures about 11 KiB per idle connection, client
-// sockets included: the stack, the buffers, coder/websocket's Conn (~2 KiB) and the rest.
+// send queue is a slice, nil when empty; the cork buffer comes from a pool only while writing), and the
+// socket buffers are 512 + 128 B instead of net/http's 4 + 4 KiB (sizedHijacker). BenchmarkIdleConnMemory
+// measures the heap and stack an idle connection keeps: the stack, the buffers, coder/websocket's Conn
+// (~2 KiB) and the rest.
 //
 // # Publishing never blocks
 //

@@ -25,7 +25,7 @@ const (
 	DefaultIdleTimeout     = events.IdleTimeoutSeconds * time.Second
 	DefaultPingInterval    = events.PingIntervalSeconds * time.Second
 	DefaultReadBufferSize  = 512
-	DefaultWriteBufferSize = 2048
+	DefaultWriteBufferSize = 128
 )
 
 // Authenticator checks a connection's token; *auth.Checker implements it. It returns an error carrying
@@ -115,9 +115,10 @@ type Options struct {
 	// allows every origin: the gateway authenticates by token, never by cookie, so a foreign page cannot
 	// borrow a user's credentials the way cross-site WebSocket hijacking needs.
 	OriginPatterns []string
-	// ReadBufferSize and WriteBufferSize size each connection's bufio buffers; they dominate the memory
-	// of an idle connection (net/http's hijacked connection would otherwise keep 4 KiB each). Frames
-	// larger than a buffer bypass it. Defaults 512 and 2048 (most pushes fit in one write).
+	// ReadBufferSize and WriteBufferSize size each connection's bufio buffers, which every idle
+	// connection keeps (net/http's hijacked connection would keep 4 KiB each). Frames larger than a buffer
+	// bypass it. The write buffer can be tiny: what passes through it is collected by corkConn and reaches
+	// the socket in one write per batch anyway. Defaults 512 and 128.
 	ReadBufferSize, WriteBufferSize int
 }
 
