@@ -1,10 +1,18 @@
--- name: AllocSeqs :one
--- Reserves n consecutive seqs of a conversation: one row lock per conversation per batch, not per message.
+-- name: AllocSeqsBatch :many
+-- Reserves n consecutive seqs of each conversation of a writer batch: one row lock per conversation per
+-- batch, not per message, and one statement for the whole batch. The rows are locked in the order of
+-- conversation_id, as every writer (of any process) takes them, so concurrent batches cannot deadlock.
 INSERT INTO conversation_seqs AS s (conversation_id, max_seq, max_seq_time)
-VALUES (@conversation_id, @n::bigint, @now::bigint)
+SELECT k.conversation_id, k.n, @now::bigint
+FROM (SELECT unnest(@conversation_ids::text[]) AS conversation_id, unnest(@ns::bigint[]) AS n) k
+ORDER BY k.conversation_id
 ON CONFLICT (conversation_id) DO UPDATE
     SET max_seq = s.max_seq + EXCLUDED.max_seq, max_seq_time = EXCLUDED.max_seq_time
-RETURNING max_seq;
+RETURNING s.conversation_id, s.max_seq;
+
+-- name: NotifyAll :exec
+-- One NOTIFY per payload, delivered at commit in this order.
+SELECT pg_notify(@channel::text, u.payload) FROM (SELECT unnest(@payloads::text[]) AS payload) u;
 
 -- name: InsertMessages :copyfrom
 INSERT INTO messages (

@@ -9,26 +9,48 @@ import (
 	"context"
 )
 
-const allocSeqs = `-- name: AllocSeqs :one
+const allocSeqsBatch = `-- name: AllocSeqsBatch :many
 INSERT INTO conversation_seqs AS s (conversation_id, max_seq, max_seq_time)
-VALUES ($1, $2::bigint, $3::bigint)
+SELECT k.conversation_id, k.n, $1::bigint
+FROM (SELECT unnest($2::text[]) AS conversation_id, unnest($3::bigint[]) AS n) k
+ORDER BY k.conversation_id
 ON CONFLICT (conversation_id) DO UPDATE
     SET max_seq = s.max_seq + EXCLUDED.max_seq, max_seq_time = EXCLUDED.max_seq_time
-RETURNING max_seq
+RETURNING s.conversation_id, s.max_seq
 `
 
-type AllocSeqsParams struct {
-	ConversationID string
-	N              int64
-	Now            int64
+type AllocSeqsBatchParams struct {
+	Now             int64
+	ConversationIds []string
+	Ns              []int64
 }
 
-// Reserves n consecutive seqs of a conversation: one row lock per conversation per batch, not per message.
-func (q *Queries) AllocSeqs(ctx context.Context, arg AllocSeqsParams) (int64, error) {
-	row := q.db.QueryRow(ctx, allocSeqs, arg.ConversationID, arg.N, arg.Now)
-	var max_seq int64
-	err := row.Scan(&max_seq)
-	return max_seq, err
+type AllocSeqsBatchRow struct {
+	ConversationID string
+	MaxSeq         int64
+}
+
+// Reserves n consecutive seqs of each conversation of a writer batch: one row lock per conversation per
+// batch, not per message, and one statement for the whole batch. The rows are locked in the order of
+// conversation_id, as every writer (of any process) takes them, so concurrent batches cannot deadlock.
+func (q *Queries) AllocSeqsBatch(ctx context.Context, arg AllocSeqsBatchParams) ([]AllocSeqsBatchRow, error) {
+	rows, err := q.db.Query(ctx, allocSeqsBatch, arg.Now, arg.ConversationIds, arg.Ns)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []AllocSeqsBatchRow{}
+	for rows.Next() {
+		var i AllocSeqsBatchRow
+		if err := rows.Scan(&i.ConversationID, &i.MaxSeq); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 const conversationSeq = `-- name: ConversationSeq :one
@@ -564,6 +586,21 @@ func (q *Queries) MessagesBySeqRange(ctx context.Context, arg MessagesBySeqRange
 		return nil, err
 	}
 	return items, nil
+}
+
+const notifyAll = `-- name: NotifyAll :exec
+SELECT pg_notify($1::text, u.payload) FROM (SELECT unnest($2::text[]) AS payload) u
+`
+
+type NotifyAllParams struct {
+	Channel  string
+	Payloads []string
+}
+
+// One NOTIFY per payload, delivered at commit in this order.
+func (q *Queries) NotifyAll(ctx context.Context, arg NotifyAllParams) error {
+	_, err := q.db.Exec(ctx, notifyAll, arg.Channel, arg.Payloads)
+	return err
 }
 
 const raiseHasReadSeq = `-- name: RaiseHasReadSeq :one

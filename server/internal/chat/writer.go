@@ -243,28 +243,46 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 	sort.Strings(convs)
 	now := time.Now().UnixMilli()
 	rows := make([]db.InsertMessagesParams, 0, len(fresh))
-	for _, c := range convs {
-		ps := byConv[c]
-		maxSeq, err := q.AllocSeqs(ctx, db.AllocSeqsParams{ConversationID: c, N: int64(len(ps)), Now: now})
+	if len(convs) > 0 {
+		// One statement reserves every conversation's seqs and one sends every wake-up: a batch spread over
+		// many conversations costs two round trips here, not two per conversation.
+		ns := make([]int64, len(convs))
+		for i, c := range convs {
+			ns[i] = int64(len(byConv[c]))
+		}
+		got, err := q.AllocSeqsBatch(ctx, db.AllocSeqsBatchParams{ConversationIds: convs, Ns: ns, Now: now})
 		if err != nil {
-			return nil, fmt.Errorf("allocate seqs of %s: %w", c, err)
+			return nil, fmt.Errorf("allocate seqs: %w", err)
 		}
-		for i, p := range ps {
-			p.msg.Seq = maxSeq - int64(len(ps)) + 1 + int64(i)
-			rows = append(rows, p.msg)
-			stored = append(stored, p)
+		maxSeqs := make(map[string]int64, len(got))
+		for _, g := range got {
+			maxSeqs[g.ConversationID] = g.MaxSeq
 		}
-		wk := wakeup{Kind: "msg", Origin: w.origin, Conv: c, Begin: maxSeq - int64(len(ps)) + 1, End: maxSeq}
-		for _, p := range ps {
-			if len(p.extra) > 0 {
-				if wk.Extra == nil {
-					wk.Extra = map[int64][]string{}
-				}
-				wk.Extra[p.msg.Seq] = p.extra
+		payloads := make([]string, 0, len(convs))
+		for _, c := range convs {
+			ps := byConv[c]
+			maxSeq, ok := maxSeqs[c]
+			if !ok {
+				return nil, fmt.Errorf("allocate seqs: no row for %s", c)
 			}
+			for i, p := range ps {
+				p.msg.Seq = maxSeq - int64(len(ps)) + 1 + int64(i)
+				rows = append(rows, p.msg)
+				stored = append(stored, p)
+			}
+			wk := wakeup{Kind: "msg", Origin: w.origin, Conv: c, Begin: maxSeq - int64(len(ps)) + 1, End: maxSeq}
+			for _, p := range ps {
+				if len(p.extra) > 0 {
+					if wk.Extra == nil {
+						wk.Extra = map[int64][]string{}
+					}
+					wk.Extra[p.msg.Seq] = p.extra
+				}
+			}
+			payload, _ := json.Marshal(wk)
+			payloads = append(payloads, string(payload))
 		}
-		payload, _ := json.Marshal(wk)
-		if _, err := tx.Exec(ctx, "SELECT pg_notify($1, $2)", w.notifyChannel, string(payload)); err != nil {
+		if err := q.NotifyAll(ctx, db.NotifyAllParams{Channel: w.notifyChannel, Payloads: payloads}); err != nil {
 			return nil, fmt.Errorf("notify: %w", err)
 		}
 	}
