@@ -36,10 +36,11 @@ func buildServer(t *testing.T) string {
 	return bin
 }
 
-func startProc(t *testing.T, bin, dsn, addr string) *proc {
+func startProc(t *testing.T, bin, dsn, addr string, env ...string) *proc {
 	t.Helper()
 	cmd := exec.Command(bin)
 	cmd.Env = append(os.Environ(), "IMSERVER_DATABASE_URL="+dsn, "IMSERVER_ADDR="+addr, "IMSERVER_SECRET="+testenv.Secret, "IMSERVER_LOG_LEVEL=warn")
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -60,6 +61,16 @@ func startProc(t *testing.T, bin, dsn, addr string) *proc {
 	return nil
 }
 
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
 // TestCrashSafety kills the server with SIGKILL while clients send, restarts it, and checks that every
 // acknowledged message is there with the seq it was acknowledged with, and that seqs are gap-free.
 func TestCrashSafety(t *testing.T) {
@@ -69,11 +80,23 @@ func TestCrashSafety(t *testing.T) {
 	t.Parallel()
 	bin := buildServer(t)
 	dsn := pgtest.NewDB(t)
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	addr := ln.Addr().String()
-	ln.Close()
-	p := startProc(t, bin, dsn, addr)
+	addr, debugAddr := freeAddr(t), freeAddr(t)
+	p := startProc(t, bin, dsn, addr, "IMSERVER_DEBUG_ADDR="+debugAddr)
 	e := &testenv.Env{T: t, URL: "http://" + addr}
+	// The profiles are served on --debug-addr only, never on the API's port.
+	for _, c := range []struct {
+		url  string
+		want int
+	}{{"http://" + debugAddr + "/debug/pprof/cmdline", 200}, {"http://" + addr + "/debug/pprof/cmdline", 404}} {
+		res, err := http.Get(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		if res.StatusCode != c.want {
+			t.Errorf("GET %s: HTTP %d, want %d", c.url, res.StatusCode, c.want)
+		}
+	}
 
 	recv := testenv.ID("r")
 	e.Register(recv)

@@ -8,6 +8,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
+	"net/http/pprof"
 	"os"
 	"os/signal"
 	"syscall"
@@ -44,12 +46,33 @@ func run(args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
+	if cfg.DebugAddr != "" {
+		dln, err := net.Listen("tcp", cfg.DebugAddr)
+		if err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (--debug-addr): %w", cfg.DebugAddr, err)
+		}
+		defer dln.Close()
+		go func() { _ = http.Serve(dln, debugMux()) }()
+		log.Info("pprof profiles served (unauthenticated)", "addr", dln.Addr().String(), "path", "/debug/pprof/")
+	}
 	s, err := server.New(ctx, cfg, log)
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	return s.Serve(ctx, ln)
+}
+
+// debugMux is net/http/pprof on a mux of its own, never on the API's port.
+func debugMux() *http.ServeMux {
+	m := http.NewServeMux()
+	m.HandleFunc("/debug/pprof/", pprof.Index)
+	m.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	m.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	m.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	m.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return m
 }
 
 func newLogger(cfg *config.Config) *slog.Logger {

@@ -46,6 +46,8 @@ type Config struct {
 	WSIdleTimeout   time.Duration // default 30s
 	// DBMaxConns is the pgx pool size. Default 32.
 	DBMaxConns int
+	// DebugAddr serves Go's pprof profiles (/debug/pprof/) when set. Default empty: off. Unauthenticated.
+	DebugAddr string
 }
 
 type setting struct {
@@ -64,6 +66,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		fs.StringVar(p, name, envOr(getenv, env, def), help+" (env "+env+")")
 	}
 	str(&c.Addr, "addr", "IMSERVER_ADDR", ":10002", "listen address")
+	str(&c.DebugAddr, "debug-addr", "IMSERVER_DEBUG_ADDR", "", "listen address of Go's pprof profiles; empty: off (unauthenticated: keep it on loopback)")
 	str(&c.DatabaseURL, "database-url", "IMSERVER_DATABASE_URL", "", "PostgreSQL URL; empty starts an embedded PostgreSQL under --data-dir")
 	str(&c.DataDir, "data-dir", "IMSERVER_DATA_DIR", "./data", "data directory of the embedded PostgreSQL")
 	str(&c.Secret, "secret", "IMSERVER_SECRET", DevSecret, "shared secret for user_register/user_token and the JWT key")
@@ -165,6 +168,7 @@ func (c *Config) Lines() []string {
 		"ws-write-timeout":   c.WSWriteTimeout.String(),
 		"ws-idle-timeout":    c.WSIdleTimeout.String(),
 		"db-max-conns":       strconv.Itoa(c.DBMaxConns),
+		"debug-addr":         c.DebugAddr,
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
