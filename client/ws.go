@@ -1,6 +1,7 @@
 package client
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -38,6 +39,10 @@ type WSOptions struct {
 	Header http.Header
 	// OperationID of the connect request; default a random one.
 	OperationID string
+	// RawPush, when set, receives every 2001 push undecoded (a frame containing "reqIdentifier":2001) on the
+	// read loop, instead of Pushes(). For load generators, which cannot afford to decode every push on a
+	// machine they share with the server; it must return quickly.
+	RawPush func(frame []byte, received time.Time)
 }
 
 // Frame is any frame the server sends: a reply (msgIncr echoed), a push (2001, 2002) or, with Type set, the
@@ -108,6 +113,10 @@ type WS struct {
 }
 
 var transports sync.Map // LocalAddr → *http.Client
+
+// pushMarker is how RawPush recognizes a push without decoding it. Inside a JSON string the quotes would be
+// escaped, so only a frame's own reqIdentifier matches.
+var pushMarker = []byte(`"reqIdentifier":2001`)
 
 func httpClientFor(localAddr string) (*http.Client, error) {
 	if localAddr == "" {
@@ -243,6 +252,10 @@ func (w *WS) readLoop() {
 			return
 		}
 		now := time.Now()
+		if w.opts.RawPush != nil && bytes.Contains(b, pushMarker) {
+			w.opts.RawPush(b, now)
+			continue
+		}
 		var f Frame
 		if jerr := json.Unmarshal(b, &f); jerr != nil {
 			w.deliverOther(Frame{ErrMsg: "undecodable frame: " + string(b)})

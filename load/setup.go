@@ -72,6 +72,8 @@ func (r *runner) tokens(ctx context.Context, ids []string) ([]string, error) {
 type dialOpts struct {
 	pushBuffer int
 	heartbeat  time.Duration
+	// rawPush, when set, gets connection i's pushes undecoded (client.WSOptions.RawPush) instead of Pushes().
+	rawPush func(i int, frame []byte, received time.Time)
 }
 
 // dial opens one gateway connection per user (spreading source addresses per --per-ip); the connections are
@@ -87,10 +89,14 @@ func (r *runner) dial(ctx context.Context, ids, toks []string, o dialOpts, opene
 		}
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		ws, err := client.Dial(cctx, client.WSOptions{
+		wo := client.WSOptions{
 			URL: r.t.WS, Token: toks[i], UserID: ids[i], PlatformID: r.cfg.Platform,
 			LocalAddr: r.t.SourceIP(i, r.cfg.PerIP), Heartbeat: o.heartbeat, PushBuffer: o.pushBuffer,
-		})
+		}
+		if o.rawPush != nil && !r.cfg.FullDecode {
+			wo.RawPush = func(b []byte, t time.Time) { o.rawPush(i, b, t) }
+		}
+		ws, err := client.Dial(cctx, wo)
 		if err != nil {
 			failed.Add(1)
 			once.Do(func() { firstErr = fmt.Errorf("connection %d of %d (%s): %w", i+1, len(ids), ids[i], err) })

@@ -272,3 +272,43 @@ func TestClientWSSendPullKickRevoke(t *testing.T) {
 		t.Fatalf("alice after heartbeats: %v", err)
 	}
 }
+
+// RawPush hands pushes over undecoded and keeps them out of Pushes(); replies still match their requests.
+func TestClientRawPush(t *testing.T) {
+	t.Parallel()
+	e, r := clientEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	alice, aTok := clientUser(t, ctx, r, "rawa", 1)
+	bob, bTok := clientUser(t, ctx, r, "rawb", 1)
+	raw := make(chan string, 16)
+	bw := dialUser(t, ctx, e, bob, bTok, 1, func(o *client.WSOptions) {
+		o.RawPush = func(b []byte, _ time.Time) { raw <- string(b) }
+	})
+	aw := dialUser(t, ctx, e, alice, aTok, 1)
+	ack, err := aw.SendMsg(ctx, client.TextMsg(alice, bob, `quote " and "reqIdentifier":2001 inside`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case f := <-raw:
+		if !strings.Contains(f, ack.ClientMsgID) || !strings.Contains(f, `"reqIdentifier":2001`) {
+			t.Fatalf("raw push %s does not carry %s", f, ack.ClientMsgID)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no raw push")
+	}
+	// bob's own requests are still answered (a reply is not taken for a push).
+	if _, err := bw.SendMsg(ctx, client.TextMsg(bob, alice, "back")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case p := <-bw.Pushes():
+		t.Fatalf("a push reached Pushes() with RawPush set: %+v", p.Msg)
+	case f := <-raw:
+		if !strings.Contains(f, "back") { // bob's other devices would get it; bob's own connection gets the ack
+			t.Fatalf("unexpected raw push %s", f)
+		}
+	case <-time.After(300 * time.Millisecond):
+	}
+}
