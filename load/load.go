@@ -126,7 +126,7 @@ func flags(c *Config, name string, output io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.DialConcurrency, "dial-concurrency", c.DialConcurrency, "connections (and token requests) opened at once")
 	fs.IntVar(&c.PerIP, "per-ip", c.PerIP, "connections per source address before the next of 127.0.0.x is used (IPv4 targets)")
 	fs.IntVar(&c.RestWorkers, "rest-workers", c.RestWorkers, "rest: concurrent callers")
-	fs.BoolVar(&c.FullDecode, "full-decode", c.FullDecode, "fanout and hot: decode every push with package client instead of scanning it for groupID and clientMsgID")
+	fs.BoolVar(&c.FullDecode, "full-decode", c.FullDecode, "pairs, hot and fanout: decode every push with package client instead of scanning it for the IDs imload needs")
 	return fs
 }
 

@@ -24,18 +24,6 @@ type pairState struct {
 // at the receiver as a 2001 push.
 func (r *runner) pairs(ctx context.Context) Result {
 	n := r.cfg.Pairs
-	ids, conns, err := r.connect(ctx, "p", 2*n, dialOpts{pushBuffer: 4 * r.cfg.Window})
-	if err != nil {
-		return failed("setup: %v", err)
-	}
-	states := make([]*pairState, n)
-	builders := make([]*msgBuilder, n)
-	for i := range n {
-		states[i] = &pairState{seqs: map[int64]struct{}{}}
-		builders[i] = newMsgBuilder(ids[2*i], ids[2*i+1], "", r.cfg.Platform, r.cfg.Payload, false)
-		drainPushes(conns[2*i]) // a sender's own other connections would get its messages; it has none
-	}
-
 	var (
 		lat, ackLat          Histogram
 		sent, acked, deliv   atomic.Int64
@@ -43,29 +31,56 @@ func (r *runner) pairs(ctx context.Context) Result {
 		firstSend, lastDeliv atomic.Int64
 		errs                 errorLog
 	)
+	states := make([]*pairState, n)
 	for i := range n {
-		ws, st, sender := conns[2*i+1], states[i], ids[2*i]
-		go func() { // ends when the connection closes
-			for p := range ws.Pushes() {
-				k, t0, ok := parseClientMsgID(p.Msg.ClientMsgID)
-				if !ok || p.Msg.SendID != sender {
-					unexpected.Add(1)
-					continue
+		states[i] = &pairState{seqs: map[int64]struct{}{}}
+	}
+	var ids []string
+	// onPush records what receiver i (of pair i) got; connection 2i is pair i's sender, 2i+1 its receiver.
+	onPush := func(i int, sendID, cmid string, received time.Time) {
+		st := states[i]
+		k, t0, ok := parseClientMsgID(cmid)
+		if !ok || sendID != ids[2*i] {
+			unexpected.Add(1)
+			return
+		}
+		st.mu.Lock()
+		dup := st.recv.set(k)
+		if dup {
+			st.dups++
+		}
+		st.mu.Unlock()
+		if dup {
+			return
+		}
+		lat.Record(received.Sub(t0))
+		deliv.Add(1)
+		lastDeliv.Store(received.UnixNano())
+	}
+	ready := make(chan struct{}) // ids is set
+	raw := func(c int, b []byte, received time.Time) {
+		if c%2 == 0 {
+			return // a sender's own other connections would get its messages; it has none
+		}
+		<-ready
+		onPush(c/2, jsonStringField(b, `"sendID":"`), jsonStringField(b, `"clientMsgID":"`), received)
+	}
+	ids, conns, err := r.connect(ctx, "p", 2*n, dialOpts{pushBuffer: 4 * r.cfg.Window, rawPush: raw})
+	close(ready)
+	if err != nil {
+		return failed("setup: %v", err)
+	}
+	builders := make([]*msgBuilder, n)
+	for i := range n {
+		builders[i] = newMsgBuilder(ids[2*i], ids[2*i+1], "", r.cfg.Platform, r.cfg.Payload, false)
+		if r.cfg.FullDecode {
+			drainPushes(conns[2*i])
+			go func() { // ends when the connection closes
+				for p := range conns[2*i+1].Pushes() {
+					onPush(i, p.Msg.SendID, p.Msg.ClientMsgID, p.Received)
 				}
-				st.mu.Lock()
-				dup := st.recv.set(k)
-				if dup {
-					st.dups++
-				}
-				st.mu.Unlock()
-				if dup {
-					continue
-				}
-				lat.Record(p.Received.Sub(t0))
-				deliv.Add(1)
-				lastDeliv.Store(p.Received.UnixNano())
-			}
-		}()
+			}()
+		}
 	}
 
 	stop := r.progress(r.label, rateLine(&acked, &deliv, &lat, &errs.n))
