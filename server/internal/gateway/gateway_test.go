@@ -845,3 +845,29 @@ func TestDeliverBurstInOrder(t *testing.T) {
 		t.Errorf("frames sent = %v, want at least %d", n, len(want))
 	}
 }
+
+// A client that stops reading while its queue is still short is dropped by the write deadline of the
+// corked write (the queue never fills), and the other connections keep receiving.
+func TestSlowConsumerWriteTimeout(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, Options{SendQueue: 100000, WriteTimeout: 200 * time.Millisecond})
+	slow, fast := newUser("wslow"), newUser("wfast")
+	if _, _, err := s.dial(t, fmt.Sprintf("token=%s&userID=%s&platformID=1", tok(slow, 1), slow), nil); err != nil {
+		t.Fatal(err)
+	}
+	f := s.connect(t, fast, 1)
+	eventually(t, "slow is registered", func() bool { return s.hub.IsOnline(slow) })
+
+	payload := []byte(`{"reqIdentifier":2001,"data":"` + strings.Repeat("x", 60<<10) + `"}`)
+	for range 300 { // 18 MB: far more than the socket buffers hold, far less than the queue
+		s.hub.Deliver([]string{slow}, payload, "")
+	}
+	eventually(t, "the slow consumer is dropped", func() bool { return !s.hub.IsOnline(slow) })
+	if n := counter(t, s.reg, "imserver_gateway_slow_consumer_closes_total"); n != 1 {
+		t.Errorf("slow consumer closes = %v, want 1", n)
+	}
+	s.hub.Deliver([]string{fast}, []byte(`{"still":"here"}`), "")
+	if got := f.nextRaw(); got != `{"still":"here"}` {
+		t.Errorf("fast client got %s", got)
+	}
+}
