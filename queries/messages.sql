@@ -25,9 +25,14 @@ INSERT INTO messages (
 
 -- name: FindSent :many
 -- The messages already stored for these (sender, clientMsgID) pairs: what makes a resend idempotent.
-SELECT m.* FROM messages m
-JOIN (SELECT unnest(@send_ids::text[]) AS send_id, unnest(@client_msg_ids::text[]) AS client_msg_id) k
-  ON m.send_id = k.send_id AND m.client_msg_id = k.client_msg_id;
+-- One unique-index probe per pair, whatever the statistics say: as a plain join, a plan made while the
+-- table was young (a hash join over a sequential scan) stayed cached in the prepared statement and cost
+-- 11 ms per batch at 75,000 messages (0.6 ms probed). LIMIT 1 keeps the planner from flattening the
+-- subquery into such a join; the pair is unique anyway.
+SELECT m.* FROM (SELECT unnest(@send_ids::text[]) AS send_id, unnest(@client_msg_ids::text[]) AS client_msg_id) k
+CROSS JOIN LATERAL (
+    SELECT * FROM messages x WHERE x.send_id = k.send_id AND x.client_msg_id = k.client_msg_id LIMIT 1
+) m;
 
 -- name: EnsureConversations :exec
 INSERT INTO conversations (owner_user_id, conversation_id, conversation_type, user_id, group_id, create_time)

@@ -99,9 +99,10 @@ func (q *Queries) EnsureConversations(ctx context.Context, arg EnsureConversatio
 }
 
 const findSent = `-- name: FindSent :many
-SELECT m.conversation_id, m.seq, m.server_msg_id, m.client_msg_id, m.send_id, m.recv_id, m.group_id, m.sender_platform_id, m.sender_nickname, m.sender_face_url, m.session_type, m.msg_from, m.content_type, m.content, m.send_time, m.create_time, m.status, m.options, m.offline_push_info, m.at_user_id_list, m.attached_info, m.ex, m.revoked FROM messages m
-JOIN (SELECT unnest($1::text[]) AS send_id, unnest($2::text[]) AS client_msg_id) k
-  ON m.send_id = k.send_id AND m.client_msg_id = k.client_msg_id
+SELECT m.conversation_id, m.seq, m.server_msg_id, m.client_msg_id, m.send_id, m.recv_id, m.group_id, m.sender_platform_id, m.sender_nickname, m.sender_face_url, m.session_type, m.msg_from, m.content_type, m.content, m.send_time, m.create_time, m.status, m.options, m.offline_push_info, m.at_user_id_list, m.attached_info, m.ex, m.revoked FROM (SELECT unnest($1::text[]) AS send_id, unnest($2::text[]) AS client_msg_id) k
+CROSS JOIN LATERAL (
+    SELECT conversation_id, seq, server_msg_id, client_msg_id, send_id, recv_id, group_id, sender_platform_id, sender_nickname, sender_face_url, session_type, msg_from, content_type, content, send_time, create_time, status, options, offline_push_info, at_user_id_list, attached_info, ex, revoked FROM messages x WHERE x.send_id = k.send_id AND x.client_msg_id = k.client_msg_id LIMIT 1
+) m
 `
 
 type FindSentParams struct {
@@ -110,6 +111,10 @@ type FindSentParams struct {
 }
 
 // The messages already stored for these (sender, clientMsgID) pairs: what makes a resend idempotent.
+// One unique-index probe per pair, whatever the statistics say: as a plain join, a plan made while the
+// table was young (a hash join over a sequential scan) stayed cached in the prepared statement and cost
+// 11 ms per batch at 75,000 messages (0.6 ms probed). LIMIT 1 keeps the planner from flattening the
+// subquery into such a join; the pair is unique anyway.
 func (q *Queries) FindSent(ctx context.Context, arg FindSentParams) ([]Message, error) {
 	rows, err := q.db.Query(ctx, findSent, arg.SendIds, arg.ClientMsgIds)
 	if err != nil {
