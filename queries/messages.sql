@@ -91,7 +91,8 @@ SELECT k.send_id::text AS send_id, k.recv_id::text AS recv_id,
     EXISTS (SELECT 1 FROM users r WHERE r.user_id = k.recv_id) AS recv_exists,
     EXISTS (SELECT 1 FROM blacks b WHERE b.owner_user_id = k.recv_id AND b.block_user_id = k.send_id) AS blocked
 FROM (SELECT unnest(@send_ids::text[]) AS send_id, unnest(@recv_ids::text[]) AS recv_id) k
-LEFT JOIN users s ON s.user_id = k.send_id;
+-- LATERAL ... LIMIT 1: an index probe per pair whatever plan the prepared statement cached (see FindSent).
+LEFT JOIN LATERAL (SELECT u.user_id, u.nickname, u.face_url FROM users u WHERE u.user_id = k.send_id LIMIT 1) s ON true;
 
 -- name: GroupSendChecks :many
 -- Everything a group send needs to know, for every (sender, group) pair of a writer batch.
@@ -103,9 +104,10 @@ SELECT k.send_id::text AS send_id, k.group_id::text AS group_id,
     COALESCE(m.role_level, 0)::int AS role_level,
     COALESCE(m.mute_end_time, 0)::bigint AS mute_end_time
 FROM (SELECT unnest(@send_ids::text[]) AS send_id, unnest(@group_ids::text[]) AS group_id) k
-LEFT JOIN users s ON s.user_id = k.send_id
-LEFT JOIN groups g ON g.group_id = k.group_id
-LEFT JOIN group_members m ON m.group_id = k.group_id AND m.user_id = k.send_id;
+LEFT JOIN LATERAL (SELECT u.user_id, u.nickname, u.face_url FROM users u WHERE u.user_id = k.send_id LIMIT 1) s ON true
+LEFT JOIN LATERAL (SELECT gr.status FROM groups gr WHERE gr.group_id = k.group_id LIMIT 1) g ON true
+LEFT JOIN LATERAL (SELECT gm.role_level, gm.mute_end_time FROM group_members gm
+                   WHERE gm.group_id = k.group_id AND gm.user_id = k.send_id LIMIT 1) m ON true;
 
 -- name: GroupsMemberIDs :many
 SELECT group_id, user_id FROM group_members WHERE group_id = ANY(@group_ids::text[]);

@@ -253,9 +253,10 @@ SELECT k.send_id::text AS send_id, k.group_id::text AS group_id,
     COALESCE(m.role_level, 0)::int AS role_level,
     COALESCE(m.mute_end_time, 0)::bigint AS mute_end_time
 FROM (SELECT unnest($1::text[]) AS send_id, unnest($2::text[]) AS group_id) k
-LEFT JOIN users s ON s.user_id = k.send_id
-LEFT JOIN groups g ON g.group_id = k.group_id
-LEFT JOIN group_members m ON m.group_id = k.group_id AND m.user_id = k.send_id
+LEFT JOIN LATERAL (SELECT u.user_id, u.nickname, u.face_url FROM users u WHERE u.user_id = k.send_id LIMIT 1) s ON true
+LEFT JOIN LATERAL (SELECT gr.status FROM groups gr WHERE gr.group_id = k.group_id LIMIT 1) g ON true
+LEFT JOIN LATERAL (SELECT gm.role_level, gm.mute_end_time FROM group_members gm
+                   WHERE gm.group_id = k.group_id AND gm.user_id = k.send_id LIMIT 1) m ON true
 `
 
 type GroupSendChecksParams struct {
@@ -709,7 +710,7 @@ SELECT k.send_id::text AS send_id, k.recv_id::text AS recv_id,
     EXISTS (SELECT 1 FROM users r WHERE r.user_id = k.recv_id) AS recv_exists,
     EXISTS (SELECT 1 FROM blacks b WHERE b.owner_user_id = k.recv_id AND b.block_user_id = k.send_id) AS blocked
 FROM (SELECT unnest($1::text[]) AS send_id, unnest($2::text[]) AS recv_id) k
-LEFT JOIN users s ON s.user_id = k.send_id
+LEFT JOIN LATERAL (SELECT u.user_id, u.nickname, u.face_url FROM users u WHERE u.user_id = k.send_id LIMIT 1) s ON true
 `
 
 type SingleSendChecksParams struct {
@@ -728,6 +729,7 @@ type SingleSendChecksRow struct {
 }
 
 // Everything a single-chat send needs to know, for every (sender, recipient) pair of a writer batch.
+// LATERAL ... LIMIT 1: an index probe per pair whatever plan the prepared statement cached (see FindSent).
 func (q *Queries) SingleSendChecks(ctx context.Context, arg SingleSendChecksParams) ([]SingleSendChecksRow, error) {
 	rows, err := q.db.Query(ctx, singleSendChecks, arg.SendIds, arg.RecvIds)
 	if err != nil {
