@@ -19,9 +19,11 @@ ORDER BY c.is_pinned DESC, max_seq_time DESC, c.conversation_id;
 
 -- name: MessagesAt :many
 -- The messages at given (conversation, seq) pairs: the latest message of each listed conversation.
-SELECT m.* FROM messages m
-JOIN (SELECT unnest(@conversation_ids::text[]) AS conversation_id, unnest(@seqs::bigint[]) AS seq) k
-  ON m.conversation_id = k.conversation_id AND m.seq = k.seq;
+-- A primary-key probe per pair through LATERAL ... LIMIT 1 (see FindSent in messages.sql).
+SELECT m.* FROM (SELECT unnest(@conversation_ids::text[]) AS conversation_id, unnest(@seqs::bigint[]) AS seq) k
+CROSS JOIN LATERAL (
+    SELECT * FROM messages x WHERE x.conversation_id = k.conversation_id AND x.seq = k.seq LIMIT 1
+) m;
 
 -- name: UpsertConversationSettings :exec
 -- Present (non-null) settings are set; absent ones keep their value (or the default on a new row).

@@ -101,9 +101,10 @@ func (q *Queries) ListConversations(ctx context.Context, arg ListConversationsPa
 }
 
 const messagesAt = `-- name: MessagesAt :many
-SELECT m.conversation_id, m.seq, m.server_msg_id, m.client_msg_id, m.send_id, m.recv_id, m.group_id, m.sender_platform_id, m.sender_nickname, m.sender_face_url, m.session_type, m.msg_from, m.content_type, m.content, m.send_time, m.create_time, m.status, m.options, m.offline_push_info, m.at_user_id_list, m.attached_info, m.ex, m.revoked FROM messages m
-JOIN (SELECT unnest($1::text[]) AS conversation_id, unnest($2::bigint[]) AS seq) k
-  ON m.conversation_id = k.conversation_id AND m.seq = k.seq
+SELECT m.conversation_id, m.seq, m.server_msg_id, m.client_msg_id, m.send_id, m.recv_id, m.group_id, m.sender_platform_id, m.sender_nickname, m.sender_face_url, m.session_type, m.msg_from, m.content_type, m.content, m.send_time, m.create_time, m.status, m.options, m.offline_push_info, m.at_user_id_list, m.attached_info, m.ex, m.revoked FROM (SELECT unnest($1::text[]) AS conversation_id, unnest($2::bigint[]) AS seq) k
+CROSS JOIN LATERAL (
+    SELECT conversation_id, seq, server_msg_id, client_msg_id, send_id, recv_id, group_id, sender_platform_id, sender_nickname, sender_face_url, session_type, msg_from, content_type, content, send_time, create_time, status, options, offline_push_info, at_user_id_list, attached_info, ex, revoked FROM messages x WHERE x.conversation_id = k.conversation_id AND x.seq = k.seq LIMIT 1
+) m
 `
 
 type MessagesAtParams struct {
@@ -112,6 +113,7 @@ type MessagesAtParams struct {
 }
 
 // The messages at given (conversation, seq) pairs: the latest message of each listed conversation.
+// A primary-key probe per pair through LATERAL ... LIMIT 1 (see FindSent in messages.sql).
 func (q *Queries) MessagesAt(ctx context.Context, arg MessagesAtParams) ([]Message, error) {
 	rows, err := q.db.Query(ctx, messagesAt, arg.ConversationIds, arg.Seqs)
 	if err != nil {
