@@ -41,12 +41,12 @@ generate: $(SQLC)
 	$(GO) generate ./gen/...
 	cd queries && $(SQLC) generate
 
-## check-generated: fail when gen/ (or clients/gen/, when Node is there) differs from what the specs produce
+## check-generated: fail when gen/ (or tsclient/gen/, when Node is there) differs from what the specs produce
 check-generated: generate
 	@if command -v npm >/dev/null 2>&1; then $(MAKE) --no-print-directory clients; fi
-	@if [ -n "$$(git status --porcelain -- gen clients/gen)" ]; then \
+	@if [ -n "$$(git status --porcelain -- gen tsclient/gen)" ]; then \
 		echo "generated code is stale: run 'make generate' (and 'make clients') and commit the result"; \
-		git status --porcelain -- gen clients/gen; git diff --stat -- gen clients/gen; exit 1; fi
+		git status --porcelain -- gen tsclient/gen; git diff --stat -- gen tsclient/gen; exit 1; fi
 
 build:
 	$(GO) build -o $(BIN)/ ./server/cmd/... ./conformance/cmd/...
@@ -63,10 +63,10 @@ image:
 
 # ---------------------------------------------------------------- clients and docs (Node.js >= 20 and npm)
 NPM        ?= npm
-CLIENTS    := clients
+CLIENTS    := tsclient
 DOCS_OUT   := build/docs
 REDOCLY    := REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true $(CURDIR)/$(CLIENTS)/node_modules/.bin/redocly
-# npm ci in clients/ when node_modules is missing or older than package-lock.json
+# npm ci in tsclient/ when node_modules is missing or older than package-lock.json
 define clients_npm_ci
 	@command -v node >/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1 || { \
 		echo "Node.js >= 20 and npm are needed (Debian: apt-get install nodejs npm, or nodesource)"; exit 1; }
@@ -74,7 +74,7 @@ define clients_npm_ci
 		echo "npm ci in $(CLIENTS)/"; cd $(CLIENTS) && $(NPM) ci --no-audit --no-fund; fi
 endef
 
-## clients: regenerate the TypeScript client's generated code (clients/gen: openapi-typescript from openapi/,
+## clients: regenerate the TypeScript client's generated code (tsclient/gen: openapi-typescript from openapi/,
 ## tools/tsgen from asyncapi/) and type-check it with the hand-written part; build the Go client (client/ over
 ## the oapi-codegen client gen/api, which `make generate` rebuilds). A rerun leaves no diff.
 clients:

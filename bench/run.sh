@@ -66,7 +66,7 @@ trap 'exit 130' INT TERM
 
 log "building imserver and imload"
 if [[ -n ${IMSERVER_BIN:-} ]]; then cp "$IMSERVER_BIN" "$WORK/imserver"; else $GO build -o "$WORK/imserver" ./server/cmd/imserver; fi
-$GO build -o "$WORK/imload" ./conformance/cmd/imload
+$GO build -o "$WORK/imload" ./load/cmd/imload
 
 # A free port below the ephemeral range (32768+), so it cannot collide with imload's own source ports.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }

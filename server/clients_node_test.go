@@ -11,14 +11,14 @@ import (
 	"github.com/imspec/imserver/server/internal/testenv"
 )
 
-// TestClientsNode runs the TypeScript client's end-to-end test (clients/test/e2e.test.ts, via `npm --prefix
-// clients test`) against a real server. It skips without node/npm or without clients/node_modules (run
+// TestClientsNode runs the TypeScript client's end-to-end test (tsclient/test/e2e.test.ts, via `npm --prefix
+// tsclient test`) against a real server. It skips without node/npm or without tsclient/node_modules (run
 // `make clients` first), so `go test` works on a machine without Node.
 func TestClientsNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the Node end-to-end test")
 	}
-	clients, err := filepath.Abs(filepath.Join("..", "clients"))
+	clients, err := filepath.Abs(filepath.Join("..", "tsclient"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +37,7 @@ func TestClientsNode(t *testing.T) {
 	cmd := exec.CommandContext(ctx, "npm", "--prefix", clients, "test")
 	cmd.Env = append(os.Environ(), "IMSERVER_URL="+e.URL, "IMSERVER_SECRET="+testenv.Secret, "NO_COLOR=1")
 	out, err := cmd.CombinedOutput()
-	t.Logf("npm --prefix clients test:\n%s", out)
+	t.Logf("npm --prefix tsclient test:\n%s", out)
 	if err != nil {
 		t.Fatalf("npm test: %v", err)
 	}

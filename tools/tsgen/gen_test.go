@@ -22,7 +22,7 @@ func specs(t *testing.T) (asyncSpec, openSpec []byte) {
 	return a, o
 }
 
-// The committed clients/gen/ws.ts and errcode.ts are what tsgen makes now, and a second run gives the same bytes.
+// The committed tsclient/gen/ws.ts and errcode.ts are what tsgen makes now, and a second run gives the same bytes.
 func TestGeneratedUpToDate(t *testing.T) {
 	a, o := specs(t)
 	files, err := Generate(a, o)
@@ -37,12 +37,12 @@ func TestGeneratedUpToDate(t *testing.T) {
 		if !bytes.Equal(f.Data, again[i].Data) {
 			t.Errorf("%s: two runs differ", f.Name)
 		}
-		have, err := os.ReadFile(filepath.Join("../../clients/gen", f.Name))
+		have, err := os.ReadFile(filepath.Join("../../tsclient/gen", f.Name))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if !bytes.Equal(have, f.Data) {
-			t.Errorf("clients/gen/%s is stale: run `make clients`", f.Name)
+			t.Errorf("tsclient/gen/%s is stale: run `make clients`", f.Name)
 		}
 	}
 	ws := string(files[0].Data)

@@ -1,19 +1,19 @@
 // Command tsgen generates the TypeScript types of the WebSocket gateway from asyncapi/asyncapi.yaml, and the
-// error-code constants from openapi/openapi.yaml, for the TypeScript client in clients/:
+// error-code constants from openapi/openapi.yaml, for the TypeScript client in tsclient/:
 //
-//   - clients/gen/ws.ts: the enums with x-enum-varnames as `const` objects plus their union types
+//   - tsclient/gen/ws.ts: the enums with x-enum-varnames as `const` objects plus their union types
 //     (ReqIdentifier, ContentType, SessionType, CloseCode, ...), the channel's x-limits, an interface per
 //     schema of components.schemas (the frames, the request/reply data, every Tips), a type per message of
 //     components.messages (`<name>Frame`), the request → reply map of the operations (`Requests`), the union of
 //     2001 pushes (`PushFrames`) and the contentType → Tips map (`TipsByContentType`). Schemas of
 //     ../openapi/openapi.yaml are referenced through the openapi-typescript output (`./openapi.js`).
-//   - clients/gen/errcode.ts: the OpenAPI `ErrCode` enum as a `const` object.
+//   - tsclient/gen/errcode.ts: the OpenAPI `ErrCode` enum as a `const` object.
 //
 // The output depends only on the two documents (document order is kept), so a rerun gives the same bytes.
 //
 // Usage (from the repository root; `make clients` runs it):
 //
-//	go run ./tools/tsgen -asyncapi asyncapi/asyncapi.yaml -openapi openapi/openapi.yaml -out clients/gen
+//	go run ./tools/tsgen -asyncapi asyncapi/asyncapi.yaml -openapi openapi/openapi.yaml -out tsclient/gen
 //
 // With -bundle DIR it writes instead DIR/openapi.json and a self-contained DIR/asyncapi.json (the OpenAPI
 // schemas it references copied in) for the HTML renderers of `make docs`.
@@ -36,7 +36,7 @@ func main() {
 func run() error {
 	asyncPath := flag.String("asyncapi", "asyncapi/asyncapi.yaml", "the AsyncAPI document")
 	openPath := flag.String("openapi", "openapi/openapi.yaml", "the OpenAPI document")
-	out := flag.String("out", "clients/gen", "the directory to write ws.ts and errcode.ts into")
+	out := flag.String("out", "tsclient/gen", "the directory to write ws.ts and errcode.ts into")
 	bundle := flag.String("bundle", "", "instead: write openapi.json and a self-contained asyncapi.json into this directory (for make docs)")
 	flag.Parse()
 

@@ -1,4 +1,4 @@
-// npm test: compile src/, gen/ and test/ with tsc into a scratch directory under clients/ (so that `ws` resolves
+// npm test: compile src/, gen/ and test/ with tsc into a scratch directory under tsclient/ (so that `ws` resolves
 // from node_modules), run node --test on the compiled tests, and remove the scratch directory.
 import { spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
