@@ -566,7 +566,13 @@ func (m *model) apply(opID, caller string, body, data map[string]any) {
 				ng.admins[str(u)] = true
 			}
 		}
-		m.groups[str(info["groupID"])] = ng
+		// The group is the one the request named (the suite's own ID); the reply's ID only for a group the
+		// server named.
+		gid := str(obj(body["groupInfo"])["groupID"])
+		if gid == "" {
+			gid = str(info["groupID"])
+		}
+		m.groups[gid] = ng
 	case "setGroupInfo":
 		set := obj(body["groupInfoForSet"])
 		if g := m.groups[str(set["groupID"])]; g != nil && set["needVerification"] != nil {

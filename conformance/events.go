@@ -504,6 +504,12 @@ func (tr *trigger) check(result map[string]any) {
 	users, otherConns := tr.recipients(result)
 	t.Logf("recipients: %v (caller %s, callerOtherConns %v)", users, tr.caller, otherConns)
 	n := tr.expected()
+	if len(users) == 0 && !otherConns {
+		t.Fatalf("the rule's recipients %v came out empty for what the suite did: nothing could be checked", tr.rule.Recipients)
+	}
+	if n == 0 {
+		t.Fatalf("the rule's each %q came out empty for what the suite did: nothing could be checked", tr.rule.Each)
+	}
 	var want, quiet []*watch
 	for _, w := range tr.conns {
 		switch {

@@ -35,6 +35,10 @@ func (rt *runtime) runExample(t TestLike, op *Op, ex *Example) {
 	if p.again {
 		e.setupCall(op.ID, c.caller, clone(c.body).(map[string]any))
 	}
+	v := verifyFor(op.ID, ex.Name)
+	if v.pre != nil && ex.ErrCode == 0 {
+		v.pre(e, c)
+	}
 	if op.ID == "sendMsg" {
 		e.noteSent(c.body)
 	}
@@ -42,6 +46,10 @@ func (rt *runtime) runExample(t TestLike, op *Op, ex *Example) {
 	r := e.post(op, c.caller, b, nil)
 	want := obj(e.ids.value(ex.Resp))
 	e.checkReply(op, r, want, p)
+	if v.post != nil && ex.ErrCode == 0 && r.errCode() == 0 && !t.Failed() {
+		e.effect(op.ID, c.caller, c.body, obj(r.data()))
+		v.post(e, c, obj(r.data()))
+	}
 }
 
 // checkReply checks a REST reply: HTTP 200 with a JSON envelope valid against the operation's response schema,

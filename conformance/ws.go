@@ -294,6 +294,15 @@ func wsConnectOK(e *env) {
 	f := decode(b)
 	e.validateFrame("the first frame", "connectResult", f)
 	must.Equal(e.t, "first frame errCode", num(f["errCode"]), 0)
+	// The connection is the user's: 1001 answers with the seqs of the user's own notification conversation.
+	must.NotError(e.t, "writing 1001", r.write(e.ctx, map[string]any{"reqIdentifier": 1001, "sendID": u, "operationID": "ok1",
+		"msgIncr": "ok1", "data": map[string]any{"userID": u}}))
+	rep := awaitReply(r, "ok1")
+	must.True(e.t, rep != nil, "1001 GET_NEWEST_SEQ on the new connection: want a reply within %s, got none", EventDeadline)
+	e.validateFrame("the 1001 reply", "getNewestSeqResp", rep)
+	if _, ok := lookup(rep, "data.maxSeqs.notification_"+u); !ok {
+		e.t.Errorf("the 1001 reply: data.maxSeqs: want the key notification_%s (every user has that conversation), got %s", u, match.Show(rep["data"]))
+	}
 }
 
 func wsConnectRefused(e *env, token, userID string, platform, wantCode int) {
