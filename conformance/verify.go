@@ -70,7 +70,9 @@ var verifies = map[string]verify{
 		e.wantFriend(from, to, false)
 	}},
 	"deleteFriend/*": {
-		pre: func(e *env, c *exampleCall) { e.wantFriend(str(c.body["ownerUserID"]), str(c.body["friendUserID"]), true) },
+		pre: func(e *env, c *exampleCall) {
+			e.wantFriend(str(c.body["ownerUserID"]), str(c.body["friendUserID"]), true)
+		},
 		post: func(e *env, c *exampleCall, _ map[string]any) {
 			e.wantFriend(str(c.body["ownerUserID"]), str(c.body["friendUserID"]), false)
 		}},
@@ -86,7 +88,9 @@ var verifies = map[string]verify{
 		e.wantBlack(str(c.body["ownerUserID"]), str(c.body["blackUserID"]), true)
 	}},
 	"removeBlack/*": {
-		pre: func(e *env, c *exampleCall) { e.wantBlack(str(c.body["ownerUserID"]), str(c.body["blackUserID"]), true) },
+		pre: func(e *env, c *exampleCall) {
+			e.wantBlack(str(c.body["ownerUserID"]), str(c.body["blackUserID"]), true)
+		},
 		post: func(e *env, c *exampleCall, _ map[string]any) {
 			e.wantBlack(str(c.body["ownerUserID"]), str(c.body["blackUserID"]), false)
 		}},
@@ -383,4 +387,3 @@ func show(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
-

@@ -22,7 +22,12 @@ import (
 // Process returns the backend that runs the server as a local process against a private PostgreSQL.
 func Process() Backend { return processBackend{} }
 
-type processBackend struct{}
+// ProcessBinary is the process backend running the given server binary instead of the one it builds (the
+// PostgreSQL cluster is still shared by the test binary, each server with a fresh database): how the mutation
+// runs start one mutant after another.
+func ProcessBinary(bin string) Backend { return processBackend{bin: bin} }
+
+type processBackend struct{ bin string }
 
 func (processBackend) Name() string { return "process" }
 
@@ -106,7 +111,7 @@ func serverBinary(ctx context.Context, dir string) (string, error) {
 }
 
 // Start implements [Backend].
-func (processBackend) Start(ctx context.Context, t testing.TB) (Target, error) {
+func (b processBackend) Start(ctx context.Context, t testing.TB) (Target, error) {
 	t.Helper()
 	env, release, err := procShared.acquire(ctx)
 	if err != nil {
@@ -160,7 +165,11 @@ func (processBackend) Start(ctx context.Context, t testing.TB) (Target, error) {
 			"IMSERVER_DATA_DIR="+filepath.Join(work, "data"),
 			"IMSERVER_LOG_LEVEL="+logLevel,
 		)
-		srv, err := startServerProcess(env.bin, envv, work, logPath)
+		bin := env.bin
+		if b.bin != "" {
+			bin = b.bin
+		}
+		srv, err := startServerProcess(bin, envv, work, logPath)
 		if err != nil {
 			return Target{}, fmt.Errorf("process backend: %w", err)
 		}

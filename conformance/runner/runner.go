@@ -26,6 +26,9 @@ type Options struct {
 	Expected conformance.Expected // cases expected to fail
 	Progress io.Writer            // the progress line (nil: none)
 	Verbose  bool                 // also print the logs of cases that passed
+	// FailFast ends the run at the first unexpected failure (the cases still running end with their context):
+	// for the mutation runs, where one failure is the answer.
+	FailFast bool
 }
 
 // Status of a case.
@@ -84,7 +87,9 @@ type run struct {
 	total    int
 	covers   map[string][]string
 
+	cancel  context.CancelFunc
 	mu      sync.Mutex
+	stopped bool // FailFast ended the run
 	running map[*tnode]bool
 	results []Result
 	failed  int
@@ -134,6 +139,7 @@ func execute(cases []conformance.Case, items []conformance.Item, body func(confo
 
 	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
 	defer cancel()
+	r.cancel = cancel
 	r.root = newNode(r, "", nil, ctx)
 	go r.root.exec(body)
 
@@ -141,7 +147,9 @@ func execute(cases []conformance.Case, items []conformance.Item, body func(confo
 	select {
 	case <-r.root.done:
 	case <-ctx.Done():
-		rep.TimedOut = true
+		r.mu.Lock()
+		rep.TimedOut = !r.stopped
+		r.mu.Unlock()
 		// Give the cases a moment to notice their ended context, then report what is still running.
 		select {
 		case <-r.root.done:
@@ -209,6 +217,10 @@ func (r *run) finished(t *tnode) {
 	case t.failed:
 		res.Status = Fail
 		r.failed++
+		if r.o.FailFast && !r.stopped {
+			r.stopped = true
+			r.cancel()
+		}
 	case t.skipped:
 		res.Status = Skip
 	case expected:
