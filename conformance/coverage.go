@@ -108,6 +108,27 @@ func (s *Suite) plan() {
 			gen("err1002-noToken", 1002, func(t TestLike, rt *runtime) { rt.runNoToken(t, op, false) })
 			gen("err1002-garbageToken", 1002, func(t TestLike, rt *runtime) { rt.runNoToken(t, op, true) })
 		}
+		if op.actsAsExample() != nil {
+			for _, f := range op.ActsAs {
+				f := f
+				gen("err1003-actsAs-"+strings.TrimSuffix(f, "[]"), 1003, func(t TestLike, rt *runtime) { rt.runActsAs(t, op, f) })
+			}
+		}
+		for _, l := range op.Limits {
+			l := l
+			gen("err1001-limit-"+l.name(), 1001, func(t TestLike, rt *runtime) { rt.runLimit(t, op, l) })
+		}
+	}
+	for _, op := range s.Ops {
+		op := op
+		if op.Roles == nil {
+			continue
+		}
+		for _, p := range op.Roles.pairs() {
+			p := p
+			add(&caseDef{path: []string{"roles", op.ID, p.name()}, covers: []string{errItem(op.ID, 1003)},
+				run: func(t TestLike, rt *runtime) { rt.runRole(t, op, p) }})
+		}
 	}
 	var pushOp string
 	for _, w := range s.WSOps {

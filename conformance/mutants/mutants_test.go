@@ -135,6 +135,7 @@ func TestMutants(t *testing.T) {
 		}
 	}()
 	var results []result
+	var lines []string
 	for b := range ch {
 		r := result{m: b.m}
 		t0 := time.Now()
@@ -165,9 +166,13 @@ func TestMutants(t *testing.T) {
 			line += "\n          " + r.detail
 		}
 		fmt.Fprintln(os.Stderr, line)
+		lines = append(lines, line)
 	}
 	summary, rate := summarize(results)
 	fmt.Fprint(os.Stderr, summary)
+	if err := os.WriteFile(filepath.Join(work, "report.txt"), []byte(strings.Join(lines, "\n")+"\n"+summary), 0o644); err != nil {
+		t.Log(err)
+	}
 	t.Logf("done in %s", time.Since(t0).Round(time.Second))
 	if min := os.Getenv("IMCONFORM_MUTANTS_MIN"); min != "" {
 		var want float64
@@ -198,8 +203,11 @@ func runSuite(t *testing.T, s *conformance.Suite, bin string, failFast bool) *ru
 
 func failedNames(rep *runner.Report, n int) []string {
 	var out []string
+	if rep.FirstFailed != "" {
+		out = append(out, rep.FirstFailed)
+	}
 	for _, r := range rep.Results {
-		if r.Status == runner.Fail && len(out) < n && !strings.Contains(strings.Join(r.Output, " "), "context canceled") {
+		if r.Status == runner.Fail && len(out) < n && r.Name != rep.FirstFailed && !strings.Contains(strings.Join(r.Output, " "), "context canceled") {
 			out = append(out, r.Name)
 		}
 	}

@@ -63,6 +63,8 @@ type Report struct {
 	Filtered bool               `json:"filtered,omitempty"`        // --run selected a subset
 	Unknown  []string           `json:"unknownExpected,omitempty"` // expected-failure entries that name no case
 	Coverage []CoverageItem     `json:"coverage"`
+	// FirstFailed is the case that failed first (in time), "" when none did.
+	FirstFailed string `json:"firstFailed,omitempty"`
 }
 
 // Counts tallies the results by status.
@@ -89,7 +91,8 @@ type run struct {
 
 	cancel  context.CancelFunc
 	mu      sync.Mutex
-	stopped bool // FailFast ended the run
+	first   string // the first case that failed
+	stopped bool   // FailFast ended the run
 	running map[*tnode]bool
 	results []Result
 	failed  int
@@ -160,6 +163,7 @@ func execute(cases []conformance.Case, items []conformance.Item, body func(confo
 
 	r.mu.Lock()
 	rep.Results = append(rep.Results, r.results...)
+	rep.FirstFailed = r.first
 	if rep.TimedOut {
 		for n := range r.running {
 			if !n.hasChildren {
@@ -217,6 +221,9 @@ func (r *run) finished(t *tnode) {
 	case t.failed:
 		res.Status = Fail
 		r.failed++
+		if r.first == "" {
+			r.first = t.name
+		}
 		if r.o.FailFast && !r.stopped {
 			r.stopped = true
 			r.cancel()
