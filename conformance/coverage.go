@@ -157,6 +157,10 @@ func (s *Suite) plan() {
 		add(&caseDef{path: []string{"ws", wc.name}, covers: covers,
 			run: func(t TestLike, rt *runtime) { wc.run(rt.newEnv(t)) }})
 	}
+	for _, vc := range s.valueCases() {
+		vc := vc
+		add(&caseDef{path: []string{"values", vc.name}, run: func(t TestLike, rt *runtime) { vc.run(rt.newEnv(t)) }})
+	}
 }
 
 // selfCoverage fails when an operation, an example, an x-trigger rule or an AsyncAPI operation of the specs has
