@@ -145,7 +145,10 @@ var verifies = map[string]verify{
 		g := str(c.body["groupID"])
 		e.wantField("getGroupsInfo after transferGroup", e.groupInfo(g), "ownerUserID", c.body["newOwnerUserID"])
 		e.wantRole(g, str(c.body["newOwnerUserID"]), 100)
-		e.wantRole(g, str(c.body["oldOwnerUserID"]), 20)
+		// The old owner stays a member with the new owner's former role (60 or 20).
+		if m := findBy(e.members(g), "userID", str(c.body["oldOwnerUserID"])); m == nil || num(m["roleLevel"]) == 100 {
+			e.t.Errorf("getGroupMemberList of %s after transferGroup: want the old owner %s a member no longer 100, got %s", g, str(c.body["oldOwnerUserID"]), show(m))
+		}
 	}},
 	"dismissGroup/*": {post: func(e *env, c *exampleCall, _ map[string]any) {
 		e.wantField("getGroupsInfo after dismissGroup", e.groupInfo(str(c.body["groupID"])), "status", 2.0)
