@@ -2,10 +2,13 @@ package conformance
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/imspec/imserver/client"
 )
 
 // Cases of the read/sync rules the specs state in words (values/<name>), each checking values the suite
@@ -19,6 +22,8 @@ func (s *Suite) valueCases() []wsCase {
 		{"markReadKeepsHighest", nil, valMarkRead},
 		{"friendListPaging", nil, valFriendPaging},
 		{"idempotentSendTwice", nil, valIdempotent},
+		{"othersNotifications", nil, valOthersNotifications},
+		{"dismissDeleteMember", nil, valDismissDeleteMember},
 	}
 }
 
@@ -222,5 +227,48 @@ func valIdempotent(e *env) {
 	d := e.read("getConversationMsg", b, map[string]any{"conversationID": "single_" + pair(a, b), "count": 10.0, "startClientMsgID": ""})
 	if n := len(list(d["messages"])); n != 1 {
 		e.t.Errorf("getConversationMsg after sending clientMsgID %s twice: want 1 message, got %d", id, n)
+	}
+}
+
+// valOthersNotifications: a user reads neither another user's notification conversation's history nor its
+// pull (1003).
+func valOthersNotifications(e *env) {
+	a, b := e.user("user123"), e.user("user456")
+	e.setupCall("updateUserInfo", b, map[string]any{"userInfo": map[string]any{"userID": b, "nickname": "changed"}}) // b has a notification now
+	conv := "notification_" + b
+	body, _ := json.Marshal(map[string]any{"conversationID": conv, "count": 10.0, "startClientMsgID": ""})
+	if r := e.post(e.s.opByID["getConversationMsg"], a, body, nil); r.errCode() != 1003 {
+		e.t.Errorf("getConversationMsg of %s by %s: want errCode 1003 (another user's notifications), got %s", conv, a, r.describe())
+	}
+	w := e.connect(a, 1)
+	f, err := w.ws.Request(e.ctx, 1002, map[string]any{"userID": a,
+		"seqRanges": []any{map[string]any{"conversationID": conv, "begin": 1, "end": 10, "num": 10}}})
+	code := f.ErrCode
+	var ae *client.APIError
+	if errors.As(err, &ae) {
+		code = ae.Code
+	} else if err != nil {
+		e.t.Fatalf("1002 PULL_MSG_BY_SEQ of %s by %s: %v", conv, a, err)
+	}
+	if code != 1003 {
+		e.t.Errorf("1002 PULL_MSG_BY_SEQ of %s by %s: want errCode 1003 (another user's notifications), got %d: %s", conv, a, code, f.Data)
+	}
+}
+
+// valDismissDeleteMember: dismissGroup with deleteMember true: every member is told (1511), and then no longer
+// has the group (1001 no longer lists its conversation).
+func valDismissDeleteMember(e *env) {
+	e.fixtureGroup("group123", 0)
+	g := e.id("group123")
+	owner, member := e.id("user123"), e.id("user456")
+	w := e.connect(member, 1)
+	e.setupCall("dismissGroup", owner, map[string]any{"groupID": g, "deleteMember": true})
+	ps := w.await(1, EventDeadline, func(p client.Push) bool { return int(p.Msg.ContentType) == 1511 })
+	if len(ps) == 0 {
+		e.t.Errorf("%s: dismissGroup with deleteMember true: want 1511 GroupDismissed (it was a member), got none%s", w, w.seen())
+	}
+	maxSeqs, _ := e.newestSeq(w)
+	if _, ok := maxSeqs["group_"+g]; ok {
+		e.t.Errorf("%s: 1001 after dismissGroup with deleteMember true: want no group_%s (no longer a member), got %v", w, g, maxSeqs)
 	}
 }
