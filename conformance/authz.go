@@ -36,16 +36,33 @@ func (rt *runtime) runActsAs(t TestLike, op *Op, field string) {
 	for _, s := range p.steps {
 		s.run(e, c)
 	}
-	other := "other" + e.ids.suffix
-	e.registerPlain(other)
-	if f, ok := strings.CutSuffix(field, "[]"); ok {
-		setPath(c.body, f, []any{other})
-	} else {
-		setPath(c.body, field, other)
+	// The body stays the example's, naming the user who may make the request; the token is another user's:
+	// one of the example's own users where there is one (so that a server trusting the body would act), else
+	// a fresh one.
+	other := ""
+	for _, ph := range placeholders(ex.Body, ex.Resp) {
+		if ph != ex.Caller && strings.HasPrefix(ph, "user") && e.s.profiles[ph] != nil {
+			e.register(ph)
+			other = e.id(ph)
+			break
+		}
 	}
-	t.Logf("example %q as %s, with %s = %s (another user)", ex.Name, c.caller, field, other)
+	if other == "" {
+		other = "other" + e.ids.suffix
+		e.registerPlain(other)
+	}
+	v, ok := lookup(c.body, strings.TrimSuffix(field, "[]"))
+	if !ok || v == nil || v == "" {
+		// A field the example leaves to its default (the caller) is named explicitly.
+		v = c.caller
+		if strings.HasSuffix(field, "[]") {
+			v = []any{c.caller}
+		}
+		setPath(c.body, strings.TrimSuffix(field, "[]"), v)
+	}
+	t.Logf("example %q with %s = %v, made with the token of %s (another user)", ex.Name, field, show(v), other)
 	b, _ := json.Marshal(c.body)
-	r := e.post(op, c.caller, b, nil)
+	r := e.post(op, other, b, nil)
 	e.checkReply(op, r, map[string]any{"errCode": 1003.0}, prep{})
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/imspec/imserver/client"
+	"github.com/imspec/imserver/conformance/match"
 	"github.com/imspec/imserver/gen/api"
 )
 
@@ -214,6 +215,19 @@ type reply struct {
 	raw    []byte
 	body   map[string]any // the envelope, nil when the body is not JSON
 	err    error          // transport failure
+
+	// the request, for reports
+	path, opID, caller string
+	sent               []byte
+}
+
+// request describes the request of a reply for a failure report: what an implementer replays.
+func (r reply) request() string {
+	who := "no token"
+	if r.caller != "" {
+		who = "the token of " + r.caller
+	}
+	return fmt.Sprintf("request: POST %s (operationID %s, %s): %s", r.path, r.opID, who, match.Cut(string(r.sent), 1500))
 }
 
 func (r reply) errCode() int   { return num(r.body["errCode"]) }
@@ -228,7 +242,9 @@ func (e *env) post(op *Op, caller string, body []byte, header http.Header) reply
 	if caller != "" {
 		r.Token = e.token(caller, 1)
 	}
-	return e.postWith(r, op, body, header)
+	rep := e.postWith(r, op, body, header)
+	rep.caller = caller
+	return rep
 }
 
 func (e *env) postWith(r *client.REST, op *Op, body []byte, header http.Header) reply {
@@ -241,7 +257,7 @@ func (e *env) postWith(r *client.REST, op *Op, body []byte, header http.Header) 
 	ctx, cancel := context.WithTimeout(e.ctx, callTimeout)
 	defer cancel()
 	status, raw, err := r.Raw(ctx, op.Path, body, header)
-	out := reply{status: status, raw: raw, err: err}
+	out := reply{status: status, raw: raw, err: err, path: op.Path, opID: header.Get("operationID"), sent: body}
 	if err == nil {
 		var m map[string]any
 		if json.Unmarshal(raw, &m) == nil {

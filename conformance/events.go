@@ -915,7 +915,38 @@ func (e *env) requestOp(w *watch, reqID int, data any, replyMsg, opID string) cl
 	t.Helper()
 	ctx, cancel := context.WithTimeout(client.WithOperationID(e.ctx, opID), callTimeout)
 	defer cancel()
-	f, err := w.ws.Request(ctx, reqID, data)
+	type result struct {
+		f   client.Frame
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, err := w.ws.Request(ctx, reqID, data)
+		done <- result{f, err}
+	}()
+	var f client.Frame
+	var err error
+wait:
+	for {
+		select {
+		case r := <-done:
+			f, err = r.f, r.err
+			break wait
+		case o, ok := <-w.ws.Other():
+			// A reply to this request whose msgIncr is not the request's would leave the client waiting until its
+			// timeout: say so at once.
+			if ok && o.ReqIdentifier == reqID && o.Type == "" {
+				cancel()
+				t.Fatalf("%s: request %d with %s: the reply came back with msgIncr %q, not the request's (a reply echoes the request's msgIncr): %s",
+					w, reqID, match.Show(data), o.MsgIncr, match.Show(pushFrame(client.Push{Frame: o})))
+			}
+			if !ok {
+				r := <-done
+				f, err = r.f, r.err
+				break wait
+			}
+		}
+	}
 	if err != nil {
 		t.Fatalf("%s: request %d with %s: %v", w, reqID, match.Show(data), err)
 	}

@@ -31,8 +31,7 @@ var Set = []Mutant{
 	{ID: "authz-revoke-admin-owner", Area: "authorization", Desc: "a group admin may revoke the owner's message",
 		Files: goSrc, Find: "role == roleAdmin && senderRole != roleOwner && senderRole != roleAdmin", Replace: "role == roleAdmin && senderRole == senderRole"},
 	{ID: "authz-revoke-single-peer", Area: "authorization", Desc: "in a single chat the peer may revoke the sender's message",
-		Files: goSrc, Find: `return apierr.NoPermission("only the sender (%s) may revoke message seq %d of %s", m.SendID, seq, conv)`,
-		Replace: `adminRevoke = true`},
+		Files: goSrc, Find: "if m.SendID != revoker && !isAppAdmin {", Replace: "if m.SendID != revoker && !isAppAdmin && m.SessionType != SingleChat {"},
 	{ID: "authz-markread-trusts-body", Area: "authorization", Desc: "markMsgsAsRead trusts the userID of the body",
 		Files: goSrc, Find: `if err := actFor(ctx, "userID", b.UserID); err != nil {
 		return nil, err

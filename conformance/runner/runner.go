@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/imspec/imserver/conformance"
+	"github.com/imspec/imserver/conformance/match"
 )
 
 // Options configure a run.
@@ -48,6 +49,7 @@ type Result struct {
 	Seconds  float64       `json:"seconds"`
 	Output   []string      `json:"output,omitempty"`
 	Reason   string        `json:"expectedFailure,omitempty"`
+	Failure  string        `json:"failure,omitempty"` // the first failed check
 	Covers   []string      `json:"covers,omitempty"`
 }
 
@@ -213,7 +215,7 @@ func (r *run) finished(t *tnode) {
 	if t.hasChildren || t == r.root {
 		return
 	}
-	res := Result{Name: t.name, Duration: time.Since(t.start), Output: t.logs, Covers: r.covers[t.name]}
+	res := Result{Name: t.name, Duration: time.Since(t.start), Output: t.logs, Covers: r.covers[t.name], Failure: t.failure}
 	reason, expected := r.o.Expected[t.name]
 	switch {
 	case t.failed && expected:
@@ -274,9 +276,7 @@ func (r *run) progress() func() {
 				s += fmt.Sprintf(" (+%d)", len(cur)-1)
 			}
 		}
-		if len(s) > 110 {
-			s = s[:110] + "…"
-		}
+		s = match.Cut(s, 110)
 		return s
 	}
 	go func() {
