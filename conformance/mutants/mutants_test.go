@@ -90,8 +90,11 @@ func TestMutants(t *testing.T) {
 			}
 		}
 	}
+	if len(set) == 0 {
+		t.Skipf("IMCONFORM_MUTANTS=%s selects no mutant", sel)
+	}
 	root := repoRoot(t)
-	work := filepath.Join(root, ".bin", "mutants")
+	work := filepath.Join(root, ".bin", "mutants-run")
 	tree := filepath.Join(work, "tree")
 	if err := mutants.CopyTree(root, tree); err != nil {
 		t.Fatal(err)
