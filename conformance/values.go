@@ -24,6 +24,8 @@ func (s *Suite) valueCases() []wsCase {
 		{"idempotentSendTwice", nil, valIdempotent},
 		{"othersNotifications", nil, valOthersNotifications},
 		{"dismissDeleteMember", nil, valDismissDeleteMember},
+		{"selfBlacklist", nil, valSelfBlacklist},
+		{"mutedGroupOwnerSpeaks", nil, valMutedGroupOwnerSpeaks},
 	}
 }
 
@@ -271,4 +273,31 @@ func valDismissDeleteMember(e *env) {
 	if _, ok := maxSeqs["group_"+g]; ok {
 		e.t.Errorf("%s: 1001 after dismissGroup with deleteMember true: want no group_%s (no longer a member), got %v", w, g, maxSeqs)
 	}
+}
+
+// valSelfBlacklist: blacklisting oneself is 1001 (addBlack's description).
+func valSelfBlacklist(e *env) {
+	a := e.user("user123")
+	body, _ := json.Marshal(map[string]any{"ownerUserID": a, "blackUserID": a, "ex": ""})
+	r := e.post(e.s.opByID["addBlack"], a, body, nil)
+	e.checkReply(e.s.opByID["addBlack"], r, map[string]any{"errCode": 1001.0}, prep{})
+}
+
+// valMutedGroupOwnerSpeaks: in a muted group the owner and admins may still send (muteGroup's description);
+// an ordinary member gets 1204.
+func valMutedGroupOwnerSpeaks(e *env) {
+	e.fixtureGroup("group123", 0)
+	g := e.id("group123")
+	owner, member := e.id("user123"), e.id("user456")
+	e.setupCall("muteGroup", owner, map[string]any{"groupID": g})
+	send := func(from string) reply {
+		b, _ := json.Marshal(map[string]any{"sendID": from, "groupID": g, "sessionType": 3.0, "contentType": 101.0,
+			"content": map[string]any{"content": "muted?"}})
+		return e.post(e.s.opByID["sendMsg"], from, b, nil)
+	}
+	e.checkReply(e.s.opByID["sendMsg"], send(owner), map[string]any{"errCode": 0.0}, prep{})
+	if r := send(owner); r.errCode() == 0 && num(obj(r.data())["seq"]) < 1 {
+		e.t.Errorf("sendMsg by the owner %s to the muted group %s: want a stored message (seq > 0), got %s", owner, g, r.raw)
+	}
+	e.checkReply(e.s.opByID["sendMsg"], send(member), map[string]any{"errCode": 1204.0}, prep{})
 }

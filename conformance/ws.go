@@ -257,6 +257,7 @@ func (s *Suite) wsCases() []wsCase {
 		{"connectResult-ok", []string{"connectResult"}, wsConnectOK},
 		{"connectResult-err1002-badToken", []string{"connectResult"}, wsConnectBadToken},
 		{"connectResult-err1003-wrongUser", []string{"connectResult"}, wsConnectWrongUser},
+		{"connectResult-err1003-wrongPlatform", []string{"connectResult"}, wsConnectWrongPlatform},
 		{"heartbeat", []string{"heartbeat"}, wsHeartbeat},
 		{"gapFill", []string{"getNewestSeq", "pullMsgBySeq"}, wsGapFill},
 		{"getNewestSeq-err1003-otherUser", []string{"getNewestSeq"}, wsNewestSeqOtherUser},
@@ -337,6 +338,12 @@ func wsConnectBadToken(e *env) {
 func wsConnectWrongUser(e *env) {
 	a, b := e.user("user123"), e.user("user456")
 	wsConnectRefused(e, e.token(a, 1), b, 1, 1003)
+}
+
+// wsConnectWrongPlatform: a token belongs to a user and a platform; connecting on another platform is 1003.
+func wsConnectWrongPlatform(e *env) {
+	a := e.user("user123")
+	wsConnectRefused(e, e.token(a, 1), a, 2, 1003)
 }
 
 func wsHeartbeat(e *env) {

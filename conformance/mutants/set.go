@@ -232,8 +232,6 @@ var Set = []Mutant{
 		Files: goSrc, Find: "if in.ContentType == ContentText && !hasText(in.Content) {", Replace: "if false {"},
 	{ID: "val-notification-contenttype", Area: "validation", Desc: "clients may send notification content types",
 		Files: goSrc, Find: "return SendResult{}, apierr.Args(\"contentType %d is reserved for server notifications\", in.ContentType)", Replace: "_ = 0"},
-	{ID: "val-mute-seconds", Area: "validation", Desc: "mutedSeconds 0 accepted",
-		Files: goSrc, Find: "if b.MutedSeconds < 1 ||", Replace: "if b.MutedSeconds < 0 ||"},
 	{ID: "val-transfer-self", Area: "validation", Desc: "transferring a group to its owner is accepted",
 		Files: goSrc, Find: "if b.OldOwnerUserID == b.NewOwnerUserID {", Replace: "if false {"},
 
