@@ -44,6 +44,7 @@ const (
 	ErrCodeRecordNotFound     ErrCode = 1006
 	ErrCodeSuccess            ErrCode = 0
 	ErrCodeTokenInvalid       ErrCode = 1002
+	ErrCodeTooManyRequests    ErrCode = 429
 	ErrCodeUserForbidden      ErrCode = 1008
 	ErrCodeUserNotFound       ErrCode = 1004
 )
@@ -92,6 +93,8 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeSuccess:
 		return true
 	case ErrCodeTokenInvalid:
+		return true
+	case ErrCodeTooManyRequests:
 		return true
 	case ErrCodeUserForbidden:
 		return true
@@ -228,11 +231,13 @@ type AddBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -286,11 +291,13 @@ type AddFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -343,11 +350,13 @@ type AddFriendResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -407,11 +416,13 @@ type CancelMuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -456,11 +467,13 @@ type CancelMuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -599,11 +612,13 @@ type CreateGroupResp struct {
 	Data CreateGroupData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -649,11 +664,13 @@ type DeleteFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -700,11 +717,13 @@ type DismissGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -742,11 +761,13 @@ type DismissGroupResp struct {
 type Empty = map[string]interface{}
 
 // ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-// numbers. 1009 may come from any operation a server does not implement yet.
+// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 //
 // | code | name | meaning |
 // |---|---|---|
 // | 0 | Success | |
+// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 // | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 // | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 // | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -787,11 +808,13 @@ type ForbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -886,11 +909,13 @@ type GetAllConversationsResp struct {
 	Data GetAllConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -940,11 +965,13 @@ type GetBlackListResp struct {
 	Data GetBlackListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1001,11 +1028,13 @@ type GetConversationMsgResp struct {
 	Data GetConversationMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1053,11 +1082,13 @@ type GetConversationsResp struct {
 	Data GetConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1113,11 +1144,13 @@ type GetFriendApplyListResp struct {
 	Data GetFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1167,11 +1200,13 @@ type GetFriendListResp struct {
 	Data GetFriendListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1229,11 +1264,13 @@ type GetGroupApplicationListResp struct {
 	Data GetGroupApplicationListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1289,11 +1326,13 @@ type GetGroupMemberListResp struct {
 	Data GetGroupMemberListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1340,11 +1379,13 @@ type GetGroupsInfoResp struct {
 	Data GetGroupsInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1395,11 +1436,13 @@ type GetJoinedGroupListResp struct {
 	Data GetJoinedGroupListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1454,11 +1497,13 @@ type GetSelfFriendApplyListResp struct {
 	Data GetSelfFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1505,11 +1550,13 @@ type GetUsersInfoResp struct {
 	Data GetUsersInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1556,11 +1603,13 @@ type GetUsersOnlineStatusResp struct {
 	Data GetUsersOnlineStatusData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1613,11 +1662,13 @@ type GroupApplicationResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1779,11 +1830,13 @@ type InviteUserToGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1838,11 +1891,13 @@ type JoinGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1889,11 +1944,13 @@ type KickGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1942,11 +1999,13 @@ type MarkMsgsAsReadResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2054,11 +2113,13 @@ type MuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2103,11 +2164,13 @@ type MuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2188,11 +2251,13 @@ type QuitGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2238,11 +2303,13 @@ type RemoveBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2300,11 +2367,13 @@ type RevokeMsgResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2405,11 +2474,13 @@ type SendMsgResp struct {
 	Data SendMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2461,11 +2532,13 @@ type SetConversationsResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2514,11 +2587,13 @@ type SetFriendRemarkResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2566,11 +2641,13 @@ type SetGroupInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2617,11 +2694,13 @@ type TransferGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2666,11 +2745,13 @@ type UnforbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2718,11 +2799,13 @@ type UpdateUserInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2796,11 +2879,13 @@ type UserRegisterResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2856,11 +2941,13 @@ type UserTokenResp struct {
 	Data UserTokenData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -19543,448 +19630,455 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxvJdSf6VTKwN4IAbzUIoJucYXcoYnvImVFLw4fZHM/eGDBY2agEUNOFLLAy0U1Iwwh5r1crW5Yt",
-	"b3htry1FSBvW1T68ljY2bM1qpVXEfpYhZ/yXvsKNPCezKusFVOHR7Bm1wuY0gKp8njzndx55zjcbg3Ay",
-	"DTnjUjT2v9mY0ohOmGQRfHowZRGVfsiP7qqPHhODyJ+qLxr7jUMiIzpg5OguGYxDwTg5mRM5ZmQQ+IzL",
-	"A/hbsOiMRSQIR4L4kpz7ckzYGYvmcuzzET5Og4B4IROEco8MwqnP4Fmfy1A90OcfsJPjcHDKJJnOxJiJ",
-	"5DUZ+aMRi0SbPE46m9BTJkjIGTkfMw5NCUJPBOOy3ecNp+Gr4Y8Z9VjUcBqcTlhjvxFac3UaYjBmE6om",
-	"LedT9bOQkc9HjRcvXpgfYYUOPe+tgA5OH7FnsHyRakb6DH48Ub+8L1iEyzfx+XuMj+S4sd91su06Dfa8",
-	"oDunEZ5zFlVs5IXTiNizmR8xr7H/YepVJzWaJ/Gr4clHbCBVR8lUxDS/22p9IzYN5oTxMxaEU0bCIaH6",
-	"nXbDyczdoxKW7/+K2LCx3/gXNxI6u6HX78bbk6mcN5zG851w4ksGn/aHNBBMLUcU3Qk9trQN/Ri+cTeQ",
-	"+aE/gD9oQDwmqR/AuDlhURRGatz5jYiie2KUb6ffELPBgAnRb5CQE/3BIaEcs+jcF4reqCQyJEP/eUHL",
-	"md0xE4w7LNmUdyKfca+QwEpIZhiFk4Ri8vtIp9PAH1Au1SCXUGXEnhUuRqqda4LwULLC1ZThoqHMBIsI",
-	"FafMWzqWzPJZk7Q6WbKGtSgbX7oi7e2TtpiGXLBCEt8kLY8p9wKmF6Dk10dMzHClF23NV+1nlxJ5BBP0",
-	"WESaEj4OmK8EVTgESaanoF5obeYUZCZTcfVXOBzm5atDsqVDAtL1iA/DgmlxRhiX0VxNyLVkvXtNEBD2",
-	"gS9km7iDiFHJHvsT5iok5HNy/bpgg5B74vp10qSCPJgyfnSPnO22HMXIyUTkN5R63nE4iwawI8MwmlDZ",
-	"2G/4XO72kqn6XLIRoKrCPU0giJ7Rop19ODsJ/EH89AunkUwkvxofKKgnjUQ5p9YSMM8h73P/uT1tNT97",
-	"Erf2Kk+iSOiWPIqYMrTgW7XX0pCvwjsvCkjnDuUDFtybSfZuFM6m99jkhEWFPHakfq+EUWcr4VDTfvz+",
-	"k+rDrc6UBkUNXDGmLTGmzHatRVcl5FKp25Xp44oytkUZIT9jkaA4hLzVQPGAa4Kc+exczUvp6QPrFdL0",
-	"pSCCSenzEdoEBHtGIspHrFUglqSkgzHzjESpxGBPZhG/O4tKhniMQiIrImrIOXs+RaDQFT4fBexpf9bp",
-	"7A4o/Md8OsFPLmmKMJLMaznEhROhf9enwzwVRsTlofSHGkHqp5DR6ofyG1th3I/hhcWUfMyEMI/Wk4ww",
-	"i0NpOkkvT4dwte6BQ7rkX06YQ3rkX9IgcMgu/BdoAr7fI5TzcMYHbMK4JIOxIhJvjY2zOFaepcCPDhmG",
-	"EVGtkd3K6zqm4hGj3jEyyXzLAY1GTEggdDn2BYKYCY1OmUeoIBGjXlXE4jHhj7g6rzKasZIB+eKeGN1l",
-	"QkazgbQ27SQMA0Z5o/S1hz6Htmu8EflnVLI7Y1qjo4BKJqRmaYsoUE1DsW37HTOvYqAISHAi1gCAcUfH",
-	"jHsLOzEaHmfnansnTAg6YqTZQcukYsJMQXIectY6SLFBQWjECMJX8/7Qj4R0yBT2QDFOoZi6DKcbpY0J",
-	"fV5KqPYIrwkzLsGerbGcE5+X9gczzh2Lea0DUdRlnkhWbKk+VFcSdXB2T4weTGUR69PWAWBywNjnig16",
-	"IShm+kfFEc1z574chzOpn/X5aA32N+NqYe+EM14wtHtIvUDUgB9gOwShQ8kikrA4h9jyCCV4xM5Cxcsm",
-	"pg32fBDMPKWZDVRvzCOzqYIht2/fbhN1rnw+IjQ+MYoVarO/DRXUaPWLvtzoIZgtMOdMGYsSMSBIF6a4",
-	"V1EavFgCmd4Jo2MmS44fCDjYAfeGvRI3BJNPU+zDJU3U6q8JYjf/iD1DL4xCWecRnU5ZRIY+CzyhJM00",
-	"oD7v89DgT/ylta/9Jwpu8FkQkK+QGdfi1iHTiMGPX1GwTW3fM+ReiQPomnbuKHEtyQmDB8EXsxjNqb7o",
-	"ScDMXuXXdxTuqC93xKk/3THD3pmGasejcsSXOyATn/uT2aSx33HKerWJqGK3eSC4RMHeCALb2KplUFp+",
-	"0ehzXLS9bS2gBchya5UDMSXd2lijYrc20Nloq2kwtLmmq0i07exQWpqVk0hvWwOYlUjfrPKaOYs51TUv",
-	"GxRnBpMjGAzuavNAkY2jgjnz3fjBYnuH+qVQnU5GUGhkod7E54hARF5qHHFf+jQg8JQgzSgMGLnVAUVa",
-	"CSZRgSdN6PMjfLTb6XTiB2gU0XkjPqP1lsBpTMA+t3TgYeT5nEZzgs+bKfQ2O4UMjMtLXnjgwJKCINPJ",
-	"V+JQBBa1yQMezAnluNiAUzmdKCSXwKXlNpYa1FDD9pW8tprdK3sOrqxdekPusoBJtsBHP4SfKkeBbCzc",
-	"I9Xv8pFXpyXPeu/KiLotsvLFxBeinO3jLqCTo8DKGohQsyjFoJB3gjWBND02pLNAEljwljVeAzvSsGtT",
-	"lvv0jGqQm/XeFbltidxwiQp3xFVL7OrZxEFyRKoxREzOIg7BP2Ofj/aJ+80XrjVocC4LxjzS6XSuof3m",
-	"acRGvpAswr1uHfS5kap6tUSbNFXPhgrENeJae7ePlOsSzp7DMmBMxZBFjA8YOWVsKojbB9LoN/aJGhLo",
-	"tHTq7wxCj40YvyZIOJPTmWy3QAvNL0hCFgVLotfUNfY9M9I26YCe2+10ujvdTucmqMHWAkgFeTEyErYT",
-	"9WTqecxDrVzAE33OZ4B22qqp2wAlBuGEkWEUTgjlc2sjqAl7hBBKpV77k2mABvE5aNl9/jFR8yYfIx75",
-	"mEwY5T4fkY/7/OOdnZ34/9WTHfIxOdbb9zE8QW521JdHCnZzGryt9oh8bId3DqkfMO9A0UM0JwGVCivh",
-	"McAZ+jwTDUpmEA8DC5EEXmJ3avXIx+QwGgnT14QGSrNgHjkJvbnCXxRNE9C1IGc08D1o5IAgmcNU0WSE",
-	"D5qme+Rj8jg8ZfyIw1uqdV8In4+cpBsw74Btgz2fqpPkALXSAfNI89QfnDKvRaRqxVGDieMOfKFePPE9",
-	"j/G4x13yMbkfPmQR9BNy8jGhA6nWf6gmYqHD2Jh3wsD+pXCkQ86jkI+IYIOISYzPAEl/A2Gm6WWPfEyU",
-	"tL8fynfCGVfzorAIHkENCQ3N6tDi+WPJmtwkHxNgsAUva56ekBd7rsSIefUW+Zg8YoMw8lLvasOdYwc3",
-	"qZVKme+wA00bimcxIcv6eYN8TO7OsC2mqQ9jiGkQMerN8XlBmnq2yTSdeA6Swo6ZN6wIkVbc0Zt6Hd9J",
-	"9rF4fw8ID5EGIKpGiJlaai79gMw4PvUUXjIt3wY6kEfmeKoNSJ8AHZ4DR2XKBuRkJtHwXX7EfTjluo8u",
-	"HhycHiK0+BB3u0D6apdyPygKfSsIFVm/NX/ImDneU4aWXXulLI0nfl/R3mGy0RgdZ2aHQPQG7EGKHM6p",
-	"iLeCcnFukWQXSNJq8qE2CSvamhrzsNUWMEZYN9C4TFCgIQpstQfLcz+UVoBIvAo9WB7UcBBywAzMj2qJ",
-	"8I17s2Tn9Dr4gkzgW9g8XyDBaWJQv7yNjqK4tT3Tld3Y+VhptviqafGAhEqphAMPokUr8koiiCmjp3GT",
-	"asEeqMfugJH192a+NOQFL09mQhIZUS6GmvFiT+hiMa3cSujniMMI4zXYhdW7J0b690fapg+/K3jBZ5PG",
-	"/ocd52an4ygerv7pqX921T976p+b6p9b6p831D9vqn9uO4pu1T899c+u+mdP/XPTUTum/umpf3bVP3vq",
-	"H/jhlqNG9KTQcqSGsmPJbaGAkBLzmxdZYOJaVziBcW4bMqjhNDYnalRjSySK9Uix3IAHNiUc9I5uUgzo",
-	"Jldm9vr99Tl6w2ng/1Xgw/qpWowWNqI+J00Nqyb302+txObMui5nZXqET2I+cEYjOG6KB2hg23AaKTTb",
-	"cBox2mw4DRseNpyGjd0aTsMGWQ2nkcJNDaeRBkMNpxGjFv3uO9bhTMMBNYyU7MYnkg8pGa2ezsnc9Jda",
-	"amIzltAzw44FXcNpWMLN/Gw+ZMRKMkwtItTbWbHQePLCaeBU1aSLTWNmJYrDgLqkqTVDpa8I0m3p8ygU",
-	"Ox4pwvX5gfZFn9FgxpBzCxkqJAFkNJAxLRf6xWOXRDcnSECPpgL9hRuKhF0Q/2qvVXXryDB+68o2siXb",
-	"CB6/FWLwkR+TdaLw+9xN7LguGdAo8g1wgO+vCeIiUbkOcbk/OFW8Tv09pAP2/qP3XDgHLnvuFvrb7aD+",
-	"7OnzJ1OIQHRIj5ygY2MwYFPF6S2BsU6YZJV4fpynGPtTkGMT6rHXFc6fbMWyI2HfWqgfNHdh1wbUaZjQ",
-	"6HSBz+uaIFN0WhMa+FRg3Eu8L2sEvcQ+E4XsigKF9fnJgRM3ufTkqqPumntPbp4HLiKx9SMBa9FOOHkH",
-	"j2Std+7rI13rpcoX5ipGr5Zem1v4RnKVLhvjpnGnQ7oxS3HITpdEbDgTawXwYs8L9/uAdMj52A+YGcYa",
-	"BIDd1T90z+qspgzrEo4Ma5PNshuMeGXRUehd6xBijbP/LpOHQWDHpYni8IpUTJv6Ivb4L/RW21cQXmTd",
-	"/QviQkTFsJCC8Rci3A15c59UW8I6wHGUf301BFm2lVf4MdkouMX5ni9kMZGDVl+dupM7oS/ykSwylDRY",
-	"GuGYVXUy89IDMq1VPhPxPAsPw5SOfB5HYC6aoQYFD5MX1tW4HLv3ZbtU8xzF7618gNL0cXVykj2x+Yq5",
-	"65EjLF+8zb2CDYtmzL5oQSNGeEjCwGNRHIleHP9gfs03et+6ipGKQKt4S2WhKIq7dfScKp+8zDoVnr8V",
-	"gpELLwIcSjIJhbZjTiifpxazPAIUQ+8WW1yEpJG8AwmE7olRERx5BDEHyU0C3E45ptr4GHJ2EEfnQXOJ",
-	"SRPvqyynzsxKmZWoRqM1uUfm7ZV5SNFJueIkxbv0hQOby5FmmmTTo68ZHDvxufm8NFJ29fjE7ICrbNsa",
-	"R0ts5GBdQdvs/qAV53A6DeY2wM3v0CmbEzdl8xEu+LQoGdCpL2lA3nEIe04HMpgT2xxKBIQr+AX4Kt1e",
-	"5SObNj1tC0VnBlcbTWeWtvDY25aWArRyLKlkQm36KWNT0lxqemkZ2RlGJtj9K4QGQQrqLBDx1gLtFAr4",
-	"7EpvTCkoN1oU5FkSdfMs1VAjcttWi2dl3l6ZaxWdyyu+ld2lcp1cux2M26cGW9mqZm4Pq5ShZGf4hdTG",
-	"7eGvcII2cHiuzk3BtoDD3woxKD9BI313oZ5oftd6a2unCBtxMkOsLJiL1qB28kINb9QSUOmf+IEv5wdo",
-	"rhj5Z5i3FgJdTpgdatic8YAJkYk+NJfOWoUkpOOeCvABzATwQeALWST7IVmvjq+x+gzPuYDnVK8QYCXq",
-	"3MfL7urvNozJUOdy3lhMgLW4ZFETK/PLUqZwxTkzm4ZRVuVMU99yrccusdF3ZkGwVexhuKYZYz1+mcy8",
-	"mFX6gSy8yRaHnHCP+CMeQiQnhQCaWENcbHe8uXiWTo38h6dsfh5GBbbmryu+ZK4on49DwUyMbBgRn+8g",
-	"AzXxOWQQckl9rpTaxFip+VOu003yliQVY0UuY29bfQaTvL0eb8kcmyu2ktklUAiWJCioyVSKWUnZZfW6",
-	"3AAGvChp5LYsmMXnQSxf3VXIH15cj/KTnb0i+mRbvhb6nHmwQEsUkI1Q/TbUjhonJjPbCqrGkvOySYmS",
-	"ykC+XKjk5lLrVGXeXvloFdHP1flKdumYBcMSy36RmeySGuCHaxrgC1bhyghf0whfvT7D6qbCwn2qxVcK",
-	"WliZt5SdnSv+kuyYEhgLMOvM/FyZodgB9wsBX9L0sqEVHvVZkq9q++DUdLZ8pLWIPX5vZRJPb98VYWf2",
-	"5AEPfM4U25+VRJoI+E2xhloUbje8lNKtPipLvNzwvxiHID3i+ofBfn+9Q5Hb+qvDYfYqYyO+sKpP1a17",
-	"61SAwne98lppcGdCF0ozuXmJmLIgEBi4eMrmmAOIkuvXvevXD3TlQnOdVRA3vonjtqomEsRUcJaKtrQy",
-	"VPlG1ThYJW1cXVLd5ukqvqN6iLvRJkecuJgd4AZei3sKH1yTXUHoQhNHd13SNPlWU2U8M5U1YSdaTp/j",
-	"e/f1zVM7/bf67HMZhd5sYD6bm6kOXEs15S0ez6fMJc3eAekoqoccDYroe9ABZ8z7fRal2g3C8BQNw2ri",
-	"+qKr4gxz7RABEO5C3HfEqHegU0kIPFZMmoKlOLvC+7HZ1oq0u/i2OaZDYx4ki9BLJtiEcukPROaK75au",
-	"za5/pxFar333tM5NyJqX2UpTQC96/n6du28x/eXXs0ea52F0ikeo5WD2Fx7MsQKInckDd2WdqjH2Oak8",
-	"9vQhuAzkiV6wuIhAHQNOSYvZw19wpXSffBT6kNNOPSwUQIjCMxo4sVPO52e+ZMTzIzaQwfyAdJN3wLeo",
-	"ftclC07m+bzDqt0+N+0ekN4+oXyueKFqRcQNIxupnAe74gpYLLUMXySFcCrf7LWbfX/qLb+Mnyq3c04F",
-	"CSjU55D6Sv5anCc1mhLw98E4jPvMjajyvFe5KY/q1KJiRT2Tq5R5DtnVOXGaVrqb1U/Vi0Uiv3LFCJT9",
-	"gkkU/E99JTbbZDXpvR/bKOMEnlZRiBjhKl5i5HwFIe4USXCr+kSfLyk/YZW9KKluQbLFLSoL/tzWbS6J",
-	"/YYLN5TK2Fr60AJJulRcFYqmLS5gkYx4DcUIsox6xXzJxfaZglifArSvkz0r7UUj/yLqvqcOT/QeO2NB",
-	"vhHhD6xzBEqqz0frgIJLhA8RCNRl/0rIl6fKwQy+J1b2/2YYESoRFfohbynxgD2DcBCMRoOxQ/bI7z2C",
-	"5LxrrK0a2ra0ATt9W2mVM8z0dj72B2M73XiS3K1DwohMldj+CmY2Ul+vgxSs7BZ5mZcLt3LIkAIFkxM6",
-	"ODUpo3UdSvNQdfCwWnaeKAxYfNwWutjiBxcUN6mHEsqT7PBUeh0ZApg1jIM0T+YxbFA/aIMB5Juk3ILM",
-	"gI51JkHAxwWVOutWh6xdUeQqT82S7mpS7OYZ5WIWSJpdO5ZdMVVFUkaxwop4TGmtaR1vHblUMxVPxJ5t",
-	"i9POViyLXnTov7qQrhNztDrwNMUC9mNStwi9nWT37To73SfVVjuXfPNwFDEGGTJVo5Ag8gjIQU3mcbh+",
-	"HWlDst77W3VQLcgLWWqCzwysyIRbsBbVDe5+9uUrS/uWLO1fC31eTqpFQq6WzpVjusXmPEFA5TVa9vHd",
-	"r8M3nn3RlctrgoTnXEeiF98NWoZrIS10zxL1haw7royFmVqXBOTvLc+7+kxXG13i/tP+tOrOsCU7Wv3A",
-	"fWReujpoWzpoX/cHp5uQCZgq/fKJhPS4lqxAdcI8NS9dEeaWCPMejU7viZE4hIrHm0m1JNizNG2WV+8s",
-	"5JgLaXNxkgTqYfLoOsGZuQRJMH5nUX7r7KpVp+hJ6s0rst4WWSfp1bImRR2CYqpxh1GqxDdcx3v09vFj",
-	"MvbVk/O4LpgvMQu7IB+wk+NwcMok6XU6XTKdiTETkM96TnzZ7nN3EHLJuITk2JRcv45TuX6djMMA9EAo",
-	"tIWp8q8J8rXjB/eJZM8labr9xjf7/X5Dt6D+3Ff/jH3174t+w205VkKZBCv58qDPh5nZCB12o7pLOgmH",
-	"xP1mv4Hb2m/sk36jP+t0dgeP/ak1GPiO9RsvXNIUjBEq5nxAp/4N80d7TidBscdBoijIBQUuvjxdQtLZ",
-	"QtqVtNvBorxr4E2CB64JcnTXJFUxNNGcUI+lAyri3Hv6PTKiZ4zwkLNWZWOb3tPi4RRQQ92GSyoPdLrQ",
-	"mkO6nR6Z+gM5i5hD2u12jLj1+1gCvnUAxYV2er1OJ01M2w3zcOwoFr3IzVTVdelPdLCOLyF3ur1prYtJ",
-	"fW1BtfweakOjSOqYk96N3eoE4oNQqJ5bfSJG70ThpGjPO4Qao3BcoaYH34q5kGxSxv/W2ONwOAx8zh7O",
-	"xLiK7edB5nGwRsfZ6qjn+Sh+HqY4Sz69ZWEminh22CJpam7ukCmLhC8UuTvEGjEciNYBoaaAHoQwQqpE",
-	"8LbKaGZrZomkidjgrIweoNQNlN9J0UT3xl7rAHLPa9N+imPHJWCO7lYmHCUBygahfmMR9pfvyTgAanVV",
-	"/RzraLTVjyaOvm7OcHyrdt5wfO1hQKUa7eIFvQYeeHiQNJNXWgekA0uNM98BNrUpLioQnueHpMkdxzSA",
-	"el++FOkaVM0Rne4MI8YczCHajYcaQpz3DoSCaVGw1o6piceCt+LCx6djGds4th5dEMnShW0Cf0cPzEsO",
-	"2dV10hyyp+s+exuNYbk300XF0a29pqYPbsVjrAmSn95Xw3MShGp2Pie6cojl5Z7BXIpFYmK56t3eu33r",
-	"jd7tm8sUstXyYyXWgfj6W2pST6qsYQ3NKv3qlWq1LdVqFtfsX4PAa5g0rQ5XoIYrOtgSHTzIw71seCOV",
-	"UGcbHwQ9OSUKiRiH50V3lJgYbCNY239w/Bb1RiwO562Gsv0Hx2qSx1ACr7JE80ecBrU0VunLgK0RHbEM",
-	"t2idKkEtifYnJOXyhvnlqe89leFTCCQZha2Ux7Tn7Dp7zk3nlvOG86Zz2+l2nG7X6fZW9aMePThuOI1D",
-	"7kUh1Cf8wOdeeC4aTuPB8b9Sn9lJw2nc87mPf73n89nz5I2HVL10hP851IU9v0qjScjn0PJboQTnrFmc",
-	"1K3DwhJo4ZRxy8QzCDlnA6zqOdRKVUFpppDzcryo9dfE0JA0WkM3fIsOThWfLCwPgI4kxQihzJmuhKqr",
-	"dZ7Eb5Jmyni11yooGVAygGmKvBZ69ZMn84RaGA2YiQMoVqbgGTKlkUx2Aip6hUM/YGvF6NQN0+N1NYu6",
-	"oU8V6yz+3syXm3ArLTKq6wC4gNEzn48OkvDlONdXkkpxPd+lNZvqgv6ZeelK0G9J0D9ik/CMQVmXQjKD",
-	"AjuV0/VsLOe+3e3SYVenpyh57YqitkZR2cQrhZJ4ChY8xeoxoesUaqTQiJHuzgkVzGuTQ3wIwnHBp8I9",
-	"yDgLkXfIn9S74LnBC5M0IJA5J7+5qqX7MygpnDcnYIfYG58ZBbNmCV6Fd8t6eKhaFv432Lp1Z/IJWM2s",
-	"UgMo3pez8JRtrOSONlfV9P4udvCqAW7Ew7vYwWutRB3WoV+6YhzbYhx23HnxXZFrgkRhACZQHfm9T7qd",
-	"DhaAdcitThwH1snei7QVnU7HudVxep1V9RooM27pJLpWuVJFjhn3Sst/ZdyWBWdqifm9iuW2milZsGfF",
-	"huRSq3FlH1xaAVjFkJxLEGM9nHb+WmtWRFJ6Nx6VrccwoBI97CehB6WxBWMe6XQ6lr2VTn0ho9lAtpPm",
-	"WmQazARxrbEU1fRd5KaOjyo+hc6Eo7ttcoy27bgcPLGaIXREfU6a8D36KlpxEAMUO/YjIUkEAdVKMPY5",
-	"hERA9OEYbx2ft8nj0kwJGQUA/f8T+jxmx703i3TanNJnucOLvX1IG6UkalzmBOrugNcct5U0Hzx8+/7R",
-	"vZ13Du88Pib/56fd9m6rTR5DgEW3023tQ/yDCbGAAIh2u91vvMDbIGaDr4k+Vw9CMIT9lF4dDCRx9Vlu",
-	"20EfWL0NRpPy6MNa5WhwFf99t7NLzkJ/AH/ukTPfY6H68yZR2rD66xb5l/q9bocMZkKGE/X3LpHzKV4E",
-	"6e6RZ7NQqqe7b0Jokheec4d09zod8uAwbaxLuTD3Kt1TKDHPVXKjO9qLZrnSAcXtFgopXycresCDeQG2",
-	"momxEkTIsojHzvwBUHQwP4ip3spOE4PFaTA3jFCQTnF5RR5KyxSa7/xuCNfEgIUssoYWt76+U32Rgxqr",
-	"CqnZKyyUX/IurMVe4ZJX8TkX1HxYWPKhQgakcgEYZ1dXsyiqSGGnXU+lghFMYhSVariyAM04pjOx7ePw",
-	"nGMKJCtI5YB4bEhngRTm4l7sTNYmqNKlTruz1+ys/J5giRe8qrlvdVduTp4DdSVSIs0l0/0slOvV8bvA",
-	"V1ZD7zaqu8Lr8SakiCHnovf5KIC8DvKA7OpoGPWJNHsOSbzZfKZ0737jPPKlFg/9hgOMI66oIOKLngOc",
-	"Rtg66PO9tAyzcSzK4rRjY1W0fwwTuTOmik4/UKMEk6T+4hGjnv35vjUk+Aq1gpqFMeuU8tRZNWLtut7V",
-	"gdrpDdMFMUsoY/VqmGIj1TCv1O0Kx1ea5NYKHJZkN1QPbMX8q0as+i2mC87OCf5+QPqNfoMMAkYjU1qz",
-	"jiU5NYW400oLUoto7VevaHZ7NBtfpF/gFUulGqp0K9/w0LKqIfr35WOqRTPxe1cEsyWCeRxRLoYs2oQf",
-	"lbPzB7UYXBh4D1Z3iCURdpl2ciOpMPHqZCntF6/ockt0+T4fhtGJD3JpQebqFauWLu+xOj3MrPeuyGFb",
-	"5AApDU2ITDlBVDASpfJt5GijrJxAdgA16CP15hWFbItCSsOnDrOxUuSIJ4mSwYPjIl+AzIbaOGQnSMR8",
-	"xOy5nYDYTS51uaQ5EZDbOJ2NzSVN4Q8sVd6kX8M0Wtr7hrbHHgSwYeVX7G4UhCc0eMQGZ/fE6MFUun3e",
-	"7JhK6A7pEg9Nq/E3PfMn2MLCmUTtf+7zUQsGXjVPciah3BYuvT1iI1/ISKeq8idsE0lH0die7uidiDHC",
-	"nkvGBXQFTpBwKBkHt0QrZQdFP1CSX1ckqSkrByrWTnmX2eU1FnyNsLxFInTNIL1csYtF55MJxgeMNI23",
-	"jNChZFGSzPiaMI5XvPmC7LZVFEStGJixzS4KeGVcRnMyZRGGviaxqQfE/fCJS5o6T9UsCFroAdROiVQJ",
-	"pyoW4sUlPxZd5tGemyaVJGBUSPBGJiNtOYqfJKNakX42EKUZT8Ip3oFq2TERgY2gFnWhqBdsEJWlyY3j",
-	"jcWYRswj+GwF1wqUE1qpSlF1E6EeuOms7Lwkk68BM6z3rkDGFkHG4/CU8eLwFfZ86kcg8kqvrr3nDxnc",
-	"5Nax8FK1lrrGpt1W5FZn781OxyFvEI/ORauiYw7aK6aZr33w+MBkS4BLvWNGXHjeJWPIHQKpTt3DmRyH",
-	"kf8NnUXuLUYjFlUpU4J9OwXLsHAtC4/4dGUH3JZYQ31dM3XYsf5dMtQlK1Lv3MNLqx36NEVfHXTYCqSj",
-	"WeTL+bGar470hoOQ/PWOOY1f++BxoyhSB2KQvvbBYyj4U3iqCGYegYODCUcw24gOwNHHEo4eLDyER+Aw",
-	"4kGPpZwuP/l469m9QWdyfEPRzFN98k13u1Z35AOfCxIq3JMet4sI6CSUY61R4GVpX/WEbzecBoLQmB0Y",
-	"iTj1v86USITUeGX3XDD5DA2Gmlx8vJ21g159n4/iIh06tiFgievfpIXBJw4fHpGzXYxWSu79jKhk53Te",
-	"5033xkSMnurPLmpdCuvN015TOWYCozUEkZE/GrEI5o5jP2Ge4t5ucXoYt93nfZ2UT+xbsXMUJxqxIYsA",
-	"8sIcIFKKPaeTacAEDsjsDiYDYdyDPOUQ1o0lTJKZsTN1Qvuc0cEYxmuGK9SOjlkEkShz4vmCjpRepF73",
-	"2MAH1chXYHoQRh7zyIwrYeA+31G97wxCPgz8gRSuaoZKwpmvjh6Gmvd5M9IlochJ6PlYoQCXS8SRGUob",
-	"DTlzSFIC1DF3wZLYysOHRw6ZhEJqXzaow7Gi2CK+6POMagAh7bF+AEs2odEp89TwzbP7kMDCJbibOusD",
-	"DAHZmUM044Q6rXoDYOv+xb8gb2tm2+dvA3HAyvqCuA8fHD92TZ0v2DqIkYQ0SZCTVZDr17/6+PFD0ut0",
-	"rl+HJzGkTrOgfmOf+Fw6pK9ZkfoCuZb+7m4g098plq6++Wa73X7xwoVgH6TZk5nwOROChDM5CCfsQBe3",
-	"iSgX0zCSfT6kfjBTGm5zxqNwJqk6O1Mqx44O7lSHBvRh/xuMBP7El445bV54zltK1iDXJTAtxPpMtPt8",
-	"h7h6Ui7p6NSRmlFr4wlMUEcHMk5ci6u7B4TyuW4Z0gf7GHAZDon7tmnWbqbPCRF0LmzO7xBOJyYsFOpB",
-	"qM08ukuoJIiomm6/IUP0CYDcvH37NvFCjP0k7LkvZL/htuLp3A10Diur0ATKMijohorhgEaRInqoHqCe",
-	"AAFn4h13iKu2zMw7Ib1rgrjI/B9MkfPfhedQBEEgpvtNyD0FFEpcQOduC4OPTSuqUSq1ucLE8rXV6rwN",
-	"o1BwwY+zc/FQj6ZN7kDELJzQWeARGohQR5NYOWD00BOZa5UCIUpHEMSXuFyKxyqelBTPMUwE21AME9Tp",
-	"pNqYoxfQVaq12ybHAxrQuMQHXChQWAcXBC++0OCczoWani4U4pBvsCgkZzSYwRYMgpnHPDtF2NkuQF5Y",
-	"/QlpupZys09AuXGJhMp9IZ36O4r6RowTEbbM+VcCkHGpxUGf2zI00gqXps68dJX0FPmshpwugkI3vpuq",
-	"Dl7TDWGw3d6ui6QfgJVOMTvgPRDnq/WCVpsgH9LHRXEjTKItF0t6B/PMauCPwrrPUQHY10Dko3OZhSG7",
-	"LVKqFJS/1WkdZKCCKe1iNI5znyvGcWiozSETGihwrPZvGEZQDwY1CTjIihrogHmoMWHeeq09wSUpdMJ4",
-	"jGuD6ohJQTRPIt1Opwf7CRcSMCnR0V0kKiXe/NFMdRPrXq4/gSfd1gHKTGAOuLKwm5JGeK1qhMWL/EiP",
-	"RT2SphE938A/ZabMFAsEa5MHaptBxAkyoVqwuDcmlNMRi25cd2GOAwlHnnLcb9XkPqGEh3wHc6ufj0PB",
-	"+hwoCUKyUs/q/MKeWhKI+yAx/wgj0nSTgpKuQ1wrMkR9jK3i7Xa7hSva7XR2zcn4fRr4nj4VSJPaqq6I",
-	"+Ax/VIJ6RBWKw6hwLxzMgJxP2DBUR5pgQvuIRDMu9hMiAInqkPMoVCx9PmXCMaTS564B9K7mF46+7nZ0",
-	"V7MhAwKMbWafdF1HycadcLgTUR5fZEP5NOOnXGEVxmcTw05GTPa5RUHdnIBpk6+zOVLRhMrBWKdznrIg",
-	"YB5RiOsgbvnUPKlDcO0qbUoGxfzmyFPcZuizSDhgGxdOOoWS4rd2BJii5H3iYjjhUzySFA+k/nRijmeM",
-	"lOV5mJwCAZfmTfVG/Y72rus3HbwqQdJFpfSjSCamD6BWY9JVM0/nfwJp4U/0VUaw+l+/PvGDwNcWkOvX",
-	"1bkHUeRizBD4zWx3CzBbuKSa+6l5/brVDgVh4XOrHF4c3+7NjAx17cQ8iu5PZhG/q3/G2pYZgwYwOvgL",
-	"xd/9VGYxNTEkLiSIpP8m5Bbs9jpvEgy7ckh3t7OrWVb3pvrxZvemuQPQ63a6+l6doyYCSQkjRj309Eyl",
-	"nk1Ez1hQnpsTOIQFRGh8ayOmCCqJa0UYu4AhMlcgFHjqN/TeWhcGNALWF6agLb37y4klBf81icGoFZ/X",
-	"yDZ1b8HYzVQzB3HQa2qcyciUYlZO07B2cWeqZ+xPX4cjbys9ygZslraquYwaSS7jqNG6oP3zcWjccohB",
-	"YrVCq3l9ru8Da8eTVqWMFojAARm7OuRM8Tw/vvJzEoSD09S1LAD8WjE9Y9EJlf6ENM8VM+rz+CnIPRMD",
-	"DcO3USXTncRD8WHmWulSKqkC3iJsHWgIYsBhPOQxPQPsolfrjMVyyTOaM7R2oLFy/KKZKQJ93DOFyHDD",
-	"dvALEcxGegf1Hhmpo9sxkLzP3ec7eMvC3Y+J5uiuPg8or/F2l7mPQZqx5Ac+Bin41ccDpbD0G65WbXio",
-	"X6eS0ACywCoErJgpCE2F5LT83Lt5y/z5xpu3zZ+3b9+OXUsGRDKvZXiwfh/+th9FTue1+hwglQJE4zDw",
-	"gNgAyITRhPIBI2LmSyWUpnD7YRgxMVaji4kP1l0trejzY8ZIrGVobStL/Ra9w1uKzgeUG81DHbTnOyyK",
-	"AEALt63k5W3SvB/KI7UlSuIzr6VgTp8r7RShFGh9cRcA47S+CVwkVs1804bqds7wqPhCu7+nsCbGhRdZ",
-	"4e06p1Dj6J5pF6wuhw+PbE0msSS1Gk5DsSPtd2t32h1MzMk4nfqN/cZuu9PebTgNpTWDTbBAFwDrdVhU",
-	"osm4Z7RyG5GJQkDgCoolsx+ZMAVBmgaAEQN3DorjE7D8cqykHvR5KjqhqEQyVmdMBSsURx0YrCtJx5A5",
-	"1sE8UYgHzUaGfjGdKirukAq6z69fvwMncP/6dYN+7SzQGbXoID5ZbfVqSqyqFlTj8AsQMHyFABHfB3R6",
-	"oCWU0vwDJSzn9gi7nc4b1hOKrBX7P1eiRWE8JJyYjo68xn7Ddq3B5kd0wiR4Cz8stpInj9x4EDd1t/Hi",
-	"CZqimZBvhd5c32mIr4EmtXtufKQrEBjWCH9HkRrhjjfD56wiUGI2mdBobtud9QRxZj4HkoMtaysiVwjX",
-	"9qQ2Yg00dk6quRnHR0Ozr8YLp+jLJy8K/bg44N0d2KLj2DGTGSzuXHzWAUgTO/Nx8YB5KB+P2XHaoarG",
-	"nIRBND770+9++su/SDwwVYf8xo567m2l84n0iDVzBwmcI646K2uN8uWvfvTpJ3+UHaV6oWyUpsvH52F6",
-	"eAmHMQBfqJMb8gGrMzj2vLHfaFjBLOBkEPs3bhjb6CCc3KBnVNKo1/5oOmrY0SeNVz/805d/+7fZCe3d",
-	"vAXkU6fx3Xzj9fdUwZn0Mh1rGOSQFOc2QKL2Ur36o//88r//+5f/7a9e/cM/VpxZfmILyQBcUiCjqzj0",
-	"7OCJF2n/V0xBCO6AvHudzuZYUbxwsSNRPZl493DtPuw+ac8SQ+wbb95WR8rmxo1aPKWw112rV81mfIEC",
-	"Yz+z84kFrdhJ3KjDLgoH80ZuCTqpJSjlKo1KPCDuUzt9bU9ux14HBOuN9Y8KElDqrFTte1VqFlN8Nw2r",
-	"jIPmwFJxMTdDypPb2P/wiVPAK5FNKrRIR3CdUUG6xhO46WgALeZE6TpAVLCZNzudJ6r1rKGvHP0dCTFj",
-	"oLh98Jg0v3rcu3kLrfkxygs5cZMQAddBGxo+U2SCKIsU6fMH3Og309gOqJRd3fg+8YWYQZFPuEimsEHE",
-	"pB9pVWgasTM/nInEvhqn2ojzZ2qx0udNwNTo8AMU60uwinY7nV7LQaWvJKPklHFjP0AtVIK1V8fECIJ1",
-	"lUiz1+n0+vzr/uAUY+juiZGDbqRBEAqlWPCQBFSi4sB1og67q7gPNV09qynjok0g+AH8DaDN9rmZoVDI",
-	"d457sAUoq+ZEUlMy99TTOTfzC4PlSE7CM9ZajoWN+VFzmm6ns3eQs5arr98kzVir9QUQCHiCpR/0eWKV",
-	"Nrcdnqr33FYZXH6sff+vCyuD0v7YHMg04rQM/mhBB8O2Lw25x7R+TuekGRN8t+MQMA20UjzPDlTqdpxy",
-	"vAAiXVsXVhRuqb6chVg4DSAW9La3o0lEsdo82L19+zY5p4JkTRXla7BsCXSrCwf15k5MoPkhKbCghpTQ",
-	"MJzumEQtAi0d5c0qo0SFZyU5iZRUhCdrrxVsYD2JGYfVbQX8pc9WVvgXBUFqAWVClBps/rXxybsD/4H/",
-	"taP3v3HUve8fiSP+6ObgztGto9Ppv/r9O1+73W63G6uBmM1CRNzJtfBh7ogVDmUvAxCtGIXY1GVO30H8",
-	"t5K2SP55SxTmuqpz0AoH9mZmYDZij98+SIo9Q9obsKYWS43E9ZeRNusetnJEeqFEudJZrQhtFeAQSeDw",
-	"YoT7LpPxIjeDcER83qqHc/cc2P8Y7NrumhsjJp/SIHhqfynK8a+OnrIdPil/MxlTsU8geM3KjKLo2yRc",
-	"034UhSdNEjSfO/gK+oGw3hvtc522ORw6INhL06BofMozA/OljRJ04FZ69oLJ9MzdNjlmUvp8ZKSlYBJ8",
-	"IdquG+cjanYcDD1xIHVDK4cu0+viS8GCoanUj5miFllHc4BsxORhEKSShrxOaBYEKVaTyomRhizovLG+",
-	"XcjvAb/nWGzV5vdu3ipqvvJZfje/yNuTwJklNFwucxI//GameGCj4TRs3zYwsGxi24YOJNBL9TRZHPtJ",
-	"TGrUdWJzHhzAQ53Fr2PluFM/jinUdjtmzxr7Pafhi3tidJdh0kh9x0R9+9DnVlpMXzyM/DMqMbOQeUqp",
-	"eUJa7+MNww4kYTQdTHwOf3agSlzuyWKawGRx5hpep8R8ucqKog/aePYKV3K3ykpaLdgrurt8RZMvVlrS",
-	"mxtZ0p61pGitXQPdFZ/2MmxnDc+2tilUZWfnw33WobMJoKFzjLqwA6uupfPCFg93Pe5RCRO000IocdRO",
-	"cuDgmwbrfPhEUbK5z/Dhkxcp2PAepAwPgvT8kqoTFoTIJroqym1bBC56iDDKcUVFTPE4E0EOo0xLT4wn",
-	"8DnEt1jHUrhQPczEDoQRpGw8uiviSAEFSAgPiZgNxn2ewgcQ4xQxIk796ZR5FyDAL4v0Xnz8MksMt6CK",
-	"pckTZ13J7DRCzrbfewnsqHOyLwYUfKEYY37zrjDMBWGYleTuGuT+mqSYUn5FOGGvS4qJ6lLsmEmB2YdB",
-	"lQXZo+SYTijpOtrwpJVL9VMqlWea+l0MnrJj7n2OVdnjp9y4kFEzNLkN9MULcHrgJYE5NJLkeT+P6HTK",
-	"ojjkmkLBVT+5HdPn+FMLL92lRGYUnivGoiPYkoLilqTljMyZbKdnB+GoSSw6Bom6+mS6wIJOGFxF44tT",
-	"H4NZCpxGePsNrGYZUODmJHnxjmiRTpoiJDMxo0EwJ+6HyCyfuK2UqD+w2jAZoSkU8pqTcNjn2Vtw5dAA",
-	"w2t9YQewXROku9vppALC70DOEsPGTckwX8YRmzoFeJ9HbAf4N67FEhjmZrxN1ArWTy+jmr4mJwzkMzcO",
-	"jX9QnaCD9D0FhdASglfr1+fww/k4NFNJli1/d1BfTMhhJ3F5sJMX3g8l7Ow8G7aDeXvi4tdJ3XKRT+ZD",
-	"mgmPJ720NyqbIne5Kgqy7+UvfvLpr3/w2f/+u6zGZufM/TCWMk9qW2e6O3I+Zfd8AeFdpaitcMg1ZPlu",
-	"VgJvavxVAG+9wWd088oDLUXDU59vbV27eWRTYBxZb6krQ4zji0LUmfO6mRCbpeehLG6qVORDrYLdbARl",
-	"hiMXbzZpUtvY7sBFK9JtbdT2oqlifzX9AhNwraJhZA/EGtu2Bm2uG7NUEe5qmZ8SiQYxbgHq4u2lG9Tz",
-	"nkIlwnJwmzaFwMMI7l2rhKG7H9+t5BAGZf8GFw1MzgF1ZudEhoiicBgKD/Aw6nNIboP0vAPOo1iIyjBj",
-	"k2l2u53dVpsccrzbqeQqtibG/hSCj9hU2pf0znY35qjp9jpvELi/duh5eNUp3RIcg+ZkFkh/R997EnM+",
-	"wLIdcOeHefE1LDhLYeBlo4HSi8iezWggMv1oHDbA6WeumRZEEGH8UJ+bKMV4O3VkfREAo54HU32NwAtW",
-	"LMevUpU744CPxBqwZcdUWfdrm8WWBR3kO759+/bm5vvGjqaOt5BOiwN4rFDXkBvJcE0kFJWCteuu1bqQ",
-	"41DT8NagRjGFbgBoXLg9sOjC+oajYyxqKEnjsSRcO0+glUK283SL7FhTrMnGVRZxtwK1XRB4OPQ8c61X",
-	"x6DGk7KwA4rHFVCDCSR5oxA/6GYXWMe4JxJZb50knenCSmEAktSkeLGuu/NQMuJG7Nk9MXLb5FCBCAh/",
-	"hmKBmEkIEm7Ekc92N+dU6Iw+zMOwYStuGvIyhYFnDFwREwxS0kyxSmEBaLAHXAcz7BK8D39ojS09YbgN",
-	"HqZ6yIICu3ODCZIG6gAC67WmQl920y0TaazPioZWpNtV7VtvjqlIoYjU+BRGg8CyGTfr3+d1CACYAfR6",
-	"swSa4Ipeglt9igxSnCiZVca+/ww50ss//tGr7/z55//2v7z8xX9XpzTcOFRJS22lLsJkINOOJbJNKbXK",
-	"I3/1nT9/9dc/i+87ZUYeR91uBu0sG8ynv/7Ry5/8Oj+MOES5+gJ2O10jWpCsSi4PQsIRs6KQ1ih1SGqt",
-	"5ctvf+/lH//o00++9ervf5yfhLbL1JvE7s5JgWBcb1NXGsjNHc1DC5fxmiCMRoGvlUKLIVqyGqzGhnXP",
-	"may1tp//7Bf//K2/+fw3//bTT7716SffrUqqpbNaFMiaSMLCqPE6q//bX/3J5z/7xatf/C/kEJ9+8suX",
-	"P/n1yz/7bp1dqQVWTGWnLV82zHHIMktZnOMN3C2ePxyyCEVFsoykqae6WVuX1cFlRc9LMuAt6K2YvxV0",
-	"2M1d+KzA9hZ2XMyT7B6zFkfVSxZc6JGgGaUAT8JFF6xWu3gdUpypcDg3ixZAT3gM5Rp1C0XjSHjYATmn",
-	"vkxykQArqxwnfzdOtJJJ/MLDJL0LkFvMfVa6z7mmsmP4x0VpO8aESEHtGRoEWKTnLNVqFKkD9cGel+s3",
-	"T816L7CU2jge84fCZUxNJzaBhMMU6t0nLmZRewRlzV3S1ckcBWlCAr4TppOuIAoPhzpLLDAZh7jU8zBJ",
-	"rUt6LYfsdEnEhpDa07RskneCVVRrvtaI8kqOpRzgFUY1fajGXlnlwTnsK9Wnm1d9DqfTKDxjOYUH85jE",
-	"3euLot1eZ6/PdSPG6KrWpk0ewVShm16+m0fsIzaQS7vJ+sZrmlTViayh2PR5t9O5dZDdBdRUNZeJYU+3",
-	"29lbqP08MqT5Gi8FwFaXKB2alBPcZxNeBZQUU3AM93/7qz+Jkap9cjCrexWQtEQf2d3hoXxkaD5/B1XP",
-	"gEO2MPRP6PSrvsSseWvMceVJLVEPayhZaFHeyKCWrPStHR5ax3XxsNBqvP1hdTt7Bil9FVr3Skg7e1Y3",
-	"QuO5Oe2sPSkUB8WT0KLCQJY6Y8/vx6effO/zf/i7z3/27Y1PYjVEovji9u7xxFxvsyb/LO9ZqrakdAK1",
-	"p8VKC2BnK2kgRC1FOlO/LYdAlQGaJv6m78ZmVKyaxv9F7MLu8Za9OpA7H5ak1AptbA4auseUWYM9FOoR",
-	"e+lxLOxf6RhJ/4VgoDSZjDnerw/740m7KB0AhS1cKlVTL/QvrKoTKOqBrcuqAx4LmGRLPR6P2CQ8Y0Lh",
-	"v6Q0t5tkn9YjNT6nlEu/TQ5FKuGtrvKgOtZp9XfO6Xwf3R2pmBpoTx98U/ZucwEPNzW0vgtDMXDanh8A",
-	"6nSQhslBvo95xIXvYaLktaB2pts4tjQOJunzTJREF7KH5wA0ruol8SCUWarSFeotAVnVd44yeiVQmOt5",
-	"g4EG3U5PybkiQ1RBxxsJF4Di+OGZ2fGNrvK6EQp3LVr8wl4xAoPXazGK2vu3imG0lBZtWd4rjifIcB+y",
-	"OGtPKQlehMBOU9kFyWrsdAOWul5OII+YxPjFpxDrUCqRH3BGpnSUyj4ukjspGTuzQ8LAY0Ji/hUnzjgv",
-	"Q0kDMghnHC65pDP0+iBp49z1SyMPZxu8XArRJu9htMfllGJJ2Sj9id2HBPuYQ2kcnpuPvc6LsgRYm5Fq",
-	"a4wk71I26cAKRwLU85CO2HZXYgMXXGP6uWSSZ7aG0Cm615pERW013VMluVNMHeYWLYxUX581tn2QB0ns",
-	"nC7Bt710vOkS4N1be53bt2/udjpWhK2uQ1NgzyrBTU+cBnDRxn5329dYLaKunZwJZEWK7a+XjCFPgJsK",
-	"yyuSiNpjBaH2NQVjXokW5Pp1k7jp+nVyYhfb5+x8iZjs85RnS7hk6AeQ4PpkDvXnGGl2jIvMif1eSgbH",
-	"TiyvdaCrAykZiddesYwDDQKd0h5rjZ2yuWIS16+7MZBW0kzEVf4GdOqrwb2DRWooFDorKDZWkPx+owI7",
-	"8VLNv6xie8MeiosT25oYH4f3SuzlSSmN1DHxpb4GvSBiKXUWGvsfdp44m1/jDWTCytDn5YUFVWzdS2GB",
-	"vY2XABlkCDCHDdK8DdhFgaDuddT/Elk9jMLJO9UT26vH7xckt1/FfdUxX8TJL3TNuLihlULh3qlR3UCG",
-	"9wvqGxS5oy4QoeRO2evGKUXSH8StDPNZN7aGW1ZBLMJK7+Am+ntyIXCRKn+IDU4pJpggjHt9jpWRoHgs",
-	"gg8wr1u5zmlAXGjGbdsmaTeuKJsMp7Dojy6I+9xt58v9+JyU2hKSYLBrcc0uHRZGiV2ID+sgti4Cyfxu",
-	"2R5WjmW/QBBDhXw8Zm9zrziEXSGVkJvTc4AHoBeb+sjJTBrqxnp8fhCQbjoRdulkehs1ZCyOu87wjeKU",
-	"3dswuazA6b+oFpYamcOWxwJfGIpKnYAciNIDRSvKh2sK/bokuiDRdXpcKetP11mE8xIJBM1svvLTlq09",
-	"K5+nS2PcMbS/mn+jCBAp8bx5a45CdJfTkrNFnHLMguHvgNXlCwtYJj5nxVAFzS1Y2tcOm9KJ5RfaV9Yz",
-	"r2zN31JAjF9yXHDJTCyG2krE7+W1rVQIf7dNLWa8t3C8WbNLwht+B60vhYfwMlpgdGYHuNS2LfMLRqXU",
-	"ywUlofR2OktROBzCDYgkDczmIhDfxJRLdgBilaRL68cbpmaoWWEueUi307lVhD1wZV93BqXfzVRGt3Z4",
-	"KIuyxOT73Ui0n9OY8Xq5qi4qvPBRQoVftgTmlz9hUSkZll1YyHi26iYqKifDi4gxTJHaBYUYYp9GUsaB",
-	"9lvJgnQrJzxFYuCJ2IRGp4tThesSrZBWnuALpEkDn4pWRqKdMjYVWD82FfN+QNx+o99wySBgNCoOV1hZ",
-	"zN4ixsGoRnaMyZBqpDfUM/KFmWNr/bu10k5A1CtJE20P+8sSzg/xwkBRjc+/9QevfvibzabWqRXgb41F",
-	"R429tpD/tYYimHwUH9MNbAwqNL/91Xdefv9PPv3ld3/7qz9qbCVpsk3fV0L8S3xFoJhALyj9cZrKLkh+",
-	"g5RJZAcU+djgbQFIl39jQPmABU8nM8kwgf6CWpdcq/fn4zBgO1icUr1Imq6QVM6ESzp5z3qc/5/AgQBx",
-	"q78AUq8igG92b5J31St3YLj3ZlrXjdvOSFMAiKq3G3ia0lIUO+92OjcPNBHqyprdXqd7YA3YF8TzxcQX",
-	"gnmQSaNIyA7iIcEIL4GQ5aFEo7J9UgoK7tWWmjcNf3nXUEpZ8yskmut1umrk9xhanusOfeHdh16ntxPv",
-	"ZP22F2i2iv4PM5Ur12mzMle6kya7rcu+QqJaZCk3uprOcQ4ZRYEBcOu8K65mFgkshgPK1ZHEhV12z34B",
-	"Pdojs9NW6b0hhkqrC7ty+kz66uVyhKVkXVzAd+U5lxOyPYhedsJJf3CrizGeMLZSbbmItC9C3uYo+4Lk",
-	"7fu4/hTlGy6ZJWnx80oq8k0HKAN2Zpn8fTqJCWyJGIbRWhF+WEnJyK6mq35/m3sYP9dptckxnTASqblF",
-	"s4AJQgVx9TBy/btbkuO7KMfxFNWQ5jQIwnNMyF8iyZNlEJuX6vrUf3Fk+zpB8auJ+/WvOtRCAMWXs+p1",
-	"VwMUrDc7ZKbb7GNV7oqL/eVED3j+xRcdQmjNfAmSuESg4XUjBkPTF40btEZsRMWWgQNEYCzT2e/AU0KB",
-	"mjA6jaEB/BeKUJJeXDUzjEhHR571WnDaPIiHS2ev8diQzgK5b9mwWk58BaDP9aEjLv7xviku2QTg0eu0",
-	"4sAAOMKCuPDfzHO3OgeEQkZLKsw5Jv4QqB/zEUCNyYjpqpzIG0ZMCgQ43U7nAB70+chiHj7PjSuMsiPw",
-	"BRnTaBIwITBZT5+n7xWo897CgEBvhvyPCYwIJCEfMBySYNEZi8gEAgLUEJL6njMOjesv+DBsm5/63BdY",
-	"97Nt/ewSGoiQCDU9l1uoynWI63MZhd5sYD6bqxQO3KPACxWcMe/3WZS8l7oh6uP4hAwj5iGNOGad7qhZ",
-	"KWg5CGZeQe4kyufav2ThQR+sL6LIpskVBk15OGimflMZdOx0tQlIF1u1ASNpYiicz33p00BTTK52lEX2",
-	"oRYrlJOOooGeQyZhxPCbbqfTialOV48gPOQ7OA9OJ5C7Vs8CSQuAaZ9DXQcEp9iAY0SV9eDeQdHex3nN",
-	"JD1lvLT0FB78121rgkndpxMmHqhZFSQDhVkPYv6TqA7AVTSUceJLyONQMA3oj+6m4hft04nhi/HalQIp",
-	"+PM+xlb984//52d/+w+f/a8/NN9j+cee08geC6wNmmIQpuwjQmWDNCuWWl8Y3Bk7FVRD74TRA0VMBRDR",
-	"nqae0ctv/7uX3/8eVja1Z7Ro8E82H7lSCtQLhvzqj7/16gc/+/SXf/fqH/+g3sCd2Af3ZIWyXZo6HlMQ",
-	"5AtHuoiGXv7Z/wf1Ev5LzUXf0IUeW9ib2zyYgjp9uVfnxBaJyGstOkpJQdPMmVp8UwLtBKnozepb7TRs",
-	"gdXYb3z+m//w6q9/hqubfbVsbRNtacEq18CPCUvdXlrUPMPMBdqm9gDuNuARM4mxOgsvu8BP1k2UhPvk",
-	"06GYTVmNb2Z2sOE0gjA8xbHi8Dtm4wA/QA3jAmbrNGwwgy3Z37w/9eLJdjI/Wbeky5zR6JRq7HderFls",
-	"rpRDb831i9sci03bCwxtV3MDL1Q0047g1DHDqrarlaErZbhlRehyQCjRO626dICJVrhnluGcCy6ZpQ7f",
-	"gmO29Nzk+V/qKPRKBfEGr4OlOFolPbhtaRtaIeDsXNtjV63fm6LiYpW4Xok91H21GWKZ8ntXWytEyixu",
-	"XNW91j7h4UnozaEWL5TZlSHxpUM+Cn24ShNGplKzL0HTUSrCAcRyG+1gQHmf401guOKhfhv7SpWat8kH",
-	"Ctu6mFEVz6JLFM2i+R5NOCZBLWh4bDKVPvNIU2lt1uB000ud69Vs8FqRuhsbwYtUKaO9gGnghA2VcmQm",
-	"TSOISgjPWK4+r2FxllJUaK0353q5JV4/8boVHj2MtNy2dlaXvHfW9ChbBtMCnLByf6tb+qv0uZK3v2ey",
-	"hd8tNE2m+0Vz2YU41u9a9La9KvxF1LShLPl5uqliaE+dW8uubOXGx98UPNHDv2T++SUUtdDYnYEbiw3d",
-	"K9LSRaWW1ZtDN+7CzhmhR0xqr7FF8DXvY4OwTd3tkiGOXNhgOTznAqSbEm2+gEvWzRgzC8bMdVh49Zpo",
-	"OX2+4AJ3bF69K1zCaRSF5xZMEKSZuZK9T2gQ6CFPWgckc++7z1e4+J279w2dtNqZYroiflnpAX2uk94o",
-	"cqPSP/EDX85JE7+9lrj01d5EbHCW36D3fCFdndTPWmG0px+Q8zHjaIMmvuxzqDd4wlKKC9qvrW98YcOO",
-	"EhNxE3YJ2IleZW0ozuxrq/qt9lQIPRiXtQHbHlzMQhQISXUFHaVWG8p+JNZpp8Cuq23c3KYgdUJKLtnD",
-	"4T9Mr/4lDyRImIU2DtW5L76FMINkPGAGXHc8pcCkqP5h2ZKsm7VwK3foi2jtS+bbR31J1rg9vzoKEfs1",
-	"cUgRAaXsC6lL9MYsV88Uvcy8mjU25O1unSomsxXTF9p2OZ+f+TKd0FAJe5O6Zzdzw/7//R8v//hHL//N",
-	"T/ITjNizbL5lMMXMLiTl80Xevy8+wK/7An4hRLPAkr5iOKGcjpjYFOAsxZpI4TVhprFdhEPLEd9EvqMB",
-	"ItTUxKgE/cG8dDLHNZD+hLUyC9vnh+AbRiznnrL5eRh55p6iaeF8HAossXB0V4EOn+sLFIYGieK81Iec",
-	"uQoBApxMoz/KvT73RzyMFI6k6ZJIedhlBQnFe7Uasioy4KTBXy7gchEYQqX+UuCguiGOWwIeK0Q/rjeS",
-	"0tsSxRn4kRqB5RUORhM9cuDLgYISItsyAPpyXUKI4dXi4MnFhRrMu5Crbzq9R/mIRe+xMxag1Kwhqm3/",
-	"cpbqluCLLn4sdOJYsfHoWizIPLQgtV8UBkzPpxsDkXRQxdoz79WZejI0ewV6q61AnIyo2gr0OkWBywlo",
-	"6l0IaLLP++vPfqiNUPEpWhcS6UDQMkgknvoaBpcVX8S8zYADwLJjDDA8DicJI49FbZJ4hQy4A2ePep95",
-	"GK2VuNAKbT10prCThLBIT1t+jM1kGEYTnalOkOnsJPB1KqJKBh4+NwFiRI6pzLDNpUYYTCB6+SFH2tbg",
-	"WJaPDeYHtuimMD9wsd1jA2l/k634sgjm/FLf1Y8kacl1MnIexkEIENSR3Ymm5dBF2J4KYNCTbC0OYIgF",
-	"73rxQwl5VRNbZWFh6xgzasSKLQ9CKjOGXFAQ0pMLkYP6ZNWM+RCuVcEFCXJVCfguk7qFazbDrxn9Uaj+",
-	"KzDDPG0FqKf+a2GW86xYcLi5SMsvlos8lH2O9xHyyYZSXdXM1rtGaqASCfg1WDsgkUud5zeX7xO9B1tS",
-	"d5dnA8qMZl0zwArFEbeyIhuoh5ShqEuWfSdTUb+8JlJJqURQhDMJe/HkX5LS/4tVcD3UKyBwGYHAxfkT",
-	"cmf0davGea8BVPbZjM9gLwcacrEphheVI4dDqFOnJ4/+vFSK9XCYFu0yTBwK++m4EJd0gaOkK+Nx2efx",
-	"bUgrHkS0zdvePTFySVNMWRAYpZuS69e969edVGXGllq9UzaN02HaA6VCwY64RIFqcxtJHdA9sU+6Nzs6",
-	"SZPlvzo0vgvtMIqXAB0sfd692e0QPKtvc8miTCxq92bnNjFH+cxXLUF4SnauAzphmOKScgLGMfi+1e7z",
-	"R7C4ML5bufE9Yh+xQdH41kgolRoYjClFL91O51Yc/9rncVnEbrezVztNxSg3H03er/FmIGz5YgSDeKxQ",
-	"KJSkbve0n/jv/+Pnv/lT9BOvGFabj1XY3PA2GnlbbVgISGsPq0KSaIusqmDizSzXklyZeybE86vYzob2",
-	"cWfdkZWnWNgqcZWOCSXKtlbn1d/8608/+d6rP/3Jq7/4p1d/+fNX3/n+yz//621UBSnhbtu7pJfnXZuK",
-	"yr7AECkUKRcRILWCB3MxbylL/g2xqajA5cWrUZtM3PDibChLmIiduHQvPYIsDDSuVatfck6TIHIj2i9F",
-	"apYCjnARqVnKj/AFRcMjAlUwFleA0Fw40yoX025i1nMgkqLIeHTQPlUk8lSGy26qHXqeIC6+48WJSFJQ",
-	"mAoSRp7PaXw3S8Q5VRziJm5fl/Qc01actuUrmJxF52tpkw8MiMbGFRXlk4Qo7UUrflakj2ZJFjtCRYGH",
-	"UDzTF5i4Zb/P8ytNmsk4Sa+FVTQh68gwjAijgzHRi6B1Qy4ko54DP1vXUyweKEODobVzcqnq524sVKpA",
-	"O1l0lc7cqQw5E3FGldYBCSMHtJo+T5e4iYz3x3NUV7tEafPZA0WaatWnsFhqCKxlxoBrlc62UxLYZeWV",
-	"XyHWq0xr6XN1Mg5ilSzeVYtFWu0UVorBFxUZPw4vR37dcgvfgkgNL5PAQMexR4wKNDXVRuh1I9eKx6GT",
-	"maw8jppBaysPYnPZfbe3ErcMrDhavieLRqKztaw0kkVe/yKRlCQTMWkK4D6OGWOrKCRgldX853/9rc9/",
-	"9ovi+O51YwqOsixiy56I+ib+9Bqtnl3hyxVqiKtyQKg4TZ6Vof6ezMMZSODpNJijaNeSXUEIDaguA7Cu",
-	"cPjtLktKGuUE4vLUjmuEnRSxgqKYkq2qBgXn9oJ0AuwZTqACYjJcMUXFXjZHI+xvRhOwyLUU/z9OABbw",
-	"IAY3LAA9J5cVTI5FdbgYcSP27B4Tgo6YazJN5BF8z8Zuqj3R5xSzFCYZGQ8wG965D9pRkc8jjdPLgLhW",
-	"eNt9nlU/MndYSfEVVtXu8d2vWzdTY3P8NUEMTj26i7EZOKDS26aoM2DcRUmoRWa1SG+fLHRHtMkDs077",
-	"5YC8z+vj76LMGCloDCB6ljgL7M0BRg5FoG6mkXifL3cgfGRm8Do9BorFPw7VYuarHSuBMgxn3EtY88mc",
-	"CEajwRgWVx+YFPtK36yrFzaur6Xh0VpyNa12pEld1L5oYHV773Zu7lgXFPPLjCvpmWwvVg4aJQwN7S2H",
-	"hIsG/fLb3/vsL/7H5z/7xaeffOvV3/94y1B/k8u3CsCv2f+6QTkxO9qegTx9VDdpJb9QcJs5C4XW35sF",
-	"0NYwZzgQhaLSMgYfkHPqy3KR+bsMX1eh6YuyGIPGYfDXasjwpgMEVAoKT/3B6TJQiPU7BXHVw5ZZOK7k",
-	"qUHJ41RqnkhX/eTzkDNyMpMaAx1YbiMezGNjcpKxO8aD2yn90XlTA6uvw3SWWkp1grGMtXRBaRAZmsmr",
-	"metULaSZCd1wknWApzGTc5KkOT6pTp/HD6gxsGDYWhD3Yfe5kQokatcvY0Ux66DwrEuCyEjrLnon4tVc",
-	"jhpSVJ5JTrvIFrbhIiaFw1jHJLeCmbRwDOsbKGtBp42vg2pwrQXIdv75b3748s++99n//rvPf/qHWwg+",
-	"+Lo5f1+yBCr6ZH4JiqOkqGT/C1MkpeQgXITJzaLpiy1CbjAGhmiung92QUGUKiVM780ks2qY5nLC7rb2",
-	"s+kOwcSAlUoUvBKMe9peJsiISSW+97ZUK21P10q7TNVOJ1d1Tn8H65y+tiqnX9b6pr971U0vU23T11XZ",
-	"9OJrmt67+IqmNUqZojgurl86DCMCJUy9YzYIuSdc0oQCWL4UJF3bVIaEh+fk/yb24602OcQvjIXjmjCe",
-	"JdvyoGX4Lplx6QdwKyVrUsHybogBFEVrMJOxqPR5Nj5vS7CgZ5dQrVU8VYY4F0ieYVDAGgVV+3wV5PAF",
-	"rKVqE1Zj/1Zxxp8tGybSY9i91elceMXVJcuw/Rqsm14D1d4Dzr4azqKL7ry+0LjMpVqhtJ+R8nHFGx7L",
-	"5pxaNQHWb5It2koWVLXOcNKrEq4Xio2KjsSF4qMLruB67zXUb3028+Uyc0UsgfPZ6K3qqyRg9MwucpPC",
-	"LzMhiYwoF0OtpGh45UdCFgIUTZeVM5Z0b3b2tGfn92a+XOrXCTmDEft8VOrWUYtTJelJBduGLkTTg9Aa",
-	"C6boV0vAihrAZTFzFOe9WF4//EJQSYUet1LzfcuBI+sWz+91bmLZuDug/aqDsZHdK11L4AHbnFdlJv57",
-	"5uhcsoQwWg77IimWOZM6q8Up4+SEBSEfgXaYKcynNb8BhnIkzEh8yc03lyg+ZfFpsvvMRu3k7jQcFIlD",
-	"O77c/KxvSOhoOCOSSoaZP38XAZiss3ZBUOk9Nc9NeXBguzK4SMRp3henNL0DhfkQ9Qx9Fnh2anc+DN8J",
-	"o2MmXbQjZb6NS263yWE6izpEh2TAVp+7caYi11lSgB0LyugS7Lqafr8x41hH0Os3DqAsu1MQrO30uZvO",
-	"XKSrt+cSOLl4NxCbhKuDCmappZjDL9OIQdm+pCjQeUSnUxYJSB8zDajP+zyEpaSBXj4wmHF2npkgaaoz",
-	"N+MDNmFctsoq0SfJkVzMU+/m8yO5Wwos0gYxtWLHTF4WT5nQCRkvRdLZhcau+FxUqz/ynT//7G/+EKKf",
-	"N48uFw3F3GNMJQL79JPvvfxvf/3yB/+pfExr4c8Nrs1a+HSD41iQNITTCTvk3qE+8WuP492Q5LOz5VOv",
-	"dXOp11794O9f/vl/+vSXf/HqP/zNy3/zXz/71/8T23n5nW9/+sv/2thC3YBj67h+yZyNcQ1bkUrIuhXw",
-	"mpOxl9EXWXtBLjJNx6IzeBGYMn0QLghWIpqzEucvzRy8QVNcGvAvcFfSUwZ5Ms4fJDkeFUDS5NayziUG",
-	"U3c7nZY2QwWe/kVCK3EuCPXdNaFg6oRFRL1ViJIGsyhSkE637oaBZw+iVQ0pvYFICd58rGcdLfYfZnsi",
-	"7NmMBgXLoJa8KFWEffWhz3PN5Z4qx2SpNasQZF3l/pvZ+8th7OvuCDph+QK+hYI2vQEpMZhe5NWtc6UV",
-	"hasPCBFhjQFt2EC5mUEtx5C6m/vVbZmFI0OQuLmR1bJ6bnmtzFl7zQOpLAkf27xhy5iw7OTbaMtGPOkV",
-	"QjeP5w+HLMIY2/Qyxek9WpeifHhsgLt0EXALT3EZ+szsxRfFslp4HC8CYWbO1QVBTNOrbXASY3+bAXFY",
-	"EDO6MQyjE9+DdBvl6PIdeMgKhwPLJd52cfd1cXN0Veg0ZeAQFTKcCnIeRqdwk83kdlCDazmg4nzATo7D",
-	"wSmTfT4IOWcDTC82YpL0Op0e+bo/OH3AA5+ze2KEoRgRI4MgFFBmknvEvUFncnxDpws5Zdw1KauJL6Gv",
-	"N1sYP9fnbjzrGbfm7bYJThAvzBL8yWM69xgdUXMxcQaWREHc+JHH8ynTplC9HO0+P0SvjNboTljSYj4l",
-	"BD6qWi9GxgXLIEO94smSgX1Zb46uDwpo11pTWLR8WfKQ76CCjuIJq45b0XWxAp8v6XF0t7SoB04Y/F+X",
-	"1LyY2kEw88SXtz77wXc//V9/+ekn3/vnH//ysx/8aiO+6wVlPMoH8vlvfvj5T//w8x//yaef/DI7inx0",
-	"/8LyHYuSb1lHobDc1oojzK+TGWF1dvxOTEeXy+5lL5kvMBQkOckH2bIeFW7Vr5K7a7ZCaY41MjNZk77w",
-	"hEw2IVyQUMYuSfOE8pYuCGHJYy1JqrgV9/JSd8QkrKN4GgJbf2oqcCyqGcW4jOaQTlOfUp200smVStxP",
-	"6iB2sSiBLzEvhCQBo+oxzkg4ZbxYAjuEBYKRDopY9azrMUn94GFA5TCMJse69WRIlixquh8+cbHbcDhU",
-	"02th2FfEpsG8z8WYTiEZqyEGQoeSRYmn85ogLkj0snVyHe019NTU9Vzf84V0jV/RJF4VhJIThRloFNE5",
-	"Zmc69+U41PEVloS8hghG1JfRRYWxcpJVC1DIlVRJho6YVPQuUPDjil9WaToruA5d255TzgBn+Zv3TpKr",
-	"dENisITWCkVi6YAKZl5f6r1bsPOXS/6VrVWZLISQ6wuQhSslsFxRJDatiWk2wjy0cPgPjh0bA8RssKg2",
-	"ZsK94EAXMVr4QfUB4Er98fSN4S69PWg4DV+8RQenSj3kXmN/SAPBnMZUv66e74JY0+10SwpCl/RqvVlc",
-	"SXnbRaIKzkG18pG2TFCSL1wgQNcpJwmn4BrBY0CE4dKbgQkpNbUcHLznD3UZpxOaUgX3i9RjX4gZJEJR",
-	"wk5rt039CX6Ls6yZFoWk8z73+RkNfK/VJu/rYWl9GU7c+Tg0JzzRnwc6EIqHcozJbDwClMG8LYvZijLW",
-	"LPBl1lS3qXyuo1Katasz2AUNVuYK71t7dsmiIfgXVy8s3M2L0OzS23lRoaL+UGrOdU0oHlfGstco8zcR",
-	"I9BfBiE/Y5HAQg8TMVpeCn82hcp9g3DGpUsmmJYRY0jtxsDWd/06Z+dK8YNbM9evOyQMPAjDoVzfmYHX",
-	"+1ypSZG8E/iMy3tihHd3ng+CmfDPWOsgiS4teBC+EUl6N92nbrtNXF+8zT3YF7VOfW4q4ZnKOMj/YWht",
-	"8jjE0o0ndHDqkCkVKLzcgd2lNiQHSlttqheFbJkOScQGzD+DFLv3zPIoLc+9J0Z3FYU4sFTqtLvkhKm+",
-	"VWMsgEjRa4J87fjBfSLZc9kmhyRiZ+Ep8+LWTxmb4mVuwZ6B0PJFn0ewO0pbVUolvqNm5g8YaerOHs+n",
-	"jPS6nS5ErNqbFWud8XbGCqpZdyjrqh7rc7OeajHbGBgR56kRjCWhBNdE0qDZHR/TKWNyuIKCIlMayXlc",
-	"w90a476VKY7I81BnoVZ0J3w+CtjT/qzT2R1Q+I/5dIKfXKe4VgkJhyZKWb+g/WDxaynnXCo2V7+A/Ew/",
-	"f7BaoWoyoQEEsngkfYZ0cAi6w+KloQRnrDqzR5TeU8AafV54Qz1/iCynG9IZLBNqD6k2bx3kvHPWjfZu",
-	"r9MtsRfcsRpSLPr1x4ycUO9OarlT8mWQ+akxGFNULLu93acJshno2rgdUEdSy7pSgRKQ6w/VXi8ejqb6",
-	"DQxo9dzLuUHhUbLCSDa9OrfMYI5Va1tZIeT0Sho+3WiaokWLhU1ubudAmJki15Yv1xQmtpQoc+Ctae/d",
-	"vJWyBmxhZWveDVxmG8vimELD2BaPUL3KK+/muOHWo2QW87qyaJmMNCrigEpyxOILLFxkuTwmTRFGknkt",
-	"h5QK36x0K5C3y4Ny8nx0UVBOKvokFrcpCVhCMtuIxlmxSGQpfyyrEZmlcJJmgIXQoPYybD42/emSoKAU",
-	"C8wZNgHDGsXJoFQ0ZZaxLMOj9dlrfLPfUCC939jvNz799Y9e/uTXv/3Vn8QF9l/98Mev/vG7n//s37/6",
-	"p++8+oOf9Rsvkpe1r1pNFwvVYXH87q29zu3bN3sd9T+7CANYUh8xmgxYjN6JwglspWIRg7NMtJ9g3MvW",
-	"0WeY9ynXj/qBRe/g3bvGfmMs5VTs37ih2Uh7EE5u0DMqadT+aDpqmBfu+4NTjtdVXv7qR59+8kfxLw9t",
-	"A6/68pn+b3TGIrOwEzHq9nbNaIXww8SFb8y6vdVsuGs5kgulSdMoHba+izoY94jht8Um9HJKoxIj37R5",
-	"/YnToFLSwZh5cPcN9n2wSIBmqFF/AIJ89Rf/9PI7P1cE+fP/+PnP/+Nvf/UHdSjwFlJGvhyIRYnamr+A",
-	"FBO6K6DOwg6rk2KvjBZf/fBPX/7t3y6kxV6WFvGTtazlBOmsuW0XzUQWbmERM9HuoIczMT7SF4k9JgaN",
-	"fTU8pKpPf/ltPba//DkOrJF05D84fot6I3YHIZSmEv/BsWrxGB1B6jl1HGmQrJj0ZQD7F7f54oqzreOd",
-	"yiHMiubLcRjoKlKGWTnENuOtntGYeoSm0NQ1Qca+kGE0t02cYlSnkLACDSmz5oRGp+qoiadUPI2Azpfm",
-	"CVLvpOdMXMGeCbfIrkmoIKrdg5yN6pog7pjC4Tpmz1xdwYSiI67PI1+wOItiQKMRxMSYegu+JHgdfaTQ",
-	"nhee83xBiST4sWqWoV6v0yFfxTE9YgPmT6VjapL5vMDKZopwJamDbIuT0gBIEy6qY60J6oGVGh/32Jk/",
-	"YAIvVcWRoAV2t5wBTLBn5ITNQ1M2Ob2oE/r8mD1zlhvK6KAw+5HT5xlMn+2k6o32lPGwzNilqOmeGIlD",
-	"ZLOXwNAFK3sPVnFFk4k6DY39D2/ffrJ+kp/yHDS1x9N9suXkTcstXPVGsjXbUdkwipNLlhqO1Il+fB6u",
-	"uStO78mF5Ey6lzpp2zeilJ2jMvuJWo99gjq0xd6Qn5HeSpr0yhmcMrFO1o3TTN4mE1U/ofM4e5PNTi+L",
-	"tePibQpFp+NCEjxm6Pyi8jvS6NTyCSLsWQmq5VAauigXu5xjtIMPpwAaoRIgWiFCa5MjnsEs8W06BPK6",
-	"5Jdq9kDhIGocWMkjlu8vhbMU/LELgtkmgWz+VR1bnPPd9rlx3hq/qGpM7VdNR+4GAGK30yWgH6iulmLD",
-	"k1COE9drao1TqM8kD18M+1aEc9o0nK5gBiulM3TrqIJFoC5PSKXOTQvuJWVmjV++u1sMAvH3y+DoBEP4",
-	"MdB0vn7p3s1bdvExWMTE0mtEBmTFQpLwI3vPV/SvGMV5fSS5LnQrizqt7Zbk4fFsMF4LYDf2b99+7SAy",
-	"vyA1EaQaw26nawpjIl/x1lmVNXcIqfrBOX9tY6gs5x8ZpnERsYMJS1iKIP064lSJtm45tCXnVCBDOZmT",
-	"1FJeDv9Z8UEuc55ZYWQx14SkmGoVFPDnXwRfWYUzm3S9m1VxFu62VeRWi8xSbF10TC8CXVun7sKqu6UF",
-	"7XrmT9iRFLpWp3Ixtj5WME9Yol6BUY8FvmKKxJcIXKGIua+ThQYUVMEJbLZxojUFY8R9vqO+2BmEfBj4",
-	"AylchUxdy/jtkm66iAxYFl2077uAbBNbXJWAvtYB2SXNHpDXYMCmEiHzOQuCFvbU56mM6q7JXZrtrDz6",
-	"r3VA9sh55EtER0XRfzgB/byOxrQiq/scbgxY8Z56MXWwJwlPPmIDSZoPHr59/+jezjuHdx4fk//z0257",
-	"V+e/0nDcxI627YZ8mYoVfSeM+lz9SZqupSkoYNttEV+qV9yUm5D0G+12u994ATZtfcURnVXatekjqjfb",
-	"fU30uZu4rJL328TWTbrdXdJ8PJ/6fNRSvU5nYgwViQOfsx1tZPC0uRtneEBEiFf65yk+CuGmeMfmAQ/m",
-	"OupUqT22YjVi0qQGe27phWqBUputtRrI4EHxQihoDAJPg5otNSZoGgQmDBa3Ud8EtZVQXxBvFtGTgLUz",
-	"EcKTOFsZrqPHJtNQxiUIBJ3EslPoaujm+z63WtJ3YOIJgguGREzMAgkxyriSIRFQYMUeGS5sm3ygg3t9",
-	"qccTnYHEPmUwMTV040GL6RMfugaZGQanB8TVTkJ4oKvOPRxg3VuBHopuukI9lDTPx2FcFBIUXSi63SpN",
-	"MtEFCjLaGOTaNbHUiZtB33JCH4R5NmIDf+pDTl+LG5FuC5KqhUP9rl3BIv3kbkuTRGjBnazDI6PXTnwh",
-	"IMA5IjM+E4o8zPEA3qDJ0hwXhyAXuWFy8Jj3TQF8azyg03YPrPXNGvMc+3Gyp0CWfREprRLHDDiMkia7",
-	"nc5eWeCweR6S5QR0cBr4cFPNgoLdrurB+qJ+wrns61BBCKqNZbIJxz/sFWcS5t7liDQGsPCYPc8FrOqG",
-	"XhR59as6v20P82rRxouMAyi1fW6g+jVBOJ2wrOJvViSJbHj57X/38vvfS3z5SyaI+uQKE6x6v+wRG5yV",
-	"LL896h/8p5ff/6sK4zUWhE1vyGKDRsGA/+6nL//hn17+5NfFYy7M7bds1Ls1R93t7O6cKEGR1/PXWOHt",
-	"kPxC88i6y1sQ8WToevHyrpjjejtDLghd2a1dx2V3Z5IUWvyiDHpvZxRXjk6zwzhN3Dk1YseufZEU70zd",
-	"o6Q86xKowDdf80pAs0ZW5eVBog+Z/tNTKgt8Qwrf2IxjTlEeYVgQrrXikiToPb8uqDXtCDkPGChiMdQD",
-	"+qBan9qZUM/csYDVOYhxv8Ll5wqzai0k5LGCUW1pM6Gg9tLmw0CXrXGjThBneolvriGsF13wMNaMsksd",
-	"ZtoSNmd5GGWFJbB1zjiIcd3QyDVDHLcbybhcpNZJhQ7Ae+vxGMWwesFlFlTAKZ5Toyqn3KpgK+GMeUKr",
-	"TXj91bKakGYYEWMCaREho/LqRqtZ23H/V4vXSFTqivEa5fi47AY/Umy9G/yvIS9tGShNeuoWZuXNqrZ6",
-	"Gw5Shh+FAtQghKLY11iRAbZbhpelQPwy6Gf3V5IRGbGVKYGbjCEuM06sGuZwh4OTk7nBYaO4ChYO4Wmw",
-	"LIQoC/kKx7qXXRt9LmGwuVTNdlVefSRLhpDCWrmbI0uwVC7sfbdnwt6LwtKtSw7ao7vCxZo8Eqo+6qV3",
-	"PypczdjUdaBCcIEyqfASz5L7HAtuIBTfDFg6jxWEbVXflce49Ie+MU+jgyEGnKs5tI5B7KzuztrTPi3F",
-	"klN17uCjlbgkk3lxca07k7NEzXMahUM/wDAtsCH6ZzqJssjnqGyTo7sCXQM0gvgrErGRkgdqrdRX4tSf",
-	"TpnX58IPGJfBnDQTF8rZLoiplkOEDvb3hQRecAIsK5ImCYqO1xL5Em+UzwmdybHarAGNs4EtyilRmqXx",
-	"UpRS6+3w8DHSUvokalUpnEmYNNDbsoSGmTSG6yRUVCS0dh5FK45BQ5yju+IYaSSvR1u3am2yQu9hwIaS",
-	"qMWIXRjTYF5tYAUZJzcRZf2uRUZbxvQpIikEhzZM4SFSy75xVhoHXx+5Vr9BxnBDBdxPgvQbhzM5DiP/",
-	"Gzqg8S1gZwR9ufgKuHL7jRUkSY6kFsiTWXws4crxkvt7r/7oP7/87//+5X/7q1f/8I8NpzGsrgbyAgUw",
-	"H8e0/C5aGV0vmRidTu9RPmLRe+yMBdD29uY6CsITGig15p4YPZhK6G5TC7C581MtRWS8ji4Ij7QMWzcn",
-	"ZNyQJahBUVwgqdMSGIsNALkvkcHvm7IEZidcxyr0CsUJ2HM3SQzJh2FbBzEXVJlFbRx1boFAW9ea1bVs",
-	"lWz2RxwwTZNiiVar2MEgUEujbbeY34gGQeuAuAldqgGmCdeUZs1SmGt3V1h+DJPtgQ+cNHMTrFR9bLez",
-	"S97XL+JieqkgmqYvs/fvjMea0cHYxEEMoQKu6POmDubYvSbIA37MgqHdsnoTi+Va37aygduWceGaMNRU",
-	"M7slNG0mdgmCpFN3ahYESesiiIk7VE8/L6L1ubBZ0A//7NNfFhcjWD9xZjrND5qEVL/CpEEFPJu2n1QZ",
-	"9Ku/+tHL73+vsMbDhrJbZ7lJORzTo0NJ8Zc//+xv/rCWvODs/GmZfHz1lz9/9df/+NlPf15xe+qZRN9P",
-	"kfvWw3tXuCCW8KXVLI+4iSsYHuulDs0M8yJqS2TJ88ILTGSJ54KiVN/XO5rh8zVAQzbz6AtjEUEeP4uC",
-	"xn7jBp36N852gY3rhvOKvNKSkOFr4QYpoZtiDOJcsEHEpEOMQgCZWPS5Vkq0TiOewiU2DrIe13SbqzIF",
-	"MpFY5084RqbGMYOx2dhqD58paBFs4MIxV8WcVNvQ5GQmfT6y2sI6W/mmjtGT6JhsCg6GWpus1hGjHmYl",
-	"nUp7qhMxKmjsMN5uprbUzn3FpATc1fSyR2dXbQFepG/fjAnP3ga7paJeFR/B0FDFalLD1DlvXwChpQON",
-	"Na0MfIHNYCww3FI7IK5OKn7uc0H8Id5ds+r8qz58T5PIV0FRbCCj6CjG23Araotu/NauekurpMWPhbNo",
-	"oCZ17+j4+OjB/fYE7lOGU3+gx6E1Vr1E8cTUmSJfIe++/fjp/bc/ePv48dPjt3/PUeiqR75CHr7/3ntP",
-	"7x2/+/St/yf+fpd8hRy/ff+u+v7AiuAlQwWiIDqBQNL0/5+yq8lxW4fBVyGyeTbgZxTTXbrMquimKNBd",
-	"CsjjqIgQ2Q5sp2kWc565x5ysEClRlOJMMrsgcGLxs0jz56NIFx+bix2aHT7bdjTPlIRvpkvfOv0MH+pL",
-	"09mSkTtPsdb3NSQWUxSZA+vfU4Dzz9Qof7DGhr8Ux9sSS8nuYsozZGCLaVruDlxBsoQccLdZ1jAjiZlL",
-	"+kXGcn6c3dz0F++kh/9ihq4Dpp3tBaw5aFAJgV9dI73x3oDEmEkmreh/nBI4cV3bFbGytysosHyECyjv",
-	"gnh2fxuRxGfQNqNziXPc3mkVUHGvKDrTeUD1b+wiedozD7niwFB4Xif6+hIFui3FgQUVUQO31p8z6D54",
-	"/KuUgisK4BXUdV2mOt0R3XgNgXd8F7LsOWIrRY6VilF+kE2mbL/pVL70crE6/P6RJS1kz1X0dQ76aoXe",
-	"nnJbseAJU0GUBiviSQF2GqAdnGmhJJxPvX3UoGxoXMl3F+tNqfxkzysxTVDFYSIpJv9/wDD4ASkgItAM",
-	"hrhPBzGDmxDY6d/Nyc6BOU+O8pKD3CPnf+g0jvuwlBlEoSn3EEeMX9lP730XfMa5t6UVnPem3WOBth98",
-	"+RE1INu/ctkk5wO7hUqqtDiqqiq6xZLOz/tR66B9Qu0rONpT0rr/3+Q7NEx/3aHBrkWZq/sPfbSZPojq",
-	"Gh6qLmxIJZoaUiiyHyVXBUB4+Ndej/odpcbcPGAIkEGy1Exzq/nmS/RMuJfJxR0ZL4UBmfXfeektoJjh",
-	"stSi84h6QEHPyL3zumGnbSmET0gzISbNxKYuFOfMymLY6OtwZg7Mfh3dATPBwdmYP3p8bmbTEXsFjLUn",
-	"dvl9KQSHszEM5FlvOG/3szfzleYoZ+3oSuQCKL4vxXpJChqKBjpjrfFiAEZ55W3kZNuWg+/t9VP9VMHb",
-	"6+f6SW6bmFGrRZ4RTm7FL79e/gUAAP//",
+	"7L1rkxvJdSD6VzKwN4IAbzUIoJucYXcoYnvI4ail4cNsjmdvDBisbFQCqOlCFliZ6CakYYS816uVLctr",
+	"b3h3vbYUITmsa++ubdmxYWtWllYR+1uG1PiT/sKNPCezKusFVOHR7Bm1wuY0gKp8nDx53o9vNgbhZBpy",
+	"xqVo7H+zMaURnTDJIvj0cMoiKv2QH91VHz0mBpE/VV809huHREZ0wMjRXTIYh4JxcjIncszIIPAZlwfw",
+	"t2DRGYtIEI4E8SU59+WYsDMWzeXY5yN8nAYB8UImCOUeGYRTn8GzPpeheqDPP2Qnx+HglEkynYkxE8lr",
+	"MvJHIxaJNnmSTDahp0yQkDNyPmYchhKEngjGZbvPG07DV8sfM+qxqOE0OJ2wxn4jtPbqNMRgzCZUbVrO",
+	"p+pnISOfjxovX740PwKEDj3vnYAOTh+z5wC+SA0jfQY/nqhfPhAsQvBNfP4+4yM5bux3ney4ToO9KJjO",
+	"aYTnnEUVB3npNCL2fOZHzGvsf5R61Umt5mn8anjyMRtINVGyFTHNn7aCb8SmwZwwfsaCcMpIOCRUv9Nu",
+	"OJm9e1QC+P6viA0b+41/dSPBsxsafjfenUzlvOE0XuyEE18y+LQ/pIFgChxRdCf02NIx9GP4xt1A5pf+",
+	"EP6gAfGYpH4A6+aERVEYqXXnDyKK7otRfpx+Q8wGAyZEv0FCTvQHh4RyzKJzXyh8o5LIkAz9FwUjZ07H",
+	"bDCesORQ7kU+414hgpWgzDAKJwnG5M+RTqeBP6BcqkUuwcqIPS8ERmqca4LwULJCaMpw0VJmgkWEilPm",
+	"LV1LBnzWJq1JlsCwFmbjS1eovX3UFtOQC1aI4pvE5THlXsA0AEp+fczEDCG96Gi+aj+7FMkj2KDHItKU",
+	"8HHAfMWowiFwMr0F9UJrM7cgs5mK0F/hcpiXry7Jli4JcNcjPgwLtsUZYVxGc7Uh1+L17jVBgNkHvpBt",
+	"4g4iRiV74k+YqyQhn5Pr1wUbhNwT16+TJhXk4ZTxo/vkbLflKEJOJiJ/oNTzjsNZNIATGYbRhMrGfsPn",
+	"creXbNXnko1Aqio800QE0TtadLKPZieBP4iffuk0ko3kofGhEvWk4Sjn1AIB8xzyAfdf2NtW+7M3cWuv",
+	"8iaKmG7JoyhThpb4Vu21tMhX4Z2XBahzh/IBC+7PJHsvCmfT+2xywqJCGjtSv1eSUWcryaFm/Pj9p9WX",
+	"W50oDYoGuCJMWyJMmeNaC69K0KXStCvjxxVmbAszQn7GIkFxCXmrgaIB1wQ589m52pfS0wfWK6TpS0EE",
+	"k9LnI7QJCPacRJSPWKuALUlJB2PmGY5SicCezCJ+dxaVLPEYmUSWRdTgc/Z+ioRCV/h8FLBn/Vmnszug",
+	"8B/z6QQ/uaQpwkgyr+UQF26E/l3fDvNUGBGXh9IfaglSP4WEVj+UP9gK634CLyzG5GMmhHm0HmeEXRxK",
+	"M0kaPB3CFdwDh3TJv54wh/TIv6ZB4JBd+C/gBHy/Ryjn4YwP2IRxSQZjhSTeGgdnUaw8SYEfHTIMI6JG",
+	"I7uV4Tqm4jGj3jESyfzIAY1GTEhAdDn2BQoxExqdMo9QQSJGvaoSi8eEP+LqvspoxkoW5Iv7YnSXCRnN",
+	"BtI6tJMwDBjljdLXHvkcxq7xRuSfUcnujGmNiQIqmZCapC3CQLUNRbbtd8y+igVFkAQnYg0BMJ7omHFv",
+	"4SRGw+PsXB3vhAlBR4w0O2iZVESYKZGch5y1DlJkUBAaMYLiq3l/6EdCOmQKZ6AIp1BEXYbTjeLGhL4o",
+	"RVR7hdeEWZdgz9cA58TnpfPBjnPXYl7rQhRNmUeSFUeqL6orjjo4uy9GD6eyiPRp6wAQOSDsc0UGvRAU",
+	"M/2joojmuXNfjsOZ1M/6fLQG+ZtxBdg74YwXLO0+Yi8gNcgPcByC0KFkEUlInENsfoQcPGJnoaJlEzMG",
+	"ezEIZp7SzAZqNuaR2VSJIbdv324Tda98PiI0vjGKFGqzvy0qqNXqF3250UswW2DOmTIWJWxAkC5sca8i",
+	"N3i5RGS6F0bHTJZcP2BwcALuDRsSNwSTz1LkwyVN1OqvCWIP/5g9Ry+MkrLOIzqdsogMfRZ4QnGaaUB9",
+	"3uehkT/xl9a+9p8ocYPPgoB8hcy4ZrcOmUYMfvyKEtvU8T1H6pU4gK5p545i15KcMHgQfDGLpTk1Fz0J",
+	"mDmrPHxH4Y76ckec+tMds+ydaahOPCqX+HIXZOJzfzKbNPY7TtmsNhJVnDYvCC5RsDcigW0MahkpLQ80",
+	"+gKBtrctAFoCWQ5WOSGmZFpb1qg4rS3obHTUtDC0uaGrcLTtnFCam5WjSG9bC5iVcN+s8pq5iznVNc8b",
+	"FGUGkyMYDO5q80CRjaOCOfO9+MFie4f6pVCdTlZQaGSh3sTnKIGIPNc44r70aUDgKUGaURgwcqsDirRi",
+	"TKICTZrQF0f4aLfT6cQP0Cii80Z8R+uBwGlMwD63dOFh5PmcRnOCz5st9Da7hYwYl+e88MCBxQWBp5Ov",
+	"xKEILGqThzyYE8oR2CCncjpRklwiLi23sdTAhhq2r+S11exe2XtwZe3SB3KXBUyyBT76IfxUOQpkY+Ee",
+	"qXmXr7w6LnnWe1dG1G2hlS8mvhDlZB9PAZ0cBVbWQISaRCkChbQTrAmk6bEhnQWSAMBb1nqN2JEWuzZl",
+	"uU/vqAa6We9doduW0A1BVHgirgKxq3cTB8kRqdYQMTmLOAT/jH0+2ifuN1+61qLBuSwY80in07mG9ptn",
+	"ERv5QrIIz7p10OeGq2poiTZpqpkNFohrxLXObh8x1yWcvQAwYEzFkEWMDxg5ZWwqiNsH1Og39olaEui0",
+	"dOrvDEKPjRi/Jkg4k9OZbLdAC80DJEGLApBomLrGvmdW2iYd0HO7nU53p9vp3AQ12AKAVCIvRkbCcaKe",
+	"TD2PeaiVC3iiz/kMpJ22Guo2iBKDcMLIMAonhPK5dRDUhD1CCKVSr/3JNECD+Fyp43u9ggGUim9GaArG",
+	"SL/xmEpGAn/iS4V5PnrTrc0TehKesRZs0BfaHDVVYoGnnnZf7LAoAgALt93nff4JUR/IJygFfUImjHKf",
+	"j8gnff7Jzs5O/P/qyQ75hBxrpPkEnoB1f0KehOF9yueP2fMZE1L9SEkUr1RJYmqZJ+GMewqBZpzO5Jhx",
+	"6Q9gYZF57xzN6IMx8w7gAO8GEsIh3IjJaH44lCy6L76C3hOuHSf7BH7UJi5OJn4Q+DqGABd5s6NWfqQ0",
+	"Ek6DdxX6kk/syNch9QM1JQ4UUKnESKQQePga0EmgLJlBqBDgSBKTitMpxCKfkMNoJMxcExoopYt55CT0",
+	"5gogFK02MLUgZzTwPRjkgCAFgPNAaxo+aIbuAbxPGT/i8JYa3RfC5yMnmQYsX2D2YS+misg4cJHpgHmk",
+	"eeoPTpnXIlKN4pjTAbOtL9SLJ77nMR7PuEs+IQ/CRyyCeUKujncgFZIM1UYswTm2c54wMA0qEdsh51HI",
+	"R0SwQcQkhq6AEHQDJXAzyx75hChB6EEo7wGiKCRSQPAIKo8JPiNpYglMbpJPCPCegpc1u0tuHnuhOKx5",
+	"9Rb5hDxmgzDyUu9qm6Zjx30pSKUsmziBxg2NxGXzvEU+IXdnOBbT2Ifh1TSIGPXm+LwgTb3bZJtOvAdJ",
+	"4cTMG1bwTCue6G0Nx3vJORaf7wHhIeIABBwJMVOg5tIPyIzjU8/gJTPybcADeWQolzqA9A3QkUtwVaZs",
+	"QE5mEn0C5dTPBwKo5+jixcHtofAaU5puF1BfnVLuB4Wh7wShQut35o8YM9d7ytDobUPKUgbj9xXuHSYH",
+	"jYGDZncoo9+AM0ihg6JW5igoF+cWSnYBJa0hH2lrucKtqbGcW2MByQe4gTJq4iUNUuCoPQDPg1BasTMx",
+	"FHoAHlT+UBqDHZgfFYjwjfuz5OQ0HHxBJjNpcNkXiHAaGdQv76IPLR5tz0xlD3Y+Vko/vmpGPCCh0rfh",
+	"wgNT0jYOxevElNHTeEgFsIfqsTtgf/6tmS8NesHLk5mQREaUi6EmvDgTep/MKLcS/DnisMIYBrsAvfti",
+	"pH9/rN0d8LuSvPhs0tj/qOPs9W47NzsdR9Fx9U9P/bOr/tlT/9xU/9xS/7yl/nlb/XPbUbir/umpf3bV",
+	"P3vqn5uOOjX1T0/9s6v+2VP/wA+3HLWqp4WGNbWcHYuzCyUnNpzGBjgrMlZ1RuVsVclbm2eQYGtclxWC",
+	"lXQbHE9Bd2OMDY5qMf+yHinmUvDApliRPtFNMh095MqsRb+/Pv9oOA38vwpUXz9Vi6zDQdSn26ll1aS1",
+	"+q2ViKqB63LCqVf4NKY4ZzSC66aojZb1G04jI+A3nEZKmm44jVjahacT8bThNGzZseE0bCGv4TRSclvD",
+	"aaSFsYbTiKUm/e4967qmxRG1jJTsgE8kH1Iygno6x/PTX2qujcNYTNcsO2a0DadhMVfzs/mQYWvJMjWL",
+	"Um9n2VLj6UungVtVmy62WhpIFEdodUlTK+1KqROk29I3VCgCPVKo7PMDHSZwRoMZQ1ouZKgkGUCsgYyx",
+	"uzBkIfYWdXNMDEwcVKArd0NBygtCk21YVTdcDeO3rsxWWzJb4fVbIT0CKTRZJ0Giz93ExO6SAY0i34gS",
+	"8P01QVxEKtchLvcHp4r6qb+HdMA+ePy+C/fAZS/cwlAIO98ie/v8yRSCQx3SIyfocxoM2FTRfouFrBPB",
+	"WiXVAvcpxv4UONuEeuxNZVokR7HsStgJJfXjGS8so0PdhgmNThe4I68JMsV4AkIDnwoMSYrPZY14pNid",
+	"pVhyUQy3vj85ccVN8tFcddVdk5Lm5mngIhRbP0izFu6Ek3t4JWu980Bf6VovVc5lrBhYXJrRuPCNJMsx",
+	"G36oJVGHdGOS4pCdLonYcCbWiq3GmRee9wHpkPOxHzCzjDUQAKerf+me14GmDOsijgxro82y5FLMJnWU",
+	"PK+1CrHG3X+PycMgsEMGRXHkSyrcUH0RB2MsDCSws0NeZiMxFoTsiIoROwXrL5RwN+Rof1oNhHUEx1H+",
+	"9dUkyLKjvJIfk4OCBNv3fSGLkRz0/OrYnaTrvswHGclQ0mBp8GlW1cnsSy/IjFb5TsT7LLwMUzryeRwc",
+	"u2iHWih4lLywrsbl2LMvO6Wa9yh+b+ULlMaPq5uTnIlNV0waTg6xfPEu9woOLJoxOweGRozwkISBx6I4",
+	"SaA4NMX8mh/0gZUlkwoOrJhAtJAVxdM6ek+Vb14GToX3b4U48cIcjUNJJqHQls0J5fMUMMuDczEqcrHF",
+	"RUgayTtQ2+m+GBWJI48hHCRJ8sDjlGOqzZEhZwdx4CQMlxg5MZVoOXZmIGUgUQ1Ha1KPzNsr05Cim3JF",
+	"SYpP6QsnbC6XNNMom159zbjlic/N56VBzKuHjmYXXOXY1rhaYiMX60q0zZ4PWnEOp9Ngbgu4+RM6ZXPi",
+	"pmw+wgUvFyUDOvUlDcg9h7AXdCCDObHNoURAuIRfIF+lx6t8ZdOmp21J0ZnF1ZamM6AtvPa2paVAWjmW",
+	"VDKhDv2UsSlpLjW9tAzvDCOTh/AVQoMgJeosYPEWgHYKGXwW0htTCsqNFgUlsETdElg11IjcsdWiWZm3",
+	"V6ZaRffyim5lT6lcJ9duB+P2qUFWtqqZ28sqJSjZHX4htXF7+SvcoA1cnqt7U3As4PC3QgzKb9BIp5XU",
+	"Y83vWW9t7RbhIE5miZUZcxEMateV1OKNAgGV/okf+HJ+gOaKkX+GJYUh9OWE2aGOzRkPmBCZ6EeTD9gq",
+	"RCEdCVUgH8BOQD4IfCGLeD/UUdYRN9ac4TkX8JyaFUKuRJ1Uyeyp/maLMRnsXE4bixGwFpUsGmJlellK",
+	"FK4oZ+bQMMqqnGjqBOR65BIHvTcLgq3KHoZqmjXWo5fJzotJpR/IwiTDOOSEe8Qf8RBiOykE0MQa4mK7",
+	"483Fu3RqlKY8ZfPzMCqwNX9d0SWTPX4+DgUzUbNhRHy+gwTUxOeQQcgl9blSahNjpaZPuUk3SVuSKpkV",
+	"qYx9bPUJTPL2erQlc22uyErmlEAhWFI7oiZRKSYlZXUE6lIDWPCiep7bsmAW3wexHLqroD+8uB7mJyd7",
+	"hfTJsXwt9DnzAEBLFJCNYP021I4aNyaz2wqqxpL7skmOkioOv5yp5PZS61Zl3l75ahXhz9X9Sk7pmAXD",
+	"Est+kZnskhrgh2sa4AugcGWEr2mEr946Y3VTYeE51aIrBSOsTFvK7s4VfUlOTDGMBTLrzPxcmaDYAfcL",
+	"Bb5k6GVLK7zqs6SU2PaFUzPZ8pXWQvb4vZVRPH18V4idOZOHPPA5U2R/VhJpIuA3RRpqYbg98FJMt+ao",
+	"zPFyy/9iXIL0iutfBvv99S5F7uivLoc5q4yN+MIaclW37q3TnAvf9crb2EHOhO5hZ8omEzFlQSAwcPGU",
+	"zbE8EyXXr3vXrx/oppImnVUQN87EcVtVazxilT5LRVvatKv8oGpcrJIxrpJUt3m7inNUD/E02uSIExfr",
+	"BdzAtLhn8MFNqmy4Gmdc0jSlcFMdVjNNT+EkWk6f43sPdOapXZldffa5jEJvNjCfTWaqA2mppvPIk/mU",
+	"uaTZOyAdhfVQtUEhfQ8m4Ix5v82i1LhBGJ6iYVhtXCe6Ksow1w4REMJdiPuOGPUOdHEJgdeKSdNLFndX",
+	"mB+bHa1Iu4uzzbFSHfOgfIQGmWATyqU/EJkU3y2lza6f0wij1849rZMJWTOZrbQ696LnH9TJfYvxLw/P",
+	"Hmmeh9EpXqGWg/VgeDDH5ix2bQ88lXUa+tj3pPLa05fgMqAnesHi/g51DDglI2Yvf0FK6T75OPSh8J96",
+	"WCgBIQrPaODETjmfn/mSEc+P2EAG8wPSTd4B36L6XXeTOJnnS0KrcfvcjHtAevuE8rmihWoUEQ+MZKRy",
+	"ifKKELBIapl8kfQoqpzZaw/7wdRbnoyf6oR0TgUJKLROkTolfy3Kk1pNifD34TiM58ytqPK+V8mUR3Vq",
+	"UR+pnikjyzyH7OoqOU2rAM7qt+rlIpZfuZkH8n7BJDL+Z75im22yGvfej22UcW1Vq19HLOEqWmL4fAUm",
+	"7hRxcKsxSJ8v6QxidSQpaTxCsn1HKjP+3NFtrr/AhntqlPLYWvrQAk66lF0VsqYtArCIR7yBPhFZQr1i",
+	"Keti+0xBrE+BtK/rcCvtRUv+Rdh9X12e6H12xoL8IMIfWPcIlFSfj9YRCi6RfIiCQF3yr5h8eakcLK58",
+	"YjVmaIYRoRKlQj/kLcUecGZgDoLRaDB2yB75rcdQwXgN2KqlbUsbsAu6lTagw9pv52N/MLYrwSfl3jok",
+	"jMhUse2vYGUj9fU6koJV3SLP83LhVg4ZUsBgckIHp6aat24Rah6qLjysVp0nCgMWX7eFLrb4wQV9Z+pJ",
+	"CeVFdniqvI4MQZg1hIM0T+ax2KB+0AYDqEBJuSUyg3SsawuCfFzQRLVu487azV6u6tQsma4mxm6eUC4m",
+	"gaTZtWPZFVFVKGUUK2xWyJTWmtbx1uFLNUvxROz5tijtbMWO9UWX/qsL8ToxR6sLT1MkYD9GdQvR20l1",
+	"4a6z031aDdq5cpyHo4gxqJCpBoUCkUeADmozT8L1W3wblPU+2KqDakFdyFITfGZhRSbcAlhUN7j72Zev",
+	"LO1bsrR/LfR5OaoWMblaOleO6Bab8wQBlddo2cd3vw7feHaiK5fXBAnPuY5EL84NWibXQqHonsXqC0l3",
+	"3LQMK7UuCcjfW1539bluBLvE/af9adWdYUtOtPqF+9i8dHXRtnTRvu4PTjfBE7B4+uVjCel1LYFAdcQ8",
+	"NS9dIeaWEPM+jU7vi5E4hGbUmym1JNjzNG6WN1YtpJgLcXNxkQTqYfHoOsGZuQJJsH5nUX3rLNSqY/Qk",
+	"9eYVWm8LrZPyalmTog5BMY3SwyjVfR3S8R6/e/yEjH315Dxu2eZLrMIuyIfs5DgcnDJJep1Ol0xnYswE",
+	"1LOeE1+2+9wdhFwyju2yKLl+Hbdy/ToZhwHogdADDUvlXxPka8cPHxDJXkjSdPuNb/b7/YYeQf25r/4Z",
+	"++rfl/2G23KsgjKJrOTLgz4fZnYjdNiNmi6ZJBwS95v9Bh5rv7FP+g1sN/LEn1qLwd4j/cZLFxueUTHn",
+	"Azr1b5g/2nM6CYo9DhJZQS4ocHHydAlKZ3ucV9JuB4vqroE3CR64JsjRXVNUxeBEc0I9lg6oiGvv6ffI",
+	"iJ4xwkPOWpWNbfpMi5dTgA11By7pPNDpwmgO6XZ6ZOoP5CxiDmm327HErd/H7vytA2hutNPrdTppZNpu",
+	"mIdjR7FoIDdTDfGlP9HBOr6E2un2obUupvS1Jarlz1AbGkXSYp70buxWRxAfmEL12uoTMboXhZOiM+8Q",
+	"aozCcc+aHnwr5kKySRn9W+OMw+Ew8Dl7NBPjKrafh5nHwRodV6ujnucj+3mUoiz58paFlSji3eGIpKmp",
+	"uUOmLBK+UOjuEGvFcCFaB4SaBn4QwgilEsHbKqOZrZklnCZig7MyfIDmN9CQJ4UT3Rt7rQOoPa9N+ymK",
+	"HTeFObpbGXEUByhbhPqNRThffibjAKg1VfV7rKPRVr+auPq6NcPxrdp1w/G1RwGVarWLAXoNPPDwIGkm",
+	"r7QOSAdAjTvfATK1KSoqUDzPL0mjO65pAB3AfCnSXamaIzrdGUaMOVhDtBsvNYQ47x0IBdOsYK0TUxuP",
+	"GW9FwMe3YxnZOLYeXRDJ0oVjAn9HD8xLDtnVndMcsqdbcnsbjWG5P9P93tGtvaamD27FY+wJkt/eV8Nz",
+	"EoRqdz4npr9q4uWewV6KWWJiuerd3rt9663e7ZvLFLLV6mMl1oE4/S21qadVYFhDs0q/eqVabUu1MnBe",
+	"C8FrmDStCVfAhis82BIePMyLe9nwRiqhBTo+CHpyihUSMQ7Pi3KUmBhsI1jbf3j8DvVGLA7nrSZl+w+P",
+	"1SaPoQVeZY7mjzgNamms0pcBWyM6YpnconWqRGpJtD8hKZc3zC/PfO+ZDJ9BIMkobKU8pj1n19lzbjq3",
+	"nLect53bTrfjdLtOt7eqH/Xo4XHDaRxyLwqhP+GHPvfCc9FwGg+P/436zE4aTuO+z338632fz14kbzyi",
+	"6qUj/M+hbvX5VRpNQj6Hkd8JJThnDXBSWYeFLdDCKeOWiWcQcs4G2OdzqJWqgtZMIefl8qLWXxNDQzJo",
+	"Dd3wHTo4VXSysD0AOpIUIYQ2Z7o3qu7feRK/SZop49Veq6BlQMkCpin0WujVT57MI2phNGAmDqBYmYJn",
+	"yJRGMjkJ6OgVDv2ArRWjUzdMj9fVLOqGPlXss/hbM19uwq20yKiuA+ACRs98PjpIwpfjWl9JKcX1fJfW",
+	"bqoz+ufmpStGvyVG/5hNwjMGbV0K0Qwa7FQu17Oxmvv2tEuXXR2fouS1K4zaGkZlC68UcuIpWPAUqceC",
+	"rlPokUIjRro7J1Qwr00O8SEIxwWfCveg4ixE3iF9Uu+C5wYTJmlAoHJO/nDVSA9m0FI4b07ACXE2PjMK",
+	"Zs0WvEreLZvhkRpZ+N9g6/adyRdgNbtKLaD4XM7CU7axljvaXFXT+7vYwasWuBEP72IHrwWJOqRDv3RF",
+	"OLZFOOy48+JckWuCRGEAJlAd+b1Pup0ONoB1yK1OHAfWyeZF2opOp+Pc6ji9zqp6DbQZt3QS3atcqSLH",
+	"jHul7b8ybsuCO7XE/F7FclvNlCzY82JDcqnVuLIPLq0ArGJIzhWIsR5OO38tmBWhlD6Nx2XwGAZUoof9",
+	"JPSgNbZgzCOdTseyt9KpL2Q0G8h2MlyLTIOZIK61lqKevovc1PFVxafQmXB0t02O0bYdt4Mn1jCEjqjP",
+	"SRO+R19FKw5igGbHfiQkiSCgWjHGPoeQCIg+HGPW8XmbPCmtlJBRAND/P6EvYnLce7tIp80pfZY7vNjb",
+	"h7hRiqLGZU6g7w54zfFYSfPho3cfHN3fuXd458kx+T9/1W3vttrkCQRYdDvd1j7EP5gQCwiAaLfb/cZL",
+	"zAYxB3xN9Ll6EIIh7Kc0dDCQxNV3uW0HfWD3NlhNyqMPsMrh4Cr++25nl5yF/gD+3CNnvsdC9edNorRh",
+	"9dct8q/1e90OGcyEDCfq710i51NMBOnukeezUKqnu29DaJIXnnOHdPc6HfLwMG2sS7kw9yrlKZSY5yq5",
+	"0R3tRbNc6SDF7RYyKV8XK3rIg3mBbDUTY8WIkGQRj535A8DoYH4QY71VnSYWFqfB3BBCQTrF7RV5KC1T",
+	"aH7yuyGkiQEJWWQNLR59faf6Igc1dhVSu1eyUB7kXYDFXiHIq/icC3o+LGz5UKECUjkDjKurq10UdaSw",
+	"y66nSsEIJjGKSg1cmYFmHNOZ2PZxeM6xBJIVpHJAPDaks0AKk7gXO5O1CaoU1Gl39pqTlecJlnjBq5r7",
+	"Vnfl5vg5YFfCJdJUMj3PQr5eXX4X+Mpq0rst1V3J6/EhpJAh56L3+SiAug7ygOzqaBj1iTR7Dkm82Xym",
+	"dO9+4zzypWYP/YYDhCPuqCDiRM8BbiNsHfT5XpqH2XIs8uK0Y2NVaf8YNnJnTBWefqhWCSZJ/cVjRj37",
+	"8wNrSfAVagU1G2PWaeWpq2rE2nW91IHa5Q3TDTFLMGP1bphiI90wr9TtCtdXmuLWSjgsqW6oHtiK+Vet",
+	"WM1bjBecnRP8/YD0G/0GGQSMRqa1Zh1LcmoL8aSVAFILae1Xr3B2ezgbJ9Iv8IqlSg1Vyso3NLSsa4j+",
+	"ffmaauFM/N4VwmwJYZ5ElIshizbhR+Xs/GEtAhcG3sPVHWJJhF1mnNxKKmy8OlpK+8UrvNwSXn7Ah2F0",
+	"4gNfWlC5esWupctnrI4PM+u9K3TYFjpASUMTIlOOEBWMRKl6GzncKGsnkF1ADfxIvXmFIdvCkNLwqcNs",
+	"rBQ54kmhZPDguEgXoLKhNg7ZBRKxHjF7YRcgdpOkLpc0JwJqG6ersbmkKfyBpcqb8mtYRkt739D22IMA",
+	"Nuz8itONgvCEBo/Z4Oy+GD2cSrfPmx3TCd0hXeKhaTX+pmf+BFtYOJOo/c99PmrBwqvWSc4UlNtC0ttj",
+	"NvKFjHSpKn/CNlF0FI3t6YnuRYwR9kIyLmAqcIKEQ8k4uCVaKTso+oGS+roiKU1ZOVCxdsm7zCmvAfA1",
+	"wvIWsdA1g/RyzS4W3U8mGB8w0jTeMkKHkkVJMeNrwjheMfMFyW2rKIhaETBjm10U8Mq4jOZkyiIMfU1i",
+	"Uw+I+9FTlzR1napZELTQA6idEqkWTlUsxItbfixK5tGemyaVJGBUSPBGJittOYqeJKtaEX82EKUZb8Ip",
+	"PoFq1TFRAhtBL+pCVi/YICorkxvHG4sxjZhH8NkKrhVoJ7RSl6LqJkK9cDNZ2X1JNl9DzLDeuxIytihk",
+	"PAlPGS8OX2Evpn4ELK80de19f8ggk1vHwks1WiqNTbutyK3O3tudjkPeIh6di1ZFxxyMV4wzX/vwyYGp",
+	"lgBJvWNGXHjeJWOoHQKlTt3DmRyHkf8NXUXuHUYjFlVpU4JzOwVgWAjLwis+XdkBtyXSUF/XTF127H+X",
+	"LHUJROrde3hptUufxuiriw5HgXg0i3w5P1b71ZHecBGSv+6Z2/i1D580iiJ1IAbpax8+gYY/hbeKYOUR",
+	"uDhYcASrjegAHH0t4eoB4CE8ApcRL3os5XT5zcesZ/cGncnxDYUzz/TNN9PtWtORD30uSKjknvS6XZSA",
+	"TkI51hoFJkv7aiZ8u+E0UAiNyYHhiFP/60yxRCiNV5bngsVnaDDU6OJjdtYOevV9PoqbdOjYhoAlrn9T",
+	"FgafOHx0RM52MVopyfsZUcnO6bzPm+6NiRg9059d1LqUrDdPe03lmAmM1hBERv5oxCLYO679hHmKervF",
+	"5WHcdp/3dVE+sW/FzlHcaMSGLAKRF/YAkVLsBZ1MAyZwQeZ0sBgI4x7UKYewbmxhkuyMnakb2ueMDsaw",
+	"XrNcoU50zCKIRJkTzxd0pPQi9brHBj6oRr4Spgdh5DGPzLhiBu6LHTX7ziDkw8AfSOGqYagknPnq6mGo",
+	"eZ83I90SipyEno8dChBcIo7MUNpoyJlDkhagjskFS2IrDx8dOWQSCql92aAOx4pii/iizzOqAYS0x/oB",
+	"gGxCo1PmqeWbZ/ehgIVL8DR11QdYApIzh2jCCX1a9QHA0f2rf0Xe1cS2z98F5ADI+oK4jx4eP3FNny84",
+	"OoiRhDJJUJNVkOvXv/rkySPS63SuX4cnMaROk6B+Y5/4XDqkr0mR+gKplv7ubiDT3ymSrr75ZrvdfvnS",
+	"hWAfxNmTmfA5E4KEMzkIJ+xAN7eJKBfTMJJ9PqR+MFMabnPGo3Amqbo7UyrHjg7uVJcG9GH/G4wE/sSX",
+	"jrltXnjOW4rXINUlsC2U9Zlo9/kOcfWmXNLRpSM1odbGE9igjg5knLgWVXcPCOVzPTKUD/Yx4DIcEvdd",
+	"M6w9TJ8TIuhc2JTfIZxOTFgo9INQh3l0l1BJUKJquv2GDNEnAHzz9u3bxAsx9pOwF76Q/YbbirdzN9A1",
+	"rKxGE8jLoKEbKoYDGkUK6aF7gHoCGJyJd9whrjoys+8E9a4J4iLxfzhFyn8XnkMWBIGY7jeh9hRgKHFB",
+	"OndbGHxsRlGDUqnNFSaWr62g8y6sQokLflydi4d6NW1yByJm4YbOAo/QQIQ6msSqAaOXnvBcqxUIUTqC",
+	"IL5EcCkaq2hS0jzHEBEcQxFMUKeTbmOOBqCrVGu3TY4HNKBxiw9IKFCyDgIEE19ocE7nQm1PNwpxyDdY",
+	"FJIzGszgCAbBzGOeXSLsbBdEXoD+hDRdS7nZJ6DcuERC576QTv0dhX0jxokIW+b+KwbIuNTsoM9tHhpp",
+	"hUtjZ567SnqKdFaLnC4KhW6cm6ouXtMNYbHd3q6LqB+AlU4RO6A9EOer9YJWmyAd0tdFUSMsoi0Xc3oH",
+	"68xqwR+ZdZ+jArCvBZGPz2VWDNltkVKloPytTusgIyqY1i5G4zj3uSIchwbbHDKhgRKO1fkNwwj6waAm",
+	"ARdZYQMdMA81Jqxbr7UnSJJCJ4zHuDaojpgURNMk0u10enCekJCARYmO7iJSKfbmj2Zqmlj3cv0JPOm2",
+	"DpBnAnFAyMJpShphWtUImxf5kV6LeiSNI3q/gX/KTJspFgjWJg/VMQOLE2RCNWNxb0wopyMW3bjuwh4H",
+	"Eq485Xjeash9QgkP+Q7WVj8fh4L1OWAShGSlntX1hT0FEoj7IDH9CCPSdJOGkq5DXCsyRH2MreLtdruF",
+	"EO12OrvmZvw2DXxP3wrESW1VV0h8hj8qRj2iSorDqHAvHMwAnU/YMFRXmmBB+4hEMy72EyQAjuqQ8yhU",
+	"JH0+ZcIxqNLnrhHoXU0vHJ3udnRXkyEjBBjbzD7puo7ijTvhcCeiPE5kQ/4046dcySqMzyaGnIyY7HML",
+	"g7o5BtMmX2dzxKIJlYOxLuc8ZUHAPKIkroN45FPzpA7Btbu0KR4U05sjT1Gboc8i4YBtXDjpEkqK3toR",
+	"YAqT94mL4YTP8EpSvJD604m5nrGkLM/D5BYISJo33Rv1O9q7rt90MFWCpJtK6UcRTcwcgK3GpKt2nq7/",
+	"BNzCn+hURrD6X78+8YPA1xaQ69fVvQdW5GLMEPjNbHcLEFtIUs391Lx+3RqHArPwudUOL45v92aGh7p2",
+	"YR6F9yeziN/VP2Nvy4xBAwgd/IXs70GqspjaGCIXIkQyfxNqC3Z7nbcJhl05pLvb2dUkq3tT/Xize9Pk",
+	"APS6na7Oq3PURqAoYcSoh56eqdS7iegZC8prcwKFsAQRGmdtxBhBJXGtCGMXZIhMCoQSnvoNfbZWwoCW",
+	"gHXCFIylT385sqTEf41isGpF57Vkm8pbMHYzNcxBHPSaWmeyMqWYleM0wC6eTM2M8+l0OPKu0qNsgc3S",
+	"VjWVUSvJVRw1WheMfz4OjVsOZZBYrdBqXp/rfGDteNKqlNECUXBAwq4uOVM0z49Tfk6CcHCaSssCgV8r",
+	"pmcsOqHSn5DmuSJGfR4/BbVnYkHD0G1UyfQk8VJ82LlWupRKqgRvEbYOtAhihMN4yWN6BrKLhtYZi/mS",
+	"ZzRnGO1Ay8rxi2anKOjjmSmJDA9sB78QwWykT1CfkeE6ehwjkve5+2IHsyzc/Rhpju7q+4D8GrO7TD4G",
+	"acacH+gYlOBXHw+UwtJvuFq14aF+nUpCA6gCqyRgRUyBaSpJTvPPvZu3zJ9vvX3b/Hn79u3YtWSESOa1",
+	"DA3W78Pf9qNI6bxWn4NIpQSicRh4gGwgyITRhPIBI2LmS8WUppD9MIyYGKvVxcgHcFegFX1+zBiJtQyt",
+	"bWWx38J3eEvh+YByo3moi/Zih0URCNDCbSt+eZs0H4TySB2J4vjMaykxp8+VdoqiFGh98RQgxml9E6hI",
+	"rJr5Zgw17ZzhVfGFdn9PASbGhReZ8HbY6GMqtSorlKwZp/TN8UsyDs/JMPaoYYkgtF00MYlNEZ5QsWA1",
+	"/DQKFaYfqNtGjt+988Hjoyf/T3vixbhiUk5a+30+1RKYoy4UZEe4pKkWnhDpLojXid0J71MCEYCC6fso",
+	"wgnDXK1m/MSRB0DocxBI1W9AjN0Rk0p0VUugnheBuRQ93Ur72BmM2QCkI9tppNlqbE922+QQLwUYBihC",
+	"rM/NekzmmJaCE2F7r3ebNN0nYXif8rkmboqtGlNISy/SaNhuxGQ0PxxKFt0XX8FLbqyh+6gHYZanWgsQ",
+	"G2gZBOYfTmzRoU2ehCGZKLSK4zt8ro5tFGHaFZVAnQBzTpi6wIl2xzyFW32uRHpY683ObiIxwRKM4b0N",
+	"mwShvQSZq2BoI6561Ti6b3AT7IKHj45sXTuxdbYaTkMxTO0ZbnfaHSwdyzid+o39xm67095tOI0plWOw",
+	"Whdoq+BfCYuaiBlc0OaXiEyUjA7OyhgSfmQCaQRpGhWBGIH8oDiCBhuEx2aUgz5Pxc8UNfHG/qGpcJri",
+	"uBijjUnSMYQYO7WeKJkcDZuGwmLBXzQtQbHyPr9+/Q7wiP3r141+ZtcpzyjuBzHtb6tXU4KfGkENDr8A",
+	"iYWvUIXB9+HKH2gZ6uguoYES5+b2CrudzlvWE4rwKgHlXAk/SgtBxLFIQGO/Yd9jOPyITpgEf/ZHxX6c",
+	"5JEbD+Oh7jZePkVnCRPyndCb66ybOFE56S5142PdI8Mwb/g7itQKd7wZPme1KROzyYRGc9szojeIO/M5",
+	"oBwcWVshudLBbF9/I7aRxO5ztTfjmmtoBtt46RR9+fRlYaQBLnh3B47oOHYdZhaLJxdzI1D1iF2bu3jB",
+	"PJRPxuw47fJXa04CdRq/+sPvfvazP0l8hFWX/NaOeu7dF4orp1esxQ+QEXPIVQey1ipf/fyHn336e9lV",
+	"qhfKVmmmfHIeppeXUBijggp1c0M+YHUWx1409hsNK9wK3GBi/8YNY70fhJMb9IxKGvXaH09HDTs+qvH6",
+	"B3/46s//PLuhvZu3AH3qDL6bH7z+mSqBOw2mYy2oOyRFuQ1bqw2q17/33179w3969bf/5fXf/WPFneU3",
+	"thANwGkKUmQVl7Md3vMy7aGNMQjVD0DvXqezOVIUAy52dasnE/8zwu6j7tP2LHEVvPX2bXWlbGrcqEVT",
+	"CmfdtWbVZMYXyDD2Myef2HiLwxgadchF4WLeyoGgkwJBKVVpVKIB8Zw6LMGONejYcEB1srH+VUEESt2V",
+	"qnOvis1iiu+mxSrjQjywjDBYPSQVa9DY/+ipU0ArkUwqaZGOIOFWiXSNp5CLa1QurNrTdQCp4DBvdjpP",
+	"1ehZU3S59HckxIyBaeHDJ6T51ePezVvob4qlvJATNwlicR208uIzRUayslimPn/IjQY+jS3V3IvLs+4T",
+	"X4gZqBeQ6qhkg4hJP9LK+jRiZ344E4kHIJbR4wqvmq30eRNkalTrQIr1Jdjtu51Or+WgWaKk5umUcWPh",
+	"QjuJBH+EjtoSBDt/kWav0+n1+df9wSlGed4XIwcdnYMgFEr15SEJqETVlutSMvZU8Rxqu3pXU8ZBpzll",
+	"HDxioB/2udmhUJLvHM9gC6Ks2hNJbclUUkhXhc0DBhvmnIRnrLVcFjYGck1pup3O3kHOn6O+fps0Y7uL",
+	"LwBBIFZB+kGfJ34Tk4/zTL3ntsrE5Sc6OuVNycpgVnpiLmRa4rRcUujjAf3alwbdY1w/p3PSjBG+23EI",
+	"GK9aKZpnh9J1O065vAAsXdu/VmRuqbmchbJwWoBYMNvejkYRRWrzwu7t27fJORUka0wrh8EyEOhRFy7q",
+	"7Z0YQfNLUsKCWlKCw3C7YxS1ELR0lTerrBIVnpX4JGJSkTxZG1ZwgPU4Zhz4uRXhL323ssy/KExXMygT",
+	"RNdg86+NT94b+A/9rx198I2j7gP/SBzxxzcHd45uHZ1O/81v3/na7Xa73VhNiNmsiIgnuZZ8mLtihUvZ",
+	"ywiIVhRNbOoyt+8g/ltxW0T/vCUKq7HVuWiFC3s7szBbYo/fPkjakUNhJjAnFnONxDmd4TbrXrZyifRC",
+	"kXKlu1pRtFUCh0hC2xdLuO8xGQO5GYQj4vNWPTl3z4Hzj4Vd26F4Y8TkMxoEz+wvRbn8q+P7bJdkKiKC",
+	"jKnYJxBeadXuUfhtSgJqT5+SJ02ZPp87+Ap6KrEjIe1zXVg8HDrA2EsL9Wj5lGcW5ktbStChhendCybT",
+	"O3fb5JhJ6fOR4ZaCaXs42nXjilnNjoPBUQ4UF2nlpMs0XHwpWDDEmBxTy2yRdTQnkI2YPAyCVFmbNyma",
+	"BUGK1KSqtqRFFnQvWt8upPcgv+dIbNXh927eKhq+8l1+Lw/k7XHgDAgNlcvcxI++mWlv2Wg4DTv6AghY",
+	"tvRyQ4e6aFA9S4BjP4llt7pObM6DC3io60x2rCqM6scxhe6Dx+x5Y7/nNHxxX4zuMixrqrOg1LePfG4V",
+	"bvXFo8g/oxJrX5mnlJonpPU+5sB2oEyomWDic/izA30Mc08W4wSWMzSJop0S8+UqEMUoCeN7LoTkbhVI",
+	"WiPYEN1dDtHki5VAenMjIO1ZIEVr7RrSXfFtL5PtrOXZ1jYlVdn1I/GcdXB3ItDQOcYF2aF/19KVi4uX",
+	"ux71qCQTtNNMKAklmOSEg28aWeejpwqTTcbNR09fpsSG96GofRCk95f0RbFEiGwptqLqy0XCRQ8ljHK5",
+	"oqJM8SST4wCrTHNPjHjxOURgWddSuNDfzkS3hBEUFT26K+JYFiWQEB4SMRuM+zwlH0AUXsSIOPWnU+Zd",
+	"AAO/LNx78fXLgBjy9Iq5yVNnXc7sNELOtj97idhR52ZfjFDwhSKM+cO7kmEuSIZZie+uge5viIsp5VeE",
+	"E/amuJiozsWOmRRYHxtUWeA9io/pkqeuiS7TyqX6KVVsNo39LgZi2VkhPu/z1Ctu3GqrGZrqGzo1CJwe",
+	"mMYyh0GSTgTnEZ1OWRQnBVBoCewn+Vt9jj+1MC00xTKj8FwRFh1jmbS8tzgtZ2TOZDu9OwiYTrIlMIzZ",
+	"1TfTBRJ0wiBZki8uzg1mKXAaYX4mhsllYJfj5MUnolk6aYqQzMSMBsGcuB8hsXzqtlKs/sAaw9Qsp9Bq",
+	"bk7CYZ9n8zTLRQMMAPeFHcB2TZDubqeTSlm4AzGEhoybpna+jGOKdZH6Po/YDtBvhMUSMczNeJuolU6S",
+	"BqPavkYnDDU1ObHGP6hu0EE6k0ZJaAnCK/j1OfxwPg7NVhKw5bNbdepMTnYSl0d28sIHoYSTnWfDdrCy",
+	"VNyePemsL/LlpkgzofGkl/ZGZYs4L1dFgfe9+umPP/vF93/1v/8yq7HZVZ0/irnM09rWme6OnE/ZfV9A",
+	"eFep1Fa45Bq8fDfLgTe1/ioCb73FZ3TzygstlYanPt8aXLt5yabAOLIeqCuLGMcXJVFn7utmQmyW3oey",
+	"uKlSlg/dNHazEZQZilx82KRJbWO7A6mApNvaqO1FY8X+avoFBsSvomFkL8Qax7YGbq4bs1RR3NU8P8US",
+	"jcS4BVEX8+tuUM97Br0yy4XbtCkEHkbh3rWabLr7cfYvhzAo+zdIhTFVMdSdnRMZohSFy1DyAA+jPofy",
+	"S4jPO+A8ipmoDDM2mWa329lttckhx+xjxVdxNDH2pxB8xKbSTiM9292Yo6bb67xFIMPy0PMwGS89ElyD",
+	"5mQWSH9HZ+aJOR9gYxnISmNenCgIdykMvGw0UBqI7PmMBiIzj5bDBrj9TCJ0QQQRxg/1uYlSjI9TR9YX",
+	"CWDU82Crb1DwAojl6FWqt2wc8JFYA7bsmCqbfm2z2LKgg/zEt2/f3tx+39rR2PEO4mlxAI8V6hpywxmu",
+	"iQSjUmLturBaV+Q41Di8NVGjGEM3IGhcuD2wqKTChqNjLGwoKTSzJFw7j6CVQrbzeIvkWGOsqRdXFnG3",
+	"ArZdkPBw6Hkm8VzHoMabsmQHZI8rSA0mkOStQvlBD7vAOsY9kfB66ybpWixWkQ3gpKYIkVWQgYeSETdi",
+	"z++Lkdsmh0qIgPBnaGeJyY6QChlHPtvTnFOha04xD8OGrbhpqBwWBp4xcEVMMCiaNMU+mgVCg73gOjLD",
+	"LsGKDYfW2tIbhnoFYWqGrFBgT25kgmSAOgKB9VpTSV/20C0TaazvihatSLerxrfeHFORkiJS61MyGgSW",
+	"zbiBf5/XQQAgBjDrzRLRBCF6CbL6FBqkKFGyq4x9/zlSpFe//8PX3/njz//9f3/1039QtzTcuKiS5tpK",
+	"XYTNQC0oi2WbZn+VV/76O3/8+k9/Euc7ZVYeR91uRtpZtpjPfvHDVz/+RX4ZcYhydQB2O13DWhCtSpIH",
+	"oSSOgSgU3kpdklqwfPXt7736/R9+9um3Xv/Nj/Kb0HaZepvY3TkpYIzrHepKC7m5o2loIRivCcJoFPha",
+	"KbQIosWrwWpsSPecyVqw/fwnP/2Xb/3Z57/89599+q3PPv1uVVQt3dWiQNaEExZGjdeB/q9//gef/+Sn",
+	"r3/6z0ghPvv0Z69+/ItX/+G7dU6llrBieo9tOdkwRyHLLGVxFUJwt3j+cMgiZBUJGElTb3Wzti5rgssq",
+	"PS+p0bhgtmL6VjBhN5fwWYHsLZy4mCbZM2YtjmqWrHChV4JmlAJ5EhJdsJ/yYjikKFPhcm4WAUBveAwN",
+	"RfUIRetIaNgBOae+TKrlACmrHCd/Ny4FlClNxMOkABGgW0x9VsrnXFPZMfTjorQdY0KkoPYMjQRYpOcs",
+	"1WoUqgP2wZmX6zfPDLwXWEptOR4r3EIypsYTG0HCYUrq3Scu1vl7DI33XdLV5UYFaUKJyBOmK6mgFB4O",
+	"dR1jIDIOcannYRlll/RaDtnpkogNofisGdmUlwWrqNZ8rRXllRxLOcAURrV9j0Wt6ioP7mFfqT7dvOpz",
+	"OJ1G4RnLKTxYxySeXieKdnudvT7Xgxijq4JNmzyGrcI0vfw0j9nHbCCXTpP1jdc0qaobWUOx6fNup3Pr",
+	"IHsKqKlqKhOLPd1uZ2+h9vPYoOYbTAqAoy5ROjQqJ3KfjXgVpKQYg2Nx/9c//4NYUrVvDvYdqCIkLdFH",
+	"dnd4KB8bnM/noOodcKhnh/4JXSDYl1jXcY09rrypJephDSULLcobWdQSSN/a4aF1XRcvC63G219Wt7Nn",
+	"JKWvwuheCWpn7+pGcDy3p521N4XsoHgTmlUYkaXO2vPn8dmn3/v87/7y8598e+ObWE0iUXRxe3k8MdXb",
+	"rMk/S3uWqi0pnUCdabHSArKzVdYSopYi3UvC5kOgygBOE3/TubEZFaum8X8RubBnvGVDB7o7AEhKrdDG",
+	"5qBF9xgza5CHQj1iL72OhfMrHSOZv1AYKC0mY673m5P98aZdlA6AzBaSStXWC/0Lq+oECnvg6LLqgMcC",
+	"JtlSj8djNgnPmFDyX9I83k3qo+uVGp9TyqXfJociVZJZV85UE+vGDzvndK4rP6ZiamA8ffFNY8bNBTzc",
+	"1KL1XViKEaft/YFAnQ7SMFXy97HSvfA9LOW9lqidmTaOLY2DSfo8EyXRhfr2OQEaoXpJPAhllip7sykG",
+	"WdV3jjx6JaEwN/MGAw26nZ7ic0WGqIKJNxIuoA5J3cx78f3dHJTXjVC4a+HiFzbFCAxeb8Qoap/fKobR",
+	"Uly0eXmvOJ4gQ33I4qo9pSh4EQw7jWUXxKtx0g1Y6no5hjxiEuMXn0GsQylHfsgZmdJRqj6+SHJSMnZm",
+	"h4SBx4TE+itO3BNBhpIGZBDOOCS5pCv0+sBp4+4KSyMPZxtMLoVok/cx2uNycrGksZn+xB5ACwisoTQO",
+	"z83HXudlWQGszXC1NVaSdymbcmCFKwHseURHbLuQ2ECCa4w/l4zzzNZgOkV5rUlU1FbLPVXiO8XYYbJo",
+	"YaU6fdbY9oEfJLFzuknk9srxppvUd2/tdW7fvrnb6VgRtrpTUoE9q0Rueuo0gIo29rvbTmO1kLp2cSbg",
+	"FSmyv14xhjwCbiosr4gjao8VhNrXZIx5JVqQ69dN4abr18nJ3Gp8xdn5EjbZ5ynPlnDJ0A+gwPXJHDok",
+	"MtLsGBeZE/u9FA+OnVhe60D3r1I8EtNesdEIDQJd0h674Z2yuSIS16+7sSCN7RVMF54BnfpqcfewjRKF",
+	"VnwF7fAKit9vlGEnXqr5l5Vtb9hDcXFsWyPjk/B+ib08afaSuia+1GnQCyKWUnehsf9R56mzeRhvoBJW",
+	"Bj8vr1hQxda9VCywj/ESSAYZBMzJBmnaBuSigFH3Oup/Ca8eRuHkXvXC9urxBwXF7VdxX3XMF3HxC93V",
+	"MB5opVC4ezW6G8jwQUF/gyJ31AVKKLlb9qbllCLuD+xWhvmqG1uTW1aRWIRV3sFN9PckIXCRKn+IA04p",
+	"FpggjHt9jr27oL0xCh9gXrdqndOAuDCM27ZN0m7c8zhZTmHTH92y+YXbzrf78TkptSUkwWDX4q5yOiyM",
+	"pvo9YafO1kVIMr9ZtoeVY9kvUIihQj4Zs3e5VxzCriSVkJvbc4AXoBeb+sjJTBrsxo6RfhCQbroQdulm",
+	"ehs1ZCyOu87QjeKS3dswuaxA6b+oFpYalcOWxwJfmBSVugE5IUovFK0oH63J9Oui6IJC1+l1paw/XWeR",
+	"nJdwIBhm852ftmztWfk+XRrjjsH91fwbRQKRYs+bt+Yoie5yWnK2KKccs2D4G2B1+cIKLBOfs2JRBc0t",
+	"2ALWDpvSheUX2lfWM69szd9SgIxfcrngkplYDLaVsN/La1upEP5um1rMem/herNml4Q2/AZaXwov4WW0",
+	"wOjKDpDUti3zC0al1KsFJaE5fLpKUTgcQgZEUgZmcxGIb2PJJTsAsUrRpfXjDVM71KQwVzyk2+ncKpI9",
+	"ELJvuoLSb2Ypo1s7PJRFVWLy824k2s9pzHi9WlUXFV74OMHCL1sB88tfsKgUDcsSFjKerbqFisrR8CJi",
+	"DFOodkEhhjin4ZRxoP1WqiDdyjFPkRh4Ijah0eniUuG6RSuUlSf4AmnSwKeileFop4xNBfaPTcW8HxC3",
+	"3+g3XDIIGI2KwxVWZrO3iHEwqpUdYzGkGuUN9Y58YfbYWj+3VtoFiHolZaLtZX9ZwvkhXhgwqvH5t37n",
+	"9Q9+udnSOrUC/K216KixNxbyv9ZSBJOP42u6gYNBhebXP//Oqz/6g89+9t1f//z3Glspmmzj9xUT/xKn",
+	"CBQj6AWVP05j2QXxb+AyCe+AJh8bzBaAcvk3BpQPWPBsMpMMC+gv6HXJtXp/Pg4DtoPNKdWLpOkKSeVM",
+	"uKST96zH9f8JXAhgt/oLQPUqDPhm9yZ5T71yB5Z7f6Z13XjsDDcFAVHNdgNvU5qL4uTdTufmgUZC3Vmz",
+	"2+t0D6wF+4J4vpj4QjAPKmkUMdlBvCRY4SVgsjyUaFS2b0pBw73aXPOmoS/vGUwpG36FQnO9Tlet/D5D",
+	"y3PdpS/Mfeh1ejvxSdYfe4Fmq/D/MNO5cp0xK1OlO2m02zrvK0SqRZZyo6vpGudQURQIALfuu6JqBkhg",
+	"MRxQrq4kAnZZnv0CfLRXZpet0mdDDJZWZ3bl+JnM1cvVCEvxuriB78p7LkdkexG97IaT+SCrizGeELZS",
+	"bbkItS+C3+Yw+4L47QcIf4r8DUFmcVr8vJKKfNMBzICTWcZ/n01iBFvChmG1VoQfdlIyvKvpqt/f5R7G",
+	"z3VabXJMJ4xEam/RLGCCUEFcvYzc/O6W+Pgu8nG8RTW4OQ2C8BwL8pdw8gQMYvNcXd/6Lw5vXycofjV2",
+	"v36qQy0JoDg5q950NYSC9XaHxHSbc6xKXRHYX07pAe+/+KKLEFozXyJJXCKh4U1LDAanL1pu0BqxYRVb",
+	"FhwgAmOZzn4HnhJKqAmj01g0gP9CE0rSi7tmhhHp6MizXgtumwfxcOnqNR4b0lkg9y0bVsuJUwD6XF86",
+	"4uIfH5jmkk0QPHqdVhwYAFdYEBf+m3nuVueAUKhoSYW5x8QfAvZjPQLoMRkx3ZUTacOISYECTrfTOYAH",
+	"fT6yiIfPc+sKo+wKfEHGNJoETAgs1tPn6bwCdd9bGBDozZD+MYERgSTkA4ZLEiw6YxGZQECAWkLS33PG",
+	"YXD9BR+GbfNTn/sC+362rZ9dQgMREqG253JLqnId4vpcRqE3G5jPJpXCgTwKTKjgjHm/zaLkvVSGqI/r",
+	"EzKMmIc44hg43VG7UqLlIJh5BbWTKJ9r/5IlD/pgfRFFNk2uZNCUh4Nm+jeViY6drjYB6WartsBImhgK",
+	"53Nf+jTQGJPrHWWhfajZCuWko3Cg55BJGDH8ptvpdGKs090jCA/5Du6D0wnUrtW7QNQCwbTPoa8DCqc4",
+	"gGNYlfXg3kHR2cd1zSQ9Zby09RRe/Ddta4JNPaATJh6qXRUUA4VdD2L6k6gOQFW0KOPEScjjUDAt0B/d",
+	"TcUv2rcTwxdj2JUKUvDnA4yt+pcf/a9f/fnf/eqff9d8j+0fe04jey2wN2iKQJi2jygqG0mzYqv1hcGd",
+	"sVNBDXQvjB4qZCoQEe1t6h29+vZ/fPVH38POpvaOFi3+6eYjV0oF9YIlv/79b73+/k8++9lfvv7H36m3",
+	"cCf2wT1doW2Xxo4nFBj5wpUuwqFX/+H/g34J/70m0DeU0GMze5PNgyWo08m9uia2SFhea9FVShqaZu7U",
+	"4kwJtBOkojerH7XTsBlWY7/x+S//6+s//QlCN/tqGWwTbWkBlGvIjwlJ3V5Z1DzBzAXaps4AchvwipnC",
+	"WJ2FyS7wk5WJklCffDkUcyir0c3MCTacRhCGp7hWXH7HHBzID9DDuIDYOg1bmMGR7G8+mHrxZjuZn6ws",
+	"6TJnNDqlGvudl2s2myul0Ftz/eIxx2zT9gLD2NXcwAsVzbQjOHXNsKvtam3oSgluWRO6nCCU6J1WXzqQ",
+	"iVbIM8tQzgVJZqnLt+CaLb03efqXugq9Uka8wXSwFEWrpAe3LW1DKwScnWt77Kr9e1NYXKwS12uxh7qv",
+	"NkMsU37vamuFSJnFjau619onPDwJvTn04oU2uzIkvnTIx6EPqTRhZDo1+xI0HaUiHEAst9EOBpT3OWYC",
+	"Q4qH+m3sK1Vq3iYfKtnWxYqqeBddonAWzfdowjEFakHDY5Op9JlHmkprsxanh17qXK9mg9eK1N3YCF6k",
+	"ShntBUwDJ2yolCOzaRpBVEJ4xnL9eQ2Js5SiQmu9udfLLfH6iTet8OhlpPm2dbK65b2zpkfZMpgWyAkr",
+	"z7e6pb/KnCt5+3umWvjdQtNkel40l12IY/2uhW/b68JfhE0bqpKfx5sqhvbUvbXsylZtfPxNiSd6+ZfM",
+	"P78EoxYauzPixmJD94q4dFGlZfXh0I27sHNG6BGT2mtsIXzNfGxgtqncLhniyoUtLIfnXAB3U6zNF5Bk",
+	"3YxlZsGYSYeFV6+JltPnCxK4Y/PqXeESTqMoPLfEBEGamZTsfUKDQC950jogmbzvPl8h8TuX9w2TtNqZ",
+	"ZroiflnpAX2ui94odKPSP/EDX85JE7+9lrj01dlEbHCWP6D3fSFdXdTPgjDa0w/I+ZhxtEETX/Y59Bs8",
+	"YSnFBe3X1je+sMWOEhNxE04JyImGsjYUZ861VT2rPRVCD8ZlbcC2FxeTECWEpKaCiVLQhrYfiXXaKbDr",
+	"ahs3tzFI3ZCSJHu4/Idp6F/yQIKEWGjjUJ188S2EGSTrATPguuspFUyK+h+WgWTdqoVbyaEvwrUvmW8f",
+	"9SVZI3t+dSlE7NeUQ4oQKGVfSCXRG7NcPVP0MvNq1tiQt7t1qpjMVixfaNvlfH7my3RBQ8XsTeme3UyG",
+	"/f/7P1/9/g9f/bsf5zcYsefZestgipldSMnni8y/L77AbzoBv1BEs4QlnWI4oZyOmNiUwFkqayKG1xQz",
+	"je0iHFqO+CbSHS0gQk9NjErQH8xLJ3OEgfQnrJUBbJ8fgm8YZTn3lM3Pw8gzeYpmhPNxKLDFwtFdJXT4",
+	"XCdQGBwkivJSH2rmKgkQxMm09Ee51+f+iIeRkiNpuiVSXuyygoTis1pNsioy4KSFv1zA5SJhCJX6SyEH",
+	"1Q1x3JLgsUL043orKc2WKK7Aj9gIJK9wMRrpkQJfDikoQbItC0BfriSEWLxaHDy5uFGDeRdq9U2n9ykf",
+	"seh9dsYC5Jo1WLXtX85i3RL5oosfC504Vmw8uhYLKg8tKO0XhQHT++nGgkg6qGLtnffqbD1Zmg2B3moQ",
+	"iIsRVYNAr1MUuJwITb0LEZrs+/7mqx9qI1R8i9YViXQgaJlIJJ75Wgwua76IdZtBDgDLjjHA8DicJIw8",
+	"FrVJ4hUywh04e9T7zMNorcSFVmjroTMlO0kIi/S05cfYTIZhNNGV6gSZzk4CX5ciqmTg4XMTIEbkmMoM",
+	"2VxqhMECopdf5EjbGhzL8rHB+sAW3hTWBy62e2yg7G9yFF8WxpwH9V39SFKWXBcj52EchABBHdmTaFoO",
+	"XRTbUwEMepOtxQEMMeNdL34oQa9qbKssLGwdY0aNWLHlQUhlxpALCkJ6eiF8UN+smjEfwrU6uCBCrsoB",
+	"32NSj3DNJvg1oz8K1X8lzDBPWwHqqf+ameU8K5Y43Fyk5RfzRR7KPsd8hHyxodRUNav1rlEaqIQDfg1g",
+	"Byhyqev85up9ovdgS+ru8mpAmdWsawZYoTniViCygX5IGYy6ZNV3Mh31y3silbRKBEU4U7AXb/4laf2/",
+	"WAXXS70SBC6jIHBx/oTcHX3TqnHeawCdfTbjM9jLCQ252BRDi8olh0PoU6c3j/68VIn1cJhm7TJMHAr7",
+	"6bgQl3SBoqQ743HZ53E2pBUPItrmbe++GLmkKaYsCIzSTcn16971606qM2NLQe+UTeNymPZCqVBiR9yi",
+	"QI25jaIO6J7YJ92bHV2kyfJfHRrfhXYYxSBAB0ufd292OwTv6rtcsigTi9q92blNzFU+89VIEJ6S3euA",
+	"ThiWuKScgHEMvm+1+/wxABfWdyu3vsfsYzYoWt8aBaVSC4M1pfCl2+nciuNf+zxui9jtdvZql6kY5faj",
+	"0fsNZgbCkS+WYFAeK2QKJaXbPe0n/pu/+PyXf4h+4hXDavOxCptb3kYjb6stCwXS2suqUCTaQqsqMvFm",
+	"wLWkVuaeCfH8Ko6zoXPcWXdl5SUWtopcpWtCjrIt6Lz+s3/72affe/2HP379J//0+j///evv/NGrP/7T",
+	"bXQFKaFu20vSy9OuTUVlX2CIFLKUiwiQWsGDuZi2lBX/hthUVODy7NWoTSZueHE1lCVExC5cupdeQVYM",
+	"NK5Va15yTpMgcsPaL0VplgKKcBGlWcqv8AVFw6MEqsRYhAChuXCmVRLTbmLVc0CSosh4dNA+UyjyTIbL",
+	"MtUOPU8QF9/x4kIkKVGYChJGns9pnJsl4poqDnETt69Leo4ZKy7b8hUszqLrtbTJh0aIxsEVFuWLhCjt",
+	"RSt+VqSPJkkWOUJFgYfQPNMXWLhlv8/zkCbNZJ2k18IumlB1ZBhGhNHBmGggaN2QC8mo58DPVnqKRQNl",
+	"aGRo7Zxcqvq5GwuVKtBOFqXSmZzKkDMRV1RpHZAwckCr6fN0i5vIeH88R021S5Q2n71QpKmgPgVgqSWw",
+	"llkDwipdbacksMuqK79CrFeZ1tLn6mYcxCpZfKoWibTGKewUgy8qNH4SXo76uuUWvgWRGl6mgIGOY48Y",
+	"FWhqqi2h141cK16HLmay8jpqBq2tvIjNVffdHiRuGbHiaPmZLFqJrtay0koWef2LWFJSTMSUKYB8HLPG",
+	"VlFIwCrQ/Jd/+63Pf/LT4vjudWMKjrIkYsueiPom/jSMVq+u8OUKNUSoHBAqTpNnZai/J/NwBhx4Og3m",
+	"yNo1Z1cihBaoLoNgXeHy21OWtDTKMcTlpR3XCDspIgVFMSVbVQ0K7u0F6QQ4M9xAJYjJcMUSFXvZGo1w",
+	"vhlNwELXUvn/SSJgAQ1ikGEB0nOSrGBqLKrLxYgbsef3mRB0xFxTaSIvwfds2U2NJ/qcYpXCpCLjAVbD",
+	"O/dBOyryeaTl9DJBXCu87T7Pqh+ZHFZSnMKqxj2++3UrMzU2x18TxMipR3cxNgMXVJptijoDxl2UhFpk",
+	"oEV6+2ShO6JNHho47ZcL5H1eX/4uqoyREo1BiJ4lzgL7cICQQxOom2lJvM+XOxA+Njt4kx4DReKfhAqY",
+	"+W7HiqEMwxn3EtJ8MieC0WgwBuDqC5MiX+nMunph4zotDa/WktS02pEmdaX2RQurO3u3c3PHSlDMgxkh",
+	"6ZlqL1YNGsUMDe4tFwkXLfrVt7/3qz/5n5//5Kefffqt13/zoy2L+psE3yoCfs351w3KicnR9gzk6au6",
+	"SSv5hQq3mbtQaP29WSDaGuIMF6KQVVrG4ANyTn1ZzjJ/k8XXVXD6oizGoHEY+Ws1yfCmAwhUKhSe+oPT",
+	"ZUIh9u8UxFUPW2bhuJOnFkqepErzRLrrJ5+HnJGTmdQy0IHlNuLBPDYmJxW7Y3lwO60/Om9rwerrsJ2l",
+	"llJdYCxjLV3QGkSGZvNq57pUC2lmQjecBA7wNFZyToo0xzfV6fP4AbUGFgxbC+I+7Dk30oFEnfpl7Chm",
+	"XRSedUkQGWndRZ9EDM3lUkMKyzPFaRfZwjbcxKRwGeuY5FYwkxauYX0DZS3RaeNwUAOuBYDs5J//8gev",
+	"/sP3fvW///Lzv/rdLQQffN3cvy9ZARV9M78EzVFSWLL/hWmSUnIRLsLkZuH0xTYhNzIGhmiuXg92QUOU",
+	"Ki1M788ks3qY5mrC7rb2s+UOwcSAnUqUeCUY97S9TJARk4p9722pV9qe7pV2mbqdTq76nP4G9jl9Y11O",
+	"v6z9TX/zuptept6mb6qz6cX3NL1/8R1Na7QyRXZc3L90GEYEWph6x2wQck+4pAkNsHwpSLq3qQwJD8/J",
+	"/03sx1ttcohfGAvHNWE8S7blQfPwXTLj0g8gKyVrUsH2bigDKIzWwkzGotLn2fi8LYkFPbuFaq3mqTLE",
+	"vUDxDCMFrNFQtc9XkRy+gL1UbcRq7N8qrvizZcNEeg27tzqdC++4ugQM2+/BumkYqPEecvbVcBZd9OT1",
+	"mcZlbtUKrf0Ml4873vCYN+fUqgmQflNs0VayoKt1hpJetXC9UNmo6EpcqHx0wR1c77+B/q3PZ75cZq6I",
+	"OXC+Gr3VfZUEjJ7ZTW5S8stMSCIjysVQKylavPIjIQsFFI2XlSuWdG929rRn57dmvlzq1wk5gxX7fFTq",
+	"1lHAqVL0pIJtQzei6UFojSWm6FdLhBW1gMti5iiue7G8f/iFSCUVZtxKz/ctB46s2zy/17mJbePugPar",
+	"LsZGTq8UlkADtrmvykT8t8zVuWQFYTQf9kXSLHMmdVWLU8bJCQtCPgLtMNOYT2t+AwzlSIiR+JKbby5R",
+	"fMri22TPmY3ayeU0HBSxQzu+3PysMyR0NJxhSSXLzN+/ixCYrLt2QaLS+2qfm/LgwHFl5CIRl3lfXNL0",
+	"DjTmQ6ln6LPAs0u782F4L4yOmXTRjpT5Nm653SaH6SrqEB2SEbb63I0rFbnOkgbs2FBGt2DX3fT7jRnH",
+	"PoJev3EAbdmdgmBtp8/ddOUi3b09V8DJxdxAHBJSB5WYpUAxh1+mEYO2fUlToPOITqcsElA+ZhpQn/d5",
+	"CKCkgQYfGMw4O89skDTVnZvxAZswLltlneiT4kgu1ql38/WR3C0FFmmDmILYMZOXxVMmdEHGS1F0dqGx",
+	"K74X1fqPfOePf/VnvwvRz5uXLhctxeQxpgqBffbp91797Z+++v5fl69pLflzg7BZSz7d4DoWFA3hdMIO",
+	"uXeob/za63gvJPnqbPnSa91c6bXX3/+bV3/815/97E9e/9c/e/Xv/sev/u3/wnFefefbn/3sfzS20Dfg",
+	"2LquXzJnY9zDVqQKsm5FeM3x2Mvoi6wNkIss07HoDl6ETJm+CBckVqI0ZxXOX1o5eIOmuLTAv8BdSU8Z",
+	"1Mk4f5jUeFQCkka3lnUvMZi62+m0tBkq8PQvEkaJa0Go764JJaZOWETUW4VS0mAWRUqk06O7YeDZi2hV",
+	"k5TeQkkJ3nyidx0t9h9mZyLs+YwGBWBQIC8qFWGnPvR5brjcU+UyWQpmFYKsq+S/mbO/HMa+7o6gE5Zv",
+	"4FvIaNMHkGKDaSCvbp0r7ShcfUEoEdZY0IYNlJtZ1HIZUk/zoLots3BlKCRubmW1rJ5bhpW5a294IZU5",
+	"4RObNmxZJiy7+ba0ZUs8aQihm8fzh0MWYYxtGkxxeY/WpWgfHhvgLl0E3MJbXCZ9Zs7ii2JZLbyOFyFh",
+	"Zu7VBYmYZlbb4CTG/jYD4rAhZnRjGEYnvgflNsqly3vwkBUOB5ZLzHZx93Vzc3RV6DJl4BAVMpwKch5G",
+	"p5DJZmo7qMW1HFBxPmQnx+HglMk+H4ScswGWFxsxSXqdTo983R+cPuSBz9l9McJQjIiRQRAKaDPJPeLe",
+	"oDM5vqHLhZwy7pqS1cSXMNfbLYyf63M33vWMW/t22wQ3iAmzBH/ymK49RkfUJCbOwJIoiBs/8mQ+ZdoU",
+	"qsHR7vND9Mpoje6EJSPmS0Lgo2r0Ysm4AAwy1BBPQAb2ZX04uj8oSLsWTAFo+bbkId9BBR3ZE3Ydt6Lr",
+	"YgU+39Lj6G5pUw/cMPi/Lql5MXWCYOaJk7d+9f3vfvbP//mzT7/3Lz/62a++//ON+K4XtPEoX8jnv/zB",
+	"53/1u5//6A8++/Rn2VXko/sXtu9YVHzLugqF7bZWXGEeTmaF1cnxvRiPLpfdywaZLzAUJLnJB9m2HhWy",
+	"6lep3TVboTXHGpWZrE1feEEmGxEuiCnjlKR5QnlLN4Sw+LHmJFXcint5rjtiEuAonoVA1p+ZDhyLekYx",
+	"LqM5lNPUt1QXrXRyrRL3kz6IXWxK4EusCyFJwKh6jDMSThkv5sAOYYFgpIMsVj3rekxSP3gUUDkMo8mx",
+	"Hj1ZksWLmu5HT12cNhwO1fZaGPYVsWkw73MxplMoxmqQgdChZFHi6bwmiAscvQxOrqO9hp7aut7r+76Q",
+	"rvErmsKrglByomQGGkV0jtWZzn05DnV8hcUhr6EEI+rz6KLGWDnOqhko1EqqxENHTCp8F8j4EeKXlZvO",
+	"CtKha9tzygngLJ957yS1SjfEBktwrZAlli6oYOf1ud57BSd/ufhfGazKeCGEXF8AL1ypgOWKLLFpbUyT",
+	"EeahhcN/eOzYMkBMBot6YybUCy50EaGFH9QcIFypP569NdyltwcNp+GLd+jgVKmH3GvsD2kgmNOY6tfV",
+	"811ga3qcbklD6JJZrTeLOylvu0lUwT2o1j7S5gmK84ULGOg67SThFlwjeA2IMFR6M2JCSk0tFw7e94e6",
+	"jdMJTamC+0XqsS/EDAqhKGantdum/gS/xVXWzIhC0nmf+/yMBr7XapMP9LK0vgw37nwcmhue6M8DHQjF",
+	"QznGYjYeAcxg3pbZbEUeawB8mTXVbSqf66iUBnZ1FrtgwMpU4QPrzC5ZNAT/4uqFhad5EZpd+jgvKlTU",
+	"H0pNua4JRePKSPYabf4mYgT6yyDkZywS2OhhIkbLW+HPptC5bxDOuHTJBMsyYgypPRjY+q5f5+xcKX6Q",
+	"NXP9ukPCwIMwHMp1zgy83udKTYrkncBnXN4XI8zdeTEIZsI/Y62DJLq04EH4RiTl3fSceuw2cX3xLvfg",
+	"XBSc+tx0wjOdcZD+w9La5EmIrRtP6ODUIVMqkHm5A3tKbUgOlLbaVC8K2TITkogNmH8GJXbvG/AoLc+9",
+	"L0Z3FYY4ACp1211ywtTcajAWQKToNUG+dvzwAZHshWyTQxKxs/CUefHop4xNMZlbsOfAtHzR5xGcjtJW",
+	"lVKJ76id+QNGmnqyJ/MpI71upwsRq/ZhxVpnfJyxgmrgDm1d1WN9buCpgNnGwIi4To1gLAkluCaSAc3p",
+	"+FhOGYvDFTQUmdJIzuMe7tYa961KcUSeh7oKtcI74fNRwJ71Z53O7oDCf8ynE/zkOsW9Skg4NFHK+gXt",
+	"B4tfSznnUrG5+gWkZ/r5g9UaVZMJDSCQxSPpO6SDQ9AdFoOGEtyxmsxeUfpMQdbo88IM9fwlspxuiGcA",
+	"JtQeUmPeOsh556yM9m6v0y2xF9yxBlIk+s3HjJxQ704K3Cn+Msj81BiMKSqW3d7us0SyGejeuB1QR1Jg",
+	"XalBCfD1R+qsFy9HY/0GFrR67eXcovAqWWEkm4bOLbOYYzXaViCElF5xw2cbLVO0CFg45OZODpiZaXJt",
+	"+XJNY2JLiTIX3tr23s1bKWvAFiBbMzdwmW0sK8cUGsa2eIXqdV55L0cNtx4ls5jWlUXLZLhREQVUnCNm",
+	"X2DhIsv5MWmKMJLMazmklPlmuVsBv10elJOno4uCclLRJzG7TXHAEpTZRjTOik0iS+ljWY/ILIaTNAEs",
+	"FA1qg2HzsenPlgQFpUhgzrAJMqxRnIyUiqbMMpJlaLS+e41v9htKSO839vuNz37xw1c//sWvf/4HcYP9",
+	"1z/40et//O7nP/lPr//pO69/5yf9xsvkZe2rVtvFRnXYHL97a69z+/bNXkf9z27CAJbUx4wmCxaje1E4",
+	"gaNUJGJwlon2E4x72T76DOs+5eZRP7DoHubeNfYbYymnYv/GDU1G2oNwcoOeUUmj9sfTUcO88MAfnHJM",
+	"V3n18x9+9unvxb88sg286svn+r/RGYsMYCdi1O3tmtUK4YeJC9+YdXur2XDXciQXcpOmUTpsfRd1MO4R",
+	"Q2+LTejlmEYlRr5p8/pTp0GlpIMx8yD3Dc59sIiBZrBRfwCEfP0n//TqO3+vEPLv/+Lzv/+LX//8d+pg",
+	"4C3EjHw7EAsTtTV/ASomeFeAnYUTVkfFXhkuvv7BH7768z9fiIu9LC7iJwus5QjprHlsF01EFh5hETHR",
+	"7qBHMzE+0onEHhODxr5aHmLVZz/7tl7bf/57XFgjmch/ePwO9UbsDopQGkv8h8dqxGN0BKnn1HWkQQIx",
+	"6csAzi8e8+UVZVvHO5WTMCuaL8dhoLtIGWLlENuMt3pFY+oRmpKmrgky9oUMo7lt4hSjOo2EldCQMmtO",
+	"aHSqrpp4RsWzCPB8aZ0g9U56z8QV7Llwi+yahAqixj3I2aiuCeKOKVyuY/bc1R1MKDri+jzyBYurKAY0",
+	"GkFMjOm34EuC6egjJe154TnPN5RIgh+rVhnq9Tod8lVc02M2YP5UOqYnmc8LrGymCVdSOsi2OCkNgDQh",
+	"UR17TVAPrNT4uMfO/AETmFQVR4IW2N1yBjDBnpMTNg9N2+Q0UCf0xTF77iw3lNFBYfUjp88zMn12kqoZ",
+	"7SnjYZmxS2HTfTESh0hmL4GhCyB7H6C4oslE3YbG/ke3bz9dv8hPeQ2a2uvpPt1y8ablFq56K9ma7ahs",
+	"GcXFJUsNR+pGPzkP1zwVp/f0Qmom3U/dtO0bUcruUZn9RMFjn6AObZE3pGekt5ImvXIFp0ysk5Vxmqnb",
+	"ZKLqJ3QeV2+yyellsXZcvE2h6HZcSIHHDJ5fVH1HGp1aPkEUe1YS1XJSGrooF7ucY2kHH04JaIRKENEK",
+	"JbQ2OeIZmSXOpkNBXrf8UsMeKDmIGgdW8ojl+0vJWUr8sRuC2SaBbP1VHVuc8932uXHeGr+oGkydV01H",
+	"7gYExG6nS0A/UFMtlQ1PQjlOXK8pGKekPlM8fLHYt6I4p03D6Q5mACldoVtHFSwS6vKIVOrctMS9pM2s",
+	"8ct3d4uFQPz9Mjg6wRB+DDid71+6d/OW3XwMgJhYeg3LgKpYiBJ+ZJ/5iv4VozivL0muK7qVRZ3Wdkvy",
+	"8Hg2GK8lYDf2b99+40JkHiA1JUi1ht1O1zTGRLrirQOVNU8IsfrhOX9ja6jM5x8bonERsYMJSVgqQfp1",
+	"2Klibd1y0ZacU4EE5WROUqC8HP6z4otc5jyzwshiqglFMRUUlODPvwi+sgp3Npl6N6viLDxtq8mtZpml",
+	"snXRNb0I6dq6dRfW3S3NaNczf8KJpKRrdSsXy9bHSswTFqtXwqjHAl8RReJLFFyhibmvi4UGFFTBCRy2",
+	"caI1BWPEfbGjvtgZhHwY+AMpXCWZupbx2yXddBMZsCy6aN93QbJNbHFVAvpaB2SXNHuAXoMBm0oUmc9Z",
+	"ELRwpj5PVVR3Te3S7GTl0X+tA7JHziNfonRUFP2HG9DP62hMK7K6zyFjwIr31MDUwZ4kPPmYDSRpPnz0",
+	"7oOj+zv3Du88OSb/56+67V1d/0qL4yZ2tG0P5MtUrOi9MOpz9SdpupamoATbbov4Ur3iptyEpN9ot9v9",
+	"xkuwaesUR3RWademj1K9Oe5ros/dxGWVvN8mtm7S7e6S5pP51Oejlpp1OhNj6Egc+JztaCODp83duMMD",
+	"IkJM6Z+n6CiEm2KOzUMezHXUqVJ7bMVqxKQpDfbC0gsVgFKHrbUaqOBBMSEUNAaBt0HtlhoTNA0CEwaL",
+	"x6gzQW0l1BfEm0X0JGDtTITwJK5WhnD02GQayrgFgaCTmHcK3Q3dfN/n1kg6BybeILhgSMTELJAQo4yQ",
+	"DImABiv2yhCwbfKhDu71pV5PdAYc+5TBxtTSjQctxk986BpUZhicHhBXOwnhga6693CB9WwFeii66Qr1",
+	"UNI8H4dxU0hQdKHpdqu0yEQXMMhoY1Br18RSJ24GneWEPgjzbMQG/tSHmr4WNSLdFhRVC4f6XbuDRfrJ",
+	"3ZZGidASd7IOj4xeO/GFgADniMz4TCj0MNcDaINGS3NdHIJU5IapwWPeNw3wrfWATts9sOCbNeY59uNk",
+	"TwlZdiJSWiWOCXAYJUN2O529ssBh8zwUywno4DTwIVPNEgW7XTWD9UX9gnPZ16GDEHQby1QTjn/YK64k",
+	"zL3LEWkMwsIT9iIXsKoHelnk1a/q/LY9zKtFGy8yDiDX9rkR1a8JwumEZRV/A5EksuHVt//jqz/6XuLL",
+	"X7JB1CdX2GDV/LLHbHBWAn571d//61d/9F8qrNdYEDZ9IIsNGgUL/su/evV3//Tqx78oXnNhbb9lq96t",
+	"uepuZ3fnRDGKvJ6/BoS3g/ILzSPrgrcg4sng9WLwrljjejtLLghd2a3dx2V3Z5I0WvyiLHpvZxR3jk6T",
+	"w7hM3Dk1bMfufZE070zlUVKedQlUoJtvGBIwrOFVeX6Q6ENm/vSWygLfEMM3tuOYUpRHGBaEa60IkkR6",
+	"z8MFtaYdIecBA0UsFvUAP6jWp3Ym1DM5FgCdg1juV3L5uZJZtRYS8ljBqAbaTCioDdp8GOgyGDfqBHGm",
+	"QXxzDWa9KMHDWDPKkjrMtiUczvIwygogsHXOOIhx3dDINUMctxvJuJyl1imFDoL31uMxisXqBcksqIBT",
+	"vKdGVU65VcFWwhnzhFabMP3VspqQZhgRYwJpESGj8u5Gq1nb8fxXi9dIVOqK8Rrl8nFZBj9ibL0M/jdQ",
+	"l7ZMKE1m6hZW5c2qtvoYDlKGHyUFqEUIhbFvsCMDHLcML0uD+GWinz1fSUVklK1MC9xkDXGbcWL1MIcc",
+	"Dk5O5kYOG8VdsHAJz4JlIURZka9wrXtZ2Oh7CYvNlWq2u/LqK1myhJSslcscWSJL5cLed3sm7L0oLN1K",
+	"ctAe3RUSa/KSUPVVL839qJCasal0oELhAnlSYRLPknyOBRkIxZkBS/exArOt6rvyGJf+0DfmaXQwxALn",
+	"ag6tY2A7q7uz9rRPS5HkVJ87+GgVLslUXlzc687ULFH7nEbh0A8wTAtsiP6ZLqIs8jUq2+TorkDXAI0g",
+	"/opEbKT4gYKV+kqc+tMp8/pc+AHjMpiTZuJCOdsFNtVyiNDB/r6QQAtOgGRF0hRB0fFaIt/ijfI5oTM5",
+	"Voc1oHE1sEU1JUqrNF6KVmq9HR4+QVxK30StKoUzCZsGfFtW0DBTxnCdgooKhdauo2jFMWgR5+iuOEYc",
+	"yevRVlatjVboPQzYUBIFjNiFMQ3m1RZWUHFyE1HW71lotGWZPoUkhcKhLabwELFl3zgrjYOvj1Sr3yBj",
+	"yFAB95Mg/cbhTI7DyP+GDmh8B8gZQV8uvgKu3H5jBU6SQ6kF/GQWX0tIOV6Sv/f69/7bq3/4T6/+9r+8",
+	"/rt/bDiNYXU1kBcogPk4puW5aGV4vWRjdDq9T/mIRe+zMxbA2Nvb6ygIT2ig1Jj7YvRwKmG6TQFgc/en",
+	"WonIGI4uMI80D1u3JmQ8kMWoQVFcwKnTHBibDQC6L+HBH5i2BOYkXMdq9ArNCdgLNykMyYdhWwcxF3SZ",
+	"RW0cdW6BgrbuNat72Sre7I84yDRNii1arWYHg0CBRttusb4RDYLWAXETvFQLTCOuac2axTDXnq6w/RgW",
+	"2wMfOGnmNlip+9huZ5d8oF9EYHqpIJqmL7P5d8ZjzehgbOIghtABV/R5Uwdz7F4T5CE/ZsHQHlm9ic1y",
+	"rW//f+auZrdtIwi/ykKXUADLBBZ6seFD6wqp0cRNqxhFARciQ62jhfkjkFRUHXzrtWhPaVGgQG+++tJL",
+	"j3mW1nmNYmdml7NLypbSwvBNEMjl7uzO7Px8MzP0gdvMufCoNqdpx+qWMLRZ2AMASTs5NbeApKkJYhsO",
+	"peV3r2jiCy6Cfv/p77/6mxH898KZbpkfdAnp79amDCros67/ZJtJ3/zyxz8//9jb4+F/qm7tS5PN6hjN",
+	"Dm+Kt9fvf/thp/uikKvppvvx5u31za9/vr+63nJ7dnOJnjrH/SG2+G/l0od5HnETP8DxuFvpUG+a99Fb",
+	"wj+e995gwj8894RSPaUd9eT8DkqDX3n00nhEUMYvq2ywP3icLNTjNyMQ4zRw15DXVhIKfLrcoCR0UM/h",
+	"Oq9lWskmFMYggEosxNfaiKYy4o5ewvUg9jid206XKbgTBeO/OjR3qsUMWrcxGw+f6RkRfOB1aFLFQmds",
+	"GDJfNqp4zcbCPlvdoSYYSQxNNYUQodamqnUlkxlWJV00fKl5/bpnsE/sdku9pbz2lWwa0LuCmc86I70F",
+	"mEgffWwPHt8GPlLfV7UcQWioFjXONKnm7SUcNBdoTGclVTUOg1hgyFI7EDEVFV+pohbqHHPXWJ9//Q01",
+	"oyPyORiKAxQUT7TgHcRbWouxfWuk3yKTtP+xclmlelHPjyeT4y9PohzyKcuFSmkeZLESiezCNE+JQ/F0",
+	"/HJ6Mv5mPHk5nYy/CrV2tScOxYvTZ8+mzydPp59+a/8fiUMxGZ98pv8/YAheca6VKEAnCCiajg8vknVW",
+	"JjPY27RSr9AJn9TrItX8aX5E6yTPhpZyq7qN9R0bx6JLRYuBpXtKQP+zuOIv7EPCn0vHzSvmK7uTpraH",
+	"jDgDN63NDhwIZwo+wfVh2RcNgJhtSD/wUM7bo5uTYk1KuhnLInQ1YdImW4tMXUgROwD+uEvpI9IGOI0t",
+	"yCRl+Y+1Q06Y19kAUdlnAxFA+AgmMLyTiCs9bEtJ2IM0qbRK7NPtllSBuD0rMdZ0LoH9k6wXPE3IQxtx",
+	"sKQgXCfo+pwK+Fm0AwMMohpsLdUZ1D+I/qELwWUB8FBEUTR0eTpHuPG+MLjjO0nm7SOkUvi0ilsr36yN",
+	"u2y/kO763MfZ7OD/babU4z2PW13nQnZmSPLUphUznDAGRLGxIlQKyOpSpKUWLeiEI9fbrgLlCNuVvNC2",
+	"Xu2uH+V5yLoJxm0zEZcmH+0gGKhBimAWqEeG9pyWrAc3UmAmz5Nl1hjkPCrKfQpyAZj/MpfQ7iNDzyAs",
+	"Gn0PbYvxjvwk7TuwNc5JloZiNVfpHAK0RUnhR+AA7/zyaeM6tzgtGFLFyWFUNcZP9PF8M6+kNNzH2D4U",
+	"i2zppO4/qilDQxXdDA2rWgx9dv9aLjKPH1h0DYqqMxkSsqQGlxTeS85ThiC2+ddcVvIWpgbfvAATwCNJ",
+	"XzLNpuSbg1YzsblM2u7wcCmWII38vum7BWKLcOlL0dmGPUSAe6TvvLycyWzIFu+AZoxN6i0bs1C0MsuD",
+	"YRXF4VRjkP2yVQdULS60jHkjq1dJo3JErwiVZUur8lMoBJqzWTKgZn1k/XanhWo6nBNraYdPAhYgtt9F",
+	"W89xQYsgEbnKMkXLEGDlDTdTjqdtafK9u3oS7YXi3dUo2uPHpvWoRczPKJZ6xpffXf4bAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

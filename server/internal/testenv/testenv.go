@@ -28,7 +28,7 @@ import (
 
 // Secret and Admin are the test server's shared secret and admin user.
 const (
-	Secret = "test-secret"
+	Secret = "test-secret-0123456789"
 	Admin  = "imAdmin"
 )
 
