@@ -131,11 +131,11 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 			r = r.WithContext(auth.With(r.Context(), id))
 			rr = rr.WithContext(r.Context())
 			release()
-			err = g.guard.Caller(id, info.op)
-		} else {
-			err = g.guard.Public(r.RemoteAddr, info.op)
-		}
-		if err != nil {
+			if err := g.guard.Caller(id, info.op); err != nil {
+				writeError(w, r, http.StatusOK, err)
+				return
+			}
+		} else if err := g.guard.Public(r.RemoteAddr, info.op); err != nil {
 			writeError(w, r, http.StatusOK, err)
 			return
 		}
