@@ -243,8 +243,8 @@ func (w *sizedHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	w.conn = nc
 	if err == nil {
-		// net/http leaves its read (and write) deadlines of the request on the connection; a WebSocket
-		// lives past them, bounded by the gateway's idle and write timeouts instead.
+		// A hijacked connection may keep the server's deadlines of the request (net/http clears its read
+		// deadline today, not a write deadline); a WebSocket lives past them, bounded by the gateway's own.
 		_ = nc.SetDeadline(time.Time{})
 	}
 	if err != nil || brw.Reader.Buffered() > 0 || brw.Writer.Buffered() > 0 {
