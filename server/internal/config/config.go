@@ -67,7 +67,7 @@ type Config struct {
 	// HTTPIdleTimeout closes a keep-alive connection idle this long between requests. Default 120s.
 	HTTPIdleTimeout time.Duration
 	// MaxUnauthenticated bounds the requests in progress before their token was checked (secret-checked
-	// calls count until answered). Default guard.DefaultMaxUnauthenticated (256); over it, HTTP 503.
+	// calls count until answered). Default guard.DefaultMaxUnauthenticated (128); over it, HTTP 503.
 	MaxUnauthenticated int
 	// RateLimitOff turns the rate limits off (load tests). Default false.
 	RateLimitOff bool

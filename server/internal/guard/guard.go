@@ -28,7 +28,7 @@ var (
 
 // DefaultMaxUnauthenticated is how many requests (REST calls and WebSocket upgrades) may be in progress
 // before their token was checked; a secret-checked call counts until it is answered.
-const DefaultMaxUnauthenticated = 256
+const DefaultMaxUnauthenticated = 128
 
 // Options configure a Guard.
 type Options struct {
