@@ -248,31 +248,24 @@ func (c *Config) Lines() []string {
 		db = maskURL(c.DatabaseURL)
 	}
 	m := map[string]string{
-		"addr":                 c.Addr,
-		"database":             db,
-		"secret":               mask(c.Secret),
-		"allow-dev-secret":     strconv.FormatBool(c.AllowDevSecret),
-		"metrics-addr":         c.MetricsAddr,
-		"http-read-timeout":    c.HTTPReadTimeout.String(),
-		"http-idle-timeout":    c.HTTPIdleTimeout.String(),
-		"max-unauthenticated":  strconv.Itoa(c.MaxUnauthenticated),
-		"rate-limit":           map[bool]string{false: "on", true: "off"}[c.RateLimitOff],
-		"rate-send":            c.RateSend.String(),
-		"rate-mutate":          c.RateMutate.String(),
-		"rate-secret":          c.RateSecret.String(),
-		"rate-exempt-user-ids": strings.Join(c.RateExemptUserIDs, ","),
-		"token-ttl":            c.TokenTTL.String(),
-		"admin-user-ids":       strings.Join(c.AdminUserIDs, ","),
-		"log-level":            c.LogLevel,
-		"log-format":           c.LogFormat,
-		"max-body-bytes":       strconv.FormatInt(c.MaxBodyBytes, 10),
-		"shutdown-timeout":     c.ShutdownTimeout.String(),
-		"ws-max-frame-bytes":   strconv.FormatInt(c.WSMaxFrameBytes, 10),
-		"ws-send-queue":        strconv.Itoa(c.WSSendQueue),
-		"ws-write-timeout":     c.WSWriteTimeout.String(),
-		"ws-idle-timeout":      c.WSIdleTimeout.String(),
-		"db-max-conns":         strconv.Itoa(c.DBMaxConns),
-		"debug-addr":           c.DebugAddr,
+		"addr":               c.Addr,
+		"database":           db,
+		"secret":             mask(c.Secret),
+		"token-ttl":          c.TokenTTL.String(),
+		"admin-user-ids":     strings.Join(c.AdminUserIDs, ","),
+		"log-level":          c.LogLevel,
+		"log-format":         c.LogFormat,
+		"max-body-bytes":     strconv.FormatInt(c.MaxBodyBytes, 10),
+		"shutdown-timeout":   c.ShutdownTimeout.String(),
+		"ws-max-frame-bytes": strconv.FormatInt(c.WSMaxFrameBytes, 10),
+		"ws-send-queue":      strconv.Itoa(c.WSSendQueue),
+		"ws-write-timeout":   c.WSWriteTimeout.String(),
+		"ws-idle-timeout":    c.WSIdleTimeout.String(),
+		"db-max-conns":       strconv.Itoa(c.DBMaxConns),
+		"debug-addr":         c.DebugAddr,
+	}
+	for k, v := range c.edgeLines() {
+		m[k] = v
 	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
@@ -286,10 +279,26 @@ func (c *Config) Lines() []string {
 	return out
 }
 
-// mask shows whether a secret is the development one, and nothing of any other.
+// edgeLines are the settings of the edge: secrets' rules, HTTP timeouts, rate limits.
+func (c *Config) edgeLines() map[string]string {
+	return map[string]string{
+		"allow-dev-secret":     strconv.FormatBool(c.AllowDevSecret),
+		"metrics-addr":         c.MetricsAddr,
+		"http-read-timeout":    c.HTTPReadTimeout.String(),
+		"http-idle-timeout":    c.HTTPIdleTimeout.String(),
+		"max-unauthenticated":  strconv.Itoa(c.MaxUnauthenticated),
+		"rate-limit":           map[bool]string{false: "on", true: "off"}[c.RateLimitOff],
+		"rate-send":            c.RateSend.String(),
+		"rate-mutate":          c.RateMutate.String(),
+		"rate-secret":          c.RateSecret.String(),
+		"rate-exempt-user-ids": strings.Join(c.RateExemptUserIDs, ","),
+	}
+}
+
+// mask says whether a secret is the development default, and shows nothing of any secret.
 func mask(s string) string {
 	if s == DevSecret {
-		return DevSecret + " (development default)"
+		return "*** (the development default)"
 	}
 	return "*** (set)"
 }
