@@ -40,6 +40,9 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, err error) {
 	if e == nil {
 		logger(r).Error("internal error", "err", err)
 		e = apierr.Internal()
+	} else if e.Code == api.ErrCodeTooManyRequests {
+		// A flood must not become a flood of log lines; the metrics count these.
+		logger(r).Debug("request refused", "errCode", int(e.Code), "errMsg", e.Msg)
 	} else {
 		logger(r).Info("request refused", "errCode", int(e.Code), "errMsg", e.Msg)
 	}
