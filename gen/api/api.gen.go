@@ -44,6 +44,7 @@ const (
 	ErrCodeRecordNotFound     ErrCode = 1006
 	ErrCodeSuccess            ErrCode = 0
 	ErrCodeTokenInvalid       ErrCode = 1002
+	ErrCodeTooManyRequests    ErrCode = 429
 	ErrCodeUserForbidden      ErrCode = 1008
 	ErrCodeUserNotFound       ErrCode = 1004
 )
@@ -92,6 +93,8 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeSuccess:
 		return true
 	case ErrCodeTokenInvalid:
+		return true
+	case ErrCodeTooManyRequests:
 		return true
 	case ErrCodeUserForbidden:
 		return true
@@ -228,11 +231,13 @@ type AddBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -286,11 +291,13 @@ type AddFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -343,11 +350,13 @@ type AddFriendResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -407,11 +416,13 @@ type CancelMuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -456,11 +467,13 @@ type CancelMuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -599,11 +612,13 @@ type CreateGroupResp struct {
 	Data CreateGroupData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -649,11 +664,13 @@ type DeleteFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -700,11 +717,13 @@ type DismissGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -742,11 +761,13 @@ type DismissGroupResp struct {
 type Empty = map[string]interface{}
 
 // ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-// numbers. 1009 may come from any operation a server does not implement yet.
+// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 //
 // | code | name | meaning |
 // |---|---|---|
 // | 0 | Success | |
+// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 // | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 // | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 // | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -787,11 +808,13 @@ type ForbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -886,11 +909,13 @@ type GetAllConversationsResp struct {
 	Data GetAllConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -940,11 +965,13 @@ type GetBlackListResp struct {
 	Data GetBlackListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1001,11 +1028,13 @@ type GetConversationMsgResp struct {
 	Data GetConversationMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1053,11 +1082,13 @@ type GetConversationsResp struct {
 	Data GetConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1113,11 +1144,13 @@ type GetFriendApplyListResp struct {
 	Data GetFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1167,11 +1200,13 @@ type GetFriendListResp struct {
 	Data GetFriendListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1229,11 +1264,13 @@ type GetGroupApplicationListResp struct {
 	Data GetGroupApplicationListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1289,11 +1326,13 @@ type GetGroupMemberListResp struct {
 	Data GetGroupMemberListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1340,11 +1379,13 @@ type GetGroupsInfoResp struct {
 	Data GetGroupsInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1395,11 +1436,13 @@ type GetJoinedGroupListResp struct {
 	Data GetJoinedGroupListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1454,11 +1497,13 @@ type GetSelfFriendApplyListResp struct {
 	Data GetSelfFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1505,11 +1550,13 @@ type GetUsersInfoResp struct {
 	Data GetUsersInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1556,11 +1603,13 @@ type GetUsersOnlineStatusResp struct {
 	Data GetUsersOnlineStatusData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1613,11 +1662,13 @@ type GroupApplicationResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1779,11 +1830,13 @@ type InviteUserToGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1838,11 +1891,13 @@ type JoinGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1889,11 +1944,13 @@ type KickGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1942,11 +1999,13 @@ type MarkMsgsAsReadResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2054,11 +2113,13 @@ type MuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2103,11 +2164,13 @@ type MuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2188,11 +2251,13 @@ type QuitGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2238,11 +2303,13 @@ type RemoveBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2300,11 +2367,13 @@ type RevokeMsgResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2405,11 +2474,13 @@ type SendMsgResp struct {
 	Data SendMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2461,11 +2532,13 @@ type SetConversationsResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2514,11 +2587,13 @@ type SetFriendRemarkResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2566,11 +2641,13 @@ type SetGroupInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2617,11 +2694,13 @@ type TransferGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2666,11 +2745,13 @@ type UnforbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2718,11 +2799,13 @@ type UpdateUserInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2796,11 +2879,13 @@ type UserRegisterResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2856,11 +2941,13 @@ type UserTokenResp struct {
 	Data UserTokenData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -19543,449 +19630,457 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kyPHdSf6VTLgGzHA3GoMgO4ecrpDER5ySKolzkPTQ3NvEBNT2agEUOxCFqYy0T2QOBGyr1crW5Yt",
-	"b/i1thQhOaxr765tybFhiytLqy/DGdJ/6SvcyHMyq7JeQBUePU2qFfawAVTl8+Q5v/PIc77RGISTacgZ",
-	"l6Jx8I3GlEZ0wiSL4NP9KYuo9EN+dEd99JgYRP5UfdE4aNwmMqIDRo7ukME4FIyTkzmRY0YGgc+4PIS/",
-	"BYvOWESCcCSIL8m5L8eEnbFoLsc+H+HjNAiIFzJBKPfIIJz6DJ71uQzVA33+Pjs5DgenTJLpTIyZSF6T",
-	"kT8asUi0yaOkswk9ZYKEnJHzMePQlCD0RDAu233ecBq+Gv6YUY9FDafB6YQ1DhqhNVenIQZjNqFq0nI+",
-	"VT8LGfl81Hj+/Ln5EVbotue9EdDB6UP2FJYvUs1In8GPJ+qX9wSLcPkmPn+X8ZEcNw66TrZdp8GeFXTn",
-	"NMJzzqKKjTx3GhF7OvMj5jUOPki96qRG8zh+NTz5kA2k6iiZipjmd1utb8SmwZwwfsaCcMpIOCRUv9Nu",
-	"OJm5e1TC8v1fERs2Dhq/dSOhsxt6/W68NZnKecNpPNsJJ75k8OlgSAPB1HJE0Zuhx5a2oR/DN+4EMj/0",
-	"+/AHDYjHJPUDGDcnLIrCSI07vxFRdFeM8u30G2I2GDAh+g0ScqI/OCSUYxad+0LRG5VEhmToPytoObM7",
-	"ZoJxhyWb8nbkM+4VElgJyQyjcJJQTH4f6XQa+APKpRrkEqqM2NPCxUi1c00QHkpWuJoyXDSUmWARoeKU",
-	"eUvHklk+a5JWJ0vWsBZl40tXpL190hbTkAtWSOKbpOUx5V7A9AKU/PqQiRmu9KKt+bL97FIij2CCHotI",
-	"U8LHAfOVoAqHIMn0FNQLrc2cgsxkKq7+CofDvHx1SLZ0SEC6HvFhWDAtzgjjMpqrCbmWrHevCQLCPvCF",
-	"bBN3EDEq2SN/wlyFhHxOrl8XbBByT1y/TppUkPtTxo/ukrPdlqMYOZmI/IZSzzsOZ9EAdmQYRhMqGwcN",
-	"n8vdXjJVn0s2AlRVuKcJBNEzWrSzD2YngT+In37uNJKJ5FfjfQX1pJEo59RaAuY55D3uP7OnreZnT+Lm",
-	"XuVJFAndkkcRU4YWfKv2WhryVXjneQHpvEn5gAV3Z5K9E4Wz6V02OWFRIY8dqd8rYdTZSjjUtB+//7j6",
-	"cKszpUFRA1eMaUuMKbNda9FVCblU6nZl+riijG1RRsjPWCQoDiFvNVA84JogZz47V/NSevrAeoU0fSmI",
-	"YFL6fIQ2AcGekojyEWsViCUp6WDMPCNRKjHYk1nE78yikiEeo5DIiogacs6eTxEodIXPRwF70p91OrsD",
-	"Cv8xn07wk0uaIowk81oOceFE6N/16TBPhRFxeSj9oUaQ+ilktPqh/MZWGPcjeGExJR8zIcyj9SQjzOK2",
-	"NJ2kl6dDuFr3wCFd8tsT5pAe+W0aBA7Zhf8CTcD3e4RyHs74gE0Yl2QwVkTirbFxFsfKsxT40SHDMCKq",
-	"NbJbeV3HVDxk1DtGJplvOaDRiAkJhC7HvkAQM6HRKfMIFSRi1KuKWDwm/BFX51VGM1YyIF/cFaM7TMho",
-	"NpDWpp2EYcAob5S+9sDn0HaNNyL/jEr25pjW6CigkgmpWdoiClTTUGzbfsfMqxgoAhKciDUAYNzRMePe",
-	"wk6MhsfZudreCROCjhhpdtAyqZgwU5Cch5y1DlNsUBAaMYLw1bw/9CMhHTKFPVCMUyimLsPpRmljQp+V",
-	"Eqo9wmvCjEuwp2ss58Tnpf3BjHPHYl7rQBR1mSeSFVuqD9WVRB2c3RWj+1NZxPq0dQCYHDD2uWKDXgiK",
-	"mf5RcUTz3Lkvx+FM6md9PlqD/c24Wtg3wxkvGNpdpF4gasAPsB2C0KFkEUlYnENseYQSPGJnoeJlE9MG",
-	"ezYIZp7SzAaqN+aR2VTBkFu3brWJOlc+HxEanxjFCrXZ34YKarT6RV9u9BDMFphzpoxFiRgQpAtT3Kso",
-	"DZ4vgUxvh9ExkyXHDwQc7IB7w16JG4LJJyn24ZImavXXBLGbf8ieohdGoazziE6nLCJDnwWeUJJmGlCf",
-	"93lo8Cf+0jrQ/hMFN/gsCMiXyIxrceuQacTgxy8p2Ka27ylyr8QBdE07d5S4luSEwYPgi1mM5lRf9CRg",
-	"Zq/y6zsKd9SXO+LUn+6YYe9MQ7XjUTniyx2Qic/9yWzSOOg4Zb3aRFSx2zwQXKJgbwSBbWzVMigtv2j0",
-	"GS7a3rYW0AJkubXKgZiSbm2sUbFbG+hstNU0GNpc01Uk2nZ2KC3Nykmkt60BzEqkb1Z5zZzFnOqalw2K",
-	"M4PJEQwGd7R5oMjGUcGc+U78YLG9Q/1SqE4nIyg0slBv4nNEICIvNY64L30aEHhKkGYUBozc7IAirQST",
-	"qMCTJvTZET7a7XQ68QM0iui8EZ/RekvgNCZgn1s68DDyfE6jOcHnzRR6m51CBsblJS88cGhJQZDp5Etx",
-	"KAKL2uQ+D+aEclxswKmcThSSS+DSchtLDWqoYftKXlvN7pU9B1fWLr0hd1jAJFvgox/CT5WjQDYW7pHq",
-	"d/nIq9OSZ713ZUTdFln5YuILUc72cRfQyVFgZQ1EqFmUYlDIO8GaQJoeG9JZIAkseMsar4Edadi1Kct9",
-	"ekY1yM1674rctkRuuESFO+KqJXb1bOIgOSLVGCImZxGH4J+xz0cHxP3Gc9caNDiXBWMe6XQ619B+8yRi",
-	"I19IFuFetw773EhVvVqiTZqqZ0MF4hpxrb07QMp1CWfPYBkwpmLIIsYHjJwyNhXE7QNp9BsHRA0JdFo6",
-	"9XcGocdGjF8TJJzJ6Uy2W6CF5hckIYuCJdFr6hr7nhlpm3RAz+12Ot2dbqezD2qwtQBSQV6MjITtRD2Z",
-	"eh7zUCsX8ESf8xmgnbZq6hZAiUE4YWQYhRNC+dzaCGrCHiGEUqnX/mQaoEF8Dlp2n39E1LzJR4hHPiIT",
-	"RrnPR+SjPv9oZ2cn/n/1ZId8RI719n0ET5D9jvrySMFuToO31B6Rj+zwziH1A+YdKnqI5iSgUmElPAY4",
-	"Q59nokHJDOJhYCGSwEvsTq0e+YjcjkbC9DWhgdIsmEdOQm+u8BdF0wR0LcgZDXwPGjkkSOYwVTQZ4YOm",
-	"6R75iDwKTxk/4vCWat0XwucjJ+kGzDtg22DPpuokOUCtdMA80jz1B6fMaxGpWnHUYOK4A1+oF098z2M8",
-	"7nGXfETuhQ9YBP2EnHxE6ECq9R+qiVjoMDbmnTCwfykc6ZDzKOQjItggYhLjM0DS30CYaXrZIx8RJe3v",
-	"hfLtcMbVvCgsgkdQQ0JDszq0eP5Ysib75CMCDLbgZc3TE/Jiz5QYMa/eJB+Rh2wQRl7qXW24c+zgJrVS",
-	"KfMddqBpQ/EsJmRZP6+Rj8idGbbFNPVhDDENIka9OT4vSFPPNpmmE89BUtgx84YVIdKKO3pdr+PbyT4W",
-	"7+8h4SHSAETVCDFTS82lH5AZx6eewEum5VtAB/LIHE+1AekToMNz4KhM2YCczCQavsuPuA+nXPfRxYOD",
-	"00OEFh/ibhdIX+1S7gdFoW8EoSLrN+YPGDPHe8rQsmuvlKXxxO8r2rudbDRGx5nZIRC9AXuQIodzKuKt",
-	"oFycWyTZBZK0mnygTcKKtqbGPGy1BYwR1g00LhMUaIgCW+3B8twLpRUgEq9CD5YHNRyEHDAD86NaInzj",
-	"7izZOb0OviAT+BY2zxdIcJoY1C9voaMobm3PdGU3dj5Wmi2+alo8JKFSKuHAg2jRirySCGLK6GncpFqw",
-	"++qxN8HI+rWZLw15wcuTmZBERpSLoWa82BO6WEwrNxP6OeIwwngNdmH17oqR/v2htunD7wpe8NmkcfBB",
-	"x9nvdBzFw9U/PfXPrvpnT/2zr/65qf55Tf3zuvrnlqPoVv3TU//sqn/21D/7jtox9U9P/bOr/tlT/8AP",
-	"Nx01oseFliM1lB1LbgsFhJSY37zIAhPXusIJjHPbkEENp7E5UaMaWyJRrEeK5QY8sCnhoHd0k2JAN7ky",
-	"s9fvr8/RG04D/68CH9ZP1WK0sBH1OWlqWDW5n35rJTZn1nU5K9MjfBzzgTMawXFTPEAD24bTSKHZhtOI",
-	"0WbDadjwsOE0bOzWcBo2yGo4jRRuajiNNBhqOI0Yteh337YOZxoOqGGkZDc+kXxIyWj1dE7mpr/UUhOb",
-	"sYSeGXYs6BpOwxJu5mfzISNWkmFqEaHezoqFxuPnTgOnqiZdbBozK1EcBtQlTa0ZKn1FkG5Ln0eh2PFI",
-	"Ea7PD7Uv+owGM4acW8hQIQkgo4GMabnQLx67JLo5QQJ6NBXoL9xQJOyC+Fd7rapbR4bxW1e2kS3ZRvD4",
-	"rRCDj/yYrBOF3+duYsd1yYBGkW+AA3x/TRAXicp1iMv9wanidervIR2w9x6+68I5cNkzt9Dfbgf1Z0+f",
-	"P5lCBKJDeuQEHRuDAZsqTm8JjHXCJKvE8+M8xdifghybUI+9qnD+ZCuWHQn71kL9oLkLuzagTsOERqcL",
-	"fF7XBJmi05rQwKcC417ifVkj6CX2mShkVxQorM9PDpy4yaUnVx1119x7cvM8cBGJrR8JWIt2wsnbeCRr",
-	"vXNPH+laL1W+MFcxerX02tzCN5KrdNkYN407HdKNWYpDdrokYsOZWCuAF3teuN+HpEPOx37AzDDWIADs",
-	"rv6he1pnNWVYl3BkWJtslt1gxCuLjkLvWocQa5z9d5i8HQR2XJooDq9IxbSpL2KP/0JvtX0F4XnW3b8g",
-	"LkRUDAspGH8hwt2QN/dxtSWsAxxH+ddXQ5BlW3mFH5ONgluc7/pCFhM5aPXVqTu5E/o8H8kiQ0mDpRGO",
-	"WVUnMy89INNa5TMRz7PwMEzpyOdxBOaiGWpQ8CB5YV2Ny7F7X7ZLNc9R/N7KByhNH1cnJ9kTm6+Yux45",
-	"wvLFW9wr2LBoxuyLFjRihIckDDwWxZHoxfEP5td8o/esqxipCLSKt1QWiqK4W0fPqfLJy6xT4flbIRi5",
-	"8CLAbUkmodB2zAnl89RilkeAYujdYouLkDSSb0ICobtiVARHHkLMQXKTALdTjqk2PoacHcbRedBcYtLE",
-	"+yrLqTOzUmYlqtFoTe6ReXtlHlJ0Uq44SfEufe7A5nKkmSbZ9OhrBsdOfG4+L42UXT0+MTvgKtu2xtES",
-	"GzlYV9A2uz9oxbk9nQZzG+Dmd+iUzYmbsvkIF3xalAzo1Jc0IG87hD2jAxnMiW0OJQLCFfwCfJVur/KR",
-	"TZuetoWiM4OrjaYzS1t47G1LSwFaOZZUMqE2/ZSxKWkuNb20jOwMIxPs/iVCgyAFdRaIeGuBdgoFfHal",
-	"N6YUlBstCvIsibp5lmqoEbltq8WzMm+vzLWKzuUV38ruUrlOrt0Oxu1Tg61sVTO3h1XKULIz/Fxq4/bw",
-	"VzhBGzg8V+emYFvA4W+FGJSfoJG+u1BPNL9jvbW1U4SNOJkhVhbMRWtQO3mhhjdqCaj0T/zAl/NDNFeM",
-	"/DPMWwuBLifMDjVsznjAhMhEH5pLZ61CEtJxTwX4AGYC+CDwhSyS/ZCsV8fXWH2G51zAc6pXCLASde7j",
-	"ZXf1NxvGZKhzOW8sJsBaXLKoiZX5ZSlTuOKcmU3DKKtypqlvudZjl9jo27Mg2Cr2MFzTjLEev0xmXswq",
-	"/UAW3mSLQ064R/wRDyGSk0IATawhLrY77i+epVMj/+Epm5+HUYGt+auKL5kryufjUDATIxtGxOc7yEBN",
-	"fA4ZhFxSnyulNjFWav6U63STvCVJxViRy9jbVp/BJG+vx1syx+aKrWR2CRSCJQkKajKVYlZSdlm9LjeA",
-	"AS9KGrktC2bxeRDLV3cV8ocX16P8ZGeviD7Zlq+EPmceLNASBWQjVL8NtaPGicnMtoKqseS8bFKipDKQ",
-	"LxcqubnUOlWZt1c+WkX0c3W+kl06ZsGwxLJfZCa7pAb44ZoG+IJVuDLC1zTCV6/PsLqpsHCfavGVghZW",
-	"5i1lZ+eKvyQ7pgTGAsw6Mz9XZih2wP1CwJc0vWxohUd9luSr2j44NZ0tH2ktYo/fW5nE09t3RdiZPbnP",
-	"A58zxfZnJZEmAn5TrKEWhdsNL6V0q4/KEi83/M/HIUiPuP5hsN9f71Dktv7qcJi9ytiIL6zqU3Xr3joV",
-	"oPBdr7xWGtyZ0IXSTG5eIqYsCAQGLp6yOeYAouT6de/69UNdudBcZxXEjW/iuK2qiQQxFZyloi2tDFW+",
-	"UTUOVkkbV5dUt3m6iu+o3sbdaJMjTlzMDnADr8U9gQ+uya4gdKGJozsuaZp8q6kynpnKmrATLafP8b17",
-	"+uapnf5bffa5jEJvNjCfzc1UB66lmvIWj+ZT5pJm75B0FNVDjgZF9D3ogDPm/Q6LUu0GYXiKhmE1cX3R",
-	"VXGGuXaIAAh3Ie47YtQ71KkkBB4rJk3BUpxd4f3YbGtF2l182xzToTEPkkXoJRNsQrn0ByJzxXdL12bX",
-	"v9MIrde+e1rnJmTNy2ylKaAXPX+vzt23mP7y69kjzfMwOsUj1HIw+wsP5lgBxM7kgbuyTtUY+5xUHnv6",
-	"EFwG8kQvWFxEoI4Bp6TF7OEvuFJ6QD4Mfchppx4WCiBE4RkNnNgp5/MzXzLi+REbyGB+SLrJO+BbVL/r",
-	"kgUn83zeYdVun5t2D0nvgFA+V7xQtSLihpGNVM6DXXEFLJZahi+SQjiVb/bazb439ZZfxk+V2zmnggQU",
-	"6nNIfSV/Lc6TGk0J+Ht/HMZ95kZUed6r3JRHdWpRsaKeyVXKPIfs6pw4TSvdzeqn6vkikV+5YgTKfsEk",
-	"Cv4nvhKbbbKa9D6IbZRxAk+rKESMcBUvMXK+ghB3iiS4VX2iz5eUn7DKXpRUtyDZ4haVBX9u6zaXxH7D",
-	"hRtKZWwtfWiBJF0qrgpF0xYXsEhGvIJiBFlGvWK+5GL7TEGsTwHa18melfaikX8Rdd9Vhyd6l52xIN+I",
-	"8AfWOQIl1eejdUDBJcKHCATqsn8l5MtT5WAG3xMr+38zjAiViAr9kLeUeMCeQTgIRqPB2CF75GsPITnv",
-	"GmurhrYtbcBO31Za5QwzvZ2P/cHYTjeeJHfrkDAiUyW2v4SZjdTX6yAFK7tFXublwq0cMqRAweSEDk5N",
-	"ymhdh9I8VB08rJadJwoDFh+3hS62+MEFxU3qoYTyJDs8lV5HhgBmDeMgzZN5DBvUD9pgAPkmKbcgM6Bj",
-	"nUkQ8HFBpc661SFrVxS5ylOzpLuaFLt5RrmYBZJm145lV0xVkZRRrLAiHlNaa1rHW0cu1UzFE7Gn2+K0",
-	"sxXLohcd+i8vpOvEHK0OPE2xgIOY1C1CbyfZfbvOTvdxtdXOJd+8PYoYgwyZqlFIEHkE5KAm8yhcv460",
-	"IVnvva06qBbkhSw1wWcGVmTCLViL6gZ3P/vylaV9S5b2r4Q+LyfVIiFXS+fKMd1ic54goPIaLfv4zlfh",
-	"G8++6MrlNUHCc64j0YvvBi3DtZAWumeJ+kLWHVfGwkytSwLy95bnXX2qq40ucf9pf1p1Z9iSHa1+4D40",
-	"L10dtC0dtK/6g9NNyARMlX75REJ6XEtWoDphnpqXrghzS4R5l0and8VI3IaKx5tJtSTY0zRtllfvLOSY",
-	"C2lzcZIE6mHy6DrBmbkESTB+Z1F+6+yqVafoSerNK7LeFlkn6dWyJkUdgmKqcYdRqsQ3XMd7+NbxIzL2",
-	"1ZPzuC6YLzELuyDvs5PjcHDKJOl1Ol0ynYkxE5DPek582e5zdxByybiE5NiUXL+OU7l+nYzDAPRAKLSF",
-	"qfKvCfKV4/v3iGTPJGm6/cY3+v1+Q7eg/jxQ/4x99e/zfsNtOVZCmQQr+fKwz4eZ2QgddqO6SzoJh8T9",
-	"Rr+B29pvHJB+oz/rdHYHj/ypNRj4jvUbz13SFIwRKuZ8QKf+DfNHe04nQbHHQaIoyAUFLr48XULS2ULa",
-	"lbTbwaK8a+BNggeuCXJ0xyRVMTTRnFCPpQMq4tx7+j0yomeM8JCzVmVjm97T4uEUUEPdhksqD3S60JpD",
-	"up0emfoDOYuYQ9rtdoy49ftYAr51CMWFdnq9TidNTNsN83DsKBa9yM1U1XXpT3Swji8hd7q9aa2LSX1t",
-	"QbX8HmpDo0jqmJPejd3qBOKDUKieW30iRm9H4aRozzuEGqNwXKGmB9+KuZBsUsb/1tjjcDgMfM4ezMS4",
-	"iu3nfuZxsEbH2eqo5/kofh6kOEs+vWVhJop4dtgiaWpu7pApi4QvFLk7xBoxHIjWIaGmgB6EMEKqRPC2",
-	"ymhma2aJpInY4KyMHqDUDZTfSdFE98Ze6xByz2vTfopjxyVgju5UJhwlAcoGoX5jEfaX78k4AGp1Vf0c",
-	"62i01Y8mjr5uznB8q3becHztQUClGu3iBb0GHnh4kDSTV1qHpANLjTPfATa1KS4qEJ7nh6TJHcc0gHpf",
-	"vhTpGlTNEZ3uDCPGHMwh2o2HGkKc9w6EgmlRsNaOqYnHgrfiwsenYxnbOLYeXRDJ0oVtAn9HD8xLDtnV",
-	"ddIcsqfrPnsbjWG5O9NFxdGtvaamD27FY6wJkp/el8NzEoRqdj4nunKI5eWewVyKRWJiuerd2rt187Xe",
-	"rf1lCtlq+bES60B8/S01qcdV1rCGZpV+9Uq12pZqNYtr9q9B4DVMmlaHK1DDFR1siQ7u5+FeNryRSqiz",
-	"jQ+CnpwShUSMw/OiO0pMDLYRrO3fP36DeiMWh/NWQ9n+/WM1yWMogVdZovkjToNaGqv0ZcDWiI5Yhlu0",
-	"TpWglkT7E5JyecP88sT3nsjwCQSSjMJWymPac3adPWffuem85rzu3HK6Hafbdbq9Vf2oR/ePG07jNvei",
-	"EOoTvu9zLzwXDadx//g/qc/spOE07vrcx7/e9fnsWfLGA6peOsL/3NaFPb9Mo0nI59DyG6EE56xZnNSt",
-	"w8ISaOGUccvEMwg5ZwOs6jnUSlVBaaaQ83K8qPXXxNCQNFpDN3yDDk4VnywsD4COJMUIocyZroSqq3We",
-	"xG+SZsp4tdcqKBlQMoBpirwWevWTJ/OEWhgNmIkDKFam4BkypZFMdgIqeoVDP2BrxejUDdPjdTWLuqFP",
-	"Fessfm3my024lRYZ1XUAXMDomc9Hh0n4cpzrK0mluJ7v0ppNdUH/1Lx0Jei3JOgfskl4xqCsSyGZQYGd",
-	"yul6NpZz3+526bCr01OUvHZFUVujqGzilUJJPAULnmL1mNB1CjVSaMRId+eECua1yW18CMJxwafCPcg4",
-	"C5F3yJ/Uu+C5wQuTNCCQOSe/uaqlezMoKZw3J2CH2BufGQWzZglehXfLenigWhb+19m6dWfyCVjNrFID",
-	"KN6Xs/CUbazkjjZX1fT+LnbwqgFuxMO72MFrrUQd1qFfumIc22Icdtx58V2Ra4JEYQAmUB35fUC6nQ4W",
-	"gHXIzU4cB9bJ3ou0FZ1Ox7nZcXqdVfUaKDNu6SS6VrlSRY4Z90rLf2XclgVnaon5vYrltpopWbCnxYbk",
-	"UqtxZR9cWgFYxZCcSxBjPZx2/lprVkRSejcelq3HMKASPewnoQelsQVjHul0Opa9lU59IaPZQLaT5lpk",
-	"GswEca2xFNX0XeSmjo8qPoXOhKM7bXKMtu24HDyxmiF0RH1OmvA9+ipacRADFDv2IyFJBAHVSjD2OYRE",
-	"QPThGG8dn7fJo9JMCRkFAP3/E/osZse914t02pzSZ7nDi719SBulJGpc5gTq7oDXHLeVNL1wIG54bOAL",
-	"8LhMvN8a7u/o/nb0a6LVJo8g5qLb6bYOICTCRF1ATES73e43nuMFEbPn10SfqwchPsJ+Si8Yxpa4+ni3",
-	"7TgQLOgGA0w5+WH5cmS5iku/29klZ6E/gD/3yJnvsVD9uU+Ugqz+ukl+W7/X7ZDBTMhwov7eJXI+xbsh",
-	"3T3ydBZK9XT3dYhW8sJz7pDuXqdD7t9O2+9SXs29SlcXSix2lTzrjnasWd51AHa7hXLL1/mL7vNgXgC3",
-	"ZmKsZBNyMeKxM38ARB7MD+ODYCWsifHjNJgb3ihIp7jiIg+lZR3Nd34nhJtjwFUWGUiLW1/fz77IZ42F",
-	"htTsFTzKL3kX1mKvcMmruKELykAsrAJRISlSuUyME66rWRQVqbAzsaeywwgmMbBKNVxZpmZ81Zlw93F4",
-	"zjErkhW3ckg8NqSzQApzly/2L2urVOlSpz3ca3ZWfnWwxDFe1QK4unc3J+KBuhLBkeaS6X4WivrqkF7g",
-	"K6sBehvoXUH4eBNSxJDz2vt8FECqB3lIdnWAjPpEmj2HJA5uPlPqeL9xHvlSi4d+wwHGERdZEPHdzwFO",
-	"I2wd9vleWobZ0BZlcdrXsaoCcAwTeXNMFZ2+r0YJVkr9xUNGPfvzPWtI8BUqCjVrZdap7qkTbcQKd73b",
-	"BLUzHqZrZJZQxuoFMsVGCmReaeAVjq80+a4VOCxJeKge2IpFWI1Y9VtMF5ydE/z9kPQb/QYZBIxGptpm",
-	"HeNyagpxp5UWpBbR2q9e0ez2aDa+W7/AUZbKPlTpor7hoWWFRPTvy8dUi2bi964IZksE8yiiXAxZtAnX",
-	"Kmfn92sxuDDw7q/uI0uC7jLt5EZSYeLVyVLaL17R5Zbo8j0+DKMTH+TSgmTWKxYyXd5jdXqYWe9dkcO2",
-	"yAGyHJqomXKCqGAkSqXgyNFGWYWB7ABq0EfqzSsK2RaFlEZU3c6GT5EjnuROBqeOi3wBkh1q45CdMxFT",
-	"FLNndk5iN7nn5ZLmREC643SCNpc0hT+wVHmTkQ0za2mHHNoeexDThsVgsbtREJ7Q4CEbnN0Vo/tT6fZ5",
-	"s2OKozukSzw0rcbf9MyfYAsLZxK1/7nPRy0YeNXUyZkcc1u4B/eQjXwhI529yp+wTeQhRWN7uqO3I8YI",
-	"eyYZF9AVOEHCoWQc3BKtlB0UXUNJyl2RZKusHLtYOwteZpfXWPA1IvUWidA14/Zy9S8WnU8mGB8w0jQO",
-	"NEKHkkVJfuNrwvhi8TIMsttWUVy1YmDGNrsoBpZxGc3JlEUYDZuEqx4S94PHLmnq1FWzIGihU1A7JVJV",
-	"napYiBdXAVl0v0d7bppUkoBRIcFBmYy05Sh+koxqRfrZQOBmPAmneAeqJcxEBDaC8tSFol6wQVSWOTcO",
-	"QRZjGjGP4LMVXCtQYWilwkXVTYR64KazsvOSTL4GzLDeuwIZWwQZj8JTxosjWtizqR+ByCu9zfauP2Rw",
-	"uVuHx0vVWupmm3ZbkZudvdc7HYe8Rjw6F62Kjjlor5hmvvL+o0OTQAHu+Y4ZceF5l4whnQhkP3Vvz+Q4",
-	"jPyv68RybzAasahK5RLs2ylYhoVrWXjEpys74LbEGurrmqnDjiXxkqEuWZF65x5eWu3Qpyn66qDDViAd",
-	"zSJfzo/VfHXwNxyE5K+3zWn8yvuPGkXBOxCW9JX3H0ENoMJTRTAZCRwczEGCCUh0AI4+lnD0YOEhPAKH",
-	"EQ96LOV0+cnHi9DuDTqT4xuKZp7ok2+627W6I+/7XJBQ4Z70uF1EQCehHGuNAu9P+6onfLvhNBCExuzA",
-	"SMSp/1WmRCJkyyu7+oL5aGgw1OTi44WtHfTq+3wU1+3QsQ0BS1z/JlMMPnH7wRE528VopeQq0IhKdk7n",
-	"fd50b0zE6In+7KLWpbDePO01lWMmMFpDEBn5oxGLYO449hPmKe7tFmeMcdt93td5+sSBFU5HcaIRG7II",
-	"IC/MASKl2DM6mQZM4IDM7mB+EMY9SF0Okd5Y1SSZGTtTJ7TPGR2MYbxmuELt6JhFEIkyJ54v6EjpRep1",
-	"EzlGfAWmB2HkMY/MuBIG7rMd1fvOIOTDwB9I4apmqCSc+eroYfR5nzcjXSWKnISej0ULcLlEHJmhtNGQ",
-	"M4ckVUEdcz0sCbe8/eDIIZNQSO3LBnU4VhRbxBd9nlENIMo91g9gySY0OmWeGr559gByWrgEd1MngoAh",
-	"IDtziGacULpVbwBs3W/9FnlLM9s+fwuIA1bWF8R9cP/4kWtKf8HWQdgkZE6CNK2CXL/+5UePHpBep3P9",
-	"OjyJIXWaBfUbB8Tn0iF9zYrUF8i19Hd3Apn+TrF09c032u328+cuBPsgzZ7MhM+ZECScyUE4YYe63k1E",
-	"uZiGkezzIfWDmdJwmzMehTNJ1dmZUjl2dLynOjSgD/tfZyTwJ750zGnzwnPeUrIGuS6BaSHWZ6Ld5zvE",
-	"1ZNySUdnk9SMWhtPYII6OpBx4lpc3T0klM91y5BR2McYzHBI3LdMs3YzfU6IoHNhc36HcDoxkaJQIkJt",
-	"5tEdQiVBRNV0+w0Zok8A5OatW7eIF2I4KGHPfCH7DbcVT+dOoNNaWbUnUJZBjTdUDAc0ihTRQ0EB9QQI",
-	"OBPvuENctWVm3gnpXRPEReZ/f4qc/w48hyIIAjHdb0A6KqBQ4gI6d1sYj2xaUY1Sqc0VJpavrVbnLRiF",
-	"ggt+nLCLh3o0bfImBNHCCZ0FHqGBCHU0iZUWRg89kblWdRCidARBfInLpXis4klJPR3DRLANxTBBnU4K",
-	"kDl6AV2lWrttcjygAY2rfsAdA4V1cEHwLgwNzulcqOnp2iEO+TqLQnJGgxlswSCYecyzs4ad7QLkhdWf",
-	"kKZrKTcHBJQbl0go5hfSqb+jqG/EOBFhy5x/JQAZl1oc9LktQyOtcGnqzEtXSU+Rz2rI6SIodOPrqurg",
-	"Nd0QBtvt7bpI+gFY6RSzA94Dob9aL2i1CfIhfVwUN8K82nKxpHcw9awG/iis+xwVgAMNRD48l1kYstsi",
-	"pUpB+Vud1mEGKphqL0bjOPe5Yhy3DbU5ZEIDBY7V/g3DCErEoCYBB1lRAx0wDzUmTGWvtSe4N4VOGI9x",
-	"bVAdMSmI5kmk2+n0YD/hjgLmKTq6g0SlxJs/mqluYt3L9SfwpNs6RJkJzAFXFnZT0ghvWo2wnpEf6bGo",
-	"R9I0oucb+KfMVJ5igWBtcl9tM4g4QSZUCxb3xoRyOmLRjesuzHEg4chTjvutmjwglPCQ72C69fNxKFif",
-	"AyVBSFbqWZ1y2FNLAnEfJOYfYUSablJj0nWIa0WGqI+xVbzdbrdwRbudzq45Gb9DA9/TpwJpUlvVFRGf",
-	"4Y9KUI+oQnEYFe6FgxmQ8wkbhupIE8xxH5FoxsVBQgQgUR1yHoWKpc+nTDiGVPrcNYDe1fzC0Tfgju5o",
-	"NmRAgLHNHJCu6yjZuBMOdyLK47ttKJ9m/JQrrML4bGLYyYjJPrcoqJsTMG3yVTZHKppQORjrDM9TFgTM",
-	"IwpxHcYtn5ondQiuXbhNyaCY3xx5itsMfRYJB2zjwklnVVL81o4AU5R8QFwMJ3yCR5LigdSfTszxjJGy",
-	"PA+TUyDgHr0p6Kjf0d51/aaDtydIus6UfhTJxPQB1GpMumrm6ZRQIC38ib7dCFb/69cnfhD42gJy/bo6",
-	"9yCKXIwZAr+Z7W4BZgv3VnM/Na9ft9qhICx8blXIi+PbvZmRoa6dq0fR/cks4nf0z1juMmPQAEYHf6H4",
-	"u5dKNqYmhsSFBJH034R0g91e53WCYVcO6e52djXL6u6rH/e7++YOQK/b6eqrdo6aCOQpjBj10NMzlXo2",
-	"ET1jQXm6TuAQFhCh8a2NmCKoJK4VYewChshcgVDgqd/Qe2tdGNAIWN+hgrb07i8nlhT81yQGo1Z8XiPb",
-	"1L0FYzdTzRzGQa+pcSYjU4pZOU3D2sWdqZ6xP31Djryl9CgbsFnaquYyaiS5JKRG64L2z8ehccshBonV",
-	"Cq3m9bm+IqwdT1qVMlogAgdk7OqQM8Xz/PgW0EkQDk5TN7UA8GvF9IxFJ1T6E9I8V8yoz+OnIB1NDDQM",
-	"30aVTHcSD8WHmWulS6mkCniLsHWoIYgBh/GQx/QMsIterTMWyyXPaM7Q2qHGyvGLZqYI9HHPFCLDDdvB",
-	"L0QwG+kd1HtkpI5ux0DyPnef7eAtC/cgJpqjO/o8oLzGC1/mPgZpxpIf+Bhk5VcfD5XC0m+4WrXhoX6d",
-	"SkIDSAyrELBipiA0FZLT8nNv/6b587XXb5k/b926FbuWDIhkXsvwYP0+/G0/ipzOa/U5QCoFiMZh4AGx",
-	"AZAJownlA0bEzJdKKE3h9sMwYmKsRhcTH6y7WlrR58eMkVjL0NpWlvoteoe3FJ0PKDeahzpoz3ZYFAGA",
-	"Fm5byctbpHkvlEdqS5TEZ15LwZw+V9opQinQ+uIuAMZpfRO4SKya+aYN1e2c4VHxhXZ/T2FNjAsvssLb",
-	"dZqhxtFd0y5YXW4/OLI1mcSS1Go4DcWOtN+t3Wl3MFcn43TqNw4au+1Oe7fhNJTWDDbBAl0ArNdhUdUm",
-	"457Rym1EJgoBgSsolsx+ZMIUBGkaAEYM3Dksjk/AisyxknrY56nohKKqyViwMRWsUBx1YLCuJB1D5lga",
-	"80QhHjQbGfrFDKuouEN26D6/fv1NOIEH168b9Gsnhs6oRYfxyWqrV1NiVbWgGodfgIDhKwSI+D6g00Mt",
-	"oZTmHyhhObdH2O10XrOeUGSt2P+5Ei0K4yHhxHR05DUOGrZrDTY/ohMmwVv4QbGVPHnkxv24qTuN54/R",
-	"FM2EfCP05vpOQ3wzNCnnc+NDXZTAsEb4O4rUCHe8GT5n1YUSs8mERnPb7qwniDPzOZAcbFlbEblCuLYn",
-	"tRFroLFzUs3NOD4amn01njtFXz5+XujHxQHv7sAWHceOmcxgcefisw5AmtjJkIsHzEP5aMyO0w5VNeYk",
-	"DKLx6R9/55Of/1nigak65Nd21HNvKZ1PpEesmTtI4Bxx1VlZa5QvfvHDTz7+g+wo1QtlozRdPjoP08NL",
-	"OIwB+EKd3JAPWJ3BsWeNg0bDCmYBJ4M4uHHD2EYH4eQGPaOSRr32h9NRw44+abz8wR+/+Ju/yU5ob/8m",
-	"kE+dxnfzjdffUwVn0st0rGGQQ1Kc2wCJ2kv18g/++4t/+fMX//SXL//5XyvOLD+xhWQALimQ0VUcenbw",
-	"xPO0/yumIAR3QN69TmdzrCheuNiRqJ5MvHu4dh90H7dniSH2tddvqSNlc+NGLZ5S2Ouu1atmM75AgXGQ",
-	"2fnEglbsJG7UYReFg3kttwSd1BKUcpVGJR4Q96mdvrYnt2OvA4L1xvpHBQkodVaq9r0qNYspvpuGVcZB",
-	"c2ipuJiuIeXJbRx88Ngp4JXIJhVapCO4zqggXeMx3HQ0gBbTpHQdICrYzP1O57FqPWvoK0d/R0LMGChu",
-	"7z8izS8f9/ZvojU/RnkhJ24SIuA6aEPDZ4pMEGWRIn1+nxv9ZhrbAZWyqxs/IL4QM6j7CRfJFDaImPQj",
-	"rQpNI3bmhzOR2Ffj7BtxSk0tVvq8CZgaHX6AYn0JVtFup9NrOaj0lSSZnDJu7AeohUqw9uqYGEGw1BJp",
-	"9jqdXp9/1R+cYgzdXTFy0I00CEKhFAsekoBKVBy4zt1hdxX3oaarZzVlXLQJBD+AvwG02T43MxQK+c5x",
-	"D7YAZdWcSGpK5p56Og1nfmGwQslJeMZay7GwMT9qTtPtdPYOc9Zy9fXrpBlrtb4AAgFPsPSDPk+s0ua2",
-	"wxP1ntsqg8uPtO//VWFlUNofmQOZRpyWwR8t6GDY9qUh95jWz+mcNGOC73YcAqaBVorn2YFK3Y5TjhdA",
-	"pGvrworCLdWXsxALpwHEgt72djSJKFabB7u3bt0i51SQrKmifA2WLYFudeGgXt+JCTQ/JAUW1JASGobT",
-	"HZOoRaClo9yvMkpUeFaSk0hJRXiy9lrBBtaTmHFY3VbAX/psZYV/URCkFlAmRKnB5l8Zn7wz8O/7Xzl6",
-	"7+tH3Xv+kTjiD/cHbx7dPDqd/qffefMrt9rtdmM1ELNZiIg7uRY+zB2xwqHsZQCiFaMQm7rM6TuM/1bS",
-	"Fsk/b4nC9Fd1DlrhwF7PDMxG7PHbh0n9Z0h7A9bUYqmRuP4y0mbdw1aOSC+UKFc6qxWhrQIcIgkcXoxw",
-	"32EyXuRmEI6Iz1v1cO6eA/sfg13bXXNjxOQTGgRP7C9FOf7V0VO2wyflbyZjKg4IBK9ZmVEUfZscbNqP",
-	"ovCkyYvmcwdfQT8QloCjfa4zOYdDBwR7aRoUjU95ZmC+tFGCDtxKz14wmZ652ybHTEqfj4y0FEyCL0Tb",
-	"deN8RM2Og6EnDqRuaOXQZXpdfClYMDTF+zFT1CLraA6QjZi8HQSppCGvEpoFQYrVpHJipCELOm+sbxfy",
-	"e8DvORZbtfm9/ZtFzVc+y+/kF3l7EjizhIbLZU7iB9/I1BNsNJyG7dsGBpbNddvQgQR6qZ4ki2M/iUmN",
-	"uk5szoMDeFtn8etYOe7Uj2MK5d6O2dPGQc9p+OKuGN1hmEdS3zFR3z7wuZUp0xcPIv+MSswsZJ5Sap6Q",
-	"1vt4w7ADeRlNBxOfw58dKByXe7KYJjBZnLmG1ykxX66youiDNp69wpXcrbKSVgv2iu4uX9Hki5WWdH8j",
-	"S9qzlhSttWugu+LTXobtrOHZ1jaFquzsfLjPOnQ2ATR0jlEXdmDVtXSq2OLhrsc9KmGCdloIJY7aSQ4c",
-	"fMNgnQ8eK0o29xk+ePw8BRvehSziQZCeX1KIwoIQ2URXRelui8BFDxFGOa6oiCkeZSLIYZRp6YnxBD6H",
-	"+BbrWAoXCoqZ2IEwgpSNR3dEHCmgAAnhIRGzwbjPU/gAYpwiRsSpP50y7wIE+GWR3ouPX2aJ4RZUsTR5",
-	"7KwrmZ1GyNn2ey+BHXVO9sWAgs8VY8xv3hWGuSAMs5LcXYPcX5EUU8qvCCfsVUkxUV2KHTMpMPswqLIg",
-	"e5Qc0wklXUcbnrRyqX5KpfJMU7+LwVN2zL3PsVB7/JQb1zZqhia3gb54AU4PvCQwh0aS1O/nEZ1OWRSH",
-	"XFOoweont2P6HH9q4aW7lMiMwnPFWHQEW1Jj3JK0nJE5k+307CAcNYlFxyBRV59MF1jQCYOraHxx6mMw",
-	"S4HTCG+/gdUsAwrcnCQv3hEt0klThGQmZjQI5sT9AJnlY7eVEvWHVhsmIzSF2l5zEg77PHsLrhwaYHit",
-	"L+wAtmuCdHc7nVRA+JuQs8SwcVNFzJdxxKZOAd7nEdsB/o1rsQSGuRlvE7WC9dPLqKavyQkD+cyNQ+Mf",
-	"VCfoMH1PQSG0hODV+vU5/HA+Ds1UkmXL3x3UFxNy2ElcHuzkhfdCCTs7z4btYN6euB52Uspc5JP5kGbC",
-	"40kv7Y3KpshdroqC7Hvxsx9/8svvf/p//i6rsdk5cz+Ipczj2taZ7o6cT9ldX0B4VylqKxxyDVm+m5XA",
-	"mxp/FcBbb/AZ3bzyQEvR8NTnW1vXbh7ZFBhH1lvqyhDj+KIQdea8bibEZul5KIubKhX5UKtgNxtBmeHI",
-	"xZtNmtQ2tjtw0Yp0Wxu1vWiqOFhNv8AEXKtoGNkDsca2rUGb68YsVYS7WuanRKJBjFuAunh76Qb1vCdQ",
-	"nLAc3KZNIfAwgnvXqmroHsR3KzmEQdm/wUUDk3NAndk5kSGiKByGwgM8jPocktsgPe+A8ygWojLM2GSa",
-	"3W5nt9Umtzne7VRyFVsTY38KwUdsKu1Leme7G3PUdHud1wjcX7vteXjVKd0SHIPmZBZIf0ffexJzPsCy",
-	"HXDnh3nxNSw4S2HgZaOB0ovIns5oIDL9aBw2wOlnrpkWRBBh/FCfmyjFeDt1ZH0RAKOeB1N9hcALVizH",
-	"r1LFPOOAj8QasGXHVFn3a5vFlgUd5Du+devW5ub72o6mjjeQTosDeKxQ15AbyXBNJBSVgrXrrtW6kOO2",
-	"puGtQY1iCt0A0Lhwe2DRhfUNR8dY1FCSxmNJuHaeQCuFbOfpFtmxpliTjass4m4Farsg8HDb88y1Xh2D",
-	"Gk/Kwg4oHldADSaQ5LVC/KCbXWAd455IZL11knSmCyuFAUhSk+LFuu7OQ8mIG7Gnd8XIbZPbCkRA+DPU",
-	"D8RMQpBwI458trs5p0Jn9GEehg1bcdOQlykMPGPgiphgkJJmioULC0CDPeA6mGGX4H3429bY0hOG2+Bh",
-	"qocsKLA7N5ggaaAOILBeayr0ZTfdMpHG+qxoaEW6XdW+9eaYihSKSI1PYTQILJtxs/59XocAgBlAr/sl",
-	"0ARX9BLc6lNkkOJEyawy9v2nyJFe/OEPX377Tz/7L//jxc/+RZ3ScONQJS21lboIk4FMO5bINqXUKo/8",
-	"5bf/9OVf/SS+75QZeRx1uxm0s2wwn/zyhy9+/Mv8MOIQ5eoL2O10jWhBsiq5PAgJR8yKQlqj1CGptZYv",
-	"vvXdF3/4w08+/ubLf/xRfhLaLlNvErs7JwWCcb1NXWkg+zuahxYu4zVBGI0CXyuFFkO0ZDVYjQ3rnjNZ",
-	"a20/+8nP/uObf/3Zr/7LJx9/85OPv1OVVEtntSiQNZGEhVHjdVb/17/4o89+8rOXP/t35BCffPzzFz/+",
-	"5Ys/+U6dXakFVkxlpy1fNsxxyDJLWZzjDdwtnj8csghFRbKMpKmnullbl9XBZUXPSzLgLeitmL8VdNjN",
-	"XfiswPYWdlzMk+wesxZH1UsWXOiRoBmlAE/CRResVrt4HVKcqXA4+0ULoCc8hnKNuoWicSQ87JCcU18m",
-	"uUiAlVWOk78TJ1rJJH7hYZLeBcgt5j4r3edcU9kx/OOitB1jQqSg9gwNAizSc5ZqNYrUgfpgz8v1mydm",
-	"vRdYSm0cj/lD4TKmphObQMJhCvUeEBezqD2ESucu6epkjoI0IQHfCdNJVxCFh0OdJRaYjENc6nmYpNYl",
-	"vZZDdrokYkNI7WlaNsk7wSqqNV9rRHklx1IO8Aqjmj4UaK+s8uAcDpTq082rPren0yg8YzmFB/OYxN3r",
-	"i6LdXmevz3Ujxuiq1qZNHsJUoZtevpuH7EM2kEu7yfrGa5pU1Ymsodj0ebfTuXmY3QXUVDWXiWFPt9vZ",
-	"W6j9PDSk+QovBcBWlygdmpQT3GcTXgWUFFNwDPd//Ys/ipGqfXIwq3sVkLREH9nd4aF8aGg+fwdVz4BD",
-	"tjD0T+j0q77ErHlrzHHlSS1RD2soWWhR3siglqz0zR0eWsd18bDQarz9YXU7ewYpfRla90pIO3tWN0Lj",
-	"uTntrD0pFAfFk9CiwkCWOmPP78cnH3/3s3/+u89+8q2NT2I1RKL44vbu8cRcb7Mm/yzvWaq2pHQCtafF",
-	"SgtgZytpIEQtRTpTvy2HQJUBmib+pu/GZlSsmsb/RezC7vGmvTqQOx+WpNQKbWwOGrrHlFmDPRTqEXvp",
-	"cSzsX+kYSf+FYKA0mYw53q8O++NJuygdAIUtXCpVUy/0L6yqEyjqga3LqgMeC5hkSz0eD9kkPGNC4b+k",
-	"NLebZJ/WIzU+p5RLv01ui1TCW13lQXWs0+rvnNP5Abo7UjE10J4++Kbs3eYCHvY1tL4DQzFw2p4fAOp0",
-	"kIbJQX6AecSF72Gi5LWgdqbbOLY0Dibp80yURBeyh+cANK7qJfEglFmq0hXqLQFZ1XeOMnolUJjreYOB",
-	"Bt1OT8m5IkNUQccbCReA4vjhmdnxja7yuhEKdyxa/NxeMQKD1ysxitr7t4phtJQWbVneK44nyHAfsjhr",
-	"TykJXoTATlPZBclq7HQDlrpeTiCPmMT4xScQ61Aqke9zRqZ0lMo+LpI7KRk7s0PCwGNCYv4VJ844L0NJ",
-	"AzIIZxwuuaQz9PogaePc9UsjD2cbvFwK0SbvYrTH5ZRiSdko/YndgwT7mENpHJ6bj73O87IEWJuRamuM",
-	"JO9SNunACkcC1POAjth2V2IDF1xj+rlkkme2htAputeaREVtNd1TJblTTB3mFi2MVF+fNbZ9kAdJ7Jwu",
-	"wbe9dLzpEuDdm3udW7f2dzsdK8JW16EpsGeV4KbHTgO4aOOgu+1rrBZR107OBLIixfbXS8aQJ8BNheUV",
-	"SUTtsYJQ+5qCMa9EC3L9ukncdP06ObGL7XN2vkRM9nnKsyVcMvQDSHB9Mof6c4w0O8ZF5sR+LyWDYyeW",
-	"1zrU1YGUjMRrr1jGgQaBTmmPtcZO2VwxievX3RhIK2km4ip/Azr11eDexiI1FAqdFRQbK0h+v1GBnXip",
-	"5l9Usb1hD8XFiW1NjI/CuyX28qSURuqY+FJfg14QsZQ6C42DDzqPnc2v8QYyYWXo8/LCgiq27qWwwN7G",
-	"S4AMMgSYwwZp3gbsokBQ9zrqf4msHkbh5O3qie3V4/cKktuv4r7qmC/i5Be6Zlzc0EqhcG/XqG4gw3sF",
-	"9Q2K3FEXiFByp+xV45Qi6Q/iVob5rBtbwy2rIBZhpXdwE/09uRC4SJW/jQ1OKSaYIIx7fY6VkaB4LIIP",
-	"MK9buc5pQFxoxm3bJmk3riibDKew6I8uiPvMbefL/ficlNoSkmCwa3HNLh0WRoldiA/rILYuAsn8Ztke",
-	"Vo5lv0AQQ4V8NGZvca84hF0hlZCb03OIB6AXm/rIyUwa6sZ6fH4QkG46EXbpZHobNWQsjrvO8I3ilN3b",
-	"MLmswOk/rxaWGpnDlscCXxiKSp2AHIjSA0UrygdrCv26JLog0XV6XCnrT9dZhPMSCQTNbL7y05atPSuf",
-	"p0tj3DG0v5p/owgQKfG8eWuOQnSX05KzRZxyzILhb4DV5XMLWCY+Z8VQBc0tWNrXDpvSieUX2lfWM69s",
-	"zd9SQIxfcFxwyUwshtpKxO/lta1UCH+3TS1mvDdxvFmzS8IbfgOtL4WH8DJaYHRmB7jUti3zC0al1MsF",
-	"JaH0djpLUTgcwg2IJA3M5iIQX8eUS3YAYpWkS+vHG6ZmqFlhLnlIt9O5WYQ9cGVfdQal38xURjd3eCiL",
-	"ssTk+91ItJ/TmPF6uaouKrzwYUKFX7QE5pc/YVEpGZZdWMh4tuomKionw4uIMUyR2gWFGGKfRlLGgfZb",
-	"yYJ0Myc8RWLgidiERqeLU4XrEq2QVp7gC6RJA5+KVkainTI2FVg/NhXzfkjcfqPfcMkgYDQqDldYWcze",
-	"JMbBqEZ2jMmQaqQ31DPyhZlja/27tdJOQNQrSRNtD/uLEs4P8cJAUY3Pvvm7L3/wq82m1qkV4G+NRUeN",
-	"vbKQ/7WGIph8GB/TDWwMKjS//sW3X3zvjz75+Xd+/Ys/aGwlabJN31dC/At8RaCYQC8o/XGayi5IfoOU",
-	"SWQHFPnY4G0BSJd/Y0D5gAVPJjPJMIH+glqXXKv35+MwYDtYnFK9SJqukFTOhEs6ec96nP+fwIEAcau/",
-	"AFKvIoD3u/vkHfXKmzDcuzOt68ZtZ6QpAETV2w08TWkpip13O539Q02EurJmt9fpHloD9gXxfDHxhWAe",
-	"ZNIoErKDeEgwwksgZHko0ahsn5SCgnu1pea+4S/vGEopa36FRHO9TleN/C5Dy3PdoS+8+9Dr9Hbinazf",
-	"9gLNVtH/7UzlynXarMyV3kyT3dZlXyFRLbKUG11N5ziHjKLAALh13hVXM4sEFsMB5epI4sIuu2e/gB7t",
-	"kdlpq/TeEEOl1YVdOX0mffVyOcJSsi4u4LvynMsJ2R5ELzvhpD+41cUYTxhbqbZcRNoXIW9zlH1B8vY9",
-	"XH+K8g2XzJK0+HklFXnfAcqAnVkmf59MYgJbIoZhtFaEH1ZSMrKr6arf3+Iexs91Wm1yTCeMRGpu0Sxg",
-	"glBBXD2MXP/uluT4LspxPEU1pDkNgvAcE/KXSPJkGcTmpbo+9Z8f2b5OUPxq4n79qw61EEDx5ax63dUA",
-	"BevNDpnpNvtYlbviYn8x0QOef/F5hxBaM1+CJC4RaHjViMHQ9EXjBq0RG1GxZeAAERjLdPY34SmhQE0Y",
-	"ncbQAP4LRShJL66aGUakoyPPei04bR7Ew6Wz13hsSGeBPLBsWC0nvgLQ5/rQERf/eM8Ul2wC8Oh1WnFg",
-	"ABxhQVz4b+a5m51DQiGjJRXmHBN/CNSP+QigxmTEdFVO5A0jJgUCnG6ncwgP+nxkMQ+f58YVRtkR+IKM",
-	"aTQJmBCYrKfP0/cK1HlvYUCgN0P+xwRGBJKQDxgOSbDojEVkAgEBaghJfc8Zh8b1F3wYts1Pfe4LrPvZ",
-	"tn52CQ1ESISansstVOU6xPW5jEJvNjCfzVUKB+5R4IUKzpj3OyxK3kvdEPVxfEKGEfOQRhyzTm+qWSlo",
-	"OQhmXkHuJMrn2r9k4UEfrC+iyKbJFQZNeThopn5TGXTsdLUJSBdbtQEjaWIonM996dNAU0yudpRF9qEW",
-	"K5STjqKBnkMmYcTwm26n04mpTlePIDzkOzgPTieQu1bPAkkLgGmfQ10HBKfYgGNElfXg3mHR3sd5zSQ9",
-	"Zby09BQe/Fdta4JJ3aMTJu6rWRUkA4VZD2L+k6gOwFU0lHHiS8jjUDAN6I/upOIX7dOJ4Yvx2pUCKfjz",
-	"HsZW/ceP/venf/PPn/7775vvsfxjz2lkjwXWBk0xCFP2EaGyQZoVS60vDO6MnQqqobfD6L4ipgKIaE9T",
-	"z+jFt/7ri+99Fyub2jNaNPjHm49cKQXqBUN++YfffPn9n3zy8797+a+/W2/gTuyDe7xC2S5NHY8oCPKF",
-	"I11EQy/+5P+Degn/o+aib+hCjy3szW0eTEGdvtyrc2KLROS1Fh2lpKBp5kwtvimBdoJU9Gb1rXYatsBq",
-	"HDQ++9V/e/lXP8HVzb5atraJtrRglWvgx4Slbi8tap5h5gJtU3sAdxvwiJnEWJ2Fl13gJ+smSsJ98ulQ",
-	"zKasxjczO9hwGkEYnuJYcfgds3GAH6CGcQGzdRo2mMGW7G/em3rxZDuZn6xb0mXOaHRKNQ46z9csNlfK",
-	"obfm+sVtjsWm7QWGtqu5gRcqmmlHcOqYYVXb1crQlTLcsiJ0OSCU6J1WXTrARCvcM8twzgWXzFKHb8Ex",
-	"W3pu8vwvdRR6pYJ4g9fBUhytkh7ctrQNrRBwdq7tsavW701RcbFKXK/EHuq+2gyxTPm9o60VImUWN67q",
-	"XuuA8PAk9OZQixfK7MqQ+NIhH4Y+XKUJI1Op2Zeg6SgV4RBiuY12MKC8z/EmMFzxUL+NfaVKzdvkfYVt",
-	"XcyoimfRJYpm0XyPJhyToBY0PDaZSp95pKm0NmtwuumlzvVqNnitSN2JjeBFqpTRXsA0cMKGSjkyk6YR",
-	"RCWEZyxXn9ewOEspKrTWm3O93BKvn3jVCo8eRlpuWzurS947a3qULYNpAU5Yub/VLf1V+lzJ298z2cLv",
-	"FJom0/2iuexCHOt3LHrbXhX+ImraUJb8PN1UMbSnzq1lV7Zy4+NvCp7o4V8y//wSilpo7M7AjcWG7hVp",
-	"6aJSy+rNoRt3YeeM0CMmtdfYIvia97FB2KbudskQRy5ssByecwHSTYk2X8Al62aMmQVj5josvHpNtJw+",
-	"X3CBOzav3hEu4TSKwnMLJgjSzFzJPiA0CPSQJ61Dkrn33ecrXPzO3fuGTlrtTDFdEb+s9IA+10lvFLlR",
-	"6Z/4gS/npInfXktc+mpvIjY4y2/Qu76Qrk7qZ60w2tMPyfmYcbRBE1/2OdQbPGEpxQXt19Y3vrBhR4mJ",
-	"uAm7BOxEr7I2FGf2tVX9VnsqhB6My9qAbQ8uZiEKhKS6go5Sqw1lPxLrtFNg19U2bm5TkDohJZfs4fDf",
-	"Tq/+JQ8kSJiFNg7VuS++hTCDZDxgBlx3PKXApKj+YdmSrJu1cCt36Ito7Qvm20d9Sda4Pb86ChEHNXFI",
-	"EQGl7AupS/TGLFfPFL3MvJo1NuTtbp0qJrMV0xfadjmfn/kyndBQCXuTumc3c8P+//1fL/7why/+84/z",
-	"E4zY02y+ZTDFzC4k5fNF3r8vPsCv+gJ+IUSzwJK+YjihnI6Y2BTgLMWaSOE1YaaxXYRDyxHfRL6jASLU",
-	"1MSoBP3BvHQyxzWQ/oS1Mgvb57fBN4xYzj1l8/Mw8sw9RdPC+TgUWGLh6I4CHT7XFygMDRLFeakPOXMV",
-	"AgQ4mUZ/lHt97o94GCkcSdMlkfKwywoSivdqNWRVZMBJg79cwOUiMIRK/aXAQXVDHLcEPFaIflxvJKW3",
-	"JYoz8CM1AssrHIwmeuTAlwMFJUS2ZQD0xbqEEMOrxcGTiws1mHchV990epfyEYveZWcsQKlZQ1Tb/uUs",
-	"1S3BF138WOjEsWLj0bVYkHloQWq/KAyYnk83BiLpoIq1Z96rM/VkaPYK9FZbgTgZUbUV6HWKApcT0NS7",
-	"ENBkn/dXn/1QG6HiU7QuJNKBoGWQSDzxNQwuK76IeZsBB4BlxxhgeBxOEkYei9ok8QoZcAfOHvU+8zBa",
-	"K3GhFdp66ExhJwlhkZ62/BibyTCMJjpTnSDT2Ung61RElQw8fG4CxIgcU5lhm0uNMJhA9PJDjrStwbEs",
-	"HxvMD2zRTWF+4GK7xwbS/iZb8UURzPmlvqMfSdKS62TkPIyDECCoI7sTTcuhi7A9FcCgJ9laHMAQC971",
-	"4ocS8qomtsrCwtYxZtSIFVsehFRmDLmgIKTHFyIH9cmqGfMhXKuCCxLkqhLwHSZ1C9dshl8z+qNQ/Vdg",
-	"hnnaClBP/dfCLOdZseBwc5GWXywXeSj7HO8j5JMNpbqqma13jdRAJRLwK7B2QCKXOs9vLt8neg+2pO4u",
-	"zwaUGc26ZoAViiNuZUU2UA8pQ1GXLPtOpqJ+eU2kklKJoAhnEvbiyb8kpf8Xq+B6qFdA4DICgYvzJ+TO",
-	"6KtWjfNeA6jssxmfwV4ONORiUwwvKkcOt6FOnZ48+vNSKdbDYVq0yzBxKByk40Jc0gWOkq6Mx2Wfx7ch",
-	"rXgQ0TZve3fFyCVNMWVBYJRuSq5f965fd1KVGVtq9U7ZNE6HaQ+UCgU74hIFqs1tJHVA98QB6e53dJIm",
-	"y3912/gutMMoXgJ0sPR5d7/bIXhW3+KSRZlY1O5+5xYxR/nMVy1BeEp2rgM6YZjiknICxjH4vtXu84ew",
-	"uDC+m7nxPWQfskHR+NZIKJUaGIwpRS/dTudmHP/a53FZxG63s1c7TcUoNx9N3q/wZiBs+WIEg3isUCiU",
-	"pG73tJ/4H//2s1/9MfqJVwyrzccqbG54G428rTYsBKS1h1UhSbRFVlUw8WaWa0muzD0T4vllbGdD+7iz",
-	"7sjKUyxslbhKx4QSZVur8/Kvf++Tj7/78o9//PLP/u3lX/z05be/9+JP/2obVUFKuNv2LunledemorIv",
-	"MEQKRcpFBEit4MFczFvKkn9DbCoqcHnxatQmEze8OBvKEiZiJy7dS48gCwONa9Xql5zTJIjciPZLkZql",
-	"gCNcRGqW8iN8QdHwiEAVjMUVIDQXzrTKxbR9zHoORFIUGY8O2ieKRJ7IcNlNtdueJ4iL73hxIpIUFKaC",
-	"hJHncxrfzRJxThWHuInb1yU9x7QVp235EiZn0fla2uR9A6KxcUVF+SQhSnvRip8V6aNZksWOUFHgIRTP",
-	"9AUmbjno8/xKk2YyTtJrYRVNyDoyDCPC6GBM9CJo3ZALyajnwM/W9RSLB8rQYGjtnFyq+rkbC5Uq0E4W",
-	"XaUzdypDzkScUaV1SMLIAa2mz9MlbiLj/fEc1dUuUdp89kCRplr1KSyWGgJrmTHgWqWz7ZQEdll55VeI",
-	"9SrTWvpcnYzDWCWLd9VikVY7hZVi8EVFxo/Cy5Fft9zCtyBSw8skMNBx7BGjAk1NtRF63ci14nHoZCYr",
-	"j6Nm0NrKg9hcdt/trcRNAyuOlu/JopHobC0rjWSR179IJCXJREyaAriPY8bYKgoJWGU1/+P3vvnZT35W",
-	"HN+9bkzBUZZFbNkTUd/En16j1bMrfLFCDXFVDgkVp8mzMtTfk3k4Awk8nQZzFO1asisIoQHVZQDWFQ6/",
-	"3WVJSaOcQFye2nGNsJMiVlAUU7JV1aDg3F6QToA9wwlUQEyGK6ao2MvmaIT9zWgCFrmW4v9HCcACHsTg",
-	"hgWg5+SygsmxqA4XI27Ent5lQtARc02miTyC79nYTbUn+pxilsIkI+MhZsM790E7KvJ5pHF6GRDXCm+7",
-	"z7PqR+YOKym+wqraPb7zVetmamyOvyaIwalHdzA2AwdUetsUdQaMuygJtcisFukdkIXuiDa5b9bpoByQ",
-	"93l9/F2UGSMFjQFEzxJngb05wMihCNR+Gon3+XIHwodmBq/SY6BY/KNQLWa+2rESKMNwxr2ENZ/MiWA0",
-	"GoxhcfWBSbGv9M26emHj+loaHq0lV9NqR5rURe2LBla3925nf8e6oJhfZlxJz2R7sXLQKGFoaG85JFw0",
-	"6Bff+u6nf/a/PvvJzz75+Jsv//FHW4b6m1y+VQB+zf7XDcqJ2dH2DOTpo7pJK/mFgtvMWSi0/u4XQFvD",
-	"nOFAFIpKyxh8SM6pL8tF5m8yfF2Fpi/KYgwah8FfqyHDfQcIqBQUnvqD02WgEOt3CuKqhy2zcFzJU4OS",
-	"R6nUPJGu+snnIWfkZCY1Bjq03EY8mMfG5CRjd4wHt1P6o/O6BlZfhekstZTqBGMZa+mC0iAyNJNXM9ep",
-	"WkgzE7rhJOsAT2Mm5yRJc3xSnT6PH1BjYMGwtSDuw+5zIxVI1K5fxopi1kHhWZcEkZHWXfROxKu5HDWk",
-	"qDyTnHaRLWzDRUwKh7GOSW4FM2nhGNY3UNaCThtfB9XgWguQ7fyzX/3gxZ9899P/83ef/f3vbyH44Kvm",
-	"/H3BEqjok/kFKI6SopKDz02RlJKDcBEmN4umL7YIucEYGKK5ej7YBQVRqpQwvTuTzKphmssJu9s6yKY7",
-	"BBMDVipR8Eow7ml7mSAjJpX43ttSrbQ9XSvtMlU7nVzVOf0NrHP6yqqcflHrm/7mVTe9TLVNX1Vl04uv",
-	"aXr34iua1ihliuK4uH7pMIwIlDD1jtkg5J5wSRMKYPlSkHRtUxkSHp6T/5vYj7fa5DZ+YSwc14TxLNmW",
-	"By3Dd8mMSz+AWylZkwqWd0MMoChag5mMRaXPs/F5W4IFPbuEaq3iqTLEuUDyDIMC1iio2uerIIfPYS1V",
-	"m7AaBzeLM/5s2TCRHsPuzU7nwiuuLlmG7ddg3fQaqPbuc/blcBZddOf1hcZlLtUKpf2MlI8r3vBYNufU",
-	"qgmwfpNs0VayoKp1hpNelXC9UGxUdCQuFB9dcAXXu6+gfuvTmS+XmStiCZzPRm9VXyUBo2d2kZsUfpkJ",
-	"SWREuRhqJUXDKz8SshCgaLqsnLGku9/Z056dr818udSvE3IGI/b5qNStoxanStKTCrYNXYimB6E1FkzR",
-	"r5aAFTWAy2LmKM57sbx++IWgkgo9bqXm+5YDR9Ytnt/r7GPZuDdB+1UHYyO7V7qWwAO2Oa/KTPxr5uhc",
-	"soQwWg77IimWOZM6q8Up4+SEBSEfgXaYKcynNb8BhnIkzEh8wc03lyg+ZfFpsvvMRu3k7jQcFolDO77c",
-	"/KxvSOhoOCOSSoaZP38XAZiss3ZBUOldNc9NeXBguzK4SMRp3henNH0TCvMh6hn6LPDs1O58GL4dRsdM",
-	"umhHynwbl9xuk9vpLOoQHZIBW33uxpmKXGdJAXYsKKNLsOtq+v3GjGMdQa/fOISy7E5BsLbT5246c5Gu",
-	"3p5L4OTi3UBsEq4OKpillmIOv0wjBmX7kqJA5xGdTlkkIH3MNKA+7/MQlpIGevnAYMbZeWaCpKnO3IwP",
-	"2IRx2SqrRJ8kR3IxT72bz4/kbimwSBvE1IodM3lZPGVCJ2S8FElnFxq74nNRrf7It//007/+fYh+3jy6",
-	"XDQUc48xlQjsk4+/++Kf/urF9/+hfExr4c8Nrs1a+HSD41iQNITTCbvNvdv6xK89jndCks/Olk+91s2l",
-	"Xnv5/X988af/8MnP/+zlf/vrF//5f376e/8b23nx7W998vP/2dhC3YBj67h+wZyNcQ1bkUrIuhXwmpOx",
-	"l9EXWXtBLjJNx6IzeBGYMn0QLghWIpqzEucvzRy8QVNcGvAvcFfSUwZ5Ms7vJzkeFUDS5NayziUGU3c7",
-	"nZY2QwWe/kVCK3EuCPXdNaFg6oRFRL1ViJIGsyhSkE637oaBZw+iVQ0pvYZICd58pGcdLfYfZnsi7OmM",
-	"BgXLoJa8KFWEffWhz3PN5Z4qx2SpNasQZF3l/pvZ+8th7OvuCDph+QK+hYI2vQEpMZhe5NWtc6UVhasP",
-	"CBFhjQFt2EC5mUEtx5C6m3vVbZmFI0OQuLmR1bJ6bnmtzFl7xQOpLAkf2bxhy5iw7OTbaMtGPOkVQjeP",
-	"5w+HLMIY2/Qyxek9WpeifHhsgLt0EXALT3EZ+szsxefFslp4HC8CYWbO1QVBTNOrbXASY3+bAXFYEDO6",
-	"MQyjE9+DdBvl6PJteMgKhwPLJd52cQ90cXN0Veg0ZeAQFTKcCnIeRqdwk83kdlCDazmg4rzPTo7DwSmT",
-	"fT4IOWcDTC82YpL0Op0e+ao/OL3PA5+zu2KEoRgRI4MgFFBmknvEvUFncnxDpws5Zdw1KauJL6Gv11sY",
-	"P9fnbjzrGbfm7bYJThAvzBL8yWM69xgdUXMxcQaWREHc+JFH8ynTplC9HO0+v41eGa3RnbCkxXxKCHxU",
-	"tV6MjAuWQYZ6xZMlA/uy3hxdHxTQrrWmsGj5suQh30EFHcUTVh23outiBT5f0uPoTmlRD5ww+L8uqXkx",
-	"tYNg5okvb336/e988u9/8cnH3/2PH/380+//YiO+6wVlPMoH8tmvfvDZ3//+Zz/6o08+/nl2FPno/oXl",
-	"OxYl37KOQmG5rRVHmF8nM8Lq7PjtmI4ul93LXjJfYChIcpIPs2U9KtyqXyV312yF0hxrZGayJn3hCZls",
-	"QrggoYxdkuYJ5S1dEMKSx1qSVHEr7uWl7ohJWEfxJAS2/sRU4FhUM4pxGc0hnaY+pTpppZMrlXiQ1EHs",
-	"YlECX2JeCEkCRtVjnJFwynixBHYICwQjHRSx6lnXY5L6wYOAymEYTY5168mQLFnUdD947GK34XCoptfC",
-	"sK+ITYN5n4sxnUIyVkMMhA4lixJP5zVBXJDoZevkOtpr6Kmp67m+6wvpGr+iSbwqCCUnCjPQKKJzzM50",
-	"7stxqOMrLAl5DRGMqC+jiwpj5SSrFqCQK6mSDB0xqehdoODHFb+s0nRWcB26tj2nnAHO8jfvnSRX6YbE",
-	"YAmtFYrE0gEVzLy+1HunYOcvl/wrW6syWQgh1xcgC1dKYLmiSGxaE9NshHlo4fDvHzs2BojZYFFtzIR7",
-	"wYEuYrTwg+oDwJX648lrw116a9BwGr54gw5OlXrIvcbBkAaCOY2pfl093wWxptvplhSELunVerO4kvK2",
-	"i0QVnINq5SNtmaAkX7hAgK5TThJOwTWCx4AIw6U3AxNSamo5OHjXH+oyTic0pQoeFKnHvhAzSISihJ3W",
-	"bpv6E/wWZ1kzLQpJ533u8zMa+F6rTd7Tw9L6Mpy483FoTniiPw90IBQP5RiT2XgEKIN5WxazFWWsWeDL",
-	"rKluU/lcR6U0a1dnsAsarMwV3rP27JJFQ/DPr15YuJsXodmlt/OiQkX9odSc65pQPK6MZa9R5m8iRqC/",
-	"DEJ+xiKBhR4mYrS8FP5sCpX7BuGMS5dMMC0jxpDajYGt7/p1zs6V4ge3Zq5fd0gYeBCGQ7m+MwOv97lS",
-	"kyL5ZuAzLu+KEd7deTYIZsI/Y63DJLq04EH4RiTp3XSfuu02cX3xFvdgX9Q69bmphGcq4yD/h6G1yaMQ",
-	"Szee0MGpQ6ZUoPByB3aX2pAcKG21qV4UsmU6JBEbMP8MUuzeNcujtDz3rhjdURTiwFKp0+6SE6b6Vo2x",
-	"ACJFrwnyleP794hkz2Sb3CYROwtPmRe3fsrYFC9zC/YUhJYv+jyC3VHaqlIq8R01M3/ASFN39mg+ZaTX",
-	"7XQhYtXerFjrjLczVlDNukNZV/VYn5v1VIvZxsCIOE+NYCwJJbgmkgbN7viYThmTwxUUFJnSSM7jGu7W",
-	"GA+sTHFEnoc6C7WiO+HzUcCe9Gedzu6Awn/MpxP85DrFtUpIODRRyvoF7QeLX0s551KxufoF5Gf6+cPV",
-	"ClWTCQ0gkMUj6TOkg0PQHRYvDSU4Y9WZPaL0ngLW6PPCG+r5Q2Q53ZDOYJlQe0i1efMw552zbrR3e51u",
-	"ib3gTashxaJffczICfXeTC13Sr4MMj81BmOKimW3t/skQTYDXRu3A+pIallXKlACcv2B2uvFw9FUv4EB",
-	"rZ57OTcoPEpWGMmmV+emGcyxam0rK4ScXknDJxtNU7RosbDJze0cCDNT5Nry5ZrCxJYSZQ68Ne29/Zsp",
-	"a8AWVrbm3cBltrEsjik0jG3xCNWrvPJOjhtuPUpmMa8ri5bJSKMiDqgkRyy+wMJFlstj0hRhJJnXckip",
-	"8M1KtwJ5uzwoJ89HFwXlpKJPYnGbkoAlJLONaJwVi0SW8seyGpFZCidpBlgIDWovw+Zj058sCQpKscCc",
-	"YRMwrFGcDEpFU2YZyzI8Wp+9xjf6DQXS+42DfuOTX/7wxY9/+etf/FFcYP/lD3708l+/89lP/vzlv337",
-	"5e/+pN94nrysfdVqulioDovjd2/udW7d2u911P/sIgxgSX3IaDJgMXo7CiewlYpFDM4y0X6CcS9bR59h",
-	"3qdcP+oHFr2Nd+8aB42xlFNxcOOGZiPtQTi5Qc+opFH7w+moYV645w9OOV5XefGLH37y8R/EvzywDbzq",
-	"y6f6v9EZi8zCTsSo29s1oxXCDxMXvjHr9laz4a7lSC6UJk2jdNj6Lupg3COG3xab0MspjUqMfNPm9cdO",
-	"g0pJB2Pmwd032PfBIgGaoUb9AQjy5Z/924tv/1QR5E//9rOf/u2vf/G7dSjwJlJGvhyIRYnamr+AFBO6",
-	"K6DOwg6rk2KvjBZf/uCPX/zN3yykxV6WFvGTtazlBOmsuW0XzUQWbmERM9HuoAczMT7SF4k9JgaNAzU8",
-	"pKpPfv4tPba/+CkOrJF05N8/foN6I/YmQihNJf79Y9XiMTqC1HPqONIgWTHpywD2L27z+RVnW8c7lUOY",
-	"Fc2X4zDQVaQMs3KIbcZbPaMx9QhNoalrgox9IcNobps4xahOIWEFGlJmzQmNTtVRE0+oeBIBnS/NE6Te",
-	"Sc+ZuII9FW6RXZNQQVS7hzkb1TVB3DGFw3XMnrq6gglFR1yfR75gcRbFgEYjiIkx9RZ8SfA6+kihPS88",
-	"5/mCEknwY9UsQ71ep0O+jGN6yAbMn0rH1CTzeYGVzRThSlIH2RYnpQGQJlxUx1oT1AMrNT7usTN/wARe",
-	"qoojQQvsbjkDmGBPyQmbh6ZscnpRJ/TZMXvqLDeU0UFh9iOnzzOYPttJ1RvtKeNhmbFLUdNdMRK3kc1e",
-	"AkMXrOxdWMUVTSbqNDQOPrh16/H6SX7Kc9DUHk/38ZaTNy23cNUbydZsR2XDKE4uWWo4Uif60Xm45q44",
-	"vccXkjPpbuqkbd+IUnaOyuwnaj0OCOrQFntDfkZ6K2nSK2dwysQ6WTdOM3mbTFT9hM7j7E02O70s1o6L",
-	"tykUnY4LSfCYofOLyu9Io1PLJ4iwZyWolkNp6KJc7HKO0Q4+nAJohEqAaIUIrU2OeAazxLfpEMjrkl+q",
-	"2UOFg6hxYCWPWL6/FM5S8McuCGabBLL5V3Vscc532+fGeWv8oqoxtV81HbkbAIjdTpeAfqC6WooNT0I5",
-	"TlyvqTVOoT6TPHwx7FsRzmnTcLqCGayUztCtowoWgbo8IZU6Ny24l5SZNX757m4xCMTfL4OjEwzhx0DT",
-	"+fqle/s37eJjsIiJpdeIDMiKhSThR/aer+hfMYrz+khyXehWFnVa2y3Jw+PZYLwWwG4c3Lr1ykFkfkFq",
-	"Ikg1ht1O1xTGRL7irbMqa+4QUvX9c/7KxlBZzj80TOMiYgcTlrAUQfp1xKkSbd1yaEvOqUCGcjInqaW8",
-	"HP6z4oNc5jyzwshirglJMdUqKODPPw++sgpnNul6N6viLNxtq8itFpml2LromF4EurZO3YVVd0sL2vXM",
-	"n7AjKXStTuVibH2sYJ6wRL0Cox4LfMUUiS8RuEIRc18nCw0oqIIT2GzjRGsKxoj7bEd9sTMI+TDwB1K4",
-	"Cpm6lvHbJd10ERmwLLpo33cB2Sa2uCoBfa1DskuaPSCvwYBNJULmcxYELeypz1MZ1V2TuzTbWXn0X+uQ",
-	"7JHzyJeIjoqi/3AC+nkdjWlFVvc53Biw4j31YupgTxKefMgGkjS9cCBueGzgqwUT7Yn3W8P9Hf3Sjn5Y",
-	"6JRYGqGbcNK23bYvU+Gjb4dRn6s/SdO1lAeFdbst4kv1ipvyHJJ+o91u9xvPwcytbz2i/0p7O30E+oYC",
-	"rok+dxMvVvJ+m9jqSre7S5qP5lOfj1qq1+lMjKFIceBztqPtDp62gOMMD4kI8Zb/PMVaIQIVr93c58Fc",
-	"B6IqTcjWtUZMmmxhzyxVUS1Qav+1ogNJPSjeEQUlQuABUbOlxipNg8BExuLO6suhtl7qC+LNInoSsHYm",
-	"aHgSJzDDdfTYZBrKuCqBoJNYnApdIN183+dWS/paTDxB8MqQiIlZICFsGVcyJAJqrtgjw4Vtk/d1vK8v",
-	"9XiiMxDipwwmpoZunGoxyeJD1yBZw+D0kLjabwgPdBUrgDOteytQTdFzV6iakub5OIzrRILuC3W4W6V5",
-	"J7pAQUZBg/S7Jrw68Tzoi0/oljDPRmzgT31I82sxKNJtQZ61cKjftYtapJ/cbWmSCC0ElPWBZFTdiS8E",
-	"xDxHZMZnQpGHOR7ALjRZmuPiEGQsN0xaHvO+qYlvjQfU3O6htb5Z+55jP072FO6y7yalteSYJ4dR0mS3",
-	"09kriyU2z0P+nIAOTgMfLq9Z6LDbVT1YX9TPQZd9HYoKQQGyTILh+Ie94uTC3LscwceAHx6xZ7kYVt3Q",
-	"8yJHf1V/uO10Xi0AeZG9AAW5zw16vyYIpxOWtQWYFUmCHV5867+++N53E/f+kgmiirnCBKteOXvIBmcl",
-	"y2+P+vv/8OJ7f1lhvMaosOkNWWzjKBjw3/39i3/+txc//mXxmAvT/S0b9W7NUXc7uzsnSlDkVf81Vng7",
-	"JL/QYrLu8hYEQRm6Xry8K6a93s6QC6JZdmuXdtndmSS1Fz8vg97bGcXFpNPsMM4cd06N2LHLYST1PFNX",
-	"KynPegkq8M1XvBLQrJFVeXmQqEim//SUymLhkMI3NuOYU5QHHRZEcK24JAl6z68Lak07Qs4DBopYDPWA",
-	"PqjWp3Ym1DPXLmB1DmPcr3D5ucKsWgsJeaxgVFvaTHSovbT5yNBla9yoE9eZXuL9NYT1ojsfxsBRds/D",
-	"TFvC5iyPrKywBLbOGcc1rhstuWbU43aDG5eL1DrZ0QF4bz1EoxhWL7jfggo4xXNqVOWUpxVsJZwxT2i1",
-	"CW/EWlYT0gwjYkwgLSJkVF7waDUDPO7/aiEciUpdMYSjHB+XXepHiq13qf8VpKotA6VJT93CRL1Z1VZv",
-	"w2HK8KNQgBqEUBT7Cos0wHbL8LLUjF8G/ez+SpIkI7YyVXGTMcSVx4lV1hyudXByMjc4bBQXxsIhPAmW",
-	"RRVlIV/hWPeya6PPJQw2l73ZLtSrj2TJEFJYK3eZZAmWykXC7/ZMJHxRpLp170E7eVe4a5NHQtVHvfQ6",
-	"SIXbGpu6IVQILlAmFd7rWXLFY8GlhOLLAkvnsYKwrerO8hiX/tA35ml0MMSAczUf1zGIndU9XHvazaVY",
-	"cqr0HXy0cplkkjEuLn9n0pioeU6jcOgHGLkFNkT/TOdVFvm0lW1ydEega4BGEJJFIjZS8kCtlfpKnPrT",
-	"KfP6XPgB4zKYk2biQjnbBTHVcojQ8f++kMALToBlRdLkRdEhXCJf9Y3yOaEzOVabNaBxgrBFaSZKEzde",
-	"iupqvR0ePkJaSp9ErSqFMwmTBnpbluMwk9lwnRyLioTWTq1ohTZoiHN0RxwjjeT1aOuirU1W6FAM2FAS",
-	"tRixC2MazKsNrCAJ5SYCr9+xyGjLmD5FJIXg0IYpPERqOTDOSuPg6yPX6jfIGC6tgPtJkH7j9kyOw8j/",
-	"uo5xfAPYGUH3Lr4C3t1+YwVJkiOpBfJkFh9LuIW85Erfyz/47y/+5c9f/NNfvvznf204jWF1NZAXKID5",
-	"0Kbl19PK6HrJxOh0epfyEYveZWcsgLa3N9dREJ7QQKkxd8Xo/lRCd5tagM2dn2pZI+N1dEF4pGXYumki",
-	"44YsQQ2K4gJJnZbAWH8AyH2JDH7PVCowO+E6Vu1XqFfAnrlJrkg+DNs6rrmg8Cxq46hzCwTauvysLm+r",
-	"ZLM/4oBpmhSrtlr1DwaBWhptu8WURzQIWofETehSDTBNuKZaa5bCXLu7wopkmH8PfOCkmZtgpYJku51d",
-	"8p5+ERfTS8XVNH2ZvZJnPNaMDsYmDmIIRXFFnzd1MMfuNUHu82MWDO2W1ZtYP9f6tpWN5baMC9eEoaaa",
-	"CS+haTOxSxA3nbpmsyBuWtdFTNyhevp5Ea3Phc2CfvAnn/y8uD7B+rk005l/0CSk+hUmMyrg2bT9pMqg",
-	"X/7lD19877uFZR82lPA6y03K4ZgeHUqKv/jpp3/9+7XkBWfnT8rk48u/+OnLv/rXT//+pxW3p55J9L0U",
-	"uW894neFO2MJX1rN8oibuILhsV420cwwL6LcRJY8L7zmRJZ4Lihw9T29oxk+XwM0ZJORPjcWEeTxsyho",
-	"HDRu0Kl/42wX2LhuOK/IKy0JGb4WbpAluinGIM4FG0RMOsQoBJCcRZ9rpUTrzOIpXGLjIOtxTbe5wlMg",
-	"E4l1/oRjZGocMxibja328JmCFsEGLhxze8xJtQ1NTmbS5yOrLSy9lW/qGD2Jjkmw4GD0tUl0HTHqYaLS",
-	"qbSnOhGjgsZux9vN1Jba6bCYlIC7ml726OyqLcC79e39mPDsbbBbKupV8REMDVWsJjVMnQb3ORBaOvZY",
-	"0wqG0qrNhvBguLh2SFydZ/zc54L4Q7zOZpX+V334niaRL4Oi2EBG0VGMt+FW1Bbd+K1d9ZZWSYsfC2fR",
-	"QE0qHwPsdXfUOHbGZiAynPoDPTqtx+qFi6erThr5EnnnrUdP7r31/lvHj54cv/U1R2GuHvkSefDeu+8+",
-	"uXv8zpM3/p/4+13yJXL81r076vtDK66XDBW0gpgF8v9TdjU7boNA+FXQXppIJoftr9JjTlUvVaXeUgni",
-	"ZRUaYm9t0jSHffeKGRgG4l03t6jF6+EDxvPzDQO3q+PgJ31xvX6AFW8Hu8PQvB4vXRtObfqxuuijWxKe",
-	"5zFnAL+kcGOJLTFj49dLQKM0NfAH1lAZWKL78oz5zGaQvpdnsxuh2YwMQsjB/LZczgQ99aQRW4jxUrXh",
-	"nSgkrdcl7LS18MCAJj7AoqJI/z81WneXaOGnv0X03oBf691FOHswQhUFAep6QTbRlOBLQQyVltVTjgXq",
-	"INf2Dind2zuxgNwTCLCcwfqtPO+1Z4CDfdLqIdjTDOowKvcAwgVNoyp0XylQUHnjKbxJugcNo90kPzuS",
-	"GympQYBF6ii4ExwrfC26mgvM0yb6brzdMPyIq9SULF+WY2/EarValmrjiIzmtUjU5hlg38m0znKHYiYo",
-	"q10AhR01hioHGNKcebT4qynnXQ5nUsO/z4n6XpaxMQkxTXkwpdQTsX2VLbEwuppE1PZUB81YzJiuxU6Q",
-	"cLWBG3vR9kHFYYgwBgZvVWwb7K/yLXiiYwkRfm0a1v5Q5e4nJWxyBrAP7LzEji6S+cdTCioOE2xYhVY+",
-	"CT3rLY5APZhHfXI+0f/R2p+y8jsoXOiPBtqYOAxvAjYYQMmt06/UfXQhFnR3e1T9jTjvbbuHLHPXxxwq",
-	"nLHqhHCxcZ4zMH6UKBSmhGUfxco7DpPGfJDC90+pHL8fjEmHn2mdRjy5U3FfwZsx1qDY7roGhYynZa1t",
-	"vodTUe4plj+Em+SZCmtY2UaJU/VQMYrQSh3P9mYwr+gOOKkCnJwKkqlyoZfKiz5n24sKuIJnVTFvCBBv",
-	"/vqpT5UiDs9UEdJNR+yTDM+nsiuGQMENSv9dzR2LbYLNznN+Q0w3Wp8KGEy2b+woDkFZ/THDTnt7RJKO",
-	"sM6dyLOJGR9oS0dYoAOxofDkj876q7OlgtrEkUB5UPRedGmLSLtYaHG0ztk4DQHO7PIW+B7v5a+x79A/",
-	"6MBl4ZsoRxBXLK4qTkH055/P/wIAAP//",
+	"7L1rkxvJdSD6VzLgG0GAtxoE0N2cYXcoYnvImVFLwyHN5nj2xoDBykYlgJouZIGViW5CGkbIe71a2bK8",
+	"9oZ312tLEZLDuvbu2pYdG7ZmZWn1Z4bU+JP+wo08J7Mq6wVU4dHsGbXC5jSAqnycPHnej282BuFkGnLG",
+	"pWgcfLMxpRGdMMki+PRgyiIq/ZAf31MfPSYGkT9VXzQOGkdERnTAyPE9MhiHgnFyOidyzMgg8BmXh/C3",
+	"YNE5i0gQjgTxJbnw5ZiwcxbN5djnI3ycBgHxQiYI5R4ZhFOfwbM+l6F6oM8/ZKcn4eCMSTKdiTETyWsy",
+	"8kcjFok2eZxMNqFnTJCQM3IxZhyGEoSeCsZlu88bTsNXyx8z6rGo4TQ4nbDGQSO09uo0xGDMJlRtWs6n",
+	"6mchI5+PGi9evDA/AoSOPO+tgA7OHrFnAL5IDSN9Bj+eql8+ECxC8E18/h7jIzluHHSd7LhOgz0vmM5p",
+	"hBecRRUHeeE0IvZs5kfMaxx8lHrVSa3mSfxqePoxG0g1UbIVMc2ftoJvxKbBnDB+zoJwykg4JFS/0244",
+	"mb17VAL4/q+IDRsHjd+6leDZLQ2/W29PpnLecBrPd8KJLxl8OhjSQDAFjii6G3ps6Rj6MXzjXiDzS38A",
+	"f9CAeExSP4B1c8KiKIzUuvMHEUX3xSg/Tr8hZoMBE6LfICEn+oNDQjlm0YUvFL5RSWRIhv7zgpEzp2M2",
+	"GE9YcijvRD7jXiGClaDMMAonCcbkz5FOp4E/oFyqRS7Byog9KwRGapwbgvBQskJoynDRUmaCRYSKM+Yt",
+	"XUsGfNYmrUmWwLAWZuNL16i9fdQW05ALVojim8TlMeVewDQASn59xMQMIb3oaL5qP7sUySPYoMci0pTw",
+	"ccB8xajCIXAyvQX1QmsztyCzmYrQX+FymJevL8mWLglw12M+DAu2xRlhXEZztSHX4vXuDUGA2Qe+kG3i",
+	"DiJGJXvsT5irJCGfk5s3BRuE3BM3b5ImFeTBlPHj++R8t+UoQk4mIn+g1PNOwlk0gBMZhtGEysZBw+dy",
+	"t5ds1eeSjUCqKjzTRATRO1p0sg9np4E/iJ9+4TSSjeSh8aES9aThKBfUAgHzHPIB95/b21b7szdxe6/y",
+	"JoqYbsmjKFOGlvhW7bW0yFfhnRcFqHOX8gEL7s8kezcKZ9P7bHLKokIaO1K/V5JRZyvJoWb8+P0n1Zdb",
+	"nSgNiga4JkxbIkyZ41oLr0rQpdK0K+PHNWZsCzNCfs4iQXEJeauBogE3BDn32YXal9LTB9YrpOlLQQST",
+	"0ucjtAkI9oxElI9Yq4AtSUkHY+YZjlKJwJ7OIn5vFpUs8QSZRJZF1OBz9n6KhEJX+HwUsKf9WaezO6Dw",
+	"H/PpFD+5pCnCSDKv5RAXboT+Xd8O81QYEZeH0h9qCVI/hYRWP5Q/2ArrfgwvLMbkEyaEebQeZ4RdHEkz",
+	"SRo8HcIV3AOHdMm/mTCH9Mi/oUHgkF34L+AEfL9HKOfhjA/YhHFJBmOFJN4aB2dRrDxJgR8dMgwjokYj",
+	"u5XhOqbiEaPeCRLJ/MgBjUZMSEB0OfYFCjETGp0xj1BBIka9qhKLx4Q/4uq+ymjGShbki/tidI8JGc0G",
+	"0jq00zAMGOWN0tce+hzGrvFG5J9Tye6OaY2JAiqZkJqkLcJAtQ1Ftu13zL6KBUWQBCdiDQEwnuiEcW/h",
+	"JEbD4+xCHe+ECUFHjDQ7aJlURJgpkZyHnLUOU2RQEBoxguKreX/oR0I6ZApnoAinUERdhtON4saEPi9F",
+	"VHuFN4RZl2DP1gDnxOel88GOc9diXutCFE2ZR5IVR6ovqiuOOji/L0YPprKI9GnrABA5IOxzRQa9EBQz",
+	"/aOiiOa5C1+Ow5nUz/p8tAb5m3EF2LvhjBcs7T5iLyA1yA9wHILQoWQRSUicQ2x+hBw8YuehomUTMwZ7",
+	"PghmntLMBmo25pHZVIkhd+7caRN1r3w+IjS+MYoUarO/LSqo1eoXfbnRSzBbYM6ZMhYlbECQLmxxryI3",
+	"eLFEZHonjE6YLLl+wODgBNxbNiRuCSafpsiHS5qo1d8QxB7+EXuGXhglZV1EdDplERn6LPCE4jTTgPq8",
+	"z0Mjf+IvrQPtP1HiBp8FAfkKmXHNbh0yjRj8+BUltqnje4bUK3EA3dDOHcWuJTll8CD4YhZLc2ouehow",
+	"c1Z5+I7CHfXljjjzpztm2TvTUJ14VC7x5S7IxOf+ZDZpHHScslltJKo4bV4QXKJgb0QC2xjUMlJaHmj0",
+	"OQJtb1sAtASyHKxyQkzJtLasUXFaW9DZ6KhpYWhzQ1fhaNs5oTQ3K0eR3rYWMCvhvlnlNXMXc6prnjco",
+	"ygwmRzAY3NPmgSIbRwVz5rvxg8X2DvVLoTqdrKDQyEK9ic9RAhF5rnHMfenTgMBTgjSjMGDkdgcUacWY",
+	"RAWaNKHPj/HRbqfTiR+gUUTnjfiO1gOB05iAfW7pwsPI8zmN5gSfN1vobXYLGTEuz3nhgUOLCwJPJ1+J",
+	"QxFY1CYPeDAnlCOwQU7ldKIkuURcWm5jqYENNWxfyWur2b2y9+Da2qUP5B4LmGQLfPRD+KlyFMjGwj1S",
+	"8y5feXVc8qz3ro2o20IrX0x8IcrJPp4COjkKrKyBCDWJUgQKaSdYE0jTY0M6CyQBgLes9RqxIy12bcpy",
+	"n95RDXSz3rtGty2hG4Ko8ERcBWJX7yYOkiNSrSFichZxCP4Z+3x0QNxvvnCtRYNzWTDmkU6ncwPtN08j",
+	"NvKFZBGedeuwzw1X1dASbdJUMxssEDeIa53dAWKuSzh7DmDAmIohixgfMHLG2FQQtw+o0W8cELUk0Gnp",
+	"1N8ZhB4bMX5DkHAmpzPZboEWmgdIghYFINEwdY19z6y0TTqg53Y7ne5Ot9PZBzXYAoBUIi9GRsJxop5M",
+	"PY95qJULeKLP+QyknbYa6g6IEoNwwsgwCieE8rl1ENSEPUIIpVKv/ck0QIP4XKnje72CAZSKb0ZoCsZI",
+	"v/GISkYCf+JLhXk+etOtzRN6Gp6zFmzQF9ocNVVigaeedp/vsCgCAAu33ed9/glRH8gnKAV9QiaMcp+P",
+	"yCd9/snOzk78/+rJDvmEnGik+QSegHV/Qh6H4X3K54/YsxkTUv1ISRSvVEliapmn4Yx7CoFmnM7kmHHp",
+	"D2BhkXnvAs3ogzHzDuEA7wUSwiHciMlofjSULLovvoLeE64dJwcEftQmLk4mfhD4OoYAF7nfUSs/VhoJ",
+	"p8HbCn3JJ3bk65D6gZoSBwqoVGIkUgg8fA3oJFCWzCBUCHAkiUnF6RRikU/IUTQSZq4JDZTSxTxyGnpz",
+	"BRCKVhuYWpBzGvgeDHJIkALAeaA1DR80Q/cA3meMH3N4S43uC+HzkZNMA5YvMPuw51NFZBy4yHTAPNI8",
+	"8wdnzGsRqUZxzOmA2dYX6sVT3/MYj2fcJZ+Q98OHLIJ5Qq6OdyAVkgzVRizBObZznjIwDSoR2yEXUchH",
+	"RLBBxCSGroAQdAslcDPLHvmEKEHo/VC+A4iikEgBwSOoPCb4jKSJJTDZJ58Q4D0FL2t2l9w89lxxWPPq",
+	"bfIJecQGYeSl3tU2TceO+1KQSlk2cQKNGxqJy+Z5g3xC7s1wLKaxD8OraRAx6s3xeUGaerfJNp14D5LC",
+	"iZk3rOCZVjzRmxqO7yTnWHy+h4SHiAMQcCTETIGaSz8gM45PPYWXzMh3AA/ksaFc6gDSN0BHLsFVmbIB",
+	"OZ1J9AmUUz8fCKCeo4sXB7eHwmtMabpdQH11SrkfFIa+FYQKrd+aP2TMXO8pQ6O3DSlLGYzfV7h3lBw0",
+	"Bg6a3aGMfgvOIIUOilqZo6BcXFgo2QWUtIZ8qK3lCremxnJujQUkH+AGyqiJlzRIgaP2ADzvh9KKnYmh",
+	"0APwoPKH0hjswPyoQIRv3J8lJ6fh4AsymUmDy75AhNPIoH55G31o8Wh7Zip7sIuxUvrxVTPiIQmVvg0X",
+	"HpiStnEoXiemjJ7FQyqAPVCP3QX782/PfGnQC16ezIQkMqJcDDXhxZnQ+2RGuZ3gzzGHFcYw2AXo3Rcj",
+	"/fsj7e6A35XkxWeTxsFHHWevd8fZ73QcRcfVPz31z676Z0/9s6/+ua3+eUP986b6546jcFf901P/7Kp/",
+	"9tQ/+446NfVPT/2zq/7ZU//AD7cdtaonhYY1tZwdi7MLJSc2nMYGOCsyVnVG5WxVyVubZ5Bga1yXFYKV",
+	"dBscT0F3Y4wNjmox/7IeKeZS8MCmWJE+0U0yHT3kyqxFv78+/2g4Dfy/ClRfP1WLrMNB1KfbqWXVpLX6",
+	"rZWIqoHrcsKpV/gkpjjnNILrpqiNlvUbTiMj4DecRkqabjiNWNqFpxPxtOE0bNmx4TRsIa/hNFJyW8Np",
+	"pIWxhtOIpSb97jvWdU2LI2oZKdkBn0g+pGQE9XSO56e/1Fwbh7GYrll2zGgbTsNiruZn8yHD1pJlahal",
+	"3s6ypcaTF04Dt6o2XWy1NJAojtDqkqZW2pVSJ0i3pW+oUAR6pFDZ54c6TOCcBjOGtFzIUEkygFgDGWN3",
+	"YchC7C3q5pgYmDioQFfuhoKUF4Qm27Cqbrgaxm9dm622ZLbC67dCegRSaLJOgkSfu4mJ3SUDGkW+ESXg",
+	"+xuCuIhUrkNc7g/OFPVTfw/pgH3w6D0X7oHLnruFoRB2vkX29vmTKQSHOqRHTtHnNBiwqaL9FgtZJ4K1",
+	"SqoF7lOM/Slwtgn12OvKtEiOYtmVsBNK6sczXlpGh7oNExqdLXBH3hBkivEEhAY+FRiSFJ/LGvFIsTtL",
+	"seSiGG59f3Liipvko7nqqrsmJc3N08BFKLZ+kGYt3Akn7+CVrPXO+/pK13qpci5jxcDi0ozGhW8kWY7Z",
+	"8EMtiTqkG5MUh+x0ScSGM7FWbDXOvPC8D0mHXIz9gJllrIEAOF39S/esDjRlWBdxZFgbbZYll2I2qaPk",
+	"ea1ViDXu/rtMHgWBHTIoiiNfUuGG6os4GGNhIIGdHfIiG4mxIGRHVIzYKVh/oYS7IUf7k2ogrCM4jvKv",
+	"ryZBlh3ltfyYHBQk2L7nC1mM5KDnV8fuJF33RT7ISIaSBkuDT7OqTmZfekFmtMp3It5n4WWY0pHP4+DY",
+	"RTvUQsHD5IV1NS7Hnn3ZKdW8R/F7K1+gNH5c35zkTGy6YtJwcojli7e5V3Bg0YzZOTA0YoSHJAw8FsVJ",
+	"AsWhKebX/KDvW1kyqeDAiglEC1lRPK2j91T55mXgVHj/VogTL8zROJJkEgpt2ZxQPk8Bszw4F6MiF1tc",
+	"hKSRvAu1ne6LUZE48gjCQZIkDzxOOabaHBlydhgHTsJwiZETU4mWY2cGUgYS1XC0JvXIvL0yDSm6KdeU",
+	"pPiUvnDC5nJJM42y6dXXjFue+Nx8XhrEvHroaHbBVY5tjaslNnKxrkXb7PmgFedoOg3mtoCbP6EzNidu",
+	"yuYjXPByUTKgU1/SgLzjEPacDmQwJ7Y5lAgIl/AL5Kv0eJWvbNr0tC0pOrO42tJ0BrSF1962tBRIKyeS",
+	"SibUoZ8xNiXNpaaXluGdYWTyEL5CaBCkRJ0FLN4C0E4hg89CemNKQbnRoqAElqhbAquGGpE7tlo0K/P2",
+	"ylSr6F5e063sKZXr5NrtYNw+NcjKVjVze1mlBCW7wy+kNm4vf4UbtIHLc31vCo4FHP5WiEH5DRrptJJ6",
+	"rPld662t3SIcxMkssTJjLoJB7bqSWrxRIKDSP/UDX84P0Vwx8s+xpDCEvpwyO9SxOeMBEyIT/WjyAVuF",
+	"KKQjoQrkA9gJyAeBL2QR74c6yjrixpozvOACnlOzQsiVqJMqmT3V32wxJoOdy2ljMQLWopJFQ6xML0uJ",
+	"wjXlzBwaRlmVE02dgFyPXOKg78yCYKuyh6GaZo316GWy82JS6QeyMMkwDjnhHvFHPITYTgoBNLGGuNju",
+	"uL94l06N0pRnbH4RRgW25q8rumSyxy/GoWAmajaMiM93kICa+BwyCLmkPldKbWKs1PQpN+kmaUtSJbMi",
+	"lbGPrT6BSd5ej7Zkrs01WcmcEigES2pH1CQqxaSkrI5AXWoAC15Uz3NbFszi+yCWQ3cV9IcX18P85GSv",
+	"kT45lq+FPmceAGiJArIRrN+G2lHjxmR2W0HVWHJfNslRUsXhlzOV3F5q3arM2ytfrSL8ub5fySmdsGBY",
+	"YtkvMpNdUQP8cE0DfAEUro3wNY3w1VtnrG4qLDynWnSlYISVaUvZ3bmmL8mJKYaxQGadmZ8rExQ74H6h",
+	"wJcMvWxphVd9lpQS275waiZbvtJayB6/tzKKp4/vGrEzZ/KABz5niuzPSiJNBPymSEMtDLcHXorp1hyV",
+	"OV5u+V+MS5Becf3LYL+/3qXIHf315TBnlbERX1pDrurWvXWac+G7XnkbO8iZ0D3sTNlkIqYsCAQGLp6x",
+	"OZZnouTmTe/mzUPdVNKkswrixpk4bqtqjUes0mepaEubdpUfVI2LVTLGdZLqNm9XcY7qEZ5Gmxxz4mK9",
+	"gFuYFvcUPrhJlQ1X44xLmqYUbqrDaqbpKZxEy+lzfO99nXlqV2ZXn30uo9CbDcxnk5nqQFqq6TzyeD5l",
+	"Lmn2DklHYT1UbVBI34MJOGPe77AoNW4QhmdoGFYb14muijLMtUMEhHAX4r4jRr1DXVxC4LVi0vSSxd0V",
+	"5sdmRyvS7uJsc6xUxzwoH6FBJtiEcukPRCbFd0tps+vnNMLotXNP62RC1kxmK63Ovej59+vkvsX4l4dn",
+	"jzQvwugMr1DLwXowPJhjcxa7tgeeyjoNfex7Unnt6UtwFdATvWBxf4c6BpySEbOXvyCl9IB8HPpQ+E89",
+	"LJSAEIXnNHBip5zPz33JiOdHbCCD+SHpJu+Ab1H9rrtJnM7zJaHVuH1uxj0kvQNC+VzRQjWKiAdGMlK5",
+	"RHlFCFgktUy+SHoUVc7stYf9YOotT8ZPdUK6oIIEFFqnSJ2SvxblSa2mRPj7cBzGc+ZWVHnfq2TKozq1",
+	"qI9Uz5SRZZ5DdnWVnKZVAGf1W/ViEcuv3MwDeb9gEhn/U1+xzTZZjXsfxDbKuLaq1a8jlnAVLTF8vgIT",
+	"d4o4uNUYpM+XdAaxOpKUNB4h2b4jlRl/7ug2119gwz01SnlsLX1oASddyq4KWdMWAVjEI15Dn4gsoV6x",
+	"lHWxfaYg1qdA2td1uJX2oiX/Iuy+ry5P9B47Z0F+EOEPrHsESqrPR+sIBVdIPkRBoC75V0y+vFQOFlc+",
+	"tRozNMOIUIlSoR/ylmIPODMwB8FoNBg7ZI/89iOoYLwGbNXStqUN2AXdShvQYe23i7E/GNuV4JNybx0S",
+	"RmSq2PZXsLKR+nodScGqbpHneblwK4cMKWAwOaWDM1PNW7cINQ9VFx5Wq84ThQGLr9tCF1v84IK+M/Wk",
+	"hPIiOzxVXkeGIMwawkGap/NYbFA/aIMBVKCk3BKZQTrWtQVBPi5oolq3cWftZi/XdWqWTFcTYzdPKBeT",
+	"QNLs2rHsiqgqlDKKFTYrZEprTet46/ClmqV4IvZsW5R2tmLH+qJL/9WFeJ2Yo9WFpykScBCjuoXo7aS6",
+	"cNfZ6T6pBu1cOc6jUcQYVMhUg0KByGNAB7WZx+H6Lb4NynofbNVBtaAuZKkJPrOwIhNuASyqG9z97MvX",
+	"lvYtWdq/Fvq8HFWLmFwtnStHdIvNeYKAymu07JN7X4dvPDvRlcsbgoQXXEeiF+cGLZNroVB0z2L1haQ7",
+	"blqGlVqXBOTvLa+7+kw3gl3i/tP+tOrOsCUnWv3CfWxeur5oW7poX/cHZ5vgCVg8/eqxhPS6lkCgOmKe",
+	"mZeuEXNLiHmfRmf3xUgcQTPqzZRaEuxZGjfLG6sWUsyFuLm4SAL1sHh0neDMXIEkWL+zqL51FmrVMXqS",
+	"evMarbeF1kl5taxJUYegmEbpYZTqvg7peI/ePnlMxr56ch63bPMlVmEX5EN2ehIOzpgkvU6nS6YzMWYC",
+	"6lnPiS/bfe4OQi4Zx3ZZlNy8iVu5eZOMwwD0QOiBhqXybwjytZMH7xPJnkvSdPuNb/b7/YYeQf15oP4Z",
+	"++rfF/2G23KsgjKJrOTLwz4fZnYjdNiNmi6ZJBwS95v9Bh5rv3FA+g1sN/LYn1qLwd4j/cYLFxueUTHn",
+	"Azr1b5k/2nM6CYo9DhJZQS4ocHHydAlKZ3ucV9JuB4vqroE3CR64IcjxPVNUxeBEc0I9lg6oiGvv6ffI",
+	"iJ4zwkPOWpWNbfpMi5dTgA11By7pPNDpwmgO6XZ6ZOoP5CxiDmm327HErd/H7vytQ2hutNPrdTppZNpu",
+	"mIdjR7FoIDdTDfGlP9HBOr6E2un2obUup/S1Jarlz1AbGkXSYp70bu1WRxAfmEL12uoTMXonCidFZ94h",
+	"1BiF4541PfhWzIVkkzL6t8YZh8Nh4HP2cCbGVWw/DzKPgzU6rlZHPc9H9vMwRVny5S0LK1HEu8MRSVNT",
+	"c4dMWSR8odDdIdaK4UK0Dgk1DfwghBFKJYK3VUYzWzNLOE3EBudl+ADNb6AhTwonurf2WodQe16b9lMU",
+	"O24Kc3yvMuIoDlC2CPUbi3C+/EzGAVBrqur3WEejrX41cfV1a4bjW7XrhuNrDwMq1WoXA/QGeODhQdJM",
+	"Xmkdkg6AGne+A2RqU1RUoHieX5JGd1zTADqA+VKku1I1R3S6M4wYc7CGaDdeaghx3jsQCqZZwVonpjYe",
+	"M96KgI9vxzKycWI9uiCSpQvHBP6OHpiXHLKrO6c5ZE+35PY2GsNyf6b7vaNbe01NH9yKJ9gTJL+9r4YX",
+	"JAjV7nxOTH/VxMs9g70Us8TEctW7s3fn9hu9O/vLFLLV6mMl1oE4/S21qSdVYFhDs0q/eq1abUu1MnBe",
+	"C8FrmDStCVfAhms82BIePMiLe9nwRiqhBTo+CHpyihUSMQ4vinKUmBhsI1jbf3DyFvVGLA7nrSZl+w9O",
+	"1CZPoAVeZY7mjzgNamms0pcBWyM6YpnconWqRGpJtD8hKZe3zC9Pfe+pDJ9CIMkobKU8pj1n19lz9p3b",
+	"zhvOm84dp9txul2n21vVj3r84KThNI64F4XQn/BDn3vhhWg4jQcn/1Z9ZqcNp3Hf5z7+9Z7PZ8+TNx5S",
+	"9dIx/udIt/r8Ko0mIZ/DyG+FEpyzBjiprMPCFmjhlHHLxDMIOWcD7PM51EpVQWumkPNyeVHrr4mhIRm0",
+	"hm74Fh2cKTpZ2B4AHUmKEEKbM90bVffvPI3fJM2U8WqvVdAyoGQB0xR6LfTqJ0/mEbUwGjATB1CsTMEz",
+	"ZEojmZwEdPQKh37A1orRqRumx+tqFnVDnyr2WfztmS834VZaZFTXAXABo+c+Hx0m4ctxra+klOJ6vktr",
+	"N9UZ/TPz0jWj3xKjf8Qm4TmDti6FaAYNdiqX69lYzX172qXLro5PUfLaNUZtDaOyhVcKOfEULHiK1GNB",
+	"1yn0SKERI92dUyqY1yZH+BCE44JPhXtQcRYi75A+qXfBc4MJkzQgUDknf7hqpPdn0FI4b07ACXE2PjMK",
+	"Zs0WvEreLZvhoRpZ+N9g6/adyRdgNbtKLaD4XM7DM7axljvaXFXT+7vYwasWuBEP72IHrwWJOqRDv3RN",
+	"OLZFOOy48+JckRuCRGEAJlAd+X1Aup0ONoB1yO1OHAfWyeZF2opOp+Pc7ji9zqp6DbQZt3QS3atcqSIn",
+	"jHul7b8ybsuCO7XE/F7FclvNlCzYs2JDcqnVuLIPLq0ArGJIzhWIsR5OO38tmBWhlD6NR2XwGAZUoof9",
+	"NPSgNbZgzCOdTseyt9KpL2Q0G8h2MlyLTIOZIK61lqKevovc1PFVxafQmXB8r01O0LYdt4Mn1jCEjqjP",
+	"SRO+R19FKw5igGbHfiQkiSCgWjHGPoeQCIg+HGPW8UWbPC6tlJBRAND/P6HPY3Lce7NIp80pfZY7vNjb",
+	"h7hRiqLGZU6g7w54zfFYSdMLB+KWxwa+AI/LxPut4f6Onm9HvyZabfIYYi66nW7rAEIiTNQFxES02+1+",
+	"4wUmiJgzvyH6XD0I8RH2UxpgGFvi6uvdtuNAsKEbLDDl5Afw5dByFZd+t7NLzkN/AH/ukXPfY6H6c58o",
+	"BVn9dZv8G/1et0MGMyHDifp7l8j5FHNDunvk2SyU6unumxCt5IUX3CHdvU6HPDhK2+9SXs29SqkLJRa7",
+	"Sp51RzvWLO86CHa7hXzL1/WLHvBgXiBuzcRY8SakYsRj5/4AkDyYH8YXwSpYE8uP02BuaKMgneKOizyU",
+	"lnU0P/m9EDLHgKosMpAWj76+n32RzxobDandK/EoD/IuwGKvEORV3NAFbSAWdoGoUBSpnCfGBdfVLoqa",
+	"VNiV2FPVYQSTGFilBq7MUzO+6ky4+zi84FgVyYpbOSQeG9JZIIXJ5Yv9y9oqVQrqtId7zcnKUwdLHONV",
+	"LYCre3dzLB6wK2EcaSqZnmchq68u0gt8ZTWB3hb0rkX4+BBSyJDz2vt8FECpB3lIdnWAjPpEmj2HJA5u",
+	"PlPqeL9xEflSs4d+wwHCETdZEHHu5wC3EbYO+3wvzcNs0RZ5cdrXsaoCcAIbuTumCk8/VKsEK6X+4hGj",
+	"nv35fWtJ8BUqCjV7Zdbp7qkLbcQKd71sgtoVD9M9MkswY/UGmWIjDTKvNfAK11eaetdKOCwpeKge2IpF",
+	"WK1YzVuMF5xdEPz9kPQb/QYZBIxGpttmHeNyagvxpJUAUgtp7VevcXZ7OBvn1i9wlKWqD1VK1Dc0tKyR",
+	"iP59+Zpq4Uz83jXCbAlhHkeUiyGLNuFa5eziQS0CFwbeg9V9ZEnQXWac3EoqbLw6Wkr7xWu83BJefsCH",
+	"YXTqA19aUMx6xUamy2esjg8z671rdNgWOkCVQxM1U44QFYxEqRIcOdwo6zCQXUAN/Ei9eY0h28KQ0oiq",
+	"o2z4FDnmSe1kcOq4SBeg2KE2Dtk1E7FEMXtu1yR2kzwvlzQnAsodpwu0uaQp/IGlypuKbFhZSzvk0PbY",
+	"g5g2bAaL042C8JQGj9jg/L4YPZhKt8+bHdMc3SFd4qFpNf6mZ/4EW1g4k6j9z30+asHCq5ZOztSY20Ie",
+	"3CM28oWMdPUqf8I2UYcUje3pid6JGCPsuWRcwFTgBAmHknFwS7RSdlB0DSUld0VSrbJy7GLtKniZU14D",
+	"4GtE6i1ioWvG7eX6Xyy6n0wwPmCkaRxohA4li5L6xjeE8cViMgyS21ZRXLUiYMY2uygGlnEZzcmURRgN",
+	"m4SrHhL3oycuaerSVbMgaKFTUDslUl2dqliIF3cBWZTfoz03TSpJwKiQ4KBMVtpyFD1JVrUi/mwgcDPe",
+	"hFN8AtUKZqIENoL21IWsXrBBVFY5Nw5BFmMaMY/gsxVcK9BhaKXGRdVNhHrhZrKy+5JsvoaYYb13LWRs",
+	"Uch4HJ4xXhzRwp5P/QhYXmk223v+kEFytw6Pl2q0VGabdluR2529Nzsdh7xBPDoXrYqOORivGGe+9uHj",
+	"Q1NAAfJ8x4y48LxLxlBOBKqfukczOQ4j/xu6sNxbjEYsqtK5BOd2CsCwEJaFV3y6sgNuS6Shvq6ZuuzY",
+	"Ei9Z6hKI1Lv38NJqlz6N0dcXHY4C8WgW+XJ+ovarg7/hIiR/vWNu49c+fNwoCt6BsKSvffgYegAV3iqC",
+	"xUjg4mANEixAogNw9LWEqweAh/AIXEa86LGU0+U3HxOh3Vt0Jse3FM481TffTLdrTUc+9LkgoZJ70ut2",
+	"UQI6DeVYaxSYP+2rmfDthtNAITQmB4YjTv2vM8USoVpeWeoL1qOhwVCji48JWzvo1ff5KO7boWMbApa4",
+	"/k2lGHzi6OExOd/FaKUkFWhEJbug8z5vurcmYvRUf3ZR61Ky3jztNZVjJjBaQxAZ+aMRi2DvuPZT5inq",
+	"7RZXjHHbfd7XdfrEgRVOR3GjERuyCERe2ANESrHndDINmMAFmdPB+iCMe1C6HCK9satJsjN2rm5onzM6",
+	"GMN6zXKFOtExiyASZU48X9CR0ovU6yZyjPhKmB6Ekcc8MuOKGbjPd9TsO4OQDwN/IIWrhqGScOarq4fR",
+	"533ejHSXKHIaej42LUBwiTgyQ2mjIWcOSbqCOiY9LAm3PHp47JBJKKT2ZYM6HCuKLeKLPs+oBhDlHusH",
+	"ALIJjc6Yp5Zvnj2AmhYuwdPUhSBgCUjOHKIJJ7Ru1QcAR/dbv0Xe1sS2z98G5ADI+oK4Dx+cPHZN6y84",
+	"OgibhMpJUKZVkJs3v/r48UPS63Ru3oQnMaROk6B+44D4XDqkr0mR+gKplv7uXiDT3ymSrr75ZrvdfvHC",
+	"hWAfxNnTmfA5E4KEMzkIJ+xQ97uJKBfTMJJ9PqR+MFMabnPGo3Amqbo7UyrHjo73VJcG9GH/G4wE/sSX",
+	"jrltXnjBW4rXINUlsC2U9Zlo9/kOcfWmXNLR1SQ1odbGE9igjg5knLgWVXcPCeVzPTJUFPYxBjMcEvdt",
+	"M6w9TJ8TIuhc2JTfIZxOTKQotIhQh3l8j1BJUKJquv2GDNEnAHzzzp07xAsxHJSw576Q/YbbirdzL9Bl",
+	"razeE8jLoMcbKoYDGkUK6aGhgHoCGJyJd9whrjoys+8E9W4I4iLxfzBFyn8PnkMWBIGY7jehHBVgKHFB",
+	"OndbGI9sRlGDUqnNFSaWr62g8zasQokLflywi4d6NW1yF4Jo4YbOAo/QQIQ6msQqC6OXnvBcqzsIUTqC",
+	"IL5EcCkaq2hS0k/HEBEcQxFMUKeTBmSOBqCrVGu3TU4GNKBx1w/IMVCyDgIEc2FocEHnQm1P9w5xyDdY",
+	"FJJzGszgCAbBzGOeXTXsfBdEXoD+hDRdS7k5IKDcuERCM7+QTv0dhX0jxokIW+b+KwbIuNTsoM9tHhpp",
+	"hUtjZ567SnqGdFaLnC4KhW6crqouXtMNYbHd3q6LqB+AlU4RO6A9EPqr9YJWmyAd0tdFUSOsqy0Xc3oH",
+	"S89qwR+ZdZ+jAnCgBZGPL2RWDNltkVKloPytTuswIyqYbi9G47jwuSIcRwbbHDKhgRKO1fkNwwhaxKAm",
+	"ARdZYQMdMA81Jixlr7UnyJtCJ4zHuDaojpgURNMk0u10enCekKOAdYqO7yFSKfbmj2Zqmlj3cv0JPOm2",
+	"DpFnAnFAyMJpShphptUI+xn5kV6LeiSNI3q/gX/GTOcpFgjWJg/UMQOLE2RCNWNxb00opyMW3brpwh4H",
+	"Eq485XjeasgDQgkP+Q6WW78Yh4L1OWAShGSlntUlhz0FEoj7IDH9CCPSdJMek65DXCsyRH2MreLtdruF",
+	"EO12OrvmZvwODXxP3wrESW1VV0h8jj8qRj2iSorDqHAvHMwAnU/ZMFRXmmCN+4hEMy4OEiQAjuqQiyhU",
+	"JH0+ZcIxqNLnrhHoXU0vHJ0Bd3xPkyEjBBjbzAHpuo7ijTvhcCeiPM5tQ/4042dcySqMzyaGnIyY7HML",
+	"g7o5BtMmX2dzxKIJlYOxrvA8ZUHAPKIkrsN45DPzpA7BtRu3KR4U05tjT1Gboc8i4YBtXDjpqkqK3toR",
+	"YAqTD4iL4YRP8UpSvJD606m5nrGkLC/C5BYIyKM3DR31O9q7rt90MHuCpPtM6UcRTcwcgK3GpKt2ni4J",
+	"BdzCn+jsRrD637w58YPA1xaQmzfVvQdW5GLMEPjNbHcLEFvIW8391Lx50xqHArPwudUhL45v92aGh7p2",
+	"rR6F96eziN/TP2O7y4xBAwgd/IXs7/1UsTG1MUQuRIhk/iaUG+z2Om8SDLtySHe3s6tJVndf/bjf3Tc5",
+	"AL1up6tT7Ry1EahTGDHqoadnKvVuInrOgvJynUAhLEGExlkbMUZQSVwrwtgFGSKTAqGEp35Dn62VMKAl",
+	"YJ1DBWPp01+OLCnxX6MYrFrReS3ZpvIWjN1MDXMYB72m1pmsTClm5TgNsIsnUzPjfDpDjryt9ChbYLO0",
+	"VU1l1EpyRUiN1gXjX4xD45ZDGSRWK7Sa1+c6RVg7nrQqZbRAFByQsKtLzhTN8+MsoNMgHJylMrVA4NeK",
+	"6TmLTqn0J6R5oYhRn8dPQTmaWNAwdBtVMj1JvBQfdq6VLqWSKsFbhK1DLYIY4TBe8pieg+yioXXOYr7k",
+	"Gc0ZRjvUsnL8otkpCvp4ZkoiwwPbwS9EMBvpE9RnZLiOHseI5H3uPt/BLAv3IEaa43v6PiC/xoQvk49B",
+	"mjHnBzoGVfnVx0OlsPQbrlZteKhfp5LQAArDKglYEVNgmkqS0/xzb/+2+fONN++YP+/cuRO7lowQybyW",
+	"ocH6ffjbfhQpndfqcxCplEA0DgMPkA0EmTCaUD5gRMx8qZjSFLIfhhETY7W6GPkA7gq0os9PGCOxlqG1",
+	"rSz2W/gObyk8H1BuNA910Z7vsCgCAVq4bcUv75Dm+6E8VkeiOD7zWkrM6XOlnaIoBVpfPAWIcVrfBCoS",
+	"q2a+GUNNO2d4VXyh3d9TgIlx4UUmvB02+ohKrcoKJWvGWX5z/JKMwwsyjD1qWDUIbRdNTGJThCdULFgN",
+	"P41ChemH6raRk7fvfvDo+PH/0554Ma6YlJPWQZ9PtQTmqAsF2REuaaqFJ0S6C+J1YnfC+5RABKBgWkGK",
+	"cMIwV6sZP3HsARD6HARS9RsQY3fEpBJd1RKo50VgLkVPt9I+dgZjNgDpyHYaabYa25PdNjnCSwGGAYoQ",
+	"63OzHpM5pqXgRNje690hTfdxGN6nfK6Jm2KrxhTS0os0GrYbMRnNj4aSRffFV/CSG2voAepBmPip1gLE",
+	"BroIgfmHE1t0aJPHYUgmCq3i+A6fq2MbRZh2RSVQJ8CcU6YucKLdMU/hVp8rkR7Wut/ZTSQmWIIxvLdh",
+	"kyC0lyBzFQxtxIWwGsf3DW6CXfDo4bGtaye2zlbDaSiGqT3D7U67g9VkGadTv3HQ2G132rsNpzGlcgxW",
+	"6wJtFfwrYVFfMYML2vwSkYmS0cFZGUPCj0wgjSBNoyIQI5AfFkfQYM/w2Ixy2Oep+Jmivt7YUjQVTlMc",
+	"F2O0MUk6hhBj89ZTJZOjYdNQWKwBjKYlqF/e5zdv3gUecXDzptHP7NLlGcX9MKb9bfVqSvBTI6jB4Rcg",
+	"sfAVqjD4Plz5Qy1DHd8jNFDi3NxeYbfTecN6QhFeJaBcKOFHaSGIOBYJaBw07HsMhx/RCZPgz/6o2I+T",
+	"PHLrQTzUvcaLJ+gsYUK+FXpznXUT5y4nDadufazbZhjmDX9HkVrhjjfD56zOZWI2mdBobntG9AZxZz4H",
+	"lIMjayskVzqY7etvxDaS2H2u9mZccw3NYBsvnKIvn7wojDTABe/uwBGdxK7DzGLx5GJuBKoesct1Fy+Y",
+	"h/LxmJ2kXf5qzUmgTuNXf/Tdz372p4mPsOqS39hRz739XHHl9Iq1+AEyYg656kDWWuXLn//ws09/P7tK",
+	"9ULZKs2Ujy/C9PISCmNUUKFubsgHrM7i2PPGQaNhhVuBG0wc3LplrPeDcHKLnlNJo1774+moYcdHNV79",
+	"4I9e/sVfZDe0t38b0KfO4Lv5weufqRK402A60YK6Q1KU27C12qB69fv//eU//ueXf/dfX/39P1XcWX5j",
+	"C9EAnKYgRVZxOdvhPS/SHtoYg1D9APTudTqbI0Ux4GJXt3oy8T8j7D7qPmnPElfBG2/eUVfKpsaNWjSl",
+	"cNZda1ZNZnyBDOMgc/KJjbc4jKFRh1wULuaNHAg6KRCUUpVGJRoQz6nDEuxYg44NB1QnG+tfFUSg1F2p",
+	"Oveq2Cym+G5arDIuxEPLCIMFRVKxBo2Dj544BbQSyaSSFukIEm6VSNd4Arm4RuXCQj5dB5AKDnO/03mi",
+	"Rs+aosulv2MhZgxMCx8+Js2vnvT2b6O/KZbyQk7cJIjFddDKi88UGcnKYpn6/AE3Gvg0tlRzL67YekB8",
+	"IWagXkCqo5INIib9SCvr04id++FMJB6AWEaPi75qttLnTZCpUa0DKdaXYLfvdjq9loNmiZIyqFPGjYUL",
+	"7SQS/BE6aksQbAZGmr1Op9fnX/cHZxjleV+MHHR0DoJQKNWXhySgElVbrqvL2FPFc6jt6l1NGQed5oxx",
+	"8IiBftjnZodCSb5zPIMtiLJqTyS1JVNJIV0oNg8Y7KFzGp6z1nJZ2BjINaXpdjp7hzl/jvr6TdKM7S6+",
+	"AASBWAXpB32e+E1MPs5T9Z7bKhOXH+volNclK4NZ6bG5kGmJ03JJoY8H9GtfGnSPcf2CzkkzRvhuxyFg",
+	"vGqlaJ4dStftOOXyArB0bf9akbml5nIWysJpAWLBbHs7GkUUqc0Lu3fu3CEXVJCsMa0cBstAoEdduKg3",
+	"d2IEzS9JCQtqSQkOw+2OUdRC0NJV7ldZJSo8K/FJxKQiebI2rOAA63HMOPBzK8Jf+m5lmX9RmK5mUCaI",
+	"rsHmXxufvjvwH/hfO/7gG8fd9/1jccwf7Q/uHt8+Ppv+29+5+7U77Xa7sZoQs1kREU9yLfkwd8UKl7KX",
+	"ERCtKJrY1GVu32H8t+K2iP55SxQWaKtz0QoX9mZmYbbEHr99mHQoh8JMYE4s5hqJczrDbda9bOUS6aUi",
+	"5Up3taJoqwQOkYS2L5Zw32UyBnIzCEfE5616cu6eA+cfC7u2Q/HWiMmnNAie2l+KcvlXx/fZLslURAQZ",
+	"U3FAILzSqt2j8NtUCdSePiVPmsp9PnfwFfRUYpNC2ue61ng4dICxlxbq0fIpzyzMl7aUoEML07sXTKZ3",
+	"7rbJCZPS5yPDLQXT9nC068YVs5odB4OjHCgu0spJl2m4+FKwYIgxOaaW2SLraE4gGzF5FASpsjavUzQL",
+	"ghSpSVVtSYss6F60vl1I70F+z5HYqsPv7d8uGr7yXX43D+TtceAMCA2Vy9zEj76Z6XjZaDgNO/oCCFi2",
+	"GnNDh7poUD1NgGM/iWW3uk5szoMLeKTrTHasKozqxzGFhoQn7FnjoOc0fHFfjO4xrHSqs6DUtw99btVy",
+	"9cXDyD+nEmtfmaeUmiek9T7mwHagcqiZYOJz+LMDrQ1zTxbjBJYzNIminRLz5SoQxSgJ43suhORuFUha",
+	"I9gQ3V0O0eSLlUC6vxGQ9iyQorV2Demu+LaXyXbW8mxrm5Kq7PqReM46uDsRaOgc44Ls0L8b6WLGxctd",
+	"j3pUkgnaaSaUhBJMcsLBN42s89EThckm4+ajJy9SYsN7UOc+CNL7S1qlWCJEthRbUUHmIuGihxJGuVxR",
+	"UaZ4nMlxgFWmuSdGvPgcIrCsaylcaHlnolvCCIqKHt8TcSyLEkgID4mYDcZ9npIPIAovYkSc+dMp8y6B",
+	"gV8V7r34+mVADHl6xdzkibMuZ3YaIWfbn71E7Khzsy9HKPhCEcb84V3LMJckw6zEd9dA99fExZTyK8IJ",
+	"e11cTFTnYidMCqyPDaos8B7Fx3TJU9dEl2nlUv2UKjabxn4XA7HsrBCf93nqFTfuvtUMTfUNnRoETg9M",
+	"Y5nDIElzgouITqcsipMCKHQJ9pP8rT7Hn1qYFppimVF4oQiLjrFMuuBbnJYzMmeynd4dBEwn2RIYxuzq",
+	"m+kCCTplkCzJFxfnBrMUOI0wPxPD5DKwy3Hy4hPRLJ00RUhmYkaDYE7cj5BYPnFbKVZ/aI1hapZT6D43",
+	"J+Gwz7N5muWiAQaA+8IOYLshSHe300mlLNyFGEJDxk2fO1/GMcW6SH2fR2wH6DfCYokY5ma8TdRKJ0mD",
+	"UW1foxOGmpqcWOMfVDfoMJ1JoyS0BOEV/PocfrgYh2YrCdjy2a06dSYnO4mrIzt54fuhhJOdZ8N2sLJU",
+	"3LE9abYv8uWmSDOh8aSX9kZlizgvV0WB97386Y8/+8X3f/V//iqrsdlVnT+KucyT2taZ7o6cT9l9X0B4",
+	"V6nUVrjkGrx8N8uBN7X+KgJvvcVndPPKCy2Vhqc+3xpcu3nJpsA4sh6oK4sYJ5clUWfu62ZCbJbeh7K4",
+	"qVKWD900drMRlBmKXHzYpEltY7sDqYCk29qo7UVjxcFq+gUGxK+iYWQvxBrHtgZurhuzVFHc1Tw/xRKN",
+	"xLgFURfz625Rz3sK7TPLhdu0KQQeRuHetfpuugdx9i+HMCj7N0iFMVUx1J2dExmiFIXLUPIAD6M+h/JL",
+	"iM874DyKmagMMzaZZrfb2W21yRHH7GPFV3E0MfanEHzEptJOIz3f3ZijptvrvEEgw/LI8zAZLz0SXIPm",
+	"ZBZIf0dn5ok5H2BjGchKY16cKAh3KQy8bDRQGojs2YwGIjOPlsMGuP1MInRBBBHGD/W5iVKMj1NH1hcJ",
+	"YNTzYKuvUfACiOXoVardbBzwkVgDtuyYKpt+bbPYsqCD/MR37tzZ3H7f2NHY8RbiaXEAjxXqGnLDGW6I",
+	"BKNSYu26sFpX5DjSOLw1UaMYQzcgaFy6PbCopMKGo2MsbCgpNLMkXDuPoJVCtvN4i+RYY6ypF1cWcbcC",
+	"tl2S8HDkeSbxXMegxpuyZAdkjytIDSaQ5I1C+UEPu8A6xj2R8HrrJulaLFaRDeCkpgiRVZCBh5IRN2LP",
+	"7ouR2yZHSoiA8GfocInJjpAKGUc+29NcUKFrTjEPw4atuGmoHBYGnjFwRUwwKJo0xdaaBUKDveA6MsMu",
+	"wYoNR9ba0huGegVhaoasUGBPbmSCZIA6AoH1WlNJX/bQLRNprO+KFq1It6vGt94cU5GSIlLrUzIaBJbN",
+	"uIF/n9dBACAGMOt+iWiCEL0CWX0KDVKUKNlVxr7/DCnSyz/44avv/Mnn/+F/vPzpP6pbGm5cVElzbaUu",
+	"wmagFpTFsk2zv8orf/WdP3n1Zz+J850yK4+jbjcj7SxbzGe/+OHLH/8iv4w4RLk6ALudrmEtiFYlyYNQ",
+	"EsdAFApvpS5JLVi+/Pb3Xv7BDz/79Fuv/vZH+U1ou0y9TezunBYwxvUOdaWF7O9oGloIxhuCMBoFvlYK",
+	"LYJo8WqwGhvSPWeyFmw//8lP//Vbf/75L//DZ59+67NPv1sVVUt3tSiQNeGEhVHjdaD/65//4ec/+emr",
+	"n/4LUojPPv3Zyx//4uV//G6dU6klrJjeY1tONsxRyDJLWVyFENwtnj8csghZRQJG0tRb3ayty5rgqkrP",
+	"S2o0LpitmL4VTNjNJXxWIHsLJy6mSfaMWYujmiUrXOiVoBmlQJ6ERBfsp7wYDinKVLic/SIA6A2PoaGo",
+	"HqFoHQkNOyQX1JdJtRwgZZXj5O/FpYAypYl4mBQgAnSLqc9K+ZxrKjuGflyWtmNMiBTUnqGRAIv0nKVa",
+	"jUJ1wD4483L95qmB9wJLqS3HY4VbSMbUeGIjSDhMSb0HxMU6f4+gF79LurrcqCBNKBF5ynQlFZTCw6Gu",
+	"YwxExiEu9Twso+ySXsshO10SsSEUnzUjm/KyYBXVmq+1orySYykHmMKotu+xqFVd5cE9HCjVp5tXfY6m",
+	"0yg8ZzmFB+uYxNPrRNFur7PX53oQY3RVsGmTR7BVmKaXn+YR+5gN5NJpsr7xmiZVdSNrKDZ93u10bh9m",
+	"TwE1VU1lYrGn2+3sLdR+HhnUfI1JAXDUJUqHRuVE7rMRr4KUFGNwLO7/+ud/GEuq9s3BvgNVhKQl+sju",
+	"Dg/lI4Pz+RxUvQMO9ezQP6ELBPsS6zqusceVN7VEPayhZKFFeSOLWgLp2zs8tK7r4mWh1Xj7y+p29oyk",
+	"9FUY3StB7exd3QiO5/a0s/amkB0Ub0KzCiOy1Fl7/jw++/R7n//9X33+k29vfBOrSSSKLm4vjyemeps1",
+	"+Wdpz1K1JaUTqDMtVlpAdrbKWkLUUqR7Sdh8CFQZwGnibzo3NqNi1TT+LyIX9oy3behAdwcASakV2tgc",
+	"tOgeY2YN8lCoR+yl17FwfqVjJPMXCgOlxWTM9X59sj/etMvSAZDZQlKp2nqhf2FVnUBhDxxdVh3wWMAk",
+	"W+rxeMQm4TkTSv5Lmse7SX10vVLjc0q59NvkSKRKMuvKmWpi3fhh54LOdeXHVEwNjKcvvmnMuLmAh30t",
+	"Wt+DpRhx2t4fCNTpIA1TJf8AK90L38NS3muJ2plp49jSOJikzzNREl2ob58ToBGqV8SDUGapsjebYpBV",
+	"fefIo1cSCnMzbzDQoNvpKT5XZIgqmHgj4QLqkNTNfCe+v5uD8roRCvcsXPzCphiBweu1GEXt81vFMFqK",
+	"izYv7xXHE2SoD1lctacUBS+DYaex7JJ4NU66AUtdL8eQR0xi/OJTiHUo5cgPOCNTOkrVxxdJTkrGzuyQ",
+	"MPCYkFh/xYl7IshQ0oAMwhmHJJd0hV4fOG3cXWFp5OFsg8mlEG3yHkZ7XE0uljQ205/Y+9ACAmsojcML",
+	"87HXeVFWAGszXG2NleRdyqYcWOFKAHse0hHbLiQ2kOAa488V4zyzNZhOUV5rEhW11XJPlfhOMXaYLFpY",
+	"qU6fNbZ94AdJ7JxuErm9crzpJvXd23udO3f2dzsdK8JWd0oqsGeVyE1PnAZQ0cZBd9tprBZS1y7OBLwi",
+	"RfbXK8aQR8BNheUVcUTtsYJQ+5qMMa9EC3LzpincdPMmOZ1bja84u1jCJvs85dkSLhn6ARS4Pp1Dh0RG",
+	"mh3jInNiv5fiwbETy2sd6v5Vikdi2is2GqFBoEvaYze8MzZXROLmTTcWpLG9gunCM6BTXy3uHWyjRKEV",
+	"X0E7vILi9xtl2ImXav5lZdsb9lBcHtvWyPg4vF9iL0+avaSuiS91GvSCiKXUXWgcfNR54mwexhuohJXB",
+	"z6srFlSxdS8VC+xjvAKSQQYBc7JBmrYBuShg1L2O+l/Cq4dROHmnemF79fj7BcXtV3FfdcwXcfEL3dUw",
+	"HmilULh3anQ3kOH7Bf0NitxRlyih5G7Z65ZTirg/sFsZ5qtubE1uWUViEVZ5BzfR35OEwEWq/BEOOKVY",
+	"YIIw7vU59u6C9sYofIB53ap1TgPiwjBu2zZJu3HP42Q5hU1/dMvm52473+7H56TUlpAEg92Iu8rpsDCa",
+	"6veEnTpblyHJ/GbZHlaOZb9EIYYK+XjM3uZecQi7klRCbm7PIV6AXmzqI6czabAbO0b6QUC66ULYpZvp",
+	"bdSQsTjuOkM3ikt2b8PksgKl/6JaWGpUDlseC3xpUlTqBuSEKL1QtKJ8tCbTr4uiCwpdp9eVsv50nUVy",
+	"XsKBYJjNd37asrVn5ft0ZYw7BvdX828UCUSKPW/emqMkuqtpydminHLCguFvgNXlCyuwTHzOikUVNLdg",
+	"C1g7bEoXll9oX1nPvLI1f0sBMn7J5YIrZmIx2FbCfq+ubaVC+LttajHrvY3rzZpdEtrwG2h9KbyEV9EC",
+	"oys7QFLbtswvGJVSrxaUhObw6SpF4XAIGRBJGZjNRSC+iSWX7ADEKkWX1o83TO1Qk8Jc8ZBup3O7SPZA",
+	"yL7uCkq/maWMbu/wUBZVicnPu5FoP6cx4/VqVV1WeOGjBAu/bAXMr37BolI0LEtYyHi26hYqKkfDy4gx",
+	"TKHaJYUY4pyGU8aB9lupgnQ7xzxFYuCJ2IRGZ4tLhesWrVBWnuALpEkDn4pWhqOdMTYV2D82FfN+SNx+",
+	"o99wySBgNCoOV1iZzd4mxsGoVnaCxZBqlDfUO/KF2WNr/dxaaRcg6pWUibaX/WUJ54d4YcCoxuff+t1X",
+	"P/jlZkvr1Arwt9aio8ZeW8j/WksRTD6Kr+kGDgYVml///Dsv//gPP/vZd3/9899vbKVoso3f10z8S5wi",
+	"UIygl1T+OI1ll8S/gcskvAOafGwwWwDK5d8aUD5gwdPJTDIsoL+g1yXX6v3FOAzYDjanVC+SpisklTPh",
+	"kk7esx7X/ydwIYDd6i8A1asw4P3uPnlXvXIXlnt/pnXdeOwMNwUBUc12C29Tmovi5N1OZ/9QI6HurNnt",
+	"dbqH1oJ9QTxfTHwhmAeVNIqY7CBeEqzwCjBZHko0Kts3paDhXm2uuW/oy7sGU8qGX6HQXK/TVSu/z9Dy",
+	"XHfpC3Mfep3eTnyS9cdeoNkq/D/KdK5cZ8zKVOluGu22zvsKkWqRpdzoarrGOVQUBQLArfuuqJoBElgM",
+	"B5SrK4mAXZZnvwAf7ZXZZav02RCDpdWZXTl+JnP1cjXCUrwubuC78p7LEdleRC+74WQ+yOpijCeErVRb",
+	"LkLty+C3Ocy+JH77AcKfIn9DkFmcFj+vpCLvO4AZcDLL+O/TSYxgS9gwrNaK8MNOSoZ3NV31+9vcw/i5",
+	"TqtNTuiEkUjtLZoFTBAqiKuXkZvf3RIf30U+jreoBjenQRBeYEH+Ek6egEFsnqvrW//F4e3rBMWvxu7X",
+	"T3WoJQEUJ2fVm66GULDe7pCYbnOOVakrAvvLKT3g/RdfdBFCa+ZLJIkrJDS8bonB4PRlyw1aIzasYsuC",
+	"A0RgLNPZ78JTQgk1YXQWiwbwX2hCSXpx18wwIh0dedZrwW3zIB4uXb3GY0M6C+SBZcNqOXEKQJ/rS0dc",
+	"/OMD01yyCYJHr9OKAwPgCgviwn8zz93uHBIKFS2pMPeY+EPAfqxHAD0mI6a7ciJtGDEpUMDpdjqH8KDP",
+	"Rxbx8HluXWGUXYEvyJhGk4AJgcV6+jydV6DuewsDAr0Z0j8mMCKQhHzAcEmCRecsIhMICFBLSPp7zjgM",
+	"rr/gw7BtfupzX2Dfz7b1s0toIEIi1PZcbklVrkNcn8so9GYD89mkUjiQR4EJFZwx73dYlLyXyhD1cX1C",
+	"hhHzEEccA6e7aldKtBwEM6+gdhLlc+1fsuRBH6wvosimyZUMmvJw0Ez/pjLRsdPVJiDdbNUWGEkTQ+F8",
+	"7kufBhpjcr2jLLQPNVuhnHQUDvQcMgkjht90O51OjHW6ewThId/BfXA6gdq1eheIWiCY9jn0dUDhFAdw",
+	"DKuyHtw7LDr7uK6ZpGeMl7aewov/um1NsKn36YSJB2pXBcVAYdeDmP4kqgNQFS3KOHES8jgUTAv0x/dS",
+	"8Yv27cTwxRh2pYIU/Pk+xlb964/+96/+4u9/9S+/Z77H9o89p5G9FtgbNEUgTNtHFJWNpFmx1frC4M7Y",
+	"qaAGeieMHihkKhAR7W3qHb389n96+cffw86m9o4WLf7J5iNXSgX1giW/+oNvvfr+Tz772V+9+qffrbdw",
+	"J/bBPVmhbZfGjscUGPnClS7CoZf/8f+Dfgn/oybQN5TQYzN7k82DJajTyb26JrZIWF5r0VVKGppm7tTi",
+	"TAm0E6SiN6sftdOwGVbjoPH5L//bqz/7CUI3+2oZbBNtaQGUa8iPCUndXlnUPMHMBdqmzgByG/CKmcJY",
+	"nYXJLvCTlYmSUJ98ORRzKKvRzcwJNpxGEIZnuFZcfsccHMgP0MO4gNg6DVuYwZHsbz6YevFmO5mfrCzp",
+	"Mmc0OqUaB50XazabK6XQW3P94jHHbNP2AsPY1dzACxXNtCM4dc2wq+1qbehKCW5ZE7qcIJTonVZfOpCJ",
+	"Vsgzy1DOBUlmqcu34JotvTd5+pe6Cr1SRrzBdLAURaukB7ctbUMrBJxdaHvsqv17U1hcrBLXa7GHuq82",
+	"QyxTfu9pa4VImcWNq7rXOiA8PA29OfTihTa7MiS+dMjHoQ+pNGFkOjX7EjQdpSIcQiy30Q4GlPc5ZgJD",
+	"iof6bewrVWreJh8q2dbFiqp4F12icBbN92jCMQVqQcNjk6n0mUeaSmuzFqeHXupcr2aD14rUvdgIXqRK",
+	"Ge0FTAOnbKiUI7NpGkFUQnjOcv15DYmzlKJCa72518st8fqJ163w6GWk+bZ1srrlvbOmR9kymBbICSvP",
+	"t7qlv8qcK3n7e6Za+L1C02R6XjSXXYpj/Z6Fb9vrwl+ETRuqkp/HmyqG9tS9tezKVm18/E2JJ3r5V8w/",
+	"vwSjFhq7M+LGYkP3irh0WaVl9eHQjbuwc0boEZPaa2whfM18bGC2qdwuGeLKhS0shxdcAHdTrM0XkGTd",
+	"jGVmwZhJh4VXb4iW0+cLErhj8+o94RJOoyi8sMQEQZqZlOwDQoNAL3nSOiSZvO8+XyHxO5f3DZO02plm",
+	"uiJ+WekBfa6L3ih0o9I/9QNfzkkTv72RuPTV2URscJ4/oPd8IV1d1M+CMNrTD8nFmHG0QRNf9jn0Gzxl",
+	"KcUF7dfWN76wxY4SE3ETTgnIiYayNhRnzrVVPas9FUIPxmVtwLYXF5MQJYSkpoKJUtCGth+JddopsOtq",
+	"Gze3MUjdkJIke7j8R2noX/FAgoRYaONQnXzxLYQZJOsBM+C66ykVTIr6H5aBZN2qhVvJoS/CtS+Zbx/1",
+	"JVkje351KUQc1JRDihAoZV9IJdEbs1w9U/Qy82rW2JC3u3WqmMxWLF9o2+V8fu7LdEFDxexN6Z7dTIb9",
+	"//u/Xv7BD1/++x/nNxixZ9l6y2CKmV1KyefLzL8vvsCvOwG/UESzhCWdYjihnI6Y2JTAWSprIobXFDON",
+	"7SIcWo74JtIdLSBCT02MStAfzEunc4SB9CeslQFsnx+BbxhlOfeMzS/CyDN5imaEi3EosMXC8T0ldPhc",
+	"J1AYHCSK8lIfauYqCRDEybT0R7nX5/6Ih5GSI2m6JVJe7LKChOKzWk2yKjLgpIW/XMDlImEIlforIQfV",
+	"DXHckuCxQvTjeispzZYorsCP2Agkr3AxGumRAl8NKShBsi0LQF+uJIRYvFocPLm4UYN5F2r1Taf3KR+x",
+	"6D12zgLkmjVYte1fzmLdEvmiix8LnThWbDy6FgsqDy0o7ReFAdP76caCSDqoYu2d9+psPVmaDYHeahCI",
+	"ixFVg0CvUxS4nAhNvUsRmuz7/vqrH2ojVHyL1hWJdCBomUgknvpaDC5rvoh1m0EOAMuOMcDwOJwkjDwW",
+	"tUniFTLCHTh71PvMw2itxIVWaOuhMyU7SQiL9LTlx9hMhmE00ZXqBJnOTgNflyKqZODhcxMgRuSYygzZ",
+	"XGqEwQKiV1/kSNsaHMvyscH6wBbeFNYHLrZ7bKDsb3IUXxbGnAf1Pf1IUpZcFyPnYRyEAEEd2ZNoWg5d",
+	"FNtTAQx6k63FAQwx410vfihBr2psqywsbB1jRo1YseVBSGXGkEsKQnpyKXxQ36yaMR/CtTq4IEKuygHf",
+	"ZVKPcMMm+DWjPwrVfyXMME9bAeqp/5qZ5TwrljjcXKTlF/NFHso+x3yEfLGh1FQ1q/WuURqohAN+DWAH",
+	"KHKl6/zm6n2i92BL6u7yakCZ1axrBlihOeJWILKBfkgZjLpi1XcyHfXLeyKVtEoERThTsBdv/hVp/b9Y",
+	"BddLvRYErqIgcHn+hNwdfd2qcd5rAJ19NuMz2MsJDbnYFEOLyiWHI+hTpzeP/rxUifVwmGbtMkwcCgfp",
+	"uBCXdIGipDvjcdnncTakFQ8i2uZt774YuaQppiwIjNJNyc2b3s2bTqozY0tB74xN43KY9kKpUGJH3KJA",
+	"jbmNog7onjgg3f2OLtJk+a+OjO9CO4xiEKCDpc+7+90Owbv6NpcsysSidvc7d4i5yue+GgnCU7J7HdAJ",
+	"wxKXlBMwjsH3rXafPwLgwvpu59b3iH3MBkXrW6OgVGphsKYUvnQ7ndtx/Gufx20Ru93OXu0yFaPcfjR6",
+	"v8bMQDjyxRIMymOFTKGkdLun/cR/+5ef//KP0E+8YlhtPlZhc8vbaORttWWhQFp7WRWKRFtoVUUm3gy4",
+	"ltTK3DMhnl/FcTZ0jjvrrqy8xMJWkat0TchRtgWdV3/+7z779Huv/ujHr/70n1/9l3949Z0/fvknf7aN",
+	"riAl1G17SXp52rWpqOxLDJFClnIZAVIreDAX05ay4t8Qm4oKXJ69GrXJxA0vroayhIjYhUv30ivIioHG",
+	"tWrNSy5oEkRuWPuVKM1SQBEuozRL+RW+pGh4lECVGIsQIDQXzrRKYto+Vj0HJCmKjEcH7VOFIk9luCxT",
+	"7cjzBHHxHS8uRJIShakgYeT5nMa5WSKuqeIQN3H7uqTnmLHisi1fweIsul5Lm3xohGgcXGFRvkiI0l60",
+	"4mdF+miSZJEjVBR4CM0zfYGFWw76PA9p0kzWSXot7KIJVUeGYUQYHYyJBoLWDbmQjHoO/Gylp1g0UIZG",
+	"htbOyaWqn7uxUKkC7WRRKp3JqQw5E3FFldYhCSMHtJo+T7e4iYz3x3PUVLtEafPZC0WaCupTAJZaAmuZ",
+	"NSCs0tV2SgK7rLryK8R6lWktfa5uxmGsksWnapFIa5zCTjH4okLjx+HVqK9bbuFbEKnhZQoY6Dj2iFGB",
+	"pqbaEnrdyLXidehiJiuvo2bQ2sqL2Fx13+1B4rYRK46Xn8milehqLSutZJHXv4glJcVETJkCyMcxa2wV",
+	"hQSsAs1//Xff+vwnPy2O7143puA4SyK27Imob+JPw2j16gpfrlBDhMohoeIseVaG+nsyD2fAgafTYI6s",
+	"XXN2JUJogeoqCNYVLr89ZUlLoxxDXF7acY2wkyJSUBRTslXVoODeXpJOgDPDDVSCmAxXLFGxl63RCOeb",
+	"0QQsdC2V/x8nAhbQIAYZFiA9J8kKpsaiulyMuBF7dp8JQUfMNZUm8hJ8z5bd1HiizylWKUwqMh5iNbwL",
+	"H7SjIp9HWk4vE8S1wtvu86z6kclhJcUprGrck3tftzJTY3P8DUGMnHp8D2MzcEGl2aaoM2DcRUmoRQZa",
+	"pHdAFroj2uSBgdNBuUDe5/Xl76LKGCnRGIToWeIssA8HCDk0gdpPS+J9vtyB8LHZwev0GCgS/zhUwMx3",
+	"O1YMZRjOuJeQ5tM5EYxGgzEAV1+YFPlKZ9bVCxvXaWl4tZakptWONKkrtS9aWN3Zu539HStBMQ9mhKRn",
+	"qr1YNWgUMzS4t1wkXLTol9/+3q/+9H99/pOffvbpt1797Y+2LOpvEnyrCPg15183KCcmR9szkKev6iat",
+	"5Jcq3GbuQqH1d79AtDXEGS5EIau0jMGH5IL6spxl/iaLr6vg9GVZjEHjMPLXapLhvgMIVCoUnvmDs2VC",
+	"IfbvFMRVD1tm4biTpxZKHqdK80S66yefh5yR05nUMtCh5TbiwTw2JicVu2N5cDutPzpvasHq67CdpZZS",
+	"XWAsYy1d0BpEhmbzaue6VAtpZkI3nAQO8DRWck6KNMc31enz+AG1BhYMWwviPuw5N9KBRJ36VewoZl0U",
+	"nnVJEBlp3UWfRAzN5VJDCsszxWkX2cI23MSkcBnrmORWMJMWrmF9A2Ut0WnjcFADrgWA7OSf//IHL//j",
+	"9371f/7q87/+vS0EH3zd3L8vWQEVfTO/BM1RUlhy8IVpklJyES7D5Gbh9OU2ITcyBoZorl4PdkFDlCot",
+	"TO/PJLN6mOZqwu62DrLlDsHEgJ1KlHglGPe0vUyQEZOKfe9tqVfanu6VdpW6nU6u+5z+BvY5fW1dTr+s",
+	"/U1/87qbXqXepq+rs+nl9zS9f/kdTWu0MkV2XNy/dBhGBFqYeidsEHJPuKQJDbB8KUi6t6kMCQ8vyP9N",
+	"7MdbbXKEXxgLxw1hPEu25UHz8F0y49IPICsla1LB9m4oAyiM1sJMxqLS59n4vC2JBT27hWqt5qkyxL1A",
+	"8QwjBazRULXPV5EcvoC9VG3EahzcLq74s2XDRHoNu7c7nUvvuLoEDNvvwbppGKjxHnD21XAWXfbk9ZnG",
+	"VW7VCq39DJePO97wmDfn1KoJkH5TbNFWsqCrdYaSXrdwvVTZqOhKXKp8dMkdXO+/hv6tz2a+XGauiDlw",
+	"vhq91X2VBIye201uUvLLTEgiI8rFUCspWrzyIyELBRSNl5UrlnT3O3vas/PbM18u9euEnMGKfT4qdeso",
+	"4FQpelLBtqEb0fQgtMYSU/SrJcKKWsBVMXMU171Y3j/8UqSSCjNupef7lgNH1m2e3+vsY9u4u6D9qoux",
+	"kdMrhSXQgG3uqzIR/21zda5YQRjNh32RNMucSV3V4oxxcsqCkI9AO8w05tOa3wBDORJiJL7k5psrFJ+y",
+	"+DbZc2ajdnI5DYdF7NCOLzc/6wwJHQ1nWFLJMvP37zIEJuuuXZKo9J7a56Y8OHBcGblIxGXeF5c0vQuN",
+	"+VDqGfos8OzS7nwYvhNGJ0y6aEfKfBu33G6To3QVdYgOyQhbfe7GlYpcZ0kDdmwoo1uw6276/caMYx9B",
+	"r984hLbsTkGwttPnbrpyke7enivg5GJuIA4JqYNKzFKgmMMv04hB276kKdBFRKdTFgkoHzMNqM/7PARQ",
+	"0kCDDwxmnF1kNkia6s7N+IBNGJetsk70SXEkF+vUu/n6SO6WAou0QUxB7ITJq+IpE7og45UoOrvQ2BXf",
+	"i2r9R77zJ7/689+D6OfNS5eLlmLyGFOFwD779Hsv/+7PXn7/b8rXtJb8uUHYrCWfbnAdC4qGcDphR9w7",
+	"0jd+7XW8G5J8dbZ86bVurvTaq+//7cs/+ZvPfvanr/7bn7/89//zV//uf+M4L7/z7c9+9j8bW+gbcGJd",
+	"1y+ZszHuYStSBVm3IrzmeOxV9EXWBshllulYdAcvQ6ZMX4RLEitRmrMK5y+tHLxBU1xa4F/grqRnDOpk",
+	"XDxIajwqAUmjW8u6lxhM3e10WtoMFXj6FwmjxLUg1Hc3hBJTJywi6q1CKWkwiyIl0unR3TDw7EW0qklK",
+	"b6CkBG8+1ruOFvsPszMR9mxGgwIwKJAXlYqwUx/6PDdc7qlymSwFswpB1lXy38zZXw1jX3dH0AnLN/At",
+	"ZLTpA0ixwTSQV7fOlXYUrr4glAhrLGjDBsrNLGq5DKmneb+6LbNwZSgkbm5ltayeW4aVuWuveSGVOeFj",
+	"mzZsWSYsu/m2tGVLPGkIoZvH84dDFmGMbRpMcXmP1pVoHx4b4K5cBNzCW1wmfWbO4otiWS28jpchYWbu",
+	"1SWJmGZW2+Akxv42A+KwIWZ0axhGp74H5TbKpct34CErHA4sl5jt4h7o5uboqtBlysAhKmQ4FeQijM4g",
+	"k83UdlCLazmg4nzITk/CwRmTfT4IOWcDLC82YpL0Op0e+bo/OHvAA5+z+2KEoRgRI4MgFNBmknvEvUVn",
+	"cnxLlws5Y9w1JauJL2GuN1sYP9fnbrzrGbf27bYJbhATZgn+5DFde4yOqElMnIElURA3fuTxfMq0KVSD",
+	"o93nR+iV0RrdKUtGzJeEwEfV6MWScQEYZKghnoAM7Mv6cHR/UJB2LZgC0PJtyUO+gwo6sifsOm5F18UK",
+	"fL6lx/G90qYeuGHwf11R82LqBMHMEydv/er73/3sX/7LZ59+719/9LNfff/nG/FdL2jjUb6Qz3/5g8//",
+	"+vc+/9Effvbpz7KryEf3L2zfsaj4lnUVCtttrbjCPJzMCquT43diPLpadi8bZL7AUJDkJh9m23pUyKpf",
+	"pXbXbIXWHGtUZrI2fekFmWxEuCSmjFOS5inlLd0QwuLHmpNUcSvu5bnuiEmAo3gaAll/ajpwLOoZxbiM",
+	"5lBOU99SXbTSybVKPEj6IHaxKYEvsS6EJAGj6jHOSDhlvJgDO4QFgpEOslj1rOsxSf3gYUDlMIwmJ3r0",
+	"ZEkWL2q6Hz1xcdpwOFTba2HYV8SmwbzPxZhOoRirQQZCh5JFiafzhiAucPQyOLmO9hp6aut6r+/5QrrG",
+	"r2gKrwpCyamSGWgU0TlWZ7rw5TjU8RUWh7yBEoyoz6OLGmPlOKtmoFArqRIPHTGp8F0g40eIX1VuOitI",
+	"h65tzykngLN85r2T1CrdEBsswbVClli6oIKd1+d67xac/NXif2WwKuOFEHJ9CbxwpQKWK7LEprUxTUaY",
+	"hxYO/8GJY8sAMRks6o2ZUC+40EWEFn5Qc4Bwpf54+sZwl94ZNJyGL96igzOlHnKvcTCkgWBOY6pfV893",
+	"ga3pcbolDaFLZrXeLO6kvO0mUQX3oFr7SJsnKM4XLmCg67SThFtwg+A1IMJQ6c2ICSk1tVw4eM8f6jZO",
+	"pzSlCh4Uqce+EDMohKKYndZum/oT/BZXWTMjCknnfe7zcxr4XqtNPtDL0voy3LiLcWhueKI/D3QgFA/l",
+	"GIvZeAQwg3lbZrMVeawB8FXWVLepfK6jUhrY1VnsggErU4UPrDO7YtEQ/IurFxae5mVodunjvKxQUX8o",
+	"NeW6IRSNKyPZa7T5m4gR6C+DkJ+zSGCjh4kYLW+FP5tC575BOOPSJRMsy4gxpPZgYOu7eZOzC6X4QdbM",
+	"zZsOCQMPwnAo1zkz8HqfKzUpkncDn3F5X4wwd+f5IJgJ/5y1DpPo0oIH4RuRlHfTc+qx28T1xdvcg3NR",
+	"cOpz0wnPdMZB+g9La5PHIbZuPKWDM4dMqUDm5Q7sKbUhOVDaalO9KGTLTEgiNmD+OZTYvW/Ao7Q8974Y",
+	"3VMY4gCo1G13ySlTc6vBWACRojcE+drJg/eJZM9lmxyRiJ2HZ8yLRz9jbIrJ3II9A6bliz6P4HSUtqqU",
+	"SnxH7cwfMNLUkz2eTxnpdTtdiFi1DyvWOuPjjBVUA3do66oe63MDTwXMNgZGxHVqBGNJKMENkQxoTsfH",
+	"cspYHK6gociURnIe93C31nhgVYoj8iLUVagV3gmfjwL2tD/rdHYHFP5jPp3iJ9cp7lVCwqGJUtYvaD9Y",
+	"/FrKOZeKzdUvID3Tzx+u1qiaTGgAgSweSd8hHRyC7rAYNJTgjtVk9orSZwqyRp8XZqjnL5HldEM8AzCh",
+	"9pAa8/ZhzjtnZbR3e51uib3grjWQItGvP2bklHp3U+BO8ZdB5qfGYExRsez2dp8mks1A98btgDqSAutK",
+	"DUqArz9UZ714ORrrN7Cg1Wsv5xaFV8kKI9k0dG6bxZyo0bYCIaT0ihs+3WiZokXAwiE3d3LAzEyTa8uX",
+	"axoTW0qUufDWtvf2b6esAVuAbM3cwGW2sawcU2gY2+IVqtd55d0cNdx6lMxiWlcWLZPhRkUUUHGOmH2B",
+	"hYss58ekKcJIMq/lkFLmm+VuBfx2eVBOno4uCspJRZ/E7DbFAUtQZhvROCs2iSylj2U9IrMYTtIEsFA0",
+	"qA2GzcemP10SFJQigTnDJsiwRnEyUiqaMstIlqHR+u41vtlvKCG93zjoNz77xQ9f/vgXv/75H8YN9l/9",
+	"4Eev/um7n//kP7/65++8+t2f9Bsvkpe1r1ptFxvVYXP87u29zp07+72O+p/dhAEsqY8YTRYsRu9E4QSO",
+	"UpGIwXkm2k8w7mX76DOs+5SbR/3Aoncw965x0BhLORUHt25pMtIehJNb9JxKGrU/no4a5oX3/cEZx3SV",
+	"lz//4Wef/n78y0PbwKu+fKb/G52zyAB2Ikbd3q5ZrRB+mLjwjVm3t5oNdy1HciE3aRqlw9Z3UQfjHjH0",
+	"ttiEXo5pVGLkmzavP3EaVEo6GDMPct/g3AeLGGgGG/UHQMhXf/rPL7/zDwoh/+EvP/+Hv/z1z3+3Dgbe",
+	"RszItwOxMFFb8xegYoJ3BdhZOGF1VOyV4eKrH/zRy7/4i4W42MviIn6ywFqOkM6ax3bZRGThERYRE+0O",
+	"ejgT42OdSOwxMWgcqOUhVn32s2/rtf2Xf8CFNZKJ/Acnb1FvxO6iCKWxxH9wokY8QUeQek5dRxokEJO+",
+	"DOD84jFfXFO2dbxTOQmzovlyHAa6i5QhVg6xzXirVzSmHqEpaeqGIGNfyDCa2yZOMarTSFgJDSmz5oRG",
+	"Z+qqiadUPI0Az5fWCVLvpPdMXMGeCbfIrkmoIGrcw5yN6oYg7pjC5Tphz1zdwYSiI67PI1+wuIpiQKMR",
+	"xMSYfgu+JJiOPlLSnhde8HxDiST4sWqVoV6v0yFfxTU9YgPmT6VjepL5vMDKZppwJaWDbIuT0gBIExLV",
+	"sdcE9cBKjY977NwfMIFJVXEkaIHdLWcAE+wZOWXz0LRNTgN1Qp+fsGfOckMZHRRWP3L6PCPTZyepmtGe",
+	"Mh6WGbsUNt0XI3GEZPYKGLoAsvcBiiuaTNRtaBx8dOfOk/WL/JTXoKm9nu6TLRdvWm7hqreSrdmOypZR",
+	"XFyy1HCkbvTji3DNU3F6Ty6lZtL91E3bvhGl7B6V2U8UPA4I6tAWeUN6RnoradIrV3DKxDpZGaeZuk0m",
+	"qn5C53H1JpucXhVrx+XbFIpux6UUeMzg+WXVd6TRmeUTRLFnJVEtJ6Whi3KxyzmWdvDhlIBGqAQRrVBC",
+	"a5NjnpFZ4mw6FOR1yy817KGSg6hxYCWPWL6/lJylxB+7IZhtEsjWX9WxxTnfbZ8b563xi6rB1HnVdORu",
+	"QEDsdroE9AM11VLZ8DSU48T1moJxSuozxcMXi30rinPaNJzuYAaQ0hW6dVTBIqEuj0ilzk1L3EvazBq/",
+	"fHe3WAjE36+CoxMM4SeA0/n+pXv7t+3mYwDExNJrWAZUxUKU8CP7zFf0rxjFeX1Jcl3RrSzqtLZbkocn",
+	"s8F4LQG7cXDnzmsXIvMAqSlBqjXsdrqmMSbSFW8dqKx5QojVDy74a1tDZT7/yBCNy4gdTEjCUgnSr8NO",
+	"FWvrlou25IIKJCinc5IC5dXwnxVf5DLnmRVGFlNNKIqpoKAEf/5F8JVVuLPJ1LtZFWfhaVtNbjXLLJWt",
+	"i67pZUjX1q27tO5uaUa7nvkTTiQlXatbuVi2PlFinrBYvRJGPRb4iigSX6LgCk3MfV0sNKCgCk7gsI0T",
+	"rSkYI+7zHfXFziDkw8AfSOEqydS1jN8u6aabyIBl0UX7vguSbWKLqxLQ1zoku6TZA/QaDNhUosh8wYKg",
+	"hTP1eaqiumtql2YnK4/+ax2SPXIR+RKlo6LoP9yAfl5HY1qR1X0OGQNWvKcGpg72JOHpx2wgSdMLB+KW",
+	"xwa+AphoT7zfGu7v6Jd29MNCl8TSEroJJ23bY/syFT76Thj1ufqTNF1LeVCybrdFfKlecVOeQ9JvtNvt",
+	"fuMFmLl11iP6r7S300dB32DADdHnbuLFSt5vE1td6XZ3SfPxfOrzUUvNOp2JMTQpDnzOdrTdwdMWcNzh",
+	"IREhZvnPU6QVIlAx7eYBD+Y6EFVpQrauNWLSVAt7bqmKCkCp89eKDhT1oJgjCkqEwAuidkuNVZoGgYmM",
+	"xZPVyaG2XuoL4s0iehqwdiZoeBIXMEM4emwyDWXclUDQScxOhW6Qbr7vc2sknRYTbxC8MiRiYhZICFtG",
+	"SIZEQM8Ve2UI2Db5UMf7+lKvJzoHJn7GYGNq6capFqMsPnQDijUMzg6Jq/2G8EBXkQK403q2AtUUPXeF",
+	"qilpXozDuE8k6L7Qh7tVWneiCxhkFDQov2vCqxPPg058QreEeTZiA3/qQ5lfi0CRbgvqrIVD/a7d1CL9",
+	"5G5Lo0RoSUBZH0hG1Z34QkDMc0RmfCYUepjrAeRCo6W5Lg5BwnLLlOUx75ue+NZ6QM3tHlrwzdr3HPtx",
+	"sqfkLjs3Ka0lxzQ5jJIhu53OXlkssXke6ucEdHAW+JC8ZkmH3a6awfqifg267OvQVAgakGUKDMc/7BUX",
+	"F+be1Qg+BvnhMXuei2HVA70ocvRX9YfbTufVApAX2QuQkfvcSO83BOF0wrK2AAORJNjh5bf/08s//l7i",
+	"3l+yQVQxV9hg1ZSzR2xwXgJ+e9Xf/5uXf/xfK6zXGBU2fSCLbRwFC/6rv3759//88se/KF5zYbm/Zave",
+	"rbnqbmd351QxirzqvwaEt4PyCy0m64K3IAjK4PVi8K5Y9no7Sy6IZtmt3dpld2eS9F78oix6b2cUN5NO",
+	"k8O4ctwFNWzHboeR9PNMpVZSnvUSVKCbrxkSMKzhVXl+kKhIZv70lspi4RDDN7bjmFKUBx0WRHCtCJJE",
+	"es/DBbWmHSHnAQNFLBb1AD+o1qd2JtQzaRcAncNY7ldy+YWSWbUWEvJYwagG2kx0qA3afGToMhg36sR1",
+	"pkG8vwazXpTzYQwcZXkeZtsSDmd5ZGUFENg6ZxzXuG605JpRj9sNblzOUutURwfBe+shGsVi9YL8FlTA",
+	"Kd5ToyqnPK1gK+GMeUKrTZgRa1lNSDOMiDGBtIiQUXnDo9UM8Hj+q4VwJCp1xRCOcvm4LKkfMbZeUv9r",
+	"KFVbJpQmM3ULC/VmVVt9DIcpw4+SAtQihMLY19ikAY5bhlelZ/wy0c+er6RIMspWpitusoa48zix2ppD",
+	"Wgcnp3Mjh43ixli4hKfBsqiirMhXuNa9LGz0vYTF5qo324169ZUsWUJK1solkyyRpXKR8Ls9EwlfFKlu",
+	"5T1oJ+8KuTZ5Saj6qpemg1TI1thUhlChcIE8qTCvZ0mKx4KkhOJkgaX7WIHZVnVneYxLf+gb8zQ6GGKB",
+	"czUf1wmwndU9XHvazaVIcqr1HXy0aplkijEubn9nypiofU6jcOgHGLkFNkT/XNdVFvmylW1yfE+ga4BG",
+	"EJJFIjZS/EDBSn0lzvzplHl9LvyAcRnMSTNxoZzvAptqOUTo+H9fSKAFp0CyImnqougQLpHv+kb5nNCZ",
+	"HKvDGtC4QNiiMhOlhRuvRHe13g4PHyMupW+iVpXCmYRNA74tq3GYqWy4To1FhUJrl1a0Qhu0iHN8T5wg",
+	"juT1aCvR1kYrdCgGbCiJAkbswpgG82oLKyhCuYnA63ctNNqyTJ9CkkLh0BZTeIjYcmCclcbB10eq1W+Q",
+	"MSStgPtJkH7jaCbHYeR/Q8c4vgXkjKB7F18B726/sQInyaHUAn4yi68lZCEvSel79fv//eU//ueXf/df",
+	"X/39PzWcxrC6GsgLFMB8aNPy9LQyvF6yMTqd3qd8xKL32DkLYOzt7XUUhKc0UGrMfTF6MJUw3aYAsLn7",
+	"U61qZAxHF5hHmoetWyYyHshi1KAoLuDUaQ6M/QcA3Zfw4A9MpwJzEq5j9X6FfgXsuZvUiuTDsK3jmgsa",
+	"z6I2jjq3QEFbt5/V7W0Vb/ZHHGSaJsWurVb/g0GgQKNtt1jyiAZB65C4CV6qBaYR13RrzWKYa09X2JEM",
+	"6++BD5w0cxus1JBst7NLPtAvIjC9VFxN05fZlDzjsWZ0MDZxEENoiiv6vKmDOXZvCPKAn7Bg+P8zdz29",
+	"jRNR/KuMctlEsrPQsIBa9QAlWhDLaiFbIaSi2HWmG1PHDrazIYfeuCI4LQgJiRvXXrjweaD7NdD7M+M3",
+	"Y7dpFlT1Fjnj8Zs3M2/ee/N778me4U2qnyueDnwst3AuPKjMatox4SV2bQZ2D3DTTpjNDbhprovYXIfy",
+	"8NtHNO8LKYJ++/Hvv7rrE/z3XJpu5h9yCcF3K5MZFfVZ139yG6Kvfv79n59+6Cz78D8lvPalyfXqGFNH",
+	"J8Wry9e/fr/TeZHr9fS68/Hq1eXVL3++/uPyltOzm0v02Fnu97HqfyOX3szzSJP4Bo7H3bKJemTeRbkJ",
+	"f3neec0Jf/HcEXD1mGfUk/M7KA1+MtIL4xEhGb8qs95+72G8TB++HKEY547bhjxYSSTw+XDDLNH9ao7H",
+	"eaWTUteBMgYBJmfhfQ1GNGcWd/QSqQeJ5rxuW4Wn8ExUYv9VgTlTLWbQuo1Ff9Smo0f0gVeBiR4LnL6x",
+	"y8WqTvMXoi8qvdXuakI3iYFJsBAQ+tokui51PKNEpctaDnVRvejo7AM73RqmVKbD0nWNeld/5m+dEUwB",
+	"xdYPH9mFJ6dB9tT1VZAjBA0FUeOQyWlwL3ChudhjXisEpYXJRngwBq4dqIjzjK/TvFLpGYWzidL/8I10",
+	"xkvkYzQUeyQo3gLB24tuaS1G9q0RvMUmaXezYlUmMKg2Bnj2dgh0hHNDSF0s04SpYzuWGWeHCztNHarH",
+	"4+fTp+Mvx5Pn08n48wB0rj11qJ4dP3ky/WzyePrhV/b5SB2qyfjpR/D8QOB61RmoVohZUJhdnRov401W",
+	"xDOc8aRMT8k1H1ebPIFda34MN/EiG1h+rqvmBvAT4250eWuRsXx6KSyUFpXyhX2MDHS5e/2I5ci2cHov",
+	"XOvTCovNhEBEWOpvU0mnYb2tSaNO0Mdrow17yqHUnxdYafuqRgS0xQP0PYj07aHRcb5hDd/0ZeG9wL+k",
+	"zjYqS8+1ipyAgKg9IUesSsipsAiVRMRTVg7Xka6THkG6T3qqj3dPSMBgC69H4Xoe14LhqJ8kcQn6tGA1",
+	"tGpqANGEmlYed28IUIiahRdRJukCJUycdeKzGdxoLzUswxg6iuaE5BV9lkzNPt3TGvguZzeEHzxLgYvy",
+	"FXfsgRoOhwNXbCwI0byvDLR5C2PfCc08h6dEpmGltwowsMPnYdQ4GMyYpbf4U+2O220uqMbn20h9FLq+",
+	"sRB9muG5dqnu8O1HjSYGrb1BsLS3cdACxUzXtVQJElMbZFWhkgJEHLkI2TG4q2A7ovoqz8ASrVwW0WkT",
+	"iPKHUVP9xGVbuIVh74r9whVdQmEfdwkobqZEM49bzU4oRG1xYtRMn8WrrDbwf9L2u7T8HAMXioXGMiYZ",
+	"uTeRN+RAaUqnt8Q9mxB9m7udRX+g1vM0meMtc17wHSruMW+HSLJpnFvY+F5IRNGVcFgwWc2Ko0tj2Sii",
+	"73eJnHpeam02v5A6gVpmKydfwYOKY1DSvB2DYpWngS9tvoBd4a4pcX+ImeSFCAtE2IbLJ+8lp5Xllql4",
+	"NtelvkF24E5VaOR4LOkKF7ouvOig0b1sABdYVh7yxjKk1t/VXUdVZDE8XUFIO22x90N434RdCQ442CDz",
+	"tzd2CrYBnV3e+ZV83ZjWJoBBN/pNWqlzEFYvdXka1+mCQDoqzbKVtWz4xgfL0llekAFxZN2Tx3lat/ZW",
+	"BGKTWiLkIbLfJZPW8bSrfqwWaZalPAyFxuxgF/ad7YXfVEVO9kGOJotcRI0HcSj8qmoFpF98ffFvAAAA",
+	"//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
