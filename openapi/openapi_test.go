@@ -47,6 +47,7 @@ var errCodes = []struct {
 	desc string
 }{
 	{0, "Success", ""},
+	{429, "TooManyRequests", "a rate limit or the bound on unauthenticated requests was reached; errDlt is retryAfterMs=<n>"},
 	{500, "InternalError", "the server failed; retry later; details are in the server log under the operationID"},
 	{1001, "ArgsError", "malformed body or a field fails validation; errMsg names the field"},
 	{1002, "TokenInvalid", "missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden"},
@@ -450,7 +451,7 @@ func TestSeedConflicts(t *testing.T) {
 		t.Fatalf("x-seed-conflicts: %v", err)
 	}
 	if len(items) < 7 {
-		t.Errorf("x-seed-conflicts has %d items; MISSION.md decides 7 conflicts", len(items))
+		t.Errorf("x-seed-conflicts has %d items; docs/decisions.md decides 7 conflicts (D1-D7)", len(items))
 	}
 	for i, it := range items {
 		for _, k := range []string{"topic", "seed000", "seed003", "decision"} {

@@ -22,12 +22,18 @@ import (
 // Process returns the backend that runs the server as a local process against a private PostgreSQL.
 func Process() Backend { return processBackend{} }
 
-// ProcessBinary is the process backend running the given server binary instead of the one it builds (the
-// PostgreSQL cluster is still shared by the test binary, each server with a fresh database): how the mutation
-// runs start one mutant after another.
-func ProcessBinary(bin string) Backend { return processBackend{bin: bin} }
+// ProcessWith is Process whose servers also get the settings env ("IMSERVER_RATE_LIMIT=off" for a load test).
+func ProcessWith(env ...string) Backend { return processBackend{env: env} }
 
-type processBackend struct{ bin string }
+// ProcessBinary is the process backend running the given server binary instead of the one it builds (the
+// PostgreSQL cluster is still shared by the test binary, each server with a fresh database), with the settings
+// env: how the mutation runs start one mutant after another.
+func ProcessBinary(bin string, env ...string) Backend { return processBackend{bin: bin, env: env} }
+
+type processBackend struct {
+	bin string
+	env []string
+}
 
 func (processBackend) Name() string { return "process" }
 
@@ -165,6 +171,7 @@ func (b processBackend) Start(ctx context.Context, t testing.TB) (Target, error)
 			"IMSERVER_DATA_DIR="+filepath.Join(work, "data"),
 			"IMSERVER_LOG_LEVEL="+logLevel,
 		)
+		envv = append(envv, b.env...)
 		bin := env.bin
 		if b.bin != "" {
 			bin = b.bin

@@ -44,6 +44,7 @@ const (
 	ErrCodeRecordNotFound     ErrCode = 1006
 	ErrCodeSuccess            ErrCode = 0
 	ErrCodeTokenInvalid       ErrCode = 1002
+	ErrCodeTooManyRequests    ErrCode = 429
 	ErrCodeUserForbidden      ErrCode = 1008
 	ErrCodeUserNotFound       ErrCode = 1004
 )
@@ -92,6 +93,8 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeSuccess:
 		return true
 	case ErrCodeTokenInvalid:
+		return true
+	case ErrCodeTooManyRequests:
 		return true
 	case ErrCodeUserForbidden:
 		return true
@@ -228,11 +231,13 @@ type AddBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -286,11 +291,13 @@ type AddFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -343,11 +350,13 @@ type AddFriendResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -407,11 +416,13 @@ type CancelMuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -456,11 +467,13 @@ type CancelMuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -599,11 +612,13 @@ type CreateGroupResp struct {
 	Data CreateGroupData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -649,11 +664,13 @@ type DeleteFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -700,11 +717,13 @@ type DismissGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -742,11 +761,13 @@ type DismissGroupResp struct {
 type Empty = map[string]interface{}
 
 // ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-// numbers. 1009 may come from any operation a server does not implement yet.
+// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 //
 // | code | name | meaning |
 // |---|---|---|
 // | 0 | Success | |
+// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 // | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 // | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 // | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -787,11 +808,13 @@ type ForbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -886,11 +909,13 @@ type GetAllConversationsResp struct {
 	Data GetAllConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -940,11 +965,13 @@ type GetBlackListResp struct {
 	Data GetBlackListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1001,11 +1028,13 @@ type GetConversationMsgResp struct {
 	Data GetConversationMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1053,11 +1082,13 @@ type GetConversationsResp struct {
 	Data GetConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1113,11 +1144,13 @@ type GetFriendApplyListResp struct {
 	Data GetFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1167,11 +1200,13 @@ type GetFriendListResp struct {
 	Data GetFriendListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1229,11 +1264,13 @@ type GetGroupApplicationListResp struct {
 	Data GetGroupApplicationListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1289,11 +1326,13 @@ type GetGroupMemberListResp struct {
 	Data GetGroupMemberListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1340,11 +1379,13 @@ type GetGroupsInfoResp struct {
 	Data GetGroupsInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1395,11 +1436,13 @@ type GetJoinedGroupListResp struct {
 	Data GetJoinedGroupListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1454,11 +1497,13 @@ type GetSelfFriendApplyListResp struct {
 	Data GetSelfFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1505,11 +1550,13 @@ type GetUsersInfoResp struct {
 	Data GetUsersInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1556,11 +1603,13 @@ type GetUsersOnlineStatusResp struct {
 	Data GetUsersOnlineStatusData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1613,11 +1662,13 @@ type GroupApplicationResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1779,11 +1830,13 @@ type InviteUserToGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1838,11 +1891,13 @@ type JoinGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1889,11 +1944,13 @@ type KickGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1942,11 +1999,13 @@ type MarkMsgsAsReadResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2054,11 +2113,13 @@ type MuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2103,11 +2164,13 @@ type MuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2188,11 +2251,13 @@ type QuitGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2238,11 +2303,13 @@ type RemoveBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2300,11 +2367,13 @@ type RevokeMsgResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2357,7 +2426,7 @@ type SendMsgReq struct {
 	// stores nothing new. The server makes one when absent or empty.
 	ClientMsgID string `json:"clientMsgID,omitempty"`
 
-	// Content The message element as a JSON object (OPENIM-FACTS §1.3). Text (101): `{"content": "..."}`, or seed 000's
+	// Content The message element as a JSON object (docs/decisions.md#f5-content-elements). Text (101): `{"content": "..."}`, or seed 000's
 	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
 	Content map[string]interface{} `json:"content"`
 
@@ -2405,11 +2474,13 @@ type SendMsgResp struct {
 	Data SendMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2461,11 +2532,13 @@ type SetConversationsResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2514,11 +2587,13 @@ type SetFriendRemarkResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2566,11 +2641,13 @@ type SetGroupInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2617,11 +2694,13 @@ type TransferGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2666,11 +2745,13 @@ type UnforbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2718,11 +2799,13 @@ type UpdateUserInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2796,11 +2879,13 @@ type UserRegisterResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2856,11 +2941,13 @@ type UserTokenResp struct {
 	Data UserTokenData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -4548,7 +4635,7 @@ type ClientInterface interface {
 	// Stores a message and delivers it. The body is the flat form of seed 000 (see `x-seed-conflicts`).
 	// `sessionType` 1 sends to the user `recvID` (conversation `single_<a>_<b>`); 3 (2 is accepted as well) sends
 	// to the group `groupID` (conversation `group_<groupID>`); 4 writes to `notification_<recvID>` and is for admins
-	// only. `content` is the element object (OPENIM-FACTS §1.3); the stored `MsgData.content` is its JSON text. For
+	// only. `content` is the element object (docs/decisions.md#f5-content-elements); the stored `MsgData.content` is its JSON text. For
 	// text (`contentType` 101) it is `{"content": "..."}` as OpenIM clients send it, or seed 000's
 	// `{"text": "..."}`. contentType 113 (Typing) is pushed online-only and never stored; so is any message with
 	// `isOnlineOnly` true.
@@ -4576,7 +4663,7 @@ type ClientInterface interface {
 	// Stores a message and delivers it. The body is the flat form of seed 000 (see `x-seed-conflicts`).
 	// `sessionType` 1 sends to the user `recvID` (conversation `single_<a>_<b>`); 3 (2 is accepted as well) sends
 	// to the group `groupID` (conversation `group_<groupID>`); 4 writes to `notification_<recvID>` and is for admins
-	// only. `content` is the element object (OPENIM-FACTS §1.3); the stored `MsgData.content` is its JSON text. For
+	// only. `content` is the element object (docs/decisions.md#f5-content-elements); the stored `MsgData.content` is its JSON text. For
 	// text (`contentType` 101) it is `{"content": "..."}` as OpenIM clients send it, or seed 000's
 	// `{"text": "..."}`. contentType 113 (Typing) is pushed online-only and never stored; so is any message with
 	// `isOnlineOnly` true.
@@ -6587,7 +6674,7 @@ func (c *Client) RevokeMsg(ctx context.Context, params *RevokeMsgParams, body Re
 // Stores a message and delivers it. The body is the flat form of seed 000 (see `x-seed-conflicts`).
 // `sessionType` 1 sends to the user `recvID` (conversation `single_<a>_<b>`); 3 (2 is accepted as well) sends
 // to the group `groupID` (conversation `group_<groupID>`); 4 writes to `notification_<recvID>` and is for admins
-// only. `content` is the element object (OPENIM-FACTS §1.3); the stored `MsgData.content` is its JSON text. For
+// only. `content` is the element object (docs/decisions.md#f5-content-elements); the stored `MsgData.content` is its JSON text. For
 // text (`contentType` 101) it is `{"content": "..."}` as OpenIM clients send it, or seed 000's
 // `{"text": "..."}`. contentType 113 (Typing) is pushed online-only and never stored; so is any message with
 // `isOnlineOnly` true.
@@ -6625,7 +6712,7 @@ func (c *Client) SendMsgWithBody(ctx context.Context, params *SendMsgParams, con
 // Stores a message and delivers it. The body is the flat form of seed 000 (see `x-seed-conflicts`).
 // `sessionType` 1 sends to the user `recvID` (conversation `single_<a>_<b>`); 3 (2 is accepted as well) sends
 // to the group `groupID` (conversation `group_<groupID>`); 4 writes to `notification_<recvID>` and is for admins
-// only. `content` is the element object (OPENIM-FACTS §1.3); the stored `MsgData.content` is its JSON text. For
+// only. `content` is the element object (docs/decisions.md#f5-content-elements); the stored `MsgData.content` is its JSON text. For
 // text (`contentType` 101) it is `{"content": "..."}` as OpenIM clients send it, or seed 000's
 // `{"text": "..."}`. contentType 113 (Typing) is pushed online-only and never stored; so is any message with
 // `isOnlineOnly` true.
@@ -10142,7 +10229,7 @@ type ClientWithResponsesInterface interface {
 	// Stores a message and delivers it. The body is the flat form of seed 000 (see `x-seed-conflicts`).
 	// `sessionType` 1 sends to the user `recvID` (conversation `single_<a>_<b>`); 3 (2 is accepted as well) sends
 	// to the group `groupID` (conversation `group_<groupID>`); 4 writes to `notification_<recvID>` and is for admins
-	// only. `content` is the element object (OPENIM-FACTS §1.3); the stored `MsgData.content` is its JSON text. For
+	// only. `content` is the element object (docs/decisions.md#f5-content-elements); the stored `MsgData.content` is its JSON text. For
 	// text (`contentType` 101) it is `{"content": "..."}` as OpenIM clients send it, or seed 000's
 	// `{"text": "..."}`. contentType 113 (Typing) is pushed online-only and never stored; so is any message with
 	// `isOnlineOnly` true.
@@ -10170,7 +10257,7 @@ type ClientWithResponsesInterface interface {
 	// Stores a message and delivers it. The body is the flat form of seed 000 (see `x-seed-conflicts`).
 	// `sessionType` 1 sends to the user `recvID` (conversation `single_<a>_<b>`); 3 (2 is accepted as well) sends
 	// to the group `groupID` (conversation `group_<groupID>`); 4 writes to `notification_<recvID>` and is for admins
-	// only. `content` is the element object (OPENIM-FACTS §1.3); the stored `MsgData.content` is its JSON text. For
+	// only. `content` is the element object (docs/decisions.md#f5-content-elements); the stored `MsgData.content` is its JSON text. For
 	// text (`contentType` 101) it is `{"content": "..."}` as OpenIM clients send it, or seed 000's
 	// `{"text": "..."}`. contentType 113 (Typing) is pushed online-only and never stored; so is any message with
 	// `isOnlineOnly` true.
@@ -13558,7 +13645,7 @@ func (c *ClientWithResponses) RevokeMsgWithResponse(ctx context.Context, params 
 // Stores a message and delivers it. The body is the flat form of seed 000 (see `x-seed-conflicts`).
 // `sessionType` 1 sends to the user `recvID` (conversation `single_<a>_<b>`); 3 (2 is accepted as well) sends
 // to the group `groupID` (conversation `group_<groupID>`); 4 writes to `notification_<recvID>` and is for admins
-// only. `content` is the element object (OPENIM-FACTS §1.3); the stored `MsgData.content` is its JSON text. For
+// only. `content` is the element object (docs/decisions.md#f5-content-elements); the stored `MsgData.content` is its JSON text. For
 // text (`contentType` 101) it is `{"content": "..."}` as OpenIM clients send it, or seed 000's
 // `{"text": "..."}`. contentType 113 (Typing) is pushed online-only and never stored; so is any message with
 // `isOnlineOnly` true.
@@ -13592,7 +13679,7 @@ func (c *ClientWithResponses) SendMsgWithBodyWithResponse(ctx context.Context, p
 // Stores a message and delivers it. The body is the flat form of seed 000 (see `x-seed-conflicts`).
 // `sessionType` 1 sends to the user `recvID` (conversation `single_<a>_<b>`); 3 (2 is accepted as well) sends
 // to the group `groupID` (conversation `group_<groupID>`); 4 writes to `notification_<recvID>` and is for admins
-// only. `content` is the element object (OPENIM-FACTS §1.3); the stored `MsgData.content` is its JSON text. For
+// only. `content` is the element object (docs/decisions.md#f5-content-elements); the stored `MsgData.content` is its JSON text. For
 // text (`contentType` 101) it is `{"content": "..."}` as OpenIM clients send it, or seed 000's
 // `{"text": "..."}`. contentType 113 (Typing) is pushed online-only and never stored; so is any message with
 // `isOnlineOnly` true.
@@ -19543,451 +19630,460 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P17kxvJdScMf5UM7BtBgG81CKCbnGF3OGJ7yJlRS8OL2RzPRgwYrGxUAqjpQhZYmegmrGGEvI9XK1/k",
-	"y4bX9tpShLRhPdqL19LGhq1ZWVpF7GchOeO/9BWeyHMyq7JuQBUuzZ5RK2xOA6jK68lzfueS53yzMQgn",
-	"05AzLkVj/5uNKY3ohEkWwacHUxZR6Yf86K766DExiPyp+qKx3zgkMqIDRo7uksE4FIyTkzmRY0YGgc+4",
-	"PIC/BYvOWESCcCSIL8m5L8eEnbFoLsc+H+HjNAiIFzJBKPfIIJz6DJ71uQzVA33+ETs5DgenTJLpTIyZ",
-	"SF6TkT8asUi0yeOkswk9ZYKEnJHzMePQlCD0RDAu233ecBq+Gv6YUY9FDafB6YQ19huhNVenIQZjNqFq",
-	"0nI+VT8LGfl81Hjx4oX5EVbo0PPeCejg9BF7BssXqWakz+DHE/XLh4JFuHwTn3/A+EiOG/tdJ9uu02DP",
-	"C7pzGuE5Z1HFRl44jYg9m/kR8xr7H6dedVKjeRK/Gp58wgZSdZRMRUzzu63WN2LTYE4YP2NBOGUkHBKq",
-	"32k3nMzcPSph+f5/ERs29hv/6kZCZzf0+t14dzKV84bTeL4TTnzJ4NP+kAaCqeWIojuhx5a2oR/DN+4G",
-	"Mj/0B/AHDYjHJPUDGDcnLIrCSI07vxFRdE+M8u30G2I2GDAh+g0ScqI/OCSUYxad+0LRG5VEhmToPy9o",
-	"ObM7ZoJxhyWb8l7kM+4VElgJyQyjcJJQTH4f6XQa+APKpRrkEqqM2LPCxUi1c00QHkpWuJoyXDSUmWAR",
-	"oeKUeUvHklk+a5JWJ0vWsBZl40tXpL190hbTkAtWSOKbpOUx5V7A9AKU/PqIiRmu9KKt+Zr97FIij2CC",
-	"HotIU8LHAfOVoAqHIMn0FNQLrc2cgsxkKq7+CofDvHx1SLZ0SEC6HvFhWDAtzgjjMpqrCbmWrHevCQLC",
-	"PvCFbBN3EDEq2WN/wlyFhHxOrl8XbBByT1y/TppUkAdTxo/ukbPdlqMYOZmI/IZSzzsOZ9EAdmQYRhMq",
-	"G/sNn8vdXjJVn0s2AlRVuKcJBNEzWrSzD2cngT+In37hNJKJ5FfjIwX1pJEo59RaAuY55EPuP7enreZn",
-	"T+LWXuVJFAndkkcRU4YWfKv2WhryVXjnRQHp3KF8wIJ7M8nej8LZ9B6bnLCokMeO1O+VMOpsJRxq2o/f",
-	"f1J9uNWZ0qCogSvGtCXGlNmuteiqhFwqdbsyfVxRxrYoI+RnLBIUh5C3GigecE2QM5+dq3kpPX1gvUKa",
-	"vhREMCl9PkKbgGDPSET5iLUKxJKUdDBmnpEolRjsySzid2dRyRCPUUhkRUQNOWfPpwgUusLno4A97c86",
-	"nd0Bhf+YTyf4ySVNEUaSeS2HuHAi9O/6dJinwoi4PJT+UCNI/RQyWv1QfmMrjPsxvLCYko+ZEObRepIR",
-	"ZnEoTSfp5ekQrtY9cEiX/OsJc0iP/GsaBA7Zhf8CTcD3e4RyHs74gE0Yl2QwVkTirbFxFsfKsxT40SHD",
-	"MCKqNbJbeV3HVDxi1DtGJplvOaDRiAkJhC7HvkAQM6HRKfMIFSRi1KuKWDwm/BFX51VGM1YyIF/cE6O7",
-	"TMhoNpDWpp2EYcAob5S+9tDn0HaNNyL/jEp2Z0xrdBRQyYTULG0RBappKLZtv2PmVQwUAQlOxBoAMO7o",
-	"mHFvYSdGw+PsXG3vhAlBR4w0O2iZVEyYKUjOQ85aByk2KAiNGEH4at4f+pGQDpnCHijGKRRTl+F0o7Qx",
-	"oc9LCdUe4TVhxiXYszWWc+Lz0v5gxrljMa91IIq6zBPJii3Vh+pKog7O7onRg6ksYn3aOgBMDhj7XLFB",
-	"LwTFTP+oOKJ57tyX43Am9bM+H63B/mZcLeydcMYLhnYPqReIGvADbIcgdChZRBIW5xBbHqEEj9hZqHjZ",
-	"xLTBng+Cmac0s4HqjXlkNlUw5Pbt222izpXPR4TGJ0axQm32t6GCGq1+0ZcbPQSzBeacKWNRIgYE6cIU",
-	"9ypKgxdLINN7YXTMZMnxAwEHO+DesFfihmDyaYp9uKSJWv01QezmH7Fn6IVRKOs8otMpi8jQZ4EnlKSZ",
-	"BtTnfR4a/Im/tPa1/0TBDT4LAvJbZMa1uHXINGLw428p2Ka27xlyr8QBdE07d5S4luSEwYPgi1mM5lRf",
-	"9CRgZq/y6zsKd9SXO+LUn+6YYe9MQ7XjUTniyx2Qic/9yWzS2O84Zb3aRFSx2zwQXKJgbwSBbWzVMigt",
-	"v2j0OS7a3rYW0AJkubXKgZiSbm2sUbFbG+hstNU0GNpc01Uk2nZ2KC3Nykmkt60BzEqkb1Z5zZzFnOqa",
-	"lw2KM4PJEQwGd7V5oMjGUcGc+X78YLG9Q/1SqE4nIyg0slBv4nNEICIvNY64L30aEHhKkGYUBozc6oAi",
-	"rQSTqMCTJvT5ET7a7XQ68QM0iui8EZ/RekvgNCZgn1s68DDyfE6jOcHnzRR6m51CBsblJS88cGBJQZDp",
-	"5LfiUAQWtckDHswJ5bjYgFM5nSgkl8Cl5TaWGtRQw/aVvLaa3St7Dq6sXXpD7rKASbbARz+EnypHgWws",
-	"3CPV7/KRV6clz3rvyoi6LbLyxcQXopzt4y6gk6PAyhqIULMoxaCQd4I1gTQ9NqSzQBJY8JY1XgM70rBr",
-	"U5b79IxqkJv13hW5bYnccIkKd8RVS+zq2cRBckSqMURMziIOwT9jn4/2ifvNF641aHAuC8Y80ul0rqH9",
-	"5mnERr6QLMK9bh30uZGqerVEmzRVz4YKxDXiWnu3j5TrEs6ewzJgTMWQRYwPGDllbCqI2wfS6Df2iRoS",
-	"6LR06u8MQo+NGL8mSDiT05lst0ALzS9IQhYFS6LX1DX2PTPSNumAntvtdLo73U7nJqjB1gJIBXkxMhK2",
-	"E/Vk6nnMQ61cwBN9zmeAdtqqqdsAJQbhhJFhFE4I5XNrI6gJe4QQSqVe+5NpgAbxOWjZff4pUfMmnyIe",
-	"+ZRMGOU+H5FP+/zTnZ2d+P/Vkx3yKTnW2/cpPEFudtSXRwp2cxq8q/aIfGqHdw6pHzDvQNFDNCcBlQor",
-	"4THAGfo8Ew1KZhAPAwuRBF5id2r1yKfkMBoJ09eEBkqzYB45Cb25wl8UTRPQtSBnNPA9aOSAIJnDVNFk",
-	"hA+apnvkU/I4PGX8iMNbqnVfCJ+PnKQbMO+AbYM9n6qT5AC10gHzSPPUH5wyr0WkasVRg4njDnyhXjzx",
-	"PY/xuMdd8im5Hz5kEfQTcvIpoQOp1n+oJmKhw9iYd8LA/qVwpEPOo5CPiGCDiEmMzwBJfwNhpullj3xK",
-	"lLS/H8r3whlX86KwCB5BDQkNzerQ4vljyZrcJJ8SYLAFL2uenpAXe67EiHn1FvmUPGKDMPJS72rDnWMH",
-	"N6mVSpnvsANNG4pnMSHL+nmLfEruzrAtpqkPY4hpEDHqzfF5QZp6tsk0nXgOksKOmTesCJFW3NHbeh3f",
-	"S/axeH8PCA+RBiCqRoiZWmou/YDMOD71FF4yLd8GOpBH5niqDUifAB2eA0dlygbkZCbR8F1+xH045bqP",
-	"Lh4cnB4itPgQd7tA+mqXcj8oCn0nCBVZvzN/yJg53lOGll17pSyNJ35f0d5hstEYHWdmh0D0BuxBihzO",
-	"qYi3gnJxbpFkF0jSavKhNgkr2poa87DVFjBGWDfQuExQoCEKbLUHy3M/lFaASLwKPVge1HAQcsAMzI9q",
-	"ifCNe7Nk5/Q6+IJM4FvYPF8gwWliUL+8i46iuLU905Xd2PlYabb4qmnxgIRKqYQDD6JFK/JKIogpo6dx",
-	"k2rBHqjH7oCR9bdnvjTkBS9PZkISGVEuhprxYk/oYjGt3Ero54jDCOM12IXVuydG+vdH2qYPvyt4wWeT",
-	"xv7HHedmp+MoHq7+6al/dtU/e+qfm+qfW+qft9Q/b6t/bjuKbtU/PfXPrvpnT/1z01E7pv7pqX921T97",
-	"6h/44ZajRvSk0HKkhrJjyW2hgJAS85sXWWDiWlc4gXFuGzKo4TQ2J2pUY0skivVIsdyABzYlHPSOblIM",
-	"6CZXZvb6/fU5esNp4P9V4MP6qVqMFjaiPidNDasm99NvrcTmzLouZ2V6hE9iPnBGIzhuigdoYNtwGik0",
-	"23AaMdpsOA0bHjacho3dGk7DBlkNp5HCTQ2nkQZDDacRoxb97nvW4UzDATWMlOzGJ5IPKRmtns7J3PSX",
-	"WmpiM5bQM8OOBV3DaVjCzfxsPmTESjJMLSLU21mx0HjywmngVNWki01jZiWKw4C6pKk1Q6WvCNJt6fMo",
-	"FDseKcL1+YH2RZ/RYMaQcwsZKiQBZDSQMS0X+sVjl0Q3J0hAj6YC/YUbioRdEP9qr1V168gwfuvKNrIl",
-	"2wgevxVi8JEfk3Wi8PvcTey4LhnQKPINcIDvrwniIlG5DnG5PzhVvE79PaQD9uGjD1w4By577hb62+2g",
-	"/uzp8ydTiEB0SI+coGNjMGBTxektgbFOmGSVeH6cpxj7U5BjE+qxNxXOn2zFsiNh31qoHzR3YdcG1GmY",
-	"0Oh0gc/rmiBTdFoTGvhUYNxLvC9rBL3EPhOF7IoChfX5yYETN7n05Kqj7pp7T26eBy4isfUjAWvRTjh5",
-	"D49krXfu6yNd66XKF+YqRq+WXptb+EZylS4b46Zxp0O6MUtxyE6XRGw4E2sF8GLPC/f7gHTI+dgPmBnG",
-	"GgSA3dU/dM/qrKYM6xKODGuTzbIbjHhl0VHoXesQYo2z/z6Th0Fgx6WJ4vCKVEyb+iL2+C/0VttXEF5k",
-	"3f0L4kJExbCQgvEXItwNeXOfVFvCOsBxlH99NQRZtpVX+DHZKLjF+YEvZDGRg1ZfnbqTO6Ev8pEsMpQ0",
-	"WBrhmFV1MvPSAzKtVT4T8TwLD8OUjnweR2AumqEGBQ+TF9bVuBy792W7VPMcxe+tfIDS9HF1cpI9sfmK",
-	"ueuRIyxfvMu9gg2LZsy+aEEjRnhIwsBjURyJXhz/YH7NN3rfuoqRikCreEtloSiKu3X0nCqfvMw6FZ6/",
-	"FYKRCy8CHEoyCYW2Y04on6cWszwCFEPvFltchKSRvAMJhO6JUREceQQxB8lNAtxOOaba+BhydhBH50Fz",
-	"iUkT76ssp87MSpmVqEajNblH5u2VeUjRSbniJMW79KUDm8uRZppk06OvGRw78bn5vDRSdvX4xOyAq2zb",
-	"GkdLbORgXUHb7P6gFedwOg3mNsDN79ApmxM3ZfMRLvi0KBnQqS9pQN5zCHtOBzKYE9scSgSEK/gF+Crd",
-	"XuUjmzY9bQtFZwZXG01nlrbw2NuWlgK0ciypZEJt+iljU9JcanppGdkZRibY/bcIDYIU1Fkg4q0F2ikU",
-	"8NmV3phSUG60KMizJOrmWaqhRuS2rRbPyry9MtcqOpdXfCu7S+U6uXY7GLdPDbayVc3cHlYpQ8nO8Eup",
-	"jdvDX+EEbeDwXJ2bgm0Bh78VYlB+gkb67kI90fy+9dbWThE24mSGWFkwF61B7eSFGt6oJaDSP/EDX84P",
-	"0Fwx8s8wby0EupwwO9SwOeMBEyITfWgunbUKSUjHPRXgA5gJ4IPAF7JI9kOyXh1fY/UZnnMBz6leIcBK",
-	"1LmPl93V32wYk6HO5byxmABrccmiJlbml6VM4YpzZjYNo6zKmaa+5VqPXWKj782CYKvYw3BNM8Z6/DKZ",
-	"eTGr9ANZeJMtDjnhHvFHPIRITgoBNLGGuNjueHPxLJ0a+Q9P2fw8jApszd9QfMlcUT4fh4KZGNkwIj7f",
-	"QQZq4nPIIOSS+lwptYmxUvOnXKeb5C1JKsaKXMbetvoMJnl7Pd6SOTZXbCWzS6AQLElQUJOpFLOSssvq",
-	"dbkBDHhR0shtWTCLz4NYvrqrkD+8uB7lJzt7RfTJtnw99DnzYIGWKCAbofptqB01TkxmthVUjSXnZZMS",
-	"JZWBfLlQyc2l1qnKvL3y0Sqin6vzlezSMQuGJZb9IjPZJTXAD9c0wBeswpURvqYRvnp9htVNhYX7VIuv",
-	"FLSwMm8pOztX/CXZMSUwFmDWmfm5MkOxA+4XAr6k6WVDKzzqsyRf1fbBqels+UhrEXv83soknt6+K8LO",
-	"7MkDHvicKbY/K4k0EfCbYg21KNxueCmlW31Ulni54X85DkF6xPUPg/3+eocit/VXh8PsVcZGfGFVn6pb",
-	"99apAIXveuW10uDOhC6UZnLzEjFlQSAwcPGUzTEHECXXr3vXrx/oyoXmOqsgbnwTx21VTSSIqeAsFW1p",
-	"ZajyjapxsErauLqkus3TVXxH9RB3o02OOHExO8ANvBb3FD64JruC0IUmju66pGnyrabKeGYqa8JOtJw+",
-	"x/fu65undvpv9dnnMgq92cB8NjdTHbiWaspbPJ5PmUuavQPSUVQPORoU0fegA86Y9zssSrUbhOEpGobV",
-	"xPVFV8UZ5tohAiDchbjviFHvQKeSEHismDQFS3F2hfdjs60VaXfxbXNMh8Y8SBahl0ywCeXSH4jMFd8t",
-	"XZtd/04jtF777mmdm5A1L7OVpoBe9Pz9OnffYvrLr2ePNM/D6BSPUMvB7C88mGMFEDuTB+7KOlVj7HNS",
-	"eezpQ3AZyBO9YHERgToGnJIWs4e/4ErpPvkk9CGnnXpYKIAQhWc0cGKnnM/PfMmI50dsIIP5Aekm74Bv",
-	"Uf2uSxaczPN5h1W7fW7aPSC9fUL5XPFC1YqIG0Y2UjkPdsUVsFhqGb5ICuFUvtlrN/vh1Ft+GT9Vbuec",
-	"ChJQqM8h9ZX8tThPajQl4O+jcRj3mRtR5XmvclMe1alFxYp6Jlcp8xyyq3PiNK10N6ufqheLRH7lihEo",
-	"+wWTKPif+kpstslq0ns/tlHGCTytohAxwlW8xMj5CkLcKZLgVvWJPl9SfsIqe1FS3YJki1tUFvy5rdtc",
-	"EvsNF24olbG19KEFknSpuCoUTVtcwCIZ8QaKEWQZ9Yr5kovtMwWxPgVoXyd7VtqLRv5F1H1PHZ7oA3bG",
-	"gnwjwh9Y5wiUVJ+P1gEFlwgfIhCoy/6VkC9PlYMZfE+s7P/NMCJUIir0Q95S4gF7BuEgGI0GY4fskd9+",
-	"BMl511hbNbRtaQN2+rbSKmeY6e187A/GdrrxJLlbh4QRmSqx/VuY2Uh9vQ5SsLJb5GVeLtzKIUMKFExO",
-	"6ODUpIzWdSjNQ9XBw2rZeaIwYPFxW+hiix9cUNykHkooT7LDU+l1ZAhg1jAO0jyZx7BB/aANBpBvknIL",
-	"MgM61pkEAR8XVOqsWx2ydkWRqzw1S7qrSbGbZ5SLWSBpdu1YdsVUFUkZxQor4jGltaZ1vHXkUs1UPBF7",
-	"ti1OO1uxLHrRof/aQrpOzNHqwNMUC9iPSd0i9HaS3bfr7HSfVFvtXPLNw1HEGGTIVI1CgsgjIAc1mcfh",
-	"+nWkDcl6H27VQbUgL2SpCT4zsCITbsFaVDe4+9mXryztW7K0fz30eTmpFgm5WjpXjukWm/MEAZXXaNnH",
-	"d78B33j2RVcurwkSnnMdiV58N2gZroW00D1L1Bey7rgyFmZqXRKQv7c87+ozXW10iftP+9OqO8OW7Gj1",
-	"A/eJeenqoG3poH3DH5xuQiZgqvTLJxLS41qyAtUJ89S8dEWYWyLMezQ6vSdG4hAqHm8m1ZJgz9K0WV69",
-	"s5BjLqTNxUkSqIfJo+sEZ+YSJMH4nUX5rbOrVp2iJ6k3r8h6W2SdpFfLmhR1CIqpxh1GqRLfcB3v0bvH",
-	"j8nYV0/O47pgvsQs7IJ8xE6Ow8Epk6TX6XTJdCbGTEA+6znxZbvP3UHIJeMSkmNTcv06TuX6dTIOA9AD",
-	"odAWpsq/JsjXjx/cJ5I9l6Tp9hvf7Pf7Dd2C+nNf/TP21b8v+g235VgJZRKs5MuDPh9mZiN02I3qLukk",
-	"HBL3m/0Gbmu/sU/6jf6s09kdPPan1mDgO9ZvvHBJUzBGqJjzAZ36N8wf7TmdBMUeB4miIBcUuPjydAlJ",
-	"ZwtpV9JuB4vyroE3CR64JsjRXZNUxdBEc0I9lg6oiHPv6ffIiJ4xwkPOWpWNbXpPi4dTQA11Gy6pPNDp",
-	"QmsO6XZ6ZOoP5CxiDmm32zHi1u9jCfjWARQX2un1Op00MW03zMOxo1j0IjdTVdelP9HBOr6E3On2prUu",
-	"JvW1BdXye6gNjSKpY056N3arE4gPQqF6bvWJGL0XhZOiPe8QaozCcYWaHnwr5kKySRn/W2OPw+Ew8Dl7",
-	"OBPjKrafB5nHwRodZ6ujnuej+HmY4iz59JaFmSji2WGLpKm5uUOmLBK+UOTuEGvEcCBaB4SaAnoQwgip",
-	"EsHbKqOZrZklkiZig7MyeoBSN1B+J0UT3Rt7rQPIPa9N+ymOHZeAObpbmXCUBCgbhPqNRdhfvifjAKjV",
-	"VfVzrKPRVj+aOPq6OcPxrdp5w/G1hwGVarSLF/QaeODhQdJMXmkdkA4sNc58B9jUprioQHieH5ImdxzT",
-	"AOp9+VKka1A1R3S6M4wYczCHaDceaghx3jsQCqZFwVo7piYeC96KCx+fjmVs49h6dEEkSxe2CfwdPTAv",
-	"OWRX10lzyJ6u++xtNIbl3kwXFUe39pqaPrgVj7EmSH56XwvPSRCq2fmc6Mohlpd7BnMpFomJ5ap3e+/2",
-	"rbd6t28uU8hWy4+VWAfi62+pST2psoY1NKv0q1eq1bZUq1lcs38NAq9h0rQ6XIEaruhgS3TwIA/3suGN",
-	"VEKdbXwQ9OSUKCRiHJ4X3VFiYrCNYG3/wfE71BuxOJy3Gsr2HxyrSR5DCbzKEs0fcRrU0lilLwO2RnTE",
-	"MtyidaoEtSTan5CUyxvml6e+91SGTyGQZBS2Uh7TnrPr7Dk3nVvOW87bzm2n23G6XafbW9WPevTguOE0",
-	"DrkXhVCf8COfe+G5aDiNB8f/Rn1mJw2ncc/nPv71gc9nz5M3HlL10hH+51AX9vwajSYhn0PL74QSnLNm",
-	"cVK3DgtLoIVTxi0TzyDknA2wqudQK1UFpZlCzsvxotZfE0ND0mgN3fAdOjhVfLKwPAA6khQjhDJnuhKq",
-	"rtZ5Er9Jminj1V6roGRAyQCmKfJa6NVPnswTamE0YCYOoFiZgmfIlEYy2Qmo6BUO/YCtFaNTN0yP19Us",
-	"6oY+Vayz+NszX27CrbTIqK4D4AJGz3w+OkjCl+NcX0kqxfV8l9Zsqgv6Z+alK0G/JUH/iE3CMwZlXQrJ",
-	"DArsVE7Xs7Gc+3a3S4ddnZ6i5LUritoaRWUTrxRK4ilY8BSrx4SuU6iRQiNGujsnVDCvTQ7xIQjHBZ8K",
-	"9yDjLETeIX9S74LnBi9M0oBA5pz85qqW7s+gpHDenIAdYm98ZhTMmiV4Fd4t6+Ghaln4v8vWrTuTT8Bq",
-	"ZpUaQPG+nIWnbGMld7S5qqb3d7GDVw1wIx7exQ5eayXqsA790hXj2BbjsOPOi++KXBMkCgMwgerI733S",
-	"7XSwAKxDbnXiOLBO9l6kreh0Os6tjtPrrKrXQJlxSyfRtcqVKnLMuFda/ivjtiw4U0vM71Ust9VMyYI9",
-	"KzYkl1qNK/vg0grAKobkXIIY6+G089dasyKS0rvxqGw9hgGV6GE/CT0ojS0Y80in07HsrXTqCxnNBrKd",
-	"NNci02AmiGuNpaim7yI3dXxU8Sl0JhzdbZNjtG3H5eCJ1QyhI+pz0oTv0VfRioMYoNixHwlJIgioVoKx",
-	"zyEkAqIPx3jr+LxNHpdmSsgoAOj/n9DnMTvuvV2k0+aUPssdXuztQ9ooJVHjMidQdwe85ritpPng4bv3",
-	"j+7tvHd45/Ex+b8/7rZ3W23yGAIsup1uax/iH0yIBQRAtNvtfuMF3gYxG3xN9Ll6EIIh7Kf06mAgiavP",
-	"ctsO+sDqbTCalEcf1ipHg6v477udXXIW+gP4c4+c+R4L1Z83idKG1V+3yL/W73U7ZDATMpyov3eJnE/x",
-	"Ikh3jzybhVI93X0bQpO88Jw7pLvX6ZAHh2ljXcqFuVfpnkKJea6SG93RXjTLlQ4obrdQSPk6WdEDHswL",
-	"sNVMjJUgQpZFPHbmD4Cig/lBTPVWdpoYLE6DuWGEgnSKyyvyUFqm0Hznd0O4JgYsZJE1tLj19Z3qixzU",
-	"WFVIzV5hofySd2Et9gqXvIrPuaDmw8KSDxUyIJULwDi7uppFUUUKO+16KhWMYBKjqFTDlQVoxjGdiW0f",
-	"h+ccUyBZQSoHxGNDOgukMBf3YmeyNkGVLnXanb1mZ+X3BEu84FXNfau7cnPyHKgrkRJpLpnuZ6Fcr47f",
-	"Bb6yGnq3Ud0VXo83IUUMORe9z0cB5HWQB2RXR8OoT6TZc0jizeYzpXv3G+eRL7V46DccYBxxRQURX/Qc",
-	"4DTC1kGf76VlmI1jURanHRurov1jmMidMVV0+pEaJZgk9RePGPXsz/etIcFXqBXULIxZp5SnzqoRa9f1",
-	"rg7UTm+YLohZQhmrV8MUG6mGeaVuVzi+0iS3VuCwJLuhemAr5l81YtVvMV1wdk7w9wPSb/QbZBAwGpnS",
-	"mnUsyakpxJ1WWpBaRGu/ekWz26PZ+CL9Aq9YKtVQpVv5hoeWVQ3Rvy8fUy2aid+7IpgtEczjiHIxZNEm",
-	"/KicnT+oxeDCwHuwukMsibDLtJMbSYWJVydLab94RZdbossP+TCMTnyQSwsyV69YtXR5j9XpYWa9d0UO",
-	"2yIHSGloQmTKCaKCkSiVbyNHG2XlBLIDqEEfqTevKGRbFFIaPnWYjZUiRzxJlAweHBf5AmQ21MYhO0Ei",
-	"5iNmz+0ExG5yqcslzYmA3MbpbGwuaQp/YKnyJv0aptHS3je0PfYggA0rv2J3oyA8ocEjNji7J0YPptLt",
-	"82bHVEJ3SJd4aFqNv+mZP8EWFs4kav9zn49aMPCqeZIzCeW2cOntERv5QkY6VZU/YZtIOorG9nRH70WM",
-	"EfZcMi6gK3CChEPJOLglWik7KPqBkvy6IklNWTlQsXbKu8wur7Hga4TlLRKhawbp5YpdLDqfTDA+YKRp",
-	"vGWEDiWLkmTG14RxvOLNF2S3raIgasXAjG12UcAr4zKakymLMPQ1iU09IO7HT1zS1HmqZkHQQg+gdkqk",
-	"SjhVsRAvLvmx6DKP9tw0qSQBo0KCNzIZactR/CQZ1Yr0s4EozXgSTvEOVMuOiQhsBLWoC0W9YIOoLE1u",
-	"HG8sxjRiHsFnK7hWoJzQSlWKqpsI9cBNZ2XnJZl8DZhhvXcFMrYIMh6Hp4wXh6+w51M/ApFXenXtA3/I",
-	"4Ca3joWXqrXUNTbttiK3OntvdzoOeYt4dC5aFR1z0F4xzXz9o8cHJlsCXOodM+LC8y4ZQ+4QSHXqHs7k",
-	"OIz839VZ5N5hNGJRlTIl2LdTsAwL17LwiE9XdsBtiTXU1zVThx3r3yVDXbIi9c49vLTaoU9T9NVBh61A",
-	"OppFvpwfq/nqSG84CMlf75nT+PWPHjeKInUgBunrHz2Ggj+Fp4pg5hE4OJhwBLON6AAcfSzh6MHCQ3gE",
-	"DiMe9FjK6fKTj7ee3Rt0Jsc3FM081SffdLdrdUc+8rkgocI96XG7iIBOQjnWGgVelvZVT/h2w2kgCI3Z",
-	"gZGIU/8bTIlESI1Xds8Fk8/QYKjJxcfbWTvo1ff5KC7SoWMbApa4/k1aGHzi8OEROdvFaKXk3s+ISnZO",
-	"533edG9MxOip/uyi1qWw3jztNZVjJjBaQxAZ+aMRi2DuOPYT5inu7Ranh3Hbfd7XSfnEvhU7R3GiERuy",
-	"CCAvzAEipdhzOpkGTOCAzO5gMhDGPchTDmHdWMIkmRk7Uye0zxkdjGG8ZrhC7eiYRRCJMieeL+hI6UXq",
-	"dY8NfFCNfAWmB2HkMY/MuBIG7vMd1fvOIOTDwB9I4apmqCSc+eroYah5nzcjXRKKnISejxUKcLlEHJmh",
-	"tNGQM4ckJUAdcxcsia08fHjkkEkopPZlgzocK4ot4os+z6gGENIe6wewZBManTJPDd88uw8JLFyCu6mz",
-	"PsAQkJ05RDNOqNOqNwC27l/9K/KuZrZ9/i4QB6ysL4j78MHxY9fU+YKtgxhJSJMEOVkFuX79a48fPyS9",
-	"Tuf6dXgSQ+o0C+o39onPpUP6mhWpL5Br6e/uBjL9nWLp6ptvttvtFy9cCPZBmj2ZCZ8zIUg4k4Nwwg50",
-	"cZuIcjENI9nnQ+oHM6XhNmc8CmeSqrMzpXLs6OBOdWhAH/Z/l5HAn/jSMafNC895S8ka5LoEpoVYn4l2",
-	"n+8QV0/KJR2dOlIzam08gQnq6EDGiWtxdfeAUD7XLUP6YB8DLsMhcd81zdrN9Dkhgs6FzfkdwunEhIVC",
-	"PQi1mUd3CZUEEVXT7TdkiD4BkJu3b98mXoixn4Q994XsN9xWPJ27gc5hZRWaQFkGBd1QMRzQKFJED9UD",
-	"1BMg4Ey84w5x1ZaZeSekd00QF5n/gyly/rvwHIogCMR0vwm5p4BCiQvo3G1h8LFpRTVKpTZXmFi+tlqd",
-	"d2EUCi74cXYuHurRtMkdiJiFEzoLPEIDEepoEisHjB56InOtUiBE6QiC+BKXS/FYxZOS4jmGiWAbimGC",
-	"Op1UG3P0ArpKtXbb5HhAAxqX+IALBQrr4ILgxRcanNO5UNPThUIc8rssCskZDWawBYNg5jHPThF2tguQ",
-	"F1Z/QpqupdzsE1BuXCKhcl9Ip/6Oor4R40SELXP+lQBkXGpx0Oe2DI20wqWpMy9dJT1FPqshp4ug0I3v",
-	"pqqD13RDGGy3t+si6QdgpVPMDngPxPlqvaDVJsiH9HFR3AiTaMvFkt7BPLMa+KOw7nNUAPY1EPnkXGZh",
-	"yG6LlCoF5W91WgcZqGBKuxiN49zninEcGmpzyIQGChyr/RuGEdSDQU0CDrKiBjpgHmpMmLdea09wSQqd",
-	"MB7j2qA6YlIQzZNIt9PpwX7ChQRMSnR0F4lKiTd/NFPdxLqX60/gSbd1gDITmAOuLOympBFeqxph8SI/",
-	"0mNRj6RpRM838E+ZKTPFAsHa5IHaZhBxgkyoFizujQnldMSiG9ddmONAwpGnHPdbNblPKOEh38Hc6ufj",
-	"ULA+B0qCkKzUszq/sKeWBOI+SMw/wog03aSgpOsQ14oMUR9jq3i73W7hinY7nV1zMn6HBr6nTwXSpLaq",
-	"KyI+wx+VoB5RheIwKtwLBzMg5xM2DNWRJpjQPiLRjIv9hAhAojrkPAoVS59PmXAMqfS5awC9q/mFo6+7",
-	"Hd3VbMiAAGOb2Sdd11GycScc7kSUxxfZUD7N+ClXWIXx2cSwkxGTfW5RUDcnYNrkG2yOVDShcjDW6Zyn",
-	"LAiYRxTiOohbPjVP6hBcu0qbkkExvznyFLcZ+iwSDtjGhZNOoaT4rR0Bpih5n7gYTvgUjyTFA6k/nZjj",
-	"GSNleR4mp0DApXlTvVG/o73r+k0Hr0qQdFEp/SiSiekDqNWYdNXM0/mfQFr4E32VEaz+169P/CDwtQXk",
-	"+nV17kEUuRgzBH4z290CzBYuqeZ+al6/brVDQVj43CqHF8e3ezMjQ107MY+i+5NZxO/qn7G2ZcagAYwO",
-	"/kLxdz+VWUxNDIkLCSLpvwm5Bbu9ztsEw64c0t3t7GqW1b2pfrzZvWnuAPS6na6+V+eoiUBSwohRDz09",
-	"U6lnE9EzFpTn5gQOYQERGt/aiCmCSuJaEcYuYIjMFQgFnvoNvbfWhQGNgPWFKWhL7/5yYknBf01iMGrF",
-	"5zWyTd1bMHYz1cxBHPSaGmcyMqWYldM0rF3cmeoZ+9PX4ci7So+yAZulrWouo0aSyzhqtC5o/3wcGrcc",
-	"YpBYrdBqXp/r+8Da8aRVKaMFInBAxq4OOVM8z4+v/JwE4eA0dS0LAL9WTM9YdEKlPyHNc8WM+jx+CnLP",
-	"xEDD8G1UyXQn8VB8mLlWupRKqoC3CFsHGoIYcBgPeUzPALvo1TpjsVzyjOYMrR1orBy/aGaKQB/3TCEy",
-	"3LAd/EIEs5HeQb1HRurodgwk73P3+Q7esnD3Y6I5uqvPA8prvN1l7mOQZiz5gY9BCn718UApLP2Gq1Ub",
-	"HurXqSQ0gCywCgErZgpCUyE5LT/3bt4yf7719m3z5+3bt2PXkgGRzGsZHqzfh7/tR5HTea0+B0ilANE4",
-	"DDwgNgAyYTShfMCImPlSCaUp3H4YRkyM1ehi4oN1V0sr+vyYMRJrGVrbylK/Re/wlqLzAeVG81AH7fkO",
-	"iyIA0MJtK3l5mzTvh/JIbYmS+MxrKZjT50o7RSgFWl/cBcA4rW8CF4lVM9+0obqdMzwqvtDu7ymsiXHh",
-	"RVZ4u84p1Di6Z9oFq8vhwyNbk0ksSa2G01DsSPvd2p12BxNzMk6nfmO/sdvutHcbTkNpzWATLNAFwHod",
-	"FpVoMu4ZrdxGZKIQELiCYsnsRyZMQZCmAWDEwJ2D4vgELL8cK6kHfZ6KTigqkYzVGVPBCsVRBwbrStIx",
-	"ZI51ME8U4kGzkaFfTKeKijukgu7z69fvwAncv37doF87C3RGLTqIT1ZbvZoSq6oF1Tj8AgQMXyFAxPcB",
-	"nR5oCaU0/0AJy7k9wm6n85b1hCJrxf7PlWhRGA8JJ6ajI6+x37Bda7D5EZ0wCd7Cj4ut5MkjNx7ETd1t",
-	"vHiCpmgm5DuhN9d3GuJroEntnhuf6AoEhjXC31GkRrjjzfA5qwiUmE0mNJrbdmc9QZyZz4HkYMvaisgV",
-	"wrU9qY1YA42dk2puxvHR0Oyr8cIp+vLJi0I/Lg54dwe26Dh2zGQGizsXn3UA0sTOfFw8YB7Kx2N2nHao",
-	"qjEnYRCNz//kj17+/C8SD0zVIb+1o557V+l8Ij1izdxBAueIq87KWqN89YsfvPzsD7KjVC+UjdJ0+fg8",
-	"TA8v4TAG4At1ckM+YHUGx5439hsNK5gFnAxi/8YNYxsdhJMb9IxKGvXan0xHDTv6pPH6+3/y6m//Njuh",
-	"vZu3gHzqNL6bb7z+nio4k16mYw2DHJLi3AZI1F6q13/wX1/9z//46n/81et/+MeKM8tPbCEZgEsKZHQV",
-	"h54dPPEi7f+KKQjBHZB3r9PZHCuKFy52JKonE+8ert3H3SftWWKIfevt2+pI2dy4UYunFPa6a/Wq2Ywv",
-	"UGDsZ3Y+saAVO4kbddhF4WDeyi1BJ7UEpVylUYkHxH1qp6/tye3Y64BgvbH+UUECSp2Vqn2vSs1iiu+m",
-	"YZVx0BxYKi7mZkh5chv7Hz9xCnglskmFFukIrjMqSNd4AjcdDaDFnChdB4gKNvNmp/NEtZ419JWjvyMh",
-	"ZgwUt48ek+bXjns3b6E1P0Z5ISduEiLgOmhDw2eKTBBlkSJ9/oAb/WYa2wGVsqsb3ye+EDMo8gkXyRQ2",
-	"iJj0I60KTSN25oczkdhX41Qbcf5MLVb6vAmYGh1+gGJ9CVbRbqfTazmo9JVklJwybuwHqIVKsPbqmBhB",
-	"sK4SafY6nV6ff8MfnGIM3T0xctCNNAhCoRQLHpKASlQcuE7UYXcV96Gmq2c1ZVy0CQQ/gL8BtNk+NzMU",
-	"CvnOcQ+2AGXVnEhqSuaeejrnZn5hsBzJSXjGWsuxsDE/ak7T7XT2DnLWcvX126QZa7W+AAIBT7D0gz5P",
-	"rNLmtsNT9Z7bKoPLj7Xv/01hZVDaH5sDmUaclsEfLehg2PalIfeY1s/pnDRjgu92HAKmgVaK59mBSt2O",
-	"U44XQKRr68KKwi3Vl7MQC6cBxILe9nY0iShWmwe7t2/fJudUkKyponwNli2BbnXhoN7eiQk0PyQFFtSQ",
-	"EhqG0x2TqEWgpaO8WWWUqPCsJCeRkorwZO21gg2sJzHjsLqtgL/02coK/6IgSC2gTIhSg82/Pj55f+A/",
-	"8L9+9OHvHnXv+0fiiD+6ObhzdOvodPpvfufO12+32+3GaiBmsxARd3ItfJg7YoVD2csARCtGITZ1mdN3",
-	"EP+tpC2Sf94Shbmu6hy0woG9nRmYjdjjtw+SYs+Q9gasqcVSI3H9ZaTNuoetHJFeKFGudFYrQlsFOEQS",
-	"OLwY4b7PZLzIzSAcEZ+36uHcPQf2Pwa7trvmxojJpzQIntpfinL8q6OnbIdPyt9MxlTsEwheszKjKPo2",
-	"Cde0H0XhSZMEzecOvoJ+IKz3Rvtcp20Ohw4I9tI0KBqf8szAfGmjBB24lZ69YDI9c7dNjpmUPh8ZaSmY",
-	"BF+ItuvG+YiaHQdDTxxI3dDKocv0uvhSsGBoKvVjpqhF1tEcIBsxeRgEqaQhbxKaBUGK1aRyYqQhCzpv",
-	"rG8X8nvA7zkWW7X5vZu3ipqvfJbfzy/y9iRwZgkNl8ucxI+/mSke2Gg4Ddu3DQwsm9i2oQMJ9FI9TRbH",
-	"fhKTGnWd2JwHB/BQZ/HrWDnu1I9jCrXdjtmzxn7PafjinhjdZZg0Ut8xUd8+9LmVFtMXDyP/jErMLGSe",
-	"UmqekNb7eMOwA0kYTQcTn8OfHagSl3uymCYwWZy5htcpMV+usqLogzaevcKV3K2yklYL9oruLl/R5IuV",
-	"lvTmRpa0Zy0pWmvXQHfFp70M21nDs61tClXZ2flwn3XobAJo6ByjLuzAqmvpvLDFw12Pe1TCBO20EEoc",
-	"tZMcOPimwTofP1GUbO4zfPzkRQo2fAApw4MgPb+k6oQFIbKJrp7v0IEUO1Rk0ww9Kc57WwQ8eog+yjFH",
-	"RbzxOBNdDjNIS1aMNfA5xL5YR1a4UFnMxBWEEaRzPLor4igCBVYID4mYDcZ9nsIOEP8UMSJO/emUeRcg",
-	"3C+LZF98NDNLDDekiiXNE2ddqe00Qs6233sJJKlz6i8GMHypmGZ+867wzQXhm5Vk8hrk/oYknFKMRThh",
-	"l1HCieoS7phJgVmLQQUGuaRknE5E6TraYKWVUvVTKgVo+mS4GHRlx+r7HKu5x0+5cQGkZmhyIugLG+As",
-	"wcsFc2gkyQ9/HtHplEVxqDaFQq1+cqumz/GnFl7WS4nTKDxXTEdHviWFyC0pzBmZM9lOzw7CWJMYdgwu",
-	"dfWpdYE9nTC4wsYXp0wGcxY4m/DWHFjbMoDBzUn54h3R4p40RUhmYkaDYE7cj5GRPnFbKRhwYLVhMklT",
-	"KAA2J+Gwz7O358phA4bl+sIOfLsmSHe300kFkt+BXCeGxZtSY76MIz116vA+j9gO8HZciyUQzc14qagV",
-	"5J9eRjV9TU4YAGhuKhq/ojpBB+n7DQq9JQSv1q/P4YfzcWimkixb/s6hvtCQw1Xi8uAqL7wfStjZeTbc",
-	"B/P9xEWzk3rnIp8EiDQT/k96aS9WNrXuchUW5OKrn/3o5S+/9/n/+buspmfn2v04lkBPalt1ujtyPmX3",
-	"fAFhYaWIrnDINeT8blY6b2r8VcBwvcFndPrKAy1FylOfb21du3nUU2BUWW+pK8OP44tC25nzupnQnKXn",
-	"oSzeqlTkQ42D3WzkZYYjF282aVLbSO/ABS3SbW3UZqOpYn813QMTd62ifWQPxBrbtgZtrhvrVBEKa5mf",
-	"EokGMVaFwXqjPn6yDgjG+1A3qOc9hdqG5bA3bUCBh1ElcK2iiO5+fFuTQ2CV/RtcXTBZDNRpnhMZIr7C",
-	"YSikwMOozyFdDlL6DrijYvEqw4wlp9ntdnZbbXLI8baokrjYmhj7UwhnYlNpX/s7292Y66fb67xF4Ebc",
-	"oefh5al0S3BAmpNZIP0dfZNKzPkAC4HALSLmxRe74JSFgZeNL0ovIns2o4HI9KMR2gCnn7m4WhCThBFJ",
-	"fW7iHuPt1LH6RdCMeh5M9Q1CMlixHCdL1QKNQ0gSG8KWXV1l3a9tTFsWxpDv+Pbt25ub71s7mjreQTot",
-	"DgmygmdDbmTGNZFQVArwrrtW64KRQ03DWwMhxRS6AQhy4VbEoivwG463saihJDHIkgDwPIFWCgLP0y2y",
-	"Y02xJr9XWQzfCtR2QbDi0PPMRWEd1RpPykIVKB43bFYzYStvFWIL3eUCmxr3RIIDrFOm82pYCRNAypqE",
-	"Mtbleh5KRtyIPbsnRm6bHCqAAcHWUJoQ8xZBeo84ztru5pwKnT+IeRikbEVpQxaoMPCMWSxigkECnCnW",
-	"RCwAFPaA6+CJXYK37w+tsaUnDHfPw1QPWcBgd27wQtJAHbBgvdZUyMxuumXimvU50rCLdLuqfevNMRUp",
-	"hJEan8JvEMY242b9+7wOAQCjgF5vlsAWXNFLcIdQkUGKSyWzyngMniG3evWHP3j9nT//4t//t1c/+5/q",
-	"BIcbhzFpia6UTJgM5PWxxLkp3FZ55K+/8+ev//on8e2qzMjjGN/NIKFlg3n5yx+8+tEv88OIA6KrL2C3",
-	"0zViB8mq5KoipDcxKwpJlFKHpNZavvr2d1/94Q9efvat13//w/wktDWn3iR2d04KhOZ6m7rSQG7uaB5a",
-	"uIzXBGE0CnytMFoM0ZLjYGs2rHvOZK21/eInP/uXb/3NF7/69y8/+9bLz/6oKqmWzmpR2GwiCQtj1Ous",
-	"/q9/8cdf/ORnr3/2z8ghXn7281c/+uWrP/2jOrtSC8iYOlJbvtqY45Bl9rU4oxw4aTx/OGQRiopkGUlT",
-	"T3WzFjKrg8uKrJfk21vQWzF/K+iwm7teWoHtLey4mCfZPWbtlKqXLLjQI0ETSwGehGs1WBt38TqkOFPh",
-	"cG4WLYCe8BiKQ+oWisaR8LADck59mWQ+AVZWOSr/bpzWJZNmhodJMhkgt5j7rHR7dE1FyPCPi9KEjHmR",
-	"gko0NAhwiQ5kseAnlRQedQqAMIEcylWfp2YrFhhYbYiPiUzhVqgmIZt2wmEKEO8TF9O5PYL66i7p6qyS",
-	"gjQhE+AJ09lfEKCHQ52uFviPQ1zqeZgt1yW9lkN2uiRiQ8gxalo2WUTBmKoVZmtEef3H0hvwLqWaPpSF",
-	"r6wN4Rz2lVbUzWtFh9NpFJ6xnC6ECVXi7vWN1W6vs9fnuhFjq1Vr0yaPYKrQTS/fzSP2CRvIpd1kne01",
-	"LbHqsNbQefq82+ncOsjuAiqxmgHFiKjb7ewtVIweGdJ8g7cTYKtL9BFNygkktAmvAoCKKTjWBH79iz+O",
-	"Qax9cjC9fBX8tERV2d3hoXxkaD5/GVbPgEPaMnRr6DywvsT0fWvMceVJLdEca+hfaIjeyKCWrPStHR5a",
-	"x3XxsNDYvP1hdTt7BkR9DVr3Skg7e1Y3QuO5Oe2sPSkUB8WT0KLCoJk6Y8/vx8vPvvvFP/zdFz/59sYn",
-	"sRpYUXxxexeKYq63WU9Blvcs1WhS6oLa02J9BmC1lb0QwqAiXTLAlkOg5QBNE3/Tl3Qz2ldNn8EidmH3",
-	"eMteHUjiD0tSaqA25giN6mPKrMEeClWMvfQ4Fvav1I+k/0IwUJrVxhzvN6cW4Em7KPUAhS3cblVTL3Q9",
-	"LFcXYn70pKJ35JYDe5rVEzwWMMmWekkesUl4xoQChknxcDfJj62nYHxYqRCBNjkUqZS8ug6F6lgn/t85",
-	"p/N9dJGkonegPc0RTGG+zQVQ3NSY+y4MxeBse36AtNNBHyZL+j5mOhe+h6mc18LgmW7jKNY4OKXPM1EX",
-	"XchvnkPWuKqXxOtQZt1K19C3JGdVXzwK75XQYq7nDQYudDs9JQCLjFcFHW8k/ADK94dnZsc3usrrRjzc",
-	"tWjxS3vRCYxkb8SQau/fKsbUUlq0hXyvOD4hw33I4rxCpSR4EZI8TWUXJMSx0xrWvVyEQwXzXi8nrEdM",
-	"YqzkU4irKJXWDzgjUzpK5U4Xyc2YjN3aIWHgMSExe4wT58uXoaQBGYQzDldt0vmFfZDCceb9pVGOsw1e",
-	"f4XIlg8wsuRySrik6JX+xO5DeQDMADUOz83HXudFWfquzUi8NUaSd1GbZGaFIwHqeUhHbLsrsYEruDH9",
-	"XDKpNFtDIBXdvE0isLaarKqSTCqmDnPPF0aqL/gahwDIiiROTxcQ3F4y4XQB8+6tvc7t2zd3Ox0rmldX",
-	"0SkwgpVgqidOA7hoY7+77Yu2FlHXTi0FsiLF9tdLJZEnwKUCcrZW9F+RoNTeL4j2rykv8wq5INevm2xU",
-	"16+Tk7lVK4mz8yXSs89TXjLhkqEfQNbukzkU1WOk2THuNif2oSnRHDvEvNaBLnmkRCfeycXaFDQIdJ5+",
-	"LKB2yuaKd1y/7sbYWwk5EZcuHNCprwb3HlbeoVC9raCCWkFG/43K8cTjNf+qSvMNezsuTpprYnwc3iux",
-	"vSf1QVLHxJf6jvaCwKjUWWjsf9x54mx+jTeQ3itDn5cXLVSxmy9FC/Y2XgLAkCHAHGRI8zZgFwXyu9dR",
-	"/0tE+DAKJ+9Vz9avHr9fkLF/FVdYx3wRZ+3QhfDihlaKuHuvRskGGd4vKNpQ5Nq6QOCSO2VvGr4USX8Q",
-	"tzLMpwu5aDizCpARVkoKN9H2k6uKixT/Q2xwSjEpBmHc63OsAgWFchGTgKHeyutOA+JCM27bNm67cfXc",
-	"ZDiFBY508d/nbjtf2sjnpNTykISiXYvrk+mgNErsooNY87F1EQDnN8tSsXIk/QViGyrk4zF7l3vFAfQK",
-	"wITcnJ4DPAC92GhITmbSUDfWHvSDgHTTSb9LJ9PbqNljcdR3hm8UpyffhoFmBQHwZbXH1MiEtjwS+cLA",
-	"VeoE5LCVHijaXD5eEwvUJdEFSb3T40rZirrOIviXSCBoZvNVrrZsG1r5PF0aU5Ch/VrIaRWcpKT25m0/",
-	"Cv9dTrvPFuHLMQuGvwE2mi8tjpn4nBUjGDTOYHVjO2BL59ZfaI1ZzxizNadNATF+xeHCJTPIGGorkcqX",
-	"1xJTIfDeNsyY8d7C8WaNNAlv+A201RQewstor9GpKOCm3QUbazAapl5OKwlFydPZlsLhEK5kJOlsNhf5",
-	"+DamjrIDH6skj1o/zjE1Q80hc0lQup3OrSJIgiv7pjNB/WamZLq1w0NZlO0m3+9GogydxozXy7l1UWGN",
-	"jxIq/Kqlb7/8iZdKybDsBkXGPVY34VI5GV5EbGOK1C4otBH7NAI0DvC/8GxOt3KCVSSmoohNaHS6OFG6",
-	"LmwLCfcJvkCaNPCpaGWk3SljU4FVd1Nx+AfE7Tf6DZcMAkaj4niIlUXwLWI8mGpkx5jUqUYKRz0jX5g5",
-	"tta/CCztREq9kiTZ9rC/KlcMIIYZKKrxxbd+7/X3f7XZFEG1Lh1YY9HRam/sGsJaQxFMPoqP6QY2BnWg",
-	"X//iO6/+7I9f/vyPfv2LP2hsJWW0Td9XAv4rfG2hmEAvKPlzmsouSLaDlElkB5Q/uaAbDFBI4MaA8gEL",
-	"nk5mkmFpgQXVQ7m2FpyPw4DtYLlP9SJpukJSORMu6eT993FlBAIDBlGsv4BjUEU43+zeJO+rV+7AcO/N",
-	"tI4ct52RtAAsVW838KSlJSx23u10bh5oAtW1Sru9TvfAGrAviOeLiS8E8yAlSJEAHsRDghFeAgHMQ4k2",
-	"avsUFZQwrC1Rbxre876hlLLmV0im1+t01cjvMTRk1x36wvsYvU5vJ97J+m0v0IgV/R9maoGu02ZljnUn",
-	"TXZbl4uFRLXI8G50PJ3jHbKmAgPg1nlXHM8sEhggB5SrI4kLuyxhwAJ6tEdmp+bSe0MMlVYXhOX0mfTV",
-	"y+VBS8nBuCTyynMuJ2R7EL3shJP+4KYZYzxhbKVadhFpX4QszlH2BcniD3H9Kco3XDJLCuPnldTnmw5Q",
-	"BuyMkr/qjUjJ0GiWlBMOz1Uv3U6n4TRudRpPXiyS0k8nMRkuEdYwJyvaECtRGQnXdNXv73IPY/k6rTY5",
-	"phNG1OgIjI5QQVw9jFz/7pak/S5KezxrNWQ+LCOWLSiR98kyiM3Lfs0bvjwIYJ24/dVAwfq3MWrhhOJr",
-	"ZfW6qwEd1psdstxt9rEqD8bF/mpiDDz/4ssONLRuvwRvXCJo8aZxhaHpi0YXWm82ouLC4UV/1unsslsK",
-	"ZsSfegg64g9P1LiiEZON/cZJ6M3bmuWkMAlElCwzGtyBp4RCVWF0GqMO+C/UByW9uKBpGJGOjqTrteAg",
-	"exDfl07347EhnQVy3zKwtZz4pkOf6/NMXPzjQ1P3swmYptdpxYEOwB0EceG/medudQ4IhdygVBgWQfwh",
-	"HCxM0gDlPyOmC6Yi2xkxKRA7dTudA3jQ5yOLL/k8N64wyo7AF2RMo0nAhMDsRn2evj6hWEkLAxy9GbJW",
-	"JjDCkYR8wHBIgkVnLCITiGRQQ0hKr844NK6/4MOwbX7qc19gSda29bNLaCBCItT0XG4BNtchrs9lFHqz",
-	"gflsbow4cF0E741wxrzfYVHyXup+rI/jEzKMmIc04ph1uqNmpVDrIJh5BcmmKJ9rx5gFNX0w/4gigytX",
-	"8DblfqGZAlplqLTT1TYoXQfXxqKkiaF9PvelTwNNMbniXRbZh1piUU46igZ6DpmEEcNvup1OJ6Y6XaKD",
-	"8JDv4Dw4nUAWYD0LJC3AvH0OxTMQ92IDjpGC1oN7B0V7H2eIk/SU8dLaX3jw37SxCyZ1n06YeKBmVZBW",
-	"FWY9iPlPopUAV9EoyYmvYI9DwbSucHQ3FY9pn04Mx4zXrhSjwZ/3MVbsX374vz//23/4/J9/33yPlTl7",
-	"TiN7LLBsa4pBmHAoROEGxFaskL8wWDX2eKiG3gujB4qYCtCnPU09o1ff/g+v/uy7WHTWntGiwT/ZfMhN",
-	"qQ5QMOTXf/it19/7ycuf/93rf/y9egN3YgfhkxXqpmnqeEwBIywc6SIaevWn/y8UpfhvNRd9Q/eWbGFv",
-	"Li1hMu/01WadXVwkIq+16CgltWYzZ2rxhRA0QaSiUatvtdOwBVZjv/HFr/7T67/+Ca5u9tWytU0UsQWr",
-	"XAOaJix1ewlm8wwzFzic2gO4q4FHzGQS6yy80wM/WRduEu6TzxFjNmU1vpnZwYbTCMLwFMeKw++YjQP8",
-	"AOWlC5it07DBDLZkf/Ph1Isn28n8ZN0RL/OUo1essd95sWa1v1IOvTW/NG5zLDZtFzW0Xc1HvVCHTXup",
-	"U8cMCw6vVgewlOGWVQHMAaFEpbUKAwImWuE6XYZzLrhLlzp8C47Z0nOT53+po9ArFcQbvPWW4miVVOy2",
-	"pW1ohYCzc23qXbW0coqKi7XttTzqqRqHqBdr68cyxfiuNpKIlDXe+NF7rX3CQ6V6Q6FkqIEsQ+JLh3wS",
-	"+nBtKIxMgW1fghak1IcDCFA3msOA8j7Hy9BwnUX9NvaVmjVvk48U7nUxPS2eU5coekavAVqOTLZf0P7Y",
-	"ZCp95pGm0uiswemml3r+q5n+tZJ1N7a9F6lZRrMBs8EJGyrFyUyaRhBOEZ6xXPFkw/4shanQSWDO/HIH",
-	"gH7iTStDehhpmW7tbGN/SAPBnDXd3ZadtgBDrNzf6g6GKn2uFIrQMznZ7xZaRNP9opXuQrz+dy162xpS",
-	"LKSmDdUiyNNNFft+6txa5myrAgH+pqCLHv4lCx5YQlELbewZKLLYvr4iLV1Unl69OXTj/vVKrvWUV33E",
-	"pPZmWyei5uV0kMapi24yxKkJG2mH51yA+FOyzxdw47wZA27BmLkbDK9eEy2nzxfcZo9ts3eFSziNovDc",
-	"whGCNDP30/cJDQI95EnrgGQuwff5Crfgc5fgoZNWO1PuWMQvKyWiz3ViIEWPVPonfuDLOWnit9eSUAO1",
-	"NxEbnOU36ANfSFfnQ7RWGI3xB+R8zDgasIkv+xwqQp6wlNaDxm/rG1/YuKTEvtyEXQJ+o1dZW5kz+9qq",
-	"fsU/dTkALNPa+m0PLuYxCqWkuoKOUqsN1VcS07ZTYBTWBnJuU5A6QiUZB4A7HKZX/5IHOCTcRFuW6lye",
-	"30L4QzIesCGuO55S5FJUobJsSdZN+LiVhAJFtPYVizlAhUrWSCWwOkwR+zWBShEBpYwTqYwCxqZXz469",
-	"zDabtVTkjXadKva2FTM/2kY9n5/5Mp0LUgl7k95oN5Nu4P/5X6/+8Aev/t2P8hOM2LNsBmuw48wuJIn2",
-	"RSYjKD7AbzobQSFEs8CSvlg5oZyOmNgUIs1YhRKsiRReE2Ya40Y4tLz4TeQ7GiBCaVMMadAfzEsnc1wD",
-	"6U9YK7OwfX4IjmXEcu4pm5+HkWduYJoWzsehwKIVR3cV6PC5vv5haJAozkt9SDesECDAyTT6o9zrc3/E",
-	"w0jhSJouQJWHXVbwUrxXqyGrIgtPGvzlAkEXgSHU+i8FDqoberkl4LFCVOZ6Iym961Fc0wCpEVhe4WA0",
-	"0SMHvhwoKCGyLQOgr9YVihheLQ7qXFz6wrwL+Qyn03uUj1j0ATtjAUrNGqLadk5nqW4Jvujix0IPkBWz",
-	"j37JgjRMC9IfRmHA9Hy6MRBJR2SsPfNenaknQ7NXoLfaCsSZmaqtQK9TFFCdgKbehYAm+7y/+QyR2ggV",
-	"n6J1IZEOUC2DROKpr2FwWalLzG0NOAAsO8YAw+NYlDDyWNQmidvIgDvwBqn3mYehXomPrdDWQ2cKO0mI",
-	"qfS05cfYTIZhNNFp+wSZzk4CXydgqmTg4XMTXUbkmMoM21xqhMEkq5cfcqRtDY5l+dhgDmWLbgpzKBfb",
-	"PTaQGjnZiq+KYM4v9V39SJK6XSds52EcwQARIdmdaFoeX4TtqegHPcnW4uiHWPCuF3yUkFc1sVUWU7aO",
-	"MaNGoNnyCKYyY8gFRTA9uRA5qE9WzYAR4VrFb5AgV5WA7zOpW7hmM/xiEbhA4BXIOgVmmKetAPXUfy3M",
-	"cp4VCw43F2n5xXKRh7LP8TJDPo1SqquaqYvXSHpUIgG/DmsHJHKpkx7nkp+i92BL6u7yPEeZ0axrBlih",
-	"3ORWVmQDpaQyFHXJ8golq7aknFRJ8UlQhDPZi/Hkbzy5UGqgG6o+qYd6BQQuIxC4OH9C7oy+adU47zWA",
-	"6kdLA0stJrhuTmONJ3JhK4ZNlYOKQ6j+p9cFXX2pVPThMC31ZZj4GvbTISMu6QKzSdcb5LLP41uWVqiI",
-	"aJu3vXti5JKmmLIgMPo4Jdeve9evO6l6ly21sKdsGucHtQdKhUIkcSkH1eY28lCg52KfdG92dPYpy7V1",
-	"aNwa2pcULwH6Xvq8e7PbIXiM3+WSRZk41u7Nzm1iTvmZr1qCyJXsXAd0wjDnJ+UE7Gbwfavd549gcWF8",
-	"t3Lje8Q+YYOi8a2RKSs1MBhTil66nc6tOHa2z+Nik91uZ692Zo1Rbj6avN/gjUPY8sXgBqFaobwoSXHv",
-	"aRfy3//nL371J+hCXjEkNx/GsLnhbTRqt9qwEKvWHlaFrNkWWVWBy5tZriUJQvdMeOjXsJ0N7ePOuiMr",
-	"zwqxVeIqHRNKlG2tzuu/+bcvP/vu6z/50eu/+KfXf/nT19/5s1d//tfbqJ5Swt22d/kvz7s2FdF9gdFT",
-	"KFIuInZqBefmYt5Slg0dwlZRt8uLV6NRmZDixQlcljARO1vrXnoEWRhovK5Wv+ScJgHoRrRfimwyBRzh",
-	"IrLJlB/hC4qkRwSqYCyuAKG5SKeaVksTS68oFIgkjqq3NA/03T5VJPJUhstuuR16niAuvuPFCU5SUJgK",
-	"Ekaez2l8r0vEuVoc4iYeYZf0HNNWnA7mtzDpi84D0yYfGRCNjSsqyicfUdqL1gmtICDNkix2hIoCD6H2",
-	"qC8wIcx+n+dXmjSTcZJeC4uQQjaTYRgRRgdjohdBq41cSEY9B362rrZYPFCGBkNrv+VS1c/dWBRVgXay",
-	"6BqeuasZcibiTC2tAxJGDmg1fZ4uBRQZx5DnqK52iVL0sweKNNWqT2Gx1BBYy4wB1yqdxack5stKpr9C",
-	"GFiZ1tLn6mQcxCpZvKsWi7TaKSydgy8qMn4cXo7EweXGvwVBHF4mMYIOcY8YFWiFqo3Q6wa1FY9DJ0lZ",
-	"eRw149lWHsTm0hZvbyVuGVhxtHxPFo1EZ4FZaSSLAgKKRFKSpMSkP4CrOmaMraJogVVW81/+7be++MnP",
-	"ikO/1w03OMqyiC07Kepb/9NrtHrWhq9WFCKuygGh4jR5Vob6ezIPZyCBp9NgjqJdS3YFITSgugzAusLh",
-	"t7ssqfGUE4jLs1GuEZFSxAqKwk22qhoUnNsL0gmwZziBCojJcPE921JNYC+bVhL2N6MJWORaiv8fJwAL",
-	"eBCDyxeAnpN7DCZ3ozpcjLgRe3aPCUFHzDVZKvIIvmdjN9We6HOK2Q+TTI8HmGXv3AftqMjnkcbpZUBc",
-	"K7ztPs+qH5nrraT4dqtq9/juN6xLq7E5/pogBqce3cWwDRxQ6UVU1BkwJKMkCiOzWqS3Txa6I9rkgVmn",
-	"/XJA3uf18XdRVo0UNAYQPUucBfbmACOHylc300i8z5c7ED4xM3iTHgPF4h+HajHzVaGVQBmGM+4lrPlk",
-	"TgSj0WAMi6sPTIp9pS/d1Yso1zfW8GgtubVWOwilLmpfNLC6vXc7N3esu4v5ZcaV9EymGCt/jRKGhvaW",
-	"Q8JFg3717e9+/hf/64uf/OzlZ996/fc/3DLU3+TyrQLwa/a/brxOzI62ZyBPH9VNWskvFNxmzkKh9fdm",
-	"AbQ1zBkORKGotIzBB+Sc+rJcZP4mw9dVaPqiLMagcRj8tRoyvOkAAZWCwlN/cLoMFGJBU0Fc9bBlFo5L",
-	"m2pQ8jiV1ifSZVD5POSMnMykxkAHltuIB/PYmJxkAo/x4HaqlXTe1sDqGzCdpZZSnZwsYy1dUM1Ehmby",
-	"auY6iwtpZkI3nGQd4GnMEJ0kf45PqtPn8QNqDCwYthbEfdh9bqRoitr1y1gqzTooPOuSIDLSuoveiXg1",
-	"l6OGFJVnkt4usoVtuO5K4TDWMcmtYCYtHMP6Bspa0Gnj66AaXGsBsp1/8avvv/rT737+f/7uix///haC",
-	"D75hzt9XLLeKPplfgXouKSrZ/9LUdSk5CBdhcrNo+mKrshuMgSGaK0Gqi6rhkqKqj5+kirlUqf96byaZ",
-	"VQA2l7N2t7WfTccIZgyssqIgnGDc0zY5QUZMKoiwt6UScnu6hNxlKhU7uSoS+xtYJPaNlYj9qhaH/c0r",
-	"DXuZCsO+qbKwF18Q9t5lLQdbow4sCu3i4q/DMCJQ/9U7ZoOQe8IlTSjx5UtB0oVhZUh4eE7+/8R+vNUm",
-	"h/iFsbVcE8bHZdtAtKTfJTMu/QDux2SNO1gbD5GConsNqzK2nT7PRgpuCTz07PqztSrPyhDnAhk+DFZY",
-	"oxptn6+CL76EhWhtwmrs3ypOS7RlE0l6DLu3Op0LL1e7ZBm2X8B202ug2nvA2dfCWXTRndcXLZe5zi0U",
-	"LzRYIK7pw2MJnlO+JsD6TUZIWxWDkuAZTnpV//ZCEVTRkbhQFHXB5W/vfbWK3z6b+XKZvSQW7vls/Fbp",
-	"WhIwemZXAUpBo5mQREaUi6HWkjRy8yMhC7GPJvnKGVu6Nzt72n312zNfLnVehZzBiH0+KvVdqcWpkvSl",
-	"gnFFV+rpQfyQhYD0qyU4SA3gsthZivN+LK/rfiGAp0KPW6nFv+XomAqQYeFC9jo3sebeHVC/1cHYyO6V",
-	"riXwgG3Oq7J8+G1zdC5ZQhwt4n2RVBqdSZ3V45RxcsKCkI9A8cxUNdRK5QDjVRJmJL7i9qNLFISz+DTZ",
-	"fWZDk3IXNw6KxKEdRG9+1tdAdMifEUklw8yfv4vAYtZZuyAU9oGaZ+VyiLPKlRAzoeK59Hcizn6/ONPr",
-	"HShoiGBo6LPAszPe82H4XhgdM+mi5SrzbVzGvE0O08nlITImg8H63I0TOLnOkqL2WGdHl7UnE0a5IP3G",
-	"jGP9Ra/fOIBS905BoLrT5246oZOuiJ/La+XivUhsEq5NKvSllmIOv0wjBuUOk1pJ5xGdTlkkIHXONKA+",
-	"7/MQlpIGevnARMfZeWaCpKmO4owP2IRx2Sqr7p/kjHIxfb+bTxvlbimoSpvg1IodM3lZPHhC56m8FLl4",
-	"F5rX4nNRrSzLd/7887/5fYj83jzoXDQUc4czlR/t5WffffU//vrV9/5L+ZjWgqUbXJu1YOsGx7EgYQqn",
-	"E3bIvUN94tcex/shySety2ek6+Yy0r3+3t+/+vP/8vLnf/H6P/3Nq3/33z//t/8b23n1nW+//Pl/b2yh",
-	"nMKxdVy/Yk7QuPavSOWp3QqmzcnYy+gjrb0gF5miZNEZvAiomT4IF4Q2Ec1Z9QSWJlS+cE9qWltY4Eal",
-	"pwwyiZw/SBJkKhilibJlnV4MN+92Oi1twwo8/YuEVuJsGeq7a0KB2QmLiHqrEEsNZlGkgJ9u3Q0Dzx5E",
-	"qxqeegvxFLz5WM86WuzXzPZE2LMZDQqWQW1MUTIN+3JIn+eayz1VjtxSa1YhDL3KDUGz95fDUtjdEXTC",
-	"8uWRC8VxegNSwjK9yKub9krrNVcfEOLGGgPasHVzM4NajjR1N/erG0ILR4ZQcnMjq2Uy3fJambP2hgdS",
-	"WV4+tnnDlpFj2cm3MZmNi9IrhD4izx8OWYRRyOllihOgtC5FcfbYenfp4vcWnuIyjJrZiy+LWbbwOF4E",
-	"Ds2cqwsCoqZX2ywlxv70Enmgc07nDB80P6sh3Oo4vY6GsVi1NLoxDKMT34PEJ+Uo9j14yAoHBDsq3jty",
-	"93UFevSn6IRx4LUVMpwKch5Gp3Cn0GTZUIvQckDh+oidHIeDUyb7fBByzgaY6G3EJOl1Oj3yDX9w+oAH",
-	"Pmf3xAhDUSJGBkEooBYo94h7g87k+IZO3HLKuGuShxNfQl9vtzB+sM/deNYzbs3bbROcIF5dJviTx3QW",
-	"ODqi5oroDOyagrjxI4/nU6YNs3o52n1+iK4jrV+esKTFfHIOfFS1XozAC5ZBhnrFkyUDa7feHF3EFVC1",
-	"taawaPna8SHfQXMBikEsDW9FF8bmhHzdlaO7pZVXcMLgpLukxs7UDoLRKb5G9/n3/ujlP//ly8+++y8/",
-	"/Pnn3/vFRhzsC2qtlA/ki199/4sf//4XP/zjl5/9PDuK/B2IhTVWFqVBs45CYU20FUeYXyczwups/72Y",
-	"ji6XFc5eMl9gvEpykg+ytVcq5DdYJYvabIX6KWvkyLImfeGpsWxCuCDhj12S5gnlLV21w5L7WpJUcXJa",
-	"RTiM/BkxCesonobA1p+aMimLCnsxLqM5JDbVp1SnD3Vy9Sz3k2KVXSwP4UvM0CFJwKh6jDMSThkvlsAO",
-	"YYFgpIMiVj3rekxSP3gYUDkMo8mxbj0ZkiWLmu7HT1zsNhwO1fRaGJsWsWkw73MxplNIi2uIgdChZFHi",
-	"d70miAsSvWydXEf7MD01dT3XD3whXePlNClwBaHkRGEGGkV0jnmyzn05DnUQiCUhryGCEfVldFH1spxk",
-	"1QIUslZVkqEjJhW9CxT8uOKXVZrOCi6m17YblTPAWT4HgpNkjd2QGCyhtUKRWDqggpnXl3rvF+z85ZJ/",
-	"ZWtVJgsh5PwCZOFKqURXFIlNa2KajTAPLSn+g2PHxgAxGywqYJpwLzjQRYwWflB9ALhSfzx9a7hLbw8a",
-	"TsMX79DBqVJDudfYH9JAMKcx1a+r57sg1nQ73ZKq3SW9Wm8Wl7vediWvgnNQrcanLROU5AsXCNB1an7C",
-	"KbhG8BgQYbj0ZmBCSk0tBwcf+ENdUOuEplTB/SL12BdiBilplLDT2m1Tf4Lf4nx3pkUh6bzPfX5GA99r",
-	"tcmHelhaX4YTdz4OzQlP9OeBDsvioRxjWiGPAGUwb8titqKMNQt8mTXVbSqf66iUZu3qDHZBg5W5wofW",
-	"nl2y2Az+5dULC3fzIjS79HZeVDyrP5Sac10TiseVsew1Ci5OxAj0l0HIz1gksOTGRIwW5beTs4gLMptC",
-	"DcVBOOPSJRNMkIkRrXZjYOu7fp2zc6X4wdWe69cdEgYeBAVRri/2wOt9rtSkSN4JfMblPTHCC0bPB8FM",
-	"+GesdZDEuhY8CN+IJNGe7lO33SauL97lHuyLWqc+NzUJTY0i5P8wtDZ5HGJ9zRM6OHXIlAoUXu7A7lIb",
-	"kgOlrTbVi0K2TIckYgPmn0Gy43tmeZSW594To7uKQhxYKnXaXXLCVN+qMRZA3Oo1Qb5+/OA+key5bJND",
-	"ErGz8JR5ceunjE3xMrtgz0Bo+aLPI9gdpa0qpRLfUTPzB4w0dWeP51NGet1OF+Jn7c2Ktc54O2MF1aw7",
-	"1N5Vj/W5WU+1mG0MwIgzBgnGkpCFayJp0OyOj4mtMU1fQWmXKY3kPC60b41x38rZR+R5qPOBK7oTPh8F",
-	"7Cm4HQYUvQ/60wl+cp3iqjEkHJqYaf2C9rfFr6WcgKlIYf0C8jP9/MFq1cTJhAYQMOOR9BnSQSjodouX",
-	"hhKcserMHlF6TwFr9HnhDf38IbKce0hnsEyoPaTavHWQ8wJaN/q7vU63xF5wx2pIseg3H5tyQr07qeVO",
-	"yZdB5qfGYExRsez2dp8myGagCxh3QB1JLetKpWJArj9Ue714OJrqNzCg1bNg5waFR8kKV9n06twygzlW",
-	"rW1lhZDTK2n4dKPJnBYtFja5uZ0DYWYqkVs+Y1M92lKizIG3pr1381bKGrCFla15gXGZbSyLYwoNY1s8",
-	"QvVq4Lyf44Zbj8ZZzOvKonIy0qiIAyrJEYsvsHCR5fKYNEUYSea1HFIqfLPSrUDeLg/+yfPRRcE/qSiX",
-	"WNymJGAJyWwj6mfFcp2l/LGsWmeWwkmaARZCg9rLsPlI+adLgo9SLDBn2AQMaxQng1LRlFnGsgyP1mev",
-	"8c1+Q4H0fmO/33j5yx+8+tEvf/2LP/7iV//p9V//5OVn33r9/R++/sc/+uIn//H1P33n9e/9pN94kbys",
-	"fdVqulgy8LE/UV/c2uvcvn2z11H/s8thgCX1EaPJgMXovSicwFYqFjE4y0QVCsa9TAyt+qqwH/UDi97D",
-	"m4CN/cZYyqnYv3FDs5H2IJzcoGdU0qj9yXTUMC/c9wenHC/PvPrFD15+9gfxLw9tA6/68pn+b3TGIrOw",
-	"EzHq9nbNaIXww8SFb8y6vdVsuGs5kgulSdMoHba+izoY94jht8Um9HJKoxLjoLR5/YnToFLSwZh5cBMP",
-	"9n2wSIBmqFF/AIJ8/Rf/9Oo7P1UE+dP//MVP//Ovf/F7dSjwFlJGvjCLRYnamr+AFBO6K6DOwg6rk2Kv",
-	"jBZff/9PXv3t3y6kxV6WFvGTtazlBOmsuW0XzUQWbmERM9HuoIczMT7S15o9JgaNfTU8pKqXP/+2Httf",
-	"/hQH1kg68h8cv0O9EbuDEEpTif/gWLV4jI4g9Zw6jjRIVkz6MoD9i9t8ccXZ1vFO5RBmRfPlOAx0PS/D",
-	"rBxim/FWzy1NPUJTaOqaIGNfyDCa2yZOMapT0lmBhpRZc0KjU3XUxFMqnkZA50uTGal30nMmrmDPhFtk",
-	"1yRUENXuQc5GdU0Qd0zhcB2zZ66uJUPREdfnkS9YnEUyoNEIYmJM5QtfErwcP1JozwvPeb60RxL8WDUV",
-	"Uq/X6ZCv4ZgesQHzp9Ix1eF8XmBlM+XQkvxGtsVJaQCkCdfmseoH9cBKjY977MwfMIGXt+JI0AK7W84A",
-	"JtgzcsLmoSlgnV7UCX1+zJ45yw1ldFCYosnp8wymz3ZS9X59ynhYZuxS1HRPjMQhstlLYOiClb0Hq7ii",
-	"yUSdhsb+x7dvP1k/E1F5opza4+k+2XKGqeUWrnoj2ZrtqGwYxck1Sw1H6kQ/Pg/X3BWn9+RCEjvdS520",
-	"7RtRys5Rmf1Ercc+QR3aYm/Iz0hvJU165TRTmVgn62ZrJrmUiaqf0HmcYspmp5fF2nHxNoWi03EhCS4z",
-	"dH5R+S1pdGr5BBH2FEG1dfIrpcAbei4Xe6JjEIQPp3AboRKQWyFwa5MjnoEy8WU+xPe6Jptq9kDBI2r8",
-	"WskjlkswBb8UKrIrttmWgmxaWh1ynHPp9rnx6Rp3qWpMbWNN/+4GcGO30yWgNqiulkLGk1COE49sao1T",
-	"YNDkVF+MBldEedpinC4xByulE5frYINFWC9PSKU+TwsFJnWAjbu+u1uMDfH3y+D/BPv4MdB0vsDs3s1b",
-	"dnU4WMTEAGwkCaTuQpLwI3vPV3S7GH16fYC5LqIrC0at7a3k4fFsMF4Ldzf2b99+49gyvyA1gaUaw26n",
-	"ayqXIl/x1lmVNXcIqfrBOX9jY6gs/h8ZpnERIYUJS1gKLP064lSJtm454iXnVCBDOZmT1FJeDrda8UEu",
-	"86lZ0WUx14SEnmoVlD7AvwwutApnNul6N6v5LNxtqwqxFpmlkLvomF4E6LZO3YWV30sL2k1C7dhYChu1",
-	"5Eq/Aon2Xf7queXx4Dfhtr9gz1o6wbzC9uqnxcj+WIFMYQENBYU9FviKJRNfImyGGve+zqcaUNBPJ0Bq",
-	"xrPXFIwR9/mO+mJnEPJh4A+kcBUudi2LvEu66co+YO500engAq5ODIRVogxbB2SXNHtA3IMBm0oE7Ocs",
-	"CFrYU5+nctG7Jr1rtrPykMTWAdkj55EvEZsVhSTiBPTzOkTUCvfuc7jGYAWh6sXUEagkPPmEDSRpPnj4",
-	"7v2jezvvHd55fEz+74+77V2d/EsrAyagtW035MtUAOt7YdTn6k/SdC09RcHqbov4Ur3ipnyXpN9ot9v9",
-	"xgswtOt7l+hB0/5WH3UKs93XRJ+7iR8teb9NbM2o290lzcfzqc9HLdXrdCbGULA68Dnb0ZYPT9vgcYYH",
-	"RISYZ2Ce4uIQA4sXfx7wYK5DYZXSZat1IyZNXrTnllaqFii12VqngvQlFG+pgr4i8DSo2VJjF6dBYGJz",
-	"cRv19VRbBfYF8WYRPQlYOxO2PIlTteE6emwyDWVcvEHQSSy5hS6Wb77vc6slfTEnniD4hUjExCyQEDiN",
-	"KxkSAVVv7JHhwrbJRzri2Jd6PNEZ4IVTBhNTQzduvZg+8aFrkC5icHpAXO25hAe66tzDAda9FWjB6Dss",
-	"1IJJ83wcxvU8Qc2Gmuyt0swXXaAgowtCOmIT4J34PvTVK3SMmGcjNvCnPqQ9trgR6bYgo1w41O/aZUXS",
-	"T+62NEmEFtjKemEyWvXEFwKiriMy4zOhyMMcD+ANmizNcXEIcpEbJgGReX+oq65b4wGNuntgrW/WwujY",
-	"j5M9BfHs21FphTxmwGGUNNntdPbKopnN85ApKKCD08CH63MWEO12VQ/WF/Wz7WVfh7JOUAIuk3A5/mGv",
-	"ONky9y5H+DNAlcfseS6KVjf0oijUoKpH3nZ7rxYCvcg0gVLb50ZRuCYIpxOWNTuYFUnCLV59+z+8+rPv",
-	"JgEGSyaI2uwKE6x66e0RG5yVLL896u/9l1d/9lcVxmvsF5vekMXmlIIB/92PX/3DP7360S+Lx1yY2HDZ",
-	"qHdrjrrb2d05UYIib2VYY4W3Q/ILjTPrLm9BGJah68XLu2Ia8O0MuSCeZrd2BZzdnUlS/fLLMui9nVFc",
-	"9DvNDuMceefUiB27akhSUTV1uZPyrEOiAt98wysBzRpZlZcHiT5k+k9PqSwaDyl8YzOOOUV52GNBDNmK",
-	"S5Kg9/y6oNa0I+Q8YKCIxVAP6INqfWpnQj1z8QNW5yDG/QqXnyvMqrWQkMcKRrWlzcSn2kubj01dtsaN",
-	"OpGl6SW+uYawXnTrxFgzym6amGlL2JzlsZ0VlsDWOePIynXjNdeMu9xueOVykVonWzwA760HiRTD6gU3",
-	"bFABp3hOjaqccuqCrYQz5gmtNuGdXMtqQpphRIwJpEWEjMrrQq1m68f9Xy2IJFGpKwaRlOPjsrQCSLH1",
-	"0gq8gaS8ZaA06albmJI4q9rqbThIGX4UClCDEIpi32DRCthuGV6W2v7LoJ/dX0k6aMRWpi5xMoa49jux",
-	"CsvDxRJOTuYGh43iQmE4hKfBsrimLOQrHOtedm30uYTB5vJU26WS9ZEsGUIKa+WusyzBUrlY/N2eicUv",
-	"ipW3bl5of/IKt33ySKj6qJdeSKlwX2RTd5QKwQXKpMKbRUsumSy4FlF8XWHpPFYQtlU9Zx7j0h/6xjyN",
-	"DoYYcK7mTjsGsVPRmabxTaVcWOhRU5w6VSEQPlpJVjJZIhdXCTT5VdT0p1E49AOMHQPTon+mEz6LfD7N",
-	"Njm6K9BjQCMICiMRGykxoZZQfSVO/emUeX0u/IBxGcxJM/GsnO2C9Go5ROiLCb6QwCJOgJNF0iRs0UFk",
-	"Il8cj/I5oTM5Vns4oHHmskX5L0ozSl6KInS9HR4+RhJLH1CtQYUzCZMGMlyWfDGTcnGd5I+KhNbO+WgF",
-	"V2jkc3RXHCON5NVr6wawTVboVAzYUBK1GLFnYxrMqw2sIDvmJiLC37fIaMtQP0UkhZjRRi88RGrZNz5M",
-	"4/frIzPrN8gYbtOAV0qQfuNwJsdh5P+ujrJ8B7gcQRcvvgIe3n5jBQGTI6kFYmYWH0u4Hr3kruHrP/iv",
-	"r/7nf3z1P/7q9T/8Y8NpDKtrh7xAL8wHVy2/N1dG10smRqfTe5SPWPQBO2MBtL29uY6C8IQGSru5J0YP",
-	"phK629QCbO78VEtnGa+jC8IjLcPWzV8ZN2TJb9AfF0jqtATGwghA7ktk8IemhILZCdexSuRCIQX23E2S",
-	"WPJh2NaR1QX1eVFJR1VcIP7WVXp1FWAlm/0RB6jTpFjc1irMMAjU0miTLuZiokHQOiBuQpdqgGnCNUVt",
-	"sxTm2t0VlmTDxIDgGifN3AQrVWTb7eySD/WLuJheKram6cvsXUHjyGZ0MDbhEUOoHSz6vKljPHavCfKA",
-	"H7NgaLes3sQyw9a3rWw0uWVzuCYMNdXMxAlNm4ldgsjt1P2fBZHbunxk4iXV08+LaH0ubBb0/T99+fPi",
-	"wgnrJ/lMpyRCS5HqV5iUrYBn02aVKoN+/Vc/ePVn3y2sR7GhTNxZblIOx/ToUFL85U8//5vfryUvODt/",
-	"WiYfX//lT1//9T9+/uOfVtyeepbSD1PkvvWY4xUusyV8aTWDJG7iCvbIemlOM8O8iDoYWfK88GIYWeK5",
-	"oNDZD/WOZvh8IWjIhtAm21QnFfYLY0hBGTCLgsZ+4wad+jfOdoHN647zir7SolAgaOEH6a2bYgziXrBB",
-	"xKRDjMIAWWX0uVdKtk6JnsItNk6yHtd0nauYBTKTWOdTOEbmxqGGsbXZag+fKWgRTOfCMffbnFTb0ORk",
-	"Jn0+strC2mT5po7RAemYzBAOxoebDN0Rox5mWJ1Ke6oTMSpo7DAmB6a21M7jxaQEXNb0skdr9/+j7Pp6",
-	"2oaB+Fc59WWtlEUItBcQL2MVQwPGVtA0iakOqVEt3KRK0nV94PPwPfhk0905ztkNUN6qKn/sn32X+/M7",
-	"Hy4BHwqQfvIbUy6DfFLfW1HPMKMUVVEwTHd+7yNttJCf7PZKbmp+DFOIqbTuCJQ7IH1tihrMPRfcoUW3",
-	"rDQalfgOM3Nb5Cs5kgNWJHuomAdqR29S+bsO8C7nsvZfVq6qHCd1cTaZnH2/TBdUG1ouTe7G4TxaB5Gf",
-	"GMoUHMPp+Hp6Of41nlxPJ+MfCVpf+3AMVzfn59OLyen082///wEcw2R8+QX/PxLEX7hHI4tIDUAHwPPF",
-	"y2xjy2xGa5tX5o5j91m9KXKUz/ZHuskWduSRW9ddivCsjUeGKHrqrPuOAfVyU5W84ZCqFEMcX56xnNmb",
-	"mPp+OHBL8Upf0jiAYAgx4LhZDqEh7rNnAgwjcvTupOis2Dgjvn2WJ/YiMHljN2DNgwYV8P7VNtInzlqQ",
-	"GHtuSi6KNusAThrX7YDJ3LcDGFLWiQYwehPENT62Q5LWIM8qNJlj3F6pMFDdXlF8PnVJ4p/ZXs61Iyz6",
-	"RIWHwtFByReQKPBr2U8ccmy6peS6MxPxh8M/CZm7Im+eQJqmo1CmF8xSPoSWrvwmZNE6UgVGjJXqogDt",
-	"3GRI95sO5xdeLkZH/+8ypJ7ouupsoQe9NUKnT30ttKAXcx6Vm0TSqQe2LiEvUbVwkM6F5t6rUE649coV",
-	"+oJ1OH/W54nojKi6xighJh/foRhcsxcQHmoEQ7dPS9G3nBGY6ftsZZuWcM+GdJ8BXVCpQLnQ1LrEcuSQ",
-	"Js2xia4t+5b+dNb50J/X7nRpAuu5yeeU1y1Kl7UkCYj2rxw2z3OH3cKZWB4cJ2MVv6JP5pt5pXUrfULs",
-	"E1jaVXDewIfaFXaYYruww5sWo1jcf+qljeRBJOXogHihQxJRCxFCEd0UXNUC4huZzXWlXxFqit0DuQgR",
-	"JH01OC/V7Bx1lokvgUK/JKKzeEAa/a/p+wooT4zpq+zZRTxgyGuE37xFOdN2JCYfcG1anzWaNhevoDEr",
-	"k2WVy9OZpi0I0J05YGp4QB3zV1d3WWMWTHoBY+3Km/wuVUKN5jwMbFmf+LjeTWGaLclRqO34SqIQKP9e",
-	"9gWDEDUMM1gYa42bBpAXOHoZOVnthfA9P+2l+wk8Px2k+3LbdBG3VMQhYYUjfvzz+D8AAP//",
+	"7L17kxvJdSf6VTLgG0GAtxoE0N2cYXcoYnuGM6OWhkOazfHsjQGDlY1KADVdyAIrE92ENIyQ93q1smV5",
+	"7Q3vrteWIiSHde3dtS07NmzNytLqy5DU+C99hRt5TmZV1guowqPZM2qFzWkAVfk8ec7vPPKcbzYG4WQa",
+	"csalaBx8szGlEZ0wySL4dH/KIir9kB/fVR89JgaRP1VfNA4aR0RGdMDI8V0yGIeCcXI6J3LMyCDwGZeH",
+	"8Ldg0TmLSBCOBPElufDlmLBzFs3l2OcjfJwGAfFCJgjlHhmEU5/Bsz6XoXqgzz9ipyfh4IxJMp2JMRPJ",
+	"azLyRyMWiTZ5lHQ2oWdMkJAzcjFmHJoShJ4KxmW7zxtOw1fDHzPqsajhNDidsMZBI7Tm6jTEYMwmVE1a",
+	"zqfqZyEjn48az58/Nz/CCh153lsBHZw9ZE9h+SLVjPQZ/HiqfvlQsAiXb+Lz9xkfyXHjoOtk23Ua7FlB",
+	"d04jvOAsqtjIc6cRsaczP2Je4+Dj1KtOajSP41fD00/YQKqOkqmIaX631fpGbBrMCePnLAinjIRDQvU7",
+	"7YaTmbtHJSzf/xWxYeOg8Vu3Ejq7pdfv1juTqZw3nMaznXDiSwafDoY0EEwtRxS9HXpsaRv6MXzjbiDz",
+	"Q78Pf9CAeExSP4Bxc8KiKIzUuPMbEUX3xCjfTr8hZoMBE6LfICEn+oNDQjlm0YUvFL1RSWRIhv6zgpYz",
+	"u2MmGHdYsinvRj7jXiGBlZDMMAonCcXk95FOp4E/oFyqQS6hyog9LVyMVDs3BOGhZIWrKcNFQ5kJFhEq",
+	"zpi3dCyZ5bMmaXWyZA1rUTa+dE3a2ydtMQ25YIUkvklaHlPuBUwvQMmvD5mY4Uov2pqv2s8uJfIIJuix",
+	"iDQlfBwwXwmqcAiSTE9BvdDazCnITKbi6q9wOMzL14dkS4cEpOsxH4YF0+KMMC6juZqQa8l694YgIOwD",
+	"X8g2cQcRo5I98ifMVUjI5+TmTcEGIffEzZukSQW5P2X8+B453205ipGTichvKPW8k3AWDWBHhmE0obJx",
+	"0PC53O0lU/W5ZCNAVYV7mkAQPaNFO/tgdhr4g/jp504jmUh+NT5SUE8aiXJBrSVgnkM+5P4ze9pqfvYk",
+	"bu9VnkSR0C15FDFlaMG3aq+lIV+Fd54XkM7blA9YcG8m2XtROJveY5NTFhXy2JH6vRJGna2EQ0378fuP",
+	"qw+3OlMaFDVwzZi2xJgy27UWXZWQS6VuV6aPa8rYFmWE/JxFguIQ8lYDxQNuCHLusws1L6WnD6xXSNOX",
+	"gggmpc9HaBMQ7CmJKB+xVoFYkpIOxswzEqUSgz2dRfzuLCoZ4gkKiayIqCHn7PkUgUJX+HwUsCf9Waez",
+	"O6DwH/PpFD+5pCnCSDKv5RAXToT+XZ8O81QYEZeH0h9qBKmfQkarH8pvbIVxP4IXFlPyCRPCPFpPMsIs",
+	"jqTpJL08HcLVugcO6ZJ/M2EO6ZF/Q4PAIbvwX6AJ+H6PUM7DGR+wCeOSDMaKSLw1Ns7iWHmWAj86ZBhG",
+	"RLVGdiuv65iKh4x6J8gk8y0HNBoxIYHQ5dgXCGImNDpjHqGCRIx6VRGLx4Q/4uq8ymjGSgbki3tidJcJ",
+	"Gc0G0tq00zAMGOWN0tce+BzarvFG5J9Tyd4e0xodBVQyITVLW0SBahqKbdvvmHkVA0VAghOxBgCMOzph",
+	"3FvYidHwOLtQ2zthQtARI80OWiYVE2YKkvOQs9Zhig0KQiNGEL6a94d+JKRDprAHinEKxdRlON0obUzo",
+	"s1JCtUd4Q5hxCfZ0jeWc+Ly0P5hx7ljMax2Ioi7zRLJiS/WhupKog/N7YnR/KotYn7YOAJMDxj5XbNAL",
+	"QTHTPyqOaJ678OU4nEn9rM9Ha7C/GVcL+3Y44wVDu4fUC0QN+AG2QxA6lCwiCYtziC2PUIJH7DxUvGxi",
+	"2mDPBsHMU5rZQPXGPDKbKhhy586dNlHnyucjQuMTo1ihNvvbUEGNVr/oy40egtkCc86UsSgRA4J0YYp7",
+	"FaXB8yWQ6d0wOmGy5PiBgIMdcG/ZK3FLMPkkxT5c0kSt/oYgdvMP2VP0wiiUdRHR6ZRFZOizwBNK0kwD",
+	"6vM+Dw3+xF9aB9p/ouAGnwUB+QqZcS1uHTKNGPz4FQXb1PY9Re6VOIBuaOeOEteSnDJ4EHwxi9Gc6oue",
+	"BszsVX59R+GO+nJHnPnTHTPsnWmodjwqR3y5AzLxuT+ZTRoHHaesV5uIKnabB4JLFOyNILCNrVoGpeUX",
+	"jT7DRdvb1gJagCy3VjkQU9KtjTUqdmsDnY22mgZDm2u6ikTbzg6lpVk5ifS2NYBZifTNKq+Zs5hTXfOy",
+	"QXFmMDmCweCuNg8U2TgqmDPfix8stneoXwrV6WQEhUYW6k18jghE5KXGMfelTwMCTwnSjMKAkdsdUKSV",
+	"YBIVeNKEPjvGR7udTid+gEYRnTfiM1pvCZzGBOxzSwceRp7PaTQn+LyZQm+zU8jAuLzkhQcOLSkIMp18",
+	"JQ5FYFGb3OfBnFCOiw04ldOJQnIJXFpuY6lBDTVsX8lrq9m9sufg2tqlN+QuC5hkC3z0Q/ipchTIxsI9",
+	"Uv0uH3l1WvKs966NqNsiK19MfCHK2T7uAjo5CqysgQg1i1IMCnknWBNI02NDOgskgQVvWeM1sCMNuzZl",
+	"uU/PqAa5We9dk9uWyA2XqHBHXLXErp5NHCRHpBpDxOQs4hD8M/b56IC433zuWoMG57JgzCOdTucG2m+e",
+	"RGzkC8ki3OvWYZ8bqapXS7RJU/VsqEDcIK61dwdIuS7h7BksA8ZUDFnE+ICRM8amgrh9II1+44CoIYFO",
+	"S6f+ziD02IjxG4KEMzmdyXYLtND8giRkUbAkek1dY98zI22TDui53U6nu9PtdPZBDbYWQCrIi5GRsJ2o",
+	"J1PPYx5q5QKe6HM+A7TTVk3dASgxCCeMDKNwQiifWxtBTdgjhFAq9dqfTAM0iM+VOr7XK2hAqfimhaZg",
+	"jPQbD6lkJPAnvlSU56M33Zo8oafhOWvBBH2hzVFTBQs89bT7bIdFESywcNt93uefEvWBfIoo6FMyYZT7",
+	"fEQ+7fNPd3Z24v9XT3bIp+REE82n8ASM+1PyKAzvUT5/yJ7OmJDqR0qieKQKialhnoYz7ikCmnE6k2PG",
+	"pT+AgUXmvQs0ow/GzDuEDbwbSAiHcCMmo/nRULLonvgKek+4dpwcEPhRm7g4mfhB4OsYAhzkfkeN/Fhp",
+	"JJwG7yjyJZ/aka9D6geqS2wooFLBSOQQuPl6oZNAWTKDUCGgkSQmFbtThEU+JUfRSJi+JjRQShfzyGno",
+	"zdWCULTaQNeCnNPA96CRQ4IcAPYDrWn4oGm6B+t9xvgxh7dU674QPh85STdg+QKzD3s2VUzGgYNMB8wj",
+	"zTN/cMa8FpGqFcfsDphtfaFePPU9j/G4x13yKfkgfMAi6CfkansHUhHJUE3EAs6xnfOUgWlQQWyHXEQh",
+	"HxHBBhGTGLoCIOgWInDTyx75lCgg9EEo3wVCUUSkFsEjqDwm9IysiSVrsk8+JSB7Cl7W4i45eeyZkrDm",
+	"1dvkU/KQDcLIS72rbZqOHfelVipl2cQONG1oIi7r5w3yKbk7w7aYpj4Mr6ZBxKg3x+cFaerZJtN04jlI",
+	"Cjtm3rCCZ1pxR2/qdXw32cfi/T0kPEQagIAjIWZqqbn0AzLj+NQTeMm0fAfoQB4bzqU2IH0CdOQSHJUp",
+	"G5DTmUSfQDn384EB6j66eHBwegheY07T7QLpq13K/aAo9K0gVGT91vwBY+Z4Txkave2VspTB+H1Fe0fJ",
+	"RmPgoJkdYvRbsAcpclDcymwF5eLCIskukKTV5ANtLVe0NTWWc6stYPmwbqCMmnhJQxTYag+W54NQWrEz",
+	"8Sr0YHlQ+UM0BjMwP6olwjfuzZKd0+vgCzKZSUPLvkCC08SgfnkHfWhxa3umK7uxi7FS+vFV0+IhCZW+",
+	"DQcehJK2cShZJ6aMnsVNqgW7rx57G+zPvz3zpSEveHkyE5LIiHIx1IwXe0Lvk2nldkI/xxxGGK/BLqze",
+	"PTHSvz/U7g74XSEvPps0Dj7uOHu9O85+p+MoPq7+6al/dtU/e+qfffXPbfXPG+qfN9U/dxxFu+qfnvpn",
+	"V/2zp/7Zd9SuqX966p9d9c+e+gd+uO2oUT0uNKyp4exYkl0onNhwGhuQrChY1R6Vi1WFtzYvIMHWuK4o",
+	"BCvpNiSeWt2NCTbYqsXyy3qkWErBA5sSRXpHNyl0dJMrixb9/vryo+E08P8qcH39VC22DhtRn2+nhlWT",
+	"1+q3VmKqZl2XM049wscxxzmnERw3xW001m84jQzAbziNFJpuOI0Y7cLTCTxtOA0bOzachg3yGk4jhdsa",
+	"TiMNxhpOI0ZN+t13reOahiNqGCnsgE8kH1IYQT2dk/npL7XUxmYsoWuGHQvahtOwhKv52XzIiLVkmFpE",
+	"qbezYqnx+LnTwKmqSRdbLc1KFEdodUlTK+1KqROk29InVCgGPVKk7PNDHSZwToMZQ14uZKiQDBDWQMbU",
+	"XRiyEHuLujkhBiYOKtCVu6Eg5QWhyfZaVTdcDeO3rs1WWzJb4fFb4XoEcmiyzgWJPncTE7tLBjSKfAMl",
+	"4PsbgrhIVK5DXO4PzhT3U38P6YB9+PB9F86By565haEQ9n2L7OnzJ1MIDnVIj5yiz2kwYFPF+y0Rsk4E",
+	"a5WrFjhPMfanINkm1GOv66ZFshXLjoR9oaR+POOl3ehQp2FCo7MF7sgbgkwxnoDQwKcCQ5LifVkjHil2",
+	"ZymRXBTDrc9PDq64yX00Vx1111xJc/M8cBGJrR+kWYt2wsm7eCRrvfOBPtK1Xqp8l7FiYHHpjcaFbyS3",
+	"HLPhhxqJOqQbsxSH7HRJxIYzsVZsNfa8cL8PSYdcjP2AmWGsQQDYXf1D97TOasqwLuHIsDbZLLtcirdJ",
+	"HYXntVYh1jj77zF5FAR2yKAojnxJhRuqL+JgjIWBBPbtkOfZSIwFITuiYsROwfgLEe6GHO2Pqy1hHeA4",
+	"yr++GoIs28pr/JhsFFywfd8XspjIQc+vTt3Jdd3n+SAjGUoaLA0+zao6mXnpAZnWKp+JeJ6Fh2FKRz6P",
+	"g2MXzVCDggfJC+tqXI7d+7JdqnmO4vdWPkBp+rg+Ocme2HzFXMPJEZYv3uFewYZFM2bfgaERIzwkYeCx",
+	"KL4kUByaYn7NN/qBdUsmFRxY8QLRQlEUd+voOVU+eZl1Kjx/K8SJF97ROJJkEgpt2ZxQPk8tZnlwLkZF",
+	"Lra4CEkj+TbkdronRkVw5CGEgySXPHA75Zhqc2TI2WEcOAnNJUZOvEq0nDozK2VWohqN1uQembdX5iFF",
+	"J+WakxTv0hcObC5HmmmSTY++ZtzyxOfm89Ig5tVDR7MDrrJtaxwtsZGDdQ1ts/uDVpyj6TSY2wA3v0Nn",
+	"bE7clM1HuODlomRAp76kAXnXIewZHchgTmxzKBEQLuEX4Kt0e5WPbNr0tC0UnRlcbTSdWdrCY29bWgrQ",
+	"yomkkgm16WeMTUlzqemlZWRnGJl7CF8hNAhSUGeBiLcWaKdQwGdXemNKQbnRoiAFlqibAquGGpHbtlo8",
+	"K/P2ylyr6Fxe863sLpXr5NrtYNw+NdjKVjVze1ilDCU7wy+kNm4Pf4UTtIHDc31uCrYFHP5WiEH5CRrp",
+	"ayX1RPN71ltbO0XYiJMZYmXBXLQGtfNKanijloBK/9QPfDk/RHPFyD/HlMIQ+nLK7FDH5owHTIhM9KO5",
+	"D9gqJCEdCVWAD2AmgA8CX8gi2Q95lHXEjdVneMEFPKd6hZArUeeqZHZXf7NhTIY6l/PGYgKsxSWLmliZ",
+	"X5YyhWvOmdk0jLIqZ5r6AnI9domNvjsLgq1iD8M1zRjr8ctk5sWs0g9k4SXDOOSEe8Qf8RBiOykE0MQa",
+	"4mK74/7iWTo1UlOesflFGBXYmr+u+JK5PX4xDgUzUbNhRHy+gwzUxOeQQcgl9blSahNjpeZPuU43yVuS",
+	"LJkVuYy9bfUZTPL2erwlc2yu2Upml0AhWJI7oiZTKWYlZXkE6nIDGPCifJ7bsmAWnwexfHVXIX94cT3K",
+	"T3b2muiTbfla6HPmwQItUUA2QvXbUDtqnJjMbCuoGkvOyyYlSio5/HKhkptLrVOVeXvlo1VEP9fnK9ml",
+	"ExYMSyz7RWayK2qAH65pgC9YhWsjfE0jfPXSGaubCgv3qRZfKWhhZd5Sdnau+UuyY0pgLMCsM/NzZYZi",
+	"B9wvBHxJ08uGVnjUZ0kqse2DU9PZ8pHWIvb4vZVJPL1914Sd2ZP7PPA5U2x/VhJpIuA3xRpqUbjd8FJK",
+	"t/qoLPFyw/9iHIL0iOsfBvv99Q5FbuuvD4fZq4yN+NIKclW37q1TnAvf9crL2MGdCV3DzqRNJmLKgkBg",
+	"4OIZm2N6Jkpu3vRu3jzURSXNdVZB3PgmjtuqmuMRs/RZKtrSol3lG1XjYJW0cX1JdZunq/iO6hHuRpsc",
+	"c+JivoBbeC3uCXxwkywbrqYZlzRNKtxUhdVM0VPYiZbT5/jeB/rmqZ2ZXX32uYxCbzYwn83NVAeupZrK",
+	"I4/mU+aSZu+QdBTVQ9YGRfQ96IAz5v0Oi1LtBmF4hoZhNXF90VVxhrl2iAAIdyHuO2LUO9TJJQQeKyZN",
+	"LVmcXeH92GxrRdpdfNscM9UxD9JH6CUTbEK59Acic8V3S9dm17/TCK3Xvnta5yZkzctspdm5Fz3/QZ27",
+	"bzH95dezR5oXYXSGR6jlYD4YHsyxOIud2wN3ZZ2CPvY5qTz29CG4CuSJXrC4vkMdA05Ji9nDX3Cl9IB8",
+	"EvqQ+E89LBRAiMJzGjixU87n575kxPMjNpDB/JB0k3fAt6h+19UkTuf5lNCq3T437R6S3gGhfK54oWpF",
+	"xA0jG6mcorziClgstQxfJDWKKt/stZv9cOotv4yfqoR0QQUJKJROkfpK/lqcJzWaEvD30TiM+8yNqPK8",
+	"V7kpj+rUojpSPZNGlnkO2dVZcppWApzVT9XzRSK/cjEPlP2CSRT8T3wlNttkNel9ENso49yqVr2OGOEq",
+	"XmLkfAUh7hRJcKswSJ8vqQxiVSQpKTxCsnVHKgv+3NZtrr7AhmtqlMrYWvrQAkm6VFwViqYtLmCRjHgN",
+	"dSKyjHrFVNbF9pmCWJ8CtK/zcCvtRSP/Iuq+pw5P9D47Z0G+EeEPrHMESqrPR+uAgiuEDxEI1GX/SsiX",
+	"p8rB5MqnVmGGZhgRKhEV+iFvKfGAPYNwEIxGg7FD9shvP4QMxmusrRratrQBO6FbaQE6zP12MfYHYzsT",
+	"fJLurUPCiEyV2P4KZjZSX6+DFKzsFnmZlwu3csiQAgWTUzo4M9m8dYlQ81B18LBadp4oDFh83Ba62OIH",
+	"F9SdqYcSypPs8FR6HRkCmDWMgzRP5zFsUD9ogwFkoKTcgsyAjnVuQcDHBUVU6xburF3s5TpPzZLualLs",
+	"5hnlYhZIml07ll0xVUVSRrHCYoVMaa1pHW8duVQzFU/Enm6L085WrFhfdOi/upCuE3O0OvA0xQIOYlK3",
+	"CL2dZBfuOjvdx9VWO5eO82gUMQYZMlWjkCDyGMhBTeZRuH6Jb0Oy3odbdVAtyAtZaoLPDKzIhFuwFtUN",
+	"7n725WtL+5Ys7V8LfV5OqkVCrpbOlWO6xeY8QUDlNVr2yd2vwzeefdGVyxuChBdcR6IX3w1ahmshUXTP",
+	"EvWFrDsuWoaZWpcE5O8tz7v6VBeCXeL+0/606s6wJTta/cB9Yl66PmhbOmhf9wdnm5AJmDz96omE9LiW",
+	"rEB1wjwzL10T5pYI8x6Nzu6JkTiCYtSbSbUk2NM0bZYXVi3kmAtpc3GSBOph8ug6wZm5BEkwfmdRfuvs",
+	"qlWn6EnqzWuy3hZZJ+nVsiZFHYJiCqWHUar6OlzHe/jOySMy9tWT87hkmy8xC7sgH7HTk3BwxiTpdTpd",
+	"Mp2JMROQz3pOfNnuc3cQcsk4lsui5OZNnMrNm2QcBqAHQg00TJV/Q5Cvndz/gEj2TJKm2298s9/vN3QL",
+	"6s8D9c/YV/8+7zfclmMllEmwki8P+3yYmY3QYTequ6STcEjcb/YbuK39xgHpN7DcyCN/ag0Ga4/0G89d",
+	"LHhGxZwP6NS/Zf5oz+kkKPY4SBQFuaDAxZenS0g6W+O8knY7WJR3DbxJ8MANQY7vmqQqhiaaE+qxdEBF",
+	"nHtPv0dG9JwRHnLWqmxs03taPJwCaqjbcEnlgU4XWnNIt9MjU38gZxFzSLvdjhG3fh+r87cOobjRTq/X",
+	"6aSJabthHo4dxaIXuZkqiC/9iQ7W8SXkTrc3rXU5qa8tqJbfQ21oFEmJedK7tVudQHwQCtVzq0/E6N0o",
+	"nBTteYdQYxSOa9b04FsxF5JNyvjfGnscDoeBz9mDmRhXsf3czzwO1ug4Wx31PB/Fz4MUZ8mntyzMRBHP",
+	"DlskTc3NHTJlkfCFIneHWCOGA9E6JNQU8IMQRkiVCN5WGc1szSyRNBEbnJfRAxS/gYI8KZro3tprHULu",
+	"eW3aT3HsuCjM8d3KhKMkQNkg1G8swv7yPRkHQK2uqp9jHY22+tHE0dfNGY5v1c4bjq89CKhUo128oDfA",
+	"Aw8PkmbySuuQdGCpceY7wKY2xUUFwvP8kDS545gGUAHMlyJdlao5otOdYcSYgzlEu/FQQ4jz3oFQMC0K",
+	"1toxNfFY8FZc+Ph0LGMbJ9ajCyJZurBN4O/ogXnJIbu6cppD9nRJbm+jMSz3ZrreO7q119T0wa14gjVB",
+	"8tP7anhBglDNzufE1FdNvNwzmEuxSEwsV707e3duv9G7s79MIVstP1ZiHYivv6Um9bjKGtbQrNKvXqtW",
+	"21KtzDqvReA1TJpWhytQwzUdbIkO7ufhXja8kUoogY4Pgp6cEoVEjMOLojtKTAy2Eazt3z95i3ojFofz",
+	"VkPZ/v0TNckTKIFXWaL5I06DWhqr9GXA1oiOWIZbtE6VoJZE+xOScnnL/PLE957I8AkEkozCVspj2nN2",
+	"nT1n37ntvOG86dxxuh2n23W6vVX9qMf3TxpO44h7UQj1CT/yuRdeiIbTuH/yb9VndtpwGvd87uNf7/t8",
+	"9ix54wFVLx3jf450qc+v0mgS8jm0/FYowTlrFid167CwBFo4Zdwy8QxCztkA63wOtVJVUJop5LwcL2r9",
+	"NTE0JI3W0A3fooMzxScLywOgI0kxQihzpmuj6vqdp/GbpJkyXu21CkoGlAxgmiKvhV795Mk8oRZGA2bi",
+	"AIqVKXiGTGkkk52Ail7h0A/YWjE6dcP0eF3Nom7oU8U6i7898+Um3EqLjOo6AC5g9Nzno8MkfDnO9ZWk",
+	"UlzPd2nNprqgf2peuhb0WxL0D9kkPGdQ1qWQzKDATuV0PRvLuW93u3TY1ekpSl67pqitUVQ28UqhJJ6C",
+	"BU+xekzoOoUaKTRipLtzSgXz2uQIH4JwXPCpcA8yzkLkHfIn9S54bvDCJA0IZM7Jb65q6YMZlBTOmxOw",
+	"Q+yNz4yCWbMEr8K7ZT08UC0L/xts3boz+QSsZlapARTvy3l4xjZWckebq2p6fxc7eNUAN+LhXezgtVai",
+	"DuvQL10zjm0xDjvuvPiuyA1BojAAE6iO/D4g3U4HC8A65HYnjgPrZO9F2opOp+Pc7ji9zqp6DZQZt3QS",
+	"XatcqSInjHul5b8ybsuCM7XE/F7FclvNlCzY02JDcqnVuLIPLq0ArGJIziWIsR5OO3+tNSsiKb0bD8vW",
+	"YxhQiR7209CD0tiCMY90Oh3L3kqnvpDRbCDbSXMtMg1mgrjWWIpq+i5yU8dHFZ9CZ8Lx3TY5Qdt2XA6e",
+	"WM0QOqI+J034Hn0VrTiIAYod+5GQJIKAaiUY+xxCIiD6cIy3ji/a5FFppoSMAoD+/wl9FrPj3ptFOm1O",
+	"6bPc4cXePqSNUhI1LnMCdXfAa47bSppeOBC3PDbwBXhcJt5vDfd3dH87+jXRapNHEHPR7XRbBxASYaIu",
+	"ICai3W73G8/xgojZ8xuiz9WDEB9hP6UXDGNLXH2823YcCBZ0gwGmnPywfDmyXMWl3+3skvPQH8Cfe+Tc",
+	"91io/twnSkFWf90m/0a/1+2QwUzIcKL+3iVyPsW7Id098nQWSvV0902IVvLCC+6Q7l6nQ+4fpe13Ka/m",
+	"XqWrCyUWu0qedUc71izvOgC73UK55ev8Rfd5MC+AWzMxVrIJuRjx2Lk/ACIP5ofxQbAS1sT4cRrMDW8U",
+	"pFNccZGH0rKO5ju/G8LNMeAqiwykxa2v72df5LPGQkNq9goe5Ze8C2uxV7jkVdzQBWUgFlaBqJAUqVwm",
+	"xgnX1SyKilTYmdhT2WEEkxhYpRquLFMzvupMuPs4vOCYFcmKWzkkHhvSWSCFucsX+5e1Vap0qdMe7jU7",
+	"K786WOIYr2oBXN27mxPxQF2J4EhzyXQ/C0V9dUgv8JXVAL0N9K4hfLwJKWLIee19Pgog1YM8JLs6QEZ9",
+	"Is2eQxIHN58pdbzfuIh8qcVDv+EA44iLLIj47ucApxG2Dvt8Ly3DbGiLsjjt61hVATiBibw9popOP1Kj",
+	"BCul/uIho579+QNrSPAVKgo1a2XWqe6pE23ECne92wS1Mx6ma2SWUMbqBTLFRgpkXmvgFY6vNPmuFTgs",
+	"SXioHtiKRViNWPVbTBecXRD8/ZD0G/0GGQSMRqbaZh3jcmoKcaeVFqQW0dqvXtPs9mg2vlu/wFGWyj5U",
+	"6aK+4aFlhUT078vHVItm4veuCWZLBPMoolwMWbQJ1ypnF/drMbgw8O6v7iNLgu4y7eRGUmHi1clS2i9e",
+	"0+WW6PJDPgyjUx/k0oJk1isWMl3eY3V6mFnvXZPDtsgBshyaqJlygqhgJEql4MjRRlmFgewAatBH6s1r",
+	"CtkWhZRGVB1lw6fIMU9yJ4NTx0W+AMkOtXHIzpmIKYrZMzsnsZvc83JJcyIg3XE6QZtLmsIfWKq8yciG",
+	"mbW0Qw5tjz2IacNisNjdKAhPafCQDc7vidH9qXT7vNkxxdEd0iUemlbjb3rmT7CFhTOJ2v/c56MWDLxq",
+	"6uRMjrkt3IN7yEa+kJHOXuVP2CbykKKxPd3RuxFjhD2TjAvoCpwg4VAyDm6JVsoOiq6hJOWuSLJVVo5d",
+	"rJ0FL7PLayz4GpF6i0TomnF7ufoXi84nE4wPGGkaBxqhQ8miJL/xDWF8sXgZBtltqyiuWjEwY5tdFAPL",
+	"uIzmZMoijIZNwlUPifvxY5c0deqqWRC00CmonRKpqk5VLMSLq4Asut+jPTdNKknAqJDgoExG2nIUP0lG",
+	"tSL9bCBwM56EU7wD1RJmIgIbQXnqQlEv2CAqy5wbhyCLMY2YR/DZCq4VqDC0UuGi6iZCPXDTWdl5SSZf",
+	"A2ZY712DjC2CjEfhGePFES3s2dSPQOSV3mZ73x8yuNytw+Olai11s027rcjtzt6bnY5D3iAenYtWRccc",
+	"tFdMM1/76NGhSaAA93zHjLjwvEvGkE4Esp+6RzM5DiP/Gzqx3FuMRiyqUrkE+3YKlmHhWhYe8enKDrgt",
+	"sYb6umbqsGNJvGSoS1ak3rmHl1Y79GmKvj7osBVIR7PIl/MTNV8d/A0HIfnrXXMav/bRo0ZR8A6EJX3t",
+	"o0dQA6jwVBFMRgIHB3OQYAISHYCjjyUcPVh4CI/AYcSDHks5XX7y8SK0e4vO5PiWopkn+uSb7nat7shH",
+	"PhckVLgnPW4XEdBpKMdao8D7077qCd9uOA0EoTE7MBJx6n+dKZEI2fLKrr5gPhoaDDW5+Hhhawe9+j4f",
+	"xXU7dGxDwBLXv8kUg08cPTgm57sYrZRcBRpRyS7ovM+b7q2JGD3Rn13UuhTWm6e9pnLMBEZrCCIjfzRi",
+	"Ecwdx37KPMW93eKMMW67z/s6T584sMLpKE40YkMWAeSFOUCkFHtGJ9OACRyQ2R3MD8K4B6nLIdIbq5ok",
+	"M2Pn6oT2OaODMYzXDFeoHR2zCCJR5sTzBR0pvUi9biLHiK/A9CCMPOaRGVfCwH22o3rfGYR8GPgDKVzV",
+	"DJWEM18dPYw+7/NmpKtEkdPQ87FoAS6XiCMzlDYacuaQpCqoY66HJeGWRw+OHTIJhdS+bFCHY0WxRXzR",
+	"5xnVAKLcY/0AlmxCozPmqeGbZw8gp4VLcDd1IggYArIzh2jGCaVb9QbA1v3Wb5F3NLPt83eAOGBlfUHc",
+	"B/dPHrmm9BdsHYRNQuYkSNMqyM2bX3306AHpdTo3b8KTGFKnWVC/cUB8Lh3S16xIfYFcS393N5Dp7xRL",
+	"V998s91uP3/uQrAP0uzpTPicCUHCmRyEE3ao691ElItpGMk+H1I/mCkNtznjUTiTVJ2dKZVjR8d7qkMD",
+	"+rD/DUYCf+JLx5w2L7zgLSVrkOsSmBZifSbafb5DXD0pl3R0NknNqLXxBCaoowMZJ67F1d1DQvlctwwZ",
+	"hX2MwQyHxH3HNGs30+eECDoXNud3CKcTEykKJSLUZh7fJVQSRFRNt9+QIfoEQG7euXOHeCGGgxL2zBey",
+	"33Bb8XTuBjqtlVV7AmUZ1HhDxXBAo0gRPRQUUE+AgDPxjjvEVVtm5p2Q3g1BXGT+96fI+e/CcyiCIBDT",
+	"/SakowIKJS6gc7eF8cimFdUoldpcYWL52mp13oFRKLjgxwm7eKhH0yZvQxAtnNBZ4BEaiFBHk1hpYfTQ",
+	"E5lrVQchSkcQxJe4XIrHKp6U1NMxTATbUAwT1OmkAJmjF9BVqrXbJicDGtC46gfcMVBYBxcE78LQ4ILO",
+	"hZqerh3ikG+wKCTnNJjBFgyCmcc8O2vY+S5AXlj9CWm6lnJzQEC5cYmEYn4hnfo7ivpGjBMRtsz5VwKQ",
+	"canFQZ/bMjTSCpemzrx0lfQM+ayGnC6CQje+rqoOXtMNYbDd3q6LpB+AlU4xO+A9EPqr9YJWmyAf0sdF",
+	"cSPMqy0XS3oHU89q4I/Cus9RATjQQOSTC5mFIbstUqoUlL/VaR1moIKp9mI0jgufK8ZxZKjNIRMaKHCs",
+	"9m8YRlAiBjUJOMiKGuiAeagxYSp7rT3BvSl0wniMa4PqiElBNE8i3U6nB/sJdxQwT9HxXSQqJd780Ux1",
+	"E+terj+BJ93WIcpMYA64srCbkkZ402qE9Yz8SI9FPZKmET3fwD9jpvIUCwRrk/tqm0HECTKhWrC4tyaU",
+	"0xGLbt10YY4DCUeectxv1eQBoYSHfAfTrV+MQ8H6HCgJQrJSz+qUw55aEoj7IDH/CCPSdJMak65DXCsy",
+	"RH2MreLtdruFK9rtdHbNyfgdGviePhVIk9qqroj4HH9UgnpEFYrDqHAvHMyAnE/ZMFRHmmCO+4hEMy4O",
+	"EiIAieqQiyhULH0+ZcIxpNLnrgH0ruYXjr4Bd3xXsyEDAoxt5oB0XUfJxp1wuBNRHt9tQ/k042dcYRXG",
+	"ZxPDTkZM9rlFQd2cgGmTr7M5UtGEysFYZ3iesiBgHlGI6zBu+cw8qUNw7cJtSgbF/ObYU9xm6LNIOGAb",
+	"F046q5Lit3YEmKLkA+JiOOETPJIUD6T+dGqOZ4yU5UWYnAIB9+hNQUf9jvau6zcdvD1B0nWm9KNIJqYP",
+	"oFZj0lUzT6eEAmnhT/TtRrD637w58YPA1xaQmzfVuQdR5GLMEPjNbHcLMFu4t5r7qXnzptUOBWHhc6tC",
+	"Xhzf7s2MDHXtXD2K7k9nEb+rf8ZylxmDBjA6+AvF3wepZGNqYkhcSBBJ/01IN9jtdd4kGHblkO5uZ1ez",
+	"rO6++nG/u2/uAPS6na6+aueoiUCewohRDz09U6lnE9FzFpSn6wQOYQERGt/aiCmCSuJaEcYuYIjMFQgF",
+	"nvoNvbfWhQGNgPUdKmhL7/5yYknBf01iMGrF5zWyTd1bMHYz1cxhHPSaGmcyMqWYldM0rF3cmeoZ+9M3",
+	"5Mg7So+yAZulrWouo0aSS0JqtC5o/2IcGrccYpBYrdBqXp/rK8La8aRVKaMFInBAxq4OOVM8z49vAZ0G",
+	"4eAsdVMLAL9WTM9ZdEqlPyHNC8WM+jx+CtLRxEDD8G1UyXQn8VB8mLlWupRKqoC3CFuHGoIYcBgPeUzP",
+	"Abvo1TpnsVzyjOYMrR1qrBy/aGaKQB/3TCEy3LAd/EIEs5HeQb1HRurodgwk73P32Q7esnAPYqI5vqvP",
+	"A8prvPBl7mOQZiz5gY9BVn718VApLP2Gq1UbHurXqSQ0gMSwCgErZgpCUyE5LT/39m+bP9948475886d",
+	"O7FryYBI5rUMD9bvw9/2o8jpvFafA6RSgGgcBh4QGwCZMJpQPmBEzHyphNIUbj8MIybGanQx8cG6q6UV",
+	"fX7CGIm1DK1tZanfond4S9H5gHKjeaiD9myHRREAaOG2lby8Q5ofhPJYbYmS+MxrKZjT50o7RSgFWl/c",
+	"BcA4rW8CF4lVM9+0obqdMzwqvtDu7ymsiXHhRSa8HSb6kEqtygqFNeNbfnP8kozDCzKMPWqYNQhtF028",
+	"xKYYT6hEsGp+GoWK0g/VaSMn77z94cPjR/9Pe+LFtGKunLQO+nyqEZijDhTcjnBJUw08YdJdgNeJ3QnP",
+	"U7IisAqmFKQIJwzvajXjJ449WIQ+B0CqfgNm7I6YVNBVDYF6XgTmUvR0K+1jZzBmA0BHttNIi9XYnuy2",
+	"yREeCjAMUFyxPjfjMTfHNApOwPZe7w5puo/C8B7lc83clFg1ppCWHqTRsN2IyWh+NJQsuie+gofcWEMP",
+	"UA/Ci59qLMBsoIoQmH84saFDmzwKQzJRZBXHd/hcbdsowmtXVAJ3Aso5ZeoAJ9od8xRt9bmC9DDW/c5u",
+	"gphgCMbw3oZJAmgvIeYqFNqIE2E1ju8Z2gS74NGDY1vXTmydrYbTUAJTe4bbnXYHs8kyTqd+46Cx2+60",
+	"dxtOY0rlGKzWBdoq+FfCorpihha0+SUiE4XRwVkZr4QfmUAaQZpGRSAGkB8WR9BgzfDYjHLY56n4maK6",
+	"3lhSNBVOUxwXY7QxSTqGEWPx1lOFydGwaTgs5gBG0xLkL+/zmzffBhlxcPOm0c/s1OUZxf0w5v1t9WoK",
+	"+KkWVOPwC7BY+ApVGHwfjvyhxlDHdwkNFJyb2yPsdjpvWE8oxqsAyoUCP0oLQcKxWEDjoGGfY9j8iE6Y",
+	"BH/2x8V+nOSRW/fjpu42nj9GZwkT8q3Qm+tbN/Hd5aTg1K1PdNkMI7zh7yhSI9zxZvicVblMzCYTGs1t",
+	"z4ieIM7M50BysGVtReRKB7N9/Y3YRhK7z9XcjGuuoQVs47lT9OXj54WRBjjg3R3YopPYdZgZLO5cLI1A",
+	"1SN2uu7iAfNQPhqzk7TLX405CdRp/OqPvvviZ3+a+AirDvmNHfXcO8+UVE6PWMMPwIg54qqzstYoX/78",
+	"hy8++/3sKNULZaM0XT66CNPDSziMUUGFOrkhH7A6g2PPGgeNhhVuBW4wcXDrlrHeD8LJLXpOJY167U+m",
+	"o4YdH9V49YM/evkXf5Gd0N7+bSCfOo3v5huvv6cKcKeX6UQDdYekOLcRa7WX6tXv//eX//ifX/7df331",
+	"9/9UcWb5iS0kA3CaAoqs4nK2w3uepz20MQWh+gHk3et0NseK4oWLXd3qycT/jGv3cfdxe5a4Ct548446",
+	"UjY3btTiKYW97lq9ajbjCxQYB5mdT2y8xWEMjTrsonAwb+SWoJNaglKu0qjEA+I+dViCHWvQsdcB1cnG",
+	"+kcFCSh1Vqr2vSo1iym+m4ZVxoV4aBlhMKFIKtagcfDxY6eAVyKbVGiRjuDCrYJ0jcdwF9eoXJjIp+sA",
+	"UcFm7nc6j1XrWVN0Ofo7FmLGwLTw0SPS/OpJb/82+ptilBdy4iZBLK6DVl58pshIVhbL1Of3udHAp7Gl",
+	"mntxxtYD4gsxA/UCrjoqbBAx6UdaWZ9G7NwPZyLxAMQYPU76qsVKnzcBU6NaByjWl2C373Y6vZaDZomS",
+	"NKhTxo2FC+0kEvwROmpLECwGRpq9TqfX51/3B2cY5XlPjBx0dA6CUCjVl4ckoBJVW66zy9hdxX2o6epZ",
+	"TRkHneaMcfCIgX7Y52aGQiHfOe7BFqCsmhNJTclkUkgnis0vDNbQOQ3PWWs5FjYGcs1pup3O3mHOn6O+",
+	"fpM0Y7uLL4BAIFZB+kGfJ34Tcx/niXrPbZXB5Uc6OuV1YWUwKz0yBzKNOC2XFPp4QL/2pSH3mNYv6Jw0",
+	"Y4LvdhwCxqtWiufZoXTdjlOOF0Cka/vXisIt1ZezEAunAcSC3vZ2NIkoVpsHu3fu3CEXVJCsMa18DZYt",
+	"gW514aDe3IkJND8kBRbUkBIahtMdk6hFoKWj3K8ySlR4VpKTSElFeLL2WsEG1pOYceDnVsBf+mxlhX9R",
+	"mK4WUCaIrsHmXxufvjfw7/tfO/7wG8fdD/xjccwf7g/ePr59fDb9t7/z9tfutNvtxmogZrMQEXdyLXyY",
+	"O2KFQ9nLAEQriiY2dZnTdxj/raQtkn/eEoUJ2uoctMKBvZkZmI3Y47cPkwrlkJgJzInFUiNxTmekzbqH",
+	"rRyRXipRrnRWK0JbBThEEtq+GOG+x2S8yM0gHBGft+rh3D0H9j8Gu7ZD8daIySc0CJ7YX4py/Kvj+2yX",
+	"ZCoigoypOCAQXmnl7lH0bbIEak+fwpMmc5/PHXwFPZVYpJD2uc41Hg4dEOyliXo0PuWZgfnSRgk6tDA9",
+	"e8FkeuZum5wwKX0+MtJSMG0PR7tunDGr2XEwOMqB5CKtHLpMr4svBQuGGJNjcpktso7mANmIyaMgSKW1",
+	"eZ3QLAhSrCaVtSUNWdC9aH27kN8Dfs+x2KrN7+3fLmq+8ll+L7/I25PAmSU0XC5zEj/+ZqbiZaPhNOzo",
+	"C2Bg2WzMDR3qopfqSbI49pOYdqvrxOY8OIBHOs9kx8rCqH4cUyhIeMKeNg56TsMX98ToLsNMp/oWlPr2",
+	"gc+tXK6+eBD551Ri7ivzlFLzhLTexzuwHcgcajqY+Bz+7EBpw9yTxTSB6QzNRdFOiflylRXFKAnjey5c",
+	"yd0qK2m1YK/o7vIVTb5YaUn3N7KkPWtJ0Vq7BrorPu1l2M4anm1tU6jKzh+J+6yDuxNAQ+cYF2SH/t1I",
+	"JzMuHu563KMSJminhVASSjDJgYNvGqzz8WNFyebGzcePn6dgw/uQ5z4I0vNLSqVYECKbiu3ZDh1IsUNF",
+	"NhHW4+JkzUXAo4fooxxzVMQbjzL3H2AGacmK0TA+h+gs68gKF8rhmciXMIKEo8d3RRznosAK4SERs8G4",
+	"z1PYASL0IkbEmT+dMu8ShPtVkeyLj2ZmieEOX7GkeeysK7WdRsjZ9nsvgSR1Tv3lAIYvFNPMb941vrkk",
+	"fLOSTF6D3F+ThFOKsQgn7CpKOFFdwp0wKTCvNqjAIJeUjNOpUl0TlaaVUvVTKklt+mS4GMBl3ybxeZ+n",
+	"XnHjql3N0GTt0FeKwFmC11/m0EhS1OAiotMpi+LLBBSqC/vJva8+x59aeJ00JU6j8EIxHR2bmVTPt6Qw",
+	"Z2TOZDs9Owi0Tm5ZYPizq0+tC+zplMElS744qTeYs8DZhPc6Mbwus3Y5KV+8I1rck6YIyUzMaBDMifsx",
+	"MtLHbisFAw6tNkyucwpV6+YkHPZ59n5nOWzAwHFf2IFvNwTp7nY6qasOb0PsoWHxpj6eL+NYZJ3cvs8j",
+	"tgO8HddiCURzM14qal1DSS+jmr4mJwxRNXdpjV9RnaDD9A0chd4Sglfr1+fww8U4NFNJli1/K1Zfucnh",
+	"KnF1cJUXfhBK2Nl5NtwHM1LFld6TIv0in6aKNBP+T3ppL1Y2+fNyFRbk4suf/vjFL77/q//zV1lNz84G",
+	"/XEsgR7Xtup0d+R8yu75AsLCShFd4ZBryPndrHTe1PirgOF6g8/o9JUHWoqUpz7f2rp286inwKiy3lJX",
+	"hh8nl4W2M+d1M6E5S89DWbxVqciHKhy72cjLDEcu3mzSpLaR3oErhKTb2qjNRlPFwWq6BwbSr6J9ZA/E",
+	"Gtu2Bm2uG+tUEQprmZ8SiQYxVoXBeqM+frwOCMYbe7eo5z2BgpzlsDdtQIGHUSVwrUqe7kF8n5hDYJX9",
+	"G1yuMXk21GmeExkivsJhKKTAw6jPIaETUvoOuKNi8SrDjCWn2e12dlttcsTxPrOSuNiaGPtTCGdiU2lf",
+	"TD3f3Zjrp9vrvEHgzuaR5+H1vnRLcECak1kg/R1910/M+QBL1cA9N+bFVw/hlIWBl40vSi8iezqjgcj0",
+	"oxHaAKefuVpdEJOEEUl9buIe4+3UsfpF0Ix6Hkz1NUIyWLEcJ0sVsI1DSBIbwpZdXWXdr21MWxbGkO/4",
+	"zp07m5vvGzuaOt5COi0OCbKCZ0NuZMYNkVBUCvCuu1brgpEjTcNbAyHFFLoBCHLpVsSiJA0bjrexqKEk",
+	"dc2SAPA8gVYKAs/TLbJjTbEmA11ZDN8K1HZJsOLI88xVdh3VGk/KQhUoHjdsVjNhK28UYgvd5QKbGvdE",
+	"ggOsU6Yzv1gpPUDKmpRHVvoHHkpG3Ig9vSdGbpscKYABwdZQTxOvVsLFyzjO2u7mggqd4Yp5GKRsRWlD",
+	"nrIw8IxZLGKCQYqmKRbyLAAU9oDr4IldgvkhjqyxpScM2RHCVA9ZwGB3bvBC0kAdsGC91lTIzG66ZeKa",
+	"9TnSsIt0u6p9680xFSmEkRqfwm8QxjbjZv37vA4BAKOAXvdLYAuu6BW4Q6jIIMWlklllPAZPkVu9/IMf",
+	"vvrOn3z+H/7Hy5/+ozrB4cZhTFqiKyUTJgOZpyxxbkoLVh75q+/8yas/+0l8uyoz8jjGdzNIaNlgXvzi",
+	"hy9//Iv8MOKA6OoL2O10jdhBsiq5qggJeMyKQpqv1CGptZYvv/29l3/wwxeffevV3/4oPwltzak3id2d",
+	"0wKhud6mrjSQ/R3NQwuX8YYgjEaBrxVGiyFachxszYZ1z5mstbaf/+Sn//qtP//8l//hxWffevHZd6uS",
+	"aumsFoXNJpKwMEa9zur/+ud/+PlPfvrqp/+CHOLFZz97+eNfvPyP362zK7WAjKl0tuWrjTkOWWZfi3Me",
+	"gpPG84dDFqGoSJaRNPVUN2shszq4qsh6SUbIBb0V87eCDru566UV2N7Cjot5kt1j1k6pesmCCz0SNLEU",
+	"4Em4VoPVmxevQ4ozFQ5nv2gB9ITHUL5Ut1A0joSHHZIL6sskNw+wsspR+XfjxEOZREg8TNIdAbnF3Gel",
+	"26NrKkKGf1yWJmTMixRUoqFBgEt0IIsFP66k8KhTAIQJ5FCu+jwxW7HAwGpDfEy1C7dCNQnZtBMOU4D4",
+	"gLiYcPAhE7NAuqSr854K0oRcladMp3RBgB4OdUJl4D8OcannYT5nl/RaDtnpkogNIQuuadnkuQVjqlaY",
+	"rRHl9R9Lb8C7lGr6Hota1bUhnMOB0oq6ea3oaDqNwnOW04UwoUrcvb6x2u119vpcN2JstWpt2uQhTBW6",
+	"6eW7ecg+YQO5tJuss72mJVYd1ho6T593O53bh9ldQCVWM6AYEXW7nb2FitFDQ5qv8XYCbHWJPqJJOYGE",
+	"NuFVAFAxBceawK9//ocxiLVPDhZAqIKflqgquzs8lA8Nzecvw+oZcEish24NnanYl5hgco05rjypJZpj",
+	"Df0LDdEbGdSSlb69w0PruC4eFhqbtz+sbmfPgKivQuteCWlnz+pGaDw3p521J4XioHgSWlQYNFNn7Pn9",
+	"ePHZ9z7/+7/6/Cff3vgkVgMrii9u70JRzPU26ynI8p6lGk1KXVB7WqzPAKy28mtCGFSki1rYcgi0HKBp",
+	"4m/6km5G+6rpM1jELuweb9urA2UmYElKDdTGHKFRfUyZNdhDoYqxlx7Hwv6V+pH0XwgGSrPamOP9+tQC",
+	"PGmXpR6gsIXbrWrqha6H5epCzI8eV/SO3HZgT7N6gscCJtlSL8lDNgnPmVDAMClv7yYZ3PUUjA8rFSLQ",
+	"JkcilTRa5/ZUHevSFDsXdK5zU6aid6A9zRFM6cjNBVDsa8x9F4ZicLY9P0Da6aAPk8f/AHPxC9/DZONr",
+	"YfBMt3EUaxyc0ueZqIsuZODPIWtc1SvidSizbtmTTUnOqr54FN4rocVczxsMXOh2ekoAFhmvCjreSPiB",
+	"2iR1Mt+Nz+/mVnndiIe7Fi1+YS86gZHstRhS7f1bxZhaSou2kO8VxydkuA9ZnFeolAQvQ5KnqeyShDh2",
+	"WsO6l4twqGDe6+WE9YhJjJV8AnEVpdL6PmdkSkep7P4iuRmTsVs7JAw8JiRmj3Hiig4ylDQgg3DG4apN",
+	"Or+wD1I4rg2xNMpxtsHrrxDZ8j5GllxNCZeUZdOf2AdQwAIzQI3DC/Ox13lelr5rMxJvjZHkXdQmmVnh",
+	"SIB6HtAR2+5KbOAKbkw/V0wqzdYQSEU3b5MIrK0mq6okk4qpw9zzhZHqC77GIQCyIonT0yUut5dMOF1i",
+	"v3t7r3Pnzv5up2NF8+o6TwVGsBJM9dhpABdtHHS3fdHWIuraqaVAVqTY/nqpJPIEuFRAztaK/isSlNr7",
+	"BdH+NeVlXiEX5OZNk43q5k1yOreqeXF2sUR69nnKSyZcMvQDyNp9Ooeyj4w0O8bd5sQ+NCWaY4eY1zrU",
+	"RbmU6MQ7uVg9hQaBztOPJf7O2Fzxjps33Rh7Y80IU1poQKe+Gty7WBuKQn3Bghp/BRn9NyrHE4/X/Msq",
+	"zTfs7bg8aa6J8VF4r8T2nlSwSR0TX+o72gsCo1JnoXHwceexs/k13kB6rwx9Xl20UMVuvhQt2Nt4BQBD",
+	"hgBzkCHN24BdFMjvXkf9LxHhwyicvFs9W796/IOCjP2ruMI65os4a4cu1Rg3tFLE3bs1SjbI8IOCog1F",
+	"rq1LBC65U/a64UuR9AdxK8N8upDLhjOrABlhpaRwE20/uaq4SPE/wganFJNiEMa9Psc6ZVDKGTEJGOqt",
+	"vO40IC4047Zt47Yb13dOhlNY4EiXp37mtvOljXxOSi0PSSjajbiCng5Ko6naVliVtHUZAOc3y1KxciT9",
+	"JWIbKuSjMXuHe8UB9ArAhNycnkM8AL3YaEhOZ9JQN1bH9IOAdNNJv0sn09uo2WNx1HeGbxSnJ9+GgWYF",
+	"AfBFtcfUyIS2PBL50sBV6gTksJUeKNpcPl4TC9Ql0QVJvdPjStmKus4i+JdIIGhm81WutmwbWvk8XRlT",
+	"kKH9WshpFZykpPbmbT8K/11Nu88W4csJC4a/ATaaLyyOmficFSMYNM5gFVw7YEvn1l9ojVnPGLM1p00B",
+	"MX7J4cIVM8gYaiuRylfXElMh8N42zJjx3sbxZo00CW/4DbTVFB7Cq2iv0ako4KbdJRtrMBqmXk4rCWXz",
+	"09mWwuEQrmQk6Ww2F/n4JqaOsgMfqySPWj/OMTVDzSFzSVC6nc7tIkiCK/u6M0H9ZqZkur3DQ1mU7Sbf",
+	"70aiDJ3GjNfLuXVZYY0PEyr8sqVvv/qJl0rJsOwGRcY9VjfhUjkZXkZsY4rULim0Efs0AjQO8L/0bE63",
+	"c4JVJKaiiE1odLY4UboubAsJ9wm+QJo08KloZaTdGWNTgVV3U3H4h8TtN/oNlwwCRqPieIiVRfBtYjyY",
+	"amQnmNSpRgpHPSNfmDm21r8ILO1ESr2SJNn2sL8sVwwghhkoqvH5t3731Q9+udkUQbUuHVhj0dFqr+0a",
+	"wlpDEUw+jI/pBjYGdaBf//w7L//4D1/87Lu//vnvN7aSMtqm72sB/yW+tlBMoJeU/DlNZZck20HKJLID",
+	"yp9c0g0GKCRwa0D5gAVPJjPJsLTAguqhXFsLLsZhwHaw3Kd6kTRdIamcCZd08v77uDICgQGDKNZfwDGo",
+	"Ipz3u/vkPfXK2zDcezOtI8dtZyQtAEvV2y08aWkJi513O539Q02gulZpt9fpHloD9gXxfDHxhWAepAQp",
+	"EsCDeEgwwisggHko0UZtn6KCEoa1Jeq+4T3vGUopa36FZHq9TleN/B5DQ3bdoS+8j9Hr9Hbinazf9gKN",
+	"WNH/UaYW6DptVuZYb6fJbutysZCoFhnejY6nc7xD1lRgANw674rjmUUCA+SAcnUkcWGXJQxYQI/2yOzU",
+	"XHpviKHS6oKwnD6Tvnq5PGgpORiXRF55zuWEbA+il51w0h/cNGOMJ4ytVMsuIu3LkMU5yr4kWfwhrj9F",
+	"+YZLZklh/LyS+rzvAGXAzij5q96IlAyNZkk54fBC9dLtdBpO43an8fj5Iin9ZBKT4RJhDXOyog2xEpWR",
+	"cE1X/f4O9zCWr9NqkxM6YUSNjsDoCBXE1cPI9e9uSdrvorTHs1ZD5sMyYtmCEnmfLIPYvOzXvOGLgwDW",
+	"idtfDRSsfxujFk4ovlZWr7sa0GG92SHL3WYfq/JgXOwvJ8bA8y++6EBD6/ZL8MYVghavG1cYmr5sdKH1",
+	"ZiMqLh1e9Gedzi67rWBG/KmHoCP+8FiNKxox2ThonIbevK1ZTgqTQETJMqPB2/CUUKgqjM5i1AH/hfqg",
+	"pBcXNA0j0tGRdL0WHGQP4vvS6X48NqSzQB5YBraWE9906HN9nomLf3xo6n42AdP0Oq040AG4gyAu/Dfz",
+	"3O3OIaGQG5QKwyKIP4SDhUkaoPxnxHTBVGQ7IyYFYqdup3MID/p8ZPEln+fGFUbZEfiCjGk0CZgQmN2o",
+	"z9PXJxQraWGAozdD1soERjiSkA8YDkmw6JxFZAKRDGoISenVGYfG9Rd8GLbNT33uCyzJ2rZ+dgkNREiE",
+	"mp7LLcDmOsT1uYxCbzYwn82NEQeui+C9Ec6Y9zssSt5L3Y/1cXxChhHzkEYcs05vq1kp1DoIZl5BsinK",
+	"59oxZkFNH8w/osjgyhW8TblfaKaAVhkq7XS1DUrXwbWxKGliaJ/PfenTQFNMrniXRfahlliUk46igZ5D",
+	"JmHE8Jtup9OJqU6X6CA85Ds4D04nkAVYzwJJCzBvn0PxDMS92IBjpKD14N5h0d7HGeIkPWO8tPYXHvzX",
+	"beyCSX1AJ0zcV7MqSKsKsx7E/CfRSoCraJTkxFewx6FgWlc4vpuKx7RPJ4ZjxmtXitHgzw8wVuxff/S/",
+	"f/UXf/+rf/k98z1W5uw5jeyxwLKtKQZhwqEQhRsQW7FC/sJg1djjoRp6N4zuK2IqQJ/2NPWMXn77P738",
+	"4+9h0Vl7RosG/3jzITelOkDBkF/9wbdeff8nL372V6/+6XfrDdyJHYSPV6ibpqnjEQWMsHCki2jo5X/8",
+	"/6Aoxf+ouegburdkC3tzaQmTeaevNuvs4iIRea1FRympNZs5U4svhKAJIhWNWn2rnYYtsBoHjc9/+d9e",
+	"/dlPcHWzr5atbaKILVjlGtA0YanbSzCbZ5i5wOHUHsBdDTxiJpNYZ+GdHvjJunCTcJ98jhizKavxzcwO",
+	"NpxGEIZnOFYcfsdsHOAHKC9dwGydhg1msCX7mw+nXjzZTuYn6454maccvWKNg87zNav9lXLorfmlcZtj",
+	"sWm7qKHtaj7qhTps2kudOmZYcHi1OoClDLesCmAOCCUqrVUYEDDRCtfpMpxzwV261OFbcMyWnps8/0sd",
+	"hV6pIN7grbcUR6ukYrctbUMrBJxdaFPvqqWVU1RcrG2v5VFP1ThEvVhbP5Ypxne1kUSkrPHGj95rHRAe",
+	"KtUbCiVDDWQZEl865JPQh2tDYWQKbPsStCClPhxCgLrRHAaU9zlehobrLOq3sa/UrHmbfKRwr4vpafGc",
+	"ukTRM3oN0HJksv2C9scmU+kzjzSVRmcNTje91PNfzfSvlay7se29SM0ymg2YDU7ZUClOZtI0gnCK8Jzl",
+	"iicb9mcpTIVOAnPmlzsA9BOvWxnSw0jLdGtnGwdDGgjmrOnutuy0BRhi5f5WdzBU6XOlUISeycl+t9Ai",
+	"mu4XrXSX4vW/a9Hb1pBiITVtqBZBnm6q2PdT59YyZ1sVCPA3BV308K9Y8MASilpoY89AkcX29RVp6bLy",
+	"9OrNoRv3r1dyrae86iMmtTfbOhE1L6eDNE5ddJMhTk3YSDu84ALEn5J9voAb580YcAvGzN1gePWGaDl9",
+	"vuA2e2ybvStcwmkUhRcWjhCkmbmffkBoEOghT1qHJHMJvs9XuAWfuwQPnbTamXLHIn5ZKRF9rhMDKXqk",
+	"0j/1A1/OSRO/vZGEGqi9idjgPL9B7/tCujoforXCaIw/JBdjxtGATXzZ51AR8pSltB40flvf+MLGJSX2",
+	"5SbsEvAbvcraypzZ11b1K/6pywFgmdbWb3twMY9RKCXVFXSUWm2ovpKYtp0Co7A2kHObgtQRKsk4ANzh",
+	"KL36VzzAIeEm2rJU5/L8FsIfkvGADXHd8ZQil6IKlWVLsm7Cx60kFCiitS9ZzAEqVLJGKoHVYYo4qAlU",
+	"iggoZZxIZRQwNr16duxlttmspSJvtOtUsbetmPnRNur5/NyX6VyQStib9Ea7mXQD/+//evkHP3z573+c",
+	"n2DEnmYzWIMdZ3YpSbQvMxlB8QF+3dkICiGaBZb0xcoJ5XTExKYQacYqlGBNpPCaMNMYN8Kh5cVvIt/R",
+	"ABFKm2JIg/5gXjqd4xpIf8JamYXt8yNwLCOWc8/Y/CKMPHMD07RwMQ4FFq04vqtAh8/19Q9Dg0RxXupD",
+	"umGFAAFOptEf5V6f+yMeRgpH0nQBqjzssoKX4r1aDVkVWXjS4C8XCLoIDKHWfyVwUN3Qyy0BjxWiMtcb",
+	"Seldj+KaBkiNwPIKB6OJHjnw1UBBCZFtGQB9ua5QxPBqcVDn4tIX5l3IZzid3qN8xKL32TkLUGrWENW2",
+	"czpLdUvwRRc/FnqArJh99EsWpGFakP4wCgOm59ONgUg6ImPtmffqTD0Zmr0CvdVWIM7MVG0Fep2igOoE",
+	"NPUuBTTZ5/31Z4jURqj4FK0LiXSAahkkEk98DYPLSl1ibmvAAWDZMQYYHseihJHHojZJ3EYG3IE3SL3P",
+	"PAz1SnxshbYeOlPYSUJMpactP8ZmMgyjiU7bJ8h0dhr4OgFTJQMPn5voMiLHVGbY5lIjDCZZvfqQI21r",
+	"cCzLxwZzKFt0U5hDudjusYHUyMlWfFkEc36p7+pHktTtOmE7D+MIBogIye5E0/L4ImxPRT/oSbYWRz/E",
+	"gne94KOEvKqJrbKYsnWMGTUCzZZHMJUZQy4pgunxpchBfbJqBowI1yp+gwS5qgR8j0ndwg2b4ReLwAUC",
+	"r0DWKTDDPG0FqKf+a2GW86xYcLi5SMsvlos8lH2OlxnyaZRSXdVMXbxG0qMSCfg1WDsgkSud9DiX/BS9",
+	"B1tSd5fnOcqMZl0zwArlJreyIhsoJZWhqCuWVyhZtSXlpEqKT4IinMlejCd/48mFUgPdUPVJPdRrIHAV",
+	"gcDl+RNyZ/R1q8Z5rwFUP1oaWGoxwXVzGms8kQtbMWyqHFQcQfU/vS7o6kulog+Haakvw8TXcJAOGXFJ",
+	"F5hNut4gl30e37K0QkVE27zt3RMjlzTFlAWB0ccpuXnTu3nTSdW7bKmFPWPTOD+oPVAqFCKJSzmoNreR",
+	"hwI9Fweku9/R2acs19aRcWtoX1K8BOh76fPufrdD8Bi/wyWLMnGs3f3OHWJO+bmvWoLIlexcB3TCMOcn",
+	"5QTsZvB9q93nD2FxYXy3c+N7yD5hg6LxrZEpKzUwGFOKXrqdzu04drbP42KT3W5nr3ZmjVFuPpq8X+ON",
+	"Q9jyxeAGoVqhvChJce9pF/Lf/uXnv/wjdCGvGJKbD2PY3PA2GrVbbViIVWsPq0LWbIusqsDlzSzXkgSh",
+	"eyY89KvYzob2cWfdkZVnhdgqcZWOCSXKtlbn1Z//uxeffe/VH/341Z/+86v/8g+vvvPHL//kz7ZRPaWE",
+	"u23v8l+ed20qovsSo6dQpFxG7NQKzs3FvKUsGzqEraJulxevRqMyIcWLE7gsYSJ2tta99AiyMNB4Xa1+",
+	"yQVNAtCNaL8S2WQKOMJlZJMpP8KXFEmPCFTBWFwBQnORTjWtliaWXlEoEEkcVW9pHui7faJI5IkMl91y",
+	"O/I8QVx8x4sTnKSgMBUkjDyf0/hel4hztTjETTzCLuk5pq04HcxXMOmLzgPTJh8ZEI2NKyrKJx9R2ovW",
+	"Ca0gIM2SLHaEigIPofaoLzAhzEGf51eaNJNxkl4Li5BCNpNhGBFGB2OiF0GrjVxIRj0Hfrautlg8UIYG",
+	"Q2u/5VLVz91YFFWBdrLoGp65qxlyJuJMLa1DEkYOaDV9ni4FFBnHkOeornaJUvSzB4o01apPYbHUEFjL",
+	"jAHXKp3FpyTmy0qmv0IYWJnW0ufqZBzGKlm8qxaLtNopLJ2DLyoyfhRejcTB5ca/BUEcXiYxgg5xjxgV",
+	"aIWqjdDrBrUVj0MnSVl5HDXj2VYexObSFm9vJW4bWHG8fE8WjURngVlpJIsCAopEUpKkxKQ/gKs6Zoyt",
+	"omiBVVbzX//dtz7/yU+LQ7/XDTc4zrKILTsp6lv/02u0etaGL1cUIq7KIaHiLHlWhvp7Mg9nIIGn02CO",
+	"ol1LdgUhNKC6CsC6wuG3uyyp8ZQTiMuzUa4RkVLECorCTbaqGhSc20vSCbBnOIEKiMlw8T3bUk1gL5tW",
+	"EvY3owlY5FqK/x8lAAt4EIPLF4Cek3sMJnejOlyMuBF7eo8JQUfMNVkq8gi+Z2M31Z7oc4rZD5NMj4eY",
+	"Ze/CB+2oyOeRxullQFwrvO0+z6ofmeutpPh2q2r35O7XrUursTn+hiAGpx7fxbANHFDpRVTUGTAkoyQK",
+	"I7NapHdAFroj2uS+WaeDckDe5/Xxd1FWjRQ0BhA9S5wF9uYAI4fKV/tpJN7nyx0In5gZvE6PgWLxj0K1",
+	"mPmq0EqgDMMZ9xLWfDongtFoMIbF1Qcmxb7Sl+7qRZTrG2t4tJbcWqsdhFIXtS8aWN3eu539HevuYn6Z",
+	"cSU9kynGyl+jhKGhveWQcNGgX377e7/60//1+U9++uKzb7362x9tGepvcvlWAfg1+183XidmR9szkKeP",
+	"6iat5JcKbjNnodD6u18AbQ1zhgNRKCotY/AhuaC+LBeZv8nwdRWaviyLMWgcBn+thgz3HSCgUlB45g/O",
+	"loFCLGgqiKsetszCcWlTDUoepdL6RLoMKp+HnJHTmdQY6NByG/FgHhuTk0zgMR7cTrWSzpsaWH0dprPU",
+	"UqqTk2WspQuqmcjQTF7NXGdxIc1M6IaTrAM8jRmik+TP8Ul1+jx+QI2BBcPWgrgPu8+NFE1Ru34VS6VZ",
+	"B4VnXRJERlp30TsRr+Zy1JCi8kzS20W2sA3XXSkcxjomuRXMpIVjWN9AWQs6bXwdVINrLUC2889/+YOX",
+	"//F7v/o/f/X5X//eFoIPvm7O35cst4o+mV+Cei4pKjn4wtR1KTkIl2Fys2j6cquyG4yBIZorQarLquGS",
+	"oqqPH6eKuVSp/3pvJplVADaXs3a3dZBNxwhmDKyyoiCcYNzTNjlBRkwqiLC3pRJye7qE3FUqFTu5LhL7",
+	"G1gk9rWViP2yFof9zSsNe5UKw76usrCXXxD23lUtB1ujDiwK7eLir8MwIlD/1Tthg5B7wiVNKPHlS0HS",
+	"hWFlSHh4Qf5vYj/eapMj/MLYWm4I4+OybSBa0u+SGZd+APdjssYdrI2HSEHRvYZVGdtOn2cjBbcEHnp2",
+	"/dlalWdliHOBDB8GK6xRjbbPV8EXX8BCtDZhNQ5uF6cl2rKJJD2G3dudzqWXq12yDNsvYLvpNVDt3efs",
+	"q+EsuuzO64uWq1znFooXGiwQ1/ThsQTPKV8TYP0mI6StikFJ8Awnva5/e6kIquhIXCqKuuTyt/e+XMVv",
+	"n858ucxeEgv3fDZ+q3QtCRg9t6sApaDRTEgiI8rFUGtJGrn5kZCF2EeTfOWMLd39zp52X/32zJdLnVch",
+	"ZzBin49KfVdqcaokfalgXNGVenoQP2QhIP1qCQ5SA7gqdpbivB/L67pfCuCp0ONWavFvOTqmAmRYuJC9",
+	"zj7W3Hsb1G91MDaye6VrCTxgm/OqLB9+2xydK5YQR4t4XySVRmdSZ/U4Y5ycsiDkI1A8M1UNtVI5wHiV",
+	"hBmJL7n96AoF4Sw+TXaf2dCk3MWNwyJxaAfRm5/1NRAd8mdEUskw8+fvMrCYddYuCYW9r+ZZuRzirHIl",
+	"xEyoeC79nYiz3y/O9Po2FDREMDT0WeDZGe/5MHw3jE6YdNFylfk2LmPeJkfp5PIQGZPBYH3uxgmcXGdJ",
+	"UXuss6PL2pMJo1yQfmPGsf6i128cQql7pyBQ3elzN53QSVfEz+W1cvFeJDYJ1yYV+lJLMYdfphGDcodJ",
+	"raSLiE6nLBKQOmcaUJ/3eQhLSQO9fGCi4+wiM0HSVEdxxgdswrhslVX3T3JGuZi+382njXK3FFSlTXBq",
+	"xU6YvCoePKHzVF6JXLwLzWvxuahWluU7f/KrP/89iPzePOhcNBRzhzOVH+3FZ997+Xd/9vL7f1M+prVg",
+	"6QbXZi3YusFxLEiYwumEHXHvSJ/4tcfxXkjySevyGem6uYx0r77/ty//5G9e/OxPX/23P3/57//nr/7d",
+	"/8Z2Xn7n2y9+9j8bWyincGId1y+ZEzSu/StSeWq3gmlzMvYq+khrL8hlpihZdAYvA2qmD8IloU1Ec1Y9",
+	"gaUJlS/dk5rWFha4UekZg0wiF/eTBJkKRmmibFmnF8PNu51OS9uwAk//IqGVOFuG+u6GUGB2wiKi3irE",
+	"UoNZFCngp1t3w8CzB9GqhqfeQDwFbz7Ss44W+zWzPRH2dEaDgmVQG1OUTMO+HNLnueZyT5Ujt9SaVQhD",
+	"r3JD0Oz91bAUdncEnbB8eeRCcZzegJSwTC/y6qa90nrN1QeEuLHGgDZs3dzMoJYjTd3NB9UNoYUjQyi5",
+	"uZHVMpluea3MWXvNA6ksLx/ZvGHLyLHs5NuYzMZF6RVCH5HnD4cswijk9DLFCVBaV6I4e2y9u3LxewtP",
+	"cRlGzezFF8UsW3gcLwOHZs7VJQFR06ttlhJjf3qFPNA5p3OGD5qf1RBud5xeR8NYrFoa3RqG0anvQeKT",
+	"chT7LjxkhQOCHRXvHbkHugI9+lN0wjjw2goZTgW5CKMzuFNosmyoRWg5oHB9xE5PwsEZk30+CDlnA0z0",
+	"NmKS9DqdHvm6Pzi7zwOfs3tihKEoESODIBRQC5R7xL1FZ3J8SyduOWPcNcnDiS+hrzdbGD/Y52486xm3",
+	"5u22CU4Qry4T/MljOgscHVFzRXQGdk1B3PiRR/Mp04ZZvRztPj9C15HWL09Z0mI+OQc+qlovRuAFyyBD",
+	"veLJkoG1W2+OLuIKqNpaU1i0fO34kO+guQDFIJaGt6ILY3NCvu7K8d3Syis4YXDSXVFjZ2oHwegUX6P7",
+	"1fe/++Jf/suLz773rz/62a++//ONONgX1FopH8jnv/zB53/9e5//6A9ffPaz7CjydyAW1lhZlAbNOgqF",
+	"NdFWHGF+ncwIq7P9d2M6ulpWOHvJfIHxKslJPszWXqmQ32CVLGqzFeqnrJEjy5r0pafGsgnhkoQ/dkma",
+	"p5S3dNUOS+5rSVLFyWkV4TDyZ8QkrKN4EgJbf2LKpCwq7MW4jOaQ2FSfUp0+1MnVszxIilV2sTyELzFD",
+	"hyQBo+oxzkg4ZbxYAjuEBYKRDopY9azrMUn94EFA5TCMJie69WRIlixquh8/drHbcDhU02thbFrEpsG8",
+	"z8WYTiEtriEGQoeSRYnf9YYgLkj0snVyHe3D9NTU9Vzf94V0jZfTpMAVhJJThRloFNE55sm68OU41EEg",
+	"loS8gQhG1JfRRdXLcpJVC1DIWlVJho6YVPQuUPDjil9VaToruJhe225UzgBn+RwITpI1dkNisITWCkVi",
+	"6YAKZl5f6r1XsPNXS/6VrVWZLISQ80uQhSulEl1RJDatiWk2wjy0pPj3TxwbA8RssKiAacK94EAXMVr4",
+	"QfUB4Er98eSN4S69M2g4DV+8RQdnSg3lXuNgSAPBnMZUv66e74JY0+10S6p2l/RqvVlc7nrblbwKzkG1",
+	"Gp+2TFCSL1wgQNep+Qmn4AbBY0CE4dKbgQkpNbUcHLzvD3VBrVOaUgUPitRjX4gZpKRRwk5rt039CX6L",
+	"892ZFoWk8z73+TkNfK/VJh/qYWl9GU7cxTg0JzzRnwc6LIuHcoxphTwClMG8LYvZijLWLPBV1lS3qXyu",
+	"o1Katasz2AUNVuYKH1p7dsViM/gXVy8s3M3L0OzS23lZ8az+UGrOdUMoHlfGstcouDgRI9BfBiE/Z5HA",
+	"khsTMVqU307OIi7IbAo1FAfhjEuXTDBBJka02o2Bre/mTc4ulOIHV3tu3nRIGHgQFES5vtgDr/e5UpMi",
+	"+XbgMy7viRFeMHo2CGbCP2etwyTWteBB+EYkifZ0n7rtNnF98Q73YF/UOvW5qUloahQh/4ehtcmjEOtr",
+	"ntLBmUOmVKDwcgd2l9qQHChttaleFLJlOiQRGzD/HJId3zPLo7Q8954Y3VUU4sBSqdPuklOm+laNsQDi",
+	"Vm8I8rWT+x8QyZ7JNjkiETsPz5gXt37G2BQvswv2FISWL/o8gt1R2qpSKvEdNTN/wEhTd/ZoPmWk1+10",
+	"IX7W3qxY64y3M1ZQzbpD7V31WJ+b9VSL2cYAjDhjkGAsCVm4IZIGze74mNga0/QVlHaZ0kjO40L71hgP",
+	"rJx9RF6EOh+4ojvh81HAnoDbYUDR+6A/neIn1ymuGkPCoYmZ1i9of1v8WsoJmIoU1i8gP9PPH65WTZxM",
+	"aAABMx5JnyEdhIJut3hpKMEZq87sEaX3FLBGnxfe0M8fIsu5h3QGy4TaQ6rN24c5L6B1o7/b63RL7AVv",
+	"Ww0pFv36Y1NOqfd2arlT8mWQ+akxGFNULLu93ScJshnoAsYdUEdSy7pSqRiQ6w/UXi8ejqb6DQxo9SzY",
+	"uUHhUbLCVTa9OrfNYE5Ua1tZIeT0Sho+2Wgyp0WLhU1ubudAmJlK5JbP2FSPtpQoc+Ctae/t305ZA7aw",
+	"sjUvMC6zjWVxTKFhbItHqF4NnPdy3HDr0TiLeV1ZVE5GGhVxQCU5YvEFFi6yXB6TpggjybyWQ0qFb1a6",
+	"Fcjb5cE/eT66KPgnFeUSi9uUBCwhmW1E/axYrrOUP5ZV68xSOEkzwEJoUHsZNh8p/2RJ8FGKBeYMm4Bh",
+	"jeJkUCqaMstYluHR+uw1vtlvKJDebxz0Gy9+8cOXP/7Fr3/+h5//8r+9+rOfvPjsW69+8KNX//Tdz3/y",
+	"n1/983de/e5P+o3nycvaV62miyUDH/kT9cXtvc6dO/u9jvqfXQ4DLKkPGU0GLEbvRuEEtlKxiMF5JqpQ",
+	"MO5lYmjVV4X9qB9Y9C7eBGwcNMZSTsXBrVuajbQH4eQWPaeSRu1PpqOGeeEDf3DG8fLMy5//8MVnvx//",
+	"8sA28Kovn+r/RucsMgs7EaNub9eMVgg/TFz4xqzbW82Gu5YjuVCaNI3SYeu7qINxjxh+W2xCL6c0KjEO",
+	"SpvXHzsNKiUdjJkHN/Fg3weLBGiGGvUHIMhXf/rPL7/zD4og/+EvP/+Hv/z1z3+3DgXeRsrIF2axKFFb",
+	"8xeQYkJ3BdRZ2GF1UuyV0eKrH/zRy7/4i4W02MvSIn6ylrWcIJ01t+2ymcjCLSxiJtod9GAmxsf6WrPH",
+	"xKBxoIaHVPXiZ9/WY/sv/4ADayQd+fdP3qLeiL2NEEpTiX//RLV4go4g9Zw6jjRIVkz6MoD9i9t8fs3Z",
+	"1vFO5RBmRfPlOAx0PS/DrBxim/FWzy1NPUJTaOqGIGNfyDCa2yZOMapT0lmBhpRZc0KjM3XUxBMqnkRA",
+	"50uTGal30nMmrmBPhVtk1yRUENXuYc5GdUMQd0zhcJ2wp66uJUPREdfnkS9YnEUyoNEIYmJM5QtfErwc",
+	"P1JozwsveL60RxL8WDUVUq/X6ZCv4pgesgHzp9Ix1eF8XmBlM+XQkvxGtsVJaQCkCdfmseoH9cBKjY97",
+	"7NwfMIGXt+JI0AK7W84AJthTcsrmoSlgnV7UCX12wp46yw1ldFCYosnp8wymz3ZS9X59ynhYZuxS1HRP",
+	"jMQRstkrYOiClb0Hq7iiyUSdhsbBx3fuPF4/E1F5opza4+k+3nKGqeUWrnoj2ZrtqGwYxck1Sw1H6kQ/",
+	"ugjX3BWn9/hSEjvdS5207RtRys5Rmf1ErccBQR3aYm/Iz0hvJU165TRTmVgn62ZrJrmUiaqf0HmcYspm",
+	"p1fF2nH5NoWi03EpCS4zdH5Z+S1pdGb5BBH2FEG1dfIrpcAbei4Xe6JjEIQPp3AboRKQWyFwa5NjnoEy",
+	"8WU+xPe6Jptq9lDBI2r8WskjlkswBb8UKrIrttmWgmxaWh1ynHPp9rnx6Rp3qWpMbWNN/+4GcGO30yWg",
+	"NqiulkLG01COE49sao1TYNDkVF+MBldEedpinC4xByulE5frYINFWC9PSKU+TwsFJnWAjbu+u1uMDfH3",
+	"q+D/BPv4CdB0vsDs3v5tuzocLGJiADaSBFJ3IUn4kb3nK7pdjD69PsBcF9GVBaPW9lby8GQ2GK+FuxsH",
+	"d+68dmyZX5CawFKNYbfTNZVLka9466zKmjuEVH3/gr+2MVQW/w8N07iMkMKEJSwFln4dcapEW7cc8ZIL",
+	"KpChnM5Jaimvhlut+CCX+dSs6LKYa0JCT7UKSh/gXwQXWoUzm3S9m9V8Fu62VYVYi8xSyF10TC8DdFun",
+	"7tLK76UF7SahdmwshY1acqVfgUT7Ln/13PJ48Jtw21+wpy2dYF5he/XTYmR/okCmsICGgsIeC3zFkokv",
+	"ETZDjXtf51MNKOinEyA149lrCsaI+2xHfbEzCPkw8AdSuAoXu5ZF3iXddGUfMHe66HRwAVcnBsIqUYat",
+	"Q7JLmj0g7sGATSUC9gsWBC3sqc9Tuehdk94121l5SGLrkOyRi8iXiM2KQhJxAvp5HSJqhXv3OVxjsIJQ",
+	"9WLqCFQSnn7CBpI0vXAgbnls4KsFE+2J91vD/R390o5+WOh8YFo/MDGubbttX6ZiWt8Noz5Xf5Kma6ku",
+	"Cml3W8SX6hU35c4k/Ua73e43noPtXV/FRKeadsH6qGYYCrgh+txNXGvJ+21iK0vd7i5pPppPfT5qqV6n",
+	"MzGGGtaBz9mONoZ42iyPMzwkIsTUA/MUY4ewWLwLdJ8Hcx0dq/QwW9MbMWlSpT2zFFW1QKn912oWZDSh",
+	"eHEVVBiBB0TNlhpTOQ0CE66LO6tvrNpasS+IN4voacDamUjmSZy9DdfRY5NpKON6DoJOYmEudP18832f",
+	"Wy3puzrxBMFVRCImZoGEWGpcyZAIKIRjjwwXtk0+0kHIvtTjic4BQpwxmJgauvH0xSSLD92ADBKDs0Pi",
+	"amcmPNBVrADOtO6tQDFGd2KhYkyaF+MwLvEJmjeUaW+VJsPoAgUZ9RAyFJuY78Qdom9joa/EPBuxgT/1",
+	"IROyxaBItwVJ5sKhfteuNJJ+crelSSK08FfWMZNRtCe+EBCIHZEZnwlFHuZ4ALvQZGmOi0OQsdwyOYnM",
+	"+0NdiN0aDyjZ3UNrfbNGR8d+nOwp1GdfmErr6DFPDqOkyW6ns1cW4Gyeh+RBAR2cBT7cqLOwabererC+",
+	"qJ+AL/s6VHqCqnCZHMzxD3vF+Ze5dzUiogG9PGLPcoG1uqHnRdEHVZ30tid8tajoRdYKFOQ+N7rDDUE4",
+	"nbCsJcKsSBKB8fLb/+nlH38viTlYMkFUcFeYYNV7cA/Z4Lxk+e1Rf/9vXv7xf60wXmPS2PSGLLawFAz4",
+	"r/765d//88sf/6J4zIW5DpeNerfmqLud3Z1TJSjyhoc1Vng7JL/QXrPu8hZEZhm6Xry8K2YG386QC0Js",
+	"dmsXxdndmSQFMb8og97bGcV1wNPsME6bd0GN2LELiSRFVlP3PSnP+igq8M3XvBLQrJFVeXmQqEim//SU",
+	"ygL0kMI3NuOYU5RHQhaEla24JAl6z68Lak07Qs4DBopYDPWAPqjWp3Ym1DN3QWB1DmPcr3D5hcKsWgsJ",
+	"eaxgVFvaTMiqvbT5cNVla9yoE2yaXuL9NYT1oosoxsBRdvnETFvC5iwP96ywBLbOGQdbrhvCuWYo5nYj",
+	"LpeL1DoJ5AF4bz1upBhWL7h0gwo4xXNqVOWUnxdsJZwxT2i1Ca/pWlYT0gwjYkwgLSJkVF4qajXzP+7/",
+	"anEliUpdMa6kHB+XZRpAiq2XaeA15OktA6VJT93CLMVZ1VZvw2HK8KNQgBqEUBT7GutYwHbL8KqU+18G",
+	"/ez+SjJEI7YypYqTMcTl4IlVax7umnByOjc4bBTXDsMhPAmWhTplIV/hWPeya6PPJQw2l7rarp6sj2TJ",
+	"EFJYK3fDZQmWyoXn7/ZMeH5R+Lx1GUO7mFe4AJRHQtVHvfSOSoUrJJu6tlQILlAmFV42WnLvZMFNieIb",
+	"DEvnsYKwrepM8xiX/tA35ml0MMSAczUP2wmInYr+NY1vKqXHQieb4tSpooHw0cq7kkkcubhwoEm5oqY/",
+	"jcKhH2A4GZgW/XOdA1rkU2y2yfFdgR4DGkGcGInYSIkJtYTqK3HmT6fM63PhB4zLYE6aiWflfBekV8sh",
+	"Qt9V8IUEFnEKnCySJoeLjisT+Xp5lM8Jncmx2sMBjZOZLUqJUZpk8krUpevt8PARklj6gGoNKpxJmDSQ",
+	"4bJ8jJksjOvkg1QktHYaSCveQiOf47viBGkkr15bl4JtskI/Y8CGkqjFiD0b02BebWAFCTM3EST+nkVG",
+	"W4b6KSIpxIw2euEhUsuB8WEav18fmVm/QcZwwQa8UoL0G0czOQ4j/xs68PIt4HIEvb74Cjh9+40VBEyO",
+	"pBaImVl8LOHG9JLrh69+/7+//Mf//PLv/uurv/+nhtMYVtcOeYFemI+3Wn6Vroyul0yMTqf3KB+x/5+5",
+	"6+ttpAbiX8XKy22k3dzRcIBa9QFKdSB6fyAXIaSi7nbjNEs3u2G9aa4PfeMVwdOBkJB447UvvPB5oPc1",
+	"kGfG3rGzbZJer+KtSr32eGyPZ8a/makO5JnMoe93N9eTvDxOcm3dPFUnz2c1DHdXDLi787NehkvLxxgu",
+	"D/cOe9uUlrYjdn+D/XjDTe3ewFgrAbb7ijt4aKoqmJWIQ1Y1F2oryFdxk9eyGJc9Alu3lOxFIx1NcYX6",
+	"NxXupcLA+m7OTgpQdYIE692yWg1prllDLl1Mz5TkeXdHxM2+1AS6G9fUufV3WMyHa63ShrkC4WlcBEsT",
+	"XKtIW/9RXwzpQ2TmyIHbBFnthw+ah2yZpBMDjxhDOWF1WASE8eg/UOJ5MZD5mPesv8TKw+zXrg8wZz6H",
+	"B8rspg2Tc0LXZmL/AzC3ExJ0A5ibKko2r6Q0/eUrms4FF0G///TP3+21FN4+76ebpQg9RXpcZbK4gj7r",
+	"ulXWIfrqlz/+/fnH1hIVd5Sc25cm16tjRB3eFK8v3/z2w0b3RSEXR9fdj1evL69+/evNn5drLs9mntKh",
+	"s93fOQz5FvFtjVy6nUMSF/EW/sjNMp96ZN5HaQx/e957fQx/89wTmnZIK+rJ+ValwUfVNsu0SXbsC+NI",
+	"wTtgXuWd7c7DZJY9POuDmKeBlw19bUXhhUCXH2S8DtQErnsl00rWoTAGAySaoXOvjWzKku7oLVxPYs1p",
+	"Xy8V0YI7U7DzqUJz51qoofU2s/6wTUuP4DpXoQl5C52+ocvpvM6KE9YXlitb7mqAD5ChSRYRImTcJO2u",
+	"ZDLCpKuzmk91qk5aOvvYbgepl5Sn9pJ1DXpZMPKPVl8vAeYJ6D22G5MvA++pbVQtZxBRqkWRQyal9L2A",
+	"jeZClmmvIAJXLzagiiHabkfElDN9kRVKZGOMwdMa3aySWqnUY2Qj2iKfgSHZQUHySAvmTrymNRnbr/r6",
+	"KzJZ25uV8yrVk1qGDo/eizQd0cQQUpezLCXqyM4lxtnp6pMmdsWT/ZdHz/a/3h+8PBrsfxlqnWxL7IoX",
+	"w4ODo6eDJ0effGN/74tdMdh/9qn+fYfBgcVYq14AdRCQKR4bz5LzvExGsOJplR2jRz9R50WqT635o3ee",
+	"TPOu5edCNQ+HnxsvpctbC6il201A0be44h9sQzijy93rZ8xntoLTW9FCHisonBNpIqJKfp9xOg3rbX0d",
+	"cQjOThsi2REOpf666J22LWoATlsYQeAhq9dHVCfFOVkApi+LCtb8S+v8XOTZqRSxE0cQLy/IHqkafCks",
+	"sCVlQaDK4TrQddhBJPhhRwTwZAUEdFfwuh8tJknNGA76S5pUWt9mrNatmnpGuKCmlcfdG+Ia4mbjxZgV",
+	"uwQJk+StsG7CRNq3EMswQpyCucF5hcOiKRqg+9ugfilTo/6DVil0wcHsaT4UvV6v64qNKQKht4VBRK9g",
+	"7PuRWefoGMk0rPR2AcSD+DyMGweEmTP3Jn8h3Xm7zRnV8PsqUh9Hru8sAp9ndCpdqlt8/3GjqenW3iRI",
+	"2tvgbQZ+xlderGoJaRpyVYq01CIOXYjkONxUsO1hrZgX2lJVLovwtglZKce4qeTisi1awbAP2Hmh6jQR",
+	"s5/bBBQ1E6yZx63mJJSsHjsyaiTHyTyvTdQAWgNtVkAB8Q7lVEJJlhzdn8AbdLA05eaXxD2ZGIHNQ0+i",
+	"PxSLSZZO4HG6KOnpFc6Yd0I42TjPFWz8MEKi8CU5KomsZsfhWzNvFOP4bSKnnlRSmsPPpE4oZvncSbLw",
+	"QFHoSlYsh65Y5anrS5uv9Klw9xR7doSs+EyEhSzaw+WT95HTynLLVG+byEreIDvgpAowgjyWtEUZXReV",
+	"tNPoXjbuS1teHmDHMqSWr+q2qyq20J+22KWNjthHkf7eRGsxDjiQIvNvb+4Yo6N1dv4mWNFzZFabuAfZ",
+	"6DeZEqdaWJ3J6jipsylie0SW53Nr2dCLEJTYs7xAA2LPui+HRVYvna1Yi01sCUiJ2I6LJq/jiRdBIqZZ",
+	"nmc0DQHGbncT9o23ou9UWaB9UIDJwjdR42HsMb+rmGvSL769+C8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -824,7 +824,7 @@ export interface paths {
          * @description Stores a message and delivers it. The body is the flat form of seed 000 (see `x-seed-conflicts`).
          *     `sessionType` 1 sends to the user `recvID` (conversation `single_<a>_<b>`); 3 (2 is accepted as well) sends
          *     to the group `groupID` (conversation `group_<groupID>`); 4 writes to `notification_<recvID>` and is for admins
-         *     only. `content` is the element object (OPENIM-FACTS §1.3); the stored `MsgData.content` is its JSON text. For
+         *     only. `content` is the element object (docs/decisions.md#f5-content-elements); the stored `MsgData.content` is its JSON text. For
          *     text (`contentType` 101) it is `{"content": "..."}` as OpenIM clients send it, or seed 000's
          *     `{"text": "..."}`. contentType 113 (Typing) is pushed online-only and never stored; so is any message with
          *     `isOnlineOnly` true.
@@ -1100,11 +1100,13 @@ export interface components {
     schemas: {
         /**
          * @description The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-         *     numbers. 1009 may come from any operation a server does not implement yet.
+         *     numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+         *     operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
          *
          *     | code | name | meaning |
          *     |---|---|---|
          *     | 0 | Success | |
+         *     | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
          *     | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
          *     | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
          *     | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1129,7 +1131,7 @@ export interface components {
          *     | 1301 | MsgAlreadyRevoked | |
          * @enum {integer}
          */
-        ErrCode: 0 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1301;
+        ErrCode: 0 | 429 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1301;
         /**
          * Format: int32
          * @description The client platform (OpenIM constant/platform_id_to_name.go).
@@ -1838,7 +1840,7 @@ export interface components {
             senderFaceURL?: string;
             senderPlatformID?: components["schemas"]["PlatformID"];
             /**
-             * @description The message element as a JSON object (OPENIM-FACTS §1.3). Text (101): `{"content": "..."}`, or seed 000's
+             * @description The message element as a JSON object (docs/decisions.md#f5-content-elements). Text (101): `{"content": "..."}`, or seed 000's
              *     `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
              */
             content: {
