@@ -192,7 +192,8 @@ func runSuite(t *testing.T, s *conformance.Suite, bin string, failFast bool) *ru
 	t.Run(filepath.Base(bin), func(t *testing.T) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		tg, err := harness.ProcessBinary(bin).Start(ctx, t)
+		// Rate limits off: a 429 under the suite's load must not pass for a kill.
+		tg, err := harness.ProcessBinary(bin, "IMSERVER_RATE_LIMIT=off").Start(ctx, t)
 		if err != nil {
 			// A mutant that cannot even start is killed by anyone; say so.
 			rep = &runner.Report{Setup: []string{"the server did not start: " + firstLines(err.Error(), 1)}}
