@@ -26,6 +26,7 @@ func (s *Suite) valueCases() []wsCase {
 		{"dismissDeleteMember", nil, valDismissDeleteMember},
 		{"selfBlacklist", nil, valSelfBlacklist},
 		{"mutedGroupOwnerSpeaks", nil, valMutedGroupOwnerSpeaks},
+		{"revokeByOwner", nil, valRevokeByOwner},
 	}
 }
 
@@ -300,4 +301,35 @@ func valMutedGroupOwnerSpeaks(e *env) {
 		e.t.Errorf("sendMsg by the owner %s to the muted group %s: want a stored message (seq > 0), got %s", owner, g, r.raw)
 	}
 	e.checkReply(e.s.opByID["sendMsg"], send(member), map[string]any{"errCode": 1204.0}, prep{})
+}
+
+// valRevokeByOwner: the owner revokes a member's group message: the member gets 2101 naming the owner as the
+// revoker, and the history shows the message as a revoke notice (contentType 2101) at its seq.
+func valRevokeByOwner(e *env) {
+	e.fixtureGroup("group123", 0)
+	g := e.id("group123")
+	owner, member := e.id("user123"), e.id("user456")
+	conv := "group_" + g
+	d := e.setupCall("sendMsg", member, map[string]any{"sendID": member, "groupID": g, "sessionType": 3.0,
+		"contentType": 101.0, "content": map[string]any{"content": "to be revoked"}, "clientMsgID": "revoked-" + e.ids.suffix})
+	seq := num(d["seq"])
+	w := e.connect(member, 1)
+	e.setupCall("revokeMsg", owner, map[string]any{"conversationID": conv, "seq": float64(seq), "userID": owner})
+	ps := w.await(1, EventDeadline, func(p client.Push) bool { return int(p.Msg.ContentType) == 2101 })
+	if len(ps) == 0 {
+		e.t.Fatalf("%s: the owner %s revoked seq %d of %s: want 2101 within %s%s", w, owner, seq, conv, EventDeadline, w.seen())
+	}
+	tips, err := e.s.decodeTips(ps[0].Msg.Content, "RevokeMsgTips")
+	if err != nil {
+		e.t.Fatalf("%s: 2101: %v", w, err)
+	}
+	if str(tips["revokerUserID"]) != owner || num(tips["seq"]) != seq {
+		e.t.Errorf("%s: 2101 Tips: want revokerUserID %s (who revoked, not the sender %s) and seq %d, got %s", w, owner, member, seq, show(tips))
+	}
+	h := e.read("getConversationMsg", member, map[string]any{"conversationID": conv, "count": 20.0, "startClientMsgID": ""})
+	for _, m := range list(h["messages"]) {
+		if mo := obj(m); num(mo["seq"]) == seq && num(mo["contentType"]) != 2101 {
+			e.t.Errorf("getConversationMsg of %s: seq %d was revoked: want contentType 2101 (a revoke notice), got %v", conv, seq, mo["contentType"])
+		}
+	}
 }
