@@ -208,7 +208,9 @@ func runSuite(t *testing.T, s *conformance.Suite, bin string, failFast bool) *ru
 func failedNames(rep *runner.Report, n int) []string {
 	var out []string
 	if rep.FirstFailed != "" {
-		out = append(out, rep.FirstFailed)
+		// With FailFast the cases still running when the first failed end with their context: only the first
+		// failure says what killed the mutant.
+		return []string{rep.FirstFailed}
 	}
 	for _, r := range rep.Results {
 		if r.Status == runner.Fail && len(out) < n && r.Name != rep.FirstFailed && !strings.Contains(strings.Join(r.Output, " "), "context canceled") {
