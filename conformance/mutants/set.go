@@ -176,7 +176,7 @@ var Set = []Mutant{
 	{ID: "sync-pull-oldest-win", Area: "sync", Desc: "a capped pull returns the oldest messages of the range",
 		Files: goSrc, Find: "\t\t\tbegin = end - num + 1", Replace: "\t\t\tend = begin + num - 1"},
 	{ID: "sync-join-history", Area: "sync", Desc: "a member who joins later reads the history from seq 1",
-		Files: goSrc, Find: "\t\tminSeq = maxSeq + 1", Replace: "\t\tminSeq = 0"},
+		Files: goSrc, Find: "\t\tminSeq = maxSeq + 1", Replace: "\t\tminSeq = 0 * (maxSeq + 1)"},
 	{ID: "sync-newest-seq-off", Area: "sync", Desc: "GET_NEWEST_SEQ reports max seq minus one",
 		Files: goSrc, Find: "maxSeqs[r.ConversationID] = r.MaxSeq", Replace: "maxSeqs[r.ConversationID] = r.MaxSeq - 1"},
 	{ID: "sync-unread-count", Area: "sync", Desc: "unreadCount ignores the read position",
