@@ -150,9 +150,22 @@ var verifies = map[string]verify{
 			e.t.Errorf("getGroupMemberList of %s after transferGroup: want the old owner %s a member no longer 100, got %s", g, str(c.body["oldOwnerUserID"]), show(m))
 		}
 	}},
-	"dismissGroup/*": {post: func(e *env, c *exampleCall, _ map[string]any) {
-		e.wantField("getGroupsInfo after dismissGroup", e.groupInfo(str(c.body["groupID"])), "status", 2.0)
-	}},
+	"dismissGroup/*": {
+		pre: func(e *env, c *exampleCall) { e.wantJoined(e.groupOwner(str(c.body["groupID"])), str(c.body["groupID"]), true) },
+		post: func(e *env, c *exampleCall, _ map[string]any) {
+			g := str(c.body["groupID"])
+			e.wantField("getGroupsInfo after dismissGroup", e.groupInfo(g), "status", 2.0)
+			// A dismissed group is no longer among a member's joined groups (getJoinedGroupList's description).
+			e.model.mu.Lock()
+			members := e.model.members(g)
+			e.model.mu.Unlock()
+			for _, u := range members {
+				if !e.isAdmin(u) {
+					e.wantJoined(u, g, false)
+					break
+				}
+			}
+		}},
 	"muteGroupMember/*": {post: func(e *env, c *exampleCall, _ map[string]any) {
 		e.wantMuted(str(c.body["groupID"]), str(c.body["userID"]), true)
 	}},
@@ -293,6 +306,17 @@ func (e *env) wantMuted(g, u string, muted bool) {
 	now := float64(e.nowMS())
 	if got := m["muteEndTime"] != nil && asFloat(m["muteEndTime"]) > now; got != muted {
 		e.t.Errorf("getGroupMemberList of %s: %s: want muteEndTime %s now (%.0f ms), got %v", g, u, map[bool]string{true: "after", false: "not after"}[muted], now, m["muteEndTime"])
+	}
+}
+
+func (e *env) wantJoined(user, g string, want bool) {
+	e.t.Helper()
+	if e.isAdmin(user) {
+		return
+	}
+	d := e.read("getJoinedGroupList", user, map[string]any{"fromUserID": user, "pagination": page20})
+	if got := findBy(firstList(d), "groupID", g) != nil; got != want {
+		e.t.Errorf("getJoinedGroupList of %s: want %s %s, it is%s", user, g, inOut(want), notIf(!got))
 	}
 }
 
