@@ -258,6 +258,7 @@ func (s *Suite) wsCases() []wsCase {
 		{"connectResult-err1002-badToken", []string{"connectResult"}, wsConnectBadToken},
 		{"connectResult-err1003-wrongUser", []string{"connectResult"}, wsConnectWrongUser},
 		{"connectResult-err1003-wrongPlatform", []string{"connectResult"}, wsConnectWrongPlatform},
+		{"kickSameToken", nil, wsKickSameToken},
 		{"heartbeat", []string{"heartbeat"}, wsHeartbeat},
 		{"gapFill", []string{"getNewestSeq", "pullMsgBySeq"}, wsGapFill},
 		{"getNewestSeq-err1003-otherUser", []string{"getNewestSeq"}, wsNewestSeqOtherUser},
@@ -504,7 +505,43 @@ func wsSendIDMismatch(e *env) {
 	if num(reply["errCode"]) != 1003 {
 		e.t.Errorf("1003 whose sendID %s is not the connection's user %s: errCode: want 1003, got %d", b, a, num(reply["errCode"]))
 	}
+	// The frame's own sendID is checked, not only the message's: a frame naming another user is refused even
+	// when its data names the connection's user.
+	frame["msgIncr"], frame["data"] = "m2", map[string]any{"sendID": a, "recvID": b, "sessionType": 1, "contentType": 101, "content": `{"content":"冒名"}`}
+	must.NotError(e.t, "writing", r.write(e.ctx, frame))
+	reply = awaitReply(r, "m2")
+	must.True(e.t, reply != nil, "want a reply with msgIncr m2 within %s", EventDeadline)
+	if num(reply["errCode"]) != 1003 {
+		e.t.Errorf("1003 whose frame sendID %s is not the connection's user %s (data.sendID is %s): errCode: want 1003, got %d", b, a, a, num(reply["errCode"]))
+	}
 	stillOpen(e, r)
+}
+
+// wsKickSameToken: a second connection of the same user on the same platform, with the same token, replaces the
+// first: the older one gets 2002 and is closed (one connection per user and platform).
+func wsKickSameToken(e *env) {
+	a := e.user("user123")
+	tok := e.token(a, 1)
+	r, _, err := e.rawDial(tok, a, 1, true)
+	must.NotError(e.t, "connecting", err)
+	r.next(EventDeadline)
+	e.connect(a, 1)
+	var kick map[string]any
+	for deadline := time.Now().Add(EventDeadline); time.Now().Before(deadline) && kick == nil; {
+		b := r.next(time.Until(deadline))
+		if b == nil {
+			break
+		}
+		if f := decode(b); num(f["reqIdentifier"]) == 2002 {
+			kick = f
+		}
+	}
+	if kick == nil {
+		e.t.Errorf("the older connection of %s on platform 1: a second one connected with the same token: want a 2002 KickOnlineMsg within %s, got none", a, EventDeadline)
+	}
+	if _, ok := r.closed(EventDeadline); !ok {
+		e.t.Errorf("the older connection of %s on platform 1: want it closed after the 2002, it stayed open %s", a, EventDeadline)
+	}
 }
 
 // awaitReply returns the next frame with the given msgIncr.

@@ -227,7 +227,7 @@ var Set = []Mutant{
 	{ID: "val-self-black", Area: "validation", Desc: "a user may blacklist itself",
 		Files: goSrc, Find: "if b.OwnerUserID == b.BlackUserID {", Replace: "if false {"},
 	{ID: "val-markread-beyond", Area: "validation", Desc: "marking a seq beyond the last message as read is accepted",
-		Files: goSrc, Find: "if errors.Is(err, pgx.ErrNoRows) || (err == nil && top > cs.MaxSeq) {", Replace: "if errors.Is(err, pgx.ErrNoRows) {"},
+		Files: goSrc, Find: "if errors.Is(err, pgx.ErrNoRows) || (err == nil && top > cs.MaxSeq) {", Replace: "if errors.Is(err, pgx.ErrNoRows) || (err == nil && cs.MaxSeq < 0) {"},
 	{ID: "val-empty-text", Area: "validation", Desc: "an empty text message is accepted",
 		Files: goSrc, Find: "if in.ContentType == ContentText && !hasText(in.Content) {", Replace: "if false {"},
 	{ID: "val-notification-contenttype", Area: "validation", Desc: "clients may send notification content types",
