@@ -151,7 +151,9 @@ var verifies = map[string]verify{
 		}
 	}},
 	"dismissGroup/*": {
-		pre: func(e *env, c *exampleCall) { e.wantJoined(e.groupOwner(str(c.body["groupID"])), str(c.body["groupID"]), true) },
+		pre: func(e *env, c *exampleCall) {
+			e.wantJoined(e.groupOwner(str(c.body["groupID"])), str(c.body["groupID"]), true)
+		},
 		post: func(e *env, c *exampleCall, _ map[string]any) {
 			g := str(c.body["groupID"])
 			e.wantField("getGroupsInfo after dismissGroup", e.groupInfo(g), "status", 2.0)
