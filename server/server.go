@@ -31,6 +31,7 @@ import (
 	"github.com/imspec/imserver/server/internal/gateway"
 	"github.com/imspec/imserver/server/internal/httpapi"
 	"github.com/imspec/imserver/server/internal/presence"
+	"github.com/imspec/imserver/web"
 )
 
 // Server is one imserver process.
@@ -110,7 +111,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	s.chat.SetPusher(s.hub)
 	deps := httpapi.Deps{
 		Pool: s.pool, Checker: checker, Secret: cfg.Secret, Log: log, MaxBody: cfg.MaxBodyBytes,
-		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Sessions: sessions{hub: s.hub, chat: s.chat, presence: s.presence},
+		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Settings: cfg.Lines(), Sessions: sessions{hub: s.hub, chat: s.chat, presence: s.presence},
 	}
 
 	r := chi.NewRouter()
@@ -123,6 +124,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	if err := httpapi.Mount(r, deps, httpapi.NewHandlers(deps)); err != nil {
 		return nil, err
 	}
+	// The chat app at /, the admin console at /admin/, the rendered specs at /docs/ (package web). The
+	// development login lends the apps the secret's power, so it exists only with the development secret.
+	if cfg.UsingDevSecret() {
+		r.Method(http.MethodPost, web.DevLoginPath, web.DevLogin(r, httpapi.BasePath, cfg.Secret))
+	}
+	r.Handle("/*", web.Handler())
 	s.handler = r
 	return s, nil
 }

@@ -492,6 +492,15 @@ type CancelMuteGroupResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// ConfigSetting defines model for ConfigSetting.
+type ConfigSetting struct {
+	// Name The setting's flag name (its environment variable is IMSERVER_ + the name in upper case, - as _).
+	Name string `json:"name"`
+
+	// Value Its value; secrets masked.
+	Value string `json:"value"`
+}
+
 // Conversation A user's view of one conversation (its settings and seq range).
 type Conversation struct {
 	AttachedInfo string `json:"attachedInfo"`
@@ -1431,6 +1440,68 @@ type GetJoinedGroupListResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// GetOnlineUsersData defines model for GetOnlineUsersData.
+type GetOnlineUsersData struct {
+	// Connections Open connections of all online users.
+	Connections int32 `json:"connections"`
+
+	// Platforms Open connections per platform, ordered by platformID; platforms without any are left out.
+	Platforms []PlatformConnections `json:"platforms"`
+
+	// Total Online users (at least one connection), over all pages.
+	Total int32 `json:"total"`
+
+	// Users This page of the online users, ordered by userID.
+	Users []UserOnlineStatus `json:"users"`
+}
+
+// GetOnlineUsersReq defines model for GetOnlineUsersReq.
+type GetOnlineUsersReq struct {
+	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
+	Pagination RequestPagination `json:"pagination"`
+}
+
+// GetOnlineUsersResp The reply envelope of getOnlineUsers.
+type GetOnlineUsersResp struct {
+	Data GetOnlineUsersData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error.
+	ErrDlt string `json:"errDlt,omitempty"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
 // GetSelfFriendApplyListData defines model for GetSelfFriendApplyListData.
 type GetSelfFriendApplyListData struct {
 	FriendRequests []FriendRequest `json:"friendRequests"`
@@ -1452,6 +1523,55 @@ type GetSelfFriendApplyListReq struct {
 // GetSelfFriendApplyListResp The reply envelope of getSelfFriendApplyList.
 type GetSelfFriendApplyListResp struct {
 	Data GetSelfFriendApplyListData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error.
+	ErrDlt string `json:"errDlt,omitempty"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetServerConfigData defines model for GetServerConfigData.
+type GetServerConfigData struct {
+	Settings []ConfigSetting `json:"settings"`
+}
+
+// GetServerConfigReq No fields.
+type GetServerConfigReq = map[string]interface{}
+
+// GetServerConfigResp The reply envelope of getServerConfig.
+type GetServerConfigResp struct {
+	Data GetServerConfigData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
 	// numbers. 1009 may come from any operation a server does not implement yet.
@@ -2147,6 +2267,14 @@ type OfflinePushInfo struct {
 	IOSPushSound  string `json:"iOSPushSound"`
 	SignalInfo    string `json:"signalInfo"`
 	Title         string `json:"title"`
+}
+
+// PlatformConnections defines model for PlatformConnections.
+type PlatformConnections struct {
+	Connections int32 `json:"connections"`
+
+	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
+	PlatformID PlatformID `json:"platformID"`
 }
 
 // PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -3126,6 +3254,20 @@ type ForbidUserParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetOnlineUsersParams defines parameters for GetOnlineUsers.
+type GetOnlineUsersParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetServerConfigParams defines parameters for GetServerConfig.
+type GetServerConfigParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetUsersOnlineStatusParams defines parameters for GetUsersOnlineStatus.
 type GetUsersOnlineStatusParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3280,6 +3422,12 @@ type TransferGroupJSONRequestBody = TransferGroupReq
 
 // ForbidUserJSONRequestBody defines body for ForbidUser for application/json ContentType.
 type ForbidUserJSONRequestBody = ForbidUserReq
+
+// GetOnlineUsersJSONRequestBody defines body for GetOnlineUsers for application/json ContentType.
+type GetOnlineUsersJSONRequestBody = GetOnlineUsersReq
+
+// GetServerConfigJSONRequestBody defines body for GetServerConfig for application/json ContentType.
+type GetServerConfigJSONRequestBody = GetServerConfigReq
 
 // GetUsersOnlineStatusJSONRequestBody defines body for GetUsersOnlineStatus for application/json ContentType.
 type GetUsersOnlineStatusJSONRequestBody = GetUsersOnlineStatusReq
@@ -4374,6 +4522,70 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /manager/forbid_user (the `ForbidUser` operationId).
 	ForbidUser(ctx context.Context, params *ForbidUserParams, body ForbidUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOnlineUsersWithBody List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsersWithBody(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOnlineUsers List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsers(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetServerConfigWithBody The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfigWithBody(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetServerConfig The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfig(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetUsersOnlineStatusWithBody Get users' online status
 	//
@@ -6304,6 +6516,110 @@ func (c *Client) ForbidUserWithBody(ctx context.Context, params *ForbidUserParam
 // Corresponds with POST /manager/forbid_user (the `ForbidUser` operationId).
 func (c *Client) ForbidUser(ctx context.Context, params *ForbidUserParams, body ForbidUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewForbidUserRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOnlineUsersWithBody List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *Client) GetOnlineUsersWithBody(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOnlineUsersRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOnlineUsers List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *Client) GetOnlineUsers(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOnlineUsersRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetServerConfigWithBody The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *Client) GetServerConfigWithBody(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServerConfigRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetServerConfig The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *Client) GetServerConfig(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServerConfigRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8505,6 +8821,112 @@ func NewForbidUserRequestWithBody(server string, params *ForbidUserParams, conte
 	return req, nil
 }
 
+// NewGetOnlineUsersRequest calls the generic GetOnlineUsers builder with application/json body
+func NewGetOnlineUsersRequest(server string, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetOnlineUsersRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetOnlineUsersRequestWithBody constructs an http.Request for the GetOnlineUsers method, with any body, and a specified content type
+func NewGetOnlineUsersRequestWithBody(server string, params *GetOnlineUsersParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/manager/get_online_users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetServerConfigRequest calls the generic GetServerConfig builder with application/json body
+func NewGetServerConfigRequest(server string, params *GetServerConfigParams, body GetServerConfigJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetServerConfigRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetServerConfigRequestWithBody constructs an http.Request for the GetServerConfig method, with any body, and a specified content type
+func NewGetServerConfigRequestWithBody(server string, params *GetServerConfigParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/manager/get_server_config")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetUsersOnlineStatusRequest calls the generic GetUsersOnlineStatus builder with application/json body
 func NewGetUsersOnlineStatusRequest(server string, params *GetUsersOnlineStatusParams, body GetUsersOnlineStatusJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -9968,6 +10390,70 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /manager/forbid_user (the `ForbidUser` operationId).
 	ForbidUserWithResponse(ctx context.Context, params *ForbidUserParams, body ForbidUserJSONRequestBody, reqEditors ...RequestEditorFn) (*ForbidUserResponse, error)
+
+	// GetOnlineUsersWithBodyWithResponse List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsersWithBodyWithResponse(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error)
+
+	// GetOnlineUsersWithResponse List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsersWithResponse(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error)
+
+	// GetServerConfigWithBodyWithResponse The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfigWithBodyWithResponse(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error)
+
+	// GetServerConfigWithResponse The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfigWithResponse(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error)
 
 	// GetUsersOnlineStatusWithBodyWithResponse Get users' online status
 	//
@@ -11599,6 +12085,88 @@ func (r ForbidUserResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ForbidUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetOnlineUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetOnlineUsersResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOnlineUsersResponse) GetJSON200() *GetOnlineUsersResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOnlineUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOnlineUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOnlineUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOnlineUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetServerConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetServerConfigResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetServerConfigResponse) GetJSON200() *GetServerConfigResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetServerConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetServerConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetServerConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetServerConfigResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13325,6 +13893,94 @@ func (c *ClientWithResponses) ForbidUserWithResponse(ctx context.Context, params
 	return ParseForbidUserResponse(rsp)
 }
 
+// GetOnlineUsersWithBodyWithResponse List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *ClientWithResponses) GetOnlineUsersWithBodyWithResponse(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error) {
+	rsp, err := c.GetOnlineUsersWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOnlineUsersResponse(rsp)
+}
+
+// GetOnlineUsersWithResponse List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *ClientWithResponses) GetOnlineUsersWithResponse(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error) {
+	rsp, err := c.GetOnlineUsers(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOnlineUsersResponse(rsp)
+}
+
+// GetServerConfigWithBodyWithResponse The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *ClientWithResponses) GetServerConfigWithBodyWithResponse(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error) {
+	rsp, err := c.GetServerConfigWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetServerConfigResponse(rsp)
+}
+
+// GetServerConfigWithResponse The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *ClientWithResponses) GetServerConfigWithResponse(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error) {
+	rsp, err := c.GetServerConfig(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetServerConfigResponse(rsp)
+}
+
 // GetUsersOnlineStatusWithBodyWithResponse Get users' online status
 //
 // One entry per requested user, in request order: `status` 1 when it has at least one open WebSocket
@@ -14561,6 +15217,58 @@ func ParseForbidUserResponse(rsp *http.Response) (*ForbidUserResponse, error) {
 	return response, nil
 }
 
+// ParseGetOnlineUsersResponse parses an HTTP response from a GetOnlineUsersWithResponse call
+func ParseGetOnlineUsersResponse(rsp *http.Response) (*GetOnlineUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOnlineUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetOnlineUsersResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetServerConfigResponse parses an HTTP response from a GetServerConfigWithResponse call
+func ParseGetServerConfigResponse(rsp *http.Response) (*GetServerConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetServerConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetServerConfigResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetUsersOnlineStatusResponse parses an HTTP response from a GetUsersOnlineStatusWithResponse call
 func ParseGetUsersOnlineStatusResponse(rsp *http.Response) (*GetUsersOnlineStatusResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -14870,6 +15578,12 @@ type ServerInterface interface {
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams)
+	// GetOnlineUsers List the users online now
+	// (POST /manager/get_online_users)
+	GetOnlineUsers(w http.ResponseWriter, r *http.Request, params GetOnlineUsersParams)
+	// GetServerConfig The server's configuration, secrets masked
+	// (POST /manager/get_server_config)
+	GetServerConfig(w http.ResponseWriter, r *http.Request, params GetServerConfigParams)
 	// GetUsersOnlineStatus Get users' online status
 	// (POST /manager/get_users_online_status)
 	GetUsersOnlineStatus(w http.ResponseWriter, r *http.Request, params GetUsersOnlineStatusParams)
@@ -15095,6 +15809,18 @@ func (_ Unimplemented) TransferGroup(w http.ResponseWriter, r *http.Request, par
 // ForbidUser Forbid (ban) a user
 // (POST /manager/forbid_user)
 func (_ Unimplemented) ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetOnlineUsers List the users online now
+// (POST /manager/get_online_users)
+func (_ Unimplemented) GetOnlineUsers(w http.ResponseWriter, r *http.Request, params GetOnlineUsersParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetServerConfig The server's configuration, secrets masked
+// (POST /manager/get_server_config)
+func (_ Unimplemented) GetServerConfig(w http.ResponseWriter, r *http.Request, params GetServerConfigParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -16508,6 +17234,88 @@ func (siw *ServerInterfaceWrapper) ForbidUser(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// GetOnlineUsers operation middleware
+func (siw *ServerInterfaceWrapper) GetOnlineUsers(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetOnlineUsersParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetOnlineUsers(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetServerConfig operation middleware
+func (siw *ServerInterfaceWrapper) GetServerConfig(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetServerConfigParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetServerConfig(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetUsersOnlineStatus operation middleware
 func (siw *ServerInterfaceWrapper) GetUsersOnlineStatus(w http.ResponseWriter, r *http.Request) {
 
@@ -17071,6 +17879,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/manager/unforbid_user", wrapper.UnforbidUser)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/manager/get_online_users", wrapper.GetOnlineUsers)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/manager/get_server_config", wrapper.GetServerConfig)
 	})
 
 	return r
@@ -17835,6 +18649,52 @@ func (response ForbidUser200JSONResponse) VisitForbidUserResponse(w http.Respons
 	return err
 }
 
+type GetOnlineUsersRequestObject struct {
+	Params GetOnlineUsersParams
+	Body   *GetOnlineUsersJSONRequestBody
+}
+
+type GetOnlineUsersResponseObject interface {
+	VisitGetOnlineUsersResponse(w http.ResponseWriter) error
+}
+
+type GetOnlineUsers200JSONResponse GetOnlineUsersResp
+
+func (response GetOnlineUsers200JSONResponse) VisitGetOnlineUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServerConfigRequestObject struct {
+	Params GetServerConfigParams
+	Body   *GetServerConfigJSONRequestBody
+}
+
+type GetServerConfigResponseObject interface {
+	VisitGetServerConfigResponse(w http.ResponseWriter) error
+}
+
+type GetServerConfig200JSONResponse GetServerConfigResp
+
+func (response GetServerConfig200JSONResponse) VisitGetServerConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUsersOnlineStatusRequestObject struct {
 	Params GetUsersOnlineStatusParams
 	Body   *GetUsersOnlineStatusJSONRequestBody
@@ -18120,6 +18980,12 @@ type StrictServerInterface interface {
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(ctx context.Context, request ForbidUserRequestObject) (ForbidUserResponseObject, error)
+	// GetOnlineUsers List the users online now
+	// (POST /manager/get_online_users)
+	GetOnlineUsers(ctx context.Context, request GetOnlineUsersRequestObject) (GetOnlineUsersResponseObject, error)
+	// GetServerConfig The server's configuration, secrets masked
+	// (POST /manager/get_server_config)
+	GetServerConfig(ctx context.Context, request GetServerConfigRequestObject) (GetServerConfigResponseObject, error)
 	// GetUsersOnlineStatus Get users' online status
 	// (POST /manager/get_users_online_status)
 	GetUsersOnlineStatus(ctx context.Context, request GetUsersOnlineStatusRequestObject) (GetUsersOnlineStatusResponseObject, error)
@@ -19274,6 +20140,72 @@ func (sh *strictHandler) ForbidUser(w http.ResponseWriter, r *http.Request, para
 	}
 }
 
+// GetOnlineUsers operation middleware
+func (sh *strictHandler) GetOnlineUsers(w http.ResponseWriter, r *http.Request, params GetOnlineUsersParams) {
+	var request GetOnlineUsersRequestObject
+
+	request.Params = params
+
+	var body GetOnlineUsersJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOnlineUsers(ctx, request.(GetOnlineUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOnlineUsers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetOnlineUsersResponseObject); ok {
+		if err := validResponse.VisitGetOnlineUsersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetServerConfig operation middleware
+func (sh *strictHandler) GetServerConfig(w http.ResponseWriter, r *http.Request, params GetServerConfigParams) {
+	var request GetServerConfigRequestObject
+
+	request.Params = params
+
+	var body GetServerConfigJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetServerConfig(ctx, request.(GetServerConfigRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetServerConfig")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetServerConfigResponseObject); ok {
+		if err := validResponse.VisitGetServerConfigResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetUsersOnlineStatus operation middleware
 func (sh *strictHandler) GetUsersOnlineStatus(w http.ResponseWriter, r *http.Request, params GetUsersOnlineStatusParams) {
 	var request GetUsersOnlineStatusRequestObject
@@ -19543,448 +20475,464 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxvJdSf6VTKwN4IAbzUIoJucYXcoYnvImVFLw4fZHM/eGDBY2agEUNOFLLAy0U1Iwwh5r1crW5Yt",
-	"b3htry1FSBvW1T68ljY2bM1qpVXEfpYhZ/yXvsKNPCezKusFVOHR7Bm1wuY0gKp8njzndx55zjcbg3Ay",
-	"DTnjUjT2v9mY0ohOmGQRfHowZRGVfsiP7qqPHhODyJ+qLxr7jUMiIzpg5OguGYxDwTg5mRM5ZmQQ+IzL",
-	"A/hbsOiMRSQIR4L4kpz7ckzYGYvmcuzzET5Og4B4IROEco8MwqnP4Fmfy1A90OcfsJPjcHDKJJnOxJiJ",
-	"5DUZ+aMRi0SbPE46m9BTJkjIGTkfMw5NCUJPBOOy3ecNp+Gr4Y8Z9VjUcBqcTlhjvxFac3UaYjBmE6om",
-	"LedT9bOQkc9HjRcvXpgfYYUOPe+tgA5OH7FnsHyRakb6DH48Ub+8L1iEyzfx+XuMj+S4sd91su06Dfa8",
-	"oDunEZ5zFlVs5IXTiNizmR8xr7H/YepVJzWaJ/Gr4clHbCBVR8lUxDS/22p9IzYN5oTxMxaEU0bCIaH6",
-	"nXbDyczdoxKW7/+K2LCx3/gXNxI6u6HX78bbk6mcN5zG851w4ksGn/aHNBBMLUcU3Qk9trQN/Ri+cTeQ",
-	"+aE/gD9oQDwmqR/AuDlhURRGatz5jYiie2KUb6ffELPBgAnRb5CQE/3BIaEcs+jcF4reqCQyJEP/eUHL",
-	"md0xE4w7LNmUdyKfca+QwEpIZhiFk4Ri8vtIp9PAH1Au1SCXUGXEnhUuRqqda4LwULLC1ZThoqHMBIsI",
-	"FafMWzqWzPJZk7Q6WbKGtSgbX7oi7e2TtpiGXLBCEt8kLY8p9wKmF6Dk10dMzHClF23NV+1nlxJ5BBP0",
-	"WESaEj4OmK8EVTgESaanoF5obeYUZCZTcfVXOBzm5atDsqVDAtL1iA/DgmlxRhiX0VxNyLVkvXtNEBD2",
-	"gS9km7iDiFHJHvsT5iok5HNy/bpgg5B74vp10qSCPJgyfnSPnO22HMXIyUTkN5R63nE4iwawI8MwmlDZ",
-	"2G/4XO72kqn6XLIRoKrCPU0giJ7Rop19ODsJ/EH89AunkUwkvxofKKgnjUQ5p9YSMM8h73P/uT1tNT97",
-	"Erf2Kk+iSOiWPIqYMrTgW7XX0pCvwjsvCkjnDuUDFtybSfZuFM6m99jkhEWFPHakfq+EUWcr4VDTfvz+",
-	"k+rDrc6UBkUNXDGmLTGmzHatRVcl5FKp25Xp44oytkUZIT9jkaA4hLzVQPGAa4Kc+exczUvp6QPrFdL0",
-	"pSCCSenzEdoEBHtGIspHrFUglqSkgzHzjESpxGBPZhG/O4tKhniMQiIrImrIOXs+RaDQFT4fBexpf9bp",
-	"7A4o/Md8OsFPLmmKMJLMaznEhROhf9enwzwVRsTlofSHGkHqp5DR6ofyG1th3I/hhcWUfMyEMI/Wk4ww",
-	"i0NpOkkvT4dwte6BQ7rkX06YQ3rkX9IgcMgu/BdoAr7fI5TzcMYHbMK4JIOxIhJvjY2zOFaepcCPDhmG",
-	"EVGtkd3K6zqm4hGj3jEyyXzLAY1GTEggdDn2BYKYCY1OmUeoIBGjXlXE4jHhj7g6rzKasZIB+eKeGN1l",
-	"QkazgbQ27SQMA0Z5o/S1hz6Htmu8EflnVLI7Y1qjo4BKJqRmaYsoUE1DsW37HTOvYqAISHAi1gCAcUfH",
-	"jHsLOzEaHmfnansnTAg6YqTZQcukYsJMQXIectY6SLFBQWjECMJX8/7Qj4R0yBT2QDFOoZi6DKcbpY0J",
-	"fV5KqPYIrwkzLsGerbGcE5+X9gczzh2Lea0DUdRlnkhWbKk+VFcSdXB2T4weTGUR69PWAWBywNjnig16",
-	"IShm+kfFEc1z574chzOpn/X5aA32N+NqYe+EM14wtHtIvUDUgB9gOwShQ8kikrA4h9jyCCV4xM5Cxcsm",
-	"pg32fBDMPKWZDVRvzCOzqYIht2/fbhN1rnw+IjQ+MYoVarO/DRXUaPWLvtzoIZgtMOdMGYsSMSBIF6a4",
-	"V1EavFgCmd4Jo2MmS44fCDjYAfeGvRI3BJNPU+zDJU3U6q8JYjf/iD1DL4xCWecRnU5ZRIY+CzyhJM00",
-	"oD7v89DgT/ylta/9Jwpu8FkQkK+QGdfi1iHTiMGPX1GwTW3fM+ReiQPomnbuKHEtyQmDB8EXsxjNqb7o",
-	"ScDMXuXXdxTuqC93xKk/3THD3pmGasejcsSXOyATn/uT2aSx33HKerWJqGK3eSC4RMHeCALb2KplUFp+",
-	"0ehzXLS9bS2gBchya5UDMSXd2lijYrc20Nloq2kwtLmmq0i07exQWpqVk0hvWwOYlUjfrPKaOYs51TUv",
-	"GxRnBpMjGAzuavNAkY2jgjnz3fjBYnuH+qVQnU5GUGhkod7E54hARF5qHHFf+jQg8JQgzSgMGLnVAUVa",
-	"CSZRgSdN6PMjfLTb6XTiB2gU0XkjPqP1lsBpTMA+t3TgYeT5nEZzgs+bKfQ2O4UMjMtLXnjgwJKCINPJ",
-	"V+JQBBa1yQMezAnluNiAUzmdKCSXwKXlNpYa1FDD9pW8tprdK3sOrqxdekPusoBJtsBHP4SfKkeBbCzc",
-	"I9Xv8pFXpyXPeu/KiLotsvLFxBeinO3jLqCTo8DKGohQsyjFoJB3gjWBND02pLNAEljwljVeAzvSsGtT",
-	"lvv0jGqQm/XeFbltidxwiQp3xFVL7OrZxEFyRKoxREzOIg7BP2Ofj/aJ+80XrjVocC4LxjzS6XSuof3m",
-	"acRGvpAswr1uHfS5kap6tUSbNFXPhgrENeJae7ePlOsSzp7DMmBMxZBFjA8YOWVsKojbB9LoN/aJGhLo",
-	"tHTq7wxCj40YvyZIOJPTmWy3QAvNL0hCFgVLotfUNfY9M9I26YCe2+10ujvdTucmqMHWAkgFeTEyErYT",
-	"9WTqecxDrVzAE33OZ4B22qqp2wAlBuGEkWEUTgjlc2sjqAl7hBBKpV77k2mABvE5aNl9/jFR8yYfIx75",
-	"mEwY5T4fkY/7/OOdnZ34/9WTHfIxOdbb9zE8QW521JdHCnZzGryt9oh8bId3DqkfMO9A0UM0JwGVCivh",
-	"McAZ+jwTDUpmEA8DC5EEXmJ3avXIx+QwGgnT14QGSrNgHjkJvbnCXxRNE9C1IGc08D1o5IAgmcNU0WSE",
-	"D5qme+Rj8jg8ZfyIw1uqdV8In4+cpBsw74Btgz2fqpPkALXSAfNI89QfnDKvRaRqxVGDieMOfKFePPE9",
-	"j/G4x13yMbkfPmQR9BNy8jGhA6nWf6gmYqHD2Jh3wsD+pXCkQ86jkI+IYIOISYzPAEl/A2Gm6WWPfEyU",
-	"tL8fynfCGVfzorAIHkENCQ3N6tDi+WPJmtwkHxNgsAUva56ekBd7rsSIefUW+Zg8YoMw8lLvasOdYwc3",
-	"qZVKme+wA00bimcxIcv6eYN8TO7OsC2mqQ9jiGkQMerN8XlBmnq2yTSdeA6Swo6ZN6wIkVbc0Zt6Hd9J",
-	"9rF4fw8ID5EGIKpGiJlaai79gMw4PvUUXjIt3wY6kEfmeKoNSJ8AHZ4DR2XKBuRkJtHwXX7EfTjluo8u",
-	"HhycHiK0+BB3u0D6apdyPygKfSsIFVm/NX/ImDneU4aWXXulLI0nfl/R3mGy0RgdZ2aHQPQG7EGKHM6p",
-	"iLeCcnFukWQXSNJq8qE2CSvamhrzsNUWMEZYN9C4TFCgIQpstQfLcz+UVoBIvAo9WB7UcBBywAzMj2qJ",
-	"8I17s2Tn9Dr4gkzgW9g8XyDBaWJQv7yNjqK4tT3Tld3Y+VhptviqafGAhEqphAMPokUr8koiiCmjp3GT",
-	"asEeqMfugJH192a+NOQFL09mQhIZUS6GmvFiT+hiMa3cSujniMMI4zXYhdW7J0b690fapg+/K3jBZ5PG",
-	"/ocd52an4ygerv7pqX921T976p+b6p9b6p831D9vqn9uO4pu1T899c+u+mdP/XPTUTum/umpf3bVP3vq",
-	"H/jhlqNG9KTQcqSGsmPJbaGAkBLzmxdZYOJaVziBcW4bMqjhNDYnalRjSySK9Uix3IAHNiUc9I5uUgzo",
-	"Jldm9vr99Tl6w2ng/1Xgw/qpWowWNqI+J00Nqyb302+txObMui5nZXqET2I+cEYjOG6KB2hg23AaKTTb",
-	"cBox2mw4DRseNpyGjd0aTsMGWQ2nkcJNDaeRBkMNpxGjFv3uO9bhTMMBNYyU7MYnkg8pGa2ezsnc9Jda",
-	"amIzltAzw44FXcNpWMLN/Gw+ZMRKMkwtItTbWbHQePLCaeBU1aSLTWNmJYrDgLqkqTVDpa8I0m3p8ygU",
-	"Ox4pwvX5gfZFn9FgxpBzCxkqJAFkNJAxLRf6xWOXRDcnSECPpgL9hRuKhF0Q/2qvVXXryDB+68o2siXb",
-	"CB6/FWLwkR+TdaLw+9xN7LguGdAo8g1wgO+vCeIiUbkOcbk/OFW8Tv09pAP2/qP3XDgHLnvuFvrb7aD+",
-	"7OnzJ1OIQHRIj5ygY2MwYFPF6S2BsU6YZJV4fpynGPtTkGMT6rHXFc6fbMWyI2HfWqgfNHdh1wbUaZjQ",
-	"6HSBz+uaIFN0WhMa+FRg3Eu8L2sEvcQ+E4XsigKF9fnJgRM3ufTkqqPumntPbp4HLiKx9SMBa9FOOHkH",
-	"j2Std+7rI13rpcoX5ipGr5Zem1v4RnKVLhvjpnGnQ7oxS3HITpdEbDgTawXwYs8L9/uAdMj52A+YGcYa",
-	"BIDd1T90z+qspgzrEo4Ma5PNshuMeGXRUehd6xBijbP/LpOHQWDHpYni8IpUTJv6Ivb4L/RW21cQXmTd",
-	"/QviQkTFsJCC8Rci3A15c59UW8I6wHGUf301BFm2lVf4MdkouMX5ni9kMZGDVl+dupM7oS/ykSwylDRY",
-	"GuGYVXUy89IDMq1VPhPxPAsPw5SOfB5HYC6aoQYFD5MX1tW4HLv3ZbtU8xzF7618gNL0cXVykj2x+Yq5",
-	"65EjLF+8zb2CDYtmzL5oQSNGeEjCwGNRHIleHP9gfs03et+6ipGKQKt4S2WhKIq7dfScKp+8zDoVnr8V",
-	"gpELLwIcSjIJhbZjTiifpxazPAIUQ+8WW1yEpJG8AwmE7olRERx5BDEHyU0C3E45ptr4GHJ2EEfnQXOJ",
-	"SRPvqyynzsxKmZWoRqM1uUfm7ZV5SNFJueIkxbv0hQOby5FmmmTTo68ZHDvxufm8NFJ29fjE7ICrbNsa",
-	"R0ts5GBdQdvs/qAV53A6DeY2wM3v0CmbEzdl8xEu+LQoGdCpL2lA3nEIe04HMpgT2xxKBIQr+AX4Kt1e",
-	"5SObNj1tC0VnBlcbTWeWtvDY25aWArRyLKlkQm36KWNT0lxqemkZ2RlGJtj9K4QGQQrqLBDx1gLtFAr4",
-	"7EpvTCkoN1oU5FkSdfMs1VAjcttWi2dl3l6ZaxWdyyu+ld2lcp1cux2M26cGW9mqZm4Pq5ShZGf4hdTG",
-	"7eGvcII2cHiuzk3BtoDD3woxKD9BI313oZ5oftd6a2unCBtxMkOsLJiL1qB28kINb9QSUOmf+IEv5wdo",
-	"rhj5Z5i3FgJdTpgdatic8YAJkYk+NJfOWoUkpOOeCvABzATwQeALWST7IVmvjq+x+gzPuYDnVK8QYCXq",
-	"3MfL7urvNozJUOdy3lhMgLW4ZFETK/PLUqZwxTkzm4ZRVuVMU99yrccusdF3ZkGwVexhuKYZYz1+mcy8",
-	"mFX6gSy8yRaHnHCP+CMeQiQnhQCaWENcbHe8uXiWTo38h6dsfh5GBbbmryu+ZK4on49DwUyMbBgRn+8g",
-	"AzXxOWQQckl9rpTaxFip+VOu003yliQVY0UuY29bfQaTvL0eb8kcmyu2ktklUAiWJCioyVSKWUnZZfW6",
-	"3AAGvChp5LYsmMXnQSxf3VXIH15cj/KTnb0i+mRbvhb6nHmwQEsUkI1Q/TbUjhonJjPbCqrGkvOySYmS",
-	"ykC+XKjk5lLrVGXeXvloFdHP1flKdumYBcMSy36RmeySGuCHaxrgC1bhyghf0whfvT7D6qbCwn2qxVcK",
-	"WliZt5SdnSv+kuyYEhgLMOvM/FyZodgB9wsBX9L0sqEVHvVZkq9q++DUdLZ8pLWIPX5vZRJPb98VYWf2",
-	"5AEPfM4U25+VRJoI+E2xhloUbje8lNKtPipLvNzwvxiHID3i+ofBfn+9Q5Hb+qvDYfYqYyO+sKpP1a17",
-	"61SAwne98lppcGdCF0ozuXmJmLIgEBi4eMrmmAOIkuvXvevXD3TlQnOdVRA3vonjtqomEsRUcJaKtrQy",
-	"VPlG1ThYJW1cXVLd5ukqvqN6iLvRJkecuJgd4AZei3sKH1yTXUHoQhNHd13SNPlWU2U8M5U1YSdaTp/j",
-	"e/f1zVM7/bf67HMZhd5sYD6bm6kOXEs15S0ez6fMJc3eAekoqoccDYroe9ABZ8z7fRal2g3C8BQNw2ri",
-	"+qKr4gxz7RABEO5C3HfEqHegU0kIPFZMmoKlOLvC+7HZ1oq0u/i2OaZDYx4ki9BLJtiEcukPROaK75au",
-	"za5/pxFar333tM5NyJqX2UpTQC96/n6du28x/eXXs0ea52F0ikeo5WD2Fx7MsQKInckDd2WdqjH2Oak8",
-	"9vQhuAzkiV6wuIhAHQNOSYvZw19wpXSffBT6kNNOPSwUQIjCMxo4sVPO52e+ZMTzIzaQwfyAdJN3wLeo",
-	"ftclC07m+bzDqt0+N+0ekN4+oXyueKFqRcQNIxupnAe74gpYLLUMXySFcCrf7LWbfX/qLb+Mnyq3c04F",
-	"CSjU55D6Sv5anCc1mhLw98E4jPvMjajyvFe5KY/q1KJiRT2Tq5R5DtnVOXGaVrqb1U/Vi0Uiv3LFCJT9",
-	"gkkU/E99JTbbZDXpvR/bKOMEnlZRiBjhKl5i5HwFIe4USXCr+kSfLyk/YZW9KKluQbLFLSoL/tzWbS6J",
-	"/YYLN5TK2Fr60AJJulRcFYqmLS5gkYx4DcUIsox6xXzJxfaZglifArSvkz0r7UUj/yLqvqcOT/QeO2NB",
-	"vhHhD6xzBEqqz0frgIJLhA8RCNRl/0rIl6fKwQy+J1b2/2YYESoRFfohbynxgD2DcBCMRoOxQ/bI7z2C",
-	"5LxrrK0a2ra0ATt9W2mVM8z0dj72B2M73XiS3K1DwohMldj+CmY2Ul+vgxSs7BZ5mZcLt3LIkAIFkxM6",
-	"ODUpo3UdSvNQdfCwWnaeKAxYfNwWutjiBxcUN6mHEsqT7PBUeh0ZApg1jIM0T+YxbFA/aIMB5Juk3ILM",
-	"gI51JkHAxwWVOutWh6xdUeQqT82S7mpS7OYZ5WIWSJpdO5ZdMVVFUkaxwop4TGmtaR1vHblUMxVPxJ5t",
-	"i9POViyLXnTov7qQrhNztDrwNMUC9mNStwi9nWT37To73SfVVjuXfPNwFDEGGTJVo5Ag8gjIQU3mcbh+",
-	"HWlDst77W3VQLcgLWWqCzwysyIRbsBbVDe5+9uUrS/uWLO1fC31eTqpFQq6WzpVjusXmPEFA5TVa9vHd",
-	"r8M3nn3RlctrgoTnXEeiF98NWoZrIS10zxL1haw7royFmVqXBOTvLc+7+kxXG13i/tP+tOrOsCU7Wv3A",
-	"fWReujpoWzpoX/cHp5uQCZgq/fKJhPS4lqxAdcI8NS9dEeaWCPMejU7viZE4hIrHm0m1JNizNG2WV+8s",
-	"5JgLaXNxkgTqYfLoOsGZuQRJMH5nUX7r7KpVp+hJ6s0rst4WWSfp1bImRR2CYqpxh1GqxDdcx3v09vFj",
-	"MvbVk/O4LpgvMQu7IB+wk+NwcMok6XU6XTKdiTETkM96TnzZ7nN3EHLJuITk2JRcv45TuX6djMMA9EAo",
-	"tIWp8q8J8rXjB/eJZM8labr9xjf7/X5Dt6D+3Ff/jH3174t+w205VkKZBCv58qDPh5nZCB12o7pLOgmH",
-	"xP1mv4Hb2m/sk36jP+t0dgeP/ak1GPiO9RsvXNIUjBEq5nxAp/4N80d7TidBscdBoijIBQUuvjxdQtLZ",
-	"QtqVtNvBorxr4E2CB64JcnTXJFUxNNGcUI+lAyri3Hv6PTKiZ4zwkLNWZWOb3tPi4RRQQ92GSyoPdLrQ",
-	"mkO6nR6Z+gM5i5hD2u12jLj1+1gCvnUAxYV2er1OJ01M2w3zcOwoFr3IzVTVdelPdLCOLyF3ur1prYtJ",
-	"fW1BtfweakOjSOqYk96N3eoE4oNQqJ5bfSJG70ThpGjPO4Qao3BcoaYH34q5kGxSxv/W2ONwOAx8zh7O",
-	"xLiK7edB5nGwRsfZ6qjn+Sh+HqY4Sz69ZWEminh22CJpam7ukCmLhC8UuTvEGjEciNYBoaaAHoQwQqpE",
-	"8LbKaGZrZomkidjgrIweoNQNlN9J0UT3xl7rAHLPa9N+imPHJWCO7lYmHCUBygahfmMR9pfvyTgAanVV",
-	"/RzraLTVjyaOvm7OcHyrdt5wfO1hQKUa7eIFvQYeeHiQNJNXWgekA0uNM98BNrUpLioQnueHpMkdxzSA",
-	"el++FOkaVM0Rne4MI8YczCHajYcaQpz3DoSCaVGw1o6piceCt+LCx6djGds4th5dEMnShW0Cf0cPzEsO",
-	"2dV10hyyp+s+exuNYbk300XF0a29pqYPbsVjrAmSn95Xw3MShGp2Pie6cojl5Z7BXIpFYmK56t3eu33r",
-	"jd7tm8sUstXyYyXWgfj6W2pST6qsYQ3NKv3qlWq1LdVqFtfsX4PAa5g0rQ5XoIYrOtgSHTzIw71seCOV",
-	"UGcbHwQ9OSUKiRiH50V3lJgYbCNY239w/Bb1RiwO562Gsv0Hx2qSx1ACr7JE80ecBrU0VunLgK0RHbEM",
-	"t2idKkEtifYnJOXyhvnlqe89leFTCCQZha2Ux7Tn7Dp7zk3nlvOG86Zz2+l2nG7X6fZW9aMePThuOI1D",
-	"7kUh1Cf8wOdeeC4aTuPB8b9Sn9lJw2nc87mPf73n89nz5I2HVL10hP851IU9v0qjScjn0PJboQTnrFmc",
-	"1K3DwhJo4ZRxy8QzCDlnA6zqOdRKVUFpppDzcryo9dfE0JA0WkM3fIsOThWfLCwPgI4kxQihzJmuhKqr",
-	"dZ7Eb5Jmyni11yooGVAygGmKvBZ69ZMn84RaGA2YiQMoVqbgGTKlkUx2Aip6hUM/YGvF6NQN0+N1NYu6",
-	"oU8V6yz+3syXm3ArLTKq6wC4gNEzn48OkvDlONdXkkpxPd+lNZvqgv6ZeelK0G9J0D9ik/CMQVmXQjKD",
-	"AjuV0/VsLOe+3e3SYVenpyh57YqitkZR2cQrhZJ4ChY8xeoxoesUaqTQiJHuzgkVzGuTQ3wIwnHBp8I9",
-	"yDgLkXfIn9S74LnBC5M0IJA5J7+5qqX7MygpnDcnYIfYG58ZBbNmCV6Fd8t6eKhaFv432Lp1Z/IJWM2s",
-	"UgMo3pez8JRtrOSONlfV9P4udvCqAW7Ew7vYwWutRB3WoV+6YhzbYhx23HnxXZFrgkRhACZQHfm9T7qd",
-	"DhaAdcitThwH1snei7QVnU7HudVxep1V9RooM27pJLpWuVJFjhn3Sst/ZdyWBWdqifm9iuW2milZsGfF",
-	"huRSq3FlH1xaAVjFkJxLEGM9nHb+WmtWRFJ6Nx6VrccwoBI97CehB6WxBWMe6XQ6lr2VTn0ho9lAtpPm",
-	"WmQazARxrbEU1fRd5KaOjyo+hc6Eo7ttcoy27bgcPLGaIXREfU6a8D36KlpxEAMUO/YjIUkEAdVKMPY5",
-	"hERA9OEYbx2ft8nj0kwJGQUA/f8T+jxmx703i3TanNJnucOLvX1IG6UkalzmBOrugNcct5U0Hzx8+/7R",
-	"vZ13Du88Pib/56fd9m6rTR5DgEW3023tQ/yDCbGAAIh2u91vvMDbIGaDr4k+Vw9CMIT9lF4dDCRx9Vlu",
-	"20EfWL0NRpPy6MNa5WhwFf99t7NLzkJ/AH/ukTPfY6H68yZR2rD66xb5l/q9bocMZkKGE/X3LpHzKV4E",
-	"6e6RZ7NQqqe7b0Jokheec4d09zod8uAwbaxLuTD3Kt1TKDHPVXKjO9qLZrnSAcXtFgopXycresCDeQG2",
-	"momxEkTIsojHzvwBUHQwP4ip3spOE4PFaTA3jFCQTnF5RR5KyxSa7/xuCNfEgIUssoYWt76+U32Rgxqr",
-	"CqnZKyyUX/IurMVe4ZJX8TkX1HxYWPKhQgakcgEYZ1dXsyiqSGGnXU+lghFMYhSVariyAM04pjOx7ePw",
-	"nGMKJCtI5YB4bEhngRTm4l7sTNYmqNKlTruz1+ys/J5giRe8qrlvdVduTp4DdSVSIs0l0/0slOvV8bvA",
-	"V1ZD7zaqu8Lr8SakiCHnovf5KIC8DvKA7OpoGPWJNHsOSbzZfKZ0737jPPKlFg/9hgOMI66oIOKLngOc",
-	"Rtg66PO9tAyzcSzK4rRjY1W0fwwTuTOmik4/UKMEk6T+4hGjnv35vjUk+Aq1gpqFMeuU8tRZNWLtut7V",
-	"gdrpDdMFMUsoY/VqmGIj1TCv1O0Kx1ea5NYKHJZkN1QPbMX8q0as+i2mC87OCf5+QPqNfoMMAkYjU1qz",
-	"jiU5NYW400oLUoto7VevaHZ7NBtfpF/gFUulGqp0K9/w0LKqIfr35WOqRTPxe1cEsyWCeRxRLoYs2oQf",
-	"lbPzB7UYXBh4D1Z3iCURdpl2ciOpMPHqZCntF6/ockt0+T4fhtGJD3JpQebqFauWLu+xOj3MrPeuyGFb",
-	"5AApDU2ITDlBVDASpfJt5GijrJxAdgA16CP15hWFbItCSsOnDrOxUuSIJ4mSwYPjIl+AzIbaOGQnSMR8",
-	"xOy5nYDYTS51uaQ5EZDbOJ2NzSVN4Q8sVd6kX8M0Wtr7hrbHHgSwYeVX7G4UhCc0eMQGZ/fE6MFUun3e",
-	"7JhK6A7pEg9Nq/E3PfMn2MLCmUTtf+7zUQsGXjVPciah3BYuvT1iI1/ISKeq8idsE0lH0die7uidiDHC",
-	"nkvGBXQFTpBwKBkHt0QrZQdFP1CSX1ckqSkrByrWTnmX2eU1FnyNsLxFInTNIL1csYtF55MJxgeMNI23",
-	"jNChZFGSzPiaMI5XvPmC7LZVFEStGJixzS4KeGVcRnMyZRGGviaxqQfE/fCJS5o6T9UsCFroAdROiVQJ",
-	"pyoW4sUlPxZd5tGemyaVJGBUSPBGJiNtOYqfJKNakX42EKUZT8Ip3oFq2TERgY2gFnWhqBdsEJWlyY3j",
-	"jcWYRswj+GwF1wqUE1qpSlF1E6EeuOms7Lwkk68BM6z3rkDGFkHG4/CU8eLwFfZ86kcg8kqvrr3nDxnc",
-	"5Nax8FK1lrrGpt1W5FZn781OxyFvEI/ORauiYw7aK6aZr33w+MBkS4BLvWNGXHjeJWPIHQKpTt3DmRyH",
-	"kf8NnUXuLUYjFlUpU4J9OwXLsHAtC4/4dGUH3JZYQ31dM3XYsf5dMtQlK1Lv3MNLqx36NEVfHXTYCqSj",
-	"WeTL+bGar470hoOQ/PWOOY1f++BxoyhSB2KQvvbBYyj4U3iqCGYegYODCUcw24gOwNHHEo4eLDyER+Aw",
-	"4kGPpZwuP/l469m9QWdyfEPRzFN98k13u1Z35AOfCxIq3JMet4sI6CSUY61R4GVpX/WEbzecBoLQmB0Y",
-	"iTj1v86USITUeGX3XDD5DA2Gmlx8vJ21g159n4/iIh06tiFgievfpIXBJw4fHpGzXYxWSu79jKhk53Te",
-	"5033xkSMnurPLmpdCuvN015TOWYCozUEkZE/GrEI5o5jP2Ge4t5ucXoYt93nfZ2UT+xbsXMUJxqxIYsA",
-	"8sIcIFKKPaeTacAEDsjsDiYDYdyDPOUQ1o0lTJKZsTN1Qvuc0cEYxmuGK9SOjlkEkShz4vmCjpRepF73",
-	"2MAH1chXYHoQRh7zyIwrYeA+31G97wxCPgz8gRSuaoZKwpmvjh6Gmvd5M9IlochJ6PlYoQCXS8SRGUob",
-	"DTlzSFIC1DF3wZLYysOHRw6ZhEJqXzaow7Gi2CK+6POMagAh7bF+AEs2odEp89TwzbP7kMDCJbibOusD",
-	"DAHZmUM044Q6rXoDYOv+xb8gb2tm2+dvA3HAyvqCuA8fHD92TZ0v2DqIkYQ0SZCTVZDr17/6+PFD0ut0",
-	"rl+HJzGkTrOgfmOf+Fw6pK9ZkfoCuZb+7m4g098plq6++Wa73X7xwoVgH6TZk5nwOROChDM5CCfsQBe3",
-	"iSgX0zCSfT6kfjBTGm5zxqNwJqk6O1Mqx44O7lSHBvRh/xuMBP7El445bV54zltK1iDXJTAtxPpMtPt8",
-	"h7h6Ui7p6NSRmlFr4wlMUEcHMk5ci6u7B4TyuW4Z0gf7GHAZDon7tmnWbqbPCRF0LmzO7xBOJyYsFOpB",
-	"qM08ukuoJIiomm6/IUP0CYDcvH37NvFCjP0k7LkvZL/htuLp3A10Diur0ATKMijohorhgEaRInqoHqCe",
-	"AAFn4h13iKu2zMw7Ib1rgrjI/B9MkfPfhedQBEEgpvtNyD0FFEpcQOduC4OPTSuqUSq1ucLE8rXV6rwN",
-	"o1BwwY+zc/FQj6ZN7kDELJzQWeARGohQR5NYOWD00BOZa5UCIUpHEMSXuFyKxyqelBTPMUwE21AME9Tp",
-	"pNqYoxfQVaq12ybHAxrQuMQHXChQWAcXBC++0OCczoWani4U4pBvsCgkZzSYwRYMgpnHPDtF2NkuQF5Y",
-	"/QlpupZys09AuXGJhMp9IZ36O4r6RowTEbbM+VcCkHGpxUGf2zI00gqXps68dJX0FPmshpwugkI3vpuq",
-	"Dl7TDWGw3d6ui6QfgJVOMTvgPRDnq/WCVpsgH9LHRXEjTKItF0t6B/PMauCPwrrPUQHY10Dko3OZhSG7",
-	"LVKqFJS/1WkdZKCCKe1iNI5znyvGcWiozSETGihwrPZvGEZQDwY1CTjIihrogHmoMWHeeq09wSUpdMJ4",
-	"jGuD6ohJQTRPIt1Opwf7CRcSMCnR0V0kKiXe/NFMdRPrXq4/gSfd1gHKTGAOuLKwm5JGeK1qhMWL/EiP",
-	"RT2SphE938A/ZabMFAsEa5MHaptBxAkyoVqwuDcmlNMRi25cd2GOAwlHnnLcb9XkPqGEh3wHc6ufj0PB",
-	"+hwoCUKyUs/q/MKeWhKI+yAx/wgj0nSTgpKuQ1wrMkR9jK3i7Xa7hSva7XR2zcn4fRr4nj4VSJPaqq6I",
-	"+Ax/VIJ6RBWKw6hwLxzMgJxP2DBUR5pgQvuIRDMu9hMiAInqkPMoVCx9PmXCMaTS564B9K7mF46+7nZ0",
-	"V7MhAwKMbWafdF1HycadcLgTUR5fZEP5NOOnXGEVxmcTw05GTPa5RUHdnIBpk6+zOVLRhMrBWKdznrIg",
-	"YB5RiOsgbvnUPKlDcO0qbUoGxfzmyFPcZuizSDhgGxdOOoWS4rd2BJii5H3iYjjhUzySFA+k/nRijmeM",
-	"lOV5mJwCAZfmTfVG/Y72rus3HbwqQdJFpfSjSCamD6BWY9JVM0/nfwJp4U/0VUaw+l+/PvGDwNcWkOvX",
-	"1bkHUeRizBD4zWx3CzBbuKSa+6l5/brVDgVh4XOrHF4c3+7NjAx17cQ8iu5PZhG/q3/G2pYZgwYwOvgL",
-	"xd/9VGYxNTEkLiSIpP8m5Bbs9jpvEgy7ckh3t7OrWVb3pvrxZvemuQPQ63a6+l6doyYCSQkjRj309Eyl",
-	"nk1Ez1hQnpsTOIQFRGh8ayOmCCqJa0UYu4AhMlcgFHjqN/TeWhcGNALWF6agLb37y4klBf81icGoFZ/X",
-	"yDZ1b8HYzVQzB3HQa2qcyciUYlZO07B2cWeqZ+xPX4cjbys9ygZslraquYwaSS7jqNG6oP3zcWjccohB",
-	"YrVCq3l9ru8Da8eTVqWMFojAARm7OuRM8Tw/vvJzEoSD09S1LAD8WjE9Y9EJlf6ENM8VM+rz+CnIPRMD",
-	"DcO3USXTncRD8WHmWulSKqkC3iJsHWgIYsBhPOQxPQPsolfrjMVyyTOaM7R2oLFy/KKZKQJ93DOFyHDD",
-	"dvALEcxGegf1Hhmpo9sxkLzP3ec7eMvC3Y+J5uiuPg8or/F2l7mPQZqx5Ac+Bin41ccDpbD0G65WbXio",
-	"X6eS0ACywCoErJgpCE2F5LT83Lt5y/z5xpu3zZ+3b9+OXUsGRDKvZXiwfh/+th9FTue1+hwglQJE4zDw",
-	"gNgAyITRhPIBI2LmSyWUpnD7YRgxMVaji4kP1l0trejzY8ZIrGVobStL/Ra9w1uKzgeUG81DHbTnOyyK",
-	"AEALt63k5W3SvB/KI7UlSuIzr6VgTp8r7RShFGh9cRcA47S+CVwkVs1804bqds7wqPhCu7+nsCbGhRdZ",
-	"4e06p1Dj6J5pF6wuhw+PbE0msSS1Gk5DsSPtd2t32h1MzMk4nfqN/cZuu9PebTgNpTWDTbBAFwDrdVhU",
-	"osm4Z7RyG5GJQkDgCoolsx+ZMAVBmgaAEQN3DorjE7D8cqykHvR5KjqhqEQyVmdMBSsURx0YrCtJx5A5",
-	"1sE8UYgHzUaGfjGdKirukAq6z69fvwMncP/6dYN+7SzQGbXoID5ZbfVqSqyqFlTj8AsQMHyFABHfB3R6",
-	"oCWU0vwDJSzn9gi7nc4b1hOKrBX7P1eiRWE8JJyYjo68xn7Ddq3B5kd0wiR4Cz8stpInj9x4EDd1t/Hi",
-	"CZqimZBvhd5c32mIr4EmtXtufKQrEBjWCH9HkRrhjjfD56wiUGI2mdBobtud9QRxZj4HkoMtaysiVwjX",
-	"9qQ2Yg00dk6quRnHR0Ozr8YLp+jLJy8K/bg44N0d2KLj2DGTGSzuXHzWAUgTO/Nx8YB5KB+P2XHaoarG",
-	"nIRBND770+9++su/SDwwVYf8xo567m2l84n0iDVzBwmcI646K2uN8uWvfvTpJ3+UHaV6oWyUpsvH52F6",
-	"eAmHMQBfqJMb8gGrMzj2vLHfaFjBLOBkEPs3bhjb6CCc3KBnVNKo1/5oOmrY0SeNVz/805d/+7fZCe3d",
-	"vAXkU6fx3Xzj9fdUwZn0Mh1rGOSQFOc2QKL2Ur36o//88r//+5f/7a9e/cM/VpxZfmILyQBcUiCjqzj0",
-	"7OCJF2n/V0xBCO6AvHudzuZYUbxwsSNRPZl493DtPuw+ac8SQ+wbb95WR8rmxo1aPKWw112rV81mfIEC",
-	"Yz+z84kFrdhJ3KjDLgoH80ZuCTqpJSjlKo1KPCDuUzt9bU9ux14HBOuN9Y8KElDqrFTte1VqFlN8Nw2r",
-	"jIPmwFJxMTdDypPb2P/wiVPAK5FNKrRIR3CdUUG6xhO46WgALeZE6TpAVLCZNzudJ6r1rKGvHP0dCTFj",
-	"oLh98Jg0v3rcu3kLrfkxygs5cZMQAddBGxo+U2SCKIsU6fMH3Og309gOqJRd3fg+8YWYQZFPuEimsEHE",
-	"pB9pVWgasTM/nInEvhqn2ojzZ2qx0udNwNTo8AMU60uwinY7nV7LQaWvJKPklHFjP0AtVIK1V8fECIJ1",
-	"lUiz1+n0+vzr/uAUY+juiZGDbqRBEAqlWPCQBFSi4sB1og67q7gPNV09qynjok0g+AH8DaDN9rmZoVDI",
-	"d457sAUoq+ZEUlMy99TTOTfzC4PlSE7CM9ZajoWN+VFzmm6ns3eQs5arr98kzVir9QUQCHiCpR/0eWKV",
-	"Nrcdnqr33FYZXH6sff+vCyuD0v7YHMg04rQM/mhBB8O2Lw25x7R+TuekGRN8t+MQMA20UjzPDlTqdpxy",
-	"vAAiXVsXVhRuqb6chVg4DSAW9La3o0lEsdo82L19+zY5p4JkTRXla7BsCXSrCwf15k5MoPkhKbCghpTQ",
-	"MJzumEQtAi0d5c0qo0SFZyU5iZRUhCdrrxVsYD2JGYfVbQX8pc9WVvgXBUFqAWVClBps/rXxybsD/4H/",
-	"taP3v3HUve8fiSP+6ObgztGto9Ppv/r9O1+73W63G6uBmM1CRNzJtfBh7ogVDmUvAxCtGIXY1GVO30H8",
-	"t5K2SP55SxTmuqpz0AoH9mZmYDZij98+SIo9Q9obsKYWS43E9ZeRNusetnJEeqFEudJZrQhtFeAQSeDw",
-	"YoT7LpPxIjeDcER83qqHc/cc2P8Y7NrumhsjJp/SIHhqfynK8a+OnrIdPil/MxlTsU8geM3KjKLo2yRc",
-	"034UhSdNEjSfO/gK+oGw3hvtc522ORw6INhL06BofMozA/OljRJ04FZ69oLJ9MzdNjlmUvp8ZKSlYBJ8",
-	"IdquG+cjanYcDD1xIHVDK4cu0+viS8GCoanUj5miFllHc4BsxORhEKSShrxOaBYEKVaTyomRhizovLG+",
-	"XcjvAb/nWGzV5vdu3ipqvvJZfje/yNuTwJklNFwucxI//GameGCj4TRs3zYwsGxi24YOJNBL9TRZHPtJ",
-	"TGrUdWJzHhzAQ53Fr2PluFM/jinUdjtmzxr7Pafhi3tidJdh0kh9x0R9+9DnVlpMXzyM/DMqMbOQeUqp",
-	"eUJa7+MNww4kYTQdTHwOf3agSlzuyWKawGRx5hpep8R8ucqKog/aePYKV3K3ykpaLdgrurt8RZMvVlrS",
-	"mxtZ0p61pGitXQPdFZ/2MmxnDc+2tilUZWfnw33WobMJoKFzjLqwA6uupfPCFg93Pe5RCRO000IocdRO",
-	"cuDgmwbrfPhEUbK5z/Dhkxcp2PAepAwPgvT8kqoTFoTIJroqym1bBC56iDDKcUVFTPE4E0EOo0xLT4wn",
-	"8DnEt1jHUrhQPczEDoQRpGw8uiviSAEFSAgPiZgNxn2ewgcQ4xQxIk796ZR5FyDAL4v0Xnz8MksMt6CK",
-	"pckTZ13J7DRCzrbfewnsqHOyLwYUfKEYY37zrjDMBWGYleTuGuT+mqSYUn5FOGGvS4qJ6lLsmEmB2YdB",
-	"lQXZo+SYTijpOtrwpJVL9VMqlWea+l0MnrJj7n2OVdnjp9y4kFEzNLkN9MULcHrgJYE5NJLkeT+P6HTK",
-	"ojjkmkLBVT+5HdPn+FMLL92lRGYUnivGoiPYkoLilqTljMyZbKdnB+GoSSw6Bom6+mS6wIJOGFxF44tT",
-	"H4NZCpxGePsNrGYZUODmJHnxjmiRTpoiJDMxo0EwJ+6HyCyfuK2UqD+w2jAZoSkU8pqTcNjn2Vtw5dAA",
-	"w2t9YQewXROku9vppALC70DOEsPGTckwX8YRmzoFeJ9HbAf4N67FEhjmZrxN1ArWTy+jmr4mJwzkMzcO",
-	"jX9QnaCD9D0FhdASglfr1+fww/k4NFNJli1/d1BfTMhhJ3F5sJMX3g8l7Ow8G7aDeXvi4tdJ3XKRT+ZD",
-	"mgmPJ720NyqbIne5Kgqy7+UvfvLpr3/w2f/+u6zGZufM/TCWMk9qW2e6O3I+Zfd8AeFdpaitcMg1ZPlu",
-	"VgJvavxVAG+9wWd088oDLUXDU59vbV27eWRTYBxZb6krQ4zji0LUmfO6mRCbpeehLG6qVORDrYLdbARl",
-	"hiMXbzZpUtvY7sBFK9JtbdT2oqlifzX9AhNwraJhZA/EGtu2Bm2uG7NUEe5qmZ8SiQYxbgHq4u2lG9Tz",
-	"nkIlwnJwmzaFwMMI7l2rhKG7H9+t5BAGZf8GFw1MzgF1ZudEhoiicBgKD/Aw6nNIboP0vAPOo1iIyjBj",
-	"k2l2u53dVpsccrzbqeQqtibG/hSCj9hU2pf0znY35qjp9jpvELi/duh5eNUp3RIcg+ZkFkh/R997EnM+",
-	"wLIdcOeHefE1LDhLYeBlo4HSi8iezWggMv1oHDbA6WeumRZEEGH8UJ+bKMV4O3VkfREAo54HU32NwAtW",
-	"LMevUpU744CPxBqwZcdUWfdrm8WWBR3kO759+/bm5vvGjqaOt5BOiwN4rFDXkBvJcE0kFJWCteuu1bqQ",
-	"41DT8NagRjGFbgBoXLg9sOjC+oajYyxqKEnjsSRcO0+glUK283SL7FhTrMnGVRZxtwK1XRB4OPQ8c61X",
-	"x6DGk7KwA4rHFVCDCSR5oxA/6GYXWMe4JxJZb50knenCSmEAktSkeLGuu/NQMuJG7Nk9MXLb5FCBCAh/",
-	"hmKBmEkIEm7Ekc92N+dU6Iw+zMOwYStuGvIyhYFnDFwREwxS0kyxSmEBaLAHXAcz7BK8D39ojS09YbgN",
-	"HqZ6yIICu3ODCZIG6gAC67WmQl920y0TaazPioZWpNtV7VtvjqlIoYjU+BRGg8CyGTfr3+d1CACYAfR6",
-	"swSa4Ipeglt9igxSnCiZVca+/ww50ss//tGr7/z55//2v7z8xX9XpzTcOFRJS22lLsJkINOOJbJNKbXK",
-	"I3/1nT9/9dc/i+87ZUYeR91uBu0sG8ynv/7Ry5/8Oj+MOES5+gJ2O10jWpCsSi4PQsIRs6KQ1ih1SGqt",
-	"5ctvf+/lH//o00++9ervf5yfhLbL1JvE7s5JgWBcb1NXGsjNHc1DC5fxmiCMRoGvlUKLIVqyGqzGhnXP",
-	"may1tp//7Bf//K2/+fw3//bTT7716SffrUqqpbNaFMiaSMLCqPE6q//bX/3J5z/7xatf/C/kEJ9+8suX",
-	"P/n1yz/7bp1dqQVWTGWnLV82zHHIMktZnOMN3C2ePxyyCEVFsoykqae6WVuX1cFlRc9LMuAt6K2YvxV0",
-	"2M1d+KzA9hZ2XMyT7B6zFkfVSxZc6JGgGaUAT8JFF6xWu3gdUpypcDg3ixZAT3gM5Rp1C0XjSHjYATmn",
-	"vkxykQArqxwnfzdOtJJJ/MLDJL0LkFvMfVa6z7mmsmP4x0VpO8aESEHtGRoEWKTnLNVqFKkD9cGel+s3",
-	"T816L7CU2jge84fCZUxNJzaBhMMU6t0nLmZRewRlzV3S1ckcBWlCAr4TppOuIAoPhzpLLDAZh7jU8zBJ",
-	"rUt6LYfsdEnEhpDa07RskneCVVRrvtaI8kqOpRzgFUY1fajGXlnlwTnsK9Wnm1d9DqfTKDxjOYUH85jE",
-	"3euLot1eZ6/PdSPG6KrWpk0ewVShm16+m0fsIzaQS7vJ+sZrmlTViayh2PR5t9O5dZDdBdRUNZeJYU+3",
-	"29lbqP08MqT5Gi8FwFaXKB2alBPcZxNeBZQUU3AM93/7qz+Jkap9cjCrexWQtEQf2d3hoXxkaD5/B1XP",
-	"gEO2MPRP6PSrvsSseWvMceVJLVEPayhZaFHeyKCWrPStHR5ax3XxsNBqvP1hdTt7Bil9FVr3Skg7e1Y3",
-	"QuO5Oe2sPSkUB8WT0KLCQJY6Y8/vx6effO/zf/i7z3/27Y1PYjVEovji9u7xxFxvsyb/LO9ZqrakdAK1",
-	"p8VKC2BnK2kgRC1FOlO/LYdAlQGaJv6m78ZmVKyaxv9F7MLu8Za9OpA7H5ak1AptbA4auseUWYM9FOoR",
-	"e+lxLOxf6RhJ/4VgoDSZjDnerw/740m7KB0AhS1cKlVTL/QvrKoTKOqBrcuqAx4LmGRLPR6P2CQ8Y0Lh",
-	"v6Q0t5tkn9YjNT6nlEu/TQ5FKuGtrvKgOtZp9XfO6Xwf3R2pmBpoTx98U/ZucwEPNzW0vgtDMXDanh8A",
-	"6nSQhslBvo95xIXvYaLktaB2pts4tjQOJunzTJREF7KH5wA0ruol8SCUWarSFeotAVnVd44yeiVQmOt5",
-	"g4EG3U5PybkiQ1RBxxsJF4Di+OGZ2fGNrvK6EQp3LVr8wl4xAoPXazGK2vu3imG0lBZtWd4rjifIcB+y",
-	"OGtPKQlehMBOU9kFyWrsdAOWul5OII+YxPjFpxDrUCqRH3BGpnSUyj4ukjspGTuzQ8LAY0Ji/hUnzjgv",
-	"Q0kDMghnHC65pDP0+iBp49z1SyMPZxu8XArRJu9htMfllGJJ2Sj9id2HBPuYQ2kcnpuPvc6LsgRYm5Fq",
-	"a4wk71I26cAKRwLU85CO2HZXYgMXXGP6uWSSZ7aG0Cm615pERW013VMluVNMHeYWLYxUX581tn2QB0ns",
-	"nC7Bt710vOkS4N1be53bt2/udjpWhK2uQ1NgzyrBTU+cBnDRxn5329dYLaKunZwJZEWK7a+XjCFPgJsK",
-	"yyuSiNpjBaH2NQVjXokW5Pp1k7jp+nVyYhfb5+x8iZjs85RnS7hk6AeQ4PpkDvXnGGl2jIvMif1eSgbH",
-	"TiyvdaCrAykZiddesYwDDQKd0h5rjZ2yuWIS16+7MZBW0kzEVf4GdOqrwb2DRWooFDorKDZWkPx+owI7",
-	"8VLNv6xie8MeiosT25oYH4f3SuzlSSmN1DHxpb4GvSBiKXUWGvsfdp44m1/jDWTCytDn5YUFVWzdS2GB",
-	"vY2XABlkCDCHDdK8DdhFgaDuddT/Elk9jMLJO9UT26vH7xckt1/FfdUxX8TJL3TNuLihlULh3qlR3UCG",
-	"9wvqGxS5oy4QoeRO2evGKUXSH8StDPNZN7aGW1ZBLMJK7+Am+ntyIXCRKn+IDU4pJpggjHt9jpWRoHgs",
-	"gg8wr1u5zmlAXGjGbdsmaTeuKJsMp7Dojy6I+9xt58v9+JyU2hKSYLBrcc0uHRZGiV2ID+sgti4Cyfxu",
-	"2R5WjmW/QBBDhXw8Zm9zrziEXSGVkJvTc4AHoBeb+sjJTBrqxnp8fhCQbjoRdulkehs1ZCyOu87wjeKU",
-	"3dswuazA6b+oFpYamcOWxwJfGIpKnYAciNIDRSvKh2sK/bokuiDRdXpcKetP11mE8xIJBM1svvLTlq09",
-	"K5+nS2PcMbS/mn+jCBAp8bx5a45CdJfTkrNFnHLMguHvgNXlCwtYJj5nxVAFzS1Y2tcOm9KJ5RfaV9Yz",
-	"r2zN31JAjF9yXHDJTCyG2krE7+W1rVQIf7dNLWa8t3C8WbNLwht+B60vhYfwMlpgdGYHuNS2LfMLRqXU",
-	"ywUlofR2OktROBzCDYgkDczmIhDfxJRLdgBilaRL68cbpmaoWWEueUi307lVhD1wZV93BqXfzVRGt3Z4",
-	"KIuyxOT73Ui0n9OY8Xq5qi4qvPBRQoVftgTmlz9hUSkZll1YyHi26iYqKifDi4gxTJHaBYUYYp9GUsaB",
-	"9lvJgnQrJzxFYuCJ2IRGp4tThesSrZBWnuALpEkDn4pWRqKdMjYVWD82FfN+QNx+o99wySBgNCoOV1hZ",
-	"zN4ixsGoRnaMyZBqpDfUM/KFmWNr/bu10k5A1CtJE20P+8sSzg/xwkBRjc+/9QevfvibzabWqRXgb41F",
-	"R429tpD/tYYimHwUH9MNbAwqNL/91Xdefv9PPv3ld3/7qz9qbCVpsk3fV0L8S3xFoJhALyj9cZrKLkh+",
-	"g5RJZAcU+djgbQFIl39jQPmABU8nM8kwgf6CWpdcq/fn4zBgO1icUr1Imq6QVM6ESzp5z3qc/5/AgQBx",
-	"q78AUq8igG92b5J31St3YLj3ZlrXjdvOSFMAiKq3G3ia0lIUO+92OjcPNBHqyprdXqd7YA3YF8TzxcQX",
-	"gnmQSaNIyA7iIcEIL4GQ5aFEo7J9UgoK7tWWmjcNf3nXUEpZ8yskmut1umrk9xhanusOfeHdh16ntxPv",
-	"ZP22F2i2iv4PM5Ur12mzMle6kya7rcu+QqJaZCk3uprOcQ4ZRYEBcOu8K65mFgkshgPK1ZHEhV12z34B",
-	"Pdojs9NW6b0hhkqrC7ty+kz66uVyhKVkXVzAd+U5lxOyPYhedsJJf3CrizGeMLZSbbmItC9C3uYo+4Lk",
-	"7fu4/hTlGy6ZJWnx80oq8k0HKAN2Zpn8fTqJCWyJGIbRWhF+WEnJyK6mq35/m3sYP9dptckxnTASqblF",
-	"s4AJQgVx9TBy/btbkuO7KMfxFNWQ5jQIwnNMyF8iyZNlEJuX6vrUf3Fk+zpB8auJ+/WvOtRCAMWXs+p1",
-	"VwMUrDc7ZKbb7GNV7oqL/eVED3j+xRcdQmjNfAmSuESg4XUjBkPTF40btEZsRMWWgQNEYCzT2e/AU0KB",
-	"mjA6jaEB/BeKUJJeXDUzjEhHR571WnDaPIiHS2ev8diQzgK5b9mwWk58BaDP9aEjLv7xviku2QTg0eu0",
-	"4sAAOMKCuPDfzHO3OgeEQkZLKsw5Jv4QqB/zEUCNyYjpqpzIG0ZMCgQ43U7nAB70+chiHj7PjSuMsiPw",
-	"BRnTaBIwITBZT5+n7xWo897CgEBvhvyPCYwIJCEfMBySYNEZi8gEAgLUEJL6njMOjesv+DBsm5/63BdY",
-	"97Nt/ewSGoiQCDU9l1uoynWI63MZhd5sYD6bqxQO3KPACxWcMe/3WZS8l7oh6uP4hAwj5iGNOGad7qhZ",
-	"KWg5CGZeQe4kyufav2ThQR+sL6LIpskVBk15OGimflMZdOx0tQlIF1u1ASNpYiicz33p00BTTK52lEX2",
-	"oRYrlJOOooGeQyZhxPCbbqfTialOV48gPOQ7OA9OJ5C7Vs8CSQuAaZ9DXQcEp9iAY0SV9eDeQdHex3nN",
-	"JD1lvLT0FB78121rgkndpxMmHqhZFSQDhVkPYv6TqA7AVTSUceJLyONQMA3oj+6m4hft04nhi/HalQIp",
-	"+PM+xlb984//52d/+w+f/a8/NN9j+cee08geC6wNmmIQpuwjQmWDNCuWWl8Y3Bk7FVRD74TRA0VMBRDR",
-	"nqae0ctv/7uX3/8eVja1Z7Ro8E82H7lSCtQLhvzqj7/16gc/+/SXf/fqH/+g3sCd2Af3ZIWyXZo6HlMQ",
-	"5AtHuoiGXv7Z/wf1Ev5LzUXf0IUeW9ib2zyYgjp9uVfnxBaJyGstOkpJQdPMmVp8UwLtBKnozepb7TRs",
-	"gdXYb3z+m//w6q9/hqubfbVsbRNtacEq18CPCUvdXlrUPMPMBdqm9gDuNuARM4mxOgsvu8BP1k2UhPvk",
-	"06GYTVmNb2Z2sOE0gjA8xbHi8Dtm4wA/QA3jAmbrNGwwgy3Z37w/9eLJdjI/Wbeky5zR6JRq7HderFls",
-	"rpRDb831i9sci03bCwxtV3MDL1Q0047g1DHDqrarlaErZbhlRehyQCjRO626dICJVrhnluGcCy6ZpQ7f",
-	"gmO29Nzk+V/qKPRKBfEGr4OlOFolPbhtaRtaIeDsXNtjV63fm6LiYpW4Xok91H21GWKZ8ntXWytEyixu",
-	"XNW91j7h4UnozaEWL5TZlSHxpUM+Cn24ShNGplKzL0HTUSrCAcRyG+1gQHmf401guOKhfhv7SpWat8kH",
-	"Ctu6mFEVz6JLFM2i+R5NOCZBLWh4bDKVPvNIU2lt1uB000ud69Vs8FqRuhsbwYtUKaO9gGnghA2VcmQm",
-	"TSOISgjPWK4+r2FxllJUaK0353q5JV4/8boVHj2MtNy2dlaXvHfW9ChbBtMCnLByf6tb+qv0uZK3v2ey",
-	"hd8tNE2m+0Vz2YU41u9a9La9KvxF1LShLPl5uqliaE+dW8uubOXGx98UPNHDv2T++SUUtdDYnYEbiw3d",
-	"K9LSRaWW1ZtDN+7CzhmhR0xqr7FF8DXvY4OwTd3tkiGOXNhgOTznAqSbEm2+gEvWzRgzC8bMdVh49Zpo",
-	"OX2+4AJ3bF69K1zCaRSF5xZMEKSZuZK9T2gQ6CFPWgckc++7z1e4+J279w2dtNqZYroiflnpAX2uk94o",
-	"cqPSP/EDX85JE7+9lrj01d5EbHCW36D3fCFdndTPWmG0px+Q8zHjaIMmvuxzqDd4wlKKC9qvrW98YcOO",
-	"EhNxE3YJ2IleZW0ozuxrq/qt9lQIPRiXtQHbHlzMQhQISXUFHaVWG8p+JNZpp8Cuq23c3KYgdUJKLtnD",
-	"4T9Mr/4lDyRImIU2DtW5L76FMINkPGAGXHc8pcCkqP5h2ZKsm7VwK3foi2jtS+bbR31J1rg9vzoKEfs1",
-	"cUgRAaXsC6lL9MYsV88Uvcy8mjU25O1unSomsxXTF9p2OZ+f+TKd0FAJe5O6Zzdzw/7//R8v//hHL//N",
-	"T/ITjNizbL5lMMXMLiTl80Xevy8+wK/7An4hRLPAkr5iOKGcjpjYFOAsxZpI4TVhprFdhEPLEd9EvqMB",
-	"ItTUxKgE/cG8dDLHNZD+hLUyC9vnh+AbRiznnrL5eRh55p6iaeF8HAossXB0V4EOn+sLFIYGieK81Iec",
-	"uQoBApxMoz/KvT73RzyMFI6k6ZJIedhlBQnFe7Uasioy4KTBXy7gchEYQqX+UuCguiGOWwIeK0Q/rjeS",
-	"0tsSxRn4kRqB5RUORhM9cuDLgYISItsyAPpyXUKI4dXi4MnFhRrMu5Crbzq9R/mIRe+xMxag1Kwhqm3/",
-	"cpbqluCLLn4sdOJYsfHoWizIPLQgtV8UBkzPpxsDkXRQxdoz79WZejI0ewV6q61AnIyo2gr0OkWBywlo",
-	"6l0IaLLP++vPfqiNUPEpWhcS6UDQMkgknvoaBpcVX8S8zYADwLJjDDA8DicJI49FbZJ4hQy4A2ePep95",
-	"GK2VuNAKbT10prCThLBIT1t+jM1kGEYTnalOkOnsJPB1KqJKBh4+NwFiRI6pzLDNpUYYTCB6+SFH2tbg",
-	"WJaPDeYHtuimMD9wsd1jA2l/k634sgjm/FLf1Y8kacl1MnIexkEIENSR3Ymm5dBF2J4KYNCTbC0OYIgF",
-	"73rxQwl5VRNbZWFh6xgzasSKLQ9CKjOGXFAQ0pMLkYP6ZNWM+RCuVcEFCXJVCfguk7qFazbDrxn9Uaj+",
-	"KzDDPG0FqKf+a2GW86xYcLi5SMsvlos8lH2O9xHyyYZSXdXM1rtGaqASCfg1WDsgkUud5zeX7xO9B1tS",
-	"d5dnA8qMZl0zwArFEbeyIhuoh5ShqEuWfSdTUb+8JlJJqURQhDMJe/HkX5LS/4tVcD3UKyBwGYHAxfkT",
-	"cmf0davGea8BVPbZjM9gLwcacrEphheVI4dDqFOnJ4/+vFSK9XCYFu0yTBwK++m4EJd0gaOkK+Nx2efx",
-	"bUgrHkS0zdvePTFySVNMWRAYpZuS69e969edVGXGllq9UzaN02HaA6VCwY64RIFqcxtJHdA9sU+6Nzs6",
-	"SZPlvzo0vgvtMIqXAB0sfd692e0QPKtvc8miTCxq92bnNjFH+cxXLUF4SnauAzphmOKScgLGMfi+1e7z",
-	"R7C4ML5bufE9Yh+xQdH41kgolRoYjClFL91O51Yc/9rncVnEbrezVztNxSg3H03er/FmIGz5YgSDeKxQ",
-	"KJSkbve0n/jv/+Pnv/lT9BOvGFabj1XY3PA2GnlbbVgISGsPq0KSaIusqmDizSzXklyZeybE86vYzob2",
-	"cWfdkZWnWNgqcZWOCSXKtlbn1d/8608/+d6rP/3Jq7/4p1d/+fNX3/n+yz//621UBSnhbtu7pJfnXZuK",
-	"yr7AECkUKRcRILWCB3MxbylL/g2xqajA5cWrUZtM3PDibChLmIiduHQvPYIsDDSuVatfck6TIHIj2i9F",
-	"apYCjnARqVnKj/AFRcMjAlUwFleA0Fw40yoX025i1nMgkqLIeHTQPlUk8lSGy26qHXqeIC6+48WJSFJQ",
-	"mAoSRp7PaXw3S8Q5VRziJm5fl/Qc01actuUrmJxF52tpkw8MiMbGFRXlk4Qo7UUrflakj2ZJFjtCRYGH",
-	"UDzTF5i4Zb/P8ytNmsk4Sa+FVTQh68gwjAijgzHRi6B1Qy4ko54DP1vXUyweKEODobVzcqnq524sVKpA",
-	"O1l0lc7cqQw5E3FGldYBCSMHtJo+T5e4iYz3x3NUV7tEafPZA0WaatWnsFhqCKxlxoBrlc62UxLYZeWV",
-	"XyHWq0xr6XN1Mg5ilSzeVYtFWu0UVorBFxUZPw4vR37dcgvfgkgNL5PAQMexR4wKNDXVRuh1I9eKx6GT",
-	"maw8jppBaysPYnPZfbe3ErcMrDhavieLRqKztaw0kkVe/yKRlCQTMWkK4D6OGWOrKCRgldX853/9rc9/",
-	"9ovi+O51YwqOsixiy56I+ib+9Bqtnl3hyxVqiKtyQKg4TZ6Vof6ezMMZSODpNJijaNeSXUEIDaguA7Cu",
-	"cPjtLktKGuUE4vLUjmuEnRSxgqKYkq2qBgXn9oJ0AuwZTqACYjJcMUXFXjZHI+xvRhOwyLUU/z9OABbw",
-	"IAY3LAA9J5cVTI5FdbgYcSP27B4Tgo6YazJN5BF8z8Zuqj3R5xSzFCYZGQ8wG965D9pRkc8jjdPLgLhW",
-	"eNt9nlU/MndYSfEVVtXu8d2vWzdTY3P8NUEMTj26i7EZOKDS26aoM2DcRUmoRWa1SG+fLHRHtMkDs077",
-	"5YC8z+vj76LMGCloDCB6ljgL7M0BRg5FoG6mkXifL3cgfGRm8Do9BorFPw7VYuarHSuBMgxn3EtY88mc",
-	"CEajwRgWVx+YFPtK36yrFzaur6Xh0VpyNa12pEld1L5oYHV773Zu7lgXFPPLjCvpmWwvVg4aJQwN7S2H",
-	"hIsG/fLb3/vsL/7H5z/7xaeffOvV3/94y1B/k8u3CsCv2f+6QTkxO9qegTx9VDdpJb9QcJs5C4XW35sF",
-	"0NYwZzgQhaLSMgYfkHPqy3KR+bsMX1eh6YuyGIPGYfDXasjwpgMEVAoKT/3B6TJQiPU7BXHVw5ZZOK7k",
-	"qUHJ41RqnkhX/eTzkDNyMpMaAx1YbiMezGNjcpKxO8aD2yn90XlTA6uvw3SWWkp1grGMtXRBaRAZmsmr",
-	"metULaSZCd1wknWApzGTc5KkOT6pTp/HD6gxsGDYWhD3Yfe5kQokatcvY0Ux66DwrEuCyEjrLnon4tVc",
-	"jhpSVJ5JTrvIFrbhIiaFw1jHJLeCmbRwDOsbKGtBp42vg2pwrQXIdv75b3748s++99n//rvPf/qHWwg+",
-	"+Lo5f1+yBCr6ZH4JiqOkqGT/C1MkpeQgXITJzaLpiy1CbjAGhmiung92QUGUKiVM780ks2qY5nLC7rb2",
-	"s+kOwcSAlUoUvBKMe9peJsiISSW+97ZUK21P10q7TNVOJ1d1Tn8H65y+tiqnX9b6pr971U0vU23T11XZ",
-	"9OJrmt67+IqmNUqZojgurl86DCMCJUy9YzYIuSdc0oQCWL4UJF3bVIaEh+fk/yb24602OcQvjIXjmjCe",
-	"JdvyoGX4Lplx6QdwKyVrUsHybogBFEVrMJOxqPR5Nj5vS7CgZ5dQrVU8VYY4F0ieYVDAGgVV+3wV5PAF",
-	"rKVqE1Zj/1Zxxp8tGybSY9i91elceMXVJcuw/Rqsm14D1d4Dzr4azqKL7ry+0LjMpVqhtJ+R8nHFGx7L",
-	"5pxaNQHWb5It2koWVLXOcNKrEq4Xio2KjsSF4qMLruB67zXUb3028+Uyc0UsgfPZ6K3qqyRg9MwucpPC",
-	"LzMhiYwoF0OtpGh45UdCFgIUTZeVM5Z0b3b2tGfn92a+XOrXCTmDEft8VOrWUYtTJelJBduGLkTTg9Aa",
-	"C6boV0vAihrAZTFzFOe9WF4//EJQSYUet1LzfcuBI+sWz+91bmLZuDug/aqDsZHdK11L4AHbnFdlJv57",
-	"5uhcsoQwWg77IimWOZM6q8Up4+SEBSEfgXaYKcynNb8BhnIkzEh8yc03lyg+ZfFpsvvMRu3k7jQcFIlD",
-	"O77c/KxvSOhoOCOSSoaZP38XAZiss3ZBUOk9Nc9NeXBguzK4SMRp3henNL0DhfkQ9Qx9Fnh2anc+DN8J",
-	"o2MmXbQjZb6NS263yWE6izpEh2TAVp+7caYi11lSgB0LyugS7Lqafr8x41hH0Os3DqAsu1MQrO30uZvO",
-	"XKSrt+cSOLl4NxCbhKuDCmappZjDL9OIQdm+pCjQeUSnUxYJSB8zDajP+zyEpaSBXj4wmHF2npkgaaoz",
-	"N+MDNmFctsoq0SfJkVzMU+/m8yO5Wwos0gYxtWLHTF4WT5nQCRkvRdLZhcau+FxUqz/ynT//7G/+EKKf",
-	"N48uFw3F3GNMJQL79JPvvfxvf/3yB/+pfExr4c8Nrs1a+HSD41iQNITTCTvk3qE+8WuP492Q5LOz5VOv",
-	"dXOp11794O9f/vl/+vSXf/HqP/zNy3/zXz/71/8T23n5nW9/+sv/2thC3YBj67h+yZyNcQ1bkUrIuhXw",
-	"mpOxl9EXWXtBLjJNx6IzeBGYMn0QLghWIpqzEucvzRy8QVNcGvAvcFfSUwZ5Ms4fJDkeFUDS5NayziUG",
-	"U3c7nZY2QwWe/kVCK3EuCPXdNaFg6oRFRL1ViJIGsyhSkE637oaBZw+iVQ0pvYFICd58rGcdLfYfZnsi",
-	"7NmMBgXLoJa8KFWEffWhz3PN5Z4qx2SpNasQZF3l/pvZ+8th7OvuCDph+QK+hYI2vQEpMZhe5NWtc6UV",
-	"hasPCBFhjQFt2EC5mUEtx5C6m/vVbZmFI0OQuLmR1bJ6bnmtzFl7zQOpLAkf27xhy5iw7OTbaMtGPOkV",
-	"QjeP5w+HLMIY2/Qyxek9WpeifHhsgLt0EXALT3EZ+szsxRfFslp4HC8CYWbO1QVBTNOrbXASY3+bAXFY",
-	"EDO6MQyjE9+DdBvl6PIdeMgKhwPLJd52cfd1cXN0Veg0ZeAQFTKcCnIeRqdwk83kdlCDazmg4nzATo7D",
-	"wSmTfT4IOWcDTC82YpL0Op0e+bo/OH3AA5+ze2KEoRgRI4MgFFBmknvEvUFncnxDpws5Zdw1KauJL6Gv",
-	"N1sYP9fnbjzrGbfm7bYJThAvzBL8yWM69xgdUXMxcQaWREHc+JHH8ynTplC9HO0+P0SvjNboTljSYj4l",
-	"BD6qWi9GxgXLIEO94smSgX1Zb46uDwpo11pTWLR8WfKQ76CCjuIJq45b0XWxAp8v6XF0t7SoB04Y/F+X",
-	"1LyY2kEw88SXtz77wXc//V9/+ekn3/vnH//ysx/8aiO+6wVlPMoH8vlvfvj5T//w8x//yaef/DI7inx0",
-	"/8LyHYuSb1lHobDc1oojzK+TGWF1dvxOTEeXy+5lL5kvMBQkOckH2bIeFW7Vr5K7a7ZCaY41MjNZk77w",
-	"hEw2IVyQUMYuSfOE8pYuCGHJYy1JqrgV9/JSd8QkrKN4GgJbf2oqcCyqGcW4jOaQTlOfUp200smVStxP",
-	"6iB2sSiBLzEvhCQBo+oxzkg4ZbxYAjuEBYKRDopY9azrMUn94GFA5TCMJse69WRIlixquh8+cbHbcDhU",
-	"02th2FfEpsG8z8WYTiEZqyEGQoeSRYmn85ogLkj0snVyHe019NTU9Vzf84V0jV/RJF4VhJIThRloFNE5",
-	"Zmc69+U41PEVloS8hghG1JfRRYWxcpJVC1DIlVRJho6YVPQuUPDjil9WaToruA5d255TzgBn+Zv3TpKr",
-	"dENisITWCkVi6YAKZl5f6r1bsPOXS/6VrVWZLISQ6wuQhSslsFxRJDatiWk2wjy0cPgPjh0bA8RssKg2",
-	"ZsK94EAXMVr4QfUB4Er98fSN4S69PWg4DV+8RQenSj3kXmN/SAPBnMZUv66e74JY0+10SwpCl/RqvVlc",
-	"SXnbRaIKzkG18pG2TFCSL1wgQNcpJwmn4BrBY0CE4dKbgQkpNbUcHLznD3UZpxOaUgX3i9RjX4gZJEJR",
-	"wk5rt039CX6Ls6yZFoWk8z73+RkNfK/VJu/rYWl9GU7c+Tg0JzzRnwc6EIqHcozJbDwClMG8LYvZijLW",
-	"LPBl1lS3qXyuo1Katasz2AUNVuYK71t7dsmiIfgXVy8s3M2L0OzS23lRoaL+UGrOdU0oHlfGstco8zcR",
-	"I9BfBiE/Y5HAQg8TMVpeCn82hcp9g3DGpUsmmJYRY0jtxsDWd/06Z+dK8YNbM9evOyQMPAjDoVzfmYHX",
-	"+1ypSZG8E/iMy3tihHd3ng+CmfDPWOsgiS4teBC+EUl6N92nbrtNXF+8zT3YF7VOfW4q4ZnKOMj/YWht",
-	"8jjE0o0ndHDqkCkVKLzcgd2lNiQHSlttqheFbJkOScQGzD+DFLv3zPIoLc+9J0Z3FYU4sFTqtLvkhKm+",
-	"VWMsgEjRa4J87fjBfSLZc9kmhyRiZ+Ep8+LWTxmb4mVuwZ6B0PJFn0ewO0pbVUolvqNm5g8YaerOHs+n",
-	"jPS6nS5ErNqbFWud8XbGCqpZdyjrqh7rc7OeajHbGBgR56kRjCWhBNdE0qDZHR/TKWNyuIKCIlMayXlc",
-	"w90a476VKY7I81BnoVZ0J3w+CtjT/qzT2R1Q+I/5dIKfXKe4VgkJhyZKWb+g/WDxaynnXCo2V7+A/Ew/",
-	"f7BaoWoyoQEEsngkfYZ0cAi6w+KloQRnrDqzR5TeU8AafV54Qz1/iCynG9IZLBNqD6k2bx3kvHPWjfZu",
-	"r9MtsRfcsRpSLPr1x4ycUO9OarlT8mWQ+akxGFNULLu93acJshno2rgdUEdSy7pSgRKQ6w/VXi8ejqb6",
-	"DQxo9dzLuUHhUbLCSDa9OrfMYI5Va1tZIeT0Sho+3WiaokWLhU1ubudAmJki15Yv1xQmtpQoc+Ctae/d",
-	"vJWyBmxhZWveDVxmG8vimELD2BaPUL3KK+/muOHWo2QW87qyaJmMNCrigEpyxOILLFxkuTwmTRFGknkt",
-	"h5QK36x0K5C3y4Ny8nx0UVBOKvokFrcpCVhCMtuIxlmxSGQpfyyrEZmlcJJmgIXQoPYybD42/emSoKAU",
-	"C8wZNgHDGsXJoFQ0ZZaxLMOj9dlrfLPfUCC939jvNz799Y9e/uTXv/3Vn8QF9l/98Mev/vG7n//s37/6",
-	"p++8+oOf9Rsvkpe1r1pNFwvVYXH87q29zu3bN3sd9T+7CANYUh8xmgxYjN6JwglspWIRg7NMtJ9g3MvW",
-	"0WeY9ynXj/qBRe/g3bvGfmMs5VTs37ih2Uh7EE5u0DMqadT+aDpqmBfu+4NTjtdVXv7qR59+8kfxLw9t",
-	"A6/68pn+b3TGIrOwEzHq9nbNaIXww8SFb8y6vdVsuGs5kgulSdMoHba+izoY94jht8Um9HJKoxIj37R5",
-	"/YnToFLSwZh5cPcN9n2wSIBmqFF/AIJ89Rf/9PI7P1cE+fP/+PnP/+Nvf/UHdSjwFlJGvhyIRYnamr+A",
-	"FBO6K6DOwg6rk2KvjBZf/fBPX/7t3y6kxV6WFvGTtazlBOmsuW0XzUQWbmERM9HuoIczMT7SF4k9JgaN",
-	"fTU8pKpPf/ltPba//DkOrJF05D84fot6I3YHIZSmEv/BsWrxGB1B6jl1HGmQrJj0ZQD7F7f54oqzreOd",
-	"yiHMiubLcRjoKlKGWTnENuOtntGYeoSm0NQ1Qca+kGE0t02cYlSnkLACDSmz5oRGp+qoiadUPI2Azpfm",
-	"CVLvpOdMXMGeCbfIrkmoIKrdg5yN6pog7pjC4Tpmz1xdwYSiI67PI1+wOItiQKMRxMSYegu+JHgdfaTQ",
-	"nhee83xBiST4sWqWoV6v0yFfxTE9YgPmT6VjapL5vMDKZopwJamDbIuT0gBIEy6qY60J6oGVGh/32Jk/",
-	"YAIvVcWRoAV2t5wBTLBn5ITNQ1M2Ob2oE/r8mD1zlhvK6KAw+5HT5xlMn+2k6o32lPGwzNilqOmeGIlD",
-	"ZLOXwNAFK3sPVnFFk4k6DY39D2/ffrJ+kp/yHDS1x9N9suXkTcstXPVGsjXbUdkwipNLlhqO1Il+fB6u",
-	"uStO78mF5Ey6lzpp2zeilJ2jMvuJWo99gjq0xd6Qn5HeSpr0yhmcMrFO1o3TTN4mE1U/ofM4e5PNTi+L",
-	"tePibQpFp+NCEjxm6Pyi8jvS6NTyCSLsWQmq5VAauigXu5xjtIMPpwAaoRIgWiFCa5MjnsEs8W06BPK6",
-	"5Jdq9kDhIGocWMkjlu8vhbMU/LELgtkmgWz+VR1bnPPd9rlx3hq/qGpM7VdNR+4GAGK30yWgH6iulmLD",
-	"k1COE9drao1TqM8kD18M+1aEc9o0nK5gBiulM3TrqIJFoC5PSKXOTQvuJWVmjV++u1sMAvH3y+DoBEP4",
-	"MdB0vn7p3s1bdvExWMTE0mtEBmTFQpLwI3vPV/SvGMV5fSS5LnQrizqt7Zbk4fFsMF4LYDf2b99+7SAy",
-	"vyA1EaQaw26nawpjIl/x1lmVNXcIqfrBOX9tY6gs5x8ZpnERsYMJS1iKIP064lSJtm45tCXnVCBDOZmT",
-	"1FJeDv9Z8UEuc55ZYWQx14SkmGoVFPDnXwRfWYUzm3S9m1VxFu62VeRWi8xSbF10TC8CXVun7sKqu6UF",
-	"7XrmT9iRFLpWp3Ixtj5WME9Yol6BUY8FvmKKxJcIXKGIua+ThQYUVMEJbLZxojUFY8R9vqO+2BmEfBj4",
-	"AylchUxdy/jtkm66iAxYFl2077uAbBNbXJWAvtYB2SXNHpDXYMCmEiHzOQuCFvbU56mM6q7JXZrtrDz6",
-	"r3VA9sh55EtER0XRfzgB/byOxrQiq/scbgxY8Z56MXWwJwlPPmIDSZoPHr59/+jezjuHdx4fk//z0257",
-	"V+e/0nDcxI627YZ8mYoVfSeM+lz9SZqupSkoYNttEV+qV9yUm5D0G+12u994ATZtfcURnVXatekjqjfb",
-	"fU30uZu4rJL328TWTbrdXdJ8PJ/6fNRSvU5nYgwViQOfsx1tZPC0uRtneEBEiFf65yk+CuGmeMfmAQ/m",
-	"OupUqT22YjVi0qQGe27phWqBUputtRrI4EHxQihoDAJPg5otNSZoGgQmDBa3Ud8EtZVQXxBvFtGTgLUz",
-	"EcKTOFsZrqPHJtNQxiUIBJ3EslPoaujm+z63WtJ3YOIJgguGREzMAgkxyriSIRFQYMUeGS5sm3ygg3t9",
-	"qccTnYHEPmUwMTV040GL6RMfugaZGQanB8TVTkJ4oKvOPRxg3VuBHopuukI9lDTPx2FcFBIUXSi63SpN",
-	"MtEFCjLaGOTaNbHUiZtB33JCH4R5NmIDf+pDTl+LG5FuC5KqhUP9rl3BIv3kbkuTRGjBnazDI6PXTnwh",
-	"IMA5IjM+E4o8zPEA3qDJ0hwXhyAXuWFy8Jj3TQF8azyg03YPrPXNGvMc+3Gyp0CWfREprRLHDDiMkia7",
-	"nc5eWeCweR6S5QR0cBr4cFPNgoLdrurB+qJ+wrns61BBCKqNZbIJxz/sFWcS5t7liDQGsPCYPc8FrOqG",
-	"XhR59as6v20P82rRxouMAyi1fW6g+jVBOJ2wrOJvViSJbHj57X/38vvfS3z5SyaI+uQKE6x6v+wRG5yV",
-	"LL896h/8p5ff/6sK4zUWhE1vyGKDRsGA/+6nL//hn17+5NfFYy7M7bds1Ls1R93t7O6cKEGR1/PXWOHt",
-	"kPxC88i6y1sQ8WToevHyrpjjejtDLghd2a1dx2V3Z5IUWvyiDHpvZxRXjk6zwzhN3Dk1YseufZEU70zd",
-	"o6Q86xKowDdf80pAs0ZW5eVBog+Z/tNTKgt8Qwrf2IxjTlEeYVgQrrXikiToPb8uqDXtCDkPGChiMdQD",
-	"+qBan9qZUM/csYDVOYhxv8Ll5wqzai0k5LGCUW1pM6Gg9tLmw0CXrXGjThBneolvriGsF13wMNaMsksd",
-	"ZtoSNmd5GGWFJbB1zjiIcd3QyDVDHLcbybhcpNZJhQ7Ae+vxGMWwesFlFlTAKZ5Toyqn3KpgK+GMeUKr",
-	"TXj91bKakGYYEWMCaREho/LqRqtZ23H/V4vXSFTqivEa5fi47AY/Umy9G/yvIS9tGShNeuoWZuXNqrZ6",
-	"Gw5Shh+FAtQghKLY11iRAbZbhpelQPwy6Gf3V5IRGbGVKYGbjCEuM06sGuZwh4OTk7nBYaO4ChYO4Wmw",
-	"LIQoC/kKx7qXXRt9LmGwuVTNdlVefSRLhpDCWrmbI0uwVC7sfbdnwt6LwtKtSw7ao7vCxZo8Eqo+6qV3",
-	"PypczdjUdaBCcIEyqfASz5L7HAtuIBTfDFg6jxWEbVXflce49Ie+MU+jgyEGnKs5tI5B7KzuztrTPi3F",
-	"klN17uCjlbgkk3lxca07k7NEzXMahUM/wDAtsCH6ZzqJssjnqGyTo7sCXQM0gvgrErGRkgdqrdRX4tSf",
-	"TpnX58IPGJfBnDQTF8rZLoiplkOEDvb3hQRecAIsK5ImCYqO1xL5Em+UzwmdybHarAGNs4EtyilRmqXx",
-	"UpRS6+3w8DHSUvokalUpnEmYNNDbsoSGmTSG6yRUVCS0dh5FK45BQ5yju+IYaSSvR1u3am2yQu9hwIaS",
-	"qMWIXRjTYF5tYAUZJzcRZf2uRUZbxvQpIikEhzZM4SFSy75xVhoHXx+5Vr9BxnBDBdxPgvQbhzM5DiP/",
-	"Gzqg8S1gZwR9ufgKuHL7jRUkSY6kFsiTWXws4crxkvt7r/7oP7/87//+5X/7q1f/8I8NpzGsrgbyAgUw",
-	"H8e0/C5aGV0vmRidTu9RPmLRe+yMBdD29uY6CsITGig15p4YPZhK6G5TC7C581MtRWS8ji4Ij7QMWzcn",
-	"ZNyQJahBUVwgqdMSGIsNALkvkcHvm7IEZidcxyr0CsUJ2HM3SQzJh2FbBzEXVJlFbRx1boFAW9ea1bVs",
-	"lWz2RxwwTZNiiVar2MEgUEujbbeY34gGQeuAuAldqgGmCdeUZs1SmGt3V1h+DJPtgQ+cNHMTrFR9bLez",
-	"S97XL+JieqkgmqYvs/fvjMea0cHYxEEMoQKu6POmDubYvSbIA37MgqHdsnoTi+Va37aygduWceGaMNRU",
-	"M7slNG0mdgmCpFN3ahYESesiiIk7VE8/L6L1ubBZ0A//7NNfFhcjWD9xZjrND5qEVL/CpEEFPJu2n1QZ",
-	"9Ku/+tHL73+vsMbDhrJbZ7lJORzTo0NJ8Zc//+xv/rCWvODs/GmZfHz1lz9/9df/+NlPf15xe+qZRN9P",
-	"kfvWw3tXuCCW8KXVLI+4iSsYHuulDs0M8yJqS2TJ88ILTGSJ54KiVN/XO5rh8zVAQzbz6AtjEUEeP4uC",
-	"xn7jBp36N852gY3rhvOKvNKSkOFr4QYpoZtiDOJcsEHEpEOMQgCZWPS5Vkq0TiOewiU2DrIe13SbqzIF",
-	"MpFY5084RqbGMYOx2dhqD58paBFs4MIxV8WcVNvQ5GQmfT6y2sI6W/mmjtGT6JhsCg6GWpus1hGjHmYl",
-	"nUp7qhMxKmjsMN5uprbUzn3FpATc1fSyR2dXbQFepG/fjAnP3ga7paJeFR/B0FDFalLD1DlvXwChpQON",
-	"Na0MfIHNYCww3FI7IK5OKn7uc0H8Id5ds+r8qz58T5PIV0FRbCCj6CjG23Araotu/NauekurpMWPhbNo",
-	"oCZ17+j4+OjB/fYE7lOGU3+gx6E1Vr1E8cTUmSJfIe++/fjp/bc/ePv48dPjt3/PUeiqR75CHr7/3ntP",
-	"7x2/+/St/yf+fpd8hRy/ff+u+v7AiuAlQwWiIDqBQNL0/5+yq8lxW4fBVyGyeTbgZxTTXbrMquimKNBd",
-	"CsjjqIgQ2Q5sp2kWc565x5ysEClRlOJMMrsgcGLxs0jz56NIFx+bix2aHT7bdjTPlIRvpkvfOv0MH+pL",
-	"09mSkTtPsdb3NSQWUxSZA+vfU4Dzz9Qof7DGhr8Ux9sSS8nuYsozZGCLaVruDlxBsoQccLdZ1jAjiZlL",
-	"+kXGcn6c3dz0F++kh/9ihq4Dpp3tBaw5aFAJgV9dI73x3oDEmEkmreh/nBI4cV3bFbGytysosHyECyjv",
-	"gnh2fxuRxGfQNqNziXPc3mkVUHGvKDrTeUD1b+wiedozD7niwFB4Xif6+hIFui3FgQUVUQO31p8z6D54",
-	"/KuUgisK4BXUdV2mOt0R3XgNgXd8F7LsOWIrRY6VilF+kE2mbL/pVL70crE6/P6RJS1kz1X0dQ76aoXe",
-	"nnJbseAJU0GUBiviSQF2GqAdnGmhJJxPvX3UoGxoXMl3F+tNqfxkzysxTVDFYSIpJv9/wDD4ASkgItAM",
-	"hrhPBzGDmxDY6d/Nyc6BOU+O8pKD3CPnf+g0jvuwlBlEoSn3EEeMX9lP730XfMa5t6UVnPem3WOBth98",
-	"+RE1INu/ctkk5wO7hUqqtDiqqiq6xZLOz/tR66B9Qu0rONpT0rr/3+Q7NEx/3aHBrkWZq/sPfbSZPojq",
-	"Gh6qLmxIJZoaUiiyHyVXBUB4+Ndej/odpcbcPGAIkEGy1Exzq/nmS/RMuJfJxR0ZL4UBmfXfeektoJjh",
-	"stSi84h6QEHPyL3zumGnbSmET0gzISbNxKYuFOfMymLY6OtwZg7Mfh3dATPBwdmYP3p8bmbTEXsFjLUn",
-	"dvl9KQSHszEM5FlvOG/3szfzleYoZ+3oSuQCKL4vxXpJChqKBjpjrfFiAEZ55W3kZNuWg+/t9VP9VMHb",
-	"6+f6SW6bmFGrRZ4RTm7FL79e/gUAAP//",
+	"7P39jxvJeSCO/ysF3hcQqeuhSM5Iu5qBgRtLq/XYq5dotNkDloK6hl0ke6dZTXUVZ8R4BTj3zfmcOM4l",
+	"h9xdXmzADuJP8rnLxTkcEu859hm4v0WSNz/5X/ignqequ/qN7ObLaHY9RqIdkt318tRTz/vLNxuDcDIN",
+	"OeNSNPa/2ZjSiE6YZBF8ejhlEZV+yI/uqo8eE4PIn6ovGvuNQyIjOmDk6C4ZjEPBODmZEzlmZBD4jMsD",
+	"+Fuw6IxFJAhHgviSnPtyTNgZi+Zy7PMRPk6DgHghE4RyjwzCqc/gWZ/LUD3Q5x+xk+NwcMokmc7EmInk",
+	"NRn5oxGLRJs8SSab0FMmSMgZOR8zDkMJQk8E47Ld5w2n4avljxn1WNRwGpxOWGO/EVp7dRpiMGYTqjYt",
+	"51P1s5CRz0eNly9fmh8BQoee99WADk4fs+cAvkgNI30GP56oXz4ULELwTXz+AeMjOW7sd53suE6DvSiY",
+	"zmmE55xFFQd56TQi9nzmR8xr7H+cetVJreZp/Gp48gkbSDVRshUxzZ+2gm/EpsGcMH7GgnDKSDgkVL/T",
+	"bjiZvXtUAvj+fxEbNvYb/+pGgmc3NPxuvDeZynnDabzYCSe+ZPBpf0gDwRQ4ouhO6LGlY+jH8I27gcwv",
+	"/SH8QQPiMUn9ANbNCYuiMFLrzh9EFN0Xo/w4/YaYDQZMiH6DhJzoDw4J5ZhF575Q+EYlkSEZ+i8KRs6c",
+	"jtlgPGHJodyLfMa9QgQrQZlhFE4SjMmfI51OA39AuVSLXIKVEXteCIzUONcE4aFkhdCU4aKlzASLCBWn",
+	"zFu6lgz4rE1akyyBYS3MxpeuUHv7qC2mIResEMU3ictjyr2AaQCU/PqYiRlCetHRfM1+dimSR7BBj0Wk",
+	"KeHjgPmKUYVD4GR6C+qF1mZuQWYzFaG/wuUwL19dki1dEuCuR3wYFmyLM8K4jOZqQ67F691rggCzD3wh",
+	"28QdRIxK9sSfMFdJQj4n168LNgi5J65fJ00qyMMp40f3ydluy1GEnExE/kCp5x2Hs2gAJzIMowmVjf2G",
+	"z+VuL9mqzyUbgVRVeKaJCKJ3tOhkH81OAn8QP/3SaSQbyUPjIyXqScNRzqkFAuY55EPuv7C3rfZnb+LW",
+	"XuVNFDHdkkdRpgwt8a3aa2mRr8I7LwtQ5w7lAxbcn0n2fhTOpvfZ5IRFhTR2pH6vJKPOVpJDzfjx+0+r",
+	"L7c6URoUDXBFmLZEmDLHtRZelaBLpWlXxo8rzNgWZoR86I+OmZRqiBxSoLpddGQCX7kmyDCgI6IeJE1f",
+	"CnWKfhTyCeOSnNHIpycBU5zs6P7xe49/+73Hz8i/BtIPb/iczKZTFpEBFcwhO4QK8qyV31vJGZ7RYFaw",
+	"viMpCPx0QAQbREwKMonVlmoE2gYkAMFMlgOiGsFjwh9x9bSMZgzBesYiQXFBeWOMIq3XBDnz2blCl5Az",
+	"MrBeQUhqEKOpRbDnJKJ8xFoF3F5KOhgzzzDqSrA7mUX87iwqWeIx8t4s560hPtj7KZK1XeHzUcCe9Wed",
+	"zu6Awn/MpxP85JKmCCPJvJZDXCA0+ndNdMxTYURcHkp/qAVz/RTyL/1QZZyy1/0EXlhMII6ZEObRegIH",
+	"7OJQmknS4OkQruAeOKRL/s2EOaRH/g0NAofswn8BJ+D7PUI5D2d8wODKDcYKSbw1Ds5iBPlrDz86ZBhG",
+	"RI1GdivDdUzFY0a9Y+Q9+ZEDGo2YkIDocuwLlA0nNDplniILEaNeVUEwfR9LFuSL+2J0lwkZzQbSOrST",
+	"MAwY5Y3S1x75HMau8Ubkn1HJ7oxpjYkCKpmQmlMswkC1DcUN7XfMvorlbxCwJ2INuTqe6Jhxb+EkRnHm",
+	"7Fwd74QJQUeMNDto8FW8DfgDDzlrHaTIoCA0YgS1AvP+0I+EdMgUzkARTqF4pQynG8WNCX1Riqj2Cq8J",
+	"sy7Bnq8BzonPS+eDHeeuxbzWhSiaMo8kK45UXwNS/HVwdl+MHk5lEenTRhcgckDY54oMeiHou/pHRRHN",
+	"c+e+HIczqZ/1+WgN8jfjCrB3whkvWNp9xF5AahDL4DgEoUPJIpKQOIfY/Ag5eMTOQkXLJmYM9mIQzDyl",
+	"8A7UbMwjs6mS7m7fvt0m6l75fERofGMUKdTeFFtUUKvVL/pyo5dgtsBKNmUsStiAIF3Y4l51AatIEo03",
+	"dS+MjpksuX7A4OAE3Bs2JG4IJp+lyIdLmmgsuSaIPfxj9hydW0rKOo8oSKBDnwWeUJxmGlCf93loxHr8",
+	"pbWv3VJK3OCzICBfITOu2a1DphGDH7+ixDZ1fM+ReiV+tWvaZ6bYtSQnIEKji2uxNKfmUkK0Oas8fEfh",
+	"jvpyR5z60x2z7J1pqE48Kpf4chdk4nN/Mps09jtO2aw2ElWcNi8ILrFbbEQC2xjUMlJaHmj0BQJtb1sA",
+	"tASyHKxyQkzJtLasUXFaW9DZ6KhpYWhzQ1fhaNs5oTQ3K0eR3rYWMCvhvllVNnMXKyqzYMkFO8xdbXUp",
+	"Mh1VsBK/Hz9YbEZSvxRaKZIVFNquqDfxOUogosAcwH3p04DAU4I0ozBg5FYHFGnFmEQFmjShL47w0W6n",
+	"04kfoFFE5434jtYDgdOYgNlz6cLDyPM5jeYEnzdb6G12CxkxLs954YEDiwsCTydfiSM8WNQmD3kwJ5Qj",
+	"sEFOBUMP5Ym4tNx0VQMbapgUk9dWMydm78GVEVEfyF0WMMkWhD4M4afKwTUbi6JJzbt85dVxybPeu7JN",
+	"bwutfDHxhSgn+3gK6DsqsLIGItQkShEopJ1gTSBNjw3pLJAEAG7bm43YkRa7NuUQSe+oBrpZ712h25bQ",
+	"DUFUeCKuArGrdxPHHhKp1hAxOYs4xFSNfT7aJ+43X7rWosFnLxjzSKfTuYb2m2cRG/lCsgjPunXQ54ar",
+	"amiJNmmqmQ0WiGvEtc5uHzHXJZy9ADBgqMqQRYwPGDllbCqI2wfU6Df2iVoS6LR06u8MQo+NGL8mSDiT",
+	"05lst0ALzQMkQYsCkGiYusa+Z1baJh3Qc7udTnen2+ncBDXYAoBUIi8GnMJxop5MPY95qJULeKLP+Qyk",
+	"nbYa6jaIEoNwwsgwCieE8rl1ENREk0JkqlKv/ck0QIP4HLTsPv+UqH2TT1Ee+ZRMGOU+H5FP+/zTnZ2d",
+	"+P/Vkx3yKTnWx/cpPEFudtSXR0rs5jR4T50R+dSOmh1SP2DegcKHaE4CKpWshNcAd+jzTJAtmUGYEQAi",
+	"iWfF6RT0yKfkMBoJM9eEBkqzYB45Cb25kr8omiZgavB4+R4MckAQzWGraDLCB83QPfIpeRKeMn7E4S01",
+	"ui+Ez0dOMg2Yd8C2wV5M1U1yAFvpgHmkeeoPTpnXIlKN4qjFxOEcvlAvnviex3g84y75lDwIH7EI5gk5",
+	"+ZTQgVTwH6qNWNJhbMw7YWD/UnKkQ86jkI+0Nw/DXoDT30Ax08yyRz4lits/COW9cMbVvigAwSOoIaGh",
+	"WV1avH8sgclN8ikBAlvwsqbpCXqxF4qNmFdvkU/JYzYIIy/1rjbcOXbMmIJUynyHE2jcUDSLCVk2zzvk",
+	"U3J3hmMxjX0Ymk2DiFFvjs8L0tS7TbbpxHuQFE7MvGEF3rTiid7VcLyXnGPx+R4QHiIOQLCSEDMFai79",
+	"gMw4PvUMXjIj3wY8kEfmeqoDSN8AHfUEV2XKBuRkJtHwXX7Ffbjleo4uXhzcHkpo8SXudgH11SnlflAY",
+	"+tUgVGj91fkjxsz1njK07NqQsjSe+H2Fe4fJQWPQodkdCqI34AxS6HBORXwUlItzCyW7gJLWkI+0SVjh",
+	"1tSYh62xgDAC3EDjMrGWBilw1B6A50EorbibGAo9AA9qOChywA7MjwpE+Mb9WXJyGg6+IBP4Fg7PF4hw",
+	"GhnUL++hoygebc9MZQ92PlaaLb5qRjwgoVIq4cIDa9GKvOIIYsroaTykAthD9dgdMLL+1syXBr3g5clM",
+	"SCIjysVQE16cCV0sZpRbCf4ccVhhDINdgN59MdK/P9Y2ffhdiRd8Nmnsf9xxbnY6jqLh6p+e+mdX/bOn",
+	"/rmp/rml/nlH/fOu+ue2o/BW/dNT/+yqf/bUPzcddWLqn576Z1f9s6f+gR9uOWpFTwstR2opOxbfFkoQ",
+	"Umx+8ywLTFzrMicwzm2DBzWcxuZYjRpsCUexHinmG/DAppiDPtFNsgE95MrEXr+/PkVvOA38vwp0WD9V",
+	"i9DCQdSnpKll1aR++q2VyJyB63JSplf4NKYDZzSC66ZogBZsG04jJc02nEYsbTachi0eNpyGLbs1nIYt",
+	"ZDWcRkpuajiNtDDUcBqx1KLfvWddzrQ4oJaR4t34RPIhxaPV0zmem/5Sc00cxmJ6Ztkxo2s4DYu5mZ/N",
+	"hwxbSZapWYR6O8sWGk9fOg3cqtp0sWnMQKI4DKhLmlozVPqKIN2Wvo9CkeORQlyfH2hfNESoIeUWMlSS",
+	"BKDRQMa4XOgXj10S3RwjAT2aCvQXbijAeEFYsQ2r6taRYfzWlW1kS7YRvH4rpDYgPSbrJDf0uZvYcV0y",
+	"oFHkG8EBvr8miItI5TrE5f7gVNE69feQDtiHjz9w4R647IVb6G+3cyWyt8+fTCEC0SE9coKOjcGATRWl",
+	"txjGOmGSVdIkcJ9i7E+Bj02ox95WlkRyFMuuhJ0MUj9o7sKyMdRtmNDodIHP65ogU3RaExr4VGDcS3wu",
+	"awS9xD4TJdkVBQrr+5MTTtwkl8xVV9016WRungYuQrH1IwFr4U44uYdXstY7D/SVrvVS5TzEitGrpdmI",
+	"C99IMhSzMW5a7nRINyYpDtnpkogNZ2KtAF6ceeF5H5AOOR/7ATPLWAMBcLr6l+55HWjKsC7iyLA22ixL",
+	"DMVMUEdJ71qHEGvc/feZPAwCOy5NFIdXpGLa1Bexx3+ht9pOQXiZdfcviAsRFcNCCtZfKOFuyJv7tBoI",
+	"6wiOo/zrq0mQZUd5JT8mBwXJsR/4QhYjOWj11bE7SbV9mY9kkaGkwdIIx6yqk9mXXpAZrfKdiPdZeBmm",
+	"dOTzOAJz0Q61UPAoeWFdjcuxZ192SjXvUfzeyhcojR9XNyc5E5uumFyPHGL54j3uFRxYNGN2ogWNGOEh",
+	"CQOPRXEkenH8g/k1P+gDKxUjFYFWMUtlISuKp3X0nirfvAycCu/fCsHIhYkAh5JMQqHtmBPK5ylglkeA",
+	"YujdYouLkDSSd6Au030xKhJHHkPMQZJJgMcpx1QbH0PODuLoPBguMWlivspy7MxAykCiGo7WpB6Zt1em",
+	"IUU35YqSFJ/SF07YXC5pplE2vfqawbETn5vPSyNlV49PzC64yrGtcbXERi7WlWibPR+04hxOp8HcFnDz",
+	"J3TK5sRN2XyECz4tSgZ06ksakHsOYS/oQAZzYptDiYBwBb9AvkqPV/nKpk1P25KiM4urLU1nQFt47W1L",
+	"S4G0ciypZEId+iljU9JcanppGd4ZRibY/SuEBkFK1FnA4i0A7RQy+CykN6YUlBstCspXibrlq2qoEblj",
+	"q0WzMm+vTLWK7uUV3cqeUrlOrt0Oxu1Tg6xsVTO3l1VKULI7/EJq4/byV7hBG7g8V/em4FjA4W+FGJTf",
+	"oJHOXajHmt+33traLcJBnMwSKzPmIhjUrgmpxRsFAir9Ez/w5fwAzRUj/wzLAUOgywmzQw2bMx4wITLR",
+	"hybprFWIQjruqUA+gJ2AfBD4QhbxfqiBrONrrDnDcy7gOTUrBFiJOvl42VP9zRZjMti5nDYWI2AtKlk0",
+	"xMr0spQoXFHOzKFhlFU50dRZrvXIJQ56bxYEW5U9DNU0a6xHL5OdF5NKP5CFmWxxyAn3iD/iIURyUgig",
+	"iTXExXbHm4t36dQoK3nK5udhVGBr/oaiSyZF+XwcCmZiZMOI+HwHCaiJzyGDkEvqc6XUJsZKTZ9yk26S",
+	"tiQVLitSGfvY6hOY5O31aEvm2lyRlcwpgUKwpEBBTaJSTErKktXrUgNY8KJanNuyYBbfB7EcuqugP7y4",
+	"HuYnJ3uF9MmxfD30OfMAQEsUkI1g/TbUjho3JrPbCqrGkvuySY6SKuy+nKnk9lLrVmXeXvlqFeHP1f1K",
+	"TukhD3zO1LGWu8o4G8SOsrxqS6wnYPdBQEIYFcvGrRHjNw2oVK9WmXnKImKed0gYeZBkeDKPvzy6exD/",
+	"LeKkKMrnWH+RDSUJZ9U9/Y/0UHcs+CwiJ9lw8gRApEklCRgV0pTI1QO2HBKesQggOi31ulcs+Ce0spG9",
+	"f76AsY3p3D65FBhRyK0MHoVRuEml0s/EUgHDkEwb32wMMFuoTEstzN68WbSGIl9pfbVoo/XmynQxe++v",
+	"aGJCE49ZMCzxdha5Di6pU3K4plOyAApXjsmajsnqrYBWd58UnlMtelIwwsp0pezuXNEX+8SiMxZhU4Ji",
+	"wmKK4tcJTbI6HCzjtfHwNYhBsuTHRTWcH4S6gmy7sdqYNTE2eXUNVM0cwxWOJjgKkkG5rWlmfq6MoXai",
+	"3ELkTIZetrRCdjRL6kxu36hkJlu+0lroHb+3Mm6nj+8KsTNnYmsmJRQYflPsqxaG11J5rDkqE+Lc8r8Y",
+	"lyC94vqXwX5/vUuRO/qry2HOKuPbvbAmmNW9cus0xMR3vfLWsZDrqPvGmpr6RExZEAhMODhlc6zdR8n1",
+	"69716we6kbMpQyGIG2fQuq2qBYCxhKtlWl3aKLP8oGpcrJIxropLbPN2FdeWOMTTaJMjTlys6nMD09mf",
+	"wQfXVEUSukHU0V2XNE2d9FRX80yjcTiJltPn+N4DXTHCbtuhPvtcRqE3G5jPpqKEA+UkTFuqJ/Mpc0mz",
+	"d0A6CuuhtpJC+h5MwBnzfptFqXGDMDxFh67auC5QoSjDXAcygKLoggE2YtQ70CWgBF4rJk3/dtxdYV2L",
+	"7GhFFoi4SgyWMWUeFHnSIBNsQrn0ByJTmmNL5S7Wr0UAo9euGVGngkHNJPTS1g2Lnn9QJ2c9xr88PHuk",
+	"eR5Gp3iFWo4xYs+xc5ddgQtPZR0jun1PKq89fQkuA3pi9Erc/KeOkbFkxOzlLygFsU8+CX2oRaseFkpA",
+	"iMIzGjhxMI3Pz3zJiOdHbCCD+QHpJu9ATJD6XbcaOpnn+wWocfvcjHtAevuE8rmihWoUEQ+MZKRy/4qK",
+	"ELBIapl8kTSwq1yRwx72w6m3vIhOqk3eORUkoNBXS+pSOmtRntRqSoS/j8ZhPGduRZX3vUqFG1SnFjUZ",
+	"7Jka48xzyK6uZde0ytStfqteLmL5lTs9Ie8XTCLjf+Yrttkmq3Hv/diOHhfetpo5xRKuoiWGz1dg4k4R",
+	"B7e6RvX5krZRVruqkq5UJNuUqjLjzx3d5prPbLjhUimPraUPLeCkS9lVIWvaIgCLeMRbaCKUJdQr9jko",
+	"ts8UxOgWSPu6SYPSXrTkX4Td99XliT5gZ6wgfkD4A+segZLq89E6QsElkg9REKhL/hWTLy9xh5X3T6yu",
+	"Pc0wIlSiVIjBFj0tggBzEIxGg7FD9shvPYai+mvAVi1tW9qAXXa1tDspVmg9H/uDsd0mJCnK2iFhRKaK",
+	"bX8FKxKqr9eRFKyqVHmelwuTdsiQAgaTEzo4Na0edP9o81B14WG1qnpRGLD4ui10A8cPLmhKVk9KKC+O",
+	"x1Nl8WQIwqwhHKR5Mo/FBvWDNhhAnWjKLZEZpGNdARjk44IO23W7OtfuBHZVX27JdDUxdvOEcjEJJM2u",
+	"nYOmiKpCKaNYYSdbprTWtI63Dl+qWUIvYs+3RWlnIpGTFkYGzk4Cf5D4O4su/dcW4nVijlYXnqZIwH6M",
+	"6hait5Oq/F1np/u0GrRzRbMPRxFjUNlaDQqFnY8AHdRmnoTlPaqqS6wavT7cqoNqQT3nUhN8ZmFFJtwC",
+	"WFQ3uPvZl68s7VuytH899Hk5qhYxuVo6V47oFpvzBAGV12jZx3e/Ad94doEKLq8JEp5zHVxbnNO7TK6F",
+	"dg49i9UXku64oyVWWF+SSLe3vF76c90lfIn7T/vTqjvDlpxo9Qv3iXnp6qJt6aJ9wx+cboInYIuTy8cS",
+	"0utaAoHqiHlqXrpCzC0h5n0and4XI3EoHjPqbaZEomDP07hZ3nW7kGIuxM3FxY2oh00f6gQQ5wobwvqd",
+	"RX0pslCrjtGT1JtXaL0ttE7KomZNijoERdfKVNq/beeENPrH7x0/IWNfPTmP+3n6ErunCPIROzkOB6dM",
+	"kl6n0yXTmRgzAX0o5sSX7T53ByGXjEtoakHJ9eu4levXyTgMQA+EBpnY4uaaIF8/fviASPZCkqbbb3yz",
+	"3+839Ajqz331z9hX/77sN9yWYxWCS2QlXx70+TCzG6HDbtR0ySThkLjf7DfwWPuNfdJv9Gedzu7giT+1",
+	"FgPfsX7jpUuagjFCxZwP6NS/Yf5oz+kkKPY4SGQFuaDAxUVPSlCaSkkHYxa3G6mk3Q4W1UsFbxI8cE2Q",
+	"o7smo8vgRHNCPZYOqIhr5ur3yIieMcJDzlqVjW36TIuXU4ANdQcu6RjU6cJoDul2emTqD+QsYg5pt9ux",
+	"xK3fhzgA0TqApoA7vV6nk0am7YZ5OHYUiwZyMzmAa4JIf6KDdXwJPU/sQ2tdTMsKS1TLn6E2NAoGbbHU",
+	"cZDejd3qCOIDU6jeE2UiRveicFJ05h1CjVE47izXg2/FXEg2KaN/a5xxOBwGPmePZmJcxfbzMPM4WKPj",
+	"5FnqeT6yn0cpypIvS11YQSreHY5ImpqaO2TKIuELhe4OsVYMF6J1QKhpfAshjFDiGLytMpqxdlFT5IgN",
+	"zsrwAVrUQdu8FE50b+y1DqBnjDbtpyh23LoNU0ir+fMZ98oWoX5jEc6Xn8k4AGpNVf0e62i01a8mrr5u",
+	"rw98q3a/D3ztUZwFvQig10ScIk2aySutA9IBUOPOd4BMbYqKiqJ0oicJDcQ1DaBPpy9Fundkc0SnO8OI",
+	"MQdrf3fjpWIi8w6EgmlWsNaJqY3HjLci4OPbsYxsHFuPLohk6cIxgb+jB+Ylh+zq/qYO2SMeC5hcw+lR",
+	"ZKi+P5PMcmuvqemDW/EYe3nlt/e18JwEodqdz4nu+GV5uWewl2KWmFiuerf3bt96p3f75jKFbLW6lol1",
+	"IE7RTG3qaRUY1tCs0q9eqVbbUq0MnNdC8BomTWvCFbDhCg+2hAcP8+JeNryRKpXZSFmgJ6dYIRHj8Lwo",
+	"R4mJwTaCtf2Hx1+l3ojF4bzVpGz/4bHa5DG0rq3M0fwRp0EtjVX6MmBrREcUlVlZVqNmzWozeNGr1H45",
+	"upuvBJL8lK5lUi2CbJmYplXIREhLlF0hKZc3zC/PfO+ZDJ9B3MwobKUcxD1n19lzbjq3nHecd53bTrfj",
+	"dLtOt7eq2/jo4XHDaRxyLwqhjfJHPvfCc9FwGg+P/636zE4aTuO+z3386wOfz14kbzyi6qUj/M+h7j/+",
+	"NRpNQj6Hkb8aSvBFG+CkkiwLO7WGU8Yti1ZyDhh0NyvsoqueKhePtbqe2FWSQWuowl+lg1PFFgq7GKHf",
+	"TNF96MaqG7brpuIn8ZukmbLV7bUKOhttGsWroG467KFYd4RnyJRGMjkJaDwaDv2ArRWSVDcqkddVpOpG",
+	"elVsB/1bM19uwou2yIeg4/0CRs98PjpIorXjkqRJxef1XLXWbqrLNc/NS1dyzZbkmsdsEp4x6D5XiGbQ",
+	"B7ByVcGNtQayp1267Or4FCWvXWHU1jAqWwupkBOb2nJU152HOnaQ8NndOaGCeW1yiA9B9DG4kLgHhfEh",
+	"0BDpk3oXHFWYH0oDAsWs8oerRnowU8SuwHqCE+JsfGb06fL0t+K+dePwvGyGR2pk4f8OW7c9Xr68nNlV",
+	"agHF53IWnrKNdQbU1rmazu7F/my1wI04tBf7sy1I1CEd+qUrwrEtwmGH2RenxlwTJAoDsPjqQPd90u10",
+	"sE+9Q2514rC3TjYN1FZ0Oh3nVsfpdVbVax6q6SydBG1woIocM+6VdinNeGkL7tQSb0MVQ3U1y7lgz4vt",
+	"5qVG8soux7QCsIrdPF+WLHk47eu2YFaEUvo0HpfBYxhQiQEFJ6E3V7dFMOaRTqdjmZfp1Bcymg1kOxmu",
+	"RabBTBDXWotboDgu8srHVxWfQt/J0d02OUZTPnqUoFVAMgyhI+pz0oTv0TXTimM21AvQlZZEED+uGGOf",
+	"QwQIBFuOMcn6vE2elBaGyCgAGO4woS9ictx7t0inzSl9lve/2LmJuFGKoiZCgEB7QAgSwGMlzYeP3ntw",
+	"dH/n3uGdJ8fk//5Nt73bapMnEE/S7XRb+xDuYSJKIN6j3W73Gy8x+cUc8DXR5+pBiP2wn9LQwbgZV9/l",
+	"th3jgk1mYTWpAAaAVQ4HVwlX6HZ2yVnoD+DPPXLmeyxUf94kShtWf90i/0a/1+2QwUzIcKL+3iVyPsW8",
+	"l+4eeT4LpXq6+y5EYnnhOXdId6/TIQ8P07bJlMd2r1JaRok1slLUgKOdhlbkAEhxu4VMyte1mR7yYF4g",
+	"W83EWDEiXaDYY2f+ADA6mB/EWG8V44mFxWkwN4RQkE5xF2geSsvym5/8bghZcUBCFhl/i0dfP4ZgkT8e",
+	"mx+q3StZKA/yLsBirxDkVVzsBa2pFnamqlDwqZwBxk1g1C6KGmfZ3WFSlW8Ekxg0pgauzEAzfvhMKP84",
+	"POdY8cmKyTkgHhvSWSCFyVOMfefaBFUK6rT3fs3JytMiS5z+Vc19q3uuc/wcsCvhEmkqmZ5nIV+vLr8L",
+	"fGU16d2W6q7k9fgQUsiQi0jw+SiAMhbygOzq4B/1iTR7Dkmc93ymdO9+4zzypWYP/YYDhCNu/CTivNYB",
+	"biNsHfT5XpqH2XIs8uK0Y2NVaf8YNnJnTBWefqRWCSZJ/cVjRj378wNrSfAVagU1+3fX6Tiui4jE2nW9",
+	"TIna1RzTfbtLMGP1pt1iI027r9TtCtdXmnrzSjgsKeaoHtiK+VetWM1bjBecnRP8/YD0G/0GGQSMRqYD",
+	"eB1LcmoL8aSVAFILae1Xr3B2ezgb1w1Y4BVLVVaqVITA0NCy5mb69+VrqoUz8XtXCLMlhHkSUS6GLNqE",
+	"H5Wz84e1CFwYeA9Xd4glAYWZcXIrqbDx6mgp7Rev8HJLePkhH4bRiQ98aUGh7hWbqy+fsTo+zKz3rtBh",
+	"W+gAFRxNiEw5QlQwEqXKi+Rwo6x7QnYBNfAj9eYVhmwLQ0rDpw6zsVLkiCd1ocGD4yJdgEKO2jhk14PE",
+	"8svshV1v2U1y2FzSnAgo5ZwuPueSpvAHlipvqs1h1TDtfUPbYw8C2LBBPU43CsITGjxmg7P7YvRwKt0+",
+	"b3a0zZI5pEs8NK3G3/TMn3GLPtD+5z4ftWDhVctCZ+rnbSHH7zEb+UJGujKXP2GbqLGKxvb0RPcixgh7",
+	"IRkXMBU4QcKhZBzcEq2UHRT9QEk5YZFU4qwcqFi7wl/mlNcA+BpheYtY6JpBerneHovuJxOMDxhpGm8Z",
+	"oUPJoqR28zVhHK+Y6IPktlUUM64ImLHNLgp4ZVxGc+iBGaYbYx4Q9+OnLmnqslyzIGihB1A7JWr3u1zc",
+	"4WRR7pL23CzodtmxV7VGo8s1ozTjTTjFJ1AtlBslMEUhSmQ/wQZRWVXgON5YjGnEPILPVnCtxH0+azdl",
+	"qm4i1Asv7ciZ23wNMcN670rI2KKQ8SQ8Zbw4fIW9mPoRsLzSTL0P/CGDxHUdCy/VaKmsPe22Irc6e+92",
+	"Og55h3h0LloVHXMwXjHOfP2jJwemOATkMI8ZceF5l4yhVApUdnUPZ3IcRv7v6KJ5X2U0YlGVriw4t1MA",
+	"hoWwLO4xu7IDbkukob6umbrs2JIyWeoSiNS79/DSapc+jdFXFx2OAvFoFvlyfqz2qyO94SIkf90zt/Hr",
+	"Hz1pFEXqQAzS1z96Av2NCm8VwUIrcHGwvgoWV9EBOPpawtUDwEN4BC4jXvRYyunym49J3u4NOpPjGwpn",
+	"numbb6bbtaYjH/lcYAft9LpdlIBOQjnWGgXmhvtqJny74TRQCI3JgeGIU/8bTLFEqARYlueCtXZoMNTo",
+	"4mN21g569X0+inuS6NiGgCWuf1MFB584fHREznYxWinJ+xlRyc7pvM+b7o2JGD3Tn13UupSsN097TeWY",
+	"CYzWEERG/mjEItg7rv2EeYp6u8XVcNx2n/d1DUKxb8XOUdxoxIYsApEX9gCRUuwFnUwDJnBB5nSw9gnj",
+	"HpRlh7Bu7NiS7IydqRva54wOxrBes1yhTnTMIohEmRPPF3Sk9CL1uscGPqhGvhKmB2HkMY/MuGIG7osd",
+	"NfvOIOTDwB9I4aphqCSc+erqYah5nzcj3QGLnISejw0ZEFwijsxQ2mjImUOSrryOyQVLYisPHx05ZBIK",
+	"qX3ZoA7HimKL+KLPM6oBhLTH+gGAbEKjU+ap5Ztn96Feh0vwNHWRC1gCkjOHaMIJrZP1AcDR/at/Rd7T",
+	"xLbP3wPkAMj6griPHh4/cU1bMzg6iJGEqlBQglaQ69e/9uTJI9LrdK5fhycxpE6ToH5jn/hcOqSvSZH6",
+	"AqmW/u5uINPfKZKuvvlmu91++dKFYB/E2ZOZ8DkTgoQzOQgn7ED38okoF9Mwkn0+pH4wUxpuc8ajcCap",
+	"ujtTKseODu5Ulwb0Yf93GAn8iS8dc9u88Jy3FK9BqktgWyjrM9Hu8x3i6k25pKMrZWpCrY0nsEEdHcg4",
+	"cS2q7h4Qyud6ZKiW7GPAZTgk7ntmWHuYPidE0LmwKb9DOJ2YsFBof6EO8+guoZKgRNV0+w0Zok8A+Obt",
+	"27eJF2LsJ2EvfCH7DbcVb+duoEt2WX01kJdB/zpUDAc0ihTSQ7ME9QQwOBPvuENcdWRm3wnqXRPEReL/",
+	"cIqU/y48hywIAjHdb0KpLcBQ4oJ07rYw+NiMogalUpsrTCxfW0HnPViFEhf8uBgZD/Vq2uQORMzCDZ0F",
+	"HqGBCHU0iVXyRi894blW5xOidARBfIngUjRW0aSkV5AhIjiGIpigTifN1RwNQFep1m6bHA9oQOOOJpBQ",
+	"oGQdBAgmvtDgnM6F2p7ui+KQ32FRSM5oMIMjGAQzj3l2RbSzXRB5AfoT0nQt5WafgHLjEgmNCkM69XcU",
+	"9o0YJyJsmfuvGCDjUrODPrd5aKQVLo2dee4q6SnSWS1yuigUunFuqrp4TTeExXZ7uy6ifgBWOkXsgPZA",
+	"nK/WC1ptgnRIXxdFjbBmuFzM6R0sq6sFf2TWfY4KwL4WRD45l1kxZLdFSpWC8rc6rYOMqGA62RiN49zn",
+	"inAcGmxzyIQGSjhW5zcMI2h/g5oEXGSFDXTAPNSYsEy/1p4gSQqdMB7j2qA6YlIQTZNIt9PpwXlCQgLW",
+	"YDq6i0g1gDbWMzVNrHu5/gSedFsHyDOBOCBk4TQljTCtaoS9mvxIr0U9ksYRvd/AP2WmqxYLBGuTh+qY",
+	"gcUJMqGasbg3JpTTEYtuXHdhjwMJV55yPG815D6hhId8B0vJn49DwfocMAlCslLP6nLKngIJxH2QmH6E",
+	"EWm6Sf9M1yGuFRmiPsZW8Xa73UKIdjudXXMzfpsGvqdvBeKktqorJD7DHxWjHlElxWFUuBcOZoDOJ2wY",
+	"qitNsH5/RKIZF/sJEgBHdch5FCqSPp8y4RhU6XPXCPSupheOTnc7uqvJkBECjG1mn3RdR/HGnXC4E1Ee",
+	"J7Ihf5rxU65kFcZnE0NORkz2uYVB3RyDaZNvsDli0YTKwVhXr56yIGAeURLXQTzyqXlSh+DaTekUD4rp",
+	"zZGnqM3QZ5FwwDYunHTFKEVv7Qgwhcn7xMVwwmd4JSleSP3pxFzPWFKW52FyCwQkzZtmlfod7V3XbzqY",
+	"KkHSPbT0o4gmZg7AVmPSVTtPl7sCbuFPdCojWP2vX5/4QeBrC8j16+reAytyMWYI/Ga2uwWILSSp5n5q",
+	"Xr9ujUOBWfjc6v4Xx7d7M8NDXbsOkcL7k1nE7+qfsZVnxqABhA7+Qvb3IFVITW0MkQsRIpm/CaUUu73O",
+	"uwTDrhzS3e3sapLVval+vNm9aXIAet1OV+fVOWojUIMxYtRDT89U6t1E9IwF5aVIgUJYggiNszZijKCS",
+	"uFaEsQsyRCYFQglP/YY+WythQEvAOmEKxtKnvxxZUuK/RjFYtaLzWrJN5S0Yu5ka5iAOek2tM1mZUszK",
+	"cRpgF0+mZsb5dDoceU/pUbbAZmmrmsqoleQKrBqtC8Y/H4fGLYcySKxWaDWvz3U+sHY8aVXKaIEoOCBh",
+	"V5ecKZrnxyk/J0E4OE2lZYHArxXTMxadUOlPSPNcEaM+j5+CUjuxoGHoNqpkepJ4KT7sXCtdSiVVgrcI",
+	"WwdaBDHCYbzkMT0D2UVD64zFfMkzmjOMdqBl5fhFs1MU9PHMlESGB7aDX4hgNtInqM/IcB09jhHJ+9x9",
+	"sYNZFu5+jDRHd/V9QH6N2V0mH4M0Y84PdAw6DqiPB0ph6TdcrdrwUL9OJaEBFL1VErAipsA0lSSn+efe",
+	"zVvmz3fevW3+vH37duxaMkIk81qGBuv34W/7UaR0XqvPQaRSAtE4DDxANhBkwmhC+YARMfOlYkpTyH4Y",
+	"RkyM1epi5AO4K9CKPj9mjMRahta2sthv4Tu8pfB8QLnRPNRFe7HDoggEaOG2Fb+8TZoPQnmkjkRxfOa1",
+	"lJjT50o7RVEKtL54ChDjtL4JVCRWzXwzhpp2zvCq+EK7v6cAE+PCi6zwdl1CqXF034wLVpfDR0e2JpNY",
+	"kloNp6HIkfa7tTvtDtYhZZxO/cZ+Y7fdae82nIbSmsEmWKALgPU6LOpIZdwzWrmNyERJQOAKijmzH5kw",
+	"BUGaRgAjRtw5KI5PwG7TsZJ60Oep6ISijtDYjDIVrFAcdWBkXUk6Bs2x7eeJknjQbGTwF6vHouIOla/7",
+	"/Pr1O3AD969fN9KvXfQ6oxYdxDerrV5NsVU1ghocfgEEhq9QQMT3QTo90BxKaf6BYpZze4XdTucd6wmF",
+	"1or8nyvWomQ8RJwYj468xn7Ddq3B4Ud0wiR4Cz8utpInj9x4GA91t/HyKZqimZBfDb25zmmI00CTVkU3",
+	"PtENFwxphL+jSK1wx5vhc1bPKzGbTGg0t+3OeoO4M58DysGRtRWSKwnX9qQ2Yg00dk6qvRnHR0OTr8ZL",
+	"p+jLpy8L/bi44N0dOKLj2DGTWSyeXHzXQZAmdqHn4gXzUD4Zs+O0Q1WtOQmDaPzqj7776md/mnhgqi75",
+	"nR313HtK5xPpFWviDhw4h1x1IGut8vXPf/jqs9/PrlK9ULZKM+WT8zC9vITCGAFfqJsb8gGrszj2orHf",
+	"aFjBLOBkEPs3bhjb6CCc3KBnVNKo1/5kOmrY0SeNNz/4o9d/+ZfZDe3dvAXoU2fw3fzg9c9UiTNpMB1r",
+	"McghKcptBInaoHrz+//v6//5n1//j//65u//seLO8htbiAbgkgIeXcWhZwdPvEz7v2IMQuEO0LvX6WyO",
+	"FMWAix2J6snEu4ew+7j7tD1LDLHvvHtbXSmbGjdq0ZTCWXetWTWZ8QUyjP3MyScWtGIncaMOuShczDs5",
+	"EHRSICilKo1KNCCeUzt9bU9ux4YDCuuN9a8KIlDqrlSde1VsFlN8Ny1WGQfNgaXiYm2GlCe3sf/xU6eA",
+	"ViKZVNIiHUE6oxLpGk8h09EItFgTpesAUsFh3ux0nqrRs4a+cunvSIgZA8Xtoyek+bXj3s1baM2PpbyQ",
+	"EzcJEXAdtKHhM0UmiLJIkT5/yI1+M43tgErZ1YPvE1+IGfQ0hUQyJRtETPqRVoWmETvzw5lI7KtxqY24",
+	"fqZmK33eBJkaHX4gxfoSrKLdTqfXclDpK6koOWXc2A9QC5Vg7dUxMYJgGynS7HU6vT7/hj84xRi6+2Lk",
+	"oBtpEIRCKRY8JAGVqDhwXajDniqeQ21X72rKuGgTCH4AfwNos31udiiU5DvHM9iCKKv2RFJbMnnq6Zqb",
+	"ecBg95WT8Iy1lsvCxvyoKU2309k7yFnL1dfvkmas1foCEAQ8wdIP+jyxSptsh2fqPbdVJi4/0b7/tyUr",
+	"g9L+xFzItMRpGfzRgg6GbV8adI9x/ZzOSTNG+G7HIWAaaKVonh2o1O045fICsHRtXViRuaXmchbKwmkB",
+	"YsFsezsaRRSpzQu7t2/fJudUkKypohwGy0CgR124qHd3YgTNL0kJC2pJCQ7D7Y5R1ELQ0lXerLJKVHhW",
+	"4pOISUXyZG1YwQHW45hxWN1WhL/03coy/6IgSM2gTIhSg82/Pj55f+A/9L9+9OHvHHUf+EfiiD++Obhz",
+	"dOvodPpvf/vO12+32+3GakLMZkVEPMm15MPcFStcyl5GQLRiFGJTl7l9B/Hfitsi+uctUVjrqs5FK1zY",
+	"u5mF2RJ7/PZB0tsayt6ANbWYaySuvwy3WfeylUukF4qUK93ViqKtEjhEEji8WMJ9n8kYyM0gHBGft+rJ",
+	"uXsOnH8s7NrumhsjJp/RIHhmfynK5V8dPWU7fFL+ZjKmYp9A8JpVGUXhtym4pv0oSp40RdB87uAr6AfC",
+	"9na0z3XZ5nDoAGMvLYOi5VOeWZgvbSlBB26ldy+YTO/cbZNjJqXPR4ZbCibBF6LtunE9ombHwdATB0o3",
+	"tHLSZRouvhQsGGLEg6kUtcg6mhPIRkweBkGqaMjbFM2CIEVqUjUx0iILOm+sbxfSe5DfcyS26vB7N28V",
+	"DV/5Lr+fB/L2OHAGhIbKZW7ix9/M9EpsNJyG7dsGApYtbNvQgQQaVM8S4NhPYlGjrhOb8+ACHuoqfh2r",
+	"xp36cUyhld0xe97Y7zkNX9wXo7sMi0bqHBP17SOfW2UxffEo8s+oxMpC5iml5glpvY8Zhh0owmgmmPgc",
+	"/uxAU7zck8U4gcXiTBpep8R8uQpE0QdtPHuFkNytAklrBBuiu8shmnyxEkhvbgSkPQukaK1dQ7orvu1l",
+	"sp21PNvapqQquzofnrMOnU0EGjrHqAs7sOpaui5s8XLXox6VZIJ2mgkljtpJTjj4ppF1Pn6qMNnkM3z8",
+	"9GVKbPgASoYHQXp/SdcJS4TIFroqqm1bJFz0UMIolysqyhRPMhHksMo098R4Ap9DfIt1LYULzdJM7EAY",
+	"QcnGo7sijhRQAgnhIRGzwbjPU/IBxDhFjIhTfzpl3gUw8MvCvRdfvwyIIQuqmJs8ddblzE4j5Gz7s5eI",
+	"HXVu9sUIBV8owpg/vCsZ5oJkmJX47hro/pa4mFJ+RThhb4uLiepc7JhJgdWHQZUF3qP4mC4o6Tra8KSV",
+	"S/VTqpRnGvtdDJ6yY+59jk3o46fcuJFRMzS1DXTiBTg9MElgDoMkdd7PIzqdsigOuabQX9ZPsmP6HH9q",
+	"YdJdimVG4bkiLDqCLemfbnFazsicyXZ6dxCOmsSiY5Coq2+mCyTohEEqGl9c+hjMUuA0wuw3sJplhAI3",
+	"x8mLT0SzdNIUIZmJGQ2COXE/RmL51G2lWP2BNYapCE2hkdechMM+z2bBlYsGGF7rCzuA7Zog3d1OJxUQ",
+	"fgdqlhgyblqG+TKO2NQlwPs8YjtAvxEWS8QwN+NtolawfhqMavsanTCQz2QcGv+gukEH6TwFJaElCK/g",
+	"1+fww/k4NFtJwJbPHdSJCTnZSVwe2ckLH4QSTnaeDdvBuj1xr++kTbvIF/MhzYTGk17aG5UtkbtcFQXe",
+	"9/qnP371i+//6v/8dVZjs2vmfhxzmae1rTPdHTmfsvu+gPCuUqmtcMk1ePlulgNvav1VBN56i8/o5pUX",
+	"WioNT32+Nbh285JNgXFkPVBXFjGOL0qiztzXzYTYLL0PZXFTpSwfehXsZiMoMxS5+LBJk9rGdgcSrUi3",
+	"tVHbi8aK/dX0CyzAtYqGkb0QaxzbGri5bsxSRXFX8/wUSzQS4xZEXcxeukE97xl0IiwXbtOmEHgYhXvX",
+	"amHo7se5lRzCoOzfINHA1BxQd3ZOZIhSFC5DyQM8jPocitsgPu+A8yhmojLM2GSa3W5nt9UmhxxzOxVf",
+	"xdHE2J9C8BGbSjtJ72x3Y46abq/zDoH8tUPPw1Sn9EhwDZqTWSD9HZ33JOZ8gG07IOeHeXEaFtylMPCy",
+	"0UBpILLnMxqIzDxaDhvg9jNppgURRBg/1OcmSjE+Th1ZXySAUc+Drb5FwQsglqNXqc6dccBHYg3YsmOq",
+	"bPq1zWLLgg7yE9++fXtz+31nR2PHVxFPiwN4rFDXkBvOcE0kGJUSa9eF1boix6HG4a2JGsUYugFB48Lt",
+	"gUUJ6xuOjrGwoaSMx5Jw7TyCVgrZzuMtkmONsaYaV1nE3QrYdkHCw6HnmbReHYMab8qSHZA9riA1mECS",
+	"dwrlBz3sAusY90TC662bpCtdWCUMgJOaEi9WujsPJSNuxJ7fFyO3TQ6VEAHhz9AsECsJQcGNOPLZnuac",
+	"Cl3Rh3kYNmzFTUNdpjDwjIErYoJBSZopdiksEBrsBdeRGXYJ5sMfWmtLbxiywcPUDFmhwJ7cyATJAHUE",
+	"Auu1ppK+7KFbJtJY3xUtWpFuV41vvTmmIiVFpNanZDQILJtxA/8+r4MAQAxg1psloglC9BJk9Sk0SFGi",
+	"ZFcZ+/5zpEiv/+CHb77zJ5//h//2+qf/U93ScOOiSpprK3URNgOVdiyWbVqpVV75m+/8yZs/+0mc75RZ",
+	"eRx1uxlpZ9liXv3ih69//Iv8MuIQ5eoA7Ha6hrUgWpUkD0LBEQNRKGuUuiS1YPn62997/Qc/fPXZt978",
+	"3Y/ym9B2mXqb2N05KWCM6x3qSgu5uaNpaCEYrwnCaBT4Wim0CKLFq8FqbEj3nMlasP38Jz/9l2/9xee/",
+	"/A+vPvvWq8++WxVVS3e1KJA14YSFUeN1oP/rn//h5z/56Zuf/jNSiFef/ez1j3/x+j9+t86p1BJWTGen",
+	"LScb5ihkmaUsrvEG7hbPHw5ZhKwiASNp6q1u1tZlTXBZpeclFfAWzFZM3wom7OYSPiuQvYUTF9Mke8as",
+	"xVHNkhUu9ErQjFIgT0KiC3arXQyHFGUqXM7NIgDoDY+hXaMeoWgdCQ07IOfUl0ktEiBllePk78aFVjKF",
+	"X3iYlHcBdIupz0r5nGsqO4Z+XJS2Y0yIFNSeoZEAi/ScpVqNQnXAPjjzcv3mmYH3AkupLcdj/VBIxtR4",
+	"YiNIOExJvfvExSpqj6GtuUu6upijIE0owHfCdNEVlMLDoa4SC0TGIS71PCxS65JeyyE7XRKxIZT2NCOb",
+	"4p1gFdWar7WivJJjKQeYwqi2D93YK6s8uId9pfp086rP4XQahWcsp/BgHZN4ep0o2u119vpcD2KMrgo2",
+	"bfIYtgrT9PLTPGafsIFcOk3WN17TpKpuZA3Fps+7nc6tg+wpoKaqqUws9nS7nb2F2s9jg5pvMSkAjrpE",
+	"6dConMh9NuJVkJJiDI7F/V///A9jSdW+OVjVvYqQtEQf2d3hoXxscD6fg6p3wKFaGPondPlVX2LVvDX2",
+	"uPKmlqiHNZQstChvZFFLIH1rh4fWdV28LLQab39Z3c6ekZS+BqN7JaidvasbwfHcnnbW3hSyg+JNaFZh",
+	"RJY6a8+fx6vPvvf53//15z/59sY3sZpEouji9vJ4Yqq3WZN/lvYsVVtSOoE602KlBWRnq2ggRC1FulK/",
+	"zYdAlQGcJv6mc2MzKlZN4/8icmHPeMuGDtTOB5CUWqGNzUGL7jFm1iAPhXrEXnodC+dXOkYyf6EwUFpM",
+	"xlzvtyf74027KB0AmS0klaqtF/oXVtUJFPbA0WXVAY8FTLKlHo/HbBKeMaHkv6Q1t5tUn9YrNT6nlEu/",
+	"TQ5FquCt7vKgJtZl9XfO6Xwf3R2pmBoYT1980/ZucwEPN7VofReWYsRpe38gUKeDNEwN8n2sIy58Dwsl",
+	"ryVqZ6aNY0vjYJI+z0RJdKF6eE6ARqheEg9CmaUq3aHeYpBVfefIo1cSCnMzbzDQoNvpKT5XZIgqmHgj",
+	"4QLQHD88Mye+USivG6Fw18LFL2yKERi83opR1D6/VQyjpbho8/JecTxBhvqQxVV7SlHwIhh2GssuiFfj",
+	"pBuw1PVyDHnEJMYvPoNYh1KO/JAzMqWjVPVxkeSkZOzMDgkDjwmJ9VecuOK8DCUNyCCccUhySVfo9YHT",
+	"xrXrl0YezjaYXArRJh9gtMfl5GJJ2yj9iT2AAvtYQ2kcnpuPvc7LsgJYm+Fqa6wk71I25cAKVwLY84iO",
+	"2HYhsYEE1xh/Lhnnma3BdIryWpOoqK2We6rEd4qxw2TRwkp1+qyx7QM/SGLndAu+7ZXjTbcA797a69y+",
+	"fXO307EibHUfmgJ7Vonc9NRpABVt7He3ncZqIXXt4kzAK1Jkf71iDHkE3FRYXhFH1B4rCLWvyRjzSrQg",
+	"16+bwk3Xr5MTu9k+Z+dL2GSfpzxbwiVDP4AC1ydz6D/HSLNjXGRO7PdSPDh2YnmtA90dSPFITHvFNg40",
+	"CHRJe+w1dsrmikhcv+7GgrTiZiLu8jegU18t7h42qaHQ6Kyg2VhB8fuNMuzESzX/srLtDXsoLo5ta2R8",
+	"Et4vsZcnrTRS18SXOg16QcRS6i409j/uPHU2D+MNVMLK4OflFQuq2LqXigX2MV4CySCDgDnZIE3bgFwU",
+	"MOpeR/0v4dXDKJzcq17YXj3+oKC4/Sruq475Ii5+oXvGxQOtFAp3r0Z3Axk+KOhvUOSOukAJJXfL3rac",
+	"UsT9gd3KMF91Y2tyyyoSi7DKO7iJ/p4kBC5S5Q9xwCnFAhOEca/PsTMSNI9F4QPM61atcxoQF4Zx27ZJ",
+	"2o07yibLKWz6oxvivnDb+XY/PieltoQkGOxa3LNLh4VRYjfiwz6IrYuQZH6zbA8rx7JfoBBDhXwyZu9x",
+	"rziEXUkqITe35wAvQC829ZGTmTTYjf34/CAg3XQh7NLN9DZqyFgcd52hG8Ulu7dhclmB0n9RLSw1Koct",
+	"jwW+MCkqdQNyQpReKFpRPl6T6ddF0QWFrtPrSll/us4iOS/hQDDM5js/bdnas/J9ujTGHYP7q/k3igQi",
+	"xZ43b81REt3ltORsUU45ZsHwN8Dq8oUVWCY+Z8WiCppbsLWvHTalC8svtK+sZ17Zmr+lABm/5HLBJTOx",
+	"GGwrYb+X17ZSIfzdNrWY9d7C9WbNLglt+A20vhRewstogdGVHSCpbVvmF4xKqVcLSkLr7XSVonA4hAyI",
+	"pAzM5iIQ38WSS3YAYpWiS+vHG6Z2qElhrnhIt9O5VSR7IGTfdgWl38xSRrd2eCiLqsTk591ItJ/TmPF6",
+	"taouKrzwcYKFX7YC5pe/YFEpGpYlLGQ8W3ULFZWj4UXEGKZQ7YJCDHFOwynjQPutVEG6lWOeIjHwRGxC",
+	"o9PFpcJ1i1YoK0/wBdKkgU9FK8PRThmbCuwfm4p5PyBuv9FvuGQQMBoVhyuszGZvEeNgVCs7xmJINcob",
+	"6h35wuyxtX5urbQLEPVKykTby/6yhPNDvDBgVOPzb/3umx/8crOldWoF+Ftr0VFjby3kf62lCCYfx9d0",
+	"AweDCs2vf/6d13/8h69+9t1f//z3G1spmmzj9xUT/xKnCBQj6AWVP05j2QXxb+AyCe+AJh8bzBaAcvk3",
+	"BpQPWPBsMpMMC+gv6HXJtXp/Pg4DtoPNKdWLpOkKSeVMuKST96zH9f8JXAhgt/oLQPUqDPhm9yZ5X71y",
+	"B5Z7f6Z13XjsDDcFAVHNdgNvU5qL4uTdTufmgUZC3Vmz2+t0D6wF+4J4vpj4QjAPKmkUMdlBvCRY4SVg",
+	"sjyUaFS2b0pBw73aXPOmoS/vG0wpG36FQnO9Tlet/D5Dy3PdpS/Mfeh1ejvxSdYfe4Fmq/D/MNO5cp0x",
+	"K1OlO2m02zrvK0SqRZZyo6vpGudQURQIALfuu6JqBkhgMRxQrq4kAnZZnv0CfLRXZpet0mdDDJZWZ3bl",
+	"+JnM1cvVCEvxuriB78p7LkdkexG97IaT+SCrizGeELZSbbkItS+C3+Yw+4L47YcIf4r8DUFmcVr8vJKK",
+	"fNMBzICTWcZ/n01iBFvChmG1VoQfdlIyvKvpqt/f4x7Gz3VabXJMJ4xEam/RLGCCUEFcvYzc/O6W+Pgu",
+	"8nG8RTW4OQ2C8BwL8pdw8gQMYvNcXd/6Lw5vXycofjV2v36qQy0JoDg5q950NYSC9XaHxHSbc6xKXRHY",
+	"X07pAe+/+KKLEFozXyJJXCKh4W1LDAanL1pu0BqxYRVbFhwgAmOZzn4HnhJKqAmj01g0gP9CE0rSi7tm",
+	"hhHp6MizXgtumwfxcOnqNR4b0lkg9y0bVsuJUwD6XF864uIfH5rmkk0QPHqdVhwYAFdYEBf+m3nuVueA",
+	"UKhoSYW5x8QfAvZjPQLoMRkx3ZUTacOISYECTrfTOYAHfT6yiIfPc+sKo+wKfEHGNJoETAgs1tPn6bwC",
+	"dd9bGBDozZD+MYERgSTkA4ZLEiw6YxGZQECAWkLS33PGYXD9BR+GbfNTn/sC+362rZ9dQgMREqG253JL",
+	"qnId4vpcRqE3G5jPJpXCgTwKTKjgjHm/zaLkvVSGqI/rEzKMmIc44hg43VG7UqLlIJh5BbWTKJ9r/5Il",
+	"D/pgfRFFNk2uZNCUh4Nm+jeViY6drjYB6WartsBImhgK53Nf+jTQGJPrHWWhfajZCuWko3Cg55BJGDH8",
+	"ptvpdGKs090jCA/5Du6D0wnUrtW7QNQCwbTPoa8DCqc4gGNYlfXg3kHR2cd1zSQ9Zby09RRe/Ldta4JN",
+	"PaATJh6qXRUUA4VdD2L6k6gOQFW0KOPEScjjUDAt0B/dTcUv2rcTwxdj2JUKUvDnA4yt+pcf/e9f/eXf",
+	"/+qff898j+0fe04jey2wN2iKQJi2jygqG0mzYqv1hcGdsVNBDXQvjB4qZCoQEe1t6h29/vZ/ev3H38PO",
+	"pvaOFi3+6eYjV0oF9YIlv/mDb735/k9e/eyv3/zj79ZbuBP74J6u0LZLY8cTCox84UoX4dDr//j/QL+E",
+	"/1YT6BtK6LGZvcnmwRLU6eReXRNbJCyvtegqJQ1NM3dqcaYE2glS0ZvVj9pp2Ayrsd/4/Jd//ubPfoLQ",
+	"zb5aBttEW1oA5RryY0JSt1cWNU8wc4G2qTOA3Aa8YqYwVmdhsgv8ZGWiJNQnXw7FHMpqdDNzgg2nEYTh",
+	"Ka4Vl98xBwfyA/QwLiC2TsMWZnAk+5sPp1682U7mJytLuswZjU6pxn7n5ZrN5kop9NZcv3jMMdu0vcAw",
+	"djU38EJFM+0ITl0z7Gq7Whu6UoJb1oQuJwgleqfVlw5kohXyzDKUc0GSWeryLbhmS+9Nnv6lrkKvlBFv",
+	"MB0sRdEq6cFtS9vQCgFn59oeu2r/3hQWF6vE9Vrsoe6rzRDLlN+72lohUmZx46rutfYJD09Cbw69eKHN",
+	"rgyJLx3ySehDKk0YmU7NvgRNR6kIBxDLbbSDAeV9jpnAkOKhfhv7SpWat8lHSrZ1saIq3kWXKJxF8z2a",
+	"cEyBWtDw2GQqfeaRptLarMXpoZc616vZ4LUidTc2ghepUkZ7AdPACRsq5chsmkYQlRCesVx/XkPiLKWo",
+	"0Fpv7vVyS7x+4m0rPHoZab5tnaxuee+s6VG2DKYFcsLK861u6a8y50re/p6pFn630DSZnhfNZRfiWL9r",
+	"4dv2uvAXYdOGquTn8aaKoT11by27slUbH39T4ole/iXzzy/BqIXG7oy4sdjQvSIuXVRpWX04dOMu7JwR",
+	"esSk9hpbCF8zHxuYbSq3S4a4cmELy+E5F8DdFGvzBSRZN2OZWTBm0mHh1Wui5fT5ggTu2Lx6V7iE0ygK",
+	"zy0xQZBmJiV7n9Ag0EuetA5IJu+7z1dI/M7lfcMkrXamma6IX1Z6QJ/rojcK3aj0T/zAl3PSxG+vJS59",
+	"dTYRG5zlD+gDX0hXF/WzIIz29ANyPmYcbdDEl30O/QZPWEpxQfu19Y0vbLGjxETchFMCcqKhrA3FmXNt",
+	"Vc9qT4XQg3FZG7DtxcUkRAkhqalgohS0oe1HYp12Cuy62sbNbQxSN6QkyR4u/2Ea+pc8kCAhFto4VCdf",
+	"fAthBsl6wAy47npKBZOi/odlIFm3auFWcuiLcO1L5ttHfUnWyJ5fXQoR+zXlkCIEStkXUkn0xixXzxS9",
+	"zLyaNTbk7W6dKiazFcsX2nY5n5/5Ml3QUDF7U7pnN5Nh////X6//4Iev//2P8xuM2PNsvWUwxcwupOTz",
+	"RebfF1/gt52AXyiiWcKSTjGcUE5HTGxK4CyVNRHDa4qZxnYRDi1HfBPpjhYQoacmRiXoD+alkznCQPoT",
+	"1soAts8PwTeMspx7yubnYeSZPEUzwvk4FNhi4eiuEjp8rhMoDA4SRXmpDzVzlQQI4mRa+qPc63N/xMNI",
+	"yZE03RIpL3ZZQULxWa0mWRUZcNLCXy7gcpEwhEr9pZCD6oY4bknwWCH6cb2VlGZLFFfgR2wEkle4GI30",
+	"SIEvhxSUINmWBaAvVxJCLF4tDp5c3KjBvAu1+qbT+5SPWPQBO2MBcs0arNr2L2exbol80cWPhU4cKzYe",
+	"XYsFlYcWlPaLwoDp/XRjQSQdVLH2znt1tp4szYZAbzUIxMWIqkGg1ykKXE6Ept6FCE32fX/71Q+1ESq+",
+	"ReuKRDoQtEwkEs98LQaXNV/Eus0gB4BlxxhgeBxOEkYei9ok8QoZ4Q6cPep95mG0VuJCK7T10JmSnSSE",
+	"RXra8mNsJsMwmuhKdYJMZyeBr0sRVTLw8LkJECNyTGWGbC41wmAB0csvcqRtDY5l+dhgfWALbwrrAxfb",
+	"PTZQ9jc5ii8LY86D+q5+JClLrouR8zAOQoCgjuxJNC2HLortqQAGvcnW4gCGmPGuFz+UoFc1tlUWFraO",
+	"MaNGrNjyIKQyY8gFBSE9vRA+qG9WzZgP4VodXBAhV+WA7zOpR7hmE/ya0R+F6r8SZpinrQD11H/NzHKe",
+	"FUscbi7S8ov5Ig9ln2M+Qr7YUGqqmtV61ygNVMIBvw6wAxS51HV+c/U+0XuwJXV3eTWgzGrWNQOs0Bxx",
+	"KxDZQD+kDEZdsuo7mY765T2RSlolgiKcKdiLN/+StP5frILrpV4JApdRELg4f0Lujr5t1TjvNYDOPpvx",
+	"GezlhIZcbIqhReWSwyH0qdObR39eqsR6OEyzdhkmDoX9dFyIS7pAUdKd8bjs8zgb0ooHEW3ztndfjFzS",
+	"FFMWBEbppuT6de/6dSfVmbGloHfKpnE5THuhVCixI25RoMbcRlEHdE/sk+7Nji7SZPmvDo3vQjuMYhCg",
+	"g6XPuze7HYJ39T0uWZSJRe3e7Nwm5iqf+WokCE/J7nVAJwxLXFJOwDgG37faff4YgAvru5Vb32P2CRsU",
+	"rW+NglKphcGaUvjS7XRuxfGvfR63Rex2O3u1y1SMcvvR6P0WMwPhyBdLMCiPFTKFktLtnvYT/91fff7L",
+	"P0I/8YphtflYhc0tb6ORt9WWhQJp7WVVKBJtoVUVmXgz4FpSK3PPhHh+DcfZ0DnurLuy8hILW0Wu0jUh",
+	"R9kWdN78xb979dn33vzRj9/86T+9+S//8OY7f/z6T/5sG11BSqjb9pL08rRrU1HZFxgihSzlIgKkVvBg",
+	"LqYtZcW/ITYVFbg8ezVqk4kbXlwNZQkRsQuX7qVXkBUDjWvVmpec0ySI3LD2S1GapYAiXERplvIrfEHR",
+	"8CiBKjEWIUBoLpxplcS0m1j1HJCkKDIeHbTPFIo8k+GyTLVDzxPExXe8uBBJShSmgoSR53Ma52aJuKaK",
+	"Q9zE7euSnmPGisu2fAWLs+h6LW3ykRGicXCFRfkiIUp70YqfFemjSZJFjlBR4CE0z/QFFm7Z7/M8pEkz",
+	"WSfptbCLJlQdGYYRYXQwJhoIWjfkQjLqOfCzlZ5i0UAZGhlaOyeXqn7uxkKlCrSTRal0Jqcy5EzEFVVa",
+	"BySMHNBq+jzd4iYy3h/PUVPtEqXNZy8UaSqoTwFYagmsZdaAsEpX2ykJ7LLqyq8Q61WmtfS5uhkHsUoW",
+	"n6pFIq1xCjvF4IsKjZ+El6O+brmFb0GkhpcpYKDj2CNGBZqaakvodSPXitehi5msvI6aQWsrL2Jz1X23",
+	"B4lbRqw4Wn4mi1aiq7WstJJFXv8ilpQUEzFlCiAfx6yxVRQSsAo0/+Xffevzn/y0OL573ZiCoyyJ2LIn",
+	"or6JPw2j1asrfLlCDREqB4SK0+RZGervyTycAQeeToM5snbN2ZUIoQWqyyBYV7j89pQlLY1yDHF5acc1",
+	"wk6KSEFRTMlWVYOCe3tBOgHODDdQCWIyXLFExV62RiOcb0YTsNC1VP5/kghYQIMYZFiA9JwkK5gai+py",
+	"MeJG7Pl9JgQdMddUmshL8D1bdlPjiT6nWKUwqch4gNXwzn3Qjop8Hmk5vUwQ1wpvu8+z6kcmh5UUp7Cq",
+	"cY/vfsPKTI3N8dcEMXLq0V2MzcAFlWabos6AcRcloRYZaJHePlnojmiThwZO++UCeZ/Xl7+LKmOkRGMQ",
+	"omeJs8A+HCDk0ATqZloS7/PlDoRPzA7epsdAkfgnoQJmvtuxYijDcMa9hDSfzIlgNBqMAbj6wqTIVzqz",
+	"rl7YuE5Lw6u1JDWtdqRJXal90cLqzt7t3NyxEhTzYEZIeqbai1WDRjFDg3vLRcJFi3797e/96k//1+c/",
+	"+emrz7715u9+tGVRf5PgW0XArzn/ukE5MTnanoE8fVU3aSW/UOE2cxcKrb83C0RbQ5zhQhSySssYfEDO",
+	"qS/LWeZvsvi6Ck5flMUYNA4jf60mGd50AIFKhcJTf3C6TCjE/p2CuOphyywcd/LUQsmTVGmeSHf95POQ",
+	"M3Iyk1oGOrDcRjyYx8bkpGJ3LA9up/VH510tWH0DtrPUUqoLjGWspQtag8jQbF7tXJdqIc1M6IaTwAGe",
+	"xkrOSZHm+KY6fR4/oNbAgmFrQdyHPedGOpCoU7+MHcWsi8KzLgkiI6276JOIoblcakhheaY47SJb2Iab",
+	"mBQuYx2T3Apm0sI1rG+grCU6bRwOasC1AJCd/PNf/uD1f/zer/7PX3/+N7+3heCDb5j79yUroKJv5peg",
+	"OUoKS/a/ME1SSi7CRZjcLJy+2CbkRsbAEM3V68EuaIhSpYXp/ZlkVg/TXE3Y3dZ+ttwhmBiwU4kSrwTj",
+	"nraXCTJiUrHvvS31StvTvdIuU7fTyVWf09/APqdvrcvpl7W/6W9ed9PL1Nv0bXU2vfiepvcvvqNpjVam",
+	"yI6L+5cOw4hAC1PvmA1C7gmXNKEBli8FSfc2lSHh4Tn518R+vNUmh/iFsXBcE8azZFseNA/fJTMu/QCy",
+	"UrImFWzvhjKAwmgtzGQsKn2ejc/bkljQs1uo1mqeKkPcCxTPMFLAGg1V+3wVyeEL2EvVRqzG/q3iij9b",
+	"Nkyk17B7q9O58I6rS8Cw/R6sm4aBGu8hZ18LZ9FFT16faVzmVq3Q2s9w+bjjDY95c06tmgDpN8UWbSUL",
+	"ulpnKOlVC9cLlY2KrsSFykcX3MH1/lvo3/p85stl5oqYA+er0VvdV0nA6Jnd5CYlv8yEJDKiXAy1kqLF",
+	"Kz8SslBA0XhZuWJJ92ZnT3t2fmvmy6V+nZAzWLHPR6VuHQWcKkVPKtg2dCOaHoTWWGKKfrVEWFELuCxm",
+	"juK6F8v7h1+IVFJhxq30fN9y4Mi6zfN7nZvYNu4OaL/qYmzk9EphCTRgm/uqTMR/y1ydS1YQRvNhXyTN",
+	"MmdSV7U4ZZycsCDkI9AOM435tOY3wFCOhBiJL7n55hLFpyy+Tfac2aidXE7DQRE7tOPLzc86Q0JHwxmW",
+	"VLLM/P27CIHJumsXJCp9oPa5KQ8OHFdGLhJxmffFJU3vQGM+lHqGPgs8u7Q7H4b3wuiYSRftSJlv45bb",
+	"bXKYrqIO0SEZYavP3bhSkessacCODWV0C3bdTb/fmHHsI+j1GwfQlt0pCNZ2+txNVy7S3dtzBZxczA3E",
+	"ISF1UIlZChRz+GUaMWjblzQFOo/odMoiAeVjpgH1eZ+HAEoaaPCBwYyz88wGSVPduRkfsAnjslXWiT4p",
+	"juRinXo3Xx/J3VJgkTaIKYgdM3lZPGVCF2S8FEVnFxq74ntRrf/Id/7kV3/xexD9vHnpctFSTB5jqhDY",
+	"q8++9/p//Nnr7/9t+ZrWkj83CJu15NMNrmNB0RBOJ+yQe4f6xq+9jvdDkq/Oli+91s2VXnvz/b97/Sd/",
+	"++pnf/rmz//i9b//77/6d/8bx3n9nW+/+tl/b2yhb8CxdV2/ZM7GuIetSBVk3YrwmuOxl9EXWRsgF1mm",
+	"Y9EdvAiZMn0RLkisRGnOKpy/tHLwBk1xaYF/gbuSnjKok3H+MKnxqAQkjW4t615iMHW302lpM1Tg6V8k",
+	"jBLXglDfXRNKTJ2wiKi3CqWkwSyKlEinR3fDwLMX0aomKb2DkhK8+UTvOlrsP8zORNjzGQ0KwKBAXlQq",
+	"wk596PPccLmnymWyFMwqBFlXyX8zZ385jH3dHUEnLN/At5DRpg8gxQbTQF7dOlfaUbj6glAirLGgDRso",
+	"N7Oo5TKknuZBdVtm4cpQSNzcympZPbcMK3PX3vJCKnPCJzZt2LJMWHbzbWnLlnjSEEI3j+cPhyzCGNs0",
+	"mOLyHq1L0T48NsBdugi4hbe4TPrMnMUXxbJaeB0vQsLM3KsLEjHNrLbBSYz9bQbEYUPM6MYwjE58D8pt",
+	"lEuX9+AhKxwOLJeY7eLu6+bm6KrQZcrAISpkOBXkPIxOIZPN1HZQi2s5oOJ8xE6Ow8Epk30+CDlnAywv",
+	"NmKS9DqdHvmGPzh9yAOfs/tihKEYESODIBTQZpJ7xL1BZ3J8Q5cLOWXcNSWriS9hrndbGD/X52686xm3",
+	"9u22CW4QE2YJ/uQxXXuMjqhJTJyBJVEQN37kyXzKtClUg6Pd54foldEa3QlLRsyXhMBH1ejFknEBGGSo",
+	"IZ6ADOzL+nB0f1CQdi2YAtDybclDvoMKOrIn7DpuRdfFCny+pcfR3dKmHrhh8H9dUvNi6gTBzBMnb/3q",
+	"+9999c//5dVn3/uXH/3sV9//+UZ81wvaeJQv5PNf/uDzv/m9z3/0h68++1l2Ffno/oXtOxYV37KuQmG7",
+	"rRVXmIeTWWF1cnwvxqPLZfeyQeYLDAVJbvJBtq1Hhaz6VWp3zVZozbFGZSZr0xdekMlGhAtiyjglaZ5Q",
+	"3tINISx+rDlJFbfiXp7rjph8FgJBf4be+srNorAwFLZdkCRgVEjM754ynrBTmzX4HAoPCRadsYhMo1Cd",
+	"hoM9FZlHTuZ9jojkYJVTGFsxZ5t7NKkgbmr5sBCzCZOkFrFpGGFLiUnLIdNgps1J0O+nz8MhwTf0PhTj",
+	"DIepmaZqkQGVwzCakFAtmQaBSV9vk8eMekmZAdzUNXutfR6xkS9kNN8nNAUHQbAdlhJ7wwnjktChBEkf",
+	"oIerwVD7/BPAPgVpzqaK/+52iOhzUz3DXn44JNQAWXeC9HWfjHAmQSSa+nzUwkA4zXpDLsKAkaaLvr8b",
+	"bktfQV/WlxiK2nTl+Dyw85J2XChpfCiwOeil5N6VG0x1O7WaXRc3LlpjtgVMuU6vHOtILhcjLKVoKbao",
+	"b3vCGyEEuxJvXNxKyrp5cBiGcCCulv2qRJSbdqsjlFzwJY9J6geP9KPHujOSHg2EG/XHs3eGu/T2oOE0",
+	"fPFVOjhV6hn3GvtDGghWMJPpsNQtEpK23n0xhT7V2i8CQICJmk5Ljv4FgOaSQTjjUmhNxCLqa7dginFF",
+	"jcjD8zKmW0sNLuTAyD2eDUI+9EeLKyAKBhFWChq+yPBSEs04smQHGxuRaeRzzQUVlxaSRnIf2LTL6YR9",
+	"BfDYJVPqR4rf9bke3iEijCQwZaIedJLCimJMFbcWbBAxiZownxN1ICdUqAMS4jyMPDKh4pR5Bdylzy8J",
+	"ezkG4N1BoL/Fyn7pJMsautQiQrmFRiNpiG2vfFpx0mnDYD6cju7CTj0vSjQAYAqdHjSW1w8gmlqPhNPr",
+	"8L8ViZ2zAe6Uuu2bYU+rH2I1ImxgbzrgIrHV365sbMzIzUN/NMM75WjyIjQV2R7lLVAeFqtAjMtoDrqB",
+	"vvG6YL+TaxO/n/SA72JDNl9iTbxydcm2PjqEBYKRDpoXgWYXiQSutSRLyWi6Hz91cdpwOFTb05J+xKbB",
+	"vM/FmE6hEYWBodYw4ijPa0rPUjsrVbIcHTHpqa3rvSrm6ZqYStN0QhBKTmjECI0iOsfKtEYPyagt19B6",
+	"K7bJDnSd2Er2wxGTIK2g4KKFsEuqi8wKSkHV9mWXG39m+apjTtKnYUMmwBJcKzQHli6oYOf1LX7vF5z8",
+	"5VJ5ymBVZgesruusZwdcqXj/iubAprUxTUaYNsv4D48d2/4Zk8ECk2EjoV7b0b26S3Uvp3RW683CbOqt",
+	"a20F96Ci2GDxBMX5wgUMdJ1W+nALrhlVTRgqvRkTacpFVy4cfOAPdQvbE5pyg+0XuQZ9IWZQBPIU7H3g",
+	"2WvqT/BbXGHajCgknfe5z89o4HutNvlQL0v7CuHGnY9Dc8MT3+FAJ4HwUI6xkKdHADOYt2U2W5HHGgBf",
+	"Zi/dNh1v67jTDOzqLHYTpsAPrTO7ZJHg/IvrEys8zYvwaqWP86LS5Pyh1JTrmlA0biNqXoaIixHoL4OQ",
+	"n7FIYJO7iRgtqigtZxEXBP0rLlgXXTLBkvSYP2cPBnEO169zdq4UPzASX7/ukDDwIAWBcl0vAF7vcxdM",
+	"cHcCn3F5X4ywbsGLQTAT/hlrHSSZdQUPwjci8TnpOfXYbeL64j3uoak0mrE+N13ATVdQpP+wtDZ5EqI7",
+	"74QOTh0w28Gg7sCeUvv6AqWtNtWLQrbMhCRiA+afQXuR+wY8Sstz74vRXYUhDoBK3XaXnDA1txqMBZAl",
+	"d02Qrx8/fEAkeyHb5JBE7Cw8ZV48+iljUyxkJdhzYFq+6PMITkdpq0qpxHfUzvwBI0092ZP5lJFet9OF",
+	"bD37sGKtMz7OWEE1cA98IeGxPjfwVMBsY1B4XKNTMJaEUV8TyYDmdHxsJYOFsQuaKU5pJOcGvvYa960q",
+	"2USeh8YmNCSu8PkoYM/6s05nd0DhP+bTCX5yneI+jSQcmgxN/YKOAYxfSwUmpvIS9QtIz/TzB8sj6QsF",
+	"hQkNIIjfI+k7pAPjMRQwBg0luGM1mb2i9JmCrNHnhdW58pfICjhEPAMwofaQGvPWQS4y0arm1e11uiX2",
+	"gjvWQIpEv/14+RPq3UmBO8VfBpmfGoMxRcWy29t9lkg2QAkb+70OqCMpsK7UnBH4+iN11ouXo7F+Awta",
+	"ve9MblF4lawQ+k1D55ZZzLEabSsQQkqvuOGzjZZoXQQsHHJzJwfMzHhl06Zl5G6JEmUuvLXtvZu3UtaA",
+	"LUC2Zl2UZbaxrBxTaBjb4hWq13Xy/Rw13HqGwGJaV5YpkOFGRRRQcY6YfYGFiyznx6SJftSWQ0qZb5a7",
+	"FfDb5a6oPB1dlJCQiryP2W2KA5agzDYyEVZskF9KH8v642cxnKQJYKFoUBsMm8/LfbYkISJFAnOGTZBh",
+	"jeJkpFQ0ZZaRLEOj9d1rfLPfUEJ6v7Hfb7z6xQ9f//gXv/75H37+yz9/82c/efXZt9784Edv/vG7n//k",
+	"P7/5p++8+d2f9Bsvk5d1nK7aLjbpfuJP1Be39jq3b9/sddT/7AZ0YEl9zGiyYDG6F4UTOEpFIgZnmUwn",
+	"wbiXyetTXxXOo35g0T2sO9LYb4ylnIr9Gzc0GWkPwskNekYljdqfTEcN88IDf3Cqvcmvf/7DV5/9fvzL",
+	"I9vAq758rv8bnbHIAHYiRt3erlmtEH6YhC8bs25vVWf0GkG0hdykaZQOW99FHYx7xNDbYhN6OaZRiVk/",
+	"2rz+1GlQKelgzDyo+wHnPljEQDPYqD8AQr750396/Z1/UAj5D3/1+T/81a9//rt1MPAWYka+FaKFidqa",
+	"vwAVE7wrwM7CCaujYq8MF9/84I9e/+VfLsTFXhYXdeRBAtZyhHTWPLaLJiILj7CImGh30KOZGB/pIkoe",
+	"E4PGvloeYtWrn31br+2//AMurJFM5D88/ir1RuwOilAaS/yHx2rEY3QEqefUdaRBAjHpywDOLx7z5RVl",
+	"W8c7lZMwK5ovx2GgO+gaYuUQ24y3ejcX6mHAd7ysa4KMfSHDaG6bOMWoYi0wJcaA0JAya05odKqumnhG",
+	"xbMI8HxpjVT1TnrPxBXsuXCL7JqECqLGPcjZqK4J4o4pXK5j9tzV3RspOuL6PPIFiyvIBzQaQUyM6TXn",
+	"S4KluEZK2vPCc55vppckflWtsNrrdTrka7imx2zA/Kl0TD9mnxdY2UwD4qRsqm1xUhoAaUKRLuyzRz2w",
+	"UuPjHjvzB0xgQYk4C67A7pYzgAn2nJyweagbHmeAOqEvjtlzZ7mhjA4KK786fZ6R6bOTVK3mlTIelhm7",
+	"FDbdFyNxiGT2Ehi6ALL3AYormkzUbWjsf3z79tP1C5yW19+svZ7u0y0Xrl1u4aq3kq3ZjsqWUVxYv9Rw",
+	"pG70k/NwzVNxek8vpF7s/dRN274RpeweldlPFDz2CerQFnlDekZ6K2nSK1evzcQ6WdV2MjVrTUbxhM7j",
+	"yrU2Ob0s1o6LtykU3Y4LKW6fwfOLqm1Po1PLJ4hiz0qiWk5KQxflYpdzLO3gwykBjVAJIlqhhNYmRzwj",
+	"s8SVRFCQ1+2O1bAHkIBpHFjJI5bvLyVnKfHHboZsmwSyvSd0bHHOd9vnxnlr/KJqMHVeNR25GxAQu50u",
+	"Af1ATbVUNjwJ5ThxvaZgnJL6TOOkxWLfiuKcNg2nuzcDpHR3Ih1VsEioyyNSqXPTEvcO4m7lxi/f3S0W",
+	"AvH3y+DoBEP4MeB02iZmLPhW42UAYmLpNSwDKgIjSviRfeYr+leM4ry+JLmu6FYWdVrbLcnD49lgvJaA",
+	"3di/ffutC5F5gNSUINUadjvdHX1RkK5460BlzRNCrH54zt/aGirz+ceGaFxE7GBCEpZKkH4ddqpYW7dc",
+	"tCXnVCBBOZmTFCgvh/+s+CKXOc+sMLKYakJOqIKCEvz5F8FXVuHOJlPvZlWchaftiyzLLJWti67pRUjX",
+	"1q27sM7WaUa7nvkTTiQlXatbuVi2PlZinrBYvRJGPRb4Z1AbQKLgehJ6c5NiPgwoqIITOGzjRGsKxoj7",
+	"Ykd9sTMI+TDwB1K4SjJ1LeO3S7rpBppgWXTRvu+CZJvY4qoE9LUOyC5p9gC9BgM2lSgyn7MgaOFMfZ7q",
+	"JuWavg3Zycqj/1oHZI+cR75E6ago+g83oJ/X0ZhWZHWfQ8aAFe+pgamDPUl48gkbSNJ8+Oi9B0f3d+4d",
+	"3nlyTP7v33Tbu7r2rxbHTexo2x7Il6lY0Xth1OfqT9J0LU1BCbbdFvGlesVNuQlJv9Fut/uNl2DT1imO",
+	"6KzSrk0fpXpz3NdEn7uJyyp5v01s3aTb3SXNJ3Ooo6Jmnc7EmHk6D2VHGxk8be7GHR4QEWI5s3mKjkK4",
+	"KebYPOTBXEedKrXHVqxGTJqyyC8svVAXyUkOW2s1UL2QYkIoaAwCb4PaLTUmaBoEJgwWj1FngtpKqC+I",
+	"N4voScDamQjhSVypGeHosck0lHH7NUEnMe9U/zFBwOr7PrdG0jkw8QbBBUMiJmaBhBhlhGRIBDSXtFeG",
+	"gG2Tj3Rwry+tkjy4wD5EoyqAmX64vsjU7QnCwekBcbWTEB7oqnsPF1jPVqCHopuuUA8lzfNxGDfEB0WX",
+	"z0POWqUF9rqAQUYbgz4jJpY6cTPoLCf0QZhnIzbwpz70M7GoEem2oKB0ONTv2t370k/utjRKhJa4k3V4",
+	"ZPTaiS8EBDhHZMZnQqGHuR5AGzRamuviEKQiN0z9UfO+KV9krQd02u6BBd+sMc+xHyd7SsiyE5HSKnFM",
+	"gMMoGbLb6eyVBQ6b56FQaEAHp7pikyUKdrtqBuuL+sW2s69D91TotJzppBL/sFfcRYV7lyPSGISFJ+xF",
+	"LmBVD/SyyKtf1flte5hXizZeZBxArq1rMHR7u9cEVD7JKv4GIklkw+tv/6fXf/y9xJe/ZIOoT66wwar5",
+	"ZY/Z4KwE/Paqv/+3r//4v1ZYr7EgbPpAFhs0Chb813/z+u//6fWPf1G85sK65stWvVtz1d3O7s6JYhR5",
+	"PX8NCG8H5ReaR9YFb0HEk8HrxeBdsb/PdpZcELqyW7uH5e7OJGky/0VZ9N4ODB+vOSGHcYnsc2rYjt33",
+	"T32DSnYqj5LyrEugAt18y5CAYQ2vyvODRB8y86e3VBb4hhi+sR3HlKI8wrAgXGtFkCTSex4uqDXtCDkP",
+	"GChisaiHNUC1PrUzoZ7JsQDoHMRyv5LLz5XMqrWQkMcKRjXQZkJBbdDmw0CXwbhRJ4gzDeKbazDrRQke",
+	"xppRltRhti3hcJaHUVYAga1zxkGM64ZGrhniuN1IxuUstU4bKBC8tx6PUSxWL0hmQQWc4j01qnLKrQq2",
+	"Es6YJ7TahOmvltWENMOIGBNIiwgZlXd2Xc3ajue/WrxGolJXjNcol4/LMvgRY+tl8L+FnhxlQmkyU7ew",
+	"I0lWtdXHcJAy/CgpQC1CKIx9i93o4LhluLgZykU3XC4X/ez5SrrBoGzlG7tDvAas+wxnMJPsPbRXQQ4H",
+	"JydzI4eN4g7AuIRnwbIQoqzIV7jWvSxs9L2Exeba1EDxT6ysYa5kyRJSsla+eO5iWSoX9r7bM2HvRWHp",
+	"VpKD9uiukFiTl4Sqr3pp7keF1IxNpQMVChfIkwqTeJbkcyzIQCjODFi6jxWYbVXflce49Ie+MU+jgyEW",
+	"OFdzaB0D21ndnbWnfVqKJKd6fMNHq3BJpvLi4j7fpmYJVEiOwqEfYJgW2BD9M91ARuRrVLbJ0V1dHZ5G",
+	"EH9FsGg9VORXX4lTfzplXp8LP2BcBnOowB9XiQQ21XKI0MH+vpBAC06AZEXSFEHR8Voi396a8jmhMzlW",
+	"hzWgcTWwRTUlSqs0Xoo20r0dHj5BXErfRK0qhTP5/zF3NbuN2078VQhdVgb09wYx/pcEOWSzaRo0H9t6",
+	"jaKAi0ix6VgILRmSnKwL5NZLD0V76W5RoEBvQQ8t0sNeetxnabKvUXBmSJGUHNv5Qm+GIVHkcDicj9/M",
+	"wKKB3+YVNHTKGN6noKJkoXvXUTRwDKTi7L7M28gjVTvayKo12Qqjh4IPCiaJoUMYYzFdbGI1FScfAmW9",
+	"Y7DRI+v0FpPUKoemmpKkyC1rKlipAnxdlFpdjw0hQwXCTznrepuTYphm8TcEaHwB4oxhLBdfgVBu17vD",
+	"TVJhqVvuk4k+lpByPCd/7+a736//+un6j3c3f773Am+wuBmY1BiAd6lvP4uv5ywsGo/3o+SEZ3v8jAsY",
+	"+/HWeiLS40hIM2Y/PzkcF/C5hyLAw52fJcr7yxdUaWnzDrtvTUg9kHFRg6F4y01t38DYaA3Yfc4d3FEt",
+	"2dROhAELaVepMRt/E5aFIZNB2iQQc5NtQuRJ36oBFaNCmxv7wUTH0gbrJoOYiz4W2opPEtBp/IjBv0aj",
+	"t57gUKafyvbHOZjUjXUWlnwpJ2gzLsyzm4Quh4Xm52pbL2OxPYiBM7+ywIU6L7dWWqxDLyIx+xaIxo8L",
+	"N/9ORayhXRDhIAZZjKgYn8AcrWc5O0zaXAzMkeWbn8Cjxr8NF7htOBee5YqblqxuCUOrhf0HQNJWTs0t",
+	"IGlqAF+GQ2n51SuazoUpgn794Z+/6xux3b9wpl3mB11C8ru5KoOK3Y4s/8kik75599v1j9/X9rd7oOrW",
+	"rjSZrY7R7PCmeHv18Zdvl7ovEn5+NOt+vHl7dfPz+4+XVwtuz3Iu0Y7F7o8O771Dglgpl+7mecRNvIPj",
+	"cbnSoc40n6KvnsueT95cz2WeJ0KpdmhHHTm/hNLgVh69UB4RlPGTTHhr3vNoHD8/a4EYp4Grhjx0jEMQ",
+	"H15uUBLat7ruBEwZBFCJRfVCmRRDKiNu6SWmHmQ8Tnxb6bALdyIzzl8eqDtVYwa129gYD5+pGRF84Hmg",
+	"UsUCa2wYcjTBNiJ6LOwxXB2qjZHEQFVTCBBqrapaZzzqY1XScWEudZSf1Ay2qbebyy01a1+pHkt+3z06",
+	"LbkFmEjf/L9mPHMbzJHqvirlCEJDpaixpkk1by+A0WygMfFKL85xGMQCQ5baOgupqPh5nOQsHmDumtTY",
+	"xhmXSqP8RtwnFvkUDEUPBcWKFLxeuKC1GOq3WvItMknrH0snWU8uan+33d49PGiOIJ8yHcc9mgdZrEQi",
+	"vTB5ptgG29l+fXSw/eV2+/VRe/vzQGpXq2yDvers7R3tt3eOXnyl/2+xDdbePngp/183ELxsIJUoQCcw",
+	"KJqOD4+jqUijPuxtL4uP0Qkf5dOkJ8+n+tGcRiPR0JQ7z8tY365yLNpU1BhYuqcY9H4OM/OFNUj4s+k4",
+	"e8XmyubStGy52QU3rc4O9Jg1BZfgklnWWAEgZh3S9x2U8+Lo5iiZkpKuxtIIXUmYXiGmTMSnnIUWgD+s",
+	"UnqLtAGTxhpk0jPyH3OLnDCvroeo7K7HfAgfwQQac4l4LoctKQl70IsyqRK7dLslVSAseSXEms4pHP9I",
+	"1IKnCXmoIw6aFITrBF3fpAJ+Fu1AH4OoCltLdQblD6J/YENwjQB4wJrNZsM+0yOEG68xhTueSzJnHyGV",
+	"wqVVWFr5am2my/Yzbq/PftyYHfYCXGBKNd7zsNR1TnllhiRPdVqxgRPGgCg2lYdKASJPWS+VogWdcOR6",
+	"W1agbGG7klfS1svt9aM8D4xO6mHZTMSmyf+WEAzUIIUZFqhDhpJPIcKH9b+IAn0+iCaiUMh5VJTrFOQE",
+	"MP/piEO7D4GeQVg0+h5AITiU41fkJ2nfvq5xTrI0YOfDuDeEAG2SUvgRToDDv+a0cZ0LcAuGVHFyGFUN",
+	"8RN1Z74YZpyr02cce6PJMMmlZzllaMRJNUNDqxYN97h/wcfCOQ9GdA2KqhsyJDCSGmxSOC9ZTymC6OZf",
+	"Q57xWw41+OahyaNLkrpkmlnJN+ulZqJzmaTd4eBSNEEK/qaouwVCjXCpS9FZ5HgwH/dI3nmjtM9Fw1i8",
+	"BZpRNqmzbMxCyQNmBcMyisPFhUL281IdiHN2KmXMGc+OoyIeIXqFxUJMtMpPoRBozqbJgJr1lvbbdZK4",
+	"qJycUEo7fBKwAKH+Ltp6lgua+REbxULEtAwGVl5jNuXMtC1Jvg+XK83VgH24bDVXTbYpPWpNw8/IJnLG",
+	"F19f/BsAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -49,6 +49,8 @@ type Deps struct {
 	Log      *slog.Logger
 	MaxBody  int64
 	Metrics  *Metrics
+	// Settings are the configuration's name=value lines, secrets masked (/manager/get_server_config).
+	Settings []string
 }
 
 // Handlers implements api.StrictServerInterface.
@@ -59,6 +61,7 @@ type Handlers struct {
 	secret   string
 	sessions Sessions
 	chat     *chat.Service
+	settings []string
 	now      func() time.Time
 }
 
@@ -66,7 +69,7 @@ var _ api.StrictServerInterface = (*Handlers)(nil)
 
 // NewHandlers returns the strict-server implementation.
 func NewHandlers(d Deps) *Handlers {
-	return &Handlers{pool: d.Pool, q: db.New(d.Pool), checker: d.Checker, secret: d.Secret, sessions: d.Sessions, chat: d.Chat, now: time.Now}
+	return &Handlers{pool: d.Pool, q: db.New(d.Pool), checker: d.Checker, secret: d.Secret, sessions: d.Sessions, chat: d.Chat, settings: d.Settings, now: time.Now}
 }
 
 // Mount wires the REST API under BasePath on r.
