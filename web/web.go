@@ -6,6 +6,7 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"embed"
 	"encoding/json"
 	"io"
@@ -91,9 +92,14 @@ func DevLogin(api http.Handler, basePath, secret string) http.Handler {
 			http.Error(w, "body: "+err.Error(), http.StatusBadRequest)
 			return
 		}
+		// A context of its own: the outer request's carries the router's state, which the inner call must
+		// not inherit; it still ends with the outer request.
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		defer context.AfterFunc(r.Context(), cancel)()
 		call := func(path string, body any) (int, []byte) {
 			b, _ := json.Marshal(body)
-			in := httptest.NewRequestWithContext(r.Context(), http.MethodPost, basePath+path, bytes.NewReader(b))
+			in := httptest.NewRequestWithContext(ctx, http.MethodPost, basePath+path, bytes.NewReader(b))
 			in.RemoteAddr = r.RemoteAddr
 			in.Header.Set("Content-Type", "application/json")
 			if op := r.Header.Get("operationID"); op != "" {
