@@ -296,8 +296,12 @@ scenario("the admin console lists who is online and forbids a user, whose tab sh
 
   // The docs the console links to are served.
   const docs = await D.ctx.newPage();
-  await docs.goto(base + "/docs/openapi.html");
-  await docs.getByText("imserver REST API").first().waitFor();
+  for (const [path, title] of [["/docs/openapi.html", "imserver REST API"], ["/docs/asyncapi.html", "imserver WebSocket gateway"]]) {
+    const res = await docs.goto(base + path);
+    assert.equal(res.status(), 200, path);
+    assert.equal(await docs.title(), title);
+    await docs.locator("h1").first().waitFor(); // Redoc rendered the document
+  }
   await docs.close();
   await D.ctx.close();
   await C.ctx.close();

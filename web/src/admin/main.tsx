@@ -140,7 +140,7 @@ function Console({ api, me, signOut }: { api: RestClient; me: string; signOut: (
       {err && <p role="alert" class="error">{err}</p>}
       <section class="card charts" aria-label="Metrics">
         {charts.map((c, i) => (
-          <Chart title={c.title} data={series[i]} />
+          <Chart key={c.title} title={c.title} data={series[i]} />
         ))}
       </section>
       <section class="card">
@@ -158,7 +158,7 @@ function Console({ api, me, signOut }: { api: RestClient; me: string; signOut: (
           </thead>
           <tbody>
             {(online?.users ?? []).map((u) => (
-              <tr data-user={u.userID}>
+              <tr key={u.userID} data-user={u.userID}>
                 <td>{u.userID}</td>
                 <td>{u.detailPlatformStatus.map((p) => platformNames[p.platformID ?? 0] ?? p.platformID).join(", ")}</td>
                 <td>
@@ -194,7 +194,7 @@ function Console({ api, me, signOut }: { api: RestClient; me: string; signOut: (
         <table aria-label="Configuration">
           <tbody>
             {config.map((s) => (
-              <tr>
+              <tr key={s.name}>
                 <th>{s.name}</th>
                 <td>
                   <code>{s.value}</code>

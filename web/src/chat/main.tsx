@@ -112,7 +112,7 @@ function Chat({ store, signOut }: { store: ChatStore; signOut: () => void }) {
       <nav class="side">
         <div class="tabs" role="tablist">
           {(["chats", "friends", "groups"] as const).map((t) => (
-            <button role="tab" aria-selected={tab === t} onClick={() => setTab(t)}>
+            <button key={t} role="tab" aria-selected={tab === t} onClick={() => setTab(t)}>
               {t[0].toUpperCase() + t.slice(1)}
               {t === "friends" && pendingRequests(store).length > 0 && <span class="badge">{pendingRequests(store).length}</span>}
             </button>
@@ -137,7 +137,7 @@ function ConvList({ store }: { store: ChatStore }) {
   return (
     <ul class="convs" aria-label="Conversations">
       {convs.map((c) => (
-        <li>
+        <li key={c.id}>
           <button class={"conv" + (store.openID === c.id ? " active" : "")} onClick={() => void store.open(c.id)} data-conv={c.id}>
             <span class="name">{c.kind === "group" ? "# " : ""}{c.name}</span>
             {c.unread > 0 && <span class="badge" aria-label={`${c.unread} unread`}>{c.unread}</span>}
@@ -199,7 +199,7 @@ function ChatPane({ store, c }: { store: ChatStore; c: Conv }) {
           </li>
         )}
         {c.msgs.map((m) => (
-          <Bubble store={store} c={c} m={m} receipt={m === lastMine} />
+          <Bubble key={m.clientMsgID || m.seq} store={store} c={c} m={m} receipt={m === lastMine} />
         ))}
       </ol>
       <p class="typing" aria-live="polite">{c.typingUntil > Date.now() ? `${store.name(c.typingUser)} is typing…` : " "}</p>
@@ -273,7 +273,7 @@ function Friends({ store, openChat }: { store: ChatStore; openChat: (id: string)
       {pending.length > 0 && <h3>Requests</h3>}
       <ul class="requests" aria-label="Friend requests">
         {pending.map((r) => (
-          <li data-from={r.fromUserID}>
+          <li key={r.fromUserID} data-from={r.fromUserID}>
             <span>
               <strong>{r.fromNickname || r.fromUserID}</strong> {r.reqMsg}
             </span>
@@ -285,7 +285,7 @@ function Friends({ store, openChat }: { store: ChatStore; openChat: (id: string)
       <h3>Friends</h3>
       <ul class="friends" aria-label="Friends">
         {store.friends.map((f) => (
-          <li>
+          <li key={f.friendUser?.userID}>
             <button class="conv" onClick={() => openChat(singleID(store.me, f.friendUser?.userID ?? ""))}>
               {f.friendUser?.nickname || f.friendUser?.userID}
             </button>
@@ -344,7 +344,7 @@ function Groups({ store, openChat }: { store: ChatStore; openChat: (id: string) 
       <h3>My groups</h3>
       <ul class="friends" aria-label="Groups">
         {store.groups.map((g) => (
-          <li>
+          <li key={g.groupID}>
             <button class="conv" onClick={() => openChat("group_" + g.groupID)}>
               # {g.groupName || g.groupID} <small>{g.memberCount} members{g.status === 3 ? " · muted" : ""}</small>
             </button>

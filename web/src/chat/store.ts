@@ -108,8 +108,11 @@ export class ChatStore {
   emit(): void {
     for (const l of this.listeners) l();
   }
+  private noticeTimer: ReturnType<typeof setTimeout> | undefined;
   say(text: string): void {
     this.notice = text;
+    clearTimeout(this.noticeTimer);
+    if (text) this.noticeTimer = setTimeout(() => this.say(""), 8000);
     this.emit();
   }
 
