@@ -107,19 +107,19 @@ define web_npm_ci
 endef
 
 ## web: rebuild the chat app (/) and the admin console (/admin/) into web/dist, with the specs rendered as HTML
-## (make docs, gzipped) in web/dist/docs. web/dist is committed and embedded (package web): Go builds never need
+## (make docs, gzipped) in web/docs. Both are committed and embedded (package web): Go builds never need
 ## Node; rerun this after changing web/src, tsclient/ or the specs.
 web: docs
 	$(web_npm_ci)
 	cd $(WEB) && $(NPM) run build
-	mkdir -p $(WEB)/dist/docs
-	cp $(DOCS_OUT)/index.html $(WEB)/dist/docs/index.html
-	for f in openapi asyncapi; do gzip -9nc $(DOCS_OUT)/$$f.html > $(WEB)/dist/docs/$$f.html.gz; done
+	mkdir -p $(WEB)/docs
+	cp $(DOCS_OUT)/index.html $(WEB)/docs/index.html
+	for f in openapi asyncapi; do gzip -9nc $(DOCS_OUT)/$$f.html > $(WEB)/docs/$$f.html.gz; done
 
-## check-web: fail when web/dist differs from what `make web` builds
+## check-web: fail when web/dist or web/docs differ from what `make web` builds
 check-web: web
-	@if [ -n "$$(git status --porcelain -- $(WEB)/dist)" ]; then \
-		echo "web/dist is stale: run 'make web' and commit the result"; git status --porcelain -- $(WEB)/dist; exit 1; fi
+	@if [ -n "$$(git status --porcelain -- $(WEB)/dist $(WEB)/docs)" ]; then \
+		echo "web/dist or web/docs is stale: run 'make web' and commit the result"; git status --porcelain -- $(WEB)/dist $(WEB)/docs; exit 1; fi
 
 ## test-web: the browser tests of the apps (web/test): Debian's chromium (installed when missing) driven by
 ## playwright-core against a fresh imserver on a loopback port; screenshots in build/screenshots

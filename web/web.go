@@ -20,6 +20,11 @@ import (
 //go:embed all:dist
 var dist embed.FS
 
+// docs holds the specs rendered by `make docs`, gzipped; apart from dist so that a Vite build keeps them.
+//
+//go:embed docs
+var docs embed.FS
+
 // Handler serves the built apps. Hashed assets under /assets/ are cached for good; the rest is revalidated,
 // so a new build shows at the next load.
 func Handler() http.Handler {
@@ -28,13 +33,16 @@ func Handler() http.Handler {
 		panic(err) // dist is embedded at build time
 	}
 	files := http.FileServerFS(sub)
+	docFiles := http.FileServerFS(docs)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The rendered specs are large (the Redoc script is inlined), so they are embedded gzipped.
-		if strings.HasPrefix(r.URL.Path, "/docs/") && strings.HasSuffix(r.URL.Path, ".html") {
-			if gz, err := fs.ReadFile(sub, strings.TrimPrefix(r.URL.Path, "/")+".gz"); err == nil {
+		if strings.HasPrefix(r.URL.Path, "/docs/") {
+			// The rendered specs are large (the Redoc script is inlined), so they are embedded gzipped.
+			if gz, err := fs.ReadFile(docs, strings.TrimPrefix(r.URL.Path, "/")+".gz"); err == nil && strings.HasSuffix(r.URL.Path, ".html") {
 				serveGzip(w, r, gz)
 				return
 			}
+			docFiles.ServeHTTP(w, r)
+			return
 		}
 		if strings.HasPrefix(r.URL.Path, "/assets/") {
 			w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
