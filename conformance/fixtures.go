@@ -214,7 +214,7 @@ var preps = map[string]prep{
 	"getServerConfig/all": {modes: map[string]note{
 		"settings": {match.Type, "every server has settings of its own"},
 	}},
-	"unforbidUser/*":            {steps: one(replay("forbidUser/seed"))},
+	"unforbidUser/*": {steps: one(replay("forbidUser/seed"))},
 
 	// Error examples whose precondition is a blacklist, a dismissed group or a muted member, and the ones that
 	// must not get their operation's "*" set-up (it would name a user or group that does not exist).

@@ -72,7 +72,9 @@ func TestGetOnlineUsers(t *testing.T) {
 func TestGetServerConfig(t *testing.T) {
 	t.Parallel()
 	e := testenv.Start(t)
-	var d struct{ Settings []struct{ Name, Value string } }
+	var d struct {
+		Settings []struct{ Name, Value string }
+	}
 	e.MustOK("/manager/get_server_config", e.AdminToken(), map[string]any{}).Decode(t, &d)
 	got := map[string]string{}
 	for _, s := range d.Settings {
