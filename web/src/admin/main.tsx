@@ -218,7 +218,8 @@ function Console({ api, me, signOut }: { api: RestClient; me: string; signOut: (
 
 function Chart({ title, data }: { title: string; data: number[] }) {
   const max = Math.max(1, ...data);
-  const pts = data.map((v, i) => `${(i / (KEEP - 1)) * 100},${58 - (v / max) * 54}`).join(" ");
+  // The samples so far fill the width; it holds the last KEEP of them.
+  const pts = data.map((v, i) => `${(i / Math.max(1, data.length - 1)) * 100},${58 - (v / max) * 54}`).join(" ");
   const last = data.length ? data[data.length - 1] : 0;
   return (
     <figure class="chart" style="margin:0">
