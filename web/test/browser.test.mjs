@@ -40,13 +40,16 @@ async function freePort() {
 
 async function startServer() {
   const p = spawn(bin, ["--addr", `127.0.0.1:${port}`, "--data-dir", dataDir, "--log-level", "warn"], { stdio: ["ignore", "inherit", "inherit"] });
-  const exited = new Promise((r) => p.once("exit", (code, sig) => r({ code, sig })));
+  const exited = new Promise((r) => {
+    p.once("exit", (code, sig) => r({ code, sig }));
+    p.once("error", (err) => r({ err })); // e.g. no binary at IMSERVER_BIN
+  });
   p.exited = exited;
   // Ready when /readyz answers (the embedded PostgreSQL takes a few seconds to start).
   const deadline = Date.now() + 120000;
   for (;;) {
     const done = await Promise.race([exited.then(() => "exited"), new Promise((r) => setTimeout(r, 200, "tick"))]);
-    if (done === "exited") throw new Error("imserver exited during start-up");
+    if (done === "exited") throw new Error(`imserver (${bin}) exited during start-up: ${JSON.stringify(await exited)}`);
     try {
       if ((await fetch(`${base}/readyz`)).ok) return p;
     } catch {
