@@ -237,6 +237,42 @@ scenario("a user who was offline gets the messages sent meanwhile when back onli
   await A.page.screenshot({ path: join(shots, "chat.png") }); // the README's picture
 });
 
+// REST calls of the test itself (not the app's): a token of another platform, so the tab stays signed in.
+async function apiToken(userID, platformID) {
+  const r = await (await fetch(`${base}/dev/login`, { method: "POST", body: JSON.stringify({ userID, platformID }) })).json();
+  assert.equal(r.errCode, 0, JSON.stringify(r));
+  return r.data.token;
+}
+async function api(path, token, body) {
+  const r = await (await fetch(`${base}/api/v3${path}`, { method: "POST", headers: { token, "Content-Type": "application/json" }, body: JSON.stringify(body) })).json();
+  assert.equal(r.errCode, 0, `${path}: ${JSON.stringify(r)}`);
+  return r.data;
+}
+
+scenario("history scrolls back after a reload", async () => {
+  const tok = await apiToken(alice, 3);
+  for (let i = 1; i <= 40; i++) {
+    await api("/msg/send_msg", tok, { sendID: alice, recvID: bob, sessionType: 1, contentType: 101, content: { content: `history ${i}` } });
+  }
+  await see(B.page, "history 40");
+  await B.page.reload(); // the session survives a reload; the app loads the newest page only
+  await connected(B.page);
+  await openChat(B.page, "single_" + [alice, bob].sort().join("_"));
+  await see(B.page, "history 40");
+  const first = B.page.locator(".msgs .text", { hasText: /^history 1$/ });
+  assert.equal(await first.count(), 0, "the first page holds only the newest messages");
+  // Scrolling to the top loads the next page; so does this button (the first page may not fill the view).
+  // (Read receipts are messages of the conversation too, so it takes a few pages of 30 to reach the first.)
+  for (let i = 0; i < 10 && (await first.count()) === 0; i++) {
+    const n = await B.page.locator(".msgs li").count();
+    await B.page.getByRole("button", { name: "Load older messages" }).click();
+    await B.page.waitForFunction((n) => document.querySelectorAll(".msgs li").length > n, n);
+  }
+  await first.waitFor({ state: "attached" });
+  await first.scrollIntoViewIfNeeded();
+  await shot(B.page, "bob-history-scrolled-back");
+});
+
 scenario("a group of three: create, invite, chat, mute shown", async () => {
   C = await newPage("carol");
   await signUp(C.page, carol, "Carol");
