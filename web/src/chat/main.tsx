@@ -195,7 +195,7 @@ function ChatPane({ store, c }: { store: ChatStore; c: Conv }) {
       <ol class="msgs" ref={list} onScroll={onScroll} aria-label="Messages" aria-live="polite">
         {!c.isEnd && c.loaded && (
           <li class="older">
-            <button class="link" onClick={() => void store.loadOlder(c)}>Load older messages</button>
+            <button class="link" onClick={() => ((atBottom.current = false), void store.loadOlder(c))}>Load older messages</button>
           </li>
         )}
         {c.msgs.map((m) => (

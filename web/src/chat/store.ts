@@ -253,7 +253,7 @@ export class ChatStore {
     const fromOther = m.sendID !== this.me && !isNotification(m.contentType);
     if (fromOther && live && c.typingUser === m.sendID) c.typingUntil = 0;
     if (fromOther && (m.seq ?? 0) > c.readSeq) {
-      if (this.openID === c.id && document.visibilityState === "visible") void this.markRead(c);
+      if (this.openID === c.id && document.visibilityState === "visible") this.scheduleRead(c);
       else if (live) c.unread++;
     }
     if (c.kind === "single" && !this.names.has(c.target)) void this.resolveNames().then(() => this.emit());
@@ -347,6 +347,19 @@ export class ChatStore {
     c.msgs.sort((a, b) => (a.seq || Infinity) - (b.seq || Infinity));
     if (fresh && c.msgs.length) c.last = c.msgs[c.msgs.length - 1];
     this.emit();
+  }
+
+  // A burst of messages into the open conversation is marked read once (each mark is a stored 2200).
+  private readTimers = new Map<string, ReturnType<typeof setTimeout>>();
+  private scheduleRead(c: Conv): void {
+    if (this.readTimers.has(c.id)) return;
+    this.readTimers.set(
+      c.id,
+      setTimeout(() => {
+        this.readTimers.delete(c.id);
+        void this.markRead(c);
+      }, 300),
+    );
   }
 
   async markRead(c: Conv): Promise<void> {
