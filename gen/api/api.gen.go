@@ -215,9 +215,14 @@ func (e SessionType) Valid() bool {
 
 // AddBlackReq defines model for AddBlackReq.
 type AddBlackReq struct {
-	BlackUserID string `json:"blackUserID"`
+	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	BlackUserID UserID `json:"blackUserID"`
 	Ex          string `json:"ex,omitempty"`
-	OwnerUserID string `json:"ownerUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // AddBlackResp The reply envelope of addBlack.
@@ -268,14 +273,16 @@ type AddBlackResp struct {
 type AddFriendReq struct {
 	Ex string `json:"ex,omitempty"`
 
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	FromUserID UserID `json:"fromUserID"`
 
 	// ReqMsg The applicant's note.
 	ReqMsg string `json:"reqMsg,omitempty"`
 
-	// ToUserID The user asked.
-	ToUserID string `json:"toUserID"`
+	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	ToUserID UserID `json:"toUserID"`
 }
 
 // AddFriendResp The reply envelope of addFriend.
@@ -324,15 +331,17 @@ type AddFriendResp struct {
 
 // AddFriendResponseReq defines model for AddFriendResponseReq.
 type AddFriendResponseReq struct {
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	FromUserID UserID `json:"fromUserID"`
 	HandleMsg  string `json:"handleMsg,omitempty"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
 
-	// ToUserID The responder (the receiver of the application).
-	ToUserID string `json:"toUserID"`
+	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	ToUserID UserID `json:"toUserID"`
 }
 
 // AddFriendResponseResp The reply envelope of addFriendResponse.
@@ -396,7 +405,10 @@ type BlackInfo struct {
 // CancelMuteGroupMemberReq defines model for CancelMuteGroupMemberReq.
 type CancelMuteGroupMemberReq struct {
 	GroupID string `json:"groupID"`
-	UserID  string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	UserID UserID `json:"userID"`
 }
 
 // CancelMuteGroupMemberResp The reply envelope of cancelMuteGroupMember.
@@ -566,7 +578,19 @@ type ConversationForSet struct {
 	IsPrivateChat    *bool       `json:"isPrivateChat,omitempty"`
 	MsgDestructTime  *int64      `json:"msgDestructTime,omitempty"`
 	RecvMsgOpt       *int32      `json:"recvMsgOpt,omitempty"`
-	UserID           string      `json:"userID,omitempty"`
+
+	// UserID A user ID (see UserID) or `""`.
+	UserID UserIDOrEmpty `json:"userID,omitempty"`
+}
+
+// ConversationPagination One page of a conversation list (as OpenIM's `pagination`); pages are 1-based. Absent: the first page of
+// 100. A page past the end gives an empty list and the real total.
+type ConversationPagination struct {
+	// PageNumber 1-based page number.
+	PageNumber int32 `json:"pageNumber"`
+
+	// ShowNumber Page size, at most 100.
+	ShowNumber int32 `json:"showNumber"`
 }
 
 // CreateGroupData defines model for CreateGroupData.
@@ -580,7 +604,7 @@ type CreateGroupData struct {
 // CreateGroupReq defines model for CreateGroupReq.
 type CreateGroupReq struct {
 	// AdminUserIDs Initial admins (role 60).
-	AdminUserIDs []string `json:"adminUserIDs,omitempty"`
+	AdminUserIDs []UserID `json:"adminUserIDs,omitempty"`
 
 	// GroupInfo A group. In `/group/create_group` requests `groupID` (optional; the server makes one when empty),
 	// `groupName`, `notification`, `introduction`, `faceURL`, `ex`, `groupType` (2; 0 is taken as 2),
@@ -588,10 +612,10 @@ type CreateGroupReq struct {
 	GroupInfo GroupInfo `json:"groupInfo"`
 
 	// MemberUserIDs Initial ordinary members (role 20).
-	MemberUserIDs []string `json:"memberUserIDs,omitempty"`
+	MemberUserIDs []UserID `json:"memberUserIDs,omitempty"`
 
-	// OwnerUserID The owner; absent or empty = the caller. Only an admin may name another user.
-	OwnerUserID string `json:"ownerUserID,omitempty"`
+	// OwnerUserID A user ID (see UserID) or `""`.
+	OwnerUserID UserIDOrEmpty `json:"ownerUserID,omitempty"`
 }
 
 // CreateGroupResp The reply envelope of createGroup.
@@ -637,8 +661,13 @@ type CreateGroupResp struct {
 
 // DeleteFriendReq defines model for DeleteFriendReq.
 type DeleteFriendReq struct {
-	FriendUserID string `json:"friendUserID"`
-	OwnerUserID  string `json:"ownerUserID"`
+	// FriendUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	FriendUserID UserID `json:"friendUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // DeleteFriendResp The reply envelope of deleteFriend.
@@ -776,7 +805,10 @@ type ForbidUserReq struct {
 	// ForbiddenType 1 (absent means 1) forbids logging in; other values are stored and act the same.
 	ForbiddenType int32  `json:"forbiddenType,omitempty"`
 	Reason        string `json:"reason,omitempty"`
-	UserID        string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	UserID UserID `json:"userID"`
 }
 
 // ForbidUserResp The reply envelope of forbidUser.
@@ -874,11 +906,20 @@ type FriendRequest struct {
 // GetAllConversationsData defines model for GetAllConversationsData.
 type GetAllConversationsData struct {
 	Conversations []Conversation `json:"conversations"`
+
+	// Total How many conversations the user has, over all pages.
+	Total int32 `json:"total"`
 }
 
 // GetAllConversationsReq defines model for GetAllConversationsReq.
 type GetAllConversationsReq struct {
-	OwnerUserID string `json:"ownerUserID"`
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	OwnerUserID UserID `json:"ownerUserID"`
+
+	// Pagination One page of a conversation list (as OpenIM's `pagination`); pages are 1-based. Absent: the first page of
+	// 100. A page past the end gives an empty list and the real total.
+	Pagination ConversationPagination `json:"pagination,omitempty"`
 }
 
 // GetAllConversationsResp The reply envelope of getAllConversations.
@@ -932,7 +973,10 @@ type GetBlackListData struct {
 type GetBlackListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
-	UserID     string            `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	UserID UserID `json:"userID"`
 }
 
 // GetBlackListResp The reply envelope of getBlackList.
@@ -1044,8 +1088,12 @@ type GetConversationsData struct {
 
 // GetConversationsReq defines model for GetConversationsReq.
 type GetConversationsReq struct {
+	// ConversationIDs At most 100 IDs per call.
 	ConversationIDs []string `json:"conversationIDs"`
-	OwnerUserID     string   `json:"ownerUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // GetConversationsResp The reply envelope of getConversations.
@@ -1103,8 +1151,9 @@ type GetFriendApplyListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
 
-	// UserID The receiver of the applications.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	UserID UserID `json:"userID"`
 }
 
 // GetFriendApplyListResp The reply envelope of getFriendApplyList.
@@ -1159,7 +1208,10 @@ type GetFriendListData struct {
 type GetFriendListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
-	UserID     string            `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	UserID UserID `json:"userID"`
 }
 
 // GetFriendListResp The reply envelope of getFriendList.
@@ -1211,8 +1263,8 @@ type GetGroupApplicationListData struct {
 
 // GetGroupApplicationListReq defines model for GetGroupApplicationListReq.
 type GetGroupApplicationListReq struct {
-	// FromUserID OpenIM compatibility; when given it must be the caller (unless the caller is an admin).
-	FromUserID string `json:"fromUserID,omitempty"`
+	// FromUserID A user ID (see UserID) or `""`.
+	FromUserID UserIDOrEmpty `json:"fromUserID,omitempty"`
 
 	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers.
 	GroupIDs []string `json:"groupIDs,omitempty"`
@@ -1384,7 +1436,9 @@ type GetJoinedGroupListData struct {
 
 // GetJoinedGroupListReq defines model for GetJoinedGroupListReq.
 type GetJoinedGroupListReq struct {
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	FromUserID UserID `json:"fromUserID"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
@@ -1445,8 +1499,9 @@ type GetSelfFriendApplyListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
 
-	// UserID The applicant.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	UserID UserID `json:"userID"`
 }
 
 // GetSelfFriendApplyListResp The reply envelope of getSelfFriendApplyList.
@@ -1497,7 +1552,7 @@ type GetUsersInfoData struct {
 
 // GetUsersInfoReq defines model for GetUsersInfoReq.
 type GetUsersInfoReq struct {
-	UserIDs []string `json:"userIDs"`
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // GetUsersInfoResp The reply envelope of getUsersInfo.
@@ -1548,7 +1603,7 @@ type GetUsersOnlineStatusData struct {
 
 // GetUsersOnlineStatusReq defines model for GetUsersOnlineStatusReq.
 type GetUsersOnlineStatusReq struct {
-	UserIDs []string `json:"userIDs"`
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // GetUsersOnlineStatusResp The reply envelope of getUsersOnlineStatus.
@@ -1594,8 +1649,9 @@ type GetUsersOnlineStatusResp struct {
 
 // GroupApplicationResponseReq defines model for GroupApplicationResponseReq.
 type GroupApplicationResponseReq struct {
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	FromUserID UserID `json:"fromUserID"`
 	GroupID    string `json:"groupID"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
@@ -1767,7 +1823,7 @@ type HandleResult int32
 // InviteUserToGroupReq defines model for InviteUserToGroupReq.
 type InviteUserToGroupReq struct {
 	GroupID        string   `json:"groupID"`
-	InvitedUserIDs []string `json:"invitedUserIDs"`
+	InvitedUserIDs []UserID `json:"invitedUserIDs"`
 	Reason         string   `json:"reason,omitempty"`
 }
 
@@ -1820,8 +1876,8 @@ type JoinGroupReq struct {
 	Ex      string `json:"ex,omitempty"`
 	GroupID string `json:"groupID"`
 
-	// InviterUserID Stored as sent (OpenIM SDKs send the applicant's own userID).
-	InviterUserID string `json:"inviterUserID,omitempty"`
+	// InviterUserID A user ID (see UserID) or `""`.
+	InviterUserID UserIDOrEmpty `json:"inviterUserID,omitempty"`
 
 	// JoinSource 1 admin, 2 invitation, 3 search, 4 QR code; absent means 3.
 	JoinSource int32 `json:"joinSource,omitempty"`
@@ -1877,7 +1933,7 @@ type JoinGroupResp struct {
 // KickGroupReq defines model for KickGroupReq.
 type KickGroupReq struct {
 	GroupID       string   `json:"groupID"`
-	KickedUserIDs []string `json:"kickedUserIDs"`
+	KickedUserIDs []UserID `json:"kickedUserIDs"`
 	Reason        string   `json:"reason,omitempty"`
 }
 
@@ -1930,8 +1986,9 @@ type MarkMsgsAsReadReq struct {
 	ConversationID string  `json:"conversationID"`
 	Seqs           []int64 `json:"seqs"`
 
-	// UserID The reader.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	UserID UserID `json:"userID"`
 }
 
 // MarkMsgsAsReadResp The reply envelope of markMsgsAsRead.
@@ -2042,8 +2099,11 @@ type MuteGroupMemberReq struct {
 	GroupID string `json:"groupID"`
 
 	// MutedSeconds How long, in seconds (OpenIM's uint32).
-	MutedSeconds int64  `json:"mutedSeconds"`
-	UserID       string `json:"userID"`
+	MutedSeconds int64 `json:"mutedSeconds"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	UserID UserID `json:"userID"`
 }
 
 // MuteGroupMemberResp The reply envelope of muteGroupMember.
@@ -2176,8 +2236,8 @@ type PublicUserInfo struct {
 type QuitGroupReq struct {
 	GroupID string `json:"groupID"`
 
-	// UserID The member leaving; absent or empty = the caller.
-	UserID string `json:"userID,omitempty"`
+	// UserID A user ID (see UserID) or `""`.
+	UserID UserIDOrEmpty `json:"userID,omitempty"`
 }
 
 // QuitGroupResp The reply envelope of quitGroup.
@@ -2226,8 +2286,13 @@ type QuitGroupResp struct {
 
 // RemoveBlackReq defines model for RemoveBlackReq.
 type RemoveBlackReq struct {
-	BlackUserID string `json:"blackUserID"`
-	OwnerUserID string `json:"ownerUserID"`
+	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	BlackUserID UserID `json:"blackUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // RemoveBlackResp The reply envelope of removeBlack.
@@ -2288,8 +2353,9 @@ type RevokeMsgReq struct {
 	ConversationID string `json:"conversationID"`
 	Seq            int64  `json:"seq"`
 
-	// UserID The revoker.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	UserID UserID `json:"userID"`
 }
 
 // RevokeMsgResp The reply envelope of revokeMsg.
@@ -2377,11 +2443,12 @@ type SendMsgReq struct {
 	// OfflinePushInfo What an offline push notification shows.
 	OfflinePushInfo OfflinePushInfo `json:"offlinePushInfo,omitempty"`
 
-	// RecvID The receiving user, for sessionType 1 and 4.
-	RecvID string `json:"recvID,omitempty"`
+	// RecvID A user ID (see UserID) or `""`.
+	RecvID UserIDOrEmpty `json:"recvID,omitempty"`
 
-	// SendID The sender; must be the caller unless the caller is an admin.
-	SendID string `json:"sendID"`
+	// SendID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	SendID UserID `json:"sendID"`
 
 	// SendTime Accepted for OpenIM compatibility and ignored; the server sets sendTime.
 	SendTime int64 `json:"sendTime,omitempty"`
@@ -2450,7 +2517,7 @@ type SetConversationsReq struct {
 	// Conversation The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 	// optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 	Conversation ConversationForSet `json:"conversation"`
-	UserIDs      []string           `json:"userIDs"`
+	UserIDs      []UserID           `json:"userIDs"`
 }
 
 // SetConversationsResp The reply envelope of setConversations.
@@ -2499,8 +2566,13 @@ type SetConversationsResp struct {
 
 // SetFriendRemarkReq defines model for SetFriendRemarkReq.
 type SetFriendRemarkReq struct {
-	FriendUserID string `json:"friendUserID"`
-	OwnerUserID  string `json:"ownerUserID"`
+	// FriendUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	FriendUserID UserID `json:"friendUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	OwnerUserID UserID `json:"ownerUserID"`
 
 	// Remark The new remark; "" clears it.
 	Remark string `json:"remark"`
@@ -2604,9 +2676,15 @@ type SetGroupInfoResp struct {
 
 // TransferGroupReq defines model for TransferGroupReq.
 type TransferGroupReq struct {
-	GroupID        string `json:"groupID"`
-	NewOwnerUserID string `json:"newOwnerUserID"`
-	OldOwnerUserID string `json:"oldOwnerUserID"`
+	GroupID string `json:"groupID"`
+
+	// NewOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	NewOwnerUserID UserID `json:"newOwnerUserID"`
+
+	// OldOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	OldOwnerUserID UserID `json:"oldOwnerUserID"`
 }
 
 // TransferGroupResp The reply envelope of transferGroup.
@@ -2655,7 +2733,9 @@ type TransferGroupResp struct {
 
 // UnforbidUserReq defines model for UnforbidUserReq.
 type UnforbidUserReq struct {
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	UserID UserID `json:"userID"`
 }
 
 // UnforbidUserResp The reply envelope of unforbidUser.
@@ -2754,6 +2834,13 @@ type UpdateUserInfoResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+type UserID = string
+
+// UserIDOrEmpty A user ID (see UserID) or `""`.
+type UserIDOrEmpty = string
+
 // UserInfo A user's profile. In requests only `userID`, `nickname`, `faceURL` and `ex` are read; `createTime` (ms),
 // `appMangerLevel` (sic, OpenIM's spelling; 0 ordinary user, 2 app admin) and `globalRecvMsgOpt`
 // (0 receive, 1 do not receive, 2 receive without notifying) are set by the server.
@@ -2768,7 +2855,10 @@ type UserInfo struct {
 	FaceURL          string `json:"faceURL"`
 	GlobalRecvMsgOpt int32  `json:"globalRecvMsgOpt"`
 	Nickname         string `json:"nickname"`
-	UserID           string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	UserID UserID `json:"userID"`
 }
 
 // UserOnlineStatus A user's presence (designed after OpenIM v3's online-status reply).
@@ -2848,7 +2938,10 @@ type UserTokenReq struct {
 
 	// Secret The server's shared secret.
 	Secret string `json:"secret"`
-	UserID string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	UserID UserID `json:"userID"`
 }
 
 // UserTokenResp The reply envelope of userToken.
@@ -3447,9 +3540,16 @@ type ClientInterface interface {
 
 	// GetAllConversationsWithBody List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3461,9 +3561,16 @@ type ClientInterface interface {
 
 	// GetAllConversations List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3475,8 +3582,9 @@ type ClientInterface interface {
 
 	// GetConversationsWithBody Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3488,8 +3596,9 @@ type ClientInterface interface {
 
 	// GetConversations Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3503,15 +3612,18 @@ type ClientInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3522,15 +3634,18 @@ type ClientInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4766,9 +4881,16 @@ func (c *Client) UserToken(ctx context.Context, params *UserTokenParams, body Us
 
 // GetAllConversationsWithBody List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -4790,9 +4912,16 @@ func (c *Client) GetAllConversationsWithBody(ctx context.Context, params *GetAll
 
 // GetAllConversations List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -4814,8 +4943,9 @@ func (c *Client) GetAllConversations(ctx context.Context, params *GetAllConversa
 
 // GetConversationsWithBody Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -4837,8 +4967,9 @@ func (c *Client) GetConversationsWithBody(ctx context.Context, params *GetConver
 
 // GetConversations Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -4862,15 +4993,18 @@ func (c *Client) GetConversations(ctx context.Context, params *GetConversationsP
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4891,15 +5025,18 @@ func (c *Client) SetConversationsWithBody(ctx context.Context, params *SetConver
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9041,9 +9178,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetAllConversationsWithBodyWithResponse List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9055,9 +9199,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetAllConversationsWithResponse List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9069,8 +9220,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetConversationsWithBodyWithResponse Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9082,8 +9234,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetConversationsWithResponse Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9097,15 +9250,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9116,15 +9272,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12025,9 +12184,16 @@ func (c *ClientWithResponses) UserTokenWithResponse(ctx context.Context, params 
 
 // GetAllConversationsWithBodyWithResponse List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12045,9 +12211,16 @@ func (c *ClientWithResponses) GetAllConversationsWithBodyWithResponse(ctx contex
 
 // GetAllConversationsWithResponse List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12065,8 +12238,9 @@ func (c *ClientWithResponses) GetAllConversationsWithResponse(ctx context.Contex
 
 // GetConversationsWithBodyWithResponse Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12084,8 +12258,9 @@ func (c *ClientWithResponses) GetConversationsWithBodyWithResponse(ctx context.C
 
 // GetConversationsWithResponse Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12105,15 +12280,18 @@ func (c *ClientWithResponses) GetConversationsWithResponse(ctx context.Context, 
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12130,15 +12308,18 @@ func (c *ClientWithResponses) SetConversationsWithBodyWithResponse(ctx context.C
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19543,448 +19724,462 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxvJdSf6VTKwN4IAbzUIoJucYXcoYnvImVFLw4fZHM/eGDBY2agEUNOFLLAy0U1Iwwh5r1crW5Yt",
-	"b3htry1FSBvW1T68ljY2bM1qpVXEfpYhZ/yXvsKNPCezKusFVOHR7Bm1wuY0gKp8njzndx55zjcbg3Ay",
-	"DTnjUjT2v9mY0ohOmGQRfHowZRGVfsiP7qqPHhODyJ+qLxr7jUMiIzpg5OguGYxDwTg5mRM5ZmQQ+IzL",
-	"A/hbsOiMRSQIR4L4kpz7ckzYGYvmcuzzET5Og4B4IROEco8MwqnP4Fmfy1A90OcfsJPjcHDKJJnOxJiJ",
-	"5DUZ+aMRi0SbPE46m9BTJkjIGTkfMw5NCUJPBOOy3ecNp+Gr4Y8Z9VjUcBqcTlhjvxFac3UaYjBmE6om",
-	"LedT9bOQkc9HjRcvXpgfYYUOPe+tgA5OH7FnsHyRakb6DH48Ub+8L1iEyzfx+XuMj+S4sd91su06Dfa8",
-	"oDunEZ5zFlVs5IXTiNizmR8xr7H/YepVJzWaJ/Gr4clHbCBVR8lUxDS/22p9IzYN5oTxMxaEU0bCIaH6",
-	"nXbDyczdoxKW7/+K2LCx3/gXNxI6u6HX78bbk6mcN5zG851w4ksGn/aHNBBMLUcU3Qk9trQN/Ri+cTeQ",
-	"+aE/gD9oQDwmqR/AuDlhURRGatz5jYiie2KUb6ffELPBgAnRb5CQE/3BIaEcs+jcF4reqCQyJEP/eUHL",
-	"md0xE4w7LNmUdyKfca+QwEpIZhiFk4Ri8vtIp9PAH1Au1SCXUGXEnhUuRqqda4LwULLC1ZThoqHMBIsI",
-	"FafMWzqWzPJZk7Q6WbKGtSgbX7oi7e2TtpiGXLBCEt8kLY8p9wKmF6Dk10dMzHClF23NV+1nlxJ5BBP0",
-	"WESaEj4OmK8EVTgESaanoF5obeYUZCZTcfVXOBzm5atDsqVDAtL1iA/DgmlxRhiX0VxNyLVkvXtNEBD2",
-	"gS9km7iDiFHJHvsT5iok5HNy/bpgg5B74vp10qSCPJgyfnSPnO22HMXIyUTkN5R63nE4iwawI8MwmlDZ",
-	"2G/4XO72kqn6XLIRoKrCPU0giJ7Rop19ODsJ/EH89AunkUwkvxofKKgnjUQ5p9YSMM8h73P/uT1tNT97",
-	"Erf2Kk+iSOiWPIqYMrTgW7XX0pCvwjsvCkjnDuUDFtybSfZuFM6m99jkhEWFPHakfq+EUWcr4VDTfvz+",
-	"k+rDrc6UBkUNXDGmLTGmzHatRVcl5FKp25Xp44oytkUZIT9jkaA4hLzVQPGAa4Kc+exczUvp6QPrFdL0",
-	"pSCCSenzEdoEBHtGIspHrFUglqSkgzHzjESpxGBPZhG/O4tKhniMQiIrImrIOXs+RaDQFT4fBexpf9bp",
-	"7A4o/Md8OsFPLmmKMJLMaznEhROhf9enwzwVRsTlofSHGkHqp5DR6ofyG1th3I/hhcWUfMyEMI/Wk4ww",
-	"i0NpOkkvT4dwte6BQ7rkX06YQ3rkX9IgcMgu/BdoAr7fI5TzcMYHbMK4JIOxIhJvjY2zOFaepcCPDhmG",
-	"EVGtkd3K6zqm4hGj3jEyyXzLAY1GTEggdDn2BYKYCY1OmUeoIBGjXlXE4jHhj7g6rzKasZIB+eKeGN1l",
-	"QkazgbQ27SQMA0Z5o/S1hz6Htmu8EflnVLI7Y1qjo4BKJqRmaYsoUE1DsW37HTOvYqAISHAi1gCAcUfH",
-	"jHsLOzEaHmfnansnTAg6YqTZQcukYsJMQXIectY6SLFBQWjECMJX8/7Qj4R0yBT2QDFOoZi6DKcbpY0J",
-	"fV5KqPYIrwkzLsGerbGcE5+X9gczzh2Lea0DUdRlnkhWbKk+VFcSdXB2T4weTGUR69PWAWBywNjnig16",
-	"IShm+kfFEc1z574chzOpn/X5aA32N+NqYe+EM14wtHtIvUDUgB9gOwShQ8kikrA4h9jyCCV4xM5Cxcsm",
-	"pg32fBDMPKWZDVRvzCOzqYIht2/fbhN1rnw+IjQ+MYoVarO/DRXUaPWLvtzoIZgtMOdMGYsSMSBIF6a4",
-	"V1EavFgCmd4Jo2MmS44fCDjYAfeGvRI3BJNPU+zDJU3U6q8JYjf/iD1DL4xCWecRnU5ZRIY+CzyhJM00",
-	"oD7v89DgT/ylta/9Jwpu8FkQkK+QGdfi1iHTiMGPX1GwTW3fM+ReiQPomnbuKHEtyQmDB8EXsxjNqb7o",
-	"ScDMXuXXdxTuqC93xKk/3THD3pmGasejcsSXOyATn/uT2aSx33HKerWJqGK3eSC4RMHeCALb2KplUFp+",
-	"0ehzXLS9bS2gBchya5UDMSXd2lijYrc20Nloq2kwtLmmq0i07exQWpqVk0hvWwOYlUjfrPKaOYs51TUv",
-	"GxRnBpMjGAzuavNAkY2jgjnz3fjBYnuH+qVQnU5GUGhkod7E54hARF5qHHFf+jQg8JQgzSgMGLnVAUVa",
-	"CSZRgSdN6PMjfLTb6XTiB2gU0XkjPqP1lsBpTMA+t3TgYeT5nEZzgs+bKfQ2O4UMjMtLXnjgwJKCINPJ",
-	"V+JQBBa1yQMezAnluNiAUzmdKCSXwKXlNpYa1FDD9pW8tprdK3sOrqxdekPusoBJtsBHP4SfKkeBbCzc",
-	"I9Xv8pFXpyXPeu/KiLotsvLFxBeinO3jLqCTo8DKGohQsyjFoJB3gjWBND02pLNAEljwljVeAzvSsGtT",
-	"lvv0jGqQm/XeFbltidxwiQp3xFVL7OrZxEFyRKoxREzOIg7BP2Ofj/aJ+80XrjVocC4LxjzS6XSuof3m",
-	"acRGvpAswr1uHfS5kap6tUSbNFXPhgrENeJae7ePlOsSzp7DMmBMxZBFjA8YOWVsKojbB9LoN/aJGhLo",
-	"tHTq7wxCj40YvyZIOJPTmWy3QAvNL0hCFgVLotfUNfY9M9I26YCe2+10ujvdTucmqMHWAkgFeTEyErYT",
-	"9WTqecxDrVzAE33OZ4B22qqp2wAlBuGEkWEUTgjlc2sjqAl7hBBKpV77k2mABvE5aNl9/jFR8yYfIx75",
-	"mEwY5T4fkY/7/OOdnZ34/9WTHfIxOdbb9zE8QW521JdHCnZzGryt9oh8bId3DqkfMO9A0UM0JwGVCivh",
-	"McAZ+jwTDUpmEA8DC5EEXmJ3avXIx+QwGgnT14QGSrNgHjkJvbnCXxRNE9C1IGc08D1o5IAgmcNU0WSE",
-	"D5qme+Rj8jg8ZfyIw1uqdV8In4+cpBsw74Btgz2fqpPkALXSAfNI89QfnDKvRaRqxVGDieMOfKFePPE9",
-	"j/G4x13yMbkfPmQR9BNy8jGhA6nWf6gmYqHD2Jh3wsD+pXCkQ86jkI+IYIOISYzPAEl/A2Gm6WWPfEyU",
-	"tL8fynfCGVfzorAIHkENCQ3N6tDi+WPJmtwkHxNgsAUva56ekBd7rsSIefUW+Zg8YoMw8lLvasOdYwc3",
-	"qZVKme+wA00bimcxIcv6eYN8TO7OsC2mqQ9jiGkQMerN8XlBmnq2yTSdeA6Swo6ZN6wIkVbc0Zt6Hd9J",
-	"9rF4fw8ID5EGIKpGiJlaai79gMw4PvUUXjIt3wY6kEfmeKoNSJ8AHZ4DR2XKBuRkJtHwXX7EfTjluo8u",
-	"HhycHiK0+BB3u0D6apdyPygKfSsIFVm/NX/ImDneU4aWXXulLI0nfl/R3mGy0RgdZ2aHQPQG7EGKHM6p",
-	"iLeCcnFukWQXSNJq8qE2CSvamhrzsNUWMEZYN9C4TFCgIQpstQfLcz+UVoBIvAo9WB7UcBBywAzMj2qJ",
-	"8I17s2Tn9Dr4gkzgW9g8XyDBaWJQv7yNjqK4tT3Tld3Y+VhptviqafGAhEqphAMPokUr8koiiCmjp3GT",
-	"asEeqMfugJH192a+NOQFL09mQhIZUS6GmvFiT+hiMa3cSujniMMI4zXYhdW7J0b690fapg+/K3jBZ5PG",
-	"/ocd52an4ygerv7pqX921T976p+b6p9b6p831D9vqn9uO4pu1T899c+u+mdP/XPTUTum/umpf3bVP3vq",
-	"H/jhlqNG9KTQcqSGsmPJbaGAkBLzmxdZYOJaVziBcW4bMqjhNDYnalRjSySK9Uix3IAHNiUc9I5uUgzo",
-	"Jldm9vr99Tl6w2ng/1Xgw/qpWowWNqI+J00Nqyb302+txObMui5nZXqET2I+cEYjOG6KB2hg23AaKTTb",
-	"cBox2mw4DRseNpyGjd0aTsMGWQ2nkcJNDaeRBkMNpxGjFv3uO9bhTMMBNYyU7MYnkg8pGa2ezsnc9Jda",
-	"amIzltAzw44FXcNpWMLN/Gw+ZMRKMkwtItTbWbHQePLCaeBU1aSLTWNmJYrDgLqkqTVDpa8I0m3p8ygU",
-	"Ox4pwvX5gfZFn9FgxpBzCxkqJAFkNJAxLRf6xWOXRDcnSECPpgL9hRuKhF0Q/2qvVXXryDB+68o2siXb",
-	"CB6/FWLwkR+TdaLw+9xN7LguGdAo8g1wgO+vCeIiUbkOcbk/OFW8Tv09pAP2/qP3XDgHLnvuFvrb7aD+",
-	"7OnzJ1OIQHRIj5ygY2MwYFPF6S2BsU6YZJV4fpynGPtTkGMT6rHXFc6fbMWyI2HfWqgfNHdh1wbUaZjQ",
-	"6HSBz+uaIFN0WhMa+FRg3Eu8L2sEvcQ+E4XsigKF9fnJgRM3ufTkqqPumntPbp4HLiKx9SMBa9FOOHkH",
-	"j2Std+7rI13rpcoX5ipGr5Zem1v4RnKVLhvjpnGnQ7oxS3HITpdEbDgTawXwYs8L9/uAdMj52A+YGcYa",
-	"BIDd1T90z+qspgzrEo4Ma5PNshuMeGXRUehd6xBijbP/LpOHQWDHpYni8IpUTJv6Ivb4L/RW21cQXmTd",
-	"/QviQkTFsJCC8Rci3A15c59UW8I6wHGUf301BFm2lVf4MdkouMX5ni9kMZGDVl+dupM7oS/ykSwylDRY",
-	"GuGYVXUy89IDMq1VPhPxPAsPw5SOfB5HYC6aoQYFD5MX1tW4HLv3ZbtU8xzF7618gNL0cXVykj2x+Yq5",
-	"65EjLF+8zb2CDYtmzL5oQSNGeEjCwGNRHIleHP9gfs03et+6ipGKQKt4S2WhKIq7dfScKp+8zDoVnr8V",
-	"gpELLwIcSjIJhbZjTiifpxazPAIUQ+8WW1yEpJG8AwmE7olRERx5BDEHyU0C3E45ptr4GHJ2EEfnQXOJ",
-	"SRPvqyynzsxKmZWoRqM1uUfm7ZV5SNFJueIkxbv0hQOby5FmmmTTo68ZHDvxufm8NFJ29fjE7ICrbNsa",
-	"R0ts5GBdQdvs/qAV53A6DeY2wM3v0CmbEzdl8xEu+LQoGdCpL2lA3nEIe04HMpgT2xxKBIQr+AX4Kt1e",
-	"5SObNj1tC0VnBlcbTWeWtvDY25aWArRyLKlkQm36KWNT0lxqemkZ2RlGJtj9K4QGQQrqLBDx1gLtFAr4",
-	"7EpvTCkoN1oU5FkSdfMs1VAjcttWi2dl3l6ZaxWdyyu+ld2lcp1cux2M26cGW9mqZm4Pq5ShZGf4hdTG",
-	"7eGvcII2cHiuzk3BtoDD3woxKD9BI313oZ5oftd6a2unCBtxMkOsLJiL1qB28kINb9QSUOmf+IEv5wdo",
-	"rhj5Z5i3FgJdTpgdatic8YAJkYk+NJfOWoUkpOOeCvABzATwQeALWST7IVmvjq+x+gzPuYDnVK8QYCXq",
-	"3MfL7urvNozJUOdy3lhMgLW4ZFETK/PLUqZwxTkzm4ZRVuVMU99yrccusdF3ZkGwVexhuKYZYz1+mcy8",
-	"mFX6gSy8yRaHnHCP+CMeQiQnhQCaWENcbHe8uXiWTo38h6dsfh5GBbbmryu+ZK4on49DwUyMbBgRn+8g",
-	"AzXxOWQQckl9rpTaxFip+VOu003yliQVY0UuY29bfQaTvL0eb8kcmyu2ktklUAiWJCioyVSKWUnZZfW6",
-	"3AAGvChp5LYsmMXnQSxf3VXIH15cj/KTnb0i+mRbvhb6nHmwQEsUkI1Q/TbUjhonJjPbCqrGkvOySYmS",
-	"ykC+XKjk5lLrVGXeXvloFdHP1flKdumYBcMSy36RmeySGuCHaxrgC1bhyghf0whfvT7D6qbCwn2qxVcK",
-	"WliZt5SdnSv+kuyYEhgLMOvM/FyZodgB9wsBX9L0sqEVHvVZkq9q++DUdLZ8pLWIPX5vZRJPb98VYWf2",
-	"5AEPfM4U25+VRJoI+E2xhloUbje8lNKtPipLvNzwvxiHID3i+ofBfn+9Q5Hb+qvDYfYqYyO+sKpP1a17",
-	"61SAwne98lppcGdCF0ozuXmJmLIgEBi4eMrmmAOIkuvXvevXD3TlQnOdVRA3vonjtqomEsRUcJaKtrQy",
-	"VPlG1ThYJW1cXVLd5ukqvqN6iLvRJkecuJgd4AZei3sKH1yTXUHoQhNHd13SNPlWU2U8M5U1YSdaTp/j",
-	"e/f1zVM7/bf67HMZhd5sYD6bm6kOXEs15S0ez6fMJc3eAekoqoccDYroe9ABZ8z7fRal2g3C8BQNw2ri",
-	"+qKr4gxz7RABEO5C3HfEqHegU0kIPFZMmoKlOLvC+7HZ1oq0u/i2OaZDYx4ki9BLJtiEcukPROaK75au",
-	"za5/pxFar333tM5NyJqX2UpTQC96/n6du28x/eXXs0ea52F0ikeo5WD2Fx7MsQKInckDd2WdqjH2Oak8",
-	"9vQhuAzkiV6wuIhAHQNOSYvZw19wpXSffBT6kNNOPSwUQIjCMxo4sVPO52e+ZMTzIzaQwfyAdJN3wLeo",
-	"ftclC07m+bzDqt0+N+0ekN4+oXyueKFqRcQNIxupnAe74gpYLLUMXySFcCrf7LWbfX/qLb+Mnyq3c04F",
-	"CSjU55D6Sv5anCc1mhLw98E4jPvMjajyvFe5KY/q1KJiRT2Tq5R5DtnVOXGaVrqb1U/Vi0Uiv3LFCJT9",
-	"gkkU/E99JTbbZDXpvR/bKOMEnlZRiBjhKl5i5HwFIe4USXCr+kSfLyk/YZW9KKluQbLFLSoL/tzWbS6J",
-	"/YYLN5TK2Fr60AJJulRcFYqmLS5gkYx4DcUIsox6xXzJxfaZglifArSvkz0r7UUj/yLqvqcOT/QeO2NB",
-	"vhHhD6xzBEqqz0frgIJLhA8RCNRl/0rIl6fKwQy+J1b2/2YYESoRFfohbynxgD2DcBCMRoOxQ/bI7z2C",
-	"5LxrrK0a2ra0ATt9W2mVM8z0dj72B2M73XiS3K1DwohMldj+CmY2Ul+vgxSs7BZ5mZcLt3LIkAIFkxM6",
-	"ODUpo3UdSvNQdfCwWnaeKAxYfNwWutjiBxcUN6mHEsqT7PBUeh0ZApg1jIM0T+YxbFA/aIMB5Juk3ILM",
-	"gI51JkHAxwWVOutWh6xdUeQqT82S7mpS7OYZ5WIWSJpdO5ZdMVVFUkaxwop4TGmtaR1vHblUMxVPxJ5t",
-	"i9POViyLXnTov7qQrhNztDrwNMUC9mNStwi9nWT37To73SfVVjuXfPNwFDEGGTJVo5Ag8gjIQU3mcbh+",
-	"HWlDst77W3VQLcgLWWqCzwysyIRbsBbVDe5+9uUrS/uWLO1fC31eTqpFQq6WzpVjusXmPEFA5TVa9vHd",
-	"r8M3nn3RlctrgoTnXEeiF98NWoZrIS10zxL1haw7royFmVqXBOTvLc+7+kxXG13i/tP+tOrOsCU7Wv3A",
-	"fWReujpoWzpoX/cHp5uQCZgq/fKJhPS4lqxAdcI8NS9dEeaWCPMejU7viZE4hIrHm0m1JNizNG2WV+8s",
-	"5JgLaXNxkgTqYfLoOsGZuQRJMH5nUX7r7KpVp+hJ6s0rst4WWSfp1bImRR2CYqpxh1GqxDdcx3v09vFj",
-	"MvbVk/O4LpgvMQu7IB+wk+NwcMok6XU6XTKdiTETkM96TnzZ7nN3EHLJuITk2JRcv45TuX6djMMA9EAo",
-	"tIWp8q8J8rXjB/eJZM8labr9xjf7/X5Dt6D+3Ff/jH3174t+w205VkKZBCv58qDPh5nZCB12o7pLOgmH",
-	"xP1mv4Hb2m/sk36jP+t0dgeP/ak1GPiO9RsvXNIUjBEq5nxAp/4N80d7TidBscdBoijIBQUuvjxdQtLZ",
-	"QtqVtNvBorxr4E2CB64JcnTXJFUxNNGcUI+lAyri3Hv6PTKiZ4zwkLNWZWOb3tPi4RRQQ92GSyoPdLrQ",
-	"mkO6nR6Z+gM5i5hD2u12jLj1+1gCvnUAxYV2er1OJ01M2w3zcOwoFr3IzVTVdelPdLCOLyF3ur1prYtJ",
-	"fW1BtfweakOjSOqYk96N3eoE4oNQqJ5bfSJG70ThpGjPO4Qao3BcoaYH34q5kGxSxv/W2ONwOAx8zh7O",
-	"xLiK7edB5nGwRsfZ6qjn+Sh+HqY4Sz69ZWEminh22CJpam7ukCmLhC8UuTvEGjEciNYBoaaAHoQwQqpE",
-	"8LbKaGZrZomkidjgrIweoNQNlN9J0UT3xl7rAHLPa9N+imPHJWCO7lYmHCUBygahfmMR9pfvyTgAanVV",
-	"/RzraLTVjyaOvm7OcHyrdt5wfO1hQKUa7eIFvQYeeHiQNJNXWgekA0uNM98BNrUpLioQnueHpMkdxzSA",
-	"el++FOkaVM0Rne4MI8YczCHajYcaQpz3DoSCaVGw1o6piceCt+LCx6djGds4th5dEMnShW0Cf0cPzEsO",
-	"2dV10hyyp+s+exuNYbk300XF0a29pqYPbsVjrAmSn95Xw3MShGp2Pie6cojl5Z7BXIpFYmK56t3eu33r",
-	"jd7tm8sUstXyYyXWgfj6W2pST6qsYQ3NKv3qlWq1LdVqFtfsX4PAa5g0rQ5XoIYrOtgSHTzIw71seCOV",
-	"UGcbHwQ9OSUKiRiH50V3lJgYbCNY239w/Bb1RiwO562Gsv0Hx2qSx1ACr7JE80ecBrU0VunLgK0RHbEM",
-	"t2idKkEtifYnJOXyhvnlqe89leFTCCQZha2Ux7Tn7Dp7zk3nlvOG86Zz2+l2nG7X6fZW9aMePThuOI1D",
-	"7kUh1Cf8wOdeeC4aTuPB8b9Sn9lJw2nc87mPf73n89nz5I2HVL10hP851IU9v0qjScjn0PJboQTnrFmc",
-	"1K3DwhJo4ZRxy8QzCDlnA6zqOdRKVUFpppDzcryo9dfE0JA0WkM3fIsOThWfLCwPgI4kxQihzJmuhKqr",
-	"dZ7Eb5Jmyni11yooGVAygGmKvBZ69ZMn84RaGA2YiQMoVqbgGTKlkUx2Aip6hUM/YGvF6NQN0+N1NYu6",
-	"oU8V6yz+3syXm3ArLTKq6wC4gNEzn48OkvDlONdXkkpxPd+lNZvqgv6ZeelK0G9J0D9ik/CMQVmXQjKD",
-	"AjuV0/VsLOe+3e3SYVenpyh57YqitkZR2cQrhZJ4ChY8xeoxoesUaqTQiJHuzgkVzGuTQ3wIwnHBp8I9",
-	"yDgLkXfIn9S74LnBC5M0IJA5J7+5qqX7MygpnDcnYIfYG58ZBbNmCV6Fd8t6eKhaFv432Lp1Z/IJWM2s",
-	"UgMo3pez8JRtrOSONlfV9P4udvCqAW7Ew7vYwWutRB3WoV+6YhzbYhx23HnxXZFrgkRhACZQHfm9T7qd",
-	"DhaAdcitThwH1snei7QVnU7HudVxep1V9RooM27pJLpWuVJFjhn3Sst/ZdyWBWdqifm9iuW2milZsGfF",
-	"huRSq3FlH1xaAVjFkJxLEGM9nHb+WmtWRFJ6Nx6VrccwoBI97CehB6WxBWMe6XQ6lr2VTn0ho9lAtpPm",
-	"WmQazARxrbEU1fRd5KaOjyo+hc6Eo7ttcoy27bgcPLGaIXREfU6a8D36KlpxEAMUO/YjIUkEAdVKMPY5",
-	"hERA9OEYbx2ft8nj0kwJGQUA/f8T+jxmx703i3TanNJnucOLvX1IG6UkalzmBOrugNcct5U0Hzx8+/7R",
-	"vZ13Du88Pib/56fd9m6rTR5DgEW3023tQ/yDCbGAAIh2u91vvMDbIGaDr4k+Vw9CMIT9lF4dDCRx9Vlu",
-	"20EfWL0NRpPy6MNa5WhwFf99t7NLzkJ/AH/ukTPfY6H68yZR2rD66xb5l/q9bocMZkKGE/X3LpHzKV4E",
-	"6e6RZ7NQqqe7b0Jokheec4d09zod8uAwbaxLuTD3Kt1TKDHPVXKjO9qLZrnSAcXtFgopXycresCDeQG2",
-	"momxEkTIsojHzvwBUHQwP4ip3spOE4PFaTA3jFCQTnF5RR5KyxSa7/xuCNfEgIUssoYWt76+U32Rgxqr",
-	"CqnZKyyUX/IurMVe4ZJX8TkX1HxYWPKhQgakcgEYZ1dXsyiqSGGnXU+lghFMYhSVariyAM04pjOx7ePw",
-	"nGMKJCtI5YB4bEhngRTm4l7sTNYmqNKlTruz1+ys/J5giRe8qrlvdVduTp4DdSVSIs0l0/0slOvV8bvA",
-	"V1ZD7zaqu8Lr8SakiCHnovf5KIC8DvKA7OpoGPWJNHsOSbzZfKZ0737jPPKlFg/9hgOMI66oIOKLngOc",
-	"Rtg66PO9tAyzcSzK4rRjY1W0fwwTuTOmik4/UKMEk6T+4hGjnv35vjUk+Aq1gpqFMeuU8tRZNWLtut7V",
-	"gdrpDdMFMUsoY/VqmGIj1TCv1O0Kx1ea5NYKHJZkN1QPbMX8q0as+i2mC87OCf5+QPqNfoMMAkYjU1qz",
-	"jiU5NYW400oLUoto7VevaHZ7NBtfpF/gFUulGqp0K9/w0LKqIfr35WOqRTPxe1cEsyWCeRxRLoYs2oQf",
-	"lbPzB7UYXBh4D1Z3iCURdpl2ciOpMPHqZCntF6/ockt0+T4fhtGJD3JpQebqFauWLu+xOj3MrPeuyGFb",
-	"5AApDU2ITDlBVDASpfJt5GijrJxAdgA16CP15hWFbItCSsOnDrOxUuSIJ4mSwYPjIl+AzIbaOGQnSMR8",
-	"xOy5nYDYTS51uaQ5EZDbOJ2NzSVN4Q8sVd6kX8M0Wtr7hrbHHgSwYeVX7G4UhCc0eMQGZ/fE6MFUun3e",
-	"7JhK6A7pEg9Nq/E3PfMn2MLCmUTtf+7zUQsGXjVPciah3BYuvT1iI1/ISKeq8idsE0lH0die7uidiDHC",
-	"nkvGBXQFTpBwKBkHt0QrZQdFP1CSX1ckqSkrByrWTnmX2eU1FnyNsLxFInTNIL1csYtF55MJxgeMNI23",
-	"jNChZFGSzPiaMI5XvPmC7LZVFEStGJixzS4KeGVcRnMyZRGGviaxqQfE/fCJS5o6T9UsCFroAdROiVQJ",
-	"pyoW4sUlPxZd5tGemyaVJGBUSPBGJiNtOYqfJKNakX42EKUZT8Ip3oFq2TERgY2gFnWhqBdsEJWlyY3j",
-	"jcWYRswj+GwF1wqUE1qpSlF1E6EeuOms7Lwkk68BM6z3rkDGFkHG4/CU8eLwFfZ86kcg8kqvrr3nDxnc",
-	"5Nax8FK1lrrGpt1W5FZn781OxyFvEI/ORauiYw7aK6aZr33w+MBkS4BLvWNGXHjeJWPIHQKpTt3DmRyH",
-	"kf8NnUXuLUYjFlUpU4J9OwXLsHAtC4/4dGUH3JZYQ31dM3XYsf5dMtQlK1Lv3MNLqx36NEVfHXTYCqSj",
-	"WeTL+bGar470hoOQ/PWOOY1f++BxoyhSB2KQvvbBYyj4U3iqCGYegYODCUcw24gOwNHHEo4eLDyER+Aw",
-	"4kGPpZwuP/l469m9QWdyfEPRzFN98k13u1Z35AOfCxIq3JMet4sI6CSUY61R4GVpX/WEbzecBoLQmB0Y",
-	"iTj1v86USITUeGX3XDD5DA2Gmlx8vJ21g159n4/iIh06tiFgievfpIXBJw4fHpGzXYxWSu79jKhk53Te",
-	"5033xkSMnurPLmpdCuvN015TOWYCozUEkZE/GrEI5o5jP2Ge4t5ucXoYt93nfZ2UT+xbsXMUJxqxIYsA",
-	"8sIcIFKKPaeTacAEDsjsDiYDYdyDPOUQ1o0lTJKZsTN1Qvuc0cEYxmuGK9SOjlkEkShz4vmCjpRepF73",
-	"2MAH1chXYHoQRh7zyIwrYeA+31G97wxCPgz8gRSuaoZKwpmvjh6Gmvd5M9IlochJ6PlYoQCXS8SRGUob",
-	"DTlzSFIC1DF3wZLYysOHRw6ZhEJqXzaow7Gi2CK+6POMagAh7bF+AEs2odEp89TwzbP7kMDCJbibOusD",
-	"DAHZmUM044Q6rXoDYOv+xb8gb2tm2+dvA3HAyvqCuA8fHD92TZ0v2DqIkYQ0SZCTVZDr17/6+PFD0ut0",
-	"rl+HJzGkTrOgfmOf+Fw6pK9ZkfoCuZb+7m4g098plq6++Wa73X7xwoVgH6TZk5nwOROChDM5CCfsQBe3",
-	"iSgX0zCSfT6kfjBTGm5zxqNwJqk6O1Mqx44O7lSHBvRh/xuMBP7El445bV54zltK1iDXJTAtxPpMtPt8",
-	"h7h6Ui7p6NSRmlFr4wlMUEcHMk5ci6u7B4TyuW4Z0gf7GHAZDon7tmnWbqbPCRF0LmzO7xBOJyYsFOpB",
-	"qM08ukuoJIiomm6/IUP0CYDcvH37NvFCjP0k7LkvZL/htuLp3A10Diur0ATKMijohorhgEaRInqoHqCe",
-	"AAFn4h13iKu2zMw7Ib1rgrjI/B9MkfPfhedQBEEgpvtNyD0FFEpcQOduC4OPTSuqUSq1ucLE8rXV6rwN",
-	"o1BwwY+zc/FQj6ZN7kDELJzQWeARGohQR5NYOWD00BOZa5UCIUpHEMSXuFyKxyqelBTPMUwE21AME9Tp",
-	"pNqYoxfQVaq12ybHAxrQuMQHXChQWAcXBC++0OCczoWani4U4pBvsCgkZzSYwRYMgpnHPDtF2NkuQF5Y",
-	"/QlpupZys09AuXGJhMp9IZ36O4r6RowTEbbM+VcCkHGpxUGf2zI00gqXps68dJX0FPmshpwugkI3vpuq",
-	"Dl7TDWGw3d6ui6QfgJVOMTvgPRDnq/WCVpsgH9LHRXEjTKItF0t6B/PMauCPwrrPUQHY10Dko3OZhSG7",
-	"LVKqFJS/1WkdZKCCKe1iNI5znyvGcWiozSETGihwrPZvGEZQDwY1CTjIihrogHmoMWHeeq09wSUpdMJ4",
-	"jGuD6ohJQTRPIt1Opwf7CRcSMCnR0V0kKiXe/NFMdRPrXq4/gSfd1gHKTGAOuLKwm5JGeK1qhMWL/EiP",
-	"RT2SphE938A/ZabMFAsEa5MHaptBxAkyoVqwuDcmlNMRi25cd2GOAwlHnnLcb9XkPqGEh3wHc6ufj0PB",
-	"+hwoCUKyUs/q/MKeWhKI+yAx/wgj0nSTgpKuQ1wrMkR9jK3i7Xa7hSva7XR2zcn4fRr4nj4VSJPaqq6I",
-	"+Ax/VIJ6RBWKw6hwLxzMgJxP2DBUR5pgQvuIRDMu9hMiAInqkPMoVCx9PmXCMaTS564B9K7mF46+7nZ0",
-	"V7MhAwKMbWafdF1HycadcLgTUR5fZEP5NOOnXGEVxmcTw05GTPa5RUHdnIBpk6+zOVLRhMrBWKdznrIg",
-	"YB5RiOsgbvnUPKlDcO0qbUoGxfzmyFPcZuizSDhgGxdOOoWS4rd2BJii5H3iYjjhUzySFA+k/nRijmeM",
-	"lOV5mJwCAZfmTfVG/Y72rus3HbwqQdJFpfSjSCamD6BWY9JVM0/nfwJp4U/0VUaw+l+/PvGDwNcWkOvX",
-	"1bkHUeRizBD4zWx3CzBbuKSa+6l5/brVDgVh4XOrHF4c3+7NjAx17cQ8iu5PZhG/q3/G2pYZgwYwOvgL",
-	"xd/9VGYxNTEkLiSIpP8m5Bbs9jpvEgy7ckh3t7OrWVb3pvrxZvemuQPQ63a6+l6doyYCSQkjRj309Eyl",
-	"nk1Ez1hQnpsTOIQFRGh8ayOmCCqJa0UYu4AhMlcgFHjqN/TeWhcGNALWF6agLb37y4klBf81icGoFZ/X",
-	"yDZ1b8HYzVQzB3HQa2qcyciUYlZO07B2cWeqZ+xPX4cjbys9ygZslraquYwaSS7jqNG6oP3zcWjccohB",
-	"YrVCq3l9ru8Da8eTVqWMFojAARm7OuRM8Tw/vvJzEoSD09S1LAD8WjE9Y9EJlf6ENM8VM+rz+CnIPRMD",
-	"DcO3USXTncRD8WHmWulSKqkC3iJsHWgIYsBhPOQxPQPsolfrjMVyyTOaM7R2oLFy/KKZKQJ93DOFyHDD",
-	"dvALEcxGegf1Hhmpo9sxkLzP3ec7eMvC3Y+J5uiuPg8or/F2l7mPQZqx5Ac+Bin41ccDpbD0G65WbXio",
-	"X6eS0ACywCoErJgpCE2F5LT83Lt5y/z5xpu3zZ+3b9+OXUsGRDKvZXiwfh/+th9FTue1+hwglQJE4zDw",
-	"gNgAyITRhPIBI2LmSyWUpnD7YRgxMVaji4kP1l0trejzY8ZIrGVobStL/Ra9w1uKzgeUG81DHbTnOyyK",
-	"AEALt63k5W3SvB/KI7UlSuIzr6VgTp8r7RShFGh9cRcA47S+CVwkVs1804bqds7wqPhCu7+nsCbGhRdZ",
-	"4e06p1Dj6J5pF6wuhw+PbE0msSS1Gk5DsSPtd2t32h1MzMk4nfqN/cZuu9PebTgNpTWDTbBAFwDrdVhU",
-	"osm4Z7RyG5GJQkDgCoolsx+ZMAVBmgaAEQN3DorjE7D8cqykHvR5KjqhqEQyVmdMBSsURx0YrCtJx5A5",
-	"1sE8UYgHzUaGfjGdKirukAq6z69fvwMncP/6dYN+7SzQGbXoID5ZbfVqSqyqFlTj8AsQMHyFABHfB3R6",
-	"oCWU0vwDJSzn9gi7nc4b1hOKrBX7P1eiRWE8JJyYjo68xn7Ddq3B5kd0wiR4Cz8stpInj9x4EDd1t/Hi",
-	"CZqimZBvhd5c32mIr4EmtXtufKQrEBjWCH9HkRrhjjfD56wiUGI2mdBobtud9QRxZj4HkoMtaysiVwjX",
-	"9qQ2Yg00dk6quRnHR0Ozr8YLp+jLJy8K/bg44N0d2KLj2DGTGSzuXHzWAUgTO/Nx8YB5KB+P2XHaoarG",
-	"nIRBND770+9++su/SDwwVYf8xo567m2l84n0iDVzBwmcI646K2uN8uWvfvTpJ3+UHaV6oWyUpsvH52F6",
-	"eAmHMQBfqJMb8gGrMzj2vLHfaFjBLOBkEPs3bhjb6CCc3KBnVNKo1/5oOmrY0SeNVz/805d/+7fZCe3d",
-	"vAXkU6fx3Xzj9fdUwZn0Mh1rGOSQFOc2QKL2Ur36o//88r//+5f/7a9e/cM/VpxZfmILyQBcUiCjqzj0",
-	"7OCJF2n/V0xBCO6AvHudzuZYUbxwsSNRPZl493DtPuw+ac8SQ+wbb95WR8rmxo1aPKWw112rV81mfIEC",
-	"Yz+z84kFrdhJ3KjDLgoH80ZuCTqpJSjlKo1KPCDuUzt9bU9ux14HBOuN9Y8KElDqrFTte1VqFlN8Nw2r",
-	"jIPmwFJxMTdDypPb2P/wiVPAK5FNKrRIR3CdUUG6xhO46WgALeZE6TpAVLCZNzudJ6r1rKGvHP0dCTFj",
-	"oLh98Jg0v3rcu3kLrfkxygs5cZMQAddBGxo+U2SCKIsU6fMH3Og309gOqJRd3fg+8YWYQZFPuEimsEHE",
-	"pB9pVWgasTM/nInEvhqn2ojzZ2qx0udNwNTo8AMU60uwinY7nV7LQaWvJKPklHFjP0AtVIK1V8fECIJ1",
-	"lUiz1+n0+vzr/uAUY+juiZGDbqRBEAqlWPCQBFSi4sB1og67q7gPNV09qynjok0g+AH8DaDN9rmZoVDI",
-	"d457sAUoq+ZEUlMy99TTOTfzC4PlSE7CM9ZajoWN+VFzmm6ns3eQs5arr98kzVir9QUQCHiCpR/0eWKV",
-	"Nrcdnqr33FYZXH6sff+vCyuD0v7YHMg04rQM/mhBB8O2Lw25x7R+TuekGRN8t+MQMA20UjzPDlTqdpxy",
-	"vAAiXVsXVhRuqb6chVg4DSAW9La3o0lEsdo82L19+zY5p4JkTRXla7BsCXSrCwf15k5MoPkhKbCghpTQ",
-	"MJzumEQtAi0d5c0qo0SFZyU5iZRUhCdrrxVsYD2JGYfVbQX8pc9WVvgXBUFqAWVClBps/rXxybsD/4H/",
-	"taP3v3HUve8fiSP+6ObgztGto9Ppv/r9O1+73W63G6uBmM1CRNzJtfBh7ogVDmUvAxCtGIXY1GVO30H8",
-	"t5K2SP55SxTmuqpz0AoH9mZmYDZij98+SIo9Q9obsKYWS43E9ZeRNusetnJEeqFEudJZrQhtFeAQSeDw",
-	"YoT7LpPxIjeDcER83qqHc/cc2P8Y7NrumhsjJp/SIHhqfynK8a+OnrIdPil/MxlTsU8geM3KjKLo2yRc",
-	"034UhSdNEjSfO/gK+oGw3hvtc522ORw6INhL06BofMozA/OljRJ04FZ69oLJ9MzdNjlmUvp8ZKSlYBJ8",
-	"IdquG+cjanYcDD1xIHVDK4cu0+viS8GCoanUj5miFllHc4BsxORhEKSShrxOaBYEKVaTyomRhizovLG+",
-	"XcjvAb/nWGzV5vdu3ipqvvJZfje/yNuTwJklNFwucxI//GameGCj4TRs3zYwsGxi24YOJNBL9TRZHPtJ",
-	"TGrUdWJzHhzAQ53Fr2PluFM/jinUdjtmzxr7Pafhi3tidJdh0kh9x0R9+9DnVlpMXzyM/DMqMbOQeUqp",
-	"eUJa7+MNww4kYTQdTHwOf3agSlzuyWKawGRx5hpep8R8ucqKog/aePYKV3K3ykpaLdgrurt8RZMvVlrS",
-	"mxtZ0p61pGitXQPdFZ/2MmxnDc+2tilUZWfnw33WobMJoKFzjLqwA6uupfPCFg93Pe5RCRO000IocdRO",
-	"cuDgmwbrfPhEUbK5z/Dhkxcp2PAepAwPgvT8kqoTFoTIJroqym1bBC56iDDKcUVFTPE4E0EOo0xLT4wn",
-	"8DnEt1jHUrhQPczEDoQRpGw8uiviSAEFSAgPiZgNxn2ewgcQ4xQxIk796ZR5FyDAL4v0Xnz8MksMt6CK",
-	"pckTZ13J7DRCzrbfewnsqHOyLwYUfKEYY37zrjDMBWGYleTuGuT+mqSYUn5FOGGvS4qJ6lLsmEmB2YdB",
-	"lQXZo+SYTijpOtrwpJVL9VMqlWea+l0MnrJj7n2OVdnjp9y4kFEzNLkN9MULcHrgJYE5NJLkeT+P6HTK",
-	"ojjkmkLBVT+5HdPn+FMLL92lRGYUnivGoiPYkoLilqTljMyZbKdnB+GoSSw6Bom6+mS6wIJOGFxF44tT",
-	"H4NZCpxGePsNrGYZUODmJHnxjmiRTpoiJDMxo0EwJ+6HyCyfuK2UqD+w2jAZoSkU8pqTcNjn2Vtw5dAA",
-	"w2t9YQewXROku9vppALC70DOEsPGTckwX8YRmzoFeJ9HbAf4N67FEhjmZrxN1ArWTy+jmr4mJwzkMzcO",
-	"jX9QnaCD9D0FhdASglfr1+fww/k4NFNJli1/d1BfTMhhJ3F5sJMX3g8l7Ow8G7aDeXvi4tdJ3XKRT+ZD",
-	"mgmPJ720NyqbIne5Kgqy7+UvfvLpr3/w2f/+u6zGZufM/TCWMk9qW2e6O3I+Zfd8AeFdpaitcMg1ZPlu",
-	"VgJvavxVAG+9wWd088oDLUXDU59vbV27eWRTYBxZb6krQ4zji0LUmfO6mRCbpeehLG6qVORDrYLdbARl",
-	"hiMXbzZpUtvY7sBFK9JtbdT2oqlifzX9AhNwraJhZA/EGtu2Bm2uG7NUEe5qmZ8SiQYxbgHq4u2lG9Tz",
-	"nkIlwnJwmzaFwMMI7l2rhKG7H9+t5BAGZf8GFw1MzgF1ZudEhoiicBgKD/Aw6nNIboP0vAPOo1iIyjBj",
-	"k2l2u53dVpsccrzbqeQqtibG/hSCj9hU2pf0znY35qjp9jpvELi/duh5eNUp3RIcg+ZkFkh/R997EnM+",
-	"wLIdcOeHefE1LDhLYeBlo4HSi8iezWggMv1oHDbA6WeumRZEEGH8UJ+bKMV4O3VkfREAo54HU32NwAtW",
-	"LMevUpU744CPxBqwZcdUWfdrm8WWBR3kO759+/bm5vvGjqaOt5BOiwN4rFDXkBvJcE0kFJWCteuu1bqQ",
-	"41DT8NagRjGFbgBoXLg9sOjC+oajYyxqKEnjsSRcO0+glUK283SL7FhTrMnGVRZxtwK1XRB4OPQ8c61X",
-	"x6DGk7KwA4rHFVCDCSR5oxA/6GYXWMe4JxJZb50knenCSmEAktSkeLGuu/NQMuJG7Nk9MXLb5FCBCAh/",
-	"hmKBmEkIEm7Ekc92N+dU6Iw+zMOwYStuGvIyhYFnDFwREwxS0kyxSmEBaLAHXAcz7BK8D39ojS09YbgN",
-	"HqZ6yIICu3ODCZIG6gAC67WmQl920y0TaazPioZWpNtV7VtvjqlIoYjU+BRGg8CyGTfr3+d1CACYAfR6",
-	"swSa4Ipeglt9igxSnCiZVca+/ww50ss//tGr7/z55//2v7z8xX9XpzTcOFRJS22lLsJkINOOJbJNKbXK",
-	"I3/1nT9/9dc/i+87ZUYeR91uBu0sG8ynv/7Ry5/8Oj+MOES5+gJ2O10jWpCsSi4PQsIRs6KQ1ih1SGqt",
-	"5ctvf+/lH//o00++9ervf5yfhLbL1JvE7s5JgWBcb1NXGsjNHc1DC5fxmiCMRoGvlUKLIVqyGqzGhnXP",
-	"may1tp//7Bf//K2/+fw3//bTT7716SffrUqqpbNaFMiaSMLCqPE6q//bX/3J5z/7xatf/C/kEJ9+8suX",
-	"P/n1yz/7bp1dqQVWTGWnLV82zHHIMktZnOMN3C2ePxyyCEVFsoykqae6WVuX1cFlRc9LMuAt6K2YvxV0",
-	"2M1d+KzA9hZ2XMyT7B6zFkfVSxZc6JGgGaUAT8JFF6xWu3gdUpypcDg3ixZAT3gM5Rp1C0XjSHjYATmn",
-	"vkxykQArqxwnfzdOtJJJ/MLDJL0LkFvMfVa6z7mmsmP4x0VpO8aESEHtGRoEWKTnLNVqFKkD9cGel+s3",
-	"T816L7CU2jge84fCZUxNJzaBhMMU6t0nLmZRewRlzV3S1ckcBWlCAr4TppOuIAoPhzpLLDAZh7jU8zBJ",
-	"rUt6LYfsdEnEhpDa07RskneCVVRrvtaI8kqOpRzgFUY1fajGXlnlwTnsK9Wnm1d9DqfTKDxjOYUH85jE",
-	"3euLot1eZ6/PdSPG6KrWpk0ewVShm16+m0fsIzaQS7vJ+sZrmlTViayh2PR5t9O5dZDdBdRUNZeJYU+3",
-	"29lbqP08MqT5Gi8FwFaXKB2alBPcZxNeBZQUU3AM93/7qz+Jkap9cjCrexWQtEQf2d3hoXxkaD5/B1XP",
-	"gEO2MPRP6PSrvsSseWvMceVJLVEPayhZaFHeyKCWrPStHR5ax3XxsNBqvP1hdTt7Bil9FVr3Skg7e1Y3",
-	"QuO5Oe2sPSkUB8WT0KLCQJY6Y8/vx6effO/zf/i7z3/27Y1PYjVEovji9u7xxFxvsyb/LO9ZqrakdAK1",
-	"p8VKC2BnK2kgRC1FOlO/LYdAlQGaJv6m78ZmVKyaxv9F7MLu8Za9OpA7H5ak1AptbA4auseUWYM9FOoR",
-	"e+lxLOxf6RhJ/4VgoDSZjDnerw/740m7KB0AhS1cKlVTL/QvrKoTKOqBrcuqAx4LmGRLPR6P2CQ8Y0Lh",
-	"v6Q0t5tkn9YjNT6nlEu/TQ5FKuGtrvKgOtZp9XfO6Xwf3R2pmBpoTx98U/ZucwEPNzW0vgtDMXDanh8A",
-	"6nSQhslBvo95xIXvYaLktaB2pts4tjQOJunzTJREF7KH5wA0ruol8SCUWarSFeotAVnVd44yeiVQmOt5",
-	"g4EG3U5PybkiQ1RBxxsJF4Di+OGZ2fGNrvK6EQp3LVr8wl4xAoPXazGK2vu3imG0lBZtWd4rjifIcB+y",
-	"OGtPKQlehMBOU9kFyWrsdAOWul5OII+YxPjFpxDrUCqRH3BGpnSUyj4ukjspGTuzQ8LAY0Ji/hUnzjgv",
-	"Q0kDMghnHC65pDP0+iBp49z1SyMPZxu8XArRJu9htMfllGJJ2Sj9id2HBPuYQ2kcnpuPvc6LsgRYm5Fq",
-	"a4wk71I26cAKRwLU85CO2HZXYgMXXGP6uWSSZ7aG0Cm615pERW013VMluVNMHeYWLYxUX581tn2QB0ns",
-	"nC7Bt710vOkS4N1be53bt2/udjpWhK2uQ1NgzyrBTU+cBnDRxn5329dYLaKunZwJZEWK7a+XjCFPgJsK",
-	"yyuSiNpjBaH2NQVjXokW5Pp1k7jp+nVyYhfb5+x8iZjs85RnS7hk6AeQ4PpkDvXnGGl2jIvMif1eSgbH",
-	"TiyvdaCrAykZiddesYwDDQKd0h5rjZ2yuWIS16+7MZBW0kzEVf4GdOqrwb2DRWooFDorKDZWkPx+owI7",
-	"8VLNv6xie8MeiosT25oYH4f3SuzlSSmN1DHxpb4GvSBiKXUWGvsfdp44m1/jDWTCytDn5YUFVWzdS2GB",
-	"vY2XABlkCDCHDdK8DdhFgaDuddT/Elk9jMLJO9UT26vH7xckt1/FfdUxX8TJL3TNuLihlULh3qlR3UCG",
-	"9wvqGxS5oy4QoeRO2evGKUXSH8StDPNZN7aGW1ZBLMJK7+Am+ntyIXCRKn+IDU4pJpggjHt9jpWRoHgs",
-	"gg8wr1u5zmlAXGjGbdsmaTeuKJsMp7Dojy6I+9xt58v9+JyU2hKSYLBrcc0uHRZGiV2ID+sgti4Cyfxu",
-	"2R5WjmW/QBBDhXw8Zm9zrziEXSGVkJvTc4AHoBeb+sjJTBrqxnp8fhCQbjoRdulkehs1ZCyOu87wjeKU",
-	"3dswuazA6b+oFpYamcOWxwJfGIpKnYAciNIDRSvKh2sK/bokuiDRdXpcKetP11mE8xIJBM1svvLTlq09",
-	"K5+nS2PcMbS/mn+jCBAp8bx5a45CdJfTkrNFnHLMguHvgNXlCwtYJj5nxVAFzS1Y2tcOm9KJ5RfaV9Yz",
-	"r2zN31JAjF9yXHDJTCyG2krE7+W1rVQIf7dNLWa8t3C8WbNLwht+B60vhYfwMlpgdGYHuNS2LfMLRqXU",
-	"ywUlofR2OktROBzCDYgkDczmIhDfxJRLdgBilaRL68cbpmaoWWEueUi307lVhD1wZV93BqXfzVRGt3Z4",
-	"KIuyxOT73Ui0n9OY8Xq5qi4qvPBRQoVftgTmlz9hUSkZll1YyHi26iYqKifDi4gxTJHaBYUYYp9GUsaB",
-	"9lvJgnQrJzxFYuCJ2IRGp4tThesSrZBWnuALpEkDn4pWRqKdMjYVWD82FfN+QNx+o99wySBgNCoOV1hZ",
-	"zN4ixsGoRnaMyZBqpDfUM/KFmWNr/bu10k5A1CtJE20P+8sSzg/xwkBRjc+/9QevfvibzabWqRXgb41F",
-	"R429tpD/tYYimHwUH9MNbAwqNL/91Xdefv9PPv3ld3/7qz9qbCVpsk3fV0L8S3xFoJhALyj9cZrKLkh+",
-	"g5RJZAcU+djgbQFIl39jQPmABU8nM8kwgf6CWpdcq/fn4zBgO1icUr1Imq6QVM6ESzp5z3qc/5/AgQBx",
-	"q78AUq8igG92b5J31St3YLj3ZlrXjdvOSFMAiKq3G3ia0lIUO+92OjcPNBHqyprdXqd7YA3YF8TzxcQX",
-	"gnmQSaNIyA7iIcEIL4GQ5aFEo7J9UgoK7tWWmjcNf3nXUEpZ8yskmut1umrk9xhanusOfeHdh16ntxPv",
-	"ZP22F2i2iv4PM5Ur12mzMle6kya7rcu+QqJaZCk3uprOcQ4ZRYEBcOu8K65mFgkshgPK1ZHEhV12z34B",
-	"Pdojs9NW6b0hhkqrC7ty+kz66uVyhKVkXVzAd+U5lxOyPYhedsJJf3CrizGeMLZSbbmItC9C3uYo+4Lk",
-	"7fu4/hTlGy6ZJWnx80oq8k0HKAN2Zpn8fTqJCWyJGIbRWhF+WEnJyK6mq35/m3sYP9dptckxnTASqblF",
-	"s4AJQgVx9TBy/btbkuO7KMfxFNWQ5jQIwnNMyF8iyZNlEJuX6vrUf3Fk+zpB8auJ+/WvOtRCAMWXs+p1",
-	"VwMUrDc7ZKbb7GNV7oqL/eVED3j+xRcdQmjNfAmSuESg4XUjBkPTF40btEZsRMWWgQNEYCzT2e/AU0KB",
-	"mjA6jaEB/BeKUJJeXDUzjEhHR571WnDaPIiHS2ev8diQzgK5b9mwWk58BaDP9aEjLv7xviku2QTg0eu0",
-	"4sAAOMKCuPDfzHO3OgeEQkZLKsw5Jv4QqB/zEUCNyYjpqpzIG0ZMCgQ43U7nAB70+chiHj7PjSuMsiPw",
-	"BRnTaBIwITBZT5+n7xWo897CgEBvhvyPCYwIJCEfMBySYNEZi8gEAgLUEJL6njMOjesv+DBsm5/63BdY",
-	"97Nt/ewSGoiQCDU9l1uoynWI63MZhd5sYD6bqxQO3KPACxWcMe/3WZS8l7oh6uP4hAwj5iGNOGad7qhZ",
-	"KWg5CGZeQe4kyufav2ThQR+sL6LIpskVBk15OGimflMZdOx0tQlIF1u1ASNpYiicz33p00BTTK52lEX2",
-	"oRYrlJOOooGeQyZhxPCbbqfTialOV48gPOQ7OA9OJ5C7Vs8CSQuAaZ9DXQcEp9iAY0SV9eDeQdHex3nN",
-	"JD1lvLT0FB78121rgkndpxMmHqhZFSQDhVkPYv6TqA7AVTSUceJLyONQMA3oj+6m4hft04nhi/HalQIp",
-	"+PM+xlb984//52d/+w+f/a8/NN9j+cee08geC6wNmmIQpuwjQmWDNCuWWl8Y3Bk7FVRD74TRA0VMBRDR",
-	"nqae0ctv/7uX3/8eVja1Z7Ro8E82H7lSCtQLhvzqj7/16gc/+/SXf/fqH/+g3sCd2Af3ZIWyXZo6HlMQ",
-	"5AtHuoiGXv7Z/wf1Ev5LzUXf0IUeW9ib2zyYgjp9uVfnxBaJyGstOkpJQdPMmVp8UwLtBKnozepb7TRs",
-	"gdXYb3z+m//w6q9/hqubfbVsbRNtacEq18CPCUvdXlrUPMPMBdqm9gDuNuARM4mxOgsvu8BP1k2UhPvk",
-	"06GYTVmNb2Z2sOE0gjA8xbHi8Dtm4wA/QA3jAmbrNGwwgy3Z37w/9eLJdjI/Wbeky5zR6JRq7HderFls",
-	"rpRDb831i9sci03bCwxtV3MDL1Q0047g1DHDqrarlaErZbhlRehyQCjRO626dICJVrhnluGcCy6ZpQ7f",
-	"gmO29Nzk+V/qKPRKBfEGr4OlOFolPbhtaRtaIeDsXNtjV63fm6LiYpW4Xok91H21GWKZ8ntXWytEyixu",
-	"XNW91j7h4UnozaEWL5TZlSHxpUM+Cn24ShNGplKzL0HTUSrCAcRyG+1gQHmf401guOKhfhv7SpWat8kH",
-	"Ctu6mFEVz6JLFM2i+R5NOCZBLWh4bDKVPvNIU2lt1uB000ud69Vs8FqRuhsbwYtUKaO9gGnghA2VcmQm",
-	"TSOISgjPWK4+r2FxllJUaK0353q5JV4/8boVHj2MtNy2dlaXvHfW9ChbBtMCnLByf6tb+qv0uZK3v2ey",
-	"hd8tNE2m+0Vz2YU41u9a9La9KvxF1LShLPl5uqliaE+dW8uubOXGx98UPNHDv2T++SUUtdDYnYEbiw3d",
-	"K9LSRaWW1ZtDN+7CzhmhR0xqr7FF8DXvY4OwTd3tkiGOXNhgOTznAqSbEm2+gEvWzRgzC8bMdVh49Zpo",
-	"OX2+4AJ3bF69K1zCaRSF5xZMEKSZuZK9T2gQ6CFPWgckc++7z1e4+J279w2dtNqZYroiflnpAX2uk94o",
-	"cqPSP/EDX85JE7+9lrj01d5EbHCW36D3fCFdndTPWmG0px+Q8zHjaIMmvuxzqDd4wlKKC9qvrW98YcOO",
-	"EhNxE3YJ2IleZW0ozuxrq/qt9lQIPRiXtQHbHlzMQhQISXUFHaVWG8p+JNZpp8Cuq23c3KYgdUJKLtnD",
-	"4T9Mr/4lDyRImIU2DtW5L76FMINkPGAGXHc8pcCkqP5h2ZKsm7VwK3foi2jtS+bbR31J1rg9vzoKEfs1",
-	"cUgRAaXsC6lL9MYsV88Uvcy8mjU25O1unSomsxXTF9p2OZ+f+TKd0FAJe5O6Zzdzw/7//R8v//hHL//N",
-	"T/ITjNizbL5lMMXMLiTl80Xevy8+wK/7An4hRLPAkr5iOKGcjpjYFOAsxZpI4TVhprFdhEPLEd9EvqMB",
-	"ItTUxKgE/cG8dDLHNZD+hLUyC9vnh+AbRiznnrL5eRh55p6iaeF8HAossXB0V4EOn+sLFIYGieK81Iec",
-	"uQoBApxMoz/KvT73RzyMFI6k6ZJIedhlBQnFe7Uasioy4KTBXy7gchEYQqX+UuCguiGOWwIeK0Q/rjeS",
-	"0tsSxRn4kRqB5RUORhM9cuDLgYISItsyAPpyXUKI4dXi4MnFhRrMu5Crbzq9R/mIRe+xMxag1Kwhqm3/",
-	"cpbqluCLLn4sdOJYsfHoWizIPLQgtV8UBkzPpxsDkXRQxdoz79WZejI0ewV6q61AnIyo2gr0OkWBywlo",
-	"6l0IaLLP++vPfqiNUPEpWhcS6UDQMkgknvoaBpcVX8S8zYADwLJjDDA8DicJI49FbZJ4hQy4A2ePep95",
-	"GK2VuNAKbT10prCThLBIT1t+jM1kGEYTnalOkOnsJPB1KqJKBh4+NwFiRI6pzLDNpUYYTCB6+SFH2tbg",
-	"WJaPDeYHtuimMD9wsd1jA2l/k634sgjm/FLf1Y8kacl1MnIexkEIENSR3Ymm5dBF2J4KYNCTbC0OYIgF",
-	"73rxQwl5VRNbZWFh6xgzasSKLQ9CKjOGXFAQ0pMLkYP6ZNWM+RCuVcEFCXJVCfguk7qFazbDrxn9Uaj+",
-	"KzDDPG0FqKf+a2GW86xYcLi5SMsvlos8lH2O9xHyyYZSXdXM1rtGaqASCfg1WDsgkUud5zeX7xO9B1tS",
-	"d5dnA8qMZl0zwArFEbeyIhuoh5ShqEuWfSdTUb+8JlJJqURQhDMJe/HkX5LS/4tVcD3UKyBwGYHAxfkT",
-	"cmf0davGea8BVPbZjM9gLwcacrEphheVI4dDqFOnJ4/+vFSK9XCYFu0yTBwK++m4EJd0gaOkK+Nx2efx",
-	"bUgrHkS0zdvePTFySVNMWRAYpZuS69e969edVGXGllq9UzaN02HaA6VCwY64RIFqcxtJHdA9sU+6Nzs6",
-	"SZPlvzo0vgvtMIqXAB0sfd692e0QPKtvc8miTCxq92bnNjFH+cxXLUF4SnauAzphmOKScgLGMfi+1e7z",
-	"R7C4ML5bufE9Yh+xQdH41kgolRoYjClFL91O51Yc/9rncVnEbrezVztNxSg3H03er/FmIGz5YgSDeKxQ",
-	"KJSkbve0n/jv/+Pnv/lT9BOvGFabj1XY3PA2GnlbbVgISGsPq0KSaIusqmDizSzXklyZeybE86vYzob2",
-	"cWfdkZWnWNgqcZWOCSXKtlbn1d/8608/+d6rP/3Jq7/4p1d/+fNX3/n+yz//621UBSnhbtu7pJfnXZuK",
-	"yr7AECkUKRcRILWCB3MxbylL/g2xqajA5cWrUZtM3PDibChLmIiduHQvPYIsDDSuVatfck6TIHIj2i9F",
-	"apYCjnARqVnKj/AFRcMjAlUwFleA0Fw40yoX025i1nMgkqLIeHTQPlUk8lSGy26qHXqeIC6+48WJSFJQ",
-	"mAoSRp7PaXw3S8Q5VRziJm5fl/Qc01actuUrmJxF52tpkw8MiMbGFRXlk4Qo7UUrflakj2ZJFjtCRYGH",
-	"UDzTF5i4Zb/P8ytNmsk4Sa+FVTQh68gwjAijgzHRi6B1Qy4ko54DP1vXUyweKEODobVzcqnq524sVKpA",
-	"O1l0lc7cqQw5E3FGldYBCSMHtJo+T5e4iYz3x3NUV7tEafPZA0WaatWnsFhqCKxlxoBrlc62UxLYZeWV",
-	"XyHWq0xr6XN1Mg5ilSzeVYtFWu0UVorBFxUZPw4vR37dcgvfgkgNL5PAQMexR4wKNDXVRuh1I9eKx6GT",
-	"maw8jppBaysPYnPZfbe3ErcMrDhavieLRqKztaw0kkVe/yKRlCQTMWkK4D6OGWOrKCRgldX853/9rc9/",
-	"9ovi+O51YwqOsixiy56I+ib+9Bqtnl3hyxVqiKtyQKg4TZ6Vof6ezMMZSODpNJijaNeSXUEIDaguA7Cu",
-	"cPjtLktKGuUE4vLUjmuEnRSxgqKYkq2qBgXn9oJ0AuwZTqACYjJcMUXFXjZHI+xvRhOwyLUU/z9OABbw",
-	"IAY3LAA9J5cVTI5FdbgYcSP27B4Tgo6YazJN5BF8z8Zuqj3R5xSzFCYZGQ8wG965D9pRkc8jjdPLgLhW",
-	"eNt9nlU/MndYSfEVVtXu8d2vWzdTY3P8NUEMTj26i7EZOKDS26aoM2DcRUmoRWa1SG+fLHRHtMkDs077",
-	"5YC8z+vj76LMGCloDCB6ljgL7M0BRg5FoG6mkXifL3cgfGRm8Do9BorFPw7VYuarHSuBMgxn3EtY88mc",
-	"CEajwRgWVx+YFPtK36yrFzaur6Xh0VpyNa12pEld1L5oYHV773Zu7lgXFPPLjCvpmWwvVg4aJQwN7S2H",
-	"hIsG/fLb3/vsL/7H5z/7xaeffOvV3/94y1B/k8u3CsCv2f+6QTkxO9qegTx9VDdpJb9QcJs5C4XW35sF",
-	"0NYwZzgQhaLSMgYfkHPqy3KR+bsMX1eh6YuyGIPGYfDXasjwpgMEVAoKT/3B6TJQiPU7BXHVw5ZZOK7k",
-	"qUHJ41RqnkhX/eTzkDNyMpMaAx1YbiMezGNjcpKxO8aD2yn90XlTA6uvw3SWWkp1grGMtXRBaRAZmsmr",
-	"metULaSZCd1wknWApzGTc5KkOT6pTp/HD6gxsGDYWhD3Yfe5kQokatcvY0Ux66DwrEuCyEjrLnon4tVc",
-	"jhpSVJ5JTrvIFrbhIiaFw1jHJLeCmbRwDOsbKGtBp42vg2pwrQXIdv75b3748s++99n//rvPf/qHWwg+",
-	"+Lo5f1+yBCr6ZH4JiqOkqGT/C1MkpeQgXITJzaLpiy1CbjAGhmiung92QUGUKiVM780ks2qY5nLC7rb2",
-	"s+kOwcSAlUoUvBKMe9peJsiISSW+97ZUK21P10q7TNVOJ1d1Tn8H65y+tiqnX9b6pr971U0vU23T11XZ",
-	"9OJrmt67+IqmNUqZojgurl86DCMCJUy9YzYIuSdc0oQCWL4UJF3bVIaEh+fk/yb24602OcQvjIXjmjCe",
-	"JdvyoGX4Lplx6QdwKyVrUsHybogBFEVrMJOxqPR5Nj5vS7CgZ5dQrVU8VYY4F0ieYVDAGgVV+3wV5PAF",
-	"rKVqE1Zj/1Zxxp8tGybSY9i91elceMXVJcuw/Rqsm14D1d4Dzr4azqKL7ry+0LjMpVqhtJ+R8nHFGx7L",
-	"5pxaNQHWb5It2koWVLXOcNKrEq4Xio2KjsSF4qMLruB67zXUb3028+Uyc0UsgfPZ6K3qqyRg9MwucpPC",
-	"LzMhiYwoF0OtpGh45UdCFgIUTZeVM5Z0b3b2tGfn92a+XOrXCTmDEft8VOrWUYtTJelJBduGLkTTg9Aa",
-	"C6boV0vAihrAZTFzFOe9WF4//EJQSYUet1LzfcuBI+sWz+91bmLZuDug/aqDsZHdK11L4AHbnFdlJv57",
-	"5uhcsoQwWg77IimWOZM6q8Up4+SEBSEfgXaYKcynNb8BhnIkzEh8yc03lyg+ZfFpsvvMRu3k7jQcFIlD",
-	"O77c/KxvSOhoOCOSSoaZP38XAZiss3ZBUOk9Nc9NeXBguzK4SMRp3henNL0DhfkQ9Qx9Fnh2anc+DN8J",
-	"o2MmXbQjZb6NS263yWE6izpEh2TAVp+7caYi11lSgB0LyugS7Lqafr8x41hH0Os3DqAsu1MQrO30uZvO",
-	"XKSrt+cSOLl4NxCbhKuDCmappZjDL9OIQdm+pCjQeUSnUxYJSB8zDajP+zyEpaSBXj4wmHF2npkgaaoz",
-	"N+MDNmFctsoq0SfJkVzMU+/m8yO5Wwos0gYxtWLHTF4WT5nQCRkvRdLZhcau+FxUqz/ynT//7G/+EKKf",
-	"N48uFw3F3GNMJQL79JPvvfxvf/3yB/+pfExr4c8Nrs1a+HSD41iQNITTCTvk3qE+8WuP492Q5LOz5VOv",
-	"dXOp11794O9f/vl/+vSXf/HqP/zNy3/zXz/71/8T23n5nW9/+sv/2thC3YBj67h+yZyNcQ1bkUrIuhXw",
-	"mpOxl9EXWXtBLjJNx6IzeBGYMn0QLghWIpqzEucvzRy8QVNcGvAvcFfSUwZ5Ms4fJDkeFUDS5NayziUG",
-	"U3c7nZY2QwWe/kVCK3EuCPXdNaFg6oRFRL1ViJIGsyhSkE637oaBZw+iVQ0pvYFICd58rGcdLfYfZnsi",
-	"7NmMBgXLoJa8KFWEffWhz3PN5Z4qx2SpNasQZF3l/pvZ+8th7OvuCDph+QK+hYI2vQEpMZhe5NWtc6UV",
-	"hasPCBFhjQFt2EC5mUEtx5C6m/vVbZmFI0OQuLmR1bJ6bnmtzFl7zQOpLAkf27xhy5iw7OTbaMtGPOkV",
-	"QjeP5w+HLMIY2/Qyxek9WpeifHhsgLt0EXALT3EZ+szsxRfFslp4HC8CYWbO1QVBTNOrbXASY3+bAXFY",
-	"EDO6MQyjE9+DdBvl6PIdeMgKhwPLJd52cfd1cXN0Veg0ZeAQFTKcCnIeRqdwk83kdlCDazmg4nzATo7D",
-	"wSmTfT4IOWcDTC82YpL0Op0e+bo/OH3AA5+ze2KEoRgRI4MgFFBmknvEvUFncnxDpws5Zdw1KauJL6Gv",
-	"N1sYP9fnbjzrGbfm7bYJThAvzBL8yWM69xgdUXMxcQaWREHc+JHH8ynTplC9HO0+P0SvjNboTljSYj4l",
-	"BD6qWi9GxgXLIEO94smSgX1Zb46uDwpo11pTWLR8WfKQ76CCjuIJq45b0XWxAp8v6XF0t7SoB04Y/F+X",
-	"1LyY2kEw88SXtz77wXc//V9/+ekn3/vnH//ysx/8aiO+6wVlPMoH8vlvfvj5T//w8x//yaef/DI7inx0",
-	"/8LyHYuSb1lHobDc1oojzK+TGWF1dvxOTEeXy+5lL5kvMBQkOckH2bIeFW7Vr5K7a7ZCaY41MjNZk77w",
-	"hEw2IVyQUMYuSfOE8pYuCGHJYy1JqrgV9/JSd8QkrKN4GgJbf2oqcCyqGcW4jOaQTlOfUp200smVStxP",
-	"6iB2sSiBLzEvhCQBo+oxzkg4ZbxYAjuEBYKRDopY9azrMUn94GFA5TCMJse69WRIlixquh8+cbHbcDhU",
-	"02th2FfEpsG8z8WYTiEZqyEGQoeSRYmn85ogLkj0snVyHe019NTU9Vzf84V0jV/RJF4VhJIThRloFNE5",
-	"Zmc69+U41PEVloS8hghG1JfRRYWxcpJVC1DIlVRJho6YVPQuUPDjil9WaToruA5d255TzgBn+Zv3TpKr",
-	"dENisITWCkVi6YAKZl5f6r1bsPOXS/6VrVWZLISQ6wuQhSslsFxRJDatiWk2wjy0cPgPjh0bA8RssKg2",
-	"ZsK94EAXMVr4QfUB4Er98fSN4S69PWg4DV+8RQenSj3kXmN/SAPBnMZUv66e74JY0+10SwpCl/RqvVlc",
-	"SXnbRaIKzkG18pG2TFCSL1wgQNcpJwmn4BrBY0CE4dKbgQkpNbUcHLznD3UZpxOaUgX3i9RjX4gZJEJR",
-	"wk5rt039CX6Ls6yZFoWk8z73+RkNfK/VJu/rYWl9GU7c+Tg0JzzRnwc6EIqHcozJbDwClMG8LYvZijLW",
-	"LPBl1lS3qXyuo1Katasz2AUNVuYK71t7dsmiIfgXVy8s3M2L0OzS23lRoaL+UGrOdU0oHlfGstco8zcR",
-	"I9BfBiE/Y5HAQg8TMVpeCn82hcp9g3DGpUsmmJYRY0jtxsDWd/06Z+dK8YNbM9evOyQMPAjDoVzfmYHX",
-	"+1ypSZG8E/iMy3tihHd3ng+CmfDPWOsgiS4teBC+EUl6N92nbrtNXF+8zT3YF7VOfW4q4ZnKOMj/YWht",
-	"8jjE0o0ndHDqkCkVKLzcgd2lNiQHSlttqheFbJkOScQGzD+DFLv3zPIoLc+9J0Z3FYU4sFTqtLvkhKm+",
-	"VWMsgEjRa4J87fjBfSLZc9kmhyRiZ+Ep8+LWTxmb4mVuwZ6B0PJFn0ewO0pbVUolvqNm5g8YaerOHs+n",
-	"jPS6nS5ErNqbFWud8XbGCqpZdyjrqh7rc7OeajHbGBgR56kRjCWhBNdE0qDZHR/TKWNyuIKCIlMayXlc",
-	"w90a476VKY7I81BnoVZ0J3w+CtjT/qzT2R1Q+I/5dIKfXKe4VgkJhyZKWb+g/WDxaynnXCo2V7+A/Ew/",
-	"f7BaoWoyoQEEsngkfYZ0cAi6w+KloQRnrDqzR5TeU8AafV54Qz1/iCynG9IZLBNqD6k2bx3kvHPWjfZu",
-	"r9MtsRfcsRpSLPr1x4ycUO9OarlT8mWQ+akxGFNULLu93acJshno2rgdUEdSy7pSgRKQ6w/VXi8ejqb6",
-	"DQxo9dzLuUHhUbLCSDa9OrfMYI5Va1tZIeT0Sho+3WiaokWLhU1ubudAmJki15Yv1xQmtpQoc+Ctae/d",
-	"vJWyBmxhZWveDVxmG8vimELD2BaPUL3KK+/muOHWo2QW87qyaJmMNCrigEpyxOILLFxkuTwmTRFGknkt",
-	"h5QK36x0K5C3y4Ny8nx0UVBOKvokFrcpCVhCMtuIxlmxSGQpfyyrEZmlcJJmgIXQoPYybD42/emSoKAU",
-	"C8wZNgHDGsXJoFQ0ZZaxLMOj9dlrfLPfUCC939jvNz799Y9e/uTXv/3Vn8QF9l/98Mev/vG7n//s37/6",
-	"p++8+oOf9Rsvkpe1r1pNFwvVYXH87q29zu3bN3sd9T+7CANYUh8xmgxYjN6JwglspWIRg7NMtJ9g3MvW",
-	"0WeY9ynXj/qBRe/g3bvGfmMs5VTs37ih2Uh7EE5u0DMqadT+aDpqmBfu+4NTjtdVXv7qR59+8kfxLw9t",
-	"A6/68pn+b3TGIrOwEzHq9nbNaIXww8SFb8y6vdVsuGs5kgulSdMoHba+izoY94jht8Um9HJKoxIj37R5",
-	"/YnToFLSwZh5cPcN9n2wSIBmqFF/AIJ89Rf/9PI7P1cE+fP/+PnP/+Nvf/UHdSjwFlJGvhyIRYnamr+A",
-	"FBO6K6DOwg6rk2KvjBZf/fBPX/7t3y6kxV6WFvGTtazlBOmsuW0XzUQWbmERM9HuoIczMT7SF4k9JgaN",
-	"fTU8pKpPf/ltPba//DkOrJF05D84fot6I3YHIZSmEv/BsWrxGB1B6jl1HGmQrJj0ZQD7F7f54oqzreOd",
-	"yiHMiubLcRjoKlKGWTnENuOtntGYeoSm0NQ1Qca+kGE0t02cYlSnkLACDSmz5oRGp+qoiadUPI2Azpfm",
-	"CVLvpOdMXMGeCbfIrkmoIKrdg5yN6pog7pjC4Tpmz1xdwYSiI67PI1+wOItiQKMRxMSYegu+JHgdfaTQ",
-	"nhee83xBiST4sWqWoV6v0yFfxTE9YgPmT6VjapL5vMDKZopwJamDbIuT0gBIEy6qY60J6oGVGh/32Jk/",
-	"YAIvVcWRoAV2t5wBTLBn5ITNQ1M2Ob2oE/r8mD1zlhvK6KAw+5HT5xlMn+2k6o32lPGwzNilqOmeGIlD",
-	"ZLOXwNAFK3sPVnFFk4k6DY39D2/ffrJ+kp/yHDS1x9N9suXkTcstXPVGsjXbUdkwipNLlhqO1Il+fB6u",
-	"uStO78mF5Ey6lzpp2zeilJ2jMvuJWo99gjq0xd6Qn5HeSpr0yhmcMrFO1o3TTN4mE1U/ofM4e5PNTi+L",
-	"tePibQpFp+NCEjxm6Pyi8jvS6NTyCSLsWQmq5VAauigXu5xjtIMPpwAaoRIgWiFCa5MjnsEs8W06BPK6",
-	"5Jdq9kDhIGocWMkjlu8vhbMU/LELgtkmgWz+VR1bnPPd9rlx3hq/qGpM7VdNR+4GAGK30yWgH6iulmLD",
-	"k1COE9drao1TqM8kD18M+1aEc9o0nK5gBiulM3TrqIJFoC5PSKXOTQvuJWVmjV++u1sMAvH3y+DoBEP4",
-	"MdB0vn7p3s1bdvExWMTE0mtEBmTFQpLwI3vPV/SvGMV5fSS5LnQrizqt7Zbk4fFsMF4LYDf2b99+7SAy",
-	"vyA1EaQaw26nawpjIl/x1lmVNXcIqfrBOX9tY6gs5x8ZpnERsYMJS1iKIP064lSJtm45tCXnVCBDOZmT",
-	"1FJeDv9Z8UEuc55ZYWQx14SkmGoVFPDnXwRfWYUzm3S9m1VxFu62VeRWi8xSbF10TC8CXVun7sKqu6UF",
-	"7XrmT9iRFLpWp3Ixtj5WME9Yol6BUY8FvmKKxJcIXKGIua+ThQYUVMEJbLZxojUFY8R9vqO+2BmEfBj4",
-	"AylchUxdy/jtkm66iAxYFl2077uAbBNbXJWAvtYB2SXNHpDXYMCmEiHzOQuCFvbU56mM6q7JXZrtrDz6",
-	"r3VA9sh55EtER0XRfzgB/byOxrQiq/scbgxY8Z56MXWwJwlPPmIDSZoPHr59/+jezjuHdx4fk//z0257",
-	"V+e/0nDcxI627YZ8mYoVfSeM+lz9SZqupSkoYNttEV+qV9yUm5D0G+12u994ATZtfcURnVXatekjqjfb",
-	"fU30uZu4rJL328TWTbrdXdJ8PJ/6fNRSvU5nYgwViQOfsx1tZPC0uRtneEBEiFf65yk+CuGmeMfmAQ/m",
-	"OupUqT22YjVi0qQGe27phWqBUputtRrI4EHxQihoDAJPg5otNSZoGgQmDBa3Ud8EtZVQXxBvFtGTgLUz",
-	"EcKTOFsZrqPHJtNQxiUIBJ3EslPoaujm+z63WtJ3YOIJgguGREzMAgkxyriSIRFQYMUeGS5sm3ygg3t9",
-	"qccTnYHEPmUwMTV040GL6RMfugaZGQanB8TVTkJ4oKvOPRxg3VuBHopuukI9lDTPx2FcFBIUXSi63SpN",
-	"MtEFCjLaGOTaNbHUiZtB33JCH4R5NmIDf+pDTl+LG5FuC5KqhUP9rl3BIv3kbkuTRGjBnazDI6PXTnwh",
-	"IMA5IjM+E4o8zPEA3qDJ0hwXhyAXuWFy8Jj3TQF8azyg03YPrPXNGvMc+3Gyp0CWfREprRLHDDiMkia7",
-	"nc5eWeCweR6S5QR0cBr4cFPNgoLdrurB+qJ+wrns61BBCKqNZbIJxz/sFWcS5t7liDQGsPCYPc8FrOqG",
-	"XhR59as6v20P82rRxouMAyi1fW6g+jVBOJ2wrOJvViSJbHj57X/38vvfS3z5SyaI+uQKE6x6v+wRG5yV",
-	"LL896h/8p5ff/6sK4zUWhE1vyGKDRsGA/+6nL//hn17+5NfFYy7M7bds1Ls1R93t7O6cKEGR1/PXWOHt",
-	"kPxC88i6y1sQ8WToevHyrpjjejtDLghd2a1dx2V3Z5IUWvyiDHpvZxRXjk6zwzhN3Dk1YseufZEU70zd",
-	"o6Q86xKowDdf80pAs0ZW5eVBog+Z/tNTKgt8Qwrf2IxjTlEeYVgQrrXikiToPb8uqDXtCDkPGChiMdQD",
-	"+qBan9qZUM/csYDVOYhxv8Ll5wqzai0k5LGCUW1pM6Gg9tLmw0CXrXGjThBneolvriGsF13wMNaMsksd",
-	"ZtoSNmd5GGWFJbB1zjiIcd3QyDVDHLcbybhcpNZJhQ7Ae+vxGMWwesFlFlTAKZ5Toyqn3KpgK+GMeUKr",
-	"TXj91bKakGYYEWMCaREho/LqRqtZ23H/V4vXSFTqivEa5fi47AY/Umy9G/yvIS9tGShNeuoWZuXNqrZ6",
-	"Gw5Shh+FAtQghKLY11iRAbZbhpelQPwy6Gf3V5IRGbGVKYGbjCEuM06sGuZwh4OTk7nBYaO4ChYO4Wmw",
-	"LIQoC/kKx7qXXRt9LmGwuVTNdlVefSRLhpDCWrmbI0uwVC7sfbdnwt6LwtKtSw7ao7vCxZo8Eqo+6qV3",
-	"PypczdjUdaBCcIEyqfASz5L7HAtuIBTfDFg6jxWEbVXflce49Ie+MU+jgyEGnKs5tI5B7KzuztrTPi3F",
-	"klN17uCjlbgkk3lxca07k7NEzXMahUM/wDAtsCH6ZzqJssjnqGyTo7sCXQM0gvgrErGRkgdqrdRX4tSf",
-	"TpnX58IPGJfBnDQTF8rZLoiplkOEDvb3hQRecAIsK5ImCYqO1xL5Em+UzwmdybHarAGNs4EtyilRmqXx",
-	"UpRS6+3w8DHSUvokalUpnEmYNNDbsoSGmTSG6yRUVCS0dh5FK45BQ5yju+IYaSSvR1u3am2yQu9hwIaS",
-	"qMWIXRjTYF5tYAUZJzcRZf2uRUZbxvQpIikEhzZM4SFSy75xVhoHXx+5Vr9BxnBDBdxPgvQbhzM5DiP/",
-	"Gzqg8S1gZwR9ufgKuHL7jRUkSY6kFsiTWXws4crxkvt7r/7oP7/87//+5X/7q1f/8I8NpzGsrgbyAgUw",
-	"H8e0/C5aGV0vmRidTu9RPmLRe+yMBdD29uY6CsITGig15p4YPZhK6G5TC7C581MtRWS8ji4Ij7QMWzcn",
-	"ZNyQJahBUVwgqdMSGIsNALkvkcHvm7IEZidcxyr0CsUJ2HM3SQzJh2FbBzEXVJlFbRx1boFAW9ea1bVs",
-	"lWz2RxwwTZNiiVar2MEgUEujbbeY34gGQeuAuAldqgGmCdeUZs1SmGt3V1h+DJPtgQ+cNHMTrFR9bLez",
-	"S97XL+JieqkgmqYvs/fvjMea0cHYxEEMoQKu6POmDubYvSbIA37MgqHdsnoTi+Va37aygduWceGaMNRU",
-	"M7slNG0mdgmCpFN3ahYESesiiIk7VE8/L6L1ubBZ0A//7NNfFhcjWD9xZjrND5qEVL/CpEEFPJu2n1QZ",
-	"9Ku/+tHL73+vsMbDhrJbZ7lJORzTo0NJ8Zc//+xv/rCWvODs/GmZfHz1lz9/9df/+NlPf15xe+qZRN9P",
-	"kfvWw3tXuCCW8KXVLI+4iSsYHuulDs0M8yJqS2TJ88ILTGSJ54KiVN/XO5rh8zVAQzbz6AtjEUEeP4uC",
-	"xn7jBp36N852gY3rhvOKvNKSkOFr4QYpoZtiDOJcsEHEpEOMQgCZWPS5Vkq0TiOewiU2DrIe13SbqzIF",
-	"MpFY5084RqbGMYOx2dhqD58paBFs4MIxV8WcVNvQ5GQmfT6y2sI6W/mmjtGT6JhsCg6GWpus1hGjHmYl",
-	"nUp7qhMxKmjsMN5uprbUzn3FpATc1fSyR2dXbQFepG/fjAnP3ga7paJeFR/B0FDFalLD1DlvXwChpQON",
-	"Na0MfIHNYCww3FI7IK5OKn7uc0H8Id5ds+r8qz58T5PIV0FRbCCj6CjG23Araotu/NauekurpMWPhbNo",
-	"oCZ17+j4+OjB/fYE7lOGU3+gx6E1Vr1E8cTUmSJfIe++/fjp/bc/ePv48dPjt3/PUeiqR75CHr7/3ntP",
-	"7x2/+/St/yf+fpd8hRy/ff+u+v7AiuAlQwWiIDqBQNL0/5+yq8lxW4fBVyGyeTbgZxTTXbrMquimKNBd",
-	"CsjjqIgQ2Q5sp2kWc565x5ysEClRlOJMMrsgcGLxs0jz56NIFx+bix2aHT7bdjTPlIRvpkvfOv0MH+pL",
-	"09mSkTtPsdb3NSQWUxSZA+vfU4Dzz9Qof7DGhr8Ux9sSS8nuYsozZGCLaVruDlxBsoQccLdZ1jAjiZlL",
-	"+kXGcn6c3dz0F++kh/9ihq4Dpp3tBaw5aFAJgV9dI73x3oDEmEkmreh/nBI4cV3bFbGytysosHyECyjv",
-	"gnh2fxuRxGfQNqNziXPc3mkVUHGvKDrTeUD1b+wiedozD7niwFB4Xif6+hIFui3FgQUVUQO31p8z6D54",
-	"/KuUgisK4BXUdV2mOt0R3XgNgXd8F7LsOWIrRY6VilF+kE2mbL/pVL70crE6/P6RJS1kz1X0dQ76aoXe",
-	"nnJbseAJU0GUBiviSQF2GqAdnGmhJJxPvX3UoGxoXMl3F+tNqfxkzysxTVDFYSIpJv9/wDD4ASkgItAM",
-	"hrhPBzGDmxDY6d/Nyc6BOU+O8pKD3CPnf+g0jvuwlBlEoSn3EEeMX9lP730XfMa5t6UVnPem3WOBth98",
-	"+RE1INu/ctkk5wO7hUqqtDiqqiq6xZLOz/tR66B9Qu0rONpT0rr/3+Q7NEx/3aHBrkWZq/sPfbSZPojq",
-	"Gh6qLmxIJZoaUiiyHyVXBUB4+Ndej/odpcbcPGAIkEGy1Exzq/nmS/RMuJfJxR0ZL4UBmfXfeektoJjh",
-	"stSi84h6QEHPyL3zumGnbSmET0gzISbNxKYuFOfMymLY6OtwZg7Mfh3dATPBwdmYP3p8bmbTEXsFjLUn",
-	"dvl9KQSHszEM5FlvOG/3szfzleYoZ+3oSuQCKL4vxXpJChqKBjpjrfFiAEZ55W3kZNuWg+/t9VP9VMHb",
-	"6+f6SW6bmFGrRZ4RTm7FL79e/gUAAP//",
+	"7P37kyPJdR+K/ysZsCMGGFdjAHTP7E53ML5qzuwsm9x5aHpW6/BivlPZqARQ24UsTGWie0DuRFC+Mk2J",
+	"oiw5ZFmWyAhSQV7p2rIoh0PimiLNCP8pN3aGq5/4L9zIczKrsl5AFR49vctmSLMNoCqfJ8/5nJPn8Y3G",
+	"IJxMQ864FI39bzSmNKITJlkEnx5OWUSlH/Kju+qjx8Qg8qfqi8Z+45DIiA4YObpLBuNQME5O5kSOGRkE",
+	"PuPyAP4WLDpjEQnCkSC+JOe+HBN2xqK5HPt8hI/TICBeyASh3CODcOozeNbnMlQP9PkH7OQ4HJwySaYz",
+	"MWYieU1G/mjEItEmT5LOJvSUCRJyRs7HjENTgtATwbhs93nDafhq+GNGPRY1nAanE9bYb4TWXJ2GGIzZ",
+	"hKpJy/lU/Sxk5PNR4+XLl+ZHWKFDz/tyQAenj9lzWL5INSN9Bj+eqF/eFyzC5fuXERs29hv/4kay5Dd0",
+	"Uzf0Uy+dBntR0KvTCM85i+q19dJpROz5zI+Y19j/MNWCkxrbU8f0F558xAZS9ZdMTEzze69WO2LTYE4Y",
+	"P2NBOGUkHBKq32k3nMxKeFTSZcN+ZzKV84bTeLETTnzJ4NP+kAaCqVWJojuhx5a2oR/DN+4GMj/0h/AH",
+	"DYjHJPUDGDcnLIrCSI07t/Asiu6LUb6dfkPMBgMmRL9BQk70B4eEcsyic18o6qOSyJAM/RcFLWd2x0ww",
+	"7rBkU+5FPuNeIbmVUM4wCie1CMcp2Gw6nQb+gHLZbuDAC9ck9eQ1QXgoWeGiynDtEc0EiwgVp8xr5xbT",
+	"mrLV15IVrUXn+NIVoW+f0MU05IIVEvwWKHtMuRcwvQ65JcJfHzMxwwVf1OVX7Gc3Q/IRLIbHItKU8HHA",
+	"fCXwwiFIRD0T9UKr6pnIzKniXqxwVMzLV0dmS0cGJO8RH4YF0+KMMC6juZqQa+EA95ogAAQCX8g2cQcR",
+	"o5I98SfMVZjJ5+T6dcEGIffE9eukSQV5OGX86D452205iruTichvKPW843AWDWBHhmE0obKx3/C53O0l",
+	"U/W5ZCPAX4V7msATPaNFO/todhL4g/jpl04jmUh+NT5QoFAaCXJOrSVgnkPe5/4Le9pqfvYkbu1VnkSR",
+	"QC55FNFnaCG8aq+lUWGFd14WkM4dygcsuD+T7N0onE3vs8kJiwo57kj9jn1NfP4e4yM5bux3C47GbB2o",
+	"arqJm3lafdTVedOgqIEr/rQl/pTZrrXIq4RcKnW7Mn1cUca2KCPkZywSFIeQNzMoHnBNkDOfnat5KcV+",
+	"YL1Cmr4URDApfT5CI4Jgz0lE+Yi1CqSTlHQwZp4RLJX47Mks4ndnUckQj1FWZCVFDXFnz6fI1uIKn48C",
+	"9qw/63R2BxT+Yz6d4CeXNEUYSea1HOLCidC/69Nhngoj4vJQ+kMNFfVTyGj1Q/mNrTDuJ/DCYko+ZkKY",
+	"R+sJSJjFoTSdpJenQ7ha98AhXfJbE+aQHvktGgQO2YX/Ak3A93uEch7O+IBNGJdkMFZE4q2xcRbHyrMU",
+	"+NEhwzAiqjWyW3ldx1Q8ZtQ7RiaZbzmg0YgJCYQux75ALDOh0SnzCBUkYtSrClw8JvwRV+dVRjNWMiBf",
+	"3Beju0zIaDaQ1qadhGHAKG+UvvbI59B2jTci/4xKdmdMa3QUUMmE1CxtEQWqaSi2bb9j5lWMFwEQTsQa",
+	"ODDu6Jhxb2EnRpXj7Fxt74QJQUeMNDtoylRMmClkzkPOWgcpNigIjRhBFGveH/qRkA6Zwh4oxikUU5fh",
+	"dKO0MaEvSgnVHuE1YcYl2PM1lnPi89L+YMa5YzGvdSCKuswTyYot1UfsSqIOzu6L0cOpLGJ92gwATA4Y",
+	"+1yxQS8E/Uz/qDiiee7cl+NwJvWzPh+twf5mXC3snXDGC4Z2H6kXiBrwA2yHIHQoWUQSFucQWx6hBI/Y",
+	"Wah42cS0wV4MgpmnFLSB6o15ZDZVMOT27dttos6Vz0eExidGsUJ9T2BDBTVa/aIvN3oIEn0nT5RTxqJE",
+	"DAjShSnuVZQGL5dApnthdMxkyfEDAQc74N6wV+KGYPJZin24pInK/TVB7OYfs+d4baNQ1nlEp1MWkaHP",
+	"Ak8oSTMNqM/7PDT4E39p7esLFwU3+CwIyJfIjGtx65BpxODHLynYprbvOXKv5Mbomr4NUuJakhMGD8Ll",
+	"zWI0p/qiJwEze5Vf31G4o77cEaf+dMcMe2caqh2PyhFf7oBMfO5PZpPGfscp69Umoord5oHgEj17Iwhs",
+	"Y6uWQWn5RaMvcNH2trWAFiDLrVUOxJR0a2ONit3aQGejrabB0OaariLRtrNDaWlWTiK9bQ2gjmnqYYQK",
+	"fFaxzZzTnFqblxsZrv2Ijnxeok8+5IxMlRRTWnxagCl8ZxlirwniTuOW3NYBvIfMtLtzQgXz2uQQOPE+",
+	"cFfER7rxPu92Om1yiJ+nVEh4hnGPjPwzuJAnIIqwW8WQ8d6BBkSGkgZFHFm19WA2OVErnp2YHhL2x2fG",
+	"3lbOW7u5fX7pNMQ4PC/r4ZFqWfhfZw6hkkxCIYmaY2EnhtC6nc7iLjN7b80wNZiKRACmabAo3dX2oyIj",
+	"WAWz97vxg8UGMfVLob0lGUGhFY56E58j+Yv8Ch9xX/o0IPCUIM0oDBi51QFLi0Iuorqrw4S+OMI3uh21",
+	"B3qkNIrovBHz8nor4TQmYMddOv4w8nxOoznB581MeluZSW3vDcN3iq4BobEDC2DhGf1S7BbDojZ5yIO5",
+	"Or+wTaACcTpRSkKCxNvr0E0NM2ry2mom1OyJuTKc6g25ywIm2QKPkCH8VNcDadOuRqlRLJ9HdcryrPeu",
+	"rPPbIjJfTHwhysUF7gLenhWY7wMRagal2BMyWw1jPDaks0ASWPCWNV6DZ9N4flNXQukZ1SA3670rctsS",
+	"ueESFe6Iq5bY1bOJ3TWJVGOImJxFHDzOxj4f7RP3Gy9da9CAmQVjHul0OtfQMPgsYiNfSBbhXrcO+tzI",
+	"VL1aok2aTwARIxWIa8S19m4fKdclnL2AZUB0PGQR4wNGThmbCuL2gTT6jX2ihgTGEjr1dwahx0aMXxMk",
+	"nMnpTLZbAKbzC5KQRcGS6DV1jeHYjLRNOoDXu51Od6fb6dwElcBaAKl0KfTRhe1EnYF6HvPQ3CPgiT5H",
+	"mC7aqqnbACQG4YSRYRROCOVzayOoccAFZ14eSuJPpgHetMzBfNPnHxM1b/IxopGPyYRR7vMR+bjPP97Z",
+	"2Yn/Xz3ZIR+TY719H8MT5GZHfXmk9DlOg3fUHpGPbUfjIfUD5h0oeojmJKBSISU8BjhDn2f8kskMPKpg",
+	"IRIXYOxOrR75mBxGI2H6mtBAaRLMIyehN1foi6LNC7oW5IwGvgeNHBAkc5iq0NqXetA03SMfkyfhKeNH",
+	"HN5SrftC+HzkJN2A3RCMZuzFVJ0kB6iVDphHmqf+4JR5LSJVK44aTOzX4gv14onveYzHPe6Sj8mD8BGL",
+	"oJ+Qk48JHUi1/kM1EQsbxlbiEwaGVYUiHXIehXxEBBtETKL/D0j6GwgyTS975GOipP2DUN4LZ1zNi8Ii",
+	"eARVb7zBUIcWzx9L1uQm+ZgAgy14WfP0hLzYCyVGzKu3yMfkMRuEkZd6V1uEHds9Tq1USq3GDjRtKJ7F",
+	"hCzr5y3yMbk7w7aYpj70ZqdBxKg3x+cFaerZJtN04jlICjtm3rA8kFpxR2/rdbyX7GPx/h4QHiINgNeW",
+	"EDO11Fz6AZlxfOoZvGRavg10II/M8VQbkD4B2v0LjsqUDcjJTOKNSvkR9+GU6z66eHBweojQ4kPc7QLp",
+	"q13K/aAo9MtBqMj6y/NHjJnjPWV4ZWCvlKXvxO8r2jtMNhqdMM3sEIjegD1IkcM5FfFWUC7OLZLsAkla",
+	"TT7Sdw2Ktqbm3sFqCxgjrBvoW8a71BAFttqD5XkQSsvzKF6FHiwP6jsIOWAG5ke1RPjG/Vmyc3odfEEm",
+	"8C1sni+Q4DQxqF/ewRvIuLU905Xd2PlYqcL4qmnxgIRKpYQDD6JFGwCURBBTRk/jJtWCPVSP3QHr/W/P",
+	"fGnIC16ezIQkMqJcDDXjxZ7QNmVauZXQzxGHEcZrsAurd1+M9O+P9WUR/K7gBZ9NGvsfdpybnY6jeLj6",
+	"p6f+2VX/7Kl/bqp/bql/3lL/vK3+ue0oulX/9NQ/u+qfPfXPTUftmPqnp/7ZVf/sqX/gh1uOGtHTQpOk",
+	"GsqOJbeFAkJKzG9eZIFJa13hBMa3bcightPYnKhRjS2RKNYjxXIDHtiUcNA7ukkxoJtcmdnr99fn6A2n",
+	"gf9XgQ/rp2oxWtiI+pw0Naya3E+/tRKbM+u6nJXpET6N+cAZjeC4KR6ggW3DaaTQbMNpxGiz4TRseNhw",
+	"GjZ2azgNG2Q1nEYKNzWcRhoMNZxGjFr0u/esw5mGA2oYKdmNTyQfUjJaPZ2TuekvtdTEZiyhZ4YdC7qG",
+	"07CEm/nZfMiIlWSYWkSot7NiofH0pdPAqapJFxvKzEoU+5d1SVNrhkpfEaTb0udRKHY8UoTr8wPt5HBG",
+	"g5m+ghEyVEgCyGggY1pe4c4jYlTgVdFmPa0X+FfbS1bdSDKM37oykWzJRIKncIVQD2TLZJ1gjz53E3Ou",
+	"SwY0inyDH+D7a4K4SFSuQ1zuD04Vy1N/D+mAvf/4PReOg8teuIX+HHbsSPYQ+pMpeLg6pEdO8HZjMGBT",
+	"xfAtubGOG26VsBGcpxj7UxBnE+qxNxU1kmxFpeOvL8jqO2VeWHSKOg0TGp0Wcxto75ogU3SKIDTwqUC/",
+	"qnhf1nCqii9SFMArckTX5yeHUdwkts5VR9014XVungcuIrH1PU1r0U44uYdHstY7D/SRrvXS+wu846wA",
+	"zMre0aVBmgvfSAI3sz6UGn46pBuzFIfsdEnEhjOxloM49rxwvw9Ih5yP/YCZYaxBANhd/UP3vM5qyrAu",
+	"4ciwNtnY8bJFwANjXx0F4rUqIdY4++8yeRgEtoOOKPbOSPlMqi8qeQqkQlxe5v0DwJsmP9OvhOdkQvk8",
+	"4+gd64VjqqCG0t5oEKDrz8qkusDBSTTMCKu5uBQsZiHqXuGi2WlMU45TVRfdcrdadFn9tBpp1AHEo/zr",
+	"qyHjMhK9wsXJRkEQ9Hu+kMWHF4wW1U9tElK96Mgu9Axe4kqmB1T7eMXzLDxX1Y+IBjv26diMQpk6p8s2",
+	"q+Zxit9b+RylyeTqACV7YrMXEyqVoy9fvMO9gg2LZsyOU6IRIzwkYeCxKA7kKPbyML/mG31gRTJVdsyz",
+	"grzSxzazKnG3jp5T5QOYWafCY7iCL39hHM2hdmQFiybAAXsxF/q1dpb60koayTuQsOu+GBWhrcfgWZEE",
+	"4uB2yjHVJtaQs4PYAxGaSwy3GO61nDozK2VWohqN1uQembdX5iFFJ+WKkxTv0gVi6YUwdqXjLSocblF+",
+	"arudDjm6K8iURXBNkWJiE/rCMISePqyLGETKzRieNh834HK8xIszO+Eq277G0RQbOZhXCDm7P2jkOpxO",
+	"g7mNk/M7dMrmxE2ZxIQLN3+UDOjUlzQg9xzCXtCBDObEthYTAU4dfgE+S7dX+cinLXPbAuOZwdUG5Zml",
+	"LWQbtiGqgGkcSyqZUJt+ytiUNJdaplpG9oaRCQj4EslymQUQwVqgnUKAkF3pi9QtnAWGn4KkZ6K9jjaS",
+	"271arCvz9srMq+h4XrGv7C6Va/j6csZcjtXgLlvV8+1hlfKV7Aw/z7q9PYsVDtIGztDV8SnYFnCSsNwy",
+	"yg/SSMd71BPU71pvbe0wYSNOZoiVxXTRGmwkvWhZzJ4GRuo9Kv0TP/Dl/AANJSP/DDNUgyPRCbNdOZsz",
+	"HjAhMt6dJqSv1baiYwqQBMwSkETgC1mEEiANt/ZXsvoIz7mA51Qv4LAm0irLYhUlu+O/2YAnHzm8hG8W",
+	"E2ctDlrUxMq8tJRhXHHVzKah11o5Q9VhxvVYKTZ6bxYEW4UnhqOaMdbjpcnMi9moH8jCyMDYd4d7xB/x",
+	"EDxjKXgixbrkYgvnzcWzdGrkKz1l8/MwKrBqf03xJRMjfj4OBTM+x2FEfL6DDNQ4OpFByCX1uVJ/E7Oo",
+	"5k+5TjfJW5KcqRW5jL1t9RlM8vZ6vCVzbK7YSmaXQGdYkiiiJlMpZiVlqQDqcgMY8KLsrunR1rF4LjZ5",
+	"Fp8HsXx1VyF/eHE9yk929orok235auhz5sECLVFONkL121BJapyYzGw3U+Vgw4IlVThguWzJTanW4cq8",
+	"vfIJKyKjq2OW7NIxC4YlVwFFBrVLarEfrmmxL1iFK6v9Nqz2dpGV1Y2KhdtVi70UtLAyiyk7QldsJtkx",
+	"RRILEOzM/FyZr9hxDAvhX9L0sqEVnvhZkj5szVRg1RGr6XP5gGvRfPzeypSe3sUr+s7syUMe+JwpITAr",
+	"cXQR8JviELUIym54KcFbfVSWf7nhf67OQnrg9c+E/f56ZyNHAVdnxOxVxn580fXcqhsA16nthu965TUR",
+	"IT5FF0Q0ebaJmLIgEOhFecrmmHaJkuvXvevXD3TZUhNBLIgbRz25reWbk1gDU+rb0mJv5ftV43yVtHEV",
+	"ELzNQ1YcD3yIu9EmR5y4mJDhBoYgPoMPrkloIXTRmKO7Lmma3MmpGr6ZsrqwEy2nz/G9BzrK107lrz77",
+	"XEahNxuYzyYK2IEQYFOq5sl8ylzS7B2QjqJ6SIuhiL4HHXDGvN9hUardIAxP0XasJq6DitXZn+s7E0Dm",
+	"LjihR4x6Bzp7h8BjxaSpVoyzK4xFzrZWpPnFAf6YgY55kJ9DL5lgE8qlPxCZcOothSivHz8KrdeO860T",
+	"dVozcLA0nfui5x/UiTOM6S+/nj3SPA+jUzxCLQcT7vBgjtV87OQpuCvrVICyz0nlsacPwWUgT7woiwuC",
+	"1DHulLSYPfwF4bv75KPQhzSC6mGhIEAUntHAie/tfH7mS0Y8P2IDGcwPSDd5B64f1e86uvJkns8Nrdrt",
+	"c9PuAentE8rniheqVkTcMLKRyjntK66AxVLL8EVS1KpyFLXd7PtTb3nig1TprHMqSECh1o7U6Q/W4jyp",
+	"0ZQE/n4wDuM+cyOqPO9VshKgcrWo8FjPpIdlnkN2dRqippVhqLVOZG65yK9c/QVlv2ASBf8zX4nNNllN",
+	"eu/H9ss4Z6pV4CVGuIqXGDlfQYg7RRLcqiTT50tKyVglbEoq1ZBsoZrKgj+3dZsrSLHhIiylMraWPrRA",
+	"ki4VV4WiaYsLWCQj3kBhkSyjXjFFdbG1psAdqADt6/zaUDhkVJyomk6n99Xhid5jZ6wg6YDwB9Y5AiXV",
+	"56N1QMElwocIBOqyfyXky9MSYdLkE6vcQjOMCJWICv2Qt5R4wJ5BOAhGo8HYIXvktx9DPuQ11lYNbVva",
+	"gJ0xr7RiISbXOx/7g7Gd4T3Jp9chYYTFZb6EWaTU1+sgBSuTSF7m5TyyHDKkQMHkhA5OTZZuXVPWPFQd",
+	"PKyWCSkKAxYft4XXb/GDqWu3VbOa2O7YeW7BU6mMZAhg1jAO0jyZx7BB/aANBpDik3ILMgM61skbAR8X",
+	"VN2tW+m1dtWXq5xAS7qrSbGbZ5SLWSBpdm33dsVUFUkZxQqrWzKltaZ1vHXkUs20RxF7vi1OOxMJTlpE",
+	"8o9mJ4E/SC5Biw79VxbSdWKOVgeepljAfkzqFqG3k4TKXWen+7TaaufynR6OIsYgKalqFHJyHgE5qMk8",
+	"CdevCW9I1nv/Iq6rFmTkLLXEZ8ZXZMktWJLqdnc/+/KVwX1LBvevhj4vp9giWVdL9crx3tVjj47j+yPQ",
+	"ko1ifnz3a/CNZ8fQcnlNkPCca/92jDBaBn0hWXfPQgOF3D2uVob5c5e49e8tz4b7XBcXXpJSUF+5Vb8v",
+	"W7Lb1Q/jR+alq0O4pUP4NX9wugmxgQnsL63USA9vyUJUp89T89IVfW6JPu/T6PS+GIlDqHO+mQxRgj1P",
+	"k2h5zd5CxrmQNjeQm4F6RWUlc+mdYBrOouTj2cWrTtiT1JtX1L0t6k6Sw2VtkNpnxZTiD6NUfX8I8Xv8",
+	"zvETMvbVk/O4dpuPJYapIB+wk+NwcMok6XU6XTKdiTETkGx8TnzZ7nN3EHLJuITM5ZRcv45TuX6djMMA",
+	"FEcohoblDK4J8tXjhw+IZC8kabr9xjf6/X5Dt6D+3Ff/jH3178t+w205VjqbBCn58qDPh5nZCO2no7pL",
+	"OgmHxP1Gv4Hb2m/sk36jP+t0dgdP/Kk1GPiO9RsvXdIUjBEq5nxAp/4N80d7TidB8RWFxHOY8ylcHJBd",
+	"QtLZKvqV1OHBoqxxcP0ED1wT5OiuydZiaKI5oR5Le2DEmQP1e2REzxjhIWetytY5vafFwymghroNl1SH",
+	"6HShNYd0Oz0y9QdyFjGHtNvtGG/r98FxQLQOoADUTq/X6aSJabt+IY7t9qIXuZlswDVBpD/R3j2+hMT2",
+	"9qa1LiYvuQXc8nuoLZOCQQkUtR2kd2O3OoH4IBSqJ76fiNG9KJwU7XmHUGNFjqsI9eBbMReSTcr43xp7",
+	"HA6Hgc/Zo5kYVzEWPcw8DubrONce9Twfxc+jFGfJJ+cszGYRzw5bJE3NzR0yZZHwhSJ3h1gjhgPROiDU",
+	"FDkEn0dI9AjXszKa2XpaImkiNjgrowcoRwSpsFM00b2x1zqAwgD6LiDFseMyPUd3KxOOkgBlg1C/sQj7",
+	"y/dkbgxqdVX9HGv3tdWPJo6+bkJ3fKt2Und87VFApRrt4gW9Blf28CBpJq+0DkgHlhpnvgNsalNcVCBK",
+	"zw9JkzuOaQA12Xwp0nXCmiM63RlGjDmYAbUbDzUE//Ad8B3TomCtHVMTjwVvxYWPT8cytnFsPbrA9aUL",
+	"2wQXJD0wLjlkV9eyc8iers3tbdTp5f5Ml4HHe/A19X64hzzGgi3FqfeDUM3O50SXdbGuxWcwl2KRmNix",
+	"erf3bt96q3f75jK9bK20XImtII6lS83taZWlrKFgpV+90rC2pWGZdV6LzmvYOa0OV6CGKzrYEh08zKO+",
+	"rFsklVASHR8EdTklEYkYh+dFIU5MDLbh5O0/PP4y9UYsdgOuBrb9h8dqksdQrbCyYPNHnAa1FFfpy4Ct",
+	"4VWxDL5o1SoBL4kSKCTl8ob55ZnvPZPhM3BAGYWt1E1rz9l19pybzi3nLedt57bT7TjdrtPtrXr/evTw",
+	"uOE0DrkXhVBK8gOfe+G5aDiNh8f/Wn1mJw2ncd/nPv71ns9nL5I3HlH10hH+51DXYP0KjSYhn0PLXw4l",
+	"XOqaxUnFLhaWqQunjFuWnkHIORtgAdah1q0KymeFnJfDRq3GJvaGpNEaKuKX6eBU8cnCGgd4u6QYIZSi",
+	"00VrdWHVk/hN0kzZsPZaBXUPSgYwTZHXQm+A5Mk8oRZ6EWb8B4p1KniGTGkkk52Aqmvh0A/YWr49dd37",
+	"eF0Fo67LVMVamL898+Um7ppmG7jSfZI42QWMnvl8dJC4SMcpx5KMju1aIMCaaXUQ8Ny8dAUCtgQCHrNJ",
+	"eMagbk0hCUIhobpZgjZdIsAexNJJVKeuKHntir62Rl/ZtC+FMnsKJj8lFDCrLJScgxjL7s4JFcxrk0N8",
+	"CBx+4RKGe5DmFnz7kDupd+GqB0MyaUAgb09+c1VLD2ZQJzpvf8AOsTc+M6pozbrKChmX9fBItSz8r7N1",
+	"y+zks8CaWaUGULwvZ+Ep21iFIW3fqnlrvIGLYTWLijfDiy+GrQWpw0H0S1f8Y1v8w3ZwLw5KuSZIFAZg",
+	"OtUu5vtQHAdkiENudWJvsk42ANPWjDod51bH6XVWVYSghLylxOg69Ep3OWbcKy16lrnuLDhaS8z2VSy+",
+	"1UzQgj0vNkCXWpsr392lNYZVDNC5vDTWw+lLY2vNikhK78bjsvUYBlTizfxJ6EG9c8GYRzqdjmWnpVNf",
+	"yGg2kO2kuRaZBjNBXGssRYWaF11vx0cVn8JLiKO7bXKMNvG41D+xmiF0RH1OmvA93nG0YucHqGDtR0KS",
+	"CDy3lXzsc3ClAB/GMYY3n7fJk9KUDBktAP0GrBJT3d7bRUpwTku0rtGLbwmRNkpJ1Fy1E6gWBLftuK2k",
+	"+fDROw+O7u/cO7zz5Jj8n7/utndbbfIEHDO6nW5rH/wmjGsGOE602+1+4yWGnZgNvib6XD0IThT2U3p1",
+	"0AHF1We5bTuLYM06GE3KEwDWKkeDq9z7dzu75Cz0B/DnHjnzPRaqP28SpT6rv26R39LvdTtkMBMynKi/",
+	"d4mcTzHipLtHns9CqZ7uvg0uTV54zh3S3et0yMPDtHUvdfW5VykgosSeV+n63dG3b9YVPIC53UIh5evk",
+	"SA95MC+AWDMxVoIIWRbx2Jk/AIoO5gcx1VtpcGLMOA3mhhEK0ikuKslDadlO853fDSEeDVjIIvNpcevr",
+	"X8YnF9vrGQOwJJJaKYWb8tvThXXbazdS99grQjlz2V1QsGJhvYr2YhkZJ4NXgy8qmGFniU+lpRFMooOW",
+	"ariyjM3ceWec5sfhOcd0TJb/ywHx2JDOAilMEGF8T63NWoUHIH9TvmZn5TGLJRfsVU2Iq98S50Q+EFki",
+	"SNKMNN3PQtFfHeILfGU1gG8DvytIH29Cihhyt/8+HwWQY0IekF3taKM+kWbPIclFOZ8pLb3fOI98qSVI",
+	"v+EAa4gLQIg46HSA0whbB32+lxZzNtRFcZ2+LFlVITiGidwZU0WnH6hRgilTf/GYUc/+/MAaEnyFikPN",
+	"iqF1apzqDB+xHr52jMIiN3CnMeP+8xnTPwMgLEnNmC4JWkJCq9cDFRupB3qlulc459Jk61ZAsyQzo3rg",
+	"AuzLavxqFMVUwtk5wd8PSL/Rb5BBwGhkSo0uXou0qTo1objTSstTi4TtV68oeHsUHOcCWHBBl8qWVCmx",
+	"gGG9ZbVR9O/Lx1SLZuL3rghmSwTzJKJcDFm0iStdzs4frsLnwsB7uPb9W+L6l2kuN64Ky1CdSKX94hWV",
+	"bolK3+fDMDrxQUotSMy9XjHX5R1XJ4uZ9d4VVWyLKiBVo3HhKaeLCjapVB6RHG2U1U7IDqAGfaTevKKQ",
+	"bVFISfrMQ4yUObq7T7o7t/YgSvFw598QuvN10tm5Tdrkt8i/Ijuuoy8iKAmYlCwiYUQ8f+TLA52Bx33m",
+	"Ojrjl2BTGmH1mzEjR3dFn/ucuGgceIZBjxTjHPWnE/zkkqYXDsQNjw18AfrdxHNIHwav2gF7HzazA0YB",
+	"1XajlbvTuIXJIiwJPaVq0GrC//8PD3f+Dd35emfn9tPkz/Zv/audp9/oOLd2X/7Loq1MG1zLVxFjNvHp",
+	"llojV6kkcJOUGZ81ouayIbX+f+WDKsn5l/HPI0c8SeoNl4Au8nrIwqmNh3YyT8ydzV7YybLdJJ7QJc2J",
+	"gDzc6cyBLmkKf2CZekyqQEz5pi9w0STdA6dJLFyM3Y2C8IQGj9ng7L4YPZxKt8+bHVPd3yFd4qF1Pv6m",
+	"Z/4EW2k4k2gdmvt81IKBV83pnUl+uIV4y8ds5AsZ6bRq/oRtIkEu3tekO7oXMUbYC8m4gK7gHi0cSsbh",
+	"ZquVspPjVWKSC1okaVQrO8fWTs+Y2eU1FnwNV9BKVx1r+YfmqrUsOqZMMD5gpGnuXQkdKi4b58y9JswV",
+	"PsZeoSRtFfnvK9lkTPiLfK0Zl9GcTBUvnzJuuUUfEPfDpy5p6tRqsyBo4V2yvt5KVSSrcpGwuGbNonAy",
+	"fQfYpJIEjAoJ99rJSFuOYivJqFYkow04CMeTcIp3oFpCVwTXI6iwXojiBBtEZZmdY1d3MaYR8wg+2244",
+	"VRyQxUrVtqrX7tEDN52VnZdk8jUQpPXeFX7cIn58Ep4yXuwIxV5M/QgkX2nw5Hv+kEEuAR2GIVVrqUBK",
+	"fbtJbnX23u50HPIW8ehctCre30J7xTTz1Q+eHJh8HRBWPmbEheddMob8NJCd1z2cyXEY+V/XiQ+/zGjE",
+	"oiqVdbBvp2AZFq5l4RGfrnxPuyXWsLI1IXXmsZxjMuIlC1Pv+MNLq539NGFfnXfYCiSnWeTL+bGar44n",
+	"gPOQ/HXPHMqvfvCk2C+ETuDwQamqwsNFUP+D8xPrgIlHlz6dcAJh4cHfBocRD3os5XQ5A8Dwe/cGncnx",
+	"DUUzzzQDMN3tWt2RD3wuSAh6bWrcLgKhk1COtX6BUfu+6gnfbjgNhKQxVzCCcep/jSnJCNkcyyKtMAsS",
+	"DYaaXHyMD9xBHxCfj+LyMtoTJmCJo4jJT4RPHD46Ime76P6WRJ6NqGTndN7nTffGRIye6c8u6mAK8s3T",
+	"d+xyzAR67wgiI380YhHMHcd+wjzFxN3iPEVuu8/7Olek2LecMSlONGJDFgHyhTmA6x17QSfTgAkckNkd",
+	"zErDuAcZ9iFcAIvvJDNjZ+qE9jmjgzGM1wxXqB0dswg8k+bE8wUdKS1JvW5sDcRXmHoQRh7zyIwrmeC+",
+	"2FG97wxCPgz8gRSuaoZKwpmvjh6GMPR5M9LFzMhJ6PlYWwOXS8R+PEo3DTlzSFLR1jHRiImz7uGjI4dM",
+	"QiG15wMox7Ha2CK+6POMhgChErGaAEs2odEp89TwzbP7kEnFJbibOv0IDAHZmUM044Tqw3oDYOv+xb8g",
+	"72hm2+fvAHHAyvqCuI8eHj9xTYU62DpwuoV8XZBNWJDr17/y5Mkj0ut0rl+HJ9FHU7OgfmOf+Fw6pK9Z",
+	"kfoCuZb+7m4g098plq6++Ua73X750gXXMKTZk5nwOROChDM5CCfsQJdliigX0zCSfT6kfjBT+m5zxqNw",
+	"Jqk6O1Mqx472FlaHBrRj/+uMBP7El445bV54zltK1iDXJTAthPxMtPt8h7h6Ui7p6IymmlFrUwpMULub",
+	"Mk5ci6u7B4TyuW4ZEl/76MEbDon7jmnWbqbPCRF0LmzO7xBOJ8bPGCqZqM08ukuoJAismm6/IUOU1iA3",
+	"b9++TbwQnYkJe+EL2W+4rXg6dwOdTM0qkYKyDEoRon44oFGkiB7qXqgnQMAZB9od4qotM/NOSO+aIC4y",
+	"/4dT5Px34TkUQeDZ634DkqABhRIXQLrbQm9204pqlEptvDDOoW21Ou/AKBRc8OM0cTzUo2mTO+CCDSd0",
+	"FniEBiLUvkdWMiI99ETmWkVsiFIVBPElLpfisYonJWWfDBPBNhTDBK06qZPnGMup0rDdNjke0IDGxWkg",
+	"QkVhHVwQDKiiwTmdCzU9XeLGIV9nUUjOaDCDLRgEM495dq66s11AvrD6E9J0LR1nn4CO4xIJNSdDOvV3",
+	"FPWNGCcibJnzrwQg41KLgz63ZWik9S5NnXnpKukp8lmNPF0EhW4cHa0OXtMNYbDd3q6LpB+AzU4xO+A9",
+	"4Diu1YNWmyAf0sdFcSNM/y4XS3oH0x1r/I/Cus9RD9jXQOSjc5mFIbtox10EXwre6rQOMlDBFCUyise5",
+	"zxXjODTU5pAJDRQ4Vvs3DCOoZIQKBRxkRQ10wDxUnLDiglaiIPgOr9k8xrV5dcSkIJonkW6n04P9hAgX",
+	"Y61GolLizR/NVDexCub6E3jSbR2gzATmgCsLuylphOF6Iyy75Ud6LOqRNI3o+Qb+KTMF0lggWJs8VNsM",
+	"Ik6QCdWCxb0xoZyOWHTjugtzHEg48pTjfqsm9wklPOQ7WBXgfBwK1udASeDAl3pWp7n21JKAuw+J+UcY",
+	"kaablEJ1HeJaDkHqY2wjb7fbLVzRbqeza07G79DA9/SpQJrUNnZFxGf4oxLUI6pQHIYZeOFgBuR8woah",
+	"OtIESzFEJJpxsZ8QAUhUh5xHoWLp8ykTjiGVPncNoHc1v3B0GOXRXc2GDAgwJpp90nUdJRt3wuFORHkc",
+	"IInyacZPucIqjM8mhp2MmOxzi4K6OQHTJl9jc6SiCZWDsc4qPmVBwDyiENdB3PKpeVI7bNv1BZUMivnN",
+	"kae4zdBnkXDAUi6cdC4vxW9tN0BFyfvV7pdipCzPw+QUCEjbYOqO6ne0G4V+08HYG5Iuh6YfRTIxfQC1",
+	"Gsuumnk6ERlIC3+iQ2ThDuD69YkfBL42hFy/rs49iCIXXcXgZtS+fAFmC8HPuZ+a169b7VAQFj63CjnG",
+	"ARPezMhQ104Npej+ZBbxu/pnrMqasWsAo4O/UPw9SKW4UxND4kKCSPpvQpLLbq/zNkFvO4d0dzu7mmV1",
+	"b6ofb3ZvmqCSXrfT1YGajpoIZMeMGPXw3mcq9WwiesaC8iSxwCEsIELjMKCYIqgkruWP7gKGyMTUKPDU",
+	"b+i9tSJQNALWEXjQlt795cSSgv+axGDUis9rZJsKhDHmM9XMQewinRpnMjKlmJXTNKxd3JnqGfvT8ZXk",
+	"HaVH2YDN0lY1l1EjyaW+NVoXtH8+Ds0lHWKQWK3Qal6f6zhzfQ2lVSmjBSJwQMauDjlTPM+PY8hOgnBw",
+	"morzA8CvFdMzFp1Q6U9I81wxoz6Pn4LsRzHQMHwbVTLdSTwUH2aulS6lkirgLcLWgYYgBhzGQx7TM8Au",
+	"erXOWCyXPKM5Q2sHGivHL5qZItDHPVOIDDdsB78QwWykd1DvkZE6uh0DyfvcfbGDUTfufkw0R3f1eUB5",
+	"jeGCJj6HNGPJD3wMKkGojwf6JlurNjzUr1NJaADpiJ/gXT8KTYXktPzcu3nL/PnW27fNn7dv345vmAyI",
+	"ZF7L8GD9PvxtP4qczmv1OUAqBYjGYeABsQGQCaMJ5QNGxMyXSihNIVZmGDExVqOLiQ/WXS2t6PNjxkis",
+	"ZWhtK0v9Fr3DW4rOB5QbzUMdtBc7LIoAQAu3reTlbdJ8EMojtSVK4jOvpWBOnyvtFKEUaH1xFwDjtL4J",
+	"XCRWzXzThup2zvCo+EJfhk9hTcxNXmQFQ+isVo2j+6ZdsLocPjqyNZnEktRqOA3FjvT1W7vT7mCGWMbp",
+	"1G/sN3bbnfZuA7wXxmATLNAFwIgdFhUXM7c0WrmNyEQhILgRiiWzHxmnBUGaBoARA3cOir0VsHB4rKQe",
+	"9HnKV6GouDfWFU25LhT7IBisK0nHkDlWcD1RiAfNRoZ+Ma8vKu6Qk7zPr1+/Aydw//p1g37tdOQZtegg",
+	"Pllt9WpKrKoWVOPwCxAwfIUAEd8HdHqgJZTS/AMlLOf2CLudzlvWE4qsFfs/V6JFYTwknJiOjrzGfsO+",
+	"YYPNj+iESbg0/LDYSp48cuNh3NTdxsunaIpmQn459OY6AiaOK06qTt34SFfEMKwR/o4iNcIdb4bPWeXL",
+	"xGwyodHctjvrCeLMfA4kB1vWVkSuEK59odqINdD4jlLNzdx/NDT7arx0ir58+rLwOhcHvLsDW3Qc389k",
+	"Bos7F591ANLETsFdPGAeyidjdpy+V1VjTpwiGr/6o+98+rM/TW5gqg75rR313DtK5xPpEWvmDhI4R1x1",
+	"VtYa5auf/+DTT34/O0r1QtkoTZdPzsP08BIOYwC+UCc35ANWZ3DsRWO/0bBcW+CSQezfuGFso4NwcoOe",
+	"UUmjXvuj6ahh+6I0Xn//j1795V9mJ7R38xaQT53Gd/ON199TBWfSy3SsYZBDUpzbAInaS/X69/+fV//j",
+	"P7367//59d/9Q8WZ5Se2kAzgSgpkdJULPduH4mX6/iumIAR3QN69TmdzrCheuPgiUT2Z3O7h2n3Yfdqe",
+	"JYbYt96+rY6UzY0btXhKYa+7Vq+azfgCBcZ+ZucTC1rxXXGjDrsoHMxbuSXopJaglKs0KvGAuE996Wvf",
+	"5HbsdUCw3lj/qCABpc5K1b5XpWYxxXfTsMpc0BxYKi4m+0jd5Db2P3zqFPBKZJMKLdIRBL8qSNd4CnGx",
+	"BtBikp2uA0QFm3mz03mqWs8a+srR35EQMwaK2wdPSPMrx72bt9CaH6O8kBM3cRFwHbSh4TNFJogyh5E+",
+	"f8iNfjON7YBK2dWN7xNfiBmUp4X4QYUNIib9SKtC04id+eFMJPbVOHdLnMFVi5U+bwKmxgs/QLG+BKto",
+	"t9PptRxU+kpymk4ZN/YD1EIlWHu1a4wgWOeLNHudTq/Pv+YPTtGV7r4YOXiNNAhCoRQLHpKASlQcuM78",
+	"YncV96Gmq2c1ZVy0CTg/wH0DaLN9bmYoFPKd4x5sAcqqOZHUlExWg3TW1/zCYF2ck/CMtZZjYWN+1Jym",
+	"2+nsHeSs5errt0kz1mp9AQQCN8HSD/o8sUqbeJZn6j23VQaXn+i7/zeFlUFpf2IOZBpxWgZ/tKCDYduX",
+	"htxjWj+nc9KMCb7bcQiYBlopnmf7K3U7TjleAJGurQsrCrdUX85CLJwGEAt629vRJKJYbR7s3r59m5xT",
+	"QbKmivI1WLYEutWFg3p7JybQ/JAUWFBDSmgYTndMohaBlo7yZpVRosKzkpxESirCk7XXCjawnsSMveu2",
+	"Av7SZysr/It8IbWAMi5KDTb/6vjk3YH/0P/q0ftfP+o+8I/EEX98c3Dn6NbR6fRf/86dr95ut9uN1UDM",
+	"ZiEi7uRa+DB3xAqHspcBiJaPQmzqMqfvIP5bSVsk/7wlCmOW6hy0woG9nRmYjdjjtw+SMuWQBgmsqcVS",
+	"I7n6y0ibdQ9bOSK9UKJc6axWhLYKcIjEf3gxwn2XyXiRm0E4Ij5v1cO5ew7sfwx27euaGyMmn9EgeGZ/",
+	"Kcrx75OMt5dIXzeTMRX7BHzXrDQ6irxNAj99jaLgpEmq53MHX8FrIKg72OdhBPKBmpTg4dAB8V6aOkej",
+	"VD5P30f50sYK2n0rvQaCyfT8XYdMfa5gLRw+DVNP5gBPhUzqonF2rj7DU21yzKT0+cjIWcFkn4/pGdMm",
+	"4TjxVbPjoNeKA8k+WhqYPqIjBgjQTfzrXDL1B6doa45zFEt0r+t2OqTpJnl2XfL//v6P1Letg9hdz5dJ",
+	"XjntvtTnGAVpmoNmREjCwNNJHbVDEjibgyX4lLEpOQ+jUwWTlSYzmyqcq95MrVurTVzIeOz2ufaVwitU",
+	"8CZMkQ34qSn2ApmWAQK/x4baZxBWwVwLmjsfErChdIAotEoB1w+hvmdQ33u+mPhCKIYu6Tw2RVC46QBq",
+	"kn0OT0/CCeNyn7gT+uKYPXcd4uLe3hej1IdjnYBNW9ZnXGn2UP/DJUKGU7UbaoQBo2csp2GkD4cvBQuG",
+	"6PVissctspDnQPmIycMgSGUPepPwPAhS4iaVFScNW/ECz/p2ocwHHS4nZqs2v3fzVlHzlfn5u/lF3h4K",
+	"yyyhkXQZbvzhNzKVTBsNp2H7N4AQyybNbmhnEr1Uz5LFsZ/ENGhdJzbpwqk71KlBO1biTPXjmEKhyWP2",
+	"vLHfcxq+uC9GdxlmotXhRurbR8A9TT5VXzyK/DMqMReZeSo+YuZ9jDntQJSx6WDic/izAyUrc08W0wRm",
+	"oDSBmZ0SE/YqK4p+COZ2t3Ald6uspNWCvaK7y1c0+WKlJb25kSXtWUsKTASYfmO/tx7WLz73ZUjfGqht",
+	"e1UY287diTuuHakTeEvn6INju9ldS6edLh7uenykEkJsp8FIcm0/yUHFbxjk++FTRdMmuuXDpy9TIPI9",
+	"KEwQBFkhbKrgWIAym/uuKHV2EdTsId4sR5krI8xwmJGj6F3ic/B2sg6ocCHI1oCj1mIU1+dxStKjuyKB",
+	"GWMKriFiNhinkST4xEWMiFN/OsWKEAUIRXvlnGvce05Fn9sYwdHOZG4FHO5eAKC4LGhiMRPIbDRE5hVL",
+	"t6fOukjBaYScbb/3EhhUh79cDEj5XLHn/OZdYaoLwlRPV5H+a5D7G5Kl7zJJRDhhb0qWiuqy9JhJgWnT",
+	"wb4CMkpJU53p1nW0MVSbLdRPqWTEaep3UdG240B83uepV9y4ZFszNGk3dDAQXMRh4MocGkmKWZxHdDpl",
+	"URwGQKEatZ9EbPU5/tTCQNCUWI7Cc8VYtFclXhtmhDlnZM6kQ04ggDGYa/f2VDPmlT4/YUGolkOG+4Sm",
+	"7FjV0j+hJ37LdnLWF6iWC9uUscjJ2zh8QagCJrHJS/uvlnjip3NHk0NYDLQ+BUwKc8OJrDSbaNrNsiwr",
+	"WgQjVaEKPXp0Jqtg8hwhC3OBV58wiCPlVpZ7cBHNpLkHozKgMIxdBZt3BsS57YQ+921bl6NQGTqKihwu",
+	"KqZvDZDAvDUTMxoEc+J+iKLnqdtKAacDqw1TA4BCscg5CYd9no1zLQda6EDvC9tF9Zog3d1OJxXycQdy",
+	"FBmhaMpS+jL2ydZVI/o8YjuwhbheS6C1m7lPplY4Tnqp1fT14URXXRNTbDwAFD86SEciKeSasA+1fn0O",
+	"P5yPQzOVZNny0cFNilSlHk9HbcaRfy0Tn5SDq+LywFUvfBBK2P551nsPk3lJU1bkmjD2YpHP8EWaiVgl",
+	"vfSldDav+nJrBMCNVz/98ae/+N6v/vePskq7nWj9w1iwP61toOvuyPmU3fcFeHmWAuXCIdeAT7tZ0LOp",
+	"8VfRMeoNPmOeqTzQUgVk6vOtrWs3DyYL7GPrLXVlVHd8UUpM5rxuxtNu6Xkoc58sRVlQ12Y360idYdvF",
+	"m61YqyWmHYi3JN3WRo1umir2V1PpMCvfKkpd9kCssW1r0Oa6rosVNQwNDFJy04D0LWgXGMR4g3reMyh0",
+	"W65PpK1P8DDqU65VIdfdj0OsOXhD2r9BvJFJPaLO7JzIEKEWDkOBBh5GfQ63j3ae1FiIyjBjBmt2u53d",
+	"VpscckQScEsJrYmxPwUfRDaVdqzu2W5rU6a1bq/zFoEw1kPPw4jHdEtwDJqTWSD9HR3+KOZ8gLWeIPSP",
+	"eTH4h7MUBl7WKTC9iOz5jAbZq3cN1gbSXNKmcFvekRDdCPvcOCvH26kDbIoAGPU8mOobBF6wYjl+lSoT",
+	"Hft9JQaYLd9NlnW/tiVyme9RvuPbt29vbr5v7Wjq+DLSabEfn+XxHnIjGa6JhKJSsHbdtVoXchxqGt4a",
+	"1Cim0A0AjQs3wRblrdiwk5xFDSXZfJZEbeQJtFLkRp5ukR1rijVJ+cocb1egtgsCD4eeZ6L7tSt6PCkL",
+	"O6B4XAE1GH+ytwrxg252gUGSeyKR9dZJ0glvrEwmIElNpicr6wUPJSNuxJ7fFyO3TQ4ViIAoCChCiwnF",
+	"wM0pDoCwuwEvIEjsxTyMHrDCJ8DoFQaesSlGTDDITDXF6rcFoMEecB3MsEswLcahNbb0hCEpRJjqIQsK",
+	"7M4NJkgaqAMIrNeaCn3ZTbdMwIE+KxpakW5XtW+9OaYihSJS41MYDfxLZ9ysf5/XIQBgBtDrzRJogit6",
+	"CYJ7FRmkOFEyq8yVynPkSK/+4Aevv/0nn/37//rqp/9DndJw41AlLbWVugiTgYRblsg29Tcrj/z1t//k",
+	"9Z//JA57zIw8dr7fDNpZNphPf/GDVz/+RX4YcaRC9QXsdrpGtCBZlcQQQ94hs6KQ3Sx1SGqt5atvfffV",
+	"H/zg00+++fpvf5ifhLbL1JvE7s5JgWBcb1NXGsjNHc1DC5fxmiCMRoGvlUKLIVqyGkzLhnXPmay1tp/9",
+	"5Kf//M2/+OyX//7TT7756SffqUqqpbNa5M+eSMLC4JE6q//rn//hZz/56euf/hNyiE8/+dmrH//i1X/4",
+	"Tp1dqQVWTF2/Lccc5zhkmaUsTvUIdzKePxyyCEVFsoykqae6WVuX1cFlRc9LEmEu6K2YvxV02M3FfVdg",
+	"ews7LuZJdo9Zi6PqJQsu9EjQjFKAJyHeDaugL16HFGcqHM7NogXQEx5DjIJuoWgcCQ87IOfUl0lKImBl",
+	"lcNl7sb5ljL5n+BWVGd5AnKLuc9KYd1rKjuGf1yUtmNMiBTUnqFBgEV6zlKtRpE6UB/sebl+88ys9wJL",
+	"qY3jMY0wXqgjndgEEg5TqHefuJhM8TETs0C6pKtzugrShDycJ0znXkIUHg51smhgMg5xqedhrmqX9FoO",
+	"2emSiA0hw69p2eTwBauo1nytEeWVHEs5wGgSNX2PRa3qKg/OYV+pPt286nM4nUbhGcspPOhqEHevXTi7",
+	"vc5en+tGjNFVrU2bPIapQje9fDeP2UdsIJd2k71Ar2lSVSeyhmLT591O59ZBdhdQU9VcJoY93W5nb6H2",
+	"89iQ5huMC4GtLlE6NCknuM8mvAooKabgGO7/+ud/GCNV++RgMYgqIGmJPrK7w0P52NB8PhRdz4BD0kC8",
+	"n9BZmH2JLjtrzHHlSS1RD2soWWhR3siglqz0rR0eWsd18bDQarz9YXU7ewYpfQVa90pIO3tWN0LjuTnt",
+	"rD0pFAfFk9CiwkCWOmPP78enn3z3s7/70Wc/+dbGJ7EaIlF8cXuhXDHX26zJP8t7lqotKZ1A7Wmx0gLY",
+	"2codCl5LkS7YYcshUGWApom/6RD5jIpV0/i/iF3YPd6yVwdKaMCSlFqhjc1BQ/eYMmuwh0I9Yi89joX9",
+	"Kx0j6b8QDJTmlDLH+81hfzxpF6UDoLCF4HI19cL7hVV1AkU9sHVZdcBjAZNs6Y3HYzYJz5hQ+E89aBBg",
+	"nIRej9TcOaWu9NvkUKTyXutiL6pjXV1j55zO9/G6I+VTA+3pg29qYW7O4eGmhtZ3YSgGTtvzA0CddtIw",
+	"pQj2sZyA8D3Ml74W1M50Gzugxs4kfZ7xkuhCEYEcgMZVvSQ3CGWWKnuyKQFZ9e4cZfRKoDDX8wYdDbqd",
+	"npJzRYaogo434i6gNkmdzHvx+d3cKq/roXDXosXPbVQXGLzeiFHU3r9VDKOltGjL8l6xP0GG+5DFybtK",
+	"SfAiBHaayi5IVmOnG7DU9XICecQk+i8+A1+HUon80EqlYkJrRBL4krEzOyQMvDjHixMXnoCIdzIIZ1y2",
+	"STZRtw+SNi5hsdTzcLbBeF7wNnkPvT0upxRLstvoTwzz12AqtTidTWO/13lZlgdvM1JtjZHkr5RNVsDC",
+	"kQD1PKIjtt2V2EBMcUw/l0zyzNYQOkWhxIlX1FazvlWSO8XUYQKXYaQ6YtnY9kEeJL5zuhLn9rJyO42E",
+	"xTX2u7f2Ordv39ztdCwPW12OqsCeVYKbkrwh3W1HDltEXTtHG8iKFNtfLwtHngA35ZZXJBH1jRW42tcU",
+	"jHklWpDr100Ct+vXycncqi5mp0IrFpN9nrrZEi4Z+gHkuT+ZQxlKRpodc0XmxPdeSgbHl1he60AXCVMy",
+	"EiONsZoLDQJd2QKTnZ0ySHh2/bobA2klzURc7HNAp74a3D2sVUWh3mFBzcGCGhgbFdjJLdX8iyq2N3xD",
+	"cXFiWxPjk/B+ib08qaiTOia+1JHnCzyWUmehsf9h56mz+TXeQDK0DH1eXlhQxda9FBbY23gJkEGGAHPY",
+	"IM3bgF0UCOpeR/0vkdXDKJzcq17fQj3+oKDGxSrXVx3zRZxvRJeOjBtayRXuXo0iJzJ8UFDmpOg66gIR",
+	"Su6UvWmcUiT9QdzKMJ/oZGu4ZRXEIqwcEG6ivycBgYtU+UNscEoxUwVh3OtzLJAGNaQRfIB53Sp5QAOT",
+	"+LRtm6TduLB0MpzC2l+6LvYLt52v+uVzUmpLSJzBrsWl+7RbGCV2PU4sh9q6CCTzm2V7WNmX/QJBDBXy",
+	"yZi9w71iF3aFVEJuTs8BHoBebOqDrDmaurEspx8EpJvOh186md5GDRmL/a4zfKM4c/82TC4rcPrPq4Wl",
+	"RrK25b7AF4aiUicgB6L0QNGK8uGaQr8uiS7Id58eV8r603UW4bxEAkEzmy8At2Vrz8rn6dIYdwztr3a/",
+	"UQSIlHjevDVHIbrLacnZIk45ZsHwN8Dq8rkFLBOfs2KoguYWrPBtu03pAhML7SvrmVe2dt9SQIxfcFxw",
+	"yUwshtpKxO/lta1UcH+3TS1mvLdwvFmzS8IbfgOtL4WH8DJaYHRmBwhq25b5Bb1S6uWCklCBP52lKBwO",
+	"IQIiSQOzOQ/EtzHlku2AWCXp0vr+hqkZalaYSx7S7XRuFWEPXNk3nUHpNzOV0a0dHsqiLDH5fjfi7ec0",
+	"ZrxerqqLci98nFDhFy1n/OVPWFRKhmUBC5mbrbqJisrJ8CJ8DFOkdkEuhtinkZSxo/1WsiDdyglPkRh4",
+	"Ijah0eni7Oy6UjNk8if4AmnSwKeilZFop4xNBZaRTvm8HxC33+g3XDIIGI2K3RVWFrO3iLlgVCM7xmRI",
+	"NdIb6hn5wsyxtX5srbQTEPVK0kTbw/6iuPODvzBQVOOzb/7u6+//crOpdWo5+Ftj0V5jb8zlf62hCCYf",
+	"x8d0AxuDCs2vf/7tV3/8h5/+7Du//vnvN7aSNNmm7ysh/gUOESgm0AtKf5ymsguS3yBlEtkB5Sc2GC0A",
+	"6fJvDCgfsODZZCYZJtAvF9PvcK3en4/DgO1gwQ71Imm6QlI5Ey7p5G/W4/z/BA4EiFv9BZB6FQF8s3uT",
+	"vKteuQPDvT/Tum7cdkaaAkBUvd3A05SWoth5t9O5eaCJUNcZ6fY63QNrwL5dSbXbKxayg3hIMMJLIGR5",
+	"KNGobJ+UgpqLtaXmTcNf3jWUUtb8Conmep2uGvl9hpbnukNfGPvQ6/R24p2s3/YCzVbR/2GmeOk6bVbm",
+	"SnfSZLd12VdIVIss5UZX0znOIaMoMABunXfF1cwigcVwQLk6kriwy+LsF9CjPTI7bZXeG2KotLqwK6fP",
+	"pK9eLkdYStbF5YxWnnM5IduD6GUnnPQHUV2M8YSxlWrLRaR9EfI2R9kXJG/fx/WnKN9wySxJi59XUpFv",
+	"OkAZsDPL5O+zSUxgS8QwjNby8MNyS0Z2NV31+zumaHen1SbHdMJIpOYWzQImCBXE1cPI9e9uSY7vohzH",
+	"U1RDmtMgCM8xIX+JJE+WQWxequtT//mR7es4xa8m7tcPdaiFAIqDs+p1VwMUrDc7ZKbb7GNV7oqL/cVE",
+	"D3j+xecdQmjNfAmSuESg4U0jBkPTF40btEZsRMWWgQN4YCzT2e/AU0KBmjA6jaEB/BcqXZJeXKg0jEhH",
+	"e571WnDaPPCHS2ev8diQzgK5b9mwWk4cAmBKdgri4h/vmwqUTQAevU4rdgyAIyyIC//NPHerc0AoZLSk",
+	"wpxj4g+B+jEfARSijJguhIq8YcSkQIDT7XQO4EGfjyzm4fPcuMIoOwJfkDGNJgETApP19Hk6rkCd9xY6",
+	"BHoz5H9MoEcgCfmA4ZAEi85YRCbgEKCGkFQKnXFoXH/Bh2Hb/NTnvsAKom3rZ5fQQIREqOm5dtlT1yGu",
+	"z2UUerOB+WxCKRyIo8CACs6Y9zssSt5LRYj6OD4hw4h5SCOOWac7alZuXJIyhwopn+v7JQsP+mB9EUU2",
+	"Ta4waOqGg2bqN5VBx05Xm4B0fVsbMJImusL53Jc+DTTF5GpHWWQfarFCOekoGug5ZBJGDL/pdjqdmOp0",
+	"9QjCQ76D8+B0Arlr9SyQtACY9jnUdUBwig04RlRZD+4dFO19nNdM0lPGS0tP4cF/07YmmNQDOmHioZpV",
+	"QTJQmPUg5j+J6gBcRUMZJw5CHoeCaUB/dDflv2ifTnRfjNeuFEjBnw/Qt+qff/i/fvWXf/erf/o98z2W",
+	"f+w5jeyxwNqgKQZhyj4iVDZIs2J1+4XOnfGlgmroXhg9VMRUABHtaeoZvfrWf3z1x9/Fyqb2jBYN/unm",
+	"PVdKgXrBkF//wTdff+8nn/7sR6//4XfrDdyJ7+CerlC2S1PHEwqCfOFIF9HQq//wf0O9hP9ac9E3FNBj",
+	"C3sTzYMpqNPBvTontkhEXmvRUUoKmmbO1OJICbQTpLw3q2+107AFVmO/8dkv/8vrP/8Jrm721bK1TbSl",
+	"BatcAz8mLHV7aVHzDDPnaJvaA4htwCNmEmN1Fga7wE9WJErCffLpUMymrMY3MzvYcBpBGJ7iWHH4HbNx",
+	"gB+ghnEBs3UaNpjBluxv3p968WQ7mZ+sKOmyy2i8lGrsd16uWWyulENv7eoXtzkWm/YtMLRd7Rp4oaKZ",
+	"vghOHTOsartaGbpShltWhC4HhBK906pLB5hohTizDOdcEGSWOnwLjtnSc5Pnf6mj0CsVxBsMB0txtEp6",
+	"cNvSNrRCwNm5tseuWr83RcXFKnG9Enuo+2ozxDLl9662VoiUWdxcVfda+4SHJ6E3h1q8UGZXhsSXDvko",
+	"9CGUJoxMpWZfgqajVIQD8OU22sGA8j7HSGAI8VC/jX2lSs3b5AOFbV3MqIpn0SWKZtF8jyYck6AWNDw2",
+	"mUqfeaSptDZrcLrppZfr1WzwWpG6GxvBi1Qpo72AaeCEDZVyZCZNI/BKCM9Yrj6vYXGWUlRorTfnerkl",
+	"Xj/xphUePYy03LZ2Vpe8d9a8UbYMpgU4YeX+Vrf0V+lzpdv+nskWfrfQNJnuF81lF3Kxfteit+1V4S+i",
+	"pg1lyc/TTRVDe+rcWnZlKzc+/qbgiR7+JbufX0JRC43dGbix2NC9Ii1dVGpZvTl041fYOSP0iEl9a2wR",
+	"fM14bBC2qdguGeLIhQ2Ww3MuQLop0eYLCLJuxphZMGbCYeHVa6Ll9PmCAO7YvHpXuITTKArPLZggSDMT",
+	"kr1PaBDoIU9aByQT993nKwR+5+K+oZNWO1NMV8QvKz2gz3XSG0VuVPonfuDLOWnit9eSK321NxEbnOU3",
+	"6D1fSFcn9bNWGO3pB+R8zDjaoIkv+xzqDZ6wlOKC9mvrG1/YsKPERNyEXQJ2oldZG4oz+9qqHtWecqEH",
+	"47I2YNuDi1mIAiGprqCj1GpD2Y/EOu0U2HW1jZvbFKROSEmQPRz+w/TqX3JHgoRZaONQnXjxLbgZJOMB",
+	"M+C64ykFJkX1D8uWZN2shVuJoS+itS/Y3T7qS7JG9PzqKETs18QhRQSUsi+kguiNWa6eKXqZeTVrbMjb",
+	"3TpVTGYrpi+07XI+P/NlOqGhEvYmdc9uJsL+//qfr/7gB6/+3Y/zE4zY82y+ZTDFzC4k5fNFxt8XH+A3",
+	"HYBfCNEssKRDDCeU0xETmwKcpVgTKbwmzDS2i3BoXcQ3ke9ogAg1NdErQX8wL53McQ2kP2GtzML2+SHc",
+	"DSOWc0/Z/DyMPBOnaFo4H4cCSywc3VWgw+c6gMLQIFGcl/qQM1chQICTafRHudfn/oiHkcKRNF0SKQ+7",
+	"LCeheK9WQ1ZFBpw0+Ms5XC4CQ6jUXwocVNfFcUvAYwXvx/VGUhotUZyBH6kRWF7hYDTRIwe+HCgoIbIt",
+	"A6AvVhBCDK8WO08uLtRg3oVcfdPpfcpHLHqPnbEApWYNUW3fL2epbgm+6OLHwkscyzcerxYLMg8tSO0X",
+	"hQHT8+nGQCTtVLH2zHt1pp4MzV6B3morECcjqrYCvU6R43ICmnoXAprs8/7msx9qI1R8itaFRNoRtAwS",
+	"iWe+hsFlxRcxbzPgALDsGAMMj91JwshjUZskt0IG3MFlj3qfeeitlVyhFdp66ExhJwlukZ62/BibyTCM",
+	"JjpTnSDT2Ung61RElQw8fG4cxIgcU5lhm0uNMJhA9PJDjrStwbEsHxvMD2zRTWF+4GK7xwbS/iZb8UUR",
+	"zPmlvqsfSdKS62TkPIydEMCpI7sTTetCF2F7yoFBT7K12IEhFrzr+Q8l5FVNbJW5ha1jzKjhK7bcCanM",
+	"GHJBTkhPL0QO6pNV0+dDuFYFFyTIVSXgu0zqFq7ZDL+m90eh+q/ADPO0FaCe+q+FWe5mxYLDzUVafrFc",
+	"5KHsc4xHyCcbSnVVM1vvGqmBSiTgV2HtgEQudZ7fXL5PvD3Ykrq7PBtQZjTrmgFWKI64lRXZQD2kDEVd",
+	"suw7mYr65TWRSkolgiKcSdiLJ/+SlP5frILroV4BgcsIBC7uPiF3Rt+0apy/NYDKPpu5M9jLgYacb4rh",
+	"ReXI4RDq1OnJ431eKsV6OEyLdhkmFwr7ab8Ql3SBo6Qr43HZ53E0pOUPItrmbe++GLmkKaYsCIzSTcn1",
+	"6971606qMmNLrd4pm8bpMO2BUqFgR1yiQLW5jaQOeD2xT7o3OzpJk3V/dWjuLvSFUbwEeMHS592b3Q7B",
+	"s/oOlyzK+KJ2b3ZuE3OUz3zVErinZOc6oBOGKS4pJ2Acg+9b7T5/DIsL47uVG99j9hEbFI1vjYRSqYHB",
+	"mFL00u10bsX+r30el0Xsdjt7tdNUjHLz0eT9BiMDYcsXIxjEY4VCoSR1u6fvif/2rz775R/hPfGKbrV5",
+	"X4XNDW+jnrfVhoWAtPawKiSJtsiqCibezHItyZW5Z1w8v4LtbGgfd9YdWXmKha0SV+mYUKJsa3Ve/8W/",
+	"/fST777+ox+//tN/fP1nf//623/86k/+fBtVQUq42/aC9PK8a1Ne2RfoIoUi5SIcpFa4wVzMW8qSf4Nv",
+	"KipwefFq1CbjN7w4G8oSJmInLt1LjyALA83VqtUvOaeJE7kR7ZciNUsBR7iI1CzlR/iCvOERgSoYiytA",
+	"aM6daZXAtJuY9RyIpMgzHi9onykSeSbDZZFqh54niIvveHEikhQUpoKEkedzGsdmiTinikPc5NrXJT3H",
+	"tBWnbfkSJmfR+Vra5AMDorFxRUX5JCFKe9GKn+Xpo1mSxY5QUeAhFM/0BSZu2e/z/EqTZjJO0mthFU3I",
+	"OjIMI8LoYEz0ImjdkAvJqOfAz1Z4isUDZWgwtL6cXKr6uRtzlSrQThaF0pmYypAzEWdUaR2QMHJAq+nz",
+	"dImbyNz+eI7qapcobT57oEhTrfoUFksNgbXMGHCt0tl2Shy7rLzyK/h6lWktfa5OxkGsksW7arFIq53C",
+	"SjH4oiLjJ+HlyK9bbuFb4KnhZRIYaD/2iFGBpqbaCL2u51rxOHQyk5XHUdNpbeVBbC677/ZW4paBFUfL",
+	"92TRSHS2lpVGsujWv0gkJclETJoCiMcxY2wVuQSsspr//G+/+dlPflrs372uT8FRlkVs+Saivok/vUar",
+	"Z1f4Yrka4qocECpOk2dlqL8n83AGEng6DeYo2rVkVxBCA6rLAKwrHH67y5KSRjmBuDy14xpuJ0WsoMin",
+	"ZKuqQcG5vSCdAHuGE6iAmAxXTFGxl83RCPub0QQsci3F/08SgAU8iEGEBaDnJFjB5FhUh4sRN2LP7zMh",
+	"6Ii5JtNEHsH3bOym2hN9TjFLYZKR8QCz4Z37oB0V3XmkcXoZENcKb7vPs+pHJoaVFIewqnaP737NikyN",
+	"zfHXBDE49egu+mbggEqjTVFnQL+LEleLzGqR3j5ZeB3RJg/NOu2XA/I+r4+/izJjpKAxgOhZcllgbw4w",
+	"cigCdTONxPt8+QXCR2YGb/LGQLH4J6FazHy1YyVQhuGMewlrPpkTwWg0GMPi6gOTYl/pyLp6buM6LA2P",
+	"1pLQtNqeJnVR+6KB1e2927m5YwUo5pcZV9Iz2V6sHDRKGBraWw4JFw361be++6s//Z+f/eSnn37yzdd/",
+	"+8MtQ/1NLt8qAL9m/+s65cTsaHsG8vRR3aSV/ELBbeYsFFp/bxZAW8Oc4UAUikrLGHxAzqkvy0XmbzJ8",
+	"XYWmL8piDBqHwV+rIcObDhBQKSg89Qeny0Ah1u8UxFUPW2bhuJKnBiVPUql5Il31k89DzsjJTGoMdGBd",
+	"G/FgHhuTk4zdMR7cTumPztsaWH0NprPUUqoTjGWspQtKg8jQTF7NXKdqIc2M64aTrAM8jZmckyTN8Ul1",
+	"+jx+QI2BBcPWAr8Pu8+NVCBRu34ZK4pZB4VnrySIjLTuonciXs3lqCFF5ZnktItsYRsuYlI4jHVMciuY",
+	"SQvHsL6BshZ02vg6qAbXWoBs55/98vuv/sN3f/W/f/TZX//eFpwPvmbO3xcsgYo+mV+A4igpKtn/3BRJ",
+	"KTkIF2Fys2j6YouQG4yBLpqr54NdUBClSgnT+zPJrBqmuZywu639bLpDMDFgpRIFrwTjnraXCTJiUonv",
+	"vS3VStvTtdIuU7XTyVWd09/AOqdvrMrpF7W+6W9eddPLVNv0TVU2vfiapvcvvqJpjVKmKI6L65cOw4hA",
+	"CVPvmA1C7gmXNKEAli8FSdc2lSHh4Tn5V8R+vNUmh/iFsXBcE+ZmybY8aBm+S2Zc+gFEpWRNKljeDTGA",
+	"omgNZjIWlT7P+udtCRb07BKqtYqnyhDnAskzDApYo6Bqn6+CHD6HtVRtwmrs3yrO+LNlw0R6DLu3Op0L",
+	"r7i6ZBm2X4N102ug2nvI2VfCWXTRndcXGpe5VCuU9jNSPq54w2PZnFOrJsD6TbJFW8mCqtYZTnpVwvVC",
+	"sVHRkbhQfHTBFVzvv4H6rc9nvlxmroglcD4bvVV9lQSMntlFblL4ZSYkkRHlYqiVFA2v/EjIQoCi6bJy",
+	"xpLuzc6evtn57Zkvl97rhJzBiH0+Kr3WUYtTJelJBduGLkTTA9caC6boV0vAihrAZTFzFOe9WF4//EJQ",
+	"SYUet1LzfcuOI+sWz+91bmLZuDug/aqDsZHdK11L4AHbnFdlJv7b5uhcsoQwWg77IimWOZM6q8Up4+SE",
+	"BSEfgXaYKcynNb8BunIkzEh8wc03l8g/ZfFpsvvMeu3kYhoOisSh7V9uftYREtobzoikkmHmz99FACbr",
+	"rF0QVHpPzXNTNziwXRlcJOI074tTmt6BwnyIeoY+Czw7tTsfhvfC6JhJF+1ImW/jktttcpjOog7eIRmw",
+	"1edunKnIdZYUYMeCMroEu66m32/MONYR9PqNAyjL7hQ4azt97qYzF+nq7bkETi7GBmKTEDqoYJZaijn8",
+	"Mo0YlO1LigKdR3Q6ZZGA9DHTgPq8z0NYShro5QODGWfnmQmSpjpzMz5gE8Zlq6wSfZIcycU89W4+P5K7",
+	"JccibRBTK3bM5GW5KRM6IeOlSDq70NgVn4tq9Ue+/Se/+ovfA+/nzaPLRUMxcYypRGCffvLdV//9z199",
+	"72/Kx7QW/tzg2qyFTzc4jgVJQzidsEPuHeoTv/Y43g1JPjtbPvVaN5d67fX3/vbVn/zNpz/709f/5S9e",
+	"/bv/9qt/+7+wnVff/tanP/tvjS3UDTi2jusX7LIxrmErUglZtwJeczL2Mt5F1l6Qi0zTsegMXgSmTB+E",
+	"C4KViOasxPlLMwdv0BSXBvwLrivpKYM8GecPkxyPCiBpcmtZ5xKdqbudTkuboQJP/yKhlTgXhPrumlAw",
+	"dcIiot4qREmDWRQpSKdbd8PAswfRqoaU3kKkBG8+0bOOFt8fZnsi7PmMBgXLoJa8KFWEHfrQ57nmck+V",
+	"Y7LUmlVwsq4S/2b2/nIY+7o7gk5YvoBvoaBNb0BKDKYXeXXrXGlF4eoDQkRYY0AbNlBuZlDLMaTu5kF1",
+	"W2bhyBAkbm5ktayeW14rc9be8EAqS8InNm/YMiYsO/k22rIRT3qF8JrH84dDFqGPbXqZ4vQerUtRPjw2",
+	"wF06D7iFp7gMfWb24vNiWS08jheBMDPn6oIgpunVNjiJsb9NhzgsiBndGIbRie9Buo1ydHkPHrLc4cBy",
+	"idEu7r4ubo5XFTpNGVyIChlOBTkPo1OIZDO5HdTgWg6oOB+wk+NwcMpknw9CztkA04uNmCS9TqdHvuYP",
+	"Th/ywOfsvhihK0bEyCAIBZSZ5B5xb9CZHN/Q6UJOGXdNymriS+jr7Rb6z/W5G896xq15u22CE8SAWYI/",
+	"eUznHqMjagITZ2BJFMSNH3kynzJtCtXL0e7zQ7yV0RrdCUtazKeEwEdV68XIuGAZZKhXPFkysC/rzdH1",
+	"QQHtWmsKi5YvSx7yHVTQUTxh1XHLuy5W4PMlPY7ulhb1wAnD/dclNS+mdhDMPHHw1q++951P/+nPPv3k",
+	"u//8w5/96ns/38jd9YIyHuUD+eyX3//sr3/vsx/+4aef/Cw7irx3/8LyHYuSb1lHobDc1oojzK+TGWF1",
+	"dnwvpqPLZfeyl8wX6AqSnOSDbFmPClH1q+Tumq1QmmONzEzWpC88IZNNCBcklLFL0jyhvKULQljyWEuS",
+	"KteKe3mpO2IS1lE8C4GtPzMVOBbVjGJcRnNIp6lPqU5a6eRKJe4ndRC7WJTAl5gXQpKAUfUYZyScMl4s",
+	"gR3CAsFIB0Wsetb1mKR+8CigchhGk2PdejIkSxY13Q+futhtOByq6bXQ7Sti02De52JMp5CM1RADoUPJ",
+	"ouSm85ogLkj0snVyHX1r6Kmp67m+5wvpmntFk3hVEEpOFGagUUTnmJ3p3JfjUPtXWBLyGiIYUV9GFxXG",
+	"yklWLUAhV1IlGTpiUtG7QMGPK35ZpemsIBy6tj2nnAHO8pH3TpKrdENisITWCkVi6YAKZl5f6r1bsPOX",
+	"S/6VrVWZLASX6wuQhSslsFxRJDatiWk2wjy0cPgPjx0bA8RssKg2ZsK94EAXMVr4QfUB4Er98eyt4S69",
+	"PWg4DV98mQ5OlXrIvcb+kAaCOY2pfl093wWxptvplhSELunVerO4kvK2i0QVnINq5SNtmaAkX7hAgK5T",
+	"ThJOwTWCx4AIw6U3AxNSamo5OHjPH+oyTic0pQruF6nHvhAzSISihJ3Wbpv6E/wWZ1kzLQpJ533u8zMa",
+	"+F6rTd7Xw9L6Mpy483FoTniiPw+0IxQP5RiT2XgEKIN5WxazFWWsWeDLrKluU/lcR6U0a1dnsAsarMwV",
+	"3rf27JJ5Q/DPr15YuJsXodmlt/OiXEX9odSc65pQPK6MZa9R5m8iRqC/DEJ+xiKBhR4mYrS8FP5sCpX7",
+	"BuGMS5dMMC0j+pDajYGt7/p1zs6V4gdRM9evOyQMPHDDoVzHzMDrfa7UpEjeCXzG5X0xwtidF4NgJvwz",
+	"1jpIvEsLHoRvRJLeTfep224T1xfvcA/2Ra1Tn5tKeKYyDvJ/GFqbPAmxdOMJHZw6ZEoFCi93YHepDcmB",
+	"0lab6kUhW6ZDErEB888gxe59szxKy3Pvi9FdRSEOLJU67S45Yapv1RgLwFP0miBfPX74gEj2QrbJIYnY",
+	"WXjKvLj1U8amGMwt2HMQWr7o8wh2R2mrSqnEd9TM/AEjTd3Zk/mUkV630wWPVXuzYq0z3s5YQTXrDmVd",
+	"1WN9btZTLWYbHSPiPDWCscSV4JpIGjS742M6ZUwOV1BQZEojOY9ruFtj3LcyxRF5Huos1IruhM9HAXvW",
+	"n3U6uwMK/zGfTvCT6xTXKiHh0Hgp6xf0PVj8WupyLuWbq19AfqafP1itUDWZ0AAcWTySPkPaOQSvw+Kl",
+	"oQRnrDqzR5TeU8AafV4YoZ4/RNalG9IZLBNqD6k2bx3kbuesiPZur9MtsRfcsRpSLPrN+4ycUO9OarlT",
+	"8mWQ+akxGFNULLu93WcJshno2rgdUEdSy7pSgRKQ64/UXi8ejqb6DQxo9dzLuUHhUbLcSDa9OrfMYI5V",
+	"a1tZIeT0Sho+22iaokWLhU1ubudAmJki19ZdrilMbClR5sBb0967eStlDdjCytaMDVxmG8vimELD2BaP",
+	"UL3KK+/muOHWvWQW87oyb5mMNCrigEpyxOILLFxkuTwmTRFGknkth5QK36x0K5C3y51y8nx0kVNOyvsk",
+	"FrcpCVhCMtvwxlmxSGQpfyyrEZmlcJJmgIXQoPYybN43/dkSp6AUC8wZNgHDGsXJoFQ0ZZaxLMOj9dlr",
+	"fKPfUCC939jvNz79xQ9e/fgXv/75H8YF9l9//4ev/+E7n/3kP73+x2+//t2f9Bsvk5f1XbWaLhaqw+L4",
+	"3Vt7ndu3b/Y66n92EQawpD5mNBmwGN2LwglspWIRg7OMt59g3MvW0WeY9ynXj/qBRfcw9q6x3xhLORX7",
+	"N25oNtIehJMb9IxKGrU/mo4a5oUH/uCUY7jKq5//4NNPfj/+5ZFt4FVfPtf/jc5YZBZ2Ikbd3q4ZrRB+",
+	"mFzhG7NubzUb7loXyYXSpGmUDlvfRR2Me8Tw22ITejmlUYmeb9q8/tRpUCnpYMw8iH2DfR8sEqAZatQf",
+	"gCBf/+k/vvr23yuC/Pu/+uzv/+rXP//dOhR4CykjXw7EokRtzV9AigndFVBnYYfVSbFXRouvv/9Hr/7y",
+	"LxfSYi9Li/jJWtZygnTW3LaLZiILt7CImejroEczMT7SgcQeE4PGvhoeUtWnP/uWHtuf/T0OrJF05D88",
+	"/jL1RuwOQihNJf7DY9XiMV4EqefUcaRBsmLSlwHsX9zmyyvOts7tVA5hVjRfjsNAV5EyzMohthlv9YzG",
+	"1CM0haauCTL2hQyjuW3iFKM6hYQVaEiZNSc0OlVHTTyj4lkEdL40T5B6Jz1n4gr2XLhFdk1CBVHtHuRs",
+	"VNcEcccUDtcxe+7qCiYUL+L6PPIFi7MoBjQagU+MqbfgS4Lh6COF9rzwnOcLSiTOj1WzDPV6nQ75Co7p",
+	"MRswfyodU5PM5wVWNlOEK0kdZFuclAZAmhCojrUmqAdWanzcY2f+gAkMqoo9QQvsbjkDmGDPyQmbh6Zs",
+	"cnpRJ/TFMXvuLDeU0UFh9iOnzzOYPttJ1Yj2lPGwzNilqOm+GIlDZLOXwNAFK3sfVnFFk4k6DY39D2/f",
+	"frp+kp/yHDS1x9N9uuXkTcstXPVGsjXbUdkwipNLlhqO1Il+ch6uuStO7+mF5Ey6nzpp2zeilJ2jMvuJ",
+	"Wo99gjq0xd6Qn5HeSpr0yhmcMr5OVsRpJm+T8aqf0Hmcvclmp5fF2nHxNoWi03EhCR4zdH5R+R1pdGrd",
+	"CSLsWQmq5VAaXlEuvnKO0Q4+nAJohEqAaIUIrU2OeAazxNF0COR1yS/V7IHCQdRcYCWPWHd/KZyl4I9d",
+	"EMw2CWTzr2rf4tzdbZ+by1tzL6oaU/tV8yJ3AwCx2+kS0A9UV0ux4Ukox8nVa2qNU6jPJA9fDPtWhHPa",
+	"NJyuYAYrpTN0a6+CRaAuT0ill5sW3EvKzJp7+e5uMQjE3y/DRScYwo+BpvP1S/du3rKLj8EiJpZeIzIg",
+	"KxaShB/Ze77i/YpRnNdHkutCtzKv09rXkjw8ng3GawHsxv7t228cROYXpCaCVGPY7XRNYUzkK946q7Lm",
+	"DiFVPzznb2wMleX8Y8M0LsJ3MGEJSxGkX0ecKtHWLYe25JwKZCgnc5Jaystxf1Z8kMsuzyw3sphrQlJM",
+	"tQoK+PPPw11ZhTObdL2bVXEW7rZV5FaLzFJsXXRMLwJdW6fuwqq7pQXteuZP2JEUulancjG2PlYwT1ii",
+	"XoFRjwW+YorElwhcoYi5r5OFBhRUwQlstrlEawrGiPtiR32xMwj5MPAHUrgKmbqW8dsl3XQRGbAsumjf",
+	"dwHZJra4Kg59rQOyS5o9IK/BgE0lQuZzFgQt7KnPUxnVXZO7NNtZufdf64DskfPIl4iOirz/cAL6ee2N",
+	"aXlW9zlEDFj+nnoxtbMnCU8+YgNJmg8fvfPg6P7OvcM7T47J//nrbntX57/ScNz4jrbthnyZ8hW9F0Z9",
+	"rv4kTdfSFBSw7baIL9UrbuqakPQb7Xa733gJNm0d4oiXVfpq00dUb7b7muhzN7mySt5vE1s36XZ3SfPJ",
+	"fOrzUUv1Op2JMVQkDnzOdrSRwdPmbpzhAREhhvTPU3wU3E0xxuYhD+ba61SpPbZiNWLSpAZ7YemFaoFS",
+	"m621GsjgQTEgFDQGgadBzZYaEzQNAuMGi9uoI0FtJdQXxJtF9CRg7YyH8CTOVobr6LHJNJRxCQJBJ7Hs",
+	"FLoauvm+z62WdAxMPEG4giERE7NAgo8yrmRIBBRYsUeGC9smH2jnXl/q8URnILFPGUxMDd3coMX0iQ9d",
+	"g8wMg9MD4upLQnigq849HGDdW4Eeitd0hXooaZ6Pw7goJCi6UHS7VZpkogsUZLQxyLVrfKmTawYd5YR3",
+	"EObZiA38qQ85fS1uRLotSKoWDvW7dgWL9JO7LU0SoQV3shceGb124gsBDs4RmfGZUORhjgfwBk2W5rg4",
+	"BLnIDZODx7xvCuBb4wGdtntgrW/WmOfYj5M9BbLsQKS0Shwz4DBKmux2OntljsPmeUiWE9DBaeBDpJoF",
+	"Bbtd1YP1Rf2Ec9nXoYIQVBvLZBOOf9grziTMvcvhaQxg4Ql7kXNY1Q29LLrVr3r5bd8wr+ZtvMg4gFLb",
+	"5waqXxOE0wnLKv5mRRLPhlff+o+v/vi7yV3+kgmiPrnCBKvGlz1mg7OS5bdH/b2/efXH/7nCeI0FYdMb",
+	"stigUTDgH/31q7/7x1c//kXxmAtz+y0b9W7NUXc7uzsnSlDk9fw1Vng7JL/QPLLu8hZ4PBm6Xry8K+a4",
+	"3s6QC1xXdmvXcdndmSSFFj8vg97bGcWVo9PsME4Td06N2LFrXyTFO1NxlJRnrwQq8M03vBLQrJFVeXmQ",
+	"6EOm//SUyhzfkMI3NuOYU5R7GBa4a624JAl6z68Lak07Qs4DBopYDPWAPqjWp3Ym1DMxFrA6BzHuV7j8",
+	"XGFWrYWEPFYwqi1txhXUXtq8G+iyNW7UceJML/HNNYT1ogAPY80oC+ow05awOcvdKCssga1zxk6M67pG",
+	"runiuF1PxuUitU4qdADeW/fHKIbVC4JZUAGneE6Nqpy6VgVbCWfME1ptwvBXy2pCmmFEjAmkRYSMyqsb",
+	"rWZtx/1fzV8jUakr+muU4+OyCH6k2HoR/G8gL20ZKE166hZm5c2qtnobDlKGH4UC1CCEotg3WJEBtluG",
+	"l6VA/DLoZ/dXkhEZsZUpgZuMIS4zTqwa5hDDwcnJ3OCwUVwFC4fwLFjmQpSFfIVj3cuujT6XMNhcqma7",
+	"Kq8+kiVDSGGtXOTIEiyVc3vf7Rm39yK3dCvIQd/orhBYk0dC1Ue9NPajQmjGpsKBCsEFyqTCIJ4l8RwL",
+	"IhCKIwOWzmMFYVv17spjXPpD35in8YIhBpyrXWgdg9hZ/TprT99pKZacqnMHH63EJZnMi4tr3ZmcJWqe",
+	"0ygc+gG6aYEN0T/TSZRFPkdlmxzdFXg1QCPwvyIRGyl5oNZKfSVO/emUeX0u/IBxGcxJM7lCOdsFMdVy",
+	"iNDO/r6QwAtOgGVF0iRB0f5aIl/ijfI5oTM5Vps1oHE2sEU5JUqzNF6KUmq9HR4++f+Yu5rdto0n/ioL",
+	"XkIB/CtBhP/FRg75MFyj/kirCEUBFSZNrSTCK1IgKTsq4FsvPRTtpUlRoEBvRg8t3EMuPeZZauc1ip3Z",
+	"Xc4uKUuyHSM3QSCXu7Ozs/PxmxnkJfskKlMpm5WwaOC3ZQUNnTKGtymoKFno1nUUCY5BqTg7L4ou8kjd",
+	"jiZZtZStMHoo+LBkkhgmhDEV89Um1lBx8i5Q1tuEjT6yTm8xSaNySNWUNENu2dDBSh3g66PU6ntsDBkq",
+	"EH4qWN97OivHWZ58qwCNz0CcMYzl4isQyu17N7hJaix1zX0yM8cSUo6X5O9dff/H5d8/X/759uqvd17g",
+	"DVc3A9MGA7COY1qei7aIr5csLJpO96J0xPNdfsIFjP3x1joS2VEkpBmzV4wOpiV87q4IcHfnZ7USkYaO",
+	"IVwe9h1225qQZiByUYOheM1Nbd/A2GwA2H3JHdzTbQn0ToQBafQKzQn467AqDJkOs7YCMTd0mUVrHG3u",
+	"AhVt1WtW9bKVd3MySkGn8SNs0UqaHcRCkkb5brG+USREa5OFFV/KCdqMq1uzuhwW0s81th/DYnsQA2d+",
+	"bYErdR/rPOqwnnoRiTmwQDR+Urr5dzpizaN4rHEQQ+iAW/RTX4E5Og8KdpB2uRjSkeWb2CyX/NtygdvE",
+	"ufCg0Ny0ZnVLGFov7BMASVs5NdeApFUTxCocqpZfv6LVuaAi6Lcf//2nuRnB7Qtn2mV+0CUkv1voMqig",
+	"z9r+k1UmffX298uffmjs8XBH1a1dabJYHVOzw5vizcWHX79b675I+enhovvx6s3F1S/vPpxfrLg967lE",
+	"exa7f4ot/iu5dDPPI27iDRyP65UOdaZ5H70lXPa89wYTLvPcE0q1p3bUkfNrKA1u5dEz7RFBGT/Lhbfh",
+	"PYymycOTDohxNXDdkJdWEgp8dblBSWi/GMN1XvA452XAtEEAlVjUuZZGtCojbuklVA8ijyu+rXWZgjuR",
+	"kfNXBPpONZhB4zYm4+EzDSOCD7wIdKpYYI0NQ05mZZKOyFjYZ6s+VBcjiYGuphAg1FpXtc55NMCqpNOS",
+	"LnVSjBoGe2q2m8stpbWveFmC3uUP3KPTkVuAifTt/xvGo9tAR2r6qpQjCA2Vosaapqp5ewaMZgONFa/E",
+	"SYHDIBYYstQ2WaiKip8macGSIeaukT7/8hvJQLHIZ2AoeigoHknB64UrWouheasj31ImafNj2SyP5aL2",
+	"drrdnYP99gTyKbNpEqt5KItVkcgsTJ4p9oRtb7063N/6aqv76rC79UUgtavH7Al72dvdPdzrbh8++9r8",
+	"32FPWHdr/4X8f5MgeNlQKlGATmBQNB0fnkZzkUUD2Ns4T47QCR8V8zSW51P/aM+jiWgZyp0WVaxvRzsW",
+	"bSoaDKy6pxj0Pwtz+sIGJPzZdFy8YrqypTQ1PWRYH9y0JjvQY9YUXIJLZtlgJYCYTUjfd1DOq6Obo3Su",
+	"lHQ9lkHoSsLEpZgzkRxzFloA/rBO6edKG6A0NiCTmOQ/FhY5YV59D1HZfY/5ED6CCbSWEvFUDltREvYg",
+	"jnKpErt0uyZVIKx4JcSazhkc/0g0gqcV8tBEHAwpFK4TdH1KBfws2oE+BlE1tlbVGZQ/FP0DG4JLAuAB",
+	"a7fbLftMTxBuvME07ngpyZx9hFQKl1ZhZeXrtVGX7efcXp/9OJkd/L/KlBq852Gl6xzz2gyVPDVpxQQn",
+	"jAFRbKwIlQJEkbE4k6IFnXDK9bauQHmO7UpeSluvsNeP8jwg3QTDqpmITZP/rSEYVIMURixQhwwVn2ak",
+	"BzdSYMCH0UyUGjmPinKTgpwC5j+bcGj3IdAzCItG30PVYrwmP5X27Zsa50qWBux0nMRjCNCmmQo/wglw",
+	"+JdOG9e5ArdgSBUnh1HVED/RdObLcc65Pn3k2AdsKmZW6v6DQmVoJGk9Q8OoFi33uH/Jp8I5DyS6BkXV",
+	"iQwJSFKDTQrnJespTRDT/GvMc37NoQbfPAMTwCFJUzLNouSbzUozMblM0u5wcCmGICV/XTbdAqFBuDSl",
+	"6KxyPJiPeyTvvEk24KJFFm+BZrRN6iwbs1CkMkuDYbmKwyWlRvbzSh1ICnYsZcwJz4+iMpkgeoUlQsyM",
+	"yq9CIdCczZABNevnxm/XS5OydnJCKe3wScAChOa7aOtZLmjmR2ySCJGoZTCw8lqLKUfTtiT53p8/aj8O",
+	"2PvzTvsxZZvKo9YmfkY2kzM+++bsvwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
