@@ -12,9 +12,15 @@ import (
 )
 
 const countConversations = `-- name: CountConversations :one
-SELECT count(*)::int FROM conversations WHERE owner_user_id = $1
+SELECT count(*)::int FROM conversations c
+WHERE c.owner_user_id = $1
+  AND (c.conversation_type <> 1 OR (
+      c.conversation_id = 'single_' || LEAST(c.owner_user_id COLLATE "C", c.user_id COLLATE "C")
+                          || '_' || GREATEST(c.owner_user_id COLLATE "C", c.user_id COLLATE "C")
+      AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)))
 `
 
+// Every row of the owner, as ListConversations would list them over all pages.
 func (q *Queries) CountConversations(ctx context.Context, ownerUserID string) (int32, error) {
 	row := q.db.QueryRow(ctx, countConversations, ownerUserID)
 	var column_1 int32
@@ -37,6 +43,12 @@ FROM (
     ) v
     WHERE c.owner_user_id = $1
       AND (cardinality($2::text[]) = 0 OR c.conversation_id = ANY($2::text[]))
+      -- A single-chat row shows only when it is the owner's chat with a registered peer: the row itself
+      -- proves nothing (rows written by older servers' set_conversations could name anyone's chat).
+      AND (c.conversation_type <> 1 OR (
+          c.conversation_id = 'single_' || LEAST(c.owner_user_id COLLATE "C", c.user_id COLLATE "C")
+                              || '_' || GREATEST(c.owner_user_id COLLATE "C", c.user_id COLLATE "C")
+          AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)))
     ORDER BY c.is_pinned DESC, v.max_seq_time DESC, c.conversation_id
     LIMIT $4::int OFFSET $3::int
 ) p
