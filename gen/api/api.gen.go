@@ -216,12 +216,12 @@ func (e SessionType) Valid() bool {
 // AddBlackReq defines model for AddBlackReq.
 type AddBlackReq struct {
 	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	BlackUserID UserID `json:"blackUserID"`
 	Ex          string `json:"ex,omitempty"`
 
 	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	OwnerUserID UserID `json:"ownerUserID"`
 }
 
@@ -274,14 +274,14 @@ type AddFriendReq struct {
 	Ex string `json:"ex,omitempty"`
 
 	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	FromUserID UserID `json:"fromUserID"`
 
 	// ReqMsg The applicant's note.
 	ReqMsg string `json:"reqMsg,omitempty"`
 
 	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	ToUserID UserID `json:"toUserID"`
 }
 
@@ -332,7 +332,7 @@ type AddFriendResp struct {
 // AddFriendResponseReq defines model for AddFriendResponseReq.
 type AddFriendResponseReq struct {
 	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	FromUserID UserID `json:"fromUserID"`
 	HandleMsg  string `json:"handleMsg,omitempty"`
 
@@ -340,7 +340,7 @@ type AddFriendResponseReq struct {
 	HandleResult HandleResult `json:"handleResult"`
 
 	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	ToUserID UserID `json:"toUserID"`
 }
 
@@ -407,7 +407,7 @@ type CancelMuteGroupMemberReq struct {
 	GroupID string `json:"groupID"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -662,11 +662,11 @@ type CreateGroupResp struct {
 // DeleteFriendReq defines model for DeleteFriendReq.
 type DeleteFriendReq struct {
 	// FriendUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	FriendUserID UserID `json:"friendUserID"`
 
 	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	OwnerUserID UserID `json:"ownerUserID"`
 }
 
@@ -807,7 +807,7 @@ type ForbidUserReq struct {
 	Reason        string `json:"reason,omitempty"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -914,7 +914,7 @@ type GetAllConversationsData struct {
 // GetAllConversationsReq defines model for GetAllConversationsReq.
 type GetAllConversationsReq struct {
 	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	OwnerUserID UserID `json:"ownerUserID"`
 
 	// Pagination One page of a conversation list (as OpenIM's `pagination`); pages are 1-based. Absent: the first page of
@@ -975,7 +975,7 @@ type GetBlackListReq struct {
 	Pagination RequestPagination `json:"pagination"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -1092,7 +1092,7 @@ type GetConversationsReq struct {
 	ConversationIDs []string `json:"conversationIDs"`
 
 	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	OwnerUserID UserID `json:"ownerUserID"`
 }
 
@@ -1152,7 +1152,7 @@ type GetFriendApplyListReq struct {
 	Pagination RequestPagination `json:"pagination"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -1210,7 +1210,7 @@ type GetFriendListReq struct {
 	Pagination RequestPagination `json:"pagination"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -1437,7 +1437,7 @@ type GetJoinedGroupListData struct {
 // GetJoinedGroupListReq defines model for GetJoinedGroupListReq.
 type GetJoinedGroupListReq struct {
 	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	FromUserID UserID `json:"fromUserID"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1500,7 +1500,7 @@ type GetSelfFriendApplyListReq struct {
 	Pagination RequestPagination `json:"pagination"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -1650,7 +1650,7 @@ type GetUsersOnlineStatusResp struct {
 // GroupApplicationResponseReq defines model for GroupApplicationResponseReq.
 type GroupApplicationResponseReq struct {
 	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	FromUserID UserID `json:"fromUserID"`
 	GroupID    string `json:"groupID"`
 
@@ -1987,7 +1987,7 @@ type MarkMsgsAsReadReq struct {
 	Seqs           []int64 `json:"seqs"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -2102,7 +2102,7 @@ type MuteGroupMemberReq struct {
 	MutedSeconds int64 `json:"mutedSeconds"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -2287,11 +2287,11 @@ type QuitGroupResp struct {
 // RemoveBlackReq defines model for RemoveBlackReq.
 type RemoveBlackReq struct {
 	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	BlackUserID UserID `json:"blackUserID"`
 
 	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	OwnerUserID UserID `json:"ownerUserID"`
 }
 
@@ -2354,7 +2354,7 @@ type RevokeMsgReq struct {
 	Seq            int64  `json:"seq"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -2447,16 +2447,16 @@ type SendMsgReq struct {
 	RecvID UserIDOrEmpty `json:"recvID,omitempty"`
 
 	// SendID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	SendID UserID `json:"sendID"`
 
 	// SendTime Accepted for OpenIM compatibility and ignored; the server sets sendTime.
 	SendTime int64 `json:"sendTime,omitempty"`
 
-	// SenderFaceURL Shown with the message; defaults to the sender's faceURL.
+	// SenderFaceURL Ignored unless an admin sends; the message shows the sender's profile faceURL.
 	SenderFaceURL string `json:"senderFaceURL,omitempty"`
 
-	// SenderNickname Shown with the message; defaults to the sender's nickname.
+	// SenderNickname Ignored unless an admin sends; the message shows the sender's profile nickname.
 	SenderNickname string `json:"senderNickname,omitempty"`
 
 	// SenderPlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2567,11 +2567,11 @@ type SetConversationsResp struct {
 // SetFriendRemarkReq defines model for SetFriendRemarkReq.
 type SetFriendRemarkReq struct {
 	// FriendUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	FriendUserID UserID `json:"friendUserID"`
 
 	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	OwnerUserID UserID `json:"ownerUserID"`
 
 	// Remark The new remark; "" clears it.
@@ -2679,11 +2679,11 @@ type TransferGroupReq struct {
 	GroupID string `json:"groupID"`
 
 	// NewOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	NewOwnerUserID UserID `json:"newOwnerUserID"`
 
 	// OldOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	OldOwnerUserID UserID `json:"oldOwnerUserID"`
 }
 
@@ -2734,7 +2734,7 @@ type TransferGroupResp struct {
 // UnforbidUserReq defines model for UnforbidUserReq.
 type UnforbidUserReq struct {
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -2835,7 +2835,7 @@ type UpdateUserInfoResp struct {
 }
 
 // UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 type UserID = string
 
 // UserIDOrEmpty A user ID (see UserID) or `""`.
@@ -2857,7 +2857,7 @@ type UserInfo struct {
 	Nickname         string `json:"nickname"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -2940,7 +2940,7 @@ type UserTokenReq struct {
 	Secret string `json:"secret"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md, "User IDs and single-chat IDs").
+	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -4671,7 +4671,8 @@ type ClientInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -4679,7 +4680,8 @@ type ClientInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4699,7 +4701,8 @@ type ClientInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -4707,7 +4710,8 @@ type ClientInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -6732,7 +6736,8 @@ func (c *Client) RevokeMsg(ctx context.Context, params *RevokeMsgParams, body Re
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -6740,7 +6745,8 @@ func (c *Client) RevokeMsg(ctx context.Context, params *RevokeMsgParams, body Re
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes any type of body and a specified content type.
 //
@@ -6770,7 +6776,8 @@ func (c *Client) SendMsgWithBody(ctx context.Context, params *SendMsgParams, con
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -6778,7 +6785,8 @@ func (c *Client) SendMsgWithBody(ctx context.Context, params *SendMsgParams, con
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -10309,7 +10317,8 @@ type ClientWithResponsesInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -10317,7 +10326,8 @@ type ClientWithResponsesInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10337,7 +10347,8 @@ type ClientWithResponsesInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -10345,7 +10356,8 @@ type ClientWithResponsesInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13747,7 +13759,8 @@ func (c *ClientWithResponses) RevokeMsgWithResponse(ctx context.Context, params 
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -13755,7 +13768,8 @@ func (c *ClientWithResponses) RevokeMsgWithResponse(ctx context.Context, params 
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13781,7 +13795,8 @@ func (c *ClientWithResponses) SendMsgWithBodyWithResponse(ctx context.Context, p
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -13789,7 +13804,8 @@ func (c *ClientWithResponses) SendMsgWithBodyWithResponse(ctx context.Context, p
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19724,463 +19740,465 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kyPHdSf6VTLgjRhgXI0B0N1DTncorlsckmqJwxlPD82NJeZOZaMSQLELWZjKRPdA5ETIvl6tbFl+",
-	"bHi9XluKkBzSte+u1/LGhi2uLK2+yw3OiP5LX2Ejz8msynoBVXj0NKlW2MMGUJXPk+f8zsnz+KgxCCfT",
-	"kDMuRePgo8aURnTCJIvg0/0pi6j0Q358V330mBhE/lR90ThoHBEZ0QEjx3fJYBwKxsnpnMgxI4PAZ1we",
-	"wt+CRecsIkE4EsSX5MKXY8LOWTSXY5+P8HEaBMQLmSCUe2QQTn0Gz/pchuqBPn+fnZ6EgzMmyXQmxkwk",
-	"r8nIH41YJNrkUdLZhJ4xQULOyMWYcWhKEHoqGJftPm84DV8Nf8yox6KG0+B0whoHjdCaq9MQgzGbUDVp",
-	"OZ+qn4WMfD5qPH/+3PwIK3TkeV8O6ODsIXsKyxepZqTP4MdT9ct7gkW4fP8mYsPGQeM3biVLfks3dUs/",
-	"9dxpsGcFvTqN8IKzqF5bz51GxJ7O/Ih5jYMPUi04qbE9dkx/4emHbCBVf8nExDS/92q1IzYN5oTxcxaE",
-	"U0bCIaH6nXbDyayERyVdNuw3J1M5bziNZzvhxJcMPh0MaSCYWpUoeiP02NI29GP4xt1A5od+H/6gAfGY",
-	"pH4A4+aERVEYqXHnFp5F0T0xyrfTb4jZYMCE6DdIyIn+4JBQjll04QtFfVQSGZKh/6yg5czumAnGHZZs",
-	"yluRz7hXSG4llDOMwkktwnEKNptOp4E/oFy2GzjwwjVJPXlDEB5KVrioMlx7RDPBIkLFGfPaucW0pmz1",
-	"tWRFa9E5vnRN6NsndDENuWCFBL8Fyh5T7gVMr0NuifDXh0zMcMEXdfkV+9nNkHwEi+GxiDQlfBwwXwm8",
-	"cAgSUc9EvdCqeiYyc6q4FyscFfPy9ZHZ0pEByXvMh2HBtDgjjMtoribkWjjAvSEIAIHAF7JN3EHEqGSP",
-	"/AlzFWbyObl5U7BByD1x8yZpUkHuTxk/vkfOd1uO4u5kIvIbSj3vJJxFA9iRYRhNqGwcNHwud3vJVH0u",
-	"2QjwV+GeJvBEz2jRzj6YnQb+IH76udNIJpJfjfcVKJRGglxQawmY55D3uP/Mnraanz2J23uVJ1EkkEse",
-	"RfQZWgiv2mtpVFjhnecFpPMG5QMW3JtJ9nYUzqb32OSURYUcd6R+x74mPn+H8ZEcNw66BUdjtg5UNd3E",
-	"zTyuPurqvGlQ1MA1f9oSf8ps11rkVUIulbpdmT6uKWNblBHycxYJikPImxkUD7ghyLnPLtS8lGI/sF4h",
-	"TV8KIpiUPh+hEUGwpySifMRaBdJJSjoYM88Ilkp89nQW8buzqGSIJygrspKihriz51Nka3GFz0cBe9Kf",
-	"dTq7Awr/MZ9O8ZNLmiKMJPNaDnHhROjf9ekwT4URcXko/aGGivopZLT6ofzGVhj3I3hhMSWfMCHMo/UE",
-	"JMziSJpO0svTIVyte+CQLvmtCXNIj/wWDQKH7MJ/gSbg+z1COQ9nfMAmjEsyGCsi8dbYOItj5VkK/OiQ",
-	"YRgR1RrZrbyuYyoeMuqdIJPMtxzQaMSEBEKXY18glpnQ6Ix5hAoSMepVBS4eE/6Iq/MqoxkrGZAv7onR",
-	"XSZkNBtIa9NOwzBglDdKX3vgc2i7xhuRf04le2NMa3QUUMmE1CxtEQWqaSi2bb9j5lWMFwEQTsQaODDu",
-	"6IRxb2EnRpXj7EJt74QJQUeMNDtoylRMmClkzkPOWocpNigIjRhBFGveH/qRkA6Zwh4oxikUU5fhdKO0",
-	"MaHPSgnVHuENYcYl2NM1lnPi89L+YMa5YzGvdSCKuswTyYot1UfsSqIOzu+J0f2pLGJ92gwATA4Y+1yx",
-	"QS8E/Uz/qDiiee7Cl+NwJvWzPh+twf5mXC3sG+GMFwztHlIvEDXgB9gOQehQsogkLM4htjxCCR6x81Dx",
-	"solpgz0bBDNPKWgD1RvzyGyqYMidO3faRJ0rn48IjU+MYoX6nsCGCmq0+kVfbvQQJPpOniinjEWJGBCk",
-	"C1PcqygNni+BTG+F0QmTJccPBBzsgHvLXolbgsknKfbhkiYq9zcEsZt/yJ7itY1CWRcRnU5ZRIY+Czyh",
-	"JM00oD7v89DgT/yldaAvXBTc4LMgIF8iM67FrUOmEYMfv6Rgm9q+p8i9khujG/o2SIlrSU4ZPAiXN4vR",
-	"nOqLngbM7FV+fUfhjvpyR5z50x0z7J1pqHY8Kkd8uQMy8bk/mU0aBx2nrFebiCp2mweCS/TsjSCwja1a",
-	"BqXlF40+w0Xb29YCWoAst1Y5EFPSrY01KnZrA52NtpoGQ5truopE284OpaVZOYn0tjWAOqap+xEq8FnF",
-	"NnNOc2ptXm5kuPYDOvJ5iT55nzMyVVJMafFpAabwnWWIvSGIO41bcluH8B4y0+7OKRXMa5Mj4MQHwF0R",
-	"H+nG+7zb6bTJEX6eUiHhGcY9MvLP4UKegCjCbhVDxnsHGhAZShoUcWTV1ruzyala8ezE9JCwPz4z9rZy",
-	"3trN7fNzpyHG4UVZDw9Uy8L/OnMIlWQSCknUHAs7MYTW7XQWd5nZe2uGqcFUJAIwTYNF6a62HxUZwSqY",
-	"vd+OHyw2iKlfCu0tyQgKrXDUm/gcyV/kV/iY+9KnAYGnBGlGYcDI7Q5YWhRyEdVdHSb02TG+0e2oPdAj",
-	"pVFE542Yl9dbCacxATvu0vGHkedzGs0JPm9m0tvKTGp7bxi+U3QNCI0dWgALz+iXYrcYFrXJfR7M1fmF",
-	"bQIViNOJUhISJN5eh25qmFGT11YzoWZPzLXhVG/IXRYwyRZ4hAzhp7oeSJt2NUqNYvk8qlOWZ713bZ3f",
-	"FpH5YuILUS4ucBfw9qzAfB+IUDMoxZ6Q2WoY47EhnQWSwIK3rPEaPJvG85u6EkrPqAa5We9dk9uWyA2X",
-	"qHBHXLXErp5N7K5JpBpDxOQs4uBxNvb56IC4Hz13rUEDZhaMeaTT6dxAw+CTiI18IVmEe9067HMjU/Vq",
-	"iTZpPgJEjFQgbhDX2rsDpFyXcPYMlgHR8ZBFjA8YOWNsKojbB9LoNw6IGhIYS+jU3xmEHhsxfkOQcCan",
-	"M9luAZjOL0hCFgVLotfUNYZjM9I26QBe73Y63Z1up7MPKoG1AFLpUuijC9uJOgP1POahuUfAE32OMF20",
-	"VVN3AEgMwgkjwyicEMrn1kZQ44ALzrw8lMSfTAO8aZmD+abPPyZq3uRjRCMfkwmj3Ocj8nGff7yzsxP/",
-	"v3qyQz4mJ3r7PoYnyH5HfXms9DlOgzfVHpGPbUfjIfUD5h0qeojmJKBSISU8BjhDn2f8kskMPKpgIRIX",
-	"YOxOrR75mBxFI2H6mtBAaRLMI6ehN1foi6LNC7oW5JwGvgeNHBIkc5iq0NqXetA03SMfk0fhGePHHN5S",
-	"rftC+HzkJN2A3RCMZuzZVJ0kB6iVDphHmmf+4Ix5LSJVK44aTOzX4gv14qnveYzHPe6Sj8m74QMWQT8h",
-	"Jx8TOpBq/YdqIhY2jK3EpwwMqwpFOuQiCvmICDaImET/H5D0txBkml72yMdESft3Q/lWOONqXhQWwSOo",
-	"euMNhjq0eP5Ysib75GMCDLbgZc3TE/Jiz5QYMa/eJh+Th2wQRl7qXW0Rdmz3OLVSKbUaO9C0oXgWE7Ks",
-	"n9fIx+TuDNtimvrQm50GEaPeHJ8XpKlnm0zTiecgKeyYecPyQGrFHb2u1/GtZB+L9/eQ8BBpALy2hJip",
-	"pebSD8iM41NP4CXT8h2gA3lsjqfagPQJ0O5fcFSmbEBOZxJvVMqPuA+nXPfRxYOD00OEFh/ibhdIX+1S",
-	"7gdFoV8OQkXWX54/YMwc7ynDKwN7pSx9J35f0d5RstHohGlmh0D0FuxBihwuqIi3gnJxYZFkF0jSavKB",
-	"vmtQtDU19w5WW8AYYd1A3zLepYYosNUeLM+7obQ8j+JV6MHyoL6DkANmYH5US4Rv3JslO6fXwRdkAt/C",
-	"5vkCCU4Tg/rlTbyBjFvbM13ZjV2MlSqMr5oWD0moVEo48CBatAFASQQxZfQsblIt2H312Btgvf/tmS8N",
-	"ecHLk5mQREaUi6FmvNgT2qZMK7cT+jnmMMJ4DXZh9e6Jkf79ob4sgt8VvOCzSePgg46z3+k4ioerf3rq",
-	"n131z576Z1/9c1v985r653X1zx1H0a36p6f+2VX/7Kl/9h21Y+qfnvpnV/2zp/6BH247akSPC02Saig7",
-	"ltwWCggpMb95kQUmrXWFExjftiGDGk5jc6JGNbZEoliPFMsNeGBTwkHv6CbFgG5yZWav31+fozecBv5f",
-	"BT6sn6rFaGEj6nPS1LBqcj/91kpszqzrclamR/g45gPnNILjpniABrYNp5FCsw2nEaPNhtOw4WHDadjY",
-	"reE0bJDVcBop3NRwGmkw1HAaMWrR775lHc40HFDDSMlufCL5kJLR6umczE1/qaUmNmMJPTPsWNA1nIYl",
-	"3MzP5kNGrCTD1CJCvZ0VC43Hz50GTlVNuthQZlai2L+sS5paM1T6iiDdlj6PQrHjkSJcnx9qJ4dzGsz0",
-	"FYyQoUISQEYDGdPyCnceEaMCr4o262m9wL/aXrLqRpJh/Na1iWRLJhI8hSuEeiBbJusEe/S5m5hzXTKg",
-	"UeQb/ADf3xDERaJyHeJyf3CmWJ76e0gH7L2H77hwHFz2zC3057BjR7KH0J9MwcPVIT1yircbgwGbKoZv",
-	"yY113HCrhI3gPMXYn4I4m1CPvaqokWQrKh1/fUFW3ynz0qJT1GmY0OismNtAezcEmaJTBKGBTwX6VcX7",
-	"soZTVXyRogBekSO6Pj85jOImsXWuOuquCa9z8zxwEYmt72lai3bCyVt4JGu9864+0rVeem+Bd5wVgFnZ",
-	"O7o0SHPhG0ngZtaHUsNPh3RjluKQnS6J2HAm1nIQx54X7vch6ZCLsR8wM4w1CAC7q3/ontZZTRnWJRwZ",
-	"1iYbO162CHhg7KujQLxWJcQaZ/9tJo+CwHbQEcXeGSmfSfVFJU+BVIjL87x/AHjT5Gf6lfCCTCifZxy9",
-	"Y71wTBXUUNobDQJ0/VmZVBc4OImGGWE1F5eCxSxE3StcNDuNacpxquqiW+5Wiy6rH1cjjTqAeJR/fTVk",
-	"XEai17g42SgIgn7HF7L48ILRovqpTUKqFx3ZhZ7BS1zJ9IBqH694noXnqvoR0WDHPh2bUShT53TZZtU8",
-	"TvF7K5+jNJlcH6BkT2z2YkKlcvTlize5V7Bh0YzZcUo0YoSHJAw8FsWBHMVeHubXfKPvWpFMlR3zrCCv",
-	"9LHNrErcraPnVPkAZtap8Biu4MtfGEdzpB1ZwaIJcMBezIV+rZ2lvrSSRvINSNh1T4yK0NZD8KxIAnFw",
-	"O+WYahNryNlh7IEIzSWGWwz3Wk6dmZUyK1GNRmtyj8zbK/OQopNyzUmKd+kSsfRCGLvS8RYVDrcoP7Xd",
-	"Tocc3xVkyiK4pkgxsQl9ZhhCTx/WRQwi5WYMT5uPG3A5XuLFmZ1wlW1f42iKjRzMa4Sc3R80ch1Np8Hc",
-	"xsn5HTpjc+KmTGLChZs/SgZ06ksakLccwp7RgQzmxLYWEwFOHX4BPku3V/nIpy1z2wLjmcHVBuWZpS1k",
-	"G7YhqoBpnEgqmVCbfsbYlDSXWqZaRvaGkQkI+BLJcpkFEMFaoJ1CgJBd6cvULZwFhp+CpGeivY42ktu9",
-	"Wqwr8/bKzKvoeF6zr+wulWv4+nLGXI7V4C5b1fPtYZXylewMP8+6vT2LFQ7SBs7Q9fEp2BZwkrDcMsoP",
-	"0kjHe9QT1G9bb23tMGEjTmaIlcV00RpsJL1oWcyeBkbqPSr9Uz/w5fwQDSUj/xwzVIMj0SmzXTmbMx4w",
-	"ITLenSakr9W2omMKkATMEpBE4AtZhBIgDbf2V7L6CC+4gOdUL+CwJtIqy2IVJbvjv96AJx85vIRvFhNn",
-	"LQ5a1MTKvLSUYVxz1cymoddaOUPVYcb1WCk2+tYsCLYKTwxHNWOsx0uTmRezUT+QhZGBse8O94g/4iF4",
-	"xlLwRIp1ycUWzv3Fs3Rq5Cs9Y/OLMCqwan9N8SUTI34xDgUzPsdhRHy+gwzUODqRQcgl9blSfxOzqOZP",
-	"uU43yVuSnKkVuYy9bfUZTPL2erwlc2yu2Upml0BnWJIooiZTKWYlZakA6nIDGPCi7K7p0daxeC42eRaf",
-	"B7F8dVchf3hxPcpPdvaa6JNt+Wroc+bBAi1RTjZC9dtQSWqcmMxsN1PlYMOCJVU4YLlsyU2p1uHKvL3y",
-	"CSsio+tjluzSCQuGJVcBRQa1K2qxH65psS9YhWur/Tas9naRldWNioXbVYu9FLSwMospO0LXbCbZMUUS",
-	"CxDszPxcma/YcQwL4V/S9LKhFZ74WZI+bM1UYNURq+lz+YBr0Xz83sqUnt7Fa/rO7Ml9HvicKSEwK3F0",
-	"EfCb4hC1CMpueCnBW31Uln+54X+uzkJ64PXPhP3+emcjRwHXZ8TsVcZ+fNn13KobANep7YbveuU1ESE+",
-	"RRdENHm2iZiyIBDoRXnG5ph2iZKbN72bNw912VITQSyIG0c9ua3lm5NYA1Pq29Jib+X7VeN8lbRxHRC8",
-	"zUNWHA98hLvRJsecuJiQ4RaGID6BD65JaCF00Zjjuy5pmtzJqRq+mbK6sBMtp8/xvXd1lK+dyl999rmM",
-	"Qm82MJ9NFLADIcCmVM2j+ZS5pNk7JB1F9ZAWQxF9DzrgjHm/w6JUu0EYnqHtWE1cBxWrsz/XdyaAzF1w",
-	"Qo8Y9Q519g6Bx4pJU60YZ1cYi5xtrUjziwP8MQMd8yA/h14ywSaUS38gMuHUWwpRXj9+FFqvHedbJ+q0",
-	"ZuBgaTr3Rc+/WyfOMKa//Hr2SPMijM7wCLUcTLjDgzlW87GTp+CurFMByj4nlceePgRXgTzxoiwuCFLH",
-	"uFPSYvbwF4TvHpAPQx/SCKqHhYIAUXhOAye+t/P5uS8Z8fyIDWQwPyTd5B24flS/6+jK03k+N7Rqt89N",
-	"u4ekd0AonyteqFoRccPIRirntK+4AhZLLcMXSVGrylHUdrPvTb3liQ9SpbMuqCABhVo7Uqc/WIvzpEZT",
-	"Evj7/jiM+8yNqPK8V8lKgMrVosJjPZMelnkO2dVpiJpWhqHWOpG55SK/cvUXlP2CSRT8T3wlNttkNel9",
-	"ENsv45ypVoGXGOEqXmLkfAUh7hRJcKuSTJ8vKSVjlbApqVRDsoVqKgv+3NZtriDFhouwlMrYWvrQAkm6",
-	"VFwViqYtLmCRjHgFhUWyjHrFFNXF1poCd6ACtK/za0PhkFFxomo6nd5Thyd6h52zgqQDwh9Y5wiUVJ+P",
-	"1gEFVwgfIhCoy/6VkC9PS4RJk0+tcgvNMCJUIir0Q95S4gF7BuEgGI0GY4fskd9+CPmQ11hbNbRtaQN2",
-	"xrzSioWYXO9i7A/Gdob3JJ9eh4QRFpf5EmaRUl+vgxSsTCJ5mZfzyHLIkAIFk1M6ODNZunVNWfNQdfCw",
-	"WiakKAxYfNwWXr/FD6au3VbNamK7Y+e5BU+lMpIhgFnDOEjzdB7DBvWDNhhAik/KLcgM6FgnbwR8XFB1",
-	"t26l19pVX65zAi3pribFbp5RLmaBpNm13dsVU1UkZRQrrG7JlNaa1vHWkUs10x5F7Om2OO1MJDhpEck/",
-	"mJ0G/iC5BC069F9ZSNeJOVodeJpiAQcxqVuE3k4SKnedne7jaqudy3d6NIoYg6SkqlHIyXkM5KAm8yhc",
-	"vya8IVnvvcu4rlqQkbPUEp8ZX5Elt2BJqtvd/ezL1wb3LRncvxr6vJxii2RdLdUrx3tXjz06ie+PQEs2",
-	"ivnJ3a/BN54dQ8vlDUHCC6792zHCaBn0hWTdPQsNFHL3uFoZ5s9d4ta/tzwb7lNdXHhJSkF95Vb9vmzJ",
-	"blc/jB+al64P4ZYO4df8wdkmxAYmsL+yUiM9vCULUZ0+z8xL1/S5Jfq8R6Oze2IkjqDO+WYyRAn2NE2i",
-	"5TV7CxnnQtrcQG4G6hWVlcyld4JpOIuSj2cXrzphT1JvXlP3tqg7SQ6XtUFqnxVTij+MUvX9IcTv4Zsn",
-	"j8jYV0/O49ptPpYYpoK8z05PwsEZk6TX6XTJdCbGTECy8TnxZbvP3UHIJeMSMpdTcvMmTuXmTTIOA1Ac",
-	"oRgaljO4IchXT+6/SyR7JknT7Tc+6vf7Dd2C+vNA/TP21b/P+w235VjpbBKk5MvDPh9mZiO0n47qLukk",
-	"HBL3o34Dt7XfOCD9Rn/W6ewOHvlTazDwHes3nrukKRgjVMz5gE79W+aP9pxOguIrConnMOdTuDggu4Sk",
-	"s1X0K6nDg0VZ4+D6CR64IcjxXZOtxdBEc0I9lvbAiDMH6vfIiJ4zwkPOWpWtc3pPi4dTQA11Gy6pDtHp",
-	"QmsO6XZ6ZOoP5CxiDmm32zHe1u+D44BoHUIBqJ1er9NJE9N2/UIc2+1FL3Iz2YAbgkh/or17fAmJ7e1N",
-	"a11OXnILuOX3UFsmBYMSKGo7SO/WbnUC8UEoVE98PxGjt6JwUrTnHUKNFTmuItSDb8VcSDYp439r7HE4",
-	"HAY+Zw9mYlzFWHQ/8ziYr+Nce9TzfBQ/D1KcJZ+cszCbRTw7bJE0NTd3yJRFwheK3B1ijRgOROuQUFPk",
-	"EHweIdEjXM/KaGbraYmkidjgvIweoBwRpMJO0UT31l7rEAoD6LuAFMeOy/Qc361MOEoClA1C/cYi7C/f",
-	"k7kxqNVV9XOs3ddWP5o4+roJ3fGt2knd8bUHAZVqtIsX9AZc2cODpJm80jokHVhqnPkOsKlNcVGBKD0/",
-	"JE3uOKYB1GTzpUjXCWuO6HRnGDHmYAbUbjzUEPzDd8B3TIuCtXZMTTwWvBUXPj4dy9jGifXoAteXLmwT",
-	"XJD0wLjkkF1dy84he7o2t7dRp5d7M10GHu/B19T74R7yBAu2FKfeD0I1O58TXdbFuhafwVyKRWJix+rd",
-	"2btz+7Xenf1letlaabkSW0EcS5ea2+MqS1lDwUq/eq1hbUvDMuu8Fp3XsHNaHa5ADdd0sCU6uJ9HfVm3",
-	"SCqhJDo+COpySiISMQ4vikKcmBhsw8nbv3/yZeqNWOwGXA1s+/dP1CRPoFphZcHmjzgNaimu0pcBW8Or",
-	"Yhl80apVAl4SJVBIyuUt88sT33siwyfggDIKW6mb1p6z6+w5+85t5zXndeeO0+043a7T7a16/3p8/6Th",
-	"NI64F4VQSvJ9n3vhhWg4jfsn/1Z9ZqcNp3HP5z7+9Y7PZ8+SNx5Q9dIx/udI12D9Co0mIZ9Dy18OJVzq",
-	"msVJxS4WlqkLp4xblp5ByDkbYAHWodatCspnhZyXw0atxib2hqTRGiril+ngTPHJwhoHeLukGCGUotNF",
-	"a3Vh1dP4TdJM2bD2WgV1D0oGME2R10JvgOTJPKEWehFm/AeKdSp4hkxpJJOdgKpr4dAP2Fq+PXXd+3hd",
-	"BaOuy1TFWpi/PfPlJu6aZhu40n2UONkFjJ77fHSYuEjHKceSjI7tWiDAmml1EPDUvHQNArYEAh6ySXjO",
-	"oG5NIQlCIaG6WYI2XSLAHsTSSVSnrih57Zq+tkZf2bQvhTJ7CiY/JRQwqyyUnIMYy+7OKRXMa5MjfAgc",
-	"fuEShnuQ5hZ8+5A7qXfhqgdDMmlAIG9PfnNVS+/OoE503v6AHWJvfGZU0Zp1lRUyLuvhgWpZ+F9n65bZ",
-	"yWeBNbNKDaB4X87DM7axCkPavlXz1ngDF8NqFhVvhhdfDFsLUoeD6Jeu+ce2+Ift4F4clHJDkCgMwHSq",
-	"XcwPoDgOyBCH3O7E3mSdbACmrRl1Os7tjtPrrKoIQQl5S4nRdeiV7nLCuFda9Cxz3VlwtJaY7atYfKuZ",
-	"oAV7WmyALrU2V767S2sMqxigc3lprIfTl8bWmhWRlN6Nh2XrMQyoxJv509CDeueCMY90Oh3LTkunvpDR",
-	"bCDbSXMtMg1mgrjWWIoKNS+63o6PKj6FlxDHd9vkBG3ical/YjVD6Ij6nDThe7zjaMXOD1DB2o+EJBF4",
-	"biv52OfgSgE+jGMMb75ok0elKRkyWgD6DVglprq914uU4JyWaF2jF98SIm2Ukqi5aidQLQhu23FbSdML",
-	"B+KWxwa+gJuaifcbw/0d3d+Ofk202uQR+Gp0O93WAbhSGG8N8KVot9v9xnOMRDF7fkP0uXoQ/Crsp/SC",
-	"oU+Kq4932/YfwTJ2MMCUcwAsX44sV3EF6HZ2yXnoD+DPPXLueyxUf+4TpVGrv26T39LvdTtkMBMynKi/",
-	"d4mcTzEIpbtHns5CqZ7uvg5eTl54wR3S3et0yP2jtMEvdRu6VylGosTEV+lG3tEXctatPOC73UK55et8",
-	"Sfd5MC9AXTMxVrIJuRjx2Lk/ACIP5ofxQbAy48QwchrMDW8UpFNcZ5KH0jKn5ju/G0KIGnCVRRbV4tbX",
-	"v59P7rrXsw9glSS1UgpK5benC+u2126krrZXRHfm/rughsXCEhbtxWIzzg+vBl9UQ8NOHJ/KVCOYRJ8t",
-	"1XBlsZu5Bs/40Y/DC44ZmiyXmEPisSGdBVKYuML46lpbugoPQP7yfM3OysMYS+7cq1oVV784zqEAILJE",
-	"tqQZabqfhWigOuoX+MpqmN/GgtcoP96EFDHkHAJ8Pgog7YQ8JLva90Z9Is2eQ5K7cz5Tinu/cRH5UkuQ",
-	"fsMB1hDXhBBxHOoApxG2Dvt8Ly3mbPSL4jp9f7KqjnACE3ljTBWdvq9GCdZN/cVDRj3787vWkOAr1CVq",
-	"FhGtU/ZUJ/2IVfO1wxYWeYY7jRn3n86Y/hkwYkm2xnSV0BISWr1EqNhIidBrbb7COZcmgbcCmiXJGtUD",
-	"l2ByVuNXoyimEs4uCP5+SPqNfoMMAkYjU3108VqkrdepCcWdVlqeWiRsv3pNwduj4Dg9wII7u1QCpUq5",
-	"BgzrLSuXon9fPqZaNBO/d00wWyKYRxHlYsiiTdzycnZxfxU+Fwbe/bWv5BJvwExzuXFVWIbqRCrtF6+p",
-	"dEtU+h4fhtGpD1JqQa7u9eq7Lu+4OlnMrPeuqWJbVAHZG41XTzldVLBJpVKL5GijrJxCdgA16CP15jWF",
-	"bItCSjJqHmHwzPHdA9Ldub0HgYtHO/+O0J2vk87OHdImv0V+k+y4jr6boCRgUrKIhBHx/JEvD3VSHveJ",
-	"6+gkYIJNaYQFccaMHN8Vfe5z4qJx4AnGQVIMfdSfTvGTW3A94JA+DF61A/Y+bGYHjAKq7UYrd81xG/NH",
-	"WBJ6StWg1YT/7w+Odv4d3fl6Z+fO4+TP9m/95s7jjzrO7d3n/6ZoK9MG1/JVxDBOfLql1shVKglcLmXG",
-	"Z42ouWxIrf+rfFAlaQAzLnvkmCd5vuFe0EVeD4k5tfHQzu+J6bTZMzt/tpuEGLqkORGQmjudTNAlTeEP",
-	"LFOPyR6IWeD0nS6apHvgR4m1jLG7URCe0uAhG5zfE6P7U+n2ebNjCv47pEs8tM7H3/TMn2ArDWcSrUNz",
-	"n49aMPCqab4z+RC3EIL5kI18ISOdac2fsE3kzMX7mnRHb0WMEfZMMi6gK7hHC4eScbjZaqXs5Hi7mKSH",
-	"Fklm1cr+srUzNmZ2eY0FX8M7tNJVx1ouo7kCLouOKROMDxhpmqtYQoeKy8ZpdG8Ic6uP4VgoSVtFLv1K",
-	"NhkT/iL3a8ZlNCdTxcunjFue0ofE/eCxS5o629osCFp4vayvt1JFyqpcJCwuY7MowkzfATapJAGjQsJV",
-	"dzLSlqPYSjKqFcloAz7D8SSc4h2oluMVwfUIiq4XojjBBlFZsufY+12MacQ8gs+2G04Vn2SxUgGu6uV8",
-	"9MBNZ2XnJZl8DQRpvXeNH7eIHx+FZ4wX+0axZ1M/AslXGk/5jj9kkF5AR2ZI1VoqtlLfbpLbnb3XOx2H",
-	"vEY8Ohetive30F4xzXz1/UeHJoUHRJqPGXHheZeMIWUNJOx1j2ZyHEb+13UuxC8zGrGoSrEd7NspWIaF",
-	"a1l4xKcr39NuiTWsbE1InXms8JiMeMnC1Dv+8NJqZz9N2NfnHbYCyWkW+XJ+ouarQwzgPCR/vWUO5Vff",
-	"f1TsF0IncPigelXh4SKo/8H5iXXAxKNLn044gbDw4G+Dw4gHPZZyupwBYES+e4vO5PiWopknmgGY7nat",
-	"7sj7PhckBL02NW4XgdBpKMdav8BAfl/1hG83nAZC0pgrGME49b/GlGSEBI9lwVeYGIkGQ00uPoYM7qAP",
-	"iM9HccUZ7QkTsMRRxKQswieOHhyT8110f0uC0UZUsgs67/Ome2siRk/0Zxd1MAX55uk7djlmAr13BJGR",
-	"PxqxCOaOYz9lnmLibnHqIrfd532dPlIcWP6ZFCcasSGLAPnCHMD1jj2jk2nABA7I7A4mqmHcg6T7EEGA",
-	"9XiSmbFzdUL7nNHBGMZrhivUjo5ZBJ5Jc+L5go6UlqReN7YG4itMPQgjj3lkxpVMcJ/tqN53BiEfBv5A",
-	"Clc1QyXhzFdHD6Ma+rwZ6fpm5DT0fCy3gcslYj8epZuGnDkkKXLrmADFxH/36MGxQyahkNrzAZTjWG1s",
-	"EV/0eUZDgOiJWE2AJZvQ6Ix5avjm2QNIruIS3E2dkQSGgOzMIZpxQkFivQGwdb/xG+RNzWz7/E0gDlhZ",
-	"XxD3wf2TR64pWgdbB364kMILEgwLcvPmVx49ekB6nc7Nm/Ak+mhqFtRvHBCfS4f0NStSXyDX0t/dDWT6",
-	"O8XS1Tcftdvt589dcA1Dmj2dCZ8zIUg4k4Nwwg51paaIcjENI9nnQ+oHM6XvNmc8CmeSqrMzpXLsaAdi",
-	"dWhAO/a/zkjgT3zpmNPmhRe8pWQNcl0C00LIz0S7z3eIqyflko5OcqoZtTalwAS1uynjxLW4untIKJ/r",
-	"liEXto9OveGQuG+aZu1m+pwQQefC5vwO4XRiXI+huInazOO7hEqCwKrp9hsyRGkNcvPOnTvEC9G/mLBn",
-	"vpD9htuKp3M30PnVrKopKMugOiHqhwMaRYrooRSGegIEnHGg3SGu2jIz74T0bgjiIvO/P0XOfxeeQxEE",
-	"nr3uR5AXDSiUuADS3RY6uJtWVKNUauOFcQ5tq9V5E0ah4IIfZ47joR5Nm7wBXtlwQmeBR2ggQu17ZOUn",
-	"0kNPZK5V14YoVUEQX+JyKR6reFJSCcowEWxDMUzQqpPSeY6xnCoN222TkwENaFyvBoJWFNbBBcEYKxpc",
-	"0LlQ09NVbxzydRaF5JwGM9iCQTDzmGenrzvfBeQLqz8hTdfScQ4I6DgukVCGMqRTf0dR34hxIsKWOf9K",
-	"ADIutTjoc1uGRlrv0tSZl66SniGf1cjTRVDoxgHT6uA13RAG2+3tukj6AdjsFLMD3gO+5Fo9aLUJ8iF9",
-	"XBQ3wozwcrGkdzADssb/KKz7HPWAAw1EPryQWRiyi3bcRfCl4K1O6zADFUydIqN4XPhcMY4jQ20OmdBA",
-	"gWO1f8MwguJGqFDAQVbUQAfMQ8UJizBoJQri8fCazWNcm1dHTAqieRLpdjo92E8IejHWaiQqJd780Ux1",
-	"E6tgrj+BJ93WIcpMYA64srCbkkYYwTfCSlx+pMeiHknTiJ5v4J8xUzONBYK1yX21zSDiBJlQLVjcWxPK",
-	"6YhFt266MMeBhCNPOe63avKAUMJDvoOFAi7GoWB9DpQEDnypZ3Xma08tCbj7kJh/hBFpukl1VNchruUQ",
-	"pD7GNvJ2u93CFe12OrvmZPwODXxPnwqkSW1jV0R8jj8qQT2iCsVhmIEXDmZAzqdsGKojTbA6Q0SiGRcH",
-	"CRGARHXIRRQqlj6fMuEYUulz1wB6V/MLR0dWHt/VbMiAAGOiOSBd11GycScc7kSUxzGTKJ9m/IwrrML4",
-	"bGLYyYjJPrcoqJsTMG3yNTZHKppQORjrRONTFgTMIwpxHcYtn5kntcO2XXJQyaCY3xx7itsMfRYJByzl",
-	"wkmn91L81nYDVJR8UO1+KUbK8iJMToGATA6mFKl+R7tR6DcdDMch6Qpp+lEkE9MHUKux7KqZp3OTgbTw",
-	"JzpqFu4Abt6c+EHga0PIzZvq3IMoctFVDG5G7csXYLYQD537qXnzptUOBWHhc6u2Yxww4c2MDHXtbFGK",
-	"7k9nEb+rf8ZCrRm7BjA6+AvF37uprHdqYkhcSBBJ/03Ie9ntdV4n6G3nkO5uZ1ezrO6++nG/u2+CSnrd",
-	"TlfHbjpqIpAwM2LUw3ufqdSzieg5C8rzxgKHsIAIjcOAYoqgkriWP7oLGCITU6PAU7+h99aKQNEIWAfl",
-	"QVt695cTSwr+axKDUSs+r5FtKhDGmM9UM4exi3RqnMnIlGJWTtOwdnFnqmfsT4dckjeVHmUDNktb1VxG",
-	"jSSXDddoXdD+xTg0l3SIQWK1Qqt5fa5Dz/U1lFaljBaIwAEZuzrkTPE8Pw4rOw3CwVkq9A8Av1ZMz1l0",
-	"SqU/Ic0LxYz6PH4KEiLFQMPwbVTJdCfxUHyYuVa6lEqqgLcIW4caghhwGA95TM8Bu+jVOmexXPKM5gyt",
-	"HWqsHL9oZopAH/dMITLcsB38QgSzkd5BvUdG6uh2DCTvc/fZDkbduAcx0Rzf1ecB5TVGEJr4HNKMJT/w",
-	"MSgOoT4e6ptsrdrwUL9OJaEBZCh+hHf9KDQVktPyc2//tvnztdfvmD/v3LkT3zAZEMm8luHB+n34234U",
-	"OZ3X6nOAVAoQjcPAA2IDIBNGE8oHjIiZL5VQmkKszDBiYqxGFxMfrLtaWtHnJ4yRWMvQ2laW+i16h7cU",
-	"nQ8oN5qHOmjPdlgUAYAWblvJyzuk+W4oj9WWKInPvJaCOX2utFOEUqD1xV0AjNP6JnCRWDXzTRuq2znD",
-	"o+ILfRk+hTUxN3mRFQyhE101ju+ZdsHqcvTg2NZkEktSq+E0FDvS12/tTruDSWMZp1O/cdDYbXfauw3w",
-	"XhiDTbBAFwAjdlhUb8zc0mjlNiIThYDgRiiWzH5knBYEaRoARgzcOSz2VsBa4rGSetjnKV+FonrfWGo0",
-	"5bpQ7INgsK4kHUPmWNT1VCEeNBsZ+sVUv6i4Q5ryPr958w04gQc3bxr0a2coz6hFh/HJaqtXU2JVtaAa",
-	"h1+AgOErBIj4PqDTQy2hlOYfKGE5t0fY7XRes55QZK3Y/4USLQrjIeHEdHTsNQ4a9g0bbH5EJ0zCpeEH",
-	"xVby5JFb9+Om7jaeP0ZTNBPyy6E31xEwcahxUojq1oe6SIZhjfB3FKkR7ngzfM6qaCZmkwmN5rbdWU8Q",
-	"Z+ZzIDnYsrYicoVw7QvVRqyBxneUam7m/qOh2VfjuVP05ePnhde5OODdHdiik/h+JjNY3Ln4rAOQJnZW",
-	"7uIB81A+GrOT9L2qGnPiFNH45R9/+9Of/nlyA1N1yK/tqOfeVDqfSI9YM3eQwDniqrOy1ihf/Oz7n37y",
-	"B9lRqhfKRmm6fHQRpoeXcBgD8IU6uSEfsDqDY88aB42G5doClwzi4NYtYxsdhJNb9JxKGvXaH05HDdsX",
-	"pfHye3/84q//Ojuhvf3bQD51Gt/NN15/TxWcSS/TiYZBDklxbgMkai/Vyz/4/178j//04r//55f/8E8V",
-	"Z5af2EIygCspkNFVLvRsH4rn6fuvmIIQ3AF59zqdzbGieOHii0T1ZHK7h2v3Qfdxe5YYYl97/Y46UjY3",
-	"btTiKYW97lq9ajbjCxQYB5mdTyxoxXfFjTrsonAwr+WWoJNaglKu0qjEA+I+9aWvfZPbsdcBwXpj/aOC",
-	"BJQ6K1X7XpWaxRTfTcMqc0FzaKm4mP8jdZPbOPjgsVPAK5FNKrRIRxD8qiBd4zHExRpAi3l3ug4QFWzm",
-	"fqfzWLWeNfSVo79jIWYMFLf3H5HmV056+7fRmh+jvJATN3ERcB20oeEzRSaIMoeRPr/PjX4zje2AStnV",
-	"jR8QX4gZVKyF+EGFDSIm/UirQtOInfvhTCT21TidS5zUVYuVPm8CpsYLP0CxvgSraLfT6bUcVPpK0pxO",
-	"GTf2A9RCJVh7tWuMIFj6izR7nU6vz7/mD87Qle6eGDl4jTQIQqEUCx6SgEpUHLhOBmN3FfehpqtnNWVc",
-	"tAk4P8B9A2izfW5mKBTyneMebAHKqjmR1JRMVoN0Itj8wmCpnNPwnLWWY2FjftScptvp7B3mrOXq69dJ",
-	"M9ZqfQEEAjfB0g/6PLFKm3iWJ+o9t1UGlx/pu/9XhZVBaX9kDmQacVoGf7Sgg2Hbl4bcY1q/oHPSjAm+",
-	"23EImAZaKZ5n+yt1O045XgCRrq0LKwq3VF/OQiycBhALetvb0SSiWG0e7N65c4dcUEGyporyNVi2BLrV",
-	"hYN6fScm0PyQFFhQQ0poGE53TKIWgZaOcr/KKFHhWUlOIiUV4cnaawUbWE9ixt51WwF/6bOVFf5FvpBa",
-	"QBkXpQabf3V8+vbAv+9/9fi9rx933/WPxTF/uD944/j28dn03/7OG1+90263G6uBmM1CRNzJtfBh7ogV",
-	"DmUvAxAtH4XY1GVO32H8t5K2SP55SxTGLNU5aIUDez0zMBuxx28fJpXLIQ0SWFOLpUZy9ZeRNusetnJE",
-	"eqlEudJZrQhtFeAQif/wYoT7NpPxIjeDcER83qqHc/cc2P8Y7NrXNbdGTD6hQfDE/lKU499HGW8vkb5u",
-	"JmMqDgj4rllpdBR5m5x++hpFwUmTZ8/nDr6C10BQirDPwwjkAzVZwsOhA+K9NHWORql8nr6P8qWNFbT7",
-	"VnoNBJPp+bsOmfpcwVo4fBqmns4BngqZlErj7EJ9hqfa5IRJ6fORkbOCyT4f03OmTcJx4qtmx0GvFQeS",
-	"fbQ0MH1ARwwQoJv417lk6g/O0NYcpy2W6F7X7XRI001S77rk//+DH6pvW4exu54vk7xy2n2pzzEK0jQH",
-	"zYiQhIGn8zxqhyRwNgdL8BljU3IRRmcKJitNZjZVOFe9mVq3Vpu4kATZ7XPtK4VXqOBNmCIb8FNT7AWS",
-	"LwMEfocNtc8grIK5FjR3PiRgQ+kAUWiVAq4fQn3PoL73fDHxhVAMXdJ5bIqgcNMB1CT7HJ6ehBPG5QFx",
-	"J/TZCXvqOsTFvb0nRqkPJzoBm7asz7jS7KEkiEuEDKdqN9QIA0bPWU7DSB8OXwoWDNHrxWSPW2Qhz4Hy",
-	"EZNHQZDKHvQq4XkQpMRNKitOGrbiBZ717UKZDzpcTsxWbX5v/3ZR85X5+dv5Rd4eCsssoZF0GW78wUeZ",
-	"4qaNhtOw/RtAiGXzaDe0M4leqifJ4thPYhq0rhObdOHUHenUoB0rcab6cUyh9uQJe9o46DkNX9wTo7sM",
-	"k9PqcCP17QPgnibFqi8eRP45lZiLzDwVHzHzPsacdiDK2HQw8Tn82YEqlrkni2kCM1CawMxOiQl7lRVF",
-	"PwRzu1u4krtVVtJqwV7R3eUrmnyx0pLub2RJe9aSAhMBpt846K2H9YvPfRnStwZq214VxrZzd+KOa0fq",
-	"BN7SOfrg2G52N9KZqIuHux4fqYQQ22kwklzbT3JQ8SODfD94rGjaRLd88Ph5CkS+A7UKgiArhE1hHAtQ",
-	"ZnPfFWXTLoKaPcSb5ShzZYQZDjNyFL1LfA7eTtYBFS4E2Rpw1FqM4vo8Tkl6fFckMGNMwTVEzAbjNJIE",
-	"n7iIEXHmT6dYJKIAoWivnAuNey+o6HMbIzjamcytgMPdSwAUVwVNLGYCmY2GyLxi6fbYWRcpOI2Qs+33",
-	"XgKD6vCXywEpnyv2nN+8a0x1SZjq8SrSfw1yf0Wy9G0miQgn7FXJUlFdlp4wKTBtOthXQEYpaaoz3bqO",
-	"NoZqs4X6KZWMOE39LiradhyIz/s89YobV3Frhibthg4Ggos4DFyZQyNJfYuLiE6nLIrDACgUqPaTiK0+",
-	"x59aGAiaEstReKEYi/aqxGvDjDDnjMyZdMgpBDAGc+3enmrGvNLnpywI1XLI8IDQlB2rWvon9MRv2U7O",
-	"+gLVcmGbMhY5eRuHLwhVwCQ2eWn/1RJP/HTuaHIEi4HWp4BJYW44kZVmE027WZZlRYtgpCoUpkePzmQV",
-	"TJ4jZGEu8OpTBnGk3MpyDy6imTT3YFQGFIaxq2DzzoA4t53Q54Ft63IUKkNHUZHDRcX0rQESmLdmYkaD",
-	"YE7cD1D0PHZbKeB0aLVhagBQqB85J+Gwz7NxruVACx3ofWG7qN4QpLvb6aRCPt6AHEVGKJpKlb6MfbJ1",
-	"1Yg+j9gObCGu1xJo7Wbuk6kVjpNeajV9fTjRVdfEFBsPAMWPDtORSAq5JuxDrV+fww8X49BMJVm2fHRw",
-	"kyJVqcfTUZtx5F/LxCfl4Kq4OnDVC98NJWz/POu9h8m8pCkrckMYe7HIZ/gizUSskl76UjqbV325NQLg",
-	"xouf/OjTn3/3l//7h1ml3U60/kEs2B/XNtB1d+R8yu75Arw8S4Fy4ZBrwKfdLOjZ1Pir6Bj1Bp8xz1Qe",
-	"aKkCMvX51ta1mweTBfax9Za6Mqo7uSwlJnNeN+Npt/Q8lLlPlqIsqGuzm3WkzrDt4s1WrNUS0w7EW5Ju",
-	"a6NGN00VB6updJiVbxWlLnsg1ti2NWhzXdfFihqGBgYpuWlA+ha0CwxivEU97wnUvi3XJ9LWJ3gY9SnX",
-	"KprrHsQh1hy8Ie3fIN7IpB5RZ3ZOZIhQC4ehQAMPoz6H20c7T2osRGWYMYM1u93ObqtNjjgiCbilhNbE",
-	"2J+CDyKbSjtW93y3tSnTWrfXeY1AGOuR52HEY7olOAbNySyQ/o4OfxRzPsBaTxD6x7wY/MNZCgMv6xSY",
-	"XkT2dEaD7NW7BmsDaS5pU7gt70iIboR9bpyV4+3UATZFAIx6Hkz1FQIvWLEcv0pVjo79vhIDzJbvJsu6",
-	"X9sSucz3KN/xnTt3Njff13Y0dXwZ6bTYj8/yeA+5kQw3REJRKVi77lqtCzmONA1vDWoUU+gGgMalm2CL",
-	"8lZs2EnOooaSbD5LojbyBFopciNPt8iONcWapHxljrcrUNslgYcjzzPR/doVPZ6UhR1QPK6AGow/2WuF",
-	"+EE3u8AgyT2RyHrrJOmEN1YmE5CkJtOTlfWCh5IRN2JP74mR2yZHCkRAFATUpcWEYuDmFAdA2N2AFxAk",
-	"9mIeRg9Y4RNg9AoDz9gUIyYYZKaaYkHcAtBgD7gOZtglmBbjyBpbesKQFCJM9ZAFBXbnBhMkDdQBBNZr",
-	"TYW+7KZbJuBAnxUNrUi3q9q33hxTkUIRqfEpjAb+pTNu1r/P6xAAMAPodb8EmuCKXoHgXkUGKU6UzCpz",
-	"pfIUOdKLP/z+y2/92Wf/4b+++Mn/UKc03DhUSUttpS7CZCDhliWyTf3NyiN/+a0/e/mXP47DHjMjj53v",
-	"N4N2lg3m059//8WPfp4fRhypUH0Bu52uES1IViUxxJB3yKwoZDdLHZJaa/nim9958Yff//STb7z8+x/k",
-	"J6HtMvUmsbtzWiAY19vUlQayv6N5aOEy3hCE0SjwtVJoMURLVoNp2bDuOZO11vazH//kX7/xV5/94j98",
-	"+sk3Pv3k21VJtXRWi/zZE0lYGDxSZ/V/9bM/+uzHP3n5k39BDvHpJz998aOfv/iTb9fZlVpgxdT123LM",
-	"cY5DllnK4lSPcCfj+cMhi1BUJMtImnqqm7V1WR1cVfS8JBHmgt6K+VtBh91c3HcFtrew42KeZPeYtTiq",
-	"XrLgQo8EzSgFeBLi3bAK+uJ1SHGmwuHsFy2AnvAYYhR0C0XjSHjYIbmgvkxSEgErqxwuczfOt5TJ/wS3",
-	"ojrLE5BbzH1WCuteU9kx/OOytB1jQqSg9gwNAizSc5ZqNYrUgfpgz8v1mydmvRdYSm0cj2mE8UId6cQm",
-	"kHCYQr0HxMVkig+ZmAXSJV2d01WQJuThPGU69xKi8HCok0UDk3GISz0Pc1W7pNdyyE6XRGwIGX5NyyaH",
-	"L1hFteZrjSiv5FjKAUaTqOl7LGpVV3lwDgdK9enmVZ+j6TQKz1lO4UFXg7h77cLZ7XX2+lw3Yoyuam3a",
-	"5CFMFbrp5bt5yD5kA7m0m+wFek2TqjqRNRSbPu92OrcPs7uAmqrmMjHs6XY7ewu1n4eGNF9hXAhsdYnS",
-	"oUk5wX024VVASTEFx3D/Vz/7oxip2icHi0FUAUlL9JHdHR7Kh4bm86HoegYckgbi/YTOwuxLdNlZY44r",
-	"T2qJelhDyUKL8kYGtWSlb+/w0Dqui4eFVuPtD6vb2TNI6SvQuldC2tmzuhEaz81pZ+1JoTgonoQWFQay",
-	"1Bl7fj8+/eQ7n/3DDz/78Tc3PonVEInii9sL5Yq53mZN/lnes1RtSekEak+LlRbAzlbuUPBainTBDlsO",
-	"gSoDNE38TYfIZ1Ssmsb/RezC7vG2vTpQQgOWpNQKbWwOGrrHlFmDPRTqEXvpcSzsX+kYSf+FYKA0p5Q5",
-	"3q8O++NJuywdAIUtBJerqRfeL6yqEyjqga3LqgMeC5hkS288HrJJeM6Ewn/qQYMA4yT0eqTmzil1pd8m",
-	"RyKV91oXe1Ed6+oaOxd0foDXHSmfGmhPH3xTC3NzDg/7GlrfhaEYOG3PDwB12knDlCI4wHICwvcwX/pa",
-	"UDvTbeyAGjuT9HnGS6ILRQRyABpX9YrcIJRZquzJpgRk1btzlNErgcJczxt0NOh2ekrOFRmiCjreiLuA",
-	"2iR1Mt+Kz+/mVnldD4W7Fi1+bqO6wOD1Soyi9v6tYhgtpUVblveK/Qky3IcsTt5VSoKXIbDTVHZJsho7",
-	"3YClrpcTyCMm0X/xCfg6lErk+1YqFRNaI5LAl4yd2SFh4MU5Xpy48AREvJNBOOOyTbKJun2QtHEJi6We",
-	"h7MNxvOCt8k76O1xNaVYkt1Gf2KYvwZTqcXpbBoHvc7zsjx4m5Fqa4wkf6VssgIWjgSo5wEdse2uxAZi",
-	"imP6uWKSZ7aG0CkKJU68oraa9a2S3CmmDhO4DCPVEcvGtg/yIPGd05U4t5eV22kkLK5x0L2917lzZ3+3",
-	"07E8bHU5qgJ7VgluSvKGdLcdOWwRde0cbSArUmx/vSwceQLclFtekUTUN1bgal9TMOaVaEFu3jQJ3G7e",
-	"JKdzq7qYnQqtWEz2eepmS7hk6AeQ5/50DmUoGWl2zBWZE997KRkcX2J5rUNdJEzJSIw0xmouNAh0ZQtM",
-	"dnbGIOHZzZtuDKSVNBNxsc8BnfpqcG9hrSoK9Q4Lag4W1MDYqMBObqnmX1SxveEbissT25oYH4X3Suzl",
-	"SUWd1DHxpY48X+CxlDoLjYMPOo+dza/xBpKhZejz6sKCKrbupbDA3sYrgAwyBJjDBmneBuyiQFD3Oup/",
-	"iaweRuHkrer1LdTj7xbUuFjl+qpjvojzjejSkXFDK7nCvVWjyIkM3y0oc1J0HXWJCCV3yl41TimS/iBu",
-	"ZZhPdLI13LIKYhFWDgg30d+TgMBFqvwRNjilmKmCMO71ORZIgxrSCD7AvG6VPKCBSXzatk3SblxYOhlO",
-	"Ye0vXRf7mdvOV/3yOSm1JSTOYDfi0n3aLYwSux4nlkNtXQaS+fWyPazsy36JIIYK+WjM3uResQu7Qioh",
-	"N6fnEA9ALzb1QdYcTd1YltMPAtJN58MvnUxvo4aMxX7XGb5RnLl/GyaXFTj959XCUiNZ23Jf4EtDUakT",
-	"kANReqBoRflgTaFfl0QX5LtPjytl/ek6i3BeIoGgmc0XgNuytWfl83RljDuG9le73ygCREo8b96aoxDd",
-	"1bTkbBGnnLBg+GtgdfncApaJz1kxVEFzC1b4tt2mdIGJhfaV9cwrW7tvKSDGLzguuGImFkNtJeL36tpW",
-	"Kri/26YWM97bON6s2SXhDb+G1pfCQ3gVLTA6swMEtW3L/IJeKfVyQUmowJ/OUhQOhxABkaSB2ZwH4uuY",
-	"csl2QKySdGl9f8PUDDUrzCUP6XY6t4uwB67sq86g9OuZyuj2Dg9lUZaYfL8b8fZzGjNeL1fVZbkXPkyo",
-	"8IuWM/7qJywqJcOygIXMzVbdREXlZHgZPoYpUrskF0Ps00jK2NF+K1mQbueEp0gMPBGb0OhscXZ2XakZ",
-	"MvkTfIE0aeBT0cpItDPGpgLLSKd83g+J22/0Gy4ZBIxGxe4KK4vZ28RcMKqRnWAypBrpDfWMfGHm2Fo/",
-	"tlbaCYh6JWmi7WF/Udz5wV8YKKrx2Td+9+X3frHZ1Dq1HPytsWivsVfm8r/WUASTD+NjuoGNQYXmVz/7",
-	"1os//aNPf/rtX/3sDxpbSZps0/e1EP8ChwgUE+glpT9OU9klyW+QMonsgPITG4wWgHT5twaUD1jwZDKT",
-	"DBPol4vpN7lW7y/GYcB2sGCHepE0XSGpnAmXdPI363H+fwIHAsSt/gJIvYoA3u/uk7fVK2/AcO/NtK4b",
-	"t52RpgAQVW+38DSlpSh23u109g81Eeo6I91ep3toDdi3K6l2e8VCdhAPCUZ4BYQsDyUale2TUlBzsbbU",
-	"3Df85W1DKWXNr5BortfpqpHfY2h5rjv0hbEPvU5vJ97J+m0v0GwV/R9lipeu02ZlrvRGmuy2LvsKiWqR",
-	"pdzoajrHOWQUBQbArfOuuJpZJLAYDihXRxIXdlmc/QJ6tEdmp63Se0MMlVYXduX0mfTVy+UIS8m6uJzR",
-	"ynMuJ2R7EL3shJP+IKqLMZ4wtlJtuYi0L0Pe5ij7kuTte7j+FOUbLpklafHzSiryvgOUATuzTP4+mcQE",
-	"tkQMw2gtDz8st2RkV9NVv79pinZ3Wm1yQieMRGpu0SxgglBBXD2MXP/uluT4LspxPEU1pDkNgvACE/KX",
-	"SPJkGcTmpbo+9Z8f2b6OU/xq4n79UIdaCKA4OKtedzVAwXqzQ2a6zT5W5a642F9M9IDnX3zeIYTWzJcg",
-	"iSsEGl41YjA0fdm4QWvERlRsGTiAB8Yynf0NeEooUBNGZzE0gP9CpUvSiwuVhhHpaM+zXgtOmwf+cOns",
-	"NR4b0lkgDywbVsuJQwBMyU5BXPzjPVOBsgnAo9dpxY4BcIQFceG/medudw4JhYyWVJhzTPwhUD/mI4BC",
-	"lBHThVCRN4yYFAhwup3OITzo85HFPHyeG1cYZUfgCzKm0SRgQmCynj5PxxWo895Ch0BvhvyPCfQIJCEf",
-	"MBySYNE5i8gEHALUEJJKoTMOjesv+DBsm5/63BdYQbRt/ewSGoiQCDU91y576jrE9bmMQm82MJ9NKIUD",
-	"cRQYUMEZ836HRcl7qQhRH8cnZBgxD2nEMev0hpqVG5ekzKFCyuf6fsnCgz5YX0SRTZMrDJq64aCZ+k1l",
-	"0LHT1SYgXd/WBoykia5wPvelTwNNMbnaURbZh1qsUE46igZ6DpmEEcNvup1OJ6Y6XT2C8JDv4Dw4nUDu",
-	"Wj0LJC0Apn0OdR0QnGIDjhFV1oN7h0V7H+c1k/SM8dLSU3jwX7WtCSb1Lp0wcV/NqiAZKMx6EPOfRHUA",
-	"rqKhjBMHIY9DwTSgP76b8l+0Tye6L8ZrVwqk4M930bfqX3/wv3751//wy3/5ffM9ln/sOY3sscDaoCkG",
-	"Yco+IlQ2SLNidfuFzp3xpYJq6K0wuq+IqQAi2tPUM3rxzf/44k+/g5VN7RktGvzjzXuulAL1giG//MNv",
-	"vPzujz/96Q9f/tPv1hu4E9/BPV6hbJemjkcUBPnCkS6ioRd/8v9CvYT/WnPRNxTQYwt7E82DKajTwb06",
-	"J7ZIRF5r0VFKCppmztTiSAm0E6S8N6tvtdOwBVbjoPHZL/7Ly7/8Ma5u9tWytU20pQWrXAM/Jix1e2lR",
-	"8wwz52ib2gOIbcAjZhJjdRYGu8BPViRKwn3y6VDMpqzGNzM72HAaQRie4Vhx+B2zcYAfoIZxAbN1GjaY",
-	"wZbsb96bevFkO5mfrCjpsstovJRqHHSer1lsrpRDb+3qF7c5Fpv2LTC0Xe0aeKGimb4ITh0zrGq7Whm6",
-	"UoZbVoQuB4QSvdOqSweYaIU4swznXBBkljp8C47Z0nOT53+po9ArFcQbDAdLcbRKenDb0ja0QsDZhbbH",
-	"rlq/N0XFxSpxvRJ7qPtqM8Qy5feutlaIlFncXFX3WgeEh6ehN4davFBmV4bElw75MPQhlCaMTKVmX4Km",
-	"o1SEQ/DlNtrBgPI+x0hgCPFQv419pUrN2+R9hW1dzKiKZ9ElimbRfI8mHJOgFjQ8NplKn3mkqbQ2a3C6",
-	"6aWX69Vs8FqRuhsbwYtUKaO9gGnglA2VcmQmTSPwSgjPWa4+r2FxllJUaK0353q5JV4/8aoVHj2MtNy2",
-	"dlaXvHfWvFG2DKYFOGHl/la39Ffpc6Xb/p7JFn630DSZ7hfNZZdysX7XorftVeEvoqYNZcnP000VQ3vq",
-	"3Fp2ZSs3Pv6m4Ike/hW7n19CUQuN3Rm4sdjQvSItXVZqWb05dONX2Dkj9IhJfWtsEXzNeGwQtqnYLhni",
-	"yIUNlsMLLkC6KdHmCwiybsaYWTBmwmHh1Rui5fT5ggDu2Lx6V7iE0ygKLyyYIEgzE5J9QGgQ6CFPWock",
-	"E/fd5ysEfufivqGTVjtTTFfELys9oM910htFblT6p37gyzlp4rc3kit9tTcRG5znN+gdX0hXJ/WzVhjt",
-	"6YfkYsw42qCJL/sc6g2espTigvZr6xtf2LCjxETchF0CdqJXWRuKM/vaqh7VnnKhB+OyNmDbg4tZiAIh",
-	"qa6go9RqQ9mPxDrtFNh1tY2b2xSkTkhJkD0c/qP06l9xR4KEWWjjUJ148S24GSTjATPguuMpBSZF9Q/L",
-	"lmTdrIVbiaEvorUv2N0+6kuyRvT86ihEHNTEIUUElLIvpILojVmunil6mXk1a2zI2906VUxmK6YvtO1y",
-	"Pj/3ZTqhoRL2JnXPbibC/v/5ny/+8Psv/v2P8hOM2NNsvmUwxcwuJeXzZcbfFx/gVx2AXwjRLLCkQwwn",
-	"lNMRE5sCnKVYEym8Jsw0totwaF3EN5HvaIAINTXRK0F/MC+dznENpD9hrczC9vkR3A0jlnPP2PwijDwT",
-	"p2hauBiHAkssHN9VoMPnOoDC0CBRnJf6kDNXIUCAk2n0R7nX5/6Ih5HCkTRdEikPuywnoXivVkNWRQac",
-	"NPjLOVwuAkOo1F8JHFTXxXFLwGMF78f1RlIaLVGcgR+pEVhe4WA00SMHvhooKCGyLQOgL1YQQgyvFjtP",
-	"Li7UYN6FXH3T6T3KRyx6h52zAKVmDVFt3y9nqW4Jvujix8JLHMs3Hq8WCzIPLUjtF4UB0/PpxkAk7VSx",
-	"9sx7daaeDM1egd5qKxAnI6q2Ar1OkeNyApp6lwKa7PP+6rMfaiNUfIrWhUTaEbQMEoknvobBZcUXMW8z",
-	"4ACw7BgDDI/dScLIY1GbJLdCBtzBZY96n3norZVcoRXaeuhMYScJbpGetvwYm8kwjCY6U50g09lp4OtU",
-	"RJUMPHxuHMSIHFOZYZtLjTCYQPTqQ460rcGxLB8bzA9s0U1hfuBiu8cG0v4mW/FFEcz5pb6rH0nSkutk",
-	"5DyMnRDAqSO7E03rQhdhe8qBQU+ytdiBIRa86/kPJeRVTWyVuYWtY8yo4Su23AmpzBhySU5Ijy9FDuqT",
-	"VdPnQ7hWBRckyFUl4NtM6hZu2Ay/pvdHofqvwAzztBWgnvqvhVnuZsWCw81FWn6xXOSh7HOMR8gnG0p1",
-	"VTNb7xqpgUok4Fdh7YBErnSe31y+T7w92JK6uzwbUGY065oBViiOuJUV2UA9pAxFXbHsO5mK+uU1kUpK",
-	"JYIinEnYiyf/ipT+X6yC66FeA4GrCAQu7z4hd0ZftWqcvzWAyj6buTPYy4GGnG+K4UXlyOEI6tTpyeN9",
-	"XirFejhMi3YZJhcKB2m/EJd0gaOkK+Nx2edxNKTlDyLa5m3vnhi5pCmmLAiM0k3JzZvezZtOqjJjS63e",
-	"GZvG6TDtgVKhYEdcokC1uY2kDng9cUC6+x2dpMm6vzoydxf6wiheArxg6fPufrdD8Ky+ySWLMr6o3f3O",
-	"HWKO8rmvWgL3lOxcB3TCMMUl5QSMY/B9q93nD2FxYXy3c+N7yD5kg6LxrZFQKjUwGFOKXrqdzu3Y/7XP",
-	"47KI3W5nr3aailFuPpq8X2FkIGz5YgSDeKxQKJSkbvf0PfHf/81nv/hjvCde0a0276uwueFt1PO22rAQ",
-	"kNYeVoUk0RZZVcHEm1muJbky94yL51ewnQ3t4866IytPsbBV4iodE0qUba3Oy7/6vU8/+c7LP/7Ryz//",
-	"55d/8Y8vv/WnL/7sL7dRFaSEu20vSC/PuzbllX2JLlIoUi7DQWqFG8zFvKUs+Tf4pqIClxevRm0yfsOL",
-	"s6EsYSJ24tK99AiyMNBcrVr9kguaOJEb0X4lUrMUcITLSM1SfoQvyRseEaiCsbgChObcmVYJTNvHrOdA",
-	"JEWe8XhB+0SRyBMZLotUO/I8QVx8x4sTkaSgMBUkjDyf0zg2S8Q5VRziJte+Luk5pq04bcuXMDmLztfS",
-	"Ju8bEI2NKyrKJwlR2otW/CxPH82SLHaEigIPoXimLzBxy0Gf51eaNJNxkl4Lq2hC1pFhGBFGB2OiF0Hr",
-	"hlxIRj0HfrbCUyweKEODofXl5FLVz92Yq1SBdrIolM7EVIaciTijSuuQhJEDWk2fp0vcROb2x3NUV7tE",
-	"afPZA0WaatWnsFhqCKxlxoBrlc62U+LYZeWVX8HXq0xr6XN1Mg5jlSzeVYtFWu0UVorBFxUZPwqvRn7d",
-	"cgvfAk8NL5PAQPuxR4wKNDXVRuh1PdeKx6GTmaw8jppOaysPYnPZfbe3ErcNrDhevieLRqKztaw0kkW3",
-	"/kUiKUkmYtIUQDyOGWOryCVgldX819/7xmc//kmxf/e6PgXHWRax5ZuI+ib+9Bqtnl3hi+VqiKtySKg4",
-	"S56Vof6ezMMZSODpNJijaNeSXUEIDaiuArCucPjtLktKGuUE4vLUjmu4nRSxgiKfkq2qBgXn9pJ0AuwZ",
-	"TqACYjJcMUXFXjZHI+xvRhOwyLUU/z9KABbwIAYRFoCek2AFk2NRHS5G3Ig9vceEoCPmmkwTeQTfs7Gb",
-	"ak/0OcUshUlGxkPMhnfhg3ZUdOeRxullQFwrvO0+z6ofmRhWUhzCqto9ufs1KzI1NsffEMTg1OO76JuB",
-	"AyqNNkWdAf0uSlwtMqtFegdk4XVEm9w363RQDsj7vD7+LsqMkYLGAKJnyWWBvTnAyKEI1H4aiff58guE",
-	"D80MXuWNgWLxj0K1mPlqx0qgDMMZ9xLWfDongtFoMIbF1Qcmxb7SkXX13MZ1WBoerSWhabU9Teqi9kUD",
-	"q9t7t7O/YwUo5pcZV9Iz2V6sHDRKGBraWw4JFw36xTe/88s//5+f/fgnn37yjZd//4MtQ/1NLt8qAL9m",
-	"/+s65cTsaHsG8vRR3aSV/FLBbeYsFFp/9wugrWHOcCAKRaVlDD4kF9SX5SLz1xm+rkLTl2UxBo3D4K/V",
-	"kOG+AwRUCgrP/MHZMlCI9TsFcdXDllk4ruSpQcmjVGqeSFf95POQM3I6kxoDHVrXRjyYx8bkJGN3jAe3",
-	"U/qj87oGVl+D6Sy1lOoEYxlr6YLSIDI0k1cz16laSDPjuuEk6wBPYybnJElzfFKdPo8fUGNgwbC1wO/D",
-	"7nMjFUjUrl/FimLWQeHZKwkiI6276J2IV3M5akhReSY57SJb2IaLmBQOYx2T3Apm0sIxrG+grAWdNr4O",
-	"qsG1FiDb+We/+N6LP/nOL//3Dz/729/fgvPB18z5+4IlUNEn8wtQHCVFJQefmyIpJQfhMkxuFk1fbhFy",
-	"gzHQRXP1fLALCqJUKWF6byaZVcM0lxN2t3WQTXcIJgasVKLglWDc0/YyQUZMKvG9t6VaaXu6VtpVqnY6",
-	"ua5z+mtY5/SVVTn9otY3/fWrbnqVapu+qsqml1/T9N7lVzStUcoUxXFx/dJhGBEoYeqdsEHIPeGSJhTA",
-	"8qUg6dqmMiQ8vCC/SezHW21yhF8YC8cNYW6WbMuDluG7ZMalH0BUStakguXdEAMoitZgJmNR6fOsf96W",
-	"YEHPLqFaq3iqDHEukDzDoIA1Cqr2+SrI4XNYS9UmrMbB7eKMP1s2TKTHsHu707n0iqtLlmH7NVg3vQaq",
-	"vfucfSWcRZfdeX2hcZVLtUJpPyPl44o3PJbNObVqAqzfJFu0lSyoap3hpNclXC8VGxUdiUvFR5dcwfXe",
-	"K6jf+nTmy2XmilgC57PRW9VXScDouV3kJoVfZkISGVEuhlpJ0fDKj4QsBCiaLitnLOnud/b0zc5vz3y5",
-	"9F4n5AxG7PNR6bWOWpwqSU8q2DZ0IZoeuNZYMEW/WgJW1ACuipmjOO/F8vrhl4JKKvS4lZrvW3YcWbd4",
-	"fq+zj2Xj3gDtVx2Mjexe6VoCD9jmvCoz8d82R+eKJYTRctgXSbHMmdRZLc4YJ6csCPkItMNMYT6t+Q3Q",
-	"lSNhRuILbr65Qv4pi0+T3WfWaycX03BYJA5t/3Lzs46Q0N5wRiSVDDN//i4DMFln7ZKg0jtqnpu6wYHt",
-	"yuAiEad5X5zS9A0ozIeoZ+izwLNTu/Nh+FYYnTDpoh0p821ccrtNjtJZ1ME7JAO2+tyNMxW5zpIC7FhQ",
-	"Rpdg19X0+40ZxzqCXr9xCGXZnQJnbafP3XTmIl29PZfAycXYQGwSQgcVzFJLMYdfphGDsn1JUaCLiE6n",
-	"LBKQPmYaUJ/3eQhLSQO9fGAw4+wiM0HSVGduxgdswrhslVWiT5IjuZin3s3nR3K35FikDWJqxU6YvCo3",
-	"ZUInZLwSSWcXGrvic1Gt/si3/uyXf/X74P28eXS5aCgmjjGVCOzTT77z4r//5Yvv/l35mNbCnxtcm7Xw",
-	"6QbHsSBpCKcTdsS9I33i1x7H2yHJZ2fLp17r5lKvvfzu37/4s7/79Kd//vK//NWLf//ffvl7/wvbefGt",
-	"b3760//W2ELdgBPruH7BLhvjGrYilZB1K+A1J2Ov4l1k7QW5zDQdi87gZWDK9EG4JFiJaM5KnL80c/AG",
-	"TXFpwL/gupKeMciTcXE/yfGoAJImt5Z1LtGZutvptLQZKvD0LxJaiXNBqO9uCAVTJywi6q1ClDSYRZGC",
-	"dLp1Nww8exCtakjpNURK8OYjPeto8f1htifCns5oULAMasmLUkXYoQ99nmsu91Q5JkutWQUn6yrxb2bv",
-	"r4axr7sj6ITlC/gWCtr0BqTEYHqRV7fOlVYUrj4gRIQ1BrRhA+VmBrUcQ+pu3q1uyywcGYLEzY2sltVz",
-	"y2tlztorHkhlSfjI5g1bxoRlJ99GWzbiSa8QXvN4/nDIIvSxTS9TnN6jdSXKh8cGuCvnAbfwFJehz8xe",
-	"fF4sq4XH8TIQZuZcXRLENL3aBicx9rfpEIcFMaNbwzA69T1It1GOLt+Chyx3OLBcYrSLe6CLm+NVhU5T",
-	"BheiQoZTQS7C6Awi2UxuBzW4lgMqzvvs9CQcnDHZ54OQczbA9GIjJkmv0+mRr/mDs/s88Dm7J0boihEx",
-	"MghCAWUmuUfcW3Qmx7d0upAzxl2Tspr4Evp6vYX+c33uxrOecWvebpvgBDFgluBPHtO5x+iImsDEGVgS",
-	"BXHjRx7Np0ybQvVytPv8CG9ltEZ3ypIW8ykh8FHVejEyLlgGGeoVT5YM7Mt6c3R9UEC71prCouXLkod8",
-	"BxV0FE9YddzyrosV+HxJj+O7pUU9cMJw/3VFzYupHQQzTxy89cvvfvvTf/mLTz/5zr/+4Ke//O7PNnJ3",
-	"vaCMR/lAPvvF9z7729//7Ad/9OknP82OIu/dv7B8x6LkW9ZRKCy3teII8+tkRlidHb8V09HVsnvZS+YL",
-	"dAVJTvJhtqxHhaj6VXJ3zVYozbFGZiZr0peekMkmhEsSytglaZ5S3tIFISx5rCVJlWvFvbzUHTEJ6yie",
-	"hMDWn5gKHItqRjEuozmk09SnVCetdHKlEg+SOohdLErgS8wLIUnAqHqMMxJOGS+WwA5hgWCkgyJWPet6",
-	"TFI/eBBQOQyjyYluPRmSJYua7gePXew2HA7V9Fro9hWxaTDvczGmU0jGaoiB0KFkUXLTeUMQFyR62Tq5",
-	"jr419NTU9Vzf8YV0zb2iSbwqCCWnCjPQKKJzzM504ctxqP0rLAl5AxGMqC+jiwpj5SSrFqCQK6mSDB0x",
-	"qehdoODHFb+q0nRWEA5d255TzgBn+ch7J8lVuiExWEJrhSKxdEAFM68v9d4u2PmrJf/K1qpMFoLL9SXI",
-	"wpUSWK4oEpvWxDQbYR5aOPz7J46NAWI2WFQbM+FecKCLGC38oPoAcKX+ePLacJfeGTSchi++TAdnSj3k",
-	"XuNgSAPBnMZUv66e74JY0+10SwpCl/RqvVlcSXnbRaIKzkG18pG2TFCSL1wgQNcpJwmn4AbBY0CE4dKb",
-	"gQkpNbUcHLzjD3UZp1OaUgUPitRjX4gZJEJRwk5rt039CX6Ls6yZFoWk8z73+TkNfK/VJu/pYWl9GU7c",
-	"xTg0JzzRnwfaEYqHcozJbDwClMG8LYvZijLWLPBV1lS3qXyuo1Katasz2AUNVuYK71l7dsW8IfjnVy8s",
-	"3M3L0OzS23lZrqL+UGrOdUMoHlfGstco8zcRI9BfBiE/Z5HAQg8TMVpeCn82hcp9g3DGpUsmmJYRfUjt",
-	"xsDWd/MmZxdK8YOomZs3HRIGHrjhUK5jZuD1PldqUiTfCHzG5T0xwtidZ4NgJvxz1jpMvEsLHoRvRJLe",
-	"Tfep224T1xdvcg/2Ra1Tn5tKeKYyDvJ/GFqbPAqxdOMpHZw5ZEoFCi93YHepDcmB0lab6kUhW6ZDErEB",
-	"888hxe49szxKy3PvidFdRSEOLJU67S45Zapv1RgLwFP0hiBfPbn/LpHsmWyTIxKx8/CMeXHrZ4xNMZhb",
-	"sKcgtHzR5xHsjtJWlVKJ76iZ+QNGmrqzR/MpI71upwseq/ZmxVpnvJ2xgmrWHcq6qsf63KynWsw2OkbE",
-	"eWoEY4krwQ2RNGh2x8d0ypgcrqCgyJRGch7XcLfGeGBliiPyItRZqBXdCZ+PAvakP+t0dgcU/mM+neIn",
-	"1ymuVULCofFS1i/oe7D4tdTlXMo3V7+A/Ew/f7haoWoyoQE4sngkfYa0cwheh8VLQwnOWHVmjyi9p4A1",
-	"+rwwQj1/iKxLN6QzWCbUHlJt3j7M3c5ZEe3dXqdbYi94w2pIsehX7zNySr03Usudki+DzE+NwZiiYtnt",
-	"7T5JkM1A18btgDqSWtaVCpSAXH+g9nrxcDTVb2BAq+dezg0Kj5LlRrLp1bltBnOiWtvKCiGnV9LwyUbT",
-	"FC1aLGxyczsHwswUubbuck1hYkuJMgfemvbe/u2UNWALK1szNnCZbSyLYwoNY1s8QvUqr7yd44Zb95JZ",
-	"zOvKvGUy0qiIAyrJEYsvsHCR5fKYNEUYSea1HFIqfLPSrUDeLnfKyfPRRU45Ke+TWNymJGAJyWzDG2fF",
-	"IpGl/LGsRmSWwkmaARZCg9rLsHnf9CdLnIJSLDBn2AQMaxQng1LRlFnGsgyP1mev8VG/oUB6v3HQb3z6",
-	"8++/+NHPf/WzP4oL7L/83g9e/tO3P/vxf3r5z996+bs/7jeeJy/ru2o1XSxUh8Xxu7f3Onfu7Pc66n92",
-	"EQawpD5kNBmwGL0VhRPYSsUiBucZbz/BuJeto88w71OuH/UDi97C2LvGQWMs5VQc3Lql2Uh7EE5u0XMq",
-	"adT+cDpqmBfe9QdnHMNVXvzs+59+8gfxLw9sA6/68qn+b3TOIrOwEzHq9nbNaIXww+QK35h1e6vZcNe6",
-	"SC6UJk2jdNj6Lupg3COG3xab0MspjUr0fNPm9cdOg0pJB2PmQewb7PtgkQDNUKP+AAT58s//+cW3/lER",
-	"5D/+zWf/+De/+tnv1qHA20gZ+XIgFiVqa/4CUkzoroA6CzusToq9Mlp8+b0/fvHXf72QFntZWsRP1rKW",
-	"E6Sz5rZdNhNZuIVFzERfBz2YifGxDiT2mBg0DtTwkKo+/ek39dj+4h9xYI2kI//+yZepN2JvIITSVOLf",
-	"P1EtnuBFkHpOHUcaJCsmfRnA/sVtPr/mbOvcTuUQZkXz5TgMdBUpw6wcYpvxVs9oTD1CU2jqhiBjX8gw",
-	"mtsmTjGqU0hYgYaUWXNCozN11MQTKp5EQOdL8wSpd9JzJq5gT4VbZNckVBDV7mHORnVDEHdM4XCdsKeu",
-	"rmBC8SKuzyNfsDiLYkCjEfjEmHoLviQYjj5SaM8LL3i+oETi/Fg1y1Cv1+mQr+CYHrIB86fSMTXJfF5g",
-	"ZTNFuJLUQbbFSWkApAmB6lhrgnpgpcbHPXbuD5jAoKrYE7TA7pYzgAn2lJyyeWjKJqcXdUKfnbCnznJD",
-	"GR0UZj9y+jyD6bOdVI1oTxkPy4xdipruiZE4QjZ7BQxdsLL3YBVXNJmo09A4+ODOncfrJ/kpz0FTezzd",
-	"x1tO3rTcwlVvJFuzHZUNozi5ZKnhSJ3oRxfhmrvi9B5fSs6ke6mTtn0jStk5KrOfqPU4IKhDW+wN+Rnp",
-	"raRJr5zBKePrZEWcZvI2Ga/6CZ3H2ZtsdnpVrB2Xb1MoOh2XkuAxQ+eXld+RRmfWnSDCnpWgWg6l4RXl",
-	"4ivnGO3gwymARqgEiFaI0NrkmGcwSxxNh0Bel/xSzR4qHETNBVbyiHX3l8JZCv7YBcFsk0A2/6r2Lc7d",
-	"3fa5ubw196KqMbVfNS9yNwAQu50uAf1AdbUUG56GcpxcvabWOIX6TPLwxbBvRTinTcPpCmawUjpDt/Yq",
-	"WATq8oRUerlpwb2kzKy5l+/uFoNA/P0qXHSCIfwEaDpfv3Rv/7ZdfAwWMbH0GpEBWbGQJPzI3vMV71eM",
-	"4rw+klwXupV5nda+luThyWwwXgtgNw7u3HnlIDK/IDURpBrDbqdrCmMiX/HWWZU1dwip+v4Ff2VjqCzn",
-	"HxqmcRm+gwlLWIog/TriVIm2bjm0JRdUIEM5nZPUUl6N+7Pig1x2eWa5kcVcE5JiqlVQwJ9/Hu7KKpzZ",
-	"pOvdrIqzcLetIrdaZJZi66Jjehno2jp1l1bdLS1o1zN/wo6k0LU6lYux9YmCecIS9QqMeizwFVMkvkTg",
-	"CkXMfZ0sNKCgCk5gs80lWlMwRtxnO+qLnUHIh4E/kMJVyNS1jN8u6aaLyIBl0UX7vgvINrHFVXHoax2S",
-	"XdLsAXkNBmwqETJfsCBoYU99nsqo7prcpdnOyr3/Wodkj1xEvkR0VOT9hxPQz2tvTMuzus8hYsDy99SL",
-	"qZ09SXj6IRtI0vTCgbjlsYGvFky0J95vDPd39Es7+mGhU2JphG7cSdt2275MuY++FUZ9rv4kTddSHhTW",
-	"7baIL9UrburmkPQb7Xa733gOZm4d9Yj3V/q200egbyjghuhzN7nFSt5vE1td6XZ3SfPRfOrzUUv1Op2J",
-	"MRQpDnzOdrTdwdMWcJzhIREhRvnPU6wVPFAx7OY+D+baEVVpQrauNWLSZAt7ZqmKaoFS+68VHUjqQTFG",
-	"FJQIgQdEzZYaqzQNAuMZizurg0NtvdQXxJtF9DRg7YzT8CROYIbr6LHJNJRxVQJBJ7E4FbpAuvm+z62W",
-	"dFhMPEG4lSERE7NAgtsyrmRIBNRcsUeGC9sm72t/X1/q8UTnIMTPGExMDd1cqsUkiw/dgGQNg7ND4up7",
-	"Q3igq1gBnGndW4Fqijd3haopaV6Mw7hOJOi+UIe7VZp3ogsUZBQ0SL9r3KuTmwcd+ITXEubZiA38qQ9p",
-	"fi0GRbotyLMWDvW7dlGL9JO7LU0SoYWAsncgGVV34gsBPs8RmfGZUORhjgewC02W5rg4BBnLLZOWx7xv",
-	"auJb4wE1t3torW/WvufYj5M9hbvs2KS0lhzz5DBKmux2OntlvsTmecifE9DBWeBD8JqFDrtd1YP1Rf0c",
-	"dNnXoagQFCDLJBiOf9grTi7MvavhfAz44RF7lvNh1Q09L7ror3ofbl86r+aAvMhegILc5wa93xCE0wnL",
-	"2gLMiiTODi+++R9f/Ol3kuv9JRNEFXOFCVYNOXvIBucly2+P+rt/9+JP/3OF8RqjwqY3ZLGNo2DAP/zb",
-	"F//wzy9+9PPiMRem+1s26t2ao+52dndOlaDIq/5rrPB2SH6hxWTd5S1wgjJ0vXh5V0x7vZ0hF3iz7NYu",
-	"7bK7M0lqL35eBr23M4qLSafZYZw57oIasWOXw0jqeaZCKynP3hJU4JuveCWgWSOr8vIgUZFM/+kplfnC",
-	"IYVvbMYxpyh3Oizw4FpxSRL0nl8X1Jp2hJwHDBSxGOoBfVCtT+1MqGfCLmB1DmPcr3D5hcKsWgsJeaxg",
-	"VFvajHeovbR5z9Bla9yo49eZXuL9NYT1opgPY+Aoi/Mw05awOcs9Kyssga1zxn6N63pLrun1uF3nxuUi",
-	"tU52dADeW3fRKIbVC+JbUAGneE6Nqpy6aQVbCWfME1ptwohYy2pCmmFEjAmkRYSMygserWaAx/1fzYUj",
-	"UakrunCU4+OyoH6k2HpB/a8gVW0ZKE166hYm6s2qtnobDlOGH4UC1CCEothXWKQBtluGV6Vm/DLoZ/dX",
-	"kiQZsZWpipuMIa48Tqyy5hDWwcnp3OCwUVwYC4fwJFjmVZSFfIVj3cuujT6XMNhc9ma7UK8+kiVDSGGt",
-	"XDDJEiyV84Tf7RlP+CJPdSvuQV/yrhBrk0dC1Ue9NBykQrTGpiKECsEFyqTCuJ4lIR4LghKKgwWWzmMF",
-	"YVv1OstjXPpD35in8YIhBpyr3XGdgNhZ/YZrT19zKZacKn0HH61cJplkjIvL35k0Jmqe0ygc+gF6boEN",
-	"0T/XeZVFPm1lmxzfFXg1QCNwySIRGyl5oNZKfSXO/OmUeX0u/IBxGcxJM7lCOd8FMdVyiND+/76QwAtO",
-	"gWVF0uRF0S5cIl/1jfI5oTM5Vps1oHGCsEVpJkoTN16J6mq9HR4+QlpKn0StKoUzCZP+P8xdzW7bxhN/",
-	"lQUvkQBSyT/6py1s5JAPIw0aJ2kVoSigwqSplcSaIlUuZUUFfOulh6K9NCkKFOit6KGFe8ilz1M7r1Hs",
-	"zO5ydklbku0YuRkyudydnZ2dj9/MAL+tqnHoVDa8TI1FyUKXLq1IoA1KxXn8UPSQR+p2NEm0pWyFAcWU",
-	"j0omiWFCGLN0ud7EGopQXgXw+hFho3es01tM0qgcUjUly5FbtnSwUgf4Bii1Bh6bQNIKhJ8EG3j35uUk",
-	"L5JvFMbxPogzhuFdfAWiuwPvAjdJjaXOuU/m5lhCFvKKlL7T7/44+funkz9fn/71xvO90fpmYNZgANah",
-	"TavT087i6xULi2az3Sgb8+IJP+QpjP3u1jpO8/0olWbMrhg/m5XwuasiwNWdn/WqRho6hnB52HfYZctE",
-	"moHIRQ2G4jk3tX0DY/8BYPcVd3BfdyrQOxH6pPcr9CvgL8OqVmQ2yjsK19zQeBatcbS5BSraqv2sam8r",
-	"7+ZknIFO04qwayvpfxCnkjTKd4slj6I0bW+zsOJLOUGbcXW3VpfDQvq5xo5kWH8PYuCsVVvgWg3Jure6",
-	"rK9eRGIOLVxNKyndlDwdseZRPNE4iBE0xRWDrKXAHN0bgj3Lejwd0ZHlm9g/l/zadrHcxLlwQ2hu2rDg",
-	"JQytF/Ye4KatNJtzcNOqL2IVDlXLr1/R6lxQEfTrD//+09yf4PK1NO3KP+gSkt8VujIq6LO2/2SdSZ++",
-	"/u3kx+8b2z5cUcFrV5qcrY6p2eFN8er47S/fbnRfZHyxd9b9ePrq+PTnN29/P15zezZzifYtdn8fu/5X",
-	"culinkfcxAs4HjerJupM8zraTbjsee09J1zmuSbgal/tqCPnN1Aa3GKkR9ojgjJ+XqTelnczmiU3D7sg",
-	"xtXAdUNeWkko8NXlBlWiW2IC17ngccFLn2mDAIqzqHMtjWhVWdzSS6geRB5XfFtrPAV3IiPnT/j6TjWY",
-	"QeM2JuPhMw0jgg9c+Dp7zLfGhiGn8zLJxmQsbL1VH6qHkURfF1jwEX2tC10XPBpiodJZSZc6FeOGwe6Z",
-	"7eZyS2k5LF6WoHe1hu7R6cotwNz6zh3DeHQb6EhNX5VyBKGhUtRY01RlcI+A0WzsseIVhNLKzQZ4MCSu",
-	"bbNQ1RlfJJlgyQjT2Ujrf/mNZKhY5GMwFD0UFLek4PXCNa3F0LzVlW8pk7T5sXxexHJRdQzw8H+BnEcw",
-	"0RMp81kSq9kpO1YRzixXnjR2lz3aebH3dOfznd6Lvd7Op77UuW6zu+x5/8mTvd3eo737X5jfu+wu6+08",
-	"fSh/3ya4XjaSqhVgFhhUV8eHZ9EyzaMh7HhcJPvomo/EMovlqdV/dJbRNG0bei5EFQF8rN2NNm0NMlbd",
-	"XgwapYUFfWELMgNt6p69YrqyFZS+HSz4voBmM4GcRFDwrxM6T01605OGDcDHa7INPWbN1N0XyWlbrAQE",
-	"tMEDtByI9PrQ6ChbKg1fj2XgvZJ+cZkuWZoccBZaCQFhfUMeKFWCboVBqMQkn1JYVId5DTyEdA881oLY",
-	"E0ygvYLW3WAxiUpCcNBP4qiQ+jQhtXyq6gGEG6qfcqh7ToJCWDFeiJWkc5AwUdqIz1bgRhPUMART0FEw",
-	"Jyit8LNoarYwTqvhu6q6ofxD7ZJvo3xJjN1nnU6nbYuNKSKat5iGNq8g7P8Dvc/BPk5Tk9LhAkjscGkY",
-	"Vg4GvWbqLf6E2+u2Hyezht9XTfVOYPvGAvBpBgfcnnWDbz+sNDH5tLMIJe1NHjRBMWO4FjtBQmmDVOQs",
-	"zqWIQxehcgxuKtgeYH+V59ISFTaJ8LbxSfvDsOp+YpMtWEGwD8h5UR1dAmIfNwko9RgjjznUqk5CTnqL",
-	"I6GGfBTN01LD/1Hbb9LyM0hcyKcc2pik6N4E2qADpWqdXhP3yoRomdrtSvT7bDFJ4glEmbNcxVDhjDkn",
-	"hE4b17mCjB8GOCkMCQe5mlbFcRg0pg+F+P0mkVNOCs714SdSx2ezdG7VK7ghVA5KktVzUIzy1HalzWfy",
-	"VNg8ReKHUEmeiDCfpG3YdHJesp4y1NIdzya84OfIDjipDIwchyRN6UJnpRdtV7qXSeCSlpWDvDEEKfnL",
-	"sumqCg2GpykJaaMj9lEg39dpV4QCFjZI/9tZOybbSJ2dxvwKFW5MSp3AwCv9JhHsQAqrQ17sR2UyRZAO",
-	"S9J0biwbFfGBtnSGFmhAPDDuyX6WlLWzFUqxiU8C5CE030WT1vK0s1bEpkmaJmoZDIzZ9ibkG90OvhJ5",
-	"hvZBBiYLZaLKg9ghflU2l1M/+vLovwAAAP//",
+	"7L1rkyPHdSD6VzLgjRhgXI0B0N1DTncorlsckmqJwxlPD82NJeZOZaMSQLELWZjKRPdA5ETIvl6tbFl+",
+	"bHi9XluKkBzSte+u1/LGhi2uLK3+yw3OiP6kv7CR52RWZb2AKjx6mlQr7GEDqMrHyZPn/fioMQgn05Az",
+	"LkXj4KPGlEZ0wiSL4NP9KYuo9EN+fFd99JgYRP5UfdE4aBwRGdEBI8d3yWAcCsbJ6ZzIMSODwGdcHsLf",
+	"gkXnLCJBOBLEl+TCl2PCzlk0l2Ofj/BxGgTEC5kglHtkEE59Bs/6XIbqgT5/n52ehIMzJsl0JsZMJK/J",
+	"yB+NWCTa5FEy2YSeMUFCzsjFmHEYShB6KhiX7T5vOA1fLX/MqMeihtPgdMIaB43Q2qvTEIMxm1C1aTmf",
+	"qp+FjHw+ajx//tz8CBA68rwvB3Rw9pA9BfBFahjpM/jxVP3ynmARgu/fRGzYOGj8xq0E5Lf0ULf0U8+d",
+	"BntWMKvTCC84i+qN9dxpROzpzI+Y1zj4IDWCk1rbY8fMF55+yAZSzZdsTEzzZ6+gHbFpMCeMn7MgnDIS",
+	"DgnV77QbTgYSHpV02bLfnEzlvOE0nu2EE18y+HQwpIFgCipR9EbosaVj6MfwjbuBzC/9PvxBA+IxSf0A",
+	"1s0Ji6IwUuvOAZ5F0T0xyo/Tb4jZYMCE6DdIyIn+4JBQjll04QuFfVQSGZKh/6xg5MzpmA3GE5YcyluR",
+	"z7hXiG4lmDOMwkktxHEKDptOp4E/oFy2G7jwQpiknrwhCA8lKwSqDNde0UywiFBxxrx2DpjWlq25lkC0",
+	"Fp7jS9eIvn1EF9OQC1aI8FvA7DHlXsA0HHIgwl8fMjFDgC+a8iv2s5tB+QiA4bGINCV8HDBfMbxwCBxR",
+	"70S90Kp6JzJ7qngWK1wV8/L1ldnSlQHOe8yHYcG2OCOMy2iuNuRacoB7QxAQBAJfyDZxBxGjkj3yJ8xV",
+	"MpPPyc2bgg1C7ombN0mTCnJ/yvjxPXK+23IUdScTkT9Q6nkn4SwawIkMw2hCZeOg4XO520u26nPJRiB/",
+	"FZ5pIp7oHS062Qez08AfxE8/dxrJRvLQeF8JhdJwkAtqgYB5DnmP+8/sbav92Zu4vVd5E0UMueRRlD5D",
+	"S8Kr9lpaKqzwzvMC1HmD8gEL7s0kezsKZ9N7bHLKokKKO1K/41wTn7/D+EiOGwfdgqsxW0dUNdPEwzyu",
+	"vurqtGlQNMA1fdoSfcoc11roVYIulaZdGT+uMWNbmBHycxYJikvImxkUDbghyLnPLtS+lGI/sF4hTV8K",
+	"IpiUPh+hEUGwpySifMRaBdxJSjoYM88wlkp09nQW8buzqGSJJ8grspyiBruz91Nka3GFz0cBe9KfdTq7",
+	"Awr/MZ9O8ZNLmiKMJPNaDnHhRujf9e0wT4URcXko/aEWFfVTSGj1Q/mDrbDuR/DCYkw+YUKYR+sxSNjF",
+	"kTSTpMHTIVzBPXBIl/zWhDmkR36LBoFDduG/gBPw/R6hnIczPmATxiUZjBWSeGscnEWx8iQFfnTIMIyI",
+	"Go3sVobrmIqHjHonSCTzIwc0GjEhAdHl2Bcoy0xodMY8QgWJGPWqCi4eE/6Iq/sqoxkrWZAv7onRXSZk",
+	"NBtI69BOwzBglDdKX3vgcxi7xhuRf04le2NMa0wUUMmE1CRtEQaqbSiybb9j9lUsL4JAOBFryIHxRCeM",
+	"ewsnMaocZxfqeCdMCDpipNlBU6YiwkxJ5jzkrHWYIoOC0IgRlGLN+0M/EtIhUzgDRTiFIuoynG4UNyb0",
+	"WSmi2iu8Icy6BHu6BjgnPi+dD3acuxbzWheiaMo8kqw4Un2JXXHUwfk9Mbo/lUWkT5sBgMgBYZ8rMuiF",
+	"oJ/pHxVFNM9d+HIczqR+1uejNcjfjCvAvhHOeMHS7iH2AlKD/ADHIQgdShaRhMQ5xOZHyMEjdh4qWjYx",
+	"Y7Bng2DmKQVtoGZjHplNlRhy586dNlH3yucjQuMbo0ih9hPYooJarX7Rlxu9BIm+k0fKKWNRwgYE6cIW",
+	"9ypyg+dLRKa3wuiEyZLrBwwOTsC9ZUPilmDySYp8uKSJyv0NQezhH7Kn6LZRUtZFRKdTFpGhzwJPKE4z",
+	"DajP+zw08if+0jrQDhclbvBZEJAvkRnX7NYh04jBj19SYps6vqdIvRKP0Q3tDVLsWpJTBg+C82axNKfm",
+	"oqcBM2eVh+8o3FFf7ogzf7pjlr0zDdWJR+USX+6CTHzuT2aTxkHHKZvVRqKK0+YFwSV69kYksI1BLSOl",
+	"5YFGnyHQ9rYFQEsgy8EqJ8SUTGvLGhWntQWdjY6aFoY2N3QVjradE0pzs3IU6W1rAXVMU/cjVOCzim3m",
+	"nubU2jzfyFDtB3Tk8xJ98j5nZKq4mNLi0wxMyXeWIfaGIO40HsltHcJ7SEy7O6dUMK9NjoASHwB1RflI",
+	"D97n3U6nTY7w85QKCc8w7pGRfw4OeQKsCKdVBBn9DjQgMpQ0KKLIaqx3Z5NTBfHsxvSScD4+M/a2ctra",
+	"zZ3zc6chxuFF2QwP1MjC/zpzCJVkEgpJ1B4LJzGI1u10Fk+ZOXtrh6nFVEQCME2DRemuth8VGcEqmL3f",
+	"jh8sNoipXwrtLckKCq1w1Jv4HNFf5CF8zH3p04DAU4I0ozBg5HYHLC1KchHVQx0m9NkxvtHtqDPQK6VR",
+	"ROeNmJbXg4TTmIAdd+n6w8jzOY3mBJ83O+ltZSe1ozcM3SlyA8Jgh5aAhXf0S3FYDIva5D4P5ur+wjGB",
+	"CsTpRCkJiSTeXgdvaphRk9dWM6Fmb8y14VQfyF0WMMkWRIQM4ae6EUibDjVKrWL5Pqpjlme9d22d3xaS",
+	"+WLiC1HOLvAU0HtWYL4PRKgJlCJPSGy1GOOxIZ0FkgDAW9Z6jTybluc35RJK76gGulnvXaPbltANQVR4",
+	"Iq4Csat3E4drEqnWEDE5izhEnI19Pjog7kfPXWvRIDMLxjzS6XRuoGHwScRGvpAswrNuHfa54akaWqJN",
+	"mo9AIkYsEDeIa53dAWKuSzh7BmBA6XjIIsYHjJwxNhXE7QNq9BsHRC0JjCV06u8MQo+NGL8hSDiT05ls",
+	"t0CYzgMkQYsCkGiYusZwbFbaJh2Q17udTnen2+nsg0pgAUAqXQpjdOE4UWegnsc8NPcIeKLPUUwXbTXU",
+	"HRAkBuGEkWEUTgjlc+sgqAnAhWBeHkriT6YBelrmYL7p84+J2jf5GKWRj8mEUe7zEfm4zz/e2dmJ/189",
+	"2SEfkxN9fB/DE2S/o748Vvocp8Gb6ozIx3ag8ZD6AfMOFT5EcxJQqSQlvAa4Q59n4pLJDCKqABBJCDBO",
+	"p6BHPiZH0UiYuSY0UJoE88hp6M2V9EXR5gVTC3JOA9+DQQ4JojlsVWjtSz1ohu6Rj8mj8IzxYw5vqdF9",
+	"IXw+cpJpwG4IRjP2bKpukgPYSgfMI80zf3DGvBaRahRHLSaOa/GFevHU9zzG4xl3ycfk3fABi2CekJOP",
+	"CR1IBf+h2oglG8ZW4lMGhlUlRTrkIgr5iAg2iJjE+B/g9LdQyDSz7JGPieL274byrXDG1b4oAMEjqHqj",
+	"B0NdWrx/LIHJPvmYAIEteFnT9AS92DPFRsyrt8nH5CEbhJGXeldbhB07PE5BKqVW4wQaNxTNYkKWzfMa",
+	"+ZjcneFYTGMfRrPTIGLUm+PzgjT1bpNtOvEeJIUTM29YEUiteKLXNRzfSs6x+HwPCQ8RByBqS4iZAjWX",
+	"fkBmHJ96Ai+Zke8AHshjcz3VAaRvgA7/gqsyZQNyOpPoUSm/4j7ccj1HFy8Obg8ltPgSd7uA+uqUcj8o",
+	"DP1yECq0/vL8AWPmek8ZugxsSFn6Tvy+wr2j5KAxCNPsDgXRW3AGKXS4oCI+CsrFhYWSXUBJa8gH2teg",
+	"cGtq/A7WWEAYAW6gb5noUoMUOGoPwPNuKK3IoxgKPQAP6jsocsAOzI8KRPjGvVlychoOviAT+BYOzxeI",
+	"cBoZ1C9vogcyHm3PTGUPdjFWqjC+akY8JKFSKeHCA2vRBgDFEcSU0bN4SAWw++qxN8B6/9szXxr0gpcn",
+	"MyGJjCgXQ014cSa0TZlRbif4c8xhhTEMdgF698RI//5QO4vgdyVe8NmkcfBBx9nvdBxFw9U/PfXPrvpn",
+	"T/2zr/65rf55Tf3zuvrnjqPwVv3TU//sqn/21D/7jjox9U9P/bOr/tlT/8APtx21oseFJkm1lB2Lbwsl",
+	"CCk2v3mWBSatdZkTGN+2wYMaTmNzrEYNtoSjWI8U8w14YFPMQZ/oJtmAHnJlYq/fX5+iN5wG/l8FOqyf",
+	"qkVo4SDqU9LUsmpSP/3WSmTOwHU5KdMrfBzTgXMawXVTNEALtg2nkZJmG04jljYbTsMWDxtOw5bdGk7D",
+	"FrIaTiMlNzWcRloYajiNWGrR775lXc60OKCWkeLd+ETyIcWj1dM5npv+UnNNHMZiembZMaNrOA2LuZmf",
+	"zYcMW0mWqVmEejvLFhqPnzsN3KradLGhzECiOL6sS5paM1T6iiDdlr6PQpHjkUJcnx/qIIdzGsy0C0bI",
+	"UEkSgEYDGePyCj6PiFGBrqLNRloviK+2QVbdSDKM37o2kWzJRIK3cIVUDyTLZJ1kjz53E3OuSwY0inwj",
+	"P8D3NwRxEalch7jcH5wpkqf+HtIBe+/hOy5cB5c9cwvjOezckewl9CdTiHB1SI+condjMGBTRfAtvrFO",
+	"GG6VtBHcpxj7U2BnE+qxV5U1khxFpeuvHWT1gzIvLTtF3YYJjc6KqQ2Md0OQKQZFEBr4VGBcVXwuawRV",
+	"xY4UJeAVBaLr+5OTUdwkt85VV9016XVungYuQrH1I01r4U44eQuvZK133tVXutZL7y2IjrMSMCtHR5cm",
+	"aS58I0nczMZQavHTId2YpDhkp0siNpyJtQLEceaF531IOuRi7AfMLGMNBMDp6l+6p3WgKcO6iCPD2mhj",
+	"58sWCR6Y++ooIV6rEmKNu/82k0dBYAfoiOLojFTMpPqiUqRAKsXleT4+AKJp8jv9SnhBJpTPM4HesV44",
+	"pkrUUNobDQIM/VkZVRcEOImGWWG1EJcCYBZK3Ss4mp3GNBU4VRXoVrjVImf142qoUUcgHuVfX00yLkPR",
+	"a7k4OShIgn7HF7L48oLRovqtTVKqF13ZhZHBS0LJ9IJqX694n4X3qvoV0cKOfTs2o1Cm7umyw6p5neL3",
+	"Vr5HaTS5vkDJmdjkxaRK5fDLF29yr+DAohmz85RoxAgPSRh4LIoTOYqjPMyv+UHftTKZKgfmWUle6Wub",
+	"gUo8raP3VPkCZuBUeA1XiOUvzKM50oGsYNEEccAG5sK41s7SWFpJI/kGFOy6J0ZF0tZDiKxIEnHwOOWY",
+	"ahNryNlhHIEIwyWGW0z3Wo6dGUgZSFTD0ZrUI/P2yjSk6KZcU5LiU7pEWXqhGLvS9RYVLrcov7XdTocc",
+	"3xVkyiJwU6SI2IQ+MwShpy/rIgKRCjOGp83HDYQcL4nizG64yrGvcTXFRi7mtYScPR80ch1Np8HclpPz",
+	"J3TG5sRNmcSEC54/SgZ06ksakLccwp7RgQzmxLYWEwFBHX6BfJYer/KVT1vmtiWMZxZXWyjPgLaQbNiG",
+	"qAKicSKpZEId+hljU9JcaplqGd4bRiYh4EskS2UWiAgWgHYKBYQspC9Tt3AWGH4Kip6J9jraSO70apGu",
+	"zNsrE6+i63lNvrKnVK7ha+eMcY7VoC5b1fPtZZXSlewOP8+6vb2LFS7SBu7Q9fUpOBYIkrDCMsov0kjn",
+	"e9Rj1G9bb23tMuEgTmaJldl0EQw2Ul60LGdPC0bqPSr9Uz/w5fwQDSUj/xwrVEMg0SmzQzmbMx4wITLR",
+	"nSalr9W2smMKJAnYJUgSgS9kkZQAZbh1vJI1R3jBBTynZoGANZFWWRarKNkT//UWePKZw0voZjFy1qKg",
+	"RUOsTEtLCcY1Vc0cGkatlRNUnWZcj5TioG/NgmCr4omhqGaN9WhpsvNiMuoHsjAzMI7d4R7xRzyEyFgK",
+	"kUixLrnYwrm/eJdOjXqlZ2x+EUYFVu2vKbpkcsQvxqFgJuY4jIjPd5CAmkAnMgi5pD5X6m9iFtX0KTfp",
+	"JmlLUjO1IpWxj60+gUneXo+2ZK7NNVnJnBLoDEsKRdQkKsWkpKwUQF1qAAteVN01vdo6Fs/FJs/i+yCW",
+	"Q3cV9IcX18P85GSvkT45lq+GPmceAGiJcrIRrN+GSlLjxmR2u5kuBxtmLKnGAct5S25LtS5X5u2Vb1gR",
+	"Gl1fs+SUTlgwLHEFFBnUrqjFfrimxb4ACtdW+21Y7e0mK6sbFQuPqxZ5KRhhZRJTdoWuyUxyYgolFkiw",
+	"M/NzZbpi5zEsFP+SoZctrfDGz5LyYWuWAqsusZo5ly+4Fs7H762M6elTvMbvzJnc54HPmWICs5JAFwG/",
+	"KQpRC6HsgZcivDVHZf6XW/7n6i6kF17/Ttjvr3c3chhwfUfMWWXsx5fdz626AXCd3m74rlfeExHyU3RD",
+	"RFNnm4gpCwKBUZRnbI5llyi5edO7efNQty01GcSCuHHWk9tafjiJNTClvi1t9lZ+XjXuV8kY1wnB27xk",
+	"xfnAR3gabXLMiYsFGW5hCuIT+OCaghZCN405vuuSpqmdnOrhm2mrCyfRcvoc33tXZ/napfzVZ5/LKPRm",
+	"A/PZZAE7kAJsWtU8mk+ZS5q9Q9JRWA9lMRTS92ACzpj3OyxKjRuE4RnajtXGdVKxuvtz7TMBydyFIPSI",
+	"Ue9QV+8QeK2YNN2KcXeFucjZ0Yo0vzjBHyvQMQ/qc2iQCTahXPoDkUmn3lKK8vr5ozB67TzfOlmnNRMH",
+	"S8u5L3r+3Tp5hjH+5eHZI82LMDrDK9RysOAOD+bYzccunoKnsk4HKPueVF57+hJcBfRER1ncEKSOcadk",
+	"xOzlL0jfPSAfhj6UEVQPCyUCROE5DZzYb+fzc18y4vkRG8hgfki6yTvgflS/6+zK03m+NrQat8/NuIek",
+	"d0AonytaqEYR8cBIRirXtK8IAYuklskXSVOrylnU9rDvTb3lhQ9SrbMuqCABhV47Upc/WIvypFZTkvj7",
+	"/jiM58ytqPK+V6lKgMrVosZjPVMelnkO2dVliJpWhaHWOpm55Sy/cvcX5P2CSWT8T3zFNttkNe59ENsv",
+	"45qpVoOXWMJVtMTw+QpM3Cni4FYnmT5f0krGamFT0qmGZBvVVGb8uaPbXEOKDTdhKeWxtfShBZx0Kbsq",
+	"ZE1bBGARj3gFjUWyhHrFEtXF1pqCcKACaV/X14bGIaPiQtV0Or2nLk/0DjtnBUUHhD+w7hEoqT4frSMU",
+	"XCH5EAWBuuRfMfnyskRYNPnUarfQDCNCJUqFfshbij3gzMAcBKPRYOyQPfLbD6Ee8hqwVUvbljZgV8wr",
+	"7ViIxfUuxv5gbFd4T+rpdUgYYXOZL2EVKfX1OpKCVUkkz/NyEVkOGVLAYHJKB2emSrfuKWseqi48rFYJ",
+	"KQoDFl+3he63+MGU223VqiZ2OHaeWvBUKSMZgjBrCAdpns5jsUH9oA0GUOKTcktkBulYF28E+big627d",
+	"Tq+1u75c1wRaMl1NjN08oVxMAkmza4e3K6KqUMooVtjdkimtNa3jrcOXapY9itjTbVHamUjkpEUo/2B2",
+	"GviDxAladOm/shCvE3O0uvA0RQIOYlS3EL2dFFTuOjvdx9Wgnat3ejSKGIOipGpQqMl5DOigNvMoXL8n",
+	"vEFZ773LcFctqMhZaonPrK/IklsAkup2dz/78rXBfUsG96+GPi/H2CJeV0v1ytHe1XOPTmL/EWjJRjE/",
+	"ufs1+Mazc2i5vCFIeMF1fDtmGC0TfaFYd8+SBgqpe9ytDOvnLgnr31teDfepbi68pKSgdrlV95ctOe3q",
+	"l/FD89L1JdzSJfyaPzjbBNvAAvZXlmukl7cEENXx88y8dI2fW8LPezQ6uydG4gj6nG+mQpRgT9MoWt6z",
+	"t5BwLsTNDdRmoF5RW8lceSfYhrOo+HgWeNURe5J68xq7t4XdSXG4rA1Sx6yYVvxhlOrvDyl+D988eUTG",
+	"vnpyHvdu87HFMBXkfXZ6Eg7OmCS9TqdLpjMxZgKKjc+JL9t97g5CLhmXULmckps3cSs3b5JxGIDiCM3Q",
+	"sJ3BDUG+enL/XSLZM0mabr/xUb/fb+gR1J8H6p+xr/593m+4LccqZ5NISr487PNhZjdCx+mo6ZJJwiFx",
+	"P+o38Fj7jQPSb/Rnnc7u4JE/tRYD37F+47lLmoIxQsWcD+jUv2X+aM/pJCh2UUi8h7mYwsUJ2SUone2i",
+	"X0kdHiyqGgfuJ3jghiDHd021FoMTzQn1WDoCI64cqN8jI3rOCA85a1W2zukzLV5OATbUHbikO0SnC6M5",
+	"pNvpkak/kLOIOaTdbsfytn4fAgdE6xAaQO30ep1OGpm2Gxfi2GEvGsjN5ABuCCL9iY7u8SUUtrcPrXU5",
+	"dcktwS1/htoyKRi0QFHHQXq3dqsjiA9MoXrh+4kYvRWFk6Iz7xBqrMhxF6EefCvmQrJJGf1b44zD4TDw",
+	"OXswE+MqxqL7mcfBfB3X2qOe5yP7eZCiLPninIXVLOLd4Yikqam5Q6YsEr5Q6O4Qa8VwIVqHhJomhxDz",
+	"CIUewT0ro5mtpyWcJmKD8zJ8gHZEUAo7hRPdW3utQ2gMoH0BKYodt+k5vlsZcRQHKFuE+o1FOF9+JuMx",
+	"qDVV9Xusw9dWv5q4+roF3fGt2kXd8bUHAZVqtYsBegNc9vAgaSavtA5JB0CNO98BMrUpKipQSs8vSaM7",
+	"rmkAPdl8KdJ9wpojOt0ZRow5WAG1Gy81hPjwHYgd06xgrRNTG48Zb0XAx7djGdk4sR5dEPrShWMCB0kP",
+	"jEsO2dW97Byyp3tzexsNerk3023g0Q++pt4PfsgTbNhSXHo/CNXufE50WxfLLT6DvRSzxMSO1buzd+f2",
+	"a707+8v0srXKciW2gjiXLrW3x1VAWUPBSr96rWFtS8MycF4Lz2vYOa0JV8CGazzYEh7cz0t92bBIKqEl",
+	"Oj4I6nKKIxIxDi+KUpyYGGwjyNu/f/Jl6o1YHAZcTdj275+oTZ5At8LKjM0fcRrUUlylLwO2RlTFMvFF",
+	"q1aJ8JIogUJSLm+ZX5743hMZPoEAlFHYSnlae86us+fsO7ed15zXnTtOt+N0u063t6r/9fj+ScNpHHEv",
+	"CqGV5Ps+98IL0XAa90/+rfrMThtO457PffzrHZ/PniVvPKDqpWP8z5HuwfoVGk1CPoeRvxxKcOoa4KRy",
+	"Fwvb1IVTxi1LzyDknA2wAetQ61YF7bNCzsvFRq3GJvaGZNAaKuKX6eBM0cnCHgfoXVKEEFrR6aa1urHq",
+	"afwmaaZsWHutgr4HJQuYptBrYTRA8mQeUQujCDPxA8U6FTxDpjSSyUlA17Vw6AdsrdieuuF9vK6CUTdk",
+	"qmIvzN+e+XITvqbZBly6j5Igu4DRc5+PDpMQ6bjkWFLRsV1LCLB2Wl0IeGpeuhYCtiQEPGST8JxB35pC",
+	"FIRGQnWrBG26RYC9iKWbqI5dUfLaNX5tDb+yZV8KefYUTH6KKWBVWWg5BzmW3Z1TKpjXJkf4EAT8ghOG",
+	"e1DmFmL7kDqpd8HVgymZNCBQtyd/uGqkd2fQJzpvf8AJcTY+M6pozb7KSjIum+GBGln4X2frttnJV4E1",
+	"u0otoPhczsMztrEOQ9q+VdNrvAHHsNpFRc/wYsewBZA6FES/dE0/tkU/7AD34qSUG4JEYQCmUx1ifgDN",
+	"cYCHOOR2J44m62QTMG3NqNNxbnecXmdVRQhayFtKjO5Dr3SXE8a90qZnGXdnwdVaYravYvGtZoIW7Gmx",
+	"AbrU2lzZd5fWGFYxQOfq0lgPp53GFsyKUEqfxsMyeAwDKtEzfxp60O9cMOaRTqdj2Wnp1Bcymg1kOxmu",
+	"RabBTBDXWktRo+ZF7u34quJT6IQ4vtsmJ2gTj1v9E2sYQkfU56QJ36OPoxUHP0AHaz8SkkQQua34Y59D",
+	"KAXEMI4xvfmiTR6VlmTIaAEYN2C1mOr2Xi9SgnNaouVGL/YSIm6UoqhxtRPoFgTedjxW0vTCgbjlsYEv",
+	"wFMz8X5juL+j59vRr4lWmzyCWI1up9s6gFAKE60BsRTtdrvfeI6ZKObMb4g+Vw9CXIX9lAYYxqS4+nq3",
+	"7fgRbGMHC0wFBwD4cmi5SihAt7NLzkN/AH/ukXPfY6H6c58ojVr9dZv8ln6v2yGDmZDhRP29S+R8ikko",
+	"3T3ydBZK9XT3dYhy8sIL7pDuXqdD7h+lDX4pb+hepRyJEhNfJY+8ox1yllce5LvdQr7l63pJ93kwL5C6",
+	"ZmKseBNSMeKxc38ASB7MD+OLYFXGicXIaTA3tFGQTnGfSR5Ky5yan/xuCClqQFUWWVSLR1/fP5/4utez",
+	"D2CXJAUpJUrlj6cLcNtrN1Ku7RWlO+P/LuhhsbCFRXsx24zrw6vFF/XQsAvHpyrVCCYxZksNXJntZtzg",
+	"6cUc4zRmQ3GaErQ6O0zFNoGxXS/H+LHRdEa0+avwVuQ96ttYQXnCY4l3vqr9cXUXc05eAHRMuFCa5Kbn",
+	"WSg3VNcPBL6ymnZgS43X+kB8CClkyIUO+HwUQIEKeUh2dZSO+kSaPYckXnY+Uyp+v3ER+VLzmn7DASIS",
+	"d48QccbqALcRtg77fC/NEG05GRl72tOyqjZxAht5Y0wVnr6vVgl2UP3FQ0Y9+/O71pLgK9Q6arYbrdMg",
+	"VZcHiZX4tRMcFsWQO40Z95/OmP4ZpMmSuo7pfqIlKLR6M1GxkWai13p/hXsuTalvJZKWlHVUD1yCcVqt",
+	"X62iGEs4uyD4+yHpN/oNMggYjUyf0sWwSNu5UxuKJ60EnloobL96jcHbw+C4kMAC716q1FKlqgSG9JY1",
+	"VtG/L19TLZyJ37tGmC0hzKOIcjFk0Sb8wZxd3F+FzoWBd39t510SN5gZLreuCmCojqTSfvEaS7eEpe/x",
+	"YRid+sClFlT1Xq8T7PKJq6PFzHrvGiu2hRVQ59HE/5TjRQXrVaoISQ43yhovZBdQAz9Sb15jyLYwpKT2",
+	"5hGm2RzfPSDdndt7kOJ4tPPvCN35Ouns3CFt8lvkN8mO62gvBiUBk5JFJIyI5498eajL97hPXEeXCxNs",
+	"SiNsnTNm5Piu6HOfExeNA08wY5JikqT+dIqf3CJHgte7vaPWuON7YodybwfH2RmMqVTftXL+kNtYaMJi",
+	"0FOq1qz2+39/cLTz7+jO1zs7dx4nf7Z/6zd3Hn/UcW7vPv83RSeZtsyWAxHzPfHplgKRqzQS8EJl1met",
+	"qLlsSa3/q3xRJfUCM7F95JgnBcHBgegiqYcKntp2aBcCxbrb7JldaNtNchFd0pwIqOGdrjrokqbwB5al",
+	"x5QZxHJx2vmLtuseBFxi02OcbhSEpzR4yAbn98To/lS6fd7saJs3c0iXeGjGj7/pmT+hxn44k2gcmvt8",
+	"1IKFV60HnimcuIVczYds5AsZ6ZJs/oRtorguOnbSE70VMUbYM8m4gKnA4RYOJePgAmulDOrohkzqSIuk",
+	"BGvlwNrapR0zp7wGwNcII63kE1krtjTX6WXRNWWC8QEjTeOzJXSoiGxcb/eGMO5/zNtCRtoqiv1XrMlY",
+	"8BfFaTMuozmZKlI+ZdwKqT4k7gePXdLUZdlmQdBCP7T2g6W6mVXxIyzud7MoFU07C5tUkoBRIcEnnqy0",
+	"5SiykqxqRTTaQHBxvAmn+ASqFYNF2XoE3dkLhTjBBlFZVeg4TF6MacQ8gs+2G06V4GWxUqeu6n1/9MLN",
+	"ZGX3Jdl8DQHSeu9afNyi+PgoPGO8OIiKPZv6EXC+0sTLd/whgzoEOoVDqtFSSZgeG9JZIMntzt7rnY5D",
+	"XiMenYtWRUcvjFeMM199/9GhqfUBKeljRlx43iVjqG0DlX3do5kch5H/dV008cuMRiyq0pUH53YKwLAQ",
+	"loVXfLqym3ZLpGFlY0LqzmMryGTFSwBT7/rDS6vd/TRiX993OApEp1nky/mJ2q/ORYD7kPz1lrmUX33/",
+	"UXEACZ3A5YM2V4WXi6D6B/cnVgGT0C99O+EGAuAhMAeXES96LOV0OQHA1H33Fp3J8S2FM080ATDT7VrT",
+	"kfd9LkgIam1q3S4KQqehHGv9AjP+fTUTvt1wGiiSxlTBMMap/zWmOCNUgizL0sIKSjQYanTxMbdwB2NA",
+	"fD6KW9PokJkAlR8gaqa2ET5x9OCYnO9inFyStTaikl3QeZ833VsTMXqiP7uogymRb552scsxExjmI4iM",
+	"/NGIRbB3XPsp8xQRd4trHLntPu/rOpPiwArkpLjRiA1ZBJIv7AFi9NgzOpkGTOCCzOlgRRvGPajOD6kG",
+	"2Lgn2Rk7Vze0zxkdjGG9ZrlCneiYRRDCNCeeL+hIaUnqdWNqIL6SqQdh5EEsjuIJ7rMdNfvOIOTDwB9I",
+	"4aphqCSc+erqYfpDnzcj3QiNnIaej305EFxiHF7wWDcNOXNI0g3XMZmMSaDv0YNjh0xCIXXgAyjHsdrY",
+	"Ir7o84yGAGkWsZoAIJvQ6Ix5avnm2QOowuISPE1dugSWgOTMIZpwQudifQBwdL/xG+RNTWz7/E1ADoCs",
+	"L4j74P7JI9d0t4Ojg4BdqPUFlYgFuXnzK48ePSC9TufmTXgSgzk1Ceo3DojPpUP6mhSpL5Bq6e/uBjL9",
+	"nSLp6puP2u328+cuxJAhzp7OhM+ZECScyUE4YYe6pVNEuZiGkezzIfWDmdJ3mzMehTNJ1d2ZUjl2dKSx",
+	"ujSgHftfZyTwJ750zG3zwgveUrwGqS6BbaHIz0S7z3eIqzflko6uhqoJtTalwAZ1XCrjxLWountIKJ/r",
+	"kaFoto/Rv+GQuG+aYe1h+pwQQefCpvwO4XRiYpShC4o6zOO7hEqCglXT7TdkiNwa+OadO3eIF2IgMmHP",
+	"fCH7DbcVb+duoAuxWe1VkJdBG0PUDwc0ihTSQ88M9QQwOBNpu0NcdWRm3wnq3RDEReJ/f4qU/y48hywI",
+	"QoDdj6CAGmAocUFId1sYCW9GUYNSqY0XJoq0raDzJqxCiQt+XGKOh3o1bfIGhG/DDZ0FHqGBCHXokVXI",
+	"SC894blWAxyiVAVBfIngUjRW0aSkZZQhIjiGIpigVSc99hxjOFUattsmJwMa0LixDWS3KFkHAYLJWDS4",
+	"oHOhtqfb4zjk6ywKyTkNZnAEg2DmMc+uc3e+i5GECvoT0nQtHeeAgI7jEgn9KkM69XcU9o0YJyJsmfuv",
+	"GCDjUrODPrd5aKT1Lo2dee4q6RnSWS15uigUunFmtbp4TTeExXZ7uy6ifgA2O0XsgPZA0LlWD1ptgnRI",
+	"XxdFjbB0vFzM6R0slazlf2TWfY56wIEWRD68kFkxZBftuIvEl4K3Oq3DjKhgGhoZxePC54pwHBlsc8iE",
+	"Bko4Vuc3DCPogoQKBVxkhQ10wDxUnLBbg1aiIHEPvWwe49q8OmJSEE2TSLfT6cF5QnaMsVYjUin25o9m",
+	"appYBXP9CTzptg6RZwJxQMjCaUoaYarfCFt2+ZFei3okjSN6v4F/xkxzNRYI1ib31TEDixNkQjVjcW9N",
+	"KKcjFt266cIeBxKuPOV43mrIA0IJD/kOBspejEPB+hwwCeL3Us/qEtmeAglE+5CYfoQRabpJG1XXIa4V",
+	"D6Q+xjbydrvdQoh2O51dczN+hwa+p28F4qS2sSskPscfFaMeUSXFYT6CFw5mgM6nbBiqK02wjUNEohkX",
+	"BwkSAEd1yEUUKpI+nzLhGFTpc9cI9K6mF45OwTy+q8mQEQKMieaAdF1H8cadcLgTUR4nVyJ/mvEzrmQV",
+	"xmcTQ05GTPa5hUHdHINpk6+xOWLRhMrBWFckn7IgYB5REtdhPPKZeVJHdtu9CRUPiunNsaeozdBnkXDA",
+	"Ui6cdB0wRW/tKECFyQfV3EuxpCwvwuQWCCj5YHqW6nd0FIV+08G8HZJupaYfRTQxcwC2Gsuu2nm6iBlw",
+	"C3+i02vBB3Dz5sQPAl8bQm7eVPceWJGLkWLgGLWdL0BsIXE691Pz5k1rHArMwudWE8g4s8KbGR7q2mWl",
+	"FN6fziJ+V/+MHV0zdg0gdPAXsr93U+Xx1MYQuRAhkvmbUCCz2+u8TjDYziHd3c6uJlndffXjfnffZJ/0",
+	"up2uTvJ01EagsmbEqId+n6nUu4noOQvKC8wChbAEERrnC8UYQSVxrXB0F2SITPKNEp76DX22VqqKloB1",
+	"9h6MpU9/ObKkxH+NYrBqRee1ZJvKmDHmMzXMYRwhnVpnsjKlmJXjNMAunkzNjPPp3EzyptKjbIHN0lY1",
+	"lVEryZXNNVoXjH8xDo2TDmWQWK3Qal6f6xx17YbSqpTRAlFwQMKuLjlTNM+P889Og3BwlsoRBIFfK6bn",
+	"LDql0p+Q5oUiRn0eP4WpFEbQMHQbVTI9SbwUH3aulS6lkirBW4StQy2CGOEwXvKYnoPsoqF1zmK+5BnN",
+	"GUY71LJy/KLZKQr6eGZKIsMD28EvRDAb6RPUZ2S4jh7HiOR97j7bwfQc9yBGmuO7+j4gv8ZUQ5PIQ5ox",
+	"5wc6Bl0k1MdD7cnWqg0P9etUEhpAKeNH6OpHpqkkOc0/9/Zvmz9fe/2O+fPOnTuxh8kIkcxrGRqs34e/",
+	"7UeR0nmtPgeRSglE4zDwANlAkAmjCeUDRsTMl4opTQVoRxETY7W6GPkA7gq0os9PGCOxlqG1rSz2W/gO",
+	"byk8H1BuNA910Z7tsCgCAVq4bcUv75Dmu6E8VkeiOD7zWkrM6XOlnaIoBVpfPAWIcVrfBCoSq2a+GUNN",
+	"O2d4VXyhneFTgInx5EVWLoSuiNU4vmfGBavL0YNjW5NJLEmthtNQ5Ei739qddgeryzJOp37joLHb7rR3",
+	"GxC9MAabYIEuAEbssKgxmfHSaOU2IhMlAYFHKObMfmSCFgRpGgGMGHHnsDhaAZuOx0rqYZ+nYhWKGoNj",
+	"T9JU6EJxDIKRdSXpGDTH7q+nSuJBs5HBX6wJjIo71DPv85s334AbeHDzppF+7VLmGbXoML5ZbfVqiq2q",
+	"EdTg8AsgMHyFAiK+D9LpoeZQSvMPFLOc2yvsdjqvWU8otFbk/0KxFiXjIeLEeHTsNQ4atocNDj+iEybB",
+	"afhBsZU8eeTW/Xiou43nj9EUzYT8cujNdQJMnJOcdKy69aHupmFII/wdRWqFO94Mn7Nan4nZZEKjuW13",
+	"1hvEnfkcUA6OrK2QXEm4tkO1EWugsY9S7c34PxqafDWeO0VfPn5e6M7FBe/uwBGdxP6ZzGLx5OK7DoI0",
+	"sct3Fy+Yh/LRmJ2k/apqzUlQROOXf/ztT3/654kHpuqSX4OAqzeVzifSK9bEHThwDrnqQNZa5Yufff/T",
+	"T/4gu0r1QtkqzZSPLsL08hIKYwR8oW5uyAeszuLYs8ZBo2GFtoCTQRzcumVso4NwcoueU0mjXvvD6ahh",
+	"x6I0Xn7vj1/89V9nN7S3fxvQp87gu/nB65+pEmfSYDrRYpBDUpTbCBK1QfXyD/6/F//jP7347//55T/8",
+	"U8Wd5Te2EA3AJQU8uopDz46heJ72f8UYhMIdoHev09kcKYoBFzsS1ZOJdw9h90H3cXuWGGJfe/2OulI2",
+	"NW7UoimFs+5as2oy4wtkGAeZk08saMW+4kYdclG4mNdyIOikQFBKVRqVaEA8p3b62p7cjg0HFNYb618V",
+	"RKDUXak696rYLKb4blqsMg6aQ0vFxUIhKU9u4+CDx04BrUQyqaRFOoLcVyXSNR5DWqwRaLFAT9cBpILD",
+	"3O90HqvRs4a+cunvWIgZA8Xt/Uek+ZWT3v5ttObHUl7IiZuECLgO2tDwmSITRFnASJ/f50a/mcZ2QKXs",
+	"6sEPiC/EDFrbQvqgkg0iJv1Iq0LTiJ374Uwk9tW47ktc/VWzlT5vgkyNDj+QYn0JVtFup9NrOaj0ldRD",
+	"nTJu7AeohUqw9urQGEGwRxhp9jqdXp9/zR+cYSjdPTFy0I00CEKhFAsekoBKVBy4rhpjTxXPobardzVl",
+	"XLQJBD+AvwG02T43OxRK8p3jGWxBlFV7IqktmR7O6YqxecBgT53T8Jy1lsvCxvyoKU2309k7zFnL1dev",
+	"k2as1foCEAQ8wdIP+jyxSpt0lifqPbdVJi4/0r7/VyUrg9L+yFzItMRpGfzRgg6GbV8adI9x/YLOSTNG",
+	"+G7HIWAaaKVonh2v1O045fICsHRtXViRuaXmchbKwmkBYsFsezsaRRSpzQu7d+7cIRdUkKypohwGy0Cg",
+	"R124qNd3YgTNL0kJC2pJCQ7D7Y5R1ELQ0lXuV1klKjwr8UnEpCJ5sjas4ADrccw4um4rwl/6bmWZf1Es",
+	"pGZQJkSpweZfHZ++PfDv+189fu/rx913/WNxzB/uD944vn18Nv23v/PGV++02+3GakLMZkVEPMm15MPc",
+	"FStcyl5GQLRiFGJTl7l9h/Hfitsi+uctUZiyVOeiFS7s9czCbIk9fvswqdwD9ZLAmlrMNRLXX4bbrHvZ",
+	"yiXSS0XKle5qRdFWCRwiiR9eLOG+zWQM5GYQjojPW/Xk3D0Hzj8Wdm13za0Rk09oEDyxvxTl8u+jTLSX",
+	"SLubyZiKAwKxa1YVHYXepvifdqMocdJUhPK5g6+gGwh6FvZ5GAF/oKaceDh0gL2XVs7RUiqfp/1RvrRl",
+	"BR2+lYaBYDK9f9chU58rsRYunxZTT+cgngqZ9FTj7EJ9hqfa5IRJ6fOR4bOCyT4f03OmTcJa0hek2XEw",
+	"asWBWh8tLZg+oCMGEqCbxNe5ZOoPztDWHNc3lhhe1+10SNNNavS65P//gx+qb1uHcbieL5MCdDp8qc8x",
+	"CdIMB8OIkISBpwtC6oAkCDYHS/AZY1NyEUZnSkxWmsxsquRc9WYKbq02caFastvnOlYKXagQTZhCG4hT",
+	"U+QFqjSDCPwOG+qYQYCCcQsanw8J2FA6gBRapQD3Q6j9DOp7zxcTXwhF0CWdx6YICp4OwCbZ5/D0JJww",
+	"Lg+IO6HPTthT1yEunu09MUp9ONGV2rRlfcaVZg+9Q1wiZDhVp6FWGDB6znIaRvpy+FKwYIhRL6bM3CIL",
+	"eU4oHzF5FASp4kGvUjwPghS7SRXFSYut6MCzvl3I80GHy7HZqsPv7d8uGr4yPX87D+TtSWEZEBpOl6HG",
+	"H3yU6YLaaDgNO74BmFi24HZDB5NoUD1JgGM/iVXQuk5s0oVbd6RriHasCpvqxzGFJpUn7GnjoOc0fHFP",
+	"jO4yrGKr043Utw+AepparL54EPnnVGIpMvNUfMXM+5hz2oEsYzPBxOfwZwfaXeaeLMYJLFVpEjM7JSbs",
+	"VSCKcQjGu1sIyd0qkLRGsCG6uxyiyRcrgXR/IyDtWSAFIgJEv3HQW0/WL773ZZK+tVDb9qpkbLvIJ564",
+	"DqROxFs6xxgcO8zuRrpkdfFy16MjlSTEdloYSdz2k5yo+JGRfD94rHDaZLd88Ph5Soh8B5oaBEGWCZsO",
+	"OpZAmS19V1R2u0jU7KG8WS5lrixhhsMMH8XoEp9DtJN1QYULSbZGOGotluL6XItxhxDyEYsZYwqhIWI2",
+	"GKclSYiJixgRZ/50it0kCiQUHZVzoeXeCyr63JYRHB1M5laQw91LECiuijSxmAhkDhoy84q522NnXUnB",
+	"aYScbX/2EjGoDn25HCHlc0We84d3LVNdkkz1eBXuvwa6vyJe+jaTRIQT9qp4qajOS0+YFFhfHewrwKMU",
+	"N9WFbl1HG0O12UL9lKpFnMZ+FxVtOw/E532eesWN2701Q1N2QycDgSMOE1fmMEjSCOMiotMpi+I0AAqd",
+	"rP0kY6vP8acWJoKm2HIUXijCoqMq0W2YYeackTmTDjmFBMZgrsPbU8OYV/r8lAWhAocMDwhN2bGqVX/C",
+	"SPyWHeSsHahWCNuUscjJ2zh8QagSTGKTl45fLYnET5eOJkcADLQ+BUwK4+FEUpqtM+1mSZaVLYKZqtDB",
+	"HiM6EyiYOkdIwlyg1acM8ki5VQ4fQkQz9fDBqAxSGOaugs07I8S57QQ/D2xbl6OkMgwUFTm5qBi/tYAE",
+	"5q2ZmNEgmBP3A2Q9j91WSnA6tMYwzQIoNJqck3DY59k813JBCwPofWGHqN4QpLvb6aRSPt6AGkWGKZqW",
+	"lr6MY7J1e4k+j9gOHCHCa4lo7Wb8ydRKx0mDWm1fX04M1TU5xSYCQNGjw3QmkpJcE/Kh4Nfn8MPFODRb",
+	"ScCWzw5uUsQq9Xg6azPO/GuZ/KScuCqujrjqhe+GEo5/no3ew2Je0vQfuSGMvVjkK3yRZsJWSS/tlM6W",
+	"VV9ujQBx48VPfvTpz7/7y//9w6zSbtdZ/yBm7I9rG+i6O3I+Zfd8AVGepYJy4ZJriE+7WaFnU+uvomPU",
+	"W3zGPFN5oaUKyNTnW4NrNy9MFtjH1gN1Zanu5LKUmMx93Uyk3dL7UBY+WSplQQOc3WwgdYZsFx+2Iq0W",
+	"m3Yg35J0Wxs1ummsOFhNpcOqfKsoddkLscaxrYGb64YuVtQwtGCQ4ptGSN+CdoFJjLeo5z2BJrnl+kTa",
+	"+gQPoz7lWt113YM4xZpDNKT9G+QbmdIj6s7OiQxR1MJlKKGBh1Gfg/fRqpKaMFEZZsxgzW63s9tqkyOO",
+	"kgR4KWE0MfanEIPIptLO1T3fbW3KtNbtdV4jkMZ65HmY8ZgeCa5BczILpL+j0x/FnA+wKxKk/jEvFv7h",
+	"LoWBlw0KTAORPZ3RIOt618LaQBonbUpuywcSYhhhn5tg5fg4dYJNkQBGPQ+2+goFL4BYjl6lWkzHcV+J",
+	"AWbLvsmy6de2RC6LPcpPfOfOnc3t97UdjR1fRjwtjuOzIt5DbjjDDZFgVEqsXRdW64ocRxqHtyZqFGPo",
+	"BgSNSzfBFtWt2HCQnIUNJdV8lmRt5BG0UuZGHm+RHGuMNUX5ygJvV8C2SxIejjzPZPfrUPR4U5bsgOxx",
+	"BanBxJO9Vig/6GEXGCS5JxJeb90kXfDGqmQCnNRUerKqXvBQMuJG7Ok9MXLb5EgJEZAFAQ1ssaAYhDnF",
+	"CRD2NBAFBIW9mIfZA1b6BBi9wsAzNsWICQaVqabYObdAaLAXXEdm2CVYFuPIWlt6w1AUIkzNkBUK7MmN",
+	"TJAMUEcgsF5rKunLHrplEg70XdGiFel21fjWm2MqUlJEan1KRoP40hk38O/zOggAxABm3S8RTRCiVyC5",
+	"V6FBihIlu8q4VJ4iRXrxh99/+a0/++w//NcXP/kf6paGGxdV0lxbqYuwGSi4ZbFs036z8spffuvPXv7l",
+	"j+O0x8zK4+D7zUg7yxbz6c+//+JHP88vI85UqA7AbqdrWAuiVUkOMdQdMhCF6mapS1ILli+++Z0Xf/j9",
+	"Tz/5xsu//0F+E9ouU28TuzunBYxxvUNdaSH7O5qGFoLxhiCMRoGvlUKLIFq8GkzLhnTPmawF289+/JN/",
+	"/cZfffaL//DpJ9/49JNvV0XV0l0timdPOGFh8kgd6P/qZ3/02Y9/8vIn/4IU4tNPfvriRz9/8SffrnMq",
+	"tYQV09ZvyznHOQpZZimLSz2CT8bzh0MWIatIwEiaequbtXVZE1xV6XlJIcwFsxXTt4IJu7m87wpkb+HE",
+	"xTTJnjFrcVSzZIULvRI0oxTIk5Dvhu3SF8MhRZkKl7NfBAC94THkKOgRitaR0LBDckF9mZQkAlJWOV3m",
+	"blxvKVP/CbyiusoToFtMfVZK615T2TH047K0HWNCpKD2DI0EWKTnLNVqFKoD9sGZl+s3Twy8F1hKbTke",
+	"ywijQx3xxEaQcJiSeg+Ii8UUHzIxC6RLurqmqyBNqMN5ynTtJZTCw6EuFg1ExiEu9TysVe2SXsshO10S",
+	"sSFU+DUjmxq+YBXVmq+1orySYykHmE2itu+xqFVd5cE9HCjVp5tXfY6m0yg8ZzmFB0MN4ul1CGe319nr",
+	"cz2IMboq2LTJQ9gqTNPLT/OQfcgGcuk0WQd6TZOqupE1FJs+73Y6tw+zp4CaqqYysdjT7Xb2Fmo/Dw1q",
+	"vsK8EDjqEqVDo3Ii99mIV0FKijE4Fvd/9bM/iiVV++ZgM4gqQtISfWR3h4fyocH5fCq63gGHooHon9BV",
+	"mH2JITtr7HHlTS1RD2soWWhR3siilkD69g4Preu6eFloNd7+srqdPSMpfQVG90pQO3tXN4LjuT3trL0p",
+	"ZAfFm9CswogsddaeP49PP/nOZ//ww89+/M2Nb2I1iUTRxe2lcsVUb7Mm/yztWaq2pHQCdabFSgvIzlbt",
+	"UIhainTDDpsPgSoDOE38TafIZ1Ssmsb/ReTCnvG2DR1ooQEgKbVCG5uDFt1jzKxBHgr1iL30OhbOr3SM",
+	"ZP5CYaC0ppS53q9O9sebdlk6ADJbSC5XWy/0L6yqEyjsgaPLqgMeC5hkSz0eD9kkPGdCyX/qQSMBxkXo",
+	"9UqNzynl0m+TI5Gqe62bvaiJdXeNnQs6P0B3RyqmBsbTF9/0wtxcwMO+Fq3vwlKMOG3vDwTqdJCGaUVw",
+	"gO0EhO9hvfS1RO3MtHEAahxM0ueZKIkuNBHICdAI1SviQSizVNmbTTHIqr5z5NErCYW5mTcYaNDt9BSf",
+	"KzJEFUy8kXABdUjqZr4V39/NQXndCIW7Fi5+brO6wOD1Soyi9vmtYhgtxUWbl/eK4wky1IcsLt5VioKX",
+	"wbDTWHZJvBon3YClrpdjyCMmMX7xCcQ6lHLk+1YpFZNaI5LEl4yd2SFh4MU1Xpy48QRkvJNBOOOyTbKF",
+	"un3gtHELi6WRh7MN5vNCtMk7GO1xNblYUt1Gf2JYvwZLqcXlbBoHvc7zsjp4m+Fqa6wk71I2VQELVwLY",
+	"84CO2HYhsYGc4hh/rhjnma3BdIpSiZOoqK1WfavEd4qxwyQuw0p1xrKx7QM/SGLndCfO7VXldhoJiWsc",
+	"dG/vde7c2d/tdKwIW92OqsCeVSI3JXVDutvOHLaQunaNNuAVKbK/XhWOPAJuKiyviCNqjxWE2tdkjHkl",
+	"WpCbN00Bt5s3yenc6i5ml0IrZpN9nvJsCZcM/QDq3J/OoQ0lI82OcZE5sd9L8eDYieW1DnWTMMUjMdMY",
+	"u7nQINCdLbDY2RmDgmc3b7qxIK24mYibfQ7o1FeLewt7VVHod1jQc7CgB8ZGGXbipZp/Udn2hj0Ul8e2",
+	"NTI+Cu+V2MuTjjqpa+JLnXm+IGIpdRcaBx90Hjubh/EGiqFl8PPqigVVbN1LxQL7GK+AZJBBwJxskKZt",
+	"QC4KGHWvo/6X8OphFE7eqt7fQj3+bkGPi1XcVx3zRVxvRLeOjAdaKRTurRpNTmT4bkGbkyJ31CVKKLlb",
+	"9qrllCLuD+xWhvlCJ1uTW1aRWIRVA8JN9PckIXCRKn+EA04pVqogjHt9jg3SoIc0Ch9gXrdaHtDAFD5t",
+	"2yZpN24snSynsPeX7ov9zG3nu375nJTaEpJgsBtx6z4dFkaJ3Y8T26G2LkOS+fWyPawcy36JQgwV8tGY",
+	"vcm94hB2JamE3NyeQ7wAvdjUB1VzNHZjW04/CEg3XQ+/dDO9jRoyFsddZ+hGceX+bZhcVqD0n1cLS41i",
+	"bctjgS9NikrdgJwQpReKVpQP1mT6dVF0Qb379LpS1p+us0jOSzgQDLP5BnBbtvasfJ+ujHHH4P5q/o0i",
+	"gUix581bc5REdzUtOVuUU05YMPw1sLp8bgWWic9ZsaiC5hbs8G2HTekGEwvtK+uZV7bmbylAxi+4XHDF",
+	"TCwG20rY79W1rVQIf7dNLWa9t3G9WbNLQht+Da0vhZfwKlpgdGUHSGrblvkFo1Lq1YKS0IE/XaUoHA4h",
+	"AyIpA7O5CMTXseSSHYBYpejS+vGGqR1qUpgrHtLtdG4XyR4I2VddQenXs5TR7R0eyqIqMfl5NxLt5zRm",
+	"vF6tqssKL3yYYOEXrWb81S9YVIqGZQkLGc9W3UJF5Wh4GTGGKVS7pBBDnNNwyjjQfitVkG7nmKdIDDwR",
+	"m9DobHF1dt2pGSr5E3yBNGngU9HKcLQzxqYC20inYt4Pidtv9BsuGQSMRsXhCiuz2dvEOBjVyk6wGFKN",
+	"8oZ6R74we2ytn1sr7QJEvZIy0fayvyjh/BAvDBjV+Owbv/vye7/YbGmdWgH+1lp01NgrC/lfaymCyYfx",
+	"Nd3AwaBC86uffevFn/7Rpz/99q9+9geNrRRNtvH7mol/gVMEihH0ksofp7Hskvg3cJmEd0D7iQ1mC0C5",
+	"/FsDygcseDKZSYYF9MvZ9Jtcq/cX4zBgO9iwQ71Imq6QVM6ESzp5z3pc/5/AhQB2q78AVK/CgPe7++Rt",
+	"9cobsNx7M63rxmNnuCkIiGq2W3ib0lwUJ+92OvuHGgl1n5Fur9M9tBbs251Uu71iJjuIlwQrvAJMlocS",
+	"jcr2TSnouViba+4b+vK2wZSy4VcoNNfrdNXK7zG0PNdd+sLch16ntxOfZP2xF2i2Cv+PMs1L1xmzMlV6",
+	"I412W+d9hUi1yFJudDVd4xwqigIB4NZ9V1TNAAkshgPK1ZVEwC7Ls1+Aj/bK7LJV+myIwdLqzK4cP5O5",
+	"erkaYSleF7czWnnP5YhsL6KX3XAyH2R1McYTwlaqLReh9mXw2xxmXxK/fQ/hT5G/IcgsToufV1KR9x3A",
+	"DDiZZfz3ySRGsCVsGFZrRfhhuyXDu5qu+v1N07S702qTEzphJFJ7i2YBE4QK4upl5OZ3t8THd5GP4y2q",
+	"wc1pEIQXWJC/hJMnYBCb5+r61n9+ePs6QfGrsfv1Ux1qSQDFyVn1pqshFKy3OySm25xjVeqKwP5iSg94",
+	"/8XnXYTQmvkSSeIKCQ2vWmIwOH3ZcoPWiA2r2LLgABEYy3T2N+ApoYSaMDqLRQP4L3S6JL24UWkYkY6O",
+	"POu14LZ5EA+Xrl7jsSGdBfLAsmG1nDgFwLTsFMTFP94zHSibIHj0Oq04MACusCAu/Dfz3O3OIaFQ0ZIK",
+	"c4+JPwTsx3oE0IgyYroRKtKGEZMCBZxup3MID/p8ZBEPn+fWFUbZFfiCjGk0CZgQWKynz9N5Beq+tzAg",
+	"0Jsh/WMCIwJJyAcMlyRYdM4iMoGAALWEpFPojMPg+gs+DNvmpz73BXYQbVs/u4QGIiRCbc+12566DnF9",
+	"LqPQmw3MZ5NK4UAeBSZUcMa832FR8l4qQ9TH9QkZRsxDHHEMnN5Qu3LjlpQ5qZDyufYvWfKgD9YXUWTT",
+	"5EoGTXk4aKZ/U5no2OlqE5Dub2sLjKSJoXA+96VPA40xud5RFtqHmq1QTjoKB3oOmYQRw2+6nU4nxjrd",
+	"PYLwkO/gPjidQO1avQtELRBM+xz6OqBwigM4hlVZD+4dFp19XNdM0jPGS1tP4cV/1bYm2NS7dMLEfbWr",
+	"gmKgsOtBTH8S1QGoihZlnDgJeRwKpgX647up+EX7dmL4Ygy7UkEK/nwXY6v+9Qf/65d//Q+//JffN99j",
+	"+8ee08heC+wNmiIQpu0jispG0qzY3X5hcGfsVFADvRVG9xUyFYiI9jb1jl588z+++NPvYGdTe0eLFv94",
+	"85ErpYJ6wZJf/uE3Xn73x5/+9Icv/+l36y3ciX1wj1do26Wx4xEFRr5wpYtw6MWf/L/QL+G/1gT6hhJ6",
+	"bGZvsnmwBHU6uVfXxBYJy2stukpJQ9PMnVqcKYF2glT0ZvWjdho2w2ocND77xX95+Zc/RuhmXy2DbaIt",
+	"LYByDfkxIanbK4uaJ5i5QNvUGUBuA14xUxirszDZBX6yMlES6pMvh2IOZTW6mTnBhtMIwvAM14rL75iD",
+	"A/kBehgXEFunYQszOJL9zXtTL95sJ/OTlSVd5oxGp1TjoPN8zWZzpRR6a65fPOaYbdpeYBi7mht4oaKZ",
+	"dgSnrhl2tV2tDV0pwS1rQpcThBK90+pLBzLRCnlmGcq5IMksdfkWXLOl9yZP/1JXoVfKiDeYDpaiaJX0",
+	"4LalbWiFgLMLbY9dtX9vCouLVeJ6LfZQ99VmiGXK711trRAps7hxVfdaB4SHp6E3h1680GZXhsSXDvkw",
+	"9CGVJoxMp2ZfgqajVIRDiOU22sGA8j7HTGBI8VC/jX2lSs3b5H0l27pYURXvoksUzqL5Hk04pkAtaHhs",
+	"MpU+80hTaW3W4vTQS53r1WzwWpG6GxvBi1Qpo72AaeCUDZVyZDZNI4hKCM9Zrj+vIXGWUlRorTf3erkl",
+	"Xj/xqhUevYw037ZOVre8d9b0KFsG0wI5YeX5Vrf0V5lzJW9/z1QLv1tomkzPi+ayS3Gs37XwbXtd+Iuw",
+	"aUNV8vN4U8XQnrq3ll3Zqo2PvynxRC//ivnnl2DUQmN3RtxYbOheEZcuq7SsPhy6cRd2zgg9YlJ7jS2E",
+	"r5mPDcw2ldslQ1y5sIXl8IIL4G6KtfkCkqybscwsGDPpsPDqDdFy+nxBAndsXr0rXMJpFIUXlpggSDOT",
+	"kn1AaBDoJU9ahyST993nKyR+5/K+YZJWO9NMV8QvKz2gz3XRG4VuVPqnfuDLOWnitzcSl746m4gNzvMH",
+	"9I4vpKuL+lkQRnv6IbkYM442aOLLPod+g6cspbig/dr6xhe22FFiIm7CKQE50VDWhuLMubaqZ7WnQujB",
+	"uKwN2PbiYhKihJDUVDBRCtrQ9iOxTjsFdl1t4+Y2BqkbUpJkD5f/KA39Kx5IkBALbRyqky++hTCDZD1g",
+	"Blx3PaWCSVH/wzKQrFu1cCs59EW49gXz7aO+JGtkz68uhYiDmnJIEQKl7AupJHpjlqtnil5mXs0aG/J2",
+	"t04Vk9mK5Qttu5zPz32ZLmiomL0p3bObybD/f/7niz/8/ot//6P8BiP2NFtvGUwxs0sp+XyZ+ffFF/hV",
+	"J+AXimiWsKRTDCeU0xETmxI4S2VNxPCaYqaxXYRDyxHfRLqjBUToqYlRCfqDeel0jjCQ/oS1MoDt8yPw",
+	"DaMs556x+UUYeSZP0YxwMQ4Ftlg4vquEDp/rBAqDg0RRXupDzVwlAYI4mZb+KPf63B/xMFJyJE23RMqL",
+	"XVaQUHxWq0lWRQactPCXC7hcJAyhUn8l5KC6IY5bEjxWiH5cbyWl2RLFFfgRG4HkFS5GIz1S4KshBSVI",
+	"tmUB6IuVhBCLV4uDJxc3ajDvQq2+6fQe5SMWvcPOWYBcswartv3LWaxbIl908WOhE8eKjUfXYkHloQWl",
+	"/aIwYHo/3VgQSQdVrL3zXp2tJ0uzIdBbDQJxMaJqEOh1igKXE6GpdylCk33fX331Q22Eim/RuiKRDgQt",
+	"E4nEE1+LwWXNF7FuM8gBYNkxBhgeh5OEkceiNkm8Qka4A2ePep95GK2VuNAKbT10pmQnCWGRnrb8GJvJ",
+	"MIwmulKdINPZaeDrUkSVDDx8bgLEiBxTmSGbS40wWED06oscaVuDY1k+Nlgf2MKbwvrAxXaPDZT9TY7i",
+	"i8KY86C+qx9JypLrYuQ8jIMQIKgjexJNy6GLYnsqgEFvsrU4gCFmvOvFDyXoVY1tlYWFrWPMqBErtjwI",
+	"qcwYcklBSI8vhQ/qm1Uz5kO4VgcXRMhVOeDbTOoRbtgEv2b0R6H6r4QZ5mkrQD31XzOznGfFEoebi7T8",
+	"Yr7IQ9nnmI+QLzaUmqpmtd41SgOVcMCvAuwARa50nd9cvU/0HmxJ3V1eDSizmnXNACs0R9wKRDbQDymD",
+	"UVes+k6mo355T6SSVomgCGcK9uLNvyKt/xer4Hqp14LAVRQELs+fkLujr1o1znsNoLPPZnwGezmhIReb",
+	"YmhRueRwBH3q9ObRn5cqsR4O06xdholD4SAdF+KSLlCUdGc8Lvs8zoa04kFE27zt3RMjlzTFlAWBUbop",
+	"uXnTu3nTSXVmbCnonbFpXA7TXigVSuyIWxSoMbdR1AHdEweku9/RRZos/9WR8V1oh1EMAnSw9Hl3v9sh",
+	"eFff5JJFmVjU7n7nDjFX+dxXI0F4SnavAzphWOKScgLGMfi+1e7zhwBcWN/t3Poesg/ZoGh9axSUSi0M",
+	"1pTCl26nczuOf+3zuC1it9vZq12mYpTbj0bvV5gZCEe+WIJBeayQKZSUbve0n/jv/+azX/wx+olXDKvN",
+	"xypsbnkbjbyttiwUSGsvq0KRaAutqsjEmwHXklqZeybE8ys4zobOcWfdlZWXWNgqcpWuCTnKtqDz8q9+",
+	"79NPvvPyj3/08s//+eVf/OPLb/3piz/7y210BSmhbttL0svTrk1FZV9iiBSylMsIkFrBg7mYtpQV/4bY",
+	"VFTg8uzVqE0mbnhxNZQlRMQuXLqXXkFWDDSuVWteckGTIHLD2q9EaZYCinAZpVnKr/AlRcOjBKrEWIQA",
+	"oblwplUS0/ax6jkgSVFkPDponygUeSLDZZlqR54niIvveHEhkpQoTAUJI8/nNM7NEnFNFYe4idvXJT3H",
+	"jBWXbfkSFmfR9Vra5H0jROPgCovyRUKU9qIVPyvSR5MkixyhosBDaJ7pCyzcctDneUiTZrJO0mthF02o",
+	"OjIMI8LoYEw0ELRuyIVk1HPgZys9xaKBMjQytHZOLlX93I2FShVoJ4tS6UxOZciZiCuqtA5JGDmg1fR5",
+	"usVNZLw/nqOm2iVKm89eKNJUUJ8CsNQSWMusAWGVrrZTEthl1ZVfIdarTGvpc3UzDmOVLD5Vi0Ra4xR2",
+	"isEXFRo/Cq9Gfd1yC9+CSA0vU8BAx7FHjAo0NdWW0OtGrhWvQxczWXkdNYPWVl7E5qr7bg8St41Ycbz8",
+	"TBatRFdrWWkli7z+RSwpKSZiyhRAPo5ZY6soJGAVaP7r733jsx//pDi+e92YguMsidiyJ6K+iT8No9Wr",
+	"K3yxQg0RKoeEirPkWRnq78k8nAEHnk6DObJ2zdmVCKEFqqsgWFe4/PaUJS2NcgxxeWnHNcJOikhBUUzJ",
+	"VlWDgnt7SToBzgw3UAliMlyxRMVetkYjnG9GE7DQtVT+f5QIWECDGGRYgPScJCuYGovqcjHiRuzpPSYE",
+	"HTHXVJrIS/A9W3ZT44k+p1ilMKnIeIjV8C580I6KfB5pOb1MENcKb7vPs+pHJoeVFKewqnFP7n7NykyN",
+	"zfE3BDFy6vFdjM3ABZVmm6LOgHEXJaEWGWiR3gFZ6I5ok/sGTgflAnmf15e/iypjpERjEKJnibPAPhwg",
+	"5NAEaj8tiff5cgfCh2YHr9JjoEj8o1ABM9/tWDGUYTjjXkKaT+dEMBoNxgBcfWFS5CudWVcvbFynpeHV",
+	"WpKaVjvSpK7UvmhhdWfvdvZ3rATFPJgRkp6p9mLVoFHM0ODecpFw0aJffPM7v/zz//nZj3/y6SffePn3",
+	"P9iyqL9J8K0i4Necf92gnJgcbc9Anr6qm7SSX6pwm7kLhdbf/QLR1hBnuBCFrNIyBh+SC+rLcpb56yy+",
+	"roLTl2UxBo3DyF+rSYb7DiBQqVB45g/OlgmF2L9TEFc9bJmF406eWih5lCrNE+mun3weckZOZ1LLQIeW",
+	"24gH89iYnFTsjuXB7bT+6LyuBauvwXaWWkp1gbGMtXRBaxAZms2rnetSLaSZCd1wEjjA01jJOSnSHN9U",
+	"p8/jB9QaWDBsLYj7sOfcSAcSdepXsaOYdVF41iVBZKR1F30SMTSXSw0pLM8Up11kC9twE5PCZaxjklvB",
+	"TFq4hvUNlLVEp43DQQ24FgCyk3/2i++9+JPv/PJ///Czv/39LQQffM3cvy9YARV9M78AzVFSWHLwuWmS",
+	"UnIRLsPkZuH05TYhNzIGhmiuXg92QUOUKi1M780ks3qY5mrC7rYOsuUOwcSAnUqUeCUY97S9TJARk4p9",
+	"722pV9qe7pV2lbqdTq77nP4a9jl9ZV1Ov6j9TX/9uptepd6mr6qz6eX3NL13+R1Na7QyRXZc3L90GEYE",
+	"Wph6J2wQck+4pAkNsHwpSLq3qQwJDy/IbxL78VabHOEXxsJxQxjPkm150Dx8l8y49APISsmaVLC9G8oA",
+	"CqO1MJOxqPR5Nj5vS2JBz26hWqt5qgxxL1A8w0gBazRU7fNVJIfPYS9VG7EaB7eLK/5s2TCRXsPu7U7n",
+	"0juuLgHD9nuwbhoGarz7nH0lnEWXPXl9pnGVW7VCaz/D5eOONzzmzTm1agKk3xRbtJUs6GqdoaTXLVwv",
+	"VTYquhKXKh9dcgfXe6+gf+vTmS+XmStiDpyvRm91XyUBo+d2k5uU/DITksiIcjHUSooWr/xIyEIBReNl",
+	"5Yol3f3Onvbs/PbMl0v9OiFnsGKfj0rdOgo4VYqeVLBt6EY0PQitscQU/WqJsKIWcFXMHMV1L5b3D78U",
+	"qaTCjFvp+b7lwJF1m+f3OvvYNu4N0H7VxdjI6ZXCEmjANvdVmYj/trk6V6wgjObDvkiaZc6krmpxxjg5",
+	"ZUHIR6AdZhrzac1vgKEcCTESX3DzzRWKT1l8m+w5s1E7uZyGwyJ2aMeXm591hoSOhjMsqWSZ+ft3GQKT",
+	"ddcuSVR6R+1zUx4cOK6MXCTiMu+LS5q+AY35UOoZ+izw7NLufBi+FUYnTLpoR8p8G7fcbpOjdBV1iA7J",
+	"CFt97saVilxnSQN2bCijW7Drbvr9xoxjH0Gv3ziEtuxOQbC20+duunKR7t6eK+DkYm4gDgmpg0rMUqCY",
+	"wy/TiEHbvqQp0EVEp1MWCSgfMw2oz/s8BFDSQIMPDGacXWQ2SJrqzs34gE0Yl62yTvRJcSQX69S7+fpI",
+	"7pYCi7RBTEHshMmr4ikTuiDjlSg6u9DYFd+Lav1HvvVnv/yr34fo581Ll4uWYvIYU4XAPv3kOy/++1++",
+	"+O7fla9pLflzg7BZSz7d4DoWFA3hdMKOuHekb/za63g7JPnqbPnSa91c6bWX3/37F3/2d5/+9M9f/pe/",
+	"evHv/9svf+9/4TgvvvXNT3/63xpb6BtwYl3XL5izMe5hK1IFWbcivOZ47FX0RdYGyGWW6Vh0By9Dpkxf",
+	"hEsSK1GaswrnL60cvEFTXFrgX+CupGcM6mRc3E9qPCoBSaNby7qXGEzd7XRa2gwVePoXCaPEtSDUdzeE",
+	"ElMnLCLqrUIpaTCLIiXS6dHdMPDsRbSqSUqvoaQEbz7Su44W+w+zMxH2dEaDAjAokBeVirBTH/o8N1zu",
+	"qXKZLAWzCkHWVfLfzNlfDWNfd0fQCcs38C1ktOkDSLHBNJBXt86VdhSuviCUCGssaMMGys0sarkMqad5",
+	"t7ots3BlKCRubmW1rJ5bhpW5a694IZU54SObNmxZJiy7+ba0ZUs8aQihm8fzh0MWYYxtGkxxeY/WlWgf",
+	"HhvgrlwE3MJbXCZ9Zs7i82JZLbyOlyFhZu7VJYmYZlbb4CTG/jYD4rAhZnRrGEanvgflNsqly7fgISsc",
+	"DiyXmO3iHujm5uiq0GXKwCEqZDgV5CKMziCTzdR2UItrOaDivM9OT8LBGZN9Pgg5ZwMsLzZikvQ6nR75",
+	"mj84u88Dn7N7YoShGBEjgyAU0GaSe8S9RWdyfEuXCzlj3DUlq4kvYa7XWxg/1+duvOsZt/bttgluEBNm",
+	"Cf7kMV17jI6oSUycgSVREDd+5NF8yrQpVIOj3edH6JXRGt0pS0bMl4TAR9XoxZJxARhkqCGegAzsy/pw",
+	"dH9QkHYtmALQ8m3JQ76DCjqyJ+w6bkXXxQp8vqXH8d3Sph64YfB/XVHzYuoEwcwTJ2/98rvf/vRf/uLT",
+	"T77zrz/46S+/+7ON+K4XtPEoX8hnv/jeZ3/7+5/94I8+/eSn2VXko/sXtu9YVHzLugqF7bZWXGEeTmaF",
+	"1cnxWzEeXS27lw0yX2AoSHKTD7NtPSpk1a9Su2u2QmuONSozWZu+9IJMNiJcElPGKUnzlPKWbghh8WPN",
+	"Saq4FffyXHfEJMBRPAmBrD8xHTgW9YxiXEZzKKepb6kuWunkWiUeJH0Qu9iUwJdYF0KSgFH1GGcknDJe",
+	"zIEdwgLBSAdZrHrW9ZikfvAgoHIYRpMTPXqyJIsXNd0PHrs4bTgcqu21MOwrYtNg3udiTKdQjNUgA6FD",
+	"yaLE03lDEBc4ehmcXEd7DT21db3Xd3whXeNXNIVXBaHkVMkMNIroHKszXfhyHOr4CotD3kAJRtTn0UWN",
+	"sXKcVTNQqJVUiYeOmFT4LpDxI8SvKjedFaRD17bnlBPAWT7z3klqlW6IDZbgWiFLLF1Qwc7rc723C07+",
+	"avG/MliV8UIIub4EXrhSAcsVWWLT2pgmI8xDC4d//8SxZYCYDBb1xkyoF1zoIkILP6g5QLhSfzx5bbhL",
+	"7wwaTsMXX6aDM6Uecq9xMKSBYE5jql9Xz3eBrelxuiUNoUtmtd4s7qS87SZRBfegWvtImycozhcuYKDr",
+	"tJOEW3CD4DUgwlDpzYgJKTW1XDh4xx/qNk6nNKUKHhSpx74QMyiEopid1m6b+hP8FldZMyMKSed97vNz",
+	"Gvheq03e08vS+jLcuItxaG54oj8PdCAUD+UYi9l4BDCDeVtmsxV5rAHwVdZUt6l8rqNSGtjVWeyCAStT",
+	"hfesM7ti0RD886sXFp7mZWh26eO8rFBRfyg15bohFI0rI9lrtPmbiBHoL4OQn7NIYKOHiRgtb4U/m0Ln",
+	"vkE449IlEyzLiDGk9mBg67t5k7MLpfhB1szNmw4JAw/CcCjXOTPwep8rNSmSbwQ+4/KeGGHuzrNBMBP+",
+	"OWsdJtGlBQ/CNyIp76bn1GO3ieuLN7kH56Lg1OemE57pjIP0H5bWJo9CbN14SgdnDplSgczLHdhTakNy",
+	"oLTVpnpRyJaZkERswPxzKLF7z4BHaXnuPTG6qzDEAVCp2+6SU6bmVoOxACJFbwjy1ZP77xLJnsk2OSIR",
+	"Ow/PmBePfsbYFJO5BXsKTMsXfR7B6ShtVSmV+I7amT9gpKknezSfMtLrdroQsWofVqx1xscZK6gG7tDW",
+	"VT3W5waeCphtDIyI69QIxpJQghsiGdCcjo/llLE4XEFDkSmN5Dzu4W6t8cCqFEfkRairUCu8Ez4fBexJ",
+	"f9bp7A4o/Md8OsVPrlPcq4SEQxOlrF/QfrD4tZRzLhWbq19AeqafP1ytUTWZ0AACWTySvkM6OATdYTFo",
+	"KMEdq8nsFaXPFGSNPi/MUM9fIsvphngGYELtITXm7cOcd87KaO/2Ot0Se8Eb1kCKRL/6mJFT6r2RAneK",
+	"vwwyPzUGY4qKZbe3+ySRbAa6N24H1JEUWFdqUAJ8/YE668XL0Vi/gQWtXns5tyi8SlYYyaahc9ss5kSN",
+	"thUIIaVX3PDJRssULQIWDrm5kwNmZppcW75c05jYUqLMhbe2vbd/O2UN2AJka+YGLrONZeWYQsPYFq9Q",
+	"vc4rb+eo4dajZBbTurJomQw3KqKAinPE7AssXGQ5PyZNEUaSeS2HlDLfLHcr4LfLg3LydHRRUE4q+iRm",
+	"tykOWIIy24jGWbFJZCl9LOsRmcVwkiaAhaJBbTBsPjb9yZKgoBQJzBk2QYY1ipORUtGUWUayDI3Wd6/x",
+	"Ub+hhPR+46Df+PTn33/xo5//6md/FDfYf/m9H7z8p29/9uP/9PKfv/Xyd3/cbzxPXta+arVdbFSHzfG7",
+	"t/c6d+7s9zrqf3YTBrCkPmQ0WbAYvRWFEzhKRSIG55loP8G4l+2jz7DuU24e9QOL3sLcu8ZBYyzlVBzc",
+	"uqXJSHsQTm7Rcypp1P5wOmqYF971B2cc01Ve/Oz7n37yB/EvD2wDr/ryqf5vdM4iA9iJGHV7u2a1Qvhh",
+	"4sI3Zt3eajbctRzJhdykaZQOW99FHYx7xNDbYhN6OaZRiZFv2rz+2GlQKelgzDzIfYNzHyxioBls1B8A",
+	"IV/++T+/+NY/KoT8x7/57B//5lc/+906GHgbMSPfDsTCRG3NX4CKCd4VYGfhhNVRsVeGiy+/98cv/vqv",
+	"F+JiL4uL+MkCazlCOmse22UTkYVHWERMtDvowUyMj3UiscfEoHGglodY9elPv6nX9hf/iAtrJBP590++",
+	"TL0RewNFKI0l/v0TNeIJOoLUc+o60iCBmPRlAOcXj/n8mrKt453KSZgVzZfjMNBdpAyxcohtxlu9ojH1",
+	"CE1JUzcEGftChtHcNnGKUZ1GwkpoSJk1JzQ6U1dNPKHiSQR4vrROkHonvWfiCvZUuEV2TUIFUeMe5mxU",
+	"NwRxxxQu1wl76uoOJhQdcX0e+YLFVRQDGo0gJsb0W/AlwXT0kZL2vPCC5xtKJMGPVasM9XqdDvkKrukh",
+	"GzB/Kh3Tk8znBVY204QrKR1kW5yUBkCakKiOvSaoB1ZqfNxj5/6ACUyqiiNBC+xuOQOYYE/JKZuHpm1y",
+	"GqgT+uyEPXWWG8rooLD6kdPnGZk+O0nVjPaU8bDM2KWw6Z4YiSMks1fA0AWQvQdQXNFkom5D4+CDO3ce",
+	"r1/kp7wGTe31dB9vuXjTcgtXvZVszXZUtozi4pKlhiN1ox9dhGueitN7fCk1k+6lbtr2jShl96jMfqLg",
+	"cUBQh7bIG9Iz0ltJk165glMm1snKOM3UbTJR9RM6j6s32eT0qlg7Lt+mUHQ7LqXAYwbPL6u+I43OLJ8g",
+	"ij0riWo5KQ1dlItdzrG0gw+nBDRCJYhohRJamxzzjMwSZ9OhIK9bfqlhD5UcRI0DK3nE8v2l5Cwl/tgN",
+	"wWyTQLb+qo4tzvlu+9w4b41fVA2mzqumI3cDAmK30yWgH6iplsqGp6EcJ67XFIxTUp8pHr5Y7FtRnNOm",
+	"4XQHM4CUrtCtowoWCXV5RCp1blriXtJm1vjlu7vFQiD+fhUcnWAIPwGczvcv3du/bTcfAyAmll7DMqAq",
+	"FqKEH9lnvqJ/xSjO60uS64puZVGntd2SPDyZDcZrCdiNgzt3XrkQmQdITQlSrWG30zWNMZGueOtAZc0T",
+	"Qqy+f8Ff2Roq8/mHhmhcRuxgQhKWSpB+HXaqWFu3XLQlF1QgQTmdkxQor4b/rPgilznPrDCymGpCUUwF",
+	"BSX488+Dr6zCnU2m3s2qOAtP22pyq1lmqWxddE0vQ7q2bt2ldXdLM9r1zJ9wIinpWt3KxbL1iRLzhMXq",
+	"lTDqscBXRJH4EgVXaGLu62KhAQVVcAKHbZxoTcEYcZ/tqC92BiEfBv5ACldJpq5l/HZJN91EBiyLLtr3",
+	"XZBsE1tclYC+1iHZJc0eoNdgwKYSReYLFgQtnKnPUxXVXVO7NDtZefRf65DskYvIlygdFUX/4Qb08zoa",
+	"04qs7nPIGLDiPTUwdbAnCU8/ZANJml44ELc8NvAVwER74v3GcH9Hv7SjHxa6JJaW0E04adse25ep8NG3",
+	"wqjP1Z+k6VrKg5J1uy3iS/WKm/Ickn6j3W73G8/BzK2zHtF/pb2dPgr6BgNuiD53Ey9W8n6b2OpKt7tL",
+	"mo/mU5+PWmrW6UyMoUlx4HO2o+0OnraA4w4PiQgxy3+eIq0QgYppN/d5MNeBqEoTsnWtEZOmWtgzS1VU",
+	"AEqdv1Z0oKgHxRxRUCIEXhC1W2qs0jQITGQsnqxODrX1Ul8QbxbR04C1M0HDk7iAGcLRY5NpKOOuBIJO",
+	"YnYqdIN0832fWyPptJh4g+CVIRETs0BC2DJCMiQCeq7YK0PAtsn7Ot7Xl3o90Tkw8TMGG1NLN061GGXx",
+	"oRtQrGFwdkhc7TeEB7qKFMCd1rO19BCJN01Xokj55Nw+pzoMDb+/Icg0Cod+wA51M2vQfW5gBPUZm2rR",
+	"QwkkWq3V7amK7pC329nBcXe4XsUO5d7OkA7YziwKCvRndC8W6s+keTEO42aWoKBDs/BWaXGMLqC50SKh",
+	"RrCJAU/cIzo7C30n5tmIDfypD7WILSpKui0oBhcO9bt25430k7stjbdhGropR01GH5/4QkBgdkRmfCYU",
+	"Dps7DDRN3x1zpx2C1O+WqR1k3jeN+631gC7ePbTgmzVCOvbjZE8Jh3YCVVqVjxlHGCVDdjudvbKAZ/M8",
+	"FPkJ6OAs8CHDzhJhu101g/VF/UJ52deh8xF0SctUQY5/2Mu+kuSnKXZPmlA2GhIWKO9zhAUyUgrXctIq",
+	"rqHMvasRYw1i0iP2LBeqqwd6XhTPUNXtb/vWV4uzXmQWQTD73CgpNwRRFCRr8jAQSWI6XnzzP7740+8k",
+	"UQxLNoia9AobrJpZ95ANzkvAb6/6u3/34k//c4X1GtvJpg9ksSmnYME//NsX//DPL3708+I1F1Y1XLbq",
+	"3Zqr7nZ2d04VP8xbONaA8HZQfqFhaF3wFsR6GbxeDN4Vq3tvZ8kFQTu7tTvY7O5MkhaTn5dF7+2M4p7Z",
+	"aXIYF8i7oIZx2V0/kralqQxSyrPOkAp08xVDAoY1vCrPDxJN0Myf3lJZyB9i+MZ2HFOK8tjKgkC1FUGS",
+	"KCl5uKByuCPkPGCgb8bCIuAH1WrjzoR6JrsEoHMYqzdK/bhQUq9WtkIe61HVQJsJgrVBmw+AXQbjRp3w",
+	"1TSI99dg1otSW4wdpyydxWxbwuEsDyCtAAJbtY7DN9cNCl0zuHO7MZzLWWqdIvAgeG89EqVYrF6QxoN2",
+	"Bor31FgEUg5lMAlxxpRqAYoXJv5axiHSDCNiLD0tImRU3tdpNT8Dnv9qkSqJUl4xUqVcPi6rXYAYW692",
+	"wSuoyFsmlCYzdQvrEWeVY30Mhyn7lpIC1CKEwthX2IsCjluGV6U1/jLRz56vpBY0ylam+W+yhrjBOrG6",
+	"t0P2CiencyOHjeL+X7iEJ8Gy4KmsyFe41r0sbPS9hMXmilTb/Yj1lSxZQkrWyuXMLJGlcgH/uz0T8F8U",
+	"kG+ld2hf9gopRXlJqPqql2a9VEhK2VQiVKFwgTypMH1pSSbLgtyL4pyIpftYgdlW9dp5jEt/6BsrPPpR",
+	"YoFzNVfeCbCd1R15e9qbp0hyqsMffLRKtmRqTi7u8meqtah9aoO6iKOZ/HNdPlrkq3O2yfFdgR4QGkHk",
+	"Gfk/zF3NbtvGE3+VhS6RAFLJP/qnLWzkkA8jDZqvVjGKAipMmlpJbFYky13ZUQHfeumhaC9NigIFeit6",
+	"aJEecunzNM5rFDuzu5wlaUuyHSM3QyaXu7Ozs/Pxm5mST/V9oGmlf5LP0qLg41EmU8EzJZasW0WKDgZw",
+	"TfUCJk2aQyoVyIJ9EFmlsuVfDFJNNpvbxdmSxQs105uVxK4O2mnVNE6sT/leNJG7Hmb5U+Ql/yQaUylf",
+	"KFg08NuqUo61Ao7nKSWpWejcFSQJgsOoOPfvyiHySNOOJvnElK0wbir4RDFNDBcEKcRyvYm11Nq8CHz5",
+	"PcJG71in95ikVTmkakqWI7ds2ZisjWOOUGqNOmwGuTkQwJJs1Lm1ULO8TL8xUM7bIM4YRrHxFQhijzpn",
+	"uEkaLHXKfbJwxxKSrVdkLh5/98ebv3968+fL479ed4LOZH0zMGsxAJsIrtVZeCfx9YqFxUXxMM6mvHzA",
+	"D7iAsd/dWqci34+FNmMeyunjQsHnLooAF3d+1iuO6egYweXh32HnrYbpBiIXNRiKp9zU/g2MbRaA3Vfc",
+	"wbu2IYPdiSggLW4hGM6fR1VJzGyS9w18u6W/LlrjaHNLVLRNl13TxVffzek0A52mG2NzWtLmIRGaNMZ3",
+	"i5WdYiF62yyq+FJP0Gdc25S2zmER/Vxr4zUsMwhRdNZtLHCtvmuDawO2a15EYo49+FA3VfXMQxvz5nEy",
+	"s3CPCfT+laOsazArgyuSPc6GXEzoyPpNbBNMfu3VIevEuVBhFTas6wlD24W9B/BwL5voFHi4af9YhUPN",
+	"8ptXtDkXVAT9+sO//7S3YTh/yVC/wBG6hPR3pS0AC/qs7z9ZZ9LHL3978+P3rd0tLqiud12anKyOmdnh",
+	"TfHi1dtfvt3ovsj44d5J9+Pxi1fHP79++/urNbdnM5forsfu7xzYfIbUuEounc3ziJt4BsfjZkVTa9O8",
+	"jK4adfa89NYadea5JHzurtnRmpzfQGmo11w9sh4RlPGLUnS2OlfjIr16MAAxbgZuGvLaSkKBby43KIbd",
+	"lTO4ziVPSq4CZg0CqEFjzrU2ok0BdU8voXoQedzwbaO/FtyJjJw/Gdg71UEjnduYjIfPtIwIPnAZ2CS5",
+	"wBsbhpwvVJpNyVjYYaw51BAjiYGtIxEgyNzW8y55PMZ6rIWiS53Lactgt9x2c72ltOoXVwr0ru64fnQG",
+	"eguwhED/hmM8ug10pLavajmCCFgtarxpmmq/R8BoPsTa8AqiHfVmAwoa8vO2WWTKqR+mmWTpBLP2tMZW",
+	"lFwrjfob6diwyMdgKHZQUFzTgrcTrWktRu6tgX7LmKTtj+WLMtGLaoFp/i/U8whndiIqL9LEzM7YsYZw",
+	"brn6pLGb7N7O071HO5/vDJ/uDXc+DRA0d5M92X3wYO/h8N7e7S/c7wN2kw13Ht3Vv28T+DKbaNUKMAsM",
+	"isjjw0W8FHk8hh1PynQfXfOxXGaJPrX2j/4ynoueo+ehrCKA96270aetAwCb24tBP7iopC9sQQKkT92T",
+	"V0xXtoLS18NDvi+hpw4gY8OSf53SeVrSu9Y7bAQ+XpdU2WHeTOv7ojltiykAejs8QLeGBF8fAR5nS6Ph",
+	"27EcilnTL1FiyUT6jLPIy3uImhtyx6gSdCscQiUhaaPSozrMa9RB5Pqow7oQe4IJ9FbQehAezmJFCA76",
+	"SRKXWp8mpNZPVa2OcEPtUzXqnpKHEVWMF2HB7BwkTCxaYegG3OiCGo5gBjoK5gSlFX4WTc0uxmktANgU",
+	"cdR/mF0KfJwwibEHrN/v93yxMUdM9Baz4OgVhP1/aPc53MdpWlLWuADyV+o0jCoHg10z9RZ/wv11+4+T",
+	"WcPvq6Z6I/R9YyH4NMNn3J91i28/qjQx/XRtEUbau3RvgoPGcC02vIQKDkLmLMm1iEMXoXEMbirY7mAb",
+	"mSfaEpU+ifC2CUiXx6hq8uKTLVxBsA/IeTGNa0JiH7cJKPMYI4/VqFWdhJy0UEdCjfkkXghlsxxQ22/T",
+	"8jPIz8jnHLq1CHRvAm3QgVJ1iG+Ie2NCdF2JeiP6A3Y4S5MZRJmz3MRQ4YzVTgidNq5zBRk/DHFSGBIO",
+	"czOtiuMwaEwfivD7bSJHzUrO7eEnUidghVh4ZRmuSJNqk2bNVBunPPXq0uYzfSp8niLxQyiYT0RYQLJT",
+	"fDrVXvKectSyjd1mvOSnyA44qQyMnBpJ2rKiTsqi2q50L5enpi2rGvLGEUTx56rtqoochqct12qjI/ZR",
+	"qN+32WWEAh42yP67tnbMKdI6O435lSbcmCqbz8Ar/SaVmLhzwMv9WKVzBOmwVIiFs2xMxAe67zlaoAFx",
+	"x7knd7NUNc5WpMUmPgmQh8h9F01az9POujGbp0KkZhkMjNneJuSbXA+/knmG9kEGJgtlosqD2Cd+VbbQ",
+	"Uz/68ui/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
