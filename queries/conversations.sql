@@ -19,10 +19,8 @@ FROM (
       AND (cardinality(@conversation_ids::text[]) = 0 OR c.conversation_id = ANY(@conversation_ids::text[]))
       -- A single-chat row shows only when it is the owner's chat with a registered peer: the row itself
       -- proves nothing (rows written by older servers' set_conversations could name anyone's chat).
-      AND (c.conversation_type <> 1 OR (
-          c.conversation_id = 'single_' || LEAST(c.owner_user_id COLLATE "C", c.user_id COLLATE "C")
-                              || '_' || GREATEST(c.owner_user_id COLLATE "C", c.user_id COLLATE "C")
-          AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)))
+      AND (c.conversation_type <> 1 OR (c.conversation_id = single_conversation_id(c.owner_user_id, c.user_id)
+                                         AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)))
     ORDER BY c.is_pinned DESC, v.max_seq_time DESC, c.conversation_id
     LIMIT @lim::int OFFSET @off::int
 ) p
@@ -42,10 +40,8 @@ ORDER BY p.is_pinned DESC, p.max_seq_time DESC, p.conversation_id;
 -- Every row of the owner, as ListConversations would list them over all pages.
 SELECT count(*)::int FROM conversations c
 WHERE c.owner_user_id = $1
-  AND (c.conversation_type <> 1 OR (
-      c.conversation_id = 'single_' || LEAST(c.owner_user_id COLLATE "C", c.user_id COLLATE "C")
-                          || '_' || GREATEST(c.owner_user_id COLLATE "C", c.user_id COLLATE "C")
-      AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)));
+  AND (c.conversation_type <> 1 OR (c.conversation_id = single_conversation_id(c.owner_user_id, c.user_id)
+                                     AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)));
 
 -- name: MessagesAt :many
 -- The messages at given (conversation, seq) pairs: the latest message of each listed conversation.

@@ -72,7 +72,10 @@ FROM conversations c
 LEFT JOIN conversation_seqs s ON s.conversation_id = c.conversation_id
 WHERE c.owner_user_id = $1
   -- a group conversation only while the user is a member
-  AND (c.conversation_type <> 3 OR EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = c.group_id AND m.user_id = c.owner_user_id));
+  AND (c.conversation_type <> 3 OR EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = c.group_id AND m.user_id = c.owner_user_id))
+  -- a single chat only when the row is the owner's chat with a registered peer (a row proves nothing)
+  AND (c.conversation_type <> 1 OR (c.conversation_id = single_conversation_id(c.owner_user_id, c.user_id)
+                                     AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)));
 
 -- name: GetConversation :one
 SELECT * FROM conversations WHERE owner_user_id = $1 AND conversation_id = $2;

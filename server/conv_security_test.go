@@ -108,6 +108,12 @@ func TestSetConversationsGrantsNoRead(t *testing.T) {
 	if _, ok := conversations(t, e, smithTok, smith)[conv]; ok {
 		t.Fatal("smith lists another pair's chat")
 	}
+	var seqs struct{ MaxSeqs map[string]int64 }
+	if r := ws.Call(1001, map[string]any{"userID": smith}); r.ErrCode != 0 || json.Unmarshal(r.Data, &seqs) != nil {
+		t.Fatalf("1001: %+v", r)
+	} else if _, ok := seqs.MaxSeqs[conv]; ok {
+		t.Fatalf("1001 names another pair's chat: %v", seqs.MaxSeqs)
+	}
 
 	// A real peer that does not exist is refused too, and a real chat stays readable by its parties.
 	ghost := chat.SingleConversationID(smith, testenv.ID("ghost"))

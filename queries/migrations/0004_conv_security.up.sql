@@ -33,11 +33,15 @@ SET leave_seq = COALESCE((SELECT s.max_seq FROM conversation_seqs s WHERE s.conv
 WHERE c.conversation_type = 3
   AND NOT EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = c.group_id AND m.user_id = c.owner_user_id);
 
+-- single_<a>_<b> of two user IDs, sorted bytewise as the server's Go code sorts them.
+CREATE FUNCTION single_conversation_id(a text, b text) RETURNS text LANGUAGE sql IMMUTABLE STRICT AS $$
+    SELECT 'single_' || LEAST(a COLLATE "C", b COLLATE "C") || '_' || GREATEST(a COLLATE "C", b COLLATE "C")
+$$;
+
 -- Single-chat rows that do not belong to their owner: /conversation/set_conversations used to create a row
 -- for single_<owner>_<anyone>, naming a peer that does not exist, and such a row exposed another pair's
 -- chat. A real row names a registered peer and its ID is single_<a>_<b> of owner and peer, sorted bytewise.
 DELETE FROM conversations c
 WHERE c.conversation_type = 1
   AND (NOT EXISTS (SELECT 1 FROM users u WHERE u.user_id = c.user_id)
-       OR c.conversation_id <> 'single_' || LEAST(c.owner_user_id COLLATE "C", c.user_id COLLATE "C")
-                                   || '_' || GREATEST(c.owner_user_id COLLATE "C", c.user_id COLLATE "C"));
+       OR c.conversation_id <> single_conversation_id(c.owner_user_id, c.user_id));
