@@ -86,7 +86,7 @@ func TestSetConversationsGrantsNoRead(t *testing.T) {
 			alice, conv, bob, bob, conv, alice),
 	)
 	// alice herself is a party by the ID's parse only if bob fits the alphabet; he does not, so even she
-	// cannot read it (docs/decisions.md#d26-user-ids-and-single-chat-ids: such users must be re-registered).
+	// cannot read it (docs/decisions.md#d31-user-ids-and-single-chat-ids: such users must be re-registered).
 	peer := alice + "_" + strings.TrimSuffix(bob, "_"+smith)
 	for _, body := range []map[string]any{
 		{"userIDs": []string{smith}, "conversation": map[string]any{"conversationID": conv, "userID": peer, "isPinned": true}},

@@ -216,12 +216,12 @@ func (e SessionType) Valid() bool {
 // AddBlackReq defines model for AddBlackReq.
 type AddBlackReq struct {
 	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	BlackUserID UserID `json:"blackUserID"`
 	Ex          string `json:"ex,omitempty"`
 
 	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	OwnerUserID UserID `json:"ownerUserID"`
 }
 
@@ -274,14 +274,14 @@ type AddFriendReq struct {
 	Ex string `json:"ex,omitempty"`
 
 	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	FromUserID UserID `json:"fromUserID"`
 
 	// ReqMsg The applicant's note.
 	ReqMsg string `json:"reqMsg,omitempty"`
 
 	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	ToUserID UserID `json:"toUserID"`
 }
 
@@ -332,7 +332,7 @@ type AddFriendResp struct {
 // AddFriendResponseReq defines model for AddFriendResponseReq.
 type AddFriendResponseReq struct {
 	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	FromUserID UserID `json:"fromUserID"`
 	HandleMsg  string `json:"handleMsg,omitempty"`
 
@@ -340,7 +340,7 @@ type AddFriendResponseReq struct {
 	HandleResult HandleResult `json:"handleResult"`
 
 	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	ToUserID UserID `json:"toUserID"`
 }
 
@@ -407,7 +407,7 @@ type CancelMuteGroupMemberReq struct {
 	GroupID string `json:"groupID"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -662,11 +662,11 @@ type CreateGroupResp struct {
 // DeleteFriendReq defines model for DeleteFriendReq.
 type DeleteFriendReq struct {
 	// FriendUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	FriendUserID UserID `json:"friendUserID"`
 
 	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	OwnerUserID UserID `json:"ownerUserID"`
 }
 
@@ -807,7 +807,7 @@ type ForbidUserReq struct {
 	Reason        string `json:"reason,omitempty"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -914,7 +914,7 @@ type GetAllConversationsData struct {
 // GetAllConversationsReq defines model for GetAllConversationsReq.
 type GetAllConversationsReq struct {
 	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	OwnerUserID UserID `json:"ownerUserID"`
 
 	// Pagination One page of a conversation list (as OpenIM's `pagination`); pages are 1-based. Absent: the first page of
@@ -975,7 +975,7 @@ type GetBlackListReq struct {
 	Pagination RequestPagination `json:"pagination"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -1092,7 +1092,7 @@ type GetConversationsReq struct {
 	ConversationIDs []string `json:"conversationIDs"`
 
 	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	OwnerUserID UserID `json:"ownerUserID"`
 }
 
@@ -1152,7 +1152,7 @@ type GetFriendApplyListReq struct {
 	Pagination RequestPagination `json:"pagination"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -1210,7 +1210,7 @@ type GetFriendListReq struct {
 	Pagination RequestPagination `json:"pagination"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -1437,7 +1437,7 @@ type GetJoinedGroupListData struct {
 // GetJoinedGroupListReq defines model for GetJoinedGroupListReq.
 type GetJoinedGroupListReq struct {
 	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	FromUserID UserID `json:"fromUserID"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1500,7 +1500,7 @@ type GetSelfFriendApplyListReq struct {
 	Pagination RequestPagination `json:"pagination"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -1650,7 +1650,7 @@ type GetUsersOnlineStatusResp struct {
 // GroupApplicationResponseReq defines model for GroupApplicationResponseReq.
 type GroupApplicationResponseReq struct {
 	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	FromUserID UserID `json:"fromUserID"`
 	GroupID    string `json:"groupID"`
 
@@ -1987,7 +1987,7 @@ type MarkMsgsAsReadReq struct {
 	Seqs           []int64 `json:"seqs"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -2102,7 +2102,7 @@ type MuteGroupMemberReq struct {
 	MutedSeconds int64 `json:"mutedSeconds"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -2287,11 +2287,11 @@ type QuitGroupResp struct {
 // RemoveBlackReq defines model for RemoveBlackReq.
 type RemoveBlackReq struct {
 	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	BlackUserID UserID `json:"blackUserID"`
 
 	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	OwnerUserID UserID `json:"ownerUserID"`
 }
 
@@ -2354,7 +2354,7 @@ type RevokeMsgReq struct {
 	Seq            int64  `json:"seq"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -2447,7 +2447,7 @@ type SendMsgReq struct {
 	RecvID UserIDOrEmpty `json:"recvID,omitempty"`
 
 	// SendID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	SendID UserID `json:"sendID"`
 
 	// SendTime Accepted for OpenIM compatibility and ignored; the server sets sendTime.
@@ -2567,11 +2567,11 @@ type SetConversationsResp struct {
 // SetFriendRemarkReq defines model for SetFriendRemarkReq.
 type SetFriendRemarkReq struct {
 	// FriendUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	FriendUserID UserID `json:"friendUserID"`
 
 	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	OwnerUserID UserID `json:"ownerUserID"`
 
 	// Remark The new remark; "" clears it.
@@ -2679,11 +2679,11 @@ type TransferGroupReq struct {
 	GroupID string `json:"groupID"`
 
 	// NewOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	NewOwnerUserID UserID `json:"newOwnerUserID"`
 
 	// OldOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	OldOwnerUserID UserID `json:"oldOwnerUserID"`
 }
 
@@ -2734,7 +2734,7 @@ type TransferGroupResp struct {
 // UnforbidUserReq defines model for UnforbidUserReq.
 type UnforbidUserReq struct {
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -2835,7 +2835,7 @@ type UpdateUserInfoResp struct {
 }
 
 // UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 type UserID = string
 
 // UserIDOrEmpty A user ID (see UserID) or `""`.
@@ -2857,7 +2857,7 @@ type UserInfo struct {
 	Nickname         string `json:"nickname"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -2940,7 +2940,7 @@ type UserTokenReq struct {
 	Secret string `json:"secret"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-	// in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	UserID UserID `json:"userID"`
 }
 
@@ -4672,7 +4672,7 @@ type ClientInterface interface {
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
 	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
-	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -4702,7 +4702,7 @@ type ClientInterface interface {
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
 	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
-	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -6737,7 +6737,7 @@ func (c *Client) RevokeMsg(ctx context.Context, params *RevokeMsgParams, body Re
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
 // one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
-// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -6777,7 +6777,7 @@ func (c *Client) SendMsgWithBody(ctx context.Context, params *SendMsgParams, con
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
 // one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
-// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -10318,7 +10318,7 @@ type ClientWithResponsesInterface interface {
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
 	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
-	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -10348,7 +10348,7 @@ type ClientWithResponsesInterface interface {
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
 	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
-	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -13760,7 +13760,7 @@ func (c *ClientWithResponses) RevokeMsgWithResponse(ctx context.Context, params 
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
 // one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
-// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -13796,7 +13796,7 @@ func (c *ClientWithResponses) SendMsgWithBodyWithResponse(ctx context.Context, p
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
 // one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
-// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -19877,283 +19877,283 @@ var swaggerSpec = []string{
 	"LWuson9fvqZaOBO/d40wW0KYRxHlYsiiTfiDObu4vwqdCwPv/trOuyRuMDNcbl0VwFAdSaX94jWWbglL",
 	"3+PDMDr1gUstqOq9XifY5RNXR4uZ9d41VmwLK6DOo4n/KceLCtarVBGSHG6UNV7ILqAGfqTevMaQbWFI",
 	"Se3NI0yzOb57QLo7t/cgxfFo598RuvN10tm5Q9rkt8hvkh3X0V4MSgImJYtIGBHPH/nyUJfvcZ+4ji4X",
-	"JtiURtg6Z8zI8V3R5z4nLhoHnmDGJMUkSf3pFD+5RY4Er3d7R61xx/fEDuXeDo6zMxhTqb5r5fwht7HQ",
-	"hMWgp1StWe33//7gaOff0Z2vd3buPE7+bP/Wb+48/qjj3N59/m+KTjJtmS0HIuZ74tMtBSJXaSTghcqs",
-	"z1pRc9mSWv9X+aJK6gVmYvvIMU8KgoMD0UVSDxU8te3QLgSKdbfZM7vQtpvkIrqkORFQwztdddAlTeEP",
-	"LEuPKTOI5eK08xdt1z0IuMSmxzjdKAhPafCQDc7vidH9qXT7vNnRNm/mkC7x0Iwff9Mzf0KN/XAm0Tg0",
-	"9/moBQuvWg88UzhxC7maD9nIFzLSJdn8CdtEcV107KQneitijLBnknEBU4HDLRxKxsEF1koZ1NENmdSR",
-	"FkkJ1sqBtbVLO2ZOeQ2ArxFGWsknslZsaa7Ty6JrygTjA0aaxmdL6FAR2bje7g1h3P+Yt4WMtFUU+69Y",
-	"k7HgL4rTZlxGczJVpHzKuBVSfUjcDx67pKnLss2CoIV+aO0HS3Uzq+JHWNzvZlEqmnYWNqkkAaNCgk88",
-	"WWnLUWQlWdWKaLSB4OJ4E07xCVQrBouy9Qi6sxcKcYINorKq0HGYvBjTiHkEn203nCrBy2KlTl3V+/7o",
-	"hZvJyu5LsvkaAqT13rX4uEXx8VF4xnhxEBV7NvUj4HyliZfv+EMGdQh0CodUo6WSMD02pLNAktudvdc7",
-	"HYe8Rjw6F62Kjl4Yrxhnvvr+o0NT6wNS0seMuPC8S8ZQ2wYq+7pHMzkOI//rumjilxmNWFSlKw/O7RSA",
-	"YSEsC6/4dGU37ZZIw8rGhNSdx1aQyYqXAKbe9YeXVrv7acS+vu9wFIhOs8iX8xO1X52LAPch+estcym/",
-	"+v6j4gASOoHLB22uCi8XQfUP7k+sAiahX/p2wg0EwENgDi4jXvRYyulyAoCp++4tOpPjWwpnnmgCYKbb",
-	"taYj7/tckBDU2tS6XRSETkM51voFZvz7aiZ8u+E0UCSNqYJhjFP/a0xxRqgEWZalhRWUaDDU6OJjbuEO",
-	"xoD4fBS3ptEhMwEqP0DUTG0jfOLowTE538U4uSRrbUQlu6DzPm+6tyZi9ER/dlEHUyLfPO1il2MmMMxH",
-	"EBn5oxGLYO+49lPmKSLuFtc4ctt93td1JsWBFchJcaMRG7IIJF/YA8TosWd0Mg2YwAWZ08GKNox7UJ0f",
-	"Ug2wcU+yM3aubmifMzoYw3rNcoU60TGLIIRpTjxf0JHSktTrxtRAfCVTD8LIg1gcxRPcZztq9p1ByIeB",
-	"P5DCVcNQSTjz1dXD9Ic+b0a6ERo5DT0f+3IguMQ4vOCxbhpy5pCkG65jMhmTQN+jB8cOmYRC6sAHUI5j",
-	"tbFFfNHnGQ0B0ixiNQFANqHRGfPU8s2zB1CFxSV4mrp0CSwByZlDNOGEzsX6AODofuM3yJua2Pb5m4Ac",
-	"AFlfEPfB/ZNHruluB0cHAbtQ6wsqEQty8+ZXHj16QHqdzs2b8CQGc2oS1G8cEJ9Lh/Q1KVJfINXS390N",
-	"ZPo7RdLVNx+12+3nz12IIUOcPZ0JnzMhSDiTg3DCDnVLp4hyMQ0j2edD6gczpe82ZzwKZ5KquzOlcuzo",
-	"SGN1aUA79r/OSOBPfOmY2+aFF7yleA1SXQLbQpGfiXaf7xBXb8olHV0NVRNqbUqBDeq4VMaJa1F195BQ",
-	"PtcjQ9FsH6N/wyFx3zTD2sP0OSGCzoVN+R3C6cTEKEMXFHWYx3cJlQQFq6bbb8gQuTXwzTt37hAvxEBk",
-	"wp75QvYbbivezt1AF2Kz2qsgL4M2hqgfDmgUKaSHnhnqCWBwJtJ2h7jqyMy+E9S7IYiLxP/+FCn/XXgO",
-	"WRCEALsfQQE1wFDigpDutjAS3oyiBqVSGy9MFGlbQedNWIUSF/y4xBwP9Wra5A0I34YbOgs8QgMR6tAj",
-	"q5CRXnrCc60GOESpCoL4EsGlaKyiSUnLKENEcAxFMEGrTnrsOcZwqjRst01OBjSgcWMbyG5Rsg4CBJOx",
-	"aHBB50JtT7fHccjXWRSScxrM4AgGwcxjnl3n7nwXIwkV9Cek6Vo6zgEBHcclEvpVhnTq7yjsGzFORNgy",
-	"918xQMalZgd9bvPQSOtdGjvz3FXSM6SzWvJ0USh048xqdfGabgiL7fZ2XUT9AGx2itgB7YGgc60etNoE",
-	"6ZC+LooaYel4uZjTO1gqWcv/yKz7HPWAAy2IfHghs2LILtpxF4kvBW91WocZUcE0NDKKx4XPFeE4Mtjm",
-	"kAkNlHCszm8YRtAFCRUKuMgKG+iAeag4YbcGrURB4h562TzGtXl1xKQgmiaRbqfTg/OE7BhjrUakUuzN",
-	"H83UNLEK5voTeNJtHSLPBOKAkIXTlDTCVL8RtuzyI70W9UgaR/R+A/+MmeZqLBCsTe6rYwYWJ8iEasbi",
-	"3ppQTkcsunXThT0OJFx5yvG81ZAHhBIe8h0MlL0Yh4L1OWASxO+lntUlsj0FEoj2ITH9CCPSdJM2qq5D",
-	"XCseSH2MbeTtdruFEO12OrvmZvwODXxP3wrESW1jV0h8jj8qRj2iSorDfAQvHMwAnU/ZMFRXmmAbh4hE",
-	"My4OEiQAjuqQiyhUJH0+ZcIxqNLnrhHoXU0vHJ2CeXxXkyEjBBgTzQHpuo7ijTvhcCeiPE6uRP4042dc",
-	"ySqMzyaGnIyY7HMLg7o5BtMmX2NzxKIJlYOxrkg+ZUHAPKIkrsN45DPzpI7stnsTKh4U05tjT1Gboc8i",
-	"4YClXDjpOmCK3tpRgAqTD6q5l2JJWV6EyS0QUPLB9CzV7+goCv2mg3k7JN1KTT+KaGLmAGw1ll2183QR",
-	"M+AW/kSn14IP4ObNiR8EvjaE3Lyp7j2wIhcjxcAxajtfgNhC4nTup+bNm9Y4FJiFz60mkHFmhTczPNS1",
-	"y0opvD+dRfyu/hk7umbsGkDo4C9kf++myuOpjSFyIUIk8zehQGa313mdYLCdQ7q7nV1Nsrr76sf97r7J",
-	"Pul1O12d5OmojUBlzYhRD/0+U6l3E9FzFpQXmAUKYQkiNM4XijGCSuJa4eguyBCZ5BslPPUb+mytVBUt",
-	"AevsPRhLn/5yZEmJ/xrFYNWKzmvJNpUxY8xnapjDOEI6tc5kZUoxK8dpgF08mZoZ59O5meRNpUfZApul",
-	"rWoqo1aSK5trtC4Y/2IcGicdyiCxWqHVvD7XOeraDaVVKaMFouCAhF1dcqZonh/nn50G4eAslSMIAr9W",
-	"TM9ZdEqlPyHNC0WM+jx+ClMpjKBh6DaqZHqSeCk+7FwrXUolVYK3CFuHWgQxwmG85DE9B9lFQ+ucxXzJ",
-	"M5ozjHaoZeX4RbNTFPTxzJREhge2g1+IYDbSJ6jPyHAdPY4RyfvcfbaD6TnuQYw0x3f1fUB+jamGJpGH",
-	"NGPOD3QMukioj4fak61VGx7q16kkNIBSxo/Q1Y9MU0lymn/u7d82f772+h3z5507d2IPkxEimdcyNFi/",
-	"D3/bjyKl81p9DiKVEojGYeABsoEgE0YTygeMiJkvFVOaCtCOIibGanUx8gHcFWhFn58wRmItQ2tbWey3",
-	"8B3eUng+oNxoHuqiPdthUQQCtHDbil/eIc13Q3msjkRxfOa1lJjT50o7RVEKtL54ChDjtL4JVCRWzXwz",
-	"hpp2zvCq+EI7w6cAE+PJi6xcCF0Rq3F8z4wLVpejB8e2JpNYkloNp6HIkXa/tTvtDlaXZZxO/cZBY7fd",
-	"ae82IHphDDbBAl0AjNhhUWMy46XRym1EJkoCAo9QzJn9yAQtCNI0Ahgx4s5hcbQCNh2PldTDPk/FKhQ1",
-	"BseepKnQheIYBCPrStIxaI7dX0+VxINmI4O/WBMYFXeoZ97nN2++ATfw4OZNI/3apcwzatFhfLPa6tUU",
-	"W1UjqMHhF0Bg+AoFRHwfpNNDzaGU5h8oZjm3V9jtdF6znlBorcj/hWItSsZDxInx6NhrHDRsDxscfkQn",
-	"TILT8INiK3nyyK378VB3G88foymaCfnl0JvrBJg4JznpWHXrQ91Nw5BG+DuK1Ap3vBk+Z7U+E7PJhEZz",
-	"2+6sN4g78zmgHBxZWyG5knBth2oj1kBjH6Xam/F/NDT5ajx3ir58/LzQnYsL3t2BIzqJ/TOZxeLJxXcd",
-	"BGlil+8uXjAP5aMxO0n7VdWak6CIxi//+Nuf/vTPEw9M1SW/BgFXbyqdT6RXrIk7cOAcctWBrLXKFz/7",
-	"/qef/EF2leqFslWaKR9dhOnlJRTGCPhC3dyQD1idxbFnjYNGwwptASeDOLh1y9hGB+HkFj2nkka99ofT",
-	"UcOORWm8/N4fv/jrv85uaG//NqBPncF384PXP1MlzqTBdKLFIIekKLcRJGqD6uUf/H8v/sd/evHf//PL",
-	"f/inijvLb2whGoBLCnh0FYeeHUPxPO3/ijEIhTtA716nszlSFAMudiSqJxPvHsLug+7j9iwxxL72+h11",
-	"pWxq3KhFUwpn3bVm1WTGF8gwDjInn1jQin3FjTrkonAxr+VA0EmBoJSqNCrRgHhO7fS1PbkdGw4orDfW",
-	"vyqIQKm7UnXuVbFZTPHdtFhlHDSHloqLhUJSntzGwQePnQJaiWRSSYt0BLmvSqRrPIa0WCPQYoGergNI",
-	"BYe53+k8VqNnDX3l0t+xEDMGitv7j0jzKye9/dtozY+lvJATNwkRcB20oeEzRSaIsoCRPr/PjX4zje2A",
-	"StnVgx8QX4gZtLaF9EElG0RM+pFWhaYRO/fDmUjsq3Hdl7j6q2Yrfd4EmRodfiDF+hKsot1Op9dyUOkr",
-	"qYc6ZdzYD1ALlWDt1aExgmCPMNLsdTq9Pv+aPzjDULp7YuSgG2kQhEIpFjwkAZWoOHBdNcaeKp5DbVfv",
-	"asq4aBMIfgB/A2izfW52KJTkO8cz2IIoq/ZEUlsyPZzTFWPzgMGeOqfhOWstl4WN+VFTmm6ns3eYs5ar",
-	"r18nzVir9QUgCHiCpR/0eWKVNuksT9R7bqtMXH6kff+vSlYGpf2RuZBpidMy+KMFHQzbvjToHuP6BZ2T",
-	"Zozw3Y5DwDTQStE8O16p23HK5QVg6dq6sCJzS83lLJSF0wLEgtn2djSKKFKbF3bv3LlDLqggWVNFOQyW",
-	"gUCPunBRr+/ECJpfkhIW1JISHIbbHaOohaClq9yvskpUeFbik4hJRfJkbVjBAdbjmHF03VaEv/TdyjL/",
-	"olhIzaBMiFKDzb86Pn174N/3v3r83tePu+/6x+KYP9wfvHF8+/hs+m9/542v3mm3243VhJjNioh4kmvJ",
-	"h7krVriUvYyAaMUoxKYuc/sO478Vt0X0z1uiMGWpzkUrXNjrmYXZEnv89mFSuQfqJYE1tZhrJK6/DLdZ",
-	"97KVS6SXipQr3dWKoq0SOEQSP7xYwn2byRjIzSAcEZ+36sm5ew6cfyzs2u6aWyMmn9AgeGJ/Kcrl30eZ",
-	"aC+RdjeTMRUHBGLXrCo6Cr1N8T/tRlHipKkI5XMHX0E3EPQs7PMwAv5ATTnxcOgAey+tnKOlVD5P+6N8",
-	"acsKOnwrDQPBZHr/rkOmPldiLVw+LaaezkE8FTLpqcbZhfoMT7XJCZPS5yPDZwWTfT6m50ybhLWkL0iz",
-	"42DUigO1PlpaMH1ARwwkQDeJr3PJ1B+coa05rm8sMbyu2+mQppvU6HXJ//8HP1Tftg7jcD1fJgXodPhS",
-	"n2MSpBkOhhEhCQNPF4TUAUkQbA6W4DPGpuQijM6UmKw0mdlUybnqzRTcWm3iQrVkt891rBS6UCGaMIU2",
-	"EKemyAtUaQYR+B021DGDAAXjFjQ+HxKwoXQAKbRKAe6HUPsZ1PeeLya+EIqgSzqPTREUPB2ATbLP4elJ",
-	"OGFcHhB3Qp+dsKeuQ1w823tilPpwoiu1acv6jCvNHnqHuETIcKpOQ60wYPSc5TSM9OXwpWDBEKNeTJm5",
-	"RRbynFA+YvIoCFLFg16leB4EKXaTKoqTFlvRgWd9u5Dngw6XY7NVh9/bv100fGV6/nYeyNuTwjIgNJwu",
-	"Q40/+CjTBbXRcBp2fAMwsWzB7YYOJtGgepIAx34Sq6B1ndikC7fuSNcQ7VgVNtWPYwpNKk/Y08ZBz2n4",
-	"4p4Y3WVYxVanG6lvHwD1NLVYffEg8s+pxFJk5qn4ipn3Mee0A1nGZoKJz+HPDrS7zD1ZjBNYqtIkZnZK",
-	"TNirQBTjEIx3txCSu1UgaY1gQ3R3OUSTL1YC6f5GQNqzQApEBIh+46C3nqxffO/LJH1robbtVcnYdpFP",
-	"PHEdSJ2It3SOMTh2mN2NdMnq4uWuR0cqSYjttDCSuO0nOVHxIyP5fvBY4bTJbvng8fOUEPkONDUIgiwT",
-	"Nh10LIEyW/quqOx2kajZQ3mzXMpcWcIMhxk+itElPodoJ+uCCheSbI1w1FosxfW5FuMOIeQjFjPGFEJD",
-	"xGwwTkuSEBMXMSLO/OkUu0kUSCg6KudCy70XVPS5LSM4OpjMrSCHu5cgUFwVaWIxEcgcNGTmFXO3x866",
-	"koLTCDnb/uwlYlAd+nI5QsrnijznD+9aprokmerxKtx/DXR/Rbz0bSaJCCfsVfFSUZ2XnjApsL462FeA",
-	"Ryluqgvduo42hmqzhfopVYs4jf0uKtp2HojP+zz1ihu3e2uGpuyGTgYCRxwmrsxhkKQRxkVEp1MWxWkA",
-	"FDpZ+0nGVp/jTy1MBE2x5Si8UIRFR1Wi2zDDzDkjcyYdcgoJjMFch7enhjGv9PkpC0IFDhkeEJqyY1Wr",
-	"/oSR+C07yFk7UK0QtiljkZO3cfiCUCWYxCYvHb9aEomfLh1NjgAYaH0KmBTGw4mkNFtn2s2SLCtbBDNV",
-	"oYM9RnQmUDB1jpCEuUCrTxnkkXKrHD6EiGbq4YNRGaQwzF0Fm3dGiHPbCX4e2LYuR0llGCgqcnJRMX5r",
-	"AQnMWzMxo0EwJ+4HyHoeu62U4HRojWGaBVBoNDkn4bDPs3mu5YIWBtD7wg5RvSFId7fTSaV8vAE1igxT",
-	"NC0tfRnHZOv2En0esR04QoTXEtHazfiTqZWOkwa12r6+nBiqa3KKTQSAokeH6UwkJbkm5EPBr8/hh4tx",
-	"aLaSgC2fHdykiFXq8XTWZpz51zL5STlxVVwdcdUL3w0lHP88G72Hxbyk6T9yQxh7schX+CLNhK2SXtop",
-	"nS2rvtwaAeLGi5/86NOff/eX//uHWaXdrrP+QczYH9c20HV35HzK7vkCojxLBeXCJdcQn3azQs+m1l9F",
-	"x6i3+Ix5pvJCSxWQqc+3BtduXpgssI+tB+rKUt3JZSkxmfu6mUi7pfehLHyyVMqCBji72UDqDNkuPmxF",
-	"Wi027UC+Jem2Nmp001hxsJpKh1X5VlHqshdijWNbAzfXDV2sqGFowSDFN42QvgXtApMYb1HPewJNcsv1",
-	"ibT1CR5Gfcq1uuu6B3GKNYdoSPs3yDcypUfUnZ0TGaKohctQQgMPoz4H76NVJTVhojLMmMGa3W5nt9Um",
-	"RxwlCfBSwmhi7E8hBpFNpZ2re77b2pRprdvrvEYgjfXI8zDjMT0SXIPmZBZIf0enP4o5H2BXJEj9Y14s",
-	"/MNdCgMvGxSYBiJ7OqNB1vWuhbWBNE7alNyWDyTEMMI+N8HK8XHqBJsiAYx6Hmz1FQpeALEcvUq1mI7j",
-	"vhIDzJZ9k2XTr22JXBZ7lJ/4zp07m9vvazsaO76MeFocx2dFvIfccIYbIsGolFi7LqzWFTmONA5vTdQo",
-	"xtANCBqXboItqlux4SA5CxtKqvksydrII2ilzI083iI51hhrivKVBd6ugG2XJDwceZ7J7teh6PGmLNkB",
-	"2eMKUoOJJ3utUH7Qwy4wSHJPJLzeukm64I1VyQQ4qan0ZFW94KFkxI3Y03ti5LbJkRIiIAsCGthiQTEI",
-	"c4oTIOxpIAoICnsxD7MHrPQJMHqFgWdsihETDCpTTbFzboHQYC+4jsywS7AsxpG1tvSGoShEmJohKxTY",
-	"kxuZIBmgjkBgvdZU0pc9dMskHOi7okUr0u2q8a03x1SkpIjU+pSMBvGlM27g3+d1EACIAcy6XyKaIESv",
-	"QHKvQoMUJUp2lXGpPEWK9OIPv//yW3/22X/4ry9+8j/ULQ03LqqkubZSF2EzUHDLYtmm/Wbllb/81p+9",
-	"/Msfx2mPmZXHwfebkXaWLebTn3//xY9+nl9GnKlQHYDdTtewFkSrkhxiqDtkIArVzVKXpBYsX3zzOy/+",
-	"8PuffvKNl3//g/wmtF2m3iZ2d04LGON6h7rSQvZ3NA0tBOMNQRiNAl8rhRZBtHg1mJYN6Z4zWQu2n/34",
-	"J//6jb/67Bf/4dNPvvHpJ9+uiqqlu1oUz55wwsLkkTrQ/9XP/uizH//k5U/+BSnEp5/89MWPfv7iT75d",
-	"51RqCSumrd+Wc45zFLLMUhaXegSfjOcPhyxCVpGAkTT1Vjdr67ImuKrS85JCmAtmK6ZvBRN2c3nfFcje",
-	"womLaZI9Y9biqGbJChd6JWhGKZAnId8N26UvhkOKMhUuZ78IAHrDY8hR0CMUrSOhYYfkgvoyKUkEpKxy",
-	"uszduN5Spv4TeEV1lSdAt5j6rJTWvaayY+jHZWk7xoRIQe0ZGgmwSM9ZqtUoVAfsgzMv12+eGHgvsJTa",
-	"cjyWEUaHOuKJjSDhMCX1HhAXiyk+ZGIWSJd0dU1XQZpQh/OU6dpLKIWHQ10sGoiMQ1zqeVir2iW9lkN2",
-	"uiRiQ6jwa0Y2NXzBKqo1X2tFeSXHUg4wm0Rt32NRq7rKg3s4UKpPN6/6HE2nUXjOcgoPhhrE0+sQzm6v",
-	"s9fnehBjdFWwaZOHsFWYppef5iH7kA3k0mmyDvSaJlV1I2soNn3e7XRuH2ZPATVVTWVisafb7ewt1H4e",
-	"GtR8hXkhcNQlSodG5UTusxGvgpQUY3As7v/qZ38US6r2zcFmEFWEpCX6yO4OD+VDg/P5VHS9Aw5FA9E/",
-	"oasw+xJDdtbY48qbWqIe1lCy0KK8kUUtgfTtHR5a13XxstBqvP1ldTt7RlL6CozulaB29q5uBMdze9pZ",
-	"e1PIDoo3oVmFEVnqrD1/Hp9+8p3P/uGHn/34mxvfxGoSiaKL20vliqneZk3+WdqzVG1J6QTqTIuVFpCd",
-	"rdqhELUU6YYdNh8CVQZwmvibTpHPqFg1jf+LyIU9420bOtBCA0BSaoU2NgctuseYWYM8FOoRe+l1LJxf",
-	"6RjJ/IXCQGlNKXO9X53sjzftsnQAZLaQXK62XuhfWFUnUNgDR5dVBzwWMMmWejweskl4zoSS/9SDRgKM",
-	"i9DrlRqfU8ql3yZHIlX3Wjd7URPr7ho7F3R+gO6OVEwNjKcvvumFubmAh30tWt+FpRhx2t4fCNTpIA3T",
-	"iuAA2wkI38N66WuJ2plp4wDUOJikzzNREl1oIpAToBGqV8SDUGapsjebYpBVfefIo1cSCnMzbzDQoNvp",
-	"KT5XZIgqmHgj4QLqkNTNfCu+v5uD8roRCnctXPzcZnWBweuVGEXt81vFMFqKizYv7xXHE2SoD1lcvKsU",
-	"BS+DYaex7JJ4NU66AUtdL8eQR0xi/OITiHUo5cj3rVIqJrVGJIkvGTuzQ8LAi2u8OHHjCch4J4NwxmWb",
-	"ZAt1+8Bp4xYWSyMPZxvM54Vok3cw2uNqcrGkuo3+xLB+DZZSi8vZNA56nedldfA2w9XWWEnepWyqAhau",
-	"BLDnAR2x7UJiAznFMf5cMc4zW4PpFKUSJ1FRW636VonvFGOHSVyGleqMZWPbB36QxM7pTpzbq8rtNBIS",
-	"1zjo3t7r3Lmzv9vpWBG2uh1VgT2rRG5K6oZ0t505bCF17RptwCtSZH+9Khx5BNxUWF4RR9QeKwi1r8kY",
-	"80q0IDdvmgJuN2+S07nVXcwuhVbMJvs85dkSLhn6AdS5P51DG0pGmh3jInNiv5fiwbETy2sd6iZhikdi",
-	"pjF2c6FBoDtbYLGzMwYFz27edGNBWnEzETf7HNCprxb3FvaqotDvsKDnYEEPjI0y7MRLNf+isu0Neygu",
-	"j21rZHwU3iuxlycddVLXxJc683xBxFLqLjQOPug8djYP4w0UQ8vg59UVC6rYupeKBfYxXgHJIIOAOdkg",
-	"TduAXBQw6l5H/S/h1cMonLxVvb+Fevzdgh4Xq7ivOuaLuN6Ibh0ZD7RSKNxbNZqcyPDdgjYnRe6oS5RQ",
-	"crfsVcspRdwf2K0M84VOtia3rCKxCKsGhJvo70lC4CJV/ggHnFKsVEEY9/ocG6RBD2kUPsC8brU8oIEp",
-	"fNq2TdJu3Fg6WU5h7y/dF/uZ2853/fI5KbUlJMFgN+LWfTosjBK7Hye2Q21dhiTz62V7WDmW/RKFGCrk",
-	"ozF7k3vFIexKUgm5uT2HeAF6sakPquZo7Ma2nH4QkG66Hn7pZnobNWQsjrvO0I3iyv3bMLmsQOk/rxaW",
-	"GsXalscCX5oUlboBOSFKLxStKB+syfTrouiCevfpdaWsP11nkZyXcCAYZvMN4LZs7Vn5Pl0Z447B/dX8",
-	"G0UCkWLPm7fmKInualpytiinnLBg+GtgdfncCiwTn7NiUQXNLdjh2w6b0g0mFtpX1jOvbM3fUoCMX3C5",
-	"4IqZWAy2lbDfq2tbqRD+bptazHpv43qzZpeENvwaWl8KL+FVtMDoyg6Q1LYt8wtGpdSrBSWhA3+6SlE4",
-	"HEIGRFIGZnMRiK9jySU7ALFK0aX14w1TO9SkMFc8pNvp3C6SPRCyr7qC0q9nKaPbOzyURVVi8vNuJNrP",
-	"acx4vVpVlxVe+DDBwi9azfirX7CoFA3LEhYynq26hYrK0fAyYgxTqHZJIYY4p+GUcaD9Vqog3c4xT5EY",
-	"eCI2odHZ4ursulMzVPIn+AJp0sCnopXhaGeMTQW2kU7FvB8St9/oN1wyCBiNisMVVmazt4lxMKqVnWAx",
-	"pBrlDfWOfGH22Fo/t1baBYh6JWWi7WV/UcL5IV4YMKrx2Td+9+X3frHZ0jq1AvytteiosVcW8r/WUgST",
-	"D+NruoGDQYXmVz/71os//aNPf/rtX/3sDxpbKZps4/c1E/8CpwgUI+gllT9OY9kl8W/gMgnvgPYTG8wW",
-	"gHL5twaUD1jwZDKTDAvol7PpN7lW7y/GYcB2sGGHepE0XSGpnAmXdPKe9bj+P4ELAexWfwGoXoUB73f3",
-	"ydvqlTdgufdmWteNx85wUxAQ1Wy38DaluShO3u109g81Euo+I91ep3toLdi3O6l2e8VMdhAvCVZ4BZgs",
-	"DyUale2bUtBzsTbX3Df05W2DKWXDr1BortfpqpXfY2h5rrv0hbkPvU5vJz7J+mMv0GwV/h9lmpeuM2Zl",
-	"qvRGGu22zvsKkWqRpdzoarrGOVQUBQLArfuuqJoBElgMB5SrK4mAXZZnvwAf7ZXZZav02RCDpdWZXTl+",
-	"JnP1cjXCUrwubme08p7LEdleRC+74WQ+yOpijCeErVRbLkLty+C3Ocy+JH77HsKfIn9DkFmcFj+vpCLv",
-	"O4AZcDLL+O+TSYxgS9gwrNaK8MN2S4Z3NV31+5umaXen1SYndMJIpPYWzQImCBXE1cvIze9uiY/vIh/H",
-	"W1SDm9MgCC+wIH8JJ0/AIDbP1fWt//zw9nWC4ldj9+unOtSSAIqTs+pNV0MoWG93SEy3Oceq1BWB/cWU",
-	"HvD+i8+7CKE18yWSxBUSGl61xGBw+rLlBq0RG1axZcEBIjCW6exvwFNCCTVhdBaLBvBf6HRJenGj0jAi",
-	"HR151mvBbfMgHi5dvcZjQzoL5IFlw2o5cQqAadkpiIt/vGc6UDZB8Oh1WnFgAFxhQVz4b+a5251DQqGi",
-	"JRXmHhN/CNiP9QigEWXEdCNUpA0jJgUKON1O5xAe9PnIIh4+z60rjLIr8AUZ02gSMCGwWE+fp/MK1H1v",
-	"YUCgN0P6xwRGBJKQDxguSbDonEVkAgEBaglJp9AZh8H1F3wYts1Pfe4L7CDatn52CQ1ESITanmu3PXUd",
-	"4vpcRqE3G5jPJpXCgTwKTKjgjHm/w6LkvVSGqI/rEzKMmIc44hg4vaF25cYtKXNSIeVz7V+y5EEfrC+i",
-	"yKbJlQya8nDQTP+mMtGx09UmIN3f1hYYSRND4XzuS58GGmNyvaMstA81W6GcdBQO9BwyCSOG33Q7nU6M",
-	"dbp7BOEh38F9cDqB2rV6F4haIJj2OfR1QOEUB3AMq7Ie3DssOvu4rpmkZ4yXtp7Ci/+qbU2wqXfphIn7",
-	"alcFxUBh14OY/iSqA1AVLco4cRLyOBRMC/THd1Pxi/btxPDFGHalghT8+S7GVv3rD/7XL//6H375L79v",
-	"vsf2jz2nkb0W2Bs0RSBM20cUlY2kWbG7/cLgztipoAZ6K4zuK2QqEBHtbeodvfjmf3zxp9/Bzqb2jhYt",
-	"/vHmI1dKBfWCJb/8w2+8/O6PP/3pD1/+0+/WW7gT++Aer9C2S2PHIwqMfOFKF+HQiz/5f6Ffwn+tCfQN",
-	"JfTYzN5k82AJ6nRyr66JLRKW11p0lZKGppk7tThTAu0EqejN6kftNGyG1ThofPaL//LyL3+M0M2+Wgbb",
-	"RFtaAOUa8mNCUrdXFjVPMHOBtqkzgNwGvGKmMFZnYbIL/GRloiTUJ18OxRzKanQzc4INpxGE4RmuFZff",
-	"MQcH8gP0MC4gtk7DFmZwJPub96ZevNlO5icrS7rMGY1OqcZB5/mazeZKKfTWXL94zDHbtL3AMHY1N/BC",
-	"RTPtCE5dM+xqu1obulKCW9aELicIJXqn1ZcOZKIV8swylHNBklnq8i24ZkvvTZ7+pa5Cr5QRbzAdLEXR",
-	"KunBbUvb0AoBZxfaHrtq/94UFherxPVa7KHuq80Qy5Tfu9paIVJmceOq7rUOCA9PQ28OvXihza4MiS8d",
-	"8mHoQypNGJlOzb4ETUepCIcQy220gwHlfY6ZwJDioX4b+0qVmrfJ+0q2dbGiKt5FlyicRfM9mnBMgVrQ",
-	"8NhkKn3mkabS2qzF6aGXOter2eC1InU3NoIXqVJGewHTwCkbKuXIbJpGEJUQnrNcf15D4iylqNBab+71",
-	"cku8fuJVKzx6GWm+bZ2sbnnvrOlRtgymBXLCyvOtbumvMudK3v6eqRZ+t9A0mZ4XzWWX4li/a+Hb9rrw",
-	"F2HThqrk5/GmiqE9dW8tu7JVGx9/U+KJXv4V888vwaiFxu6MuLHY0L0iLl1WaVl9OHTjLuycEXrEpPYa",
-	"WwhfMx8bmG0qt0uGuHJhC8vhBRfA3RRr8wUkWTdjmVkwZtJh4dUbouX0+YIE7ti8ele4hNMoCi8sMUGQ",
-	"ZiYl+4DQINBLnrQOSSbvu89XSPzO5X3DJK12ppmuiF9WekCf66I3Ct2o9E/9wJdz0sRvbyQufXU2ERuc",
-	"5w/oHV9IVxf1syCM9vRDcjFmHG3QxJd9Dv0GT1lKcUH7tfWNL2yxo8RE3IRTAnKioawNxZlzbVXPak+F",
-	"0INxWRuw7cXFJEQJIampYKIUtKHtR2KddgrsutrGzW0MUjekJMkeLv9RGvpXPJAgIRbaOFQnX3wLYQbJ",
-	"esAMuO56SgWTov6HZSBZt2rhVnLoi3DtC+bbR31J1sieX10KEQc15ZAiBErZF1JJ9MYsV88Uvcy8mjU2",
-	"5O1unSomsxXLF9p2OZ+f+zJd0FAxe1O6ZzeTYf///M8Xf/j9F//+R/kNRuxptt4ymGJml1Ly+TLz74sv",
-	"8KtOwC8U0SxhSacYTiinIyY2JXCWypqI4TXFTGO7CIeWI76JdEcLiNBTE6MS9Afz0ukcYSD9CWtlANvn",
-	"R+AbRlnOPWPzizDyTJ6iGeFiHApssXB8VwkdPtcJFAYHiaK81IeauUoCBHEyLf1R7vW5P+JhpORImm6J",
-	"lBe7rCCh+KxWk6yKDDhp4S8XcLlIGEKl/krIQXVDHLckeKwQ/bjeSkqzJYor8CM2AskrXIxGeqTAV0MK",
-	"SpBsywLQFysJIRavFgdPLm7UYN6FWn3T6T3KRyx6h52zALlmDVZt+5ezWLdEvujix0InjhUbj67FgspD",
-	"C0r7RWHA9H66sSCSDqpYe+e9OltPlmZDoLcaBOJiRNUg0OsUBS4nQlPvUoQm+76/+uqH2ggV36J1RSId",
-	"CFomEoknvhaDy5ovYt1mkAPAsmMMMDwOJwkjj0VtkniFjHAHzh71PvMwWitxoRXaeuhMyU4SwiI9bfkx",
-	"NpNhGE10pTpBprPTwNeliCoZePjcBIgROaYyQzaXGmGwgOjVFznStgbHsnxssD6whTeF9YGL7R4bKPub",
-	"HMUXhTHnQX1XP5KUJdfFyHkYByFAUEf2JJqWQxfF9lQAg95ka3EAQ8x414sfStCrGtsqCwtbx5hRI1Zs",
-	"eRBSmTHkkoKQHl8KH9Q3q2bMh3CtDi6IkKtywLeZ1CPcsAl+zeiPQvVfCTPM01aAeuq/ZmY5z4olDjcX",
-	"afnFfJGHss8xHyFfbCg1Vc1qvWuUBirhgF8F2AGKXOk6v7l6n+g92JK6u7waUGY165oBVmiOuBWIbKAf",
-	"Ugajrlj1nUxH/fKeSCWtEkERzhTsxZt/RVr/L1bB9VKvBYGrKAhcnj8hd0dftWqc9xpAZ5/N+Az2ckJD",
-	"LjbF0KJyyeEI+tTpzaM/L1ViPRymWbsME4fCQTouxCVdoCjpznhc9nmcDWnFg4i2edu7J0YuaYopCwKj",
-	"dFNy86Z386aT6szYUtA7Y9O4HKa9UCqU2BG3KFBjbqOoA7onDkh3v6OLNFn+qyPju9AOoxgE6GDp8+5+",
-	"t0Pwrr7JJYsysajd/c4dYq7yua9GgvCU7F4HdMKwxCXlBIxj8H2r3ecPAbiwvtu59T1kH7JB0frWKCiV",
-	"WhisKYUv3U7ndhz/2udxW8Rut7NXu0zFKLcfjd6vMDMQjnyxBIPyWCFTKCnd7mk/8d//zWe/+GP0E68Y",
-	"VpuPVdjc8jYaeVttWSiQ1l5WhSLRFlpVkYk3A64ltTL3TIjnV3CcDZ3jzrorKy+xsFXkKl0TcpRtQefl",
-	"X/3ep5985+Uf/+jln//zy7/4x5ff+tMXf/aX2+gKUkLdtpekl6ddm4rKvsQQKWQplxEgtYIHczFtKSv+",
-	"DbGpqMDl2atRm0zc8OJqKEuIiF24dC+9gqwYaFyr1rzkgiZB5Ia1X4nSLAUU4TJKs5Rf4UuKhkcJVImx",
-	"CAFCc+FMqySm7WPVc0CSosh4dNA+USjyRIbLMtWOPE8QF9/x4kIkKVGYChJGns9pnJsl4poqDnETt69L",
-	"eo4ZKy7b8iUszqLrtbTJ+0aIxsEVFuWLhCjtRSt+VqSPJkkWOUJFgYfQPNMXWLjloM/zkCbNZJ2k18Iu",
-	"mlB1ZBhGhNHBmGggaN2QC8mo58DPVnqKRQNlaGRo7Zxcqvq5GwuVKtBOFqXSmZzKkDMRV1RpHZIwckCr",
-	"6fN0i5vIeH88R021S5Q2n71QpKmgPgVgqSWwllkDwipdbacksMuqK79CrFeZ1tLn6mYcxipZfKoWibTG",
-	"KewUgy8qNH4UXo36uuUWvgWRGl6mgIGOY48YFWhqqi2h141cK16HLmay8jpqBq2tvIjNVffdHiRuG7Hi",
-	"ePmZLFqJrtay0koWef2LWFJSTMSUKYB8HLPGVlFIwCrQ/Nff+8ZnP/5JcXz3ujEFx1kSsWVPRH0TfxpG",
-	"q1dX+GKFGiJUDgkVZ8mzMtTfk3k4Aw48nQZzZO2asysRQgtUV0GwrnD57SlLWhrlGOLy0o5rhJ0UkYKi",
-	"mJKtqgYF9/aSdAKcGW6gEsRkuGKJir1sjUY434wmYKFrqfz/KBGwgAYxyLAA6TlJVjA1FtXlYsSN2NN7",
-	"TAg6Yq6pNJGX4Hu27KbGE31OsUphUpHxEKvhXfigHRX5PNJyepkgrhXedp9n1Y9MDispTmFV457c/ZqV",
-	"mRqb428IYuTU47sYm4ELKs02RZ0B4y5KQi0y0CK9A7LQHdEm9w2cDsoF8j6vL38XVcZIicYgRM8SZ4F9",
-	"OEDIoQnUfloS7/PlDoQPzQ5epcdAkfhHoQJmvtuxYijDcMa9hDSfzolgNBqMAbj6wqTIVzqzrl7YuE5L",
-	"w6u1JDWtdqRJXal90cLqzt7t7O9YCYp5MCMkPVPtxapBo5ihwb3lIuGiRb/45nd++ef/87Mf/+TTT77x",
-	"8u9/sGVRf5PgW0XArzn/ukE5MTnanoE8fVU3aSW/VOE2cxcKrb/7BaKtIc5wIQpZpWUMPiQX1JflLPPX",
-	"WXxdBacvy2IMGoeRv1aTDPcdQKBSofDMH5wtEwqxf6cgrnrYMgvHnTy1UPIoVZon0l0/+TzkjJzOpJaB",
-	"Di23EQ/msTE5qdgdy4Pbaf3ReV0LVl+D7Sy1lOoCYxlr6YLWIDI0m1c716VaSDMTuuEkcICnsZJzUqQ5",
-	"vqlOn8cPqDWwYNhaEPdhz7mRDiTq1K9iRzHrovCsS4LISOsu+iRiaC6XGlJYnilOu8gWtuEmJoXLWMck",
-	"t4KZtHAN6xsoa4lOG4eDGnAtAGQn/+wX33vxJ9/55f/+4Wd/+/tbCD74mrl/X7ACKvpmfgGao6Sw5OBz",
-	"0ySl5CJchsnNwunLbUJuZAwM0Vy9HuyChihVWpjem0lm9TDN1YTdbR1kyx2CiQE7lSjxSjDuaXuZICMm",
-	"Ffve21KvtD3dK+0qdTudXPc5/TXsc/rKupx+Ufub/vp1N71KvU1fVWfTy+9peu/yO5rWaGWK7Li4f+kw",
-	"jAi0MPVO2CDknnBJExpg+VKQdG9TGRIeXpDfJPbjrTY5wi+MheOGMJ4l2/KgefgumXHpB5CVkjWpYHs3",
-	"lAEURmthJmNR6fNsfN6WxIKe3UK1VvNUGeJeoHiGkQLWaKja56tIDp/DXqo2YjUObhdX/NmyYSK9ht3b",
-	"nc6ld1xdAobt92DdNAzUePc5+0o4iy578vpM4yq3aoXWfobLxx1veMybc2rVBEi/KbZoK1nQ1TpDSa9b",
-	"uF6qbFR0JS5VPrrkDq73XkH/1qczXy4zV8QcOF+N3uq+SgJGz+0mNyn5ZSYkkRHlYqiVFC1e+ZGQhQKK",
-	"xsvKFUu6+5097dn57Zkvl/p1Qs5gxT4flbp1FHCqFD2pYNvQjWh6EFpjiSn61RJhRS3gqpg5iuteLO8f",
-	"filSSYUZt9LzfcuBI+s2z+919rFt3Bug/aqLsZHTK4Ul0IBt7qsyEf9tc3WuWEEYzYd9kTTLnEld1eKM",
-	"cXLKgpCPQDvMNObTmt8AQzkSYiS+4OabKxSfsvg22XNmo3ZyOQ2HRezQji83P+sMCR0NZ1hSyTLz9+8y",
-	"BCbrrl2SqPSO2uemPDhwXBm5SMRl3heXNH0DGvOh1DP0WeDZpd35MHwrjE6YdNGOlPk2brndJkfpKuoQ",
-	"HZIRtvrcjSsVuc6SBuzYUEa3YNfd9PuNGcc+gl6/cQht2Z2CYG2nz9105SLdvT1XwMnF3EAcElIHlZil",
-	"QDGHX6YRg7Z9SVOgi4hOpywSUD5mGlCf93kIoKSBBh8YzDi7yGyQNNWdm/EBmzAuW2Wd6JPiSC7WqXfz",
-	"9ZHcLQUWaYOYgtgJk1fFUyZ0QcYrUXR2obErvhfV+o98689++Ve/D9HPm5cuFy3F5DGmCoF9+sl3Xvz3",
-	"v3zx3b8rX9Na8ucGYbOWfLrBdSwoGsLphB1x70jf+LXX8XZI8tXZ8qXXurnSay+/+/cv/uzvPv3pn7/8",
-	"L3/14t//t1/+3v/CcV5865uf/vS/NbbQN+DEuq5fMGdj3MNWpAqybkV4zfHYq+iLrA2QyyzTsegOXoZM",
-	"mb4IlyRWojRnFc5fWjl4g6a4tMC/wF1JzxjUybi4n9R4VAKSRreWdS8xmLrb6bS0GSrw9C8SRolrQajv",
-	"bgglpk5YRNRbhVLSYBZFSqTTo7th4NmLaFWTlF5DSQnefKR3HS32H2ZnIuzpjAYFYFAgLyoVYac+9Hlu",
-	"uNxT5TJZCmYVgqyr5L+Zs78axr7ujqATlm/gW8ho0weQYoNpIK9unSvtKFx9QSgR1ljQhg2Um1nUchlS",
-	"T/NudVtm4cpQSNzcympZPbcMK3PXXvFCKnPCRzZt2LJMWHbzbWnLlnjSEEI3j+cPhyzCGNs0mOLyHq0r",
-	"0T48NsBduQi4hbe4TPrMnMXnxbJaeB0vQ8LM3KtLEjHNrLbBSYz9bQbEYUPM6NYwjE59D8ptlEuXb8FD",
-	"VjgcWC4x28U90M3N0VWhy5SBQ1TIcCrIRRidQSabqe2gFtdyQMV5n52ehIMzJvt8EHLOBlhebMQk6XU6",
-	"PfI1f3B2nwc+Z/fECEMxIkYGQSigzST3iHuLzuT4li4Xcsa4a0pWE1/CXK+3MH6uz9141zNu7dttE9wg",
-	"JswS/MljuvYYHVGTmDgDS6IgbvzIo/mUaVOoBke7z4/QK6M1ulOWjJgvCYGPqtGLJeMCMMhQQzwBGdiX",
-	"9eHo/qAg7VowBaDl25KHfAcVdGRP2HXciq6LFfh8S4/ju6VNPXDD4P+6oubF1AmCmSdO3vrld7/96b/8",
-	"xaeffOdff/DTX373ZxvxXS9o41G+kM9+8b3P/vb3P/vBH336yU+zq8hH9y9s37Go+JZ1FQrbba24wjyc",
-	"zAqrk+O3Yjy6WnYvG2S+wFCQ5CYfZtt6VMiqX6V212yF1hxrVGayNn3pBZlsRLgkpoxTkuYp5S3dEMLi",
-	"x5qTVHEr7uW57ohJgKN4EgJZf2I6cCzqGcW4jOZQTlPfUl200sm1SjxI+iB2sSmBL7EuhCQBo+oxzkg4",
-	"ZbyYAzuEBYKRDrJY9azrMUn94EFA5TCMJid69GRJFi9quh88dnHacDhU22th2FfEpsG8z8WYTqEYq0EG",
-	"QoeSRYmn84YgLnD0Mji5jvYaemrreq/v+EK6xq9oCq8KQsmpkhloFNE5Vme68OU41PEVFoe8gRKMqM+j",
-	"ixpj5TirZqBQK6kSDx0xqfBdIONHiF9VbjorSIeubc8pJ4CzfOa9k9Qq3RAbLMG1QpZYuqCCndfnem8X",
-	"nPzV4n9lsCrjhRByfQm8cKUCliuyxKa1MU1GmIcWDv/+iWPLADEZLOqNmVAvuNBFhBZ+UHOAcKX+ePLa",
-	"cJfeGTSchi++TAdnSj3kXuNgSAPBnMZUv66e7wJb0+N0SxpCl8xqvVncSXnbTaIK7kG19pE2T1CcL1zA",
-	"QNdpJwm34AbBa0CEodKbERNSamq5cPCOP9RtnE5pShU8KFKPfSFmUAhFMTut3Tb1J/gtrrJmRhSSzvvc",
-	"5+c08L1Wm7ynl6X1ZbhxF+PQ3PBEfx7oQCgeyjEWs/EIYAbztsxmK/JYA+CrrKluU/lcR6U0sKuz2AUD",
-	"VqYK71lndsWiIfjnVy8sPM3L0OzSx3lZoaL+UGrKdUMoGldGstdo8zcRI9BfBiE/Z5HARg8TMVreCn82",
-	"hc59g3DGpUsmWJYRY0jtwcDWd/MmZxdK8YOsmZs3HRIGHoThUK5zZuD1PldqUiTfCHzG5T0xwtydZ4Ng",
-	"Jvxz1jpMoksLHoRvRFLeTc+px24T1xdvcg/ORcGpz00nPNMZB+k/LK1NHoXYuvGUDs4cMqUCmZc7sKfU",
-	"huRAaatN9aKQLTMhidiA+edQYveeAY/S8tx7YnRXYYgDoFK33SWnTM2tBmMBRIreEOSrJ/ffJZI9k21y",
-	"RCJ2Hp4xLx79jLEpJnML9hSYli/6PILTUdqqUirxHbUzf8BIU0/2aD5lpNftdCFi1T6sWOuMjzNWUA3c",
-	"oa2reqzPDTwVMNsYGBHXqRGMJaEEN0QyoDkdH8spY3G4goYiUxrJedzD3VrjgVUpjsiLUFehVngnfD4K",
-	"2JP+rNPZHVD4j/l0ip9cp7hXCQmHJkpZv6D9YPFrKedcKjZXv4D0TD9/uFqjajKhAQSyeCR9h3RwCLrD",
-	"YtBQgjtWk9krSp8pyBp9Xpihnr9EltMN8QzAhNpDaszbhznvnJXR3u11uiX2gjesgRSJfvUxI6fUeyMF",
-	"7hR/GWR+agzGFBXLbm/3SSLZDHRv3A6oIymwrtSgBPj6A3XWi5ejsX4DC1q99nJuUXiVrDCSTUPntlnM",
-	"iRptKxBCSq+44ZONlilaBCwccnMnB8zMNLm2fLmmMbGlRJkLb217b/92yhqwBcjWzA1cZhvLyjGFhrEt",
-	"XqF6nVfezlHDrUfJLKZ1ZdEyGW5URAEV54jZF1i4yHJ+TJoijCTzWg4pZb5Z7lbAb5cH5eTp6KKgnFT0",
-	"ScxuUxywBGW2EY2zYpPIUvpY1iMyi+EkTQALRYPaYNh8bPqTJUFBKRKYM2yCDGsUJyOloimzjGQZGq3v",
-	"XuOjfkMJ6f3GQb/x6c+//+JHP//Vz/4obrD/8ns/ePlP3/7sx//p5T9/6+Xv/rjfeJ68rH3VarvYqA6b",
-	"43dv73Xu3NnvddT/7CYMYEl9yGiyYDF6KwoncJSKRAzOM9F+gnEv20efYd2n3DzqBxa9hbl3jYPGWMqp",
-	"OLh1S5OR9iCc3KLnVNKo/eF01DAvvOsPzjimq7z42fc//eQP4l8e2AZe9eVT/d/onEUGsBMx6vZ2zWqF",
-	"8MPEhW/Mur3VbLhrOZILuUnTKB22vos6GPeIobfFJvRyTKMSI9+0ef2x06BS0sGYeZD7Buc+WMRAM9io",
-	"PwBCvvzzf37xrX9UCPmPf/PZP/7Nr372u3Uw8DZiRr4diIWJ2pq/ABUTvCvAzsIJq6NirwwXX37vj1/8",
-	"9V8vxMVeFhfxkwXWcoR01jy2yyYiC4+wiJhod9CDmRgf60Rij4lB40AtD7Hq059+U6/tL/4RF9ZIJvLv",
-	"n3yZeiP2BopQGkv8+ydqxBN0BKnn1HWkQQIx6csAzi8e8/k1ZVvHO5WTMCuaL8dhoLtIGWLlENuMt3pF",
-	"Y+oRmpKmbggy9oUMo7lt4hSjOo2EldCQMmtOaHSmrpp4QsWTCPB8aZ0g9U56z8QV7Klwi+yahAqixj3M",
-	"2ahuCOKOKVyuE/bU1R1MKDri+jzyBYurKAY0GkFMjOm34EuC6egjJe154QXPN5RIgh+rVhnq9Tod8hVc",
-	"00M2YP5UOqYnmc8LrGymCVdSOsi2OCkNgDQhUR17TVAPrNT4uMfO/QETmFQVR4IW2N1yBjDBnpJTNg9N",
-	"2+Q0UCf02Ql76iw3lNFBYfUjp88zMn12kqoZ7SnjYZmxS2HTPTESR0hmr4ChCyB7D6C4oslE3YbGwQd3",
-	"7jxev8hPeQ2a2uvpPt5y8ablFq56K9ma7ahsGcXFJUsNR+pGP7oI1zwVp/f4Umom3UvdtO0bUcruUZn9",
-	"RMHjgKAObZE3pGekt5ImvXIFp0ysk5VxmqnbZKLqJ3QeV2+yyelVsXZcvk2h6HZcSoHHDJ5fVn1HGp1Z",
-	"PkEUe1YS1XJSGrooF7ucY2kHH04JaIRKENEKJbQ2OeYZmSXOpkNBXrf8UsMeKjmIGgdW8ojl+0vJWUr8",
-	"sRuC2SaBbP1VHVuc8932uXHeGr+oGkydV01H7gYExG6nS0A/UFMtlQ1PQzlOXK8pGKekPlM8fLHYt6I4",
-	"p03D6Q5mACldoVtHFSwS6vKIVOrctMS9pM2s8ct3d4uFQPz9Kjg6wRB+Ajid71+6t3/bbj4GQEwsvYZl",
-	"QFUsRAk/ss98Rf+KUZzXlyTXFd3Kok5ruyV5eDIbjNcSsBsHd+68ciEyD5CaEqRaw26naxpjIl3x1oHK",
-	"mieEWH3/gr+yNVTm8w8N0biM2MGEJCyVIP067FSxtm65aEsuqECCcjonKVBeDf9Z8UUuc55ZYWQx1YSi",
-	"mAoKSvDnnwdfWYU7m0y9m1VxFp621eRWs8xS2broml6GdG3dukvr7pZmtOuZP+FEUtK1upWLZesTJeYJ",
-	"i9UrYdRjga+IIvElCq7QxNzXxUIDCqrgBA7bONGagjHiPttRX+wMQj4M/IEUrpJMXcv47ZJuuokMWBZd",
-	"tO+7INkmtrgqAX2tQ7JLmj1Ar8GATSWKzBcsCFo4U5+nKqq7pnZpdrLy6L/WIdkjF5EvUToqiv7DDejn",
-	"dTSmFVnd55AxYMV7amDqYE8Snn7IBpI0vXAgbnls4CuAifbE+43h/o5+aUc/LHRJLC2hm3DStj22L1Ph",
-	"o2+FUZ+rP0nTtZQHJet2W8SX6hU35Tkk/Ua73e43noOZW2c9ov9Kezt9FPQNBtwQfe4mXqzk/Tax1ZVu",
-	"d5c0H82nPh+11KzTmRhDk+LA52xH2x08bQHHHR4SEWKW/zxFWiECFdNu7vNgrgNRlSZk61ojJk21sGeW",
-	"qqgAlDp/rehAUQ+KOaKgRAi8IGq31FilaRCYyFg8WZ0cauulviDeLKKnAWtngoYncQEzhKPHJtNQxl0J",
-	"BJ3E7FToBunm+z63RtJpMfEGwStDIiZmgYSwZYRkSAT0XLFXhoBtk/d1vK8v9Xqic2DiZww2ppZunGox",
-	"yuJDN6BYw+DskLjabwgPdBUpgDutZ2vpIRJvmq5EkfLJuX1OdRgafn9DkGkUDv2AHepm1qD73MAI6jM2",
-	"1aKHEki0WqvbUxXdIW+3s4Pj7nC9ih3KvZ0hHbCdWRQU6M/oXizUn0nzYhzGzSxBQYdm4a3S4hhdQHOj",
+	"JtiURtg6Z8zI8V3R5z4nLhoHnmDGJMUkSf3pFD+5RY4Eb7e7o9a443tih3JvB8fZGYypVN+1cv6Q21ho",
+	"wmLQU6rWrPb7f39wtPPv6M7XOzt3Hid/tn/rN3cef9Rxbu8+/zdFJ5m2zJYDEfM98emWApGrNBLwQmXW",
+	"Z62ouWxJrf+rfFEl9QIzsX3kmCcFwcGB6CKphwqe2nZoFwLFutvsmV1o201yEV3SnAio4Z2uOuiSpvAH",
+	"lqXHlBnEcnHa+Yu26x4EXGLTY5xuFISnNHjIBuf3xOj+VLp93uxomzdzSJd4aMaPv+mZP6HGfjiTaBya",
+	"+3zUgoVXrQeeKZy4hVzNh2zkCxnpkmz+hG2iuC46dtITvRUxRtgzybiAqcDhFg4l4+ACa6UM6uiGTOpI",
+	"i6QEa+XA2tqlHTOnvAbA1wgjreQTWSu2NNfpZdE1ZYLxASNN47MldKiIbFxv94Yw7n/M20JG2iqK/Ves",
+	"yVjwF8VpMy6jOZkqUj5l3AqpPiTuB49d0tRl2WZB0EI/tPaDpbqZVfEjLO53sygVTTsLm1SSgFEhwSee",
+	"rLTlKLKSrGpFNNpAcHG8Caf4BKoVg0XZegTd2QuFOMEGUVlV6DhMXoxpxDyCz7YbTpXgZbFSp67qfX/0",
+	"ws1kZfcl2XwNAdJ671p83KL4+Cg8Y7w4iIo9m/oRcL7SxMt3/CGDOgQ6hUOq0VJJmB4b0lkgye3O3uud",
+	"jkNeIx6di1ZFRy+MV4wzX33/0aGp9QEp6WNGXHjeJWOobQOVfd2jmRyHkf91XTTxy4xGLKrSlQfndgrA",
+	"sBCWhVd8urKbdkukYWVjQurOYyvIZMVLAFPv+sNLq939NGJf33c4CkSnWeTL+Ynar85FgPuQ/PWWuZRf",
+	"ff9RcQAJncDlgzZXhZeLoPoH9ydWAZPQL3074QYC4CEwB5cRL3os5XQ5AcDUffcWncnxLYUzTzQBMNPt",
+	"WtOR930uSAhqbWrdLgpCp6Eca/0CM/59NRO+3XAaKJLGVMEwxqn/NaY4I1SCLMvSwgpKNBhqdPExt3AH",
+	"Y0B8Popb0+iQmQCVHyBqprYRPnH04Jic72KcXJK1NqKSXdB5nzfdWxMxeqI/u6iDKZFvnnaxyzETGOYj",
+	"iIz80YhFsHdc+ynzFBF3i2scue0+7+s6k+LACuSkuNGIDVkEki/sAWL02DM6mQZM4ILM6WBFG8Y9qM4P",
+	"qQbYuCfZGTtXN7TPGR2MYb1muUKd6JhFEMI0J54v6EhpSep1Y2ogvpKpB2HkQSyO4gnusx01+84g5MPA",
+	"H0jhqmGoJJz56uph+kOfNyPdCI2chp6PfTkQXGIcXvBYNw05c0jSDdcxmYxJoO/Rg2OHTEIhdeADKMex",
+	"2tgivujzjIYAaRaxmgAgm9DojHlq+ebZA6jC4hI8TV26BJaA5MwhmnBC52J9AHB0v/Eb5E1NbPv8TUAO",
+	"gKwviPvg/skj13S3g6ODgF2o9QWViAW5efMrjx49IL1O5+ZNeBKDOTUJ6jcOiM+lQ/qaFKkvkGrp7+4G",
+	"Mv2dIunqm4/a7fbz5y7EkCHOns6Ez5kQJJzJQThhh7qlU0S5mIaR7PMh9YOZ0nebMx6FM0nV3ZlSOXZ0",
+	"pLG6NKAd+19nJPAnvnTMbfPCC95SvAapLoFtocjPRLvPd4irN+WSjq6Gqgm1NqXABnVcKuPEtai6e0go",
+	"n+uRoWi2j9G/4ZC4b5ph7WH6nBBB58Km/A7hdGJilKELijrM47uESoKCVdPtN2SI3Br45p07d4gXYiAy",
+	"Yc98IfsNtxVv526gC7FZ7VWQl0EbQ9QPBzSKFNJDzwz1BDA4E2m7Q1x1ZGbfCerdEMRF4n9/ipT/LjyH",
+	"LAhCgN2PoIAaYChxQUh3WxgJb0ZRg1KpjRcmirStoPMmrEKJC35cYo6HejVt8gaEb8MNnQUeoYEIdeiR",
+	"VchILz3huVYDHKJUBUF8ieBSNFbRpKRllCEiOIYimKBVJz32HGM4VRq22yYnAxrQuLENZLcoWQcBgslY",
+	"NLigc6G2p9vjOOTrLArJOQ1mcASDYOYxz65zd76LkYQK+hPSdC0d54CAjuMSCf0qQzr1dxT2jRgnImyZ",
+	"+68YIONSs4M+t3lopPUujZ157irpGdJZLXm6KBS6cWa1unhNN4TFdnu7LqJ+ADY7ReyA9kDQuVYPWm2C",
+	"dEhfF0WNsHS8XMzpHSyVrOV/ZNZ9jnrAgRZEPryQWTFkF+24i8SXgrc6rcOMqGAaGhnF48LninAcGWxz",
+	"yIQGSjhW5zcMI+iChAoFXGSFDXTAPFScsFuDVqIgcQ+9bB7j2rw6YlIQTZNIt9PpwXlCdoyxViNSKfbm",
+	"j2ZqmlgFc/0JPOm2DpFnAnFAyMJpShphqt8IW3b5kV6LeiSNI3q/gX/GTHM1FgjWJvfVMQOLE2RCNWNx",
+	"b00opyMW3brpwh4HEq485XjeasgDQgkP+Q4Gyl6MQ8H6HDAJ4vdSz+oS2Z4CCUT7kJh+hBFpukkbVdch",
+	"rhUPpD7GNvJ2u91CiHY7nV1zM36HBr6nbwXipLaxKyQ+xx8Vox5RJcVhPoIXDmaAzqdsGKorTbCNQ0Si",
+	"GRcHCRIAR3XIRRQqkj6fMuEYVOlz1wj0rqYXjk7BPL6ryZARAoyJ5oB0XUfxxp1wuBNRHidXIn+a8TOu",
+	"ZBXGZxNDTkZM9rmFQd0cg2mTr7E5YtGEysFYVySfsiBgHlES12E88pl5Ukd2270JFQ+K6c2xp6jN0GeR",
+	"cMBSLpx0HTBFb+0oQIXJB9XcS7GkLC/C5BYIKPlgepbqd3QUhX7Twbwdkm6lph9FNDFzALYay67aebqI",
+	"GXALf6LTa8EHcPPmxA8CXxtCbt5U9x5YkYuRYuAYtZ0vQGwhcTr3U/PmTWscCszC51YTyDizwpsZHura",
+	"ZaUU3p/OIn5X/4wdXTN2DSB08Beyv3dT5fHUxhC5ECGS+ZtQILPb67xOMNjOId3dzq4mWd199eN+d99k",
+	"n/S6na5O8nTURqCyZsSoh36fqdS7ieg5C8oLzAKFsAQRGucLxRhBJXGtcHQXZIhM8o0SnvoNfbZWqoqW",
+	"gHX2HoylT385sqTEf41isGpF57Vkm8qYMeYzNcxhHCGdWmeyMqWYleM0wC6eTM2M8+ncTPKm0qNsgc3S",
+	"VjWVUSvJlc01WheMfzEOjZMOZZBYrdBqXp/rHHXthtKqlNECUXBAwq4uOVM0z4/zz06DcHCWyhEEgV8r",
+	"pucsOqXSn5DmhSJGfR4/hakURtAwdBtVMj1JvBQfdq6VLqWSKsFbhK1DLYIY4TBe8pieg+yioXXOYr7k",
+	"Gc0ZRjvUsnL8otkpCvp4ZkoiwwPbwS9EMBvpE9RnZLiOHseI5H3uPtvB9Bz3IEaa47v6PiC/xlRDk8hD",
+	"mjHnBzoGXSTUx0PtydaqDQ/161QSGkAp40fo6kemqSQ5zT/39m+bP197/Y75886dO7GHyQiRzGsZGqzf",
+	"h7/tR5HSea0+B5FKCUTjMPAA2UCQCaMJ5QNGxMyXiilNBWhHERNjtboY+QDuCrSiz08YI7GWobWtLPZb",
+	"+A5vKTwfUG40D3XRnu2wKAIBWrhtxS/vkOa7oTxWR6I4PvNaSszpc6WdoigFWl88BYhxWt8EKhKrZr4Z",
+	"Q007Z3hVfKGd4VOAifHkRVYuhK6I1Ti+Z8YFq8vRg2Nbk0ksSa2G01DkSLvf2p12B6vLMk6nfuOgsdvu",
+	"tHcbEL0wBptggS4ARuywqDGZ8dJo5TYiEyUBgUco5sx+ZIIWBGkaAYwYceewOFoBm47HSuphn6diFYoa",
+	"g2NP0lToQnEMgpF1JekYNMfur6dK4kGzkcFfrAmMijvUM+/zmzffgBt4cPOmkX7tUuYZtegwvllt9WqK",
+	"raoR1ODwCyAwfIUCIr4P0umh5lBK8w8Us5zbK+x2Oq9ZTyi0VuT/QrEWJeMh4sR4dOw1Dhq2hw0OP6IT",
+	"JsFp+EGxlTx55Nb9eKi7jeeP0RTNhPxy6M11Akyck5x0rLr1oe6mYUgj/B1FaoU73gyfs1qfidlkQqO5",
+	"bXfWG8Sd+RxQDo6srZBcSbi2Q7URa6Cxj1Ltzfg/Gpp8NZ47RV8+fl7ozsUF7+7AEZ3E/pnMYvHk4rsO",
+	"gjSxy3cXL5iH8tGYnaT9qmrNSVBE45d//O1Pf/rniQem6pJfg4CrN5XOJ9Ir1sQdOHAOuepA1lrli599",
+	"/9NP/iC7SvVC2SrNlI8uwvTyEgpjBHyhbm7IB6zO4tizxkGjYYW2gJNBHNy6ZWyjg3Byi55TSaNe+8Pp",
+	"qGHHojRefu+PX/z1X2c3tLd/G9CnzuC7+cHrn6kSZ9JgOtFikENSlNsIErVB9fIP/r8X/+M/vfjv//nl",
+	"P/xTxZ3lN7YQDcAlBTy6ikPPjqF4nvZ/xRiEwh2gd6/T2RwpigEXOxLVk4l3D2H3Qfdxe5YYYl97/Y66",
+	"UjY1btSiKYWz7lqzajLjC2QYB5mTTyxoxb7iRh1yUbiY13Ig6KRAUEpVGpVoQDyndvrantyODQcU1hvr",
+	"XxVEoNRdqTr3qtgspvhuWqwyDppDS8XFQiEpT27j4IPHTgGtRDKppEU6gtxXJdI1HkNarBFosUBP1wGk",
+	"gsPc73Qeq9Gzhr5y6e9YiBkDxe39R6T5lZPe/m205sdSXsiJm4QIuA7a0PCZIhNEWcBIn9/nRr+ZxnZA",
+	"pezqwQ+IL8QMWttC+qCSDSIm/UirQtOInfvhTCT21bjuS1z9VbOVPm+CTI0OP5BifQlW0W6n02s5qPSV",
+	"1EOdMm7sB6iFSrD26tAYQbBHGGn2Op1en3/NH5xhKN09MXLQjTQIQqEUCx6SgEpUHLiuGmNPFc+htqt3",
+	"NWVctAkEP4C/AbTZPjc7FEryneMZbEGUVXsiqS2ZHs7pirF5wGBPndPwnLWWy8LG/KgpTbfT2TvMWcvV",
+	"16+TZqzV+gIQBDzB0g/6PLFKm3SWJ+o9t1UmLj/Svv9XJSuD0v7IXMi0xGkZ/NGCDoZtXxp0j3H9gs5J",
+	"M0b4bschYBpopWieHa/U7Tjl8gKwdG1dWJG5peZyFsrCaQFiwWx7OxpFFKnNC7t37twhF1SQrKmiHAbL",
+	"QKBHXbio13diBM0vSQkLakkJDsPtjlHUQtDSVe5XWSUqPCvxScSkInmyNqzgAOtxzDi6bivCX/puZZl/",
+	"USykZlAmRKnB5l8dn7498O/7Xz1+7+vH3Xf9Y3HMH+4P3ji+fXw2/be/88ZX77Tb7cZqQsxmRUQ8ybXk",
+	"w9wVK1zKXkZAtGIUYlOXuX2H8d+K2yL65y1RmLJU56IVLuz1zMJsiT1++zCp3AP1ksCaWsw1Etdfhtus",
+	"e9nKJdJLRcqV7mpF0VYJHCKJH14s4b7NZAzkZhCOiM9b9eTcPQfOPxZ2bXfNrRGTT2gQPLG/FOXy76NM",
+	"tJdIu5vJmIoDArFrVhUdhd6m+J92oyhx0lSE8rmDr6AbCHoW9nkYAX+gppx4OHSAvZdWztFSKp+n/VG+",
+	"tGUFHb6VhoFgMr1/1yFTnyuxFi6fFlNP5yCeCpn0VOPsQn2Gp9rkhEnp85Hhs4LJPh/Tc6ZNwlrSF6TZ",
+	"cTBqxYFaHy0tmD6gIwYSoJvE17lk6g/O0NYc1zeWGF7X7XRI001q9Lrk//+DH6pvW4dxuJ4vkwJ0Onyp",
+	"zzEJ0gwHw4iQhIGnC0LqgCQINgdL8BljU3IRRmdKTFaazGyq5Fz1ZgpurTZxoVqy2+c6VgpdqBBNmEIb",
+	"iFNT5AWqNIMI/A4b6phBgIJxCxqfDwnYUDqAFFqlAPdDqP0M6nvPFxNfCEXQJZ3HpggKng7AJtnn8PQk",
+	"nDAuD4g7oc9O2FPXIS6e7T0xSn040ZXatGV9xpVmD71DXCJkOFWnoVYYMHrOchpG+nL4UrBgiFEvpszc",
+	"Igt5TigfMXkUBKniQa9SPA+CFLtJFcVJi63owLO+XcjzQYfLsdmqw+/t3y4avjI9fzsP5O1JYRkQGk6X",
+	"ocYffJTpgtpoOA07vgGYWLbgdkMHk2hQPUmAYz+JVdC6TmzShVt3pGuIdqwKm+rHMYUmlSfsaeOg5zR8",
+	"cU+M7jKsYqvTjdS3D4B6mlqsvngQ+edUYiky81R8xcz7mHPagSxjM8HE5/BnB9pd5p4sxgksVWkSMzsl",
+	"JuxVIIpxCMa7WwjJ3SqQtEawIbq7HKLJFyuBdH8jIO1ZIAUiAkS/cdBbT9Yvvvdlkr61UNv2qmRsu8gn",
+	"nrgOpE7EWzrHGBw7zO5GumR18XLXoyOVJMR2WhhJ3PaTnKj4kZF8P3iscNpkt3zw+HlKiHwHmhoEQZYJ",
+	"mw46lkCZLX1XVHa7SNTsobxZLmWuLGGGwwwfxegSn0O0k3VBhQtJtkY4ai2W4vpci3GHEPIRixljCqEh",
+	"YjYYpyVJiImLGBFn/nSK3SQKJBQdlXOh5d4LKvrclhEcHUzmVpDD3UsQKK6KNLGYCGQOGjLzirnbY2dd",
+	"ScFphJxtf/YSMagOfbkcIeVzRZ7zh3ctU12STPV4Fe6/Brq/Il76NpNEhBP2qnipqM5LT5gUWF8d7CvA",
+	"oxQ31YVuXUcbQ7XZQv2UqkWcxn4XFW07D8TnfZ56xY3bvTVDU3ZDJwOBIw4TV+YwSNII4yKi0ymL4jQA",
+	"Cp2s/SRjq8/xpxYmgqbYchReKMKioyrRbZhh5pyROZMOOYUExmCuw9tTw5hX+vyUBaEChwwPCE3ZsapV",
+	"f8JI/JYd5KwdqFYI25SxyMnbOHxBqBJMYpOXjl8ticRPl44mRwAMtD4FTArj4URSmq0z7WZJlpUtgpmq",
+	"0MEeIzoTKJg6R0jCXKDVpwzySLlVDh9CRDP18MGoDFIY5q6CzTsjxLntBD8PbFuXo6QyDBQVObmoGL+1",
+	"gATmrZmY0SCYE/cDZD2P3VZKcDq0xjDNAig0mpyTcNjn2TzXckELA+h9YYeo3hCku9vppFI+3oAaRYYp",
+	"mpaWvoxjsnV7iT6P2A4cIcJriWjtZvzJ1ErHSYNabV9fTgzVNTnFJgJA0aPDdCaSklwT8qHg1+fww8U4",
+	"NFtJwJbPDm5SxCr1eDprM878a5n8pJy4Kq6OuOqF74YSjn+ejd7DYl7S9B+5IYy9WOQrfJFmwlZJL+2U",
+	"zpZVX26NAHHjxU9+9OnPv/vL//3DrNJu11n/IGbsj2sb6Lo7cj5l93wBUZ6lgnLhkmuIT7tZoWdT66+i",
+	"Y9RbfMY8U3mhpQrI1Odbg2s3L0wW2MfWA3Vlqe7kspSYzH3dTKTd0vtQFj5ZKmVBA5zdbCB1hmwXH7Yi",
+	"rRabdiDfknRbGzW6aaw4WE2lw6p8qyh12QuxxrGtgZvrhi5W1DC0YJDim0ZI34J2gUmMt6jnPYEmueX6",
+	"RNr6BA+jPuVa3XXdgzjFmkM0pP0b5BuZ0iPqzs6JDFHUwmUooYGHUZ+D99GqkpowURlmzGDNbrez22qT",
+	"I46SBHgpYTQx9qcQg8im0s7VPd9tbcq01u11XiOQxnrkeZjxmB4JrkFzMgukv6PTH8WcD7ArEqT+MS8W",
+	"/uEuhYGXDQpMA5E9ndEg63rXwtpAGidtSm7LBxJiGGGfm2Dl+Dh1gk2RAEY9D7b6CgUvgFiOXqVaTMdx",
+	"X4kBZsu+ybLp17ZELos9yk98586dze33tR2NHV9GPC2O47Mi3kNuOMMNkWBUSqxdF1brihxHGoe3JmoU",
+	"Y+gGBI1LN8EW1a3YcJCchQ0l1XyWZG3kEbRS5kYeb5Eca4w1RfnKAm9XwLZLEh6OPM9k9+tQ9HhTluyA",
+	"7HEFqcHEk71WKD/oYRcYJLknEl5v3SRd8MaqZAKc1FR6sqpe8FAy4kbs6T0xctvkSAkRkAUBDWyxoBiE",
+	"OcUJEPY0EAUEhb2Yh9kDVvoEGL3CwDM2xYgJBpWpptg5t0BosBdcR2bYJVgW48haW3rDUBQiTM2QFQrs",
+	"yY1MkAxQRyCwXmsq6cseumUSDvRd0aIV6XbV+NabYypSUkRqfUpGg/jSGTfw7/M6CADEAGbdLxFNEKJX",
+	"ILlXoUGKEiW7yrhUniJFevGH33/5rT/77D/81xc/+R/qloYbF1XSXFupi7AZKLhlsWzTfrPyyl9+689e",
+	"/uWP47THzMrj4PvNSDvLFvPpz7//4kc/zy8jzlSoDsBup2tYC6JVSQ4x1B0yEIXqZqlLUguWL775nRd/",
+	"+P1PP/nGy7//QX4T2i5TbxO7O6cFjHG9Q11pIfs7moYWgvGGIIxGga+VQosgWrwaTMuGdM+ZrAXbz378",
+	"k3/9xl999ov/8Okn3/j0k29XRdXSXS2KZ084YWHySB3o/+pnf/TZj3/y8if/ghTi009++uJHP3/xJ9+u",
+	"cyq1hBXT1m/LOcc5CllmKYtLPYJPxvOHQxYhq0jASJp6q5u1dVkTXFXpeUkhzAWzFdO3ggm7ubzvCmRv",
+	"4cTFNMmeMWtxVLNkhQu9EjSjFMiTkO+G7dIXwyFFmQqXs18EAL3hMeQo6BGK1pHQsENyQX2ZlCQCUlY5",
+	"XeZuXG8pU/8JvKK6yhOgW0x9VkrrXlPZMfTjsrQdY0KkoPYMjQRYpOcs1WoUqgP2wZmX6zdPDLwXWEpt",
+	"OR7LCKNDHfHERpBwmJJ6D4iLxRQfMjELpEu6uqarIE2ow3nKdO0llMLDoS4WDUTGIS71PKxV7ZJeyyE7",
+	"XRKxIVT4NSObGr5gFdWar7WivJJjKQeYTaK277GoVV3lwT0cKNWnm1d9jqbTKDxnOYUHQw3i6XUIZ7fX",
+	"2etzPYgxuirYtMlD2CpM08tP85B9yAZy6TRZB3pNk6q6kTUUmz7vdjq3D7OngJqqpjKx2NPtdvYWaj8P",
+	"DWq+wrwQOOoSpUOjciL32YhXQUqKMTgW93/1sz+KJVX75mAziCpC0hJ9ZHeHh/Khwfl8KrreAYeigeif",
+	"0FWYfYkhO2vsceVNLVEPayhZaFHeyKKWQPr2Dg+t67p4WWg13v6yup09Iyl9BUb3SlA7e1c3guO5Pe2s",
+	"vSlkB8Wb0KzCiCx11p4/j08/+c5n//DDz378zY1vYjWJRNHF7aVyxVRvsyb/LO1ZqrakdAJ1psVKC8jO",
+	"Vu1QiFqKdMMOmw+BKgM4TfxNp8hnVKyaxv9F5MKe8bYNHWihASAptUIbm4MW3WPMrEEeCvWIvfQ6Fs6v",
+	"dIxk/kJhoLSmlLner072x5t2WToAMltILldbL/QvrKoTKOyBo8uqAx4LmGRLPR4P2SQ8Z0LJf+pBIwHG",
+	"Rej1So3PKeXSb5Mjkap7rZu9qIl1d42dCzo/QHdHKqYGxtMX3/TC3FzAw74Wre/CUow4be8PBOp0kIZp",
+	"RXCA7QSE72G99LVE7cy0cQBqHEzS55koiS40EcgJ0AjVK+JBKLNU2ZtNMciqvnPk0SsJhbmZNxho0O30",
+	"FJ8rMkQVTLyRcAF1SOpmvhXf381Bed0IhbsWLn5us7rA4PVKjKL2+a1iGC3FRZuX94rjCTLUhywu3lWK",
+	"gpfBsNNYdkm8GifdgKWul2PIIyYxfvEJxDqUcuT7VikVk1ojksSXjJ3ZIWHgxTVenLjxBGS8k0E447JN",
+	"soW6feC0cQuLpZGHsw3m80K0yTsY7XE1uVhS3UZ/Yli/BkupxeVsGge9zvOyOnib4WprrCTvUjZVAQtX",
+	"AtjzgI7YdiGxgZziGH+uGOeZrcF0ilKJk6iorVZ9q8R3irHDJC7DSnXGsrHtAz9IYud0J87tVeV2GgmJ",
+	"axx0b+917tzZ3+10rAhb3Y6qwJ5VIjcldUO6284ctpC6do024BUpsr9eFY48Am4qLK+II2qPFYTa12SM",
+	"eSVakJs3TQG3mzfJ6dzqLmaXQitmk32e8mwJlwz9AOrcn86hDSUjzY5xkTmx30vx4NiJ5bUOdZMwxSMx",
+	"0xi7udAg0J0tsNjZGYOCZzdvurEgrbiZiJt9DujUV4t7C3tVUeh3WNBzsKAHxkYZduKlmn9R2faGPRSX",
+	"x7Y1Mj4K75XYy5OOOqlr4kudeb4gYil1FxoHH3QeO5uH8QaKoWXw8+qKBVVs3UvFAvsYr4BkkEHAnGyQ",
+	"pm1ALgoYda+j/pfw6mEUTt6q3t9CPf5uQY+LVdxXHfNFXG9Et46MB1opFO6tGk1OZPhuQZuTInfUJUoo",
+	"uVv2quWUIu4P7FaG+UInW5NbVpFYhFUDwk309yQhcJEqf4QDTilWqiCMe32ODdKghzQKH2Bet1oe0MAU",
+	"Pm3bJmk3biydLKew95fui/3Mbee7fvmclNoSkmCwG3HrPh0WRondjxPbobYuQ5L59bI9rBzLfolCDBXy",
+	"0Zi9yb3iEHYlqYTc3J5DvAC92NQHVXM0dmNbTj8ISDddD790M72NGjIWx11n6EZx5f5tmFxWoPSfVwtL",
+	"jWJty2OBL02KSt2AnBClF4pWlA/WZPp1UXRBvfv0ulLWn66zSM5LOBAMs/kGcFu29qx8n66Mccfg/mr+",
+	"jSKBSLHnzVtzlER3NS05W5RTTlgw/DWwunxuBZaJz1mxqILmFuzwbYdN6QYTC+0r65lXtuZvKUDGL7hc",
+	"cMVMLAbbStjv1bWtVAh/t00tZr23cb1Zs0tCG34NrS+Fl/AqWmB0ZQdIatuW+QWjUurVgpLQgT9dpSgc",
+	"DiEDIikDs7kIxNex5JIdgFil6NL68YapHWpSmCse0u10bhfJHgjZV11B6dezlNHtHR7Koiox+Xk3Eu3n",
+	"NGa8Xq2qywovfJhg4RetZvzVL1hUioZlCQsZz1bdQkXlaHgZMYYpVLukEEOc03DKONB+K1WQbueYp0gM",
+	"PBGb0OhscXV23akZKvkTfIE0aeBT0cpwtDPGpgLbSKdi3g+J22/0Gy4ZBIxGxeEKK7PZ28Q4GNXKTrAY",
+	"Uo3yhnpHvjB7bK2fWyvtAkS9kjLR9rK/KOH8EC8MGNX47Bu/+/J7v9hsaZ1aAf7WWnTU2CsL+V9rKYLJ",
+	"h/E13cDBoELzq59968Wf/tGnP/32r372B42tFE228fuaiX+BUwSKEfSSyh+nseyS+DdwmYR3QPuJDWYL",
+	"QLn8WwPKByx4MplJhgX0y9n0m1yr9xfjMGA72LBDvUiarpBUzoRLOnnPelz/n8CFAHarvwBUr8KA97v7",
+	"5G31yhuw3HszrevGY2e4KQiIarZbeJvSXBQn73Y6+4caCXWfkW6v0z20FuzbnVS7vWImO4iXBCu8AkyW",
+	"hxKNyvZNKei5WJtr7hv68rbBlLLhVyg01+t01crvMbQ81136wtyHXqe3E59k/bEXaLYK/48yzUvXGbMy",
+	"VXojjXZb532FSLXIUm50NV3jHCqKAgHg1n1XVM0ACSyGA8rVlUTALsuzX4CP9srsslX6bIjB0urMrhw/",
+	"k7l6uRphKV4XtzNaec/liGwvopfdcDIfZHUxxhPCVqotF6H2ZfDbHGZfEr99D+FPkb8hyCxOi59XUpH3",
+	"HcAMOJll/PfJJEawJWwYVmtF+GG7JcO7mq76/U3TtLvTapMTOmEkUnuLZgEThAri6mXk5ne3xMd3kY/j",
+	"LarBzWkQhBdYkL+EkydgEJvn6vrWf354+zpB8aux+/VTHWpJAMXJWfWmqyEUrLc7JKbbnGNV6orA/mJK",
+	"D3j/xeddhNCa+RJJ4goJDa9aYjA4fdlyg9aIDavYsuAAERjLdPY34CmhhJowOotFA/gvdLokvbhRaRiR",
+	"jo4867XgtnkQD5euXuOxIZ0F8sCyYbWcOAXAtOwUxMU/3jMdKJsgePQ6rTgwAK6wIC78N/Pc7c4hoVDR",
+	"kgpzj4k/BOzHegTQiDJiuhEq0oYRkwIFnG6ncwgP+nxkEQ+f59YVRtkV+IKMaTQJmBBYrKfP03kF6r63",
+	"MCDQmyH9YwIjAknIBwyXJFh0ziIygYAAtYSkU+iMw+D6Cz4M2+anPvcFdhBtWz+7hAYiJEJtz7XbnroO",
+	"cX0uo9CbDcxnk0rhQB4FJlRwxrzfYVHyXipD1Mf1CRlGzEMccQyc3lC7cuOWlDmpkPK59i9Z8qAP1hdR",
+	"ZNPkSgZNeThopn9TmejY6WoTkO5vawuMpImhcD73pU8DjTG53lEW2oearVBOOgoHeg6ZhBHDb7qdTifG",
+	"Ot09gvCQ7+A+OJ1A7Vq9C0QtEEz7HPo6oHCKAziGVVkP7h0WnX1c10zSM8ZLW0/hxX/VtibY1Lt0wsR9",
+	"tauCYqCw60FMfxLVAaiKFmWcOAl5HAqmBfrju6n4Rft2YvhiDLtSQQr+fBdjq/71B//rl3/9D7/8l983",
+	"32P7x57TyF4L7A2aIhCm7SOKykbSrNjdfmFwZ+xUUAO9FUb3FTIViIj2NvWOXnzzP7740+9gZ1N7R4sW",
+	"/3jzkSulgnrBkl/+4TdefvfHn/70hy//6XfrLdyJfXCPV2jbpbHjEQVGvnCli3DoxZ/8v9Av4b/WBPqG",
+	"EnpsZm+yebAEdTq5V9fEFgnLay26SklD08ydWpwpgXaCVPRm9aN2GjbDahw0PvvFf3n5lz9G6GZfLYNt",
+	"oi0tgHIN+TEhqdsri5onmLlA29QZQG4DXjFTGKuzMNkFfrIyURLqky+HYg5lNbqZOcGG0wjC8AzXisvv",
+	"mIMD+QF6GBcQW6dhCzM4kv3Ne1Mv3mwn85OVJV3mjEanVOOg83zNZnOlFHprrl885pht2l5gGLuaG3ih",
+	"opl2BKeuGXa1Xa0NXSnBLWtClxOEEr3T6ksHMtEKeWYZyrkgySx1+RZcs6X3Jk//UlehV8qIN5gOlqJo",
+	"lfTgtqVtaIWAswttj121f28Ki4tV4not9lD31WaIZcrvXW2tECmzuHFV91oHhIenoTeHXrzQZleGxJcO",
+	"+TD0IZUmjEynZl+CpqNUhEOI5TbawYDyPsdMYEjxUL+NfaVKzdvkfSXbulhRFe+iSxTOovkeTTimQC1o",
+	"eGwylT7zSFNpbdbi9NBLnevVbPBakbobG8GLVCmjvYBp4JQNlXJkNk0jiEoIz1muP68hcZZSVGitN/d6",
+	"uSVeP/GqFR69jDTftk5Wt7x31vQoWwbTAjlh5flWt/RXmXMlb3/PVAu/W2iaTM+L5rJLcazftfBte134",
+	"i7BpQ1Xy83hTxdCeureWXdmqjY+/KfFEL/+K+eeXYNRCY3dG3Fhs6F4Rly6rtKw+HLpxF3bOCD1iUnuN",
+	"LYSvmY8NzDaV2yVDXLmwheXwggvgboq1+QKSrJuxzCwYM+mw8OoN0XL6fEECd2xevStcwmkUhReWmCBI",
+	"M5OSfUBoEOglT1qHJJP33ecrJH7n8r5hklY700xXxC8rPaDPddEbhW5U+qd+4Ms5aeK3NxKXvjqbiA3O",
+	"8wf0ji+kq4v6WRBGe/ohuRgzjjZo4ss+h36DpyyluKD92vrGF7bYUWIibsIpATnRUNaG4sy5tqpntadC",
+	"6MG4rA3Y9uJiEqKEkNRUMFEK2tD2I7FOOwV2XW3j5jYGqRtSkmQPl/8oDf0rHkiQEAttHKqTL76FMINk",
+	"PWAGXHc9pYJJUf/DMpCsW7VwKzn0Rbj2BfPto74ka2TPry6FiIOackgRAqXsC6kkemOWq2eKXmZezRob",
+	"8na3ThWT2YrlC227nM/PfZkuaKiYvSnds5vJsP9//ueLP/z+i3//o/wGI/Y0W28ZTDGzSyn5fJn598UX",
+	"+FUn4BeKaJawpFMMJ5TTERObEjhLZU3E8JpiprFdhEPLEd9EuqMFROipiVEJ+oN56XSOMJD+hLUygO3z",
+	"I/ANoyznnrH5RRh5Jk/RjHAxDgW2WDi+q4QOn+sECoODRFFe6kPNXCUBgjiZlv4o9/rcH/EwUnIkTbdE",
+	"yotdVpBQfFarSVZFBpy08JcLuFwkDKFSfyXkoLohjlsSPFaIflxvJaXZEsUV+BEbgeQVLkYjPVLgqyEF",
+	"JUi2ZQHoi5WEEItXi4MnFzdqMO9Crb7p9B7lIxa9w85ZgFyzBqu2/ctZrFsiX3TxY6ETx4qNR9diQeWh",
+	"BaX9ojBgej/dWBBJB1WsvfNena0nS7Mh0FsNAnExomoQ6HWKApcToal3KUKTfd9fffVDbYSKb9G6IpEO",
+	"BC0TicQTX4vBZc0XsW4zyAFg2TEGGB6Hk4SRx6I2SbxCRrgDZ496n3kYrZW40AptPXSmZCcJYZGetvwY",
+	"m8kwjCa6Up0g09lp4OtSRJUMPHxuAsSIHFOZIZtLjTBYQPTqixxpW4NjWT42WB/YwpvC+sDFdo8NlP1N",
+	"juKLwpjzoL6rH0nKkuti5DyMgxAgqCN7Ek3LoYtieyqAQW+ytTiAIWa868UPJehVjW2VhYWtY8yoESu2",
+	"PAipzBhySUFIjy+FD+qbVTPmQ7hWBxdEyFU54NtM6hFu2AS/ZvRHofqvhBnmaStAPfVfM7OcZ8USh5uL",
+	"tPxivshD2eeYj5AvNpSaqma13jVKA5VwwK8C7ABFrnSd31y9T/QebEndXV4NKLOadc0AKzRH3ApENtAP",
+	"KYNRV6z6TqajfnlPpJJWiaAIZwr24s2/Iq3/F6vgeqnXgsBVFAQuz5+Qu6OvWjXOew2gs89mfAZ7OaEh",
+	"F5tiaFG55HAEfer05tGflyqxHg7TrF2GiUPhIB0X4pIuUJR0Zzwu+zzOhrTiQUTbvO3dEyOXNMWUBYFR",
+	"uim5edO7edNJdWZsKeidsWlcDtNeKBVK7IhbFKgxt1HUAd0TB6S739FFmiz/1ZHxXWiHUQwCdLD0eXe/",
+	"2yF4V9/kkkWZWNTufucOMVf53FcjQXhKdq8DOmFY4pJyAsYx+L7V7vOHAFxY3+3c+h6yD9mgaH1rFJRK",
+	"LQzWlMKXbqdzO45/7fO4LWK329mrXaZilNuPRu9XmBkIR75YgkF5rJAplJRu97Sf+O//5rNf/DH6iVcM",
+	"q83HKmxueRuNvK22LBRIay+rQpFoC62qyMSbAdeSWpl7JsTzKzjOhs5xZ92VlZdY2Cpyla4JOcq2oPPy",
+	"r37v00++8/KPf/Tyz//55V/848tv/emLP/vLbXQFKaFu20vSy9OuTUVlX2KIFLKUywiQWsGDuZi2lBX/",
+	"hthUVODy7NWoTSZueHE1lCVExC5cupdeQVYMNK5Va15yQZMgcsPar0RplgKKcBmlWcqv8CVFw6MEqsRY",
+	"hAChuXCmVRLT9rHqOSBJUWQ8OmifKBR5IsNlmWpHnieIi+94cSGSlChMBQkjz+c0zs0ScU0Vh7iJ29cl",
+	"PceMFZdt+RIWZ9H1WtrkfSNE4+AKi/JFQpT2ohU/K9JHkySLHKGiwENonukLLNxy0Od5SJNmsk7Sa2EX",
+	"Tag6MgwjwuhgTDQQtG7IhWTUc+BnKz3FooEyNDK0dk4uVf3cjYVKFWgni1LpTE5lyJmIK6q0DkkYOaDV",
+	"9Hm6xU1kvD+eo6baJUqbz14o0lRQnwKw1BJYy6wBYZWutlMS2GXVlV8h1qtMa+lzdTMOY5UsPlWLRFrj",
+	"FHaKwRcVGj8Kr0Z93XIL34JIDS9TwEDHsUeMCjQ11ZbQ60auFa9DFzNZeR01g9ZWXsTmqvtuDxK3jVhx",
+	"vPxMFq1EV2tZaSWLvP5FLCkpJmLKFEA+jlljqygkYBVo/uvvfeOzH/+kOL573ZiC4yyJ2LInor6JPw2j",
+	"1asrfLFCDREqh4SKs+RZGervyTycAQeeToM5snbN2ZUIoQWqqyBYV7j89pQlLY1yDHF5acc1wk6KSEFR",
+	"TMlWVYOCe3tJOgHODDdQCWIyXLFExV62RiOcb0YTsNC1VP5/lAhYQIMYZFiA9JwkK5gai+pyMeJG7Ok9",
+	"JgQdMddUmshL8D1bdlPjiT6nWKUwqch4iNXwLnzQjop8Hmk5vUwQ1wpvu8+z6kcmh5UUp7CqcU/ufs3K",
+	"TI3N8TcEMXLq8V2MzcAFlWabos6AcRcloRYZaJHeAVnojmiT+wZOB+UCeZ/Xl7+LKmOkRGMQomeJs8A+",
+	"HCDk0ARqPy2J9/lyB8KHZgev0mOgSPyjUAEz3+1YMZRhOONeQppP50QwGg3GAFx9YVLkK51ZVy9sXKel",
+	"4dVakppWO9KkrtS+aGF1Z+929nesBMU8mBGSnqn2YtWgUczQ4N5ykXDRol988zu//PP/+dmPf/LpJ994",
+	"+fc/2LKov0nwrSLg15x/3aCcmBxtz0CevqqbtJJfqnCbuQuF1t/9AtHWEGe4EIWs0jIGH5IL6stylvnr",
+	"LL6ugtOXZTEGjcPIX6tJhvsOIFCpUHjmD86WCYXYv1MQVz1smYXjTp5aKHmUKs0T6a6ffB5yRk5nUstA",
+	"h5bbiAfz2JicVOyO5cHttP7ovK4Fq6/BdpZaSnWBsYy1dEFrEBmazaud61ItpJkJ3XASOMDTWMk5KdIc",
+	"31Snz+MH1BpYMGwtiPuw59xIBxJ16lexo5h1UXjWJUFkpHUXfRIxNJdLDSkszxSnXWQL23ATk8JlrGOS",
+	"W8FMWriG9Q2UtUSnjcNBDbgWALKTf/aL7734k+/88n//8LO//f0tBB98zdy/L1gBFX0zvwDNUVJYcvC5",
+	"aZJSchEuw+Rm4fTlNiE3MgaGaK5eD3ZBQ5QqLUzvzSSzepjmasLutg6y5Q7BxICdSpR4JRj3tL1MkBGT",
+	"in3vbalX2p7ulXaVup1Orvuc/hr2OX1lXU6/qP1Nf/26m16l3qavqrPp5fc0vXf5HU1rtDJFdlzcv3QY",
+	"RgRamHonbBByT7ikCQ2wfClIurepDAkPL8hvEvvxVpsc4RfGwnFDGM+SbXnQPHyXzLj0A8hKyZpUsL0b",
+	"ygAKo7Uwk7Go9Hk2Pm9LYkHPbqFaq3mqDHEvUDzDSAFrNFTt81Ukh89hL1UbsRoHt4sr/mzZMJFew+7t",
+	"TufSO64uAcP2e7BuGgZqvPucfSWcRZc9eX2mcZVbtUJrP8Pl4443PObNObVqAqTfFFu0lSzoap2hpNct",
+	"XC9VNiq6EpcqH11yB9d7r6B/69OZL5eZK2IOnK9Gb3VfJQGj53aTm5T8MhOSyIhyMdRKihav/EjIQgFF",
+	"42XliiXd/c6e9uz89syXS/06IWewYp+PSt06CjhVip5UsG3oRjQ9CK2xxBT9aomwohZwVcwcxXUvlvcP",
+	"vxSppMKMW+n5vuXAkXWb5/c6+9g27g3QftXF2MjplcISaMA291WZiP+2uTpXrCCM5sO+SJplzqSuanHG",
+	"ODllQchHoB1mGvNpzW+AoRwJMRJfcPPNFYpPWXyb7DmzUTu5nIbDInZox5ebn3WGhI6GMyypZJn5+3cZ",
+	"ApN11y5JVHpH7XNTHhw4roxcJOIy74tLmr4BjflQ6hn6LPDs0u58GL4VRidMumhHynwbt9xuk6N0FXWI",
+	"DskIW33uxpWKXGdJA3ZsKKNbsOtu+v3GjGMfQa/fOIS27E5BsLbT5266cpHu3p4r4ORibiAOCamDSsxS",
+	"oJjDL9OIQdu+pCnQRUSnUxYJKB8zDajP+zwEUNJAgw8MZpxdZDZImurOzfiATRiXrbJO9ElxJBfr1Lv5",
+	"+kjulgKLtEFMQeyEyaviKRO6IOOVKDq70NgV34tq/Ue+9We//Kvfh+jnzUuXi5Zi8hhThcA+/eQ7L/77",
+	"X7747t+Vr2kt+XODsFlLPt3gOhYUDeF0wo64d6Rv/NrreDsk+eps+dJr3VzptZff/fsXf/Z3n/70z1/+",
+	"l7968e//2y9/73/hOC++9c1Pf/rfGlvoG3BiXdcvmLMx7mErUgVZtyK85njsVfRF1gbIZZbpWHQHL0Om",
+	"TF+ESxIrUZqzCucvrRy8QVNcWuBf4K6kZwzqZFzcT2o8KgFJo1vLupcYTN3tdFraDBV4+hcJo8S1INR3",
+	"N4QSUycsIuqtQilpMIsiJdLp0d0w8OxFtKpJSq+hpARvPtK7jhb7D7MzEfZ0RoMCMCiQF5WKsFMf+jw3",
+	"XO6pcpksBbMKQdZV8t/M2V8NY193R9AJyzfwLWS06QNIscE0kFe3zpV2FK6+IJQIayxowwbKzSxquQyp",
+	"p3m3ui2zcGUoJG5uZbWsnluGlblrr3ghlTnhI5s2bFkmLLv5trRlSzxpCKGbx/OHQxZhjG0aTHF5j9aV",
+	"aB8eG+CuXATcwltcJn1mzuLzYlktvI6XIWFm7tUliZhmVtvgJMb+NgPisCFmdGsYRqe+B+U2yqXLt+Ah",
+	"KxwOLJeY7eIe6Obm6KrQZcrAISpkOBXkIozOIJPN1HZQi2s5oOK8z05PwsEZk30+CDlnAywvNmKS9Dqd",
+	"HvmaPzi7zwOfs3tihKEYESODIBTQZpJ7xL1FZ3J8S5cLOWPcNSWriS9hrtdbGD/X52686xm39u22CW4Q",
+	"E2YJ/uQxXXuMjqhJTJyBJVEQN37k0XzKtClUg6Pd50foldEa3SlLRsyXhMBH1ejFknEBGGSoIZ6ADOzL",
+	"+nB0f1CQdi2YAtDybclDvoMKOrIn7DpuRdfFCny+pcfx3dKmHrhh8H9dUfNi6gTBzBMnb/3yu9/+9F/+",
+	"4tNPvvOvP/jpL7/7s434rhe08ShfyGe/+N5nf/v7n/3gjz795KfZVeSj+xe271hUfMu6CoXttlZcYR5O",
+	"ZoXVyfFbMR5dLbuXDTJfYChIcpMPs209KmTVr1K7a7ZCa441KjNZm770gkw2IlwSU8YpSfOU8pZuCGHx",
+	"Y81JqrgV9/Jcd8QkwFE8CYGsPzEdOBb1jGJcRnMop6lvqS5a6eRaJR4kfRC72JTAl1gXQpKAUfUYZySc",
+	"Ml7MgR3CAsFIB1msetb1mKR+8CCgchhGkxM9erIkixc13Q8euzhtOByq7bUw7Cti02De52JMp1CM1SAD",
+	"oUPJosTTeUMQFzh6GZxcR3sNPbV1vdd3fCFd41c0hVcFoeRUyQw0iugcqzNd+HIc6vgKi0PeQAlG1OfR",
+	"RY2xcpxVM1ColVSJh46YVPgukPEjxK8qN50VpEPXtueUE8BZPvPeSWqVbogNluBaIUssXVDBzutzvbcL",
+	"Tv5q8b8yWJXxQgi5vgReuFIByxVZYtPamCYjzEMLh3//xLFlgJgMFvXGTKgXXOgiQgs/qDlAuFJ/PHlt",
+	"uEvvDBpOwxdfpoMzpR5yr3EwpIFgTmOqX1fPd4Gt6XG6JQ2hS2a13izupLztJlEF96Ba+0ibJyjOFy5g",
+	"oOu0k4RbcIPgNSDCUOnNiAkpNbVcOHjHH+o2Tqc0pQoeFKnHvhAzKISimJ3Wbpv6E/wWV1kzIwpJ533u",
+	"83Ma+F6rTd7Ty9L6Mty4i3FobniiPw90IBQP5RiL2XgEMIN5W2azFXmsAfBV1lS3qXyuo1Ia2NVZ7IIB",
+	"K1OF96wzu2LREPzzqxcWnuZlaHbp47ysUFF/KDXluiEUjSsj2Wu0+ZuIEegvg5Cfs0hgo4eJGC1vhT+b",
+	"Que+QTjj0iUTLMuIMaT2YGDru3mTswul+EHWzM2bDgkDD8JwKNc5M/B6nys1KZJvBD7j8p4YYe7Os0Ew",
+	"E/45ax0m0aUFD8I3IinvpufUY7eJ64s3uQfnouDU56YTnumMg/QfltYmj0Js3XhKB2cOmVKBzMsd2FNq",
+	"Q3KgtNWmelHIlpmQRGzA/HMosXvPgEdpee49MbqrMMQBUKnb7pJTpuZWg7EAIkVvCPLVk/vvEsmeyTY5",
+	"IhE7D8+YF49+xtgUk7kFewpMyxd9HsHpKG1VKZX4jtqZP2CkqSd7NJ8y0ut2uhCxah9WrHXGxxkrqAbu",
+	"0NZVPdbnBp4KmG0MjIjr1AjGklCCGyIZ0JyOj+WUsThcQUORKY3kPO7hbq3xwKoUR+RFqKtQK7wTPh8F",
+	"7El/1unsDij8x3w6xU+uU9yrhIRDE6WsX9B+sPi1lHMuFZurX0B6pp8/XK1RNZnQAAJZPJK+Qzo4BN1h",
+	"MWgowR2ryewVpc8UZI0+L8xQz18iy+mGeAZgQu0hNebtw5x3zspo7/Y63RJ7wRvWQIpEv/qYkVPqvZEC",
+	"d4q/DDI/NQZjioplt7f7JJFsBro3bgfUkRRYV2pQAnz9gTrrxcvRWL+BBa1eezm3KLxKVhjJpqFz2yzm",
+	"RI22FQghpVfc8MlGyxQtAhYOubmTA2ZmmlxbvlzTmNhSosyFt7a9t387ZQ3YAmRr5gYus41l5ZhCw9gW",
+	"r1C9zitv56jh1qNkFtO6smiZDDcqooCKc8TsCyxcZDk/Jk0RRpJ5LYeUMt8sdyvgt8uDcvJ0dFFQTir6",
+	"JGa3KQ5YgjLbiMZZsUlkKX0s6xGZxXCSJoCFokFtMGw+Nv3JkqCgFAnMGTZBhjWKk5FS0ZRZRrIMjdZ3",
+	"r/FRv6GE9H7joN/49Offf/Gjn//qZ38UN9h/+b0fvPynb3/24//08p+/9fJ3f9xvPE9e1r5qtV1sVIfN",
+	"8bu39zp37uz3Oup/dhMGsKQ+ZDRZsBi9FYUTOEpFIgbnmWg/wbiX7aPPsO5Tbh71A4vewty7xkFjLOVU",
+	"HNy6pclIexBObtFzKmnU/nA6apgX3vUHZxzTVV787PuffvIH8S8PbAOv+vKp/m90ziID2IkYdXu7ZrVC",
+	"+GHiwjdm3d5qNty1HMmF3KRplA5b30UdjHvE0NtiE3o5plGJkW/avP7YaVAp6WDMPMh9g3MfLGKgGWzU",
+	"HwAhX/75P7/41j8qhPzHv/nsH//mVz/73ToYeBsxI98OxMJEbc1fgIoJ3hVgZ+GE1VGxV4aLL7/3xy/+",
+	"+q8X4mIvi4v4yQJrOUI6ax7bZRORhUdYREy0O+jBTIyPdSKxx8SgcaCWh1j16U+/qdf2F/+IC2skE/n3",
+	"T75MvRF7A0UojSX+/RM14gk6gtRz6jrSIIGY9GUA5xeP+fyasq3jncpJmBXNl+Mw0F2kDLFyiG3GW72i",
+	"MfUITUlTNwQZ+0KG0dw2cYpRnUbCSmhImTUnNDpTV008oeJJBHi+tE6Qeie9Z+IK9lS4RXZNQgVR4x7m",
+	"bFQ3BHHHFC7XCXvq6g4mFB1xfR75gsVVFAMajSAmxvRb8CXBdPSRkva88ILnG0okwY9Vqwz1ep0O+Qqu",
+	"6SEbMH8qHdOTzOcFVjbThCspHWRbnJQGQJqQqI69JqgHVmp83GPn/oAJTKqKI0EL7G45A5hgT8kpm4em",
+	"bXIaqBP67IQ9dZYbyuigsPqR0+cZmT47SdWM9pTxsMzYpbDpnhiJIySzV8DQBZC9B1Bc0WSibkPj4IM7",
+	"dx6vX+SnvAZN7fV0H2+5eNNyC1e9lWzNdlS2jOLikqWGI3WjH12Ea56K03t8KTWT7qVu2vaNKGX3qMx+",
+	"ouBxQFCHtsgb0jPSW0mTXrmCUybWyco4zdRtMlH1EzqPqzfZ5PSqWDsu36ZQdDsupcBjBs8vq74jjc4s",
+	"nyCKPSuJajkpDV2Ui13OsbSDD6cENEIliGiFElqbHPOMzBJn06Egr1t+qWEPlRxEjQMrecTy/aXkLCX+",
+	"2A3BbJNAtv6qji3O+W773DhvjV9UDabOq6YjdwMCYrfTJaAfqKmWyoanoRwnrtcUjFNSnykevljsW1Gc",
+	"06bhdAczgJSu0K2jChYJdXlEKnVuWuJe0mbW+OW7u8VCIP5+FRydYAg/AZzO9y/d279tNx8DICaWXsMy",
+	"oCoWooQf2We+on/FKM7rS5Lrim5lUae13ZI8PJkNxmsJ2I2DO3deuRCZB0hNCVKtYbfTNY0xka5460Bl",
+	"zRNCrL5/wV/ZGirz+YeGaFxG7GBCEpZKkH4ddqpYW7dctCUXVCBBOZ2TFCivhv+s+CKXOc+sMLKYakJR",
+	"TAUFJfjzz4OvrMKdTabezao4C0/banKrWWapbF10TS9DurZu3aV1d0sz2vXMn3AiKela3crFsvWJEvOE",
+	"xeqVMOqxwFdEkfgSBVdoYu7rYqEBBVVwAodtnGhNwRhxn+2oL3YGIR8G/kAKV0mmrmX8dkk33UQGLIsu",
+	"2vddkGwTW1yVgL7WIdklzR6g12DAphJF5gsWBC2cqc9TFdVdU7s0O1l59F/rkOyRi8iXKB0VRf/hBvTz",
+	"OhrTiqzuc8gYsOI9NTB1sCcJTz9kA0maXjgQtzw28BXARHvi/cZwf0e/tKMfFroklpbQTThp2x7bl6nw",
+	"0bfCqM/Vn6TpWsqDknW7LeJL9Yqb8hySfqPdbvcbz8HMrbMe0X+lvZ0+CvoGA26IPncTL1byfpvY6kq3",
+	"u0uaj+ZTn49aatbpTIyhSXHgc7aj7Q6etoDjDg+JCDHLf54irRCBimk393kw14GoShOyda0Rk6Za2DNL",
+	"VVQASp2/VnSgqAfFHFFQIgReELVbaqzSNAhMZCyerE4OtfVSXxBvFtHTgLUzQcOTuIAZwtFjk2ko464E",
+	"gk5idip0g3TzfZ9bI+m0mHiD4JUhEROzQELYMkIyJAJ6rtgrQ8C2yfs63teXej3ROTDxMwYbU0s3TrUY",
+	"ZfGhG1CsYXB2SFztN4QHuooUwJ3Ws7X0EIk3TVeiSPnk3D6nOgwNv78hyDQKh37ADnUza9B9bmAE9Rmb",
+	"atFDCSRardXtqYrukLe7v4Pj7nC9ih3KvZ0hHbCdWRQU6M/oXizUn0nzYhzGzSxBQYdm4a3S4hhdQHOj",
 	"RUKNYBMDnrhHdHYW+k7MsxEb+FMfahFbVJR0W1AMLhzqd+3OG+knd1sab8M0dFOOmow+PvGFgMDsiMz4",
 	"TCgcNncYaJq+O+ZOOwSp3y1TO8i8bxr3W+sBXbx7aME3a4R07MfJnhIO7QSqtCofM44wSobsdjp7ZQHP",
 	"5nko8hPQwVngQ4adJcJ2u2oG64v6hfKyr0PnI+iSlqmCHP+wl30lyU9T7J40oWw0JCxQ3ucIC2SkFK7l",

@@ -1,4 +1,4 @@
--- Conversation security (docs/decisions.md#d27-who-may-read-a-conversation).
+-- Conversation security (docs/decisions.md#d32-who-may-read-a-conversation).
 
 -- The seq of a group conversation at which its owner stopped being a member (kicked, quit, dismissed);
 -- NULL while a member, and for other conversations. Every view of the conversation (lists, latest message,

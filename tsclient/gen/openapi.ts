@@ -833,7 +833,7 @@ export interface paths {
          *     only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
          *     clientMsgID again gets the first result back and no second message is stored. Without it the server makes
          *     one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
-         *     are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d30-sender-nickname-and-face-url).
+         *     are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
          *
          *     **Caller:** `sendID` itself, or an admin (who may send as anyone).
          *     **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -1145,7 +1145,7 @@ export interface components {
         ErrCode: 0 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1301;
         /**
          * @description A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
-         *     in `single_<a>_<b>` (docs/decisions.md#d26-user-ids-and-single-chat-ids).
+         *     in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
          */
         UserID: string;
         /** @description A user ID (see UserID) or `""`. */
