@@ -7,8 +7,8 @@ ALTER TABLE conversations ADD COLUMN leave_seq bigint;
 
 -- Triggers rather than domain code: every path that removes or adds a member (kick, quit, dismiss, a
 -- cascade from a deleted user or group, and any written later) records it in the same statement. The max seq
--- is read without a lock: a batch committing at that moment may end up past the mark (the member was still a
--- recipient when it was checked), never a message of the member's time before it. A lock here could deadlock
+-- is read without a lock, so the mark may fall short of a batch committing at that very moment (the member was
+-- still among its recipients), but never reaches a message stored after the leave. A lock here could deadlock
 -- with the writer, which holds the seq row while it touches the leaving member's conversation row.
 CREATE FUNCTION group_members_left() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
