@@ -44,6 +44,7 @@ const (
 	ErrCodeRecordNotFound     ErrCode = 1006
 	ErrCodeSuccess            ErrCode = 0
 	ErrCodeTokenInvalid       ErrCode = 1002
+	ErrCodeTooManyRequests    ErrCode = 429
 	ErrCodeUserForbidden      ErrCode = 1008
 	ErrCodeUserNotFound       ErrCode = 1004
 )
@@ -92,6 +93,8 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeSuccess:
 		return true
 	case ErrCodeTokenInvalid:
+		return true
+	case ErrCodeTooManyRequests:
 		return true
 	case ErrCodeUserForbidden:
 		return true
@@ -233,11 +236,13 @@ type AddBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -293,11 +298,13 @@ type AddFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -352,11 +359,13 @@ type AddFriendResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -419,11 +428,13 @@ type CancelMuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -468,11 +479,13 @@ type CancelMuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -623,11 +636,13 @@ type CreateGroupResp struct {
 	Data CreateGroupData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -678,11 +693,13 @@ type DeleteFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -729,11 +746,13 @@ type DismissGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -771,11 +790,13 @@ type DismissGroupResp struct {
 type Empty = map[string]interface{}
 
 // ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-// numbers. 1009 may come from any operation a server does not implement yet.
+// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 //
 // | code | name | meaning |
 // |---|---|---|
 // | 0 | Success | |
+// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 // | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 // | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 // | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -819,11 +840,13 @@ type ForbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -927,11 +950,13 @@ type GetAllConversationsResp struct {
 	Data GetAllConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -984,11 +1009,13 @@ type GetBlackListResp struct {
 	Data GetBlackListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1045,11 +1072,13 @@ type GetConversationMsgResp struct {
 	Data GetConversationMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1101,11 +1130,13 @@ type GetConversationsResp struct {
 	Data GetConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1162,11 +1193,13 @@ type GetFriendApplyListResp struct {
 	Data GetFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1219,11 +1252,13 @@ type GetFriendListResp struct {
 	Data GetFriendListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1281,11 +1316,13 @@ type GetGroupApplicationListResp struct {
 	Data GetGroupApplicationListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1341,11 +1378,13 @@ type GetGroupMemberListResp struct {
 	Data GetGroupMemberListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1392,11 +1431,13 @@ type GetGroupsInfoResp struct {
 	Data GetGroupsInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1449,11 +1490,13 @@ type GetJoinedGroupListResp struct {
 	Data GetJoinedGroupListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1509,11 +1552,13 @@ type GetSelfFriendApplyListResp struct {
 	Data GetSelfFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1560,11 +1605,13 @@ type GetUsersInfoResp struct {
 	Data GetUsersInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1611,11 +1658,13 @@ type GetUsersOnlineStatusResp struct {
 	Data GetUsersOnlineStatusData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1669,11 +1718,13 @@ type GroupApplicationResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1835,11 +1886,13 @@ type InviteUserToGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1894,11 +1947,13 @@ type JoinGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1945,11 +2000,13 @@ type KickGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1999,11 +2056,13 @@ type MarkMsgsAsReadResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2114,11 +2173,13 @@ type MuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2163,11 +2224,13 @@ type MuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2248,11 +2311,13 @@ type QuitGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2303,11 +2368,13 @@ type RemoveBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2366,11 +2433,13 @@ type RevokeMsgResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2472,11 +2541,13 @@ type SendMsgResp struct {
 	Data SendMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2528,11 +2599,13 @@ type SetConversationsResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2586,11 +2659,13 @@ type SetFriendRemarkResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2638,11 +2713,13 @@ type SetGroupInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2695,11 +2772,13 @@ type TransferGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2746,11 +2825,13 @@ type UnforbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2798,11 +2879,13 @@ type UpdateUserInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2886,11 +2969,13 @@ type UserRegisterResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2949,11 +3034,13 @@ type UserTokenResp struct {
 	Data UserTokenData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -19740,465 +19827,472 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L1rkyPHdSD6VzLgjRhgXI0B0N1DTncorlsckmqJwxlPD82NJeZOZaMSQLELWZjKRPdA5ETIvl6tbFl+",
-	"bHi9XluKkBzSte+u1/LGhi2uLK3+yw3OiP6kv7CR52RWZb2AKjx6mlQr7GEDqMrHyZPn/fioMQgn05Az",
-	"LkXj4KPGlEZ0wiSL4NP9KYuo9EN+fFd99JgYRP5UfdE4aBwRGdEBI8d3yWAcCsbJ6ZzIMSODwGdcHsLf",
-	"gkXnLCJBOBLEl+TCl2PCzlk0l2Ofj/BxGgTEC5kglHtkEE59Bs/6XIbqgT5/n52ehIMzJsl0JsZMJK/J",
-	"yB+NWCTa5FEy2YSeMUFCzsjFmHEYShB6KhiX7T5vOA1fLX/MqMeihtPgdMIaB43Q2qvTEIMxm1C1aTmf",
-	"qp+FjHw+ajx//tz8CBA68rwvB3Rw9pA9BfBFahjpM/jxVP3ynmARgu/fRGzYOGj8xq0E5Lf0ULf0U8+d",
-	"BntWMKvTCC84i+qN9dxpROzpzI+Y1zj4IDWCk1rbY8fMF55+yAZSzZdsTEzzZ6+gHbFpMCeMn7MgnDIS",
-	"DgnV77QbTgYSHpV02bLfnEzlvOE0nu2EE18y+HQwpIFgCipR9EbosaVj6MfwjbuBzC/9PvxBA+IxSf0A",
-	"1s0Ji6IwUuvOAZ5F0T0xyo/Tb4jZYMCE6DdIyIn+4JBQjll04QuFfVQSGZKh/6xg5MzpmA3GE5YcyluR",
-	"z7hXiG4lmDOMwkktxHEKDptOp4E/oFy2G7jwQpiknrwhCA8lKwSqDNde0UywiFBxxrx2DpjWlq25lkC0",
-	"Fp7jS9eIvn1EF9OQC1aI8FvA7DHlXsA0HHIgwl8fMjFDgC+a8iv2s5tB+QiA4bGINCV8HDBfMbxwCBxR",
-	"70S90Kp6JzJ7qngWK1wV8/L1ldnSlQHOe8yHYcG2OCOMy2iuNuRacoB7QxAQBAJfyDZxBxGjkj3yJ8xV",
-	"MpPPyc2bgg1C7ombN0mTCnJ/yvjxPXK+23IUdScTkT9Q6nkn4SwawIkMw2hCZeOg4XO520u26nPJRiB/",
-	"FZ5pIp7oHS062Qez08AfxE8/dxrJRvLQeF8JhdJwkAtqgYB5DnmP+8/sbav92Zu4vVd5E0UMueRRlD5D",
-	"S8Kr9lpaKqzwzvMC1HmD8gEL7s0kezsKZ9N7bHLKokKKO1K/41wTn7/D+EiOGwfdgqsxW0dUNdPEwzyu",
-	"vurqtGlQNMA1fdoSfcoc11roVYIulaZdGT+uMWNbmBHycxYJikvImxkUDbghyLnPLtS+lGI/sF4hTV8K",
-	"IpiUPh+hEUGwpySifMRaBdxJSjoYM88wlkp09nQW8buzqGSJJ8grspyiBruz91Nka3GFz0cBe9KfdTq7",
-	"Awr/MZ9O8ZNLmiKMJPNaDnHhRujf9e0wT4URcXko/aEWFfVTSGj1Q/mDrbDuR/DCYkw+YUKYR+sxSNjF",
-	"kTSTpMHTIVzBPXBIl/zWhDmkR36LBoFDduG/gBPw/R6hnIczPmATxiUZjBWSeGscnEWx8iQFfnTIMIyI",
-	"Go3sVobrmIqHjHonSCTzIwc0GjEhAdHl2Bcoy0xodMY8QgWJGPWqCi4eE/6Iq/sqoxkrWZAv7onRXSZk",
-	"NBtI69BOwzBglDdKX3vgcxi7xhuRf04le2NMa0wUUMmE1CRtEQaqbSiybb9j9lUsL4JAOBFryIHxRCeM",
-	"ewsnMaocZxfqeCdMCDpipNlBU6YiwkxJ5jzkrHWYIoOC0IgRlGLN+0M/EtIhUzgDRTiFIuoynG4UNyb0",
-	"WSmi2iu8Icy6BHu6BjgnPi+dD3acuxbzWheiaMo8kqw4Un2JXXHUwfk9Mbo/lUWkT5sBgMgBYZ8rMuiF",
-	"oJ/pHxVFNM9d+HIczqR+1uejNcjfjCvAvhHOeMHS7iH2AlKD/ADHIQgdShaRhMQ5xOZHyMEjdh4qWjYx",
-	"Y7Bng2DmKQVtoGZjHplNlRhy586dNlH3yucjQuMbo0ih9hPYooJarX7Rlxu9BIm+k0fKKWNRwgYE6cIW",
-	"9ypyg+dLRKa3wuiEyZLrBwwOTsC9ZUPilmDySYp8uKSJyv0NQezhH7Kn6LZRUtZFRKdTFpGhzwJPKE4z",
-	"DajP+zw08if+0jrQDhclbvBZEJAvkRnX7NYh04jBj19SYps6vqdIvRKP0Q3tDVLsWpJTBg+C82axNKfm",
-	"oqcBM2eVh+8o3FFf7ogzf7pjlr0zDdWJR+USX+6CTHzuT2aTxkHHKZvVRqKK0+YFwSV69kYksI1BLSOl",
-	"5YFGnyHQ9rYFQEsgy8EqJ8SUTGvLGhWntQWdjY6aFoY2N3QVjradE0pzs3IU6W1rAXVMU/cjVOCzim3m",
-	"nubU2jzfyFDtB3Tk8xJ98j5nZKq4mNLi0wxMyXeWIfaGIO40HsltHcJ7SEy7O6dUMK9NjoASHwB1RflI",
-	"D97n3U6nTY7w85QKCc8w7pGRfw4OeQKsCKdVBBn9DjQgMpQ0KKLIaqx3Z5NTBfHsxvSScD4+M/a2chzo",
-	"duB/FiZ0cyf/3GmIcXhRNucDNZfwv84cQiWZhEIStetl0y6eMoMN1p5Ti6mIFmCsBhvTXW1RKjKLVTCE",
-	"vx0/WGwiU78UWmCSFRTa5ag38TleCJGH8DH3pU8DAk8J0ozCgJHbHbC9KFlGVA9+mNBnx/hGF45dr5RG",
-	"EZ03YupeDxJOYwKW3aXrDyPP5zSaE3ze7KS3lZ3UjucwlKjIMQiDHVoiF97aL8WBMixqk/s8mKsbDccE",
-	"ShGnE6U2JLJ5ex28qWFYTV5bzaiavTHXplR9IHdZwCRbECMyhJ/qxiRtOvgotYrl+6iOWZ713rW9fltI",
-	"5ouJL0Q5u8BTQH9agUE/EKEmUIo8IbHVgo3HhnQWSAIAb1nrNRJuWsLflJMovaMa6Ga9d41uW0I3BFHh",
-	"ibgKxK7eTRzASaRaQ8TkLOIQgzb2+eiAuB89d61FgxQtGPNIp9O5gabCJxEb+UKyCM+6ddjnhqdqaIk2",
-	"aT4CGRmxQNwgrnV2B4i5LuHsGYAB5eUhixgfMHLG2FQQtw+o0W8cELUkMJ/Qqb8zCD02YvyGIOFMTmey",
-	"3QLxOg+QBC0KQKJh6hpTsllpm3RAgu92Ot2dbqezD0qCBQCptCuM2oXjRC2Ceh7z0AAk4Ik+R8FdtNVQ",
-	"d0CQGIQTRoZROCGUz62DoCYkF8J7eSiJP5kG6HuZg0Gnzz8mat/kY5RGPiYTRrnPR+TjPv94Z2cn/n/1",
-	"ZId8TE708X0MT5D9jvryWGl4nAZvqjMiH9uhx0PqB8w7VPgQzUlApZKU8BrgDn2eiVQmM4ixAkAkQcE4",
-	"nYIe+ZgcRSNh5prQQGkSzCOnoTdX0hdFKxhMLcg5DXwPBjkkiOawVaH1MfWgGbpHPiaPwjPGjzm8pUb3",
-	"hfD5yEmmAUsimNHYs6m6SQ5gKx0wjzTP/MEZ81pEqlEctZg40sUX6sVT3/MYj2fcJR+Td8MHLIJ5Qk4+",
-	"JnQgFfyHaiOWbBjbjU8ZmFqVFOmQiyjkIyLYIGISI4KA099CIdPMskc+JorbvxvKt8IZV/uiAASPoDKO",
-	"Pg11afH+sQQm++RjAgS24GVN0xP0Ys8UGzGv3iYfk4dsEEZe6l1tI3bsgDkFqZSijRNo3FA0iwlZNs9r",
-	"5GNyd4ZjMY19GN9Og4hRb47PC9LUu0226cR7kBROzLxhxSS14ole13B8KznH4vM9JDxEHIA4LiFmCtRc",
-	"+gGZcXzqCbxkRr4DeCCPzfVUB5C+ATogDK7KlA3I6Uyij6X8ivtwy/UcXbw4uD2U0OJL3O0C6qtTyv2g",
-	"MPTLQajQ+svzB4yZ6z1l6ESwIWXpO/H7CveOkoPGsEyzOxREb8EZpNDhgor4KCgXFxZKdgElrSEfaO+D",
-	"wq2p8URYYwFhBLiBvmXiTQ1S4Kg9AM+7obRikWIo9AA8qO+gyAE7MD8qEOEb92bJyWk4+IJM4Fs4PF8g",
-	"wmlkUL+8iT7JeLQ9M5U92MVYqcL4qhnxkIRKpYQLD6xFGwAURxBTRs/iIRXA7qvH3gB7/m/PfGnQC16e",
-	"zIQkMqJcDDXhxZnQWmVGuZ3gzzGHFcYw2AXo3RMj/ftD7T6C35V4wWeTxsEHHWe/03EUDVf/9NQ/u+qf",
-	"PfXPvvrntvrnNfXP6+qfO47CW/VPT/2zq/7ZU//sO+rE1D899c+u+mdP/QM/3HbUih4XGinVUnYsvi2U",
-	"IKTY/OZZFpi01mVOYAfeBg9qOI3NsRo12BKOYj1SzDfggU0xB32im2QDesiVib1+f32K3nAa+H8V6LB+",
-	"qhahhYOoT0lTy6pJ/fRbK5E5A9flpEyv8HFMB85pBNdN0QAt2DacRkqabTiNWNpsOA1bPGw4DVt2azgN",
-	"W8hqOI2U3NRwGmlhqOE0YqlFv/uWdTnT4oBaRop34xPJhxSPVk/neG76S801cRiL6Zllx4yu4TQs5mZ+",
-	"Nh8ybCVZpmYR6u0sW2g8fu40cKtq08WGMgOJ4oizLmlqzVDpK4J0W/o+CkWORwpxfX6owx7OaTDTThkh",
-	"QyVJABoNZIzLxe6IhT6PiFGBzqPNxl4viLi2QVbdSDKM37o2kWzJRIK3cIXkDyTLZJ30jz53E3OuSwY0",
-	"inwjP8D3NwRxEalch7jcH5wpkqf+HtIBe+/hOy5cB5c9cwsjPOxskuwl9CdTiHl1SI+condjMGBTRfAt",
-	"vrFOYG6VRBLcpxj7U2BnE+qxV5VHkhxFpeuvHWT1wzQvLV9F3YYJjc6KqQ2Md0OQKYZJEBr4VGCkVXwu",
-	"a4RZxY4UJeAVhabr+5OTUdwk285VV901CXdungYuQrH1Y09r4U44eQuvZK133tVXutZL7y2Il7NSMivH",
-	"S5embS58I0nlzEZVavHTId2YpDhkp0siNpyJtULGceaF531IOuRi7AfMLGMNBMDp6l+6p3WgKcO6iCPD",
-	"2mhjZ9AWCR6YDesoIV6rEmKNu/82k0dBYIfsiOLojFQUpfqiUqRAKunleT4+AOJr8jv9SnhBJpTPM6Hf",
-	"sV44pkrUUNobDQIMBloZVReEPImGWWG1EJcCYBZK3Ss4mp3GNBVKVRXoVgDWImf142qoUUcgHuVfX00y",
-	"LkPRa7k4OShIi37HF7L48oLRovqtTZKsF13ZhbHCS0LJ9IJqX694n4X3qvoV0cKOfTs2o1Cm7umyw6p5",
-	"neL3Vr5HaTS5vkDJmdjkxSRP5fDLF29yr+DAohmzM5doxAgPSRh4LIpTO4qjPMyv+UHftXKbKgfmWWlf",
-	"6WubgUo8raP3VPkCZuBUeA1XiO4vzKw50oGsYNEEccAG5uJw2qWxtJJG8g0o4XVPjIqkrYcQWZGk5uBx",
-	"yjHVJtaQs8M4AhGGSwy3mAC2HDszkDKQqIajNalH5u2VaUjRTbmmJMWndImy9EIxdqXrLSpcblF+a7ud",
-	"Djm+K8iUReCmSBGxCX1mCEJPX9ZFBCIVZgxPm48bCDleEsWZ3XCVY1/jaoqNXMxrCTl7PmjkOppOg7kt",
-	"J+dP6IzNiZsyiQkXPH+UDOjUlzQgbzmEPaMDGcyJbS0mAoI6/AL5LD1e5SuftsxtSxjPLK62UJ4BbSHZ",
-	"sA1RBUTjRFLJhDr0M8ampLnUMtUyvDeMTELAl0iWyiwQESwA7RQKCFlIX6Zu4Sww/BSUQRPtdbSR3OnV",
-	"Il2Zt1cmXkXX85p8ZU+pXMPXzhnjHKtBXbaq59vLKqUr2R1+nnV7excrXKQN3KHr61NwLBAkYYVllF+k",
-	"kc73qMeo37be2tplwkGczBIrs+kiGGyk4GhZzp4WjNR7VPqnfuDL+SEaSkb+OdashkCiU2aHcjZnPGBC",
-	"ZKI7TUpfq21lxxRIErBLkCQCX8giKQEKc+t4JWuO8IILeE7NAgFrIq2yLFZRsif+6y3w5DOHl9DNYuSs",
-	"RUGLhliZlpYSjGuqmjk0jForJ6g6zbgeKcVB35oFwVbFE0NRzRrr0dJk58Vk1A9kYWZgHLvDPeKPeAiR",
-	"sRQikWJdcrGFc3/xLp0aFUzP2PwijAqs2l9TdMnkiF+MQ8FMzHEYEZ/vIAE1gU5kEHJJfa7U38QsqulT",
-	"btJN0pakimpFKmMfW30Ck7y9Hm3JXJtrspI5JdAZlhSKqElUiklJWSmAutQAFryo3mt6tXUsnotNnsX3",
-	"QSyH7iroDy+uh/nJyV4jfXIsXw19zjwA0BLlZCNYvw2VpMaNyex2M30PNsxYUq0ElvOW3JZqXa7M2yvf",
-	"sCI0ur5mySmdsGBY4gooMqhdUYv9cE2LfQEUrq3227Da221XVjcqFh5XLfJSMMLKJKbsCl2TmeTEFEos",
-	"kGBn5ufKdMXOY1go/iVDL1ta4Y2fJeXD1iwFVl1iNXMuX3AtnI/fWxnT06d4jd+ZM7nPA58zxQRmJYEu",
-	"An5TFKIWQtkDL0V4a47K/C+3/M/VXUgvvP6dsN9f727kMOD6jpizytiPL7vDW3UD4Drd3vBdr7xLIuSn",
-	"6BaJpvI2EVMWBAKjKM/YHMsuUXLzpnfz5qFuZGoyiAVx46wnt7X8cBJrYEp9W9r+rfy8atyvkjGuE4K3",
-	"ecmK84GP8DTa5JgTFwsy3MIUxCfwwTUFLYRuI3N81yVNU0051dU302gXTqLl9Dm+967O8rWL+6vPPpdR",
-	"6M0G5rPJAnYgBdg0r3k0nzKXNHuHpKOwHspiKKTvwQScMe93WJQaNwjDM7Qdq43rpGJ19+faZwKSuQtB",
-	"6BGj3qGu3iHwWjFp+hfj7gpzkbOjFWl+cYI/VqBjHtTn0CATbEK59Acik069pRTl9fNHYfTaeb51sk5r",
-	"Jg6WFnhf9Py7dfIMY/zLw7NHmhdhdIZXqOVgwR0ezLG/j108BU9lnZ5Q9j2pvPb0JbgK6ImOsrhFSB3j",
-	"TsmI2ctfkL57QD4MfSgjqB4WSgSIwnMaOLHfzufnvmTE8yM2kMH8kHSTd8D9qH7X2ZWn83xtaDVun5tx",
-	"D0nvgFA+V7RQjSLigZGMVK5yXxECFkktky+SNleVs6jtYd+bessLH6SaaV1QQQIK3XekLn+wFuVJraYk",
-	"8ff9cRjPmVtR5X2vUpUAlatFrch6pjws8xyyq8sQNa0KQ611MnPLWX7lfjDI+wWTyPif+Ipttslq3Psg",
-	"tl/GNVOtli+xhKtoieHzFZi4U8TBrd4yfb6kuYzV1Kakdw3Jtq6pzPhzR7e5FhUbbstSymNr6UMLOOlS",
-	"dlXImrYIwCIe8QpajWQJ9YolqoutNQXhQAXSvq6vDa1ERsWFqul0ek9dnugdds4Kig4If2DdI1BSfT5a",
-	"Ryi4QvIhCgJ1yb9i8uVlibBo8qnVbqEZRoRKlAr9kLcUe8CZgTkIRqPB2CF75LcfQj3kNWCrlrYtbcCu",
-	"mFfawxCL612M/cHYrvCe1NPrkDDCdjNfwipS6ut1JAWrkkie5+UishwypIDB5JQOzkyVbt1l1jxUXXhY",
-	"rRJSFAYsvm4L3W/xgym326pVTexw7Dy14KlSRjIEYdYQDtI8ncdig/pBGwygxCfllsgM0rEu3gjycUEf",
-	"3rq9X2t3fbmuCbRkupoYu3lCuZgEkmbXDm9XRFWhlFGssN8lU1prWsdbhy/VLHsUsafborQzkchJi1D+",
-	"wew08AeJE7To0n9lIV4n5mh14WmKBBzEqG4hejspqNx1drqPq0E7V+/0aBQxBkVJ1aBQk/MY0EFt5lG4",
-	"fpd4g7Lee5fhrlpQkbPUEp9ZX5EltwAk1e3ufvbla4P7lgzuXw19Xo6xRbyuluqVo72r5x6dxP4j0JKN",
-	"Yn5y92vwjWfn0HJ5Q5Dwguv4dswwWib6QrHuniUNFFL3uFsZ1s9dEta/t7wa7lPdbnhJSUHtcqvuL1ty",
-	"2tUv44fmpetLuKVL+DV/cLYJtoEF7K8s10gvbwkgquPnmXnpGj+3hJ/3aHR2T4zEEXQ+30yFKMGeplG0",
-	"vItvIeFciJsbqM1AvaK2krnyTrANZ1Hx8SzwqiP2JPXmNXZvC7uT4nBZG6SOWTHN+cMo1fEfUvwevnny",
-	"iIx99eQ87t3mY9NhKsj77PQkHJwxSXqdTpdMZ2LMBBQbnxNftvvcHYRcMi6hcjklN2/iVm7eJOMwAMUR",
-	"mqFhO4Mbgnz15P67RLJnkjTdfuOjfr/f0COoPw/UP2Nf/fu833BbjlXOJpGUfHnY58PMboSO01HTJZOE",
-	"Q+J+1G/gsfYbB6Tf6M86nd3BI39qLQa+Y/3Gc5c0BWOEijkf0Kl/y/zRntNJUOyikHgPczGFixOyS1A6",
-	"21e/kjo8WFQ1DtxP8MANQY7vmmotBieaE+qxdARGXDlQv0dG9JwRHnLWqmyd02davJwCbKg7cEl3iE4X",
-	"RnNIt9MjU38gZxFzSLvdjuVt/T4EDojWITSA2un1Op00Mm03LsSxw140kJvJAdwQRPoTHd3jSyhsbx9a",
-	"63LqkluCW/4MtWVSMGiBoo6D9G7tVkcQH5hC9cL3EzF6KwonRWfeIdRYkeMuQj34VsyFZJMy+rfGGYfD",
-	"YeBz9mAmxlWMRfczj4P5Oq61Rz3PR/bzIEVZ8sU5C6tZxLvDEUlTU3OHTFkkfKHQ3SHWiuFCtA4JNU0O",
-	"IeYRCj2Ce1ZGM1tPSzhNxAbnZfgA7YigFHYKJ7q39lqH0BhA+wJSFDtu03N8tzLiKA5Qtgj1G4twvvxM",
-	"xmNQa6rq91iHr61+NXH1dQu641u1i7rjaw8CKtVqFwP0Brjs4UHSTF5pHZIOgBp3vgNkalNUVKCUnl+S",
-	"Rndc0wB6svlSpPuENUd0ujOMGHOwAmo3XmoI8eE7EDumWcFaJ6Y2HjPeioCPb8cysnFiPbog9KULxwQO",
-	"kh4Ylxyyq3vZOWRP9+b2Nhr0cm+m28CjH3xNvR/8kCfYsKW49H4Qqt35nOi2LpZbfAZ7KWaJiR2rd2fv",
-	"zu3Xenf2l+lla5XlSmwFcS5dam+Pq4CyhoKVfvVaw9qWhmXgvBae17BzWhOugA3XeLAlPLifl/qyYZFU",
-	"Qkt0fBDU5RRHJGIcXhSlODEx2EaQt3//5MvUG7E4DLiasO3fP1GbPIFuhZUZmz/iNKiluEpfBmyNqIpl",
-	"4otWrRLhJVEChaRc3jK/PPG9JzJ8AgEoo7CV8rT2nF1nz9l3bjuvOa87d5xux+l2nW5vVf/r8f2ThtM4",
-	"4l4UQivJ933uhRei4TTun/xb9ZmdNpzGPZ/7+Nc7Pp89S954QNVLx/ifI92D9Ss0moR8DiN/OZTg1DXA",
-	"SeUuFrapC6eMW5aeQcg5G2AD1qHWrQraZ4Wcl4uNWo1N7A3JoDVUxC/TwZmik4U9DtC7pAghtKLTTWt1",
-	"Y9XT+E3STNmw9loFfQ9KFjBNodfCaIDkyTyiFkYRZuIHinUqeIZMaSSTk4Cua+HQD9hasT11w/t4XQWj",
-	"bshUxV6Yvz3z5SZ8TbMNuHQfJUF2AaPnPh8dJiHSccmxpKJju5YQYO20uhDw1Lx0LQRsSQh4yCbhOYO+",
-	"NYUoCI2E6lYJ2nSLAHsRSzdRHbui5LVr/NoafmXLvhTy7CmY/BRTwKqy0HIOciy7O6dUMK9NjvAhCPgF",
-	"Jwz3oMwtxPYhdVLvgqsHUzJpQKBuT/5w1UjvzqBPdN7+gBPibHxmVNGafZWVZFw2wwM1svC/ztZts5Ov",
-	"Amt2lVpA8bmch2dsYx2GtH2rptd4A45htYuKnuHFjmELIHUoiH7pmn5si37YAe7FSSk3BInCAEynOsT8",
-	"AJrjAA9xyO1OHE3WySZg2ppRp+Pc7ji9zqqKELSQt5QY3Yde6S4njHulTc8y7s6Cq7XEbF/F4lvNBC3Y",
-	"02IDdKm1ubLvLq0xrGKAztWlsR5OO40tmBWhlD6Nh2XwGAZUomf+NPSg37lgzCOdTsey09KpL2Q0G8h2",
-	"MlyLTIOZIK61lqJGzYvc2/FVxafQCXF8t01O0CYet/on1jCEjqjPSRO+Rx9HKw5+gA7WfiQkiSByW/HH",
-	"PodQCohhHGN680WbPCotyZDRAjBuwGox1e29XqQE57REy41e7CVE3ChFUeNqJ9AtCLzteKyk6YUDcctj",
-	"A1+Ap2bi/cZwf0fPt6NfE602eQSxGt1Ot3UAoRQmWgNiKdrtdr/xHDNRzJnfEH2uHoS4CvspDTCMSXH1",
-	"9W7b8SPYxg4WmAoOAPDl0HKVUIBuZ5ech/4A/twj577HQvXnPlEatfrrNvkt/V63QwYzIcOJ+nuXyPkU",
-	"k1C6e+TpLJTq6e7rEOXkhRfcId29TofcP0ob/FLe0L1KORIlJr5KHnlHO+QsrzzId7uFfMvX9ZLu82Be",
-	"IHXNxFjxJqRixGPn/gCQPJgfxhfBqowTi5HTYG5ooyCd4j6TPJSWOTU/+d0QUtSAqiyyqBaPvr5/PvF1",
-	"r2cfwC5JClJKlMofTxfgttdupFzbK0p3xv9d0MNiYQuL9mK2GdeHV4sv6qFhF45PVaoRTGLMlhq4MtvN",
-	"uMHTiznGacyG4jQlaHV2mIptAmO7Xo7xY6PpjGjzV+GtyHvUt7GC8oTHEu98Vfvj6i7mnLwA6JhwoTTJ",
-	"Tc+zUG6orh8IfGU17cCWGq/1gfgQUsiQCx3w+SiAAhXykOzqKB31iTR7Dkm87HymVPx+4yLypeY1/YYD",
-	"RCTuHiHijNUBbiNsHfb5Xpoh2nIyMva0p2VVbeIENvLGmCo8fV+tEuyg+ouHjHr253etJcFXqHXUbDda",
-	"p0GqLg8SK/FrJzgsiiF3GjPuP50x/TNIkyV1HdP9REtQaPVmomIjzUSv9f4K91yaUt9KJC0p66geuATj",
-	"tFq/WkUxlnB2QfD3Q9Jv9BtkEDAamT6li2GRtnOnNhRPWgk8tVDYfvUag7eHwXEhgQXevVSppUpVCQzp",
-	"LWuson9fvqZaOBO/d40wW0KYRxHlYsiiTfiDObu4vwqdCwPv/trOuyRuMDNcbl0VwFAdSaX94jWWbglL",
-	"3+PDMDr1gUstqOq9XifY5RNXR4uZ9d41VmwLK6DOo4n/KceLCtarVBGSHG6UNV7ILqAGfqTevMaQbWFI",
-	"Se3NI0yzOb57QLo7t/cgxfFo598RuvN10tm5Q9rkt8hvkh3X0V4MSgImJYtIGBHPH/nyUJfvcZ+4ji4X",
-	"JtiURtg6Z8zI8V3R5z4nLhoHnmDGJMUkSf3pFD+5RY4Eb7e7o9a443tih3JvB8fZGYypVN+1cv6Q21ho",
-	"wmLQU6rWrPb7f39wtPPv6M7XOzt3Hid/tn/rN3cef9Rxbu8+/zdFJ5m2zJYDEfM98emWApGrNBLwQmXW",
-	"Z62ouWxJrf+rfFEl9QIzsX3kmCcFwcGB6CKphwqe2nZoFwLFutvsmV1o201yEV3SnAio4Z2uOuiSpvAH",
-	"lqXHlBnEcnHa+Yu26x4EXGLTY5xuFISnNHjIBuf3xOj+VLp93uxomzdzSJd4aMaPv+mZP6HGfjiTaBya",
-	"+3zUgoVXrQeeKZy4hVzNh2zkCxnpkmz+hG2iuC46dtITvRUxRtgzybiAqcDhFg4l4+ACa6UM6uiGTOpI",
-	"i6QEa+XA2tqlHTOnvAbA1wgjreQTWSu2NNfpZdE1ZYLxASNN47MldKiIbFxv94Yw7n/M20JG2iqK/Ves",
-	"yVjwF8VpMy6jOZkqUj5l3AqpPiTuB49d0tRl2WZB0EI/tPaDpbqZVfEjLO53sygVTTsLm1SSgFEhwSee",
-	"rLTlKLKSrGpFNNpAcHG8Caf4BKoVg0XZegTd2QuFOMEGUVlV6DhMXoxpxDyCz7YbTpXgZbFSp67qfX/0",
-	"ws1kZfcl2XwNAdJ671p83KL4+Cg8Y7w4iIo9m/oRcL7SxMt3/CGDOgQ6hUOq0VJJmB4b0lkgye3O3uud",
-	"jkNeIx6di1ZFRy+MV4wzX33/0aGp9QEp6WNGXHjeJWOobQOVfd2jmRyHkf91XTTxy4xGLKrSlQfndgrA",
-	"sBCWhVd8urKbdkukYWVjQurOYyvIZMVLAFPv+sNLq939NGJf33c4CkSnWeTL+Ynar85FgPuQ/PWWuZRf",
-	"ff9RcQAJncDlgzZXhZeLoPoH9ydWAZPQL3074QYC4CEwB5cRL3os5XQ5AcDUffcWncnxLYUzTzQBMNPt",
-	"WtOR930uSAhqbWrdLgpCp6Eca/0CM/59NRO+3XAaKJLGVMEwxqn/NaY4I1SCLMvSwgpKNBhqdPExt3AH",
-	"Y0B8Popb0+iQmQCVHyBqprYRPnH04Jic72KcXJK1NqKSXdB5nzfdWxMxeqI/u6iDKZFvnnaxyzETGOYj",
-	"iIz80YhFsHdc+ynzFBF3i2scue0+7+s6k+LACuSkuNGIDVkEki/sAWL02DM6mQZM4ILM6WBFG8Y9qM4P",
-	"qQbYuCfZGTtXN7TPGR2MYb1muUKd6JhFEMI0J54v6EhpSep1Y2ogvpKpB2HkQSyO4gnusx01+84g5MPA",
-	"H0jhqmGoJJz56uph+kOfNyPdCI2chp6PfTkQXGIcXvBYNw05c0jSDdcxmYxJoO/Rg2OHTEIhdeADKMex",
-	"2tgivujzjIYAaRaxmgAgm9DojHlq+ebZA6jC4hI8TV26BJaA5MwhmnBC52J9AHB0v/Eb5E1NbPv8TUAO",
-	"gKwviPvg/skj13S3g6ODgF2o9QWViAW5efMrjx49IL1O5+ZNeBKDOTUJ6jcOiM+lQ/qaFKkvkGrp7+4G",
-	"Mv2dIunqm4/a7fbz5y7EkCHOns6Ez5kQJJzJQThhh7qlU0S5mIaR7PMh9YOZ0nebMx6FM0nV3ZlSOXZ0",
-	"pLG6NKAd+19nJPAnvnTMbfPCC95SvAapLoFtocjPRLvPd4irN+WSjq6Gqgm1NqXABnVcKuPEtai6e0go",
-	"n+uRoWi2j9G/4ZC4b5ph7WH6nBBB58Km/A7hdGJilKELijrM47uESoKCVdPtN2SI3Br45p07d4gXYiAy",
-	"Yc98IfsNtxVv526gC7FZ7VWQl0EbQ9QPBzSKFNJDzwz1BDA4E2m7Q1x1ZGbfCerdEMRF4n9/ipT/LjyH",
-	"LAhCgN2PoIAaYChxQUh3WxgJb0ZRg1KpjRcmirStoPMmrEKJC35cYo6HejVt8gaEb8MNnQUeoYEIdeiR",
-	"VchILz3huVYDHKJUBUF8ieBSNFbRpKRllCEiOIYimKBVJz32HGM4VRq22yYnAxrQuLENZLcoWQcBgslY",
-	"NLigc6G2p9vjOOTrLArJOQ1mcASDYOYxz65zd76LkYQK+hPSdC0d54CAjuMSCf0qQzr1dxT2jRgnImyZ",
-	"+68YIONSs4M+t3lopPUujZ157irpGdJZLXm6KBS6cWa1unhNN4TFdnu7LqJ+ADY7ReyA9kDQuVYPWm2C",
-	"dEhfF0WNsHS8XMzpHSyVrOV/ZNZ9jnrAgRZEPryQWTFkF+24i8SXgrc6rcOMqGAaGhnF48LninAcGWxz",
-	"yIQGSjhW5zcMI+iChAoFXGSFDXTAPFScsFuDVqIgcQ+9bB7j2rw6YlIQTZNIt9PpwXlCdoyxViNSKfbm",
-	"j2ZqmlgFc/0JPOm2DpFnAnFAyMJpShphqt8IW3b5kV6LeiSNI3q/gX/GTHM1FgjWJvfVMQOLE2RCNWNx",
-	"b00opyMW3brpwh4HEq485XjeasgDQgkP+Q4Gyl6MQ8H6HDAJ4vdSz+oS2Z4CCUT7kJh+hBFpukkbVdch",
-	"rhUPpD7GNvJ2u91CiHY7nV1zM36HBr6nbwXipLaxKyQ+xx8Vox5RJcVhPoIXDmaAzqdsGKorTbCNQ0Si",
-	"GRcHCRIAR3XIRRQqkj6fMuEYVOlz1wj0rqYXjk7BPL6ryZARAoyJ5oB0XUfxxp1wuBNRHidXIn+a8TOu",
-	"ZBXGZxNDTkZM9rmFQd0cg2mTr7E5YtGEysFYVySfsiBgHlES12E88pl5Ukd2270JFQ+K6c2xp6jN0GeR",
-	"cMBSLpx0HTBFb+0oQIXJB9XcS7GkLC/C5BYIKPlgepbqd3QUhX7Twbwdkm6lph9FNDFzALYay67aebqI",
-	"GXALf6LTa8EHcPPmxA8CXxtCbt5U9x5YkYuRYuAYtZ0vQGwhcTr3U/PmTWscCszC51YTyDizwpsZHura",
-	"ZaUU3p/OIn5X/4wdXTN2DSB08Beyv3dT5fHUxhC5ECGS+ZtQILPb67xOMNjOId3dzq4mWd199eN+d99k",
-	"n/S6na5O8nTURqCyZsSoh36fqdS7ieg5C8oLzAKFsAQRGucLxRhBJXGtcHQXZIhM8o0SnvoNfbZWqoqW",
-	"gHX2HoylT385sqTEf41isGpF57Vkm8qYMeYzNcxhHCGdWmeyMqWYleM0wC6eTM2M8+ncTPKm0qNsgc3S",
-	"VjWVUSvJlc01WheMfzEOjZMOZZBYrdBqXp/rHHXthtKqlNECUXBAwq4uOVM0z4/zz06DcHCWyhEEgV8r",
-	"pucsOqXSn5DmhSJGfR4/hakURtAwdBtVMj1JvBQfdq6VLqWSKsFbhK1DLYIY4TBe8pieg+yioXXOYr7k",
-	"Gc0ZRjvUsnL8otkpCvp4ZkoiwwPbwS9EMBvpE9RnZLiOHseI5H3uPtvB9Bz3IEaa47v6PiC/xlRDk8hD",
-	"mjHnBzoGXSTUx0PtydaqDQ/161QSGkAp40fo6kemqSQ5zT/39m+bP197/Y75886dO7GHyQiRzGsZGqzf",
-	"h7/tR5HSea0+B5FKCUTjMPAA2UCQCaMJ5QNGxMyXiilNBWhHERNjtboY+QDuCrSiz08YI7GWobWtLPZb",
-	"+A5vKTwfUG40D3XRnu2wKAIBWrhtxS/vkOa7oTxWR6I4PvNaSszpc6WdoigFWl88BYhxWt8EKhKrZr4Z",
-	"Q007Z3hVfKGd4VOAifHkRVYuhK6I1Ti+Z8YFq8vRg2Nbk0ksSa2G01DkSLvf2p12B6vLMk6nfuOgsdvu",
-	"tHcbEL0wBptggS4ARuywqDGZ8dJo5TYiEyUBgUco5sx+ZIIWBGkaAYwYceewOFoBm47HSuphn6diFYoa",
-	"g2NP0lToQnEMgpF1JekYNMfur6dK4kGzkcFfrAmMijvUM+/zmzffgBt4cPOmkX7tUuYZtegwvllt9WqK",
-	"raoR1ODwCyAwfIUCIr4P0umh5lBK8w8Us5zbK+x2Oq9ZTyi0VuT/QrEWJeMh4sR4dOw1Dhq2hw0OP6IT",
-	"JsFp+EGxlTx55Nb9eKi7jeeP0RTNhPxy6M11Akyck5x0rLr1oe6mYUgj/B1FaoU73gyfs1qfidlkQqO5",
-	"bXfWG8Sd+RxQDo6srZBcSbi2Q7URa6Cxj1Ltzfg/Gpp8NZ47RV8+fl7ozsUF7+7AEZ3E/pnMYvHk4rsO",
-	"gjSxy3cXL5iH8tGYnaT9qmrNSVBE45d//O1Pf/rniQem6pJfg4CrN5XOJ9Ir1sQdOHAOuepA1lrli599",
-	"/9NP/iC7SvVC2SrNlI8uwvTyEgpjBHyhbm7IB6zO4tizxkGjYYW2gJNBHNy6ZWyjg3Byi55TSaNe+8Pp",
-	"qGHHojRefu+PX/z1X2c3tLd/G9CnzuC7+cHrn6kSZ9JgOtFikENSlNsIErVB9fIP/r8X/+M/vfjv//nl",
-	"P/xTxZ3lN7YQDcAlBTy6ikPPjqF4nvZ/xRiEwh2gd6/T2RwpigEXOxLVk4l3D2H3Qfdxe5YYYl97/Y66",
-	"UjY1btSiKYWz7lqzajLjC2QYB5mTTyxoxb7iRh1yUbiY13Ig6KRAUEpVGpVoQDyndvrantyODQcU1hvr",
-	"XxVEoNRdqTr3qtgspvhuWqwyDppDS8XFQiEpT27j4IPHTgGtRDKppEU6gtxXJdI1HkNarBFosUBP1wGk",
-	"gsPc73Qeq9Gzhr5y6e9YiBkDxe39R6T5lZPe/m205sdSXsiJm4QIuA7a0PCZIhNEWcBIn9/nRr+ZxnZA",
-	"pezqwQ+IL8QMWttC+qCSDSIm/UirQtOInfvhTCT21bjuS1z9VbOVPm+CTI0OP5BifQlW0W6n02s5qPSV",
-	"1EOdMm7sB6iFSrD26tAYQbBHGGn2Op1en3/NH5xhKN09MXLQjTQIQqEUCx6SgEpUHLiuGmNPFc+htqt3",
-	"NWVctAkEP4C/AbTZPjc7FEryneMZbEGUVXsiqS2ZHs7pirF5wGBPndPwnLWWy8LG/KgpTbfT2TvMWcvV",
-	"16+TZqzV+gIQBDzB0g/6PLFKm3SWJ+o9t1UmLj/Svv9XJSuD0v7IXMi0xGkZ/NGCDoZtXxp0j3H9gs5J",
-	"M0b4bschYBpopWieHa/U7Tjl8gKwdG1dWJG5peZyFsrCaQFiwWx7OxpFFKnNC7t37twhF1SQrKmiHAbL",
-	"QKBHXbio13diBM0vSQkLakkJDsPtjlHUQtDSVe5XWSUqPCvxScSkInmyNqzgAOtxzDi6bivCX/puZZl/",
-	"USykZlAmRKnB5l8dn7498O/7Xz1+7+vH3Xf9Y3HMH+4P3ji+fXw2/be/88ZX77Tb7cZqQsxmRUQ8ybXk",
-	"w9wVK1zKXkZAtGIUYlOXuX2H8d+K2yL65y1RmLJU56IVLuz1zMJsiT1++zCp3AP1ksCaWsw1Etdfhtus",
-	"e9nKJdJLRcqV7mpF0VYJHCKJH14s4b7NZAzkZhCOiM9b9eTcPQfOPxZ2bXfNrRGTT2gQPLG/FOXy76NM",
-	"tJdIu5vJmIoDArFrVhUdhd6m+J92oyhx0lSE8rmDr6AbCHoW9nkYAX+gppx4OHSAvZdWztFSKp+n/VG+",
-	"tGUFHb6VhoFgMr1/1yFTnyuxFi6fFlNP5yCeCpn0VOPsQn2Gp9rkhEnp85Hhs4LJPh/Tc6ZNwlrSF6TZ",
-	"cTBqxYFaHy0tmD6gIwYSoJvE17lk6g/O0NYc1zeWGF7X7XRI001q9Lrk//+DH6pvW4dxuJ4vkwJ0Onyp",
-	"zzEJ0gwHw4iQhIGnC0LqgCQINgdL8BljU3IRRmdKTFaazGyq5Fz1ZgpurTZxoVqy2+c6VgpdqBBNmEIb",
-	"iFNT5AWqNIMI/A4b6phBgIJxCxqfDwnYUDqAFFqlAPdDqP0M6nvPFxNfCEXQJZ3HpggKng7AJtnn8PQk",
-	"nDAuD4g7oc9O2FPXIS6e7T0xSn040ZXatGV9xpVmD71DXCJkOFWnoVYYMHrOchpG+nL4UrBgiFEvpszc",
-	"Igt5TigfMXkUBKniQa9SPA+CFLtJFcVJi63owLO+XcjzQYfLsdmqw+/t3y4avjI9fzsP5O1JYRkQGk6X",
-	"ocYffJTpgtpoOA07vgGYWLbgdkMHk2hQPUmAYz+JVdC6TmzShVt3pGuIdqwKm+rHMYUmlSfsaeOg5zR8",
-	"cU+M7jKsYqvTjdS3D4B6mlqsvngQ+edUYiky81R8xcz7mHPagSxjM8HE5/BnB9pd5p4sxgksVWkSMzsl",
-	"JuxVIIpxCMa7WwjJ3SqQtEawIbq7HKLJFyuBdH8jIO1ZIAUiAkS/cdBbT9Yvvvdlkr61UNv2qmRsu8gn",
-	"nrgOpE7EWzrHGBw7zO5GumR18XLXoyOVJMR2WhhJ3PaTnKj4kZF8P3iscNpkt3zw+HlKiHwHmhoEQZYJ",
-	"mw46lkCZLX1XVHa7SNTsobxZLmWuLGGGwwwfxegSn0O0k3VBhQtJtkY4ai2W4vpci3GHEPIRixljCqEh",
-	"YjYYpyVJiImLGBFn/nSK3SQKJBQdlXOh5d4LKvrclhEcHUzmVpDD3UsQKK6KNLGYCGQOGjLzirnbY2dd",
-	"ScFphJxtf/YSMagOfbkcIeVzRZ7zh3ctU12STPV4Fe6/Brq/Il76NpNEhBP2qnipqM5LT5gUWF8d7CvA",
-	"oxQ31YVuXUcbQ7XZQv2UqkWcxn4XFW07D8TnfZ56xY3bvTVDU3ZDJwOBIw4TV+YwSNII4yKi0ymL4jQA",
-	"Cp2s/SRjq8/xpxYmgqbYchReKMKioyrRbZhh5pyROZMOOYUExmCuw9tTw5hX+vyUBaEChwwPCE3ZsapV",
-	"f8JI/JYd5KwdqFYI25SxyMnbOHxBqBJMYpOXjl8ticRPl44mRwAMtD4FTArj4URSmq0z7WZJlpUtgpmq",
-	"0MEeIzoTKJg6R0jCXKDVpwzySLlVDh9CRDP18MGoDFIY5q6CzTsjxLntBD8PbFuXo6QyDBQVObmoGL+1",
-	"gATmrZmY0SCYE/cDZD2P3VZKcDq0xjDNAig0mpyTcNjn2TzXckELA+h9YYeo3hCku9vppFI+3oAaRYYp",
-	"mpaWvoxjsnV7iT6P2A4cIcJriWjtZvzJ1ErHSYNabV9fTgzVNTnFJgJA0aPDdCaSklwT8qHg1+fww8U4",
-	"NFtJwJbPDm5SxCr1eDprM878a5n8pJy4Kq6OuOqF74YSjn+ejd7DYl7S9B+5IYy9WOQrfJFmwlZJL+2U",
-	"zpZVX26NAHHjxU9+9OnPv/vL//3DrNJu11n/IGbsj2sb6Lo7cj5l93wBUZ6lgnLhkmuIT7tZoWdT66+i",
-	"Y9RbfMY8U3mhpQrI1Odbg2s3L0wW2MfWA3Vlqe7kspSYzH3dTKTd0vtQFj5ZKmVBA5zdbCB1hmwXH7Yi",
-	"rRabdiDfknRbGzW6aaw4WE2lw6p8qyh12QuxxrGtgZvrhi5W1DC0YJDim0ZI34J2gUmMt6jnPYEmueX6",
-	"RNr6BA+jPuVa3XXdgzjFmkM0pP0b5BuZ0iPqzs6JDFHUwmUooYGHUZ+D99GqkpowURlmzGDNbrez22qT",
-	"I46SBHgpYTQx9qcQg8im0s7VPd9tbcq01u11XiOQxnrkeZjxmB4JrkFzMgukv6PTH8WcD7ArEqT+MS8W",
-	"/uEuhYGXDQpMA5E9ndEg63rXwtpAGidtSm7LBxJiGGGfm2Dl+Dh1gk2RAEY9D7b6CgUvgFiOXqVaTMdx",
-	"X4kBZsu+ybLp17ZELos9yk98586dze33tR2NHV9GPC2O47Mi3kNuOMMNkWBUSqxdF1brihxHGoe3JmoU",
-	"Y+gGBI1LN8EW1a3YcJCchQ0l1XyWZG3kEbRS5kYeb5Eca4w1RfnKAm9XwLZLEh6OPM9k9+tQ9HhTluyA",
-	"7HEFqcHEk71WKD/oYRcYJLknEl5v3SRd8MaqZAKc1FR6sqpe8FAy4kbs6T0xctvkSAkRkAUBDWyxoBiE",
-	"OcUJEPY0EAUEhb2Yh9kDVvoEGL3CwDM2xYgJBpWpptg5t0BosBdcR2bYJVgW48haW3rDUBQiTM2QFQrs",
-	"yY1MkAxQRyCwXmsq6cseumUSDvRd0aIV6XbV+NabYypSUkRqfUpGg/jSGTfw7/M6CADEAGbdLxFNEKJX",
-	"ILlXoUGKEiW7yrhUniJFevGH33/5rT/77D/81xc/+R/qloYbF1XSXFupi7AZKLhlsWzTfrPyyl9+689e",
-	"/uWP47THzMrj4PvNSDvLFvPpz7//4kc/zy8jzlSoDsBup2tYC6JVSQ4x1B0yEIXqZqlLUguWL775nRd/",
-	"+P1PP/nGy7//QX4T2i5TbxO7O6cFjHG9Q11pIfs7moYWgvGGIIxGga+VQosgWrwaTMuGdM+ZrAXbz378",
-	"k3/9xl999ov/8Okn3/j0k29XRdXSXS2KZ084YWHySB3o/+pnf/TZj3/y8if/ghTi009++uJHP3/xJ9+u",
-	"cyq1hBXT1m/LOcc5CllmKYtLPYJPxvOHQxYhq0jASJp6q5u1dVkTXFXpeUkhzAWzFdO3ggm7ubzvCmRv",
-	"4cTFNMmeMWtxVLNkhQu9EjSjFMiTkO+G7dIXwyFFmQqXs18EAL3hMeQo6BGK1pHQsENyQX2ZlCQCUlY5",
-	"XeZuXG8pU/8JvKK6yhOgW0x9VkrrXlPZMfTjsrQdY0KkoPYMjQRYpOcs1WoUqgP2wZmX6zdPDLwXWEpt",
-	"OR7LCKNDHfHERpBwmJJ6D4iLxRQfMjELpEu6uqarIE2ow3nKdO0llMLDoS4WDUTGIS71PKxV7ZJeyyE7",
-	"XRKxIVT4NSObGr5gFdWar7WivJJjKQeYTaK277GoVV3lwT0cKNWnm1d9jqbTKDxnOYUHQw3i6XUIZ7fX",
-	"2etzPYgxuirYtMlD2CpM08tP85B9yAZy6TRZB3pNk6q6kTUUmz7vdjq3D7OngJqqpjKx2NPtdvYWaj8P",
-	"DWq+wrwQOOoSpUOjciL32YhXQUqKMTgW93/1sz+KJVX75mAziCpC0hJ9ZHeHh/Khwfl8KrreAYeigeif",
-	"0FWYfYkhO2vsceVNLVEPayhZaFHeyKKWQPr2Dg+t67p4WWg13v6yup09Iyl9BUb3SlA7e1c3guO5Pe2s",
-	"vSlkB8Wb0KzCiCx11p4/j08/+c5n//DDz378zY1vYjWJRNHF7aVyxVRvsyb/LO1ZqrakdAJ1psVKC8jO",
-	"Vu1QiFqKdMMOmw+BKgM4TfxNp8hnVKyaxv9F5MKe8bYNHWihASAptUIbm4MW3WPMrEEeCvWIvfQ6Fs6v",
-	"dIxk/kJhoLSmlLner072x5t2WToAMltILldbL/QvrKoTKOyBo8uqAx4LmGRLPR4P2SQ8Z0LJf+pBIwHG",
-	"Rej1So3PKeXSb5Mjkap7rZu9qIl1d42dCzo/QHdHKqYGxtMX3/TC3FzAw74Wre/CUow4be8PBOp0kIZp",
-	"RXCA7QSE72G99LVE7cy0cQBqHEzS55koiS40EcgJ0AjVK+JBKLNU2ZtNMciqvnPk0SsJhbmZNxho0O30",
-	"FJ8rMkQVTLyRcAF1SOpmvhXf381Bed0IhbsWLn5us7rA4PVKjKL2+a1iGC3FRZuX94rjCTLUhywu3lWK",
-	"gpfBsNNYdkm8GifdgKWul2PIIyYxfvEJxDqUcuT7VikVk1ojksSXjJ3ZIWHgxTVenLjxBGS8k0E447JN",
-	"soW6feC0cQuLpZGHsw3m80K0yTsY7XE1uVhS3UZ/Yli/BkupxeVsGge9zvOyOnib4WprrCTvUjZVAQtX",
-	"AtjzgI7YdiGxgZziGH+uGOeZrcF0ilKJk6iorVZ9q8R3irHDJC7DSnXGsrHtAz9IYud0J87tVeV2GgmJ",
-	"axx0b+917tzZ3+10rAhb3Y6qwJ5VIjcldUO6284ctpC6do024BUpsr9eFY48Am4qLK+II2qPFYTa12SM",
-	"eSVakJs3TQG3mzfJ6dzqLmaXQitmk32e8mwJlwz9AOrcn86hDSUjzY5xkTmx30vx4NiJ5bUOdZMwxSMx",
-	"0xi7udAg0J0tsNjZGYOCZzdvurEgrbiZiJt9DujUV4t7C3tVUeh3WNBzsKAHxkYZduKlmn9R2faGPRSX",
-	"x7Y1Mj4K75XYy5OOOqlr4kudeb4gYil1FxoHH3QeO5uH8QaKoWXw8+qKBVVs3UvFAvsYr4BkkEHAnGyQ",
-	"pm1ALgoYda+j/pfw6mEUTt6q3t9CPf5uQY+LVdxXHfNFXG9Et46MB1opFO6tGk1OZPhuQZuTInfUJUoo",
-	"uVv2quWUIu4P7FaG+UInW5NbVpFYhFUDwk309yQhcJEqf4QDTilWqiCMe32ODdKghzQKH2Bet1oe0MAU",
-	"Pm3bJmk3biydLKew95fui/3Mbee7fvmclNoSkmCwG3HrPh0WRondjxPbobYuQ5L59bI9rBzLfolCDBXy",
-	"0Zi9yb3iEHYlqYTc3J5DvAC92NQHVXM0dmNbTj8ISDddD790M72NGjIWx11n6EZx5f5tmFxWoPSfVwtL",
-	"jWJty2OBL02KSt2AnBClF4pWlA/WZPp1UXRBvfv0ulLWn66zSM5LOBAMs/kGcFu29qx8n66Mccfg/mr+",
-	"jSKBSLHnzVtzlER3NS05W5RTTlgw/DWwunxuBZaJz1mxqILmFuzwbYdN6QYTC+0r65lXtuZvKUDGL7hc",
-	"cMVMLAbbStjv1bWtVAh/t00tZr23cb1Zs0tCG34NrS+Fl/AqWmB0ZQdIatuW+QWjUurVgpLQgT9dpSgc",
-	"DiEDIikDs7kIxNex5JIdgFil6NL68YapHWpSmCse0u10bhfJHgjZV11B6dezlNHtHR7Koiox+Xk3Eu3n",
-	"NGa8Xq2qywovfJhg4RetZvzVL1hUioZlCQsZz1bdQkXlaHgZMYYpVLukEEOc03DKONB+K1WQbueYp0gM",
-	"PBGb0OhscXV23akZKvkTfIE0aeBT0cpwtDPGpgLbSKdi3g+J22/0Gy4ZBIxGxeEKK7PZ28Q4GNXKTrAY",
-	"Uo3yhnpHvjB7bK2fWyvtAkS9kjLR9rK/KOH8EC8MGNX47Bu/+/J7v9hsaZ1aAf7WWnTU2CsL+V9rKYLJ",
-	"h/E13cDBoELzq59968Wf/tGnP/32r372B42tFE228fuaiX+BUwSKEfSSyh+nseyS+DdwmYR3QPuJDWYL",
-	"QLn8WwPKByx4MplJhgX0y9n0m1yr9xfjMGA72LBDvUiarpBUzoRLOnnPelz/n8CFAHarvwBUr8KA97v7",
-	"5G31yhuw3HszrevGY2e4KQiIarZbeJvSXBQn73Y6+4caCXWfkW6v0z20FuzbnVS7vWImO4iXBCu8AkyW",
-	"hxKNyvZNKei5WJtr7hv68rbBlLLhVyg01+t01crvMbQ81136wtyHXqe3E59k/bEXaLYK/48yzUvXGbMy",
-	"VXojjXZb532FSLXIUm50NV3jHCqKAgHg1n1XVM0ACSyGA8rVlUTALsuzX4CP9srsslX6bIjB0urMrhw/",
-	"k7l6uRphKV4XtzNaec/liGwvopfdcDIfZHUxxhPCVqotF6H2ZfDbHGZfEr99D+FPkb8hyCxOi59XUpH3",
-	"HcAMOJll/PfJJEawJWwYVmtF+GG7JcO7mq76/U3TtLvTapMTOmEkUnuLZgEThAri6mXk5ne3xMd3kY/j",
-	"LarBzWkQhBdYkL+EkydgEJvn6vrWf354+zpB8aux+/VTHWpJAMXJWfWmqyEUrLc7JKbbnGNV6orA/mJK",
-	"D3j/xeddhNCa+RJJ4goJDa9aYjA4fdlyg9aIDavYsuAAERjLdPY34CmhhJowOotFA/gvdLokvbhRaRiR",
-	"jo4867XgtnkQD5euXuOxIZ0F8sCyYbWcOAXAtOwUxMU/3jMdKJsgePQ6rTgwAK6wIC78N/Pc7c4hoVDR",
-	"kgpzj4k/BOzHegTQiDJiuhEq0oYRkwIFnG6ncwgP+nxkEQ+f59YVRtkV+IKMaTQJmBBYrKfP03kF6r63",
-	"MCDQmyH9YwIjAknIBwyXJFh0ziIygYAAtYSkU+iMw+D6Cz4M2+anPvcFdhBtWz+7hAYiJEJtz7XbnroO",
-	"cX0uo9CbDcxnk0rhQB4FJlRwxrzfYVHyXipD1Mf1CRlGzEMccQyc3lC7cuOWlDmpkPK59i9Z8qAP1hdR",
-	"ZNPkSgZNeThopn9TmejY6WoTkO5vawuMpImhcD73pU8DjTG53lEW2oearVBOOgoHeg6ZhBHDb7qdTifG",
-	"Ot09gvCQ7+A+OJ1A7Vq9C0QtEEz7HPo6oHCKAziGVVkP7h0WnX1c10zSM8ZLW0/hxX/VtibY1Lt0wsR9",
-	"tauCYqCw60FMfxLVAaiKFmWcOAl5HAqmBfrju6n4Rft2YvhiDLtSQQr+fBdjq/71B//rl3/9D7/8l983",
-	"32P7x57TyF4L7A2aIhCm7SOKykbSrNjdfmFwZ+xUUAO9FUb3FTIViIj2NvWOXnzzP7740+9gZ1N7R4sW",
-	"/3jzkSulgnrBkl/+4TdefvfHn/70hy//6XfrLdyJfXCPV2jbpbHjEQVGvnCli3DoxZ/8v9Av4b/WBPqG",
-	"EnpsZm+yebAEdTq5V9fEFgnLay26SklD08ydWpwpgXaCVPRm9aN2GjbDahw0PvvFf3n5lz9G6GZfLYNt",
-	"oi0tgHIN+TEhqdsri5onmLlA29QZQG4DXjFTGKuzMNkFfrIyURLqky+HYg5lNbqZOcGG0wjC8AzXisvv",
-	"mIMD+QF6GBcQW6dhCzM4kv3Ne1Mv3mwn85OVJV3mjEanVOOg83zNZnOlFHprrl885pht2l5gGLuaG3ih",
-	"opl2BKeuGXa1Xa0NXSnBLWtClxOEEr3T6ksHMtEKeWYZyrkgySx1+RZcs6X3Jk//UlehV8qIN5gOlqJo",
-	"lfTgtqVtaIWAswttj121f28Ki4tV4not9lD31WaIZcrvXW2tECmzuHFV91oHhIenoTeHXrzQZleGxJcO",
-	"+TD0IZUmjEynZl+CpqNUhEOI5TbawYDyPsdMYEjxUL+NfaVKzdvkfSXbulhRFe+iSxTOovkeTTimQC1o",
-	"eGwylT7zSFNpbdbi9NBLnevVbPBakbobG8GLVCmjvYBp4JQNlXJkNk0jiEoIz1muP68hcZZSVGitN/d6",
-	"uSVeP/GqFR69jDTftk5Wt7x31vQoWwbTAjlh5flWt/RXmXMlb3/PVAu/W2iaTM+L5rJLcazftfBte134",
-	"i7BpQ1Xy83hTxdCeureWXdmqjY+/KfFEL/+K+eeXYNRCY3dG3Fhs6F4Rly6rtKw+HLpxF3bOCD1iUnuN",
-	"LYSvmY8NzDaV2yVDXLmwheXwggvgboq1+QKSrJuxzCwYM+mw8OoN0XL6fEECd2xevStcwmkUhReWmCBI",
-	"M5OSfUBoEOglT1qHJJP33ecrJH7n8r5hklY700xXxC8rPaDPddEbhW5U+qd+4Ms5aeK3NxKXvjqbiA3O",
-	"8wf0ji+kq4v6WRBGe/ohuRgzjjZo4ss+h36DpyyluKD92vrGF7bYUWIibsIpATnRUNaG4sy5tqpntadC",
-	"6MG4rA3Y9uJiEqKEkNRUMFEK2tD2I7FOOwV2XW3j5jYGqRtSkmQPl/8oDf0rHkiQEAttHKqTL76FMINk",
-	"PWAGXHc9pYJJUf/DMpCsW7VwKzn0Rbj2BfPto74ka2TPry6FiIOackgRAqXsC6kkemOWq2eKXmZezRob",
-	"8na3ThWT2YrlC227nM/PfZkuaKiYvSnds5vJsP9//ueLP/z+i3//o/wGI/Y0W28ZTDGzSyn5fJn598UX",
-	"+FUn4BeKaJawpFMMJ5TTERObEjhLZU3E8JpiprFdhEPLEd9EuqMFROipiVEJ+oN56XSOMJD+hLUygO3z",
-	"I/ANoyznnrH5RRh5Jk/RjHAxDgW2WDi+q4QOn+sECoODRFFe6kPNXCUBgjiZlv4o9/rcH/EwUnIkTbdE",
-	"yotdVpBQfFarSVZFBpy08JcLuFwkDKFSfyXkoLohjlsSPFaIflxvJaXZEsUV+BEbgeQVLkYjPVLgqyEF",
-	"JUi2ZQHoi5WEEItXi4MnFzdqMO9Crb7p9B7lIxa9w85ZgFyzBqu2/ctZrFsiX3TxY6ETx4qNR9diQeWh",
-	"BaX9ojBgej/dWBBJB1WsvfNena0nS7Mh0FsNAnExomoQ6HWKApcToal3KUKTfd9fffVDbYSKb9G6IpEO",
-	"BC0TicQTX4vBZc0XsW4zyAFg2TEGGB6Hk4SRx6I2SbxCRrgDZ496n3kYrZW40AptPXSmZCcJYZGetvwY",
-	"m8kwjCa6Up0g09lp4OtSRJUMPHxuAsSIHFOZIZtLjTBYQPTqixxpW4NjWT42WB/YwpvC+sDFdo8NlP1N",
-	"juKLwpjzoL6rH0nKkuti5DyMgxAgqCN7Ek3LoYtieyqAQW+ytTiAIWa868UPJehVjW2VhYWtY8yoESu2",
-	"PAipzBhySUFIjy+FD+qbVTPmQ7hWBxdEyFU54NtM6hFu2AS/ZvRHofqvhBnmaStAPfVfM7OcZ8USh5uL",
-	"tPxivshD2eeYj5AvNpSaqma13jVKA5VwwK8C7ABFrnSd31y9T/QebEndXV4NKLOadc0AKzRH3ApENtAP",
-	"KYNRV6z6TqajfnlPpJJWiaAIZwr24s2/Iq3/F6vgeqnXgsBVFAQuz5+Qu6OvWjXOew2gs89mfAZ7OaEh",
-	"F5tiaFG55HAEfer05tGflyqxHg7TrF2GiUPhIB0X4pIuUJR0Zzwu+zzOhrTiQUTbvO3dEyOXNMWUBYFR",
-	"uim5edO7edNJdWZsKeidsWlcDtNeKBVK7IhbFKgxt1HUAd0TB6S739FFmiz/1ZHxXWiHUQwCdLD0eXe/",
-	"2yF4V9/kkkWZWNTufucOMVf53FcjQXhKdq8DOmFY4pJyAsYx+L7V7vOHAFxY3+3c+h6yD9mgaH1rFJRK",
-	"LQzWlMKXbqdzO45/7fO4LWK329mrXaZilNuPRu9XmBkIR75YgkF5rJAplJRu97Sf+O//5rNf/DH6iVcM",
-	"q83HKmxueRuNvK22LBRIay+rQpFoC62qyMSbAdeSWpl7JsTzKzjOhs5xZ92VlZdY2Cpyla4JOcq2oPPy",
-	"r37v00++8/KPf/Tyz//55V/848tv/emLP/vLbXQFKaFu20vSy9OuTUVlX2KIFLKUywiQWsGDuZi2lBX/",
-	"hthUVODy7NWoTSZueHE1lCVExC5cupdeQVYMNK5Va15yQZMgcsPar0RplgKKcBmlWcqv8CVFw6MEqsRY",
-	"hAChuXCmVRLT9rHqOSBJUWQ8OmifKBR5IsNlmWpHnieIi+94cSGSlChMBQkjz+c0zs0ScU0Vh7iJ29cl",
-	"PceMFZdt+RIWZ9H1WtrkfSNE4+AKi/JFQpT2ohU/K9JHkySLHKGiwENonukLLNxy0Od5SJNmsk7Sa2EX",
-	"Tag6MgwjwuhgTDQQtG7IhWTUc+BnKz3FooEyNDK0dk4uVf3cjYVKFWgni1LpTE5lyJmIK6q0DkkYOaDV",
-	"9Hm6xU1kvD+eo6baJUqbz14o0lRQnwKw1BJYy6wBYZWutlMS2GXVlV8h1qtMa+lzdTMOY5UsPlWLRFrj",
-	"FHaKwRcVGj8Kr0Z93XIL34JIDS9TwEDHsUeMCjQ11ZbQ60auFa9DFzNZeR01g9ZWXsTmqvtuDxK3jVhx",
-	"vPxMFq1EV2tZaSWLvP5FLCkpJmLKFEA+jlljqygkYBVo/uvvfeOzH/+kOL573ZiC4yyJ2LInor6JPw2j",
-	"1asrfLFCDREqh4SKs+RZGervyTycAQeeToM5snbN2ZUIoQWqqyBYV7j89pQlLY1yDHF5acc1wk6KSEFR",
-	"TMlWVYOCe3tJOgHODDdQCWIyXLFExV62RiOcb0YTsNC1VP5/lAhYQIMYZFiA9JwkK5gai+pyMeJG7Ok9",
-	"JgQdMddUmshL8D1bdlPjiT6nWKUwqch4iNXwLnzQjop8Hmk5vUwQ1wpvu8+z6kcmh5UUp7CqcU/ufs3K",
-	"TI3N8TcEMXLq8V2MzcAFlWabos6AcRcloRYZaJHeAVnojmiT+wZOB+UCeZ/Xl7+LKmOkRGMQomeJs8A+",
-	"HCDk0ARqPy2J9/lyB8KHZgev0mOgSPyjUAEz3+1YMZRhOONeQppP50QwGg3GAFx9YVLkK51ZVy9sXKel",
-	"4dVakppWO9KkrtS+aGF1Z+929nesBMU8mBGSnqn2YtWgUczQ4N5ykXDRol988zu//PP/+dmPf/LpJ994",
-	"+fc/2LKov0nwrSLg15x/3aCcmBxtz0CevqqbtJJfqnCbuQuF1t/9AtHWEGe4EIWs0jIGH5IL6stylvnr",
-	"LL6ugtOXZTEGjcPIX6tJhvsOIFCpUHjmD86WCYXYv1MQVz1smYXjTp5aKHmUKs0T6a6ffB5yRk5nUstA",
-	"h5bbiAfz2JicVOyO5cHttP7ovK4Fq6/BdpZaSnWBsYy1dEFrEBmazaud61ItpJkJ3XASOMDTWMk5KdIc",
-	"31Snz+MH1BpYMGwtiPuw59xIBxJ16lexo5h1UXjWJUFkpHUXfRIxNJdLDSkszxSnXWQL23ATk8JlrGOS",
-	"W8FMWriG9Q2UtUSnjcNBDbgWALKTf/aL7734k+/88n//8LO//f0tBB98zdy/L1gBFX0zvwDNUVJYcvC5",
-	"aZJSchEuw+Rm4fTlNiE3MgaGaK5eD3ZBQ5QqLUzvzSSzepjmasLutg6y5Q7BxICdSpR4JRj3tL1MkBGT",
-	"in3vbalX2p7ulXaVup1Orvuc/hr2OX1lXU6/qP1Nf/26m16l3qavqrPp5fc0vXf5HU1rtDJFdlzcv3QY",
-	"RgRamHonbBByT7ikCQ2wfClIurepDAkPL8hvEvvxVpsc4RfGwnFDGM+SbXnQPHyXzLj0A8hKyZpUsL0b",
-	"ygAKo7Uwk7Go9Hk2Pm9LYkHPbqFaq3mqDHEvUDzDSAFrNFTt81Ukh89hL1UbsRoHt4sr/mzZMJFew+7t",
-	"TufSO64uAcP2e7BuGgZqvPucfSWcRZc9eX2mcZVbtUJrP8Pl4443PObNObVqAqTfFFu0lSzoap2hpNct",
-	"XC9VNiq6EpcqH11yB9d7r6B/69OZL5eZK2IOnK9Gb3VfJQGj53aTm5T8MhOSyIhyMdRKihav/EjIQgFF",
-	"42XliiXd/c6e9uz89syXS/06IWewYp+PSt06CjhVip5UsG3oRjQ9CK2xxBT9aomwohZwVcwcxXUvlvcP",
-	"vxSppMKMW+n5vuXAkXWb5/c6+9g27g3QftXF2MjplcISaMA291WZiP+2uTpXrCCM5sO+SJplzqSuanHG",
-	"ODllQchHoB1mGvNpzW+AoRwJMRJfcPPNFYpPWXyb7DmzUTu5nIbDInZox5ebn3WGhI6GMyypZJn5+3cZ",
-	"ApN11y5JVHpH7XNTHhw4roxcJOIy74tLmr4BjflQ6hn6LPDs0u58GL4VRidMumhHynwbt9xuk6N0FXWI",
-	"DskIW33uxpWKXGdJA3ZsKKNbsOtu+v3GjGMfQa/fOIS27E5BsLbT5266cpHu3p4r4ORibiAOCamDSsxS",
-	"oJjDL9OIQdu+pCnQRUSnUxYJKB8zDajP+zwEUNJAgw8MZpxdZDZImurOzfiATRiXrbJO9ElxJBfr1Lv5",
-	"+kjulgKLtEFMQeyEyaviKRO6IOOVKDq70NgV34tq/Ue+9We//Kvfh+jnzUuXi5Zi8hhThcA+/eQ7L/77",
-	"X7747t+Vr2kt+XODsFlLPt3gOhYUDeF0wo64d6Rv/NrreDsk+eps+dJr3VzptZff/fsXf/Z3n/70z1/+",
-	"l7968e//2y9/73/hOC++9c1Pf/rfGlvoG3BiXdcvmLMx7mErUgVZtyK85njsVfRF1gbIZZbpWHQHL0Om",
-	"TF+ESxIrUZqzCucvrRy8QVNcWuBf4K6kZwzqZFzcT2o8KgFJo1vLupcYTN3tdFraDBV4+hcJo8S1INR3",
-	"N4QSUycsIuqtQilpMIsiJdLp0d0w8OxFtKpJSq+hpARvPtK7jhb7D7MzEfZ0RoMCMCiQF5WKsFMf+jw3",
-	"XO6pcpksBbMKQdZV8t/M2V8NY193R9AJyzfwLWS06QNIscE0kFe3zpV2FK6+IJQIayxowwbKzSxquQyp",
-	"p3m3ui2zcGUoJG5uZbWsnluGlblrr3ghlTnhI5s2bFkmLLv5trRlSzxpCKGbx/OHQxZhjG0aTHF5j9aV",
-	"aB8eG+CuXATcwltcJn1mzuLzYlktvI6XIWFm7tUliZhmVtvgJMb+NgPisCFmdGsYRqe+B+U2yqXLt+Ah",
-	"KxwOLJeY7eIe6Obm6KrQZcrAISpkOBXkIozOIJPN1HZQi2s5oOK8z05PwsEZk30+CDlnAywvNmKS9Dqd",
-	"HvmaPzi7zwOfs3tihKEYESODIBTQZpJ7xL1FZ3J8S5cLOWPcNSWriS9hrtdbGD/X52686xm39u22CW4Q",
-	"E2YJ/uQxXXuMjqhJTJyBJVEQN37k0XzKtClUg6Pd50foldEa3SlLRsyXhMBH1ejFknEBGGSoIZ6ADOzL",
-	"+nB0f1CQdi2YAtDybclDvoMKOrIn7DpuRdfFCny+pcfx3dKmHrhh8H9dUfNi6gTBzBMnb/3yu9/+9F/+",
-	"4tNPvvOvP/jpL7/7s434rhe08ShfyGe/+N5nf/v7n/3gjz795KfZVeSj+xe271hUfMu6CoXttlZcYR5O",
-	"ZoXVyfFbMR5dLbuXDTJfYChIcpMPs209KmTVr1K7a7ZCa441KjNZm770gkw2IlwSU8YpSfOU8pZuCGHx",
-	"Y81JqrgV9/Jcd8QkwFE8CYGsPzEdOBb1jGJcRnMop6lvqS5a6eRaJR4kfRC72JTAl1gXQpKAUfUYZySc",
-	"Ml7MgR3CAsFIB1msetb1mKR+8CCgchhGkxM9erIkixc13Q8euzhtOByq7bUw7Cti02De52JMp1CM1SAD",
-	"oUPJosTTeUMQFzh6GZxcR3sNPbV1vdd3fCFd41c0hVcFoeRUyQw0iugcqzNd+HIc6vgKi0PeQAlG1OfR",
-	"RY2xcpxVM1ColVSJh46YVPgukPEjxK8qN50VpEPXtueUE8BZPvPeSWqVbogNluBaIUssXVDBzutzvbcL",
-	"Tv5q8b8yWJXxQgi5vgReuFIByxVZYtPamCYjzEMLh3//xLFlgJgMFvXGTKgXXOgiQgs/qDlAuFJ/PHlt",
-	"uEvvDBpOwxdfpoMzpR5yr3EwpIFgTmOqX1fPd4Gt6XG6JQ2hS2a13izupLztJlEF96Ba+0ibJyjOFy5g",
-	"oOu0k4RbcIPgNSDCUOnNiAkpNbVcOHjHH+o2Tqc0pQoeFKnHvhAzKISimJ3Wbpv6E/wWV1kzIwpJ533u",
-	"83Ma+F6rTd7Ty9L6Mty4i3FobniiPw90IBQP5RiL2XgEMIN5W2azFXmsAfBV1lS3qXyuo1Ia2NVZ7IIB",
-	"K1OF96wzu2LREPzzqxcWnuZlaHbp47ysUFF/KDXluiEUjSsj2Wu0+ZuIEegvg5Cfs0hgo4eJGC1vhT+b",
-	"Que+QTjj0iUTLMuIMaT2YGDru3mTswul+EHWzM2bDgkDD8JwKNc5M/B6nys1KZJvBD7j8p4YYe7Os0Ew",
-	"E/45ax0m0aUFD8I3IinvpufUY7eJ64s3uQfnouDU56YTnumMg/QfltYmj0Js3XhKB2cOmVKBzMsd2FNq",
-	"Q3KgtNWmelHIlpmQRGzA/HMosXvPgEdpee49MbqrMMQBUKnb7pJTpuZWg7EAIkVvCPLVk/vvEsmeyTY5",
-	"IhE7D8+YF49+xtgUk7kFewpMyxd9HsHpKG1VKZX4jtqZP2CkqSd7NJ8y0ut2uhCxah9WrHXGxxkrqAbu",
-	"0NZVPdbnBp4KmG0MjIjr1AjGklCCGyIZ0JyOj+WUsThcQUORKY3kPO7hbq3xwKoUR+RFqKtQK7wTPh8F",
-	"7El/1unsDij8x3w6xU+uU9yrhIRDE6WsX9B+sPi1lHMuFZurX0B6pp8/XK1RNZnQAAJZPJK+Qzo4BN1h",
-	"MWgowR2ryewVpc8UZI0+L8xQz18iy+mGeAZgQu0hNebtw5x3zspo7/Y63RJ7wRvWQIpEv/qYkVPqvZEC",
-	"d4q/DDI/NQZjioplt7f7JJFsBro3bgfUkRRYV2pQAnz9gTrrxcvRWL+BBa1eezm3KLxKVhjJpqFz2yzm",
-	"RI22FQghpVfc8MlGyxQtAhYOubmTA2ZmmlxbvlzTmNhSosyFt7a9t387ZQ3YAmRr5gYus41l5ZhCw9gW",
-	"r1C9zitv56jh1qNkFtO6smiZDDcqooCKc8TsCyxcZDk/Jk0RRpJ5LYeUMt8sdyvgt8uDcvJ0dFFQTir6",
-	"JGa3KQ5YgjLbiMZZsUlkKX0s6xGZxXCSJoCFokFtMGw+Nv3JkqCgFAnMGTZBhjWKk5FS0ZRZRrIMjdZ3",
-	"r/FRv6GE9H7joN/49Offf/Gjn//qZ38UN9h/+b0fvPynb3/24//08p+/9fJ3f9xvPE9e1r5qtV1sVIfN",
-	"8bu39zp37uz3Oup/dhMGsKQ+ZDRZsBi9FYUTOEpFIgbnmWg/wbiX7aPPsO5Tbh71A4vewty7xkFjLOVU",
-	"HNy6pclIexBObtFzKmnU/nA6apgX3vUHZxzTVV787PuffvIH8S8PbAOv+vKp/m90ziID2IkYdXu7ZrVC",
-	"+GHiwjdm3d5qNty1HMmF3KRplA5b30UdjHvE0NtiE3o5plGJkW/avP7YaVAp6WDMPMh9g3MfLGKgGWzU",
-	"HwAhX/75P7/41j8qhPzHv/nsH//mVz/73ToYeBsxI98OxMJEbc1fgIoJ3hVgZ+GE1VGxV4aLL7/3xy/+",
-	"+q8X4mIvi4v4yQJrOUI6ax7bZRORhUdYREy0O+jBTIyPdSKxx8SgcaCWh1j16U+/qdf2F/+IC2skE/n3",
-	"T75MvRF7A0UojSX+/RM14gk6gtRz6jrSIIGY9GUA5xeP+fyasq3jncpJmBXNl+Mw0F2kDLFyiG3GW72i",
-	"MfUITUlTNwQZ+0KG0dw2cYpRnUbCSmhImTUnNDpTV008oeJJBHi+tE6Qeie9Z+IK9lS4RXZNQgVR4x7m",
-	"bFQ3BHHHFC7XCXvq6g4mFB1xfR75gsVVFAMajSAmxvRb8CXBdPSRkva88ILnG0okwY9Vqwz1ep0O+Qqu",
-	"6SEbMH8qHdOTzOcFVjbThCspHWRbnJQGQJqQqI69JqgHVmp83GPn/oAJTKqKI0EL7G45A5hgT8kpm4em",
-	"bXIaqBP67IQ9dZYbyuigsPqR0+cZmT47SdWM9pTxsMzYpbDpnhiJIySzV8DQBZC9B1Bc0WSibkPj4IM7",
-	"dx6vX+SnvAZN7fV0H2+5eNNyC1e9lWzNdlS2jOLikqWGI3WjH12Ea56K03t8KTWT7qVu2vaNKGX3qMx+",
-	"ouBxQFCHtsgb0jPSW0mTXrmCUybWyco4zdRtMlH1EzqPqzfZ5PSqWDsu36ZQdDsupcBjBs8vq74jjc4s",
-	"nyCKPSuJajkpDV2Ui13OsbSDD6cENEIliGiFElqbHPOMzBJn06Egr1t+qWEPlRxEjQMrecTy/aXkLCX+",
-	"2A3BbJNAtv6qji3O+W773DhvjV9UDabOq6YjdwMCYrfTJaAfqKmWyoanoRwnrtcUjFNSnykevljsW1Gc",
-	"06bhdAczgJSu0K2jChYJdXlEKnVuWuJe0mbW+OW7u8VCIP5+FRydYAg/AZzO9y/d279tNx8DICaWXsMy",
-	"oCoWooQf2We+on/FKM7rS5Lrim5lUae13ZI8PJkNxmsJ2I2DO3deuRCZB0hNCVKtYbfTNY0xka5460Bl",
-	"zRNCrL5/wV/ZGirz+YeGaFxG7GBCEpZKkH4ddqpYW7dctCUXVCBBOZ2TFCivhv+s+CKXOc+sMLKYakJR",
-	"TAUFJfjzz4OvrMKdTabezao4C0/banKrWWapbF10TS9DurZu3aV1d0sz2vXMn3AiKela3crFsvWJEvOE",
-	"xeqVMOqxwFdEkfgSBVdoYu7rYqEBBVVwAodtnGhNwRhxn+2oL3YGIR8G/kAKV0mmrmX8dkk33UQGLIsu",
-	"2vddkGwTW1yVgL7WIdklzR6g12DAphJF5gsWBC2cqc9TFdVdU7s0O1l59F/rkOyRi8iXKB0VRf/hBvTz",
-	"OhrTiqzuc8gYsOI9NTB1sCcJTz9kA0maXjgQtzw28BXARHvi/cZwf0e/tKMfFroklpbQTThp2x7bl6nw",
-	"0bfCqM/Vn6TpWsqDknW7LeJL9Yqb8hySfqPdbvcbz8HMrbMe0X+lvZ0+CvoGA26IPncTL1byfpvY6kq3",
-	"u0uaj+ZTn49aatbpTIyhSXHgc7aj7Q6etoDjDg+JCDHLf54irRCBimk393kw14GoShOyda0Rk6Za2DNL",
-	"VVQASp2/VnSgqAfFHFFQIgReELVbaqzSNAhMZCyerE4OtfVSXxBvFtHTgLUzQcOTuIAZwtFjk2ko464E",
-	"gk5idip0g3TzfZ9bI+m0mHiD4JUhEROzQELYMkIyJAJ6rtgrQ8C2yfs63teXej3ROTDxMwYbU0s3TrUY",
-	"ZfGhG1CsYXB2SFztN4QHuooUwJ3Ws7X0EIk3TVeiSPnk3D6nOgwNv78hyDQKh37ADnUza9B9bmAE9Rmb",
-	"atFDCSRardXtqYrukLe7v4Pj7nC9ih3KvZ0hHbCdWRQU6M/oXizUn0nzYhzGzSxBQYdm4a3S4hhdQHOj",
-	"RUKNYBMDnrhHdHYW+k7MsxEb+FMfahFbVJR0W1AMLhzqd+3OG+knd1sab8M0dFOOmow+PvGFgMDsiMz4",
-	"TCgcNncYaJq+O+ZOOwSp3y1TO8i8bxr3W+sBXbx7aME3a4R07MfJnhIO7QSqtCofM44wSobsdjp7ZQHP",
-	"5nko8hPQwVngQ4adJcJ2u2oG64v6hfKyr0PnI+iSlqmCHP+wl30lyU9T7J40oWw0JCxQ3ucIC2SkFK7l",
-	"pFVcQ5l7VyPGGsSkR+xZLlRXD/S8KJ6hqtvf9q2vFme9yCyCYPa5UVJuCKIoSNbkYSCSxHS8+OZ/fPGn",
-	"30miGJZsEDXpFTZYNbPuIRucl4DfXvV3/+7Fn/7nCus1tpNNH8hiU07Bgn/4ty/+4Z9f/OjnxWsurGq4",
-	"bNW7NVfd7ezunCp+mLdwrAHh7aD8QsPQuuAtiPUyeL0YvCtW997OkguCdnZrd7DZ3ZkkLSY/L4ve2xnF",
-	"PbPT5DAukHdBDeOyu34kbUtTGaSUZ50hFejmK4YEDGt4VZ4fJJqgmT+9pbKQP8Twje04phTlsZUFgWor",
-	"giRRUvJwQeVwR8h5wEDfjIVFwA+q1cadCfVMdglA5zBWb5T6caGkXq1shTzWo6qBNhMEa4M2HwC7DMaN",
-	"OuGraRDvr8GsF6W2GDtOWTqL2baEw1keQFoBBLZqHYdvrhsUumZw53ZjOJez1DpF4EHw3nokSrFYvSCN",
-	"B+0MFO+psQikHMpgEuKMKdUCFC9M/LWMQ6QZRsRYelpEyKi8r9NqfgY8/9UiVRKlvGKkSrl8XFa7ADG2",
-	"Xu2CV1CRt0woTWbqFtYjzirH+hgOU/YtJQWoRQiFsa+wFwUctwyvSmv8ZaKfPV9JLWiUrUzz32QNcYN1",
-	"YnVvh+wVTk7nRg4bxf2/cAlPgmXBU1mRr3Cte1nY6HsJi80Vqbb7EesrWbKElKyVy5lZIkvlAv53eybg",
-	"vygg30rv0L7sFVKK8pJQ9VUvzXqpkJSyqUSoQuECeVJh+tKSTJYFuRfFORFL97ECs63qtfMYl/7QN1Z4",
-	"9KPEAudqrrwTYDurO/L2tDdPkeRUhz/4aJVsydScXNzlz1RrUfvUBnURRzP557p8tMhX52yT47sCPSA0",
-	"gsgzEv0f5q5mt23jib/KQpdIAKnkH/3TFjZyyIeRBs1XqxhFARUmTa0kNiuS5a7sqIBvvfRQtJcmRYEC",
-	"vRU9tEgPufR5Guc1ip3ZXc6StCXZjpGbIZPL3dnZ2fn4zQyf6vtA00r/JJ+lRcHHo0ymgmdKLFm3ihQd",
-	"DOCa6gVMmjSHVCqQBfsgskply78YpJpsNreLsyWLF2qmNyuJXR2006ppnFif8r1oInc9zPKnyEv+STSm",
-	"Ur5QsGjgt1WlHGsFHM9TSlKz0LkrSBIEh1Fx7t+VQ+SRph1N8okpW2HcVPCJYpoYLghSiOV6E2uptXkR",
-	"+PJ7hI3esU7vMUmrckjVlCxHbtmyMVkbxxyh1Bp12AxycyCAJdmoc2uhZnmZfmOgnLdBnDGMYuMrEMQe",
-	"dc5wkzRY6pT7ZOGOJSRbr8hcPP7ujzd///Tmz5fHf73uBJ3J+mZg1mIANhFcq7PwTuLrFQuLi+JhnE15",
-	"+YAfcAFjv7u1TkW+HwttxjyU08eFgs9dFAEu7vysVxzT0TGCy8O/w85bDdMNRC5qMBRPuan9GxjbLAC7",
-	"r7iDd21DBrsTUUBa3EIwnD+PqpKY2STvG/h2S39dtMbR5paoaJsuu6aLr76b02kGOk03xua0pM1DIjRp",
-	"jO8WKzvFQvS2WVTxpZ6gz7i2KW2dwyL6udbGa1hmEKLorNtY4Fp91wbXBmzXvIjEHHvwoW6q6pmHNubN",
-	"42Rm4R4T6P0rR1nXYFYGVyR7nA25mNCR9ZvYJpj82qtD1olzocIqbFjXE4a2C3sP4OFeNtEp8HDT/rEK",
-	"h5rlN69ocy6oCPr1h3//aW/DcP6SoX6BI3QJ6e9KWwAW9Fnff7LOpI9f/vbmx+9bu1tcUF3vujQ5WR0z",
-	"s8Ob4sWrt798u9F9kfHDvZPux+MXr45/fv3291drbs9mLtFdj93fObD5DKlxlVw6m+cRN/EMjsfNiqbW",
-	"pnkZXTXq7HnprTXqzHNJ+Nxds6M1Ob+B0lCvuXpkPSIo4xel6Gx1rsZFevVgAGLcDNw05LWVhALfXG5Q",
-	"DLsrZ3CdS56UXAXMGgRQg8aca21EmwLqnl5C9SDyuOHbRn8tuBMZOX8ysHeqg0Y6tzEZD59pGRF84DKw",
-	"SXKBNzYMOV+oNJuSsbDDWHOoIUYSA1tHIkCQua3nXfJ4jPVYC0WXOpfTlsFuue3mektp1S+uFOhd3XH9",
-	"6Az0FmAJgf4Nx3h0G+hIbV/VcgQRsFrUeNM01X6PgNF8iLXhFUQ76s0GFDTk522zyJRTP0wzydIJZu1p",
-	"ja0ouVYa9TfSsWGRj8FQ7KCguKYFbyda01qM3FsD/ZYxSdsfyxdlohfVAtP8X6jnEc7sRFRepImZnbFj",
-	"DeHccvVJYzfZvZ2ne492Pt8ZPt0b7nwaIGjuJnuy++DB3sPhvb3bX7jfB+wmG+48uqt/3ybwZTbRqhVg",
-	"FhgUkceHi3gp8ngMO56U6T665mO5zBJ9au0f/WU8Fz1Hz0NZRQDvW3ejT1sHADa3F4N+cFFJX9iCBEif",
-	"uievmK5sBaWvh4d8X0JPHUDGhiX/OqXztKR3rXfYCHy8Lqmyw7yZ1vdFc9oWUwD0dniAbg0Jvj4CPM6W",
-	"RsO3YzkUs6ZfosSSifQZZ5GX9xA1N+SOUSXoVjiESkLSRqVHdZjXqIPI9VGHdSH2BBPoraD1IDycxYoQ",
-	"HPSTJC61Pk1IrZ+qWh3hhtqnatQ9JQ8jqhgvwoLZOUiYWLTC0A240QU1HMEMdBTMCUor/Cyaml2M01oA",
-	"sCniqP8wuxT4OGESYw9Yv9/v+WJjjpjoLWbB0SsI+//Q7nO4j9O0pKxxAeSv1GkYVQ4Gu2bqLf6E++v2",
-	"Hyezht9XTfVG6PvGQvBphs+4P+sW335UaWL66doijLR36d4EB43hWmx4CRUchMxZkmsRhy5C4xjcVLDd",
-	"wTYyT7QlKn0S4W0TkC6PUdXkxSdbuIJgH5DzYhrXhMQ+bhNQ5jFGHqtRqzoJOWmhjoQa80m8EMpmOaC2",
-	"36blZ5Cfkc85dGsR6N4E2qADpeoQ3xD3xoTouhL1RvQH7HCWJjOIMme5iaHCGaudEDptXOcKMn4Y4qQw",
-	"JBzmZloVx2HQmD4U4ffbRI6alZzbw0+kTsAKsfDKMlyRJtUmzZqpNk556tWlzWf6VPg8ReKHUDCfiLCA",
-	"ZKf4dKq95D3lqGUbu814yU+RHXBSGRg5NZK0ZUWdlEW1XeleLk9NW1Y15I0jiOLPVdtVFTkMT1uu1UZH",
-	"7KNQv2+zywgFPGyQ/Xdt7ZhTpHV2GvMrTbgxVTafgVf6TSoxceeAl/uxSucI0mGpEAtn2ZiID3Tfc7RA",
-	"A+KOc0/uZqlqnK1Ii018EiAPkfsumrSep511YzZPhUjNMhgYs71NyDe5Hn4l8wztgwxMFspElQexT/yq",
-	"bKGnfvTl0X8BAAD//w==",
+	"7L17kxvJdSf6VTLgjSDArQYBdDdn2B2K6xY5M2ppOKTZHM/eHfCyslEJIKcLWWBlopvQDCPkvV6tbFle",
+	"+4bX12tLEZLDurt312t5Y8PWrCytvsuNITX+S1/hRp6TWZX1whvNnlErbE4DqMrnyXN+5+R5fFzrRaNx",
+	"JJhQsnbwcW1MYzpiisXw6cGYxVTxSBzf0x8DJnsxH+svage1I6Ji2mPk+B7pDSPJBDmdEjVkpBdyJtQh",
+	"/C1ZfM5iEkYDSbgiF1wNCTtn8VQNuRjg4zQMSRAxSagISC8acwbPcqEi/UBXfMBOT6LeGVNkPJFDJtPX",
+	"VMwHAxbLJnmcdjaiZ0ySSDByMWQCmpKEnkomVLMral6N6+EPGQ1YXPNqgo5Y7aAWOXP1arI3ZCOqJ62m",
+	"Y/2zVDEXg9qLFy/sj7BCR0Hw1ZD2zh6xZ7B8sW5GcQY/nupf3pcsxuX7FzHr1w5qv3UrXfJbpqlb5qkX",
+	"Xo09L+nVq0UXgsXLtfXCq8Xs2YTHLKgdfJhpwcuM7Yln+4tOP2I9pftLJybHxb3Xqx2zcTglTJyzMBoz",
+	"EvUJNe80a15uJQKq6LxhvzUaq2nNqz3fiUZcMfh00KehZHpV4vhuFLC5bZjH8I17oSoO/QH8QUMSMEV5",
+	"COMWhMVxFOtxFxaexfF9OSi2063JSa/HpOzWSCSI+eCRSA1ZfMGlpj6qiIpInz8vaTm3O3aCSYcVm/J2",
+	"zJkISsmtgnL6cTRainC8ks2m43HIe1SoZg0HXrommSdvSCIixUoXVUVrj2giWUyoPGNBs7CYzpSdvuas",
+	"6FJ0ji9dE/r2CV2OIyFZKcFvgbKHVAQhM+tQWCL89RGTE1zwWV1+zX12MyQfw2IELCZ1BR97jGuBF/VB",
+	"IpqZ6Bcai56J3JwW3IsVjop9+frIbOnIgOQ9Fv2oZFqCESZUPNUT8h0c4N+QBIBAyKVqEr8XM6rYYz5i",
+	"vsZMXJCbNyXrRSKQN2+SOpXkwZiJ4/vkfLfhae5ORrK4oTQITqJJ3IMd6UfxiKraQY0LtdtJp8qFYgPA",
+	"X6V7msITM6NZO/twchryXvL0C6+WTqS4Gh9oUKisBLmgzhKwwCPvC/7cnbaenzuJ23sLT6JMIFc8iugz",
+	"chDeYq9lUeEC77woIZ27VPRYeH+i2DtxNBnfZ6NTFpdy3IH+HfsacfEuEwM1rB20S47GZB2oartJmnmy",
+	"+KgX5029sgau+dOW+FNuu9YirwpyWajblenjmjK2RRmROGexpDiEoplB84AbkpxzdqHnpRX7nvMKqXMl",
+	"iWRKcTFAI4Jkz0hMxYA1SqSTUrQ3ZIEVLAvx2dNJLO5N4oohnqCsyEuKJcSdO58yW4svuRiE7Gl30mrt",
+	"9ij8x346xU8+qcsoVixoeMSHE2F+N6fDPhXFxBeR4n0DFc1TyGjNQ8WNXWDcj+GF2ZR8wqS0jy4nIGEW",
+	"R8p2kl2eFhF63UOPtMlvj5hHOuS3aRh6ZBf+CzQB3+8RKkQ0ET02YkKR3lATSbDGxjkcq8hS4EeP9KOY",
+	"6NbI7sLrOqTyEaPBCTLJYsshjQdMKiB0NeQSscyIxmcsIFSSmNFgUeASMMkHQp9XFU9YxYC4vC8H95hU",
+	"8aSnnE07jaKQUVGrfO0hF9D2Em/E/JwqdndIl+gopIpJZVjaLArU09Bs233HzqscLwIgHMk1cGDS0QkT",
+	"wcxOrCon2IXe3hGTkg4YqbfQlKmZMNPIXESCNQ4zbFASGjOCKNa+3+exVB4Zwx5oxik1U1fReKO0MaLP",
+	"KwnVHeENaccl2bM1lnPERWV/MOPCsZgudSDKuiwSyYotLY/YtUTtnd+XgwdjVcb6jBkAmBww9qlmg0EE",
+	"+pn5UXNE+9wFV8NoosyzXAzWYH8ToRf2bjQRJUO7j9QLRA34AbZDEtpXLCYpi/OIK49QgsfsPNK8bGTb",
+	"YM974STQClpP98YCMhlrGHLnzp0m0eeKiwGhyYnRrNDcE7hQQY/WvMjVRg9Bqu8UiXLMWJyKAUnaMMW9",
+	"BaXBizmQ6e0oPmGq4viBgIMd8G+5K3FLMvU0wz58Ukfl/oYkbvOP2DO8ttEo6yKm4zGLSZ+zMJBa0oxD",
+	"ykVXRBZ/4i+NA3PhouGGmIQh+QqZCCNuPTKOGfz4FQ3b9PY9Q+6V3hjdMLdBWlwrcsrgQbi8mY3mdF/0",
+	"NGR2r4rrO4h29Jc78oyPd+ywd8aR3vG4GvEVDsiICz6ajGoHLa+qV5eIFuy2CATn6NkbQWAbW7UcSisu",
+	"Gn2Oi7a3rQV0AFlhrQogpqJbF2ss2K0LdDbaahYMba7pRSTadnYoK82qSaSzrQEsY5p6EKMCn1dsc+e0",
+	"oNYW5UaOaz+kAy4q9MkHgpGxlmJai88KMI3vHEPsDUn8cdKS3ziE95CZtndOqWRBkxwBJz4A7or4yDTe",
+	"Fe1Wq0mO8POYSgXPMBGQAT+HC3kCogi71QwZ7x1oSFSkaFjGkXVb701Gp3rF8xMzQ8L+xMTa26ppoN2C",
+	"/zmU0C7s/AuvJofRRVWfD3Vfkn+TeYQqMoqkInrW87qd3WWOGpw5ZwazIFmAsRpsTPeMRanMLLaAIfyd",
+	"5MFyE5n+pdQCk46g1C5HgxEXeCBkcYWPBVechgSekqQeRyEjt1tge9FYRi7u/DCiz4/xjTZsuxkpjWM6",
+	"rSXcfbmV8GojsOzOHX8UB1zQeErweTuTzlZmsrQ/h+VEZReD0NihA7nw1H4lcZRhcZM8EOFUn2jYJlCK",
+	"BB1ptSHF5s116GYJw2r62mpG1fyJuTalmg25x0Km2AwfkT78tKxP0qadjzKjmD+PxSkrcN67ttdvi8i4",
+	"HHEpq8UF7gLep5UY9EMZGQal2RMyWwNsAtank1ARWPCGM16LcLMIf1OXRNkZLUFuznvX5LYlcsMlKt0R",
+	"Xy+xb2aTOHASpccQMzWJBfigDbkYHBD/4xe+M2hA0ZKxgLRarRtoKnwaswGXisW4143DrrAy1ayWbJL6",
+	"Y8DISAXyBvGdvTtAyvWJYM9hGRAv91nMRI+RM8bGkvhdII1u7YDoIYH5hI75Ti8K2ICJG5JEEzWeqGYD",
+	"4HVxQVKyKFkSs6a+NSXbkTZJCxB8u9Vq77RbrX1QEpwFUFq7Qq9d2E7UImgQsAANQBKe6AoE7rKpm7oD",
+	"QKIXjRjpx9GIUDF1NoJal1xw7xWRInw0DvHuZcpUk+x1ShroirSFumSMdGuPqGIk5COuNOVx9N9wJk/o",
+	"aXTOGjBBLo3lc6xBQqCf9p/vsDiGBZZ+syu64hOiP5BPEAN9QkaMCi4G5JOu+GRnZyf5f/1ki3xCTgzR",
+	"fAJPwLg/IY+j6D4V00fs2YRJpX+kJE5GqnGYHuZpNBGBJqCJoBM1ZELxHgwstu9d4I1Nb8iCQ9jAe6EC",
+	"Bxw/ZiqeHvUVi+/Lr+BFnTB3dAcEfjTWVEFGPAy58VrBQe639MiPtfIraPiWJl/yieuV3ac81F1iQyFV",
+	"GkQih8DNNwudOnGTCbifAY2k/tLYnSYs8gk5igfS9jWioVayWEBOo2CqF4SigRC6luSchjyARg4JcgDY",
+	"D2lUVf2gbboD633GxLGAt3TrXEouBl7aDRhZwcLIno81k/HgINMeC0j9jPfOWNAgSrfi2d2BGwIu9Yun",
+	"PAiYSHrcJZ+Q96KHLIZ+IqG3t6c0kfT1RBzYnJjUTxlYoTXA9shFHIkBkawXM4XOUgCCbiH+tr3skU+I",
+	"BkLvReptIBRNRHoRAoJ2ipSekTWxdE32yScEZE/Jy0bcpSePPdcS1r56m3xCHrFeFAeZd4353HN9CfVK",
+	"ZWwQ2IGhDUPEVf28QT4h9ybYFjPUh67/NIwZDab4vCR1M9t0ml4yB0Vhx+wbjrtWI+noTbOOb6f7WL6/",
+	"h0RESAPg4iblRC+1UDwkE4FPPYWXbMt3gA7UseVcegOyJ8D4ysFRGbMeOZ0ovH6q5n4cGKDpo40HB6eH",
+	"4DXhNO02kL7epcIPmkK/GkaarL86fciYPd5jhvcr7ko5qmDyvqa9o3Sj0WPVzg4x+i3Ygww5aG5lt4IK",
+	"eeGQZBtI0mnyobmY0bQ1tpc0TlvA8mHdQBW1rriWKLDVDizPe5Fy3LSSVejA8qAqiGgMZmB/1EuEb9yf",
+	"pDtn1oFLMpooS8tcIsEZYtC/vIXXtUlre7Yrt7GLYRSau/6kxUMSaW0bDjwIJWMb0bJOjhk9S5rUC/ZA",
+	"P3YXrjp+Z8KVJS94eTSRiqiYCtk3jBd7QkOebeV2Sj/HAkaYrMEurN59OTC/PzI3a/C7Rl5iMqodfNjy",
+	"9jp3vP1Wy9N8XP/T0f/s6n/29D/7+p/b+p839D9v6n/ueJp29T8d/c+u/mdP/7Pv6V3T/3T0P7v6nz39",
+	"D/xw29OjelJqw9XD2XEku9Q4sebVNiBZUbDqPaoWqxpvbV5Agm1xXVEIBvltSDy9uhsTbLBVs+WX80i5",
+	"lIIHNiWKzI5uUuiYJlcWLeb99eVHzavh/y3A9c1TS7F12Ijl+XZmWEvyWvPWSkzVrut8xmlG+CThOOc0",
+	"huOmuY3B+jWvlgP4Na+WQdM1r5agXXg6hac1r+Zix5pXc0FezatlcFvNq2XBWM2rJajJvPu2c1yzcEQP",
+	"I4Md8In0QwYj6KcLMj/7pZHa2IwjdO2wE0Fb82qOcLU/2w85sZYO04go/XZeLNWevPBqOFU96XIbpl2J",
+	"cmfANqkbpV0rdZK0G+aESs2gB5qUuTg0HinnNJyY+zKpIo1kgLB6KqHu8puimddRMaMS7/U26xY/wxne",
+	"XbLF7Vf95K1r69WWrFd4CleIy0FGTdaJzOkKP7W0+6RH45hbRAHf35DER6LyPeIL3jvTTFD/3ac99v6j",
+	"d304Dj577pc637iBPvlDyEdjcEf2SIec4sVTr8fGWgQ4kmQdn+lFYnxwnnLIxyDgRjRgryvEJ92KhY6/",
+	"ubtc3oP20kKJ9GkY0fisnNtAezckGaMHC6EhpxKd4JJ9WcMDLrnj0pK5LGrAnJ8CavHTQEhfH3XfxkL6",
+	"RR44i8TWdwteinai0dt4JJd65z1zpJd66f0ZroxOtOzCruyVEbUz30ijbPMOrwaQeqSdsBSP7LRJzPoT",
+	"uZY3P/Y8c78PSYtcDHnI7DDWIADsbvlD92yZ1VTRsoSjoqXJxg1uLgMeGKjsaVhvlAu5xtl/h6mjMHS9",
+	"qWS540zGwVV/sZATRyYe6UXRdQNcn4oz/Vp0QUZUTHNe+YmmOKQaamh9joYh+mmtTKozvNFkzY5wMe+j",
+	"ksUsRd0r+AB4tXHGy23RRXd842b5ETxZjDSWAcSD4uurIeMqEr3GxelGQcT6u1yq8sMLZozFT20a/z7r",
+	"yM50457j5WcGtPTxSuZZeq4WPyIG7LinYzMKZeacztusJY9T8t7K5yhLJtcHKN0Tl73YuLYCfXH5lghK",
+	"NiyeMDeojMaMiIhEYcDiJOqm3AHH/lps9D0n7Gxhn0knIi97bHOrknTrmTktfABz61R6DFcIvCgNejoy",
+	"PsZg4wQ44C7mbE/nuW7OisbqLmRXuy8HZWjrETi9pFFTuJ1qSI3RNRLsMHEOheZSUy7G5s2nztxK2ZVY",
+	"jEaX5B65t1fmIWUn5ZqTlO/SJWLpmTB2peMtFzjcsvrUtlstcnxPkjGL4eIiw8RG9LllCB1zWGcxiIwH",
+	"ODxtP27AG3yOg21+wots+xpHU27kYF4j5Pz+oJHraDwOpy5OLu7QGZsSP2MSkz7cBVLSo2OuaEje9gh7",
+	"TnsqnBLXWkwkOJXwEnyWbW/hI5+1zG0LjOcGtzQozy1tKdtwDVElTONEUcWk3vQzxsakPtcy1bCyN4pt",
+	"rMZXSJ7LzIAIzgLtlAKE/Epfpm7hzTD8lGSok811tJHC7i3FunJvr8y8yo7nNfvK71K1hm8uZ+zl2BLc",
+	"Zat6vjusSr6Sn+EXWbd3Z7HCQdrAGbo+PiXbAk4SjltG9UEamFCc5QT1O85bWztM2IiXG+LCYrpsDTaS",
+	"C7YqnNIAI/0eVfyUh1xND9FQMuDnmE4cXItOmetKWp+IkEmZ8y610ZaNphO4VIIkYJaAJEIuVRlKgJzp",
+	"xoPJ6SO6EBKe072AC5vMqiyzVZT8jv9mA55iUPccvllOnEtx0LImVuallQzjmqvmNg291qoZqokAX46V",
+	"YqNvT8Jwq/DEclQ7xuV4aTrzcjbKQ1UatJn47oiA8IGIwFeWgidSokvOtnDuz56lt0Ry2TM2vYjiEqv2",
+	"NzRfsuH7F8NIMuuFHMWEix1koNbRifQioSgXWv1NzaKGPxU63SRvSRPcLshl3G1bnsGkb6/HW3LH5pqt",
+	"5HYJdIY5OTyWZCrlrKQqS8Oy3AAGPCsVb3a0y1g8Z5s8y8+DnL+6q5A/vLge5ac7e0306bZ8PeKCBbBA",
+	"c5STjVD9NlSSJU5MbrabKUmxYcGSqfIwX7YUprTU4cq9vfIJKyOj62OW7tIJC/sVVwFlBrUrarHvr2mx",
+	"L1mFa6v9Nqz2bkWc1Y2Kpdu1FHspaWFlFlN1hK7ZTLpjmiRmINiJ/XlhvuLGMcyEf2nT84ZWeuInaWa3",
+	"NbO0LY5YbZ/zB7wUzSfvrUzp2V28pu/cnjwQIRdMC4FJhaOLhN80h1iKoNyG5xK808fC8q8w/C/UWcgO",
+	"fPkz4b6/3tkoUMD1GbF7lbMfX3bxvcUNgOsU4sN3g+oClhCfYqpX2qToRI5ZGEr0ojxjU8yIRcnNm8HN",
+	"m4emxqyNIJbET6Ke/Mb8zUmtgRn1bW5lvur9WuJ8VbRxHRC8zUNWHg98hLvRJMeC+Jii4RaGID6FD36a",
+	"2MQ3NOOTuk10nSm4nKuBDDvR8LoC33vPRPm6dRf0Zy5UHAWTnv1so4A9CAG2dYUeT8fMJ/XOIWlpqodE",
+	"GZroO9CBYCz4XRZn2g2j6Axtx3riJqhYn/2puTMBZO6DE3rMaHBo8nlIPFZM2dLSOLvSWOR8a2WaXxLg",
+	"j8kBWQAZO8ySSTaiQvGezIVTbylEef34UWh96TjfZaJOlwwcrMy9P+v595aJM0zor7ieHVK/iOIzPEIN",
+	"D1PwiHCKpZfcdCq4K+uU63LPycJjzx6Cq0CeeFGWVG9ZxrhT0WL+8JeE7x6QjyIOuRb1w1JDgDg6p6GX",
+	"3Ntxcc4VIwGPWU+F00PSTt+B60f9u4muPJ0W03brdrvCtntIOgeEiqnmhboVmTSMbGThAgQLroDDUqvw",
+	"RVqBbOEoarfZ98fB/MQHmTpnF1SSkEJhJGXSH6zFeTKjqQj8/WAYJX0WRrTwvFfJSoDK1awqcR2buZcF",
+	"Htk1iYnqTs6hxjqRudUif+FSPSj7JVMo+J9yLTabZDXpfZDYL5N0tk41ngThal5i5fwCQtwrk+BO2Z+u",
+	"mFP3x6k3VFFWiOSrCi0s+Atbt7nqIRuumFMpY5fSh2ZI0rniqlQ0bXEBy2TEa6gCk2fUK2YPL7fWlLgD",
+	"laB9k/ocqrwMynOI0/H4vj488bvsnJUkHZC855wjUFK5GKwDCq4QPkQgsCz710K+Oi0R5rM+dSph1KOY",
+	"UIWokEeiocUD9gzCQTIa94Ye2SO/8wiSRq+xtnpo29IG3Bx6leUlMd3exZD3hm7y/TTDXotEMVYC+gpm",
+	"kdJfr4MUnEwiRZlX8MjySJ8CBZNT2juzCdRNAWD70OLgYbVMSHEUsuS4zbx+Sx7MXLutmtXEdccucguR",
+	"SWWkIgCzlnGQ+uk0gQ36B2MwgKSfVDiQGdCxSecI+LikRPKyZXmXLshznRNoTndLUuzmGeVsFkjqbde9",
+	"XTNVTVJWscJSpExrrVkdbx25tGTao5g92xanncgUJ80i+YeT05D30kvQskP/tZl0nZqj9YGnGRZwkJC6",
+	"Q+jNNKFz29tpP1lstQsZUI8GMWOQlFQ3Cjk5j4Ec9GQeR+sX8LckG7x/GddVMzJyVlric+Mrs+SWLMni",
+	"dneef/na4L4lg/vXIy6qKbZM1i2lehV47+qxRyfJ/RFoyVYxP7n3DfgmcGNohbohSXQhjH87RhjNg76Q",
+	"vrvjoIFS7p4UksP8uXPc+vfmZ8N9ZipBz0kpaK7cFr8vm7Pbix/Gj+xL14dwS4fwG7x3tgmxgSntr6zU",
+	"yA5vzkIsTp9n9qVr+twSfd6n8dl9OZBHUJR+MxmiJHuWJdHqAsuljHMmbW4gNwMNyip+FtI7wTS8WcnH",
+	"84u3OGGPMm9eU/e2qDtNDpe3QRqfFZMxDMr1O4ZRCPF79NbJYzLk+slpUlaPYz1oKskH7PQk6p0xRTqt",
+	"VpuMJ3LIJCQbnxKuml3h9yKhmMCSZpTcvIlTuXmTDKMQFEeoU4flDG5I8vWTB+8RxZ4rUve7tY+73W7N",
+	"tKD/PND/DLn+90W35jc8J51NipS4OuyKfm420vjp6O7STqI+8T/u1nBbu7UD0q1hSZjHfOwMBuvDdGsv",
+	"fCxKR+VU9OiY37J/NKd0FJZfUSg8hwWfwtkB2RUkTZWCgjZWBV1IHe7NyhoH10/wwA1Jju/ZbC2WJuoj",
+	"GrCsB0aSOdC8Rwb0nBERCdZY2Dpn9rR8OCXUsGzDFdUhWm1ozSPtVoeMeU9NYuaRZrOZ4G3zPjgOyMYh",
+	"FKDa6XRarSwxbdcvxHPdXswi19MNuCGJ4iPj3cMVJLZ3N61xOXnJHeBW3ENjmZQMSqDo7SCdW7uLEwgH",
+	"obB44vuRHLwdR6OyPW8Raq3ISV2hDnwrp1KxURX/W2OPo34/5II9nMjhIsaiB7nHwXyd5NqjQcBR/DzM",
+	"cJZics7SbBbJ7LBFUjfc3CNjFksuNbl7xBkxHIjGIaG2yCL4PEKiR7ieVfHE1dNSSROz3nkVPUCBIkiF",
+	"naGJ9q29xiEUBjB3ARmOnRTuOb63MOFoCVA1CP0bi7G/Yk/2xmCprhY/x8Z9bfWjiaNfNqE7vrV0Und8",
+	"7WFIlR7t7AW9AVf28CCpp680DkkLlhpnvgNsalNcVCJKLw7JkDuOqQdV2riS2cph9QEd7/RjxjzMgNpO",
+	"hhqBf/gO+I4ZUbDWjumJJ4J3wYVPTsc8tnHiPDrD9aUN2wQXJB0wLnlk11S388ieKZsebNTp5f7EVOjH",
+	"e/A19X64hzzBgi3lqffDSM+OC2Jr4KbX4hOYS7lITO1YnTt7d26/0bmzP08vWystV2orSGLpMnN7sshS",
+	"LqFgZV+91rC2pWHZdV6LzpewczodrkAN13SwJTp4UER9ebdIqqBaPT4I6nJGIhI5jC7KQpyY7G3DyZs/",
+	"OPkqDQYscQNeDGzzByd6kidQrXBhwcYHgoZLKa6Kq5Ct4VUxD74Y1SoFL6kSKBUV6pb95SkPnqroKTig",
+	"DKJG5qa14+16e96+d9t7w3vTu+O1W1677bU7q96/Hj84qXm1IxHEEZSS/ICLILqQNa/24ORf6c/stObV",
+	"7nPB8a93uZg8T994SPVLx/ifI1OV9Ws0HkViCi1/NVJwqWsXJxO7WFqmLhoz4Vh6epEQrIclWftGtyop",
+	"nxUJUQ0bjRqb2hvSRpdQEb9Ke2eaT5bWOMDbJc0IoRSdKWNrSq2eJm+SesaGtdcoqXtQMYBxhrxmegOk",
+	"TxYJtdSLMOc/UK5TwTNkTGOV7gRUXYv6PGRr+fYs694nllUwlnWZWrAW5u9MuNrEXdNkA1e6j1Mnu5DR",
+	"cy4Gh6mLdJJyLM3o2FwKBDgzXRwEPLMvXYOALYGAR2wUnTOoW1NKglBIaNksQZsuEeAOYu4kFqeuOH3t",
+	"mr62Rl/5tC+lMnsMJj8tFDCrLJScgxjL9s4plSxokiN8CBx+4RJGBJDmFnz7kDvpd+GqB0MyaUggb09x",
+	"c3VL702gTnTR/oAdYm9iYlXRJesqa2Rc1cND3bLk32TrltkpZoG1s8oMoHxfzqMztrEKQ8a+teSt8QYu",
+	"hvUsFrwZnn0x7CzIMhzEvHTNP7bFP1wH9/KglBuSxFEIplPjYn4AxXFAhnjkdivxJmvlAzBdzajV8m63",
+	"vE5rVUUISsg7SoypQ691lxMmgsqiZ7nrzpKjNcdsv4jFdzETtGTPyg3Qldbmhe/ushrDKgboQl4a5+Hs",
+	"pbGzZmUkZXbjUdV69EOq8Gb+NAqg3rlkLCCtVsux09Ixlyqe9FQzba5BxuFEEt8ZS1mh5lnX28lRxafw",
+	"EuL4XpOcoE08KfVPnGYIHVAuSB2+xzuORuL8ABWseSwVicFzW8vHrgBXCvBhHGJ480WTPK5MyZDTAtBv",
+	"wCkx1e68WaYEF7RE5xq9/JYQaaOSRO1VO4FqQXDbjttK6kHUk7cC1uMSbmpGwW/193dMfzvmNdloksfg",
+	"q9FutRsH4EphvTXAl6LZbHZrLzASxe75DdkV+kHwq3CfMguGPim+Od5N138Ey9jBADPOAbB8BbJcxRWg",
+	"3dol5xHvwZ975JwHLNJ/7hOtUeu/bpPfNu+1W6Q3kSoa6b93iZqOMQilvUeeTSKln26/CV5OQXQhPNLe",
+	"a7XIg6OswS9zG7q3UIxEhYlvoRt5z1zIObfygO92S+UWN/mSHohwWoK6JnKoZRNyMRKwc94DIg+nh8lB",
+	"cDLjJDByHE4tb5SkVV5nUkTKMacWO78XQYgacJVZFtXy1te/n0/vutezD2CVJL1SGkoVt6cN67bXrGWu",
+	"tldEd/b+u6SGxcwSFs3ZYjPJD68HX1ZDw00cn8lUI5lCny3d8MJiN3cNnh3MMXZjJ5SEKUGps8OMbxMY",
+	"281w7D02ms6IMX+Vnorijfo2RlAd8FhxO7+o/XH1K+YCXgByTKVQluVm+5mJGxbXDyS+spp24KLGa30g",
+	"2YQMMRRcB7gYhJCgQh2SXeOloz+Rescj6S27mGgVv1u7iLkysqZb84CJJNUjZBKx2sNpRI3DrtjLCkQX",
+	"J6Ngz960rKpNnMBE7g6pptMP9CjBDmq+eMRo4H5+zxkSfIVax5LlRpcpkGrSgyRK/NoBDrN8yL3aRPBn",
+	"E2Z+BjRZkdcxW0+0goRWLyYqN1JM9FrvX+CcK5vqW0PSirSO+oFLME7r8etRlFOJYBcEfz8k3Vq3Rnoh",
+	"o7GtUzp7LbJ27syEkk4XWp6lSNh99ZqCt0fBSSKBGbd7mVRLC2UlsKy3qrCK+X3+mJaimeS9a4LZEsE8",
+	"jqmQfRZv4j5YsIsHq/C5KAwerH15l/oN5porjGuBZVicSJX74jWVbolK3xf9KD7lIKVmZPVerxLs/I4X",
+	"J4uJ8941VWyLKiDPo/X/qaaLBaxXmSQkBdqoKryQH8AS9JF585pCtkUhFbk3jzDM5vjeAWnv3N6DEMej",
+	"nX9N6M43SWvnDmmS3yb/kuz4nrnFoCRkSrGYRDEJ+ICrQ5O+x3/qeyZdmGRjGmPpnCEjx/dkV3BBfDQO",
+	"PMWISYpBkubTKX7yyy4Sgt32jh7jDg/kDhXBDraz0xtSpb9rFO5DbmOiCUdAj6kes57v//Hh0c6/pjvf",
+	"bO3ceZL+2fztf7nz5OOWd3v3xb8o28msZbZ6ETHeE59u6CXytUYCt1C58Tkjqs8bUuN/qx5URb7AnG8f",
+	"ORZpQnC4QPSR1UMGT2M7dBOBYt5t9txNtO2nsYg+qY8k5PDOZh30SV3ynmPpsWkGMV2cufxF23UHHC6x",
+	"6DF2NwijUxo+Yr3z+3LwYKz8rqi3jM2beaRNAjTjJ9907J+QYz+aKDQOTbkYNGDgi+YDzyVO3EKs5iM2",
+	"4FLFJiUbH7FNJNfFi51sR2/HjBH2XDEhoSu4cIv6igm4AmtkDOp4DZnmkZZpCtaFHWuXTu2Y2+U1FnwN",
+	"N9KF7kTW8i0tVHqZdUyZZKLHSN3e2RLa10w2ybd7Q9rrf4zbQkHaKPP916LJWvBn+WkzoeIpGWtWPmbC",
+	"cak+JP6HT3xSN2nZJmHYwHtocw+WqWa2yD3C7Ho3s0LRzGVhnSoSMioV3ImnI214mq2ko1qRjDbgXJxM",
+	"wivfgcWSwSK2HkB19lIQJ1kvrsoKnbjJyyGNWUDw2WbNW8R5Wa5UqWvxuj9m4LazqvOSTn4JAOm8dw0f",
+	"twgfH0dnTJQ7UbHnYx6D5KsMvHyX9xnkITAhHEq3lgnCDFifTkJFbrf23my1PPIGCehUNha86IX2ymnm",
+	"6x88PrS5PiAkfciID8/7ZAi5bSCzr380UcMo5t80SRO/ymjM4kWq8mDfXskyzFzL0iM+XvmadkusYWVj",
+	"QubMYynIdMRzFma54w8vrXb2s4R9fd5hK5CcJjFX0xM9XxOLAOch/etteyi//sHjcgcSOoLDB2WuSg8X",
+	"QfUPzk+iAqauX+Z0wgmEhQfHHBxGMuihUuP5DABD9/1bdKKGtzTNPDUMwHa363RHPuBCkgjU2sy4fQRC",
+	"p5EaGv0CI/657gnfrnk1hKQJV7CCccy/wbRkhEyQVVFamEGJhn1DLhxjC3fQB4SLQVKaxrjMhKj8AFOz",
+	"uY3wiaOHx+R8F/3k0qi1AVXsgk67ou7fGsnBU/PZRx1MQ75p9opdDZlENx9JVMwHAxbD3HHspyzQTNwv",
+	"z3HkN7uia/JMygPHkZPiRGPWZzEgX5gD+Oix53Q0DpnEAdndwYw2TASQnR9CDbBwTzozdq5PaFcw2hvC",
+	"eO1wpd7RIYvBhWlKAi7pQGtJ+nVraiBcY+peFAfgi6Nlgv98R/e+04tEP+Q9JX3dDFVEMK6PHoY/dEU9",
+	"NoXQyGkUcKzLgcslh9GFSHTTSDCPpNVwPRvJmDr6Hj089sgokso4PoBynKiNDcJlV+Q0BAizSNQEWLIR",
+	"jc9YoIdvnz2ALCw+wd00qUtgCMjOPGIYJ1QuNhsAW/dbv0XeMsy2K94C4oCV5ZL4Dx+cPPZtdTvYOnDY",
+	"hVxfkIlYkps3v/b48UPSabVu3oQn0ZnTsKBu7YBwoTzSNaxIf4Fcy3x3L1TZ7zRL19983Gw2X7zwwYcM",
+	"afZ0IrlgUpJoonrRiB2akk4xFXIcxaor+pSHE63v1icijiaK6rMzpmroGU9jfWhAO+bfZCTkI648e9qC",
+	"6EI0tKxBrktgWgj5mWx2xQ7xzaR80jLZUA2jNqYUmKDxS2WC+A5X9w8JFVPTMiTN5uj9G/WJ/5Zt1m2m",
+	"KwiRdCpdzu8RQUfWRxmqoOjNPL5HqCIIrOp+t6YilNYgN+/cuUOCCB2RCXvOperW/EYynXuhScTmlFdB",
+	"WQZlDFE/7NE41kQPNTP0EyDgrKftDvH1ltl5p6R3QxIfmf+DMXL+e/AciiBwAfY/hgRqQKHEB5DuN9AT",
+	"3raiG6XKGC+sF2lTr85bMAoNF3iSYk5EZjRNchfct+GETsKA0FBGxvXISWRkhp7KXKcADtGqgiRc4XJp",
+	"Hqt5UloyyjIRbEMzTNCq0xp7njWcag3bb5KTHg1pUtgGols01sEFwWAsGl7QqdTTM+VxPPJNFkfknIYT",
+	"2IJeOAlY4Oa5O99FT0K9+iNS9x0d54CAjuMTBfUqIzrmO5r6BkwQGTXs+dcCkAllxEFXuDI0NnqXoc6i",
+	"dFX0DPmsQZ4+gkI/iazWB6/uRzDYdmfXR9IPwWanmR3wHnA6N+pBo0mQD5njorkRpo5XsyW9h6mSDf5H",
+	"Yd0VqAccGCDy0YXKw5BdtOPOgi8lb7UahzmoYAsaWcXjggvNOI4stXlkREMNjvX+9aMYqiChQgEHWVMD",
+	"7bEAFSes1mCUKAjcw1u2gAljXh0wJYnhSaTdanVgPyE6xlqrkai0eOODie4mUcF8PoIn/cYhykxgDriy",
+	"sJuKxhjqN8CSXTw2Y9GPZGnEzDfkZ8wWV2OhZE3yQG8ziDhJRtQIFv/WiAo6YPGtmz7MsafgyFOB+62b",
+	"PCCUiEjsoKPsxTCSrCuAksB/L/OsSZEd6CUBbx+S8I8oJnU/LaPqe8R3/IH0x8RG3mw2G7ii7VZr156M",
+	"36UhD8ypQJo0NnZNxOf4oxbUA6pRHMYjBFFvAuR8yvqRPtIEyzjEJJ4IeZASAUhUj1zEkWbp0zGTniWV",
+	"rvAtoPcNv/BMCObxPcOGLAiwJpoD0vY9LRt3ov5OTEUSXInyaSLOhMYqTExGlp0MmOoKh4LaBQHTJN9g",
+	"U6SiEVW9oclIPmZhyAKiEddh0vKZfdJ4dru1CbUMSvjNcaC5TZ+zWHpgKZdeNg+Y5reuF6Cm5IPFrpcS",
+	"pKwuovQUSEj5YGuWmneMF4V508O4HZItpWYeRTKxfQC1Wsuunnk2iRlICz4y4bVwB3Dz5oiHITeGkJs3",
+	"9bkHUeSjpxhcjLqXL8BsIXC68FP95k2nHQrCggunCGQSWRFMrAz13bRSmu5PJ7G4Z37Giq45uwYwOvgL",
+	"xd97mfR4emJIXEgQaf91SJDZ7rTeJOhs55H2bmvXsKz2vv5xv71vo0867VbbBHl6eiKQWTNmNMB7n7Ey",
+	"s4npOQurE8wCh3CACE3ihRKKoIr4jju6DxgiF3yjwVO3ZvbWCVUxCNhE70FbZvfnE0sG/hsSg1FrPm+Q",
+	"bSZixprPdDOHiYd0ZpzpyLRiVk3TsHZJZ7pn7M/EZpK3tB7lAjZHWzVcRo+kkDbXal3Q/sUwspd0iEES",
+	"tcKoeV1hYtTNNZRRpawWiMABGbs+5EzzPJ7En52GUe8sEyMIgN8opucsPqWKj0j9QjOjrkiewlAKCzQs",
+	"30aVzHSSDIXDzI3SpVVSDbxl1Dg0EMSCw2TIQ3oO2MWs1jlL5FJgNWdo7dBg5eRFO1ME+rhnGpHhhu3g",
+	"FzKcDMwOmj2yUse0YyF5V/jPdzA8xz9IiOb4njkPKK8x1NAG8pB6IvmBj0EVCf3x0NxkG9VGROZ1qggN",
+	"IZXxY7zqR6GpkZyRn3v7t+2fb7x5x/55586d5IbJgkgWNCwPNu/D3+6jyOmCRlcApNKAaBiFARAbAJko",
+	"HlHRY0ROuNJCaSxBO4qZHOrRJcQH666XVnbFCWMk0TKMtpWnfofe4S1N5z0qrOahD9rzHRbHAKCl39Ty",
+	"8g6pvxepY70lWuKzoKFhTldo7RShFGh9SRcA44y+CVwkUc24bUN3O2V4VLg0l+FjWBN7kxfbWAiY6COq",
+	"jCorNdZM4kun+CUZRhekn1ysYYIrtF3UMXxSM55Ii2Dd/DiONKUf6tNGTt66+/6j48f/e3MUJLRi8KNs",
+	"HHTF2CAwTx8oCKXxSV0PPGXSbYDXqd0Jz1O6IrAKttqpjEYMowTryRPHASxCVwAg1b8BM/YHTGnoqodA",
+	"gyAGcynee2vtY6c3ZD1AR+7dkRGriT3Zb5IjPBRgGKC4Yl1hx2NjFg0KTsH2XucOqfuPo+g+FVPD3LRY",
+	"taaQhhmk1bD9mKl4etRXLL4vv4KH3FpDD1APwpBjPRZgNlAoC8w/grjQoUkeRxEZabJKvD240Ns2iDFe",
+	"jyrgTkA5p0wf4FS7Y4Gmra7QkB7Gut/aTRETDMEa3pswSQDtFcS8CIXWkpxtteP7ljbBLnj08NjVtVNb",
+	"Z6Pm1bTANBfEzVazhfmPmaBjXjuo7TZbzd0a+NcMwWpdoq3CNUtUVjrP0oIxv8RkpDE63FkmK8Fj61Yj",
+	"Sd2qCMQC8sNyfxosi5+YUQ67IuNNU1a6HqvmZpxryr1krDamSMsyYqxPfKoxORo2LYfFrNVoWoKM+11x",
+	"8+ZdkBEHN29a/cxNtp9T3A8T3t/Ur2aAn25BNw6/AIuFr1CFwffhyB8aDHV8j9BQw7mpO8J2q/WG84Rm",
+	"vBqgXGjwo7UQJByHBdQOau45hs2P6YgpuNb+sPweJ33k1oOkqXu1F0/wsoRJ9dUomJoQrSRqPq2pdusj",
+	"U+/FCm/4O471CHeCCT7nFOeTk9GIxlP3ZsRMEGfGBZAcbFlTE7nWwdwr/1piI0lu0fXc7A1dzQjY2guv",
+	"7MsnL0odDnDAuzuwRSfJDWJusLhziTQCVY+4CebLBywi9XjITrI3/3rMqdtO7Vd//N3PfvZn6R3hokN+",
+	"A1wC33qupXJ2xAZ+AEYsENcyK+uM8uXPf/jZp3+QH6V+oWqUtsvHF1F2eCmHsSqo1Cc3Ej22zODY89pB",
+	"reY4X8E1mDy4dcta73vR6BY9p4rGneZH40HN9ZaqvfrBH7/8q7/KT2hv/zaQzzKN7xYbX35PNeDOLtOJ",
+	"AeoeyXBuK9aWXqpXf/D/vvzv/+Hlf/u/X/3dPyw4s+LEZpIBXJoCilzkytn18nmRvaFNKAjVDyDvTqu1",
+	"OVaULFxy1a2fTO+fce0+bD9pTtKrgjfevKOPlMuNa0vxlNJed51eDZvhEgXGQW7nUxtvuTdDbRl2UTqY",
+	"NwpL0MosQSVXqS3EA5I+jVuC62vQctcB1cna+kcFCShzVhbte1VqlmN8Nwur7BXioWOEwVQ2GV+D2sGH",
+	"T7wSXolsUqNFOoDobA3pak8gcNuqXJhCqu0BUcFm7rdaT3TreVN0Nfo7lnLCwLTwwWNS/9pJZ/823jcl",
+	"KC8SxE+dWHwPrbz4TJmRrMqlqSseCKuBjxNLtQiS5MIHhEs5AfUCAlw1NoiZ4rFR1scxO+fRRKY3AAlG",
+	"T/ITG7HSFXXA1KjWAYrlCuz27Var0/DQLFGRsXfMhLVwoZ1EwX2Ecd6SBKvYkXqn1ep0xTd47wydPe/L",
+	"gYcXnb0wklr1FREJqULVVpi8Rm5XSR96umZWYyZApzljAm7EQD/sCjtDqZHvFPdgC1BWz4lkpmSrjGdz",
+	"GhcXBqs+nUbnrDEfC1sDueE07VZr77Bwn6O/fpPUE7sLl0Ag4KugeNgV6b2JDbh6qt/zG1Vw+bHxTnld",
+	"WBnMSo/tgcwiTudKCu94QL/mypJ7QusXdErqCcG3Wx4B41Ujw/Ncj7p2y6vGCyDSjf1rReGW6cubiYWz",
+	"AGJGb3s7hkQ0qy2C3Tt37pALKknemFa9BvOWwLQ6c1Bv7iQEWhySBgt6SCkNw+lOSNQh0MpR7i8ySlR4",
+	"VpKTSElleHLptYINXE5iJv6fWwF/2bOVF/5l3rpGQFknuhqbfn14+k6PP+BfP37/m8ft9/ixPBaP9nt3",
+	"j28fn43/1e/e/fqdZrNZWw3EbBYi4k6uhQ8LR6x0KHs5gOh40SSmLnv6DpO/tbRF8i9aojCobpmDVjqw",
+	"N3MDcxF78vZhmlsKMnqBObFcaqSX0zlps+5hq0akl0qUK53VBaGtBhwy9XCfjXDfYSpZ5HoYDQgXjeVw",
+	"7p4H+5+AXfdC8daAqac0DJ+6X8pq/Ps4548osw4RZEjlAQHvSifPkyZvm57SXPRpOGlzlnHh4St4UQlV",
+	"NbsiikE+UJvwPup7IN4rczsZlCqm2RtTrlysYBwMs2sgmcrO3/fImAsNa+HwGZh6OgV4KlVa9U+wC/0Z",
+	"nmqSE6YUFwMrZyVTXQGmdDQJ25sPUm956FflQTaahgGmD+mAAQL0Uw9Qn4x57wxtzUkGboUOoO1Wi9T9",
+	"NIu0T/6/P/gb/W3jMHEo5SpNkWgc7LoCw3Rtc9CMjEgUBuZ6x9wCQDgEWILPGBuTiyg+0zBZazKTsca5",
+	"+s3MujWaxId83n5XGG8+vOQHf9cM2eCFSRhiHnGAwO+yvvFqhVWwF9f2VpKErK88IAqjUsCdQmRuwvT3",
+	"AZcjLqVm6IpOE1MEhbs4oCbVFfD0KBoxoQ6IP6LPT9gz3yM+7u19Och8ODG5BO3Vj9CaPVS38YlU0Vjv",
+	"hh5hyOg5K2gY2cPBlWRhH/2ybCLEWRbyAigfMHUUhpn0Vq8TnodhRtxk0jZlYSteMTvfzpT5oMMVxOyi",
+	"ze/t3y5rfmF+/k5xkbeHwnJLaCVdjht/+HGuTm+t5tVcDxwQYvmU8DXj7mSW6mm6OO6TmKev7SUmXTh1",
+	"RybLbcvJAat/HFIoo3rCntUOOl6Ny/tycI9hnmUTEKe/fQjc02YL5vJhzM+pwmR59qnkiNn3MSq6BXHw",
+	"toMRF/BnCwqyFp4spwlMpmpDh1sVJuxVVhQ9Zaz/QelK7i6ykk4L7oruzl/R9IuVlnR/I0vacZYUmAgw",
+	"/dpBZz2sX37uq5C+M1DX9qoxtpuGFnfcuPqn8JZO0UvMdQS9kU2qXj7c9fjIQgixmQUjqWPJqAAVP7bI",
+	"98MnmqZt/NWHT15kQOS7UHYjDPNC2NZ4cgBlPjljWWL4MqjZQbxZjTJXRphRPydH0f+JC/DHcw6o9CEM",
+	"3IKjxmwU1xUGxh2CU1ICM4YUnJfkpDfMIknw2owZkWd8PMZ6JyUIxfiNXRjce0FlV7gYwTPujv4CONy/",
+	"BEBxVdDEbCaQ22iIHS2Xbk+8dZGCV4sE237vFTBoGf5yOSDlC8Wei5t3jakuCVM9WUX6r0Hur0mWvsMU",
+	"OBq+LlkqF5elJ0xJrAAA9hWQUVqamlTMvvV4NGYL/VMmW3aW+n1UtN1IJS66IvOKnxQkrEc2MYwJV4OL",
+	"OAytmkIjaamWi5iOxyxOAlUo1FrnaUxhV+BPDQxVzojlOLrQjMX4/eK1YU6YC0amTHnkFEJsw6kJwMg0",
+	"Y1/pilMWRno5VHRAaMaOtVh+MowVabhu+OYC1XFhGzMWe0UbB5eEamCSmLyM12xFrEg2uTk5gsVA61PI",
+	"lLQ3nMhK85nQ/TzLcuKZMJZaD9L4HKerYDNxIQvzgVefMoh0Fk7BBnBizlVsAKMyoDCMrkYn1xyVNVP6",
+	"PHBtXZ5GZegoKgu4qJy+DUAC89ZETmgYTon/IYqeJ34jA5wOnTZsOQsKpVCnJOp3RT4SuxpoYYgHl66L",
+	"6g1J2rutViYo6S54CVuhaIuucpVEDZgCKF0Rsx3YQlyvOdDaz90nUydgLLvUevrmcKIzuY16tx4Amh8d",
+	"ZmPlNHJN2Ydev66AHy6GkZ1KumzF+PU6RarSj2fjipPY1IaNoCvAVXl14GoQvRcp2P5p3nsP080pWyHn",
+	"hrT2YlnMQUfqqVglneyldD7x/3xrBMCNlz/98We/+P6v/tff5JV2txLAh4lgf7K0ga69o6Zjdp9L8PKs",
+	"BMqlQ14CPu3mQc+mxr+IjrHc4HPmmYUHWqmAjLnY2rq2i2CyxD623lIvjOpOLkuJyZ3XzXjazT0PVe6T",
+	"lSgLSjTt5h2pc2y7fLM1a3XEtAcRwaTd2KjRzVDFwWoqHcbFrKLU5Q/EGtu2Bm2u67q4oIZhgEFGblqQ",
+	"vgXtAsNsb9EgeAplnKv1iaz1CR5Gfcp36j/7B0kSAAHekO5vEBFnk+PoMzslKkKohcPQoEFEcVfA7aOT",
+	"xzcVoirKmcHq7XZrt9EkRwKRBNxSQmtyyMfgg8jGyo0mP99tbMq01u603iAQaH0UBBiTm20JjkF9NAkV",
+	"3zEBunIqeli3C4JTWZCAfzhLURjknQKzi8ieTWiYv3o3YK2n7CVtBrcVHQnRjbArrLNysp0mwKYMgNEg",
+	"gKm+RuAFK1bgV5ki6InfV2qA2fLdZFX3a1si5/keFTu+c+fO5ub7xo6hjq8inZb78Tke75GwkuGGTCkq",
+	"A2vXXat1IceRoeGtQY1yCt0A0Lh0E2xZZpUNO8k51FCRb2pO1EaRQBeK3CjSLbJjQ7E2bWSV4+0K1HZJ",
+	"4OEoCGz+CeOKnkzKwQ4oHldADdaf7I1S/GCanWGQFIFMZb1zkkxKJifXDkhSm4vMycsiIsWIH7Nn9+XA",
+	"b5IjDSIgCgJKLGPMM7g5JQEQbjfgBQSp51iA0QNO+AQYvaIwsDbFmEkGudPGWNu5BDS4A14GM+wSTNxy",
+	"5IwtO2FIWxJlesiDArdziwnSBpYBBM5rdY2+3KYbNuDAnBUDrUi7rdt33hxSmUERmfFpjAb+pRNh178r",
+	"liEAYAbQ634FNMEVvQLBvZoMMpwonVXuSuUZcqSXf/jDV9/508//3X95+dP/rk9ptHGokpXaWl2EyUBK",
+	"OEdk2wKxC4/81Xf+9NVf/CQJe8yNPHG+3wzamTeYz37xw5c//kVxGEmkwuIL2G61rWhBsqqIIYbMWHZF",
+	"If9e5pAstZYvv/29l3/4w88+/darv/1RcRLGLrPcJHZ3TksE43qbutJA9ncMDy1dxhuSMBqH3CiFDkN0",
+	"ZDWYli3rnjK11Np+/pOf/vO3/vLzX/67zz791meffndRUq2c1Sx/9lQSlgaPLLP6v/75H33+k5+++uk/",
+	"IYf47NOfvfzxL17+++8usytLgRVbeHLLMccFDlllKUuSkcKdTMD7fRajqEiXkdTNVDdr63I6uKroeU6q",
+	"1hm9lfO3kg7bhbjvBdjezI7LeZLbY97iqHvJgwszEjSjlOBJiHfDgv6z1yHDmUqHs1+2AGbCQ4hRMC2U",
+	"jSPlYYfkgnKVJs0CVrZwuMy9JCNYLkMZ3IqaPGRAbgn3WSmse01lx/KPy9J2rAmRgtrTtwiwTM+Zq9Vo",
+	"Ugfqgz2v1m+e2vWeYSl1cTwmusYLdaQTl0Cifgb1HhAf030+YnISKp+0TdZhSeqQKfaUmYRKiMKjvkln",
+	"DkzGIz4NAsym7pNOwyM7bRKzPuSgti3bLNNgFTWarzOiopLjKAcYTaKnH7C4sbjKg3M40KpPu6j6HI3H",
+	"cXTOCgoPuhok3RsXznantdcVphFrdNVr0ySPYKrQTafYzSP2Eeupud3kL9CXNKnqE7mEYtMV7Vbr9mF+",
+	"F1BTNVwmgT3tdmtvpvbzyJLma4wLga2uUDoMKae4zyW8BVBSQsEJ3P/1z/8oQaruycFyJYuApDn6yO6O",
+	"iNQjS/PFUHQzAwFpLfF+wuQJ5wpddtaY48qTmqMeLqFkoUV5I4Oas9K3d0TkHNfZw0Kr8faH1W7tWaT0",
+	"NWg9qCDt/FndCI0X5rSz9qRQHJRPwogKC1mWGXtxPz779Huf/93ffP6Tb298EqshEs0XtxfKlXC9zZr8",
+	"87xnrtqS0Qn0npYrLYCdney24LUUm5IyrhwCVQZomvBNh8jnVKwljf+z2IXb4213daDICyxJpRXa2hwM",
+	"dE8ocwn2UKpH7GXHMbN/rWOk/ZeCgcqcUvZ4vz7sjyftsnQAFLYQXK6nXnq/sKpOoKkHti6vDgQsZIrN",
+	"vfF4xEbROZMa/+kHLQJMyiSYkdo7p8yVfpMcyUxmdpNAV3ds6r/sXNCpSQCb8amB9szBt9VaN+fwsG+g",
+	"9T0YioXT7vwAUGedNGyxjAMseCF5gBn914LauW4TB9TEmaQrcl4SbShzUQDQuKpX5AahylLlTjYjIBe9",
+	"O0cZvRIoLPS8QUeDdquj5VyZIaqk4424C+hN0ifz7eT8bm6V1/VQuOfQ4hc2qgsMXq/FKOru3yqG0Upa",
+	"dGV5p9yfIMd9yOzkXZUkeBkCO0tllySrsdMNWOo6BYE8YAr9F5+Cr0OlRH7gpFKxoTUyDXzJ2Zk9EoVB",
+	"kuPFS0qjQMQ76UUToZokn6ibg6RNiqzM9TycbDCeF7xN3kVvj6spxdLsNuYTw/w1mEotSWdTO+i0XlTl",
+	"wduMVFtjJMUrZZsVsHQkQD0P6YBtdyU2EFOc0M8VkzyTNYROWShx6hW11axvC8mdcuqwgcswUhOxbG37",
+	"IA9S3zlTK3Z7Wbm9Wsriagft23utO3f2d1stx8PWFEwrsWdV4KY0b0h725HDDlEvnaMNZEWG7a+XhaNI",
+	"gJtyyyuTiObGClztlxSMRSVakps3bQK3mzfJ6dSpf+emQisXk12RudmSPunzEPLcn06hUCoj9Za9IvOS",
+	"ey8tg5NLrKBxaMrYaRmJkcZYb4iGoalsgcnOzhgkPLt500+ANFZZscW4enTM9eDexmpqFCpyllTFLKmB",
+	"sVGBnd5STb+sYnvDNxSXJ7YNMT6O7lfYy9OaT5ljwpWJPJ/hsZQ5C7WDD1tPvM2v8QaSoeXo8+rCgkVs",
+	"3XNhgbuNVwAZ5AiwgA2yvA3YRYmg7rT0/1JZ3Y+j0duL17fQj79XUuNileurlv0iyTdiipsmDa3kCvf2",
+	"EkVOVPReSZmTsuuoS0QohVP2unFKmfQHcauiYqKTreGWVRCLdHJA+Kn+ngYEzlLlj7DBMcVMFYSJoCuw",
+	"hB9UOUfwAeZ1p+QBDW3i06ZrkvaT0ufpcEprf5nK7c/9ZrHqFxek0paQOoPdSIpLGrcwmin7hgV7G5eB",
+	"ZH6zbA8r+7JfIoihUj0esrdEUO7CrpFKJOzpOcQD0ElMfZA1x1A3Fo7lYUja2Xz4lZPpbNSQMdvvOsc3",
+	"yjP3b8PksgKn/6JaWJZI1jbfF/jSUFTmBBRAlBkoWlE+XFPoL0uiM/LdZ8eVsf60vVk4L5VA0MzmC8Bt",
+	"2dqz8nm6MsYdS/ur3W+UASItnjdvzdGI7mpacraIU05Y2P8NsLp8YQHLiAtWDlXQ3IKVoF23KVNgYqZ9",
+	"ZT3zytbuW0qI8UuOC66YicVSW4X4vbq2lQXc311Tix3vbRxv3uyS8obfQOtL6SG8ihYYk9kBgtq2ZX5B",
+	"r5TlckEpesZyaaBI1O9DBESaBmZzHohvYsol1wFxkaRL6/sbZmZoWGEheUi71bpdhj1wZV93BqXfzFRG",
+	"t3dEpMqyxBT73Yi3n1ebiOVyVV2We+GjlAq/bDnjr37CokoyrApYyN1sLZuoqJoML8PHMENql+RiiH1a",
+	"SZk42m8lC9LtgvCUqYEnZiMan83Ozm4qNUMmf4IvkDoNOZWNnEQ7Y2wssYx0xuf9kPjdWrfmk17IaFzu",
+	"rrCymL1N7AWjHtkJJkNaIr2hmRGXdo6N9WNrlZuAqFORJtod9pfFnR/8hYGiap9/6/de/eCXm02ts5SD",
+	"vzMW4zX22lz+1xqKZOpRckw3sDGo0Pz65995+Sd/9NnPvvvrn/9BbStJk136vhbiX+IQgXICvaT0x1kq",
+	"uyT5DVImlR1QfmKD0QKQLv9Wj4oeC5+OJophAv1qMf2WMOr9xTAK2Q4W7NAvkrovFVUT6ZNW8WY9yf9P",
+	"4ECAuDVfAKkvIoD32/vkHf3KXRju/YnRdZO2c9IUAKLu7RaepqwUxc7brdb+oSFCU2ek3Wm1D50Bc7eS",
+	"artTLmR7yZBghFdAyIpIoVHZPSklNReXlpr7lr+8YymlqvkVEs11Wm098vsMLc/LDn1m7EOn1dlJdnL5",
+	"tmdotpr+j3LFS9dpc2GudDdLdluXfaVENctSbnU1k+McMooCAxDOeddczS4SWAx7VOgjiQs7L85+Bj26",
+	"I3PTVpm9IZZKFxd21fSZ9tUp5AjLyLqknNHKc64mZHcQnfyE0/4gqosxkTK2Sm25jLQvQ94WKPuS5O37",
+	"uP4U5RsumSNp8fNKKvK+B5QBOzNP/j4dJQQ2RwzDaB0PPyy3ZGVX3de/v2WLdrcaTXJCR4zEem7xJGSS",
+	"UEl8M4xC//6W5PguynE8RUtIcxqG0QUm5K+Q5OkyyM1LdXPqvziyfR2n+NXE/fqhDkshgPLgrOW6WwIU",
+	"rDc7ZKbb7GNV7oqL/eVED3j+5RcdQhjNfA6SuEKg4XUjBkvTl40bjEZsRcWWgQN4YMzT2e/CU1KDmig+",
+	"S6AB/BcqXZJOUqg0iknLeJ51GnDaAvCHy2avCVifTkJ14NiwGl4SAmBLdkri4x/v2wqUdQAenVYjcQyA",
+	"IyyJD//NPXe7dUgoZLSk0p5jwvtA/ZiPAApRxswUQkXeMGBKIsBpt1qH8CAXA4d5cFEYVxTnR8AlGdJ4",
+	"FDIpMVlPV2TjCvR5b6BDYDBB/sckegSSSPQYDkmy+JzFZAQOAXoIaaXQiYDGzReiHzXtT13BJVYQbTo/",
+	"+4SGMiJST893y576HvG5UHEUTHr2sw2l8CCOAgMqBGPB77I4fS8TIcpxfFJFMQuQRjy7Tnf1rPykJGUB",
+	"FVIxNfdLDh7kYH2RZTZNoTFo5oaD5uo3VUHHVtuYgEx9Wxcwkjq6wnHBFaehoZhC7SiH7CMjVqggLU0D",
+	"HY+MopjhN+1Wq5VQnakeQUQkdnAego4gd62ZBZIWANOugLoOCE6xAc+KKufBvcOyvU/ymil6xkRl6Sk8",
+	"+K/b1gSTeo+OmHygZ1WSDBRm3Uv4T6o6AFcxUMZLgpCHkWQG0B/fy/gvuqcT3ReTtasEUvDne+hb9c8/",
+	"+p+/+qu/+9U//b79Hss/drxa/lhgbdAMg7BlHxEqW6S5YHX7mc6dyaWCbujtKH6giakEIrrTNDN6+e3/",
+	"6+WffA8rm7ozmjX4J5v3XKkE6iVDfvWH33r1/Z989rO/efUPv7fcwL3kDu7JCmW7DHU8piDIZ450Fg29",
+	"/Pf/D9RL+C9LLvqGAnpcYW+jeTAFdTa41+TElqnIa8w6SmlB09yZmh0pgXaCjPfm4lvt1VyBVTuoff7L",
+	"//jqL36Cq5t/tWptU21pxiovgR9Tlrq9tKhFhllwtM3sAcQ24BGzibFaM4Nd4CcnEiXlPsV0KHZTVuOb",
+	"uR2sebUwis5wrDj8lt04wA9Qw7iE2Xo1F8xgS+4374+DZLKt3E9OlHTVZTReStUOWi/WLDZXyaG3dvWL",
+	"25yITfcWGNpe7Bp4pqKZvQjOHDOsartaGbpKhltVhK4AhFK906lLB5hohTizHOecEWSWOXwzjtncc1Pk",
+	"f5mj0KkUxBsMB8twtIX04KajbRiFQLALY49dtX5vhorLVeLlSuyh7mvMEPOU33vGWiEzZnF7Vd1pHBAR",
+	"nUbBFGrxQpldFRGuPPJRxCGUJoptpWauQNPRKsIh+HJb7aBHRVdgJDCEeOjfhlyrUtMm+UBjWx8zquJZ",
+	"9ImmWTTfownHJqgFDY+NxoqzgNS11uYMzjQ993J9MRu8UaTuJUbwMlXKai9gGjhlfa0c2UnTGLwSonNW",
+	"qM9rWZyjFJVa6+25nm+JN0+8boXHDCMrt52dNSXvvTVvlB2DaQlOWLm/1S39i/S50m1/x2YLv1dqmsz2",
+	"i+ayS7lYv+fQ2/aq8JdR04ay5BfpZhFDe+bcOnZlJzc+/qbhiRn+Fbufn0NRM43dObgx29C9Ii1dVmpZ",
+	"szl041fYBSP0gClza+wQ/JLx2CBsM7FdKsKRSxcsRxdCgnTToo1LCLKuJ5hZMmbDYeHVG7LhdcWMAO7E",
+	"vHpP+kTQOI4uHJggST0Xkn1AaBiaIY8ahyQX990VKwR+F+K+oZNGM1dMVyYvaz2gK0zSG01uVPFTHnI1",
+	"JXX89kZ6pa/3Jma98+IGvcul8k1SP2eF0Z5+SC6GTKANmnDVFVBv8JRlFBe0XzvfcOnCjgoTcR12CdiJ",
+	"WWVjKM7ta2PxqPaMCz0Yl40B2x1cwkI0CMl0BR1lVhvKfqTWaa/Ermts3MKlIH1CKoLs4fAfZVf/ijsS",
+	"pMzCGIeWiRffgptBOh4wA647nkpgUlb/sGpJ1s1auJUY+jJa+5Ld7aO+pJaInl8dhciDJXFIGQFl7AuZ",
+	"IHprllvOFD3PvJo3NhTtbq1FTGYrpi907XJcnHOVTWiohb1N3bObi7D/P//Hyz/84ct/++PiBGP2LJ9v",
+	"GUwxk0tJ+XyZ8fflB/h1B+CXQjQHLJkQwxEVdMDkpgBnJdZECl8SZlrbRdR3LuLryHcMQISamuiVYD7Y",
+	"l06nuAaKj1gjt7BdcQR3w4jl/DM2vYjiwMYp2hYuhpHEEgvH9zTo4MIEUFgaJJrzUg45czUCBDiZRX9U",
+	"BF3BByKKNY6k2ZJIRdjlOAkle7Uasioz4GTBX8HhchYYQqX+SuCgZV0ctwQ8VvB+XG8kldES5Rn4kRqB",
+	"5ZUOxhA9cuCrgYJSItsyAPpyBSEk8Gq28+TsQg32XcjVNx7fp2LA4nfZOQtRai4hqt375TzVzcEXbfxY",
+	"eonj+Mbj1WJJ5qEZqf3iKGRmPu0EiGSdKtaeeWeZqadDc1egs9oKJMmIFluBTqvMcTkFTZ1LAU3ueX/9",
+	"2Q+NESo5RetCIuMIWgWJ5FNuYHBV8UXM2ww4ACw71gAjEneSKA5Y3CTprZAFd3DZo99nAXprpVdopbYe",
+	"OtHYSYFbZGAsP9Zm0o/ikclUJ8l4chpyk4poIQOPmFoHMaKGVOXY5lwjDCYQvfqQI2tr8BzLxwbzAzt0",
+	"U5ofuNzusYG0v+lWfFkEc3Gp75lH0rTkJhm5iBInBHDqyO9E3bnQRdiecWAwk2zMdmBIBO96/kMpeS0m",
+	"tqrcwtYxZizhKzbfCanKGHJJTkhPLkUOmpO1pM+H9J0KLkiQq0rAd5gyLdxwGf6S3h+l6r8GMywwVoDl",
+	"1H8jzAo3Kw4crs/S8svloohUV2A8QjHZUKarJbP1rpEaqEICfh3WDkjkSuf5LeT7xNuDLam787MB5Uaz",
+	"rhlgheKIW1mRDdRDylHUFcu+k6uoX10TqaJUIijCuYS9ePKvSOn/2Sq4Geo1ELiKQODy7hMKZ/R1q8bF",
+	"WwOo7LOZO4O9Amgo+KZYXlSNHI6gTp2ZPN7nZVKsR/2saFdReqFwkPUL8UkbOEq2Mp5QXZFEQzr+ILJp",
+	"3w7uy4FP6nLMwtAq3ZTcvBncvOllKjM29OqdsXGSDtMdKJUadiQlCnSb20jqgNcTB6S93zJJmpz7qyN7",
+	"d2EujJIlwAuWrmjvt1sEz+pbQrE454va3m/dIfYon3PdErin5OfaoyOGKS6pIGAcg+8bza54BIsL47td",
+	"GN8j9hHrlY1vjYRSmYHBmDL00m61bif+r12RlEVst1t7S6epGBTmY8j7NUYGwpbPRjCIx0qFQkXq9sDc",
+	"E//tX3/+yz/Ge+IV3WqLvgqbG95GPW8XGxYC0qWHtUCSaIesFsHEm1muObky96yL59ewnQ3t4866I6tO",
+	"sbBV4qocE0qUba3Oq7/8N599+r1Xf/zjV3/2j6/+/O9ffedPXv7pX2yjKkgFd9tekF6Rd23KK/sSXaRQ",
+	"pFyGg9QKN5izeUtV8m/wTUUFriherdpk/YZnZ0OZw0TcxKV72RHkYaC9WnX6JRc0dSK3ov1KpGYp4QiX",
+	"kZql+ghfkjc8IlANY3EFCC24M60SmLaPWc+BSMo84/GC9qkmkacqmhepdhQEkvj4TpAkIslAYSpJFAdc",
+	"0CQ2SyY5VTzip9e+Pul4tq0kbctXMDmLydfSJB9YEI2NayoqJgnR2otR/BxPH8OSHHaEioKIoHgml5i4",
+	"5aAriitN6uk4SaeBVTQh60g/igmjvSExi2B0QyEVo4EHPzvhKQ4PVJHF0OZycq7q52/MVapEO5kVSmdj",
+	"KiPBZJJRpXFIotgDraYrsiVuYnv7E3i6q12itfn8gSJ1vepjWCw9BNawY8C1ymbbqXDscvLKr+DrVaW1",
+	"dIU+GYeJSpbsqsMinXZKK8Xgi5qMH0dXI79utYVvhqdGkEtgYPzYY0YlmpqWRujLeq6Vj8MkM1l5HEs6",
+	"ra08iM1l993eSty2sOJ4/p7MGonJ1rLSSGbd+peJpDSZiE1TAPE4doyNMpeAVVbzn//Ntz7/yU/L/bvX",
+	"9Sk4zrOILd9ELG/iz67R6tkVvlyuhrgqh4TKs/RZFZnvyTSagAQej8MpinYj2TWEMIDqKgDrBQ6/22VF",
+	"SaOCQJyf2nENt5MyVlDmU7JV1aDk3F6SToA9wwnUQExFK6ao2MvnaIT9zWkCDrlW4v/HKcACHsQgwgLQ",
+	"cxqsYHMs6sPFiB+zZ/eZlHTAfJtpoojgOy520+3JrqCYpTDNyHiI2fAuOGhHZXceWZxeBcSNwtvsirz6",
+	"kYthJeUhrLrdk3vfcCJTE3P8DUksTj2+h74ZOKDKaFPUGdDvosLVIrdapHNAZl5HNMkDu04H1YC8K5bH",
+	"32WZMTLQGED0JL0scDcHGDkUgdrPIvGumH+B8JGdweu8MdAs/nGkF7NY7VgLlH40EUHKmk+nRDIa94aw",
+	"uObAZNhXNrJuObdxE5aGR2tOaNrSnibLovZZA1u293Zrf8cJUCwuM65kYLO9ODlotDC0tDcfEs4a9Mtv",
+	"f+9Xf/Y/Pv/JTz/79Fuv/vZHW4b6m1y+VQD+kv2v65STsKPtGcizR3WTVvJLBbe5s1Bq/d0vgbaWOcOB",
+	"KBWVjjH4kFxQrqpF5m8yfF2Fpi/LYgwah8VfqyHDfQ8IqBIUnvHe2TxQiPU7JfH1w45ZOKnkaUDJ40xq",
+	"nthU/RTTSDByOlEGAx0610YinCbG5DRjd4IHt1P6o/WmAVbfgOnMtZSaBGM5a+mM0iAqspPXMzepWkg9",
+	"57rhpesAT2Mm5zRJc3JSva5IHtBjYGG/McPvw+1zIxVI9K5fxYpizkER+SsJomKju5idSFZzPmrIUHku",
+	"Oe0sW9iGi5iUDmMdk9wKZtLSMaxvoFwKOm18HXSDay1AvvPPf/mDl//+e7/6X3/z+X/6/S04H3zDnr8v",
+	"WQIVczK/BMVRMlRy8IUpklJxEC7D5ObQ9OUWIbcYA100V88HO6MgyiIlTO9PFHNqmBZywu42DvLpDsHE",
+	"gJVKNLySTATGXibJgCktvve2VCttz9RKu0rVTkfXdU5/A+ucvrYqp1/W+qa/edVNr1Jt09dV2fTya5re",
+	"v/yKpkuUMkVxXF6/tB/FBEqYBiesF4lA+qQOBbC4kiRb21RFREQX5F8S9/FGkxzhF9bCcUPamyXX8mBk",
+	"+C6ZCMVDiErJm1SwvBtiAE3RBszkLCpdkffP2xIs6LglVJcqnqoinAskz7AoYI2Cql2xCnL4AtZSdQmr",
+	"dnC7POPPlg0T2THs3m61Lr3i6pxl2H4N1k2vgW7vgWBfiybxZXe+vNC4yqVaobSflfJJxRuRyOaCWjUC",
+	"1m+TLbpKFlS1znHS6xKul4qNyo7EpeKjS67gev811G99NuFqnrkikcDFbPRO9VUSMnruFrnJ4JeJVETF",
+	"VMi+UVIMvOKxVKUAxdDlwhlL2vutPXOz8zsTrube60SCwYi5GFRe6+jFWSTpyQK2DVOIpgOuNQ5MMa9W",
+	"gBU9gKti5ijPezG/fviloJIFetxKzfctO46sWzy/09rHsnF3QfvVB2Mju1e5lsADtjmvhZn479ijc8US",
+	"whg5zGVaLHOiTFaLMybIKQsjMQDtMFeYz2h+PXTlSJmR/JKbb66Qf8rs0+T2mffaKcQ0HJaJQ9e/3P5s",
+	"IiSMN5wVSRXDLJ6/ywBMzlm7JKj0rp7npm5wYLtyuEgmad5npzS9C4X5EPX0OQsDN7W76EdvR/EJUz7a",
+	"kXLfJiW3m+Qom0UdvENyYKsr/CRTke/NKcCOBWVMCXZTTb9bmwisIxh0a4dQlt0rcdb2usLPZi4y1dsL",
+	"CZx8jA3EJiF0UMMsvRRT+GUcMyjblxYFuojpeMxiCeljxiHloisiWEoamuUDg5lgF7kJkro+cxPRYyMm",
+	"VKOqEn2aHMnHPPV+MT+SvyXHImMQ0yt2wtRVuSmTJiHjlUg6O9PYlZyLxeqPfOdPf/WXvw/ez5tHl7OG",
+	"YuMYM4nAPvv0ey//21+8/P5/rh7TWvhzg2uzFj7d4DhmJA0RdMSORHBkTvza43gnIsXsbMXUa+1C6rVX",
+	"3//bl3/6nz/72Z+9+o9/+fLf/tdf/Zv/ie28/M63P/vZf61toW7AiXNcv2SXjUkNW5lJyLoV8FqQsVfx",
+	"LnLpBbnMNB2zzuBlYMrsQbgkWIlozkmcPzdz8AZNcVnAP+O6kp4xyJNx8SDN8agBkiG3hnMu0Zm63Wo1",
+	"jBkqDMwvClpJckHo725IDVNHLCb6rVKU1JvEsYZ0pnU/CgN3EI3FkNIbiJTgzcdm1vHs+8N8T4Q9m9Cw",
+	"ZBn0kpelinBDH7qi0FzhqWpMllmzBZysF4l/s3t/NYx97R1JR6xYwLdU0GY3ICMGs4u8unWusqLw4gNC",
+	"RLjEgDZsoNzMoOZjSNPNe4vbMktHhiBxcyNbyuq55bWyZ+01D2RhSfjY5Q1bxoRVJ99FWy7iya4QXvME",
+	"vN9nMfrYZpcpSe/RuBLlwxMD3JXzgJt5iqvQZ24vviiW1dLjeBkIM3euLgli2l5dg5Mc8m06xGFBzPhW",
+	"P4pPeQDpNqrR5dvwkOMOB5ZLjHbxD0xxc7yqMGnK4EJUqmgsyUUUn0Ekm83toAfX8EDF+YCdnkS9M6a6",
+	"ohcJwXqYXmzAFOm0Wh3yDd47eyBCLth9OUBXjJiRXhhJKDMpAuLfohM1vGXShZwx4duU1YQr6OvNBvrP",
+	"dYWfzHoinHn7TYITxIBZgj8FzOQeowNqAxMnYEmUxE8eeTwdM2MKNcvR7IojvJUxGt0pS1sspoTAR3Xr",
+	"5ci4ZBlUZFY8XTKwL5vNMfVBAe06awqLVixLHokdVNBRPGHVcce7LlHgiyU9ju9VFvXACcP91xU1L2Z2",
+	"EMw8SfDWr77/3c/+6c8/+/R7//yjn/3q+z/fyN31jDIe1QP5/Jc/+Pw//f7nP/qjzz79WX4URe/+meU7",
+	"ZiXfco5CabmtFUdYXCc7wsXZ8dsJHV0tu5e7ZFyiK0h6kg/zZT0WiKpfJXfXZIXSHGtkZnImfekJmVxC",
+	"uCShjF2S+ikVDVMQwpHHRpIscq24V5S6A6ZgHeXTCNj6U1uBY1bNKCZUPIV0muaUmqSVXqFU4kFaB7GN",
+	"RQm4wrwQioSM6scEI9GYiXIJ7BEWSkZaKGL1s37AFOXhw5CqfhSPTkzr6ZAcWVT3P3ziY7dRv6+n10C3",
+	"r5iNw2lXyCEdQzJWSwyE9hWL05vOG5L4INGr1sn3zK1hoKdu5voul8q394o28aoklJxqzEDjmE4xO9MF",
+	"V8PI+Fc4EvIGIhi5vIwuK4xVkKxGgEKupIVk6IApTe8SBT+u+FWVppOScOil7TnVDHBSjLz30lylGxKD",
+	"FbRWKhIrB1Qy8+Wl3jslO3+15F/VWlXJQnC5vgRZuFICyxVFYt2ZmGEjLEALB39w4rkYIGGDZbUxU+4F",
+	"B7qM0cIPug8AV/qPp2/0d+mdXs2rcflV2jvT6qEIagd9Gkrm1cbmdf18G8SaaaddURC6olfnzfJKytsu",
+	"ElVyDhYrH+nKBC35ohkCdJ1yknAKbhA8BkRaLr0ZmJBRU6vBwbu8b8o4ndKMKnhQph5zKSeQCEULO6Pd",
+	"1s0n+C3JsmZblIpOu4KLcxryoNEk75thGX0ZTtzFMLInPNWfe8YRSkRqiMlsAgKUwYIti9kFZaxd4Kus",
+	"qW5T+VxHpbRrt8xgZzS4MFd439mzK+YNIb64emHpbl6GZpfdzstyFeV9ZTjXDal5XBXLXqPM30gOQH/p",
+	"ReKcxRILPYzkYH4p/MkYKvf1oolQPhlhWkb0IXUbA1vfzZuCXWjFD6Jmbt70SBQG4IZDhYmZgde7QqtJ",
+	"sbobcibUfTnA2J3nvXAi+TlrHKbepSUPwjcyTe9m+jRtN4nP5VsigH3R69QVthKerYyD/B+G1iSPIyzd",
+	"eEp7Zx4ZU4nCy++5XRpDcqi11bp+UaqG7ZDErMf4OaTYvW+XR2t5/n05uKcpxIOl0qfdJ6dM960bYyF4",
+	"it6Q5OsnD94jij1XTXJEYnYenbEgaf2MsTEGc0v2DIQWl10Rw+5obVUrlfiOnhnvMVI3nT2ejhnptFtt",
+	"8Fh1NyvROpPtTBRUu+5Q1lU/1hV2PfViNtExIslTIxlLXQluyLRBuzsc0yljcriSgiJjGqtpUsPdGeOB",
+	"kymOqIvIZKHWdCe5GITsaXfSau32KPzHfjrFT75XXquERH3rpWxeMPdgyWuZy7mMb655AfmZef5wtULV",
+	"ZERDcGQJSPYMGecQvA5LloYSnLHuzB1Rdk8Ba3RFaYR68RA5l25IZ7BMqD1k2rx9WLidcyLa251Wu8Je",
+	"cNdpSLPo1+8zckqDu5nlzsiXXu6nWm9IUbFsd3afpsimZ2rjtkAdySzrSgVKQK4/1Hs9eziG6jcwoNVz",
+	"LxcGhUfJcSPZ9OrctoM50a1tZYWQ02tp+HSjaYpmLRY2ubmdA2Fmi1w7d7m2MLGjRNkD70x7b/92xhqw",
+	"hZVdMjZwnm0sj2NKDWNbPELLVV55p8ANt+4lM5vXVXnL5KRRGQfUkiMRX2DhIvPlManLKFYsaHikUvjm",
+	"pVuJvJ3vlFPko7OccjLeJ4m4zUjACpLZhjfOikUiK/ljVY3IPIWTLAMshQZLL8PmfdOfznEKyrDAgmET",
+	"MKxVnCxKRVNmFcuyPNqcvdrH3ZoG6d3aQbf22S9++PLHv/j1z/8oKbD/6gc/evUP3/38J//h1T9+59Xv",
+	"/aRbe5G+bO6q9XSxUB0Wx2/f3mvdubPfaen/uUUYwJL6iNF0wHLwdhyNYCs1i+id57z9JBNBvo4+w7xP",
+	"hX70Dyx+G2Pvage1oVJjeXDrlmEjzV40ukXPqaJx86PxoGZfeI/3zgSGq7z8+Q8/+/QPkl8eugZe/eUz",
+	"89/4nMV2YUdy0O7s2tFKyaP0Ct+adTur2XDXukgulSZ1q3S4+i7qYCIglt+Wm9CrKY0q9Hwz5vUnXo0q",
+	"RXtDFkDsG+x7b5YAzVGj+QAE+erP/vHld/5eE+Tf//Xnf//Xv/757y1DgbeRMorlQBxKNNb8GaSY0l0J",
+	"dZZ2uDgpdqpo8dUP/vjlX/3VTFrs5GkRPznLWk2Q3prbdtlMZOYWljETcx30cCKHxyaQOGCyVzvQw0Oq",
+	"+uxn3zZj+/O/x4HV0o74g5Ov0mDA7iKEMlTCH5zoFk/wIkg/p48jDdMVU1yFsH9Jmy+uOds6t1MFhLmg",
+	"+XIYhaaKlGVWHnHNeKtnNKYBoRk0dUOSIZcqiqeuiVMOlikkrEFDxqw5ovGZPmryKZVPY6DzuXmC9DvZ",
+	"ORNfsmfSL7NrEiqJbvewYKO6IYk/pHC4Ttgz31QwoXgR1xUxlyzJohjSeAA+MbbeAlcEw9EHGu0F0YUo",
+	"FpRInR8XzTLU6bRa5Gs4pkesx/hYebYmGRclVjZbhCtNHeRanLQGQOoQqI61JmgAVmp8PGDnvMckBlUl",
+	"nqAldreCAUyyZ+SUTSNbNjm7qCP6/IQ98+YbymivNPuR1xU5TJ/vZNGI9ozxsMrYpanpvhzII2SzV8DQ",
+	"BSt7H1ZxRZOJPg21gw/v3HmyfpKf6hw0S4+n/WTLyZvmW7iWG8nWbEdVwyhPLllpONIn+vFFtOaueJ0n",
+	"l5Iz6X7mpG3fiFJ1jqrsJ3o9Dgjq0A57Q35GOitp0itncMr5OjkRp7m8TdarfkSnSfYml51eFWvH5dsU",
+	"yk7HpSR4zNH5ZeV3pPGZcyeIsGclqFZAaXhFOfvKOUE7+HAGoBGqAKKVIrQmORY5zJJE0yGQNyW/dLOH",
+	"GgdRe4GVPuLc/WVwloY/bkEw1ySQz79qfIsLd7ddYS9v7b2obkzv15IXuRsAiO1Wm4B+oLuaiw1PIzVM",
+	"r14za5xBfTZ5+GzYtyKcM6bhbAUzWCmTodt4FcwCdUVCqrzcdOBeWmbW3su3d8tBIP5+FS46wRB+AjRd",
+	"rF+6t3/bLT4Gi5haeq3IgKxYSBI8dvd8xfsVqzivjyTXhW5VXqdLX0uK6GTSG64FsGsHd+68dhBZXJAl",
+	"EaQew26rbQtjIl8J1lmVNXcIqfrBhXhtY1hYzj+yTOMyfAdTljAXQfJlxKkWbe1qaEsuqESGcjolmaW8",
+	"Gvdn5Qe56vLMcSNLuCYkxdSroIG/+CLclS1wZtOud/MqzszddorcGpFZia3LjulloGvn1F1adbesoF3P",
+	"/Ak7kkHX+lTOxtYnGuZJR9RrMBqwkGumSLhC4ApFzLlJFhpSUAVHsNn2Eq0uGSP+8x39xU4vEv2Q95T0",
+	"NTL1HeO3T9rZIjJgWfTRvu8Dsk1tcYs49DUOyS6pd4C8ej02VgiZL1gYNrCnrshkVPdt7tJ8Z9Xef41D",
+	"skcuYq4QHZV5/+EEzPPGG9PxrO4KiBhw/D3NYhpnTxKdfsR6itSDqCdvBazH9YLJ5ij4rf7+jnlpxzws",
+	"TUosg9CtO2nTbZurjPvo21HcFfpPUvcd5UFj3XaDcKVf8TM3h6Rbazab3doLMHObqEe8vzK3nRyBvqWA",
+	"G7Ir/PQWK32/SVx1pd3eJfXH0zEXg4budTyRQyhSHHLBdozdITAWcJzhIZERRvlPM6wVPFAx7OaBCKfG",
+	"EVVrQq6uNWDKZgt77qiKeoEy+28UHUjqQTFGFJQIiQdEz5ZaqzQNQ+sZiztrgkNdvZRLEkxiehqyZs5p",
+	"eJQkMMN1DNhoHKmkKoGko0ScSlMg3X7fFU5LJiwmmSDcypCYyUmowG0ZVzIiEmquuCPDhW2SD4y/L1dm",
+	"PPE5CPEzBhPTQ7eXagnJ4kM3IFlD7+yQ+ObeEB5oa1YAZ9r01jBNpLdpJhNF5k7O7wpq3NDw+xuSjOOo",
+	"z0N2aIpZg+5zAz2oz9jYQA8NSIxaa8pTlZ2hYHd/B9vdEWYUO1QEO33aYzuTOCzRn/F6sVR/JvWLYZQU",
+	"swQFHYqFNyqTY7SBzK0WCTmCrQ94ej1iorPw7sQ+G7MeH3PIRexwUdJuQDK4qG/edStvZJ/cbRi6jbKr",
+	"m7moyenjIy4lOGbHZCImUtOwPcPA08zZsWfaI8j9btncQfZ9W7jfGQ/o4u1DZ33zRkjPfZzsaXDoBlBl",
+	"VflEcERx2mS71dqrcni2z0OSn5D2zkIOEXYOhG23dQ/OF8snysu/DpWPoEpaLgty8sNe/pU0Pk2Le1KH",
+	"tNEQsEBFV+BaoCClcCxHjfIcyiK4Gj7WAJMes+cFV13T0Iv/n7qr2XEbOcKv0tDFEkDK9micBDPwwT8D",
+	"x4j/YnkQBFAwpKSWxJgiFTY1sgLMLQiQgxEjQOwgSIAcEjh7WMN78B4W2LdZjV9j0VXdzW6yKVLSjO29",
+	"eWcpsrq6urp+vqqy4Rnqpv313Pp2OOt1YRFkcxBJJ+UKI1yD5EMekiMZpmP157+tXr3MUAwVC0RPeosF",
+	"1q2se0oHpyXs16n+1/9Xr97UoFfGTi56Q9aHciwE//ft6t23q/99b6fZ2tWwiurOhlRfv9Zx+/w+LEY4",
+	"duDw5Yj82sDQruy1YL2kXK9n75bdvS+HZAtop7PxBJuOO81GTP5UiN53x2pmtqkOVYO8hS8vLn3qRza2",
+	"1Kgg9aN8MqSG3vzMnIDXyruqeB9knqD8vrmkMsgfSviFrVhpinJspQWotiVLMielyBd0Dl2WLkMK/qYy",
+	"FkE+fOE2ulN/KKtLgDuHyr3h7seCW73C2Yoj5UfVY20OBKuztgiAreJxYxP4qsniGztc1utKW2Qcp6yc",
+	"RS47hc2pBpDWYIHuWiv45q6g0B3BnZeL4ay+UjdpAg+G96UjUexm9ZoyHowz+HhOZUTASChDSCiilLsW",
+	"4Hhh4a8WHCLNOCEy0tMiLE3K5zptl2fA/d8OqZI55TWRKuX2cVnvApTYzXoXfIaOvGVGafal69Z+xHnn",
+	"WGzDoRHf4lYAJ4Jxif2Msyhgu9P4SxmNX2X66d8r6QWNtpUc/pvRoAasE216O1SvRKS/lHbYWM3/QhJO",
+	"wirwVN7ks9K6n+eNOJdAbKFJtT6PWBzJEhIMW6tQM1NhSxUA/509Cfi3AfK18g6Ry96ipKhoCdWnurLq",
+	"pUZRykUVQlmNC7yTrOVLFZUsa2ov7DURlevY4rKtm7Ub0igNRoGMwmMeRRmc26XyunDtbJ/I2xfZPK6S",
+	"jQl/8J9ay5Zcz8n1U/5ktxa+ThFQZwrNFJyK9tGs2J2zTe7fZZgB8RNAnpGEjvl9wHnF/8SeB7MZHfYi",
+	"FoQ0SsMlaWaZotMOXFMthzBR5hCwFHRBH1RWksr2LwKpxorD7fxoSfx5OuGbNfBVH7R13TRK+1N+EUPk",
+	"9twofoayZJ5E4SrF8xQWDfJW1cox18Bxl1aSXIR27iCpITiEiXP/LuuijBT9aK2eWBcrzJuGdJQSzgyV",
+	"BJmFy3qEWXptXgS+/J4mRpds0xtCYjUOdTMlilFaDmROVuYxe6i1eg0ygdocSGAx0mvcmqeTOAn+KKCc",
+	"t0GdEcxi408gid1rbHGTFERqzX0yV8cSiq0rKhfP//LV6pu/r75+c/7uQ8NpjOq7gZHFASwiuKqr8Mrk",
+	"umJh/mz20I/GNHlAT2kI7768tY7DuO+H3I15yMaPZyl87qIYcHHnp15zTMVHDy4P8w7btRumepF2UYOj",
+	"uOamNm9gHLMA4l5xBx/LgQxyJzxHG3ELyXD6wstaYkajuC3g25b5uuiNo8/N0NAWU3bFFF9+NwfjCGya",
+	"po/DabUxD4OQs0bEbrGzkx+GrUPiZXLJCTQFVw6lzUuYp3/OOngN2wxCFp00CwusNXetc61DjsUPkZlD",
+	"Az7UDNJ85aHMeVN/MJFwjxHM/mW9qCkwK50rjDyOujQc6W/mv8QxwdpfW3nIuhZcyLAKG/b1hFfLhX0B",
+	"8HCjmmgNPFyMf8zSoWL5xStanAtdBf37rz98Zx/DsHvLULPBEYaE+HeZbAAL9qwZP6lD9Pmb/6xevbRO",
+	"t7igvt55bVJujgnq8KZ4/f7jP/+00X0R0cVJ2f14/vr9+T8+fHz7vub2bBYSPTbE/dKBzVuUxmV6abvI",
+	"I27iFoHHzZqm5sj8FFM18uL5yUdr5IXnE+Fzj8WO5vT8BkZDvufqmYyIoI6fJ2HjoHHVnwVXTzugxsWL",
+	"i44895JQ4YvLDZphN9kErnNGBwlNHSIdAuhBI841d6JFA3XDLtHtIO1xIbeF+VpwJxLt/DFH3qkKGqnC",
+	"xtr78BnLGyEGzhxZJOcY74ZXTudpEI21d+GEseKruphJdGQfCQdB5rKfd0L9IfZjnaX6UqdsbHnZLbXd",
+	"lG+p3vWLpinYXc1h/uh0+BZgC4H2DSV4+jbob7J9lesRRMByVWOQKbr9noGgmRBrISuIduSbDShoqM87",
+	"JJ5op74IIkaCEVbtcYttllBuNPJvBEMhIr8ER7GBiuIaV7wNr6a36KlfdfivhEtqfyyeJwO+KAtM87rL",
+	"6XAnkpA0ngUDQZ3wYwXj1HL5SSM3yb2jZyePjn5z1H120j36tYOguZvkyfGDBycPu/dObv9W/b1DbpLu",
+	"0aO7/O+HGnyZjLhpBZgFAk3k8eGZvwxjfwg7PkiCPobmfbaMBvzUyn+0l/40bCl+LliWAbwvw40mbxUA",
+	"WNxeBObBeYn+gwMogDS5W75ifWUVnN5zF7TPYKYOIGPdhP4h0OmUrFejd0gPYryqqLJBDErz+8Il7YCk",
+	"APRWeIBmDgleHwHuR0th4ct3KRQz598gDZckDJ5T4hl1D15xQ+4IU0LfCoVQGWhlo8zgOtDVayByvdcg",
+	"Tcg9AQGtCl533MXETzWGg30y8BNuT2us5k9lo45wQ+VTOe6uqcPwMsHzsGF2DBrGD60wdAFuVEkNxTAB",
+	"HQV3QucVfhZdzSbmaSUAWDRx5P8Qu+SYOGEtx+6QdrvdMtXGFDHRB0SCoysYu+/KfXb7SKZkZU4KoH4l",
+	"z0MvCzDINevR4l9Rc93m4xrV8PcqUm+4ZmzMhZim+5yaVFti+15mifGnc4sQ2l6Ve2s4aEzX4sBL6OAQ",
+	"spgMYq7iMEQoAoObKrY7OEbmCfdEmckivG0cbcqjlw15MdnmVjDsZ9p5EYNrXM0/tiko8RjRHstxKzsJ",
+	"sTZCHRk1pCN/HqayygGtfZuVH0F9RjylMK0lxPAm8AYDKNmE+IK6Fy5EU7WoF6rfIYtJMJhAljmKRQ4V",
+	"zljuhOhk4zor2PhzF4nClLAbC7IyicOksf6Qh9+3qZx0klAqD7+mdRwyC+dGW4YrTJTaBFGx1EYZT628",
+	"tnnKT4UpU1r+EBrmayrM0apTTD7lfmQ8pbglB7tNaELX6A44qQScnBxLbFVRZVVUh5ntperUuGeVQ94o",
+	"hqT0RWq7qjyF4bHVWm10xH7h8t/L6jKNAwY2SP7v3Nqxpojb7HrOLxHpxiCV9Qw0s28ChoU7pzTp+2kw",
+	"RZAOCcJwrjwbkfGB6XuKF+hA3FHhyeMoSAtny+NqE58EyIOnvosurRFpJ02fTIMwDMQyCDizrU3YN9pz",
+	"f8/iCP2DCFwWXYiyCGJbi6uSOSf97HdnPwYAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
