@@ -213,14 +213,8 @@ func (c *conn) isClosing() bool {
 // client can do is bounded by the read limit and its own send queue.
 func (c *conn) handle(b []byte) {
 	var req request
-	if err := json.Unmarshal(b, &req); err != nil {
-		// A type error still leaves the fields that decoded, so the reply can echo reqIdentifier/msgIncr.
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			c.reply(&req, nil, apierr.Args("frame field %s has the wrong type: want %s", te.Field, te.Type))
-		} else {
-			c.reply(&request{}, nil, apierr.Args("frame is not a JSON object: %v", err))
-		}
+	if err := decodeFrame(b, &req); err != nil {
+		c.reply(&req, nil, err) // the fields that decoded are echoed so the client can match the reply
 		return
 	}
 	switch {
