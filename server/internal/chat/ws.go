@@ -69,6 +69,9 @@ func (s *Service) Handle(ctx context.Context, c gateway.ConnInfo, reqIdentifier 
 		if err := self(r.UserID); err != nil {
 			return nil, err
 		}
+		if err := checkPull(r.SeqRanges); err != nil {
+			return nil, err
+		}
 		return s.PullBySeq(ctx, c.UserID, c.Admin, r.SeqRanges)
 	case ReqSendMsg:
 		var in struct {
