@@ -189,6 +189,63 @@ func (e RoleLevel) Valid() bool {
 	}
 }
 
+// Defines values for SendMsgReqContentType.
+const (
+	SendMsgReqContentTypeN101  SendMsgReqContentType = 101
+	SendMsgReqContentTypeN102  SendMsgReqContentType = 102
+	SendMsgReqContentTypeN103  SendMsgReqContentType = 103
+	SendMsgReqContentTypeN104  SendMsgReqContentType = 104
+	SendMsgReqContentTypeN105  SendMsgReqContentType = 105
+	SendMsgReqContentTypeN106  SendMsgReqContentType = 106
+	SendMsgReqContentTypeN107  SendMsgReqContentType = 107
+	SendMsgReqContentTypeN108  SendMsgReqContentType = 108
+	SendMsgReqContentTypeN109  SendMsgReqContentType = 109
+	SendMsgReqContentTypeN110  SendMsgReqContentType = 110
+	SendMsgReqContentTypeN113  SendMsgReqContentType = 113
+	SendMsgReqContentTypeN114  SendMsgReqContentType = 114
+	SendMsgReqContentTypeN117  SendMsgReqContentType = 117
+	SendMsgReqContentTypeN118  SendMsgReqContentType = 118
+	SendMsgReqContentTypeN1400 SendMsgReqContentType = 1400
+)
+
+// Valid indicates whether the value is a known member of the SendMsgReqContentType enum.
+func (e SendMsgReqContentType) Valid() bool {
+	switch e {
+	case SendMsgReqContentTypeN101:
+		return true
+	case SendMsgReqContentTypeN102:
+		return true
+	case SendMsgReqContentTypeN103:
+		return true
+	case SendMsgReqContentTypeN104:
+		return true
+	case SendMsgReqContentTypeN105:
+		return true
+	case SendMsgReqContentTypeN106:
+		return true
+	case SendMsgReqContentTypeN107:
+		return true
+	case SendMsgReqContentTypeN108:
+		return true
+	case SendMsgReqContentTypeN109:
+		return true
+	case SendMsgReqContentTypeN110:
+		return true
+	case SendMsgReqContentTypeN113:
+		return true
+	case SendMsgReqContentTypeN114:
+		return true
+	case SendMsgReqContentTypeN117:
+		return true
+	case SendMsgReqContentTypeN118:
+		return true
+	case SendMsgReqContentTypeN1400:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SessionType.
 const (
 	SessionTypeNotificationChat SessionType = 4
@@ -216,6 +273,8 @@ func (e SessionType) Valid() bool {
 // AddBlackReq defines model for AddBlackReq.
 type AddBlackReq struct {
 	BlackUserID string `json:"blackUserID"`
+
+	// Ex At most 1,024 characters.
 	Ex          string `json:"ex,omitempty"`
 	OwnerUserID string `json:"ownerUserID"`
 }
@@ -266,12 +325,13 @@ type AddBlackResp struct {
 
 // AddFriendReq defines model for AddFriendReq.
 type AddFriendReq struct {
+	// Ex At most 1,024 characters.
 	Ex string `json:"ex,omitempty"`
 
 	// FromUserID The applicant.
 	FromUserID string `json:"fromUserID"`
 
-	// ReqMsg The applicant's note.
+	// ReqMsg The applicant's note. At most 255 characters.
 	ReqMsg string `json:"reqMsg,omitempty"`
 
 	// ToUserID The user asked.
@@ -326,7 +386,9 @@ type AddFriendResp struct {
 type AddFriendResponseReq struct {
 	// FromUserID The applicant.
 	FromUserID string `json:"fromUserID"`
-	HandleMsg  string `json:"handleMsg,omitempty"`
+
+	// HandleMsg At most 255 characters.
+	HandleMsg string `json:"handleMsg,omitempty"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
@@ -395,6 +457,7 @@ type BlackInfo struct {
 
 // CancelMuteGroupMemberReq defines model for CancelMuteGroupMemberReq.
 type CancelMuteGroupMemberReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 	UserID  string `json:"userID"`
 }
@@ -445,6 +508,7 @@ type CancelMuteGroupMemberResp struct {
 
 // CancelMuteGroupReq defines model for CancelMuteGroupReq.
 type CancelMuteGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 }
 
@@ -551,22 +615,29 @@ type Conversation struct {
 // ConversationForSet The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 // optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 type ConversationForSet struct {
-	AttachedInfo   *string `json:"attachedInfo,omitempty"`
-	BurnDuration   *int32  `json:"burnDuration,omitempty"`
-	ConversationID string  `json:"conversationID"`
+	// AttachedInfo At most 1,024 characters.
+	AttachedInfo *string `json:"attachedInfo,omitempty"`
+	BurnDuration *int32  `json:"burnDuration,omitempty"`
+
+	// ConversationID At most 256 characters.
+	ConversationID string `json:"conversationID"`
 
 	// ConversationType 1 single chat; 3 group chat (2, OpenIM's unused "write group", is accepted as a group chat too);
 	// 4 notification conversation.
 	ConversationType SessionType `json:"conversationType,omitempty"`
-	Ex               *string     `json:"ex,omitempty"`
-	GroupAtType      *int32      `json:"groupAtType,omitempty"`
-	GroupID          string      `json:"groupID,omitempty"`
-	IsMsgDestruct    *bool       `json:"isMsgDestruct,omitempty"`
-	IsPinned         *bool       `json:"isPinned,omitempty"`
-	IsPrivateChat    *bool       `json:"isPrivateChat,omitempty"`
-	MsgDestructTime  *int64      `json:"msgDestructTime,omitempty"`
-	RecvMsgOpt       *int32      `json:"recvMsgOpt,omitempty"`
-	UserID           string      `json:"userID,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex          *string `json:"ex,omitempty"`
+	GroupAtType *int32  `json:"groupAtType,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID         string `json:"groupID,omitempty"`
+	IsMsgDestruct   *bool  `json:"isMsgDestruct,omitempty"`
+	IsPinned        *bool  `json:"isPinned,omitempty"`
+	IsPrivateChat   *bool  `json:"isPrivateChat,omitempty"`
+	MsgDestructTime *int64 `json:"msgDestructTime,omitempty"`
+	RecvMsgOpt      *int32 `json:"recvMsgOpt,omitempty"`
+	UserID          string `json:"userID,omitempty"`
 }
 
 // CreateGroupData defines model for CreateGroupData.
@@ -688,8 +759,10 @@ type DeleteFriendResp struct {
 // DismissGroupReq defines model for DismissGroupReq.
 type DismissGroupReq struct {
 	// DeleteMember Also empty the member list (default false).
-	DeleteMember bool   `json:"deleteMember,omitempty"`
-	GroupID      string `json:"groupID"`
+	DeleteMember bool `json:"deleteMember,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
 }
 
 // DismissGroupResp The reply envelope of dismissGroup.
@@ -774,9 +847,11 @@ type ErrCode int
 // ForbidUserReq defines model for ForbidUserReq.
 type ForbidUserReq struct {
 	// ForbiddenType 1 (absent means 1) forbids logging in; other values are stored and act the same.
-	ForbiddenType int32  `json:"forbiddenType,omitempty"`
-	Reason        string `json:"reason,omitempty"`
-	UserID        string `json:"userID"`
+	ForbiddenType int32 `json:"forbiddenType,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
+	UserID string `json:"userID"`
 }
 
 // ForbidUserResp The reply envelope of forbidUser.
@@ -978,7 +1053,8 @@ type GetBlackListResp struct {
 
 // GetConversationMsgData defines model for GetConversationMsgData.
 type GetConversationMsgData struct {
-	// IsEnd True when there are no older messages.
+	// IsEnd True when there are no older messages; false when the reply stopped at `count` or at its 512 KiB
+	// budget of messages (ask again with the oldest message's clientMsgID as startClientMsgID).
 	IsEnd bool `json:"isEnd"`
 
 	// Messages Newest first.
@@ -987,12 +1063,14 @@ type GetConversationMsgData struct {
 
 // GetConversationMsgReq defines model for GetConversationMsgReq.
 type GetConversationMsgReq struct {
+	// ConversationID At most 256 characters.
 	ConversationID string `json:"conversationID"`
 
-	// Count At most this many messages.
+	// Count At most this many messages (1-1,000). A reply also stops at 512 KiB of messages, with `isEnd` false:
+	// ask again from the oldest message received.
 	Count int32 `json:"count"`
 
-	// StartClientMsgID Return messages older than this one; empty = start from the newest.
+	// StartClientMsgID Return messages older than this one; empty = start from the newest. At most 128 characters.
 	StartClientMsgID string `json:"startClientMsgID,omitempty"`
 }
 
@@ -1044,6 +1122,7 @@ type GetConversationsData struct {
 
 // GetConversationsReq defines model for GetConversationsReq.
 type GetConversationsReq struct {
+	// ConversationIDs At most 1,000 entries.
 	ConversationIDs []string `json:"conversationIDs"`
 	OwnerUserID     string   `json:"ownerUserID"`
 }
@@ -1097,7 +1176,7 @@ type GetFriendApplyListData struct {
 
 // GetFriendApplyListReq defines model for GetFriendApplyListReq.
 type GetFriendApplyListReq struct {
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1214,10 +1293,10 @@ type GetGroupApplicationListReq struct {
 	// FromUserID OpenIM compatibility; when given it must be the caller (unless the caller is an admin).
 	FromUserID string `json:"fromUserID,omitempty"`
 
-	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers.
+	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers. At most 1,000 entries.
 	GroupIDs []string `json:"groupIDs,omitempty"`
 
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1274,10 +1353,12 @@ type GetGroupMemberListData struct {
 // GetGroupMemberListReq defines model for GetGroupMemberListReq.
 type GetGroupMemberListReq struct {
 	// Filter Accepted and ignored, as in OpenIM v3.
-	Filter  int32  `json:"filter,omitempty"`
+	Filter int32 `json:"filter,omitempty"`
+
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// Keyword Keep members whose userID or in-group nickname contains it; empty = all.
+	// Keyword Keep members whose userID or in-group nickname contains it; empty = all. At most 64 characters.
 	Keyword string `json:"keyword,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1439,7 +1520,7 @@ type GetSelfFriendApplyListData struct {
 
 // GetSelfFriendApplyListReq defines model for GetSelfFriendApplyListReq.
 type GetSelfFriendApplyListReq struct {
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1596,12 +1677,14 @@ type GetUsersOnlineStatusResp struct {
 type GroupApplicationResponseReq struct {
 	// FromUserID The applicant.
 	FromUserID string `json:"fromUserID"`
-	GroupID    string `json:"groupID"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
 
-	// HandledMsg The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`).
+	// HandledMsg The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). At most 255 characters.
 	HandledMsg string `json:"handledMsg,omitempty"`
 }
 
@@ -1659,13 +1742,23 @@ type GroupInfo struct {
 	// CreateTime Unix ms.
 	CreateTime    int64  `json:"createTime"`
 	CreatorUserID string `json:"creatorUserID"`
-	Ex            string `json:"ex"`
-	FaceURL       string `json:"faceURL"`
-	GroupID       string `json:"groupID"`
-	GroupName     string `json:"groupName"`
+
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex"`
+
+	// FaceURL At most 1,024 characters.
+	FaceURL string `json:"faceURL"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// GroupName At most 128 characters.
+	GroupName string `json:"groupName"`
 
 	// GroupType 2 (work group), the only type this server creates.
-	GroupType    int32  `json:"groupType"`
+	GroupType int32 `json:"groupType"`
+
+	// Introduction At most 1,024 characters.
 	Introduction string `json:"introduction"`
 
 	// LookMemberInfo Stored and returned; no server semantics (as OpenIM v3).
@@ -1676,7 +1769,7 @@ type GroupInfo struct {
 	// approval; 2: anyone joins directly.
 	NeedVerification int32 `json:"needVerification"`
 
-	// Notification The announcement.
+	// Notification The announcement. At most 1,024 characters.
 	Notification string `json:"notification"`
 
 	// NotificationUpdateTime When the announcement was last set, Unix ms.
@@ -1694,15 +1787,27 @@ type GroupInfo struct {
 // absent = unchanged (OpenIM v3). `ex`, `needVerification`, `lookMemberInfo`, `applyMemberFriend`: absent or
 // null = unchanged, present = set (OpenIM's wrapper fields as plain optional fields).
 type GroupInfoForSet struct {
-	ApplyMemberFriend *int32  `json:"applyMemberFriend,omitempty"`
-	Ex                *string `json:"ex,omitempty"`
-	FaceURL           string  `json:"faceURL,omitempty"`
-	GroupID           string  `json:"groupID"`
-	GroupName         string  `json:"groupName,omitempty"`
-	Introduction      string  `json:"introduction,omitempty"`
-	LookMemberInfo    *int32  `json:"lookMemberInfo,omitempty"`
-	NeedVerification  *int32  `json:"needVerification,omitempty"`
-	Notification      string  `json:"notification,omitempty"`
+	ApplyMemberFriend *int32 `json:"applyMemberFriend,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex *string `json:"ex,omitempty"`
+
+	// FaceURL At most 1,024 characters.
+	FaceURL string `json:"faceURL,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// GroupName At most 128 characters.
+	GroupName string `json:"groupName,omitempty"`
+
+	// Introduction At most 1,024 characters.
+	Introduction     string `json:"introduction,omitempty"`
+	LookMemberInfo   *int32 `json:"lookMemberInfo,omitempty"`
+	NeedVerification *int32 `json:"needVerification,omitempty"`
+
+	// Notification At most 1,024 characters.
+	Notification string `json:"notification,omitempty"`
 }
 
 // GroupMemberFullInfo A member of a group.
@@ -1766,9 +1871,14 @@ type HandleResult int32
 
 // InviteUserToGroupReq defines model for InviteUserToGroupReq.
 type InviteUserToGroupReq struct {
-	GroupID        string   `json:"groupID"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// InvitedUserIDs At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls.
 	InvitedUserIDs []string `json:"invitedUserIDs"`
-	Reason         string   `json:"reason,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 }
 
 // InviteUserToGroupResp The reply envelope of inviteUserToGroup.
@@ -1817,7 +1927,10 @@ type InviteUserToGroupResp struct {
 
 // JoinGroupReq defines model for JoinGroupReq.
 type JoinGroupReq struct {
-	Ex      string `json:"ex,omitempty"`
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// InviterUserID Stored as sent (OpenIM SDKs send the applicant's own userID).
@@ -1826,7 +1939,7 @@ type JoinGroupReq struct {
 	// JoinSource 1 admin, 2 invitation, 3 search, 4 QR code; absent means 3.
 	JoinSource int32 `json:"joinSource,omitempty"`
 
-	// ReqMessage The applicant's note.
+	// ReqMessage The applicant's note. At most 255 characters.
 	ReqMessage string `json:"reqMessage,omitempty"`
 }
 
@@ -1876,9 +1989,14 @@ type JoinGroupResp struct {
 
 // KickGroupReq defines model for KickGroupReq.
 type KickGroupReq struct {
-	GroupID       string   `json:"groupID"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// KickedUserIDs At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls.
 	KickedUserIDs []string `json:"kickedUserIDs"`
-	Reason        string   `json:"reason,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 }
 
 // KickGroupResp The reply envelope of kickGroup.
@@ -1927,8 +2045,11 @@ type KickGroupResp struct {
 
 // MarkMsgsAsReadReq defines model for MarkMsgsAsReadReq.
 type MarkMsgsAsReadReq struct {
-	ConversationID string  `json:"conversationID"`
-	Seqs           []int64 `json:"seqs"`
+	// ConversationID At most 256 characters.
+	ConversationID string `json:"conversationID"`
+
+	// Seqs At most 1,000 entries.
+	Seqs []int64 `json:"seqs"`
 
 	// UserID The reader.
 	UserID string `json:"userID"`
@@ -2039,6 +2160,7 @@ type MsgData struct {
 
 // MuteGroupMemberReq defines model for MuteGroupMemberReq.
 type MuteGroupMemberReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// MutedSeconds How long, in seconds (OpenIM's uint32).
@@ -2092,6 +2214,7 @@ type MuteGroupMemberResp struct {
 
 // MuteGroupReq defines model for MuteGroupReq.
 type MuteGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 }
 
@@ -2141,12 +2264,21 @@ type MuteGroupResp struct {
 
 // OfflinePushInfo What an offline push notification shows.
 type OfflinePushInfo struct {
-	Desc          string `json:"desc"`
+	// Desc At most 255 characters.
+	Desc string `json:"desc"`
+
+	// Ex At most 1,024 characters.
 	Ex            string `json:"ex"`
 	IOSBadgeCount bool   `json:"iOSBadgeCount"`
-	IOSPushSound  string `json:"iOSPushSound"`
-	SignalInfo    string `json:"signalInfo"`
-	Title         string `json:"title"`
+
+	// IOSPushSound At most 255 characters.
+	IOSPushSound string `json:"iOSPushSound"`
+
+	// SignalInfo At most 1,024 characters.
+	SignalInfo string `json:"signalInfo"`
+
+	// Title At most 255 characters.
+	Title string `json:"title"`
 }
 
 // PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2174,6 +2306,7 @@ type PublicUserInfo struct {
 
 // QuitGroupReq defines model for QuitGroupReq.
 type QuitGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// UserID The member leaving; absent or empty = the caller.
@@ -2279,12 +2412,13 @@ type RequestPagination struct {
 	// PageNumber 1-based page number.
 	PageNumber int32 `json:"pageNumber"`
 
-	// ShowNumber Page size.
+	// ShowNumber Page size, at most 1,000.
 	ShowNumber int32 `json:"showNumber"`
 }
 
 // RevokeMsgReq defines model for RevokeMsgReq.
 type RevokeMsgReq struct {
+	// ConversationID At most 256 characters.
 	ConversationID string `json:"conversationID"`
 	Seq            int64  `json:"seq"`
 
@@ -2354,18 +2488,24 @@ type SendMsgData struct {
 // SendMsgReq The flat send body of seed 000 (OpenIM's apistruct.SendMsgReq) plus `clientMsgID`.
 type SendMsgReq struct {
 	// ClientMsgID Optional client-made ID. Sending the same clientMsgID again (same sender) returns the first result and
-	// stores nothing new. The server makes one when absent or empty.
+	// stores nothing new. The server makes one when absent or empty. At most 128 characters.
 	ClientMsgID string `json:"clientMsgID,omitempty"`
 
 	// Content The message element as a JSON object (OPENIM-FACTS §1.3). Text (101): `{"content": "..."}`, or seed 000's
-	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
+	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text, at most 16,384 bytes (the
+	// same limit as WebSocket 1003, whose 51,200-byte frame must carry it; over it: 1001).
 	Content map[string]interface{} `json:"content"`
 
-	// ContentType 101 text, 102 picture, 103 voice, 104 video, 105 file, 106 @text, 110 custom, 113 typing, 114 quote, 118 markdown, 1400 OA notification (sessionType 4).
-	ContentType int32  `json:"contentType"`
-	Ex          string `json:"ex,omitempty"`
+	// ContentType The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+	// 104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+	// 114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+	// (1201-2200) are the server's.
+	ContentType SendMsgReqContentType `json:"contentType"`
 
-	// GroupID The group, for sessionType 2 and 3.
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// GroupID The group, for sessionType 2 and 3. At most 64 characters.
 	GroupID string `json:"groupID,omitempty"`
 
 	// IsOnlineOnly Push to online devices only; nothing is stored and the reply's seq is 0.
@@ -2386,10 +2526,10 @@ type SendMsgReq struct {
 	// SendTime Accepted for OpenIM compatibility and ignored; the server sets sendTime.
 	SendTime int64 `json:"sendTime,omitempty"`
 
-	// SenderFaceURL Shown with the message; defaults to the sender's faceURL.
+	// SenderFaceURL Shown with the message; defaults to the sender's faceURL. At most 1,024 characters.
 	SenderFaceURL string `json:"senderFaceURL,omitempty"`
 
-	// SenderNickname Shown with the message; defaults to the sender's nickname.
+	// SenderNickname Shown with the message; defaults to the sender's nickname. At most 64 characters.
 	SenderNickname string `json:"senderNickname,omitempty"`
 
 	// SenderPlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2399,6 +2539,12 @@ type SendMsgReq struct {
 	// 4 notification conversation.
 	SessionType SessionType `json:"sessionType"`
 }
+
+// SendMsgReqContentType The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+// 104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+// 114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+// (1201-2200) are the server's.
+type SendMsgReqContentType int32
 
 // SendMsgResp The reply envelope of sendMsg.
 type SendMsgResp struct {
@@ -2450,7 +2596,9 @@ type SetConversationsReq struct {
 	// Conversation The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 	// optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 	Conversation ConversationForSet `json:"conversation"`
-	UserIDs      []string           `json:"userIDs"`
+
+	// UserIDs At most 1,000 entries.
+	UserIDs []string `json:"userIDs"`
 }
 
 // SetConversationsResp The reply envelope of setConversations.
@@ -2502,7 +2650,7 @@ type SetFriendRemarkReq struct {
 	FriendUserID string `json:"friendUserID"`
 	OwnerUserID  string `json:"ownerUserID"`
 
-	// Remark The new remark; "" clears it.
+	// Remark The new remark; "" clears it. At most 64 characters.
 	Remark string `json:"remark"`
 }
 
@@ -2604,6 +2752,7 @@ type SetGroupInfoResp struct {
 
 // TransferGroupReq defines model for TransferGroupReq.
 type TransferGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID        string `json:"groupID"`
 	NewOwnerUserID string `json:"newOwnerUserID"`
 	OldOwnerUserID string `json:"oldOwnerUserID"`
@@ -2763,12 +2912,16 @@ type UserInfo struct {
 	// CreateTime Registration time, Unix ms.
 	CreateTime int64 `json:"createTime"`
 
-	// Ex Free extension text (often JSON) the server stores and returns unchanged.
-	Ex               string `json:"ex"`
+	// Ex Free extension text (often JSON) the server stores and returns unchanged. At most 1,024 characters.
+	Ex string `json:"ex"`
+
+	// FaceURL At most 1,024 characters.
 	FaceURL          string `json:"faceURL"`
 	GlobalRecvMsgOpt int32  `json:"globalRecvMsgOpt"`
-	Nickname         string `json:"nickname"`
-	UserID           string `json:"userID"`
+
+	// Nickname At most 64 characters.
+	Nickname string `json:"nickname"`
+	UserID   string `json:"userID"`
 }
 
 // UserOnlineStatus A user's presence (designed after OpenIM v3's online-status reply).
@@ -2783,9 +2936,11 @@ type UserOnlineStatus struct {
 
 // UserRegisterReq defines model for UserRegisterReq.
 type UserRegisterReq struct {
-	// Secret The server's shared secret.
-	Secret string     `json:"secret"`
-	Users  []UserInfo `json:"users"`
+	// Secret The server's shared secret. At most 256 characters.
+	Secret string `json:"secret"`
+
+	// Users At most 1,000 entries.
+	Users []UserInfo `json:"users"`
 }
 
 // UserRegisterResp The reply envelope of userRegister.
@@ -2846,7 +3001,7 @@ type UserTokenReq struct {
 	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
 	PlatformID PlatformID `json:"platformID"`
 
-	// Secret The server's shared secret.
+	// Secret The server's shared secret. At most 256 characters.
 	Secret string `json:"secret"`
 	UserID string `json:"userID"`
 }
@@ -2898,287 +3053,287 @@ type OperationID = string
 // UserRegisterParams defines parameters for UserRegister.
 type UserRegisterParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UserTokenParams defines parameters for UserToken.
 type UserTokenParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetAllConversationsParams defines parameters for GetAllConversations.
 type GetAllConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetConversationsParams defines parameters for GetConversations.
 type GetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetConversationsParams defines parameters for SetConversations.
 type SetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddBlackParams defines parameters for AddBlack.
 type AddBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddFriendParams defines parameters for AddFriend.
 type AddFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddFriendResponseParams defines parameters for AddFriendResponse.
 type AddFriendResponseParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // DeleteFriendParams defines parameters for DeleteFriend.
 type DeleteFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetBlackListParams defines parameters for GetBlackList.
 type GetBlackListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetFriendApplyListParams defines parameters for GetFriendApplyList.
 type GetFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetFriendListParams defines parameters for GetFriendList.
 type GetFriendListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetSelfFriendApplyListParams defines parameters for GetSelfFriendApplyList.
 type GetSelfFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // RemoveBlackParams defines parameters for RemoveBlack.
 type RemoveBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetFriendRemarkParams defines parameters for SetFriendRemark.
 type SetFriendRemarkParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CancelMuteGroupParams defines parameters for CancelMuteGroup.
 type CancelMuteGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CancelMuteGroupMemberParams defines parameters for CancelMuteGroupMember.
 type CancelMuteGroupMemberParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CreateGroupParams defines parameters for CreateGroup.
 type CreateGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // DismissGroupParams defines parameters for DismissGroup.
 type DismissGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupApplicationListParams defines parameters for GetGroupApplicationList.
 type GetGroupApplicationListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupMemberListParams defines parameters for GetGroupMemberList.
 type GetGroupMemberListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupsInfoParams defines parameters for GetGroupsInfo.
 type GetGroupsInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetJoinedGroupListParams defines parameters for GetJoinedGroupList.
 type GetJoinedGroupListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GroupApplicationResponseParams defines parameters for GroupApplicationResponse.
 type GroupApplicationResponseParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // InviteUserToGroupParams defines parameters for InviteUserToGroup.
 type InviteUserToGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // JoinGroupParams defines parameters for JoinGroup.
 type JoinGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // KickGroupParams defines parameters for KickGroup.
 type KickGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MuteGroupParams defines parameters for MuteGroup.
 type MuteGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MuteGroupMemberParams defines parameters for MuteGroupMember.
 type MuteGroupMemberParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // QuitGroupParams defines parameters for QuitGroup.
 type QuitGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetGroupInfoParams defines parameters for SetGroupInfo.
 type SetGroupInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // TransferGroupParams defines parameters for TransferGroup.
 type TransferGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // ForbidUserParams defines parameters for ForbidUser.
 type ForbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetUsersOnlineStatusParams defines parameters for GetUsersOnlineStatus.
 type GetUsersOnlineStatusParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UnforbidUserParams defines parameters for UnforbidUser.
 type UnforbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetConversationMsgParams defines parameters for GetConversationMsg.
 type GetConversationMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MarkMsgsAsReadParams defines parameters for MarkMsgsAsRead.
 type MarkMsgsAsReadParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // RevokeMsgParams defines parameters for RevokeMsg.
 type RevokeMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SendMsgParams defines parameters for SendMsg.
 type SendMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetUsersInfoParams defines parameters for GetUsersInfo.
 type GetUsersInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UpdateUserInfoParams defines parameters for UpdateUserInfo.
 type UpdateUserInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
@@ -19543,448 +19698,459 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxvJdSf6VTKwN4IAbzUIoJucYXcoYnvImVFLw4fZHM/eGDBY2agEUNOFLLAy0U1Iwwh5r1crW5Yt",
-	"b3htry1FSBvW1T68ljY2bM1qpVXEfpYhZ/yXvsKNPCezKusFVOHR7Bm1wuY0gKp8njzndx55zjcbg3Ay",
-	"DTnjUjT2v9mY0ohOmGQRfHowZRGVfsiP7qqPHhODyJ+qLxr7jUMiIzpg5OguGYxDwTg5mRM5ZmQQ+IzL",
-	"A/hbsOiMRSQIR4L4kpz7ckzYGYvmcuzzET5Og4B4IROEco8MwqnP4Fmfy1A90OcfsJPjcHDKJJnOxJiJ",
-	"5DUZ+aMRi0SbPE46m9BTJkjIGTkfMw5NCUJPBOOy3ecNp+Gr4Y8Z9VjUcBqcTlhjvxFac3UaYjBmE6om",
-	"LedT9bOQkc9HjRcvXpgfYYUOPe+tgA5OH7FnsHyRakb6DH48Ub+8L1iEyzfx+XuMj+S4sd91su06Dfa8",
-	"oDunEZ5zFlVs5IXTiNizmR8xr7H/YepVJzWaJ/Gr4clHbCBVR8lUxDS/22p9IzYN5oTxMxaEU0bCIaH6",
-	"nXbDyczdoxKW7/+K2LCx3/gXNxI6u6HX78bbk6mcN5zG851w4ksGn/aHNBBMLUcU3Qk9trQN/Ri+cTeQ",
-	"+aE/gD9oQDwmqR/AuDlhURRGatz5jYiie2KUb6ffELPBgAnRb5CQE/3BIaEcs+jcF4reqCQyJEP/eUHL",
-	"md0xE4w7LNmUdyKfca+QwEpIZhiFk4Ri8vtIp9PAH1Au1SCXUGXEnhUuRqqda4LwULLC1ZThoqHMBIsI",
-	"FafMWzqWzPJZk7Q6WbKGtSgbX7oi7e2TtpiGXLBCEt8kLY8p9wKmF6Dk10dMzHClF23NV+1nlxJ5BBP0",
-	"WESaEj4OmK8EVTgESaanoF5obeYUZCZTcfVXOBzm5atDsqVDAtL1iA/DgmlxRhiX0VxNyLVkvXtNEBD2",
-	"gS9km7iDiFHJHvsT5iok5HNy/bpgg5B74vp10qSCPJgyfnSPnO22HMXIyUTkN5R63nE4iwawI8MwmlDZ",
-	"2G/4XO72kqn6XLIRoKrCPU0giJ7Rop19ODsJ/EH89AunkUwkvxofKKgnjUQ5p9YSMM8h73P/uT1tNT97",
-	"Erf2Kk+iSOiWPIqYMrTgW7XX0pCvwjsvCkjnDuUDFtybSfZuFM6m99jkhEWFPHakfq+EUWcr4VDTfvz+",
-	"k+rDrc6UBkUNXDGmLTGmzHatRVcl5FKp25Xp44oytkUZIT9jkaA4hLzVQPGAa4Kc+exczUvp6QPrFdL0",
-	"pSCCSenzEdoEBHtGIspHrFUglqSkgzHzjESpxGBPZhG/O4tKhniMQiIrImrIOXs+RaDQFT4fBexpf9bp",
-	"7A4o/Md8OsFPLmmKMJLMaznEhROhf9enwzwVRsTlofSHGkHqp5DR6ofyG1th3I/hhcWUfMyEMI/Wk4ww",
-	"i0NpOkkvT4dwte6BQ7rkX06YQ3rkX9IgcMgu/BdoAr7fI5TzcMYHbMK4JIOxIhJvjY2zOFaepcCPDhmG",
-	"EVGtkd3K6zqm4hGj3jEyyXzLAY1GTEggdDn2BYKYCY1OmUeoIBGjXlXE4jHhj7g6rzKasZIB+eKeGN1l",
-	"QkazgbQ27SQMA0Z5o/S1hz6Htmu8EflnVLI7Y1qjo4BKJqRmaYsoUE1DsW37HTOvYqAISHAi1gCAcUfH",
-	"jHsLOzEaHmfnansnTAg6YqTZQcukYsJMQXIectY6SLFBQWjECMJX8/7Qj4R0yBT2QDFOoZi6DKcbpY0J",
-	"fV5KqPYIrwkzLsGerbGcE5+X9gczzh2Lea0DUdRlnkhWbKk+VFcSdXB2T4weTGUR69PWAWBywNjnig16",
-	"IShm+kfFEc1z574chzOpn/X5aA32N+NqYe+EM14wtHtIvUDUgB9gOwShQ8kikrA4h9jyCCV4xM5Cxcsm",
-	"pg32fBDMPKWZDVRvzCOzqYIht2/fbhN1rnw+IjQ+MYoVarO/DRXUaPWLvtzoIZgtMOdMGYsSMSBIF6a4",
-	"V1EavFgCmd4Jo2MmS44fCDjYAfeGvRI3BJNPU+zDJU3U6q8JYjf/iD1DL4xCWecRnU5ZRIY+CzyhJM00",
-	"oD7v89DgT/ylta/9Jwpu8FkQkK+QGdfi1iHTiMGPX1GwTW3fM+ReiQPomnbuKHEtyQmDB8EXsxjNqb7o",
-	"ScDMXuXXdxTuqC93xKk/3THD3pmGasejcsSXOyATn/uT2aSx33HKerWJqGK3eSC4RMHeCALb2KplUFp+",
-	"0ehzXLS9bS2gBchya5UDMSXd2lijYrc20Nloq2kwtLmmq0i07exQWpqVk0hvWwOYlUjfrPKaOYs51TUv",
-	"GxRnBpMjGAzuavNAkY2jgjnz3fjBYnuH+qVQnU5GUGhkod7E54hARF5qHHFf+jQg8JQgzSgMGLnVAUVa",
-	"CSZRgSdN6PMjfLTb6XTiB2gU0XkjPqP1lsBpTMA+t3TgYeT5nEZzgs+bKfQ2O4UMjMtLXnjgwJKCINPJ",
-	"V+JQBBa1yQMezAnluNiAUzmdKCSXwKXlNpYa1FDD9pW8tprdK3sOrqxdekPusoBJtsBHP4SfKkeBbCzc",
-	"I9Xv8pFXpyXPeu/KiLotsvLFxBeinO3jLqCTo8DKGohQsyjFoJB3gjWBND02pLNAEljwljVeAzvSsGtT",
-	"lvv0jGqQm/XeFbltidxwiQp3xFVL7OrZxEFyRKoxREzOIg7BP2Ofj/aJ+80XrjVocC4LxjzS6XSuof3m",
-	"acRGvpAswr1uHfS5kap6tUSbNFXPhgrENeJae7ePlOsSzp7DMmBMxZBFjA8YOWVsKojbB9LoN/aJGhLo",
-	"tHTq7wxCj40YvyZIOJPTmWy3QAvNL0hCFgVLotfUNfY9M9I26YCe2+10ujvdTucmqMHWAkgFeTEyErYT",
-	"9WTqecxDrVzAE33OZ4B22qqp2wAlBuGEkWEUTgjlc2sjqAl7hBBKpV77k2mABvE5aNl9/jFR8yYfIx75",
-	"mEwY5T4fkY/7/OOdnZ34/9WTHfIxOdbb9zE8QW521JdHCnZzGryt9oh8bId3DqkfMO9A0UM0JwGVCivh",
-	"McAZ+jwTDUpmEA8DC5EEXmJ3avXIx+QwGgnT14QGSrNgHjkJvbnCXxRNE9C1IGc08D1o5IAgmcNU0WSE",
-	"D5qme+Rj8jg8ZfyIw1uqdV8In4+cpBsw74Btgz2fqpPkALXSAfNI89QfnDKvRaRqxVGDieMOfKFePPE9",
-	"j/G4x13yMbkfPmQR9BNy8jGhA6nWf6gmYqHD2Jh3wsD+pXCkQ86jkI+IYIOISYzPAEl/A2Gm6WWPfEyU",
-	"tL8fynfCGVfzorAIHkENCQ3N6tDi+WPJmtwkHxNgsAUva56ekBd7rsSIefUW+Zg8YoMw8lLvasOdYwc3",
-	"qZVKme+wA00bimcxIcv6eYN8TO7OsC2mqQ9jiGkQMerN8XlBmnq2yTSdeA6Swo6ZN6wIkVbc0Zt6Hd9J",
-	"9rF4fw8ID5EGIKpGiJlaai79gMw4PvUUXjIt3wY6kEfmeKoNSJ8AHZ4DR2XKBuRkJtHwXX7EfTjluo8u",
-	"HhycHiK0+BB3u0D6apdyPygKfSsIFVm/NX/ImDneU4aWXXulLI0nfl/R3mGy0RgdZ2aHQPQG7EGKHM6p",
-	"iLeCcnFukWQXSNJq8qE2CSvamhrzsNUWMEZYN9C4TFCgIQpstQfLcz+UVoBIvAo9WB7UcBBywAzMj2qJ",
-	"8I17s2Tn9Dr4gkzgW9g8XyDBaWJQv7yNjqK4tT3Tld3Y+VhptviqafGAhEqphAMPokUr8koiiCmjp3GT",
-	"asEeqMfugJH192a+NOQFL09mQhIZUS6GmvFiT+hiMa3cSujniMMI4zXYhdW7J0b690fapg+/K3jBZ5PG",
-	"/ocd52an4ygerv7pqX921T976p+b6p9b6p831D9vqn9uO4pu1T899c+u+mdP/XPTUTum/umpf3bVP3vq",
-	"H/jhlqNG9KTQcqSGsmPJbaGAkBLzmxdZYOJaVziBcW4bMqjhNDYnalRjSySK9Uix3IAHNiUc9I5uUgzo",
-	"Jldm9vr99Tl6w2ng/1Xgw/qpWowWNqI+J00Nqyb302+txObMui5nZXqET2I+cEYjOG6KB2hg23AaKTTb",
-	"cBox2mw4DRseNpyGjd0aTsMGWQ2nkcJNDaeRBkMNpxGjFv3uO9bhTMMBNYyU7MYnkg8pGa2ezsnc9Jda",
-	"amIzltAzw44FXcNpWMLN/Gw+ZMRKMkwtItTbWbHQePLCaeBU1aSLTWNmJYrDgLqkqTVDpa8I0m3p8ygU",
-	"Ox4pwvX5gfZFn9FgxpBzCxkqJAFkNJAxLRf6xWOXRDcnSECPpgL9hRuKhF0Q/2qvVXXryDB+68o2siXb",
-	"CB6/FWLwkR+TdaLw+9xN7LguGdAo8g1wgO+vCeIiUbkOcbk/OFW8Tv09pAP2/qP3XDgHLnvuFvrb7aD+",
-	"7OnzJ1OIQHRIj5ygY2MwYFPF6S2BsU6YZJV4fpynGPtTkGMT6rHXFc6fbMWyI2HfWqgfNHdh1wbUaZjQ",
-	"6HSBz+uaIFN0WhMa+FRg3Eu8L2sEvcQ+E4XsigKF9fnJgRM3ufTkqqPumntPbp4HLiKx9SMBa9FOOHkH",
-	"j2Std+7rI13rpcoX5ipGr5Zem1v4RnKVLhvjpnGnQ7oxS3HITpdEbDgTawXwYs8L9/uAdMj52A+YGcYa",
-	"BIDd1T90z+qspgzrEo4Ma5PNshuMeGXRUehd6xBijbP/LpOHQWDHpYni8IpUTJv6Ivb4L/RW21cQXmTd",
-	"/QviQkTFsJCC8Rci3A15c59UW8I6wHGUf301BFm2lVf4MdkouMX5ni9kMZGDVl+dupM7oS/ykSwylDRY",
-	"GuGYVXUy89IDMq1VPhPxPAsPw5SOfB5HYC6aoQYFD5MX1tW4HLv3ZbtU8xzF7618gNL0cXVykj2x+Yq5",
-	"65EjLF+8zb2CDYtmzL5oQSNGeEjCwGNRHIleHP9gfs03et+6ipGKQKt4S2WhKIq7dfScKp+8zDoVnr8V",
-	"gpELLwIcSjIJhbZjTiifpxazPAIUQ+8WW1yEpJG8AwmE7olRERx5BDEHyU0C3E45ptr4GHJ2EEfnQXOJ",
-	"SRPvqyynzsxKmZWoRqM1uUfm7ZV5SNFJueIkxbv0hQOby5FmmmTTo68ZHDvxufm8NFJ29fjE7ICrbNsa",
-	"R0ts5GBdQdvs/qAV53A6DeY2wM3v0CmbEzdl8xEu+LQoGdCpL2lA3nEIe04HMpgT2xxKBIQr+AX4Kt1e",
-	"5SObNj1tC0VnBlcbTWeWtvDY25aWArRyLKlkQm36KWNT0lxqemkZ2RlGJtj9K4QGQQrqLBDx1gLtFAr4",
-	"7EpvTCkoN1oU5FkSdfMs1VAjcttWi2dl3l6ZaxWdyyu+ld2lcp1cux2M26cGW9mqZm4Pq5ShZGf4hdTG",
-	"7eGvcII2cHiuzk3BtoDD3woxKD9BI313oZ5oftd6a2unCBtxMkOsLJiL1qB28kINb9QSUOmf+IEv5wdo",
-	"rhj5Z5i3FgJdTpgdatic8YAJkYk+NJfOWoUkpOOeCvABzATwQeALWST7IVmvjq+x+gzPuYDnVK8QYCXq",
-	"3MfL7urvNozJUOdy3lhMgLW4ZFETK/PLUqZwxTkzm4ZRVuVMU99yrccusdF3ZkGwVexhuKYZYz1+mcy8",
-	"mFX6gSy8yRaHnHCP+CMeQiQnhQCaWENcbHe8uXiWTo38h6dsfh5GBbbmryu+ZK4on49DwUyMbBgRn+8g",
-	"AzXxOWQQckl9rpTaxFip+VOu003yliQVY0UuY29bfQaTvL0eb8kcmyu2ktklUAiWJCioyVSKWUnZZfW6",
-	"3AAGvChp5LYsmMXnQSxf3VXIH15cj/KTnb0i+mRbvhb6nHmwQEsUkI1Q/TbUjhonJjPbCqrGkvOySYmS",
-	"ykC+XKjk5lLrVGXeXvloFdHP1flKdumYBcMSy36RmeySGuCHaxrgC1bhyghf0whfvT7D6qbCwn2qxVcK",
-	"WliZt5SdnSv+kuyYEhgLMOvM/FyZodgB9wsBX9L0sqEVHvVZkq9q++DUdLZ8pLWIPX5vZRJPb98VYWf2",
-	"5AEPfM4U25+VRJoI+E2xhloUbje8lNKtPipLvNzwvxiHID3i+ofBfn+9Q5Hb+qvDYfYqYyO+sKpP1a17",
-	"61SAwne98lppcGdCF0ozuXmJmLIgEBi4eMrmmAOIkuvXvevXD3TlQnOdVRA3vonjtqomEsRUcJaKtrQy",
-	"VPlG1ThYJW1cXVLd5ukqvqN6iLvRJkecuJgd4AZei3sKH1yTXUHoQhNHd13SNPlWU2U8M5U1YSdaTp/j",
-	"e/f1zVM7/bf67HMZhd5sYD6bm6kOXEs15S0ez6fMJc3eAekoqoccDYroe9ABZ8z7fRal2g3C8BQNw2ri",
-	"+qKr4gxz7RABEO5C3HfEqHegU0kIPFZMmoKlOLvC+7HZ1oq0u/i2OaZDYx4ki9BLJtiEcukPROaK75au",
-	"za5/pxFar333tM5NyJqX2UpTQC96/n6du28x/eXXs0ea52F0ikeo5WD2Fx7MsQKInckDd2WdqjH2Oak8",
-	"9vQhuAzkiV6wuIhAHQNOSYvZw19wpXSffBT6kNNOPSwUQIjCMxo4sVPO52e+ZMTzIzaQwfyAdJN3wLeo",
-	"ftclC07m+bzDqt0+N+0ekN4+oXyueKFqRcQNIxupnAe74gpYLLUMXySFcCrf7LWbfX/qLb+Mnyq3c04F",
-	"CSjU55D6Sv5anCc1mhLw98E4jPvMjajyvFe5KY/q1KJiRT2Tq5R5DtnVOXGaVrqb1U/Vi0Uiv3LFCJT9",
-	"gkkU/E99JTbbZDXpvR/bKOMEnlZRiBjhKl5i5HwFIe4USXCr+kSfLyk/YZW9KKluQbLFLSoL/tzWbS6J",
-	"/YYLN5TK2Fr60AJJulRcFYqmLS5gkYx4DcUIsox6xXzJxfaZglifArSvkz0r7UUj/yLqvqcOT/QeO2NB",
-	"vhHhD6xzBEqqz0frgIJLhA8RCNRl/0rIl6fKwQy+J1b2/2YYESoRFfohbynxgD2DcBCMRoOxQ/bI7z2C",
-	"5LxrrK0a2ra0ATt9W2mVM8z0dj72B2M73XiS3K1DwohMldj+CmY2Ul+vgxSs7BZ5mZcLt3LIkAIFkxM6",
-	"ODUpo3UdSvNQdfCwWnaeKAxYfNwWutjiBxcUN6mHEsqT7PBUeh0ZApg1jIM0T+YxbFA/aIMB5Juk3ILM",
-	"gI51JkHAxwWVOutWh6xdUeQqT82S7mpS7OYZ5WIWSJpdO5ZdMVVFUkaxwop4TGmtaR1vHblUMxVPxJ5t",
-	"i9POViyLXnTov7qQrhNztDrwNMUC9mNStwi9nWT37To73SfVVjuXfPNwFDEGGTJVo5Ag8gjIQU3mcbh+",
-	"HWlDst77W3VQLcgLWWqCzwysyIRbsBbVDe5+9uUrS/uWLO1fC31eTqpFQq6WzpVjusXmPEFA5TVa9vHd",
-	"r8M3nn3RlctrgoTnXEeiF98NWoZrIS10zxL1haw7royFmVqXBOTvLc+7+kxXG13i/tP+tOrOsCU7Wv3A",
-	"fWReujpoWzpoX/cHp5uQCZgq/fKJhPS4lqxAdcI8NS9dEeaWCPMejU7viZE4hIrHm0m1JNizNG2WV+8s",
-	"5JgLaXNxkgTqYfLoOsGZuQRJMH5nUX7r7KpVp+hJ6s0rst4WWSfp1bImRR2CYqpxh1GqxDdcx3v09vFj",
-	"MvbVk/O4LpgvMQu7IB+wk+NwcMok6XU6XTKdiTETkM96TnzZ7nN3EHLJuITk2JRcv45TuX6djMMA9EAo",
-	"tIWp8q8J8rXjB/eJZM8labr9xjf7/X5Dt6D+3Ff/jH3174t+w205VkKZBCv58qDPh5nZCB12o7pLOgmH",
-	"xP1mv4Hb2m/sk36jP+t0dgeP/ak1GPiO9RsvXNIUjBEq5nxAp/4N80d7TidBscdBoijIBQUuvjxdQtLZ",
-	"QtqVtNvBorxr4E2CB64JcnTXJFUxNNGcUI+lAyri3Hv6PTKiZ4zwkLNWZWOb3tPi4RRQQ92GSyoPdLrQ",
-	"mkO6nR6Z+gM5i5hD2u12jLj1+1gCvnUAxYV2er1OJ01M2w3zcOwoFr3IzVTVdelPdLCOLyF3ur1prYtJ",
-	"fW1BtfweakOjSOqYk96N3eoE4oNQqJ5bfSJG70ThpGjPO4Qao3BcoaYH34q5kGxSxv/W2ONwOAx8zh7O",
-	"xLiK7edB5nGwRsfZ6qjn+Sh+HqY4Sz69ZWEminh22CJpam7ukCmLhC8UuTvEGjEciNYBoaaAHoQwQqpE",
-	"8LbKaGZrZomkidjgrIweoNQNlN9J0UT3xl7rAHLPa9N+imPHJWCO7lYmHCUBygahfmMR9pfvyTgAanVV",
-	"/RzraLTVjyaOvm7OcHyrdt5wfO1hQKUa7eIFvQYeeHiQNJNXWgekA0uNM98BNrUpLioQnueHpMkdxzSA",
-	"el++FOkaVM0Rne4MI8YczCHajYcaQpz3DoSCaVGw1o6piceCt+LCx6djGds4th5dEMnShW0Cf0cPzEsO",
-	"2dV10hyyp+s+exuNYbk300XF0a29pqYPbsVjrAmSn95Xw3MShGp2Pie6cojl5Z7BXIpFYmK56t3eu33r",
-	"jd7tm8sUstXyYyXWgfj6W2pST6qsYQ3NKv3qlWq1LdVqFtfsX4PAa5g0rQ5XoIYrOtgSHTzIw71seCOV",
-	"UGcbHwQ9OSUKiRiH50V3lJgYbCNY239w/Bb1RiwO562Gsv0Hx2qSx1ACr7JE80ecBrU0VunLgK0RHbEM",
-	"t2idKkEtifYnJOXyhvnlqe89leFTCCQZha2Ux7Tn7Dp7zk3nlvOG86Zz2+l2nG7X6fZW9aMePThuOI1D",
-	"7kUh1Cf8wOdeeC4aTuPB8b9Sn9lJw2nc87mPf73n89nz5I2HVL10hP851IU9v0qjScjn0PJboQTnrFmc",
-	"1K3DwhJo4ZRxy8QzCDlnA6zqOdRKVUFpppDzcryo9dfE0JA0WkM3fIsOThWfLCwPgI4kxQihzJmuhKqr",
-	"dZ7Eb5Jmyni11yooGVAygGmKvBZ69ZMn84RaGA2YiQMoVqbgGTKlkUx2Aip6hUM/YGvF6NQN0+N1NYu6",
-	"oU8V6yz+3syXm3ArLTKq6wC4gNEzn48OkvDlONdXkkpxPd+lNZvqgv6ZeelK0G9J0D9ik/CMQVmXQjKD",
-	"AjuV0/VsLOe+3e3SYVenpyh57YqitkZR2cQrhZJ4ChY8xeoxoesUaqTQiJHuzgkVzGuTQ3wIwnHBp8I9",
-	"yDgLkXfIn9S74LnBC5M0IJA5J7+5qqX7MygpnDcnYIfYG58ZBbNmCV6Fd8t6eKhaFv432Lp1Z/IJWM2s",
-	"UgMo3pez8JRtrOSONlfV9P4udvCqAW7Ew7vYwWutRB3WoV+6YhzbYhx23HnxXZFrgkRhACZQHfm9T7qd",
-	"DhaAdcitThwH1snei7QVnU7HudVxep1V9RooM27pJLpWuVJFjhn3Sst/ZdyWBWdqifm9iuW2milZsGfF",
-	"huRSq3FlH1xaAVjFkJxLEGM9nHb+WmtWRFJ6Nx6VrccwoBI97CehB6WxBWMe6XQ6lr2VTn0ho9lAtpPm",
-	"WmQazARxrbEU1fRd5KaOjyo+hc6Eo7ttcoy27bgcPLGaIXREfU6a8D36KlpxEAMUO/YjIUkEAdVKMPY5",
-	"hERA9OEYbx2ft8nj0kwJGQUA/f8T+jxmx703i3TanNJnucOLvX1IG6UkalzmBOrugNcct5U0Hzx8+/7R",
-	"vZ13Du88Pib/56fd9m6rTR5DgEW3023tQ/yDCbGAAIh2u91vvMDbIGaDr4k+Vw9CMIT9lF4dDCRx9Vlu",
-	"20EfWL0NRpPy6MNa5WhwFf99t7NLzkJ/AH/ukTPfY6H68yZR2rD66xb5l/q9bocMZkKGE/X3LpHzKV4E",
-	"6e6RZ7NQqqe7b0Jokheec4d09zod8uAwbaxLuTD3Kt1TKDHPVXKjO9qLZrnSAcXtFgopXycresCDeQG2",
-	"momxEkTIsojHzvwBUHQwP4ip3spOE4PFaTA3jFCQTnF5RR5KyxSa7/xuCNfEgIUssoYWt76+U32Rgxqr",
-	"CqnZKyyUX/IurMVe4ZJX8TkX1HxYWPKhQgakcgEYZ1dXsyiqSGGnXU+lghFMYhSVariyAM04pjOx7ePw",
-	"nGMKJCtI5YB4bEhngRTm4l7sTNYmqNKlTruz1+ys/J5giRe8qrlvdVduTp4DdSVSIs0l0/0slOvV8bvA",
-	"V1ZD7zaqu8Lr8SakiCHnovf5KIC8DvKA7OpoGPWJNHsOSbzZfKZ0737jPPKlFg/9hgOMI66oIOKLngOc",
-	"Rtg66PO9tAyzcSzK4rRjY1W0fwwTuTOmik4/UKMEk6T+4hGjnv35vjUk+Aq1gpqFMeuU8tRZNWLtut7V",
-	"gdrpDdMFMUsoY/VqmGIj1TCv1O0Kx1ea5NYKHJZkN1QPbMX8q0as+i2mC87OCf5+QPqNfoMMAkYjU1qz",
-	"jiU5NYW400oLUoto7VevaHZ7NBtfpF/gFUulGqp0K9/w0LKqIfr35WOqRTPxe1cEsyWCeRxRLoYs2oQf",
-	"lbPzB7UYXBh4D1Z3iCURdpl2ciOpMPHqZCntF6/ockt0+T4fhtGJD3JpQebqFauWLu+xOj3MrPeuyGFb",
-	"5AApDU2ITDlBVDASpfJt5GijrJxAdgA16CP15hWFbItCSsOnDrOxUuSIJ4mSwYPjIl+AzIbaOGQnSMR8",
-	"xOy5nYDYTS51uaQ5EZDbOJ2NzSVN4Q8sVd6kX8M0Wtr7hrbHHgSwYeVX7G4UhCc0eMQGZ/fE6MFUun3e",
-	"7JhK6A7pEg9Nq/E3PfMn2MLCmUTtf+7zUQsGXjVPciah3BYuvT1iI1/ISKeq8idsE0lH0die7uidiDHC",
-	"nkvGBXQFTpBwKBkHt0QrZQdFP1CSX1ckqSkrByrWTnmX2eU1FnyNsLxFInTNIL1csYtF55MJxgeMNI23",
-	"jNChZFGSzPiaMI5XvPmC7LZVFEStGJixzS4KeGVcRnMyZRGGviaxqQfE/fCJS5o6T9UsCFroAdROiVQJ",
-	"pyoW4sUlPxZd5tGemyaVJGBUSPBGJiNtOYqfJKNakX42EKUZT8Ip3oFq2TERgY2gFnWhqBdsEJWlyY3j",
-	"jcWYRswj+GwF1wqUE1qpSlF1E6EeuOms7Lwkk68BM6z3rkDGFkHG4/CU8eLwFfZ86kcg8kqvrr3nDxnc",
-	"5Nax8FK1lrrGpt1W5FZn781OxyFvEI/ORauiYw7aK6aZr33w+MBkS4BLvWNGXHjeJWPIHQKpTt3DmRyH",
-	"kf8NnUXuLUYjFlUpU4J9OwXLsHAtC4/4dGUH3JZYQ31dM3XYsf5dMtQlK1Lv3MNLqx36NEVfHXTYCqSj",
-	"WeTL+bGar470hoOQ/PWOOY1f++BxoyhSB2KQvvbBYyj4U3iqCGYegYODCUcw24gOwNHHEo4eLDyER+Aw",
-	"4kGPpZwuP/l469m9QWdyfEPRzFN98k13u1Z35AOfCxIq3JMet4sI6CSUY61R4GVpX/WEbzecBoLQmB0Y",
-	"iTj1v86USITUeGX3XDD5DA2Gmlx8vJ21g159n4/iIh06tiFgievfpIXBJw4fHpGzXYxWSu79jKhk53Te",
-	"5033xkSMnurPLmpdCuvN015TOWYCozUEkZE/GrEI5o5jP2Ge4t5ucXoYt93nfZ2UT+xbsXMUJxqxIYsA",
-	"8sIcIFKKPaeTacAEDsjsDiYDYdyDPOUQ1o0lTJKZsTN1Qvuc0cEYxmuGK9SOjlkEkShz4vmCjpRepF73",
-	"2MAH1chXYHoQRh7zyIwrYeA+31G97wxCPgz8gRSuaoZKwpmvjh6Gmvd5M9IlochJ6PlYoQCXS8SRGUob",
-	"DTlzSFIC1DF3wZLYysOHRw6ZhEJqXzaow7Gi2CK+6POMagAh7bF+AEs2odEp89TwzbP7kMDCJbibOusD",
-	"DAHZmUM044Q6rXoDYOv+xb8gb2tm2+dvA3HAyvqCuA8fHD92TZ0v2DqIkYQ0SZCTVZDr17/6+PFD0ut0",
-	"rl+HJzGkTrOgfmOf+Fw6pK9ZkfoCuZb+7m4g098plq6++Wa73X7xwoVgH6TZk5nwOROChDM5CCfsQBe3",
-	"iSgX0zCSfT6kfjBTGm5zxqNwJqk6O1Mqx44O7lSHBvRh/xuMBP7El445bV54zltK1iDXJTAtxPpMtPt8",
-	"h7h6Ui7p6NSRmlFr4wlMUEcHMk5ci6u7B4TyuW4Z0gf7GHAZDon7tmnWbqbPCRF0LmzO7xBOJyYsFOpB",
-	"qM08ukuoJIiomm6/IUP0CYDcvH37NvFCjP0k7LkvZL/htuLp3A10Diur0ATKMijohorhgEaRInqoHqCe",
-	"AAFn4h13iKu2zMw7Ib1rgrjI/B9MkfPfhedQBEEgpvtNyD0FFEpcQOduC4OPTSuqUSq1ucLE8rXV6rwN",
-	"o1BwwY+zc/FQj6ZN7kDELJzQWeARGohQR5NYOWD00BOZa5UCIUpHEMSXuFyKxyqelBTPMUwE21AME9Tp",
-	"pNqYoxfQVaq12ybHAxrQuMQHXChQWAcXBC++0OCczoWani4U4pBvsCgkZzSYwRYMgpnHPDtF2NkuQF5Y",
-	"/QlpupZys09AuXGJhMp9IZ36O4r6RowTEbbM+VcCkHGpxUGf2zI00gqXps68dJX0FPmshpwugkI3vpuq",
-	"Dl7TDWGw3d6ui6QfgJVOMTvgPRDnq/WCVpsgH9LHRXEjTKItF0t6B/PMauCPwrrPUQHY10Dko3OZhSG7",
-	"LVKqFJS/1WkdZKCCKe1iNI5znyvGcWiozSETGihwrPZvGEZQDwY1CTjIihrogHmoMWHeeq09wSUpdMJ4",
-	"jGuD6ohJQTRPIt1Opwf7CRcSMCnR0V0kKiXe/NFMdRPrXq4/gSfd1gHKTGAOuLKwm5JGeK1qhMWL/EiP",
-	"RT2SphE938A/ZabMFAsEa5MHaptBxAkyoVqwuDcmlNMRi25cd2GOAwlHnnLcb9XkPqGEh3wHc6ufj0PB",
-	"+hwoCUKyUs/q/MKeWhKI+yAx/wgj0nSTgpKuQ1wrMkR9jK3i7Xa7hSva7XR2zcn4fRr4nj4VSJPaqq6I",
-	"+Ax/VIJ6RBWKw6hwLxzMgJxP2DBUR5pgQvuIRDMu9hMiAInqkPMoVCx9PmXCMaTS564B9K7mF46+7nZ0",
-	"V7MhAwKMbWafdF1HycadcLgTUR5fZEP5NOOnXGEVxmcTw05GTPa5RUHdnIBpk6+zOVLRhMrBWKdznrIg",
-	"YB5RiOsgbvnUPKlDcO0qbUoGxfzmyFPcZuizSDhgGxdOOoWS4rd2BJii5H3iYjjhUzySFA+k/nRijmeM",
-	"lOV5mJwCAZfmTfVG/Y72rus3HbwqQdJFpfSjSCamD6BWY9JVM0/nfwJp4U/0VUaw+l+/PvGDwNcWkOvX",
-	"1bkHUeRizBD4zWx3CzBbuKSa+6l5/brVDgVh4XOrHF4c3+7NjAx17cQ8iu5PZhG/q3/G2pYZgwYwOvgL",
-	"xd/9VGYxNTEkLiSIpP8m5Bbs9jpvEgy7ckh3t7OrWVb3pvrxZvemuQPQ63a6+l6doyYCSQkjRj309Eyl",
-	"nk1Ez1hQnpsTOIQFRGh8ayOmCCqJa0UYu4AhMlcgFHjqN/TeWhcGNALWF6agLb37y4klBf81icGoFZ/X",
-	"yDZ1b8HYzVQzB3HQa2qcyciUYlZO07B2cWeqZ+xPX4cjbys9ygZslraquYwaSS7jqNG6oP3zcWjccohB",
-	"YrVCq3l9ru8Da8eTVqWMFojAARm7OuRM8Tw/vvJzEoSD09S1LAD8WjE9Y9EJlf6ENM8VM+rz+CnIPRMD",
-	"DcO3USXTncRD8WHmWulSKqkC3iJsHWgIYsBhPOQxPQPsolfrjMVyyTOaM7R2oLFy/KKZKQJ93DOFyHDD",
-	"dvALEcxGegf1Hhmpo9sxkLzP3ec7eMvC3Y+J5uiuPg8or/F2l7mPQZqx5Ac+Bin41ccDpbD0G65WbXio",
-	"X6eS0ACywCoErJgpCE2F5LT83Lt5y/z5xpu3zZ+3b9+OXUsGRDKvZXiwfh/+th9FTue1+hwglQJE4zDw",
-	"gNgAyITRhPIBI2LmSyWUpnD7YRgxMVaji4kP1l0trejzY8ZIrGVobStL/Ra9w1uKzgeUG81DHbTnOyyK",
-	"AEALt63k5W3SvB/KI7UlSuIzr6VgTp8r7RShFGh9cRcA47S+CVwkVs1804bqds7wqPhCu7+nsCbGhRdZ",
-	"4e06p1Dj6J5pF6wuhw+PbE0msSS1Gk5DsSPtd2t32h1MzMk4nfqN/cZuu9PebTgNpTWDTbBAFwDrdVhU",
-	"osm4Z7RyG5GJQkDgCoolsx+ZMAVBmgaAEQN3DorjE7D8cqykHvR5KjqhqEQyVmdMBSsURx0YrCtJx5A5",
-	"1sE8UYgHzUaGfjGdKirukAq6z69fvwMncP/6dYN+7SzQGbXoID5ZbfVqSqyqFlTj8AsQMHyFABHfB3R6",
-	"oCWU0vwDJSzn9gi7nc4b1hOKrBX7P1eiRWE8JJyYjo68xn7Ddq3B5kd0wiR4Cz8stpInj9x4EDd1t/Hi",
-	"CZqimZBvhd5c32mIr4EmtXtufKQrEBjWCH9HkRrhjjfD56wiUGI2mdBobtud9QRxZj4HkoMtaysiVwjX",
-	"9qQ2Yg00dk6quRnHR0Ozr8YLp+jLJy8K/bg44N0d2KLj2DGTGSzuXHzWAUgTO/Nx8YB5KB+P2XHaoarG",
-	"nIRBND770+9++su/SDwwVYf8xo567m2l84n0iDVzBwmcI646K2uN8uWvfvTpJ3+UHaV6oWyUpsvH52F6",
-	"eAmHMQBfqJMb8gGrMzj2vLHfaFjBLOBkEPs3bhjb6CCc3KBnVNKo1/5oOmrY0SeNVz/805d/+7fZCe3d",
-	"vAXkU6fx3Xzj9fdUwZn0Mh1rGOSQFOc2QKL2Ur36o//88r//+5f/7a9e/cM/VpxZfmILyQBcUiCjqzj0",
-	"7OCJF2n/V0xBCO6AvHudzuZYUbxwsSNRPZl493DtPuw+ac8SQ+wbb95WR8rmxo1aPKWw112rV81mfIEC",
-	"Yz+z84kFrdhJ3KjDLgoH80ZuCTqpJSjlKo1KPCDuUzt9bU9ux14HBOuN9Y8KElDqrFTte1VqFlN8Nw2r",
-	"jIPmwFJxMTdDypPb2P/wiVPAK5FNKrRIR3CdUUG6xhO46WgALeZE6TpAVLCZNzudJ6r1rKGvHP0dCTFj",
-	"oLh98Jg0v3rcu3kLrfkxygs5cZMQAddBGxo+U2SCKIsU6fMH3Og309gOqJRd3fg+8YWYQZFPuEimsEHE",
-	"pB9pVWgasTM/nInEvhqn2ojzZ2qx0udNwNTo8AMU60uwinY7nV7LQaWvJKPklHFjP0AtVIK1V8fECIJ1",
-	"lUiz1+n0+vzr/uAUY+juiZGDbqRBEAqlWPCQBFSi4sB1og67q7gPNV09qynjok0g+AH8DaDN9rmZoVDI",
-	"d457sAUoq+ZEUlMy99TTOTfzC4PlSE7CM9ZajoWN+VFzmm6ns3eQs5arr98kzVir9QUQCHiCpR/0eWKV",
-	"Nrcdnqr33FYZXH6sff+vCyuD0v7YHMg04rQM/mhBB8O2Lw25x7R+TuekGRN8t+MQMA20UjzPDlTqdpxy",
-	"vAAiXVsXVhRuqb6chVg4DSAW9La3o0lEsdo82L19+zY5p4JkTRXla7BsCXSrCwf15k5MoPkhKbCghpTQ",
-	"MJzumEQtAi0d5c0qo0SFZyU5iZRUhCdrrxVsYD2JGYfVbQX8pc9WVvgXBUFqAWVClBps/rXxybsD/4H/",
-	"taP3v3HUve8fiSP+6ObgztGto9Ppv/r9O1+73W63G6uBmM1CRNzJtfBh7ogVDmUvAxCtGIXY1GVO30H8",
-	"t5K2SP55SxTmuqpz0AoH9mZmYDZij98+SIo9Q9obsKYWS43E9ZeRNusetnJEeqFEudJZrQhtFeAQSeDw",
-	"YoT7LpPxIjeDcER83qqHc/cc2P8Y7NrumhsjJp/SIHhqfynK8a+OnrIdPil/MxlTsU8geM3KjKLo2yRc",
-	"034UhSdNEjSfO/gK+oGw3hvtc522ORw6INhL06BofMozA/OljRJ04FZ69oLJ9MzdNjlmUvp8ZKSlYBJ8",
-	"IdquG+cjanYcDD1xIHVDK4cu0+viS8GCoanUj5miFllHc4BsxORhEKSShrxOaBYEKVaTyomRhizovLG+",
-	"XcjvAb/nWGzV5vdu3ipqvvJZfje/yNuTwJklNFwucxI//GameGCj4TRs3zYwsGxi24YOJNBL9TRZHPtJ",
-	"TGrUdWJzHhzAQ53Fr2PluFM/jinUdjtmzxr7Pafhi3tidJdh0kh9x0R9+9DnVlpMXzyM/DMqMbOQeUqp",
-	"eUJa7+MNww4kYTQdTHwOf3agSlzuyWKawGRx5hpep8R8ucqKog/aePYKV3K3ykpaLdgrurt8RZMvVlrS",
-	"mxtZ0p61pGitXQPdFZ/2MmxnDc+2tilUZWfnw33WobMJoKFzjLqwA6uupfPCFg93Pe5RCRO000IocdRO",
-	"cuDgmwbrfPhEUbK5z/Dhkxcp2PAepAwPgvT8kqoTFoTIJroqym1bBC56iDDKcUVFTPE4E0EOo0xLT4wn",
-	"8DnEt1jHUrhQPczEDoQRpGw8uiviSAEFSAgPiZgNxn2ewgcQ4xQxIk796ZR5FyDAL4v0Xnz8MksMt6CK",
-	"pckTZ13J7DRCzrbfewnsqHOyLwYUfKEYY37zrjDMBWGYleTuGuT+mqSYUn5FOGGvS4qJ6lLsmEmB2YdB",
-	"lQXZo+SYTijpOtrwpJVL9VMqlWea+l0MnrJj7n2OVdnjp9y4kFEzNLkN9MULcHrgJYE5NJLkeT+P6HTK",
-	"ojjkmkLBVT+5HdPn+FMLL92lRGYUnivGoiPYkoLilqTljMyZbKdnB+GoSSw6Bom6+mS6wIJOGFxF44tT",
-	"H4NZCpxGePsNrGYZUODmJHnxjmiRTpoiJDMxo0EwJ+6HyCyfuK2UqD+w2jAZoSkU8pqTcNjn2Vtw5dAA",
-	"w2t9YQewXROku9vppALC70DOEsPGTckwX8YRmzoFeJ9HbAf4N67FEhjmZrxN1ArWTy+jmr4mJwzkMzcO",
-	"jX9QnaCD9D0FhdASglfr1+fww/k4NFNJli1/d1BfTMhhJ3F5sJMX3g8l7Ow8G7aDeXvi4tdJ3XKRT+ZD",
-	"mgmPJ720NyqbIne5Kgqy7+UvfvLpr3/w2f/+u6zGZufM/TCWMk9qW2e6O3I+Zfd8AeFdpaitcMg1ZPlu",
-	"VgJvavxVAG+9wWd088oDLUXDU59vbV27eWRTYBxZb6krQ4zji0LUmfO6mRCbpeehLG6qVORDrYLdbARl",
-	"hiMXbzZpUtvY7sBFK9JtbdT2oqlifzX9AhNwraJhZA/EGtu2Bm2uG7NUEe5qmZ8SiQYxbgHq4u2lG9Tz",
-	"nkIlwnJwmzaFwMMI7l2rhKG7H9+t5BAGZf8GFw1MzgF1ZudEhoiicBgKD/Aw6nNIboP0vAPOo1iIyjBj",
-	"k2l2u53dVpsccrzbqeQqtibG/hSCj9hU2pf0znY35qjp9jpvELi/duh5eNUp3RIcg+ZkFkh/R997EnM+",
-	"wLIdcOeHefE1LDhLYeBlo4HSi8iezWggMv1oHDbA6WeumRZEEGH8UJ+bKMV4O3VkfREAo54HU32NwAtW",
-	"LMevUpU744CPxBqwZcdUWfdrm8WWBR3kO759+/bm5vvGjqaOt5BOiwN4rFDXkBvJcE0kFJWCteuu1bqQ",
-	"41DT8NagRjGFbgBoXLg9sOjC+oajYyxqKEnjsSRcO0+glUK283SL7FhTrMnGVRZxtwK1XRB4OPQ8c61X",
-	"x6DGk7KwA4rHFVCDCSR5oxA/6GYXWMe4JxJZb50knenCSmEAktSkeLGuu/NQMuJG7Nk9MXLb5FCBCAh/",
-	"hmKBmEkIEm7Ekc92N+dU6Iw+zMOwYStuGvIyhYFnDFwREwxS0kyxSmEBaLAHXAcz7BK8D39ojS09YbgN",
-	"HqZ6yIICu3ODCZIG6gAC67WmQl920y0TaazPioZWpNtV7VtvjqlIoYjU+BRGg8CyGTfr3+d1CACYAfR6",
-	"swSa4Ipeglt9igxSnCiZVca+/ww50ss//tGr7/z55//2v7z8xX9XpzTcOFRJS22lLsJkINOOJbJNKbXK",
-	"I3/1nT9/9dc/i+87ZUYeR91uBu0sG8ynv/7Ry5/8Oj+MOES5+gJ2O10jWpCsSi4PQsIRs6KQ1ih1SGqt",
-	"5ctvf+/lH//o00++9ervf5yfhLbL1JvE7s5JgWBcb1NXGsjNHc1DC5fxmiCMRoGvlUKLIVqyGqzGhnXP",
-	"may1tp//7Bf//K2/+fw3//bTT7716SffrUqqpbNaFMiaSMLCqPE6q//bX/3J5z/7xatf/C/kEJ9+8suX",
-	"P/n1yz/7bp1dqQVWTGWnLV82zHHIMktZnOMN3C2ePxyyCEVFsoykqae6WVuX1cFlRc9LMuAt6K2YvxV0",
-	"2M1d+KzA9hZ2XMyT7B6zFkfVSxZc6JGgGaUAT8JFF6xWu3gdUpypcDg3ixZAT3gM5Rp1C0XjSHjYATmn",
-	"vkxykQArqxwnfzdOtJJJ/MLDJL0LkFvMfVa6z7mmsmP4x0VpO8aESEHtGRoEWKTnLNVqFKkD9cGel+s3",
-	"T816L7CU2jge84fCZUxNJzaBhMMU6t0nLmZRewRlzV3S1ckcBWlCAr4TppOuIAoPhzpLLDAZh7jU8zBJ",
-	"rUt6LYfsdEnEhpDa07RskneCVVRrvtaI8kqOpRzgFUY1fajGXlnlwTnsK9Wnm1d9DqfTKDxjOYUH85jE",
-	"3euLot1eZ6/PdSPG6KrWpk0ewVShm16+m0fsIzaQS7vJ+sZrmlTViayh2PR5t9O5dZDdBdRUNZeJYU+3",
-	"29lbqP08MqT5Gi8FwFaXKB2alBPcZxNeBZQUU3AM93/7qz+Jkap9cjCrexWQtEQf2d3hoXxkaD5/B1XP",
-	"gEO2MPRP6PSrvsSseWvMceVJLVEPayhZaFHeyKCWrPStHR5ax3XxsNBqvP1hdTt7Bil9FVr3Skg7e1Y3",
-	"QuO5Oe2sPSkUB8WT0KLCQJY6Y8/vx6effO/zf/i7z3/27Y1PYjVEovji9u7xxFxvsyb/LO9ZqrakdAK1",
-	"p8VKC2BnK2kgRC1FOlO/LYdAlQGaJv6m78ZmVKyaxv9F7MLu8Za9OpA7H5ak1AptbA4auseUWYM9FOoR",
-	"e+lxLOxf6RhJ/4VgoDSZjDnerw/740m7KB0AhS1cKlVTL/QvrKoTKOqBrcuqAx4LmGRLPR6P2CQ8Y0Lh",
-	"v6Q0t5tkn9YjNT6nlEu/TQ5FKuGtrvKgOtZp9XfO6Xwf3R2pmBpoTx98U/ZucwEPNzW0vgtDMXDanh8A",
-	"6nSQhslBvo95xIXvYaLktaB2pts4tjQOJunzTJREF7KH5wA0ruol8SCUWarSFeotAVnVd44yeiVQmOt5",
-	"g4EG3U5PybkiQ1RBxxsJF4Di+OGZ2fGNrvK6EQp3LVr8wl4xAoPXazGK2vu3imG0lBZtWd4rjifIcB+y",
-	"OGtPKQlehMBOU9kFyWrsdAOWul5OII+YxPjFpxDrUCqRH3BGpnSUyj4ukjspGTuzQ8LAY0Ji/hUnzjgv",
-	"Q0kDMghnHC65pDP0+iBp49z1SyMPZxu8XArRJu9htMfllGJJ2Sj9id2HBPuYQ2kcnpuPvc6LsgRYm5Fq",
-	"a4wk71I26cAKRwLU85CO2HZXYgMXXGP6uWSSZ7aG0Cm615pERW013VMluVNMHeYWLYxUX581tn2QB0ns",
-	"nC7Bt710vOkS4N1be53bt2/udjpWhK2uQ1NgzyrBTU+cBnDRxn5329dYLaKunZwJZEWK7a+XjCFPgJsK",
-	"yyuSiNpjBaH2NQVjXokW5Pp1k7jp+nVyYhfb5+x8iZjs85RnS7hk6AeQ4PpkDvXnGGl2jIvMif1eSgbH",
-	"TiyvdaCrAykZiddesYwDDQKd0h5rjZ2yuWIS16+7MZBW0kzEVf4GdOqrwb2DRWooFDorKDZWkPx+owI7",
-	"8VLNv6xie8MeiosT25oYH4f3SuzlSSmN1DHxpb4GvSBiKXUWGvsfdp44m1/jDWTCytDn5YUFVWzdS2GB",
-	"vY2XABlkCDCHDdK8DdhFgaDuddT/Elk9jMLJO9UT26vH7xckt1/FfdUxX8TJL3TNuLihlULh3qlR3UCG",
-	"9wvqGxS5oy4QoeRO2evGKUXSH8StDPNZN7aGW1ZBLMJK7+Am+ntyIXCRKn+IDU4pJpggjHt9jpWRoHgs",
-	"gg8wr1u5zmlAXGjGbdsmaTeuKJsMp7Dojy6I+9xt58v9+JyU2hKSYLBrcc0uHRZGiV2ID+sgti4Cyfxu",
-	"2R5WjmW/QBBDhXw8Zm9zrziEXSGVkJvTc4AHoBeb+sjJTBrqxnp8fhCQbjoRdulkehs1ZCyOu87wjeKU",
-	"3dswuazA6b+oFpYamcOWxwJfGIpKnYAciNIDRSvKh2sK/bokuiDRdXpcKetP11mE8xIJBM1svvLTlq09",
-	"K5+nS2PcMbS/mn+jCBAp8bx5a45CdJfTkrNFnHLMguHvgNXlCwtYJj5nxVAFzS1Y2tcOm9KJ5RfaV9Yz",
-	"r2zN31JAjF9yXHDJTCyG2krE7+W1rVQIf7dNLWa8t3C8WbNLwht+B60vhYfwMlpgdGYHuNS2LfMLRqXU",
-	"ywUlofR2OktROBzCDYgkDczmIhDfxJRLdgBilaRL68cbpmaoWWEueUi307lVhD1wZV93BqXfzVRGt3Z4",
-	"KIuyxOT73Ui0n9OY8Xq5qi4qvPBRQoVftgTmlz9hUSkZll1YyHi26iYqKifDi4gxTJHaBYUYYp9GUsaB",
-	"9lvJgnQrJzxFYuCJ2IRGp4tThesSrZBWnuALpEkDn4pWRqKdMjYVWD82FfN+QNx+o99wySBgNCoOV1hZ",
-	"zN4ixsGoRnaMyZBqpDfUM/KFmWNr/bu10k5A1CtJE20P+8sSzg/xwkBRjc+/9QevfvibzabWqRXgb41F",
-	"R429tpD/tYYimHwUH9MNbAwqNL/91Xdefv9PPv3ld3/7qz9qbCVpsk3fV0L8S3xFoJhALyj9cZrKLkh+",
-	"g5RJZAcU+djgbQFIl39jQPmABU8nM8kwgf6CWpdcq/fn4zBgO1icUr1Imq6QVM6ESzp5z3qc/5/AgQBx",
-	"q78AUq8igG92b5J31St3YLj3ZlrXjdvOSFMAiKq3G3ia0lIUO+92OjcPNBHqyprdXqd7YA3YF8TzxcQX",
-	"gnmQSaNIyA7iIcEIL4GQ5aFEo7J9UgoK7tWWmjcNf3nXUEpZ8yskmut1umrk9xhanusOfeHdh16ntxPv",
-	"ZP22F2i2iv4PM5Ur12mzMle6kya7rcu+QqJaZCk3uprOcQ4ZRYEBcOu8K65mFgkshgPK1ZHEhV12z34B",
-	"Pdojs9NW6b0hhkqrC7ty+kz66uVyhKVkXVzAd+U5lxOyPYhedsJJf3CrizGeMLZSbbmItC9C3uYo+4Lk",
-	"7fu4/hTlGy6ZJWnx80oq8k0HKAN2Zpn8fTqJCWyJGIbRWhF+WEnJyK6mq35/m3sYP9dptckxnTASqblF",
-	"s4AJQgVx9TBy/btbkuO7KMfxFNWQ5jQIwnNMyF8iyZNlEJuX6vrUf3Fk+zpB8auJ+/WvOtRCAMWXs+p1",
-	"VwMUrDc7ZKbb7GNV7oqL/eVED3j+xRcdQmjNfAmSuESg4XUjBkPTF40btEZsRMWWgQNEYCzT2e/AU0KB",
-	"mjA6jaEB/BeKUJJeXDUzjEhHR571WnDaPIiHS2ev8diQzgK5b9mwWk58BaDP9aEjLv7xviku2QTg0eu0",
-	"4sAAOMKCuPDfzHO3OgeEQkZLKsw5Jv4QqB/zEUCNyYjpqpzIG0ZMCgQ43U7nAB70+chiHj7PjSuMsiPw",
-	"BRnTaBIwITBZT5+n7xWo897CgEBvhvyPCYwIJCEfMBySYNEZi8gEAgLUEJL6njMOjesv+DBsm5/63BdY",
-	"97Nt/ewSGoiQCDU9l1uoynWI63MZhd5sYD6bqxQO3KPACxWcMe/3WZS8l7oh6uP4hAwj5iGNOGad7qhZ",
-	"KWg5CGZeQe4kyufav2ThQR+sL6LIpskVBk15OGimflMZdOx0tQlIF1u1ASNpYiicz33p00BTTK52lEX2",
-	"oRYrlJOOooGeQyZhxPCbbqfTialOV48gPOQ7OA9OJ5C7Vs8CSQuAaZ9DXQcEp9iAY0SV9eDeQdHex3nN",
-	"JD1lvLT0FB78121rgkndpxMmHqhZFSQDhVkPYv6TqA7AVTSUceJLyONQMA3oj+6m4hft04nhi/HalQIp",
-	"+PM+xlb984//52d/+w+f/a8/NN9j+cee08geC6wNmmIQpuwjQmWDNCuWWl8Y3Bk7FVRD74TRA0VMBRDR",
-	"nqae0ctv/7uX3/8eVja1Z7Ro8E82H7lSCtQLhvzqj7/16gc/+/SXf/fqH/+g3sCd2Af3ZIWyXZo6HlMQ",
-	"5AtHuoiGXv7Z/wf1Ev5LzUXf0IUeW9ib2zyYgjp9uVfnxBaJyGstOkpJQdPMmVp8UwLtBKnozepb7TRs",
-	"gdXYb3z+m//w6q9/hqubfbVsbRNtacEq18CPCUvdXlrUPMPMBdqm9gDuNuARM4mxOgsvu8BP1k2UhPvk",
-	"06GYTVmNb2Z2sOE0gjA8xbHi8Dtm4wA/QA3jAmbrNGwwgy3Z37w/9eLJdjI/Wbeky5zR6JRq7HderFls",
-	"rpRDb831i9sci03bCwxtV3MDL1Q0047g1DHDqrarlaErZbhlRehyQCjRO626dICJVrhnluGcCy6ZpQ7f",
-	"gmO29Nzk+V/qKPRKBfEGr4OlOFolPbhtaRtaIeDsXNtjV63fm6LiYpW4Xok91H21GWKZ8ntXWytEyixu",
-	"XNW91j7h4UnozaEWL5TZlSHxpUM+Cn24ShNGplKzL0HTUSrCAcRyG+1gQHmf401guOKhfhv7SpWat8kH",
-	"Ctu6mFEVz6JLFM2i+R5NOCZBLWh4bDKVPvNIU2lt1uB000ud69Vs8FqRuhsbwYtUKaO9gGnghA2VcmQm",
-	"TSOISgjPWK4+r2FxllJUaK0353q5JV4/8boVHj2MtNy2dlaXvHfW9ChbBtMCnLByf6tb+qv0uZK3v2ey",
-	"hd8tNE2m+0Vz2YU41u9a9La9KvxF1LShLPl5uqliaE+dW8uubOXGx98UPNHDv2T++SUUtdDYnYEbiw3d",
-	"K9LSRaWW1ZtDN+7CzhmhR0xqr7FF8DXvY4OwTd3tkiGOXNhgOTznAqSbEm2+gEvWzRgzC8bMdVh49Zpo",
-	"OX2+4AJ3bF69K1zCaRSF5xZMEKSZuZK9T2gQ6CFPWgckc++7z1e4+J279w2dtNqZYroiflnpAX2uk94o",
-	"cqPSP/EDX85JE7+9lrj01d5EbHCW36D3fCFdndTPWmG0px+Q8zHjaIMmvuxzqDd4wlKKC9qvrW98YcOO",
-	"EhNxE3YJ2IleZW0ozuxrq/qt9lQIPRiXtQHbHlzMQhQISXUFHaVWG8p+JNZpp8Cuq23c3KYgdUJKLtnD",
-	"4T9Mr/4lDyRImIU2DtW5L76FMINkPGAGXHc8pcCkqP5h2ZKsm7VwK3foi2jtS+bbR31J1rg9vzoKEfs1",
-	"cUgRAaXsC6lL9MYsV88Uvcy8mjU25O1unSomsxXTF9p2OZ+f+TKd0FAJe5O6Zzdzw/7//R8v//hHL//N",
-	"T/ITjNizbL5lMMXMLiTl80Xevy8+wK/7An4hRLPAkr5iOKGcjpjYFOAsxZpI4TVhprFdhEPLEd9EvqMB",
-	"ItTUxKgE/cG8dDLHNZD+hLUyC9vnh+AbRiznnrL5eRh55p6iaeF8HAossXB0V4EOn+sLFIYGieK81Iec",
-	"uQoBApxMoz/KvT73RzyMFI6k6ZJIedhlBQnFe7Uasioy4KTBXy7gchEYQqX+UuCguiGOWwIeK0Q/rjeS",
-	"0tsSxRn4kRqB5RUORhM9cuDLgYISItsyAPpyXUKI4dXi4MnFhRrMu5Crbzq9R/mIRe+xMxag1Kwhqm3/",
-	"cpbqluCLLn4sdOJYsfHoWizIPLQgtV8UBkzPpxsDkXRQxdoz79WZejI0ewV6q61AnIyo2gr0OkWBywlo",
-	"6l0IaLLP++vPfqiNUPEpWhcS6UDQMkgknvoaBpcVX8S8zYADwLJjDDA8DicJI49FbZJ4hQy4A2ePep95",
-	"GK2VuNAKbT10prCThLBIT1t+jM1kGEYTnalOkOnsJPB1KqJKBh4+NwFiRI6pzLDNpUYYTCB6+SFH2tbg",
-	"WJaPDeYHtuimMD9wsd1jA2l/k634sgjm/FLf1Y8kacl1MnIexkEIENSR3Ymm5dBF2J4KYNCTbC0OYIgF",
-	"73rxQwl5VRNbZWFh6xgzasSKLQ9CKjOGXFAQ0pMLkYP6ZNWM+RCuVcEFCXJVCfguk7qFazbDrxn9Uaj+",
-	"KzDDPG0FqKf+a2GW86xYcLi5SMsvlos8lH2O9xHyyYZSXdXM1rtGaqASCfg1WDsgkUud5zeX7xO9B1tS",
-	"d5dnA8qMZl0zwArFEbeyIhuoh5ShqEuWfSdTUb+8JlJJqURQhDMJe/HkX5LS/4tVcD3UKyBwGYHAxfkT",
-	"cmf0davGea8BVPbZjM9gLwcacrEphheVI4dDqFOnJ4/+vFSK9XCYFu0yTBwK++m4EJd0gaOkK+Nx2efx",
-	"bUgrHkS0zdvePTFySVNMWRAYpZuS69e969edVGXGllq9UzaN02HaA6VCwY64RIFqcxtJHdA9sU+6Nzs6",
-	"SZPlvzo0vgvtMIqXAB0sfd692e0QPKtvc8miTCxq92bnNjFH+cxXLUF4SnauAzphmOKScgLGMfi+1e7z",
-	"R7C4ML5bufE9Yh+xQdH41kgolRoYjClFL91O51Yc/9rncVnEbrezVztNxSg3H03er/FmIGz5YgSDeKxQ",
-	"KJSkbve0n/jv/+Pnv/lT9BOvGFabj1XY3PA2GnlbbVgISGsPq0KSaIusqmDizSzXklyZeybE86vYzob2",
-	"cWfdkZWnWNgqcZWOCSXKtlbn1d/8608/+d6rP/3Jq7/4p1d/+fNX3/n+yz//621UBSnhbtu7pJfnXZuK",
-	"yr7AECkUKRcRILWCB3MxbylL/g2xqajA5cWrUZtM3PDibChLmIiduHQvPYIsDDSuVatfck6TIHIj2i9F",
-	"apYCjnARqVnKj/AFRcMjAlUwFleA0Fw40yoX025i1nMgkqLIeHTQPlUk8lSGy26qHXqeIC6+48WJSFJQ",
-	"mAoSRp7PaXw3S8Q5VRziJm5fl/Qc01actuUrmJxF52tpkw8MiMbGFRXlk4Qo7UUrflakj2ZJFjtCRYGH",
-	"UDzTF5i4Zb/P8ytNmsk4Sa+FVTQh68gwjAijgzHRi6B1Qy4ko54DP1vXUyweKEODobVzcqnq524sVKpA",
-	"O1l0lc7cqQw5E3FGldYBCSMHtJo+T5e4iYz3x3NUV7tEafPZA0WaatWnsFhqCKxlxoBrlc62UxLYZeWV",
-	"XyHWq0xr6XN1Mg5ilSzeVYtFWu0UVorBFxUZPw4vR37dcgvfgkgNL5PAQMexR4wKNDXVRuh1I9eKx6GT",
-	"maw8jppBaysPYnPZfbe3ErcMrDhavieLRqKztaw0kkVe/yKRlCQTMWkK4D6OGWOrKCRgldX853/9rc9/",
-	"9ovi+O51YwqOsixiy56I+ib+9Bqtnl3hyxVqiKtyQKg4TZ6Vof6ezMMZSODpNJijaNeSXUEIDaguA7Cu",
-	"cPjtLktKGuUE4vLUjmuEnRSxgqKYkq2qBgXn9oJ0AuwZTqACYjJcMUXFXjZHI+xvRhOwyLUU/z9OABbw",
-	"IAY3LAA9J5cVTI5FdbgYcSP27B4Tgo6YazJN5BF8z8Zuqj3R5xSzFCYZGQ8wG965D9pRkc8jjdPLgLhW",
-	"eNt9nlU/MndYSfEVVtXu8d2vWzdTY3P8NUEMTj26i7EZOKDS26aoM2DcRUmoRWa1SG+fLHRHtMkDs077",
-	"5YC8z+vj76LMGCloDCB6ljgL7M0BRg5FoG6mkXifL3cgfGRm8Do9BorFPw7VYuarHSuBMgxn3EtY88mc",
-	"CEajwRgWVx+YFPtK36yrFzaur6Xh0VpyNa12pEld1L5oYHV773Zu7lgXFPPLjCvpmWwvVg4aJQwN7S2H",
-	"hIsG/fLb3/vsL/7H5z/7xaeffOvV3/94y1B/k8u3CsCv2f+6QTkxO9qegTx9VDdpJb9QcJs5C4XW35sF",
-	"0NYwZzgQhaLSMgYfkHPqy3KR+bsMX1eh6YuyGIPGYfDXasjwpgMEVAoKT/3B6TJQiPU7BXHVw5ZZOK7k",
-	"qUHJ41RqnkhX/eTzkDNyMpMaAx1YbiMezGNjcpKxO8aD2yn90XlTA6uvw3SWWkp1grGMtXRBaRAZmsmr",
-	"metULaSZCd1wknWApzGTc5KkOT6pTp/HD6gxsGDYWhD3Yfe5kQokatcvY0Ux66DwrEuCyEjrLnon4tVc",
-	"jhpSVJ5JTrvIFrbhIiaFw1jHJLeCmbRwDOsbKGtBp42vg2pwrQXIdv75b3748s++99n//rvPf/qHWwg+",
-	"+Lo5f1+yBCr6ZH4JiqOkqGT/C1MkpeQgXITJzaLpiy1CbjAGhmiung92QUGUKiVM780ks2qY5nLC7rb2",
-	"s+kOwcSAlUoUvBKMe9peJsiISSW+97ZUK21P10q7TNVOJ1d1Tn8H65y+tiqnX9b6pr971U0vU23T11XZ",
-	"9OJrmt67+IqmNUqZojgurl86DCMCJUy9YzYIuSdc0oQCWL4UJF3bVIaEh+fk/yb24602OcQvjIXjmjCe",
-	"JdvyoGX4Lplx6QdwKyVrUsHybogBFEVrMJOxqPR5Nj5vS7CgZ5dQrVU8VYY4F0ieYVDAGgVV+3wV5PAF",
-	"rKVqE1Zj/1Zxxp8tGybSY9i91elceMXVJcuw/Rqsm14D1d4Dzr4azqKL7ry+0LjMpVqhtJ+R8nHFGx7L",
-	"5pxaNQHWb5It2koWVLXOcNKrEq4Xio2KjsSF4qMLruB67zXUb3028+Uyc0UsgfPZ6K3qqyRg9MwucpPC",
-	"LzMhiYwoF0OtpGh45UdCFgIUTZeVM5Z0b3b2tGfn92a+XOrXCTmDEft8VOrWUYtTJelJBduGLkTTg9Aa",
-	"C6boV0vAihrAZTFzFOe9WF4//EJQSYUet1LzfcuBI+sWz+91bmLZuDug/aqDsZHdK11L4AHbnFdlJv57",
-	"5uhcsoQwWg77IimWOZM6q8Up4+SEBSEfgXaYKcynNb8BhnIkzEh8yc03lyg+ZfFpsvvMRu3k7jQcFIlD",
-	"O77c/KxvSOhoOCOSSoaZP38XAZiss3ZBUOk9Nc9NeXBguzK4SMRp3henNL0DhfkQ9Qx9Fnh2anc+DN8J",
-	"o2MmXbQjZb6NS263yWE6izpEh2TAVp+7caYi11lSgB0LyugS7Lqafr8x41hH0Os3DqAsu1MQrO30uZvO",
-	"XKSrt+cSOLl4NxCbhKuDCmappZjDL9OIQdm+pCjQeUSnUxYJSB8zDajP+zyEpaSBXj4wmHF2npkgaaoz",
-	"N+MDNmFctsoq0SfJkVzMU+/m8yO5Wwos0gYxtWLHTF4WT5nQCRkvRdLZhcau+FxUqz/ynT//7G/+EKKf",
-	"N48uFw3F3GNMJQL79JPvvfxvf/3yB/+pfExr4c8Nrs1a+HSD41iQNITTCTvk3qE+8WuP492Q5LOz5VOv",
-	"dXOp11794O9f/vl/+vSXf/HqP/zNy3/zXz/71/8T23n5nW9/+sv/2thC3YBj67h+yZyNcQ1bkUrIuhXw",
-	"mpOxl9EXWXtBLjJNx6IzeBGYMn0QLghWIpqzEucvzRy8QVNcGvAvcFfSUwZ5Ms4fJDkeFUDS5NayziUG",
-	"U3c7nZY2QwWe/kVCK3EuCPXdNaFg6oRFRL1ViJIGsyhSkE637oaBZw+iVQ0pvYFICd58rGcdLfYfZnsi",
-	"7NmMBgXLoJa8KFWEffWhz3PN5Z4qx2SpNasQZF3l/pvZ+8th7OvuCDph+QK+hYI2vQEpMZhe5NWtc6UV",
-	"hasPCBFhjQFt2EC5mUEtx5C6m/vVbZmFI0OQuLmR1bJ6bnmtzFl7zQOpLAkf27xhy5iw7OTbaMtGPOkV",
-	"QjeP5w+HLMIY2/Qyxek9WpeifHhsgLt0EXALT3EZ+szsxRfFslp4HC8CYWbO1QVBTNOrbXASY3+bAXFY",
-	"EDO6MQyjE9+DdBvl6PIdeMgKhwPLJd52cfd1cXN0Veg0ZeAQFTKcCnIeRqdwk83kdlCDazmg4nzATo7D",
-	"wSmTfT4IOWcDTC82YpL0Op0e+bo/OH3AA5+ze2KEoRgRI4MgFFBmknvEvUFncnxDpws5Zdw1KauJL6Gv",
-	"N1sYP9fnbjzrGbfm7bYJThAvzBL8yWM69xgdUXMxcQaWREHc+JHH8ynTplC9HO0+P0SvjNboTljSYj4l",
-	"BD6qWi9GxgXLIEO94smSgX1Zb46uDwpo11pTWLR8WfKQ76CCjuIJq45b0XWxAp8v6XF0t7SoB04Y/F+X",
-	"1LyY2kEw88SXtz77wXc//V9/+ekn3/vnH//ysx/8aiO+6wVlPMoH8vlvfvj5T//w8x//yaef/DI7inx0",
-	"/8LyHYuSb1lHobDc1oojzK+TGWF1dvxOTEeXy+5lL5kvMBQkOckH2bIeFW7Vr5K7a7ZCaY41MjNZk77w",
-	"hEw2IVyQUMYuSfOE8pYuCGHJYy1JqrgV9/JSd8QkrKN4GgJbf2oqcCyqGcW4jOaQTlOfUp200smVStxP",
-	"6iB2sSiBLzEvhCQBo+oxzkg4ZbxYAjuEBYKRDopY9azrMUn94GFA5TCMJse69WRIlixquh8+cbHbcDhU",
-	"02th2FfEpsG8z8WYTiEZqyEGQoeSRYmn85ogLkj0snVyHe019NTU9Vzf84V0jV/RJF4VhJIThRloFNE5",
-	"Zmc69+U41PEVloS8hghG1JfRRYWxcpJVC1DIlVRJho6YVPQuUPDjil9WaToruA5d255TzgBn+Zv3TpKr",
-	"dENisITWCkVi6YAKZl5f6r1bsPOXS/6VrVWZLISQ6wuQhSslsFxRJDatiWk2wjy0cPgPjh0bA8RssKg2",
-	"ZsK94EAXMVr4QfUB4Er98fSN4S69PWg4DV+8RQenSj3kXmN/SAPBnMZUv66e74JY0+10SwpCl/RqvVlc",
-	"SXnbRaIKzkG18pG2TFCSL1wgQNcpJwmn4BrBY0CE4dKbgQkpNbUcHLznD3UZpxOaUgX3i9RjX4gZJEJR",
-	"wk5rt039CX6Ls6yZFoWk8z73+RkNfK/VJu/rYWl9GU7c+Tg0JzzRnwc6EIqHcozJbDwClMG8LYvZijLW",
-	"LPBl1lS3qXyuo1Katasz2AUNVuYK71t7dsmiIfgXVy8s3M2L0OzS23lRoaL+UGrOdU0oHlfGstco8zcR",
-	"I9BfBiE/Y5HAQg8TMVpeCn82hcp9g3DGpUsmmJYRY0jtxsDWd/06Z+dK8YNbM9evOyQMPAjDoVzfmYHX",
-	"+1ypSZG8E/iMy3tihHd3ng+CmfDPWOsgiS4teBC+EUl6N92nbrtNXF+8zT3YF7VOfW4q4ZnKOMj/YWht",
-	"8jjE0o0ndHDqkCkVKLzcgd2lNiQHSlttqheFbJkOScQGzD+DFLv3zPIoLc+9J0Z3FYU4sFTqtLvkhKm+",
-	"VWMsgEjRa4J87fjBfSLZc9kmhyRiZ+Ep8+LWTxmb4mVuwZ6B0PJFn0ewO0pbVUolvqNm5g8YaerOHs+n",
-	"jPS6nS5ErNqbFWud8XbGCqpZdyjrqh7rc7OeajHbGBgR56kRjCWhBNdE0qDZHR/TKWNyuIKCIlMayXlc",
-	"w90a476VKY7I81BnoVZ0J3w+CtjT/qzT2R1Q+I/5dIKfXKe4VgkJhyZKWb+g/WDxaynnXCo2V7+A/Ew/",
-	"f7BaoWoyoQEEsngkfYZ0cAi6w+KloQRnrDqzR5TeU8AafV54Qz1/iCynG9IZLBNqD6k2bx3kvHPWjfZu",
-	"r9MtsRfcsRpSLPr1x4ycUO9OarlT8mWQ+akxGFNULLu93acJshno2rgdUEdSy7pSgRKQ6w/VXi8ejqb6",
-	"DQxo9dzLuUHhUbLCSDa9OrfMYI5Va1tZIeT0Sho+3WiaokWLhU1ubudAmJki15Yv1xQmtpQoc+Ctae/d",
-	"vJWyBmxhZWveDVxmG8vimELD2BaPUL3KK+/muOHWo2QW87qyaJmMNCrigEpyxOILLFxkuTwmTRFGknkt",
-	"h5QK36x0K5C3y4Ny8nx0UVBOKvokFrcpCVhCMtuIxlmxSGQpfyyrEZmlcJJmgIXQoPYybD42/emSoKAU",
-	"C8wZNgHDGsXJoFQ0ZZaxLMOj9dlrfLPfUCC939jvNz799Y9e/uTXv/3Vn8QF9l/98Mev/vG7n//s37/6",
-	"p++8+oOf9Rsvkpe1r1pNFwvVYXH87q29zu3bN3sd9T+7CANYUh8xmgxYjN6JwglspWIRg7NMtJ9g3MvW",
-	"0WeY9ynXj/qBRe/g3bvGfmMs5VTs37ih2Uh7EE5u0DMqadT+aDpqmBfu+4NTjtdVXv7qR59+8kfxLw9t",
-	"A6/68pn+b3TGIrOwEzHq9nbNaIXww8SFb8y6vdVsuGs5kgulSdMoHba+izoY94jht8Um9HJKoxIj37R5",
-	"/YnToFLSwZh5cPcN9n2wSIBmqFF/AIJ89Rf/9PI7P1cE+fP/+PnP/+Nvf/UHdSjwFlJGvhyIRYnamr+A",
-	"FBO6K6DOwg6rk2KvjBZf/fBPX/7t3y6kxV6WFvGTtazlBOmsuW0XzUQWbmERM9HuoIczMT7SF4k9JgaN",
-	"fTU8pKpPf/ltPba//DkOrJF05D84fot6I3YHIZSmEv/BsWrxGB1B6jl1HGmQrJj0ZQD7F7f54oqzreOd",
-	"yiHMiubLcRjoKlKGWTnENuOtntGYeoSm0NQ1Qca+kGE0t02cYlSnkLACDSmz5oRGp+qoiadUPI2Azpfm",
-	"CVLvpOdMXMGeCbfIrkmoIKrdg5yN6pog7pjC4Tpmz1xdwYSiI67PI1+wOItiQKMRxMSYegu+JHgdfaTQ",
-	"nhee83xBiST4sWqWoV6v0yFfxTE9YgPmT6VjapL5vMDKZopwJamDbIuT0gBIEy6qY60J6oGVGh/32Jk/",
-	"YAIvVcWRoAV2t5wBTLBn5ITNQ1M2Ob2oE/r8mD1zlhvK6KAw+5HT5xlMn+2k6o32lPGwzNilqOmeGIlD",
-	"ZLOXwNAFK3sPVnFFk4k6DY39D2/ffrJ+kp/yHDS1x9N9suXkTcstXPVGsjXbUdkwipNLlhqO1Il+fB6u",
-	"uStO78mF5Ey6lzpp2zeilJ2jMvuJWo99gjq0xd6Qn5HeSpr0yhmcMrFO1o3TTN4mE1U/ofM4e5PNTi+L",
-	"tePibQpFp+NCEjxm6Pyi8jvS6NTyCSLsWQmq5VAauigXu5xjtIMPpwAaoRIgWiFCa5MjnsEs8W06BPK6",
-	"5Jdq9kDhIGocWMkjlu8vhbMU/LELgtkmgWz+VR1bnPPd9rlx3hq/qGpM7VdNR+4GAGK30yWgH6iulmLD",
-	"k1COE9drao1TqM8kD18M+1aEc9o0nK5gBiulM3TrqIJFoC5PSKXOTQvuJWVmjV++u1sMAvH3y+DoBEP4",
-	"MdB0vn7p3s1bdvExWMTE0mtEBmTFQpLwI3vPV/SvGMV5fSS5LnQrizqt7Zbk4fFsMF4LYDf2b99+7SAy",
-	"vyA1EaQaw26nawpjIl/x1lmVNXcIqfrBOX9tY6gs5x8ZpnERsYMJS1iKIP064lSJtm45tCXnVCBDOZmT",
-	"1FJeDv9Z8UEuc55ZYWQx14SkmGoVFPDnXwRfWYUzm3S9m1VxFu62VeRWi8xSbF10TC8CXVun7sKqu6UF",
-	"7XrmT9iRFLpWp3Ixtj5WME9Yol6BUY8FvmKKxJcIXKGIua+ThQYUVMEJbLZxojUFY8R9vqO+2BmEfBj4",
-	"AylchUxdy/jtkm66iAxYFl2077uAbBNbXJWAvtYB2SXNHpDXYMCmEiHzOQuCFvbU56mM6q7JXZrtrDz6",
-	"r3VA9sh55EtER0XRfzgB/byOxrQiq/scbgxY8Z56MXWwJwlPPmIDSZoPHr59/+jezjuHdx4fk//z0257",
-	"V+e/0nDcxI627YZ8mYoVfSeM+lz9SZqupSkoYNttEV+qV9yUm5D0G+12u994ATZtfcURnVXatekjqjfb",
-	"fU30uZu4rJL328TWTbrdXdJ8PJ/6fNRSvU5nYgwViQOfsx1tZPC0uRtneEBEiFf65yk+CuGmeMfmAQ/m",
-	"OupUqT22YjVi0qQGe27phWqBUputtRrI4EHxQihoDAJPg5otNSZoGgQmDBa3Ud8EtZVQXxBvFtGTgLUz",
-	"EcKTOFsZrqPHJtNQxiUIBJ3EslPoaujm+z63WtJ3YOIJgguGREzMAgkxyriSIRFQYMUeGS5sm3ygg3t9",
-	"qccTnYHEPmUwMTV040GL6RMfugaZGQanB8TVTkJ4oKvOPRxg3VuBHopuukI9lDTPx2FcFBIUXSi63SpN",
-	"MtEFCjLaGOTaNbHUiZtB33JCH4R5NmIDf+pDTl+LG5FuC5KqhUP9rl3BIv3kbkuTRGjBnazDI6PXTnwh",
-	"IMA5IjM+E4o8zPEA3qDJ0hwXhyAXuWFy8Jj3TQF8azyg03YPrPXNGvMc+3Gyp0CWfREprRLHDDiMkia7",
-	"nc5eWeCweR6S5QR0cBr4cFPNgoLdrurB+qJ+wrns61BBCKqNZbIJxz/sFWcS5t7liDQGsPCYPc8FrOqG",
-	"XhR59as6v20P82rRxouMAyi1fW6g+jVBOJ2wrOJvViSJbHj57X/38vvfS3z5SyaI+uQKE6x6v+wRG5yV",
-	"LL896h/8p5ff/6sK4zUWhE1vyGKDRsGA/+6nL//hn17+5NfFYy7M7bds1Ls1R93t7O6cKEGR1/PXWOHt",
-	"kPxC88i6y1sQ8WToevHyrpjjejtDLghd2a1dx2V3Z5IUWvyiDHpvZxRXjk6zwzhN3Dk1YseufZEU70zd",
-	"o6Q86xKowDdf80pAs0ZW5eVBog+Z/tNTKgt8Qwrf2IxjTlEeYVgQrrXikiToPb8uqDXtCDkPGChiMdQD",
-	"+qBan9qZUM/csYDVOYhxv8Ll5wqzai0k5LGCUW1pM6Gg9tLmw0CXrXGjThBneolvriGsF13wMNaMsksd",
-	"ZtoSNmd5GGWFJbB1zjiIcd3QyDVDHLcbybhcpNZJhQ7Ae+vxGMWwesFlFlTAKZ5Toyqn3KpgK+GMeUKr",
-	"TXj91bKakGYYEWMCaREho/LqRqtZ23H/V4vXSFTqivEa5fi47AY/Umy9G/yvIS9tGShNeuoWZuXNqrZ6",
-	"Gw5Shh+FAtQghKLY11iRAbZbhpelQPwy6Gf3V5IRGbGVKYGbjCEuM06sGuZwh4OTk7nBYaO4ChYO4Wmw",
-	"LIQoC/kKx7qXXRt9LmGwuVTNdlVefSRLhpDCWrmbI0uwVC7sfbdnwt6LwtKtSw7ao7vCxZo8Eqo+6qV3",
-	"PypczdjUdaBCcIEyqfASz5L7HAtuIBTfDFg6jxWEbVXflce49Ie+MU+jgyEGnKs5tI5B7KzuztrTPi3F",
-	"klN17uCjlbgkk3lxca07k7NEzXMahUM/wDAtsCH6ZzqJssjnqGyTo7sCXQM0gvgrErGRkgdqrdRX4tSf",
-	"TpnX58IPGJfBnDQTF8rZLoiplkOEDvb3hQRecAIsK5ImCYqO1xL5Em+UzwmdybHarAGNs4EtyilRmqXx",
-	"UpRS6+3w8DHSUvokalUpnEmYNNDbsoSGmTSG6yRUVCS0dh5FK45BQ5yju+IYaSSvR1u3am2yQu9hwIaS",
-	"qMWIXRjTYF5tYAUZJzcRZf2uRUZbxvQpIikEhzZM4SFSy75xVhoHXx+5Vr9BxnBDBdxPgvQbhzM5DiP/",
-	"Gzqg8S1gZwR9ufgKuHL7jRUkSY6kFsiTWXws4crxkvt7r/7oP7/87//+5X/7q1f/8I8NpzGsrgbyAgUw",
-	"H8e0/C5aGV0vmRidTu9RPmLRe+yMBdD29uY6CsITGig15p4YPZhK6G5TC7C581MtRWS8ji4Ij7QMWzcn",
-	"ZNyQJahBUVwgqdMSGIsNALkvkcHvm7IEZidcxyr0CsUJ2HM3SQzJh2FbBzEXVJlFbRx1boFAW9ea1bVs",
-	"lWz2RxwwTZNiiVar2MEgUEujbbeY34gGQeuAuAldqgGmCdeUZs1SmGt3V1h+DJPtgQ+cNHMTrFR9bLez",
-	"S97XL+JieqkgmqYvs/fvjMea0cHYxEEMoQKu6POmDubYvSbIA37MgqHdsnoTi+Va37aygduWceGaMNRU",
-	"M7slNG0mdgmCpFN3ahYESesiiIk7VE8/L6L1ubBZ0A//7NNfFhcjWD9xZjrND5qEVL/CpEEFPJu2n1QZ",
-	"9Ku/+tHL73+vsMbDhrJbZ7lJORzTo0NJ8Zc//+xv/rCWvODs/GmZfHz1lz9/9df/+NlPf15xe+qZRN9P",
-	"kfvWw3tXuCCW8KXVLI+4iSsYHuulDs0M8yJqS2TJ88ILTGSJ54KiVN/XO5rh8zVAQzbz6AtjEUEeP4uC",
-	"xn7jBp36N852gY3rhvOKvNKSkOFr4QYpoZtiDOJcsEHEpEOMQgCZWPS5Vkq0TiOewiU2DrIe13SbqzIF",
-	"MpFY5084RqbGMYOx2dhqD58paBFs4MIxV8WcVNvQ5GQmfT6y2sI6W/mmjtGT6JhsCg6GWpus1hGjHmYl",
-	"nUp7qhMxKmjsMN5uprbUzn3FpATc1fSyR2dXbQFepG/fjAnP3ga7paJeFR/B0FDFalLD1DlvXwChpQON",
-	"Na0MfIHNYCww3FI7IK5OKn7uc0H8Id5ds+r8qz58T5PIV0FRbCCj6CjG23Araotu/NauekurpMWPhbNo",
-	"oCZ17+j4+OjB/fYE7lOGU3+gx6E1Vr1E8cTUmSJfIe++/fjp/bc/ePv48dPjt3/PUeiqR75CHr7/3ntP",
-	"7x2/+/St/yf+fpd8hRy/ff+u+v7AiuAlQwWiIDqBQNL0/5+yq8lxW4fBVyGyeTbgZxTTXbrMquimKNBd",
-	"CsjjqIgQ2Q5sp2kWc565x5ysEClRlOJMMrsgcGLxs0jz56NIFx+bix2aHT7bdjTPlIRvpkvfOv0MH+pL",
-	"09mSkTtPsdb3NSQWUxSZA+vfU4Dzz9Qof7DGhr8Ux9sSS8nuYsozZGCLaVruDlxBsoQccLdZ1jAjiZlL",
-	"+kXGcn6c3dz0F++kh/9ihq4Dpp3tBaw5aFAJgV9dI73x3oDEmEkmreh/nBI4cV3bFbGytysosHyECyjv",
-	"gnh2fxuRxGfQNqNziXPc3mkVUHGvKDrTeUD1b+wiedozD7niwFB4Xif6+hIFui3FgQUVUQO31p8z6D54",
-	"/KuUgisK4BXUdV2mOt0R3XgNgXd8F7LsOWIrRY6VilF+kE2mbL/pVL70crE6/P6RJS1kz1X0dQ76aoXe",
-	"nnJbseAJU0GUBiviSQF2GqAdnGmhJJxPvX3UoGxoXMl3F+tNqfxkzysxTVDFYSIpJv9/wDD4ASkgItAM",
-	"hrhPBzGDmxDY6d/Nyc6BOU+O8pKD3CPnf+g0jvuwlBlEoSn3EEeMX9lP730XfMa5t6UVnPem3WOBth98",
-	"+RE1INu/ctkk5wO7hUqqtDiqqiq6xZLOz/tR66B9Qu0rONpT0rr/3+Q7NEx/3aHBrkWZq/sPfbSZPojq",
-	"Gh6qLmxIJZoaUiiyHyVXBUB4+Ndej/odpcbcPGAIkEGy1Exzq/nmS/RMuJfJxR0ZL4UBmfXfeektoJjh",
-	"stSi84h6QEHPyL3zumGnbSmET0gzISbNxKYuFOfMymLY6OtwZg7Mfh3dATPBwdmYP3p8bmbTEXsFjLUn",
-	"dvl9KQSHszEM5FlvOG/3szfzleYoZ+3oSuQCKL4vxXpJChqKBjpjrfFiAEZ55W3kZNuWg+/t9VP9VMHb",
-	"6+f6SW6bmFGrRZ4RTm7FL79e/gUAAP//",
+	"7P17jyNJdh8Mf5UA/QJN9pvFTrKqeqarIMA13dOztTN9UVePxsCw0RnFDJI5lYxkZwSrmtppYOVHXq8u",
+	"K0uGbMvSClgZ2ke+yFoZhrTj9a4F+LNM947+0ld4EOdEZEbeSCYv1TWzJWh7imRmXE+c8zsnzuU7jX40",
+	"nkSccSkaB99pTGhMx0yyGD49mrCYyiDix/fUR5+JfhxM1BeNg8YRkTHtM3J8j/RHkWCcnM6IHDHSDwPG",
+	"5SH8LVh8zmISRkNBAkkuAjki7JzFMzkK+BAfp2FI/IgJQrlP+tEkYPBswGWkHujxT9jpSdQ/Y5JMpmLE",
+	"RPqajIPhkMWiTZ6mnY3pGRMk4oxcjBiHpgShp4Jx2SZHkowjIUmn+y7pj2hM+2qy7R5vOI1ATWvEqM/i",
+	"htPgdMwaB43IWgOnIfojNqZqMcb05UeMD+WocdDpvus05GyiHhcyDviw8erVK/MwrOSR778X0v7ZE/YC",
+	"ljlWzcqAwY+n6pePBYtxmccBT1outOs02MuSvTCzctzunj2vhpMZqNvdK2kxuuAsXrL/V04jZi+mQcz8",
+	"xsGnmVedzESeJa9Gp5+xvlQdpasgJsVJqC2M2SScEcbPWRhNGIkGhOp31FSyy+ZTCTvx/4vZoHHQ+Ge3",
+	"UlK+pZf+1vvjiZw1nMbLnWgcSAafDgY0FEytZBzfjXy2sA39GL5xL5TFoT+CP2hIfCZpEMK4OWFxHMVq",
+	"3MU9jOMHYlhsp9cQ036fCdFrkIgT/cEhkRyx+CIQiqSpJDIig+BlScu53TETTDqs2JT7ccC4X0qbm6e2",
+	"QRyNU2IrkgCdTMKgT7mE5uafhZi9KF3HTDs3BOGRZOnZ7+7vV4+6u79f0pGM5g15KlhMqDhj/sIx53bI",
+	"WgyrkwXbVOvw4EvXp2f7p0dMIi5Y6SnaJM2PKPdDVroAaxA4tvqEiSnu0Lwt/Zb97MLDEcPC+CwmTQkf",
+	"+yxQYjoagBzXU1cvtDZzenKTWXLXVjhU5uXrw7WlwwWC/5gPopJpcUYYl/FMTcizYIh3QxDAIWEgZJt4",
+	"/ZhRyZ4GY+YpHBhwcvOmYP2I++LmTdKkgjyaMH78gJzvthwlKMhYFDeU+v5JNI37sCODKB5T2ThoBFzu",
+	"dtOpBlyyIWDH0j1N0ZGe0bydfTw9DYN+8vQrp5FOpLganyigK40kuqDWEjDfIR/z4KU9bTU/exK395ae",
+	"BOKB7N5WPIrIObKQ5XKvZdHoEu+8KiGdu5T3WfhgKtkHcTSdPGDjUxaX8uah+r1UwdHc9PYcjHN7byG/",
+	"nq4ErM2okvefLT/J5VlZv6yBa3a2JXaW2663QI0VRLbUYFemqmt62hY9RfycxYLiEIr2GcU5bghyHrAL",
+	"Na+IM9K3XiHNQAoimJQBH6L1RbAXJKZ8yFolIlBK2h8x30ivpZj56TTm96ZxxRBPUCDlxVENmWrPp+zU",
+	"eCLgw5A9701dd7dP4T/m0yl+8khTRLFkfsshHpwI/bs+HeapKCYej2Qw0GhVP4XsWT9U3Nglxv0UXphP",
+	"ySdMCPNoPSkMsziSppPs8riEq3UPHdIh/3zMHNIl/5yGoUN24b9AE/D9HqGcR1PeZ2PGpeJAfIja7oob",
+	"V8nnFEuBHx0yiGKiWiO7S6/riIonjPonyFqLLYc0HjIhgdDlKBAImMY0PmM+oYLEjPrLoiOfiWDI1XmV",
+	"8ZRVDCgQD8TwHhMynvaltWmnURQyyhuVrz0OOLRd4404OKeS3R3RGh2FVDIhNUubR4FqGopt2++YeZWD",
+	"UkCdY7EG2Ew6OmHcn9uJ0SY5u1DbO2ZC0CEjTRdtwIoJMwX/ecRZ6zDDBgWhMSMIlc37gyAW0iET2APF",
+	"OIVi6jKabJQ2xvRlJaHaI7whzLgEe7HGco4DXtkfzLhwLGa1DkRZl0UiWbGl+mqBkqj98wdi+Ggiy1if",
+	"tkQAkwPGPlNs0I9ACdQ/Ko5onrsI5CiaSv1swIdrsL8pVwt7N5rykqE9QOoFogb8ANshCB1IFpOUxTnE",
+	"lkcowWN2HileNjZtsJf9cOorLbCvemM+mU4UDLlz506bqHMV8CGhyYlRrFBfsNhQQY1WvxjIjR6C6RzT",
+	"0YSxOBUDgnRgintLSoNXCyDT/Sg+YbLi+IGAgx3wbtkrcUsw+TzDPjzSRAvCDUHs5p+wF3jfpVDWRUwn",
+	"ExaTQcBCXyhJMwlpwHs8MvgTf2kd6JsqBTf4NAzJr5Ep1+LWIZOYwY+/pmCb2r4XyL3Sq7Yb+hpNiWtJ",
+	"Thk8CLdb89HcGhZ+NUx6GjKzzcWtGUY76ssdcRZMdsyMdyaRIpa4GiwWztY44MF4Om4cuJW92vS3ZLeL",
+	"MGRqVb09z6p6e6ElYCOg7ypsVA5TFveJvsR92tvWnq2tJhc2pwDUKgZr46klB2uDuY22mgV8m2t6Gam9",
+	"nX3NSuxqwupuawDTCoSRV9BzTKOgnhfln5I+YMIFo8g9bQIps/4sYR7+IHmw3Kajfik1GaQjKDU/UX8c",
+	"cERZoni4jnkgAxoSeEqQZhyFjNx2wVighK9Ywn1hTF8e46Md13WTB2gc01kjOdn1lsBpjMFyuXDgUewH",
+	"nMYzgs+bKXQ3O4UcVC2iC3jg0JL0gFvIryWOLSxuk0c8nBHKcbEBi3M6Vmg1hYSL7Ug1qKGGfS99bTXb",
+	"Xv4cXFv09IbcYyGTbI47xgB+WtpXaGOePZl+F498eVryrfeuDcXbIqtAjAMhqtk+7gJe/5RgqlBEmkUp",
+	"BoW8EywmpOmzAZ2GksCCt6zxGtixCbC2qTuN7DrUIFLrvWsi3RKR4hKV7oinltjTs0kcMolUY4iZnMYc",
+	"XLxGAR8eEO87rzxr0HDFLxjzieu6N9Cy9Txmw0BIFuNetw573MhivVqiTZqqZ0MF4gbxrL07QHr3CGcv",
+	"YRnQs2XAYsb7jJwxNhHE6wFp9BoHRA0JtH06CXb6kc+GjN8QJJrKyVS2W6CfFxckJYuSJdFr6hnLpxlp",
+	"m7hgAei4bmen47r7YCCwFkAqoIzeubCdaEGgvs98tFcIeKLH+RQwUls1dQcASD8aMzKIozGhfGZtBDWu",
+	"t+DGyyNJgvEkxKuCGdgfevxzouZNPkcU8zkZM8oDPiSf9/jnOzs7yf/Uky75nJzo7fscniD7rvryWIF1",
+	"TsP31R6Rz20X4wENQuYfKnqIZySkUiEsPAY4w4DnPJLJFLySYCFSJ1/sTq0e+ZwcxUNh+hrTUOkjzCen",
+	"kT9TqI2i0Qa6FuSchoEPjRwSJHOYKhrT8EHTdJd8Tp5GZ4wfc3hLtR4IEfChk3YDhi+w+rCXE3WSHKBW",
+	"2mc+aZ4F/TPmt4hUrThqMIn3RyDUi6eB7zOe9LhLPicPo8cshn4iTj4ntC/V+g/URCxMmZg5TxlYBhX6",
+	"dMhFHPEhEawfM4leMoAPbiE4Nb3skc+JwggPI3k/mnI1LwqL4BPUq9AErw4tnj+Wrsk++ZwAgy15WfP0",
+	"lLzYSyV8zKu3yefkCetHsZ95V5s0HdvFTK1UxrCJHWjaUDyLCVnVzzvkc3Jvim0xTX3ox07DmFF/hs8L",
+	"0tSzTafpJHOQFHbMvGH56bSSjt7V63g/3cfy/T0kPEIaAN8mIaZqqbkMQjLl+NRzeMm0fAfoQB6b46k2",
+	"IHsCtJMUHJUJ65PTqcQrgeojHsAp13108ODg9BDXJYe40wHSV7tU+EFR6HthpMj6vdljxszxnjC0edsr",
+	"ZelJyfuK9o7SjUYfRTM7hK+3YA8y5HBBRbIVlIsLiyQ7QJJWk4+1sVzR1sQYzq22gDHCuoGeZlw6DVFg",
+	"q11YnoeRtBxuklXowvKgXoSQA2ZgflRLhG88mKY7p9chEGQM38LmBQIJThOD+uV9vEJLWtszXdmNXYyU",
+	"PoyvmhYPSaRUUTjwIFq0+q8kgpgwepY0qRbskXrsLpiff30aSENe8PJ4KiSRMeVioBkv9oSXT6aV2yn9",
+	"HHMYYbIGu7B6D8RQ//5E33bA7wpe8Om4cfCp6+y7rqN4uPqnq/7ZVf/sqX/21T+31T/vqH/eVf/ccRTd",
+	"qn+66p9d9c+e+mffUTum/umqf3bVP3vqH/jhtqNG9KzU3qSGsmPJbaGAkBLzmxdZAJjXFU5g0tuGDGo4",
+	"jc2JGtXYAoliPVIuN+CBTQkHvaObFAO6yZWZvX5/fY7ecBr4/0vwYf1ULUYLG1Gfk2aGVZP76bdWYnNm",
+	"XRezMj3CZwkfOKcxHDfFAzSwbTiNDJptOI0EbTachg0PG07Dxm4Np2GDrIbTyOCmhtPIgqGG00hQi373",
+	"vnU4s3BADSMju/GJ9ENGRqunCzI3+6WWmtiMJfTMsBNB13AalnAzP5sPObGSDlOLCPV2Xiw0nr1yGjhV",
+	"Nelyg5pZiXIHqQ5pas1Q6SuCdFr6PArFjoeKcAN+qG/pz2k4Zci5hYwUkgAy6suElks9BpKLjE5BkIAe",
+	"TUWpe9/qsR6reSTP8UO213h5q8ogeevaprIlmwoe2xUiKJCPk3ViKHrcS63GHunTOA4M4IDvbwjiIVF5",
+	"DvF40D9TPFL9PaB99vGTjzw4Px576ZV6MNghGflTG4wn4NPpkC45xWuUfp9NlISwBM06jqfLRGPgPMUo",
+	"mID8G1Ofva1gjHQrFh0JO+akvhvipQV9qNMwpvHZnBu2G4JM8Iqc0DCgAj2Jkn1Zw40ouaFRiLDM9Vqf",
+	"nwKo8dKQNU8ddc9ErXlFHjiPxNb3raxFO9H4Ph7JWu881Ee61ktLh0ku6Q9sBUvWeCMNhMx7DWq86pBO",
+	"wlIcstMhMRtMxVou0djz3P0+JC65GAUhM8NYgwCwu/qH7kWd1ZRRXcKRUW2yWRR/igGnjkL9WvcQa5z9",
+	"D5g8CkPb00+UO3NkvATVF4l/wdy7cTuo41XeuWCOF4pY0gmlZPylyHhDd8fPllvCOsBxWHx9NQRZtZXX",
+	"+DHdKIjB/SgQspzIwRqwPHWnEb2vin4zMpI0XOj4mVeRcvPSAzKtLX0mknmWHoYJHQY8cUydN0MNCh6n",
+	"L6yrcTl274t2qeY5St5b+QBl6eP65KR7YvMVEz1TIKxAvM/9kg2Lp8wOXaExIzwiUeizOPHtP8Rb6OQ5",
+	"vcVCRpOJUnQk8cDnH2LXqARH9P1Ol3wYvNfjp1N/yKRa0yRUoEnFGaFDGnC8CAZrV+hbATU3hM7u9EAM",
+	"j+8RKoiQNJZ30+9abfsy23ICMb0U5/rQirnJuOEtGY40V0Im3Tp6qZdmCLntK2ULl+g6XhopYtoHk+eY",
+	"8pm1mZ2djuO6bqtNjjRh0FBEQB1CUYOmBJsCHNx3D1bKQ+o66PGULBLDbJYsDMbycfOr3XbRX3K+wStP",
+	"UcVZPwGXj3SqeCrkiGrbb8TZYeJSCc2lA8dAqso8YDm3+bLEXnP9gM1OLccSajLr3Nsrs+wyxnTNuMt3",
+	"6WuH7RcD+yzJirlBJa4LNsKAiQxn3hKXyztWjwNuPi/0sl7dtzW/HstQxRonV2zk3F4rKvn9QZvc0WQS",
+	"zmx1pbhDZ2xGvIwFT3hws0lJn04CSUNy3yHsJe1LJTQt4zYR4LQSlKDlbHtLc4SsIXFbOlFucLV1o9zS",
+	"lnIV225WwiNOJJVMqE0/Y2xCmgsNaS0jwhV2PdVRjzQMU9G9W8qa5oAPa812SqFHyn92izuxMRWw2kRV",
+	"khNN1M2JVkNpLGxrLZ6We3tlrlZ2bq/5Wn6Xqi0w+pLJXPLVYDtbtcPYw6pkOPkZfi1tL/bwVzhBGzg8",
+	"1+emZFvALcRyRKk+QUMdF1NPdH9gvbW1U4SNOLkhLi24y9agdoJSDX/UElAZnAZhIGeHaHQaBueYYRvc",
+	"oU6Z7ZDanPKQCZHzUTUBja1SEtLecSX4AWYC+CEMhCzDBpBWXHthWX1GF1zAc6pXcMMTlvZfU8NZMxXg",
+	"osDRaww1j5XnjsZixlxO/bVYdFkTKzPrSo50zbZzm4aOgNUcW4dv1+PV2Oj9aRhuFfgYlm3GWI9ZpzMv",
+	"59NBKEtDNBPvJu6TYMgjcDam4KuVqK/tubbZ/fmzdLaeKPWMzS6iuOQy5EPF7UzE/sUoEsw4f0cxCfgO",
+	"8nzjQEb6EZc04EpPT83AGa5XOznIJvlWmtl1SQ5mk0R95pW+vR7fyh3Ja5aV2yXQdBZk9ajJsMrZVFWG",
+	"h7qcBgY8LwdtdrSXAojmGHzLT5FYvCerHBp4cb3zktLD9VFJt+XbUcCZDwu0QB/byFnZhhZW45zlZruE",
+	"5rXgvGxSDmWKJywWRYW51DpVubdXPlpl9HN9vtJdOmHhoOIipMxqeEXvKwZr3leUrML1ncWG7yyWL1mz",
+	"umW1dB9r8Z2SFlbmPVVn65r/pDumBMocJDw1Py/NcOxolLmAMG160dBKWcE0TR23ahq45cGr6WzxSGsR",
+	"e/LeyiSe3b5rws7tySMeBpwpsTCt8AsS8JtiDbUo3G54IaVbfSwtEQvD/3ocguyI6x8G+/31DkVh668P",
+	"h9mrnFX70grhbdseuU5JPHzXry5OCWFIujKlSSBOxISFoUAn1jM2Q29cSm7e9G/ePNSFbE1kuSBeEtzm",
+	"tdYobllpnswoiAtL6lWTQY1jW9HGdXz4Ns9uRQp43I02OebEw4QetzAi9Tl88ExCFKGr5hzf80jTJFbO",
+	"VH/OFWSGnWg5PY7vPdRB33YtA/U54DKO/GnffDZB4Q5EhJtaPU9nE+aRZveQuOp0QFoVdTi60AFnzP8N",
+	"FmfaDaPoDI3ZauI6xlzxnZm+IAKI70HIRcyof6hDKwQePyZNnWucXWloer61Mt0ySRCBGQyZD/ld9JIJ",
+	"NqZcBn2Ri67fUsT6+uHE0HrtsO8NVxeuCitOQ1C33dWG89LP6+UhLdvJVeMa5vVUnhqlS5oXUXyGbKLl",
+	"YFgID2dYsslOMISUt06ZL5sXXMY2ZnnEVTi9eP2ZFIypY12raDHPG0uC3Q/IZ1EAWTrVw0Khszg6p6GT",
+	"3MYG/DyQjPhBzPoynB2STvoOXEWr33V5mtNZMf+6arfHTbuHpHtAKJ8pUaFaEUnDiwKLuiutgCVxqmBa",
+	"WvQs4zW0ITqzR/DxxF+cUSRThe2CChJSKNskdV6RtXh4ZjQVIP2TUZT0WRjR0mkZVkn3gWrvvBp2XZOo",
+	"mfkO2dUJwZpWrq/VD+CreeBp6UJCiKIEkwihngcKgLTJajjoILE1J9mLrVpBiU6h2I5BTEvAIacMC1lF",
+	"iXp8QVUiqxpSRdEjkq95tDSEKmzd5up+XJ3iOttAK5egLW8Bk2xT8JcK+S3SV5m0fQvlbeaLvHXWc9k0",
+	"/OUWyhL/vBKNVFceUBq21k7L+MYDxZbij9g5C4uNiKBvcSgwuAR8uA4yq5NIqWYuHOvMLvU8orG6glUh",
+	"repMapgY/tQqRdPEbAKA6oOIt5TgxZ5B7ApG4/7IIXvk159Azvc11lYNbVsaq50VtLKsKCYQvRgF/ZFd",
+	"+yLNGeqSKCYTBYh+DRPfqa/XwWBW8qMimig4OzpkQIGCySntn5lKBLrws3loeVi2WvK2OApZctzmXjIn",
+	"D86ptFUPf1XnYOOZ7GsyAo3CMA7SPJ0lgEz9oI1akMaYcktvARVFJ6gFJaWkNHbdcsy1y1tdpzFb0F1N",
+	"it08o5zPAkmzYwe/KKaqSMpot1iClp2zOKdoryOXamZqi9mLbXHaqUgh1jySfzw9DYN+euNfdui/NZeu",
+	"06sVdeBphgUcJKRuEXo7TRrfcXY6z5Zb7UJO56NhzBgkXlaNQt7hYyAHNZmnUXXhpW2jck2UlYXxEsTn",
+	"KpYQQ9CUQ0SEtXWULDEIGdrJFBzWEVdaJOoYZsgINBNEjGkYHhr70DjCbPZCvUJD6EasXHJvQWKIjWdM",
+	"rrwhy61u2Q1LCRksfx8W5F++vgjb0kXYt6OAV5/SDV9TXII2XhBw5fZrQcBwY2xFJ/c+hG98OwsBlzcE",
+	"iS64jrkpD9xcpENAZYeuBatKxWRSEhOTrS8IWNpbnDr9hS6lvsDZQN/Db/4SfQGpLc8JPjMvXXOALXGA",
+	"D4P+2duT01hLZW0x/SE0k5XSGXms+vmmSuPsGi7Y4+WP3pl56frobenoPaDx2QMxFEfiCaP+2020KNiL",
+	"lTKiVddHX+C1v0Sms/mpg6iPBTTq+OAXshbCtJ15NT7ym7T8ARpn3rw+Rds6RWmK2bzdXPsMmmydUZyR",
+	"EBAn/uT9k6dkFKgnZ0lN1UBiBRtBPmGnJ1H/jEnSdd0OmUzFiAmo6TEjgWz3uNePuGRcQoEQSm7exKnc",
+	"vElGUQjGDihSimWGbgjy7ZNHD4lkLyVper3Gd3q9XkO3oP48UP+MAvXvq17DazlWGrYUpAbysMcHudkI",
+	"7Sepuks7iQbE+06vgdvaaxyQXqM3dd3d/tNgYg0GvmO9xiuPNAVjhIoZ79NJcMv80Z7RcVh+YSlR8hR8",
+	"vwtEkzneFSRNpaT9EUtKtyxlwunPS5oKl9HwwA1Bju+ZVGOGJppj6rOsZ1uaVxjfI0N6zgiPOGstbVHW",
+	"e1o+nBJqqNtwRdUmtwOtOaTjdskk6MtpzBzSbrcTVUe/D85KonUIhRl3ul3XzRLTdv3tHNudUC9yM92A",
+	"G4LIYKy9JgMJ9WPsTWtdTvmPSuz7NKl61hQMSpOp7SDdW7vLE0gAQmH5+jJjMbwfR+OyPXcJNTcfSXW/",
+	"LnwrZkKycRX/W2OPo8EgDDh7PBWjZQycj3KPw5VLkkKW+n6A4udxhrMUc2mX5mdKZoctkqbm5o7SGEQg",
+	"FLk7xBoxHIjWIaGm+DD4nEP+YnDWkPHUvjpKJU3M+udV9ABlAqF0YYYmOrf2WodQf0ffX2U4dlI+7/je",
+	"0oSjJEDVINRvLMb+ij2ZW65aXS1/jrVb8OpHE0dft24KvlW7dgq+9jikUo12/oLeAAceeJA001dah8SF",
+	"pcaZ7wCb2hQXFagNFIeUZqSHeqRKnw2kyNbvbA7pZGcQM+ZgAvBOMtQIwnl2wF9Vi4K1dkxNPBG8Sy58",
+	"cjoWsY0T69E5jnAd2Ca41OuCXc8hu7rGrEP2iM9CJte42Su7jXkwlczy3XgrphO4cT/BamrFTr4VXZAw",
+	"UmsCBg94ynIAmcIKlAvS1NDYvbN35/Y73Tv7i9S61XJNpiaMJDY6M6lny6x8DX0s++q1QrYthcys81s4",
+	"FjXs0dYwV6Cha+rZEvU8KkLLvCc2Veq5QXSgk+csv6PooizslYn+5uyxbzWyJ3h08h71hyyJi1hOiQge",
+	"nah1PYHqyNteCREMOa1yadz4ishAhmzLcypDAosQpNZuU/yY6uFCUi5vmV+eB/5zGT0Hv7Vh1Mo4aHSd",
+	"XWfP2XduO+847zp3nI7rdDpOp7uq28bxo5OG0zjifhxBle1PAu5HF6LhNB6d/Av1mZ02nMaDgAf410cB",
+	"n75M33hM1UvH+J8jXZ7+WzQeR3wGLb8XSfAFMYuTCfMvLcgbTRi3jG39iHPWx9r0A63elhQKjTivRu7a",
+	"kpCafNJGa2jp79H+mZIipcWq8C5ViQkouqvr+eua86fJm6SZMSPu2VaCBSd2kiGvuU5E6ZNFQi11Ps65",
+	"HZWrtfAMmdBYpjsB9WWjQRCytVwC63oF87o6Xl1PyyWrfv/6NJBv78Z03qWIdkkKGT0P+PAwjV5J0oGm",
+	"CaIXi+t54Mlag+XB0wvz0jV42hJ4esLG0TmD0oSlxAlFIpfOurexSkN2twuHvTw9xelr1xS1NYrK50cr",
+	"ld8TsMAqAYFp6idQoI7GjHR2Tqlgfpsc4UMQMwB3YtyHPPrgHoz8Sb0LN2+YeYCGBBLgFTdXtfRwqphd",
+	"iTkIO8Te+NSo+tWRw+XV+EbRRVUPj1XLIvhN5hBqX5C316wBWEz0biaZGU/5Np1HZ+ytl2vUVsuaTgHz",
+	"7/nVxDZy0T//nt9awTocSL90zX+2xX/sGJvyuLgbgsRRCJZwHeVyAA5jIIMccttN/DDdfCC+rWW5rnPb",
+	"dbruqkrVI9WdpRChlRH0oBPG/cpKuLnb65IzteAWZhkD/nI3CoK9KL9PqLw8WPoqNqt9rHKfUEgHZz2c",
+	"9QGw1qyMpPRuPKlaj0FIJTpanEb+TJ0WwZhPXNe1DOh0EggZT/uynTbXIpNwKohnjcUr0VrneSskRxWf",
+	"wjul43ttcoJXHHjTBtn+7XrEUKS2Cd/jlVUr8WVRL0CJYRJD8IiSrz0OnjHg/TvCNBcXbfK0MnNRTo+o",
+	"rCIL7iGL860UNFHLW6L8MhhpppJ0jUcFgWKG4FSB202ajx6///D4wc79o7tPT8j//atOe7fVJk/B/6bj",
+	"dloH4B5jPHDAP6bdbvcarzAizmz8DdHj6kHwlbGf0quGfkaePuNt2ycIK/PCaGyHDws63HZ2390jpzPJ",
+	"BHhB9DhsZBiMA5n1Qeq47q6jK0Hsd5yu6+6o18ggVi9ALSLjmnRIIrWRgQRe2MmWp07Pwlx3EigaGXAf",
+	"sjgYxxFqTFpjOsNT0qR8hjKAnNNwynSP6j+l7igdd5ecR0GfOT3ecffIeeCzSH29TwZBCA/cJv/cvPgO",
+	"GbN4yHzFgS5o7Kvv3lXThL/ukDAy3lydjkv6UyGjsfp7l8jZJOBD1Ulnj7yYRlI13XmHUP+c8j7zzdg6",
+	"74Krnh9dqEb2XJc8OsoalDNX+nutNnlo/wquND3eTFxpWgB8bX8WXP1E0nScjtt1Ou6u03H3nI6773Tc",
+	"207HfcfpuO86HfeO0wET367T6ew5nc47TqfzrqOGtoRw2rwReilfGEdfhVv+MADld9coPxLo9JOPeDgr",
+	"geFTMVJgA8US8dl50AeuFc4OE85mZQ5M9IpJODPCThC3XVq2nUfSuokodn4vgrBnOADzLiPKW1/ff2ae",
+	"LwqGpKnZK7xb3JgOrMVeKfZbxr2kpOjZ3JpnS+S0rAY5SYUfNYuykmx26Z9M+j3BJDpMqoaXBkk5H5Rc",
+	"/NAouuCYntLyRzskPhvQaSiFCURP/Ea0jXOtHEqlTi5rjisJkV/9cJZ50CxroF7dDaQAAoFcUwiRFWnZ",
+	"fuaCweWVPoGvrKby2arAtZKXbEKGGAruPQEfhpBSSh6SXe1Jpz6RZtchqU8Lnwrmk17jIg6klkq9hgOc",
+	"KCkTJpJMCH2cRtQ67PG9rLy3lZ+s6MaruFVVxBOYyN0RVXT6iRolmMP1F08Y9e3PNsiAr1CVrFnpvk5t",
+	"fp3QKzHJrBQRsvXE2dnK9RUEtXrZerGRsvXXpp0lTr00ZVUU/q7Im60e2MqNhRqx6recLji7IPj7Iek1",
+	"eg3SDxmNoQb+qiJz7hVJZqLJ0JZatlqkbb96Tdnbo+wkjc2cS+JMCsWlcuIYBl1VC0//vnhMtWgmee+a",
+	"YLZEME9jysWAxW/PrYCzi0e1mGcU+o9Wvx9OXX9z7RRGssRyLU/M0n7xmpq3RM0f80EUnwYgzebUW6lL",
+	"M3Mu77I9Lk8PU+u9a3LYFjlAgmfjZ1ZNEEsYwjI5sgq0UVUEKz+AGvSRefOaQrZFIZU+iEd5h0NyzNMC",
+	"HHAT6SFfgDzP2qplp4vGOhfspV3YwktjVD3SHAuomZHNoOqRpgj6lnXBpEzF1Jf6Fhntq13wAgVTZwu7",
+	"G4bRKQ2fsP75AzF8NJFejzddkyrMIR3io/k4+aZr/gQjXjSVaJCYBXyItwnL1t/IJYHdQgzvEzYMhIz1",
+	"3UcwZptIwV52Y3E/Zoywl5JxAV3BpV00kIzDNVorY+vF+8y0MIFIE3VvI4H9ZZbWyNHSGttanWR1o2U6",
+	"lhPva3rhFsrHzeMdTDDeZ6Rpbp4JHUgWpxUqbgjj3IBBhigKWmUxJIq5GlP2PI92xmU8g6RF4NueOp8f",
+	"Eu/TZx5p6ryX0zBs4S27vhTKGNOWMajPL6I3L25S35w1qSQho0LCjX860pajeF06qhWpbgNu2MkknPId",
+	"WC7bNqJDxb0qcKlg/biqoEESUCBGNGY+wWft1Glr+s5BIc9VDK7LlhFd3fKq18WMseo4pmtbA2FZ713j",
+	"qy3iq6fRGePlHmjs5SSIQdpXhhN/FAwY5OTQsTRStZYJLdZXjeS2u/eu6zrkHeLTmWgtee8K7ZXTzLc/",
+	"eXpo8t5AeoYRIx4875ERZIGCzOze0VSOojj4TZ309j1GYxZ7rcVLiH07Jcswdy1LOchk5evQt8x56qvj",
+	"GaaAha3TKS1YuXr8AV5ajTlkKf+aIcBWIL1N40DOTtR8dWwIHJj0r/vm1H77k6eNMuc78FL79idPoSZn",
+	"6ekjmGsKDhimmML8UtqnTh9fOKKw8OAlg8NIBj2ScrKYQ2CeC+8WncrRLUUzzzWHMN3tWt2RTwIu0D8u",
+	"O24PgdhpJEda6cL0GIHqCd9uOA1E0AnbMJJzEnzIlOiELLRV8XSYboyGA00uAUaB7qDHRsCHSe047eIS",
+	"stStwyQCwyeOHh+T8110QExdBIdUsgs66/Gmd2sshs/1Zw8VU8xcnbnrliMm0GlHEBkHwyGLYe449lPm",
+	"Ky7vlScE89o93tP5b8WB5SZLcaIxG7AYkDfMAZwf2Us6noRM4IDM7mD6J8Z9qNwCgSBYWS+dGTtXJ7TH",
+	"Ge2PYLxmuELt6Iihy92M+IGgQ6U6qtd91g9AewwUpu9Hsc98MuVKaHgvd1TvO/2ID8KgL4WnmqGScBaA",
+	"MyMEp/R4M9bVWMlp5AdY0gqXSyReN0phjzhzSFrb3zExp6kb9dHjYwdZNnoggMUg0aVbJBA9ntNQIAgm",
+	"UVNgycY0PmO+Gr559gBSFnkEd1Pn+YEhIDtziGacM3DhxQ2Arftn/4y8r5ltj78PxAErGwjiPX508tQz",
+	"pXhh68AdGhLjQap5QW7e/NbTp49J13Vv3oQn0UtWs6Be44AEXDqkp1mR+gK5lv7uXiiz3ymWrr75Trvd",
+	"fvXKA58vpNnTqQg4E4JEU9mPxuxQ11yMKReTKJY9PqBBOI2ZIM0pj6OppOrsTKgcOdqPWx0aMBkEv6m9",
+	"ax1z2vzogreUrNF+rDAtVDmYaPf4DvH0pDzi6izNmlFr+xJMUDv8Mk48i6t7hyT1kIWqCAH6VkcD4r1v",
+	"mrWb6XFCBJ0Jm/M7hNOx8QCHAmJqM4/vESoJIq+m12vICK9NQG7euXOH+BG6eRP2MhCy1/BayXTuhTpr",
+	"oVWZDGUZ1FxG/bRPY6VwEKinpJ4AAYc566AhtWVm3inp3RDEQ+b/aIKc/x48hyIIfKu970C2QaBQ4gGK",
+	"91oYZ2BaEZjnFy06xqWzrVbnfRiFggtBko+RR3o0bXIXXJThhE5Dn9BQRNoHyMr6pYeeylyrdhxRuoQg",
+	"gcTlUjxW8aS0MKNhItiGYpig1aeFfh29gJ7S8L02OenTkCY14SB2SGEdXBAMlaPhBZ0JNT1dWc4hv8ni",
+	"CL2q1Rb0w6nPfDsp5PkuQGNY/TFpepYSdEBACfKIhOLaEZ0EO4r6howTEbXM+VcCkHGpxUGP2zI01oqZ",
+	"ps6idJX0TDs6IzT1EBR6SQy8OnhNL4LBdrq7HpJ+CIZMxeyA94DrvtYfWm2CfEgfF8WNsDaInC/pHUzp",
+	"rhUEFNY9jorCgQYin13IPAzZbZFK5aH6Lbd1mIMKphag0UwuAq4Yx5GhNoeMaajAsdq/QRRDAUHUOOAg",
+	"K2qg4JSu3sdyPFrLgrBKvKfyGdc25yGTgmieRDqu24X9hNgjTEN3fA+JSom3YDhV3SQ6mheM4UmvdYgy",
+	"E5gDrizspqQxBmIOsdplEOuxqEeyNKLnGwZnzJQwZaFgbfJIbTOIOAGxArCV3q0x5XTI4ls3PZhjX8KR",
+	"pxz3WzV5QCjhEd/BkjEQ7dDjQEngSJd5Vqfy99WSgEMNSfhHFJOml9Zy9xziWS436mNycdBut1u4oh3X",
+	"3TUn4zdoGPj6VCBN6osHRcTn+KMS1EOqUBwGevhRfwrkfMoGkTrSBOv0xCSecnGQEgFIVIdcxJFi6bMJ",
+	"E44hlR73DKD3NL9wdIDs8T3NhgwIMDacA9LxHCUbd6LBTkx5EvqK8mnKz7jCKoxPx4adDJnscYuCOgUB",
+	"0yYfshlS0ZjK/khXTpiwMGQ+UYjrMGn5zDypPbHtCsBKBiX85thX3GYQsFg4cH0gnGzSPMVvbQc8RckH",
+	"xEMn0Od4JCkeSP3p1BzPBCnLiyg9BQKSc5jC6fod7YCg33QwKopkq5DqR5FMTB9ArcayrGaezfgH0iIY",
+	"6+BnuBi5eXMchGGgLSU3b6pzD6LIQ2csuFq0b6SA2UJYe+Gn5s2bVjsUhEXArVLLSZiDPzUy1LOTqim6",
+	"P53G/J7+GcvK5wwfwOjgLxR/DzO5JNXEkLiQINL+MQSm03XfJejP5pDOrrurWVZnX/2439k3ASPdjtvR",
+	"IbSOmgikoY0Z9fEybCL1bGJ6zsLqbMwYD5UCEZoEYiUUQSXxLL9wDzBELshHgadeQ++tFTeiEbCOjYS2",
+	"9O4vJpYM/NckBqNWfF4j20z4irGvqWYOE1flzDjTkSnFrJqmYe2SzlTPdt2iNnlf6VE2YLO0Vc1l1EgK",
+	"OaaN1gXtX4yitAKSwiCJWqHVvB7XGQT03ZxWpYwWiMABGbs65EzxvCCJ4jsNo/5ZJgITAL9WTM9ZfEpl",
+	"MCbNC8WMejx5CjKAJUDD8G1UyXQnyVACmLlWupRKCmUjotahhiAGHCZDHtFzwC56tc5ZIpd8ozlDa4ca",
+	"Kycvmpki0Mc9U4gMN2wHvxDhdKh3UO+RkTq6HQPJe9x7uYPBNt5BQjTH9/R5QHmNgZwmLIc0E8kPfAyq",
+	"3aiPh0ph6TU8rdrwSL9OJaEh5P1WCFgxUxCaCslp+bm3f9v8+c67d8yfd+7cSW64DIhkfsvwYP0+/G0/",
+	"ipzOb/U4QCoFiEZR6AOxAZCJ4jHlfUbEFKpr0QlEtgxiJkZqdAnxwbqrpRU9fsIYSbQMrW3lqd+id3hL",
+	"0XmfcqN5qIP2cofFMQBo4bWVvLxDmg8jeay2REl85rcUzOlxpZ0ilAKtL+kCYJzWN4GLJKpZYNpQ3c4Y",
+	"HpVAaA+BCayJuUmMraAEnfOscfzAtAtWl6PHx7Ymk1qSWg2nodiRvv5ru20XUzEzTidB46Cx23bbuw2n",
+	"obRmsAmW6AJg5Y7KKk+aaxyt3MZYbwWujBLJHMTGk0OQpgFgxMCdw3IXDgf9N4ySetjjGQcOxRDz3hFY",
+	"zjvjz1HumGGwriSuIXMsnH6qEA+ajQz9YgJtVNwh+X+P37x5F07gwc2bBv3aef9zatFhcrLa6tWMWFUt",
+	"qMbhFyBg+AoBIr4P6PRQSyil+YdKWM7sEXZc9x3rCUXWiv1fKNGiMB4STkJHx37joGFfwcHmx3TMJFxG",
+	"flpuJU8fufUoaepe49UzNEUzId+L/JmOREkiu9OShLc+06VxDGuEv+NYjXDHn+JzVm1LMR2PaTyz7c56",
+	"gjizgAPJwZa1FZErhGtf6DYSDTS5xFRzMxcfDc2+Gq+csi+fvSq9TsYB7+7AFp0kFzi5weLOJWcdgHQ2",
+	"Nrh0wDyST0fsJHvxqsac+nA0fvkHv/flz/44vYFZdsjv7Kjn3lc6n8iOWDN3kMAF4qqzstYoX//8R19+",
+	"8Tv5UaoXqkZpunx6EWWHl3IYA/CFOrkR77M6g2MvGweNhuXEA5cM4uDWLWMb7UfjW/ScShp3259Nhg3b",
+	"dabx5s//4PWf/Vl+Qnv7t4F86jS+W2y8/p4qOJNdphMNgxyS4dwGSNReqje/819e/49/9/q//4c3f/N3",
+	"S86sOLG5ZABXUiCjl7nQs304XmXvvxIKQnAH5N113c2xomThkotE9WR6u4dr92nnWXuaGmLfefeOOlI2",
+	"N27U4imlve5avWo2EwgUGAe5nU8taOWXyY067KJ0MO8UlsDNLEElV2ksxQOSPvWlr32T69rrgGC9sf5R",
+	"QQLKnJVl+16VmsUE383CKnNBc2ipuJiGJXOT2zj49JlTwiuRTSq0SIcQhKogXeMZxKcaQIvpjzoOEBVs",
+	"5r7rPlOt5w191ejvWIgpA8Xtk6ek+a2T7v5ttOYnKC/ixEtdBDwHbWj4TJkJosqjpMcfcaPfTBI7oFJ2",
+	"deMHJBBiCrXLIY5PYYOYySDWqtAkZudBNBWpfTXJqpPk6dVipcebgKnxwg9QbCDBKtpx3W7LQaWvInPt",
+	"hHFjP0AtVIK1V/vOCIKF+0iz67rdHv8w6J+hK98DMXTwGqkfRkIpFjwiIZWoOHCdk8fuKulDTVfPasK4",
+	"aBNwfoD7BtBme9zMEAsW4x5sAcqqOZHMlEwOgmxu3+LCYAGq0+ictRZjYWN+1Jym47p7hwVrufr6XdJM",
+	"tNpAAIHATbAMwh5PrdImIOS5es9rVcHlp/ru/21hZVDan5oDmUWclsEfLehg2A6kIfeE1i/ojDQTgu+4",
+	"DgHTQCvD82yHpo7rVOMFEOnaurCicMv05czFwlkAMae3vR1NIorVFsHunTt3yAUVJG+qqF6DRUugW507",
+	"qHd3EgItDkmBBTWklIbhdCckahFo5Sj3lxklKjwryUmkpDI8WXutYAPrSczE/W4r4C97tvLCv8xZUgso",
+	"46LUYLNvj04/6AePgm8ff/ybx52HwbE45k/2+3ePbx+fTf7Fb9z99p12u91YDcRsFiLiTq6FDwtHrHQo",
+	"ezmAaPkoJKYuc/oOk7+VtEXyL1qiMK1dnYNWOrB3cwOzEXvy9mGSzMikWQtDUi410qu/nLRZ97BVI9JL",
+	"JcqVzuqS0FYBDpE6GM9HuB8wmSxyM4yGJOCtejh3z4H9T8CufV1za8jkcxqGz+0vRTX+1d5T9oVP5r6Z",
+	"jKg4IOC8ZuWzUfRtcivqexSFJ01ew4A7+AreA2GFT9rjOtF7NHBAsFcmr9H4lOcGFkgbJWjHrezsBZPZ",
+	"mXttcsKkDPjQSEvBJNyFaLtukmuq6TroeuJA5oxWAV1m1yWQgoUD9HgwCcPmWUcLgGzI5FEYZnK2vE1o",
+	"FoYZVpNJSZKFLHh5Y307l98Dfi+w2GWb39u/Xdb80mf5g+Iib08C55bQcLncSfz0O7lysY2G07DvtoGB",
+	"5XNfN7QjgV6q5+ni2E9iKqqOk5jz4AAe6USZrpUQUf04olDN84S9aBx0nUYgHojhPYb5YXUsivr2ccCt",
+	"DLiBeBwH51RiPijzlFLzhLTexyBMF5z6TQfjgMOfLtQFLTxZThOYM9DEELoV5stVVhTvoM3NXulK7i6z",
+	"klYL9oruLl7R9IuVlnR/I0vatZYUrbVroLvy016F7azh2dY2harsJI24z9p1NgU0dIZeF7Zj1Y1sCujy",
+	"4a7HPZbCBO2sEEovascFcPAdg3U+faYo2cQzfPrsVQY2fARFBsIwO7+0uo0FIfJ5xsrSWJeBiy4ijGpc",
+	"sSSmeJrzIIdRZqUn+hMEHPxbrGMpPKj8aHwHohgydx7fE4mngAIkhEdETPujHs/gA/BxihkRZ8FkwvxL",
+	"EOBXRXrPP365JYYoqHJp8sxZVzI7jYiz7fdeATvqnOzLAQVfK8ZY3LxrDHNJGGYlubsGub8lKaaUXxGN",
+	"2duSYmJ5KXbCpMAk1KDKguxRckzn8/QcbXjSyqX6KZOANUv9HjpP2T73Ae/xzCteUvqsGZkUCzrwAi49",
+	"MEhgBo2kJR0uYjqZsDhxuaZQYjtIo2N6HH9qYdBdRmTG0YViLNqDDa9ocpKWMzJjsp2dHbijpr7o6CTq",
+	"6ZPpAQs6ZRCKxudnwAazFFwaYfQbWM1yoMArSPLyHdEinTRFRKZiSsNwRrxPkVk+81oZUX9otWESg1Mo",
+	"GDgj0aDH81Fw1dAA3WsDYTuw3RCks+u6GYfwu5DWxbBxU5owkInHps4E3+Mx2wH+jWuxAIZ5udsmajnr",
+	"Z5dRTV+TEzrymYhDcz+oTtBhNk5BIbSU4NX69Tj8cDGKzFTSZSvGDurAhAJ2ElcHO/nRw0jCzs7ybjuY",
+	"2kiaWgE3hLFwiWK+I9JMeTzpZm+j8omNF6uiIPte//THX/7ih7/8P3+Z19jsTMefJlLmWW3rTGdHzibs",
+	"QSDAvasStZUOuYYs381L4E2NfxnAW2/wOd186YFWouFJwLe2rp0isikxjqy31EtDjJPLQtS587oZF5uF",
+	"56HKb6pS5EPJit28B2WOI5dvNmlS29juQKAV6bQ2anvRVHGwmn6BOcpW0TDyB2KNbVuDNtf1WVoS7mqZ",
+	"nxGJBjFuAepi9NIt6vvPoXZpNbjNmkLgYQT3nlX01DtIYis5uEHZv0Gggck5oM7sjMgIURQOQ+EBHsU9",
+	"DklwkJ534PIoEaIyytlkmp2Ou9tqkyOOsZ1KrmJrYhRMwPmITaQdpHe+u7GLmk7XfYdA/NqR72OoU7Yl",
+	"OAbN8TSUwY6OexIz3sfqLRDzw/wkDAvOUhT6eW+g7CKyF1Mailw/Gof1cfq5MNMSDyL0H+px46WYbKf2",
+	"rC8DYNT3YapvEXjBihX4VabWb+LwkVoDtnwxVdX92maxRU4HxY7v3Lmzufm+s6Op4z2k03IHHsvVNeJG",
+	"MtwQKUVlYO26a7Uu5DjSNLw1qFFOoRsAGpduDywLWN+wd4xFDRVpPBa4axcJdCmX7SLdIjvWFGuycVV5",
+	"3K1AbZcEHo5834T1ah/UZFIWdkDxuAJqMI4k75TiB93sHOsY90Uq662TpDNdWCkMQJKaFC9WuDuPJCNe",
+	"zF48EEOvTY4UiAD3Z6gLipmEIOFG4vlsd3NBhc7ow3x0G7b8piEvUxT6xsAVM8EgJc0EC5KWgAZ7wHUw",
+	"wy7BePgja2zZCUM0eJTpIQ8K7M4NJkgbqAMIrNeaCn3ZTbeMp7E+KxpakU5HtW+9OaIigyIy41MYDRzL",
+	"ptysf4/XIQBgBtDrfgU0wRW9AlF9igwynCidVc6+/wI50uvf/dGb7//RV//6v77+6f9QpzTaOFTJSm2l",
+	"LsJkINOOJbKhTJ4trReN/M33/+jNn/wkiXfKjTzxut0M2lk0mC9/8aPXP/5FcRiJi/LyC9hxO0a0IFlV",
+	"BA9CwhGzopDWKHNIaq3l6+/94PXv/ujLL7775q//ojgJbZepN4ndndMSwbjepq40kP0dzUNLl/GGIIzG",
+	"YaCVQoshWrIarMaGdc+YrLW2X/3kp//43T/96h/+9ZdffPfLL35vWVKtnNU8R9ZUEpZ6jddZ/X/6+e9/",
+	"9ZOfvvnp/0YO8eUXP3v941+8/je/V2dXaoEVUzJry8GGBQ5ZZSlLcrzBdYsfDAYsRlGRLiNp6qlu1tZl",
+	"dXBV0fOCDHhzeivnbyUddgoBn0uwvbkdl/Mku8e8xVH1kgcXeiRoRinBkxDogkWL569DhjOVDme/bAH0",
+	"hEdQZFO3UDaOlIcdkgsayDQXCbCypf3k7yWJVnKJX3iUpncBcku4z0rxnGsqO4Z/XJa2Y0yIFNSegUGA",
+	"ZXrOQq0GapVDoXK159X6zXOz3nMspTaOx/yhEIyp6cQmkGiQQb0HxMMsak+YmIbSIx2dzFGQJiTgO2U6",
+	"6Qqi8Gigs8QCk3GIR30fk9R6pNtyyE6HxGwAqT1NyyZ5J1hFteZrjaio5FjKAYYwqun7LG4tr/LgHA6U",
+	"6tMpqj5Hk0kcnbOCwoN5TJLudaBop+vu9bhuxBhd1dq0yROYKnTTLXbzhH3G+nJhN/m78ZomVXUiayg2",
+	"Pd5x3duH+V1ATVVzmQT2dDru3lzt54khzbcYFABbXaF0aFJOcZ9NeEugpISCE7j/Tz///QSp2icHs7ov",
+	"A5IW6CO7OzySTwzNF2NQ9Qw4ZAvD+wmdfjWQmDVvjTmuPKkF6mENJQstyhsZ1IKVvr3DI+u4zh8WWo23",
+	"P6yOu2eQ0regdb+CtPNndSM0XpjTztqTQnFQPgktKgxkqTP24n58+cUPvvqbv/zqJ9/b+CRWQySKL24v",
+	"jifheps1+ed5z0K1JaMTqD0tV1oAO1tJA8FrKdaZ+m05BKoM0DQJNh0bm1Oxahr/57ELu8fb9upA7nxY",
+	"kkortLE5aOieUGYN9lCqR+xlxzG3f6VjpP2XgoHKZDLmeL897I8n7bJ0ABS2EFSqpl56v7CqTqCoB7Yu",
+	"rw74LGSSLbzxeMLG0TkTCv+lNc+9NPu0Hqm5c8pc6bfJkcgkvNVVHlTHOq3+zgWdHeB1R8anBtrTB99U",
+	"Btycw8O+htb3YCgGTtvzA0CdddIwOcgPMI+4CHxMlLwW1M51m/iWJs4kPZ7zkuhA9vACgMZVvSI3CFWW",
+	"qkzdfFtALnt3jjJ6JVBY6HmDjgYdt6vkXJkhqqTjjbgLqE1SJ/N+cn43t8rreijcs2jxaxtiBAavt2IU",
+	"tfdvFcNoJS3asrxb7k+Q4z5kftaeShK8DIGdpbJLktXY6QYsdd2CQB4yif6Lz8HXoVIiP+KMTOgwk31c",
+	"pDEpOTuzQ6LQZ0Ji/hUnyTgvI0lD0o+mHIJcshl6A5C0Se76hZ6H0w0Gl4K3yUfo7XE1pVhaNkp/Yg8h",
+	"wT7mUBpFF+Zj131VlQBrM1JtjZEUr5RNOrDSkQD1PKZDtt2V2ECAa0I/V0zyTNcQOmVxralX1FbTPS0l",
+	"d8qpw0TRwkh1+Kyx7YM8SH3ndAm+7aXjzVZJ79zec+/c2d91XcvDVtehKbFnVeCmZ04DuGjjoLPtMFaL",
+	"qGsnZwJZkWH76yVjKBLgptzyyiSivrECV/uagrGoRAty86ZJ3HTzJjmdWWWFOLtYICZ7PHOzJTwyCEJI",
+	"cH06g/pzjDRdc0XmJPdeSgYnl1h+61BXB1IyEsNesYwDDUOd0h5rjZ2xmWISN296CZBW0kwkVf76dBKo",
+	"wd3HIjUUCp2VFBsrSX6/UYGd3lLNvqlie8M3FJcntjUxPo0eVNjL01IamWMSSB0GPcdjKXMWGgefus+c",
+	"za/xBjJh5ejz6sKCZWzdC2GBvY1XABnkCLCADbK8DdhFiaDuuq5ry+pBHI3vL5/YXj3+sCS5/SrXV675",
+	"Ikl+oWvGJQ2t5Ap3v0Z1Axk9LKlvUHYddYkIpXDK3jZOKZP+IG5lVMy6sTXcsgpiEVZ6By/V39OAwHmq",
+	"/BE2OKGYYIIw7vc4VkaC4rEIPsC8buU6pyHxoBmvbZukvaSibDqc0qI/uiDuS69dLPcTcFJpS0idwW4k",
+	"Nbu0WxgldiE+rIPYugwk86tle1jZl/0SQQwV8umIvc/9chd2hVQibk7PIR6AbmLqI6dTaagb6/EFYUg6",
+	"2UTYlZPpbtSQMd/vOsc3ylN2b8PksgKn/7paWGpkDlvsC3xpKCpzAgogSg8UrSifrin065LonETX2XFl",
+	"rD8dZx7OSyUQNLP5yk9btvasfJ6ujHHH0P5q9xtlgEiJ581bcxSiu5qWnC3ilBMWDn4FrC5fW8AyDjgr",
+	"hypobsHSvrbblE4sP9e+sp55ZWv3LSXE+A3HBVfMxGKorUL8Xl3byhLu77apxYz3No43b3ZJecOvoPWl",
+	"9BBeRQuMzuwAQW3bMr+gV0q9XFASSm9nsxRFgwFEQKRpYDbngfguplyyHRCXSbq0vr9hZoaaFRaSh3Rc",
+	"93YZ9sCVfdsZlH41Uxnd3uGRLMsSU+x3I95+TmPK6+Wquiz3wicpFX7TEphf/YRFlWRYFbCQu9mqm6io",
+	"mgwvw8cwQ2qX5GKIfRpJmTjabyUL0u2C8BSpgSdmYxqfzU8Vrku0Qlp5gi+QJg0DKlo5iXbG2ERg/diM",
+	"z/sh8XqNXsMj/ZDRuNxdYWUxe5uYC0Y1shNMhlQjvaGeUSDMHFvrx9ZKOwFRtyJNtD3sb4o7P/gLA0U1",
+	"vvrub73583/YbGqdWg7+1li019hbc/lfayiCySfJMd3AxqBC808///7rP/z9L3/2e//0899pbCVpsk3f",
+	"10L8GxwiUE6gl5T+OEtllyS/QcqksgOKfGwwWgDS5d/qU95n4fPxVDJMoD+n1iXX6v3FKArZDhanVC+S",
+	"picklVPhEbd4s57k/ydwIEDc6i+A1JcRwPudffKBeuUuDPfBVOu6Sds5aQoAUfV2C09TVopi5x3X3T/U",
+	"RKgra3a6bufQGnAgiB+IcSAE8yGTRpmQ7SdDghFeASHLI4lGZfuklBTcqy019w1/+cBQSlXzKySa67od",
+	"NfIHDC3PdYc+N/ah63Z3kp2s3/YczVbR/1GucuU6bS7Nle5myW7rsq+UqOZZyo2upnOcQ0ZRYADcOu+K",
+	"q5lFAothn3J1JHFhF8XZz6FHe2R22iq9N8RQ6fLCrpo+0766hRxhGVmXFPBdec7VhGwPopufcNofRHUx",
+	"xlPGVqktl5H2ZcjbAmVfkrz9GNefonzDJbMkLX5eSUXed4AyYGcWyd/n44TAFohhGK3l4YeVlIzsanrq",
+	"9/e5j/5zbqtNTuiYkVjNLZ6GTBAqiKeHUejf25Ic30U5jqeohjSnYRhdYEL+CkmeLoPYvFTXp/7rI9vX",
+	"cYpfTdyvH+pQCwGUB2fV664GKFhvdshMt9nHqtwVF/ubiR7w/IuvO4TQmvkCJHGFQMPbRgyGpi8bN2iN",
+	"2IiKLQMH8MBYpLPfhaeEAjVRfJZAA/gvFKEk3aRqZhQTV3uedVtw2nzwh8tmr/HZgE5DeWDZsFpOEgLQ",
+	"4/rQEQ//+NgUl2wC8Oi6rcQxAI6wIB78N/fcbfeQUMhoSYU5xyQYAPVjPgKoMRkzXZUTecOQSYEAp+O6",
+	"h/BgwIcW8wh4YVxRnB9BIMiIxuOQCYHJeno8G1egznsLHQL9KfI/JtAjkES8z3BIgsXnLCZjcAhQQ0jr",
+	"e045NK6/4IOobX7q8UBg3c+29bNHaCgiItT0PG6hKs8hXsBlHPnTvvlsQikciKPAgArOmP8bLE7fy0SI",
+	"Bjg+IaOY+Ugjjlmnu2pWClr2w6lfkjuJ8pm+X7LwYADWF1Fm0+QKg2ZuOGiuflMVdHQ72gSki63agJE0",
+	"0RUu4IEMaKgpplA7yiL7SIsVyomraKDrkHEUM/ym47puQnW6egThEd/BeXA6hty1ehZIWgBMexzqOiA4",
+	"xQYcI6qsB/cOy/Y+yWsm6RnjlaWn8OC/bVsTTOohHTPxSM2qJBkozLqf8J9UdQCuoqGMkwQhjyLBNKA/",
+	"vpfxX7RPJ7ovJmtXCaTgz4foW/WPf/G/fvlnf/PL//3b5nss/9h1GvljgbVBMwzClH1EqGyQ5pKl1uc6",
+	"dyaXCqqh+1H8SBFTCUS0p6ln9Pp7//b1H/4AK5vaM5o3+Geb91ypBOolQ37zu99988OffPmzv3zzd79V",
+	"b+BOcgf3bIWyXZo6nlIQ5HNHOo+GXv+b/xfqJfzXmou+oYAeW9ibaB5MQZ0N7tU5sUUq8lrzjlJa0DR3",
+	"puZHSqCdIOO9ufxWOw1bYDUOGl/9w3988yc/wdXNv1q1tqm2NGeVa+DHlKVuLy1qkWEWHG0zewCxDXjE",
+	"TGIsd26wC/xkRaKk3KeYDsVsymp8M7eDDacRRtEZjhWH75qNA/wANYxLmK3TsMEMtmR/8/HETybr5n6y",
+	"oqSrLqPxUqpx4L5as9hcJYfe2tUvbnMiNu1bYGh7uWvguYpm9iI4c8ywqu1qZegqGW5VEboCEEr1Tqsu",
+	"HWCiFeLMcpxzTpBZ5vDNOWYLz02R/2WOQrdSEG8wHCzD0ZbSg9uWtqEVAs4utD121fq9GSouV4nrldhD",
+	"3VebIRYpv/e0tUJkzOLmqrrbOiA8Oo38GdTihTK7MiKBdMhnUQChNFFsKjUHEjQdpSIcgi+30Q76lPc4",
+	"RgJDiIf6bRQoVWrWJp8obOthRlU8ix5RNIvmezThmAS1oOGx8UQGzCdNpbVZg9NNL7xcX84GrxWpe4kR",
+	"vEyVMtoLmAZO2UApR2bSNAavhOicFerzGhZnKUWl1npzrhdb4vUTb1vh0cPIym1rZ3XJe2fNG2XLYFqC",
+	"E1bub3VL/zJ9rnTb3zXZwu+Vmiaz/aK57FIu1u9Z9La9Kvxl1LShLPlFulnG0J45t5Zd2cqNj78peKKH",
+	"f8Xu5xdQ1Fxjdw5uzDd0r0hLl5VaVm8O3fgVdsEIPWRS3xpbBF8zHhuEbSa2S0Y4cmGD5eiCC5BuSrQF",
+	"AoKsmwlmFoyZcFh49YZoOT0+J4A7Ma/eEx7hNI6jCwsmCNLMhWQfEBqGesjj1iHJxX33+AqB34W4b+ik",
+	"1c4V0xXJy0oP6HGd9EaRG5XBaRAGckaa+O2N9Epf7U3M+ufFDfooENLTSf2sFUZ7+iG5GDGONmgSyB6H",
+	"eoOnLKO4oP3a+iYQNuyoMBE3YZeAnehV1obi3L62lo9qz7jQg3FZG7DtwSUsRIGQTFfQUWa1oexHap12",
+	"Suy62sbNbQpSJ6QiyB4O/1F29a+4I0HKLLRxqE68+BbcDNLxgBlw3fFUApOy+odVS7Ju1sKtxNCX0do3",
+	"7G4f9SVZI3p+dRQiDmrikDICytgXMkH0xixXzxS9yLyaNzYU7W7uMiazFdMX2na5gJ8HMpvQUAl7k7pn",
+	"Nxdh///8z9e/+6PX/+rHxQnG7EU+3zKYYqaXkvL5MuPvyw/w2w7AL4VoFljSIYZjyumQiU0BzkqsiRRe",
+	"E2Ya20U0sC7im8h3NECEmprolaA/mJdOZ7gGMhizVm5he/wI7oYRy3lnbHYRxb6JUzQtXIwigSUWju8p",
+	"0BFwHUBhaJAozksDyJmrECDAySz6o9zv8WDIo1jhSJotiVSEXZaTULJXqyGrMgNOFvwVHC7ngSFU6q8E",
+	"Dqrr4rgl4LGC9+N6I6mMlijPwI/UCCyvdDCa6JEDXw0UlBLZlgHQNysIIYFX850n5xdqMO9Crr7J5AHl",
+	"QxZ/xM5ZiFKzhqi275fzVLcAX3TwY+kljuUbj1eLJZmH5qT2i6OQ6fl0EiCSdapYe+bdOlNPh2avQHe1",
+	"FUiSES23Al23zHE5BU3dSwFN9nl/+9kPtREqOUXrQiLtCFoFicTzQMPgquKLmLcZcABYdowBhifuJFHs",
+	"s7hN0lshA+7gske9z3z01kqv0EptPXSqsJMEt0hfW36MzWQQxWOdqU6QyfQ0DHQqoqUMPHxmHMSIHFGZ",
+	"Y5sLjTCYQPTqQ46srcGxLB8bzA9s0U1pfuByu8cG0v6mW/FNEczFpb6nH0nTkutk5DxKnBDAqSO/E03r",
+	"Qhdhe8aBQU+yNd+BIRG86/kPpeS1nNiqcgtbx5hRw1dssRNSlTHkkpyQnl2KHNQnq6bPh/CsCi5IkKtK",
+	"wA+Y1C3csBl+Te+PUvVfgRnmaytAPfVfC7PCzYoFh5vztPxyucgj2eMYj1BMNpTpqma23jVSA1VIwG/D",
+	"2gGJXOk8v4V8n3h7sCV1d3E2oNxo1jUDrFAccSsrsoF6SDmKumLZd3IV9atrIlWUSgRFOJewF0/+FSn9",
+	"P18F10O9BgJXEQhc3n1C4Yy+bdW4eGsAlX02c2ewVwANBd8Uw4uqkcMR1KnTk8f7vEyK9WiQFe0ySi8U",
+	"DrJ+IR7pAEfJVsbjsseTaEjLH0S0zdv+AzH0SFNMWBgapZuSmzf9mzedTGXGllq9MzZJ0mHaA6VCwY6k",
+	"RIFqcxtJHfB64oB09l2dpMm6vzoydxf6wihZArxg6fHOfscleFbf55LFOV/Uzr57h5ijfB6olsA9JT/X",
+	"Ph0zTHFJOQHjGHzfavf4E1hcGN/twviesM9Yv2x8aySUygwMxpShl47r3k78X3s8KYvY6bh7tdNUDAvz",
+	"0eT9FiMDYcvnIxjEY6VCoSJ1u6/vif/6P331D3+A98QrutUWfRU2N7yNet4uNywEpLWHtUSSaIuslsHE",
+	"m1muBbky94yL57ewnQ3t4866I6tOsbBV4qocE0qUba3Omz/9l19+8YM3f/DjN3/892/+/d+++f4fvv6j",
+	"P9lGVZAK7ra9IL0i79qUV/YlukihSLkMB6kVbjDn85aq5N/gm4oKXFG8GrXJ+A3Pz4aygInYiUv3siPI",
+	"w0BztWr1Sy5o6kRuRPuVSM1SwhEuIzVL9RG+JG94RKAKxuIKEFpwZ1olMG0fs54DkZR5xuMF7XNFIs9l",
+	"tChS7cj3BfHwHT9JRJKBwlSQKPYDTpPYLJHkVHGIl177eqTrmLaStC2/hslZdL6WNvnEgGhsXFFRMUmI",
+	"0l604md5+miWZLEjVBR4BMUzA4GJWw56vLjSpJmOk3RbWEUTso4Mopgw2h8RvQhaN+RCMuo78LMVnmLx",
+	"QBkZDK0vJxeqft7GXKVKtJN5oXQmpjLiTCQZVVqHJIod0Gp6PFviJja3P76jutolSpvPHyjSVKs+gcVS",
+	"Q2AtMwZcq2y2nQrHLiuv/Aq+XlVaS4+rk3GYqGTJrlos0mqntFIMvqjI+Gl0NfLrVlv45nhq+LkEBtqP",
+	"PWZUoKmpNkKv67lWPg6dzGTlcdR0Wlt5EJvL7ru9lbhtYMXx4j2ZNxKdrWWlkcy79S8TSWkyEZOmAOJx",
+	"zBhbZS4Bq6zmP/7L7371k5+W+3ev61NwnGcRW76JqG/iz67R6tkVvlmuhrgqh4SKs/RZGenvySyaggSe",
+	"TMIZinYt2RWE0IDqKgDrJQ6/3WVFSaOCQFyc2nENt5MyVlDmU7JV1aDk3F6SToA9wwlUQExGK6ao2Mvn",
+	"aIT9zWkCFrlW4v+nKcACHsQgwgLQcxqsYHIsqsPFiBezFw+YEHTIPJNpoojguzZ2U+2JHqeYpTDNyHiI",
+	"2fAuAtCOyu48sji9Cohrhbfd43n1IxfDSspDWFW7J/c+tCJTE3P8DUEMTj2+h74ZOKDKaFPUGdDvosLV",
+	"IrdapHtA5l5HtMkjs04H1YC8x+vj77LMGBloDCB6ml4W2JsDjByKQO1nkXiPL75A+MzM4G3eGCgW/zRS",
+	"i1msdqwEyiCacj9lzaczIhiN+yNYXH1gMuwrG1lXz21ch6Xh0VoQmlbb06Quap83sLq9d9z9HStAsbjM",
+	"uJK+yfZi5aBRwtDQ3mJIOG/Qr7/3g1/+8f/86ic//fKL777567/YMtTf5PKtAvBr9r+uU07CjrZnIM8e",
+	"1U1ayS8V3ObOQqn1d78E2hrmDAeiVFRaxuBDckEDWS0yf5Xh6yo0fVkWY9A4DP5aDRnuO0BAlaDwLOif",
+	"LQKFWL9TEE89bJmFk0qeGpQ8zaTmiXXVTz6LOCOnU6kx0KF1bcTDWWJMTjN2J3hwO6U/3Hc1sPoQprPQ",
+	"UqoTjOWspXNKg8jITF7NXKdqIc2c64aTrgM8jZmc0yTNyUl1ejx5QI2BhYPWHL8Pu8+NVCBRu34VK4pZ",
+	"B4XnrySIjLXuonciWc3FqCFD5bnktPNsYRsuYlI6jHVMciuYSUvHsL6BshZ02vg6qAbXWoB851/9w5+/",
+	"/jc/+OX/+cuv/uq3t+B88KE5f9+wBCr6ZH4DiqNkqOTga1MkpeIgXIbJzaLpyy1CbjAGumiung92TkGU",
+	"ZUqYPphKZtUwLeSE3W0d5NMdgokBK5UoeCUY97W9TJAhk0p8722pVtqerpV2laqdjq/rnP4K1jl9a1VO",
+	"v6n1TX/1qptepdqmb6uy6eXXNH1w+RVNa5QyRXFcXr90EMUESpj6J6wfcV94pAkFsAIpSLa2qYwIjy7I",
+	"/5/Yj7fa5Ai/MBaOG8LcLNmWBy3Dd8mUyyCEqJS8SQXLuyEGUBStwUzOotLjef+8LcGCrl1CtVbxVBnh",
+	"XCB5hkEBaxRU7fFVkMPXsJaqTViNg9vlGX+2bJjIjmH3tuteesXVBcuw/Rqsm14D1d4jzr4VTePL7ry+",
+	"0LjKpVqhtJ+R8knFG57I5oJaNQbWb5It2koWVLXOcdLrEq6Xio3KjsSl4qNLruD64C3Ub30xDeQic0Ui",
+	"gYvZ6K3qqyRk9NwucpPBL1MhiYwpFwOtpGh4FcRClgIUTZdLZyzp7Lt7+mbn16eBXHivE3EGIw74sPJa",
+	"Ry3OMklPlrBt6EI0XXCtsWCKfrUCrKgBXBUzR3nei8X1wy8FlSzR41Zqvm/ZcWTd4vlddx/Lxt0F7Vcd",
+	"jI3sXuVaAg/Y5ryWZuK/bo7OFUsIo+VwINJimVOps1qcMU5OWRjxIWiHucJ8WvProytHyozEN9x8c4X8",
+	"U+afJrvPvNdOIabhsEwc2v7l5mcdIaG94YxIqhhm8fxdBmCyztolQaWP1Dw3dYMD25XDRSJJ8z4/peld",
+	"KMyHqGcQsNC3U7vzQXQ/ik+Y9NCOlPs2KbndJkfZLOrgHZIDWz3uJZmKPGdBAXYsKKNLsOtq+r3GlGMd",
+	"Qb/XOISy7E6Js7bT4142c5Gu3l5I4ORhbCA2CaGDCmappZjBL5OYQdm+tCjQRUwnExYLSB8zCWnAezyC",
+	"paShXj4wmHF2kZsgaaozN+V9NmZctqoq0afJkTzMU+8V8yN5W3Is0gYxtWInTF6VmzKhEzJeiaSzc41d",
+	"yblYrv7I9//ol3/62+D9vHl0OW8oJo4xkwjsyy9+8Pq//8nrH/7n6jGthT83uDZr4dMNjmNO0hBOx+yI",
+	"+0f6xK89jg8iUszOVky91imkXnvzw79+/Uf/+cuf/fGb//inr//Vf/vlv/xf2M7r73/vy5/9t8YW6gac",
+	"WMf1G3bZmNSwFZmErFsBrwUZexXvImsvyGWm6Zh3Bi8DU2YPwiXBSkRzVuL8hZmDN2iKywL+OdeV9IxB",
+	"noyLR2mORwWQNLm1rHOJztQd121pM1To618ktJLkglDf3RAKpo5ZTNRbpSipP41jBel0614U+vYgWssh",
+	"pXcQKcGbT/Ws4/n3h/meCHsxpWHJMqglL0sVYYc+9HihucJT1Zgss2ZLOFkvE/9m9v5qGPs6O4KOWbGA",
+	"b6mgzW5ARgxmF3l161xlReHlB4SIsMaANmyg3MygFmNI3c3D5W2ZpSNDkLi5kdWyem55rcxZe8sDWVoS",
+	"PrV5w5YxYdXJt9GWjXiyK4TXPH4wGLAYfWyzy5Sk92hdifLhiQHuynnAzT3FVegztxdfF8tq6XG8DISZ",
+	"O1eXBDFNr7bBSYyCbTrEYUHM+NYgik8DH9JtVKPL+/CQ5Q4HlkuMdvEOdHFzvKrQacrgQlTIaCLIRRSf",
+	"QSSbye2gBtdyQMX5hJ2eRP0zJnu8H3HO+phebMgk6bpul3wY9M8e8TDg7IEYoitGzEg/jASUmeQ+8W7R",
+	"qRzd0ulCzhj3TMpqEkjo690W+s/1uJfMesqteXttghPEgFmCP/lM5x6jQ2oCE6dgSRTESx55OpswbQrV",
+	"y9Hu8SO8ldEa3SlLWyymhMBHVevlyLhkGWSkVzxdMrAv683R9UEB7VprCotWLEse8R1U0FE8YdVxy7su",
+	"UeCLJT2O71UW9cAJw/3XFTUvZnYQzDxJ8NYvf/h7X/7vf//lFz/4x7/42S9/+PON3F3PKeNRPZCv/uHP",
+	"v/qr3/7qL37/yy9+lh9F0bt/bvmOecm3rKNQWm5rxREW18mMcHl2fD+ho6tl97KXLBDoCpKe5MN8WY8l",
+	"oupXyd01XaE0xxqZmaxJX3pCJpsQLkkoY5ekeUp5SxeEsOSxliTLXCvuFaXukElYR/E8Arb+3FTgmFcz",
+	"inEZzyCdpj6lOmmlUyiVeJDWQexgUYJAYl4ISUJG1WOckWjCeLkEdggLBSMuilj1rOczSYPwcUjlIIrH",
+	"J7r1dEiWLGp6nz7zsNtoMFDTa6HbV8wm4azHxYhOIBmrIQZCB5LF6U3nDUE8kOhV6+Q5+tbQV1PXc/0o",
+	"ENIz94om8aoglJwqzEDjmM4wO9NFIEeR9q+wJOQNRDCivowuK4xVkKxagEKupKVk6JBJRe8CBT+u+FWV",
+	"ptOScOja9pxqBjgtRt47aa7SDYnBClorFYmVAyqZeX2p90HJzl8t+Ve1VlWyEFyuL0EWrpTAckWR2LQm",
+	"ptkI89HCETw6cWwMkLDBstqYKfeCA13GaOEH1QeAK/XH83cGu/ROv+E0AvEe7Z8p9ZD7jYMBDQVzGhP9",
+	"unq+A2JNt9OpKAhd0av1Znkl5W0XiSo5B8uVj7RlgpJ80RwBuk45STgFNwgeAyIMl94MTMioqdXg4KNg",
+	"oMs4ndKMKnhQph4HQkwhEYoSdlq7bepP8FuSZc20KCSd9XjAz2kY+K02+VgPS+vLcOIuRpE54an+3NeO",
+	"UDySI0xm4xOgDOZvWcwuKWPNAl9lTXWbyuc6KqVZuzqDndPg0lzhY2vPrpg3BP/66oWlu3kZml12Oy/L",
+	"VTQYSM25bgjF46pY9hpl/sZiCPpLP+LnLBZY6GEshotL4U8nULmvH0259MgY0zKiD6ndGNj6bt7k7EIp",
+	"fhA1c/OmQ6LQBzccynXMDLze40pNiuXdMGBcPhBDjN152Q+nIjhnrcPUu7TkQfhGpOnddJ+67TbxAvE+",
+	"92Ff1Dr1uKmEZyrjIP+HobXJ0whLN57S/plDJlSg8PL6dpfakBwqbbWpXhSyZTokMeuz4BxS7D4wy6O0",
+	"PO+BGN5TFOLAUqnT7pFTpvpWjbEQPEVvCPLtk0cPiWQvZZsckZidR2fMT1o/Y2yCwdyCvQChFYgej2F3",
+	"lLaqlEp8R80s6DPS1J09nU0Y6XbcDnis2puVaJ3JdiYKqll3KOuqHutxs55qMdvoGJHkqRGMpa4EN0Ta",
+	"oNmdANMpY3K4koIiExrLWVLD3RrjgZUpjsiLSGehVnQnAj4M2fPe1HV3+xT+Yz6d4ifPKa9VQqKB8VLW",
+	"L+h7sOS1zOVcxjdXv4D8TD9/uFqhajKmITiy+CR7hrRzCF6HJUtDCc5YdWaPKLungDV6vDRCvXiIrEs3",
+	"pDNYJtQeMm3ePizczlkR7Z2u26mwF9y1GlIs+u37jJxS/25muTPypZ/7qdEfUVQsO93d5ymy6evauC6o",
+	"I5llXalACcj1x2qv5w9HU/0GBrR67uXCoPAoWW4km16d22YwJ6q1rawQcnolDZ9vNE3RvMXCJje3cyDM",
+	"TJFr6y7XFCa2lChz4K1p7+3fzlgDtrCyNWMDF9nG8jim1DC2xSNUr/LKBwVuuHUvmfm8rspbJieNyjig",
+	"khyJ+AILF1ksj0lTRLFkfsshlcI3L91K5O1ip5wiH53nlJPxPknEbUYCVpDMNrxxViwSWckfq2pE5imc",
+	"ZBlgKTSovQyb901/vsApKMMCC4ZNwLBGcTIoFU2ZVSzL8Gh99hrf6TUUSO81DnqNL3/xo9c//sU//fz3",
+	"kwL7b/78L9783e999ZN/9+bvv//mt37Sa7xKX9Z31Wq6WKgOi+N3bu+5d+7sd131f3YRBrCkPmE0HbAY",
+	"3o+jMWylYhH985y3n2Dcz9fRZ5j3qdCP+oHF9zH2rnHQGEk5EQe3bmk20u5H41v0nEoatz+bDBvmhYdB",
+	"/4xjuMrrn//oyy9+J/nlsW3gVV++0P+Nz1lsFnYshp3urhmtEEGUXuEbs253NRvuWhfJpdKkaZQOW99F",
+	"HYz7xPDbchN6NaVRiZ5v2rz+zGlQKWl/xHyIfYN9788ToDlq1B+AIN/88d+//v7fKoL82//01d/+p3/6",
+	"+W/VocDbSBnFciAWJWpr/hxSTOmuhDpLO1yeFLtVtPjmz//g9Z/92Vxa7OZpET9Zy1pNkM6a23bZTGTu",
+	"FpYxE30d9HgqRsc6kNhnot84UMNDqvryZ9/TY/v3f4sDa6QdBY9O3qP+kN1FCKWpJHh0olo8wYsg9Zw6",
+	"jjRMV0wGMoT9S9p8dc3Z1rmdKiDMJc2XoyjUVaQMs3KIbcZbPaMx9QnNoKkbgowCIaN4Zps4xbBOIWEF",
+	"GjJmzTGNz9RRE8+peB4DnS/ME6Teyc6ZeIK9EF6ZXZNQQVS7hwUb1Q1BvBGFw3XCXni6ggnFi7gejwPB",
+	"kiyKIY2H4BNj6i0EkmA4+lChPT+64MWCEqnz47JZhrpd1yXfwjE9YX0WTKRjapIFvMTKZopwpamDbIuT",
+	"0gBIEwLVsdYE9cFKjY/77DzoM4FBVYknaIndrWAAE+wFOWWzyJRNzi7qmL48YS+cxYYy2i/NfuT0eA7T",
+	"5ztZNqI9YzysMnYpanoghuII2ewVMHTByj6AVVzRZKJOQ+Pg0zt3nq2f5Kc6B03t8XSebTl502ILV72R",
+	"bM12VDWM8uSSlYYjdaKfXkRr7orTfXYpOZMeZE7a9o0oVeeoyn6i1uOAoA5tsTfkZ6S7kia9cgannK+T",
+	"FXGay9tkvOrHdJZkb7LZ6VWxdly+TaHsdFxKgsccnV9Wfkcan1l3ggh7VoJqBZSGV5Tzr5wTtIMPZwAa",
+	"oRIgWilCa5NjnsMsSTQdAnld8ks1e6hwEDUXWOkj1t1fBmcp+GMXBLNNAvn8q9q3uHB32+Pm8tbci6rG",
+	"1H7VvMjdAEDsuB0C+oHqaiE2PI3kKL16zaxxBvWZ5OHzYd+KcE6bhrMVzGCldIZu7VUwD9QVCanyctOC",
+	"e2mZWXMv39ktB4H4+1W46ARD+AnQdLF+6d7+bbv4GCxiauk1IgOyYiFJBLG95yverxjFeX0kuS50q/I6",
+	"rX0tyaOTaX+0FsBuHNy589ZBZHFBaiJINYZdt2MKYyJf8ddZlTV3CKn60QV/a2NYWs4/MUzjMnwHU5aw",
+	"EEEGdcSpEm2damhLLqhAhnI6I5mlvBr3Z+UHueryzHIjS7gmJMVUq6CAP/863JUtcWbTrnfzKs7c3baK",
+	"3GqRWYmty47pZaBr69RdWnW3rKBdz/wJO5JB1+pUzsfWJwrmCUvUKzDqszBQTJEEEoErFDEPdLLQkIIq",
+	"OIbNNpdoTcEY8V7uqC92+hEfhEFfCk8hU88yfnukky0iA5ZFD+37HiDb1Ba3jENf65DskmYXyKvfZxOJ",
+	"kPmChWELe+rxTEZ1z+QuzXdW7f3XOiR75CIOJKKjMu8/nIB+XntjWp7VPQ4RA5a/p15M7exJotPPWF+S",
+	"5qPH7z88frBz/+ju0xPyf/+q097V+a80HDe+o227oUBmfEXvR3GPqz9J07M0BQVsOy0SSPWKl7kmJL1G",
+	"u93uNV6BTVuHOOJllb7aDBDVm+2+IXrcS6+s0vfbxNZNOp1d0nw6mwR82FK9TqZiBBWJw4CzHW1k8LW5",
+	"G2d4SESEIf2zDB8Fd1OMsXnEw5n2OlVqj61YDZk0qcFeWnqhWqDMZmutBjJ4UAwIBY1B4GlQs6XGBE3D",
+	"0LjB4jbqSFBbCQ0E8acxPQ1ZO+chPE6yleE6+mw8iWRSgkDQcSI7ha6Gbr7vcaslHQOTTBCuYEjMxDSU",
+	"4KOMKxkRAQVW7JHhwrbJJ9q5N5B6PPE5SOwzBhNTQzc3aAl94kM3IDND/+yQePqSEB7oqHMPB1j3VqKH",
+	"4jVdqR5KmhejKCkKCYouFN1uVSaZ6AAFGW0Mcu0aX+r0mkFHOeEdhHk2Zv1gEkBOX4sbkU4LkqpFA/2u",
+	"XcEi++RuS5NEZMGd/IVHTq8dB0KAg3NMpnwqFHmY4wG8QZOlOS4OQS5yy+TgMe+bAvjWeECn7Rxa65s3",
+	"5jn242RPgSw7ECmrEicMOIrTJjuuu1flOGyeh2Q5Ie2fhQFEqllQsNNRPVhf1E84l38dKghBtbFcNuHk",
+	"h73yTMLcvxqexgAWnrKXBYdV3dCrslv9ZS+/7Rvm1byN5xkHUGoH3ED1G4JwOmZ5xd+sSOrZ8Pp7//b1",
+	"H/4gvctfMEHUJ1eY4LLxZU9Y/7xi+e1R//A/v/7D/7DEeI0FYdMbMt+gUTLgv/yr13/z969//IvyMZfm",
+	"9ls06t2ao+64uzunSlAU9fw1Vng7JD/XPLLu8pZ4PBm6nr+8K+a43s6QS1xXdmvXcdndGaeFFr8ug97b",
+	"GSaVo7PsMEkTd0GN2LFrX6TFOzNxlJTnrwSW4JtveSWgWSOrivIg1YdM/9kpVTm+IYVvbMYJp6j2MCxx",
+	"11pxSVL0XlwX1Jp2hJyFDBSxBOoBfVCtT+2MqW9iLGB1DhPcr3D5hcKsWguJeKJgLLe0OVdQe2mLbqCL",
+	"1rhRx4kzu8T7awjreQEexppRFdRhpi1hcxa7US6xBLbOmTgxrusauaaL43Y9GReL1Dqp0AF4b90foxxW",
+	"zwlmQQWc4jk1qnLmWhVsJZwxX2i1CcNfLasJaUYxMSaQFhEyrq5utJq1Hfd/NX+NVKVe0l+jGh9XRfAj",
+	"xdaL4H8LeWmrQGnaU6c0K29etdXbcJgx/CgUoAYhFMW+xYoMsN0yuioF4hdBP7u/iozIiK1MCdx0DEmZ",
+	"cWLVMIcYDk5OZwaHDZMqWDiE5+EiF6I85Csd615+bfS5hMEWUjXbVXn1kawYQgZrFSJHFmCpgtv7bte4",
+	"vZe5pVtBDvpGd4XAmiISWn7UC2M/lgjN2FQ4UCm4QJlUGsSzIJ5jTgRCeWTAwnmsIGyXvbvyGZfBIDDm",
+	"abxgSADnahdaJyB2Vr/O2tN3WoolZ+rcwUcrcUku8+L8WncmZ4ma5ySOBkGIblpgQwzOdRJlUcxR2SbH",
+	"9wReDdAY/K9IzIZKHqi1Ul+Js2AyYX6PiyBkXIYz0kyvUM53QUy1HCK0s38gJPCCU2BZsTRJULS/liiW",
+	"eKN8RuhUjtRm9WmSDWxeTonKLI1XopRad4dHT5GWsidRq0rRVMKkgd4WJTTMpTFcJ6GiIqG18yhafgwa",
+	"4hzfEydII0U92oqqtckKbw9DNpBELUZyhTEJZ8sNrCTj5Ca8rD+wyGjLmD5DJKXg0IYpPEJqOTCXleaC",
+	"r4dcq9cgI4hQgesnQXqNo6kcRXHwm9qh8T1gZwTvcvEVuMrtNVaQJAWSmiNPpsmxhJDjBfF7b37nv7z+",
+	"H//u9X//D2/+5u8aTmOwvBrISxTAoh/T4li0KrpeMDE6mTygfMjij9g5C6Ht7c11GEanNFRqzAMxfDSR",
+	"0N2mFmBz52e5FJHJOnogPLIybN2ckElDlqAGRXGOpM5KYCw2AOS+QAZ/bMoS/H/MXc1u20YQfpWFLqEA",
+	"ljEs9GLDh9Y1UqOJk1YxigIuTIZaWQuvSIGk4vjgW69Fe0qLAgV689WXXnrMs7TOaxQ7M7ucXVK2lBZG",
+	"boJALndnZ2fn55sZuxNpzBq9QnMC+SZtC0MW0zIhEHNPl1m0xtHmrlHRpl6z1MvW3M3qrACdJsqwRStr",
+	"dpBrQxry3WJ9o0zr4a5IW740E/QZ17ZmDTks5Z/rbT+GxfYgBi6izgLX6j422hqJY3oRiTnxQDSRasL8",
+	"Oxuxllk+sziIKXTArU+KiMAco0e1eF6MpZ7ykc2b2CyX/TsMgdvMufCotty0YXVLGNou7CMASXs5NXeA",
+	"pKkJYhsOpeV3r2g6F1wE/f7T33/1NyP474Uz/TI/6BIy361tGVTQZ33/yTqTvv3lj39+/rG3x8P/VN06",
+	"lCar1TGaHd4Ub2/e//bDRvdFIS9OV92Pt29vbn/98/31zZrbs5lL9Nhj94+xxX8rlz7M84ib+AGOx81K",
+	"hwbTfIjeEiF7PniDiZB5Hgilekw7Gsj5DZSGsPLolfWIoIxfVnqwM3icLdTj1yMQ4zRw15A3VhIKfLrc",
+	"oCR0VM/gOq9lXskmFtYggEosdK6NEU1lxD29hOtB7HHi206XKbgTBTt/dWzvVIcZdG5jNh4+0zMi+MDr",
+	"2KaKxd7YMOR82ajijI2Ffba6Q40xkhjbagoxQq1tVetKZhOsSrpo+FLn9VnPYJ+57ZZmS3ntK9k0oHdF",
+	"k/DojMwWYCJ98qljPL4NfKS+rxo5gtBQI2q8aVLN2ytgNB9oTLySqxqHQSwwZKntipSKil+oohZqirlr",
+	"rM+/+YaaEIt8CYbiAAXFlhG8g3RNazF1b43MW2SS9j9WLqvcLOrZ4Xh8+PwomUM+ZblQOc2DLFYikVuY",
+	"OVNiTzw5eHl6dPDtwfjl6fjg69hoV9tiT7w4fvr09Nn4yenn37n/R2JPjA+OvjD/7zIEr5gaJQrQCQKK",
+	"puPDi+xSl9kE9jav1Ct0wmf1ZZGb82l/JJfZXA8d5S7qNtZ3aB2LPhUdBpbuKQH9z9KKv7ADCX8+HVev",
+	"mK/sXpq6HjLiBNy0LjtwILwphAQ3zLIjGgAxu5B+FKCc10c3Z8UlKel2LIfQNYTJG30ptDqXIvUA/GmX",
+	"0vukDXAaO5BJzvIfa4+cMK+TAaKyTwYigvARTGB4LxEvzLAtJWEP8qwyKnFItztSBdKWV1Ks6VzC8c90",
+	"L3iakIcu4uBIQbhO0PU5FfCzaAdGGES12FqqM2h+EP1jH4LLAuCxSJJk6J/pOcKNd4TFHd9LsmAfIZUi",
+	"pFXaWvl2bdxl+5X01+c/zmYH/68zpR7vedrqOueyM0OSpy6tmOGEMSCKjRWhUoCuS5GXRrSgE45cb5sK",
+	"lH1sV/LC2Hq1v36U5zHrJpi2zUR8mnyygWCgBimCWaABGVo+LVkPbqTARE6zpW4sch4V5T4FuQDMfzmX",
+	"0O5Do2cQFo2+h7bFeEd+kvYduRrnJEtjcTFT+QwCtEVJ4Uc4AQH/8mnjOtfgFgyp4uQwqpriJ/rOfDOr",
+	"pLSnjx37WCz00kvdf1RThoYquhkaTrUYhsf9G7nQwXlg0TUoqs5kSMySGnxSBC95T1mCuOZfM1nJOw41",
+	"+OYFmAABSfqSaVYl3+y2monLZTJ2R4BLcQRp5Jum7xZIHcKlL0VnneMhItwjc+fNy4nUQ7Z4DzRjbdJg",
+	"2ZiFYpRZHgyrKA6nGovsl606oGpxbmTMa1m9yho1R/SKUFovncpPoRBozubIgJr1vvPbHReq6Zyc1Eg7",
+	"fBKwAKn7Ltp6ngtaRJmYK60VLUOAlTdcTTmetmXI9+56K9mOxbvrUbLN2ab1qCXMzyiWZsZX31/9GwAA",
+	"//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
