@@ -316,8 +316,8 @@ type AddBlackResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -375,8 +375,8 @@ type AddFriendResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -434,8 +434,8 @@ type AddFriendResponseResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -499,8 +499,8 @@ type CancelMuteGroupMemberResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -549,8 +549,8 @@ type CancelMuteGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -699,8 +699,8 @@ type CreateGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -749,8 +749,8 @@ type DeleteFriendResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -802,8 +802,8 @@ type DismissGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -891,8 +891,8 @@ type ForbidUserResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -990,8 +990,8 @@ type GetAllConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1044,8 +1044,8 @@ type GetBlackListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1108,8 +1108,8 @@ type GetConversationMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1161,8 +1161,8 @@ type GetConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1221,8 +1221,8 @@ type GetFriendApplyListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1275,8 +1275,8 @@ type GetFriendListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1337,8 +1337,8 @@ type GetGroupApplicationListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1399,8 +1399,8 @@ type GetGroupMemberListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1450,8 +1450,8 @@ type GetGroupsInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1505,8 +1505,8 @@ type GetJoinedGroupListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1564,8 +1564,8 @@ type GetSelfFriendApplyListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1615,8 +1615,8 @@ type GetUsersInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1666,8 +1666,8 @@ type GetUsersOnlineStatusResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1725,8 +1725,8 @@ type GroupApplicationResponseResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1918,8 +1918,8 @@ type InviteUserToGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1980,8 +1980,8 @@ type JoinGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2036,8 +2036,8 @@ type KickGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2092,8 +2092,8 @@ type MarkMsgsAsReadResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2205,8 +2205,8 @@ type MuteGroupMemberResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2255,8 +2255,8 @@ type MuteGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2350,8 +2350,8 @@ type QuitGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2400,8 +2400,8 @@ type RemoveBlackResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2463,8 +2463,8 @@ type RevokeMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2580,8 +2580,8 @@ type SendMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2638,8 +2638,8 @@ type SetConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2691,8 +2691,8 @@ type SetFriendRemarkResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2743,8 +2743,8 @@ type SetGroupInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2795,8 +2795,8 @@ type TransferGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2844,8 +2844,8 @@ type UnforbidUserResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2896,8 +2896,8 @@ type UpdateUserInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2980,8 +2980,8 @@ type UserRegisterResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -3040,8 +3040,8 @@ type UserTokenResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -19706,451 +19706,451 @@ var swaggerSpec = []string{
 	"htPgdMwaB43IWgOnIfojNqZqMcb05UeMD+WocdDpvus05GyiHhcyDviw8erVK/MwrOSR778X0v7ZE/YC",
 	"ljlWzcqAwY+n6pePBYtxmccBT1outOs02MuSvTCzctzunj2vhpMZqNvdK2kxuuAsXrL/V04jZi+mQcz8",
 	"xsGnmVedzESeJa9Gp5+xvlQdpasgJsVJqC2M2SScEcbPWRhNGIkGhOp31FSyy+ZTCTvx/4vZoHHQ+Ge3",
-	"UlK+pZf+1vvjiZw1nMbLnWgcSAafDgY0FEytZBzfjXy2sA39GL5xL5TFoT+CP2hIfCZpEMK4OWFxHMVq",
-	"3MU9jOMHYlhsp9cQ036fCdFrkIgT/cEhkRyx+CIQiqSpJDIig+BlScu53TETTDqs2JT7ccC4X0qbm6e2",
-	"QRyNU2IrkgCdTMKgT7mE5uafhZi9KF3HTDs3BOGRZOnZ7+7vV4+6u79f0pGM5g15KlhMqDhj/sIx53bI",
-	"WgyrkwXbVOvw4EvXp2f7p0dMIi5Y6SnaJM2PKPdDVroAaxA4tvqEiSnu0Lwt/Zb97MLDEcPC+CwmTQkf",
-	"+yxQYjoagBzXU1cvtDZzenKTWXLXVjhU5uXrw7WlwwWC/5gPopJpcUYYl/FMTcizYIh3QxDAIWEgZJt4",
-	"/ZhRyZ4GY+YpHBhwcvOmYP2I++LmTdKkgjyaMH78gJzvthwlKMhYFDeU+v5JNI37sCODKB5T2ThoBFzu",
-	"dtOpBlyyIWDH0j1N0ZGe0bydfTw9DYN+8vQrp5FOpLganyigK40kuqDWEjDfIR/z4KU9bTU/exK395ae",
-	"BOKB7N5WPIrIObKQ5XKvZdHoEu+8KiGdu5T3WfhgKtkHcTSdPGDjUxaX8uah+r1UwdHc9PYcjHN7byG/",
-	"nq4ErM2okvefLT/J5VlZv6yBa3a2JXaW2663QI0VRLbUYFemqmt62hY9RfycxYLiEIr2GcU5bghyHrAL",
-	"Na+IM9K3XiHNQAoimJQBH6L1RbAXJKZ8yFolIlBK2h8x30ivpZj56TTm96ZxxRBPUCDlxVENmWrPp+zU",
-	"eCLgw5A9701dd7dP4T/m0yl+8khTRLFkfsshHpwI/bs+HeapKCYej2Qw0GhVP4XsWT9U3Nglxv0UXphP",
-	"ySdMCPNoPSkMsziSppPs8riEq3UPHdIh/3zMHNIl/5yGoUN24b9AE/D9HqGcR1PeZ2PGpeJAfIja7oob",
-	"V8nnFEuBHx0yiGKiWiO7S6/riIonjPonyFqLLYc0HjIhgdDlKBAImMY0PmM+oYLEjPrLoiOfiWDI1XmV",
-	"8ZRVDCgQD8TwHhMynvaltWmnURQyyhuVrz0OOLRd4404OKeS3R3RGh2FVDIhNUubR4FqGopt2++YeZWD",
-	"UkCdY7EG2Ew6OmHcn9uJ0SY5u1DbO2ZC0CEjTRdtwIoJMwX/ecRZ6zDDBgWhMSMIlc37gyAW0iET2APF",
-	"OIVi6jKabJQ2xvRlJaHaI7whzLgEe7HGco4DXtkfzLhwLGa1DkRZl0UiWbGl+mqBkqj98wdi+Ggiy1if",
-	"tkQAkwPGPlNs0I9ACdQ/Ko5onrsI5CiaSv1swIdrsL8pVwt7N5rykqE9QOoFogb8ANshCB1IFpOUxTnE",
-	"lkcowWN2HileNjZtsJf9cOorLbCvemM+mU4UDLlz506bqHMV8CGhyYlRrFBfsNhQQY1WvxjIjR6C6RzT",
-	"0YSxOBUDgnRgintLSoNXCyDT/Sg+YbLi+IGAgx3wbtkrcUsw+TzDPjzSRAvCDUHs5p+wF3jfpVDWRUwn",
-	"ExaTQcBCXyhJMwlpwHs8MvgTf2kd6JsqBTf4NAzJr5Ep1+LWIZOYwY+/pmCb2r4XyL3Sq7Yb+hpNiWtJ",
-	"Thk8CLdb89HcGhZ+NUx6GjKzzcWtGUY76ssdcRZMdsyMdyaRIpa4GiwWztY44MF4Om4cuJW92vS3ZLeL",
-	"MGRqVb09z6p6e6ElYCOg7ypsVA5TFveJvsR92tvWnq2tJhc2pwDUKgZr46klB2uDuY22mgV8m2t6Gam9",
-	"nX3NSuxqwupuawDTCoSRV9BzTKOgnhfln5I+YMIFo8g9bQIps/4sYR7+IHmw3Kajfik1GaQjKDU/UX8c",
-	"cERZoni4jnkgAxoSeEqQZhyFjNx2wVighK9Ywn1hTF8e46Md13WTB2gc01kjOdn1lsBpjMFyuXDgUewH",
-	"nMYzgs+bKXQ3O4UcVC2iC3jg0JL0gFvIryWOLSxuk0c8nBHKcbEBi3M6Vmg1hYSL7Ug1qKGGfS99bTXb",
-	"Xv4cXFv09IbcYyGTbI47xgB+WtpXaGOePZl+F498eVryrfeuDcXbIqtAjAMhqtk+7gJe/5RgqlBEmkUp",
-	"BoW8EywmpOmzAZ2GksCCt6zxGtixCbC2qTuN7DrUIFLrvWsi3RKR4hKV7oinltjTs0kcMolUY4iZnMYc",
-	"XLxGAR8eEO87rzxr0HDFLxjzieu6N9Cy9Txmw0BIFuNetw573MhivVqiTZqqZ0MF4gbxrL07QHr3CGcv",
-	"YRnQs2XAYsb7jJwxNhHE6wFp9BoHRA0JtH06CXb6kc+GjN8QJJrKyVS2W6CfFxckJYuSJdFr6hnLpxlp",
-	"m7hgAei4bmen47r7YCCwFkAqoIzeubCdaEGgvs98tFcIeKLH+RQwUls1dQcASD8aMzKIozGhfGZtBDWu",
-	"t+DGyyNJgvEkxKuCGdgfevxzouZNPkcU8zkZM8oDPiSf9/jnOzs7yf/Uky75nJzo7fscniD7rvryWIF1",
-	"TsP31R6Rz20X4wENQuYfKnqIZySkUiEsPAY4w4DnPJLJFLySYCFSJ1/sTq0e+ZwcxUNh+hrTUOkjzCen",
-	"kT9TqI2i0Qa6FuSchoEPjRwSJHOYKhrT8EHTdJd8Tp5GZ4wfc3hLtR4IEfChk3YDhi+w+rCXE3WSHKBW",
-	"2mc+aZ4F/TPmt4hUrThqMIn3RyDUi6eB7zOe9LhLPicPo8cshn4iTj4ntC/V+g/URCxMmZg5TxlYBhX6",
-	"dMhFHPEhEawfM4leMoAPbiE4Nb3skc+JwggPI3k/mnI1LwqL4BPUq9AErw4tnj+Wrsk++ZwAgy15WfP0",
-	"lLzYSyV8zKu3yefkCetHsZ95V5s0HdvFTK1UxrCJHWjaUDyLCVnVzzvkc3Jvim0xTX3ox07DmFF/hs8L",
-	"0tSzTafpJHOQFHbMvGH56bSSjt7V63g/3cfy/T0kPEIaAN8mIaZqqbkMQjLl+NRzeMm0fAfoQB6b46k2",
-	"IHsCtJMUHJUJ65PTqcQrgeojHsAp13108ODg9BDXJYe40wHSV7tU+EFR6HthpMj6vdljxszxnjC0edsr",
-	"ZelJyfuK9o7SjUYfRTM7hK+3YA8y5HBBRbIVlIsLiyQ7QJJWk4+1sVzR1sQYzq22gDHCuoGeZlw6DVFg",
-	"q11YnoeRtBxuklXowvKgXoSQA2ZgflRLhG88mKY7p9chEGQM38LmBQIJThOD+uV9vEJLWtszXdmNXYyU",
-	"PoyvmhYPSaRUUTjwIFq0+q8kgpgwepY0qRbskXrsLpiff30aSENe8PJ4KiSRMeVioBkv9oSXT6aV2yn9",
-	"HHMYYbIGu7B6D8RQ//5E33bA7wpe8Om4cfCp6+y7rqN4uPqnq/7ZVf/sqX/21T+31T/vqH/eVf/ccRTd",
-	"qn+66p9d9c+e+mffUTum/umqf3bVP3vqH/jhtqNG9KzU3qSGsmPJbaGAkBLzmxdZAJjXFU5g0tuGDGo4",
-	"jc2JGtXYAoliPVIuN+CBTQkHvaObFAO6yZWZvX5/fY7ecBr4/0vwYf1ULUYLG1Gfk2aGVZP76bdWYnNm",
-	"XRezMj3CZwkfOKcxHDfFAzSwbTiNDJptOI0EbTachg0PG07Dxm4Np2GDrIbTyOCmhtPIgqGG00hQi373",
-	"vnU4s3BADSMju/GJ9ENGRqunCzI3+6WWmtiMJfTMsBNB13AalnAzP5sPObGSDlOLCPV2Xiw0nr1yGjhV",
-	"Nelyg5pZiXIHqQ5pas1Q6SuCdFr6PArFjoeKcAN+qG/pz2k4Zci5hYwUkgAy6suElks9BpKLjE5BkIAe",
-	"TUWpe9/qsR6reSTP8UO213h5q8ogeevaprIlmwoe2xUiKJCPk3ViKHrcS63GHunTOA4M4IDvbwjiIVF5",
-	"DvF40D9TPFL9PaB99vGTjzw4Px576ZV6MNghGflTG4wn4NPpkC45xWuUfp9NlISwBM06jqfLRGPgPMUo",
-	"mID8G1Ofva1gjHQrFh0JO+akvhvipQV9qNMwpvHZnBu2G4JM8Iqc0DCgAj2Jkn1Zw40ouaFRiLDM9Vqf",
-	"nwKo8dKQNU8ddc9ErXlFHjiPxNb3raxFO9H4Ph7JWu881Ee61ktLh0ku6Q9sBUvWeCMNhMx7DWq86pBO",
-	"wlIcstMhMRtMxVou0djz3P0+JC65GAUhM8NYgwCwu/qH7kWd1ZRRXcKRUW2yWRR/igGnjkL9WvcQa5z9",
-	"D5g8CkPb00+UO3NkvATVF4l/wdy7cTuo41XeuWCOF4pY0gmlZPylyHhDd8fPllvCOsBxWHx9NQRZtZXX",
-	"+DHdKIjB/SgQspzIwRqwPHWnEb2vin4zMpI0XOj4mVeRcvPSAzKtLX0mknmWHoYJHQY8cUydN0MNCh6n",
-	"L6yrcTl274t2qeY5St5b+QBl6eP65KR7YvMVEz1TIKxAvM/9kg2Lp8wOXaExIzwiUeizOPHtP8Rb6OQ5",
-	"vcVCRpOJUnQk8cDnH2LXqARH9P1Ol3wYvNfjp1N/yKRa0yRUoEnFGaFDGnC8CAZrV+hbATU3hM7u9EAM",
-	"j+8RKoiQNJZ30+9abfsy23ICMb0U5/rQirnJuOEtGY40V0Im3Tp6qZdmCLntK2ULl+g6XhopYtoHk+eY",
-	"8pm1mZ2djuO6bqtNjjRh0FBEQB1CUYOmBJsCHNx3D1bKQ+o66PGULBLDbJYsDMbycfOr3XbRX3K+wStP",
-	"UcVZPwGXj3SqeCrkiGrbb8TZYeJSCc2lA8dAqso8YDm3+bLEXnP9gM1OLccSajLr3Nsrs+wyxnTNuMt3",
-	"6WuH7RcD+yzJirlBJa4LNsKAiQxn3hKXyztWjwNuPi/0sl7dtzW/HstQxRonV2zk3F4rKvn9QZvc0WQS",
-	"zmx1pbhDZ2xGvIwFT3hws0lJn04CSUNy3yHsJe1LJTQt4zYR4LQSlKDlbHtLc4SsIXFbOlFucLV1o9zS",
-	"lnIV225WwiNOJJVMqE0/Y2xCmgsNaS0jwhV2PdVRjzQMU9G9W8qa5oAPa812SqFHyn92izuxMRWw2kRV",
-	"khNN1M2JVkNpLGxrLZ6We3tlrlZ2bq/5Wn6Xqi0w+pLJXPLVYDtbtcPYw6pkOPkZfi1tL/bwVzhBGzg8",
-	"1+emZFvALcRyRKk+QUMdF1NPdH9gvbW1U4SNOLkhLi24y9agdoJSDX/UElAZnAZhIGeHaHQaBueYYRvc",
-	"oU6Z7ZDanPKQCZHzUTUBja1SEtLecSX4AWYC+CEMhCzDBpBWXHthWX1GF1zAc6pXcMMTlvZfU8NZMxXg",
-	"osDRaww1j5XnjsZixlxO/bVYdFkTKzPrSo50zbZzm4aOgNUcW4dv1+PV2Oj9aRhuFfgYlm3GWI9ZpzMv",
-	"59NBKEtDNBPvJu6TYMgjcDam4KuVqK/tubbZ/fmzdLaeKPWMzS6iuOQy5EPF7UzE/sUoEsw4f0cxCfgO",
-	"8nzjQEb6EZc04EpPT83AGa5XOznIJvlWmtl1SQ5mk0R95pW+vR7fyh3Ja5aV2yXQdBZk9ajJsMrZVFWG",
-	"h7qcBgY8LwdtdrSXAojmGHzLT5FYvCerHBp4cb3zktLD9VFJt+XbUcCZDwu0QB/byFnZhhZW45zlZruE",
-	"5rXgvGxSDmWKJywWRYW51DpVubdXPlpl9HN9vtJdOmHhoOIipMxqeEXvKwZr3leUrML1ncWG7yyWL1mz",
-	"umW1dB9r8Z2SFlbmPVVn65r/pDumBMocJDw1Py/NcOxolLmAMG160dBKWcE0TR23ahq45cGr6WzxSGsR",
-	"e/LeyiSe3b5rws7tySMeBpwpsTCt8AsS8JtiDbUo3G54IaVbfSwtEQvD/3ocguyI6x8G+/31DkVh668P",
-	"h9mrnFX70grhbdseuU5JPHzXry5OCWFIujKlSSBOxISFoUAn1jM2Q29cSm7e9G/ePNSFbE1kuSBeEtzm",
-	"tdYobllpnswoiAtL6lWTQY1jW9HGdXz4Ns9uRQp43I02OebEw4QetzAi9Tl88ExCFKGr5hzf80jTJFbO",
-	"VH/OFWSGnWg5PY7vPdRB33YtA/U54DKO/GnffDZB4Q5EhJtaPU9nE+aRZveQuOp0QFoVdTi60AFnzP8N",
-	"FmfaDaPoDI3ZauI6xlzxnZm+IAKI70HIRcyof6hDKwQePyZNnWucXWloer61Mt0ySRCBGQyZD/ld9JIJ",
-	"NqZcBn2Ri67fUsT6+uHE0HrtsO8NVxeuCitOQ1C33dWG89LP6+UhLdvJVeMa5vVUnhqlS5oXUXyGbKLl",
-	"YFgID2dYsslOMISUt06ZL5sXXMY2ZnnEVTi9eP2ZFIypY12raDHPG0uC3Q/IZ1EAWTrVw0Khszg6p6GT",
-	"3MYG/DyQjPhBzPoynB2STvoOXEWr33V5mtNZMf+6arfHTbuHpHtAKJ8pUaFaEUnDiwKLuiutgCVxqmBa",
-	"WvQs4zW0ITqzR/DxxF+cUSRThe2CChJSKNskdV6RtXh4ZjQVIP2TUZT0WRjR0mkZVkn3gWrvvBp2XZOo",
-	"mfkO2dUJwZpWrq/VD+CreeBp6UJCiKIEkwihngcKgLTJajjoILE1J9mLrVpBiU6h2I5BTEvAIacMC1lF",
-	"iXp8QVUiqxpSRdEjkq95tDSEKmzd5up+XJ3iOttAK5egLW8Bk2xT8JcK+S3SV5m0fQvlbeaLvHXWc9k0",
-	"/OUWyhL/vBKNVFceUBq21k7L+MYDxZbij9g5C4uNiKBvcSgwuAR8uA4yq5NIqWYuHOvMLvU8orG6glUh",
-	"repMapgY/tQqRdPEbAKA6oOIt5TgxZ5B7ApG4/7IIXvk159Azvc11lYNbVsaq50VtLKsKCYQvRgF/ZFd",
-	"+yLNGeqSKCYTBYh+DRPfqa/XwWBW8qMimig4OzpkQIGCySntn5lKBLrws3loeVi2WvK2OApZctzmXjIn",
-	"D86ptFUPf1XnYOOZ7GsyAo3CMA7SPJ0lgEz9oI1akMaYcktvARVFJ6gFJaWkNHbdcsy1y1tdpzFb0F1N",
-	"it08o5zPAkmzYwe/KKaqSMpot1iClp2zOKdoryOXamZqi9mLbXHaqUgh1jySfzw9DYN+euNfdui/NZeu",
-	"06sVdeBphgUcJKRuEXo7TRrfcXY6z5Zb7UJO56NhzBgkXlaNQt7hYyAHNZmnUXXhpW2jck2UlYXxEsTn",
-	"KpYQQ9CUQ0SEtXWULDEIGdrJFBzWEVdaJOoYZsgINBNEjGkYHhr70DjCbPZCvUJD6EasXHJvQWKIjWdM",
-	"rrwhy61u2Q1LCRksfx8W5F++vgjb0kXYt6OAV5/SDV9TXII2XhBw5fZrQcBwY2xFJ/c+hG98OwsBlzcE",
-	"iS64jrkpD9xcpENAZYeuBatKxWRSEhOTrS8IWNpbnDr9hS6lvsDZQN/Db/4SfQGpLc8JPjMvXXOALXGA",
-	"D4P+2duT01hLZW0x/SE0k5XSGXms+vmmSuPsGi7Y4+WP3pl56frobenoPaDx2QMxFEfiCaP+2020KNiL",
-	"lTKiVddHX+C1v0Sms/mpg6iPBTTq+OAXshbCtJ15NT7ym7T8ARpn3rw+Rds6RWmK2bzdXPsMmmydUZyR",
-	"EBAn/uT9k6dkFKgnZ0lN1UBiBRtBPmGnJ1H/jEnSdd0OmUzFiAmo6TEjgWz3uNePuGRcQoEQSm7exKnc",
-	"vElGUQjGDihSimWGbgjy7ZNHD4lkLyVper3Gd3q9XkO3oP48UP+MAvXvq17DazlWGrYUpAbysMcHudkI",
-	"7Sepuks7iQbE+06vgdvaaxyQXqM3dd3d/tNgYg0GvmO9xiuPNAVjhIoZ79NJcMv80Z7RcVh+YSlR8hR8",
-	"vwtEkzneFSRNpaT9EUtKtyxlwunPS5oKl9HwwA1Bju+ZVGOGJppj6rOsZ1uaVxjfI0N6zgiPOGstbVHW",
-	"e1o+nBJqqNtwRdUmtwOtOaTjdskk6MtpzBzSbrcTVUe/D85KonUIhRl3ul3XzRLTdv3tHNudUC9yM92A",
-	"G4LIYKy9JgMJ9WPsTWtdTvmPSuz7NKl61hQMSpOp7SDdW7vLE0gAQmH5+jJjMbwfR+OyPXcJNTcfSXW/",
-	"LnwrZkKycRX/W2OPo8EgDDh7PBWjZQycj3KPw5VLkkKW+n6A4udxhrMUc2mX5mdKZoctkqbm5o7SGEQg",
-	"FLk7xBoxHIjWIaGm+DD4nEP+YnDWkPHUvjpKJU3M+udV9ABlAqF0YYYmOrf2WodQf0ffX2U4dlI+7/je",
-	"0oSjJEDVINRvLMb+ij2ZW65aXS1/jrVb8OpHE0dft24KvlW7dgq+9jikUo12/oLeAAceeJA001dah8SF",
-	"pcaZ7wCb2hQXFagNFIeUZqSHeqRKnw2kyNbvbA7pZGcQM+ZgAvBOMtQIwnl2wF9Vi4K1dkxNPBG8Sy58",
-	"cjoWsY0T69E5jnAd2Ca41OuCXc8hu7rGrEP2iM9CJte42Su7jXkwlczy3XgrphO4cT/BamrFTr4VXZAw",
-	"UmsCBg94ynIAmcIKlAvS1NDYvbN35/Y73Tv7i9S61XJNpiaMJDY6M6lny6x8DX0s++q1QrYthcys81s4",
-	"FjXs0dYwV6Cha+rZEvU8KkLLvCc2Veq5QXSgk+csv6PooizslYn+5uyxbzWyJ3h08h71hyyJi1hOiQge",
-	"nah1PYHqyNteCREMOa1yadz4ishAhmzLcypDAosQpNZuU/yY6uFCUi5vmV+eB/5zGT0Hv7Vh1Mo4aHSd",
-	"XWfP2XduO+847zp3nI7rdDpOp7uq28bxo5OG0zjifhxBle1PAu5HF6LhNB6d/Av1mZ02nMaDgAf410cB",
-	"n75M33hM1UvH+J8jXZ7+WzQeR3wGLb8XSfAFMYuTCfMvLcgbTRi3jG39iHPWx9r0A63elhQKjTivRu7a",
-	"kpCafNJGa2jp79H+mZIipcWq8C5ViQkouqvr+eua86fJm6SZMSPu2VaCBSd2kiGvuU5E6ZNFQi11Ps65",
-	"HZWrtfAMmdBYpjsB9WWjQRCytVwC63oF87o6Xl1PyyWrfv/6NJBv78Z03qWIdkkKGT0P+PAwjV5J0oGm",
-	"CaIXi+t54Mlag+XB0wvz0jV42hJ4esLG0TmD0oSlxAlFIpfOurexSkN2twuHvTw9xelr1xS1NYrK50cr",
-	"ld8TsMAqAYFp6idQoI7GjHR2Tqlgfpsc4UMQMwB3YtyHPPrgHoz8Sb0LN2+YeYCGBBLgFTdXtfRwqphd",
-	"iTkIO8Te+NSo+tWRw+XV+EbRRVUPj1XLIvhN5hBqX5C316wBWEz0biaZGU/5Np1HZ+ytl2vUVsuaTgHz",
-	"7/nVxDZy0T//nt9awTocSL90zX+2xX/sGJvyuLgbgsRRCJZwHeVyAA5jIIMccttN/DDdfCC+rWW5rnPb",
-	"dbruqkrVI9WdpRChlRH0oBPG/cpKuLnb65IzteAWZhkD/nI3CoK9KL9PqLw8WPoqNqt9rHKfUEgHZz2c",
-	"9QGw1qyMpPRuPKlaj0FIJTpanEb+TJ0WwZhPXNe1DOh0EggZT/uynTbXIpNwKohnjcUr0VrneSskRxWf",
-	"wjul43ttcoJXHHjTBtn+7XrEUKS2Cd/jlVUr8WVRL0CJYRJD8IiSrz0OnjHg/TvCNBcXbfK0MnNRTo+o",
-	"rCIL7iGL860UNFHLW6L8MhhpppJ0jUcFgWKG4FSB202ajx6///D4wc79o7tPT8j//atOe7fVJk/B/6bj",
-	"dloH4B5jPHDAP6bdbvcarzAizmz8DdHj6kHwlbGf0quGfkaePuNt2ycIK/PCaGyHDws63HZ2390jpzPJ",
-	"BHhB9DhsZBiMA5n1Qeq47q6jK0Hsd5yu6+6o18ggVi9ALSLjmnRIIrWRgQRe2MmWp07Pwlx3EigaGXAf",
-	"sjgYxxFqTFpjOsNT0qR8hjKAnNNwynSP6j+l7igdd5ecR0GfOT3ecffIeeCzSH29TwZBCA/cJv/cvPgO",
-	"GbN4yHzFgS5o7Kvv3lXThL/ukDAy3lydjkv6UyGjsfp7l8jZJOBD1Ulnj7yYRlI13XmHUP+c8j7zzdg6",
-	"74Krnh9dqEb2XJc8OsoalDNX+nutNnlo/wquND3eTFxpWgB8bX8WXP1E0nScjtt1Ou6u03H3nI6773Tc",
-	"207HfcfpuO86HfeO0wET367T6ew5nc47TqfzrqOGtoRw2rwReilfGEdfhVv+MADld9coPxLo9JOPeDgr",
-	"geFTMVJgA8US8dl50AeuFc4OE85mZQ5M9IpJODPCThC3XVq2nUfSuokodn4vgrBnOADzLiPKW1/ff2ae",
-	"LwqGpKnZK7xb3JgOrMVeKfZbxr2kpOjZ3JpnS+S0rAY5SYUfNYuykmx26Z9M+j3BJDpMqoaXBkk5H5Rc",
-	"/NAouuCYntLyRzskPhvQaSiFCURP/Ea0jXOtHEqlTi5rjisJkV/9cJZ50CxroF7dDaQAAoFcUwiRFWnZ",
-	"fuaCweWVPoGvrKby2arAtZKXbEKGGAruPQEfhpBSSh6SXe1Jpz6RZtchqU8Lnwrmk17jIg6klkq9hgOc",
-	"KCkTJpJMCH2cRtQ67PG9rLy3lZ+s6MaruFVVxBOYyN0RVXT6iRolmMP1F08Y9e3PNsiAr1CVrFnpvk5t",
-	"fp3QKzHJrBQRsvXE2dnK9RUEtXrZerGRsvXXpp0lTr00ZVUU/q7Im60e2MqNhRqx6recLji7IPj7Iek1",
-	"eg3SDxmNoQb+qiJz7hVJZqLJ0JZatlqkbb96Tdnbo+wkjc2cS+JMCsWlcuIYBl1VC0//vnhMtWgmee+a",
-	"YLZEME9jysWAxW/PrYCzi0e1mGcU+o9Wvx9OXX9z7RRGssRyLU/M0n7xmpq3RM0f80EUnwYgzebUW6lL",
-	"M3Mu77I9Lk8PU+u9a3LYFjlAgmfjZ1ZNEEsYwjI5sgq0UVUEKz+AGvSRefOaQrZFIZU+iEd5h0NyzNMC",
-	"HHAT6SFfgDzP2qplp4vGOhfspV3YwktjVD3SHAuomZHNoOqRpgj6lnXBpEzF1Jf6Fhntq13wAgVTZwu7",
-	"G4bRKQ2fsP75AzF8NJFejzddkyrMIR3io/k4+aZr/gQjXjSVaJCYBXyItwnL1t/IJYHdQgzvEzYMhIz1",
-	"3UcwZptIwV52Y3E/Zoywl5JxAV3BpV00kIzDNVorY+vF+8y0MIFIE3VvI4H9ZZbWyNHSGttanWR1o2U6",
-	"lhPva3rhFsrHzeMdTDDeZ6Rpbp4JHUgWpxUqbgjj3IBBhigKWmUxJIq5GlP2PI92xmU8g6RF4NueOp8f",
-	"Eu/TZx5p6ryX0zBs4S27vhTKGNOWMajPL6I3L25S35w1qSQho0LCjX860pajeF06qhWpbgNu2MkknPId",
-	"WC7bNqJDxb0qcKlg/biqoEESUCBGNGY+wWft1Glr+s5BIc9VDK7LlhFd3fKq18WMseo4pmtbA2FZ713j",
-	"qy3iq6fRGePlHmjs5SSIQdpXhhN/FAwY5OTQsTRStZYJLdZXjeS2u/eu6zrkHeLTmWgtee8K7ZXTzLc/",
-	"eXpo8t5AeoYRIx4875ERZIGCzOze0VSOojj4TZ309j1GYxZ7rcVLiH07Jcswdy1LOchk5evQt8x56qvj",
-	"GaaAha3TKS1YuXr8AV5ajTlkKf+aIcBWIL1N40DOTtR8dWwIHJj0r/vm1H77k6eNMuc78FL79idPoSZn",
-	"6ekjmGsKDhimmML8UtqnTh9fOKKw8OAlg8NIBj2ScrKYQ2CeC+8WncrRLUUzzzWHMN3tWt2RTwIu0D8u",
-	"O24PgdhpJEda6cL0GIHqCd9uOA1E0AnbMJJzEnzIlOiELLRV8XSYboyGA00uAUaB7qDHRsCHSe047eIS",
-	"stStwyQCwyeOHh+T8110QExdBIdUsgs66/Gmd2sshs/1Zw8VU8xcnbnrliMm0GlHEBkHwyGLYe449lPm",
-	"Ky7vlScE89o93tP5b8WB5SZLcaIxG7AYkDfMAZwf2Us6noRM4IDM7mD6J8Z9qNwCgSBYWS+dGTtXJ7TH",
-	"Ge2PYLxmuELt6Iihy92M+IGgQ6U6qtd91g9AewwUpu9Hsc98MuVKaHgvd1TvO/2ID8KgL4WnmqGScBaA",
-	"MyMEp/R4M9bVWMlp5AdY0gqXSyReN0phjzhzSFrb3zExp6kb9dHjYwdZNnoggMUg0aVbJBA9ntNQIAgm",
-	"UVNgycY0PmO+Gr559gBSFnkEd1Pn+YEhIDtziGacM3DhxQ2Arftn/4y8r5ltj78PxAErGwjiPX508tQz",
-	"pXhh68AdGhLjQap5QW7e/NbTp49J13Vv3oQn0UtWs6Be44AEXDqkp1mR+gK5lv7uXiiz3ymWrr75Trvd",
-	"fvXKA58vpNnTqQg4E4JEU9mPxuxQ11yMKReTKJY9PqBBOI2ZIM0pj6OppOrsTKgcOdqPWx0aMBkEv6m9",
-	"ax1z2vzogreUrNF+rDAtVDmYaPf4DvH0pDzi6izNmlFr+xJMUDv8Mk48i6t7hyT1kIWqCAH6VkcD4r1v",
-	"mrWb6XFCBJ0Jm/M7hNOx8QCHAmJqM4/vESoJIq+m12vICK9NQG7euXOH+BG6eRP2MhCy1/BayXTuhTpr",
-	"oVWZDGUZ1FxG/bRPY6VwEKinpJ4AAYc566AhtWVm3inp3RDEQ+b/aIKc/x48hyIIfKu970C2QaBQ4gGK",
-	"91oYZ2BaEZjnFy06xqWzrVbnfRiFggtBko+RR3o0bXIXXJThhE5Dn9BQRNoHyMr6pYeeylyrdhxRuoQg",
-	"gcTlUjxW8aS0MKNhItiGYpig1aeFfh29gJ7S8L02OenTkCY14SB2SGEdXBAMlaPhBZ0JNT1dWc4hv8ni",
-	"CL2q1Rb0w6nPfDsp5PkuQGNY/TFpepYSdEBACfKIhOLaEZ0EO4r6howTEbXM+VcCkHGpxUGP2zI01oqZ",
-	"ps6idJX0TDs6IzT1EBR6SQy8OnhNL4LBdrq7HpJ+CIZMxeyA94DrvtYfWm2CfEgfF8WNsDaInC/pHUzp",
-	"rhUEFNY9jorCgQYin13IPAzZbZFK5aH6Lbd1mIMKphag0UwuAq4Yx5GhNoeMaajAsdq/QRRDAUHUOOAg",
-	"K2qg4JSu3sdyPFrLgrBKvKfyGdc25yGTgmieRDqu24X9hNgjTEN3fA+JSom3YDhV3SQ6mheM4UmvdYgy",
-	"E5gDrizspqQxBmIOsdplEOuxqEeyNKLnGwZnzJQwZaFgbfJIbTOIOAGxArCV3q0x5XTI4ls3PZhjX8KR",
-	"pxz3WzV5QCjhEd/BkjEQ7dDjQEngSJd5Vqfy99WSgEMNSfhHFJOml9Zy9xziWS436mNycdBut1u4oh3X",
-	"3TUn4zdoGPj6VCBN6osHRcTn+KMS1EOqUBwGevhRfwrkfMoGkTrSBOv0xCSecnGQEgFIVIdcxJFi6bMJ",
-	"E44hlR73DKD3NL9wdIDs8T3NhgwIMDacA9LxHCUbd6LBTkx5EvqK8mnKz7jCKoxPx4adDJnscYuCOgUB",
-	"0yYfshlS0ZjK/khXTpiwMGQ+UYjrMGn5zDypPbHtCsBKBiX85thX3GYQsFg4cH0gnGzSPMVvbQc8RckH",
-	"xEMn0Od4JCkeSP3p1BzPBCnLiyg9BQKSc5jC6fod7YCg33QwKopkq5DqR5FMTB9ArcayrGaezfgH0iIY",
-	"6+BnuBi5eXMchGGgLSU3b6pzD6LIQ2csuFq0b6SA2UJYe+Gn5s2bVjsUhEXArVLLSZiDPzUy1LOTqim6",
-	"P53G/J7+GcvK5wwfwOjgLxR/DzO5JNXEkLiQINL+MQSm03XfJejP5pDOrrurWVZnX/2439k3ASPdjtvR",
-	"IbSOmgikoY0Z9fEybCL1bGJ6zsLqbMwYD5UCEZoEYiUUQSXxLL9wDzBELshHgadeQ++tFTeiEbCOjYS2",
-	"9O4vJpYM/NckBqNWfF4j20z4irGvqWYOE1flzDjTkSnFrJqmYe2SzlTPdt2iNnlf6VE2YLO0Vc1l1EgK",
-	"OaaN1gXtX4yitAKSwiCJWqHVvB7XGQT03ZxWpYwWiMABGbs65EzxvCCJ4jsNo/5ZJgITAL9WTM9ZfEpl",
-	"MCbNC8WMejx5CjKAJUDD8G1UyXQnyVACmLlWupRKCmUjotahhiAGHCZDHtFzwC56tc5ZIpd8ozlDa4ca",
-	"Kycvmpki0Mc9U4gMN2wHvxDhdKh3UO+RkTq6HQPJe9x7uYPBNt5BQjTH9/R5QHmNgZwmLIc0E8kPfAyq",
-	"3aiPh0ph6TU8rdrwSL9OJaEh5P1WCFgxUxCaCslp+bm3f9v8+c67d8yfd+7cSW64DIhkfsvwYP0+/G0/",
-	"ipzOb/U4QCoFiEZR6AOxAZCJ4jHlfUbEFKpr0QlEtgxiJkZqdAnxwbqrpRU9fsIYSbQMrW3lqd+id3hL",
-	"0XmfcqN5qIP2cofFMQBo4bWVvLxDmg8jeay2REl85rcUzOlxpZ0ilAKtL+kCYJzWN4GLJKpZYNpQ3c4Y",
-	"HpVAaA+BCayJuUmMraAEnfOscfzAtAtWl6PHx7Ymk1qSWg2nodiRvv5ru20XUzEzTidB46Cx23bbuw2n",
-	"obRmsAmW6AJg5Y7KKk+aaxyt3MZYbwWujBLJHMTGk0OQpgFgxMCdw3IXDgf9N4ySetjjGQcOxRDz3hFY",
-	"zjvjz1HumGGwriSuIXMsnH6qEA+ajQz9YgJtVNwh+X+P37x5F07gwc2bBv3aef9zatFhcrLa6tWMWFUt",
-	"qMbhFyBg+AoBIr4P6PRQSyil+YdKWM7sEXZc9x3rCUXWiv1fKNGiMB4STkJHx37joGFfwcHmx3TMJFxG",
-	"flpuJU8fufUoaepe49UzNEUzId+L/JmOREkiu9OShLc+06VxDGuEv+NYjXDHn+JzVm1LMR2PaTyz7c56",
-	"gjizgAPJwZa1FZErhGtf6DYSDTS5xFRzMxcfDc2+Gq+csi+fvSq9TsYB7+7AFp0kFzi5weLOJWcdgHQ2",
-	"Nrh0wDyST0fsJHvxqsac+nA0fvkHv/flz/44vYFZdsjv7Kjn3lc6n8iOWDN3kMAF4qqzstYoX//8R19+",
-	"8Tv5UaoXqkZpunx6EWWHl3IYA/CFOrkR77M6g2MvGweNhuXEA5cM4uDWLWMb7UfjW/ScShp3259Nhg3b",
-	"dabx5s//4PWf/Vl+Qnv7t4F86jS+W2y8/p4qOJNdphMNgxyS4dwGSNReqje/819e/49/9/q//4c3f/N3",
-	"S86sOLG5ZABXUiCjl7nQs304XmXvvxIKQnAH5N113c2xomThkotE9WR6u4dr92nnWXuaGmLfefeOOlI2",
-	"N27U4imlve5avWo2EwgUGAe5nU8taOWXyY067KJ0MO8UlsDNLEElV2ksxQOSPvWlr32T69rrgGC9sf5R",
-	"QQLKnJVl+16VmsUE383CKnNBc2ipuJiGJXOT2zj49JlTwiuRTSq0SIcQhKogXeMZxKcaQIvpjzoOEBVs",
-	"5r7rPlOt5w191ejvWIgpA8Xtk6ek+a2T7v5ttOYnKC/ixEtdBDwHbWj4TJkJosqjpMcfcaPfTBI7oFJ2",
-	"deMHJBBiCrXLIY5PYYOYySDWqtAkZudBNBWpfTXJqpPk6dVipcebgKnxwg9QbCDBKtpx3W7LQaWvInPt",
-	"hHFjP0AtVIK1V/vOCIKF+0iz67rdHv8w6J+hK98DMXTwGqkfRkIpFjwiIZWoOHCdk8fuKulDTVfPasK4",
-	"aBNwfoD7BtBme9zMEAsW4x5sAcqqOZHMlEwOgmxu3+LCYAGq0+ictRZjYWN+1Jym47p7hwVrufr6XdJM",
-	"tNpAAIHATbAMwh5PrdImIOS5es9rVcHlp/ru/21hZVDan5oDmUWclsEfLehg2A6kIfeE1i/ojDQTgu+4",
-	"DgHTQCvD82yHpo7rVOMFEOnaurCicMv05czFwlkAMae3vR1NIorVFsHunTt3yAUVJG+qqF6DRUugW507",
-	"qHd3EgItDkmBBTWklIbhdCckahFo5Sj3lxklKjwryUmkpDI8WXutYAPrSczE/W4r4C97tvLCv8xZUgso",
-	"46LUYLNvj04/6AePgm8ff/ybx52HwbE45k/2+3ePbx+fTf7Fb9z99p12u91YDcRsFiLiTq6FDwtHrHQo",
-	"ezmAaPkoJKYuc/oOk7+VtEXyL1qiMK1dnYNWOrB3cwOzEXvy9mGSzMikWQtDUi410qu/nLRZ97BVI9JL",
-	"JcqVzuqS0FYBDpE6GM9HuB8wmSxyM4yGJOCtejh3z4H9T8CufV1za8jkcxqGz+0vRTX+1d5T9oVP5r6Z",
-	"jKg4IOC8ZuWzUfRtcivqexSFJ01ew4A7+AreA2GFT9rjOtF7NHBAsFcmr9H4lOcGFkgbJWjHrezsBZPZ",
-	"mXttcsKkDPjQSEvBJNyFaLtukmuq6TroeuJA5oxWAV1m1yWQgoUD9HgwCcPmWUcLgGzI5FEYZnK2vE1o",
-	"FoYZVpNJSZKFLHh5Y307l98Dfi+w2GWb39u/Xdb80mf5g+Iib08C55bQcLncSfz0O7lysY2G07DvtoGB",
-	"5XNfN7QjgV6q5+ni2E9iKqqOk5jz4AAe6USZrpUQUf04olDN84S9aBx0nUYgHojhPYb5YXUsivr2ccCt",
-	"DLiBeBwH51RiPijzlFLzhLTexyBMF5z6TQfjgMOfLtQFLTxZThOYM9DEELoV5stVVhTvoM3NXulK7i6z",
-	"klYL9oruLl7R9IuVlnR/I0vatZYUrbVroLvy016F7azh2dY2harsJI24z9p1NgU0dIZeF7Zj1Y1sCujy",
-	"4a7HPZbCBO2sEEovascFcPAdg3U+faYo2cQzfPrsVQY2fARFBsIwO7+0uo0FIfJ5xsrSWJeBiy4ijGpc",
-	"sSSmeJrzIIdRZqUn+hMEHPxbrGMpPKj8aHwHohgydx7fE4mngAIkhEdETPujHs/gA/BxihkRZ8FkwvxL",
-	"EOBXRXrPP365JYYoqHJp8sxZVzI7jYiz7fdeATvqnOzLAQVfK8ZY3LxrDHNJGGYlubsGub8lKaaUXxGN",
-	"2duSYmJ5KXbCpMAk1KDKguxRckzn8/QcbXjSyqX6KZOANUv9HjpP2T73Ae/xzCteUvqsGZkUCzrwAi49",
-	"MEhgBo2kJR0uYjqZsDhxuaZQYjtIo2N6HH9qYdBdRmTG0YViLNqDDa9ocpKWMzJjsp2dHbijpr7o6CTq",
-	"6ZPpAQs6ZRCKxudnwAazFFwaYfQbWM1yoMArSPLyHdEinTRFRKZiSsNwRrxPkVk+81oZUX9otWESg1Mo",
-	"GDgj0aDH81Fw1dAA3WsDYTuw3RCks+u6GYfwu5DWxbBxU5owkInHps4E3+Mx2wH+jWuxAIZ5udsmajnr",
-	"Z5dRTV+TEzrymYhDcz+oTtBhNk5BIbSU4NX69Tj8cDGKzFTSZSvGDurAhAJ2ElcHO/nRw0jCzs7ybjuY",
-	"2kiaWgE3hLFwiWK+I9JMeTzpZm+j8omNF6uiIPte//THX/7ih7/8P3+Z19jsTMefJlLmWW3rTGdHzibs",
-	"QSDAvasStZUOuYYs381L4E2NfxnAW2/wOd186YFWouFJwLe2rp0isikxjqy31EtDjJPLQtS587oZF5uF",
-	"56HKb6pS5EPJit28B2WOI5dvNmlS29juQKAV6bQ2anvRVHGwmn6BOcpW0TDyB2KNbVuDNtf1WVoS7mqZ",
-	"nxGJBjFuAepi9NIt6vvPoXZpNbjNmkLgYQT3nlX01DtIYis5uEHZv0Gggck5oM7sjMgIURQOQ+EBHsU9",
-	"DklwkJ534PIoEaIyytlkmp2Ou9tqkyOOsZ1KrmJrYhRMwPmITaQdpHe+u7GLmk7XfYdA/NqR72OoU7Yl",
-	"OAbN8TSUwY6OexIz3sfqLRDzw/wkDAvOUhT6eW+g7CKyF1Mailw/Gof1cfq5MNMSDyL0H+px46WYbKf2",
-	"rC8DYNT3YapvEXjBihX4VabWb+LwkVoDtnwxVdX92maxRU4HxY7v3Lmzufm+s6Op4z2k03IHHsvVNeJG",
-	"MtwQKUVlYO26a7Uu5DjSNLw1qFFOoRsAGpduDywLWN+wd4xFDRVpPBa4axcJdCmX7SLdIjvWFGuycVV5",
-	"3K1AbZcEHo5834T1ah/UZFIWdkDxuAJqMI4k75TiB93sHOsY90Uq662TpDNdWCkMQJKaFC9WuDuPJCNe",
-	"zF48EEOvTY4UiAD3Z6gLipmEIOFG4vlsd3NBhc7ow3x0G7b8piEvUxT6xsAVM8EgJc0EC5KWgAZ7wHUw",
-	"wy7BePgja2zZCUM0eJTpIQ8K7M4NJkgbqAMIrNeaCn3ZTbeMp7E+KxpakU5HtW+9OaIigyIy41MYDRzL",
-	"ptysf4/XIQBgBtDrfgU0wRW9AlF9igwynCidVc6+/wI50uvf/dGb7//RV//6v77+6f9QpzTaOFTJSm2l",
-	"LsJkINOOJbKhTJ4trReN/M33/+jNn/wkiXfKjTzxut0M2lk0mC9/8aPXP/5FcRiJi/LyC9hxO0a0IFlV",
-	"BA9CwhGzopDWKHNIaq3l6+/94PXv/ujLL7775q//ojgJbZepN4ndndMSwbjepq40kP0dzUNLl/GGIIzG",
-	"YaCVQoshWrIarMaGdc+YrLW2X/3kp//43T/96h/+9ZdffPfLL35vWVKtnNU8R9ZUEpZ6jddZ/X/6+e9/",
-	"9ZOfvvnp/0YO8eUXP3v941+8/je/V2dXaoEVUzJry8GGBQ5ZZSlLcrzBdYsfDAYsRlGRLiNp6qlu1tZl",
-	"dXBV0fOCDHhzeivnbyUddgoBn0uwvbkdl/Mku8e8xVH1kgcXeiRoRinBkxDogkWL569DhjOVDme/bAH0",
-	"hEdQZFO3UDaOlIcdkgsayDQXCbCypf3k7yWJVnKJX3iUpncBcku4z0rxnGsqO4Z/XJa2Y0yIFNSegUGA",
-	"ZXrOQq0GapVDoXK159X6zXOz3nMspTaOx/yhEIyp6cQmkGiQQb0HxMMsak+YmIbSIx2dzFGQJiTgO2U6",
-	"6Qqi8Gigs8QCk3GIR30fk9R6pNtyyE6HxGwAqT1NyyZ5J1hFteZrjaio5FjKAYYwqun7LG4tr/LgHA6U",
-	"6tMpqj5Hk0kcnbOCwoN5TJLudaBop+vu9bhuxBhd1dq0yROYKnTTLXbzhH3G+nJhN/m78ZomVXUiayg2",
-	"Pd5x3duH+V1ATVVzmQT2dDru3lzt54khzbcYFABbXaF0aFJOcZ9NeEugpISCE7j/Tz///QSp2icHs7ov",
-	"A5IW6CO7OzySTwzNF2NQ9Qw4ZAvD+wmdfjWQmDVvjTmuPKkF6mENJQstyhsZ1IKVvr3DI+u4zh8WWo23",
-	"P6yOu2eQ0regdb+CtPNndSM0XpjTztqTQnFQPgktKgxkqTP24n58+cUPvvqbv/zqJ9/b+CRWQySKL24v",
-	"jifheps1+ed5z0K1JaMTqD0tV1oAO1tJA8FrKdaZ+m05BKoM0DQJNh0bm1Oxahr/57ELu8fb9upA7nxY",
-	"kkortLE5aOieUGYN9lCqR+xlxzG3f6VjpP2XgoHKZDLmeL897I8n7bJ0ABS2EFSqpl56v7CqTqCoB7Yu",
-	"rw74LGSSLbzxeMLG0TkTCv+lNc+9NPu0Hqm5c8pc6bfJkcgkvNVVHlTHOq3+zgWdHeB1R8anBtrTB99U",
-	"Btycw8O+htb3YCgGTtvzA0CdddIwOcgPMI+4CHxMlLwW1M51m/iWJs4kPZ7zkuhA9vACgMZVvSI3CFWW",
-	"qkzdfFtALnt3jjJ6JVBY6HmDjgYdt6vkXJkhqqTjjbgLqE1SJ/N+cn43t8rreijcs2jxaxtiBAavt2IU",
-	"tfdvFcNoJS3asrxb7k+Q4z5kftaeShK8DIGdpbJLktXY6QYsdd2CQB4yif6Lz8HXoVIiP+KMTOgwk31c",
-	"pDEpOTuzQ6LQZ0Ji/hUnyTgvI0lD0o+mHIJcshl6A5C0Se76hZ6H0w0Gl4K3yUfo7XE1pVhaNkp/Yg8h",
-	"wT7mUBpFF+Zj131VlQBrM1JtjZEUr5RNOrDSkQD1PKZDtt2V2ECAa0I/V0zyTNcQOmVxralX1FbTPS0l",
-	"d8qpw0TRwkh1+Kyx7YM8SH3ndAm+7aXjzVZJ79zec+/c2d91XcvDVtehKbFnVeCmZ04DuGjjoLPtMFaL",
-	"qGsnZwJZkWH76yVjKBLgptzyyiSivrECV/uagrGoRAty86ZJ3HTzJjmdWWWFOLtYICZ7PHOzJTwyCEJI",
-	"cH06g/pzjDRdc0XmJPdeSgYnl1h+61BXB1IyEsNesYwDDUOd0h5rjZ2xmWISN296CZBW0kwkVf76dBKo",
-	"wd3HIjUUCp2VFBsrSX6/UYGd3lLNvqlie8M3FJcntjUxPo0eVNjL01IamWMSSB0GPcdjKXMWGgefus+c",
-	"za/xBjJh5ejz6sKCZWzdC2GBvY1XABnkCLCADbK8DdhFiaDuuq5ry+pBHI3vL5/YXj3+sCS5/SrXV675",
-	"Ikl+oWvGJQ2t5Ap3v0Z1Axk9LKlvUHYddYkIpXDK3jZOKZP+IG5lVMy6sTXcsgpiEVZ6By/V39OAwHmq",
-	"/BE2OKGYYIIw7vc4VkaC4rEIPsC8buU6pyHxoBmvbZukvaSibDqc0qI/uiDuS69dLPcTcFJpS0idwW4k",
-	"Nbu0WxgldiE+rIPYugwk86tle1jZl/0SQQwV8umIvc/9chd2hVQibk7PIR6AbmLqI6dTaagb6/EFYUg6",
-	"2UTYlZPpbtSQMd/vOsc3ylN2b8PksgKn/7paWGpkDlvsC3xpKCpzAgogSg8UrSifrin065LonETX2XFl",
-	"rD8dZx7OSyUQNLP5yk9btvasfJ6ujHHH0P5q9xtlgEiJ581bcxSiu5qWnC3ilBMWDn4FrC5fW8AyDjgr",
-	"hypobsHSvrbblE4sP9e+sp55ZWv3LSXE+A3HBVfMxGKorUL8Xl3byhLu77apxYz3No43b3ZJecOvoPWl",
-	"9BBeRQuMzuwAQW3bMr+gV0q9XFASSm9nsxRFgwFEQKRpYDbngfguplyyHRCXSbq0vr9hZoaaFRaSh3Rc",
-	"93YZ9sCVfdsZlH41Uxnd3uGRLMsSU+x3I95+TmPK6+Wquiz3wicpFX7TEphf/YRFlWRYFbCQu9mqm6io",
-	"mgwvw8cwQ2qX5GKIfRpJmTjabyUL0u2C8BSpgSdmYxqfzU8Vrku0Qlp5gi+QJg0DKlo5iXbG2ERg/diM",
-	"z/sh8XqNXsMj/ZDRuNxdYWUxe5uYC0Y1shNMhlQjvaGeUSDMHFvrx9ZKOwFRtyJNtD3sb4o7P/gLA0U1",
-	"vvrub73583/YbGqdWg7+1li019hbc/lfayiCySfJMd3AxqBC808///7rP/z9L3/2e//0899pbCVpsk3f",
-	"10L8GxwiUE6gl5T+OEtllyS/QcqksgOKfGwwWgDS5d/qU95n4fPxVDJMoD+n1iXX6v3FKArZDhanVC+S",
-	"picklVPhEbd4s57k/ydwIEDc6i+A1JcRwPudffKBeuUuDPfBVOu6Sds5aQoAUfV2C09TVopi5x3X3T/U",
-	"RKgra3a6bufQGnAgiB+IcSAE8yGTRpmQ7SdDghFeASHLI4lGZfuklBTcqy019w1/+cBQSlXzKySa67od",
-	"NfIHDC3PdYc+N/ah63Z3kp2s3/YczVbR/1GucuU6bS7Nle5myW7rsq+UqOZZyo2upnOcQ0ZRYADcOu+K",
-	"q5lFAothn3J1JHFhF8XZz6FHe2R22iq9N8RQ6fLCrpo+0766hRxhGVmXFPBdec7VhGwPopufcNofRHUx",
-	"xlPGVqktl5H2ZcjbAmVfkrz9GNefonzDJbMkLX5eSUXed4AyYGcWyd/n44TAFohhGK3l4YeVlIzsanrq",
-	"9/e5j/5zbqtNTuiYkVjNLZ6GTBAqiKeHUejf25Ic30U5jqeohjSnYRhdYEL+CkmeLoPYvFTXp/7rI9vX",
-	"cYpfTdyvH+pQCwGUB2fV664GKFhvdshMt9nHqtwVF/ubiR7w/IuvO4TQmvkCJHGFQMPbRgyGpi8bN2iN",
-	"2IiKLQMH8MBYpLPfhaeEAjVRfJZAA/gvFKEk3aRqZhQTV3uedVtw2nzwh8tmr/HZgE5DeWDZsFpOEgLQ",
-	"4/rQEQ//+NgUl2wC8Oi6rcQxAI6wIB78N/fcbfeQUMhoSYU5xyQYAPVjPgKoMRkzXZUTecOQSYEAp+O6",
-	"h/BgwIcW8wh4YVxRnB9BIMiIxuOQCYHJeno8G1egznsLHQL9KfI/JtAjkES8z3BIgsXnLCZjcAhQQ0jr",
-	"e045NK6/4IOobX7q8UBg3c+29bNHaCgiItT0PG6hKs8hXsBlHPnTvvlsQikciKPAgArOmP8bLE7fy0SI",
-	"Bjg+IaOY+Ugjjlmnu2pWClr2w6lfkjuJ8pm+X7LwYADWF1Fm0+QKg2ZuOGiuflMVdHQ72gSki63agJE0",
-	"0RUu4IEMaKgpplA7yiL7SIsVyomraKDrkHEUM/ym47puQnW6egThEd/BeXA6hty1ehZIWgBMexzqOiA4",
-	"xQYcI6qsB/cOy/Y+yWsm6RnjlaWn8OC/bVsTTOohHTPxSM2qJBkozLqf8J9UdQCuoqGMkwQhjyLBNKA/",
-	"vpfxX7RPJ7ovJmtXCaTgz4foW/WPf/G/fvlnf/PL//3b5nss/9h1GvljgbVBMwzClH1EqGyQ5pKl1uc6",
-	"dyaXCqqh+1H8SBFTCUS0p6ln9Pp7//b1H/4AK5vaM5o3+Geb91ypBOolQ37zu99988OffPmzv3zzd79V",
-	"b+BOcgf3bIWyXZo6nlIQ5HNHOo+GXv+b/xfqJfzXmou+oYAeW9ibaB5MQZ0N7tU5sUUq8lrzjlJa0DR3",
-	"puZHSqCdIOO9ufxWOw1bYDUOGl/9w3988yc/wdXNv1q1tqm2NGeVa+DHlKVuLy1qkWEWHG0zewCxDXjE",
-	"TGIsd26wC/xkRaKk3KeYDsVsymp8M7eDDacRRtEZjhWH75qNA/wANYxLmK3TsMEMtmR/8/HETybr5n6y",
-	"oqSrLqPxUqpx4L5as9hcJYfe2tUvbnMiNu1bYGh7uWvguYpm9iI4c8ywqu1qZegqGW5VEboCEEr1Tqsu",
-	"HWCiFeLMcpxzTpBZ5vDNOWYLz02R/2WOQrdSEG8wHCzD0ZbSg9uWtqEVAs4utD121fq9GSouV4nrldhD",
-	"3VebIRYpv/e0tUJkzOLmqrrbOiA8Oo38GdTihTK7MiKBdMhnUQChNFFsKjUHEjQdpSIcgi+30Q76lPc4",
-	"RgJDiIf6bRQoVWrWJp8obOthRlU8ix5RNIvmezThmAS1oOGx8UQGzCdNpbVZg9NNL7xcX84GrxWpe4kR",
-	"vEyVMtoLmAZO2UApR2bSNAavhOicFerzGhZnKUWl1npzrhdb4vUTb1vh0cPIym1rZ3XJe2fNG2XLYFqC",
-	"E1bub3VL/zJ9rnTb3zXZwu+Vmiaz/aK57FIu1u9Z9La9Kvxl1LShLPlFulnG0J45t5Zd2cqNj78peKKH",
-	"f8Xu5xdQ1Fxjdw5uzDd0r0hLl5VaVm8O3fgVdsEIPWRS3xpbBF8zHhuEbSa2S0Y4cmGD5eiCC5BuSrQF",
-	"AoKsmwlmFoyZcFh49YZoOT0+J4A7Ma/eEx7hNI6jCwsmCNLMhWQfEBqGesjj1iHJxX33+AqB34W4b+ik",
-	"1c4V0xXJy0oP6HGd9EaRG5XBaRAGckaa+O2N9Epf7U3M+ufFDfooENLTSf2sFUZ7+iG5GDGONmgSyB6H",
-	"eoOnLKO4oP3a+iYQNuyoMBE3YZeAnehV1obi3L62lo9qz7jQg3FZG7DtwSUsRIGQTFfQUWa1oexHap12",
-	"Suy62sbNbQpSJ6QiyB4O/1F29a+4I0HKLLRxqE68+BbcDNLxgBlw3fFUApOy+odVS7Ju1sKtxNCX0do3",
-	"7G4f9SVZI3p+dRQiDmrikDICytgXMkH0xixXzxS9yLyaNzYU7W7uMiazFdMX2na5gJ8HMpvQUAl7k7pn",
-	"Nxdh///8z9e/+6PX/+rHxQnG7EU+3zKYYqaXkvL5MuPvyw/w2w7AL4VoFljSIYZjyumQiU0BzkqsiRRe",
-	"E2Ya20U0sC7im8h3NECEmprolaA/mJdOZ7gGMhizVm5he/wI7oYRy3lnbHYRxb6JUzQtXIwigSUWju8p",
-	"0BFwHUBhaJAozksDyJmrECDAySz6o9zv8WDIo1jhSJotiVSEXZaTULJXqyGrMgNOFvwVHC7ngSFU6q8E",
-	"Dqrr4rgl4LGC9+N6I6mMlijPwI/UCCyvdDCa6JEDXw0UlBLZlgHQNysIIYFX850n5xdqMO9Crr7J5AHl",
-	"QxZ/xM5ZiFKzhqi275fzVLcAX3TwY+kljuUbj1eLJZmH5qT2i6OQ6fl0EiCSdapYe+bdOlNPh2avQHe1",
-	"FUiSES23Al23zHE5BU3dSwFN9nl/+9kPtREqOUXrQiLtCFoFicTzQMPgquKLmLcZcABYdowBhifuJFHs",
-	"s7hN0lshA+7gske9z3z01kqv0EptPXSqsJMEt0hfW36MzWQQxWOdqU6QyfQ0DHQqoqUMPHxmHMSIHFGZ",
-	"Y5sLjTCYQPTqQ46srcGxLB8bzA9s0U1pfuByu8cG0v6mW/FNEczFpb6nH0nTkutk5DxKnBDAqSO/E03r",
-	"Qhdhe8aBQU+yNd+BIRG86/kPpeS1nNiqcgtbx5hRw1dssRNSlTHkkpyQnl2KHNQnq6bPh/CsCi5IkKtK",
-	"wA+Y1C3csBl+Te+PUvVfgRnmaytAPfVfC7PCzYoFh5vztPxyucgj2eMYj1BMNpTpqma23jVSA1VIwG/D",
-	"2gGJXOk8v4V8n3h7sCV1d3E2oNxo1jUDrFAccSsrsoF6SDmKumLZd3IV9atrIlWUSgRFOJewF0/+FSn9",
-	"P18F10O9BgJXEQhc3n1C4Yy+bdW4eGsAlX02c2ewVwANBd8Uw4uqkcMR1KnTk8f7vEyK9WiQFe0ySi8U",
-	"DrJ+IR7pAEfJVsbjsseTaEjLH0S0zdv+AzH0SFNMWBgapZuSmzf9mzedTGXGllq9MzZJ0mHaA6VCwY6k",
-	"RIFqcxtJHfB64oB09l2dpMm6vzoydxf6wihZArxg6fHOfscleFbf55LFOV/Uzr57h5ijfB6olsA9JT/X",
-	"Ph0zTHFJOQHjGHzfavf4E1hcGN/twviesM9Yv2x8aySUygwMxpShl47r3k78X3s8KYvY6bh7tdNUDAvz",
-	"0eT9FiMDYcvnIxjEY6VCoSJ1u6/vif/6P331D3+A98QrutUWfRU2N7yNet4uNywEpLWHtUSSaIuslsHE",
-	"m1muBbky94yL57ewnQ3t4866I6tOsbBV4qocE0qUba3Omz/9l19+8YM3f/DjN3/892/+/d+++f4fvv6j",
-	"P9lGVZAK7ra9IL0i79qUV/YlukihSLkMB6kVbjDn85aq5N/gm4oKXFG8GrXJ+A3Pz4aygInYiUv3siPI",
-	"w0BztWr1Sy5o6kRuRPuVSM1SwhEuIzVL9RG+JG94RKAKxuIKEFpwZ1olMG0fs54DkZR5xuMF7XNFIs9l",
-	"tChS7cj3BfHwHT9JRJKBwlSQKPYDTpPYLJHkVHGIl177eqTrmLaStC2/hslZdL6WNvnEgGhsXFFRMUmI",
-	"0l604md5+miWZLEjVBR4BMUzA4GJWw56vLjSpJmOk3RbWEUTso4Mopgw2h8RvQhaN+RCMuo78LMVnmLx",
-	"QBkZDK0vJxeqft7GXKVKtJN5oXQmpjLiTCQZVVqHJIod0Gp6PFviJja3P76jutolSpvPHyjSVKs+gcVS",
-	"Q2AtMwZcq2y2nQrHLiuv/Aq+XlVaS4+rk3GYqGTJrlos0mqntFIMvqjI+Gl0NfLrVlv45nhq+LkEBtqP",
-	"PWZUoKmpNkKv67lWPg6dzGTlcdR0Wlt5EJvL7ru9lbhtYMXx4j2ZNxKdrWWlkcy79S8TSWkyEZOmAOJx",
-	"zBhbZS4Bq6zmP/7L7371k5+W+3ev61NwnGcRW76JqG/iz67R6tkVvlmuhrgqh4SKs/RZGenvySyaggSe",
-	"TMIZinYt2RWE0IDqKgDrJQ6/3WVFSaOCQFyc2nENt5MyVlDmU7JV1aDk3F6SToA9wwlUQExGK6ao2Mvn",
-	"aIT9zWkCFrlW4v+nKcACHsQgwgLQcxqsYHIsqsPFiBezFw+YEHTIPJNpoojguzZ2U+2JHqeYpTDNyHiI",
-	"2fAuAtCOyu48sji9Cohrhbfd43n1IxfDSspDWFW7J/c+tCJTE3P8DUEMTj2+h74ZOKDKaFPUGdDvosLV",
-	"IrdapHtA5l5HtMkjs04H1YC8x+vj77LMGBloDCB6ml4W2JsDjByKQO1nkXiPL75A+MzM4G3eGCgW/zRS",
-	"i1msdqwEyiCacj9lzaczIhiN+yNYXH1gMuwrG1lXz21ch6Xh0VoQmlbb06Quap83sLq9d9z9HStAsbjM",
-	"uJK+yfZi5aBRwtDQ3mJIOG/Qr7/3g1/+8f/86ic//fKL777567/YMtTf5PKtAvBr9r+uU07CjrZnIM8e",
-	"1U1ayS8V3ObOQqn1d78E2hrmDAeiVFRaxuBDckEDWS0yf5Xh6yo0fVkWY9A4DP5aDRnuO0BAlaDwLOif",
-	"LQKFWL9TEE89bJmFk0qeGpQ8zaTmiXXVTz6LOCOnU6kx0KF1bcTDWWJMTjN2J3hwO6U/3Hc1sPoQprPQ",
-	"UqoTjOWspXNKg8jITF7NXKdqIc2c64aTrgM8jZmc0yTNyUl1ejx5QI2BhYPWHL8Pu8+NVCBRu34VK4pZ",
-	"B4XnrySIjLXuonciWc3FqCFD5bnktPNsYRsuYlI6jHVMciuYSUvHsL6BshZ02vg6qAbXWoB851/9w5+/",
-	"/jc/+OX/+cuv/uq3t+B88KE5f9+wBCr6ZH4DiqNkqOTga1MkpeIgXIbJzaLpyy1CbjAGumiung92TkGU",
-	"ZUqYPphKZtUwLeSE3W0d5NMdgokBK5UoeCUY97W9TJAhk0p8722pVtqerpV2laqdjq/rnP4K1jl9a1VO",
-	"v6n1TX/1qptepdqmb6uy6eXXNH1w+RVNa5QyRXFcXr90EMUESpj6J6wfcV94pAkFsAIpSLa2qYwIjy7I",
-	"/5/Yj7fa5Ai/MBaOG8LcLNmWBy3Dd8mUyyCEqJS8SQXLuyEGUBStwUzOotLjef+8LcGCrl1CtVbxVBnh",
-	"XCB5hkEBaxRU7fFVkMPXsJaqTViNg9vlGX+2bJjIjmH3tuteesXVBcuw/Rqsm14D1d4jzr4VTePL7ry+",
-	"0LjKpVqhtJ+R8knFG57I5oJaNQbWb5It2koWVLXOcdLrEq6Xio3KjsSl4qNLruD64C3Ub30xDeQic0Ui",
-	"gYvZ6K3qqyRk9NwucpPBL1MhiYwpFwOtpGh4FcRClgIUTZdLZyzp7Lt7+mbn16eBXHivE3EGIw74sPJa",
-	"Ry3OMklPlrBt6EI0XXCtsWCKfrUCrKgBXBUzR3nei8X1wy8FlSzR41Zqvm/ZcWTd4vlddx/Lxt0F7Vcd",
-	"jI3sXuVaAg/Y5ryWZuK/bo7OFUsIo+VwINJimVOps1qcMU5OWRjxIWiHucJ8WvProytHyozEN9x8c4X8",
-	"U+afJrvPvNdOIabhsEwc2v7l5mcdIaG94YxIqhhm8fxdBmCyztolQaWP1Dw3dYMD25XDRSJJ8z4/peld",
-	"KMyHqGcQsNC3U7vzQXQ/ik+Y9NCOlPs2KbndJkfZLOrgHZIDWz3uJZmKPGdBAXYsKKNLsOtq+r3GlGMd",
-	"Qb/XOISy7E6Js7bT4142c5Gu3l5I4ORhbCA2CaGDCmappZjBL5OYQdm+tCjQRUwnExYLSB8zCWnAezyC",
-	"paShXj4wmHF2kZsgaaozN+V9NmZctqoq0afJkTzMU+8V8yN5W3Is0gYxtWInTF6VmzKhEzJeiaSzc41d",
-	"yblYrv7I9//ol3/62+D9vHl0OW8oJo4xkwjsyy9+8Pq//8nrH/7n6jGthT83uDZr4dMNjmNO0hBOx+yI",
-	"+0f6xK89jg8iUszOVky91imkXnvzw79+/Uf/+cuf/fGb//inr//Vf/vlv/xf2M7r73/vy5/9t8YW6gac",
-	"WMf1G3bZmNSwFZmErFsBrwUZexXvImsvyGWm6Zh3Bi8DU2YPwiXBSkRzVuL8hZmDN2iKywL+OdeV9IxB",
-	"noyLR2mORwWQNLm1rHOJztQd121pM1To618ktJLkglDf3RAKpo5ZTNRbpSipP41jBel0614U+vYgWssh",
-	"pXcQKcGbT/Ws4/n3h/meCHsxpWHJMqglL0sVYYc+9HihucJT1Zgss2ZLOFkvE/9m9v5qGPs6O4KOWbGA",
-	"b6mgzW5ARgxmF3l161xlReHlB4SIsMaANmyg3MygFmNI3c3D5W2ZpSNDkLi5kdWyem55rcxZe8sDWVoS",
-	"PrV5w5YxYdXJt9GWjXiyK4TXPH4wGLAYfWyzy5Sk92hdifLhiQHuynnAzT3FVegztxdfF8tq6XG8DISZ",
-	"O1eXBDFNr7bBSYyCbTrEYUHM+NYgik8DH9JtVKPL+/CQ5Q4HlkuMdvEOdHFzvKrQacrgQlTIaCLIRRSf",
-	"QSSbye2gBtdyQMX5hJ2eRP0zJnu8H3HO+phebMgk6bpul3wY9M8e8TDg7IEYoitGzEg/jASUmeQ+8W7R",
-	"qRzd0ulCzhj3TMpqEkjo690W+s/1uJfMesqteXttghPEgFmCP/lM5x6jQ2oCE6dgSRTESx55OpswbQrV",
-	"y9Hu8SO8ldEa3SlLWyymhMBHVevlyLhkGWSkVzxdMrAv683R9UEB7VprCotWLEse8R1U0FE8YdVxy7su",
-	"UeCLJT2O71UW9cAJw/3XFTUvZnYQzDxJ8NYvf/h7X/7vf//lFz/4x7/42S9/+PON3F3PKeNRPZCv/uHP",
-	"v/qr3/7qL37/yy9+lh9F0bt/bvmOecm3rKNQWm5rxREW18mMcHl2fD+ho6tl97KXLBDoCpKe5MN8WY8l",
-	"oupXyd01XaE0xxqZmaxJX3pCJpsQLkkoY5ekeUp5SxeEsOSxliTLXCvuFaXukElYR/E8Arb+3FTgmFcz",
-	"inEZzyCdpj6lOmmlUyiVeJDWQexgUYJAYl4ISUJG1WOckWjCeLkEdggLBSMuilj1rOczSYPwcUjlIIrH",
-	"J7r1dEiWLGp6nz7zsNtoMFDTa6HbV8wm4azHxYhOIBmrIQZCB5LF6U3nDUE8kOhV6+Q5+tbQV1PXc/0o",
-	"ENIz94om8aoglJwqzEDjmM4wO9NFIEeR9q+wJOQNRDCivowuK4xVkKxagEKupKVk6JBJRe8CBT+u+FWV",
-	"ptOScOja9pxqBjgtRt47aa7SDYnBClorFYmVAyqZeX2p90HJzl8t+Ve1VlWyEFyuL0EWrpTAckWR2LQm",
-	"ptkI89HCETw6cWwMkLDBstqYKfeCA13GaOEH1QeAK/XH83cGu/ROv+E0AvEe7Z8p9ZD7jYMBDQVzGhP9",
-	"unq+A2JNt9OpKAhd0av1Znkl5W0XiSo5B8uVj7RlgpJ80RwBuk45STgFNwgeAyIMl94MTMioqdXg4KNg",
-	"oMs4ndKMKnhQph4HQkwhEYoSdlq7bepP8FuSZc20KCSd9XjAz2kY+K02+VgPS+vLcOIuRpE54an+3NeO",
-	"UDySI0xm4xOgDOZvWcwuKWPNAl9lTXWbyuc6KqVZuzqDndPg0lzhY2vPrpg3BP/66oWlu3kZml12Oy/L",
-	"VTQYSM25bgjF46pY9hpl/sZiCPpLP+LnLBZY6GEshotL4U8nULmvH0259MgY0zKiD6ndGNj6bt7k7EIp",
-	"fhA1c/OmQ6LQBzccynXMDLze40pNiuXdMGBcPhBDjN152Q+nIjhnrcPUu7TkQfhGpOnddJ+67TbxAvE+",
-	"92Ff1Dr1uKmEZyrjIP+HobXJ0whLN57S/plDJlSg8PL6dpfakBwqbbWpXhSyZTokMeuz4BxS7D4wy6O0",
-	"PO+BGN5TFOLAUqnT7pFTpvpWjbEQPEVvCPLtk0cPiWQvZZsckZidR2fMT1o/Y2yCwdyCvQChFYgej2F3",
-	"lLaqlEp8R80s6DPS1J09nU0Y6XbcDnis2puVaJ3JdiYKqll3KOuqHutxs55qMdvoGJHkqRGMpa4EN0Ta",
-	"oNmdANMpY3K4koIiExrLWVLD3RrjgZUpjsiLSGehVnQnAj4M2fPe1HV3+xT+Yz6d4ifPKa9VQqKB8VLW",
-	"L+h7sOS1zOVcxjdXv4D8TD9/uFqhajKmITiy+CR7hrRzCF6HJUtDCc5YdWaPKLungDV6vDRCvXiIrEs3",
-	"pDNYJtQeMm3ePizczlkR7Z2u26mwF9y1GlIs+u37jJxS/25muTPypZ/7qdEfUVQsO93d5ymy6evauC6o",
-	"I5llXalACcj1x2qv5w9HU/0GBrR67uXCoPAoWW4km16d22YwJ6q1rawQcnolDZ9vNE3RvMXCJje3cyDM",
-	"TJFr6y7XFCa2lChz4K1p7+3fzlgDtrCyNWMDF9nG8jim1DC2xSNUr/LKBwVuuHUvmfm8rspbJieNyjig",
-	"khyJ+AILF1ksj0lTRLFkfsshlcI3L91K5O1ip5wiH53nlJPxPknEbUYCVpDMNrxxViwSWckfq2pE5imc",
-	"ZBlgKTSovQyb901/vsApKMMCC4ZNwLBGcTIoFU2ZVSzL8Gh99hrf6TUUSO81DnqNL3/xo9c//sU//fz3",
-	"kwL7b/78L9783e999ZN/9+bvv//mt37Sa7xKX9Z31Wq6WKgOi+N3bu+5d+7sd131f3YRBrCkPmE0HbAY",
-	"3o+jMWylYhH985y3n2Dcz9fRZ5j3qdCP+oHF9zH2rnHQGEk5EQe3bmk20u5H41v0nEoatz+bDBvmhYdB",
-	"/4xjuMrrn//oyy9+J/nlsW3gVV++0P+Nz1lsFnYshp3urhmtEEGUXuEbs253NRvuWhfJpdKkaZQOW99F",
-	"HYz7xPDbchN6NaVRiZ5v2rz+zGlQKWl/xHyIfYN9788ToDlq1B+AIN/88d+//v7fKoL82//01d/+p3/6",
-	"+W/VocDbSBnFciAWJWpr/hxSTOmuhDpLO1yeFLtVtPjmz//g9Z/92Vxa7OZpET9Zy1pNkM6a23bZTGTu",
-	"FpYxE30d9HgqRsc6kNhnot84UMNDqvryZ9/TY/v3f4sDa6QdBY9O3qP+kN1FCKWpJHh0olo8wYsg9Zw6",
-	"jjRMV0wGMoT9S9p8dc3Z1rmdKiDMJc2XoyjUVaQMs3KIbcZbPaMx9QnNoKkbgowCIaN4Zps4xbBOIWEF",
-	"GjJmzTGNz9RRE8+peB4DnS/ME6Teyc6ZeIK9EF6ZXZNQQVS7hwUb1Q1BvBGFw3XCXni6ggnFi7gejwPB",
-	"kiyKIY2H4BNj6i0EkmA4+lChPT+64MWCEqnz47JZhrpd1yXfwjE9YX0WTKRjapIFvMTKZopwpamDbIuT",
-	"0gBIEwLVsdYE9cFKjY/77DzoM4FBVYknaIndrWAAE+wFOWWzyJRNzi7qmL48YS+cxYYy2i/NfuT0eA7T",
-	"5ztZNqI9YzysMnYpanoghuII2ewVMHTByj6AVVzRZKJOQ+Pg0zt3nq2f5Kc6B03t8XSebTl502ILV72R",
-	"bM12VDWM8uSSlYYjdaKfXkRr7orTfXYpOZMeZE7a9o0oVeeoyn6i1uOAoA5tsTfkZ6S7kia9cgannK+T",
-	"FXGay9tkvOrHdJZkb7LZ6VWxdly+TaHsdFxKgsccnV9Wfkcan1l3ggh7VoJqBZSGV5Tzr5wTtIMPZwAa",
-	"oRIgWilCa5NjnsMsSTQdAnld8ks1e6hwEDUXWOkj1t1fBmcp+GMXBLNNAvn8q9q3uHB32+Pm8tbci6rG",
-	"1H7VvMjdAEDsuB0C+oHqaiE2PI3kKL16zaxxBvWZ5OHzYd+KcE6bhrMVzGCldIZu7VUwD9QVCanyctOC",
-	"e2mZWXMv39ktB4H4+1W46ARD+AnQdLF+6d7+bbv4GCxiauk1IgOyYiFJBLG95yverxjFeX0kuS50q/I6",
-	"rX0tyaOTaX+0FsBuHNy589ZBZHFBaiJINYZdt2MKYyJf8ddZlTV3CKn60QV/a2NYWs4/MUzjMnwHU5aw",
-	"EEEGdcSpEm2damhLLqhAhnI6I5mlvBr3Z+UHueryzHIjS7gmJMVUq6CAP/863JUtcWbTrnfzKs7c3baK",
-	"3GqRWYmty47pZaBr69RdWnW3rKBdz/wJO5JB1+pUzsfWJwrmCUvUKzDqszBQTJEEEoErFDEPdLLQkIIq",
-	"OIbNNpdoTcEY8V7uqC92+hEfhEFfCk8hU88yfnukky0iA5ZFD+37HiDb1Ba3jENf65DskmYXyKvfZxOJ",
-	"kPmChWELe+rxTEZ1z+QuzXdW7f3XOiR75CIOJKKjMu8/nIB+XntjWp7VPQ4RA5a/p15M7exJotPPWF+S",
-	"5qPH7z88frBz/+ju0xPyf/+q097V+a80HDe+o227oUBmfEXvR3GPqz9J07M0BQVsOy0SSPWKl7kmJL1G",
-	"u93uNV6BTVuHOOJllb7aDBDVm+2+IXrcS6+s0vfbxNZNOp1d0nw6mwR82FK9TqZiBBWJw4CzHW1k8LW5",
-	"G2d4SESEIf2zDB8Fd1OMsXnEw5n2OlVqj61YDZk0qcFeWnqhWqDMZmutBjJ4UAwIBY1B4GlQs6XGBE3D",
-	"0LjB4jbqSFBbCQ0E8acxPQ1ZO+chPE6yleE6+mw8iWRSgkDQcSI7ha6Gbr7vcaslHQOTTBCuYEjMxDSU",
-	"4KOMKxkRAQVW7JHhwrbJJ9q5N5B6PPE5SOwzBhNTQzc3aAl94kM3IDND/+yQePqSEB7oqHMPB1j3VqKH",
-	"4jVdqR5KmhejKCkKCYouFN1uVSaZ6AAFGW0Mcu0aX+r0mkFHOeEdhHk2Zv1gEkBOX4sbkU4LkqpFA/2u",
-	"XcEi++RuS5NEZMGd/IVHTq8dB0KAg3NMpnwqFHmY4wG8QZOlOS4OQS5yy+TgMe+bAvjWeECn7Rxa65s3",
-	"5jn242RPgSw7ECmrEicMOIrTJjuuu1flOGyeh2Q5Ie2fhQFEqllQsNNRPVhf1E84l38dKghBtbFcNuHk",
-	"h73yTMLcvxqexgAWnrKXBYdV3dCrslv9ZS+/7Rvm1byN5xkHUGoH3ED1G4JwOmZ5xd+sSOrZ8Pp7//b1",
-	"H/4gvctfMEHUJ1eY4LLxZU9Y/7xi+e1R//A/v/7D/7DEeI0FYdMbMt+gUTLgv/yr13/z969//IvyMZfm",
-	"9ls06t2ao+64uzunSlAU9fw1Vng7JD/XPLLu8pZ4PBm6nr+8K+a43s6QS1xXdmvXcdndGaeFFr8ug97b",
-	"GSaVo7PsMEkTd0GN2LFrX6TFOzNxlJTnrwSW4JtveSWgWSOrivIg1YdM/9kpVTm+IYVvbMYJp6j2MCxx",
-	"11pxSVL0XlwX1Jp2hJyFDBSxBOoBfVCtT+2MqW9iLGB1DhPcr3D5hcKsWguJeKJgLLe0OVdQe2mLbqCL",
-	"1rhRx4kzu8T7awjreQEexppRFdRhpi1hcxa7US6xBLbOmTgxrusauaaL43Y9GReL1Dqp0AF4b90foxxW",
-	"zwlmQQWc4jk1qnLmWhVsJZwxX2i1CcNfLasJaUYxMSaQFhEyrq5utJq1Hfd/NX+NVKVe0l+jGh9XRfAj",
-	"xdaL4H8LeWmrQGnaU6c0K29etdXbcJgx/CgUoAYhFMW+xYoMsN0yuioF4hdBP7u/iozIiK1MCdx0DEmZ",
-	"cWLVMIcYDk5OZwaHDZMqWDiE5+EiF6I85Csd615+bfS5hMEWUjXbVXn1kawYQgZrFSJHFmCpgtv7bte4",
-	"vZe5pVtBDvpGd4XAmiISWn7UC2M/lgjN2FQ4UCm4QJlUGsSzIJ5jTgRCeWTAwnmsIGyXvbvyGZfBIDDm",
-	"abxgSADnahdaJyB2Vr/O2tN3WoolZ+rcwUcrcUku8+L8WncmZ4ma5ySOBkGIblpgQwzOdRJlUcxR2SbH",
-	"9wReDdAY/K9IzIZKHqi1Ul+Js2AyYX6PiyBkXIYz0kyvUM53QUy1HCK0s38gJPCCU2BZsTRJULS/liiW",
-	"eKN8RuhUjtRm9WmSDWxeTonKLI1XopRad4dHT5GWsidRq0rRVMKkgd4WJTTMpTFcJ6GiIqG18yhafgwa",
-	"4hzfEydII0U92oqqtckKbw9DNpBELUZyhTEJZ8sNrCTj5Ca8rD+wyGjLmD5DJKXg0IYpPEJqOTCXleaC",
-	"r4dcq9cgI4hQgesnQXqNo6kcRXHwm9qh8T1gZwTvcvEVuMrtNVaQJAWSmiNPpsmxhJDjBfF7b37nv7z+",
-	"H//u9X//D2/+5u8aTmOwvBrISxTAoh/T4li0KrpeMDE6mTygfMjij9g5C6Ht7c11GEanNFRqzAMxfDSR",
-	"0N2mFmBz52e5FJHJOnogPLIybN2ckElDlqAGRXGOpM5KYCw2AOS+QAZ/bMoS/H/MXc1u20YQfpWFLqEA",
-	"ljEs9GLDh9Y1UqOJk1YxigIuTIZaWQuvSIGk4vjgW69Fe0qLAgV689WXXnrMs7TOaxQ7M7ucXVK2lBZG",
-	"boJALndnZ2fn55sZuxNpzBq9QnMC+SZtC0MW0zIhEHNPl1m0xtHmrlHRpl6z1MvW3M3qrACdJsqwRStr",
-	"dpBrQxry3WJ9o0zr4a5IW740E/QZ17ZmDTks5Z/rbT+GxfYgBi6izgLX6j422hqJY3oRiTnxQDSRasL8",
-	"Oxuxllk+sziIKXTArU+KiMAco0e1eF6MpZ7ykc2b2CyX/TsMgdvMufCotty0YXVLGNou7CMASXs5NXeA",
-	"pKkJYhsOpeV3r2g6F1wE/f7T33/1NyP474Uz/TI/6BIy361tGVTQZ33/yTqTvv3lj39+/rG3x8P/VN06",
-	"lCar1TGaHd4Ub2/e//bDRvdFIS9OV92Pt29vbn/98/31zZrbs5lL9Nhj94+xxX8rlz7M84ib+AGOx81K",
-	"hwbTfIjeEiF7PniDiZB5Hgilekw7Gsj5DZSGsPLolfWIoIxfVnqwM3icLdTj1yMQ4zRw15A3VhIKfLrc",
-	"oCR0VM/gOq9lXskmFtYggEosdK6NEU1lxD29hOtB7HHi206XKbgTBTt/dWzvVIcZdG5jNh4+0zMi+MDr",
-	"2KaKxd7YMOR82ajijI2Ffba6Q40xkhjbagoxQq1tVetKZhOsSrpo+FLn9VnPYJ+57ZZmS3ntK9k0oHdF",
-	"k/DojMwWYCJ98qljPL4NfKS+rxo5gtBQI2q8aVLN2ytgNB9oTLySqxqHQSwwZKntipSKil+oohZqirlr",
-	"rM+/+YaaEIt8CYbiAAXFlhG8g3RNazF1b43MW2SS9j9WLqvcLOrZ4Xh8+PwomUM+ZblQOc2DLFYikVuY",
-	"OVNiTzw5eHl6dPDtwfjl6fjg69hoV9tiT7w4fvr09Nn4yenn37n/R2JPjA+OvjD/7zIEr5gaJQrQCQKK",
-	"puPDi+xSl9kE9jav1Ct0wmf1ZZGb82l/JJfZXA8d5S7qNtZ3aB2LPhUdBpbuKQH9z9KKv7ADCX8+HVev",
-	"mK/sXpq6HjLiBNy0LjtwILwphAQ3zLIjGgAxu5B+FKCc10c3Z8UlKel2LIfQNYTJG30ptDqXIvUA/GmX",
-	"0vukDXAaO5BJzvIfa4+cMK+TAaKyTwYigvARTGB4LxEvzLAtJWEP8qwyKnFItztSBdKWV1Ks6VzC8c90",
-	"L3iakIcu4uBIQbhO0PU5FfCzaAdGGES12FqqM2h+EP1jH4LLAuCxSJJk6J/pOcKNd4TFHd9LsmAfIZUi",
-	"pFXaWvl2bdxl+5X01+c/zmYH/68zpR7vedrqOueyM0OSpy6tmOGEMSCKjRWhUoCuS5GXRrSgE45cb5sK",
-	"lH1sV/LC2Hq1v36U5zHrJpi2zUR8mnyygWCgBimCWaABGVo+LVkPbqTARE6zpW4sch4V5T4FuQDMfzmX",
-	"0O5Do2cQFo2+h7bFeEd+kvYduRrnJEtjcTFT+QwCtEVJ4Uc4AQH/8mnjOtfgFgyp4uQwqpriJ/rOfDOr",
-	"pLSnjx37WCz00kvdf1RThoYquhkaTrUYhsf9G7nQwXlg0TUoqs5kSMySGnxSBC95T1mCuOZfM1nJOw41",
-	"+OYFmAABSfqSaVYl3+y2monLZTJ2R4BLcQRp5Jum7xZIHcKlL0VnneMhItwjc+fNy4nUQ7Z4DzRjbdJg",
-	"2ZiFYpRZHgyrKA6nGovsl606oGpxbmTMa1m9yho1R/SKUFovncpPoRBozubIgJr1vvPbHReq6Zyc1Eg7",
-	"fBKwAKn7Ltp6ngtaRJmYK60VLUOAlTdcTTmetmXI9+56K9mOxbvrUbLN2ab1qCXMzyiWZsZX31/9GwAA",
-	"//8=",
+	"UlK+pZf+1vvjiZw1nMbLnWgcSAafDgY0FEytZBzfjXy2sA39GL5xL5TFoT+CP2hIfCZpEMK4OWFxHMWH",
+	"hIYXdCbIJGaKBB3Sa/QaSJpyxGKmqJNHnKkJZhe7etgPxLA4iF5DTPt9JkSvQSJO9AeHRKqbi0Co80Al",
+	"kREZBC+LveW31qxO0mHFjt6PA8b9UsLePKkO4micUmqRfuhkEgZ9yiU0N/8gxexF6Tpm2rmhNkeylHF0",
+	"9/erR93d3y/pSEbzhjwVLCZUnDF/4ZhzO2QthtXJgm2qdfLwpeujd8WPnphEXLDSI7jJAzOi3A9Z6QKs",
+	"cTqw1SdMTHF759HDt+xnF56sGBbGZzFpSvjYZ4ECCNEAEISeunqhtZmjl5vMkru2wok0L1+fzKt4MgGv",
+	"HPNBVLImnBHGZTxTq+FZ6Mm7IQjApzAQsk28fsyoZE+DMfPUWgSc3LwpWD/ivrh5kzSpII8mjB8/IOe7",
+	"LUeJKDIWRWqgvn8STeM+bOcgisdUNg4aAZe73XSqAZdsCJC3dGVTUKdnNI8sHk9Pw6CfPP3KaaQTKa7G",
+	"J3q/UQZeUGsJmO+Qj3nw0p62mp89idt7S08CkchSlISAP7IA8XKvZUH0Eu+8KiGdu5T3WfhgKtkHcTSd",
+	"PGDjUxaXMvah+r1UL9Os+PYcdHV7byGzn66kD5hRJe8/W36Sy/PBflkD17zwKvLC3F6/BVKuoNClBrsy",
+	"SV4T45Ukxoifs1hQHELRoKV41g1BzgN2oRYl4oz0rVdIM5CCCCZlwIdorhLsBYkpH7JWifCVkvZHzDdy",
+	"c6nlOp3G/N40rhjiCYrCvCCsIc3t+ZQdOU8EfBiy572p6+72KfzHfDrFTx5piiiWzG85xIPjpH/XR8s8",
+	"FcXE45EMBhpk66dQMOiHliYje9xP4YX5x+CECWEerSf/YRZH0nSSXR6XcLXuoUM65J+PmUO65J/TMHTI",
+	"LvwXaAK+3yOU82jK+2zMuFTsiw9Rw19x4yqZpOJH8KNDBlFMVGtkd+l1HVHxhFH/BPlyseWQxkMmJBC6",
+	"HAUCodqYxmfMJ1SQmFF/WVzmMxEMuTqvMp6yigEF4oEY3mNCxtO+tDbtNIpCRnmj8rXHAYe2a7wRB+dU",
+	"srsjWqOjkEompGZp8yhQTUPxfPsdM69yOAx4dyzWgLlJRyeM+3M7MUowZxdqe8dMCDpkpOmW8PrWYYYN",
+	"CkJjRhCkm/cHQSykQyawB4pxCsXUZTTZKG2M6ctKQrVHeEOYcQn2Yo3lHAe8sj+YceFYzGodiLIui0Sy",
+	"Ykv1FRIlUfvnD8Tw0USWsT5tQAEmB4x9ptigH4H6qX9UHNE8dxHIUTSV+tmAD9dgf1OuFvZuNOUlQ3uA",
+	"1AtEDfgBtkMQOpAsJimLc4gtj1CCx+w8UrxsbNpgL/vh1Ff6Z1/1xnwynSgYcufOnTZR5yrgQ0KTE6NY",
+	"ob6RsqGCGq1+MZAbPQTTORavCWNxKgYE6cAU95aUBq8WQKb7UXzCZMXxAwEHO+DdslfilmDyeYZ9eKSJ",
+	"tosbgtjNP2Ev8IJQoayLmE4mLCaDgIW+UJJmEtKA93hkwCv+0jrQV3sKbvBpGJJfI1Ouxa1jYCz5NQXb",
+	"1Pa9QO6V3k3e0PeOSlxLcsrgQbgOnI/m1rjVUMOkpyEz21zcmmG0o77cEWfBZMfMeGcSKWKJq8Fi4WyN",
+	"Ax6Mp+PGgVvZq01/S3a7CEOmxuDb84zBtxfaIDYC+q7CRuUwZXGf6Evcp71t7dnaOnZhcwpArWKwNp5a",
+	"crA2mNtoq1nAt7mml5Ha29nXrMSuJqzutgYwrUAYeQU9xzQK6nlR/inpA8ZjsKjc0/aTMtPREobpD5IH",
+	"yw1C6pdSk0E6glLbFfXHAUeUJYqH65gHMqAhgacEacZRyMhtF4wFSviKJfw9xvTlMT7acV03eYDGMZ01",
+	"kpNdbwmcxhhspgsHHsV+wGk8I/i8mUJ3s1PIQdUiuoAHDi1JD7iF/FriCcTiNnnEwxmhHBcbsDinY4VW",
+	"U0i42I5UgxpqGAfT11YzDObPwbU5cBPmwHssZJLN8V8ZwE9Le2ZtzI8q0+/ikS9PiL713rWJ+krSZCDG",
+	"gRDVAge3EK+8StBcKCLNHBVrRK4NthrS9NmATkNJYNota7wG8GwCJm7qKia7DjUo3HrvmsKvIoXj+pZu",
+	"p6f2x9NLkTjeEqnGEDM5jTl4440CPjwg3ndeedagwSdCMOYT13VvoEHuecyGgZAsRkJpHfa4gRB6qUWb",
+	"NFXPhoTEDeJZK3iAh8UjnL2EZUA/ogGLGe8zcsbYRBCvB3TVaxwQNSQwUtBJsNOPfDZk/IYg0VROprLd",
+	"ArNCcUFSmipZEr2mnjHYmpG2iQuGi47rdnY6rrsPdg1rAaTC9+iFDduJhg/q+8xHM4uAJ3qcTwHatVVT",
+	"dwA39aMxI4M4GhPKZ9ZGUONiDe7aPJIkGE9CvOGYgdmkxz8nat7kcwRfn5MxozzgQ/J5j3++s7OT/E89",
+	"6ZLPyYnevs/hCbLvqi+PlY7Bafi+2iPyue1KPqBByPxDRQ/xjIRUKmCIZwhnGPCc5zmZgg8YLETqzI3d",
+	"qdUjn5OjeChMX2MaKjWK+eQ08mcKbFK0NUHXgpzTMPChkUOCZA5TRRsgPmia7pLPydPojPFjDm+p1gMh",
+	"Aj500m7AXgfGKvZyok6SA9RK+8wnzbOgf8b8FpGqFUcNJnGXCYR68TTwfcaTHnfJ5+Rh9JjF0E/EyeeE",
+	"9qVa/4GaiAWFE+vsKQODpgLNDrmIIz4kgvVjJtGtCJDJLcTUppc98jlR6ORhJO9HU67mRWERfILqIDIo",
+	"dWjx/LF0TfbJ5wS4c8nLWiCk5MVeKsllXr1NPidPWD+K/cy72hLr2A59aqUy9ljsQNOG4llMyKp+3iGf",
+	"k3tTbItp6sN4BRrGjPozfF6Qpp5tOk0nmYOksGPmDcuxqZV09K5ex/vpPpbv7yHhEdIAOIMJMVVLzWUQ",
+	"kinHp57DS6blO0AH8tgcT7UB2ROgvcrgqExYn5xOJd5kVB/xAE657qODBwenh4gyOcSdDpC+2qXCD4pC",
+	"3wsjRdbvzR4zZo73hKGp3l4pS71L3le0d5RuNHqEmtkhcL4Fe5Ahhwsqkq2gXFxYJNkBkrSafKxt/Iq2",
+	"Jsbeb7UFjBHWDdRL40BriAJb7cLyPIyk5aGUrEIXlgfVOcQrMAPzo1oifOPBNN05vQ6BIGP4FjYvEEhw",
+	"mhjUL+/jzV/S2p7pym7sYqTUeHzVtHhIIqVBw4EH0aKtFkoiiAmjZ0mTasEeqcfugtX816eBNOQFL4+n",
+	"QhIZUy4GmvFiT3hnZlq5ndLPMYcRJmuwC6v3QAz170/0JQ38ruAFn44bB5+6zr7rOoqHq3+66p9d9c+e",
+	"+mdf/XNb/fOO+udd9c8dR9Gt+qer/tlV/+ypf/YdtWPqn676Z1f9s6f+gR9uO2pEz0rNZGooO5bcFgoI",
+	"KTG/eZEFaHtd4QSWyG3IoIbT2JyoUY0tkCjWI+VyAx7YlHDQO7pJMaCbXJnZ6/fX5+gNp4H/vwQf1k/V",
+	"YrSwEfU5aWZYNbmffmslNmfWdTEr0yN8lvCBcxrDcVM8QAPbhtPIoNmG00jQZsNp2PCw4TRs7NZwGjbI",
+	"ajiNDG5qOI0sGGo4jQS16HfvW4czCwfUMDKyG59IP2RktHq6IHOzX2qpic1YQs8MOxF0DadhCTfzs/mQ",
+	"EyvpMLWIUG/nxULj2SungVNVky435ZmVKPfr6pCm1gyVviJIp6XPo1DseKgIN+CH2rngnIZThpxbyEgh",
+	"CSCjvkxoudTRIbl/6RQECejRVJR6Ja4eWbOaC/ccx217jZc3yQySt64NMlfRIINnfoV4FRQCZJ2IlR73",
+	"UmO3R/o0jgODVuD7G4J4SJGeQzwe9M8Ug1V/D2ifffzkIw8On8deeqVeG3YATP7IB+MJ+LE6pEtO8eqo",
+	"32cTJV4sKbWOs+0ysS84TzEKJiA8x9Rnbyv0Jd2KRefJjvCp73p5aSE26jSMaXw251bxhjrV4BZAaBhQ",
+	"gd5Tyb6s4TqVXCwpOFnmbq7PTwEReWl0oaeOumcCDL0iA51HYuv7k9ainWh8H49krXce6iNd66WlI1qX",
+	"9IG24lprvJHGrOY9JTXYdUgnYSkO2emQmA2mYi03cOx57n4fEpdcjIKQmWGsQQDYXf1D96LOasqoLuHI",
+	"qDbZLAoVxthgR6kMWnERa5z9D5g8CkPbu1GUO7BkPCPVF4lPxVx/ADuQ5VXeoWKO541Y0vGmZPylsHpD",
+	"V97PllvCOqhzWHx9NfhZtZXX4HMT4PMDJiFc+qNAyPITAnaI5Y9GGnz9quhoJCNJw4WesnnlLDcvPSDT",
+	"2tIHKpln6Uma0GHAE0/eeTPUiOJx+sK6up5j975ol2oewuS9lU9flj6uj92Gjp3N0UysUoEqA/E+90t2",
+	"O54yeylozAiPSBT6LE4iKQ7x8jx5TtOHkNFkolQsSTyIsIBIQSrB7X+/0yUfBu/1+OnUHzKpNiQJzGhS",
+	"cUbokAYc76/BSBf6VvjSDaGTjz0Qw+N7hAoiJI3l3fS7Vtu+g7ccX0wvxbk+tCKcMk6PSwZ/zZXNSbeO",
+	"XuqluUlu+0p5yiU66pfG5Zj2wVI7pnxmbWZnp+O4rttqkyNNGDQUEVCHUNSgKcGmAAf33YOV8pC6Dno8",
+	"JYvEnpwlC4PufNz8aidp9E6db6fLU1Rx1k/AUyWdKp4KOaLaZB1xdpg4sEJz6cAxbK0yTV0uSKEs79xc",
+	"r2uzU8uxhJqcPvf2yvy+jDFdc/0tcP2vnUqyWB/J0ruYG//jumDaDJjIsPUtsci8D/w44ObzQof41T2J",
+	"8+uxDFWscezFRg79tX610SOPdsijySSc2VpWcXvP2Ix4Gaul8OAqmJI+nQSShuS+Q9hL2pdKXFsGfSLA",
+	"yycoAfnZ9pZmJ1nj6bZUudzgaqt0uaUtZUm2rbCEwZxIKplQm37G2IQ0FxoPWwY8KNR8qqNbaRimoGG3",
+	"lK/NgT3Wmu2Ugp6Uee0Wd2Jjmmu1Wa4kZZ+om7Kvhq5b2NZaDDH39sossezcXjPFjTLFaquTvpUzt6I1",
+	"eNZWbU/2sCq5VX6GX0t7kz38FY7fBk7e9aHb9KEDDx7LZ6j6+A11/FM90PCB9dbWjiA24uSGuDRkKFuD",
+	"2pl7NfBSS0BlcBqEgZwdIqEMg3NMeg+ea6fM9h1uTnnIhMi5E5uQ2VbJRicRYSXIBWYCyCUMhCxDJZDp",
+	"XzvMWX1GF1zAc6pX8JgUlsWjpmK2ZprLRaHJ1+htnhzIHY3FXL2c+mvx97ImVub0lRzpmudvkuejw2c1",
+	"u9fZBeoxemz0/jQMtwq5DL83Y6zH6dOZlzP5IJSlcbyJIxr3STDkETiVU3CrS7Tu9lxj9v78WTpbzyB8",
+	"xmYXUVxye/ShYpUmocTFKBLMOPlHMQn4DgoM4+tH+hGXNOCCBDK1m2dYZu3cNZtkemnK4yXZn00S9Tlf",
+	"+vZ6TC93JK/53Sb5HShoCzLW1OR25TyuKntJXTYFA56XnDk72kuBYnMs5OVHUCzek1VOHLy43mFL6eH6",
+	"nG3onH07CjjzYXUXqJEbOWjbUB5rHNLcbJdQGBcctk1KwEwxlMVCsDCXWkcy9/bK57KMfq4P54YO5wkL",
+	"BxXXTmVm1it6OzRY83aoZBWub4g2fEO0fP2q1U3RpftYi2mVtLAy46o6W9fMa0PMS4myOQB+an5emlvZ",
+	"wVJzcWza9KKhlfKRaZrNcdXMjMtjbtPZ4pHWOinJeyufj+z2XZ+KTZ6KRzwMOFMCaVrhPCbgN8WUah0P",
+	"u+GFx8TqY2lZXBj+1+MEZUdc/yTZ7693ogpbf32yNnKychcQl1bMc9vW33XKeuK7fnV1XojP06V5TTUB",
+	"IiYsDAX6WJ+xGTqLU3Lzpn/z5qEuA27yNQjiJVGfXmuN6r6VxuCMUrywLGg1GdQ48xVtXGdduLIHv6KY",
+	"BG5lmxxz4mGOnVsY5/0cPngmR5HQ9beO73mkaVK0Zwrv52rhw3q0nB7H9x7qVAp2VRT1OeAyjvxp33w2",
+	"qRYcyLNgqn49nU2YR5rdQ+KqnYBMR+pkdaEDzpj/GyzOtBtG0RneO6iJ68wNimnN9F0eqDUehBPFjPqH",
+	"OmxI4NllkpzOrNmVJnzIt1amTyc5WzCpKPMh5ZJeMsHGlMugL3I5K7aUB2L9IH1ovXYyhQ3XZq8K1k8D",
+	"u7fd1YYrXMzr5SEt28lVY3bm9VSerahLmhdRfIZsouVgyBMPZ1j8zc75hZS3TsFAmxdcxjZmecRVOL14",
+	"U52UnqpjUaxoMc8bS1JIHJDPogAS56qHhYJ2cXROQye5OA/4eSAZ8YOY9WU4OySd9B3wGlC/60JXp7Ni",
+	"JQfVbo+bdg9J94BQPlOiQrUikoYXBc11V1oBS+JUYby0fGLGO2xDdGaP4OOJvzhPT6ae4wUVJKRQAE7q",
+	"bD1r8fDMaCoQ/iejKOmzMKKlMdAqSXRQ4Z5XDbNrEq8z3yG7Okdf00q/t/oBfDUPPC1dkgxRlGASIdTz",
+	"QAGQNlkNBx0k9vUkobhVdSxRSBTbMYhpCTjklGEhq7xZjy+ob2bVVason0by1dOWhlCFrdtcBaGrU6Zr",
+	"G2jlElTtLWCSbQr+UiG/Rfoqk7ZvoVDWfJG3znouW1aj3DZa4kpZopHqSiJKPdfaaRnfeKDYUvwRO2dh",
+	"sRER9C0OBdaagA/XQWZ10pPVzDBlndmlnkc0VlewKqRVnZ8QazWcWkWtmpgpA1B9EPGWErzYM4hdwWjc",
+	"Hzlkj/z6EyjDsMbaqqFtS2O1E/VWFijGnL4Xo6A/smvZpGl8XRLFZKIA0a9hOkn19ToYzEopVkQTBb9U",
+	"hwwoUDA5pf0zUxxEl5A3Dy0Py1ZLiRhHIUuO29yL9eTBOTX76uGv6syGPJPTUEagURjGQZqnswSQqR+0",
+	"UQsyi1Nu6S2gouic0aCklBTZr1vYvXahvOvkgAu6q0mxm2eU81kgaXbsICfFVBVJGe0Wi1mzcxbnFO11",
+	"5FLN/Icxe7EtTjsVKcSaR/KPp6dh0E8dFcoO/bfm0nV6L6MOPM2wgIOE1C1Cb6d1HDrOTufZcqtdSLN+",
+	"NIwZg1zoqlFIBX4M5KAm8zSqLqS2bVSuibKyxGaC+FzFEmIIjnOIiLDclZIlBiFDO5nS5TqyTotEHSUP",
+	"2a5mgogxDcNDYx8aR1hgQqhXaAjdiJWLdy7IW7LxJOaV12u51S27YSkhg+Uv04L8y9e3aFfxFu3bUcCr",
+	"j/iG7zguQZUvSMdy47cgYPUxhqaTex/CN76dJIPLG4JEF1zHVpVH9y5SQKBSS9fCZKUyNqnMi8UTFgSm",
+	"7S0uhfDiASZPW+DmoD0ANn99v4DUlmcjn5mXrtnHVWQfHwb9s7eHELCw0toA4UNoJosPMkhA9fNNxQHZ",
+	"NVywx8uf2zPz0vW5vYrn9gGNzx6IoTgSTxj1327uU8FerJRnsKDRzReKtfIHzs+pRX0sxVMnXKKQSBSm",
+	"7cyrFpTfpOVP3zjz5vURvJJHME0Znb8r0E6WJvtuFGdkE6QxePL+yVMyCtSTs6S0cyCxkJYgn7DTk6h/",
+	"xiTpum6HTKZixARUB5qRQLZ73OtHXDIuodQQJTdv4lRu3iSjKAQDD9RKxmpnNwT59smjh0Syl5I0vV7j",
+	"O71er6FbUH8eqH9Ggfr3Va/htRwruWGKrQN52OOD3GyEdixV3aWdRAPifafXQJroNQ7Uzk9dd7f/NJhY",
+	"g4HvWK/xyiNNwRihYsb7dBLcMn+0Z3Qcll/SSpR5BU/7An/K8IYKwqJS0v6IJUWglqLG/rwkyHABDw/c",
+	"EOT4nkngZ2iiOaY+y3rzpXnC8T0ypOcMzkdr6QOi97R8OCXUULfhiuJxbgdac0jH7ZJJ0JfTmDmk3W4n",
+	"Gpp+Hxy0ROsQ6sPudLuumyWm7foYOrYLpV7kZroBNwSRwVh7igYSKlHZm9a6nEJClaj7aVJ8sSkYVEhU",
+	"20G6t3aXJ5AAJMrylarGYng/jsZle+4Sam57kiKjXfhWzIRk4yr+t8YeR4NBGHD2eCpGyxh1H+Ueh2um",
+	"JKsz9f0AZdfjDGcp5sYvzT2WzA5bJE3NzR2lq4hASJB41ojhQLQOCTU10MFJH/KRg4OKjKe2JEwlTcz6",
+	"51X0ANVKoYJqhiY6t/Zah1DJS9/ZZTh2UsXz+N7ShKMkQNUg1G8sxv6KPZmbvVpdLX+OtSv06kcTR1+3",
+	"AhO+VbsKE772OKRSjXb+gt4ApyV4kDTTV1qHxIWlxpnvAJvaFBcVqEoUh5RWmICyyEqTDqTIlhFuDulk",
+	"ZxAz5mBC/04y1AiCp3bAR1eLgrV2TE08EbxLLnxyOhaxjRPr0TnOfx3YJrjI7BLEt7u61LVD9ojPQibX",
+	"uM0su4F6MJXM8ld5K0Yb8DI4wbqMxU6+FV2QMFJrAqYWeMpyepnCCpQL0tQ+2r2zd+f2O907+4t0wtWS",
+	"sKbGkyQGPjOpZ8usfA1lLvvqtTZ3JbU5s0lv4UzVsMFbw1yBAK9J7yqS3qMiqM37vVOp1kJjSbAG5Kzd",
+	"o+iiLLyZif7mbNBvNY4qeHTyHvWHLIlCWU59CR6dqHU9gfLw214JEQw5rXIg3fiKyECGbMtzKsMgi7Cr",
+	"1qtT5JpaAISkXN4yvzwP/Ocyeg5egsOolXGH6Tq7zp6z79x23nHede44HdfpdJxOd1UnmeNHJw2nccT9",
+	"OAr8htP4JOB+dCEaTuPRyb9Qn9lpw2k8CHiAf30U8OnL9I3HVL10jP858seBIrhv0Xgc8Rm0/F4kwfPG",
+	"LE4mnUNpUfFowrhl5utHnDNwNUcX42lptXj1VLXOoG0YqbEpbbSGfeA92j9TIqi07B1ePisZA4XDySlT",
+	"emyAZqvT5E3SzBgw92z7xIITO8mQ11yXrfTJIqGWunrnnLzKFWp4hkxoLNOdgBrZ0SAI2VoOmHV9sHld",
+	"7bKuX2tJPqgyCfXr00C+vVvieXc52gEsZPQ84MPDNFYoyZObpl1fLK7nIS9rDZZHXi/MS9fI6yoiryds",
+	"HJ0zKK9aStlQ6HbpjJIbq1lmd7tw2MsTY5y+dk2OV5Mc87n/SpHDBKzOSjRh2YkJFNmkMSOdnVMqmN8m",
+	"R/gQxIbAPSD3oS4GuIEjZ1Tvwm0jZpigIYHkjkXKUC09nCo2W2ICww6xNz415o3qCPHyiqKj6KKqh8eq",
+	"ZRH8JnMItT0K2mvWMS0WbjCTzIynfJvOozP21kvOakttTS+K+Y4RamIb8YyY7xhhrWAd9qVfumZeV5J5",
+	"2YFY5cGTNwSJoxCuDnQo1AH49oH0c8htN/G3dfPZGmzl0HWd267TdVfVBR+p7iw9Ds2yoL6dMO5XlgLP",
+	"XfeXHMgF11bL3HgsdwUj2IvyC5jK25al766zStMqFzCFbIXWw1mnCWvNykhK78aTqvUYhFSiZ8pp5M/U",
+	"UROM+cR1XevGgU4CIeNpX7bT5lpkEk4F8ayxeCXK9jz3juSc41N4CXd8r01O8E4IryaheoddkB2qdDfh",
+	"e7zjayXOP+oFqLFOYogwUsK5x8GVCLy8R5gL5aJNnlamt8qpP5VltMGfZnFSnoICbbmXlN+eI81Ukq5x",
+	"QSFQUxW8UHC7SfPR4/cfHj/YuX909+kJ+b9/1WnvttrkKTgsddxO6wD8iYzLEjgUtdvtXuMVhk2ajb8h",
+	"elw9CM5F9lN61dAxy9NnvG07UWFpchiN7SFj4Y7bzu67e+R0JpkAt5Eeh40Mg3Egs05bHdfddXRll/2O",
+	"03XdHfUaGcTqBShMZny5DkmkNjKQwAs72fr86VmY638DtWsD7kOqD+NpQ40lbkxneEqalM9QBpBzGk6Z",
+	"7lH9p9R/p+PukvMo6DOnxzvuHjkPfBapr/fJIAjhgdvkn5sX3yFjFg+ZrzjQBY199d27aprw1x0SRsb9",
+	"rdNxSX8qZDRWf+8SOZsEfKg66eyRF9NIqqY77xDqn1PeZ74ZW+ddcIz0owvVyJ7rkkdHWTt4xgdir9Um",
+	"D+1fwfeox5uJ71ELULPtAISrn0iajtNxu07H3XU67p7Tcfedjnvb6bjvOB33Xafj3nE6YJncdTqdPafT",
+	"ecfpdN511NCWEE6bt50v5TzkaN8By4EI9IDdNcoJBTo76iMezkow/FSMFNhAsUR8dh70gWuFs8OEs1m5",
+	"KROlZBLOjLATxC2xIWJWCesCpdj5vQhi4+EAzLtDKW99fYejec47GLeoZq/AcnFjOrAWe6WBS8v445RU",
+	"QJxbAHGJrKnVICep2KVmUVaf0S7llcnRKJhED1PV8NIgKee0k4sTG0UXHBOgWg58h8RnAzoNpTDZChJH",
+	"G22aXSvRVqlX0JrjSvIorH44y1yOlrWrr+43UwCBQK4phMiKtGw/c8Hg8hqjwFdW0xdtVeBaQ9yEhniS",
+	"paSCM1XAhyEkLZOHZFf7LapPpNl1SOpBxKeC+aTXuIgDqUVar+EAG0tqBook10YfpxG1Dnt8LwsWbM0p",
+	"K/fx+nFV/fIEJnJ3RBWRf6JGCVcA+osnjPr2ZxuhwFeoh8q71ujEQkvTIrq0W9Mp4xJj0ErBO1tPCu9k",
+	"51dOUPlVqsMbsu9eG5WuJsuQptKRQv4VOeHVA1u5pVEjVv2WExVnFwR/P8RF74eMxoIEcmVhPfdaKDPR",
+	"ZGhLLVutc2G/en0sruixSFI0zbmSz6QHXSrfkxENVVU19e+Lx1SL4JL3rqntKlLb05hyMWDx2/MA4ezi",
+	"US22HYX+o9Vv41P/8Fw7hZEssVzLnwRpv3h9FK7iUfiYD6L4NAAhPKd+Ul2Cm3NVmu1xeWKaWu9d09KV",
+	"pCXIuW6cEaupaQmzYyZtXYGwqsrp5QdQg7gyb16T15Ukr0ov16O8Sys55mlBHbg09pAjQd52bYC0079j",
+	"3Rr20i5U46Xx1x5pjgXUwMlmRPZIUwR9y5ZjUiBjKlt94Y+m8C74GYNVuoXdDcPolIZPWP/8gRg+mkiv",
+	"x5uuSf3nkA7x0dKffNM1f4K9NZpKNP/MAj7Ei59l6+nkkjpvIT79CRsGQsb6mioYs02UVCi7XLofM0bY",
+	"S8m4gK7gfjUaSMbhxrOVMcvj1XNaaESkife3UZDiMkvl5GhpjW2tTpq80bI7ywGLNf28C4Uo5/EOxTP7",
+	"jDSNkwChA8nitOLMDWH8UDCAFuVIqyxKSXFmc+swL2aCcRnPIBUYRE+k4Q2HxPv0mUeaOo/tNAxbyMf1",
+	"/V3GdLnM3cf8cpzzYoL1JWeTShIyKiQ4Z6QjbTmK16WjWpHqNuDon0zCKd+B5bLnIy5V3KsCEQvWj6sK",
+	"lCQhK2JEY+YTfNbOZrimjyTUE17FvL1sNePV7dx6XcwYq45jurY14Jn13jU4u6rg7Gl0xni5pyF7OQli",
+	"gAqVcfYfBQMGyWp0qJdUrWVi7vWVMrnt7r3rug55h/h0JlpL3q9De+UE9+1Pnh6ahFCQt2TEiAfPe2QE",
+	"udWgTIN3NJWjKA5+U2fAfo/RmMVea/ESYt9OyTLMXctS9jNZ+dr7LbOt+laEDEfByv7plBasXD3mAi+t",
+	"xlmylH/NTdbnJkis0ziQsxO1WDp0CU5b+td9c+S//cnTRpmHJrgyfvuTp1AauPToEszgBqcTE7dh1jbt",
+	"eKnPPpxv2DVwpcJhJIMeSTlZzF4we4x3i07l6JYiuOeavZjudq3uyCcBF+hEmR23h/t7GsmRVvcw6Uyg",
+	"esK3G04DsXvCc4zMngQfMiW0ISV1VawoJvGj4UDTWoARzjvo1hPwYVKFUvtBhSz1/THp9fCJo8fH5HwX",
+	"vVRTP9IhleyCznq86d0ai+Fz/dlDlRhz4Gd8GuSICfTsEkTGwXDIYpg7jv2U+UpEeOVp9rx2j/d0Mmxx",
+	"YPlSU5xozAYsBswPcwAPWfaSjichEzggszuYVI1xH2pAQagR1uhMZ8bO1fHucUb7IxivGa5QOwpHUo7Y",
+	"jPiBoEOltKrXfdYPQG8NlDbRj2Kf+WTKlcTxXu6o3nf6ER+EQV8KTzVDJeEsAI9XCH/q8Wasi0KT08gP",
+	"sDgeLpdIXLOiKaB2h0ySSCzHxFOnvvZHj48d5PfoaQK2ikSLb5FA9HhON4Iwq0RBgiUb0/iM+Wr45tkD",
+	"SATmEdxNnT0LhoC80CGa687Azxs3ALbun/0z8r7m1D3+PhAHrGwgiPf40clTz1QEh60Dn3lINwlFKwS5",
+	"efNbT58+Jl3XvXkTnkRXas2Ceo0DEiDnRFakvkCupb+7F8rsd0oeqG++0263X73ywDEQafZ0KgLOhCDR",
+	"VPajMTvU1VtjysUkimWPD2gQTmMmSHPK42gqqTo7EypHjnb2V4cGjBXBb2oXbMecNj+64C0lqLSzM0wL",
+	"lR0m2j2+Qzw9KY+4OmW7ZtTasgUT1F7hjBPP4ureIUndqKG+SoAO+NGAeO+bZu1mepwQoYSPxfkdwunY",
+	"hAlAKUK1mcf3CJUEYVvT6zVkhPdMIHTv3LlD/AhjAQh7GQjZa3itZDr3Qp0L1KpxiIIQSr+jZtynsVJ1",
+	"CFRmU0+AdMRMkNCQ2jIz75T0bgjiIfN/NEHOfw+eQxEEDvjedyCHJ1Ao8UB/8FoYjGJaEZi3G21Jxu+3",
+	"rVbnfRiFwhpBkuWUR3o0bXIX/NjhhE5Dn9BQRNrXy8qlp4eeylyrCiVRAlyQQOJyKR6reFJa4tUwEWxD",
+	"MUywJ6Qlwx29gB6fhqHXJid9GtKkuiREpymghAuCwZiIONT0EtDxmyyO0PVebUE/nPrMt1Otnu8CrobV",
+	"H5OmZyGPAwLIwyMSavxHdBLsKOobMk5E1DLnXwlAxqUWBz1uy9BYq4SaOovSVdIz7Q2PuNZDROkl+R3U",
+	"wWt6EQy20931kPRDMKEqZge8B+I7tPLRahPkQ/q4KG6EVYbkfEnvYH0HrV2gsO5x1DIONBD57ELmYchu",
+	"i1RqHtVvua3DHFQwVUWNWnMRcMU4jgy1OWRMQ4Ws1f4NohhKkaK6AgdZUQOFyAX1Phb20ioaBO7i3ZzP",
+	"uLZ2D5kURPMk0nHdLuwnBKhhcsfje0hUSrwFw6nqJlHwvGAMT3qtQ5SZwBxwZWE3JY0x1HeIdXODWI9F",
+	"PZKlET3fMDhjphgyCwVrk0dqm0HECQgoga30bo0pp0MW37rpwRz7Eo485bjfqskDQhWy3sHiUxAS0+NA",
+	"SeAwmXlW1/Xw1ZKA7xNJ+EcUk6anxvtxcjNheUepj8mVRbvdbuGKdlx315yM36Bh4OtTgTSprzwUEZ/j",
+	"j0pQD6lCcRgN5Ef9KZDzKRtE6kgTrPgVk3jKxUFKBCBRHXIRR4qlzyZMOIZUetwzgN7T/MLRIdjH9zQb",
+	"MiDAWI8OSMdzlGzciQY7MeVJcDXKpyk/4wqrMD4dG3YyZLLHLQrqFARMm3zIZkhFYyr7I11GZcLCkPlE",
+	"Ia7DpOUz86R217driSsZlPCbY19xm0HAYuHAxYVwsqkoFb+1HS0VJR8QD519n+ORpHgg9adTczwTpCwv",
+	"ovQUCEg84+jCxfod7bGh33QwdI5k6xnrR5FMTB9ArcamrWaezaMJ0iIY6/B6uJK5eXMchGGgzSw3b6pz",
+	"D6LIQ785uBG178KA2ULWhcJPzZs3rXYoCIuAW0Xbk1gYf2pkqGenKlR0fzqN+T39s/pcsJoAo4O/UPw9",
+	"zGRoVRND4kKCSPvHOKlO132XoOuhQzq77q5mWZ199eN+Z99EFXU7bkcHaTtqIpDcOWbUx2u4idSziek5",
+	"C6tznGPQXApEaBKtl1AElcSzggc8wBC5SDAFnnoNvbdWcJFGwDqAFtrSu7+YWDLwX5MYjFrxeY1sMzFO",
+	"xjinmjlMXNIz40xHphSzapqGtUs6Uz3bFdDa5H2lR9mAzdJWNZdRIylkbjdaF7R/MYrSWmoKgyRqhVbz",
+	"elznqNC3glqVMlogAgdk7OqQM8XzgiTU8zSM+meZMF0A/FoxPWfxKZXBmDQvFDPq8eQpyG6XAA3Dt1El",
+	"050kQwlg5lrpUioplIGJWocaghhwmAx5RM8Bu+jVOmeJXPKN5gytHWqsnLxoZopAH/dMITLcsB38QoTT",
+	"od5BvUdG6uh2DCTvce/lDkZkeQcJ0Rzf0+cB5TVG+5rYLdJMJD/wMSh9pT4eKoWl1/C0asMj/TqVhIaQ",
+	"TV8hYMVMQWgqJKfl597+bfPnO+/eMX/euXMnuVszIJL5LcOD9fvwt/0ocjq/1eMAqRQgGkWhD8QGQCaK",
+	"x5T3GRFTqNNHJxD+NIiZGKnRJcQH666WVvT4CWMk0TK0tpWnfove4S1F533KjeahDtrLHRbHAKCF11by",
+	"8g5pPozksdoSJfGZ31Iwp8eVdopQCrS+pAuAcVrfBC6SqGaBaUN1O2N4VAKhfRMmsCbmDjO2gk90Pr/G",
+	"8QPTLlhdjh4f25pMaklqNZyGYkf64rHttl1McM44nQSNg8Zu223vNpyG0prBJliiC4CJPCqrYWsukLRy",
+	"G2P9JLisSiRzEBsfEkGaBoARA3cOy51HHPQcMUrqYY9nXEcUQ8z7ZTik4ElS7hJisK4kriHzi1EUMnKq",
+	"EA+ajQz9Ylp6VNyhpEaP37x5F07gwc2bBv3a1TRyatFhcrLa6tWMWFUtgD1Z/QIEDF8hQMT3AZ0eagml",
+	"NP9QCcuZPcKO675jPaHIWrH/CyVaFMZDwkno6NhvHDTsyz/Y/JiOmYRr0E/LTezpI7ceJU3da7x6hqZo",
+	"JuR7kT/TEUdJ+H9a3PTWZ7rUlWGN8HccqxHu+FN8zqqSK6bjMY1ntt1ZTxBnFnAgOdiytiJyhXDtq+RG",
+	"ooEm16dqbubWpKHZV+OVU/bls1elF9k44N0d2KKT5PYnN1jcueSsA5DOBpCXDphH8umInWSvfNWYU++R",
+	"xi//4Pe+/Nkfp9c3yw75nR313PtK5xPZEWvmDhK4QFx1VtYa5euf/+jLL34nP0r1QtUoTZdPL6Ls8FIO",
+	"YwC+UCc34n1WZ3DsZeOg0bDch+CSQRzcumVso/1ofIueU0njbvuzybBhO+003vz5H7z+sz/LT2hv/zaQ",
+	"T53Gd4uN199TBWeyy3SiYZBDMpzbAInaS/Xmd/7L6//x717/9//w5m/+bsmZFSc2lwzgSgpk9DK3gbb3",
+	"yKvs/VdCQQjugLy7rrs5VpQsXHILqZ5Mb/dw7T7tPGtPU0PsO+/eUUfK5saNWjyltNddq1fNZgKBAuMg",
+	"t/OpBa38JrpRh12UDuadwhK4mSWo5CqNpXhA0qe+MbavgV17HRCsN9Y/KkhAmbOybN+rUrOY4LtZWGUu",
+	"aA4tFRdz9WRuchsHnz5zSnglskmFFukQgo0VpGs8gzhkA2gxR1bHAaKCzdx33Weq9byhrxr9HQsxZaC4",
+	"ffKUNL910t2/jdb8BOVFnHipf4HnoA0NnykzQVS5o/T4I270m0liB1TKrm78gARCTBUGoxByqbBBzGQQ",
+	"a1VoErPzIJqK1L6apF5KclBrsdLjTcDUeOEHKDaQYBXtuG635aDSV5GVecK4sR+gFirB2qsdbwTBQpyk",
+	"2XXdbo9/GPTP0InwgRg6eI3UDyOhFAsekZBKVBy4Ttxkd5X0oaarZzVhXLQJeE7AfQNosz1uZoilz3EP",
+	"tgBl1ZxIZkomUUU2b3VxYbCs22l0zlqLsbAxP2pO03HdvcOCtVx9/S5pJlptIIBA4CZYBmGPp1ZpEwTz",
+	"XL3ntarg8lN99/+2sDIo7U/NgcwiTsvgjxZ0MGwH0pB7QusXdEaaCcF3XIeAaaCV4Xm2N1THdarxAoh0",
+	"bV1YUbhl+nLmYuEsgJjT296OJhHFaotg986dO+SCCpI3VVSvwaIl0K3OHdS7OwmBFoekwIIaUkrDcLoT",
+	"ErUItHKU+8uMEhWeleQkUlIZnqy9VrCB9SRm4ru3FfCXPVt54V/maakFlHFRarDZt0enH/SDR8G3jz/+",
+	"zePOw+BYHPMn+/27x7ePzyb/4jfufvtOu91urAZiNgsRcSfXwoeFI1Y6lL0cQLR8FBJTlzl9h8nfStoi",
+	"+RctUZj7sM5BKx3Yu7mB2Yg9efswyXhlcvGFISmXGunVX07arHvYqhHppRLlSmd1SWirAIdIvZPnI9wP",
+	"mEwWuRlGQxLwVj2cu+fA/idg176uuTVk8jkNw+f2l6Ia/2rvKfvCJ3PfTEZUHBBwXrPyFin6Ngk49T2K",
+	"wpMm+WXAHXwF74Gwbi7tcV3EIBo4INgrkxRpfMpzAwukjRK041Z29oLJ7My9NjlhUgZ8aKSlYBLuQrRd",
+	"N0lI1nQddD1Bn9lWAV1m1yWQgoUD9HgwWeXmWUcLgGzI5FEYZnLzvE1oFoYZVpPJHpOFLHh5Y307l98D",
+	"fi+w2GWb39u/Xdb80mf5g+Iib08C55bQcLncSfz0O7kizI2G07DvtoGB5bOrN7QjgV6q5+ni2E9iyrGO",
+	"k5jz4AAe6WyqrpU1U/04olAj94S9aBx0nUYgHojhPYZJhLUDuPr2ccCtNMmBeBwH51Ri3i/zlFLzhLTe",
+	"x/BPFyICTAfjgMOfLlTbLTxZThOYWNJEL7oV5stVVhTvoM3NXulK7i6zklYL9oruLl7R9IuVlnR/I0va",
+	"tZYUrbVroLvy016F7azh2dY2harsTJ64z9p1NgU0dIZeF7Zj1Y1snvDy4a7HPZbCBO2sEEovascFcPAd",
+	"g3U+faYo2cQzfPrsVQY2fARlLMIwO7+0cpMFIfL55MpynZeBiy4ijGpcsSSmeJrzIIdRZqUn+hMEHPxb",
+	"rGMpPKinanwHohjSux7fE4mngAIkhEdETPujHs/gA/BxihkRZ8FkwvxLEOBXRXrPP365JYYQqnJp8sxZ",
+	"VzI7jYiz7fdeATvqnOzLAQVfK8ZY3LxrDHNJGGYlubsGub8lKaaUXxGN2duSYmJ5KXbCpMBM5aDKguxR",
+	"ckznbfUcbXjSyqX6KZNoN0v9HjpP2T73Ae/xzCteUtavGZnkDjrwAi49MEhgBo2kdT8uYjqZsDhxuaZQ",
+	"uD5Io2N6HH9qYdBdRmTG0YViLNqDLYkTtSUtZ2TGZDs7O3BHTX3R0UnU0yfTAxZ0yiAUjc9Pkw5mKbg0",
+	"wug3sJrlQIFXkOTlO6JFOmmKiEzFlIbhjHifIrN85rUyov7QasNkj6dQDHNGokGP56PgqqEButcGwnZg",
+	"uyFIZ9d1Mw7hdyGhjGHjpuxmIBOPTV0uoMdjtgP8G9diAQzzcrdN1HLWzy6jmr4mJ3TkMxGH5n5QnaDD",
+	"bJyCQmgpwav163H44WIUmamky1aMHdSBCQXsJK4OdvKjh5GEnZ3l3XYwqZI0BSVuCGPhEsVMS6SZ8njS",
+	"zd5G5RNYL1ZFQfa9/umPv/zFD3/5f/4yr7HZGa0/TaTMs9rWmc6OnE3Yg0CAe1claisdcg1ZvpuXwJsa",
+	"/zKAt97gc7r50gOtRMOTgG9tXTtFZFNiHFlvqZeGGCeXhahz53UzLjYLz0OV31SlyIe6Jrt5D8ocRy7f",
+	"bNKktrHdgUAr0mlt1PaiqeJgNf0Cs6OtomHkD8Qa27YGba7rs7Qk3NUyPyMSDWLcAtTF6KVb1PefQ2nd",
+	"anCbNYXAwwjuPasmr3eQxFZycIOyf4NAA5NzQJ3ZGZERoigchsIDPIp7HDLoID3vwOVRIkRllLPJNDsd",
+	"d7fVJkccYzuVXMXWxCiYgPMRm0g7SO98d2MXNZ2u+w6B+LUj38dQp2xLcAya42kogx0d9yRmvI8lfiDm",
+	"h/lJGBacpSj0895A2UVkL6Y0FLl+NA7r4/RzYaYlHkToP9Tjxksx2U7tWV8GwKjvw1TfIvCCFSvwq0wp",
+	"6sThI7UGbPliqqr7tc1ii5wOih3fuXNnc/N9Z0dTx3tIp+UOPJara8SNZLghUorKwNp112pdyHGkaXhr",
+	"UKOcQjcANC7dHlgWsL5h7xiLGirSeCxw1y4S6FIu20W6RXasKdak8qryuFuB2i4JPBz5vgnr1T6oyaQs",
+	"7IDicQXUYBxJ3inFD7rZOdYx7otU1lsnSWe6sFIYgCQ1KV6scHceSUa8mL14IIZemxwpEAHuz1A8FjMJ",
+	"QcKNxPPZ7uaCCp3Rh/noNmz5TUNepij0jYErZoJBSpoJVq0tAQ32gOtghl2C8fBH1tiyE4Zo8CjTQx4U",
+	"2J0bTJA2UAcQWK81Ffqym24ZT2N9VjS0Ip2Oat96c0RFBkVkxqcwGjiWTblZ/x6vQwDADKDX/Qpogit6",
+	"BaL6FBlkOFE6q5x9/wVypNe/+6M33/+jr/71f3390/+hTmm0caiSldpKXYTJQKYdS2RDLUVbWi8a+Zvv",
+	"/9GbP/lJEu+UG3nidbsZtLNoMF/+4kevf/yL4jASF+XlF7DjdoxoQbKqCB6EhCNmRSGtUeaQ1FrL19/7",
+	"wevf/dGXX3z3zV//RXES2i5TbxK7O6clgnG9TV1pIPs7moeWLuMNQRiNw0ArhRZDtGQ1WI0N654xWWtt",
+	"v/rJT//xu3/61T/86y+/+O6XX/zesqRaOat5jqypJCz1Gq+z+v/089//6ic/ffPT/40c4ssvfvb6x794",
+	"/W9+r86u1AIrprrZloMNCxyyylKW5HiD6xY/GAxYjKIiXUbS1FPdrK3L6uCqoucFGfDm9FbO30o67BQC",
+	"Ppdge3M7LudJdo95i6PqJQ8u9EjQjFKCJyHQBStbz1+HDGcqHc5+2QLoCY+gmKpuoWwcKQ87JBc0kGku",
+	"EmBlS/vJ30sSreQSv/AoTe8C5JZwn5XiOddUdgz/uCxtx5gQKag9A4MAy/SchVoNFLSHavZqz6v1m+dm",
+	"vedYSm0cj/lDIRhT04lNINEgg3oPiIdZ1J4wMQ2lRzo6maMgTUjAd8p00hVE4dFAZ4kFJuMQj/o+Jqn1",
+	"SLflkJ0OidkAUnualk3yTrCKas3XGlFRybGUAwxhVNP3WdxaXuXBORwo1adTVH2OJpM4OmcFhQfzmCTd",
+	"60DRTtfd63HdiDG6qrVpkycwVeimW+zmCfuM9eXCbvJ34zVNqupE1lBserzjurcP87uAmqrmMgns6XTc",
+	"vbnazxNDmm8xKAC2ukLp0KSc4j6b8JZASQkFJ3D/n37++wlStU8OpoRfBiQt0Ed2d3gknxiaL8ag6hlw",
+	"yBaG9xM6/WogMWveGnNceVIL1MMaShZalDcyqAUrfXuHR9ZxnT8stBpvf1gdd88gpW9B634FaefP6kZo",
+	"vDCnnbUnheKgfBJaVBjIUmfsxf348osffPU3f/nVT7638UmshkgUX9xeHE/C9TZr8s/znoVqS0YnUHta",
+	"rrQAdraSBoLXUqwz9dtyCFQZoGkSbDo2Nqdi1TT+z2MXdo+37dVJy1lUWqGNzUFD94Qya7CHUj1iLzuO",
+	"uf0rHSPtvxQMVCaTMcf77WF/PGmXpQOgsIWgUjX10vuFVXUCRT2wdXl1wGchk2zhjccTNo7OmVD4Ly1P",
+	"76XZp/VIzZ1T5kq/TY5EJuGtrvKgOtZp9Xcu6OwArzsyPjXQnj74pibh5hwe9jW0vgdDMXDanh8A6qyT",
+	"hslBfoB5xEXgY6LktaB2rtvEtzRxJunxnJdEB7KHFwA0ruoVuUGoslTZk80IyGXvzlFGrwQKCz1v0NGg",
+	"43aVnCszRJV0vBF3AbVJ6mTeT87v5lZ5XQ+FexYtfm1DjMDg9VaMovb+rWIYraRFW5Z3y/0JctyHzM/a",
+	"U0mClyGws1R2SbIaO92Apa5bEMhDJtF/8Tn4OlRK5EeckQkdZrKPizQmJWdndkgU+kxIzL/iJBnnZSRp",
+	"SPrRlEOQSzZDbwCSNsldv9DzcLrB4FLwNvkIvT2uphRLy0bpT+whJNjHHEqj6MJ87LqvqhJgbUaqrTGS",
+	"4pWySQdWOhKgnsd0yLa7EhsIcE3o54pJnukaQqcsrjX1itpquqel5E45dZgoWhipDp81tn2QB6nvnC7B",
+	"t710vNn67J3be+6dO/u7rmt52Oo6NCX2rArc9MxpABdtHHS2HcZqEXXt5EwgKzJsf71kDEUC3JRbXplE",
+	"1DdW4GpfUzAWlWhBbt40iZtu3iSnM6usEGcXC8Rkj2dutoRHBkEICa5PZ1B/jpGma67InOTeS8ng5BLL",
+	"bx3q6kBKRmLYK5ZxoGGoU9pjrbEzNlNM4uZNLwHSSpqJpMpfn04CNbj7WKSGQqGzkmJjJcnvNyqw01uq",
+	"2TdVbG/4huLyxLYmxqfRgwp7eVpKI3NMAqnDoOd4LGXOQuPgU/eZs/k13kAmrBx9Xl1YsIyteyEssLfx",
+	"CiCDHAEWsEGWtwG7KBHUXdd1bVk9iKPx/eUT26vHH5Ykt1/l+so1XyTJL3TNuKShlVzh7teobiCjhyX1",
+	"Dcquoy4RoRRO2dvGKWXSH8StjIpZN7aGW1ZBLMJK7+Cl+nsaEDhPlT/CBicUE0wQxv0ex8pIUDwWwQeY",
+	"161c5zQkHjTjtW2TtJdUlE2HU1r0RxfEfem1i+V+Ak4qbQmpM9iNpGaXdgujxC7Eh3UQW5eBZH61bA8r",
+	"+7JfIoihQj4dsfe5X+7CrpBKxM3pOcQD0E1MfeR0Kg11Yz2+IAxJJ5sIu3Iy3Y0aMub7Xef4RnnK7m2Y",
+	"XFbg9F9XC0uNzGGLfYEvDUVlTkABROmBohXl0zWFfl0SnZPoOjuujPWn48zDeakEgmY2X/lpy9aelc/T",
+	"lTHuGNpf7X6jDBAp8bx5a45CdFfTkrNFnHLCwsGvgNXlawtYxgFn5VAFzS1Y2td2m9KJ5efaV9Yzr2zt",
+	"vqWEGL/huOCKmVgMtVWI36trW1nC/d02tZjx3sbx5s0uKW/4FbS+lB7Cq2iB0ZkdIKhtW+YX9EqplwtK",
+	"QuntbJaiaDCACIg0DczmPBDfxZRLtgPiMkmX1vc3zMxQs8JC8pCO694uwx64sm87g9KvZiqj2zs8kmVZ",
+	"Yor9bsTbz2lMeb1cVZflXvgkpcJvWgLzq5+wqJIMqwIWcjdbdRMVVZPhZfgYZkjtklwMsU8jKRNH+61k",
+	"QbpdEJ4iNfDEbEzjs/mpwnWJVkgrT/AF0qRhQEUrJ9HOGJsIrB+b8Xk/JF6v0Wt4pB8yGpe7K6wsZm8T",
+	"c8GoRnaCyZBqpDfUMwqEmWNr/dhaaScg6lakibaH/U1x5wd/YaCoxlff/a03f/4Pm02tU8vB3xqL9hp7",
+	"ay7/aw1FMPkkOaYb2BhUaP7p599//Ye//+XPfu+ffv47ja0kTbbp+1qIf4NDBMoJ9JLSH2ep7JLkN0iZ",
+	"VHZAkY8NRgtAuvxbfcr7LHw+nkqGCfTn1LrkWr2/GEUh28HilOpF0vSEpHIqPOIWb9aT/P8EDgSIW/0F",
+	"kPoyAni/s08+UK/cheE+mGpdN2k7J00BIKrebuFpykpR7LzjuvuHmgh1Zc1O1+0cWgMOBPEDMQ6EYD5k",
+	"0igTsv1kSDDCKyBkeSTRqGyflJKCe7Wl5r7hLx8YSqlqfoVEc123o0b+gKHlue7Q58Y+dN3uTrKT9due",
+	"o9kq+j/KVa5cp82ludLdLNltXfaVEtU8S7nR1XSOc8goCgyAW+ddcTWzSGAx7FOujiQu7KI4+zn0aI/M",
+	"Tlul94YYKl1e2FXTZ9pXt5AjLCPrkgK+K8+5mpDtQXTzE077g6guxnjK2Cq15TLSvgx5W6DsS5K3H+P6",
+	"U5RvuGSWpMXPK6nI+w5QBuzMIvn7fJwQ2AIxDKO1PPywkpKRXU1P/f4+99F/zm21yQkdMxKrucXTkAlC",
+	"BfH0MAr9e1uS47sox/EU1ZDmNAyjC0zIXyHJ02UQm5fq+tR/fWT7Ok7xq4n79UMdaiGA8uCset3VAAXr",
+	"zQ6Z6Tb7WJW74mJ/M9EDnn/xdYcQWjNfgCSuEGh424jB0PRl4watERtRsWXgAB4Yi3T2u/CUUKAmis8S",
+	"aAD/hSKUpJtUzYxi4mrPs24LTpsP/nDZ7DU+G9BpKA8sG1bLSUIAelwfOuLhHx+b4pJNAB5dt5U4BsAR",
+	"FsSD/+aeu+0eEgoZLakw55gEA6B+zEcANSZjpqtyIm8YMikQ4HRc9xAeDPjQYh4BL4wrivMjCAQZ0Xgc",
+	"MiEwWU+PZ+MK1HlvoUOgP0X+xwR6BJKI9xkOSbD4nMVkDA4Baghpfc8ph8b1F3wQtc1PPR4IrPvZtn72",
+	"CA1FRISansctVOU5xAu4jCN/2jefTSiFA3EUGFDBGfN/g8Xpe5kI0QDHJ2QUMx9pxDHrdFfNSkHLfjj1",
+	"S3InUT7T90sWHgzA+iLKbJpcYdDMDQfN1W+qgo5uR5uAdLFVGzCSJrrCBTyQAQ01xRRqR1lkH2mxQjlx",
+	"FQ10HTKOYobfdFzXTahOV48gPOI7OA9Ox5C7Vs8CSQuAaY9DXQcEp9iAY0SV9eDeYdneJ3nNJD1jvLL0",
+	"FB78t21rgkk9pGMmHqlZlSQDhVn3E/6Tqg7AVTSUcZIg5FEkmAb0x/cy/ov26UT3xWTtKoEU/PkQfav+",
+	"8S/+1y//7G9++b9/23yP5R+7TiN/LLA2aIZBmLKPCJUN0lyy1Ppc587kUkE1dD+KHyliKoGI9jT1jF5/",
+	"79++/sMfYGVTe0bzBv9s854rlUC9ZMhvfve7b374ky9/9pdv/u636g3cSe7gnq1QtktTx1MKgnzuSOfR",
+	"0Ot/8/9CvYT/WnPRNxTQYwt7E82DKaizwb06J7ZIRV5r3lFKC5rmztT8SAm0E2S8N5ffaqdhC6zGQeOr",
+	"f/iPb/7kJ7i6+Ver1jbVluascg38mLLU7aVFLTLMgqNtZg8gtgGPmEmM5c4NdoGfrEiUlPsU06GYTVmN",
+	"b+Z2sOE0wig6w7Hi8F2zcYAfoIZxCbN1GjaYwZbsbz6e+Mlk3dxPVpR01WU0Xko1DtxXaxabq+TQW7v6",
+	"xW1OxKZ9CwxtL3cNPFfRzF4EZ44ZVrVdrQxdJcOtKkJXAEKp3mnVpQNMtEKcWY5zzgkyyxy+Ocds4bkp",
+	"8r/MUehWCuINhoNlONpSenDb0ja0QsDZhbbHrlq/N0PF5SpxvRJ7qPtqM8Qi5feetlaIjFncXFV3WweE",
+	"R6eRP4NavFBmV0YkkA75LAoglCaKTaXmQIKmo1SEQ/DlNtpBn/Iex0hgCPFQv40CpUrN2uQThW09zKiK",
+	"Z9EjimbRfI8mHJOgFjQ8Np7IgPmkqbQ2a3C66YWX68vZ4LUidS8xgpepUkZ7AdPAKRso5chMmsbglRCd",
+	"s0J9XsPiLKWo1FpvzvViS7x+4m0rPHoYWblt7awuee+seaNsGUxLcMLK/a1u6V+mz5Vu+7smW/i9UtNk",
+	"tl80l13Kxfo9i962V4W/jJo2lCW/SDfLGNoz59ayK1u58fE3BU/08K/Y/fwCippr7M7BjfmG7hVp6bJS",
+	"y+rNoRu/wi4YoYdM6ltji+BrxmODsM3EdskIRy5ssBxdcAHSTYm2QECQdTPBzIIxEw4Lr94QLafH5wRw",
+	"J+bVe8IjnMZxdGHBBEGauZDsA0LDUA953DokubjvHl8h8LsQ9w2dtNq5YroieVnpAT2uk94ocqMyOA3C",
+	"QM5IE7+9kV7pq72JWf+8uEEfBUJ6OqmftcJoTz8kFyPG0QZNAtnjUG/wlGUUF7RfW98EwoYdFSbiJuwS",
+	"sBO9ytpQnNvX1vJR7RkXejAuawO2PbiEhSgQkukKOsqsNpT9SK3TToldV9u4uU1B6oRUBNnD4T/Krv4V",
+	"dyRImYU2DtWJF9+Cm0E6HjADrjueSmBSVv+waknWzVq4lRj6Mlr7ht3to74ka0TPr45CxEFNHFJGQBn7",
+	"QiaI3pjl6pmiF5lX88aGot3NXcZktmL6QtsuF/DzQGYTGiphb1L37OYi7P+f//n6d3/0+l/9uDjBmL3I",
+	"51sGU8z0UlI+X2b8ffkBftsB+KUQzQJLOsRwTDkdMrEpwFmJNZHCa8JMY7uIBtZFfBP5jgaIUFMTvRL0",
+	"B/PS6QzXQAZj1sotbI8fwd0wYjnvjM0uotg3cYqmhYtRJLDEwvE9BToCrgMoDA0SxXlpADlzFQIEOJlF",
+	"f5T7PR4MeRQrHEmzJZGKsMtyEkr2ajVkVWbAyYK/gsPlPDCESv2VwEF1XRy3BDxW8H5cbySV0RLlGfiR",
+	"GoHllQ5GEz1y4KuBglIi2zIA+mYFISTwar7z5PxCDeZdyNU3mTygfMjij9g5C1Fq1hDV9v1ynuoW4IsO",
+	"fiy9xLF84/FqsSTz0JzUfnEUMj2fTgJEsk4Va8+8W2fq6dDsFeiutgJJMqLlVqDrljkup6CpeymgyT7v",
+	"bz/7oTZCJadoXUikHUGrIJF4HmgYXFV8EfM2Aw4Ay44xwPDEnSSKfRa3SXorZMAdXPao95mP3lrpFVqp",
+	"rYdOFXaS4Bbpa8uPsZkMonisM9UJMpmehoFORbSUgYfPjIMYkSMqc2xzoREGE4hefciRtTU4luVjg/mB",
+	"LbopzQ9cbvfYQNrfdCu+KYK5uNT39CNpWnKdjJxHiRMCOHXkd6JpXegibM84MOhJtuY7MCSCdz3/oZS8",
+	"lhNbVW5h6xgzaviKLXZCqjKGXJIT0rNLkYP6ZNX0+RCeVcEFCXJVCfgBk7qFGzbDr+n9Uar+KzDDfG0F",
+	"qKf+a2FWuFmx4HBznpZfLhd5JHsc4xGKyYYyXdXM1rtGaqAKCfhtWDsgkSud57eQ7xNvD7ak7i7OBpQb",
+	"zbpmgBWKI25lRTZQDylHUVcs+06uon51TaSKUomgCOcS9uLJvyKl/+er4Hqo10DgKgKBy7tPKJzRt60a",
+	"F28NoLLPZu4M9gqgoeCbYnhRNXI4gjp1evJ4n5dJsR4NsqJdRumFwkHWL8QjHeAo2cp4XPZ4Eg1p+YOI",
+	"tnnbfyCGHmmKCQtDo3RTcvOmf/Omk6nM2FKrd8YmSTpMe6BUKNiRlChQbW4jqQNeTxyQzr6rkzRZ91dH",
+	"5u5CXxglS4AXLD3e2e+4BM/q+1yyOOeL2tl37xBzlM8D1RK4p+Tn2qdjhikuKSdgHIPvW+0efwKLC+O7",
+	"XRjfE/YZ65eNb42EUpmBwZgy9NJx3duJ/2uPJ2UROx13r3aaimFhPpq832JkIGz5fASDeKxUKFSkbvf1",
+	"PfFf/6ev/uEP8J54Rbfaoq/C5oa3Uc/b5YaFgLT2sJZIEm2R1TKYeDPLtSBX5p5x8fwWtrOhfdxZd2TV",
+	"KRa2SlyVY0KJsq3VefOn//LLL37w5g9+/OaP//7Nv//bN9//w9d/9CfbqApSwd22F6RX5F2b8sq+RBcp",
+	"FCmX4SC1wg3mfN5SlfwbfFNRgSuKV6M2Gb/h+dlQFjARO3HpXnYEeRhorlatfskFTZ3IjWi/EqlZSjjC",
+	"ZaRmqT7Cl+QNjwhUwVhcAUIL7kyrBKbtY9ZzIJIyz3i8oH2uSOS5jBZFqh35viAevuMniUgyUJgKEsV+",
+	"wGkSmyWSnCoO8dJrX490HdNWkrbl1zA5i87X0iafGBCNjSsqKiYJUdqLVvwsTx/Nkix2hIoCj6B4ZiAw",
+	"cctBjxdXmjTTcZJuC6toQtaRQRQTRvsjohdB64ZcSEZ9B362wlMsHigjg6H15eRC1c/bmKtUiXYyL5TO",
+	"xFRGnIkko0rrkESxA1pNj2dL3MTm9sd3VFe7RGnz+QNFmmrVJ7BYagisZcaAa5XNtlPh2GXllV/B16tK",
+	"a+lxdTIOE5Us2VWLRVrtlFaKwRcVGT+NrkZ+3WoL3xxPDT+XwED7sceMCjQ11UbodT3Xysehk5msPI6a",
+	"TmsrD2Jz2X23txK3Daw4Xrwn80ais7WsNJJ5t/5lIilNJmLSFEA8jhljq8wlYJXV/Md/+d2vfvLTcv/u",
+	"dX0KjvMsYss3EfVN/Nk1Wj27wjfL1RBX5ZBQcZY+KyP9PZlFU5DAk0k4Q9GuJbuCEBpQXQVgvcTht7us",
+	"KGlUEIiLUzuu4XZSxgrKfEq2qhqUnNtL0gmwZziBCojJaMUUFXv5HI2wvzlNwCLXSvz/NAVYwIMYRFgA",
+	"ek6DFUyORXW4GPFi9uIBE4IOmWcyTRQRfNfGbqo90eMUsxSmGRkPMRveRQDaUdmdRxanVwFxrfC2ezyv",
+	"fuRiWEl5CKtq9+Teh1ZkamKOvyGIwanH99A3AwdUGW2KOgP6XVS4WuRWi3QPyNzriDZ5ZNbpoBqQ93h9",
+	"/F2WGSMDjQFET9PLAntzgJFDEaj9LBLv8cUXCJ+ZGbzNGwPF4p9GajGL1Y6VQBlEU+6nrPl0RgSjcX8E",
+	"i6sPTIZ9ZSPr6rmN67A0PFoLQtNqe5rURe3zBla39467v2MFKBaXGVfSN9lerBw0Shga2lsMCecN+vX3",
+	"fvDLP/6fX/3kp19+8d03f/0XW4b6m1y+VQB+zf7XdcpJ2NH2DOTZo7pJK/mlgtvcWSi1/u6XQFvDnOFA",
+	"lIpKyxh8SC5oIKtF5q8yfF2Fpi/LYgwah8FfqyHDfQcIqBIUngX9s0WgEOt3CuKphy2zcFLJU4OSp5nU",
+	"PLGu+slnEWfkdCo1Bjq0ro14OEuMyWnG7gQPbqf0h/uuBlYfwnQWWkp1grGctXROaRAZmcmrmetULaSZ",
+	"c91w0nWApzGTc5qkOTmpTo8nD6gxsHDQmuP3Yfe5kQokatevYkUx66Dw/JUEkbHWXfROJKu5GDVkqDyX",
+	"nHaeLWzDRUxKh7GOSW4FM2npGNY3UNaCThtfB9XgWguQ7/yrf/jz1//mB7/8P3/51V/99hacDz405+8b",
+	"lkBFn8xvQHGUDJUcfG2KpFQchMswuVk0fblFyA3GQBfN1fPBzimIskwJ0wdTyawapoWcsLutg3y6QzAx",
+	"YKUSBa8E4762lwkyZFKJ770t1Urb07XSrlK10/F1ndNfwTqnb63K6Te1vumvXnXTq1Tb9G1VNr38mqYP",
+	"Lr+iaY1SpiiOy+uXDqKYQAlT/4T1I+4LjzShAFYgBcnWNpUR4dEF+f8T+/FWmxzhF8bCcUOYmyXb8qBl",
+	"+C6ZchmEEJWSN6lgeTfEAIqiNZjJWVR6PO+ftyVY0LVLqNYqniojnAskzzAoYI2Cqj2+CnL4GtZStQmr",
+	"cXC7POPPlg0T2THs3nbdS6+4umAZtl+DddNroNp7xNm3oml82Z3XFxpXuVQrlPYzUj6peMMT2VxQq8bA",
+	"+k2yRVvJgqrWOU56XcL1UrFR2ZG4VHx0yRVcH7yF+q0vpoFcZK5IJHAxG71VfZWEjJ7bRW4y+GUqJJEx",
+	"5WKglRQNr4JYyFKAouly6YwlnX13T9/s/Po0kAvvdSLOYMQBH1Ze66jFWSbpyRK2DV2IpguuNRZM0a9W",
+	"gBU1gKti5ijPe7G4fviloJIletxKzfctO46sWzy/6+5j2bi7oP2qg7GR3atcS+AB25zX0kz8183RuWIJ",
+	"YbQcDkRaLHMqdVaLM8bJKQsjPgTtMFeYT2t+fXTlSJmR+Iabb66Qf8r802T3mffaKcQ0HJaJQ9u/3Pys",
+	"IyS0N5wRSRXDLJ6/ywBM1lm7JKj0kZrnpm5wYLtyuEgkad7npzS9C4X5EPUMAhb6dmp3PojuR/EJkx7a",
+	"kXLfJiW32+Qom0UdvENyYKvHvSRTkecsKMCOBWV0CXZdTb/XmHKsI+j3GodQlt0pcdZ2etzLZi7S1dsL",
+	"CZw8jA3EJiF0UMEstRQz+GUSMyjblxYFuojpZMJiAeljJiENeI9HsJQ01MsHBjPOLnITJE115qa8z8aM",
+	"y1ZVJfo0OZKHeeq9Yn4kb0uORdogplbshMmrclMmdELGK5F0dq6xKzkXy9Uf+f4f/fJPfxu8nzePLucN",
+	"xcQxZhKBffnFD17/9z95/cP/XD2mtfDnBtdmLXy6wXHMSRrC6Zgdcf9In/i1x/FBRIrZ2Yqp1zqF1Gtv",
+	"fvjXr//oP3/5sz9+8x//9PW/+m+//Jf/C9t5/f3vffmz/9bYQt2AE+u4fsMuG5MatiKTkHUr4LUgY6/i",
+	"XWTtBbnMNB3zzuBlYMrsQbgkWIlozkqcvzBz8AZNcVnAP+e6kp4xyJNx8SjN8agAkia3lnUu0Zm647ot",
+	"bYYKff2LhFaSXBDquxtCwdQxi4l6qxQl9adxrCCdbt2LQt8eRGs5pPQOIiV486medTz//jDfE2EvpjQs",
+	"WQa15GWpIuzQhx4vNFd4qhqTZdZsCSfrZeLfzN5fDWNfZ0fQMSsW8C0VtNkNyIjB7CKvbp2rrCi8/IAQ",
+	"EdYY0IYNlJsZ1GIMqbt5uLwts3RkCBI3N7JaVs8tr5U5a295IEtLwqc2b9gyJqw6+TbashFPdoXwmscP",
+	"BgMWo49tdpmS9B6tK1E+PDHAXTkPuLmnuAp95vbi62JZLT2Ol4Ewc+fqkiCm6dU2OIlRsE2HOCyIGd8a",
+	"RPFp4EO6jWp0eR8estzhwHKJ0S7egS5ujlcVOk0ZXIgKGU0EuYjiM4hkM7kd1OBaDqg4n7DTk6h/xmSP",
+	"9yPOWR/Tiw2ZJF3X7ZIPg/7ZIx4GnD0QQ3TFiBnph5GAMpPcJ94tOpWjWzpdyBnjnklZTQIJfb3bQv+5",
+	"HveSWU+5NW+vTXCCGDBL8Cef6dxjdEhNYOIULImCeMkjT2cTpk2hejnaPX6EtzJaoztlaYvFlBD4qGq9",
+	"HBmXLIOM9IqnSwb2Zb05uj4ooF1rTWHRimXJI76DCjqKJ6w6bnnXJQp8saTH8b3Koh44Ybj/uqLmxcwO",
+	"gpknCd765Q9/78v//e+//OIH//gXP/vlD3++kbvrOWU8qgfy1T/8+Vd/9dtf/cXvf/nFz/KjKHr3zy3f",
+	"MS/5lnUUSsttrTjC4jqZES7Pju8ndHS17F72kgUCXUHSk3yYL+uxRFT9Krm7piuU5lgjM5M16UtPyGQT",
+	"wiUJZeySNE8pb+mCEJY81pJkmWvFvaLUHTIJ6yieR8DWn5sKHPNqRjEu4xmk09SnVCetdAqlEg/SOogd",
+	"LEoQSMwLIUnIqHqMMxJNGC+XwA5hoWDERRGrnvV8JmkQPg6pHETx+ES3ng7JkkVN79NnHnYbDQZqei10",
+	"+4rZJJz1uBjRCSRjNcRA6ECyOL3pvCGIBxK9ap08R98a+mrqeq4fBUJ65l7RJF4VhJJThRloHNMZZme6",
+	"COQo0v4VloS8gQhG1JfRZYWxCpJVC1DIlbSUDB0yqehdoODHFb+q0nRaEg5d255TzQCnxch7J81VuiEx",
+	"WEFrpSKxckAlM68v9T4o2fmrJf+q1qpKFoLL9SXIwpUSWK4oEpvWxDQbYT5aOIJHJ46NARI2WFYbM+Ve",
+	"cKDLGC38oPoAcKX+eP7OYJfe6TecRiDeo/0zpR5yv3EwoKFgTmOiX1fPd0Cs6XY6FQWhK3q13iyvpLzt",
+	"IlEl52C58pG2TFCSL5ojQNcpJwmn4AbBY0CE4dKbgQkZNbUaHHwUDHQZp1OaUQUPytTjQIgpJEJRwk5r",
+	"t039CX5LsqyZFoWksx4P+DkNA7/VJh/rYWl9GU7cxSgyJzzVn/vaEYpHcoTJbHwClMH8LYvZJWWsWeCr",
+	"rKluU/lcR6U0a1dnsHMaXJorfGzt2RXzhuBfX72wdDcvQ7PLbudluYoGA6k51w2heFwVy16jzN9YDEF/",
+	"6Uf8nMUCCz2MxXBxKfzpBCr39aMplx4ZY1pG9CG1GwNb382bnF0oxQ+iZm7edEgU+uCGQ7mOmYHXe1yp",
+	"SbG8GwaMywdiiLE7L/vhVATnrHWYepeWPAjfiDS9m+5Tt90mXiDe5z7si1qnHjeV8ExlHOT/MLQ2eRph",
+	"6cZT2j9zyIQKFF5e3+5SG5JDpa021YtCtkyHJGZ9FpxDit0HZnmUluc9EMN7ikIcWCp12j1yylTfqjEW",
+	"gqfoDUG+ffLoIZHspWyTIxKz8+iM+UnrZ4xNMJhbsBcgtALR4zHsjtJWlVKJ76iZBX1Gmrqzp7MJI92O",
+	"2wGPVXuzEq0z2c5EQTXrDmVd1WM9btZTLWYbHSOSPDWCsdSV4IZIGzS7E2A6ZUwOV1JQZEJjOUtquFtj",
+	"PLAyxRF5Eeks1IruRMCHIXvem7rubp/Cf8ynU/zkOeW1Skg0MF7K+gV9D5a8lrmcy/jm6heQn+nnD1cr",
+	"VE3GNARHFp9kz5B2DsHrsGRpKMEZq87sEWX3FLBGj5dGqBcPkXXphnQGy4TaQ6bN24eF2zkror3TdTsV",
+	"9oK7VkOKRb99n5FT6t/NLHdGvvRzPzX6I4qKZae7+zxFNn1dG9cFdSSzrCsVKAG5/ljt9fzhaKrfwIBW",
+	"z71cGBQeJcuNZNOrc9sM5kS1tpUVQk6vpOHzjaYpmrdY2OTmdg6EmSlybd3lmsLElhJlDrw17b392xlr",
+	"wBZWtmZs4CLbWB7HlBrGtniE6lVe+aDADbfuJTOf11V5y+SkURkHVJIjEV9g4SKL5TFpiiiWzG85pFL4",
+	"5qVbibxd7JRT5KPznHIy3ieJuM1IwAqS2YY3zopFIiv5Y1WNyDyFkywDLIUGtZdh877pzxc4BWVYYMGw",
+	"CRjWKE4GpaIps4plGR6tz17jO72GAum9xkGv8eUvfvT6x7/4p5//flJg/82f/8Wbv/u9r37y7978/fff",
+	"/NZPeo1X6cv6rlpNFwvVYXH8zu09986d/a6r/s8uwgCW1CeMpgMWw/txNIatVCyif57z9hOM+/k6+gzz",
+	"PhX6UT+w+D7G3jUOGiMpJ+Lg1i3NRtr9aHyLnlNJ4/Znk2HDvPAw6J9xDFd5/fMfffnF7yS/PLYNvOrL",
+	"F/q/8TmLzcKOxbDT3TWjFSKI0it8Y9btrmbDXesiuVSaNI3SYeu7qINxnxh+W25Cr6Y0KtHzTZvXnzkN",
+	"KiXtj5gPsW+w7/15AjRHjfoDEOSbP/7719//W0WQf/ufvvrb//RPP/+tOhR4GymjWA7EokRtzZ9Diind",
+	"lVBnaYfLk2K3ihbf/PkfvP6zP5tLi908LeIna1mrCdJZc9sum4nM3cIyZqKvgx5PxehYBxL7TPQbB2p4",
+	"SFVf/ux7emz//m9xYI20o+DRyXvUH7K7CKE0lQSPTlSLJ3gRpJ5Tx5GG6YrJQIawf0mbr6452zq3UwWE",
+	"uaT5chSFuoqUYVYOsc14q2c0pj6hGTR1Q5BRIGQUz2wTpxjWKSSsQEPGrDmm8Zk6auI5Fc9joPOFeYLU",
+	"O9k5E0+wF8Irs2sSKohq97Bgo7ohiDeicLhO2AtPVzCheBHX43EgWJJFMaTxEHxiTL2FQBIMRx8qtOdH",
+	"F7xYUCJ1flw2y1C367rkWzimJ6zPgol0TE2ygJdY2UwRrjR1kG1xUhoAaUKgOtaaoD5YqfFxn50HfSYw",
+	"qCrxBC2xuxUMYIK9IKdsFpmyydlFHdOXJ+yFs9hQRvul2Y+cHs9h+nwny0a0Z4yHVcYuRU0PxFAcIZu9",
+	"AoYuWNkHsIormkzUaWgcfHrnzrP1k/xU56CpPZ7Osy0nb1ps4ao3kq3ZjqqGUZ5cstJwpE7004tozV1x",
+	"us8uJWfSg8xJ274RpeocVdlP1HocENShLfaG/Ix0V9KkV87glPN1siJOc3mbjFf9mM6S7E02O70q1o7L",
+	"tymUnY5LSfCYo/PLyu9I4zPrThBhz0pQrYDS8Ipy/pVzgnbw4QxAI1QCRCtFaG1yzHOYJYmmQyCvS36p",
+	"Zg8VDqLmAit9xLr7y+AsBX/sgmC2SSCff1X7FhfubnvcXN6ae1HVmNqvmhe5GwCIHbdDQD9QXS3EhqeR",
+	"HKVXr5k1zqA+kzx8PuxbEc5p03C2ghmslM7Qrb0K5oG6IiFVXm5acC8tM2vu5Tu75SAQf78KF51gCD8B",
+	"mi7WL93bv20XH4NFTC29RmRAViwkiSC293zF+xWjOK+PJNeFblVep7WvJXl0Mu2P1gLYjYM7d946iCwu",
+	"SE0Eqcaw63ZMYUzkK/46q7LmDiFVP7rgb20MS8v5J4ZpXIbvYMoSFiLIoI44VaKtUw1tyQUVyFBOZySz",
+	"lFfj/qz8IFddnlluZAnXhKSYahUU8Odfh7uyJc5s2vVuXsWZu9tWkVstMiuxddkxvQx0bZ26S6vulhW0",
+	"65k/YUcy6FqdyvnY+kTBPGGJegVGfRYGiimSQCJwhSLmgU4WGlJQBcew2eYSrSkYI97LHfXFTj/igzDo",
+	"S+EpZOpZxm+PdLJFZMCy6KF93wNkm9rilnHoax2SXdLsAnn1+2wiETJfsDBsYU89nsmo7pncpfnOqr3/",
+	"Wodkj1zEgUR0VOb9hxPQz2tvTMuzuschYsDy99SLqZ09SXT6GetL0nz0+P2Hxw927h/dfXpC/u9fddq7",
+	"Ov+VhuPGd7RtNxTIjK/o/SjucfUnaXqWpqCAbadFAqle8TLXhKTXaLfbvcYrsGnrEEe8rNJXmwGierPd",
+	"N0SPe+mVVfp+m9i6SaezS5pPZ5OAD1uq18lUjKAicRhwtqONDL42d+MMD4mIMKR/luGj4G6KMTaPeDjT",
+	"XqdK7bEVqyGTJjXYS0svVAuU2Wyt1UAGD4oBoaAxCDwNarbUmKBpGBo3WNxGHQlqK6GBIP40pqcha+c8",
+	"hMdJtjJcR5+NJ5FMShAIOk5kp9DV0M33PW61pGNgkgnCFQyJmZiGEnyUcSUjIqDAij0yXNg2+UQ79wZS",
+	"jyc+B4l9xmBiaujmBi2hT3zoBmRm6J8dEk9fEsIDHXXu4QDr3kr0ULymK9VDSfNiFCVFIUHRhaLbrcok",
+	"Ex2gIKONQa5d40udXjPoKCe8gzDPxqwfTALI6WtxI9JpQVK1aKDftStYZJ/cbWmSiCy4k7/wyOm140AI",
+	"cHCOyZRPhSIPczyAN2iyNMfFIchFbpkcPOZ9UwDfGg/otJ1Da33zxjzHfpzsKZBlByJlVeKEAUdx2mTH",
+	"dfeqHIfN85AsJ6T9szCASDULCnY6qgfri/oJ5/KvQwUhqDaWyyac/LBXnkmY+1fD0xjAwlP2suCwqht6",
+	"VXarv+zlt33DvJq38TzjAErtgBuofkMQTscsr/ibFUk9G15/79++/sMfpHf5CyaI+uQKE1w2vuwJ659X",
+	"LL896h/+59d/+B+WGK+xIGx6Q+YbNEoG/Jd/9fpv/v71j39RPubS3H6LRr1bc9Qdd3fnVAmKop6/xgpv",
+	"h+TnmkfWXd4SjydD1/OXd8Uc19sZconrym7tOi67O+O00OLXZdB7O8OkcnSWHSZp4i6oETt27Yu0eGcm",
+	"jpLy/JXAEnzzLa8ENGtkVVEepPqQ6T87pSrHN6Twjc044RTVHoYl7lorLkmK3ovrglrTjpCzkIEilkA9",
+	"oA+q9amdMfVNjAWszmGC+xUuv1CYVWshEU8UjOWWNucKai9t0Q100Ro36jhxZpd4fw1hPS/Aw1gzqoI6",
+	"zLQlbM5iN8ollsDWORMnxnVdI9d0cdyuJ+NikVonFToA7637Y5TD6jnBLKiAUzynRlXOXKuCrYQz5gut",
+	"NmH4q2U1Ic0oJsYE0iJCxtXVjVaztuP+r+avkarUS/prVOPjqgh+pNh6EfxvIS9tFShNe+qUZuXNq7Z6",
+	"Gw4zhh+FAtQghKLYt1iRAbZbRlelQPwi6Gf3V5ERGbGVKYGbjiEpM06sGuYQw8HJ6czgsGFSBQuH8Dxc",
+	"5EKUh3ylY93Lr40+lzDYQqpmuyqvPpIVQ8hgrULkyAIsVXB73+0at/cyt3QryEHf6K4QWFNEQsuPemHs",
+	"xxKhGZsKByoFFyiTSoN4FsRzzIlAKI8MWDiPFYTtsndXPuMyGATGPI0XDAngXO1C6wTEzurXWXv6Tkux",
+	"5EydO/hoJS7JZV6cX+vO5CxR85zE0SAI0U0LbIjBuU6iLIo5Ktvk+J7AqwEag/8VidlQyQO1VuorcRZM",
+	"JszvcRGEjMtwRprpFcr5LoiplkOEdvYPhARecAosK5YmCYr21xLFEm+UzwidypHarD5NsoHNyylRmaXx",
+	"SpRS6+7w6CnSUvYkalUpmkqYNNDbooSGuTSG6yRUVCS0dh5Fy49BQ5zje+IEaaSoR1tRtTZZ4e1hyAaS",
+	"qMVIrjAm4Wy5gZVknNyEl/UHFhltGdNniKQUHNowhUdILQfmstJc8PWQa/UaZAQRKnD9JEivcTSVoygO",
+	"flM7NL4H7IzgXS6+Ale5vcYKkqRAUnPkyTQ5lhByvCB+783v/JfX/+Pfvf7v/+HN3/xdw2kMllcDeYkC",
+	"WPRjWhyLVkXXCyZGJ5MHlA9Z/BE7ZyG0vb25DsPolIZKjXkgho8mErrb1AJs7vwslyIyWUcPhEdWhq2b",
+	"E/L/Y+5qdts2gvCrLHQJBbCMYaEXGz60rpEaTZy0ilAUcGEy1MpaeEUKJBXHB996LdpTWhQo0JuvvvTS",
+	"Y56ldV6j2JnZ5eyStqW0MHITBHK5Ozs7Oz/fzLiB2EUNhuIdN7V/A2OzAWD3e+7giW1LYHcijVmjV2hO",
+	"IN+kbWHIYlYmBGLu6TKL1jja3DUq2tRrlnrZmrtZnRag00QZtmhlzQ5ybUhDvlusb5RpPdwVacuXZoI+",
+	"49rWrCGHpfxzve3HsNgexMBF1FngWt3HRlsjMaEXkZhTD0QTqSbMv7MRa5nlc4uDmEEH3Pq4iAjMMXpU",
+	"i+fFWOoZH9m8ic1y2b/DELjNnAuPastNG1a3hKHtwj4CkLSXU3MHSJqaILbhUFp+94qmc8FF0O8//f1X",
+	"fzOC/1440y/zgy4h893alkEFfdb3n6wz6Ztf/vjn5x97ezz8T9WtQ2lyuzpGs8Ob4u31+99+2Oi+KOT5",
+	"yW33483b65tf/3x/db3m9mzmEp147P4xtvhv5dKHeR5xEz/A8bhZ6dBgmg/RWyJkzwdvMBEyzwOhVCe0",
+	"o4Gc30BpCCuPXlqPCMr4VaUHO4PH2VI9fj0CMU4Ddw15YyWhwKfLDUpCR/UcrvNa5pVsYmENAqjEQufa",
+	"GNFURtzTS7gexB4nvu10mYI7UbDzV8f2TnWYQec2ZuPhMz0jgg+8jm2qWOyNDUMuVo0qTtlY2GerO9QY",
+	"I4mxraYQI9TaVrWuZDbFqqTLhi91UZ/2DPaZ225ptpTXvpJNA3pXNA2PzshsASbSJ586xuPbwEfq+6qR",
+	"IwgNNaLGmybVvL0ERvOBxsQruapxGMQCQ5barkipqPi5KmqhZpi7xvr8m2+oKbHIl2AoDlBQbBnBO0jX",
+	"tBZT99bIvEUmaf9j5arKzaKeHY7Hh8+PkgXkU5ZLldM8yGIlErmFmTMl9sSTg5cnRwffHoxfnowPvo6N",
+	"drUt9sSLydOnJ8/GT04+/879PxJ7Ynxw9IX5f5cheMXMKFGAThBQNB0fXmYXusymsLd5pV6hEz6rL4rc",
+	"nE/7I7nIFnroKHdet7G+Q+tY9KnoMLB0Twnof5ZW/IUdSPjz6Xj7ivnK7qWp6yEjjsFN67IDB8KbQkhw",
+	"wyw7ogEQswvpRwHKeX10c1ZckJJux3IIXUOYvNEXQqszKVIPwJ92Kb1P2gCnsQOZ5Cz/sfbICfM6HiAq",
+	"+3ggIggfwQSG9xLx3AzbUhL2IM8qoxKHdLsjVSBteSXFms4lHP9M94KnCXnoIg6OFITrBF2fUwE/i3Zg",
+	"hEFUi62lOoPmB9E/9iG4LAAeiyRJhv6ZXiDceEdY3PG9JAv2EVIpQlqlrZVv18Zdtl9Jf33+42x28P86",
+	"U+rxnqetrnMmOzMkeerSihlOGAOi2FgRKgXouhR5aUQLOuHI9bapQNnHdiUvjK1X++tHeR6zboJp20zE",
+	"p8knGwgGapAimAUakKHl05L14EYKTOUsW+nGIudRUe5TkAvA/JcLCe0+NHoGYdHoe2hbjHfkJ2nfkatx",
+	"TrI0Fudzlc8hQFuUFH6EExDwL582rnMNbsGQKk4Oo6opfqLvzDfzSkp7+tixj8VSr7zU/Uc1ZWioopuh",
+	"4VSLYXjcv5FLHZwHFl2DoupMhsQsqcEnRfCS95QliGv+NZeVvONQg29egAkQkKQvmea25JvdVjNxuUzG",
+	"7ghwKY4gjXzT9N0CqUO49KXorHM8RIR7ZO68RTmVesgW74FmrE0aLBuzUIwyy4NhFcXhVGOR/bJVB1Qt",
+	"zoyMeS2rV1mjFoheEUrrlVP5KRQCzdkcGVCz3nd+u0mhms7JSY20wycBC5C676Kt57mgRZSJhdJa0TIE",
+	"WHnD2ynH07YM+d5dbSXbsXh3NUq2Odu0HrWE+RnFysz48vvLfwMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

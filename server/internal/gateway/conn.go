@@ -323,7 +323,7 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 				"userID", c.info.UserID, "connID", c.info.ConnID, "err", err)
 			e = apierr.Internal()
 		}
-		r.ErrCode, r.ErrMsg = int(e.Code), e.Msg
+		r.ErrCode, r.ErrMsg, r.ErrDlt = int(e.Code), e.Msg, e.Dlt
 	}
 	b, err := json.Marshal(r)
 	if err != nil { // data was not valid JSON text (a json.RawMessage from the Backend)

@@ -42,6 +42,10 @@ type setBackground struct {
 	IsBackground *bool  `json:"isBackground"`
 }
 
+// maxFrameID bounds a frame's operationID and msgIncr (RequestFrame in the AsyncAPI document); both are
+// logged and echoed.
+const maxFrameID = 128
+
 // requestShape is the frame's key layout for strictjson: reqIdentifier, sendID, ... exactly as spelled.
 var requestShape = strictjson.TypeShape(reflect.TypeOf(request{}))
 
@@ -55,6 +59,12 @@ func decodeFrame(b []byte, req *request) error {
 		err = strictjson.Check(b, requestShape)
 	}
 	if err == nil {
+		switch {
+		case len(req.OperationID) > maxFrameID:
+			return apierr.Args("operationID is longer than %d characters", maxFrameID)
+		case len(req.MsgIncr) > maxFrameID:
+			return apierr.Args("msgIncr is longer than %d characters", maxFrameID)
+		}
 		return nil
 	}
 	var se *json.SyntaxError
