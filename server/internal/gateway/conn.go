@@ -16,6 +16,7 @@ import (
 
 	"github.com/imspec/imserver/gen/events"
 	"github.com/imspec/imserver/server/internal/apierr"
+	"github.com/imspec/imserver/server/internal/strictjson"
 )
 
 // conn is one registered WebSocket connection. See doc.go for which goroutine touches what.
@@ -244,7 +245,7 @@ func (c *conn) handle(b []byte) {
 		c.closeAfterFlush(c.encode(&req, nil, nil), CloseNormal, "logout")
 	case events.ReqSetBackgroundStatus:
 		var d setBackground
-		switch err := json.Unmarshal(req.Data, &d); {
+		switch err := strictjson.Unmarshal(req.Data, &d); {
 		case len(req.Data) == 0 || err != nil:
 			c.reply(&req, nil, apierr.Args("data must be {\"userID\": string, \"isBackground\": bool}"))
 		case d.UserID == "":

@@ -13,12 +13,12 @@
 package strictjson
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -50,15 +50,15 @@ func (e *Error) Error() string { return e.Msg }
 // Check returns an *Error when data, read with the given shape (nil: unknown), has a repeated or
 // case-variant key, or a syntax error when it is not one JSON value.
 func Check(data []byte, s Shape) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := walk(dec, s, ""); err != nil {
-		return err
+	if !json.Valid(data) {
+		var v any
+		if err := json.Unmarshal(data, &v); err != nil {
+			return err
+		}
+		return errors.New("invalid JSON")
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return errors.New("invalid JSON: more than one value")
-	}
-	return nil
+	sc := scanner{b: data}
+	return sc.value(s, "")
 }
 
 func join(path, k string) string {
@@ -68,78 +68,183 @@ func join(path, k string) string {
 	return path + "." + k
 }
 
-func walk(dec *json.Decoder, s Shape, path string) error {
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	d, ok := tok.(json.Delim)
-	if !ok {
-		return nil
-	}
-	switch d {
-	case '[':
-		var elem Shape
-		if s != nil {
-			elem = s.Elem()
-		}
-		for i := 0; dec.More(); i++ {
-			if err := walk(dec, elem, join(path, strconv.Itoa(i))); err != nil {
-				return err
-			}
-		}
-	case '{':
-		free := s == nil || s.Map()
-		var names []string
-		if s != nil && !free {
-			names = s.Names()
-		}
-		seen := map[string]string{} // folded key (exact key in a free map) → the key as sent
-		for dec.More() {
-			kt, err := dec.Token()
-			if err != nil {
-				return err
-			}
-			k, _ := kt.(string)
-			f := fold(k)
-			key := f
-			if free {
-				key = k // in a free map case variants are distinct keys; only exact repeats are ambiguous
-			}
-			if prev, dup := seen[key]; dup {
-				if prev == k {
-					return &Error{Path: path, Msg: fmt.Sprintf("field %q: the key appears more than once", join(path, k))}
-				}
-				return &Error{Path: path, Msg: fmt.Sprintf("fields %q and %q differ only in case: keys are case-sensitive, send one", join(path, prev), join(path, k))}
-			}
-			seen[key] = k
-			if !free && !contains(names, k) {
-				for _, n := range names {
-					if fold(n) == f {
-						return &Error{Path: path, Msg: fmt.Sprintf("field %q: keys are case-sensitive: did you mean %s?", join(path, k), n)}
-					}
-				}
-			}
-			var sub Shape
-			if s != nil {
-				sub = s.Field(k)
-			}
-			if err := walk(dec, sub, join(path, k)); err != nil {
-				return err
-			}
-		}
-	}
-	_, err = dec.Token() // the closing delimiter
-	return err
+// scanner walks a JSON text already known to be valid, without building values: Check runs on every
+// request and frame, so it allocates only for keys.
+type scanner struct {
+	b []byte
+	i int
 }
 
-func contains(names []string, k string) bool {
-	for _, n := range names {
-		if n == k {
-			return true
+func (sc *scanner) ws() {
+	for sc.i < len(sc.b) {
+		switch sc.b[sc.i] {
+		case ' ', '\t', '\n', '\r':
+			sc.i++
+		default:
+			return
 		}
 	}
-	return false
+}
+
+// str reads a string at sc.i and returns its value when decode is set.
+func (sc *scanner) str(decode bool) string {
+	start, esc := sc.i, false
+	for j := start + 1; ; j++ {
+		switch sc.b[j] {
+		case '\\':
+			esc = true
+			j++
+		case '"':
+			sc.i = j + 1
+			if !decode {
+				return ""
+			}
+			if !esc {
+				return string(sc.b[start+1 : j])
+			}
+			var k string
+			_ = json.Unmarshal(sc.b[start:j+1], &k)
+			return k
+		}
+	}
+}
+
+func (sc *scanner) scalar() {
+	for sc.i < len(sc.b) {
+		switch sc.b[sc.i] {
+		case ',', '}', ']', ' ', '\t', '\n', '\r':
+			return
+		}
+		sc.i++
+	}
+}
+
+func (sc *scanner) value(s Shape, path string) error {
+	sc.ws()
+	switch sc.b[sc.i] {
+	case '{':
+		return sc.object(s, path)
+	case '[':
+		return sc.array(s, path)
+	case '"':
+		sc.str(false)
+	default:
+		sc.scalar()
+	}
+	return nil
+}
+
+func (sc *scanner) array(s Shape, path string) error {
+	sc.i++
+	var elem Shape
+	if s != nil {
+		elem = s.Elem()
+	}
+	for n := 0; ; n++ {
+		sc.ws()
+		if sc.b[sc.i] == ']' {
+			sc.i++
+			return nil
+		}
+		if err := sc.child(elem, path, strconv.Itoa(n)); err != nil {
+			return err
+		}
+		sc.ws()
+		if sc.b[sc.i] == ',' {
+			sc.i++
+		}
+	}
+}
+
+// child reads the value of key (or index) k; the path is built only for objects and arrays below.
+func (sc *scanner) child(s Shape, path, k string) error {
+	sc.ws()
+	if c := sc.b[sc.i]; c == '{' || c == '[' {
+		return sc.value(s, join(path, k))
+	}
+	return sc.value(nil, "")
+}
+
+// manyKeys is where an object's repeat check switches from pairwise comparison to a map.
+const manyKeys = 32
+
+func (sc *scanner) object(s Shape, path string) error {
+	sc.i++
+	free := s == nil || s.Map()
+	var names []string
+	if !free {
+		names = s.Names()
+	}
+	var keys []string
+	var folded map[string]string // key (folded in a record) → key as sent, once there are many keys
+	for {
+		sc.ws()
+		if sc.b[sc.i] == '}' {
+			sc.i++
+			return nil
+		}
+		k := sc.str(true)
+		sc.ws()
+		sc.i++ // ':'
+		if prev, dup := repeated(keys, folded, k, free); dup {
+			if prev == k {
+				return &Error{Path: path, Msg: fmt.Sprintf("field %q: the key appears more than once", join(path, k))}
+			}
+			return &Error{Path: path, Msg: fmt.Sprintf("fields %q and %q differ only in case: keys are case-sensitive, send one", join(path, prev), join(path, k))}
+		}
+		switch {
+		case folded != nil:
+			folded[mapKey(k, free)] = k
+		case len(keys) == manyKeys:
+			folded = make(map[string]string, 2*manyKeys)
+			for _, p := range keys {
+				folded[mapKey(p, free)] = p
+			}
+			folded[mapKey(k, free)] = k
+		default:
+			keys = append(keys, k)
+		}
+		if !free && !slices.Contains(names, k) {
+			for _, n := range names {
+				if strings.EqualFold(n, k) {
+					return &Error{Path: path, Msg: fmt.Sprintf("field %q: keys are case-sensitive: did you mean %s?", join(path, k), n)}
+				}
+			}
+		}
+		var sub Shape
+		if s != nil {
+			sub = s.Field(k)
+		}
+		if err := sc.child(sub, path, k); err != nil {
+			return err
+		}
+		sc.ws()
+		if sc.b[sc.i] == ',' {
+			sc.i++
+		}
+	}
+}
+
+// repeated returns an earlier key that k repeats: the same key, or in a record one equal under
+// encoding/json's folding (strings.EqualFold is the same relation as its foldName).
+func repeated(keys []string, folded map[string]string, k string, free bool) (string, bool) {
+	if folded != nil {
+		p, ok := folded[mapKey(k, free)]
+		return p, ok
+	}
+	for _, p := range keys {
+		if p == k || (!free && strings.EqualFold(p, k)) {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+func mapKey(k string, free bool) string {
+	if free {
+		return k
+	}
+	return fold(k)
 }
 
 // fold maps keys that encoding/json treats as equal to one string (its foldName: ASCII upper case, other

@@ -2,6 +2,7 @@ package strictjson_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -44,7 +45,9 @@ func TestCheck(t *testing.T) {
 		{"map keys are case-sensitive", `{"options":{"a":true,"A":false}}`, ""},
 		{"map exact duplicate", `{"options":{"a":true,"a":false}}`, "more than once"},
 		{"unknown shape duplicate", `{"raw":{"x":1,"x":2}}`, "more than once"},
-		{"trailing value", `{"count":1} {}`, "more than one value"},
+		{"trailing value", `{"count":1} {}`, "after top-level value"},
+		{"escaped key", `{"\u0063ount":1,"count":2}`, "more than once"},
+		{"many keys", manyKeys(), "differ only in case"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := strictjson.Check([]byte(c.in), shape)
@@ -82,4 +85,37 @@ func TestDescribeHasNoGoTypes(t *testing.T) {
 	if !strings.Contains(msg, `"count"`) {
 		t.Fatalf("message %q does not name the field", msg)
 	}
+}
+
+// BenchmarkCheckSendFrame is the cost the check adds to a typical WS 1003 frame (compare BenchmarkUnmarshal).
+func BenchmarkCheckSendFrame(b *testing.B) {
+	frame := []byte(`{"reqIdentifier":1003,"token":"","sendID":"user123","operationID":"op-send-1","msgIncr":"6","data":{"clientMsgID":"a3f1c2d4e5b60718293a4b5c6d7e8f90","serverMsgID":"","createTime":1641200000000,"sendTime":0,"sendID":"user123","recvID":"user456","groupID":"","msgFrom":100,"contentType":101,"senderPlatformID":1,"senderNickname":"张三","senderFaceURL":"https://example.com/avatar.jpg","sessionType":1,"content":"{\"content\":\"你好，周五的分享会你来吗？\"}","seq":0,"isRead":false,"status":1,"attachedInfo":"","ex":""}}`)
+	shape := strictjson.TypeShape(reflect.TypeOf(req{}))
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		if err := strictjson.Check(frame, shape); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkUnmarshal(b *testing.B) {
+	frame := []byte(`{"reqIdentifier":1003,"token":"","sendID":"user123","operationID":"op-send-1","msgIncr":"6","data":{"clientMsgID":"a3f1c2d4e5b60718293a4b5c6d7e8f90","serverMsgID":"","createTime":1641200000000,"sendTime":0,"sendID":"user123","recvID":"user456","groupID":"","msgFrom":100,"contentType":101,"senderPlatformID":1,"senderNickname":"张三","senderFaceURL":"https://example.com/avatar.jpg","sessionType":1,"content":"{\"content\":\"你好，周五的分享会你来吗？\"}","seq":0,"isRead":false,"status":1,"attachedInfo":"","ex":""}}`)
+	for b.Loop() {
+		var v map[string]any
+		if err := json.Unmarshal(frame, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// manyKeys is an object past the pairwise-comparison size whose last key repeats an early one in case.
+func manyKeys() string {
+	var b strings.Builder
+	b.WriteString(`{"count":1`)
+	for i := range 100 {
+		fmt.Fprintf(&b, `,"k%d":%d`, i, i)
+	}
+	b.WriteString(`,"K5":0}`)
+	return b.String()
 }
