@@ -7,9 +7,9 @@ import (
 	"github.com/imspec/imserver/server/internal/apierr"
 )
 
-// Limits of one message, the same for REST sendMsg and WS 1003 (openapi.yaml SendMsgReq and MsgData carry
-// them as maxLength/maxItems; docs/decisions.md explains the choice). String lengths count characters, as
-// JSON Schema's maxLength does; content counts bytes.
+// Limits of one message, the same for REST sendMsg and WS 1003 (openapi.yaml SendMsgReq and asyncapi.yaml
+// sendMsgReq carry them; docs/decisions.md#d27-message-size-and-reply-budget explains the choice). String
+// lengths count characters, as JSON Schema's maxLength does; content counts bytes.
 const (
 	// MaxContentBytes bounds the stored content (the element's JSON text). 16 KiB leaves a WS 1003 frame
 	// room under its 51,200-byte limit even when every byte of content must be escaped (2×) and every other

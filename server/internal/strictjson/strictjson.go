@@ -9,7 +9,8 @@
 //     not a free map);
 //   - a key that differs only in case from a property of the object's shape ("did you mean userIDs?").
 //
-// A text that passes Check decodes with encoding/json into the same values the validator checked.
+// A text that passes Check decodes with encoding/json into the same values the validator checked
+// (docs/decisions.md#d26-case-sensitive-keys).
 package strictjson
 
 import (
