@@ -39,6 +39,10 @@ func TestMessageSizeLimit(t *testing.T) {
 	if r := send(bigText(chat.MaxContentBytes + 1)); r.ErrCode != 1001 || !strings.Contains(r.ErrMsg, "content") {
 		t.Fatalf("REST send one byte over: %s", r.Raw)
 	}
+	// "<" counts one byte on REST as on WS (the stored JSON text is not HTML-escaped).
+	if r := send(`{"content":"` + strings.Repeat("<", chat.MaxContentBytes-14) + `"}`); r.ErrCode != 0 {
+		t.Fatalf("REST send of %d '<' characters: %s", chat.MaxContentBytes-14, r.Raw)
+	}
 	ws := e.Dial(a, aTok, 1)
 	wsSend := func(content string) testenv.Frame {
 		return ws.Call(1003, map[string]any{"sendID": a, "recvID": b, "sessionType": 1, "contentType": 101, "content": content})
