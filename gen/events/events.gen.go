@@ -187,6 +187,16 @@ const (
 	PingIntervalSeconds = 20
 	// WriteTimeoutSeconds: the deadline of one write; a write past it closes the connection with 1008.
 	WriteTimeoutSeconds = 10
+	// MaxContentBytes: the largest content (JSON text) of a message a client sends, on WebSocket 1003 and REST
+	// sendMsg alike; over it is 1001.
+	MaxContentBytes = 16384
+	// MaxReplyBytes: a 1002 reply (and a REST history reply) stops adding messages at this many bytes of message
+	// JSON, with isEnd false.
+	MaxReplyBytes = 524288
+	// MaxPullRanges: the most seqRanges one 1002 request may carry; more is 1001.
+	MaxPullRanges = 100
+	// MaxPullNum: the largest num of one seq range; more is 1001.
+	MaxPullNum = 1000
 )
 
 // RequestFrame is a request frame (client → server). `data` depends on `reqIdentifier`. Keys are

@@ -213,6 +213,14 @@ export const Limits = {
   pingIntervalSeconds: 20,
   /** the deadline of one write; a write past it closes the connection with 1008 */
   writeTimeoutSeconds: 10,
+  /** the largest content (JSON text) of a message a client sends, on WebSocket 1003 and REST sendMsg alike; over it is 1001 */
+  maxContentBytes: 16384,
+  /** a 1002 reply (and a REST history reply) stops adding messages at this many bytes of message JSON, with isEnd false */
+  maxReplyBytes: 524288,
+  /** the most seqRanges one 1002 request may carry; more is 1001 */
+  maxPullRanges: 100,
+  /** the largest num of one seq range; more is 1001 */
+  maxPullNum: 1000,
 } as const;
 
 // ---------------------------------------------------------------- schemas (components.schemas)

@@ -14,7 +14,7 @@ const (
 	// MaxContentBytes bounds the stored content (the element's JSON text). 16 KiB leaves a WS 1003 frame
 	// room under its 51,200-byte limit even when every byte of content must be escaped (2×) and every other
 	// field is at its maximum, so a REST send can never store what a WS client could not send.
-	MaxContentBytes = 16 << 10
+	MaxContentBytes = events.MaxContentBytes
 	MaxClientMsgID  = 128  // clientMsgID
 	MaxNickname     = 64   // senderNickname (and every nickname)
 	MaxURL          = 1024 // senderFaceURL (and every faceURL)
@@ -28,8 +28,8 @@ const (
 	maxIDBytes = 256
 	// MaxConversationID bounds conversationID: "single_" and two user IDs, with room to spare.
 	MaxConversationID = 256
-	MaxPullRanges     = 100  // seqRanges of one 1002
-	MaxPullNum        = 1000 // num of one seq range
+	MaxPullRanges     = events.MaxPullRanges // seqRanges of one 1002
+	MaxPullNum        = events.MaxPullNum    // num of one seq range
 	// MaxOfflinePushInfo bounds offlinePushInfo's JSON text (title, desc 255; ex, signalInfo 1024 each).
 	MaxOfflinePushInfo = 4096
 )
@@ -38,7 +38,7 @@ const (
 // without encoding), so a reply stays far below the 1 MiB a WebSocket client commonly accepts per frame. A
 // reply stops adding messages there, with isEnd false so the client asks again; it always holds at least
 // one message when one is due, so a client makes progress whatever the budget.
-const MaxReplyBytes = 512 << 10
+const MaxReplyBytes = events.MaxReplyBytes
 
 // sendableContentTypes are the contentTypes a client may send (openapi.yaml SendMsgReq.contentType).
 var sendableContentTypes = map[int]bool{
