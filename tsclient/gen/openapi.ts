@@ -1170,7 +1170,7 @@ export interface components {
             pageNumber: number;
             /**
              * Format: int32
-             * @description Page size.
+             * @description Page size, at most 1,000.
              */
             showNumber: number;
         };
@@ -1181,9 +1181,11 @@ export interface components {
          */
         UserInfo: {
             userID: string;
+            /** @description At most 64 characters. */
             nickname?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
-            /** @description Free extension text (often JSON) the server stores and returns unchanged. */
+            /** @description Free extension text (often JSON) the server stores and returns unchanged. At most 1,024 characters. */
             ex?: string;
             /**
              * Format: int64
@@ -1275,11 +1277,15 @@ export interface components {
          *     `needVerification`, `lookMemberInfo` and `applyMemberFriend` are read; the rest is set by the server.
          */
         GroupInfo: {
+            /** @description At most 64 characters. */
             groupID?: string;
+            /** @description At most 128 characters. */
             groupName?: string;
-            /** @description The announcement. */
+            /** @description The announcement. At most 1,024 characters. */
             notification?: string;
+            /** @description At most 1,024 characters. */
             introduction?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
             ownerUserID?: string;
             /**
@@ -1289,6 +1295,7 @@ export interface components {
             createTime?: number;
             /** Format: int32 */
             memberCount?: number;
+            /** @description At most 1,024 characters. */
             ex?: string;
             /**
              * Format: int32
@@ -1331,11 +1338,17 @@ export interface components {
          *     null = unchanged, present = set (OpenIM's wrapper fields as plain optional fields).
          */
         GroupInfoForSet: {
+            /** @description At most 64 characters. */
             groupID: string;
+            /** @description At most 128 characters. */
             groupName?: string;
+            /** @description At most 1,024 characters. */
             notification?: string;
+            /** @description At most 1,024 characters. */
             introduction?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
+            /** @description At most 1,024 characters. */
             ex?: string | null;
             /** Format: int32 */
             needVerification?: number | null;
@@ -1408,11 +1421,16 @@ export interface components {
         };
         /** @description What an offline push notification shows. */
         OfflinePushInfo: {
+            /** @description At most 255 characters. */
             title?: string;
+            /** @description At most 255 characters. */
             desc?: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
+            /** @description At most 255 characters. */
             iOSPushSound?: string;
             iOSBadgeCount?: boolean;
+            /** @description At most 1,024 characters. */
             signalInfo?: string;
         };
         /**
@@ -1549,15 +1567,19 @@ export interface components {
          *     optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
          */
         ConversationForSet: {
+            /** @description At most 256 characters. */
             conversationID: string;
             conversationType?: components["schemas"]["SessionType"];
             userID?: string;
+            /** @description At most 64 characters. */
             groupID?: string;
             /** Format: int32 */
             recvMsgOpt?: number | null;
             isPinned?: boolean | null;
+            /** @description At most 1,024 characters. */
             attachedInfo?: string | null;
             isPrivateChat?: boolean | null;
+            /** @description At most 1,024 characters. */
             ex?: string | null;
             /** Format: int32 */
             burnDuration?: number | null;
@@ -1587,12 +1609,13 @@ export interface components {
             isBackground?: boolean;
         };
         UserRegisterReq: {
-            /** @description The server's shared secret. */
+            /** @description The server's shared secret. At most 256 characters. */
             secret: string;
+            /** @description At most 1,000 entries. */
             users: components["schemas"]["UserInfo"][];
         };
         UserTokenReq: {
-            /** @description The server's shared secret. */
+            /** @description The server's shared secret. At most 256 characters. */
             secret: string;
             userID: string;
             platformID: components["schemas"]["PlatformID"];
@@ -1620,8 +1643,9 @@ export interface components {
             fromUserID: string;
             /** @description The user asked. */
             toUserID: string;
-            /** @description The applicant's note. */
+            /** @description The applicant's note. At most 255 characters. */
             reqMsg?: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         AddFriendResponseReq: {
@@ -1630,6 +1654,7 @@ export interface components {
             /** @description The responder (the receiver of the application). */
             toUserID: string;
             handleResult: components["schemas"]["HandleResult"];
+            /** @description At most 255 characters. */
             handleMsg?: string;
         };
         DeleteFriendReq: {
@@ -1648,12 +1673,13 @@ export interface components {
         SetFriendRemarkReq: {
             ownerUserID: string;
             friendUserID: string;
-            /** @description The new remark; "" clears it. */
+            /** @description The new remark; "" clears it. At most 64 characters. */
             remark: string;
         };
         AddBlackReq: {
             ownerUserID: string;
             blackUserID: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         RemoveBlackReq: {
@@ -1673,7 +1699,7 @@ export interface components {
             /** @description The receiver of the applications. */
             userID: string;
             pagination: components["schemas"]["RequestPagination"];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
         };
         /** @description The key `FriendRequests` has a capital F, exactly as OpenIM v3 sends it. */
@@ -1686,7 +1712,7 @@ export interface components {
             /** @description The applicant. */
             userID: string;
             pagination: components["schemas"]["RequestPagination"];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
         };
         GetSelfFriendApplyListData: {
@@ -1713,13 +1739,17 @@ export interface components {
             groupInfos: components["schemas"]["GroupInfo"][];
         };
         InviteUserToGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
+            /** @description At most 255 characters. */
             reason?: string;
+            /** @description At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls. */
             invitedUserIDs: string[];
         };
         JoinGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
-            /** @description The applicant's note. */
+            /** @description The applicant's note. At most 255 characters. */
             reqMessage?: string;
             /**
              * Format: int32
@@ -1728,23 +1758,29 @@ export interface components {
             joinSource?: number;
             /** @description Stored as sent (OpenIM SDKs send the applicant's own userID). */
             inviterUserID?: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         QuitGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description The member leaving; absent or empty = the caller. */
             userID?: string;
         };
         KickGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
+            /** @description At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls. */
             kickedUserIDs: string[];
+            /** @description At most 255 characters. */
             reason?: string;
         };
         GroupApplicationResponseReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description The applicant. */
             fromUserID: string;
-            /** @description The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). */
+            /** @description The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). At most 255 characters. */
             handledMsg?: string;
             handleResult: components["schemas"]["HandleResult"];
         };
@@ -1752,16 +1788,19 @@ export interface components {
             groupInfoForSet: components["schemas"]["GroupInfoForSet"];
         };
         TransferGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             oldOwnerUserID: string;
             newOwnerUserID: string;
         };
         DismissGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description Also empty the member list (default false). */
             deleteMember?: boolean;
         };
         MuteGroupMemberReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             userID: string;
             /**
@@ -1771,24 +1810,28 @@ export interface components {
             mutedSeconds: number;
         };
         CancelMuteGroupMemberReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             userID: string;
         };
         MuteGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
         };
         CancelMuteGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
         };
         GetGroupMemberListReq: {
             pagination: components["schemas"]["RequestPagination"];
+            /** @description At most 64 characters. */
             groupID: string;
             /**
              * Format: int32
              * @description Accepted and ignored, as in OpenIM v3.
              */
             filter?: number;
-            /** @description Keep members whose userID or in-group nickname contains it; empty = all. */
+            /** @description Keep members whose userID or in-group nickname contains it; empty = all. At most 64 characters. */
             keyword?: string;
         };
         GetGroupMemberListData: {
@@ -1807,9 +1850,9 @@ export interface components {
         };
         GetGroupApplicationListReq: {
             pagination: components["schemas"]["RequestPagination"];
-            /** @description Groups to list; empty or absent = every group the caller owns or administers. */
+            /** @description Groups to list; empty or absent = every group the caller owns or administers. At most 1,000 entries. */
             groupIDs?: string[];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
             /** @description OpenIM compatibility; when given it must be the caller (unless the caller is an admin). */
             fromUserID?: string;
@@ -1825,30 +1868,35 @@ export interface components {
             sendID: string;
             /** @description The receiving user, for sessionType 1 and 4. */
             recvID?: string;
-            /** @description The group, for sessionType 2 and 3. */
+            /** @description The group, for sessionType 2 and 3. At most 64 characters. */
             groupID?: string;
             /**
              * @description Optional client-made ID. Sending the same clientMsgID again (same sender) returns the first result and
-             *     stores nothing new. The server makes one when absent or empty.
+             *     stores nothing new. The server makes one when absent or empty. At most 128 characters.
              */
             clientMsgID?: string;
-            /** @description Shown with the message; defaults to the sender's nickname. */
+            /** @description Shown with the message; defaults to the sender's nickname. At most 64 characters. */
             senderNickname?: string;
-            /** @description Shown with the message; defaults to the sender's faceURL. */
+            /** @description Shown with the message; defaults to the sender's faceURL. At most 1,024 characters. */
             senderFaceURL?: string;
             senderPlatformID?: components["schemas"]["PlatformID"];
             /**
              * @description The message element as a JSON object (docs/decisions.md#f5-content-elements). Text (101): `{"content": "..."}`, or seed 000's
-             *     `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
+             *     `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text, at most 16,384 bytes (the
+             *     same limit as WebSocket 1003, whose 51,200-byte frame must carry it; over it: 1001).
              */
             content: {
                 [key: string]: unknown;
             };
             /**
              * Format: int32
-             * @description 101 text, 102 picture, 103 voice, 104 video, 105 file, 106 @text, 110 custom, 113 typing, 114 quote, 118 markdown, 1400 OA notification (sessionType 4).
+             * @description The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+             *     104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+             *     114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+             *     (1201-2200) are the server's.
+             * @enum {integer}
              */
-            contentType: number;
+            contentType: 101 | 102 | 103 | 104 | 105 | 106 | 107 | 108 | 109 | 110 | 113 | 114 | 117 | 118 | 1400;
             sessionType: components["schemas"]["SessionType"];
             /** @description Push to online devices only; nothing is stored and the reply's seq is 0. */
             isOnlineOnly?: boolean;
@@ -1860,6 +1908,7 @@ export interface components {
              */
             sendTime?: number;
             offlinePushInfo?: components["schemas"]["OfflinePushInfo"];
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         SendMsgData: {
@@ -1877,22 +1926,28 @@ export interface components {
             seq?: number;
         };
         GetConversationMsgReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
-            /** @description Return messages older than this one; empty = start from the newest. */
+            /** @description Return messages older than this one; empty = start from the newest. At most 128 characters. */
             startClientMsgID?: string;
             /**
              * Format: int32
-             * @description At most this many messages.
+             * @description At most this many messages (1-1,000). A reply also stops at 512 KiB of messages, with `isEnd` false:
+             *     ask again from the oldest message received.
              */
             count: number;
         };
         GetConversationMsgData: {
             /** @description Newest first. */
             messages: components["schemas"]["MsgData"][];
-            /** @description True when there are no older messages. */
+            /**
+             * @description True when there are no older messages; false when the reply stopped at `count` or at its 512 KiB
+             *     budget of messages (ask again with the oldest message's clientMsgID as startClientMsgID).
+             */
             isEnd: boolean;
         };
         RevokeMsgReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
             /** Format: int64 */
             seq: number;
@@ -1900,7 +1955,9 @@ export interface components {
             userID: string;
         };
         MarkMsgsAsReadReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
+            /** @description At most 1,000 entries. */
             seqs: number[];
             /** @description The reader. */
             userID: string;
@@ -1913,12 +1970,14 @@ export interface components {
         };
         GetConversationsReq: {
             ownerUserID: string;
+            /** @description At most 1,000 entries. */
             conversationIDs: string[];
         };
         GetConversationsData: {
             conversations: components["schemas"]["Conversation"][];
         };
         SetConversationsReq: {
+            /** @description At most 1,000 entries. */
             userIDs: string[];
             conversation: components["schemas"]["ConversationForSet"];
         };
@@ -1935,6 +1994,7 @@ export interface components {
              * @description 1 (absent means 1) forbids logging in; other values are stored and act the same.
              */
             forbiddenType?: number;
+            /** @description At most 255 characters. */
             reason?: string;
         };
         UnforbidUserReq: {
@@ -1945,7 +2005,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -1954,7 +2014,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["UserTokenData"];
         };
@@ -1963,7 +2023,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetUsersInfoData"];
         };
@@ -1972,7 +2032,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -1981,7 +2041,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -1990,7 +2050,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -1999,7 +2059,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2008,7 +2068,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetFriendListData"];
         };
@@ -2017,7 +2077,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2026,7 +2086,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2035,7 +2095,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2044,7 +2104,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetBlackListData"];
         };
@@ -2053,7 +2113,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetFriendApplyListData"];
         };
@@ -2062,7 +2122,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetSelfFriendApplyListData"];
         };
@@ -2071,7 +2131,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["CreateGroupData"];
         };
@@ -2080,7 +2140,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupsInfoData"];
         };
@@ -2089,7 +2149,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2098,7 +2158,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2107,7 +2167,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2116,7 +2176,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2125,7 +2185,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2134,7 +2194,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2143,7 +2203,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2152,7 +2212,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2161,7 +2221,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2170,7 +2230,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2179,7 +2239,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2188,7 +2248,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2197,7 +2257,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupMemberListData"];
         };
@@ -2206,7 +2266,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetJoinedGroupListData"];
         };
@@ -2215,7 +2275,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupApplicationListData"];
         };
@@ -2224,7 +2284,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["SendMsgData"];
         };
@@ -2233,7 +2293,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetConversationMsgData"];
         };
@@ -2242,7 +2302,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2251,7 +2311,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2260,7 +2320,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetAllConversationsData"];
         };
@@ -2269,7 +2329,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetConversationsData"];
         };
@@ -2278,7 +2338,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2287,7 +2347,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetUsersOnlineStatusData"];
         };
@@ -2296,7 +2356,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2305,7 +2365,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2314,7 +2374,7 @@ export interface components {
     parameters: {
         /**
          * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-         *     WebSocket pushes the call triggers. The server makes one when it is absent.
+         *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
          */
         OperationID: string;
     };
@@ -2330,7 +2390,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2360,7 +2420,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2390,7 +2450,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2420,7 +2480,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2450,7 +2510,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2480,7 +2540,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2510,7 +2570,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2540,7 +2600,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2570,7 +2630,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2600,7 +2660,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2630,7 +2690,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2660,7 +2720,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2690,7 +2750,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2720,7 +2780,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2750,7 +2810,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2780,7 +2840,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2810,7 +2870,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2840,7 +2900,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2870,7 +2930,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2900,7 +2960,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2930,7 +2990,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2960,7 +3020,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2990,7 +3050,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3020,7 +3080,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3050,7 +3110,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3080,7 +3140,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3110,7 +3170,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3140,7 +3200,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3170,7 +3230,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3200,7 +3260,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3230,7 +3290,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3260,7 +3320,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3290,7 +3350,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3320,7 +3380,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3350,7 +3410,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3380,7 +3440,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3410,7 +3470,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3440,7 +3500,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3470,7 +3530,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3500,7 +3560,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3530,7 +3590,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };

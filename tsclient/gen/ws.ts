@@ -905,8 +905,11 @@ export type SendMsgReqFrame = (RequestFrame & {
   data: (MsgData & {
     /** At most 16,384 bytes. */
     content?: string;
-    /** The sendable content types (notifications are the server's). */
-    contentType?: 101 | 102 | 103 | 104 | 105 | 106 | 107 | 108 | 109 | 110 | 113 | 114 | 117 | 118 | 1400;
+    /**
+     * One of the sendable content types 101-110, 113, 114, 117, 118, 1400 (REST SendMsgReq lists
+     * them as its enum); notifications (1201-2200) are the server's. Any other value: 1001.
+     */
+    contentType?: number;
     /** At most 128 characters. */
     clientMsgID?: string;
     /** At most 64 characters. */
