@@ -199,7 +199,7 @@ func TestMemoryPerClientWorstCase(t *testing.T) {
 	if testing.Short() {
 		t.Skip("fills a conversation with maximal messages")
 	}
-	e := testenv.Start(t)
+	e := testenv.Start(t, testenv.NoRateLimits) // the fill sends as fast as it can
 	a, aTok := e.User("a")
 	b, _ := e.User("b")
 	const n = 200

@@ -44,6 +44,7 @@ const (
 	ErrCodeRecordNotFound     ErrCode = 1006
 	ErrCodeSuccess            ErrCode = 0
 	ErrCodeTokenInvalid       ErrCode = 1002
+	ErrCodeTooManyRequests    ErrCode = 429
 	ErrCodeUserForbidden      ErrCode = 1008
 	ErrCodeUserNotFound       ErrCode = 1004
 )
@@ -92,6 +93,8 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeSuccess:
 		return true
 	case ErrCodeTokenInvalid:
+		return true
+	case ErrCodeTooManyRequests:
 		return true
 	case ErrCodeUserForbidden:
 		return true
@@ -287,11 +290,13 @@ type AddBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -346,11 +351,13 @@ type AddFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -405,11 +412,13 @@ type AddFriendResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -470,11 +479,13 @@ type CancelMuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -520,11 +531,13 @@ type CancelMuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -670,11 +683,13 @@ type CreateGroupResp struct {
 	Data CreateGroupData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -720,11 +735,13 @@ type DeleteFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -773,11 +790,13 @@ type DismissGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -815,11 +834,13 @@ type DismissGroupResp struct {
 type Empty = map[string]interface{}
 
 // ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-// numbers. 1009 may come from any operation a server does not implement yet.
+// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 //
 // | code | name | meaning |
 // |---|---|---|
 // | 0 | Success | |
+// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 // | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 // | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 // | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -862,11 +883,13 @@ type ForbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -961,11 +984,13 @@ type GetAllConversationsResp struct {
 	Data GetAllConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1015,11 +1040,13 @@ type GetBlackListResp struct {
 	Data GetBlackListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1079,11 +1106,13 @@ type GetConversationMsgResp struct {
 	Data GetConversationMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1132,11 +1161,13 @@ type GetConversationsResp struct {
 	Data GetConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1192,11 +1223,13 @@ type GetFriendApplyListResp struct {
 	Data GetFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1246,11 +1279,13 @@ type GetFriendListResp struct {
 	Data GetFriendListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1308,11 +1343,13 @@ type GetGroupApplicationListResp struct {
 	Data GetGroupApplicationListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1370,11 +1407,13 @@ type GetGroupMemberListResp struct {
 	Data GetGroupMemberListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1421,11 +1460,13 @@ type GetGroupsInfoResp struct {
 	Data GetGroupsInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1476,11 +1517,13 @@ type GetJoinedGroupListResp struct {
 	Data GetJoinedGroupListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1535,11 +1578,13 @@ type GetSelfFriendApplyListResp struct {
 	Data GetSelfFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1586,11 +1631,13 @@ type GetUsersInfoResp struct {
 	Data GetUsersInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1637,11 +1684,13 @@ type GetUsersOnlineStatusResp struct {
 	Data GetUsersOnlineStatusData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1696,11 +1745,13 @@ type GroupApplicationResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1889,11 +1940,13 @@ type InviteUserToGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1951,11 +2004,13 @@ type JoinGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2007,11 +2062,13 @@ type KickGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2063,11 +2120,13 @@ type MarkMsgsAsReadResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2176,11 +2235,13 @@ type MuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2226,11 +2287,13 @@ type MuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2321,11 +2384,13 @@ type QuitGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2371,11 +2436,13 @@ type RemoveBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2434,11 +2501,13 @@ type RevokeMsgResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2551,11 +2620,13 @@ type SendMsgResp struct {
 	Data SendMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2609,11 +2680,13 @@ type SetConversationsResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2662,11 +2735,13 @@ type SetFriendRemarkResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2714,11 +2789,13 @@ type SetGroupInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2766,11 +2843,13 @@ type TransferGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2815,11 +2894,13 @@ type UnforbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2867,11 +2948,13 @@ type UpdateUserInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2951,11 +3034,13 @@ type UserRegisterResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -3011,11 +3096,13 @@ type UserTokenResp struct {
 	Data UserTokenData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -19698,460 +19785,468 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kyPHdSf6VTLgGzHA3GpMAd095HSHI9zkkFSLHM54emhuBDExlY1KAMUuZGEqE90DiRMh+3q1smX5",
-	"seHX2lKE5LCuvbu2ZceGLa4srb4MZ0T/pa+wkedkVmW9ABQePU2qHdawAVTl8+Q5v3PyPL7e6EfjScQZ",
-	"l6Jx8PXGhMZ0zCSL4dP9CYupDCJ+fFd99Jnox8FEfdE4aBwRGdM+I8d3SX8UCcbJ6YzIESP9MGBcHsLf",
-	"gsXnLCZhNBQkkOQikCPCzlk8k6OAD/FxGobEj5gglPukH00CBs8GXEbqgR7/kJ2eRP0zJslkKkZMpK/J",
-	"OBgOWSza5FHa2ZieMUEizsjFiHFoShB6KhiXbXIkyTgSknS6r5P+iMa0rybb7vGG0wjUtEaM+ixuOA1O",
-	"x6xx0IisNXAaoj9iY6oWY0yfvcf4UI4aB53u605DzibqcSHjgA8bz58/Nw/DSh75/hsh7Z89ZE9hmWPV",
-	"rAwY/HiqfvlAsBiXeRzwpOVCu06DPSvZCzMrx+3u2fNqOJmBut29khajC87iJft/7jRi9nQaxMxvHHyU",
-	"edXJTORx8mp0+jHrS9VRugpiUpyE2sKYTcIZYfychdGEkWhAqH5HTSW7bD6VsBP/T8wGjYPGr91KSfmW",
-	"Xvpbb40nctZwGs92onEgGXw6GNBQMLWScfxm5LOFbejH8I27oSwO/T78QUPiM0mDEMbNCYvjKD4kNLyg",
-	"M0EmMVMk6JBeo9dA0pQjFjNFnTziTE0wu9jVw74nhsVB9Bpi2u8zIXoNEnGiPzgkUt1cBEKdByqJjMgg",
-	"eFbsLb+1ZnWSDit29O04YNwvJezNk+ogjsYppRbph04mYdCnXEJz8w9SzJ6WrmOmnRtqcyRLGUd3f796",
-	"1N39/ZKOZDRvyFPBYkLFGfMXjjm3Q9ZiWJ0s2KZaJw9fuj56V/zoiUnEBSs9gps8MCPK/ZCVLsAapwNb",
-	"fcjEFLd3Hj18xX524cmKYWF8FpOmhI99FiiAEA0AQeipqxdamzl6ucksuWsrnEjz8vXJvIonE/DKMR9E",
-	"JWvCGWFcxjO1Gp6FnrwbggB8CgMh28Trx4xK9igYM0+tRcDJzZuC9SPui5s3SZMKcn/C+PE9cr7bcpSI",
-	"ImNRpAbq+yfRNO7Ddg6ieExl46ARcLnbTacacMmGAHlLVzYFdXpG88jiwfQ0DPrJ08+dRjqR4mp8qPcb",
-	"ZeAFtZaA+Q75gAfP7Gmr+dmTuL239CQQiSxFSQj4IwsQL/daFkQv8c7zEtJ5k/I+C+9NJXsnjqaTe2x8",
-	"yuJSxj5Uv5fqZZoV356Drm7vLWT205X0ATOq5P3Hy09yeT7YL2vgmhdeRV6Y2+tXQMoVFLrUYFcmyWti",
-	"vJLEGPFzFguKQygatBTPuiHIecAu1KJEnJG+9QppBlIQwaQM+BDNVYI9JTHlQ9YqEb5S0v6I+UZuLrVc",
-	"p9OY353GFUM8QVGYF4Q1pLk9n7Ij54mAD0P2pDd13d0+hf+YT6f4ySNNEcWS+S2HeHCc9O/6aJmnoph4",
-	"PJLBQINs/RQKBv3Q0mRkj/sRvDD/GJwwIcyj9eQ/zOJImk6yy+MSrtY9dEiH/MaYOaRLfoOGoUN24b9A",
-	"E/D9HqGcR1PeZ2PGpWJffIga/oobV8kkFT+CHx0yiGKiWiO7S6/riIqHjPonyJeLLYc0HjIhgdDlKBAI",
-	"1cY0PmM+oYLEjPrL4jKfiWDI1XmV8ZRVDCgQ98TwLhMynvaltWmnURQyyhuVrz0IOLRd4404OKeSvTmi",
-	"NToKqWRCapY2jwLVNBTPt98x8yqHw4B3x2INmJt0dMK4P7cTowRzdqG2d8yEoENGmm4Jr28dZtigIDRm",
-	"BEG6eX8QxEI6ZAJ7oBinUExdRpON0saYPqskVHuEN4QZl2BP11jOccAr+4MZF47FrNaBKOuySCQrtlRf",
-	"IVEStX9+TwzvT2QZ69MGFGBywNhnig36Eaif+kfFEc1zF4EcRVOpnw34cA32N+VqYd+MprxkaPeQeoGo",
-	"AT/AdghCB5LFJGVxDrHlEUrwmJ1HipeNTRvsWT+c+kr/7KvemE+mEwVD7ty50ybqXAV8SGhyYhQr1DdS",
-	"NlRQo9UvBnKjh2A6x+I1YSxOxYAgHZji3pLS4PkCyPR2FJ8wWXH8QMDBDni37JW4JZh8kmEfHmmi7eKG",
-	"IHbzD9lTvCBUKOsippMJi8kgYKEvlKSZhDTgPR4Z8Iq/tA701Z6CG3wahuTXyZRrcesYGEt+XcE2tX1P",
-	"kXuld5M39L2jEteSnDJ4EK4D56O5NW411DDpacjMNhe3ZhjtqC93xFkw2TEz3plEiljiarBYOFvjgAfj",
-	"6bhx4Fb2atPfkt0uwpCpMfj2PGPw7YU2iI2AvquwUTlMWdwn+gz3aW9be7a2jl3YnAJQqxisjaeWHKwN",
-	"5jbaahbwba7pZaT2dvY1K7GrCau7rQFMKxBGXkHPMY2Cel6Uf0r6gPEYLCp3tf2kzHS0hGH6neTBcoOQ",
-	"+qXUZJCOoNR2Rf1xwBFlieLhOuaBDGhI4ClBmnEUMnLbBWOBEr5iCX+PMX12jI92XNdNHqBxTGeN5GTX",
-	"WwKnMQab6cKBR7EfcBrPCD5vptDd7BRyULWILuCBQ0vSA24hv554ArG4Te7zcEYox8UGLM7pWKHVFBIu",
-	"tiPVoIYaxsH0tdUMg/lzcG0O3IQ58C4LmWRz/FcG8NPSnlkb86PK9Lt45MsTom+9d22ivpI0GYhxIES1",
-	"wMEtxCuvEjQXikgzR8UakWuDrYY0fTag01ASmHbLGq8BPJuAiZu6ismuQw0Kt967pvCrSOG4vqXb6an9",
-	"8fRSJI63RKoxxExOYw7eeKOADw+I9/XnnjVo8IkQjPnEdd0baJB7ErNhICSLkVBahz1uIIReatEmTdWz",
-	"ISFxg3jWCh7gYfEIZ89gGdCPaMBixvuMnDE2EcTrAV31GgdEDQmMFHQS7PQjnw0ZvyFINJWTqWy3wKxQ",
-	"XJCUpkqWRK+pZwy2ZqRt4oLhouO6nZ2O6+6DXcNaAKnwPXphw3ai4YP6PvPRzCLgiR7nU4B2bdXUHcBN",
-	"/WjMyCCOxoTymbUR1LhYg7s2jyQJxpMQbzhmYDbp8U+Imjf5BMHXJ2TMKA/4kHzS45/s7Owk/1NPuuQT",
-	"cqK37xN4guy76stjpWNwGr6l9oh8YruSD2gQMv9Q0UM8IyGVChjiGcIZBjzneU6m4AMGC5E6c2N3avXI",
-	"J+QoHgrT15iGSo1iPjmN/JkCmxRtTdC1IOc0DHxo5JAgmcNU0QaID5qmu+QT8ig6Y/yYw1uq9UCIgA+d",
-	"tBuw14Gxij2bqJPkALXSPvNJ8yzonzG/RaRqxVGDSdxlAqFePA18n/Gkx13yCXk/esBi6Cfi5BNC+1Kt",
-	"/0BNxILCiXX2lIFBU4Fmh1zEER8Swfoxk+hWBMjkFmJq08se+YQodPJ+JN+OplzNi8Ii+ATVQWRQ6tDi",
-	"+WPpmuyTTwhw55KXtUBIyYs9U5LLvHqbfEIesn4U+5l3tSXWsR361Epl7LHYgaYNxbOYkFX9vEY+IXen",
-	"2BbT1IfxCjSMGfVn+LwgTT3bdJpOMgdJYcfMG5ZjUyvp6HW9jm+n+1i+v4eER0gD4AwmxFQtNZdBSKYc",
-	"n3oCL5mW7wAdyGNzPNUGZE+A9iqDozJhfXI6lXiTUX3EAzjluo8OHhycHiLK5BB3OkD6apcKPygKfSOM",
-	"FFm/MXvAmDneE4amenulLPUueV/R3lG60egRamaHwPkW7EGGHC6oSLaCcnFhkWQHSNJq8oG28Svamhh7",
-	"v9UWMEZYN1AvjQOtIQpstQvL834kLQ+lZBW6sDyoziFegRmYH9US4Rv3punO6XUIBBnDt7B5gUCC08Sg",
-	"fnkLb/6S1vZMV3ZjFyOlxuOrpsVDEikNGg48iBZttVASQUwYPUuaVAt2Xz32JljNf3MaSENe8PJ4KiSR",
-	"MeVioBkv9oR3ZqaV2yn9HHMYYbIGu7B698RQ//5QX9LA7wpe8Om4cfCR6+y7rqN4uPqnq/7ZVf/sqX/2",
-	"1T+31T+vqX9eV//ccRTdqn+66p9d9c+e+mffUTum/umqf3bVP3vqH/jhtqNG9LjUTKaGsmPJbaGAkBLz",
-	"mxdZgLbXFU5gidyGDGo4jc2JGtXYAoliPVIuN+CBTQkHvaObFAO6yZWZvX5/fY7ecBr4/0vwYf1ULUYL",
-	"G1Gfk2aGVZP76bdWYnNmXRezMj3CxwkfOKcxHDfFAzSwbTiNDJptOI0EbTachg0PG07Dxm4Np2GDrIbT",
-	"yOCmhtPIgqGG00hQi373betwZuGAGkZGduMT6YeMjFZPF2Ru9kstNbEZS+iZYSeCruE0LOFmfjYfcmIl",
-	"HaYWEertvFhoPH7uNHCqatLlpjyzEuV+XR3S1Jqh0lcE6bT0eRSKHQ8V4Qb8UDsXnNNwypBzCxkpJAFk",
-	"1JcJLZc6OiT3L52CIAE9mopSr8TVI2tWc+Ge47htr/HyJplB8ta1QeYqGmTwzK8Qr4JCgKwTsdLjXmrs",
-	"9kifxnFg0Ap8f0MQDynSc4jHg/6ZYrDq7wHtsw8evufB4fPYM6/Ua8MOgMkf+WA8AT9Wh3TJKV4d9fts",
-	"osSLJaXWcbZdJvYF5ylGwQSE55j67FWFvqRbseg82RE+9V0vLy3ERp2GMY3P5twq3lCnGtwCCA0DKtB7",
-	"KtmXNVynkoslBSfL3M31+SkgIi+NLvTUUfdMgKFXZKDzSGx9f9JatBON38YjWeud9/WRrvXS0hGtS/pA",
-	"W3GtNd5IY1bznpIa7Dqkk7AUh+x0SMwGU7GWGzj2PHe/D4lLLkZByMww1iAA7K7+oXtaZzVlVJdwZFSb",
-	"bBaFCmNssKNUBq24iDXO/jtMHoWh7d0oyh1YMp6R6ovEp2KuP4AdyPI871Axx/NGLOl4UzL+Uli9oSvv",
-	"x8stYR3UOSy+vhr8rNrKa/C5CfD5DpMQLv1eIGT5CQE7xPJHIw2+fl50NJKRpOFCT9m8cpablx6QaW3p",
-	"A5XMs/QkTegw4Ikn77wZakTxIH1hXV3PsXtftEs1D2Hy3sqnL0sf18duQ8fO5mgmVqlAlYF4i/slux1P",
-	"mb0UNGaERyQKfRYnkRSHeHmePKfpQ8hoMlEqliQeRFhApCCV4Pa/3+mSd4M3evx06g+ZVBuSBGY0qTgj",
-	"dEgDjvfXYKQLfSt86YbQycfuieHxXUIFEZLG8s30u1bbvoO3HF9ML8W5vm9FOGWcHpcM/porm5NuHb3U",
-	"S3OT3PaV8pRLdNQvjcsx7YOldkz5zNrMzk7HcV231SZHmjBoKCKgDqGoQVOCTQEO7rsHK+UhdR30eEoW",
-	"iT05SxYG3fm4+dVO0uidOt9Ol6eo4qwfgqdKOlU8FXJEtck64uwwcWCF5tKBY9haZZq6XJBCWd65uV7X",
-	"ZqeWYwk1OX3u7ZX5fRljuub6W+D6XziVZLE+kqV3MTf+x3XBtBkwkWHrW2KReR/4ccDN54UO8at7EufX",
-	"YxmqWOPYi40c+mv9aqNHHu2QR5NJOLO1rOL2nrEZ8TJWS+HBVTAlfToJJA3J2w5hz2hfKnFtGfSJAC+f",
-	"oATkZ9tbmp1kjafbUuVyg6ut0uWWtpQl2bbCEgZzIqlkQm36GWMT0lxoPGwZ8KBQ86mObqVhmIKG3VK+",
-	"Ngf2WGu2Uwp6Uua1W9yJjWmu1Wa5kpR9om7Kvhq6bmFbazHE3Nsrs8Syc3vNFDfKFKutTvpWztyK1uBZ",
-	"W7U92cOq5Fb5GX4h7U328Fc4fhs4edeHbtOHDjx4LJ+h6uM31PFP9UDDO9ZbWzuC2IiTG+LSkKFsDWpn",
-	"7tXASy0BlcFpEAZydoiEMgzOMek9eK6dMtt3uDnlIRMi505sQmZbJRudRISVIBeYCSCXMBCyDJVApn/t",
-	"MGf1GV1wAc+pXsFjUlgWj5qK2ZppLheFJl+jt3lyIHc0FnP1cuqvxd/LmliZ01dypGuev0mejw6f1exe",
-	"Zxeox+ix0benYbhVyGX4vRljPU6fzrycyQehLI3jTRzRuE+CIY/AqZyCW12idbfnGrP358/S2XoG4TM2",
-	"u4jiktujdxWrNAklLkaRYMbJP4pJwHdQYBhfP9KPuKQBFySQqd08wzJr567ZJNNLUx4vyf5skqjP+dK3",
-	"12N6uSN5ze82ye9AQVuQsaYmtyvncVXZS+qyKRjwvOTM2dFeChSbYyEvP4Ji8Z6scuLgxfUOW0oP1+ds",
-	"Q+fsq1HAmQ+ru0CN3MhB24byWOOQ5ma7hMK44LBtUgJmiqEsFoKFudQ6krm3Vz6XZfRzfTg3dDhPWDio",
-	"uHYqM7Ne0duhwZq3QyWrcH1DtOEbouXrV61uii7dx1pMq6SFlRlX1dm6Zl4bYl5KlM0B8FPz89Lcyg6W",
-	"motj06YXDa2Uj0zTbI6rZmZcHnObzhaPtNZJSd5b+Xxkt+/6VGzyVNznYcCZEkjTCucxAb8pplTreNgN",
-	"LzwmVh9Ly+LC8L8YJyg74vonyX5/vRNV2Prrk7WRk5W7gLi0Yp7btv6uU9YT3/Wrq/NCfJ4uzWuqCRAx",
-	"YWEo0Mf6jM3QWZySmzf9mzcPdRlwk69BEC+J+vRaa1T3rTQGZ5TihWVBq8mgxpmvaOM668KVPfgVxSRw",
-	"K9vkmBMPc+zcwjjvJ/DBMzmKhK6/dXzXI02Toj1TeD9XCx/Wo+X0OL73vk6lYFdFUZ8DLuPIn/bNZ5Nq",
-	"wYE8C6bq16PZhHmk2T0krtoJyHSkTlYXOuCM+b/F4ky7YRSd4b2DmrjO3KCY1kzf5YFa40E4Ucyof6jD",
-	"hgSeXSbJ6cyaXWnCh3xrZfp0krMFk4oyH1Iu6SUTbEy5DPoil7NiS3kg1g/Sh9ZrJ1PYcG32qmD9NLB7",
-	"211tuMLFvF7ep2U7uWrMzryeyrMVdUnzIorPkE20HAx54uEMi7/ZOb+Q8tYpGGjzgsvYxiyPuAqnF2+q",
-	"k9JTdSyKFS3meWNJCokD8nEUQOJc9bBQ0C6OzmnoJBfnAT8PJCN+ELO+DGeHpJO+A14D6ndd6Op0Vqzk",
-	"oNrtcdPuIekeEMpnSlSoVkTS8KKgue5KK2BJnCqMl5ZPzHiHbYjO7BF8MPEX5+nJ1HO8oIKEFArASZ2t",
-	"Zy0enhlNBcL/cBQlfRZGtDQGWiWJDirc86phdk3ideY7ZFfn6Gta6fdWP4DP54GnpUuSIYoSTCKEehIo",
-	"ANImq+Ggg8S+niQUt6qOJQqJYjsGMS0Bh5wyLGSVN+vxBfXNrLpqFeXTSL562tIQqrB1m6sgdHXKdG0D",
-	"rVyCqr0FTLJNwV8q5LdIX2XS9hUUypov8tZZz2XLapTbRktcKUs0Ul1JRKnnWjst4xv3FFuK32PnLCw2",
-	"IoK+xaHAWhPw4TrIrE56spoZpqwzu9TziMbqClaFtKrzE2KthlOrqFUTM2UAqg8i3lKCF3sGsSsYjfsj",
-	"h+yR33wIZRjWWFs1tG1prHai3soCxZjT92IU9Ed2LZs0ja9LophMFCD6dUwnqb5eB4NZKcWKaKLgl+qQ",
-	"AQUKJqe0f2aKg+gS8uah5WHZaikR4yhkyXGbe7GePDinZl89/FWd2ZBnchrKCDQKwzhI83SWADL1gzZq",
-	"QWZxyi29BVQUnTMalJSSIvt1C7vXLpR3nRxwQXc1KXbzjHI+CyTNjh3kpJiqIimj3WIxa3bO4pyivY5c",
-	"qpn/MGZPt8VppyKFWPNI/sH0NAz6qaNC2aH/yly6Tu9l1IGnGRZwkJC6RejttI5Dx9npPF5utQtp1o+G",
-	"MWOQC101CqnAj4Ec1GQeRdWF1LaNyjVRVpbYTBCfq1hCDMFxDhERlrtSssQgZGgnU7pcR9Zpkaij5CHb",
-	"1UwQMaZheGjsQ+MIC0wI9QoNoRuxcvHOBXlLNp7EvPJ6Lbe6ZTcsJWSw/GVakH/5+hbtKt6ifTUKePUR",
-	"3/AdxyWo8gXpWG78FgSsPsbQdHL3XfjGt5NkcHlDkOiC69iq8ujeRQoIVGrpWpisVMYmlXmxeMKCwLS9",
-	"xaUQnt7D5GkL3By0B8Dmr+8XkNrybORj89I1+7iK7OPdoH/26hACFlZaGyC8C81k8UEGCah+vqw4ILuG",
-	"C/Z4+XN7Zl66PrdX8dzeo/HZPTEUR+Iho/6rzX0q2NOV8gwWNLr5QrFW/sD5ObWoj6V46oRLFBKJwrSd",
-	"edWC8pu0/OkbZ968PoJX8gimKaPzdwXaydJk343ijGyCNAYP3zp5REaBenKWlHYOJBbSEuRDdnoS9c+Y",
-	"JF3X7ZDJVIyYgOpAMxLIdo97/YhLxiWUGqLk5k2cys2bZBSFYOCBWslY7eyGIF89uf8+keyZJE2v1/h6",
-	"r9dr6BbUnwfqn1Gg/n3ea3gtx0pumGLrQB72+CA3G6EdS1V3aSfRgHhf7zWQJnqNA7XzU9fd7T8KJtZg",
-	"4DvWazz3SFMwRqiY8T6dBLfMH+0ZHYfll7QSZV7B077AnzK8oYKwqJS0P2JJEailqLE/LwkyXMDDAzcE",
-	"Ob5rEvgZmmiOqc+y3nxpnnB8jwzpOYPz0Vr6gOg9LR9OCTXUbbiieJzbgdYc0nG7ZBL05TRmDmm324mG",
-	"pt8HBy3ROoT6sDvdrutmiWm7PoaO7UKpF7mZbsANQWQw1p6igYRKVPamtS6nkFAl6n6UFF9sCgYVEtV2",
-	"kO6t3eUJJACJsnylqrEYvh1H47I9dwk1tz1JkdEufCtmQrJxFf9bY4+jwSAMOHswFaNljLr3c4/DNVOS",
-	"1Zn6foCy60GGsxRz45fmHktmhy2SpubmjtJVRCAkSDxrxHAgWoeEmhro4KQP+cjBQUXGU1sSppImZv3z",
-	"KnqAaqVQQTVDE51be61DqOSl7+wyHDup4nl8d2nCURKgahDqNxZjf8WezM1era6WP8faFXr1o4mjr1uB",
-	"Cd+qXYUJX3sQUqlGO39Bb4DTEjxImukrrUPiwlLjzHeATW2KiwpUJYpDSitMQFlkpUkHUmTLCDeHdLIz",
-	"iBlzMKF/JxlqBMFTO+Cjq0XBWjumJp4I3iUXPjkdi9jGifXoHOe/DmwTXGR2CeLbXV3q2iF7xGchk2vc",
-	"ZpbdQN2bSmb5q7wSow14GZxgXcZiJ1+JLkgYqTUBUws8ZTm9TGEFygVpah/t3tm7c/u17p39RTrhaklY",
-	"U+NJEgOfmdTjZVa+hjKXffVam7uS2pzZpFdwpmrY4K1hrkCA16R3FUnvfhHU5v3eqVRrobEkWANy1u5R",
-	"dFEW3sxEf3M26FcaRxXcP3mD+kOWRKEsp74E90/Uup5Aefhtr4QIhpxWOZBufEVkIEO25TmVYZBF2FXr",
-	"1SlyTS0AQlIub5lfngT+Exk9AS/BYdTKuMN0nV1nz9l3bjuvOa87d5yO63Q6Tqe7qpPM8f2ThtM44n4c",
-	"BX7DaXwYcD+6EA2ncf/kP6nP7LThNO4FPMC/3gv49Fn6xgOqXjrG/xz540AR3FdoPI74DFp+I5LgeWMW",
-	"J5POobSoeDRh3DLz9SPOGbiao4vxtLRavHqqWmfQNozU2JQ2WsM+8AbtnykRVFr2Di+flYyBwuHklCk9",
-	"NkCz1WnyJmlmDJh7tn1iwYmdZMhrrstW+mSRUEtdvXNOXuUKNTxDJjSW6U5AjexoEIRsLQfMuj7YvK52",
-	"WdevtSQfVJmE+s1pIF/dLfG8uxztABYyeh7w4WEaK5TkyU3Tri8W1/OQl7UGyyOvp+ala+R1FZHXQzaO",
-	"zhmUVy2lbCh0u3RGyY3VLLO7XTjs5YkxTl+7JserSY753H+lyGECVmclmrDsxASKbNKYkc7OKRXMb5Mj",
-	"fAhiQ+AekPtQFwPcwJEzqnfhthEzTNCQQHLHImWolt6fKjZbYgLDDrE3PjXmjeoI8fKKoqPooqqHB6pl",
-	"EXyNOYTaHgXtNeuYFgs3mElmxlO+TefRGXvlJWe1pbamF8V8xwg1sY14Rsx3jLBWsA770i9dM68rybzs",
-	"QKzy4MkbgsRRCFcHOhTqAHz7QPo55Lab+Nu6+WwNtnLous5t1+m6q+qC91V3lh6HZllQ304Y9ytLgeeu",
-	"+0sO5IJrq2VuPJa7ghHsafkFTOVty9J311mlaZULmEK2QuvhrNOEtWZlJKV342HVegxCKtEz5TTyZ+qo",
-	"CcZ84rqudeNAJ4GQ8bQv22lzLTIJp4J41li8EmV7nntHcs7xKbyEO77bJid4J4RXk1C9wy7IDlW6m/A9",
-	"3vG1Eucf9QLUWCcxRBgp4dzj4EoEXt4jzIVy0SaPKtNb5dSfyjLa4E+zOClPQYG23EvKb8+RZipJ17ig",
-	"EKipCl4ouN2k6Ud9cctn/UDADebY/7XB/o7ub0e/Jlpt8gh8mDpup3UALkbGiwl8jNrtdq/xHCMpDS3c",
-	"ED2uHgR/I/spvZDoq+XpY9+2/aqwWjkM0HaasaDIbWf39T1yOpNMgCdJj8PehsE4kFk/ro7r7jq62Mt+",
-	"x+m67o56jQxi9QLUKjPuXYckUnsbSGCPnWzJ/vR4zHXJgXK2Afch+4dxvqHGODemMzw4TcpnKBbIOQ2n",
-	"TPeo/lPq0tNxd8l5FPSZ0+Mdd4+cBz6L1Nf7ZBCE8MBt8hvmxdfImMVD5iumdEFjX333upom/HWHhJHx",
-	"iOt0XNKfChmN1d+7RM4mAR+qTjp75Ok0kqrpzmuE+ueU95lvxtZ5HXwl/ehCNbLnuuT+UdY0nnGL2Gu1",
-	"yfv2r+CO1OPNxB2pBUDa9gnC1U+ET8fpuF2n4+46HXfP6bj7Tse97XTc15yO+7rTce84HTBW7jqdzp7T",
-	"6bzmdDqvO2poS8irzZvTl/IncrQ7geVTBKrB7hoVhgKdMPU+D2clsH4qRgp/oKQiPjsP+sDIwtlhwuys",
-	"dJWJnjIJZ0b+CeKWmBUx0YR1p1Ls/G4E4fJwAOZdq5S3vr4P0jx/HgxlVLNX+Lm4MR1Yi73SWKZlXHRK",
-	"iiLOrYm4RCLVatyTFPFSsygr2WhX98qkbRRMotOpanhp3JTz48mFjo2iC445US2fvkPiswGdhlKYBAaJ",
-	"74221q6Ve6vUUWjNcSWpFVY/nGVeSMua2ld3pSngQiDXFFVkRVq2n7n4cHklUuArq6mQtnZwrTRuQmk8",
-	"yVJSwb8q4MMQ8pjJQ7KrXRnVJ9LsOiR1KuJTwXzSa1zEgdQirddwgI0lZQRFkn6jj9OIWoc9vpcFC7Yy",
-	"lZX7eCO5qsp5AhN5c0QVkX+oRgm3AvqLh4z69mcbocBXqJrKN63RiYXGp0V0abems8gl9qGV4nm2nife",
-	"yc6vnKDyq1SHN2TfvbYzXU2WIU3xI4X8K9LEqwe2cnGjRqz6LScqzi4I/n6Ii94PGY0FCeTKwnruTVFm",
-	"osnQllq2WufCfvX6WFzRY5FkbZpzS5/JGLpUCigjGqoKberfF4+pFsEl711T21Wktkcx5WLA4lfnFMLZ",
-	"xf1abDsK/furX9CnLuO5dgojWWK5lj8J0n7x+ihcxaPwAR9E8WkAQnhOSaW6BDfn9jTb4/LENLXeu6al",
-	"K0lLkIbd+CdWU9MSZsdMJrsCYVVV2MsPoAZxZd68Jq8rSV6Vjq9HeS9XcszTGjtwj+whR4JU7toAaWeE",
-	"x1I27Jldu8ZLQ7I90hwLKIuTTZLskaYI+pYtx2RFxuy22gcATeFdcD0Gq3QLuxuG0SkNH7L++T0xvD+R",
-	"Xo83XZMN0CEd4qOlP/mma/4Ee2s0lWj+mQV8iBc/y5bYyeV53kLI+kM2DISM9TVVMGabqLJQdrn0dswY",
-	"Yc8k4wK6gvvVaCAZhxvPVsYsj7fRae0Rkebi30aNisusnpOjpTW2tTqP8kYr8SwHLNZ0/S7UppzHOxTP",
-	"7DPSNH4DhA4ki9MiNDeEcU3BmFqUI62ywCXFmc2tw7wwCsZlPIPsYBBQkUY8HBLvo8ceaerUttMwbCEf",
-	"1/d3GdPlMncf8yt0zgsT1pecTSpJyKiQ4K+RjrTlKF6XjmpFqtuA738yCad8B5ZLqI+4VHGvCkQsWD+u",
-	"qlmSRLGIEY2ZT/BZO8Hhmm6TUGJ4FfP2sgWOV7dz63UxY6w6juna1oBn1nvX4OyqgrNH0Rnj5c6H7Nkk",
-	"iAEqVIbevxcMGOSv0dFfUrWWCcPXV8rktrv3uus65DXi05loLXm/Du2VE9xXP3x0aHJEQSqTESMePO+R",
-	"EaRbg8oN3tFUjqI4+JpOiv0GozGLvdbiJcS+nZJlmLuWpexnsvK19ytmW/WtCBmOgsX+0yktWLl6zAVe",
-	"Wo2zZCn/mpusz02QWKdxIGcnarF0NBOctvSvt82R/+qHjxplTpvgyvjVDx9BteDSo0swqRucTszlhonc",
-	"tOOlPvtwvmHXwJUKh5EMeiTlZDF7wYQy3i06laNbiuCeaPZiutu1uiMfBlygE2V23B7u72kkR1rdwzw0",
-	"geoJ3244DcTuCc8xMnsSvMuU0IYs1VXho5jXj4YDTWsBBj3voFtPwIdJYUrtBxWy1PfHZNzDJ44eHJPz",
-	"XfRSTf1Ih1SyCzrr8aZ3ayyGT/RnD1ViTIuf8WmQIybQs0sQGQfDIYth7jj2U+YrEeGVZ97z2j3e0/mx",
-	"xYHlXk1xojEbsBgwP8wBPGTZMzqehEzggMzuYJ41xn0oCwXRR1i2M50ZO1fHu8cZ7Y9gvGa4Qu0oHEk5",
-	"YjPiB4IOldKqXjcew+q0xqwfxT7zyZQrieM921G97/QjPgiDvhSeaoZKwlkAHq8QEdXjzVjXiSankR9g",
-	"vTxcLpG4ZkVTQO0OmSTBWY4JsU7d748eHDvI79HTBGwViRbfIoHo8ZxuBJFXiYIESzam8Rnz1fDNsweQ",
-	"G8wjuJs6oRYMAXmhQzTXnYHrN24AbN2v/Rp5S3PqHn8LiANWNhDEe3D/5JFnioTD1oEbPWSghDoWgty8",
-	"+ZVHjx6QruvevAlPoiu1ZkG9xgEJkHMiK1JfINfS390NZfY7JQ/UN19vt9vPn3vgGIg0ezoVAWdCkGgq",
-	"+9GYHeqCrjHlYhLFsscHNAinMROkOeVxNJVUnZ0JlSNH+/+rQwPGiuBr2gXbMafNjy54Swkq7ewM00Jl",
-	"h4l2j+8QT0/KI67O4q4ZtbZswQS1VzjjxLO4undIUjdqKLkSoE9+NCDeW6ZZu5keJ0Qo4WNxfodwOjaR",
-	"A1CdUG3m8V1CJUHY1vR6DRnhPRMI3Tt37hA/wvAAwp4FQvYaXiuZzt1Qpwe1yh6iIIRq8KgZ92msVB0C",
-	"xdrUEyAdMTkkNKS2zMw7Jb0bgnjI/O9PkPPfhedQBIEDvvd1SOsJFEo80B+8FsanmFYEpvJGW5Lx+22r",
-	"1XkLRqGwRpAkPuWRHk2bvAl+7HBCp6FPaCgi7etlpdfTQ09lrlWYkigBLkggcbkUj1U8Ka36apgItqEY",
-	"JtgT0irijl5Aj0/D0GuTkz4NaVJwEgLWFFDCBcH4TEQcanoJ6PgaiyN0vVdb0A+nPvPt7Kvnu4CrYfXH",
-	"pOlZyOOAAPLwiISy/xGdBDuK+oaMExG1zPlXApBxqcVBj9syNNYqoabOonSV9Ex7wyOu9RBReknKB3Xw",
-	"ml4Eg+10dz0k/RBMqIrZAe+BkA+tfLTaBPmQPi6KG2HhITlf0jtY8kFrFyisexy1jAMNRD6+kHkYstsi",
-	"lZpH9Vtu6zAHFUyhUaPWXARcMY4jQ20OGdNQIWu1f4MohuqkqK7AQVbUQCFyQb2Ptb60igaxvHg35zOu",
-	"rd1DJgXRPIl0XLcL+wkxa5jv8fguEpUSb8FwqrpJFDwvGMOTXusQZSYwB1xZ2E1JY4z+HWIp3SDWY1GP",
-	"ZGlEzzcMzpipj8xCwdrkvtpmEHECAkpgK71bY8rpkMW3bnowx76EI0857rdq8oBQhax3sB4VhMT0OFAS",
-	"OExmntWlPny1JOD7RBL+EcWk6anxfpDcTFjeUepjcmXRbrdbuKId1901J+O3aBj4+lQgTeorD0XE5/ij",
-	"EtRDqlAcRgP5UX8K5HzKBpE60gSLgMUknnJxkBIBSFSHXMSRYumzCROOIZUe9wyg9zS/cHRU9vFdzYYM",
-	"CDDWowPS8RwlG3eiwU5MeRJvjfJpys+4wiqMT8eGnQyZ7HGLgjoFAdMm77IZUtGYyv5IV1aZsDBkPlGI",
-	"6zBp+cw8qd317fLiSgYl/ObYV9xmELBYOHBxIZxsdkrFb21HS0XJB8RDZ98neCQpHkj96dQczwQpy4so",
-	"PQUCctE4upaxfkd7bOg3HYymI9kSx/pRJBPTB1CrsWmrmWdTa4K0CMY64h6uZG7eHAdhGGgzy82b6tyD",
-	"KPLQbw5uRO27MGC2kIih8FPz5k2rHQrCIuBWHfckFsafGhnq2dkLFd2fTmN+V/+sPhesJsDo4C8Uf+9n",
-	"kraqiSFxIUGk/WOcVKfrvk7Q9dAhnV13V7Oszr76cb+zb6KKuh23o+O2HTURyPccM+rjNdxE6tnE9JyF",
-	"1WnPMWguBSI0idZLKIJK4lnBAx5giFwkmAJPvYbeWyu4SCNgHVMLbendX0wsGfivSQxGrfi8RraZGCdj",
-	"nFPNHCYu6ZlxpiNTilk1TcPaJZ2pnu2iaG3yltKjbMBmaauay6iRFJK5G60L2r8YRWl5NYVBErVCq3k9",
-	"rtNW6FtBrUoZLRCBAzJ2dciZ4nlBEv15Gkb9s0zkLgB+rZies/iUymBMmheKGfV48hQkvEuAhuHbqJLp",
-	"TpKhBDBzrXQplRQqw0StQw1BDDhMhjyi54Bd9Gqds0Qu+UZzhtYONVZOXjQzRaCPe6YQGW7YDn4hwulQ",
-	"76DeIyN1dDsGkve492wHI7K8g4Roju/q84DyGgOATewWaSaSH/gYVMNSHw+VwtJreFq14ZF+nUpCQ0iw",
-	"rxCwYqYgNBWS0/Jzb/+2+fO11++YP+/cuZPcrRkQyfyW4cH6ffjbfhQ5nd/qcYBUChCNotAHYgMgE8Vj",
-	"yvuMiCmU7qMTCH8axEyM1OgS4oN1V0srevyEMZJoGVrbylO/Re/wlqLzPuVG81AH7dkOi2MA0MJrK3l5",
-	"hzTfj+Sx2hIl8ZnfUjCnx5V2ilAKtL6kC4BxWt8ELpKoZoFpQ3U7Y3hUAqF9EyawJuYOM7aCT3SKv8bx",
-	"PdMuWF2OHhzbmkxqSWo1nIZiR/rise22Xcx5zjidBI2Dxm7bbe82nIbSmsEmWKILgIk8Kitray6QtHIb",
-	"Y0kluKxKJHMQGx8SQZoGgBEDdw7LnUcc9BwxSuphj2dcRxRDzPtlOKTgSVLuEmKwriSuIfOLURQycqoQ",
-	"D5qNDP1ipnpU3KHKRo/fvPkmnMCDmzcN+rULbOTUosPkZLXVqxmxqloAe7L6BQgYvkKAiO8DOj3UEkpp",
-	"/qESljN7hB3Xfc16QpG1Yv8XSrQojIeEk9DRsd84aNiXf7D5MR0zCdegH5Wb2NNHbt1PmrrbeP4YTdFM",
-	"yDcif6YjjpKMAGm901sf6+pXhjXC33GsRrjjT/E5q3CumI7HNJ7Zdmc9QZxZwIHkYMvaisgVwrWvkhuJ",
-	"Bppcn6q5mVuThmZfjedO2ZePn5deZOOAd3dgi06S25/cYHHnkrMOQDobQF46YB7JRyN2kr3yVWNOvUca",
-	"v/jDb3/2kz9Nr2+WHfJrO+q5t5TOJ7Ij1swdJHCBuOqsrDXKFz/9/mef/l5+lOqFqlGaLh9dRNnhpRzG",
-	"AHyhTm7E+6zO4NizxkGjYbkPwSWDOLh1y9hG+9H4Fj2nksbd9seTYcN22mm8/N4fvvjrv85PaG//NpBP",
-	"ncZ3i43X31MFZ7LLdKJhkEMynNsAidpL9fL3/vuLf/mzF//4Fy//6V+XnFlxYnPJAK6kQEYvcxtoe488",
-	"z95/JRSE4A7Iu+u6m2NFycIlt5DqyfR2D9fuo87j9jQ1xL72+h11pGxu3KjFU0p73bV61WwmECgwDnI7",
-	"n1rQym+iG3XYRelgXissgZtZgkqu0liKByR96htj+xrYtdcBwXpj/aOCBJQ5K8v2vSo1iwm+m4VV5oLm",
-	"0FJxMX1P5ia3cfDRY6eEVyKbVGiRDiHYWEG6xmOIQzaAFtNmdRwgKtjMfdd9rFrPG/qq0d+xEFMGituH",
-	"j0jzKyfd/dtozU9QXsSJl/oXeA7a0PCZMhNElTtKj9/nRr+ZJHZApezqxg9IIMRUYTAKIZcKG8RMBrFW",
-	"hSYxOw+iqUjtq0k2piQttRYrPd4ETI0XfoBiAwlW0Y7rdlsOKn0ViZonjBv7AWqhEqy92vFGEKzNSZpd",
-	"1+32+LtB/wydCO+JoYPXSP0wEkqx4BEJqUTFgetcTnZXSR9qunpWE8ZFm4DnBNw3gDbb42aGWA0d92AL",
-	"UFbNiWSmZBJVZFNZFxcGK72dRuestRgLG/Oj5jQd1907LFjL1devk2ai1QYCCARugmUQ9nhqlTZBME/U",
-	"e16rCi4/0nf/rworg9L+yBzILOK0DP5oQQfDdiANuSe0fkFnpJkQfMd1CJgGWhmeZ3tDdVynGi+ASNfW",
-	"hRWFW6YvZy4WzgKIOb3t7WgSUay2CHbv3LlDLqggeVNF9RosWgLd6txBvb6TEGhxSAosqCGlNAynOyFR",
-	"i0ArR7m/zChR4VlJTiIlleHJ2msFG1hPYia+e1sBf9mzlRf+ZZ6WWkAZF6UGm311dPpOP7gffPX4g68d",
-	"d94PjsUxf7jff/P49vHZ5D/91ptfvdNutxurgZjNQkTcybXwYeGIlQ5lLwcQLR+FxNRlTt9h8reStkj+",
-	"RUsUpkOsc9BKB/Z6bmA2Yk/ePkwyXplcfGFIyqVGevWXkzbrHrZqRHqpRLnSWV0S2irAIVLv5PkI9x0m",
-	"k0VuhtGQBLxVD+fuObD/Cdi1r2tuDZl8QsPwif2lqMa/2nvKvvDJ3DeTERUHBJzXrLxFir5NTk59j6Lw",
-	"pMmHGXAHX8F7ICylS3tc1zWIBg4I9sokRRqf8tzAAmmjBO24lZ29YDI7c69NTpiUAR8aaSmYhLsQbddN",
-	"EpI1XQddT9BntlVAl9l1CaRg4QA9HkxWuXnW0QIgGzJ5FIaZ3DyvEpqFYYbVZLLHZCELXt5Y387l94Df",
-	"Cyx22eb39m+XNb/0WX6nuMjbk8C5JTRcLncSP/p6ri5zo+E07LttYGD5hOsN7Uigl+pJujj2k5hyrOMk",
-	"5jw4gEc6m6prZc1UP44olM09YU8bB12nEYh7YniXYV5h7QCuvn0QcCtzciAexME5lZj3yzyl1Dwhrfcx",
-	"/NOFiADTwTjg8KcLBXgLT5bTBCaWNNGLboX5cpUVxTtoc7NXupK7y6yk1YK9oruLVzT9YqUl3d/Iknat",
-	"JUVr7Rrorvy0V2E7a3i2tU2hKjuTJ+6zdp1NAQ2dodeF7Vh1I5s6vHy463GPpTBBOyuE0ovacQEcfN1g",
-	"nY8eK0o28QwfPX6egQ3vQWWLMMzOLy3mZEGIfD65svTnZeCiiwijGlcsiSke5TzIYZRZ6Yn+BAEH/xbr",
-	"WAoPSqwa34EohvSux3dF4imgAAnhERHT/qjHM/gAfJxiRsRZMJkw/xIE+FWR3vOPX26JIYSqXJo8dtaV",
-	"zE4j4mz7vVfAjjon+3JAwReKMRY37xrDXBKGWUnurkHur0iKKeVXRGP2qqSYWF6KnTApMFM5qLIge5Qc",
-	"03lbPUcbnrRyqX7KJNrNUr+HzlO2z33AezzzipdU+mtGJrmDDryASw8MEphBI2kpkIuYTiYsTlyuKdSy",
-	"D9LomB7Hn1oYdJcRmXF0oRiL9mBL4kRtScsZmTHZzs4O3FFTX3R0EvX0yfSABZ0yCEXj89Okg1kKLo0w",
-	"+g2sZjlQ4BUkefmOaJFOmiIiUzGlYTgj3kfILB97rYyoP7TaMNnjKdTHnJFo0OP5KLhqaIDutYGwHdhu",
-	"CNLZdd2MQ/ibkFDGsHFTiTOQicemLhfQ4zHbAf6Na7EAhnm52yZqOetnl1FNX5MTOvKZiENzP6hO0GE2",
-	"TkEhtJTg1fr1OPxwMYrMVNJlK8YO6sCEAnYSVwc7+dH7kYSdneXddjCpkjQFJW4IY+ESxUxLpJnyeNLN",
-	"3kblE1gvVkVB9r348Q8/+9l3f/F//javsdkZrT9KpMzj2taZzo6cTdi9QIB7VyVqKx1yDVm+m5fAmxr/",
-	"MoC33uBzuvnSA61Ew5OAb21dO0VkU2IcWW+pl4YYJ5eFqHPndTMuNgvPQ5XfVKXIh7omu3kPyhxHLt9s",
-	"0qS2sd2BQCvSaW3U9qKp4mA1/QKzo62iYeQPxBrbtgZtruuztCTc1TI/IxINYtwC1MXopVvU959Atd1q",
-	"cJs1hcDDCO49q0yvd5DEVnJwg7J/g0ADk3NAndkZkRGiKByGwgM8inscMuggPe/A5VEiRGWUs8k0Ox13",
-	"t9UmRxxjO5VcxdbEKJiA8xGbSDtI73x3Yxc1na77GoH4tSPfx1CnbEtwDJrjaSiDHR33JGa8jyV+IOaH",
-	"+UkYFpylKPTz3kDZRWRPpzQUuX40Duvj9HNhpiUeROg/1OPGSzHZTu1ZXwbAqO/DVF8h8IIVK/CrTHXq",
-	"xOEjtQZs+WKqqvu1zWKLnA6KHd+5c2dz831tR1PHG0in5Q48lqtrxI1kuCFSisrA2nXXal3IcaRpeGtQ",
-	"o5xCNwA0Lt0eWBawvmHvGIsaKtJ4LHDXLhLoUi7bRbpFdqwp1qTyqvK4W4HaLgk8HPm+CevVPqjJpCzs",
-	"gOJxBdRgHEleK8UPutk51jHui1TWWydJZ7qwUhiAJDUpXqxwdx5JRryYPb0nhl6bHCkQAe7PUE8WMwlB",
-	"wo3E89nu5oIKndGH+eg2bPlNQ16mKPSNgStmgkFKmgkWsi0BDfaA62CGXYLx8EfW2LIThmjwKNNDHhTY",
-	"nRtMkDZQBxBYrzUV+rKbbhlPY31WNLQinY5q33pzREUGRWTGpzAaOJZNuVn/Hq9DAMAMoNf9CmiCK3oF",
-	"ovoUGWQ4UTqrnH3/KXKkF7///Zff+pPP/8v/ePHjf1GnNNo4VMlKbaUuwmQg044lsqGWoi2tF4385bf+",
-	"5OVf/iiJd8qNPPG63QzaWTSYz372/Rc//FlxGImL8vIL2HE7RrQgWVUED0LCEbOikNYoc0hqreWLb37n",
-	"xe9//7NPv/HyH35QnIS2y9SbxO7OaYlgXG9TVxrI/o7moaXLeEMQRuMw0EqhxRAtWQ1WY8O6Z0zWWtvP",
-	"f/Tj//jGX33+8//y2aff+OzTby9LqpWzmufImkrCUq/xOqv/y5/+wec/+vHLH/87cojPPv3Jix/+7MUf",
-	"fbvOrtQCK6a62ZaDDQscsspSluR4g+sWPxgMWIyiIl1G0tRT3ayty+rgqqLnBRnw5vRWzt9KOuwUAj6X",
-	"YHtzOy7nSXaPeYuj6iUPLvRI0IxSgich0AUrW89fhwxnKh3OftkC6AmPoJiqbqFsHCkPOyQXNJBpLhJg",
-	"ZUv7yd9NEq3kEr/wKE3vAuSWcJ+V4jnXVHYM/7gsbceYECmoPQODAMv0nIVaDRS0h2r2as+r9ZsnZr3n",
-	"WEptHI/5QyEYU9OJTSDRIIN6D4iHWdQeMjENpUc6OpmjIE1IwHfKdNIVROHRQGeJBSbjEI/6Piap9Ui3",
-	"5ZCdDonZAFJ7mpZN8k6wimrN1xpRUcmxlAMMYVTT91ncWl7lwTkcKNWnU1R9jiaTODpnBYUH85gk3etA",
-	"0U7X3etx3Ygxuqq1aZOHMFXoplvs5iH7mPXlwm7yd+M1TarqRNZQbHq847q3D/O7gJqq5jIJ7Ol03L25",
-	"2s9DQ5qvMCgAtrpC6dCknOI+m/CWQEkJBSdw/5c//YMEqdonB1PCLwOSFugjuzs8kg8NzRdjUPUMOGQL",
-	"w/sJnX41kJg1b405rjypBephDSULLcobGdSClb69wyPruM4fFlqNtz+sjrtnkNJXoHW/grTzZ3UjNF6Y",
-	"087ak0JxUD4JLSoMZKkz9uJ+fPbpdz7/p7/9/Eff3PgkVkMkii9uL44n4XqbNfnnec9CtSWjE6g9LVda",
-	"ADtbSQPBaynWmfptOQSqDNA0CTYdG5tTsWoa/+exC7vH2/bqpOUsKq3QxuagoXtCmTXYQ6kesZcdx9z+",
-	"lY6R9l8KBiqTyZjj/eqwP560y9IBUNhCUKmaeun9wqo6gaIe2Lq8OuCzkEm28MbjIRtH50wo/JeWp/fS",
-	"7NN6pObOKXOl3yZHIpPwVld5UB3rtPo7F3R2gNcdGZ8aaE8ffFOTcHMOD/saWt+FoRg4bc8PAHXWScPk",
-	"ID/APOIi8DFR8lpQO9dt4luaOJP0eM5LogPZwwsAGlf1itwgVFmq7MlmBOSyd+coo1cChYWeN+ho0HG7",
-	"Ss6VGaJKOt6Iu4DaJHUy307O7+ZWeV0PhbsWLX5hQ4zA4PVKjKL2/q1iGK2kRVuWd8v9CXLch8zP2lNJ",
-	"gpchsLNUdkmyGjvdgKWuWxDIQybRf/EJ+DpUSuT7nJEJHWayj4s0JiVnZ3ZIFPpMSMy/4iQZ52UkaUj6",
-	"0ZRDkEs2Q28AkjbJXb/Q83C6weBS8DZ5D709rqYUS8tG6U/sfUiwjzmURtGF+dh1n1clwNqMVFtjJMUr",
-	"ZZMOrHQkQD0P6JBtdyU2EOCa0M8VkzzTNYROWVxr6hW11XRPS8mdcuowUbQwUh0+a2z7IA9S3zldgm97",
-	"6Xiz9dk7t/fcO3f2d13X8rDVdWhK7FkVuOmx0wAu2jjobDuM1SLq2smZQFZk2P56yRiKBLgpt7wyiahv",
-	"rMDVvqZgLCrRgty8aRI33bxJTmdWWSHOLhaIyR7P3GwJjwyCEBJcn86g/hwjTddckTnJvZeSwckllt86",
-	"1NWBlIzEsFcs40DDUKe0x1pjZ2ymmMTNm14CpJU0E0mVvz6dBGpwb2ORGgqFzkqKjZUkv9+owE5vqWZf",
-	"VrG94RuKyxPbmhgfRfcq7OVpKY3MMQmkDoOe47GUOQuNg4/cx87m13gDmbBy9Hl1YcEytu6FsMDexiuA",
-	"DHIEWMAGWd4G7KJEUHdd17Vl9SCOxm8vn9hePf5+SXL7Va6vXPNFkvxC14xLGlrJFe7tGtUNZPR+SX2D",
-	"suuoS0QohVP2qnFKmfQHcSujYtaNreGWVRCLsNI7eKn+ngYEzlPlj7DBCcUEE4Rxv8exMhIUj0XwAeZ1",
-	"K9c5DYkHzXht2yTtJRVl0+GUFv3RBXGfee1iuZ+Ak0pbQuoMdiOp2aXdwiixC/FhHcTWZSCZXy3bw8q+",
-	"7JcIYqiQj0bsLe6Xu7ArpBJxc3oO8QB0E1MfOZ1KQ91Yjy8IQ9LJJsKunEx3o4aM+X7XOb5RnrJ7GyaX",
-	"FTj9F9XCUiNz2GJf4EtDUZkTUABReqBoRfloTaFfl0TnJLrOjitj/ek483BeKoGgmc1XftqytWfl83Rl",
-	"jDuG9le73ygDREo8b96aoxDd1bTkbBGnnLBw8CtgdfnCApZxwFk5VEFzC5b2td2mdGL5ufaV9cwrW7tv",
-	"KSHGLzkuuGImFkNtFeL36tpWlnB/t00tZry3cbx5s0vKG34FrS+lh/AqWmB0ZgcIatuW+QW9UurlgpJQ",
-	"ejubpSgaDCACIk0DszkPxNcx5ZLtgLhM0qX1/Q0zM9SssJA8pOO6t8uwB67sq86g9KuZyuj2Do9kWZaY",
-	"Yr8b8fZzGlNeL1fVZbkXPkyp8MuWwPzqJyyqJMOqgIXczVbdREXVZHgZPoYZUrskF0Ps00jKxNF+K1mQ",
-	"bheEp0gNPDEb0/hsfqpwXaIV0soTfIE0aRhQ0cpJtDPGJgLrx2Z83g+J12v0Gh7ph4zG5e4KK4vZ28Rc",
-	"MKqRnWAypBrpDfWMAmHm2Fo/tlbaCYi6FWmi7WF/Wdz5wV8YKKrx+Td+++X3fr7Z1Dq1HPytsWivsVfm",
-	"8r/WUASTD5NjuoGNQYXmlz/91os//oPPfvLtX/709xpbSZps0/e1EP8ShwiUE+glpT/OUtklyW+QMqns",
-	"gCIfG4wWgHT5t/qU91n4ZDyVDBPoz6l1ybV6fzGKQraDxSnVi6TpCUnlVHjELd6sJ/n/CRwIELf6CyD1",
-	"ZQTwfmefvKNeeROGe2+qdd2k7Zw0BYCoeruFpykrRbHzjuvuH2oi1JU1O123c2gNOBDED8Q4EIL5kEmj",
-	"TMj2kyHBCK+AkOWRRKOyfVJKCu7Vlpr7hr+8YyilqvkVEs113Y4a+T2Glue6Q58b+9B1uzvJTtZve45m",
-	"q+j/KFe5cp02l+ZKb2bJbuuyr5So5lnKja6mc5xDRlFgANw674qrmUUCi2GfcnUkcWEXxdnPoUd7ZHba",
-	"Kr03xFDp8sKumj7TvrqFHGEZWZcU8F15ztWEbA+im59w2h9EdTHGU8ZWqS2XkfZlyNsCZV+SvP0A15+i",
-	"fMMlsyQtfl5JRd53gDJgZxbJ3yfjhMAWiGEYreXhh5WUjOxqeur3t7iP/nNuq01O6JiRWM0tnoZMECqI",
-	"p4dR6N/bkhzfRTmOp6iGNKdhGF1gQv4KSZ4ug9i8VNen/osj29dxil9N3K8f6lALAZQHZ9XrrgYoWG92",
-	"yEy32ceq3BUX+8uJHvD8iy86hNCa+QIkcYVAw6tGDIamLxs3aI3YiIotAwfwwFiks78JTwkFaqL4LIEG",
-	"8F8oQkm6SdXMKCau9jzrtuC0+eAPl81e47MBnYbywLJhtZwkBKDH9aEjHv7xgSku2QTg0XVbiWMAHGFB",
-	"PPhv7rnb7iGhkNGSCnOOSTAA6sd8BFBjMma6KifyhiGTAgFOx3UP4cGADy3mEfDCuKI4P4JAkBGNxyET",
-	"ApP19Hg2rkCd9xY6BPpT5H9MoEcgiXif4ZAEi89ZTMbgEKCGkNb3nHJoXH/BB1Hb/NTjgcC6n23rZ4/Q",
-	"UEREqOl53EJVnkO8gMs48qd989mEUjgQR4EBFZwx/7dYnL6XiRANcHxCRjHzkUYcs05vqlkpaNkPp35J",
-	"7iTKZ/p+ycKDAVhfRJlNkysMmrnhoLn6TVXQ0e1oE5AutmoDRtJEV7iABzKgoaaYQu0oi+wjLVYoJ66i",
-	"ga5DxlHM8JuO67oJ1enqEYRHfAfnwekYctfqWSBpATDtcajrgOAUG3CMqLIe3Dss2/skr5mkZ4xXlp7C",
-	"g/+qbU0wqffpmIn7alYlyUBh1v2E/6SqA3AVDWWcJAh5FAmmAf3x3Yz/on060X0xWbtKIAV/vo++Vf/x",
-	"g//9i7/+p1/8+++a77H8Y9dp5I8F1gbNMAhT9hGhskGaS5Zan+vcmVwqqIbejuL7iphKIKI9TT2jF9/8",
-	"ry/++DtY2dSe0bzBP96850olUC8Z8svf/8bL7/7os5/87ct//e16A3eSO7jHK5Tt0tTxiIIgnzvSeTT0",
-	"4o/+f6iX8D9qLvqGAnpsYW+ieTAFdTa4V+fEFqnIa807SmlB09yZmh8pgXaCjPfm8lvtNGyB1ThofP7z",
-	"//byL3+Eq5t/tWptU21pzirXwI8pS91eWtQiwyw42mb2AGIb8IiZxFju3GAX+MmKREm5TzEditmU1fhm",
-	"bgcbTiOMojMcKw7fNRsH+AFqGJcwW6dhgxlsyf7mg4mfTNbN/WRFSVddRuOlVOPAfb5msblKDr21q1/c",
-	"5kRs2rfA0PZy18BzFc3sRXDmmGFV29XK0FUy3KoidAUglOqdVl06wEQrxJnlOOecILPM4ZtzzBaemyL/",
-	"yxyFbqUg3mA4WIajLaUHty1tQysEnF1oe+yq9XszVFyuEtcrsYe6rzZDLFJ+72prhciYxc1Vdbd1QHh0",
-	"GvkzqMULZXZlRALpkI+jAEJpothUag4kaDpKRTgEX26jHfQp73GMBIYQD/XbKFCq1KxNPlTY1sOMqngW",
-	"PaJoFs33aMIxCWpBw2PjiQyYT5pKa7MGp5teeLm+nA1eK1J3EyN4mSpltBcwDZyygVKOzKRpDF4J0Tkr",
-	"1Oc1LM5Sikqt9eZcL7bE6ydetcKjh5GV29bO6pL3zpo3ypbBtAQnrNzf6pb+Zfpc6ba/a7KF3y01TWb7",
-	"RXPZpVys37XobXtV+MuoaUNZ8ot0s4yhPXNuLbuylRsff1PwRA//it3PL6CoucbuHNyYb+hekZYuK7Ws",
-	"3hy68SvsghF6yKS+NbYIvmY8NgjbTGyXjHDkwgbL0QUXIN2UaAsEBFk3E8wsGDPhsPDqDdFyenxOAHdi",
-	"Xr0rPMJpHEcXFkwQpJkLyT4gNAz1kMetQ5KL++7xFQK/C3Hf0EmrnSumK5KXlR7Q4zrpjSI3KoPTIAzk",
-	"jDTx2xvplb7am5j1z4sb9F4gpKeT+lkrjPb0Q3IxYhxt0CSQPQ71Bk9ZRnFB+7X1TSBs2FFhIm7CLgE7",
-	"0ausDcW5fW0tH9WecaEH47I2YNuDS1iIAiGZrqCjzGpD2Y/UOu2U2HW1jZvbFKROSEWQPRz+o+zqX3FH",
-	"gpRZaONQnXjxLbgZpOMBM+C646kEJmX1D6uWZN2shVuJoS+jtS/Z3T7qS7JG9PzqKEQc1MQhZQSUsS9k",
-	"guiNWa6eKXqReTVvbCja3dxlTGYrpi+07XIBPw9kNqGhEvYmdc9uLsL+//tfL37/+y/+8w+LE4zZ03y+",
-	"ZTDFTC8l5fNlxt+XH+BXHYBfCtEssKRDDMeU0yETmwKclVgTKbwmzDS2i2hgXcQ3ke9ogAg1NdErQX8w",
-	"L53OcA1kMGat3ML2+BHcDSOW887Y7CKKfROnaFq4GEUCSywc31WgI+A6gMLQIFGclwaQM1chQICTWfRH",
-	"ud/jwZBHscKRNFsSqQi7LCehZK9WQ1ZlBpws+Cs4XM4DQ6jUXwkcVNfFcUvAYwXvx/VGUhktUZ6BH6kR",
-	"WF7pYDTRIwe+GigoJbItA6AvVxBCAq/mO0/OL9Rg3oVcfZPJPcqHLH6PnbMQpWYNUW3fL+epbgG+6ODH",
-	"0kscyzcerxZLMg/NSe0XRyHT8+kkQCTrVLH2zLt1pp4OzV6B7morkCQjWm4Fum6Z43IKmrqXAprs8/7q",
-	"sx9qI1RyitaFRNoRtAoSiSeBhsFVxRcxbzPgALDsGAMMT9xJothncZukt0IG3MFlj3qf+eitlV6hldp6",
-	"6FRhJwlukb62/BibySCKxzpTnSCT6WkY6FRESxl4+Mw4iBE5ojLHNhcaYTCB6NWHHFlbg2NZPjaYH9ii",
-	"m9L8wOV2jw2k/U234ssimItLfVc/kqYl18nIeZQ4IYBTR34nmtaFLsL2jAODnmRrvgNDInjX8x9KyWs5",
-	"sVXlFraOMaOGr9hiJ6QqY8glOSE9vhQ5qE9WTZ8P4VkVXJAgV5WA7zCpW7hhM/ya3h+l6r8CM8zXVoB6",
-	"6r8WZoWbFQsON+dp+eVykUeyxzEeoZhsKNNVzWy9a6QGqpCAX4W1AxK50nl+C/k+8fZgS+ru4mxAudGs",
-	"awZYoTjiVlZkA/WQchR1xbLv5CrqV9dEqiiVCIpwLmEvnvwrUvp/vgquh3oNBK4iELi8+4TCGX3VqnHx",
-	"1gAq+2zmzmCvABoKvimGF1UjhyOoU6cnj/d5mRTr0SAr2mWUXigcZP1CPNIBjpKtjMdljyfRkJY/iGib",
-	"t/17YuiRppiwMDRKNyU3b/o3bzqZyowttXpnbJKkw7QHSoWCHUmJAtXmNpI64PXEAensuzpJk3V/dWTu",
-	"LvSFUbIEeMHS4539jkvwrL7FJYtzvqidffcOMUf5PFAtgXtKfq59OmaY4pJyAsYx+L7V7vGHsLgwvtuF",
-	"8T1kH7N+2fjWSCiVGRiMKUMvHde9nfi/9nhSFrHTcfdqp6kYFuajyfsVRgbCls9HMIjHSoVCRep2X98T",
-	"/8PffP7zP8R74hXdaou+Cpsb3kY9b5cbFgLS2sNaIkm0RVbLYOLNLNeCXJl7xsXzK9jOhvZxZ92RVadY",
-	"2CpxVY4JJcq2VuflX/3OZ59+5+Uf/vDln/7byz//55ff+uMXf/KX26gKUsHdthekV+Rdm/LKvkQXKRQp",
-	"l+EgtcIN5nzeUpX8G3xTUYErilejNhm/4fnZUBYwETtx6V52BHkYaK5WrX7JBU2dyI1ovxKpWUo4wmWk",
-	"Zqk+wpfkDY8IVMFYXAFCC+5MqwSm7WPWcyCSMs94vKB9okjkiYwWRaod+b4gHr7jJ4lIMlCYChLFfsBp",
-	"EpslkpwqDvHSa1+PdB3TVpK25dcxOYvO19ImHxoQjY0rKiomCVHai1b8LE8fzZIsdoSKAo+geGYgMHHL",
-	"QY8XV5o003GSbguraELWkUEUE0b7I6IXQeuGXEhGfQd+tsJTLB4oI4Oh9eXkQtXP25irVIl2Mi+UzsRU",
-	"RpyJJKNK65BEsQNaTY9nS9zE5vbHd1RXu0Rp8/kDRZpq1SewWGoIrGXGgGuVzbZT4dhl5ZVfwderSmvp",
-	"cXUyDhOVLNlVi0Va7ZRWisEXFRk/iq5Gft1qC98cTw0/l8BA+7HHjAo0NdVG6HU918rHoZOZrDyOmk5r",
-	"Kw9ic9l9t7cStw2sOF68J/NGorO1rDSSebf+ZSIpTSZi0hRAPI4ZY6vMJWCV1fyP3/nG5z/6cbl/97o+",
-	"Bcd5FrHlm4j6Jv7sGq2eXeHL5WqIq3JIqDhLn5WR/p7MoilI4MkknKFo15JdQQgNqK4CsF7i8NtdVpQ0",
-	"KgjExakd13A7KWMFZT4lW1UNSs7tJekE2DOcQAXEZLRiioq9fI5G2N+cJmCRayX+f5QCLOBBDCIsAD2n",
-	"wQomx6I6XIx4MXt6jwlBh8wzmSaKCL5rYzfVnuhxilkK04yMh5gN7yIA7ajsziOL06uAuFZ42z2eVz9y",
-	"MaykPIRVtXty910rMjUxx98QxODU47vom4EDqow2RZ0B/S4qXC1yq0W6B2TudUSb3DfrdFANyHu8Pv4u",
-	"y4yRgcYAoqfpZYG9OcDIoQjUfhaJ9/jiC4SPzQxe5Y2BYvGPIrWYxWrHSqAMoin3U9Z8OiOC0bg/gsXV",
-	"BybDvrKRdfXcxnVYGh6tBaFptT1N6qL2eQOr23vH3d+xAhSLy4wr6ZtsL1YOGiUMDe0thoTzBv3im9/5",
-	"xZ/+r89/9OPPPv3Gy3/4wZah/iaXbxWAX7P/dZ1yEna0PQN59qhu0kp+qeA2dxZKrb/7JdDWMGc4EKWi",
-	"0jIGH5ILGshqkfmrDF9XoenLshiDxmHw12rIcN8BAqoEhWdB/2wRKMT6nYJ46mHLLJxU8tSg5FEmNU+s",
-	"q37yWcQZOZ1KjYEOrWsjHs4SY3KasTvBg9sp/eG+roHVuzCdhZZSnWAsZy2dUxpERmbyauY6VQtp5lw3",
-	"nHQd4GnM5JwmaU5OqtPjyQNqDCwctOb4fdh9bqQCidr1q1hRzDooPH8lQWSsdRe9E8lqLkYNGSrPJaed",
-	"ZwvbcBGT0mGsY5JbwUxaOob1DZS1oNPG10E1uNYC5Dv//Offe/FH3/nF//nbz//ud7fgfPCuOX9fsgQq",
-	"+mR+CYqjZKjk4AtTJKXiIFyGyc2i6cstQm4wBrporp4Pdk5BlGVKmN6bSmbVMC3khN1tHeTTHYKJASuV",
-	"KHglGPe1vUyQIZNKfO9tqVbanq6VdpWqnY6v65z+CtY5fWVVTr+s9U1/9aqbXqXapq+qsunl1zS9d/kV",
-	"TWuUMkVxXF6/dBDFBEqY+iesH3FfeKQJBbACKUi2tqmMCI8uyP9L7MdbbXKEXxgLxw1hbpZsy4OW4btk",
-	"ymUQQlRK3qSC5d0QAyiK1mAmZ1Hp8bx/3pZgQdcuoVqreKqMcC6QPMOggDUKqvb4KsjhC1hL1SasxsHt",
-	"8ow/WzZMZMewe9t1L73i6oJl2H4N1k2vgWrvPmdfiabxZXdeX2hc5VKtUNrPSPmk4g1PZHNBrRoD6zfJ",
-	"Fm0lC6pa5zjpdQnXS8VGZUfiUvHRJVdwvfcK6rc+nQZykbkikcDFbPRW9VUSMnpuF7nJ4JepkETGlIuB",
-	"VlI0vApiIUsBiqbLpTOWdPbdPX2z85vTQC6814k4gxEHfFh5raMWZ5mkJ0vYNnQhmi641lgwRb9aAVbU",
-	"AK6KmaM878Xi+uGXgkqW6HErNd+37DiybvH8rruPZePeBO1XHYyN7F7lWgIP2Oa8lmbiv2mOzhVLCKPl",
-	"cCDSYplTqbNanDFOTlkY8SFoh7nCfFrz66MrR8qMxJfcfHOF/FPmnya7z7zXTiGm4bBMHNr+5eZnHSGh",
-	"veGMSKoYZvH8XQZgss7aJUGl99Q8N3WDA9uVw0UiSfM+P6Xpm1CYD1HPIGChb6d254Po7Sg+YdJDO1Lu",
-	"26TkdpscZbOog3dIDmz1uJdkKvKcBQXYsaCMLsGuq+n3GlOOdQT9XuMQyrI7Jc7aTo972cxFunp7IYGT",
-	"h7GB2CSEDiqYpZZiBr9MYgZl+9KiQBcxnUxYLCB9zCSkAe/xCJaShnr5wGDG2UVugqSpztyU99mYcdmq",
-	"qkSfJkfyME+9V8yP5G3JsUgbxNSKnTB5VW7KhE7IeCWSzs41diXnYrn6I9/6k1/81e+C9/Pm0eW8oZg4",
-	"xkwisM8+/c6Lf/zLF9/9++oxrYU/N7g2a+HTDY5jTtIQTsfsiPtH+sSvPY53IlLMzlZMvdYppF57+d1/",
-	"ePEnf//ZT/705X/7qxf/+X/+4nf+N7bz4lvf/Own/7OxhboBJ9Zx/ZJdNiY1bEUmIetWwGtBxl7Fu8ja",
-	"C3KZaTrmncHLwJTZg3BJsBLRnJU4f2Hm4A2a4rKAf851JT1jkCfj4n6a41EBJE1uLetcojN1x3Vb2gwV",
-	"+voXCa0kuSDUdzeEgqljFhP1VilK6k/jWEE63boXhb49iNZySOk1RErw5iM963j+/WG+J8KeTmlYsgxq",
-	"yctSRdihDz1eaK7wVDUmy6zZEk7Wy8S/mb2/Gsa+zo6gY1Ys4FsqaLMbkBGD2UVe3TpXWVF4+QEhIqwx",
-	"oA0bKDczqMUYUnfz/vK2zNKRIUjc3MhqWT23vFbmrL3igSwtCR/ZvGHLmLDq5Ntoy0Y82RXCax4/GAxY",
-	"jD622WVK0nu0rkT58MQAd+U84Oae4ir0mduLL4pltfQ4XgbCzJ2rS4KYplfb4CRGwTYd4rAgZnxrEMWn",
-	"gQ/pNqrR5dvwkOUOB5ZLjHbxDnRxc7yq0GnK4EJUyGgiyEUUn0Ekm8ntoAbXckDF+ZCdnkT9MyZ7vB9x",
-	"zvqYXmzIJOm6bpe8G/TP7vMw4OyeGKIrRsxIP4wElJnkPvFu0akc3dLpQs4Y90zKahJI6Ov1FvrP9biX",
-	"zHrKrXl7bYITxIBZgj/5TOceo0NqAhOnYEkUxEseeTSbMG0K1cvR7vEjvJXRGt0pS1sspoTAR1Xr5ci4",
-	"ZBlkpFc8XTKwL+vN0fVBAe1aawqLVixLHvEdVNBRPGHVccu7LlHgiyU9ju9WFvXACcP91xU1L2Z2EMw8",
-	"SfDWL7777c/+/c8/+/Q7//GDn/ziuz/dyN31nDIe1QP5/Off+/zvfvfzH/zBZ5/+JD+Konf/3PId85Jv",
-	"WUehtNzWiiMsrpMZ4fLs+O2Ejq6W3cteskCgK0h6kg/zZT2WiKpfJXfXdIXSHGtkZrImfekJmWxCuCSh",
-	"jF2S5inlLV0QwpLHWpIsc624V5S6QyZhHcWTCNj6E1OBY17NKMZlPIN0mvqU6qSVTqFU4kFaB7GDRQkC",
-	"iXkhJAkZVY9xRqIJ4+US2CEsFIy4KGLVs57PJA3CByGVgygen+jW0yFZsqjpffTYw26jwUBNr4VuXzGb",
-	"hLMeFyM6gWSshhgIHUgWpzedNwTxQKJXrZPn6FtDX01dz/W9QEjP3CuaxKuCUHKqMAONYzrD7EwXgRxF",
-	"2r/CkpA3EMGI+jK6rDBWQbJqAQq5kpaSoUMmFb0LFPy44ldVmk5LwqFr23OqGeC0GHnvpLlKNyQGK2it",
-	"VCRWDqhk5vWl3jslO3+15F/VWlXJQnC5vgRZuFICyxVFYtOamGYjzEcLR3D/xLExQMIGy2pjptwLDnQZ",
-	"o4UfVB8ArtQfT14b7NI7/YbTCMQbtH+m1EPuNw4GNBTMaUz06+r5Dog13U6noiB0Ra/Wm+WVlLddJKrk",
-	"HCxXPtKWCUryRXME6DrlJOEU3CB4DIgwXHozMCGjplaDg/eCgS7jdEozquBBmXocCDGFRChK2Gnttqk/",
-	"wW9JljXTopB01uMBP6dh4Lfa5AM9LK0vw4m7GEXmhKf6c187QvFIjjCZjU+AMpi/ZTG7pIw1C3yVNdVt",
-	"Kp/rqJRm7eoMdk6DS3OFD6w9u2LeEPyLqxeW7uZlaHbZ7bwsV9FgIDXnuiEUj6ti2WuU+RuLIegv/Yif",
-	"s1hgoYexGC4uhT+dQOW+fjTl0iNjTMuIPqR2Y2Dru3mTswul+EHUzM2bDolCH9xwKNcxM/B6jys1KZZv",
-	"hgHj8p4YYuzOs344FcE5ax2m3qUlD8I3Ik3vpvvUbbeJF4i3uA/7otapx00lPFMZB/k/DK1NHkVYuvGU",
-	"9s8cMqEChZfXt7vUhuRQaatN9aKQLdMhiVmfBeeQYveeWR6l5Xn3xPCuohAHlkqddo+cMtW3aoyF4Cl6",
-	"Q5Cvntx/n0j2TLbJEYnZeXTG/KT1M8YmGMwt2FMQWoHo8Rh2R2mrSqnEd9TMgj4jTd3Zo9mEkW7H7YDH",
-	"qr1ZidaZbGeioJp1h7Ku6rEeN+upFrONjhFJnhrBWOpKcEOkDZrdCTCdMiaHKykoMqGxnCU13K0xHliZ",
-	"4oi8iHQWakV3IuDDkD3pTV13t0/hP+bTKX7ynPJaJSQaGC9l/YK+B0tey1zOZXxz9QvIz/Tzh6sVqiZj",
-	"GoIji0+yZ0g7h+B1WLI0lOCMVWf2iLJ7Clijx0sj1IuHyLp0QzqDZULtIdPm7cPC7ZwV0d7pup0Ke8Gb",
-	"VkOKRb96n5FT6r+ZWe6MfOnnfmr0RxQVy05390mKbPq6Nq4L6khmWVcqUAJy/YHa6/nD0VS/gQGtnnu5",
-	"MCg8SpYbyaZX57YZzIlqbSsrhJxeScMnG01TNG+xsMnN7RwIM1Pk2rrLNYWJLSXKHHhr2nv7tzPWgC2s",
-	"bM3YwEW2sTyOKTWMbfEI1au88k6BG27dS2Y+r6vylslJozIOqCRHIr7AwkUWy2PSFFEsmd9ySKXwzUu3",
-	"Enm72CmnyEfnOeVkvE8ScZuRgBUksw1vnBWLRFbyx6oakXkKJ1kGWAoNai/D5n3TnyxwCsqwwIJhEzCs",
-	"UZwMSkVTZhXLMjxan73G13sNBdJ7jYNe47Offf/FD3/2y5/+QVJg/+X3fvDyX7/9+Y/+7OW/fevlb/+o",
-	"13ievqzvqtV0sVAdFsfv3N5z79zZ77rq/+wiDGBJfchoOmAxfDuOxrCVikX0z3PefoJxP19Hn2Hep0I/",
-	"6gcWv42xd42DxkjKiTi4dUuzkXY/Gt+i51TSuP3xZNgwL7wf9M84hqu8+On3P/v095JfHtgGXvXlU/3f",
-	"+JzFZmHHYtjp7prRChFE6RW+Met2V7PhrnWRXCpNmkbpsPVd1MG4Twy/LTehV1Malej5ps3rj50GlZL2",
-	"R8yH2DfY9/48AZqjRv0BCPLln/7bi2/9syLIf/6bz//5b37509+uQ4G3kTKK5UAsStTW/DmkmNJdCXWW",
-	"drg8KXaraPHl9/7wxV//9Vxa7OZpET9Zy1pNkM6a23bZTGTuFpYxE30d9GAqRsc6kNhnot84UMNDqvrs",
-	"J9/UY/vzf8aBNdKOgvsnb1B/yN5ECKWpJLh/olo8wYsg9Zw6jjRMV0wGMoT9S9p8fs3Z1rmdKiDMJc2X",
-	"oyjUVaQMs3KIbcZbPaMx9QnNoKkbgowCIaN4Zps4xbBOIWEFGjJmzTGNz9RRE0+oeBIDnS/ME6Teyc6Z",
-	"eII9FV6ZXZNQQVS7hwUb1Q1BvBGFw3XCnnq6ggnFi7gejwPBkiyKIY2H4BNj6i0EkmA4+lChPT+64MWC",
-	"Eqnz47JZhrpd1yVfwTE9ZH0WTKRjapIFvMTKZopwpamDbIuT0gBIEwLVsdYE9cFKjY/77DzoM4FBVYkn",
-	"aIndrWAAE+wpOWWzyJRNzi7qmD47YU+dxYYy2i/NfuT0eA7T5ztZNqI9YzysMnYparonhuII2ewVMHTB",
-	"yt6DVVzRZKJOQ+Pgozt3Hq+f5Kc6B03t8XQebzl502ILV72RbM12VDWM8uSSlYYjdaIfXURr7orTfXwp",
-	"OZPuZU7a9o0oVeeoyn6i1uOAoA5tsTfkZ6S7kia9cgannK+TFXGay9tkvOrHdJZkb7LZ6VWxdly+TaHs",
-	"dFxKgsccnV9Wfkcan1l3ggh7VoJqBZSGV5Tzr5wTtIMPZwAaoRIgWilCa5NjnsMsSTQdAnld8ks1e6hw",
-	"EDUXWOkj1t1fBmcp+GMXBLNNAvn8q9q3uHB32+Pm8tbci6rG1H7VvMjdAEDsuB0C+oHqaiE2PI3kKL16",
-	"zaxxBvWZ5OHzYd+KcE6bhrMVzGCldIZu7VUwD9QVCanyctOCe2mZWXMv39ktB4H4+1W46ARD+AnQdLF+",
-	"6d7+bbv4GCxiauk1IgOyYiFJBLG95yverxjFeX0kuS50q/I6rX0tyaOTaX+0FsBuHNy588pBZHFBaiJI",
-	"NYZdt2MKYyJf8ddZlTV3CKn6/gV/ZWNYWs4/NEzjMnwHU5awEEEGdcSpEm2damhLLqhAhnI6I5mlvBr3",
-	"Z+UHueryzHIjS7gmJMVUq6CAP/8i3JUtcWbTrnfzKs7c3baK3GqRWYmty47pZaBr69RdWnW3rKBdz/wJ",
-	"O5JB1+pUzsfWJwrmCUvUKzDqszBQTJEEEoErFDEPdLLQkIIqOIbNNpdoTcEY8Z7tqC92+hEfhEFfCk8h",
-	"U88yfnukky0iA5ZFD+37HiDb1Ba3jENf65DskmYXyKvfZxOJkPmChWELe+rxTEZ1z+QuzXdW7f3XOiR7",
-	"5CIOJKKjMu8/nIB+XntjWp7VPQ4RA5a/p15M7exJotOPWV+Sph/1xS2f9QO1YKI99n9tsL+jX9rRDwud",
-	"EksjdONO2rbbDmTGffTtKO5x9SdpepbyoLBup0UCqV7xMjeHpNdot9u9xnMwc+uoR7y/0redAQJ9QwE3",
-	"RI976S1W+n6b2OpKp7NLmo9mk4APW6rXyVSMoEhxGHC2o+0OvraA4wwPiYgwyn+WYa3ggYphN/d5ONOO",
-	"qEoTsnWtIZMmW9gzS1VUC5TZf63oQFIPijGioEQIPCBqttRYpWkYGs9Y3FkdHGrrpYEg/jSmpyFr55yG",
-	"x0kCM1xHn40nkUyqEgg6TsSp0AXSzfc9brWkw2KSCcKtDImZmIYS3JZxJSMioOaKPTJc2Db5UPv7BlKP",
-	"Jz4HIX7GYGJq6OZSLSFZfOgGJGvonx0ST98bwgMdxQrgTOveSlRTvLkrVU1J82IUJXUiQfeFOtytyrwT",
-	"HaAgo6BB+l3jXp3ePOjAJ7yWMM/GrB9MAkjzazEo0mlBnrVooN+1i1pkn9xtaZKILASUvwPJqbrjQAjw",
-	"eY7JlE+FIg9zPIBdaLI0x8UhyFhumbQ85n1TE98aD6i5nUNrffP2Pcd+nOwp3GXHJmW15IQnR3HaZMd1",
-	"96p8ic3zkD8npP2zMIDgNQsddjqqB+uL+jno8q9DUSEoQJZLMJz8sFeeXJj7V8P5GPDDI/as4MOqG3pe",
-	"dtG/7H24fem8mgPyPHsBCvKAG/R+QxBOxyxvCzArkjo7vPjmf33xx99Jr/cXTBBVzBUmuGzI2UPWP69Y",
-	"fnvU3/37F3/8F0uM1xgVNr0h820cJQP+27978U//9uKHPysfc2m6v0Wj3q056o67u3OqBEVR9V9jhbdD",
-	"8nMtJusub4kTlKHr+cu7Ytrr7Qy5xJtlt3Zpl92dcVp78Ysy6L2dYVJMOssOk8xxF9SIHbscRlrPMxNa",
-	"SXn+lmAJvvmKVwKaNbKqKA9SFcn0n51SlS8cUvjGZpxwimqnwxIPrhWXJEXvxXVBrWlHyFnIQBFLoB7Q",
-	"B9X61M6Y+ibsAlbnMMH9CpdfKMyqtZCIJwrGckub8w61l7boGbpojRt1/DqzS7y/hrCeF/NhDBxVcR5m",
-	"2hI2Z7Fn5RJLYOuciV/jut6Sa3o9bte5cbFIrZMdHYD31l00ymH1nPgWVMApnlOjKmduWsFWwhnzhVab",
-	"MCLWspqQZhQTYwJpESHj6oJHqxngcf9Xc+FIVeolXTiq8XFVUD9SbL2g/leQqrYKlKY9dUoT9eZVW70N",
-	"hxnDj0IBahBCUewrLNIA2y2jq1IzfhH0s/urSJKM2MpUxU3HkFQeJ1ZZcwjr4OR0ZnDYMCmMhUN4Ei7y",
-	"KspDvtKx7uXXRp9LGGwhe7NdqFcfyYohZLBWIZhkAZYqeMLvdo0nfJmnuhX3oC95V4i1KSKh5Ue9MBxk",
-	"iWiNTUUIlYILlEmlcT0LQjzmBCWUBwssnMcKwnbZ6yyfcRkMAmOexguGBHCudsd1AmJn9RuuPX3NpVhy",
-	"pvQdfLRymeSSMc4vf2fSmKh5TuJoEITouQU2xOBc51UWxbSVbXJ8V+DVAI3BJYvEbKjkgVor9ZU4CyYT",
-	"5ve4CELGZTgjzfQK5XwXxFTLIUL7/wdCAi84BZYVS5MXRbtwiWLVN8pnhE7lSG1WnyYJwualmahM3Hgl",
-	"qqt1d3j0CGkpexK1qhRNJUwa6G1RjsNcZsN1ciwqElo7taLl2qAhzvFdcYI0UtSjrUBbm6zwQjFkA0nU",
-	"YiRXGJNwttzASpJQbsLx+h2LjLaM6TNEUgoObZjCI6SWA3NZaS74esi1eg0ygqAVuH4SpNc4mspRFAdf",
-	"0z6ObwA7I3i9i6/A7W6vsYIkKZDUHHkyTY4lRCEvCOl7+Xv//cW//NmLf/yLl//0rw2nMVheDeQlCmDR",
-	"tWlxeFoVXS+YGJ1M7lE+ZPF77JyF0Pb25joMo1MaKjXmnhjen0joblMLsLnzs1zWyGQd/y9zV9TbSA2E",
-	"/4qVl9tIu7mj4QC16gOU6kAcx0EuQkhF3e3GaUw3u2W9uVwf+sYrgqcDISHxxmtfeOH3QO9vIM+MvWNn",
-	"2yR3qLq3KvXa47E9nhl/M5PC5eHfYW+aJtJ1xC5qMBRvuan9GxjrD8B2X3MHj22lArsSacxqv0K9Avki",
-	"bXNFltNqQLjmjsKzaI2jza1R0abys1Te1tzN6rQEnSbKsGorq3+QF4Y15LvFlEdZUfT3RNruS0Ogv3Ft",
-	"tdZwh6V8uM6KZJh/D97ARbQywY0Kkg0fDMWYPkRmTjxcTaSaMCTPvljLLJ9ZHMQUiuLqozIiMMfwnhZf",
-	"lCNZTHnP5kusn8t+7YdYbuZcuKftbtoy4SV0bSf2FuCmvTCbW3DTVBexfQ6l6a9e0XQuuAj6/ad//u6u",
-	"T/DmuTT9zD/oEjLjapsZFfRZ33+yCdHXv/zx788/dpZ9+J8SXofS5GZ1jKjDm+Ll1avfftjqvijl8vim",
-	"+/H65dX1r3+9+vNqw+XZziU69rb721j1v5VLr+d5xEV8DcfjdtlEAzLvotxEuD3vvOZEuHnuCLg6phUN",
-	"5PwWSkOYjPTSekRQxi/qorfbu5+dq/vPhyDGqeNVQ95YSSjw6XKDLNGRnsF1rmVeyyYW1iCA5Cx0ro0R",
-	"TZnFPb2E60GsOe3blcJTcCcKdv50bO9Uhxl0bmPWH7bp6BF84Dq20WOx1zd0OV80qjxlfWHprdWuRviS",
-	"GNsECzGir22i61pmE0xUet7wqc71aUdnH7rllmZJeTos2TSgd0WT8OgMzRJgbP3godt4fBl4T12jGjmC",
-	"0FAjajwyKQ3uJWw0H3tMewWhtGaxAR4MgWt7IqU840tVaqGmGM7GSv+bMdSEtsgnYCj2UFA8MIK3l25o",
-	"Labuq6H5ikzS7mbVos7NpFYxwJN3EkNHMrOENNW5yok6smOJcW665qSJffHo8Nnxk8OvD0fPjkeHX8ZG",
-	"59oR++Lp+PHj489Hj44/+sb9PhT7YnT45GPz+x7D9YqpUa0AsyAguzo2Ps8uiiqbwIrntTpB13ymL8rc",
-	"nFr7x+Aimxd9x8+lbl8AP7XuRp+3DhlLt5eAQmlpzT/YhchAn7s3z5jPbA2nd5KlPNFQbCYxRCS1/F5x",
-	"Oi3rXU0acQQ+Xhdt2BMepeG6mJ22KxpAQDs8QBRApDeHRmflBWn4ti8H7zX8y5viQhTqTIrUCwhIVxfk",
-	"gFQJvhQOoZKzeErtcR3oOuohpPuoJyJ4ewIC+mt4PUyWs6xhDAf9JM9qo08zVptWbQ0gXFDbKuDuLQEK",
-	"abvxUswkXYGEyYpOfDaBG92jhmMYQUfBnOC8wmHR1IzwndbCdym7ofmDVin2Ub7sjT0Wg8Gg74uNOSKa",
-	"d4WFNq9h7LuJXefkBMm0rAx2AQR2hDxMWweDnTP3Fn8m/Xn7zRnV8Ps6Uh8mvm8sAZ9mciZ9qjt8+2mr",
-	"iZnWwSRI2rs4aIZixudarAQJqQ0KXYm8MiIOXYTkGNxWsB1gfZWnxhLVPovwtolZ+cO0rX7isy1Zw7D3",
-	"2Hmhii4Js4+7BBQ1E6xZwK32JFSstjgyaiKn2aJoLPwftf0uLb+EwIVqLqGMSYHuTeANOlDa0ukr4p5M",
-	"iMjlbifRH4vlTOUzeGUuK3pDhTMWnBBONs5zDRvfT5AofBJOKiKr3XH4aMwbpTh+l8hpZrWU9vAzqROL",
-	"82Lh5Su4pykGRZWrMShOeeqH0uYrcyr8PcXeDyGTPBNhMQvb8PkUfOS1ctyyFc9mspa3yA44qQKMnIAl",
-	"XeFCN4UX7bW6lwvgMpZVgLxxDGnki6brqkodhqcrCGmrI/ZBYr63YVeMAx42yP47mDsG2xidnb/51fTc",
-	"qBobwCBb/UZpcWaE1XNZn2SNmiNIR6iiWDjLhl58oCyd4wUaEAfOPTkuVbNytlIjNrElQB5SNy6atJ6n",
-	"XUSZmKuiUDQNAcZsfxv2TXeS73RVon1QgsnCN1HrQRwwv6pYGNIvv738LwAA//8=",
+	"7P19kxvJdScKf5UM+IkgwKcaBNDdnGF3KGJ7yJlRa4ZDms3x7I0Bg5WNSgA5XcgCKxPdhDWMkPd6tbJl",
+	"ee0Nr9drSxGSw7r23fVa3tiwNStLqy8zpMZ/6SvcyHMyq7Le8I5mz6gVNqcBVOXryXN+5+R5+WatF43G",
+	"kWBCydrBN2tjGtMRUyyGTw/GLKaKR+L4nv4YMNmL+Vh/UTuoHREV0x4jx/dIbxhJJsjplKghI72QM6EO",
+	"4W/J4nMWkzAaSMIVueBqSNg5i6dqyMUAH6dhSIKISUJFQHrRmDN4lgsV6Qe64iN2ehL1zpgi44kcMpm+",
+	"pmI+GLBYNsnjtLMRPWOSRIKRiyET0JQk9FQyoZrkSJFRJBVpd94kvSGNaU9PttkVNa/G9bSGjAYsrnk1",
+	"QUesdlCLnDXwarI3ZCOqF2NEn7/PxEANawftzpteTU3H+nGpYi4GtRcvXtiHYSWPguCtkPbOHrFnsMyx",
+	"blZxBj+e6l8+lCzGZR5xkbRcaNersecle2Fn5bU6e+68al5moK3OXkmL0YVg8YL9v/BqMXs24TELagcf",
+	"Z171MhN5krwanX7Cekp3lK6CHBcnobcwZuNwSpg4Z2E0ZiTqE2re0VPJLltAFezE/y9m/dpB7bdupaR8",
+	"yyz9rbdHYzWtebXnO9GIKwafDvo0lEyvZBzfjQI2tw3zGL5xL1TFoT+AP2hIAqYoD2HcgrA4juJDQsML",
+	"OpVkHDNNgh7p1ro1JE01ZDHT1CkiwfQEs4tdPez7clAcRLcmJ70ek7JbI5Eg5oNHIt3NBZf6PFBFVET6",
+	"/Hmxt/zW2tVJOqzY0XdizkRQStibJ9V+HI1SSi3SDx2PQ96jQkFzsw9SzJ6VrmOmnRt6cxRLGUdnf796",
+	"1J39/ZKOVDRryBPJYkLlGQvmjjm3Q85iOJ3M2aalTh6+dH30rvjRk+NISFZ6BDd5YIZUBCErXYA1Tge2",
+	"+ojJCW7vLHr4uvvs3JMVw8IELCZ1BR97jGuAEPUBQZip6xcamzl6ucksuGsrnEj78vXJvIonE/DKsehH",
+	"JWsiGGFCxVO9Gr6DnvwbkgB8CrlUTeL3YkYVe8xHzNdrwQW5eVOyXiQCefMmqVNJHoyZOL5PzncbnhZR",
+	"ZCSL1ECD4CSaxD3Yzn4Uj6iqHdS4ULuddKpcKDYAyFu6simoMzOaRRYPJ6ch7yVPv/Bq6USKq/GR2W+U",
+	"gRfUWQIWeORDwZ+709bzcydxe2/hSSASWYiSEPBHDiBe7LUsiF7gnRclpHOXih4L708UezeOJuP7bHTK",
+	"4lLGPtC/l+plhhXfnoGubu/NZfaTlfQBO6rk/SeLT3JxPtgra+CaF15FXpjb69dAyhUUutBgVybJa2K8",
+	"ksQYiXMWS4pDKBq0NM+6Ick5Zxd6USLBSM95hdS5kkQypbgYoLlKsmckpmLAGiXCVynaG7LAys2Flut0",
+	"Eot7k7hiiCcoCvOCcAlp7s6n7Mj5kotByJ52J63Wbo/Cf+ynU/zkk7qMYsWChkd8OE7md3O07FNRTHwR",
+	"Kd43INs8hYLBPLQwGbnjfgwvzD4GJ0xK++hy8h9mcaRsJ9nlaRGh1z30SJv8mxHzSIf8GxqGHtmF/wJN",
+	"wPd7hAoRTUSPjZhQmn2JAWr4K25cJZPU/Ah+9Eg/iolujewuvK5DKh8xGpwgXy62HNJ4wKQCQldDLhGq",
+	"jWh8xgJCJYkZDRbFZQGTfCD0eVXxhFUMiMv7cnCPSRVPesrZtNMoChkVtcrXHnIBbS/xRszPqWJ3h3SJ",
+	"jkKqmFSGpc2iQD0NzfPdd+y8yuEw4N2RXAPmJh2dMBHM7MQqwYJd6O0dMSnpgJF6q4TXNw4zbFASGjOC",
+	"IN2+3+exVB4Zwx5oxik1U1fReKO0MaLPKwnVHeENaccl2bM1lnPERWV/MOPCsZgudSDKuiwSyYotLa+Q",
+	"aInaO78vBw/Gqoz1GQMKMDlg7FPNBoMI1E/zo+aI9rkLrobRRJlnuRiswf4mQi/s3WgiSoZ2H6kXiBrw",
+	"A2yHJLSvWExSFucRVx6hBI/ZeaR52ci2wZ73wkmg9c+e7o0FZDLWMOTOnTtNos8VFwNCkxOjWaG5kXKh",
+	"gh6teZGrjR6CyQyL15ixOBUDkrRhinsLSoMXcyDTO1F8wlTF8QMBBzvg33JX4pZk6mmGffikjraLG5K4",
+	"zT9iz/CCUKOsi5iOxywmfc7CQGpJMw4pF10RWfCKvzQOzNWehhtiEobka2QijLj1LIwlX9OwTW/fM+Re",
+	"6d3kDXPvqMW1IqcMHoTrwNlobo1bDT1Mehoyu83FrRlEO/rLHXnGxzt2xjvjSBNLXA0WC2drxAUfTUa1",
+	"g1Zlry79LdjtPAyZGoNvzzIG355rg9gI6LsKG5XDlMV9os9xn/a2tWdr69iFzSkAtYrBunhqwcG6YG6j",
+	"rWYB3+aaXkRqb2dfsxK7mrA62xrApAJh5BX0HNMoqOdF+aelDxiPwaJyz9hPykxHCxim300eLDcI6V9K",
+	"TQbpCEptVzQYcYEoSxYP17HgitOQwFOS1OMoZOR2C4wFWvjKBfw9RvT5MT7abrVayQM0jum0lpzs5ZbA",
+	"q43AZjp34FEccEHjKcHn7RQ6m51CDqoW0QU8cOhIesAt5GuJJxCLm+SBCKeEClxswOKCjjRaTSHhfDvS",
+	"EtSwhHEwfW01w2D+HFybAzdhDrzHQqbYDP+VPvy0sGfWxvyoMv3OH/nihBg4712bqK8kTXI54lJWCxzc",
+	"QrzyKkFzoYwMc9SsEbk22GpIPWB9OgkVgWk3nPFawLMJmLipq5jsOixB4c571xR+FSkc17d0O329P75Z",
+	"isTxlig9hpipSSzAG2/IxeCA+N984TuDBp8IyVhAWq3WDTTIPY3ZgEvFYiSUxmFXWAhhllo2SV33bElI",
+	"3iC+s4IHeFh8IthzWAb0I+qzmIkeI2eMjSXxu0BX3doB0UMCIwUd851eFLABEzckiSZqPFHNBpgViguS",
+	"0lTJkpg19a3B1o60SVpguGi3Wu2ddqu1D3YNZwGUxvfohQ3biYYPGgQsQDOLhCe6QkwA2jV1U3cAN/Wi",
+	"ESP9OBoRKqbORlDrYg3u2iJShI/GId5wTJlqkr1OSQNdkbZQl4yRbu0RVYyEfMSVpjyOTiDO5Ak9jc5Z",
+	"AybIpbEvjjUGCvTT/vMdFsewwNJvdkVXfEr0B/IpQr5PyYhRwcWAfNoVn+7s7CT/r59skU/JiSGaT+EJ",
+	"GPen5HEU3adi+og9mzCp9I+UxMlINezUwzyNJiLQBDQRdKKGTCjeg4HF9r0LvBfpDVlwCBt4L1TgxePH",
+	"TMXTo75i8X35NbwOE+Ym7IDAj8ZmKciIhyE3ri84yP2WHvmxVr8EDd/W5Es+db3s+5SHuktsKKRKY2Zk",
+	"L7j5ZqFTp3wyAfc4oJHUzx2704RFPiVH8UDavkY01BomC8hpFEz1glA0w0HXkpzTkAfQyCFBDgD7geZR",
+	"fNA23YH1PmPiWMBbunUuJRcDL+0GTJlgx2PPx5rJeHCQaY8FpH7Ge2csaBClW/Hs7oAdnkv94ikPAiaS",
+	"HnfJp+SD6CGLoZ9I6O3tKU0kfT0RR0tIDNenDGy9Wp/wyEUciQGRrBczhR5XANpuobphe9kjnxIN3D6I",
+	"1DtAKJqI9CIEBDXllJ6RNbF0TfbJpwQEV8nLRlamJ48910LdvnqbfEoesV4UB5l3jZHac30d9UplTNXY",
+	"gaENQ8RV/bxBPiX3JtgWM9SHoRw0jBkNpvi8JHUz23SaXjIHRWHH7BuOz1cj6ehNs47vpPtYvr+HRERI",
+	"A+AnJ+VEL7VQPCQTgU89hZdsy3eADtSx5Vx6A7InwDjcwVEZsx45nSi85KnmfhwYoOmjjQcHp4dgO+E0",
+	"7TaQvt6lwg+aQt8KI03Wb00fMmaP95jhLYa7Uo7mm7yvae8o3Wh0lrWzQ53iFuxBhhw0t7JbQYW8cEiy",
+	"DSTpNPnQXH9o2hrbqxCnLWD5sG6geVvfYksU2GoHlueDSDnOW8kqdGB5UNNFKAczsD/qJcI37k/SnTPr",
+	"wCUZTZSlZS6R4Awx6F/exkvRpLU925Xb2MUwCs2NetLiIYlEOMUDD0LJGHS0rJNjRs+SJvWCPdCP3YUL",
+	"hd+ecGXJC14eTaQiKqZC9g3jxZ7wOtG2cjuln2MBI0zWYBdW774cmN8fmfsr+F0jLzEZ1Q4+bnl7nTve",
+	"fqvlaT6u/+nof3b1P3v6n339z239zxv6nzf1P3c8Tbv6n47+Z1f/s6f/2ff0rul/OvqfXf3Pnv4Hfrjt",
+	"6VE9KbUi6uHsOJJdapxY82obkKwoWPUeVYtVjbc2LyBB7VlXFIJJeBsST6/uxgQbbNVs+eU8Ui6l4IFN",
+	"iSKzo5sUOqbJlUWLeX99+VHzavh/C3B989RSbB02Ynm+nRnWkrzWvLUSU7XrOp9xmhE+STjOOY3huGlu",
+	"Y7B+zavlAH7Nq2XQdM2rJWgXnk7hac2rudix5tVckFfzahncVvNqWTBW82oJajLvvuMc1ywc0cPIYAd8",
+	"Iv2QwQj66YLMz35ppDY24whdO+xE0Na8miNc7c/2Q06spcM0Ikq/nRdLtScvvBpOVU+63MpqV6Lc5a5N",
+	"6kZp10qdJO2GOaFSM+iBJmUuDo3fxzkNJwx5uVSRRjJAWD2VUHepD0pyNdYuCDEwcVBZ6jC6etDTat71",
+	"M3zq3TVe3FrWT966tpVdRVsZnvkVQolQLJB1gom6wk/vIXzSo3HMLX6B729I4iNF+h7xBe+daZar/+7T",
+	"Hvvw0fs+HD6fPfdLHWrc2KT8keejMbgYe6RDTvFWr9djYy1wHLm1jh/0ImFJOE855GMQpyMasNcVlZRu",
+	"xbzz5AZfLe8Ve2nRT/o0jGh8NuPC94Y+1eCxQWjIqUTHtmRf1vBqS+78NA4oiwQw56eAkfw08NPXR923",
+	"sZ9+kYHOIrH1XX2Xop1o9A4eyaXe+cAc6aVeWjjYeEH3dCfkeIk30nDivBOrgb8eaScsxSM7bRKz/kSu",
+	"5aGPPc/c70PSIhdDHjI7jDUIALtb/tA9W2Y1VbQs4ahoabKZF8WNYdueViKMKiPXOPvvMnUUhq7jqSz3",
+	"Lco4reovEneXma4abozRi7yvywynKLmgT1TJ+Eth9Ya8EZ4stoTLoM5B8fXV4GfVVl6Dz02Az3eZgkj2",
+	"97lU5ScELBOLH400Lv5F0QdMRYqGc52Y88pZbl5mQLa1hQ9UMs/SkzSmAy4SJ+tZMzSI4mH6wrq6nuf2",
+	"Pm+XljyEyXsrn74sfVwfuw0dO5ej2TCyAlVy+bYISnY7njB3KWjMiIhIFAYsToJcDtGvIXnO0IdU0Xis",
+	"VSxFfAh+gSBOqiAiY7/dIe/xt7ridBIMmNIbksTM1Kk8I3RAuUDXAjDbhYETWXZDmrxw9+Xg+B6hkkhF",
+	"Y3U3/a7RdN0jHJ8k20txrh84wWcZf9QF4/JmyuakW88s9cLcJLd9pTzlEmMoSkOmbPtgux1RMXU2s73T",
+	"9lqtVqNJjgxh0FBGQB1SU4OhBJcCPNx3H1bKR+o66IqULBILc5YsLLoLcPOr/dfRcXi2nS5PUcVZPwIn",
+	"onSqeCrUkBojdiTYYeJbDM2lA8eIwsoMgrn4kbKUgDMd4u1OLcYSluT0ubdX5vdljOma62+B63/pVJL5",
+	"+kiW3uXM0KxWC0ybnMkMW98Si8yHJ4y4sJ/nxiqs7uSdX49FqGKNYy83cuiv9auNHnm0Qx6Nx+HU1bKK",
+	"23vGpsTPWC2lD5fDlPTomCsaknc8wp7TntLi2jHoEwleRrwE5GfbW5idZI2n21LlcoNbWqXLLW0pS3Jt",
+	"hSUM5kRRxaTe9DPGxqQ+13jYsOBBo+ZTE3hMwzAFDbulfG0G7HHWbKcU9KTMa7e4ExvTXKvNciXZFOWy",
+	"2RSX0HUL27oUQ8y9vTJLLDu310xxo0yx2upkbuXsregSPGurtid3WJXcKj/DL6W9yR3+CsdvAyfv+tBt",
+	"+tCBB4/jM1R9/AYmNG050PCu89bWjiA24uWGuDBkKFuDpZMqG+Cll4AqfspDrqaHSCgDfo71CMCX7ZS5",
+	"vsv1iQiZlDl3ZhvN3CjZ6CRYrwS5wEwAuYRcqjJUAkUYjAud02d0ISQ8p3sFH0rpWDyWVMzWzEA6L2r8",
+	"Gr3NkgO5ozGfq5dT/1L8vayJlTl9JUe65vmb5Pno8FnN7k3ih+UYPTb6ziQMtwq5LL+3Y1yO06czL2fy",
+	"PFSlIdaJI5oICB+ICNzMKbjVJVp3c6Yxe3/2LL2tJ3c+Y9OLKC65PXpPs0qb6+NiGElm3f6jmHCxgwLD",
+	"+vqRXiQU5UISrlK7eYZlLp1WaJNML81GvSD7c0liec6Xvr0e08sdyWt+t0l+BwranGRCS3K7ch5XlVhm",
+	"WTYFA56VNzs72kuBYjMs5OVHUM7fk1VOHLy43mFL6eH6nG3onH0j4oIFsLpz1MiNHLRtKI9LHNLcbBdQ",
+	"GOcctk1KwEydmvlCsDCXpY5k7u2Vz2UZ/Vwfzg0dzhMW9iuuncrMrFf0dqi/5u1QySpc3xBt+IZo8dJi",
+	"q5uiS/dxKaZV0sLKjKvqbF0zrw0xLy3KZgD4if15YW7lBkvNxLFp0/OGVspHJmmizVWTZi6OuW1n80e6",
+	"1ElJ3lv5fGS37/pUbPJUPBAhF0wLpEmF85iE3zRTWup4uA3PPSZOHwvL4sLwvxwnKDvi5U+S+/56J6qw",
+	"9dcnayMnK3cBcWl1Vrdt/V2n4iq+G1QXTob4PFM12RZ6IHLMwlCij/UZm6KzOCU3bwY3bx6aCu02X4Mk",
+	"fhL16TfWKLxcaQzOKMVzK7ZWk8ESZ76ijeusC1f24FfU+cCtbJJjQXzMunML47yfwgc/zVXlG4LzSd1m",
+	"zz90s0uN6BlUSTJROLAeDa8r8L0PTCoFt2CN/syFiqNg0rOfbaoFD/Is2IJsj6dj5pN655C09E5A7iN9",
+	"sjrQgWAs+B0WZ9oNo+gM7x30xE3mBs20puYuD9QaH8KJYkaDQxM2JPHsMkVOp87sShM+5Fsr06eTnC2Y",
+	"75UFkITJLJlkIyoU78lczoot5YFYP0gfWl86mcKGy+ZXBeungd3b7mrDxUdm9fIBLdvJVWN2ZvVUnq2o",
+	"Q+oXUXyGbKLhYciTCKdYl8/NAoaUt04tR5cXXMY2ZnnEVTi9eFOdVAVbxqJY0WKeN5akkDggn0Qcsgvr",
+	"h6WGdnF0TkMvuTjn4pwrRgIes54Kp4eknb4DXgP6d1OD7HRaLLKh2+0K2+4h6RwQKqZaVOhWZNLwvKC5",
+	"zkor4EicKoyXVrbMeIdtiM7cEXw4Dubn6cmU2rygkoQUavMpk61nLR6eGU0Fwv9oGCV9Fka0MAZaJYkO",
+	"KtyzCpV2bE58Fnhk12TtqzsJ+VY/gC9mgaeFq8UhipJMIYR6yjUAaZLVcNBBYl9Pcr07BeEShUSzHYuY",
+	"FoBDXhkWcirPdcWc0nNOybuKynYkX9huYQhV2LrNFXe6OhXUtoFWLkHV3gIm2abgLxXyW6SvMmn7GmqY",
+	"zRZ566znohVPym2jJa6UJRqpKfKi1XOjnZbxjfuaLcXvs3MWFhuRvOdwKLDWcDFYB5ktk55syQxTzpld",
+	"6HlEY8sKVo20qvMTYhmNU6feWB0zZQCq55FoaMGLPYPYlYzGvaFH9shvP4JaFWusrR7atjRWN3VvZe1o",
+	"zPJ7MeS9oVtmKE3s2yJRTMYaEH0N00nqr9fBYE5KsSKaKPileqRPgYLJKe2d2botprq/fWhxWLZaSsQ4",
+	"Clly3GZerCcPziinuBz+qs5sKDI5DVUEGoVlHKR+Ok0Amf7BGLUg1zgVjt4CKorJIg1KSqPIdJatub90",
+	"DcPr5IBzuluSYjfPKGezQFJvu0FOmqlqkrLaLdYZZ+cszina68ilJfMfxuzZtjjtRKYQaxbJP5ychryX",
+	"OiqUHfqvz6Tr9F5GH3iaYQEHCak7hN5M60i0vZ32k8VWu5B4/WgQMwa50HWjkAr8GMhBT+ZxVF3jbtuo",
+	"3BBlZfXTBPG1NEuIITjOIzLCSmRalliEDO1kqsqbyDojEk2UPGS7mkoiRzQMD619aBRhyQmpX6EhdCNX",
+	"rqs6J2/JxpOYV16v5Va37IalhAwWv0zj+Zevb9Gu4i3aNyIuqo/4hu84LkGVL0jHcuO3JGD1sYamk3vv",
+	"wTeBmyRDqBuSRBfCxFaVR/fOU0CgdkvHwWSlMjYpmozFE+YEpu3NL4Xw7D4mT5vj5mA8ADZ/fT+H1BZn",
+	"I5/Yl67Zx1VkH+/x3tnrQwhYamltgPAeNJPFBxkkoPv5quKA7BrO2ePFz+2Zfen63F7Fc3ufxmf35UAe",
+	"yUeMBq8396lkz1bKM1jQ6GYLxaXyB87OqUUDLMWzTLhEIZEoTNubVS0ov0mLn75R5s3rI3glj2CaMjp/",
+	"V2CcLG323SjOyCZIY/Do7ZPHZMj1k9Ok6jZXWEhLko/Y6UnUO2OKdFqtNhlP5JBJqA40JVw1u8LvRUIx",
+	"gRWPKbl5E6dy8yYZRiEYeKCMNVY7uyHJN04efEAUe65I3e/WvtntdmumBf3ngf5nyPW/L7o1v+E5yQ1T",
+	"bM3VYVf0c7ORxrFUd5d2EvWJ/81uDWmiWzvQOw8VIx/zsTMYLB/Zrb3wsWY1lVPRo2N+y/7RnNJRWH5J",
+	"q1DmFTztC/wpwxsqCIsqBfUuraloIWrszUqCDBfw8MANSY7v2QR+libqIxqwrDdfmicc3yMDes7gfDQW",
+	"PiBmT8uHU0INyzZcUTyu1YbWPNJudciY99QkZh5pNpuJhmbeBwct2TiE+rQ7nU6rlSWm7foYeq4LpVnk",
+	"eroBNyRRfGQ8RbmCSlTupjUup5BQJep+nJRjrEsGFRL1dpDOrd3FCYSDRFm8UtVIDt6Jo1HZnrcItbc9",
+	"SdnRDnwrp1KxURX/W2OPo34/5II9nMjhIkbdB7nH4ZopyepMg4Cj7HqY4SzF3PiluceS2WGLpG64uad1",
+	"FcmlAonnjBgOROOQUFuDHZz0IR85OKioeOJKwlTSxKx3XkUPUL8UaqpmaKJ9a69xCJW8zJ1dhmMndT2P",
+	"7y1MOFoCVA1C/8Zi7K/Yk73ZW6qrxc+xcYVe/Wji6JetwIRvLV2FCV97GFKlRzt7QW+A0xI8SOrpK41D",
+	"0oKlxpnvAJvaFBeVqEoUh5RWmIBCyVqT5kpmCwvXB3S8048Z8zChfzsZagTBUzvgo2tEwVo7pieeCN4F",
+	"Fz45HfPYxonz6AznvzZsE1xkdgji211T/NojeyRgIVNr3GaW3UDdnyjm+Ku8FqMNeBmcYF3GYidfjy5I",
+	"GOk1AVMLPOU4vUxgBcoFaWof7dzZu3P7jc6d/Xk64WpJWFPjSRIDn5nUk0VWfgllLvvqtTZ3JbU5u0mv",
+	"4UwtYYN3hrkCAV6T3lUkvQdFUJv3e6dKr4XBkmANyFm7h9FFWXgzk73N2aBfaxwVf3DyFg0GLIlCWUx9",
+	"4Q9O9LqeQHn4ba+E5ANBqxxIN74iiquQbXlOZRhkHnY1enWKXFMLgFRUqFv2l6c8eKqip+AlOIgaGXeY",
+	"jrfr7Xn73m3vDe9N747XbnntttfurOokc/zgpObVjkQQRzyoebWPuAiiC1nzag9O/q3+zE5rXu0+Fxz/",
+	"ep+LyfP0jYdUv3SM/zkKRlwT3NdpPIrEFFp+K1LgeWMXJ5POobSoeDRmwjHz9SIhGLiao4vxpLRavH6q",
+	"WmcwNozU2JQ2uoR94C3aO9MiqLTsHV4+axkDhcPJKdN6LEez1WnyJqlnDJh7rn1izokdZ8hrpstW+mSR",
+	"UEtdvXNOXuUKNTxDxjRW6U5Ajeyoz0O2lgPmsj7YYlntclm/1pJ8UGUS6rcnXL2+W+JZdznGASxk9JyL",
+	"wWEaK5TkyU3Trs8X17OQl7MGiyOvZ/ala+R1FZHXIzaKzhmUVy2lbCh0u3BGyY3VLHO7nTvsxYkxTl+7",
+	"JserSY753H+lyGEMVmctmrDsxBiKbNKYkfbOKZUsaJIjfAhiQ+AeUARQFwPcwJEz6nfhthEzTNCQQHLH",
+	"ImXolj6YaDZbYgLDDrE3MbHmjeoI8fKKosPooqqHh7plyX+XeYS6HgXNNeuYFgs32ElmxlO+TefRGXvt",
+	"JWeNpXZJL4rZjhF6YhvxjJjtGOGs4DLsy7x0zbyuJPNyA7HKgydvSBJHIVwdmFCoA/DtA+nnkdutxN+2",
+	"lc/W4CqHrZZ3u+V1Wqvqgg90d44eh2ZZUN9OmAgqS4HnrvtLDuSca6tFbjwWu4KR7Fn5BUzlbcvCd9dZ",
+	"pWmVC5hCtkLn4azThLNmZSRlduNR1Xr0Q6rQM+U0Cqb6qEnGAtJqtZwbBzrmUsWTnmqmzTXIOJxI4jtj",
+	"8UuU7VnuHck5x6fwEu74XpOc4J0QXk1C9Q63IDtU6a7D93jH10icf/QLUGOdxBBhpIVzV4ArEXh5DzEX",
+	"ykWTPK5Mb5VTfyrLaIM/zfykPAUF2nEvKb89R5qpJF3rgkKgpip4oeB2k3oQ9eStgPW4hBvMUfBb/f0d",
+	"09+OeU02muQx+DC1W+3GAbgYWS8m8DFqNpvd2guMpLS0cEN2hX4Q/I3cp8xCoq+Wb4590/WrwmrlMEDX",
+	"acaBIre93Tf3yOlUMQmeJF0BexvyEVdZP652q7XrmWIv+22v02rt6NdIP9YvQK0y6951SCK9t1wBe2xn",
+	"S/anx2OmSw6Us+UigOwf1vmGWuPciE7x4NSpmKJYIOc0nDDTo/5PqUtPu7VLziPeY15XtFt75JwHLNJf",
+	"75M+D+GB2+Tf2BffICMWD1igmdIFjQP93Zt6mvDXHRJG1iOu3W6R3kSqaKT/3iVqOuZioDtp75Fnk0jp",
+	"pttvEBqcU9FjgR1b+03wlQyiC93IXqtFHhxlTeMZt4i9RpN84P4K7khdUU/ckRoApF2fIFz9RPi0vXar",
+	"47Vbu167tee1W/teu3Xba7fe8NqtN712647XBmPlrtdu73nt9hteu/2mp4e2gLzavDl9IX8iz7gTOD5F",
+	"oBrsrlFhiJuEqQ9EOC2B9RM51PgDJRUJ2DnvASMLp4cJs3PSVSZ6yjicWvknSavErIiJJpw7lWLn9yII",
+	"l4cDMOtapbz19X2QZvnzYCijnr3Gz8WNacNa7JXGMi3iolNSFHFmTcQFEqlW456kiJeeRVnJRre6VyZt",
+	"o2QKnU51wwvjppwfTy50bBhdCMyJ6vj0HZKA9ekkVNImMEh8b4y1dq3cW6WOQmuOK0mtsPrhLPNCWtTU",
+	"vrorTQEXArmmqCIr0rL9zMSHiyuREl9ZTYV0tYNrpXETSuNJlpIK/lVcDELIY6YOya5xZdSfSL3jkdSp",
+	"SEwkC0i3dhFzZURat+YBG0vKCMok/UYPpxE1DrtiLwsWXGUqK/fxRnJVlfMEJnJ3SDWRf6RHCbcC5otH",
+	"jAbuZxehwFeomqq7zujkXOPTPLp0WzNZ5BL70ErxPFvPE+9l51dOUPlVWoY3ZN+9tjNdTZahbPEjjfwr",
+	"0sTrB7ZycaNHrPstJyrBLgj+foiL3gsZjSXhamVhPfOmKDPRZGgLLdtS58J99fpYXNFjkWRtmnFLn8kY",
+	"ulAKKCsaqgptmt/nj2kpgkveu6a2q0htj2MqZJ/Fr88pRLCLB0ux7SgMHqx+QZ+6jOfaKYxkgeVa/CQo",
+	"98Xro3AVj8KHoh/FpxyE8IySSssS3Izb02yPixPTxHnvmpauJC1BGnbrn1hNTQuYHTOZ7AqEVVVhLz+A",
+	"JYgr8+Y1eV1J8qp0fD3Ke7mSY5HW2IF7ZB85EqRyNwZINyM8lrJhz93aNX4aku2T+khCWZxskmSf1CXv",
+	"ObYcmxUZs9saHwA0hXfA9Ris0g3sbhBGpzR8xHrn9+XgwVj5XVFv2WyAHmmTAC39yTcd+yfYW6OJQvPP",
+	"lIsBXvwsWmInl+d5CyHrj9iASxWbayo+YpuoslB2ufROzBhhzxUTErqC+9Wor5iAG89GxiyPt9Fp7RGZ",
+	"5uLfRo2Ky6yek6OlNba1Oo/yRivxLAYs1nT9LtSmnMU7NM/sMVK3fgOE9hWL0yI0N6R1TcGYWpQjjbLA",
+	"Jc2Z7a3DrDAKJlQ8hexgEFCRRjwcEv/jJz6pm9S2kzBsIB8393cZ0+Uidx+zK3TOChM2l5x1qkjIqFTg",
+	"r5GOtOFpXpeOakWq24DvfzIJr3wHFkuoj7hUc68KRCxZL66qWZJEscghjVlA8Fk3weGabpNQYngV8/ai",
+	"BY5Xt3ObdbFjrDqO6douAc+c967B2VUFZ4+jMybKnQ/Z8zGPASpUht6/z/sM8teY6C+lW8uE4ZsrZXK7",
+	"tfdmq+WRN0hAp7Kx4P06tFdOcN/46PGhzREFqUyGjPjwvE+GkG4NKjf4RxM1jGL+uyYp9luMxiz2G/OX",
+	"EPv2SpZh5lqWsp/xytfer5ltLW9FyHAULPafTmnOyi3HXOCl1ThLlvKvucn63ASJdRJzNT3Ri2WimeC0",
+	"pX+9Y4/8Nz56XCtz2gRXxm989BiqBZceXYJJ3eB0Yi43TORmHC/N2YfzDbsGrlQ4jGTQQ6XG89kLJpTx",
+	"b9GJGt7SBPfUsBfb3a7THfmIC4lOlNlx+7i/p5EaGnUP89Bw3RO+XfNqiN0TnmNl9pi/x7TQhizVVeGj",
+	"mNePhn1DaxyDnnfQrYeLQVKY0vhBhSz1/bEZ9/CJo4fH5HwXvVRTP9IBVeyCTrui7t8aycFT89lHlRjT",
+	"4md8GtSQSfTskkTFfDBgMcwdx37KAi0i/PLMe36zK7omP7Y8cNyrKU40Zn0WA+aHOYCHLHtOR+OQSRyQ",
+	"3R3Ms8ZEAGWhIPoIy3amM2Pn+nh3BaO9IYzXDlfqHYUjqYZsSgIu6UArrfp16zGsT2vMelEcsIBMhJY4",
+	"/vMd3ftOLxL9kPeU9HUzVBHBOHi8QkRUV9RjUyeanEYBx3p5uFwycc2KJoDaPTJOgrM8G2Kdut8fPTz2",
+	"kN+jpwnYKhItvkG47IqcbgSRV4mCBEs2ovEZC/Tw7bMHkBvMJ7ibJqEWDAF5oUcM152C6zduAGzdb/0W",
+	"edtw6q54G4gDVpZL4j98cPLYt0XCYevAjR4yUEIdC0lu3vz648cPSafVunkTnkRXasOCurUDwpFzIivS",
+	"XyDXMt/dC1X2Oy0P9DffbDabL1744BiINHs6kVwwKUk0Ub1oxA5NQdeYCjmOYtUVfcrDScwkqU9EHE0U",
+	"1WdnTNXQM/7/+tCAsYL/rnHB9uxpC6IL0dCCyjg7w7RQ2WGy2RU7xDeT8knLZHE3jNpYtmCCxiucCeI7",
+	"XN0/JKkbNZRc4eiTH/WJ/7Zt1m2mKwiRWvg4nN8jgo5s5ABUJ9SbeXyPUEUQttX9bk1FeM8EQvfOnTsk",
+	"iDA8gLDnXKpuzW8k07kXmvSgTtlDFIRQDR414x6NtapDoFibfgKkIyaHhIb0ltl5p6R3QxIfmf+DMXL+",
+	"e/AciiBwwPe/CWk9gUKJD/qD38D4FNuKxFTeaEuyfr9NvTpvwyg01uBJ4lMRmdE0yV3wY4cTOgkDQkMZ",
+	"GV8vJ72eGXoqc53ClEQLcEm4wuXSPFbzpLTqq2Ui2IZmmGBPSKuIe2YBfTEJQ79JTno0pEnBSQhY00AJ",
+	"FwTjMxFx6OkloON3WRyh673egl44CVjgZl893wVcDas/InXfQR4HBJCHTxSU/Y/omO9o6hswQWTUsOdf",
+	"C0AmlBEHXeHK0NiohIY6i9JV0TPjDY+41kdE6ScpH/TBq/sRDLbd2fWR9EMwoWpmB7wHQj6M8tFoEuRD",
+	"5rhoboSFh9RsSe9hyQejXaCw7grUMg4MEPnkQuVhyG6DVGoe1W+1Goc5qGALjVq15oILzTiOLLV5ZERD",
+	"jaz1/vWjGKqToroCB1lTA4XIBf0+1voyKhrE8uLdXMCEsXYPmJLE8CTSbrU6sJ8Qs4b5Ho/vIVFp8cYH",
+	"E91NouD5fARP+o1DlJnAHHBlYTcVjTH6d4CldHlsxqIfydKImW/Iz5itj8xCyZrkgd5mEHESAkpgK/1b",
+	"IyrogMW3bvowx56CI08F7rdu8oBQjax3sB4VhMR0BVASOExmnjWlPgK9JOD7RBL+EcWk7uvxfpjcTDje",
+	"UfpjcmXRbDYbuKLtVmvXnozfoSEPzKlAmjRXHpqIz/FHLagHVKM4jAYKot4EyPmU9SN9pAkWAYtJPBHy",
+	"ICUCkKgeuYgjzdKnYyY9Sypd4VtA7xt+4Zmo7ON7hg1ZEGCtRwek7XtaNu5E/Z2YiiTeGuXTRJwJjVWY",
+	"mIwsOxkw1RUOBbULAqZJ3mNTpKIRVb2hqawyZmHIAqIR12HS8pl90rjru+XFtQxK+M1xoLlNn7NYenBx",
+	"Ib1sdkrNb11HS03JB8RHZ9+neCQpHkjz6dQezwQpq4soPQUSctF4ppaxecd4bJg3PYymI9kSx+ZRJBPb",
+	"B1CrtWnrmWdTa4K04CMTcQ9XMjdvjngYcmNmuXlTn3sQRT76zcGNqHsXBswWEjEUfqrfvOm0Q0FYcOHU",
+	"cU9iYYKJlaG+m71Q0/3pJBb3zM/6c8FqAowO/kLx90EmaaueGBIXEkTaP8ZJtTutNwm6HnqkvdvaNSyr",
+	"va9/3G/v26iiTrvVNnHbnp4I5HuOGQ3wGm6szGxies7C6rTnGDSXAhGaROslFEEV8Z3gAR8wRC4STIOn",
+	"bs3srRNcZBCwiamFtszuzyeWDPw3JAaj1nzeINtMjJM1zulmDhOX9Mw405FpxayapmHtks50z25RtCZ5",
+	"W+tRLmBztFXDZfRICsncrdYF7V8Mo7S8msYgiVph1LyuMGkrzK2gUaWsFojAARm7PuRM8zyeRH+ehlHv",
+	"LBO5C4DfKKbnLD6lio9I/UIzo65InoKEdwnQsHwbVTLTSTIUDjM3SpdWSaEyTNQ4NBDEgsNkyEN6DtjF",
+	"rNY5S+RSYDVnaO3QYOXkRTtTBPq4ZxqR4Ybt4BcynAzMDpo9slLHtGMheVf4z3cwIss/SIjm+J45Dyiv",
+	"MQDYxm6ReiL5gY9BNSz98VArLN2ab1QbEZnXqSI0hAT7GgFrZgpCUyM5Iz/39m/bP9948479886dO8nd",
+	"mgWRLGhYHmzeh7/dR5HTBY2uAEilAdEwCgMgNgAyUTyioseInEDpPjqG8Kd+zORQjy4hPlh3vbSyK04Y",
+	"I4mWYbStPPU79A5vaTrvUWE1D33Qnu+wOAYALf2mlpd3SP2DSB3rLdESnwUNDXO6QmunCKVA60u6ABhn",
+	"9E3gIolqxm0butspw6PCpfFNGMOa2DvM2AafwEQfUWVUWamxZhL1PTUhxsPogvSTK0UM7kXbRR2DlzXj",
+	"ibQI1s2P40hT+qE+beTk7bsfPjp+/H81R0FCKzbmrHHQFWODwDx9oCDwySd1PfBsTLNrd8LzlK4IrAK6",
+	"B+gTN2IY11lPnjgOYBG6AgCp/g2YsT9gSkNXPQQaBDGYS9ENQWsfO70hg4pPvnutZcRqYoz2m+QIDwUY",
+	"BiiuWFfY8dgoU4OCU7C917lD6v7jKLpPxdQwNy1WrSmkYQZpNWw/ZiqeHvUVi+/Lr+Eht9bQA5IGhcNY",
+	"gNlAmVUw/wjiQocmeRxFZKTJKnG+4UJv2yDGEE2qgDsB5ZwyfYBT7Y4Fmra6QkN6GOt+azdFTDAEa7Vv",
+	"wiQBtFcQ8yIUWkuSUNaO71vaBLvg0cNjV9dObZ2NmlfTAtNcjTdbzRZm5WeCjnntoLbbbDV3a15tTNUQ",
+	"rNYl2ipc4kRlhZctLRjzS4xFv+A6NVkJHlsvJ0nqVkUgFpAflrs3eejbZM0oh12RcW7SIjvvOeSRgq9T",
+	"udOS1cYUaVlGfDGMQkZONSZHw6blsFhLAU1LUAemK27evAsy4uDmTaufuSVgcor7YcL7m/rVDPDTLcCN",
+	"h/4FWCx8hSoMvg9H/tBgqON7hIYazk3dEbZbrTecJzTj1QDlQoMfrYUg4TgsoHZQc88xbH5MR0zBRf3H",
+	"5ZdA6SO3HiRN3au9eIKXJUyqt6JgamLikpwVaUXeW5+Y+mxWeMPfcaxHuBNM8DmntLOcjEY0nro3I2aC",
+	"ODMugORgy5qayLUO5jo71BIbSXLBr+dm7/VqRsDWXnhlXz55UepqgQPe3YEtOknuJ3ODxZ1LpBGoetkU",
+	"B6UDFpF6PGQnWacEPebUv6n2qz/+7uc/+7P0gnHRIb+xo597+7mWytkRG/gBGLFAXMusrDPKlz//4eef",
+	"/UF+lPqFqlHaLh9fRNnhpRzGqqBSn9xI9Ngyg2PPawe1muPgBtdg8uDWLWu970WjW/ScKhp3mp+MBzXX",
+	"raz26gd//PKv/io/ob3920A+yzS+W2x8+T3VgDu7TCcGqHskw7mtWFt6qV79wf/78n/+55f/47+8+od/",
+	"WnBmxYnNJAO4NAUUuch9tevf9CJ7Q5tQEKofQN6dVmtzrChZuOSeXD+Z3j/j2n3cftKcpFcFb7x5Rx8p",
+	"lxvXluIppb3uOr0aNsMlCoyD3M6nNt5yX4naMuyidDBvFJaglVmCSq5SW4gHJH0anwbXUaHlrgOqk7X1",
+	"jwoSUOasLNr3qtQsx/huFlbZK8RDxwiDCaYyvga1g4+feCW8EtmkRot0AOHwGtLVnkCkvFW5MLFb2wOi",
+	"gs3cb7We6Nbzpuhq9Hcs5YSBaeGjx6T+9ZPO/m28b0pQXiSIn3rA+B5aefGZMiNZlcNUVzwQVgMfJ5Zq",
+	"ESRZzw8Il3IC6gUEBWtsEDPFY6Osj2N2zqOJTG8AEoyeJE43YqUr6oCpUa0DFMsV2O3brVan4aFZoiKV",
+	"+JgJa+FCO4mC+wjjGiYJVo8l9U6r1emK93jvDN1c78uBhxedvTCSWvUVEQmpQtVWmGxjbldJH3q6ZlZj",
+	"JkCnOWMCbsRAP+wKO0Os1497sAUoq+dEMlOyqVSyydaLC4O1CE+jc9aYj4WtgdxwmnartXdYuM/RX79J",
+	"6ondhUsgEPBVUDzsivTexIZpPdXv+Y0quPzYeKe8LqwMZqXH9kBmEadzJYV3PKBfc2XJPaH1Czol9YTg",
+	"2y2PgPGqkeF5rr9eu+VV4wUQ6cb+taJwy/TlzcTCWQAxo7e9HUMimtUWwe6dO3fIBZUkb0yrXoN5S2Ba",
+	"nTmoN3cSAi0OSYMFPaSUhuF0JyTqEGjlKPcXGSUqPCvJSaSkMjy59FrBBi4nMRPv0q2Av+zZygv/Ml9g",
+	"I6CsE12NTb8xPH23xx/wbxx/+LvH7Q/4sTwWj/Z7d49vH5+N/+3v3P3GnWazWVsNxGwWIuJOroUPC0es",
+	"dCh7OYDoeNEkpi57+g6Tv7W0RfIvWqIwYecyB610YG/mBuYi9uTtwyQnm80WGYakXGqkl9M5abPuYatG",
+	"pJdKlCud1QWhrQYcMvWfn41w32UqWeR6GA0IF43lcO6eB/ufgF33QvHWgKmnNAyful/Kavxr/PvcK8mM",
+	"RwQZUnlAwL3Syayl6dtmjTU3fRpP2oytXHj4Ct5UYrFn2hWm8kbU90CwV6bRMvhU5AbGlYsSjGthdvaS",
+	"qezM/SY5YUpxMbDSUjJjD0e7bpIyr97y0DkKvbobBXSZXReuJAv76JNj8x7Oso4WANmAqaMwzGSPep3Q",
+	"LAwzrCaT3ygLWfB60fl2Jr8H/F5gsYs2v7d/u6z5hc/yu8VF3p4Ezi2h5XK5k/jxN3OVw2s1r+Z6XwAD",
+	"y5cEqBlXF7NUT9PFcZ/EpHhtLzHnwQE8Mvl+W05eV/3jkEJh5xP2rHbQ8Wpc3peDewwzX5sQBf3tQy6c",
+	"3N5cPoz5OVWYmc4+pdU8qZz3MUC5BTErtoMRF/BnC0pEF54spwlMfWrja1sV5stVVhS9JOzdc+lK7i6y",
+	"kk4L7oruzl/R9IuVlnR/I0vacZYUrbVroLvy016F7ZzhudY2jarcXLO4z8a5OwU0dIp+Qa7r341scvvy",
+	"4a7HPRbCBM2sEEpdCUYFcPBNi3U+fqIp2UbcfPzkRQY2vA+1V8IwO7+03JgDIfIZD8sS9JeBiw4ijGpc",
+	"sSCmeJyLcYBRZqUnerxwAR5YzrGUPhQBtt4tUQwJiI/vycSXRQMSIiIiJ71hV2TwAXjhxYzIMz4es+AS",
+	"BPhVkd6zj19uiSHIr1yaPPHWlcxeLRJs+71XwI5lTvblgIIvFWMsbt41hrkkDLOS3F2D3F+TFNPKr4xG",
+	"7HVJMbm4FDthSmIufVBlQfZoOWYyC/vWu8wol/qnTCroLPX76IjlRoVw0RWZV/ykFmU9sulHTGgQXHpg",
+	"GMsUGkmL1VzEdDxmcRIUQCUZh5Sn8VtdgT81MCw0IzLj6EIzFuNjmUQyu5JWMDJlqpmdHThMp9ES6Mbs",
+	"m5PpAws6ZRAsKWYn8gezFFwaYXwmusnl1q4gyct3xIh0UpcRmcgJDcMp8T9GZvnEb2RE/aHThq1vQKGC",
+	"65RE/a7Ix2lWQwN0AOfSdWC7IUl7t9XKhCzcBR9Cy8ZtrViuEp9iU9CiK2K2A/wb12IODPNzt03UCSfJ",
+	"LqOeviEndDW1MbH2flCfoMNsJI1GaCnB6/XrCvjhYhjZqaTLVoxuNaEzBewkrw52CqIPIgU7O8277WDa",
+	"L2VLntyQ1sIli7nASD3l8aSTvY3Kp1ifr4qC7Hv50x9//ovv/+r//E1eY3Nzrn+cSJknS1tn2jtqOmb3",
+	"uQT3rkrUVjrkJWT5bl4Cb2r8iwDe5Qaf080XHmglGh5zsbV1bReRTYlxZL2lXhhinFwWos6d18242Mw9",
+	"D1V+U5UiHyrv7OY9KHMcuXyzSZ26xnYPQgFJu7FR24uhioPV9At0iF9Fw8gfiDW2bQ3aXNdnaUG4a2R+",
+	"RiRaxLgFqIvxdbdoEDyFetDV4DZrCoGHEdz7TiFp/yCJ/hXgBuX+BqEwNiuGPrNToiJEUTgMjQdEFHcF",
+	"5HhCet6By6NEiKooZ5Opt9ut3UaTHAmMPtZyFVuTQz4G5yM2Vm4Y6fnuxi5q2p3WGwQiLI+CAIPxsi3B",
+	"MaiPJqHiOyYyT05FD4tQQVQaC5JAQThLURjkvYGyi8ieTWgoc/0YHNbD6ecCoUs8iNB/qCusl2Kyncaz",
+	"vgyA0SCAqb5G4AUrVuBXmfrpicNHag3Y8sVUVfdrm8XmOR0UO75z587m5vvGjqGOt5BOyx14HFfXSFjJ",
+	"cEOmFJWBteuu1bqQ48jQ8NagRjmFbgBoXLo9sCylwoa9YxxqqEg0M8ddu0igC7lsF+kW2bGhWJtsrsrj",
+	"bgVquyTwcBQENvDc+KAmk3KwA4rHFVCDdSR5oxQ/mGZnWMdEIFNZ75wkk4vFSbIBktQmIXISMohIMeLH",
+	"7Nl9OfCb5EiDCHB/horHGOwIoZCJ57PbzQWVJucUC9Bt2PGbhsxhURhYA1fMJIOkSWMstVwCGtwBL4MZ",
+	"dglmbDhyxpadMOQriDI95EGB27nFBGkDywAC57W6Rl9u0w3raWzOioFWpN3W7TtvDqnMoIjM+DRGA8ey",
+	"ibDr3xXLEAAwA+h1vwKa4Ipegag+TQYZTpTOKmfff4Yc6eUf/vDVd/70i//w317+9H/qUxptHKpkpbZW",
+	"F2EykAvKEdlQ7dOV1vNG/uo7f/rqL36SxDvlRp543W4G7cwbzOe/+OHLH/+iOIzERXnxBWy32la0IFlV",
+	"BA9CShy7opB4K3NIllrLl9/+3ss//OHnn33r1d//qDgJY5dZbhK7O6clgnG9TV1pIPs7hoeWLuMNSRiN",
+	"Q26UQochOrIarMaWdU+ZWmptv/jJT//1W3/5xS//w+effevzz767KKlWzmqWI2sqCUu9xpdZ/V///I++",
+	"+MlPX/30X5BDfP7Zz17++Bcv/+N3l9mVpcCKrb+35WDDAoesspQlWQjhuiXg/T6LUVSky0jqZqqbtXU5",
+	"HVxV9DwnR+OM3sr5W0mH7ULA5wJsb2bH5TzJ7TFvcdS95MGFGQmaUUrwJAS6YO312euQ4Uylw9kvWwAz",
+	"4SGU+zUtlI0j5WGH5IJylWbLAVa2sJ/8vSQVUC41kYjSBERAbgn3WSmec01lx/KPy9J2rAmRgtrTtwiw",
+	"TM+Zq9VoUgfqgz2v1m+e2vWeYSl1cTxmuIVgTEMnLoFE/QzqPSA+5vl7xOQkVD5pm3SjktQhReQpM5lU",
+	"EIVHfZPHGJiMR3waBJhG2Sedhkd22iRmfUg+a1u26WXBKmo0X2dERSXHUQ4whFFPP2BxY3GVB+dwoFWf",
+	"dlH1ORqP4+icFRQezGOSdG8CRdud1l5XmEas0VWvTZM8gqlCN51iN4/YJ6yn5naTvxtf0qSqT+QSik1X",
+	"tFut24f5XUBN1XCZBPa02629mdrPI0uarzEoALa6QukwpJziPpfwFkBJCQUncP/XP/+jBKm6JweLFiwC",
+	"kuboI7s7IlKPLM0XY1DNDATks8P7CZMgmCvM67jGHFee1Bz1cAklCy3KGxnUnJW+vSMi57jOHhZajbc/",
+	"rHZrzyKlr0PrQQVp58/qRmi8MKedtSeF4qB8EkZUWMiyzNiL+/H5Z9/74h/+5ouffHvjk1gNkWi+uL04",
+	"noTrbdbkn+c9c9WWjE6g97RcaQHs7KS1BK+l2NSScOUQqDJA04RvOjY2p2ItafyfxS7cHm+7q5MWXKm0",
+	"Qlubg4HuCWUuwR5K9Yi97Dhm9q91jLT/UjBQmUzGHu/Xh/3xpF2WDoDCFoJK9dRL7xdW1Qk09cDW5dWB",
+	"gIVMsbk3Ho/YKDpnUuM//aBFgEl+dDNSe+eUudJvkiOZSclsMmfqjk3hh50LOjWZHzM+NdCeOfi2aubm",
+	"HB72DbS+B0OxcNqdHwDqrJOGzZJ/gJnuJQ8wlfdaUDvXbeJbmjiTdEXOS6IN+e0LABpX9YrcIFRZqtzJ",
+	"ZgTkonfnKKNXAoWFnjfoaNBudbScKzNElXS8EXcBvUn6ZL6TnN/NrfK6Hgr3HFr80oYYgcHrtRhF3f1b",
+	"xTBaSYuuLO+U+xPkuA+ZnbWnkgQvQ2BnqeySZDV2ugFLXacgkAdMof/iU/B1qJTIDwQjYzrI5MeXaUxK",
+	"zs7skSgMmFSYf8VLaiKoSNGQ9KKJgCCXbIZeDpI2qa4w1/NwssHgUvA2eR+9Pa6mFEsLm5lP7AMoAYE5",
+	"lIbRhf3Yab2oSoC1Gam2xkiKV8o2HVjpSIB6HtIB2+5KbCDANaGfKyZ5JmsInbK41tQraqvpnhaSO+XU",
+	"YaNoYaQmfNba9kEepL5zpkjk9tLxerWUxdUO2rf3Wnfu7O+2Wo6HramUVGLPqsBNT7wacNHaQXvbYawO",
+	"US+dnAlkRYbtr5eMoUiAm3LLK5OI5sYKXO2XFIxFJVqSmzdt4qabN8np1Cl8JdjFHDHZFZmbLemTPg8h",
+	"wfXpFCokMlJv2SsyL7n30jI4ucQKGoemfpWWkRj2ioVGaBialPZYDe+MTTWTuHnTT4A0llewVXh6dMz1",
+	"4N7BMkoUSvGVlMMrSX6/UYGd3lJNv6pie8M3FJcntg0xPo7uV9jL02IvmWPClQmDnuGxlDkLtYOPW0+8",
+	"za/xBjJh5ejz6sKCRWzdc2GBu41XABnkCLCADbK8DdhFiaDutPT/Ulndj6PRO4snttePf1CS3H6V66uW",
+	"/SJJfmGqGiYNreQK984S1Q1U9EFJfYOy66hLRCiFU/a6cUqZ9Adxq6Ji1o2t4ZZVEIt00jv4qf6eBgTO",
+	"UuWPsMExxQQThImgK7B2F5Q3RvAB5nUn1zkNiQ/N+E3XJO0nNY/T4ZQW/TElm5/7zWK5Hy5IpS0hdQa7",
+	"kVSVM25hNFPvCSt1Ni4Dyfxm2R5W9mW/RBBDpXo8ZG+LoNyFXSOVSNjTc4gHoJOY+sjpRFnqxoqRPAxJ",
+	"O5sIu3IynY0aMmb7Xef4RnnK7m2YXFbg9F9WC8sSmcPm+wJfGorKnIACiDIDRSvKx2sK/WVJdEai6+y4",
+	"MtaftjcL56USCJrZfOWnLVt7Vj5PV8a4Y2l/tfuNMkCkxfPmrTka0V1NS84WccoJC/u/AVaXLy1gGXHB",
+	"yqEKmluwBKzrNmUSy8+0r6xnXtnafUsJMX7FccEVM7FYaqsQv1fXtrKA+7trarHjvY3jzZtdUt7wG2h9",
+	"KT2EV9ECYzI7QFDbtswv6JWyXC4oBcXhs1mKon4fIiDSNDCb80B8E1MuuQ6IiyRdWt/fMDNDwwoLyUPa",
+	"rdbtMuyBK/u6Myj9ZqYyur0jIlWWJabY70a8/bzaRCyXq+qy3AsfpVT4VUtgfvUTFlWSYVXAQu5ma9lE",
+	"RdVkeBk+hhlSuyQXQ+zTSsrE0X4rWZBuF4SnTA08MRvR+Gx2qnBTohXSyhN8gdRpyKls5CTaGWNjifVj",
+	"Mz7vh8Tv1ro1n/RCRuNyd4WVxextYi8Y9chOMBnSEukNzYy4tHNsrB9bq9wERJ2KNNHusL8q7vzgLwwU",
+	"VfviW7/36ge/3GxqnaUc/J2xGK+x1+byv9ZQJFOPkmO6gY1BhebXP//Oyz/5o89/9t1f//wPaltJmuzS",
+	"97UQ/wqHCJQT6CWlP85S2SXJb5AyqeyAIh8bjBaAdPm3elT0WPh0NFEME+jPqHUpjHp/MYxCtoPFKfWL",
+	"pO5LRdVE+qRVvFlP8v8TOBAgbs0XQOqLCOD99j55V79yF4Z7f2J03aTtnDQFgKh7u4WnKStFsfN2q7V/",
+	"aIjQVNZsd1rtQ2fAXJKAyxGXkgWQSaNMyPaSIcEIr4CQFZFCo7J7UkoK7i0tNfctf3nXUkpV8yskmuu0",
+	"2nrk9xlanpcd+szYh06rs5Ps5PJtz9BsNf0f5SpXrtPmwlzpbpbsti77SolqlqXc6momxzlkFAUGIJzz",
+	"rrmaXSSwGPao0EcSF3ZenP0MenRH5qatMntDLJUuLuyq6TPtq1PIEZaRdUkB35XnXE3I7iA6+Qmn/UFU",
+	"F2MiZWyV2nIZaV+GvC1Q9iXJ2w9x/SnKN1wyR9Li55VU5H0PKAN2Zp78fTpKCGyOGIbROh5+WEnJyq66",
+	"r39/WwToP9dqNMkJHTES67nFk5BJQiXxzTAK/ftbkuO7KMfxFC0hzWkYRheYkL9CkqfLIDcv1c2p//LI",
+	"9nWc4lcT9+uHOiyFAMqDs5brbglQsN7skJlus49VuSsu9lcTPeD5l192CGE08zlI4gqBhteNGCxNXzZu",
+	"MBqxFRVbBg7ggTFPZ78LT0kNaqL4LIEG8F8oQkk6SdXMKCYt43nWacBpC8AfLpu9JmB9OgnVgWPDanhJ",
+	"CEBXmENHfPzjQ1tcsg7Ao9NqJI4BcIQl8eG/uedutw4JhYyWVNpzTHgfqB/zEUCNyZiZqpzIGwZMSQQ4",
+	"7VbrEB7kYuAwDy4K44ri/Ai4JEMaj0ImJSbr6YpsXIE+7w10CAwmyP+YRI9AEokewyFJFp+zmIzAIUAP",
+	"Ia3vORHQuPlC9KOm/akruMS6n03nZ5/QUEZE6un5wkFVvkd8LlQcBZOe/WxDKTyIo8CACsFY8DssTt/L",
+	"RIhyHJ9UUcwCpBHPrtNdPSsNLXvhJCjJnUTF1NwvOXiQg/VFltk0hcagmRsOmqvfVAUdW21jAjLFVl3A",
+	"SOroCscFV5yGhmIKtaMcso+MWKGCtDQNdDwyimKG37RbrVZCdaZ6BBGR2MF5CDqC3LVmFkhaAEy7Auo6",
+	"IDjFBjwrqpwH9w7L9j7Ja6boGROVpafw4L9uWxNM6gM6YvKBnlVJMlCYdS/hP6nqAFzFQBkvCUIeRpIZ",
+	"QH98L+O/6J5OdF9M1q4SSMGfH6Bv1b/+6H//6q/+4Vf/8vv2eyz/2PFq+WOBtUEzDMKWfUSobJHmgqXW",
+	"Zzp3JpcKuqF3oviBJqYSiOhO08zo5bf/08s/+R5WNnVnNGvwTzbvuVIJ1EuG/OoPv/Xq+z/5/Gd/8+qf",
+	"fm+5gXvJHdyTFcp2Gep4TEGQzxzpLBp6+R//H6iX8N+WXPQNBfS4wt5G82AK6mxwr8mJLVOR15h1lNKC",
+	"prkzNTtSAu0EGe/Nxbfaq7kCq3ZQ++KX//XVX/wEVzf/atXaptrSjFVeAj+mLHV7aVGLDLPgaJvZA4ht",
+	"wCNmE2O1Zga7wE9OJErKfYrpUOymrMY3cztY82phFJ3hWHH4LbtxgB+ghnEJs/VqLpjBltxvPhwHyWRb",
+	"uZ+cKOmqy2i8lKodtF6sWWyukkNv7eoXtzkRm+4tMLS92DXwTEUzexGcOWZY1Xa1MnSVDLeqCF0BCKV6",
+	"p1OXDjDRCnFmOc45I8gsc/hmHLO556bI/zJHoVMpiDcYDpbhaAvpwU1H2zAKgWAXxh67av3eDBWXq8TL",
+	"ldhD3deYIeYpv/eMtUJmzOL2qrrTOCAiOo2CKdTihTK7KiJceeSTiEMoTRTbSs1cgaajVYRD8OW22kGP",
+	"iq7ASGAI8dC/DblWpaZN8pHGtj5mVMWz6BNNs2i+RxOOTVALGh4bjRVnAalrrc0ZnGl67uX6YjZ4o0jd",
+	"S4zgZaqU1V7ANHDK+lo5spOmMXglROesUJ/XsjhHKSq11ttzPd8Sb5543QqPGUZWbjs7a0ree2veKDsG",
+	"0xKcsHJ/q1v6F+lzpdv+js0Wfq/UNJntF81ll3Kxfs+ht+1V4S+jpg1lyS/SzSKG9sy5dezKTm58/E3D",
+	"EzP8K3Y/P4eiZhq7c3BjtqF7RVq6rNSyZnPoxq+wC0boAVPm1tgh+CXjsUHYZmK7VIQjly5Yji6EBOmm",
+	"RRuXEGRdTzCzZMyGw8KrN2TD64oZAdyJefWe9ImgcRxdODBBknouJPuA0DA0Qx41Dkku7rsrVgj8LsR9",
+	"QyeNZq6Yrkxe1npAV5ikN5rcqOKnPORqSur47Y30Sl/vTcx658UNep9L5Zukfs4Koz39kFwMmUAbNOGq",
+	"K6De4CnLKC5ov3a+4dKFHRUm4jrsErATs8rGUJzb18biUe0ZF3owLhsDtju4hIVoEJLpCjrKrDaU/Uit",
+	"016JXdfYuIVLQfqEVATZw+E/yq7+FXckSJmFMQ4tEy++BTeDdDxgBlx3PJXApKz+YdWSrJu1cCsx9GW0",
+	"9hW720d9SS0RPb86CpEHS+KQMgLK2BcyQfTWLLecKXqeeTVvbCja3VqLmMxWTF/o2uW4OOcqm9BQC3ub",
+	"umc3F2H/f/+vl3/4w5f//sfFCcbsWT7fMphiJpeS8vky4+/LD/DrDsAvhWgOWDIhhiMq6IDJTQHOSqyJ",
+	"FL4kzLS2i6jvXMTXke8YgAg1NdErwXywL51OcQ0UH7FGbmG74gjuhhHL+WdsehHFgY1TtC1cDCOJJRaO",
+	"72nQwYUJoLA0SDTnpRxy5moECHAyi/6oCLqCD0QUaxxJsyWRirDLcRJK9mo1ZFVmwMmCv4LD5SwwhEr9",
+	"lcBBy7o4bgl4rOD9uN5IKqMlyjPwIzUCyysdjCF65MBXAwWlRLZlAPTVCkJI4NVs58nZhRrsu5Crbzy+",
+	"T8WAxe+zcxai1FxCVLv3y3mqm4Mv2vix9BLH8Y3Hq8WSzEMzUvvFUcjMfNoJEMk6Vaw9884yU0+H5q5A",
+	"Z7UVSJIRLbYCnVaZ43IKmjqXAprc8/76sx8aI1RyitaFRMYRtAoSyafcwOCq4ouYtxlwAFh2rAFGJO4k",
+	"URywuEnSWyEL7uCyR7/PAvTWSq/QSm09dKKxkwK3yMBYfqzNpB/FI5OpTpLx5DTkJhXRQgYeMbUOYkQN",
+	"qcqxzblGGEwgevUhR9bW4DmWjw3mB3bopjQ/cLndYwNpf9Ot+KoI5uJS3zOPpGnJTTJyESVOCODUkd+J",
+	"unOhi7A948BgJtmY7cCQCN71/IdS8lpMbFW5ha1jzFjCV2y+E1KVMeSSnJCeXIocNCdrSZ8P6TsVXJAg",
+	"V5WA7zJlWrjhMvwlvT9K1X8NZlhgrADLqf9GmBVuVhw4XJ+l5ZfLRRGprsB4hGKyoUxXS2brXSM1UIUE",
+	"/AasHZDIlc7zW8j3ibcHW1J352cDyo1mXTPACsURt7IiG6iHlKOoK5Z9J1dRv7omUkWpRFCEcwl78eRf",
+	"kdL/s1VwM9RrIHAVgcDl3ScUzujrVo2LtwZQ2WczdwZ7BdBQ8E2xvKgaORxBnTozebzPy6RYj/pZ0a6i",
+	"9ELhIOsX4pM2cJRsZTyhuiKJhnT8QWTTvh3clwOf1OWYhaFVuim5eTO4edPLVGZs6NU7Y+MkHaY7UCo1",
+	"7EhKFOg2t5HUAa8nDkh7v2WSNDn3V0f27sJcGCVLgBcsXdHeb7cIntW3hWJxzhe1vd+6Q+xRPue6JXBP",
+	"yc+1R0cMU1xSQcA4Bt83ml3xCBYXxne7ML5H7BPWKxvfGgmlMgODMWXopd1q3U78X7siKYvYbrf2lk5T",
+	"MSjMx5D3a4wMhC2fjWAQj5UKhYrU7YG5J/77v/7il3+M98QrutUWfRU2N7yNet4uNiwEpEsPa4Ek0Q5Z",
+	"LYKJN7Ncc3Jl7lkXz69jOxvax511R1adYmGrxFU5JpQo21qdV3/57z7/7Huv/vjHr/7sn1/9+T+++s6f",
+	"vPzTv9hGVZAK7ra9IL0i79qUV/YlukihSLkMB6kVbjBn85aq5N/gm4oKXFG8WrXJ+g3PzoYyh4m4iUv3",
+	"siPIw0B7ter0Sy5o6kRuRfuVSM1SwhEuIzVL9RG+JG94RKAaxuIKEFpwZ1olMG0fs54DkZR5xuMF7VNN",
+	"Ik9VNC9S7SgIJPHxnSBJRJKBwlSSKA64oElslkxyqnjET699fdLxbFtJ2pavYXIWk6+lST6yIBob11RU",
+	"TBKitRej+DmePoYlOewIFQURQfFMLjFxy0FXFFea1NNxkk4Dq2hC1pF+FBNGe0NiFsHohkIqRgMPfnbC",
+	"UxweqCKLoc3l5FzVz9+Yq1SJdjIrlM7GVEaCySSjSuOQRLEHWk1XZEvcxPb2J/B0V7tEa/P5A0XqetXH",
+	"sFh6CKxhx4Brlc22U+HY5eSVX8HXq0pr6Qp9Mg4TlSzZVYdFOu2UVorBFzUZP46uRn7dagvfDE+NIJfA",
+	"wPixx4xKNDUtjdCX9VwrH4dJZrLyOJZ0Wlt5EJvL7ru9lbhtYcXx/D2ZNRKTrWWlkcy69S8TSWkyEZum",
+	"AOJx7BgbZS4Bq6zmv/67b33xk5+W+3ev61NwnGcRW76JWN7En12j1bMrfLVcDXFVDgmVZ+mzKjLfk2k0",
+	"AQk8HodTFO1GsmsIYQDVVQDWCxx+t8uKkkYFgTg/teMabidlrKDMp2SrqkHJub0knQB7hhOogZiKVkxR",
+	"sZfP0Qj7m9MEHHKtxP+PU4AFPIhBhAWg5zRYweZY1IeLET9mz+4zKemA+TbTRBHBd1zsptuTXUExS2Ga",
+	"kfEQs+FdcNCOyu48sji9CogbhbfZFXn1IxfDSspDWHW7J/fecyJTE3P8DUksTj2+h74ZOKDKaFPUGdDv",
+	"osLVIrdapHNAZl5HNMkDu04H1YC8K5bH32WZMTLQGED0JL0scDcHGDkUgdrPIvGumH+B8Imdweu8MdAs",
+	"/nGkF7NY7VgLlH40EUHKmk+nRDIa94awuObAZNhXNrJuObdxE5aGR2tOaNrSnibLovZZA1u293Zrf8cJ",
+	"UCwuM65kYLO9ODlotDC0tDcfEs4a9Mtvf+9Xf/a/vvjJTz//7Fuv/v5HW4b6m1y+VQD+kv2v65STsKPt",
+	"GcizR3WTVvJLBbe5s1Bq/d0vgbaWOcOBKBWVjjH4kFxQrqpF5m8yfF2Fpi/LYgwah8VfqyHDfQ8IqBIU",
+	"nvHe2TxQiPU7JfH1w45ZOKnkaUDJ40xqnthU/RTTSDByOlEGAx0610YinCbG5DRjd4IHt1P6o/WmAVbv",
+	"wXTmWkpNgrGctXRGaRAV2cnrmZtULaSec93w0nWApzGTc5qkOTmpXlckD+gxsLDfmOH34fa5kQoketev",
+	"YkUx56CI/JUEUbHRXcxOJKs5HzVkqDyXnHaWLWzDRUxKh7GOSW4FM2npGNY3UC4FnTa+DrrBtRYg3/kX",
+	"v/zBy//4vV/9n7/54m9/fwvOB+/Z8/cVS6BiTuZXoDhKhkoOvjRFUioOwmWY3Byavtwi5BZjoIvm6vlg",
+	"ZxREWaSE6f2JYk4N00JO2N3GQT7dIZgYsFKJhleSicDYyyQZMKXF996WaqXtmVppV6na6ei6zulvYJ3T",
+	"11bl9Kta3/Q3r7rpVapt+roqm15+TdP7l1/RdIlSpiiOy+uX9qOYQAnT4IT1IhFIn9ShABZXkmRrm6qI",
+	"iOiC/P+J+3ijSY7wC2vhuCHtzZJreTAyfJdMhOIhRKXkTSpY3g0xgKZoA2ZyFpWuyPvnbQkWdNwSqksV",
+	"T1URzgWSZ1gUsEZB1a5YBTl8CWupuoRVO7hdnvFny4aJ7Bh2b7dal15xdc4ybL8G66bXQLf3QLCvR5P4",
+	"sjtfXmhc5VKtUNrPSvmk4o1IZHNBrRoB67fJFl0lC6pa5zjpdQnXS8VGZUfiUvHRJVdwvf8a6rc+m3A1",
+	"z1yRSOBiNnqn+ioJGT13i9xk8MtEKqJiKmTfKCkGXvFYqlKAYuhy4Ywl7f3WnrnZ+e0JV3PvdSLBYMRc",
+	"DCqvdfTiLJL0ZAHbhilE0wHXGgemmFcrwIoewFUxc5TnvZhfP/xSUMkCPW6l5vuWHUfWLZ7fae1j2bi7",
+	"oP3qg7GR3atcS+AB25zXwkz8t+3RuWIJYYwc5jItljlRJqvFGRPklIWRGIB2mCvMZzS/HrpypMxIfsXN",
+	"N1fIP2X2aXL7zHvtFGIaDsvEoetfbn82ERLGG86KpIphFs/fZQAm56xdElR6X89zUzc4sF05XCSTNO+z",
+	"U5rehcJ8iHr6nIWBm9pd9KN3oviEKR/tSLlvk5LbTXKUzaIO3iE5sNUVfpKpyPfmFGDHgjKmBLuppt+t",
+	"TQTWEQy6tUMoy+6VOGt7XeFnMxeZ6u2FBE4+xgZikxA6qGGWXoop/DKOGZTtS4sCXcR0PGaxhPQx45By",
+	"0RURLCUNzfKBwUywi9wESV2fuYnosRETqlFViT5NjuRjnnq/mB/J35JjkTGI6RU7Yeqq3JRJk5DxSiSd",
+	"nWnsSs7FYvVHvvOnv/rL3wfv582jy1lDsXGMmURgn3/2vZf/4y9efv/vqse0Fv7c4NqshU83OI4ZSUME",
+	"HbEjERyZE7/2ON6NSDE7WzH1WruQeu3V9//+5Z/+3ec/+7NX//UvX/77//6rf/e/sZ2X3/n25z/777Ut",
+	"1A04cY7rV+yyMalhKzMJWbcCXgsy9ireRS69IJeZpmPWGbwMTJk9CJcEKxHNOYnz52YO3qApLgv4Z1xX",
+	"0jMGeTIuHqQ5HjVAMuTWcM4lOlO3W62GMUOFgflFQStJLgj93Q2pYeqIxUS/VYqSepM41pDOtO5HYeAO",
+	"orEYUnoDkRK8+djMOp59f5jvibBnExqWLINe8rJUEW7oQ1cUmis8VY3JMmu2gJP1IvFvdu+vhrGvvSPp",
+	"iBUL+JYK2uwGZMRgdpFXt85VVhRefECICJcY0IYNlJsZ1HwMabr5YHFbZunIECRubmRLWT23vFb2rL3m",
+	"gSwsCR+7vGHLmLDq5Ltoy0U82RXCa56A9/ssRh/b7DIl6T0aV6J8eGKAu3IecDNPcRX6zO3Fl8WyWnoc",
+	"LwNh5s7VJUFM26trcJJDvk2HOCyIGd/qR/EpDyDdRjW6fAcectzhwHKJ0S7+gSlujlcVJk0ZXIhKFY0l",
+	"uYjiM4hks7kd9OAaHqg4H7HTk6h3xlRX9CIhWA/Tiw2YIp1Wq0Pe472zByLkgt2XA3TFiBnphZGEMpMi",
+	"IP4tOlHDWyZdyBkTvk1ZTbiCvt5soP9cV/jJrCfCmbffJDhBDJgl+FPATO4xOqA2MHEClkRJ/OSRx9Mx",
+	"M6ZQsxzNrjjCWxmj0Z2ytMViSgh8VLdejoxLlkFFZsXTJQP7stkcUx8U0K6zprBoxbLkkdhBBR3FE1Yd",
+	"d7zrEgW+WNLj+F5lUQ+cMNx/XVHzYmYHwcyTBG/96vvf/fxf/vzzz773rz/62a++//ON3F3PKONRPZAv",
+	"fvmDL/7297/40R99/tnP8qMoevfPLN8xK/mWcxRKy22tOMLiOtkRLs6O30no6GrZvdwl4xJdQdKTfJgv",
+	"67FAVP0qubsmK5TmWCMzkzPpS0/I5BLCJQll7JLUT6lomIIQjjw2kmSRa8W9otQdMAXrKJ9GwNaf2goc",
+	"s2pGMaHiKaTTNKfUJK30CqUSD9I6iG0sSsAV5oVQJGRUPyYYicZMlEtgj7BQMtJCEauf9QOmKA8fhlT1",
+	"o3h0YlpPh+TIorr/8RMfu436fT29Brp9xWwcTrtCDukYkrFaYiC0r1ic3nTekMQHiV61Tr5nbg0DPXUz",
+	"1/e5VL69V7SJVyWh5FRjBhrHdIrZmS64GkbGv8KRkDcQwcjlZXRZYayCZDUCFHIlLSRDB0xpepco+HHF",
+	"r6o0nZSEQy9tz6lmgJNi5L2X5irdkBisoLVSkVg5oJKZLy/13i3Z+asl/6rWqkoWgsv1JcjClRJYrigS",
+	"687EDBthAVo4+IMTz8UACRssq42Zci840GWMFn7QfQC40n88faO/S+/0al6Ny7do70yrhyKoHfRpKJlX",
+	"G5vX9fNtEGumnXZFQeiKXp03yyspb7tIVMk5WKx8pCsTtOSLZgjQdcpJwim4QfAYEGm59GZgQkZNrQYH",
+	"7/O+KeN0SjOq4EGZesylnEAiFC3sjHZbN5/gtyTLmm1RKjrtCi7OaciDRpN8aIZl9GU4cRfDyJ7wVH/u",
+	"GUcoEakhJrMJCFAGC7YsZheUsXaBr7Kmuk3lcx2V0q7dMoOd0eDCXOFDZ8+umDeE+PLqhaW7eRmaXXY7",
+	"L8tVlPeV4Vw3pOZxVSx7jTJ/IzkA/aUXiXMWSyz0MJKD+aXwJ2Oo3NeLJkL5ZIRpGdGH1G0MbH03bwp2",
+	"oRU/iJq5edMjURiAGw4VJmYGXu8KrSbF6m7ImVD35QBjd573wonk56xxmHqXljwI38g0vZvp07TdJD6X",
+	"b4sA9kWvU1fYSni2Mg7yfxhakzyOsHTjKe2deWRMJQovv+d2aQzJodZW6/pFqRq2QxKzHuPnkGL3vl0e",
+	"reX59+XgnqYQD5ZKn3afnDLdt26MheApekOSb5w8+IAo9lw1yRGJ2Xl0xoKk9TPGxhjMLdkzEFpcdkUM",
+	"u6O1Va1U4jt6ZrzHSN109ng6ZqTTbrXBY9XdrETrTLYzUVDtukNZV/1YV9j11IvZRMeIJE+NZCx1Jbgh",
+	"0wbt7nBMp4zJ4UoKioxprKZJDXdnjAdOpjiiLiKThVrTneRiELKn3Umrtduj8B/76RQ/+V55rRIS9a2X",
+	"snnB3IMlr2Uu5zK+ueYF5Gfm+cPVClWTEQ3BkSUg2TNknEPwOixZGkpwxrozd0TZPQWs0RWlEerFQ+Rc",
+	"uiGdwTKh9pBp8/Zh4XbOiWhvd1rtCnvBXachzaJfv8/IKQ3uZpY7I196uZ9qvSFFxbLd2X2aIpueqY3b",
+	"AnUks6wrFSgBuf5Q7/Xs4Riq38CAVs+9XBgUHiXHjWTTq3PbDuZEt7aVFUJOr6Xh042mKZq1WNjk5nYO",
+	"hJktcu3c5drCxI4SZQ+8M+29/dsZa8AWVnbJ2MB5trE8jik1jG3xCC1XeeXdAjfcupfMbF5X5S2Tk0Zl",
+	"HFBLjkR8gYWLzJfHpC6jWLGg4ZFK4ZuXbiXydr5TTpGPznLKyXifJOI2IwErSGYb3jgrFoms5I9VNSLz",
+	"FE6yDLAUGiy9DJv3TX86xykowwILhk3AsFZxsigVTZlVLMvyaHP2at/s1jRI79YOurXPf/HDlz/+xa9/",
+	"/kdJgf1XP/jRq3/67hc/+c+v/vk7r37vJ93ai/Rlc1etp4uF6rA4fvv2XuvOnf1OS//PLcIAltRHjKYD",
+	"loN34mgEW6lZRO885+0nmQjydfQZ5n0q9KN/YPE7GHtXO6gNlRrLg1u3DBtp9qLRLXpOFY2bn4wHNfvC",
+	"B7x3JjBc5eXPf/j5Z3+Q/PLQNfDqL5+Z/8bnLLYLO5KDdmfXjlZKHqVX+Nas21nNhrvWRXKpNKlbpcPV",
+	"d1EHEwGx/LbchF5NaVSh55sxrz/xalQp2huyAGLfYN97swRojhrNByDIV3/2zy+/84+aIP/xr7/4x7/+",
+	"9c9/bxkKvI2UUSwH4lCisebPIMWU7kqos7TDxUmxU0WLr37wxy//6q9m0mInT4v4yVnWaoL01ty2y2Yi",
+	"M7ewjJmY66CHEzk8NoHEAZO92oEeHlLV5z/7thnbn/8jDqyWdsQfnLxFgwG7ixDKUAl/cKJbPMGLIP2c",
+	"Po40TFdMcRXC/iVtvrjmbOvcThUQ5oLmy2EUmipSlll5xDXjrZ7RmAaEZtDUDUmGXKoonromTjlYppCw",
+	"Bg0Zs+aIxmf6qMmnVD6Ngc7n5gnS72TnTHzJnkm/zK5JqCS63cOCjeqGJP6QwuE6Yc98U8GE4kVcV8Rc",
+	"siSLYkjjAfjE2HoLXBEMRx9otBdEF6JYUCJ1flw0y1Cn02qRr+OYHrEe42Pl2ZpkXJRY2WwRrjR1kGtx",
+	"0hoAqUOgOtaaoAFYqfHxgJ3zHpMYVJV4gpbY3QoGMMmekVM2jWzZ5OyijujzE/bMm28oo73S7EdeV+Qw",
+	"fb6TRSPaM8bDKmOXpqb7ciCPkM1eAUMXrOx9WMUVTSb6NNQOPr5z58n6SX6qc9AsPZ72ky0nb5pv4Vpu",
+	"JFuzHVUNozy5ZKXhSJ/oxxfRmrvidZ5cSs6k+5mTtn0jStU5qrKf6PU4IKhDO+wN+RnprKRJr5zBKefr",
+	"5ESc5vI2Wa/6EZ0m2ZtcdnpVrB2Xb1MoOx2XkuAxR+eXld+RxmfOnSDCnpWgWgGl4RXl7CvnBO3gwxmA",
+	"RqgCiFaK0JrkWOQwSxJNh0DelPzSzR5qHETtBVb6iHP3l8FZGv64BcFck0A+/6rxLS7c3XaFvby196K6",
+	"Mb1fS17kbgAgtlttAvqB7mouNjyN1DC9es2scQb12eThs2HfinDOmIazFcxgpUyGbuNVMAvUFQmp8nLT",
+	"gXtpmVl7L9/eLQeB+PtVuOgEQ/gJ0HSxfune/m23+BgsYmrptSIDsmIhSfDY3fMV71es4rw+klwXulV5",
+	"nS59LSmik0lvuBbArh3cufPaQWRxQZZEkHoMu622LYyJfCVYZ1XW3CGk6gcX4rWNYWE5/8gyjcvwHUxZ",
+	"wlwEyZcRp1q0tauhLbmgEhnK6ZRklvJq3J+VH+SqyzPHjSzhmpAUU6+CBv7iy3BXtsCZTbvezas4M3fb",
+	"KXJrRGYlti47ppeBrp1Td2nV3bKCdj3zJ+xIBl3rUzkbW59omCcdUa/BaMBCrpki4QqBKxQx5yZZaEhB",
+	"FRzBZttLtLpkjPjPd/QXO71I9EPeU9LXyNR3jN8+aWeLyIBl0Uf7vg/INrXFLeLQ1zgku6TeAfLq9dhY",
+	"IWS+YGHYwJ66IpNR3be5S/OdVXv/NQ7JHrmIuUJ0VOb9hxMwzxtvTMezuisgYsDx9zSLaZw9SXT6Cesp",
+	"Ug+inrwVsB7XCyabo+C3+vs75qUd87A0KbEMQrfupE23ba4y7qPvRHFX6D9J3XeUB4112w3ClX7Fz9wc",
+	"km6t2Wx2ay/AzG2iHvH+ytx2cgT6lgJuyK7w01us9P0mcdWVdnuX1B9Px1wMGrrX8UQOoUhxyAXbMXaH",
+	"wFjAcYaHREYY5T/NsFbwQMWwmwcinBpHVK0JubrWgCmbLey5oyrqBcrsv1F0IKkHxRhRUCIkHhA9W2qt",
+	"0jQMrWcs7qwJDnX1Ui5JMInpaciaOafhUZLADNcxYKNxpJKqBJKOEnEqTYF0+31XOC2ZsJhkgnArQ2Im",
+	"J6ECt2VcyYhIqLnijgwXtkk+Mv6+XJnxxOcgxM8YTEwP3V6qJSSLD92AZA29s0Pim3tDeKCtWQGcadNb",
+	"iWqKN3elqimpXwyjpE4k6L5Qh7tRmXeiDRRkFTRIv2vdq9ObBxP4hNcS9tmY9fiYQ5pfh0GRdgPyrEV9",
+	"865b1CL75G7DkETkIKD8HUhO1R1xKcHnOSYTMZGaPOzxAHZhyNIeF48gY7ll0/LY921NfGc8oOa2D531",
+	"zdv3PPdxsqdxlxublNWSE54cxWmT7VZrr8qX2D4P+XNC2jsLOQSvOeiw3dY9OF8sn4Mu/zoUFYICZLkE",
+	"w8kPe+XJhUVwNZyPAT88Zs8LPqymoRdlF/2L3oe7l86rOSDPshegIOfCovcbkgg6YnlbgF2R1Nnh5bf/",
+	"08s/+V56vT9ngqhirjDBRUPOHrHeecXyu6P+/t+9/JP/ssB4rVFh0xsy28ZRMuC/+duX//DPL3/8i/Ix",
+	"l6b7mzfq3SVH3W7t7pxqQVFU/ddY4e2Q/EyLybrLW+IEZel69vKumPZ6O0Mu8WbZXbq0y+7OKK29+GUZ",
+	"9N7OICkmnWWHSea4C2rFjlsOI63nmQmtpCJ/S7AA33zNKwHNWllVlAepimT7z06pyhcOKXxjM044RbXT",
+	"YYkH14pLkqL34rqg1rQj1TRkoIglUA/ogxp9amdEAxt2AatzmOB+jcsvNGY1WkgkEgVjsaXNeYe6S1v0",
+	"DJ23xrVl/DqzS7y/hrCeFfNhDRxVcR522go2Z75n5QJL4OqciV/jut6Sa3o9bte5cb5IXSY7OgDvrbto",
+	"lMPqGfEtqIBTPKdWVc7ctIKtRDAWSKM2YUSsYzUh9Sgm1gTSIFLF1QWPVjPA4/6v5sKRqtQLunBU4+Oq",
+	"oH6k2P+PuWPpbdto/pWFLpEAUkms5PsKGznkYaRB82oVoyigwqSklcSaIlUuZUcFfOulh6K9NCkKFOit",
+	"6KFFesilv6dx/kaxM7vL2SUlSrKT+OYo5HJ2dnbej82K+j9Aq9plSmnxpeuVjXpd01Ydw57l+JFagARC",
+	"SIr9gEMa4Ljz9LLMjK9T/ej3ljRJRt1KT8UtYDCTxxkZaw5lHQnrL7QeNjaDsRCEw7guq8hV+SphveHi",
+	"Rt1LALbUvZkO6lVXcgkIlq5VKiap0aVKmfCdHZ0JX5WpTuoeVJB3i1qbsia0PtS15SBrVGtcVIVQpXKB",
+	"MqmyrqemxGNFUUJ1sUDtPrYQtuuGs4Y8yaNRpN3TGGAwCud2Ma4uiJ3tI1w3VJhLsmRr9B38k/QycZox",
+	"rh5/p9uYyH3OsnQUxZi5BT7E6Fj1VRbltpVt9uCewNBAmEFKFsv4WMoDiSv5kziKZjM+7CUiinmSxwvW",
+	"LEIoxx0QUy2PCZX/H4kceEEfWFaW674oKoVLlKe+hcmChfN8Ig9rEJoGYavaTCxt3Hgppqvt+En6DGnJ",
+	"vonKVErnOWwa6K2ux6HT2fA8PRYlCZ27tSJJbVAqzoN7oos0UrajSaEtJSsMKMZ8lDOJDBPCmMWL9QCr",
+	"aEJ5EYnX9wkZvWOd3iKSSuWQqilJitSyq4OVOsDXQ67Va7AJFK1A+EmwXuP2PJ+kWfSNynG8A+yMYXgX",
+	"X4Hobq+xhSQpkdQKeTI31xKqkGtK+s6+++PN3z+9+fPl2V+vG15jtL4ZmFQYgOXUpvrytGV0XbOxcDZ7",
+	"FCZjnj3kxzyGtd/dXsdx2g9jacY8EuMnsxw+d1EIuLj7s17XSIPHAISHLcPO2ybSLEQENRiKKyS1LYFx",
+	"/gCQe40MPtCTCvRJBB6Z/QrzCvjzoOgVmYzStsprrhg8i9Y42twCFW01flaNt5WyORonoNM0Q5zaSuYf",
+	"DGKJGuW7xZZHYRy39lhQ0KUE0CZcPa3VpbCAfq5yIhn234MYOGuWNrjWQLLOtQ47UC8iModWXk0zyt2S",
+	"PB2x5uFgovMgRjAUV/SSpkrm6FwR7EnS5fGIrizfxPm55NeWm8tNnAtXhKamDRtewtJ6Y5cgb9oqs1mR",
+	"N63mIhbhULX9sohW94KyoF9/+Pef6vkE5++laXf+QZeQ/K7QnVFBn7X9J+sAffbytzc/fl859uGCGl67",
+	"3GS5OqagQ0nx4tXbX77dSF4k/ORwmXw8e/Hq7OfXb39/tebxbOYSPbDI/TJO/S/40naeRzzELRyPm3UT",
+	"dcB8H+MmXPJ87zMnXOJ5T4mrB+pEHT6/gdLgNiM91R4R5PHzLG7sNq6Gs+jqcQfYuFq4bMhLKwkZvhJu",
+	"0CW6KSYgzgUfZDz3mDYIoDmLutfSiFadxS29hOpB5HFFt6XBUyATGbl/wtMy1eQMGrcxWQ+fqVgRfODC",
+	"09VjnrU2LDmd51EyJmvh6K3yUl2MJHq6wYKH2de60XXGwyE2Kp3ldKtTMa5Y7LY5bi6PlLbD4nkOeldz",
+	"6F6djjwCrK1v3zSER4+BrlT1VclHMDVUshoLTNUG9xQIzc49VrSCqbTysCE9GArX9lig+oyfRIlg0QjL",
+	"2cjof/mNaKhI5GMwFBvIKK5JxtsI1rQWA/NWR76lTNLqx9J5NpCbKucAD6/7Eg5/ogHJ01k0UNApO1Yh",
+	"zmxX3jR2i93ff3b4eP/z/e6zw+7+p57UuXbYLfb04OHDw0fd+4d3vjC/d9gt1t1/fE/+vkfyetlIqlaQ",
+	"s8Cguzo+PAsXcRoO4cQHWdRH13woFslA3lr9R3sRTuOWweeJKCKAD7S70catyYxV0ovBoLQgoy/sQmWg",
+	"jd3lO6Y7q8H0jn/C+wKGzfgSCD/jX0cUTo16M5OG9cDHa6oNG8yC1D0XSWm7LIcMaJMP0HRSpNdPjQ6T",
+	"hdLw9VomvVfib5DHCxZHR5wFVkFAUD6Qu0qVoEdhMlQGpJ5SWFgHuHoNTOnuNVgTYk8AQKsG1x3/ZBLm",
+	"BOGgnwzCTOrTBNXyqWIGEB6ofsrB7ooChaAgvAA7SafAYcK4Mj9bJTeaoIZBmEodBXOC4go/i6ZmE+O0",
+	"On1XdTeUf6hT8uwsXxJj91i73W7ZbGOKGc27TKc21yD2hq/P2e8jmBqVDhVAYYeLw6BwMOg9U2/xJ9ze",
+	"t/04gRp+rwP1pm/7xnzwafpH3Ia6wrcfFJqYfNrZhOL2pg6aZDFjuBYnQUJrg1ikbJBKFocuQuUY3JSx",
+	"3cX5Kk+lJSpsFKG08cj4w6CYfmKjza9B2P/IfVETXXxiH1cxKPUYI4852CpuQkpmiyOihnwUzuNcp/+j",
+	"tl+l5SdQuJBOOYwxidG9CbhBB0oxOr3E7pUJ0TS92xXr99jJJBpMIMqcpCqGCnfMuSEUbNxnDRr/7yNQ",
+	"GBL2UwVWQXEYNKYPBfj9KpaTTzLO9eUnXMdjs3hu9Su4IlQNSpSUa1CM8tRyuc1n8lbYNEXih9BJnrAw",
+	"j5Rt2HhyXrKeMtjSE88mPOMreAfcVAZGjoOSqnKhZeVFe4XuZQq4pGXlZN4YhOT8eV4lqgKTw1NVhLTR",
+	"FfvIl+/rsiuCASs3SP+3s3cstpE6O435ZSrcGOW6gIEX+k0k2JFkVsc864d5NMUkHRbF8dxYNiriA2Pp",
+	"DC7QgLhr3JMHSZSX7lYg2SY+CSkPgfkumrSWp501QzaN4jhS22BgzLY2Qd9ox/9KpAnaBwmYLJSICg9i",
+	"m/hV2VyCfvrl6X8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
