@@ -192,6 +192,63 @@ func (e RoleLevel) Valid() bool {
 	}
 }
 
+// Defines values for SendMsgReqContentType.
+const (
+	SendMsgReqContentTypeN101  SendMsgReqContentType = 101
+	SendMsgReqContentTypeN102  SendMsgReqContentType = 102
+	SendMsgReqContentTypeN103  SendMsgReqContentType = 103
+	SendMsgReqContentTypeN104  SendMsgReqContentType = 104
+	SendMsgReqContentTypeN105  SendMsgReqContentType = 105
+	SendMsgReqContentTypeN106  SendMsgReqContentType = 106
+	SendMsgReqContentTypeN107  SendMsgReqContentType = 107
+	SendMsgReqContentTypeN108  SendMsgReqContentType = 108
+	SendMsgReqContentTypeN109  SendMsgReqContentType = 109
+	SendMsgReqContentTypeN110  SendMsgReqContentType = 110
+	SendMsgReqContentTypeN113  SendMsgReqContentType = 113
+	SendMsgReqContentTypeN114  SendMsgReqContentType = 114
+	SendMsgReqContentTypeN117  SendMsgReqContentType = 117
+	SendMsgReqContentTypeN118  SendMsgReqContentType = 118
+	SendMsgReqContentTypeN1400 SendMsgReqContentType = 1400
+)
+
+// Valid indicates whether the value is a known member of the SendMsgReqContentType enum.
+func (e SendMsgReqContentType) Valid() bool {
+	switch e {
+	case SendMsgReqContentTypeN101:
+		return true
+	case SendMsgReqContentTypeN102:
+		return true
+	case SendMsgReqContentTypeN103:
+		return true
+	case SendMsgReqContentTypeN104:
+		return true
+	case SendMsgReqContentTypeN105:
+		return true
+	case SendMsgReqContentTypeN106:
+		return true
+	case SendMsgReqContentTypeN107:
+		return true
+	case SendMsgReqContentTypeN108:
+		return true
+	case SendMsgReqContentTypeN109:
+		return true
+	case SendMsgReqContentTypeN110:
+		return true
+	case SendMsgReqContentTypeN113:
+		return true
+	case SendMsgReqContentTypeN114:
+		return true
+	case SendMsgReqContentTypeN117:
+		return true
+	case SendMsgReqContentTypeN118:
+		return true
+	case SendMsgReqContentTypeN1400:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SessionType.
 const (
 	SessionTypeNotificationChat SessionType = 4
@@ -219,6 +276,8 @@ func (e SessionType) Valid() bool {
 // AddBlackReq defines model for AddBlackReq.
 type AddBlackReq struct {
 	BlackUserID string `json:"blackUserID"`
+
+	// Ex At most 1,024 characters.
 	Ex          string `json:"ex,omitempty"`
 	OwnerUserID string `json:"ownerUserID"`
 }
@@ -262,8 +321,8 @@ type AddBlackResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -271,12 +330,13 @@ type AddBlackResp struct {
 
 // AddFriendReq defines model for AddFriendReq.
 type AddFriendReq struct {
+	// Ex At most 1,024 characters.
 	Ex string `json:"ex,omitempty"`
 
 	// FromUserID The applicant.
 	FromUserID string `json:"fromUserID"`
 
-	// ReqMsg The applicant's note.
+	// ReqMsg The applicant's note. At most 255 characters.
 	ReqMsg string `json:"reqMsg,omitempty"`
 
 	// ToUserID The user asked.
@@ -322,8 +382,8 @@ type AddFriendResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -333,7 +393,9 @@ type AddFriendResp struct {
 type AddFriendResponseReq struct {
 	// FromUserID The applicant.
 	FromUserID string `json:"fromUserID"`
-	HandleMsg  string `json:"handleMsg,omitempty"`
+
+	// HandleMsg At most 255 characters.
+	HandleMsg string `json:"handleMsg,omitempty"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
@@ -381,8 +443,8 @@ type AddFriendResponseResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -404,6 +466,7 @@ type BlackInfo struct {
 
 // CancelMuteGroupMemberReq defines model for CancelMuteGroupMemberReq.
 type CancelMuteGroupMemberReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 	UserID  string `json:"userID"`
 }
@@ -447,8 +510,8 @@ type CancelMuteGroupMemberResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -456,6 +519,7 @@ type CancelMuteGroupMemberResp struct {
 
 // CancelMuteGroupReq defines model for CancelMuteGroupReq.
 type CancelMuteGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 }
 
@@ -498,8 +562,8 @@ type CancelMuteGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -564,22 +628,29 @@ type Conversation struct {
 // ConversationForSet The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 // optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 type ConversationForSet struct {
-	AttachedInfo   *string `json:"attachedInfo,omitempty"`
-	BurnDuration   *int32  `json:"burnDuration,omitempty"`
-	ConversationID string  `json:"conversationID"`
+	// AttachedInfo At most 1,024 characters.
+	AttachedInfo *string `json:"attachedInfo,omitempty"`
+	BurnDuration *int32  `json:"burnDuration,omitempty"`
+
+	// ConversationID At most 256 characters.
+	ConversationID string `json:"conversationID"`
 
 	// ConversationType 1 single chat; 3 group chat (2, OpenIM's unused "write group", is accepted as a group chat too);
 	// 4 notification conversation.
 	ConversationType SessionType `json:"conversationType,omitempty"`
-	Ex               *string     `json:"ex,omitempty"`
-	GroupAtType      *int32      `json:"groupAtType,omitempty"`
-	GroupID          string      `json:"groupID,omitempty"`
-	IsMsgDestruct    *bool       `json:"isMsgDestruct,omitempty"`
-	IsPinned         *bool       `json:"isPinned,omitempty"`
-	IsPrivateChat    *bool       `json:"isPrivateChat,omitempty"`
-	MsgDestructTime  *int64      `json:"msgDestructTime,omitempty"`
-	RecvMsgOpt       *int32      `json:"recvMsgOpt,omitempty"`
-	UserID           string      `json:"userID,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex          *string `json:"ex,omitempty"`
+	GroupAtType *int32  `json:"groupAtType,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID         string `json:"groupID,omitempty"`
+	IsMsgDestruct   *bool  `json:"isMsgDestruct,omitempty"`
+	IsPinned        *bool  `json:"isPinned,omitempty"`
+	IsPrivateChat   *bool  `json:"isPrivateChat,omitempty"`
+	MsgDestructTime *int64 `json:"msgDestructTime,omitempty"`
+	RecvMsgOpt      *int32 `json:"recvMsgOpt,omitempty"`
+	UserID          string `json:"userID,omitempty"`
 }
 
 // CreateGroupData defines model for CreateGroupData.
@@ -643,8 +714,8 @@ type CreateGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -695,8 +766,8 @@ type DeleteFriendResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -705,8 +776,10 @@ type DeleteFriendResp struct {
 // DismissGroupReq defines model for DismissGroupReq.
 type DismissGroupReq struct {
 	// DeleteMember Also empty the member list (default false).
-	DeleteMember bool   `json:"deleteMember,omitempty"`
-	GroupID      string `json:"groupID"`
+	DeleteMember bool `json:"deleteMember,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
 }
 
 // DismissGroupResp The reply envelope of dismissGroup.
@@ -748,8 +821,8 @@ type DismissGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -795,9 +868,11 @@ type ErrCode int
 // ForbidUserReq defines model for ForbidUserReq.
 type ForbidUserReq struct {
 	// ForbiddenType 1 (absent means 1) forbids logging in; other values are stored and act the same.
-	ForbiddenType int32  `json:"forbiddenType,omitempty"`
-	Reason        string `json:"reason,omitempty"`
-	UserID        string `json:"userID"`
+	ForbiddenType int32 `json:"forbiddenType,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
+	UserID string `json:"userID"`
 }
 
 // ForbidUserResp The reply envelope of forbidUser.
@@ -839,8 +914,8 @@ type ForbidUserResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -940,8 +1015,8 @@ type GetAllConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -996,8 +1071,8 @@ type GetBlackListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1005,7 +1080,8 @@ type GetBlackListResp struct {
 
 // GetConversationMsgData defines model for GetConversationMsgData.
 type GetConversationMsgData struct {
-	// IsEnd True when there are no older messages.
+	// IsEnd True when there are no older messages; false when the reply stopped at `count` or at its 512 KiB
+	// budget of messages (ask again with the oldest message's clientMsgID as startClientMsgID).
 	IsEnd bool `json:"isEnd"`
 
 	// Messages Newest first.
@@ -1014,12 +1090,14 @@ type GetConversationMsgData struct {
 
 // GetConversationMsgReq defines model for GetConversationMsgReq.
 type GetConversationMsgReq struct {
+	// ConversationID At most 256 characters.
 	ConversationID string `json:"conversationID"`
 
-	// Count At most this many messages.
+	// Count At most this many messages (1-1,000). A reply also stops at 512 KiB of messages, with `isEnd` false:
+	// ask again from the oldest message received.
 	Count int32 `json:"count"`
 
-	// StartClientMsgID Return messages older than this one; empty = start from the newest.
+	// StartClientMsgID Return messages older than this one; empty = start from the newest. At most 128 characters.
 	StartClientMsgID string `json:"startClientMsgID,omitempty"`
 }
 
@@ -1059,8 +1137,8 @@ type GetConversationMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1073,6 +1151,7 @@ type GetConversationsData struct {
 
 // GetConversationsReq defines model for GetConversationsReq.
 type GetConversationsReq struct {
+	// ConversationIDs At most 1,000 entries.
 	ConversationIDs []string `json:"conversationIDs"`
 	OwnerUserID     string   `json:"ownerUserID"`
 }
@@ -1113,8 +1192,8 @@ type GetConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1128,7 +1207,7 @@ type GetFriendApplyListData struct {
 
 // GetFriendApplyListReq defines model for GetFriendApplyListReq.
 type GetFriendApplyListReq struct {
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1175,8 +1254,8 @@ type GetFriendApplyListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1231,8 +1310,8 @@ type GetFriendListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1249,10 +1328,10 @@ type GetGroupApplicationListReq struct {
 	// FromUserID OpenIM compatibility; when given it must be the caller (unless the caller is an admin).
 	FromUserID string `json:"fromUserID,omitempty"`
 
-	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers.
+	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers. At most 1,000 entries.
 	GroupIDs []string `json:"groupIDs,omitempty"`
 
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1295,8 +1374,8 @@ type GetGroupApplicationListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1311,10 +1390,12 @@ type GetGroupMemberListData struct {
 // GetGroupMemberListReq defines model for GetGroupMemberListReq.
 type GetGroupMemberListReq struct {
 	// Filter Accepted and ignored, as in OpenIM v3.
-	Filter  int32  `json:"filter,omitempty"`
+	Filter int32 `json:"filter,omitempty"`
+
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// Keyword Keep members whose userID or in-group nickname contains it; empty = all.
+	// Keyword Keep members whose userID or in-group nickname contains it; empty = all. At most 64 characters.
 	Keyword string `json:"keyword,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1357,8 +1438,8 @@ type GetGroupMemberListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1410,8 +1491,8 @@ type GetGroupsInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1467,8 +1548,8 @@ type GetJoinedGroupListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1482,7 +1563,7 @@ type GetSelfFriendApplyListData struct {
 
 // GetSelfFriendApplyListReq defines model for GetSelfFriendApplyListReq.
 type GetSelfFriendApplyListReq struct {
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1528,8 +1609,8 @@ type GetSelfFriendApplyListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1581,8 +1662,8 @@ type GetUsersInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1634,8 +1715,8 @@ type GetUsersOnlineStatusResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1645,12 +1726,14 @@ type GetUsersOnlineStatusResp struct {
 type GroupApplicationResponseReq struct {
 	// FromUserID The applicant.
 	FromUserID string `json:"fromUserID"`
-	GroupID    string `json:"groupID"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
 
-	// HandledMsg The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`).
+	// HandledMsg The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). At most 255 characters.
 	HandledMsg string `json:"handledMsg,omitempty"`
 }
 
@@ -1693,8 +1776,8 @@ type GroupApplicationResponseResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1710,13 +1793,23 @@ type GroupInfo struct {
 	// CreateTime Unix ms.
 	CreateTime    int64  `json:"createTime"`
 	CreatorUserID string `json:"creatorUserID"`
-	Ex            string `json:"ex"`
-	FaceURL       string `json:"faceURL"`
-	GroupID       string `json:"groupID"`
-	GroupName     string `json:"groupName"`
+
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex"`
+
+	// FaceURL At most 1,024 characters.
+	FaceURL string `json:"faceURL"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// GroupName At most 128 characters.
+	GroupName string `json:"groupName"`
 
 	// GroupType 2 (work group), the only type this server creates.
-	GroupType    int32  `json:"groupType"`
+	GroupType int32 `json:"groupType"`
+
+	// Introduction At most 1,024 characters.
 	Introduction string `json:"introduction"`
 
 	// LookMemberInfo Stored and returned; no server semantics (as OpenIM v3).
@@ -1727,7 +1820,7 @@ type GroupInfo struct {
 	// approval; 2: anyone joins directly.
 	NeedVerification int32 `json:"needVerification"`
 
-	// Notification The announcement.
+	// Notification The announcement. At most 1,024 characters.
 	Notification string `json:"notification"`
 
 	// NotificationUpdateTime When the announcement was last set, Unix ms.
@@ -1745,15 +1838,27 @@ type GroupInfo struct {
 // absent = unchanged (OpenIM v3). `ex`, `needVerification`, `lookMemberInfo`, `applyMemberFriend`: absent or
 // null = unchanged, present = set (OpenIM's wrapper fields as plain optional fields).
 type GroupInfoForSet struct {
-	ApplyMemberFriend *int32  `json:"applyMemberFriend,omitempty"`
-	Ex                *string `json:"ex,omitempty"`
-	FaceURL           string  `json:"faceURL,omitempty"`
-	GroupID           string  `json:"groupID"`
-	GroupName         string  `json:"groupName,omitempty"`
-	Introduction      string  `json:"introduction,omitempty"`
-	LookMemberInfo    *int32  `json:"lookMemberInfo,omitempty"`
-	NeedVerification  *int32  `json:"needVerification,omitempty"`
-	Notification      string  `json:"notification,omitempty"`
+	ApplyMemberFriend *int32 `json:"applyMemberFriend,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex *string `json:"ex,omitempty"`
+
+	// FaceURL At most 1,024 characters.
+	FaceURL string `json:"faceURL,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// GroupName At most 128 characters.
+	GroupName string `json:"groupName,omitempty"`
+
+	// Introduction At most 1,024 characters.
+	Introduction     string `json:"introduction,omitempty"`
+	LookMemberInfo   *int32 `json:"lookMemberInfo,omitempty"`
+	NeedVerification *int32 `json:"needVerification,omitempty"`
+
+	// Notification At most 1,024 characters.
+	Notification string `json:"notification,omitempty"`
 }
 
 // GroupMemberFullInfo A member of a group.
@@ -1817,9 +1922,14 @@ type HandleResult int32
 
 // InviteUserToGroupReq defines model for InviteUserToGroupReq.
 type InviteUserToGroupReq struct {
-	GroupID        string   `json:"groupID"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// InvitedUserIDs At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls.
 	InvitedUserIDs []string `json:"invitedUserIDs"`
-	Reason         string   `json:"reason,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 }
 
 // InviteUserToGroupResp The reply envelope of inviteUserToGroup.
@@ -1861,8 +1971,8 @@ type InviteUserToGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1870,7 +1980,10 @@ type InviteUserToGroupResp struct {
 
 // JoinGroupReq defines model for JoinGroupReq.
 type JoinGroupReq struct {
-	Ex      string `json:"ex,omitempty"`
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// InviterUserID Stored as sent (OpenIM SDKs send the applicant's own userID).
@@ -1879,7 +1992,7 @@ type JoinGroupReq struct {
 	// JoinSource 1 admin, 2 invitation, 3 search, 4 QR code; absent means 3.
 	JoinSource int32 `json:"joinSource,omitempty"`
 
-	// ReqMessage The applicant's note.
+	// ReqMessage The applicant's note. At most 255 characters.
 	ReqMessage string `json:"reqMessage,omitempty"`
 }
 
@@ -1922,8 +2035,8 @@ type JoinGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1931,9 +2044,14 @@ type JoinGroupResp struct {
 
 // KickGroupReq defines model for KickGroupReq.
 type KickGroupReq struct {
-	GroupID       string   `json:"groupID"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// KickedUserIDs At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls.
 	KickedUserIDs []string `json:"kickedUserIDs"`
-	Reason        string   `json:"reason,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 }
 
 // KickGroupResp The reply envelope of kickGroup.
@@ -1975,8 +2093,8 @@ type KickGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1984,8 +2102,11 @@ type KickGroupResp struct {
 
 // MarkMsgsAsReadReq defines model for MarkMsgsAsReadReq.
 type MarkMsgsAsReadReq struct {
-	ConversationID string  `json:"conversationID"`
-	Seqs           []int64 `json:"seqs"`
+	// ConversationID At most 256 characters.
+	ConversationID string `json:"conversationID"`
+
+	// Seqs At most 1,000 entries.
+	Seqs []int64 `json:"seqs"`
 
 	// UserID The reader.
 	UserID string `json:"userID"`
@@ -2030,8 +2151,8 @@ type MarkMsgsAsReadResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2098,6 +2219,7 @@ type MsgData struct {
 
 // MuteGroupMemberReq defines model for MuteGroupMemberReq.
 type MuteGroupMemberReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// MutedSeconds How long, in seconds (OpenIM's uint32).
@@ -2144,8 +2266,8 @@ type MuteGroupMemberResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2153,6 +2275,7 @@ type MuteGroupMemberResp struct {
 
 // MuteGroupReq defines model for MuteGroupReq.
 type MuteGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 }
 
@@ -2195,8 +2318,8 @@ type MuteGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2204,12 +2327,21 @@ type MuteGroupResp struct {
 
 // OfflinePushInfo What an offline push notification shows.
 type OfflinePushInfo struct {
-	Desc          string `json:"desc"`
+	// Desc At most 255 characters.
+	Desc string `json:"desc"`
+
+	// Ex At most 1,024 characters.
 	Ex            string `json:"ex"`
 	IOSBadgeCount bool   `json:"iOSBadgeCount"`
-	IOSPushSound  string `json:"iOSPushSound"`
-	SignalInfo    string `json:"signalInfo"`
-	Title         string `json:"title"`
+
+	// IOSPushSound At most 255 characters.
+	IOSPushSound string `json:"iOSPushSound"`
+
+	// SignalInfo At most 1,024 characters.
+	SignalInfo string `json:"signalInfo"`
+
+	// Title At most 255 characters.
+	Title string `json:"title"`
 }
 
 // PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2237,6 +2369,7 @@ type PublicUserInfo struct {
 
 // QuitGroupReq defines model for QuitGroupReq.
 type QuitGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// UserID The member leaving; absent or empty = the caller.
@@ -2282,8 +2415,8 @@ type QuitGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2334,8 +2467,8 @@ type RemoveBlackResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2346,12 +2479,13 @@ type RequestPagination struct {
 	// PageNumber 1-based page number.
 	PageNumber int32 `json:"pageNumber"`
 
-	// ShowNumber Page size.
+	// ShowNumber Page size, at most 1,000.
 	ShowNumber int32 `json:"showNumber"`
 }
 
 // RevokeMsgReq defines model for RevokeMsgReq.
 type RevokeMsgReq struct {
+	// ConversationID At most 256 characters.
 	ConversationID string `json:"conversationID"`
 	Seq            int64  `json:"seq"`
 
@@ -2398,8 +2532,8 @@ type RevokeMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2423,18 +2557,24 @@ type SendMsgData struct {
 // SendMsgReq The flat send body of seed 000 (OpenIM's apistruct.SendMsgReq) plus `clientMsgID`.
 type SendMsgReq struct {
 	// ClientMsgID Optional client-made ID. Sending the same clientMsgID again (same sender) returns the first result and
-	// stores nothing new. The server makes one when absent or empty.
+	// stores nothing new. The server makes one when absent or empty. At most 128 characters.
 	ClientMsgID string `json:"clientMsgID,omitempty"`
 
 	// Content The message element as a JSON object (docs/decisions.md#f5-content-elements). Text (101): `{"content": "..."}`, or seed 000's
-	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
+	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text, at most 16,384 bytes (the
+	// same limit as WebSocket 1003, whose 51,200-byte frame must carry it; over it: 1001).
 	Content map[string]interface{} `json:"content"`
 
-	// ContentType 101 text, 102 picture, 103 voice, 104 video, 105 file, 106 @text, 110 custom, 113 typing, 114 quote, 118 markdown, 1400 OA notification (sessionType 4).
-	ContentType int32  `json:"contentType"`
-	Ex          string `json:"ex,omitempty"`
+	// ContentType The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+	// 104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+	// 114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+	// (1201-2200) are the server's.
+	ContentType SendMsgReqContentType `json:"contentType"`
 
-	// GroupID The group, for sessionType 2 and 3.
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// GroupID The group, for sessionType 2 and 3. At most 64 characters.
 	GroupID string `json:"groupID,omitempty"`
 
 	// IsOnlineOnly Push to online devices only; nothing is stored and the reply's seq is 0.
@@ -2455,10 +2595,10 @@ type SendMsgReq struct {
 	// SendTime Accepted for OpenIM compatibility and ignored; the server sets sendTime.
 	SendTime int64 `json:"sendTime,omitempty"`
 
-	// SenderFaceURL Shown with the message; defaults to the sender's faceURL.
+	// SenderFaceURL Shown with the message; defaults to the sender's faceURL. At most 1,024 characters.
 	SenderFaceURL string `json:"senderFaceURL,omitempty"`
 
-	// SenderNickname Shown with the message; defaults to the sender's nickname.
+	// SenderNickname Shown with the message; defaults to the sender's nickname. At most 64 characters.
 	SenderNickname string `json:"senderNickname,omitempty"`
 
 	// SenderPlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2468,6 +2608,12 @@ type SendMsgReq struct {
 	// 4 notification conversation.
 	SessionType SessionType `json:"sessionType"`
 }
+
+// SendMsgReqContentType The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+// 104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+// 114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+// (1201-2200) are the server's.
+type SendMsgReqContentType int32
 
 // SendMsgResp The reply envelope of sendMsg.
 type SendMsgResp struct {
@@ -2505,8 +2651,8 @@ type SendMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2521,7 +2667,9 @@ type SetConversationsReq struct {
 	// Conversation The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 	// optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 	Conversation ConversationForSet `json:"conversation"`
-	UserIDs      []string           `json:"userIDs"`
+
+	// UserIDs At most 1,000 entries.
+	UserIDs []string `json:"userIDs"`
 }
 
 // SetConversationsResp The reply envelope of setConversations.
@@ -2563,8 +2711,8 @@ type SetConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2575,7 +2723,7 @@ type SetFriendRemarkReq struct {
 	FriendUserID string `json:"friendUserID"`
 	OwnerUserID  string `json:"ownerUserID"`
 
-	// Remark The new remark; "" clears it.
+	// Remark The new remark; "" clears it. At most 64 characters.
 	Remark string `json:"remark"`
 }
 
@@ -2618,8 +2766,8 @@ type SetFriendRemarkResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2672,8 +2820,8 @@ type SetGroupInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2681,6 +2829,7 @@ type SetGroupInfoResp struct {
 
 // TransferGroupReq defines model for TransferGroupReq.
 type TransferGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID        string `json:"groupID"`
 	NewOwnerUserID string `json:"newOwnerUserID"`
 	OldOwnerUserID string `json:"oldOwnerUserID"`
@@ -2725,8 +2874,8 @@ type TransferGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2776,8 +2925,8 @@ type UnforbidUserResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2830,8 +2979,8 @@ type UpdateUserInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2846,12 +2995,16 @@ type UserInfo struct {
 	// CreateTime Registration time, Unix ms.
 	CreateTime int64 `json:"createTime"`
 
-	// Ex Free extension text (often JSON) the server stores and returns unchanged.
-	Ex               string `json:"ex"`
+	// Ex Free extension text (often JSON) the server stores and returns unchanged. At most 1,024 characters.
+	Ex string `json:"ex"`
+
+	// FaceURL At most 1,024 characters.
 	FaceURL          string `json:"faceURL"`
 	GlobalRecvMsgOpt int32  `json:"globalRecvMsgOpt"`
-	Nickname         string `json:"nickname"`
-	UserID           string `json:"userID"`
+
+	// Nickname At most 64 characters.
+	Nickname string `json:"nickname"`
+	UserID   string `json:"userID"`
 }
 
 // UserOnlineStatus A user's presence (designed after OpenIM v3's online-status reply).
@@ -2866,9 +3019,11 @@ type UserOnlineStatus struct {
 
 // UserRegisterReq defines model for UserRegisterReq.
 type UserRegisterReq struct {
-	// Secret The server's shared secret.
-	Secret string     `json:"secret"`
-	Users  []UserInfo `json:"users"`
+	// Secret The server's shared secret. At most 256 characters.
+	Secret string `json:"secret"`
+
+	// Users At most 1,000 entries.
+	Users []UserInfo `json:"users"`
 }
 
 // UserRegisterResp The reply envelope of userRegister.
@@ -2910,8 +3065,8 @@ type UserRegisterResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2931,7 +3086,7 @@ type UserTokenReq struct {
 	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
 	PlatformID PlatformID `json:"platformID"`
 
-	// Secret The server's shared secret.
+	// Secret The server's shared secret. At most 256 characters.
 	Secret string `json:"secret"`
 	UserID string `json:"userID"`
 }
@@ -2972,8 +3127,8 @@ type UserTokenResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2985,287 +3140,287 @@ type OperationID = string
 // UserRegisterParams defines parameters for UserRegister.
 type UserRegisterParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UserTokenParams defines parameters for UserToken.
 type UserTokenParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetAllConversationsParams defines parameters for GetAllConversations.
 type GetAllConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetConversationsParams defines parameters for GetConversations.
 type GetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetConversationsParams defines parameters for SetConversations.
 type SetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddBlackParams defines parameters for AddBlack.
 type AddBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddFriendParams defines parameters for AddFriend.
 type AddFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddFriendResponseParams defines parameters for AddFriendResponse.
 type AddFriendResponseParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // DeleteFriendParams defines parameters for DeleteFriend.
 type DeleteFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetBlackListParams defines parameters for GetBlackList.
 type GetBlackListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetFriendApplyListParams defines parameters for GetFriendApplyList.
 type GetFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetFriendListParams defines parameters for GetFriendList.
 type GetFriendListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetSelfFriendApplyListParams defines parameters for GetSelfFriendApplyList.
 type GetSelfFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // RemoveBlackParams defines parameters for RemoveBlack.
 type RemoveBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetFriendRemarkParams defines parameters for SetFriendRemark.
 type SetFriendRemarkParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CancelMuteGroupParams defines parameters for CancelMuteGroup.
 type CancelMuteGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CancelMuteGroupMemberParams defines parameters for CancelMuteGroupMember.
 type CancelMuteGroupMemberParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CreateGroupParams defines parameters for CreateGroup.
 type CreateGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // DismissGroupParams defines parameters for DismissGroup.
 type DismissGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupApplicationListParams defines parameters for GetGroupApplicationList.
 type GetGroupApplicationListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupMemberListParams defines parameters for GetGroupMemberList.
 type GetGroupMemberListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupsInfoParams defines parameters for GetGroupsInfo.
 type GetGroupsInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetJoinedGroupListParams defines parameters for GetJoinedGroupList.
 type GetJoinedGroupListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GroupApplicationResponseParams defines parameters for GroupApplicationResponse.
 type GroupApplicationResponseParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // InviteUserToGroupParams defines parameters for InviteUserToGroup.
 type InviteUserToGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // JoinGroupParams defines parameters for JoinGroup.
 type JoinGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // KickGroupParams defines parameters for KickGroup.
 type KickGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MuteGroupParams defines parameters for MuteGroup.
 type MuteGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MuteGroupMemberParams defines parameters for MuteGroupMember.
 type MuteGroupMemberParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // QuitGroupParams defines parameters for QuitGroup.
 type QuitGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetGroupInfoParams defines parameters for SetGroupInfo.
 type SetGroupInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // TransferGroupParams defines parameters for TransferGroup.
 type TransferGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // ForbidUserParams defines parameters for ForbidUser.
 type ForbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetUsersOnlineStatusParams defines parameters for GetUsersOnlineStatus.
 type GetUsersOnlineStatusParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UnforbidUserParams defines parameters for UnforbidUser.
 type UnforbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetConversationMsgParams defines parameters for GetConversationMsg.
 type GetConversationMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MarkMsgsAsReadParams defines parameters for MarkMsgsAsRead.
 type MarkMsgsAsReadParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // RevokeMsgParams defines parameters for RevokeMsg.
 type RevokeMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SendMsgParams defines parameters for SendMsg.
 type SendMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetUsersInfoParams defines parameters for GetUsersInfo.
 type GetUsersInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UpdateUserInfoParams defines parameters for UpdateUserInfo.
 type UpdateUserInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
@@ -19630,457 +19785,468 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L1rkxvJdSD6VzLgG0GAtxoE0N2cYXcoYnvImVFLwyHN5nj2xoDBykYlgJouZIGViW5CGkbIe71a2bK8",
-	"9oZ312tLEZLDuvbu2pYdG7ZmZWn1Z4bU+JP+wo08J7Mq6wVU4dHsGbXC5jSAqnycPHnej282BuFkGnLG",
-	"pWgcfLMxpRGdMMki+PRgyiIq/ZAf31MfPSYGkT9VXzQOGkdERnTAyPE9MhiHgnFyOidyzMgg8BmXh/C3",
-	"YNE5i0gQjgTxJbnw5ZiwcxbN5djnI3ycBgHxQiYI5R4ZhFOfwbM+l6F6oM8/ZKcn4eCMSTKdiTETyWsy",
-	"8kcjFok2eZxMNqFnTJCQM3IxZhyGEoSeCsZlu88bTsNXyx8z6rGo4TQ4nbDGQSO09uo0xGDMJlRtWs6n",
-	"6mchI5+PGi9evDA/AoSOPO+tgA7OHrFnAL5IDSN9Bj+eql8+ECxC8E18/h7jIzluHHSd7LhOgz0vmM5p",
-	"hBecRRUHeeE0IvZs5kfMaxx8lHrVSa3mSfxqePoxG0g1UbIVMc2ftoJvxKbBnDB+zoJwykg4JFS/0244",
-	"mb17VAL4/q+IDRsHjd+6leDZLQ2/W29PpnLecBrPd8KJLxl8OhjSQDAFjii6G3ps6Rj6MXzjXiDzS38A",
-	"f9CAeExSP4B1c8KiKIzUuvMHEUX3xSg/Tr8hZoMBE6LfICEn+oNDQjlm0YUvFL5RSWRIhv7zgpEzp2M2",
-	"GE9YcijvRD7jXiGClaDMMAonCcbkz5FOp4E/oFyqRS7Byog9KwRGapwbgvBQskJoynDRUmaCRYSKM+Yt",
-	"XUsGfNYmrUmWwLAWZuNL16i9fdQW05ALVojim8TlMeVewDQASn59xMQMIb3oaL5qP7sUySPYoMci0pTw",
-	"ccB8xajCIXAyvQX1QmsztyCzmYrQX+FymJevL8mWLglw12M+DAu2xRlhXEZztSHX4vXuDUGA2Qe+kG3i",
-	"DiJGJXvsT5irJCGfk5s3BRuE3BM3b5ImFeTBlPHj++R8t+UoQk4mIn+g1PNOwlk0gBMZhtGEysZBw+dy",
-	"t5ds1eeSjUCqKjzTRATRO1p0sg9np4E/iJ9+4TSSjeSh8aES9aThKBfUAgHzHPIB95/b21b7szdxe6/y",
-	"JoqYbsmjKFOGlvhW7bW0yFfhnRcFqHOX8gEL7s8kezcKZ9P7bHLKokIaO1K/V5JRZyvJoWb8+P0n1Zdb",
-	"nSgNiga4JkxbIkyZ41oLr0rQpdK0K+PHNWZsCzNCfs4iQXEJeauBogE3BDn32YXal9LTB9YrpOlLQQST",
-	"0ucjtAkI9oxElI9Yq4AtSUkHY+YZjlKJwJ7OIn5vFpUs8QSZRJZF1OBz9n6KhEJX+HwUsKf9WaezO6Dw",
-	"H/PpFD+5pCnCSDKv5RAXboT+Xd8O81QYEZeH0h9qCVI/hYRWP5Q/2ArrfgwvLMbkEyaEebQeZ4RdHEkz",
-	"SRo8HcIV3AOHdMm/mTCH9Mi/oUHgkF34L+AEfL9HKOfhjA/YhHFJBmOFJN4aB2dRrDxJgR8dMgwjokYj",
-	"u5XhOqbiEaPeCRLJ/MgBjUZMSEB0OfYFCjETGp0xj1BBIka9qhKLx4Q/4uq+ymjGShbki/tidI8JGc0G",
-	"0jq00zAMGOWN0tce+hzGrvFG5J9Tye6OaY2JAiqZkJqkLcJAtQ1Ftu13zL6KBUWQBCdiDQEwnuiEcW/h",
-	"JEbD4+xCHe+ECUFHjDQ7aJlURJgpkZyHnLUOU2RQEBoxguKreX/oR0I6ZApnoAinUERdhtON4saEPi9F",
-	"VHuFN4RZl2DP1gDnxOel88GOc9diXutCFE2ZR5IVR6ovqiuOOji/L0YPprKI9GnrABA5IOxzRQa9EBQz",
-	"/aOiiOa5C1+Ow5nUz/p8tAb5m3EF2LvhjBcs7T5iLyA1yA9wHILQoWQRSUicQ2x+hBw8YuehomUTMwZ7",
-	"PghmntLMBmo25pHZVIkhd+7caRN1r3w+IjS+MYoUarO/LSqo1eoXfbnRSzBbYM6ZMhYlbECQLmxxryI3",
-	"eLFEZHonjE6YLLl+wODgBNxbNiRuCSafpsiHS5qo1d8QxB7+EXuGXhglZV1EdDplERn6LPCE4jTTgPq8",
-	"z0Mjf+IvrQPtP1HiBp8FAfkKmXHNbh0yjRj8+BUltqnje4bUK3EA3dDOHcWuJTll8CD4YhZLc2ouehow",
-	"c1Z5+I7CHfXljjjzpztm2TvTUJ14VC7x5S7IxOf+ZDZpHHScslltJKo4bV4QXKJgb0QC2xjUMlJaHmj0",
-	"OQJtb1sAtASyHKxyQkzJtLasUXFaW9DZ6KhpYWhzQ1fhaNs5oTQ3K0eR3rYWMCvhvlnlNXMXc6prnjco",
-	"ygwmRzAY3NPmgSIbRwVz5rvxg8X2DvVLoTqdrKDQyEK9ic9RAhF5rnHMfenTgMBTgjSjMGDkdgcUacWY",
-	"RAWaNKHPj/HRbqfTiR+gUUTnjfiO1gOB05iAfW7pwsPI8zmN5gSfN1vobXYLGTEuz3nhgUOLCwJPJ1+J",
-	"QxFY1CYPeDAnlCOwQU7ldKIkuURcWm5jqYENNWxfyWur2b2y9+Da2qUP5B4LmGQLfPRD+KlyFMjGwj1S",
-	"8y5feXVc8qz3ro2o20IrX0x8IcrJPp4COjkKrKyBCDWJUgQKaSdYE0jTY0M6CyQBgLes9RqxIy12bcpy",
-	"n95RDXSz3rtGty2hG4Ko8ERcBWJX7yYOkiNSrSFichZxCP4Z+3x0QNxvvnCtRYNzWTDmkU6ncwPtN08j",
-	"NvKFZBGedeuwzw1X1dASbdJUMxssEDeIa53dAWKuSzh7DmDAmIohixgfMHLG2FQQtw+o0W8cELUk0Gnp",
-	"1N8ZhB4bMX5DkHAmpzPZboEWmgdIghYFINEwdY19z6y0TTqg53Y7ne5Ot9PZBzXYAoBUIi9GRsJxop5M",
-	"PY95qJULeKLP+QyknbYa6g6IEoNwwsgwCieE8rl1ENSEPUIIpVKv/ck0QIP4XKnje72CAZSKb0ZoCsZI",
-	"v/GISkYCf+JLhXk+etOtzRN6Gp6zFmzQF9ocNVVigaeedp/vsCgCAAu33ed9/glRH8gnKAV9QiaMcp+P",
-	"yCd9/snOzk78/+rJDvmEnGik+QSegHV/Qh6H4X3K54/YsxkTUv1ISRSvVEliapmn4Yx7CoFmnM7kmHHp",
-	"D2BhkXnvAs3ogzHzDuEA7wUSwiHciMlofjSULLovvoLeE64dJwcEftQmLk4mfhD4OoYAF7nfUSs/VhoJ",
-	"p8HbCn3JJ3bk65D6gZoSBwqoVGIkUgg8fA3oJFCWzCBUCHAkiUnF6RRikU/IUTQSZq4JDZTSxTxyGnpz",
-	"BRCKVhuYWpBzGvgeDHJIkALAeaA1DR80Q/cA3meMH3N4S43uC+HzkZNMA5YvMPuw51NFZBy4yHTAPNI8",
-	"8wdnzGsRqUZxzOmA2dYX6sVT3/MYj2fcJZ+Q98OHLIJ5Qq6OdyAVkgzVRizBObZznjIwDSoR2yEXUchH",
-	"RLBBxCSGroAQdAslcDPLHvmEKEHo/VC+A4iikEgBwSOoPCb4jKSJJTDZJ58Q4D0FL2t2l9w89lxxWPPq",
-	"bfIJecQGYeSl3tU2TceO+1KQSlk2cQKNGxqJy+Z5g3xC7s1wLKaxD8OraRAx6s3xeUGaerfJNp14D5LC",
-	"iZk3rOCZVjzRmxqO7yTnWHy+h4SHiAMQcCTETIGaSz8gM45PPYWXzMh3AA/ksaFc6gDSN0BHLsFVmbIB",
-	"OZ1J9AmUUz8fCKCeo4sXB7eHwmtMabpdQH11SrkfFIa+FYQKrd+aP2TMXO8pQ6O3DSlLGYzfV7h3lBw0",
-	"Bg6a3aGMfgvOIIUOilqZo6BcXFgo2QWUtIZ8qK3lCremxnJujQUkH+AGyqiJlzRIgaP2ADzvh9KKnYmh",
-	"0APwoPKH0hjswPyoQIRv3J8lJ6fh4AsymUmDy75AhNPIoH55G31o8Wh7Zip7sIuxUvrxVTPiIQmVvg0X",
-	"HpiStnEoXiemjJ7FQyqAPVCP3QX782/PfGnQC16ezIQkMqJcDDXhxZnQ+2RGuZ3gzzGHFcYw2AXo3Rcj",
-	"/fsj7e6A35XkxWeTxsFHHWevd8fZ73QcRcfVPz31z676Z0/9s6/+ua3+eUP986b6546jcFf901P/7Kp/",
-	"9tQ/+446NfVPT/2zq/7ZU//AD7cdtaonhYY1tZwdi7MLJSc2nMYGOCsyVnVG5WxVyVubZ5Bga1yXFYKV",
-	"dBscT0F3Y4wNjmox/7IeKeZS8MCmWJE+0U0yHT3kyqxFv78+/2g4Dfy/ClRfP1WLrMNB1KfbqWXVpLX6",
-	"rZWIqoHrcsKpV/gkpjjnNILrpqiNlvUbTiMj4DecRkqabjiNWNqFpxPxtOE0bNmx4TRsIa/hNFJyW8Np",
-	"pIWxhtOIpSb97jvWdU2LI2oZKdkBn0g+pGQE9XSO56e/1Fwbh7GYrll2zGgbTsNiruZn8yHD1pJlahal",
-	"3s6ypcaTF04Dt6o2XWy1NJAojtDqkqZW2pVSJ0i3pW+oUAR6pFDZ54c6TOCcBjOGtFzIUEkygFgDGWN3",
-	"YchC7C3q5pgYmDioQFfuhoKUF4Qm27Cqbrgaxm9dm622ZLbC67dCegRSaLJOgkSfu4mJ3SUDGkW+ESXg",
-	"+xuCuIhUrkNc7g/OFPVTfw/pgH3w6D0X7oHLnruFoRB2vkX29vmTKQSHOqRHTtHnNBiwqaL9FgtZJ4K1",
-	"SqoF7lOM/Slwtgn12OvKtEiOYtmVsBNK6sczXlpGh7oNExqdLXBH3hBkivEEhAY+FRiSFJ/LGvFIsTtL",
-	"seSiGG59f3Liipvko7nqqrsmJc3N08BFKLZ+kGYt3Akn7+CVrPXO+/pK13qpci5jxcDi0ozGhW8kWY7Z",
-	"8EMtiTqkG5MUh+x0ScSGM7FWbDXOvPC8D0mHXIz9gJllrIEAOF39S/esDjRlWBdxZFgbbZYll2I2qaPk",
-	"ea1ViDXu/rtMHgWBHTIoiiNfUuGG6os4GGNhIIGdHfIiG4mxIGRHVIzYKVh/oYS7IUf7k2ogrCM4jvKv",
-	"ryZBlh3ltfyYHBQk2L7nC1mM5KDnV8fuJF33RT7ISIaSBkuDT7OqTmZfekFmtMp3It5n4WWY0pHP4+DY",
-	"RTvUQsHD5IV1NS7Hnn3ZKdW8R/F7K1+gNH5c35zkTGy6YtJwcojli7e5V3Bg0YzZOTA0YoSHJAw8FsVJ",
-	"AsWhKebX/KDvW1kyqeDAiglEC1lRPK2j91T55mXgVHj/VogTL8zROJJkEgpt2ZxQPk8Bszw4F6MiF1tc",
-	"hKSRvAu1ne6LUZE48gjCQZIkDzxOOabaHBlydhgHTsJwiZETU4mWY2cGUgYS1XC0JvXIvL0yDSm6KdeU",
-	"pPiUvnDC5nJJM42y6dXXjFue+Nx8XhrEvHroaHbBVY5tjaslNnKxrkXb7PmgFedoOg3mtoCbP6EzNidu",
-	"yuYjXPByUTKgU1/SgLzjEPacDmQwJ7Y5lAgIl/AL5Kv0eJWvbNr0tC0pOrO42tJ0BrSF1962tBRIKyeS",
-	"SibUoZ8xNiXNpaaXluGdYWTyEL5CaBCkRJ0FLN4C0E4hg89CemNKQbnRoqAElqhbAquGGpE7tlo0K/P2",
-	"ylSr6F5e063sKZXr5NrtYNw+NcjKVjVze1mlBCW7wy+kNm4vf4UbtIHLc31vCo4FHP5WiEH5DRrptJJ6",
-	"rPld662t3SIcxMkssTJjLoJB7bqSWrxRIKDSP/UDX84P0Vwx8s+xpDCEvpwyO9SxOeMBEyIT/WjyAVuF",
-	"KKQjoQrkA9gJyAeBL2QR74c6yjrixpozvOACnlOzQsiVqJMqmT3V32wxJoOdy2ljMQLWopJFQ6xML0uJ",
-	"wjXlzBwaRlmVE02dgFyPXOKg78yCYKuyh6GaZo316GWy82JS6QeyMMkwDjnhHvFHPITYTgoBNLGGuNju",
-	"uL94l06N0pRnbH4RRgW25q8rumSyxy/GoWAmajaMiM93kICa+BwyCLmkPldKbWKs1PQpN+kmaUtSJbMi",
-	"lbGPrT6BSd5ej7Zkrs01WcmcEigES2pH1CQqxaSkrI5AXWoAC15Uz3NbFszi+yCWQ3cV9IcX18P85GSv",
-	"kT45lq+FPmceAGiJArIRrN+G2lHjxmR2W0HVWHJfNslRUsXhlzOV3F5q3arM2ytfrSL8ub5fySmdsGBY",
-	"YtkvMpNdUQP8cE0DfAEUro3wNY3w1VtnrG4qLDynWnSlYISVaUvZ3bmmL8mJKYaxQGadmZ8rExQ74H6h",
-	"wJcMvWxphVd9lpQS275waiZbvtJayB6/tzKKp4/vGrEzZ/KABz5niuzPSiJNBPymSEMtDLcHXorp1hyV",
-	"OV5u+V+MS5Becf3LYL+/3qXIHf315TBnlbERX1pDrurWvXWac+G7XnkbO8iZ0D3sTNlkIqYsCAQGLp6x",
-	"OZZnouTmTe/mzUPdVNKkswrixpk4bqtqjUes0mepaEubdpUfVI2LVTLGdZLqNm9XcY7qEZ5Gmxxz4mK9",
-	"gFuYFvcUPrhJlQ1X44xLmqYUbqrDaqbpKZxEy+lzfO99nXlqV2ZXn30uo9CbDcxnk5nqQFqq6TzyeD5l",
-	"Lmn2DklHYT1UbVBI34MJOGPe77AoNW4QhmdoGFYb14muijLMtUMEhHAX4r4jRr1DXVxC4LVi0vSSxd0V",
-	"5sdmRyvS7uJsc6xUxzwoH6FBJtiEcukPRCbFd0tps+vnNMLotXNP62RC1kxmK63Ovej59+vkvsX4l4dn",
-	"jzQvwugMr1DLwXowPJhjcxa7tgeeyjoNfex7Unnt6UtwFdATvWBxf4c6BpySEbOXvyCl9IB8HPpQ+E89",
-	"LJSAEIXnNHBip5zPz33JiOdHbCCD+SHpJu+Ab1H9rrtJnM7zJaHVuH1uxj0kvQNC+VzRQjWKiAdGMlK5",
-	"RHlFCFgktUy+SHoUVc7stYf9YOotT8ZPdUK6oIIEFFqnSJ2SvxblSa2mRPj7cBzGc+ZWVHnfq2TKozq1",
-	"qI9Uz5SRZZ5DdnWVnKZVAGf1W/ViEcuv3MwDeb9gEhn/U1+xzTZZjXsfxDbKuLaq1a8jlnAVLTF8vgIT",
-	"d4o4uNUYpM+XdAaxOpKUNB4h2b4jlRl/7ug2119gwz01SnlsLX1oASddyq4KWdMWAVjEI15Dn4gsoV6x",
-	"lHWxfaYg1qdA2td1uJX2oiX/Iuy+ry5P9B47Z0F+EOEPrHsESqrPR+sIBVdIPkRBoC75V0y+vFQOFlc+",
-	"tRozNMOIUIlSoR/ylmIPODMwB8FoNBg7ZI/89iOoYLwGbNXStqUN2AXdShvQYe23i7E/GNuV4JNybx0S",
-	"RmSq2PZXsLKR+nodScGqbpHneblwK4cMKWAwOaWDM1PNW7cINQ9VFx5Wq84ThQGLr9tCF1v84IK+M/Wk",
-	"hPIiOzxVXkeGIMwawkGap/NYbFA/aIMBVKCk3BKZQTrWtQVBPi5oolq3cWftZi/XdWqWTFcTYzdPKBeT",
-	"QNLs2rHsiqgqlDKKFTYrZEprTet46/ClmqV4IvZsW5R2tmLH+qJL/9WFeJ2Yo9WFpykScBCjuoXo7aS6",
-	"cNfZ6T6pBu1cOc6jUcQYVMhUg0KByGNAB7WZx+H6Lb4NynofbNVBtaAuZKkJPrOwIhNuASyqG9z97MvX",
-	"lvYtWdq/Fvq8HFWLmFwtnStHdIvNeYKAymu07JN7X4dvPDvRlcsbgoQXXEeiF+cGLZNroVB0z2L1haQ7",
-	"blqGlVqXBOTvLa+7+kw3gl3i/tP+tOrOsCUnWv3CfWxeur5oW7poX/cHZ5vgCVg8/eqxhPS6lkCgOmKe",
-	"mZeuEXNLiHmfRmf3xUgcQTPqzZRaEuxZGjfLG6sWUsyFuLm4SAL1sHh0neDMXIEkWL+zqL51FmrVMXqS",
-	"evMarbeF1kl5taxJUYegmEbpYZTqvg7peI/ePnlMxr56ch63bPMlVmEX5EN2ehIOzpgkvU6nS6YzMWYC",
-	"6lnPiS/bfe4OQi4Zx3ZZlNy8iVu5eZOMwwD0QOiBhqXybwjytZMH7xPJnkvSdPuNb/b7/YYeQf15oP4Z",
-	"++rfF/2G23KsgjKJrOTLwz4fZnYjdNiNmi6ZJBwS95v9Bh5rv3FA+g1sN/LYn1qLwd4j/cYLFxueUTHn",
-	"Azr1b5k/2nM6CYo9DhJZQS4ocHHydAlKZ3ucV9JuB4vqroE3CR64IcjxPVNUxeBEc0I9lg6oiGvv6ffI",
-	"iJ4zwkPOWpWNbfpMi5dTgA11By7pPNDpwmgO6XZ6ZOoP5CxiDmm327HErd/H7vytQ2hutNPrdTppZNpu",
-	"mIdjR7FoIDdTDfGlP9HBOr6E2un2obUup/S1Jarlz1AbGkXSYp70bu1WRxAfmEL12uoTMXonCidFZ94h",
-	"1BiF4541PfhWzIVkkzL6t8YZh8Nh4HP2cCbGVWw/DzKPgzU6rlZHPc9H9vMwRVny5S0LK1HEu8MRSVNT",
-	"c4dMWSR8odDdIdaK4UK0Dgk1DfwghBFKJYK3VUYzWzNLOE3EBudl+ADNb6AhTwonurf2WodQe16b9lMU",
-	"O24Kc3yvMuIoDlC2CPUbi3C+/EzGAVBrqur3WEejrX41cfV1a4bjW7XrhuNrDwMq1WoXA/QGeODhQdJM",
-	"Xmkdkg6AGne+A2RqU1RUoHieX5JGd1zTADqA+VKku1I1R3S6M4wYc7CGaDdeaghx3jsQCqZZwVonpjYe",
-	"M96KgI9vxzKycWI9uiCSpQvHBP6OHpiXHLKrO6c5ZE+35PY2GsNyf6b7vaNbe01NH9yKJ9gTJL+9r4YX",
-	"JAjV7nxOTH/VxMs9g70Us8TEctW7s3fn9hu9O/vLFLLV6mMl1oE4/S21qSdVYFhDs0q/eq1abUu1MnBe",
-	"C8FrmDStCVfAhms82BIePMiLe9nwRiqhBTo+CHpyihUSMQ4vinKUmBhsI1jbf3DyFvVGLA7nrSZl+w9O",
-	"1CZPoAVeZY7mjzgNamms0pcBWyM6YpnconWqRGpJtD8hKZe3zC9Pfe+pDJ9CIMkobKU8pj1n19lz9p3b",
-	"zhvOm84dp9txul2n21vVj3r84KThNI64F4XQn/BDn3vhhWg4jQcn/1Z9ZqcNp3Hf5z7+9Z7PZ8+TNx5S",
-	"9dIx/udIt/r8Ko0mIZ/DyG+FEpyzBjiprMPCFmjhlHHLxDMIOWcD7PM51EpVQWumkPNyeVHrr4mhIRm0",
-	"hm74Fh2cKTpZ2B4AHUmKEEKbM90bVffvPI3fJM2U8WqvVdAyoGQB0xR6LfTqJ0/mEbUwGjATB1CsTMEz",
-	"ZEojmZwEdPQKh37A1orRqRumx+tqFnVDnyr2WfztmS834VZaZFTXAXABo+c+Hx0m4ctxra+klOJ6vktr",
-	"N9UZ/TPz0jWj3xKjf8Qm4TmDti6FaAYNdiqX69lYzX172qXLro5PUfLaNUZtDaOyhVcKOfEULHiK1GNB",
-	"1yn0SKERI92dUyqY1yZH+BCE44JPhXtQcRYi75A+qXfBc4MJkzQgUDknf7hqpPdn0FI4b07ACXE2PjMK",
-	"Zs0WvEreLZvhoRpZ+N9g6/adyRdgNbtKLaD4XM7DM7axljvaXFXT+7vYwasWuBEP72IHrwWJOqRDv3RN",
-	"OLZFOOy48+JckRuCRGEAJlAd+X1Aup0ONoB1yO1OHAfWyeZF2opOp+Pc7ji9zqp6DbQZt3QS3atcqSIn",
-	"jHul7b8ybsuCO7XE/F7FclvNlCzYs2JDcqnVuLIPLq0ArGJIzhWIsR5OO38tmBWhlD6NR2XwGAZUoof9",
-	"NPSgNbZgzCOdTseyt9KpL2Q0G8h2MlyLTIOZIK61lqKevovc1PFVxafQmXB8r01O0LYdt4Mn1jCEjqjP",
-	"SRO+R19FKw5igGbHfiQkiSCgWjHGPoeQCIg+HGPW8UWbPC6tlJBRAND/P6HPY3Lce7NIp80pfZY7vNjb",
-	"h7hRiqLGZU6g7w54zfFYSdMLB+KWxwa+AI/LxPut4f6Onm9HvyZabfIYYi66nW7rAEIiTNQFxES02+1+",
-	"4wUmiJgzvyH6XD0I8RH2UxpgGFvi6uvdtuNAsKEbLDDl5Afw5dByFZd+t7NLzkN/AH/ukXPfY6H6c58o",
-	"BVn9dZv8G/1et0MGMyHDifp7l8j5FHNDunvk2SyU6unumxCt5IUX3CHdvU6HPDhK2+9SXs29SqkLJRa7",
-	"Sp51RzvWLO86CHa7hXzL1/WLHvBgXiBuzcRY8SakYsRj5/4AkDyYH8YXwSpYE8uP02BuaKMgneKOizyU",
-	"lnU0P/m9EDLHgKosMpAWj76+n32RzxobDandK/EoD/IuwGKvEORV3NAFbSAWdoGoUBSpnCfGBdfVLoqa",
-	"VNiV2FPVYQSTGFilBq7MUzO+6ky4+zi84FgVyYpbOSQeG9JZIIXJ5Yv9y9oqVQrqtId7zcnKUwdLHONV",
-	"LYCre3dzLB6wK2EcaSqZnmchq68u0gt8ZTWB3hb0rkX4+BBSyJDz2vt8FECpB3lIdnWAjPpEmj2HJA5u",
-	"PlPqeL9xEflSs4d+wwHCETdZEHHu5wC3EbYO+3wvzcNs0RZ5cdrXsaoCcAIbuTumCk8/VKsEK6X+4hGj",
-	"nv35fWtJ8BUqCjV7Zdbp7qkLbcQKd71sgtoVD9M9MkswY/UGmWIjDTKvNfAK11eaetdKOCwpeKge2IpF",
-	"WK1YzVuMF5xdEPz9kPQb/QYZBIxGpttmHeNyagvxpJUAUgtp7VevcXZ7OBvn1i9wlKWqD1VK1Dc0tKyR",
-	"iP59+Zpq4Uz83jXCbAlhHkeUiyGLNuFa5eziQS0CFwbeg9V9ZEnQXWac3EoqbLw6Wkr7xWu83BJefsCH",
-	"YXTqA19aUMx6xUamy2esjg8z671rdNgWOkCVQxM1U44QFYxEqRIcOdwo6zCQXUAN/Ei9eY0h28KQ0oiq",
-	"o2z4FDnmSe1kcOq4SBeg2KE2Dtk1E7FEMXtu1yR2kzwvlzQnAsodpwu0uaQp/IGlypuKbFhZSzvk0PbY",
-	"g5g2bAaL042C8JQGj9jg/L4YPZhKt8+bHdMc3SFd4qFpNf6mZ/4EW1g4k6j9z30+asHCq5ZOztSY20Ie",
-	"3CM28oWMdPUqf8I2UYcUje3pid6JGCPsuWRcwFTgBAmHknFwS7RSdlB0DSUld0VSrbJy7GLtKniZU14D",
-	"4GtE6i1ioWvG7eX6Xyy6n0wwPmCkaRxohA4li5L6xjeE8cViMgyS21ZRXLUiYMY2uygGlnEZzcmURRgN",
-	"m4SrHhL3oycuaerSVbMgaKFTUDslUl2dqliIF3cBWZTfoz03TSpJwKiQ4KBMVtpyFD1JVrUi/mwgcDPe",
-	"hFN8AtUKZqIENoL21IWsXrBBVFY5Nw5BFmMaMY/gsxVcK9BhaKXGRdVNhHrhZrKy+5JsvoaYYb13LWRs",
-	"Uch4HJ4xXhzRwp5P/QhYXmk223v+kEFytw6Pl2q0VGabdluR2529Nzsdh7xBPDoXrYqOORivGGe+9uHj",
-	"Q1NAAfJ8x4y48LxLxlBOBKqfukczOQ4j/xu6sNxbjEYsqtK5BOd2CsCwEJaFV3y6sgNuS6Shvq6ZuuzY",
-	"Ei9Z6hKI1Lv38NJqlz6N0dcXHY4C8WgW+XJ+ovarg7/hIiR/vWNu49c+fNwoCt6BsKSvffgYegAV3iqC",
-	"xUjg4mANEixAogNw9LWEqweAh/AIXEa86LGU0+U3HxOh3Vt0Jse3FM481TffTLdrTUc+9LkgoZJ70ut2",
-	"UQI6DeVYaxSYP+2rmfDthtNAITQmB4YjTv2vM8USoVpeWeoL1qOhwVCji48JWzvo1ff5KO7boWMbApa4",
-	"/k2lGHzi6OExOd/FaKUkFWhEJbug8z5vurcmYvRUf3ZR61Ky3jztNZVjJjBaQxAZ+aMRi2DvuPZT5inq",
-	"7RZXjHHbfd7XdfrEgRVOR3GjERuyCERe2ANESrHndDINmMAFmdPB+iCMe1C6HCK9satJsjN2rm5onzM6",
-	"GMN6zXKFOtExiyASZU48X9CR0ovU6yZyjPhKmB6Ekcc8MuOKGbjPd9TsO4OQDwN/IIWrhqGScOarq4fR",
-	"533ejHSXKHIaej42LUBwiTgyQ2mjIWcOSbqCOiY9LAm3PHp47JBJKKT2ZYM6HCuKLeKLPs+oBhDlHusH",
-	"ALIJjc6Yp5Zvnj2AmhYuwdPUhSBgCUjOHKIJJ7Ru1QcAR/dbv0Xe1sS2z98G5ADI+oK4Dx+cPHZN6y84",
-	"OgibhMpJUKZVkJs3v/r48UPS63Ru3oQnMaROk6B+44D4XDqkr0mR+gKplv7uXiDT3ymSrr75ZrvdfvHC",
-	"hWAfxNnTmfA5E4KEMzkIJ+xQ97uJKBfTMJJ9PqR+MFMabnPGo3Amqbo7UyrHjo73VJcG9GH/G4wE/sSX",
-	"jrltXnjBW4rXINUlsC2U9Zlo9/kOcfWmXNLR1SQ1odbGE9igjg5knLgWVXcPCeVzPTJUFPYxBjMcEvdt",
-	"M6w9TJ8TIuhc2JTfIZxOTKQotIhQh3l8j1BJUKJquv2GDNEnAHzzzp07xAsxHJSw576Q/YbbirdzL9Bl",
-	"razeE8jLoMcbKoYDGkUK6aGhgHoCGJyJd9whrjoys+8E9W4I4iLxfzBFyn8PnkMWBIGY7jehHBVgKHFB",
-	"OndbGI9sRlGDUqnNFSaWr62g8zasQokLflywi4d6NW1yF4Jo4YbOAo/QQIQ6msQqC6OXnvBcqzsIUTqC",
-	"IL5EcCkaq2hS0k/HEBEcQxFMUKeTBmSOBqCrVGu3TU4GNKBx1w/IMVCyDgIEc2FocEHnQm1P9w5xyDdY",
-	"FJJzGszgCAbBzGOeXTXsfBdEXoD+hDRdS7k5IKDcuERCM7+QTv0dhX0jxokIW+b+KwbIuNTsoM9tHhpp",
-	"hUtjZ567SnqGdFaLnC4KhW6crqouXtMNYbHd3q6LqB+AlU4RO6A9EPqr9YJWmyAd0tdFUSOsqy0Xc3oH",
-	"S89qwR+ZdZ+jAnCgBZGPL2RWDNltkVKloPytTuswIyqYbi9G47jwuSIcRwbbHDKhgRKO1fkNwwhaxKAm",
-	"ARdZYQMdMA81Jixlr7UnyJtCJ4zHuDaojpgURNMk0u10enCekKOAdYqO7yFSKfbmj2Zqmlj3cv0JPOm2",
-	"DpFnAnFAyMJpShphptUI+xn5kV6LeiSNI3q/gX/GTOcpFgjWJg/UMQOLE2RCNWNxb00opyMW3brpwh4H",
-	"Eq485XjeasgDQgkP+Q6WW78Yh4L1OWAShGSlntUlhz0FEoj7IDH9CCPSdJMek65DXCsyRH2MreLtdruF",
-	"EO12OrvmZvwODXxP3wrESW1VV0h8jj8qRj2iSorDqHAvHMwAnU/ZMFRXmmCN+4hEMy4OEiQAjuqQiyhU",
-	"JH0+ZcIxqNLnrhHoXU0vHJ0Bd3xPkyEjBBjbzAHpuo7ijTvhcCeiPM5tQ/4042dcySqMzyaGnIyY7HML",
-	"g7o5BtMmX2dzxKIJlYOxrvA8ZUHAPKIkrsN45DPzpA7BtRu3KR4U05tjT1Gboc8i4YBtXDjpqkqK3toR",
-	"YAqTD4iL4YRP8UpSvJD606m5nrGkLC/C5BYIyKM3DR31O9q7rt90MHuCpPtM6UcRTcwcgK3GpKt2ni4J",
-	"BdzCn+jsRrD637w58YPA1xaQmzfVvQdW5GLMEPjNbHcLEFvIW8391Lx50xqHArPwudUhL45v92aGh7p2",
-	"rR6F96eziN/TP2O7y4xBAwgd/IXs7/1UsTG1MUQuRIhk/iaUG+z2Om8SDLtySHe3s6tJVndf/bjf3Tc5",
-	"AL1up6tT7Ry1EahTGDHqoadnKvVuInrOgvJynUAhLEGExlkbMUZQSVwrwtgFGSKTAqGEp35Dn62VMKAl",
-	"YJ1DBWPp01+OLCnxX6MYrFrReS3ZpvIWjN1MDXMYB72m1pmsTClm5TgNsIsnUzPjfDpDjryt9ChbYLO0",
-	"VU1l1EpyRUiN1gXjX4xD45ZDGSRWK7Sa1+c6RVg7nrQqZbRAFByQsKtLzhTN8+MsoNMgHJylMrVA4NeK",
-	"6TmLTqn0J6R5oYhRn8dPQTmaWNAwdBtVMj1JvBQfdq6VLqWSKsFbhK1DLYIY4TBe8pieg+yioXXOYr7k",
-	"Gc0ZRjvUsnL8otkpCvp4ZkoiwwPbwS9EMBvpE9RnZLiOHseI5H3uPt/BLAv3IEaa43v6PiC/xoQvk49B",
-	"mjHnBzoGVfnVx0OlsPQbrlZteKhfp5LQAArDKglYEVNgmkqS0/xzb/+2+fONN++YP+/cuRO7lowQybyW",
-	"ocH6ffjbfhQpndfqcxCplEA0DgMPkA0EmTCaUD5gRMx8qZjSFLIfhhETY7W6GPkA7gq0os9PGCOxlqG1",
-	"rSz2W/gObyk8H1BuNA910Z7vsCgCAVq4bcUv75Dm+6E8VkeiOD7zWkrM6XOlnaIoBVpfPAWIcVrfBCoS",
-	"q2a+GUNNO2d4VXyh3d9TgIlx4UUmvB02+ohKrcoKJWvGWX5z/JKMwwsyjD1qWDUIbRdNTGJThCdULFgN",
-	"P41ChemH6raRk7fvfvDo+PH/0554Ma6YlJPWQZ9PtQTmqAsF2REuaaqFJ0S6C+J1YnfC+5RABKBgWkGK",
-	"cMIwV6sZP3HsARD6HARS9RsQY3fEpBJd1RKo50VgLkVPt9I+dgZjNgDpyHYaabYa25PdNjnCSwGGAYoQ",
-	"63OzHpM5pqXgRNje690hTfdxGN6nfK6Jm2KrxhTS0os0GrYbMRnNj4aSRffFV/CSG2voAepBmPip1gLE",
-	"BroIgfmHE1t0aJPHYUgmCq3i+A6fq2MbRZh2RSVQJ8CcU6YucKLdMU/hVp8rkR7Wut/ZTSQmWIIxvLdh",
-	"kyC0lyBzFQxtxIWwGsf3DW6CXfDo4bGtaye2zlbDaSiGqT3D7U67g9VkGadTv3HQ2G132rsNpzGlcgxW",
-	"6wJtFfwrYVFfMYML2vwSkYmS0cFZGUPCj0wgjSBNoyIQI5AfFkfQYM/w2Ixy2Oep+Jmivt7YUjQVTlMc",
-	"F2O0MUk6hhBj89ZTJZOjYdNQWKwBjKYlqF/e5zdv3gUecXDzptHP7NLlGcX9MKb9bfVqSvBTI6jB4Rcg",
-	"sfAVqjD4Plz5Qy1DHd8jNFDi3NxeYbfTecN6QhFeJaBcKOFHaSGIOBYJaBw07HsMhx/RCZPgz/6o2I+T",
-	"PHLrQTzUvcaLJ+gsYUK+FXpznXUT5y4nDadufazbZhjmDX9HkVrhjjfD56zOZWI2mdBobntG9AZxZz4H",
-	"lIMjayskVzqY7etvxDaS2H2u9mZccw3NYBsvnKIvn7wojDTABe/uwBGdxK7DzGLx5GJuBKoesct1Fy+Y",
-	"h/LxmJ2kXf5qzUmgTuNXf/Tdz372p4mPsOqS39hRz739XHHl9Iq1+AEyYg656kDWWuXLn//ws09/P7tK",
-	"9ULZKs2Ujy/C9PISCmNUUKFubsgHrM7i2PPGQaNhhVuBG0wc3LplrPeDcHKLnlNJo1774+moYcdHNV79",
-	"4I9e/sVfZDe0t38b0KfO4Lv5weufqRK402A60YK6Q1KU27C12qB69fv//eU//ueXf/dfX/39P1XcWX5j",
-	"C9EAnKYgRVZxOdvhPS/SHtoYg1D9APTudTqbI0Ux4GJXt3oy8T8j7D7qPmnPElfBG2/eUVfKpsaNWjSl",
-	"cNZda1ZNZnyBDOMgc/KJjbc4jKFRh1wULuaNHAg6KRCUUpVGJRoQz6nDEuxYg44NB1QnG+tfFUSg1F2p",
-	"Oveq2Cym+G5arDIuxEPLCIMFRVKxBo2Dj544BbQSyaSSFukIEm6VSNd4Arm4RuXCQj5dB5AKDnO/03mi",
-	"Rs+aosulv2MhZgxMCx8+Js2vnvT2b6O/KZbyQk7cJIjFddDKi88UGcnKYpn6/AE3Gvg0tlRzL67YekB8",
-	"IWagXkCqo5INIib9SCvr04id++FMJB6AWEaPi75qttLnTZCpUa0DKdaXYLfvdjq9loNmiZIyqFPGjYUL",
-	"7SQS/BE6aksQbAZGmr1Op9fnX/cHZxjleV+MHHR0DoJQKNWXhySgElVbrqvL2FPFc6jt6l1NGQed5oxx",
-	"8IiBftjnZodCSb5zPIMtiLJqTyS1JVNJIV0oNg8Y7KFzGp6z1nJZ2BjINaXpdjp7hzl/jvr6TdKM7S6+",
-	"AASBWAXpB32e+E1MPs5T9Z7bKhOXH+volNclK4NZ6bG5kGmJ03JJoY8H9GtfGnSPcf2CzkkzRvhuxyFg",
-	"vGqlaJ4dStftOOXyArB0bf9akbml5nIWysJpAWLBbHs7GkUUqc0Lu3fu3CEXVJCsMa0cBstAoEdduKg3",
-	"d2IEzS9JCQtqSQkOw+2OUdRC0NJV7ldZJSo8K/FJxKQiebI2rOAA63HMOPBzK8Jf+m5lmX9RmK5mUCaI",
-	"rsHmXxufvjvwH/hfO/7gG8fd9/1jccwf7Q/uHt8+Ppv+29+5+7U77Xa7sZoQs1kREU9yLfkwd8UKl7KX",
-	"ERCtKJrY1GVu32H8t+K2iP55SxQWaKtz0QoX9mZmYbbEHr99mHQoh8JMYE4s5hqJczrDbda9bOUS6aUi",
-	"5Up3taJoqwQOkYS2L5Zw32UyBnIzCEfE5616cu6eA+cfC7u2Q/HWiMmnNAie2l+KcvlXx/fZLslURAQZ",
-	"U3FAILzSqt2j8NtUCdSePiVPmsp9PnfwFfRUYpNC2ue61ng4dICxlxbq0fIpzyzMl7aUoEML07sXTKZ3",
-	"7rbJCZPS5yPDLQXT9nC068YVs5odB4OjHCgu0spJl2m4+FKwYIgxOaaW2SLraE4gGzF5FASpsjavUzQL",
-	"ghSpSVVtSYss6F60vl1I70F+z5HYqsPv7d8uGr7yXX43D+TtceAMCA2Vy9zEj76Z6XjZaDgNO/oCCFi2",
-	"GnNDh7poUD1NgGM/iWW3uk5szoMLeKTrTHasKozqxzGFhoQn7FnjoOc0fHFfjO4xrHSqs6DUtw99btVy",
-	"9cXDyD+nEmtfmaeUmiek9T7mwHagcqiZYOJz+LMDrQ1zTxbjBJYzNIminRLz5SoQxSgJ43suhORuFUha",
-	"I9gQ3V0O0eSLlUC6vxGQ9iyQorV2Demu+LaXyXbW8mxrm5Kq7PqReM46uDsRaOgc44Ls0L8b6WLGxctd",
-	"j3pUkgnaaSaUhBJMcsLBN42s89EThckm4+ajJy9SYsN7UOc+CNL7S1qlWCJEthRbUUHmIuGihxJGuVxR",
-	"UaZ4nMlxgFWmuSdGvPgcIrCsaylcaHlnolvCCIqKHt8TcSyLEkgID4mYDcZ9npIPIAovYkSc+dMp8y6B",
-	"gV8V7r34+mVADHl6xdzkibMuZ3YaIWfbn71E7Khzsy9HKPhCEcb84V3LMJckw6zEd9dA99fExZTyK8IJ",
-	"e11cTFTnYidMCqyPDaos8B7Fx3TJU9dEl2nlUv2UKjabxn4XA7HsrBCf93nqFTfuvtUMTfUNnRoETg9M",
-	"Y5nDIElzgouITqcsipMCKHQJ9pP8rT7Hn1qYFppimVF4oQiLjrFMuuBbnJYzMmeynd4dBEwn2RIYxuzq",
-	"m+kCCTplkCzJFxfnBrMUOI0wPxPD5DKwy3Hy4hPRLJ00RUhmYkaDYE7cj5BYPnFbKVZ/aI1hapZT6D43",
-	"J+Gwz7N5muWiAQaA+8IOYLshSHe300mlLNyFGEJDxk2fO1/GMcW6SH2fR2wH6DfCYokY5ma8TdRKJ0mD",
-	"UW1foxOGmpqcWOMfVDfoMJ1JoyS0BOEV/PocfrgYh2YrCdjy2a06dSYnO4mrIzt54fuhhJOdZ8N2sLJU",
-	"3LE9abYv8uWmSDOh8aSX9kZlizgvV0WB97386Y8/+8X3f/V//iqrsdlVnT+KucyT2taZ7o6cT9l9X0B4",
-	"V6nUVrjkGrx8N8uBN7X+KgJvvcVndPPKCy2Vhqc+3xpcu3nJpsA4sh6oK4sYJ5clUWfu62ZCbJbeh7K4",
-	"qVKWD900drMRlBmKXHzYpEltY7sDqYCk29qo7UVjxcFq+gUGxK+iYWQvxBrHtgZurhuzVFHc1Tw/xRKN",
-	"xLgFURfz625Rz3sK7TPLhdu0KQQeRuHetfpuugdx9i+HMCj7N0iFMVUx1J2dExmiFIXLUPIAD6M+h/JL",
-	"iM874DyKmagMMzaZZrfb2W21yRHH7GPFV3E0MfanEHzEptJOIz3f3ZijptvrvEEgw/LI8zAZLz0SXIPm",
-	"ZBZIf0dn5ok5H2BjGchKY16cKAh3KQy8bDRQGojs2YwGIjOPlsMGuP1MInRBBBHGD/W5iVKMj1NH1hcJ",
-	"YNTzYKuvUfACiOXoVardbBzwkVgDtuyYKpt+bbPYsqCD/MR37tzZ3H7f2NHY8RbiaXEAjxXqGnLDGW6I",
-	"BKNSYu26sFpX5DjSOLw1UaMYQzcgaFy6PbCopMKGo2MsbCgpNLMkXDuPoJVCtvN4i+RYY6ypF1cWcbcC",
-	"tl2S8HDkeSbxXMegxpuyZAdkjytIDSaQ5I1C+UEPu8A6xj2R8HrrJulaLFaRDeCkpgiRVZCBh5IRN2LP",
-	"7ouR2yZHSoiA8GfocInJjpAKGUc+29NcUKFrTjEPw4atuGmoHBYGnjFwRUwwKJo0xdaaBUKDveA6MsMu",
-	"wYoNR9ba0huGegVhaoasUGBPbmSCZIA6AoH1WlNJX/bQLRNprO+KFq1It6vGt94cU5GSIlLrUzIaBJbN",
-	"uIF/n9dBACAGMOt+iWiCEL0CWX0KDVKUKNlVxr7/DCnSyz/44avv/Mnn/+F/vPzpP6pbGm5cVElzbaUu",
-	"wmagFpTFsk2zv8orf/WdP3n1Zz+J850yK4+jbjcj7SxbzGe/+OHLH/8iv4w4RLk6ALudrmEtiFYlyYNQ",
-	"EsdAFApvpS5JLVi+/Pb3Xv7BDz/79Fuv/vZH+U1ou0y9TezunBYwxvUOdaWF7O9oGloIxhuCMBoFvlYK",
-	"LYJo8WqwGhvSPWeyFmw//8lP//Vbf/75L//DZ59+67NPv1sVVUt3tSiQNeGEhVHjdaD/65//4ec/+emr",
-	"n/4LUojPPv3Zyx//4uV//G6dU6klrJjeY1tONsxRyDJLWVyFENwtnj8csghZRQJG0tRb3ayty5rgqkrP",
-	"S2o0LpitmL4VTNjNJXxWIHsLJy6mSfaMWYujmiUrXOiVoBmlQJ6ERBfsp7wYDinKVLic/SIA6A2PoaGo",
-	"HqFoHQkNOyQX1JdJtRwgZZXj5O/FpYAypYl4mBQgAnSLqc9K+ZxrKjuGflyWtmNMiBTUnqGRAIv0nKVa",
-	"jUJ1wD4483L95qmB9wJLqS3HY4VbSMbUeGIjSDhMSb0HxMU6f4+gF79LurrcqCBNKBF5ynQlFZTCw6Gu",
-	"YwxExiEu9Twso+ySXsshO10SsSEUnzUjm/KyYBXVmq+1orySYykHmMKotu+xqFVd5cE9HCjVp5tXfY6m",
-	"0yg8ZzmFB+uYxNPrRNFur7PX53oQY3RVsGmTR7BVmKaXn+YR+5gN5NJpsr7xmiZVdSNrKDZ93u10bh9m",
-	"TwE1VU1lYrGn2+3sLdR+HhnUfI1JAXDUJUqHRuVE7rMRr4KUFGNwLO7/+ud/GEuq9s3BvgNVhKQl+sju",
-	"Dg/lI4Pz+RxUvQMO9ezQP6ELBPsS6zqusceVN7VEPayhZKFFeSOLWgLp2zs8tK7r4mWh1Xj7y+p29oyk",
-	"9FUY3StB7exd3QiO5/a0s/amkB0Ub0KzCiOy1Fl7/jw++/R7n//9X33+k29vfBOrSSSKLm4vjyemeps1",
-	"+Wdpz1K1JaUTqDMtVlpAdrbKWkLUUqR7Sdh8CFQZwGnibzo3NqNi1TT+LyIX9oy3behAdwcASakV2tgc",
-	"tOgeY2YN8lCoR+yl17FwfqVjJPMXCgOlxWTM9X59sj/etMvSAZDZQlKp2nqhf2FVnUBhDxxdVh3wWMAk",
-	"W+rxeMQm4TkTSv5Lmse7SX10vVLjc0q59NvkSKRKMuvKmWpi3fhh54LOdeXHVEwNjKcvvmnMuLmAh30t",
-	"Wt+DpRhx2t4fCNTpIA1TJf8AK90L38NS3muJ2plp49jSOJikzzNREl2ob58ToBGqV8SDUGapsjebYpBV",
-	"fefIo1cSCnMzbzDQoNvpKT5XZIgqmHgj4QLqkNTNfCe+v5uD8roRCvcsXPzCphiBweu1GEXt81vFMFqK",
-	"izYv7xXHE2SoD1lctacUBS+DYaex7JJ4NU66AUtdL8eQR0xi/OJTiHUo5cgPOCNTOkrVxxdJTkrGzuyQ",
-	"MPCYkFh/xYl7IshQ0oAMwhmHJJd0hV4fOG3cXWFp5OFsg8mlEG3yHkZ7XE0uljQ205/Y+9ACAmsojcML",
-	"87HXeVFWAGszXG2NleRdyqYcWOFKAHse0hHbLiQ2kOAa488V4zyzNZhOUV5rEhW11XJPlfhOMXaYLFpY",
-	"qU6fNbZ94AdJ7JxuErm9crzpJvXd23udO3f2dzsdK8JWd0oqsGeVyE1PnAZQ0cZBd9tprBZS1y7OBLwi",
-	"RfbXK8aQR8BNheUVcUTtsYJQ+5qMMa9EC3LzpincdPMmOZ1bja84u1jCJvs85dkSLhn6ARS4Pp1Dh0RG",
-	"mh3jInNiv5fiwbETy2sd6v5Vikdi2is2GqFBoEvaYze8MzZXROLmTTcWpLG9gunCM6BTXy3uHWyjRKEV",
-	"X0E7vILi9xtl2ImXav5lZdsb9lBcHtvWyPg4vF9iL0+avaSuiS91GvSCiKXUXWgcfNR54mwexhuohJXB",
-	"z6srFlSxdS8VC+xjvAKSQQYBc7JBmrYBuShg1L2O+l/Cq4dROHmnemF79fj7BcXtV3FfdcwXcfEL3dUw",
-	"HmilULh3anQ3kOH7Bf0NitxRlyih5G7Z65ZTirg/sFsZ5qtubE1uWUViEVZ5BzfR35OEwEWq/BEOOKVY",
-	"YIIw7vU59u6C9sYofIB53ap1TgPiwjBu2zZJu3HP42Q5hU1/dMvm52473+7H56TUlpAEg92Iu8rpsDCa",
-	"6veEnTpblyHJ/GbZHlaOZb9EIYYK+XjM3uZecQi7klRCbm7PIV6AXmzqI6czabAbO0b6QUC66ULYpZvp",
-	"bdSQsTjuOkM3ikt2b8PksgKl/6JaWGpUDlseC3xpUlTqBuSEKL1QtKJ8tCbTr4uiCwpdp9eVsv50nUVy",
-	"XsKBYJjNd37asrVn5ft0ZYw7BvdX828UCUSKPW/emqMkuqtpydminHLCguFvgNXlCyuwTHzOikUVNLdg",
-	"C1g7bEoXll9oX1nPvLI1f0sBMn7J5YIrZmIx2FbCfq+ubaVC+LttajHrvY3rzZpdEtrwG2h9KbyEV9EC",
-	"oys7QFLbtswvGJVSrxaUhObw6SpF4XAIGRBJGZjNRSC+iSWX7ADEKkWX1o83TO1Qk8Jc8ZBup3O7SPZA",
-	"yL7uCkq/maWMbu/wUBZVicnPu5FoP6cx4/VqVV1WeOGjBAu/bAXMr37BolI0LEtYyHi26hYqKkfDy4gx",
-	"TKHaJYUY4pyGU8aB9lupgnQ7xzxFYuCJ2IRGZ4tLhesWrVBWnuALpEkDn4pWhqOdMTYV2D82FfN+SNx+",
-	"o99wySBgNCoOV1iZzd4mxsGoVnaCxZBqlDfUO/KF2WNr/dxaaRcg6pWUibaX/WUJ54d4YcCoxuff+t1X",
-	"P/jlZkvr1Arwt9aio8ZeW8j/WksRTD6Kr+kGDgYVml///Dsv//gPP/vZd3/9899vbKVoso3f10z8S5wi",
-	"UIygl1T+OI1ll8S/gcskvAOafGwwWwDK5d8aUD5gwdPJTDIsoL+g1yXX6v3FOAzYDjanVC+SpisklTPh",
-	"kk7esx7X/ydwIYDd6i8A1asw4P3uPnlXvXIXlnt/pnXdeOwMNwUBUc12C29Tmovi5N1OZ/9QI6HurNnt",
-	"dbqH1oJ9QTxfTHwhmAeVNIqY7CBeEqzwCjBZHko0Kts3paDhXm2uuW/oy7sGU8qGX6HQXK/TVSu/z9Dy",
-	"XHfpC3Mfep3eTnyS9cdeoNkq/D/KdK5cZ8zKVOluGu22zvsKkWqRpdzoarrGOVQUBQLArfuuqJoBElgM",
-	"B5SrK4mAXZZnvwAf7ZXZZav02RCDpdWZXTl+JnP1cjXCUrwubuC78p7LEdleRC+74WQ+yOpijCeErVRb",
-	"LkLty+C3Ocy+JH77AcKfIn9DkFmcFj+vpCLvO4AZcDLL+O/TSYxgS9gwrNaK8MNOSoZ3NV31+9vcw/i5",
-	"TqtNTuiEkUjtLZoFTBAqiKuXkZvf3RIf30U+jreoBjenQRBeYEH+Ek6egEFsnqvrW//F4e3rBMWvxu7X",
-	"T3WoJQEUJ2fVm66GULDe7pCYbnOOVakrAvvLKT3g/RdfdBFCa+ZLJIkrJDS8bonB4PRlyw1aIzasYsuC",
-	"A0RgLNPZ78JTQgk1YXQWiwbwX2hCSXpx18wwIh0dedZrwW3zIB4uXb3GY0M6C+SBZcNqOXEKQJ/rS0dc",
-	"/OMD01yyCYJHr9OKAwPgCgviwn8zz93uHBIKFS2pMPeY+EPAfqxHAD0mI6a7ciJtGDEpUMDpdjqH8KDP",
-	"Rxbx8HluXWGUXYEvyJhGk4AJgcV6+jydV6DuewsDAr0Z0j8mMCKQhHzAcEmCRecsIhMICFBLSPp7zjgM",
-	"rr/gw7BtfupzX2Dfz7b1s0toIEIi1PZcbklVrkNcn8so9GYD89mkUjiQR4EJFZwx73dYlLyXyhD1cX1C",
-	"hhHzEEccA6e7aldKtBwEM6+gdhLlc+1fsuRBH6wvosimyZUMmvJw0Ez/pjLRsdPVJiDdbNUWGEkTQ+F8",
-	"7kufBhpjcr2jLLQPNVuhnHQUDvQcMgkjht90O51OjHW6ewThId/BfXA6gdq1eheIWiCY9jn0dUDhFAdw",
-	"DKuyHtw7LDr7uK6ZpGeMl7aewov/um1NsKn36YSJB2pXBcVAYdeDmP4kqgNQFS3KOHES8jgUTAv0x/dS",
-	"8Yv27cTwxRh2pYIU/Pk+xlb964/+96/+4u9/9S+/Z77H9o89p5G9FtgbNEUgTNtHFJWNpFmx1frC4M7Y",
-	"qaAGeieMHihkKhAR7W3qHb389n96+cffw86m9o4WLf7J5iNXSgX1giW/+oNvvfr+Tz772V+9+qffrbdw",
-	"J/bBPVmhbZfGjscUGPnClS7CoZf/8f+Dfgn/oybQN5TQYzN7k82DJajTyb26JrZIWF5r0VVKGppm7tTi",
-	"TAm0E6SiN6sftdOwGVbjoPH5L//bqz/7CUI3+2oZbBNtaQGUa8iPCUndXlnUPMHMBdqmzgByG/CKmcJY",
-	"nYXJLvCTlYmSUJ98ORRzKKvRzcwJNpxGEIZnuFZcfsccHMgP0MO4gNg6DVuYwZHsbz6YevFmO5mfrCzp",
-	"Mmc0OqUaB50XazabK6XQW3P94jHHbNP2AsPY1dzACxXNtCM4dc2wq+1qbehKCW5ZE7qcIJTonVZfOpCJ",
-	"Vsgzy1DOBUlmqcu34JotvTd5+pe6Cr1SRrzBdLAURaukB7ctbUMrBJxdaHvsqv17U1hcrBLXa7GHuq82",
-	"QyxTfu9pa4VImcWNq7rXOiA8PA29OfTihTa7MiS+dMjHoQ+pNGFkOjX7EjQdpSIcQiy30Q4GlPc5ZgJD",
-	"iof6bewrVWreJh8q2dbFiqp4F12icBbN92jCMQVqQcNjk6n0mUeaSmuzFqeHXupcr2aD14rUvdgIXqRK",
-	"Ge0FTAOnbKiUI7NpGkFUQnjOcv15DYmzlKJCa72518st8fqJ163w6GWk+bZ1srrlvbOmR9kymBbICSvP",
-	"t7qlv8qcK3n7e6Za+L1C02R6XjSXXYpj/Z6Fb9vrwl+ETRuqkp/HmyqG9tS9tezKVm18/E2JJ3r5V8w/",
-	"vwSjFhq7M+LGYkP3irh0WaVl9eHQjbuwc0boEZPaa2whfM18bGC2qdwuGeLKhS0shxdcAHdTrM0XkGTd",
-	"jGVmwZhJh4VXb4iW0+cLErhj8+o94RJOoyi8sMQEQZqZlOwDQoNAL3nSOiSZvO8+XyHxO5f3DZO02plm",
-	"uiJ+WekBfa6L3ih0o9I/9QNfzkkTv72RuPTV2URscJ4/oPd8IV1d1M+CMNrTD8nFmHG0QRNf9jn0Gzxl",
-	"KcUF7dfWN76wxY4SE3ETTgnIiYayNhRnzrVVPas9FUIPxmVtwLYXF5MQJYSkpoKJUtCGth+JddopsOtq",
-	"Gze3MUjdkJIke7j8R2noX/FAgoRYaONQnXzxLYQZJOsBM+C66ykVTIr6H5aBZN2qhVvJoS/CtS+Zbx/1",
-	"JVkje351KUQc1JRDihAoZV9IJdEbs1w9U/Qy82rW2JC3u3WqmMxWLF9o2+V8fu7LdEFDxexN6Z7dTIb9",
-	"//u/Xv7BD1/++x/nNxixZ9l6y2CKmV1KyefLzL8vvsCvOwG/UESzhCWdYjihnI6Y2JTAWSprIobXFDON",
-	"7SIcWo74JtIdLSBCT02MStAfzEunc4SB9CeslQFsnx+BbxhlOfeMzS/CyDN5imaEi3EosMXC8T0ldPhc",
-	"J1AYHCSK8lIfauYqCRDEybT0R7nX5/6Ih5GSI2m6JVJe7LKChOKzWk2yKjLgpIW/XMDlImEIlforIQfV",
-	"DXHckuCxQvTjeispzZYorsCP2Agkr3AxGumRAl8NKShBsi0LQF+uJIRYvFocPLm4UYN5F2r1Taf3KR+x",
-	"6D12zgLkmjVYte1fzmLdEvmiix8LnThWbDy6FgsqDy0o7ReFAdP76caCSDqoYu2d9+psPVmaDYHeahCI",
-	"ixFVg0CvUxS4nAhNvUsRmuz7/vqrH2ojVHyL1hWJdCBomUgknvpaDC5rvoh1m0EOAMuOMcDwOJwkjDwW",
-	"tUniFTLCHTh71PvMw2itxIVWaOuhMyU7SQiL9LTlx9hMhmE00ZXqBJnOTgNflyKqZODhcxMgRuSYygzZ",
-	"XGqEwQKiV1/kSNsaHMvyscH6wBbeFNYHLrZ7bKDsb3IUXxbGnAf1Pf1IUpZcFyPnYRyEAEEd2ZNoWg5d",
-	"FNtTAQx6k63FAQwx410vfihBr2psqywsbB1jRo1YseVBSGXGkEsKQnpyKXxQ36yaMR/CtTq4IEKuygHf",
-	"ZVKPcMMm+DWjPwrVfyXMME9bAeqp/5qZ5TwrljjcXKTlF/NFHso+x3yEfLGh1FQ1q/WuURqohAN+DWAH",
-	"KHKl6/zm6n2i92BL6u7yakCZ1axrBlihOeJWILKBfkgZjLpi1XcyHfXLeyKVtEoERThTsBdv/hVp/b9Y",
-	"BddLvRYErqIgcHn+hNwdfd2qcd5rAJ19NuMz2MsJDbnYFEOLyiWHI+hTpzeP/rxUifVwmGbtMkwcCgfp",
-	"uBCXdIGipDvjcdnncTakFQ8i2uZt774YuaQppiwIjNJNyc2b3s2bTqozY0tB74xN43KY9kKpUGJH3KJA",
-	"jbmNog7onjgg3f2OLtJk+a+OjO9CO4xiEKCDpc+7+90Owbv6NpcsysSidvc7d4i5yue+GgnCU7J7HdAJ",
-	"wxKXlBMwjsH3rXafPwLgwvpu59b3iH3MBkXrW6OgVGphsKYUvnQ7ndtx/Gufx20Ru93OXu0yFaPcfjR6",
-	"v8bMQDjyxRIMymOFTKGkdLun/cR/+5ef//KP0E+8YlhtPlZhc8vbaORttWWhQFp7WRWKRFtoVUUm3gy4",
-	"ltTK3DMhnl/FcTZ0jjvrrqy8xMJWkat0TchRtgWdV3/+7z779Huv/ujHr/70n1/9l3949Z0/fvknf7aN",
-	"riAl1G17SXp52rWpqOxLDJFClnIZAVIreDAX05ay4t8Qm4oKXJ69GrXJxA0vroayhIjYhUv30ivIioHG",
-	"tWrNSy5oEkRuWPuVKM1SQBEuozRL+RW+pGh4lECVGIsQIDQXzrRKYto+Vj0HJCmKjEcH7VOFIk9luCxT",
-	"7cjzBHHxHS8uRJIShakgYeT5nMa5WSKuqeIQN3H7uqTnmLHisi1fweIsul5Lm3xohGgcXGFRvkiI0l60",
-	"4mdF+miSZJEjVBR4CM0zfYGFWw76PA9p0kzWSXot7KIJVUeGYUQYHYyJBoLWDbmQjHoO/Gylp1g0UIZG",
-	"htbOyaWqn7uxUKkC7WRRKp3JqQw5E3FFldYhCSMHtJo+T7e4iYz3x3PUVLtEafPZC0WaCupTAJZaAmuZ",
-	"NSCs0tV2SgK7rLryK8R6lWktfa5uxmGsksWnapFIa5zCTjH4okLjx+HVqK9bbuFbEKnhZQoY6Dj2iFGB",
-	"pqbaEnrdyLXidehiJiuvo2bQ2sqL2Fx13+1B4rYRK46Xn8milehqLSutZJHXv4glJcVETJkCyMcxa2wV",
-	"hQSsAs1//Xff+vwnPy2O7143puA4SyK27Imob+JPw2j16gpfrlBDhMohoeIseVaG+nsyD2fAgafTYI6s",
-	"XXN2JUJogeoqCNYVLr89ZUlLoxxDXF7acY2wkyJSUBRTslXVoODeXpJOgDPDDVSCmAxXLFGxl63RCOeb",
-	"0QQsdC2V/x8nAhbQIAYZFiA9J8kKpsaiulyMuBF7dp8JQUfMNZUm8hJ8z5bd1HiizylWKUwqMh5iNbwL",
-	"H7SjIp9HWk4vE8S1wtvu86z6kclhJcUprGrck3tftzJTY3P8DUGMnHp8D2MzcEGl2aaoM2DcRUmoRQZa",
-	"pHdAFroj2uSBgdNBuUDe5/Xl76LKGCnRGIToWeIssA8HCDk0gdpPS+J9vtyB8LHZwev0GCgS/zhUwMx3",
-	"O1YMZRjOuJeQ5tM5EYxGgzEAV1+YFPlKZ9bVCxvXaWl4tZakptWONKkrtS9aWN3Zu539HStBMQ9mhKRn",
-	"qr1YNWgUMzS4t1wkXLTol9/+3q/+9H99/pOffvbpt1797Y+2LOpvEnyrCPg15183KCcmR9szkKev6iat",
-	"5Jcq3GbuQqH1d79AtDXEGS5EIau0jMGH5IL6spxl/iaLr6vg9GVZjEHjMPLXapLhvgMIVCoUnvmDs2VC",
-	"IfbvFMRVD1tm4biTpxZKHqdK80S66yefh5yR05nUMtCh5TbiwTw2JicVu2N5cDutPzpvasHq67CdpZZS",
-	"XWAsYy1d0BpEhmbzaue6VAtpZkI3nAQO8DRWck6KNMc31enz+AG1BhYMWwviPuw5N9KBRJ36VewoZl0U",
-	"nnVJEBlp3UWfRAzN5VJDCsszxWkX2cI23MSkcBnrmORWMJMWrmF9A2Ut0WnjcFADrgWA7OSf//IHL//j",
-	"9371f/7q87/+vS0EH3zd3L8vWQEVfTO/BM1RUlhy8IVpklJyES7D5Gbh9OU2ITcyBoZorl4PdkFDlCot",
-	"TO/PJLN6mOZqwu62DrLlDsHEgJ1KlHglGPe0vUyQEZOKfe9tqVfanu6VdpW6nU6u+5z+BvY5fW1dTr+s",
-	"/U1/87qbXqXepq+rs+nl9zS9f/kdTWu0MkV2XNy/dBhGBFqYeidsEHJPuKQJDbB8KUi6t6kMCQ8vyP9N",
-	"7MdbbXKEXxgLxw1hPEu25UHz8F0y49IPICsla1LB9m4oAyiM1sJMxqLS59n4vC2JBT27hWqt5qkyxL1A",
-	"8QwjBazRULXPV5EcvoC9VG3EahzcLq74s2XDRHoNu7c7nUvvuLoEDNvvwbppGKjxHnD21XAWXfbk9ZnG",
-	"VW7VCq39DJePO97wmDfn1KoJkH5TbNFWsqCrdYaSXrdwvVTZqOhKXKp8dMkdXO+/hv6tz2a+XGauiDlw",
-	"vhq91X2VBIye201uUvLLTEgiI8rFUCspWrzyIyELBRSNl5UrlnT3O3vas/PbM18u9euEnMGKfT4qdeso",
-	"4FQpelLBtqEb0fQgtMYSU/SrJcKKWsBVMXMU171Y3j/8UqSSCjNupef7lgNH1m2e3+vsY9u4u6D9qoux",
-	"kdMrhSXQgG3uqzIR/21zda5YQRjNh32RNMucSV3V4oxxcsqCkI9AO8w05tOa3wBDORJiJL7k5psrFJ+y",
-	"+DbZc2ajdnI5DYdF7NCOLzc/6wwJHQ1nWFLJMvP37zIEJuuuXZKo9J7a56Y8OHBcGblIxGXeF5c0vQuN",
-	"+VDqGfos8OzS7nwYvhNGJ0y6aEfKfBu33G6To3QVdYgOyQhbfe7GlYpcZ0kDdmwoo1uw6276/caMYx9B",
-	"r984hLbsTkGwttPnbrpyke7enivg5GJuIA4JqYNKzFKgmMMv04hB276kKdBFRKdTFgkoHzMNqM/7PARQ",
-	"0kCDDwxmnF1kNkia6s7N+IBNGJetsk70SXEkF+vUu/n6SO6WAou0QUxB7ITJq+IpE7og45UoOrvQ2BXf",
-	"i2r9R77zJ7/689+D6OfNS5eLlmLyGFOFwD779Hsv/+7PXn7/b8rXtJb8uUHYrCWfbnAdC4qGcDphR9w7",
-	"0jd+7XW8G5J8dbZ86bVurvTaq+//7cs/+ZvPfvanr/7bn7/89//zV//uf+M4L7/z7c9+9j8bW+gbcGJd",
-	"1y+ZszHuYStSBVm3IrzmeOxV9EXWBshllulYdAcvQ6ZMX4RLEitRmrMK5y+tHLxBU1xa4F/grqRnDOpk",
-	"XDxIajwqAUmjW8u6lxhM3e10WtoMFXj6FwmjxLUg1Hc3hBJTJywi6q1CKWkwiyIl0unR3TDw7EW0qklK",
-	"b6CkBG8+1ruOFvsPszMR9mxGgwIwKJAXlYqwUx/6PDdc7qlymSwFswpB1lXy38zZXw1jX3dH0AnLN/At",
-	"ZLTpA0ixwTSQV7fOlXYUrr4glAhrLGjDBsrNLGq5DKmneb+6LbNwZSgkbm5ltayeW4aVuWuveSGVOeFj",
-	"mzZsWSYsu/m2tGVLPGkIoZvH84dDFmGMbRpMcXmP1pVoHx4b4K5cBNzCW1wmfWbO4otiWS28jpchYWbu",
-	"1SWJmGZW2+Akxv42A+KwIWZ0axhGp74H5TbKpct34CErHA4sl5jt4h7o5uboqtBlysAhKmQ4FeQijM4g",
-	"k83UdlCLazmg4nzITk/CwRmTfT4IOWcDLC82YpL0Op0e+bo/OHvAA5+z+2KEoRgRI4MgFNBmknvEvUVn",
-	"cnxLlws5Y9w1JauJL2GuN1sYP9fnbrzrGbf27bYJbhATZgn+5DFde4yOqElMnIElURA3fuTxfMq0KVSD",
-	"o93nR+iV0RrdKUtGzJeEwEfV6MWScQEYZKghnoAM7Mv6cHR/UJB2LZgC0PJtyUO+gwo6sifsOm5F18UK",
-	"fL6lx/G90qYeuGHwf11R82LqBMHMEydv/er73/3sX/7LZ59+719/9LNfff/nG/FdL2jjUb6Qz3/5g8//",
-	"+vc+/9Effvbpz7KryEf3L2zfsaj4lnUVCtttrbjCPJzMCquT43diPLpadi8bZL7AUJDkJh9m23pUyKpf",
-	"pXbXbIXWHGtUZrI2fekFmWxEuCSmjFOS5inlLd0QwuLHmpNUcSvu5bnuiEmAo3gaAll/ajpwLOoZxbiM",
-	"5lBOU99SXbTSybVKPEj6IHaxKYEvsS6EJAGj6jHOSDhlvJgDO4QFgpEOslj1rOsxSf3gYUDlMIwmJ3r0",
-	"ZEkWL2q6Hz1xcdpwOFTba2HYV8SmwbzPxZhOoRirQQZCh5JFiafzhiAucPQyOLmO9hp6aut6r+/5QrrG",
-	"r2gKrwpCyamSGWgU0TlWZ7rw5TjU8RUWh7yBEoyoz6OLGmPlOKtmoFArqRIPHTGp8F0g40eIX1VuOitI",
-	"h65tzykngLN85r2T1CrdEBsswbVClli6oIKd1+d67xac/NXif2WwKuOFEHJ9CbxwpQKWK7LEprUxTUaY",
-	"hxYO/8GJY8sAMRks6o2ZUC+40EWEFn5Qc4Bwpf54+sZwl94ZNJyGL96igzOlHnKvcTCkgWBOY6pfV893",
-	"ga3pcbolDaFLZrXeLO6kvO0mUQX3oFr7SJsnKM4XLmCg67SThFtwg+A1IMJQ6c2ICSk1tVw4eM8f6jZO",
-	"pzSlCh4Uqce+EDMohKKYndZum/oT/BZXWTMjCknnfe7zcxr4XqtNPtDL0voy3LiLcWhueKI/D3QgFA/l",
-	"GIvZeAQwg3lbZrMVeawB8FXWVLepfK6jUhrY1VnsggErU4UPrDO7YtEQ/IurFxae5mVodunjvKxQUX8o",
-	"NeW6IRSNKyPZa7T5m4gR6C+DkJ+zSGCjh4kYLW+FP5tC575BOOPSJRMsy4gxpPZgYOu7eZOzC6X4QdbM",
-	"zZsOCQMPwnAo1zkz8HqfKzUpkncDn3F5X4wwd+f5IJgJ/5y1DpPo0oIH4RuRlHfTc+qx28T1xdvcg3NR",
-	"cOpz0wnPdMZB+g9La5PHIbZuPKWDM4dMqUDm5Q7sKbUhOVDaalO9KGTLTEgiNmD+OZTYvW/Ao7Q8974Y",
-	"3VMY4gCo1G13ySlTc6vBWACRojcE+drJg/eJZM9lmxyRiJ2HZ8yLRz9jbIrJ3II9A6bliz6P4HSUtqqU",
-	"SnxH7cwfMNLUkz2eTxnpdTtdiFi1DyvWOuPjjBVUA3do66oe63MDTwXMNgZGxHVqBGNJKMENkQxoTsfH",
-	"cspYHK6gociURnIe93C31nhgVYoj8iLUVagV3gmfjwL2tD/rdHYHFP5jPp3iJ9cp7lVCwqGJUtYvaD9Y",
-	"/FrKOZeKzdUvID3Tzx+u1qiaTGgAgSweSd8hHRyC7rAYNJTgjtVk9orSZwqyRp8XZqjnL5HldEM8AzCh",
-	"9pAa8/ZhzjtnZbR3e51uib3grjWQItGvP2bklHp3U+BO8ZdB5qfGYExRsez2dp8mks1A98btgDqSAutK",
-	"DUqArz9UZ714ORrrN7Cg1Wsv5xaFV8kKI9k0dG6bxZyo0bYCIaT0ihs+3WiZokXAwiE3d3LAzEyTa8uX",
-	"axoTW0qUufDWtvf2b6esAVuAbM3cwGW2sawcU2gY2+IVqtd55d0cNdx6lMxiWlcWLZPhRkUUUHGOmH2B",
-	"hYss58ekKcJIMq/lkFLmm+VuBfx2eVBOno4uCspJRZ/E7DbFAUtQZhvROCs2iSylj2U9IrMYTtIEsFA0",
-	"qA2GzcemP10SFJQigTnDJsiwRnEyUiqaMstIlqHR+u41vtlvKCG93zjoNz77xQ9f/vgXv/75H8YN9l/9",
-	"4Eev/um7n//kP7/65++8+t2f9Bsvkpe1r1ptFxvVYXP87u29zp07+72O+p/dhAEsqY8YTRYsRu9E4QSO",
-	"UpGIwXkm2k8w7mX76DOs+5SbR/3Aoncw965x0BhLORUHt25pMtIehJNb9JxKGrU/no4a5oX3/cEZx3SV",
-	"lz//4Wef/n78y0PbwKu+fKb/G52zyAB2Ikbd3q5ZrRB+mLjwjVm3t5oNdy1HciE3aRqlw9Z3UQfjHjH0",
-	"ttiEXo5pVGLkmzavP3EaVEo6GDMPct/g3AeLGGgGG/UHQMhXf/rPL7/zDwoh/+EvP/+Hv/z1z3+3Dgbe",
-	"RszItwOxMFFb8xegYoJ3BdhZOGF1VOyV4eKrH/zRy7/4i4W42MviIn6ywFqOkM6ax3bZRGThERYRE+0O",
-	"ejgT42OdSOwxMWgcqOUhVn32s2/rtf2Xf8CFNZKJ/Acnb1FvxO6iCKWxxH9wokY8QUeQek5dRxokEJO+",
-	"DOD84jFfXFO2dbxTOQmzovlyHAa6i5QhVg6xzXirVzSmHqEpaeqGIGNfyDCa2yZOMarTSFgJDSmz5oRG",
-	"Z+qqiadUPI0Az5fWCVLvpPdMXMGeCbfIrkmoIGrcw5yN6oYg7pjC5Tphz1zdwYSiI67PI1+wuIpiQKMR",
-	"xMSYfgu+JJiOPlLSnhde8HxDiST4sWqVoV6v0yFfxTU9YgPmT6VjepL5vMDKZppwJaWDbIuT0gBIExLV",
-	"sdcE9cBKjY977NwfMIFJVXEkaIHdLWcAE+wZOWXz0LRNTgN1Qp+fsGfOckMZHRRWP3L6PCPTZyepmtGe",
-	"Mh6WGbsUNt0XI3GEZPYKGLoAsvcBiiuaTNRtaBx8dOfOk/WL/JTXoKm9nu6TLRdvWm7hqreSrdmOypZR",
-	"XFyy1HCkbvTji3DNU3F6Ty6lZtL91E3bvhGl7B6V2U8UPA4I6tAWeUN6RnoradIrV3DKxDpZGaeZuk0m",
-	"qn5C53H1JpucXhVrx+XbFIpux6UUeMzg+WXVd6TRmeUTRLFnJVEtJ6Whi3KxyzmWdvDhlIBGqAQRrVBC",
-	"a5NjnpFZ4mw6FOR1yy817KGSg6hxYCWPWL6/lJylxB+7IZhtEsjWX9WxxTnfbZ8b563xi6rB1HnVdORu",
-	"QEDsdroE9AM11VLZ8DSU48T1moJxSuozxcMXi30rinPaNJzuYAaQ0hW6dVTBIqEuj0ilzk1L3EvazBq/",
-	"fHe3WAjE36+CoxMM4SeA0/n+pXv7t+3mYwDExNJrWAZUxUKU8CP7zFf0rxjFeX1Jcl3RrSzqtLZbkocn",
-	"s8F4LQG7cXDnzmsXIvMAqSlBqjXsdrqmMSbSFW8dqKx5QojVDy74a1tDZT7/yBCNy4gdTEjCUgnSr8NO",
-	"FWvrlou25IIKJCinc5IC5dXwnxVf5DLnmRVGFlNNKIqpoKAEf/5F8JVVuLPJ1LtZFWfhaVtNbjXLLJWt",
-	"i67pZUjX1q27tO5uaUa7nvkTTiQlXatbuVi2PlFinrBYvRJGPRb4iigSX6LgCk3MfV0sNKCgCk7gsI0T",
-	"rSkYI+7zHfXFziDkw8AfSOEqydS1jN8u6aabyIBl0UX7vguSbWKLqxLQ1zoku6TZA/QaDNhUosh8wYKg",
-	"hTP1eaqiumtql2YnK4/+ax2SPXIR+RKlo6LoP9yAfl5HY1qR1X0OGQNWvKcGpg72JOHpx2wgSdMLB+KW",
-	"xwa+AphoT7zfGu7v6Jd29MNCl8TSEroJJ23bY/syFT76Thj1ufqTNF1LeVCybrdFfKlecVOeQ9JvtNvt",
-	"fuMFmLl11iP6r7S300dB32DADdHnbuLFSt5vE1td6XZ3SfPxfOrzUUvNOp2JMTQpDnzOdrTdwdMWcNzh",
-	"IREhZvnPU6QVIlAx7eYBD+Y6EFVpQrauNWLSVAt7bqmKCkCp89eKDhT1oJgjCkqEwAuidkuNVZoGgYmM",
-	"xZPVyaG2XuoL4s0iehqwdiZoeBIXMEM4emwyDWXclUDQScxOhW6Qbr7vc2sknRYTbxC8MiRiYhZICFtG",
-	"SIZEQM8Ve2UI2Db5UMf7+lKvJzoHJn7GYGNq6capFqMsPnQDijUMzg6Jq/2G8EBXkQK403q2AtUUPXeF",
-	"qilpXozDuE8k6L7Qh7tVWneiCxhkFDQov2vCqxPPg058QreEeTZiA3/qQ5lfi0CRbgvqrIVD/a7d1CL9",
-	"5G5Lo0RoSUBZH0hG1Z34QkDMc0RmfCYUepjrAeRCo6W5Lg5BwnLLlOUx75ue+NZ6QM3tHlrwzdr3HPtx",
-	"sqfkLjs3Ka0lxzQ5jJIhu53OXlkssXke6ucEdHAW+JC8ZkmH3a6awfqifg267OvQVAgakGUKDMc/7BUX",
-	"F+be1Qg+BvnhMXuei2HVA70ocvRX9YfbTufVApAX2QuQkfvcSO83BOF0wrK2AAORJNjh5bf/08s//l7i",
-	"3l+yQVQxV9hg1ZSzR2xwXgJ+e9Xf/5uXf/xfK6zXGBU2fSCLbRwFC/6rv3759//88se/KF5zYbm/Zave",
-	"rbnqbmd351QxirzqvwaEt4PyCy0m64K3IAjK4PVi8K5Y9no7Sy6IZtmt3dpld2eS9F78oix6b2cUN5NO",
-	"k8O4ctwFNWzHboeR9PNMpVZSnvUSVKCbrxkSMKzhVXl+kKhIZv70lspi4RDDN7bjmFKUBx0WRHCtCJJE",
-	"es/DBbWmHSHnAQNFLBb1AD+o1qd2JtQzaRcAncNY7ldy+YWSWbUWEvJYwagG2kx0qA3afGToMhg36sR1",
-	"pkG8vwazXpTzYQwcZXkeZtsSDmd5ZGUFENg6ZxzXuG605JpRj9sNblzOUutURwfBe+shGsVi9YL8FlTA",
-	"Kd5ToyqnPK1gK+GMeUKrTZgRa1lNSDOMiDGBtIiQUXnDo9UM8Hj+q4VwJCp1xRCOcvm4LKkfMbZeUv9r",
-	"KFVbJpQmM3ULC/VmVVt9DIcpw4+SAtQihMLY19ikAY5bhlelZ/wy0c+er6RIMspWpitusoa48zix2ppD",
-	"Wgcnp3Mjh43ixli4hKfBsqiirMhXuNa9LGz0vYTF5qo324169ZUsWUJK1solkyyRpXKR8Ls9EwlfFKlu",
-	"5T1oJ+8KuTZ5Saj6qpemg1TI1thUhlChcIE8qTCvZ0mKx4KkhOJkgaX7WIHZVnVneYxLf+gb8zQ6GGKB",
-	"czUf1wmwndU9XHvazaVIcqr1HXy0aplkijEubn9nypiofU6jcOgHGLkFNkT/XNdVFvmylW1yfE+ga4BG",
-	"EJJFIjZS/EDBSn0lzvzplHl9LvyAcRnMSTNxoZzvAptqOUTo+H9fSKAFp0CyImnqougQLpHv+kb5nNCZ",
-	"HKvDGtC4QNiiMhOlhRuvRHe13g4PHyMupW+iVpXCmYRNA74tq3GYqWy4To1FhUJrl1a0Qhu0iHN8T5wg",
-	"juT1aCvR1kYrdCgGbCiJAkbswpgG82oLKyhCuYnA63ctNNqyTJ9CkkLh0BZTeIjYcmCclcbB10eq1W+Q",
-	"MSStgPtJkH7jaCbHYeR/Q8c4vgXkjKB7F18B726/sQInyaHUAn4yi68lZCEvSel79fv//eU//ueXf/df",
-	"X/39PzWcxrC6GsgLFMB8aNPy9LQyvF6yMTqd3qd8xKL32DkLYOzt7XUUhKc0UGrMfTF6MJUw3aYAsLn7",
-	"U61qZAxHF5hHmoetWyYyHshi1KAoLuDUaQ6M/QcA3Zfw4A9MpwJzEq5j9X6FfgXsuZvUiuTDsK3jmgsa",
-	"z6I2jjq3QEFbt5/V7W0Vb/ZHHGSaJsWurVb/g0GgQKNtt1jyiAZB65C4CV6qBaYR13RrzWKYa09X2JEM",
-	"6++BD5w0cxus1JBst7NLPtAvIjC9VFxN05fZlDzjsWZ0MDZxEENoiiv6vKmDOXZvCPKAn7Bg+P8zdz29",
-	"jRNR/KuMctlEsrPQsIBa9QAlWhDLaiFbIaSi2HWmG1PHDrazIYfeuCI4LQgJiRvXXrjweaD7NdD7M+M3",
-	"Y7dpFlT1Fjnj8Zs3M2/ee/N778me4U2qnyueDnwst3AuPKjMatox4SV2bQZ2D3DTTpjNDbhprovYXIfy",
-	"8NtHNO8LKYJ++/Hvv7rrE/z3XJpu5h9yCcF3K5MZFfVZ139yG6Kvfv79n59+6Cz78D8lvPalyfXqGFNH",
-	"J8Wry9e/fr/TeZHr9fS68/Hq1eXVL3++/uPyltOzm0v02Fnu97HqfyOX3szzSJP4Bo7H3bKJemTeRbkJ",
-	"f3neec0Jf/HcEXD1mGfUk/M7KA1+MtIL4xEhGb8qs95+72G8TB++HKEY547bhjxYSSTw+XDDLNH9ao7H",
-	"eaWTUteBMgYBJmfhfQ1GNGcWd/QSqQeJ5rxuW4Wn8ExUYv9VgTlTLWbQuo1Ff9Smo0f0gVeBiR4LnL6x",
-	"y8WqTvMXoi8qvdXuakI3iYFJsBAQ+tokui51PKNEpctaDnVRvejo7AM73RqmVKbD0nWNeld/5m+dEUwB",
-	"xdYPH9mFJ6dB9tT1VZAjBA0FUeOQyWlwL3ChudhjXisEpYXJRngwBq4dqIjzjK/TvFLpGYWzidL/8I10",
-	"xkvkYzQUeyQo3gLB24tuaS1G9q0RvMUmaXezYlUmMKg2Bnj2dgh0hHNDSF0s04SpYzuWGWeHCztNHarH",
-	"4+fTp+Mvx5Pn08n48wB0rj11qJ4dP3ky/WzyePrhV/b5SB2qyfjpR/D8QOB61RmoVohZUJhdnRov401W",
-	"xDOc8aRMT8k1H1ebPIFda34MN/EiG1h+rqvmBvAT4250eWuRsXx6KSyUFpXyhX2MDHS5e/2I5ci2cHov",
-	"XOvTCovNhEBEWOpvU0mnYb2tSaNO0Mdrow17yqHUnxdYafuqRgS0xQP0PYj07aHRcb5hDd/0ZeG9wL+k",
-	"zjYqS8+1ipyAgKg9IUesSsipsAiVRMRTVg7Xka6THkG6T3qqj3dPSMBgC69H4Xoe14LhqJ8kcQn6tGA1",
-	"tGpqANGEmlYed28IUIiahRdRJukCJUycdeKzGdxoLzUswxg6iuaE5BV9lkzNPt3TGvguZzeEHzxLgYvy",
-	"FXfsgRoOhwNXbCwI0byvDLR5C2PfCc08h6dEpmGltwowsMPnYdQ4GMyYpbf4U+2O220uqMbn20h9FLq+",
-	"sRB9muG5dqnu8O1HjSYGrb1BsLS3cdACxUzXtVQJElMbZFWhkgJEHLkI2TG4q2A7ovoqz8ASrVwW0WkT",
-	"iPKHUVP9xGVbuIVh74r9whVdQmEfdwkobqZEM49bzU4oRG1xYtRMn8WrrDbwf9L2u7T8HAMXioXGMiYZ",
-	"uTeRN+RAaUqnt8Q9mxB9m7udRX+g1vM0meMtc17wHSruMW+HSLJpnFvY+F5IRNGVcFgwWc2Ko0tj2Sii",
-	"73eJnHpeam02v5A6gVpmKydfwYOKY1DSvB2DYpWngS9tvoBd4a4pcX+ImeSFCAtE2IbLJ+8lp5Xllql4",
-	"NtelvkF24E5VaOR4LOkKF7ouvOig0b1sABdYVh7yxjKk1t/VXUdVZDE8XUFIO22x90N434RdCQ442CDz",
-	"tzd2CrYBnV3e+ZV83ZjWJoBBN/pNWqlzEFYvdXka1+mCQDoqzbKVtWz4xgfL0llekAFxZN2Tx3lat/ZW",
-	"BGKTWiLkIbLfJZPW8bSrfqwWaZalPAyFxuxgF/ad7YXfVEVO9kGOJotcRI0HcSj8qmoFpF98ffFvAAAA",
-	"//8=",
+	"7P19kxvJdScKf5UM+IkgwKcaBNDdnGF3KGJ7yJlRa4ZDms3x7I0Bg5WNSgA5XcgCKxPdhDWMkPd6tbJl",
+	"ee0Nr9drSxGSw7r23fVa3tiwNStLqy8zpMZ/6SvcyHMyq7Le8I5mz6gVNqcBVOXryXN+5+R5+WatF43G",
+	"kWBCydrBN2tjGtMRUyyGTw/GLKaKR+L4nv4YMNmL+Vh/UTuoHREV0x4jx/dIbxhJJsjplKghI72QM6EO",
+	"4W/J4nMWkzAaSMIVueBqSNg5i6dqyMUAH6dhSIKISUJFQHrRmDN4lgsV6Qe64iN2ehL1zpgi44kcMpm+",
+	"pmI+GLBYNsnjtLMRPWOSRIKRiyET0JQk9FQyoZrkSJFRJBVpd94kvSGNaU9PttkVNa/G9bSGjAYsrnk1",
+	"QUesdlCLnDXwarI3ZCOqF2NEn7/PxEANawftzpteTU3H+nGpYi4GtRcvXtiHYSWPguCtkPbOHrFnsMyx",
+	"blZxBj+e6l8+lCzGZR5xkbRcaNersecle2Fn5bU6e+68al5moK3OXkmL0YVg8YL9v/BqMXs24TELagcf",
+	"Z171MhN5krwanX7Cekp3lK6CHBcnobcwZuNwSpg4Z2E0ZiTqE2re0VPJLltAFezE/y9m/dpB7bdupaR8",
+	"yyz9rbdHYzWtebXnO9GIKwafDvo0lEyvZBzfjQI2tw3zGL5xL1TFoT+AP2hIAqYoD2HcgrA4juJDQsML",
+	"OpVkHDNNgh7p1ro1JE01ZDHT1CkiwfQEs4tdPez7clAcRLcmJ70ek7JbI5Eg5oNHIt3NBZf6PFBFVET6",
+	"/Hmxt/zW2tVJOqzY0XdizkRQStibJ9V+HI1SSi3SDx2PQ96jQkFzsw9SzJ6VrmOmnRt6cxRLGUdnf796",
+	"1J39/ZKOVDRryBPJYkLlGQvmjjm3Q85iOJ3M2aalTh6+dH30rvjRk+NISFZ6BDd5YIZUBCErXYA1Tge2",
+	"+ojJCW7vLHr4uvvs3JMVw8IELCZ1BR97jGuAEPUBQZip6xcamzl6ucksuGsrnEj78vXJvIonE/DKsehH",
+	"JWsiGGFCxVO9Gr6DnvwbkgB8CrlUTeL3YkYVe8xHzNdrwQW5eVOyXiQCefMmqVNJHoyZOL5PzncbnhZR",
+	"ZCSL1ECD4CSaxD3Yzn4Uj6iqHdS4ULuddKpcKDYAyFu6simoMzOaRRYPJ6ch7yVPv/Bq6USKq/GR2W+U",
+	"gRfUWQIWeORDwZ+709bzcydxe2/hSSASWYiSEPBHDiBe7LUsiF7gnRclpHOXih4L708UezeOJuP7bHTK",
+	"4lLGPtC/l+plhhXfnoGubu/NZfaTlfQBO6rk/SeLT3JxPtgra+CaF15FXpjb69dAyhUUutBgVybJa2K8",
+	"ksQYiXMWS4pDKBq0NM+6Ick5Zxd6USLBSM95hdS5kkQypbgYoLlKsmckpmLAGiXCVynaG7LAys2Flut0",
+	"Eot7k7hiiCcoCvOCcAlp7s6n7Mj5kotByJ52J63Wbo/Cf+ynU/zkk7qMYsWChkd8OE7md3O07FNRTHwR",
+	"Kd43INs8hYLBPLQwGbnjfgwvzD4GJ0xK++hy8h9mcaRsJ9nlaRGh1z30SJv8mxHzSIf8GxqGHtmF/wJN",
+	"wPd7hAoRTUSPjZhQmn2JAWr4K25cJZPU/Ah+9Eg/iolujewuvK5DKh8xGpwgXy62HNJ4wKQCQldDLhGq",
+	"jWh8xgJCJYkZDRbFZQGTfCD0eVXxhFUMiMv7cnCPSRVPesrZtNMoChkVtcrXHnIBbS/xRszPqWJ3h3SJ",
+	"jkKqmFSGpc2iQD0NzfPdd+y8yuEw4N2RXAPmJh2dMBHM7MQqwYJd6O0dMSnpgJF6q4TXNw4zbFASGjOC",
+	"IN2+3+exVB4Zwx5oxik1U1fReKO0MaLPKwnVHeENaccl2bM1lnPERWV/MOPCsZgudSDKuiwSyYotLa+Q",
+	"aInaO78vBw/Gqoz1GQMKMDlg7FPNBoMI1E/zo+aI9rkLrobRRJlnuRiswf4mQi/s3WgiSoZ2H6kXiBrw",
+	"A2yHJLSvWExSFucRVx6hBI/ZeaR52ci2wZ73wkmg9c+e7o0FZDLWMOTOnTtNos8VFwNCkxOjWaG5kXKh",
+	"gh6teZGrjR6CyQyL15ixOBUDkrRhinsLSoMXcyDTO1F8wlTF8QMBBzvg33JX4pZk6mmGffikjraLG5K4",
+	"zT9iz/CCUKOsi5iOxywmfc7CQGpJMw4pF10RWfCKvzQOzNWehhtiEobka2QijLj1LIwlX9OwTW/fM+Re",
+	"6d3kDXPvqMW1IqcMHoTrwNlobo1bDT1Mehoyu83FrRlEO/rLHXnGxzt2xjvjSBNLXA0WC2drxAUfTUa1",
+	"g1Zlry79LdjtPAyZGoNvzzIG355rg9gI6LsKG5XDlMV9os9xn/a2tWdr69iFzSkAtYrBunhqwcG6YG6j",
+	"rWYB3+aaXkRqb2dfsxK7mrA62xrApAJh5BX0HNMoqOdF+aelDxiPwaJyz9hPykxHCxim300eLDcI6V9K",
+	"TQbpCEptVzQYcYEoSxYP17HgitOQwFOS1OMoZOR2C4wFWvjKBfw9RvT5MT7abrVayQM0jum0lpzs5ZbA",
+	"q43AZjp34FEccEHjKcHn7RQ6m51CDqoW0QU8cOhIesAt5GuJJxCLm+SBCKeEClxswOKCjjRaTSHhfDvS",
+	"EtSwhHEwfW01w2D+HFybAzdhDrzHQqbYDP+VPvy0sGfWxvyoMv3OH/nihBg4712bqK8kTXI54lJWCxzc",
+	"QrzyKkFzoYwMc9SsEbk22GpIPWB9OgkVgWk3nPFawLMJmLipq5jsOixB4c571xR+FSkc17d0O329P75Z",
+	"isTxlig9hpipSSzAG2/IxeCA+N984TuDBp8IyVhAWq3WDTTIPY3ZgEvFYiSUxmFXWAhhllo2SV33bElI",
+	"3iC+s4IHeFh8IthzWAb0I+qzmIkeI2eMjSXxu0BX3doB0UMCIwUd851eFLABEzckiSZqPFHNBpgViguS",
+	"0lTJkpg19a3B1o60SVpguGi3Wu2ddqu1D3YNZwGUxvfohQ3biYYPGgQsQDOLhCe6QkwA2jV1U3cAN/Wi",
+	"ESP9OBoRKqbORlDrYg3u2iJShI/GId5wTJlqkr1OSQNdkbZQl4yRbu0RVYyEfMSVpjyOTiDO5Ak9jc5Z",
+	"AybIpbEvjjUGCvTT/vMdFsewwNJvdkVXfEr0B/IpQr5PyYhRwcWAfNoVn+7s7CT/r59skU/JiSGaT+EJ",
+	"GPen5HEU3adi+og9mzCp9I+UxMlINezUwzyNJiLQBDQRdKKGTCjeg4HF9r0LvBfpDVlwCBt4L1TgxePH",
+	"TMXTo75i8X35NbwOE+Ym7IDAj8ZmKciIhyE3ri84yP2WHvmxVr8EDd/W5Es+db3s+5SHuktsKKRKY2Zk",
+	"L7j5ZqFTp3wyAfc4oJHUzx2704RFPiVH8UDavkY01BomC8hpFEz1glA0w0HXkpzTkAfQyCFBDgD7geZR",
+	"fNA23YH1PmPiWMBbunUuJRcDL+0GTJlgx2PPx5rJeHCQaY8FpH7Ge2csaBClW/Hs7oAdnkv94ikPAiaS",
+	"HnfJp+SD6CGLoZ9I6O3tKU0kfT0RR0tIDNenDGy9Wp/wyEUciQGRrBczhR5XANpuobphe9kjnxIN3D6I",
+	"1DtAKJqI9CIEBDXllJ6RNbF0TfbJpwQEV8nLRlamJ48910LdvnqbfEoesV4UB5l3jZHac30d9UplTNXY",
+	"gaENQ8RV/bxBPiX3JtgWM9SHoRw0jBkNpvi8JHUz23SaXjIHRWHH7BuOz1cj6ehNs47vpPtYvr+HRERI",
+	"A+AnJ+VEL7VQPCQTgU89hZdsy3eADtSx5Vx6A7InwDjcwVEZsx45nSi85KnmfhwYoOmjjQcHp4dgO+E0",
+	"7TaQvt6lwg+aQt8KI03Wb00fMmaP95jhLYa7Uo7mm7yvae8o3Wh0lrWzQ53iFuxBhhw0t7JbQYW8cEiy",
+	"DSTpNPnQXH9o2hrbqxCnLWD5sG6geVvfYksU2GoHlueDSDnOW8kqdGB5UNNFKAczsD/qJcI37k/SnTPr",
+	"wCUZTZSlZS6R4Awx6F/exkvRpLU925Xb2MUwCs2NetLiIYlEOMUDD0LJGHS0rJNjRs+SJvWCPdCP3YUL",
+	"hd+ecGXJC14eTaQiKqZC9g3jxZ7wOtG2cjuln2MBI0zWYBdW774cmN8fmfsr+F0jLzEZ1Q4+bnl7nTve",
+	"fqvlaT6u/+nof3b1P3v6n339z239zxv6nzf1P3c8Tbv6n47+Z1f/s6f/2ff0rul/OvqfXf3Pnv4Hfrjt",
+	"6VE9KbUi6uHsOJJdapxY82obkKwoWPUeVYtVjbc2LyBB7VlXFIJJeBsST6/uxgQbbNVs+eU8Ui6l4IFN",
+	"iSKzo5sUOqbJlUWLeX99+VHzavh/C3B989RSbB02Ynm+nRnWkrzWvLUSU7XrOp9xmhE+STjOOY3huGlu",
+	"Y7B+zavlAH7Nq2XQdM2rJWgXnk7hac2rudix5tVckFfzahncVvNqWTBW82oJajLvvuMc1ywc0cPIYAd8",
+	"Iv2QwQj66YLMz35ppDY24whdO+xE0Na8miNc7c/2Q06spcM0Ikq/nRdLtScvvBpOVU+63MpqV6Lc5a5N",
+	"6kZp10qdJO2GOaFSM+iBJmUuDo3fxzkNJwx5uVSRRjJAWD2VUHepD0pyNdYuCDEwcVBZ6jC6etDTat71",
+	"M3zq3TVe3FrWT966tpVdRVsZnvkVQolQLJB1gom6wk/vIXzSo3HMLX6B729I4iNF+h7xBe+daZar/+7T",
+	"Hvvw0fs+HD6fPfdLHWrc2KT8keejMbgYe6RDTvFWr9djYy1wHLm1jh/0ImFJOE855GMQpyMasNcVlZRu",
+	"xbzz5AZfLe8Ve2nRT/o0jGh8NuPC94Y+1eCxQWjIqUTHtmRf1vBqS+78NA4oiwQw56eAkfw08NPXR923",
+	"sZ9+kYHOIrH1XX2Xop1o9A4eyaXe+cAc6aVeWjjYeEH3dCfkeIk30nDivBOrgb8eaScsxSM7bRKz/kSu",
+	"5aGPPc/c70PSIhdDHjI7jDUIALtb/tA9W2Y1VbQs4ahoabKZF8WNYdueViKMKiPXOPvvMnUUhq7jqSz3",
+	"Lco4reovEneXma4abozRi7yvywynKLmgT1TJ+Eth9Ya8EZ4stoTLoM5B8fXV4GfVVl6Dz02Az3eZgkj2",
+	"97lU5ScELBOLH400Lv5F0QdMRYqGc52Y88pZbl5mQLa1hQ9UMs/SkzSmAy4SJ+tZMzSI4mH6wrq6nuf2",
+	"Pm+XljyEyXsrn74sfVwfuw0dO5ej2TCyAlVy+bYISnY7njB3KWjMiIhIFAYsToJcDtGvIXnO0IdU0Xis",
+	"VSxFfAh+gSBOqiAiY7/dIe/xt7ridBIMmNIbksTM1Kk8I3RAuUDXAjDbhYETWXZDmrxw9+Xg+B6hkkhF",
+	"Y3U3/a7RdN0jHJ8k20txrh84wWcZf9QF4/JmyuakW88s9cLcJLd9pTzlEmMoSkOmbPtgux1RMXU2s73T",
+	"9lqtVqNJjgxh0FBGQB1SU4OhBJcCPNx3H1bKR+o66IqULBILc5YsLLoLcPOr/dfRcXi2nS5PUcVZPwIn",
+	"onSqeCrUkBojdiTYYeJbDM2lA8eIwsoMgrn4kbKUgDMd4u1OLcYSluT0ubdX5vdljOma62+B63/pVJL5",
+	"+kiW3uXM0KxWC0ybnMkMW98Si8yHJ4y4sJ/nxiqs7uSdX49FqGKNYy83cuiv9auNHnm0Qx6Nx+HU1bKK",
+	"23vGpsTPWC2lD5fDlPTomCsaknc8wp7TntLi2jHoEwleRrwE5GfbW5idZI2n21LlcoNbWqXLLW0pS3Jt",
+	"hSUM5kRRxaTe9DPGxqQ+13jYsOBBo+ZTE3hMwzAFDbulfG0G7HHWbKcU9KTMa7e4ExvTXKvNciXZFOWy",
+	"2RSX0HUL27oUQ8y9vTJLLDu310xxo0yx2upkbuXsregSPGurtid3WJXcKj/DL6W9yR3+CsdvAyfv+tBt",
+	"+tCBB4/jM1R9/AYmNG050PCu89bWjiA24uWGuDBkKFuDpZMqG+Cll4AqfspDrqaHSCgDfo71CMCX7ZS5",
+	"vsv1iQiZlDl3ZhvN3CjZ6CRYrwS5wEwAuYRcqjJUAkUYjAud02d0ISQ8p3sFH0rpWDyWVMzWzEA6L2r8",
+	"Gr3NkgO5ozGfq5dT/1L8vayJlTl9JUe65vmb5Pno8FnN7k3ih+UYPTb6ziQMtwq5LL+3Y1yO06czL2fy",
+	"PFSlIdaJI5oICB+ICNzMKbjVJVp3c6Yxe3/2LL2tJ3c+Y9OLKC65PXpPs0qb6+NiGElm3f6jmHCxgwLD",
+	"+vqRXiQU5UISrlK7eYZlLp1WaJNML81GvSD7c0liec6Xvr0e08sdyWt+t0l+BwranGRCS3K7ch5XlVhm",
+	"WTYFA56VNzs72kuBYjMs5OVHUM7fk1VOHLy43mFL6eH6nG3onH0j4oIFsLpz1MiNHLRtKI9LHNLcbBdQ",
+	"GOcctk1KwEydmvlCsDCXpY5k7u2Vz2UZ/Vwfzg0dzhMW9iuuncrMrFf0dqi/5u1QySpc3xBt+IZo8dJi",
+	"q5uiS/dxKaZV0sLKjKvqbF0zrw0xLy3KZgD4if15YW7lBkvNxLFp0/OGVspHJmmizVWTZi6OuW1n80e6",
+	"1ElJ3lv5fGS37/pUbPJUPBAhF0wLpEmF85iE3zRTWup4uA3PPSZOHwvL4sLwvxwnKDvi5U+S+/56J6qw",
+	"9dcnayMnK3cBcWl1Vrdt/V2n4iq+G1QXTob4PFM12RZ6IHLMwlCij/UZm6KzOCU3bwY3bx6aCu02X4Mk",
+	"fhL16TfWKLxcaQzOKMVzK7ZWk8ESZ76ijeusC1f24FfU+cCtbJJjQXzMunML47yfwgc/zVXlG4LzSd1m",
+	"zz90s0uN6BlUSTJROLAeDa8r8L0PTCoFt2CN/syFiqNg0rOfbaoFD/Is2IJsj6dj5pN655C09E5A7iN9",
+	"sjrQgWAs+B0WZ9oNo+gM7x30xE3mBs20puYuD9QaH8KJYkaDQxM2JPHsMkVOp87sShM+5Fsr06eTnC2Y",
+	"75UFkITJLJlkIyoU78lczoot5YFYP0gfWl86mcKGy+ZXBeungd3b7mrDxUdm9fIBLdvJVWN2ZvVUnq2o",
+	"Q+oXUXyGbKLhYciTCKdYl8/NAoaUt04tR5cXXMY2ZnnEVTi9eFOdVAVbxqJY0WKeN5akkDggn0Qcsgvr",
+	"h6WGdnF0TkMvuTjn4pwrRgIes54Kp4eknb4DXgP6d1OD7HRaLLKh2+0K2+4h6RwQKqZaVOhWZNLwvKC5",
+	"zkor4EicKoyXVrbMeIdtiM7cEXw4Dubn6cmU2rygkoQUavMpk61nLR6eGU0Fwv9oGCV9Fka0MAZaJYkO",
+	"KtyzCpV2bE58Fnhk12TtqzsJ+VY/gC9mgaeFq8UhipJMIYR6yjUAaZLVcNBBYl9Pcr07BeEShUSzHYuY",
+	"FoBDXhkWcirPdcWc0nNOybuKynYkX9huYQhV2LrNFXe6OhXUtoFWLkHV3gIm2abgLxXyW6SvMmn7GmqY",
+	"zRZ566znohVPym2jJa6UJRqpKfKi1XOjnZbxjfuaLcXvs3MWFhuRvOdwKLDWcDFYB5ktk55syQxTzpld",
+	"6HlEY8sKVo20qvMTYhmNU6feWB0zZQCq55FoaMGLPYPYlYzGvaFH9shvP4JaFWusrR7atjRWN3VvZe1o",
+	"zPJ7MeS9oVtmKE3s2yJRTMYaEH0N00nqr9fBYE5KsSKaKPileqRPgYLJKe2d2botprq/fWhxWLZaSsQ4",
+	"Clly3GZerCcPziinuBz+qs5sKDI5DVUEGoVlHKR+Ok0Amf7BGLUg1zgVjt4CKorJIg1KSqPIdJatub90",
+	"DcPr5IBzuluSYjfPKGezQFJvu0FOmqlqkrLaLdYZZ+cszina68ilJfMfxuzZtjjtRKYQaxbJP5ychryX",
+	"OiqUHfqvz6Tr9F5GH3iaYQEHCak7hN5M60i0vZ32k8VWu5B4/WgQMwa50HWjkAr8GMhBT+ZxVF3jbtuo",
+	"3BBlZfXTBPG1NEuIITjOIzLCSmRalliEDO1kqsqbyDojEk2UPGS7mkoiRzQMD619aBRhyQmpX6EhdCNX",
+	"rqs6J2/JxpOYV16v5Va37IalhAwWv0zj+Zevb9Gu4i3aNyIuqo/4hu84LkGVL0jHcuO3JGD1sYamk3vv",
+	"wTeBmyRDqBuSRBfCxFaVR/fOU0CgdkvHwWSlMjYpmozFE+YEpu3NL4Xw7D4mT5vj5mA8ADZ/fT+H1BZn",
+	"I5/Yl67Zx1VkH+/x3tnrQwhYamltgPAeNJPFBxkkoPv5quKA7BrO2ePFz+2Zfen63F7Fc3ufxmf35UAe",
+	"yUeMBq8396lkz1bKM1jQ6GYLxaXyB87OqUUDLMWzTLhEIZEoTNubVS0ov0mLn75R5s3rI3glj2CaMjp/",
+	"V2CcLG323SjOyCZIY/Do7ZPHZMj1k9Ok6jZXWEhLko/Y6UnUO2OKdFqtNhlP5JBJqA40JVw1u8LvRUIx",
+	"gRWPKbl5E6dy8yYZRiEYeKCMNVY7uyHJN04efEAUe65I3e/WvtntdmumBf3ngf5nyPW/L7o1v+E5yQ1T",
+	"bM3VYVf0c7ORxrFUd5d2EvWJ/81uDWmiWzvQOw8VIx/zsTMYLB/Zrb3wsWY1lVPRo2N+y/7RnNJRWH5J",
+	"q1DmFTztC/wpwxsqCIsqBfUuraloIWrszUqCDBfw8MANSY7v2QR+libqIxqwrDdfmicc3yMDes7gfDQW",
+	"PiBmT8uHU0INyzZcUTyu1YbWPNJudciY99QkZh5pNpuJhmbeBwct2TiE+rQ7nU6rlSWm7foYeq4LpVnk",
+	"eroBNyRRfGQ8RbmCSlTupjUup5BQJep+nJRjrEsGFRL1dpDOrd3FCYSDRFm8UtVIDt6Jo1HZnrcItbc9",
+	"SdnRDnwrp1KxURX/W2OPo34/5II9nMjhIkbdB7nH4ZopyepMg4Cj7HqY4SzF3PiluceS2WGLpG64uad1",
+	"FcmlAonnjBgOROOQUFuDHZz0IR85OKioeOJKwlTSxKx3XkUPUL8UaqpmaKJ9a69xCJW8zJ1dhmMndT2P",
+	"7y1MOFoCVA1C/8Zi7K/Yk73ZW6qrxc+xcYVe/Wji6JetwIRvLV2FCV97GFKlRzt7QW+A0xI8SOrpK41D",
+	"0oKlxpnvAJvaFBeVqEoUh5RWmIBCyVqT5kpmCwvXB3S8048Z8zChfzsZagTBUzvgo2tEwVo7pieeCN4F",
+	"Fz45HfPYxonz6AznvzZsE1xkdgji211T/NojeyRgIVNr3GaW3UDdnyjm+Ku8FqMNeBmcYF3GYidfjy5I",
+	"GOk1AVMLPOU4vUxgBcoFaWof7dzZu3P7jc6d/Xk64WpJWFPjSRIDn5nUk0VWfgllLvvqtTZ3JbU5u0mv",
+	"4UwtYYN3hrkCAV6T3lUkvQdFUJv3e6dKr4XBkmANyFm7h9FFWXgzk73N2aBfaxwVf3DyFg0GLIlCWUx9",
+	"4Q9O9LqeQHn4ba+E5ANBqxxIN74iiquQbXlOZRhkHnY1enWKXFMLgFRUqFv2l6c8eKqip+AlOIgaGXeY",
+	"jrfr7Xn73m3vDe9N747XbnntttfurOokc/zgpObVjkQQRzyoebWPuAiiC1nzag9O/q3+zE5rXu0+Fxz/",
+	"ep+LyfP0jYdUv3SM/zkKRlwT3NdpPIrEFFp+K1LgeWMXJ5POobSoeDRmwjHz9SIhGLiao4vxpLRavH6q",
+	"WmcwNozU2JQ2uoR94C3aO9MiqLTsHV4+axkDhcPJKdN6LEez1WnyJqlnDJh7rn1izokdZ8hrpstW+mSR",
+	"UEtdvXNOXuUKNTxDxjRW6U5Ajeyoz0O2lgPmsj7YYlntclm/1pJ8UGUS6rcnXL2+W+JZdznGASxk9JyL",
+	"wWEaK5TkyU3Trs8X17OQl7MGiyOvZ/ala+R1FZHXIzaKzhmUVy2lbCh0u3BGyY3VLHO7nTvsxYkxTl+7",
+	"JserSY753H+lyGEMVmctmrDsxBiKbNKYkfbOKZUsaJIjfAhiQ+AeUARQFwPcwJEz6nfhthEzTNCQQHLH",
+	"ImXolj6YaDZbYgLDDrE3MbHmjeoI8fKKosPooqqHh7plyX+XeYS6HgXNNeuYFgs32ElmxlO+TefRGXvt",
+	"JWeNpXZJL4rZjhF6YhvxjJjtGOGs4DLsy7x0zbyuJPNyA7HKgydvSBJHIVwdmFCoA/DtA+nnkdutxN+2",
+	"lc/W4CqHrZZ3u+V1Wqvqgg90d44eh2ZZUN9OmAgqS4HnrvtLDuSca6tFbjwWu4KR7Fn5BUzlbcvCd9dZ",
+	"pWmVC5hCtkLn4azThLNmZSRlduNR1Xr0Q6rQM+U0Cqb6qEnGAtJqtZwbBzrmUsWTnmqmzTXIOJxI4jtj",
+	"8UuU7VnuHck5x6fwEu74XpOc4J0QXk1C9Q63IDtU6a7D93jH10icf/QLUGOdxBBhpIVzV4ArEXh5DzEX",
+	"ykWTPK5Mb5VTfyrLaIM/zfykPAUF2nEvKb89R5qpJF3rgkKgpip4oeB2k3oQ9eStgPW4hBvMUfBb/f0d",
+	"09+OeU02muQx+DC1W+3GAbgYWS8m8DFqNpvd2guMpLS0cEN2hX4Q/I3cp8xCoq+Wb4590/WrwmrlMEDX",
+	"acaBIre93Tf3yOlUMQmeJF0BexvyEVdZP652q7XrmWIv+22v02rt6NdIP9YvQK0y6951SCK9t1wBe2xn",
+	"S/anx2OmSw6Us+UigOwf1vmGWuPciE7x4NSpmKJYIOc0nDDTo/5PqUtPu7VLziPeY15XtFt75JwHLNJf",
+	"75M+D+GB2+Tf2BffICMWD1igmdIFjQP93Zt6mvDXHRJG1iOu3W6R3kSqaKT/3iVqOuZioDtp75Fnk0jp",
+	"pttvEBqcU9FjgR1b+03wlQyiC93IXqtFHhxlTeMZt4i9RpN84P4K7khdUU/ckRoApF2fIFz9RPi0vXar",
+	"47Vbu167tee1W/teu3Xba7fe8NqtN712647XBmPlrtdu73nt9hteu/2mp4e2gLzavDl9IX8iz7gTOD5F",
+	"oBrsrlFhiJuEqQ9EOC2B9RM51PgDJRUJ2DnvASMLp4cJs3PSVSZ6yjicWvknSavErIiJJpw7lWLn9yII",
+	"l4cDMOtapbz19X2QZvnzYCijnr3Gz8WNacNa7JXGMi3iolNSFHFmTcQFEqlW456kiJeeRVnJRre6VyZt",
+	"o2QKnU51wwvjppwfTy50bBhdCMyJ6vj0HZKA9ekkVNImMEh8b4y1dq3cW6WOQmuOK0mtsPrhLPNCWtTU",
+	"vrorTQEXArmmqCIr0rL9zMSHiyuREl9ZTYV0tYNrpXETSuNJlpIK/lVcDELIY6YOya5xZdSfSL3jkdSp",
+	"SEwkC0i3dhFzZURat+YBG0vKCMok/UYPpxE1DrtiLwsWXGUqK/fxRnJVlfMEJnJ3SDWRf6RHCbcC5otH",
+	"jAbuZxehwFeomqq7zujkXOPTPLp0WzNZ5BL70ErxPFvPE+9l51dOUPlVWoY3ZN+9tjNdTZahbPEjjfwr",
+	"0sTrB7ZycaNHrPstJyrBLgj+foiL3gsZjSXhamVhPfOmKDPRZGgLLdtS58J99fpYXNFjkWRtmnFLn8kY",
+	"ulAKKCsaqgptmt/nj2kpgkveu6a2q0htj2MqZJ/Fr88pRLCLB0ux7SgMHqx+QZ+6jOfaKYxkgeVa/CQo",
+	"98Xro3AVj8KHoh/FpxyE8IySSssS3Izb02yPixPTxHnvmpauJC1BGnbrn1hNTQuYHTOZ7AqEVVVhLz+A",
+	"JYgr8+Y1eV1J8qp0fD3Ke7mSY5HW2IF7ZB85EqRyNwZINyM8lrJhz93aNX4aku2T+khCWZxskmSf1CXv",
+	"ObYcmxUZs9saHwA0hXfA9Ris0g3sbhBGpzR8xHrn9+XgwVj5XVFv2WyAHmmTAC39yTcd+yfYW6OJQvPP",
+	"lIsBXvwsWmInl+d5CyHrj9iASxWbayo+YpuoslB2ufROzBhhzxUTErqC+9Wor5iAG89GxiyPt9Fp7RGZ",
+	"5uLfRo2Ky6yek6OlNba1Oo/yRivxLAYs1nT9LtSmnMU7NM/sMVK3fgOE9hWL0yI0N6R1TcGYWpQjjbLA",
+	"Jc2Z7a3DrDAKJlQ8hexgEFCRRjwcEv/jJz6pm9S2kzBsIB8393cZ0+Uidx+zK3TOChM2l5x1qkjIqFTg",
+	"r5GOtOFpXpeOakWq24DvfzIJr3wHFkuoj7hUc68KRCxZL66qWZJEscghjVlA8Fk3weGabpNQYngV8/ai",
+	"BY5Xt3ObdbFjrDqO6douAc+c967B2VUFZ4+jMybKnQ/Z8zGPASpUht6/z/sM8teY6C+lW8uE4ZsrZXK7",
+	"tfdmq+WRN0hAp7Kx4P06tFdOcN/46PGhzREFqUyGjPjwvE+GkG4NKjf4RxM1jGL+uyYp9luMxiz2G/OX",
+	"EPv2SpZh5lqWsp/xytfer5ltLW9FyHAULPafTmnOyi3HXOCl1ThLlvKvucn63ASJdRJzNT3Ri2WimeC0",
+	"pX+9Y4/8Nz56XCtz2gRXxm989BiqBZceXYJJ3eB0Yi43TORmHC/N2YfzDbsGrlQ4jGTQQ6XG89kLJpTx",
+	"b9GJGt7SBPfUsBfb3a7THfmIC4lOlNlx+7i/p5EaGnUP89Bw3RO+XfNqiN0TnmNl9pi/x7TQhizVVeGj",
+	"mNePhn1DaxyDnnfQrYeLQVKY0vhBhSz1/bEZ9/CJo4fH5HwXvVRTP9IBVeyCTrui7t8aycFT89lHlRjT",
+	"4md8GtSQSfTskkTFfDBgMcwdx37KAi0i/PLMe36zK7omP7Y8cNyrKU40Zn0WA+aHOYCHLHtOR+OQSRyQ",
+	"3R3Ms8ZEAGWhIPoIy3amM2Pn+nh3BaO9IYzXDlfqHYUjqYZsSgIu6UArrfp16zGsT2vMelEcsIBMhJY4",
+	"/vMd3ftOLxL9kPeU9HUzVBHBOHi8QkRUV9RjUyeanEYBx3p5uFwycc2KJoDaPTJOgrM8G2Kdut8fPTz2",
+	"kN+jpwnYKhItvkG47IqcbgSRV4mCBEs2ovEZC/Tw7bMHkBvMJ7ibJqEWDAF5oUcM152C6zduAGzdb/0W",
+	"edtw6q54G4gDVpZL4j98cPLYt0XCYevAjR4yUEIdC0lu3vz648cPSafVunkTnkRXasOCurUDwpFzIivS",
+	"XyDXMt/dC1X2Oy0P9DffbDabL1744BiINHs6kVwwKUk0Ub1oxA5NQdeYCjmOYtUVfcrDScwkqU9EHE0U",
+	"1WdnTNXQM/7/+tCAsYL/rnHB9uxpC6IL0dCCyjg7w7RQ2WGy2RU7xDeT8knLZHE3jNpYtmCCxiucCeI7",
+	"XN0/JKkbNZRc4eiTH/WJ/7Zt1m2mKwiRWvg4nN8jgo5s5ABUJ9SbeXyPUEUQttX9bk1FeM8EQvfOnTsk",
+	"iDA8gLDnXKpuzW8k07kXmvSgTtlDFIRQDR414x6NtapDoFibfgKkIyaHhIb0ltl5p6R3QxIfmf+DMXL+",
+	"e/AciiBwwPe/CWk9gUKJD/qD38D4FNuKxFTeaEuyfr9NvTpvwyg01uBJ4lMRmdE0yV3wY4cTOgkDQkMZ",
+	"GV8vJ72eGXoqc53ClEQLcEm4wuXSPFbzpLTqq2Ui2IZmmGBPSKuIe2YBfTEJQ79JTno0pEnBSQhY00AJ",
+	"FwTjMxFx6OkloON3WRyh673egl44CVjgZl893wVcDas/InXfQR4HBJCHTxSU/Y/omO9o6hswQWTUsOdf",
+	"C0AmlBEHXeHK0NiohIY6i9JV0TPjDY+41kdE6ScpH/TBq/sRDLbd2fWR9EMwoWpmB7wHQj6M8tFoEuRD",
+	"5rhoboSFh9RsSe9hyQejXaCw7grUMg4MEPnkQuVhyG6DVGoe1W+1Goc5qGALjVq15oILzTiOLLV5ZERD",
+	"jaz1/vWjGKqToroCB1lTA4XIBf0+1voyKhrE8uLdXMCEsXYPmJLE8CTSbrU6sJ8Qs4b5Ho/vIVFp8cYH",
+	"E91NouD5fARP+o1DlJnAHHBlYTcVjTH6d4CldHlsxqIfydKImW/Iz5itj8xCyZrkgd5mEHESAkpgK/1b",
+	"IyrogMW3bvowx56CI08F7rdu8oBQjax3sB4VhMR0BVASOExmnjWlPgK9JOD7RBL+EcWk7uvxfpjcTDje",
+	"UfpjcmXRbDYbuKLtVmvXnozfoSEPzKlAmjRXHpqIz/FHLagHVKM4jAYKot4EyPmU9SN9pAkWAYtJPBHy",
+	"ICUCkKgeuYgjzdKnYyY9Sypd4VtA7xt+4Zmo7ON7hg1ZEGCtRwek7XtaNu5E/Z2YiiTeGuXTRJwJjVWY",
+	"mIwsOxkw1RUOBbULAqZJ3mNTpKIRVb2hqawyZmHIAqIR12HS8pl90rjru+XFtQxK+M1xoLlNn7NYenBx",
+	"Ib1sdkrNb11HS03JB8RHZ9+neCQpHkjz6dQezwQpq4soPQUSctF4ppaxecd4bJg3PYymI9kSx+ZRJBPb",
+	"B1CrtWnrmWdTa4K04CMTcQ9XMjdvjngYcmNmuXlTn3sQRT76zcGNqHsXBswWEjEUfqrfvOm0Q0FYcOHU",
+	"cU9iYYKJlaG+m71Q0/3pJBb3zM/6c8FqAowO/kLx90EmaaueGBIXEkTaP8ZJtTutNwm6HnqkvdvaNSyr",
+	"va9/3G/v26iiTrvVNnHbnp4I5HuOGQ3wGm6szGxies7C6rTnGDSXAhGaROslFEEV8Z3gAR8wRC4STIOn",
+	"bs3srRNcZBCwiamFtszuzyeWDPw3JAaj1nzeINtMjJM1zulmDhOX9Mw405FpxayapmHtks50z25RtCZ5",
+	"W+tRLmBztFXDZfRICsncrdYF7V8Mo7S8msYgiVph1LyuMGkrzK2gUaWsFojAARm7PuRM8zyeRH+ehlHv",
+	"LBO5C4DfKKbnLD6lio9I/UIzo65InoKEdwnQsHwbVTLTSTIUDjM3SpdWSaEyTNQ4NBDEgsNkyEN6DtjF",
+	"rNY5S+RSYDVnaO3QYOXkRTtTBPq4ZxqR4Ybt4BcynAzMDpo9slLHtGMheVf4z3cwIss/SIjm+J45Dyiv",
+	"MQDYxm6ReiL5gY9BNSz98VArLN2ab1QbEZnXqSI0hAT7GgFrZgpCUyM5Iz/39m/bP9948479886dO8nd",
+	"mgWRLGhYHmzeh7/dR5HTBY2uAEilAdEwCgMgNgAyUTyioseInEDpPjqG8Kd+zORQjy4hPlh3vbSyK04Y",
+	"I4mWYbStPPU79A5vaTrvUWE1D33Qnu+wOAYALf2mlpd3SP2DSB3rLdESnwUNDXO6QmunCKVA60u6ABhn",
+	"9E3gIolqxm0butspw6PCpfFNGMOa2DvM2AafwEQfUWVUWamxZhL1PTUhxsPogvSTK0UM7kXbRR2DlzXj",
+	"ibQI1s2P40hT+qE+beTk7bsfPjp+/H81R0FCKzbmrHHQFWODwDx9oCDwySd1PfBsTLNrd8LzlK4IrAK6",
+	"B+gTN2IY11lPnjgOYBG6AgCp/g2YsT9gSkNXPQQaBDGYS9ENQWsfO70hg4pPvnutZcRqYoz2m+QIDwUY",
+	"BiiuWFfY8dgoU4OCU7C917lD6v7jKLpPxdQwNy1WrSmkYQZpNWw/ZiqeHvUVi+/Lr+Eht9bQA5IGhcNY",
+	"gNlAmVUw/wjiQocmeRxFZKTJKnG+4UJv2yDGEE2qgDsB5ZwyfYBT7Y4Fmra6QkN6GOt+azdFTDAEa7Vv",
+	"wiQBtFcQ8yIUWkuSUNaO71vaBLvg0cNjV9dObZ2NmlfTAtNcjTdbzRZm5WeCjnntoLbbbDV3a15tTNUQ",
+	"rNYl2ipc4kRlhZctLRjzS4xFv+A6NVkJHlsvJ0nqVkUgFpAflrs3eejbZM0oh12RcW7SIjvvOeSRgq9T",
+	"udOS1cYUaVlGfDGMQkZONSZHw6blsFhLAU1LUAemK27evAsy4uDmTaufuSVgcor7YcL7m/rVDPDTLcCN",
+	"h/4FWCx8hSoMvg9H/tBgqON7hIYazk3dEbZbrTecJzTj1QDlQoMfrYUg4TgsoHZQc88xbH5MR0zBRf3H",
+	"5ZdA6SO3HiRN3au9eIKXJUyqt6JgamLikpwVaUXeW5+Y+mxWeMPfcaxHuBNM8DmntLOcjEY0nro3I2aC",
+	"ODMugORgy5qayLUO5jo71BIbSXLBr+dm7/VqRsDWXnhlXz55UepqgQPe3YEtOknuJ3ODxZ1LpBGoetkU",
+	"B6UDFpF6PGQnWacEPebUv6n2qz/+7uc/+7P0gnHRIb+xo597+7mWytkRG/gBGLFAXMusrDPKlz//4eef",
+	"/UF+lPqFqlHaLh9fRNnhpRzGqqBSn9xI9Ngyg2PPawe1muPgBtdg8uDWLWu970WjW/ScKhp3mp+MBzXX",
+	"raz26gd//PKv/io/ob3920A+yzS+W2x8+T3VgDu7TCcGqHskw7mtWFt6qV79wf/78n/+55f/47+8+od/",
+	"WnBmxYnNJAO4NAUUuch9tevf9CJ7Q5tQEKofQN6dVmtzrChZuOSeXD+Z3j/j2n3cftKcpFcFb7x5Rx8p",
+	"lxvXluIppb3uOr0aNsMlCoyD3M6nNt5yX4naMuyidDBvFJaglVmCSq5SW4gHJH0anwbXUaHlrgOqk7X1",
+	"jwoSUOasLNr3qtQsx/huFlbZK8RDxwiDCaYyvga1g4+feCW8EtmkRot0AOHwGtLVnkCkvFW5MLFb2wOi",
+	"gs3cb7We6Nbzpuhq9Hcs5YSBaeGjx6T+9ZPO/m28b0pQXiSIn3rA+B5aefGZMiNZlcNUVzwQVgMfJ5Zq",
+	"ESRZzw8Il3IC6gUEBWtsEDPFY6Osj2N2zqOJTG8AEoyeJE43YqUr6oCpUa0DFMsV2O3brVan4aFZoiKV",
+	"+JgJa+FCO4mC+wjjGiYJVo8l9U6r1emK93jvDN1c78uBhxedvTCSWvUVEQmpQtVWmGxjbldJH3q6ZlZj",
+	"JkCnOWMCbsRAP+wKO0Os1497sAUoq+dEMlOyqVSyydaLC4O1CE+jc9aYj4WtgdxwmnartXdYuM/RX79J",
+	"6ondhUsgEPBVUDzsivTexIZpPdXv+Y0quPzYeKe8LqwMZqXH9kBmEadzJYV3PKBfc2XJPaH1Czol9YTg",
+	"2y2PgPGqkeF5rr9eu+VV4wUQ6cb+taJwy/TlzcTCWQAxo7e9HUMimtUWwe6dO3fIBZUkb0yrXoN5S2Ba",
+	"nTmoN3cSAi0OSYMFPaSUhuF0JyTqEGjlKPcXGSUqPCvJSaSkMjy59FrBBi4nMRPv0q2Av+zZygv/Ml9g",
+	"I6CsE12NTb8xPH23xx/wbxx/+LvH7Q/4sTwWj/Z7d49vH5+N/+3v3P3GnWazWVsNxGwWIuJOroUPC0es",
+	"dCh7OYDoeNEkpi57+g6Tv7W0RfIvWqIwYecyB610YG/mBuYi9uTtwyQnm80WGYakXGqkl9M5abPuYatG",
+	"pJdKlCud1QWhrQYcMvWfn41w32UqWeR6GA0IF43lcO6eB/ufgF33QvHWgKmnNAyful/Kavxr/PvcK8mM",
+	"RwQZUnlAwL3Syayl6dtmjTU3fRpP2oytXHj4Ct5UYrFn2hWm8kbU90CwV6bRMvhU5AbGlYsSjGthdvaS",
+	"qezM/SY5YUpxMbDSUjJjD0e7bpIyr97y0DkKvbobBXSZXReuJAv76JNj8x7Oso4WANmAqaMwzGSPep3Q",
+	"LAwzrCaT3ygLWfB60fl2Jr8H/F5gsYs2v7d/u6z5hc/yu8VF3p4Ezi2h5XK5k/jxN3OVw2s1r+Z6XwAD",
+	"y5cEqBlXF7NUT9PFcZ/EpHhtLzHnwQE8Mvl+W05eV/3jkEJh5xP2rHbQ8Wpc3peDewwzX5sQBf3tQy6c",
+	"3N5cPoz5OVWYmc4+pdU8qZz3MUC5BTErtoMRF/BnC0pEF54spwlMfWrja1sV5stVVhS9JOzdc+lK7i6y",
+	"kk4L7oruzl/R9IuVlnR/I0vacZYUrbVroLvy016F7ZzhudY2jarcXLO4z8a5OwU0dIp+Qa7r341scvvy",
+	"4a7HPRbCBM2sEEpdCUYFcPBNi3U+fqIp2UbcfPzkRQY2vA+1V8IwO7+03JgDIfIZD8sS9JeBiw4ijGpc",
+	"sSCmeJyLcYBRZqUnerxwAR5YzrGUPhQBtt4tUQwJiI/vycSXRQMSIiIiJ71hV2TwAXjhxYzIMz4es+AS",
+	"BPhVkd6zj19uiSHIr1yaPPHWlcxeLRJs+71XwI5lTvblgIIvFWMsbt41hrkkDLOS3F2D3F+TFNPKr4xG",
+	"7HVJMbm4FDthSmIufVBlQfZoOWYyC/vWu8wol/qnTCroLPX76IjlRoVw0RWZV/ykFmU9sulHTGgQXHpg",
+	"GMsUGkmL1VzEdDxmcRIUQCUZh5Sn8VtdgT81MCw0IzLj6EIzFuNjmUQyu5JWMDJlqpmdHThMp9ES6Mbs",
+	"m5PpAws6ZRAsKWYn8gezFFwaYXwmusnl1q4gyct3xIh0UpcRmcgJDcMp8T9GZvnEb2RE/aHThq1vQKGC",
+	"65RE/a7Ix2lWQwN0AOfSdWC7IUl7t9XKhCzcBR9Cy8ZtrViuEp9iU9CiK2K2A/wb12IODPNzt03UCSfJ",
+	"LqOeviEndDW1MbH2flCfoMNsJI1GaCnB6/XrCvjhYhjZqaTLVoxuNaEzBewkrw52CqIPIgU7O8277WDa",
+	"L2VLntyQ1sIli7nASD3l8aSTvY3Kp1ifr4qC7Hv50x9//ovv/+r//E1eY3Nzrn+cSJknS1tn2jtqOmb3",
+	"uQT3rkrUVjrkJWT5bl4Cb2r8iwDe5Qaf080XHmglGh5zsbV1bReRTYlxZL2lXhhinFwWos6d18242Mw9",
+	"D1V+U5UiHyrv7OY9KHMcuXyzSZ26xnYPQgFJu7FR24uhioPV9At0iF9Fw8gfiDW2bQ3aXNdnaUG4a2R+",
+	"RiRaxLgFqIvxdbdoEDyFetDV4DZrCoGHEdz7TiFp/yCJ/hXgBuX+BqEwNiuGPrNToiJEUTgMjQdEFHcF",
+	"5HhCet6By6NEiKooZ5Opt9ut3UaTHAmMPtZyFVuTQz4G5yM2Vm4Y6fnuxi5q2p3WGwQiLI+CAIPxsi3B",
+	"MaiPJqHiOyYyT05FD4tQQVQaC5JAQThLURjkvYGyi8ieTWgoc/0YHNbD6ecCoUs8iNB/qCusl2Kyncaz",
+	"vgyA0SCAqb5G4AUrVuBXmfrpicNHag3Y8sVUVfdrm8XmOR0UO75z587m5vvGjqGOt5BOyx14HFfXSFjJ",
+	"cEOmFJWBteuu1bqQ48jQ8NagRjmFbgBoXLo9sCylwoa9YxxqqEg0M8ddu0igC7lsF+kW2bGhWJtsrsrj",
+	"bgVquyTwcBQENvDc+KAmk3KwA4rHFVCDdSR5oxQ/mGZnWMdEIFNZ75wkk4vFSbIBktQmIXISMohIMeLH",
+	"7Nl9OfCb5EiDCHB/horHGOwIoZCJ57PbzQWVJucUC9Bt2PGbhsxhURhYA1fMJIOkSWMstVwCGtwBL4MZ",
+	"dglmbDhyxpadMOQriDI95EGB27nFBGkDywAC57W6Rl9u0w3raWzOioFWpN3W7TtvDqnMoIjM+DRGA8ey",
+	"ibDr3xXLEAAwA+h1vwKa4Ipegag+TQYZTpTOKmfff4Yc6eUf/vDVd/70i//w317+9H/qUxptHKpkpbZW",
+	"F2EykAvKEdlQ7dOV1vNG/uo7f/rqL36SxDvlRp543W4G7cwbzOe/+OHLH/+iOIzERXnxBWy32la0IFlV",
+	"BA9CShy7opB4K3NIllrLl9/+3ss//OHnn33r1d//qDgJY5dZbhK7O6clgnG9TV1pIPs7hoeWLuMNSRiN",
+	"Q26UQochOrIarMaWdU+ZWmptv/jJT//1W3/5xS//w+effevzz767KKlWzmqWI2sqCUu9xpdZ/V///I++",
+	"+MlPX/30X5BDfP7Zz17++Bcv/+N3l9mVpcCKrb+35WDDAoesspQlWQjhuiXg/T6LUVSky0jqZqqbtXU5",
+	"HVxV9DwnR+OM3sr5W0mH7ULA5wJsb2bH5TzJ7TFvcdS95MGFGQmaUUrwJAS6YO312euQ4Uylw9kvWwAz",
+	"4SGU+zUtlI0j5WGH5IJylWbLAVa2sJ/8vSQVUC41kYjSBERAbgn3WSmec01lx/KPy9J2rAmRgtrTtwiw",
+	"TM+Zq9VoUgfqgz2v1m+e2vWeYSl1cTxmuIVgTEMnLoFE/QzqPSA+5vl7xOQkVD5pm3SjktQhReQpM5lU",
+	"EIVHfZPHGJiMR3waBJhG2Sedhkd22iRmfUg+a1u26WXBKmo0X2dERSXHUQ4whFFPP2BxY3GVB+dwoFWf",
+	"dlH1ORqP4+icFRQezGOSdG8CRdud1l5XmEas0VWvTZM8gqlCN51iN4/YJ6yn5naTvxtf0qSqT+QSik1X",
+	"tFut24f5XUBN1XCZBPa02629mdrPI0uarzEoALa6QukwpJziPpfwFkBJCQUncP/XP/+jBKm6JweLFiwC",
+	"kuboI7s7IlKPLM0XY1DNDATks8P7CZMgmCvM67jGHFee1Bz1cAklCy3KGxnUnJW+vSMi57jOHhZajbc/",
+	"rHZrzyKlr0PrQQVp58/qRmi8MKedtSeF4qB8EkZUWMiyzNiL+/H5Z9/74h/+5ouffHvjk1gNkWi+uL04",
+	"noTrbdbkn+c9c9WWjE6g97RcaQHs7KS1BK+l2NSScOUQqDJA04RvOjY2p2ItafyfxS7cHm+7q5MWXKm0",
+	"Qlubg4HuCWUuwR5K9Yi97Dhm9q91jLT/UjBQmUzGHu/Xh/3xpF2WDoDCFoJK9dRL7xdW1Qk09cDW5dWB",
+	"gIVMsbk3Ho/YKDpnUuM//aBFgEl+dDNSe+eUudJvkiOZSclsMmfqjk3hh50LOjWZHzM+NdCeOfi2aubm",
+	"HB72DbS+B0OxcNqdHwDqrJOGzZJ/gJnuJQ8wlfdaUDvXbeJbmjiTdEXOS6IN+e0LABpX9YrcIFRZqtzJ",
+	"ZgTkonfnKKNXAoWFnjfoaNBudbScKzNElXS8EXcBvUn6ZL6TnN/NrfK6Hgr3HFr80oYYgcHrtRhF3f1b",
+	"xTBaSYuuLO+U+xPkuA+ZnbWnkgQvQ2BnqeySZDV2ugFLXacgkAdMof/iU/B1qJTIDwQjYzrI5MeXaUxK",
+	"zs7skSgMmFSYf8VLaiKoSNGQ9KKJgCCXbIZeDpI2qa4w1/NwssHgUvA2eR+9Pa6mFEsLm5lP7AMoAYE5",
+	"lIbRhf3Yab2oSoC1Gam2xkiKV8o2HVjpSIB6HtIB2+5KbCDANaGfKyZ5JmsInbK41tQraqvpnhaSO+XU",
+	"YaNoYaQmfNba9kEepL5zpkjk9tLxerWUxdUO2rf3Wnfu7O+2Wo6HramUVGLPqsBNT7wacNHaQXvbYawO",
+	"US+dnAlkRYbtr5eMoUiAm3LLK5OI5sYKXO2XFIxFJVqSmzdt4qabN8np1Cl8JdjFHDHZFZmbLemTPg8h",
+	"wfXpFCokMlJv2SsyL7n30jI4ucQKGoemfpWWkRj2ioVGaBialPZYDe+MTTWTuHnTT4A0llewVXh6dMz1",
+	"4N7BMkoUSvGVlMMrSX6/UYGd3lJNv6pie8M3FJcntg0xPo7uV9jL02IvmWPClQmDnuGxlDkLtYOPW0+8",
+	"za/xBjJh5ejz6sKCRWzdc2GBu41XABnkCLCADbK8DdhFiaDutPT/Ulndj6PRO4snttePf1CS3H6V66uW",
+	"/SJJfmGqGiYNreQK984S1Q1U9EFJfYOy66hLRCiFU/a6cUqZ9Adxq6Ji1o2t4ZZVEIt00jv4qf6eBgTO",
+	"UuWPsMExxQQThImgK7B2F5Q3RvAB5nUn1zkNiQ/N+E3XJO0nNY/T4ZQW/TElm5/7zWK5Hy5IpS0hdQa7",
+	"kVSVM25hNFPvCSt1Ni4Dyfxm2R5W9mW/RBBDpXo8ZG+LoNyFXSOVSNjTc4gHoJOY+sjpRFnqxoqRPAxJ",
+	"O5sIu3IynY0aMmb7Xef4RnnK7m2YXFbg9F9WC8sSmcPm+wJfGorKnIACiDIDRSvKx2sK/WVJdEai6+y4",
+	"MtaftjcL56USCJrZfOWnLVt7Vj5PV8a4Y2l/tfuNMkCkxfPmrTka0V1NS84WccoJC/u/AVaXLy1gGXHB",
+	"yqEKmluwBKzrNmUSy8+0r6xnXtnafUsJMX7FccEVM7FYaqsQv1fXtrKA+7trarHjvY3jzZtdUt7wG2h9",
+	"KT2EV9ECYzI7QFDbtswv6JWyXC4oBcXhs1mKon4fIiDSNDCb80B8E1MuuQ6IiyRdWt/fMDNDwwoLyUPa",
+	"rdbtMuyBK/u6Myj9ZqYyur0jIlWWJabY70a8/bzaRCyXq+qy3AsfpVT4VUtgfvUTFlWSYVXAQu5ma9lE",
+	"RdVkeBk+hhlSuyQXQ+zTSsrE0X4rWZBuF4SnTA08MRvR+Gx2qnBTohXSyhN8gdRpyKls5CTaGWNjifVj",
+	"Mz7vh8Tv1ro1n/RCRuNyd4WVxextYi8Y9chOMBnSEukNzYy4tHNsrB9bq9wERJ2KNNHusL8q7vzgLwwU",
+	"VfviW7/36ge/3GxqnaUc/J2xGK+x1+byv9ZQJFOPkmO6gY1BhebXP//Oyz/5o89/9t1f//wPaltJmuzS",
+	"97UQ/wqHCJQT6CWlP85S2SXJb5AyqeyAIh8bjBaAdPm3elT0WPh0NFEME+jPqHUpjHp/MYxCtoPFKfWL",
+	"pO5LRdVE+qRVvFlP8v8TOBAgbs0XQOqLCOD99j55V79yF4Z7f2J03aTtnDQFgKh7u4WnKStFsfN2q7V/",
+	"aIjQVNZsd1rtQ2fAXJKAyxGXkgWQSaNMyPaSIcEIr4CQFZFCo7J7UkoK7i0tNfctf3nXUkpV8yskmuu0",
+	"2nrk9xlanpcd+szYh06rs5Ps5PJtz9BsNf0f5SpXrtPmwlzpbpbsti77SolqlqXc6momxzlkFAUGIJzz",
+	"rrmaXSSwGPao0EcSF3ZenP0MenRH5qatMntDLJUuLuyq6TPtq1PIEZaRdUkB35XnXE3I7iA6+Qmn/UFU",
+	"F2MiZWyV2nIZaV+GvC1Q9iXJ2w9x/SnKN1wyR9Li55VU5H0PKAN2Zp78fTpKCGyOGIbROh5+WEnJyq66",
+	"r39/WwToP9dqNMkJHTES67nFk5BJQiXxzTAK/ftbkuO7KMfxFC0hzWkYRheYkL9CkqfLIDcv1c2p//LI",
+	"9nWc4lcT9+uHOiyFAMqDs5brbglQsN7skJlus49VuSsu9lcTPeD5l192CGE08zlI4gqBhteNGCxNXzZu",
+	"MBqxFRVbBg7ggTFPZ78LT0kNaqL4LIEG8F8oQkk6SdXMKCYt43nWacBpC8AfLpu9JmB9OgnVgWPDanhJ",
+	"CEBXmENHfPzjQ1tcsg7Ao9NqJI4BcIQl8eG/uedutw4JhYyWVNpzTHgfqB/zEUCNyZiZqpzIGwZMSQQ4",
+	"7VbrEB7kYuAwDy4K44ri/Ai4JEMaj0ImJSbr6YpsXIE+7w10CAwmyP+YRI9AEokewyFJFp+zmIzAIUAP",
+	"Ia3vORHQuPlC9KOm/akruMS6n03nZ5/QUEZE6un5wkFVvkd8LlQcBZOe/WxDKTyIo8CACsFY8DssTt/L",
+	"RIhyHJ9UUcwCpBHPrtNdPSsNLXvhJCjJnUTF1NwvOXiQg/VFltk0hcagmRsOmqvfVAUdW21jAjLFVl3A",
+	"SOroCscFV5yGhmIKtaMcso+MWKGCtDQNdDwyimKG37RbrVZCdaZ6BBGR2MF5CDqC3LVmFkhaAEy7Auo6",
+	"IDjFBjwrqpwH9w7L9j7Ja6boGROVpafw4L9uWxNM6gM6YvKBnlVJMlCYdS/hP6nqAFzFQBkvCUIeRpIZ",
+	"QH98L+O/6J5OdF9M1q4SSMGfH6Bv1b/+6H//6q/+4Vf/8vv2eyz/2PFq+WOBtUEzDMKWfUSobJHmgqXW",
+	"Zzp3JpcKuqF3oviBJqYSiOhO08zo5bf/08s/+R5WNnVnNGvwTzbvuVIJ1EuG/OoPv/Xq+z/5/Gd/8+qf",
+	"fm+5gXvJHdyTFcp2Gep4TEGQzxzpLBp6+R//H6iX8N+WXPQNBfS4wt5G82AK6mxwr8mJLVOR15h1lNKC",
+	"prkzNTtSAu0EGe/Nxbfaq7kCq3ZQ++KX//XVX/wEVzf/atXaptrSjFVeAj+mLHV7aVGLDLPgaJvZA4ht",
+	"wCNmE2O1Zga7wE9OJErKfYrpUOymrMY3cztY82phFJ3hWHH4LbtxgB+ghnEJs/VqLpjBltxvPhwHyWRb",
+	"uZ+cKOmqy2i8lKodtF6sWWyukkNv7eoXtzkRm+4tMLS92DXwTEUzexGcOWZY1Xa1MnSVDLeqCF0BCKV6",
+	"p1OXDjDRCnFmOc45I8gsc/hmHLO556bI/zJHoVMpiDcYDpbhaAvpwU1H2zAKgWAXxh67av3eDBWXq8TL",
+	"ldhD3deYIeYpv/eMtUJmzOL2qrrTOCAiOo2CKdTihTK7KiJceeSTiEMoTRTbSs1cgaajVYRD8OW22kGP",
+	"iq7ASGAI8dC/DblWpaZN8pHGtj5mVMWz6BNNs2i+RxOOTVALGh4bjRVnAalrrc0ZnGl67uX6YjZ4o0jd",
+	"S4zgZaqU1V7ANHDK+lo5spOmMXglROesUJ/XsjhHKSq11ttzPd8Sb5543QqPGUZWbjs7a0ree2veKDsG",
+	"0xKcsHJ/q1v6F+lzpdv+js0Wfq/UNJntF81ll3Kxfs+ht+1V4S+jpg1lyS/SzSKG9sy5dezKTm58/E3D",
+	"EzP8K3Y/P4eiZhq7c3BjtqF7RVq6rNSyZnPoxq+wC0boAVPm1tgh+CXjsUHYZmK7VIQjly5Yji6EBOmm",
+	"RRuXEGRdTzCzZMyGw8KrN2TD64oZAdyJefWe9ImgcRxdODBBknouJPuA0DA0Qx41Dkku7rsrVgj8LsR9",
+	"QyeNZq6Yrkxe1npAV5ikN5rcqOKnPORqSur47Y30Sl/vTcx658UNep9L5Zukfs4Koz39kFwMmUAbNOGq",
+	"K6De4CnLKC5ov3a+4dKFHRUm4jrsErATs8rGUJzb18biUe0ZF3owLhsDtju4hIVoEJLpCjrKrDaU/Uit",
+	"016JXdfYuIVLQfqEVATZw+E/yq7+FXckSJmFMQ4tEy++BTeDdDxgBlx3PJXApKz+YdWSrJu1cCsx9GW0",
+	"9hW720d9SS0RPb86CpEHS+KQMgLK2BcyQfTWLLecKXqeeTVvbCja3VqLmMxWTF/o2uW4OOcqm9BQC3ub",
+	"umc3F2H/f/+vl3/4w5f//sfFCcbsWT7fMphiJpeS8vky4+/LD/DrDsAvhWgOWDIhhiMq6IDJTQHOSqyJ",
+	"FL4kzLS2i6jvXMTXke8YgAg1NdErwXywL51OcQ0UH7FGbmG74gjuhhHL+WdsehHFgY1TtC1cDCOJJRaO",
+	"72nQwYUJoLA0SDTnpRxy5moECHAyi/6oCLqCD0QUaxxJsyWRirDLcRJK9mo1ZFVmwMmCv4LD5SwwhEr9",
+	"lcBBy7o4bgl4rOD9uN5IKqMlyjPwIzUCyysdjCF65MBXAwWlRLZlAPTVCkJI4NVs58nZhRrsu5Crbzy+",
+	"T8WAxe+zcxai1FxCVLv3y3mqm4Mv2vix9BLH8Y3Hq8WSzEMzUvvFUcjMfNoJEMk6Vaw9884yU0+H5q5A",
+	"Z7UVSJIRLbYCnVaZ43IKmjqXAprc8/76sx8aI1RyitaFRMYRtAoSyafcwOCq4ouYtxlwAFh2rAFGJO4k",
+	"URywuEnSWyEL7uCyR7/PAvTWSq/QSm09dKKxkwK3yMBYfqzNpB/FI5OpTpLx5DTkJhXRQgYeMbUOYkQN",
+	"qcqxzblGGEwgevUhR9bW4DmWjw3mB3bopjQ/cLndYwNpf9Ot+KoI5uJS3zOPpGnJTTJyESVOCODUkd+J",
+	"unOhi7A948BgJtmY7cCQCN71/IdS8lpMbFW5ha1jzFjCV2y+E1KVMeSSnJCeXIocNCdrSZ8P6TsVXJAg",
+	"V5WA7zJlWrjhMvwlvT9K1X8NZlhgrADLqf9GmBVuVhw4XJ+l5ZfLRRGprsB4hGKyoUxXS2brXSM1UIUE",
+	"/AasHZDIlc7zW8j3ibcHW1J352cDyo1mXTPACsURt7IiG6iHlKOoK5Z9J1dRv7omUkWpRFCEcwl78eRf",
+	"kdL/s1VwM9RrIHAVgcDl3ScUzujrVo2LtwZQ2WczdwZ7BdBQ8E2xvKgaORxBnTozebzPy6RYj/pZ0a6i",
+	"9ELhIOsX4pM2cJRsZTyhuiKJhnT8QWTTvh3clwOf1OWYhaFVuim5eTO4edPLVGZs6NU7Y+MkHaY7UCo1",
+	"7EhKFOg2t5HUAa8nDkh7v2WSNDn3V0f27sJcGCVLgBcsXdHeb7cIntW3hWJxzhe1vd+6Q+xRPue6JXBP",
+	"yc+1R0cMU1xSQcA4Bt83ml3xCBYXxne7ML5H7BPWKxvfGgmlMgODMWXopd1q3U78X7siKYvYbrf2lk5T",
+	"MSjMx5D3a4wMhC2fjWAQj5UKhYrU7YG5J/77v/7il3+M98QrutUWfRU2N7yNet4uNiwEpEsPa4Ek0Q5Z",
+	"LYKJN7Ncc3Jl7lkXz69jOxvax511R1adYmGrxFU5JpQo21qdV3/57z7/7Huv/vjHr/7sn1/9+T+++s6f",
+	"vPzTv9hGVZAK7ra9IL0i79qUV/YlukihSLkMB6kVbjBn85aq5N/gm4oKXFG8WrXJ+g3PzoYyh4m4iUv3",
+	"siPIw0B7ter0Sy5o6kRuRfuVSM1SwhEuIzVL9RG+JG94RKAaxuIKEFpwZ1olMG0fs54DkZR5xuMF7VNN",
+	"Ik9VNC9S7SgIJPHxnSBJRJKBwlSSKA64oElslkxyqnjET699fdLxbFtJ2pavYXIWk6+lST6yIBob11RU",
+	"TBKitRej+DmePoYlOewIFQURQfFMLjFxy0FXFFea1NNxkk4Dq2hC1pF+FBNGe0NiFsHohkIqRgMPfnbC",
+	"UxweqCKLoc3l5FzVz9+Yq1SJdjIrlM7GVEaCySSjSuOQRLEHWk1XZEvcxPb2J/B0V7tEa/P5A0XqetXH",
+	"sFh6CKxhx4Brlc22U+HY5eSVX8HXq0pr6Qp9Mg4TlSzZVYdFOu2UVorBFzUZP46uRn7dagvfDE+NIJfA",
+	"wPixx4xKNDUtjdCX9VwrH4dJZrLyOJZ0Wlt5EJvL7ru9lbhtYcXx/D2ZNRKTrWWlkcy69S8TSWkyEZum",
+	"AOJx7BgbZS4Bq6zmv/67b33xk5+W+3ev61NwnGcRW76JWN7En12j1bMrfLVcDXFVDgmVZ+mzKjLfk2k0",
+	"AQk8HodTFO1GsmsIYQDVVQDWCxx+t8uKkkYFgTg/teMabidlrKDMp2SrqkHJub0knQB7hhOogZiKVkxR",
+	"sZfP0Qj7m9MEHHKtxP+PU4AFPIhBhAWg5zRYweZY1IeLET9mz+4zKemA+TbTRBHBd1zsptuTXUExS2Ga",
+	"kfEQs+FdcNCOyu48sji9CogbhbfZFXn1IxfDSspDWHW7J/fecyJTE3P8DUksTj2+h74ZOKDKaFPUGdDv",
+	"osLVIrdapHNAZl5HNMkDu04H1YC8K5bH32WZMTLQGED0JL0scDcHGDkUgdrPIvGumH+B8Imdweu8MdAs",
+	"/nGkF7NY7VgLlH40EUHKmk+nRDIa94awuObAZNhXNrJuObdxE5aGR2tOaNrSnibLovZZA1u293Zrf8cJ",
+	"UCwuM65kYLO9ODlotDC0tDcfEs4a9Mtvf+9Xf/a/vvjJTz//7Fuv/v5HW4b6m1y+VQD+kv2v65STsKPt",
+	"GcizR3WTVvJLBbe5s1Bq/d0vgbaWOcOBKBWVjjH4kFxQrqpF5m8yfF2Fpi/LYgwah8VfqyHDfQ8IqBIU",
+	"nvHe2TxQiPU7JfH1w45ZOKnkaUDJ40xqnthU/RTTSDByOlEGAx0610YinCbG5DRjd4IHt1P6o/WmAVbv",
+	"wXTmWkpNgrGctXRGaRAV2cnrmZtULaSec93w0nWApzGTc5qkOTmpXlckD+gxsLDfmOH34fa5kQoketev",
+	"YkUx56CI/JUEUbHRXcxOJKs5HzVkqDyXnHaWLWzDRUxKh7GOSW4FM2npGNY3UC4FnTa+DrrBtRYg3/kX",
+	"v/zBy//4vV/9n7/54m9/fwvOB+/Z8/cVS6BiTuZXoDhKhkoOvjRFUioOwmWY3Byavtwi5BZjoIvm6vlg",
+	"ZxREWaSE6f2JYk4N00JO2N3GQT7dIZgYsFKJhleSicDYyyQZMKXF996WaqXtmVppV6na6ei6zulvYJ3T",
+	"11bl9Kta3/Q3r7rpVapt+roqm15+TdP7l1/RdIlSpiiOy+uX9qOYQAnT4IT1IhFIn9ShABZXkmRrm6qI",
+	"iOiC/P+J+3ijSY7wC2vhuCHtzZJreTAyfJdMhOIhRKXkTSpY3g0xgKZoA2ZyFpWuyPvnbQkWdNwSqksV",
+	"T1URzgWSZ1gUsEZB1a5YBTl8CWupuoRVO7hdnvFny4aJ7Bh2b7dal15xdc4ybL8G66bXQLf3QLCvR5P4",
+	"sjtfXmhc5VKtUNrPSvmk4o1IZHNBrRoB67fJFl0lC6pa5zjpdQnXS8VGZUfiUvHRJVdwvf8a6rc+m3A1",
+	"z1yRSOBiNnqn+ioJGT13i9xk8MtEKqJiKmTfKCkGXvFYqlKAYuhy4Ywl7f3WnrnZ+e0JV3PvdSLBYMRc",
+	"DCqvdfTiLJL0ZAHbhilE0wHXGgemmFcrwIoewFUxc5TnvZhfP/xSUMkCPW6l5vuWHUfWLZ7fae1j2bi7",
+	"oP3qg7GR3atcS+AB25zXwkz8t+3RuWIJYYwc5jItljlRJqvFGRPklIWRGIB2mCvMZzS/HrpypMxIfsXN",
+	"N1fIP2X2aXL7zHvtFGIaDsvEoetfbn82ERLGG86KpIphFs/fZQAm56xdElR6X89zUzc4sF05XCSTNO+z",
+	"U5rehcJ8iHr6nIWBm9pd9KN3oviEKR/tSLlvk5LbTXKUzaIO3iE5sNUVfpKpyPfmFGDHgjKmBLuppt+t",
+	"TQTWEQy6tUMoy+6VOGt7XeFnMxeZ6u2FBE4+xgZikxA6qGGWXoop/DKOGZTtS4sCXcR0PGaxhPQx45By",
+	"0RURLCUNzfKBwUywi9wESV2fuYnosRETqlFViT5NjuRjnnq/mB/J35JjkTGI6RU7Yeqq3JRJk5DxSiSd",
+	"nWnsSs7FYvVHvvOnv/rL3wfv582jy1lDsXGMmURgn3/2vZf/4y9efv/vqse0Fv7c4NqshU83OI4ZSUME",
+	"HbEjERyZE7/2ON6NSDE7WzH1WruQeu3V9//+5Z/+3ec/+7NX//UvX/77//6rf/e/sZ2X3/n25z/777Ut",
+	"1A04cY7rV+yyMalhKzMJWbcCXgsy9ireRS69IJeZpmPWGbwMTJk9CJcEKxHNOYnz52YO3qApLgv4Z1xX",
+	"0jMGeTIuHqQ5HjVAMuTWcM4lOlO3W62GMUOFgflFQStJLgj93Q2pYeqIxUS/VYqSepM41pDOtO5HYeAO",
+	"orEYUnoDkRK8+djMOp59f5jvibBnExqWLINe8rJUEW7oQ1cUmis8VY3JMmu2gJP1IvFvdu+vhrGvvSPp",
+	"iBUL+JYK2uwGZMRgdpFXt85VVhRefECICJcY0IYNlJsZ1HwMabr5YHFbZunIECRubmRLWT23vFb2rL3m",
+	"gSwsCR+7vGHLmLDq5Ltoy0U82RXCa56A9/ssRh/b7DIl6T0aV6J8eGKAu3IecDNPcRX6zO3Fl8WyWnoc",
+	"LwNh5s7VJUFM26trcJJDvk2HOCyIGd/qR/EpDyDdRjW6fAcectzhwHKJ0S7+gSlujlcVJk0ZXIhKFY0l",
+	"uYjiM4hks7kd9OAaHqg4H7HTk6h3xlRX9CIhWA/Tiw2YIp1Wq0Pe472zByLkgt2XA3TFiBnphZGEMpMi",
+	"IP4tOlHDWyZdyBkTvk1ZTbiCvt5soP9cV/jJrCfCmbffJDhBDJgl+FPATO4xOqA2MHEClkRJ/OSRx9Mx",
+	"M6ZQsxzNrjjCWxmj0Z2ytMViSgh8VLdejoxLlkFFZsXTJQP7stkcUx8U0K6zprBoxbLkkdhBBR3FE1Yd",
+	"d7zrEgW+WNLj+F5lUQ+cMNx/XVHzYmYHwcyTBG/96vvf/fxf/vzzz773rz/62a++//ON3F3PKONRPZAv",
+	"fvmDL/7297/40R99/tnP8qMoevfPLN8xK/mWcxRKy22tOMLiOtkRLs6O30no6GrZvdwl4xJdQdKTfJgv",
+	"67FAVP0qubsmK5TmWCMzkzPpS0/I5BLCJQll7JLUT6lomIIQjjw2kmSRa8W9otQdMAXrKJ9GwNaf2goc",
+	"s2pGMaHiKaTTNKfUJK30CqUSD9I6iG0sSsAV5oVQJGRUPyYYicZMlEtgj7BQMtJCEauf9QOmKA8fhlT1",
+	"o3h0YlpPh+TIorr/8RMfu436fT29Brp9xWwcTrtCDukYkrFaYiC0r1ic3nTekMQHiV61Tr5nbg0DPXUz",
+	"1/e5VL69V7SJVyWh5FRjBhrHdIrZmS64GkbGv8KRkDcQwcjlZXRZYayCZDUCFHIlLSRDB0xpepco+HHF",
+	"r6o0nZSEQy9tz6lmgJNi5L2X5irdkBisoLVSkVg5oJKZLy/13i3Z+asl/6rWqkoWgsv1JcjClRJYrigS",
+	"687EDBthAVo4+IMTz8UACRssq42Zci840GWMFn7QfQC40n88faO/S+/0al6Ny7do70yrhyKoHfRpKJlX",
+	"G5vX9fNtEGumnXZFQeiKXp03yyspb7tIVMk5WKx8pCsTtOSLZgjQdcpJwim4QfAYEGm59GZgQkZNrQYH",
+	"7/O+KeN0SjOq4EGZesylnEAiFC3sjHZbN5/gtyTLmm1RKjrtCi7OaciDRpN8aIZl9GU4cRfDyJ7wVH/u",
+	"GUcoEakhJrMJCFAGC7YsZheUsXaBr7Kmuk3lcx2V0q7dMoOd0eDCXOFDZ8+umDeE+PLqhaW7eRmaXXY7",
+	"L8tVlPeV4Vw3pOZxVSx7jTJ/IzkA/aUXiXMWSyz0MJKD+aXwJ2Oo3NeLJkL5ZIRpGdGH1G0MbH03bwp2",
+	"oRU/iJq5edMjURiAGw4VJmYGXu8KrSbF6m7ImVD35QBjd573wonk56xxmHqXljwI38g0vZvp07TdJD6X",
+	"b4sA9kWvU1fYSni2Mg7yfxhakzyOsHTjKe2deWRMJQovv+d2aQzJodZW6/pFqRq2QxKzHuPnkGL3vl0e",
+	"reX59+XgnqYQD5ZKn3afnDLdt26MheApekOSb5w8+IAo9lw1yRGJ2Xl0xoKk9TPGxhjMLdkzEFpcdkUM",
+	"u6O1Va1U4jt6ZrzHSN109ng6ZqTTbrXBY9XdrETrTLYzUVDtukNZV/1YV9j11IvZRMeIJE+NZCx1Jbgh",
+	"0wbt7nBMp4zJ4UoKioxprKZJDXdnjAdOpjiiLiKThVrTneRiELKn3Umrtduj8B/76RQ/+V55rRIS9a2X",
+	"snnB3IMlr2Uu5zK+ueYF5Gfm+cPVClWTEQ3BkSUg2TNknEPwOixZGkpwxrozd0TZPQWs0RWlEerFQ+Rc",
+	"uiGdwTKh9pBp8/Zh4XbOiWhvd1rtCnvBXachzaJfv8/IKQ3uZpY7I196uZ9qvSFFxbLd2X2aIpueqY3b",
+	"AnUks6wrFSgBuf5Q7/Xs4Riq38CAVs+9XBgUHiXHjWTTq3PbDuZEt7aVFUJOr6Xh042mKZq1WNjk5nYO",
+	"hJktcu3c5drCxI4SZQ+8M+29/dsZa8AWVnbJ2MB5trE8jik1jG3xCC1XeeXdAjfcupfMbF5X5S2Tk0Zl",
+	"HFBLjkR8gYWLzJfHpC6jWLGg4ZFK4ZuXbiXydr5TTpGPznLKyXifJOI2IwErSGYb3jgrFoms5I9VNSLz",
+	"FE6yDLAUGiy9DJv3TX86xykowwILhk3AsFZxsigVTZlVLMvyaHP2at/s1jRI79YOurXPf/HDlz/+xa9/",
+	"/kdJgf1XP/jRq3/67hc/+c+v/vk7r37vJ93ai/Rlc1etp4uF6rA4fvv2XuvOnf1OS//PLcIAltRHjKYD",
+	"loN34mgEW6lZRO885+0nmQjydfQZ5n0q9KN/YPE7GHtXO6gNlRrLg1u3DBtp9qLRLXpOFY2bn4wHNfvC",
+	"B7x3JjBc5eXPf/j5Z3+Q/PLQNfDqL5+Z/8bnLLYLO5KDdmfXjlZKHqVX+Nas21nNhrvWRXKpNKlbpcPV",
+	"d1EHEwGx/LbchF5NaVSh55sxrz/xalQp2huyAGLfYN97swRojhrNByDIV3/2zy+/84+aIP/xr7/4x7/+",
+	"9c9/bxkKvI2UUSwH4lCisebPIMWU7kqos7TDxUmxU0WLr37wxy//6q9m0mInT4v4yVnWaoL01ty2y2Yi",
+	"M7ewjJmY66CHEzk8NoHEAZO92oEeHlLV5z/7thnbn/8jDqyWdsQfnLxFgwG7ixDKUAl/cKJbPMGLIP2c",
+	"Po40TFdMcRXC/iVtvrjmbOvcThUQ5oLmy2EUmipSlll5xDXjrZ7RmAaEZtDUDUmGXKoonromTjlYppCw",
+	"Bg0Zs+aIxmf6qMmnVD6Ngc7n5gnS72TnTHzJnkm/zK5JqCS63cOCjeqGJP6QwuE6Yc98U8GE4kVcV8Rc",
+	"siSLYkjjAfjE2HoLXBEMRx9otBdEF6JYUCJ1flw0y1Cn02qRr+OYHrEe42Pl2ZpkXJRY2WwRrjR1kGtx",
+	"0hoAqUOgOtaaoAFYqfHxgJ3zHpMYVJV4gpbY3QoGMMmekVM2jWzZ5OyijujzE/bMm28oo73S7EdeV+Qw",
+	"fb6TRSPaM8bDKmOXpqb7ciCPkM1eAUMXrOx9WMUVTSb6NNQOPr5z58n6SX6qc9AsPZ72ky0nb5pv4Vpu",
+	"JFuzHVUNozy5ZKXhSJ/oxxfRmrvidZ5cSs6k+5mTtn0jStU5qrKf6PU4IKhDO+wN+RnprKRJr5zBKefr",
+	"5ESc5vI2Wa/6EZ0m2ZtcdnpVrB2Xb1MoOx2XkuAxR+eXld+RxmfOnSDCnpWgWgGl4RXl7CvnBO3gwxmA",
+	"RqgCiFaK0JrkWOQwSxJNh0DelPzSzR5qHETtBVb6iHP3l8FZGv64BcFck0A+/6rxLS7c3XaFvby196K6",
+	"Mb1fS17kbgAgtlttAvqB7mouNjyN1DC9es2scQb12eThs2HfinDOmIazFcxgpUyGbuNVMAvUFQmp8nLT",
+	"gXtpmVl7L9/eLQeB+PtVuOgEQ/gJ0HSxfune/m23+BgsYmrptSIDsmIhSfDY3fMV71es4rw+klwXulV5",
+	"nS59LSmik0lvuBbArh3cufPaQWRxQZZEkHoMu622LYyJfCVYZ1XW3CGk6gcX4rWNYWE5/8gyjcvwHUxZ",
+	"wlwEyZcRp1q0tauhLbmgEhnK6ZRklvJq3J+VH+SqyzPHjSzhmpAUU6+CBv7iy3BXtsCZTbvezas4M3fb",
+	"KXJrRGYlti47ppeBrp1Td2nV3bKCdj3zJ+xIBl3rUzkbW59omCcdUa/BaMBCrpki4QqBKxQx5yZZaEhB",
+	"FRzBZttLtLpkjPjPd/QXO71I9EPeU9LXyNR3jN8+aWeLyIBl0Uf7vg/INrXFLeLQ1zgku6TeAfLq9dhY",
+	"IWS+YGHYwJ66IpNR3be5S/OdVXv/NQ7JHrmIuUJ0VOb9hxMwzxtvTMezuisgYsDx9zSLaZw9SXT6Cesp",
+	"Ug+inrwVsB7XCyabo+C3+vs75qUd87A0KbEMQrfupE23ba4y7qPvRHFX6D9J3XeUB4112w3ClX7Fz9wc",
+	"km6t2Wx2ay/AzG2iHvH+ytx2cgT6lgJuyK7w01us9P0mcdWVdnuX1B9Px1wMGrrX8UQOoUhxyAXbMXaH",
+	"wFjAcYaHREYY5T/NsFbwQMWwmwcinBpHVK0JubrWgCmbLey5oyrqBcrsv1F0IKkHxRhRUCIkHhA9W2qt",
+	"0jQMrWcs7qwJDnX1Ui5JMInpaciaOafhUZLADNcxYKNxpJKqBJKOEnEqTYF0+31XOC2ZsJhkgnArQ2Im",
+	"J6ECt2VcyYhIqLnijgwXtkk+Mv6+XJnxxOcgxM8YTEwP3V6qJSSLD92AZA29s0Pim3tDeKCtWQGcadNb",
+	"iWqKN3elqimpXwyjpE4k6L5Qh7tRmXeiDRRkFTRIv2vdq9ObBxP4hNcS9tmY9fiYQ5pfh0GRdgPyrEV9",
+	"865b1CL75G7DkETkIKD8HUhO1R1xKcHnOSYTMZGaPOzxAHZhyNIeF48gY7ll0/LY921NfGc8oOa2D531",
+	"zdv3PPdxsqdxlxublNWSE54cxWmT7VZrr8qX2D4P+XNC2jsLOQSvOeiw3dY9OF8sn4Mu/zoUFYICZLkE",
+	"w8kPe+XJhUVwNZyPAT88Zs8LPqymoRdlF/2L3oe7l86rOSDPshegIOfCovcbkgg6YnlbgF2R1Nnh5bf/",
+	"08s/+V56vT9ngqhirjDBRUPOHrHeecXyu6P+/t+9/JP/ssB4rVFh0xsy28ZRMuC/+duX//DPL3/8i/Ix",
+	"l6b7mzfq3SVH3W7t7pxqQVFU/ddY4e2Q/EyLybrLW+IEZel69vKumPZ6O0Mu8WbZXbq0y+7OKK29+GUZ",
+	"9N7OICkmnWWHSea4C2rFjlsOI63nmQmtpCJ/S7AA33zNKwHNWllVlAepimT7z06pyhcOKXxjM044RbXT",
+	"YYkH14pLkqL34rqg1rQj1TRkoIglUA/ogxp9amdEAxt2AatzmOB+jcsvNGY1WkgkEgVjsaXNeYe6S1v0",
+	"DJ23xrVl/DqzS7y/hrCeFfNhDRxVcR522go2Z75n5QJL4OqciV/jut6Sa3o9bte5cb5IXSY7OgDvrbto",
+	"lMPqGfEtqIBTPKdWVc7ctIKtRDAWSKM2YUSsYzUh9Sgm1gTSIFLF1QWPVjPA4/6v5sKRqtQLunBU4+Oq",
+	"oH6k2P+PuWPpbdto/pWFLpEAUkms5PsKGznkYaRB82oVoyigwqSklcSaIlUuZUcFfOulh6K9NCkKFOit",
+	"6KFFesilv6dx/kaxM7vL2SUlSrKT+OYo5HJ2dnbej82K+j9Aq9plSmnxpeuVjXpd01Ydw57l+JFagARC",
+	"SIr9gEMa4Ljz9LLMjK9T/ej3ljRJRt1KT8UtYDCTxxkZaw5lHQnrL7QeNjaDsRCEw7guq8hV+SphveHi",
+	"Rt1LALbUvZkO6lVXcgkIlq5VKiap0aVKmfCdHZ0JX5WpTuoeVJB3i1qbsia0PtS15SBrVGtcVIVQpXKB",
+	"MqmyrqemxGNFUUJ1sUDtPrYQtuuGs4Y8yaNRpN3TGGAwCud2Ma4uiJ3tI1w3VJhLsmRr9B38k/QycZox",
+	"rh5/p9uYyH3OsnQUxZi5BT7E6Fj1VRbltpVt9uCewNBAmEFKFsv4WMoDiSv5kziKZjM+7CUiinmSxwvW",
+	"LEIoxx0QUy2PCZX/H4kceEEfWFaW674oKoVLlKe+hcmChfN8Ig9rEJoGYavaTCxt3Hgppqvt+En6DGnJ",
+	"vonKVErnOWwa6K2ux6HT2fA8PRYlCZ27tSJJbVAqzoN7oos0UrajSaEtJSsMKMZ8lDOJDBPCmMWL9QCr",
+	"aEJ5EYnX9wkZvWOd3iKSSuWQqilJitSyq4OVOsDXQ67Va7AJFK1A+EmwXuP2PJ+kWfSNynG8A+yMYXgX",
+	"X4Hobq+xhSQpkdQKeTI31xKqkGtK+s6+++PN3z+9+fPl2V+vG15jtL4ZmFQYgOXUpvrytGV0XbOxcDZ7",
+	"FCZjnj3kxzyGtd/dXsdx2g9jacY8EuMnsxw+d1EIuLj7s17XSIPHAISHLcPO2ybSLEQENRiKKyS1LYFx",
+	"/gCQe40MPtCTCvRJBB6Z/QrzCvjzoOgVmYzStsprrhg8i9Y42twCFW01flaNt5WyORonoNM0Q5zaSuYf",
+	"DGKJGuW7xZZHYRy39lhQ0KUE0CZcPa3VpbCAfq5yIhn234MYOGuWNrjWQLLOtQ47UC8iModWXk0zyt2S",
+	"PB2x5uFgovMgRjAUV/SSpkrm6FwR7EnS5fGIrizfxPm55NeWm8tNnAtXhKamDRtewtJ6Y5cgb9oqs1mR",
+	"N63mIhbhULX9sohW94KyoF9/+Pef6vkE5++laXf+QZeQ/K7QnVFBn7X9J+sAffbytzc/fl859uGCGl67",
+	"3GS5OqagQ0nx4tXbX77dSF4k/ORwmXw8e/Hq7OfXb39/tebxbOYSPbDI/TJO/S/40naeRzzELRyPm3UT",
+	"dcB8H+MmXPJ87zMnXOJ5T4mrB+pEHT6/gdLgNiM91R4R5PHzLG7sNq6Gs+jqcQfYuFq4bMhLKwkZvhJu",
+	"0CW6KSYgzgUfZDz3mDYIoDmLutfSiFadxS29hOpB5HFFt6XBUyATGbl/wtMy1eQMGrcxWQ+fqVgRfODC",
+	"09VjnrU2LDmd51EyJmvh6K3yUl2MJHq6wYKH2de60XXGwyE2Kp3ldKtTMa5Y7LY5bi6PlLbD4nkOeldz",
+	"6F6djjwCrK1v3zSER4+BrlT1VclHMDVUshoLTNUG9xQIzc49VrSCqbTysCE9GArX9lig+oyfRIlg0QjL",
+	"2cjof/mNaKhI5GMwFBvIKK5JxtsI1rQWA/NWR76lTNLqx9J5NpCbKucAD6/7Eg5/ogHJ01k0UNApO1Yh",
+	"zmxX3jR2i93ff3b4eP/z/e6zw+7+p57UuXbYLfb04OHDw0fd+4d3vjC/d9gt1t1/fE/+vkfyetlIqlaQ",
+	"s8Cguzo+PAsXcRoO4cQHWdRH13woFslA3lr9R3sRTuOWweeJKCKAD7S70catyYxV0ovBoLQgoy/sQmWg",
+	"jd3lO6Y7q8H0jn/C+wKGzfgSCD/jX0cUTo16M5OG9cDHa6oNG8yC1D0XSWm7LIcMaJMP0HRSpNdPjQ6T",
+	"hdLw9VomvVfib5DHCxZHR5wFVkFAUD6Qu0qVoEdhMlQGpJ5SWFgHuHoNTOnuNVgTYk8AQKsG1x3/ZBLm",
+	"BOGgnwzCTOrTBNXyqWIGEB6ofsrB7ooChaAgvAA7SafAYcK4Mj9bJTeaoIZBmEodBXOC4go/i6ZmE+O0",
+	"On1XdTeUf6hT8uwsXxJj91i73W7ZbGOKGc27TKc21yD2hq/P2e8jmBqVDhVAYYeLw6BwMOg9U2/xJ9ze",
+	"t/04gRp+rwP1pm/7xnzwafpH3Ia6wrcfFJqYfNrZhOL2pg6aZDFjuBYnQUJrg1ikbJBKFocuQuUY3JSx",
+	"3cX5Kk+lJSpsFKG08cj4w6CYfmKjza9B2P/IfVETXXxiH1cxKPUYI4852CpuQkpmiyOihnwUzuNcp/+j",
+	"tl+l5SdQuJBOOYwxidG9CbhBB0oxOr3E7pUJ0TS92xXr99jJJBpMIMqcpCqGCnfMuSEUbNxnDRr/7yNQ",
+	"GBL2UwVWQXEYNKYPBfj9KpaTTzLO9eUnXMdjs3hu9Su4IlQNSpSUa1CM8tRyuc1n8lbYNEXih9BJnrAw",
+	"j5Rt2HhyXrKeMtjSE88mPOMreAfcVAZGjoOSqnKhZeVFe4XuZQq4pGXlZN4YhOT8eV4lqgKTw1NVhLTR",
+	"FfvIl+/rsiuCASs3SP+3s3cstpE6O435ZSrcGOW6gIEX+k0k2JFkVsc864d5NMUkHRbF8dxYNiriA2Pp",
+	"DC7QgLhr3JMHSZSX7lYg2SY+CSkPgfkumrSWp501QzaN4jhS22BgzLY2Qd9ox/9KpAnaBwmYLJSICg9i",
+	"m/hV2VyCfvrl6X8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
