@@ -192,6 +192,63 @@ func (e RoleLevel) Valid() bool {
 	}
 }
 
+// Defines values for SendMsgReqContentType.
+const (
+	SendMsgReqContentTypeN101  SendMsgReqContentType = 101
+	SendMsgReqContentTypeN102  SendMsgReqContentType = 102
+	SendMsgReqContentTypeN103  SendMsgReqContentType = 103
+	SendMsgReqContentTypeN104  SendMsgReqContentType = 104
+	SendMsgReqContentTypeN105  SendMsgReqContentType = 105
+	SendMsgReqContentTypeN106  SendMsgReqContentType = 106
+	SendMsgReqContentTypeN107  SendMsgReqContentType = 107
+	SendMsgReqContentTypeN108  SendMsgReqContentType = 108
+	SendMsgReqContentTypeN109  SendMsgReqContentType = 109
+	SendMsgReqContentTypeN110  SendMsgReqContentType = 110
+	SendMsgReqContentTypeN113  SendMsgReqContentType = 113
+	SendMsgReqContentTypeN114  SendMsgReqContentType = 114
+	SendMsgReqContentTypeN117  SendMsgReqContentType = 117
+	SendMsgReqContentTypeN118  SendMsgReqContentType = 118
+	SendMsgReqContentTypeN1400 SendMsgReqContentType = 1400
+)
+
+// Valid indicates whether the value is a known member of the SendMsgReqContentType enum.
+func (e SendMsgReqContentType) Valid() bool {
+	switch e {
+	case SendMsgReqContentTypeN101:
+		return true
+	case SendMsgReqContentTypeN102:
+		return true
+	case SendMsgReqContentTypeN103:
+		return true
+	case SendMsgReqContentTypeN104:
+		return true
+	case SendMsgReqContentTypeN105:
+		return true
+	case SendMsgReqContentTypeN106:
+		return true
+	case SendMsgReqContentTypeN107:
+		return true
+	case SendMsgReqContentTypeN108:
+		return true
+	case SendMsgReqContentTypeN109:
+		return true
+	case SendMsgReqContentTypeN110:
+		return true
+	case SendMsgReqContentTypeN113:
+		return true
+	case SendMsgReqContentTypeN114:
+		return true
+	case SendMsgReqContentTypeN117:
+		return true
+	case SendMsgReqContentTypeN118:
+		return true
+	case SendMsgReqContentTypeN1400:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SessionType.
 const (
 	SessionTypeNotificationChat SessionType = 4
@@ -221,7 +278,9 @@ type AddBlackReq struct {
 	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
 	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	BlackUserID UserID `json:"blackUserID"`
-	Ex          string `json:"ex,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
 
 	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
 	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
@@ -267,8 +326,8 @@ type AddBlackResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -276,13 +335,14 @@ type AddBlackResp struct {
 
 // AddFriendReq defines model for AddFriendReq.
 type AddFriendReq struct {
+	// Ex At most 1,024 characters.
 	Ex string `json:"ex,omitempty"`
 
 	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
 	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	FromUserID UserID `json:"fromUserID"`
 
-	// ReqMsg The applicant's note.
+	// ReqMsg The applicant's note. At most 255 characters.
 	ReqMsg string `json:"reqMsg,omitempty"`
 
 	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
@@ -329,8 +389,8 @@ type AddFriendResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -341,7 +401,9 @@ type AddFriendResponseReq struct {
 	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
 	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	FromUserID UserID `json:"fromUserID"`
-	HandleMsg  string `json:"handleMsg,omitempty"`
+
+	// HandleMsg At most 255 characters.
+	HandleMsg string `json:"handleMsg,omitempty"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
@@ -390,8 +452,8 @@ type AddFriendResponseResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -413,6 +475,7 @@ type BlackInfo struct {
 
 // CancelMuteGroupMemberReq defines model for CancelMuteGroupMemberReq.
 type CancelMuteGroupMemberReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
@@ -459,8 +522,8 @@ type CancelMuteGroupMemberResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -468,6 +531,7 @@ type CancelMuteGroupMemberResp struct {
 
 // CancelMuteGroupReq defines model for CancelMuteGroupReq.
 type CancelMuteGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 }
 
@@ -510,8 +574,8 @@ type CancelMuteGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -576,21 +640,28 @@ type Conversation struct {
 // ConversationForSet The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 // optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 type ConversationForSet struct {
-	AttachedInfo   *string `json:"attachedInfo,omitempty"`
-	BurnDuration   *int32  `json:"burnDuration,omitempty"`
-	ConversationID string  `json:"conversationID"`
+	// AttachedInfo At most 1,024 characters.
+	AttachedInfo *string `json:"attachedInfo,omitempty"`
+	BurnDuration *int32  `json:"burnDuration,omitempty"`
+
+	// ConversationID At most 256 characters.
+	ConversationID string `json:"conversationID"`
 
 	// ConversationType 1 single chat; 3 group chat (2, OpenIM's unused "write group", is accepted as a group chat too);
 	// 4 notification conversation.
 	ConversationType SessionType `json:"conversationType,omitempty"`
-	Ex               *string     `json:"ex,omitempty"`
-	GroupAtType      *int32      `json:"groupAtType,omitempty"`
-	GroupID          string      `json:"groupID,omitempty"`
-	IsMsgDestruct    *bool       `json:"isMsgDestruct,omitempty"`
-	IsPinned         *bool       `json:"isPinned,omitempty"`
-	IsPrivateChat    *bool       `json:"isPrivateChat,omitempty"`
-	MsgDestructTime  *int64      `json:"msgDestructTime,omitempty"`
-	RecvMsgOpt       *int32      `json:"recvMsgOpt,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex          *string `json:"ex,omitempty"`
+	GroupAtType *int32  `json:"groupAtType,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID         string `json:"groupID,omitempty"`
+	IsMsgDestruct   *bool  `json:"isMsgDestruct,omitempty"`
+	IsPinned        *bool  `json:"isPinned,omitempty"`
+	IsPrivateChat   *bool  `json:"isPrivateChat,omitempty"`
+	MsgDestructTime *int64 `json:"msgDestructTime,omitempty"`
+	RecvMsgOpt      *int32 `json:"recvMsgOpt,omitempty"`
 
 	// UserID A user ID (see UserID) or `""`.
 	UserID UserIDOrEmpty `json:"userID,omitempty"`
@@ -667,8 +738,8 @@ type CreateGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -724,8 +795,8 @@ type DeleteFriendResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -734,8 +805,10 @@ type DeleteFriendResp struct {
 // DismissGroupReq defines model for DismissGroupReq.
 type DismissGroupReq struct {
 	// DeleteMember Also empty the member list (default false).
-	DeleteMember bool   `json:"deleteMember,omitempty"`
-	GroupID      string `json:"groupID"`
+	DeleteMember bool `json:"deleteMember,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
 }
 
 // DismissGroupResp The reply envelope of dismissGroup.
@@ -777,8 +850,8 @@ type DismissGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -824,8 +897,10 @@ type ErrCode int
 // ForbidUserReq defines model for ForbidUserReq.
 type ForbidUserReq struct {
 	// ForbiddenType 1 (absent means 1) forbids logging in; other values are stored and act the same.
-	ForbiddenType int32  `json:"forbiddenType,omitempty"`
-	Reason        string `json:"reason,omitempty"`
+	ForbiddenType int32 `json:"forbiddenType,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
 	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
@@ -871,8 +946,8 @@ type ForbidUserResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -981,8 +1056,8 @@ type GetAllConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1040,8 +1115,8 @@ type GetBlackListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1049,7 +1124,8 @@ type GetBlackListResp struct {
 
 // GetConversationMsgData defines model for GetConversationMsgData.
 type GetConversationMsgData struct {
-	// IsEnd True when there are no older messages.
+	// IsEnd True when there are no older messages; false when the reply stopped at `count` or at its 512 KiB
+	// budget of messages (ask again with the oldest message's clientMsgID as startClientMsgID).
 	IsEnd bool `json:"isEnd"`
 
 	// Messages Newest first.
@@ -1058,12 +1134,14 @@ type GetConversationMsgData struct {
 
 // GetConversationMsgReq defines model for GetConversationMsgReq.
 type GetConversationMsgReq struct {
+	// ConversationID At most 256 characters.
 	ConversationID string `json:"conversationID"`
 
-	// Count At most this many messages.
+	// Count At most this many messages (1-1,000). A reply also stops at 512 KiB of messages, with `isEnd` false:
+	// ask again from the oldest message received.
 	Count int32 `json:"count"`
 
-	// StartClientMsgID Return messages older than this one; empty = start from the newest.
+	// StartClientMsgID Return messages older than this one; empty = start from the newest. At most 128 characters.
 	StartClientMsgID string `json:"startClientMsgID,omitempty"`
 }
 
@@ -1103,8 +1181,8 @@ type GetConversationMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1161,8 +1239,8 @@ type GetConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1176,7 +1254,7 @@ type GetFriendApplyListData struct {
 
 // GetFriendApplyListReq defines model for GetFriendApplyListReq.
 type GetFriendApplyListReq struct {
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1224,8 +1302,8 @@ type GetFriendApplyListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1283,8 +1361,8 @@ type GetFriendListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1301,10 +1379,10 @@ type GetGroupApplicationListReq struct {
 	// FromUserID A user ID (see UserID) or `""`.
 	FromUserID UserIDOrEmpty `json:"fromUserID,omitempty"`
 
-	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers.
+	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers. At most 1,000 entries.
 	GroupIDs []string `json:"groupIDs,omitempty"`
 
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1347,8 +1425,8 @@ type GetGroupApplicationListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1363,10 +1441,12 @@ type GetGroupMemberListData struct {
 // GetGroupMemberListReq defines model for GetGroupMemberListReq.
 type GetGroupMemberListReq struct {
 	// Filter Accepted and ignored, as in OpenIM v3.
-	Filter  int32  `json:"filter,omitempty"`
+	Filter int32 `json:"filter,omitempty"`
+
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// Keyword Keep members whose userID or in-group nickname contains it; empty = all.
+	// Keyword Keep members whose userID or in-group nickname contains it; empty = all. At most 64 characters.
 	Keyword string `json:"keyword,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1409,8 +1489,8 @@ type GetGroupMemberListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1462,8 +1542,8 @@ type GetGroupsInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1521,8 +1601,8 @@ type GetJoinedGroupListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1536,7 +1616,7 @@ type GetSelfFriendApplyListData struct {
 
 // GetSelfFriendApplyListReq defines model for GetSelfFriendApplyListReq.
 type GetSelfFriendApplyListReq struct {
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1583,8 +1663,8 @@ type GetSelfFriendApplyListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1636,8 +1716,8 @@ type GetUsersInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1689,8 +1769,8 @@ type GetUsersOnlineStatusResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1701,12 +1781,14 @@ type GroupApplicationResponseReq struct {
 	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
 	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	FromUserID UserID `json:"fromUserID"`
-	GroupID    string `json:"groupID"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
 
-	// HandledMsg The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`).
+	// HandledMsg The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). At most 255 characters.
 	HandledMsg string `json:"handledMsg,omitempty"`
 }
 
@@ -1749,8 +1831,8 @@ type GroupApplicationResponseResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1766,13 +1848,23 @@ type GroupInfo struct {
 	// CreateTime Unix ms.
 	CreateTime    int64  `json:"createTime"`
 	CreatorUserID string `json:"creatorUserID"`
-	Ex            string `json:"ex"`
-	FaceURL       string `json:"faceURL"`
-	GroupID       string `json:"groupID"`
-	GroupName     string `json:"groupName"`
+
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex"`
+
+	// FaceURL At most 1,024 characters.
+	FaceURL string `json:"faceURL"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// GroupName At most 128 characters.
+	GroupName string `json:"groupName"`
 
 	// GroupType 2 (work group), the only type this server creates.
-	GroupType    int32  `json:"groupType"`
+	GroupType int32 `json:"groupType"`
+
+	// Introduction At most 1,024 characters.
 	Introduction string `json:"introduction"`
 
 	// LookMemberInfo Stored and returned; no server semantics (as OpenIM v3).
@@ -1783,7 +1875,7 @@ type GroupInfo struct {
 	// approval; 2: anyone joins directly.
 	NeedVerification int32 `json:"needVerification"`
 
-	// Notification The announcement.
+	// Notification The announcement. At most 1,024 characters.
 	Notification string `json:"notification"`
 
 	// NotificationUpdateTime When the announcement was last set, Unix ms.
@@ -1801,15 +1893,27 @@ type GroupInfo struct {
 // absent = unchanged (OpenIM v3). `ex`, `needVerification`, `lookMemberInfo`, `applyMemberFriend`: absent or
 // null = unchanged, present = set (OpenIM's wrapper fields as plain optional fields).
 type GroupInfoForSet struct {
-	ApplyMemberFriend *int32  `json:"applyMemberFriend,omitempty"`
-	Ex                *string `json:"ex,omitempty"`
-	FaceURL           string  `json:"faceURL,omitempty"`
-	GroupID           string  `json:"groupID"`
-	GroupName         string  `json:"groupName,omitempty"`
-	Introduction      string  `json:"introduction,omitempty"`
-	LookMemberInfo    *int32  `json:"lookMemberInfo,omitempty"`
-	NeedVerification  *int32  `json:"needVerification,omitempty"`
-	Notification      string  `json:"notification,omitempty"`
+	ApplyMemberFriend *int32 `json:"applyMemberFriend,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex *string `json:"ex,omitempty"`
+
+	// FaceURL At most 1,024 characters.
+	FaceURL string `json:"faceURL,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// GroupName At most 128 characters.
+	GroupName string `json:"groupName,omitempty"`
+
+	// Introduction At most 1,024 characters.
+	Introduction     string `json:"introduction,omitempty"`
+	LookMemberInfo   *int32 `json:"lookMemberInfo,omitempty"`
+	NeedVerification *int32 `json:"needVerification,omitempty"`
+
+	// Notification At most 1,024 characters.
+	Notification string `json:"notification,omitempty"`
 }
 
 // GroupMemberFullInfo A member of a group.
@@ -1873,9 +1977,14 @@ type HandleResult int32
 
 // InviteUserToGroupReq defines model for InviteUserToGroupReq.
 type InviteUserToGroupReq struct {
-	GroupID        string   `json:"groupID"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// InvitedUserIDs At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls.
 	InvitedUserIDs []UserID `json:"invitedUserIDs"`
-	Reason         string   `json:"reason,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 }
 
 // InviteUserToGroupResp The reply envelope of inviteUserToGroup.
@@ -1917,8 +2026,8 @@ type InviteUserToGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1926,7 +2035,10 @@ type InviteUserToGroupResp struct {
 
 // JoinGroupReq defines model for JoinGroupReq.
 type JoinGroupReq struct {
-	Ex      string `json:"ex,omitempty"`
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// InviterUserID A user ID (see UserID) or `""`.
@@ -1935,7 +2047,7 @@ type JoinGroupReq struct {
 	// JoinSource 1 admin, 2 invitation, 3 search, 4 QR code; absent means 3.
 	JoinSource int32 `json:"joinSource,omitempty"`
 
-	// ReqMessage The applicant's note.
+	// ReqMessage The applicant's note. At most 255 characters.
 	ReqMessage string `json:"reqMessage,omitempty"`
 }
 
@@ -1978,8 +2090,8 @@ type JoinGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1987,9 +2099,14 @@ type JoinGroupResp struct {
 
 // KickGroupReq defines model for KickGroupReq.
 type KickGroupReq struct {
-	GroupID       string   `json:"groupID"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// KickedUserIDs At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls.
 	KickedUserIDs []UserID `json:"kickedUserIDs"`
-	Reason        string   `json:"reason,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 }
 
 // KickGroupResp The reply envelope of kickGroup.
@@ -2031,8 +2148,8 @@ type KickGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2040,8 +2157,11 @@ type KickGroupResp struct {
 
 // MarkMsgsAsReadReq defines model for MarkMsgsAsReadReq.
 type MarkMsgsAsReadReq struct {
-	ConversationID string  `json:"conversationID"`
-	Seqs           []int64 `json:"seqs"`
+	// ConversationID At most 256 characters.
+	ConversationID string `json:"conversationID"`
+
+	// Seqs At most 1,000 entries.
+	Seqs []int64 `json:"seqs"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
 	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
@@ -2087,8 +2207,8 @@ type MarkMsgsAsReadResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2155,6 +2275,7 @@ type MsgData struct {
 
 // MuteGroupMemberReq defines model for MuteGroupMemberReq.
 type MuteGroupMemberReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// MutedSeconds How long, in seconds (OpenIM's uint32).
@@ -2204,8 +2325,8 @@ type MuteGroupMemberResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2213,6 +2334,7 @@ type MuteGroupMemberResp struct {
 
 // MuteGroupReq defines model for MuteGroupReq.
 type MuteGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 }
 
@@ -2255,8 +2377,8 @@ type MuteGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2264,12 +2386,21 @@ type MuteGroupResp struct {
 
 // OfflinePushInfo What an offline push notification shows.
 type OfflinePushInfo struct {
-	Desc          string `json:"desc"`
+	// Desc At most 255 characters.
+	Desc string `json:"desc"`
+
+	// Ex At most 1,024 characters.
 	Ex            string `json:"ex"`
 	IOSBadgeCount bool   `json:"iOSBadgeCount"`
-	IOSPushSound  string `json:"iOSPushSound"`
-	SignalInfo    string `json:"signalInfo"`
-	Title         string `json:"title"`
+
+	// IOSPushSound At most 255 characters.
+	IOSPushSound string `json:"iOSPushSound"`
+
+	// SignalInfo At most 1,024 characters.
+	SignalInfo string `json:"signalInfo"`
+
+	// Title At most 255 characters.
+	Title string `json:"title"`
 }
 
 // PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2297,6 +2428,7 @@ type PublicUserInfo struct {
 
 // QuitGroupReq defines model for QuitGroupReq.
 type QuitGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// UserID A user ID (see UserID) or `""`.
@@ -2342,8 +2474,8 @@ type QuitGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2399,8 +2531,8 @@ type RemoveBlackResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2411,12 +2543,13 @@ type RequestPagination struct {
 	// PageNumber 1-based page number.
 	PageNumber int32 `json:"pageNumber"`
 
-	// ShowNumber Page size.
+	// ShowNumber Page size, at most 1,000.
 	ShowNumber int32 `json:"showNumber"`
 }
 
 // RevokeMsgReq defines model for RevokeMsgReq.
 type RevokeMsgReq struct {
+	// ConversationID At most 256 characters.
 	ConversationID string `json:"conversationID"`
 	Seq            int64  `json:"seq"`
 
@@ -2464,8 +2597,8 @@ type RevokeMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2489,18 +2622,24 @@ type SendMsgData struct {
 // SendMsgReq The flat send body of seed 000 (OpenIM's apistruct.SendMsgReq) plus `clientMsgID`.
 type SendMsgReq struct {
 	// ClientMsgID Optional client-made ID. Sending the same clientMsgID again (same sender) returns the first result and
-	// stores nothing new. The server makes one when absent or empty.
+	// stores nothing new. The server makes one when absent or empty. At most 128 characters.
 	ClientMsgID string `json:"clientMsgID,omitempty"`
 
 	// Content The message element as a JSON object (docs/decisions.md#f5-content-elements). Text (101): `{"content": "..."}`, or seed 000's
-	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
+	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text, at most 16,384 bytes (the
+	// same limit as WebSocket 1003, whose 51,200-byte frame must carry it; over it: 1001).
 	Content map[string]interface{} `json:"content"`
 
-	// ContentType 101 text, 102 picture, 103 voice, 104 video, 105 file, 106 @text, 110 custom, 113 typing, 114 quote, 118 markdown, 1400 OA notification (sessionType 4).
-	ContentType int32  `json:"contentType"`
-	Ex          string `json:"ex,omitempty"`
+	// ContentType The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+	// 104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+	// 114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+	// (1201-2200) are the server's.
+	ContentType SendMsgReqContentType `json:"contentType"`
 
-	// GroupID The group, for sessionType 2 and 3.
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// GroupID The group, for sessionType 2 and 3. At most 64 characters.
 	GroupID string `json:"groupID,omitempty"`
 
 	// IsOnlineOnly Push to online devices only; nothing is stored and the reply's seq is 0.
@@ -2522,10 +2661,10 @@ type SendMsgReq struct {
 	// SendTime Accepted for OpenIM compatibility and ignored; the server sets sendTime.
 	SendTime int64 `json:"sendTime,omitempty"`
 
-	// SenderFaceURL Ignored unless an admin sends; the message shows the sender's profile faceURL.
+	// SenderFaceURL Ignored unless an admin sends; the message shows the sender's profile faceURL. At most 1,024 characters.
 	SenderFaceURL string `json:"senderFaceURL,omitempty"`
 
-	// SenderNickname Ignored unless an admin sends; the message shows the sender's profile nickname.
+	// SenderNickname Ignored unless an admin sends; the message shows the sender's profile nickname. At most 64 characters.
 	SenderNickname string `json:"senderNickname,omitempty"`
 
 	// SenderPlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2535,6 +2674,12 @@ type SendMsgReq struct {
 	// 4 notification conversation.
 	SessionType SessionType `json:"sessionType"`
 }
+
+// SendMsgReqContentType The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+// 104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+// 114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+// (1201-2200) are the server's.
+type SendMsgReqContentType int32
 
 // SendMsgResp The reply envelope of sendMsg.
 type SendMsgResp struct {
@@ -2572,8 +2717,8 @@ type SendMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2588,7 +2733,9 @@ type SetConversationsReq struct {
 	// Conversation The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 	// optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 	Conversation ConversationForSet `json:"conversation"`
-	UserIDs      []UserID           `json:"userIDs"`
+
+	// UserIDs At most 100 entries, no repeats.
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // SetConversationsResp The reply envelope of setConversations.
@@ -2630,8 +2777,8 @@ type SetConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2647,7 +2794,7 @@ type SetFriendRemarkReq struct {
 	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
 	OwnerUserID UserID `json:"ownerUserID"`
 
-	// Remark The new remark; "" clears it.
+	// Remark The new remark; "" clears it. At most 64 characters.
 	Remark string `json:"remark"`
 }
 
@@ -2690,8 +2837,8 @@ type SetFriendRemarkResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2744,8 +2891,8 @@ type SetGroupInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2753,6 +2900,7 @@ type SetGroupInfoResp struct {
 
 // TransferGroupReq defines model for TransferGroupReq.
 type TransferGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// NewOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
@@ -2803,8 +2951,8 @@ type TransferGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2856,8 +3004,8 @@ type UnforbidUserResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2910,8 +3058,8 @@ type UpdateUserInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2933,11 +3081,15 @@ type UserInfo struct {
 	// CreateTime Registration time, Unix ms.
 	CreateTime int64 `json:"createTime"`
 
-	// Ex Free extension text (often JSON) the server stores and returns unchanged.
-	Ex               string `json:"ex"`
+	// Ex Free extension text (often JSON) the server stores and returns unchanged. At most 1,024 characters.
+	Ex string `json:"ex"`
+
+	// FaceURL At most 1,024 characters.
 	FaceURL          string `json:"faceURL"`
 	GlobalRecvMsgOpt int32  `json:"globalRecvMsgOpt"`
-	Nickname         string `json:"nickname"`
+
+	// Nickname At most 64 characters.
+	Nickname string `json:"nickname"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
 	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
@@ -2956,9 +3108,11 @@ type UserOnlineStatus struct {
 
 // UserRegisterReq defines model for UserRegisterReq.
 type UserRegisterReq struct {
-	// Secret The server's shared secret.
-	Secret string     `json:"secret"`
-	Users  []UserInfo `json:"users"`
+	// Secret The server's shared secret. At most 256 characters.
+	Secret string `json:"secret"`
+
+	// Users At most 1,000 entries.
+	Users []UserInfo `json:"users"`
 }
 
 // UserRegisterResp The reply envelope of userRegister.
@@ -3000,8 +3154,8 @@ type UserRegisterResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -3021,7 +3175,7 @@ type UserTokenReq struct {
 	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
 	PlatformID PlatformID `json:"platformID"`
 
-	// Secret The server's shared secret.
+	// Secret The server's shared secret. At most 256 characters.
 	Secret string `json:"secret"`
 
 	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
@@ -3065,8 +3219,8 @@ type UserTokenResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -3078,287 +3232,287 @@ type OperationID = string
 // UserRegisterParams defines parameters for UserRegister.
 type UserRegisterParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UserTokenParams defines parameters for UserToken.
 type UserTokenParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetAllConversationsParams defines parameters for GetAllConversations.
 type GetAllConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetConversationsParams defines parameters for GetConversations.
 type GetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetConversationsParams defines parameters for SetConversations.
 type SetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddBlackParams defines parameters for AddBlack.
 type AddBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddFriendParams defines parameters for AddFriend.
 type AddFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddFriendResponseParams defines parameters for AddFriendResponse.
 type AddFriendResponseParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // DeleteFriendParams defines parameters for DeleteFriend.
 type DeleteFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetBlackListParams defines parameters for GetBlackList.
 type GetBlackListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetFriendApplyListParams defines parameters for GetFriendApplyList.
 type GetFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetFriendListParams defines parameters for GetFriendList.
 type GetFriendListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetSelfFriendApplyListParams defines parameters for GetSelfFriendApplyList.
 type GetSelfFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // RemoveBlackParams defines parameters for RemoveBlack.
 type RemoveBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetFriendRemarkParams defines parameters for SetFriendRemark.
 type SetFriendRemarkParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CancelMuteGroupParams defines parameters for CancelMuteGroup.
 type CancelMuteGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CancelMuteGroupMemberParams defines parameters for CancelMuteGroupMember.
 type CancelMuteGroupMemberParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CreateGroupParams defines parameters for CreateGroup.
 type CreateGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // DismissGroupParams defines parameters for DismissGroup.
 type DismissGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupApplicationListParams defines parameters for GetGroupApplicationList.
 type GetGroupApplicationListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupMemberListParams defines parameters for GetGroupMemberList.
 type GetGroupMemberListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupsInfoParams defines parameters for GetGroupsInfo.
 type GetGroupsInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetJoinedGroupListParams defines parameters for GetJoinedGroupList.
 type GetJoinedGroupListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GroupApplicationResponseParams defines parameters for GroupApplicationResponse.
 type GroupApplicationResponseParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // InviteUserToGroupParams defines parameters for InviteUserToGroup.
 type InviteUserToGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // JoinGroupParams defines parameters for JoinGroup.
 type JoinGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // KickGroupParams defines parameters for KickGroup.
 type KickGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MuteGroupParams defines parameters for MuteGroup.
 type MuteGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MuteGroupMemberParams defines parameters for MuteGroupMember.
 type MuteGroupMemberParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // QuitGroupParams defines parameters for QuitGroup.
 type QuitGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetGroupInfoParams defines parameters for SetGroupInfo.
 type SetGroupInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // TransferGroupParams defines parameters for TransferGroup.
 type TransferGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // ForbidUserParams defines parameters for ForbidUser.
 type ForbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetUsersOnlineStatusParams defines parameters for GetUsersOnlineStatus.
 type GetUsersOnlineStatusParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UnforbidUserParams defines parameters for UnforbidUser.
 type UnforbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetConversationMsgParams defines parameters for GetConversationMsg.
 type GetConversationMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MarkMsgsAsReadParams defines parameters for MarkMsgsAsRead.
 type MarkMsgsAsReadParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // RevokeMsgParams defines parameters for RevokeMsg.
 type RevokeMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SendMsgParams defines parameters for SendMsg.
 type SendMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetUsersInfoParams defines parameters for GetUsersInfo.
 type GetUsersInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UpdateUserInfoParams defines parameters for UpdateUserInfo.
 type UpdateUserInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
@@ -19827,472 +19981,482 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxvJdSf6VTLgjSDArQYBdDdn2B2K6xY5M2ppOKTZHM/eHfCyslEJIKcLWWBlopvQDCPkvV6tbFle",
-	"+4bX12tLEZLDurt312t5Y8PWrCytvsuNITX+S1/hRp6TWZX1whvNnlErbE4DqMrnyXN+5+R5fFzrRaNx",
-	"JJhQsnbwcW1MYzpiisXw6cGYxVTxSBzf0x8DJnsxH+svage1I6Ji2mPk+B7pDSPJBDmdEjVkpBdyJtQh",
-	"/C1ZfM5iEkYDSbgiF1wNCTtn8VQNuRjg4zQMSRAxSagISC8acwbPcqEi/UBXfMBOT6LeGVNkPJFDJtPX",
-	"VMwHAxbLJnmcdjaiZ0ySSDByMWQCmpKEnkomVLMral6N6+EPGQ1YXPNqgo5Y7aAWOXP1arI3ZCOqJ62m",
-	"Y/2zVDEXg9qLFy/sj7BCR0Hw1ZD2zh6xZ7B8sW5GcQY/nupf3pcsxuX7FzHr1w5qv3UrXfJbpqlb5qkX",
-	"Xo09L+nVq0UXgsXLtfXCq8Xs2YTHLKgdfJhpwcuM7Yln+4tOP2I9pftLJybHxb3Xqx2zcTglTJyzMBoz",
-	"EvUJNe80a15uJQKq6LxhvzUaq2nNqz3fiUZcMfh00KehZHpV4vhuFLC5bZjH8I17oSoO/QH8QUMSMEV5",
-	"COMWhMVxFOtxFxaexfF9OSi2063JSa/HpOzWSCSI+eCRSA1ZfMGlpj6qiIpInz8vaTm3O3aCSYcVm/J2",
-	"zJkISsmtgnL6cTRainC8ks2m43HIe1SoZg0HXrommSdvSCIixUoXVUVrj2giWUyoPGNBs7CYzpSdvuas",
-	"6FJ0ji9dE/r2CV2OIyFZKcFvgbKHVAQhM+tQWCL89RGTE1zwWV1+zX12MyQfw2IELCZ1BR97jGuBF/VB",
-	"IpqZ6Bcai56J3JwW3IsVjop9+frIbOnIgOQ9Fv2oZFqCESZUPNUT8h0c4N+QBIBAyKVqEr8XM6rYYz5i",
-	"vsZMXJCbNyXrRSKQN2+SOpXkwZiJ4/vkfLfhae5ORrK4oTQITqJJ3IMd6UfxiKraQY0LtdtJp8qFYgPA",
-	"X6V7msITM6NZO/twchryXvL0C6+WTqS4Gh9oUKisBLmgzhKwwCPvC/7cnbaenzuJ23sLT6JMIFc8iugz",
-	"chDeYq9lUeEC77woIZ27VPRYeH+i2DtxNBnfZ6NTFpdy3IH+HfsacfEuEwM1rB20S47GZB2oartJmnmy",
-	"+KgX5029sgau+dOW+FNuu9YirwpyWajblenjmjK2RRmROGexpDiEoplB84AbkpxzdqHnpRX7nvMKqXMl",
-	"iWRKcTFAI4Jkz0hMxYA1SqSTUrQ3ZIEVLAvx2dNJLO5N4oohnqCsyEuKJcSdO58yW4svuRiE7Gl30mrt",
-	"9ij8x346xU8+qcsoVixoeMSHE2F+N6fDPhXFxBeR4n0DFc1TyGjNQ8WNXWDcj+GF2ZR8wqS0jy4nIGEW",
-	"R8p2kl2eFhF63UOPtMlvj5hHOuS3aRh6ZBf+CzQB3+8RKkQ0ET02YkKR3lATSbDGxjkcq8hS4EeP9KOY",
-	"6NbI7sLrOqTyEaPBCTLJYsshjQdMKiB0NeQSscyIxmcsIFSSmNFgUeASMMkHQp9XFU9YxYC4vC8H95hU",
-	"8aSnnE07jaKQUVGrfO0hF9D2Em/E/JwqdndIl+gopIpJZVjaLArU09Bs233HzqscLwIgHMk1cGDS0QkT",
-	"wcxOrCon2IXe3hGTkg4YqbfQlKmZMNPIXESCNQ4zbFASGjOCKNa+3+exVB4Zwx5oxik1U1fReKO0MaLP",
-	"KwnVHeENaccl2bM1lnPERWV/MOPCsZgudSDKuiwSyYotLY/YtUTtnd+XgwdjVcb6jBkAmBww9qlmg0EE",
-	"+pn5UXNE+9wFV8NoosyzXAzWYH8ToRf2bjQRJUO7j9QLRA34AbZDEtpXLCYpi/OIK49QgsfsPNK8bGTb",
-	"YM974STQClpP98YCMhlrGHLnzp0m0eeKiwGhyYnRrNDcE7hQQY/WvMjVRg9Bqu8UiXLMWJyKAUnaMMW9",
-	"BaXBizmQ6e0oPmGq4viBgIMd8G+5K3FLMvU0wz58Ukfl/oYkbvOP2DO8ttEo6yKm4zGLSZ+zMJBa0oxD",
-	"ykVXRBZ/4i+NA3PhouGGmIQh+QqZCCNuPTKOGfz4FQ3b9PY9Q+6V3hjdMLdBWlwrcsrgQbi8mY3mdF/0",
-	"NGR2r4rrO4h29Jc78oyPd+ywd8aR3vG4GvEVDsiICz6ajGoHLa+qV5eIFuy2CATn6NkbQWAbW7UcSisu",
-	"Gn2Oi7a3rQV0AFlhrQogpqJbF2ss2K0LdDbaahYMba7pRSTadnYoK82qSaSzrQEsY5p6EKMCn1dsc+e0",
-	"oNYW5UaOaz+kAy4q9MkHgpGxlmJai88KMI3vHEPsDUn8cdKS3ziE95CZtndOqWRBkxwBJz4A7or4yDTe",
-	"Fe1Wq0mO8POYSgXPMBGQAT+HC3kCogi71QwZ7x1oSFSkaFjGkXVb701Gp3rF8xMzQ8L+xMTa26ppoN2C",
-	"/zmU0C7s/AuvJofRRVWfD3Vfkn+TeYQqMoqkInrW87qd3WWOGpw5ZwazIFmAsRpsTPeMRanMLLaAIfyd",
-	"5MFyE5n+pdQCk46g1C5HgxEXeCBkcYWPBVechgSekqQeRyEjt1tge9FYRi7u/DCiz4/xjTZsuxkpjWM6",
-	"rSXcfbmV8GojsOzOHX8UB1zQeErweTuTzlZmsrQ/h+VEZReD0NihA7nw1H4lcZRhcZM8EOFUn2jYJlCK",
-	"BB1ptSHF5s116GYJw2r62mpG1fyJuTalmg25x0Km2AwfkT78tKxP0qadjzKjmD+PxSkrcN67ttdvi8i4",
-	"HHEpq8UF7gLep5UY9EMZGQal2RMyWwNsAtank1ARWPCGM16LcLMIf1OXRNkZLUFuznvX5LYlcsMlKt0R",
-	"Xy+xb2aTOHASpccQMzWJBfigDbkYHBD/4xe+M2hA0ZKxgLRarRtoKnwaswGXisW4143DrrAy1ayWbJL6",
-	"Y8DISAXyBvGdvTtAyvWJYM9hGRAv91nMRI+RM8bGkvhdII1u7YDoIYH5hI75Ti8K2ICJG5JEEzWeqGYD",
-	"4HVxQVKyKFkSs6a+NSXbkTZJCxB8u9Vq77RbrX1QEpwFUFq7Qq9d2E7UImgQsAANQBKe6AoE7rKpm7oD",
-	"QKIXjRjpx9GIUDF1NoJal1xw7xWRInw0DvHuZcpUk+x1ShroirSFumSMdGuPqGIk5COuNOVx9N9wJk/o",
-	"aXTOGjBBLo3lc6xBQqCf9p/vsDiGBZZ+syu64hOiP5BPEAN9QkaMCi4G5JOu+GRnZyf5f/1ki3xCTgzR",
-	"fAJPwLg/IY+j6D4V00fs2YRJpX+kJE5GqnGYHuZpNBGBJqCJoBM1ZELxHgwstu9d4I1Nb8iCQ9jAe6EC",
-	"Bxw/ZiqeHvUVi+/Lr+BFnTB3dAcEfjTWVEFGPAy58VrBQe639MiPtfIraPiWJl/yieuV3ac81F1iQyFV",
-	"GkQih8DNNwudOnGTCbifAY2k/tLYnSYs8gk5igfS9jWioVayWEBOo2CqF4SigRC6luSchjyARg4JcgDY",
-	"D2lUVf2gbboD633GxLGAt3TrXEouBl7aDRhZwcLIno81k/HgINMeC0j9jPfOWNAgSrfi2d2BGwIu9Yun",
-	"PAiYSHrcJZ+Q96KHLIZ+IqG3t6c0kfT1RBzYnJjUTxlYoTXA9shFHIkBkawXM4XOUgCCbiH+tr3skU+I",
-	"BkLvReptIBRNRHoRAoJ2ipSekTWxdE32yScEZE/Jy0bcpSePPdcS1r56m3xCHrFeFAeZd4353HN9CfVK",
-	"ZWwQ2IGhDUPEVf28QT4h9ybYFjPUh67/NIwZDab4vCR1M9t0ml4yB0Vhx+wbjrtWI+noTbOOb6f7WL6/",
-	"h0RESAPg4iblRC+1UDwkE4FPPYWXbMt3gA7UseVcegOyJ8D4ysFRGbMeOZ0ovH6q5n4cGKDpo40HB6eH",
-	"4DXhNO02kL7epcIPmkK/GkaarL86fciYPd5jhvcr7ko5qmDyvqa9o3Sj0WPVzg4x+i3Ygww5aG5lt4IK",
-	"eeGQZBtI0mnyobmY0bQ1tpc0TlvA8mHdQBW1rriWKLDVDizPe5Fy3LSSVejA8qAqiGgMZmB/1EuEb9yf",
-	"pDtn1oFLMpooS8tcIsEZYtC/vIXXtUlre7Yrt7GLYRSau/6kxUMSaW0bDjwIJWMb0bJOjhk9S5rUC/ZA",
-	"P3YXrjp+Z8KVJS94eTSRiqiYCtk3jBd7QkOebeV2Sj/HAkaYrMEurN59OTC/PzI3a/C7Rl5iMqodfNjy",
-	"9jp3vP1Wy9N8XP/T0f/s6n/29D/7+p/b+p839D9v6n/ueJp29T8d/c+u/mdP/7Pv6V3T/3T0P7v6nz39",
-	"D/xw29OjelJqw9XD2XEku9Q4sebVNiBZUbDqPaoWqxpvbV5Agm1xXVEIBvltSDy9uhsTbLBVs+WX80i5",
-	"lIIHNiWKzI5uUuiYJlcWLeb99eVHzavh/y3A9c1TS7F12Ijl+XZmWEvyWvPWSkzVrut8xmlG+CThOOc0",
-	"huOmuY3B+jWvlgP4Na+WQdM1r5agXXg6hac1r+Zix5pXc0FezatlcFvNq2XBWM2rJajJvPu2c1yzcEQP",
-	"I4Md8In0QwYj6KcLMj/7pZHa2IwjdO2wE0Fb82qOcLU/2w85sZYO04go/XZeLNWevPBqOFU96XIbpl2J",
-	"cmfANqkbpV0rdZK0G+aESs2gB5qUuTg0HinnNJyY+zKpIo1kgLB6KqHu8puimddRMaMS7/U26xY/wxne",
-	"XbLF7Vf95K1r69WWrFd4CleIy0FGTdaJzOkKP7W0+6RH45hbRAHf35DER6LyPeIL3jvTTFD/3ac99v6j",
-	"d304Dj577pc637iBPvlDyEdjcEf2SIec4sVTr8fGWgQ4kmQdn+lFYnxwnnLIxyDgRjRgryvEJ92KhY6/",
-	"ubtc3oP20kKJ9GkY0fisnNtAezckGaMHC6EhpxKd4JJ9WcMDLrnj0pK5LGrAnJ8CavHTQEhfH3XfxkL6",
-	"RR44i8TWdwteinai0dt4JJd65z1zpJd66f0ZroxOtOzCruyVEbUz30ijbPMOrwaQeqSdsBSP7LRJzPoT",
-	"uZY3P/Y8c78PSYtcDHnI7DDWIADsbvlD92yZ1VTRsoSjoqXJxg1uLgMeGKjsaVhvlAu5xtl/h6mjMHS9",
-	"qWS540zGwVV/sZATRyYe6UXRdQNcn4oz/Vp0QUZUTHNe+YmmOKQaamh9joYh+mmtTKozvNFkzY5wMe+j",
-	"ksUsRd0r+AB4tXHGy23RRXd842b5ETxZjDSWAcSD4uurIeMqEr3GxelGQcT6u1yq8sMLZozFT20a/z7r",
-	"yM50457j5WcGtPTxSuZZeq4WPyIG7LinYzMKZeacztusJY9T8t7K5yhLJtcHKN0Tl73YuLYCfXH5lghK",
-	"NiyeMDeojMaMiIhEYcDiJOqm3AHH/lps9D0n7Gxhn0knIi97bHOrknTrmTktfABz61R6DFcIvCgNejoy",
-	"PsZg4wQ44C7mbE/nuW7OisbqLmRXuy8HZWjrETi9pFFTuJ1qSI3RNRLsMHEOheZSUy7G5s2nztxK2ZVY",
-	"jEaX5B65t1fmIWUn5ZqTlO/SJWLpmTB2peMtFzjcsvrUtlstcnxPkjGL4eIiw8RG9LllCB1zWGcxiIwH",
-	"ODxtP27AG3yOg21+wots+xpHU27kYF4j5Pz+oJHraDwOpy5OLu7QGZsSP2MSkz7cBVLSo2OuaEje9gh7",
-	"TnsqnBLXWkwkOJXwEnyWbW/hI5+1zG0LjOcGtzQozy1tKdtwDVElTONEUcWk3vQzxsakPtcy1bCyN4pt",
-	"rMZXSJ7LzIAIzgLtlAKE/Epfpm7hzTD8lGSok811tJHC7i3FunJvr8y8yo7nNfvK71K1hm8uZ+zl2BLc",
-	"Zat6vjusSr6Sn+EXWbd3Z7HCQdrAGbo+PiXbAk4SjltG9UEamFCc5QT1O85bWztM2IiXG+LCYrpsDTaS",
-	"C7YqnNIAI/0eVfyUh1xND9FQMuDnmE4cXItOmetKWp+IkEmZ8y610ZaNphO4VIIkYJaAJEIuVRlKgJzp",
-	"xoPJ6SO6EBKe072AC5vMqiyzVZT8jv9mA55iUPccvllOnEtx0LImVuallQzjmqvmNg291qoZqokAX46V",
-	"YqNvT8Jwq/DEclQ7xuV4aTrzcjbKQ1UatJn47oiA8IGIwFeWgidSokvOtnDuz56lt0Ry2TM2vYjiEqv2",
-	"NzRfsuH7F8NIMuuFHMWEix1koNbRifQioSgXWv1NzaKGPxU63SRvSRPcLshl3G1bnsGkb6/HW3LH5pqt",
-	"5HYJdIY5OTyWZCrlrKQqS8Oy3AAGPCsVb3a0y1g8Z5s8y8+DnL+6q5A/vLge5ac7e0306bZ8PeKCBbBA",
-	"c5STjVD9NlSSJU5MbrabKUmxYcGSqfIwX7YUprTU4cq9vfIJKyOj62OW7tIJC/sVVwFlBrUrarHvr2mx",
-	"L1mFa6v9Nqz2bkWc1Y2Kpdu1FHspaWFlFlN1hK7ZTLpjmiRmINiJ/XlhvuLGMcyEf2nT84ZWeuInaWa3",
-	"NbO0LY5YbZ/zB7wUzSfvrUzp2V28pu/cnjwQIRdMC4FJhaOLhN80h1iKoNyG5xK808fC8q8w/C/UWcgO",
-	"fPkz4b6/3tkoUMD1GbF7lbMfX3bxvcUNgOsU4sN3g+oClhCfYqpX2qToRI5ZGEr0ojxjU8yIRcnNm8HN",
-	"m4emxqyNIJbET6Ke/Mb8zUmtgRn1bW5lvur9WuJ8VbRxHRC8zUNWHg98hLvRJMeC+Jii4RaGID6FD36a",
-	"2MQ3NOOTuk10nSm4nKuBDDvR8LoC33vPRPm6dRf0Zy5UHAWTnv1so4A9CAG2dYUeT8fMJ/XOIWlpqodE",
-	"GZroO9CBYCz4XRZn2g2j6Axtx3riJqhYn/2puTMBZO6DE3rMaHBo8nlIPFZM2dLSOLvSWOR8a2WaXxLg",
-	"j8kBWQAZO8ySSTaiQvGezIVTbylEef34UWh96TjfZaJOlwwcrMy9P+v595aJM0zor7ieHVK/iOIzPEIN",
-	"D1PwiHCKpZfcdCq4K+uU63LPycJjzx6Cq0CeeFGWVG9ZxrhT0WL+8JeE7x6QjyIOuRb1w1JDgDg6p6GX",
-	"3Ntxcc4VIwGPWU+F00PSTt+B60f9u4muPJ0W03brdrvCtntIOgeEiqnmhboVmTSMbGThAgQLroDDUqvw",
-	"RVqBbOEoarfZ98fB/MQHmTpnF1SSkEJhJGXSH6zFeTKjqQj8/WAYJX0WRrTwvFfJSoDK1awqcR2buZcF",
-	"Htk1iYnqTs6hxjqRudUif+FSPSj7JVMo+J9yLTabZDXpfZDYL5N0tk41ngThal5i5fwCQtwrk+BO2Z+u",
-	"mFP3x6k3VFFWiOSrCi0s+Atbt7nqIRuumFMpY5fSh2ZI0rniqlQ0bXEBy2TEa6gCk2fUK2YPL7fWlLgD",
-	"laB9k/ocqrwMynOI0/H4vj488bvsnJUkHZC855wjUFK5GKwDCq4QPkQgsCz710K+Oi0R5rM+dSph1KOY",
-	"UIWokEeiocUD9gzCQTIa94Ye2SO/8wiSRq+xtnpo29IG3Bx6leUlMd3exZD3hm7y/TTDXotEMVYC+gpm",
-	"kdJfr4MUnEwiRZlX8MjySJ8CBZNT2juzCdRNAWD70OLgYbVMSHEUsuS4zbx+Sx7MXLutmtXEdccucguR",
-	"SWWkIgCzlnGQ+uk0gQ36B2MwgKSfVDiQGdCxSecI+LikRPKyZXmXLshznRNoTndLUuzmGeVsFkjqbde9",
-	"XTNVTVJWscJSpExrrVkdbx25tGTao5g92xanncgUJ80i+YeT05D30kvQskP/tZl0nZqj9YGnGRZwkJC6",
-	"Q+jNNKFz29tpP1lstQsZUI8GMWOQlFQ3Cjk5j4Ec9GQeR+sX8LckG7x/GddVMzJyVlric+Mrs+SWLMni",
-	"dneef/na4L4lg/vXIy6qKbZM1i2lehV47+qxRyfJ/RFoyVYxP7n3DfgmcGNohbohSXQhjH87RhjNg76Q",
-	"vrvjoIFS7p4UksP8uXPc+vfmZ8N9ZipBz0kpaK7cFr8vm7Pbix/Gj+xL14dwS4fwG7x3tgmxgSntr6zU",
-	"yA5vzkIsTp9n9qVr+twSfd6n8dl9OZBHUJR+MxmiJHuWJdHqAsuljHMmbW4gNwMNyip+FtI7wTS8WcnH",
-	"84u3OGGPMm9eU/e2qDtNDpe3QRqfFZMxDMr1O4ZRCPF79NbJYzLk+slpUlaPYz1oKskH7PQk6p0xRTqt",
-	"VpuMJ3LIJCQbnxKuml3h9yKhmMCSZpTcvIlTuXmTDKMQFEeoU4flDG5I8vWTB+8RxZ4rUve7tY+73W7N",
-	"tKD/PND/DLn+90W35jc8J51NipS4OuyKfm420vjp6O7STqI+8T/u1nBbu7UD0q1hSZjHfOwMBuvDdGsv",
-	"fCxKR+VU9OiY37J/NKd0FJZfUSg8hwWfwtkB2RUkTZWCgjZWBV1IHe7NyhoH10/wwA1Jju/ZbC2WJuoj",
-	"GrCsB0aSOdC8Rwb0nBERCdZY2Dpn9rR8OCXUsGzDFdUhWm1ozSPtVoeMeU9NYuaRZrOZ4G3zPjgOyMYh",
-	"FKDa6XRarSwxbdcvxHPdXswi19MNuCGJ4iPj3cMVJLZ3N61xOXnJHeBW3ENjmZQMSqDo7SCdW7uLEwgH",
-	"obB44vuRHLwdR6OyPW8Raq3ISV2hDnwrp1KxURX/W2OPo34/5II9nMjhIsaiB7nHwXyd5NqjQcBR/DzM",
-	"cJZics7SbBbJ7LBFUjfc3CNjFksuNbl7xBkxHIjGIaG2yCL4PEKiR7ieVfHE1dNSSROz3nkVPUCBIkiF",
-	"naGJ9q29xiEUBjB3ARmOnRTuOb63MOFoCVA1CP0bi7G/Yk/2xmCprhY/x8Z9bfWjiaNfNqE7vrV0Und8",
-	"7WFIlR7t7AW9AVf28CCpp680DkkLlhpnvgNsalNcVCJKLw7JkDuOqQdV2riS2cph9QEd7/RjxjzMgNpO",
-	"hhqBf/gO+I4ZUbDWjumJJ4J3wYVPTsc8tnHiPDrD9aUN2wQXJB0wLnlk11S388ieKZsebNTp5f7EVOjH",
-	"e/A19X64hzzBgi3lqffDSM+OC2Jr4KbX4hOYS7lITO1YnTt7d26/0bmzP08vWystV2orSGLpMnN7sshS",
-	"LqFgZV+91rC2pWHZdV6LzpewczodrkAN13SwJTp4UER9ebdIqqBaPT4I6nJGIhI5jC7KQpyY7G3DyZs/",
-	"OPkqDQYscQNeDGzzByd6kidQrXBhwcYHgoZLKa6Kq5Ct4VUxD74Y1SoFL6kSKBUV6pb95SkPnqroKTig",
-	"DKJG5qa14+16e96+d9t7w3vTu+O1W1677bU7q96/Hj84qXm1IxHEEZSS/ICLILqQNa/24ORf6c/stObV",
-	"7nPB8a93uZg8T994SPVLx/ifI1OV9Ws0HkViCi1/NVJwqWsXJxO7WFqmLhoz4Vh6epEQrIclWftGtyop",
-	"nxUJUQ0bjRqb2hvSRpdQEb9Ke2eaT5bWOMDbJc0IoRSdKWNrSq2eJm+SesaGtdcoqXtQMYBxhrxmegOk",
-	"TxYJtdSLMOc/UK5TwTNkTGOV7gRUXYv6PGRr+fYs694nllUwlnWZWrAW5u9MuNrEXdNkA1e6j1Mnu5DR",
-	"cy4Gh6mLdJJyLM3o2FwKBDgzXRwEPLMvXYOALYGAR2wUnTOoW1NKglBIaNksQZsuEeAOYu4kFqeuOH3t",
-	"mr62Rl/5tC+lMnsMJj8tFDCrLJScgxjL9s4plSxokiN8CBx+4RJGBJDmFnz7kDvpd+GqB0MyaUggb09x",
-	"c3VL702gTnTR/oAdYm9iYlXRJesqa2Rc1cND3bLk32TrltkpZoG1s8oMoHxfzqMztrEKQ8a+teSt8QYu",
-	"hvUsFrwZnn0x7CzIMhzEvHTNP7bFP1wH9/KglBuSxFEIplPjYn4AxXFAhnjkdivxJmvlAzBdzajV8m63",
-	"vE5rVUUISsg7SoypQ691lxMmgsqiZ7nrzpKjNcdsv4jFdzETtGTPyg3Qldbmhe/ushrDKgboQl4a5+Hs",
-	"pbGzZmUkZXbjUdV69EOq8Gb+NAqg3rlkLCCtVsux09Ixlyqe9FQzba5BxuFEEt8ZS1mh5lnX28lRxafw",
-	"EuL4XpOcoE08KfVPnGYIHVAuSB2+xzuORuL8ABWseSwVicFzW8vHrgBXCvBhHGJ480WTPK5MyZDTAtBv",
-	"wCkx1e68WaYEF7RE5xq9/JYQaaOSRO1VO4FqQXDbjttK6kHUk7cC1uMSbmpGwW/193dMfzvmNdloksfg",
-	"q9FutRsH4EphvTXAl6LZbHZrLzASxe75DdkV+kHwq3CfMguGPim+Od5N138Ey9jBADPOAbB8BbJcxRWg",
-	"3dol5xHvwZ975JwHLNJ/7hOtUeu/bpPfNu+1W6Q3kSoa6b93iZqOMQilvUeeTSKln26/CV5OQXQhPNLe",
-	"a7XIg6OswS9zG7q3UIxEhYlvoRt5z1zIObfygO92S+UWN/mSHohwWoK6JnKoZRNyMRKwc94DIg+nh8lB",
-	"cDLjJDByHE4tb5SkVV5nUkTKMacWO78XQYgacJVZFtXy1te/n0/vutezD2CVJL1SGkoVt6cN67bXrGWu",
-	"tldEd/b+u6SGxcwSFs3ZYjPJD68HX1ZDw00cn8lUI5lCny3d8MJiN3cNnh3MMXZjJ5SEKUGps8OMbxMY",
-	"281w7D02ms6IMX+Vnorijfo2RlAd8FhxO7+o/XH1K+YCXgByTKVQluVm+5mJGxbXDyS+spp24KLGa30g",
-	"2YQMMRRcB7gYhJCgQh2SXeOloz+Rescj6S27mGgVv1u7iLkysqZb84CJJNUjZBKx2sNpRI3DrtjLCkQX",
-	"J6Ngz960rKpNnMBE7g6pptMP9CjBDmq+eMRo4H5+zxkSfIVax5LlRpcpkGrSgyRK/NoBDrN8yL3aRPBn",
-	"E2Z+BjRZkdcxW0+0goRWLyYqN1JM9FrvX+CcK5vqW0PSirSO+oFLME7r8etRlFOJYBcEfz8k3Vq3Rnoh",
-	"o7GtUzp7LbJ27syEkk4XWp6lSNh99ZqCt0fBSSKBGbd7mVRLC2UlsKy3qrCK+X3+mJaimeS9a4LZEsE8",
-	"jqmQfRZv4j5YsIsHq/C5KAwerH15l/oN5porjGuBZVicSJX74jWVbolK3xf9KD7lIKVmZPVerxLs/I4X",
-	"J4uJ8941VWyLKiDPo/X/qaaLBaxXmSQkBdqoKryQH8AS9JF585pCtkUhFbk3jzDM5vjeAWnv3N6DEMej",
-	"nX9N6M43SWvnDmmS3yb/kuz4nrnFoCRkSrGYRDEJ+ICrQ5O+x3/qeyZdmGRjGmPpnCEjx/dkV3BBfDQO",
-	"PMWISYpBkubTKX7yyy4Sgt32jh7jDg/kDhXBDraz0xtSpb9rFO5DbmOiCUdAj6kes57v//Hh0c6/pjvf",
-	"bO3ceZL+2fztf7nz5OOWd3v3xb8o28msZbZ6ETHeE59u6CXytUYCt1C58Tkjqs8bUuN/qx5URb7AnG8f",
-	"ORZpQnC4QPSR1UMGT2M7dBOBYt5t9txNtO2nsYg+qY8k5PDOZh30SV3ynmPpsWkGMV2cufxF23UHHC6x",
-	"6DF2NwijUxo+Yr3z+3LwYKz8rqi3jM2beaRNAjTjJ9907J+QYz+aKDQOTbkYNGDgi+YDzyVO3EKs5iM2",
-	"4FLFJiUbH7FNJNfFi51sR2/HjBH2XDEhoSu4cIv6igm4AmtkDOp4DZnmkZZpCtaFHWuXTu2Y2+U1FnwN",
-	"N9KF7kTW8i0tVHqZdUyZZKLHSN3e2RLa10w2ybd7Q9rrf4zbQkHaKPP916LJWvBn+WkzoeIpGWtWPmbC",
-	"cak+JP6HT3xSN2nZJmHYwHtocw+WqWa2yD3C7Ho3s0LRzGVhnSoSMioV3ImnI214mq2ko1qRjDbgXJxM",
-	"wivfgcWSwSK2HkB19lIQJ1kvrsoKnbjJyyGNWUDw2WbNW8R5Wa5UqWvxuj9m4LazqvOSTn4JAOm8dw0f",
-	"twgfH0dnTJQ7UbHnYx6D5KsMvHyX9xnkITAhHEq3lgnCDFifTkJFbrf23my1PPIGCehUNha86IX2ymnm",
-	"6x88PrS5PiAkfciID8/7ZAi5bSCzr380UcMo5t80SRO/ymjM4kWq8mDfXskyzFzL0iM+XvmadkusYWVj",
-	"QubMYynIdMRzFma54w8vrXb2s4R9fd5hK5CcJjFX0xM9XxOLAOch/etteyi//sHjcgcSOoLDB2WuSg8X",
-	"QfUPzk+iAqauX+Z0wgmEhQfHHBxGMuihUuP5DABD9/1bdKKGtzTNPDUMwHa363RHPuBCkgjU2sy4fQRC",
-	"p5EaGv0CI/657gnfrnk1hKQJV7CCccy/wbRkhEyQVVFamEGJhn1DLhxjC3fQB4SLQVKaxrjMhKj8AFOz",
-	"uY3wiaOHx+R8F/3k0qi1AVXsgk67ou7fGsnBU/PZRx1MQ75p9opdDZlENx9JVMwHAxbD3HHspyzQTNwv",
-	"z3HkN7uia/JMygPHkZPiRGPWZzEgX5gD+Oix53Q0DpnEAdndwYw2TASQnR9CDbBwTzozdq5PaFcw2hvC",
-	"eO1wpd7RIYvBhWlKAi7pQGtJ+nVraiBcY+peFAfgi6Nlgv98R/e+04tEP+Q9JX3dDFVEMK6PHoY/dEU9",
-	"NoXQyGkUcKzLgcslh9GFSHTTSDCPpNVwPRvJmDr6Hj089sgokso4PoBynKiNDcJlV+Q0BAizSNQEWLIR",
-	"jc9YoIdvnz2ALCw+wd00qUtgCMjOPGIYJ1QuNhsAW/dbv0XeMsy2K94C4oCV5ZL4Dx+cPPZtdTvYOnDY",
-	"hVxfkIlYkps3v/b48UPSabVu3oQn0ZnTsKBu7YBwoTzSNaxIf4Fcy3x3L1TZ7zRL19983Gw2X7zwwYcM",
-	"afZ0IrlgUpJoonrRiB2akk4xFXIcxaor+pSHE63v1icijiaK6rMzpmroGU9jfWhAO+bfZCTkI648e9qC",
-	"6EI0tKxBrktgWgj5mWx2xQ7xzaR80jLZUA2jNqYUmKDxS2WC+A5X9w8JFVPTMiTN5uj9G/WJ/5Zt1m2m",
-	"KwiRdCpdzu8RQUfWRxmqoOjNPL5HqCIIrOp+t6YilNYgN+/cuUOCCB2RCXvOperW/EYynXuhScTmlFdB",
-	"WQZlDFE/7NE41kQPNTP0EyDgrKftDvH1ltl5p6R3QxIfmf+DMXL+e/AciiBwAfY/hgRqQKHEB5DuN9AT",
-	"3raiG6XKGC+sF2lTr85bMAoNF3iSYk5EZjRNchfct+GETsKA0FBGxvXISWRkhp7KXKcADtGqgiRc4XJp",
-	"Hqt5UloyyjIRbEMzTNCq0xp7njWcag3bb5KTHg1pUtgGols01sEFwWAsGl7QqdTTM+VxPPJNFkfknIYT",
-	"2IJeOAlY4Oa5O99FT0K9+iNS9x0d54CAjuMTBfUqIzrmO5r6BkwQGTXs+dcCkAllxEFXuDI0NnqXoc6i",
-	"dFX0DPmsQZ4+gkI/iazWB6/uRzDYdmfXR9IPwWanmR3wHnA6N+pBo0mQD5njorkRpo5XsyW9h6mSDf5H",
-	"Yd0VqAccGCDy0YXKw5BdtOPOgi8lb7UahzmoYAsaWcXjggvNOI4stXlkREMNjvX+9aMYqiChQgEHWVMD",
-	"7bEAFSes1mCUKAjcw1u2gAljXh0wJYnhSaTdanVgPyE6xlqrkai0eOODie4mUcF8PoIn/cYhykxgDriy",
-	"sJuKxhjqN8CSXTw2Y9GPZGnEzDfkZ8wWV2OhZE3yQG8ziDhJRtQIFv/WiAo6YPGtmz7MsafgyFOB+62b",
-	"PCCUiEjsoKPsxTCSrCuAksB/L/OsSZEd6CUBbx+S8I8oJnU/LaPqe8R3/IH0x8RG3mw2G7ii7VZr156M",
-	"36UhD8ypQJo0NnZNxOf4oxbUA6pRHMYjBFFvAuR8yvqRPtIEyzjEJJ4IeZASAUhUj1zEkWbp0zGTniWV",
-	"rvAtoPcNv/BMCObxPcOGLAiwJpoD0vY9LRt3ov5OTEUSXInyaSLOhMYqTExGlp0MmOoKh4LaBQHTJN9g",
-	"U6SiEVW9oclIPmZhyAKiEddh0vKZfdJ4dru1CbUMSvjNcaC5TZ+zWHpgKZdeNg+Y5reuF6Cm5IPFrpcS",
-	"pKwuovQUSEj5YGuWmneMF4V508O4HZItpWYeRTKxfQC1Wsuunnk2iRlICz4y4bVwB3Dz5oiHITeGkJs3",
-	"9bkHUeSjpxhcjLqXL8BsIXC68FP95k2nHQrCggunCGQSWRFMrAz13bRSmu5PJ7G4Z37Giq45uwYwOvgL",
-	"xd97mfR4emJIXEgQaf91SJDZ7rTeJOhs55H2bmvXsKz2vv5xv71vo0867VbbBHl6eiKQWTNmNMB7n7Ey",
-	"s4npOQurE8wCh3CACE3ihRKKoIr4jju6DxgiF3yjwVO3ZvbWCVUxCNhE70FbZvfnE0sG/hsSg1FrPm+Q",
-	"bSZixprPdDOHiYd0ZpzpyLRiVk3TsHZJZ7pn7M/EZpK3tB7lAjZHWzVcRo+kkDbXal3Q/sUwspd0iEES",
-	"tcKoeV1hYtTNNZRRpawWiMABGbs+5EzzPJ7En52GUe8sEyMIgN8opucsPqWKj0j9QjOjrkiewlAKCzQs",
-	"30aVzHSSDIXDzI3SpVVSDbxl1Dg0EMSCw2TIQ3oO2MWs1jlL5FJgNWdo7dBg5eRFO1ME+rhnGpHhhu3g",
-	"FzKcDMwOmj2yUse0YyF5V/jPdzA8xz9IiOb4njkPKK8x1NAG8pB6IvmBj0EVCf3x0NxkG9VGROZ1qggN",
-	"IZXxY7zqR6GpkZyRn3v7t+2fb7x5x/55586d5IbJgkgWNCwPNu/D3+6jyOmCRlcApNKAaBiFARAbAJko",
-	"HlHRY0ROuNJCaSxBO4qZHOrRJcQH666XVnbFCWMk0TKMtpWnfofe4S1N5z0qrOahD9rzHRbHAKCl39Ty",
-	"8g6pvxepY70lWuKzoKFhTldo7RShFGh9SRcA44y+CVwkUc24bUN3O2V4VLg0l+FjWBN7kxfbWAiY6COq",
-	"jCorNdZM4kun+CUZRhekn1ysYYIrtF3UMXxSM55Ii2Dd/DiONKUf6tNGTt66+/6j48f/e3MUJLRi8KNs",
-	"HHTF2CAwTx8oCKXxSV0PPGXSbYDXqd0Jz1O6IrAKttqpjEYMowTryRPHASxCVwAg1b8BM/YHTGnoqodA",
-	"gyAGcynee2vtY6c3ZD1AR+7dkRGriT3Zb5IjPBRgGKC4Yl1hx2NjFg0KTsH2XucOqfuPo+g+FVPD3LRY",
-	"taaQhhmk1bD9mKl4etRXLL4vv4KH3FpDD1APwpBjPRZgNlAoC8w/grjQoUkeRxEZabJKvD240Ns2iDFe",
-	"jyrgTkA5p0wf4FS7Y4Gmra7QkB7Gut/aTRETDMEa3pswSQDtFcS8CIXWkpxtteP7ljbBLnj08NjVtVNb",
-	"Z6Pm1bTANBfEzVazhfmPmaBjXjuo7TZbzd0a+NcMwWpdoq3CNUtUVjrP0oIxv8RkpDE63FkmK8Fj61Yj",
-	"Sd2qCMQC8sNyfxosi5+YUQ67IuNNU1a6HqvmZpxryr1krDamSMsyYqxPfKoxORo2LYfFrNVoWoKM+11x",
-	"8+ZdkBEHN29a/cxNtp9T3A8T3t/Ur2aAn25BNw6/AIuFr1CFwffhyB8aDHV8j9BQw7mpO8J2q/WG84Rm",
-	"vBqgXGjwo7UQJByHBdQOau45hs2P6YgpuNb+sPweJ33k1oOkqXu1F0/wsoRJ9dUomJoQrSRqPq2pdusj",
-	"U+/FCm/4O471CHeCCT7nFOeTk9GIxlP3ZsRMEGfGBZAcbFlTE7nWwdwr/1piI0lu0fXc7A1dzQjY2guv",
-	"7MsnL0odDnDAuzuwRSfJDWJusLhziTQCVY+4CebLBywi9XjITrI3/3rMqdtO7Vd//N3PfvZn6R3hokN+",
-	"A1wC33qupXJ2xAZ+AEYsENcyK+uM8uXPf/jZp3+QH6V+oWqUtsvHF1F2eCmHsSqo1Cc3Ej22zODY89pB",
-	"reY4X8E1mDy4dcta73vR6BY9p4rGneZH40HN9ZaqvfrBH7/8q7/KT2hv/zaQzzKN7xYbX35PNeDOLtOJ",
-	"AeoeyXBuK9aWXqpXf/D/vvzv/+Hlf/u/X/3dPyw4s+LEZpIBXJoCilzkytn18nmRvaFNKAjVDyDvTqu1",
-	"OVaULFxy1a2fTO+fce0+bD9pTtKrgjfevKOPlMuNa0vxlNJed51eDZvhEgXGQW7nUxtvuTdDbRl2UTqY",
-	"NwpL0MosQSVXqS3EA5I+jVuC62vQctcB1cna+kcFCShzVhbte1VqlmN8Nwur7BXioWOEwVQ2GV+D2sGH",
-	"T7wSXolsUqNFOoDobA3pak8gcNuqXJhCqu0BUcFm7rdaT3TreVN0Nfo7lnLCwLTwwWNS/9pJZ/823jcl",
-	"KC8SxE+dWHwPrbz4TJmRrMqlqSseCKuBjxNLtQiS5MIHhEs5AfUCAlw1NoiZ4rFR1scxO+fRRKY3AAlG",
-	"T/ITG7HSFXXA1KjWAYrlCuz27Var0/DQLFGRsXfMhLVwoZ1EwX2Ecd6SBKvYkXqn1ep0xTd47wydPe/L",
-	"gYcXnb0wklr1FREJqULVVpi8Rm5XSR96umZWYyZApzljAm7EQD/sCjtDqZHvFPdgC1BWz4lkpmSrjGdz",
-	"GhcXBqs+nUbnrDEfC1sDueE07VZr77Bwn6O/fpPUE7sLl0Ag4KugeNgV6b2JDbh6qt/zG1Vw+bHxTnld",
-	"WBnMSo/tgcwiTudKCu94QL/mypJ7QusXdErqCcG3Wx4B41Ujw/Ncj7p2y6vGCyDSjf1rReGW6cubiYWz",
-	"AGJGb3s7hkQ0qy2C3Tt37pALKknemFa9BvOWwLQ6c1Bv7iQEWhySBgt6SCkNw+lOSNQh0MpR7i8ySlR4",
-	"VpKTSElleHLptYINXE5iJv6fWwF/2bOVF/5l3rpGQFknuhqbfn14+k6PP+BfP37/m8ft9/ixPBaP9nt3",
-	"j28fn43/1e/e/fqdZrNZWw3EbBYi4k6uhQ8LR6x0KHs5gOh40SSmLnv6DpO/tbRF8i9aojCobpmDVjqw",
-	"N3MDcxF78vZhmlsKMnqBObFcaqSX0zlps+5hq0akl0qUK53VBaGtBhwy9XCfjXDfYSpZ5HoYDQgXjeVw",
-	"7p4H+5+AXfdC8daAqac0DJ+6X8pq/Ps4548osw4RZEjlAQHvSifPkyZvm57SXPRpOGlzlnHh4St4UQlV",
-	"NbsiikE+UJvwPup7IN4rczsZlCqm2RtTrlysYBwMs2sgmcrO3/fImAsNa+HwGZh6OgV4KlVa9U+wC/0Z",
-	"nmqSE6YUFwMrZyVTXQGmdDQJ25sPUm956FflQTaahgGmD+mAAQL0Uw9Qn4x57wxtzUkGboUOoO1Wi9T9",
-	"NIu0T/6/P/gb/W3jMHEo5SpNkWgc7LoCw3Rtc9CMjEgUBuZ6x9wCQDgEWILPGBuTiyg+0zBZazKTsca5",
-	"+s3MujWaxId83n5XGG8+vOQHf9cM2eCFSRhiHnGAwO+yvvFqhVWwF9f2VpKErK88IAqjUsCdQmRuwvT3",
-	"AZcjLqVm6IpOE1MEhbs4oCbVFfD0KBoxoQ6IP6LPT9gz3yM+7u19Och8ODG5BO3Vj9CaPVS38YlU0Vjv",
-	"hh5hyOg5K2gY2cPBlWRhH/2ybCLEWRbyAigfMHUUhpn0Vq8TnodhRtxk0jZlYSteMTvfzpT5oMMVxOyi",
-	"ze/t3y5rfmF+/k5xkbeHwnJLaCVdjht/+HGuTm+t5tVcDxwQYvmU8DXj7mSW6mm6OO6TmKev7SUmXTh1",
-	"RybLbcvJAat/HFIoo3rCntUOOl6Ny/tycI9hnmUTEKe/fQjc02YL5vJhzM+pwmR59qnkiNn3MSq6BXHw",
-	"toMRF/BnCwqyFp4spwlMpmpDh1sVJuxVVhQ9Zaz/QelK7i6ykk4L7oruzl/R9IuVlnR/I0vacZYUmAgw",
-	"/dpBZz2sX37uq5C+M1DX9qoxtpuGFnfcuPqn8JZO0UvMdQS9kU2qXj7c9fjIQgixmQUjqWPJqAAVP7bI",
-	"98MnmqZt/NWHT15kQOS7UHYjDPNC2NZ4cgBlPjljWWL4MqjZQbxZjTJXRphRPydH0f+JC/DHcw6o9CEM",
-	"3IKjxmwU1xUGxh2CU1ICM4YUnJfkpDfMIknw2owZkWd8PMZ6JyUIxfiNXRjce0FlV7gYwTPujv4CONy/",
-	"BEBxVdDEbCaQ22iIHS2Xbk+8dZGCV4sE237vFTBoGf5yOSDlC8Wei5t3jakuCVM9WUX6r0Hur0mWvsMU",
-	"OBq+LlkqF5elJ0xJrAAA9hWQUVqamlTMvvV4NGYL/VMmW3aW+n1UtN1IJS66IvOKnxQkrEc2MYwJV4OL",
-	"OAytmkIjaamWi5iOxyxOAlUo1FrnaUxhV+BPDQxVzojlOLrQjMX4/eK1YU6YC0amTHnkFEJsw6kJwMg0",
-	"Y1/pilMWRno5VHRAaMaOtVh+MowVabhu+OYC1XFhGzMWe0UbB5eEamCSmLyM12xFrEg2uTk5gsVA61PI",
-	"lLQ3nMhK85nQ/TzLcuKZMJZaD9L4HKerYDNxIQvzgVefMoh0Fk7BBnBizlVsAKMyoDCMrkYn1xyVNVP6",
-	"PHBtXZ5GZegoKgu4qJy+DUAC89ZETmgYTon/IYqeJ34jA5wOnTZsOQsKpVCnJOp3RT4SuxpoYYgHl66L",
-	"6g1J2rutViYo6S54CVuhaIuucpVEDZgCKF0Rsx3YQlyvOdDaz90nUydgLLvUevrmcKIzuY16tx4Amh8d",
-	"ZmPlNHJN2Ydev66AHy6GkZ1KumzF+PU6RarSj2fjipPY1IaNoCvAVXl14GoQvRcp2P5p3nsP080pWyHn",
-	"hrT2YlnMQUfqqVglneyldD7x/3xrBMCNlz/98We/+P6v/tff5JV2txLAh4lgf7K0ga69o6Zjdp9L8PKs",
-	"BMqlQ14CPu3mQc+mxr+IjrHc4HPmmYUHWqmAjLnY2rq2i2CyxD623lIvjOpOLkuJyZ3XzXjazT0PVe6T",
-	"lSgLSjTt5h2pc2y7fLM1a3XEtAcRwaTd2KjRzVDFwWoqHcbFrKLU5Q/EGtu2Bm2u67q4oIZhgEFGblqQ",
-	"vgXtAsNsb9EgeAplnKv1iaz1CR5Gfcp36j/7B0kSAAHekO5vEBFnk+PoMzslKkKohcPQoEFEcVfA7aOT",
-	"xzcVoirKmcHq7XZrt9EkRwKRBNxSQmtyyMfgg8jGyo0mP99tbMq01u603iAQaH0UBBiTm20JjkF9NAkV",
-	"3zEBunIqeli3C4JTWZCAfzhLURjknQKzi8ieTWiYv3o3YK2n7CVtBrcVHQnRjbArrLNysp0mwKYMgNEg",
-	"gKm+RuAFK1bgV5ki6InfV2qA2fLdZFX3a1si5/keFTu+c+fO5ub7xo6hjq8inZb78Tke75GwkuGGTCkq",
-	"A2vXXat1IceRoeGtQY1yCt0A0Lh0E2xZZpUNO8k51FCRb2pO1EaRQBeK3CjSLbJjQ7E2bWSV4+0K1HZJ",
-	"4OEoCGz+CeOKnkzKwQ4oHldADdaf7I1S/GCanWGQFIFMZb1zkkxKJifXDkhSm4vMycsiIsWIH7Nn9+XA",
-	"b5IjDSIgCgJKLGPMM7g5JQEQbjfgBQSp51iA0QNO+AQYvaIwsDbFmEkGudPGWNu5BDS4A14GM+wSTNxy",
-	"5IwtO2FIWxJlesiDArdziwnSBpYBBM5rdY2+3KYbNuDAnBUDrUi7rdt33hxSmUERmfFpjAb+pRNh178r",
-	"liEAYAbQ634FNMEVvQLBvZoMMpwonVXuSuUZcqSXf/jDV9/508//3X95+dP/rk9ptHGokpXaWl2EyUBK",
-	"OEdk2wKxC4/81Xf+9NVf/CQJe8yNPHG+3wzamTeYz37xw5c//kVxGEmkwuIL2G61rWhBsqqIIYbMWHZF",
-	"If9e5pAstZYvv/29l3/4w88+/darv/1RcRLGLrPcJHZ3TksE43qbutJA9ncMDy1dxhuSMBqH3CiFDkN0",
-	"ZDWYli3rnjK11Np+/pOf/vO3/vLzX/67zz791meffndRUq2c1Sx/9lQSlgaPLLP6v/75H33+k5+++uk/",
-	"IYf47NOfvfzxL17+++8usytLgRVbeHLLMccFDlllKUuSkcKdTMD7fRajqEiXkdTNVDdr63I6uKroeU6q",
-	"1hm9lfO3kg7bhbjvBdjezI7LeZLbY97iqHvJgwszEjSjlOBJiHfDgv6z1yHDmUqHs1+2AGbCQ4hRMC2U",
-	"jSPlYYfkgnKVJs0CVrZwuMy9JCNYLkMZ3IqaPGRAbgn3WSmse01lx/KPy9J2rAmRgtrTtwiwTM+Zq9Vo",
-	"Ugfqgz2v1m+e2vWeYSl1cTwmusYLdaQTl0Cifgb1HhAf030+YnISKp+0TdZhSeqQKfaUmYRKiMKjvkln",
-	"DkzGIz4NAsym7pNOwyM7bRKzPuSgti3bLNNgFTWarzOiopLjKAcYTaKnH7C4sbjKg3M40KpPu6j6HI3H",
-	"cXTOCgoPuhok3RsXznantdcVphFrdNVr0ySPYKrQTafYzSP2Eeupud3kL9CXNKnqE7mEYtMV7Vbr9mF+",
-	"F1BTNVwmgT3tdmtvpvbzyJLma4wLga2uUDoMKae4zyW8BVBSQsEJ3P/1z/8oQaruycFyJYuApDn6yO6O",
-	"iNQjS/PFUHQzAwFpLfF+wuQJ5wpddtaY48qTmqMeLqFkoUV5I4Oas9K3d0TkHNfZw0Kr8faH1W7tWaT0",
-	"NWg9qCDt/FndCI0X5rSz9qRQHJRPwogKC1mWGXtxPz779Huf/93ffP6Tb298EqshEs0XtxfKlXC9zZr8",
-	"87xnrtqS0Qn0npYrLYCdney24LUUm5IyrhwCVQZomvBNh8jnVKwljf+z2IXb4213daDICyxJpRXa2hwM",
-	"dE8ocwn2UKpH7GXHMbN/rWOk/ZeCgcqcUvZ4vz7sjyftsnQAFLYQXK6nXnq/sKpOoKkHti6vDgQsZIrN",
-	"vfF4xEbROZMa/+kHLQJMyiSYkdo7p8yVfpMcyUxmdpNAV3ds6r/sXNCpSQCb8amB9szBt9VaN+fwsG+g",
-	"9T0YioXT7vwAUGedNGyxjAMseCF5gBn914LauW4TB9TEmaQrcl4SbShzUQDQuKpX5AahylLlTjYjIBe9",
-	"O0cZvRIoLPS8QUeDdquj5VyZIaqk4424C+hN0ifz7eT8bm6V1/VQuOfQ4hc2qgsMXq/FKOru3yqG0Upa",
-	"dGV5p9yfIMd9yOzkXZUkeBkCO0tllySrsdMNWOo6BYE8YAr9F5+Cr0OlRH7gpFKxoTUyDXzJ2Zk9EoVB",
-	"kuPFS0qjQMQ76UUToZokn6ibg6RNiqzM9TycbDCeF7xN3kVvj6spxdLsNuYTw/w1mEotSWdTO+i0XlTl",
-	"wduMVFtjJMUrZZsVsHQkQD0P6YBtdyU2EFOc0M8VkzyTNYROWShx6hW11axvC8mdcuqwgcswUhOxbG37",
-	"IA9S3zlTK3Z7Wbm9Wsriagft23utO3f2d1stx8PWFEwrsWdV4KY0b0h725HDDlEvnaMNZEWG7a+XhaNI",
-	"gJtyyyuTiObGClztlxSMRSVakps3bQK3mzfJ6dSpf+emQisXk12RudmSPunzEPLcn06hUCoj9Za9IvOS",
-	"ey8tg5NLrKBxaMrYaRmJkcZYb4iGoalsgcnOzhgkPLt500+ANFZZscW4enTM9eDexmpqFCpyllTFLKmB",
-	"sVGBnd5STb+sYnvDNxSXJ7YNMT6O7lfYy9OaT5ljwpWJPJ/hsZQ5C7WDD1tPvM2v8QaSoeXo8+rCgkVs",
-	"3XNhgbuNVwAZ5AiwgA2yvA3YRYmg7rT0/1JZ3Y+j0duL17fQj79XUuNileurlv0iyTdiipsmDa3kCvf2",
-	"EkVOVPReSZmTsuuoS0QohVP2unFKmfQHcauiYqKTreGWVRCLdHJA+Kn+ngYEzlLlj7DBMcVMFYSJoCuw",
-	"hB9UOUfwAeZ1p+QBDW3i06ZrkvaT0ufpcEprf5nK7c/9ZrHqFxek0paQOoPdSIpLGrcwmin7hgV7G5eB",
-	"ZH6zbA8r+7JfIoihUj0esrdEUO7CrpFKJOzpOcQD0ElMfZA1x1A3Fo7lYUja2Xz4lZPpbNSQMdvvOsc3",
-	"yjP3b8PksgKn/6JaWJZI1jbfF/jSUFTmBBRAlBkoWlE+XFPoL0uiM/LdZ8eVsf60vVk4L5VA0MzmC8Bt",
-	"2dqz8nm6MsYdS/ur3W+UASItnjdvzdGI7mpacraIU05Y2P8NsLp8YQHLiAtWDlXQ3IKVoF23KVNgYqZ9",
-	"ZT3zytbuW0qI8UuOC66YicVSW4X4vbq2lQXc311Tix3vbRxv3uyS8obfQOtL6SG8ihYYk9kBgtq2ZX5B",
-	"r5TlckEpesZyaaBI1O9DBESaBmZzHohvYsol1wFxkaRL6/sbZmZoWGEheUi71bpdhj1wZV93BqXfzFRG",
-	"t3dEpMqyxBT73Yi3n1ebiOVyVV2We+GjlAq/bDnjr37CokoyrApYyN1sLZuoqJoML8PHMENql+RiiH1a",
-	"SZk42m8lC9LtgvCUqYEnZiMan83Ozm4qNUMmf4IvkDoNOZWNnEQ7Y2wssYx0xuf9kPjdWrfmk17IaFzu",
-	"rrCymL1N7AWjHtkJJkNaIr2hmRGXdo6N9WNrlZuAqFORJtod9pfFnR/8hYGiap9/6/de/eCXm02ts5SD",
-	"vzMW4zX22lz+1xqKZOpRckw3sDGo0Pz65995+Sd/9NnPvvvrn/9BbStJk136vhbiX+IQgXICvaT0x1kq",
-	"uyT5DVImlR1QfmKD0QKQLv9Wj4oeC5+OJophAv1qMf2WMOr9xTAK2Q4W7NAvkrovFVUT6ZNW8WY9yf9P",
-	"4ECAuDVfAKkvIoD32/vkHf3KXRju/YnRdZO2c9IUAKLu7RaepqwUxc7brdb+oSFCU2ek3Wm1D50Bc7eS",
-	"artTLmR7yZBghFdAyIpIoVHZPSklNReXlpr7lr+8YymlqvkVEs11Wm098vsMLc/LDn1m7EOn1dlJdnL5",
-	"tmdotpr+j3LFS9dpc2GudDdLdluXfaVENctSbnU1k+McMooCAxDOeddczS4SWAx7VOgjiQs7L85+Bj26",
-	"I3PTVpm9IZZKFxd21fSZ9tUp5AjLyLqknNHKc64mZHcQnfyE0/4gqosxkTK2Sm25jLQvQ94WKPuS5O37",
-	"uP4U5RsumSNp8fNKKvK+B5QBOzNP/j4dJQQ2RwzDaB0PPyy3ZGVX3de/v2WLdrcaTXJCR4zEem7xJGSS",
-	"UEl8M4xC//6W5PguynE8RUtIcxqG0QUm5K+Q5OkyyM1LdXPqvziyfR2n+NXE/fqhDkshgPLgrOW6WwIU",
-	"rDc7ZKbb7GNV7oqL/eVED3j+5RcdQhjNfA6SuEKg4XUjBkvTl40bjEZsRcWWgQN4YMzT2e/CU1KDmig+",
-	"S6AB/BcqXZJOUqg0iknLeJ51GnDaAvCHy2avCVifTkJ14NiwGl4SAmBLdkri4x/v2wqUdQAenVYjcQyA",
-	"IyyJD//NPXe7dUgoZLSk0p5jwvtA/ZiPAApRxswUQkXeMGBKIsBpt1qH8CAXA4d5cFEYVxTnR8AlGdJ4",
-	"FDIpMVlPV2TjCvR5b6BDYDBB/sckegSSSPQYDkmy+JzFZAQOAXoIaaXQiYDGzReiHzXtT13BJVYQbTo/",
-	"+4SGMiJST893y576HvG5UHEUTHr2sw2l8CCOAgMqBGPB77I4fS8TIcpxfFJFMQuQRjy7Tnf1rPykJGUB",
-	"FVIxNfdLDh7kYH2RZTZNoTFo5oaD5uo3VUHHVtuYgEx9Wxcwkjq6wnHBFaehoZhC7SiH7CMjVqggLU0D",
-	"HY+MopjhN+1Wq5VQnakeQUQkdnAego4gd62ZBZIWANOugLoOCE6xAc+KKufBvcOyvU/ymil6xkRl6Sk8",
-	"+K/b1gSTeo+OmHygZ1WSDBRm3Uv4T6o6AFcxUMZLgpCHkWQG0B/fy/gvuqcT3ReTtasEUvDne+hb9c8/",
-	"+p+/+qu/+9U//b79Hss/drxa/lhgbdAMg7BlHxEqW6S5YHX7mc6dyaWCbujtKH6giakEIrrTNDN6+e3/",
-	"6+WffA8rm7ozmjX4J5v3XKkE6iVDfvWH33r1/Z989rO/efUPv7fcwL3kDu7JCmW7DHU8piDIZ450Fg29",
-	"/Pf/D9RL+C9LLvqGAnpcYW+jeTAFdTa41+TElqnIa8w6SmlB09yZmh0pgXaCjPfm4lvt1VyBVTuoff7L",
-	"//jqL36Cq5t/tWptU21pxiovgR9Tlrq9tKhFhllwtM3sAcQ24BGzibFaM4Nd4CcnEiXlPsV0KHZTVuOb",
-	"uR2sebUwis5wrDj8lt04wA9Qw7iE2Xo1F8xgS+4374+DZLKt3E9OlHTVZTReStUOWi/WLDZXyaG3dvWL",
-	"25yITfcWGNpe7Bp4pqKZvQjOHDOsartaGbpKhltVhK4AhFK906lLB5hohTizHOecEWSWOXwzjtncc1Pk",
-	"f5mj0KkUxBsMB8twtIX04KajbRiFQLALY49dtX5vhorLVeLlSuyh7mvMEPOU33vGWiEzZnF7Vd1pHBAR",
-	"nUbBFGrxQpldFRGuPPJRxCGUJoptpWauQNPRKsIh+HJb7aBHRVdgJDCEeOjfhlyrUtMm+UBjWx8zquJZ",
-	"9ImmWTTfownHJqgFDY+NxoqzgNS11uYMzjQ993J9MRu8UaTuJUbwMlXKai9gGjhlfa0c2UnTGLwSonNW",
-	"qM9rWZyjFJVa6+25nm+JN0+8boXHDCMrt52dNSXvvTVvlB2DaQlOWLm/1S39i/S50m1/x2YLv1dqmsz2",
-	"i+ayS7lYv+fQ2/aq8JdR04ay5BfpZhFDe+bcOnZlJzc+/qbhiRn+Fbufn0NRM43dObgx29C9Ii1dVmpZ",
-	"szl041fYBSP0gClza+wQ/JLx2CBsM7FdKsKRSxcsRxdCgnTToo1LCLKuJ5hZMmbDYeHVG7LhdcWMAO7E",
-	"vHpP+kTQOI4uHJggST0Xkn1AaBiaIY8ahyQX990VKwR+F+K+oZNGM1dMVyYvaz2gK0zSG01uVPFTHnI1",
-	"JXX89kZ6pa/3Jma98+IGvcul8k1SP2eF0Z5+SC6GTKANmnDVFVBv8JRlFBe0XzvfcOnCjgoTcR12CdiJ",
-	"WWVjKM7ta2PxqPaMCz0Yl40B2x1cwkI0CMl0BR1lVhvKfqTWaa/Ermts3MKlIH1CKoLs4fAfZVf/ijsS",
-	"pMzCGIeWiRffgptBOh4wA647nkpgUlb/sGpJ1s1auJUY+jJa+5Ld7aO+pJaInl8dhciDJXFIGQFl7AuZ",
-	"IHprllvOFD3PvJo3NhTtbq1FTGYrpi907XJcnHOVTWiohb1N3bObi7D/P//Hyz/84ct/++PiBGP2LJ9v",
-	"GUwxk0tJ+XyZ8fflB/h1B+CXQjQHLJkQwxEVdMDkpgBnJdZECl8SZlrbRdR3LuLryHcMQISamuiVYD7Y",
-	"l06nuAaKj1gjt7BdcQR3w4jl/DM2vYjiwMYp2hYuhpHEEgvH9zTo4MIEUFgaJJrzUg45czUCBDiZRX9U",
-	"BF3BByKKNY6k2ZJIRdjlOAkle7Uasioz4GTBX8HhchYYQqX+SuCgZV0ctwQ8VvB+XG8kldES5Rn4kRqB",
-	"5ZUOxhA9cuCrgYJSItsyAPpyBSEk8Gq28+TsQg32XcjVNx7fp2LA4nfZOQtRai4hqt375TzVzcEXbfxY",
-	"eonj+Mbj1WJJ5qEZqf3iKGRmPu0EiGSdKtaeeWeZqadDc1egs9oKJMmIFluBTqvMcTkFTZ1LAU3ueX/9",
-	"2Q+NESo5RetCIuMIWgWJ5FNuYHBV8UXM2ww4ACw71gAjEneSKA5Y3CTprZAFd3DZo99nAXprpVdopbYe",
-	"OtHYSYFbZGAsP9Zm0o/ikclUJ8l4chpyk4poIQOPmFoHMaKGVOXY5lwjDCYQvfqQI2tr8BzLxwbzAzt0",
-	"U5ofuNzusYG0v+lWfFkEc3Gp75lH0rTkJhm5iBInBHDqyO9E3bnQRdiecWAwk2zMdmBIBO96/kMpeS0m",
-	"tqrcwtYxZizhKzbfCanKGHJJTkhPLkUOmpO1pM+H9J0KLkiQq0rAd5gyLdxwGf6S3h+l6r8GMywwVoDl",
-	"1H8jzAo3Kw4crs/S8svloohUV2A8QjHZUKarJbP1rpEaqEICfh3WDkjkSuf5LeT7xNuDLam787MB5Uaz",
-	"rhlgheKIW1mRDdRDylHUFcu+k6uoX10TqaJUIijCuYS9ePKvSOn/2Sq4Geo1ELiKQODy7hMKZ/R1q8bF",
-	"WwOo7LOZO4O9Amgo+KZYXlSNHI6gTp2ZPN7nZVKsR/2saFdReqFwkPUL8UkbOEq2Mp5QXZFEQzr+ILJp",
-	"3w7uy4FP6nLMwtAq3ZTcvBncvOllKjM29OqdsXGSDtMdKJUadiQlCnSb20jqgNcTB6S93zJJmpz7qyN7",
-	"d2EujJIlwAuWrmjvt1sEz+pbQrE454va3m/dIfYon3PdErin5OfaoyOGKS6pIGAcg+8bza54BIsL47td",
-	"GN8j9hHrlY1vjYRSmYHBmDL00m61bif+r12RlEVst1t7S6epGBTmY8j7NUYGwpbPRjCIx0qFQkXq9sDc",
-	"E//tX3/+yz/Ge+IV3WqLvgqbG95GPW8XGxYC0qWHtUCSaIesFsHEm1muObky96yL59ewnQ3t4866I6tO",
-	"sbBV4qocE0qUba3Oq7/8N599+r1Xf/zjV3/2j6/+/O9ffedPXv7pX2yjKkgFd9tekF6Rd23KK/sSXaRQ",
-	"pFyGg9QKN5izeUtV8m/wTUUFriherdpk/YZnZ0OZw0TcxKV72RHkYaC9WnX6JRc0dSK3ov1KpGYp4QiX",
-	"kZql+ghfkjc8IlANY3EFCC24M60SmLaPWc+BSMo84/GC9qkmkacqmhepdhQEkvj4TpAkIslAYSpJFAdc",
-	"0CQ2SyY5VTzip9e+Pul4tq0kbctXMDmLydfSJB9YEI2NayoqJgnR2otR/BxPH8OSHHaEioKIoHgml5i4",
-	"5aAriitN6uk4SaeBVTQh60g/igmjvSExi2B0QyEVo4EHPzvhKQ4PVJHF0OZycq7q52/MVapEO5kVSmdj",
-	"KiPBZJJRpXFIotgDraYrsiVuYnv7E3i6q12itfn8gSJ1vepjWCw9BNawY8C1ymbbqXDscvLKr+DrVaW1",
-	"dIU+GYeJSpbsqsMinXZKK8Xgi5qMH0dXI79utYVvhqdGkEtgYPzYY0YlmpqWRujLeq6Vj8MkM1l5HEs6",
-	"ra08iM1l993eSty2sOJ4/p7MGonJ1rLSSGbd+peJpDSZiE1TAPE4doyNMpeAVVbzn//Ntz7/yU/L/bvX",
-	"9Sk4zrOILd9ELG/iz67R6tkVvlyuhrgqh4TKs/RZFZnvyTSagAQej8MpinYj2TWEMIDqKgDrBQ6/22VF",
-	"SaOCQJyf2nENt5MyVlDmU7JV1aDk3F6SToA9wwnUQExFK6ao2MvnaIT9zWkCDrlW4v/HKcACHsQgwgLQ",
-	"cxqsYHMs6sPFiB+zZ/eZlHTAfJtpoojgOy520+3JrqCYpTDNyHiI2fAuOGhHZXceWZxeBcSNwtvsirz6",
-	"kYthJeUhrLrdk3vfcCJTE3P8DUksTj2+h74ZOKDKaFPUGdDvosLVIrdapHNAZl5HNMkDu04H1YC8K5bH",
-	"32WZMTLQGED0JL0scDcHGDkUgdrPIvGumH+B8JGdweu8MdAs/nGkF7NY7VgLlH40EUHKmk+nRDIa94aw",
-	"uObAZNhXNrJuObdxE5aGR2tOaNrSnibLovZZA1u293Zrf8cJUCwuM65kYLO9ODlotDC0tDcfEs4a9Mtv",
-	"f+9Xf/Y/Pv/JTz/79Fuv/vZHW4b6m1y+VQD+kv2v65STsKPtGcizR3WTVvJLBbe5s1Bq/d0vgbaWOcOB",
-	"KBWVjjH4kFxQrqpF5m8yfF2Fpi/LYgwah8VfqyHDfQ8IqBIUnvHe2TxQiPU7JfH1w45ZOKnkaUDJ40xq",
-	"nthU/RTTSDByOlEGAx0610YinCbG5DRjd4IHt1P6o/WmAVbfgOnMtZSaBGM5a+mM0iAqspPXMzepWkg9",
-	"57rhpesAT2Mm5zRJc3JSva5IHtBjYGG/McPvw+1zIxVI9K5fxYpizkER+SsJomKju5idSFZzPmrIUHku",
-	"Oe0sW9iGi5iUDmMdk9wKZtLSMaxvoFwKOm18HXSDay1AvvPPf/mDl//+e7/6X3/z+X/6/S04H3zDnr8v",
-	"WQIVczK/BMVRMlRy8IUpklJxEC7D5ObQ9OUWIbcYA100V88HO6MgyiIlTO9PFHNqmBZywu42DvLpDsHE",
-	"gJVKNLySTATGXibJgCktvve2VCttz9RKu0rVTkfXdU5/A+ucvrYqp1/W+qa/edVNr1Jt09dV2fTya5re",
-	"v/yKpkuUMkVxXF6/tB/FBEqYBiesF4lA+qQOBbC4kiRb21RFREQX5F8S9/FGkxzhF9bCcUPamyXX8mBk",
-	"+C6ZCMVDiErJm1SwvBtiAE3RBszkLCpdkffP2xIs6LglVJcqnqoinAskz7AoYI2Cql2xCnL4AtZSdQmr",
-	"dnC7POPPlg0T2THs3m61Lr3i6pxl2H4N1k2vgW7vgWBfiybxZXe+vNC4yqVaobSflfJJxRuRyOaCWjUC",
-	"1m+TLbpKFlS1znHS6xKul4qNyo7EpeKjS67gev811G99NuFqnrkikcDFbPRO9VUSMnruFrnJ4JeJVETF",
-	"VMi+UVIMvOKxVKUAxdDlwhlL2vutPXOz8zsTrube60SCwYi5GFRe6+jFWSTpyQK2DVOIpgOuNQ5MMa9W",
-	"gBU9gKti5ijPezG/fviloJIFetxKzfctO46sWzy/09rHsnF3QfvVB2Mju1e5lsADtjmvhZn479ijc8US",
-	"whg5zGVaLHOiTFaLMybIKQsjMQDtMFeYz2h+PXTlSJmR/JKbb66Qf8rs0+T2mffaKcQ0HJaJQ9e/3P5s",
-	"IiSMN5wVSRXDLJ6/ywBMzlm7JKj0rp7npm5wYLtyuEgmad5npzS9C4X5EPX0OQsDN7W76EdvR/EJUz7a",
-	"kXLfJiW3m+Qom0UdvENyYKsr/CRTke/NKcCOBWVMCXZTTb9bmwisIxh0a4dQlt0rcdb2usLPZi4y1dsL",
-	"CZx8jA3EJiF0UMMsvRRT+GUcMyjblxYFuojpeMxiCeljxiHloisiWEoamuUDg5lgF7kJkro+cxPRYyMm",
-	"VKOqEn2aHMnHPPV+MT+SvyXHImMQ0yt2wtRVuSmTJiHjlUg6O9PYlZyLxeqPfOdPf/WXvw/ez5tHl7OG",
-	"YuMYM4nAPvv0ey//21+8/P5/rh7TWvhzg2uzFj7d4DhmJA0RdMSORHBkTvza43gnIsXsbMXUa+1C6rVX",
-	"3//bl3/6nz/72Z+9+o9/+fLf/tdf/Zv/ie28/M63P/vZf61toW7AiXNcv2SXjUkNW5lJyLoV8FqQsVfx",
-	"LnLpBbnMNB2zzuBlYMrsQbgkWIlozkmcPzdz8AZNcVnAP+O6kp4xyJNx8SDN8agBkiG3hnMu0Zm63Wo1",
-	"jBkqDMwvClpJckHo725IDVNHLCb6rVKU1JvEsYZ0pnU/CgN3EI3FkNIbiJTgzcdm1vHs+8N8T4Q9m9Cw",
-	"ZBn0kpelinBDH7qi0FzhqWpMllmzBZysF4l/s3t/NYx97R1JR6xYwLdU0GY3ICMGs4u8unWusqLw4gNC",
-	"RLjEgDZsoNzMoOZjSNPNe4vbMktHhiBxcyNbyuq55bWyZ+01D2RhSfjY5Q1bxoRVJ99FWy7iya4QXvME",
-	"vN9nMfrYZpcpSe/RuBLlwxMD3JXzgJt5iqvQZ24vviiW1dLjeBkIM3euLgli2l5dg5Mc8m06xGFBzPhW",
-	"P4pPeQDpNqrR5dvwkOMOB5ZLjHbxD0xxc7yqMGnK4EJUqmgsyUUUn0Ekm83toAfX8EDF+YCdnkS9M6a6",
-	"ohcJwXqYXmzAFOm0Wh3yDd47eyBCLth9OUBXjJiRXhhJKDMpAuLfohM1vGXShZwx4duU1YQr6OvNBvrP",
-	"dYWfzHoinHn7TYITxIBZgj8FzOQeowNqAxMnYEmUxE8eeTwdM2MKNcvR7IojvJUxGt0pS1sspoTAR3Xr",
-	"5ci4ZBlUZFY8XTKwL5vNMfVBAe06awqLVixLHokdVNBRPGHVcce7LlHgiyU9ju9VFvXACcP91xU1L2Z2",
-	"EMw8SfDWr77/3c/+6c8/+/R7//yjn/3q+z/fyN31jDIe1QP5/Jc/+Pw//f7nP/qjzz79WX4URe/+meU7",
-	"ZiXfco5CabmtFUdYXCc7wsXZ8dsJHV0tu5e7ZFyiK0h6kg/zZT0WiKpfJXfXZIXSHGtkZnImfekJmVxC",
-	"uCShjF2S+ikVDVMQwpHHRpIscq24V5S6A6ZgHeXTCNj6U1uBY1bNKCZUPIV0muaUmqSVXqFU4kFaB7GN",
-	"RQm4wrwQioSM6scEI9GYiXIJ7BEWSkZaKGL1s37AFOXhw5CqfhSPTkzr6ZAcWVT3P3ziY7dRv6+n10C3",
-	"r5iNw2lXyCEdQzJWSwyE9hWL05vOG5L4INGr1sn3zK1hoKdu5voul8q394o28aoklJxqzEDjmE4xO9MF",
-	"V8PI+Fc4EvIGIhi5vIwuK4xVkKxGgEKupIVk6IApTe8SBT+u+FWVppOScOil7TnVDHBSjLz30lylGxKD",
-	"FbRWKhIrB1Qy8+Wl3jslO3+15F/VWlXJQnC5vgRZuFICyxVFYt2ZmGEjLEALB39w4rkYIGGDZbUxU+4F",
-	"B7qM0cIPug8AV/qPp2/0d+mdXs2rcflV2jvT6qEIagd9Gkrm1cbmdf18G8SaaaddURC6olfnzfJKytsu",
-	"ElVyDhYrH+nKBC35ohkCdJ1yknAKbhA8BkRaLr0ZmJBRU6vBwbu8b8o4ndKMKnhQph5zKSeQCEULO6Pd",
-	"1s0n+C3JsmZblIpOu4KLcxryoNEk75thGX0ZTtzFMLInPNWfe8YRSkRqiMlsAgKUwYIti9kFZaxd4Kus",
-	"qW5T+VxHpbRrt8xgZzS4MFd439mzK+YNIb64emHpbl6GZpfdzstyFeV9ZTjXDal5XBXLXqPM30gOQH/p",
-	"ReKcxRILPYzkYH4p/MkYKvf1oolQPhlhWkb0IXUbA1vfzZuCXWjFD6Jmbt70SBQG4IZDhYmZgde7QqtJ",
-	"sbobcibUfTnA2J3nvXAi+TlrHKbepSUPwjcyTe9m+jRtN4nP5VsigH3R69QVthKerYyD/B+G1iSPIyzd",
-	"eEp7Zx4ZU4nCy++5XRpDcqi11bp+UaqG7ZDErMf4OaTYvW+XR2t5/n05uKcpxIOl0qfdJ6dM960bYyF4",
-	"it6Q5OsnD94jij1XTXJEYnYenbEgaf2MsTEGc0v2DIQWl10Rw+5obVUrlfiOnhnvMVI3nT2ejhnptFtt",
-	"8Fh1NyvROpPtTBRUu+5Q1lU/1hV2PfViNtExIslTIxlLXQluyLRBuzsc0yljcriSgiJjGqtpUsPdGeOB",
-	"kymOqIvIZKHWdCe5GITsaXfSau32KPzHfjrFT75XXquERH3rpWxeMPdgyWuZy7mMb655AfmZef5wtULV",
-	"ZERDcGQJSPYMGecQvA5LloYSnLHuzB1Rdk8Ba3RFaYR68RA5l25IZ7BMqD1k2rx9WLidcyLa251Wu8Je",
-	"cNdpSLPo1+8zckqDu5nlzsiXXu6nWm9IUbFsd3afpsimZ2rjtkAdySzrSgVKQK4/1Hs9eziG6jcwoNVz",
-	"LxcGhUfJcSPZ9OrctoM50a1tZYWQ02tp+HSjaYpmLRY2ubmdA2Fmi1w7d7m2MLGjRNkD70x7b/92xhqw",
-	"hZVdMjZwnm0sj2NKDWNbPELLVV55p8ANt+4lM5vXVXnL5KRRGQfUkiMRX2DhIvPlManLKFYsaHikUvjm",
-	"pVuJvJ3vlFPko7OccjLeJ4m4zUjACpLZhjfOikUiK/ljVY3IPIWTLAMshQZLL8PmfdOfznEKyrDAgmET",
-	"MKxVnCxKRVNmFcuyPNqcvdrH3ZoG6d3aQbf22S9++PLHv/j1z/8oKbD/6gc/evUP3/38J//h1T9+59Xv",
-	"/aRbe5G+bO6q9XSxUB0Wx2/f3mvdubPfaen/uUUYwJL6iNF0wHLwdhyNYCs1i+id57z9JBNBvo4+w7xP",
-	"hX70Dyx+G2Pvage1oVJjeXDrlmEjzV40ukXPqaJx86PxoGZfeI/3zgSGq7z8+Q8/+/QPkl8eugZe/eUz",
-	"89/4nMV2YUdy0O7s2tFKyaP0Ct+adTur2XDXukgulSZ1q3S4+i7qYCIglt+Wm9CrKY0q9Hwz5vUnXo0q",
-	"RXtDFkDsG+x7b5YAzVGj+QAE+erP/vHld/5eE+Tf//Xnf//Xv/757y1DgbeRMorlQBxKNNb8GaSY0l0J",
-	"dZZ2uDgpdqpo8dUP/vjlX/3VTFrs5GkRPznLWk2Q3prbdtlMZOYWljETcx30cCKHxyaQOGCyVzvQw0Oq",
-	"+uxn3zZj+/O/x4HV0o74g5Ov0mDA7iKEMlTCH5zoFk/wIkg/p48jDdMVU1yFsH9Jmy+uOds6t1MFhLmg",
-	"+XIYhaaKlGVWHnHNeKtnNKYBoRk0dUOSIZcqiqeuiVMOlikkrEFDxqw5ovGZPmryKZVPY6DzuXmC9DvZ",
-	"ORNfsmfSL7NrEiqJbvewYKO6IYk/pHC4Ttgz31QwoXgR1xUxlyzJohjSeAA+MbbeAlcEw9EHGu0F0YUo",
-	"FpRInR8XzTLU6bRa5Gs4pkesx/hYebYmGRclVjZbhCtNHeRanLQGQOoQqI61JmgAVmp8PGDnvMckBlUl",
-	"nqAldreCAUyyZ+SUTSNbNjm7qCP6/IQ98+YbymivNPuR1xU5TJ/vZNGI9ozxsMrYpanpvhzII2SzV8DQ",
-	"BSt7H1ZxRZOJPg21gw/v3HmyfpKf6hw0S4+n/WTLyZvmW7iWG8nWbEdVwyhPLllpONIn+vFFtOaueJ0n",
-	"l5Iz6X7mpG3fiFJ1jqrsJ3o9Dgjq0A57Q35GOitp0itncMr5OjkRp7m8TdarfkSnSfYml51eFWvH5dsU",
-	"yk7HpSR4zNH5ZeV3pPGZcyeIsGclqFZAaXhFOfvKOUE7+HAGoBGqAKKVIrQmORY5zJJE0yGQNyW/dLOH",
-	"GgdRe4GVPuLc/WVwloY/bkEw1ySQz79qfIsLd7ddYS9v7b2obkzv15IXuRsAiO1Wm4B+oLuaiw1PIzVM",
-	"r14za5xBfTZ5+GzYtyKcM6bhbAUzWCmTodt4FcwCdUVCqrzcdOBeWmbW3su3d8tBIP5+FS46wRB+AjRd",
-	"rF+6t3/bLT4Gi5haeq3IgKxYSBI8dvd8xfsVqzivjyTXhW5VXqdLX0uK6GTSG64FsGsHd+68dhBZXJAl",
-	"EaQew26rbQtjIl8J1lmVNXcIqfrBhXhtY1hYzj+yTOMyfAdTljAXQfJlxKkWbe1qaEsuqESGcjolmaW8",
-	"Gvdn5Qe56vLMcSNLuCYkxdSroIG/+CLclS1wZtOud/MqzszddorcGpFZia3LjulloGvn1F1adbesoF3P",
-	"/Ak7kkHX+lTOxtYnGuZJR9RrMBqwkGumSLhC4ApFzLlJFhpSUAVHsNn2Eq0uGSP+8x39xU4vEv2Q95T0",
-	"NTL1HeO3T9rZIjJgWfTRvu8Dsk1tcYs49DUOyS6pd4C8ej02VgiZL1gYNrCnrshkVPdt7tJ8Z9Xef41D",
-	"skcuYq4QHZV5/+EEzPPGG9PxrO4KiBhw/D3NYhpnTxKdfsR6itSDqCdvBazH9YLJ5ij4rf7+jnlpxzws",
-	"TUosg9CtO2nTbZurjPvo21HcFfpPUvcd5UFj3XaDcKVf8TM3h6Rbazab3doLMHObqEe8vzK3nRyBvqWA",
-	"G7Ir/PQWK32/SVx1pd3eJfXH0zEXg4budTyRQyhSHHLBdozdITAWcJzhIZERRvlPM6wVPFAx7OaBCKfG",
-	"EVVrQq6uNWDKZgt77qiKeoEy+28UHUjqQTFGFJQIiQdEz5ZaqzQNQ+sZiztrgkNdvZRLEkxiehqyZs5p",
-	"eJQkMMN1DNhoHKmkKoGko0ScSlMg3X7fFU5LJiwmmSDcypCYyUmowG0ZVzIiEmquuCPDhW2SD4y/L1dm",
-	"PPE5CPEzBhPTQ7eXagnJ4kM3IFlD7+yQ+ObeEB5oa1YAZ9r01jBNpLdpJhNF5k7O7wpq3NDw+xuSjOOo",
-	"z0N2aIpZg+5zAz2oz9jYQA8NSIxaa8pTlZ2hYHd/B9vdEWYUO1QEO33aYzuTOCzRn/F6sVR/JvWLYZQU",
-	"swQFHYqFNyqTY7SBzK0WCTmCrQ94ej1iorPw7sQ+G7MeH3PIRexwUdJuQDK4qG/edStvZJ/cbRi6jbKr",
-	"m7moyenjIy4lOGbHZCImUtOwPcPA08zZsWfaI8j9btncQfZ9W7jfGQ/o4u1DZ33zRkjPfZzsaXDoBlBl",
-	"VflEcERx2mS71dqrcni2z0OSn5D2zkIOEXYOhG23dQ/OF8snysu/DpWPoEpaLgty8sNe/pU0Pk2Le1KH",
-	"tNEQsEBFV+BaoCClcCxHjfIcyiK4Gj7WAJMes+cFV13T0Iv/n7qr2XEbOcKv0tDFEkDK9micBDPwwT8D",
-	"x4j/YnkQBFAwpKSWxJgiFTY1sgLMLQiQgxEjQOwgSIAcEjh7WMN78B4W2LdZjV9j0VXdzW6yKVLSjO29",
-	"eWcpsrq6urp+vqqy4Rnqpv313Pp2OOt1YRFkcxBJJ+UKI1yD5EMekiMZpmP157+tXr3MUAwVC0RPeosF",
-	"1q2se0oHpyXs16n+1/9Xr97UoFfGTi56Q9aHciwE//ft6t23q/99b6fZ2tWwiurOhlRfv9Zx+/w+LEY4",
-	"duDw5Yj82sDQruy1YL2kXK9n75bdvS+HZAtop7PxBJuOO81GTP5UiN53x2pmtqkOVYO8hS8vLn3qRza2",
-	"1Kgg9aN8MqSG3vzMnIDXyruqeB9knqD8vrmkMsgfSviFrVhpinJspQWotiVLMielyBd0Dl2WLkMK/qYy",
-	"FkE+fOE2ulN/KKtLgDuHyr3h7seCW73C2Yoj5UfVY20OBKuztgiAreJxYxP4qsniGztc1utKW2Qcp6yc",
-	"RS47hc2pBpDWYIHuWiv45q6g0B3BnZeL4ay+UjdpAg+G96UjUexm9ZoyHowz+HhOZUTASChDSCiilLsW",
-	"4Hhh4a8WHCLNOCEy0tMiLE3K5zptl2fA/d8OqZI55TWRKuX2cVnvApTYzXoXfIaOvGVGafal69Z+xHnn",
-	"WGzDoRHf4lYAJ4Jxif2Msyhgu9P4SxmNX2X66d8r6QWNtpUc/pvRoAasE216O1SvRKS/lHbYWM3/QhJO",
-	"wirwVN7ks9K6n+eNOJdAbKFJtT6PWBzJEhIMW6tQM1NhSxUA/509Cfi3AfK18g6Ry96ipKhoCdWnurLq",
-	"pUZRykUVQlmNC7yTrOVLFZUsa2ov7DURlevY4rKtm7Ub0igNRoGMwmMeRRmc26XyunDtbJ/I2xfZPK6S",
-	"jQl/8J9ay5Zcz8n1U/5ktxa+ThFQZwrNFJyK9tGs2J2zTe7fZZgB8RNAnpGEjvl9wHnF/8SeB7MZHfYi",
-	"FoQ0SsMlaWaZotMOXFMthzBR5hCwFHRBH1RWksr2LwKpxorD7fxoSfx5OuGbNfBVH7R13TRK+1N+EUPk",
-	"9twofoayZJ5E4SrF8xQWDfJW1cox18Bxl1aSXIR27iCpITiEiXP/LuuijBT9aK2eWBcrzJuGdJQSzgyV",
-	"BJmFy3qEWXptXgS+/J4mRpds0xtCYjUOdTMlilFaDmROVuYxe6i1eg0ygdocSGAx0mvcmqeTOAn+KKCc",
-	"t0GdEcxi408gid1rbHGTFERqzX0yV8cSiq0rKhfP//LV6pu/r75+c/7uQ8NpjOq7gZHFASwiuKqr8Mrk",
-	"umJh/mz20I/GNHlAT2kI7768tY7DuO+H3I15yMaPZyl87qIYcHHnp15zTMVHDy4P8w7btRumepF2UYOj",
-	"uOamNm9gHLMA4l5xBx/LgQxyJzxHG3ELyXD6wstaYkajuC3g25b5uuiNo8/N0NAWU3bFFF9+NwfjCGya",
-	"po/DabUxD4OQs0bEbrGzkx+GrUPiZXLJCTQFVw6lzUuYp3/OOngN2wxCFp00CwusNXetc61DjsUPkZlD",
-	"Az7UDNJ85aHMeVN/MJFwjxHM/mW9qCkwK50rjDyOujQc6W/mv8QxwdpfW3nIuhZcyLAKG/b1hFfLhX0B",
-	"8HCjmmgNPFyMf8zSoWL5xStanAtdBf37rz98Zx/DsHvLULPBEYaE+HeZbAAL9qwZP6lD9Pmb/6xevbRO",
-	"t7igvt55bVJujgnq8KZ4/f7jP/+00X0R0cVJ2f14/vr9+T8+fHz7vub2bBYSPTbE/dKBzVuUxmV6abvI",
-	"I27iFoHHzZqm5sj8FFM18uL5yUdr5IXnE+Fzj8WO5vT8BkZDvufqmYyIoI6fJ2HjoHHVnwVXTzugxsWL",
-	"i44895JQ4YvLDZphN9kErnNGBwlNHSIdAuhBI841d6JFA3XDLtHtIO1xIbeF+VpwJxLt/DFH3qkKGqnC",
-	"xtr78BnLGyEGzhxZJOcY74ZXTudpEI21d+GEseKruphJdGQfCQdB5rKfd0L9IfZjnaX6UqdsbHnZLbXd",
-	"lG+p3vWLpinYXc1h/uh0+BZgC4H2DSV4+jbob7J9lesRRMByVWOQKbr9noGgmRBrISuIduSbDShoqM87",
-	"JJ5op74IIkaCEVbtcYttllBuNPJvBEMhIr8ER7GBiuIaV7wNr6a36KlfdfivhEtqfyyeJwO+KAtM87rL",
-	"6XAnkpA0ngUDQZ3wYwXj1HL5SSM3yb2jZyePjn5z1H120j36tYOguZvkyfGDBycPu/dObv9W/b1DbpLu",
-	"0aO7/O+HGnyZjLhpBZgFAk3k8eGZvwxjfwg7PkiCPobmfbaMBvzUyn+0l/40bCl+LliWAbwvw40mbxUA",
-	"WNxeBObBeYn+gwMogDS5W75ifWUVnN5zF7TPYKYOIGPdhP4h0OmUrFejd0gPYryqqLJBDErz+8Il7YCk",
-	"APRWeIBmDgleHwHuR0th4ct3KRQz598gDZckDJ5T4hl1D15xQ+4IU0LfCoVQGWhlo8zgOtDVayByvdcg",
-	"Tcg9AQGtCl533MXETzWGg30y8BNuT2us5k9lo45wQ+VTOe6uqcPwMsHzsGF2DBrGD60wdAFuVEkNxTAB",
-	"HQV3QucVfhZdzSbmaSUAWDRx5P8Qu+SYOGEtx+6QdrvdMtXGFDHRB0SCoysYu+/KfXb7SKZkZU4KoH4l",
-	"z0MvCzDINevR4l9Rc93m4xrV8PcqUm+4ZmzMhZim+5yaVFti+15mifGnc4sQ2l6Ve2s4aEzX4sBL6OAQ",
-	"spgMYq7iMEQoAoObKrY7OEbmCfdEmckivG0cbcqjlw15MdnmVjDsZ9p5EYNrXM0/tiko8RjRHstxKzsJ",
-	"sTZCHRk1pCN/HqayygGtfZuVH0F9RjylMK0lxPAm8AYDKNmE+IK6Fy5EU7WoF6rfIYtJMJhAljmKRQ4V",
-	"zljuhOhk4zor2PhzF4nClLAbC7IyicOksf6Qh9+3qZx0klAqD7+mdRwyC+dGW4YrTJTaBFGx1EYZT628",
-	"tnnKT4UpU1r+EBrmayrM0apTTD7lfmQ8pbglB7tNaELX6A44qQScnBxLbFVRZVVUh5ntperUuGeVQ94o",
-	"hqT0RWq7qjyF4bHVWm10xH7h8t/L6jKNAwY2SP7v3Nqxpojb7HrOLxHpxiCV9Qw0s28ChoU7pzTp+2kw",
-	"RZAOCcJwrjwbkfGB6XuKF+hA3FHhyeMoSAtny+NqE58EyIOnvosurRFpJ02fTIMwDMQyCDizrU3YN9pz",
-	"f8/iCP2DCFwWXYiyCGJbi6uSOSf97HdnPwYAAP//",
+	"7L17kxvJdSf6VTLgjSDArQYL6McMG6G47iFnRq0ZDmk2x7N3B7ysbFQCqOlCFliZ6CY0wwh5r1crW5bX",
+	"vuH19dpShOSw7u7d9Vre2LA1K0ur73KDpMZ/6SvcyHMyq7JeeKPZM2qFzWkAVfk8ec7vnDyPT2u9aDSO",
+	"OONS1A4/rY1pTEdMshg+3R+zmMog4sd31UefiV4cjNUXtcPaEZEx7TFyfJf0hpFgnJxOiRwy0gsDxmUH",
+	"/hYsPmcxCaOBIIEkF4EcEnbO4qkcBnyAj9MwJH7EBKHcJ71oHDB4NuAyUg90+Ufs9CTqnTFJxhMxZCJ9",
+	"TcbBYMBi0SSP0s5G9IwJEnFGLoaMQ1OC0FPBuGySI0lGkZCk1X6T9IY0pj012WaX15xaoKY1ZNRncc2p",
+	"cTpitcNaZK2BUxO9IRtRtRgj+ux9xgdyWDtstd90anI6Vo8LGQd8UHv+/Ll5GFbyyPffCmnv7CF7Cssc",
+	"q2ZlwODHU/XLh4LFuMz/Imb92mHtt26lW3NLN3VLP/XcqbFnJVtiJue47T17ejUnM163vVcYsFOLLjiL",
+	"lxvGc6cWs6eTIGZ+7fDjTAtOZlqPk/6i009YT6r+0jUR4+Jc1IbGbBxOCePnLIzGjER9QvU7akbZRfSp",
+	"pPOG/fZoLKc1p/ZsJxoFksGnwz4NBVMLGsd3Ip/NbUM/hm/cDWVx6PfhDxoSn0kahDBuTlgcR3GH0PCC",
+	"TgUZx0wRpEO6tW4NCVUOWcwUrfKIMzXB7A5VD/ueGBQH0a2JSa/HhOjWSMSJ/uCQSHVzEQh1OqgkMiL9",
+	"4Fmxt/zWmtVJOqzY0XfigHG/lMw3T7H9OBotRbBOCZHR8TgMepTLZg3nXLqcmSdvqD2SLOUm7f396sG3",
+	"9/dLxi6jtUc+ESwmVJwxv1nYL2tprL7mbNpS5xBfuj6IV/wginHEBSs9kFs4PkPK/ZCVrsMaZwVbfcjE",
+	"BHd51lC/bj+7mXMWwyL6LCZ1CR97LFBAI+oDEtEroF5oLHoQc3NacA9XOJ/m5etzehXPKWCZY96PStaE",
+	"M8K4jKdqNTwLWXk3BAFoFQZCNonXixmV7FEwYp5ai4CTmzcF60XcFzdvkjoV5P6Y8eN75Hy34Si5RUai",
+	"SA3U90+iSdyD7exH8YjK2mEt4HK3nU414JINAByXrmwK+PSMZpHFg8lpGPSSp587tXQixdX4SO83yrwL",
+	"ai0B8x3yIQ+e2dNW87MncbC38CQQpSxESagaRBZmXuy1LM5e4J3nJaRzh/IeC+9NJHs3jibje2x0yuJS",
+	"Nj9Qv5dqcJojH8xAXgd7Tm0U8ASIlXDnyToqgxlc0szjxee6ODvslTVwzRKvIkvM7fVroOgKCl1osCuT",
+	"5DUxXklijPg5iwXFIRQtYIpn3RDkPGAXalEizkjPeoXUAymIYFIGfID2LcGekpjyAWuUyGApaW/IfCM+",
+	"F1qu00nM707iiiGeoETMy8MlhLo9n7Ij54mAD0L2pDtx3d0ehf+YT6f4ySN1EcWS+Q2HeHCc9O/6aJmn",
+	"oph4PJJBX6Np/RQKBv3QwmRkj/sRvDD7GJwwIcyjy8EAmMWRNJ1kl8clXK176JAW+e0Rc0ib/DYNQ4fs",
+	"wn+BJuD7PUI5jya8x0aMS8W++ID5a2xcJZNU/Ah+dEg/iolqjewuvK5DKh4y6p8gXy62HNJ4wIQEQpfD",
+	"QCBiG9H4jPmEChIz6i8Kz3wmggFX51XGE1YxoEDcE4O7TMh40pPWpp1GUcgor1W+9iDg0PYSb8TBOZXs",
+	"zpAu0VFIJRNSs7RZFKimoXi+/Y6ZVzkqBtg7Emug3aSjE8b9mZ0YbZezC7W9IyYEHTBSd0t4faOTYYOC",
+	"0JgRxOrm/X4QC+mQMeyBYpxCMXUZjTdKGyP6rJJQ7RHeEGZcgj1dYzlHAa/sD2ZcOBbTpQ5EWZdFIlmx",
+	"peX1EiVRe+f3xOD+WJaxPm0pASYHjH2q2KAfgRaqf1Qc0Tx3EchhNJH62YAP1mB/E64W9k404SVDu4fU",
+	"C0QN+AG2QxDalywmKYtziC2PUILH7DxSvGxk2mDPeuHEV2poT/XGfDIZKxhy+/btJlHnKuADQpMTo1ih",
+	"vsKyoYIarX4xkBs9BKl+ViTKMWNxKgYEacEU9xaUBs/nQKZ3oviEyYrjBwIOdsC7Za/ELcHkkwz78Egd",
+	"TRg3BLGbf8ie4o2iQlkXMR2PWUz6AQt9oSTNOKQB7/LIgFf8pXGo7wIV3OCTMCRfIxOuxa1jYCz5moJt",
+	"avueIvdKLzNv6ItKJa4lOWXwINwfzkZza1x8qGHS05CZbS5uzSDaUV/uiLNgvGNmvDOOFLHE1WCxcLZG",
+	"AQ9Gk1Ht0K3s1aa/BbudhyFT0/DBLNPwwVxTxEZA31XYqBymLO4TfYb7tLetPVtbxy5sTgGoVQzWxlML",
+	"DtYGcxttNQv4Ntf0IlJ7O/ualdjVhNXe1gCWMRfej9HCkVfecwyloLoXZWNOMj2gg4BX6Mz3OSNjJamj",
+	"PqFZIa0wrGVSvyGIN05a8hodeA8FRmvnlArmN8kRSJtDkCCIAXXjXd5y3SY5ws9jKiQ8w7hPBsE5+MMQ",
+	"ELfYrRI6eP1EQyIjScMyqaPa+mAyOlUrnp+YHhL2xyfGBlpNAy0X/mdRQquw88+dmhhGF1V9PlB9ieCb",
+	"zCHUcFLXndvt7C5z1GDNOTOYBckCrh3ACHdXm9zKrI0LXGm8mzxYbkNUv5RamdIRlJo7qT8KOB4IUVzh",
+	"Yx7IgIYEnhKkHkchIwcu2JcUXhOL+xSN6LNjfKMF265HSuOYTmuJTFhuJZzaCKztc8cfxX7AaTwl+LyZ",
+	"SXsrM1na18lworL7YWisY8FKPLVfS/zUWNwk93k4VScatgkUP05HSjVK9Y/mOnSzhOU5fW01q3P+xFzb",
+	"mjdha77LQibZDP+pPvy0rJ/gpr36MqOYP4/FydK33ru+DbmSFBqIUSBEtaDCLcTb1RLFIRSRZo2KMSKb",
+	"15DKZ306CSWBaTes8RpsvQmNZFO3ftl1WILCrfeuKfwqUjiub+l2emp/PL0UiVM4kWoMMZOTmINT6DDg",
+	"g0PiffrcswYNKoNgzCeu695A2++TmA0CIVmMhNLodLkBEHqpRZPUH4FCgCQkbhDPWsFDPCwe4ewZLAMq",
+	"B30WM95j5IyxsSBeF+iqWzskakhgD6PjYKcX+WzA+A1BookcT2SzAbpEcUFSmipZEr2mnrkbMCNtEhfU",
+	"lZbrtnZarrsPGpG1AFKpkhghANuJKhP1feajRU/AE12OWopoqqZuA2rqRSNG+nE0IpRPrY2gxv0fQgl4",
+	"JEkwGod4mTZlskn22iUNdHnaQl0wRrq1h1QyEgajQCrKC9DtyJo8oafROWvABAOhTdljhYh89bT3bIfF",
+	"MSyw8Jpd3uWfEfWBfIaA7zMyYpQHfEA+6/LPdnZ2kv9XT7rkM3KiieYzeALG/Rl5FEX3KJ8+ZE8nTEj1",
+	"IyVxMlIFOtUwT6MJ9xUBTTidyCHjMujBwGLz3gVewfWGzO/ABt4NJfiNeTGT8fSoL1l8T3wNb165vnQ9",
+	"JPCjNo9zMgrCMNDOVjjIfVeN/Fhp+pyGbyvyJZ/ZESB9GoSqS2wopFIhZmQvuPl6odOAETIBl0ugkTQG",
+	"A7tThEU+I0fxQJi+RjRUGiXzyWnkT9WCULT4QteCnNMw8KGRDkEOAPshtF6uHjRNt2G9zxg/5vCWaj0Q",
+	"IuADJ+0GrOZgMmbPxorJOHCQaY/5pH4W9M6Y3yBSteKY3YErn0CoF08D32c86XGXfEY+iB6wGPqJuNre",
+	"nlRE0lcTsXSE5I7klMG1gtImHHIRR3xABOvFTKKPH4C2W6hsmF72yGdEAbcPIvkOEIoiIrUIPkGjTErP",
+	"yJpYuib75DMCgqvkZS0r05PHnimhbl49IJ+Rh6wXxX7mXX0f4tj+s2qlMgYX7EDThibiqn7eIJ+RuxNs",
+	"i2nqwzAjGsaM+lN8XpC6nm06TSeZg6SwY+YNy8uwkXT0pl7Hd9J9LN/fDuER0gB4ZgoxUUvNZRCSCcen",
+	"nsBLpuXbQAfy2HAutQHZE6BdPOGojFmPnE4k3idWc78AGKDuo4UHB6eHYDvhNK0WkL7apcIPikLfCiNF",
+	"1m9NHzBmjveY4YWZvVKW3pu8r2jvKN1o9NI2s0Od4hbsQYYcFLcyW0G5uLBIsgUkaTX5QN+0Kdoam1s3",
+	"qy1g+bBuoHcbt3VDFNhqG5bng0hafoLJKrRheVDvRSgHMzA/qiXCN+5N0p3T6xAIMppIQ8uBQILTxKB+",
+	"eRvv35PW9kxXdmMXwyjUzhtJix0S8XCKBx6EkjYEKVknxoyeJU2qBbuvHrsDd1e/MwmkIS94eTQRksiY",
+	"ctHXjBd7QqulaeUgpZ9jDiNM1mAXVu+eGOjfH+qrUvhdIS8+GdUOP3advfZtZ991HcXH1T9t9c+u+mdP",
+	"/bOv/jlQ/7yh/nlT/XPbUbSr/mmrf3bVP3vqn31H7Zr6p63+2VX/7Kl/4IcDR43qcanBWg1nx5LsQuHE",
+	"mlPbgGRFwar2qFqsKry1eQEJas+6ohBuH7Yh8dTqbkywwVbNll/WI+VSCh7YlCjSO7pJoaObXFm06PfX",
+	"lx81p4b/twDX108txdZhI5bn25lhLclr9VsrMVWzrvMZpx7h44TjnNMYjpviNhrr15xaDuDXnFoGTdec",
+	"WoJ24ekUntacmo0da07NBnk1p5bBbTWnlgVjNaeWoCb97jvWcc3CETWMDHbAJ9IPGYygni7I/OyXWmpj",
+	"M5bQNcNOBG3NqVnC1fxsPuTEWjpMLaLU23mxVHv83KnhVNWky22uZiXKvTtbpK6VdqXUCdJq6BMqFIMe",
+	"KFIOeEe7GJ3TcKIvB4WMFJIBwurJhLrLr8Vm3r3FjIpS3+TVo+3WiueYEcVhL/XiRrN+8ta1yewqmszw",
+	"6K8Qw4bSgawTxdblXnod4ZEejePAwBj4/oYgHlKk5xCPB70zxXnV333aYx8+fN+DM+ixZ16pC5cdFJc/",
+	"+cFoDE7tDmmTU7za6/XYWMkdS3yt43m/SDwczlMMgzFI1RH12esKh0u3YiHeoW+Hl/fDvrSwO3UaRjQ+",
+	"K2dV0N4NdarBR4jQMKACXSmTfVnDjzK5CFRwoCz2RJ+fAlTy0ohjTx11zwQde0UGOovE1ncuX4p2otE7",
+	"eCSXeucDfaSXeunDGQ6xVjj7wgERVsj7Em+k4ex5t2mNgh3SSliKQ3ZaJGb9iVgrJgR7nrnfHeKSi2EQ",
+	"MjOMNQgAu1v+0D1dZjVltCzhyGhpsrGzCJShFswI4ChdQms0Yo2z/y6TR2Fo+6uJctekjJu0+mIhN5lM",
+	"VNvzonMMOJcVZ/r16IKMKJ/mYjsS9XRIFdRQSiQNQ/SEW5lUZ/j7iZoZ4WL+XSWLWQr1V3CUcGrjjB/h",
+	"ootueR/OcrZ4vBhpLIOmB8XXV4PVVSR6Dao3AarfZRJSQ7wfCFl+8sHwsviRTxNNzDrvM8MB5jhh6gEt",
+	"fTaTeZYeysXPl0ZK9tHajCqbOeTzNmvJs5i8t/IhzJLJ9enb0OmzGZuJyywQZyDe5n7JbscTZi8FjRnh",
+	"EYlCn8VJ1FgHvTeS5zR9CBmNx0qDlMSDaDKIiqYSQpz2W23yXvBWl59O/AGTakOSILQ6FWeEDmjA0YEC",
+	"jJOhb4Vq3hA6M+M9MTi+S6ggQtJY3km/azRtJxDL88r0UpzrB1Y058Juulaga5YV5TYr6dbRS70wU8lt",
+	"XylrucSgpNIYRNM+WKgBV6Wb2dppOa7rNprkSBMGDUUE1CEUNWhKsCnAwX33YKU8pK7DLk/JIrGjZ8nC",
+	"gFcfN392MMDcSIAcRRVn/RBcpdKp4qmQQ6pN9RFnncR/GppLB44hupU5PHMBWWVJOWdGkZidWowlLMnp",
+	"c2+vzO/LGNM1198C179EjWumsrMSzxMLcDwxI9bRdcnxXUHGLIY7tQxn3xKXzERswNPm4waiN+b4tOcX",
+	"ZhHyWOP8i42c/mt9a6NnH+2tR+NxOLW1ruL2nrEp8TLWWeHBXTglPToOJA3JOw5hz2hPKrltXVwQAU5V",
+	"QQnaz7a3MF/JGom3pdrlBre0ipdb2lLeZNtES9jMiaSSCbXpZ4yNSX2ukbRhUISCz6c6pF+xsgQ97MLV",
+	"VIBGqmS1Z+Afa812StFPysJ2iztxmZqsM8NGWZK1VDTX0X0Lu7sUX8y9vTJnLDu+17xxo7yx2hilLyHN",
+	"JfASrGurJil7WJVMKz/DL7MZyp7FCqdwAwfw+uxt+uyB+5LlMFV9Cgc6Lm85CPGu9dbWTiI24uSGuDCA",
+	"KFuDjWQ0r4rq1pBNvUdlcBqEgZx2kKgGwTkWFQGnv1NmO3nXJzxkQuT8vk3Qd6NpRTGWYByYJWCcMBCy",
+	"DL9A5RTtW2j1EV1wAc+pXsC5VFhGEsd13VKos5VkwPMC769x3ixRUUxsMYfjl5+MpXh/WRMrS4FKbnUt",
+	"DzYpD9ATtloU6BQaywkBbPSdSRhuFZUZWWDGuJwUSGdeLgCCUJbGnieuedwnwYBH4H9PwdEw0c9nZ6XZ",
+	"nz1LZ+t51s/Y9CKKSy6c3lOs0mRNuRhGgpl4iCgmAd9BgWG8H0kv4pIGXJBApqb2DMtcOrXXJplemhF+",
+	"QfZnk8TynC99ez2mlzuS1/xuk/wOdLg52ZmW5HblPK4q/86ybAoGPCt3fXa0lwLFZpjUy4+gmL8nq5w4",
+	"eHG9w5bSw/U529A5+0YUcObD6s5RMTdy0LahWC5xSHOz3Ux5rA0LwkzlqPmysDClpU5m7u2Vj2cZGV2f",
+	"0Q2d0RMW9ivuqcoMslf0Oqm/5nVSySpcXym9jislu/Tf6kbr0u1cineVtLAy/6o6Ytc8bEM8TNHTDDg/",
+	"MT8vzLTsYLKZqDZtet7QStnJJE1gumYy0sWBuOlz/oCXOjDJeysfk+wuXh+OTR6O+zwMOFPiaVLhhCbg",
+	"N8WblqJGu+G5p8XqY2HJXBj+l+ogZQe+/IGy31/vYBUo4PqAbeSA5S4nLrs48rYNxOuUScZ3/era5xDU",
+	"qAufm3osRIxZGAr03D5jU3RBp+TmTf/mzQ4JIAGSyXUhiJeEynqNNWqnV9qLMwrz3PrK1dSwxNGvaOM6",
+	"VcWVPf8V5XhwK5vkmBMPMxbdwuD4J/DBS/N8eZrgPFI3RS46dmauET2DYmY6tgfWo+F0Ob73gc4/YdeV",
+	"Up8DLuPIn/TMZ5OfwoHkFKZu4qPpmHmk3u4QV+0E5I1SJ6sNHXDG/N9lcabdMIrO8GpCTVynu1Bsaaqv",
+	"+0DX8SBIKWbU7+hgJIFnl0lyOrVmV5olI99ama6d5LvBXLnMhwRWeskEG1Eug57IJfrYUvKM9TMbQOtL",
+	"Z6BYu7zQYhkO0mj4bXe14RpBs3r5gJbt5KqRQLN6Ks/01Cb1iyg+QzbRcDCQiodTLJ9pZ1BDylun5KrN",
+	"Cy5jG7M84iqcXrzMTor3LWNtrGgxzxtL8m4ckk+iADIzq4eFAm9xdE5DJ7lbD/h5IBnxg5j1ZDjtkFb6",
+	"DjgWqN91WoTTabGiiWq3y027HdI+JJRPlahQrYik4XmheO2VVsCSOFUYLy1Am3Eg2xCd2SP4cOzPT26U",
+	"qYh7QQUJKZTQlDrF0Vo8PDOaiuQeHw2jpM/CiBbGQKtkHkL1e1Y94bapJ8B8h+zqjId1K5lhY53sG9Xg",
+	"aeGijoiiBJMIoZ4ECoA0yWo46DCxvSd58q26jYlCotiOQUwLwCGnDAtZBSK7fE6FSKsyZUUBSpKvP7kw",
+	"hCps3eZqsF2dQofbQCuXoGpvAZNsU/CXCvkt0leZtH0NpQZni7x11nPRajHlltISb8sSjVQXyIEqhIPy",
+	"mjF0PL6n2FL8PjtnJSmbRNCzOBRYawI+WAeZLZPTbcm0XNaZXeh5RGPLClaFtKqTOmIJklOrUlsd828A",
+	"qg8i3lCCF3sGsSsYjXtDh+yR33kIdT7WWFs1tG1prHba48oS75gh+WIY9IZ2iaY0KbJLohgrVX4Nc3Cq",
+	"r9fBYFYetiKaKLiuOqRPgYLJKe2dmZo3E4GGSf3Q4rBstTyScRSy5LjNvHRPHsxctq+aE86O0ylyC55J",
+	"BCkj0CgM4yD102kCyNQP2qgFedopt/QWUFF0Bm5QUhpFprMEC1itYOR1RsU53S1JsZtnlLNZIKm37Lgn",
+	"xVQVSRntFlRlzs5ZnFO015FLSyaNjNnTbXHaiUgh1iySfzA5DYNe6r1Qdui/PpOu03sZdeBphgUcJqRu",
+	"EXozrcHRcnZajxdb7ULS+qNBzBjkkVeNQhr1YyAHNZlHUXV9wG2jck2UlaVm7fwmJreJQ0SEVdyULDEI",
+	"GdohNn7UwXdaJOpoesihNRVEjGgYdox9aBRhuQ6hXqEhdCPWLWI7JyXKxvPAV96y5Ra57KKlhBoWv1ML",
+	"8i9fX6Zdxcu0b0QBrz7pG77quASNviAkV48ePkluvMFQZGxTJ3ffg298O/8GlzcEiS64jtjCGOF5OgqU",
+	"xmlbsK1UDCcVqbE2xZzwtr35lSae3sOsbXMyZ2sngc3f8M8hw8VZzCfmpWvWchVZy3tB7+z1gQisZLU2",
+	"hngPmslCiAxYUP18xaFCdinnbPXix/fMvHR9fK/i8b1H47N7YiCOxENG/debe1Wwp2ImEqnIjVHQ/WbL",
+	"xiUcUzeSyov6LG7Oz2cKs3dm1WTK79Xih3CUefP6JF7Jk5hmrs5fLmivTJMEOIozkgpSIzx8++QRGQbq",
+	"yWlS4jyQWLVMkI/Y6UnUO2OStF23RcYTMWQCajBNSSCbXe71Ii4Zx/LSlNy8iVO5eZMMoxAsQlAzHEvL",
+	"3RDkGyf3PyCSPZOk7nVrn3a73ZpuQf15qP4ZBurf592a13Cs1Iopsg5kp8v7udkI7Ymquks7ifrE+7Rb",
+	"Q5ro1g7VzkN5zkfB2BoM1urs1p57WCCciinv0XFwy/zRnNJRWH6rK/EQFxz1C2wqwyIqCItKCcVFjW1p",
+	"IWrszcrFDDf28MANQY7vmsyAhibqI+qzrPtfmq4c3yMDes7gfDQWPiB6T8uHU0INyzZcUanPbUFrDmm5",
+	"bTIOenISM4c0m81EP9Pvg0eXaHSgGPBOu+26WWLarlOiY/tc6kWupxtwQxAZjLRraSCh3pe9aY3LKddU",
+	"icEfJbUv64JBOUq1HaR9a3dxAglAoixeD2wkBu/E0ahsz11CzfVQUuO1Dd+KqZBsVMX/1tjjqN8PA84e",
+	"TMRwESvw/dzjcC+VJJemvh+g7HqQ4SzFFP2l+cuS2WGLpK65uaM0FxEICRLPGjEciEaHUFPwHrz6IS06",
+	"eLTIeGJLwlTSxKx3XkUPUCwWKgRlaKJ1a6/RgXpp+pIvw7GTIqrHdxcmHCUBqgahfmMx9lfsyVwFLtXV",
+	"4udY+06vfjRx9MvWucK3lq51ha89CKlUo529oDfAywkeJPX0lUaHuLDUOPMdYFOb4qICNYrikNJCF1CV",
+	"WunVgRTZKs71AR3v9GPGHKwr0EqGGkHQ1Q449WpRsNaOqYkngnfBhU9Oxzy2cWI9OsNbsAXbBDefbYL4",
+	"dldXGnfIHvFZyOQa159lV1b3JpJZDi6vxYQDbgknWP2yvI5ZGKk1AcMLPGV5yUxgBcoFaWotbd/eu33w",
+	"Rvv2/jzVcK3cr6kpJQmoz8zt8SIbsIROl331Wqm7kkqd2aTXcLSWMMxbw1yBAK9J7yqS3v0its37y1Op",
+	"1kJDSjAK5Ezgw+iiLDqaid7mLNKvNf4quH/yFvUHLIleWUyLCe6fqHU9gZL8214JEQw4rXI83fiKyECG",
+	"bMtzKoMi8yCsVq9TAJsaAoSkXN4yvzwJ/CcyegLehYOokXGjaTu7zp6z7xw4bzhvOredluu0Wk6rvapz",
+	"zfH9k5pTO+J+HAV+zal9FHA/uhA1p3b/5F+pz+y05tTuBTzAv94P+ORZ+sYDql46xv8c+aNAEdzXaTyK",
+	"+BRafiuS4LFjFieTFKK0gns0Ztyy9vUizhm4qKNr8qS0NL96qlp10KaM1OaUNrqEmeAt2jtTIqi0CB/e",
+	"SCsZA1XaySlT6myA1qvT5E1Sz9gx92wzxZwTO86Q10xXr/TJIqGWuojnnMPK9Wp4hoxpLNOdgILkUT8I",
+	"2VqOm8v6bvNllcxl/WFLkkuVSajfmQTy9V0dTzbgPPIo9bsOGT0P+KCTxiMl6XrT7O/NpVCZtT6Lo7Kn",
+	"5qVrVHYVUdlDNorOGRSCLaV6qMy7bCLLTZdYswcxdxKLk2acvnZNnFeTOPOZB0sxxhjM1EqIYe0LqB4P",
+	"SSlaO6dUML9JjvAhiD6Bi0PuQzEOcDRHvqjehetJzGFBQwKpJYuUoVr6YKKYbInNDDvE3vjEGEKqY9DL",
+	"K6EOo4uqHh6olkXwTeYQansiNNesv1qsHmEmmRlP+TadR2fstZfK1abdJb0vNuBQoWa/oEfFbIcKayGX",
+	"4WL6pWsediV5mB3xVR6leUOQOArhykHHXB2ChyAIQYccuInXrptPC2Frk67rHLhO211VebyvurMUP7Tj",
+	"gr53wrhfWck85yZQci7nXHctclOy2NWNYE/LL24qb2kWvvPOalmrXNwUkiRaD2edLaw1KyMpvRsPq9aj",
+	"H1KJHi2nkT9VR00w5hPXda2bCjoOhIwnPdlMm2uQcTgRxLPG4pVo57PcQpJzjk/h5d3x3SY5wbskvNKE",
+	"SiJ2PXkoMl6H7/FusJE4DakXoEQ8iSGUScnoLgcXJPAVH2LSlYsmeVSZRyunA1VWAQc/nPnZfwoat+WW",
+	"Un7rjjRTSbrGdYVAJVjwXsHtJnU/6olbPusFAm4+R/5v9fd3dH87+jXRaJJH4PvUcluNQ3BNMt5P4JvU",
+	"bDa7tecYsmlo4YbocvUg+CnZT+mFRB8vTx/7pu2PhcXWYYC2s42FSA6c3Tf3yOlUMgEeKF0OexsGo0Bm",
+	"/b9arrvr6MIz+y2n7bo76jXSj9ULUCfNuIV1SKT2NpDAHlvabapwPGa68kAR3oD7kGbEOO1QY80b0Ske",
+	"nDrlUxQL5JyGE6Z7VP8pdQVqubvkPAp6zOnylrtHzgOfRerrfdIPQnjggPy2efENMmLxgPmKKV3Q2Fff",
+	"vammCX/dJmFkPOlaLZf0JkJGI/X3LpHTccAHqpPWHnk6iaRquvUGof455T3mm7G13gQfSz+6UI3suS65",
+	"f5S1pWfcKfYaTfKB/Su4MXV5PXFjagCetn2JcPUT4dNyWm7babm7Tsvdc1ruvtNyD5yW+4bTct90Wu5t",
+	"pwXWzV2n1dpzWq03nFbrTUcNbQF5tXn7+0J+SI52Q7B8kUBD2F2j2lGgE7Te5+G0BN1PxFDhD5RUxGfn",
+	"QQ8YWTjtJMzOyouZqCvjcGrknyBuiR0SM1pYlzDFzu9GEJcPB2DWPUx56+v7LqV+QOtZwDC+Uq2UwtrF",
+	"TWzBuu01axm3nxXhv/ENKqnoOLOgY3M2NEpqjqnBl1WUtIuRZVJICibRn1U1vDC0yrkIZQdzjN2YCSWx",
+	"2VCSvJPx+4QrOj0c4+ODJmWizcJrJQcrdUzaxmCThBCrn/QyV6hFDf2r+/MUQCbQdwpRsvIx289MsLm4",
+	"RirwldX0UVvVuNZAN6GBnmQpqeDkFfBBCNnXZIfsan9K9YnU2w5JPZv4RDCfdGsXcSC1fOzWHGBpSX1E",
+	"kSQN6eE0okany/eyyMPWzLIgAu9DV9VfT2Aid4ZUEflHapRw76C/eMiob3+24Q58hXquvGONTsw1aM2j",
+	"S7s1nfsusTnNiQ/UkUUO4ZE6Y4zKrcb2ObUJD55OmP4ZFJuKPPhOdgnKaS6/kMuwj+y713atq8lVpKn4",
+	"pDSNijT46oFLuD1S41ejKCcxzi4I/t7BLeiFjMaCBHJl6T7zuioz7WRoCy3iUqfEfvX6kFzRQ5Ikp5rh",
+	"VJBJjLpQpisjS6pKjurf549pKYJL3rumtqtIbY9iykWfxa/Ph4Wzi/urcO8o9O+v7TOQ+rvnmiuMa4HF",
+	"W/xcSPvF64NxFQ/Gh7wfxacBiOQZVaVWpLsZF7rZjhenqYn13jVJXUmSghT0xseymqgWsIRmsvgVCKuq",
+	"5GB+AEsQV+bNa/K6kuRVUVPgCGNhj+8ektbOwR7kITja+deE7nyTuDu3SZP8NvmXZMdz9JUpJSGTksUk",
+	"iokfDALZ0ckzvSeeo5P1CjamMZazHTJyfFd0ecCJh3ahJ5jWgGImA/3pFD95ZbeT/m5rR41xJ/DFDuX+",
+	"Draz0xtSqb5rFC5Zi7hiTNWY1Xz/j4+Pdv413fmmu3P7cfpn87f/5c7jT13nYPf5v6iVwJDsFUH1ImJS",
+	"Bny6oZbIUzTkleAea0T1eUNq/G/Vg6rI1p1zvibHPC0ZBd4KHgoZqEygLdN2gQOszMSe2aWYvDRhgEfq",
+	"IwFVnrI5vz1SF0HPMvKZJN+YrFl7muAlShs84sGU3sDuBmF0SsOHrHd+Twzuj6XX5XXXJLd0SIv4eJ+U",
+	"fNM2f0Kpt2gi0S44DfgArxcXrRiVS1u+hYQKD9kgEDLWl6HBiG2iaEjZFeY7MWOEPZOMC+gKbvGjvmQc",
+	"7tUbmZsd9HlIS+mItLTENkquXGYxqBwtrbGt1WnBN1pYakm/wbUCEwr1V2exECUNe4zUjZMKoX0lAJIa",
+	"JzeE8YPCwG9ECI2ysDolc82t1KwgH8ZlPIWEdhDuk8bjdIj38WOP1HXC5kkYNlBC68vihQ3apQFHJTXm",
+	"q2PZ9Y16nUoSMiokOAelI204iuWlo1qR+DYQmZJMwinfgcXKRKDGoZhYhcojWC+uqsSTxFiJIY2ZT/BZ",
+	"Oyfnmq66UE17ldRqi9byXr3Yr14XM8aq45iu7RLA23rvGnZfVdj9KDpjvNzTlT0bBzEghsr8EO8HfQZJ",
+	"lnRsolStZXJF+KxPJ6EkB+7em67rkDeIT6eisaCnBrRXTnDf+OhRxyQyg3w7Q0Y8eN4jQ8j6B/VIvKOJ",
+	"HEZx8E2d6v0tRmMWe435S4h9OyXLMHMtS9nPeGW3iNfMtlY2E2UYC/B5aw3mLOByPAZeWo3BZA/ANVNZ",
+	"n6kgzU7iQE5P1GLpsDo4dOlf75iT/42PHpW7mdERnHAohV16ggnq5nBIE/08dfbVLACOOewauO/hMJJB",
+	"D6Ucz+cymPzIu0UncnhLEdwTzWVMd7tWd+SjgAt03M2O28P9PY3kUCt/mDMpUD3h2zWnhkg+YT1GdI+D",
+	"95iS3ZB7vSrGGXNQ0rCvaS3AyPwddP8K+CCpuqod60LUTIFzmuyQ+MTRg2Nyvoue0anv8oBKdkGnXV73",
+	"bo3E4In+7KGCjDUfMq4vcsgEOgMKIuNgMGAxzB3Hfsp8JSm88iyRXrPLuzqzuzi0XPopTjRmfRYD9Ic5",
+	"gFc2e0ZH45AJHJDZHcwJyLgPNc8g8A1r0qYzY+fqeHc5o70hjNcMV6gdhSMph2xK/EDQgVJh1evGDqRO",
+	"a8x6UeyDG54SPN6zHdX7Ti/i/TDoSeGpZqgknAXgZQ3BeF1ej3URdHIa+QEWg8TlEsPogieGg4gzh4yT",
+	"uEDH5AFIQz6OHhw7yPbRIQksF4lO3yCB6PKcigRBf4meBEs2ovEZ89XwzbOHkMfOI7ibOvkbDAF5oUM0",
+	"151CuAFuAGzdb/0WeVtz6i5/G4gDVjYQxHtw/+SRZyrgw9ZB6AZkS4UiLYLcvPn1R48ekLbr3rwJT6L7",
+	"vmZB3dohCZBzIitSXyDX0t/dDWX2OyUP1DefNpvN58898DRFmj2diIAzIUg0kb1oxDq6WnFMuRhHsezy",
+	"Pg3CScwEqU94HE0kVWdnTOXQ0TEn6tCA6SL4pnb7d8xp86ML3lCCSjvYw7RQ52Gi2eU7xNOT8oir6w9o",
+	"Rq3tXDBBHYnAOPEsru51SOq6D/WEAowDifrEe9s0azfT5YQIJXwszu8QTkcmWgVKb6rNPL5LqCSI3upe",
+	"tyYjFPUgdG/fvk38CENSCHsWCNmteY1kOndDncrWqumJgrCj4BoqyD0aK42HQCVC9QRIR0xkCg2pLTPz",
+	"TknvhiAeMv/7Y+T8d+E5FEEQ9OF9CilogUKJB2qE18CYKNOKwCT0aFkyvuZNtTpvwygU1giSJL080qNp",
+	"kjsQOwEndBL6hIYi0i6BVipIPfRU5lpVV4kS4IIEEpdL8VjFk9KSxoaJYBuKYYJZIS2R7xirNp+Eodck",
+	"Jz0a0qSaKgRJKqCEC4KhwYg41PQS0PFNFkcY7qG2oBdOfObbmYLPd9GJWK3+iNQ9C3kcEkAeHpFMMauI",
+	"joMdRX0DxomIGub8KwHIuNTioMttGRprzVBTZ1G6SnqmIzAQ3nqIKL0kL4k6eHUvgsG22rsekn4IBlXF",
+	"7ID3QJiR1kEaTYJ8SB8XxY2wqpacLekdLE6ilQwU1l2OysahBiKfXMg8DNlFI/ss+FLyltvo5KCCqaJr",
+	"tJuLgCvGcWSozSEjGipkrfavH8VQehe1FjjIihooRMuo97GQndbUIIwcL199xrXte8CkIJonkZbrtmE/",
+	"IU7SXCUgUSnxFgwmqptEz/OCETzpNTooM4E54MrCbkoaY+D5AOtEB7Eei3okSyN6vmFwxkzxbxYK1iT3",
+	"1TaDiBMQxARb6d0aUU4HLL5104M59iQcecpxv1WTh4QqZL2DPvIQhtXlQEngV5t5Vhel8dWSgMcbSfhH",
+	"FJO6p8b7YXJPYfnEqY/JBUaz2WzgirZcd9ecjN+lYeDrU4E0qS9AFBGf449KUA+oQnEYgeZHvQmQ8ynr",
+	"R+pIE6xwF5N4wsVhSgQgUR1yEUeKpU/HTDiGVLrcM4De0/zC0QkBju9qNmRAgDEiHZKW5yjZuBP1d2LK",
+	"k1B/lE8TfsYVVmF8MjLsZMBkl1sU1CoImCZ5j02RikZU9oa6BtCYhSHziUJcnaTlM/Okjv+wa+crGZTw",
+	"m2NfcZt+wGLhwDUGuBNbmVQVv7WdbRUlHy5295cgZXkRpadAQMIkRxfq1u9ozxz9poMRnCRbv1s/imRi",
+	"+gBqNaZtNfNsGliQFsFIJ3uAC5qbN0dBGAba2nLzpjr3IIo89JaEK2/7ZgyYLeQAKfxUv3nTaoeCsAh4",
+	"Kg0aSfyVPzEy1LNTbCq6P53E/K7+WX0uGE+A0cFfKP4+yCQYVhND4kKCSPvH2LxW232ToMOpQ1q77q5m",
+	"Wa199eN+a99EsrVbbkvnCnDURCA3ecyoj5dyY6lnE9NzFlan6MdAzRSI0CRCNKEIKolnxZh4gCFy0YcK",
+	"PHVrem+tgDaNgHUcN7Sld38+sWTgvyYxGLXi8xrZZuLqjI1ONdNJIhcy40xHphSzapqGtUs6Uz3bFf+a",
+	"5G2lR9mAzdJWNZdRIykUHjBaF7R/MYzS2oEKgyRqhVbzulxnTNF3hFqVMlogAgdk7OqQM8XzgiTi+DSM",
+	"emeZaHEA/FoxPWfxKZXBiNQvFDPq8uQpjKIyQMPwbVTJdCfJUAKYuVa6lEoKNY2iRkdDEAMOkyEP6Tlg",
+	"F71a5yyRS77RnKG1jsbKyYtmpgj0cc8UIsMN28EvRDgZ6B3Ue2Skjm7HQPIu957tYBCfd5gQzfFdfR5Q",
+	"XmPQuQn3I/VE8gMfg7pt6mNHuxlo1YZH+nUqCQ2hGMQj9MNAoamQnJafe/sH5s833rxt/rx9+3ZyxWZA",
+	"JPMbhgfr9+Fv+1HkdH6jywFSKUA0jEIfiA2ATBSPKO8xIiZQl5KOBWhHMRNDNbqE+GDd1dKKLj9hjCRa",
+	"hta28tRv0Tu8pei8R7nRPNRBe7bD4hgAtPCaSl7eJvUPInmstkRJfOY3FMzpcqWdIpQCrS/pAmCc1jeB",
+	"iySqWWDaUN1OGR6VQGhPhTGsibnKjE2MEkz0IZValRUKayaZBqY6rH0YXZB+crOIAeVou6hjwLxiPJES",
+	"war5cRwpSu+o00ZO3r7z4cPjR/97c+QntKLxo2gcdvlYIzBHHSiIj/NIXQ08G0dv253wPKUrAquAzgLq",
+	"xI0YxhLXkyeOfViELgdAqn4DZuwNmFTQVQ2B+n4M5lJ0SlDax05vyKBWmWffbmmxmhijvSY5wkMBhgGK",
+	"K9blZjwmslmj4BRs77Vvk7r3KIruUT7VzE2JVWMKaehBGg3bi5mMp0d9yeJ74mt4yI019JCkiQhgLMBs",
+	"oIYwmH84saFDkzyKIjJSZJW44gRcbdsgxqheKoE7AeWcMnWAU+2O+Yq2ulxBehjrvrubIiYYgrHaN2GS",
+	"ANoriHkRCq0lmVJrx/cMbYJd8OjBsa1rp7bORs2pKYGpb8ibbtPFChKM03FQO6ztNt3mbg2cn4ZgtS7R",
+	"VuEuJyqrKm5oQZtfYixXB7eqyUoEsfF5EqRuVARiAHmn3NnJQU8nY0bpdHnG1UmJ7LwfkUMKnk/lLkxG",
+	"G5PENYz4YhiFjJwqTI6GTcNhse4HmpagZlGX37x5B2TE4c2bRj+zyxXlFPdOwvub6tUM8FMtwI2H+gVY",
+	"LHyFKgy+D0e+ozHU8V1CQwXnpvYIW677hvWEYrwKoFwo8KO0ECQciwXUDmv2OYbNj+mISbiv/7j8Eih9",
+	"5Nb9pKm7teeP8bKECflW5E916GSSJyUtN33rE11S0Ahv+DuO1Qh3/Ak+Z9UtF5PRiMZT+2ZETxBnFnAg",
+	"OdiypiJypYPZPg+1xEaS3POruZnrvZoWsLXnTtmXj5+XelzggHd3YItOkmvK3GBx5xJpBKpeNq1G6YB5",
+	"JB8N2UnWN0GNOfV2qv3qj7/74md/ll4wLjrkN8Bf8+1nSipnR6zhB2DEAnEts7LWKF/+/IcvPv+D/CjV",
+	"C1WjNF0+uoiyw0s5jFFBhTq5Ee+xZQbHntUOazXL3Q2uwcThrVvGet+LRrfoOZU0bjc/GQ9qtpNZ7dUP",
+	"/vjlX/1VfkJ7+wdAPss0vltsfPk9VYA7u0wnGqg7JMO5jVhbeqle/cH/+/K//4eX/+3/fvV3/7DgzIoT",
+	"m0kGcGkKKHKR+2rbzel59oY2oSBUP4C82667OVaULFxyT66eTO+fce0+bj1uTtKrgjfevK2OlM2Na0vx",
+	"lNJed61eNZsJBAqMw9zOpzbecpeJ2jLsonQwbxSWwM0sQSVXqS3EA5I+tU+D7ajg2uuA6mRt/aOCBJQ5",
+	"K4v2vSo1izG+m4VV5gqxYxlhMKlZxtegdvjxY6eEVyKbVGiRDiBrgoJ0tceQUMGoXJhMsOUAUcFm7rvu",
+	"Y9V63hRdjf6OhZgwMC189IjUv37S3j/A+6YE5UWceKkHjOeglRefKTOSVflNdfl9bjTwcWKp5n6Smv+Q",
+	"BEJMQL2AUHCFDWImg1gr6+OYnQfRRKQ3AAlGT7L7a7HS5XXA1KjWAYoNJNjtW67bbjholqjIdz9m3Fi4",
+	"0E4i4T5Ce4gJggWPSb3tuu0ufy/onaG36z0xcPCisxdGQqm+PCIhlajacp3hzu4q6UNNV89qzDjoNGeM",
+	"w40Y6IddbmYooL407sEWoKyaE8lMicgol7zfrHx2YbBu5ml0zhrzsbAxkGtO03LdvU7hPkd9/SapJ3aX",
+	"QACBgK+CDMIuT+9NTBzeE/We16iCy4+0d8rrwspgVnpkDmQWcVpXUnjHA/p1IA25J7R+QaeknhB8y3UI",
+	"GK8aGZ5nu+21XKcaL4BI1/avFYVbpi9nJhbOAogZve3taBJRrLYIdm/fvk0uqCB5Y1r1GsxbAt3qzEG9",
+	"uZMQaHFICiyoIaU0DKc7IVGLQCtHub/IKFHhWUlOIiWV4cml1wo2cDmJmTiZbgX8Zc9WXviXuQRrAWWc",
+	"6Gps+o3h6bu94H7wjeMPv3nc+iA4Fsf84X7vzvHB8dn4X/3unW/cbjabtdVAzGYhIu7kWviwcMRKh7KX",
+	"A4iWF01i6jKnr5P8raQtkn/REoURj8sctNKBvZkbmI3Yk7c7aVo5naE0DEm51Egvp3PSZt3DVo1IL5Uo",
+	"VzqrC0JbBThE6kY/G+G+y2SyyPUwGpCAN5bDuXsO7H8Cdu0LxVsDJp/QMHxifymq8e+jnD+iyDpEkCEV",
+	"hwS8K638a4q8TaJifdGn4KRJVxhwB1/Bi0qoS97lUQzygZrCL1HfAfFemXNNo1Q+zd6YBtLGCtrBMLsG",
+	"gsns/D2HjAOuYC0cPg1TT6cAT4VM6yZzdqE+w1NNcsKkDPjAyFnBZJeDKR1Nwubmg9RdB/2q0CG8oYHp",
+	"AzpggAC91APUI+Ogd4a25qQehJVNre6lRQw88v/9wd+obxudxKE0kGkiVe1g1+UYQ22ag2ZERKLQ19c7",
+	"+hYAYi7AEnzG2JhcRPGZgslKk5mMFc5Vb2bWrdEkHlSX8Lpce/PhJb/OSmyRDV6YhCFWtQAI/D7ra69W",
+	"WAVzcW1uJUnI+tIBotAqBdwpRPomTH3vB2IUCKEYuqTTxBRB4S4OqEl2OTw9ikaMy0PijeizE/bUc4iH",
+	"e3tPDDIfTnTGUXP1w5VmD2XsPCJkNFa7oUYYMnrOChpG9nAEUrCwj35ZJl3qLAt5AZQPmDwKw0wWudcJ",
+	"z8MwI24yCc6ysBWvmK1vZ8p80OEKYnbR5vf2D8qaX5ifv1tc5O2hsNwSGkmX48Yff1qjUtLekPkYal+r",
+	"OTXbAweEWL4iSU27O+mlepIujv0k5s9sOYlJF07dkc4z7lr5pNWPQwqF6E/Y09ph26kF4p4Y3GWYcV+H",
+	"qahvHwD3NPnhA/EgDs6pxCSW5qnkiJn3MWTdhfAl08Eo4PCnCyXtC0+W0wSmXDYR126FCXuVFUVPGeN/",
+	"ULqSu4uspNWCvaK781c0/WKlJd3fyJK2rSUFJgJMv3bYXg/rl5/7KqRvDdS2vSqMbSerxh3Xrv4pvKVT",
+	"9BKzHUFvZMtrlA93PT6yEEJsZsFI6lgyKkDFTw3y/fixomkTf/Xx4+cZEPk+FIEKw7wQNhUSLUCZz4Fa",
+	"ViKkDGq2EW9Wo8yVEWbUz8lR9H8KOPjjWQdUeBAHb8BRYzaK63IN4zrglJTAjCEF5yUx6Q2zSBK8NmNG",
+	"xFkwHmP1rRKEov3GLjTuvaCiy22M4Gh3R28BHO5dAqC4KmhiNhPIbTQEnpZLt8fOukjBqUWcbb/3Chi0",
+	"DH+5HJDypWLPxc27xlSXhKkeryL91yD31yRL32USHA1flywVi8vSEyYF1gkB+wrIKCVNdcZzz3g8arOF",
+	"+imTxT5L/R4q2nakUsC7PPOKlxTmrUcmM44OV4OLOAytmkIjadGui5iOxyxOAlWoIOOQBmlMYZfjTw0M",
+	"Vc6I5Ti6UIxF+/0m0fW2MOeMTJl0yCmE2IZTHYCRaca80uWnLIzUcsjokNCMHWux5HEYK9Kw3fD1Barl",
+	"wjZmLHaKNo5AEKqASWLy0l6zFbEi2aID5AgWA61PIZPC3HAiK81XKPDyLMuKZ8JYajVI7XOcroJJk4Ys",
+	"zANefcog0plbZV3AiTlX1wWMyoDCMLoanVxzVNZM6fPQtnVlKgbkcVE5fWuABOatiZjQMJwS72MUPY+9",
+	"RgY4daw2TNEbCoXEpyTqd3k+ErsaaGGIRyBsF9UbgrR2XTcTlHQHvISNUDQlywOZRA3oMkldHrMd2EJc",
+	"rznQ2svdJ1MrYCy71Gr6+nCiM7mJejceAIofdbKxcgq5puxDrV+Xww8Xw8hMJV22Yvx6nSJVqcezccVJ",
+	"bGrDRNAV4Kq4OnDVjz6IJGz/NO+9h7kApam2dUMYe7EoJggk9VSsknb2UjpfkGO+NQLgxsuf/vjFL77/",
+	"q//1N3ml3a7Q8XEi2B8vbaBr7cjpmN0LBHh5VgLl0iEvAZ9286BnU+NfRMdYbvA588zCA61UQMYB39q6",
+	"topgssQ+tt5SL4zqTi5Licmd18142s09D1Xuk5UoCwq57eYdqXNsu3yzFWu1xLQDEcGk1dio0U1TxeFq",
+	"Kh3Gxayi1OUPxBrbtgZtruu6uKCGoYFBRm4akL4F7QLDbG9R339yGtLeWbU+kbU+wcOoT3nwt/7hMEkC",
+	"wMEb0v4NIuJMchx1ZqdERgi1cBgKNPAo7nK4fbSSLKdCVEY5M1i91XJ3G01yxBFJwC0ltCaGwRh8ENlY",
+	"2tHk57uNTZnWWm33DQKB1ke+jzG52ZbgGNRHk1AGOzpAV0x5D0v2QXAq8xPwD2cpCv28U2B2EdnTCQ3z",
+	"V+8arPWkuaTN4LaiIyG6EXa5cVZOtlMH2JQBMOr7MNXXCLxgxQr8yloey+8rNcBs+W6yqvu1LZHzfI+K",
+	"Hd++fXtz831jR1PHW0in5X58lsd7xI1kuCFSisrA2nXXal3IcaRpeGtQo5xCNwA0Lt0EW5ZZZcNOchY1",
+	"VOSbmhO1USTQhSI3inSL7FhTrMk5WeV4uwK1XRJ4OPJ9k39Cu6Ink7KwA4rHFVCD8Sd7oxQ/6GZnGCS5",
+	"L1JZb50knZLJyrUDktTkIrPysvBIMuLF7Ok9MfCa5EiBCIiCgGL7GPMMbk5JAITdDXgBQeo55mP0gBU+",
+	"AUavKPSNTTFmgkHutDFW+S8BDfaAl8EMuwQTtxxZY8tOGNKWRJke8qDA7txggrSBZQCB9VpdoS+76YYJ",
+	"ONBnRUMr0mqp9q03h1RkUERmfAqjgX/phJv17/JlCACYAfS6XwFNcEWvQHCvIoMMJ0pnlbtSeYoc6eUf",
+	"/vDVd/70i3/3X17+9L+rUxptHKpkpbZSF2EykBLOEtlQG9qW1vNG/uo7f/rqL36ShD3mRp44328G7cwb",
+	"zItf/PDlj39RHEYSqbD4ArbclhEtSFYVMcSQGcusKOTfyxySpdby5be/9/IPf/ji82+9+tsfFSeh7TLL",
+	"TWJ357REMK63qSsNZH9H89DSZbwhCKNxGGil0GKIlqwG07Jh3VMml1rbL37y03/+1l9+8ct/9+Lzb734",
+	"/LuLkmrlrGb5s6eSsDR4ZJnV//XP/+iLn/z01U//CTnEi89/9vLHv3j577+7zK4sBVZM8dUtxxwXOGSV",
+	"pSxJRgp3Mn7Q77MYRUW6jKSup7pZW5fVwVVFz3NStc7orZy/lXTYKsR9L8D2ZnZczpPsHvMWR9VLHlzo",
+	"kaAZpQRPQrxbhIEHM4eT4Uylw9kvWwA94SHEKOgWysaR8rAOuaCBTJNmAStbOFzmbpIRLJehDG5FdR4y",
+	"ILeE+6wU1r2msmP4x2VpO8aESEHt6RsEWKbnzNVqFKkD9cGeV+s3T8x6z7CU2jgeE13jhTrSiU0gUT+D",
+	"eg+Jh+k+HzIxCaVHWjrrsCB1yBR7ynRCJUThUV+nMwcm4xCP+j5mU/dIu+GQnRaJWR9yUJuWTZZpsIpq",
+	"zdcaUVHJsZQDjCZR0/dZ3Fhc5cE5HCrVp1VUfY7G4zg6ZwWFB10Nku61C2er7e51uW7EGF3V2jTJQ5gq",
+	"dNMudvOQfcJ6cm43+Qv0JU2q6kQuodh0ect1Dzr5XUBNVXOZBPa0Wu7eTO3noSHN1xgXAltdoXRoUk5x",
+	"n014C6CkhIITuP/rn/9RglTtk4O1ThYBSXP0kd0dHsmHhuaLoeh6BhzSWuL9hM4THkh02VljjitPao56",
+	"uISShRbljQxqzkof7PDIOq6zh4VW4+0Pq+XuGaT0dWjdryDt/FndCI0X5rSz9qRQHJRPQosKA1mWGXtx",
+	"P158/r0v/u5vvvjJtzc+idUQieKL2wvlSrjeZk3+ed4zV23J6ARqT8uVFsDOVnZb8FqKdUkZWw6BKgM0",
+	"TYJNh8jnVKwljf+z2IXd44G9OmndpUortLE5aOieUOYS7KFUj9jLjmNm/0rHSPsvBQOVOaXM8X592B9P",
+	"2mXpAChsIbhcTb30fmFVnUBRD2xdXh3wWcgkm3vj8ZCNonMmFP5TDxoEmJRJ0CM1d06ZK/0mORKZzOw6",
+	"ga7qWNd/2bmgU50ANuNTA+3pg29K6W7O4WFfQ+u7MBQDp+35AaDOOmmYYhmHWPBCBD5m9F8Laue6TRxQ",
+	"E2eSLs95SbSgzEUBQOOqXpEbhCpLlT3ZjIBc9O4cZfRKoLDQ8wYdDVpuW8m5MkNUSccbcRdQm6RO5jvJ",
+	"+d3cKq/roXDXosUvbVQXGLxei1HU3r9VDKOVtGjL8na5P0GO+5DZybsqSfAyBHaWyi5JVmOnG7DUtQsC",
+	"ecAk+i8+AV+HSol830qlYkJrRBr4krMzOyQK/STHi5OURoGId9KLJlw2ST5RdwCSNimyMtfzcLLBeF7w",
+	"NnkfvT2uphRLs9voTwzz12AqtSSdTe2w7T6vyoO3Gam2xkiKV8omK2DpSIB6HtAB2+5KbCCmOKGfKyZ5",
+	"JmsInbJQ4tQraqtZ3xaSO+XUYQKXYaQ6YtnY9kEepL5zulbs9rJyO7WUxdUOWwd77u3b+7uua3nY6oJp",
+	"JfasCtyU5g1pbTty2CLqpXO0gazIsP31snAUCXBTbnllElHfWIGr/ZKCsahEC3LzpkngdvMmOZ1a9e/s",
+	"VGjlYrLLMzdbwiP9IIQ896dTKJTKSN01V2ROcu+lZHByieU3OrqMnZKRGGmM9YZoGOrKFpjs7IxBwrOb",
+	"N70ESGOVFVOMq0fHgRrcO1hNjUJFzpKqmCU1MDYqsNNbqulXVWxv+Ibi8sS2JsZH0b0Ke3la8ylzTAKp",
+	"I89neCxlzkLt8GP3sbP5Nd5AMrQcfV5dWLCIrXsuLLC38QoggxwBFrBBlrcBuygR1G1X/S+V1f04Gr2z",
+	"eH0L9fgHJTUuVrm+cs0XSb4RXdw0aWglV7h3lihyIqMPSsqclF1HXSJCKZyy141TyqQ/iFsZFROdbA23",
+	"rIJYhJUDwkv19zQgcJYqf4QNjilmqiCM+12OJfygyjmCDzCvWyUPaGgSnzZtk7SXlD5Ph1Na+0tXbn/m",
+	"NYtVvwJOKm0JqTPYjaS4pHYLo5myb1iwt3EZSOY3y/awsi/7JYIYKuSjIXub++Uu7AqpRNycng4egHZi",
+	"6oOsOZq6sXBsEIaklc2HXzmZ9kYNGbP9rnN8ozxz/zZMLitw+i+rhWWJZG3zfYEvDUVlTkABROmBohXl",
+	"4zWF/rIkOiPffXZcGetPy5mF81IJBM1svgDclq09K5+nK2PcMbS/2v1GGSBS4nnz1hyF6K6mJWeLOOWE",
+	"hf3fAKvLlxawjALOyqEKmluwErTtNqULTMy0r6xnXtnafUsJMX7FccEVM7EYaqsQv1fXtrKA+7ttajHj",
+	"PcDx5s0uKW/4DbS+lB7Cq2iB0ZkdIKhtW+YX9EpZLheUpGcslwaKRP0+RECkaWA254H4JqZcsh0QF0m6",
+	"tL6/YWaGmhUWkoe0XPegDHvgyr7uDEq/mamMDnZ4JMuyxBT73Yi3n1Ob8OVyVV2We+HDlAq/ajnjr37C",
+	"okoyrApYyN1sLZuoqJoML8PHMENql+RiiH0aSZk42m8lC9JBQXiK1MATsxGNz2ZnZ9eVmiGTP8EXSJ2G",
+	"ARWNnEQ7Y2wssIx0xue9Q7xurVvzSC9kNC53V1hZzB4Qc8GoRnaCyZCWSG+oZxQIM8fG+rG10k5A1K5I",
+	"E20P+6vizg/+wkBRtS++9XuvfvDLzabWWcrB3xqL9hp7bS7/aw1FMPkwOaYb2BhUaH798++8/JM/evGz",
+	"7/76539Q20rSZJu+r4X4VzhEoJxALyn9cZbKLkl+g5RJZQeUn9hgtACky7/Vo7zHwiejiWSYQL9aTL/N",
+	"tXp/MYxCtoMFO9SLpO4JSeVEeMQt3qwn+f8JHAgQt/oLIPVFBPB+a5+8q165A8O9N9G6btJ2TpoCQFS9",
+	"3cLTlJWi2HnLdfc7mgh1nZFW2211rAEHdiXVVrtcyPaSIcEIr4CQ5ZFEo7J9UkpqLi4tNfcNf3nXUEpV",
+	"8yskmmu7LTXyewwtz8sOfWbsQ9tt7yQ7uXzbMzRbRf9HueKl67S5MFe6kyW7rcu+UqKaZSk3uprOcQ4Z",
+	"RYEBcOu8K65mFgkshj3K1ZHEhZ0XZz+DHu2R2Wmr9N4QQ6WLC7tq+kz7ahdyhGVkXVLOaOU5VxOyPYh2",
+	"fsJpfxDVxRhPGVultlxG2pchbwuUfUny9kNcf4ryDZfMkrT4eSUVed8ByoCdmSd/n4wSApsjhmG0locf",
+	"llsysqvuqd/fNkW73UaTnNARI7GaWzwJmSBUEE8Po9C/tyU5votyHE/REtKchmF0gQn5KyR5ugxi81Jd",
+	"n/ovj2xfxyl+NXG/fqjDUgigPDhrue6WAAXrzQ6Z6Tb7WJW74mJ/NdEDnn/xZYcQWjOfgySuEGh43YjB",
+	"0PRl4watERtRsWXgAB4Y83T2O/CUUKAmis8SaAD/hUqXpJ0UKo1i4mrPs3YDTpsP/nDZ7DU+69NJKA8t",
+	"G1bDSUIATMlOQTz840NTgbIOwKPtNhLHADjCgnjw39xzB26HUMhoSYU5xyToA/VjPgIoRBkzXQgVecOA",
+	"SYEAp+W6HXgw4AOLeQS8MK4ozo8gEGRI41HIhMBkPV2ejStQ572BDoH+BPkfE+gRSCLeYzgkweJzFpMR",
+	"OASoIaSVQiccGtdf8H7UND91eSCwgmjT+tkjNBQREWp6nl321HOIF3AZR/6kZz6bUAoH4igwoIIz5v8u",
+	"i9P3MhGiAY5PyChmPtKIY9bpjpqVl5SkLKBCyqf6fsnCgwFYX0SZTZMrDJq54aC5+k1V0NFtaROQrm9r",
+	"A0ZSR1e4gAcyoKGmmELtKIvsIy1WKCeuooG2Q0ZRzPCbluu6CdXp6hGER3wH58HpCHLX6lkgaQEw7XKo",
+	"64DgFBtwjKiyHtzrlO19ktdM0jPGK0tP4cF/3bYmmNQHdMTEfTWrkmSgMOtewn9S1QG4ioYyThKEPIwE",
+	"04D++G7Gf9E+nei+mKxdJZCCPz9A36p//tH//NVf/d2v/un3zfdY/rHt1PLHAmuDZhiEKfuIUNkgzQWr",
+	"28907kwuFVRD70TxfUVMJRDRnqae0ctv/18v/+R7WNnUntGswT/evOdKJVAvGfKrP/zWq+//5MXP/ubV",
+	"P/zecgN3kju4xyuU7dLU8YiCIJ850lk09PLf/z9QL+G/LLnoGwrosYW9iebBFNTZ4F6dE1ukIq8x6yil",
+	"BU1zZ2p2pATaCTLem4tvtVOzBVbtsPbFL//jq7/4Ca5u/tWqtU21pRmrvAR+TFnq9tKiFhlmwdE2swcQ",
+	"24BHzCTGcmcGu8BPViRKyn2K6VDMpqzGN3M7WHNqYRSd4Vhx+K7ZOMAPUMO4hNk6NRvMYEv2Nx+O/WSy",
+	"bu4nK0q66jIaL6Vqh+7zNYvNVXLorV394jYnYtO+BYa2F7sGnqloZi+CM8cMq9quVoaukuFWFaErAKFU",
+	"77Tq0gEmWiHOLMc5ZwSZZQ7fjGM299wU+V/mKLQrBfEGw8EyHG0hPbhpaRtaIeDsQttjV63fm6HicpV4",
+	"uRJ7qPtqM8Q85feutlaIjFncXFW3G4eER6eRP4VavFBmV0YkkA75JAoglCaKTaXmQIKmo1SEDvhyG+2g",
+	"R3mXYyQwhHio34aBUqWmTfKRwrYeZlTFs+gRRbNovkcTjklQCxoeG41lwHxSV1qbNTjd9NzL9cVs8FqR",
+	"upsYwctUKaO9gGnglPWVcmQmTWPwSojOWaE+r2FxllJUaq0353q+JV4/8boVHj2MrNy2dlaXvHfWvFG2",
+	"DKYlOGHl/la39C/S50q3/W2TLfxuqWky2y+ayy7lYv2uRW/bq8JfRk0bypJfpJtFDO2Zc2vZla3c+Pib",
+	"gid6+Ffsfn4ORc00dufgxmxD94q0dFmpZfXm0I1fYReM0AMm9a2xRfBLxmODsM3EdskIRy5ssBxdcAHS",
+	"TYm2QECQdT3BzIIxEw4Lr94QDafLZwRwJ+bVu8IjnMZxdGHBBEHquZDsQ0LDUA951OiQXNx3l68Q+F2I",
+	"+4ZOGs1cMV2RvKz0gC7XSW8UuVEZnAZhIKekjt/eSK/01d7ErHde3KD3AyE9ndTPWmG0p3fIxZBxtEGT",
+	"QHY51Bs8ZRnFBe3X1jeBsGFHhYm4DrsE7ESvsjYU5/a1sXhUe8aFHozL2oBtDy5hIQqEZLqCjjKrDWU/",
+	"Uuu0U2LX1TZublOQOiEVQfZw+I+yq3/FHQlSZqGNQ8vEi2/BzSAdD5gB1x1PJTApq39YtSTrZi3cSgx9",
+	"Ga19xe72UV+SS0TPr45CxOGSOKSMgDL2hUwQvTHLLWeKnmdezRsbinY3dxGT2YrpC227XMDPA5lNaKiE",
+	"vUnds5uLsP8//8fLP/zhy3/74+IEY/Y0n28ZTDGTS0n5fJnx9+UH+HUH4JdCNAss6RDDEeV0wMSmAGcl",
+	"1kQKXxJmGttF1Lcu4uvIdzRAhJqa6JWgP5iXTqe4BjIYsUZuYbv8CO6GEct5Z2x6EcW+iVM0LVwMI4El",
+	"Fo7vKtARcB1AYWiQKM5LA8iZqxAgwMks+qPc7/JgwKNY4UiaLYlUhF2Wk1CyV6shqzIDThb8FRwuZ4Eh",
+	"VOqvBA5a1sVxS8BjBe/H9UZSGS1RnoEfqRFYXulgNNEjB74aKCglsi0DoK9WEEICr2Y7T84u1GDehVx9",
+	"4/E9ygcsfp+dsxCl5hKi2r5fzlPdHHzRwo+llziWbzxeLZZkHpqR2i+OQqbn00qASNapYu2Zt5eZejo0",
+	"ewXaq61AkoxosRVou2WOyyloal8KaLLP++vPfqiNUMkpWhcSaUfQKkgkngQaBlcVX8S8zYADwLJjDDA8",
+	"cSeJYp/FTZLeChlwB5c96n3mo7dWeoVWauuhE4WdJLhF+tryY2wm/Sge6Ux1gownp2GgUxEtZODhU+Mg",
+	"RuSQyhzbnGuEwQSiVx9yZG0NjmX52GB+YItuSvMDl9s9NpD2N92Kr4pgLi71Xf1ImpZcJyPnUeKEAE4d",
+	"+Z2oWxe6CNszDgx6ko3ZDgyJ4F3Pfyglr8XEVpVb2DrGjCV8xeY7IVUZQy7JCenxpchBfbKW9PkQnlXB",
+	"BQlyVQn4LpO6hRs2w1/S+6NU/VdghvnaCrCc+q+FWeFmxYLD9Vlafrlc5JHscoxHKCYbynS1ZLbeNVID",
+	"VUjAb8DaAYlc6Ty/hXyfeHuwJXV3fjag3GjWNQOsUBxxKyuygXpIOYq6Ytl3chX1q2siVZRKBEU4l7AX",
+	"T/4VKf0/WwXXQ70GAlcRCFzefULhjL5u1bh4awCVfTZzZ7BXAA0F3xTDi6qRwxHUqdOTx/u8TIr1qJ8V",
+	"7TJKLxQOs34hHmkBR8lWxuOyy5NoSMsfRDTN2/49MfBIXYxZGBqlm5KbN/2bN51MZcaGWr0zNk7SYdoD",
+	"pULBjqREgWpzG0kd8HrikLT2XZ2kybq/OjJ3F/rCKFkCvGDp8tZ+yyV4Vt/mksU5X9TWvnubmKN8HqiW",
+	"wD0lP9ceHTFMcUk5AeMYfN9odvlDWFwY30FhfA/ZJ6xXNr41EkplBgZjytBLy3UPEv/XLk/KIrZa7t7S",
+	"aSoGhflo8n6NkYGw5bMRDOKxUqFQkbrd1/fEf/vXX/zyj/GeeEW32qKvwuaGt1HP28WGhYB06WEtkCTa",
+	"IqtFMPFmlmtOrsw94+L5dWxnQ/u4s+7IqlMsbJW4KseEEmVbq/PqL//Ni8+/9+qPf/zqz/7x1Z///avv",
+	"/MnLP/2LbVQFqeBu2wvSK/KuTXllX6KLFIqUy3CQWuEGczZvqUr+Db6pqMAVxatRm4zf8OxsKHOYiJ24",
+	"dC87gjwMNFerVr/kgqZO5Ea0X4nULCUc4TJSs1Qf4UvyhkcEqmAsrgChBXemVQLT9jHrORBJmWc8XtA+",
+	"USTyREbzItWOfF8QD9/xk0QkGShMBYliP+A0ic0SSU4Vh3jpta9H2o5pK0nb8jVMzqLztTTJRwZEY+OK",
+	"iopJQpT2ohU/y9NHsySLHaGiwCMonhkITNxy2OXFlSb1dJyk3cAqmpB1pB/FhNHekOhF0LohF5JR34Gf",
+	"rfAUiwfKyGBofTk5V/XzNuYqVaKdzAqlMzGVEWciyajS6JAodkCr6fJsiZvY3P74jupqlyhtPn+gSF2t",
+	"+hgWSw2BNcwYcK2y2XYqHLusvPIr+HpVaS1drk5GJ1HJkl21WKTVTmmlGHxRkfGj6Grk16228M3w1PBz",
+	"CQy0H3vMqEBT09IIfVnPtfJx6GQmK49jSae1lQexuey+21uJAwMrjufvyayR6GwtK41k1q1/mUhKk4mY",
+	"NAUQj2PG2ChzCVhlNf/533zri5/8tNy/e12fguM8i9jyTcTyJv7sGq2eXeGr5WqIq9IhVJylz8pIf0+m",
+	"0QQk8HgcTlG0a8muIIQGVFcBWC9w+O0uK0oaFQTi/NSOa7idlLGCMp+SraoGJef2knQC7BlOoAJiMlox",
+	"RcVePkcj7G9OE7DItRL/P0oBFvAgBhEWgJ7TYAWTY1EdLka8mD29x4SgA+aZTBNFBN+2sZtqT3Q5xSyF",
+	"aUbGDmbDuwhAOyq788ji9CogrhXeZpfn1Y9cDCspD2FV7Z7cfc+KTE3M8TcEMTj1+C76ZuCAKqNNUWdA",
+	"v4sKV4vcapH2IZl5HdEk9806HVYD8i5fHn+XZcbIQGMA0ZP0ssDeHGDkUARqP4vEu3z+BcInZgav88ZA",
+	"sfhHkVrMYrVjJVD60YT7KWs+nRLBaNwbwuLqA5NhX9nIuuXcxnVYGh6tOaFpS3uaLIvaZw1s2d5b7v6O",
+	"FaBYXGZcSd9ke7Fy0ChhaGhvPiScNeiX3/7er/7sf3zxk5+++Pxbr/72R1uG+ptcvlUA/pL9r+uUk7Cj",
+	"7RnIs0d1k1bySwW3ubNQav3dL4G2hjnDgSgVlZYxuEMuaCCrReZvMnxdhaYvy2IMGofBX6shw30HCKgS",
+	"FJ4FvbN5oBDrdwriqYcts3BSyVODkkeZ1DyxrvrJpxFn5HQiNQbqWNdGPJwmxuQ0Y3eCB7dT+sN9UwOr",
+	"92A6cy2lOsFYzlo6ozSIjMzk1cx1qhZSz7luOOk6wNOYyTlN0pycVKfLkwfUGFjYb8zw+7D73EgFErXr",
+	"V7GimHVQeP5KgshY6y56J5LVnI8aMlSeS047yxa24SImpcNYxyS3gpm0dAzrGyiXgk4bXwfV4FoLkO/8",
+	"i1/+4OW//96v/tfffPGffn8LzgfvmfP3FUugok/mV6A4SoZKDr80RVIqDsJlmNwsmr7cIuQGY6CL5ur5",
+	"YGcURFmkhOm9iWRWDdNCTtjdxmE+3SGYGLBSiYJXgnFf28sEGTCpxPfelmql7elaaVep2unous7pb2Cd",
+	"09dW5fSrWt/0N6+66VWqbfq6Kptefk3Te5df0XSJUqYojsvrl/ajmEAJU/+E9SLuC4/UoQBWIAXJ1jaV",
+	"EeHRBfmXxH680SRH+IWxcNwQ5mbJtjxoGb5LJlwGIUSl5E0qWN4NMYCiaA1mchaVLs/7520JFrTtEqpL",
+	"FU+VEc4FkmcYFLBGQdUuXwU5fAlrqdqEVTs8KM/4s2XDRHYMuweue+kVV+csw/ZrsG56DVR79zn7ejSJ",
+	"L7vz5YXGVS7VCqX9jJRPKt7wRDYX1KoRsH6TbNFWsqCqdY6TXpdwvVRsVHYkLhUfXXIF13uvoX7r00kg",
+	"55krEglczEZvVV8lIaPndpGbDH6ZCElkTLnoayVFw6sgFrIUoGi6XDhjSWvf3dM3O78zCeTce52IMxhx",
+	"wAeV1zpqcRZJerKAbUMXommDa40FU/SrFWBFDeCqmDnK817Mrx9+KahkgR63UvN9y44j6xbPb7v7WDbu",
+	"Dmi/6mBsZPcq1xJ4wDbntTAT/x1zdK5YQhgthwORFsucSJ3V4oxxcsrCiA9AO8wV5tOaXw9dOVJmJL7i",
+	"5psr5J8y+zTZfea9dgoxDZ0ycWj7l5ufdYSE9oYzIqlimMXzdxmAyTprlwSV3lfz3NQNDmxXDheJJM37",
+	"7JSmd6AwH6KefsBC307tzvvRO1F8wqSHdqTct0nJ7SY5ymZRB++QHNjqci/JVOQ5cwqwY0EZXYJdV9Pv",
+	"1iYc6wj63VoHyrI7Jc7aTpd72cxFunp7IYGTh7GB2CSEDiqYpZZiCr+MYwZl+9KiQBcxHY9ZLCB9zDik",
+	"Ae/yCJaShnr5wGDG2UVugqSuztyE99iIcdmoqkSfJkfyME+9V8yP5G3JsUgbxNSKnTB5VW7KhE7IeCWS",
+	"zs40diXnYrH6I9/501/95e+D9/Pm0eWsoZg4xkwisBeff+/lf/uLl9//z9VjWgt/bnBt1sKnGxzHjKQh",
+	"nI7YEfeP9IlfexzvRqSYna2Yeq1VSL326vt/+/JP//OLn/3Zq//4ly//7X/91b/5n9jOy+98+8XP/mtt",
+	"C3UDTqzj+hW7bExq2IpMQtatgNeCjL2Kd5FLL8hlpumYdQYvA1NmD8IlwUpEc1bi/LmZgzdoissC/hnX",
+	"lfSMQZ6Mi/tpjkcFkDS5Naxzic7ULddtaDNU6OtfJLSS5IJQ390QCqaOWEzUW6UoqTeJYwXpdOteFPr2",
+	"IBqLIaU3ECnBm4/0rOPZ94f5ngh7OqFhyTKoJS9LFWGHPnR5obnCU9WYLLNmCzhZLxL/Zvb+ahj7WjuC",
+	"jlixgG+poM1uQEYMZhd5detcZUXhxQeEiHCJAW3YQLmZQc3HkLqbDxa3ZZaODEHi5ka2lNVzy2tlztpr",
+	"HsjCkvCRzRu2jAmrTr6NtmzEk10hvObxg36fxehjm12mJL1H40qUD08McFfOA27mKa5Cn7m9+LJYVkuP",
+	"42UgzNy5uiSIaXq1DU5iGGzTIQ4LYsa3+lF8GviQbqMaXb4DD1nucGC5xGgX71AXN8erCp2mDC5EhYzG",
+	"glxE8RlEspncDmpwDQdUnI/Y6UnUO2Oyy3sR56yH6cUGTJK267bJe0Hv7D4PA87uiQG6YsSM9MJIQJlJ",
+	"7hPvFp3I4S2dLuSMcc+krCaBhL7ebKD/XJd7yawn3Jq31yQ4QQyYJfiTz3TuMTqgJjBxApZEQbzkkUfT",
+	"MdOmUL0czS4/wlsZrdGdsrTFYkoIfFS1Xo6MS5ZBRnrF0yUD+7LeHF0fFNCutaawaMWy5BHfQQUdxRNW",
+	"Hbe86xIFvljS4/huZVEPnDDcf11R82JmB8HMkwRv/er7333xT3/+4vPv/fOPfvar7/98I3fXM8p4VA/k",
+	"i1/+4Iv/9Ptf/OiPXnz+s/woit79M8t3zEq+ZR2F0nJbK46wuE5mhIuz43cSOrpadi97yQKBriDpSe7k",
+	"y3osEFW/Su6uyQqlOdbIzGRN+tITMtmEcElCGbsk9VPKG7oghCWPtSRZ5Fpxryh1B0zCOoonEbD1J6YC",
+	"x6yaUYzLeArpNPUp1UkrnUKpxMO0DmILixIEEvNCSBIyqh7jjERjxsslsENYKBhxUcSqZz2fSRqED0Iq",
+	"+1E8OtGtp0OyZFHd+/ixh91G/b6aXgPdvmI2DqddLoZ0DMlYDTEQ2pcsTm86bwjigUSvWifP0beGvpq6",
+	"nuv7gZCeuVc0iVcFoeRUYQYax3SK2ZkuAjmMtH+FJSFvIIIRy8vossJYBcmqBSjkSlpIhg6YVPQuUPDj",
+	"il9VaTopCYde2p5TzQAnxch7J81VuiExWEFrpSKxckAlM19e6r1bsvNXS/5VrVWVLASX60uQhSslsFxR",
+	"JNatiWk2wny0cAT3TxwbAyRssKw2Zsq94ECXMVr4QfUB4Er98eSN/i693as5tUC8RXtnSj3kfu2wT0PB",
+	"nNpYv66eb4FY0+20KgpCV/RqvVleSXnbRaJKzsFi5SNtmaAkXzRDgK5TThJOwQ2Cx4AIw6U3AxMyamo1",
+	"OHg/6OsyTqc0owoelqnHgRATSISihJ3Wbuv6E/yWZFkzLQpJp10e8HMaBn6jST7Uw9L6Mpy4i2FkTniq",
+	"P/e0IxSP5BCT2fgEKIP5WxazC8pYs8BXWVPdpvK5jkpp1m6Zwc5ocGGu8KG1Z1fMG4J/efXC0t28DM0u",
+	"u52X5Soa9KXmXDeE4nFVLHuNMn8jMQD9pRfxcxYLLPQwEoP5pfAnY6jc14smXHpkhGkZ0YfUbgxsfTdv",
+	"cnahFD+Imrl50yFR6IMbDuU6ZgZe73KlJsXyThgwLu+JAcbuPOuFExGcs0Yn9S4teRC+EWl6N92nbrtJ",
+	"vEC8zX3YF7VOXW4q4ZnKOMj/YWhN8ijC0o2ntHfmkDEVKLy8nt2lNiSHSlutqxeFbJgOScx6LDiHFLv3",
+	"zPIoLc+7JwZ3FYU4sFTqtHvklKm+VWMsBE/RG4J84+T+B0SyZ7JJjkjMzqMz5ietnzE2xmBuwZ6C0ApE",
+	"l8ewO0pbVUolvqNmFvQYqevOHk3HjLRbbgs8Vu3NSrTOZDsTBdWsO5R1VY91uVlPtZhNdIxI8tQIxlJX",
+	"ghsibdDsToDplDE5XElBkTGN5TSp4W6N8dDKFEfkRaSzUCu6EwEfhOxJd+K6uz0K/zGfTvGT55TXKiFR",
+	"33gp6xf0PVjyWuZyLuObq19Afqaf76xWqJqMaAiOLD7JniHtHILXYcnSUIIzVp3ZI8ruKWCNLi+NUC8e",
+	"IuvSDekMlgm1h0ybB53C7ZwV0d5qu60Ke8EdqyHFol+/z8gp9e9kljsjX3q5n2q9IUXFstXefZIim56u",
+	"jeuCOpJZ1pUKlIBcf6D2evZwNNVvYECr514uDAqPkuVGsunVOTCDOVGtbWWFkNMrafhko2mKZi0WNrm5",
+	"nQNhZopcW3e5pjCxpUSZA29Ne2//IGMN2MLKLhkbOM82lscxpYaxLR6h5SqvvFvghlv3kpnN66q8ZXLS",
+	"qIwDKsmRiC+wcJH58pjURRRL5jccUil889KtRN7Od8op8tFZTjkZ75NE3GYkYAXJbMMbZ8UikZX8sapG",
+	"ZJ7CSZYBlkKDpZdh877pT+Y4BWVYYMGwCRjWKE4GpaIps4plGR6tz17t025NgfRu7bBbe/GLH7788S9+",
+	"/fM/Sgrsv/rBj179w3e/+Ml/ePWP33n1ez/p1p6nL+u7ajVdLFSHxfFbB3vu7dv7bVf9zy7CAJbUh4ym",
+	"AxaDd+JoBFupWETvPOftJxj383X0GeZ9KvSjfmDxOxh7VzusDaUci8NbtzQbafai0S16TiWNm5+MBzXz",
+	"wgdB74xjuMrLn//wxed/kPzywDbwqi+f6v/G5yw2CzsSg1Z714xWiCBKr/CNWbe9mg13rYvkUmlSN0qH",
+	"re+iDsZ9YvhtuQm9mtKoRM83bV5/7NSolLQ3ZD7EvsG+92YJ0Bw16g9AkK/+7B9ffufvFUH+/V9/8fd/",
+	"/euf/94yFHiAlFEsB2JRorbmzyDFlO5KqLO0w8VJsV1Fi69+8Mcv/+qvZtJiO0+L+Mla1mqCdNbctstm",
+	"IjO3sIyZ6OugBxMxPNaBxD4TvdqhGh5S1YuffVuP7c//HgdWSzsK7p+8Rf0Bu4MQSlNJcP9EtXiCF0Hq",
+	"OXUcaZiumAxkCPuXtPn8mrOtcztVQJgLmi+HUairSBlm5RDbjLd6RmPqE5pBUzcEGQZCRvHUNnGKwTKF",
+	"hBVoyJg1RzQ+U0dNPKHiSQx0PjdPkHonO2fiCfZUeGV2TUIFUe12CjaqG4J4QwqH64Q99XQFE4oXcV0e",
+	"B4IlWRRDGg/AJ8bUWwgkwXD0gUJ7fnTBiwUlUufHRbMMtduuS76OY3rIeiwYS8fUJAt4iZXNFOFKUwfZ",
+	"FielAZA6BKpjrQnqg5UaH/fZedBjAoOqEk/QErtbwQAm2FNyyqaRKZucXdQRfXbCnjrzDWW0V5r9yOny",
+	"HKbPd7JoRHvGeFhl7FLUdE8MxBGy2Stg6IKVvQeruKLJRJ2G2uHHt28/Xj/JT3UOmqXH03q85eRN8y1c",
+	"y41ka7ajqmGUJ5esNBypE/3oIlpzV5z240vJmXQvc9K2b0SpOkdV9hO1HocEdWiLvSE/I+2VNOmVMzjl",
+	"fJ2siNNc3ibjVT+i0yR7k81Or4q14/JtCmWn41ISPObo/LLyO9L4zLoTRNizElQroDS8opx95ZygHXw4",
+	"A9AIlQDRShFakxzzHGZJoukQyOuSX6rZjsJB1FxgpY9Yd38ZnKXgj10QzDYJ5POvat/iwt1tl5vLW3Mv",
+	"qhpT+7XkRe4GAGLLbRHQD1RXc7HhaSSH6dVrZo0zqM8kD58N+1aEc9o0nK1gBiulM3Rrr4JZoK5ISJWX",
+	"mxbcS8vMmnv51m45CMTfr8JFJxjCT4Cmi/VL9/YP7OJjsIippdeIDMiKhSQRxPaer3i/YhTn9ZHkutCt",
+	"yut06WtJHp1MesO1AHbt8Pbt1w4iiwuyJIJUY9h1W6YwJvIVf51VWXOHkKrvX/DXNoaF5fxDwzQuw3cw",
+	"ZQlzEWSwjDhVoq1VDW3JBRXIUE6nJLOUV+P+rPwgV12eWW5kCdeEpJhqFRTw51+Gu7IFzmza9W5exZm5",
+	"21aRWy0yK7F12TG9DHRtnbpLq+6WFbTrmT9hRzLoWp3K2dj6RME8YYl6BUZ9FgaKKZJAInCFIuaBThYa",
+	"UlAFR7DZ5hKtLhgj3rMd9cVOL+L9MOhJ4Slk6lnGb4+0skVkwLLooX3fA2Sb2uIWcehrdMguqbeBvHo9",
+	"NpYImS9YGDawpy7PZFT3TO7SfGfV3n+NDtkjF3EgER2Vef/hBPTz2hvT8qzucogYsPw99WJqZ08SnX7C",
+	"epLU/f+fuuvrcSMp4l+lZR7WljxOHG8AZZWHuySEiORy3GZ1QjLamR237WbHPWZ6vBsj7RtC4uFEhMQF",
+	"IZB4AB08cAoPxwMS34bNfQ3UVdU93TNjj+3dTcLbxpnpqa7urq4/v6pKY3VrxGOhGaZ6s9F3xncDeimg",
+	"hxWVxCIN3cBJe+7YIvfgoz9Is6HUf7J26BgPWtftd5jI9SuhFzlkw1av1xu2LsDNTVmPGL+iaKdARd/s",
+	"gD01lGERxSre7zHXXOn3B6z9YjkXctLRX50v1BSaFCdC8oD8DiPygOMMD5hKMct/6YlWQKBi2s1zmSwJ",
+	"iKotIdfWmvDcVAt76ZiKmkHe+pOhA0U9IswRBSNC4QHRs42MVzpKEoOMxZWl5FDXLhWKjRZZdJLwXgk0",
+	"PLMFzJCPIz6bp7ntSqCimb1OFTVIN78PpTMSpcXYCUJUhmVcLZIcYMvIyZQp6LniUoaM7bHPCe8rcqIn",
+	"O4NL/JTDxDTpJqhmtyw+tAfFGuLTAxZS3BAe6GtRAGeavtahIYpoGlWi8GJy4VBGBEPD3/cUm2fpWCT8",
+	"gJpZg+2zhwjqUz4n1UMrJGTWUnuqujM0GtwNcNxAEhVBJEfBOIp5sMiSGvsZw4u19jNrn09T28wSDHRo",
+	"Ft5ZWRyjD9vcWJFQI9hgwIvwCGVnYezEPJvxWMwF1CJ2pCjrd6AYXDqmd93OG/6Tgw7t29TnrheoKdnj",
+	"M6EUALMztpALpfewOcMg0+jsmDPdZSj9bpnaQeZ907jfoQds8f6Bw9+yE7LrPs72tXLoJlD5pry9ONKs",
+	"GLJ/+/b+KsCzeR6K/CRRfJoIyLBzVNh+X3/B+WH7Qnnl16HzEXRJK1VBtv+xX36lyE/T1z1rQ9loSFiI",
+	"5FAiL/AijeBYzjr1NZTl6MPAWIOa9IK/rEB1aaCLOjzDpmF/N7a+G856nVsE2SykMVL2FNMSpOzyMBwp",
+	"MB2Xv/rt5asvChRDwwTRkt5hgptm1n3G47MV7Hep/uPfLl+93oBe4zu57gVZ78qpIfgvX11+/a/Lv/6n",
+	"nubaqoZNVA+2pLp/exCc6Puw6uG4AodvZsuvdQxdlb01WC+zr9ezd8fq3jdDcg1oZ7B1B5tBMCtaTP6/",
+	"EL0fTGzPbF8c2gJ555G5uNyuH0XbUi+DNJLlYMgGcvM9cwKGNXdV9T4oLEHzfX9KqyB/uMOvbcZWUqzG",
+	"VtYA1XZkSWGkVPmCxmGg8mXCwd60yiLsj4jMxmAWjUx2CXDnwJo32vw411ovGVuptHbUZqwtgWBd1lYB",
+	"sE08bm0DX/VZfPcKl/W61Bbjx1mVzmKmncPiNANIN2CBa1pb+OZVQaFXBHfeLIaz+Urdpgg8KN43jkSp",
+	"V6vXpPGgnyHCc2o8Al5AGVxCknNtWoDhhYm/jnOItdOMGU9Ph6k8W93Xabc4A67/bkiVwijfEKmyWj9e",
+	"VbsAd+x2tQveQ0XeVUpp8aV+bT3isnFMy3Dg+be0FqCJUHrHvsdeFLDcefqhtMZvUv3c762oBY26lWn+",
+	"W9BgG6wzp3s7ZK9IdrI0etjE9v9CEo6TJvBUWeWrpXW/zBs6l0BspUi124+YjuQKEjxdq5Iz06BLVQD/",
+	"gzsG8F8HyHfSOyiWvUNKUVUT2pzqxqyXDZJSrisRqla5wDupNn2pIZNlTe5FfU5E4zx2uGw3jdqNuMzF",
+	"WBgvPMZRrMK5WyjvEK6d3QN5+xTN0yLZ6/AH/3RKtpRqTq7v8meqteh5kkNdWTSTOKPy0apanbPHnjxU",
+	"GAGJMkCesYxP9H2geaV/UqdiPuejoVQi4TJPlqxdRIrOBnBNdbpMUZqDUDnIghMQWVluyr8QUk1Vm9tF",
+	"csmiRT7VixVHtg7aumoaK+tTfhBN5O4EMn2Be8k/iWQqpYscJg37ramUY6mA41VKSeotdOUKkg6Cg1Sc",
+	"Jw/VIe6Rqh3t5BO72wrjpgkf50wzwwZB5slyM8Jqam1eB778sbONblin9zZJrXLoqikyxd1yz8RkTRxz",
+	"iFJr2GJTyM2BAJZiw9ZHi3yaZuIXBOX8GMQZwyg2vgJB7GFrh5uksqXW3CcLeywh2bohc/Htr/9++c/f",
+	"Xf7j9duvv2l1W+PNzUBZYwBWEVzNWXir9nXDxKL5/FkkJzx7ys94AmPf3FwnSXoSJdqMeaYmz+c5fO66",
+	"GHB952ez4piWjyFcHv4ddtVqmHYg56IGQ3HNTe3fwNhmAbZ7wx18ZBoymJUIu06LWwiG85dhURJTjtMe",
+	"wbdr+uuiNY42t0JFm7rsUhdffTeLiQSdph1hc1qnzUOcaNaQ7xYrO0VJ0jlgYbEvNYH+xjVNacs7LHQ/",
+	"V9t4DcsMQhSdtSsT3Kjv2uD2gB3Ri8jMkQcfaou8nHloYt48iqcG7jGG3r9qKNuEWRnsKfZcHvJk7I6s",
+	"38Q2wc6vnTJk3XEuFFiFLet6wtBmYh8APNzLJloDD6f2j0U4lKZfvaLpXLgi6E+/+e+/69swXL1kqF/g",
+	"CF1C+rvKFIAFfdb3n2xC9NvXf7589UVtd4trqutdliar1TGiDm+KL998+4dfbnVfSH5+vOp+fPvlm7e/",
+	"/+bbr95suDzbuUSPvO1+48DmHVLjCrm0m+cRF3EHx+N2RVNLZL6Lrhrl7fnOW2uUN887wuce0YqW5PwW",
+	"SkO55uqF8YigjF9kSete61Y0F7fOBiDGaeCqIa+tJBT4dLlBMey2msJ1rnic8bzLjEEANWjoXGsjmgqo",
+	"e3qJqwc5j9O+rfTXgjuROedPdc2daqGR1m3sjIfP1IwIPnDVNUlyXW9sGHK2yIWcOGNhh7HqUIcYSeya",
+	"OhJdBJmbet4Zj0ZYj3Weu1OdqUnNYB/Z5eZ6Sd2qXzzPQe9qj8pHZ6CXAEsI9O7ajecugztS3Ve1HEEE",
+	"rBY1HplU7fcCNpoPsaa9gmhHvdiAgob8vAMWUjn1cyEVE2PM2tMa2zzjWmnU3xAj2iI/BEOxhYLitha8",
+	"rXBDazG0bw30W2SS1j+WLrJYT6oGptkPNB3B1BCSp3MRE3VkxxLj7HT1SWP32eNHL44/efT5o8MXx4eP",
+	"ftxF0Nx99unR06fHzw4fH3/8E/v7gN1nh48+eah/P3Dgy2ysVSvALDAoIo8Pz6NlkkYjWPE4Eyfomo/U",
+	"Usb61Jo/estolnQsP89VEQF8YtyNPm8tAJhuLwb94MLMfeEeJED63F09Y3dmDZy+E5zzEwU9dQAZG2T8",
+	"58Kl07Dett5hQ/Dx2qTKFvMoLa+L3mn3WA5Ab4sHaJeQ4JsjwCO5JA3fjGVRzJp/cZ4sWSJOOQu9vIew",
+	"uiAPSJVwl8IiVGInbVR5XAe6hi1Erg9brA2xJyCg08DrQXA+jXKH4aCfxFGm9WmH1fqpotURLqh5qsTd",
+	"NXkYYbHxQiyYnYKEiZJaGDqBG21QwzKMoKNgTri8ws+iqdnGOK0BAFMRR/0HrVLXxwk7MfYu6/V6HV9s",
+	"zBATfY8ZcHQDY/cDs87BCZJpWFnaBZC/UuZhWDgYzJxdb/GPuD9v/3GHavi9idS7ge8bC8CnGZxyn+oa",
+	"335YaGL66dIkSNrbdG8HB43hWmx4CRUcEpWyONUiDl2E5BjcVrA9wDYyn2pLVPkswtum63R5DIsmLz7b",
+	"ggaGfdc5L9S4JnDs4zoBRY8x57ESt4qTkDot1JFRIz6OFklushxQ26/T8iXkZ6QzDt1aEnRvAm/QgVJ0",
+	"iK+IezIh2rZEPYn+LjufingKUWaZUgwVzljphLhk4zwb2Pi9AInCkHCQElnFjsOgsftQiN+vEzn5NOPc",
+	"HH5H6nTZPFl4ZRn2FKXaCFlNtbHKU6csbT7Tp8LfU078EArmOyKs62Sn+HwqveQ9ZbllGrtNecbXyA44",
+	"qQyMnBJL6rKiVmVRHRS6l81T05ZVCXljGZLzl3ndVRVaDE9drtVWR+z7gX7fZJc5HPCwQea/S3PHnCKt",
+	"s7sxv4zCjSI3+Qy80G+EwsSdM56dRLmYIUiHiSRZWMuGIj7Qfc/yAg2IB9Y9eSRFXjlboRab+CRAHkL7",
+	"XTRpPU87a0dsJpJE0DQYGLOdbdg3vhP8TKUS7QMJJou7iQoPYs/xq7KFJv3ipxf/CwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1192,7 +1192,7 @@ export interface components {
             pageNumber: number;
             /**
              * Format: int32
-             * @description Page size.
+             * @description Page size, at most 1,000.
              */
             showNumber: number;
         };
@@ -1203,9 +1203,11 @@ export interface components {
          */
         UserInfo: {
             userID: components["schemas"]["UserID"];
+            /** @description At most 64 characters. */
             nickname?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
-            /** @description Free extension text (often JSON) the server stores and returns unchanged. */
+            /** @description Free extension text (often JSON) the server stores and returns unchanged. At most 1,024 characters. */
             ex?: string;
             /**
              * Format: int64
@@ -1297,11 +1299,15 @@ export interface components {
          *     `needVerification`, `lookMemberInfo` and `applyMemberFriend` are read; the rest is set by the server.
          */
         GroupInfo: {
+            /** @description At most 64 characters. */
             groupID?: string;
+            /** @description At most 128 characters. */
             groupName?: string;
-            /** @description The announcement. */
+            /** @description The announcement. At most 1,024 characters. */
             notification?: string;
+            /** @description At most 1,024 characters. */
             introduction?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
             ownerUserID?: string;
             /**
@@ -1311,6 +1317,7 @@ export interface components {
             createTime?: number;
             /** Format: int32 */
             memberCount?: number;
+            /** @description At most 1,024 characters. */
             ex?: string;
             /**
              * Format: int32
@@ -1353,11 +1360,17 @@ export interface components {
          *     null = unchanged, present = set (OpenIM's wrapper fields as plain optional fields).
          */
         GroupInfoForSet: {
+            /** @description At most 64 characters. */
             groupID: string;
+            /** @description At most 128 characters. */
             groupName?: string;
+            /** @description At most 1,024 characters. */
             notification?: string;
+            /** @description At most 1,024 characters. */
             introduction?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
+            /** @description At most 1,024 characters. */
             ex?: string | null;
             /** Format: int32 */
             needVerification?: number | null;
@@ -1430,11 +1443,16 @@ export interface components {
         };
         /** @description What an offline push notification shows. */
         OfflinePushInfo: {
+            /** @description At most 255 characters. */
             title?: string;
+            /** @description At most 255 characters. */
             desc?: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
+            /** @description At most 255 characters. */
             iOSPushSound?: string;
             iOSBadgeCount?: boolean;
+            /** @description At most 1,024 characters. */
             signalInfo?: string;
         };
         /**
@@ -1571,15 +1589,19 @@ export interface components {
          *     optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
          */
         ConversationForSet: {
+            /** @description At most 256 characters. */
             conversationID: string;
             conversationType?: components["schemas"]["SessionType"];
             userID?: components["schemas"]["UserIDOrEmpty"];
+            /** @description At most 64 characters. */
             groupID?: string;
             /** Format: int32 */
             recvMsgOpt?: number | null;
             isPinned?: boolean | null;
+            /** @description At most 1,024 characters. */
             attachedInfo?: string | null;
             isPrivateChat?: boolean | null;
+            /** @description At most 1,024 characters. */
             ex?: string | null;
             /** Format: int32 */
             burnDuration?: number | null;
@@ -1609,12 +1631,13 @@ export interface components {
             isBackground?: boolean;
         };
         UserRegisterReq: {
-            /** @description The server's shared secret. */
+            /** @description The server's shared secret. At most 256 characters. */
             secret: string;
+            /** @description At most 1,000 entries. */
             users: components["schemas"]["UserInfo"][];
         };
         UserTokenReq: {
-            /** @description The server's shared secret. */
+            /** @description The server's shared secret. At most 256 characters. */
             secret: string;
             userID: components["schemas"]["UserID"];
             platformID: components["schemas"]["PlatformID"];
@@ -1642,8 +1665,9 @@ export interface components {
             fromUserID: components["schemas"]["UserID"];
             /** @description The user asked. */
             toUserID: components["schemas"]["UserID"];
-            /** @description The applicant's note. */
+            /** @description The applicant's note. At most 255 characters. */
             reqMsg?: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         AddFriendResponseReq: {
@@ -1652,6 +1676,7 @@ export interface components {
             /** @description The responder (the receiver of the application). */
             toUserID: components["schemas"]["UserID"];
             handleResult: components["schemas"]["HandleResult"];
+            /** @description At most 255 characters. */
             handleMsg?: string;
         };
         DeleteFriendReq: {
@@ -1670,12 +1695,13 @@ export interface components {
         SetFriendRemarkReq: {
             ownerUserID: components["schemas"]["UserID"];
             friendUserID: components["schemas"]["UserID"];
-            /** @description The new remark; "" clears it. */
+            /** @description The new remark; "" clears it. At most 64 characters. */
             remark: string;
         };
         AddBlackReq: {
             ownerUserID: components["schemas"]["UserID"];
             blackUserID: components["schemas"]["UserID"];
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         RemoveBlackReq: {
@@ -1695,7 +1721,7 @@ export interface components {
             /** @description The receiver of the applications. */
             userID: components["schemas"]["UserID"];
             pagination: components["schemas"]["RequestPagination"];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
         };
         /** @description The key `FriendRequests` has a capital F, exactly as OpenIM v3 sends it. */
@@ -1708,7 +1734,7 @@ export interface components {
             /** @description The applicant. */
             userID: components["schemas"]["UserID"];
             pagination: components["schemas"]["RequestPagination"];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
         };
         GetSelfFriendApplyListData: {
@@ -1735,13 +1761,17 @@ export interface components {
             groupInfos: components["schemas"]["GroupInfo"][];
         };
         InviteUserToGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
+            /** @description At most 255 characters. */
             reason?: string;
+            /** @description At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls. */
             invitedUserIDs: components["schemas"]["UserID"][];
         };
         JoinGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
-            /** @description The applicant's note. */
+            /** @description The applicant's note. At most 255 characters. */
             reqMessage?: string;
             /**
              * Format: int32
@@ -1750,23 +1780,29 @@ export interface components {
             joinSource?: number;
             /** @description Stored as sent (OpenIM SDKs send the applicant's own userID). */
             inviterUserID?: components["schemas"]["UserIDOrEmpty"];
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         QuitGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description The member leaving; absent or empty = the caller. */
             userID?: components["schemas"]["UserIDOrEmpty"];
         };
         KickGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
+            /** @description At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls. */
             kickedUserIDs: components["schemas"]["UserID"][];
+            /** @description At most 255 characters. */
             reason?: string;
         };
         GroupApplicationResponseReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description The applicant. */
             fromUserID: components["schemas"]["UserID"];
-            /** @description The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). */
+            /** @description The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). At most 255 characters. */
             handledMsg?: string;
             handleResult: components["schemas"]["HandleResult"];
         };
@@ -1774,16 +1810,19 @@ export interface components {
             groupInfoForSet: components["schemas"]["GroupInfoForSet"];
         };
         TransferGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             oldOwnerUserID: components["schemas"]["UserID"];
             newOwnerUserID: components["schemas"]["UserID"];
         };
         DismissGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description Also empty the member list (default false). */
             deleteMember?: boolean;
         };
         MuteGroupMemberReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             userID: components["schemas"]["UserID"];
             /**
@@ -1793,24 +1832,28 @@ export interface components {
             mutedSeconds: number;
         };
         CancelMuteGroupMemberReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             userID: components["schemas"]["UserID"];
         };
         MuteGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
         };
         CancelMuteGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
         };
         GetGroupMemberListReq: {
             pagination: components["schemas"]["RequestPagination"];
+            /** @description At most 64 characters. */
             groupID: string;
             /**
              * Format: int32
              * @description Accepted and ignored, as in OpenIM v3.
              */
             filter?: number;
-            /** @description Keep members whose userID or in-group nickname contains it; empty = all. */
+            /** @description Keep members whose userID or in-group nickname contains it; empty = all. At most 64 characters. */
             keyword?: string;
         };
         GetGroupMemberListData: {
@@ -1829,9 +1872,9 @@ export interface components {
         };
         GetGroupApplicationListReq: {
             pagination: components["schemas"]["RequestPagination"];
-            /** @description Groups to list; empty or absent = every group the caller owns or administers. */
+            /** @description Groups to list; empty or absent = every group the caller owns or administers. At most 1,000 entries. */
             groupIDs?: string[];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
             /** @description OpenIM compatibility; when given it must be the caller (unless the caller is an admin). */
             fromUserID?: components["schemas"]["UserIDOrEmpty"];
@@ -1847,30 +1890,35 @@ export interface components {
             sendID: components["schemas"]["UserID"];
             /** @description The receiving user, for sessionType 1 and 4. */
             recvID?: components["schemas"]["UserIDOrEmpty"];
-            /** @description The group, for sessionType 2 and 3. */
+            /** @description The group, for sessionType 2 and 3. At most 64 characters. */
             groupID?: string;
             /**
              * @description Optional client-made ID. Sending the same clientMsgID again (same sender) returns the first result and
-             *     stores nothing new. The server makes one when absent or empty.
+             *     stores nothing new. The server makes one when absent or empty. At most 128 characters.
              */
             clientMsgID?: string;
-            /** @description Ignored unless an admin sends; the message shows the sender's profile nickname. */
+            /** @description Ignored unless an admin sends; the message shows the sender's profile nickname. At most 64 characters. */
             senderNickname?: string;
-            /** @description Ignored unless an admin sends; the message shows the sender's profile faceURL. */
+            /** @description Ignored unless an admin sends; the message shows the sender's profile faceURL. At most 1,024 characters. */
             senderFaceURL?: string;
             senderPlatformID?: components["schemas"]["PlatformID"];
             /**
              * @description The message element as a JSON object (docs/decisions.md#f5-content-elements). Text (101): `{"content": "..."}`, or seed 000's
-             *     `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
+             *     `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text, at most 16,384 bytes (the
+             *     same limit as WebSocket 1003, whose 51,200-byte frame must carry it; over it: 1001).
              */
             content: {
                 [key: string]: unknown;
             };
             /**
              * Format: int32
-             * @description 101 text, 102 picture, 103 voice, 104 video, 105 file, 106 @text, 110 custom, 113 typing, 114 quote, 118 markdown, 1400 OA notification (sessionType 4).
+             * @description The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+             *     104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+             *     114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+             *     (1201-2200) are the server's.
+             * @enum {integer}
              */
-            contentType: number;
+            contentType: 101 | 102 | 103 | 104 | 105 | 106 | 107 | 108 | 109 | 110 | 113 | 114 | 117 | 118 | 1400;
             sessionType: components["schemas"]["SessionType"];
             /** @description Push to online devices only; nothing is stored and the reply's seq is 0. */
             isOnlineOnly?: boolean;
@@ -1882,6 +1930,7 @@ export interface components {
              */
             sendTime?: number;
             offlinePushInfo?: components["schemas"]["OfflinePushInfo"];
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         SendMsgData: {
@@ -1899,22 +1948,28 @@ export interface components {
             seq?: number;
         };
         GetConversationMsgReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
-            /** @description Return messages older than this one; empty = start from the newest. */
+            /** @description Return messages older than this one; empty = start from the newest. At most 128 characters. */
             startClientMsgID?: string;
             /**
              * Format: int32
-             * @description At most this many messages.
+             * @description At most this many messages (1-1,000). A reply also stops at 512 KiB of messages, with `isEnd` false:
+             *     ask again from the oldest message received.
              */
             count: number;
         };
         GetConversationMsgData: {
             /** @description Newest first. */
             messages: components["schemas"]["MsgData"][];
-            /** @description True when there are no older messages. */
+            /**
+             * @description True when there are no older messages; false when the reply stopped at `count` or at its 512 KiB
+             *     budget of messages (ask again with the oldest message's clientMsgID as startClientMsgID).
+             */
             isEnd: boolean;
         };
         RevokeMsgReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
             /** Format: int64 */
             seq: number;
@@ -1922,7 +1977,9 @@ export interface components {
             userID: components["schemas"]["UserID"];
         };
         MarkMsgsAsReadReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
+            /** @description At most 1,000 entries. */
             seqs: number[];
             /** @description The reader. */
             userID: components["schemas"]["UserID"];
@@ -1964,6 +2021,7 @@ export interface components {
             conversations: components["schemas"]["Conversation"][];
         };
         SetConversationsReq: {
+            /** @description At most 100 entries, no repeats. */
             userIDs: components["schemas"]["UserID"][];
             conversation: components["schemas"]["ConversationForSet"];
         };
@@ -1980,6 +2038,7 @@ export interface components {
              * @description 1 (absent means 1) forbids logging in; other values are stored and act the same.
              */
             forbiddenType?: number;
+            /** @description At most 255 characters. */
             reason?: string;
         };
         UnforbidUserReq: {
@@ -1990,7 +2049,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -1999,7 +2058,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["UserTokenData"];
         };
@@ -2008,7 +2067,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetUsersInfoData"];
         };
@@ -2017,7 +2076,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2026,7 +2085,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2035,7 +2094,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2044,7 +2103,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2053,7 +2112,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetFriendListData"];
         };
@@ -2062,7 +2121,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2071,7 +2130,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2080,7 +2139,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2089,7 +2148,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetBlackListData"];
         };
@@ -2098,7 +2157,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetFriendApplyListData"];
         };
@@ -2107,7 +2166,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetSelfFriendApplyListData"];
         };
@@ -2116,7 +2175,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["CreateGroupData"];
         };
@@ -2125,7 +2184,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupsInfoData"];
         };
@@ -2134,7 +2193,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2143,7 +2202,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2152,7 +2211,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2161,7 +2220,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2170,7 +2229,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2179,7 +2238,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2188,7 +2247,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2197,7 +2256,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2206,7 +2265,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2215,7 +2274,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2224,7 +2283,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2233,7 +2292,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2242,7 +2301,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupMemberListData"];
         };
@@ -2251,7 +2310,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetJoinedGroupListData"];
         };
@@ -2260,7 +2319,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupApplicationListData"];
         };
@@ -2269,7 +2328,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["SendMsgData"];
         };
@@ -2278,7 +2337,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetConversationMsgData"];
         };
@@ -2287,7 +2346,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2296,7 +2355,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2305,7 +2364,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetAllConversationsData"];
         };
@@ -2314,7 +2373,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetConversationsData"];
         };
@@ -2323,7 +2382,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2332,7 +2391,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetUsersOnlineStatusData"];
         };
@@ -2341,7 +2400,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2350,7 +2409,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2359,7 +2418,7 @@ export interface components {
     parameters: {
         /**
          * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-         *     WebSocket pushes the call triggers. The server makes one when it is absent.
+         *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
          */
         OperationID: string;
     };
@@ -2375,7 +2434,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2405,7 +2464,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2435,7 +2494,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2465,7 +2524,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2495,7 +2554,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2525,7 +2584,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2555,7 +2614,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2585,7 +2644,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2615,7 +2674,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2645,7 +2704,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2675,7 +2734,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2705,7 +2764,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2735,7 +2794,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2765,7 +2824,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2795,7 +2854,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2825,7 +2884,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2855,7 +2914,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2885,7 +2944,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2915,7 +2974,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2945,7 +3004,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2975,7 +3034,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3005,7 +3064,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3035,7 +3094,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3065,7 +3124,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3095,7 +3154,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3125,7 +3184,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3155,7 +3214,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3185,7 +3244,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3215,7 +3274,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3245,7 +3304,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3275,7 +3334,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3305,7 +3364,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3335,7 +3394,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3365,7 +3424,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3395,7 +3454,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3425,7 +3484,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3455,7 +3514,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3485,7 +3544,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3515,7 +3574,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3545,7 +3604,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3575,7 +3634,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
