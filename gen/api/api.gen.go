@@ -275,11 +275,16 @@ func (e SessionType) Valid() bool {
 
 // AddBlackReq defines model for AddBlackReq.
 type AddBlackReq struct {
-	BlackUserID string `json:"blackUserID"`
+	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	BlackUserID UserID `json:"blackUserID"`
 
 	// Ex At most 1,024 characters.
-	Ex          string `json:"ex,omitempty"`
-	OwnerUserID string `json:"ownerUserID"`
+	Ex string `json:"ex,omitempty"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // AddBlackResp The reply envelope of addBlack.
@@ -333,14 +338,16 @@ type AddFriendReq struct {
 	// Ex At most 1,024 characters.
 	Ex string `json:"ex,omitempty"`
 
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
 
 	// ReqMsg The applicant's note. At most 255 characters.
 	ReqMsg string `json:"reqMsg,omitempty"`
 
-	// ToUserID The user asked.
-	ToUserID string `json:"toUserID"`
+	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	ToUserID UserID `json:"toUserID"`
 }
 
 // AddFriendResp The reply envelope of addFriend.
@@ -391,8 +398,9 @@ type AddFriendResp struct {
 
 // AddFriendResponseReq defines model for AddFriendResponseReq.
 type AddFriendResponseReq struct {
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
 
 	// HandleMsg At most 255 characters.
 	HandleMsg string `json:"handleMsg,omitempty"`
@@ -400,8 +408,9 @@ type AddFriendResponseReq struct {
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
 
-	// ToUserID The responder (the receiver of the application).
-	ToUserID string `json:"toUserID"`
+	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	ToUserID UserID `json:"toUserID"`
 }
 
 // AddFriendResponseResp The reply envelope of addFriendResponse.
@@ -468,7 +477,10 @@ type BlackInfo struct {
 type CancelMuteGroupMemberReq struct {
 	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
-	UserID  string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // CancelMuteGroupMemberResp The reply envelope of cancelMuteGroupMember.
@@ -650,7 +662,19 @@ type ConversationForSet struct {
 	IsPrivateChat   *bool  `json:"isPrivateChat,omitempty"`
 	MsgDestructTime *int64 `json:"msgDestructTime,omitempty"`
 	RecvMsgOpt      *int32 `json:"recvMsgOpt,omitempty"`
-	UserID          string `json:"userID,omitempty"`
+
+	// UserID A user ID (see UserID) or `""`.
+	UserID UserIDOrEmpty `json:"userID,omitempty"`
+}
+
+// ConversationPagination One page of a conversation list (as OpenIM's `pagination`); pages are 1-based. Absent: the first page of
+// 100. A page past the end gives an empty list and the real total.
+type ConversationPagination struct {
+	// PageNumber 1-based page number.
+	PageNumber int32 `json:"pageNumber"`
+
+	// ShowNumber Page size, at most 100.
+	ShowNumber int32 `json:"showNumber"`
 }
 
 // CreateGroupData defines model for CreateGroupData.
@@ -664,7 +688,7 @@ type CreateGroupData struct {
 // CreateGroupReq defines model for CreateGroupReq.
 type CreateGroupReq struct {
 	// AdminUserIDs Initial admins (role 60).
-	AdminUserIDs []string `json:"adminUserIDs,omitempty"`
+	AdminUserIDs []UserID `json:"adminUserIDs,omitempty"`
 
 	// GroupInfo A group. In `/group/create_group` requests `groupID` (optional; the server makes one when empty),
 	// `groupName`, `notification`, `introduction`, `faceURL`, `ex`, `groupType` (2; 0 is taken as 2),
@@ -672,10 +696,10 @@ type CreateGroupReq struct {
 	GroupInfo GroupInfo `json:"groupInfo"`
 
 	// MemberUserIDs Initial ordinary members (role 20).
-	MemberUserIDs []string `json:"memberUserIDs,omitempty"`
+	MemberUserIDs []UserID `json:"memberUserIDs,omitempty"`
 
-	// OwnerUserID The owner; absent or empty = the caller. Only an admin may name another user.
-	OwnerUserID string `json:"ownerUserID,omitempty"`
+	// OwnerUserID A user ID (see UserID) or `""`.
+	OwnerUserID UserIDOrEmpty `json:"ownerUserID,omitempty"`
 }
 
 // CreateGroupResp The reply envelope of createGroup.
@@ -723,8 +747,13 @@ type CreateGroupResp struct {
 
 // DeleteFriendReq defines model for DeleteFriendReq.
 type DeleteFriendReq struct {
-	FriendUserID string `json:"friendUserID"`
-	OwnerUserID  string `json:"ownerUserID"`
+	// FriendUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FriendUserID UserID `json:"friendUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // DeleteFriendResp The reply envelope of deleteFriend.
@@ -872,7 +901,10 @@ type ForbidUserReq struct {
 
 	// Reason At most 255 characters.
 	Reason string `json:"reason,omitempty"`
-	UserID string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // ForbidUserResp The reply envelope of forbidUser.
@@ -972,11 +1004,20 @@ type FriendRequest struct {
 // GetAllConversationsData defines model for GetAllConversationsData.
 type GetAllConversationsData struct {
 	Conversations []Conversation `json:"conversations"`
+
+	// Total How many conversations the user has, over all pages.
+	Total int32 `json:"total"`
 }
 
 // GetAllConversationsReq defines model for GetAllConversationsReq.
 type GetAllConversationsReq struct {
-	OwnerUserID string `json:"ownerUserID"`
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
+
+	// Pagination One page of a conversation list (as OpenIM's `pagination`); pages are 1-based. Absent: the first page of
+	// 100. A page past the end gives an empty list and the real total.
+	Pagination ConversationPagination `json:"pagination,omitempty"`
 }
 
 // GetAllConversationsResp The reply envelope of getAllConversations.
@@ -1032,7 +1073,10 @@ type GetBlackListData struct {
 type GetBlackListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
-	UserID     string            `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetBlackListResp The reply envelope of getBlackList.
@@ -1151,9 +1195,12 @@ type GetConversationsData struct {
 
 // GetConversationsReq defines model for GetConversationsReq.
 type GetConversationsReq struct {
-	// ConversationIDs At most 1,000 entries.
+	// ConversationIDs At most 100 IDs per call.
 	ConversationIDs []string `json:"conversationIDs"`
-	OwnerUserID     string   `json:"ownerUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // GetConversationsResp The reply envelope of getConversations.
@@ -1213,8 +1260,9 @@ type GetFriendApplyListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
 
-	// UserID The receiver of the applications.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetFriendApplyListResp The reply envelope of getFriendApplyList.
@@ -1271,7 +1319,10 @@ type GetFriendListData struct {
 type GetFriendListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
-	UserID     string            `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetFriendListResp The reply envelope of getFriendList.
@@ -1325,8 +1376,8 @@ type GetGroupApplicationListData struct {
 
 // GetGroupApplicationListReq defines model for GetGroupApplicationListReq.
 type GetGroupApplicationListReq struct {
-	// FromUserID OpenIM compatibility; when given it must be the caller (unless the caller is an admin).
-	FromUserID string `json:"fromUserID,omitempty"`
+	// FromUserID A user ID (see UserID) or `""`.
+	FromUserID UserIDOrEmpty `json:"fromUserID,omitempty"`
 
 	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers. At most 1,000 entries.
 	GroupIDs []string `json:"groupIDs,omitempty"`
@@ -1506,7 +1557,9 @@ type GetJoinedGroupListData struct {
 
 // GetJoinedGroupListReq defines model for GetJoinedGroupListReq.
 type GetJoinedGroupListReq struct {
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
@@ -1569,8 +1622,9 @@ type GetSelfFriendApplyListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
 
-	// UserID The applicant.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetSelfFriendApplyListResp The reply envelope of getSelfFriendApplyList.
@@ -1623,7 +1677,7 @@ type GetUsersInfoData struct {
 
 // GetUsersInfoReq defines model for GetUsersInfoReq.
 type GetUsersInfoReq struct {
-	UserIDs []string `json:"userIDs"`
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // GetUsersInfoResp The reply envelope of getUsersInfo.
@@ -1676,7 +1730,7 @@ type GetUsersOnlineStatusData struct {
 
 // GetUsersOnlineStatusReq defines model for GetUsersOnlineStatusReq.
 type GetUsersOnlineStatusReq struct {
-	UserIDs []string `json:"userIDs"`
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // GetUsersOnlineStatusResp The reply envelope of getUsersOnlineStatus.
@@ -1724,8 +1778,9 @@ type GetUsersOnlineStatusResp struct {
 
 // GroupApplicationResponseReq defines model for GroupApplicationResponseReq.
 type GroupApplicationResponseReq struct {
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
 
 	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
@@ -1926,7 +1981,7 @@ type InviteUserToGroupReq struct {
 	GroupID string `json:"groupID"`
 
 	// InvitedUserIDs At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls.
-	InvitedUserIDs []string `json:"invitedUserIDs"`
+	InvitedUserIDs []UserID `json:"invitedUserIDs"`
 
 	// Reason At most 255 characters.
 	Reason string `json:"reason,omitempty"`
@@ -1986,8 +2041,8 @@ type JoinGroupReq struct {
 	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// InviterUserID Stored as sent (OpenIM SDKs send the applicant's own userID).
-	InviterUserID string `json:"inviterUserID,omitempty"`
+	// InviterUserID A user ID (see UserID) or `""`.
+	InviterUserID UserIDOrEmpty `json:"inviterUserID,omitempty"`
 
 	// JoinSource 1 admin, 2 invitation, 3 search, 4 QR code; absent means 3.
 	JoinSource int32 `json:"joinSource,omitempty"`
@@ -2048,7 +2103,7 @@ type KickGroupReq struct {
 	GroupID string `json:"groupID"`
 
 	// KickedUserIDs At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls.
-	KickedUserIDs []string `json:"kickedUserIDs"`
+	KickedUserIDs []UserID `json:"kickedUserIDs"`
 
 	// Reason At most 255 characters.
 	Reason string `json:"reason,omitempty"`
@@ -2108,8 +2163,9 @@ type MarkMsgsAsReadReq struct {
 	// Seqs At most 1,000 entries.
 	Seqs []int64 `json:"seqs"`
 
-	// UserID The reader.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // MarkMsgsAsReadResp The reply envelope of markMsgsAsRead.
@@ -2223,8 +2279,11 @@ type MuteGroupMemberReq struct {
 	GroupID string `json:"groupID"`
 
 	// MutedSeconds How long, in seconds (OpenIM's uint32).
-	MutedSeconds int64  `json:"mutedSeconds"`
-	UserID       string `json:"userID"`
+	MutedSeconds int64 `json:"mutedSeconds"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // MuteGroupMemberResp The reply envelope of muteGroupMember.
@@ -2372,8 +2431,8 @@ type QuitGroupReq struct {
 	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// UserID The member leaving; absent or empty = the caller.
-	UserID string `json:"userID,omitempty"`
+	// UserID A user ID (see UserID) or `""`.
+	UserID UserIDOrEmpty `json:"userID,omitempty"`
 }
 
 // QuitGroupResp The reply envelope of quitGroup.
@@ -2424,8 +2483,13 @@ type QuitGroupResp struct {
 
 // RemoveBlackReq defines model for RemoveBlackReq.
 type RemoveBlackReq struct {
-	BlackUserID string `json:"blackUserID"`
-	OwnerUserID string `json:"ownerUserID"`
+	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	BlackUserID UserID `json:"blackUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // RemoveBlackResp The reply envelope of removeBlack.
@@ -2489,8 +2553,9 @@ type RevokeMsgReq struct {
 	ConversationID string `json:"conversationID"`
 	Seq            int64  `json:"seq"`
 
-	// UserID The revoker.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // RevokeMsgResp The reply envelope of revokeMsg.
@@ -2586,19 +2651,20 @@ type SendMsgReq struct {
 	// OfflinePushInfo What an offline push notification shows.
 	OfflinePushInfo OfflinePushInfo `json:"offlinePushInfo,omitempty"`
 
-	// RecvID The receiving user, for sessionType 1 and 4.
-	RecvID string `json:"recvID,omitempty"`
+	// RecvID A user ID (see UserID) or `""`.
+	RecvID UserIDOrEmpty `json:"recvID,omitempty"`
 
-	// SendID The sender; must be the caller unless the caller is an admin.
-	SendID string `json:"sendID"`
+	// SendID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	SendID UserID `json:"sendID"`
 
 	// SendTime Accepted for OpenIM compatibility and ignored; the server sets sendTime.
 	SendTime int64 `json:"sendTime,omitempty"`
 
-	// SenderFaceURL Shown with the message; defaults to the sender's faceURL. At most 1,024 characters.
+	// SenderFaceURL Ignored unless an admin sends; the message shows the sender's profile faceURL. At most 1,024 characters.
 	SenderFaceURL string `json:"senderFaceURL,omitempty"`
 
-	// SenderNickname Shown with the message; defaults to the sender's nickname. At most 64 characters.
+	// SenderNickname Ignored unless an admin sends; the message shows the sender's profile nickname. At most 64 characters.
 	SenderNickname string `json:"senderNickname,omitempty"`
 
 	// SenderPlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2668,8 +2734,8 @@ type SetConversationsReq struct {
 	// optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 	Conversation ConversationForSet `json:"conversation"`
 
-	// UserIDs At most 1,000 entries.
-	UserIDs []string `json:"userIDs"`
+	// UserIDs At most 100 entries, no repeats.
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // SetConversationsResp The reply envelope of setConversations.
@@ -2720,8 +2786,13 @@ type SetConversationsResp struct {
 
 // SetFriendRemarkReq defines model for SetFriendRemarkReq.
 type SetFriendRemarkReq struct {
-	FriendUserID string `json:"friendUserID"`
-	OwnerUserID  string `json:"ownerUserID"`
+	// FriendUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FriendUserID UserID `json:"friendUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 
 	// Remark The new remark; "" clears it. At most 64 characters.
 	Remark string `json:"remark"`
@@ -2830,9 +2901,15 @@ type SetGroupInfoResp struct {
 // TransferGroupReq defines model for TransferGroupReq.
 type TransferGroupReq struct {
 	// GroupID At most 64 characters.
-	GroupID        string `json:"groupID"`
-	NewOwnerUserID string `json:"newOwnerUserID"`
-	OldOwnerUserID string `json:"oldOwnerUserID"`
+	GroupID string `json:"groupID"`
+
+	// NewOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	NewOwnerUserID UserID `json:"newOwnerUserID"`
+
+	// OldOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OldOwnerUserID UserID `json:"oldOwnerUserID"`
 }
 
 // TransferGroupResp The reply envelope of transferGroup.
@@ -2883,7 +2960,9 @@ type TransferGroupResp struct {
 
 // UnforbidUserReq defines model for UnforbidUserReq.
 type UnforbidUserReq struct {
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // UnforbidUserResp The reply envelope of unforbidUser.
@@ -2986,6 +3065,13 @@ type UpdateUserInfoResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+type UserID = string
+
+// UserIDOrEmpty A user ID (see UserID) or `""`.
+type UserIDOrEmpty = string
+
 // UserInfo A user's profile. In requests only `userID`, `nickname`, `faceURL` and `ex` are read; `createTime` (ms),
 // `appMangerLevel` (sic, OpenIM's spelling; 0 ordinary user, 2 app admin) and `globalRecvMsgOpt`
 // (0 receive, 1 do not receive, 2 receive without notifying) are set by the server.
@@ -3004,7 +3090,10 @@ type UserInfo struct {
 
 	// Nickname At most 64 characters.
 	Nickname string `json:"nickname"`
-	UserID   string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // UserOnlineStatus A user's presence (designed after OpenIM v3's online-status reply).
@@ -3088,7 +3177,10 @@ type UserTokenReq struct {
 
 	// Secret The server's shared secret. At most 256 characters.
 	Secret string `json:"secret"`
-	UserID string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // UserTokenResp The reply envelope of userToken.
@@ -3689,9 +3781,16 @@ type ClientInterface interface {
 
 	// GetAllConversationsWithBody List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3703,9 +3802,16 @@ type ClientInterface interface {
 
 	// GetAllConversations List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3717,8 +3823,9 @@ type ClientInterface interface {
 
 	// GetConversationsWithBody Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3730,8 +3837,9 @@ type ClientInterface interface {
 
 	// GetConversations Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3745,15 +3853,18 @@ type ClientInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3764,15 +3875,18 @@ type ClientInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4798,7 +4912,8 @@ type ClientInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -4806,7 +4921,8 @@ type ClientInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4826,7 +4942,8 @@ type ClientInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -4834,7 +4951,8 @@ type ClientInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5008,9 +5126,16 @@ func (c *Client) UserToken(ctx context.Context, params *UserTokenParams, body Us
 
 // GetAllConversationsWithBody List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -5032,9 +5157,16 @@ func (c *Client) GetAllConversationsWithBody(ctx context.Context, params *GetAll
 
 // GetAllConversations List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -5056,8 +5188,9 @@ func (c *Client) GetAllConversations(ctx context.Context, params *GetAllConversa
 
 // GetConversationsWithBody Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -5079,8 +5212,9 @@ func (c *Client) GetConversationsWithBody(ctx context.Context, params *GetConver
 
 // GetConversations Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -5104,15 +5238,18 @@ func (c *Client) GetConversations(ctx context.Context, params *GetConversationsP
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5133,15 +5270,18 @@ func (c *Client) SetConversationsWithBody(ctx context.Context, params *SetConver
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6837,7 +6977,8 @@ func (c *Client) RevokeMsg(ctx context.Context, params *RevokeMsgParams, body Re
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -6845,7 +6986,8 @@ func (c *Client) RevokeMsg(ctx context.Context, params *RevokeMsgParams, body Re
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes any type of body and a specified content type.
 //
@@ -6875,7 +7017,8 @@ func (c *Client) SendMsgWithBody(ctx context.Context, params *SendMsgParams, con
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -6883,7 +7026,8 @@ func (c *Client) SendMsgWithBody(ctx context.Context, params *SendMsgParams, con
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9283,9 +9427,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetAllConversationsWithBodyWithResponse List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9297,9 +9448,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetAllConversationsWithResponse List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9311,8 +9469,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetConversationsWithBodyWithResponse Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9324,8 +9483,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetConversationsWithResponse Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9339,15 +9499,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9358,15 +9521,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10392,7 +10558,8 @@ type ClientWithResponsesInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -10400,7 +10567,8 @@ type ClientWithResponsesInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10420,7 +10588,8 @@ type ClientWithResponsesInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -10428,7 +10597,8 @@ type ClientWithResponsesInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12267,9 +12437,16 @@ func (c *ClientWithResponses) UserTokenWithResponse(ctx context.Context, params 
 
 // GetAllConversationsWithBodyWithResponse List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12287,9 +12464,16 @@ func (c *ClientWithResponses) GetAllConversationsWithBodyWithResponse(ctx contex
 
 // GetAllConversationsWithResponse List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12307,8 +12491,9 @@ func (c *ClientWithResponses) GetAllConversationsWithResponse(ctx context.Contex
 
 // GetConversationsWithBodyWithResponse Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12326,8 +12511,9 @@ func (c *ClientWithResponses) GetConversationsWithBodyWithResponse(ctx context.C
 
 // GetConversationsWithResponse Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12347,15 +12533,18 @@ func (c *ClientWithResponses) GetConversationsWithResponse(ctx context.Context, 
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12372,15 +12561,18 @@ func (c *ClientWithResponses) SetConversationsWithBodyWithResponse(ctx context.C
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13808,7 +14000,8 @@ func (c *ClientWithResponses) RevokeMsgWithResponse(ctx context.Context, params 
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -13816,7 +14009,8 @@ func (c *ClientWithResponses) RevokeMsgWithResponse(ctx context.Context, params 
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13842,7 +14036,8 @@ func (c *ClientWithResponses) SendMsgWithBodyWithResponse(ctx context.Context, p
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -13850,7 +14045,8 @@ func (c *ClientWithResponses) SendMsgWithBodyWithResponse(ctx context.Context, p
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19785,468 +19981,482 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P19kxvJdScKf5UM+IkgwKcaBNDdnGF3KGJ7yJlRa4ZDms3x7I0Bg5WNSgA5XcgCKxPdhDWMkPd6tbJl",
-	"ee0Nr9drSxGSw7r23fVa3tiwNStLqy8zpMZ/6SvcyHMyq7Le8I5mz6gVNqcBVOXryXN+5+R5+WatF43G",
-	"kWBCydrBN2tjGtMRUyyGTw/GLKaKR+L4nv4YMNmL+Vh/UTuoHREV0x4jx/dIbxhJJsjplKghI72QM6EO",
-	"4W/J4nMWkzAaSMIVueBqSNg5i6dqyMUAH6dhSIKISUJFQHrRmDN4lgsV6Qe64iN2ehL1zpgi44kcMpm+",
-	"pmI+GLBYNsnjtLMRPWOSRIKRiyET0JQk9FQyoZrkSJFRJBVpd94kvSGNaU9PttkVNa/G9bSGjAYsrnk1",
-	"QUesdlCLnDXwarI3ZCOqF2NEn7/PxEANawftzpteTU3H+nGpYi4GtRcvXtiHYSWPguCtkPbOHrFnsMyx",
-	"blZxBj+e6l8+lCzGZR5xkbRcaNersecle2Fn5bU6e+68al5moK3OXkmL0YVg8YL9v/BqMXs24TELagcf",
-	"Z171MhN5krwanX7Cekp3lK6CHBcnobcwZuNwSpg4Z2E0ZiTqE2re0VPJLltAFezE/y9m/dpB7bdupaR8",
-	"yyz9rbdHYzWtebXnO9GIKwafDvo0lEyvZBzfjQI2tw3zGL5xL1TFoT+AP2hIAqYoD2HcgrA4juJDQsML",
-	"OpVkHDNNgh7p1ro1JE01ZDHT1CkiwfQEs4tdPez7clAcRLcmJ70ek7JbI5Eg5oNHIt3NBZf6PFBFVET6",
-	"/Hmxt/zW2tVJOqzY0XdizkRQStibJ9V+HI1SSi3SDx2PQ96jQkFzsw9SzJ6VrmOmnRt6cxRLGUdnf796",
-	"1J39/ZKOVDRryBPJYkLlGQvmjjm3Q85iOJ3M2aalTh6+dH30rvjRk+NISFZ6BDd5YIZUBCErXYA1Tge2",
-	"+ojJCW7vLHr4uvvs3JMVw8IELCZ1BR97jGuAEPUBQZip6xcamzl6ucksuGsrnEj78vXJvIonE/DKsehH",
-	"JWsiGGFCxVO9Gr6DnvwbkgB8CrlUTeL3YkYVe8xHzNdrwQW5eVOyXiQCefMmqVNJHoyZOL5PzncbnhZR",
-	"ZCSL1ECD4CSaxD3Yzn4Uj6iqHdS4ULuddKpcKDYAyFu6simoMzOaRRYPJ6ch7yVPv/Bq6USKq/GR2W+U",
-	"gRfUWQIWeORDwZ+709bzcydxe2/hSSASWYiSEPBHDiBe7LUsiF7gnRclpHOXih4L708UezeOJuP7bHTK",
-	"4lLGPtC/l+plhhXfnoGubu/NZfaTlfQBO6rk/SeLT3JxPtgra+CaF15FXpjb69dAyhUUutBgVybJa2K8",
-	"ksQYiXMWS4pDKBq0NM+6Ick5Zxd6USLBSM95hdS5kkQypbgYoLlKsmckpmLAGiXCVynaG7LAys2Flut0",
-	"Eot7k7hiiCcoCvOCcAlp7s6n7Mj5kotByJ52J63Wbo/Cf+ynU/zkk7qMYsWChkd8OE7md3O07FNRTHwR",
-	"Kd43INs8hYLBPLQwGbnjfgwvzD4GJ0xK++hy8h9mcaRsJ9nlaRGh1z30SJv8mxHzSIf8GxqGHtmF/wJN",
-	"wPd7hAoRTUSPjZhQmn2JAWr4K25cJZPU/Ah+9Eg/iolujewuvK5DKh8xGpwgXy62HNJ4wKQCQldDLhGq",
-	"jWh8xgJCJYkZDRbFZQGTfCD0eVXxhFUMiMv7cnCPSRVPesrZtNMoChkVtcrXHnIBbS/xRszPqWJ3h3SJ",
-	"jkKqmFSGpc2iQD0NzfPdd+y8yuEw4N2RXAPmJh2dMBHM7MQqwYJd6O0dMSnpgJF6q4TXNw4zbFASGjOC",
-	"IN2+3+exVB4Zwx5oxik1U1fReKO0MaLPKwnVHeENaccl2bM1lnPERWV/MOPCsZgudSDKuiwSyYotLa+Q",
-	"aInaO78vBw/Gqoz1GQMKMDlg7FPNBoMI1E/zo+aI9rkLrobRRJlnuRiswf4mQi/s3WgiSoZ2H6kXiBrw",
-	"A2yHJLSvWExSFucRVx6hBI/ZeaR52ci2wZ73wkmg9c+e7o0FZDLWMOTOnTtNos8VFwNCkxOjWaG5kXKh",
-	"gh6teZGrjR6CyQyL15ixOBUDkrRhinsLSoMXcyDTO1F8wlTF8QMBBzvg33JX4pZk6mmGffikjraLG5K4",
-	"zT9iz/CCUKOsi5iOxywmfc7CQGpJMw4pF10RWfCKvzQOzNWehhtiEobka2QijLj1LIwlX9OwTW/fM+Re",
-	"6d3kDXPvqMW1IqcMHoTrwNlobo1bDT1Mehoyu83FrRlEO/rLHXnGxzt2xjvjSBNLXA0WC2drxAUfTUa1",
-	"g1Zlry79LdjtPAyZGoNvzzIG355rg9gI6LsKG5XDlMV9os9xn/a2tWdr69iFzSkAtYrBunhqwcG6YG6j",
-	"rWYB3+aaXkRqb2dfsxK7mrA62xrApAJh5BX0HNMoqOdF+aelDxiPwaJyz9hPykxHCxim300eLDcI6V9K",
-	"TQbpCEptVzQYcYEoSxYP17HgitOQwFOS1OMoZOR2C4wFWvjKBfw9RvT5MT7abrVayQM0jum0lpzs5ZbA",
-	"q43AZjp34FEccEHjKcHn7RQ6m51CDqoW0QU8cOhIesAt5GuJJxCLm+SBCKeEClxswOKCjjRaTSHhfDvS",
-	"EtSwhHEwfW01w2D+HFybAzdhDrzHQqbYDP+VPvy0sGfWxvyoMv3OH/nihBg4712bqK8kTXI54lJWCxzc",
-	"QrzyKkFzoYwMc9SsEbk22GpIPWB9OgkVgWk3nPFawLMJmLipq5jsOixB4c571xR+FSkc17d0O329P75Z",
-	"isTxlig9hpipSSzAG2/IxeCA+N984TuDBp8IyVhAWq3WDTTIPY3ZgEvFYiSUxmFXWAhhllo2SV33bElI",
-	"3iC+s4IHeFh8IthzWAb0I+qzmIkeI2eMjSXxu0BX3doB0UMCIwUd851eFLABEzckiSZqPFHNBpgViguS",
-	"0lTJkpg19a3B1o60SVpguGi3Wu2ddqu1D3YNZwGUxvfohQ3biYYPGgQsQDOLhCe6QkwA2jV1U3cAN/Wi",
-	"ESP9OBoRKqbORlDrYg3u2iJShI/GId5wTJlqkr1OSQNdkbZQl4yRbu0RVYyEfMSVpjyOTiDO5Ak9jc5Z",
-	"AybIpbEvjjUGCvTT/vMdFsewwNJvdkVXfEr0B/IpQr5PyYhRwcWAfNoVn+7s7CT/r59skU/JiSGaT+EJ",
-	"GPen5HEU3adi+og9mzCp9I+UxMlINezUwzyNJiLQBDQRdKKGTCjeg4HF9r0LvBfpDVlwCBt4L1TgxePH",
-	"TMXTo75i8X35NbwOE+Ym7IDAj8ZmKciIhyE3ri84yP2WHvmxVr8EDd/W5Es+db3s+5SHuktsKKRKY2Zk",
-	"L7j5ZqFTp3wyAfc4oJHUzx2704RFPiVH8UDavkY01BomC8hpFEz1glA0w0HXkpzTkAfQyCFBDgD7geZR",
-	"fNA23YH1PmPiWMBbunUuJRcDL+0GTJlgx2PPx5rJeHCQaY8FpH7Ge2csaBClW/Hs7oAdnkv94ikPAiaS",
-	"HnfJp+SD6CGLoZ9I6O3tKU0kfT0RR0tIDNenDGy9Wp/wyEUciQGRrBczhR5XANpuobphe9kjnxIN3D6I",
-	"1DtAKJqI9CIEBDXllJ6RNbF0TfbJpwQEV8nLRlamJ48910LdvnqbfEoesV4UB5l3jZHac30d9UplTNXY",
-	"gaENQ8RV/bxBPiX3JtgWM9SHoRw0jBkNpvi8JHUz23SaXjIHRWHH7BuOz1cj6ehNs47vpPtYvr+HRERI",
-	"A+AnJ+VEL7VQPCQTgU89hZdsy3eADtSx5Vx6A7InwDjcwVEZsx45nSi85KnmfhwYoOmjjQcHp4dgO+E0",
-	"7TaQvt6lwg+aQt8KI03Wb00fMmaP95jhLYa7Uo7mm7yvae8o3Wh0lrWzQ53iFuxBhhw0t7JbQYW8cEiy",
-	"DSTpNPnQXH9o2hrbqxCnLWD5sG6geVvfYksU2GoHlueDSDnOW8kqdGB5UNNFKAczsD/qJcI37k/SnTPr",
-	"wCUZTZSlZS6R4Awx6F/exkvRpLU925Xb2MUwCs2NetLiIYlEOMUDD0LJGHS0rJNjRs+SJvWCPdCP3YUL",
-	"hd+ecGXJC14eTaQiKqZC9g3jxZ7wOtG2cjuln2MBI0zWYBdW774cmN8fmfsr+F0jLzEZ1Q4+bnl7nTve",
-	"fqvlaT6u/+nof3b1P3v6n339z239zxv6nzf1P3c8Tbv6n47+Z1f/s6f/2ff0rul/OvqfXf3Pnv4Hfrjt",
-	"6VE9KbUi6uHsOJJdapxY82obkKwoWPUeVYtVjbc2LyBB7VlXFIJJeBsST6/uxgQbbNVs+eU8Ui6l4IFN",
-	"iSKzo5sUOqbJlUWLeX99+VHzavh/C3B989RSbB02Ynm+nRnWkrzWvLUSU7XrOp9xmhE+STjOOY3huGlu",
-	"Y7B+zavlAH7Nq2XQdM2rJWgXnk7hac2rudix5tVckFfzahncVvNqWTBW82oJajLvvuMc1ywc0cPIYAd8",
-	"Iv2QwQj66YLMz35ppDY24whdO+xE0Na8miNc7c/2Q06spcM0Ikq/nRdLtScvvBpOVU+63MpqV6Lc5a5N",
-	"6kZp10qdJO2GOaFSM+iBJmUuDo3fxzkNJwx5uVSRRjJAWD2VUHepD0pyNdYuCDEwcVBZ6jC6etDTat71",
-	"M3zq3TVe3FrWT966tpVdRVsZnvkVQolQLJB1gom6wk/vIXzSo3HMLX6B729I4iNF+h7xBe+daZar/+7T",
-	"Hvvw0fs+HD6fPfdLHWrc2KT8keejMbgYe6RDTvFWr9djYy1wHLm1jh/0ImFJOE855GMQpyMasNcVlZRu",
-	"xbzz5AZfLe8Ve2nRT/o0jGh8NuPC94Y+1eCxQWjIqUTHtmRf1vBqS+78NA4oiwQw56eAkfw08NPXR923",
-	"sZ9+kYHOIrH1XX2Xop1o9A4eyaXe+cAc6aVeWjjYeEH3dCfkeIk30nDivBOrgb8eaScsxSM7bRKz/kSu",
-	"5aGPPc/c70PSIhdDHjI7jDUIALtb/tA9W2Y1VbQs4ahoabKZF8WNYdueViKMKiPXOPvvMnUUhq7jqSz3",
-	"Lco4reovEneXma4abozRi7yvywynKLmgT1TJ+Eth9Ya8EZ4stoTLoM5B8fXV4GfVVl6Dz02Az3eZgkj2",
-	"97lU5ScELBOLH400Lv5F0QdMRYqGc52Y88pZbl5mQLa1hQ9UMs/SkzSmAy4SJ+tZMzSI4mH6wrq6nuf2",
-	"Pm+XljyEyXsrn74sfVwfuw0dO5ej2TCyAlVy+bYISnY7njB3KWjMiIhIFAYsToJcDtGvIXnO0IdU0Xis",
-	"VSxFfAh+gSBOqiAiY7/dIe/xt7ridBIMmNIbksTM1Kk8I3RAuUDXAjDbhYETWXZDmrxw9+Xg+B6hkkhF",
-	"Y3U3/a7RdN0jHJ8k20txrh84wWcZf9QF4/JmyuakW88s9cLcJLd9pTzlEmMoSkOmbPtgux1RMXU2s73T",
-	"9lqtVqNJjgxh0FBGQB1SU4OhBJcCPNx3H1bKR+o66IqULBILc5YsLLoLcPOr/dfRcXi2nS5PUcVZPwIn",
-	"onSqeCrUkBojdiTYYeJbDM2lA8eIwsoMgrn4kbKUgDMd4u1OLcYSluT0ubdX5vdljOma62+B63/pVJL5",
-	"+kiW3uXM0KxWC0ybnMkMW98Si8yHJ4y4sJ/nxiqs7uSdX49FqGKNYy83cuiv9auNHnm0Qx6Nx+HU1bKK",
-	"23vGpsTPWC2lD5fDlPTomCsaknc8wp7TntLi2jHoEwleRrwE5GfbW5idZI2n21LlcoNbWqXLLW0pS3Jt",
-	"hSUM5kRRxaTe9DPGxqQ+13jYsOBBo+ZTE3hMwzAFDbulfG0G7HHWbKcU9KTMa7e4ExvTXKvNciXZFOWy",
-	"2RSX0HUL27oUQ8y9vTJLLDu310xxo0yx2upkbuXsregSPGurtid3WJXcKj/DL6W9yR3+CsdvAyfv+tBt",
-	"+tCBB4/jM1R9/AYmNG050PCu89bWjiA24uWGuDBkKFuDpZMqG+Cll4AqfspDrqaHSCgDfo71CMCX7ZS5",
-	"vsv1iQiZlDl3ZhvN3CjZ6CRYrwS5wEwAuYRcqjJUAkUYjAud02d0ISQ8p3sFH0rpWDyWVMzWzEA6L2r8",
-	"Gr3NkgO5ozGfq5dT/1L8vayJlTl9JUe65vmb5Pno8FnN7k3ih+UYPTb6ziQMtwq5LL+3Y1yO06czL2fy",
-	"PFSlIdaJI5oICB+ICNzMKbjVJVp3c6Yxe3/2LL2tJ3c+Y9OLKC65PXpPs0qb6+NiGElm3f6jmHCxgwLD",
-	"+vqRXiQU5UISrlK7eYZlLp1WaJNML81GvSD7c0liec6Xvr0e08sdyWt+t0l+BwranGRCS3K7ch5XlVhm",
-	"WTYFA56VNzs72kuBYjMs5OVHUM7fk1VOHLy43mFL6eH6nG3onH0j4oIFsLpz1MiNHLRtKI9LHNLcbBdQ",
-	"GOcctk1KwEydmvlCsDCXpY5k7u2Vz2UZ/Vwfzg0dzhMW9iuuncrMrFf0dqi/5u1QySpc3xBt+IZo8dJi",
-	"q5uiS/dxKaZV0sLKjKvqbF0zrw0xLy3KZgD4if15YW7lBkvNxLFp0/OGVspHJmmizVWTZi6OuW1n80e6",
-	"1ElJ3lv5fGS37/pUbPJUPBAhF0wLpEmF85iE3zRTWup4uA3PPSZOHwvL4sLwvxwnKDvi5U+S+/56J6qw",
-	"9dcnayMnK3cBcWl1Vrdt/V2n4iq+G1QXTob4PFM12RZ6IHLMwlCij/UZm6KzOCU3bwY3bx6aCu02X4Mk",
-	"fhL16TfWKLxcaQzOKMVzK7ZWk8ESZ76ijeusC1f24FfU+cCtbJJjQXzMunML47yfwgc/zVXlG4LzSd1m",
-	"zz90s0uN6BlUSTJROLAeDa8r8L0PTCoFt2CN/syFiqNg0rOfbaoFD/Is2IJsj6dj5pN655C09E5A7iN9",
-	"sjrQgWAs+B0WZ9oNo+gM7x30xE3mBs20puYuD9QaH8KJYkaDQxM2JPHsMkVOp87sShM+5Fsr06eTnC2Y",
-	"75UFkITJLJlkIyoU78lczoot5YFYP0gfWl86mcKGy+ZXBeungd3b7mrDxUdm9fIBLdvJVWN2ZvVUnq2o",
-	"Q+oXUXyGbKLhYciTCKdYl8/NAoaUt04tR5cXXMY2ZnnEVTi9eFOdVAVbxqJY0WKeN5akkDggn0Qcsgvr",
-	"h6WGdnF0TkMvuTjn4pwrRgIes54Kp4eknb4DXgP6d1OD7HRaLLKh2+0K2+4h6RwQKqZaVOhWZNLwvKC5",
-	"zkor4EicKoyXVrbMeIdtiM7cEXw4Dubn6cmU2rygkoQUavMpk61nLR6eGU0Fwv9oGCV9Fka0MAZaJYkO",
-	"KtyzCpV2bE58Fnhk12TtqzsJ+VY/gC9mgaeFq8UhipJMIYR6yjUAaZLVcNBBYl9Pcr07BeEShUSzHYuY",
-	"FoBDXhkWcirPdcWc0nNOybuKynYkX9huYQhV2LrNFXe6OhXUtoFWLkHV3gIm2abgLxXyW6SvMmn7GmqY",
-	"zRZ566znohVPym2jJa6UJRqpKfKi1XOjnZbxjfuaLcXvs3MWFhuRvOdwKLDWcDFYB5ktk55syQxTzpld",
-	"6HlEY8sKVo20qvMTYhmNU6feWB0zZQCq55FoaMGLPYPYlYzGvaFH9shvP4JaFWusrR7atjRWN3VvZe1o",
-	"zPJ7MeS9oVtmKE3s2yJRTMYaEH0N00nqr9fBYE5KsSKaKPileqRPgYLJKe2d2botprq/fWhxWLZaSsQ4",
-	"Clly3GZerCcPziinuBz+qs5sKDI5DVUEGoVlHKR+Ok0Amf7BGLUg1zgVjt4CKorJIg1KSqPIdJatub90",
-	"DcPr5IBzuluSYjfPKGezQFJvu0FOmqlqkrLaLdYZZ+cszina68ilJfMfxuzZtjjtRKYQaxbJP5ychryX",
-	"OiqUHfqvz6Tr9F5GH3iaYQEHCak7hN5M60i0vZ32k8VWu5B4/WgQMwa50HWjkAr8GMhBT+ZxVF3jbtuo",
-	"3BBlZfXTBPG1NEuIITjOIzLCSmRalliEDO1kqsqbyDojEk2UPGS7mkoiRzQMD619aBRhyQmpX6EhdCNX",
-	"rqs6J2/JxpOYV16v5Va37IalhAwWv0zj+Zevb9Gu4i3aNyIuqo/4hu84LkGVL0jHcuO3JGD1sYamk3vv",
-	"wTeBmyRDqBuSRBfCxFaVR/fOU0CgdkvHwWSlMjYpmozFE+YEpu3NL4Xw7D4mT5vj5mA8ADZ/fT+H1BZn",
-	"I5/Yl67Zx1VkH+/x3tnrQwhYamltgPAeNJPFBxkkoPv5quKA7BrO2ePFz+2Zfen63F7Fc3ufxmf35UAe",
-	"yUeMBq8396lkz1bKM1jQ6GYLxaXyB87OqUUDLMWzTLhEIZEoTNubVS0ov0mLn75R5s3rI3glj2CaMjp/",
-	"V2CcLG323SjOyCZIY/Do7ZPHZMj1k9Ok6jZXWEhLko/Y6UnUO2OKdFqtNhlP5JBJqA40JVw1u8LvRUIx",
-	"gRWPKbl5E6dy8yYZRiEYeKCMNVY7uyHJN04efEAUe65I3e/WvtntdmumBf3ngf5nyPW/L7o1v+E5yQ1T",
-	"bM3VYVf0c7ORxrFUd5d2EvWJ/81uDWmiWzvQOw8VIx/zsTMYLB/Zrb3wsWY1lVPRo2N+y/7RnNJRWH5J",
-	"q1DmFTztC/wpwxsqCIsqBfUuraloIWrszUqCDBfw8MANSY7v2QR+libqIxqwrDdfmicc3yMDes7gfDQW",
-	"PiBmT8uHU0INyzZcUTyu1YbWPNJudciY99QkZh5pNpuJhmbeBwct2TiE+rQ7nU6rlSWm7foYeq4LpVnk",
-	"eroBNyRRfGQ8RbmCSlTupjUup5BQJep+nJRjrEsGFRL1dpDOrd3FCYSDRFm8UtVIDt6Jo1HZnrcItbc9",
-	"SdnRDnwrp1KxURX/W2OPo34/5II9nMjhIkbdB7nH4ZopyepMg4Cj7HqY4SzF3PiluceS2WGLpG64uad1",
-	"FcmlAonnjBgOROOQUFuDHZz0IR85OKioeOJKwlTSxKx3XkUPUL8UaqpmaKJ9a69xCJW8zJ1dhmMndT2P",
-	"7y1MOFoCVA1C/8Zi7K/Yk73ZW6qrxc+xcYVe/Wji6JetwIRvLV2FCV97GFKlRzt7QW+A0xI8SOrpK41D",
-	"0oKlxpnvAJvaFBeVqEoUh5RWmIBCyVqT5kpmCwvXB3S8048Z8zChfzsZagTBUzvgo2tEwVo7pieeCN4F",
-	"Fz45HfPYxonz6AznvzZsE1xkdgji211T/NojeyRgIVNr3GaW3UDdnyjm+Ku8FqMNeBmcYF3GYidfjy5I",
-	"GOk1AVMLPOU4vUxgBcoFaWof7dzZu3P7jc6d/Xk64WpJWFPjSRIDn5nUk0VWfgllLvvqtTZ3JbU5u0mv",
-	"4UwtYYN3hrkCAV6T3lUkvQdFUJv3e6dKr4XBkmANyFm7h9FFWXgzk73N2aBfaxwVf3DyFg0GLIlCWUx9",
-	"4Q9O9LqeQHn4ba+E5ANBqxxIN74iiquQbXlOZRhkHnY1enWKXFMLgFRUqFv2l6c8eKqip+AlOIgaGXeY",
-	"jrfr7Xn73m3vDe9N747XbnntttfurOokc/zgpObVjkQQRzyoebWPuAiiC1nzag9O/q3+zE5rXu0+Fxz/",
-	"ep+LyfP0jYdUv3SM/zkKRlwT3NdpPIrEFFp+K1LgeWMXJ5POobSoeDRmwjHz9SIhGLiao4vxpLRavH6q",
-	"WmcwNozU2JQ2uoR94C3aO9MiqLTsHV4+axkDhcPJKdN6LEez1WnyJqlnDJh7rn1izokdZ8hrpstW+mSR",
-	"UEtdvXNOXuUKNTxDxjRW6U5Ajeyoz0O2lgPmsj7YYlntclm/1pJ8UGUS6rcnXL2+W+JZdznGASxk9JyL",
-	"wWEaK5TkyU3Trs8X17OQl7MGiyOvZ/ala+R1FZHXIzaKzhmUVy2lbCh0u3BGyY3VLHO7nTvsxYkxTl+7",
-	"JserSY753H+lyGEMVmctmrDsxBiKbNKYkfbOKZUsaJIjfAhiQ+AeUARQFwPcwJEz6nfhthEzTNCQQHLH",
-	"ImXolj6YaDZbYgLDDrE3MbHmjeoI8fKKosPooqqHh7plyX+XeYS6HgXNNeuYFgs32ElmxlO+TefRGXvt",
-	"JWeNpXZJL4rZjhF6YhvxjJjtGOGs4DLsy7x0zbyuJPNyA7HKgydvSBJHIVwdmFCoA/DtA+nnkdutxN+2",
-	"lc/W4CqHrZZ3u+V1Wqvqgg90d44eh2ZZUN9OmAgqS4HnrvtLDuSca6tFbjwWu4KR7Fn5BUzlbcvCd9dZ",
-	"pWmVC5hCtkLn4azThLNmZSRlduNR1Xr0Q6rQM+U0Cqb6qEnGAtJqtZwbBzrmUsWTnmqmzTXIOJxI4jtj",
-	"8UuU7VnuHck5x6fwEu74XpOc4J0QXk1C9Q63IDtU6a7D93jH10icf/QLUGOdxBBhpIVzV4ArEXh5DzEX",
-	"ykWTPK5Mb5VTfyrLaIM/zfykPAUF2nEvKb89R5qpJF3rgkKgpip4oeB2k3oQ9eStgPW4hBvMUfBb/f0d",
-	"09+OeU02muQx+DC1W+3GAbgYWS8m8DFqNpvd2guMpLS0cEN2hX4Q/I3cp8xCoq+Wb4590/WrwmrlMEDX",
-	"acaBIre93Tf3yOlUMQmeJF0BexvyEVdZP652q7XrmWIv+22v02rt6NdIP9YvQK0y6951SCK9t1wBe2xn",
-	"S/anx2OmSw6Us+UigOwf1vmGWuPciE7x4NSpmKJYIOc0nDDTo/5PqUtPu7VLziPeY15XtFt75JwHLNJf",
-	"75M+D+GB2+Tf2BffICMWD1igmdIFjQP93Zt6mvDXHRJG1iOu3W6R3kSqaKT/3iVqOuZioDtp75Fnk0jp",
-	"pttvEBqcU9FjgR1b+03wlQyiC93IXqtFHhxlTeMZt4i9RpN84P4K7khdUU/ckRoApF2fIFz9RPi0vXar",
-	"47Vbu167tee1W/teu3Xba7fe8NqtN712647XBmPlrtdu73nt9hteu/2mp4e2gLzavDl9IX8iz7gTOD5F",
-	"oBrsrlFhiJuEqQ9EOC2B9RM51PgDJRUJ2DnvASMLp4cJs3PSVSZ6yjicWvknSavErIiJJpw7lWLn9yII",
-	"l4cDMOtapbz19X2QZvnzYCijnr3Gz8WNacNa7JXGMi3iolNSFHFmTcQFEqlW456kiJeeRVnJRre6VyZt",
-	"o2QKnU51wwvjppwfTy50bBhdCMyJ6vj0HZKA9ekkVNImMEh8b4y1dq3cW6WOQmuOK0mtsPrhLPNCWtTU",
-	"vrorTQEXArmmqCIr0rL9zMSHiyuREl9ZTYV0tYNrpXETSuNJlpIK/lVcDELIY6YOya5xZdSfSL3jkdSp",
-	"SEwkC0i3dhFzZURat+YBG0vKCMok/UYPpxE1DrtiLwsWXGUqK/fxRnJVlfMEJnJ3SDWRf6RHCbcC5otH",
-	"jAbuZxehwFeomqq7zujkXOPTPLp0WzNZ5BL70ErxPFvPE+9l51dOUPlVWoY3ZN+9tjNdTZahbPEjjfwr",
-	"0sTrB7ZycaNHrPstJyrBLgj+foiL3gsZjSXhamVhPfOmKDPRZGgLLdtS58J99fpYXNFjkWRtmnFLn8kY",
-	"ulAKKCsaqgptmt/nj2kpgkveu6a2q0htj2MqZJ/Fr88pRLCLB0ux7SgMHqx+QZ+6jOfaKYxkgeVa/CQo",
-	"98Xro3AVj8KHoh/FpxyE8IySSssS3Izb02yPixPTxHnvmpauJC1BGnbrn1hNTQuYHTOZ7AqEVVVhLz+A",
-	"JYgr8+Y1eV1J8qp0fD3Ke7mSY5HW2IF7ZB85EqRyNwZINyM8lrJhz93aNX4aku2T+khCWZxskmSf1CXv",
-	"ObYcmxUZs9saHwA0hXfA9Ris0g3sbhBGpzR8xHrn9+XgwVj5XVFv2WyAHmmTAC39yTcd+yfYW6OJQvPP",
-	"lIsBXvwsWmInl+d5CyHrj9iASxWbayo+YpuoslB2ufROzBhhzxUTErqC+9Wor5iAG89GxiyPt9Fp7RGZ",
-	"5uLfRo2Ky6yek6OlNba1Oo/yRivxLAYs1nT9LtSmnMU7NM/sMVK3fgOE9hWL0yI0N6R1TcGYWpQjjbLA",
-	"Jc2Z7a3DrDAKJlQ8hexgEFCRRjwcEv/jJz6pm9S2kzBsIB8393cZ0+Uidx+zK3TOChM2l5x1qkjIqFTg",
-	"r5GOtOFpXpeOakWq24DvfzIJr3wHFkuoj7hUc68KRCxZL66qWZJEscghjVlA8Fk3weGabpNQYngV8/ai",
-	"BY5Xt3ObdbFjrDqO6douAc+c967B2VUFZ4+jMybKnQ/Z8zGPASpUht6/z/sM8teY6C+lW8uE4ZsrZXK7",
-	"tfdmq+WRN0hAp7Kx4P06tFdOcN/46PGhzREFqUyGjPjwvE+GkG4NKjf4RxM1jGL+uyYp9luMxiz2G/OX",
-	"EPv2SpZh5lqWsp/xytfer5ltLW9FyHAULPafTmnOyi3HXOCl1ThLlvKvucn63ASJdRJzNT3Ri2WimeC0",
-	"pX+9Y4/8Nz56XCtz2gRXxm989BiqBZceXYJJ3eB0Yi43TORmHC/N2YfzDbsGrlQ4jGTQQ6XG89kLJpTx",
-	"b9GJGt7SBPfUsBfb3a7THfmIC4lOlNlx+7i/p5EaGnUP89Bw3RO+XfNqiN0TnmNl9pi/x7TQhizVVeGj",
-	"mNePhn1DaxyDnnfQrYeLQVKY0vhBhSz1/bEZ9/CJo4fH5HwXvVRTP9IBVeyCTrui7t8aycFT89lHlRjT",
-	"4md8GtSQSfTskkTFfDBgMcwdx37KAi0i/PLMe36zK7omP7Y8cNyrKU40Zn0WA+aHOYCHLHtOR+OQSRyQ",
-	"3R3Ms8ZEAGWhIPoIy3amM2Pn+nh3BaO9IYzXDlfqHYUjqYZsSgIu6UArrfp16zGsT2vMelEcsIBMhJY4",
-	"/vMd3ftOLxL9kPeU9HUzVBHBOHi8QkRUV9RjUyeanEYBx3p5uFwycc2KJoDaPTJOgrM8G2Kdut8fPTz2",
-	"kN+jpwnYKhItvkG47IqcbgSRV4mCBEs2ovEZC/Tw7bMHkBvMJ7ibJqEWDAF5oUcM152C6zduAGzdb/0W",
-	"edtw6q54G4gDVpZL4j98cPLYt0XCYevAjR4yUEIdC0lu3vz648cPSafVunkTnkRXasOCurUDwpFzIivS",
-	"XyDXMt/dC1X2Oy0P9DffbDabL1744BiINHs6kVwwKUk0Ub1oxA5NQdeYCjmOYtUVfcrDScwkqU9EHE0U",
-	"1WdnTNXQM/7/+tCAsYL/rnHB9uxpC6IL0dCCyjg7w7RQ2WGy2RU7xDeT8knLZHE3jNpYtmCCxiucCeI7",
-	"XN0/JKkbNZRc4eiTH/WJ/7Zt1m2mKwiRWvg4nN8jgo5s5ABUJ9SbeXyPUEUQttX9bk1FeM8EQvfOnTsk",
-	"iDA8gLDnXKpuzW8k07kXmvSgTtlDFIRQDR414x6NtapDoFibfgKkIyaHhIb0ltl5p6R3QxIfmf+DMXL+",
-	"e/AciiBwwPe/CWk9gUKJD/qD38D4FNuKxFTeaEuyfr9NvTpvwyg01uBJ4lMRmdE0yV3wY4cTOgkDQkMZ",
-	"GV8vJ72eGXoqc53ClEQLcEm4wuXSPFbzpLTqq2Ui2IZmmGBPSKuIe2YBfTEJQ79JTno0pEnBSQhY00AJ",
-	"FwTjMxFx6OkloON3WRyh673egl44CVjgZl893wVcDas/InXfQR4HBJCHTxSU/Y/omO9o6hswQWTUsOdf",
-	"C0AmlBEHXeHK0NiohIY6i9JV0TPjDY+41kdE6ScpH/TBq/sRDLbd2fWR9EMwoWpmB7wHQj6M8tFoEuRD",
-	"5rhoboSFh9RsSe9hyQejXaCw7grUMg4MEPnkQuVhyG6DVGoe1W+1Goc5qGALjVq15oILzTiOLLV5ZERD",
-	"jaz1/vWjGKqToroCB1lTA4XIBf0+1voyKhrE8uLdXMCEsXYPmJLE8CTSbrU6sJ8Qs4b5Ho/vIVFp8cYH",
-	"E91NouD5fARP+o1DlJnAHHBlYTcVjTH6d4CldHlsxqIfydKImW/Iz5itj8xCyZrkgd5mEHESAkpgK/1b",
-	"IyrogMW3bvowx56CI08F7rdu8oBQjax3sB4VhMR0BVASOExmnjWlPgK9JOD7RBL+EcWk7uvxfpjcTDje",
-	"UfpjcmXRbDYbuKLtVmvXnozfoSEPzKlAmjRXHpqIz/FHLagHVKM4jAYKot4EyPmU9SN9pAkWAYtJPBHy",
-	"ICUCkKgeuYgjzdKnYyY9Sypd4VtA7xt+4Zmo7ON7hg1ZEGCtRwek7XtaNu5E/Z2YiiTeGuXTRJwJjVWY",
-	"mIwsOxkw1RUOBbULAqZJ3mNTpKIRVb2hqawyZmHIAqIR12HS8pl90rjru+XFtQxK+M1xoLlNn7NYenBx",
-	"Ib1sdkrNb11HS03JB8RHZ9+neCQpHkjz6dQezwQpq4soPQUSctF4ppaxecd4bJg3PYymI9kSx+ZRJBPb",
-	"B1CrtWnrmWdTa4K04CMTcQ9XMjdvjngYcmNmuXlTn3sQRT76zcGNqHsXBswWEjEUfqrfvOm0Q0FYcOHU",
-	"cU9iYYKJlaG+m71Q0/3pJBb3zM/6c8FqAowO/kLx90EmaaueGBIXEkTaP8ZJtTutNwm6HnqkvdvaNSyr",
-	"va9/3G/v26iiTrvVNnHbnp4I5HuOGQ3wGm6szGxies7C6rTnGDSXAhGaROslFEEV8Z3gAR8wRC4STIOn",
-	"bs3srRNcZBCwiamFtszuzyeWDPw3JAaj1nzeINtMjJM1zulmDhOX9Mw405FpxayapmHtks50z25RtCZ5",
-	"W+tRLmBztFXDZfRICsncrdYF7V8Mo7S8msYgiVph1LyuMGkrzK2gUaWsFojAARm7PuRM8zyeRH+ehlHv",
-	"LBO5C4DfKKbnLD6lio9I/UIzo65InoKEdwnQsHwbVTLTSTIUDjM3SpdWSaEyTNQ4NBDEgsNkyEN6DtjF",
-	"rNY5S+RSYDVnaO3QYOXkRTtTBPq4ZxqR4Ybt4BcynAzMDpo9slLHtGMheVf4z3cwIss/SIjm+J45Dyiv",
-	"MQDYxm6ReiL5gY9BNSz98VArLN2ab1QbEZnXqSI0hAT7GgFrZgpCUyM5Iz/39m/bP9948479886dO8nd",
-	"mgWRLGhYHmzeh7/dR5HTBY2uAEilAdEwCgMgNgAyUTyioseInEDpPjqG8Kd+zORQjy4hPlh3vbSyK04Y",
-	"I4mWYbStPPU79A5vaTrvUWE1D33Qnu+wOAYALf2mlpd3SP2DSB3rLdESnwUNDXO6QmunCKVA60u6ABhn",
-	"9E3gIolqxm0butspw6PCpfFNGMOa2DvM2AafwEQfUWVUWamxZhL1PTUhxsPogvSTK0UM7kXbRR2DlzXj",
-	"ibQI1s2P40hT+qE+beTk7bsfPjp+/H81R0FCKzbmrHHQFWODwDx9oCDwySd1PfBsTLNrd8LzlK4IrAK6",
-	"B+gTN2IY11lPnjgOYBG6AgCp/g2YsT9gSkNXPQQaBDGYS9ENQWsfO70hg4pPvnutZcRqYoz2m+QIDwUY",
-	"BiiuWFfY8dgoU4OCU7C917lD6v7jKLpPxdQwNy1WrSmkYQZpNWw/ZiqeHvUVi+/Lr+Eht9bQA5IGhcNY",
-	"gNlAmVUw/wjiQocmeRxFZKTJKnG+4UJv2yDGEE2qgDsB5ZwyfYBT7Y4Fmra6QkN6GOt+azdFTDAEa7Vv",
-	"wiQBtFcQ8yIUWkuSUNaO71vaBLvg0cNjV9dObZ2NmlfTAtNcjTdbzRZm5WeCjnntoLbbbDV3a15tTNUQ",
-	"rNYl2ipc4kRlhZctLRjzS4xFv+A6NVkJHlsvJ0nqVkUgFpAflrs3eejbZM0oh12RcW7SIjvvOeSRgq9T",
-	"udOS1cYUaVlGfDGMQkZONSZHw6blsFhLAU1LUAemK27evAsy4uDmTaufuSVgcor7YcL7m/rVDPDTLcCN",
-	"h/4FWCx8hSoMvg9H/tBgqON7hIYazk3dEbZbrTecJzTj1QDlQoMfrYUg4TgsoHZQc88xbH5MR0zBRf3H",
-	"5ZdA6SO3HiRN3au9eIKXJUyqt6JgamLikpwVaUXeW5+Y+mxWeMPfcaxHuBNM8DmntLOcjEY0nro3I2aC",
-	"ODMugORgy5qayLUO5jo71BIbSXLBr+dm7/VqRsDWXnhlXz55UepqgQPe3YEtOknuJ3ODxZ1LpBGoetkU",
-	"B6UDFpF6PGQnWacEPebUv6n2qz/+7uc/+7P0gnHRIb+xo597+7mWytkRG/gBGLFAXMusrDPKlz//4eef",
-	"/UF+lPqFqlHaLh9fRNnhpRzGqqBSn9xI9Ngyg2PPawe1muPgBtdg8uDWLWu970WjW/ScKhp3mp+MBzXX",
-	"raz26gd//PKv/io/ob3920A+yzS+W2x8+T3VgDu7TCcGqHskw7mtWFt6qV79wf/78n/+55f/47+8+od/",
-	"WnBmxYnNJAO4NAUUuch9tevf9CJ7Q5tQEKofQN6dVmtzrChZuOSeXD+Z3j/j2n3cftKcpFcFb7x5Rx8p",
-	"lxvXluIppb3uOr0aNsMlCoyD3M6nNt5yX4naMuyidDBvFJaglVmCSq5SW4gHJH0anwbXUaHlrgOqk7X1",
-	"jwoSUOasLNr3qtQsx/huFlbZK8RDxwiDCaYyvga1g4+feCW8EtmkRot0AOHwGtLVnkCkvFW5MLFb2wOi",
-	"gs3cb7We6Nbzpuhq9Hcs5YSBaeGjx6T+9ZPO/m28b0pQXiSIn3rA+B5aefGZMiNZlcNUVzwQVgMfJ5Zq",
-	"ESRZzw8Il3IC6gUEBWtsEDPFY6Osj2N2zqOJTG8AEoyeJE43YqUr6oCpUa0DFMsV2O3brVan4aFZoiKV",
-	"+JgJa+FCO4mC+wjjGiYJVo8l9U6r1emK93jvDN1c78uBhxedvTCSWvUVEQmpQtVWmGxjbldJH3q6ZlZj",
-	"JkCnOWMCbsRAP+wKO0Os1497sAUoq+dEMlOyqVSyydaLC4O1CE+jc9aYj4WtgdxwmnartXdYuM/RX79J",
-	"6ondhUsgEPBVUDzsivTexIZpPdXv+Y0quPzYeKe8LqwMZqXH9kBmEadzJYV3PKBfc2XJPaH1Czol9YTg",
-	"2y2PgPGqkeF5rr9eu+VV4wUQ6cb+taJwy/TlzcTCWQAxo7e9HUMimtUWwe6dO3fIBZUkb0yrXoN5S2Ba",
-	"nTmoN3cSAi0OSYMFPaSUhuF0JyTqEGjlKPcXGSUqPCvJSaSkMjy59FrBBi4nMRPv0q2Av+zZygv/Ml9g",
-	"I6CsE12NTb8xPH23xx/wbxx/+LvH7Q/4sTwWj/Z7d49vH5+N/+3v3P3GnWazWVsNxGwWIuJOroUPC0es",
-	"dCh7OYDoeNEkpi57+g6Tv7W0RfIvWqIwYecyB610YG/mBuYi9uTtwyQnm80WGYakXGqkl9M5abPuYatG",
-	"pJdKlCud1QWhrQYcMvWfn41w32UqWeR6GA0IF43lcO6eB/ufgF33QvHWgKmnNAyful/Kavxr/PvcK8mM",
-	"RwQZUnlAwL3Syayl6dtmjTU3fRpP2oytXHj4Ct5UYrFn2hWm8kbU90CwV6bRMvhU5AbGlYsSjGthdvaS",
-	"qezM/SY5YUpxMbDSUjJjD0e7bpIyr97y0DkKvbobBXSZXReuJAv76JNj8x7Oso4WANmAqaMwzGSPep3Q",
-	"LAwzrCaT3ygLWfB60fl2Jr8H/F5gsYs2v7d/u6z5hc/yu8VF3p4Ezi2h5XK5k/jxN3OVw2s1r+Z6XwAD",
-	"y5cEqBlXF7NUT9PFcZ/EpHhtLzHnwQE8Mvl+W05eV/3jkEJh5xP2rHbQ8Wpc3peDewwzX5sQBf3tQy6c",
-	"3N5cPoz5OVWYmc4+pdU8qZz3MUC5BTErtoMRF/BnC0pEF54spwlMfWrja1sV5stVVhS9JOzdc+lK7i6y",
-	"kk4L7oruzl/R9IuVlnR/I0vacZYUrbVroLvy016F7ZzhudY2jarcXLO4z8a5OwU0dIp+Qa7r341scvvy",
-	"4a7HPRbCBM2sEEpdCUYFcPBNi3U+fqIp2UbcfPzkRQY2vA+1V8IwO7+03JgDIfIZD8sS9JeBiw4ijGpc",
-	"sSCmeJyLcYBRZqUnerxwAR5YzrGUPhQBtt4tUQwJiI/vycSXRQMSIiIiJ71hV2TwAXjhxYzIMz4es+AS",
-	"BPhVkd6zj19uiSHIr1yaPPHWlcxeLRJs+71XwI5lTvblgIIvFWMsbt41hrkkDLOS3F2D3F+TFNPKr4xG",
-	"7HVJMbm4FDthSmIufVBlQfZoOWYyC/vWu8wol/qnTCroLPX76IjlRoVw0RWZV/ykFmU9sulHTGgQXHpg",
-	"GMsUGkmL1VzEdDxmcRIUQCUZh5Sn8VtdgT81MCw0IzLj6EIzFuNjmUQyu5JWMDJlqpmdHThMp9ES6Mbs",
-	"m5PpAws6ZRAsKWYn8gezFFwaYXwmusnl1q4gyct3xIh0UpcRmcgJDcMp8T9GZvnEb2RE/aHThq1vQKGC",
-	"65RE/a7Ix2lWQwN0AOfSdWC7IUl7t9XKhCzcBR9Cy8ZtrViuEp9iU9CiK2K2A/wb12IODPNzt03UCSfJ",
-	"LqOeviEndDW1MbH2flCfoMNsJI1GaCnB6/XrCvjhYhjZqaTLVoxuNaEzBewkrw52CqIPIgU7O8277WDa",
-	"L2VLntyQ1sIli7nASD3l8aSTvY3Kp1ifr4qC7Hv50x9//ovv/+r//E1eY3Nzrn+cSJknS1tn2jtqOmb3",
-	"uQT3rkrUVjrkJWT5bl4Cb2r8iwDe5Qaf080XHmglGh5zsbV1bReRTYlxZL2lXhhinFwWos6d18242Mw9",
-	"D1V+U5UiHyrv7OY9KHMcuXyzSZ26xnYPQgFJu7FR24uhioPV9At0iF9Fw8gfiDW2bQ3aXNdnaUG4a2R+",
-	"RiRaxLgFqIvxdbdoEDyFetDV4DZrCoGHEdz7TiFp/yCJ/hXgBuX+BqEwNiuGPrNToiJEUTgMjQdEFHcF",
-	"5HhCet6By6NEiKooZ5Opt9ut3UaTHAmMPtZyFVuTQz4G5yM2Vm4Y6fnuxi5q2p3WGwQiLI+CAIPxsi3B",
-	"MaiPJqHiOyYyT05FD4tQQVQaC5JAQThLURjkvYGyi8ieTWgoc/0YHNbD6ecCoUs8iNB/qCusl2Kyncaz",
-	"vgyA0SCAqb5G4AUrVuBXmfrpicNHag3Y8sVUVfdrm8XmOR0UO75z587m5vvGjqGOt5BOyx14HFfXSFjJ",
-	"cEOmFJWBteuu1bqQ48jQ8NagRjmFbgBoXLo9sCylwoa9YxxqqEg0M8ddu0igC7lsF+kW2bGhWJtsrsrj",
-	"bgVquyTwcBQENvDc+KAmk3KwA4rHFVCDdSR5oxQ/mGZnWMdEIFNZ75wkk4vFSbIBktQmIXISMohIMeLH",
-	"7Nl9OfCb5EiDCHB/horHGOwIoZCJ57PbzQWVJucUC9Bt2PGbhsxhURhYA1fMJIOkSWMstVwCGtwBL4MZ",
-	"dglmbDhyxpadMOQriDI95EGB27nFBGkDywAC57W6Rl9u0w3raWzOioFWpN3W7TtvDqnMoIjM+DRGA8ey",
-	"ibDr3xXLEAAwA+h1vwKa4Ipegag+TQYZTpTOKmfff4Yc6eUf/vDVd/70i//w317+9H/qUxptHKpkpbZW",
-	"F2EykAvKEdlQ7dOV1vNG/uo7f/rqL36SxDvlRp543W4G7cwbzOe/+OHLH/+iOIzERXnxBWy32la0IFlV",
-	"BA9CShy7opB4K3NIllrLl9/+3ss//OHnn33r1d//qDgJY5dZbhK7O6clgnG9TV1pIPs7hoeWLuMNSRiN",
-	"Q26UQochOrIarMaWdU+ZWmptv/jJT//1W3/5xS//w+effevzz767KKlWzmqWI2sqCUu9xpdZ/V///I++",
-	"+MlPX/30X5BDfP7Zz17++Bcv/+N3l9mVpcCKrb+35WDDAoesspQlWQjhuiXg/T6LUVSky0jqZqqbtXU5",
-	"HVxV9DwnR+OM3sr5W0mH7ULA5wJsb2bH5TzJ7TFvcdS95MGFGQmaUUrwJAS6YO312euQ4Uylw9kvWwAz",
-	"4SGU+zUtlI0j5WGH5IJylWbLAVa2sJ/8vSQVUC41kYjSBERAbgn3WSmec01lx/KPy9J2rAmRgtrTtwiw",
-	"TM+Zq9VoUgfqgz2v1m+e2vWeYSl1cTxmuIVgTEMnLoFE/QzqPSA+5vl7xOQkVD5pm3SjktQhReQpM5lU",
-	"EIVHfZPHGJiMR3waBJhG2Sedhkd22iRmfUg+a1u26WXBKmo0X2dERSXHUQ4whFFPP2BxY3GVB+dwoFWf",
-	"dlH1ORqP4+icFRQezGOSdG8CRdud1l5XmEas0VWvTZM8gqlCN51iN4/YJ6yn5naTvxtf0qSqT+QSik1X",
-	"tFut24f5XUBN1XCZBPa02629mdrPI0uarzEoALa6QukwpJziPpfwFkBJCQUncP/XP/+jBKm6JweLFiwC",
-	"kuboI7s7IlKPLM0XY1DNDATks8P7CZMgmCvM67jGHFee1Bz1cAklCy3KGxnUnJW+vSMi57jOHhZajbc/",
-	"rHZrzyKlr0PrQQVp58/qRmi8MKedtSeF4qB8EkZUWMiyzNiL+/H5Z9/74h/+5ouffHvjk1gNkWi+uL04",
-	"noTrbdbkn+c9c9WWjE6g97RcaQHs7KS1BK+l2NSScOUQqDJA04RvOjY2p2ItafyfxS7cHm+7q5MWXKm0",
-	"Qlubg4HuCWUuwR5K9Yi97Dhm9q91jLT/UjBQmUzGHu/Xh/3xpF2WDoDCFoJK9dRL7xdW1Qk09cDW5dWB",
-	"gIVMsbk3Ho/YKDpnUuM//aBFgEl+dDNSe+eUudJvkiOZSclsMmfqjk3hh50LOjWZHzM+NdCeOfi2aubm",
-	"HB72DbS+B0OxcNqdHwDqrJOGzZJ/gJnuJQ8wlfdaUDvXbeJbmjiTdEXOS6IN+e0LABpX9YrcIFRZqtzJ",
-	"ZgTkonfnKKNXAoWFnjfoaNBudbScKzNElXS8EXcBvUn6ZL6TnN/NrfK6Hgr3HFr80oYYgcHrtRhF3f1b",
-	"xTBaSYuuLO+U+xPkuA+ZnbWnkgQvQ2BnqeySZDV2ugFLXacgkAdMof/iU/B1qJTIDwQjYzrI5MeXaUxK",
-	"zs7skSgMmFSYf8VLaiKoSNGQ9KKJgCCXbIZeDpI2qa4w1/NwssHgUvA2eR+9Pa6mFEsLm5lP7AMoAYE5",
-	"lIbRhf3Yab2oSoC1Gam2xkiKV8o2HVjpSIB6HtIB2+5KbCDANaGfKyZ5JmsInbK41tQraqvpnhaSO+XU",
-	"YaNoYaQmfNba9kEepL5zpkjk9tLxerWUxdUO2rf3Wnfu7O+2Wo6HramUVGLPqsBNT7wacNHaQXvbYawO",
-	"US+dnAlkRYbtr5eMoUiAm3LLK5OI5sYKXO2XFIxFJVqSmzdt4qabN8np1Cl8JdjFHDHZFZmbLemTPg8h",
-	"wfXpFCokMlJv2SsyL7n30jI4ucQKGoemfpWWkRj2ioVGaBialPZYDe+MTTWTuHnTT4A0llewVXh6dMz1",
-	"4N7BMkoUSvGVlMMrSX6/UYGd3lJNv6pie8M3FJcntg0xPo7uV9jL02IvmWPClQmDnuGxlDkLtYOPW0+8",
-	"za/xBjJh5ejz6sKCRWzdc2GBu41XABnkCLCADbK8DdhFiaDutPT/Ulndj6PRO4snttePf1CS3H6V66uW",
-	"/SJJfmGqGiYNreQK984S1Q1U9EFJfYOy66hLRCiFU/a6cUqZ9Adxq6Ji1o2t4ZZVEIt00jv4qf6eBgTO",
-	"UuWPsMExxQQThImgK7B2F5Q3RvAB5nUn1zkNiQ/N+E3XJO0nNY/T4ZQW/TElm5/7zWK5Hy5IpS0hdQa7",
-	"kVSVM25hNFPvCSt1Ni4Dyfxm2R5W9mW/RBBDpXo8ZG+LoNyFXSOVSNjTc4gHoJOY+sjpRFnqxoqRPAxJ",
-	"O5sIu3IynY0aMmb7Xef4RnnK7m2YXFbg9F9WC8sSmcPm+wJfGorKnIACiDIDRSvKx2sK/WVJdEai6+y4",
-	"MtaftjcL56USCJrZfOWnLVt7Vj5PV8a4Y2l/tfuNMkCkxfPmrTka0V1NS84WccoJC/u/AVaXLy1gGXHB",
-	"yqEKmluwBKzrNmUSy8+0r6xnXtnafUsJMX7FccEVM7FYaqsQv1fXtrKA+7trarHjvY3jzZtdUt7wG2h9",
-	"KT2EV9ECYzI7QFDbtswv6JWyXC4oBcXhs1mKon4fIiDSNDCb80B8E1MuuQ6IiyRdWt/fMDNDwwoLyUPa",
-	"rdbtMuyBK/u6Myj9ZqYyur0jIlWWJabY70a8/bzaRCyXq+qy3AsfpVT4VUtgfvUTFlWSYVXAQu5ma9lE",
-	"RdVkeBk+hhlSuyQXQ+zTSsrE0X4rWZBuF4SnTA08MRvR+Gx2qnBTohXSyhN8gdRpyKls5CTaGWNjifVj",
-	"Mz7vh8Tv1ro1n/RCRuNyd4WVxextYi8Y9chOMBnSEukNzYy4tHNsrB9bq9wERJ2KNNHusL8q7vzgLwwU",
-	"VfviW7/36ge/3GxqnaUc/J2xGK+x1+byv9ZQJFOPkmO6gY1BhebXP//Oyz/5o89/9t1f//wPaltJmuzS",
-	"97UQ/wqHCJQT6CWlP85S2SXJb5AyqeyAIh8bjBaAdPm3elT0WPh0NFEME+jPqHUpjHp/MYxCtoPFKfWL",
-	"pO5LRdVE+qRVvFlP8v8TOBAgbs0XQOqLCOD99j55V79yF4Z7f2J03aTtnDQFgKh7u4WnKStFsfN2q7V/",
-	"aIjQVNZsd1rtQ2fAXJKAyxGXkgWQSaNMyPaSIcEIr4CQFZFCo7J7UkoK7i0tNfctf3nXUkpV8yskmuu0",
-	"2nrk9xlanpcd+szYh06rs5Ps5PJtz9BsNf0f5SpXrtPmwlzpbpbsti77SolqlqXc6momxzlkFAUGIJzz",
-	"rrmaXSSwGPao0EcSF3ZenP0MenRH5qatMntDLJUuLuyq6TPtq1PIEZaRdUkB35XnXE3I7iA6+Qmn/UFU",
-	"F2MiZWyV2nIZaV+GvC1Q9iXJ2w9x/SnKN1wyR9Li55VU5H0PKAN2Zp78fTpKCGyOGIbROh5+WEnJyq66",
-	"r39/WwToP9dqNMkJHTES67nFk5BJQiXxzTAK/ftbkuO7KMfxFC0hzWkYRheYkL9CkqfLIDcv1c2p//LI",
-	"9nWc4lcT9+uHOiyFAMqDs5brbglQsN7skJlus49VuSsu9lcTPeD5l192CGE08zlI4gqBhteNGCxNXzZu",
-	"MBqxFRVbBg7ggTFPZ78LT0kNaqL4LIEG8F8oQkk6SdXMKCYt43nWacBpC8AfLpu9JmB9OgnVgWPDanhJ",
-	"CEBXmENHfPzjQ1tcsg7Ao9NqJI4BcIQl8eG/uedutw4JhYyWVNpzTHgfqB/zEUCNyZiZqpzIGwZMSQQ4",
-	"7VbrEB7kYuAwDy4K44ri/Ai4JEMaj0ImJSbr6YpsXIE+7w10CAwmyP+YRI9AEokewyFJFp+zmIzAIUAP",
-	"Ia3vORHQuPlC9KOm/akruMS6n03nZ5/QUEZE6un5wkFVvkd8LlQcBZOe/WxDKTyIo8CACsFY8DssTt/L",
-	"RIhyHJ9UUcwCpBHPrtNdPSsNLXvhJCjJnUTF1NwvOXiQg/VFltk0hcagmRsOmqvfVAUdW21jAjLFVl3A",
-	"SOroCscFV5yGhmIKtaMcso+MWKGCtDQNdDwyimKG37RbrVZCdaZ6BBGR2MF5CDqC3LVmFkhaAEy7Auo6",
-	"IDjFBjwrqpwH9w7L9j7Ja6boGROVpafw4L9uWxNM6gM6YvKBnlVJMlCYdS/hP6nqAFzFQBkvCUIeRpIZ",
-	"QH98L+O/6J5OdF9M1q4SSMGfH6Bv1b/+6H//6q/+4Vf/8vv2eyz/2PFq+WOBtUEzDMKWfUSobJHmgqXW",
-	"Zzp3JpcKuqF3oviBJqYSiOhO08zo5bf/08s/+R5WNnVnNGvwTzbvuVIJ1EuG/OoPv/Xq+z/5/Gd/8+qf",
-	"fm+5gXvJHdyTFcp2Gep4TEGQzxzpLBp6+R//H6iX8N+WXPQNBfS4wt5G82AK6mxwr8mJLVOR15h1lNKC",
-	"prkzNTtSAu0EGe/Nxbfaq7kCq3ZQ++KX//XVX/wEVzf/atXaptrSjFVeAj+mLHV7aVGLDLPgaJvZA4ht",
-	"wCNmE2O1Zga7wE9OJErKfYrpUOymrMY3cztY82phFJ3hWHH4LbtxgB+ghnEJs/VqLpjBltxvPhwHyWRb",
-	"uZ+cKOmqy2i8lKodtF6sWWyukkNv7eoXtzkRm+4tMLS92DXwTEUzexGcOWZY1Xa1MnSVDLeqCF0BCKV6",
-	"p1OXDjDRCnFmOc45I8gsc/hmHLO556bI/zJHoVMpiDcYDpbhaAvpwU1H2zAKgWAXxh67av3eDBWXq8TL",
-	"ldhD3deYIeYpv/eMtUJmzOL2qrrTOCAiOo2CKdTihTK7KiJceeSTiEMoTRTbSs1cgaajVYRD8OW22kGP",
-	"iq7ASGAI8dC/DblWpaZN8pHGtj5mVMWz6BNNs2i+RxOOTVALGh4bjRVnAalrrc0ZnGl67uX6YjZ4o0jd",
-	"S4zgZaqU1V7ANHDK+lo5spOmMXglROesUJ/XsjhHKSq11ttzPd8Sb5543QqPGUZWbjs7a0ree2veKDsG",
-	"0xKcsHJ/q1v6F+lzpdv+js0Wfq/UNJntF81ll3Kxfs+ht+1V4S+jpg1lyS/SzSKG9sy5dezKTm58/E3D",
-	"EzP8K3Y/P4eiZhq7c3BjtqF7RVq6rNSyZnPoxq+wC0boAVPm1tgh+CXjsUHYZmK7VIQjly5Yji6EBOmm",
-	"RRuXEGRdTzCzZMyGw8KrN2TD64oZAdyJefWe9ImgcRxdODBBknouJPuA0DA0Qx41Dkku7rsrVgj8LsR9",
-	"QyeNZq6Yrkxe1npAV5ikN5rcqOKnPORqSur47Y30Sl/vTcx658UNep9L5Zukfs4Koz39kFwMmUAbNOGq",
-	"K6De4CnLKC5ov3a+4dKFHRUm4jrsErATs8rGUJzb18biUe0ZF3owLhsDtju4hIVoEJLpCjrKrDaU/Uit",
-	"016JXdfYuIVLQfqEVATZw+E/yq7+FXckSJmFMQ4tEy++BTeDdDxgBlx3PJXApKz+YdWSrJu1cCsx9GW0",
-	"9hW720d9SS0RPb86CpEHS+KQMgLK2BcyQfTWLLecKXqeeTVvbCja3VqLmMxWTF/o2uW4OOcqm9BQC3ub",
-	"umc3F2H/f/+vl3/4w5f//sfFCcbsWT7fMphiJpeS8vky4+/LD/DrDsAvhWgOWDIhhiMq6IDJTQHOSqyJ",
-	"FL4kzLS2i6jvXMTXke8YgAg1NdErwXywL51OcQ0UH7FGbmG74gjuhhHL+WdsehHFgY1TtC1cDCOJJRaO",
-	"72nQwYUJoLA0SDTnpRxy5moECHAyi/6oCLqCD0QUaxxJsyWRirDLcRJK9mo1ZFVmwMmCv4LD5SwwhEr9",
-	"lcBBy7o4bgl4rOD9uN5IKqMlyjPwIzUCyysdjCF65MBXAwWlRLZlAPTVCkJI4NVs58nZhRrsu5Crbzy+",
-	"T8WAxe+zcxai1FxCVLv3y3mqm4Mv2vix9BLH8Y3Hq8WSzEMzUvvFUcjMfNoJEMk6Vaw9884yU0+H5q5A",
-	"Z7UVSJIRLbYCnVaZ43IKmjqXAprc8/76sx8aI1RyitaFRMYRtAoSyafcwOCq4ouYtxlwAFh2rAFGJO4k",
-	"URywuEnSWyEL7uCyR7/PAvTWSq/QSm09dKKxkwK3yMBYfqzNpB/FI5OpTpLx5DTkJhXRQgYeMbUOYkQN",
-	"qcqxzblGGEwgevUhR9bW4DmWjw3mB3bopjQ/cLndYwNpf9Ot+KoI5uJS3zOPpGnJTTJyESVOCODUkd+J",
-	"unOhi7A948BgJtmY7cCQCN71/IdS8lpMbFW5ha1jzFjCV2y+E1KVMeSSnJCeXIocNCdrSZ8P6TsVXJAg",
-	"V5WA7zJlWrjhMvwlvT9K1X8NZlhgrADLqf9GmBVuVhw4XJ+l5ZfLRRGprsB4hGKyoUxXS2brXSM1UIUE",
-	"/AasHZDIlc7zW8j3ibcHW1J352cDyo1mXTPACsURt7IiG6iHlKOoK5Z9J1dRv7omUkWpRFCEcwl78eRf",
-	"kdL/s1VwM9RrIHAVgcDl3ScUzujrVo2LtwZQ2WczdwZ7BdBQ8E2xvKgaORxBnTozebzPy6RYj/pZ0a6i",
-	"9ELhIOsX4pM2cJRsZTyhuiKJhnT8QWTTvh3clwOf1OWYhaFVuim5eTO4edPLVGZs6NU7Y+MkHaY7UCo1",
-	"7EhKFOg2t5HUAa8nDkh7v2WSNDn3V0f27sJcGCVLgBcsXdHeb7cIntW3hWJxzhe1vd+6Q+xRPue6JXBP",
-	"yc+1R0cMU1xSQcA4Bt83ml3xCBYXxne7ML5H7BPWKxvfGgmlMgODMWXopd1q3U78X7siKYvYbrf2lk5T",
-	"MSjMx5D3a4wMhC2fjWAQj5UKhYrU7YG5J/77v/7il3+M98QrutUWfRU2N7yNet4uNiwEpEsPa4Ek0Q5Z",
-	"LYKJN7Ncc3Jl7lkXz69jOxvax511R1adYmGrxFU5JpQo21qdV3/57z7/7Huv/vjHr/7sn1/9+T+++s6f",
-	"vPzTv9hGVZAK7ra9IL0i79qUV/YlukihSLkMB6kVbjBn85aq5N/gm4oKXFG8WrXJ+g3PzoYyh4m4iUv3",
-	"siPIw0B7ter0Sy5o6kRuRfuVSM1SwhEuIzVL9RG+JG94RKAaxuIKEFpwZ1olMG0fs54DkZR5xuMF7VNN",
-	"Ik9VNC9S7SgIJPHxnSBJRJKBwlSSKA64oElslkxyqnjET699fdLxbFtJ2pavYXIWk6+lST6yIBob11RU",
-	"TBKitRej+DmePoYlOewIFQURQfFMLjFxy0FXFFea1NNxkk4Dq2hC1pF+FBNGe0NiFsHohkIqRgMPfnbC",
-	"UxweqCKLoc3l5FzVz9+Yq1SJdjIrlM7GVEaCySSjSuOQRLEHWk1XZEvcxPb2J/B0V7tEa/P5A0XqetXH",
-	"sFh6CKxhx4Brlc22U+HY5eSVX8HXq0pr6Qp9Mg4TlSzZVYdFOu2UVorBFzUZP46uRn7dagvfDE+NIJfA",
-	"wPixx4xKNDUtjdCX9VwrH4dJZrLyOJZ0Wlt5EJvL7ru9lbhtYcXx/D2ZNRKTrWWlkcy69S8TSWkyEZum",
-	"AOJx7BgbZS4Bq6zmv/67b33xk5+W+3ev61NwnGcRW76JWN7En12j1bMrfLVcDXFVDgmVZ+mzKjLfk2k0",
-	"AQk8HodTFO1GsmsIYQDVVQDWCxx+t8uKkkYFgTg/teMabidlrKDMp2SrqkHJub0knQB7hhOogZiKVkxR",
-	"sZfP0Qj7m9MEHHKtxP+PU4AFPIhBhAWg5zRYweZY1IeLET9mz+4zKemA+TbTRBHBd1zsptuTXUExS2Ga",
-	"kfEQs+FdcNCOyu48sji9CogbhbfZFXn1IxfDSspDWHW7J/fecyJTE3P8DUksTj2+h74ZOKDKaFPUGdDv",
-	"osLVIrdapHNAZl5HNMkDu04H1YC8K5bH32WZMTLQGED0JL0scDcHGDkUgdrPIvGumH+B8Imdweu8MdAs",
-	"/nGkF7NY7VgLlH40EUHKmk+nRDIa94awuObAZNhXNrJuObdxE5aGR2tOaNrSnibLovZZA1u293Zrf8cJ",
-	"UCwuM65kYLO9ODlotDC0tDcfEs4a9Mtvf+9Xf/a/vvjJTz//7Fuv/v5HW4b6m1y+VQD+kv2v65STsKPt",
-	"GcizR3WTVvJLBbe5s1Bq/d0vgbaWOcOBKBWVjjH4kFxQrqpF5m8yfF2Fpi/LYgwah8VfqyHDfQ8IqBIU",
-	"nvHe2TxQiPU7JfH1w45ZOKnkaUDJ40xqnthU/RTTSDByOlEGAx0610YinCbG5DRjd4IHt1P6o/WmAVbv",
-	"wXTmWkpNgrGctXRGaRAV2cnrmZtULaSec93w0nWApzGTc5qkOTmpXlckD+gxsLDfmOH34fa5kQoketev",
-	"YkUx56CI/JUEUbHRXcxOJKs5HzVkqDyXnHaWLWzDRUxKh7GOSW4FM2npGNY3UC4FnTa+DrrBtRYg3/kX",
-	"v/zBy//4vV/9n7/54m9/fwvOB+/Z8/cVS6BiTuZXoDhKhkoOvjRFUioOwmWY3Byavtwi5BZjoIvm6vlg",
-	"ZxREWaSE6f2JYk4N00JO2N3GQT7dIZgYsFKJhleSicDYyyQZMKXF996WaqXtmVppV6na6ei6zulvYJ3T",
-	"11bl9Kta3/Q3r7rpVapt+roqm15+TdP7l1/RdIlSpiiOy+uX9qOYQAnT4IT1IhFIn9ShABZXkmRrm6qI",
-	"iOiC/P+J+3ijSY7wC2vhuCHtzZJreTAyfJdMhOIhRKXkTSpY3g0xgKZoA2ZyFpWuyPvnbQkWdNwSqksV",
-	"T1URzgWSZ1gUsEZB1a5YBTl8CWupuoRVO7hdnvFny4aJ7Bh2b7dal15xdc4ybL8G66bXQLf3QLCvR5P4",
-	"sjtfXmhc5VKtUNrPSvmk4o1IZHNBrRoB67fJFl0lC6pa5zjpdQnXS8VGZUfiUvHRJVdwvf8a6rc+m3A1",
-	"z1yRSOBiNnqn+ioJGT13i9xk8MtEKqJiKmTfKCkGXvFYqlKAYuhy4Ywl7f3WnrnZ+e0JV3PvdSLBYMRc",
-	"DCqvdfTiLJL0ZAHbhilE0wHXGgemmFcrwIoewFUxc5TnvZhfP/xSUMkCPW6l5vuWHUfWLZ7fae1j2bi7",
-	"oP3qg7GR3atcS+AB25zXwkz8t+3RuWIJYYwc5jItljlRJqvFGRPklIWRGIB2mCvMZzS/HrpypMxIfsXN",
-	"N1fIP2X2aXL7zHvtFGIaDsvEoetfbn82ERLGG86KpIphFs/fZQAm56xdElR6X89zUzc4sF05XCSTNO+z",
-	"U5rehcJ8iHr6nIWBm9pd9KN3oviEKR/tSLlvk5LbTXKUzaIO3iE5sNUVfpKpyPfmFGDHgjKmBLuppt+t",
-	"TQTWEQy6tUMoy+6VOGt7XeFnMxeZ6u2FBE4+xgZikxA6qGGWXoop/DKOGZTtS4sCXcR0PGaxhPQx45By",
-	"0RURLCUNzfKBwUywi9wESV2fuYnosRETqlFViT5NjuRjnnq/mB/J35JjkTGI6RU7Yeqq3JRJk5DxSiSd",
-	"nWnsSs7FYvVHvvOnv/rL3wfv582jy1lDsXGMmURgn3/2vZf/4y9efv/vqse0Fv7c4NqshU83OI4ZSUME",
-	"HbEjERyZE7/2ON6NSDE7WzH1WruQeu3V9//+5Z/+3ec/+7NX//UvX/77//6rf/e/sZ2X3/n25z/777Ut",
-	"1A04cY7rV+yyMalhKzMJWbcCXgsy9ireRS69IJeZpmPWGbwMTJk9CJcEKxHNOYnz52YO3qApLgv4Z1xX",
-	"0jMGeTIuHqQ5HjVAMuTWcM4lOlO3W62GMUOFgflFQStJLgj93Q2pYeqIxUS/VYqSepM41pDOtO5HYeAO",
-	"orEYUnoDkRK8+djMOp59f5jvibBnExqWLINe8rJUEW7oQ1cUmis8VY3JMmu2gJP1IvFvdu+vhrGvvSPp",
-	"iBUL+JYK2uwGZMRgdpFXt85VVhRefECICJcY0IYNlJsZ1HwMabr5YHFbZunIECRubmRLWT23vFb2rL3m",
-	"gSwsCR+7vGHLmLDq5Ltoy0U82RXCa56A9/ssRh/b7DIl6T0aV6J8eGKAu3IecDNPcRX6zO3Fl8WyWnoc",
-	"LwNh5s7VJUFM26trcJJDvk2HOCyIGd/qR/EpDyDdRjW6fAcectzhwHKJ0S7+gSlujlcVJk0ZXIhKFY0l",
-	"uYjiM4hks7kd9OAaHqg4H7HTk6h3xlRX9CIhWA/Tiw2YIp1Wq0Pe472zByLkgt2XA3TFiBnphZGEMpMi",
-	"IP4tOlHDWyZdyBkTvk1ZTbiCvt5soP9cV/jJrCfCmbffJDhBDJgl+FPATO4xOqA2MHEClkRJ/OSRx9Mx",
-	"M6ZQsxzNrjjCWxmj0Z2ytMViSgh8VLdejoxLlkFFZsXTJQP7stkcUx8U0K6zprBoxbLkkdhBBR3FE1Yd",
-	"d7zrEgW+WNLj+F5lUQ+cMNx/XVHzYmYHwcyTBG/96vvf/fxf/vzzz773rz/62a++//ON3F3PKONRPZAv",
-	"fvmDL/7297/40R99/tnP8qMoevfPLN8xK/mWcxRKy22tOMLiOtkRLs6O30no6GrZvdwl4xJdQdKTfJgv",
-	"67FAVP0qubsmK5TmWCMzkzPpS0/I5BLCJQll7JLUT6lomIIQjjw2kmSRa8W9otQdMAXrKJ9GwNaf2goc",
-	"s2pGMaHiKaTTNKfUJK30CqUSD9I6iG0sSsAV5oVQJGRUPyYYicZMlEtgj7BQMtJCEauf9QOmKA8fhlT1",
-	"o3h0YlpPh+TIorr/8RMfu436fT29Brp9xWwcTrtCDukYkrFaYiC0r1ic3nTekMQHiV61Tr5nbg0DPXUz",
-	"1/e5VL69V7SJVyWh5FRjBhrHdIrZmS64GkbGv8KRkDcQwcjlZXRZYayCZDUCFHIlLSRDB0xpepco+HHF",
-	"r6o0nZSEQy9tz6lmgJNi5L2X5irdkBisoLVSkVg5oJKZLy/13i3Z+asl/6rWqkoWgsv1JcjClRJYrigS",
-	"687EDBthAVo4+IMTz8UACRssq42Zci840GWMFn7QfQC40n88faO/S+/0al6Ny7do70yrhyKoHfRpKJlX",
-	"G5vX9fNtEGumnXZFQeiKXp03yyspb7tIVMk5WKx8pCsTtOSLZgjQdcpJwim4QfAYEGm59GZgQkZNrQYH",
-	"7/O+KeN0SjOq4EGZesylnEAiFC3sjHZbN5/gtyTLmm1RKjrtCi7OaciDRpN8aIZl9GU4cRfDyJ7wVH/u",
-	"GUcoEakhJrMJCFAGC7YsZheUsXaBr7Kmuk3lcx2V0q7dMoOd0eDCXOFDZ8+umDeE+PLqhaW7eRmaXXY7",
-	"L8tVlPeV4Vw3pOZxVSx7jTJ/IzkA/aUXiXMWSyz0MJKD+aXwJ2Oo3NeLJkL5ZIRpGdGH1G0MbH03bwp2",
-	"oRU/iJq5edMjURiAGw4VJmYGXu8KrSbF6m7ImVD35QBjd573wonk56xxmHqXljwI38g0vZvp07TdJD6X",
-	"b4sA9kWvU1fYSni2Mg7yfxhakzyOsHTjKe2deWRMJQovv+d2aQzJodZW6/pFqRq2QxKzHuPnkGL3vl0e",
-	"reX59+XgnqYQD5ZKn3afnDLdt26MheApekOSb5w8+IAo9lw1yRGJ2Xl0xoKk9TPGxhjMLdkzEFpcdkUM",
-	"u6O1Va1U4jt6ZrzHSN109ng6ZqTTbrXBY9XdrETrTLYzUVDtukNZV/1YV9j11IvZRMeIJE+NZCx1Jbgh",
-	"0wbt7nBMp4zJ4UoKioxprKZJDXdnjAdOpjiiLiKThVrTneRiELKn3Umrtduj8B/76RQ/+V55rRIS9a2X",
-	"snnB3IMlr2Uu5zK+ueYF5Gfm+cPVClWTEQ3BkSUg2TNknEPwOixZGkpwxrozd0TZPQWs0RWlEerFQ+Rc",
-	"uiGdwTKh9pBp8/Zh4XbOiWhvd1rtCnvBXachzaJfv8/IKQ3uZpY7I196uZ9qvSFFxbLd2X2aIpueqY3b",
-	"AnUks6wrFSgBuf5Q7/Xs4Riq38CAVs+9XBgUHiXHjWTTq3PbDuZEt7aVFUJOr6Xh042mKZq1WNjk5nYO",
-	"hJktcu3c5drCxI4SZQ+8M+29/dsZa8AWVnbJ2MB5trE8jik1jG3xCC1XeeXdAjfcupfMbF5X5S2Tk0Zl",
-	"HFBLjkR8gYWLzJfHpC6jWLGg4ZFK4ZuXbiXydr5TTpGPznLKyXifJOI2IwErSGYb3jgrFoms5I9VNSLz",
-	"FE6yDLAUGiy9DJv3TX86xykowwILhk3AsFZxsigVTZlVLMvyaHP2at/s1jRI79YOurXPf/HDlz/+xa9/",
-	"/kdJgf1XP/jRq3/67hc/+c+v/vk7r37vJ93ai/Rlc1etp4uF6rA4fvv2XuvOnf1OS//PLcIAltRHjKYD",
-	"loN34mgEW6lZRO885+0nmQjydfQZ5n0q9KN/YPE7GHtXO6gNlRrLg1u3DBtp9qLRLXpOFY2bn4wHNfvC",
-	"B7x3JjBc5eXPf/j5Z3+Q/PLQNfDqL5+Z/8bnLLYLO5KDdmfXjlZKHqVX+Nas21nNhrvWRXKpNKlbpcPV",
-	"d1EHEwGx/LbchF5NaVSh55sxrz/xalQp2huyAGLfYN97swRojhrNByDIV3/2zy+/84+aIP/xr7/4x7/+",
-	"9c9/bxkKvI2UUSwH4lCisebPIMWU7kqos7TDxUmxU0WLr37wxy//6q9m0mInT4v4yVnWaoL01ty2y2Yi",
-	"M7ewjJmY66CHEzk8NoHEAZO92oEeHlLV5z/7thnbn/8jDqyWdsQfnLxFgwG7ixDKUAl/cKJbPMGLIP2c",
-	"Po40TFdMcRXC/iVtvrjmbOvcThUQ5oLmy2EUmipSlll5xDXjrZ7RmAaEZtDUDUmGXKoonromTjlYppCw",
-	"Bg0Zs+aIxmf6qMmnVD6Ngc7n5gnS72TnTHzJnkm/zK5JqCS63cOCjeqGJP6QwuE6Yc98U8GE4kVcV8Rc",
-	"siSLYkjjAfjE2HoLXBEMRx9otBdEF6JYUCJ1flw0y1Cn02qRr+OYHrEe42Pl2ZpkXJRY2WwRrjR1kGtx",
-	"0hoAqUOgOtaaoAFYqfHxgJ3zHpMYVJV4gpbY3QoGMMmekVM2jWzZ5OyijujzE/bMm28oo73S7EdeV+Qw",
-	"fb6TRSPaM8bDKmOXpqb7ciCPkM1eAUMXrOx9WMUVTSb6NNQOPr5z58n6SX6qc9AsPZ72ky0nb5pv4Vpu",
-	"JFuzHVUNozy5ZKXhSJ/oxxfRmrvidZ5cSs6k+5mTtn0jStU5qrKf6PU4IKhDO+wN+RnprKRJr5zBKefr",
-	"5ESc5vI2Wa/6EZ0m2ZtcdnpVrB2Xb1MoOx2XkuAxR+eXld+RxmfOnSDCnpWgWgGl4RXl7CvnBO3gwxmA",
-	"RqgCiFaK0JrkWOQwSxJNh0DelPzSzR5qHETtBVb6iHP3l8FZGv64BcFck0A+/6rxLS7c3XaFvby196K6",
-	"Mb1fS17kbgAgtlttAvqB7mouNjyN1DC9es2scQb12eThs2HfinDOmIazFcxgpUyGbuNVMAvUFQmp8nLT",
-	"gXtpmVl7L9/eLQeB+PtVuOgEQ/gJ0HSxfune/m23+BgsYmrptSIDsmIhSfDY3fMV71es4rw+klwXulV5",
-	"nS59LSmik0lvuBbArh3cufPaQWRxQZZEkHoMu622LYyJfCVYZ1XW3CGk6gcX4rWNYWE5/8gyjcvwHUxZ",
-	"wlwEyZcRp1q0tauhLbmgEhnK6ZRklvJq3J+VH+SqyzPHjSzhmpAUU6+CBv7iy3BXtsCZTbvezas4M3fb",
-	"KXJrRGYlti47ppeBrp1Td2nV3bKCdj3zJ+xIBl3rUzkbW59omCcdUa/BaMBCrpki4QqBKxQx5yZZaEhB",
-	"FRzBZttLtLpkjPjPd/QXO71I9EPeU9LXyNR3jN8+aWeLyIBl0Uf7vg/INrXFLeLQ1zgku6TeAfLq9dhY",
-	"IWS+YGHYwJ66IpNR3be5S/OdVXv/NQ7JHrmIuUJ0VOb9hxMwzxtvTMezuisgYsDx9zSLaZw9SXT6Cesp",
-	"Ug+inrwVsB7XCyabo+C3+vs75qUd87A0KbEMQrfupE23ba4y7qPvRHFX6D9J3XeUB4112w3ClX7Fz9wc",
-	"km6t2Wx2ay/AzG2iHvH+ytx2cgT6lgJuyK7w01us9P0mcdWVdnuX1B9Px1wMGrrX8UQOoUhxyAXbMXaH",
-	"wFjAcYaHREYY5T/NsFbwQMWwmwcinBpHVK0JubrWgCmbLey5oyrqBcrsv1F0IKkHxRhRUCIkHhA9W2qt",
-	"0jQMrWcs7qwJDnX1Ui5JMInpaciaOafhUZLADNcxYKNxpJKqBJKOEnEqTYF0+31XOC2ZsJhkgnArQ2Im",
-	"J6ECt2VcyYhIqLnijgwXtkk+Mv6+XJnxxOcgxM8YTEwP3V6qJSSLD92AZA29s0Pim3tDeKCtWQGcadNb",
-	"iWqKN3elqimpXwyjpE4k6L5Qh7tRmXeiDRRkFTRIv2vdq9ObBxP4hNcS9tmY9fiYQ5pfh0GRdgPyrEV9",
-	"865b1CL75G7DkETkIKD8HUhO1R1xKcHnOSYTMZGaPOzxAHZhyNIeF48gY7ll0/LY921NfGc8oOa2D531",
-	"zdv3PPdxsqdxlxublNWSE54cxWmT7VZrr8qX2D4P+XNC2jsLOQSvOeiw3dY9OF8sn4Mu/zoUFYICZLkE",
-	"w8kPe+XJhUVwNZyPAT88Zs8LPqymoRdlF/2L3oe7l86rOSDPshegIOfCovcbkgg6YnlbgF2R1Nnh5bf/",
-	"08s/+V56vT9ngqhirjDBRUPOHrHeecXyu6P+/t+9/JP/ssB4rVFh0xsy28ZRMuC/+duX//DPL3/8i/Ix",
-	"l6b7mzfq3SVH3W7t7pxqQVFU/ddY4e2Q/EyLybrLW+IEZel69vKumPZ6O0Mu8WbZXbq0y+7OKK29+GUZ",
-	"9N7OICkmnWWHSea4C2rFjlsOI63nmQmtpCJ/S7AA33zNKwHNWllVlAepimT7z06pyhcOKXxjM044RbXT",
-	"YYkH14pLkqL34rqg1rQj1TRkoIglUA/ogxp9amdEAxt2AatzmOB+jcsvNGY1WkgkEgVjsaXNeYe6S1v0",
-	"DJ23xrVl/DqzS7y/hrCeFfNhDRxVcR522go2Z75n5QJL4OqciV/jut6Sa3o9bte5cb5IXSY7OgDvrbto",
-	"lMPqGfEtqIBTPKdWVc7ctIKtRDAWSKM2YUSsYzUh9Sgm1gTSIFLF1QWPVjPA4/6v5sKRqtQLunBU4+Oq",
-	"oH6k2P+PuWPpbdto/pWFLpEAUkms5PsKGznkYaRB82oVoyigwqSklcSaIlUuZUcFfOulh6K9NCkKFOit",
-	"6KFFesilv6dx/kaxM7vL2SUlSrKT+OYo5HJ2dnbej82K+j9Aq9plSmnxpeuVjXpd01Ydw57l+JFagARC",
-	"SIr9gEMa4Ljz9LLMjK9T/ej3ljRJRt1KT8UtYDCTxxkZaw5lHQnrL7QeNjaDsRCEw7guq8hV+SphveHi",
-	"Rt1LALbUvZkO6lVXcgkIlq5VKiap0aVKmfCdHZ0JX5WpTuoeVJB3i1qbsia0PtS15SBrVGtcVIVQpXKB",
-	"MqmyrqemxGNFUUJ1sUDtPrYQtuuGs4Y8yaNRpN3TGGAwCud2Ma4uiJ3tI1w3VJhLsmRr9B38k/QycZox",
-	"rh5/p9uYyH3OsnQUxZi5BT7E6Fj1VRbltpVt9uCewNBAmEFKFsv4WMoDiSv5kziKZjM+7CUiinmSxwvW",
-	"LEIoxx0QUy2PCZX/H4kceEEfWFaW674oKoVLlKe+hcmChfN8Ig9rEJoGYavaTCxt3Hgppqvt+En6DGnJ",
-	"vonKVErnOWwa6K2ux6HT2fA8PRYlCZ27tSJJbVAqzoN7oos0UrajSaEtJSsMKMZ8lDOJDBPCmMWL9QCr",
-	"aEJ5EYnX9wkZvWOd3iKSSuWQqilJitSyq4OVOsDXQ67Va7AJFK1A+EmwXuP2PJ+kWfSNynG8A+yMYXgX",
-	"X4Hobq+xhSQpkdQKeTI31xKqkGtK+s6+++PN3z+9+fPl2V+vG15jtL4ZmFQYgOXUpvrytGV0XbOxcDZ7",
-	"FCZjnj3kxzyGtd/dXsdx2g9jacY8EuMnsxw+d1EIuLj7s17XSIPHAISHLcPO2ybSLEQENRiKKyS1LYFx",
-	"/gCQe40MPtCTCvRJBB6Z/QrzCvjzoOgVmYzStsprrhg8i9Y42twCFW01flaNt5WyORonoNM0Q5zaSuYf",
-	"DGKJGuW7xZZHYRy39lhQ0KUE0CZcPa3VpbCAfq5yIhn234MYOGuWNrjWQLLOtQ47UC8iModWXk0zyt2S",
-	"PB2x5uFgovMgRjAUV/SSpkrm6FwR7EnS5fGIrizfxPm55NeWm8tNnAtXhKamDRtewtJ6Y5cgb9oqs1mR",
-	"N63mIhbhULX9sohW94KyoF9/+Pef6vkE5++laXf+QZeQ/K7QnVFBn7X9J+sAffbytzc/fl859uGCGl67",
-	"3GS5OqagQ0nx4tXbX77dSF4k/ORwmXw8e/Hq7OfXb39/tebxbOYSPbDI/TJO/S/40naeRzzELRyPm3UT",
-	"dcB8H+MmXPJ87zMnXOJ5T4mrB+pEHT6/gdLgNiM91R4R5PHzLG7sNq6Gs+jqcQfYuFq4bMhLKwkZvhJu",
-	"0CW6KSYgzgUfZDz3mDYIoDmLutfSiFadxS29hOpB5HFFt6XBUyATGbl/wtMy1eQMGrcxWQ+fqVgRfODC",
-	"09VjnrU2LDmd51EyJmvh6K3yUl2MJHq6wYKH2de60XXGwyE2Kp3ldKtTMa5Y7LY5bi6PlLbD4nkOeldz",
-	"6F6djjwCrK1v3zSER4+BrlT1VclHMDVUshoLTNUG9xQIzc49VrSCqbTysCE9GArX9lig+oyfRIlg0QjL",
-	"2cjof/mNaKhI5GMwFBvIKK5JxtsI1rQWA/NWR76lTNLqx9J5NpCbKucAD6/7Eg5/ogHJ01k0UNApO1Yh",
-	"zmxX3jR2i93ff3b4eP/z/e6zw+7+p57UuXbYLfb04OHDw0fd+4d3vjC/d9gt1t1/fE/+vkfyetlIqlaQ",
-	"s8Cguzo+PAsXcRoO4cQHWdRH13woFslA3lr9R3sRTuOWweeJKCKAD7S70catyYxV0ovBoLQgoy/sQmWg",
-	"jd3lO6Y7q8H0jn/C+wKGzfgSCD/jX0cUTo16M5OG9cDHa6oNG8yC1D0XSWm7LIcMaJMP0HRSpNdPjQ6T",
-	"hdLw9VomvVfib5DHCxZHR5wFVkFAUD6Qu0qVoEdhMlQGpJ5SWFgHuHoNTOnuNVgTYk8AQKsG1x3/ZBLm",
-	"BOGgnwzCTOrTBNXyqWIGEB6ofsrB7ooChaAgvAA7SafAYcK4Mj9bJTeaoIZBmEodBXOC4go/i6ZmE+O0",
-	"On1XdTeUf6hT8uwsXxJj91i73W7ZbGOKGc27TKc21yD2hq/P2e8jmBqVDhVAYYeLw6BwMOg9U2/xJ9ze",
-	"t/04gRp+rwP1pm/7xnzwafpH3Ia6wrcfFJqYfNrZhOL2pg6aZDFjuBYnQUJrg1ikbJBKFocuQuUY3JSx",
-	"3cX5Kk+lJSpsFKG08cj4w6CYfmKjza9B2P/IfVETXXxiH1cxKPUYI4852CpuQkpmiyOihnwUzuNcp/+j",
-	"tl+l5SdQuJBOOYwxidG9CbhBB0oxOr3E7pUJ0TS92xXr99jJJBpMIMqcpCqGCnfMuSEUbNxnDRr/7yNQ",
-	"GBL2UwVWQXEYNKYPBfj9KpaTTzLO9eUnXMdjs3hu9Su4IlQNSpSUa1CM8tRyuc1n8lbYNEXih9BJnrAw",
-	"j5Rt2HhyXrKeMtjSE88mPOMreAfcVAZGjoOSqnKhZeVFe4XuZQq4pGXlZN4YhOT8eV4lqgKTw1NVhLTR",
-	"FfvIl+/rsiuCASs3SP+3s3cstpE6O435ZSrcGOW6gIEX+k0k2JFkVsc864d5NMUkHRbF8dxYNiriA2Pp",
-	"DC7QgLhr3JMHSZSX7lYg2SY+CSkPgfkumrSWp501QzaN4jhS22BgzLY2Qd9ox/9KpAnaBwmYLJSICg9i",
-	"m/hV2VyCfvrl6X8BAAD//w==",
+	"7L17kxvJdSf6VTLgjSDArQYL6McMG6G47iFnRq0ZDmk2x7N3B7ysbFQCqOlCFliZ6CY0wwh5r1crW5bX",
+	"vuH19dpShOSw7u7d9Vre2LA1K0ur73KDpMZ/6SvcyHMyq7JeeKPZM2qFzWkAVfk8ec7vnDyPT2u9aDSO",
+	"OONS1A4/rY1pTEdMshg+3R+zmMog4sd31UefiV4cjNUXtcPaEZEx7TFyfJf0hpFgnJxOiRwy0gsDxmUH",
+	"/hYsPmcxCaOBIIEkF4EcEnbO4qkcBnyAj9MwJH7EBKHcJ71oHDB4NuAyUg90+Ufs9CTqnTFJxhMxZCJ9",
+	"TcbBYMBi0SSP0s5G9IwJEnFGLoaMQ1OC0FPBuGySI0lGkZCk1X6T9IY0pj012WaX15xaoKY1ZNRncc2p",
+	"cTpitcNaZK2BUxO9IRtRtRgj+ux9xgdyWDtstd90anI6Vo8LGQd8UHv+/Ll5GFbyyPffCmnv7CF7Cssc",
+	"q2ZlwODHU/XLh4LFuMz/Imb92mHtt26lW3NLN3VLP/XcqbFnJVtiJue47T17ejUnM163vVcYsFOLLjiL",
+	"lxvGc6cWs6eTIGZ+7fDjTAtOZlqPk/6i009YT6r+0jUR4+Jc1IbGbBxOCePnLIzGjER9QvU7akbZRfSp",
+	"pPOG/fZoLKc1p/ZsJxoFksGnwz4NBVMLGsd3Ip/NbUM/hm/cDWVx6PfhDxoSn0kahDBuTlgcR3GH0PCC",
+	"TgUZx0wRpEO6tW4NCVUOWcwUrfKIMzXB7A5VD/ueGBQH0a2JSa/HhOjWSMSJ/uCQSHVzEQh1OqgkMiL9",
+	"4Fmxt/zWmtVJOqzY0XfigHG/lMw3T7H9OBotRbBOCZHR8TgMepTLZg3nXLqcmSdvqD2SLOUm7f396sG3",
+	"9/dLxi6jtUc+ESwmVJwxv1nYL2tprL7mbNpS5xBfuj6IV/wginHEBSs9kFs4PkPK/ZCVrsMaZwVbfcjE",
+	"BHd51lC/bj+7mXMWwyL6LCZ1CR97LFBAI+oDEtEroF5oLHoQc3NacA9XOJ/m5etzehXPKWCZY96PStaE",
+	"M8K4jKdqNTwLWXk3BAFoFQZCNonXixmV7FEwYp5ai4CTmzcF60XcFzdvkjoV5P6Y8eN75Hy34Si5RUai",
+	"SA3U90+iSdyD7exH8YjK2mEt4HK3nU414JINAByXrmwK+PSMZpHFg8lpGPSSp587tXQixdX4SO83yrwL",
+	"ai0B8x3yIQ+e2dNW87MncbC38CQQpSxESagaRBZmXuy1LM5e4J3nJaRzh/IeC+9NJHs3jibje2x0yuJS",
+	"Nj9Qv5dqcJojH8xAXgd7Tm0U8ASIlXDnyToqgxlc0szjxee6ODvslTVwzRKvIkvM7fVroOgKCl1osCuT",
+	"5DUxXklijPg5iwXFIRQtYIpn3RDkPGAXalEizkjPeoXUAymIYFIGfID2LcGekpjyAWuUyGApaW/IfCM+",
+	"F1qu00nM707iiiGeoETMy8MlhLo9n7Ij54mAD0L2pDtx3d0ehf+YT6f4ySN1EcWS+Q2HeHCc9O/6aJmn",
+	"oph4PJJBX6Np/RQKBv3QwmRkj/sRvDD7GJwwIcyjy8EAmMWRNJ1kl8clXK176JAW+e0Rc0ib/DYNQ4fs",
+	"wn+BJuD7PUI5jya8x0aMS8W++ID5a2xcJZNU/Ah+dEg/iolqjewuvK5DKh4y6p8gXy62HNJ4wIQEQpfD",
+	"QCBiG9H4jPmEChIz6i8Kz3wmggFX51XGE1YxoEDcE4O7TMh40pPWpp1GUcgor1W+9iDg0PYSb8TBOZXs",
+	"zpAu0VFIJRNSs7RZFKimoXi+/Y6ZVzkqBtg7Emug3aSjE8b9mZ0YbZezC7W9IyYEHTBSd0t4faOTYYOC",
+	"0JgRxOrm/X4QC+mQMeyBYpxCMXUZjTdKGyP6rJJQ7RHeEGZcgj1dYzlHAa/sD2ZcOBbTpQ5EWZdFIlmx",
+	"peX1EiVRe+f3xOD+WJaxPm0pASYHjH2q2KAfgRaqf1Qc0Tx3EchhNJH62YAP1mB/E64W9k404SVDu4fU",
+	"C0QN+AG2QxDalywmKYtziC2PUILH7DxSvGxk2mDPeuHEV2poT/XGfDIZKxhy+/btJlHnKuADQpMTo1ih",
+	"vsKyoYIarX4xkBs9BKl+ViTKMWNxKgYEacEU9xaUBs/nQKZ3oviEyYrjBwIOdsC7Za/ELcHkkwz78Egd",
+	"TRg3BLGbf8ie4o2iQlkXMR2PWUz6AQt9oSTNOKQB7/LIgFf8pXGo7wIV3OCTMCRfIxOuxa1jYCz5moJt",
+	"avueIvdKLzNv6ItKJa4lOWXwINwfzkZza1x8qGHS05CZbS5uzSDaUV/uiLNgvGNmvDOOFLHE1WCxcLZG",
+	"AQ9Gk1Ht0K3s1aa/BbudhyFT0/DBLNPwwVxTxEZA31XYqBymLO4TfYb7tLetPVtbxy5sTgGoVQzWxlML",
+	"DtYGcxttNQv4Ntf0IlJ7O/ualdjVhNXe1gCWMRfej9HCkVfecwyloLoXZWNOMj2gg4BX6Mz3OSNjJamj",
+	"PqFZIa0wrGVSvyGIN05a8hodeA8FRmvnlArmN8kRSJtDkCCIAXXjXd5y3SY5ws9jKiQ8w7hPBsE5+MMQ",
+	"ELfYrRI6eP1EQyIjScMyqaPa+mAyOlUrnp+YHhL2xyfGBlpNAy0X/mdRQquw88+dmhhGF1V9PlB9ieCb",
+	"zCHUcFLXndvt7C5z1GDNOTOYBckCrh3ACHdXm9zKrI0LXGm8mzxYbkNUv5RamdIRlJo7qT8KOB4IUVzh",
+	"Yx7IgIYEnhKkHkchIwcu2JcUXhOL+xSN6LNjfKMF265HSuOYTmuJTFhuJZzaCKztc8cfxX7AaTwl+LyZ",
+	"SXsrM1na18lworL7YWisY8FKPLVfS/zUWNwk93k4VScatgkUP05HSjVK9Y/mOnSzhOU5fW01q3P+xFzb",
+	"mjdha77LQibZDP+pPvy0rJ/gpr36MqOYP4/FydK33ru+DbmSFBqIUSBEtaDCLcTb1RLFIRSRZo2KMSKb",
+	"15DKZ306CSWBaTes8RpsvQmNZFO3ftl1WILCrfeuKfwqUjiub+l2emp/PL0UiVM4kWoMMZOTmINT6DDg",
+	"g0PiffrcswYNKoNgzCeu695A2++TmA0CIVmMhNLodLkBEHqpRZPUH4FCgCQkbhDPWsFDPCwe4ewZLAMq",
+	"B30WM95j5IyxsSBeF+iqWzskakhgD6PjYKcX+WzA+A1BookcT2SzAbpEcUFSmipZEr2mnrkbMCNtEhfU",
+	"lZbrtnZarrsPGpG1AFKpkhghANuJKhP1feajRU/AE12OWopoqqZuA2rqRSNG+nE0IpRPrY2gxv0fQgl4",
+	"JEkwGod4mTZlskn22iUNdHnaQl0wRrq1h1QyEgajQCrKC9DtyJo8oafROWvABAOhTdljhYh89bT3bIfF",
+	"MSyw8Jpd3uWfEfWBfIaA7zMyYpQHfEA+6/LPdnZ2kv9XT7rkM3KiieYzeALG/Rl5FEX3KJ8+ZE8nTEj1",
+	"IyVxMlIFOtUwT6MJ9xUBTTidyCHjMujBwGLz3gVewfWGzO/ABt4NJfiNeTGT8fSoL1l8T3wNb165vnQ9",
+	"JPCjNo9zMgrCMNDOVjjIfVeN/Fhp+pyGbyvyJZ/ZESB9GoSqS2wopFIhZmQvuPl6odOAETIBl0ugkTQG",
+	"A7tThEU+I0fxQJi+RjRUGiXzyWnkT9WCULT4QteCnNMw8KGRDkEOAPshtF6uHjRNt2G9zxg/5vCWaj0Q",
+	"IuADJ+0GrOZgMmbPxorJOHCQaY/5pH4W9M6Y3yBSteKY3YErn0CoF08D32c86XGXfEY+iB6wGPqJuNre",
+	"nlRE0lcTsXSE5I7klMG1gtImHHIRR3xABOvFTKKPH4C2W6hsmF72yGdEAbcPIvkOEIoiIrUIPkGjTErP",
+	"yJpYuib75DMCgqvkZS0r05PHnimhbl49IJ+Rh6wXxX7mXX0f4tj+s2qlMgYX7EDThibiqn7eIJ+RuxNs",
+	"i2nqwzAjGsaM+lN8XpC6nm06TSeZg6SwY+YNy8uwkXT0pl7Hd9J9LN/fDuER0gB4ZgoxUUvNZRCSCcen",
+	"nsBLpuXbQAfy2HAutQHZE6BdPOGojFmPnE4k3idWc78AGKDuo4UHB6eHYDvhNK0WkL7apcIPikLfCiNF",
+	"1m9NHzBmjveY4YWZvVKW3pu8r2jvKN1o9NI2s0Od4hbsQYYcFLcyW0G5uLBIsgUkaTX5QN+0Kdoam1s3",
+	"qy1g+bBuoHcbt3VDFNhqG5bng0hafoLJKrRheVDvRSgHMzA/qiXCN+5N0p3T6xAIMppIQ8uBQILTxKB+",
+	"eRvv35PW9kxXdmMXwyjUzhtJix0S8XCKBx6EkjYEKVknxoyeJU2qBbuvHrsDd1e/MwmkIS94eTQRksiY",
+	"ctHXjBd7QqulaeUgpZ9jDiNM1mAXVu+eGOjfH+qrUvhdIS8+GdUOP3advfZtZ991HcXH1T9t9c+u+mdP",
+	"/bOv/jlQ/7yh/nlT/XPbUbSr/mmrf3bVP3vqn31H7Zr6p63+2VX/7Kl/4IcDR43qcanBWg1nx5LsQuHE",
+	"mlPbgGRFwar2qFqsKry1eQEJas+6ohBuH7Yh8dTqbkywwVbNll/WI+VSCh7YlCjSO7pJoaObXFm06PfX",
+	"lx81p4b/twDX108txdZhI5bn25lhLclr9VsrMVWzrvMZpx7h44TjnNMYjpviNhrr15xaDuDXnFoGTdec",
+	"WoJ24ekUntacmo0da07NBnk1p5bBbTWnlgVjNaeWoCb97jvWcc3CETWMDHbAJ9IPGYygni7I/OyXWmpj",
+	"M5bQNcNOBG3NqVnC1fxsPuTEWjpMLaLU23mxVHv83KnhVNWky22uZiXKvTtbpK6VdqXUCdJq6BMqFIMe",
+	"KFIOeEe7GJ3TcKIvB4WMFJIBwurJhLrLr8Vm3r3FjIpS3+TVo+3WiueYEcVhL/XiRrN+8ta1yewqmszw",
+	"6K8Qw4bSgawTxdblXnod4ZEejePAwBj4/oYgHlKk5xCPB70zxXnV333aYx8+fN+DM+ixZ16pC5cdFJc/",
+	"+cFoDE7tDmmTU7za6/XYWMkdS3yt43m/SDwczlMMgzFI1RH12esKh0u3YiHeoW+Hl/fDvrSwO3UaRjQ+",
+	"K2dV0N4NdarBR4jQMKACXSmTfVnDjzK5CFRwoCz2RJ+fAlTy0ohjTx11zwQde0UGOovE1ncuX4p2otE7",
+	"eCSXeucDfaSXeunDGQ6xVjj7wgERVsj7Em+k4ex5t2mNgh3SSliKQ3ZaJGb9iVgrJgR7nrnfHeKSi2EQ",
+	"MjOMNQgAu1v+0D1dZjVltCzhyGhpsrGzCJShFswI4ChdQms0Yo2z/y6TR2Fo+6uJctekjJu0+mIhN5lM",
+	"VNvzonMMOJcVZ/r16IKMKJ/mYjsS9XRIFdRQSiQNQ/SEW5lUZ/j7iZoZ4WL+XSWLWQr1V3CUcGrjjB/h",
+	"ootueR/OcrZ4vBhpLIOmB8XXV4PVVSR6Dao3AarfZRJSQ7wfCFl+8sHwsviRTxNNzDrvM8MB5jhh6gEt",
+	"fTaTeZYeysXPl0ZK9tHajCqbOeTzNmvJs5i8t/IhzJLJ9enb0OmzGZuJyywQZyDe5n7JbscTZi8FjRnh",
+	"EYlCn8VJ1FgHvTeS5zR9CBmNx0qDlMSDaDKIiqYSQpz2W23yXvBWl59O/AGTakOSILQ6FWeEDmjA0YEC",
+	"jJOhb4Vq3hA6M+M9MTi+S6ggQtJY3km/azRtJxDL88r0UpzrB1Y058Juulaga5YV5TYr6dbRS70wU8lt",
+	"XylrucSgpNIYRNM+WKgBV6Wb2dppOa7rNprkSBMGDUUE1CEUNWhKsCnAwX33YKU8pK7DLk/JIrGjZ8nC",
+	"gFcfN392MMDcSIAcRRVn/RBcpdKp4qmQQ6pN9RFnncR/GppLB44hupU5PHMBWWVJOWdGkZidWowlLMnp",
+	"c2+vzO/LGNM1198C179EjWumsrMSzxMLcDwxI9bRdcnxXUHGLIY7tQxn3xKXzERswNPm4waiN+b4tOcX",
+	"ZhHyWOP8i42c/mt9a6NnH+2tR+NxOLW1ruL2nrEp8TLWWeHBXTglPToOJA3JOw5hz2hPKrltXVwQAU5V",
+	"QQnaz7a3MF/JGom3pdrlBre0ipdb2lLeZNtES9jMiaSSCbXpZ4yNSX2ukbRhUISCz6c6pF+xsgQ97MLV",
+	"VIBGqmS1Z+Afa812StFPysJ2iztxmZqsM8NGWZK1VDTX0X0Lu7sUX8y9vTJnLDu+17xxo7yx2hilLyHN",
+	"JfASrGurJil7WJVMKz/DL7MZyp7FCqdwAwfw+uxt+uyB+5LlMFV9Cgc6Lm85CPGu9dbWTiI24uSGuDCA",
+	"KFuDjWQ0r4rq1pBNvUdlcBqEgZx2kKgGwTkWFQGnv1NmO3nXJzxkQuT8vk3Qd6NpRTGWYByYJWCcMBCy",
+	"DL9A5RTtW2j1EV1wAc+pXsC5VFhGEsd13VKos5VkwPMC769x3ixRUUxsMYfjl5+MpXh/WRMrS4FKbnUt",
+	"DzYpD9ATtloU6BQaywkBbPSdSRhuFZUZWWDGuJwUSGdeLgCCUJbGnieuedwnwYBH4H9PwdEw0c9nZ6XZ",
+	"nz1LZ+t51s/Y9CKKSy6c3lOs0mRNuRhGgpl4iCgmAd9BgWG8H0kv4pIGXJBApqb2DMtcOrXXJplemhF+",
+	"QfZnk8TynC99ez2mlzuS1/xuk/wOdLg52ZmW5HblPK4q/86ybAoGPCt3fXa0lwLFZpjUy4+gmL8nq5w4",
+	"eHG9w5bSw/U529A5+0YUcObD6s5RMTdy0LahWC5xSHOz3Ux5rA0LwkzlqPmysDClpU5m7u2Vj2cZGV2f",
+	"0Q2d0RMW9ivuqcoMslf0Oqm/5nVSySpcXym9jislu/Tf6kbr0u1cineVtLAy/6o6Ytc8bEM8TNHTDDg/",
+	"MT8vzLTsYLKZqDZtet7QStnJJE1gumYy0sWBuOlz/oCXOjDJeysfk+wuXh+OTR6O+zwMOFPiaVLhhCbg",
+	"N8WblqJGu+G5p8XqY2HJXBj+l+ogZQe+/IGy31/vYBUo4PqAbeSA5S4nLrs48rYNxOuUScZ3/era5xDU",
+	"qAufm3osRIxZGAr03D5jU3RBp+TmTf/mzQ4JIAGSyXUhiJeEynqNNWqnV9qLMwrz3PrK1dSwxNGvaOM6",
+	"VcWVPf8V5XhwK5vkmBMPMxbdwuD4J/DBS/N8eZrgPFI3RS46dmauET2DYmY6tgfWo+F0Ob73gc4/YdeV",
+	"Up8DLuPIn/TMZ5OfwoHkFKZu4qPpmHmk3u4QV+0E5I1SJ6sNHXDG/N9lcabdMIrO8GpCTVynu1Bsaaqv",
+	"+0DX8SBIKWbU7+hgJIFnl0lyOrVmV5olI99ama6d5LvBXLnMhwRWeskEG1Eug57IJfrYUvKM9TMbQOtL",
+	"Z6BYu7zQYhkO0mj4bXe14RpBs3r5gJbt5KqRQLN6Ks/01Cb1iyg+QzbRcDCQiodTLJ9pZ1BDylun5KrN",
+	"Cy5jG7M84iqcXrzMTor3LWNtrGgxzxtL8m4ckk+iADIzq4eFAm9xdE5DJ7lbD/h5IBnxg5j1ZDjtkFb6",
+	"DjgWqN91WoTTabGiiWq3y027HdI+JJRPlahQrYik4XmheO2VVsCSOFUYLy1Am3Eg2xCd2SP4cOzPT26U",
+	"qYh7QQUJKZTQlDrF0Vo8PDOaiuQeHw2jpM/CiBbGQKtkHkL1e1Y94bapJ8B8h+zqjId1K5lhY53sG9Xg",
+	"aeGijoiiBJMIoZ4ECoA0yWo46DCxvSd58q26jYlCotiOQUwLwCGnDAtZBSK7fE6FSKsyZUUBSpKvP7kw",
+	"hCps3eZqsF2dQofbQCuXoGpvAZNsU/CXCvkt0leZtH0NpQZni7x11nPRajHlltISb8sSjVQXyIEqhIPy",
+	"mjF0PL6n2FL8PjtnJSmbRNCzOBRYawI+WAeZLZPTbcm0XNaZXeh5RGPLClaFtKqTOmIJklOrUlsd828A",
+	"qg8i3lCCF3sGsSsYjXtDh+yR33kIdT7WWFs1tG1prHba48oS75gh+WIY9IZ2iaY0KbJLohgrVX4Nc3Cq",
+	"r9fBYFYetiKaKLiuOqRPgYLJKe2dmZo3E4GGSf3Q4rBstTyScRSy5LjNvHRPHsxctq+aE86O0ylyC55J",
+	"BCkj0CgM4yD102kCyNQP2qgFedopt/QWUFF0Bm5QUhpFprMEC1itYOR1RsU53S1JsZtnlLNZIKm37Lgn",
+	"xVQVSRntFlRlzs5ZnFO015FLSyaNjNnTbXHaiUgh1iySfzA5DYNe6r1Qdui/PpOu03sZdeBphgUcJqRu",
+	"EXozrcHRcnZajxdb7ULS+qNBzBjkkVeNQhr1YyAHNZlHUXV9wG2jck2UlaVm7fwmJreJQ0SEVdyULDEI",
+	"GdohNn7UwXdaJOpoesihNRVEjGgYdox9aBRhuQ6hXqEhdCPWLWI7JyXKxvPAV96y5Ra57KKlhBoWv1ML",
+	"8i9fX6Zdxcu0b0QBrz7pG77quASNviAkV48ePkluvMFQZGxTJ3ffg298O/8GlzcEiS64jtjCGOF5OgqU",
+	"xmlbsK1UDCcVqbE2xZzwtr35lSae3sOsbXMyZ2sngc3f8M8hw8VZzCfmpWvWchVZy3tB7+z1gQisZLU2",
+	"hngPmslCiAxYUP18xaFCdinnbPXix/fMvHR9fK/i8b1H47N7YiCOxENG/debe1Wwp2ImEqnIjVHQ/WbL",
+	"xiUcUzeSyov6LG7Oz2cKs3dm1WTK79Xih3CUefP6JF7Jk5hmrs5fLmivTJMEOIozkgpSIzx8++QRGQbq",
+	"yWlS4jyQWLVMkI/Y6UnUO2OStF23RcYTMWQCajBNSSCbXe71Ii4Zx/LSlNy8iVO5eZMMoxAsQlAzHEvL",
+	"3RDkGyf3PyCSPZOk7nVrn3a73ZpuQf15qP4ZBurf592a13Cs1Iopsg5kp8v7udkI7Ymquks7ifrE+7Rb",
+	"Q5ro1g7VzkN5zkfB2BoM1urs1p57WCCciinv0XFwy/zRnNJRWH6rK/EQFxz1C2wqwyIqCItKCcVFjW1p",
+	"IWrszcrFDDf28MANQY7vmsyAhibqI+qzrPtfmq4c3yMDes7gfDQWPiB6T8uHU0INyzZcUanPbUFrDmm5",
+	"bTIOenISM4c0m81EP9Pvg0eXaHSgGPBOu+26WWLarlOiY/tc6kWupxtwQxAZjLRraSCh3pe9aY3LKddU",
+	"icEfJbUv64JBOUq1HaR9a3dxAglAoixeD2wkBu/E0ahsz11CzfVQUuO1Dd+KqZBsVMX/1tjjqN8PA84e",
+	"TMRwESvw/dzjcC+VJJemvh+g7HqQ4SzFFP2l+cuS2WGLpK65uaM0FxEICRLPGjEciEaHUFPwHrz6IS06",
+	"eLTIeGJLwlTSxKx3XkUPUCwWKgRlaKJ1a6/RgXpp+pIvw7GTIqrHdxcmHCUBqgahfmMx9lfsyVwFLtXV",
+	"4udY+06vfjRx9MvWucK3lq51ha89CKlUo529oDfAywkeJPX0lUaHuLDUOPMdYFOb4qICNYrikNJCF1CV",
+	"WunVgRTZKs71AR3v9GPGHKwr0EqGGkHQ1Q449WpRsNaOqYkngnfBhU9Oxzy2cWI9OsNbsAXbBDefbYL4",
+	"dldXGnfIHvFZyOQa159lV1b3JpJZDi6vxYQDbgknWP2yvI5ZGKk1AcMLPGV5yUxgBcoFaWotbd/eu33w",
+	"Rvv2/jzVcK3cr6kpJQmoz8zt8SIbsIROl331Wqm7kkqd2aTXcLSWMMxbw1yBAK9J7yqS3v0its37y1Op",
+	"1kJDSjAK5Ezgw+iiLDqaid7mLNKvNf4quH/yFvUHLIleWUyLCe6fqHU9gZL8214JEQw4rXI83fiKyECG",
+	"bMtzKoMi8yCsVq9TAJsaAoSkXN4yvzwJ/CcyegLehYOokXGjaTu7zp6z7xw4bzhvOredluu0Wk6rvapz",
+	"zfH9k5pTO+J+HAV+zal9FHA/uhA1p3b/5F+pz+y05tTuBTzAv94P+ORZ+sYDql46xv8c+aNAEdzXaTyK",
+	"+BRafiuS4LFjFieTFKK0gns0Ztyy9vUizhm4qKNr8qS0NL96qlp10KaM1OaUNrqEmeAt2jtTIqi0CB/e",
+	"SCsZA1XaySlT6myA1qvT5E1Sz9gx92wzxZwTO86Q10xXr/TJIqGWuojnnMPK9Wp4hoxpLNOdgILkUT8I",
+	"2VqOm8v6bvNllcxl/WFLkkuVSajfmQTy9V0dTzbgPPIo9bsOGT0P+KCTxiMl6XrT7O/NpVCZtT6Lo7Kn",
+	"5qVrVHYVUdlDNorOGRSCLaV6qMy7bCLLTZdYswcxdxKLk2acvnZNnFeTOPOZB0sxxhjM1EqIYe0LqB4P",
+	"SSlaO6dUML9JjvAhiD6Bi0PuQzEOcDRHvqjehetJzGFBQwKpJYuUoVr6YKKYbInNDDvE3vjEGEKqY9DL",
+	"K6EOo4uqHh6olkXwTeYQansiNNesv1qsHmEmmRlP+TadR2fstZfK1abdJb0vNuBQoWa/oEfFbIcKayGX",
+	"4WL6pWsediV5mB3xVR6leUOQOArhykHHXB2ChyAIQYccuInXrptPC2Frk67rHLhO211VebyvurMUP7Tj",
+	"gr53wrhfWck85yZQci7nXHctclOy2NWNYE/LL24qb2kWvvPOalmrXNwUkiRaD2edLaw1KyMpvRsPq9aj",
+	"H1KJHi2nkT9VR00w5hPXda2bCjoOhIwnPdlMm2uQcTgRxLPG4pVo57PcQpJzjk/h5d3x3SY5wbskvNKE",
+	"SiJ2PXkoMl6H7/FusJE4DakXoEQ8iSGUScnoLgcXJPAVH2LSlYsmeVSZRyunA1VWAQc/nPnZfwoat+WW",
+	"Un7rjjRTSbrGdYVAJVjwXsHtJnU/6olbPusFAm4+R/5v9fd3dH87+jXRaJJH4PvUcluNQ3BNMt5P4JvU",
+	"bDa7tecYsmlo4YbocvUg+CnZT+mFRB8vTx/7pu2PhcXWYYC2s42FSA6c3Tf3yOlUMgEeKF0OexsGo0Bm",
+	"/b9arrvr6MIz+y2n7bo76jXSj9ULUCfNuIV1SKT2NpDAHlvabapwPGa68kAR3oD7kGbEOO1QY80b0Ske",
+	"nDrlUxQL5JyGE6Z7VP8pdQVqubvkPAp6zOnylrtHzgOfRerrfdIPQnjggPy2efENMmLxgPmKKV3Q2Fff",
+	"vammCX/dJmFkPOlaLZf0JkJGI/X3LpHTccAHqpPWHnk6iaRquvUGof455T3mm7G13gQfSz+6UI3suS65",
+	"f5S1pWfcKfYaTfKB/Su4MXV5PXFjagCetn2JcPUT4dNyWm7babm7Tsvdc1ruvtNyD5yW+4bTct90Wu5t",
+	"pwXWzV2n1dpzWq03nFbrTUcNbQF5tXn7+0J+SI52Q7B8kUBD2F2j2lGgE7Te5+G0BN1PxFDhD5RUxGfn",
+	"QQ8YWTjtJMzOyouZqCvjcGrknyBuiR0SM1pYlzDFzu9GEJcPB2DWPUx56+v7LqV+QOtZwDC+Uq2UwtrF",
+	"TWzBuu01axm3nxXhv/ENKqnoOLOgY3M2NEpqjqnBl1WUtIuRZVJICibRn1U1vDC0yrkIZQdzjN2YCSWx",
+	"2VCSvJPx+4QrOj0c4+ODJmWizcJrJQcrdUzaxmCThBCrn/QyV6hFDf2r+/MUQCbQdwpRsvIx289MsLm4",
+	"RirwldX0UVvVuNZAN6GBnmQpqeDkFfBBCNnXZIfsan9K9YnU2w5JPZv4RDCfdGsXcSC1fOzWHGBpSX1E",
+	"kSQN6eE0okany/eyyMPWzLIgAu9DV9VfT2Aid4ZUEflHapRw76C/eMiob3+24Q58hXquvGONTsw1aM2j",
+	"S7s1nfsusTnNiQ/UkUUO4ZE6Y4zKrcb2ObUJD55OmP4ZFJuKPPhOdgnKaS6/kMuwj+y713atq8lVpKn4",
+	"pDSNijT46oFLuD1S41ejKCcxzi4I/t7BLeiFjMaCBHJl6T7zuioz7WRoCy3iUqfEfvX6kFzRQ5Ikp5rh",
+	"VJBJjLpQpisjS6pKjurf549pKYJL3rumtqtIbY9iykWfxa/Ph4Wzi/urcO8o9O+v7TOQ+rvnmiuMa4HF",
+	"W/xcSPvF64NxFQ/Gh7wfxacBiOQZVaVWpLsZF7rZjhenqYn13jVJXUmSghT0xseymqgWsIRmsvgVCKuq",
+	"5GB+AEsQV+bNa/K6kuRVUVPgCGNhj+8ektbOwR7kITja+deE7nyTuDu3SZP8NvmXZMdz9JUpJSGTksUk",
+	"iokfDALZ0ckzvSeeo5P1CjamMZazHTJyfFd0ecCJh3ahJ5jWgGImA/3pFD95ZbeT/m5rR41xJ/DFDuX+",
+	"Draz0xtSqb5rFC5Zi7hiTNWY1Xz/j4+Pdv413fmmu3P7cfpn87f/5c7jT13nYPf5v6iVwJDsFUH1ImJS",
+	"Bny6oZbIUzTkleAea0T1eUNq/G/Vg6rI1p1zvibHPC0ZBd4KHgoZqEygLdN2gQOszMSe2aWYvDRhgEfq",
+	"IwFVnrI5vz1SF0HPMvKZJN+YrFl7muAlShs84sGU3sDuBmF0SsOHrHd+Twzuj6XX5XXXJLd0SIv4eJ+U",
+	"fNM2f0Kpt2gi0S44DfgArxcXrRiVS1u+hYQKD9kgEDLWl6HBiG2iaEjZFeY7MWOEPZOMC+gKbvGjvmQc",
+	"7tUbmZsd9HlIS+mItLTENkquXGYxqBwtrbGt1WnBN1pYakm/wbUCEwr1V2exECUNe4zUjZMKoX0lAJIa",
+	"JzeE8YPCwG9ECI2ysDolc82t1KwgH8ZlPIWEdhDuk8bjdIj38WOP1HXC5kkYNlBC68vihQ3apQFHJTXm",
+	"q2PZ9Y16nUoSMiokOAelI204iuWlo1qR+DYQmZJMwinfgcXKRKDGoZhYhcojWC+uqsSTxFiJIY2ZT/BZ",
+	"Oyfnmq66UE17ldRqi9byXr3Yr14XM8aq45iu7RLA23rvGnZfVdj9KDpjvNzTlT0bBzEghsr8EO8HfQZJ",
+	"lnRsolStZXJF+KxPJ6EkB+7em67rkDeIT6eisaCnBrRXTnDf+OhRxyQyg3w7Q0Y8eN4jQ8j6B/VIvKOJ",
+	"HEZx8E2d6v0tRmMWe435S4h9OyXLMHMtS9nPeGW3iNfMtlY2E2UYC/B5aw3mLOByPAZeWo3BZA/ANVNZ",
+	"n6kgzU7iQE5P1GLpsDo4dOlf75iT/42PHpW7mdERnHAohV16ggnq5nBIE/08dfbVLACOOewauO/hMJJB",
+	"D6Ucz+cymPzIu0UncnhLEdwTzWVMd7tWd+SjgAt03M2O28P9PY3kUCt/mDMpUD3h2zWnhkg+YT1GdI+D",
+	"95iS3ZB7vSrGGXNQ0rCvaS3AyPwddP8K+CCpuqod60LUTIFzmuyQ+MTRg2Nyvoue0anv8oBKdkGnXV73",
+	"bo3E4In+7KGCjDUfMq4vcsgEOgMKIuNgMGAxzB3Hfsp8JSm88iyRXrPLuzqzuzi0XPopTjRmfRYD9Ic5",
+	"gFc2e0ZH45AJHJDZHcwJyLgPNc8g8A1r0qYzY+fqeHc5o70hjNcMV6gdhSMph2xK/EDQgVJh1evGDqRO",
+	"a8x6UeyDG54SPN6zHdX7Ti/i/TDoSeGpZqgknAXgZQ3BeF1ej3URdHIa+QEWg8TlEsPogieGg4gzh4yT",
+	"uEDH5AFIQz6OHhw7yPbRIQksF4lO3yCB6PKcigRBf4meBEs2ovEZ89XwzbOHkMfOI7ibOvkbDAF5oUM0",
+	"151CuAFuAGzdb/0WeVtz6i5/G4gDVjYQxHtw/+SRZyrgw9ZB6AZkS4UiLYLcvPn1R48ekLbr3rwJT6L7",
+	"vmZB3dohCZBzIitSXyDX0t/dDWX2OyUP1DefNpvN58898DRFmj2diIAzIUg0kb1oxDq6WnFMuRhHsezy",
+	"Pg3CScwEqU94HE0kVWdnTOXQ0TEn6tCA6SL4pnb7d8xp86ML3lCCSjvYw7RQ52Gi2eU7xNOT8oir6w9o",
+	"Rq3tXDBBHYnAOPEsru51SOq6D/WEAowDifrEe9s0azfT5YQIJXwszu8QTkcmWgVKb6rNPL5LqCSI3upe",
+	"tyYjFPUgdG/fvk38CENSCHsWCNmteY1kOndDncrWqumJgrCj4BoqyD0aK42HQCVC9QRIR0xkCg2pLTPz",
+	"TknvhiAeMv/7Y+T8d+E5FEEQ9OF9CilogUKJB2qE18CYKNOKwCT0aFkyvuZNtTpvwygU1giSJL080qNp",
+	"kjsQOwEndBL6hIYi0i6BVipIPfRU5lpVV4kS4IIEEpdL8VjFk9KSxoaJYBuKYYJZIS2R7xirNp+Eodck",
+	"Jz0a0qSaKgRJKqCEC4KhwYg41PQS0PFNFkcY7qG2oBdOfObbmYLPd9GJWK3+iNQ9C3kcEkAeHpFMMauI",
+	"joMdRX0DxomIGub8KwHIuNTioMttGRprzVBTZ1G6SnqmIzAQ3nqIKL0kL4k6eHUvgsG22rsekn4IBlXF",
+	"7ID3QJiR1kEaTYJ8SB8XxY2wqpacLekdLE6ilQwU1l2OysahBiKfXMg8DNlFI/ss+FLyltvo5KCCqaJr",
+	"tJuLgCvGcWSozSEjGipkrfavH8VQehe1FjjIihooRMuo97GQndbUIIwcL199xrXte8CkIJonkZbrtmE/",
+	"IU7SXCUgUSnxFgwmqptEz/OCETzpNTooM4E54MrCbkoaY+D5AOtEB7Eei3okSyN6vmFwxkzxbxYK1iT3",
+	"1TaDiBMQxARb6d0aUU4HLL5104M59iQcecpxv1WTh4QqZL2DPvIQhtXlQEngV5t5Vhel8dWSgMcbSfhH",
+	"FJO6p8b7YXJPYfnEqY/JBUaz2WzgirZcd9ecjN+lYeDrU4E0qS9AFBGf449KUA+oQnEYgeZHvQmQ8ynr",
+	"R+pIE6xwF5N4wsVhSgQgUR1yEUeKpU/HTDiGVLrcM4De0/zC0QkBju9qNmRAgDEiHZKW5yjZuBP1d2LK",
+	"k1B/lE8TfsYVVmF8MjLsZMBkl1sU1CoImCZ5j02RikZU9oa6BtCYhSHziUJcnaTlM/Okjv+wa+crGZTw",
+	"m2NfcZt+wGLhwDUGuBNbmVQVv7WdbRUlHy5295cgZXkRpadAQMIkRxfq1u9ozxz9poMRnCRbv1s/imRi",
+	"+gBqNaZtNfNsGliQFsFIJ3uAC5qbN0dBGAba2nLzpjr3IIo89JaEK2/7ZgyYLeQAKfxUv3nTaoeCsAh4",
+	"Kg0aSfyVPzEy1LNTbCq6P53E/K7+WX0uGE+A0cFfKP4+yCQYVhND4kKCSPvH2LxW232ToMOpQ1q77q5m",
+	"Wa199eN+a99EsrVbbkvnCnDURCA3ecyoj5dyY6lnE9NzFlan6MdAzRSI0CRCNKEIKolnxZh4gCFy0YcK",
+	"PHVrem+tgDaNgHUcN7Sld38+sWTgvyYxGLXi8xrZZuLqjI1ONdNJIhcy40xHphSzapqGtUs6Uz3bFf+a",
+	"5G2lR9mAzdJWNZdRIykUHjBaF7R/MYzS2oEKgyRqhVbzulxnTNF3hFqVMlogAgdk7OqQM8XzgiTi+DSM",
+	"emeZaHEA/FoxPWfxKZXBiNQvFDPq8uQpjKIyQMPwbVTJdCfJUAKYuVa6lEoKNY2iRkdDEAMOkyEP6Tlg",
+	"F71a5yyRS77RnKG1jsbKyYtmpgj0cc8UIsMN28EvRDgZ6B3Ue2Skjm7HQPIu957tYBCfd5gQzfFdfR5Q",
+	"XmPQuQn3I/VE8gMfg7pt6mNHuxlo1YZH+nUqCQ2hGMQj9MNAoamQnJafe/sH5s833rxt/rx9+3ZyxWZA",
+	"JPMbhgfr9+Fv+1HkdH6jywFSKUA0jEIfiA2ATBSPKO8xIiZQl5KOBWhHMRNDNbqE+GDd1dKKLj9hjCRa",
+	"hta28tRv0Tu8pei8R7nRPNRBe7bD4hgAtPCaSl7eJvUPInmstkRJfOY3FMzpcqWdIpQCrS/pAmCc1jeB",
+	"iySqWWDaUN1OGR6VQGhPhTGsibnKjE2MEkz0IZValRUKayaZBqY6rH0YXZB+crOIAeVou6hjwLxiPJES",
+	"war5cRwpSu+o00ZO3r7z4cPjR/97c+QntKLxo2gcdvlYIzBHHSiIj/NIXQ08G0dv253wPKUrAquAzgLq",
+	"xI0YxhLXkyeOfViELgdAqn4DZuwNmFTQVQ2B+n4M5lJ0SlDax05vyKBWmWffbmmxmhijvSY5wkMBhgGK",
+	"K9blZjwmslmj4BRs77Vvk7r3KIruUT7VzE2JVWMKaehBGg3bi5mMp0d9yeJ74mt4yI019JCkiQhgLMBs",
+	"oIYwmH84saFDkzyKIjJSZJW44gRcbdsgxqheKoE7AeWcMnWAU+2O+Yq2ulxBehjrvrubIiYYgrHaN2GS",
+	"ANoriHkRCq0lmVJrx/cMbYJd8OjBsa1rp7bORs2pKYGpb8ibbtPFChKM03FQO6ztNt3mbg2cn4ZgtS7R",
+	"VuEuJyqrKm5oQZtfYixXB7eqyUoEsfF5EqRuVARiAHmn3NnJQU8nY0bpdHnG1UmJ7LwfkUMKnk/lLkxG",
+	"G5PENYz4YhiFjJwqTI6GTcNhse4HmpagZlGX37x5B2TE4c2bRj+zyxXlFPdOwvub6tUM8FMtwI2H+gVY",
+	"LHyFKgy+D0e+ozHU8V1CQwXnpvYIW677hvWEYrwKoFwo8KO0ECQciwXUDmv2OYbNj+mISbiv/7j8Eih9",
+	"5Nb9pKm7teeP8bKECflW5E916GSSJyUtN33rE11S0Ahv+DuO1Qh3/Ak+Z9UtF5PRiMZT+2ZETxBnFnAg",
+	"OdiypiJypYPZPg+1xEaS3POruZnrvZoWsLXnTtmXj5+XelzggHd3YItOkmvK3GBx5xJpBKpeNq1G6YB5",
+	"JB8N2UnWN0GNOfV2qv3qj7/74md/ll4wLjrkN8Bf8+1nSipnR6zhB2DEAnEts7LWKF/+/IcvPv+D/CjV",
+	"C1WjNF0+uoiyw0s5jFFBhTq5Ee+xZQbHntUOazXL3Q2uwcThrVvGet+LRrfoOZU0bjc/GQ9qtpNZ7dUP",
+	"/vjlX/1VfkJ7+wdAPss0vltsfPk9VYA7u0wnGqg7JMO5jVhbeqle/cH/+/K//4eX/+3/fvV3/7DgzIoT",
+	"m0kGcGkKKHKR+2rbzel59oY2oSBUP4C82667OVaULFxyT66eTO+fce0+bj1uTtKrgjfevK2OlM2Na0vx",
+	"lNJed61eNZsJBAqMw9zOpzbecpeJ2jLsonQwbxSWwM0sQSVXqS3EA5I+tU+D7ajg2uuA6mRt/aOCBJQ5",
+	"K4v2vSo1izG+m4VV5gqxYxlhMKlZxtegdvjxY6eEVyKbVGiRDiBrgoJ0tceQUMGoXJhMsOUAUcFm7rvu",
+	"Y9V63hRdjf6OhZgwMC189IjUv37S3j/A+6YE5UWceKkHjOeglRefKTOSVflNdfl9bjTwcWKp5n6Smv+Q",
+	"BEJMQL2AUHCFDWImg1gr6+OYnQfRRKQ3AAlGT7L7a7HS5XXA1KjWAYoNJNjtW67bbjholqjIdz9m3Fi4",
+	"0E4i4T5Ce4gJggWPSb3tuu0ufy/onaG36z0xcPCisxdGQqm+PCIhlajacp3hzu4q6UNNV89qzDjoNGeM",
+	"w40Y6IddbmYooL407sEWoKyaE8lMicgol7zfrHx2YbBu5ml0zhrzsbAxkGtO03LdvU7hPkd9/SapJ3aX",
+	"QACBgK+CDMIuT+9NTBzeE/We16iCy4+0d8rrwspgVnpkDmQWcVpXUnjHA/p1IA25J7R+QaeknhB8y3UI",
+	"GK8aGZ5nu+21XKcaL4BI1/avFYVbpi9nJhbOAogZve3taBJRrLYIdm/fvk0uqCB5Y1r1GsxbAt3qzEG9",
+	"uZMQaHFICiyoIaU0DKc7IVGLQCtHub/IKFHhWUlOIiWV4cml1wo2cDmJmTiZbgX8Zc9WXviXuQRrAWWc",
+	"6Gps+o3h6bu94H7wjeMPv3nc+iA4Fsf84X7vzvHB8dn4X/3unW/cbjabtdVAzGYhIu7kWviwcMRKh7KX",
+	"A4iWF01i6jKnr5P8raQtkn/REoURj8sctNKBvZkbmI3Yk7c7aVo5naE0DEm51Egvp3PSZt3DVo1IL5Uo",
+	"VzqrC0JbBThE6kY/G+G+y2SyyPUwGpCAN5bDuXsO7H8Cdu0LxVsDJp/QMHxifymq8e+jnD+iyDpEkCEV",
+	"hwS8K638a4q8TaJifdGn4KRJVxhwB1/Bi0qoS97lUQzygZrCL1HfAfFemXNNo1Q+zd6YBtLGCtrBMLsG",
+	"gsns/D2HjAOuYC0cPg1TT6cAT4VM6yZzdqE+w1NNcsKkDPjAyFnBZJeDKR1Nwubmg9RdB/2q0CG8oYHp",
+	"AzpggAC91APUI+Ogd4a25qQehJVNre6lRQw88v/9wd+obxudxKE0kGkiVe1g1+UYQ22ag2ZERKLQ19c7",
+	"+hYAYi7AEnzG2JhcRPGZgslKk5mMFc5Vb2bWrdEkHlSX8Lpce/PhJb/OSmyRDV6YhCFWtQAI/D7ra69W",
+	"WAVzcW1uJUnI+tIBotAqBdwpRPomTH3vB2IUCKEYuqTTxBRB4S4OqEl2OTw9ikaMy0PijeizE/bUc4iH",
+	"e3tPDDIfTnTGUXP1w5VmD2XsPCJkNFa7oUYYMnrOChpG9nAEUrCwj35ZJl3qLAt5AZQPmDwKw0wWudcJ",
+	"z8MwI24yCc6ysBWvmK1vZ8p80OEKYnbR5vf2D8qaX5ifv1tc5O2hsNwSGkmX48Yff1qjUtLekPkYal+r",
+	"OTXbAweEWL4iSU27O+mlepIujv0k5s9sOYlJF07dkc4z7lr5pNWPQwqF6E/Y09ph26kF4p4Y3GWYcV+H",
+	"qahvHwD3NPnhA/EgDs6pxCSW5qnkiJn3MWTdhfAl08Eo4PCnCyXtC0+W0wSmXDYR126FCXuVFUVPGeN/",
+	"ULqSu4uspNWCvaK781c0/WKlJd3fyJK2rSUFJgJMv3bYXg/rl5/7KqRvDdS2vSqMbSerxh3Xrv4pvKVT",
+	"9BKzHUFvZMtrlA93PT6yEEJsZsFI6lgyKkDFTw3y/fixomkTf/Xx4+cZEPk+FIEKw7wQNhUSLUCZz4Fa",
+	"ViKkDGq2EW9Wo8yVEWbUz8lR9H8KOPjjWQdUeBAHb8BRYzaK63IN4zrglJTAjCEF5yUx6Q2zSBK8NmNG",
+	"xFkwHmP1rRKEov3GLjTuvaCiy22M4Gh3R28BHO5dAqC4KmhiNhPIbTQEnpZLt8fOukjBqUWcbb/3Chi0",
+	"DH+5HJDypWLPxc27xlSXhKkeryL91yD31yRL32USHA1flywVi8vSEyYF1gkB+wrIKCVNdcZzz3g8arOF",
+	"+imTxT5L/R4q2nakUsC7PPOKlxTmrUcmM44OV4OLOAytmkIjadGui5iOxyxOAlWoIOOQBmlMYZfjTw0M",
+	"Vc6I5Ti6UIxF+/0m0fW2MOeMTJl0yCmE2IZTHYCRaca80uWnLIzUcsjokNCMHWux5HEYK9Kw3fD1Barl",
+	"wjZmLHaKNo5AEKqASWLy0l6zFbEi2aID5AgWA61PIZPC3HAiK81XKPDyLMuKZ8JYajVI7XOcroJJk4Ys",
+	"zANefcog0plbZV3AiTlX1wWMyoDCMLoanVxzVNZM6fPQtnVlKgbkcVE5fWuABOatiZjQMJwS72MUPY+9",
+	"RgY4daw2TNEbCoXEpyTqd3k+ErsaaGGIRyBsF9UbgrR2XTcTlHQHvISNUDQlywOZRA3oMkldHrMd2EJc",
+	"rznQ2svdJ1MrYCy71Gr6+nCiM7mJejceAIofdbKxcgq5puxDrV+Xww8Xw8hMJV22Yvx6nSJVqcezccVJ",
+	"bGrDRNAV4Kq4OnDVjz6IJGz/NO+9h7kApam2dUMYe7EoJggk9VSsknb2UjpfkGO+NQLgxsuf/vjFL77/",
+	"q//1N3ml3a7Q8XEi2B8vbaBr7cjpmN0LBHh5VgLl0iEvAZ9286BnU+NfRMdYbvA588zCA61UQMYB39q6",
+	"topgssQ+tt5SL4zqTi5Licmd18142s09D1Xuk5UoCwq57eYdqXNsu3yzFWu1xLQDEcGk1dio0U1TxeFq",
+	"Kh3Gxayi1OUPxBrbtgZtruu6uKCGoYFBRm4akL4F7QLDbG9R339yGtLeWbU+kbU+wcOoT3nwt/7hMEkC",
+	"wMEb0v4NIuJMchx1ZqdERgi1cBgKNPAo7nK4fbSSLKdCVEY5M1i91XJ3G01yxBFJwC0ltCaGwRh8ENlY",
+	"2tHk57uNTZnWWm33DQKB1ke+jzG52ZbgGNRHk1AGOzpAV0x5D0v2QXAq8xPwD2cpCv28U2B2EdnTCQ3z",
+	"V+8arPWkuaTN4LaiIyG6EXa5cVZOtlMH2JQBMOr7MNXXCLxgxQr8yloey+8rNcBs+W6yqvu1LZHzfI+K",
+	"Hd++fXtz831jR1PHW0in5X58lsd7xI1kuCFSisrA2nXXal3IcaRpeGtQo5xCNwA0Lt0EW5ZZZcNOchY1",
+	"VOSbmhO1USTQhSI3inSL7FhTrMk5WeV4uwK1XRJ4OPJ9k39Cu6Ink7KwA4rHFVCD8Sd7oxQ/6GZnGCS5",
+	"L1JZb50knZLJyrUDktTkIrPysvBIMuLF7Ok9MfCa5EiBCIiCgGL7GPMMbk5JAITdDXgBQeo55mP0gBU+",
+	"AUavKPSNTTFmgkHutDFW+S8BDfaAl8EMuwQTtxxZY8tOGNKWRJke8qDA7txggrSBZQCB9VpdoS+76YYJ",
+	"ONBnRUMr0mqp9q03h1RkUERmfAqjgX/phJv17/JlCACYAfS6XwFNcEWvQHCvIoMMJ0pnlbtSeYoc6eUf",
+	"/vDVd/70i3/3X17+9L+rUxptHKpkpbZSF2EykBLOEtlQG9qW1vNG/uo7f/rqL36ShD3mRp44328G7cwb",
+	"zItf/PDlj39RHEYSqbD4ArbclhEtSFYVMcSQGcusKOTfyxySpdby5be/9/IPf/ji82+9+tsfFSeh7TLL",
+	"TWJ357REMK63qSsNZH9H89DSZbwhCKNxGGil0GKIlqwG07Jh3VMml1rbL37y03/+1l9+8ct/9+Lzb734",
+	"/LuLkmrlrGb5s6eSsDR4ZJnV//XP/+iLn/z01U//CTnEi89/9vLHv3j577+7zK4sBVZM8dUtxxwXOGSV",
+	"pSxJRgp3Mn7Q77MYRUW6jKSup7pZW5fVwVVFz3NStc7orZy/lXTYKsR9L8D2ZnZczpPsHvMWR9VLHlzo",
+	"kaAZpQRPQrxbhIEHM4eT4Uylw9kvWwA94SHEKOgWysaR8rAOuaCBTJNmAStbOFzmbpIRLJehDG5FdR4y",
+	"ILeE+6wU1r2msmP4x2VpO8aESEHt6RsEWKbnzNVqFKkD9cGeV+s3T8x6z7CU2jgeE13jhTrSiU0gUT+D",
+	"eg+Jh+k+HzIxCaVHWjrrsCB1yBR7ynRCJUThUV+nMwcm4xCP+j5mU/dIu+GQnRaJWR9yUJuWTZZpsIpq",
+	"zdcaUVHJsZQDjCZR0/dZ3Fhc5cE5HCrVp1VUfY7G4zg6ZwWFB10Nku61C2er7e51uW7EGF3V2jTJQ5gq",
+	"dNMudvOQfcJ6cm43+Qv0JU2q6kQuodh0ect1Dzr5XUBNVXOZBPa0Wu7eTO3noSHN1xgXAltdoXRoUk5x",
+	"n014C6CkhIITuP/rn/9RglTtk4O1ThYBSXP0kd0dHsmHhuaLoeh6BhzSWuL9hM4THkh02VljjitPao56",
+	"uISShRbljQxqzkof7PDIOq6zh4VW4+0Pq+XuGaT0dWjdryDt/FndCI0X5rSz9qRQHJRPQosKA1mWGXtx",
+	"P158/r0v/u5vvvjJtzc+idUQieKL2wvlSrjeZk3+ed4zV23J6ARqT8uVFsDOVnZb8FqKdUkZWw6BKgM0",
+	"TYJNh8jnVKwljf+z2IXd44G9OmndpUortLE5aOieUOYS7KFUj9jLjmNm/0rHSPsvBQOVOaXM8X592B9P",
+	"2mXpAChsIbhcTb30fmFVnUBRD2xdXh3wWcgkm3vj8ZCNonMmFP5TDxoEmJRJ0CM1d06ZK/0mORKZzOw6",
+	"ga7qWNd/2bmgU50ANuNTA+3pg29K6W7O4WFfQ+u7MBQDp+35AaDOOmmYYhmHWPBCBD5m9F8Laue6TRxQ",
+	"E2eSLs95SbSgzEUBQOOqXpEbhCpLlT3ZjIBc9O4cZfRKoLDQ8wYdDVpuW8m5MkNUSccbcRdQm6RO5jvJ",
+	"+d3cKq/roXDXosUvbVQXGLxei1HU3r9VDKOVtGjL8na5P0GO+5DZybsqSfAyBHaWyi5JVmOnG7DUtQsC",
+	"ecAk+i8+AV+HSol830qlYkJrRBr4krMzOyQK/STHi5OURoGId9KLJlw2ST5RdwCSNimyMtfzcLLBeF7w",
+	"NnkfvT2uphRLs9voTwzz12AqtSSdTe2w7T6vyoO3Gam2xkiKV8omK2DpSIB6HtAB2+5KbCCmOKGfKyZ5",
+	"JmsInbJQ4tQraqtZ3xaSO+XUYQKXYaQ6YtnY9kEepL5zulbs9rJyO7WUxdUOWwd77u3b+7uua3nY6oJp",
+	"JfasCtyU5g1pbTty2CLqpXO0gazIsP31snAUCXBTbnllElHfWIGr/ZKCsahEC3LzpkngdvMmOZ1a9e/s",
+	"VGjlYrLLMzdbwiP9IIQ896dTKJTKSN01V2ROcu+lZHByieU3OrqMnZKRGGmM9YZoGOrKFpjs7IxBwrOb",
+	"N70ESGOVFVOMq0fHgRrcO1hNjUJFzpKqmCU1MDYqsNNbqulXVWxv+Ibi8sS2JsZH0b0Ke3la8ylzTAKp",
+	"I89neCxlzkLt8GP3sbP5Nd5AMrQcfV5dWLCIrXsuLLC38QoggxwBFrBBlrcBuygR1G1X/S+V1f04Gr2z",
+	"eH0L9fgHJTUuVrm+cs0XSb4RXdw0aWglV7h3lihyIqMPSsqclF1HXSJCKZyy141TyqQ/iFsZFROdbA23",
+	"rIJYhJUDwkv19zQgcJYqf4QNjilmqiCM+12OJfygyjmCDzCvWyUPaGgSnzZtk7SXlD5Ph1Na+0tXbn/m",
+	"NYtVvwJOKm0JqTPYjaS4pHYLo5myb1iwt3EZSOY3y/awsi/7JYIYKuSjIXub++Uu7AqpRNycng4egHZi",
+	"6oOsOZq6sXBsEIaklc2HXzmZ9kYNGbP9rnN8ozxz/zZMLitw+i+rhWWJZG3zfYEvDUVlTkABROmBohXl",
+	"4zWF/rIkOiPffXZcGetPy5mF81IJBM1svgDclq09K5+nK2PcMbS/2v1GGSBS4nnz1hyF6K6mJWeLOOWE",
+	"hf3fAKvLlxawjALOyqEKmluwErTtNqULTMy0r6xnXtnafUsJMX7FccEVM7EYaqsQv1fXtrKA+7ttajHj",
+	"PcDx5s0uKW/4DbS+lB7Cq2iB0ZkdIKhtW+YX9EpZLheUpGcslwaKRP0+RECkaWA254H4JqZcsh0QF0m6",
+	"tL6/YWaGmhUWkoe0XPegDHvgyr7uDEq/mamMDnZ4JMuyxBT73Yi3n1Ob8OVyVV2We+HDlAq/ajnjr37C",
+	"okoyrApYyN1sLZuoqJoML8PHMENql+RiiH0aSZk42m8lC9JBQXiK1MATsxGNz2ZnZ9eVmiGTP8EXSJ2G",
+	"ARWNnEQ7Y2wssIx0xue9Q7xurVvzSC9kNC53V1hZzB4Qc8GoRnaCyZCWSG+oZxQIM8fG+rG10k5A1K5I",
+	"E20P+6vizg/+wkBRtS++9XuvfvDLzabWWcrB3xqL9hp7bS7/aw1FMPkwOaYb2BhUaH798++8/JM/evGz",
+	"7/76539Q20rSZJu+r4X4VzhEoJxALyn9cZbKLkl+g5RJZQeUn9hgtACky7/Vo7zHwiejiWSYQL9aTL/N",
+	"tXp/MYxCtoMFO9SLpO4JSeVEeMQt3qwn+f8JHAgQt/oLIPVFBPB+a5+8q165A8O9N9G6btJ2TpoCQFS9",
+	"3cLTlJWi2HnLdfc7mgh1nZFW2211rAEHdiXVVrtcyPaSIcEIr4CQ5ZFEo7J9UkpqLi4tNfcNf3nXUEpV",
+	"8yskmmu7LTXyewwtz8sOfWbsQ9tt7yQ7uXzbMzRbRf9HueKl67S5MFe6kyW7rcu+UqKaZSk3uprOcQ4Z",
+	"RYEBcOu8K65mFgkshj3K1ZHEhZ0XZz+DHu2R2Wmr9N4QQ6WLC7tq+kz7ahdyhGVkXVLOaOU5VxOyPYh2",
+	"fsJpfxDVxRhPGVultlxG2pchbwuUfUny9kNcf4ryDZfMkrT4eSUVed8ByoCdmSd/n4wSApsjhmG0locf",
+	"llsysqvuqd/fNkW73UaTnNARI7GaWzwJmSBUEE8Po9C/tyU5votyHE/REtKchmF0gQn5KyR5ugxi81Jd",
+	"n/ovj2xfxyl+NXG/fqjDUgigPDhrue6WAAXrzQ6Z6Tb7WJW74mJ/NdEDnn/xZYcQWjOfgySuEGh43YjB",
+	"0PRl4watERtRsWXgAB4Y83T2O/CUUKAmis8SaAD/hUqXpJ0UKo1i4mrPs3YDTpsP/nDZ7DU+69NJKA8t",
+	"G1bDSUIATMlOQTz840NTgbIOwKPtNhLHADjCgnjw39xzB26HUMhoSYU5xyToA/VjPgIoRBkzXQgVecOA",
+	"SYEAp+W6HXgw4AOLeQS8MK4ozo8gEGRI41HIhMBkPV2ejStQ572BDoH+BPkfE+gRSCLeYzgkweJzFpMR",
+	"OASoIaSVQiccGtdf8H7UND91eSCwgmjT+tkjNBQREWp6nl321HOIF3AZR/6kZz6bUAoH4igwoIIz5v8u",
+	"i9P3MhGiAY5PyChmPtKIY9bpjpqVl5SkLKBCyqf6fsnCgwFYX0SZTZMrDJq54aC5+k1V0NFtaROQrm9r",
+	"A0ZSR1e4gAcyoKGmmELtKIvsIy1WKCeuooG2Q0ZRzPCbluu6CdXp6hGER3wH58HpCHLX6lkgaQEw7XKo",
+	"64DgFBtwjKiyHtzrlO19ktdM0jPGK0tP4cF/3bYmmNQHdMTEfTWrkmSgMOtewn9S1QG4ioYyThKEPIwE",
+	"04D++G7Gf9E+nei+mKxdJZCCPz9A36p//tH//NVf/d2v/un3zfdY/rHt1PLHAmuDZhiEKfuIUNkgzQWr",
+	"28907kwuFVRD70TxfUVMJRDRnqae0ctv/18v/+R7WNnUntGswT/evOdKJVAvGfKrP/zWq+//5MXP/ubV",
+	"P/zecgN3kju4xyuU7dLU8YiCIJ850lk09PLf/z9QL+G/LLnoGwrosYW9iebBFNTZ4F6dE1ukIq8x6yil",
+	"BU1zZ2p2pATaCTLem4tvtVOzBVbtsPbFL//jq7/4Ca5u/tWqtU21pRmrvAR+TFnq9tKiFhlmwdE2swcQ",
+	"24BHzCTGcmcGu8BPViRKyn2K6VDMpqzGN3M7WHNqYRSd4Vhx+K7ZOMAPUMO4hNk6NRvMYEv2Nx+O/WSy",
+	"bu4nK0q66jIaL6Vqh+7zNYvNVXLorV394jYnYtO+BYa2F7sGnqloZi+CM8cMq9quVoaukuFWFaErAKFU",
+	"77Tq0gEmWiHOLMc5ZwSZZQ7fjGM299wU+V/mKLQrBfEGw8EyHG0hPbhpaRtaIeDsQttjV63fm6HicpV4",
+	"uRJ7qPtqM8Q85feutlaIjFncXFW3G4eER6eRP4VavFBmV0YkkA75JAoglCaKTaXmQIKmo1SEDvhyG+2g",
+	"R3mXYyQwhHio34aBUqWmTfKRwrYeZlTFs+gRRbNovkcTjklQCxoeG41lwHxSV1qbNTjd9NzL9cVs8FqR",
+	"upsYwctUKaO9gGnglPWVcmQmTWPwSojOWaE+r2FxllJUaq0353q+JV4/8boVHj2MrNy2dlaXvHfWvFG2",
+	"DKYlOGHl/la39C/S50q3/W2TLfxuqWky2y+ayy7lYv2uRW/bq8JfRk0bypJfpJtFDO2Zc2vZla3c+Pib",
+	"gid6+Ffsfn4ORc00dufgxmxD94q0dFmpZfXm0I1fYReM0AMm9a2xRfBLxmODsM3EdskIRy5ssBxdcAHS",
+	"TYm2QECQdT3BzIIxEw4Lr94QDafLZwRwJ+bVu8IjnMZxdGHBBEHquZDsQ0LDUA951OiQXNx3l68Q+F2I",
+	"+4ZOGs1cMV2RvKz0gC7XSW8UuVEZnAZhIKekjt/eSK/01d7ErHde3KD3AyE9ndTPWmG0p3fIxZBxtEGT",
+	"QHY51Bs8ZRnFBe3X1jeBsGFHhYm4DrsE7ESvsjYU5/a1sXhUe8aFHozL2oBtDy5hIQqEZLqCjjKrDWU/",
+	"Uuu0U2LX1TZublOQOiEVQfZw+I+yq3/FHQlSZqGNQ8vEi2/BzSAdD5gB1x1PJTApq39YtSTrZi3cSgx9",
+	"Ga19xe72UV+SS0TPr45CxOGSOKSMgDL2hUwQvTHLLWeKnmdezRsbinY3dxGT2YrpC227XMDPA5lNaKiE",
+	"vUnds5uLsP8//8fLP/zhy3/74+IEY/Y0n28ZTDGTS0n5fJnx9+UH+HUH4JdCNAss6RDDEeV0wMSmAGcl",
+	"1kQKXxJmGttF1Lcu4uvIdzRAhJqa6JWgP5iXTqe4BjIYsUZuYbv8CO6GEct5Z2x6EcW+iVM0LVwMI4El",
+	"Fo7vKtARcB1AYWiQKM5LA8iZqxAgwMks+qPc7/JgwKNY4UiaLYlUhF2Wk1CyV6shqzIDThb8FRwuZ4Eh",
+	"VOqvBA5a1sVxS8BjBe/H9UZSGS1RnoEfqRFYXulgNNEjB74aKCglsi0DoK9WEEICr2Y7T84u1GDehVx9",
+	"4/E9ygcsfp+dsxCl5hKi2r5fzlPdHHzRwo+llziWbzxeLZZkHpqR2i+OQqbn00qASNapYu2Zt5eZejo0",
+	"ewXaq61AkoxosRVou2WOyyloal8KaLLP++vPfqiNUMkpWhcSaUfQKkgkngQaBlcVX8S8zYADwLJjDDA8",
+	"cSeJYp/FTZLeChlwB5c96n3mo7dWeoVWauuhE4WdJLhF+tryY2wm/Sge6Ux1gownp2GgUxEtZODhU+Mg",
+	"RuSQyhzbnGuEwQSiVx9yZG0NjmX52GB+YItuSvMDl9s9NpD2N92Kr4pgLi71Xf1ImpZcJyPnUeKEAE4d",
+	"+Z2oWxe6CNszDgx6ko3ZDgyJ4F3Pfyglr8XEVpVb2DrGjCV8xeY7IVUZQy7JCenxpchBfbKW9PkQnlXB",
+	"BQlyVQn4LpO6hRs2w1/S+6NU/VdghvnaCrCc+q+FWeFmxYLD9Vlafrlc5JHscoxHKCYbynS1ZLbeNVID",
+	"VUjAb8DaAYlc6Ty/hXyfeHuwJXV3fjag3GjWNQOsUBxxKyuygXpIOYq6Ytl3chX1q2siVZRKBEU4l7AX",
+	"T/4VKf0/WwXXQ70GAlcRCFzefULhjL5u1bh4awCVfTZzZ7BXAA0F3xTDi6qRwxHUqdOTx/u8TIr1qJ8V",
+	"7TJKLxQOs34hHmkBR8lWxuOyy5NoSMsfRDTN2/49MfBIXYxZGBqlm5KbN/2bN51MZcaGWr0zNk7SYdoD",
+	"pULBjqREgWpzG0kd8HrikLT2XZ2kybq/OjJ3F/rCKFkCvGDp8tZ+yyV4Vt/mksU5X9TWvnubmKN8HqiW",
+	"wD0lP9ceHTFMcUk5AeMYfN9odvlDWFwY30FhfA/ZJ6xXNr41EkplBgZjytBLy3UPEv/XLk/KIrZa7t7S",
+	"aSoGhflo8n6NkYGw5bMRDOKxUqFQkbrd1/fEf/vXX/zyj/GeeEW32qKvwuaGt1HP28WGhYB06WEtkCTa",
+	"IqtFMPFmlmtOrsw94+L5dWxnQ/u4s+7IqlMsbJW4KseEEmVbq/PqL//Ni8+/9+qPf/zqz/7x1Z///avv",
+	"/MnLP/2LbVQFqeBu2wvSK/KuTXllX6KLFIqUy3CQWuEGczZvqUr+Db6pqMAVxatRm4zf8OxsKHOYiJ24",
+	"dC87gjwMNFerVr/kgqZO5Ea0X4nULCUc4TJSs1Qf4UvyhkcEqmAsrgChBXemVQLT9jHrORBJmWc8XtA+",
+	"USTyREbzItWOfF8QD9/xk0QkGShMBYliP+A0ic0SSU4Vh3jpta9H2o5pK0nb8jVMzqLztTTJRwZEY+OK",
+	"iopJQpT2ohU/y9NHsySLHaGiwCMonhkITNxy2OXFlSb1dJyk3cAqmpB1pB/FhNHekOhF0LohF5JR34Gf",
+	"rfAUiwfKyGBofTk5V/XzNuYqVaKdzAqlMzGVEWciyajS6JAodkCr6fJsiZvY3P74jupqlyhtPn+gSF2t",
+	"+hgWSw2BNcwYcK2y2XYqHLusvPIr+HpVaS1drk5GJ1HJkl21WKTVTmmlGHxRkfGj6Grk16228M3w1PBz",
+	"CQy0H3vMqEBT09IIfVnPtfJx6GQmK49jSae1lQexuey+21uJAwMrjufvyayR6GwtK41k1q1/mUhKk4mY",
+	"NAUQj2PG2ChzCVhlNf/533zri5/8tNy/e12fguM8i9jyTcTyJv7sGq2eXeGr5WqIq9IhVJylz8pIf0+m",
+	"0QQk8HgcTlG0a8muIIQGVFcBWC9w+O0uK0oaFQTi/NSOa7idlLGCMp+SraoGJef2knQC7BlOoAJiMlox",
+	"RcVePkcj7G9OE7DItRL/P0oBFvAgBhEWgJ7TYAWTY1EdLka8mD29x4SgA+aZTBNFBN+2sZtqT3Q5xSyF",
+	"aUbGDmbDuwhAOyq788ji9CogrhXeZpfn1Y9cDCspD2FV7Z7cfc+KTE3M8TcEMTj1+C76ZuCAKqNNUWdA",
+	"v4sKV4vcapH2IZl5HdEk9806HVYD8i5fHn+XZcbIQGMA0ZP0ssDeHGDkUARqP4vEu3z+BcInZgav88ZA",
+	"sfhHkVrMYrVjJVD60YT7KWs+nRLBaNwbwuLqA5NhX9nIuuXcxnVYGh6tOaFpS3uaLIvaZw1s2d5b7v6O",
+	"FaBYXGZcSd9ke7Fy0ChhaGhvPiScNeiX3/7er/7sf3zxk5+++Pxbr/72R1uG+ptcvlUA/pL9r+uUk7Cj",
+	"7RnIs0d1k1bySwW3ubNQav3dL4G2hjnDgSgVlZYxuEMuaCCrReZvMnxdhaYvy2IMGofBX6shw30HCKgS",
+	"FJ4FvbN5oBDrdwriqYcts3BSyVODkkeZ1DyxrvrJpxFn5HQiNQbqWNdGPJwmxuQ0Y3eCB7dT+sN9UwOr",
+	"92A6cy2lOsFYzlo6ozSIjMzk1cx1qhZSz7luOOk6wNOYyTlN0pycVKfLkwfUGFjYb8zw+7D73EgFErXr",
+	"V7GimHVQeP5KgshY6y56J5LVnI8aMlSeS047yxa24SImpcNYxyS3gpm0dAzrGyiXgk4bXwfV4FoLkO/8",
+	"i1/+4OW//96v/tfffPGffn8LzgfvmfP3FUugok/mV6A4SoZKDr80RVIqDsJlmNwsmr7cIuQGY6CL5ur5",
+	"YGcURFmkhOm9iWRWDdNCTtjdxmE+3SGYGLBSiYJXgnFf28sEGTCpxPfelmql7elaaVep2unous7pb2Cd",
+	"09dW5fSrWt/0N6+66VWqbfq6Kptefk3Te5df0XSJUqYojsvrl/ajmEAJU/+E9SLuC4/UoQBWIAXJ1jaV",
+	"EeHRBfmXxH680SRH+IWxcNwQ5mbJtjxoGb5LJlwGIUSl5E0qWN4NMYCiaA1mchaVLs/7520JFrTtEqpL",
+	"FU+VEc4FkmcYFLBGQdUuXwU5fAlrqdqEVTs8KM/4s2XDRHYMuweue+kVV+csw/ZrsG56DVR79zn7ejSJ",
+	"L7vz5YXGVS7VCqX9jJRPKt7wRDYX1KoRsH6TbNFWsqCqdY6TXpdwvVRsVHYkLhUfXXIF13uvoX7r00kg",
+	"55krEglczEZvVV8lIaPndpGbDH6ZCElkTLnoayVFw6sgFrIUoGi6XDhjSWvf3dM3O78zCeTce52IMxhx",
+	"wAeV1zpqcRZJerKAbUMXommDa40FU/SrFWBFDeCqmDnK817Mrx9+KahkgR63UvN9y44j6xbPb7v7WDbu",
+	"Dmi/6mBsZPcq1xJ4wDbntTAT/x1zdK5YQhgthwORFsucSJ3V4oxxcsrCiA9AO8wV5tOaXw9dOVJmJL7i",
+	"5psr5J8y+zTZfea9dgoxDZ0ycWj7l5ufdYSE9oYzIqlimMXzdxmAyTprlwSV3lfz3NQNDmxXDheJJM37",
+	"7JSmd6AwH6KefsBC307tzvvRO1F8wqSHdqTct0nJ7SY5ymZRB++QHNjqci/JVOQ5cwqwY0EZXYJdV9Pv",
+	"1iYc6wj63VoHyrI7Jc7aTpd72cxFunp7IYGTh7GB2CSEDiqYpZZiCr+MYwZl+9KiQBcxHY9ZLCB9zDik",
+	"Ae/yCJaShnr5wGDG2UVugqSuztyE99iIcdmoqkSfJkfyME+9V8yP5G3JsUgbxNSKnTB5VW7KhE7IeCWS",
+	"zs40diXnYrH6I9/501/95e+D9/Pm0eWsoZg4xkwisBeff+/lf/uLl9//z9VjWgt/bnBt1sKnGxzHjKQh",
+	"nI7YEfeP9IlfexzvRqSYna2Yeq1VSL326vt/+/JP//OLn/3Zq//4ly//7X/91b/5n9jOy+98+8XP/mtt",
+	"C3UDTqzj+hW7bExq2IpMQtatgNeCjL2Kd5FLL8hlpumYdQYvA1NmD8IlwUpEc1bi/LmZgzdoissC/hnX",
+	"lfSMQZ6Mi/tpjkcFkDS5Naxzic7ULddtaDNU6OtfJLSS5IJQ390QCqaOWEzUW6UoqTeJYwXpdOteFPr2",
+	"IBqLIaU3ECnBm4/0rOPZ94f5ngh7OqFhyTKoJS9LFWGHPnR5obnCU9WYLLNmCzhZLxL/Zvb+ahj7WjuC",
+	"jlixgG+poM1uQEYMZhd5detcZUXhxQeEiHCJAW3YQLmZQc3HkLqbDxa3ZZaODEHi5ka2lNVzy2tlztpr",
+	"HsjCkvCRzRu2jAmrTr6NtmzEk10hvObxg36fxehjm12mJL1H40qUD08McFfOA27mKa5Cn7m9+LJYVkuP",
+	"42UgzNy5uiSIaXq1DU5iGGzTIQ4LYsa3+lF8GviQbqMaXb4DD1nucGC5xGgX71AXN8erCp2mDC5EhYzG",
+	"glxE8RlEspncDmpwDQdUnI/Y6UnUO2Oyy3sR56yH6cUGTJK267bJe0Hv7D4PA87uiQG6YsSM9MJIQJlJ",
+	"7hPvFp3I4S2dLuSMcc+krCaBhL7ebKD/XJd7yawn3Jq31yQ4QQyYJfiTz3TuMTqgJjBxApZEQbzkkUfT",
+	"MdOmUL0czS4/wlsZrdGdsrTFYkoIfFS1Xo6MS5ZBRnrF0yUD+7LeHF0fFNCutaawaMWy5BHfQQUdxRNW",
+	"Hbe86xIFvljS4/huZVEPnDDcf11R82JmB8HMkwRv/er7333xT3/+4vPv/fOPfvar7/98I3fXM8p4VA/k",
+	"i1/+4Iv/9Ptf/OiPXnz+s/woit79M8t3zEq+ZR2F0nJbK46wuE5mhIuz43cSOrpadi97yQKBriDpSe7k",
+	"y3osEFW/Su6uyQqlOdbIzGRN+tITMtmEcElCGbsk9VPKG7oghCWPtSRZ5Fpxryh1B0zCOoonEbD1J6YC",
+	"x6yaUYzLeArpNPUp1UkrnUKpxMO0DmILixIEEvNCSBIyqh7jjERjxsslsENYKBhxUcSqZz2fSRqED0Iq",
+	"+1E8OtGtp0OyZFHd+/ixh91G/b6aXgPdvmI2DqddLoZ0DMlYDTEQ2pcsTm86bwjigUSvWifP0beGvpq6",
+	"nuv7gZCeuVc0iVcFoeRUYQYax3SK2ZkuAjmMtH+FJSFvIIIRy8vossJYBcmqBSjkSlpIhg6YVPQuUPDj",
+	"il9VaTopCYde2p5TzQAnxch7J81VuiExWEFrpSKxckAlM19e6r1bsvNXS/5VrVWVLASX60uQhSslsFxR",
+	"JNatiWk2wny0cAT3TxwbAyRssKw2Zsq94ECXMVr4QfUB4Er98eSN/i693as5tUC8RXtnSj3kfu2wT0PB",
+	"nNpYv66eb4FY0+20KgpCV/RqvVleSXnbRaJKzsFi5SNtmaAkXzRDgK5TThJOwQ2Cx4AIw6U3AxMyamo1",
+	"OHg/6OsyTqc0owoelqnHgRATSISihJ3Wbuv6E/yWZFkzLQpJp10e8HMaBn6jST7Uw9L6Mpy4i2FkTniq",
+	"P/e0IxSP5BCT2fgEKIP5WxazC8pYs8BXWVPdpvK5jkpp1m6Zwc5ocGGu8KG1Z1fMG4J/efXC0t28DM0u",
+	"u52X5Soa9KXmXDeE4nFVLHuNMn8jMQD9pRfxcxYLLPQwEoP5pfAnY6jc14smXHpkhGkZ0YfUbgxsfTdv",
+	"cnahFD+Imrl50yFR6IMbDuU6ZgZe73KlJsXyThgwLu+JAcbuPOuFExGcs0Yn9S4teRC+EWl6N92nbrtJ",
+	"vEC8zX3YF7VOXW4q4ZnKOMj/YWhN8ijC0o2ntHfmkDEVKLy8nt2lNiSHSlutqxeFbJgOScx6LDiHFLv3",
+	"zPIoLc+7JwZ3FYU4sFTqtHvklKm+VWMsBE/RG4J84+T+B0SyZ7JJjkjMzqMz5ietnzE2xmBuwZ6C0ApE",
+	"l8ewO0pbVUolvqNmFvQYqevOHk3HjLRbbgs8Vu3NSrTOZDsTBdWsO5R1VY91uVlPtZhNdIxI8tQIxlJX",
+	"ghsibdDsToDplDE5XElBkTGN5TSp4W6N8dDKFEfkRaSzUCu6EwEfhOxJd+K6uz0K/zGfTvGT55TXKiFR",
+	"33gp6xf0PVjyWuZyLuObq19Afqaf76xWqJqMaAiOLD7JniHtHILXYcnSUIIzVp3ZI8ruKWCNLi+NUC8e",
+	"IuvSDekMlgm1h0ybB53C7ZwV0d5qu60Ke8EdqyHFol+/z8gp9e9kljsjX3q5n2q9IUXFstXefZIim56u",
+	"jeuCOpJZ1pUKlIBcf6D2evZwNNVvYECr514uDAqPkuVGsunVOTCDOVGtbWWFkNMrafhko2mKZi0WNrm5",
+	"nQNhZopcW3e5pjCxpUSZA29Ne2//IGMN2MLKLhkbOM82lscxpYaxLR6h5SqvvFvghlv3kpnN66q8ZXLS",
+	"qIwDKsmRiC+wcJH58pjURRRL5jccUil889KtRN7Od8op8tFZTjkZ75NE3GYkYAXJbMMbZ8UikZX8sapG",
+	"ZJ7CSZYBlkKDpZdh877pT+Y4BWVYYMGwCRjWKE4GpaIps4plGR6tz17t025NgfRu7bBbe/GLH7788S9+",
+	"/fM/Sgrsv/rBj179w3e/+Ml/ePWP33n1ez/p1p6nL+u7ajVdLFSHxfFbB3vu7dv7bVf9zy7CAJbUh4ym",
+	"AxaDd+JoBFupWETvPOftJxj383X0GeZ9KvSjfmDxOxh7VzusDaUci8NbtzQbafai0S16TiWNm5+MBzXz",
+	"wgdB74xjuMrLn//wxed/kPzywDbwqi+f6v/G5yw2CzsSg1Z714xWiCBKr/CNWbe9mg13rYvkUmlSN0qH",
+	"re+iDsZ9YvhtuQm9mtKoRM83bV5/7NSolLQ3ZD7EvsG+92YJ0Bw16g9AkK/+7B9ffufvFUH+/V9/8fd/",
+	"/euf/94yFHiAlFEsB2JRorbmzyDFlO5KqLO0w8VJsV1Fi69+8Mcv/+qvZtJiO0+L+Mla1mqCdNbctstm",
+	"IjO3sIyZ6OugBxMxPNaBxD4TvdqhGh5S1YuffVuP7c//HgdWSzsK7p+8Rf0Bu4MQSlNJcP9EtXiCF0Hq",
+	"OXUcaZiumAxkCPuXtPn8mrOtcztVQJgLmi+HUairSBlm5RDbjLd6RmPqE5pBUzcEGQZCRvHUNnGKwTKF",
+	"hBVoyJg1RzQ+U0dNPKHiSQx0PjdPkHonO2fiCfZUeGV2TUIFUe12CjaqG4J4QwqH64Q99XQFE4oXcV0e",
+	"B4IlWRRDGg/AJ8bUWwgkwXD0gUJ7fnTBiwUlUufHRbMMtduuS76OY3rIeiwYS8fUJAt4iZXNFOFKUwfZ",
+	"FielAZA6BKpjrQnqg5UaH/fZedBjAoOqEk/QErtbwQAm2FNyyqaRKZucXdQRfXbCnjrzDWW0V5r9yOny",
+	"HKbPd7JoRHvGeFhl7FLUdE8MxBGy2Stg6IKVvQeruKLJRJ2G2uHHt28/Xj/JT3UOmqXH03q85eRN8y1c",
+	"y41ka7ajqmGUJ5esNBypE/3oIlpzV5z240vJmXQvc9K2b0SpOkdV9hO1HocEdWiLvSE/I+2VNOmVMzjl",
+	"fJ2siNNc3ibjVT+i0yR7k81Or4q14/JtCmWn41ISPObo/LLyO9L4zLoTRNizElQroDS8opx95ZygHXw4",
+	"A9AIlQDRShFakxzzHGZJoukQyOuSX6rZjsJB1FxgpY9Yd38ZnKXgj10QzDYJ5POvat/iwt1tl5vLW3Mv",
+	"qhpT+7XkRe4GAGLLbRHQD1RXc7HhaSSH6dVrZo0zqM8kD58N+1aEc9o0nK1gBiulM3Rrr4JZoK5ISJWX",
+	"mxbcS8vMmnv51m45CMTfr8JFJxjCT4Cmi/VL9/YP7OJjsIippdeIDMiKhSQRxPaer3i/YhTn9ZHkutCt",
+	"yut06WtJHp1MesO1AHbt8Pbt1w4iiwuyJIJUY9h1W6YwJvIVf51VWXOHkKrvX/DXNoaF5fxDwzQuw3cw",
+	"ZQlzEWSwjDhVoq1VDW3JBRXIUE6nJLOUV+P+rPwgV12eWW5kCdeEpJhqFRTw51+Gu7IFzmza9W5exZm5",
+	"21aRWy0yK7F12TG9DHRtnbpLq+6WFbTrmT9hRzLoWp3K2dj6RME8YYl6BUZ9FgaKKZJAInCFIuaBThYa",
+	"UlAFR7DZ5hKtLhgj3rMd9cVOL+L9MOhJ4Slk6lnGb4+0skVkwLLooX3fA2Sb2uIWcehrdMguqbeBvHo9",
+	"NpYImS9YGDawpy7PZFT3TO7SfGfV3n+NDtkjF3EgER2Vef/hBPTz2hvT8qzucogYsPw99WJqZ08SnX7C",
+	"epLU/f+fuuvrcSMp4l+lZR7WljxOHG8AZZWHuySEiORy3GZ1QjLamR237WbHPWZ6vBsj7RtC4uFEhMQF",
+	"IZB4AB08cAoPxwMS34bNfQ3UVdU93TNjj+3dTcLbxpnpqa7urq4/v6pKY3VrxGOhGaZ6s9F3xncDeimg",
+	"hxWVxCIN3cBJe+7YIvfgoz9Is6HUf7J26BgPWtftd5jI9SuhFzlkw1av1xu2LsDNTVmPGL+iaKdARd/s",
+	"gD01lGERxSre7zHXXOn3B6z9YjkXctLRX50v1BSaFCdC8oD8DiPygOMMD5hKMct/6YlWQKBi2s1zmSwJ",
+	"iKotIdfWmvDcVAt76ZiKmkHe+pOhA0U9IswRBSNC4QHRs42MVzpKEoOMxZWl5FDXLhWKjRZZdJLwXgk0",
+	"PLMFzJCPIz6bp7ntSqCimb1OFTVIN78PpTMSpcXYCUJUhmVcLZIcYMvIyZQp6LniUoaM7bHPCe8rcqIn",
+	"O4NL/JTDxDTpJqhmtyw+tAfFGuLTAxZS3BAe6GtRAGeavtahIYpoGlWi8GJy4VBGBEPD3/cUm2fpWCT8",
+	"gJpZg+2zhwjqUz4n1UMrJGTWUnuqujM0GtwNcNxAEhVBJEfBOIp5sMiSGvsZw4u19jNrn09T28wSDHRo",
+	"Ft5ZWRyjD9vcWJFQI9hgwIvwCGVnYezEPJvxWMwF1CJ2pCjrd6AYXDqmd93OG/6Tgw7t29TnrheoKdnj",
+	"M6EUALMztpALpfewOcMg0+jsmDPdZSj9bpnaQeZ907jfoQds8f6Bw9+yE7LrPs72tXLoJlD5pry9ONKs",
+	"GLJ/+/b+KsCzeR6K/CRRfJoIyLBzVNh+X3/B+WH7Qnnl16HzEXRJK1VBtv+xX36lyE/T1z1rQ9loSFiI",
+	"5FAiL/AijeBYzjr1NZTl6MPAWIOa9IK/rEB1aaCLOjzDpmF/N7a+G856nVsE2SykMVL2FNMSpOzyMBwp",
+	"MB2Xv/rt5asvChRDwwTRkt5hgptm1n3G47MV7Hep/uPfLl+93oBe4zu57gVZ78qpIfgvX11+/a/Lv/6n",
+	"nubaqoZNVA+2pLp/exCc6Puw6uG4AodvZsuvdQxdlb01WC+zr9ezd8fq3jdDcg1oZ7B1B5tBMCtaTP6/",
+	"EL0fTGzPbF8c2gJ555G5uNyuH0XbUi+DNJLlYMgGcvM9cwKGNXdV9T4oLEHzfX9KqyB/uMOvbcZWUqzG",
+	"VtYA1XZkSWGkVPmCxmGg8mXCwd60yiLsj4jMxmAWjUx2CXDnwJo32vw411ovGVuptHbUZqwtgWBd1lYB",
+	"sE08bm0DX/VZfPcKl/W61Bbjx1mVzmKmncPiNANIN2CBa1pb+OZVQaFXBHfeLIaz+Urdpgg8KN43jkSp",
+	"V6vXpPGgnyHCc2o8Al5AGVxCknNtWoDhhYm/jnOItdOMGU9Ph6k8W93Xabc4A67/bkiVwijfEKmyWj9e",
+	"VbsAd+x2tQveQ0XeVUpp8aV+bT3isnFMy3Dg+be0FqCJUHrHvsdeFLDcefqhtMZvUv3c762oBY26lWn+",
+	"W9BgG6wzp3s7ZK9IdrI0etjE9v9CEo6TJvBUWeWrpXW/zBs6l0BspUi124+YjuQKEjxdq5Iz06BLVQD/",
+	"gzsG8F8HyHfSOyiWvUNKUVUT2pzqxqyXDZJSrisRqla5wDupNn2pIZNlTe5FfU5E4zx2uGw3jdqNuMzF",
+	"WBgvPMZRrMK5WyjvEK6d3QN5+xTN0yLZ6/AH/3RKtpRqTq7v8meqteh5kkNdWTSTOKPy0apanbPHnjxU",
+	"GAGJMkCesYxP9H2geaV/UqdiPuejoVQi4TJPlqxdRIrOBnBNdbpMUZqDUDnIghMQWVluyr8QUk1Vm9tF",
+	"csmiRT7VixVHtg7aumoaK+tTfhBN5O4EMn2Be8k/iWQqpYscJg37ramUY6mA41VKSeotdOUKkg6Cg1Sc",
+	"Jw/VIe6Rqh3t5BO72wrjpgkf50wzwwZB5slyM8Jqam1eB778sbONblin9zZJrXLoqikyxd1yz8RkTRxz",
+	"iFJr2GJTyM2BAJZiw9ZHi3yaZuIXBOX8GMQZwyg2vgJB7GFrh5uksqXW3CcLeywh2bohc/Htr/9++c/f",
+	"Xf7j9duvv2l1W+PNzUBZYwBWEVzNWXir9nXDxKL5/FkkJzx7ys94AmPf3FwnSXoSJdqMeaYmz+c5fO66",
+	"GHB952ez4piWjyFcHv4ddtVqmHYg56IGQ3HNTe3fwNhmAbZ7wx18ZBoymJUIu06LWwiG85dhURJTjtMe",
+	"wbdr+uuiNY42t0JFm7rsUhdffTeLiQSdph1hc1qnzUOcaNaQ7xYrO0VJ0jlgYbEvNYH+xjVNacs7LHQ/",
+	"V9t4DcsMQhSdtSsT3Kjv2uD2gB3Ri8jMkQcfaou8nHloYt48iqcG7jGG3r9qKNuEWRnsKfZcHvJk7I6s",
+	"38Q2wc6vnTJk3XEuFFiFLet6wtBmYh8APNzLJloDD6f2j0U4lKZfvaLpXLgi6E+/+e+/69swXL1kqF/g",
+	"CF1C+rvKFIAFfdb3n2xC9NvXf7589UVtd4trqutdliar1TGiDm+KL998+4dfbnVfSH5+vOp+fPvlm7e/",
+	"/+bbr95suDzbuUSPvO1+48DmHVLjCrm0m+cRF3EHx+N2RVNLZL6Lrhrl7fnOW2uUN887wuce0YqW5PwW",
+	"SkO55uqF8YigjF9kSete61Y0F7fOBiDGaeCqIa+tJBT4dLlBMey2msJ1rnic8bzLjEEANWjoXGsjmgqo",
+	"e3qJqwc5j9O+rfTXgjuROedPdc2daqGR1m3sjIfP1IwIPnDVNUlyXW9sGHK2yIWcOGNhh7HqUIcYSeya",
+	"OhJdBJmbet4Zj0ZYj3Weu1OdqUnNYB/Z5eZ6Sd2qXzzPQe9qj8pHZ6CXAEsI9O7ajecugztS3Ve1HEEE",
+	"rBY1HplU7fcCNpoPsaa9gmhHvdiAgob8vAMWUjn1cyEVE2PM2tMa2zzjWmnU3xAj2iI/BEOxhYLitha8",
+	"rXBDazG0bw30W2SS1j+WLrJYT6oGptkPNB3B1BCSp3MRE3VkxxLj7HT1SWP32eNHL44/efT5o8MXx4eP",
+	"ftxF0Nx99unR06fHzw4fH3/8E/v7gN1nh48+eah/P3Dgy2ysVSvALDAoIo8Pz6NlkkYjWPE4Eyfomo/U",
+	"Usb61Jo/estolnQsP89VEQF8YtyNPm8tAJhuLwb94MLMfeEeJED63F09Y3dmDZy+E5zzEwU9dQAZG2T8",
+	"58Kl07Dett5hQ/Dx2qTKFvMoLa+L3mn3WA5Ab4sHaJeQ4JsjwCO5JA3fjGVRzJp/cZ4sWSJOOQu9vIew",
+	"uiAPSJVwl8IiVGInbVR5XAe6hi1Erg9brA2xJyCg08DrQXA+jXKH4aCfxFGm9WmH1fqpotURLqh5qsTd",
+	"NXkYYbHxQiyYnYKEiZJaGDqBG21QwzKMoKNgTri8ws+iqdnGOK0BAFMRR/0HrVLXxwk7MfYu6/V6HV9s",
+	"zBATfY8ZcHQDY/cDs87BCZJpWFnaBZC/UuZhWDgYzJxdb/GPuD9v/3GHavi9idS7ge8bC8CnGZxyn+oa",
+	"335YaGL66dIkSNrbdG8HB43hWmx4CRUcEpWyONUiDl2E5BjcVrA9wDYyn2pLVPkswtum63R5DIsmLz7b",
+	"ggaGfdc5L9S4JnDs4zoBRY8x57ESt4qTkDot1JFRIz6OFklushxQ26/T8iXkZ6QzDt1aEnRvAm/QgVJ0",
+	"iK+IezIh2rZEPYn+LjufingKUWaZUgwVzljphLhk4zwb2Pi9AInCkHCQElnFjsOgsftQiN+vEzn5NOPc",
+	"HH5H6nTZPFl4ZRn2FKXaCFlNtbHKU6csbT7Tp8LfU078EArmOyKs62Sn+HwqveQ9ZbllGrtNecbXyA44",
+	"qQyMnBJL6rKiVmVRHRS6l81T05ZVCXljGZLzl3ndVRVaDE9drtVWR+z7gX7fZJc5HPCwQea/S3PHnCKt",
+	"s7sxv4zCjSI3+Qy80G+EwsSdM56dRLmYIUiHiSRZWMuGIj7Qfc/yAg2IB9Y9eSRFXjlboRab+CRAHkL7",
+	"XTRpPU87a0dsJpJE0DQYGLOdbdg3vhP8TKUS7QMJJou7iQoPYs/xq7KFJv3ipxf/CwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
