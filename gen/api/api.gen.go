@@ -44,6 +44,7 @@ const (
 	ErrCodeRecordNotFound     ErrCode = 1006
 	ErrCodeSuccess            ErrCode = 0
 	ErrCodeTokenInvalid       ErrCode = 1002
+	ErrCodeTooManyRequests    ErrCode = 429
 	ErrCodeUserForbidden      ErrCode = 1008
 	ErrCodeUserNotFound       ErrCode = 1004
 )
@@ -92,6 +93,8 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeSuccess:
 		return true
 	case ErrCodeTokenInvalid:
+		return true
+	case ErrCodeTooManyRequests:
 		return true
 	case ErrCodeUserForbidden:
 		return true
@@ -189,6 +192,63 @@ func (e RoleLevel) Valid() bool {
 	}
 }
 
+// Defines values for SendMsgReqContentType.
+const (
+	SendMsgReqContentTypeN101  SendMsgReqContentType = 101
+	SendMsgReqContentTypeN102  SendMsgReqContentType = 102
+	SendMsgReqContentTypeN103  SendMsgReqContentType = 103
+	SendMsgReqContentTypeN104  SendMsgReqContentType = 104
+	SendMsgReqContentTypeN105  SendMsgReqContentType = 105
+	SendMsgReqContentTypeN106  SendMsgReqContentType = 106
+	SendMsgReqContentTypeN107  SendMsgReqContentType = 107
+	SendMsgReqContentTypeN108  SendMsgReqContentType = 108
+	SendMsgReqContentTypeN109  SendMsgReqContentType = 109
+	SendMsgReqContentTypeN110  SendMsgReqContentType = 110
+	SendMsgReqContentTypeN113  SendMsgReqContentType = 113
+	SendMsgReqContentTypeN114  SendMsgReqContentType = 114
+	SendMsgReqContentTypeN117  SendMsgReqContentType = 117
+	SendMsgReqContentTypeN118  SendMsgReqContentType = 118
+	SendMsgReqContentTypeN1400 SendMsgReqContentType = 1400
+)
+
+// Valid indicates whether the value is a known member of the SendMsgReqContentType enum.
+func (e SendMsgReqContentType) Valid() bool {
+	switch e {
+	case SendMsgReqContentTypeN101:
+		return true
+	case SendMsgReqContentTypeN102:
+		return true
+	case SendMsgReqContentTypeN103:
+		return true
+	case SendMsgReqContentTypeN104:
+		return true
+	case SendMsgReqContentTypeN105:
+		return true
+	case SendMsgReqContentTypeN106:
+		return true
+	case SendMsgReqContentTypeN107:
+		return true
+	case SendMsgReqContentTypeN108:
+		return true
+	case SendMsgReqContentTypeN109:
+		return true
+	case SendMsgReqContentTypeN110:
+		return true
+	case SendMsgReqContentTypeN113:
+		return true
+	case SendMsgReqContentTypeN114:
+		return true
+	case SendMsgReqContentTypeN117:
+		return true
+	case SendMsgReqContentTypeN118:
+		return true
+	case SendMsgReqContentTypeN1400:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SessionType.
 const (
 	SessionTypeNotificationChat SessionType = 4
@@ -215,9 +275,16 @@ func (e SessionType) Valid() bool {
 
 // AddBlackReq defines model for AddBlackReq.
 type AddBlackReq struct {
-	BlackUserID string `json:"blackUserID"`
-	Ex          string `json:"ex,omitempty"`
-	OwnerUserID string `json:"ownerUserID"`
+	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	BlackUserID UserID `json:"blackUserID"`
+
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // AddBlackResp The reply envelope of addBlack.
@@ -228,11 +295,13 @@ type AddBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -257,8 +326,8 @@ type AddBlackResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -266,16 +335,19 @@ type AddBlackResp struct {
 
 // AddFriendReq defines model for AddFriendReq.
 type AddFriendReq struct {
+	// Ex At most 1,024 characters.
 	Ex string `json:"ex,omitempty"`
 
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
 
-	// ReqMsg The applicant's note.
+	// ReqMsg The applicant's note. At most 255 characters.
 	ReqMsg string `json:"reqMsg,omitempty"`
 
-	// ToUserID The user asked.
-	ToUserID string `json:"toUserID"`
+	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	ToUserID UserID `json:"toUserID"`
 }
 
 // AddFriendResp The reply envelope of addFriend.
@@ -286,11 +358,13 @@ type AddFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -315,8 +389,8 @@ type AddFriendResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -324,15 +398,19 @@ type AddFriendResp struct {
 
 // AddFriendResponseReq defines model for AddFriendResponseReq.
 type AddFriendResponseReq struct {
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
-	HandleMsg  string `json:"handleMsg,omitempty"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
+
+	// HandleMsg At most 255 characters.
+	HandleMsg string `json:"handleMsg,omitempty"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
 
-	// ToUserID The responder (the receiver of the application).
-	ToUserID string `json:"toUserID"`
+	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	ToUserID UserID `json:"toUserID"`
 }
 
 // AddFriendResponseResp The reply envelope of addFriendResponse.
@@ -343,11 +421,13 @@ type AddFriendResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -372,8 +452,8 @@ type AddFriendResponseResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -395,8 +475,12 @@ type BlackInfo struct {
 
 // CancelMuteGroupMemberReq defines model for CancelMuteGroupMemberReq.
 type CancelMuteGroupMemberReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
-	UserID  string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // CancelMuteGroupMemberResp The reply envelope of cancelMuteGroupMember.
@@ -407,11 +491,13 @@ type CancelMuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -436,8 +522,8 @@ type CancelMuteGroupMemberResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -445,6 +531,7 @@ type CancelMuteGroupMemberResp struct {
 
 // CancelMuteGroupReq defines model for CancelMuteGroupReq.
 type CancelMuteGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 }
 
@@ -456,11 +543,13 @@ type CancelMuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -485,8 +574,8 @@ type CancelMuteGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -560,22 +649,41 @@ type Conversation struct {
 // ConversationForSet The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 // optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 type ConversationForSet struct {
-	AttachedInfo   *string `json:"attachedInfo,omitempty"`
-	BurnDuration   *int32  `json:"burnDuration,omitempty"`
-	ConversationID string  `json:"conversationID"`
+	// AttachedInfo At most 1,024 characters.
+	AttachedInfo *string `json:"attachedInfo,omitempty"`
+	BurnDuration *int32  `json:"burnDuration,omitempty"`
+
+	// ConversationID At most 256 characters.
+	ConversationID string `json:"conversationID"`
 
 	// ConversationType 1 single chat; 3 group chat (2, OpenIM's unused "write group", is accepted as a group chat too);
 	// 4 notification conversation.
 	ConversationType SessionType `json:"conversationType,omitempty"`
-	Ex               *string     `json:"ex,omitempty"`
-	GroupAtType      *int32      `json:"groupAtType,omitempty"`
-	GroupID          string      `json:"groupID,omitempty"`
-	IsMsgDestruct    *bool       `json:"isMsgDestruct,omitempty"`
-	IsPinned         *bool       `json:"isPinned,omitempty"`
-	IsPrivateChat    *bool       `json:"isPrivateChat,omitempty"`
-	MsgDestructTime  *int64      `json:"msgDestructTime,omitempty"`
-	RecvMsgOpt       *int32      `json:"recvMsgOpt,omitempty"`
-	UserID           string      `json:"userID,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex          *string `json:"ex,omitempty"`
+	GroupAtType *int32  `json:"groupAtType,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID         string `json:"groupID,omitempty"`
+	IsMsgDestruct   *bool  `json:"isMsgDestruct,omitempty"`
+	IsPinned        *bool  `json:"isPinned,omitempty"`
+	IsPrivateChat   *bool  `json:"isPrivateChat,omitempty"`
+	MsgDestructTime *int64 `json:"msgDestructTime,omitempty"`
+	RecvMsgOpt      *int32 `json:"recvMsgOpt,omitempty"`
+
+	// UserID A user ID (see UserID) or `""`.
+	UserID UserIDOrEmpty `json:"userID,omitempty"`
+}
+
+// ConversationPagination One page of a conversation list (as OpenIM's `pagination`); pages are 1-based. Absent: the first page of
+// 100. A page past the end gives an empty list and the real total.
+type ConversationPagination struct {
+	// PageNumber 1-based page number.
+	PageNumber int32 `json:"pageNumber"`
+
+	// ShowNumber Page size, at most 100.
+	ShowNumber int32 `json:"showNumber"`
 }
 
 // CreateGroupData defines model for CreateGroupData.
@@ -589,7 +697,7 @@ type CreateGroupData struct {
 // CreateGroupReq defines model for CreateGroupReq.
 type CreateGroupReq struct {
 	// AdminUserIDs Initial admins (role 60).
-	AdminUserIDs []string `json:"adminUserIDs,omitempty"`
+	AdminUserIDs []UserID `json:"adminUserIDs,omitempty"`
 
 	// GroupInfo A group. In `/group/create_group` requests `groupID` (optional; the server makes one when empty),
 	// `groupName`, `notification`, `introduction`, `faceURL`, `ex`, `groupType` (2; 0 is taken as 2),
@@ -597,10 +705,10 @@ type CreateGroupReq struct {
 	GroupInfo GroupInfo `json:"groupInfo"`
 
 	// MemberUserIDs Initial ordinary members (role 20).
-	MemberUserIDs []string `json:"memberUserIDs,omitempty"`
+	MemberUserIDs []UserID `json:"memberUserIDs,omitempty"`
 
-	// OwnerUserID The owner; absent or empty = the caller. Only an admin may name another user.
-	OwnerUserID string `json:"ownerUserID,omitempty"`
+	// OwnerUserID A user ID (see UserID) or `""`.
+	OwnerUserID UserIDOrEmpty `json:"ownerUserID,omitempty"`
 }
 
 // CreateGroupResp The reply envelope of createGroup.
@@ -608,11 +716,13 @@ type CreateGroupResp struct {
 	Data CreateGroupData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -637,8 +747,8 @@ type CreateGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -646,8 +756,13 @@ type CreateGroupResp struct {
 
 // DeleteFriendReq defines model for DeleteFriendReq.
 type DeleteFriendReq struct {
-	FriendUserID string `json:"friendUserID"`
-	OwnerUserID  string `json:"ownerUserID"`
+	// FriendUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FriendUserID UserID `json:"friendUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // DeleteFriendResp The reply envelope of deleteFriend.
@@ -658,11 +773,13 @@ type DeleteFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -687,8 +804,8 @@ type DeleteFriendResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -697,8 +814,10 @@ type DeleteFriendResp struct {
 // DismissGroupReq defines model for DismissGroupReq.
 type DismissGroupReq struct {
 	// DeleteMember Also empty the member list (default false).
-	DeleteMember bool   `json:"deleteMember,omitempty"`
-	GroupID      string `json:"groupID"`
+	DeleteMember bool `json:"deleteMember,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
 }
 
 // DismissGroupResp The reply envelope of dismissGroup.
@@ -709,11 +828,13 @@ type DismissGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -738,8 +859,8 @@ type DismissGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -751,11 +872,13 @@ type DismissGroupResp struct {
 type Empty = map[string]interface{}
 
 // ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-// numbers. 1009 may come from any operation a server does not implement yet.
+// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 //
 // | code | name | meaning |
 // |---|---|---|
 // | 0 | Success | |
+// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 // | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 // | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 // | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -783,9 +906,14 @@ type ErrCode int
 // ForbidUserReq defines model for ForbidUserReq.
 type ForbidUserReq struct {
 	// ForbiddenType 1 (absent means 1) forbids logging in; other values are stored and act the same.
-	ForbiddenType int32  `json:"forbiddenType,omitempty"`
-	Reason        string `json:"reason,omitempty"`
-	UserID        string `json:"userID"`
+	ForbiddenType int32 `json:"forbiddenType,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // ForbidUserResp The reply envelope of forbidUser.
@@ -796,11 +924,13 @@ type ForbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -825,8 +955,8 @@ type ForbidUserResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -883,11 +1013,20 @@ type FriendRequest struct {
 // GetAllConversationsData defines model for GetAllConversationsData.
 type GetAllConversationsData struct {
 	Conversations []Conversation `json:"conversations"`
+
+	// Total How many conversations the user has, over all pages.
+	Total int32 `json:"total"`
 }
 
 // GetAllConversationsReq defines model for GetAllConversationsReq.
 type GetAllConversationsReq struct {
-	OwnerUserID string `json:"ownerUserID"`
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
+
+	// Pagination One page of a conversation list (as OpenIM's `pagination`); pages are 1-based. Absent: the first page of
+	// 100. A page past the end gives an empty list and the real total.
+	Pagination ConversationPagination `json:"pagination,omitempty"`
 }
 
 // GetAllConversationsResp The reply envelope of getAllConversations.
@@ -895,11 +1034,13 @@ type GetAllConversationsResp struct {
 	Data GetAllConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -924,8 +1065,8 @@ type GetAllConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -941,7 +1082,10 @@ type GetBlackListData struct {
 type GetBlackListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
-	UserID     string            `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetBlackListResp The reply envelope of getBlackList.
@@ -949,11 +1093,13 @@ type GetBlackListResp struct {
 	Data GetBlackListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -978,8 +1124,8 @@ type GetBlackListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -987,7 +1133,8 @@ type GetBlackListResp struct {
 
 // GetConversationMsgData defines model for GetConversationMsgData.
 type GetConversationMsgData struct {
-	// IsEnd True when there are no older messages.
+	// IsEnd True when there are no older messages; false when the reply stopped at `count` or at its 512 KiB
+	// budget of messages (ask again with the oldest message's clientMsgID as startClientMsgID).
 	IsEnd bool `json:"isEnd"`
 
 	// Messages Newest first.
@@ -996,12 +1143,14 @@ type GetConversationMsgData struct {
 
 // GetConversationMsgReq defines model for GetConversationMsgReq.
 type GetConversationMsgReq struct {
+	// ConversationID At most 256 characters.
 	ConversationID string `json:"conversationID"`
 
-	// Count At most this many messages.
+	// Count At most this many messages (1-1,000). A reply also stops at 512 KiB of messages, with `isEnd` false:
+	// ask again from the oldest message received.
 	Count int32 `json:"count"`
 
-	// StartClientMsgID Return messages older than this one; empty = start from the newest.
+	// StartClientMsgID Return messages older than this one; empty = start from the newest. At most 128 characters.
 	StartClientMsgID string `json:"startClientMsgID,omitempty"`
 }
 
@@ -1010,11 +1159,13 @@ type GetConversationMsgResp struct {
 	Data GetConversationMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1039,8 +1190,8 @@ type GetConversationMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1053,8 +1204,12 @@ type GetConversationsData struct {
 
 // GetConversationsReq defines model for GetConversationsReq.
 type GetConversationsReq struct {
+	// ConversationIDs At most 100 IDs per call.
 	ConversationIDs []string `json:"conversationIDs"`
-	OwnerUserID     string   `json:"ownerUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // GetConversationsResp The reply envelope of getConversations.
@@ -1062,11 +1217,13 @@ type GetConversationsResp struct {
 	Data GetConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1091,8 +1248,8 @@ type GetConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1106,14 +1263,15 @@ type GetFriendApplyListData struct {
 
 // GetFriendApplyListReq defines model for GetFriendApplyListReq.
 type GetFriendApplyListReq struct {
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
 
-	// UserID The receiver of the applications.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetFriendApplyListResp The reply envelope of getFriendApplyList.
@@ -1122,11 +1280,13 @@ type GetFriendApplyListResp struct {
 	Data GetFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1151,8 +1311,8 @@ type GetFriendApplyListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1168,7 +1328,10 @@ type GetFriendListData struct {
 type GetFriendListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
-	UserID     string            `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetFriendListResp The reply envelope of getFriendList.
@@ -1176,11 +1339,13 @@ type GetFriendListResp struct {
 	Data GetFriendListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1205,8 +1370,8 @@ type GetFriendListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1220,13 +1385,13 @@ type GetGroupApplicationListData struct {
 
 // GetGroupApplicationListReq defines model for GetGroupApplicationListReq.
 type GetGroupApplicationListReq struct {
-	// FromUserID OpenIM compatibility; when given it must be the caller (unless the caller is an admin).
-	FromUserID string `json:"fromUserID,omitempty"`
+	// FromUserID A user ID (see UserID) or `""`.
+	FromUserID UserIDOrEmpty `json:"fromUserID,omitempty"`
 
-	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers.
+	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers. At most 1,000 entries.
 	GroupIDs []string `json:"groupIDs,omitempty"`
 
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1238,11 +1403,13 @@ type GetGroupApplicationListResp struct {
 	Data GetGroupApplicationListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1267,8 +1434,8 @@ type GetGroupApplicationListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1283,10 +1450,12 @@ type GetGroupMemberListData struct {
 // GetGroupMemberListReq defines model for GetGroupMemberListReq.
 type GetGroupMemberListReq struct {
 	// Filter Accepted and ignored, as in OpenIM v3.
-	Filter  int32  `json:"filter,omitempty"`
+	Filter int32 `json:"filter,omitempty"`
+
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// Keyword Keep members whose userID or in-group nickname contains it; empty = all.
+	// Keyword Keep members whose userID or in-group nickname contains it; empty = all. At most 64 characters.
 	Keyword string `json:"keyword,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1298,11 +1467,13 @@ type GetGroupMemberListResp struct {
 	Data GetGroupMemberListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1327,8 +1498,8 @@ type GetGroupMemberListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1349,11 +1520,13 @@ type GetGroupsInfoResp struct {
 	Data GetGroupsInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1378,8 +1551,8 @@ type GetGroupsInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1393,7 +1566,9 @@ type GetJoinedGroupListData struct {
 
 // GetJoinedGroupListReq defines model for GetJoinedGroupListReq.
 type GetJoinedGroupListReq struct {
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
@@ -1404,11 +1579,13 @@ type GetJoinedGroupListResp struct {
 	Data GetJoinedGroupListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1433,8 +1610,8 @@ type GetJoinedGroupListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1466,11 +1643,13 @@ type GetOnlineUsersResp struct {
 	Data GetOnlineUsersData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1510,14 +1689,15 @@ type GetSelfFriendApplyListData struct {
 
 // GetSelfFriendApplyListReq defines model for GetSelfFriendApplyListReq.
 type GetSelfFriendApplyListReq struct {
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
 
-	// UserID The applicant.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetSelfFriendApplyListResp The reply envelope of getSelfFriendApplyList.
@@ -1525,11 +1705,13 @@ type GetSelfFriendApplyListResp struct {
 	Data GetSelfFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1554,8 +1736,8 @@ type GetSelfFriendApplyListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1574,11 +1756,13 @@ type GetServerConfigResp struct {
 	Data GetServerConfigData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1617,7 +1801,7 @@ type GetUsersInfoData struct {
 
 // GetUsersInfoReq defines model for GetUsersInfoReq.
 type GetUsersInfoReq struct {
-	UserIDs []string `json:"userIDs"`
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // GetUsersInfoResp The reply envelope of getUsersInfo.
@@ -1625,11 +1809,13 @@ type GetUsersInfoResp struct {
 	Data GetUsersInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1654,8 +1840,8 @@ type GetUsersInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1668,7 +1854,7 @@ type GetUsersOnlineStatusData struct {
 
 // GetUsersOnlineStatusReq defines model for GetUsersOnlineStatusReq.
 type GetUsersOnlineStatusReq struct {
-	UserIDs []string `json:"userIDs"`
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // GetUsersOnlineStatusResp The reply envelope of getUsersOnlineStatus.
@@ -1676,11 +1862,13 @@ type GetUsersOnlineStatusResp struct {
 	Data GetUsersOnlineStatusData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1705,8 +1893,8 @@ type GetUsersOnlineStatusResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1714,14 +1902,17 @@ type GetUsersOnlineStatusResp struct {
 
 // GroupApplicationResponseReq defines model for GroupApplicationResponseReq.
 type GroupApplicationResponseReq struct {
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
-	GroupID    string `json:"groupID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
 
-	// HandledMsg The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`).
+	// HandledMsg The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). At most 255 characters.
 	HandledMsg string `json:"handledMsg,omitempty"`
 }
 
@@ -1733,11 +1924,13 @@ type GroupApplicationResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1762,8 +1955,8 @@ type GroupApplicationResponseResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1779,13 +1972,23 @@ type GroupInfo struct {
 	// CreateTime Unix ms.
 	CreateTime    int64  `json:"createTime"`
 	CreatorUserID string `json:"creatorUserID"`
-	Ex            string `json:"ex"`
-	FaceURL       string `json:"faceURL"`
-	GroupID       string `json:"groupID"`
-	GroupName     string `json:"groupName"`
+
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex"`
+
+	// FaceURL At most 1,024 characters.
+	FaceURL string `json:"faceURL"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// GroupName At most 128 characters.
+	GroupName string `json:"groupName"`
 
 	// GroupType 2 (work group), the only type this server creates.
-	GroupType    int32  `json:"groupType"`
+	GroupType int32 `json:"groupType"`
+
+	// Introduction At most 1,024 characters.
 	Introduction string `json:"introduction"`
 
 	// LookMemberInfo Stored and returned; no server semantics (as OpenIM v3).
@@ -1796,7 +1999,7 @@ type GroupInfo struct {
 	// approval; 2: anyone joins directly.
 	NeedVerification int32 `json:"needVerification"`
 
-	// Notification The announcement.
+	// Notification The announcement. At most 1,024 characters.
 	Notification string `json:"notification"`
 
 	// NotificationUpdateTime When the announcement was last set, Unix ms.
@@ -1814,15 +2017,27 @@ type GroupInfo struct {
 // absent = unchanged (OpenIM v3). `ex`, `needVerification`, `lookMemberInfo`, `applyMemberFriend`: absent or
 // null = unchanged, present = set (OpenIM's wrapper fields as plain optional fields).
 type GroupInfoForSet struct {
-	ApplyMemberFriend *int32  `json:"applyMemberFriend,omitempty"`
-	Ex                *string `json:"ex,omitempty"`
-	FaceURL           string  `json:"faceURL,omitempty"`
-	GroupID           string  `json:"groupID"`
-	GroupName         string  `json:"groupName,omitempty"`
-	Introduction      string  `json:"introduction,omitempty"`
-	LookMemberInfo    *int32  `json:"lookMemberInfo,omitempty"`
-	NeedVerification  *int32  `json:"needVerification,omitempty"`
-	Notification      string  `json:"notification,omitempty"`
+	ApplyMemberFriend *int32 `json:"applyMemberFriend,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex *string `json:"ex,omitempty"`
+
+	// FaceURL At most 1,024 characters.
+	FaceURL string `json:"faceURL,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// GroupName At most 128 characters.
+	GroupName string `json:"groupName,omitempty"`
+
+	// Introduction At most 1,024 characters.
+	Introduction     string `json:"introduction,omitempty"`
+	LookMemberInfo   *int32 `json:"lookMemberInfo,omitempty"`
+	NeedVerification *int32 `json:"needVerification,omitempty"`
+
+	// Notification At most 1,024 characters.
+	Notification string `json:"notification,omitempty"`
 }
 
 // GroupMemberFullInfo A member of a group.
@@ -1886,9 +2101,14 @@ type HandleResult int32
 
 // InviteUserToGroupReq defines model for InviteUserToGroupReq.
 type InviteUserToGroupReq struct {
-	GroupID        string   `json:"groupID"`
-	InvitedUserIDs []string `json:"invitedUserIDs"`
-	Reason         string   `json:"reason,omitempty"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// InvitedUserIDs At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls.
+	InvitedUserIDs []UserID `json:"invitedUserIDs"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 }
 
 // InviteUserToGroupResp The reply envelope of inviteUserToGroup.
@@ -1899,11 +2119,13 @@ type InviteUserToGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1928,8 +2150,8 @@ type InviteUserToGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1937,16 +2159,19 @@ type InviteUserToGroupResp struct {
 
 // JoinGroupReq defines model for JoinGroupReq.
 type JoinGroupReq struct {
-	Ex      string `json:"ex,omitempty"`
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// InviterUserID Stored as sent (OpenIM SDKs send the applicant's own userID).
-	InviterUserID string `json:"inviterUserID,omitempty"`
+	// InviterUserID A user ID (see UserID) or `""`.
+	InviterUserID UserIDOrEmpty `json:"inviterUserID,omitempty"`
 
 	// JoinSource 1 admin, 2 invitation, 3 search, 4 QR code; absent means 3.
 	JoinSource int32 `json:"joinSource,omitempty"`
 
-	// ReqMessage The applicant's note.
+	// ReqMessage The applicant's note. At most 255 characters.
 	ReqMessage string `json:"reqMessage,omitempty"`
 }
 
@@ -1958,11 +2183,13 @@ type JoinGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1987,8 +2214,8 @@ type JoinGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1996,9 +2223,14 @@ type JoinGroupResp struct {
 
 // KickGroupReq defines model for KickGroupReq.
 type KickGroupReq struct {
-	GroupID       string   `json:"groupID"`
-	KickedUserIDs []string `json:"kickedUserIDs"`
-	Reason        string   `json:"reason,omitempty"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// KickedUserIDs At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls.
+	KickedUserIDs []UserID `json:"kickedUserIDs"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 }
 
 // KickGroupResp The reply envelope of kickGroup.
@@ -2009,11 +2241,13 @@ type KickGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2038,8 +2272,8 @@ type KickGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2047,11 +2281,15 @@ type KickGroupResp struct {
 
 // MarkMsgsAsReadReq defines model for MarkMsgsAsReadReq.
 type MarkMsgsAsReadReq struct {
-	ConversationID string  `json:"conversationID"`
-	Seqs           []int64 `json:"seqs"`
+	// ConversationID At most 256 characters.
+	ConversationID string `json:"conversationID"`
 
-	// UserID The reader.
-	UserID string `json:"userID"`
+	// Seqs At most 1,000 entries.
+	Seqs []int64 `json:"seqs"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // MarkMsgsAsReadResp The reply envelope of markMsgsAsRead.
@@ -2062,11 +2300,13 @@ type MarkMsgsAsReadResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2091,8 +2331,8 @@ type MarkMsgsAsReadResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2159,11 +2399,15 @@ type MsgData struct {
 
 // MuteGroupMemberReq defines model for MuteGroupMemberReq.
 type MuteGroupMemberReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// MutedSeconds How long, in seconds (OpenIM's uint32).
-	MutedSeconds int64  `json:"mutedSeconds"`
-	UserID       string `json:"userID"`
+	MutedSeconds int64 `json:"mutedSeconds"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // MuteGroupMemberResp The reply envelope of muteGroupMember.
@@ -2174,11 +2418,13 @@ type MuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2203,8 +2449,8 @@ type MuteGroupMemberResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2212,6 +2458,7 @@ type MuteGroupMemberResp struct {
 
 // MuteGroupReq defines model for MuteGroupReq.
 type MuteGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 }
 
@@ -2223,11 +2470,13 @@ type MuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2252,8 +2501,8 @@ type MuteGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2261,12 +2510,21 @@ type MuteGroupResp struct {
 
 // OfflinePushInfo What an offline push notification shows.
 type OfflinePushInfo struct {
-	Desc          string `json:"desc"`
+	// Desc At most 255 characters.
+	Desc string `json:"desc"`
+
+	// Ex At most 1,024 characters.
 	Ex            string `json:"ex"`
 	IOSBadgeCount bool   `json:"iOSBadgeCount"`
-	IOSPushSound  string `json:"iOSPushSound"`
-	SignalInfo    string `json:"signalInfo"`
-	Title         string `json:"title"`
+
+	// IOSPushSound At most 255 characters.
+	IOSPushSound string `json:"iOSPushSound"`
+
+	// SignalInfo At most 1,024 characters.
+	SignalInfo string `json:"signalInfo"`
+
+	// Title At most 255 characters.
+	Title string `json:"title"`
 }
 
 // PlatformConnections defines model for PlatformConnections.
@@ -2302,10 +2560,11 @@ type PublicUserInfo struct {
 
 // QuitGroupReq defines model for QuitGroupReq.
 type QuitGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// UserID The member leaving; absent or empty = the caller.
-	UserID string `json:"userID,omitempty"`
+	// UserID A user ID (see UserID) or `""`.
+	UserID UserIDOrEmpty `json:"userID,omitempty"`
 }
 
 // QuitGroupResp The reply envelope of quitGroup.
@@ -2316,11 +2575,13 @@ type QuitGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2345,8 +2606,8 @@ type QuitGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2354,8 +2615,13 @@ type QuitGroupResp struct {
 
 // RemoveBlackReq defines model for RemoveBlackReq.
 type RemoveBlackReq struct {
-	BlackUserID string `json:"blackUserID"`
-	OwnerUserID string `json:"ownerUserID"`
+	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	BlackUserID UserID `json:"blackUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // RemoveBlackResp The reply envelope of removeBlack.
@@ -2366,11 +2632,13 @@ type RemoveBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2395,8 +2663,8 @@ type RemoveBlackResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2407,17 +2675,19 @@ type RequestPagination struct {
 	// PageNumber 1-based page number.
 	PageNumber int32 `json:"pageNumber"`
 
-	// ShowNumber Page size.
+	// ShowNumber Page size, at most 1,000.
 	ShowNumber int32 `json:"showNumber"`
 }
 
 // RevokeMsgReq defines model for RevokeMsgReq.
 type RevokeMsgReq struct {
+	// ConversationID At most 256 characters.
 	ConversationID string `json:"conversationID"`
 	Seq            int64  `json:"seq"`
 
-	// UserID The revoker.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // RevokeMsgResp The reply envelope of revokeMsg.
@@ -2428,11 +2698,13 @@ type RevokeMsgResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2457,8 +2729,8 @@ type RevokeMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2482,18 +2754,24 @@ type SendMsgData struct {
 // SendMsgReq The flat send body of seed 000 (OpenIM's apistruct.SendMsgReq) plus `clientMsgID`.
 type SendMsgReq struct {
 	// ClientMsgID Optional client-made ID. Sending the same clientMsgID again (same sender) returns the first result and
-	// stores nothing new. The server makes one when absent or empty.
+	// stores nothing new. The server makes one when absent or empty. At most 128 characters.
 	ClientMsgID string `json:"clientMsgID,omitempty"`
 
 	// Content The message element as a JSON object (docs/decisions.md#f5-content-elements). Text (101): `{"content": "..."}`, or seed 000's
-	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
+	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text, at most 16,384 bytes (the
+	// same limit as WebSocket 1003, whose 51,200-byte frame must carry it; over it: 1001).
 	Content map[string]interface{} `json:"content"`
 
-	// ContentType 101 text, 102 picture, 103 voice, 104 video, 105 file, 106 @text, 110 custom, 113 typing, 114 quote, 118 markdown, 1400 OA notification (sessionType 4).
-	ContentType int32  `json:"contentType"`
-	Ex          string `json:"ex,omitempty"`
+	// ContentType The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+	// 104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+	// 114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+	// (1201-2200) are the server's.
+	ContentType SendMsgReqContentType `json:"contentType"`
 
-	// GroupID The group, for sessionType 2 and 3.
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// GroupID The group, for sessionType 2 and 3. At most 64 characters.
 	GroupID string `json:"groupID,omitempty"`
 
 	// IsOnlineOnly Push to online devices only; nothing is stored and the reply's seq is 0.
@@ -2505,19 +2783,20 @@ type SendMsgReq struct {
 	// OfflinePushInfo What an offline push notification shows.
 	OfflinePushInfo OfflinePushInfo `json:"offlinePushInfo,omitempty"`
 
-	// RecvID The receiving user, for sessionType 1 and 4.
-	RecvID string `json:"recvID,omitempty"`
+	// RecvID A user ID (see UserID) or `""`.
+	RecvID UserIDOrEmpty `json:"recvID,omitempty"`
 
-	// SendID The sender; must be the caller unless the caller is an admin.
-	SendID string `json:"sendID"`
+	// SendID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	SendID UserID `json:"sendID"`
 
 	// SendTime Accepted for OpenIM compatibility and ignored; the server sets sendTime.
 	SendTime int64 `json:"sendTime,omitempty"`
 
-	// SenderFaceURL Shown with the message; defaults to the sender's faceURL.
+	// SenderFaceURL Ignored unless an admin sends; the message shows the sender's profile faceURL. At most 1,024 characters.
 	SenderFaceURL string `json:"senderFaceURL,omitempty"`
 
-	// SenderNickname Shown with the message; defaults to the sender's nickname.
+	// SenderNickname Ignored unless an admin sends; the message shows the sender's profile nickname. At most 64 characters.
 	SenderNickname string `json:"senderNickname,omitempty"`
 
 	// SenderPlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2528,16 +2807,24 @@ type SendMsgReq struct {
 	SessionType SessionType `json:"sessionType"`
 }
 
+// SendMsgReqContentType The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+// 104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+// 114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+// (1201-2200) are the server's.
+type SendMsgReqContentType int32
+
 // SendMsgResp The reply envelope of sendMsg.
 type SendMsgResp struct {
 	Data SendMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2562,8 +2849,8 @@ type SendMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2578,7 +2865,9 @@ type SetConversationsReq struct {
 	// Conversation The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 	// optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 	Conversation ConversationForSet `json:"conversation"`
-	UserIDs      []string           `json:"userIDs"`
+
+	// UserIDs At most 100 entries, no repeats.
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // SetConversationsResp The reply envelope of setConversations.
@@ -2589,11 +2878,13 @@ type SetConversationsResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2618,8 +2909,8 @@ type SetConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2627,10 +2918,15 @@ type SetConversationsResp struct {
 
 // SetFriendRemarkReq defines model for SetFriendRemarkReq.
 type SetFriendRemarkReq struct {
-	FriendUserID string `json:"friendUserID"`
-	OwnerUserID  string `json:"ownerUserID"`
+	// FriendUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FriendUserID UserID `json:"friendUserID"`
 
-	// Remark The new remark; "" clears it.
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
+
+	// Remark The new remark; "" clears it. At most 64 characters.
 	Remark string `json:"remark"`
 }
 
@@ -2642,11 +2938,13 @@ type SetFriendRemarkResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2671,8 +2969,8 @@ type SetFriendRemarkResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2694,11 +2992,13 @@ type SetGroupInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2723,8 +3023,8 @@ type SetGroupInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2732,9 +3032,16 @@ type SetGroupInfoResp struct {
 
 // TransferGroupReq defines model for TransferGroupReq.
 type TransferGroupReq struct {
-	GroupID        string `json:"groupID"`
-	NewOwnerUserID string `json:"newOwnerUserID"`
-	OldOwnerUserID string `json:"oldOwnerUserID"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// NewOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	NewOwnerUserID UserID `json:"newOwnerUserID"`
+
+	// OldOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OldOwnerUserID UserID `json:"oldOwnerUserID"`
 }
 
 // TransferGroupResp The reply envelope of transferGroup.
@@ -2745,11 +3052,13 @@ type TransferGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2774,8 +3083,8 @@ type TransferGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2783,7 +3092,9 @@ type TransferGroupResp struct {
 
 // UnforbidUserReq defines model for UnforbidUserReq.
 type UnforbidUserReq struct {
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // UnforbidUserResp The reply envelope of unforbidUser.
@@ -2794,11 +3105,13 @@ type UnforbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2823,8 +3136,8 @@ type UnforbidUserResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2846,11 +3159,13 @@ type UpdateUserInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2875,12 +3190,19 @@ type UpdateUserInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
 }
+
+// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+type UserID = string
+
+// UserIDOrEmpty A user ID (see UserID) or `""`.
+type UserIDOrEmpty = string
 
 // UserInfo A user's profile. In requests only `userID`, `nickname`, `faceURL` and `ex` are read; `createTime` (ms),
 // `appMangerLevel` (sic, OpenIM's spelling; 0 ordinary user, 2 app admin) and `globalRecvMsgOpt`
@@ -2891,12 +3213,19 @@ type UserInfo struct {
 	// CreateTime Registration time, Unix ms.
 	CreateTime int64 `json:"createTime"`
 
-	// Ex Free extension text (often JSON) the server stores and returns unchanged.
-	Ex               string `json:"ex"`
+	// Ex Free extension text (often JSON) the server stores and returns unchanged. At most 1,024 characters.
+	Ex string `json:"ex"`
+
+	// FaceURL At most 1,024 characters.
 	FaceURL          string `json:"faceURL"`
 	GlobalRecvMsgOpt int32  `json:"globalRecvMsgOpt"`
-	Nickname         string `json:"nickname"`
-	UserID           string `json:"userID"`
+
+	// Nickname At most 64 characters.
+	Nickname string `json:"nickname"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // UserOnlineStatus A user's presence (designed after OpenIM v3's online-status reply).
@@ -2911,9 +3240,11 @@ type UserOnlineStatus struct {
 
 // UserRegisterReq defines model for UserRegisterReq.
 type UserRegisterReq struct {
-	// Secret The server's shared secret.
-	Secret string     `json:"secret"`
-	Users  []UserInfo `json:"users"`
+	// Secret The server's shared secret. At most 256 characters.
+	Secret string `json:"secret"`
+
+	// Users At most 1,000 entries.
+	Users []UserInfo `json:"users"`
 }
 
 // UserRegisterResp The reply envelope of userRegister.
@@ -2924,11 +3255,13 @@ type UserRegisterResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2953,8 +3286,8 @@ type UserRegisterResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2974,9 +3307,12 @@ type UserTokenReq struct {
 	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
 	PlatformID PlatformID `json:"platformID"`
 
-	// Secret The server's shared secret.
+	// Secret The server's shared secret. At most 256 characters.
 	Secret string `json:"secret"`
-	UserID string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // UserTokenResp The reply envelope of userToken.
@@ -2984,11 +3320,13 @@ type UserTokenResp struct {
 	Data UserTokenData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -3013,8 +3351,8 @@ type UserTokenResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -3026,301 +3364,301 @@ type OperationID = string
 // UserRegisterParams defines parameters for UserRegister.
 type UserRegisterParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UserTokenParams defines parameters for UserToken.
 type UserTokenParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetAllConversationsParams defines parameters for GetAllConversations.
 type GetAllConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetConversationsParams defines parameters for GetConversations.
 type GetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetConversationsParams defines parameters for SetConversations.
 type SetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddBlackParams defines parameters for AddBlack.
 type AddBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddFriendParams defines parameters for AddFriend.
 type AddFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddFriendResponseParams defines parameters for AddFriendResponse.
 type AddFriendResponseParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // DeleteFriendParams defines parameters for DeleteFriend.
 type DeleteFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetBlackListParams defines parameters for GetBlackList.
 type GetBlackListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetFriendApplyListParams defines parameters for GetFriendApplyList.
 type GetFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetFriendListParams defines parameters for GetFriendList.
 type GetFriendListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetSelfFriendApplyListParams defines parameters for GetSelfFriendApplyList.
 type GetSelfFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // RemoveBlackParams defines parameters for RemoveBlack.
 type RemoveBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetFriendRemarkParams defines parameters for SetFriendRemark.
 type SetFriendRemarkParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CancelMuteGroupParams defines parameters for CancelMuteGroup.
 type CancelMuteGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CancelMuteGroupMemberParams defines parameters for CancelMuteGroupMember.
 type CancelMuteGroupMemberParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CreateGroupParams defines parameters for CreateGroup.
 type CreateGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // DismissGroupParams defines parameters for DismissGroup.
 type DismissGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupApplicationListParams defines parameters for GetGroupApplicationList.
 type GetGroupApplicationListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupMemberListParams defines parameters for GetGroupMemberList.
 type GetGroupMemberListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupsInfoParams defines parameters for GetGroupsInfo.
 type GetGroupsInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetJoinedGroupListParams defines parameters for GetJoinedGroupList.
 type GetJoinedGroupListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GroupApplicationResponseParams defines parameters for GroupApplicationResponse.
 type GroupApplicationResponseParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // InviteUserToGroupParams defines parameters for InviteUserToGroup.
 type InviteUserToGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // JoinGroupParams defines parameters for JoinGroup.
 type JoinGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // KickGroupParams defines parameters for KickGroup.
 type KickGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MuteGroupParams defines parameters for MuteGroup.
 type MuteGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MuteGroupMemberParams defines parameters for MuteGroupMember.
 type MuteGroupMemberParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // QuitGroupParams defines parameters for QuitGroup.
 type QuitGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetGroupInfoParams defines parameters for SetGroupInfo.
 type SetGroupInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // TransferGroupParams defines parameters for TransferGroup.
 type TransferGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // ForbidUserParams defines parameters for ForbidUser.
 type ForbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetOnlineUsersParams defines parameters for GetOnlineUsers.
 type GetOnlineUsersParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetServerConfigParams defines parameters for GetServerConfig.
 type GetServerConfigParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetUsersOnlineStatusParams defines parameters for GetUsersOnlineStatus.
 type GetUsersOnlineStatusParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UnforbidUserParams defines parameters for UnforbidUser.
 type UnforbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetConversationMsgParams defines parameters for GetConversationMsg.
 type GetConversationMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MarkMsgsAsReadParams defines parameters for MarkMsgsAsRead.
 type MarkMsgsAsReadParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // RevokeMsgParams defines parameters for RevokeMsg.
 type RevokeMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SendMsgParams defines parameters for SendMsg.
 type SendMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetUsersInfoParams defines parameters for GetUsersInfo.
 type GetUsersInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UpdateUserInfoParams defines parameters for UpdateUserInfo.
 type UpdateUserInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
@@ -3595,9 +3933,16 @@ type ClientInterface interface {
 
 	// GetAllConversationsWithBody List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3609,9 +3954,16 @@ type ClientInterface interface {
 
 	// GetAllConversations List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3623,8 +3975,9 @@ type ClientInterface interface {
 
 	// GetConversationsWithBody Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3636,8 +3989,9 @@ type ClientInterface interface {
 
 	// GetConversations Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3651,15 +4005,18 @@ type ClientInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3670,15 +4027,18 @@ type ClientInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4768,7 +5128,8 @@ type ClientInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -4776,7 +5137,8 @@ type ClientInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4796,7 +5158,8 @@ type ClientInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -4804,7 +5167,8 @@ type ClientInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4978,9 +5342,16 @@ func (c *Client) UserToken(ctx context.Context, params *UserTokenParams, body Us
 
 // GetAllConversationsWithBody List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -5002,9 +5373,16 @@ func (c *Client) GetAllConversationsWithBody(ctx context.Context, params *GetAll
 
 // GetAllConversations List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -5026,8 +5404,9 @@ func (c *Client) GetAllConversations(ctx context.Context, params *GetAllConversa
 
 // GetConversationsWithBody Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -5049,8 +5428,9 @@ func (c *Client) GetConversationsWithBody(ctx context.Context, params *GetConver
 
 // GetConversations Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -5074,15 +5454,18 @@ func (c *Client) GetConversations(ctx context.Context, params *GetConversationsP
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5103,15 +5486,18 @@ func (c *Client) SetConversationsWithBody(ctx context.Context, params *SetConver
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6911,7 +7297,8 @@ func (c *Client) RevokeMsg(ctx context.Context, params *RevokeMsgParams, body Re
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -6919,7 +7306,8 @@ func (c *Client) RevokeMsg(ctx context.Context, params *RevokeMsgParams, body Re
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes any type of body and a specified content type.
 //
@@ -6949,7 +7337,8 @@ func (c *Client) SendMsgWithBody(ctx context.Context, params *SendMsgParams, con
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -6957,7 +7346,8 @@ func (c *Client) SendMsgWithBody(ctx context.Context, params *SendMsgParams, con
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9463,9 +9853,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetAllConversationsWithBodyWithResponse List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9477,9 +9874,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetAllConversationsWithResponse List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9491,8 +9895,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetConversationsWithBodyWithResponse Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9504,8 +9909,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetConversationsWithResponse Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9519,15 +9925,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9538,15 +9947,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10636,7 +11048,8 @@ type ClientWithResponsesInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -10644,7 +11057,8 @@ type ClientWithResponsesInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10664,7 +11078,8 @@ type ClientWithResponsesInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -10672,7 +11087,8 @@ type ClientWithResponsesInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12593,9 +13009,16 @@ func (c *ClientWithResponses) UserTokenWithResponse(ctx context.Context, params 
 
 // GetAllConversationsWithBodyWithResponse List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12613,9 +13036,16 @@ func (c *ClientWithResponses) GetAllConversationsWithBodyWithResponse(ctx contex
 
 // GetAllConversationsWithResponse List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12633,8 +13063,9 @@ func (c *ClientWithResponses) GetAllConversationsWithResponse(ctx context.Contex
 
 // GetConversationsWithBodyWithResponse Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12652,8 +13083,9 @@ func (c *ClientWithResponses) GetConversationsWithBodyWithResponse(ctx context.C
 
 // GetConversationsWithResponse Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12673,15 +13105,18 @@ func (c *ClientWithResponses) GetConversationsWithResponse(ctx context.Context, 
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12698,15 +13133,18 @@ func (c *ClientWithResponses) SetConversationsWithBodyWithResponse(ctx context.C
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14222,7 +14660,8 @@ func (c *ClientWithResponses) RevokeMsgWithResponse(ctx context.Context, params 
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -14230,7 +14669,8 @@ func (c *ClientWithResponses) RevokeMsgWithResponse(ctx context.Context, params 
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14256,7 +14696,8 @@ func (c *ClientWithResponses) SendMsgWithBodyWithResponse(ctx context.Context, p
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -14264,7 +14705,8 @@ func (c *ClientWithResponses) SendMsgWithBodyWithResponse(ctx context.Context, p
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20475,465 +20917,498 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P15kxvJeSCMf5UM+BdBgFsNAuhuzrA7FGGKnBm1NDzM5ng2YsBgZaMSQE0XssDKRDdhDSNk/7xa2bJ8",
-	"bHi9PqQIyWG99rvr9Xhjw9asLK2+DEmN/9JXeCOfJ7Mq6wKqcDR7Rq2wOQ2gKo8nn3zu45uNQTiZhpxx",
-	"KRoH32xMaUQnTLIIPj2YsohKP+RHd9VHj4lB5E/VF42Dxm0iIzpg5OguGYxDwTg5mRM5ZmQQ+IzLQ/hb",
-	"sOiMRSQIR4L4kpz7ckzYGYvmcuzzET5Og4B4IROEco8MwqnP4Fmfy1A90OcfspPjcHDKJJnOxJiJ5DUZ",
-	"+aMRi0SbPE4mm9BTJkjIGTkfMw5DCUJPBOOy3ecNp+Gr5Y8Z9VjUcBqcTljjoBFae3UaYjBmE6o2LedT",
-	"9bOQkc9HjRcvXpgfAUK3Pe+rAR2cPmLPAHyRGkb6DH48Ub98IFiE4Jv4/H3GR3LcOOg62XGdBnteMJ3T",
-	"CM85iyoO8sJpROzZzI+Y1zj4KPWqk1rNk/jV8ORjNpBqomQrYpo/bQXfiE2DOWH8jAXhlJFwSKh+p91w",
-	"Mnv3qATw/f8iNmwcNH7jRoJnNzT8brwzmcp5w2k83wknvmTw6WBIA8EUOKLoTuixpWPox/CNu4HML/0B",
-	"/EED4jFJ/QDWzQmLojBS684fRBTdE6P8OP2GmA0GTIh+g4Sc6A8OCeWYRee+UPhGJZEhGfrPC0bOnI7Z",
-	"YDxhyaG8G/mMe4UIVoIywyicJBiTP0c6nQb+gHKpFrkEKyP2rBAYqXGuCcJDyQqhKcNFS5kJFhEqTpm3",
-	"dC0Z8FmbtCZZAsNamI0vXaH29lFbTEMuWCGKbxKXx5R7AdMAKPn1ERMzhPSio/ma/exSJI9ggx6LSFPC",
-	"xwHzFaMKh8DJ9BbUC63N3ILMZipCf4XLYV6+uiRbuiTAXY/4MCzYFmeEcRnN1YZci9e71wQBZh/4QraJ",
-	"O4gYleyxP2GukoR8Tq5fF2wQck9cv06aVJAHU8aP7pGz3ZajCDmZiPyBUs87DmfRAE5kGEYTKhsHDZ/L",
-	"3V6yVZ9LNgKpqvBMExFE72jRyT6cnQT+IH76hdNINpKHxodK1JOGo5xTCwTMc8gH3H9ub1vtz97Ezb3K",
-	"myhiuiWPokwZWuJbtdfSIl+Fd14UoM4dygcsuDeT7L0onE3vsckJiwpp7Ej9XklGna0kh5rx4/efVF9u",
-	"daI0KBrgijBtiTBljmstvCpBl0rTrowfV5ixLcwI+dAfHTMp1RA5pEB1u+jIBL5yTZBhQEdEPUiavhTq",
-	"FP0o5BPGJTmjkU9PAqY42dG943ce/fY7j56S/wCkH97wOZlNpywiAyqYQ3YIFeRpK7+3kjM8o8GsYH1H",
-	"UhD46ZAINoiYFGQSqy3VCLQNSACCmSwHRDWCx4Q/4uppGc0YgvWMRYLigvLGGEVarwly5rNzhS4hZ2Rg",
-	"vYKQ1CBGU4tgz0hE+Yi1Cri9lHQwZp5h1JVgdzKL+N1ZVLLEY+S9Wc5bQ3yw91Mka7vC56OAPe3POp3d",
-	"AYX/mE8n+MklTRFGknkth7hAaPTvmuiYp8KIuDyU/lAL5vop5F/6oco4Za/7MbywmEAcMyHMo/UEDtjF",
-	"bWkmSYOnQ7iCe+CQLvnNCXNIj/wmDQKH7MJ/ASfg+z1COQ9nfMDgyg3GCkm8NQ7OYgT5aw8/OmQYRkSN",
-	"RnYrw3VMxSNGvWPkPfmRAxqNmJCA6HLsC5QNJzQ6ZZ4iCxGjXlVBMH0fSxbki3tidJcJGc0G0jq0kzAM",
-	"GOWN0tce+hzGrvFG5J9Rye6MaY2JAiqZkJpTLMJAtQ3FDe13zL6K5W8QsCdiDbk6nuiYcW/hJEZx5uxc",
-	"He+ECUFHjDQ7aPBVvA34Aw85ax2myKAgNGIEtQLz/tCPhHTIFM5AEU6heKUMpxvFjQl9Xoqo9gqvCbMu",
-	"wZ6tAc6Jz0vngx3nrsW81oUomjKPJCuOVF8DUvx1cHZPjB5MZRHp00YXIHJA2OeKDHoh6Lv6R0URzXPn",
-	"vhyHM6mf9floDfI34wqwd8IZL1jaPcReQGoQy+A4BKFDySKSkDiH2PwIOXjEzkJFyyZmDPZ8EMw8pfAO",
-	"1GzMI7Opku5u3brVJupe+XxEaHxjFCnU3hRbVFCr1S/6cqOXYLbASjZlLErYgCBd2OJedQGrSBKNN/Vu",
-	"GB0zWXL9gMHBCbg3bEjcEEw+TZEPlzTRWHJNEHv4R+wZOreUlHUeUZBAhz4LPKE4zTSgPu/z0Ij1+Evr",
-	"QLullLjBZ0FAvkJmXLNbh0wjBj9+RYlt6vieIfVK/GrXtM9MsWtJTkCERhfXYmlOzaWEaHNWefiOwh31",
-	"5Y449ac7Ztk701CdeFQu8eUuyMTn/mQ2aRx0nLJZbSSqOG1eEFxit9iIBLYxqGWktDzQ6HME2t62AGgJ",
-	"ZDlY5YSYkmltWaPitLags9FR08LQ5oauwtG2c0JpblaOIr1tLWBWwn2zqmzmLlZUZsGSC3aYu9rqUmQ6",
-	"qmAlfi9+sNiMpH4ptFIkKyi0XVFv4nOUQESBOYD70qcBgacEaUZhwMjNDijSijGJCjRpQp8f4aPdTqcT",
-	"P0CjiM4b8R2tBwKnMQGz59KFh5HncxrNCT5vttDb7BYyYlye88IDhxYXBJ5OvhJHeLCoTR7wYE4oR2CD",
-	"nAqGHsoTcWm56aoGNtQwKSavrWZOzN6DKyOiPpC7LGCSLQh9GMJPlYNrNhZFk5p3+cqr45JnvXdlm94W",
-	"Wvli4gtRTvbxFNB3VGBlDUSoSZQiUEg7wZpAmh4b0lkgCQDctjcbsSMtdm3KIZLeUQ10s967QrctoRuC",
-	"qPBEXAViV+8mjj0kUq0hYnIWcYipGvt8dEDcb75wrUWDz14w5pFOp3MN7TdPIzbyhWQRnnXrsM8NV9XQ",
-	"Em3SVDMbLBDXiGud3QFirks4ew5gwFCVIYsYHzByythUELcPqNFvHBC1JNBp6dTfGYQeGzF+TZBwJqcz",
-	"2W6BFpoHSIIWBSDRMHWNfc+stE06oOd2O53uTrfT2Qc12AKAVCIvBpzCcaKeTD2PeaiVC3iiz/kMpJ22",
-	"GuoWiBKDcMLIMAonhPK5dRDURJNCZKpSr/3JNECD+By07D7/hKh9k09QHvmETBjlPh+RT/r8k52dnfj/",
-	"1ZMd8gk51sf3CTxB9jvqyyMldnMavKPOiHxiR80OqR8w71DhQzQnAZVKVsJrgDv0eSbIlswgzAgAkcSz",
-	"4nQKeuQTcjsaCTPXhAZKs2AeOQm9uZK/KJomYGrwePkeDHJIEM1hq2gywgfN0D3yCXkcnjJ+xOEtNbov",
-	"hM9HTjINmHfAtsGeT9VNcgBb6YB5pHnqD06Z1yJSjeKoxcThHL5QL574nsd4POMu+YTcDx+yCOYJOfmE",
-	"0IFU8B+qjVjSYWzMO2Fg/1JypEPOo5CPtDcPw16A099AMdPMskc+IYrb3w/lu+GMq31RAIJHUENCQ7O6",
-	"tHj/WAKTffIJAQJb8LKm6Ql6seeKjZhXb5JPyCM2CCMv9a423Dl2zJiCVMp8hxNo3FA0iwlZNs9b5BNy",
-	"d4ZjMY19GJpNg4hRb47PC9LUu0226cR7kBROzLxhBd604one1nB8NznH4vM9JDxEHIBgJSFmCtRc+gGZ",
-	"cXzqKbxkRr4FeCCPzPVUB5C+ATrqCa7KlA3IyUyi4bv8ivtwy/UcXbw4uD2U0OJL3O0C6qtTyv2gMPSr",
-	"QajQ+qvzh4yZ6z1laNm1IWVpPPH7CvduJweNQYdmdyiI3oAzSKHDORXxUVAuzi2U7AJKWkM+1CZhhVtT",
-	"Yx62xgLCCHADjcvEWhqkwFF7AJ77obTibmIo9AA8qOGgyAE7MD8qEOEb92bJyWk4+IJM4Fs4PF8gwmlk",
-	"UL+8g46ieLQ9M5U92PlYabb4qhnxkIRKqYQLD6xFK/KKI4gpo6fxkApgD9Rjd8DI+lszXxr0gpcnMyGJ",
-	"jCgXQ014cSZ0sZhRbib4c8RhhTEMdgF698RI//5I2/ThdyVe8NmkcfBRx9nvdBxFw9U/PfXPrvpnT/2z",
-	"r/65qf55S/3ztvrnlqPwVv3TU//sqn/21D/7jjox9U9P/bOr/tlT/8APNx21oieFliO1lB2LbwslCCk2",
-	"v3mWBSaudZkTGOe2wYMaTmNzrEYNtoSjWI8U8w14YFPMQZ/oJtmAHnJlYq/fX5+iN5wG/l8FOqyfqkVo",
-	"4SDqU9LUsmpSP/3WSmTOwHU5KdMrfBLTgTMawXVTNEALtg2nkZJmG04jljYbTsMWDxtOw5bdGk7DFrIa",
-	"TiMlNzWcRloYajiNWGrR775rXc60OKCWkeLd+ETyIcWj1dM5npv+UnNNHMZiembZMaNrOA2LuZmfzYcM",
-	"W0mWqVmEejvLFhpPXjgN3KradLFpzECiOAyoS5paM1T6iiDdlr6PQpHjkUJcnx9qXzREqCHlFjJUkgSg",
-	"0UDGuFzoF49dEt0cIwE9mgr0F24owHhBWLENq+rWkWH81pVtZEu2Ebx+K6Q2ID0m6yQ39Lmb2HFdMqBR",
-	"5BvBAb6/JoiLSOU6xOX+4FTROvX3kA7YB4/ed+EeuOy5W+hvt3MlsrfPn0whAtEhPXKCjo3BgE0VpbcY",
-	"xjphklXSJHCfYuxPgY9NqMfeVJZEchTLroSdDFI/aO7CsjHUbZjQ6HSBz+uaIFN0WhMa+FRg3Et8LmsE",
-	"vcQ+EyXZFQUK6/uTE07cJJfMVVfdNelkbp4GLkKx9SMBa+FOOHkXr2Std+7rK13rpcp5iBWjV0uzERe+",
-	"kWQoZmPctNzpkG5MUhyy0yURG87EWgG8OPPC8z4kHXI+9gNmlrEGAuB09S/dszrQlGFdxJFhbbRZlhiK",
-	"maCOkt61DiHWuPvvMXk7COy4NFEcXpGKaVNfxB7/hd5qOwXhRdbdvyAuRFQMCylYf6GEuyFv7pNqIKwj",
-	"OI7yr68mQZYd5ZX8mBwUJMe+7wtZjOSg1VfH7iTV9kU+kkWGkgZLIxyzqk5mX3pBZrTKdyLeZ+FlmNKR",
-	"z+MIzEU71ELBw+SFdTUux5592SnVvEfxeytfoDR+XN2c5ExsumJyPXKI5Yt3uFdwYNGM2YkWNGKEhyQM",
-	"PBbFkejF8Q/m1/yg961UjFQEWsUslYWsKJ7W0XuqfPMycCq8fysEIxcmAtyWZBIKbcecUD5PAbM8AhRD",
-	"7xZbXISkkbwDdZnuiVGROPIIYg6STAI8Tjmm2vgYcnYYR+fBcIlJE/NVlmNnBlIGEtVwtCb1yLy9Mg0p",
-	"uilXlKT4lL5wwuZySTONsunV1wyOnfjcfF4aKbt6fGJ2wVWObY2rJTZysa5E2+z5oBXn9nQazG0BN39C",
-	"p2xO3JTNR7jg06JkQKe+pAF51yHsOR3IYE5scygREK7gF8hX6fEqX9m06WlbUnRmcbWl6QxoC6+9bWkp",
-	"kFaOJZVMqEM/ZWxKmktNLy3DO8PIBLt/hdAgSIk6C1i8BaCdQgafhfTGlIJyo0VB+SpRt3xVDTUid2y1",
-	"aFbm7ZWpVtG9vKJb2VMq18m128G4fWqQla1q5vaySglKdodfSG3cXv4KN2gDl+fq3hQcCzj8rRCD8hs0",
-	"0rkL9Vjze9ZbW7tFOIiTWWJlxlwEg9o1IbV4o0BApX/iB76cH6K5YuSfYTlgCHQ5YXaoYXPGAyZEJvrQ",
-	"JJ21ClFIxz0VyAewE5APAl/IIt4PNZB1fI01Z3jOBTynZoUAK1EnHy97qr/eYkwGO5fTxmIErEUli4ZY",
-	"mV6WEoUrypk5NIyyKieaOsu1HrnEQd+dBcFWZQ9DNc0a69HLZOfFpNIPZGEmWxxywj3ij3gIkZwUAmhi",
-	"DXGx3XF/8S6dGmUlT9n8PIwKbM3fUHTJpCifj0PBTIxsGBGf7yABNfE5ZBBySX2ulNrEWKnpU27STdKW",
-	"pMJlRSpjH1t9ApO8vR5tyVybK7KSOSVQCJYUKKhJVIpJSVmyel1qAAteVItzWxbM4vsglkN3FfSHF9fD",
-	"/ORkr5A+OZavhz5nHgBoiQKyEazfhtpR48ZkdltB1VhyXzbJUVKF3Zczldxeat2qzNsrX60i/Lm6X8kp",
-	"PeCBz5k61nJXGWeD2FGWV22J9QTsPghICKNi2bg1YvymAZXq1SozT1lEzPMOCSMPkgxP5vGXR3cP479F",
-	"nBRF+RzrL7KhJOGsuqf/oR7qjgWfReQkG06eAIg0qSQBo0KaErl6wJZDwjMWAUSnpV73igX/hFY2svfP",
-	"FzC2MZ3bJ5cCIwq5lcGjMAo3qVT6mVgqYBiSaeObjQFmC5VpqYXZmzeL1lDkK62vFm203lyZLmbv/RVN",
-	"TGjiMQuGJd7OItfBJXVKDtd0ShZA4coxWdMxWb0V0Oruk8JzqkVPCkZYma6U3Z0r+mKfWHTGImxKUExY",
-	"TFH8OqFJVoeDZbw2Hr4GMUiW/KiohvP9UFeQbTdWG7MmxiavroGqmWO4wtEER0EyKLc1zczPlTHUTpRb",
-	"iJzJ0MuWVsiOZkmdye0blcxky1daC73j91bG7fTxXSF25kxszaSEAsNvin3VwvBaKo81R2VCnFv+F+MS",
-	"pFdc/zLY7693KXJHf3U5zFllfLsX1gSzuldunYaY+K5X3joWch1131hTU5+IKQsCgQkHp2yOtfsouX7d",
-	"u379UDdyNmUoBHHjDFq3VbUAMJZwtUyrSxtllh9UjYtVMsZVcYlt3q7i2hK38TTa5IgTF6v63MB09qfw",
-	"wTVVkYRuEHV01yVNUyc91dU802gcTqLl9Dm+d19XjLDbdqjPPpdR6M0G5rOpKOFAOQnTlurxfMpc0uwd",
-	"ko7CeqitpJC+BxNwxrzfZlFq3CAMT9GhqzauC1QoyjDXgQygKLpggI0Y9Q51CSiB14pJ078dd1dY1yI7",
-	"WpEFIq4Sg2VMmQdFnjTIBJtQLv2ByJTm2FK5i/VrEcDotWtG1KlgUDMJvbR1w6Ln79fJWY/xLw/PHmme",
-	"h9EpXqGWY4zYc+zcZVfgwlNZx4hu35PKa09fgsuAnhi9Ejf/qWNkLBkxe/kLSkEckI9DH2rRqoeFEhCi",
-	"8IwGThxM4/MzXzLi+REbyGB+SLrJOxATpH7XrYZO5vl+AWrcPjfjHpLeAaF8rmihGkXEAyMZqdy/oiIE",
-	"LJJaJl8kDewqV+Swh/1g6i0vopNqk3dOBQko9NWSupTOWpQntZoS4e/DcRjPmVtR5X2vUuEG1alFTQZ7",
-	"psY48xyyq2vZNa0ydavfqheLWH7lTk/I+wWTyPif+opttslq3PsgtqPHhbetZk6xhKtoieHzFZi4U8TB",
-	"ra5Rfb6kbZTVrqqkKxXJNqWqzPhzR7e55jMbbrhUymNr6UMLOOlSdlXImrYIwCIe8QaaCGUJ9Yp9Dort",
-	"MwUxugXSvm7SoLQXLfkXYfc9dXmi99kZK4gfEP7AukegpPp8tI5QcInkQxQE6pJ/xeTLS9xh5f0Tq2tP",
-	"M4wIlSgVYrBFT4sgwBwEo9Fg7JA98luPoKj+GrBVS9uWNmCXXS3tTooVWs/H/mBstwlJirJ2SBiRqWLb",
-	"X8GKhOrrdSQFqypVnuflwqQdMqSAweSEDk5NqwfdP9o8VF14WK2qXhQGLL5uC93A8YMLmpLVkxLKi+Px",
-	"VFk8GYIwawgHaZ7MY7FB/aANBlAnmnJLZAbpWFcABvm4oMN23a7OtTuBXdWXWzJdTYzdPKFcTAJJs2vn",
-	"oCmiqlDKKFbYyZYprTWt463Dl2qW0IvYs21R2plI5KSFkYGzk8AfJP7Ookv/tYV4nZij1YWnKRJwEKO6",
-	"hejtpCp/19npPqkG7VzR7NujiDGobK0GhcLOR4AOajOPw/IeVdUlVo1eH2zVQbWgnnOpCT6zsCITbgEs",
-	"qhvc/ezLV5b2LVnavx76vBxVi5hcLZ0rR3SLzXmCgMprtOzju9+Abzy7QAWX1wQJz7kOri3O6V0m10I7",
-	"h57F6gtJd9zREiusL0mk21teL/2Z7hK+xP2n/WnVnWFLTrT6hfvYvHR10bZ00b7hD043wROwxcnlYwnp",
-	"dS2BQHXEPDUvXSHmlhDzHo1O74mRuC0eMeptpkSiYM/SuFnedbuQYi7EzcXFjaiHTR/qBBDnChvC+p1F",
-	"fSmyUKuO0ZPUm1dovS20TsqiZk2KOgRF18pU2r9t54Q0+kfvHD8mY189OY/7efoSu6cI8iE7OQ4Hp0yS",
-	"XqfTJdOZGDMBfSjmxJftPncHIZeMS2hqQcn167iV69fJOAxAD4QGmdji5pogXz9+cJ9I9lySpttvfLPf",
-	"7zf0COrPA/XP2Ff/vug33JZjFYJLZCVfHvb5MLMbocNu1HTJJOGQuN/sN/BY+40D0m/0Z53O7uCxP7UW",
-	"A9+xfuOFS5qCMULFnA/o1L9h/mjP6SQo9jhIZAW5oMDFRU9KUJpKSQdjFrcbqaTdDhbVSwVvEjxwTZCj",
-	"uyajy+BEc0I9lg6oiGvm6vfIiJ4xwkPOWpWNbfpMi5dTgA11By7pGNTpwmgO6XZ6ZOoP5CxiDmm327HE",
-	"rd+HOADROoSmgDu9XqeTRqbthnk4dhSLBnIzOYBrgkh/ooN1fAk9T+xDa11MywpLVMufoTY0CgZtsdRx",
-	"kN6N3eoI4gNTqN4TZSJG70bhpOjMO4Qao3DcWa4H34q5kGxSRv/WOONwOAx8zh7OxLiK7edB5nGwRsfJ",
-	"s9TzfGQ/D1OUJV+WurCCVLw7HJE0NTV3yJRFwhcK3R1irRguROuQUNP4FkIYocQxeFtlNGPtoqbIERuc",
-	"leEDtKiDtnkpnOje2GsdQs8YbdpPUey4dRumkFbz5zPulS1C/cYinC8/k3EA1Jqq+j3W0WirX01cfd1e",
-	"H/hW7X4f+NrDOAt6EUCviThFmjSTV1qHpAOgxp3vAJnaFBUVRelEjxMaiGsaQJ9OX4p078jmiE53hhFj",
-	"Dtb+7sZLxUTmHQgF06xgrRNTG48Zb0XAx7djGdk4th5dEMnShWMCf0cPzEsO2dX9TR2yRzwWMLmG06PI",
-	"UH1vJpnl1l5T0we34jH28spv72vhOQlCtTufE93xy/Jyz2AvxSwxsVz1bu3duvlW79b+MoVstbqWiXUg",
-	"TtFMbepJFRjW0KzSr16pVttSrQyc10LwGiZNa8IVsOEKD7aEBw/y4l42vJEqldlIWaAnp1ghEePwvChH",
-	"iYnBNoK1/QfHX6XeiMXhvNWkbP/BsdrkMbSurczR/BGnQS2NVfoyYGtERxSVWVlWo2bNajN40avUfjm6",
-	"m68EkvyUrmVSLYJsmZimVchESEuUXSEplzfML09976kMn0LczChspRzEPWfX2XP2nZvOW87bzi2n23G6",
-	"XafbW9VtfPTguOE0bnMvCqGN8oc+98Jz0XAaD47/o/rMThpO457PffzrfZ/PnidvPKTqpSP8z23df/xr",
-	"NJqEfA4jfzWU4Is2wEklWRZ2ag2njFsWreQcMOhuVthFVz1VLh5rdT2xqySD1lCFv0oHp4otFHYxQr+Z",
-	"ovvQjVU3bNdNxU/iN0kzZavbaxV0Nto0ildB3XTYQ7HuCM+QKY1kchLQeDQc+gFbKySpblQir6tI1Y30",
-	"qtgO+rdmvtyEF22RD0HH+wWMnvl8dJhEa8clSZOKz+u5aq3dVJdrnpmXruSaLck1j9gkPGPQfa4QzaAP",
-	"YOWqghtrDWRPu3TZ1fEpSl67wqitYVS2FlIhJza15aiuOw917CDhs7tzQgXz2uQ2PgTRx+BC4h4UxodA",
-	"Q6RP6l1wVGF+KA0IFLPKH64a6f5MEbsC6wlOiLPxmdGny9PfivvWjcPzshkeqpGF/zts3fZ4+fJyZlep",
-	"BRSfy1l4yjbWGVBb52o6uxf7s9UCN+LQXuzPtiBRh3Tol64Ix7YIhx1mX5wac02QKAzA4qsD3Q9It9PB",
-	"PvUOudmJw9462TRQW9HpdJybHafXWVWveaCms3QStMGBKnLMuFfapTTjpS24U0u8DVUM1dUs54I9K7ab",
-	"lxrJK7sc0wrAKnbzfFmy5OG0r9uCWRFK6dN4VAaPYUAlBhSchN5c3RbBmEc6nY5lXqZTX8hoNpDtZLgW",
-	"mQYzQVxrLW6B4rjIKx9fVXwKfSdHd9vkGE356FGCVgHJMISOqM9JE75H10wrjtlQL0BXWhJB/LhijH0O",
-	"ESAQbDnGJOvzNnlcWhgiowBguMOEPo/Jce/tIp02p/RZ3v9i5ybiRimKmggBAu0BIUgAj5U0vXAgbnhs",
-	"4AtwME283xju7+j5dvRrotUmjyHEpNvptg4gAsQEmUAISLvd7jdeYD6MOfNros/VgxAOYj+lAYahNK6+",
-	"3m077AX7zsICUzENAL4cWq4SwdDt7JKz0B/An3vkzPdYqP7cJ0pBVn/dJL+p3+t2yGAmZDhRf+8SOZ9i",
-	"Kkx3jzybhVI93X0bgrO88Jw7pLvX6ZAHt9PmypQTd69SpkaJgbJSIIGj/YhWMAEIdruFfMvX5Zoe8GBe",
-	"IG7NxFjxJl2z2GNn/gCQPJgfxhfBqs8Ty4/TYG5ooyCd4sbQPJSWMTg/+d0QEuWAqiyyBxePvn5YwSIX",
-	"PfZDVLtX4lEe5F2AxV4hyKt43Qu6VS1sVlWhBlQ5T4z7wqhdFPXSshvGpIrhCCYxjkwNXJmnZlzzmej+",
-	"cXjOsQiUFaZzSDw2pLNACpO6GLvTtVWqFNRph/6ak5VnSpbEAVS1AK7uzM6xeMCuhHGkqWR6noWsvrpI",
-	"L/CV1QR6W9C7EuHjQ0ghQy5IweejACpbyEOyq+OB1CfS7Dkk8efzmVLH+43zyJeaPfQbDhCOuBeUiFNd",
-	"B7iNsHXY53tpHmaLtsiL076OVRWAY9jInTFVePqhWiVYKfUXjxj17M/3rSXBV6go1GzpXacJua4rEivc",
-	"9ZInahd4TLfyLsGM1ft4i4308b7SwCtcX2lK0CvhsKS+o3pgKxZhtWI1bzFecHZO8PdD0m/0G2QQMBqZ",
-	"puB1jMupLcSTVgJILaS1X73C2e3hbFxKYIGjLFVsqVJdAkNDy/qd6d+Xr6kWzsTvXSHMlhDmcUS5GLJo",
-	"E65Vzs4f1CJwYeA9WN1HlsQYZsbJraTCxqujpbRfvMLLLeHlB3wYRic+8KUFtbtX7Le+fMbq+DCz3rtC",
-	"h22hAxR1NFEz5QhRwUiUqjiSw42yhgrZBdTAj9SbVxiyLQwpjai6nQ2fIkc8KRUNTh0X6QLUdtTGIbtE",
-	"JFZkZs/tEsxuktbmkuZEQHXndD06lzSFP7BUeVOADguJaYcc2h57ENOGPetxulEQntDgERuc3ROjB1Pp",
-	"9nmzo22WzCFd4qFpNf6mZ/6Mu/aB9j/3+agFC69aKTpTUm8LaX+P2MgXMtLFuvwJ20TZVTS2pyd6N2KM",
-	"sOeScQFTgRMkHErGwS3RStlB0TWUVBgWSXHOyrGLtYv+ZU55DYCvEam3iIWuGbeXa/ex6H4ywfiAkaZx",
-	"oBE6lCxKyjlfE8YXi7k/SG5bRWHkioAZ2+yiGFjGZTSHtphhulfmIXE/euKSpq7UNQuCFjoFtVOidgvM",
-	"xU1PFqUzac/NggaYHXtVa/S+XDNwM96EU3wC1aK7UQJTFKJE9hNsEJUVCo5DkMWYRswj+GwF10rc+rN2",
-	"n6bqJkK98NImnbnN1xAzrPeuhIwtChmPw1PGiyNa2POpHwHLK03ee98fMshl1+HxUo2WSuTTbitys7P3",
-	"dqfjkLeIR+eiVdExB+MV48zXP3x8aOpFQFrzmBEXnnfJGKqnQLFX9/ZMjsPI/x1dR++rjEYsqtKoBed2",
-	"CsCwEJbFbWdXdsBtiTTU1zVTlx27VCZLXQKRevceXlrt0qcx+uqiw1EgHs0iX86P1X518DdchOSvd81t",
-	"/PqHjxtFwTsQlvT1Dx9Dy6PCW0Ww9gpcHCy5gvVWdACOvpZw9QDwEB6By4gXPZZyuvzmY963e4PO5PiG",
-	"wpmn+uab6Xat6ciHPhfYVDu9bhcloJNQjrVGgenivpoJ3244DRRCY3JgOOLU/wZTLBGKA5alvmD5HRoM",
-	"Nbr4mLC1g159n4/iNiU6tiFgievfFMbBJ24/PCJnuxitlKQCjahk53Te5033xkSMnurPLmpdStabp72m",
-	"cswERmsIIiN/NGIR7B3XfsI8Rb3d4gI5brvP+7osoTiwwukobjRiQxaByAt7gEgp9pxOpgETuCBzOlgO",
-	"hXEPKrVDpDc2cUl2xs7UDe1zRgdjWK9ZrlAnOmYRRKLMiecLOlJ6kXrdRI4RXwnTgzDymEdmXDED9/mO",
-	"mn1nEPJh4A+kcNUwVBLOfHX1MPq8z5uRbopFTkLPxx4NCC4RR2YobTTkzCFJo17HpIcl4Za3Hx45ZBIK",
-	"qX3ZoA7HimKL+KLPM6oBRLnH+gGAbEKjU+ap5ZtnD6CEh0vwNHXdC1gCkjOHaMIJ3ZT1AcDR/cZvkHc0",
-	"se3zdwA5ALK+IO7DB8ePXdPpDI4OwiahUBRUpRXk+vWvPX78kPQ6nevX4UkMqdMkqN84ID6XDulrUqS+",
-	"QKqlv7sbyPR3iqSrb77ZbrdfvHAh2Adx9mQmfM6EIOFMDsIJO9TtfSLKxTSMZJ8PqR/MlIbbnPEonEmq",
-	"7s6UyrGj4z3VpQF92P8dRgJ/4kvH3DYvPOctxWuQ6hLYFsr6TLT7fIe4elMu6ejimZpQa+MJbFBHBzJO",
-	"XIuqu4eE8rkeGQoo+xiDGQ6J+44Z1h6mzwkRdC5syu8QTicmUhQ6YqjDPLpLqCQoUTXdfkOG6BMAvnnr",
-	"1i3ihRgOSthzX8h+w23F27kb6CpeVqsN5GXQ0g4VwwGNIoX00D9BPQEMzsQ77hBXHZnZd4J61wRxkfg/",
-	"mCLlvwvPIQuCQEz3m1B9CzCUuCCduy2MRzajqEGp1OYKE8vXVtB5B1ahxAU/rk/GQ72aNrkDQbRwQ2eB",
-	"R2ggQh1NYlXB0UtPeK7VDIUoHUEQXyK4FI1VNClpH2SICI6hCCao00m/NUcD0FWqtdsmxwMa0LjJCeQY",
-	"KFkHAYK5MDQ4p3OhtqdbpTjkd1gUkjMazOAIBsHMY55dJO1sF0RegP6ENF1LuTkgoNy4RELvwpBO/R2F",
-	"fSPGiQhb5v4rBsi41Oygz20eGmmFS2NnnrtKeop0VoucLgqFbpyuqi5e0w1hsd3erouoH4CVThE7oD0Q",
-	"+qv1glabIB3S10VRIywjLhdzegcr7WrBH5l1n6MCcKAFkY/PZVYM2W2RUqWg/K1O6zAjKpjmNkbjOPe5",
-	"Ihy3DbY5ZEIDJRyr8xuGEXTEQU0CLrLCBjpgHmpMWLlfa0+QN4VOGI9xbVAdMSmIpkmk2+n04DwhRwHL",
-	"Mh3dRaQaQGfrmZom1r1cfwJPuq1D5JlAHBCycJqSRphpNcL2TX6k16IeSeOI3m/gnzLTaIsFgrXJA3XM",
-	"wOIEmVDNWNwbE8rpiEU3rruwx4GEK085nrca8oBQwkO+g9Xlz8ehYH0OmAQhWalndYVlT4EE4j5ITD/C",
-	"iDTdpKWm6xDXigxRH2OreLvdbiFEu53OrrkZv00D39O3AnFSW9UVEp/hj4pRj6iS4jAq3AsHM0DnEzYM",
-	"1ZUmWNI/ItGMi4MECYCjOuQ8ChVJn0+ZcAyq9LlrBHpX0wtHZ8Ad3dVkyAgBxjZzQLquo3jjTjjciSiP",
-	"c9uQP834KVeyCuOziSEnIyb73MKgbo7BtMk32ByxaELlYKwLWk9ZEDCPKInrMB751DypQ3DtPnWKB8X0",
-	"5shT1Gbos0g4YBsXTrqIlKK3dgSYwuQD4mI44VO8khQvpP50Yq5nLCnL8zC5BQLy6E3/Sv2O9q7rNx3M",
-	"niDptlr6UUQTMwdgqzHpqp2nK2ABt/AnOrsRrP7Xr0/8IPC1BeT6dXXvgRW5GDMEfjPb3QLEFvJWcz81",
-	"r1+3xqHALHxuNQSM49u9meGhrl2aSOH9ySzid/XP2N0zY9AAQgd/Ifu7n6qtpjaGyIUIkczfhOqK3V7n",
-	"bYJhVw7p7nZ2Ncnq7qsf97v7Jgeg1+10daqdozYCZRkjRj309Eyl3k1Ez1hQXp0UKIQliNA4ayPGCCqJ",
-	"a0UYuyBDZFIglPDUb+iztRIGtASsc6hgLH36y5ElJf5rFINVKzqvJdtU3oKxm6lhDuOg19Q6k5Upxawc",
-	"pwF28WRqZpxPZ8iRd5QeZQtslraqqYxaSa7mqtG6YPzzcWjcciiDxGqFVvP6XKcIa8eTVqWMFoiCAxJ2",
-	"dcmZonl+nAV0EoSD01SmFgj8WjE9Y9EJlf6ENM8VMerz+CmovhMLGoZuo0qmJ4mX4sPOtdKlVFIleIuw",
-	"dahFECMcxkse0zOQXTS0zljMlzyjOcNoh1pWjl80O0VBH89MSWR4YDv4hQhmI32C+owM19HjGJG8z93n",
-	"O5hl4R7ESHN0V98H5NeY8GXyMUgz5vxAx6AJgfp4qBSWfsPVqg0P9etUEhpAHVwlAStiCkxTSXKaf+7t",
-	"3zR/vvX2LfPnrVu3YteSESKZ1zI0WL8Pf9uPIqXzWn0OIpUSiMZh4AGygSATRhPKB4yImS8VU5pC9sMw",
-	"YmKsVhcjH8BdgVb0+TFjJNYytLaVxX4L3+EthecDyo3moS7a8x0WRSBAC7et+OUt0rwfyiN1JIrjM6+l",
-	"xJw+V9opilKg9cVTgBin9U2gIrFq5psx1LRzhlfFF9r9PQWYGBdeZIW366pKjaN7Zlywutx+eGRrMokl",
-	"qdVwGoocab9bu9PuYGlSxunUbxw0dtud9m7DaSitGWyCBboAWK/DoiZVxj2jlduITJQEBK6gmDP7kQlT",
-	"EKRpBDBixJ3D4vgEbEAdK6mHfZ6KTihqEo39KVPBCsVRB0bWlaRj0Bw7gZ4oiQfNRgZ/saAsKu5QDLvP",
-	"r1+/Azfw4Pp1I/3adbAzatFhfLPa6tUUW1UjqMHhF0Bg+AoFRHwfpNNDzaGU5h8oZjm3V9jtdN6ynlBo",
-	"rcj/uWItSsZDxInx6MhrHDRs1xocfkQnTIK38KNiK3nyyI0H8VB3Gy+eoCmaCfnV0JvrnIY4MzTpXnTj",
-	"Y92DwZBG+DuK1Ap3vBk+Z7XBErPJhEZz2+6sN4g78zmgHBxZWyG5knBtT2oj1kBj56Tam3F8NDT5arxw",
-	"ir588qLQj4sL3t2BIzqOHTOZxeLJxXcdBGli134uXjAP5eMxO047VNWakzCIxi//+Lsvf/rniQem6pLf",
-	"2lHPvaN0PpFesSbuwIFzyFUHstYqX/3shy8/+4PsKtULZas0Uz4+D9PLSyiMEfCFurkhH7A6i2PPGweN",
-	"hhXMAk4GcXDjhrGNDsLJDXpGJY167Y+no4YdfdJ4/YM/fvU3f5Pd0N7+TUCfOoPv5gevf6ZKnEmD6ViL",
-	"QQ5JUW4jSNQG1es/+H9f/a//+up//rfX//QvFXeW39hCNACXFPDoKg49O3jiRdr/FWMQCneA3r1OZ3Ok",
-	"KAZc7EhUTybePYTdR90n7VliiH3r7VvqStnUuFGLphTOumvNqsmML5BhHGROPrGgFTuJG3XIReFi3sqB",
-	"oJMCQSlVaVSiAfGc2ulre3I7NhxQWG+sf1UQgVJ3percq2KzmOK7abHKOGgOLRUXyzWkPLmNg4+eOAW0",
-	"EsmkkhbpCNIZlUjXeAKZjkagxTIpXQeQCg5zv9N5okbPGvrKpb8jIWYMFLcPH5Pm1457+zfRmh9LeSEn",
-	"bhIi4DpoQ8NnikwQZZEiff6AG/1mGtsBlbKrBz8gvhAzaHMKiWRKNoiY9COtCk0jduaHM5HYV+PqG3FJ",
-	"Tc1W+rwJMjU6/ECK9SVYRbudTq/loNJXUmRyyrixH6AWKsHaq2NiBMHOUqTZ63R6ff4Nf3CKMXT3xMhB",
-	"N9IgCIVSLHhIAipRceC6doc9VTyH2q7e1ZRx0SYQ/AD+BtBm+9zsUCjJd45nsAVRVu2JpLZk8tTTZTjz",
-	"gMGGLCfhGWstl4WN+VFTmm6ns3eYs5arr98mzVir9QUgCHiCpR/0eWKVNtkOT9V7bqtMXH6sff9vSlYG",
-	"pf2xuZBpidMy+KMFHQzbvjToHuP6OZ2TZozw3Y5DwDTQStE8O1Cp23HK5QVg6dq6sCJzS83lLJSF0wLE",
-	"gtn2djSKKFKbF3Zv3bpFzqkgWVNFOQyWgUCPunBRb+/ECJpfkhIW1JISHIbbHaOohaClq9yvskpUeFbi",
-	"k4hJRfJkbVjBAdbjmHFY3VaEv/TdyjL/oiBIzaBMiFKDzb8+Pnlv4D/wv370we8cde/7R+KIP9of3Dm6",
-	"eXQ6/Y+/fefrt9rtdmM1IWazIiKe5FryYe6KFS5lLyMgWjEKsanL3L7D+G/FbRH985YoLH9V56IVLuzt",
-	"zMJsiT1++zBpdw1lb8CaWsw1Etdfhtuse9nKJdILRcqV7mpF0VYJHCIJHF4s4b7HZAzkZhCOiM9b9eTc",
-	"PQfOPxZ2bXfNjRGTT2kQPLW/FOXyr46esh0+KX8zGVNxQCB4zaqMovDb1GDTfhQlT5q6aD538BX0A2HH",
-	"O9rnupJzOHSAsZeWQdHyKc8szJe2lKADt9K7F0ymd+62yTGT0ucjwy0Fk+AL0XbduB5Rs+Ng6IkDpRta",
-	"OekyDRdfChYMMeLBVIpaZB3NCWQjJm8HQapoyJsUzYIgRWpSNTHSIgs6b6xvF9J7kN9zJLbq8Hv7N4uG",
-	"r3yX38sDeXscOANCQ+UyN/Gjb2baJzYaTsP2bQMBy9a6behAAg2qpwlw7CexqFHXic15cAFv6yp+HavG",
-	"nfpxTKG73TF71jjoOQ1f3BOjuwzrSOocE/XtQ59blTJ98TDyz6jEykLmKaXmCWm9jxmGHajLaCaY+Bz+",
-	"7ECfvNyTxTiBxeJMGl6nxHy5CkTRB208e4WQ3K0CSWsEG6K7yyGafLESSPc3AtKeBVK01q4h3RXf9jLZ",
-	"zlqebW1TUpVdnQ/PWYfOJgINnWPUhR1YdS1dKrZ4uetRj0oyQTvNhBJH7SQnHHzTyDofPVGYbPIZPnry",
-	"IiU2vA9VxIMgvb+kEYUlQmQLXRWVuy0SLnooYZTLFRVliseZCHJYZZp7YjyBzyG+xbqWwoX+aSZ2IIyg",
-	"ZOPRXRFHCiiBhPCQiNlg3Ocp+QBinCJGxKk/nTLvAhj4ZeHei69fBsSQBVXMTZ4463JmpxFytv3ZS8SO",
-	"Ojf7YoSCLxRhzB/elQxzQTLMSnx3DXR/Q1xMKb8inLA3xcVEdS52zKTA6sOgygLvUXxMF5R0HW140sql",
-	"+ilVyjON/S4GT9kx9z7HvvTxU27c26gZmtoGOvECnB6YJDCHQZLS7+cRnU5ZFIdcU2g56yfZMX2OP7Uw",
-	"6S7FMqPwXBEWHcGWtFS3OC1nZM5kO707CEdNYtExSNTVN9MFEnTCIBWNLy59DGYpcBph9htYzTJCgZvj",
-	"5MUnolk6aYqQzMSMBsGcuB8hsXzitlKs/tAaw1SEptDba07CYZ9ns+DKRQMMr/WFHcB2TZDubqeTCgi/",
-	"AzVLDBk3XcR8GUds6hLgfR6xHaDfCIslYpib8TZRK1g/DUa1fY1OGMhnMg6Nf1DdoMN0noKS0BKEV/Dr",
-	"c/jhfByarSRgy+cO6sSEnOwkLo/s5IX3QwknO8+G7WDdnrj9d9K5XeSL+ZBmQuNJL+2NypbIXa6KAu97",
-	"9ZMfv/z593/5f/8uq7HZNXM/irnMk9rWme6OnE/ZPV9AeFep1Fa45Bq8fDfLgTe1/ioCb73FZ3Tzygst",
-	"lYanPt8aXLt5yabAOLIeqCuLGMcXJVFn7utmQmyW3oeyuKlSlg+9CnazEZQZilx82KRJbWO7A4lWpNva",
-	"qO1FY8XBavoFFuBaRcPIXog1jm0N3Fw3ZqmiuKt5foolGolxC6IuZi/doJ73FJoTlgu3aVMIPIzCvWt1",
-	"NXQP4txKDmFQ9m+QaGBqDqg7OycyRCkKl6HkAR5GfQ7FbRCfd8B5FDNRGWZsMs1ut7PbapPbHHM7FV/F",
-	"0cTYn0LwEZtKO0nvbHdjjppur/MWgfy1256HqU7pkeAaNCezQPo7Ou9JzPkA23ZAzg/z4jQsuEth4GWj",
-	"gdJAZM9mNBCZebQcNsDtZ9JMCyKIMH6oz02UYnycOrK+SACjngdbfYOCF0AsR69SzTzjgI/EGrBlx1TZ",
-	"9GubxZYFHeQnvnXr1ub2+9aOxo6vIp4WB/BYoa4hN5zhmkgwKiXWrgurdUWO2xqHtyZqFGPoBgSNC7cH",
-	"FiWsbzg6xsKGkjIeS8K18whaKWQ7j7dIjjXGmmpcZRF3K2DbBQkPtz3PpPXqGNR4U5bsgOxxBanBBJK8",
-	"VSg/6GEXWMe4JxJeb90kXenCKmEAnNSUeLHS3XkoGXEj9uyeGLltclsJERD+DP0DsZIQFNyII5/tac6p",
-	"0BV9mIdhw1bcNNRlCgPPGLgiJhiUpJli48ICocFecB2ZYZdgPvxta23pDUM2eJiaISsU2JMbmSAZoI5A",
-	"YL3WVNKXPXTLRBrru6JFK9LtqvGtN8dUpKSI1PqUjAaBZTNu4N/ndRAAiAHMul8imiBEL0FWn0KDFCVK",
-	"dpWx7z9DivTqD3/4+jt/9vl//u+vfvK/1C0NNy6qpLm2UhdhM1Bpx2LZppVa5ZW//s6fvf7LT+N8p8zK",
-	"46jbzUg7yxbz8uc/fPXjn+eXEYcoVwdgt9M1rAXRqiR5EAqOGIhCWaPUJakFy1ff/t6rP/zhy8++9fof",
-	"f5TfhLbL1NvE7s5JAWNc71BXWsj+jqahhWC8JgijUeBrpdAiiBavBquxId1zJmvB9vNPf/Lv3/rrz3/x",
-	"n19+9q2Xn323KqqW7mpRIGvCCQujxutA/1c/+6PPP/3J65/8G1KIl5/99NWPf/7qT75b51RqCSums9OW",
-	"kw1zFLLMUhbXeAN3i+cPhyxCVpGAkTT1Vjdr67ImuKzS85IKeAtmK6ZvBRN2cwmfFcjewomLaZI9Y9bi",
-	"qGbJChd6JWhGKZAnIdEFu9UuhkOKMhUuZ78IAHrDY2jXqEcoWkdCww7JOfVlUosESFnlOPm7caGVTOEX",
-	"HiblXQDdYuqzUj7nmsqOoR8Xpe0YEyIFtWdoJMAiPWepVqNQHbAPzrxcv3lq4L3AUmrL8Vg/FJIxNZ7Y",
-	"CBIOU1LvAXGxitoj6HTukq4u5ihIEwrwnTBddAWl8HCoq8QCkXGISz0Pi9S6pNdyyE6XRGwIpT3NyKZ4",
-	"J1hFteZrrSiv5FjKAaYwqu1Dg/bKKg/u4UCpPt286nN7Oo3CM5ZTeLCOSTy9ThTt9jp7fa4HMUZXBZs2",
-	"eQRbhWl6+WkesY/ZQC6dJusbr2lSVTeyhmLT591O5+Zh9hRQU9VUJhZ7ut3O3kLt55FBzTeYFABHXaJ0",
-	"aFRO5D4b8SpISTEGx+L+r372R7Gkat8crOpeRUhaoo/s7vBQPjI4n89B1TvgUC0M/RO6/KovsWreGntc",
-	"eVNL1MMaShZalDeyqCWQvrnDQ+u6Ll4WWo23v6xuZ89ISl+D0b0S1M7e1Y3geG5PO2tvCtlB8SY0qzAi",
-	"S52158/j5Wff+/yf/u7zT7+98U2sJpEouri9PJ6Y6m3W5J+lPUvVlpROoM60WGkB2dkqGghRS5Gu1G/z",
-	"IVBlAKeJv+nc2IyKVdP4v4hc2DPetKEDtfMBJKVWaGNz0KJ7jJk1yEOhHrGXXsfC+ZWOkcxfKAyUFpMx",
-	"1/vNyf540y5KB0BmC0mlauuF/oVVdQKFPXB0WXXAYwGTbKnH4xGbhGdMKPkvac3tJtWn9UqNzynl0m+T",
-	"2yJV8FZ3eVAT67L6O+d0foDujlRMDYynL75pe7e5gId9LVrfhaUYcdreHwjU6SANU4P8AOuIC9/DQslr",
-	"idqZaePY0jiYpM8zURJdqB6eE6ARqpfEg1BmqUp3qLcYZFXfOfLolYTC3MwbDDTodnqKzxUZogom3ki4",
-	"ADTHD8/MiW8UyutGKNy1cPELm2IEBq83YhS1z28Vw2gpLtq8vFccT5ChPmRx1Z5SFLwIhp3Gsgvi1Tjp",
-	"Bix1vRxDHjGJ8YtPIdahlCM/4IxM6ShVfVwkOSkZO7NDwsBjQmL9FSeuOC9DSQMyCGccklzSFXp94LRx",
-	"7fqlkYezDSaXQrTJ+xjtcTm5WNI2Sn9i96HAPtZQGofn5mOv86KsANZmuNoaK8m7lE05sMKVAPY8pCO2",
-	"XUhsIME1xp9LxnlmazCdorzWJCpqq+WeKvGdYuwwWbSwUp0+a2z7wA+S2Dndgm975XjTLcC7N/c6t27t",
-	"73Y6VoSt7kNTYM8qkZueOA2goo2D7rbTWC2krl2cCXhFiuyvV4whj4CbCssr4ojaYwWh9jUZY16JFuT6",
-	"dVO46fp1cmI32+fsfAmb7POUZ0u4ZOgHUOD6ZA795xhpdoyLzIn9XooHx04sr3WouwMpHolpr9jGgQaB",
-	"LmmPvcZO2VwRievX3ViQVtxMxF3+BnTqq8W9i01qKDQ6K2g2VlD8fqMMO/FSzb+sbHvDHoqLY9saGR+H",
-	"90rs5UkrjdQ18aVOg14QsZS6C42DjzpPnM3DeAOVsDL4eXnFgiq27qVigX2Ml0AyyCBgTjZI0zYgFwWM",
-	"utdR/0t49TAKJ+9WL2yvHr9fUNx+FfdVx3wRF7/QPePigVYKhXu3RncDGd4v6G9Q5I66QAkld8vetJxS",
-	"xP2B3cowX3Vja3LLKhKLsMo7uIn+niQELlLlb+OAU4oFJgjjXp9jZyRoHovCB5jXrVrnNCAuDOO2bZO0",
-	"G3eUTZZT2PRHN8R97rbz7X58TkptCUkw2LW4Z5cOC6PEbsSHfRBbFyHJ/HrZHlaOZb9AIYYK+XjM3uFe",
-	"cQi7klRCbm7PIV6AXmzqIyczabAb+/H5QUC66ULYpZvpbdSQsTjuOkM3ikt2b8PksgKl/6JaWGpUDlse",
-	"C3xhUlTqBuSEKL1QtKJ8tCbTr4uiCwpdp9eVsv50nUVyXsKBYJjNd37asrVn5ft0aYw7BvdX828UCUSK",
-	"PW/emqMkustpydminHLMguGvgdXlCyuwTHzOikUVNLdga187bEoXll9oX1nPvLI1f0sBMn7J5YJLZmIx",
-	"2FbCfi+vbaVC+LttajHrvYnrzZpdEtrwa2h9KbyEl9ECoys7QFLbtswvGJVSrxaUhNbb6SpF4XAIGRBJ",
-	"GZjNRSC+jSWX7ADEKkWX1o83TO1Qk8Jc8ZBup3OzSPZAyL7pCkq/nqWMbu7wUBZVicnPu5FoP6cx4/Vq",
-	"VV1UeOGjBAu/bAXML3/BolI0LEtYyHi26hYqKkfDi4gxTKHaBYUY4pyGU8aB9lupgnQzxzxFYuCJ2IRG",
-	"p4tLhesWrVBWnuALpEkDn4pWhqOdMjYV2D82FfN+SNx+o99wySBgNCoOV1iZzd4kxsGoVnaMxZBqlDfU",
-	"O/KF2WNr/dxaaRcg6pWUibaX/WUJ54d4YcCoxuff+t3XP/jFZkvr1Arwt9aio8beWMj/WksRTD6Kr+kG",
-	"DgYVml/97Duv/vSPXv70u7/62R80tlI02cbvKyb+JU4RKEbQCyp/nMayC+LfwGUS3gFNPjaYLQDl8m8M",
-	"KB+w4OlkJhkW0F/Q65Jr9f58HAZsB5tTqhdJ0xWSyplwSSfvWY/r/xO4EMBu9ReA6lUY8H53n7ynXrkD",
-	"y70307puPHaGm4KAqGa7gbcpzUVx8m6ns3+okVB31uz2Ot1Da8G+IJ4vJr4QzINKGkVMdhAvCVZ4CZgs",
-	"DyUale2bUtBwrzbX3Df05T2DKWXDr1BortfpqpXfY2h5rrv0hbkPvU5vJz7J+mMv0GwV/t/OdK5cZ8zK",
-	"VOlOGu22zvsKkWqRpdzoarrGOVQUBQLArfuuqJoBElgMB5SrK4mAXZZnvwAf7ZXZZav02RCDpdWZXTl+",
-	"JnP1cjXCUrwubuC78p7LEdleRC+74WQ+yOpijCeErVRbLkLti+C3Ocy+IH77AcKfIn9DkFmcFj+vpCLv",
-	"O4AZcDLL+O/TSYxgS9gwrNaK8MNOSoZ3NV31+zvcw/i5TqtNjumEkUjtLZoFTBAqiKuXkZvf3RIf30U+",
-	"jreoBjenQRCeY0H+Ek6egEFsnqvrW//F4e3rBMWvxu7XT3WoJQEUJ2fVm66GULDe7pCYbnOOVakrAvvL",
-	"KT3g/RdfdBFCa+ZLJIlLJDS8aYnB4PRFyw1aIzasYsuCA0RgLNPZ78BTQgk1YXQaiwbwX2hCSXpx18ww",
-	"Ih0dedZrwW3zIB4uXb3GY0M6C+SBZcNqOXEKQJ/rS0dc/OMD01yyCYJHr9OKAwPgCgviwn8zz93sHBIK",
-	"FS2pMPeY+EPAfqxHAD0mI6a7ciJtGDEpUMDpdjqH8KDPRxbx8HluXWGUXYEvyJhGk4AJgcV6+jydV6Du",
-	"ewsDAr0Z0j8mMCKQhHzAcEmCRWcsIhMICFBLSPp7zjgMrr/gw7BtfupzX2Dfz7b1s0toIEIi1PZcbklV",
-	"rkNcn8so9GYD89mkUjiQR4EJFZwx77dZlLyXyhD1cX1ChhHzEEccA6c7aldKtBwEM6+gdhLlc+1fsuRB",
-	"H6wvosimyZUMmvJw0Ez/pjLRsdPVJiDdbNUWGEkTQ+F87kufBhpjcr2jLLQPNVuhnHQUDvQcMgkjht90",
-	"O51OjHW6ewThId/BfXA6gdq1eheIWiCY9jn0dUDhFAdwDKuyHtw7LDr7uK6ZpKeMl7aewov/pm1NsKn7",
-	"dMLEA7WrgmKgsOtBTH8S1QGoihZlnDgJeRwKpgX6o7up+EX7dmL4Ygy7UkEK/ryPsVX//qP/88u/+adf",
-	"/tvvm++x/WPPaWSvBfYGTREI0/YRRWUjaVZstb4wuDN2KqiB3g2jBwqZCkREe5t6R6++/V9e/en3sLOp",
-	"vaNFi3+y+ciVUkG9YMmv//Bbr7//6cuf/t3rf/ndegt3Yh/ckxXadmnseEyBkS9c6SIcevUn/w/0S/jv",
-	"NYG+oYQem9mbbB4sQZ1O7tU1sUXC8lqLrlLS0DRzpxZnSqCdIBW9Wf2onYbNsBoHjc9/8Vev//JThG72",
-	"1TLYJtrSAijXkB8Tkrq9sqh5gpkLtE2dAeQ24BUzhbE6C5Nd4CcrEyWhPvlyKOZQVqObmRNsOI0gDE9x",
-	"rbj8jjk4kB+gh3EBsXUatjCDI9nffDD14s12Mj9ZWdJlzmh0SjUOOi/WbDZXSqG35vrFY47Zpu0FhrGr",
-	"uYEXKpppR3DqmmFX29Xa0JUS3LImdDlBKNE7rb50IBOtkGeWoZwLksxSl2/BNVt6b/L0L3UVeqWMeIPp",
-	"YCmKVkkPblvahlYIODvX9thV+/emsLhYJa7XYg91X22GWKb83tXWCpEyixtXda91QHh4Enpz6MULbXZl",
-	"SHzpkI9DH1Jpwsh0avYlaDpKRTiEWG6jHQwo73PMBIYUD/Xb2Feq1LxNPlSyrYsVVfEuukThLJrv0YRj",
-	"CtSChscmU+kzjzSV1mYtTg+91LlezQavFam7sRG8SJUy2guYBk7YUClHZtM0gqiE8Izl+vMaEmcpRYXW",
-	"enOvl1vi9RNvWuHRy0jzbetkdct7Z02PsmUwLZATVp5vdUt/lTlX8vb3TLXwu4WmyfS8aC67EMf6XQvf",
-	"tteFvwibNlQlP483VQztqXtr2ZWt2vj4mxJP9PIvmX9+CUYtNHZnxI3Fhu4VcemiSsvqw6Ebd2HnjNAj",
-	"JrXX2EL4mvnYwGxTuV0yxJULW1gOz7kA7qZYmy8gyboZy8yCMZMOC69eEy2nzxckcMfm1bvCJZxGUXhu",
-	"iQmCNDMp2QeEBoFe8qR1SDJ5332+QuJ3Lu8bJmm1M810Rfyy0gP6XBe9UehGpX/iB76ckyZ+ey1x6auz",
-	"idjgLH9A7/tCurqonwVhtKcfkvMx42iDJr7sc+g3eMJSigvar61vfGGLHSUm4iacEpATDWVtKM6ca6t6",
-	"VnsqhB6My9qAbS8uJiFKCElNBROloA1tPxLrtFNg19U2bm5jkLohJUn2cPlvp6F/yQMJEmKhjUN18sW3",
-	"EGaQrAfMgOuup1QwKep/WAaSdasWbiWHvgjXvmS+fdSXZI3s+dWlEHFQUw4pQqCUfSGVRG/McvVM0cvM",
-	"q1ljQ97u1qliMluxfKFtl/P5mS/TBQ0Vszele3YzGfb////96g9/+Oo//Ti/wYg9y9ZbBlPM7EJKPl9k",
-	"/n3xBX7TCfiFIpolLOkUwwnldMTEpgTOUlkTMbymmGlsF+HQcsQ3ke5oARF6amJUgv5gXjqZIwykP2Gt",
-	"DGD7/Db4hlGWc0/Z/DyMPJOnaEY4H4cCWywc3VVCh891AoXBQaIoL/WhZq6SAEGcTEt/lHt97o94GCk5",
-	"kqZbIuXFLitIKD6r1SSrIgNOWvjLBVwuEoZQqb8UclDdEMctCR4rRD+ut5LSbIniCvyIjUDyChejkR4p",
-	"8OWQghIk27IA9OVKQojFq8XBk4sbNZh3oVbfdHqP8hGL3mdnLECuWYNV2/7lLNYtkS+6+LHQiWPFxqNr",
-	"saDy0ILSflEYML2fbiyIpIMq1t55r87Wk6XZEOitBoG4GFE1CPQ6RYHLidDUuxChyb7vb776oTZCxbdo",
-	"XZFIB4KWiUTiqa/F4LLmi1i3GeQAsOwYAwyPw0nCyGNRmyReISPcgbNHvc88jNZKXGiFth46U7KThLBI",
-	"T1t+jM1kGEYTXalOkOnsJPB1KaJKBh4+NwFiRI6pzJDNpUYYLCB6+UWOtK3BsSwfG6wPbOFNYX3gYrvH",
-	"Bsr+JkfxZWHMeVDf1Y8kZcl1MXIexkEIENSRPYmm5dBFsT0VwKA32VocwBAz3vXihxL0qsa2ysLC1jFm",
-	"1IgVWx6EVGYMuaAgpCcXwgf1zaoZ8yFcq4MLIuSqHPA9JvUI12yCXzP6o1D9V8IM87QVoJ76r5lZzrNi",
-	"icPNRVp+MV/koexzzEfIFxtKTVWzWu8apYFKOODXAXaAIpe6zm+u3id6D7ak7i6vBpRZzbpmgBWaI24F",
-	"Ihvoh5TBqEtWfSfTUb+8J1JJq0RQhDMFe/HmX5LW/4tVcL3UK0HgMgoCF+dPyN3RN60a570G0NlnMz6D",
-	"vZzQkItNMbSoXHK4DX3q9ObRn5cqsR4O06xdholD4SAdF+KSLlCUdGc8Lvs8zoa04kFE27zt3RMjlzTF",
-	"lAWBUbopuX7du37dSXVmbCnonbJpXA7TXigVSuyIWxSoMbdR1AHdEweku9/RRZos/9Vt47vQDqMYBOhg",
-	"6fPufrdD8K6+wyWLMrGo3f3OLWKu8pmvRoLwlOxeB3TCsMQl5QSMY/B9q93njwC4sL6bufU9Yh+zQdH6",
-	"1igolVoYrCmFL91O52Yc/9rncVvEbrezV7tMxSi3H43ebzAzEI58sQSD8lghUygp3e5pP/E//u3nv/hj",
-	"9BOvGFabj1XY3PI2GnlbbVkokNZeVoUi0RZaVZGJNwOuJbUy90yI59dwnA2d4866KysvsbBV5CpdE3KU",
-	"bUHn9V//3svPvvf6j3/8+s//9fVf/PPr7/zpqz/7y210BSmhbttL0svTrk1FZV9giBSylIsIkFrBg7mY",
-	"tpQV/4bYVFTg8uzVqE0mbnhxNZQlRMQuXLqXXkFWDDSuVWteck6TIHLD2i9FaZYCinARpVnKr/AFRcOj",
-	"BKrEWIQAoblwplUS0/ax6jkgSVFkPDponyoUeSrDZZlqtz1PEBff8eJCJClRmAoSRp7PaZybJeKaKg5x",
-	"E7evS3qOGSsu2/IVLM6i67W0yYdGiMbBFRbli4Qo7UUrflakjyZJFjlCRYGH0DzTF1i45aDP85AmzWSd",
-	"pNfCLppQdWQYRoTRwZhoIGjdkAvJqOfAz1Z6ikUDZWhkaO2cXKr6uRsLlSrQThal0pmcypAzEVdUaR2S",
-	"MHJAq+nzdIubyHh/PEdNtUuUNp+9UKSpoD4FYKklsJZZA8IqXW2nJLDLqiu/QqxXmdbS5+pmHMYqWXyq",
-	"Fom0xinsFIMvKjR+HF6O+rrlFr4FkRpepoCBjmOPGBVoaqotodeNXCtehy5msvI6agatrbyIzVX33R4k",
-	"bhqx4mj5mSxaia7WstJKFnn9i1hSUkzElCmAfByzxlZRSMAq0Pz33/vW55/+pDi+e92YgqMsidiyJ6K+",
-	"iT8No9WrK3y5Qg0RKoeEitPkWRnq78k8nAEHnk6DObJ2zdmVCKEFqssgWFe4/PaUJS2NcgxxeWnHNcJO",
-	"ikhBUUzJVlWDgnt7QToBzgw3UAliMlyxRMVetkYjnG9GE7DQtVT+f5wIWECDGGRYgPScJCuYGovqcjHi",
-	"RuzZPSYEHTHXVJrIS/A9W3ZT44k+p1ilMKnIeIjV8M590I6KfB5pOb1MENcKb7vPs+pHJoeVFKewqnGP",
-	"737DykyNzfHXBDFy6tFdjM3ABZVmm6LOgHEXJaEWGWiR3gFZ6I5okwcGTgflAnmf15e/iypjpERjEKJn",
-	"ibPAPhwg5NAEaj8tiff5cgfCx2YHb9JjoEj841ABM9/tWDGUYTjjXkKaT+ZEMBoNxgBcfWFS5CudWVcv",
-	"bFynpeHVWpKaVjvSpK7UvmhhdWfvdvZ3rATFPJgRkp6p9mLVoFHM0ODecpFw0aJffft7v/zz//35pz95",
-	"+dm3Xv/jj7Ys6m8SfKsI+DXnXzcoJyZH2zOQp6/qJq3kFyrcZu5CofV3v0C0NcQZLkQhq7SMwYfknPqy",
-	"nGX+Oouvq+D0RVmMQeMw8tdqkuG+AwhUKhSe+oPTZUIh9u8UxFUPW2bhuJOnFkoep0rzRLrrJ5+HnJGT",
-	"mdQy0KHlNuLBPDYmJxW7Y3lwO60/Om9rweobsJ2lllJdYCxjLV3QGkSGZvNq57pUC2lmQjecBA7wNFZy",
-	"Too0xzfV6fP4AbUGFgxbC+I+7Dk30oFEnfpl7ChmXRSedUkQGWndRZ9EDM3lUkMKyzPFaRfZwjbcxKRw",
-	"GeuY5FYwkxauYX0DZS3RaeNwUAOuBYDs5J//4gev/uR7v/y/f/f53//+FoIPvmHu35esgIq+mV+C5igp",
-	"LDn4wjRJKbkIF2Fys3D6YpuQGxkDQzRXrwe7oCFKlRam92aSWT1MczVhd1sH2XKHYGLATiVKvBKMe9pe",
-	"JsiIScW+97bUK21P90q7TN1OJ1d9Tn8N+5y+sS6nX9b+pr9+3U0vU2/TN9XZ9OJ7mt67+I6mNVqZIjsu",
-	"7l86DCMCLUy9YzYIuSdc0oQGWL4UJN3bVIaEh+fkPxD78Vab3MYvjIXjmjCeJdvyoHn4Lplx6QeQlZI1",
-	"qWB7N5QBFEZrYSZjUenzbHzelsSCnt1CtVbzVBniXqB4hpEC1mio2uerSA5fwF6qNmI1Dm4WV/zZsmEi",
-	"vYbdm53OhXdcXQKG7fdg3TQM1HgPOPtaOIsuevL6TOMyt2qF1n6Gy8cdb3jMm3Nq1QRIvym2aCtZ0NU6",
-	"Q0mvWrheqGxUdCUuVD664A6u995A/9ZnM18uM1fEHDhfjd7qvkoCRs/sJjcp+WUmJJER5WKolRQtXvmR",
-	"kIUCisbLyhVLuvudPe3Z+a2ZL5f6dULOYMU+H5W6dRRwqhQ9qWDb0I1oehBaY4kp+tUSYUUt4LKYOYrr",
-	"XizvH34hUkmFGbfS833LgSPrNs/vdfaxbdwd0H7VxdjI6ZXCEmjANvdVmYj/lrk6l6wgjObDvkiaZc6k",
-	"rmpxyjg5YUHIR6AdZhrzac1vgKEcCTESX3LzzSWKT1l8m+w5s1E7uZyGwyJ2aMeXm591hoSOhjMsqWSZ",
-	"+ft3EQKTddcuSFR6X+1zUx4cOK6MXCTiMu+LS5regcZ8KPUMfRZ4dml3PgzfDaNjJl20I2W+jVtut8nt",
-	"dBV1iA7JCFt97saVilxnSQN2bCijW7Drbvr9xoxjH0Gv3ziEtuxOQbC20+duunKR7t6eK+DkYm4gDgmp",
-	"g0rMUqCYwy/TiEHbvqQp0HlEp1MWCSgfMw2oz/s8BFDSQIMPDGacnWc2SJrqzs34gE0Yl62yTvRJcSQX",
-	"69S7+fpI7pYCi7RBTEHsmMnL4ikTuiDjpSg6u9DYFd+Lav1HvvNnv/zr34fo581Ll4uWYvIYU4XAXn72",
-	"vVf/8y9fff8fyte0lvy5QdisJZ9ucB0LioZwOmG3uXdb3/i11/FeSPLV2fKl17q50muvv/+Pr/7sH17+",
-	"9M9f/9Vfv/pP/+OXv/d/cJxX3/n2y5/+j8YW+gYcW9f1S+ZsjHvYilRB1q0Irzkeexl9kbUBcpFlOhbd",
-	"wYuQKdMX4YLESpTmrML5SysHb9AUlxb4F7gr6SmDOhnnD5Iaj0pA0ujWsu4lBlN3O52WNkMFnv5Fwihx",
-	"LQj13TWhxNQJi4h6q1BKGsyiSIl0enQ3DDx7Ea1qktJbKCnBm4/1rqPF/sPsTIQ9m9GgAAwK5EWlIuzU",
-	"hz7PDZd7qlwmS8GsQpB1lfw3c/aXw9jX3RF0wvINfAsZbfoAUmwwDeTVrXOlHYWrLwglwhoL2rCBcjOL",
-	"Wi5D6mnuV7dlFq4MhcTNrayW1XPLsDJ37Q0vpDInfGzThi3LhGU335a2bIknDSF083j+cMgijLFNgyku",
-	"79G6FO3DYwPcpYuAW3iLy6TPzFl8USyrhdfxIiTMzL26IBHTzGobnMTY32ZAHDbEjG4Mw+jE96DcRrl0",
-	"+S48ZIXDgeUSs13cA93cHF0VukwZOESFDKeCnIfRKWSymdoOanEtB1ScD9nJcTg4ZbLPByHnbIDlxUZM",
-	"kl6n0yPf8AenD3jgc3ZPjDAUI2JkEIQC2kxyj7g36EyOb+hyIaeMu6ZkNfElzPV2C+Pn+tyNdz3j1r7d",
-	"NsENYsIswZ88pmuP0RE1iYkzsCQK4saPPJ5PmTaFanC0+/w2emW0RnfCkhHzJSHwUTV6sWRcAAYZaogn",
-	"IAP7sj4c3R8UpF0LpgC0fFvykO+ggo7sCbuOW9F1sQKfb+lxdLe0qQduGPxfl9S8mDpBMPPEyVu//P53",
-	"X/7bX7z87Hv//qOf/vL7P9uI73pBG4/yhXz+ix98/ve///mP/ujlZz/NriIf3b+wfcei4lvWVShst7Xi",
-	"CvNwMiusTo7fjfHoctm9bJD5AkNBkpt8mG3rUSGrfpXaXbMVWnOsUZnJ2vSFF2SyEeGCmDJOSZonlLd0",
-	"QwiLH2tOUsWtuJfnuiMmn4ZA0J+it75ysygsDIVtFyQJGBUS87unjCfs1GYNPofCQ4JFZywi0yhUp+Fg",
-	"T0XmkZN5nyMiOVjlFMZWzNnmHk0qiJtaPizEbMIkqUVsGkbYUmLScsg0mGlzEvT76fNwSPANvQ/FOMNh",
-	"aqapWmRA5TCMJiRUS6ZBYNLX2+QRo15SZgA3dc1ea59HbOQLGc0PCE3BQRBsh6XE3nDCuCR0KEHSB+jh",
-	"ajDUPv8EsE9BmrOp4r+7HSL63FTPsJcfDgk1QNadIH3dJyOcSRCJpj4ftTAQTrPekIswYKTpou/vhtvS",
-	"V9CX9SWGojZdOT4P7LykHRdKGh8IbA56Kbl35QZT3U6tZtfFjYvWmG0BU67TK8c6ksvFCEspWoot6tue",
-	"8EYIwa7EGxe3krJuHhyGIRyIq2W/KhFl3251hJILvuQxSf3goX70WHdG0qOBcKP+ePrWcJfeGjSchi++",
-	"SgenSj3jXuNgSAPBCmYyHZa6RULS1rsvptCnWvtFAAgwUdNpydG/ANBcMghnXAqtiVhEfe0WTDGuqBF5",
-	"eF7GdGupwYUcGLnH00HIh/5ocQVEwSDCSkHDFxleSqIZR5bsYGMjMo18rrmg4tJC0kgeAJt2OZ2wrwAe",
-	"u2RK/Ujxuz7XwztEhJEEpkzUg05SWFGMqeLWgg0iJlET5nOiDuSECnVAQpyHkUcmVJwyr4C79PklYS/H",
-	"ALw7CPQ3WNkvnWRZQ5daRCi30GgkDbHtlU8rTjptGMyH09Fd2KnnRYkGAEyh04PG8voBRFPrkXB6Hf63",
-	"IrFzNsCdUrd9M+xp9UOsRoQN7E0HXCS2+tuVjY0ZuXnoj2Z4pxxNXoSmItujvAXKw2IViHEZzUE30Dde",
-	"F+x3cm3iD5Ie8F1syOZLrIlXri7Z1keHsEAw0kHzItDsIpHAtZZkKRlN96MnLk4bDodqe1rSj9g0mPe5",
-	"GNMpNKIwMNQaRhzleU3pWWpnpUqWoyMmPbV1vVfFPF0TU2maTghCyQmNGKFRROdYmdboIRm15Rpab8U2",
-	"2YGuE1vJfjhiEqQVFFy0EHZJdZFZQSmo2r7scuPPLF91zEn6NGzIBFiCa4XmwNIFFey8vsXvvYKTv1wq",
-	"TxmsyuyA1XWd9eyAKxXvX9Ec2LQ2pskI02YZ/8GxY9s/YzJYYDJsJNRrO7pXd6nu5ZTOar1ZmE29da2t",
-	"4B5UFBssnqA4X7iAga7TSh9uwTWjqglDpTdjIk256MqFg/f9oW5he0JTbrCDItegL8QMikCegr0PPHtN",
-	"/Ql+iytMmxGFpPM+9/kZDXyv1SYf6GVpXyHcuPNxaG544jsc6CQQHsoxFvL0CGAG87bMZivyWAPgy+yl",
-	"26bjbR13moFdncVuwhT4gXVmlywSnH9xfWKFp3kRXq30cV5Umpw/lJpyXROKxm1EzcsQcTEC/WUQ8jMW",
-	"CWxyNxGjRRWl5SzigqB/xQXroksmWJIe8+fswSDO4fp1zs6V4gdG4uvXHRIGHqQgUK7rBcDrfe6CCe5O",
-	"4DMu74kR1i14Pghmwj9jrcMks67gQfhGJD4nPaceu01cX7zDPTSVRjPW56YLuOkKivQfltYmj0N0553Q",
-	"wakDZjsY1B3YU2pfX6C01aZ6UciWmZBEbMD8M2gvcs+AR2l57j0xuqswxAFQqdvukhOm5laDsQCy5K4J",
-	"8vXjB/eJZM9lm9wmETsLT5kXj37K2BQLWQn2DJiWL/o8gtNR2qpSKvEdtTN/wEhTT/Z4PmWk1+10IVvP",
-	"PqxY64yPM1ZQDdwDX0h4rM8NPBUw2xgUHtfoFIwlYdTXRDKgOR0fW8lgYeyCZopTGsm5ga+9xgOrSjaR",
-	"56GxCQ2JK3w+CtjT/qzT2R1Q+I/5dIKfXKe4TyMJhyZDU7+gYwDj11KBiam8RP0C0jP9/OHySPpCQWFC",
-	"Awji90j6DunAeAwFjEFDCe5YTWavKH2mIGv0eWF1rvwlsgIOEc8ATKg9pMa8eZiLTLSqeXV7nW6JveCO",
-	"NZAi0W8+Xv6EendS4E7xl0Hmp8ZgTFGx7PZ2nyaSDVDCxkGvA+pICqwrNWcEvv5QnfXi5Wis38CCVu87",
-	"k1sUXiUrhH7T0LlpFnOsRtsKhJDSK274dKMlWhcBC4fc3MkBMzNe2bRpGblbokSZC29te2//ZsoasAXI",
-	"1qyLssw2lpVjCg1jW7xC9bpOvpejhlvPEFhM68oyBTLcqIgCKs4Rsy+wcJHl/Jg00Y/ackgp881ytwJ+",
-	"u9wVlaejixISUpH3MbtNccASlNlGJsKKDfJL6WNZf/wshpM0ASwUDWqDYfN5uU+XJESkSGDOsAkyrFGc",
-	"jJSKpswykmVotL57jW/2G0pI7zcO+o2XP//hqx///Fc/+6PPf/FXr//y05effev1D370+l+++/mn//X1",
-	"v37n9e9+2m+8SF7Wcbpqu9ik+7E/UV/c3OvcurXf66j/2Q3owJL6iNFkwWL0bhRO4CgViRicZTKdBONe",
-	"Jq9PfVU4j/qBRe9i3ZHGQWMs5VQc3LihyUh7EE5u0DMqadT+eDpqmBfu+4NT7U1+9bMfvvzsD+JfHtoG",
-	"XvXlM/3f6IxFBrATMer2ds1qhfDDJHzZmHV7qzqj1wiiLeQmTaN02Pou6mDcI4beFpvQyzGNSsz60eb1",
-	"J06DSkkHY+ZB3Q8498EiBprBRv0BEPL1n//rq+/8s0LIf/7bz//5b3/1s9+tg4E3ETPyrRAtTNTW/AWo",
-	"mOBdAXYWTlgdFXtluPj6B3/86m/+ZiEu9rK4qCMPErCWI6Sz5rFdNBFZeIRFxES7gx7OxPhIF1HymBg0",
-	"DtTyEKte/vTbem1/8c+4sEYykf/g+KvUG7E7KEJpLPEfHKsRj9ERpJ5T15EGCcSkLwM4v3jMF1eUbR3v",
-	"VE7CrGi+HIeB7qBriJVDbDPe6t1cqIcB3/Gyrgky9oUMo7lt4hSjirXAlBgDQkPKrDmh0am6auIpFU8j",
-	"wPOlNVLVO+k9E1ewZ8ItsmsSKoga9zBno7omiDumcLmO2TNXd2+k6Ijr88gXLK4gH9BoBDExptecLwmW",
-	"4hopac8Lz3m+mV6S+FW1wmqv1+mQr+GaHrEB86fSMf2YfV5gZTMNiJOyqbbFSWkApAlFurDPHvXASo2P",
-	"e+zMHzCBBSXiLLgCu1vOACbYM3LC5qFueJwB6oQ+P2bPnOWGMjoorPzq9HlGps9OUrWaV8p4WGbsUth0",
-	"T4zEbSSzl8DQBZC9B1Bc0WSibkPj4KNbt56sX+C0vP5m7fV0n2y5cO1yC1e9lWzNdlS2jOLC+qWGI3Wj",
-	"H5+Ha56K03tyIfVi76Vu2vaNKGX3qMx+ouBxQFCHtsgb0jPSW0mTXrl6bSbWyaq2k6lZazKKJ3QeV661",
-	"yellsXZcvE2h6HZcSHH7DJ5fVG17Gp1aPkEUe1YS1XJSGrooF7ucY2kHH04JaIRKENEKJbQ2OeIZmSWu",
-	"JIKCvG53rIY9hARM48BKHrF8fyk5S4k/djNk2ySQ7T2hY4tzvts+N85b4xdVg6nzqunI3YCA2O10CegH",
-	"aqqlsuFJKMeJ6zUF45TUZxonLRb7VhTntGk43b0ZIKW7E+mogkVCXR6RSp2blrh3GHcrN3757m6xEIi/",
-	"XwZHJxjCjwGn0zYxY8G3Gi8DEBNLr2EZUBEYUcKP7DNf0b9iFOf1Jcl1RbeyqNPabkkeHs8G47UE7MbB",
-	"rVtvXIjMA6SmBKnWsNvp7uiLgnTFWwcqa54QYvWDc/7G1lCZzz8yROMiYgcTkrBUgvTrsFPF2rrloi05",
-	"pwIJysmcpEB5OfxnxRe5zHlmhZHFVBNyQhUUlODPvwi+sgp3Npl6N6viLDxtX2RZZqlsXXRNL0K6tm7d",
-	"hXW2TjPa9cyfcCIp6VrdysWy9bES84TF6pUw6rHAP4PaABIF15PQm5sU82FAQRWcwGEbJ1pTMEbc5zvq",
-	"i51ByIeBP5DCVZKpaxm/XdJNN9AEy6KL9n0XJNvEFlcloK91SHZJswfoNRiwqUSR+ZwFQQtn6vNUNynX",
-	"9G3ITlYe/dc6JHvkPPIlSkdF0X+4Af28jsa0Iqv7HDIGrHhPDUwd7EnCk4/ZQJKmFw7EDY8NfAUw0Z54",
-	"vzHc39Ev7eiHhS4HrCV0E07atsf2ZSp89N0w6nP1J2m6lvKgZN1ui/hSveKmPIek32i32/3GCzBz66xH",
-	"9F9pb6ePgr7BgGuiz93Ei5W83ya2utLt7pLm4zmUVlGzTmdizDydmrKj7Q6etoDjDg+JCLHC2TxFWiEC",
-	"FdNuHvBgrgNRlSZk61ojJk2l5OeWqqjr5iTnrxUdKGhIMUcUlAiBF0TtlhqrNA0CExmLJ6uTQ2291BfE",
-	"m0X0JGDtTNDwJC7ejHD02GQayrgjm6CTmJ2q/5i4YPV9n1sj6bSYeIPglSERE7NAQtgyQjIkAvpN2itD",
-	"wLbJhzre15dWlR5cYB8CVBXATItcX2RK+QTh4PSQuNpvCA90FSmAO61nK1BN0XNXqJqS5vk4jHvkg+7L",
-	"5yFnrdKae13AIKOgQesRE16deB504hO6JcyzERv4Ux9anFgEinRbUGM6HOp37YZ+6Sd3WxolQksCyvpA",
-	"MqruxBcCYp4jMuMzodDDXA8gFxotzXVxCBKWG6YkqXnfVDSy1gNqbvfQgm/WvufYj5M9JXfZuUlpLTmm",
-	"yWGUDNntdPbKYonN81A7NKCDU13EyZIOu101g/VF/frb2dehoSo0X840V4l/2CturMK9yxF8DPLDY/Y8",
-	"F8OqB3pR5Oiv6g+3nc6rBSAvshcgI9dlGbq93WsCiqFkbQEGIkmww6tv/5dXf/q9xL2/ZIOoYq6wwaop",
-	"Z4/Y4KwE/Paqv/8Pr/70v1VYrzEqbPpAFts4Chb8d3//6p/+9dWPf1685sJS58tWvVtz1d3O7s6JYhR5",
-	"1X8NCG8H5RdaTNYFb0EQlMHrxeBdseXPdpZcEM2yW7ut5e7OJOk7/0VZ9N4ODB+vOSGHcdXsc2rYjt0K",
-	"UH2DencqtZLyrJegAt18w5CAYQ2vyvODREUy86e3VBYLhxi+sR3HlKI86LAggmtFkCTSex4uqDXtCDkP",
-	"GChisaiHZUG1PrUzoZ5JuwDoHMZyv5LLz5XMqrWQkMcKRjXQZqJDbdDmI0OXwbhRJ64zDeL9NZj1opwP",
-	"Y+Aoy/Mw25ZwOMsjKyuAwNY547jGdaMl14x63G5w43KWWqczFAjeWw/RKBarF+S3oAJO8Z4aVTnlaQVb",
-	"CWfME1ptwoxYy2pCmmFEjAmkRYSMypu9rmaAx/NfLYQjUakrhnCUy8dlSf2IsfWS+t9Am44yoTSZqVvY",
-	"pCSr2upjOEwZfpQUoBYhFMa+wQZ1cNwyXNwf5aJ7MJeLfvZ8JQ1iULbyjd0hXgOWgoYzmEn2DtqrIK2D",
-	"k5O5kcNGcVNgXMLTYFlUUVbkK1zrXhY2+l7CYnOda6AeKBbbMFeyZAkpWStfT3exLJWLhN/tmUj4okh1",
-	"K+9BO3lXyLXJS0LVV700HaRCtsamMoQKhQvkSYV5PUtSPBYkJRQnCyzdxwrMtqo7y2Nc+kPfmKfRwRAL",
-	"nKv5uI6B7azu4drTbi5FklNtv+GjVcskU4xxcetvU8YEiiZH4dAPMHILbIj+me4pI/JlK9vk6K4uGE8j",
-	"CMkiWMceivSrr8SpP50yr8+FHzAugzkU5Y8LRwKbajlE6Ph/X0igBSdAsiJp6qLoEC6R73hN+ZzQmRyr",
-	"wxrQuEDYojITpYUbL0Vn6d4ODx8jLqVv4v/H3LH0uFE0/0prLrGlGSdf/AXQrnLIYwkReYFjISSjnbHd",
-	"Xg8Zz5iZcRwj7Y0LBwQXEoSExA1xAIVDLvwesvkbqKuqe6p7Ztf2vsRt5e3uqa6urq53kaqULUrYNNDb",
-	"uhqHTmXDs9RYVCR05tKKLLSBRJz7d4se0khdj2aJtpys0KGYyEkpFDKMC2OerDYDrKEI5XkEXt9jZHTB",
-	"Mr1FJI3CIRdT0gypZUc7K7WDb4Bca+CJKSStgPupEAPv1qKcZnn8NcU43gZ2JtC9i1PAuzvwTvGS1Ejq",
-	"hPdkYa4lZCGvSek7+vb3t3/9+PaPV0d/vvF8b7K5Gpg2KICnKXl/HF2v2Vg0nz+M0gOZP5DPZQJrX9xe",
-	"D5JsGCVKjXlYHDyel/C580LA+d2fLSr+qwm62jR/w85aJtIsxB5qUBRPeKntFxh7rwG5r3mD+7pLmz6J",
-	"0BchnSr1apMvwqpWZDrJOhTX3BG3wPNkXlWf6lOhzo0tYqKh0sEG6SSWyRhrb8UHKcg0rUjAr6z32yiR",
-	"ULmfKvnHBajU7V0RVnSpALQJF+AcpKFLYSH/XGM3Zqy/Bz5w0aptcKNmzN1rXdGniYjMsRVX04pLNyVP",
-	"e6yhgxDFQUzyGANlWhTM0b1SiMdpTyYTvrKa+SEMZb+23VhuZly4Umhq2rLgJSytN/YfiJu20mxOiJum",
-	"nvCVO5S2X3+i6V5wFvTL9//83dyb7ey1NO3KP2gSUt8tdGVUbIBk2U82Afro1a9vf/iuseXdORW8drnJ",
-	"8eIYQYcvxcvX737+Zqv3IpXL/ePex6OXr49+evPut9cbHs92JtG+Re4XHvF7ipyxii+dzvKIh3gKw+N2",
-	"1UQdMC+j1Z5Lnpfeb88lnksKXO3TiTp8fguhwS1GeqgtIsjjF3ni7XhXo3l89XkX2DgtXFfkoYkcBvHh",
-	"4wZVoltWIx5faIUAirPo9iiLckqVxS25hMtBbDjRba3pLryJgt2/wtdvqokZNGZjth6OaVgRbOCFr7PH",
-	"fGttWHK2wM4iZi1sO1xfqoeeRF8XWPAx+loXus5lNMZCpfOSb3VWHDQsdssct1RHysth6bZLrbF7dbrq",
-	"CDC3vnPDEB4/Br5S01cVH8HQUMVqLDCpDO4hEJode0y0gqG06rAhPBgS13ZFSHXGl3FaiHiC6WxKYpvn",
-	"UgmN6hvxmEjkI1AUPWQU1xTj9cINtcXQzOqqWaSSNg/LFvlIbaoeAzz+X6DgCKYakDKbxyOCjvRYQpzZ",
-	"rrpp4qa4t/d0/9HeZ3u9p/u9vU98JXNdFzfFk/6DB/sPe/f2b39ufu+Km6K39+iu+n2XxfWKiRKtIGZB",
-	"QHV1HDyPVkkWjeHER3k8RNN8VKzSkbq1+o/OKpolbYPPZVF5AO9rc6ONWxMZS6+XgCbRYc4n7EBmoI3d",
-	"43fMd7YG09eDpRwW0GwmUEAEufwq5nBq1FctPAdg4zXZhp6wIHXPRVHajighAtrEA7ScEOnNQ6OjdEUS",
-	"vl7LhPcq/I3KZCWS+JkUoZUQENYP5A6JEvwoTITKiOVTFhbWAa6BhyHdA0+0wPcEALTX4LobLKdRyRAO",
-	"8skoypU8zVCtRrGWqXCgepSD3RMSFMKK8EKsJJ0Bh4mSxvhsCm40Tg2DMAodBXWC4wo/i6pmC/20OnyX",
-	"qhuqP+iUfDvKl/nYfdHpdNo225hhRPOO0KHNaxD7/0CfczBEMDUqHSqAxA4Xh2FlYNB75tbij6W9b3s4",
-	"gxo7E64B9UZg28YCsGkGz6QNdYNtP6wkMTXa2QRxe5MHzaKY0V2LXfChtEFSZGKUKRaHJkIyDG7L2O5g",
-	"f5UnShMtbBTha+Oz1u9h1f3ERluwBmHvsftCHV0Cph83MSgaJtgwB1vVTQA3JdY1I0SN5SRaJKUO/0dp",
-	"v0nKTyFxIZtJaGOSoHkTcIMGFJBqHqv1a+yeVIiWqd1OrN8Xy2k8moKXOc3Ihwp3zLkhHGzc5xo0vh8g",
-	"UOgSDjICq6I4dBrzQSF+v4nllNNcSn35GddhnZWJeV4pKAclTus5KEZ4arvc5lN1K2yaYv5DqCTPWJjP",
-	"0jZsPDmTrFEGW7rj2VTm8gTeATcVOlu6KGlKFzouvWi3kr1MApfSrJzIG4OQUr4om56q0MTwNCUhbXXF",
-	"PgjUfJ12xTBgxQbpfzt7x2SbwheWzy8nd2Nc6gQGWck3cSGeKWb1XObDqIxnGKQj4iRZGM2GPD7Qls7g",
-	"AhWIO8Y82U/jsna3QsU2cSSEPITmu6jSWpZ20YrELE6SmLYhQJltb4O+yfXgyyJLUT9IsakvI6LKgthh",
-	"dlWxUKAffnH4bwAAAP//",
+	"7L17kyPJdR/6VTIgRwwwqsYU0N2zO93BuGrO7C6bu/PQ9KzW14u5U9moBFDsQhamMtE9IHciKF9ZpkRR",
+	"tm7IvnpQEaRCvPa1ZVEOh8Q1RZrf5cbOcPUXv8KNPCezKusFoPDo6V02Q5ptAFX5PHnO75w8j281+tF4",
+	"EnHGpWgcfKsxoTEdM8li+PRwwmIqg4gf31MffSb6cTBRXzQOGkdExrTPyPE90h9FgnFyOiNyxEg/DBiX",
+	"h/C3YPE5i0kYDQUJJLkI5IiwcxbP5CjgQ3ychiHxIyYI5T7pR5OAwbMBl5F6oMc/YqcnUf+MSTKZihET",
+	"6WsyDoZDFos2eZJ2NqZnTJCIM3IxYhyaEoSeCsZlmxxJMo6EJJ3u26Q/ojHtq8m2e7zhNAI1rRGjPosb",
+	"ToPTMWscNCJrDZyG6I/YmKrFGNMXHzA+lKPGQaf7ttOQs4l6XMg44MPGy5cvzcOwkke+/9WQ9s8es+ew",
+	"zLFqVgYMfjxVv3woWIzL/C9iNmgcNH7jVro1t3RTt/RTL50Ge1GyJWZyjtvds6fXcDLjdbt7hQE7jeiC",
+	"s7jeMF46jZg9nwYx8xsHH2dacDLTepr0F51+g/Wl6i9dEzEpzkVtaMwm4Ywwfs7CaMJINCBUv6NmlF1E",
+	"n0q6aNjvjCdy1nAaL3aicSAZfDoY0FAwtaBxfDfy2cI29GP4xr1QFof+EP6gIfGZpEEI4+aExXEUHxIa",
+	"XtCZIJOYKYJ0SK/RayChyhGLmaJVHnGmJpjdoeph3xfD4iB6DTHt95kQvQaJONEfHBKpbi4CoU4HlURG",
+	"ZBC8KPaW31qzOkmHFTv6bhww7peS+eYpdhBH41oE65QQGZ1MwqBPuWw3cM6ly5l58obaI8lSbtLd368e",
+	"fHd/v2TsMlp75FPBYkLFGfPbhf2ylsbqa8Gm1TqH+NL1QbziB1FMIi5Y6YHcwvEZUe6HrHQd1jgr2Opj",
+	"Jqa4y/OG+jX72c2csxgW0WcxaUr42GeBAhrRAJCIXgH1QmvZg5ib05J7uML5NC9fn9OreE4ByxzzQVSy",
+	"JpwRxmU8U6vhWcjKuyEIQKswELJNvH7MqGRPgjHz1FoEnNy8KVg/4r64eZM0qSAPJ4wf3yfnuy1HyS0y",
+	"FkVqoL5/Ek3jPmznIIrHVDYOGgGXu910qgGXbAjguHRlU8CnZzSPLB5NT8Ognzz90mmkEymuxkd6v1Hm",
+	"XVBrCZjvkA958MKetpqfPYnbe0tPAlHKUpSEqkFkYeblXsvi7CXeeVlCOncp77Pw/lSy9+JoOrnPxqcs",
+	"LmXzQ/V7qQanOfLtOcjr9p7TGAc8AWIl3Hm6jspgBpc083T5uS7PDvtlDVyzxKvIEnN7/QYouoJClxrs",
+	"yiR5TYxXkhgjPgiGJ0xK1USBDtFEVLbfAl+5IcggpEOiHiTNQApFAkEc8THjkpzTOKCnISzR8f2Tdx7/",
+	"zjuPn5HfBDkHbwScTCcTFpM+FcwhO4QK8qy19Eqe03BaMr5jKQj8dEgE68dMCjLWWqSzpDSyFxIWwXRW",
+	"WETVgs9EMOTqaRlPGS7rOYsFxQEVDYtKFNwQ5DxgF4rWIs5I33oFV1IvMZoNBXtOYsqHrFUCbaSk/RHz",
+	"DSpZau1OpzG/N40rhniCQCMPM2pgJXs+ZZzMEwEfhuxZb+q6u30K/zGfTvGTR5oiiiXzWw7xgEvp3zXH",
+	"Mk9FMfF4JIOBVlL0Uyhv9UNL05Q97ifwwnzucsKEMI/WQ1cwiyNpOskuj0u4WvfQIR3yW2PmkC75LRqG",
+	"DtmF/wJNwPd7hHIeTXmfwZHrjxSR+GtsXKXsUccefnTIIIqJao3sLr2uIyoeM+qfoLgrthzSeMiEBEKX",
+	"o0AgEB7T+Iz5ii3EjPrLot7seawYUCDui+E9JmQ87Utr006jKGSUNypfexRwaLvGG3FwTiW7O6I1Ogqp",
+	"ZEJqSTGPAtU0lCi13zHzKlc2QJsYizWUiKSjE8b9uZ0YIwJnF2p7x0wIOmSk6ZaI0NZhhg0KQmNGUAUy",
+	"7w+CWEiHTGAPFOMUSlbKaLJR2hjTF5WEao/whjDjEuz5Gss5DnhlfzDjwrGY1ToQZV0WiWTFluqre0q+",
+	"9s/vi+HDiSxjfdoABUwOGPtMsUE/AuVe/6g4onnuIpCjaCr1swEfrsH+plwt7N1oykuGdh+pF4gaYBls",
+	"hyB0IFlMUhbnEFseoQSP2XmkeNnYtMFe9MOpr7T7vuqN+WQ6Uejuzp07baLOVcCHhCYnRrFCfTNoQwU1",
+	"Wv1iIDd6CFK1t0iUE8biVAwI0oEp7i0PsMqQaDKpd6P4hMmK4wcCDnbAu2WvxC3B5LMM+/BIEy1DNwSx",
+	"m3/MnuNFrUJZFzEFBDoIWOgLJWkmIQ14j0dGJ8BfWgf6ilXBDT4NQ/IVMuVa3DpGOyBfUbBNbd9z5F7p",
+	"HfENff+rxLUkpwCh8Vp2Pppb4z5JDVPhb7PNxa0ZRjvqyx1xFkx2zIx3JpEilrgaLBbO1jjgwXg6bhy4",
+	"lb3a9Ldkt4swZGpxvz3P4n57oYVnI6DvKmxUDlMW94m+wH3a29aerW26KGxOAahVDNbGU0sO1gZzG201",
+	"C/g21/QyUns7+5qV2NWE1d3WAOpYYR/GaDjKq/I5hlJfmX9EhwGv0JkfckYmSlJHA0KzQlphWOum4oYg",
+	"3iRpyWsdwnsoMDo7p1Qwv02OQNocgARBDKgb7/GO67bJEX6eUCHhGcZ9MgzOwc2IgLjFbpXQwVs9GhIZ",
+	"SRqWSR3V1oPp+FSteH5iekjYH58a03I1DXRc+J9FCZ3Czr90GmIUXVT1+Uj1JYJvModQw0ldd2G387vM",
+	"UYM158xgliQLuM0B2+Y9bcksM+IucVP0XvJguWlW/VJqvEtHUGpFpv444HggRImVjAcyoCGBpwRpxlHI",
+	"yG0X7EsKr4nlXbXG9MUxvtGBbdcjpXFMZ41EJtRbCacxhkuMheOPYj/gNJ4RfN7MpLuVmdR2ITOcqOza",
+	"HRo7tGAlntqvJO5/LG6ThzycqRMN2wSKH1hOKU/1j/Y6dFPDoJ++tpoxP39irk34mzDh32Mhk2yOW9oA",
+	"fqrrfrlpZ8nMKBbPY3my9K33ri+ZriSFBmIcCFEtqHAL8dK6RHEIRaRZo2KMyOY1pPLZgE5DSWDa9sWR",
+	"wdab0Eg2dZmaXYcaFG69d03hV5HCcX1Lt9NT++PppUh87YlUY4iZnMYcfG1HAR8eEO9bLz1r0KAyCMZ8",
+	"4rruDbT9PovZMBCSxUgorcMeNwBCL7Vok+YTUAiQhMQN4lkreICHxSOcvYBlQOVgwGLG+4ycMTYRxOsB",
+	"XfUaB0QNCexhdBLs9COfDRm/IUg0lZOpbLdAlyguSEpTJUui19QzdwNmpG3igrrScd3OTsd190EjshZA",
+	"KlUSAy9gO1Flor7PfLToCXiix1FLEW3V1B1ATf1ozMggjsaE8pm1EdREVUCEBo8kCcaTEC/TZky2yV63",
+	"pIEeT1toCsZIr/GYSkbCYBxIRXkBenNZkyf0NDpnLZhgILQpe6IQka+e9l7ssDiGBRZeu8d7/BOiPpBP",
+	"EPB9QsaM8oAPySc9/snOzk7y/+pJl3xCTjTRfAJPwLg/IU+i6D7ls8fs+ZQJqX6kJE5GqkCnGuZpNOW+",
+	"IqApp1M5YlwGfRhYbN67wCu4/oj5h7CB90IJ7nhezGQ8OxpIFt8XX8GbV64vXQ8I/KjN45yMgzAMtA8b",
+	"DnLfVSM/Vpo+p+E7inzJJ3ZgzYAGoeoSGwqpVIgZ2Qtuvl7oNA6HTMGTFWgkDW3B7hRhkU/IUTwUpq8x",
+	"DZVGyXxyGvkztSAULb7QNTgSBD40ckiQA8B+CK2XqwdN011Y7zPGjzm8pVoPhAj40Em7Aas5mIzZi4li",
+	"Mg4cZNpnPmmeBf0z5reIVK04ZnfgyicQ6sXTwPcZT3rcJZ+QB9EjFkM/EVfb25eKSAZqIpaOkNyRnDK4",
+	"VlDahEMu4ogPtZMEuk4CaLuFyobpZY98QhRwexDJd4FQFBGpRfAJGmVSekbWxNI12SefEBBcJS9rWZme",
+	"PPZCCXXz6m3yCXnM+lHsZ97V9yGO7ZasVipjcMEONG1oIq7q5y3yCbk3xbaYpj6M3qJhzKg/w+cFaerZ",
+	"ptN0kjlICjtm3rCcN1tJR2/rdXw33cfy/T0kPEIaAIdXIaZqqbkMQjLl+NQzeMm0fAfoQB4bzqU2IHsC",
+	"tOcsHJUJ65PTqcT7xGruFwAD1H108ODg9BBsJ5ym0wHSV7tU+EFR6FfDSJH1V2ePGDPHe8LwwsxeKUvv",
+	"Td5XtHeUbjQ6v5vZoU5xC/YgQw6KW5mtoFxcWCTZAZK0mnykb9oUbU3MrZvVFrB8WDfQu000gCEKbLUL",
+	"y/Mgkpb7ZbIKXVge1HsRysEMzI9qifCN+9N05/Q6BIKMp9LQciCQ4DQxqF/ewfv3pLU905Xd2MUoCrXz",
+	"RtLiIYl4OMMDD0JJG4KUrBMTRs+SJtWCPVSP3YW7q9+eBtKQF7w8ngpJZEy5GGjGiz2h1dK0cjuln2MO",
+	"I0zWYBdW774Y6t8f66tS+F0hLz4dNw4+dp297h1n33UdxcfVP131z676Z0/9s6/+ua3+eUv987b6546j",
+	"aFf901X/7Kp/9tQ/+47aNfVPV/2zq/7ZU//AD7cdNaqnpQZrNZwdS7ILhRMbTmMDkhUFq9qjarGq8Nbm",
+	"BSSoPeuKQrh92IbEU6u7McEGWzVfflmPlEspeGBTokjv6CaFjm5yZdGi319ffjScBv7fElxfP1WLrcNG",
+	"1OfbmWHV5LX6rZWYqlnXxYxTj/BpwnHOaQzHTXEbjfUbTiMH8BtOI4OmG04jQbvwdApPG07Dxo4Np2GD",
+	"vIbTyOC2htPIgrGG00hQk373Xeu4ZuGIGkYGO+AT6YcMRlBPF2R+9ksttbEZS+iaYSeCtuE0LOFqfjYf",
+	"cmItHaYWUertvFhqPH3pNHCqatLlNlezEuXenR3S1Eq7UuoE6bT0CRWKQQ8VKQf8ULsYgeMx8nIhI4Vk",
+	"gLD6MqHu8muxuXdvMaOi1Dd59SDGtcJk5gTH2Eu9vNFskLx1bTK7iiYzPPorhAaidCDrBAf2uJdeR3ik",
+	"T+M4MDAGvr8hiIcU6TnE40H/THFe9feA9tmHjz/w4Ax67IVX6sJlxxrmT34wnoBTu0O65BSv9vp9NlFy",
+	"xxJf63jeLxNmiPMUo2ACUnVMffamogzTrViKd+jb4fp+2JcWzahOw5jGZ+WsCtq7oU41+AgRGgZUoCtl",
+	"si9r+FEmF4EKDpTFnujzU4BKXhrI7amj7plYbq/IQOeR2PrO5bVoJxq/i0ey1jsP9JGu9dKHcxxirSwB",
+	"SwdEWJkEaryRZgnIu01rFOyQTsJSHLLTITEbTMVaMSHY89z9PiQuuRgFITPDWIMAsLv6h+55ndWUUV3C",
+	"kVFtsrGTM5ShFky04ChdQms0Yo2z/x6TR2Fo+6uJctekjJu0+mIpN5lMVNvLonMMOJcVZ/q16IKMKZ/l",
+	"YjsS9XREFdRQSiQNQ/SEW5lU5/j7iYYZ4XL+XSWLWQr1V3CUcBqTjB/hsotueR/Oc7Z4uhxp1EHTw+Lr",
+	"q8HqKhK9BtWbANXvMQkZNz4IhCw/+WB4Wf7Ip/k75p33ueEAC5ww9YBqn81knqWHcvnzpZGSfbQ2o8pm",
+	"Dvmizap5FpP3Vj6EWTK5Pn0bOn02YzNxmQXiDMQ73C/Z7XjK7KWgMSM8IlHosziJGjtE743kOU0fQkaT",
+	"idIgJfEgmgyioqmEEKf9Tpe8H3y1x0+n/pBJtSFJEFqTijNChzTg6EABxsnQt0I1bwid8PK+GB7fI1QQ",
+	"IWks76bftdq2E4jleWV6Kc71gRXNubSbrhXommVFuc1KunX0Ui/NVHLbV8paLjEoqTQG0bQPFmrAVelm",
+	"dnY6juu6rTY50oRBQxEBdQhFDZoSbApwcN89WCkPqeugx1OySOzoWbIw4NXHzZ8fDLAwEiBHUcVZPwZX",
+	"qXSqeCrkiGpTfcTZYeI/Dc2lA8cQ3crUqLmArLJcp3OjSMxOLccSanL63Nsr8/syxnTN9bfA9S9R45qr",
+	"7KzE88QSHE/MiXV0XXJ8TxDM6BKGGc6+JS6ZidiAp83HDURvLPBpzy/MMuSxxvkXGzn91/rWRs8+2luP",
+	"JpNwZmtdxe09YzPiZayzwoO7cEr6dBJIGpJ3HcJe0L5Uctu6uCACnKqCErSfbW9pvpI1Em9LtcsNrraK",
+	"l1vaUt5k20RL2MyJpJIJtelnjE1Ic6GRtGVQhILPpzqkX7GyBD3swtVUgEaqZLXn4B9rzXZK0U/KwnaL",
+	"O3GZmqwzx0ZZkgxWtNfRfQu7W4sv5t5emTOWHd9r3rhR3lhtjNKXkOYSuAbr2qpJyh5WJdPKz/CLbIay",
+	"Z7HCKdzAAbw+e5s+e+C+ZDlMVZ/CoY7Lqwch3rPe2tpJxEac3BCXBhBla7CRRPFVUd0asqn3qAxOgzCQ",
+	"s0MkqmFwjrVawOnvlNlO3s0pD5kQOb9vE/TdaltRjCUYB2YJGCcMhCzDL1CQRvsWWn1EF1zAc6oXcC4V",
+	"lpHEcV23FOpsJcfyosD7a5w3T1QUE1ss4PjlJ6MW7y9rYmUpUMmtruXBJuUBesJWiwKdQqOeEMBG352G",
+	"4VZRmZEFZoz1pEA683IBEISyNPY8cc3jPgmGPAL/ewqOhol+Pj8rzf78WTpbT19/xmYXUVxy4fS+YpUm",
+	"a8rFKBLMxENEMQn4DgoM4/1I+hGXNOCCBDI1tWdYZu3UXptkemmi/SXZn00S9Tlf+vZ6TC93JK/53Sb5",
+	"HehwC7Iz1eR25TyuKv9OXTYFA55XEiA72kuBYnNM6uVHUCzek1VOHLy43mFL6eH6nG3onH09CjjzYXUX",
+	"qJgbOWjbUCxrHNLcbDdTdWzDgjBTkGuxLCxMqdbJzL298vEsI6PrM7qhM/qQhwFniiaqb6c56yd300Wj",
+	"BrGegKULQxJBq5gBew3f8klIpXp1mZ4nLCbmeYdEsQ+B/aez5Mvje4fJ3yIJDaZ8hqnk2UCSaLq8x9Ej",
+	"3dRda32Wd3x+aC0QaVJJQkaFNNU+dIOtjfk+o71YlB3eQCSZScGTxxpYZhkR/tfKm4iTPJFUTsVCXGTY",
+	"rk1vNgWYKSzNjy3K3rwBvoZVZanx1WKs1psrM9X8ub8shlrCua4cTzxh4aDi7r7skuqKXrEP1rxiL1mF",
+	"62v2N3HNbleZXf0ir3Q7a7GdkhZWZj9VR+wa122Mh8XnLMYabuXMy9QQq+NxaBWEWyTPk+ZrMJx0yI/L",
+	"St48iHTBjXZjtTZrknv66hp0ntuGazmb0iigj2oz3NT8vDSF2kHgc4kzbXrR0EpF3jRNPL5mEvHlDWim",
+	"z8UDrkXlyXsrk3h2F68Z+CYPh61BVXBx+E3Jz1rUWEs1s/pYmpkXhv+FOkjZgdc/UPb76x2sAgVcH7CN",
+	"HLCcU4Ha5IgLthmr7SIUv/2L3Xw+iHmD/pr9bPKuX7pXMBNIRnADcroxU0eNiAkLQ4ERV2dshqFjlNy8",
+	"6d+8eUgCSFxoclQJ4iUpLrxWqtjVzixVec+bMXRnFqMeNdQ4+hVtXKeYurLnv6KMHm5lmxxz4mGmwVuY",
+	"1OYZfPDS/JyeJjiPNE1xqkM7o+aYnkERUh2TC+vRcnoc33ug80bZ9SDV54DLOPKnffPZ5JVyIKmUqXf8",
+	"ZDZhHml2D4mrdgLyPaqT1YUOOGP+77A4024YRWfoUqAmrtNUKbY00246oI97YA6PGfUPdRCxwLPLJDmd",
+	"WbMrzW6Vb63MHpTkqcMc98yHxJN6yQQbUy6Dvsgl6NpS0qv1MxJB67UzR61dFnC5zERpFpttd7Xh2n7z",
+	"enlQWnl+1QjeeT2VZ2jskuZFFJ8hm2g55tpkhmWv7cynSHnrXNvYvOAytjHLI67C6UUntKTobh2LeEWL",
+	"ed5Yki/rgHwjCqCignpYKPAWR+c0dBKfuICfB5IRP4hZX4azQ9JJ3wGHQPW7Tmd0OitWIlPt9rhp95B0",
+	"DwjlMyUqVCsiaXhRCH13pRWwJE4VxksLx2ccvzdEZ/YIPpz4i5MSZirZX1BBQgqlr6VOTbgWD8+MpiIp",
+	"10ejKOmzMKKlMdAqGQNR/S7L6sbVdEOHdE0dIOY7ZFdnKm5aSYhb62TNqgZPSxdjRhQlmEQI9SxQAKRN",
+	"VsNBB8n9UFLfxqq3nCgkiu0YxLQEHHLKsJBV2LnHF1R2tipKVxSOJvm60UtDqMLWba526tUpULwNtHIJ",
+	"qvYWMMk2BX+pkN8ifZVJ2zdQIni+yFtnPZet8lZuKS2JkijRSHVhO6gePCyv9UYnk/uKLcUfsHNW4nEk",
+	"gr7FocBaE/DhOsisTi7Wmuk0rTO71POIxuoKVoW0qpMxY+mwU6vCahPzZgGqR/esrsaBIHYFo3F/5JA9",
+	"8tuPoT7XGmurhrYtjdUuV1DVvK5scDEK+iO7tGJazMAlUYwVpr+CubPV1+tgMCt/ahFNFEJOHDKgQMHk",
+	"lPbPTK26qUDDpH5oeVi2Wv7nOApZctzmOoYkD2YcQlbN5WrH1xa5Bc8kcJYRaBSGcZDm6SwBZOoHbdSC",
+	"+iqUW3oLqCi6cgYoKa0i06nBAlYr9HydCXlBdzUpdvOMcj4LJM2OHa+smKoiKaPdgqrM2TmLc4r2OnKp",
+	"ZrLnmD3fFqedihRizfUlnp6GQT/1Xig79F+bS9fpvYw68DTDAg4SUrcIvZ3Wzuo4O52ny612odjM0TBm",
+	"DOq/qEah/MkxkIOazJOouq7vtlG5JsrKEvF2XjKTk8whIsLqq0qWGIQM7RAbP+qgeS0SdRYcyH05E0SM",
+	"aRgeGvvQOMIyW0K9QkPoRqxbfH5BKrON12+pvGXLLXLZRUsJNSx/pxbkX76+TLuKl2lfjwJefdI3fNVx",
+	"CRp9QUiunvXjJLnxBkORsU2d3HsfvvHtvFlc3hAkuuA61AJzeyzSUaCkXdeCbaVi+JBkakotCEvfW1wh",
+	"6vl9zLa6oOKFdhLY/A3/AjJcnsV8w7x0zVquImt5P+ifvTkQgRUo18YQ70MzWQiRAQuqny85VMgu5YKt",
+	"Xv74npmXro/vVTy+92l8dl8MxZF4zKj/ZnOmC/ZczEUiFTmtCrrffNlYwzF1Iyk4qc/i9uI85DB7Z14t",
+	"xfxeLX8Ix5k3r0/ilTyJacWJ/OWC9so0yfujOCOpIKXR43dOnpBRoJ6caccPQQKJ1UYF+YidnkT9MyZJ",
+	"13U7ZDIVIyagduKMBLLd414/4pJxCYUYKbl5E6dy8yYZRSFYhJS0ZFgS9oYgXz95+IBI9kKSptdrfKvX",
+	"6zV0C+rPA/XPKFD/vuw1vJZjpUROkXUgD3t8kJuN0J6oqru0k2hAvG/1GkgTvcaB2nkoq/0kmFiDwRrb",
+	"vcZLjzQFY4SKGe/TSXDL/NGe0XFYfqsr8RAXHPULbCrDIioIi0oJRcGNbWkpauzPq6EAN/bwwA1Bju+Z",
+	"aHBDE80x9VnW/S8tM4LvkSE9Z3A+WksfEL2n5cMpoYa6DVdU2HU70JpDOm6XTIK+nMbMIe12O9HP9Pvg",
+	"0SVah1DEf6fbdd0sMW3XKdGxfS71IjfTDbghiAzG2rU0kFCn09601uWUWazE4E+SmtVNwaCMtNoO0r21",
+	"uzyBBCBRlq/jORbDd+NoXLbnLqHmeiipzd6Fb8VMSDau4n9r7HE0GIQBZ4+mYrSMFfhh7nG4l0oSb1Df",
+	"D1B2PcpwlmJpndK8o8nssEXS1NzcUZqLCIQEiWeNGA5E65BQosv2g1c/lDMBjxYZT1kxDhNEU/+8ih6g",
+	"yDtU9svQROfWXusQ6pzqS74Mx06Kn2P6ieV8phj3qwahfmMx9lfsyVwF1upq+XOsfadXP5o4+rr1KfGt",
+	"2jUq8bVHSQaVeQt6QyTpVUgzfaV1SFxYapz5DrCpTXFRURYm/CTlgTimPujVgRSZMpOkOaSTnUHMmIP1",
+	"gDrJUDEJyg449WpRsNaOqYkngnfJhU9OxyK2cWI9OsdbsAPbBDefXYL4dpcMaBAy3yF7xGchk2tcf5Zd",
+	"Wd2fSmY5uLwREw64JZxg1ery+qNhpNYEDC/wlOUlM4UVKBekqbW0e2fvzu23unf2F6mGa+VsT00pSdKH",
+	"zNyeLrMBNXS67KvXSt2VVOrMJr2Bo1XDMG8NcwUCvCa9q0h6D4vYNu8vT6VaCw0pwSiQM4GPoouy6Ggm",
+	"+puzSL/R+Kvg4clXqT9kSfTKclpM8PBEretJNC0LoNvwSohgyGmV4+nGV0QGMmRbnlMZFCnL1rco1eGa",
+	"SQsXS3oLVxcSyqU/ZVPiLedWvAixa2tCitdTu4eQlMtb5pdngf9MRs/AmXIYtTJeQ11n19lz9p3bzlvO",
+	"284dp+M6nY7T6a7qS3T88KThNI64H0eB33AaHwXcjy5Ew2k8PPmX6jM7bTiN+wEP8K8PAj59kb7xiKqX",
+	"jvE/R/44UOfrazQeR3wGLX81kuCgZBYnkwOjJEMj6ILcMm6m+4Ce2AqIFfmXeqpaU9KWm9TEljZawyry",
+	"Vdo/UxK3tFYwXsArkRrFkvnklCntPUBj3WnyJmlmzLZ7tlVmAYNamcSXId2sL1y5GQGeIRMay3QnlK4X",
+	"R4MgZGv5qdZ1Ved1deq67r8l+d7KBPJvTwP55m7KpxvwlXmSupmHjJ4HfHiYhl8lVQXSIjXtWiDUWp/l",
+	"Qehz89I1CL2KIPQxG0fnDOrVl1L9qfqlbr7tTVeCtQexcBLLk2acvnZNnFeTOPPJQEsxhkm+THWJLkj0",
+	"DDk4OjunVDC/TY7wIQi2gXtS7kPNMPCrR76o3oXbWEzZQUMC2V6LlKFaejBVTLbERIgdYm98auw+1SH3",
+	"5QXbR9FFVQ+PVMsi+CZzCLUdL9prlokvpmM2k8yMp3ybzqMz9sYr+mtLdk1nkw34j6jZL+lAMt9/xFrI",
+	"OlxMv3TNw64kD7MD3MqDUm8IEkch3LDoELMDcIgEIeiQ227ipOzms2DY2qTrOrddp+uuqjw+VN1Zih+a",
+	"rUHfO2Hct9xfcgc86xVRci4X3O4tczG03E2VYM/L76kqL6WWvuLPalmr3FMV0/umD2d9S6w1KyMpvRuP",
+	"q9ZjEFKJDjynkT9TR00w5hPXda2LGToJhIynfdlOm2uRSTgVxLPG4pVo5/O8YJJzjk/hXeXxvTY5wasz",
+	"vMGFgmdpM4QOacBJE77Hq9BW4iOlXhgEsZAkhsgtJaN7HDyuwDV+hDlmLtrkSWXasJwOZKVjyaYVALej",
+	"xcmOChq35YVT7mSANFNJusZTh0DBenDWwe0mTT/qi1s+6wcCLnrH/m8M9nd0fzv6NdFqkyfg6tVxO60D",
+	"8MQyzl7gitVut3uNlxihamjhhuhx9SC4ZdlP6YVElzZPH/u27X4GCZpwgLZvkYVIbju7b++R05lkAhxu",
+	"ehz2NgzGgcy6u3Vcd9fR9fH2O07XdXfUa2QQqxegnKvxgjvEWh6BBPbY0V5iheMx13NJTe0s4D5kVTE+",
+	"StRY88Z0hgenSfkMxQI5p+GU6R7Vf0o9nzruLjmPgj5zerzj7pHzwGeR+nqfDIIQHrhNfsu8+BYZs3jI",
+	"fMWULmjsq+/eVtOEv+6QMDKOg52OS/pTIaOx+nuXyNkk4EPVSWePPJ9GUjXdeYtQ/5zyPvPN2Dpvg0up",
+	"H12oRvZclzw8yl4dZLxH9lpt8sD+Fby2eryZeG21AE/brlO4+onw6Tgdt+t03F2n4+45HXff6bi3nY77",
+	"ltNx33Y67h2nA9bNXafT2XM6nbecTudtRw1tCXm1+euGpdyuHO11YblegYawu0ZRxkDno33Iw1kJup+K",
+	"kcIfuoaMz86DPjCycHaYMDsrDWiirkzCmZF/grgldkhM4GHdORU7vxdBGgI4APOuncpbX99VK3V7Ws8C",
+	"huGkaqUU1i5uYgfWba/dyHg5rQj/jStUSeHpuXWn2/OhUVIaVQ2+rPC1XTM1kzFTMInuu6rhpaFVziMq",
+	"O5hj7MZMKAlFV6+Jw4ybK9xI6uEYlyY0KRNtFl4rF1qpH9Y2Bpvkv1j9pJd5fi1r6F/dfakAMoG+U4iS",
+	"lY/ZfuaCzeU1UoGvrKaP2qrGtQa6CQ30JEtJBZ+2gA9DSDYnD8mudh9Vn0iz65DUkYtPBfNJr3ERB1LL",
+	"x17DAZaWlHEWSY6UPk4jah32+F4WediaWRZE4H3oqvrrCUzk7ogqIv9IjRLuHfQXjxn17c823IGvUM+V",
+	"d63RiYUGrSUKviTP6lR/ic1pQTikDqRyCI/UGWNUbjWU0WlMefB8yvTPoNhUpP13sktQTnP5hazDPrLv",
+	"Xtu1riZXkaYIm9I0KrL+qwcu4fZIjV+NopzEOLsg+PshbkE/ZDQWJJArS/e511WZaSdDW2oRa50S+9Xr",
+	"Q3JFD0mSi2uOU0EmD+xSib2MLKmqjK5/XzymWgSXvHdNbVeR2p7ElIsBi9+cDwtnFw9X4d5R6D9c22cg",
+	"de/PNVcY1xKLt/y5kPaL1wfjKh6MD/kgik8DEMlzimitSHdzLnSzHS9PU1PrvWuSupIkBRn3jY9lNVEt",
+	"YQnNJC0sEFZVhcX8AGoQV+bNa/K6kuRVUULhCEN/j+8dkM7O7T1Iu3C0868I3fkmcXfukDb5LfKbZMdz",
+	"9JUpJSGTksUkiokfDAN5qHOFes88R+cmFmxCY6wwPWLk+J7o8YATD+1CzzCLA8XEDfrTKX7yym4n/d3O",
+	"jhrjTuCLHcr9HWxnpz+iUn3XKlyyFnHFhKoxq/n+Hx8f7fwruvNNd+fO0/TP9m/95s7Tb7nO7d2X/6Ks",
+	"SGv2iqB6ETEHBT7dUkvkKRrySnCPNaLmoiG1/rfqQVUkJ885X5NjnlbIAm8FD4UMFGLQlmm7ngMWomIv",
+	"7MpTXpofwSPNsYCiVtkU5x5piqBvGflMTnPMTa09TfASpQse8WBKb2F3wzA6peFj1j+/L4YPJ9Lr8aZr",
+	"cnk6pEN8vE9KvumaP6GyXTSVaBecBXyI14vLFsjKZWnfQv6Ix2wYCBnry9BgzDZRI6XsCvPdmDHCXkjG",
+	"BXQFt/jRQDIO9+qtzM0O+jyklYNEWkljGxVmLrP2VY6W1tjW6izoG62jVdNvcK3AhEK52XksREnDPiNN",
+	"46RC6EAJgKSkyw1h/KAwzh0RQqssilDJXHMrNS/Ih3EZzyB/H4T7pPE4h8T7+KlHmjo/9TQMWyih9WXx",
+	"0gbt0oCjl8VsYNWh+/pGvUklCRkVEpyD0pG2HMXy0lGtSHwbiExJJuGU78By4WuocSgmVqHyCNaPqwoP",
+	"JTFWYkRj5hN81k5BuqarLhQPXyWT3LKly1evbazXxYyx6jima1sDeFvvXcPuqwq7n0RnjJd7urIXkyAG",
+	"xFCZDuODYMAgp5SOTZSqtUxqDJ8N6DSU5La797brOuQt4tOZaC3pqQHtlRPc1z96cmjytkF6oREjHjzv",
+	"kREkOYTyK97RVI6iOPimzmz/VUZjFnutxUuIfTslyzB3LUvZz2Rlt4g3zLZWNhNlGAvweWsNFixgPR4D",
+	"L63GYLIH4JqprM9UkGancSBnJ2qxdFgdHLr0r3fNyf/6R0/K3czoGE44VP4uPcEEdXM4pIl+njr7ahYA",
+	"xxx2Ddz3cBjJoEdSThZzGcz15N2iUzm6pQjumeYyprtdqzvyUcAFOu5mx+3h/p5GcqSVP0wRFaie8O2G",
+	"00Akn7AeI7onwftMyW5INV8V44wpN2k40LQWYGT+Drp/BXyYFJnVjnUhaqbAOU0yTHzi6NExOd9Fz+jU",
+	"d3lIJbugsx5verfGYvhMf/ZQQcYSFxnXFzliAp0BBZFxMByyGOaOYz9lvpIUXnlSTK/d4z2dyF4cWC79",
+	"FCcaswGLAfrDHMArm72g40nIBA7I7A6mQGTchxJvEPiGJXjTmbFzdbx7nNH+CMZrhivUjsKRlCM2I34g",
+	"6FCpsOp1YwdSpzVm/Sj2wQ1PCR7vxY7qfacf8UEY9KXwVDNUEs4C8LKGYLweb8a65js5jfwAa1/icolR",
+	"dMETw0HEmUMmSVygY/IApCEfR4+OHWT76JAElotEp2+RQPR4TkWCoL9ET4IlG9P4jPlq+ObZA0jb5xHc",
+	"TZ3rDoaAvNAhmuvOINwANwC27jd+g7yjOXWPvwPEASsbCOI9enjyxDMF/2HrIHQDksNCTRpBbt782pMn",
+	"j0jXdW/ehCfRfV+zoF7jgATIOZEVqS+Qa+nv7oUy+52SB+qbb7Xb7ZcvPfA0RZo9nYqAMyFINJX9aMwO",
+	"dXHmmHIxiWLZ4wMahNOYCdKc8jiaSqrOzoTKkaNjTtShAdNF8E3t9u+Y0+ZHF7ylBJV2sIdpoc7DRLvH",
+	"d4inJ+URV5db0Ixa27lggjoSgXHiWVzdOySp6z6UTwowDiQaEO8d06zdTI8TIpTwsTi/Qzgdm2gVqDSq",
+	"NvP4HqGSIHprer2GjFDUg9C9c+cO8SMMSSHsRSBkr+G1kuncC3XmXquEKQrCQwXXUEHu01hpPAQKL6on",
+	"QDpi3lZoSG2ZmXdKejcE8ZD5P5wg578Hz6EIgqAP71uQcRcolHigRngtjIkyrQjMuY+WJeNr3lar8w6M",
+	"QmGNIMlJzCM9mja5C7ETcEKnoU9oKCLtEmhlvtRDT2WuVWSWKAEuSCBxuRSPVTwpreBsmAi2oRgmmBVA",
+	"foDgd4xVm0/D0GuTkz4NaVI8FoIkFVDCBcHQYEQcanoJ6PgmiyMM91Bb0A+nPvPtxMjnu+hErFZ/TJqe",
+	"hTwOCCAPj0immFVEJ8GOor4h40RELXP+lQBkXGpx0OO2DI21ZqipsyhdJT3TERgIbz1ElF6Sl0QdvKYX",
+	"wWA73V0PST8Eg6pidsB7IMxI6yCtNkE+pI+L4kZYREzOl/QO1mLRSgYK6x5HZeNAA5FvXMg8DNlFI/s8",
+	"+FLylts6zEEFUzTYaDcXAVeM48hQm0PGNFTIWu3fIIqh0jBqLXCQFTVQiJZR72PdPq2pQRg5Xr76jGvb",
+	"95BJQTRPIh3X7cJ+QpykuUpAolLiLRhOVTeJnucFY3jSax2izATmgCsLuylpjIHnQyyLHcR6LOqRLI3o",
+	"+YbBGTO1zlkoWJs8VNsMIk5AEBNspXdrTDkdsvjWTQ/m2Jdw5CnH/VZNHhCqkPUO+shDGFaPAyWBX23m",
+	"WV2Dx1dLAh5vJOEfUUyanhrvh8k9heUTpz4mFxjtdruFK9px3V1zMn6HhoGvTwXSpL4AUUR8jj8qQT2k",
+	"CsVhBJof9adAzqdsEKkjTbCgX0ziKRcHKRGARHXIRRwplj6bMOEYUulxzwB6T/MLRycEOL6n2ZABAcaI",
+	"dEA6nqNk40402IkpT0L9UT5N+RlXWIXx6diwkyGTPW5RUKcgYNrkfTZDKhpT2R/pkkcTFobMJwpxHSYt",
+	"n5kndfwHaaZMSsmghN8c+4rbDAIWCweuMcCd2Eocq/it7WyrKPlgubu/BCnLiyg9BQISJjm6Lrl+R3vm",
+	"6DcdjOAk2XLl+lEkE9MHUKsxbauZZ7PegrQIxjrZA1zQ3Lw5DsIw0NaWmzfVuQdR5KG3JFx52zdjwGwh",
+	"B0jhp+bNm1Y7FIRFwFNp0Erir/ypkaGenVFU0f3pNOb39M/qc8F4AowO/kLx9yCTT1lNDIkLCSLtH2Pz",
+	"Ol33bYIOpw7p7Lq7mmV19tWP+519E8nW7bgdnSvAUROBVOwxoz5eyk2knk1Mz1lYXZEAAzVTIEKTCNGE",
+	"IqgknhVj4gGGyEUfKvDUa+i9tQLaNALWcdzQlt79xcSSgf+axGDUis9rZJuJqzM2OtXMYRK5kBlnOjKl",
+	"mFXTNKxd0pnq2S5w2CbvKD3KBmyWtqq5jBpJoc6C0bqg/YtRlJZKVBgkUSu0mtfjOmOKviPUqpTRAhE4",
+	"IGNXh5wpnhckEcenYdQ/y0SLA+DXiuk5i0+pDMakeaGYUY8nT2EUlQEahm+jSqY7SYYSwMy10qVUUijh",
+	"FLUONQQx4DAZ8oieA3bRq3XOErnkG80ZWjvUWDl50cwUgT7umUJkuGE7+IUIp0O9g3qPjNTR7RhI3uPe",
+	"ix0M4vMOEqI5vqfPA8prDDo34X6kmUh+4GNQpk59PNRuBlq14ZF+nUpCQ6h98QT9MFBoKiSn5efe/m3z",
+	"51tv3zF/3rlzJ7liMyCS+S3Dg/X78Lf9KHI6v9XjAKkUIBpFoQ/EBkAmiseU9xkRUyjDSScCtKOYiZEa",
+	"XUJ8sO5qaUWPnzBGEi1Da1t56rfoHd5SdN6n3Gge6qC92GFxDABaeG0lL++Q5oNIHqstURKf+S0Fc3pc",
+	"aacIpUDrS7oAGKf1TeAiiWoWmDZUtzOGRyUQ2lNhAmtirjJjE6MEE31MpVZlhcKaSaaBmQ5rH0UXZJDc",
+	"LGJAOdoumhgwrxhPpESwan4SR4rSD9VpIyfv3P3w8fGT/7099hNa0fhRtA56fKIRmKMOFMTHeaSpBp6N",
+	"o7ftTnie0hWBVUBnAXXixgxjiZvJE8c+LEKPAyBVvwEz9oZMKuiqhkB9PwZzKTolKO1jpz9iUJrNs2+3",
+	"tFhNjNFemxzhoQDDAMUV63EzHhPZrFFwCrb3undI03sSRfcpn2nmpsSqMYW09CCNhu3FTMazo4Fk8X3x",
+	"FTzkxhp6QNJEBDAWYDZQMhnMP5zY0KFNnkQRGSuySlxxAq62bRhjVC+VwJ2Ack6ZOsCpdsd8RVs9riA9",
+	"jHXf3U0REwzBWO3bMEkA7RXEvAyFNpLEsI3j+4Y2wS549OjY1rVTW2er4TSUwNQ35G237WLBDMbpJGgc",
+	"NHbbbnu3Ac5PI7Bal2ircJcTlRVRN7SgzS8xVueDW9VkJYLY+DwJ0jQqAjGA/LDc2clBTydjRjns8Yyr",
+	"kxLZeT8ihxQ8n8pdmIw2JolrGPHFKAoZOVWYHA2bhsNimRM0LUGJph6/efMuyIiDmzeNfmZXZ8op7ocJ",
+	"72+rVzPAT7UANx7qF2Cx8BWqMPg+HPlDjaGO7xEaKjg3s0fYcd23rCcU41UA5UKBH6WFIOFYLKBx0LDP",
+	"MWx+TMdMwn39x+WXQOkjtx4mTd1rvHyKlyVMyK9G/kyHTiZ5UtLq2re+oSsoGuENf8exGuGOP8XnrDLt",
+	"Yjoe03hm34zoCeLMAg4kB1vWVkSudDDb56GR2EiSe341N3O919ACtvHSKfvy6ctSjwsc8O4ObNFJck2Z",
+	"GyzuXCKNQNXLptUoHTCP5JMRO8n6Jqgxp95OjV/+8Xc/++mfpheMyw75LfDXfOeFksrZEWv4ARixQFx1",
+	"VtYa5auf/eCzT/8gP0r1QtUoTZdPLqLs8FIOY1RQoU5uxPuszuDYi8ZBo2G5u8E1mDi4dctY7/vR+BY9",
+	"p5LG3fY3JsOG7WTWeP1Xf/zqL/8yP6G9/dtAPnUa3y02Xn9PFeDOLtOJBuoOyXBuI9ZqL9XrP/h/X/33",
+	"//Dqv/3fr//uH5acWXFic8kALk0BRS5zX227Ob3M3tAmFITqB5B313U3x4qShUvuydWT6f0zrt3Hnaft",
+	"aXpV8Nbbd9SRsrlxoxZPKe111+pVs5lAoMA4yO18auMtd5lo1GEXpYN5q7AEbmYJKrlKYykekPSpfRps",
+	"RwXXXgdUJxvrHxUkoMxZWbbvValZTPDdLKwyV4iHlhEGk5plfA0aBx8/dUp4JbJJhRbpELImKEjXeAoJ",
+	"FYzKhckEOw4QFWzmvus+Va3nTdHV6O9YiCkD08JHT0jzayfd/dt435SgvIgTL/WA8Ry08uIzZUayKr+p",
+	"Hn/IjQY+SSzV3E9S8x+QQIgpqBcQCq6wQcxkEGtlfRKz8yCaivQGIMHoSXZ/LVZ6vAmYGtU6QLGBBLt9",
+	"x3W7LQfNEhX57ieMGwsX2kkk3EdoDzFBsL4zaXZdt9vj7wf9M/R2vS+GDl509sNIKNWXRySkElVbrjPc",
+	"2V0lfajp6llNGAed5oxxuBED/bDHzQwFlNPGPdgClFVzIpkpERnlkveblc8uDJYJPY3OWWsxFjYGcs1p",
+	"Oq67d1i4z1Ffv02aid0lEEAg4Ksgg7DH03sTE4f3TL3ntarg8hPtnfKmsDKYlZ6YA5lFnNaVFN7xgH4d",
+	"SEPuCa1f0BlpJgTfcR0CxqtWhufZbnsd16nGCyDStf1rReGW6cuZi4WzAGJOb3s7mkQUqy2C3Tt37pAL",
+	"KkjemFa9BouWQLc6d1Bv7yQEWhySAgtqSCkNw+lOSNQi0MpR7i8zSlR4VpKTSElleLL2WsEG1pOYiZPp",
+	"VsBf9mzlhX+ZS7AWUMaJrsFmXx+dvtcPHgZfP/7wm8edB8GxOOaP9/t3j28fn03+5e/c/fqddrvdWA3E",
+	"bBYi4k6uhQ8LR6x0KHs5gGh50SSmLnP6DpO/lbRF8i9aojDisc5BKx3Y27mB2Yg9efswTSunM5SGISmX",
+	"GunldE7arHvYqhHppRLlSmd1SWirAIdI3ejnI9z3mEwWuRlGQxLwVj2cu+fA/idg175QvDVk8hkNw2f2",
+	"l6Ia/z7J+SOKrEMEGVFxQMC70sq/psjbJCrWF30KTpp0hQF38BW8qIQy7D0exSAfqCn8Eg0cEO+VOdc0",
+	"SuWz7I1pIG2soB0Ms2sgmMzO33PIJOAK1sLh0zD1dAbwVMi0TDRnF+ozPNUmJ0zKgA+NnBVM9jiY0tEk",
+	"bG4+SNN10K8KHcJbGpg+okMGCNBLPUA9Mgn6Z2hrTupBWNnUml5axMAj/98f/I36tnWYOJQGMk2kqh3s",
+	"ehxjqE1z0IyISBT6+npH3wJAzAVYgs8Ym5CLKD5TMFlpMtOJwrnqzcy6tdrEg+oSXo9rbz685NdZiS2y",
+	"wQuTMMSqFgCBP2AD7dUKq2Aurs2tJAnZQDpAFFqlgDuFSN+Eqe/9QIwDIRRDl3SWmCIo3MUBNckeh6fH",
+	"0ZhxeUC8MX1xwp57DvFwb++LYebDic44aq5+uNLsoWqfR4SMJmo31AhDRs9ZQcPIHo5AChYO0C/LpEud",
+	"ZyEvgPIhk0dhmMki9ybheRhmxE0mwVkWtuIVs/XtXJkPOlxBzC7b/N7+7bLml+bn7xUXeXsoLLeERtLl",
+	"uPHH32pQKWl/xHwMtW80nIbtgQNCLF+RpKHdnfRSPUsXx34S82d2nMSkC6fuSOcZd6180urHEYW6+yfs",
+	"eeOg6zQCcV8M7zHMuK/DVNS3j4B7mvzwgXgUB+dUYhJL81RyxMz7GLLuQviS6WAccPjThQr+hSfLaQJT",
+	"LpuIa7fChL3KiqKnjPE/KF3J3WVW0mrBXtHdxSuafrHSku5vZEm71pICEwGm3zjorof1y899FdK3Bmrb",
+	"XhXGtpNV445rV/8U3tIZeonZjqA3suU1yoe7Hh9ZCiG2s2AkdSwZF6Ditwzy/fipomkTf/Xx05cZEPkB",
+	"FIEKw7wQNhUSLUCZz4FaViKkDGp2EW9Wo8yVEWY0yMlR9H8KOPjjWQdUeBAHb8BRaz6K63EN4w7BKSmB",
+	"GSMKzkti2h9lkSR4bcaMiLNgMsHqWyUIRfuNXWjce0FFj9sYwdHujt4SONy7BEBxVdDEfCaQ22gIPC2X",
+	"bk+ddZGC04g4237vFTCoDn+5HJDyhWLPxc27xlSXhKmeriL91yD3NyRL32MSHA3flCwVy8vSEyYF1gkB",
+	"+wrIKCVNdcZzz3g8arOF+imTxT5L/R4q2nakUsB7PPOKlxTmbUYmM44OV4OLOAytmkEjadGui5hOJixO",
+	"AlWoIJOQBmlMYY/jTy0MVc6I5Ti6UIxF+/0m0fW2MOeMzJh0yCmE2IYzHYCRaca80uOnLIzUcsjogNCM",
+	"HWu55HEYK9Ky3fD1BarlwjZhLHaKNo5AEKqASWLy0l6zFbEi2aID5AgWA61PIZPC3HAiK81XKPDyLMuK",
+	"Z8JYajVI7XOcroJJk4YszANefcog0plbZV3AiTlX1wWMyoDCMLoanVxzVNZO6fPAtnVlKgbkcVE5fWuA",
+	"BOatqZjSMJwR72MUPU+9VgY4HVptmKI3FAqJz0g06PF8JHY10MIQj0DYLqo3BOnsum4mKOkueAkboWhK",
+	"lgcyiRrQZZJ6PGY7sIW4XgugtZe7T6ZWwFh2qdX09eFEZ3IT9W48ABQ/OszGyinkmrIPtX49Dj9cjCIz",
+	"lXTZivHrTYpUpR7PxhUnsaktE0FXgKvi6sBVP3oQSdj+Wd57D3MBSlNt64Yw9mJRTBBImqlYJd3spXS+",
+	"IMdiawTAjVc/+dFnP//+L//X3+SVdrtCx8eJYH9a20DX2ZGzCbsfCPDyrATKpUOuAZ9286BnU+NfRseo",
+	"N/iceWbpgVYqIJOAb21dO0UwWWIfW2+pl0Z1J5elxOTO62Y87Raehyr3yUqUBYXcdvOO1Dm2Xb7ZirVa",
+	"YtqBiGDSaW3U6Kap4mA1lQ7jYlZR6vIHYo1tW4M213VdXFLD0MAgIzcNSN+CdoFhtreo7z87DWn/rFqf",
+	"yFqf4GHUpzz4W/9wkCQB4OANaf8GEXEmOY46szMiI4RaOAwFGngU9zjcPlpJllMhKqOcGazZ6bi7rTY5",
+	"4ogk4JYSWhOjYAI+iGwi7Wjy893Wpkxrna77FoFA6yPfx5jcbEtwDJrjaSiDHR2gK2a8jyX7IDiV+Qn4",
+	"h7MUhX7eKTC7iOz5lIb5q3cN1vrSXNJmcFvRkRDdCHvcOCsn26kDbMoAGPV9mOobBF6wYgV+ZS2P5feV",
+	"GmC2fDdZ1f3alshFvkfFju/cubO5+b61o6njq0in5X58lsd7xI1kuCFSisrA2nXXal3IcaRpeGtQo5xC",
+	"NwA0Lt0EW5ZZZcNOchY1VOSbWhC1USTQpSI3inSL7FhTrMk5WeV4uwK1XRJ4OPJ9k39Cu6Ink7KwA4rH",
+	"FVCD8Sd7qxQ/6GbnGCS5L1JZb50knZLJyrUDktTkIrPysvBIMuLF7Pl9MfTa5EiBCIiCgGL7GPMMbk5J",
+	"AITdDXgBQeo55mP0gBU+AUavKPSNTTFmgkHutAlW+S8BDfaA62CGXYKJW46ssWUnDGlLokwPeVBgd24w",
+	"QdpAHUBgvdZU6MtuumUCDvRZ0dCKdDqqfevNERUZFJEZn8Jo4F865Wb9e7wOAQAzgF73K6AJrugVCO5V",
+	"ZJDhROmsclcqz5EjvfrDH7z+zp98/m//y6uf/Hd1SqONQ5Ws1FbqIkwGUsJZIhtqQ9vSetHIX3/nT17/",
+	"2Y+TsMfcyBPn+82gnUWD+eznP3j1o58Xh5FEKiy/gB23Y0QLklVFDDFkxjIrCvn3Moek1lq++v3vvfrD",
+	"H3z26bdf/+0Pi5PQdpl6k9jdOS0RjOtt6koD2d/RPLR0GW8IwmgcBloptBiiJavBtGxY94zJWmv7+Y9/",
+	"8s/f/ovPf/FvP/v02599+t1lSbVyVvP82VNJWBo8Umf1f/WzP/r8xz95/ZN/Qg7x2ac/ffWjn7/6d9+t",
+	"syu1wIopvrrlmOMCh6yylCXJSOFOxg8GAxajqEiXkTT1VDdr67I6uKroeUGq1jm9lfO3kg47hbjvJdje",
+	"3I7LeZLdY97iqHrJgws9EjSjlOBJiHeLMPBg7nAynKl0OPtlC6AnPIIYBd1C2ThSHnZILmgg06RZwMqW",
+	"Dpe5l2QEy2Uog1tRnYcMyC3hPiuFda+p7Bj+cVnajjEhUlB7BgYBluk5C7UaRepAfbDn1frNM7Pecyyl",
+	"No7HRNd4oY50YhNINMig3gPiYbrPx0xMQ+mRjs46LEgTMsWeMp1QCVF4NNDpzIHJOMSjvo/Z1D3SbTlk",
+	"p0NiNoAc1KZlk2UarKJa87VGVFRyLOUAo0nU9H0Wt5ZXeXAOB0r16RRVn6PJJI7OWUHhQVeDpHvtwtnp",
+	"uns9rhsxRle1Nm3yGKYK3XSL3Txm32B9ubCb/AV6TZOqOpE1FJse77ju7cP8LqCmqrlMAns6HXdvrvbz",
+	"2JDmG4wLga2uUDo0Kae4zya8JVBSQsEJ3P/Vz/4oQar2ycFaJ8uApAX6yO4Oj+RjQ/PFUHQ9Aw5pLfF+",
+	"QucJDyS67Kwxx5UntUA9rKFkoUV5I4NasNK3d3hkHdf5w0Kr8faH1XH3DFL6GrTuV5B2/qxuhMYLc9pZ",
+	"e1IoDsonoUWFgSx1xl7cj88+/d7nf/c3n//49zc+idUQieKL2wvlSrjeZk3+ed6zUG3J6ARqT8uVFsDO",
+	"VnZb8FqKdUkZWw6BKgM0TYJNh8jnVKyaxv957MLu8ba9OmndpUortLE5aOieUGYN9lCqR+xlxzG3f6Vj",
+	"pP2XgoHKnFLmeL857I8n7bJ0ABS2EFyupl56v7CqTqCoB7Yurw74LGSSLbzxeMzG0TkTCv+pBw0CTMok",
+	"6JGaO6fMlX6bHIlMZnadQFd1rOu/7FzQmU4Am/Gpgfb0wTeldDfn8LCvofU9GIqB0/b8AFBnnTRMsYwD",
+	"LHghAh8z+q8FtXPdJg6oiTNJj+e8JDpQ5qIAoHFVr8gNQpWlyp5sRkAue3eOMnolUFjoeYOOBh23q+Rc",
+	"mSGqpOONuAuoTVIn893k/G5uldf1ULhn0eIXNqoLDF5vxChq798qhtFKWrRlebfcnyDHfcj85F2VJHgZ",
+	"AjtLZZckq7HTDVjqugWBPGQS/Refga9DpUR+aKVSMaE1Ig18ydmZHRKFfpLjxUlKo0DEO+lHUy7bJJ+o",
+	"OwBJmxRZWeh5ON1gPC94m3yA3h5XU4ql2W30J4b5azCVWpLOpnHQdV9W5cHbjFRbYyTFK2WTFbB0JEA9",
+	"j+iQbXclNhBTnNDPFZM80zWETlkoceoVtdWsb0vJnXLqMIHLMFIdsWxs+yAPUt85XSt2e1m5nUbK4hoH",
+	"ndt77p07+7uua3nY6oJpJfasCtyU5g3pbDty2CLq2jnaQFZk2P56WTiKBLgpt7wyiahvrMDVvqZgLCrR",
+	"gty8aRK43bxJTmdW/Ts7FVq5mOzxzM2W8MggCCHP/ekMCqUy0nTNFZmT3HspGZxcYvmtQ13GTslIjDTG",
+	"ekM0DHVlC0x2dsYg4dnNm14CpLHKiinG1aeTQA3uXaymRqEiZ0lVzJIaGBsV2Okt1ezLKrY3fENxeWJb",
+	"E+OT6H6FvTyt+ZQ5JoHUkedzPJYyZ6Fx8LH71Nn8Gm8gGVqOPq8uLFjG1r0QFtjbeAWQQY4AC9ggy9uA",
+	"XZQI6q6r/pfK6kEcjd9dvr6FevxBSY2LVa6vXPNFkm9EFzdNGlrJFe7dGkVOZPSgpMxJ2XXUJSKUwil7",
+	"0zilTPqDuJVRMdHJ1nDLKohFWDkgvFR/TwMC56nyR9jghGKmCsK43+NYwg+qnCP4APO6VfKAhibxads2",
+	"SXtJ6fN0OKW1v3Tl9hdeu1j1K+Ck0paQOoPdSIpLarcwmin7hgV7W5eBZH69bA8r+7JfIoihQj4ZsXe4",
+	"X+7CrpBKxM3pOcQD0E1MfZA1R1M3Fo4NwpB0svnwKyfT3aghY77fdY5vlGfu34bJZQVO/0W1sNRI1rbY",
+	"F/jSUFTmBBRAlB4oWlE+XlPo1yXROfnus+PKWH86zjycl0ogaGbzBeC2bO1Z+TxdGeOOof3V7jfKAJES",
+	"z5u35ihEdzUtOVvEKScsHPwaWF2+sIBlHHBWDlXQ3IKVoG23KV1gYq59ZT3zytbuW0qI8UuOC66YicVQ",
+	"W4X4vbq2lSXc321TixnvbRxv3uyS8oZfQ+tL6SG8ihYYndkBgtq2ZX5Br5R6uaAkPWO5NFAkGgwgAiJN",
+	"A7M5D8S3MeWS7YC4TNKl9f0NMzPUrLCQPKTjurfLsAeu7JvOoPTrmcro9g6PZFmWmGK/G/H2cxpTXi9X",
+	"1WW5Fz5OqfDLljP+6icsqiTDqoCF3M1W3URF1WR4GT6GGVK7JBdD7NNIysTRfitZkG4XhKdIDTwxG9P4",
+	"bH52dl2pGTL5E3yBNGkYUNHKSbQzxiYCy0hnfN4Piddr9Boe6YeMxuXuCiuL2dvEXDCqkZ1gMqQa6Q31",
+	"jAJh5thaP7ZW2gmIuhVpou1hf1nc+cFfGCiq8fm3f/f1X/1is6l1ajn4W2PRXmNvzOV/raEIJh8nx3QD",
+	"G4MKza9+9p1X//6PPvvpd3/1sz9obCVpsk3f10L8SxwiUE6gl5T+OEtllyS/QcqksgPKT2wwWgDS5d/q",
+	"U95n4bPxVDJMoF8tpt/hWr2/GEUh28GCHepF0vSEpHIqPOIWb9aT/P8EDgSIW/0FkPoyAni/s0/eU6/c",
+	"heHen2pdN2k7J00BIKrebuFpykpR7LzjuvuHmgh1nZFO1+0cWgMO7EqqnW65kO0nQ4IRXgEhyyOJRmX7",
+	"pJTUXKwtNfcNf3nPUEpV8yskmuu6HTXy+wwtz3WHPjf2oet2d5KdrN/2HM1W0f9RrnjpOm0uzZXuZslu",
+	"67KvlKjmWcqNrqZznENGUWAA3DrviquZRQKLYZ9ydSRxYRfF2c+hR3tkdtoqvTfEUOnywq6aPtO+uoUc",
+	"YRlZl5QzWnnO1YRsD6Kbn3DaH0R1McZTxlapLZeR9mXI2wJlX5K8/RDXn6J8wyWzJC1+XklF3neAMmBn",
+	"FsnfZ+OEwBaIYRit5eGH5ZaM7Gp66vd3TNFut9UmJ3TMSKzmFk9DJggVxNPDKPTvbUmO76Icx1NUQ5rT",
+	"MIwuMCF/hSRPl0FsXqrrU//Fke3rOMWvJu7XD3WohQDKg7PqdVcDFKw3O2Sm2+xjVe6Ki/3lRA94/sUX",
+	"HUJozXwBkrhCoOFNIwZD05eNG7RGbETFloEDeGAs0tnvwlNCgZooPkugAfwXKl2SblKoNIqJqz3Pui04",
+	"bT74w2Wz1/hsQKehPLBsWC0nCQEwJTsF8fCPD00FyiYAj67bShwD4AgL4sF/c8/ddg8JhYyWVJhzTIIB",
+	"UD/mI4BClDHThVCRNwyZFAhwOq57CA8GfGgxj4AXxhXF+REEgoxoPA6ZEJisp8ezcQXqvLfQIdCfIv9j",
+	"Aj0CScT7DIckWHzOYjIGhwA1hLRS6JRD4/oLPoja5qceDwRWEG1bP3uEhiIiQk3Ps8ueeg7xAi7jyJ/2",
+	"zWcTSuFAHAUGVHDG/N9hcfpeJkI0wPEJGcXMRxpxzDrdVbPykpKUBVRI+UzfL1l4MADriyizaXKFQTM3",
+	"HDRXv6kKOrodbQLS9W1twEia6AoX8EAGNNQUU6gdZZF9pMUK5cRVNNB1yDiKGX7TcV03oTpdPYLwiO/g",
+	"PDgdQ+5aPQskLQCmPQ51HRCcYgOOEVXWg3uHZXuf5DWT9IzxytJTePDftK0JJvWAjpl4qGZVkgwUZt1P",
+	"+E+qOgBX0VDGSYKQR5FgGtAf38v4L9qnE90Xk7WrBFLw5wP0rfrnH/7PX/7l3/3yn37PfI/lH7tOI38s",
+	"sDZohkGYso8IlQ3SXLK6/VznzuRSQTX0bhQ/VMRUAhHtaeoZvfr9/+vVv/8eVja1ZzRv8E8377lSCdRL",
+	"hvz6D7/9+vs//uynf/P6H3633sCd5A7u6QpluzR1PKEgyOeOdB4Nvfp3/w/US/gvNRd9QwE9trA30TyY",
+	"gjob3KtzYotU5LXmHaW0oGnuTM2PlEA7QcZ7c/mtdhq2wGocND7/xZ+//rMf4+rmX61a21RbmrPKNfBj",
+	"ylK3lxa1yDALjraZPYDYBjxiJjGWOzfYBX6yIlFS7lNMh2I2ZTW+mdvBhtMIo+gMx4rDd83GAX6AGsYl",
+	"zNZp2GAGW7K/+XDiJ5N1cz9ZUdJVl9F4KdU4cF+uWWyukkNv7eoXtzkRm/YtMLS93DXwXEUzexGcOWZY",
+	"1Xa1MnSVDLeqCF0BCKV6p1WXDjDRCnFmOc45J8gsc/jmHLOF56bI/zJHoVspiDcYDpbhaEvpwW1L29AK",
+	"AWcX2h67av3eDBWXq8T1Suyh7qvNEIuU33vaWiEyZnFzVd1tHRAenUb+DGrxQpldGZFAOuQbUQChNFFs",
+	"KjUHEjQdpSIcgi+30Q76lPc4RgJDiIf6bRQoVWrWJh8pbOthRlU8ix5RNIvmezThmAS1oOGx8UQGzCdN",
+	"pbVZg9NNL7xcX84GrxWpe4kRvEyVMtoLmAZO2UApR2bSNAavhOicFerzGhZnKUWl1npzrhdb4vUTb1rh",
+	"0cPIym1rZ3XJe2fNG2XLYFqCE1bub3VL/zJ9rnTb3zXZwu+Vmiaz/aK57FIu1u9Z9La9Kvxl1LShLPlF",
+	"ulnG0J45t5Zd2cqNj78peKKHf8Xu5xdQ1Fxjdw5uzDd0r0hLl5VaVm8O3fgVdsEIPWRS3xpbBF8zHhuE",
+	"bSa2S0Y4cmGD5eiCC5BuSrQFAoKsmwlmFoyZcFh49YZoOT0+J4A7Ma/eEx7hNI6jCwsmCNLMhWQfEBqG",
+	"esjj1iHJxX33+AqB34W4b+ik1c4V0xXJy0oP6HGd9EaRG5XBaRAGckaa+O2N9Epf7U3M+ufFDfogENLT",
+	"Sf2sFUZ7+iG5GDGONmgSyB6HeoOnLKO4oP3a+iYQNuyoMBE3YZeAnehV1obi3L62lo9qz7jQg3FZG7Dt",
+	"wSUsRIGQTFfQUWa1oexHap12Suy62sbNbQpSJ6QiyB4O/1F29a+4I0HKLLRxqE68+BbcDNLxgBlw3fFU",
+	"ApOy+odVS7Ju1sKtxNCX0dqX7G4f9SVZI3p+dRQiDmrikDICytgXMkH0xixXzxS9yLyaNzYU7W7uMiaz",
+	"FdMX2na5gJ8HMpvQUAl7k7pnNxdh/3/+j1d/+INX/+ZHxQnG7Hk+3zKYYqaXkvL5MuPvyw/wmw7AL4Vo",
+	"FljSIYZjyumQiU0BzkqsiRReE2Ya20U0sC7im8h3NECEmprolaA/mJdOZ7gGMhizVm5he/wI7oYRy3ln",
+	"bHYRxb6JUzQtXIwigSUWju8p0BFwHUBhaJAozksDyJmrECDAySz6o9zv8WDIo1jhSJotiVSEXZaTULJX",
+	"qyGrMgNOFvwVHC7ngSFU6q8EDqrr4rgl4LGC9+N6I6mMlijPwI/UCCyvdDCa6JEDXw0UlBLZlgHQlysI",
+	"IYFX850n5xdqMO9Crr7J5D7lQxZ/wM5ZiFKzhqi275fzVLcAX3TwY+kljuUbj1eLJZmH5qT2i6OQ6fl0",
+	"EiCSdapYe+bdOlNPh2avQHe1FUiSES23Al23zHE5BU3dSwFN9nl/89kPtREqOUXrQiLtCFoFicSzQMPg",
+	"quKLmLcZcABYdowBhifuJFHss7hN0lshA+7gske9z3z01kqv0EptPXSqsJMEt0hfW36MzWQQxWOdqU6Q",
+	"yfQ0DHQqoqUMPHxmHMSIHFGZY5sLjTCYQPTqQ46srcGxLB8bzA9s0U1pfuByu8cG0v6mW/FlEczFpb6n",
+	"H0nTkutk5DxKnBDAqSO/E03rQhdhe8aBQU+yNd+BIRG86/kPpeS1nNiqcgtbx5hRw1dssRNSlTHkkpyQ",
+	"nl6KHNQnq6bPh/CsCi5IkKtKwPeY1C3csBl+Te+PUvVfgRnmaytAPfVfC7PCzYoFh5vztPxyucgj2eMY",
+	"j1BMNpTpqma23jVSA1VIwK/D2gGJXOk8v4V8n3h7sCV1d3E2oNxo1jUDrFAccSsrsoF6SDmKumLZd3IV",
+	"9atrIlWUSgRFOJewF0/+FSn9P18F10O9BgJXEQhc3n1C4Yy+adW4eGsAlX02c2ewVwANBd8Uw4uqkcMR",
+	"1KnTk8f7vEyK9WiQFe0ySi8UDrJ+IR7pAEfJVsbjsseTaEjLH0S0zdv+fTH0SFNMWBgapZuSmzf9mzed",
+	"TGXGllq9MzZJ0mHaA6VCwY6kRIFqcxtJHfB64oB09l2dpMm6vzoydxf6wihZArxg6fHOfscleFbf4ZLF",
+	"OV/Uzr57h5ijfB6olsA9JT/XPh0zTHFJOQHjGHzfavf4Y1hcGN/twvges2+wftn41kgolRkYjClDLx3X",
+	"vZ34v/Z4Uhax03H3aqepGBbmo8n7DUYGwpbPRzCIx0qFQkXqdl/fE//tX3/+iz/Ge+IV3WqLvgqbG95G",
+	"PW+XGxYC0trDWiJJtEVWy2DizSzXglyZe8bF82vYzob2cWfdkVWnWNgqcVWOCSXKtlbn9V/8688+/d7r",
+	"P/7R6z/9x9f/8e9ff+ffv/qTP9tGVZAK7ra9IL0i79qUV/YlukihSLkMB6kVbjDn85aq5N/gm4oKXFG8",
+	"GrXJ+A3Pz4aygInYiUv3siPIw0BztWr1Sy5o6kRuRPuVSM1SwhEuIzVL9RG+JG94RKAKxuIKEFpwZ1ol",
+	"MG0fs54DkZR5xuMF7TNFIs9ktChS7cj3BfHwHT9JRJKBwlSQKPYDTpPYLJHkVHGIl177eqTrmLaStC1f",
+	"weQsOl9Lm3xkQDQ2rqiomCREaS9a8bM8fTRLstgRKgo8guKZgcDELQc9Xlxp0kzHSbotrKIJWUcGUUwY",
+	"7Y+IXgStG3IhGfUd+NkKT7F4oIwMhtaXkwtVP29jrlIl2sm8UDoTUxlxJpKMKq1DEsUOaDU9ni1xE5vb",
+	"H99RXe0Spc3nDxRpqlWfwGKpIbCWGQOuVTbbToVjl5VXfgVfryqtpcfVyThMVLJkVy0WabVTWikGX1Rk",
+	"/CS6Gvl1qy18czw1/FwCA+3HHjMq0NRUG6HX9VwrH4dOZrLyOGo6ra08iM1l993eStw2sOJ48Z7MG4nO",
+	"1rLSSObd+peJpDSZiElTAPE4ZoytMpeAVVbzn//1tz//8U/K/bvX9Sk4zrOILd9E1DfxZ9do9ewKXy5X",
+	"Q1yVQ0LFWfqsjPT3ZBZNQQJPJuEMRbuW7ApCaEB1FYD1Eoff7rKipFFBIC5O7biG20kZKyjzKdmqalBy",
+	"bi9JJ8Ce4QQqICajFVNU7OVzNML+5jQBi1wr8f+TFGABD2IQYQHoOQ1WMDkW1eFixIvZ8/tMCDpknsk0",
+	"UUTwXRu7qfZEj1PMUphmZDzEbHgXAWhHZXceWZxeBcS1wtvu8bz6kYthJeUhrKrdk3vvW5GpiTn+hiAG",
+	"px7fQ98MHFBltCnqDOh3UeFqkVst0j0gc68j2uShWaeDakDe4/Xxd1lmjAw0BhA9TS8L7M0BRg5FoPaz",
+	"SLzHF18gfMPM4E3eGCgW/yRSi1msdqwEyiCacj9lzaczIhiN+yNYXH1gMuwrG1lXz21ch6Xh0VoQmlbb",
+	"06Quap83sLq9d9z9HStAsbjMuJK+yfZi5aBRwtDQ3mJIOG/Qr37/e7/80//x+Y9/8tmn3379tz/cMtTf",
+	"5PKtAvBr9r+uU07CjrZnIM8e1U1ayS8V3ObOQqn1d78E2hrmDAeiVFRaxuBDckEDWS0yf53h6yo0fVkW",
+	"Y9A4DP5aDRnuO0BAlaDwLOifLQKFWL9TEE89bJmFk0qeGpQ8yaTmiXXVTz6LOCOnU6kx0KF1bcTDWWJM",
+	"TjN2J3hwO6U/3Lc1sHofprPQUqoTjOWspXNKg8jITF7NXKdqIc2c64aTrgM8jZmc0yTNyUl1ejx5QI2B",
+	"hYPWHL8Pu8+NVCBRu34VK4pZB4XnrySIjLXuonciWc3FqCFD5bnktPNsYRsuYlI6jHVMciuYSUvHsL6B",
+	"shZ02vg6qAbXWoB855//4q9e/bvv/fJ//c3n/+n3tuB88L45f1+yBCr6ZH4JiqNkqOTgC1MkpeIgXIbJ",
+	"zaLpyy1CbjAGumiung92TkGUZUqY3p9KZtUwLeSE3W0d5NMdgokBK5UoeCUY97W9TJAhk0p8722pVtqe",
+	"rpV2laqdjq/rnP4a1jl9Y1VOv6z1TX/9qptepdqmb6qy6eXXNL1/+RVNa5QyRXFcXr90EMUESpj6J6wf",
+	"cV94pAkFsAIpSLa2qYwIjy7IbxL78VabHOEXxsJxQ5ibJdvyoGX4LplyGYQQlZI3qWB5N8QAiqI1mMlZ",
+	"VHo875+3JVjQtUuo1iqeKiOcCyTPMChgjYKqPb4KcvgC1lK1CatxcLs848+WDRPZMezedt1Lr7i6YBm2",
+	"X4N102ug2nvI2deiaXzZndcXGle5VCuU9jNSPql4wxPZXFCrxsD6TbJFW8mCqtY5TnpdwvVSsVHZkbhU",
+	"fHTJFVzvv4H6rc+ngVxkrkgkcDEbvVV9lYSMnttFbjL4ZSokkTHlYqCVFA2vgljIUoCi6XLpjCWdfXdP",
+	"3+z89jSQC+91Is5gxAEfVl7rqMVZJunJErYNXYimC641FkzRr1aAFTWAq2LmKM97sbh++KWgkiV63ErN",
+	"9y07jqxbPL/r7mPZuLug/aqDsZHdq1xL4AHbnNfSTPy3zdG5YglhtBwORFoscyp1VoszxskpCyM+BO0w",
+	"V5hPa359dOVImZH4kptvrpB/yvzTZPeZ99opxDQclolD27/c/KwjJLQ3nBFJFcMsnr/LAEzWWbskqPSB",
+	"muembnBgu3K4SCRp3uenNL0LhfkQ9QwCFvp2anc+iN6N4hMmPbQj5b5NSm63yVE2izp4h+TAVo97SaYi",
+	"z1lQgB0LyugS7Lqafq8x5VhH0O81DqEsu1PirO30uJfNXKSrtxcSOHkYG4hNQuiggllqKWbwyyRmULYv",
+	"LQp0EdPJhMUC0sdMQhrwHo9gKWmolw8MZpxd5CZImurMTXmfjRmXrapK9GlyJA/z1HvF/EjelhyLtEFM",
+	"rdgJk1flpkzohIxXIunsXGNXci6Wqz/ynT/55V/8Hng/bx5dzhuKiWPMJAL77NPvvfpvf/bq+/+5ekxr",
+	"4c8Nrs1a+HSD45iTNITTMTvi/pE+8WuP472IFLOzFVOvdQqp115//29f/cl//uynf/r6z//i1b/5r7/8",
+	"1/8T23n1nd//7Kf/tbGFugEn1nH9kl02JjVsRSYh61bAa0HGXsW7yNoLcplpOuadwcvAlNmDcEmwEtGc",
+	"lTh/YebgDZrisoB/znUlPWOQJ+PiYZrjUQEkTW4t61yiM3XHdVvaDBX6+hcJrSS5INR3N4SCqWMWE/VW",
+	"KUrqT+NYQTrduheFvj2I1nJI6S1ESvDmEz3reP79Yb4nwp5PaViyDGrJy1JF2KEPPV5orvBUNSbLrNkS",
+	"TtbLxL+Zvb8axr7OjqBjVizgWyposxuQEYPZRV7dOldZUXj5ASEirDGgDRsoNzOoxRhSd/NgeVtm6cgQ",
+	"JG5uZLWsnlteK3PW3vBAlpaET2zesGVMWHXybbRlI57sCuE1jx8MBixGH9vsMiXpPVpXonx4YoC7ch5w",
+	"c09xFfrM7cUXxbJaehwvA2HmztUlQUzTq21wEqNgmw5xWBAzvjWI4tPAh3Qb1ejyXXjIcocDyyVGu3gH",
+	"urg5XlXoNGVwISpkNBHkIorPIJLN5HZQg2s5oOJ8xE5Pov4Zkz3ejzhnfUwvNmSSdF23S94P+mcPeRhw",
+	"dl8M0RUjZqQfRgLKTHKfeLfoVI5u6XQhZ4x7JmU1CST09XYL/ed63EtmPeXWvL02wQliwCzBn3ymc4/R",
+	"ITWBiVOwJAriJY88mU2YNoXq5Wj3+BHeymiN7pSlLRZTQuCjqvVyZFyyDDLSK54uGdiX9ebo+qCAdq01",
+	"hUUrliWP+A4q6CiesOq45V2XKPDFkh7H9yqLeuCE4f7ripoXMzsIZp4keOuX3//uZ//0Hz/79Hv//MOf",
+	"/vL7P9vI3fWcMh7VA/n8F3/1+X/6vc9/+EefffrT/CiK3v1zy3fMS75lHYXSclsrjrC4TmaEy7PjdxM6",
+	"ulp2L3vJAoGuIOlJPsyX9Vgiqn6V3F3TFUpzrJGZyZr0pSdksgnhkoQydkmap5S3dEEISx5rSbLMteJe",
+	"UeoOmXwWAUN/hrf1SxeLwsRQWHZBkpBRITG+e8J4Kk5t0RBwSDwkWHzOYjKJI7UbDtZUZD45nfU4EpKD",
+	"WU6hbSWcbenRpIJ4meHDQMwkTJBazCZRjCUlxi2HTMKpNidBvZ8ejwYE39DzUIIzGmR6mqhBhlQOonhM",
+	"IjVkGoYmfL1NHjPqp2kGcFI37LH2eMyGgZDx7IDQzDoIguWwFOyNxoxLQgcSkD6sHo4GXe2LT4D4FKQ5",
+	"nSj5u+sS0eMme4Y9/GhAqFlkXQky0HUyoqkESDQJ+LCFjnBa9EZcRCEjTQ/v/m55LX0EA1kfMZSV6SrI",
+	"eRDnFeW4EGl8KLA46JWU3ksXmOq4tYpdlxcuWqO3OUK5Tq0ca0uuliCs5GgZsahPeyobwQV7Kdk4v5SU",
+	"dfJgMwzjQFqt+lVBlH271BEiF3zJZ5IG4SP96ImujKRbA3Cj/nj21mCX3uk3nEYgvkr7Z0o9437jYEBD",
+	"wUp6MhWWOmUgaevVFzPks1z5RVgQEKKm0pKjf4FF80g/mnIptCZiMfW1SzAltKJa5NFFldCtpQaXSmCU",
+	"Hs/6ER8Ew/kZEAUDDyu1GoHIyVISTzmKZAcLG5FJHHAtBZWUFpLG8gDEtMfpmH0F6NgjExrESt71uG7e",
+	"ISKKJQhloh500sSKYkSVtBasHzOJmjCfEbUhp1SoDRLiIop9MqbijPkl0qXHr4h4OYHFu4uL/gYz+2WD",
+	"LGvoUvMY5RYKjWRXbHvp08qDThuG8mF3dBV26vtxqgGAUHC7UFheP4Bkaj0STW7C/1Zkds4GpFPmtG9G",
+	"PK2+icsxYbP2pgIuMlv97crGxhxuHgTDKZ4pR7MXobnI9jhvifIwXwViXMYz0A30idcJ+51CmfiDtAZ8",
+	"BwuyBRJz4lWrS7b10SEsFIy4aF4Enl0GCTxrSJaS0fQ+fupht9FgoKankX7MJuGsx8WITqAQhVlDrWEk",
+	"Xp43lJ6lZlapZDnaY9JXU9dzVcLTMz6VpuiEIJSc0pgRGsd0hplpjR6SU1tuoPVWbFMc6DyxS9kPh0wC",
+	"WkHgokHYFdVFpiWpoGrfZVcbf6bFrGNOWqdhQybAClorNQdWDqhk5vUtfu+V7PzVUnmq1qrKDri8rrOe",
+	"HXCl5P0rmgOb1sQ0G2HaLBM8PHFs+2fCBktMho2Ue21H9+os1L2cyl6tN0ujqbeutZWcgyVhgyUTlOSL",
+	"5gjQdUrpwym4YVQ1Ybj0ZkykmSu6anDwQTDQJWxPaeYa7KDsajAQYgpJIM/A3gc3e039CX5LMkybFoWk",
+	"sx4P+DkNA7/VJh/qYem7QjhxF6PInPD07rCvg0B4JEeYyNMnQBnM37KYXVLGmgW+yrd027x4W+c6zaxd",
+	"ncFuwhT4obVnV8wTnH9x78RKd/MybrWy23lZYXLBQGrOdUMoHrcRNS/HxMUQ9Jd+xM9ZLLDI3VgM52WU",
+	"ltOYC4L3Kx5YFz0yxpT0GD9nNwZ+DjdvcnahFD8wEt+86ZAo9CEEgXKdLwBe73EPTHB3w4BxeV8MMW/B",
+	"i344FcE5ax2mkXUlD8I3Ir1z0n3qttvEC8Q73EdTaTxlPW6qgJuqoMj/YWht8iTC67xT2j9zwGwHjXp9",
+	"u0t91xcqbbWpXhSyZTokMeuz4BzKi9w3y6O0PO++GN5TFOLAUqnT7pFTpvpWjbEQouRuCPL1k4cPiGQv",
+	"ZJsckZidR2fMT1o/Y2yCiawEew5CKxA9HsPuKG1VKZX4jppZ0GekqTt7Mpsw0u24HYjWszcr0TqT7UwU",
+	"VLPuYSAkPNbjZj3VYrbRKTzJ0SkYS92ob4i0QbM7AZaSwcTYJcUUJzSWM7O+9hgPrCzZRF5ExiY0IJ4I",
+	"+DBkz3pT193tU/iP+XSKnzynvE4jiQYmQlO/oH0Ak9cyjomZuET9AvIz/fzhYk/6UqAwpiE48fske4a0",
+	"Yzy6AiZLQwnOWHVmjyi7p4A1erw0O1fxEFkOh0hnsEyoPWTavH1Y8Ey0snl1um6nwl5w12pIseg37y9/",
+	"Sv27meXOyJd+7qdGf0RRsex0d5+lyAY4YeOg64I6klnWlYozglx/pPZ6/nA01W9gQKvXnSkMCo+S5UK/",
+	"6dW5bQZzolrbygohp1fS8NlGU7TOWyxscnM7B8LM3MpmTcso3VIlyhx4a9p7+7cz1oAtrGzNvCiLbGN5",
+	"HFNqGNviEapXdfK9AjfceoTAfF5XFSmQk0ZlHFBJjkR8gYWLLJbHpIn3qC2HVArfvHQrkbeLr6KKfHRe",
+	"QELG8z4RtxkJWEEy24hEWLFAfiV/rKqPn6dwkmWApdCg9jJsPi732YKAiAwLLBg2AcMaxcmgVDRlVrEs",
+	"w6P12Wt8q9dQIL3XOOg1Pvv5D1796Oe/+tkfff6LP3/9Zz/+7NNvv/6rH77+h+9+/uP/8Pofv/P6d3/c",
+	"a7xMX9Z+umq6WKT7STBWX9zec+/c2e+66n92ATqwpD5mNB2wGL4bR2PYSsUi+ue5SCfBuJ+L61Nflfaj",
+	"fmDxu5h3pHHQGEk5EQe3bmk20u5H41v0nEoat78xGTbMCw+C/pm+TX71sx989ukfJL88sg286svn+r/x",
+	"OYvNwo7FsNPdNaMVIohS92Vj1u2uehm9hhNtqTRpGqXD1ndRB+M+Mfy23IReTWlUYtSPNq8/dRpUStof",
+	"MR/yfsC+9+cJ0Bw16g9AkK//9B9ffefvFUH+/V9//vd//auf/W4dCvz/2bueHjduK/5VCPWwEqCRV6t1",
+	"Wu8iB8dxEqNxnFo2gqIydqgZasXsaEYejiyrgG9FgB7SBgWaFE0D9NAi7aGBe0gPAfptss7XKPgeySHn",
+	"j/7urjdAT3G0M5zHx0fy/fm9995AySi3QrQkUXnzl4hiLncV0ln5wfVF8aBOFl999bvzL79cKosHRVlU",
+	"yIOcrfUC2d5x2a76EFm6hFWHiQoHfTgT43uqiFLIRNA4kuShVH3/3SeKts9fImGN/EP8Qf8tGp6yO6hC",
+	"KSnhD/pyxD4GguRzcjvSKOdYxrMI1s+M+eL/J9su0amShrmm+3KcRKqDrj6s2sR2423fzYWGCPg2ZO0J",
+	"MuYiS9KF7eIUp2vWApNqDCgNjltzQtMzudXECRUnKcj5yhqp8h13zsQX7Knwq/yahAoixz0u+aj2BPHH",
+	"FDZXnz31VfdGioG4QZxywUwF+Yimp4CJ0b3meEawFNep1PbCZB6Xm+nliV/rVlg9ONjfJ+8hTQ9ZwPg0",
+	"a+t+zDyu8LLpBsR52VTb4yQtANKEIl3YZ4+G4KXGx0P2jAdMYEEJkwVX4XcrOcAEe0qGbJGohscFpk7o",
+	"8z572l7tKKNBZeXX9iAu6PTFj6xbzctxHtY5u6Q03Ren4jYes9fA0QWcvQ9c3NJlIndD4+hXt2492b3A",
+	"aX39zY3p6T655MK1qz1cm1Fyab6jOjKqC+vXOo7kjn40T3ZclfbBkyupF3vf2WmX70Sp20d1/hPJjyOC",
+	"NrR1vOF5Rg62sqS3rl5bwDpZ1XYKNWt1RvGELkzlWvs4vS7ejqv3KVTtjispbl+Q86uqbU/TMysmiGrP",
+	"VqpaSUvDEOXykLPRdvBhR0EjNAMVrVJD65B7cUFnMZVEUJFX7Y7lsMeQgKkDWPkjVuzP0bOk+mM3Q7Zd",
+	"AsXeEwpbXIrdDmIdvNVxUTmYXK8NA7kXoCB297sE7AP5qZW64TDJxnno1eGxo/XpxknL1b4t1TnlGna7",
+	"NwOnVHcihSpYptSVBak2uGmpe8emW7mOy3d71Uog/v06BDrBEd4HmXZ9YtqDbzVeBibmnl59ZUBFYBQJ",
+	"ntprvmV8RRvOu2uSu6pudajTjcOScdKfBeOdFOzG0a1br12JLDNkQw1S0tDb73pqo+C5Eu7ClR1XCKX6",
+	"wTx+bTSsfc8/1IfGVWAH8yNhpQbJN7lO5dXWrVdtyZwKPFCGC+Kw8nrEz6o3cl3wzIKRmVMTckIlF6Ti",
+	"H/8YYmVr7Nn8072iibN0tbkoXpm1unXVNr0K7dradVfW2dq9aHdzf8KKONq13JXLdeu+VPOEddVLZTRk",
+	"EX8GtQEyVFyHSbjQKeajiIIpOIHF1kG0pmCM+M89+YMXJPEo4kEmfKmZ+pbz2yddt4EmeBZ99O/7oNnm",
+	"vrh1AH2tY9IjzQMQryBg0wxV5jmLohZ+aRA73aR83beh+LF69F/rmBySecoz1I6q0H84AfW8QmNayOpB",
+	"DBkDFt5TMVOBPUky/JgFGWmGSSBuhCzgkmGiMwl/MrrpqZc89bBQ5YCVhq7hpB17bJ458NF3knQQy3+S",
+	"pm8ZD1LX7bYIz+QrvhM5JINGp9MZNF6Am1tlPWL8SkU7OSr6WgL2xCD28yhW/n6H2OZKt9sjzUcLKK0i",
+	"vzqdiTELVWqKp/wOofKA4wyPiUiwwtnCOVoBgYppNw/iaKGAqNISsm2tU5bpSsnPLVNR1c3J118ZOlDQ",
+	"kGKOKBgRAjeInC3VXmkaRRoZiyurkkNtu5QLEs5SOoxYpwAanpjizcjHkE2mSWY6sgk6Mdep/I/GBcvf",
+	"B7E1kkqLMROEqAxJmZhFGcCWkZMJEdBv0qYMGdshHym8L8+sKj1I4AAAqpJhukUuF4VSPlESnB0TX8UN",
+	"4YGuPApgT6uvtdQQeTRNVeFzYnL+IKYKhoa/7wkyTZMRjxjKurJ99hBBfcamSvWAmkm4yVRr3qo9FPZu",
+	"ejiuFysqPBqH3ogGzJulUYX9jOHFSvuZNOfjxDTyBwM9XiQxa9UWBuyCmGsrEvqjaAx4Hh5R2VkYO9HP",
+	"pizgUw59WKxTlHRbUAg7Gal37a6D7pO9lpLbxOWuE6gp2OMTLgQAs1Myi2dCyrDew3Cmqb2j93Sb4Ol3",
+	"Q9dN1e/rsksWPWCLd48t/hadkG37cXIolUM7gco15c3FkaT5kN39/cM6wLN+HgqcRjQ4U5WmLBW225Vf",
+	"sH7YvEh48XXo+godogsdYMwfDouv5Plp8ronTWiZAwkLNB7EyAu8SKmq4lXdPyYOrwfGGtSkR+x5Caqr",
+	"BnpRhWdYN+xvx9a3w1kvc4sgm1X1ie5Bb09AzZeiy0NzJMd0nH/yh/PPPs1RDCsmiJb0FhNcN7PuIQue",
+	"1bDfpvov/zj/7Is16NW+k4tekOWunAqC//b1+Tf/Of/7f6tprqzovorq3oZUd/d73lDeh2UPxw4cvhyR",
+	"X+oY2pW9FVgvLdfL2btlZ6PLIbkCtNPbuHtnz5vk7fV/LEQfejC8oTk/Dk1x8DnVF5fd8VD+gu4FJ4OU",
+	"xsVgyBrn5mvmBAyr76ryfZBbgvr77pTqIH8o4Rc2Y3NS1GMrK4BqW7IkN1LKfEHj0BPZImJgbxplEauf",
+	"KrPRm9BQZ5cAd46NeSPNj7nUepWxlcTGjlqPtQUQrM3aMgB2FY8bm8BXXRbf3OGyXpbaov04deksetoZ",
+	"LM5qAOkaLLBNawPf3BUUuiO483IxnKuv1E0aYIHifelIlGq1ekkaD/oZKO5T7RFwAsrgEooZk6YFGF6Y",
+	"+Gs5h0gzSYn29LSIyNL6nrbbxRlw/bdDquRG+ZpIlXr9uK52AUrsZrULXkM3kjqlNP9St7IXS9E4Vstw",
+	"7Pi3pBYgiRBSYl9jHz5Y7ixZ3gbmqltN16t+9vdq+uCgbsW158LQgBWvYQ1mGbuLbjnIXonJcKH1sFPT",
+	"+xhJOIlWgaeKKl8lrYdF3qh9CcSWGvRA2VOsKaK3ZA0Jjq5VLhu8XJcqAf57BxrwXwXIt9I7VCx7i5Si",
+	"sia0PtUrs17WSEq5qESoSuUC76TK9KUVmSxLci+qcyJWzmOLy3bdqF3I4oyPuPbCYxzFKJzbhfL6cO1s",
+	"H8g7VNE8eSQ73c3hf62SLYWak8s7nOtqLVAbGh3qwqCZ+DPVOkeUq3N2yL23VV18mgLyjGC5fuhFIH8S",
+	"Z3w6ZeEgFjxicRYtoPeAqY8J11SrTYRKc+Aig7NgCEdWmunyLwqpJsqNvWm8IHSWjeViBdTUQVtWTaO2",
+	"PuW1aKB94MXJI5QldycqUymZZTBpkLdVpRwLBRx3KSUpRWjnCpIWgkOpOPfeFn2UkbIdbeUT22KFcdOI",
+	"jTIimWGCINNosR5hFbU2LwJf/q4lRpes0ztCUqkc2mpKnKC0HOmYrI5jDvDUGjTIGHJzIIAlyKBxe5aN",
+	"k5T/WkE534LjjGAUG1+BIPagscVNUhKpJffJzGxLSLZekbn46rf/PP/3H8//9cWrb75ttBuj9c3AuMIA",
+	"3Kayf51cr5gYnU7v0/iUpe+zZyyCsS9vrqdRMqSRNGPui9MH0ww+d1EMuLj9s0FjA/mCLqpt32G7VsM0",
+	"A1kXNRiKS25q9wbGFnMg7ivu4Me6GZ1eCb9NfLWqKhjOnvt5Scx4lHQUfLtDbkPkydyqbVWGC21u7IRD",
+	"h9IGG8QjzqIQA+T8NAadpkkJ/Gq1uAsiBg0KVMMCLsCkbh0TP5dLSaAruEDnIPaLEubbn6tsOo1lBiGK",
+	"TpqlCa7Vc7q33yOP1YvIzNCBDzV5Vsw81DFvaJSk4B6jlCMeqKkwK709QR7EfRaN7JHlm+/Ao9avrSJk",
+	"3XIu5FiFDet6wtB6YtcAHu5kEy2Bh6vW93k4VE2/fEWrfWEfQV/9/vvvqlvQ7V4y1C1whC4h+V2hC8Bi",
+	"nyfHf7IO0a+++Ov5Z59Wdva7oLrexdOkXh1T1OFN8fnLH/78m43ui5jNT+rux1efv3z1p29/+Prlmsuz",
+	"mUv0sSPulw5s3iI1Lj+XtvM84iJu4XjcrGhqgcyr6ChYFM8rbytYFJ4rwuc+VitaOOc3UBqKNVdfaI8I",
+	"nvGzNGocNW7QKb/xrAfHuBq4bMhDrzzEKuLlBsWwm06/oTbRBgHUoNFdYGbZWBVQd/QSWw+yHldyW+ot",
+	"DHcisfafaOs71UAjjdvYGg+fqRgRfOCirZPk2s7YMORkhg1UzFjYXbk8VB8jiW1dR6KNIHNdzztlNMR6",
+	"rNPMnupEnFYMdtssN5NLalf90t2lmmFx6/TkEmAJgc5NI3j2MtgjVX1VniOIgJVHjUOmqvb7AgTNhVgr",
+	"WUG0o1xsQEFDft4x8VU59TmPBeEjzNqTGts0ZVJplN/goRKR98BQbOBBsS8P3oa/prXom7d68i1lklY/",
+	"lszSQE6qAqbZ9SQd3lgTkiVTHijqlB2rGGemK3caeZO8e/fRyQd3P7rbf3TSv/uLNoLm3iQfPn7//ZP7",
+	"/XdP3vql+b1H3iT9ux+8LX8/tuDLZCRVK8AsECgijw9P6SJKaAgrHqR8iK55KhZxIHet/kdnQSdRy/Bz",
+	"LvII4D3tbnR5awDA6vYi0AvbT+0XjiAB0uVu/Yztma3g9IE3Z0MBPXUAGeul7Cm36dSszzuVDsDHa5Iq",
+	"G8ShtLguUtKOSAZAb4MHaBaQ4OsjwGm8UBq+HsugmCX/gixakIifMeI7eQ9+eUHuKFXCXgqDUAmstFHh",
+	"cB3oGjQQuT5okCbEnoCA1gpe97z5mGYWw0E/CWgq9WmL1fIpqzMsLKh+qsDdJXkYfi54PhbMTuCEoVEl",
+	"DF2BG01QwzBMQUfBnLB5hZ9FU7OJcVoNAFZFHOU/1Cq1XZywFWNvk06n03KPjQlioo+IBkevYOyhp9fZ",
+	"GyKZmpUFKYD8lSIP/dzBoOdse4t/ztx5u49bVGMDxhWk3vRc35gHPk3vjLlUV/j2/VwTk08XJqFOe5Pu",
+	"beGgMVyLzf6hgkMkEhIk8ohDF6FyDG56sN3BNjIfSktUuCzC26Ztdbj38yYvLtu8FQx7w9ovqnGNZ9nH",
+	"VQeUeoxYjxW4le8ECFNi+TbFqJCN6CzKdJYDavtVWn4M+RnJhEG3lgjdm8AbdKCAVvNAjl867pUJ0TQl",
+	"6tXR3ybzMQ/GEGWOExVDhT1W2CE22TjPFWz8qYdEYUjYSxRZucRh0Nh+yMfvVx052ThlTG9+69SxGkir",
+	"w3NPqFQbHpdTbYzy1CqeNg/lrnBlyoofQsF86whrW9kpLp8KLzlPGW7pxm5jlrIlZwfsVGjgWWRJVVZU",
+	"XRbVca57mTw1aVkVkDeGIRl7nlVdVb7B8FTlWm20xX7myfd1dpnFAQcbpP9cmDvmFIk2cWJ+qQo38kzn",
+	"M7Bcv+ECE3eesXRIMz5BkA7hUTQzlo2K+ED3PcMLNCDuGPfk45hnpb3ly2MTnwTIg2++iyat42knTUom",
+	"PIq4mgYBY7a1CftGB97HIonRPoixd7ElRLkHsWP5VclMkv7iyYv/BQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
