@@ -31,6 +31,7 @@ import (
 	"github.com/imspec/imserver/server/internal/gateway"
 	"github.com/imspec/imserver/server/internal/httpapi"
 	"github.com/imspec/imserver/server/internal/presence"
+	"github.com/imspec/imserver/server/internal/users"
 )
 
 // Server is one imserver process.
@@ -110,7 +111,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	s.chat.SetPusher(s.hub)
 	deps := httpapi.Deps{
 		Pool: s.pool, Checker: checker, Secret: cfg.Secret, Log: log, MaxBody: cfg.MaxBodyBytes,
-		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Sessions: sessions{hub: s.hub, chat: s.chat, presence: s.presence},
+		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Users: users.New(s.pool, s.chat, signer, cfg.Secret), Sessions: sessions{hub: s.hub, chat: s.chat, presence: s.presence},
 	}
 
 	r := chi.NewRouter()

@@ -85,7 +85,7 @@ func friendRequest(r db.FriendRequest, fromNickname, fromFaceURL, toNickname, to
 // friendNotify stores and pushes a friend notification once the change it reports is committed; the client
 // going away must not lose it, so the request's cancellation does not reach it.
 func (h *Handlers) friendNotify(ctx context.Context, contentType int, tips any, to ...string) error {
-	return h.chat.NotifyUsers(context.WithoutCancel(ctx), contentType, caller(ctx).UserID, tips, to, "")
+	return h.chat.NotifyUsers(context.WithoutCancel(ctx), contentType, caller(ctx).UserID, tips, to)
 }
 
 // AddFriend stores an application from fromUserID to toUserID (reopening an answered one); 1203 goes to both.

@@ -276,7 +276,7 @@ func (h *Handlers) sendGroupNotes(ctx context.Context, operator, groupID string,
 	for _, n := range ns {
 		var err error
 		if n.users != nil {
-			err = h.chat.NotifyUsers(ctx, n.contentType, operator, n.tips, n.users, "")
+			err = h.chat.NotifyUsers(ctx, n.contentType, operator, n.tips, n.users)
 		} else {
 			err = h.chat.NotifyGroup(ctx, n.contentType, operator, groupID, n.tips, n.extra)
 		}

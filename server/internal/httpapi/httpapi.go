@@ -20,6 +20,7 @@ import (
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/auth"
 	"github.com/imspec/imserver/server/internal/chat"
+	"github.com/imspec/imserver/server/internal/users"
 )
 
 // BasePath is the prefix of every REST operation.
@@ -46,6 +47,7 @@ type Deps struct {
 	Secret   string
 	Sessions Sessions // nil: everyone offline, kicks are no-ops
 	Chat     *chat.Service
+	Users    *users.Service
 	Log      *slog.Logger
 	MaxBody  int64
 	Metrics  *Metrics
@@ -59,6 +61,7 @@ type Handlers struct {
 	secret   string
 	sessions Sessions
 	chat     *chat.Service
+	users    *users.Service
 	now      func() time.Time
 }
 
@@ -66,7 +69,7 @@ var _ api.StrictServerInterface = (*Handlers)(nil)
 
 // NewHandlers returns the strict-server implementation.
 func NewHandlers(d Deps) *Handlers {
-	return &Handlers{pool: d.Pool, q: db.New(d.Pool), checker: d.Checker, secret: d.Secret, sessions: d.Sessions, chat: d.Chat, now: time.Now}
+	return &Handlers{pool: d.Pool, q: db.New(d.Pool), checker: d.Checker, secret: d.Secret, sessions: d.Sessions, chat: d.Chat, users: d.Users, now: time.Now}
 }
 
 // Mount wires the REST API under BasePath on r.
