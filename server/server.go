@@ -28,6 +28,7 @@ import (
 	"github.com/imspec/imserver/server/internal/auth"
 	"github.com/imspec/imserver/server/internal/chat"
 	"github.com/imspec/imserver/server/internal/config"
+	"github.com/imspec/imserver/server/internal/friends"
 	"github.com/imspec/imserver/server/internal/gateway"
 	"github.com/imspec/imserver/server/internal/httpapi"
 	"github.com/imspec/imserver/server/internal/presence"
@@ -111,7 +112,8 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	s.chat.SetPusher(s.hub)
 	deps := httpapi.Deps{
 		Pool: s.pool, Checker: checker, Secret: cfg.Secret, Log: log, MaxBody: cfg.MaxBodyBytes,
-		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Users: users.New(s.pool, s.chat, signer, cfg.Secret), Sessions: sessions{hub: s.hub, chat: s.chat, presence: s.presence},
+		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Users: users.New(s.pool, s.chat, signer, cfg.Secret), Friends: friends.New(s.pool, s.chat),
+		Sessions: sessions{hub: s.hub, chat: s.chat, presence: s.presence},
 	}
 
 	r := chi.NewRouter()

@@ -20,6 +20,7 @@ import (
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/auth"
 	"github.com/imspec/imserver/server/internal/chat"
+	"github.com/imspec/imserver/server/internal/friends"
 	"github.com/imspec/imserver/server/internal/users"
 )
 
@@ -48,6 +49,7 @@ type Deps struct {
 	Sessions Sessions // nil: everyone offline, kicks are no-ops
 	Chat     *chat.Service
 	Users    *users.Service
+	Friends  *friends.Service
 	Log      *slog.Logger
 	MaxBody  int64
 	Metrics  *Metrics
@@ -62,6 +64,7 @@ type Handlers struct {
 	sessions Sessions
 	chat     *chat.Service
 	users    *users.Service
+	friends  *friends.Service
 	now      func() time.Time
 }
 
@@ -69,7 +72,7 @@ var _ api.StrictServerInterface = (*Handlers)(nil)
 
 // NewHandlers returns the strict-server implementation.
 func NewHandlers(d Deps) *Handlers {
-	return &Handlers{pool: d.Pool, q: db.New(d.Pool), checker: d.Checker, secret: d.Secret, sessions: d.Sessions, chat: d.Chat, users: d.Users, now: time.Now}
+	return &Handlers{pool: d.Pool, q: db.New(d.Pool), checker: d.Checker, secret: d.Secret, sessions: d.Sessions, chat: d.Chat, users: d.Users, friends: d.Friends, now: time.Now}
 }
 
 // Mount wires the REST API under BasePath on r.
