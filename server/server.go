@@ -30,6 +30,7 @@ import (
 	"github.com/imspec/imserver/server/internal/config"
 	"github.com/imspec/imserver/server/internal/friends"
 	"github.com/imspec/imserver/server/internal/gateway"
+	"github.com/imspec/imserver/server/internal/groups"
 	"github.com/imspec/imserver/server/internal/httpapi"
 	"github.com/imspec/imserver/server/internal/presence"
 	"github.com/imspec/imserver/server/internal/users"
@@ -111,8 +112,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	}
 	s.chat.SetPusher(s.hub)
 	deps := httpapi.Deps{
-		Pool: s.pool, Checker: checker, Secret: cfg.Secret, Log: log, MaxBody: cfg.MaxBodyBytes,
+		Checker: checker, Log: log, MaxBody: cfg.MaxBodyBytes,
 		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Users: users.New(s.pool, s.chat, signer, cfg.Secret), Friends: friends.New(s.pool, s.chat),
+		Groups:   groups.New(s.pool, s.chat, groups.Limits{MaxMembers: cfg.MaxGroupMembers, MaxGroupsPerUser: cfg.MaxGroupsPerUser}),
 		Sessions: sessions{hub: s.hub, chat: s.chat, presence: s.presence},
 	}
 

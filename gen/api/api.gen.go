@@ -31,6 +31,7 @@ const (
 	ErrCodeBlockedByPeer      ErrCode = 1103
 	ErrCodeDuplicate          ErrCode = 1007
 	ErrCodeGroupDismissed     ErrCode = 1202
+	ErrCodeGroupLimitReached  ErrCode = 1207
 	ErrCodeGroupMuted         ErrCode = 1204
 	ErrCodeGroupNotFound      ErrCode = 1005
 	ErrCodeInternalError      ErrCode = 500
@@ -66,6 +67,8 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeDuplicate:
 		return true
 	case ErrCodeGroupDismissed:
+		return true
+	case ErrCodeGroupLimitReached:
 		return true
 	case ErrCodeGroupMuted:
 		return true
@@ -254,6 +257,7 @@ type AddBlackResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -312,6 +316,7 @@ type AddFriendResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -369,6 +374,7 @@ type AddFriendResponseResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -433,6 +439,7 @@ type CancelMuteGroupMemberResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -482,6 +489,7 @@ type CancelMuteGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -625,6 +633,7 @@ type CreateGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -675,6 +684,7 @@ type DeleteFriendResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -726,6 +736,7 @@ type DismissGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -768,6 +779,7 @@ type Empty = map[string]interface{}
 // | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 // | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 // | 1206 | AlreadyInGroup | |
+// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 // | 1301 | MsgAlreadyRevoked | |
 type ErrCode int
 
@@ -813,6 +825,7 @@ type ForbidUserResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -912,6 +925,7 @@ type GetAllConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -966,6 +980,7 @@ type GetBlackListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1027,6 +1042,7 @@ type GetConversationMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1079,6 +1095,7 @@ type GetConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1139,6 +1156,7 @@ type GetFriendApplyListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1193,6 +1211,7 @@ type GetFriendListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1255,6 +1274,7 @@ type GetGroupApplicationListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1315,6 +1335,7 @@ type GetGroupMemberListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1366,6 +1387,7 @@ type GetGroupsInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1421,6 +1443,7 @@ type GetJoinedGroupListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1480,6 +1503,7 @@ type GetSelfFriendApplyListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1531,6 +1555,7 @@ type GetUsersInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1582,6 +1607,7 @@ type GetUsersOnlineStatusResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1639,6 +1665,7 @@ type GroupApplicationResponseResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1805,6 +1832,7 @@ type InviteUserToGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1864,6 +1892,7 @@ type JoinGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1915,6 +1944,7 @@ type KickGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1968,6 +1998,7 @@ type MarkMsgsAsReadResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2080,6 +2111,7 @@ type MuteGroupMemberResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2129,6 +2161,7 @@ type MuteGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2214,6 +2247,7 @@ type QuitGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2264,6 +2298,7 @@ type RemoveBlackResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2326,6 +2361,7 @@ type RevokeMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2431,6 +2467,7 @@ type SendMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2487,6 +2524,7 @@ type SetConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2540,6 +2578,7 @@ type SetFriendRemarkResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2592,6 +2631,7 @@ type SetGroupInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2643,6 +2683,7 @@ type TransferGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2692,6 +2733,7 @@ type UnforbidUserResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2744,6 +2786,7 @@ type UpdateUserInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2822,6 +2865,7 @@ type UserRegisterResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2882,6 +2926,7 @@ type UserTokenResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -3885,7 +3930,8 @@ type ClientInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3904,7 +3950,8 @@ type ClientInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4070,7 +4117,8 @@ type ClientInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4088,7 +4136,8 @@ type ClientInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4106,7 +4155,8 @@ type ClientInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4124,7 +4174,8 @@ type ClientInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4141,7 +4192,8 @@ type ClientInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4158,7 +4210,8 @@ type ClientInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5504,7 +5557,8 @@ func (c *Client) CancelMuteGroupMember(ctx context.Context, params *CancelMuteGr
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5533,7 +5587,8 @@ func (c *Client) CreateGroupWithBody(ctx context.Context, params *CreateGroupPar
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5809,7 +5864,8 @@ func (c *Client) GetJoinedGroupList(ctx context.Context, params *GetJoinedGroupL
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5837,7 +5893,8 @@ func (c *Client) GroupApplicationResponseWithBody(ctx context.Context, params *G
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5865,7 +5922,8 @@ func (c *Client) GroupApplicationResponse(ctx context.Context, params *GroupAppl
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5893,7 +5951,8 @@ func (c *Client) InviteUserToGroupWithBody(ctx context.Context, params *InviteUs
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5920,7 +5979,8 @@ func (c *Client) InviteUserToGroup(ctx context.Context, params *InviteUserToGrou
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5947,7 +6007,8 @@ func (c *Client) JoinGroupWithBody(ctx context.Context, params *JoinGroupParams,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9479,7 +9540,8 @@ type ClientWithResponsesInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9498,7 +9560,8 @@ type ClientWithResponsesInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9664,7 +9727,8 @@ type ClientWithResponsesInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9682,7 +9746,8 @@ type ClientWithResponsesInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9700,7 +9765,8 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9718,7 +9784,8 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9735,7 +9802,8 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9752,7 +9820,8 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12643,7 +12712,8 @@ func (c *ClientWithResponses) CancelMuteGroupMemberWithResponse(ctx context.Cont
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12668,7 +12738,8 @@ func (c *ClientWithResponses) CreateGroupWithBodyWithResponse(ctx context.Contex
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12900,7 +12971,8 @@ func (c *ClientWithResponses) GetJoinedGroupListWithResponse(ctx context.Context
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12924,7 +12996,8 @@ func (c *ClientWithResponses) GroupApplicationResponseWithBodyWithResponse(ctx c
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12948,7 +13021,8 @@ func (c *ClientWithResponses) GroupApplicationResponseWithResponse(ctx context.C
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12972,7 +13046,8 @@ func (c *ClientWithResponses) InviteUserToGroupWithBodyWithResponse(ctx context.
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12995,7 +13070,8 @@ func (c *ClientWithResponses) InviteUserToGroupWithResponse(ctx context.Context,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13018,7 +13094,8 @@ func (c *ClientWithResponses) JoinGroupWithBodyWithResponse(ctx context.Context,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
+// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19543,448 +19620,452 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxvJdSf6VTKwN4IAbzUIoJucYXcoYnvImVFLw4fZHM/eGDBY2agEUNOFLLAy0U1Iwwh5r1crW5Yt",
-	"b3htry1FSBvW1T68ljY2bM1qpVXEfpYhZ/yXvsKNPCezKusFVOHR7Bm1wuY0gKp8njzndx55zjcbg3Ay",
-	"DTnjUjT2v9mY0ohOmGQRfHowZRGVfsiP7qqPHhODyJ+qLxr7jUMiIzpg5OguGYxDwTg5mRM5ZmQQ+IzL",
-	"A/hbsOiMRSQIR4L4kpz7ckzYGYvmcuzzET5Og4B4IROEco8MwqnP4Fmfy1A90OcfsJPjcHDKJJnOxJiJ",
-	"5DUZ+aMRi0SbPE46m9BTJkjIGTkfMw5NCUJPBOOy3ecNp+Gr4Y8Z9VjUcBqcTlhjvxFac3UaYjBmE6om",
-	"LedT9bOQkc9HjRcvXpgfYYUOPe+tgA5OH7FnsHyRakb6DH48Ub+8L1iEyzfx+XuMj+S4sd91su06Dfa8",
-	"oDunEZ5zFlVs5IXTiNizmR8xr7H/YepVJzWaJ/Gr4clHbCBVR8lUxDS/22p9IzYN5oTxMxaEU0bCIaH6",
-	"nXbDyczdoxKW7/+K2LCx3/gXNxI6u6HX78bbk6mcN5zG851w4ksGn/aHNBBMLUcU3Qk9trQN/Ri+cTeQ",
-	"+aE/gD9oQDwmqR/AuDlhURRGatz5jYiie2KUb6ffELPBgAnRb5CQE/3BIaEcs+jcF4reqCQyJEP/eUHL",
-	"md0xE4w7LNmUdyKfca+QwEpIZhiFk4Ri8vtIp9PAH1Au1SCXUGXEnhUuRqqda4LwULLC1ZThoqHMBIsI",
-	"FafMWzqWzPJZk7Q6WbKGtSgbX7oi7e2TtpiGXLBCEt8kLY8p9wKmF6Dk10dMzHClF23NV+1nlxJ5BBP0",
-	"WESaEj4OmK8EVTgESaanoF5obeYUZCZTcfVXOBzm5atDsqVDAtL1iA/DgmlxRhiX0VxNyLVkvXtNEBD2",
-	"gS9km7iDiFHJHvsT5iok5HNy/bpgg5B74vp10qSCPJgyfnSPnO22HMXIyUTkN5R63nE4iwawI8MwmlDZ",
-	"2G/4XO72kqn6XLIRoKrCPU0giJ7Rop19ODsJ/EH89AunkUwkvxofKKgnjUQ5p9YSMM8h73P/uT1tNT97",
-	"Erf2Kk+iSOiWPIqYMrTgW7XX0pCvwjsvCkjnDuUDFtybSfZuFM6m99jkhEWFPHakfq+EUWcr4VDTfvz+",
-	"k+rDrc6UBkUNXDGmLTGmzHatRVcl5FKp25Xp44oytkUZIT9jkaA4hLzVQPGAa4Kc+exczUvp6QPrFdL0",
-	"pSCCSenzEdoEBHtGIspHrFUglqSkgzHzjESpxGBPZhG/O4tKhniMQiIrImrIOXs+RaDQFT4fBexpf9bp",
-	"7A4o/Md8OsFPLmmKMJLMaznEhROhf9enwzwVRsTlofSHGkHqp5DR6ofyG1th3I/hhcWUfMyEMI/Wk4ww",
-	"i0NpOkkvT4dwte6BQ7rkX06YQ3rkX9IgcMgu/BdoAr7fI5TzcMYHbMK4JIOxIhJvjY2zOFaepcCPDhmG",
-	"EVGtkd3K6zqm4hGj3jEyyXzLAY1GTEggdDn2BYKYCY1OmUeoIBGjXlXE4jHhj7g6rzKasZIB+eKeGN1l",
-	"QkazgbQ27SQMA0Z5o/S1hz6Htmu8EflnVLI7Y1qjo4BKJqRmaYsoUE1DsW37HTOvYqAISHAi1gCAcUfH",
-	"jHsLOzEaHmfnansnTAg6YqTZQcukYsJMQXIectY6SLFBQWjECMJX8/7Qj4R0yBT2QDFOoZi6DKcbpY0J",
-	"fV5KqPYIrwkzLsGerbGcE5+X9gczzh2Lea0DUdRlnkhWbKk+VFcSdXB2T4weTGUR69PWAWBywNjnig16",
-	"IShm+kfFEc1z574chzOpn/X5aA32N+NqYe+EM14wtHtIvUDUgB9gOwShQ8kikrA4h9jyCCV4xM5Cxcsm",
-	"pg32fBDMPKWZDVRvzCOzqYIht2/fbhN1rnw+IjQ+MYoVarO/DRXUaPWLvtzoIZgtMOdMGYsSMSBIF6a4",
-	"V1EavFgCmd4Jo2MmS44fCDjYAfeGvRI3BJNPU+zDJU3U6q8JYjf/iD1DL4xCWecRnU5ZRIY+CzyhJM00",
-	"oD7v89DgT/ylta/9Jwpu8FkQkK+QGdfi1iHTiMGPX1GwTW3fM+ReiQPomnbuKHEtyQmDB8EXsxjNqb7o",
-	"ScDMXuXXdxTuqC93xKk/3THD3pmGasejcsSXOyATn/uT2aSx33HKerWJqGK3eSC4RMHeCALb2KplUFp+",
-	"0ehzXLS9bS2gBchya5UDMSXd2lijYrc20Nloq2kwtLmmq0i07exQWpqVk0hvWwOYlUjfrPKaOYs51TUv",
-	"GxRnBpMjGAzuavNAkY2jgjnz3fjBYnuH+qVQnU5GUGhkod7E54hARF5qHHFf+jQg8JQgzSgMGLnVAUVa",
-	"CSZRgSdN6PMjfLTb6XTiB2gU0XkjPqP1lsBpTMA+t3TgYeT5nEZzgs+bKfQ2O4UMjMtLXnjgwJKCINPJ",
-	"V+JQBBa1yQMezAnluNiAUzmdKCSXwKXlNpYa1FDD9pW8tprdK3sOrqxdekPusoBJtsBHP4SfKkeBbCzc",
-	"I9Xv8pFXpyXPeu/KiLotsvLFxBeinO3jLqCTo8DKGohQsyjFoJB3gjWBND02pLNAEljwljVeAzvSsGtT",
-	"lvv0jGqQm/XeFbltidxwiQp3xFVL7OrZxEFyRKoxREzOIg7BP2Ofj/aJ+80XrjVocC4LxjzS6XSuof3m",
-	"acRGvpAswr1uHfS5kap6tUSbNFXPhgrENeJae7ePlOsSzp7DMmBMxZBFjA8YOWVsKojbB9LoN/aJGhLo",
-	"tHTq7wxCj40YvyZIOJPTmWy3QAvNL0hCFgVLotfUNfY9M9I26YCe2+10ujvdTucmqMHWAkgFeTEyErYT",
-	"9WTqecxDrVzAE33OZ4B22qqp2wAlBuGEkWEUTgjlc2sjqAl7hBBKpV77k2mABvE5aNl9/jFR8yYfIx75",
-	"mEwY5T4fkY/7/OOdnZ34/9WTHfIxOdbb9zE8QW521JdHCnZzGryt9oh8bId3DqkfMO9A0UM0JwGVCivh",
-	"McAZ+jwTDUpmEA8DC5EEXmJ3avXIx+QwGgnT14QGSrNgHjkJvbnCXxRNE9C1IGc08D1o5IAgmcNU0WSE",
-	"D5qme+Rj8jg8ZfyIw1uqdV8In4+cpBsw74Btgz2fqpPkALXSAfNI89QfnDKvRaRqxVGDieMOfKFePPE9",
-	"j/G4x13yMbkfPmQR9BNy8jGhA6nWf6gmYqHD2Jh3wsD+pXCkQ86jkI+IYIOISYzPAEl/A2Gm6WWPfEyU",
-	"tL8fynfCGVfzorAIHkENCQ3N6tDi+WPJmtwkHxNgsAUva56ekBd7rsSIefUW+Zg8YoMw8lLvasOdYwc3",
-	"qZVKme+wA00bimcxIcv6eYN8TO7OsC2mqQ9jiGkQMerN8XlBmnq2yTSdeA6Swo6ZN6wIkVbc0Zt6Hd9J",
-	"9rF4fw8ID5EGIKpGiJlaai79gMw4PvUUXjIt3wY6kEfmeKoNSJ8AHZ4DR2XKBuRkJtHwXX7EfTjluo8u",
-	"HhycHiK0+BB3u0D6apdyPygKfSsIFVm/NX/ImDneU4aWXXulLI0nfl/R3mGy0RgdZ2aHQPQG7EGKHM6p",
-	"iLeCcnFukWQXSNJq8qE2CSvamhrzsNUWMEZYN9C4TFCgIQpstQfLcz+UVoBIvAo9WB7UcBBywAzMj2qJ",
-	"8I17s2Tn9Dr4gkzgW9g8XyDBaWJQv7yNjqK4tT3Tld3Y+VhptviqafGAhEqphAMPokUr8koiiCmjp3GT",
-	"asEeqMfugJH192a+NOQFL09mQhIZUS6GmvFiT+hiMa3cSujniMMI4zXYhdW7J0b690fapg+/K3jBZ5PG",
-	"/ocd52an4ygerv7pqX921T976p+b6p9b6p831D9vqn9uO4pu1T899c+u+mdP/XPTUTum/umpf3bVP3vq",
-	"H/jhlqNG9KTQcqSGsmPJbaGAkBLzmxdZYOJaVziBcW4bMqjhNDYnalRjSySK9Uix3IAHNiUc9I5uUgzo",
-	"Jldm9vr99Tl6w2ng/1Xgw/qpWowWNqI+J00Nqyb302+txObMui5nZXqET2I+cEYjOG6KB2hg23AaKTTb",
-	"cBox2mw4DRseNpyGjd0aTsMGWQ2nkcJNDaeRBkMNpxGjFv3uO9bhTMMBNYyU7MYnkg8pGa2ezsnc9Jda",
-	"amIzltAzw44FXcNpWMLN/Gw+ZMRKMkwtItTbWbHQePLCaeBU1aSLTWNmJYrDgLqkqTVDpa8I0m3p8ygU",
-	"Ox4pwvX5gfZFn9FgxpBzCxkqJAFkNJAxLRf6xWOXRDcnSECPpgL9hRuKhF0Q/2qvVXXryDB+68o2siXb",
-	"CB6/FWLwkR+TdaLw+9xN7LguGdAo8g1wgO+vCeIiUbkOcbk/OFW8Tv09pAP2/qP3XDgHLnvuFvrb7aD+",
-	"7OnzJ1OIQHRIj5ygY2MwYFPF6S2BsU6YZJV4fpynGPtTkGMT6rHXFc6fbMWyI2HfWqgfNHdh1wbUaZjQ",
-	"6HSBz+uaIFN0WhMa+FRg3Eu8L2sEvcQ+E4XsigKF9fnJgRM3ufTkqqPumntPbp4HLiKx9SMBa9FOOHkH",
-	"j2Std+7rI13rpcoX5ipGr5Zem1v4RnKVLhvjpnGnQ7oxS3HITpdEbDgTawXwYs8L9/uAdMj52A+YGcYa",
-	"BIDd1T90z+qspgzrEo4Ma5PNshuMeGXRUehd6xBijbP/LpOHQWDHpYni8IpUTJv6Ivb4L/RW21cQXmTd",
-	"/QviQkTFsJCC8Rci3A15c59UW8I6wHGUf301BFm2lVf4MdkouMX5ni9kMZGDVl+dupM7oS/ykSwylDRY",
-	"GuGYVXUy89IDMq1VPhPxPAsPw5SOfB5HYC6aoQYFD5MX1tW4HLv3ZbtU8xzF7618gNL0cXVykj2x+Yq5",
-	"65EjLF+8zb2CDYtmzL5oQSNGeEjCwGNRHIleHP9gfs03et+6ipGKQKt4S2WhKIq7dfScKp+8zDoVnr8V",
-	"gpELLwIcSjIJhbZjTiifpxazPAIUQ+8WW1yEpJG8AwmE7olRERx5BDEHyU0C3E45ptr4GHJ2EEfnQXOJ",
-	"SRPvqyynzsxKmZWoRqM1uUfm7ZV5SNFJueIkxbv0hQOby5FmmmTTo68ZHDvxufm8NFJ29fjE7ICrbNsa",
-	"R0ts5GBdQdvs/qAV53A6DeY2wM3v0CmbEzdl8xEu+LQoGdCpL2lA3nEIe04HMpgT2xxKBIQr+AX4Kt1e",
-	"5SObNj1tC0VnBlcbTWeWtvDY25aWArRyLKlkQm36KWNT0lxqemkZ2RlGJtj9K4QGQQrqLBDx1gLtFAr4",
-	"7EpvTCkoN1oU5FkSdfMs1VAjcttWi2dl3l6ZaxWdyyu+ld2lcp1cux2M26cGW9mqZm4Pq5ShZGf4hdTG",
-	"7eGvcII2cHiuzk3BtoDD3woxKD9BI313oZ5oftd6a2unCBtxMkOsLJiL1qB28kINb9QSUOmf+IEv5wdo",
-	"rhj5Z5i3FgJdTpgdatic8YAJkYk+NJfOWoUkpOOeCvABzATwQeALWST7IVmvjq+x+gzPuYDnVK8QYCXq",
-	"3MfL7urvNozJUOdy3lhMgLW4ZFETK/PLUqZwxTkzm4ZRVuVMU99yrccusdF3ZkGwVexhuKYZYz1+mcy8",
-	"mFX6gSy8yRaHnHCP+CMeQiQnhQCaWENcbHe8uXiWTo38h6dsfh5GBbbmryu+ZK4on49DwUyMbBgRn+8g",
-	"AzXxOWQQckl9rpTaxFip+VOu003yliQVY0UuY29bfQaTvL0eb8kcmyu2ktklUAiWJCioyVSKWUnZZfW6",
-	"3AAGvChp5LYsmMXnQSxf3VXIH15cj/KTnb0i+mRbvhb6nHmwQEsUkI1Q/TbUjhonJjPbCqrGkvOySYmS",
-	"ykC+XKjk5lLrVGXeXvloFdHP1flKdumYBcMSy36RmeySGuCHaxrgC1bhyghf0whfvT7D6qbCwn2qxVcK",
-	"WliZt5SdnSv+kuyYEhgLMOvM/FyZodgB9wsBX9L0sqEVHvVZkq9q++DUdLZ8pLWIPX5vZRJPb98VYWf2",
-	"5AEPfM4U25+VRJoI+E2xhloUbje8lNKtPipLvNzwvxiHID3i+ofBfn+9Q5Hb+qvDYfYqYyO+sKpP1a17",
-	"61SAwne98lppcGdCF0ozuXmJmLIgEBi4eMrmmAOIkuvXvevXD3TlQnOdVRA3vonjtqomEsRUcJaKtrQy",
-	"VPlG1ThYJW1cXVLd5ukqvqN6iLvRJkecuJgd4AZei3sKH1yTXUHoQhNHd13SNPlWU2U8M5U1YSdaTp/j",
-	"e/f1zVM7/bf67HMZhd5sYD6bm6kOXEs15S0ez6fMJc3eAekoqoccDYroe9ABZ8z7fRal2g3C8BQNw2ri",
-	"+qKr4gxz7RABEO5C3HfEqHegU0kIPFZMmoKlOLvC+7HZ1oq0u/i2OaZDYx4ki9BLJtiEcukPROaK75au",
-	"za5/pxFar333tM5NyJqX2UpTQC96/n6du28x/eXXs0ea52F0ikeo5WD2Fx7MsQKInckDd2WdqjH2Oak8",
-	"9vQhuAzkiV6wuIhAHQNOSYvZw19wpXSffBT6kNNOPSwUQIjCMxo4sVPO52e+ZMTzIzaQwfyAdJN3wLeo",
-	"ftclC07m+bzDqt0+N+0ekN4+oXyueKFqRcQNIxupnAe74gpYLLUMXySFcCrf7LWbfX/qLb+Mnyq3c04F",
-	"CSjU55D6Sv5anCc1mhLw98E4jPvMjajyvFe5KY/q1KJiRT2Tq5R5DtnVOXGaVrqb1U/Vi0Uiv3LFCJT9",
-	"gkkU/E99JTbbZDXpvR/bKOMEnlZRiBjhKl5i5HwFIe4USXCr+kSfLyk/YZW9KKluQbLFLSoL/tzWbS6J",
-	"/YYLN5TK2Fr60AJJulRcFYqmLS5gkYx4DcUIsox6xXzJxfaZglifArSvkz0r7UUj/yLqvqcOT/QeO2NB",
-	"vhHhD6xzBEqqz0frgIJLhA8RCNRl/0rIl6fKwQy+J1b2/2YYESoRFfohbynxgD2DcBCMRoOxQ/bI7z2C",
-	"5LxrrK0a2ra0ATt9W2mVM8z0dj72B2M73XiS3K1DwohMldj+CmY2Ul+vgxSs7BZ5mZcLt3LIkAIFkxM6",
-	"ODUpo3UdSvNQdfCwWnaeKAxYfNwWutjiBxcUN6mHEsqT7PBUeh0ZApg1jIM0T+YxbFA/aIMB5Juk3ILM",
-	"gI51JkHAxwWVOutWh6xdUeQqT82S7mpS7OYZ5WIWSJpdO5ZdMVVFUkaxwop4TGmtaR1vHblUMxVPxJ5t",
-	"i9POViyLXnTov7qQrhNztDrwNMUC9mNStwi9nWT37To73SfVVjuXfPNwFDEGGTJVo5Ag8gjIQU3mcbh+",
-	"HWlDst77W3VQLcgLWWqCzwysyIRbsBbVDe5+9uUrS/uWLO1fC31eTqpFQq6WzpVjusXmPEFA5TVa9vHd",
-	"r8M3nn3RlctrgoTnXEeiF98NWoZrIS10zxL1haw7royFmVqXBOTvLc+7+kxXG13i/tP+tOrOsCU7Wv3A",
-	"fWReujpoWzpoX/cHp5uQCZgq/fKJhPS4lqxAdcI8NS9dEeaWCPMejU7viZE4hIrHm0m1JNizNG2WV+8s",
-	"5JgLaXNxkgTqYfLoOsGZuQRJMH5nUX7r7KpVp+hJ6s0rst4WWSfp1bImRR2CYqpxh1GqxDdcx3v09vFj",
-	"MvbVk/O4LpgvMQu7IB+wk+NwcMok6XU6XTKdiTETkM96TnzZ7nN3EHLJuITk2JRcv45TuX6djMMA9EAo",
-	"tIWp8q8J8rXjB/eJZM8labr9xjf7/X5Dt6D+3Ff/jH3174t+w205VkKZBCv58qDPh5nZCB12o7pLOgmH",
-	"xP1mv4Hb2m/sk36jP+t0dgeP/ak1GPiO9RsvXNIUjBEq5nxAp/4N80d7TidBscdBoijIBQUuvjxdQtLZ",
-	"QtqVtNvBorxr4E2CB64JcnTXJFUxNNGcUI+lAyri3Hv6PTKiZ4zwkLNWZWOb3tPi4RRQQ92GSyoPdLrQ",
-	"mkO6nR6Z+gM5i5hD2u12jLj1+1gCvnUAxYV2er1OJ01M2w3zcOwoFr3IzVTVdelPdLCOLyF3ur1prYtJ",
-	"fW1BtfweakOjSOqYk96N3eoE4oNQqJ5bfSJG70ThpGjPO4Qao3BcoaYH34q5kGxSxv/W2ONwOAx8zh7O",
-	"xLiK7edB5nGwRsfZ6qjn+Sh+HqY4Sz69ZWEminh22CJpam7ukCmLhC8UuTvEGjEciNYBoaaAHoQwQqpE",
-	"8LbKaGZrZomkidjgrIweoNQNlN9J0UT3xl7rAHLPa9N+imPHJWCO7lYmHCUBygahfmMR9pfvyTgAanVV",
-	"/RzraLTVjyaOvm7OcHyrdt5wfO1hQKUa7eIFvQYeeHiQNJNXWgekA0uNM98BNrUpLioQnueHpMkdxzSA",
-	"el++FOkaVM0Rne4MI8YczCHajYcaQpz3DoSCaVGw1o6piceCt+LCx6djGds4th5dEMnShW0Cf0cPzEsO",
-	"2dV10hyyp+s+exuNYbk300XF0a29pqYPbsVjrAmSn95Xw3MShGp2Pie6cojl5Z7BXIpFYmK56t3eu33r",
-	"jd7tm8sUstXyYyXWgfj6W2pST6qsYQ3NKv3qlWq1LdVqFtfsX4PAa5g0rQ5XoIYrOtgSHTzIw71seCOV",
-	"UGcbHwQ9OSUKiRiH50V3lJgYbCNY239w/Bb1RiwO562Gsv0Hx2qSx1ACr7JE80ecBrU0VunLgK0RHbEM",
-	"t2idKkEtifYnJOXyhvnlqe89leFTCCQZha2Ux7Tn7Dp7zk3nlvOG86Zz2+l2nG7X6fZW9aMePThuOI1D",
-	"7kUh1Cf8wOdeeC4aTuPB8b9Sn9lJw2nc87mPf73n89nz5I2HVL10hP851IU9v0qjScjn0PJboQTnrFmc",
-	"1K3DwhJo4ZRxy8QzCDlnA6zqOdRKVUFpppDzcryo9dfE0JA0WkM3fIsOThWfLCwPgI4kxQihzJmuhKqr",
-	"dZ7Eb5Jmyni11yooGVAygGmKvBZ69ZMn84RaGA2YiQMoVqbgGTKlkUx2Aip6hUM/YGvF6NQN0+N1NYu6",
-	"oU8V6yz+3syXm3ArLTKq6wC4gNEzn48OkvDlONdXkkpxPd+lNZvqgv6ZeelK0G9J0D9ik/CMQVmXQjKD",
-	"AjuV0/VsLOe+3e3SYVenpyh57YqitkZR2cQrhZJ4ChY8xeoxoesUaqTQiJHuzgkVzGuTQ3wIwnHBp8I9",
-	"yDgLkXfIn9S74LnBC5M0IJA5J7+5qqX7MygpnDcnYIfYG58ZBbNmCV6Fd8t6eKhaFv432Lp1Z/IJWM2s",
-	"UgMo3pez8JRtrOSONlfV9P4udvCqAW7Ew7vYwWutRB3WoV+6YhzbYhx23HnxXZFrgkRhACZQHfm9T7qd",
-	"DhaAdcitThwH1snei7QVnU7HudVxep1V9RooM27pJLpWuVJFjhn3Sst/ZdyWBWdqifm9iuW2milZsGfF",
-	"huRSq3FlH1xaAVjFkJxLEGM9nHb+WmtWRFJ6Nx6VrccwoBI97CehB6WxBWMe6XQ6lr2VTn0ho9lAtpPm",
-	"WmQazARxrbEU1fRd5KaOjyo+hc6Eo7ttcoy27bgcPLGaIXREfU6a8D36KlpxEAMUO/YjIUkEAdVKMPY5",
-	"hERA9OEYbx2ft8nj0kwJGQUA/f8T+jxmx703i3TanNJnucOLvX1IG6UkalzmBOrugNcct5U0Hzx8+/7R",
-	"vZ13Du88Pib/56fd9m6rTR5DgEW3023tQ/yDCbGAAIh2u91vvMDbIGaDr4k+Vw9CMIT9lF4dDCRx9Vlu",
-	"20EfWL0NRpPy6MNa5WhwFf99t7NLzkJ/AH/ukTPfY6H68yZR2rD66xb5l/q9bocMZkKGE/X3LpHzKV4E",
-	"6e6RZ7NQqqe7b0Jokheec4d09zod8uAwbaxLuTD3Kt1TKDHPVXKjO9qLZrnSAcXtFgopXycresCDeQG2",
-	"momxEkTIsojHzvwBUHQwP4ip3spOE4PFaTA3jFCQTnF5RR5KyxSa7/xuCNfEgIUssoYWt76+U32Rgxqr",
-	"CqnZKyyUX/IurMVe4ZJX8TkX1HxYWPKhQgakcgEYZ1dXsyiqSGGnXU+lghFMYhSVariyAM04pjOx7ePw",
-	"nGMKJCtI5YB4bEhngRTm4l7sTNYmqNKlTruz1+ys/J5giRe8qrlvdVduTp4DdSVSIs0l0/0slOvV8bvA",
-	"V1ZD7zaqu8Lr8SakiCHnovf5KIC8DvKA7OpoGPWJNHsOSbzZfKZ0737jPPKlFg/9hgOMI66oIOKLngOc",
-	"Rtg66PO9tAyzcSzK4rRjY1W0fwwTuTOmik4/UKMEk6T+4hGjnv35vjUk+Aq1gpqFMeuU8tRZNWLtut7V",
-	"gdrpDdMFMUsoY/VqmGIj1TCv1O0Kx1ea5NYKHJZkN1QPbMX8q0as+i2mC87OCf5+QPqNfoMMAkYjU1qz",
-	"jiU5NYW400oLUoto7VevaHZ7NBtfpF/gFUulGqp0K9/w0LKqIfr35WOqRTPxe1cEsyWCeRxRLoYs2oQf",
-	"lbPzB7UYXBh4D1Z3iCURdpl2ciOpMPHqZCntF6/ockt0+T4fhtGJD3JpQebqFauWLu+xOj3MrPeuyGFb",
-	"5AApDU2ITDlBVDASpfJt5GijrJxAdgA16CP15hWFbItCSsOnDrOxUuSIJ4mSwYPjIl+AzIbaOGQnSMR8",
-	"xOy5nYDYTS51uaQ5EZDbOJ2NzSVN4Q8sVd6kX8M0Wtr7hrbHHgSwYeVX7G4UhCc0eMQGZ/fE6MFUun3e",
-	"7JhK6A7pEg9Nq/E3PfMn2MLCmUTtf+7zUQsGXjVPciah3BYuvT1iI1/ISKeq8idsE0lH0die7uidiDHC",
-	"nkvGBXQFTpBwKBkHt0QrZQdFP1CSX1ckqSkrByrWTnmX2eU1FnyNsLxFInTNIL1csYtF55MJxgeMNI23",
-	"jNChZFGSzPiaMI5XvPmC7LZVFEStGJixzS4KeGVcRnMyZRGGviaxqQfE/fCJS5o6T9UsCFroAdROiVQJ",
-	"pyoW4sUlPxZd5tGemyaVJGBUSPBGJiNtOYqfJKNakX42EKUZT8Ip3oFq2TERgY2gFnWhqBdsEJWlyY3j",
-	"jcWYRswj+GwF1wqUE1qpSlF1E6EeuOms7Lwkk68BM6z3rkDGFkHG4/CU8eLwFfZ86kcg8kqvrr3nDxnc",
-	"5Nax8FK1lrrGpt1W5FZn781OxyFvEI/ORauiYw7aK6aZr33w+MBkS4BLvWNGXHjeJWPIHQKpTt3DmRyH",
-	"kf8NnUXuLUYjFlUpU4J9OwXLsHAtC4/4dGUH3JZYQ31dM3XYsf5dMtQlK1Lv3MNLqx36NEVfHXTYCqSj",
-	"WeTL+bGar470hoOQ/PWOOY1f++BxoyhSB2KQvvbBYyj4U3iqCGYegYODCUcw24gOwNHHEo4eLDyER+Aw",
-	"4kGPpZwuP/l469m9QWdyfEPRzFN98k13u1Z35AOfCxIq3JMet4sI6CSUY61R4GVpX/WEbzecBoLQmB0Y",
-	"iTj1v86USITUeGX3XDD5DA2Gmlx8vJ21g159n4/iIh06tiFgievfpIXBJw4fHpGzXYxWSu79jKhk53Te",
-	"5033xkSMnurPLmpdCuvN015TOWYCozUEkZE/GrEI5o5jP2Ge4t5ucXoYt93nfZ2UT+xbsXMUJxqxIYsA",
-	"8sIcIFKKPaeTacAEDsjsDiYDYdyDPOUQ1o0lTJKZsTN1Qvuc0cEYxmuGK9SOjlkEkShz4vmCjpRepF73",
-	"2MAH1chXYHoQRh7zyIwrYeA+31G97wxCPgz8gRSuaoZKwpmvjh6Gmvd5M9IlochJ6PlYoQCXS8SRGUob",
-	"DTlzSFIC1DF3wZLYysOHRw6ZhEJqXzaow7Gi2CK+6POMagAh7bF+AEs2odEp89TwzbP7kMDCJbibOusD",
-	"DAHZmUM044Q6rXoDYOv+xb8gb2tm2+dvA3HAyvqCuA8fHD92TZ0v2DqIkYQ0SZCTVZDr17/6+PFD0ut0",
-	"rl+HJzGkTrOgfmOf+Fw6pK9ZkfoCuZb+7m4g098plq6++Wa73X7xwoVgH6TZk5nwOROChDM5CCfsQBe3",
-	"iSgX0zCSfT6kfjBTGm5zxqNwJqk6O1Mqx44O7lSHBvRh/xuMBP7El445bV54zltK1iDXJTAtxPpMtPt8",
-	"h7h6Ui7p6NSRmlFr4wlMUEcHMk5ci6u7B4TyuW4Z0gf7GHAZDon7tmnWbqbPCRF0LmzO7xBOJyYsFOpB",
-	"qM08ukuoJIiomm6/IUP0CYDcvH37NvFCjP0k7LkvZL/htuLp3A10Diur0ATKMijohorhgEaRInqoHqCe",
-	"AAFn4h13iKu2zMw7Ib1rgrjI/B9MkfPfhedQBEEgpvtNyD0FFEpcQOduC4OPTSuqUSq1ucLE8rXV6rwN",
-	"o1BwwY+zc/FQj6ZN7kDELJzQWeARGohQR5NYOWD00BOZa5UCIUpHEMSXuFyKxyqelBTPMUwE21AME9Tp",
-	"pNqYoxfQVaq12ybHAxrQuMQHXChQWAcXBC++0OCczoWani4U4pBvsCgkZzSYwRYMgpnHPDtF2NkuQF5Y",
-	"/QlpupZys09AuXGJhMp9IZ36O4r6RowTEbbM+VcCkHGpxUGf2zI00gqXps68dJX0FPmshpwugkI3vpuq",
-	"Dl7TDWGw3d6ui6QfgJVOMTvgPRDnq/WCVpsgH9LHRXEjTKItF0t6B/PMauCPwrrPUQHY10Dko3OZhSG7",
-	"LVKqFJS/1WkdZKCCKe1iNI5znyvGcWiozSETGihwrPZvGEZQDwY1CTjIihrogHmoMWHeeq09wSUpdMJ4",
-	"jGuD6ohJQTRPIt1Opwf7CRcSMCnR0V0kKiXe/NFMdRPrXq4/gSfd1gHKTGAOuLKwm5JGeK1qhMWL/EiP",
-	"RT2SphE938A/ZabMFAsEa5MHaptBxAkyoVqwuDcmlNMRi25cd2GOAwlHnnLcb9XkPqGEh3wHc6ufj0PB",
-	"+hwoCUKyUs/q/MKeWhKI+yAx/wgj0nSTgpKuQ1wrMkR9jK3i7Xa7hSva7XR2zcn4fRr4nj4VSJPaqq6I",
-	"+Ax/VIJ6RBWKw6hwLxzMgJxP2DBUR5pgQvuIRDMu9hMiAInqkPMoVCx9PmXCMaTS564B9K7mF46+7nZ0",
-	"V7MhAwKMbWafdF1HycadcLgTUR5fZEP5NOOnXGEVxmcTw05GTPa5RUHdnIBpk6+zOVLRhMrBWKdznrIg",
-	"YB5RiOsgbvnUPKlDcO0qbUoGxfzmyFPcZuizSDhgGxdOOoWS4rd2BJii5H3iYjjhUzySFA+k/nRijmeM",
-	"lOV5mJwCAZfmTfVG/Y72rus3HbwqQdJFpfSjSCamD6BWY9JVM0/nfwJp4U/0VUaw+l+/PvGDwNcWkOvX",
-	"1bkHUeRizBD4zWx3CzBbuKSa+6l5/brVDgVh4XOrHF4c3+7NjAx17cQ8iu5PZhG/q3/G2pYZgwYwOvgL",
-	"xd/9VGYxNTEkLiSIpP8m5Bbs9jpvEgy7ckh3t7OrWVb3pvrxZvemuQPQ63a6+l6doyYCSQkjRj309Eyl",
-	"nk1Ez1hQnpsTOIQFRGh8ayOmCCqJa0UYu4AhMlcgFHjqN/TeWhcGNALWF6agLb37y4klBf81icGoFZ/X",
-	"yDZ1b8HYzVQzB3HQa2qcyciUYlZO07B2cWeqZ+xPX4cjbys9ygZslraquYwaSS7jqNG6oP3zcWjccohB",
-	"YrVCq3l9ru8Da8eTVqWMFojAARm7OuRM8Tw/vvJzEoSD09S1LAD8WjE9Y9EJlf6ENM8VM+rz+CnIPRMD",
-	"DcO3USXTncRD8WHmWulSKqkC3iJsHWgIYsBhPOQxPQPsolfrjMVyyTOaM7R2oLFy/KKZKQJ93DOFyHDD",
-	"dvALEcxGegf1Hhmpo9sxkLzP3ec7eMvC3Y+J5uiuPg8or/F2l7mPQZqx5Ac+Bin41ccDpbD0G65WbXio",
-	"X6eS0ACywCoErJgpCE2F5LT83Lt5y/z5xpu3zZ+3b9+OXUsGRDKvZXiwfh/+th9FTue1+hwglQJE4zDw",
-	"gNgAyITRhPIBI2LmSyWUpnD7YRgxMVaji4kP1l0trejzY8ZIrGVobStL/Ra9w1uKzgeUG81DHbTnOyyK",
-	"AEALt63k5W3SvB/KI7UlSuIzr6VgTp8r7RShFGh9cRcA47S+CVwkVs1804bqds7wqPhCu7+nsCbGhRdZ",
-	"4e06p1Dj6J5pF6wuhw+PbE0msSS1Gk5DsSPtd2t32h1MzMk4nfqN/cZuu9PebTgNpTWDTbBAFwDrdVhU",
-	"osm4Z7RyG5GJQkDgCoolsx+ZMAVBmgaAEQN3DorjE7D8cqykHvR5KjqhqEQyVmdMBSsURx0YrCtJx5A5",
-	"1sE8UYgHzUaGfjGdKirukAq6z69fvwMncP/6dYN+7SzQGbXoID5ZbfVqSqyqFlTj8AsQMHyFABHfB3R6",
-	"oCWU0vwDJSzn9gi7nc4b1hOKrBX7P1eiRWE8JJyYjo68xn7Ddq3B5kd0wiR4Cz8stpInj9x4EDd1t/Hi",
-	"CZqimZBvhd5c32mIr4EmtXtufKQrEBjWCH9HkRrhjjfD56wiUGI2mdBobtud9QRxZj4HkoMtaysiVwjX",
-	"9qQ2Yg00dk6quRnHR0Ozr8YLp+jLJy8K/bg44N0d2KLj2DGTGSzuXHzWAUgTO/Nx8YB5KB+P2XHaoarG",
-	"nIRBND770+9++su/SDwwVYf8xo567m2l84n0iDVzBwmcI646K2uN8uWvfvTpJ3+UHaV6oWyUpsvH52F6",
-	"eAmHMQBfqJMb8gGrMzj2vLHfaFjBLOBkEPs3bhjb6CCc3KBnVNKo1/5oOmrY0SeNVz/805d/+7fZCe3d",
-	"vAXkU6fx3Xzj9fdUwZn0Mh1rGOSQFOc2QKL2Ur36o//88r//+5f/7a9e/cM/VpxZfmILyQBcUiCjqzj0",
-	"7OCJF2n/V0xBCO6AvHudzuZYUbxwsSNRPZl493DtPuw+ac8SQ+wbb95WR8rmxo1aPKWw112rV81mfIEC",
-	"Yz+z84kFrdhJ3KjDLgoH80ZuCTqpJSjlKo1KPCDuUzt9bU9ux14HBOuN9Y8KElDqrFTte1VqFlN8Nw2r",
-	"jIPmwFJxMTdDypPb2P/wiVPAK5FNKrRIR3CdUUG6xhO46WgALeZE6TpAVLCZNzudJ6r1rKGvHP0dCTFj",
-	"oLh98Jg0v3rcu3kLrfkxygs5cZMQAddBGxo+U2SCKIsU6fMH3Og309gOqJRd3fg+8YWYQZFPuEimsEHE",
-	"pB9pVWgasTM/nInEvhqn2ojzZ2qx0udNwNTo8AMU60uwinY7nV7LQaWvJKPklHFjP0AtVIK1V8fECIJ1",
-	"lUiz1+n0+vzr/uAUY+juiZGDbqRBEAqlWPCQBFSi4sB1og67q7gPNV09qynjok0g+AH8DaDN9rmZoVDI",
-	"d457sAUoq+ZEUlMy99TTOTfzC4PlSE7CM9ZajoWN+VFzmm6ns3eQs5arr98kzVir9QUQCHiCpR/0eWKV",
-	"Nrcdnqr33FYZXH6sff+vCyuD0v7YHMg04rQM/mhBB8O2Lw25x7R+TuekGRN8t+MQMA20UjzPDlTqdpxy",
-	"vAAiXVsXVhRuqb6chVg4DSAW9La3o0lEsdo82L19+zY5p4JkTRXla7BsCXSrCwf15k5MoPkhKbCghpTQ",
-	"MJzumEQtAi0d5c0qo0SFZyU5iZRUhCdrrxVsYD2JGYfVbQX8pc9WVvgXBUFqAWVClBps/rXxybsD/4H/",
-	"taP3v3HUve8fiSP+6ObgztGto9Ppv/r9O1+73W63G6uBmM1CRNzJtfBh7ogVDmUvAxCtGIXY1GVO30H8",
-	"t5K2SP55SxTmuqpz0AoH9mZmYDZij98+SIo9Q9obsKYWS43E9ZeRNusetnJEeqFEudJZrQhtFeAQSeDw",
-	"YoT7LpPxIjeDcER83qqHc/cc2P8Y7NrumhsjJp/SIHhqfynK8a+OnrIdPil/MxlTsU8geM3KjKLo2yRc",
-	"034UhSdNEjSfO/gK+oGw3hvtc522ORw6INhL06BofMozA/OljRJ04FZ69oLJ9MzdNjlmUvp8ZKSlYBJ8",
-	"IdquG+cjanYcDD1xIHVDK4cu0+viS8GCoanUj5miFllHc4BsxORhEKSShrxOaBYEKVaTyomRhizovLG+",
-	"XcjvAb/nWGzV5vdu3ipqvvJZfje/yNuTwJklNFwucxI//GameGCj4TRs3zYwsGxi24YOJNBL9TRZHPtJ",
-	"TGrUdWJzHhzAQ53Fr2PluFM/jinUdjtmzxr7Pafhi3tidJdh0kh9x0R9+9DnVlpMXzyM/DMqMbOQeUqp",
-	"eUJa7+MNww4kYTQdTHwOf3agSlzuyWKawGRx5hpep8R8ucqKog/aePYKV3K3ykpaLdgrurt8RZMvVlrS",
-	"mxtZ0p61pGitXQPdFZ/2MmxnDc+2tilUZWfnw33WobMJoKFzjLqwA6uupfPCFg93Pe5RCRO000IocdRO",
-	"cuDgmwbrfPhEUbK5z/Dhkxcp2PAepAwPgvT8kqoTFoTIJroqym1bBC56iDDKcUVFTPE4E0EOo0xLT4wn",
-	"8DnEt1jHUrhQPczEDoQRpGw8uiviSAEFSAgPiZgNxn2ewgcQ4xQxIk796ZR5FyDAL4v0Xnz8MksMt6CK",
-	"pckTZ13J7DRCzrbfewnsqHOyLwYUfKEYY37zrjDMBWGYleTuGuT+mqSYUn5FOGGvS4qJ6lLsmEmB2YdB",
-	"lQXZo+SYTijpOtrwpJVL9VMqlWea+l0MnrJj7n2OVdnjp9y4kFEzNLkN9MULcHrgJYE5NJLkeT+P6HTK",
-	"ojjkmkLBVT+5HdPn+FMLL92lRGYUnivGoiPYkoLilqTljMyZbKdnB+GoSSw6Bom6+mS6wIJOGFxF44tT",
-	"H4NZCpxGePsNrGYZUODmJHnxjmiRTpoiJDMxo0EwJ+6HyCyfuK2UqD+w2jAZoSkU8pqTcNjn2Vtw5dAA",
-	"w2t9YQewXROku9vppALC70DOEsPGTckwX8YRmzoFeJ9HbAf4N67FEhjmZrxN1ArWTy+jmr4mJwzkMzcO",
-	"jX9QnaCD9D0FhdASglfr1+fww/k4NFNJli1/d1BfTMhhJ3F5sJMX3g8l7Ow8G7aDeXvi4tdJ3XKRT+ZD",
-	"mgmPJ720NyqbIne5Kgqy7+UvfvLpr3/w2f/+u6zGZufM/TCWMk9qW2e6O3I+Zfd8AeFdpaitcMg1ZPlu",
-	"VgJvavxVAG+9wWd088oDLUXDU59vbV27eWRTYBxZb6krQ4zji0LUmfO6mRCbpeehLG6qVORDrYLdbARl",
-	"hiMXbzZpUtvY7sBFK9JtbdT2oqlifzX9AhNwraJhZA/EGtu2Bm2uG7NUEe5qmZ8SiQYxbgHq4u2lG9Tz",
-	"nkIlwnJwmzaFwMMI7l2rhKG7H9+t5BAGZf8GFw1MzgF1ZudEhoiicBgKD/Aw6nNIboP0vAPOo1iIyjBj",
-	"k2l2u53dVpsccrzbqeQqtibG/hSCj9hU2pf0znY35qjp9jpvELi/duh5eNUp3RIcg+ZkFkh/R997EnM+",
-	"wLIdcOeHefE1LDhLYeBlo4HSi8iezWggMv1oHDbA6WeumRZEEGH8UJ+bKMV4O3VkfREAo54HU32NwAtW",
-	"LMevUpU744CPxBqwZcdUWfdrm8WWBR3kO759+/bm5vvGjqaOt5BOiwN4rFDXkBvJcE0kFJWCteuu1bqQ",
-	"41DT8NagRjGFbgBoXLg9sOjC+oajYyxqKEnjsSRcO0+glUK283SL7FhTrMnGVRZxtwK1XRB4OPQ8c61X",
-	"x6DGk7KwA4rHFVCDCSR5oxA/6GYXWMe4JxJZb50knenCSmEAktSkeLGuu/NQMuJG7Nk9MXLb5FCBCAh/",
-	"hmKBmEkIEm7Ekc92N+dU6Iw+zMOwYStuGvIyhYFnDFwREwxS0kyxSmEBaLAHXAcz7BK8D39ojS09YbgN",
-	"HqZ6yIICu3ODCZIG6gAC67WmQl920y0TaazPioZWpNtV7VtvjqlIoYjU+BRGg8CyGTfr3+d1CACYAfR6",
-	"swSa4Ipeglt9igxSnCiZVca+/ww50ss//tGr7/z55//2v7z8xX9XpzTcOFRJS22lLsJkINOOJbJNKbXK",
-	"I3/1nT9/9dc/i+87ZUYeR91uBu0sG8ynv/7Ry5/8Oj+MOES5+gJ2O10jWpCsSi4PQsIRs6KQ1ih1SGqt",
-	"5ctvf+/lH//o00++9ervf5yfhLbL1JvE7s5JgWBcb1NXGsjNHc1DC5fxmiCMRoGvlUKLIVqyGqzGhnXP",
-	"may1tp//7Bf//K2/+fw3//bTT7716SffrUqqpbNaFMiaSMLCqPE6q//bX/3J5z/7xatf/C/kEJ9+8suX",
-	"P/n1yz/7bp1dqQVWTGWnLV82zHHIMktZnOMN3C2ePxyyCEVFsoykqae6WVuX1cFlRc9LMuAt6K2YvxV0",
-	"2M1d+KzA9hZ2XMyT7B6zFkfVSxZc6JGgGaUAT8JFF6xWu3gdUpypcDg3ixZAT3gM5Rp1C0XjSHjYATmn",
-	"vkxykQArqxwnfzdOtJJJ/MLDJL0LkFvMfVa6z7mmsmP4x0VpO8aESEHtGRoEWKTnLNVqFKkD9cGel+s3",
-	"T816L7CU2jge84fCZUxNJzaBhMMU6t0nLmZRewRlzV3S1ckcBWlCAr4TppOuIAoPhzpLLDAZh7jU8zBJ",
-	"rUt6LYfsdEnEhpDa07RskneCVVRrvtaI8kqOpRzgFUY1fajGXlnlwTnsK9Wnm1d9DqfTKDxjOYUH85jE",
-	"3euLot1eZ6/PdSPG6KrWpk0ewVShm16+m0fsIzaQS7vJ+sZrmlTViayh2PR5t9O5dZDdBdRUNZeJYU+3",
-	"29lbqP08MqT5Gi8FwFaXKB2alBPcZxNeBZQUU3AM93/7qz+Jkap9cjCrexWQtEQf2d3hoXxkaD5/B1XP",
-	"gEO2MPRP6PSrvsSseWvMceVJLVEPayhZaFHeyKCWrPStHR5ax3XxsNBqvP1hdTt7Bil9FVr3Skg7e1Y3",
-	"QuO5Oe2sPSkUB8WT0KLCQJY6Y8/vx6effO/zf/i7z3/27Y1PYjVEovji9u7xxFxvsyb/LO9ZqrakdAK1",
-	"p8VKC2BnK2kgRC1FOlO/LYdAlQGaJv6m78ZmVKyaxv9F7MLu8Za9OpA7H5ak1AptbA4auseUWYM9FOoR",
-	"e+lxLOxf6RhJ/4VgoDSZjDnerw/740m7KB0AhS1cKlVTL/QvrKoTKOqBrcuqAx4LmGRLPR6P2CQ8Y0Lh",
-	"v6Q0t5tkn9YjNT6nlEu/TQ5FKuGtrvKgOtZp9XfO6Xwf3R2pmBpoTx98U/ZucwEPNzW0vgtDMXDanh8A",
-	"6nSQhslBvo95xIXvYaLktaB2pts4tjQOJunzTJREF7KH5wA0ruol8SCUWarSFeotAVnVd44yeiVQmOt5",
-	"g4EG3U5PybkiQ1RBxxsJF4Di+OGZ2fGNrvK6EQp3LVr8wl4xAoPXazGK2vu3imG0lBZtWd4rjifIcB+y",
-	"OGtPKQlehMBOU9kFyWrsdAOWul5OII+YxPjFpxDrUCqRH3BGpnSUyj4ukjspGTuzQ8LAY0Ji/hUnzjgv",
-	"Q0kDMghnHC65pDP0+iBp49z1SyMPZxu8XArRJu9htMfllGJJ2Sj9id2HBPuYQ2kcnpuPvc6LsgRYm5Fq",
-	"a4wk71I26cAKRwLU85CO2HZXYgMXXGP6uWSSZ7aG0Cm615pERW013VMluVNMHeYWLYxUX581tn2QB0ns",
-	"nC7Bt710vOkS4N1be53bt2/udjpWhK2uQ1NgzyrBTU+cBnDRxn5329dYLaKunZwJZEWK7a+XjCFPgJsK",
-	"yyuSiNpjBaH2NQVjXokW5Pp1k7jp+nVyYhfb5+x8iZjs85RnS7hk6AeQ4PpkDvXnGGl2jIvMif1eSgbH",
-	"TiyvdaCrAykZiddesYwDDQKd0h5rjZ2yuWIS16+7MZBW0kzEVf4GdOqrwb2DRWooFDorKDZWkPx+owI7",
-	"8VLNv6xie8MeiosT25oYH4f3SuzlSSmN1DHxpb4GvSBiKXUWGvsfdp44m1/jDWTCytDn5YUFVWzdS2GB",
-	"vY2XABlkCDCHDdK8DdhFgaDuddT/Elk9jMLJO9UT26vH7xckt1/FfdUxX8TJL3TNuLihlULh3qlR3UCG",
-	"9wvqGxS5oy4QoeRO2evGKUXSH8StDPNZN7aGW1ZBLMJK7+Am+ntyIXCRKn+IDU4pJpggjHt9jpWRoHgs",
-	"gg8wr1u5zmlAXGjGbdsmaTeuKJsMp7Dojy6I+9xt58v9+JyU2hKSYLBrcc0uHRZGiV2ID+sgti4Cyfxu",
-	"2R5WjmW/QBBDhXw8Zm9zrziEXSGVkJvTc4AHoBeb+sjJTBrqxnp8fhCQbjoRdulkehs1ZCyOu87wjeKU",
-	"3dswuazA6b+oFpYamcOWxwJfGIpKnYAciNIDRSvKh2sK/bokuiDRdXpcKetP11mE8xIJBM1svvLTlq09",
-	"K5+nS2PcMbS/mn+jCBAp8bx5a45CdJfTkrNFnHLMguHvgNXlCwtYJj5nxVAFzS1Y2tcOm9KJ5RfaV9Yz",
-	"r2zN31JAjF9yXHDJTCyG2krE7+W1rVQIf7dNLWa8t3C8WbNLwht+B60vhYfwMlpgdGYHuNS2LfMLRqXU",
-	"ywUlofR2OktROBzCDYgkDczmIhDfxJRLdgBilaRL68cbpmaoWWEueUi307lVhD1wZV93BqXfzVRGt3Z4",
-	"KIuyxOT73Ui0n9OY8Xq5qi4qvPBRQoVftgTmlz9hUSkZll1YyHi26iYqKifDi4gxTJHaBYUYYp9GUsaB",
-	"9lvJgnQrJzxFYuCJ2IRGp4tThesSrZBWnuALpEkDn4pWRqKdMjYVWD82FfN+QNx+o99wySBgNCoOV1hZ",
-	"zN4ixsGoRnaMyZBqpDfUM/KFmWNr/bu10k5A1CtJE20P+8sSzg/xwkBRjc+/9QevfvibzabWqRXgb41F",
-	"R429tpD/tYYimHwUH9MNbAwqNL/91Xdefv9PPv3ld3/7qz9qbCVpsk3fV0L8S3xFoJhALyj9cZrKLkh+",
-	"g5RJZAcU+djgbQFIl39jQPmABU8nM8kwgf6CWpdcq/fn4zBgO1icUr1Imq6QVM6ESzp5z3qc/5/AgQBx",
-	"q78AUq8igG92b5J31St3YLj3ZlrXjdvOSFMAiKq3G3ia0lIUO+92OjcPNBHqyprdXqd7YA3YF8TzxcQX",
-	"gnmQSaNIyA7iIcEIL4GQ5aFEo7J9UgoK7tWWmjcNf3nXUEpZ8yskmut1umrk9xhanusOfeHdh16ntxPv",
-	"ZP22F2i2iv4PM5Ur12mzMle6kya7rcu+QqJaZCk3uprOcQ4ZRYEBcOu8K65mFgkshgPK1ZHEhV12z34B",
-	"Pdojs9NW6b0hhkqrC7ty+kz66uVyhKVkXVzAd+U5lxOyPYhedsJJf3CrizGeMLZSbbmItC9C3uYo+4Lk",
-	"7fu4/hTlGy6ZJWnx80oq8k0HKAN2Zpn8fTqJCWyJGIbRWhF+WEnJyK6mq35/m3sYP9dptckxnTASqblF",
-	"s4AJQgVx9TBy/btbkuO7KMfxFNWQ5jQIwnNMyF8iyZNlEJuX6vrUf3Fk+zpB8auJ+/WvOtRCAMWXs+p1",
-	"VwMUrDc7ZKbb7GNV7oqL/eVED3j+xRcdQmjNfAmSuESg4XUjBkPTF40btEZsRMWWgQNEYCzT2e/AU0KB",
-	"mjA6jaEB/BeKUJJeXDUzjEhHR571WnDaPIiHS2ev8diQzgK5b9mwWk58BaDP9aEjLv7xviku2QTg0eu0",
-	"4sAAOMKCuPDfzHO3OgeEQkZLKsw5Jv4QqB/zEUCNyYjpqpzIG0ZMCgQ43U7nAB70+chiHj7PjSuMsiPw",
-	"BRnTaBIwITBZT5+n7xWo897CgEBvhvyPCYwIJCEfMBySYNEZi8gEAgLUEJL6njMOjesv+DBsm5/63BdY",
-	"97Nt/ewSGoiQCDU9l1uoynWI63MZhd5sYD6bqxQO3KPACxWcMe/3WZS8l7oh6uP4hAwj5iGNOGad7qhZ",
-	"KWg5CGZeQe4kyufav2ThQR+sL6LIpskVBk15OGimflMZdOx0tQlIF1u1ASNpYiicz33p00BTTK52lEX2",
-	"oRYrlJOOooGeQyZhxPCbbqfTialOV48gPOQ7OA9OJ5C7Vs8CSQuAaZ9DXQcEp9iAY0SV9eDeQdHex3nN",
-	"JD1lvLT0FB78121rgkndpxMmHqhZFSQDhVkPYv6TqA7AVTSUceJLyONQMA3oj+6m4hft04nhi/HalQIp",
-	"+PM+xlb984//52d/+w+f/a8/NN9j+cee08geC6wNmmIQpuwjQmWDNCuWWl8Y3Bk7FVRD74TRA0VMBRDR",
-	"nqae0ctv/7uX3/8eVja1Z7Ro8E82H7lSCtQLhvzqj7/16gc/+/SXf/fqH/+g3sCd2Af3ZIWyXZo6HlMQ",
-	"5AtHuoiGXv7Z/wf1Ev5LzUXf0IUeW9ib2zyYgjp9uVfnxBaJyGstOkpJQdPMmVp8UwLtBKnozepb7TRs",
-	"gdXYb3z+m//w6q9/hqubfbVsbRNtacEq18CPCUvdXlrUPMPMBdqm9gDuNuARM4mxOgsvu8BP1k2UhPvk",
-	"06GYTVmNb2Z2sOE0gjA8xbHi8Dtm4wA/QA3jAmbrNGwwgy3Z37w/9eLJdjI/Wbeky5zR6JRq7HderFls",
-	"rpRDb831i9sci03bCwxtV3MDL1Q0047g1DHDqrarlaErZbhlRehyQCjRO626dICJVrhnluGcCy6ZpQ7f",
-	"gmO29Nzk+V/qKPRKBfEGr4OlOFolPbhtaRtaIeDsXNtjV63fm6LiYpW4Xok91H21GWKZ8ntXWytEyixu",
-	"XNW91j7h4UnozaEWL5TZlSHxpUM+Cn24ShNGplKzL0HTUSrCAcRyG+1gQHmf401guOKhfhv7SpWat8kH",
-	"Ctu6mFEVz6JLFM2i+R5NOCZBLWh4bDKVPvNIU2lt1uB000ud69Vs8FqRuhsbwYtUKaO9gGnghA2VcmQm",
-	"TSOISgjPWK4+r2FxllJUaK0353q5JV4/8boVHj2MtNy2dlaXvHfW9ChbBtMCnLByf6tb+qv0uZK3v2ey",
-	"hd8tNE2m+0Vz2YU41u9a9La9KvxF1LShLPl5uqliaE+dW8uubOXGx98UPNHDv2T++SUUtdDYnYEbiw3d",
-	"K9LSRaWW1ZtDN+7CzhmhR0xqr7FF8DXvY4OwTd3tkiGOXNhgOTznAqSbEm2+gEvWzRgzC8bMdVh49Zpo",
-	"OX2+4AJ3bF69K1zCaRSF5xZMEKSZuZK9T2gQ6CFPWgckc++7z1e4+J279w2dtNqZYroiflnpAX2uk94o",
-	"cqPSP/EDX85JE7+9lrj01d5EbHCW36D3fCFdndTPWmG0px+Q8zHjaIMmvuxzqDd4wlKKC9qvrW98YcOO",
-	"EhNxE3YJ2IleZW0ozuxrq/qt9lQIPRiXtQHbHlzMQhQISXUFHaVWG8p+JNZpp8Cuq23c3KYgdUJKLtnD",
-	"4T9Mr/4lDyRImIU2DtW5L76FMINkPGAGXHc8pcCkqP5h2ZKsm7VwK3foi2jtS+bbR31J1rg9vzoKEfs1",
-	"cUgRAaXsC6lL9MYsV88Uvcy8mjU25O1unSomsxXTF9p2OZ+f+TKd0FAJe5O6Zzdzw/7//R8v//hHL//N",
-	"T/ITjNizbL5lMMXMLiTl80Xevy8+wK/7An4hRLPAkr5iOKGcjpjYFOAsxZpI4TVhprFdhEPLEd9EvqMB",
-	"ItTUxKgE/cG8dDLHNZD+hLUyC9vnh+AbRiznnrL5eRh55p6iaeF8HAossXB0V4EOn+sLFIYGieK81Iec",
-	"uQoBApxMoz/KvT73RzyMFI6k6ZJIedhlBQnFe7Uasioy4KTBXy7gchEYQqX+UuCguiGOWwIeK0Q/rjeS",
-	"0tsSxRn4kRqB5RUORhM9cuDLgYISItsyAPpyXUKI4dXi4MnFhRrMu5Crbzq9R/mIRe+xMxag1Kwhqm3/",
-	"cpbqluCLLn4sdOJYsfHoWizIPLQgtV8UBkzPpxsDkXRQxdoz79WZejI0ewV6q61AnIyo2gr0OkWBywlo",
-	"6l0IaLLP++vPfqiNUPEpWhcS6UDQMkgknvoaBpcVX8S8zYADwLJjDDA8DicJI49FbZJ4hQy4A2ePep95",
-	"GK2VuNAKbT10prCThLBIT1t+jM1kGEYTnalOkOnsJPB1KqJKBh4+NwFiRI6pzLDNpUYYTCB6+SFH2tbg",
-	"WJaPDeYHtuimMD9wsd1jA2l/k634sgjm/FLf1Y8kacl1MnIexkEIENSR3Ymm5dBF2J4KYNCTbC0OYIgF",
-	"73rxQwl5VRNbZWFh6xgzasSKLQ9CKjOGXFAQ0pMLkYP6ZNWM+RCuVcEFCXJVCfguk7qFazbDrxn9Uaj+",
-	"KzDDPG0FqKf+a2GW86xYcLi5SMsvlos8lH2O9xHyyYZSXdXM1rtGaqASCfg1WDsgkUud5zeX7xO9B1tS",
-	"d5dnA8qMZl0zwArFEbeyIhuoh5ShqEuWfSdTUb+8JlJJqURQhDMJe/HkX5LS/4tVcD3UKyBwGYHAxfkT",
-	"cmf0davGea8BVPbZjM9gLwcacrEphheVI4dDqFOnJ4/+vFSK9XCYFu0yTBwK++m4EJd0gaOkK+Nx2efx",
-	"bUgrHkS0zdvePTFySVNMWRAYpZuS69e969edVGXGllq9UzaN02HaA6VCwY64RIFqcxtJHdA9sU+6Nzs6",
-	"SZPlvzo0vgvtMIqXAB0sfd692e0QPKtvc8miTCxq92bnNjFH+cxXLUF4SnauAzphmOKScgLGMfi+1e7z",
-	"R7C4ML5bufE9Yh+xQdH41kgolRoYjClFL91O51Yc/9rncVnEbrezVztNxSg3H03er/FmIGz5YgSDeKxQ",
-	"KJSkbve0n/jv/+Pnv/lT9BOvGFabj1XY3PA2GnlbbVgISGsPq0KSaIusqmDizSzXklyZeybE86vYzob2",
-	"cWfdkZWnWNgqcZWOCSXKtlbn1d/8608/+d6rP/3Jq7/4p1d/+fNX3/n+yz//621UBSnhbtu7pJfnXZuK",
-	"yr7AECkUKRcRILWCB3MxbylL/g2xqajA5cWrUZtM3PDibChLmIiduHQvPYIsDDSuVatfck6TIHIj2i9F",
-	"apYCjnARqVnKj/AFRcMjAlUwFleA0Fw40yoX025i1nMgkqLIeHTQPlUk8lSGy26qHXqeIC6+48WJSFJQ",
-	"mAoSRp7PaXw3S8Q5VRziJm5fl/Qc01actuUrmJxF52tpkw8MiMbGFRXlk4Qo7UUrflakj2ZJFjtCRYGH",
-	"UDzTF5i4Zb/P8ytNmsk4Sa+FVTQh68gwjAijgzHRi6B1Qy4ko54DP1vXUyweKEODobVzcqnq524sVKpA",
-	"O1l0lc7cqQw5E3FGldYBCSMHtJo+T5e4iYz3x3NUV7tEafPZA0WaatWnsFhqCKxlxoBrlc62UxLYZeWV",
-	"XyHWq0xr6XN1Mg5ilSzeVYtFWu0UVorBFxUZPw4vR37dcgvfgkgNL5PAQMexR4wKNDXVRuh1I9eKx6GT",
-	"maw8jppBaysPYnPZfbe3ErcMrDhavieLRqKztaw0kkVe/yKRlCQTMWkK4D6OGWOrKCRgldX853/9rc9/",
-	"9ovi+O51YwqOsixiy56I+ib+9Bqtnl3hyxVqiKtyQKg4TZ6Vof6ezMMZSODpNJijaNeSXUEIDaguA7Cu",
-	"cPjtLktKGuUE4vLUjmuEnRSxgqKYkq2qBgXn9oJ0AuwZTqACYjJcMUXFXjZHI+xvRhOwyLUU/z9OABbw",
-	"IAY3LAA9J5cVTI5FdbgYcSP27B4Tgo6YazJN5BF8z8Zuqj3R5xSzFCYZGQ8wG965D9pRkc8jjdPLgLhW",
-	"eNt9nlU/MndYSfEVVtXu8d2vWzdTY3P8NUEMTj26i7EZOKDS26aoM2DcRUmoRWa1SG+fLHRHtMkDs077",
-	"5YC8z+vj76LMGCloDCB6ljgL7M0BRg5FoG6mkXifL3cgfGRm8Do9BorFPw7VYuarHSuBMgxn3EtY88mc",
-	"CEajwRgWVx+YFPtK36yrFzaur6Xh0VpyNa12pEld1L5oYHV773Zu7lgXFPPLjCvpmWwvVg4aJQwN7S2H",
-	"hIsG/fLb3/vsL/7H5z/7xaeffOvV3/94y1B/k8u3CsCv2f+6QTkxO9qegTx9VDdpJb9QcJs5C4XW35sF",
-	"0NYwZzgQhaLSMgYfkHPqy3KR+bsMX1eh6YuyGIPGYfDXasjwpgMEVAoKT/3B6TJQiPU7BXHVw5ZZOK7k",
-	"qUHJ41RqnkhX/eTzkDNyMpMaAx1YbiMezGNjcpKxO8aD2yn90XlTA6uvw3SWWkp1grGMtXRBaRAZmsmr",
-	"metULaSZCd1wknWApzGTc5KkOT6pTp/HD6gxsGDYWhD3Yfe5kQokatcvY0Ux66DwrEuCyEjrLnon4tVc",
-	"jhpSVJ5JTrvIFrbhIiaFw1jHJLeCmbRwDOsbKGtBp42vg2pwrQXIdv75b3748s++99n//rvPf/qHWwg+",
-	"+Lo5f1+yBCr6ZH4JiqOkqGT/C1MkpeQgXITJzaLpiy1CbjAGhmiung92QUGUKiVM780ks2qY5nLC7rb2",
-	"s+kOwcSAlUoUvBKMe9peJsiISSW+97ZUK21P10q7TNVOJ1d1Tn8H65y+tiqnX9b6pr971U0vU23T11XZ",
-	"9OJrmt67+IqmNUqZojgurl86DCMCJUy9YzYIuSdc0oQCWL4UJF3bVIaEh+fk/yb24602OcQvjIXjmjCe",
-	"JdvyoGX4Lplx6QdwKyVrUsHybogBFEVrMJOxqPR5Nj5vS7CgZ5dQrVU8VYY4F0ieYVDAGgVV+3wV5PAF",
-	"rKVqE1Zj/1Zxxp8tGybSY9i91elceMXVJcuw/Rqsm14D1d4Dzr4azqKL7ry+0LjMpVqhtJ+R8nHFGx7L",
-	"5pxaNQHWb5It2koWVLXOcNKrEq4Xio2KjsSF4qMLruB67zXUb3028+Uyc0UsgfPZ6K3qqyRg9MwucpPC",
-	"LzMhiYwoF0OtpGh45UdCFgIUTZeVM5Z0b3b2tGfn92a+XOrXCTmDEft8VOrWUYtTJelJBduGLkTTg9Aa",
-	"C6boV0vAihrAZTFzFOe9WF4//EJQSYUet1LzfcuBI+sWz+91bmLZuDug/aqDsZHdK11L4AHbnFdlJv57",
-	"5uhcsoQwWg77IimWOZM6q8Up4+SEBSEfgXaYKcynNb8BhnIkzEh8yc03lyg+ZfFpsvvMRu3k7jQcFIlD",
-	"O77c/KxvSOhoOCOSSoaZP38XAZiss3ZBUOk9Nc9NeXBguzK4SMRp3henNL0DhfkQ9Qx9Fnh2anc+DN8J",
-	"o2MmXbQjZb6NS263yWE6izpEh2TAVp+7caYi11lSgB0LyugS7Lqafr8x41hH0Os3DqAsu1MQrO30uZvO",
-	"XKSrt+cSOLl4NxCbhKuDCmappZjDL9OIQdm+pCjQeUSnUxYJSB8zDajP+zyEpaSBXj4wmHF2npkgaaoz",
-	"N+MDNmFctsoq0SfJkVzMU+/m8yO5Wwos0gYxtWLHTF4WT5nQCRkvRdLZhcau+FxUqz/ynT//7G/+EKKf",
-	"N48uFw3F3GNMJQL79JPvvfxvf/3yB/+pfExr4c8Nrs1a+HSD41iQNITTCTvk3qE+8WuP492Q5LOz5VOv",
-	"dXOp11794O9f/vl/+vSXf/HqP/zNy3/zXz/71/8T23n5nW9/+sv/2thC3YBj67h+yZyNcQ1bkUrIuhXw",
-	"mpOxl9EXWXtBLjJNx6IzeBGYMn0QLghWIpqzEucvzRy8QVNcGvAvcFfSUwZ5Ms4fJDkeFUDS5NayziUG",
-	"U3c7nZY2QwWe/kVCK3EuCPXdNaFg6oRFRL1ViJIGsyhSkE637oaBZw+iVQ0pvYFICd58rGcdLfYfZnsi",
-	"7NmMBgXLoJa8KFWEffWhz3PN5Z4qx2SpNasQZF3l/pvZ+8th7OvuCDph+QK+hYI2vQEpMZhe5NWtc6UV",
-	"hasPCBFhjQFt2EC5mUEtx5C6m/vVbZmFI0OQuLmR1bJ6bnmtzFl7zQOpLAkf27xhy5iw7OTbaMtGPOkV",
-	"QjeP5w+HLMIY2/Qyxek9WpeifHhsgLt0EXALT3EZ+szsxRfFslp4HC8CYWbO1QVBTNOrbXASY3+bAXFY",
-	"EDO6MQyjE9+DdBvl6PIdeMgKhwPLJd52cfd1cXN0Veg0ZeAQFTKcCnIeRqdwk83kdlCDazmg4nzATo7D",
-	"wSmTfT4IOWcDTC82YpL0Op0e+bo/OH3AA5+ze2KEoRgRI4MgFFBmknvEvUFncnxDpws5Zdw1KauJL6Gv",
-	"N1sYP9fnbjzrGbfm7bYJThAvzBL8yWM69xgdUXMxcQaWREHc+JHH8ynTplC9HO0+P0SvjNboTljSYj4l",
-	"BD6qWi9GxgXLIEO94smSgX1Zb46uDwpo11pTWLR8WfKQ76CCjuIJq45b0XWxAp8v6XF0t7SoB04Y/F+X",
-	"1LyY2kEw88SXtz77wXc//V9/+ekn3/vnH//ysx/8aiO+6wVlPMoH8vlvfvj5T//w8x//yaef/DI7inx0",
-	"/8LyHYuSb1lHobDc1oojzK+TGWF1dvxOTEeXy+5lL5kvMBQkOckH2bIeFW7Vr5K7a7ZCaY41MjNZk77w",
-	"hEw2IVyQUMYuSfOE8pYuCGHJYy1JqrgV9/JSd8QkrKN4GgJbf2oqcCyqGcW4jOaQTlOfUp200smVStxP",
-	"6iB2sSiBLzEvhCQBo+oxzkg4ZbxYAjuEBYKRDopY9azrMUn94GFA5TCMJse69WRIlixquh8+cbHbcDhU",
-	"02th2FfEpsG8z8WYTiEZqyEGQoeSRYmn85ogLkj0snVyHe019NTU9Vzf84V0jV/RJF4VhJIThRloFNE5",
-	"Zmc69+U41PEVloS8hghG1JfRRYWxcpJVC1DIlVRJho6YVPQuUPDjil9WaToruA5d255TzgBn+Zv3TpKr",
-	"dENisITWCkVi6YAKZl5f6r1bsPOXS/6VrVWZLISQ6wuQhSslsFxRJDatiWk2wjy0cPgPjh0bA8RssKg2",
-	"ZsK94EAXMVr4QfUB4Er98fSN4S69PWg4DV+8RQenSj3kXmN/SAPBnMZUv66e74JY0+10SwpCl/RqvVlc",
-	"SXnbRaIKzkG18pG2TFCSL1wgQNcpJwmn4BrBY0CE4dKbgQkpNbUcHLznD3UZpxOaUgX3i9RjX4gZJEJR",
-	"wk5rt039CX6Ls6yZFoWk8z73+RkNfK/VJu/rYWl9GU7c+Tg0JzzRnwc6EIqHcozJbDwClMG8LYvZijLW",
-	"LPBl1lS3qXyuo1Katasz2AUNVuYK71t7dsmiIfgXVy8s3M2L0OzS23lRoaL+UGrOdU0oHlfGstco8zcR",
-	"I9BfBiE/Y5HAQg8TMVpeCn82hcp9g3DGpUsmmJYRY0jtxsDWd/06Z+dK8YNbM9evOyQMPAjDoVzfmYHX",
-	"+1ypSZG8E/iMy3tihHd3ng+CmfDPWOsgiS4teBC+EUl6N92nbrtNXF+8zT3YF7VOfW4q4ZnKOMj/YWht",
-	"8jjE0o0ndHDqkCkVKLzcgd2lNiQHSlttqheFbJkOScQGzD+DFLv3zPIoLc+9J0Z3FYU4sFTqtLvkhKm+",
-	"VWMsgEjRa4J87fjBfSLZc9kmhyRiZ+Ep8+LWTxmb4mVuwZ6B0PJFn0ewO0pbVUolvqNm5g8YaerOHs+n",
-	"jPS6nS5ErNqbFWud8XbGCqpZdyjrqh7rc7OeajHbGBgR56kRjCWhBNdE0qDZHR/TKWNyuIKCIlMayXlc",
-	"w90a476VKY7I81BnoVZ0J3w+CtjT/qzT2R1Q+I/5dIKfXKe4VgkJhyZKWb+g/WDxaynnXCo2V7+A/Ew/",
-	"f7BaoWoyoQEEsngkfYZ0cAi6w+KloQRnrDqzR5TeU8AafV54Qz1/iCynG9IZLBNqD6k2bx3kvHPWjfZu",
-	"r9MtsRfcsRpSLPr1x4ycUO9OarlT8mWQ+akxGFNULLu93acJshno2rgdUEdSy7pSgRKQ6w/VXi8ejqb6",
-	"DQxo9dzLuUHhUbLCSDa9OrfMYI5Va1tZIeT0Sho+3WiaokWLhU1ubudAmJki15Yv1xQmtpQoc+Ctae/d",
-	"vJWyBmxhZWveDVxmG8vimELD2BaPUL3KK+/muOHWo2QW87qyaJmMNCrigEpyxOILLFxkuTwmTRFGknkt",
-	"h5QK36x0K5C3y4Ny8nx0UVBOKvokFrcpCVhCMtuIxlmxSGQpfyyrEZmlcJJmgIXQoPYybD42/emSoKAU",
-	"C8wZNgHDGsXJoFQ0ZZaxLMOj9dlrfLPfUCC939jvNz799Y9e/uTXv/3Vn8QF9l/98Mev/vG7n//s37/6",
-	"p++8+oOf9Rsvkpe1r1pNFwvVYXH87q29zu3bN3sd9T+7CANYUh8xmgxYjN6JwglspWIRg7NMtJ9g3MvW",
-	"0WeY9ynXj/qBRe/g3bvGfmMs5VTs37ih2Uh7EE5u0DMqadT+aDpqmBfu+4NTjtdVXv7qR59+8kfxLw9t",
-	"A6/68pn+b3TGIrOwEzHq9nbNaIXww8SFb8y6vdVsuGs5kgulSdMoHba+izoY94jht8Um9HJKoxIj37R5",
-	"/YnToFLSwZh5cPcN9n2wSIBmqFF/AIJ89Rf/9PI7P1cE+fP/+PnP/+Nvf/UHdSjwFlJGvhyIRYnamr+A",
-	"FBO6K6DOwg6rk2KvjBZf/fBPX/7t3y6kxV6WFvGTtazlBOmsuW0XzUQWbmERM9HuoIczMT7SF4k9JgaN",
-	"fTU8pKpPf/ltPba//DkOrJF05D84fot6I3YHIZSmEv/BsWrxGB1B6jl1HGmQrJj0ZQD7F7f54oqzreOd",
-	"yiHMiubLcRjoKlKGWTnENuOtntGYeoSm0NQ1Qca+kGE0t02cYlSnkLACDSmz5oRGp+qoiadUPI2Azpfm",
-	"CVLvpOdMXMGeCbfIrkmoIKrdg5yN6pog7pjC4Tpmz1xdwYSiI67PI1+wOItiQKMRxMSYegu+JHgdfaTQ",
-	"nhee83xBiST4sWqWoV6v0yFfxTE9YgPmT6VjapL5vMDKZopwJamDbIuT0gBIEy6qY60J6oGVGh/32Jk/",
-	"YAIvVcWRoAV2t5wBTLBn5ITNQ1M2Ob2oE/r8mD1zlhvK6KAw+5HT5xlMn+2k6o32lPGwzNilqOmeGIlD",
-	"ZLOXwNAFK3sPVnFFk4k6DY39D2/ffrJ+kp/yHDS1x9N9suXkTcstXPVGsjXbUdkwipNLlhqO1Il+fB6u",
-	"uStO78mF5Ey6lzpp2zeilJ2jMvuJWo99gjq0xd6Qn5HeSpr0yhmcMrFO1o3TTN4mE1U/ofM4e5PNTi+L",
-	"tePibQpFp+NCEjxm6Pyi8jvS6NTyCSLsWQmq5VAauigXu5xjtIMPpwAaoRIgWiFCa5MjnsEs8W06BPK6",
-	"5Jdq9kDhIGocWMkjlu8vhbMU/LELgtkmgWz+VR1bnPPd9rlx3hq/qGpM7VdNR+4GAGK30yWgH6iulmLD",
-	"k1COE9drao1TqM8kD18M+1aEc9o0nK5gBiulM3TrqIJFoC5PSKXOTQvuJWVmjV++u1sMAvH3y+DoBEP4",
-	"MdB0vn7p3s1bdvExWMTE0mtEBmTFQpLwI3vPV/SvGMV5fSS5LnQrizqt7Zbk4fFsMF4LYDf2b99+7SAy",
-	"vyA1EaQaw26nawpjIl/x1lmVNXcIqfrBOX9tY6gs5x8ZpnERsYMJS1iKIP064lSJtm45tCXnVCBDOZmT",
-	"1FJeDv9Z8UEuc55ZYWQx14SkmGoVFPDnXwRfWYUzm3S9m1VxFu62VeRWi8xSbF10TC8CXVun7sKqu6UF",
-	"7XrmT9iRFLpWp3Ixtj5WME9Yol6BUY8FvmKKxJcIXKGIua+ThQYUVMEJbLZxojUFY8R9vqO+2BmEfBj4",
-	"AylchUxdy/jtkm66iAxYFl2077uAbBNbXJWAvtYB2SXNHpDXYMCmEiHzOQuCFvbU56mM6q7JXZrtrDz6",
-	"r3VA9sh55EtER0XRfzgB/byOxrQiq/scbgxY8Z56MXWwJwlPPmIDSZoPHr59/+jezjuHdx4fk//z0257",
-	"V+e/0nDcxI627YZ8mYoVfSeM+lz9SZqupSkoYNttEV+qV9yUm5D0G+12u994ATZtfcURnVXatekjqjfb",
-	"fU30uZu4rJL328TWTbrdXdJ8PJ/6fNRSvU5nYgwViQOfsx1tZPC0uRtneEBEiFf65yk+CuGmeMfmAQ/m",
-	"OupUqT22YjVi0qQGe27phWqBUputtRrI4EHxQihoDAJPg5otNSZoGgQmDBa3Ud8EtZVQXxBvFtGTgLUz",
-	"EcKTOFsZrqPHJtNQxiUIBJ3EslPoaujm+z63WtJ3YOIJgguGREzMAgkxyriSIRFQYMUeGS5sm3ygg3t9",
-	"qccTnYHEPmUwMTV040GL6RMfugaZGQanB8TVTkJ4oKvOPRxg3VuBHopuukI9lDTPx2FcFBIUXSi63SpN",
-	"MtEFCjLaGOTaNbHUiZtB33JCH4R5NmIDf+pDTl+LG5FuC5KqhUP9rl3BIv3kbkuTRGjBnazDI6PXTnwh",
-	"IMA5IjM+E4o8zPEA3qDJ0hwXhyAXuWFy8Jj3TQF8azyg03YPrPXNGvMc+3Gyp0CWfREprRLHDDiMkia7",
-	"nc5eWeCweR6S5QR0cBr4cFPNgoLdrurB+qJ+wrns61BBCKqNZbIJxz/sFWcS5t7liDQGsPCYPc8FrOqG",
-	"XhR59as6v20P82rRxouMAyi1fW6g+jVBOJ2wrOJvViSJbHj57X/38vvfS3z5SyaI+uQKE6x6v+wRG5yV",
-	"LL896h/8p5ff/6sK4zUWhE1vyGKDRsGA/+6nL//hn17+5NfFYy7M7bds1Ls1R93t7O6cKEGR1/PXWOHt",
-	"kPxC88i6y1sQ8WToevHyrpjjejtDLghd2a1dx2V3Z5IUWvyiDHpvZxRXjk6zwzhN3Dk1YseufZEU70zd",
-	"o6Q86xKowDdf80pAs0ZW5eVBog+Z/tNTKgt8Qwrf2IxjTlEeYVgQrrXikiToPb8uqDXtCDkPGChiMdQD",
-	"+qBan9qZUM/csYDVOYhxv8Ll5wqzai0k5LGCUW1pM6Gg9tLmw0CXrXGjThBneolvriGsF13wMNaMsksd",
-	"ZtoSNmd5GGWFJbB1zjiIcd3QyDVDHLcbybhcpNZJhQ7Ae+vxGMWwesFlFlTAKZ5Toyqn3KpgK+GMeUKr",
-	"TXj91bKakGYYEWMCaREho/LqRqtZ23H/V4vXSFTqivEa5fi47AY/Umy9G/yvIS9tGShNeuoWZuXNqrZ6",
-	"Gw5Shh+FAtQghKLY11iRAbZbhpelQPwy6Gf3V5IRGbGVKYGbjCEuM06sGuZwh4OTk7nBYaO4ChYO4Wmw",
-	"LIQoC/kKx7qXXRt9LmGwuVTNdlVefSRLhpDCWrmbI0uwVC7sfbdnwt6LwtKtSw7ao7vCxZo8Eqo+6qV3",
-	"PypczdjUdaBCcIEyqfASz5L7HAtuIBTfDFg6jxWEbVXflce49Ie+MU+jgyEGnKs5tI5B7KzuztrTPi3F",
-	"klN17uCjlbgkk3lxca07k7NEzXMahUM/wDAtsCH6ZzqJssjnqGyTo7sCXQM0gvgrErGRkgdqrdRX4tSf",
-	"TpnX58IPGJfBnDQTF8rZLoiplkOEDvb3hQRecAIsK5ImCYqO1xL5Em+UzwmdybHarAGNs4EtyilRmqXx",
-	"UpRS6+3w8DHSUvokalUpnEmYNNDbsoSGmTSG6yRUVCS0dh5FK45BQ5yju+IYaSSvR1u3am2yQu9hwIaS",
-	"qMWIXRjTYF5tYAUZJzcRZf2uRUZbxvQpIikEhzZM4SFSy75xVhoHXx+5Vr9BxnBDBdxPgvQbhzM5DiP/",
-	"Gzqg8S1gZwR9ufgKuHL7jRUkSY6kFsiTWXws4crxkvt7r/7oP7/87//+5X/7q1f/8I8NpzGsrgbyAgUw",
-	"H8e0/C5aGV0vmRidTu9RPmLRe+yMBdD29uY6CsITGig15p4YPZhK6G5TC7C581MtRWS8ji4Ij7QMWzcn",
-	"ZNyQJahBUVwgqdMSGIsNALkvkcHvm7IEZidcxyr0CsUJ2HM3SQzJh2FbBzEXVJlFbRx1boFAW9ea1bVs",
-	"lWz2RxwwTZNiiVar2MEgUEujbbeY34gGQeuAuAldqgGmCdeUZs1SmGt3V1h+DJPtgQ+cNHMTrFR9bLez",
-	"S97XL+JieqkgmqYvs/fvjMea0cHYxEEMoQKu6POmDubYvSbIA37MgqHdsnoTi+Va37aygduWceGaMNRU",
-	"M7slNG0mdgmCpFN3ahYESesiiIk7VE8/L6L1ubBZ0A//7NNfFhcjWD9xZjrND5qEVL/CpEEFPJu2n1QZ",
-	"9Ku/+tHL73+vsMbDhrJbZ7lJORzTo0NJ8Zc//+xv/rCWvODs/GmZfHz1lz9/9df/+NlPf15xe+qZRN9P",
-	"kfvWw3tXuCCW8KXVLI+4iSsYHuulDs0M8yJqS2TJ88ILTGSJ54KiVN/XO5rh8zVAQzbz6AtjEUEeP4uC",
-	"xn7jBp36N852gY3rhvOKvNKSkOFr4QYpoZtiDOJcsEHEpEOMQgCZWPS5Vkq0TiOewiU2DrIe13SbqzIF",
-	"MpFY5084RqbGMYOx2dhqD58paBFs4MIxV8WcVNvQ5GQmfT6y2sI6W/mmjtGT6JhsCg6GWpus1hGjHmYl",
-	"nUp7qhMxKmjsMN5uprbUzn3FpATc1fSyR2dXbQFepG/fjAnP3ga7paJeFR/B0FDFalLD1DlvXwChpQON",
-	"Na0MfIHNYCww3FI7IK5OKn7uc0H8Id5ds+r8qz58T5PIV0FRbCCj6CjG23Araotu/NauekurpMWPhbNo",
-	"oCZ17+j4+OjB/fYE7lOGU3+gx6E1Vr1E8cTUmSJfIe++/fjp/bc/ePv48dPjt3/PUeiqR75CHr7/3ntP",
-	"7x2/+/St/yf+fpd8hRy/ff+u+v7AiuAlQwWiIDqBQNL0/5+yq8lxW4fBVyGyeTbgZxTTXbrMquimKNBd",
-	"CsjjqIgQ2Q5sp2kWc565x5ysEClRlOJMMrsgcGLxs0jz56NIFx+bix2aHT7bdjTPlIRvpkvfOv0MH+pL",
-	"09mSkTtPsdb3NSQWUxSZA+vfU4Dzz9Qof7DGhr8Ux9sSS8nuYsozZGCLaVruDlxBsoQccLdZ1jAjiZlL",
-	"+kXGcn6c3dz0F++kh/9ihq4Dpp3tBaw5aFAJgV9dI73x3oDEmEkmreh/nBI4cV3bFbGytysosHyECyjv",
-	"gnh2fxuRxGfQNqNziXPc3mkVUHGvKDrTeUD1b+wiedozD7niwFB4Xif6+hIFui3FgQUVUQO31p8z6D54",
-	"/KuUgisK4BXUdV2mOt0R3XgNgXd8F7LsOWIrRY6VilF+kE2mbL/pVL70crE6/P6RJS1kz1X0dQ76aoXe",
-	"nnJbseAJU0GUBiviSQF2GqAdnGmhJJxPvX3UoGxoXMl3F+tNqfxkzysxTVDFYSIpJv9/wDD4ASkgItAM",
-	"hrhPBzGDmxDY6d/Nyc6BOU+O8pKD3CPnf+g0jvuwlBlEoSn3EEeMX9lP730XfMa5t6UVnPem3WOBth98",
-	"+RE1INu/ctkk5wO7hUqqtDiqqiq6xZLOz/tR66B9Qu0rONpT0rr/3+Q7NEx/3aHBrkWZq/sPfbSZPojq",
-	"Gh6qLmxIJZoaUiiyHyVXBUB4+Ndej/odpcbcPGAIkEGy1Exzq/nmS/RMuJfJxR0ZL4UBmfXfeektoJjh",
-	"stSi84h6QEHPyL3zumGnbSmET0gzISbNxKYuFOfMymLY6OtwZg7Mfh3dATPBwdmYP3p8bmbTEXsFjLUn",
-	"dvl9KQSHszEM5FlvOG/3szfzleYoZ+3oSuQCKL4vxXpJChqKBjpjrfFiAEZ55W3kZNuWg+/t9VP9VMHb",
-	"6+f6SW6bmFGrRZ4RTm7FL79e/gUAAP//",
+	"7P15kxvJeSCMf5UM7C+CAH/VIIBucobd4YjtIWdGPRoeZnM8GzFgsLJRCaCmC1lgZaKbsIYR8r5erXzI",
+	"x4bX9tpShLxhvd7Da2ljw9asLK0i9rOQnPFf+gpv5PNkVmVdQBWOZs+oFTanAVTl8eSTz318qzEIJ9OQ",
+	"My5FY/9bjSmN6IRJFsGnB1MWUemH/Oiu+ugxMYj8qfqisd84JDKiA0aO7pLBOBSMk5M5kWNGBoHPuDyA",
+	"vwWLzlhEgnAkiC/JuS/HhJ2xaC7HPh/h4zQIiBcyQSj3yCCc+gye9bkM1QN9/jE7OQ4Hp0yS6UyMmUhe",
+	"k5E/GrFItMnjZLIJPWWChJyR8zHjMJQg9EQwLtt93nAavlr+mFGPRQ2nwemENfYbobVXpyEGYzahatNy",
+	"PlU/Cxn5fNR48eKF+REgdOh57wR0cPqIPQPwRWoY6TP48UT98pFgEYJv4vMPGR/JcWO/62THdRrsecF0",
+	"TiM85yyqOMgLpxGxZzM/Yl5j/5PUq05qNU/iV8OTT9lAqomSrYhp/rQVfCM2DeaE8TMWhFNGwiGh+p12",
+	"w8ns3aMSwPf/i9iwsd/4VzcSPLuh4Xfj3clUzhtO4/lOOPElg0/7QxoIpsARRXdCjy0dQz+Gb9wNZH7p",
+	"D+APGhCPSeoHsG5OWBSFkVp3/iCi6J4Y5cfpN8RsMGBC9Bsk5ER/cEgoxyw694XCNyqJDMnQf14wcuZ0",
+	"zAbjCUsO5b3IZ9wrRLASlBlG4STBmPw50uk08AeUS7XIJVgZsWeFwEiNc00QHkpWCE0ZLlrKTLCIUHHK",
+	"vKVryYDP2qQ1yRIY1sJsfOkKtbeP2mIacsEKUXyTuDym3AuYBkDJr4+YmCGkFx3NN+xnlyJ5BBv0WESa",
+	"Ej4OmK8YVTgETqa3oF5obeYWZDZTEforXA7z8tUl2dIlAe56xIdhwbY4I4zLaK425Fq83r0mCDD7wBey",
+	"TdxBxKhkj/0Jc5Uk5HNy/bpgg5B74vp10qSCPJgyfnSPnO22HEXIyUTkD5R63nE4iwZwIsMwmlDZ2G/4",
+	"XO72kq36XLIRSFWFZ5qIIHpHi0724ewk8Afx0y+cRrKRPDQ+VqKeNBzlnFogYJ5DPuL+c3vban/2Jm7t",
+	"Vd5EEdMteRRlytAS36q9lhb5KrzzogB17lA+YMG9mWTvR+Fseo9NTlhUSGNH6vdKMupsJTnUjB+//6T6",
+	"cqsTpUHRAFeEaUuEKXNca+FVCbpUmnZl/LjCjG1hRsjPWCQoLiFvNVA04JogZz47V/tSevrAeoU0fSmI",
+	"YFL6fIQ2AcGekYjyEWsVsCUp6WDMPMNRKhHYk1nE786ikiUeI5PIsogafM7eT5FQ6AqfjwL2tD/rdHYH",
+	"FP5jPp3gJ5c0RRhJ5rUc4sKN0L/r22GeCiPi8lD6Qy1B6qeQ0OqH8gdbYd2P4YXFmHzMhDCP1uOMsItD",
+	"aSZJg6dDuIJ74JAu+dcT5pAe+dc0CByyC/8FnIDv9wjlPJzxAZswLslgrJDEW+PgLIqVJynwo0OGYUTU",
+	"aGS3MlzHVDxi1DtGIpkfOaDRiAkJiC7HvkAhZkKjU+YRKkjEqFdVYvGY8Edc3VcZzVjJgnxxT4zuMiGj",
+	"2UBah3YShgGjvFH62kOfw9g13oj8MyrZnTGtMVFAJRNSk7RFGKi2oci2/Y7ZV7GgCJLgRKwhAMYTHTPu",
+	"LZzEaHicnavjnTAh6IiRZgctk4oIMyWS85Cz1kGKDApCI0ZQfDXvD/1ISIdM4QwU4RSKqMtwulHcmNDn",
+	"pYhqr/CaMOsS7Nka4Jz4vHQ+2HHuWsxrXYiiKfNIsuJI9UV1xVEHZ/fE6MFUFpE+bR0AIgeEfa7IoBeC",
+	"YqZ/VBTRPHfuy3E4k/pZn4/WIH8zrgB7J5zxgqXdQ+wFpAb5AY5DEDqULCIJiXOIzY+Qg0fsLFS0bGLG",
+	"YM8HwcxTmtlAzcY8MpsqMeT27dttou6Vz0eExjdGkUJt9rdFBbVa/aIvN3oJZgvMOVPGooQNCNKFLe5V",
+	"5AYvlohM74XRMZMl1w8YHJyAe8OGxA3B5NMU+XBJE7X6a4LYwz9iz9ALo6Ss84hOpywiQ58FnlCcZhpQ",
+	"n/d5aORP/KW1r/0nStzgsyAgv0FmXLNbh0wjBj/+hhLb1PE9Q+qVOICuaeeOYteSnDB4EHwxi6U5NRc9",
+	"CZg5qzx8R+GO+nJHnPrTHbPsnWmoTjwql/hyF2Tic38ymzT2O07ZrDYSVZw2LwguUbA3IoFtDGoZKS0P",
+	"NPocgba3LQBaAlkOVjkhpmRaW9aoOK0t6Gx01LQwtLmhq3C07ZxQmpuVo0hvWwuYlXDfrPKauYs51TXP",
+	"GxRlBpMjGAzuavNAkY2jgjnz/fjBYnuH+qVQnU5WUGhkod7E5yiBiDzXOOK+9GlA4ClBmlEYMHKrA4q0",
+	"YkyiAk2a0OdH+Gi30+nED9AoovNGfEfrgcBpTMA+t3ThYeT5nEZzgs+bLfQ2u4WMGJfnvPDAgcUFgaeT",
+	"34hDEVjUJg94MCeUI7BBTuV0oiS5RFxabmOpgQ01bF/Ja6vZvbL34MrapQ/kLguYZAt89EP4qXIUyMbC",
+	"PVLzLl95dVzyrPeujKjbQitfTHwhysk+ngI6OQqsrIEINYlSBAppJ1gTSNNjQzoLJAGAt6z1GrEjLXZt",
+	"ynKf3lENdLPeu0K3LaEbgqjwRFwFYlfvJg6SI1KtIWJyFnEI/hn7fLRP3G+9cK1Fg3NZMOaRTqdzDe03",
+	"TyM28oVkEZ5166DPDVfV0BJt0lQzGywQ14hrnd0+Yq5LOHsOYMCYiiGLGB8wcsrYVBC3D6jRb+wTtSTQ",
+	"aenU3xmEHhsxfk2QcCanM9lugRaaB0iCFgUg0TB1jX3PrLRNOqDndjud7k6307kJarAFAKlEXoyMhONE",
+	"PZl6HvNQKxfwRJ/zGUg7bTXUbRAlBuGEkWEUTgjlc+sgqAl7hBBKpV77k2mABvE5aNl9/hlR+yafoTzy",
+	"GZkwyn0+Ip/1+Wc7Ozvx/6snO+QzcqyP7zN4gtzsqC+PlNjNafCuOiPymR3eOaR+wLwDhQ/RnARUKlkJ",
+	"rwHu0OeZaFAyg3gYAEQSeInTKeiRz8hhNBJmrgkNlGbBPHISenMlf1E0TcDUgpzRwPdgkAOCaA5bRZMR",
+	"PmiG7pHPyOPwlPEjDm+p0X0hfD5ykmnAvAO2DfZ8qm6SA9hKB8wjzVN/cMq8FpFqFEctJo478IV68cT3",
+	"PMbjGXfJZ+R++JBFME/IyWeEDqSC/1BtxJIOY2PeCQP7l5IjHXIehXxEBBtETGJ8BnD6Gyhmmln2yGdE",
+	"cfv7oXwvnHG1LwpA8AhqSGhoVpcW7x9LYHKTfEaAwBa8rGl6gl7suWIj5tVb5DPyiA3CyEu9qw13jh3c",
+	"pCCVMt/hBBo3FM1iQpbN8xb5jNyd4VhMYx/GENMgYtSb4/OCNPVuk2068R4khRMzb1gRIq14orc1HN9L",
+	"zrH4fA8IDxEHIKpGiJkCNZd+QGYcn3oKL5mRbwMeyCNzPdUBpG+ADs+BqzJlA3Iyk2j4Lr/iPtxyPUcX",
+	"Lw5uDyW0+BJ3u4D66pRyPygMfScIFVq/M3/ImLneU4aWXRtSlsYTv69w7zA5aIyOM7tDQfQGnEEKHc6p",
+	"iI+CcnFuoWQXUNIa8qE2CSvcmhrzsDUWEEaAG2hcJijQIAWO2gPw3A+lFSASQ6EH4EENB0UO2IH5UYEI",
+	"37g3S05Ow8EXZALfwuH5AhFOI4P65V10FMWj7Zmp7MHOx0qzxVfNiAckVEolXHhgLVqRVxxBTBk9jYdU",
+	"AHugHrsDRtbfnPnSoBe8PJkJSWREuRhqwoszoYvFjHIrwZ8jDiu0YPCWWfWH/sSXjxiYag0kwBhMzsNZ",
+	"4ME9I1RPEJ7p+WJTcCyOTnzpIDGHiwJP+lKDT+xMWbQDP8CTBZQdvtfL24XDvSdGevmPtMsBlq+kHz6b",
+	"NPY/6Tg3Ox1HsRj1T0/9s6v+2VP/3FT/3FL/vKX+eVv9c9tR10r901P/7Kp/9tQ/Nx2FUOqfnvpnV/2z",
+	"p/6BH26pf95y1LKeFFq31Hp2LNlCKGFNiSKbZ6tghluXgYIBcRt8suE0NscO1WBLuJ71SDFvgwc2xcD0",
+	"iW6SVekhV2ZI+v31uU7DaeD/VeAV+qlazAAOoj61Ty2rJoXWb61Eig1cl5Nba3lvjGyqNTyJCdEZjeB3",
+	"RYS09N9wGimRv+E0YpG84TRsGbrhNGwBt+E0bEm04TRSwmXDaaQlxobTiEU7/e57FnVIy0xqGSkBB59I",
+	"PqQEGfV0TjBJf6lFCxzGkgzMsmNpoOE0LAnA/Gw+ZHhvskzNR83zNu9UI2YZVuPJC6eB21eAKLYpGugU",
+	"x091SVOr1ErRE6Tb0kRCKB4xUrfJ5wfaiX9GgxlDdiJkqEQwwO2BjC9YYUBB7Mvp5rgbGCCoQEfrhkKI",
+	"FwQO27CqblYaxm9dGZW2ZFTCK7lC8gIyCbJO+kKfu4kB3CUDGkW+kWbg+2uCuIhUrkNc7g9OFf1Tfw/p",
+	"gH306EMX7oHLnruFgQp2NkT29vmTKYRuOqRHTtAjNBiwqWI/FhdbJ760SiIE7lOM/Skw1wn12JvKg0iO",
+	"YtmVsNM96kcbXli+hboNExqdLnAWXhNkit5+QgOfCgwYis9ljWih2NmkxM2iCGt9f3ISk5tki7nqqrsm",
+	"YczN08BFKLZ+CGUt3Akn7+GVrPXOfX2la71UOdOwYthvab7hwjeSHMRscKAWhh3SjUmKQ3a6JGLDmVgr",
+	"8hlnXnjeB6RDzsd+wMwy1kAAnK7+pXtWB5oyrIs4MqyNNstSPzHX01EqhVZsxBp3/30mD4PADugTxXEp",
+	"qWBA9UUcKrHQzW/nbrzIxkksCKgRFeNpCtZfKOFuyA3+pBoI6wiOo/zrq0mQZUd5JT8mBwXprx/6QhYj",
+	"OZgaqmN3kkz7Ih8CJENJg6WhoVlVJ7MvvSAzWuU7Ee+z8DJM6cjncejqoh1qoeBh8sK6Gpdjz77slGre",
+	"o/i9lS9QGj+ubk5yJjZdMUkyOcTyxbvcKziwaMbsDBUaMcJDEgYei+IQ/uLAEfNrftD7Vg5LKnSvYnrP",
+	"QlYUT+voPVW+eRk4Fd6/FaK4CzMoDiWZhEIbVyeUz1PALA+dxZjFxRYXIWkk70DlpXtiVCSOPIJgjSQF",
+	"A49Tjqm2iIacHcRhjTBcYmfFRJ/l2JmBlIFENRytST0yb69MQ4puyhUlKT6lr5ywuVzSTKNsevU1o4on",
+	"Pjefl4YYrx7YmV1wlWNb42qJjVysK9E2ez5oxTmcToO5LeDmT+iUzYmbsvkIFxxtlAzo1Jc0IO85hD2n",
+	"AxnMiW0OJQLiPPwC+So9XuUrmzY9bUuKziyutjSdAW3htbctLQXSyrGkkgl16KeMTUlzqemlZXhnGJks",
+	"gd8gNAhSos4CFm8BaKeQwWchvTGloNxoUVCgStQtUFVDjcgdWy2alXl7ZapVdC+v6Fb2lMp1cu12MG6f",
+	"GmRlq5q5vaxSgpLd4VdSG7eXv8IN2sDlubo3BccCzn8r7KD8Bo100kc91vy+9dbWbhEO4mSWWJkxF8Gg",
+	"dtVHLd4oEFDpn/iBL+cHaK4Y+WdY8Beib06YHaPZnPGACZEJ2zTZeq1CFNLBWAXyAewE5IPAF7KI90OV",
+	"Yx3LY80ZnnMBz6lZIepL1ElkzJ7qr7cYk8HO5bSxGAFrUcmiIVaml6VE4YpyZg4NI6/KiaZOD65HLnHQ",
+	"92ZBsFXZw1BNs8Z69DLZeTGp9ANZmAIYh5xwj/gjHkJ4KYUAmlhDXGx3vLl4l06NwpGnbH4eRgW25m8q",
+	"umRyu8/HoWAmcDeMiM93kICa+BwyCLmkPldKbWKs1PQpN+kmaUtSw7IilbGPrT6BSd5ej7Zkrs0VWcmc",
+	"EigESyo71CQqxaSkLMu/LjWABS+qtrktC2bxfRDLobsK+sOL62F+crJXSJ8cywehz5mnA5EXKiAbwfpt",
+	"qB01bkxmtxVUjSX3ZZMcJVW6fTlTye2l1q3KvL3y1SrCn6v7lZzSMQuGJZb9IjPZJTXAD9c0wBdA4coI",
+	"X9MIX72xxeqmwsJzqkVXCkZYmbaU3Z0r+pKcmGIYC2TWmfm5MkGxA+4XCnzJ0MuWVnjVZ0mhr+0Lp2ay",
+	"5SuthezxeyujePr4rhA7cyYPeOBzpsj+rCTSRMBvijTUwnB74KWYbs1RmePllv/VuATpFde/DPb7612K",
+	"3NFfXQ5zVhkb8YW1y6pu3VundRa+65U3mYOcCd1hzhQ1JmLKgkBg4OIpm2PxJEquX/euXz/QLR9NOqsg",
+	"bpyJ47aqVmDEGnqWira0pVb5QdW4WCVjXCWpbvN2FeeoHuJptMkRJy6WLLiBaXFP4YNrSj4I3aHj6K5L",
+	"mqZQbar/aaYlKZxEy+lzfO++zjy166arzz6XUejNBuazyUx1IC3V9AV5PJ8ylzR7B6SjsB4KRyik78EE",
+	"nDHvt1iUGjcIw1M0DKuN60RXRRnm2iECQrgLcd8Ro96Brm8h8FoxaTq94u4K82OzoxVpd3G2OdaRYx5U",
+	"sNAgE2xCufQHIpPiu6W02fVzGmH02rmndTIhayazldbOXvT8/Tq5bzH+5eHZI83zMDrFK9RysCQND+bY",
+	"OsUuL4Knsk67HfueVF57+hJcBvREL1jcfaGOAadkxOzlL0gp3Sefhj4UA1QPCyUgROEZDZzYKefzM18y",
+	"4vkRG8hgfkC6yTvgW1S/614PJ/N8wWY1bp+bcQ9Ib59QPle0UI0i4oGRjFQuIF4RAhZJLZMvkg5ClTN7",
+	"7WE/mnrLk/FTfYrOqSABhcYmUqfkr0V5UqspEf4+HofxnLkVVd73KpnyqE4t6vLUM0VemeeQXV2op2nV",
+	"4Fn9Vr1YxPIrt9pA3i+YRMb/1Fdss01W4977sY0yrnxqddOIJVxFSwyfr8DEnSIObrXt6PMlfTusfiEl",
+	"bUFItitIZcafO7rNVf/fcMeLUh5bSx9awEmXsqtC1rRFABbxiDfQxSFLqFcsNF1snymI9SmQ9nV9LaW9",
+	"aMm/CLvvqcsTfcjOWJAfRPgD6x6Bkurz0TpCwSWSD1EQqEv+FZMvL5WDpY9PrLYJzTAiVKJU6Ie8pdgD",
+	"zgzMQTAaDcYO2SO/+QiqGq8BW7W0bWkDdk250vZwWH7ufOwPxnad9qTiXIeEEZkqtv0bWNlIfb2OpGBV",
+	"t8jzvFy4lUOGFDCYnNDBqam1rRt4moeqCw+rVeeJwoDF122hiy1+cEFXmHpSQnmRHZ4qryNDEGbj4n3N",
+	"k3ksNqgftMEAq/ZxS2QG6ViXNwT5uKDFad22mrVbsVzVqVkyXU2M3TyhXEwCSbNrx7IroqpQyihW2EqQ",
+	"Ka01reOtw5dqluKJ2LNtUdrZiv3kiy79NxbidWKOVheepkjAfozqFqK3k7rDXWen+6QatHMFOQ9HEWNQ",
+	"NVMNCgUijwAd1GYeh+s34DYo6320VQfVgrqQpSb4zMKKTLgFsKhucPezL19Z2rdkaf8g9Hk5qhYxuVo6",
+	"V47oFpvzBAGV12jZx3e/Cd94dqIrl9cECc+5jkQvzg1aJtdCreqexeoLSXfcUgwrtS4JyN9bXnf1mW7T",
+	"usT9p/1p1Z1hS060+oX71Lx0ddG2dNG+6Q9ON8ETsH775WMJ6XUtgUB1xDw1L10h5pYQ8x6NTu+JkTiE",
+	"VtGbKbUk2LM0bpa3PS2kmAtxc3GRBOph8eg6wZm5AkmwfmdRfess1Kpj9CT15hVabwutk/JqWZOiDkEx",
+	"bczDKNUbHdLxHr17/JiMffXkPG6o5kuswi7Ix+zkOBycMkl6nU6XTGdizATUs54TX7b73B2EXDIuoTg2",
+	"Jdev41auXyfjMAA9EDqUYfn8a4J8cPzgPpHsuSRNt9/4Vr/fb+gR1J/76p+xr/590W+4LccqKJPISr48",
+	"6PNhZjdCh92o6ZJJwiFxv9Vv4LH2G/uk3+jPOp3dwWN/ai0GvmP9xguXNAVjhIo5H9Cpf8P80Z7TSVDs",
+	"cZDICnJBgYuTp0tQOtuBvJJ2O1hUdw28SfDANUGO7pqiKgYnmhPqsXRARVx7T79HRvSMER5y1qpsbNNn",
+	"WrycAmyoO3BJ54FOF0ZzSLfTI1N/IGcRc0i73Y4lbv0+9s5vHUBXpp1er9NJI9N2wzwcO4pFA7mZarYh",
+	"/YkO1vEl1E63D611MaWvLVEtf4ba0CiSBvCkd2O3OoL4wBSq11afiNF7UTgpOvOO7kQCPUp025wefCvm",
+	"QrJJGf1b44zD4TDwOXs4E+Mqtp8HmcfBGh1Xq6Oe5yP7eZiiLPnyloWVKOLd4Yikqam5Q6YsEr5Q6O4Q",
+	"a8VwIVoHhJrOgxDCCKUSwdsqo5mtmSWcJmKDszJ8gP470PYlhRPdG3utA6g9r037KYod96U5ulsZcRQH",
+	"KFuE+o1FOF9+JuMAqDVV9Xuso9FWv5q4+ro1w/Gt2nXD8bWHAZVqtYsBeg088PAgaSavtA5IB0CNO98B",
+	"MrUpKipQPM8vSaM7rmkATch8KdKNsZojOt0ZRow5WEO0Gy81hDjvHQgF06xgrRNTG48Zb0XAx7djGdk4",
+	"th5dEMnShWMCf0cPzEsO2dXN2xyypxtmexuNYbk3093Y0a29pqYPbsVj7AmS3943wnMShGp3Pie6c4jl",
+	"5Z7BXopZYmK56t3eu33rrd7tm8sUstXqYyXWgTj9LbWpJ1VgWEOzSr96pVptS7UycF4LwWuYNK0JV8CG",
+	"KzzYEh48yIt72fBGKqFBOT4IenKKFRIxDs+LcpSYGGwjWNt/cPwO9UYsDuetJmX7D47VJo+hLV5ljuaP",
+	"OA1qaazSlwFbIzpimdyidapEakm0PyEplzfML09976kMn0IgyShspTymPWfX2XNuOrect5y3ndtOt+N0",
+	"u063t6of9ejBccNpHHIvCqFn4cc+98Jz0XAaD47/jfrMThpO457PffzrQ5/PnidvPKTqpSP8z6HuNvoN",
+	"Gk1CPoeR3wklOGcNcFJZh4Ut0MIp45aJZxByzgbYanSolaqC1kwh5+XyotZfE0NDMmgN3fAdOjhVdLKw",
+	"PQA6khQhhDZnuj2rbiF6Er9Jminj1V6roGVAyQKmKfRa6NVPnswjamE0YCYOoFiZgmfIlEYyOQno6BUO",
+	"/YCtFaNTN0yP19Us6oY+Veyz+JszX27CrbTIqG5anDJ65vPRQRK+HNf6Skoprue7tHZTndE/My9dMfot",
+	"MfpHbBKeMWjrUohm0GCncrmejdXct6dduuzq+BQlr11h1NYwKlt4pZATT8GCp0g9FnSdQo8UGjHS3Tmh",
+	"gnltcogPQTgu+FS4BxVnIfIO6ZN6Fzw3mDBJAwKVc/KHq0a6P4M2w3lzAk6Is/GZUTBrtuBV8m7ZDA/V",
+	"yML/bbZu35l8AVazq9QCis/lLDxlG2u5o81VNb2/ix28aoEb8fAudvBakKhDOvRLV4RjW4TDjjsvzhW5",
+	"JkgUBmAC1ZHf+6Tb6WADWIfc6sRxYJ1sXqSt6HQ6zq2O0+usqtdA63FLJ9H9y5Uqcsy4V9r+K+O2LLhT",
+	"S8zvVSy31UzJgj0rNiSXWo0r++DSCsAqhuRcgRjr4bTz14JZEUrp03hUBo9hQCV62E9CD1pjC8Y80ul0",
+	"LHsrnfpCRrOBbCfDtcg0mAniWmsp6um7yE0dX1V8Cp0JR3fb5Bht23E7eGINQ+iI+pw04Xv0VbTiIAZo",
+	"duxHQpIIAqoVY+xzCImA6MMxZh2ft8nj0koJGQUA/f8T+jwmx723i3TanNJnucOLvX2IG6UoalzmBPru",
+	"gNccj5U0Hzx89/7RvZ33Du88Pib/9++67d1WmzyGAItup9vah/gHE2IBARDtdrvfeIHZIOaAr4k+Vw9C",
+	"MIT9lIYOBpK4+i637aAP7N4Gq0l59AFWORxcxX/f7eySs9AfwJ975Mz3WKj+vEmUNqz+ukX+tX6v2yGD",
+	"mZDhRP29S+R8iokg3T3ybBZK9XT3bQhN8sJz7pDuXqdDHhymjXUpF+ZepTyFEvNcJTe6o71olisdpLjd",
+	"Qibl62JFD3gwL5CtZmKsGBGSLOKxM38AGB3MD2Kst6rTxMLiNJgbQihIp7i9Ig+lZQrNT343hDQxICGL",
+	"rKHFo6/vVF/koMauQmr3ShbKg7wLsNgrBHkVn3NBz4eFLR8qVEAqZ4BxdXW1i6KOFHbZ9VQpGMEkRlGp",
+	"gSsz0IxjOhPbPg7POZZAsoJUDojHhnQWSGES92JnsjZBlYI67c5ec7LyPMESL3hVc9/qrtwcPwfsSrhE",
+	"mkqm51nI16vL7wJfWU16t6W6K3k9PoQUMuRc9D4fBVDXQR6QXR0Noz6RZs8hiTebz5Tu3W+cR77U7KHf",
+	"cIBwxB0VRJzoOcBthK2DPt9L8zBbjkVenHZsrCrtH8NG7oypwtOP1SrBJKm/eMSoZ3++by0JvkKtoGZj",
+	"zDqtPHVVjVi7rpc6ULu8YbohZglmrN4NU2ykG+aVul3h+kpT3FoJhyXVDdUDWzH/qhWreYvxgrNzgr8f",
+	"kH6j3yCDgNHItNasY0lObSGetBJAaiGt/eoVzm4PZ+NE+gVesVSpoUpZ+YaGlnUN0b8vX1MtnInfu0KY",
+	"LSHM44hyMWTRJvyonJ0/qEXgwsB7sLpDLImwy4yTW0mFjVdHS2m/eIWXW8LLj/gwjE584EsLKlev2LV0",
+	"+YzV8WFmvXeFDttCByhpaEJkyhGigpEoVW8jhxtl7QSyC6iBH6k3rzBkWxhSGj51mI2VIkc8KZQMHhwX",
+	"6QJUNtTGIbtAItYjZs/tAsRuktTlkuZEQG3jdDU2lzSFP7BUeVN+Dctoae8b2h57EMCGnV9xulEQntDg",
+	"ERuc3ROjB1Pp9nmzYzqhO6RLPDStxt/0zJ9gCwtnErX/uc9HLVh41TrJmYJyW0h6e8RGvpCRLlXlT9gm",
+	"io6isT090XsRY4Q9l4wLmAqcIOFQMg5uiVbKDop+oKS+rkhKU1YOVKxd8i5zymsAfI2wvEUsdM0gvVyz",
+	"i0X3kwnGB4w0jbeM0KFkUVLM+JowjlfMfEFy2yoKolYEzNhmFwW8Mi6jOZmyCENfk9jUA+J+8sQlTV2n",
+	"ahYELfQAaqdEqoVTFQvx4pYfi5J5tOemSSUJGBUSvJHJSluOoifJqlbEnw1EacabcIpPoFp1TJTARtCL",
+	"upDVCzaIysrkxvHGYkwj5hF8toJrBdoJrdSlqLqJUC/cTFZ2X5LN1xAzrPeuhIwtChmPw1PGi8NX2POp",
+	"HwHLK01d+9AfMsjk1rHwUo2WSmPTbityq7P3dqfjkLeIR+eiVdExB+MV48wHHz8+MNUSIKl3zIgLz7tk",
+	"DLVDoNSpeziT4zDyf1tXkXuH0YhFVdqU4NxOARgWwrLwik9XdsBtiTTU1zVTlx373yVLXQKRevceXlrt",
+	"0qcx+uqiw1EgHs0iX86P1X51pDdchOSv98xt/ODjx42iSB2IQfrg48fQ8KfwVhGsPAIXBwuOYLURHYCj",
+	"ryVcPQA8hEfgMuJFj6WcLr/5mPXs3qAzOb6hcOapvvlmul1rOvKxzwUJldyTXreLEtBJKMdao8BkaV/N",
+	"hG83nAYKoTE5MBxx6n+TKZYIpfHK8lyw+AwNhhpdfMzO2kGvvs9HcZMOHdsQsMT1b8rC4BOHD4/I2S5G",
+	"KyV5PyMq2Tmd93nTvTERo6f6s4tal5L15mmvqRwzgdEagsjIH41YBHvHtZ8wT1Fvt7g8jNvu874uyif2",
+	"rdg5ihuN2JBFIPLCHiBSij2nk2nABC7InA4WA2HcgzrlENaNLUySnbEzdUP7nNHBGNZrlivUiY5ZBJEo",
+	"c+L5go6UXqRe99jAB9XIV8L0IIw85pEZV8zAfb6jZt8ZhHwY+AMpXDUMlYQzX109DDXv82akW0KRk9Dz",
+	"sUMBgkvEkRlKGw05c0jSAtQxuWBJbOXhwyOHTEIhtS8b1OFYUWwRX/R5RjWAkPZYPwCQTWh0yjy1fPPs",
+	"PhSwcAmepq76AEtAcuYQTTihT6s+ADi6f/WvyLua2Pb5u4AcAFlfEPfhg+PHrunzBUcHMZJQJglqsgpy",
+	"/fo3Hj9+SHqdzvXr8CSG1GkS1G/sE59Lh/Q1KVJfINXS390NZPo7RdLVN99qt9svXrgQ7IM4ezITPmdC",
+	"kHAmB+GEHejmNhHlYhpGss+H1A9mSsNtzngUziRVd2dK5djRwZ3q0oA+7P82I4E/8aVjbpsXnvOW4jVI",
+	"dQlsC2V9Jtp9vkNcvSmXdHTpSE2otfEENqijAxknrkXV3QNC+VyPDOWDfQy4DIfEfdcMaw/T54QIOhc2",
+	"5XcIpxMTFgr9INRhHt0lVBKUqJpuvyFD9AkA37x9+zbxQoz9JOy5L2S/4bbi7dwNdA0rq9EE8jJo6IaK",
+	"4YBGkUJ66B6gngAGZ+Idd4irjszsO0G9a4K4SPwfTJHy34XnkAVBIKb7Lag9BRhKXJDO3RYGH5tR1KBU",
+	"anOFieVrK+i8C6tQ4oIfV+fioV5Nm9yBiFm4obPAIzQQoY4msWrA6KUnPNdqBUKUjiCILxFcisYqmpQ0",
+	"zzFEBMdQBBPU6aTbmKMB6CrV2m2T4wENaNziAxIKlKyDAMHEFxqc07lQ29ONQhzy2ywKyRkNZnAEg2Dm",
+	"Mc8uEXa2CyIvQH9Cmq6l3OwTUG5cIqFzX0in/o7CvhHjRIQtc/8VA2RcanbQ5zYPjbTCpbEzz10lPUU6",
+	"q0VOF4VCN85NVRev6Yaw2G5v10XUD8BKp4gd0B6I89V6QatNkA7p66KoERbRlos5vYN1ZrXgj8y6z1EB",
+	"2NeCyKfnMiuG7LZIqVJQ/landZARFUxrF6NxnPtcEY5Dg20OmdBACcfq/IZhBP1gUJOAi6ywgQ6YhxoT",
+	"1q3X2hMkSaETxmNcG1RHTAqiaRLpdjo9OE9ISMCiREd3EakUe/NHMzVNrHu5/gSedFsHyDOBOCBk4TQl",
+	"jTCtaoTNi/xIr0U9ksYRvd/AP2WmzRQLBGuTB+qYgcUJMqGasbg3JpTTEYtuXHdhjwMJV55yPG815D6h",
+	"hId8B2urn49DwfocMAlCslLP6vrCngIJxH2QmH6EEWm6SUNJ1yGuFRmiPsZW8Xa73UKIdjudXXMzfosG",
+	"vqdvBeKktqorJD7DHxWjHlElxWFUuBcOZoDOJ2wYqitNsKB9RKIZF/sJEgBHdch5FCqSPp8y4RhU6XPX",
+	"CPSupheOTnc7uqvJkBECjG1mn3RdR/HGnXC4E1EeJ7Ihf5rxU65kFcZnE0NORkz2uYVB3RyDaZNvsjli",
+	"0YTKwViXc56yIGAeURLXQTzyqXlSh+DaXdoUD4rpzZGnqM3QZ5FwwDYunHQJJUVv7Qgwhcn7xMVwwqd4",
+	"JSleSP3pxFzPWFKW52FyCwQkzZvujfod7V3XbzqYKkHSTaX0o4gmZg7AVmPSVTtP138CbuFPdCojWP2v",
+	"X5/4QeBrC8j16+reAytyMWYI/Ga2uwWILSSp5n5qXr9ujUOBWfjcaocXx7d7M8NDXbswj8L7k1nE7+qf",
+	"sbdlxqABhA7+QvZ3P1VZTG0MkQsRIpm/CbUFu73O2wTDrhzS3e3sapLVval+vNm9aXIAet1OV+fVOWoj",
+	"UJQwYtRDT89U6t1E9IwF5bU5gUJYggiNszZijKCSuFaEsQsyRCYFQglP/YY+WythQEvAOmEKxtKnvxxZ",
+	"UuK/RjFYtaLzWrJN5S0Yu5ka5iAOek2tM1mZUszKcRpgF0+mZsb5dDoceVfpUbbAZmmrmsqoleQqjhqt",
+	"C8Y/H4fGLYcySKxWaDWvz3U+sHY8aVXKaIEoOCBhV5ecKZrnxyk/J0E4OE2lZYHArxXTMxadUOlPSPNc",
+	"EaM+j5+C2jOxoGHoNqpkepJ4KT7sXCtdSiVVgrcIWwdaBDHCYbzkMT0D2UVD64zFfMkzmjOMdqBl5fhF",
+	"s1MU9PHMlESGB7aDX4hgNtInqM/IcB09jhHJ+9x9voNZFu5+jDRHd/V9QH6N2V0mH4M0Y84PdAxK8KuP",
+	"B0ph6TdcrdrwUL9OJaEBVIFVErAipsA0lSSn+efezVvmz7fevm3+vH37duxaMkIk81qGBuv34W/7UaR0",
+	"XqvPQaRSAtE4DDxANhBkwmhC+YARMfOlYkpTyH4YRkyM1epi5AO4K9CKPj9mjMRahta2sthv4Tu8pfB8",
+	"QLnRPNRFe77DoggEaOG2Fb+8TZr3Q3mkjkRxfOa1lJjT50o7RVEKtL54ChDjtL4JVCRWzXwzhpp2zvCq",
+	"+EK7v6cAE+PCi6zwdl1TqHF0z4wLVpfDh0e2JpNYkloNp6HIkfa7tTvtDhbmZJxO/cZ+Y7fdae82nIbS",
+	"msEmWKALgPU6LGrRZNwzWrmNyERJQOAKijmzH5kwBUGaRgAjRtw5KI5PwPbLsZJ60Oep6ISiFsnYnTEV",
+	"rFAcdWBkXUk6Bs2xD+aJknjQbGTwF8upouIOpaD7/Pr1O3AD969fN9KvXQU6oxYdxDerrV5NsVU1ghoc",
+	"fgEEhq9QQMT3QTo90BxKaf6BYpZze4XdTuct6wmF1or8nyvWomQ8RJwYj468xn7Ddq3B4Ud0wiR4Cz8p",
+	"tpInj9x4EA91t/HiCZqimZDvhN5c5zTEaaBJ754bn+oOBIY0wt9RpFa4483wOasJlJhNJjSa23ZnvUHc",
+	"mc8B5eDI2grJlYRre1IbsQYaOyfV3ozjo6HJV+OFU/TlkxeFflxc8O4OHNFx7JjJLBZPLr7rIEgTu/Jx",
+	"8YJ5KB+P2XHaoarWnIRBNL74oz94+bM/SzwwVZf81o567l2l84n0ijVxBw6cQ646kLVW+ernP3z5+e9l",
+	"V6leKFulmfLxeZheXkJhjIAv1M0N+YDVWRx73thvNKxgFnAyiP0bN4xtdBBObtAzKmnUa386HTXs6JPG",
+	"6x/80au//uvshvZu3gL0qTP4bn7w+meqxJk0mI61GOSQFOU2gkRtUL3+vf/66n/+x1f/4y9e/8M/VtxZ",
+	"fmML0QBcUsCjqzj07OCJF2n/V4xBKNwBevc6nc2RohhwsSNRPZl49xB2n3SftGeJIfatt2+rK2VT40Yt",
+	"mlI46641qyYzvkCGsZ85+cSCVuwkbtQhF4WLeSsHgk4KBKVUpVGJBsRzaqev7cnt2HBAYb2x/lVBBErd",
+	"lapzr4rNYorvpsUq46A5sFRcrM2Q8uQ29j954hTQSiSTSlqkI0hnVCJd4wlkOhqBFmuidB1AKjjMm53O",
+	"EzV61tBXLv0dCTFjoLh9/Jg0v3Hcu3kLrfmxlBdy4iYhAq6DNjR8psgEURYp0ucPuNFvprEdUCm7evB9",
+	"4gsxgyafkEimZIOIST/SqtA0Ymd+OBOJfTUutRHXz9Rspc+bIFOjww+kWF+CVbTb6fRaDip9JRUlp4wb",
+	"+wFqoRKsvTomRhDsq0SavU6n1+ff9AenGEN3T4wcdCMNglAoxYKHJKASFQeuC3XYU8VzqO3qXU0ZF20C",
+	"wQ/gbwBtts/NDoWSfOd4BlsQZdWeSGpLJk89XXMzDxhsR3ISnrHWclnYmB81pel2OnsHOWu5+vpt0oy1",
+	"Wl8AgoAnWPpBnydWaZPt8FS957bKxOXH2vf/pmRlUNofmwuZljgtgz9a0MGw7UuD7jGun9M5acYI3+04",
+	"BEwDrRTNswOVuh2nXF4Alq6tCysyt9RczkJZOC1ALJhtb0ejiCK1eWH39u3b5JwKkjVVlMNgGQj0qAsX",
+	"9fZOjKD5JSlhQS0pwWG43TGKWghausqbVVaJCs9KfBIxqUierA0rOMB6HDMOq9uK8Je+W1nmXxQEqRmU",
+	"CVFqsPkH45P3B/4D/4Ojj377qHvfPxJH/NHNwZ2jW0en03/zW3c+uN1utxurCTGbFRHxJNeSD3NXrHAp",
+	"exkB0YpRiE1d5vYdxH8rbovon7dEYa2rOhetcGFvZxZmS+zx2wdJs2coewPW1GKukbj+Mtxm3ctWLpFe",
+	"KFKudFcrirZK4BBJ4PBiCfd9JmMgN4NwRHzeqifn7jlw/rGwa7trboyYfEqD4Kn9pSiXf3X0lO3wSfmb",
+	"yZiKfQLBa1ZlFIXfpuCa9qMoedIUQfO5g6+gHwj7vdE+12Wbw6EDjL20DIqWT3lmYb60pQQduJXevWAy",
+	"vXO3TY6ZlD4fGW4pmARfiLbrxvWImh0HQ08cKN3QykmXabj4UrBgaDr1Y6WoRdbRnEA2YvIwCFJFQ96k",
+	"aBYEKVKTqomRFlnQeWN9u5Deg/yeI7FVh9+7eato+Mp3+f08kLfHgTMgNFQucxM/+VameWCj4TRs3zYQ",
+	"sGxh24YOJNCgepoAx34Sixp1ndicBxfwUFfx61g17tSPYwq93Y7Zs8Z+z2n44p4Y3WVYNFLnmKhvH/rc",
+	"Kovpi4eRf0YlVhYyTyk1T0jrfcww7EARRjPBxOfwZwe6xOWeLMYJLBZn0vA6JebLVSCKPmjj2SuE5G4V",
+	"SFoj2BDdXQ7R5IuVQHpzIyDtWSBFa+0a0l3xbS+T7azl2dY2JVXZ1fnwnHXobCLQ0DlGXdiBVdfSdWGL",
+	"l7se9agkE7TTTChx1E5ywsG3jKzzyROFySaf4ZMnL1Jiw4dQMjwI0vtLuk5YIkS20FVRbdsi4aKHEka5",
+	"XFFRpniciSCHVaa5J8YT+BziW6xrKVzoHmZiB8IISjYe3RVxpIASSAgPiZgNxn2ekg8gxiliRJz60ynz",
+	"LoCBXxbuvfj6ZUAMWVDF3OSJsy5ndhohZ9ufvUTsqHOzL0Yo+EoRxvzhXckwFyTDrMR310D3N8TFlPIr",
+	"wgl7U1xMVOdix0wKrD4MqizwHsXHdEFJ19GGJ61cqp9SpTzT2O9i8JQdc+9z7MoeP+XGjYyaoaltoBMv",
+	"wOmBSQJzGCSp834e0emURXHINYWGq36SHdPn+FMLk+5SLDMKzxVh0RFsSUNxi9NyRuZMttO7g3DUJBYd",
+	"g0RdfTNdIEEnDFLR+OLSx2CWAqcRZr+B1SwjFLg5Tl58Ipqlk6YIyUzMaBDMifsJEssnbivF6g+sMUxF",
+	"aAqNvOYkHPZ5NguuXDTA8Fpf2AFs1wTp7nY6qYDwO1CzxJBx0zLMl3HEpi4B3ucR2wH6jbBYIoa5GW8T",
+	"tYL102BU29fohIF8JuPQ+AfVDTpI5ykoCS1BeAW/Pocfzseh2UoCtnzuoE5MyMlO4vLITl54P5RwsvNs",
+	"2A7W7YmbXyd9y0W+mA9pJjSe9NLeqGyJ3OWqKPC+Vz/90ctffP+L//O3WY3Nrpn7ScxlntS2znR35HzK",
+	"7vkCwrtKpbbCJdfg5btZDryp9VcReOstPqObV15oqTQ89fnW4NrNSzYFxpH1QF1ZxDi+KIk6c183E2Kz",
+	"9D6UxU2VsnzoVbCbjaDMUOTiwyZNahvbHUi0It3WRm0vGiv2V9MvsADXKhpG9kKscWxr4Oa6MUsVxV3N",
+	"81Ms0UiMWxB1MXvpBvW8p9CJsFy4TZtC4GEU7l2rhaG7H+dWcgiDsn+DRANTc0Dd2TmRIUpRuAwlD/Aw",
+	"6nMoboP4vAPOo5iJyjBjk2l2u53dVpsccsztVHwVRxNjfwrBR2wq7SS9s92NOWq6vc5bBPLXDj0PU53S",
+	"I8E1aE5mgfR3dN6TmPMBtu2AnB/mxWlYcJfCwMtGA6WByJ7NaCAy82g5bIDbz6SZFkQQYfxQn5soxfg4",
+	"dWR9kQBGPQ+2+gYFL4BYjl6lOnfGAR+JNWDLjqmy6dc2iy0LOshPfPv27c3t960djR3vIJ4WB/BYoa4h",
+	"N5zhmkgwKiXWrgurdUWOQ43DWxM1ijF0A4LGhdsDixLWNxwdY2FDSRmPJeHaeQStFLKdx1skxxpjTTWu",
+	"soi7FbDtgoSHQ88zab06BjXelCU7IHtcQWowgSRvFcoPetgF1jHuiYTXWzdJV7qwShgAJzUlXqx0dx5K",
+	"RtyIPbsnRm6bHCohAsKfoVkgVhKCghtx5LM9zTkVuqIP8zBs2IqbhrpMYeAZA1fEBIOSNFPsUlggNNgL",
+	"riMz7BLMhz+01pbeMGSDh6kZskKBPbmRCZIB6ggE1mtNJX3ZQ7dMpLG+K1q0It2uGt96c0xFSopIrU/J",
+	"aBBYNuMG/n1eBwGAGMCsN0tEE4ToJcjqU2iQokTJrjL2/WdIkV79/g9ff/dPv/z3/+3VT/+nuqXhxkWV",
+	"NNdW6iJsBirtWCzbtFKrvPLX3/3T13/54zjfKbPyOOp2M9LOssW8/MUPX/3oF/llxCHK1QHY7XQNa0G0",
+	"KkkehIIjBqJQ1ih1SWrB8tV3vvfq93/48vNvv/77v8lvQttl6m1id+ekgDGud6grLeTmjqahhWC8Jgij",
+	"UeBrpdAiiBavBquxId1zJmvB9ssf//Rfvv1XX/7y37/8/NsvP/+DqqhauqtFgawJJyyMGq8D/V/9/A+/",
+	"/PFPX//0n5FCvPz8Z69+9ItXf/wHdU6llrBiOjttOdkwRyHLLGVxjTdwt3j+cMgiZBUJGElTb3Wzti5r",
+	"gssqPS+pgLdgtmL6VjBhN5fwWYHsLZy4mCbZM2YtjmqWrHChV4JmlAJ5EhJdsFvtYjikKFPhcm4WAUBv",
+	"eAztGvUIRetIaNgBOae+TGqRACmrHCd/Ny60kin8wsOkvAugW0x9VsrnXFPZMfTjorQdY0KkoPYMjQRY",
+	"pOcs1WoUqgP2wZmX6zdPDbwXWEptOR7rh0IypsYTG0HCYUrq3ScuVlF7BG3NXdLVxRwFaUIBvhOmi66g",
+	"FB4OdZVYIDIOcannYZFal/RaDtnpkogNobSnGdkU7wSrqNZ8rRXllRxLOcAURrV96MZeWeXBPewr1aeb",
+	"V30Op9MoPGM5hQfrmMTT60TRbq+z1+d6EGN0VbBpk0ewVZiml5/mEfuUDeTSabK+8ZomVXUjayg2fd7t",
+	"dG4dZE8BNVVNZWKxp9vt7C3Ufh4Z1HyDSQFw1CVKh0blRO6zEa+ClBRjcCzu/+rnfxhLqvbNwaruVYSk",
+	"JfrI7g4P5SOD8/kcVL0DDtXC0D+hy6/6EqvmrbHHlTe1RD2soWShRXkji1oC6Vs7PLSu6+JlodV4+8vq",
+	"dvaMpPQNGN0rQe3sXd0Ijuf2tLP2ppAdFG9CswojstRZe/48Xn7+vS//4W+//PF3Nr6J1SQSRRe3l8cT",
+	"U73NmvyztGep2pLSCdSZFistIDtbRQMhainSlfptPgSqDOA08TedG5tRsWoa/xeRC3vGWzZ0oHY+gKTU",
+	"Cm1sDlp0jzGzBnko1CP20utYOL/SMZL5C4WB0mIy5nq/Odkfb9pF6QDIbCGpVG290L+wqk6gsAeOLqsO",
+	"eCxgki31eDxik/CMCSX/Ja253aT6tF6p8TmlXPptcihSBW91lwc1sS6rv3NO5/vo7kjF1MB4+uKbtneb",
+	"C3i4qUXru7AUI07b+wOBOh2kYWqQ72MdceF7WCh5LVE7M20cWxoHk/R5JkqiC9XDcwI0QvWSeBDKLFXp",
+	"DvUWg6zqO0cevZJQmJt5g4EG3U5P8bkiQ1TBxBsJF4Dm+OGZOfGNQnndCIW7Fi5+ZVOMwOD1Royi9vmt",
+	"YhgtxUWbl/eK4wky1IcsrtpTioIXwbDTWHZBvBon3YClrpdjyCMmMX7xKcQ6lHLkB5yRKR2lqo+LJCcl",
+	"Y2d2SBh4TEisv+LEFedlKGlABuGMQ5JLukKvD5w2rl2/NPJwtsHkUog2+RCjPS4nF0vaRulP7D4U2Mca",
+	"SuPw3HzsdV6UFcDaDFdbYyV5l7IpB1a4EsCeh3TEtguJDSS4xvhzyTjPbA2mU5TXmkRFbbXcUyW+U4wd",
+	"JosWVqrTZ41tH/hBEjunW/BtrxxvugV499Ze5/btm7udjhVhq/vQFNizSuSmJ04DqGhjv7vtNFYLqWsX",
+	"ZwJekSL76xVjyCPgpsLyijii9lhBqH1NxphXogW5ft0Ubrp+nZzYzfY5O1/CJvs85dkSLhn6ARS4PplD",
+	"/zlGmh3jInNiv5fiwbETy2sd6O5Aikdi2iu2caBBoEvaY6+xUzZXROL6dTcWpBU3E3GXvwGd+mpx72GT",
+	"GgqNzgqajRUUv98ow068VPOvK9vesIfi4ti2RsbH4b0Se3nSSiN1TXyp06AXRCyl7kJj/5POE2fzMN5A",
+	"JawMfl5esaCKrXupWGAf4yWQDDIImJMN0rQNyEUBo+511P8SXj2Mwsl71Qvbq8fvFxS3X8V91TFfxMUv",
+	"dM+4eKCVQuHeq9HdQIb3C/obFLmjLlBCyd2yNy2nFHF/YLcyzFfd2JrcsorEIqzyDm6ivycJgYtU+UMc",
+	"cEqxwARh3Otz7IwEzWNR+ADzulXrnAbEhWHctm2SduOOsslyCpv+6Ia4z912vt2Pz0mpLSEJBrsW9+zS",
+	"YWGU2I34sA9i6yIkmV8v28PKsewXKMRQIR+P2bvcKw5hV5JKyM3tOcAL0ItNfeRkJg12Yz8+PwhIN10I",
+	"u3QzvY0aMhbHXWfoRnHJ7m2YXFag9F9VC0uNymHLY4EvTIpK3YCcEKUXilaUT9Zk+nVRdEGh6/S6Utaf",
+	"rrNIzks4EAyz+c5PW7b2rHyfLo1xx+D+av6NIoFIsefNW3OURHc5LTlblFOOWTD8NbC6fGUFlonPWbGo",
+	"guYWbO1rh03pwvIL7SvrmVe25m8pQMavuVxwyUwsBttK2O/lta1UCH+3TS1mvbdwvVmzS0Ibfg2tL4WX",
+	"8DJaYHRlB0hq25b5BaNS6tWCktB6O12lKBwOIQMiKQOzuQjEt7Hkkh2AWKXo0vrxhqkdalKYKx7S7XRu",
+	"FckeCNk3XUHp17OU0a0dHsqiKjH5eTcS7ec0ZrxeraqLCi98lGDh162A+eUvWFSKhmUJCxnPVt1CReVo",
+	"eBExhilUu6AQQ5zTcMo40H4rVZBu5ZinSAw8EZvQ6HRxqXDdohXKyhN8gTRp4FPRynC0U8amAvvHpmLe",
+	"D4jbb/QbLhkEjEbF4Qors9lbxDgY1cqOsRhSjfKGeke+MHtsrZ9bK+0CRL2SMtH2sr8u4fwQLwwY1fjy",
+	"27/z+ge/3GxpnVoB/tZadNTYGwv5X2spgslH8TXdwMGgQvOrn3/31Z/84cuf/cGvfv57ja0UTbbx+4qJ",
+	"f41TBIoR9ILKH6ex7IL4N3CZhHdAk48NZgtAufwbA8oHLHg6mUmGBfQX9LrkWr0/H4cB28HmlOpF0nSF",
+	"pHImXNLJe9bj+v8ELgSwW/0FoHoVBnyze5O8r165A8u9N9O6bjx2hpuCgKhmu4G3Kc1FcfJup3PzQCOh",
+	"7qzZ7XW6B9aCfUE8X0x8IZgHlTSKmOwgXhKs8BIwWR5KNCrbN6Wg4V5trnnT0Jf3DaaUDb9Coblep6tW",
+	"fo+h5bnu0hfmPvQ6vZ34JOuPvUCzVfh/mOlcuc6YlanSnTTabZ33FSLVIku50dV0jXOoKAoEgFv3XVE1",
+	"AySwGA4oV1cSAbssz34BPtors8tW6bMhBkurM7ty/Ezm6uVqhKV4XdzAd+U9lyOyvYhedsPJfJDVxRhP",
+	"CFuptlyE2hfBb3OYfUH89iOEP0X+hiCzOC1+XklFvukAZsDJLOO/Tycxgi1hw7BaK8IPOykZ3tV01e/v",
+	"cg/j5zqtNjmmE0YitbdoFjBBqCCuXkZufndLfHwX+TjeohrcnAZBeI4F+Us4eQIGsXmurm/9V4e3rxMU",
+	"vxq7Xz/VoZYEUJycVW+6GkLBertDYrrNOValrgjsr6f0gPdffNVFCK2ZL5EkLpHQ8KYlBoPTFy03aI3Y",
+	"sIotCw4QgbFMZ78DTwkl1ITRaSwawH+hCSXpxV0zw4h0dORZrwW3zYN4uHT1Go8N6SyQ+5YNq+XEKQB9",
+	"ri8dcfGPj0xzySYIHr1OKw4MgCssiAv/zTx3q3NAKFS0pMLcY+IPAfuxHgH0mIyY7sqJtGHEpEABp9vp",
+	"HMCDPh9ZxMPnuXWFUXYFviBjGk0CJgQW6+nzdF6Buu8tDAj0Zkj/mMCIQBLyAcMlCRadsYhMICBALSHp",
+	"7znjMLj+gg/Dtvmpz32BfT/b1s8uoYEIiVDbc7klVbkOcX0uo9CbDcxnk0rhQB4FJlRwxrzfYlHyXipD",
+	"1Mf1CRlGzEMccQyc7qhdKdFyEMy8gtpJlM+1f8mSB32wvogimyZXMmjKw0Ez/ZvKRMdOV5uAdLNVW2Ak",
+	"TQyF87kvfRpojMn1jrLQPtRshXLSUTjQc8gkjBh+0+10OjHW6e4RhId8B/fB6QRq1+pdIGqBYNrn0NcB",
+	"hVMcwDGsynpw76Do7OO6ZpKeMljEW7bYeh7OAo+w5wPGPN07VyHYNXM/SOBPfBlfUNJzINDa3dmZ0Odo",
+	"rdvRe3JbKL3rF2HkPj+BXqwABXhaIDBSU+EPO1MW7cDhZebs5udMHnZb0COsUNqGM33T9jM4qPt0wsQD",
+	"dVIFBU7hJAcxTU3UIaCUWjxz4sTqcSiYVlKO7qZiMm2KgyGZMT6UCofw532MF/uXv/nfX/z1P3zxz79r",
+	"vseWlj2nkb3q2O80RfRMK0sU/430XLF9/MKA1dhRogZ6L4weqAtSIPba29Q7evWd//DqT76H3VrtHS1a",
+	"/JPNR+OUKh8FS379+99+/f0fv/zZ377+x9+pt3An9is+WaEVmcaOxxSEk4UrXYRDr/74/4UeEP+tJtA3",
+	"lKRkCzAmQwnLaqcTlnWdb5Gw8daiq5Q0ac3cqcXZH2j7SEWkVj9qp2Ez4cZ+48tf/qfXf/ljhG721TLY",
+	"JhrgAijXkIkTkrq9Uq95gpkLHk6dAeRr4BUzxb46CxN44CcruyahPvkSL+ZQVqObmRNsOI0gDE9xrbj8",
+	"jjk4kImgL3MBsXUatoCGI9nffDT14s12Mj9Zmd9lDnZ0tDX2Oy/WbKBXSqG35s7GY47Zpu3ZhrGrubYX",
+	"Ks9p53bqmmGn3tVa65US3LLGejnhLtGlrV57IOetkDuXoZwLEudSl2/BNVt6b/L0L3UVeqWMeIMpbimK",
+	"Vkm3b1salFZyODvXNuZVexKnsLhYza/UNlDJwlmlXttXlmn1d7UZRqTs/cYH32vtEx6ehN4cmgxD/2AZ",
+	"El865NPQhxyhMDItqH0JKpyS+g8gSN2oPQPK+xxTnCF3Rf029pWOOG+Tj5WA62KpWLyQLlGIi34Jo45g",
+	"5V1QXdlkKn3mkaZSR63F6aGXRg1Ucy5oDfFubN0v0hGNWgY2jxM2VPqO2TSNINwiPGO5xsOGzlnaXqEb",
+	"wlzu5S4G/cSb1nr0MtLM2zpZ3cvfWdNVblmCC4SFledb3YVRZc6Vwhh6pgz63UKba3petANeSMTAXQvf",
+	"tiYSFmLThsr/5/GmigchdW8tg7lV9B9/UzKKXv4lCzxYglELrfgZmWOxBX9FXLqomrn6cOjGffM56/qI",
+	"Se0OtxC+ZqI5MNtU0poME8taLDGH51wAd1OszReQPd6MBWfBmMnzhVeviZbT5wsy02O78V3hEk6jKDy3",
+	"xARBmplc831Cg0AvedI6IJmE9j5fIaM9l9AOk7TamS7BIn5ZKQN9rqv5KHSj0j/xA1/OSRO/vZbEKqiz",
+	"idjgLH9AH/pCurpaoQVhdBQckPMx42hcJ77sc2ikeMJS2gsa5q1vfGGLHSW27yacEpATDWVtAc+ca6t6",
+	"un4qNwCs5toyby8uJiFKCElNBROloA39TBKzu1NgsNbGe25jkLohJdUD4PIfpqF/ySMkEmKhLUR1EuG3",
+	"ED+RrAdsgeuup1QwKWrsWAaSdcsxbqU4QBGufc2CFlBfkjXKAqwuhYj9mnJIEQKljAyp6gDGNlfPHr3M",
+	"xpq1OOSNb50qdrMV6zLaxjmfn/kyXalRMXtTk2g3Uzrg//lfr37/h6/+3Y/yG4zYs2whabDHzC6klvVF",
+	"FhYovsBvurJAoYhmCUs6d3JCOR0xsSmBs1TWRAyvKWYa20U4tCIMmkh3tIAIzUIx3EJ/MC+dzBEG0p+w",
+	"VgawfX4ITm+U5dxTNj8PI88kYJoRzsehwN4RR3eV0OFznRlicJAoykt9KAasJEAQJ9PSH+Ven/sjHkZK",
+	"jqTpXk95scuKforPajXJqsiAkxb+cpGki4QhVOovhRxUN3ZzS4LHCmGd662kNA2kuLUAYiOQvMLFaKRH",
+	"Cnw5pKAEybYsAH29siti8WpxVOjiDhTmXShCOJ3eo3zEog/ZGQuQa9Zg1baTOYt1S+SLLn4s9ORYQf/o",
+	"XywoqbSgZmEUBkzvpxsLIunIirV33quz9WRpNgR6q0EgrrJUDQK9TlFEdiI09S5EaLLv+5sv66iNUPEt",
+	"Wlck0hGuZSKReOprMbisqyQWpAY5ACw7xgDD45iSMPJY1CaJV8gId+DsUe8zD0O2Ehdaoa2HzpTsJCHe",
+	"09OWH2MzGYbRRJfgE2Q6Owl8XWOpkoGHz02UGJFjKjNkc6kRBiujXn6RI21rcCzLxwYLH1t4U1j4uNju",
+	"sYF6xslRfF0Ycx7Ud/UjSb11XWWdh3EkAkR2ZE+iaTl0UWxPRTHoTbYWRzHEjHe9IKIEvaqxrbLYsHWM",
+	"GTUCxpZHIpUZQy4oEunJhfBBfbNqBn4I12pNgwi5Kgd8n0k9wjWb4NcMASlU/5UwwzxtBain/mtmlvOs",
+	"WOJwc5GWX8wXeSj7HBMt8lWUUlPVLEO8Rs2jEg74AcAOUORSFzDOFTJF78GW1N3lZY4yq1nXDLBC18et",
+	"QGQDjZ4yGHXJygolUFvS7KmkByQowplKxHjzN15bKLXQDTWB1Eu9EgQuoyBwcf6E3B1906px3msALYs2",
+	"4zPYywkNudgUQ4vKJYdDaMCnN4/+vFTt+HCYZu0yTBwK++m4EJd0gaKkW/5x2edxmqcVDyLa5m3vnhi5",
+	"pCmmLAiM0k3J9eve9etOquVkS0HvlE3jOp/2QqlQYkfce0GNuY1qFeie2Cfdmx1dfcryXx0a34V2GMUg",
+	"QAdLn3dvdjsE7+q7XLIoE4vavdm5TcxVPvPVSBCekt3rgE4Y1u6knIBxDL5vtfv8EQAX1ncrt75H7FM2",
+	"KFrfGpWyUguDNaXwpdvp3IrjX/s87vfY7Xb2FtbfONCgVgiJWY4nEaOnhGJ64f6vSRLkKHeE+ka/wYxI",
+	"OJfFQhuKoIV8sKQMv6dd43//n7/85R+ha3zFSOJ8eMbmlrfRYONqy0IZvPayKhT8ttCqihqwGXAtqXu6",
+	"Z6Jav4HjbOgcd9ZdWXm5jK0iV+makIluCzqv/+rfvvz8e6//6Eev/+yfXv/5T15/909e/elfbqPDSwl1",
+	"215yYp52bSoQ/QKjwpCLXkRM2ApO28W0payQO4Tjos6alyiMpmhCpRdXtllCROwitHvpFWQlX+NNtuYl",
+	"5zSJmzfSzKUos1NAES6izE75Fb6gBAAUupXYhhAgNBfBtUpC3k2sYA9IAidUlJqHjumnCk+eynBZht6h",
+	"5wni4jteXFkmpQJQQcLI8zmNc9JEXCTHIW7i7nZJzzFjxXV4fgOr7egCPG3ysVEecHCFSvmqL0pr0wqv",
+	"FeGk6ZJFk1BB4iF0Q/UFVuLZ7/M8uEkzWSfptbAtKpSRGYYRYXQwJhoIWifmQjLqOfCzlZZjEUIZGt1B",
+	"O2WXqrzuxkLECrSyRSmEJqE05EzEJXJaBySMHNDm+jzdsygyXi/PUVPtkg9Cn2dvFWkqqE8BWGoJrGXW",
+	"gLBKl08qCWizGgWsEONWpq31uVbXeOZULTppjXPr16V8DQJDXc3H4eUoAl1urV0QdeNlKlLonISIUYFm",
+	"w9qqR90oxOJ16Oo0K6+jZgDiyovYXAnq7UHilpGXjpafyaKV6PI7K61kUQRHEZtNqsOYuhOQW2XW2CoK",
+	"71gFmv/yb7/95Y9/Whyrv258yFGWRGzZq1TfXZOG0erlMr5eYaMIlQNCxWnyrAz192QezoAXTafBHMUV",
+	"La0osUgLiZdBY6hw+e0pS/pu5Zj88vqja4QQFZGCovigreo8Bff2gpQdnBluoBIuZbhizZG9bCFRON8i",
+	"FcfC2VLF5nEiOQIhYpAyA2pBkn1iqoGqG8aIG7Fn95gQdMRcUzokr5r0bKFUjSf6nGI9zaR26AHWbTz3",
+	"QfcrcmKlFZAyDUOr8+0+z+pVmaRkUpyTrMY9vvtNK9U49q9cE8QI4Ed3MdgGF1SaPozKEAbSlMTOZKBF",
+	"evtkoX+pTR4YOO2Xaxp9Xl+xKCp1kpH5IaM49v7YhwPUHNqV3UyrGH2e9Qj9eigOn5pTeZM+HsW7HocK",
+	"QfK9xhWnHIYz7iU852ROBKPRYAwIo4lAii6n0z/r5Tbo3EkkF0vyJ2uHQ9VVRxYtrO7s3c7NHSuLNg9m",
+	"hKRnShJZhZIUlzf3abmsu2jRr77zvS/+7H99+eOfvvz826///m+2rMNsEnyraC415183ciwmsdtzaaSv",
+	"6ib9GhcqtWfuQqG9/maBzG4YDlyIQvZvme8PyDn1ZbkY8Ossl6+C0xdl4wdVysiUq4m8Nx1AoMXS7qk/",
+	"OF0m7WILXUFc9bBlyI+b6Wpp63GqiFSkG+/yecgZOZlJLdwdWN4+Hsxj839SND8WdLfTfafztpYYvwnb",
+	"WWrb1qXwMvbtBd15ZGg2r3auiwqRZibIyEngAE9jMfWkTnp8XZ0+jx9Qa2DBsLUgQsmecyNNgNSpX8am",
+	"ftZt4VknEpGRVsr0ScTQXC46pLA8U0t5kaVvw32ECpexjsFxBSNw4RrWN7/Wkp82Dgc14FoAyE7+5S9/",
+	"8OqPv/fF//nbL//ud7cQM/JNc/++ZqV+9M38GvQnSmHJ/lemT1HJRbgIg6KF0xckUT1KYZsOJl69fPGC",
+	"nkRVugjfm0lmtRHOVS/ebe1nC3OCnQGbBSnxSjDuaUOgICMmFfve21K7wj3drvAyNRyeXLUa/jVsNfzG",
+	"Gg1/XVsM//o1GL5M7YXfVHPhi28rfO/imwrX6CaM7Li4hfAwjAh0EfaO2SDknnBJE3rQ+VKQdHthGRIe",
+	"npP/P7Efb7XJIX5hLBzXhHGZ2ZYHzcN3yYxLP4D8qaxJBTssogygMFoLMxmLSp9nIyq3JBb07C7GtfoX",
+	"yxD3AmVejBSwRk/jPl9FcvgKtjO2Eauxf6u4NtWWDRPpNeze6nQuvOnxEjBsvw3ypmGgxnvA2TfCWXTR",
+	"k9dnGpe5WzJ01zRcPm7QxGPenFOrJkD6TVlQW8mCxvIZSnrVRflCZaOiK3Gh8tEFN1G+9wZaKD+b+XKZ",
+	"uSLmwPm+CVYDZBIwema3Y0rJLzMhiYwoF0OtpGjxyo+ELBRQNF5Wrq3TvdnZ056d35z5cqlfJ+QMVuzz",
+	"UalbRwGnSnmeCrYN3TKpBzFDlpiiXy0RVtQCLouZo7hCy/IW/hcilVSYcZMSSDzdlqNHKvD1hYDsdW5i",
+	"l8M7oP2qi7GR0yuFJdCAbe6rMhH/TXN1LlnpIs2HfZH0dp1JXX/llHFywoKQj0A7zPSR1JrfAOM5EmIk",
+	"vubmm0sUpLL4NtlzZkN3chkbB0Xs0I6eNz/r/A8dEmdYUsky8/fvIgQm665dkKj0odrnpjw4cFwZuUjE",
+	"DQkWF9+9Ay0kUeoZ+izw7CYEfBi+F0bHTLpoR8p8G3e9b5PDdL1/iA7JCFt97sY1tVyHuHaJKheSY5Mi",
+	"Wi62PsJCXi6ZMMoF6TdmHDteev3GAXHZcxgmG4Xu9LmbrrHlgmLk5kqNuZjNiUNCsqcSsxQo5vDLNGLQ",
+	"YDJpX3Ue0emURQIKHU0D6vM+DwGUNNDgA4MZZ+eZDZKmunMzPmATxmULO2qCIc4tLuPlYkcFN1/Jy91S",
+	"YJE2iCmIHTN5WTxlQpcOvRTlkRcau+J7Ua1Tznf/9Iu/+l0Igd68dLloKSZLM1Wy7uXn33v1P/7y1ff/",
+	"S/ma1pI/NwibteTTDa5jQa0XTifskHuH+savvY73Q5KvI5gvEtjNFQl8/f2/f/Wn/+Xlz/7s9X/6q1f/",
+	"7r9/8W//N47z6rvfefmz/97YQoeLY+u6fs2cjXG3ZZEqHbwV4TXHYy+jL7I2QC6yusqiO3gRMmX6IlyQ",
+	"WInSnNXiYWmN6w2a4tIC/wJ3JT1lUNnk/EFSjVQJSBrdWta9xGDqbqfT0maowNO/SBglrt6hvrsmlJg6",
+	"YRFRbxVKSYNZFCmRTo/uhoFnL6JVTVJ6CyUlePOx3nW02H+YnYmwZzMaFIBBgbyouIed/9DnueFyT5XL",
+	"ZCmYVQiyzib2FUlp5uwvh7GvuyPohOVbTRcy2vQBpNhgGsirW+dKe19XXxBKhDUWtGED5WYWtVyG1NPc",
+	"r27LLFwZCombW1ktq+eWYWXu2hteSGVO+NimDVuWCctuvi1t2RJPGkLo5vH84ZBFGGObBlNcvKR1KRrd",
+	"xwa4SxcBt/AWl0mfmbP4qlhWC6/jRUiYmXt1QSKmmdU2OImxv82AOGzdGt0YhtGJ70ExkXLp8j14yAqH",
+	"A8slZru4+7oNP7oqdGE5cIgKGU4FOQ+jU8hkM0Ur1OJaDqg4H7OT43BwymSfD0LO2QALwo2YJL1Op0e+",
+	"6Q9OH/DA5+yeGGEoRsTIIAgFNETlHnFv0Jkc39DFUE4Zd01xdeJLmOvtFsbP9bkb73rGrX27bYIbxKxZ",
+	"gj95TFeLoyNqEhNnYEkUxI0feTyfMm0K1eBo9/khemW0RnfCkhHztS7wUTV6sWRcAAYZaognIAP7sj4c",
+	"3ckWpF0LpgC0fAP9kO+ggo7sCfvjW9F1sQKfbz5zdLe0/QxuGPxfl9S8mDpBMPPEyVtffP8PXv7zn7/8",
+	"/Hv/8jc/++L7P9+I73pBw5nyhXz5yx98+Xe/++Xf/OHLz3+WXUU+un9ho5lFpcWsq1DYGG7FFebhZFZY",
+	"nRy/F+PR5bJ72SDzBYaCJDf5INuApkJq/SqVyWYrNJFZo+6UtekLLzdlI8IFMWWckjRPKG/p1iUWP9ac",
+	"pIpbcS/PdUdMAhzF0xDI+lPTK2ZRdzPGZTSHAqj6luoyo06uqed+0rGzi+0zfInFISQJGFWPcUbCKePF",
+	"HNghLBCMdJDFqmddj0nqBw8DKodhNDnWoydLsnhR0/3kiYvThsOh2l4Lw74iNg3mfS7GdArlcw0yEDqU",
+	"LEo8ndcEcYGjl8HJdbTX0FNb13v90BfSNX5FUypXEEpOlMxAo4jOsezUuS/HoY6vsDjkNZRgRH0eXdTC",
+	"LcdZNQOFIlCVeOiISYXvAhk/QvyyctNZQTp0bXtOOQGc5TPvnaQS64bYYAmuFbLE0gUV7Lw+13u/4OQv",
+	"F/8rg1UZL4SQ6wvghSuV51yRJTatjWkywjy0cPgPjh1bBojJYFEX14R6wYUuIrTwg5oDhCv1x9O3hrv0",
+	"9qDhNHzxDh2cKvWQe439IQ0EcxpT/bp6vgtsTY/TLWldXjKr9WZxz+9ttzMruAfVGp3aPEFxvnABA12n",
+	"8SncgmsErwERhkpvRkxIqanlwsGH/lA3HDuhKVVwv0g99oWYQSEUxey0dtvUn+C3uNSaGVFIOu9zn5/R",
+	"wPdabfKRXpbWl+HGnY9Dc8MT/XmgA6F4KMdYzMYjgBnM2zKbrchjDYAvs6a6TeVzHZXSwK7OYhcMWJkq",
+	"fGSd2SWLhuBfXb2w8DQvQrNLH+dFhYr6Q6kp1zWhaFwZyV6jIeVEjEB/GYT8jEUCW3NMxGhRVTU5i7gg",
+	"syn0mByEMy5dMsHajBhDag8Gtr7r1zk7V4ofZM1cv+6QMPAgDEeXatWv97lSkyJ5J/AZl/fECHN3ng+C",
+	"mfDPWOsgiS4teBC+EUl5Nz2nHrtNXF+8yz04FwWnPjc9G01DI6T/sLQ2eRxik9ETOjh1yJQKZF7uwJ5S",
+	"G5IDpa021YtCtsyEJGID5p9B7eB7BjxKy3PvidFdhSEOgErddpecMDW3GowFECl6TZAPjh/cJ5I9l21y",
+	"SCJ2Fp4yLx79lLEpJnML9gyYli/6PILTUdqqUirxHbUzf8BIU0/2eD5lpNftdCFi1T6sWOuMjzNWUA3c",
+	"oQGxeqzPDTwVMNsYGBHXqRGMJaEEUO1XD2hOx8c60VgcrqAFzJRGcm7ga69x36oUR+R5qGtsK7wTPh8F",
+	"7Gl/1unsDij8x3w6wU+uU9xdhoRDE6WsX9B+sPi1lHMuFZurX0B6pp8/WK2lOpnQAAJZPJK+Qzo4BN1h",
+	"MWgowR2ryewVpc8UZI0+L8xQz18iy+mGeAZgQu0hNeatg5x3zspo7/Y63RJ7wR1rIEWi33zMyAn17qTA",
+	"neIvg8xPjcGYomLZ7e0+TSSbge7i3AF1JAXWldqvAF9/qM568XI01m9gQasXYM4tCq+SFUayaejcMos5",
+	"VqNtBUJI6RU3fLrRMkWLgIVDbu7kgJmZduyWL9e00LaUKHPhrW3v3byVsgZsAbI1cwOX2cayckyhYWyL",
+	"V6heX5n3c9Rw61Eyi2ldWbRMhhsVUUDFOWL2BRYuspwfk6YII8m8lkNKmW+WuxXw2+VBOXk6uigoJxV9",
+	"ErPbFAcsQZltROOs2NuzlD6WtfbMYjhJE8BC0aA2GDYfm/50SVBQigTmDJsgwxrFyUipaMosI1mGRuu7",
+	"1/hWv6GE9H5jv994+YsfvvrRL3718z/88pf/6fVf/vjl599+/YO/ef2Pf/Dlj//j63/67uvf+XG/8SJ5",
+	"Wfuq1XaxteBjf6K+uLXXuX37Zq+j/md3YgBL6iNGkwWL0XtROIGjVCRicJaJ9hOMe5nYVvVV4TzqBxa9",
+	"h7l3jf3GWMqp2L9xQ5OR9iCc3KBnVNKo/el01DAv3PcHpxzTVV79/IcvP/+9+JeHtoFXfflM/zc6Y5EB",
+	"7ESMur1ds1oh/DBx4Ruzbm81G+5ajuRCbtI0Soet76IOxj1i6G2xCb0c06jEyDdtXn/iNKiUdDBmHuS+",
+	"wbkPFjHQDDbqD4CQr//sn1599ycKIX/yn7/8yX/+1c9/pw4G3kLMyPcEsTBRW/MXoGKCdwXYWThhdVTs",
+	"leHi6x/80au//uuFuNjL4iJ+ssBajpDOmsd20URk4REWERPtDno4E+MjnUjsMTFo7KvlIVa9/Nl39Nr+",
+	"/Ce4sEYykf/g+B3qjdgdFKE0lvgPjtWIx+gIUs+p60iDBGLSlwGcXzzmiyvKto53KidhVjRfjsNAt8cy",
+	"xMohthlv9YrG1CM0JU1dE2TsCxlGc9vEKUZ1+j8roSFl1pzQ6FRdNfGUiqcR4PnSOkHqnfSeiSvYM+EW",
+	"2TUJFUSNe5CzUV0TxB1TuFzH7Jmr25hQdMT1eeQLFldRDGg0gpgY02/BlwTT0UdK2vPCc55vKJEEP1at",
+	"MtTrdTrkG7imR2zA/Kl0TLM1nxdY2Ux3saR0kG1xUhoAaUKiOvaaoB5YqfFxj535AyYwqSqOBC2wu+UM",
+	"YII9IydsHppG12mgTujzY/bMWW4oo4PC6kdOn2dk+uwkVTPaU8bDMmOXwqZ7YiQOkcxeAkMXQPYeQHFF",
+	"k4m6DY39T27ffrJ+kZ/yGjS119N9suXiTcstXPVWsjXbUdkyiotLlhqO1I1+fB6ueSpO78mF1Ey6l7pp",
+	"2zeilN2jMvuJgsc+QR3aIm9Iz0hvJU165QpOmVgnK+M0U7fJRNVP6Dyu3mST08ti7bh4m0LR7biQAo8Z",
+	"PL+o+o40OrV8gij2rCSq5aQ0dFEudjnH0g4+nBLQCJUgohVKaG1yxDMyS5xNh4K8bvmlhj1QchA1Dqzk",
+	"Ecv3l5KzlPhjNwSzTQLZ+qs6tjjnu+1z47w1flE1mDqvmo7cDQiI3U6XgH6gploqG56Ecpy4XlMwTkl9",
+	"pnj4YrFvRXFOm4bTHcwAUrpCt44qWCTU5RGp1LlpiXtJ/1zjl+/uFguB+PtlcHSCIfwYcDrfxHTv5i27",
+	"+RgAMbH0GpYBVbEQJfzIPvMV/StGcV5fklxXdCuLOq3tluTh8WwwXkvAbuzfvv3Ghcg8QGpKkGoNu52u",
+	"6Y6JdMVbByprnhBi9YNz/sbWUJnPPzJE4yJiBxOSsFSC9OuwU8XauuWiLTmnAgnKyZykQHk5/GfFF7nM",
+	"eWaFkcVUE4piKigowZ9/FXxlFe5sMvVuVsVZeNpWp1vNMktl66JrehHStXXrLqy7W5rRrmf+hBNJSdfq",
+	"Vi6WrY+VmCcsVq+EUY8FviKKxJcouEInc18XCw0oqIITOGzjRGsKxoj7fEd9sTMI+TDwB1K4SjJ1LeO3",
+	"S7rpJjJgWXTRvu+CZJvY4qoE9LUOyC5p9gC9BgM2lSgyn7MgaOFMfZ6qqO6a2qXZycqj/1oHZI+cR75E",
+	"6ago+g83oJ/X0ZhWZHWfQ8aAFe+pgamDPUl48ikbSNJ88PDd+0f3dt47vPP4mPzfv+u2d3X9Ky2Om9jR",
+	"tj2QL1Oxou+FUZ+rP0nTtTQFJdh2W8SX6hU35SYk/Ua73e43XoBNW6c4orNKuzZ9lOrNcV8Tfe4mLqvk",
+	"/TaxdZNud5c0H8+nPh+11KzTmRhDR+LA52xHGxk8be7GHR4QEWJK/zxFRyHcFHNsHvBgrqNOldpjK1Yj",
+	"Jk1psOeWXqgAlDpsrdVABQ+KCaGgMQi8DWq31JigaRCYMFg8Rp0JaiuhviDeLKInAWtnIoQncbUyhKPH",
+	"JtNQxi0IBJ3EvFPolujm+z63RtI5MPEGwQVDIiZmgYQYZYRkSAQ0WLFXhoBtk491cK8v9XqiM+DYpww2",
+	"ppZuPGgxfuJD16Ayw+D0gLjaSQgPdNW9hwusZyvQQ9FNV6iHkub5OIybQoKiC023W6VFJrqAQUYbg1q7",
+	"JpY6cTPoLCf0QZhnIzbwpz7U9LWoEem2oKhaONTv2h0s0k/utjRKhJa4k3V4ZPTaiS8EBDhHZMZnQqGH",
+	"uR5AGzRamuviEKQiN0wNHvO+6YJvrQd02u6BBd+sMc+xHyd7SsiyE5HSKnFMgMMoGbLb6eyVBQ6b56FY",
+	"TkAHp4EPmWqWKNjtqhmsL+oXnMu+Dh2EoNtYpppw/MNecSVh7l2OSGMQFh6z57mAVT3QiyKvflXnt+1h",
+	"Xi3aeJFxALm2z42ofk0QTicsq/gbiCSRDa++8x9e/cn3El/+kg2iPrnCBqvmlz1ig7MS8Nur/v5/efUn",
+	"f1FhvcaCsOkDWWzQKFjw3/7dq3/4p1c/+kXxmgtr+y1b9W7NVXc7uzsnilHk9fw1ILwdlF9oHlkXvAUR",
+	"TwavF4N3xRrX21lyQejKbu0+Lrs7k6TR4ldl0Xs7o7hzdJocxmXizqlhO3bvi6R5ZyqPkvKsS6AC3XzD",
+	"kIBhDa/K84NEHzLzp7dUFviGGL6xHceUojzCsCBca0WQJNJ7Hi6oNe0IOQ8YKGKxqAf4QbU+tTOhnsmx",
+	"AOgcxHK/ksvPlcyqtZCQxwpGNdBmQkFt0ObDQJfBuFEniDMN4ptrMOtFCR7GmlGW1GG2LeFwlodRVgCB",
+	"rXPGQYzrhkauGeK43UjG5Sy1Til0ELy3Ho9RLFYvSGZBBZziPTWqcsqtCrYSzpgntNqE6a+W1YQ0w4gY",
+	"E0iLCBmVdzdazdqO579avEaiUleM1yiXj8sy+BFj62Xwv4G6tGVCaTJTt7Aqb1a11cdwkDL8KClALUIo",
+	"jH2DHRnguGV4WRrELxP97PlKKiKjbGVa4CZriNuME6uHOeRwcHIyN3LYKO6ChUt4GiwLIcqKfIVr3cvC",
+	"Rt9LWGyuVLPdlVdfyZIlpGStXObIElkqF/a+2zNh70Vh6VaSg/borpBYk5eEqq96ae5HhdSMTaUDFQoX",
+	"yJMKk3iW5HMsyEAozgxYuo8VmG1V35XHuPSHvjFPo4MhFjhXc2gdA9tZ3Z21p31aiiSn+tzBR6twSaby",
+	"4uJed6ZmidrnNAqHfoBhWmBD9M90EWWRr1HZJkd3BboGaATxVyRiI8UPFKzUV+LUn06Z1+fCDxiXwZw0",
+	"ExfK2S6wqZZDhA7294UEWnACJCuSpgiKjtcS+RZvlM8JncmxOqwBjauBLaopUVql8VK0Uuvt8PAx4lL6",
+	"JmpVKZxJ2DTg27KChpkyhusUVFQotHYdRSuOQYs4R3fFMeJIXo+2smpttELvYcCGkihgxC6MaTCvtrCC",
+	"ipObiLJ+30KjLcv0KSQpFA5tMYWHiC37xllpHHx9pFr9BhlDhgq4nwTpNw5nchxG/m/rgMZ3gJwR9OXi",
+	"K+DK7TdW4CQ5lFrAT2bxtYSU4yX5e69/77+++p//8dX/+IvX//CPDacxrK4G8gIFMB/HtDwXrQyvl2yM",
+	"Tqf3KB+x6EN2xgIYe3t7HQXhCQ2UGnNPjB5MJUy3KQBs7v5UKxEZw9EF5pHmYevWhIwHshg1KIoLOHWa",
+	"A2OzAUD3JTz4I9OWwJyE61iNXqE5AXvuJoUh+TBs6yDmgi6zqI2jzi1Q0Na9ZnUvW8Wb/REHmaZJsUWr",
+	"1exgECjQaNst1jeiQdA6IG6Cl2qBacQ1rVmzGOba0xW2H8Nie+ADJ83cBit1H9vt7JKP9IsITC8VRNP0",
+	"ZTb/znisGR2MTRzEEDrgij5v6mCO3WuCPODHLBjaI6s3sVmu9W0rG7htGReuCYNNNatbwtBmY5cgSDqV",
+	"U7MgSFo3QUzcoXr7eRat74VNgn7wxy9/VtyMYP3CmekyP2gSUvMKUwYV5Nm0/aTKol//xQ9f/cn3Cns8",
+	"bKi6dZaalItjenXIKf78J1/81e/W4hecnT8t44+v//wnr//yH7/4u59UPJ56JtGPUuh+GVv8J3RpNcsj",
+	"HuIKhsd6pUMzy7yI3hJZ9LzwBhNZ5LmgKNWP9Ilm6HwNoSFbefSFsYggjZ9FQWO/cYNO/Rtnu0DG9cB5",
+	"RV5pSUjwNXODktBNMQZ2LtggYtIhRiGASiz6XislWpcRT8klthxkPa7xNtdlCngise6fcAxPjWMGY7Ox",
+	"NR4+UzAi2MCFY1LFnNTYMORkJv8/yq63p20eiH+VU988qZQnQlR7A+LFxiqGBowtoGkSUx1SQy2cpErS",
+	"dX3B5+F78Mkm3znO2Q1Q3lVV6tg/+67353c+Vd6zsajP1vZQKWUS4+42hZio1t2t1rXM5nQr6bLlSy2a",
+	"+4HBPrrtlmZL+d1Xsm3R7ormoehMzBZQIX3ywR08vg18pKG3Gj1C1FCjarxp2jtvH/Gg+URje1Zy1dAw",
+	"xAXGKrVDEPZS8bUqG1B3VLvG+vybd6i5PSJf0FEckaLYM4p3JHb0FoX71cT8yrqkw49Vqzo3izo/TdPT",
+	"bxdJgfWU1VLldh7WY7UQuYUZmYIjOJlezS6mP6fp1Sydfo+NdbUPR3B5fXY2O09PZp9+ue8ncATp9OKz",
+	"+f6QMXjhzhhRyE4AvDSdHl5mG11lc9zbvFa3FITPmk2ZG/nsPiSbrNBjh9y66XN9p11g0UfRcWDt/xRg",
+	"/zNR8x8cYMGfj+PLK+YrexNT10MGbjBM66oDR+BNIQTcHJYDaJHE7FL6UcBy3p3dnJUba6R3YzmGrgEm",
+	"b/UGtHqQIDwCv9hG+thaAxxjRzLJWf1j48GJ87oZESv7ZgQRpo9wAuM3QVybYXskcQ/yrDYmcYjbK6UC",
+	"oj8rgu50rlD8Mz1InrbMQ5dxcFBYXifa+hwFei35gRElUTturb1n0Hyw+Mc+BZclwGNIkmTsy3RBdOMD",
+	"6HjHb0IW7COWUoRYid7L79bGQ7Zfpb8+/3E2O/x+lykNRM9Fb+s8yK0ZWn3qyooZT5gSotRYEW8K0E0F",
+	"eWVUCwXhbOjtvQrlmNqVXBpfr/HXT/o8Zt0ERd9MxMfk/3coBtsgBZgHGsDQn9OK9eAmBObyLlvptmPO",
+	"k6E8ZCCXyPmvContPjRFBnHRFHvoW4xv6U9rfUfujnOrS2NYL1S+wARtWdn0I0pAcH75tGmdO5wWSqnS",
+	"5CirKugVQzLfLmopO+ljYh/DUq+80v3/GluhocrtCg1nWoxDcf8hlzqQB5Zdw0vVmQ6JWVGDD0XwI++p",
+	"DhDX/Gsha/mKUGNsHtAFCCAZKqZ5qfjmsLdMXC2T8TsCXooDpJV/26F/AeEYLkMlOruIB0S0R+Y/r6jm",
+	"Uo/Z4j3STOeTBsumKhRjzPJkWG3zcKrtmP2yNwdUAw9Gx/yR9W3WqoLYK6C0XjmT36ZCsDmbg4Es62MX",
+	"t7suVbslOcJoO3oSuQDCvZd8PS8EDVEGhdJa2WUAennjl5HjZVsGvuenvWQ/huenSbLPj00fUUtYnBFW",
+	"ZsaPvx//BQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
