@@ -221,19 +221,3 @@ func (s *Service) NotifyOnlineCtx(ctx context.Context, contentType int, opUserID
 	}
 }
 
-// NotifyUsers stores and pushes one user notification in a transaction of its own (for changes that are
-// not stored by this server: nothing to commit with).
-func (s *Service) NotifyUsers(ctx context.Context, contentType int, opUserID string, tips any, to []string) error {
-	return s.InTx(ctx, func(_ pgx.Tx, n *Notes) error {
-		n.Users(contentType, opUserID, tips, to...)
-		return nil
-	})
-}
-
-// NotifyGroup is NotifyUsers for a group notification.
-func (s *Service) NotifyGroup(ctx context.Context, contentType int, opUserID, groupID string, tips any, extra []string) error {
-	return s.InTx(ctx, func(_ pgx.Tx, n *Notes) error {
-		n.Group(contentType, opUserID, groupID, tips, extra...)
-		return nil
-	})
-}
