@@ -220,4 +220,3 @@ func (s *Service) NotifyOnlineCtx(ctx context.Context, contentType int, opUserID
 		s.pushOnline([]string{u}, PushFrame(ToWire(rowToMessage(row)), operationID(ctx)), "")
 	}
 }
-
