@@ -31,7 +31,7 @@ func New(pool *pgxpool.Pool, c *chat.Service, limits Limits) *Service {
 	return &Service{pool: pool, q: db.New(pool), chat: c, limits: limits.withDefaults(), now: time.Now}
 }
 
-// Group constants (OpenIM, OPENIM-FACTS §5.5–5.10).
+// Group constants (OpenIM's, docs/decisions.md#f12-group-constants).
 const (
 	roleOwner  = 100
 	roleAdmin  = 60
