@@ -41,7 +41,11 @@ type note struct {
 	groupID     string   // a group notification, stored once in group_<groupID>
 	extra       []string // group: recipients beyond the members (users who just left or were removed)
 	users       []string // user notifications: one copy in each recipient's notification_<userID>
+	p           *pending // a notification of the message domain, built by its caller
 }
+
+// add adds a notification whose row and recipients the message domain built itself (2101, 2200).
+func (n *Notes) add(p *pending) { n.items = append(n.items, note{p: p}) }
 
 // Users adds a notification stored in each recipient's notification_<userID> conversation (sessionType 4).
 func (n *Notes) Users(contentType int, opUserID string, tips any, to ...string) {
@@ -101,6 +105,11 @@ func (s *Service) storeNotes(ctx context.Context, q *db.Queries, n *Notes) ([]*p
 	var ps []*pending
 	members := map[string][]string{}
 	for _, it := range n.items {
+		if it.p != nil {
+			it.p.opID = n.opID
+			ps = append(ps, it.p)
+			continue
+		}
 		if it.groupID == "" {
 			for _, u := range it.users {
 				conv := NotificationConversationID(u)
