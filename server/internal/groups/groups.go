@@ -17,13 +17,12 @@ import (
 
 // Create creates a work group owned by ownerUserID (default: the caller); 1501 goes to every member.
 func (s *Service) Create(ctx context.Context, by auth.Identity, b NewGroup) (api.GroupInfo, error) {
-	id := by
 	owner := b.OwnerUserID
 	if owner == "" {
-		owner = id.UserID
+		owner = by.UserID
 	}
-	if owner != id.UserID && !id.Admin {
-		return api.GroupInfo{}, apierr.NoPermission("ownerUserID %s is not the caller %s; only an admin may create a group for another owner", owner, id.UserID)
+	if owner != by.UserID && !by.Admin {
+		return api.GroupInfo{}, apierr.NoPermission("ownerUserID %s is not the caller %s; only an admin may create a group for another owner", owner, by.UserID)
 	}
 	in := b.GroupInfo
 	if in.GroupType != 0 && in.GroupType != groupTypeWork {
@@ -70,12 +69,12 @@ func (s *Service) Create(ctx context.Context, by auth.Identity, b NewGroup) (api
 	for _, u := range admins {
 		if u != owner {
 			isAdmin[u] = true
-			joins = append(joins, groupJoin{userID: u, role: roleAdmin, joinSource: joinByInvitation, inviter: id.UserID})
+			joins = append(joins, groupJoin{userID: u, role: roleAdmin, joinSource: joinByInvitation, inviter: by.UserID})
 		}
 	}
 	for _, u := range members {
 		if u != owner && !isAdmin[u] {
-			joins = append(joins, groupJoin{userID: u, role: roleMember, joinSource: joinByInvitation, inviter: id.UserID})
+			joins = append(joins, groupJoin{userID: u, role: roleMember, joinSource: joinByInvitation, inviter: by.UserID})
 		}
 	}
 	var out api.GroupInfo
@@ -83,10 +82,10 @@ func (s *Service) Create(ctx context.Context, by auth.Identity, b NewGroup) (api
 		q := s.q.WithTx(tx)
 		g, err := q.InsertGroup(ctx, db.InsertGroupParams{
 			GroupID: groupID, GroupName: in.GroupName, Notification: in.Notification, Introduction: in.Introduction,
-			FaceUrl: in.FaceURL, OwnerUserID: owner, CreateTime: now, Ex: in.Ex, CreatorUserID: id.UserID,
+			FaceUrl: in.FaceURL, OwnerUserID: owner, CreateTime: now, Ex: in.Ex, CreatorUserID: by.UserID,
 			GroupType: groupTypeWork, NeedVerification: in.NeedVerification, LookMemberInfo: in.LookMemberInfo,
 			ApplyMemberFriend: in.ApplyMemberFriend, NotificationUpdateTime: notificationTime(in.Notification, now),
-			NotificationUserID: notificationUser(in.Notification, id.UserID),
+			NotificationUserID: notificationUser(in.Notification, by.UserID),
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
 			return apierr.Duplicate("groupInfo.groupID %s is already taken", groupID)
@@ -94,7 +93,7 @@ func (s *Service) Create(ctx context.Context, by auth.Identity, b NewGroup) (api
 			return err
 		}
 		t := &gtx{s: s, ctx: ctx, by: by, q: q, n: n, g: g, now: now, operator: by.UserID}
-		if err := t.addMembers(joins, id.UserID, true); err != nil {
+		if err := t.addMembers(joins, by.UserID, true); err != nil {
 			return err
 		}
 		byID, list, err := t.members()
@@ -102,7 +101,7 @@ func (s *Service) Create(ctx context.Context, by auth.Identity, b NewGroup) (api
 			return err
 		}
 		out = groupInfo(g, int32(len(list)))
-		op, err := t.opUser(id.UserID)
+		op, err := t.opUser(by.UserID)
 		if err != nil {
 			return err
 		}
@@ -159,7 +158,6 @@ func pageOf(p Page) (off, lim int32) {
 
 // Members returns one page of a group's members (owner, admins, then members by join time).
 func (s *Service) Members(ctx context.Context, by auth.Identity, b MemberQuery) ([]api.GroupMemberFullInfo, int32, error) {
-	id := by
 	gs, err := s.q.GetGroupsWithCount(ctx, []string{b.GroupID})
 	if err != nil {
 		return nil, 0, err
@@ -167,9 +165,9 @@ func (s *Service) Members(ctx context.Context, by auth.Identity, b MemberQuery) 
 	if len(gs) == 0 {
 		return nil, 0, apierr.GroupNotFound("groupID %s does not exist", b.GroupID)
 	}
-	if !id.Admin {
-		if _, err := s.q.GroupMemberRow(ctx, db.GroupMemberRowParams{GroupID: b.GroupID, UserID: id.UserID}); errors.Is(err, pgx.ErrNoRows) {
-			return nil, 0, apierr.New(api.ErrCodeNotGroupMember, "%s is not a member of %s and cannot list its members", id.UserID, b.GroupID)
+	if !by.Admin {
+		if _, err := s.q.GroupMemberRow(ctx, db.GroupMemberRowParams{GroupID: b.GroupID, UserID: by.UserID}); errors.Is(err, pgx.ErrNoRows) {
+			return nil, 0, apierr.New(api.ErrCodeNotGroupMember, "%s is not a member of %s and cannot list its members", by.UserID, b.GroupID)
 		} else if err != nil {
 			return nil, 0, err
 		}
@@ -192,9 +190,8 @@ func (s *Service) Members(ctx context.Context, by auth.Identity, b MemberQuery) 
 
 // Joined returns one page of the live groups fromUserID is in, by join time.
 func (s *Service) Joined(ctx context.Context, by auth.Identity, fromUserID string, p Page) ([]api.GroupInfo, int32, error) {
-	id := by
-	if fromUserID != id.UserID && !id.Admin {
-		return nil, 0, apierr.NoPermission("fromUserID %s is not the caller %s; only an admin may list another user's groups", fromUserID, id.UserID)
+	if fromUserID != by.UserID && !by.Admin {
+		return nil, 0, apierr.NoPermission("fromUserID %s is not the caller %s; only an admin may list another user's groups", fromUserID, by.UserID)
 	}
 	if _, err := s.q.GetUser(ctx, fromUserID); errors.Is(err, pgx.ErrNoRows) {
 		return nil, 0, apierr.UserNotFound("fromUserID %s does not exist", fromUserID)
@@ -221,7 +218,6 @@ func (s *Service) Joined(ctx context.Context, by auth.Identity, fromUserID strin
 // the inviter is an ordinary member, stores an application per invited user (one 1503 per invited user to the
 // owner and the admins, as the AsyncAPI trigger table says; the OpenAPI text also names the inviter).
 func (s *Service) Invite(ctx context.Context, by auth.Identity, b Invitation) error {
-	id := by
 	invited := distinctIDs(b.InvitedUserIDs)
 	existing, err := s.q.ExistingUserIDs(ctx, invited)
 	if err != nil {
@@ -234,12 +230,12 @@ func (s *Service) Invite(ctx context.Context, by auth.Identity, b Invitation) er
 		if err := t.live(); err != nil {
 			return err
 		}
-		role, err := t.role(id.UserID)
+		role, err := t.role(by.UserID)
 		if err != nil {
 			return err
 		}
-		if role == 0 && !id.Admin {
-			return apierr.New(api.ErrCodeNotGroupMember, "%s is not a member of %s and cannot invite", id.UserID, b.GroupID)
+		if role == 0 && !by.Admin {
+			return apierr.New(api.ErrCodeNotGroupMember, "%s is not a member of %s and cannot invite", by.UserID, b.GroupID)
 		}
 		already, err := t.q.GroupMembersAmong(t.ctx, db.GroupMembersAmongParams{GroupID: b.GroupID, UserIds: invited})
 		if err != nil {
@@ -248,21 +244,21 @@ func (s *Service) Invite(ctx context.Context, by auth.Identity, b Invitation) er
 		if len(already) > 0 {
 			return apierr.New(api.ErrCodeAlreadyInGroup, "%s is already a member of %s", firstOf(invited, already), b.GroupID)
 		}
-		if t.g.NeedVerification == verifyAll && role < roleAdmin && !id.Admin {
+		if t.g.NeedVerification == verifyAll && role < roleAdmin && !by.Admin {
 			return t.inviteApplications(invited, b.Reason)
 		}
 		joins := make([]groupJoin, len(invited))
 		for i, u := range invited {
-			joins[i] = groupJoin{userID: u, role: roleMember, joinSource: joinByInvitation, inviter: id.UserID}
+			joins[i] = groupJoin{userID: u, role: roleMember, joinSource: joinByInvitation, inviter: by.UserID}
 		}
-		if err := t.addMembers(joins, id.UserID, false); err != nil {
+		if err := t.addMembers(joins, by.UserID, false); err != nil {
 			return err
 		}
 		g, err := t.info()
 		if err != nil {
 			return err
 		}
-		op, err := t.opUser(id.UserID)
+		op, err := t.opUser(by.UserID)
 		if err != nil {
 			return err
 		}
@@ -343,7 +339,6 @@ func firstOf(ordered, some []string) string {
 // Join makes the caller a member at once when the group has needVerification 2 (1510); otherwise it
 // stores a pending application (1503 to the owner and the admins).
 func (s *Service) Join(ctx context.Context, by auth.Identity, b JoinRequest) error {
-	id := by
 	source := b.JoinSource
 	if source == 0 {
 		source = joinBySearch
@@ -352,31 +347,31 @@ func (s *Service) Join(ctx context.Context, by auth.Identity, b JoinRequest) err
 		if err := t.live(); err != nil {
 			return err
 		}
-		role, err := t.role(id.UserID)
+		role, err := t.role(by.UserID)
 		if err != nil {
 			return err
 		}
 		if role != 0 {
-			return apierr.New(api.ErrCodeAlreadyInGroup, "%s is already a member of %s", id.UserID, b.GroupID)
+			return apierr.New(api.ErrCodeAlreadyInGroup, "%s is already a member of %s", by.UserID, b.GroupID)
 		}
 		if t.g.NeedVerification == verifyDirect {
 			inviter := b.InviterUserID
-			if inviter == id.UserID {
+			if inviter == by.UserID {
 				inviter = "" // OpenIM SDKs send the applicant itself
 			}
-			if err := t.addMembers([]groupJoin{{userID: id.UserID, role: roleMember, joinSource: source, inviter: inviter}}, id.UserID, false); err != nil {
+			if err := t.addMembers([]groupJoin{{userID: by.UserID, role: roleMember, joinSource: source, inviter: inviter}}, by.UserID, false); err != nil {
 				return err
 			}
-			n, err := t.enterNote(id.UserID)
+			n, err := t.enterNote(by.UserID)
 			t.note(n)
 			return err
 		}
 		r, err := t.q.CreateGroupRequest(t.ctx, db.CreateGroupRequestParams{
-			GroupID: b.GroupID, UserID: id.UserID, ReqMsg: b.ReqMessage, ReqTime: t.now, JoinSource: source,
+			GroupID: b.GroupID, UserID: by.UserID, ReqMsg: b.ReqMessage, ReqTime: t.now, JoinSource: source,
 			InviterUserID: b.InviterUserID, Ex: b.Ex,
 		})
 		if errors.Is(err, pgx.ErrNoRows) {
-			return apierr.New(api.ErrCodeApplicationPending, "%s already has a pending application to %s; wait for the owner or an admin", id.UserID, b.GroupID)
+			return apierr.New(api.ErrCodeApplicationPending, "%s already has a pending application to %s; wait for the owner or an admin", by.UserID, b.GroupID)
 		} else if err != nil {
 			return err
 		}
@@ -388,7 +383,7 @@ func (s *Service) Join(ctx context.Context, by auth.Identity, b JoinRequest) err
 		if err != nil {
 			return err
 		}
-		applicant, err := t.publicUser(id.UserID)
+		applicant, err := t.publicUser(by.UserID)
 		if err != nil {
 			return err
 		}
@@ -414,17 +409,16 @@ func (t *gtx) enterNote(userID string) (groupNote, error) {
 // AnswerApplication answers a pending application: accept (1505 to the applicant, then 1510 — or
 // 1509 for an invitation — to the group) or refuse (1506 to the applicant).
 func (s *Service) AnswerApplication(ctx context.Context, by auth.Identity, b ApplicationAnswer) error {
-	id := by
 	return s.inGroup(ctx, by, "groupID", b.GroupID, func(t *gtx) error {
 		if err := t.live(); err != nil {
 			return err
 		}
-		role, err := t.role(id.UserID)
+		role, err := t.role(by.UserID)
 		if err != nil {
 			return err
 		}
-		if role < roleAdmin && !id.Admin {
-			return apierr.NoPermission("%s is neither the owner nor an admin of %s and cannot answer applications", id.UserID, b.GroupID)
+		if role < roleAdmin && !by.Admin {
+			return apierr.NoPermission("%s is neither the owner nor an admin of %s and cannot answer applications", by.UserID, b.GroupID)
 		}
 		r, err := t.q.LockGroupRequest(t.ctx, db.LockGroupRequestParams{GroupID: b.GroupID, UserID: b.FromUserID})
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -437,7 +431,7 @@ func (s *Service) AnswerApplication(ctx context.Context, by auth.Identity, b App
 		}
 		r, err = t.q.AnswerGroupRequest(t.ctx, db.AnswerGroupRequestParams{
 			GroupID: b.GroupID, UserID: b.FromUserID, HandleResult: b.HandleResult, HandleMsg: b.HandledMsg,
-			HandleUserID: id.UserID, HandleTime: t.now,
+			HandleUserID: by.UserID, HandleTime: t.now,
 		})
 		if err != nil {
 			return err
@@ -448,7 +442,7 @@ func (s *Service) AnswerApplication(ctx context.Context, by auth.Identity, b App
 			if inviter == r.UserID {
 				inviter = ""
 			}
-			if err := t.addMembers([]groupJoin{{userID: r.UserID, role: roleMember, joinSource: r.JoinSource, inviter: inviter}}, id.UserID, false); err != nil {
+			if err := t.addMembers([]groupJoin{{userID: r.UserID, role: roleMember, joinSource: r.JoinSource, inviter: inviter}}, by.UserID, false); err != nil {
 				return err
 			}
 		}
@@ -456,7 +450,7 @@ func (s *Service) AnswerApplication(ctx context.Context, by auth.Identity, b App
 		if err != nil {
 			return err
 		}
-		op, err := t.opUser(id.UserID)
+		op, err := t.opUser(by.UserID)
 		if err != nil {
 			return err
 		}
@@ -479,7 +473,7 @@ func (s *Service) AnswerApplication(ctx context.Context, by auth.Identity, b App
 				return err
 			}
 			inviter := op
-			if r.InviterUserID != "" && r.InviterUserID != id.UserID {
+			if r.InviterUserID != "" && r.InviterUserID != by.UserID {
 				if inviter, err = t.opUser(r.InviterUserID); err != nil {
 					return err
 				}
@@ -498,15 +492,14 @@ func (s *Service) AnswerApplication(ctx context.Context, by auth.Identity, b App
 // Applications lists applications to the groups the caller (or fromUserID) owns or administers;
 // an admin without fromUserID sees every group's.
 func (s *Service) Applications(ctx context.Context, by auth.Identity, b ApplicationQuery) ([]api.GroupRequest, int32, error) {
-	id := by
-	subject := id.UserID
-	if b.FromUserID != "" && b.FromUserID != id.UserID {
-		if !id.Admin {
-			return nil, 0, apierr.NoPermission("fromUserID %s is not the caller %s; only an admin may list another user's applications", b.FromUserID, id.UserID)
+	subject := by.UserID
+	if b.FromUserID != "" && b.FromUserID != by.UserID {
+		if !by.Admin {
+			return nil, 0, apierr.NoPermission("fromUserID %s is not the caller %s; only an admin may list another user's applications", b.FromUserID, by.UserID)
 		}
 		subject = b.FromUserID
 	}
-	allGroups := id.Admin && subject == id.UserID
+	allGroups := by.Admin && subject == by.UserID
 	var managed map[string]bool
 	if !allGroups {
 		ids, err := s.q.ManagedGroupIDs(ctx, subject)

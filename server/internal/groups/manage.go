@@ -166,7 +166,6 @@ func (s *Service) SetInfo(ctx context.Context, by auth.Identity, in InfoChange) 
 
 // Transfer makes newOwnerUserID the owner; the old owner takes the new owner's former role. 1507.
 func (s *Service) Transfer(ctx context.Context, by auth.Identity, b Transfer) error {
-	id := by
 	if b.OldOwnerUserID == b.NewOwnerUserID {
 		return apierr.Args("newOwnerUserID must differ from oldOwnerUserID (%s)", b.OldOwnerUserID)
 	}
@@ -175,8 +174,8 @@ func (s *Service) Transfer(ctx context.Context, by auth.Identity, b Transfer) er
 			return err
 		}
 		owner := t.g.OwnerUserID
-		if id.UserID != owner && !id.Admin {
-			return apierr.NoPermission("%s is not the owner of %s; only the owner may transfer it", id.UserID, b.GroupID)
+		if by.UserID != owner && !by.Admin {
+			return apierr.NoPermission("%s is not the owner of %s; only the owner may transfer it", by.UserID, b.GroupID)
 		}
 		if b.OldOwnerUserID != owner {
 			return apierr.NoPermission("oldOwnerUserID %s is not the owner of %s (%s is)", b.OldOwnerUserID, b.GroupID, owner)
@@ -210,7 +209,7 @@ func (s *Service) Transfer(ctx context.Context, by auth.Identity, b Transfer) er
 		if err != nil {
 			return err
 		}
-		op, err := t.opUser(id.UserID)
+		op, err := t.opUser(by.UserID)
 		t.note(groupNote{contentType: events.GroupOwnerTransferred, tips: events.GroupOwnerTransferredTips{
 			Group: g, OpUser: op, NewGroupOwner: byID[b.NewOwnerUserID], OldGroupOwner: owner, OperationTime: t.now,
 			OldGroupOwnerInfo: byID[owner],
@@ -222,15 +221,14 @@ func (s *Service) Transfer(ctx context.Context, by auth.Identity, b Transfer) er
 // Dismiss sets status 2 (owner or admin); 1511 goes to everyone who was a member, and deleteMember also
 // empties the member list. From then on every change and every send answers 1202.
 func (s *Service) Dismiss(ctx context.Context, by auth.Identity, groupID string, deleteMember bool) error {
-	id := by
 	return s.inGroup(ctx, by, "groupID", groupID, func(t *gtx) error {
 		if t.g.Status == groupStatusDismissed {
 			return apierr.New(api.ErrCodeGroupDismissed, "%s is already dismissed", groupID)
 		}
-		if id.UserID != t.g.OwnerUserID && !id.Admin {
-			return apierr.NoPermission("%s is not the owner of %s; only the owner may dismiss it", id.UserID, groupID)
+		if by.UserID != t.g.OwnerUserID && !by.Admin {
+			return apierr.NoPermission("%s is not the owner of %s; only the owner may dismiss it", by.UserID, groupID)
 		}
-		op, err := t.opUser(id.UserID)
+		op, err := t.opUser(by.UserID)
 		if err != nil {
 			return err
 		}
