@@ -3930,8 +3930,9 @@ type ClientInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3950,8 +3951,9 @@ type ClientInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4117,8 +4119,9 @@ type ClientInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4136,8 +4139,9 @@ type ClientInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4155,8 +4159,9 @@ type ClientInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4174,8 +4179,9 @@ type ClientInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4192,8 +4198,9 @@ type ClientInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4210,8 +4217,9 @@ type ClientInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5557,8 +5565,9 @@ func (c *Client) CancelMuteGroupMember(ctx context.Context, params *CancelMuteGr
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5587,8 +5596,9 @@ func (c *Client) CreateGroupWithBody(ctx context.Context, params *CreateGroupPar
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5864,8 +5874,9 @@ func (c *Client) GetJoinedGroupList(ctx context.Context, params *GetJoinedGroupL
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5893,8 +5904,9 @@ func (c *Client) GroupApplicationResponseWithBody(ctx context.Context, params *G
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5922,8 +5934,9 @@ func (c *Client) GroupApplicationResponse(ctx context.Context, params *GroupAppl
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5951,8 +5964,9 @@ func (c *Client) InviteUserToGroupWithBody(ctx context.Context, params *InviteUs
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5979,8 +5993,9 @@ func (c *Client) InviteUserToGroup(ctx context.Context, params *InviteUserToGrou
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6007,8 +6022,9 @@ func (c *Client) JoinGroupWithBody(ctx context.Context, params *JoinGroupParams,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9540,8 +9556,9 @@ type ClientWithResponsesInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9560,8 +9577,9 @@ type ClientWithResponsesInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9727,8 +9745,9 @@ type ClientWithResponsesInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9746,8 +9765,9 @@ type ClientWithResponsesInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9765,8 +9785,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9784,8 +9805,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9802,8 +9824,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9820,8 +9843,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-	// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12712,8 +12736,9 @@ func (c *ClientWithResponses) CancelMuteGroupMemberWithResponse(ctx context.Cont
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12738,8 +12763,9 @@ func (c *ClientWithResponses) CreateGroupWithBodyWithResponse(ctx context.Contex
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12971,8 +12997,9 @@ func (c *ClientWithResponses) GetJoinedGroupListWithResponse(ctx context.Context
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12996,8 +13023,9 @@ func (c *ClientWithResponses) GroupApplicationResponseWithBodyWithResponse(ctx c
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13021,8 +13049,9 @@ func (c *ClientWithResponses) GroupApplicationResponseWithResponse(ctx context.C
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13046,8 +13075,9 @@ func (c *ClientWithResponses) InviteUserToGroupWithBodyWithResponse(ctx context.
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13070,8 +13100,9 @@ func (c *ClientWithResponses) InviteUserToGroupWithResponse(ctx context.Context,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13094,8 +13125,9 @@ func (c *ClientWithResponses) JoinGroupWithBodyWithResponse(ctx context.Context,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a member would
-// be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19894,179 +19926,179 @@ var swaggerSpec = []string{
 	"/T1nHAbXX/Bh2DY/9bkvsO9n2/rZJTQQIRFqey63pCrXIa7PZRR6s4H5bFIpHMijwIQKzpj3eyxK3ktl",
 	"iPq4PiHDiHmII46B05tqV0q0HAQzr6B2EuVz7V+y5EEfrC+iyKbJlQya8nDQTP+mMtGx09UmIN1s1RYY",
 	"SRND4XzuS58GGmNyvaMstA81W6GcdBQO9BwyCSOG33Q7nU6Mdbp7BOEh38F9cDqB2rV6F4haIJj2OfR1",
-	"QOEUB3AMq7Ie3DssOvu4rpmkpwwW8Zottp6Hs8Aj7OmAMU/3zlUIds3cDxL4E1/GF5T0HAi0dnd2JvQp",
-	"Wut29J7cFkrv+kUYuc9PoBcrQAGeFgiM1FT4w86URTtweJk5u/k5k4fdFvQIK5S24Uxftf0MDup9OmHi",
-	"njqpggKncJKDmKYm6hBQSi2eOXFi9TgUTCspR3dSMZk2xcGQzBgfSoVD+PN9jBf79x//n8/++p8++7c/",
-	"MN9jS8ue08hedex3miJ6ppUliv9Geq7YPn5hwGrsKFEDvR1G99QFKRB77W3qHb341n998b3vYrdWe0eL",
-	"Fv9o89E4pcpHwZJf/tE3X/7gp89/8bcv/+X36y3cif2Kj1ZoRaax4yEF4WThShfh0Is//X+hB8T/rAn0",
-	"DSUp2QKMyVDCstrphGVd51skbLy16ColTVozd2px9gfaPlIRqdWP2mnYTLhx0Pj81//95fd/itDNvloG",
-	"20QDXADlGjJxQlK3V+o1TzBzwcOpM4B8DbxipthXZ2ECD/xkZdck1Cdf4sUcymp0M3OCDacRhOEprhWX",
-	"3zEHBzIR9GUuILZOwxbQcCT7mw+mXrzZTuYnK/O7zMGOjrbGQefZmg30Sin01tzZeMwx27Q92zB2Ndf2",
-	"QuU57dxOXTPs1Ltaa71SglvWWC8n3CW6tNVrD+S8FXLnMpRzQeJc6vItuGZL702e/qWuQq+UEW8wxS1F",
-	"0Srp9m1Lg9JKDmfn2sa8ak/iFBYXq/mV2gYqWTir1Gv7yjKt/o42w4iUvd/44HutA8LDk9CbQ5Nh6B8s",
-	"Q+JLh3wc+pAjFEamBbUvQYVTUv8hBKkbtWdAeZ9jijPkrqjfxr7SEedt8qEScF0sFYsX0iUKcdEvYdQR",
-	"rLwLqiubTKXPPNJU6qi1OD300qiBas4FrSHeia37RTqiUcvA5nHChkrfMZumEYRbhGcs13jY0DlL2yt0",
-	"Q5jLvdzFoJ941VqPXkaaeVsnq3v5O2u6yi1LcIGwsPJ8q7swqsy5UhhDz5RBv1Noc03Pi3bAC4kYuGPh",
-	"29ZEwkJs2lD5/zzeVPEgpO6tZTC3iv7jb0pG0cu/ZIEHSzBqoRU/I3MstuCviEsXVTNXHw7duG8+Z10f",
-	"Mand4RbC10w0B2abSlqTYWJZiyXm8JwL4G6KtfkCssebseAsGDN5vvDqNdFy+nxBZnpsN74jXMJpFIXn",
-	"lpggSDOTa35AaBDoJU9ahyST0N7nK2S05xLaYZJWO9MlWMQvK2Wgz3U1H4VuVPonfuDLOWnit9eSWAV1",
-	"NhEbnOUP6D1fSFdXK7QgjI6CQ3I+ZhyN68SXfQ6NFE9YSntBw7z1jS9ssaPE9t2EUwJyoqGsLeCZc21V",
-	"T9dP5QaA1Vxb5u3FxSRECSGpqWCiFLShn0lidncKDNbaeM9tDFI3pKR6AFz+22noX/IIiYRYaAtRnUT4",
-	"LcRPJOsBW+C66ykVTIoaO5aBZN1yjFspDlCEa1+yoAXUl2SNsgCrSyHioKYcUoRAKSNDqjqAsc3Vs0cv",
-	"s7FmLQ5541unit1sxbqMtnHO52e+TFdqVMze1CTazZQO+H/+94s/+tGL//yT/AYj9iRbSBrsMbMLqWV9",
-	"kYUFii/wq64sUCiiWcKSzp2cUE5HTGxK4CyVNRHDa4qZxnYRDq0IgybSHS0gQrNQDLfQH8xLJ3OEgfQn",
-	"rJUBbJ/fBqc3ynLuKZufh5FnEjDNCOfjUGDviKM7Sujwuc4MMThIFOWlPhQDVhIgiJNp6Y9yr8/9EQ8j",
-	"JUfSdK+nvNhlRT/FZ7WaZFVkwEkLf7lI0kXCECr1l0IOqhu7uSXBY4WwzvVWUpoGUtxaALERSF7hYjTS",
-	"IwW+HFJQgmRbFoC+XNkVsXi1OCp0cQcK8y4UIZxO71I+YtF77IwFyDVrsGrbyZzFuiXyRRc/FnpyrKB/",
-	"9C8WlFRaULMwCgOm99ONBZF0ZMXaO+/V2XqyNBsCvdUgEFdZqgaBXqcoIjsRmnoXIjTZ9/3Vl3XURqj4",
-	"Fq0rEukI1zKRSDz2tRhc1lUSC1KDHACWHWOA4XFMSRh5LGqTxCtkhDtw9qj3mYchW4kLrdDWQ2dKdpIQ",
-	"7+lpy4+xmQzDaKJL8AkynZ0Evq6xVMnAw+cmSozIMZUZsrnUCIOVUS+/yJG2NTiW5WODhY8tvCksfFxs",
-	"99hAPePkKL4sjDkP6jv6kaTeuq6yzsM4EgEiO7In0bQcuii2p6IY9CZbi6MYYsa7XhBRgl7V2FZZbNg6",
-	"xowaAWPLI5HKjCEXFIn06EL4oL5ZNQM/hGu1pkGEXJUDvsOkHuGaTfBrhoAUqv9KmGGetgLUU/81M8t5",
-	"VixxuLlIyy/mizyUfY6JFvkqSqmpapYhXqPmUQkHfBdgByhyqQsY5wqZovdgS+ru8jJHmdWsawZYoevj",
-	"ViCygUZPGYy6ZGWFEqgtafZU0gMSFOFMJWK8+RuvLZRa6IaaQOqlXgkCl1EQuDh/Qu6OvmrVOO81gJZF",
-	"m/EZ7OWEhlxsiqFF5ZLDbWjApzeP/rxU7fhwmGbtMkwcCgfpuBCXdIGipFv+cdnncZqnFQ8i2uZt764Y",
-	"uaQppiwIjNJNyfXr3vXrTqrlZEtB75RN4zqf9kKpUGJH3HtBjbmNahXonjgg3f2Orj5l+a9uG9+FdhjF",
-	"IEAHS59397sdgnf1LS5ZlIlF7e53bhFzlc98NRKEp2T3OqAThrU7KSdgHIPvW+0+fwDAhfXdzK3vAfuY",
-	"DYrWt0alrNTCYE0pfOl2Ojfj+Nc+j/s9drudvYX1Nw41qBVCYpbjScToKaGYXnjwW5IEOcodob7RrzAj",
-	"Es5lsdCGImghHywpw+9p1/g//M3nv/4TdI2vGEmcD8/Y3PI2GmxcbVkog9deVoWC3xZaVVEDNgOuJXVP",
-	"90xU61dxnA2d4866Kysvl7FV5CpdEzLRbUHn5V/9p+effvfln/zk5Z//68u/+NnLb3/vxZ99fxsdXkqo",
-	"2/aSE/O0a1OB6BcYFYZc9CJiwlZw2i6mLWWF3CEcF3XWvERhNEUTKr24ss0SImIXod1LryAr+RpvsjUv",
-	"OadJ3LyRZi5FmZ0CinARZXbKr/AFJQCg0K3ENoQAobkIrlUS8vaxgj0gCZxQUWoeOqYfKzx5LMNlGXq3",
-	"PU8QF9/x4soyKRWAChJGns9pnJMm4iI5DnETd7dLeo4ZK67D8xWstqML8LTJh0Z5wMEVKuWrviitTSu8",
-	"VoSTpksWTUIFiYfQDdUXWInnoM/z4CbNZJ2k18K2qFBGZhhGhNHBmGggaJ2YC8mo58DPVlqORQhlaHQH",
-	"7ZRdqvK6GwsRK9DKFqUQmoTSkDMRl8hpHZIwckCb6/N0z6LIeL08R021S94NfZ69VaSpoD4FYKklsJZZ",
-	"A8IqXT6pJKDNahSwQoxbmbbW51pd45lTteikNc7N35byNQgMdTUfhpejCHS5tXZB1I2XqUihcxIiRgWa",
-	"DWurHnWjEIvXoavTrLyOmgGIKy9icyWotweJm0ZeOlp+JotWosvvrLSSRREcRWw2qQ5j6k5AbpVZY6so",
-	"vGMVaP77f/rm5z/9eXGs/rrxIUdZErFlr1J9d00aRquXy/hyhY0iVA4JFafJszLU35N5OANeNJ0GcxRX",
-	"tLSixCItJF4GjaHC5benLOm7lWPyy+uPrhFCVEQKiuKDtqrzFNzbC1J2cGa4gUq4lOGKNUf2soVE4XyL",
-	"VBwLZ0sVm4eJ5AiEiEHKDKgFSfaJqQaqbhgjbsSe3GVC0BFzTemQvGrSs4VSNZ7oc4r1NJPaoYdYt/Hc",
-	"B92vyImVVkDKNAytzrf7PKtXZZKSSXFOshr3+M7XrFTj2L9yTRAjgB/dwWAbXFBp+jAqQxhIUxI7k4EW",
-	"6R2Qhf6lNrln4HRQrmn0eX3FoqjUSUbmh4zi2PtjHw5Qc2hXtp9WMfo86xH67VAcPjan8ip9PIp3PQwV",
-	"guR7jStOOQxn3Et4zsmcCEajwRgQRhOBFF1Op3/Wy23QuZNILpbkT9YOh6qrjixaWN3Zu539HSuLNg9m",
-	"hKRnShJZhZIUlzf3abmsu2jRL7713c/+/H9//tOfP//0my//4cdb1mE2Cb5VNJea868bORaT2O25NNJX",
-	"dZN+jQuV2jN3odBev18gsxuGAxeikP1b5vtDck59WS4G/DbL5avg9EXZ+EGVMjLlaiLvvgMItFjaPfUH",
-	"p8ukXWyhK4irHrYM+XEzXS1tPUwVkYp0410+DzkjJzOphbtDy9vHg3ls/k+K5seC7na673Re1xLj12A7",
-	"S23buhRexr69oDuPDM3m1c51USHSzAQZOQkc4Gkspp7USY+vq9Pn8QNqDSwYthZEKNlzbqQJkDr1y9jU",
-	"z7otPOtEIjLSSpk+iRiay0WHFJZnaikvsvRtuI9Q4TLWMTiuYAQuXMP65tda8tPG4aAGXAsA2ck///UP",
-	"X/zpdz/7v3/7+d/9wRZiRr5m7t+XrNSPvplfgv5EKSw5+ML0KSq5CBdhULRw+oIkqgcpbNPBxKuXL17Q",
-	"k6hKF+G7M8msNsK56sW7rYNsYU6wM2CzICVeCcY9bQgUZMSkYt97W2pXuKfbFV6mhsOTq1bDv4Wthl9Z",
-	"o+Eva4vh374Gw5epvfCrai588W2F7158U+Ea3YSRHRe3EB6GEYEuwt4xG4TcEy5pQg86XwqSbi8sQ8LD",
-	"c/L/J/bjrTa5jV8YC8c1YVxmtuVB8/BdMuPSDyB/KmtSwQ6LKAMojNbCTMai0ufZiMotiQU9u4txrf7F",
-	"MsS9QJkXIwWs0dO4z1eRHL6A7YxtxGoc3CyuTbVlw0R6Dbs3O50Lb3q8BAzbb4O8aRio8e5x9tVwFl30",
-	"5PWZxmXulgzdNQ2Xjxs08Zg359SqCZB+UxbUVrKgsXyGkl51Ub5Q2ajoSlyofHTBTZTvvoIWyk9mvlxm",
-	"rog5cL5vgtUAmQSMntntmFLyy0xIIiPKxVArKVq88iMhCwUUjZeVa+t09zt72rPzuzNfLvXrhJzBin0+",
-	"KnXrKOBUKc9TwbahWyb1IGbIElP0qyXCilrAZTFzFFdoWd7C/0KkkgozblICiafbcvRIBb6+EJC9zj52",
-	"OXwTtF91MTZyeqWwBBqwzX1VJuK/a67OJStdpPmwL5LerjOp66+cMk5OWBDyEWiHmT6SWvMbYDxHQozE",
-	"l9x8c4mCVBbfJnvObOhOLmPjsIgd2tHz5med/6FD4gxLKllm/v5dhMBk3bULEpXeU/vclAcHjisjF4m4",
-	"IcHi4rtvQgtJlHqGPgs8uwkBH4Zvh9Exky7akTLfxl3v2+R2ut4/RIdkhK0+d+OaWq5DXLtElQvJsUkR",
-	"LRdbH2EhL5dMGOWC9Bszjh0vvX7jkLjsKQyTjUJ3+txN19hyQTFyc6XGXMzmxCEh2VOJWQoUc/hlGjFo",
-	"MJm0rzqP6HTKIgGFjqYB9XmfhwBKGmjwgcGMs/PMBklT3bkZH7AJ47KFHTXBEOcWl/FysaOCm6/k5W4p",
-	"sEgbxBTEjpm8LJ4yoUuHXoryyAuNXfG9qNYp59t/9tlf/QGEQG9euly0FJOlmSpZ9/zT7774x++/+MHf",
-	"l69pLflzg7BZSz7d4DoW1HrhdMJuc++2vvFrr+OdkOTrCOaLBHZzRQJf/uAfXvzZ3z//xZ+//O9/9eI/",
-	"/6/P/tP/wXFefPtbz3/xvxpb6HBxbF3XL5mzMe62LFKlg7civOZ47GX0RdYGyEVWV1l0By9CpkxfhAsS",
-	"K1Gas1o8LK1xvUFTXFrgX+CupKcMKpuc30uqkSoBSaNby7qXGEzd7XRa2gwVePoXCaPE1TvUd9eEElMn",
-	"LCLqrUIpaTCLIiXS6dHdMPDsRbSqSUqvoaQEbz7Uu44W+w+zMxH2ZEaDAjAokBcV97DzH/o8N1zuqXKZ",
-	"LAWzCkHW2cS+IinNnP3lMPZ1dwSdsHyr6UJGmz6AFBtMA3l161xp7+vqC0KJsMaCNmyg3MyilsuQepr3",
-	"q9syC1eGQuLmVlbL6rllWJm79ooXUpkTPrRpw5ZlwrKbb0tbtsSThhC6eTx/OGQRxtimwRQXL2ldikb3",
-	"sQHu0kXALbzFZdJn5iy+KJbVwut4ERJm5l5dkIhpZrUNTmLsbzMgDlu3RjeGYXTie1BMpFy6fBsessLh",
-	"wHKJ2S7ugW7Dj64KXVgOHKJChlNBzsPoFDLZTNEKtbiWAyrOh+zkOBycMtnng5BzNsCCcCMmSa/T6ZGv",
-	"+YPTezzwObsrRhiKETEyCEIBDVG5R9wbdCbHN3QxlFPGXVNcnfgS5nq9hfFzfe7Gu55xa99um+AGMWuW",
-	"4E8e09Xi6IiaxMQZWBIFceNHHs6nTJtCNTjafX4bvTJaozthyYj5Whf4qBq9WDIuAIMMNcQTkIF9WR+O",
-	"7mQL0q4FUwBavoF+yHdQQUf2hP3xrei6WIHPN585ulPafgY3DP6vS2peTJ0gmHni5K3PfvCd5//2F88/",
-	"/e6///gXn/3glxvxXS9oOFO+kM9//cPP/+4PPv/xHz//9BfZVeSj+xc2mllUWsy6CoWN4VZcYR5OZoXV",
-	"yfHbMR5dLruXDTJfYChIcpMPsw1oKqTWr1KZbLZCE5k16k5Zm77wclM2IlwQU8YpSfOE8pZuXWLxY81J",
-	"qrgV9/Jcd8QkwFE8DoGsPza9YhZ1N2NcRnMogKpvqS4z6uSaeh4kHTu72D7Dl1gcQpKAUfUYZyScMl7M",
-	"gR3CAsFIB1msetb1mKR+cD+gchhGk2M9erIkixc13Y8euThtOByq7bUw7Cti02De52JMp1A+1yADoUPJ",
-	"osTTeU0QFzh6GZxcR3sNPbV1vdf3fCFd41c0pXIFoeREyQw0iugcy06d+3Ic6vgKi0NeQwlG1OfRRS3c",
-	"cpxVM1AoAlWJh46YVPgukPEjxC8rN50VpEPXtueUE8BZPvPeSSqxbogNluBaIUssXVDBzutzvXcKTv5y",
-	"8b8yWJXxQgi5vgBeuFJ5zhVZYtPamCYjzEMLh3/v2LFlgJgMFnVxTagXXOgiQgs/qDlAuFJ/PH5tuEtv",
-	"DRpOwxdv0MGpUg+51zgY0kAwpzHVr6vnu8DW9DjdktblJbNabxb3/N52O7OCe1Ct0anNExTnCxcw0HUa",
-	"n8ItuEbwGhBhqPRmxISUmlouHLznD3XDsROaUgUPitRjX4gZFEJRzE5rt039CX6LS62ZEYWk8z73+RkN",
-	"fK/VJh/oZWl9GW7c+Tg0NzzRnwc6EIqHcozFbDwCmMG8LbPZijzWAPgya6rbVD7XUSkN7OosdsGAlanC",
-	"B9aZXbJoCP7F1QsLT/MiNLv0cV5UqKg/lJpyXROKxpWR7DUaUk7ECPSXQcjPWCSwNcdEjBZVVZOziAsy",
-	"m0KPyUE449IlE6zNiDGk9mBg67t+nbNzpfhB1sz16w4JAw/CcHSpVv16nys1KZJvBj7j8q4YYe7O00Ew",
-	"E/4Zax0m0aUFD8I3IinvpufUY7eJ64u3uAfnouDU56Zno2lohPQfltYmD0NsMnpCB6cOmVKBzMsd2FNq",
-	"Q3KgtNWmelHIlpmQRGzA/DOoHXzXgEdpee5dMbqjMMQBUKnb7pITpuZWg7EAIkWvCfLu8b33iWRPZZvc",
-	"JhE7C0+ZF49+ytgUk7kFewJMyxd9HsHpKG1VKZX4jtqZP2CkqSd7OJ8y0ut2uhCxah9WrHXGxxkrqAbu",
-	"0IBYPdbnBp4KmG0MjIjr1AjGklACqParBzSn42OdaCwOV9ACZkojOTfwtdd4YFWKI/I81DW2Fd4Jn48C",
-	"9rg/63R2BxT+Yz6d4CfXKe4uQ8KhiVLWL2g/WPxayjmXis3VLyA9088frtZSnUxoAIEsHknfIR0cgu6w",
-	"GDSU4I7VZPaK0mcKskafF2ao5y+R5XRDPAMwofaQGvPmYc47Z2W0d3udbom94E1rIEWiX33MyAn13kyB",
-	"O8VfBpmfGoMxRcWy29t9nEg2A93FuQPqSAqsK7VfAb5+X5314uVorN/AglYvwJxbFF4lK4xk09C5aRZz",
-	"rEbbCoSQ0itu+HijZYoWAQuH3NzJATMz7dgtX65poW0pUebCW9ve27+ZsgZsAbI1cwOX2cayckyhYWyL",
-	"V6heX5l3ctRw61Eyi2ldWbRMhhsVUUDFOWL2BRYuspwfk6YII8m8lkNKmW+WuxXw2+VBOXk6uigoJxV9",
-	"ErPbFAcsQZltROOs2NuzlD6WtfbMYjhJE8BC0aA2GDYfm/54SVBQigTmDJsgwxrFyUipaMosI1mGRuu7",
-	"1/hGv6GE9H7joN94/qsfvfjJr37zyz/+/Nf//eX3f/r802++/OGPX/7Ldz7/6X97+a/ffvn7P+03niUv",
-	"a1+12i62FnzoT9QXN/c6t27t9zrqf3YnBrCkPmA0WbAYvR2FEzhKRSIGZ5loP8G4l4ltVV8VzqN+YNHb",
-	"mHvXOGiMpZyKgxs3NBlpD8LJDXpGJY3aH09HDfPC+/7glGO6yotf/uj5p38Y/3LfNvCqL5/o/0ZnLDKA",
-	"nYhRt7drViuEHyYufGPW7a1mw13LkVzITZpG6bD1XdTBuEcMvS02oZdjGpUY+abN64+cBpWSDsbMg9w3",
-	"OPfBIgaawUb9ARDy5Z//64tv/0wh5M/+5vOf/c1vfvn7dTDwJmJGvieIhYnamr8AFRO8K8DOwgmro2Kv",
-	"DBdf/vBPXvz1Xy/ExV4WF/GTBdZyhHTWPLaLJiILj7CImGh30P2ZGB/pRGKPiUHjQC0Pser5L76l1/YX",
-	"P8OFNZKJ/HvHb1BvxN5EEUpjiX/vWI14jI4g9Zy6jjRIICZ9GcD5xWM+u6Js63inchJmRfPlOAx0eyxD",
-	"rBxim/FWr2hMPUJT0tQ1Qca+kGE0t02cYlSn/7MSGlJmzQmNTtVVE4+peBwBni+tE6TeSe+ZuII9EW6R",
-	"XZNQQdS4hzkb1TVB3DGFy3XMnri6jQlFR1yfR75gcRXFgEYjiIkx/RZ8STAdfaSkPS885/mGEknwY9Uq",
-	"Q71ep0O+imt6wAbMn0rHNFvzeYGVzXQXS0oH2RYnpQGQJiSqY68J6oGVGh/32Jk/YAKTquJI0AK7W84A",
-	"JtgTcsLmoWl0nQbqhD49Zk+c5YYyOiisfuT0eUamz05SNaM9ZTwsM3YpbLorRuI2ktlLYOgCyN4FKK5o",
-	"MlG3oXHw0a1bj9Yv8lNeg6b2erqPtly8abmFq95KtmY7KltGcXHJUsORutEPz8M1T8XpPbqQmkl3Uzdt",
-	"+0aUsntUZj9R8DggqENb5A3pGemtpEmvXMEpE+tkZZxm6jaZqPoJncfVm2xyelmsHRdvUyi6HRdS4DGD",
-	"5xdV35FGp5ZPEMWelUS1nJSGLsrFLudY2sGHUwIaoRJEtEIJrU2OeEZmibPpUJDXLb/UsIdKDqLGgZU8",
-	"Yvn+UnKWEn/shmC2SSBbf1XHFud8t31unLfGL6oGU+dV05G7AQGx2+kS0A/UVEtlw5NQjhPXawrGKanP",
-	"FA9fLPatKM5p03C6gxlASlfo1lEFi4S6PCKVOjctcS/pn2v88t3dYiEQf78Mjk4whB8DTuebmO7t37Sb",
-	"jwEQE0uvYRlQFQtRwo/sM1/Rv2IU5/UlyXVFt7Ko09puSR4ezwbjtQTsxsGtW69ciMwDpKYEqdaw2+ma",
-	"7phIV7x1oLLmCSFW3zvnr2wNlfn8A0M0LiJ2MCEJSyVIvw47VaytWy7aknMqkKCczEkKlJfDf1Z8kcuc",
-	"Z1YYWUw1oSimgoIS/PkXwVdW4c4mU+9mVZyFp211utUss1S2LrqmFyFdW7fuwrq7pRnteuZPOJGUdK1u",
-	"5WLZ+liJecJi9UoY9VjgK6JIfImCK3Qy93Wx0ICCKjiBwzZOtKZgjLhPd9QXO4OQDwN/IIWrJFPXMn67",
-	"pJtuIgOWRRft+y5ItoktrkpAX+uQ7JJmD9BrMGBTiSLzOQuCFs7U56mK6q6pXZqdrDz6r3VI9sh55EuU",
-	"joqi/3AD+nkdjWlFVvc5ZAxY8Z4amDrYk4QnH7OBJE0vHIgbHhv4CmCiPfF+Z7i/o1/a0Q8LXRJLS+gm",
-	"nLRtj+3LVPjo22HU5+pP0nQt5UHJut0W8aV6xU15Dkm/0W63+41nYObWWY/ov9LeTh8FfYMB10Sfu4kX",
-	"K3m/TWx1pdvdJc2H86nPRy0163QmxtCkOPA529F2B09bwHGHh0SEmOU/T5FWiEDFtJt7PJjrQFSlCdm6",
-	"1ohJUy3sqaUqKgClzl8rOlDUg2KOKCgRAi+I2i01VmkaBCYyFk9WJ4faeqkviDeL6EnA2pmg4UlcwAzh",
-	"6LHJNJRxVwJBJzE7FbpLuvm+z62RdFpMvEHwypCIiVkgIWwZIRkSAT1X7JUhYNvkQx3v60u9nugMmPgp",
-	"g42ppRunWoyy+NA1KNYwOD0krvYbwgNdRQrgTuvZClRT9NwVqqakeT4O4z6RoPtCH+5Wad2JLmCQUdCg",
-	"/K4Jr048DzrxCd0S5tmIDfypD2V+LQJFui2osxYO9bt2U4v0k7stjRKhJQFlfSAZVXfiCwExzxGZ8ZlQ",
-	"6GGuB5ALjZbmujgECcsNU5bHvG8a41vrATW3e2jBN2vfc+zHyZ6Su+zcpLSWHNPkMEqG7HY6e2WxxOZ5",
-	"qJ8T0MFp4EPymiUddrtqBuuL+jXosq9DUyFoQJYpMBz/sFdcXJh7lyP4GOSHh+xpLoZVD/SsyNFf1R9u",
-	"O51XC0BeZC9ARu5zI71fE4TTCcvaAgxEkmCHF9/6ry++993Evb9kg6hirrDBqilnD9jgrAT89qp/8Pcv",
-	"vveXFdZrjAqbPpDFNo6CBf/t3734p3998ZNfFa+5sNzfslXv1lx1t7O7c6IYRV71XwPC20H5hRaTdcFb",
-	"EARl8HoxeFcse72dJRdEs+zWbu2yuzNJei9+URa9tzOKm0mnyWFcOe6cGrZjt8NI+nmmUispz3oJKtDN",
-	"VwwJGNbwqjw/SFQkM396S2WxcIjhG9txTCnKgw4LIrhWBEkivefhglrTjpDzgIEiFot6gB9U61M7E+qZ",
-	"tAuAzmEs9yu5/FzJrFoLCXmsYFQDbSY61AZtPjJ0GYwbdeI60yDeX4NZL8r5MAaOsjwPs20Jh7M8srIC",
-	"CGydM45rXDdacs2ox+0GNy5nqXWqo4PgvfUQjWKxekF+CyrgFO+pUZVTnlawlXDGPKHVJsyItawmpBlG",
-	"xJhAWkTIqLzh0WoGeDz/1UI4EpW6YghHuXxcltSPGFsvqf8VlKotE0qTmbqFhXqzqq0+hsOU4UdJAWoR",
-	"QmHsK2zSAMctw8vSM36Z6GfPV1IkGWUr0xU3WUPceZxYbc0hrYOTk7mRw0ZxYyxcwuNgWVRRVuQrXOte",
-	"Fjb6XsJic9Wb7Ua9+kqWLCEla+WSSZbIUrlI+N2eiYQvilS38h60k3eFXJu8JFR91UvTQSpka2wqQ6hQ",
-	"uECeVJjXsyTFY0FSQnGywNJ9rMBsq7qzPMalP/SNeRodDLHAuZqP6xjYzuoerj3t5lIkOdX6Dj5atUwy",
-	"xRgXt78zZUzUPqdROPQDjNwCG6J/pusqi3zZyjY5uiPQNUAjCMkiERspfqBgpb4Sp/50yrw+F37AuAzm",
-	"pJm4UM52gU21HCJ0/L8vJNCCEyBZkTR1UXQIl8h3faN8TuhMjtVhDWhcIGxRmYnSwo2Xortab4eHDxGX",
-	"0jdRq0rhTMKmAd+W1TjMVDZcp8aiQqG1SytaoQ1axDm6I44RR/J6tJVoa6MVOhQDNpREASN2YUyDebWF",
-	"FRSh3ETg9TsWGm1Zpk8hSaFwaIspPERsOTDOSuPg6yPV6jfIGJJWwP0kSL9xeybHYeR/Xcc4vgHkjKB7",
-	"F18B726/sQInyaHUAn4yi68lZCEvSel7+Yf/48U//7cX//iXL//pXxpOY1hdDeQFCmA+tGl5eloZXi/Z",
-	"GJ1O71I+YtF77IwFMPb29joKwhMaKDXmrhjdm0qYblMA2Nz9qVY1MoajC8wjzcPWLRMZD2QxalAUF3Dq",
-	"NAfG/gOA7kt48AemU4E5Cdexer9CvwL21E1qRfJh2NZxzQWNZ1EbR51boKCt28/q9raKN/sjDjJNk2LX",
-	"Vqv/wSBQoNG2Wyx5RIOgdUjcBC/VAtOIa7q1ZjHMtacr7EiG9ffAB06auQ1Waki229klH+gXEZheKq6m",
-	"6ctsSp7xWDM6GJs4iCE0xRV93tTBHLvXBLnHj1kwtEdWb2L/XOvbVjaW2zIuXBMGm2oWvIShzcYuQdx0",
-	"Ks1mQdy07ouYuEP19vMsWt8LmwT98E+f/6K4P8H6tTTTlX/QJKTmFaYyKsizaftJlUW//Msfvfjedwvb",
-	"Pmyo4HWWmpSLY3p1yCn+4mef/dUf1OIXnJ0/LuOPL//iZy+//y+f/d3PKh5PPZPoByl0v4xd/xO6tJrl",
-	"EQ9xBcNjvWqimWVeRLuJLHpeeM+JLPJcUODqB/pEM3S+htCQLUb6zFhEkMbPoqBx0LhBp/6Ns10g43rg",
-	"vCKvtCQk+Jq5QZXophgDOxdsEDHpEKMQQHEWfa+VEq0ri6fkElsOsh7XeJtrPAU8kVj3TziGp8Yxg7HZ",
-	"2BoPnykYEWzgwjHZY05q7P+PsuvrbRuH4V+FyMslgBXcNde7Q4s+3LqgG9YV3dJiGNAhdhyl0erYme0s",
-	"y0O/+0BSkinHbdq3IlVs6ieJ4Z8fRXrkalOb/F48i1tv7T9qwpnEyF2wEDH72l10XepkzheVrms51VV1",
-	"3/Gw//1ya1xSeR2Wrmuyu/rz9tEZ4RJwbf3w2G88uQzySV1vRT3C1FBUNYGY9hrcR9poIffY7hWm0uJi",
-	"Ez2YCtdOIbb3jG9NXoFZcDmbaP2P7zBzu0XekaPYY0XxJyreXvxCbzH23xrht6xL2j2s2JQpTmqfAzz/",
-	"S6EcaukEqYu1Sa101o+1wPnp4kmDM7gY30yvxl/Gk5vpZPwpQpvrCM7g+vbycvpxcjF989V/PoIzmIyv",
-	"3uLnp4LXCws0rYizAHS7Og9eJ7usSOa04mlpZhyaT6pdnuKpdX8Md8kqG3g8t1WTAXzvwo0htp4Za3+9",
-	"gBqlxaX8wglVBoboPj1jObMDSB+prZ5V1GxGoRCq1D+MlNNB73vSwB3FeH21YQ8CSdvrgjvtBGpiQHs+",
-	"QL9FkX45NTrJd9bCd8/y9F7EL62zHWTmQUMcFATE+wtybk0JuRSeoZKKesoqQJ3kuusxpfuuB33KPZEA",
-	"gwNYj9R2mdQCcLJP0qREe1pAjaOaHkC8oG5UC91nChTiZuPFfJN0QRomyTr52Zbc6JMaHjBLHSV3QmLF",
-	"r2VXs895Wkfftbcb4h92laKQ5Sty7BEMh8NBqDZWzGg+AUdtPgDs38qts5qxmA7K1i6gwo42hnETYHBz",
-	"ltHiDzqcdzhcSE2fHxL1WIWxMUUxTfWgQ6k7YvtxY4nh6NYkrLb3ddCCxczpWu4ESVcbZFUBaYEqjkOE",
-	"NjD4WsV2zv1VrtETrUKI+NcmEu0P46b7SQibOgDYP+K82I4uSvjHXQrKDgMxrIVWcxIK0VucgZrrRbLJ",
-	"akf/Z2u/y8rPqXChWGlqY5JxeJOw4QBK0zp9T91bF6Lv7263qj+C7dKkS8oy54XNodIZa50QKTbP8wCM",
-	"/yoWilPCqrBiNTuOk8ZyUMzv71I59bLU2h1+oXUiWGeb4L6CPypbg2Ly/RoUbzwN2trmM56KcE+J/CHd",
-	"JC9UWCTKNkKcWl8KRnm0XMezpS71M7qDTiqQk9OCpKtc6KnyotPG9vIFXOhZtZg3HpBa/6q7fqpiz+Hp",
-	"KkJ61RH7T+H3XdmVQCDgBrl/t+bOxTZos8ucX2nTjaZ2BQy6sW9MBQ+orH7qcpbUZsUkHTBZtvGejc34",
-	"UFs6jwU7EOc+PHmbm3rvbMWoNnkkUR5i/152aYNIO/QTWJksM3YaQM7s4DXwLY7U96rI2T/IyWWRm6iJ",
-	"IA5FXBU2KPrjt8ffAQAA//8=",
+	"QOEUB3AMq7Ie3DssOvu4rpmkpwwW8Zottp6Hs8Aj7OmAMQ+vGmLYNXNBSOBPfBnfUNJzINLa3dmZ0Kdo",
+	"rtvRm3JbKL7rF3HoE+jFClCAhwUCIz0V/rIzZdEOnF5mzm5+zuRhtwVNwgrFbTjUV21Ag5N6n06YuKeO",
+	"qqDCKRzlICaqiT4EpFLLZ06cWT0OBdNaytGdVFCmTXIwJjNGiFLpEP58HwPG/v3H/+ezv/6nz/7tD8z3",
+	"2NOy5zSydx0bnqaonullifK/EZ8r9o9fGLEae0rUQG+H0T11QwrkXnubekcvvvVfX3zvu9iu1d7RosU/",
+	"2nw4Tqn2UbDkl3/0zZc/+OnzX/zty3/5/XoLd2LH4qMVepFp7HhIQTpZuNJFOPTiT/9faALxP2sCfUNZ",
+	"SrYEY1KUsK52OmNZF/oWCR9vLbpKSZfWzJ1anP6Bxo9USGr1o3YaNhduHDQ+//V/f/n9nyJ0s6+WwTZR",
+	"ARdAuYZQnJDU7dV6zRPMXPRw6gwgYQOvmKn21VmYwQM/Wek1CfXJ13gxh7Ia3cycYMNpBGF4imvF5XfM",
+	"wYFQBI2ZC4it07AlNBzJ/uaDqRdvtpP5yUr9LvOwo6etcdB5tmYHvVIKvTV/Nh5zzDZt1zaMXc23vVB7",
+	"Tnu3U9cMW/Wu1luvlOCWddbLSXeJMm012wNBb4XkuQzlXJA5l7p8C67Z0nuTp3+pq9ArZcQbzHFLUbRK",
+	"yn3bUqG0lsPZuTYyr9qUOIXFxXp+pb6BShbOavXawLJMrb+j7TAiZfA3Tvhe64Dw8CT05tBlGBoIy5D4",
+	"0iEfhz4kCYWR6UHtS9DhlNh/CFHqRu8ZUN7nmOMMySvqt7GvlMR5m3yoBFwXa8XihXSJQlx0TBh1BEvv",
+	"gu7KJlPpM480lT5qLU4PvTRsoJp3QauId2LzfpGSaPQyMHqcsKFSeMymaQTxFuEZy3UeNnTOUvcK/RDm",
+	"ci/3MegnXrXWo5eRZt7Wyepm/s6avnLLFFwgLKw83+o+jCpzrhTH0DN10O8UGl3T86Ih8EJCBu5Y+LY1",
+	"kbAQmzZU/z+PN1VcCKl7a1nMrar/+JuSUfTyL1nkwRKMWmjGz8gci034K+LSRRXN1YdDN+6cz5nXR0xq",
+	"f7iF8DUzzYHZprLWZJiY1mKJOTznAribYm2+gPTxZiw4C8ZMoi+8ek20nD5fkJoeG47vCJdwGkXhuSUm",
+	"CNLMJJsfEBoEesmT1iHJZLT3+Qop7bmMdpik1c60CRbxy0oZ6HNdzkehG5X+iR/4ck6a+O21JFhBnU3E",
+	"Bmf5A3rPF9LV5QotCKOn4JCcjxlH6zrxZZ9DJ8UTltJe0DJvfeMLW+woMX434ZSAnGgoaxN45lxb1fP1",
+	"U8kBYDbXpnl7cTEJUUJIaiqYKAVtaGiS2N2dAou1tt5zG4PUDSkpHwCX/3Ya+pc8RCIhFtpCVCcTfgsB",
+	"FMl6wBa47npKBZOizo5lIFm3HuNWqgMU4dqXLGoB9SVZoy7A6lKIOKgphxQhUMrIkCoPYGxz9ezRy2ys",
+	"WYtD3vjWqWI3W7Ewo22c8/mZL9OlGhWzN0WJdjO1A/6f//3ij3704j//JL/BiD3JVpIGe8zsQopZX2Rl",
+	"geIL/KpLCxSKaJawpJMnJ5TTERObEjhLZU3E8JpiprFdhEMrxKCJdEcLiNAtFOMt9Afz0skcYSD9CWtl",
+	"ANvnt8HrjbKce8rm52HkmQxMM8L5OBTYPOLojhI6fK5TQwwOEkV5qQ/VgJUECOJkWvqj3Otzf8TDSMmR",
+	"NN3sKS92WeFP8VmtJlkVGXDSwl8ulHSRMIRK/aWQg+oGb25J8FghrnO9lZTmgRT3FkBsBJJXuBiN9EiB",
+	"L4cUlCDZlgWgL1d6RSxeLQ4LXdyCwrwLVQin07uUj1j0HjtjAXLNGqzadjJnsW6JfNHFj4WeHCvqH/2L",
+	"BTWVFhQtjMKA6f10Y0EkHVmx9s57dbaeLM2GQG81CMRllqpBoNcpCslOhKbehQhN9n1/9XUdtREqvkXr",
+	"ikQ6xLVMJBKPfS0Gl7WVxIrUIAeAZccYYHgcUxJGHovaJPEKGeEOnD3qfeZhyFbiQiu09dCZkp0kBHx6",
+	"2vJjbCbDMJroGnyCTGcnga+LLFUy8PC5iRIjckxlhmwuNcJgadTLL3KkbQ2OZfnYYOVjC28KKx8X2z02",
+	"UNA4OYovC2POg/qOfiQpuK7LrPMwjkSAyI7sSTQthy6K7akoBr3J1uIohpjxrhdElKBXNbZVFhu2jjGj",
+	"RsDY8kikMmPIBUUiPboQPqhvVs3AD+FavWkQIVflgO8wqUe4ZhP8miEgheq/EmaYp60A9dR/zcxynhVL",
+	"HG4u0vKL+SIPZZ9jpkW+jFJqqpp1iNcoelTCAd8F2AGKXOoKxrlKpug92JK6u7zOUWY165oBVmj7uBWI",
+	"bKDTUwajLlldoQRqS7o9lTSBBEU4U4oYb/7GiwulFrqhLpB6qVeCwGUUBC7On5C7o69aNc57DaBn0WZ8",
+	"Bns5oSEXm2JoUbnkcBs68OnNoz8vVTw+HKZZuwwTh8JBOi7EJV2gKOmef1z2eZznacWDiLZ527srRi5p",
+	"iikLAqN0U3L9unf9upPqOdlS0Dtl07jQp71QKpTYETdfUGNuo1wFuicOSHe/o8tPWf6r28Z3oR1GMQjQ",
+	"wdLn3f1uh+BdfYtLFmViUbv7nVvEXOUzX40E4SnZvQ7ohGHxTsoJGMfg+1a7zx8AcGF9N3Pre8A+ZoOi",
+	"9a1RKiu1MFhTCl+6nc7NOP61z+OGj91uZ29hAY5DDWqFkDoXMWL0lFBMLzxYkAVJTGaiyTzeXhakNdWW",
+	"siBHuTPUV/oVpkTCwSyW2lAGLWSEJYX4Pe0b/4e/+fzXf4K+8RVDifPxGZtb3kajjastC4Xw2suqUPLb",
+	"QqsqesBmwLWk8umeCWv9Ko6zoXPcWXdl5QUztopcpWtCLrot6Lz8q//0/NPvvvyTn7z88399+Rc/e/nt",
+	"7734s+9vo8dLCXXbXnZinnZtKhL9AsPCkI1eRFDYCl7bxbSlrJQ7xOOi0poXKYyqaGKlF9e2WUJE7DK0",
+	"e+kVZEVf40625iXnNAmcN+LMpSi0U0ARLqLQTvkVvqAMAJS6ldiGECA0F8K1SkbePtawBySBEyrKzUPP",
+	"9GOFJ49luCxF77bnCeLiO15cWyalA1BBwsjzOY2T0kRcJschbuLvdknPMWPFlXi+gpU5dAmeNvnQaA84",
+	"uEKlfN0XpbZpjdcKcdJ0yaJJqCHxEPqh+gJr8Rz0eR7cpJmsk/Ra2BgVCskMw4gwOhgTDQStFHMhGfUc",
+	"+NnKy7EIoQyN8qC9skt1XndjMWIFatmiHEKTURpyJuIiOa1DEkYOqHN9nu5aFBm3l+eoqXbJu6HPs7eK",
+	"NBXUpwAstQTWMmtAWKULKJVEtFmtAlYIcitT1/pc62s8c6oWnbTGuXlYRXVbWL+mzzepui2pX9Pnq6pu",
+	"CA11Nx+Gl6MOdLm9dkHcjZepSaGzEiJGBRoOa+sedeMQi9eh69OsvI6aIYgrL2JzVai3B4mbRmA6Wn4m",
+	"i1aiC/CstJJFMRxFfDapD2MqT0B2lVljqyjAYxVo/vt/+ubnP/15cbT+uhEiR1kSsWW/Un2HTRpGqxfM",
+	"+HIFjiJUDgkVp8mzMtTfk3k4A140nQZzlFe0uKLkIi0lXgaVocLlt6csab2V4/LLS5CuEURURAqKIoS2",
+	"qvQU3NsL0nZwZriBSrqU4YpVR/aytUThfIt0HAtnSzWbh4noCISIQdIM6AVJ/okpCKpuGCNuxJ7cZULQ",
+	"EXNN8ZC8btKzpVI1nuhziiU1k/Khh1i68dwH5a/IjZXWQMpUDK3Pt/s8q1hl0pJJcVayGvf4ztesZOPY",
+	"w3JNECOBH93BcBtcUGkCMWpDGEpTEj2TgRbpHZCFHqY2uWfgdFCuavR5fc2iqNhJRuiHnOLY/2MfDlBz",
+	"6Fi2n9Yx+jzrE1pXc1jk84m9RZvSHJb5fEBxKtQcPjbH8iq9PIp5PQwVhuT7jStWOQxn3EuYzsmcCEaj",
+	"wRgwRlOBFGFOZ4DWS2/Q6ZNIL5akUNaOiKqrjyxaWN3Zu539HSuRNg9mhKRnqhJZtZIUmzcXarmwu2jR",
+	"L7713c/+/H9//tOfP//0my//4cdbVmI2Cb5VVJea868bPBbT2O05NdJXdZOejQsV2zN3odBiv18gtBuO",
+	"AxeikP9bBvxDck59WS4H/DYL5qvg9EVZ+UGXMkLlajLvvgMItFjcPfUHp8vEXWyjK4irHrZM+XFDXS1u",
+	"PUzVkYp0810+DzkjJzOppbtDy9/Hg3nsAEgK58eS7nY68HRe1yLj12A7S63buhpexsK9oEOPDM3m1c51",
+	"XSHSzMQZOQkc4GksqJ7USo+vq9Pn8QNqDSwYthYEKdlzbqQRkDr1y9jYz7otPOtGIjLSWpk+iRiay0WH",
+	"FJZnyikvMvVtuJdQ4TLWsTiuYAUuXMP69tda8tPG4aAGXAsA2ck///UPX/zpdz/7v3/7+d/9wRaiRr5m",
+	"7t+XrNqPvplfgh5FKSw5+ML0Kiq5CBdhUbRw+oIkqgcpbNPxxKtXMF7Ql6hKJ+G7M8msVsK5Asa7rYNs",
+	"bU6wM2DDICVeCcY9bQkUZMSkYt97W2pZuKdbFl6mpsOTq3bDv4Xthl9Zs+Eva5vh374mw5epxfCrajB8",
+	"8a2F7158Y+EaHYWRHRe3ER6GEYFOwt4xG4TcEy5pQh86XwqSbjEsQ8LDc/L/J/bjrTa5jV8YC8c1YXxm",
+	"tuVB8/BdMuPSDyCFKmtSwS6LKAMojNbCTMai0ufZmMotiQU9u5NxrR7GMsS9QKUXIwWs0ddY5yPVlBy+",
+	"gC2NbcRqHNwsLk+1ZcNEeg27NzudC298vAQM22+FvGkYqPHucfbVcBZd9OT1mcZl7pgMHTYNl497NPGY",
+	"N+fUqgmQflMZ1FayoLl8hpJedVK+UNmo6EpcqHx0wY2U776CNspPZr5cZq6IOXC+dYLVBJkEjJ7ZHZlS",
+	"8stMSCIjysVQKylavPIjIQsFFI2XlcvrdPc7e9qz87szXy7164ScwYp9Pip16yjgVKnQU8G2obsm9SBo",
+	"yBJT9KslwopawGUxcxQXaVnexv9CpJIKM25SAomn23L0SAW+vhCQvc4+Njp8E7RfdTE2cnqlsAQasM19",
+	"VSbiv2uuziWrXqT5sC+S9q4zqUuwnDJOTlgQ8hFoh5lWklrzG2A8R0KMxJfcfHOJglQW3yZ7zmzoTi5l",
+	"47CIHdrh8+ZnnQCiQ+IMSypZZv7+XYTAZN21CxKV3lP73JQHB44rIxeJuCfB4vq7b0IXSZR6hj4LPLsP",
+	"AR+Gb4fRMZMu2pEy38ad79vkdrrkP0SHZIStPnfjslquQ1y7SpUL6bFJHS0Xux9hLS+XTBjlgvQbM45N",
+	"L71+45C47CkMkw1Dd/rcTZfZckExcnPVxlzM58QhId1TiVkKFHP4ZRox6DGZdLA6j+h0yiIBtY6mAfV5",
+	"n4cAShpo8IHBjLPzzAZJU925GR+wCeOyhU01wRDnFlfycrGpgpsv5uVuKbBIG8QUxI6ZvCyeMqGrh16K",
+	"CskLjV3xvajWLOfbf/bZX/0BhEBvXrpctBSTppmqWvf80++++Mfvv/jB35evaS35c4OwWUs+3eA6FlR7",
+	"4XTCbnPvtr7xa6/jnZDkSwnm6wR2c3UCX/7gH1782d8//8Wfv/zvf/XiP/+vz/7T/8FxXnz7W89/8b8a",
+	"W2hycWxd1y+ZszFuuCxS1YO3IrzmeOxl9EXWBshF1ldZdAcvQqZMX4QLEitRmrO6PCwtc71BU1xa4F/g",
+	"rqSnDGqbnN9LCpIqAUmjW8u6lxhM3e10WtoMFXj6FwmjxPU71HfXhBJTJywi6q1CKWkwiyIl0unR3TDw",
+	"7EW0qklKr6GkBG8+1LuOFvsPszMR9mRGgwIwKJAXlfew8x/6PDdc7qlymSwFswpB1tnMviIpzZz95TD2",
+	"dXcEnbB8t+lCRps+gBQbTAN5detcafvr6gtCibDGgjZsoNzMopbLkHqa96vbMgtXhkLi5lZWy+q5ZViZ",
+	"u/aKF1KZEz60acOWZcKym29LW7bEk4YQunk8fzhkEcbYpsEUVy9pXYpe97EB7tJFwC28xWXSZ+YsviiW",
+	"1cLreBESZuZeXZCIaWa1DU5i7G8zIA67t0Y3hmF04ntQTaRcunwbHrLC4cByidku7oHuxI+uCl1aDhyi",
+	"QoZTQc7D6BQy2UzVCrW4lgMqzofs5DgcnDLZ54OQczbAknAjJkmv0+mRr/mD03s88Dm7K0YYihExMghC",
+	"AT1RuUfcG3Qmxzd0NZRTxl1TX534EuZ6vYXxc33uxruecWvfbpvgBjFrluBPHtP14uiImsTEGVgSBXHj",
+	"Rx7Op0ybQjU42n1+G70yWqM7YcmI+WIX+KgavVgyLgCDDDXEE5CBfVkfjm5mC9KuBVMAWr6Hfsh3UEFH",
+	"9oQt8q3ouliBz/efObpT2oEGNwz+r0tqXkydIJh54uStz37wnef/9hfPP/3uv//4F5/94Jcb8V0v6DlT",
+	"vpDPf/3Dz//uDz7/8R8///QX2VXko/sX9ppZVFvMugqFveFWXGEeTmaF1cnx2zEeXS67lw0yX2AoSHKT",
+	"D7M9aCqk1q9Smmy2Qh+ZNQpPWZu+8HpTNiJcEFPGKUnzhPKW7l5i8WPNSaq4FffyXHfEJMBRPA6BrD82",
+	"7WIWNThjXEZzKIGqb6kuNOrk+noeJE07u9hBw5dYHEKSgFH1GGcknDJezIEdwgLBSAdZrHrW9ZikfnA/",
+	"oHIYRpNjPXqyJIsXNd2PHrk4bTgcqu21MOwrYtNg3udiTKdQQNcgA6FDyaLE03lNEBc4ehmcXEd7DT21",
+	"db3X93whXeNXNMVyBaHkRMkMNIroHOtOnftyHOr4CotDXkMJRtTn0UVd3HKcVTNQqAJViYeOmFT4LpDx",
+	"I8QvKzedFaRD17bnlBPAWT7z3klKsW6IDZbgWiFLLF1Qwc7rc713Ck7+cvG/MliV8UIIub4AXrhSfc4V",
+	"WWLT2pgmI8xDC4d/79ixZYCYDBY1ck2oF1zoIkILP6g5QLhSfzx+bbhLbw0aTsMXb9DBqVIPudc4GNJA",
+	"MKcx1a+r57vA1vQ43ZLu5SWzWm8Wt/3edkezgntQrdepzRMU5wsXMNB1ep/CLbhG8BoQYaj0ZsSElJpa",
+	"Lhy85w91z7ETmlIFD4rUY1+IGRRCUcxOa7dN/Ql+i0utmRGFpPM+9/kZDXyv1SYf6GVpfRlu3Pk4NDc8",
+	"0Z8HOhCKh3KMxWw8ApjBvC2z2Yo81gD4Mmuq21Q+11EpDezqLHbBgJWpwgfWmV2yaAj+xdULC0/zIjS7",
+	"9HFeVKioP5Sacl0TisaVkew1elJOxAj0l0HIz1gksDnHRIwWVVWTs4gLMptCm8lBOOPSJROszYgxpPZg",
+	"YOu7fp2zc6X4QdbM9esOCQMPwnB0rVb9ep8rNSmSbwY+4/KuGGHuztNBMBP+GWsdJtGlBQ/CNyIp76bn",
+	"1GO3ieuLt7gH56Lg1OembaNpaYT0H5bWJg9D7DN6QgenDplSgczLHdhTakNyoLTVpnpRyJaZkERswPwz",
+	"KB5814BHaXnuXTG6ozDEAVCp2+6SE6bmVoOxACJFrwny7vG994lkT2Wb3CYROwtPmRePfsrYFJO5BXsC",
+	"TMsXfR7B6ShtVSmV+I7amT9gpKknezifMtLrdroQsWofVqx1xscZK6gG7tCDWD3W5waeCphtDIyI69QI",
+	"xpJQAij3qwc0p+NjoWgsDlfQBGZKIzk38LXXeGBViiPyPNRFthXeCZ+PAva4P+t0dgcU/mM+neAn1ynu",
+	"L0PCoYlS1i9oP1j8Wso5l4rN1S8gPdPPH67WVZ1MaACBLB5J3yEdHILusBg0lOCO1WT2itJnCrJGnxdm",
+	"qOcvkeV0QzwDMKH2kBrz5mHOO2dltHd7nW6JveBNayBFol99zMgJ9d5MgTvFXwaZnxqDMUXFstvbfZxI",
+	"NgPdyLkD6kgKrCv1XwG+fl+d9eLlaKzfwIJWL8CcWxReJSuMZNPQuWkWc6xG2wqEkNIrbvh4o2WKFgEL",
+	"h9zcyQEzMx3ZLV+u6aJtKVHmwlvb3tu/mbIGbAGyNXMDl9nGsnJMoWFsi1eoXmOZd3LUcOtRMotpXVm0",
+	"TIYbFVFAxTli9gUWLrKcH5OmCCPJvJZDSplvlrsV8NvlQTl5OrooKCcVfRKz2xQHLEGZbUTjrNjds5Q+",
+	"ljX3zGI4SRPAQtGgNhg2H5v+eElQUIoE5gybIMMaxclIqWjKLCNZhkbru9f4Rr+hhPR+46DfeP6rH734",
+	"ya9+88s//vzX//3l93/6/NNvvvzhj1/+y3c+/+l/e/mv3375+z/tN54lL2tftdouNhd86E/UFzf3Ordu",
+	"7fc66n92JwawpD5gNFmwGL0dhRM4SkUiBmeZaD/BuJeJbVVfFc6jfmDR25h71zhojKWcioMbNzQZaQ/C",
+	"yQ16RiWN2h9PRw3zwvv+4JRjusqLX/7o+ad/GP9y3zbwqi+f6P9GZywygJ2IUbe3a1YrhB8mLnxj1u2t",
+	"ZsNdy5FcyE2aRumw9V3UwbhHDL0tNqGXYxqVGPmmzeuPnAaVkg7GzIPcNzj3wSIGmsFG/QEQ8uWf/+uL",
+	"b/9MIeTP/ubzn/3Nb375+3Uw8CZiRr4niIWJ2pq/ABUTvCvAzsIJq6NirwwXX/7wT1789V8vxMVeFhfx",
+	"kwXWcoR01jy2iyYiC4+wiJhod9D9mRgf6URij4lB40AtD7Hq+S++pdf2Fz/DhTWSifx7x29Qb8TeRBFK",
+	"Y4l/71iNeIyOIPWcuo40SCAmfRnA+cVjPruibOt4p3ISZkXz5TgMdH8sQ6wcYpvxVq9oTD1CU9LUNUHG",
+	"vpBhNLdNnGJUpwO0EhpSZs0JjU7VVROPqXgcAZ4vrROk3knvmbiCPRFukV2TUEHUuIc5G9U1Qdwxhct1",
+	"zJ64uo0JRUdcn0e+YHEVxYBGI4iJMf0WfEkwHX2kpD0vPOf5hhJJ8GPVKkO9XqdDvopresAGzJ9Kx3Rb",
+	"83mBlc20F0tKB9kWJ6UBkCYkqmOvCeqBlRof99iZP2ACk6riSNACu1vOACbYE3LC5qFpdZ0G6oQ+PWZP",
+	"nOWGMjoorH7k9HlGps9OUjWjPWU8LDN2KWy6K0biNpLZS2DoAsjeBSiuaDJRt6Fx8NGtW4/WL/JTXoOm",
+	"9nq6j7ZcvGm5haveSrZmOypbRnFxyVLDkbrRD8/DNU/F6T26kJpJd1M3bftGlLJ7VGY/UfA4IKhDW+QN",
+	"6RnpraRJr1zBKRPrZGWcZuo2maj6CZ3H1ZtscnpZrB0Xb1Mouh0XUuAxg+cXVd+RRqeWTxDFnpVEtZyU",
+	"hi7KxS7nWNrBh1MCGqESRLRCCa1NjnhGZomz6VCQ1y2/1LCHSg6ixoGVPGL5/lJylhJ/7IZgtkkgW39V",
+	"xxbnfLd9bpy3xi+qBlPnVdORuwEBsdvpEtAP1FRLZcOTUI4T12sKximpL+7XulDsW1Gc06bhdAczgJSu",
+	"0K2jChYJdXlEKnVuWuJe0kDX+OW7u8VCIP5+GRydYAg/BpzONzHd279pNx8DICaWXsMyoCoWooQf2We+",
+	"on/FKM7rS5Lrim5lUae13ZI8PJ4NxmsJ2I2DW7deuRCZB0hNCVKtYbfTNd0xka5460BlzRNCrL53zl/Z",
+	"Girz+QeGaFxE7GBCEpZKkH4ddqpYW7dctCXnVCBBOZmTFCgvh/+s+CKXOc+sMLKYakJRTAUFJfjzL4Kv",
+	"rMKdTabezao4C0/b6nSrWWapbF10TS9CurZu3YV1d0sz2vXMn3AiKela3crFsvWxEvOExeqVMOqxwFdE",
+	"kfgSBVfoZO7rYqEBBVVwAodtnGhNwRhxn+6oL3YGIR8G/kAKV0mmrmX8dkk33UQGLIsu2vddkGwTW1yV",
+	"gL7WIdklzR6g12DAphJF5nMWBC2cqc9TFdVdU7s0O1l59F/rkOyR88iXKB0VRf/hBvTzOhrTiqzuc8gY",
+	"sOI9NTB1sCcJTz5mA0maXjgQNzw28BXARHvi/c5wf0e/tKMfFroklpbQTThp2x7bl6nw0bfDqM/Vn6Tp",
+	"WsqDknW7LeJL9Yqb8hySfqPdbvcbz8DMrbMe0X+lvZ0+CvoGA66JPncTL1byfpvY6kq3u0uaD+dTn49a",
+	"atbpTIyhSXHgc7aj7Q6etoDjDg+JCDHLf54irRCBimk393gw14GoShOyda0Rk6Za2FNLVVQASp2/VnSg",
+	"qAfFHFFQIgReELVbaqzSNAhMZCyerE4OtfVSXxBvFtGTgLUzQcOTuIAZwtFjk2ko464Egk5idip0l3Tz",
+	"fZ9bI+m0mHiD4JUhEROzQELYMkIyJAJ6rtgrQ8C2yYc63teXej3RGTDxUwYbU0s3TrUYZfGha1CsYXB6",
+	"SFztN4QHuooUwJ3WsxWopui5K1RNSfN8HMZ9IkH3hT7crdK6E13AIKOgQfldE16deB504hO6JcyzERv4",
+	"Ux/K/FoEinRbUGctHOp37aYW6Sd3WxolQksCyvpAMqruxBcCYp4jMuMzodDDXA8gFxotzXVxCBKWG6Ys",
+	"j3nfNMa31gNqbvfQgm/WvufYj5M9JXfZuUlpLTmmyWGUDNntdPbKYonN81A/J6CD08CH5DVLOux21QzW",
+	"F/Vr0GVfh6ZC0IAsU2A4/mGvuLgw9y5H8DHIDw/Z01wMqx7oWZGjv6o/3HY6rxaAvMhegIzc50Z6vyYI",
+	"pxOWtQUYiCTBDi++9V9ffO+7iXt/yQZRxVxhg1VTzh6wwVkJ+O1V/+DvX3zvLyus1xgVNn0gi20cBQv+",
+	"27978U//+uInvypec2G5v2Wr3q256m5nd+dEMYq86r8GhLeD8gstJuuCtyAIyuD1YvCuWPZ6O0suiGbZ",
+	"rd3aZXdnkvRe/KIsem9nFDeTTpPDuHLcOTVsx26HkfTzTKVWUp71ElSgm68YEjCs4VV5fpCoSGb+9JbK",
+	"YuEQwze245hSlAcdFkRwrQiSRHrPwwW1ph0h5wEDRSwW9QA/qNandibUM2kXAJ3DWO5Xcvm5klm1FhLy",
+	"WMGoBtpMdKgN2nxk6DIYN+rEdaZBvL8Gs16U82EMHGV5HmbbEg5neWRlBRDYOmcc17hutOSaUY/bDW5c",
+	"zlLrVEcHwXvrIRrFYvWC/BZUwCneU6MqpzytYCvhjHlCq02YEWtZTUgzjIgxgbSIkFF5w6PVDPB4/quF",
+	"cCQqdcUQjnL5uCypHzG2XlL/KyhVWyaUJjN1Cwv1ZlVbfQyHKcOPkgLUIoTC2FfYpAGOW4aXpWf8MtHP",
+	"nq+kSDLKVqYrbrKGuPM4sdqaQ1oHJydzI4eN4sZYuITHwbKooqzIV7jWvSxs9L2ExeaqN9uNevWVLFlC",
+	"StbKJZMskaVykfC7PRMJXxSpbuU9aCfvCrk2eUmo+qqXpoNUyNbYVIZQoXCBPKkwr2dJiseCpITiZIGl",
+	"+1iB2VZ1Z3mMS3/oG/M0OhhigXM1H9cxsJ3VPVx72s2lSHKq9R18tGqZZIoxLm5/Z8qYqH1Oo3DoBxi5",
+	"BTZE/0zXVRb5spVtcnRHoGuARhCSRSI2UvxAwUp9JU796ZR5fS78gHEZzEkzcaGc7QKbajlE6Ph/X0ig",
+	"BSdAsiJp6qLoEC6R7/pG+ZzQmRyrwxrQuEDYojITpYUbL0V3td4ODx8iLqVvolaVwpmETQO+LatxmKls",
+	"uE6NRYVCa5dWtEIbtIhzdEccI47k9Wgr0dZGK3QoBmwoiQJG7MKYBvNqCysoQrmJwOt3LDTaskyfQpJC",
+	"4dAWU3iI2HJgnJXGwddHqtVvkDEkrYD7SZB+4/ZMjsPI/7qOcXwDyBlB9y6+At7dfmMFTpJDqQX8ZBZf",
+	"S8hCXpLS9/IP/8eLf/5vL/7xL1/+0780nMawuhrICxTAfGjT8vS0MrxesjE6nd6lfMSi99gZC2Ds7e11",
+	"FIQnNFBqzF0xujeVMN2mALC5+1OtamQMRxeYR5qHrVsmMh7IYtSgKC7g1GkOjP0HAN2X8OAPTKcCcxKu",
+	"Y/V+hX4F7Kmb1Irkw7Ct45oLGs+iNo46t0BBW7ef1e1tFW/2RxxkmibFrq1W/4NBoECjbbdY8ogGQeuQ",
+	"uAleqgWmEdd0a81imGtPV9iRDOvvgQ+cNHMbrNSQbLezSz7QLyIwvVRcTdOX2ZQ847FmdDA2cRBDaIor",
+	"+rypgzl2rwlyjx+zYGiPrN7E/rnWt61sLLdlXLgmDDbVLHgJQ5uNXYK46VSazYK4ad0XMXGH6u3nWbS+",
+	"FzYJ+uGfPv9FcX+C9Wtppiv/oElIzStMZVSQZ9P2kyqLfvmXP3rxve8Wtn3YUMHrLDUpF8f06pBT/MXP",
+	"PvurP6jFLzg7f1zGH1/+xc9efv9fPvu7n1U8nnom0Q9S6H4Zu/4ndGk1yyMe4gqGx3rVRDPLvIh2E1n0",
+	"vPCeE1nkuaDA1Q/0iWbofA2hIVuM9JmxiCCNn0VB46Bxg079G2e7QMb1wHlFXmlJSPA1c4Mq0U0xBnYu",
+	"2CBi0iFGIYDiLPpeKyVaVxZPySW2HGQ9rvE213jq/6PsinrbxmHwXyHycglgBXfN9e7Qog+3LuiGdUW3",
+	"tBgGdIgdR2m0OnZmO8vy0P8+kJRkynGb9q1IZZn6JNEi+VGkbyKI/VdF7pvqOYPebSz64zYdPZIPvIpc",
+	"9lgU9E1drja1ye9FX1x6a7+rCUcSI3fBQsTsa3fRdamTOV9Uuq7lUFfVfUdn//vp1jil8josXdd07urP",
+	"21tnhFPAufXDY7/w5DTInrreinqEqaGoagIx7TW4j7TQQu6xXStMpcXJJnowJa6dQmzvGd+avAKz4HQ2",
+	"Ufof32Hmdom8I0Oxx4riT1S8vfiF1mLsnxrhU9Yk7W5WbMoUB7XPAZ7/pVAOtXSC1MXapFY6a8da4Pxw",
+	"cafBGVyMb6ZX4y/jyc10Mv4U4ZnrCM7g+vbycvpxcjF989X/PoIzmIyv3uLvp4LXCws8WhFnAeh2dW68",
+	"TnZZkcxpxtPSzNg1n1S7PMVd6/4Y7pJVNvB4bqsmAvjeuRtDbD0z1n69gAqlxaV84IQyA0N0nx6xHNkB",
+	"pI/UVs8qKjajUAhV6h9Gyumg9zVp4I58vD7bsAeBpO15wZV2AjUxoD0foN+iSL+cGp3kO3vCd315ei/i",
+	"l9bZDjLzoCEOEgLi/Qk5t0cJORWeoZKKfMoqQJ3kuusxpfuuB32KPZEAgwNYj9R2mdQCcDqfpEmJ52kB",
+	"NbZqagDxhLpWLXSfSVCIm4UX803SBWmYJOvkZ1tyow9qeMAsdZTMCYkVv5ZNzT7HaR19195uiH/YWYpC",
+	"lq+IsUcwHA4HodpYMaP5BBy1+QCwfys3z2rGYjooW6uAEjvaGMaNg8GNWXqLP+hw3GFzITX9fkjUYxX6",
+	"xhT5NNWDDqXu8O3HzUkMW7cGYbW9z4MWLGYO13IlSLraIKsKSAtUcewitI7B1yq2c66vco2WaBVCxF+b",
+	"SJQ/jJvqJyFs6gBg/4j9Yiu6KGEfdyko2wxEsxZazU4oRG1xBmquF8kmqx39n0/7Xaf8nBIXipWmMiYZ",
+	"uzcJG3agNKXT99S9NSH6/u52q/oj2C5NuqQoc17YGCrtsdYOkWLzOA/A+K9ioTgkrAorVrPiOGgsG8X8",
+	"/i6VUy9Lrd3mF1ongnW2Ce4r+KOyOSgm389B8YenQVvbfMZdEa4pET+km+SFCotE2kaIU+uhoJVHy1U8",
+	"W+pSP6M7aKcCGTktSLrShZ5KLzptzl4+gQstqxbzxgNS619116cq9hyeriSkV22x/xQ+79KuBAIBN8j9",
+	"uzV2TrbBM7uM+ZU23Ghql8Cgm/ONqeABldVPXc6S2qyYpAMmyzbesrERHypL57FgA+Lcuydvc1Pv7a0Y",
+	"1Sa3JMpD7N/LJm3gaYd+AiuTZcYOA8iYHbwGvsWR+l4VOdsHOZkschE1HsSh8KvCBkV//Pb4OwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
