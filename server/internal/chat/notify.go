@@ -197,13 +197,13 @@ func (s *Service) wakeups(wk wakeup, ps []*pending) []string {
 		chunk := wakeup{Kind: "extra", Origin: s.origin, Conv: wk.Conv, Begin: p.msg.Seq, End: p.msg.Seq}
 		size := len(mustJSON(chunk))
 		for _, u := range p.extra {
-			// Quoting may double a character's length; count generously.
-			if len(chunk.Recipients) > 0 && size+2*len(u)+3 > maxNotifyPayload {
+			n := len(mustJSON(u)) + 1 // as it will be encoded (escapes included), and a comma
+			if len(chunk.Recipients) > 0 && size+n > maxNotifyPayload {
 				out = append(out, string(mustJSON(chunk)))
 				chunk.Recipients, size = nil, len(mustJSON(chunk))
 			}
 			chunk.Recipients = append(chunk.Recipients, u)
-			size += 2*len(u) + 3
+			size += n
 		}
 		if len(chunk.Recipients) > 0 {
 			out = append(out, string(mustJSON(chunk)))
