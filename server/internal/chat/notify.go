@@ -62,8 +62,8 @@ func (n *Notes) Group(contentType int, opUserID, groupID string, tips any, extra
 // the next seqs of their conversations; they are pushed after the commit. So a change is never committed
 // without its notifications, nor a notification without its change. fn may run again (with fresh Notes) when
 // PostgreSQL aborts the transaction for a deadlock or a serialization failure, so it must only write through
-// tx and assign (not append to) what it returns. ctx's cancellation does not reach the transaction once fn
-// started: a client hanging up must not turn an applied change into a failure half-way.
+// tx and assign (not append to) what it returns. Storing the notifications and the commit ignore ctx's
+// cancellation: once fn has returned, a client hanging up cannot leave the change without its notifications.
 func (s *Service) InTx(ctx context.Context, fn func(tx pgx.Tx, n *Notes) error) error {
 	opID := operationID(ctx)
 	ctx = context.WithoutCancel(ctx)
