@@ -89,7 +89,7 @@ func (s *Service) listenOnce(ctx context.Context) error {
 			continue
 		}
 		switch w.Kind {
-		case "msg", "extra":
+		case "msg", "msgx":
 			s.relayStored(ctx, w)
 		case "push":
 			s.pusher.Deliver(w.Recipients, w.Frame, "")
@@ -109,7 +109,7 @@ func (s *Service) relayStored(ctx context.Context, w wakeup) {
 	var members []string
 	for _, m := range msgs {
 		var to []string
-		if w.Kind == "extra" { // users beyond the members, who get this message too (see Service.wakeups)
+		if w.Kind == "msgx" { // users beyond the members, who get this message too (see Service.wakeups)
 			s.pusher.Deliver(w.Recipients, PushFrame(ToWire(m), ""), "")
 			continue
 		}

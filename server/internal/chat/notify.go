@@ -189,12 +189,12 @@ func (s *Service) storeNotes(ctx context.Context, q *db.Queries, n *Notes) ([]*p
 }
 
 // wakeups are the NOTIFY payloads of one conversation's new seqs. The users beyond the members (who just
-// left a group) travel in separate "extra" wake-ups of bounded size, so no payload grows with the group and
+// left a group) travel in separate "msgx" wake-ups of bounded size, so no payload grows with the group and
 // none can exceed PostgreSQL's 8,000-byte NOTIFY limit.
 func (s *Service) wakeups(wk wakeup, ps []*pending) []string {
 	out := []string{string(mustJSON(wk))}
 	for _, p := range ps {
-		chunk := wakeup{Kind: "extra", Origin: s.origin, Conv: wk.Conv, Begin: p.msg.Seq, End: p.msg.Seq}
+		chunk := wakeup{Kind: "msgx", Origin: s.origin, Conv: wk.Conv, Begin: p.msg.Seq, End: p.msg.Seq}
 		size := len(mustJSON(chunk))
 		for _, u := range p.extra {
 			n := len(mustJSON(u)) + 1 // as it will be encoded (escapes included), and a comma
