@@ -32,11 +32,9 @@ type PlatformConn struct {
 	IsBackground bool
 }
 
-// Sessions is what REST needs of the live connections; the gateway implements it. Kick works across
-// server processes.
+// Sessions is what REST needs of the live connections: who is online in any server process.
 type Sessions interface {
 	OnlineStatus(ctx context.Context, userIDs []string) (map[string][]PlatformConn, error)
-	Kick(ctx context.Context, userID string, platformID int, reason string) error
 }
 
 // Deps are the collaborators of the handlers: the domain services they translate to, and what the gate needs.
