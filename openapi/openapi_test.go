@@ -47,6 +47,7 @@ var errCodes = []struct {
 	desc string
 }{
 	{0, "Success", ""},
+	{429, "TooManyRequests", "a rate limit or the bound on unauthenticated requests was reached; errDlt is retryAfterMs=<n>"},
 	{500, "InternalError", "the server failed; retry later; details are in the server log under the operationID"},
 	{1001, "ArgsError", "malformed body or a field fails validation; errMsg names the field"},
 	{1002, "TokenInvalid", "missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden"},

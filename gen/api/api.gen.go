@@ -45,6 +45,7 @@ const (
 	ErrCodeRecordNotFound     ErrCode = 1006
 	ErrCodeSuccess            ErrCode = 0
 	ErrCodeTokenInvalid       ErrCode = 1002
+	ErrCodeTooManyRequests    ErrCode = 429
 	ErrCodeUserForbidden      ErrCode = 1008
 	ErrCodeUserNotFound       ErrCode = 1004
 )
@@ -95,6 +96,8 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeSuccess:
 		return true
 	case ErrCodeTokenInvalid:
+		return true
+	case ErrCodeTooManyRequests:
 		return true
 	case ErrCodeUserForbidden:
 		return true
@@ -231,11 +234,13 @@ type AddBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -290,11 +295,13 @@ type AddFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -348,11 +355,13 @@ type AddFriendResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -413,11 +422,13 @@ type CancelMuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -463,11 +474,13 @@ type CancelMuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -607,11 +620,13 @@ type CreateGroupResp struct {
 	Data CreateGroupData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -658,11 +673,13 @@ type DeleteFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -710,11 +727,13 @@ type DismissGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -753,11 +772,13 @@ type DismissGroupResp struct {
 type Empty = map[string]interface{}
 
 // ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-// numbers. 1009 may come from any operation a server does not implement yet.
+// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 //
 // | code | name | meaning |
 // |---|---|---|
 // | 0 | Success | |
+// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 // | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 // | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 // | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -799,11 +820,13 @@ type ForbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -899,11 +922,13 @@ type GetAllConversationsResp struct {
 	Data GetAllConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -954,11 +979,13 @@ type GetBlackListResp struct {
 	Data GetBlackListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1016,11 +1043,13 @@ type GetConversationMsgResp struct {
 	Data GetConversationMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1069,11 +1098,13 @@ type GetConversationsResp struct {
 	Data GetConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1130,11 +1161,13 @@ type GetFriendApplyListResp struct {
 	Data GetFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1185,11 +1218,13 @@ type GetFriendListResp struct {
 	Data GetFriendListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1248,11 +1283,13 @@ type GetGroupApplicationListResp struct {
 	Data GetGroupApplicationListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1309,11 +1346,13 @@ type GetGroupMemberListResp struct {
 	Data GetGroupMemberListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1361,11 +1400,13 @@ type GetGroupsInfoResp struct {
 	Data GetGroupsInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1417,11 +1458,13 @@ type GetJoinedGroupListResp struct {
 	Data GetJoinedGroupListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1477,11 +1520,13 @@ type GetSelfFriendApplyListResp struct {
 	Data GetSelfFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1529,11 +1574,13 @@ type GetUsersInfoResp struct {
 	Data GetUsersInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1581,11 +1628,13 @@ type GetUsersOnlineStatusResp struct {
 	Data GetUsersOnlineStatusData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1639,11 +1688,13 @@ type GroupApplicationResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1806,11 +1857,13 @@ type InviteUserToGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1866,11 +1919,13 @@ type JoinGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1918,11 +1973,13 @@ type KickGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1972,11 +2029,13 @@ type MarkMsgsAsReadResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2085,11 +2144,13 @@ type MuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2135,11 +2196,13 @@ type MuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2221,11 +2284,13 @@ type QuitGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2272,11 +2337,13 @@ type RemoveBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2335,11 +2402,13 @@ type RevokeMsgResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2441,11 +2510,13 @@ type SendMsgResp struct {
 	Data SendMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2498,11 +2569,13 @@ type SetConversationsResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2552,11 +2625,13 @@ type SetFriendRemarkResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2605,11 +2680,13 @@ type SetGroupInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2657,11 +2734,13 @@ type TransferGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2707,11 +2786,13 @@ type UnforbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2760,11 +2841,13 @@ type UpdateUserInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2839,11 +2922,13 @@ type UserRegisterResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2900,11 +2985,13 @@ type UserTokenResp struct {
 	Data UserTokenData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -19652,453 +19739,461 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P39kxvHeSCO/ytdyLeKAL+zIIDdpcTdctVRoiSvLIoMl4quSmBxejENYLSDHnC6sUvYYpVzn5zPiePE",
-	"ucolvsSuslPxJ7m7JHbqKrHOsc//DEkpP/lf+FQ/T/dMzxswg5flSl5XQi2AmX55+unn/eUbjUE4mYac",
-	"cSkaB99oTGlEJ0yyCD7dm7KISj/kR3fUR4+JQeRP1ReNg8ZtIiM6YOToDhmMQ8E4OZkTOWZkEPiMy0P4",
-	"W7DojEUkCEeC+JKc+3JM2BmL5nLs8xE+ToOAeCEThHKPDMKpz+BZn8tQPdDnH7KT43BwyiSZzsSYieQ1",
-	"GfmjEYtEmzxMJpvQUyZIyBk5HzMOQwlCTwTjst3nDafhq+WPGfVY1HAanE5Y46ARWnt1GmIwZhOqNi3n",
-	"U/WzkJHPR41nz56ZHwFCtz3vjYAOTh+wJwC+SA0jfQY/nqhfPhAsQvBNfP4e4yM5bhx0ney4ToM9LZjO",
-	"aYTnnEUVB3nmNCL2ZOZHzGscfJR61Umt5lH8anjyMRtINVGyFTHNn7aCb8SmwZwwfsaCcMpIOCRUv9Nu",
-	"OJm9e1QC+P5/ERs2Dhq/cyPBsxsafjfemkzlvOE0nu6EE18y+HQwpIFgChxR9GbosaVj6MfwjTuBzC/9",
-	"HvxBA+IxSf0A1s0Ji6IwUuvOH0QU3RWj/Dj9hpgNBkyIfoOEnOgPDgnlmEXnvlD4RiWRIRn6TwtGzpyO",
-	"2WA8YcmhvB35jHuFCFaCMsMonCQYkz9HOp0G/oByqRa5BCsj9qQQGKlxrgnCQ8kKoSnDRUuZCRYRKk6Z",
-	"t3QtGfBZm7QmWQLDWpiNL12h9vZRW0xDLlghim8Sl8eUewHTACj59QETM4T0oqP5qv3sUiSPYIMei0hT",
-	"wscB8xWjCofAyfQW1AutzdyCzGYqQn+Fy2FevrokW7okwF2P+DAs2BZnhHEZzdWGXIvXu9cEAWYf+EK2",
-	"iTuIGJXsoT9hrpKEfE6uXxdsEHJPXL9OmlSQe1PGj+6Ss92Wowg5mYj8gVLPOw5n0QBOZBhGEyobBw2f",
-	"y91eslWfSzYCqarwTBMRRO9o0cnen50E/iB++pnTSDaSh8aHStSThqOcUwsEzHPIB9x/am9b7c/exM29",
-	"ypsoYrolj6JMGVriW7XX0iJfhXeeFaDOm5QPWHB3Jtk7UTib3mWTExYV0tiR+r2SjDpbSQ4148fvP6q+",
-	"3OpEaVA0wBVh2hJhyhzXWnhVgi6Vpl0ZP64wY1uYEfIzFgmKS8hbDRQNuCbImc/O1b6Unj6wXiFNXwoi",
-	"mJQ+H6FNQLAnJKJ8xFoFbElKOhgzz3CUSgT2ZBbxO7OoZInHyCSyLKIGn7P3UyQUusLno4A97s86nd0B",
-	"hf+YTyf4ySVNEUaSeS2HuHAj9O/6dpinwoi4PJT+UEuQ+ikktPqh/MFWWPdDeGExJh8zIcyj9Tgj7OK2",
-	"NJOkwdMhXME9cEiX/IcJc0iP/AcaBA7Zhf8CTsD3e4RyHs74gE0Yl2QwVkjirXFwFsXKkxT40SHDMCJq",
-	"NLJbGa5jKh4w6h0jkcyPHNBoxIQERJdjX6AQM6HRKfMIFSRi1KsqsXhM+COu7quMZqxkQb64K0Z3mJDR",
-	"bCCtQzsJw4BR3ih97b7PYewab0T+GZXszTGtMVFAJRNSk7RFGKi2oci2/Y7ZV7GgCJLgRKwhAMYTHTPu",
-	"LZzEaHicnavjnTAh6IiRZgctk4oIMyWS85Cz1mGKDApCI0ZQfDXvD/1ISIdM4QwU4RSKqMtwulHcmNCn",
-	"pYhqr/CaMOsS7Mka4Jz4vHQ+2HHuWsxrXYiiKfNIsuJI9UV1xVEHZ3fF6N5UFpE+bR0AIgeEfa7IoBeC",
-	"YqZ/VBTRPHfuy3E4k/pZn4/WIH8zrgD7ZjjjBUu7i9gLSA3yAxyHIHQoWUQSEucQmx8hB4/YWaho2cSM",
-	"wZ4OgpmnNLOBmo15ZDZVYsitW7faRN0rn48IjW+MIoXa7G+LCmq1+kVfbvQSzBaYc6aMRQkbEKQLW9yr",
-	"yA2eLRGZ3g6jYyZLrh8wODgB94YNiRuCyccp8uGSJmr11wSxh3/AnqAXRklZ5xGdTllEhj4LPKE4zTSg",
-	"Pu/z0Mif+EvrQPtPlLjBZ0FAvkJmXLNbh0wjBj9+RYlt6vieIPVKHEDXtHNHsWtJThg8CL6YxdKcmoue",
-	"BMycVR6+o3BHfbkjTv3pjln2zjRUJx6VS3y5CzLxuT+ZTRoHHadsVhuJKk6bFwSXKNgbkcA2BrWMlJYH",
-	"Gn2KQNvbFgAtgSwHq5wQUzKtLWtUnNYWdDY6aloY2tzQVTjadk4ozc3KUaS3rQXMSrhvVnnN3MWc6prn",
-	"DYoyg8kRDAZ3tHmgyMZRwZz5Tvxgsb1D/VKoTicrKDSyUG/ic5RARJ5rHHFf+jQg8JQgzSgMGLnZAUVa",
-	"MSZRgSZN6NMjfLTb6XTiB2gU0XkjvqP1QOA0JmCfW7rwMPJ8TqM5wefNFnqb3UJGjMtzXnjg0OKCwNPJ",
-	"V+JQBBa1yT0ezAnlCGyQUzmdKEkuEZeW21hqYEMN21fy2mp2r+w9uLJ26QO5wwIm2QIf/RB+qhwFsrFw",
-	"j9S8y1deHZc8670rI+q20MoXE1+IcrKPp4BOjgIrayBCTaIUgULaCdYE0vTYkM4CSQDgLWu9RuxIi12b",
-	"stynd1QD3az3rtBtS+iGICo8EVeB2NW7iYPkiFRriJicRRyCf8Y+Hx0Q9xvPXGvR4FwWjHmk0+lcQ/vN",
-	"44iNfCFZhGfdOuxzw1U1tESbNNXMBgvENeJaZ3eAmOsSzp4CGDCmYsgixgeMnDI2FcTtA2r0GwdELQl0",
-	"Wjr1dwahx0aMXxMknMnpTLZboIXmAZKgRQFINExdY98zK22TDui53U6nu9PtdPZBDbYAIJXIi5GRcJyo",
-	"J1PPYx5q5QKe6HM+A2mnrYa6BaLEIJwwMozCCaF8bh0ENWGPEEKp1Gt/Mg3QID4HLbvPPyFq3+QTlEc+",
-	"IRNGuc9H5JM+/2RnZyf+f/Vkh3xCjvXxfQJPkP2O+vJIid2cBm+pMyKf2OGdQ+oHzDtU+BDNSUClkpXw",
-	"GuAOfZ6JBiUziIcBQCSBlzidgh75hNyORsLMNaGB0iyYR05Cb67kL4qmCZhakDMa+B4MckgQzWGraDLC",
-	"B83QPfIJeRieMn7E4S01ui+Ez0dOMg2Yd8C2wZ5O1U1yAFvpgHmkeeoPTpnXIlKN4qjFxHEHvlAvnvie",
-	"x3g84y75hLwf3mcRzBNy8gmhA6ngP1QbsaTD2Jh3wsD+peRIh5xHIR8RwQYRkxifAZz+BoqZZpY98glR",
-	"3P79UL4dzrjaFwUgeAQ1JDQ0q0uL948lMNknnxAgsAUva5qeoBd7qtiIefUm+YQ8YIMw8lLvasOdYwc3",
-	"KUilzHc4gcYNRbOYkGXzvEY+IXdmOBbT2IcxxDSIGPXm+LwgTb3bZJtOvAdJ4cTMG1aESCue6HUNx7eT",
-	"cyw+30PCQ8QBiKoRYqZAzaUfkBnHpx7DS2bkW4AH8shcT3UA6Rugw3PgqkzZgJzMJBq+y6+4D7dcz9HF",
-	"i4PbQwktvsTdLqC+OqXcDwpD3whChdZvzO8zZq73lKFl14aUpfHE7yvcu50cNEbHmd2hIHoDziCFDudU",
-	"xEdBuTi3ULILKGkNeV+bhBVuTY152BoLCCPADTQuExRokAJH7QF43g+lFSASQ6EH4EENB0UO2IH5UYEI",
-	"37g7S05Ow8EXZALfwuH5AhFOI4P65S10FMWj7Zmp7MHOx0qzxVfNiIckVEolXHhgLVqRVxxBTBk9jYdU",
-	"ALunHnsTjKy/O/OlQS94eTITksiIcjHUhBdnQheLGeVmgj9HHFZoweA1s+r3/IkvHzAw1RpIgDGYnIez",
-	"wIN7RqieIDzT88Wm4FgcnfjSQWIOFwWe9KUGn9iZsmgHfoAnCyg7fK+XtwuHe1eM9PIfaJcDLF9JP3w2",
-	"aRx81HH2Ox1HsRj1T0/9s6v+2VP/7Kt/bqp/XlP/vK7+ueWoa6X+6al/dtU/e+qffUchlPqnp/7ZVf/s",
-	"qX/gh5vqn9cctaxHhdYttZ4dS7YQSlhTosjm2SqY4dZloGBA3AafbDiNzbFDNdgSrmc9Uszb4IFNMTB9",
-	"optkVXrIlRmSfn99rtNwGvh/FXiFfqoWM4CDqE/tU8uqSaH1WyuRYgPX5eTWWt4rI5tqDY9iQnRGI/hd",
-	"ESEt/TecRkrkbziNWCRvOA1bhm44DVvAbTgNWxJtOI2UcNlwGmmJseE0YtFOv/u2RR3SMpNaRkrAwSeS",
-	"DylBRj2dE0zSX2rRAoexJAOz7FgaaDgNSwIwP5sPGd6bLFPzUfO8zTvViFmG1Xj0zGng9hUgim2KBjrF",
-	"8VNd0tQqtVL0BOm2NJEQikeM1G3y+aF24p/RYMaQnQgZKhEMcHsg4wtWGFAQ+3K6Oe4GBggq0NG6oRDi",
-	"BYHDNqyqm5WG8VtXRqUtGZXwSq6QvIBMgqyTvtDnbmIAd8mARpFvpBn4/pogLiKV6xCX+4NTRf/U30M6",
-	"YB88eM+Fe+Cyp25hoIKdDZG9ff5kCqGbDumRE/QIDQZsqtiPxcXWiS+tkgiB+xRjfwrMdUI99qryIJKj",
-	"WHYl7HSP+tGGF5ZvoW7DhEanC5yF1wSZoref0MCnAgOG4nNZI1oodjYpcbMowlrfn5zE5CbZYq666q5J",
-	"GHPzNHARiq0fQlkLd8LJ23gla73zvr7StV6qnGlYMey3NN9w4RtJDmI2OFALww7pxiTFITtdErHhTKwV",
-	"+YwzLzzvQ9Ih52M/YGYZayAATlf/0j2pA00Z1kUcGdZGm2Wpn5jr6SiVQis2Yo27/w6Tt4PADugTxXEp",
-	"qWBA9UUcKrHQzW/nbjzLxkksCKgRFeNpCtZfKOFuyA3+qBoI6wiOo/zrq0mQZUd5JT8mBwXpr+/5QhYj",
-	"OZgaqmN3kkz7LB8CJENJg6WhoVlVJ7MvvSAzWuU7Ee+z8DJM6cjncejqoh1qoeB+8sK6Gpdjz77slGre",
-	"o/i9lS9QGj+ubk5yJjZdMUkyOcTyxVvcKziwaMbsDBUaMcJDEgYei+IQ/uLAEfNrftD3rRyWVOhexfSe",
-	"hawontbRe6p88zJwKrx/K0RxF2ZQ3JZkEgptXJ1QPk8Bszx0FmMWF1tchKSRfBMqL90VoyJx5AEEayQp",
-	"GHiccky1RTTk7DAOa4ThEjsrJvosx84MpAwkquFoTeqReXtlGlJ0U64oSfEpfeGEzeWSZhpl06uvGVU8",
-	"8bn5vDTEePXAzuyCqxzbGldLbORiXYm22fNBK87t6TSY2wJu/oRO2Zy4KZuPcMHRRsmATn1JA/K2Q9hT",
-	"OpDBnNjmUCIgzsMvkK/S41W+smnT07ak6MziakvTGdAWXnvb0lIgrRxLKplQh37K2JQ0l5peWoZ3hpHJ",
-	"EvgKoUGQEnUWsHgLQDuFDD4L6Y0pBeVGi4ICVaJugaoaakTu2GrRrMzbK1Otont5Rbeyp1Suk2u3g3H7",
-	"1CArW9XM7WWVEpTsDr+Q2ri9/BVu0AYuz9W9KTgWcP5bYQflN2ikkz7qseZ3rLe2dotwECezxMqMuQgG",
-	"tas+avFGgYBK/8QPfDk/RHPFyD/Dgr8QfXPC7BjN5owHTIhM2KbJ1msVopAOxiqQD2AnIB8EvpBFvB+q",
-	"HOtYHmvO8JwLeE7NClFfok4iY/ZUf7vFmAx2LqeNxQhYi0oWDbEyvSwlCleUM3NoGHlVTjR1enA9comD",
-	"vj0Lgq3KHoZqmjXWo5fJzotJpR/IwhTAOOSEe8Qf8RDCSykE0MQa4mK74/7iXTo1Ckeesvl5GBXYmr+m",
-	"6JLJ7T4fh4KZwN0wIj7fQQJq4nPIIOSS+lwptYmxUtOn3KSbpC1JDcuKVMY+tvoEJnl7PdqSuTZXZCVz",
-	"SqAQLKnsUJOoFJOSsiz/utQAFryo2ua2LJjF90Esh+4q6A8vrof5ycleIX1yLO+GPmeeDkReqIBsBOu3",
-	"oXbUuDGZ3VZQNZbcl01ylFTp9uVMJbeXWrcq8/bKV6sIf67uV3JKxywYllj2i8xkl9QAP1zTAF8AhSsj",
-	"fE0jfPXGFqubCgvPqRZdKRhhZdpSdneu6EtyYophLJBZZ+bnygTFDrhfKPAlQy9bWuFVnyWFvrYvnJrJ",
-	"lq+0FrLH762M4unju0LszJnc44HPmSL7s5JIEwG/KdJQC8PtgZdiujVHZY6XW/4X4xKkV1z/Mtjvr3cp",
-	"ckd/dTnMWWVsxBfWLqu6dW+d1ln4rlfeZA5yJnSHOVPUmIgpCwKBgYunbI7Fkyi5ft27fv1Qt3w06ayC",
-	"uHEmjtuqWoERa+hZKtrSllrlB1XjYpWMcZWkus3bVZyjehtPo02OOHGxZMENTIt7DB9cU/JB6A4dR3dc",
-	"0jSFalP9TzMtSeEkWk6f43vv68xTu266+uxzGYXebGA+m8xUB9JSTV+Qh/Mpc0mzd0g6CuuhcIRC+h5M",
-	"wBnzfo9FqXGDMDxFw7DauE50VZRhrh0iIIS7EPcdMeod6voWAq8Vk6bTK+6uMD82O1qRdhdnm2MdOeZB",
-	"BQsNMsEmlEt/IDIpvltKm10/pxFGr517WicTsmYyW2nt7EXPv18n9y3Gvzw8e6R5HkaneIVaDpak4cEc",
-	"W6fY5UXwVNZpt2Pfk8prT1+Cy4Ce6AWLuy/UMeCUjJi9/AUppQfk49CHYoDqYaEEhCg8o4ETO+V8fuZL",
-	"Rjw/YgMZzA9JN3kHfIvqd93r4WSeL9isxu1zM+4h6R0QyueKFqpRRDwwkpHKBcQrQsAiqWXyRdJBqHJm",
-	"rz3sB1NveTJ+qk/RORUkoNDYROqU/LUoT2o1JcLfh+MwnjO3osr7XiVTHtWpRV2eeqbIK/McsqsL9TSt",
-	"Gjyr36pni1h+5VYbyPsFk8j4H/uKbbbJatz7ILZRxpVPrW4asYSraInh8xWYuFPEwa22HX2+pG+H1S+k",
-	"pC0IyXYFqcz4c0e3uer/G+54Ucpja+lDCzjpUnZVyJq2CMAiHvEKujhkCfWKhaaL7TMFsT4F0r6ur6W0",
-	"Fy35F2H3XXV5ovfYGQvygwh/YN0jUFJ9PlpHKLhE8iEKAnXJv2Ly5aVysPTxidU2oRlGhEqUCv2QtxR7",
-	"wJmBOQhGo8HYIXvkdx9AVeM1YKuWti1twK4pV9oeDsvPnY/9wdiu055UnOuQMCJTxba/gpWN1NfrSApW",
-	"dYs8z8uFWzlkSAGDyQkdnJpa27qBp3mouvCwWnWeKAxYfN0WutjiBxd0haknJZQX2eGp8joyBGE2Lt7X",
-	"PJnHYoP6QRsMsGoft0RmkI51eUOQjwtanNZtq1m7FctVnZol09XE2M0TysUkkDS7diy7IqoKpYxiha0E",
-	"mdJa0zreOnypZimeiD3ZFqWdrdhPvujSf3UhXifmaHXhaYoEHMSobiF6O6k73HV2uo+qQTtXkPP2KGIM",
-	"qmaqQaFA5BGgg9rMw3D9BtwGZb0PtuqgWlAXstQEn1lYkQm3ABbVDe5+9uUrS/uWLO3vhj4vR9UiJldL",
-	"58oR3WJzniCg8hot+/jO1+Abz0505fKaIOE515HoxblBy+RaqFXds1h9IemOW4phpdYlAfl7y+uuPtFt",
-	"Wpe4/7Q/rbozbMmJVr9wH5uXri7ali7a1/zB6SZ4AtZvv3wsIb2uJRCojpin5qUrxNwSYt6l0eldMRK3",
-	"oVX0ZkotCfYkjZvlbU8LKeZC3FxcJIF6WDy6TnBmrkASrN9ZVN86C7XqGD1JvXmF1ttC66S8WtakqENQ",
-	"TBvzMEr1Rod0vAdvHT8kY189OY8bqvkSq7AL8iE7OQ4Hp0ySXqfTJdOZGDMB9aznxJftPncHIZeMSyiO",
-	"Tcn167iV69fJOAxAD4QOZVg+/5og7x7fe59I9lSSpttvfKPf7zf0COrPA/XP2Ff/Pus33JZjFZRJZCVf",
-	"Hvb5MLMbocNu1HTJJOGQuN/oN/BY+40D0m/0Z53O7uChP7UWA9+xfuOZS5qCMULFnA/o1L9h/mjP6SQo",
-	"9jhIZAW5oMDFydMlKJ3tQF5Jux0sqrsG3iR44JogR3dMURWDE80J9Vg6oCKuvaffIyN6xggPOWtVNrbp",
-	"My1eTgE21B24pPNApwujOaTb6ZGpP5CziDmk3W7HErd+H3vntw6hK9NOr9fppJFpu2Eejh3FooHcTDXb",
-	"kP5EB+v4Emqn24fWupjS15aolj9DbWgUSQN40ruxWx1BfGAK1WurT8To7SicFJ15R3cigR4lum1OD74V",
-	"cyHZpIz+rXHG4XAY+Jzdn4lxFdvPvczjYI2Oq9VRz/OR/dxPUZZ8ecvCShTx7nBE0tTU3CFTFglfKHR3",
-	"iLViuBCtQ0JN50EIYYRSieBtldHM1swSThOxwVkZPkD/HWj7ksKJ7o291iHUntem/RTFjvvSHN2pjDiK",
-	"A5QtQv3GIpwvP5NxANSaqvo91tFoq19NXH3dmuH4Vu264fja/YBKtdrFAL0GHnh4kDSTV1qHpAOgxp3v",
-	"AJnaFBUVKJ7nl6TRHdc0gCZkvhTpxljNEZ3uDCPGHKwh2o2XGkKc9w6EgmlWsNaJqY3HjLci4OPbsYxs",
-	"HFuPLohk6cIxgb+jB+Ylh+zq5m0O2dMNs72NxrDcnelu7OjWXlPTB7fiMfYEyW/vq+E5CUK1O58T3TnE",
-	"8nLPYC/FLDGxXPVu7d26+Vrv1v4yhWy1+liJdSBOf0tt6lEVGNbQrNKvXqlW21KtDJzXQvAaJk1rwhWw",
-	"4QoPtoQH9/LiXja8kUpoUI4Pgp6cYoVEjMPzohwlJgbbCNb27x2/Qb0Ri8N5q0nZ/r1jtcljaItXmaP5",
-	"I06DWhqr9GXA1oiOWCa3aJ0qkVoS7U9IyuUN88tj33ssw8cQSDIKWymPac/Zdfacfeem85rzunPL6Xac",
-	"btfp9lb1ox7dO244jdvci0LoWfihz73wXDScxr3j/6g+s5OG07jrcx//es/ns6fJG/epeukI/3Nbdxv9",
-	"Ko0mIZ/DyG+EEpyzBjiprMPCFmjhlHHLxDMIOWcDbDU61EpVQWumkPNyeVHrr4mhIRm0hm74Bh2cKjpZ",
-	"2B4AHUmKEEKbM92eVbcQPYnfJM2U8WqvVdAyoGQB0xR6LfTqJ0/mEbUwGjATB1CsTMEzZEojmZwEdPQK",
-	"h37A1orRqRumx+tqFnVDnyr2WfzdmS834VZaZFQ3LU4ZPfP56DAJX45rfSWlFNfzXVq7qc7on5iXrhj9",
-	"lhj9AzYJzxi0dSlEM2iwU7lcz8Zq7tvTLl12dXyKkteuMGprGJUtvFLIiadgwVOkHgu6TqFHCo0Y6e6c",
-	"UMG8NrmND0E4LvhUuAcVZyHyDumTehc8N5gwSQMClXPyh6tGen8GbYbz5gScEGfjM6Ng1mzBq+Tdshnu",
-	"q5GF/3W2bt+ZfAFWs6vUAorP5Sw8ZRtruaPNVTW9v4sdvGqBG/HwLnbwWpCoQzr0S1eEY1uEw447L84V",
-	"uSZIFAZgAtWR3wek2+lgA1iH3OzEcWCdbF6kreh0Os7NjtPrrKrXQOtxSyfR/cuVKnLMuFfa/ivjtiy4",
-	"U0vM71Ust9VMyYI9KTYkl1qNK/vg0grAKobkXIEY6+G089eCWRFK6dN4UAaPYUAlethPQg9aYwvGPNLp",
-	"dCx7K536QkazgWwnw7XINJgJ4lprKerpu8hNHV9VfAqdCUd32uQYbdtxO3hiDUPoiPqcNOF79FW04iAG",
-	"aHbsR0KSCAKqFWPscwiJgOjDMWYdn7fJw9JKCRkFAP3/E/o0Jse914t02pzSZ7nDi719iBulKGpc5gT6",
-	"7oDXHI+VNL1wIG54bOAL8LhMvN8Z7u/o+Xb0a6LVJg8h5qLb6bYOICTCRF1ATES73e43nmGCiDnza6LP",
-	"1YMQH2E/pQGGsSWuvt5tOw4EG7rBAlNOfgBfDi1Xcel3O7vkLPQH8OceOfM9Fqo/94lSkNVfN8l/0O91",
-	"O2QwEzKcqL93iZxPMTeku0eezEKpnu6+DtFKXnjOHdLd63TIvdtp+13Kq7lXKXWhxGJXybPuaMea5V0H",
-	"wW63kG/5un7RPR7MC8StmRgr3oRUjHjszB8Akgfzw/giWAVrYvlxGswNbRSkU9xxkYfSso7mJ78TQuYY",
-	"UJVFBtLi0df3sy/yWWOjIbV7JR7lQd4FWOwVgryKG7qgDcTCLhAViiKV88S44LraRVGTCrsSe6o6jGAS",
-	"A6vUwJV5asZXnQl3H4fnHKsiWXErh8RjQzoLpDC5fLF/WVulSkGd9nCvOVl56mCJY7yqBXB1726OxQN2",
-	"JYwjTSXT8yxk9dVFeoGvrCbQ24LelQgfH0IKGXJee5+PAij1IA/Jrg6QUZ9Is+eQxMHNZ0od7zfOI19q",
-	"9tBvOEA44iYLIs79HOA2wtZhn++leZgt2iIvTvs6VlUAjmEjb46pwtMP1SrBSqm/eMCoZ39+31oSfIWK",
-	"Qs1emXW6e+pCG7HCXS+boHbFw3SPzBLMWL1BpthIg8wrDbzC9ZWm3rUSDksKHqoHtmIRVitW8xbjBWfn",
-	"BH8/JP1Gv0EGAaOR6bZZx7ic2kI8aSWA1EJa+9UrnN0ezsa59QscZanqQ5US9Q0NLWskon9fvqZaOBO/",
-	"d4UwW0KYhxHlYsiiTbhWOTu/V4vAhYF3b3UfWRJ0lxknt5IKG6+OltJ+8Qovt4SXH/BhGJ34wJcWFLNe",
-	"sZHp8hmr48PMeu8KHbaFDlDl0ETNlCNEBSNRqgRHDjfKOgxkF1ADP1JvXmHItjCkNKLqdjZ8ihzxpHYy",
-	"OHVcpAtQ7FAbh+yaiViimD21axK7SZ6XS5oTAeWO0wXaXNIU/sBS5U1FNqyspR1yaHvsQUwbNoPF6UZB",
-	"eEKDB2xwdleM7k2l2+fNjmmO7pAu8dC0Gn/TM3+CLSycSdT+5z4ftWDhVUsnZ2rMbSEP7gEb+UJGunqV",
-	"P2GbqEOKxvb0RG9HjBH2VDIuYCpwgoRDyTi4JVopOyi6hpKSuyKpVlk5drF2FbzMKa8B8DUi9Rax0DXj",
-	"9nL9LxbdTyYYHzDSNA40QoeSRUl942vC+GIxGQbJbasorloRMGObXRQDy7iM5mTKIoyGTcJVD4n70SOX",
-	"NHXpqlkQtNApqJ0Sqa5OVSzEi7uALMrv0Z6bJpUkYFRIcFAmK205ip4kq1oRfzYQuBlvwik+gWoFM1EC",
-	"G0F76kJWL9ggKqucG4cgizGNmEfw2QquFegwtFLjouomQr1wM1nZfUk2X0PMsN67EjK2KGQ8DE8ZL45o",
-	"YU+nfgQsrzSb7T1/yCC5W4fHSzVaKrNNu63Izc7e652OQ14jHp2LVkXHHIxXjDPvfvjw0BRQgDzfMSMu",
-	"PO+SMZQTgeqn7u2ZHIeR/3VdWO4NRiMWVelcgnM7BWBYCMvCKz5d2QG3JdJQX9dMXXZsiZcsdQlE6t17",
-	"eGm1S5/G6KuLDkeBeDSLfDk/VvvVwd9wEZK/3ja38d0PHzaKgncgLOndDx9CD6DCW0WwGAlcHKxBggVI",
-	"dACOvpZw9QDwEB6By4gXPZZyuvzmYyK0e4PO5PiGwpnH+uab6Xat6ciHPhckVHJPet0uSkAnoRxrjQLz",
-	"p301E77dcBoohMbkwHDEqf81plgiVMsrS33BejQ0GGp08TFhawe9+j4fxX07dGxDwBLXv6kUg0/cvn9E",
-	"znYxWilJBRpRyc7pvM+b7o2JGD3Wn13UupSsN097TeWYCYzWEERG/mjEItg7rv2EeYp6u8UVY9x2n/d1",
-	"nT5xYIXTUdxoxIYsApEX9gCRUuwpnUwDJnBB5nSwPgjjHpQuh0hv7GqS7IydqRva54wOxrBes1yhTnTM",
-	"IohEmRPPF3Sk9CL1uokcI74Spgdh5DGPzLhiBu7THTX7ziDkw8AfSOGqYagknPnq6mH0eZ83I90lipyE",
-	"no9NCxBcIo7MUNpoyJlDkq6gjkkPS8Itb98/csgkFFL7skEdjhXFFvFFn2dUA4hyj/UDANmERqfMU8s3",
-	"zx5ATQuX4GnqQhCwBCRnDtGEE1q36gOAo/ud3yFvaWLb528BcgBkfUHc+/eOH7qm9RccHYRNQuUkKNMq",
-	"yPXrX3348D7pdTrXr8OTGFKnSVC/cUB8Lh3S16RIfYFUS393J5Dp7xRJV998o91uP3vmQrAP4uzJTPic",
-	"CUHCmRyEE3ao+91ElItpGMk+H1I/mCkNtznjUTiTVN2dKZVjR8d7qksD+rD/dUYCf+JLx9w2LzznLcVr",
-	"kOoS2BbK+ky0+3yHuHpTLunoapKaUGvjCWxQRwcyTlyLqruHhPK5HhkqCvsYgxkOifuWGdYeps8JEXQu",
-	"bMrvEE4nJlIUWkSowzy6Q6gkKFE13X5DhugTAL5569Yt4oUYDkrYU1/IfsNtxdu5E+iyVlbvCeRl0OMN",
-	"FcMBjSKF9NBQQD0BDM7EO+4QVx2Z2XeCetcEcZH435si5b8DzyELgkBM9xtQjgowlLggnbstjEc2o6hB",
-	"qdTmChPL11bQeQtWocQFPy7YxUO9mjZ5E4Jo4YbOAo/QQIQ6msQqC6OXnvBcqzsIUTqCIL5EcCkaq2hS",
-	"0k/HEBEcQxFMUKeTBmSOBqCrVGu3TY4HNKBx1w/IMVCyDgIEc2FocE7nQm1P9w5xyNdZFJIzGszgCAbB",
-	"zGOeXTXsbBdEXoD+hDRdS7k5IKDcuERCM7+QTv0dhX0jxokIW+b+KwbIuNTsoM9tHhpphUtjZ567SnqK",
-	"dFaLnC4KhW6crqouXtMNYbHd3q6LqB+AlU4RO6A9EPqr9YJWmyAd0tdFUSOsqy0Xc3oHS89qwR+ZdZ+j",
-	"AnCgBZGPz2VWDNltkVKloPytTuswIyqYbi9G4zj3uSIctw22OWRCAyUcq/MbhhG0iEFNAi6ywgY6YB5q",
-	"TFjKXmtPkDeFThiPcW1QHTEpiKZJpNvp9OA8IUcB6xQd3UGkUuzNH83UNLHu5foTeNJtHSLPBOKAkIXT",
-	"lDTCTKsR9jPyI70W9UgaR/R+A/+Umc5TLBCsTe6pYwYWJ8iEasbi3phQTkcsunHdhT0OJFx5yvG81ZAH",
-	"hBIe8h0st34+DgXrc8AkCMlKPatLDnsKJBD3QWL6EUak6SY9Jl2HuFZkiPoYW8Xb7XYLIdrtdHbNzfg9",
-	"GvievhWIk9qqrpD4DH9UjHpElRSHUeFeOJgBOp+wYaiuNMEa9xGJZlwcJEgAHNUh51GoSPp8yoRjUKXP",
-	"XSPQu5peODoD7uiOJkNGCDC2mQPSdR3FG3fC4U5EeZzbhvxpxk+5klUYn00MORkx2ecWBnVzDKZNvsbm",
-	"iEUTKgdjXeF5yoKAeURJXIfxyKfmSR2CazduUzwopjdHnqI2Q59FwgHbuHDSVZUUvbUjwBQmHxAXwwkf",
-	"45WkeCH1pxNzPWNJWZ6HyS0QkEdvGjrqd7R3Xb/pYPYESfeZ0o8impg5AFuNSVftPF0SCriFP9HZjWD1",
-	"v3594geBry0g16+rew+syMWYIfCb2e4WILaQt5r7qXn9ujUOBWbhc6tDXhzf7s0MD3XtWj0K709mEb+j",
-	"f8Z2lxmDBhA6+AvZ3/upYmNqY4hciBDJ/E0oN9jtdV4nGHblkO5uZ1eTrO6++nG/u29yAHrdTlen2jlq",
-	"I1CnMGLUQ0/PVOrdRPSMBeXlOoFCWIIIjbM2YoygkrhWhLELMkQmBUIJT/2GPlsrYUBLwDqHCsbSp78c",
-	"WVLiv0YxWLWi81qyTeUtGLuZGuYwDnpNrTNZmVLMynEaYBdPpmbG+XSGHHlL6VG2wGZpq5rKqJXkipAa",
-	"rQvGPx+Hxi2HMkisVmg1r891irB2PGlVymiBKDggYVeXnCma58dZQCdBODhNZWqBwK8V0zMWnVDpT0jz",
-	"XBGjPo+fgnI0saBh6DaqZHqSeCk+7FwrXUolVYK3CFuHWgQxwmG85DE9A9lFQ+uMxXzJM5ozjHaoZeX4",
-	"RbNTFPTxzJREhge2g1+IYDbSJ6jPyHAdPY4RyfvcfbqDWRbuQYw0R3f0fUB+jQlfJh+DNGPOD3QMqvKr",
-	"j4dKYek3XK3a8FC/TiWhARSGVRKwIqbANJUkp/nn3v5N8+drr98yf966dSt2LRkhknktQ4P1+/C3/ShS",
-	"Oq/V5yBSKYFoHAYeIBsIMmE0oXzAiJj5UjGlKWQ/DCMmxmp1MfIB3BVoRZ8fM0ZiLUNrW1nst/Ad3lJ4",
-	"PqDcaB7qoj3dYVEEArRw24pf3iLN90N5pI5EcXzmtZSY0+dKO0VRCrS+eAoQ47S+CVQkVs18M4aads7w",
-	"qvhCu7+nABPjwous8HZdZqhxdNeMC1aX2/ePbE0msSS1Gk5DkSPtd2t32h2s1ck4nfqNg8Zuu9PebTgN",
-	"pTWDTbBAFwDrdVjUtcm4Z7RyG5GJkoDAFRRzZj8yYQqCNI0ARoy4c1gcn4AdmWMl9bDPU9EJRV2TsWFj",
-	"KlihOOrAyLqSdAyaY2vMEyXxoNnI4C9WWEXFHapD9/n162/CDTy4ft1Iv3Zh6IxadBjfrLZ6NcVW1Qhq",
-	"cPgFEBi+QgER3wfp9FBzKKX5B4pZzu0Vdjud16wnFFor8n+uWIuS8RBxYjw68hoHDdu1Bocf0QmT4C38",
-	"qNhKnjxy41481J3Gs0doimZCvhF6c53TEGeGJu18bnysmxIY0gh/R5Fa4Y43w+esvlBiNpnQaG7bnfUG",
-	"cWc+B5SDI2srJFcSru1JbcQaaOycVHszjo+GJl+NZ07Rl4+eFfpxccG7O3BEx7FjJrNYPLn4roMgTexi",
-	"yMUL5qF8OGbHaYeqWnMSBtH47E++8/wXf554YKou+bUd9dxbSucT6RVr4g4cOIdcdSBrrfLFL3/0/NM/",
-	"zK5SvVC2SjPlw/MwvbyEwhgBX6ibG/IBq7M49rRx0GhYwSzgZBAHN24Y2+ggnNygZ1TSqNf+eDpq2NEn",
-	"jZc//JMXf/3X2Q3t7d8E9Kkz+G5+8PpnqsSZNJiOtRjkkBTlNoJEbVC9/MP/8eKf/9uLf/zLl//0LxV3",
-	"lt/YQjQAlxTw6CoOPTt44lna/xVjEAp3gN69TmdzpCgGXOxIVE8m3j2E3UfdR+1ZYoh97fVb6krZ1LhR",
-	"i6YUzrprzarJjC+QYRxkTj6xoBU7iRt1yEXhYl7LgaCTAkEpVWlUogHxnNrpa3tyOzYcUFhvrH9VEIFS",
-	"d6Xq3Ktis5jiu2mxyjhoDi0VF8s1pDy5jYOPHjkFtBLJpJIW6QjSGZVI13gEmY5GoMUyKV0HkAoOc7/T",
-	"eaRGzxr6yqW/IyFmDBS3Dx+S5lePe/s30ZofS3khJ24SIuA6aEPDZ4pMEGWRIn1+jxv9ZhrbAZWyqwc/",
-	"IL4QM+j7CYlkSjaImPQjrQpNI3bmhzOR2Ffj6htxSU3NVvq8CTI1OvxAivUlWEW7nU6v5aDSV1Jkcsq4",
-	"sR+gFirB2qtjYgTBVkuk2et0en3+NX9wijF0d8XIQTfSIAiFUix4SAIqUXHgunaHPVU8h9qu3tWUcdEm",
-	"EPwA/gbQZvvc7FAoyXeOZ7AFUVbtiaS2ZPLU02U484DBDiUn4RlrLZeFjflRU5pup7N3mLOWq69fJ81Y",
-	"q/UFIAh4gqUf9HlilTbZDo/Ve26rTFx+qH3/r0pWBqX9obmQaYnTMvijBR0M27406B7j+jmdk2aM8N2O",
-	"Q8A00ErRPDtQqdtxyuUFYOnaurAic0vN5SyUhdMCxILZ9nY0iihSmxd2b926Rc6pIFlTRTkMloFAj7pw",
-	"Ua/vxAiaX5ISFtSSEhyG2x2jqIWgpavcr7JKVHhW4pOISUXyZG1YwQHW45hxWN1WhL/03coy/6IgSM2g",
-	"TIhSg83fHZ+8M/Dv+e8effD1o+77/pE44g/2B28e3Tw6nf7H33vz3VvtdruxmhCzWRERT3It+TB3xQqX",
-	"spcREK0YhdjUZW7fYfy34raI/nlLFJa/qnPRChf2emZhtsQev32Y9H+GsjdgTS3mGonrL8Nt1r1s5RLp",
-	"hSLlSne1omirBA6RBA4vlnDfYTIGcjMIR8TnrXpy7p4D5x8Lu7a75saIycc0CB7bX4py+VdHT9kOn5S/",
-	"mYypOCAQvGZVRlH4bWqwaT+KkidNXTSfO/gK+oGwBRztc13JORw6wNhLy6Bo+ZRnFuZLW0rQgVvp3Qsm",
-	"0zt32+SYSenzkeGWgknwhWi7blyPqNlxMPTEgdINrZx0mYaLLwULhqZ5P1aKWmQdzQlkIyZvB0GqaMir",
-	"FM2CIEVqUjUx0iILOm+sbxfSe5DfcyS26vB7+zeLhq98l9/JA3l7HDgDQkPlMjfxo29k+gk2Gk7D9m0D",
-	"AcvWum3oQAINqscJcOwnsahR14nNeXABb+sqfh2rxp36cUyh3dsxe9I46DkNX9wVozsM60jqHBP17X2f",
-	"W5UyfXE/8s+oxMpC5iml5glpvY8Zhh2oy2gmmPgc/uxA47jck8U4gcXiTBpep8R8uQpE0QdtPHuFkNyt",
-	"AklrBBuiu8shmnyxEkj3NwLSngVStNauId0V3/Yy2c5anm1tU1KVXZ0Pz1mHziYCDZ1j1IUdWHUtXSq2",
-	"eLnrUY9KMkE7zYQSR+0kJxx8w8g6Hz1SmGzyGT569CwlNrwHVcSDIL2/pBGFJUJkC10VlbstEi56KGGU",
-	"yxUVZYqHmQhyWGWae2I8gc8hvsW6lsKFhmImdiCMoGTj0R0RRwoogYTwkIjZYNznKfkAYpwiRsSpP50y",
-	"7wIY+GXh3ouvXwbEkAVVzE0eOetyZqcRcrb92UvEjjo3+2KEgi8UYcwf3pUMc0EyzEp8dw10f0VcTCm/",
-	"IpywV8XFRHUudsykwOrDoMoC71F8TBeUdB1teNLKpfopVcozjf0uBk/ZMfc+x0bt8VNu3NuoGZraBjrx",
-	"ApwemCQwh0GS0u/nEZ1OWRSHXFPoweon2TF9jj+1MOkuxTKj8FwRFh3BlvQYtzgtZ2TOZDu9OwhHTWLR",
-	"MUjU1TfTBRJ0wiAVjS8ufQxmKXAaYfYbWM0yQoGb4+TFJ6JZOmmKkMzEjAbBnLgfIbF85LZSrP7QGsNU",
-	"hKbQ22tOwmGfZ7PgykUDDK/1hR3Adk2Q7m6nkwoIfxNqlhgybrqI+TKO2NQlwPs8YjtAvxEWS8QwN+Nt",
-	"olawfhqMavsanTCQz2QcGv+gukGH6TwFJaElCK/g1+fww/k4NFtJwJbPHdSJCTnZSVwe2ckL3w8lnOw8",
-	"G7aDdXvifthJK3ORL+ZDmgmNJ720NypbIne5Kgq878XPf/L8Vz/47P/+bVZjs2vmfhRzmUe1rTPdHTmf",
-	"sru+gPCuUqmtcMk1ePlulgNvav1VBN56i8/o5pUXWioNT32+Nbh285JNgXFkPVBXFjGOL0qiztzXzYTY",
-	"LL0PZXFTpSwfehXsZiMoMxS5+LBJk9rGdgcSrUi3tVHbi8aKg9X0CyzAtYqGkb0QaxzbGri5bsxSRXFX",
-	"8/wUSzQS4xZEXcxeukE97zE0JywXbtOmEHgYhXvX6mroHsS5lRzCoOzfINHA1BxQd3ZOZIhSFC5DyQM8",
-	"jPocitsgPu+A8yhmojLM2GSa3W5nt9Umtznmdiq+iqOJsT+F4CM2lXaS3tnuxhw13V7nNQL5a7c9D1Od",
-	"0iPBNWhOZoH0d3Tek5jzAbbtgJwf5sVpWHCXwsDLRgOlgciezGggMvNoOWyA28+kmRZEEGH8UJ+bKMX4",
-	"OHVkfZEARj0PtvoKBS+AWI5epZp5xgEfiTVgy46psunXNostCzrIT3zr1q3N7fe1HY0dbyCeFgfwWKGu",
-	"ITec4ZpIMCol1q4Lq3VFjtsah7cmahRj6AYEjQu3BxYlrG84OsbChpIyHkvCtfMIWilkO4+3SI41xppq",
-	"XGURdytg2wUJD7c9z6T16hjUeFOW7IDscQWpwQSSvFYoP+hhF1jHuCcSXm/dJF3pwiphAJzUlHix0t15",
-	"KBlxI/bkrhi5bXJbCREQ/gz9A7GSEBTciCOf7WnOqdAVfZiHYcNW3DTUZQoDzxi4IiYYlKSZYuPCAqHB",
-	"XnAdmWGXYD78bWtt6Q1DNniYmiErFNiTG5kgGaCOQGC91lTSlz10y0Qa67uiRSvS7arxrTfHVKSkiNT6",
-	"lIwGgWUzbuDf53UQAIgBzLpfIpogRC9BVp9CgxQlSnaVse8/QYr04o9+9PLbf/b5f/mfL37+z+qWhhsX",
-	"VdJcW6mLsBmotGOxbNNKrfLKX377z15+/6dxvlNm5XHU7WaknWWLef6rH734ya/yy4hDlKsDsNvpGtaC",
-	"aFWSPAgFRwxEoaxR6pLUguWLb333xR/96Pmn33z5Dz/Ob0LbZeptYnfnpIAxrneoKy1kf0fT0EIwXhOE",
-	"0SjwtVJoEUSLV4PV2JDuOZO1YPv5T3/+79/8q89//V+ef/rN559+pyqqlu5qUSBrwgkLo8brQP83v/zj",
-	"z3/685c//zekEM8//cWLn/zqxZ9+p86p1BJWTGenLScb5ihkmaUsrvEG7hbPHw5ZhKwiASNp6q1u1tZl",
-	"TXBZpeclFfAWzFZM3wom7OYSPiuQvYUTF9Mke8asxVHNkhUu9ErQjFIgT0KiC3arXQyHFGUqXM5+EQD0",
-	"hsfQrlGPULSOhIYdknPqy6QWCZCyynHyd+JCK5nCLzxMyrsAusXUZ6V8zjWVHUM/LkrbMSZECmrP0EiA",
-	"RXrOUq1GoTpgH5x5uX7z2MB7gaXUluOxfigkY2o8sREkHKak3gPiYhW1B9Dp3CVdXcxRkCYU4DthuugK",
-	"SuHhUFeJBSLjEJd6HhapdUmv5ZCdLonYEEp7mpFN8U6wimrN11pRXsmxlANMYVTbhwbtlVUe3MOBUn26",
-	"edXn9nQahWcsp/BgHZN4ep0o2u119vpcD2KMrgo2bfIAtgrT9PLTPGAfs4FcOk3WN17TpKpuZA3Fps+7",
-	"nc7Nw+wpoKaqqUws9nS7nb2F2s8Dg5qvMCkAjrpE6dConMh9NuJVkJJiDI7F/d/88o9jSdW+OVjVvYqQ",
-	"tEQf2d3hoXxgcD6fg6p3wKFaGPondPlVX2LVvDX2uPKmlqiHNZQstChvZFFLIH1zh4fWdV28LLQab39Z",
-	"3c6ekZS+CqN7JaidvasbwfHcnnbW3hSyg+JNaFZhRJY6a8+fx/NPv/v5P/3t5z/91sY3sZpEouji9vJ4",
-	"Yqq3WZN/lvYsVVtSOoE602KlBWRnq2ggRC1FulK/zYdAlQGcJv6mc2MzKlZN4/8icmHPeNOGDtTOB5CU",
-	"WqGNzUGL7jFm1iAPhXrEXnodC+dXOkYyf6EwUFpMxlzvVyf74027KB0AmS0klaqtF/oXVtUJFPbA0WXV",
-	"AY8FTLKlHo8HbBKeMaHkv6Q1t5tUn9YrNT6nlEu/TW6LVMFb3eVBTazL6u+c0/kBujtSMTUwnr74pu3d",
-	"5gIe9rVofQeWYsRpe38gUKeDNEwN8gOsIy58DwslryVqZ6aNY0vjYJI+z0RJdKF6eE6ARqheEg9CmaUq",
-	"3aHeYpBVfefIo1cSCnMzbzDQoNvpKT5XZIgqmHgj4QLQHD88Mye+USivG6Fwx8LFL2yKERi8XolR1D6/",
-	"VQyjpbho8/JecTxBhvqQxVV7SlHwIhh2GssuiFfjpBuw1PVyDHnEJMYvPoZYh1KOfI8zMqWjVPVxkeSk",
-	"ZOzMDgkDjwmJ9VecuOK8DCUNyCCccUhySVfo9YHTxrXrl0YezjaYXArRJu9htMfl5GJJ2yj9ib0PBfax",
-	"htI4PDcfe51nZQWwNsPV1lhJ3qVsyoEVrgSw5z4dse1CYgMJrjH+XDLOM1uD6RTltSZRUVst91SJ7xRj",
-	"h8mihZXq9Flj2wd+kMTO6RZ82yvHm24B3r2517l1a3+307EibHUfmgJ7Vonc9MhpABVtHHS3ncZqIXXt",
-	"4kzAK1Jkf71iDHkE3FRYXhFH1B4rCLWvyRjzSrQg16+bwk3Xr5MTu9k+Z+dL2GSfpzxbwiVDP4AC1ydz",
-	"6D/HSLNjXGRO7PdSPDh2YnmtQ90dSPFITHvFNg40CHRJe+w1dsrmikhcv+7GgrTiZiLu8jegU18t7m1s",
-	"UkOh0VlBs7GC4vcbZdiJl2r+ZWXbG/ZQXBzb1sj4MLxbYi9PWmmkrokvdRr0goil1F1oHHzUeeRsHsYb",
-	"qISVwc/LKxZUsXUvFQvsY7wEkkEGAXOyQZq2AbkoYNS9jvpfwquHUTh5u3phe/X4+wXF7VdxX3XMF3Hx",
-	"C90zLh5opVC4t2t0N5Dh+wX9DYrcURcooeRu2auWU4q4P7BbGearbmxNbllFYhFWeQc30d+ThMBFqvxt",
-	"HHBKscAEYdzrc+yMBM1jUfgA87pV65wGxIVh3LZtknbjjrLJcgqb/uiGuE/ddr7dj89JqS0hCQa7Fvfs",
-	"0mFhlNiN+LAPYusiJJnfLtvDyrHsFyjEUCEfjtlb3CsOYVeSSsjN7TnEC9CLTX3kZCYNdmM/Pj8ISDdd",
-	"CLt0M72NGjIWx11n6EZxye5tmFxWoPRfVAtLjcphy2OBL0yKSt2AnBClF4pWlI/WZPp1UXRBoev0ulLW",
-	"n66zSM5LOBAMs/nOT1u29qx8ny6Nccfg/mr+jSKBSLHnzVtzlER3OS05W5RTjlkw/C2wunxhBZaJz1mx",
-	"qILmFmzta4dN6cLyC+0r65lXtuZvKUDGL7lccMlMLAbbStjv5bWtVAh/t00tZr03cb1Zs0tCG34LrS+F",
-	"l/AyWmB0ZQdIatuW+QWjUurVgpLQejtdpSgcDiEDIikDs7kIxNex5JIdgFil6NL68YapHWpSmCse0u10",
-	"bhbJHgjZV11B6bezlNHNHR7Koiox+Xk3Eu3nNGa8Xq2qiwovfJBg4ZetgPnlL1hUioZlCQsZz1bdQkXl",
-	"aHgRMYYpVLugEEOc03DKONB+K1WQbuaYp0gMPBGb0Oh0calw3aIVysoTfIE0aeBT0cpwtFPGpgL7x6Zi",
-	"3g+J22/0Gy4ZBIxGxeEKK7PZm8Q4GNXKjrEYUo3yhnpHvjB7bK2fWyvtAkS9kjLR9rK/LOH8EC8MGNX4",
-	"/Ju///KHv95saZ1aAf7WWnTU2CsL+V9rKYLJB/E13cDBoELzm19++8X3/vj5L77zm1/+YWMrRZNt/L5i",
-	"4l/iFIFiBL2g8sdpLLsg/g1cJuEd0ORjg9kCUC7/xoDyAQseT2aSYQH9Bb0uuVbvz8dhwHawOaV6kTRd",
-	"IamcCZd08p71uP4/gQsB7FZ/AahehQHvd/fJO+qVN2G5d2da143HznBTEBDVbDfwNqW5KE7e7XT2DzUS",
-	"6s6a3V6ne2gt2BfE88XEF4J5UEmjiMkO4iXBCi8Bk+WhRKOyfVMKGu7V5pr7hr68YzClbPgVCs31Ol21",
-	"8rsMLc91l74w96HX6e3EJ1l/7AWarcL/25nOleuMWZkqvZlGu63zvkKkWmQpN7qarnEOFUWBAHDrviuq",
-	"ZoAEFsMB5epKImCX5dkvwEd7ZXbZKn02xGBpdWZXjp/JXL1cjbAUr4sb+K6853JEthfRy244mQ+yuhjj",
-	"CWEr1ZaLUPsi+G0Osy+I336A8KfI3xBkFqfFzyupyPsOYAaczDL++3gSI9gSNgyrtSL8sJOS4V1NV/3+",
-	"Fvcwfq7TapNjOmEkUnuLZgEThAri6mXk5ne3xMd3kY/jLarBzWkQhOdYkL+EkydgEJvn6vrWf3F4+zpB",
-	"8aux+/VTHWpJAMXJWfWmqyEUrLc7JKbbnGNV6orA/nJKD3j/xRddhNCa+RJJ4hIJDa9aYjA4fdFyg9aI",
-	"DavYsuAAERjLdPY34SmhhJowOo1FA/gvNKEkvbhrZhiRjo4867XgtnkQD5euXuOxIZ0F8sCyYbWcOAWg",
-	"z/WlIy7+8YFpLtkEwaPXacWBAXCFBXHhv5nnbnYOCYWKllSYe0z8IWA/1iOAHpMR0105kTaMmBQo4HQ7",
-	"nUN40Ocji3j4PLeuMMquwBdkTKNJwITAYj19ns4rUPe9hQGB3gzpHxMYEUhCPmC4JMGiMxaRCQQEqCUk",
-	"/T1nHAbXX/Bh2DY/9bkvsO9n2/rZJTQQIRFqey63pCrXIa7PZRR6s4H5bFIpHMijwIQKzpj3eyxK3ktl",
-	"iPq4PiHDiHmII46B05tqV0q0HAQzr6B2EuVz7V+y5EEfrC+iyKbJlQya8nDQTP+mMtGx09UmIN1s1RYY",
-	"SRND4XzuS58GGmNyvaMstA81W6GcdBQO9BwyCSOG33Q7nU6Mdbp7BOEh38F9cDqB2rV6F4haIJj2OfR1",
-	"QOEUB3AMq7Ie3DssOvu4rpmkpwwW8Zottp6Hs8Aj7OmAMQ+vGmLYNXNBSOBPfBnfUNJzINLa3dmZ0Kdo",
-	"rtvRm3JbKL7rF3HoE+jFClCAhwUCIz0V/rIzZdEOnF5mzm5+zuRhtwVNwgrFbTjUV21Ag5N6n06YuKeO",
-	"qqDCKRzlICaqiT4EpFLLZ06cWT0OBdNaytGdVFCmTXIwJjNGiFLpEP58HwPG/v3H/+ezv/6nz/7tD8z3",
-	"2NOy5zSydx0bnqaonullifK/EZ8r9o9fGLEae0rUQG+H0T11QwrkXnubekcvvvVfX3zvu9iu1d7RosU/",
-	"2nw4Tqn2UbDkl3/0zZc/+OnzX/zty3/5/XoLd2LH4qMVepFp7HhIQTpZuNJFOPTiT/9faALxP2sCfUNZ",
-	"SrYEY1KUsK52OmNZF/oWCR9vLbpKSZfWzJ1anP6Bxo9USGr1o3YaNhduHDQ+//V/f/n9nyJ0s6+WwTZR",
-	"ARdAuYZQnJDU7dV6zRPMXPRw6gwgYQOvmKn21VmYwQM/Wek1CfXJ13gxh7Ia3cycYMNpBGF4imvF5XfM",
-	"wYFQBI2ZC4it07AlNBzJ/uaDqRdvtpP5yUr9LvOwo6etcdB5tmYHvVIKvTV/Nh5zzDZt1zaMXc23vVB7",
-	"Tnu3U9cMW/Wu1luvlOCWddbLSXeJMm012wNBb4XkuQzlXJA5l7p8C67Z0nuTp3+pq9ArZcQbzHFLUbRK",
-	"yn3bUqG0lsPZuTYyr9qUOIXFxXp+pb6BShbOavXawLJMrb+j7TAiZfA3Tvhe64Dw8CT05tBlGBoIy5D4",
-	"0iEfhz4kCYWR6UHtS9DhlNh/CFHqRu8ZUN7nmOMMySvqt7GvlMR5m3yoBFwXa8XihXSJQlx0TBh1BEvv",
-	"gu7KJlPpM480lT5qLU4PvTRsoJp3QauId2LzfpGSaPQyMHqcsKFSeMymaQTxFuEZy3UeNnTOUvcK/RDm",
-	"ci/3MegnXrXWo5eRZt7Wyepm/s6avnLLFFwgLKw83+o+jCpzrhTH0DN10O8UGl3T86Ih8EJCBu5Y+LY1",
-	"kbAQmzZU/z+PN1VcCKl7a1nMrar/+JuSUfTyL1nkwRKMWmjGz8gci034K+LSRRXN1YdDN+6cz5nXR0xq",
-	"f7iF8DUzzYHZprLWZJiY1mKJOTznAribYm2+gPTxZiw4C8ZMoi+8ek20nD5fkJoeG47vCJdwGkXhuSUm",
-	"CNLMJJsfEBoEesmT1iHJZLT3+Qop7bmMdpik1c60CRbxy0oZ6HNdzkehG5X+iR/4ck6a+O21JFhBnU3E",
-	"Bmf5A3rPF9LV5QotCKOn4JCcjxlH6zrxZZ9DJ8UTltJe0DJvfeMLW+woMX434ZSAnGgoaxN45lxb1fP1",
-	"U8kBYDbXpnl7cTEJUUJIaiqYKAVtaGiS2N2dAou1tt5zG4PUDSkpHwCX/3Ya+pc8RCIhFtpCVCcTfgsB",
-	"FMl6wBa47npKBZOizo5lIFm3HuNWqgMU4dqXLGoB9SVZoy7A6lKIOKgphxQhUMrIkCoPYGxz9ezRy2ys",
-	"WYtD3vjWqWI3W7Ewo22c8/mZL9OlGhWzN0WJdjO1A/6f//3ij3704j//JL/BiD3JVpIGe8zsQopZX2Rl",
-	"geIL/KpLCxSKaJawpJMnJ5TTERObEjhLZU3E8JpiprFdhEMrxKCJdEcLiNAtFOMt9Afz0skcYSD9CWtl",
-	"ANvnt8HrjbKce8rm52HkmQxMM8L5OBTYPOLojhI6fK5TQwwOEkV5qQ/VgJUECOJkWvqj3Otzf8TDSMmR",
-	"NN3sKS92WeFP8VmtJlkVGXDSwl8ulHSRMIRK/aWQg+oGb25J8FghrnO9lZTmgRT3FkBsBJJXuBiN9EiB",
-	"L4cUlCDZlgWgL1d6RSxeLQ4LXdyCwrwLVQin07uUj1j0HjtjAXLNGqzadjJnsW6JfNHFj4WeHCvqH/2L",
-	"BTWVFhQtjMKA6f10Y0EkHVmx9s57dbaeLM2GQG81CMRllqpBoNcpCslOhKbehQhN9n1/9XUdtREqvkXr",
-	"ikQ6xLVMJBKPfS0Gl7WVxIrUIAeAZccYYHgcUxJGHovaJPEKGeEOnD3qfeZhyFbiQiu09dCZkp0kBHx6",
-	"2vJjbCbDMJroGnyCTGcnga+LLFUy8PC5iRIjckxlhmwuNcJgadTLL3KkbQ2OZfnYYOVjC28KKx8X2z02",
-	"UNA4OYovC2POg/qOfiQpuK7LrPMwjkSAyI7sSTQthy6K7akoBr3J1uIohpjxrhdElKBXNbZVFhu2jjGj",
-	"RsDY8kikMmPIBUUiPboQPqhvVs3AD+FavWkQIVflgO8wqUe4ZhP8miEgheq/EmaYp60A9dR/zcxynhVL",
-	"HG4u0vKL+SIPZZ9jpkW+jFJqqpp1iNcoelTCAd8F2AGKXOoKxrlKpug92JK6u7zOUWY165oBVmj7uBWI",
-	"bKDTUwajLlldoQRqS7o9lTSBBEU4U4oYb/7GiwulFrqhLpB6qVeCwGUUBC7On5C7o69aNc57DaBn0WZ8",
-	"Bns5oSEXm2JoUbnkcBs68OnNoz8vVTw+HKZZuwwTh8JBOi7EJV2gKOmef1z2eZznacWDiLZ527srRi5p",
-	"iikLAqN0U3L9unf9upPqOdlS0Dtl07jQp71QKpTYETdfUGNuo1wFuicOSHe/o8tPWf6r28Z3oR1GMQjQ",
-	"wdLn3f1uh+BdfYtLFmViUbv7nVvEXOUzX40E4SnZvQ7ohGHxTsoJGMfg+1a7zx8AcGF9N3Pre8A+ZoOi",
-	"9a1RKiu1MFhTCl+6nc7NOP61z+OGj91uZ29hAY5DDWqFkDoXMWL0lFBMLzxYkAVJTGaiyTzeXhakNdWW",
-	"siBHuTPUV/oVpkTCwSyW2lAGLWSEJYX4Pe0b/4e/+fzXf4K+8RVDifPxGZtb3kajjastC4Xw2suqUPLb",
-	"QqsqesBmwLWk8umeCWv9Ko6zoXPcWXdl5QUztopcpWtCLrot6Lz8q//0/NPvvvyTn7z88399+Rc/e/nt",
-	"7734s+9vo8dLCXXbXnZinnZtKhL9AsPCkI1eRFDYCl7bxbSlrJQ7xOOi0poXKYyqaGKlF9e2WUJE7DK0",
-	"e+kVZEVf40625iXnNAmcN+LMpSi0U0ARLqLQTvkVvqAMAJS6ldiGECA0F8K1SkbePtawBySBEyrKzUPP",
-	"9GOFJ49luCxF77bnCeLiO15cWyalA1BBwsjzOY2T0kRcJschbuLvdknPMWPFlXi+gpU5dAmeNvnQaA84",
-	"uEKlfN0XpbZpjdcKcdJ0yaJJqCHxEPqh+gJr8Rz0eR7cpJmsk/Ra2BgVCskMw4gwOhgTDQStFHMhGfUc",
-	"+NnKy7EIoQyN8qC9skt1XndjMWIFatmiHEKTURpyJuIiOa1DEkYOqHN9nu5aFBm3l+eoqXbJu6HPs7eK",
-	"NBXUpwAstQTWMmtAWKULKJVEtFmtAlYIcitT1/pc62s8c6oWnbTGuXlYRXVbWL+mzzepui2pX9Pnq6pu",
-	"CA11Nx+Gl6MOdLm9dkHcjZepSaGzEiJGBRoOa+sedeMQi9eh69OsvI6aIYgrL2JzVai3B4mbRmA6Wn4m",
-	"i1aiC/CstJJFMRxFfDapD2MqT0B2lVljqyjAYxVo/vt/+ubnP/15cbT+uhEiR1kSsWW/Un2HTRpGqxfM",
-	"+HIFjiJUDgkVp8mzMtTfk3k4A140nQZzlFe0uKLkIi0lXgaVocLlt6csab2V4/LLS5CuEURURAqKIoS2",
-	"qvQU3NsL0nZwZriBSrqU4YpVR/aytUThfIt0HAtnSzWbh4noCISIQdIM6AVJ/okpCKpuGCNuxJ7cZULQ",
-	"EXNN8ZC8btKzpVI1nuhziiU1k/Khh1i68dwH5a/IjZXWQMpUDK3Pt/s8q1hl0pJJcVayGvf4ztesZOPY",
-	"w3JNECOBH93BcBtcUGkCMWpDGEpTEj2TgRbpHZCFHqY2uWfgdFCuavR5fc2iqNhJRuiHnOLY/2MfDlBz",
-	"6Fi2n9Yx+jzrE1pXc1jk84m9RZvSHJb5fEBxKtQcPjbH8iq9PIp5PQwVhuT7jStWOQxn3EuYzsmcCEaj",
-	"wRgwRlOBFGFOZ4DWS2/Q6ZNIL5akUNaOiKqrjyxaWN3Zu539HSuRNg9mhKRnqhJZtZIUmzcXarmwu2jR",
-	"L7713c/+/H9//tOfP//0my//4cdbVmI2Cb5VVJea868bPBbT2O05NdJXdZOejQsV2zN3odBiv18gtBuO",
-	"AxeikP9bBvxDck59WS4H/DYL5qvg9EVZ+UGXMkLlajLvvgMItFjcPfUHp8vEXWyjK4irHrZM+XFDXS1u",
-	"PUzVkYp0810+DzkjJzOppbtDy9/Hg3nsAEgK58eS7nY68HRe1yLj12A7S63buhpexsK9oEOPDM3m1c51",
-	"XSHSzMQZOQkc4GksqJ7USo+vq9Pn8QNqDSwYthYEKdlzbqQRkDr1y9jYz7otPOtGIjLSWpk+iRiay0WH",
-	"FJZnyikvMvVtuJdQ4TLWsTiuYAUuXMP69tda8tPG4aAGXAsA2ck///UPX/zpdz/7v3/7+d/9wRaiRr5m",
-	"7t+XrNqPvplfgh5FKSw5+ML0Kiq5CBdhUbRw+oIkqgcpbNPxxKtXMF7Ql6hKJ+G7M8msVsK5Asa7rYNs",
-	"bU6wM2DDICVeCcY9bQkUZMSkYt97W2pZuKdbFl6mpsOTq3bDv4Xthl9Zs+Eva5vh374mw5epxfCrajB8",
-	"8a2F7158Y+EaHYWRHRe3ER6GEYFOwt4xG4TcEy5pQh86XwqSbjEsQ8LDc/L/J/bjrTa5jV8YC8c1YXxm",
-	"tuVB8/BdMuPSDyCFKmtSwS6LKAMojNbCTMai0ufZmMotiQU9u5NxrR7GMsS9QKUXIwWs0ddY5yPVlBy+",
-	"gC2NbcRqHNwsLk+1ZcNEeg27NzudC298vAQM22+FvGkYqPHucfbVcBZd9OT1mcZl7pgMHTYNl497NPGY",
-	"N+fUqgmQflMZ1FayoLl8hpJedVK+UNmo6EpcqHx0wY2U776CNspPZr5cZq6IOXC+dYLVBJkEjJ7ZHZlS",
-	"8stMSCIjysVQKylavPIjIQsFFI2XlcvrdPc7e9qz87szXy7164ScwYp9Pip16yjgVKnQU8G2obsm9SBo",
-	"yBJT9KslwopawGUxcxQXaVnexv9CpJIKM25SAomn23L0SAW+vhCQvc4+Njp8E7RfdTE2cnqlsAQasM19",
-	"VSbiv2uuziWrXqT5sC+S9q4zqUuwnDJOTlgQ8hFoh5lWklrzG2A8R0KMxJfcfHOJglQW3yZ7zmzoTi5l",
-	"47CIHdrh8+ZnnQCiQ+IMSypZZv7+XYTAZN21CxKV3lP73JQHB44rIxeJuCfB4vq7b0IXSZR6hj4LPLsP",
-	"AR+Gb4fRMZMu2pEy38ad79vkdrrkP0SHZIStPnfjslquQ1y7SpUL6bFJHS0Xux9hLS+XTBjlgvQbM45N",
-	"L71+45C47CkMkw1Dd/rcTZfZckExcnPVxlzM58QhId1TiVkKFHP4ZRox6DGZdLA6j+h0yiIBtY6mAfV5",
-	"n4cAShpo8IHBjLPzzAZJU925GR+wCeOyhU01wRDnFlfycrGpgpsv5uVuKbBIG8QUxI6ZvCyeMqGrh16K",
-	"CskLjV3xvajWLOfbf/bZX/0BhEBvXrpctBSTppmqWvf80++++Mfvv/jB35evaS35c4OwWUs+3eA6FlR7",
-	"4XTCbnPvtr7xa6/jnZDkSwnm6wR2c3UCX/7gH1782d8//8Wfv/zvf/XiP/+vz/7T/8FxXnz7W89/8b8a",
-	"W2hycWxd1y+ZszFuuCxS1YO3IrzmeOxl9EXWBshF1ldZdAcvQqZMX4QLEitRmrO6PCwtc71BU1xa4F/g",
-	"rqSnDGqbnN9LCpIqAUmjW8u6lxhM3e10WtoMFXj6FwmjxPU71HfXhBJTJywi6q1CKWkwiyIl0unR3TDw",
-	"7EW0qklKr6GkBG8+1LuOFvsPszMR9mRGgwIwKJAXlfew8x/6PDdc7qlymSwFswpB1tnMviIpzZz95TD2",
-	"dXcEnbB8t+lCRps+gBQbTAN5detcafvr6gtCibDGgjZsoNzMopbLkHqa96vbMgtXhkLi5lZWy+q5ZViZ",
-	"u/aKF1KZEz60acOWZcKym29LW7bEk4YQunk8fzhkEcbYpsEUVy9pXYpe97EB7tJFwC28xWXSZ+YsviiW",
-	"1cLreBESZuZeXZCIaWa1DU5i7G8zIA67t0Y3hmF04ntQTaRcunwbHrLC4cByidku7oHuxI+uCl1aDhyi",
-	"QoZTQc7D6BQy2UzVCrW4lgMqzofs5DgcnDLZ54OQczbAknAjJkmv0+mRr/mD03s88Dm7K0YYihExMghC",
-	"AT1RuUfcG3Qmxzd0NZRTxl1TX534EuZ6vYXxc33uxruecWvfbpvgBjFrluBPHtP14uiImsTEGVgSBXHj",
-	"Rx7Op0ybQjU42n1+G70yWqM7YcmI+WIX+KgavVgyLgCDDDXEE5CBfVkfjm5mC9KuBVMAWr6Hfsh3UEFH",
-	"9oQt8q3ouliBz/efObpT2oEGNwz+r0tqXkydIJh54uStz37wnef/9hfPP/3uv//4F5/94Jcb8V0v6DlT",
-	"vpDPf/3Dz//uDz7/8R8///QX2VXko/sX9ppZVFvMugqFveFWXGEeTmaF1cnx2zEeXS67lw0yX2AoSHKT",
-	"D7M9aCqk1q9Smmy2Qh+ZNQpPWZu+8HpTNiJcEFPGKUnzhPKW7l5i8WPNSaq4FffyXHfEJMBRPA6BrD82",
-	"7WIWNThjXEZzKIGqb6kuNOrk+noeJE07u9hBw5dYHEKSgFH1GGcknDJezIEdwgLBSAdZrHrW9ZikfnA/",
-	"oHIYRpNjPXqyJIsXNd2PHrk4bTgcqu21MOwrYtNg3udiTKdQQNcgA6FDyaLE03lNEBc4ehmcXEd7DT21",
-	"db3X93whXeNXNMVyBaHkRMkMNIroHOtOnftyHOr4CotDXkMJRtTn0UVd3HKcVTNQqAJViYeOmFT4LpDx",
-	"I8QvKzedFaRD17bnlBPAWT7z3klKsW6IDZbgWiFLLF1Qwc7rc713Ck7+cvG/MliV8UIIub4AXrhSfc4V",
-	"WWLT2pgmI8xDC4d/79ixZYCYDBY1ck2oF1zoIkILP6g5QLhSfzx+bbhLbw0aTsMXb9DBqVIPudc4GNJA",
-	"MKcx1a+r57vA1vQ43ZLu5SWzWm8Wt/3edkezgntQrdepzRMU5wsXMNB1ep/CLbhG8BoQYaj0ZsSElJpa",
-	"Lhy85w91z7ETmlIFD4rUY1+IGRRCUcxOa7dN/Ql+i0utmRGFpPM+9/kZDXyv1SYf6GVpfRlu3Pk4NDc8",
-	"0Z8HOhCKh3KMxWw8ApjBvC2z2Yo81gD4Mmuq21Q+11EpDezqLHbBgJWpwgfWmV2yaAj+xdULC0/zIjS7",
-	"9HFeVKioP5Sacl0TisaVkew1elJOxAj0l0HIz1gksDnHRIwWVVWTs4gLMptCm8lBOOPSJROszYgxpPZg",
-	"YOu7fp2zc6X4QdbM9esOCQMPwnB0rVb9ep8rNSmSbwY+4/KuGGHuztNBMBP+GWsdJtGlBQ/CNyIp76bn",
-	"1GO3ieuLt7gH56Lg1OembaNpaYT0H5bWJg9D7DN6QgenDplSgczLHdhTakNyoLTVpnpRyJaZkERswPwz",
-	"KB5814BHaXnuXTG6ozDEAVCp2+6SE6bmVoOxACJFrwny7vG994lkT2Wb3CYROwtPmRePfsrYFJO5BXsC",
-	"TMsXfR7B6ShtVSmV+I7amT9gpKknezifMtLrdroQsWofVqx1xscZK6gG7tCDWD3W5waeCphtDIyI69QI",
-	"xpJQAij3qwc0p+NjoWgsDlfQBGZKIzk38LXXeGBViiPyPNRFthXeCZ+PAva4P+t0dgcU/mM+neAn1ynu",
-	"L0PCoYlS1i9oP1j8Wso5l4rN1S8gPdPPH67WVZ1MaACBLB5J3yEdHILusBg0lOCO1WT2itJnCrJGnxdm",
-	"qOcvkeV0QzwDMKH2kBrz5mHOO2dltHd7nW6JveBNayBFol99zMgJ9d5MgTvFXwaZnxqDMUXFstvbfZxI",
-	"NgPdyLkD6kgKrCv1XwG+fl+d9eLlaKzfwIJWL8CcWxReJSuMZNPQuWkWc6xG2wqEkNIrbvh4o2WKFgEL",
-	"h9zcyQEzMx3ZLV+u6aJtKVHmwlvb3tu/mbIGbAGyNXMDl9nGsnJMoWFsi1eoXmOZd3LUcOtRMotpXVm0",
-	"TIYbFVFAxTli9gUWLrKcH5OmCCPJvJZDSplvlrsV8NvlQTl5OrooKCcVfRKz2xQHLEGZbUTjrNjds5Q+",
-	"ljX3zGI4SRPAQtGgNhg2H5v+eElQUIoE5gybIMMaxclIqWjKLCNZhkbru9f4Rr+hhPR+46DfeP6rH734",
-	"ya9+88s//vzX//3l93/6/NNvvvzhj1/+y3c+/+l/e/mv3375+z/tN54lL2tftdouNhd86E/UFzf3Ordu",
-	"7fc66n92JwawpD5gNFmwGL0dhRM4SkUiBmeZaD/BuJeJbVVfFc6jfmDR25h71zhojKWcioMbNzQZaQ/C",
-	"yQ16RiWN2h9PRw3zwvv+4JRjusqLX/7o+ad/GP9y3zbwqi+f6P9GZywygJ2IUbe3a1YrhB8mLnxj1u2t",
-	"ZsNdy5FcyE2aRumw9V3UwbhHDL0tNqGXYxqVGPmmzeuPnAaVkg7GzIPcNzj3wSIGmsFG/QEQ8uWf/+uL",
-	"b/9MIeTP/ubzn/3Nb375+3Uw8CZiRr4niIWJ2pq/ABUTvCvAzsIJq6NirwwXX/7wT1789V8vxMVeFhfx",
-	"kwXWcoR01jy2iyYiC4+wiJhod9D9mRgf6URij4lB40AtD7Hq+S++pdf2Fz/DhTWSifx7x29Qb8TeRBFK",
-	"Y4l/71iNeIyOIPWcuo40SCAmfRnA+cVjPruibOt4p3ISZkXz5TgMdH8sQ6wcYpvxVq9oTD1CU9LUNUHG",
-	"vpBhNLdNnGJUpwO0EhpSZs0JjU7VVROPqXgcAZ4vrROk3knvmbiCPRFukV2TUEHUuIc5G9U1Qdwxhct1",
-	"zJ64uo0JRUdcn0e+YHEVxYBGI4iJMf0WfEkwHX2kpD0vPOf5hhJJ8GPVKkO9XqdDvopresAGzJ9Kx3Rb",
-	"83mBlc20F0tKB9kWJ6UBkCYkqmOvCeqBlRof99iZP2ACk6riSNACu1vOACbYE3LC5qFpdZ0G6oQ+PWZP",
-	"nOWGMjoorH7k9HlGps9OUjWjPWU8LDN2KWy6K0biNpLZS2DoAsjeBSiuaDJRt6Fx8NGtW4/WL/JTXoOm",
-	"9nq6j7ZcvGm5haveSrZmOypbRnFxyVLDkbrRD8/DNU/F6T26kJpJd1M3bftGlLJ7VGY/UfA4IKhDW+QN",
-	"6RnpraRJr1zBKRPrZGWcZuo2maj6CZ3H1ZtscnpZrB0Xb1Mouh0XUuAxg+cXVd+RRqeWTxDFnpVEtZyU",
-	"hi7KxS7nWNrBh1MCGqESRLRCCa1NjnhGZomz6VCQ1y2/1LCHSg6ixoGVPGL5/lJylhJ/7IZgtkkgW39V",
-	"xxbnfLd9bpy3xi+qBlPnVdORuwEBsdvpEtAP1FRLZcOTUI4T12sKximpL+7XulDsW1Gc06bhdAczgJSu",
-	"0K2jChYJdXlEKnVuWuJe0kDX+OW7u8VCIP5+GRydYAg/BpzONzHd279pNx8DICaWXsMyoCoWooQf2We+",
-	"on/FKM7rS5Lrim5lUae13ZI8PJ4NxmsJ2I2DW7deuRCZB0hNCVKtYbfTNd0xka5460BlzRNCrL53zl/Z",
-	"Girz+QeGaFxE7GBCEpZKkH4ddqpYW7dctCXnVCBBOZmTFCgvh/+s+CKXOc+sMLKYakJRTAUFJfjzL4Kv",
-	"rMKdTabezao4C0/b6nSrWWapbF10TS9CurZu3YV1d0sz2vXMn3AiKela3crFsvWxEvOExeqVMOqxwFdE",
-	"kfgSBVfoZO7rYqEBBVVwAodtnGhNwRhxn+6oL3YGIR8G/kAKV0mmrmX8dkk33UQGLIsu2vddkGwTW1yV",
-	"gL7WIdklzR6g12DAphJF5nMWBC2cqc9TFdVdU7s0O1l59F/rkOyR88iXKB0VRf/hBvTzOhrTiqzuc8gY",
-	"sOI9NTB1sCcJTz5mA0maXjgQNzw28BXARHvi/c5wf0e/tKMfFroklpbQTThp2x7bl6nw0bfDqM/Vn6Tp",
-	"WsqDknW7LeJL9Yqb8hySfqPdbvcbz8DMrbMe0X+lvZ0+CvoGA66JPncTL1byfpvY6kq3u0uaD+dTn49a",
-	"atbpTIyhSXHgc7aj7Q6etoDjDg+JCDHLf54irRCBimk393gw14GoShOyda0Rk6Za2FNLVVQASp2/VnSg",
-	"qAfFHFFQIgReELVbaqzSNAhMZCyerE4OtfVSXxBvFtGTgLUzQcOTuIAZwtFjk2ko464Egk5idip0l3Tz",
-	"fZ9bI+m0mHiD4JUhEROzQELYMkIyJAJ6rtgrQ8C2yYc63teXej3RGTDxUwYbU0s3TrUYZfGha1CsYXB6",
-	"SFztN4QHuooUwJ3WsxWopui5K1RNSfN8HMZ9IkH3hT7crdK6E13AIKOgQfldE16deB504hO6JcyzERv4",
-	"Ux/K/FoEinRbUGctHOp37aYW6Sd3WxolQksCyvpAMqruxBcCYp4jMuMzodDDXA8gFxotzXVxCBKWG6Ys",
-	"j3nfNMa31gNqbvfQgm/WvufYj5M9JXfZuUlpLTmmyWGUDNntdPbKYonN81A/J6CD08CH5DVLOux21QzW",
-	"F/Vr0GVfh6ZC0IAsU2A4/mGvuLgw9y5H8DHIDw/Z01wMqx7oWZGjv6o/3HY6rxaAvMhegIzc50Z6vyYI",
-	"pxOWtQUYiCTBDi++9V9ffO+7iXt/yQZRxVxhg1VTzh6wwVkJ+O1V/+DvX3zvLyus1xgVNn0gi20cBQv+",
-	"27978U//+uInvypec2G5v2Wr3q256m5nd+dEMYq86r8GhLeD8gstJuuCtyAIyuD1YvCuWPZ6O0suiGbZ",
-	"rd3aZXdnkvRe/KIsem9nFDeTTpPDuHLcOTVsx26HkfTzTKVWUp71ElSgm68YEjCs4VV5fpCoSGb+9JbK",
-	"YuEQwze245hSlAcdFkRwrQiSRHrPwwW1ph0h5wEDRSwW9QA/qNandibUM2kXAJ3DWO5Xcvm5klm1FhLy",
-	"WMGoBtpMdKgN2nxk6DIYN+rEdaZBvL8Gs16U82EMHGV5HmbbEg5neWRlBRDYOmcc17hutOSaUY/bDW5c",
-	"zlLrVEcHwXvrIRrFYvWC/BZUwCneU6MqpzytYCvhjHlCq02YEWtZTUgzjIgxgbSIkFF5w6PVDPB4/quF",
-	"cCQqdcUQjnL5uCypHzG2XlL/KyhVWyaUJjN1Cwv1ZlVbfQyHKcOPkgLUIoTC2FfYpAGOW4aXpWf8MtHP",
-	"nq+kSDLKVqYrbrKGuPM4sdqaQ1oHJydzI4eN4sZYuITHwbKooqzIV7jWvSxs9L2ExeaqN9uNevWVLFlC",
-	"StbKJZMskaVykfC7PRMJXxSpbuU9aCfvCrk2eUmo+qqXpoNUyNbYVIZQoXCBPKkwr2dJiseCpITiZIGl",
-	"+1iB2VZ1Z3mMS3/oG/M0OhhigXM1H9cxsJ3VPVx72s2lSHKq9R18tGqZZIoxLm5/Z8qYqH1Oo3DoBxi5",
-	"BTZE/0zXVRb5spVtcnRHoGuARhCSRSI2UvxAwUp9JU796ZR5fS78gHEZzEkzcaGc7QKbajlE6Ph/X0ig",
-	"BSdAsiJp6qLoEC6R7/pG+ZzQmRyrwxrQuEDYojITpYUbL0V3td4ODx8iLqVvolaVwpmETQO+LatxmKls",
-	"uE6NRYVCa5dWtEIbtIhzdEccI47k9Wgr0dZGK3QoBmwoiQJG7MKYBvNqCysoQrmJwOt3LDTaskyfQpJC",
-	"4dAWU3iI2HJgnJXGwddHqtVvkDEkrYD7SZB+4/ZMjsPI/7qOcXwDyBlB9y6+At7dfmMFTpJDqQX8ZBZf",
-	"S8hCXpLS9/IP/8eLf/5vL/7xL1/+0780nMawuhrICxTAfGjT8vS0MrxesjE6nd6lfMSi99gZC2Ds7e11",
-	"FIQnNFBqzF0xujeVMN2mALC5+1OtamQMRxeYR5qHrVsmMh7IYtSgKC7g1GkOjP0HAN2X8OAPTKcCcxKu",
-	"Y/V+hX4F7Kmb1Irkw7Ct45oLGs+iNo46t0BBW7ef1e1tFW/2RxxkmibFrq1W/4NBoECjbbdY8ogGQeuQ",
-	"uAleqgWmEdd0a81imGtPV9iRDOvvgQ+cNHMbrNSQbLezSz7QLyIwvVRcTdOX2ZQ847FmdDA2cRBDaIor",
-	"+rypgzl2rwlyjx+zYGiPrN7E/rnWt61sLLdlXLgmDDbVLHgJQ5uNXYK46VSazYK4ad0XMXGH6u3nWbS+",
-	"FzYJ+uGfPv9FcX+C9Wtppiv/oElIzStMZVSQZ9P2kyqLfvmXP3rxve8Wtn3YUMHrLDUpF8f06pBT/MXP",
-	"PvurP6jFLzg7f1zGH1/+xc9efv9fPvu7n1U8nnom0Q9S6H4Zu/4ndGk1yyMe4gqGx3rVRDPLvIh2E1n0",
-	"vPCeE1nkuaDA1Q/0iWbofA2hIVuM9JmxiCCNn0VB46Bxg079G2e7QMb1wHlFXmlJSPA1c4Mq0U0xBnYu",
-	"2CBi0iFGIYDiLPpeKyVaVxZPySW2HGQ9rvE213jq/6PsinrbxmHwXyHycglgBXfN9e7Qog+3LuiGdUW3",
-	"tBgGdIgdR2m0OnZmO8vy0P8+kJRkynGb9q1IZZn6JNEi+VGkbyKI/VdF7pvqOYPebSz64zYdPZIPvIpc",
-	"9lgU9E1drja1ye9FX1x6a7+rCUcSI3fBQsTsa3fRdamTOV9Uuq7lUFfVfUdn//vp1jil8josXdd07urP",
-	"21tnhFPAufXDY7/w5DTInrreinqEqaGoagIx7TW4j7TQQu6xXStMpcXJJnowJa6dQmzvGd+avAKz4HQ2",
-	"Ufof32Hmdom8I0Oxx4riT1S8vfiF1mLsnxrhU9Yk7W5WbMoUB7XPAZ7/pVAOtXSC1MXapFY6a8da4Pxw",
-	"cafBGVyMb6ZX4y/jyc10Mv4U4ZnrCM7g+vbycvpxcjF989X/PoIzmIyv3uLvp4LXCws8WhFnAeh2dW68",
-	"TnZZkcxpxtPSzNg1n1S7PMVd6/4Y7pJVNvB4bqsmAvjeuRtDbD0z1n69gAqlxaV84IQyA0N0nx6xHNkB",
-	"pI/UVs8qKjajUAhV6h9Gyumg9zVp4I58vD7bsAeBpO15wZV2AjUxoD0foN+iSL+cGp3kO3vCd315ei/i",
-	"l9bZDjLzoCEOEgLi/Qk5t0cJORWeoZKKfMoqQJ3kuusxpfuuB32KPZEAgwNYj9R2mdQCcDqfpEmJ52kB",
-	"NbZqagDxhLpWLXSfSVCIm4UX803SBWmYJOvkZ1tyow9qeMAsdZTMCYkVv5ZNzT7HaR19195uiH/YWYpC",
-	"lq+IsUcwHA4HodpYMaP5BBy1+QCwfys3z2rGYjooW6uAEjvaGMaNg8GNWXqLP+hw3GFzITX9fkjUYxX6",
-	"xhT5NNWDDqXu8O3HzUkMW7cGYbW9z4MWLGYO13IlSLraIKsKSAtUcewitI7B1yq2c66vco2WaBVCxF+b",
-	"SJQ/jJvqJyFs6gBg/4j9Yiu6KGEfdyko2wxEsxZazU4oRG1xBmquF8kmqx39n0/7Xaf8nBIXipWmMiYZ",
-	"uzcJG3agNKXT99S9NSH6/u52q/oj2C5NuqQoc17YGCrtsdYOkWLzOA/A+K9ioTgkrAorVrPiOGgsG8X8",
-	"/i6VUy9Lrd3mF1ongnW2Ce4r+KOyOSgm389B8YenQVvbfMZdEa4pET+km+SFCotE2kaIU+uhoJVHy1U8",
-	"W+pSP6M7aKcCGTktSLrShZ5KLzptzl4+gQstqxbzxgNS619116cq9hyeriSkV22x/xQ+79KuBAIBN8j9",
-	"uzV2TrbBM7uM+ZU23Ghql8Cgm/ONqeABldVPXc6S2qyYpAMmyzbesrERHypL57FgA+Lcuydvc1Pv7a0Y",
-	"1Sa3JMpD7N/LJm3gaYd+AiuTZcYOA8iYHbwGvsWR+l4VOdsHOZkschE1HsSh8KvCBkV//Pb4OwAA//8=",
+	"7P17kxvJdSCKf5UM+BdBgL9qEEB3c4bdoQi3hjOjHg2HNJvj2RsDBisblQBqupAFVia6CWsYIft6tbJl",
+	"+bHh9fohRUgO69p312t5Y8PWrCytvgxJjf/SV7iR52RWZb2AKjyaPaNW2JwGUJWPkyfP+/GNxiCcTEPO",
+	"uBSNg280pjSiEyZZBJ/uT1lEpR/y47vqo8fEIPKn6ovGQeOIyIgOGDm+SwbjUDBOTudEjhkZBD7j8hD+",
+	"Fiw6ZxEJwpEgviQXvhwTds6iuRz7fISP0yAgXsgEodwjg3DqM3jW5zJUD/T5R+z0JBycMUmmMzFmInlN",
+	"Rv5oxCLRJo+SySb0jAkSckYuxozDUILQU8G4bPd5w2n4avljRj0WNZwGpxPWOGiE1l6dhhiM2YSqTcv5",
+	"VP0sZOTzUeP58+fmR4DQked9NaCDs4fsKYAvUsNIn8GPp+qXDwWLEHwTn7/P+EiOGwddJzuu02DPCqZz",
+	"GuEFZ1HFQZ47jYg9nfkR8xoHH6dedVKreRy/Gp5+wgZSTZRsRUzzp63gG7FpMCeMn7MgnDISDgnV77Qb",
+	"TmbvHpUAvv9fxIaNg8Zv3Erw7JaG3623J1M5bziNZzvhxJcMPh0MaSCYAkcUvRV6bOkY+jF8424g80u/",
+	"D3/QgHhMUj+AdXPCoiiM1LrzBxFF98QoP06/IWaDAROi3yAhJ/qDQ0I5ZtGFLxS+UUlkSIb+s4KRM6dj",
+	"NhhPWHIo70Q+414hgpWgzDAKJwnG5M+RTqeBP6BcqkUuwcqIPS0ERmqcG4LwULJCaMpw0VJmgkWEijPm",
+	"LV1LBnzWJq1JlsCwFmbjS9eovX3UFtOQC1aI4pvE5THlXsA0AEp+fcjEDCG96Gi+Zj+7FMkj2KDHItKU",
+	"8HHAfMWowiFwMr0F9UJrM7cgs5mK0F/hcpiXry/Jli4JcNdjPgwLtsUZYVxGc7Uh1+L17g1BgNkHvpBt",
+	"4g4iRiV75E+YqyQhn5ObNwUbhNwTN2+SJhXk/pTx43vkfLflKEJOJiJ/oNTzTsJZNIATGYbRhMrGQcPn",
+	"creXbNXnko1Aqio800QE0TtadLIPZqeBP4iffu40ko3kofGREvWk4SgX1AIB8xzyIfef2dtW+7M3cXuv",
+	"8iaKmG7JoyhThpb4Vu21tMhX4Z3nBajzFuUDFtybSfZuFM6m99jklEWFNHakfq8ko85WkkPN+PH7j6sv",
+	"tzpRGhQNcE2YtkSYMse1Fl6VoEulaVfGj2vM2BZmhPycRYLiEvJWA0UDbghy7rMLtS+lpw+sV0jTl4II",
+	"JqXPR2gTEOwpiSgfsVYBW5KSDsbMMxylEoE9nUX87iwqWeIJMoksi6jB5+z9FAmFrvD5KGBP+rNOZ3dA",
+	"4T/m0yl+cklThJFkXsshLtwI/bu+HeapMCIuD6U/1BKkfgoJrX4of7AV1v0IXliMySdMCPNoPc4IuziS",
+	"ZpI0eDqEK7gHDumS35wwh/TIb9IgcMgu/BdwAr7fI5TzcMYHbMK4JIOxQhJvjYOzKFaepMCPDhmGEVGj",
+	"kd3KcB1T8ZBR7wSJZH7kgEYjJiQguhz7AoWYCY3OmEeoIBGjXlWJxWPCH3F1X2U0YyUL8sU9MbrLhIxm",
+	"A2kd2mkYBozyRulrD3wOY9d4I/LPqWRvjWmNiQIqmZCapC3CQLUNRbbtd8y+igVFkAQnYg0BMJ7ohHFv",
+	"4SRGw+PsQh3vhAlBR4w0O2iZVESYKZGch5y1DlNkUBAaMYLiq3l/6EdCOmQKZ6AIp1BEXYbTjeLGhD4r",
+	"RVR7hTeEWZdgT9cA58TnpfPBjnPXYl7rQhRNmUeSFUeqL6orjjo4vydG96eyiPRp6wAQOSDsc0UGvRAU",
+	"M/2joojmuQtfjsOZ1M/6fLQG+ZtxBdi3whkvWNo9xF5AapAf4DgEoUPJIpKQOIfY/Ag5eMTOQ0XLJmYM",
+	"9mwQzDylmQ3UbMwjs6kSQ+7cudMm6l75fERofGMUKdRmf1tUUKvVL/pyo5dgtsCcM2UsStiAIF3Y4l5F",
+	"bvB8icj0ThidMFly/YDBwQm4t2xI3BJMPkmRD5c0Uau/IYg9/EP2FL0wSsq6iOh0yiIy9FngCcVppgH1",
+	"eZ+HRv7EX1oH2n+ixA0+CwLyFTLjmt06ZBox+PErSmxTx/cUqVfiALqhnTuKXUtyyuBB8MUslubUXPQ0",
+	"YOas8vAdhTvqyx1x5k93zLJ3pqE68ahc4stdkInP/cls0jjoOGWz2khUcdq8ILhEwd6IBLYxqGWktDzQ",
+	"6DME2t62AGgJZDlY5YSYkmltWaPitLags9FR08LQ5oauwtG2c0JpblaOIr1tLWBWwn2zymvmLuZU1zxv",
+	"UJQZTI5gMLirzQNFNo4K5sx34weL7R3ql0J1OllBoZGFehOfowQi8lzjmPvSpwGBpwRpRmHAyO0OKNKK",
+	"MYkKNGlCnx3jo91OpxM/QKOIzhvxHa0HAqcxAfvc0oWHkedzGs0JPm+20NvsFjJiXJ7zwgOHFhcEnk6+",
+	"EocisKhN7vNgTihHYIOcyulESXKJuLTcxlIDG2rYvpLXVrN7Ze/BtbVLH8hdFjDJFvjoh/BT5SiQjYV7",
+	"pOZdvvLquORZ710bUbeFVr6Y+EKUk308BXRyFFhZAxFqEqUIFNJOsCaQpseGdBZIAgBvWes1Ykda7NqU",
+	"5T69oxroZr13jW5bQjcEUeGJuArErt5NHCRHpFpDxOQs4hD8M/b56IC433juWosG57JgzCOdTucG2m+e",
+	"RGzkC8kiPOvWYZ8brqqhJdqkqWY2WCBuENc6uwPEXJdw9gzAgDEVQxYxPmDkjLGpIG4fUKPfOCBqSaDT",
+	"0qm/Mwg9NmL8hiDhTE5nst0CLTQPkAQtCkCiYeoa+55ZaZt0QM/tdjrdnW6nsw9qsAUAqURejIyE40Q9",
+	"mXoe81ArF/BEn/MZSDttNdQdECUG4YSRYRROCOVz6yCoCXuEEEqlXvuTaYAG8blSx/d6BQMoFd+M0BSM",
+	"kX7jIZWMBP7ElwrzfPSmW5sn9DQ8Zy3YoC+0OWqqxAJPPe0+22FRBAAWbrvP+/xToj6QT1EK+pRMGOU+",
+	"H5FP+/zTnZ2d+P/Vkx3yKTnRSPMpPAHr/pQ8CsN7lM8fsqczJqT6kZIoXqmSxNQyT8MZ9xQCzTidyTHj",
+	"0h/AwiLz3gWa0Qdj5h3CAd4NJIRDuBGT0fxoKFl0T3wFvSdcO04OCPyoTVycTPwg8HUMAS5yv6NWfqw0",
+	"Ek6DtxX6kk/tyNch9QM1JQ4UUKnESKQQePga0EmgLJlBqBDgSBKTitMpxCKfkqNoJMxcExoopYt55DT0",
+	"5gogFK02MLUg5zTwPRjkkCAFgPNAaxo+aIbuAbzPGD/m8JYa3RfC5yMnmQYsX2D2Yc+misg4cJHpgHmk",
+	"eeYPzpjXIlKN4pjTAbOtL9SLp77nMR7PuEs+JR+ED1gE84RcHe9AKiQZqo1YgnNs5zxlYBpUIrZDLqKQ",
+	"j4hgg4hJDF0BIegWSuBmlj3yKVGC0AehfAcQRSGRAoJHUHlM8BlJE0tgsk8+JcB7Cl7W7C65eeyZ4rDm",
+	"1dvkU/KQDcLIS72rbZqOHfelIJWybOIEGjc0EpfN8wb5lNyd4VhMYx+GV9MgYtSb4/OCNPVuk2068R4k",
+	"hRMzb1jBM614ojc1HN9JzrH4fA8JDxEHIOBIiJkCNZd+QGYcn3oCL5mR7wAeyGNDudQBpG+AjlyCqzJl",
+	"A3I6k+gTKKd+PhBAPUcXLw5uD4XXmNJ0u4D66pRyPygM/WoQKrT+6vwBY+Z6TxkavW1IWcpg/L7CvaPk",
+	"oDFw0OwOZfRbcAYpdFDUyhwF5eLCQskuoKQ15ANtLVe4NTWWc2ssIPkAN1BGTbykQQoctQfg+SCUVuxM",
+	"DIUegAeVP5TGYAfmRwUifOPeLDk5DQdfkMlMGlz2BSKcRgb1y9voQ4tH2zNT2YNdjJXSj6+aEQ9JqPRt",
+	"uPDAlLSNQ/E6MWX0LB5SAey+euwtsD//1syXBr3g5clMSCIjysVQE16cCb1PZpTbCf4cc1ihBYM3zKrf",
+	"V2zpITIaAwmwk5OLcBZ4cM8I1ROE53q+2EoeS+oTXzpIzOGiwJO+1OATO1MW7cAP8GQBZUf2iMvbhcO9",
+	"J0Z6+Q+1NwaWrwRDPps0Dj7uOHu9O85+p+MoNqP+6al/dtU/e+qfffXPbfXPG+qfN9U/dxx1tdQ/PfXP",
+	"rvpnT/2z7yikUv/01D+76p899Q/8cFv984ajlva40Pin1rRjSR9CybINp7EB7o/MX+FROetXMuHmmTjY",
+	"Q9dl12DJ3QZXVtDdGPOFo1rMY61HijkpPLApdqlPdJOMUQ+5MvvT76/P4xpOA/+vAmfST9ViPXAQ9XlL",
+	"alk1+YF+ayXCb+C6nLhby3ttRFqt4XFM8s5pBL8rcqcVoobTyGhBDaeRUjkaTiNWCeDpRIZvOA1bwG44",
+	"DVsSbjiNlHDbcBppibXhNGLRUr/7jkUv0jKbWkZKwMInkg8pQUo9nROM0l9q0QaHsSQTs+xYGmk4DUsC",
+	"MT+bDxnenyxT83HzvM271YhZhtl4/Nxp4PYVIIrNvQY6xaFtXdLU1g6lDQvSbWmyIRTXGKn75fNDHV9x",
+	"ToMZQwYjZKhEQMD2gYyvXGGsR+xm6+Y4K9iGqEAf+IaiuxfEdNuwqm7xG8ZvXdv7tmTvwyu5Ql4Jsg2y",
+	"TmZJn7uJb8IlAxpFvpFv4PsbgriIVK5DXO4PzhRFVH8P6YB9+PB9F+6By565hTEkdqJK9vb5kylE1Tqk",
+	"R07RWTcYsKliSBZfWyf0t0qOCu5TjP0psNsJ9djrSlFJjmLZlbAzceoHgl5aKoy6DRManS3w494QZIqB",
+	"GIQGPhUYyxWfyxqBXLEfULHpouB3fX9yMpSbJPK56qq7JpfPzdPARSi2fnRrLdwJJ+/glaz1zgf6Std6",
+	"qXISaMWI7NJU0IVvJOmh2bhNLR47pBuTFIfsdEnEhjOxVlA6zrzwvA9Jh1yM/YCZZayBADhd/Uv3tA40",
+	"ZVgXcWRYG22WZeViGq6jlAyt6og17v67TB4FgR1rKYpDhlJxmuqLOIplYQSGnVbzPBvCsiDWSVQMdSpY",
+	"f6GEu6EIhcfVQFhHcBzlX19Ngiw7ymv5MTkoyEx+3xeyGMnB+FAdu5M85+f56CwZShosjdrNqjqZfekF",
+	"mdEq34l4n4WXYUpHPo+jihftUAsFD5IX1tW4HHv2ZadU8x7F7618gdL4cX1zkjOx6YrJX8ohli/e5l7B",
+	"gUUzZicP0YgRHpIw8FgUZ1cUx/SYX/ODfmClF6WiKitmXi1kRfG0jt5T5ZuXgVPh/VshwL4wueVIkkko",
+	"tLl1Qvk8BczyqGYMJ11scRGSRvItKIp1T4yKxJGHEEeTZMfgccox1TbSkLPDOOIUhkssr5iDtRw7M5Ay",
+	"kKiGozWpR+btlWlI0U25piTFp/SFEzaXS5pplE2vvmbA98Tn5vPS6O/VY26zC65ybGtcLbGRi3Ut2mbP",
+	"B604R9NpMLcF3PwJnbE5cVM2H+GC642SAZ36kgbkHYewZ3QggzmxzaFEQJyJXyBfpcerfGXTpqdtSdGZ",
+	"xdWWpjOgLbz2tqWlQFo5kVQyoQ79jLEpaS41vbQM7wwjk8DxFUKDICXqLGDxFoB2Chl8FtIbUwrKjRYF",
+	"tcNE3dphNdSI3LHVolmZt1emWkX38ppuZU+pXCfXbgfj9qlBVraqmdvLKiUo2R1+IbVxe/kr3KANXJ7r",
+	"e1NwLOD8t8IOym/QSOfj1GPN71pvbe0W4SBOZomVGXMRDGoX5NTijQIBlf6pH/hyfojmipF/jrWYIR7n",
+	"lNkxos0ZD5gQmbBRk0jZKkQhHZ5VIB/ATkA+CHwhi3g/FKDW0T3WnOEFF/CcmhXiwESdHNPsqf56izEZ",
+	"7FxOG4sRsBaVLBpiZXpZShSuKWfm0DDyqpxo6szteuQSB31nFgRblT0M1TRrrEcvk50Xk0o/kIXZmXHI",
+	"CfeIP+IhBJxSCKCJNcTFdsf9xbt0atT0PGPzizAqsDV/XdElk3Z/MQ4FM6G8YUR8voME1MTnkEHIJfW5",
+	"UmoTY6WmT7lJN0lbkvKiFamMfWz1CUzy9nq0JXNtrslK5pRAIVhSdKMmUSkmJWUFGOpSA1jwokKo27Jg",
+	"Ft8HsRy6q6A/vLge5icne430ybG8F/qceToQeaECshGs34baUePGZHZbQdVYcl82yVFSVfWXM5XcXmrd",
+	"qszbK1+tIvy5vl/JKZ2wYFhi2S8yk11RA/xwTQN8ARSujfA1jfDVe46sbiosPKdadKVghJVpS9nduaYv",
+	"yYkphrFAZp2ZnysTFDvgfqHAlwy9bGmFV32W1GDbvnBqJlu+0lrIHr+3Moqnj+8asTNncp8HPmeK7M9K",
+	"Ik0E/KZIQy0MtwdeiunWHJU5Xm75X4xLkF5x/ctgv7/epcgd/fXlMGeVsRFfWiez6ta9dbqa4bteef8/",
+	"yJnQzf9MvWkipiwIBAYunrE51rWi5OZN7+bNQ92N06SzCuLGmThuq2pxTCxvaKloS7udlR9UjYtVMsZ1",
+	"kuo2b1dxjuoRnkabHHPiYhGDW5gW9wQ+uEnpD1fjjEuapoZwqjVtplssnETL6XN87wOdeWqXtFeffS6j",
+	"0JsNzGeTmepAWqpp2fJoPmUuafYOSUdhPZSSUEjfgwk4Y95vsyg1bhCGZ2gYVhvXia6KMsy1QwSEcBfi",
+	"viNGvUNd8ULgtWLSNOHF3RXmx2ZHK9Lu4mxzLPHHPKhpoUEm2IRy6Q9EJsV3S2mz6+c0wui1c0/rZELW",
+	"TGYrLWu+6PkP6uS+xfiXh2ePNC/C6AyvUMvBIjU8mGNXG7vgCJ7KOp2Q7HtSee3pS3AV0BO9YHFjjDoG",
+	"nJIRs5e/IKX0gHwS+lAxUT0slIAQhec0cGKnnM/PfcmI50dsIIP5Iekm74BvUf2u23CczvO1tNW4fW7G",
+	"PSS9A0L5XNFCNYqIB0YyUrm2e0UIWCS1TL5ImjtVzuy1h/1w6i1Pxk+1kLqgggQUes5InZK/FuVJraZE",
+	"+PtoHMZz5lZUed+rZMqjOrWoAVfP1N9lnkN2demeplWVZ/Vb9XwRy6/cBQV5v2ASGf8TX7HNNlmNex/E",
+	"Nsq4KK3V6CSWcBUtMXy+AhN3iji41VGlz5e0VLFauZR0bCHZhi2VGX/u6DbXmGHDzUhKeWwtfWgBJ13K",
+	"rgpZ0xYBWMQjXkODjSyhXrEGeLF9piDWp0Da1xW3lPaiJf8i7L6nLk/0PjtnQX4Q4Q+sewRKqs9H6wgF",
+	"V0g+REGgLvlXTL68VA5WpT61Olo0w4hQiVKhH/KWYg84MzAHwWg0GDtkj/zWQyj9vAZs1dK2pQ3YVeZK",
+	"O/dhQbqLsT8Y2yX0kxp0HRJGZKrY9lewspH6eh1Jwapuked5uXArhwwpYDA5pYMzUwZd91Y1D1UXHlar",
+	"zhOFAYuv20IXW/zggoY99aSE8iI7PFVeR4YgzMbl/Jqn81hsUD9ogwHW8eOWyAzSsS54CPJxQffZuh1P",
+	"a3fJua5Ts2S6mhi7eUK5mASSZteOZVdEVaGUUaywyyNTWmtax1uHL9UsxROxp9uitLMVW/0XXfqvLcTr",
+	"xBytLjxNkYCDGNUtRG8ndY+7zk73cTVo50p0Ho0ixqBqphoUCkQeAzqozTwK1++NblDW+3CrDqoFdSFL",
+	"TfCZhRWZcAtgUd3g7mdfvra0b8nS/l7o83JULWJytXSuHNEtNucJAiqv0bJP7n4dvvHsRFcubwgSXnAd",
+	"iV6cG7RMroXq1T2L1ReS7rjbG1ZqXRKQv7e87upT3UF3iftP+9OqO8OWnGj1C/eJeen6om3pon3dH5xt",
+	"gidgRferxxLS61oCgeqIeWZeukbMLSHmPRqd3RMjcQRdvDdTakmwp2ncLO9IW0gxF+Lm4iIJ1MPi0XWC",
+	"M3MFkmD9zqL61lmoVcfoSerNa7TeFlon5dWyJkUdgmI6zIdRqm09pOM9fPvkERn76sl53OvOl1iFXZCP",
+	"2OlJODhjkvQ6nS6ZzsSYCahnPSe+bPe5Owi5ZBz7jFFy8yZu5eZNMg4D0AOheRyWz78hyHsn9z8gkj2T",
+	"pOn2G9/o9/sNPYL680D9M/bVv8/7DbflWAVlElnJl4d9PszsRuiwGzVdMkk4JO43+g081n7jgPQb2APl",
+	"kT+1FoMNUfqN5y52iqNizgd06t8yf7TndBIUexwksoJcUODi5OkSlM42h6+k3Q4W1V0DbxI8cEOQ47um",
+	"qIrBieaEeiwdUBHX3tPvkRE9Z4SHnLUqG9v0mRYvpwAb6g5c0nmg04XRHNLt9MjUH8hZxBzSbrdjiVu/",
+	"D3EAonUIXaF2er1OJ41M2w3zcOwoFg3kZqr9hvQnOljHl1A73T601uWUvrZEtfwZakOjSHrzk96t3eoI",
+	"4gNTqF5bfSJG70ThpOjMO7o3CXQt0Y10evCtmAvJJmX0b40zDofDwOfswUyMq9h+7mceB2t0XK2Oep6P",
+	"7OdBirLky1sWVqKId4cjkqam5g6Zskj4QqG7Q6wVw4VoHRJqOh9CCCOUSgRvq4xmtmaWcJqIDc7L8AE6",
+	"8kAjmBROdG/ttQ6h9rw27acodtyp5vhuZcRRHKBsEeo3FuF8+ZmMA6DWVNXvsY5GW/1q4urr1gzHt2rX",
+	"DcfXHgRUqtUuBugN8MDDg6SZvNI6JB0ANe58B8jUpqioQPE8vySN7rimAbQl86VIt8pqjuh0Zxgx5mAN",
+	"0W681BDivHcgFEyzgrVOTG08ZrwVAR/fjmVk48R6dEEkSxeOCfwdPTAvOWRXt3NzyJ7uZe5tNIbl3kw3",
+	"yke39pqaPrgVT7AnSH57XwsvSBCq3fmcmMa0iZd7BnspZomJ5ap3Z+/O7Td6d/aXKWSr1cdKrANx+ltq",
+	"U4+rwLCGZpV+9Vq12pZqZeC8FoLXMGlaE66ADdd4sCU8uJ8X97LhjVRC73h8EPTkFCskYhxeFOUoMTHY",
+	"RrC2f//kq9QbsTict5qU7d8/UZs8gbZ4lTmaP+I0qKWxSl8GbI3oiGVyi9apEqkl0f6EpFzeMr888b0n",
+	"MnwCgSSjsJXymPacXWfP2XduO284bzp3nG7H6Xadbm9VP+rx/ZOG0zjiXhRCz8KPfO6FF6LhNO6f/Af1",
+	"mZ02nMY9n/v41/s+nz1L3nhA1UvH+J8j3X/0azSahHwOI381lOCcNcBJZR0WtkALp4xbJp5ByDkbYPPR",
+	"oVaqClozhZyXy4taf00MDcmgNXTDr9LBmaKThe0B0JGkCCG0OdMNW3VT0dP4TdJMGa/2WgUtA0oWME2h",
+	"10KvfvJkHlELowEzcQDFyhQ8Q6Y0kslJQEevcOgHbK0YnbpheryuZlE39Klin8XfmvlyE26lRUZ10/SU",
+	"0XOfjw6T8OW41ldSSnE936W1m+qM/ql56ZrRb4nRP2ST8JxBW5dCNIMGO5XL9Wys5r497dJlV8enKHnt",
+	"GqO2hlHZwiuFnHgKFjxF6rGg6xR6pNCIke7OKRXMa5MjfAjCccGnwj2oOAuRd0if1LvgucGESRoQqJyT",
+	"P1w10gczaDOcNyfghDgbnxkFs2YLXiXvls3wQI0s/N9h6/adyRdgNbtKLaD4XM7DM7axljvaXFXT+7vY",
+	"wasWuBEP72IHrwWJOqRDv3RNOLZFOOy48+JckRuCRGEAJlAd+X1Aup0ONoB1yO1OHAfWyeZF2opOp+Pc",
+	"7ji9zqp6DbQet3QS3b9cqSInjHul7b8ybsuCO7XE/F7FclvNlCzY02JDcqnVuLIPLq0ArGJIzhWIsR5O",
+	"O38tmBWhlD6Nh2XwGAZUoof9NPSgNbZgzCOdTseyt9KpL2Q0G8h2MlyLTIOZIK61lqKevovc1PFVxafQ",
+	"mXB8t01O0LYdt4Mn1jCEjqjPSRO+R19FKw5igGbHfiQkiSCgWjHGPoeQCIg+HGPW8UWbPCqtlJBRAND/",
+	"P6HPYnLce7NIp80pfZY7vNjbh7hRiqLGZU6g7w54zfFYSdMLB+KWxwa+AI/LxPuN4f6Onm9HvyZabfII",
+	"Yi66nW7rAEIiTNQFxES02+1+4zkmiJgzvyH6XD0I8RH2UxpgGFvi6uvdtuNAsKEbLDDl5Afw5dByFZd+",
+	"t7NLzkN/AH/ukXPfY6H6c58oBVn9dZv8pn6v2yGDmZDhRP29S+R8irkh3T3ydBZK9XT3TYhW8sIL7pDu",
+	"XqdD7h+l7Xcpr+ZepdSFEotdJc+6ox1rlncdBLvdQr7l6/pF93kwLxC3ZmKseBNSMeKxc38ASB7MD+OL",
+	"YBWsieXHaTA3tFGQTnHHRR5Kyzqan/xuCJljQFUWGUiLR1/fz77IZ42NhtTulXiUB3kXYLFXCPIqbuiC",
+	"NhALu0BUKIpUzhPjgutqF0VNKuxK7KnqMIJJDKxSA1fmqRlfdSbcfRxecKyKZMWtHBKPDekskMLk8sX+",
+	"ZW2VKgV12sO95mTlqYMljvGqFsDVvbs5Fg/YlTCONJVMz7OQ1VcX6QW+sppAbwt61yJ8fAgpZMh57X0+",
+	"CqDUgzwkuzpARn0izZ5DEgc3nyl1vN+4iHyp2UO/4QDhiJssiDj3c4DbCFuHfb6X5mG2aIu8OO3rWFUB",
+	"OIGNvDWmCk8/UqsEK6X+4iGjnv35A2tJ8BUqCjV7Zdbp7qkLbcQKd71sgtoVD9M9MkswY/UGmWIjDTKv",
+	"NfAK11eaetdKOCwpeKge2IpFWK1YzVuMF5xdEPz9kPQb/QYZBIxGpttmHeNyagvxpJUAUgtp7VevcXZ7",
+	"OBvn1i9wlKWqD1VK1Dc0tKyRiP59+Zpq4Uz83jXCbAlhHkWUiyGLNuFa5ezifi0CFwbe/dV9ZEnQXWac",
+	"3EoqbLw6Wkr7xWu83BJefsiHYXTqA19aUMx6xUamy2esjg8z671rdNgWOkCVQxM1U44QFYxEqRIcOdwo",
+	"6zCQXUAN/Ei9eY0h28KQ0oiqo2z4FDnmSe1kcOq4SBeg2KE2Dtk1E7FEMXtm1yR2kzwvlzQnAsodpwu0",
+	"uaQp/IGlypuKbFhZSzvk0PbYg5g2bAaL042C8JQGD9ng/J4Y3Z9Kt8+bHdMc3SFd4qFpNf6mZ/4EW1g4",
+	"k6j9z30+asHCq5ZOztSY20Ie3EM28oWMdPUqf8I2UYcUje3pid6JGCPsmWRcwFTgBAmHknFwS7RSdlB0",
+	"DSUld0VSrbJy7GLtKniZU14D4GtE6i1ioWvG7eX6Xyy6n0wwPmCkaRxohA4li5L6xjeE8cViMgyS21ZR",
+	"XLUiYMY2uygGlnEZzcmURRgNm4SrHhL348cuaerSVbMgaKFTUDslUl2dqliIF3cBWZTfoz03TSpJwKiQ",
+	"4KBMVtpyFD1JVrUi/mwgcDPehFN8AtUKZqIENoL21IWsXrBBVFY5Nw5BFmMaMY/gsxVcK9BhaKXGRdVN",
+	"hHrhZrKy+5JsvoaYYb13LWRsUch4FJ4xXhzRwp5N/QhYXmk22/v+kEFytw6Pl2q0VGabdluR2529Nzsd",
+	"h7xBPDoXrYqOORivGGfe++jRoSmgAHm+Y0ZceN4lYygnAtVP3aOZHIeR/zu6sNxXGY1YVKVzCc7tFIBh",
+	"ISwLr/h0ZQfclkhDfV0zddmxJV6y1CUQqXfv4aXVLn0ao68vOhwF4tEs8uX8RO1XB3/DRUj+esfcxvc+",
+	"etQoCt6BsKT3PnoEPYAKbxXBYiRwcbAGCRYg0QE4+lrC1QPAQ3gELiNe9FjK6fKbj4nQ7i06k+NbCmee",
+	"6Jtvptu1piMf+VyQUMk96XW7KAGdhnKsNQrMn/bVTPh2w2mgEBqTA8MRp/7XmWKJUC2vLPUF69HQYKjR",
+	"xceErR306vt8FPft0LENAUtc/6ZSDD5x9OCYnO9itFKSCjSikl3QeZ833VsTMXqiP7uodSlZb572msox",
+	"ExitIYiM/NGIRbB3XPsp8xT1dosrxrjtPu/rOn3iwAqno7jRiA1ZBCIv7AEipdgzOpkGTOCCzOlgfRDG",
+	"PShdDpHe2NUk2Rk7Vze0zxkdjGG9ZrlCneiYRRCJMieeL+hI6UXqdRM5RnwlTA/CyGMemXHFDNxnO2r2",
+	"nUHIh4E/kMJVw1BJOPPV1cPo8z5vRrpLFDkNPR+bFiC4RByZobTRkDOHJF1BHZMeloRbHj04dsgkFFL7",
+	"skEdjhXFFvFFn2dUA4hyj/UDANmERmfMU8s3zx5ATQuX4GnqQhCwBCRnDtGEE1q36gOAo/uN3yBva2Lb",
+	"528DcgBkfUHcB/dPHrmm9RccHYRNQuUkKNMqyM2bX3v06AHpdTo3b8KTGFKnSVC/cUB8Lh3S16RIfYFU",
+	"S393N5Dp7xRJV998o91uP3/uQrAP4uzpTPicCUHCmRyEE3ao+91ElItpGMk+H1I/mCkNtznjUTiTVN2d",
+	"KZVjR8d7qksD+rD/O4wE/sSXjrltXnjBW4rXINUlsC2U9Zlo9/kOcfWmXNLR1SQ1odbGE9igjg5knLgW",
+	"VXcPCeVzPTJUFPYxBjMcEvdtM6w9TJ8TIuhc2JTfIZxOTKQotIhQh3l8l1BJUKJquv2GDNEnAHzzzp07",
+	"xAsxHJSwZ76Q/YbbirdzN9BlrazeE8jLoMcbKoYDGkUK6aGhgHoCGJyJd9whrjoys+8E9W4I4iLxvz9F",
+	"yn8XnkMWBIGY7jegHBVgKHFBOndbGI9sRlGDUqnNFSaWr62g8zasQokLflywi4d6NW3yFgTRwg2dBR6h",
+	"gQh1NIlVFkYvPeG5VncQonQEQXyJ4FI0VtGkpJ+OISI4hiKYoE4nDcgcDUBXqdZum5wMaEDjrh+QY6Bk",
+	"HQQI5sLQ4ILOhdqe7h3ikN9hUUjOaTCDIxgEM495dtWw810QeQH6E9J0LeXmgIBy4xIJzfxCOvV3FPaN",
+	"GCcibJn7rxgg41Kzgz63eWikFS6NnXnuKukZ0lktcrooFLpxuqq6eE03hMV2e7suon4AVjpF7ID2QOiv",
+	"1gtabYJ0SF8XRY2wrrZczOkdLD2rBX9k1n2OCsCBFkQ+uZBZMWS3RUqVgvK3Oq3DjKhgur0YjePC54pw",
+	"HBlsc8iEBko4Vuc3DCNoEYOaBFxkhQ10wDzUmLCUvdaeIG8KnTAe49qgOmJSEE2TSLfT6cF5Qo4C1ik6",
+	"votIpdibP5qpaWLdy/Un8KTbOkSeCcQBIQunKWmEmVYj7GfkR3ot6pE0juj9Bv4ZM52nWCBYm9xXxwws",
+	"TpAJ1YzFvTWhnI5YdOumC3scSLjylON5qyEPCCU85DtYbv1iHArW54BJEJKVelaXHPYUSCDug8T0I4xI",
+	"0016TLoOca3IEPUxtoq32+0WQrTb6eyam/HbNPA9fSsQJ7VVXSHxOf6oGPWIKikOo8K9cDADdD5lw1Bd",
+	"aYI17iMSzbg4SJAAOKpDLqJQkfT5lAnHoEqfu0agdzW9cHQG3PFdTYaMEGBsMwek6zqKN+6Ew52I8ji3",
+	"DfnTjJ9xJaswPpsYcjJiss8tDOrmGEybfJ3NEYsmVA7GusLzlAUB84iSuA7jkc/MkzoE127cpnhQTG+O",
+	"PUVthj6LhAO2ceGkqyopemtHgClMPiAuhhM+wStJ8ULqT6fmesaSsrwIk1sgII/eNHTU72jvun7TwewJ",
+	"ku4zpR9FNDFzALYak67aebokFHALf6KzG8Hqf/PmxA8CX1tAbt5U9x5YkYsxQ+A3s90tQGwhbzX3U/Pm",
+	"TWscCszC51aHvDi+3ZsZHuratXoU3p/OIn5X/4ztLjMGDSB08Beyvw9SxcbUxhC5ECGS+ZtQbrDb67xJ",
+	"MOzKId3dzq4mWd199eN+d9/kAPS6na5OtXPURqBOYcSoh56eqdS7ieg5C8rLdQKFsAQRGmdtxBhBJXGt",
+	"CGMXZIhMCoQSnvoNfbZWwoCWgHUOFYylT385sqTEf41isGpF57Vkm8pbMHYzNcxhHPSaWmeyMqWYleM0",
+	"wC6eTM2M8+kMOfK20qNsgc3SVjWVUSvJFSE1WheMfzEOjVsOZZBYrdBqXp/rFGHteNKqlNECUXBAwq4u",
+	"OVM0z4+zgE6DcHCWytQCgV8rpucsOqXSn5DmhSJGfR4/BeVoYkHD0G1UyfQk8VJ82LlWupRKqgRvEbYO",
+	"tQhihMN4yWN6DrKLhtY5i/mSZzRnGO1Qy8rxi2anKOjjmSmJDA9sB78QwWykT1CfkeE6ehwjkve5+2wH",
+	"syzcgxhpju/q+4D8GhO+TD4GacacH+gYVOVXHw+VwtJvuFq14aF+nUpCAygMqyRgRUyBaSpJTvPPvf3b",
+	"5s833rxj/rxz507sWjJCJPNahgbr9+Fv+1GkdF6rz0GkUgLROAw8QDYQZMJoQvmAETHzpWJKU8h+GEZM",
+	"jNXqYuQDuCvQij4/YYzEWobWtrLYb+E7vKXwfEC50TzURXu2w6IIBGjhthW/vEOaH4TyWB2J4vjMaykx",
+	"p8+VdoqiFGh98RQgxml9E6hIrJr5Zgw17ZzhVfGFdn9PASbGhReZ8HbY6EMqtSorlKwZZ/nN8UsyDi/I",
+	"MPaoYdUgtF00MYlNEZ5QsWA1/DQKFaYfqttGTt5+68OHx4/+r/bEi3HFpJy0Dvp8qiUwR10oyI5wSVMt",
+	"PCHSXRCvE7sT3qcEIgAF0wpShBOGuVrN+IljD4DQ5yCQqt+AGLsjJpXoqpZAPS8Ccyl6upX2sTMYswFI",
+	"R7bTSLPV2J7stskRXgowDFCEWJ+b9ZjMMS0FJ8L2Xu8OabqPwvAe5XNN3BRbNaaQll6k0bDdiMlofjSU",
+	"LLonvoKX3FhDD1APwsRPtRYgNtBFCMw/nNiiQ5s8CkMyUWgVx3f4XB3bKMK0KyqBOgHmnDJ1gRPtjnkK",
+	"t/pcifSw1v3ObiIxwRKM4b0NmwShvQSZq2BoIy6E1Ti+Z3AT7IJHD45tXTuxdbYaTkMxTO0ZbnfaHawm",
+	"yzid+o2Dxm67095tOI0plWOwWhdoq+BfCYv6ihlc0OaXiEyUjA7OyhgSfmQCaQRpGhWBGIH8sDiCBnuG",
+	"x2aUwz5Pxc8U9fXGlqKpcJriuBijjUnSMYQYm7eeKpkcDZuGwmINYDQtQf3yPr958y3gEQc3bxr9zC5d",
+	"nlHcD2Pa31avpgQ/NYIaHH4BEgtfoQqD78OVP9Qy1PFdQgMlzs3tFXY7nTesJxThVQLKhRJ+lBaCiGOR",
+	"gMZBw77HcPgRnTAJ/uyPi/04ySO37sdD3W08f4zOEibkV0NvrrNu4tzlpOHUrU902wzDvOHvKFIr3PFm",
+	"+JzVuUzMJhMazW3PiN4g7szngHJwZG2F5EoHs339jdhGErvP1d6Ma66hGWzjuVP05ePnhZEGuODdHTii",
+	"k9h1mFksnlzMjUDVI3a57uIF81A+GrOTtMtfrTkJ1Gn88o+/8+Knf574CKsu+Y0d9dzbzxRXTq9Yix8g",
+	"I+aQqw5krVW+/NkPXnz2B9lVqhfKVmmmfHQRppeXUBijggp1c0M+YHUWx541DhoNK9wK3GDi4NYtY70f",
+	"hJNb9JxKGvXan0xHDTs+qvHq+3/88m/+Jruhvf3bgD51Bt/ND17/TJXAnQbTiRbUHZKi3Iat1QbVqz/4",
+	"f1/+z//y8n/811f/9C8Vd5bf2EI0AKcpSJFVXM52eM/ztIc2xiBUPwC9e53O5khRDLjY1a2eTPzPCLuP",
+	"u4/bs8RV8Mabd9SVsqlxoxZNKZx115pVkxlfIMM4yJx8YuMtDmNo1CEXhYt5IweCTgoEpVSlUYkGxHPq",
+	"sAQ71qBjwwHVycb6VwURKHVXqs69KjaLKb6bFquMC/HQMsJgQZFUrEHj4OPHTgGtRDKppEU6goRbJdI1",
+	"HkMurlG5sJBP1wGkgsPc73Qeq9Gzpuhy6e9YiBkD08JHj0jzaye9/dvob4qlvJATNwlicR208uIzRUay",
+	"slimPr/PjQY+jS3V3Isrth4QX4gZqBeQ6qhkg4hJP9LK+jRi5344E4kHIJbR46Kvmq30eRNkalTrQIr1",
+	"Jdjtu51Or+WgWaKkDOqUcWPhQjuJBH+EjtoSBJuBkWav0+n1+df9wRlGed4TIwcdnYMgFEr15SEJqETV",
+	"luvqMvZU8Rxqu3pXU8ZBpzljHDxioB/2udmhUJLvHM9gC6Ks2hNJbclUUkgXis0DBnvonIbnrLVcFjYG",
+	"ck1pup3O3mHOn6O+fpM0Y7uLLwBBIFZB+kGfJ34Tk4/zRL3ntsrE5Uc6OuV1ycpgVnpkLmRa4rRcUujj",
+	"Af3alwbdY1y/oHPSjBG+23EIGK9aKZpnh9J1O065vAAsXdu/VmRuqbmchbJwWoBYMNvejkYRRWrzwu6d",
+	"O3fIBRUka0wrh8EyEOhRFy7qzZ0YQfNLUsKCWlKCw3C7YxS1ELR0lftVVokKz0p8EjGpSJ6sDSs4wHoc",
+	"Mw783Irwl75bWeZfFKarGZQJomuw+Xvj03cH/n3/veMPf+e4+4F/LI75w/3BW8e3j8+m/+G333rvTrvd",
+	"bqwmxGxWRMSTXEs+zF2xwqXsZQREK4omNnWZ23cY/624LaJ/3hKFBdrqXLTChb2ZWZgtscdvHyYdyqEw",
+	"E5gTi7lG4pzOcJt1L1u5RHqpSLnSXa0o2iqBQySh7Ysl3HeZjIHcDMIR8Xmrnpy758D5x8Ku7VC8NWLy",
+	"CQ2CJ/aXolz+1fF9tksyFRFBxlQcEAivtGr3KPw2VQK1p0/Jk6Zyn88dfAU9ldikkPa5rjUeDh1g7KWF",
+	"erR8yjML86UtJejQwvTuBZPpnbttcsKk9PnIcEvBtD0c7bpxxaxmx8HgKAeKi7Ry0mUaLr4ULBhiTI6p",
+	"ZbbIOpoTyEZMHgVBqqzN6xTNgiBFalJVW9IiC7oXrW8X0nuQ33Mkturwe/u3i4avfJffzQN5exw4A0JD",
+	"5TI38eNvZDpeNhpOw46+AAKWrcbc0KEuGlRPEuDYT2LZra4Tm/PgAh7pOpMdqwqj+nFMoSHhCXvaOOg5",
+	"DV/cE6O7DCud6iwo9e0Dn1u1XH3xIPLPqcTaV+YppeYJab2PObAdqBxqJpj4HP7sQGvD3JPFOIHlDE2i",
+	"aKfEfLkKRDFKwvieCyG5WwWS1gg2RHeXQzT5YiWQ7m8EpD0LpGitXUO6K77tZbKdtTzb2qakKrt+JJ6z",
+	"Du5OBBo6x7ggO/TvRrqYcfFy16MelWSCdpoJJaEEk5xw8A0j63z8WGGyybj5+PHzlNjwPtS5D4L0/pJW",
+	"KZYIkS3FVlSQuUi46KGEUS5XVJQpHmVyHGCVae6JES8+hwgs61oKF1remeiWMIKiosd3RRzLogQSwkMi",
+	"ZoNxn6fkA4jCixgRZ/50yrxLYOBXhXsvvn4ZEEOeXjE3eeysy5mdRsjZ9mcvETvq3OzLEQq+UIQxf3jX",
+	"MswlyTAr8d010P01cTGl/Ipwwl4XFxPVudgJkwLrY4MqC7xH8TFd8tQ10WVauVQ/pYrNprHfxUAsOyvE",
+	"532eesWNu281Q1N9Q6cGgdMD01jmMEjSnOAiotMpi+KkAApdgv0kf6vP8acWpoWmWGYUXijComMsky74",
+	"FqfljMyZbKd3BwHTSbYEhjG7+ma6QIJOGSRL8sXFucEsBU4jzM/EMLkM7HKcvPhENEsnTRGSmZjRIJgT",
+	"92Mklo/dVorVH1pjmJrlFLrPzUk47PNsnma5aIAB4L6wA9huCNLd7XRSKQtvQQyhIeOmz50v45hiXaS+",
+	"zyO2A/QbYbFEDHMz3iZqpZOkwai2r9EJQ01NTqzxD6obdJjOpFESWoLwCn59Dj9cjEOzlQRs+exWnTqT",
+	"k53E1ZGdvPCDUMLJzrNhO1hZKu7YnjTbF/lyU6SZ0HjSS3ujskWcl6uiwPte/uRHL37+vV/+n7/Lamx2",
+	"VeePYy7zuLZ1prsj51N2zxcQ3lUqtRUuuQYv381y4E2tv4rAW2/xGd288kJLpeGpz7cG125esikwjqwH",
+	"6soixsllSdSZ+7qZEJul96EsbqqU5UM3jd1sBGWGIhcfNmlS29juQCog6bY2anvRWHGwmn6BAfGraBjZ",
+	"C7HGsa2Bm+vGLFUUdzXPT7FEIzFuQdTF/Lpb1POeQPvMcuE2bQqBh1G4d62+m+5BnP3LIQzK/g1SYUxV",
+	"DHVn50SGKEXhMpQ8wMOoz6H8EuLzDjiPYiYqw4xNptntdnZbbXLEMftY8VUcTYz9KQQfsam000jPdzfm",
+	"qOn2Om8QyLA88jxMxkuPBNegOZkF0t/RmXlizgfYWAay0pgXJwrCXQoDLxsNlAYiezqjgcjMo+WwAW4/",
+	"kwhdEEGE8UN9bqIU4+PUkfVFAhj1PNjqaxS8AGI5epVqNxsHfCTWgC07psqmX9sstizoID/xnTt3Nrff",
+	"N3Y0dnwV8bQ4gMcKdQ254Qw3RIJRKbF2XVitK3IcaRzemqhRjKEbEDQu3R5YVFJhw9ExFjaUFJpZEq6d",
+	"R9BKIdt5vEVyrDHW1Isri7hbAdsuSXg48jyTeK5jUONNWbIDsscVpAYTSPJGofygh11gHeOeSHi9dZN0",
+	"LRaryAZwUlOEyCrIwEPJiBuxp/fEyG2TIyVEQPgzdLjEZEdIhYwjn+1pLqjQNaeYh2HDVtw0VA4LA88Y",
+	"uCImGBRNmmJrzQKhwV5wHZlhl2DFhiNrbekNQ72CMDVDViiwJzcyQTJAHYHAeq2ppC976JaJNNZ3RYtW",
+	"pNtV41tvjqlISRGp9SkZDQLLZtzAv8/rIAAQA5h1v0Q0QYhegaw+hQYpSpTsKmPff4oU6eUf/uDVt//s",
+	"8//0317+5H+qWxpuXFRJc22lLsJmoBaUxbJNs7/KK3/17T979Zc/jvOdMiuPo243I+0sW8yLn//g5Y9+",
+	"nl9GHKJcHYDdTtewFkSrkuRBKIljIAqFt1KXpBYsX37ruy//8AcvPvvmq3/8YX4T2i5TbxO7O6cFjHG9",
+	"Q11pIfs7moYWgvGGIIxGga+VQosgWrwarMaGdM+ZrAXbz3/8k3//5l9//ov/9OKzb7747DtVUbV0V4sC",
+	"WRNOWBg1Xgf6v/rZH33+45+8+sm/IYV48dlPX/7o5y//5Dt1TqWWsGJ6j2052TBHIcssZXEVQnC3eP5w",
+	"yCJkFQkYSVNvdbO2LmuCqyo9L6nRuGC2YvpWMGE3l/BZgewtnLiYJtkzZi2OapascKFXgmaUAnkSEl2w",
+	"n/JiOKQoU+Fy9osAoDc8hoaieoSidSQ07JBcUF8m1XKAlFWOk78blwLKlCbiYVKACNAtpj4r5XOuqewY",
+	"+nFZ2o4xIVJQe4ZGAizSc5ZqNQrVAfvgzMv1mycG3gsspbYcjxVuIRlT44mNIOEwJfUeEBfr/D2EXvwu",
+	"6epyo4I0oUTkKdOVVFAKD4e6jjEQGYe41POwjLJLei2H7HRJxIZQfNaMbMrLglVUa77WivJKjqUcYAqj",
+	"2r7HolZ1lQf3cKBUn25e9TmaTqPwnOUUHqxjEk+vE0W7vc5en+tBjNFVwaZNHsJWYZpefpqH7BM2kEun",
+	"yfrGa5pU1Y2sodj0ebfTuX2YPQXUVDWVicWebrezt1D7eWhQ8zUmBcBRlygdGpUTuc9GvApSUozBsbj/",
+	"q5/9USyp2jcH+w5UEZKW6CO7OzyUDw3O53NQ9Q441LND/4QuEOxLrOu4xh5X3tQS9bCGkoUW5Y0sagmk",
+	"b+/w0Lqui5eFVuPtL6vb2TOS0tdgdK8EtbN3dSM4ntvTztqbQnZQvAnNKozIUmft+fN48dl3P/+nv/v8",
+	"x9/a+CZWk0gUXdxeHk9M9TZr8s/SnqVqS0onUGdarLSA7GyVtYSopUj3krD5EKgygNPE33RubEbFqmn8",
+	"X0Qu7Blv29CB7g4AklIrtLE5aNE9xswa5KFQj9hLr2Ph/ErHSOYvFAZKi8mY6/36ZH+8aZelAyCzhaRS",
+	"tfVC/8KqOoHCHji6rDrgsYBJttTj8ZBNwnMmlPyXNI93k/roeqXG55Ry6bfJkUiVZNaVM9XEuvHDzgWd",
+	"68qPqZgaGE9ffNOYcXMBD/tatL4LSzHitL0/EKjTQRqmSv4BVroXvoelvNcStTPTxrGlcTBJn2eiJLpQ",
+	"3z4nQCNUr4gHocxSZW82xSCr+s6RR68kFOZm3mCgQbfTU3yuyBBVMPFGwgXUIamb+U58fzcH5XUjFO5a",
+	"uPiFTTECg9drMYra57eKYbQUF21e3iuOJ8hQH7K4ak8pCl4Gw05j2SXxapx0A5a6Xo4hj5jE+MUnEOtQ",
+	"ypHvc0amdJSqjy+SnJSMndkhYeAxIbH+ihP3RJChpAEZhDMOSS7pCr0+cNq4u8LSyMPZBpNLIdrkfYz2",
+	"uJpcLGlspj+xD6AFBNZQGocX5mOv87ysANZmuNoaK8m7lE05sMKVAPY8oCO2XUhsIME1xp8rxnlmazCd",
+	"orzWJCpqq+WeKvGdYuwwWbSwUp0+a2z7wA+S2DndJHJ75XjTTeq7t/c6d+7s73Y6VoSt7pRUYM8qkZse",
+	"Ow2goo2D7rbTWC2krl2cCXhFiuyvV4whj4CbCssr4ojaYwWh9jUZY16JFuTmTVO46eZNcjq3Gl9xdrGE",
+	"TfZ5yrMlXDL0AyhwfTqHDomMNDvGRebEfi/Fg2Mnltc61P2rFI/EtFdsNEKDQJe0x254Z2yuiMTNm24s",
+	"SGN7BdOFZ0CnvlrcO9hGiUIrvoJ2eAXF7zfKsBMv1fzLyrY37KG4PLatkfFReK/EXp40e0ldE1/qNOgF",
+	"EUupu9A4+Ljz2Nk8jDdQCSuDn1dXLKhi614qFtjHeAUkgwwC5mSDNG0DclHAqHsd9b+EVw+jcPJO9cL2",
+	"6vEPCorbr+K+6pgv4uIXuqthPNBKoXDv1OhuIMMPCvobFLmjLlFCyd2y1y2nFHF/YLcyzFfd2JrcsorE",
+	"IqzyDm6ivycJgYtU+SMccEqxwARh3Otz7N0F7Y1R+ADzulXrnAbEhWHctm2SduOex8lyCpv+6JbNz9x2",
+	"vt2Pz0mpLSEJBrsRd5XTYWE01e8JO3W2LkOS+fWyPawcy36JQgwV8tGYvc294hB2JamE3NyeQ7wAvdjU",
+	"R05n0mA3doz0g4B004WwSzfT26ghY3HcdYZuFJfs3obJZQVK/0W1sNSoHLY8FvjSpKjUDcgJUXqhaEX5",
+	"eE2mXxdFFxS6Tq8rZf3pOovkvIQDwTCb7/y0ZWvPyvfpyhh3DO6v5t8oEogUe968NUdJdFfTkrNFOeWE",
+	"BcNfA6vLF1ZgmficFYsqaG7BFrB22JQuLL/QvrKeeWVr/pYCZPySywVXzMRisK2E/V5d20qF8Hfb1GLW",
+	"exvXmzW7JLTh19D6UngJr6IFRld2gKS2bZlfMCqlXi0oCc3h01WKwuEQMiCSMjCbi0B8E0su2QGIVYou",
+	"rR9vmNqhJoW54iHdTud2keyBkH3dFZR+PUsZ3d7hoSyqEpOfdyPRfk5jxuvVqrqs8MKHCRZ+2QqYX/2C",
+	"RaVoWJawkPFs1S1UVI6GlxFjmEK1SwoxxDkNp4wD7bdSBel2jnmKxMATsQmNzhaXCtctWqGsPMEXSJMG",
+	"PhWtDEc7Y2wqsH9sKub9kLj9Rr/hkkHAaFQcrrAym71NjINRrewEiyHVKG+od+QLs8fW+rm10i5A1Csp",
+	"E20v+8sSzg/xwoBRjc+/+buvvv+LzZbWqRXgb61FR429tpD/tZYimHwYX9MNHAwqNL/62bdf/ukfvfjp",
+	"d371sz9obKVoso3f10z8S5wiUIygl1T+OI1ll8S/gcskvAOafGwwWwDK5d8aUD5gwZPJTDIsoL+g1yXX",
+	"6v3FOAzYDjanVC+SpisklTPhkk7esx7X/ydwIYDd6i8A1asw4P3uPnlXvfIWLPfeTOu68dgZbgoCoprt",
+	"Ft6mNBfFybudzv6hRkLdWbPb63QPrQX7gni+mPhCMA8qaRQx2UG8JFjhFWCyPJRoVLZvSkHDvdpcc9/Q",
+	"l3cNppQNv0KhuV6nq1Z+j6Hlue7SF+Y+9Dq9nfgk64+9QLNV+H+U6Vy5zpiVqdJbabTbOu8rRKpFlnKj",
+	"q+ka51BRFAgAt+67omoGSGAxHFCuriQCdlme/QJ8tFdml63SZ0MMllZnduX4mczVy9UIS/G6uIHvynsu",
+	"R2R7Eb3shpP5IKuLMZ4QtlJtuQi1L4Pf5jD7kvjthwh/ivwNQWZxWvy8koq87wBmwMks479PJjGCLWHD",
+	"sForwg87KRne1XTV729zD+PnOq02OaETRiK1t2gWMEGoIK5eRm5+d0t8fBf5ON6iGtycBkF4gQX5Szh5",
+	"Agaxea6ub/0Xh7evExS/GrtfP9WhlgRQnJxVb7oaQsF6u0Nius05VqWuCOwvp/SA91980UUIrZkvkSSu",
+	"kNDwuiUGg9OXLTdojdiwii0LDhCBsUxnfwueEkqoCaOzWDSA/0ITStKLu2aGEenoyLNeC26bB/Fw6eo1",
+	"HhvSWSAPLBtWy4lTAPpcXzri4h8fmuaSTRA8ep1WHBgAV1gQF/6bee5255BQqGhJhbnHxB8C9mM9Augx",
+	"GTHdlRNpw4hJgQJOt9M5hAd9PrKIh89z6wqj7Ap8QcY0mgRMCCzW0+fpvAJ131sYEOjNkP4xgRGBJOQD",
+	"hksSLDpnEZlAQIBaQtLfc8ZhcP0FH4Zt81Of+wL7fratn11CAxESobbnckuqch3i+lxGoTcbmM8mlcKB",
+	"PApMqOCMeb/NouS9VIaoj+sTMoyYhzjiGDi9pXalRMtBMPMKaidRPtf+JUse9MH6IopsmlzJoCkPB830",
+	"byoTHTtdbQLSzVZtgZE0MRTO5770aaAxJtc7ykL7ULMVyklH4UDPIZMwYvhNt9PpxFinu0cQHvId3Aen",
+	"E6hdq3eBqAWCaZ9DXwcUTnEAx7Aq68G9w6Kzj+uaSXrGYBFv2GLrRTgLPMKeDRjz8Kohht0wF4QE/sSX",
+	"8Q0lPQcird2dnQl9hua6Hb0pt4Xiu34Rhz6FXqwABXhYIDDSU+EvO1MW7cDpZebs5udMHnZb0CSsUNyG",
+	"Q33dBjQ4qQ/ohIn76qgKKpzCUQ5ioproQ0AqtXzmxJnV41AwraUc300FZdokB2MyY4QolQ7hzw8wYOzf",
+	"f/i/f/k3//TLf/t98z32tOw5jexdx4anKapnelmi/G/E54r94xdGrMaeEjXQO2F0X92QArnX3qbe0ctv",
+	"/eeXf/pdbNdq72jR4h9vPhynVPsoWPKrP/zmq+/9+MVP/+7Vv/xuvYU7sWPx8Qq9yDR2PKIgnSxc6SIc",
+	"evkn/w80gfhvNYG+oSwlW4IxKUpYVzudsawLfYuEj7cWXaWkS2vmTi1O/0DjRyoktfpROw2bCzcOGp//",
+	"4q9e/eWPEbrZV8tgm6iAC6BcQyhOSOr2ar3mCWYuejh1BpCwgVfMVPvqLMzggZ+s9JqE+uRrvJhDWY1u",
+	"Zk6w4TSCMDzDteLyO+bgQCiCxswFxNZp2BIajmR/8+HUizfbyfxkpX6XedjR09Y46Dxfs4NeKYXemj8b",
+	"jzlmm7ZrG8au5tteqD2nvdupa4atelfrrVdKcMs66+Wku0SZtprtgaC3QvJchnIuyJxLXb4F12zpvcnT",
+	"v9RV6JUy4g3muKUoWiXlvm2pUFrL4exCG5lXbUqcwuJiPb9S30AlC2e1em1gWabW39V2GJEy+BsnfK91",
+	"QHh4Gnpz6DIMDYRlSHzpkE9CH5KEwsj0oPYl6HBK7D+EKHWj9wwo73PMcYbkFfXb2FdK4rxNPlICrou1",
+	"YvFCukQhLjomjDqCpXdBd2WTqfSZR5pKH7UWp4deGjZQzbugVcS7sXm/SEk0ehkYPU7ZUCk8ZtM0gniL",
+	"8JzlOg8bOmepe4V+CHO5l/sY9BOvW+vRy0gzb+tkdTN/Z01fuWUKLhAWVp5vdR9GlTlXimPomTrodwuN",
+	"rul50RB4KSEDdy1825pIWIhNG6r/n8ebKi6E1L21LOZW1X/8TckoevlXLPJgCUYtNONnZI7FJvwVcemy",
+	"iubqw6Ebd87nzOsjJrU/3EL4mpnmwGxTWWsyTExrscQcXnAB3E2xNl9A+ngzFpwFYybRF169IVpOny9I",
+	"TY8Nx3eFSziNovDCEhMEaWaSzQ8IDQK95EnrkGQy2vt8hZT2XEY7TNJqZ9oEi/hlpQz0uS7no9CNSv/U",
+	"D3w5J0389kYSrKDOJmKD8/wBve8L6epyhRaE0VNwSC7GjKN1nfiyz6GT4ilLaS9ombe+8YUtdpQYv5tw",
+	"SkBONJS1CTxzrq3q+fqp5AAwm2vTvL24mIQoISQ1FUyUgjY0NEns7k6BxVpb77mNQeqGlJQPgMt/lIb+",
+	"FQ+RSIiFthDVyYTfQgBFsh6wBa67nlLBpKizYxlI1q3HuJXqAEW49iWLWkB9SdaoC7C6FCIOasohRQiU",
+	"MjKkygMY21w9e/QyG2vW4pA3vnWq2M1WLMxoG+d8fu7LdKlGxexNUaLdTO2A//t/vfzDH7z8jz/KbzBi",
+	"T7OVpMEeM7uUYtaXWVmg+AK/7tIChSKaJSzp5MkJ5XTExKYEzlJZEzG8pphpbBfh0AoxaCLd0QIidAvF",
+	"eAv9wbx0OkcYSH/CWhnA9vkReL1RlnPP2PwijDyTgWlGuBiHAptHHN9VQofPdWqIwUGiKC/1oRqwkgBB",
+	"nExLf5R7fe6PeBgpOZKmmz3lxS4r/Ck+q9UkqyIDTlr4y4WSLhKGUKm/EnJQ3eDNLQkeK8R1rreS0jyQ",
+	"4t4CiI1A8goXo5EeKfDVkIISJNuyAPTlSq+IxavFYaGLW1CYd6EK4XR6j/IRi95n5yxArlmDVdtO5izW",
+	"LZEvuvix0JNjRf2jf7GgptKCooVRGDC9n24siKQjK9beea/O1pOl2RDorQaBuMxSNQj0OkUh2YnQ1LsU",
+	"ocm+76+/rqM2QsW3aF2RSIe4lolE4omvxeCytpJYkRrkALDsGAMMj2NKwshjUZskXiEj3IGzR73PPAzZ",
+	"SlxohbYeOlOyk4SAT09bfozNZBhGE12DT5Dp7DTwdZGlSgYePjdRYkSOqcyQzaVGGCyNevVFjrStwbEs",
+	"HxusfGzhTWHl42K7xwYKGidH8WVhzHlQ39WPJAXXdZl1HsaRCBDZkT2JpuXQRbE9FcWgN9laHMUQM971",
+	"gogS9KrGtspiw9YxZtQIGFseiVRmDLmkSKTHl8IH9c2qGfghXKs3DSLkqhzwXSb1CDdsgl8zBKRQ/VfC",
+	"DPO0FaCe+q+ZWc6zYonDzUVafjFf5KHsc8y0yJdRSk1Vsw7xGkWPSjjgewA7QJErXcE4V8kUvQdbUneX",
+	"1znKrGZdM8AKbR+3ApENdHrKYNQVqyuUQG1Jt6eSJpCgCGdKEePN33hxodRCN9QFUi/1WhC4ioLA5fkT",
+	"cnf0davGea8B9CzajM9gLyc05GJTDC0qlxyOoAOf3jz681LF48NhmrXLMHEoHKTjQlzSBYqS7vnHZZ/H",
+	"eZ5WPIhom7e9e2LkkqaYsiAwSjclN296N286qZ6TLQW9MzaNC33aC6VCiR1x8wU15jbKVaB74oB09zu6",
+	"/JTlvzoyvgvtMIpBgA6WPu/udzsE7+rbXLIoE4va3e/cIeYqn/tqJAhPye51QCcMi3dSTsA4Bt+32n3+",
+	"EIAL67udW99D9gkbFK1vjVJZqYXBmlL40u10bsfxr30eN3zsdjt7CwtwHGpQK4TUuYgRo2eEYnrhwYIs",
+	"SGIyE03m8fayIK2ptpQFOcqdob7SrzElEg5msdSGMmghIywpxO9p3/g//u3nv/hj9I2vGEqcj8/Y3PI2",
+	"Gm1cbVkohNdeVoWS3xZaVdEDNgOuJZVP90xY69dwnA2d4866KysvmLFV5CpdE3LRbUHn1V//3ovPvvvq",
+	"j3/06s//9dVf/POrb//pyz/7y230eCmhbtvLTszTrk1Fol9iWBiy0csIClvBa7uYtpSVcod4XFRa8yKF",
+	"URVNrPTi2jZLiIhdhnYvvYKs6Gvcyda85IImgfNGnLkShXYKKMJlFNopv8KXlAGAUrcS2xAChOZCuFbJ",
+	"yNvHGvaAJHBCRbl56Jl+ovDkiQyXpegdeZ4gLr7jxbVlUjoAFSSMPJ/TOClNxGVyHOIm/m6X9BwzVlyJ",
+	"5ytYmUOX4GmTj4z2gIMrVMrXfVFqm9Z4rRAnTZcsmoQaEg+hH6ovsBbPQZ/nwU2ayTpJr4WNUaGQzDCM",
+	"CKODMdFA0EoxF5JRz4GfrbwcixDK0CgP2iu7VOd1NxYjVqCWLcohNBmlIWciLpLTOiRh5IA61+fprkWR",
+	"cXt5jppql7wX+jx7q0hTQX0KwFJLYC2zBoRVuoBSSUSb1SpghSC3MnWtz7W+xjOnatFJa5zbh1VUt4X1",
+	"a/p8k6rbkvo1fb6q6obQUHfzUXg16kCX22sXxN14mZoUOishYlSg4bC27lE3DrF4Hbo+zcrrqBmCuPIi",
+	"NleFenuQuG0EpuPlZ7JoJboAz0orWRTDUcRnk/owpvIEZFeZNbaKAjxWgea//943P//xT4qj9deNEDnO",
+	"kogt+5XqO2zSMFq9YMaXK3AUoXJIqDhLnpWh/p7Mwxnwouk0mKO8osUVJRdpKfEqqAwVLr89ZUnrrRyX",
+	"X16CdI0goiJSUBQhtFWlp+DeXpK2gzPDDVTSpQxXrDqyl60lCudbpONYOFuq2TxKREcgRAySZkAvSPJP",
+	"TEFQdcMYcSP29B4Tgo6Ya4qH5HWTni2VqvFEn1MsqZmUDz3E0o0XPih/RW6stAZSpmJofb7d51nFKpOW",
+	"TIqzktW4J3e/biUbxx6WG4IYCfz4Lobb4IJKE4hRG8JQmpLomQy0SO+ALPQwtcl9A6eDclWjz+trFkXF",
+	"TjJCP+QUx/4f+3CAmkPHsv20jtHnWZ/QuprDIp9P7C3alOawzOcDilOh5vCJOZbX6eVRzOtRqDAk329c",
+	"scphOONewnRO50QwGg3GgDGaCqQIczoDtF56g06fRHqxJIWydkRUXX1k0cLqzt7t7O9YibR5MCMkPVOV",
+	"yKqVpNi8uVDLhd1Fi375re/+8s//1+c//smLz7756h9/uGUlZpPgW0V1qTn/usFjMY3dnlMjfVU36dm4",
+	"VLE9cxcKLfb7BUK74ThwIQr5v2XAPyQX1JflcsCvs2C+Ck5flpUfdCkjVK4m8+47gECLxd0zf3C2TNzF",
+	"NrqCuOphy5QfN9TV4tajVB2pSDff5fOQM3I6k1q6O7T8fTyYxw6ApHB+LOlupwNP500tMn4dtrPUuq2r",
+	"4WUs3As69MjQbF7tXNcVIs1MnJGTwAGexoLqSa30+Lo6fR4/oNbAgmFrQZCSPedGGgGpU7+Kjf2s28Kz",
+	"biQiI62V6ZOIoblcdEhheaac8iJT34Z7CRUuYx2L4wpW4MI1rG9/rSU/bRwOasC1AJCd/PNffP/ln3z3",
+	"l//n7z7/+9/fQtTI1839+5JV+9E380vQoyiFJQdfmF5FJRfhMiyKFk5fkkT1MIVtOp549QrGC/oSVekk",
+	"fG8mmdVKOFfAeLd1kK3NCXYGbBikxCvBuKctgYKMmFTse29LLQv3dMvCq9R0eHLdbvjXsN3wa2s2/GVt",
+	"M/zr12T4KrUYfl0Nhi+/tfC9y28sXKOjMLLj4jbCwzAi0EnYO2GDkHvCJU3oQ+dLQdIthmVIeHhB/v/E",
+	"frzVJkf4hbFw3BDGZ2ZbHjQP3yUzLv0AUqiyJhXssogygMJoLcxkLCp9no2p3JJY0LM7GdfqYSxD3AtU",
+	"ejFSwBp9jXU+Uk3J4QvY0thGrMbB7eLyVFs2TKTXsHu707n0xsdLwLD9VsibhoEa7z5nXwtn0WVPXp9p",
+	"XOWOydBh03D5uEcTj3lzTq2aAOk3lUFtJQuay2co6XUn5UuVjYquxKXKR5fcSPnea2ij/HTmy2XmipgD",
+	"51snWE2QScDoud2RKSW/zIQkMqJcDLWSosUrPxKyUEDReFm5vE53v7OnPTu/NfPlUr9OyBms2OejUreO",
+	"Ak6VCj0VbBu6a1IPgoYsMUW/WiKsqAVcFTNHcZGW5W38L0UqqTDjJiWQeLotR49U4OsLAdnr7GOjw7dA",
+	"+1UXYyOnVwpLoAHb3FdlIv5b5upcsepFmg/7ImnvOpO6BMsZ4+SUBSEfgXaYaSWpNb8BxnMkxEh8yc03",
+	"VyhIZfFtsufMhu7kUjYOi9ihHT5vftYJIDokzrCkkmXm799lCEzWXbskUel9tc9NeXDguDJykYh7Eiyu",
+	"v/sWdJFEqWfos8Cz+xDwYfhOGJ0w6aIdKfNt3Pm+TY7SJf8hOiQjbPW5G5fVch3i2lWqXEiPTepoudj9",
+	"CGt5uWTCKBek35hxbHrp9RuHxGXPYJhsGLrT5266zJYLipGbqzbmYj4nDgnpnkrMUqCYwy/TiEGPyaSD",
+	"1UVEp1MWCah1NA2oz/s8BFDSQIMPDGacXWQ2SJrqzs34gE0Yly1sqgmGOLe4kpeLTRXcfDEvd0uBRdog",
+	"piB2wuRV8ZQJXT30SlRIXmjsiu9FtWY53/6zX/7170MI9Oaly0VLMWmaqap1Lz777sv/8Zcvv/cP5Wta",
+	"S/7cIGzWkk83uI4F1V44nbAj7h3pG7/2Ot4NSb6UYL5OYDdXJ/DV9/7x5Z/9w4uf/vmrv/rrl//xv//y",
+	"9/43jvPy29968dP/3thCk4sT67p+yZyNccNlkaoevBXhNcdjr6IvsjZALrO+yqI7eBkyZfoiXJJYidKc",
+	"1eVhaZnrDZri0gL/AnclPWNQ2+TiflKQVAlIGt1a1r3EYOpup9PSZqjA079IGCWu36G+uyGUmDphEVFv",
+	"FUpJg1kUKZFOj+6GgWcvolVNUnoDJSV485HedbTYf5idibCnMxoUgEGBvKi8h53/0Oe54XJPlctkKZhV",
+	"CLLOZvYVSWnm7K+Gsa+7I+iE5btNFzLa9AGk2GAayKtb50rbX1dfEEqENRa0YQPlZha1XIbU03xQ3ZZZ",
+	"uDIUEje3slpWzy3Dyty117yQypzwkU0btiwTlt18W9qyJZ40hNDN4/nDIYswxjYNprh6SetK9LqPDXBX",
+	"LgJu4S0ukz4zZ/FFsawWXsfLkDAz9+qSREwzq21wEmN/mwFx2L01ujUMo1Pfg2oi5dLlO/CQFQ4HlkvM",
+	"dnEPdCd+dFXo0nLgEBUynApyEUZnkMlmqlaoxbUcUHE+Yqcn4eCMyT4fhJyzAZaEGzFJep1Oj3zdH5zd",
+	"54HP2T0xwlCMiJFBEAroico94t6iMzm+pauhnDHumvrqxJcw15stjJ/rczfe9Yxb+3bbBDeIWbMEf/KY",
+	"rhdHR9QkJs7AkiiIGz/yaD5l2hSqwdHu8yP0ymiN7pQlI+aLXeCjavRiybgADDLUEE9ABvZlfTi6mS1I",
+	"uxZMAWj5Hvoh30EFHdkTtsi3outiBT7ff+b4bmkHGtww+L+uqHkxdYJg5omTt375ve+8+Le/ePHZd//9",
+	"hz/95fd+thHf9YKeM+UL+fwX3//873//8x/+0YvPfppdRT66f2GvmUW1xayrUNgbbsUV5uFkVlidHL8T",
+	"49HVsnvZIPMFhoIkN/kw24OmQmr9KqXJZiv0kVmj8JS16UuvN2UjwiUxZZySNE8pb+nuJRY/1pykiltx",
+	"L891R0wCHMWTEMj6E9MuZlGDM8ZlNIcSqPqW6kKjTq6v50HStLOLHTR8icUhJAkYVY9xRsIp48Uc2CEs",
+	"EIx0kMWqZ12PSeoHDwIqh2E0OdGjJ0uyeFHT/fixi9OGw6HaXgvDviI2DeZ9LsZ0CgV0DTIQOpQsSjyd",
+	"NwRxgaOXwcl1tNfQU1vXe33fF9I1fkVTLFcQSk6VzECjiM6x7tSFL8ehjq+wOOQNlGBEfR5d1MUtx1k1",
+	"A4UqUJV46IhJhe8CGT9C/Kpy01lBOnRte045AZzlM++dpBTrhthgCa4VssTSBRXsvD7Xe7fg5K8W/yuD",
+	"VRkvhJDrS+CFK9XnXJElNq2NaTLCPLRw+PdPHFsGiMlgUSPXhHrBhS4itPCDmgOEK/XHkzeGu/TOoOE0",
+	"fPFVOjhT6iH3GgdDGgjmNKb6dfV8F9iaHqdb0r28ZFbrzeK239vuaFZwD6r1OrV5guJ84QIGuk7vU7gF",
+	"NwheAyIMld6MmJBSU8uFg/f9oe45dkpTquBBkXrsCzGDQiiK2Wnttqk/wW9xqTUzopB03uc+P6eB77Xa",
+	"5EO9LK0vw427GIfmhif680AHQvFQjrGYjUcAM5i3ZTZbkccaAF9lTXWbyuc6KqWBXZ3FLhiwMlX40Dqz",
+	"KxYNwb+4emHhaV6GZpc+zssKFfWHUlOuG0LRuDKSvUZPyokYgf4yCPk5iwQ255iI0aKqanIWcUFmU2gz",
+	"OQhnXLpkgrUZMYbUHgxsfTdvcnahFD/Imrl50yFh4EEYjq7Vql/vc6UmRfKtwGdc3hMjzN15Nghmwj9n",
+	"rcMkurTgQfhGJOXd9Jx67DZxffE29+BcFJz63LRtNC2NkP7D0trkUYh9Rk/p4MwhUyqQebkDe0ptSA6U",
+	"ttpULwrZMhOSiA2Yfw7Fg+8Z8Cgtz70nRncVhjgAKnXbXXLK1NxqMBZApOgNQd47uf8BkeyZbJMjErHz",
+	"8Ix58ehnjE0xmVuwp8C0fNHnEZyO0laVUonvqJ35A0aaerJH8ykjvW6nCxGr9mHFWmd8nLGCauAOPYjV",
+	"Y31u4KmA2cbAiLhOjWAsCSWAcr96QHM6PhaKxuJwBU1gpjSScwNfe40HVqU4Ii9CXWRb4Z3w+ShgT/qz",
+	"Tmd3QOE/5tMpfnKd4v4yJByaKGX9gvaDxa+lnHOp2Fz9AtIz/fzhal3VyYQGEMjikfQd0sEh6A6LQUMJ",
+	"7lhNZq8ofaYga/R5YYZ6/hJZTjfEMwATag+pMW8f5rxzVkZ7t9fpltgL3rIGUiT69ceMnFLvrRS4U/xl",
+	"kPmpMRhTVCy7vd0niWQz0I2cO6COpMC6Uv8V4OsP1FkvXo7G+g0saPUCzLlF4VWywkg2DZ3bZjEnarSt",
+	"QAgpveKGTzZapmgRsHDIzZ0cMDPTkd3y5Zou2pYSZS68te29/dspa8AWIFszN3CZbSwrxxQaxrZ4heo1",
+	"lnk3Rw23HiWzmNaVRctkuFERBVScI2ZfYOEiy/kxaYowksxrOaSU+Wa5WwG/XR6Uk6eji4JyUtEnMbtN",
+	"ccASlNlGNM6K3T1L6WNZc88shpM0ASwUDWqDYfOx6U+WBAWlSGDOsAkyrFGcjJSKpswykmVotL57jW/0",
+	"G0pI7zcO+o0XP//Byx/9/Fc/+6PPf/FXr/7yxy8+++ar7//w1b985/Mf/5dX//rtV7/7437jefKy9lWr",
+	"7WJzwUf+RH1xe69z585+r6P+Z3diAEvqQ0aTBYvRO1E4gaNUJGJwnon2E4x7mdhW9VXhPOoHFr2DuXeN",
+	"g8ZYyqk4uHVLk5H2IJzcoudU0qj9yXTUMC984A/OOKarvPzZD1589gfxLw9sA6/68qn+b3TOIgPYiRh1",
+	"e7tmtUL4YeLCN2bd3mo23LUcyYXcpGmUDlvfRR2Me8TQ22ITejmmUYmRb9q8/thpUCnpYMw8yH2Dcx8s",
+	"YqAZbNQfACFf/fm/vvz2PyuE/Oe//fyf//ZXP/vdOhh4GzEj3xPEwkRtzV+AigneFWBn4YTVUbFXhouv",
+	"vv/HL//mbxbiYi+Li/jJAms5QjprHttlE5GFR1hETLQ76MFMjI91IrHHxKBxoJaHWPXip9/Sa/uLf8aF",
+	"NZKJ/PsnX6XeiL2FIpTGEv/+iRrxBB1B6jl1HWmQQEz6MoDzi8d8fk3Z1vFO5STMiubLcRjo/liGWDnE",
+	"NuOtXtGYeoSmpKkbgox9IcNobps4xahOB2glNKTMmhManamrJp5Q8SQCPF9aJ0i9k94zcQV7Ktwiuyah",
+	"gqhxD3M2qhuCuGMKl+uEPXV1GxOKjrg+j3zB4iqKAY1GEBNj+i34kmA6+khJe154wfMNJZLgx6pVhnq9",
+	"Tod8Ddf0kA2YP5WO6bbm8wIrm2kvlpQOsi1OSgMgTUhUx14T1AMrNT7usXN/wAQmVcWRoAV2t5wBTLCn",
+	"5JTNQ9PqOg3UCX12wp46yw1ldFBY/cjp84xMn52kakZ7ynhYZuxS2HRPjMQRktkrYOgCyN4DKK5oMlG3",
+	"oXHw8Z07j9cv8lNeg6b2erqPt1y8abmFq95KtmY7KltGcXHJUsORutGPLsI1T8XpPb6Umkn3Ujdt+0aU",
+	"sntUZj9R8DggqENb5A3pGemtpEmvXMEpE+tkZZxm6jaZqPoJncfVm2xyelWsHZdvUyi6HZdS4DGD55dV",
+	"35FGZ5ZPEMWelUS1nJSGLsrFLudY2sGHUwIaoRJEtEIJrU2OeUZmibPpUJDXLb/UsIdKDqLGgZU8Yvn+",
+	"UnKWEn/shmC2SSBbf1XHFud8t31unLfGL6oGU+dV05G7AQGx2+kS0A/UVEtlw9NQjhPXawrGKakv7te6",
+	"UOxbUZzTpuF0BzOAlK7QraMKFgl1eUQqdW5a4l7SQNf45bu7xUIg/n4VHJ1gCD8BnM43Md3bv203HwMg",
+	"JpZewzKgKhaihB/ZZ76if8UozutLkuuKbmVRp7Xdkjw8mQ3GawnYjYM7d167EJkHSE0JUq1ht9M13TGR",
+	"rnjrQGXNE0Ksvn/BX9saKvP5h4ZoXEbsYEISlkqQfh12qlhbt1y0JRdUIEE5nZMUKK+G/6z4Ipc5z6ww",
+	"sphqQlFMBQUl+PMvgq+swp1Npt7NqjgLT9vqdKtZZqlsXXRNL0O6tm7dpXV3SzPa9cyfcCIp6VrdysWy",
+	"9YkS84TF6pUw6rHAV0SR+BIFV+hk7utioQEFVXACh22caE3BGHGf7agvdgYhHwb+QApXSaauZfx2STfd",
+	"RAYsiy7a912QbBNbXJWAvtYh2SXNHqDXYMCmEkXmCxYELZypz1MV1V1TuzQ7WXn0X+uQ7JGLyJcoHRVF",
+	"/+EG9PM6GtOKrO5zyBiw4j01MHWwJwlPP2EDSZpeOBC3PDbwFcBEe+L9xnB/R7+0ox8WuiSWltBNOGnb",
+	"HtuXqfDRd8Koz9WfpOlayoOSdbst4kv1ipvyHJJ+o91u9xvPwcytsx7Rf6W9nT4K+gYDbog+dxMvVvJ+",
+	"m9jqSre7S5qP5lOfj1pq1ulMjKFJceBztqPtDp62gOMOD4kIMct/niKtEIGKaTf3eTDXgahKE7J1rRGT",
+	"plrYM0tVVABKnb9WdKCoB8UcUVAiBF4QtVtqrNI0CExkLJ6sTg619VJfEG8W0dOAtTNBw5O4gBnC0WOT",
+	"aSjjrgSCTmJ2KnSXdPN9n1sj6bSYeIPglSERE7NAQtgyQjIkAnqu2CtDwLbJRzre15d6PdE5MPEzBhtT",
+	"SzdOtRhl8aEbUKxhcHZIXO03hAe6ihTAndazFaim6LkrVE1J82Icxn0iQfeFPtyt0roTXcAgo6BB+V0T",
+	"Xp14HnTiE7olzLMRG/hTH8r8WgSKdFtQZy0c6nftphbpJ3dbGiVCSwLK+kAyqu7EFwJiniMy4zOh0MNc",
+	"DyAXGi3NdXEIEpZbpiyPed80xrfWA2pu99CCb9a+59iPkz0ld9m5SWktOabJYZQM2e109spiic3zUD8n",
+	"oIOzwIfkNUs67HbVDNYX9WvQZV+HpkLQgCxTYDj+Ya+4uDD3rkbwMcgPj9izXAyrHuh5kaO/qj/cdjqv",
+	"FoC8yF6AjNznRnq/IQinE5a1BRiIJMEOL7/1n1/+6XcT9/6SDaKKucIGq6acPWSD8xLw26v+3j+8/NP/",
+	"WmG9xqiw6QNZbOMoWPDf/f3Lf/rXlz/6efGaC8v9LVv1bs1Vdzu7O6eKUeRV/zUgvB2UX2gxWRe8BUFQ",
+	"Bq8Xg3fFstfbWXJBNMtu7dYuuzuTpPfiF2XRezujuJl0mhzGleMuqGE7djuMpJ9nKrWS8qyXoALdfM2Q",
+	"gGENr8rzg0RFMvOnt1QWC4cYvrEdx5SiPOiwIIJrRZAk0nseLqg17Qg5DxgoYrGoB/hBtT61M6GeSbsA",
+	"6BzGcr+Syy+UzKq1kJDHCkY10GaiQ23Q5iNDl8G4USeuMw3i/TWY9aKcD2PgKMvzMNuWcDjLIysrgMDW",
+	"OeO4xnWjJdeMetxucONyllqnOjoI3lsP0SgWqxfkt6ACTvGeGlU55WkFWwlnzBNabcKMWMtqQpphRIwJ",
+	"pEWEjMobHq1mgMfzXy2EI1GpK4ZwlMvHZUn9iLH1kvpfQ6naMqE0malbWKg3q9rqYzhMGX6UFKAWIRTG",
+	"vsYmDXDcMrwqPeOXiX72fCVFklG2Ml1xkzXEnceJ1dYc0jo4OZ0bOWwUN8bCJTwJlkUVZUW+wrXuZWGj",
+	"7yUsNle92W7Uq69kyRJSslYumWSJLJWLhN/tmUj4okh1K+9BO3lXyLXJS0LVV700HaRCtsamMoQKhQvk",
+	"SYV5PUtSPBYkJRQnCyzdxwrMtqo7y2Nc+kPfmKfRwRALnKv5uE6A7azu4drTbi5FklOt7+CjVcskU4xx",
+	"cfs7U8ZE7XMahUM/wMgtsCH657qussiXrWyT47sCXQM0gpAsErGR4gcKVuorceZPp8zrc+EHjMtgTpqJ",
+	"C+V8F9hUyyFCx//7QgItOAWSFUlTF0WHcIl81zfK54TO5Fgd1oDGBcIWlZkoLdx4Jbqr9XZ4+AhxKX0T",
+	"taoUziRsGvBtWY3DTGXDdWosKhRau7SiFdqgRZzju+IEcSSvR1uJtjZaoUMxYENJFDBiF8Y0mFdbWEER",
+	"yk0EXr9rodGWZfoUkhQKh7aYwkPElgPjrDQOvj5SrX6DjCFpBdxPgvQbR7P/j7kr6m2jeOJfZeWX2tKd",
+	"23/9L6BEeaAhKoikLbgWQgrKXc5r+8j5ztyd4wYpb7zwgOCFFiEh8YZ4AIWHvvB5SPo10M7M7s3uXWI7",
+	"DVHfIudub3Z2dnZm9jcz5STL468J4/gQ1JnA6118BW5391vXOElqInXFeTI32xKykJek9F18+/v5Xz+e",
+	"//Hy4s9XLa81Wt0NTBscwDq0aXl62mVyvWRi4Wy2F6Zjme/KY5nA2P/dXMdJdhgmyo3ZK8ZPZiV87qYY",
+	"cHP7Z7WqkYaPARwe9hn2pmUizUDsoAZH8YqT2j6Bsf8AiPuSM3igOxXolQg81vsV+hXI50FVKzIdZV3C",
+	"NTc0nkVvHH3uAg1taj9L7W3V2RyPU7Bp2iF2bWX9D6JEsYZit1jyKEySzqYIKrlUBNqCq7u1uhIW8M81",
+	"diTD+ntwBy7atQmu1JCsd68nBvQiMnNo4Wracemm5OkbaxlGE42DGEFT3GI/bROYo3enEE/SvkxGfGT1",
+	"JvbPZb92XCw3Cy7cKbQ0rVnwEobWE3sLcNNWms0VuGnqi1hdh9L060c07Quugn75/p+/m/sTvHktTbvy",
+	"D4aE1HcLXRkV7Fk7frIK0Rcvfz3/4bvGtg83VPDa1SaXm2NEHZ4UL85e//zNWudFKhcHl52PFy/OLn56",
+	"9fq3sxWXZ72Q6MAS97ex63+ll64XecRFvEbgcb1qog6Zt9FuwhXPW+854QrPLQFXB7Sijp5fw2hwi5Ge",
+	"6ogI6vh5nrQ2WnfDWXz3uAdqnAauO/LKS0KFT4cbVIluFxM4zgsZ5bL0hHYIoDgL7WvlRFNlccsu4XYQ",
+	"e5zkttZ4Cs5EwfZf4ekz1WAGTdiYjYfPNIwIMfDC09ljnjU2DDmdl3E6ZmNh6636UH28SfR0gQUP0de6",
+	"0HUuwyEWKp2VfKrTYtww2PtmuaVaUl4OS5Yl2F3tobt1emoJMLe++8AIHl8GPlLTV5UeQWioUjUWmVQG",
+	"9xQEzcYek6wglFYtNsCDIXFtUwRUZ3wRp4WIR5jOxlr/q2/EQxKRD8FRbKGiuKcUbytY0VsMzFs99Ra5",
+	"pM2PZfM8UpOqY4CH//MVHf5EE1Jmszgi6siPJcaZ6aqdJrbEo51nB493PtvpPzvo73ziKZvrvtgSTwe7",
+	"uwd7/UcHDz83v/fElujvPP5A/b7JcL1ipEwrwCwIqK6OD8/CkyQLh7DiUR4fYmg+LE7SSO1a/Uf3JJwm",
+	"HcPPRVHdAH6kw402bw0ylk4vAY3Sgpy/sAGZgTZ3L58xn9kSTt/3F/KwgGYzviLCz+VXMadTs970pBH7",
+	"EOM12YYtYVHqrouStA1RAgLa4AHaDkR6dWh0mJ6Qha/HMvBexb+oTE5EEh9JEVgJAUF9QbbJlOBLYRAq",
+	"EcunLCyuA137LYR077dEG+6egIDOEl73/MUkLBnDwT6JwlzZ04zV6qmqBxAuqH7K4e4VCQpBJXgBVpLO",
+	"QMOESSM+m8CN5lLDMIygo+BOcF7hZ9HVbOM9rYbvUnVD9QetkmejfNkduye63W7HVhtTRDRvCA1tXsLY",
+	"//t6nf1DJFOz0pECSOxweRhUAQY9Zx4t/lja87YfZ1TD78tIfeDbsTEfYpr+kbSpbojtB5Ulpp52JkHa",
+	"3uRBMxQzXtdiJ0gobZAUmYgypeIwREiBwXUV2zb2V3mqPNHCZhGeNh5rfxhU3U9stvlLGPYO2y/U0cVn",
+	"/nGTgqLHBHvM4Va1EzLWWxwZNZSjcJ6UGv6P1n6TlZ9C4kI2ldDGJMHwJvAGAyhV6/SauicXom1qt5Pq",
+	"98RiEkcTuGVOM7pDhT3m7BBONs5zCRvf9ZEovBL2MyKrkji8NOYPBfj9JpVTTnIp9eZnWscTs2Ru1Su4",
+	"U1AOSpzWc1CM8dRxtc2nalfYMsXuD6GSPFNhHkvbsPnkvGQ9ZbilO55NZC6v0B2wUwU4OQ5LmtKFLksv",
+	"2qxsL5PApTwrB3ljGFLK52XTURUYDE9TEtJaW+w9X72v064YByxskP63M3dMtlE2O7/zy+m6MS51AoOs",
+	"7Ju4EEdKWR3L/DAs4ymCdEScJHPj2dCND7SlM7xAB2LbhCcHaVzW9lag1CY+CZCHwHwXXVor0i7aoZjG",
+	"SRLTNAQ4s5112De6739ZZCn6Bym4LFyIqghil8VVxVyRfvrF6b8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

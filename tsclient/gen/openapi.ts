@@ -1108,11 +1108,13 @@ export interface components {
     schemas: {
         /**
          * @description The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-         *     numbers. 1009 may come from any operation a server does not implement yet.
+         *     numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+         *     operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
          *
          *     | code | name | meaning |
          *     |---|---|---|
          *     | 0 | Success | |
+         *     | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
          *     | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
          *     | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
          *     | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1138,7 +1140,7 @@ export interface components {
          *     | 1301 | MsgAlreadyRevoked | |
          * @enum {integer}
          */
-        ErrCode: 0 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1207 | 1301;
+        ErrCode: 0 | 429 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1207 | 1301;
         /**
          * Format: int32
          * @description The client platform (OpenIM constant/platform_id_to_name.go).
