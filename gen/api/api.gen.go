@@ -195,6 +195,63 @@ func (e RoleLevel) Valid() bool {
 	}
 }
 
+// Defines values for SendMsgReqContentType.
+const (
+	SendMsgReqContentTypeN101  SendMsgReqContentType = 101
+	SendMsgReqContentTypeN102  SendMsgReqContentType = 102
+	SendMsgReqContentTypeN103  SendMsgReqContentType = 103
+	SendMsgReqContentTypeN104  SendMsgReqContentType = 104
+	SendMsgReqContentTypeN105  SendMsgReqContentType = 105
+	SendMsgReqContentTypeN106  SendMsgReqContentType = 106
+	SendMsgReqContentTypeN107  SendMsgReqContentType = 107
+	SendMsgReqContentTypeN108  SendMsgReqContentType = 108
+	SendMsgReqContentTypeN109  SendMsgReqContentType = 109
+	SendMsgReqContentTypeN110  SendMsgReqContentType = 110
+	SendMsgReqContentTypeN113  SendMsgReqContentType = 113
+	SendMsgReqContentTypeN114  SendMsgReqContentType = 114
+	SendMsgReqContentTypeN117  SendMsgReqContentType = 117
+	SendMsgReqContentTypeN118  SendMsgReqContentType = 118
+	SendMsgReqContentTypeN1400 SendMsgReqContentType = 1400
+)
+
+// Valid indicates whether the value is a known member of the SendMsgReqContentType enum.
+func (e SendMsgReqContentType) Valid() bool {
+	switch e {
+	case SendMsgReqContentTypeN101:
+		return true
+	case SendMsgReqContentTypeN102:
+		return true
+	case SendMsgReqContentTypeN103:
+		return true
+	case SendMsgReqContentTypeN104:
+		return true
+	case SendMsgReqContentTypeN105:
+		return true
+	case SendMsgReqContentTypeN106:
+		return true
+	case SendMsgReqContentTypeN107:
+		return true
+	case SendMsgReqContentTypeN108:
+		return true
+	case SendMsgReqContentTypeN109:
+		return true
+	case SendMsgReqContentTypeN110:
+		return true
+	case SendMsgReqContentTypeN113:
+		return true
+	case SendMsgReqContentTypeN114:
+		return true
+	case SendMsgReqContentTypeN117:
+		return true
+	case SendMsgReqContentTypeN118:
+		return true
+	case SendMsgReqContentTypeN1400:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SessionType.
 const (
 	SessionTypeNotificationChat SessionType = 4
@@ -222,6 +279,8 @@ func (e SessionType) Valid() bool {
 // AddBlackReq defines model for AddBlackReq.
 type AddBlackReq struct {
 	BlackUserID string `json:"blackUserID"`
+
+	// Ex At most 1,024 characters.
 	Ex          string `json:"ex,omitempty"`
 	OwnerUserID string `json:"ownerUserID"`
 }
@@ -266,8 +325,8 @@ type AddBlackResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -275,12 +334,13 @@ type AddBlackResp struct {
 
 // AddFriendReq defines model for AddFriendReq.
 type AddFriendReq struct {
+	// Ex At most 1,024 characters.
 	Ex string `json:"ex,omitempty"`
 
 	// FromUserID The applicant.
 	FromUserID string `json:"fromUserID"`
 
-	// ReqMsg The applicant's note.
+	// ReqMsg The applicant's note. At most 255 characters.
 	ReqMsg string `json:"reqMsg,omitempty"`
 
 	// ToUserID The user asked.
@@ -327,8 +387,8 @@ type AddFriendResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -338,7 +398,9 @@ type AddFriendResp struct {
 type AddFriendResponseReq struct {
 	// FromUserID The applicant.
 	FromUserID string `json:"fromUserID"`
-	HandleMsg  string `json:"handleMsg,omitempty"`
+
+	// HandleMsg At most 255 characters.
+	HandleMsg string `json:"handleMsg,omitempty"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
@@ -387,8 +449,8 @@ type AddFriendResponseResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -410,6 +472,7 @@ type BlackInfo struct {
 
 // CancelMuteGroupMemberReq defines model for CancelMuteGroupMemberReq.
 type CancelMuteGroupMemberReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 	UserID  string `json:"userID"`
 }
@@ -454,8 +517,8 @@ type CancelMuteGroupMemberResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -463,6 +526,7 @@ type CancelMuteGroupMemberResp struct {
 
 // CancelMuteGroupReq defines model for CancelMuteGroupReq.
 type CancelMuteGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 }
 
@@ -506,8 +570,8 @@ type CancelMuteGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -572,22 +636,29 @@ type Conversation struct {
 // ConversationForSet The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 // optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 type ConversationForSet struct {
-	AttachedInfo   *string `json:"attachedInfo,omitempty"`
-	BurnDuration   *int32  `json:"burnDuration,omitempty"`
-	ConversationID string  `json:"conversationID"`
+	// AttachedInfo At most 1,024 characters.
+	AttachedInfo *string `json:"attachedInfo,omitempty"`
+	BurnDuration *int32  `json:"burnDuration,omitempty"`
+
+	// ConversationID At most 256 characters.
+	ConversationID string `json:"conversationID"`
 
 	// ConversationType 1 single chat; 3 group chat (2, OpenIM's unused "write group", is accepted as a group chat too);
 	// 4 notification conversation.
 	ConversationType SessionType `json:"conversationType,omitempty"`
-	Ex               *string     `json:"ex,omitempty"`
-	GroupAtType      *int32      `json:"groupAtType,omitempty"`
-	GroupID          string      `json:"groupID,omitempty"`
-	IsMsgDestruct    *bool       `json:"isMsgDestruct,omitempty"`
-	IsPinned         *bool       `json:"isPinned,omitempty"`
-	IsPrivateChat    *bool       `json:"isPrivateChat,omitempty"`
-	MsgDestructTime  *int64      `json:"msgDestructTime,omitempty"`
-	RecvMsgOpt       *int32      `json:"recvMsgOpt,omitempty"`
-	UserID           string      `json:"userID,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex          *string `json:"ex,omitempty"`
+	GroupAtType *int32  `json:"groupAtType,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID         string `json:"groupID,omitempty"`
+	IsMsgDestruct   *bool  `json:"isMsgDestruct,omitempty"`
+	IsPinned        *bool  `json:"isPinned,omitempty"`
+	IsPrivateChat   *bool  `json:"isPrivateChat,omitempty"`
+	MsgDestructTime *int64 `json:"msgDestructTime,omitempty"`
+	RecvMsgOpt      *int32 `json:"recvMsgOpt,omitempty"`
+	UserID          string `json:"userID,omitempty"`
 }
 
 // CreateGroupData defines model for CreateGroupData.
@@ -652,8 +723,8 @@ type CreateGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -705,8 +776,8 @@ type DeleteFriendResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -715,8 +786,10 @@ type DeleteFriendResp struct {
 // DismissGroupReq defines model for DismissGroupReq.
 type DismissGroupReq struct {
 	// DeleteMember Also empty the member list (default false).
-	DeleteMember bool   `json:"deleteMember,omitempty"`
-	GroupID      string `json:"groupID"`
+	DeleteMember bool `json:"deleteMember,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
 }
 
 // DismissGroupResp The reply envelope of dismissGroup.
@@ -759,8 +832,8 @@ type DismissGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -807,9 +880,11 @@ type ErrCode int
 // ForbidUserReq defines model for ForbidUserReq.
 type ForbidUserReq struct {
 	// ForbiddenType 1 (absent means 1) forbids logging in; other values are stored and act the same.
-	ForbiddenType int32  `json:"forbiddenType,omitempty"`
-	Reason        string `json:"reason,omitempty"`
-	UserID        string `json:"userID"`
+	ForbiddenType int32 `json:"forbiddenType,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
+	UserID string `json:"userID"`
 }
 
 // ForbidUserResp The reply envelope of forbidUser.
@@ -852,8 +927,8 @@ type ForbidUserResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -954,8 +1029,8 @@ type GetAllConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1011,8 +1086,8 @@ type GetBlackListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1020,7 +1095,8 @@ type GetBlackListResp struct {
 
 // GetConversationMsgData defines model for GetConversationMsgData.
 type GetConversationMsgData struct {
-	// IsEnd True when there are no older messages.
+	// IsEnd True when there are no older messages; false when the reply stopped at `count` or at its 512 KiB
+	// budget of messages (ask again with the oldest message's clientMsgID as startClientMsgID).
 	IsEnd bool `json:"isEnd"`
 
 	// Messages Newest first.
@@ -1029,12 +1105,14 @@ type GetConversationMsgData struct {
 
 // GetConversationMsgReq defines model for GetConversationMsgReq.
 type GetConversationMsgReq struct {
+	// ConversationID At most 256 characters.
 	ConversationID string `json:"conversationID"`
 
-	// Count At most this many messages.
+	// Count At most this many messages (1-1,000). A reply also stops at 512 KiB of messages, with `isEnd` false:
+	// ask again from the oldest message received.
 	Count int32 `json:"count"`
 
-	// StartClientMsgID Return messages older than this one; empty = start from the newest.
+	// StartClientMsgID Return messages older than this one; empty = start from the newest. At most 128 characters.
 	StartClientMsgID string `json:"startClientMsgID,omitempty"`
 }
 
@@ -1075,8 +1153,8 @@ type GetConversationMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1089,6 +1167,7 @@ type GetConversationsData struct {
 
 // GetConversationsReq defines model for GetConversationsReq.
 type GetConversationsReq struct {
+	// ConversationIDs At most 1,000 entries.
 	ConversationIDs []string `json:"conversationIDs"`
 	OwnerUserID     string   `json:"ownerUserID"`
 }
@@ -1130,8 +1209,8 @@ type GetConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1145,7 +1224,7 @@ type GetFriendApplyListData struct {
 
 // GetFriendApplyListReq defines model for GetFriendApplyListReq.
 type GetFriendApplyListReq struct {
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1193,8 +1272,8 @@ type GetFriendApplyListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1250,8 +1329,8 @@ type GetFriendListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1268,10 +1347,10 @@ type GetGroupApplicationListReq struct {
 	// FromUserID OpenIM compatibility; when given it must be the caller (unless the caller is an admin).
 	FromUserID string `json:"fromUserID,omitempty"`
 
-	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers.
+	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers. At most 1,000 entries.
 	GroupIDs []string `json:"groupIDs,omitempty"`
 
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1315,8 +1394,8 @@ type GetGroupApplicationListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1331,10 +1410,12 @@ type GetGroupMemberListData struct {
 // GetGroupMemberListReq defines model for GetGroupMemberListReq.
 type GetGroupMemberListReq struct {
 	// Filter Accepted and ignored, as in OpenIM v3.
-	Filter  int32  `json:"filter,omitempty"`
+	Filter int32 `json:"filter,omitempty"`
+
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// Keyword Keep members whose userID or in-group nickname contains it; empty = all.
+	// Keyword Keep members whose userID or in-group nickname contains it; empty = all. At most 64 characters.
 	Keyword string `json:"keyword,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1378,8 +1459,8 @@ type GetGroupMemberListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1432,8 +1513,8 @@ type GetGroupsInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1490,8 +1571,8 @@ type GetJoinedGroupListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1505,7 +1586,7 @@ type GetSelfFriendApplyListData struct {
 
 // GetSelfFriendApplyListReq defines model for GetSelfFriendApplyListReq.
 type GetSelfFriendApplyListReq struct {
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1552,8 +1633,8 @@ type GetSelfFriendApplyListResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1606,8 +1687,8 @@ type GetUsersInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1660,8 +1741,8 @@ type GetUsersOnlineStatusResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1671,12 +1752,14 @@ type GetUsersOnlineStatusResp struct {
 type GroupApplicationResponseReq struct {
 	// FromUserID The applicant.
 	FromUserID string `json:"fromUserID"`
-	GroupID    string `json:"groupID"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
 
-	// HandledMsg The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`).
+	// HandledMsg The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). At most 255 characters.
 	HandledMsg string `json:"handledMsg,omitempty"`
 }
 
@@ -1720,8 +1803,8 @@ type GroupApplicationResponseResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1737,13 +1820,23 @@ type GroupInfo struct {
 	// CreateTime Unix ms.
 	CreateTime    int64  `json:"createTime"`
 	CreatorUserID string `json:"creatorUserID"`
-	Ex            string `json:"ex"`
-	FaceURL       string `json:"faceURL"`
-	GroupID       string `json:"groupID"`
-	GroupName     string `json:"groupName"`
+
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex"`
+
+	// FaceURL At most 1,024 characters.
+	FaceURL string `json:"faceURL"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// GroupName At most 128 characters.
+	GroupName string `json:"groupName"`
 
 	// GroupType 2 (work group), the only type this server creates.
-	GroupType    int32  `json:"groupType"`
+	GroupType int32 `json:"groupType"`
+
+	// Introduction At most 1,024 characters.
 	Introduction string `json:"introduction"`
 
 	// LookMemberInfo Stored and returned; no server semantics (as OpenIM v3).
@@ -1754,7 +1847,7 @@ type GroupInfo struct {
 	// approval; 2: anyone joins directly.
 	NeedVerification int32 `json:"needVerification"`
 
-	// Notification The announcement.
+	// Notification The announcement. At most 1,024 characters.
 	Notification string `json:"notification"`
 
 	// NotificationUpdateTime When the announcement was last set, Unix ms.
@@ -1772,15 +1865,27 @@ type GroupInfo struct {
 // absent = unchanged (OpenIM v3). `ex`, `needVerification`, `lookMemberInfo`, `applyMemberFriend`: absent or
 // null = unchanged, present = set (OpenIM's wrapper fields as plain optional fields).
 type GroupInfoForSet struct {
-	ApplyMemberFriend *int32  `json:"applyMemberFriend,omitempty"`
-	Ex                *string `json:"ex,omitempty"`
-	FaceURL           string  `json:"faceURL,omitempty"`
-	GroupID           string  `json:"groupID"`
-	GroupName         string  `json:"groupName,omitempty"`
-	Introduction      string  `json:"introduction,omitempty"`
-	LookMemberInfo    *int32  `json:"lookMemberInfo,omitempty"`
-	NeedVerification  *int32  `json:"needVerification,omitempty"`
-	Notification      string  `json:"notification,omitempty"`
+	ApplyMemberFriend *int32 `json:"applyMemberFriend,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex *string `json:"ex,omitempty"`
+
+	// FaceURL At most 1,024 characters.
+	FaceURL string `json:"faceURL,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// GroupName At most 128 characters.
+	GroupName string `json:"groupName,omitempty"`
+
+	// Introduction At most 1,024 characters.
+	Introduction     string `json:"introduction,omitempty"`
+	LookMemberInfo   *int32 `json:"lookMemberInfo,omitempty"`
+	NeedVerification *int32 `json:"needVerification,omitempty"`
+
+	// Notification At most 1,024 characters.
+	Notification string `json:"notification,omitempty"`
 }
 
 // GroupMemberFullInfo A member of a group.
@@ -1844,9 +1949,14 @@ type HandleResult int32
 
 // InviteUserToGroupReq defines model for InviteUserToGroupReq.
 type InviteUserToGroupReq struct {
-	GroupID        string   `json:"groupID"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// InvitedUserIDs At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls.
 	InvitedUserIDs []string `json:"invitedUserIDs"`
-	Reason         string   `json:"reason,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 }
 
 // InviteUserToGroupResp The reply envelope of inviteUserToGroup.
@@ -1889,8 +1999,8 @@ type InviteUserToGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1898,7 +2008,10 @@ type InviteUserToGroupResp struct {
 
 // JoinGroupReq defines model for JoinGroupReq.
 type JoinGroupReq struct {
-	Ex      string `json:"ex,omitempty"`
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// InviterUserID Stored as sent (OpenIM SDKs send the applicant's own userID).
@@ -1907,7 +2020,7 @@ type JoinGroupReq struct {
 	// JoinSource 1 admin, 2 invitation, 3 search, 4 QR code; absent means 3.
 	JoinSource int32 `json:"joinSource,omitempty"`
 
-	// ReqMessage The applicant's note.
+	// ReqMessage The applicant's note. At most 255 characters.
 	ReqMessage string `json:"reqMessage,omitempty"`
 }
 
@@ -1951,8 +2064,8 @@ type JoinGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1960,9 +2073,14 @@ type JoinGroupResp struct {
 
 // KickGroupReq defines model for KickGroupReq.
 type KickGroupReq struct {
-	GroupID       string   `json:"groupID"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// KickedUserIDs At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls.
 	KickedUserIDs []string `json:"kickedUserIDs"`
-	Reason        string   `json:"reason,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 }
 
 // KickGroupResp The reply envelope of kickGroup.
@@ -2005,8 +2123,8 @@ type KickGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2014,8 +2132,11 @@ type KickGroupResp struct {
 
 // MarkMsgsAsReadReq defines model for MarkMsgsAsReadReq.
 type MarkMsgsAsReadReq struct {
-	ConversationID string  `json:"conversationID"`
-	Seqs           []int64 `json:"seqs"`
+	// ConversationID At most 256 characters.
+	ConversationID string `json:"conversationID"`
+
+	// Seqs At most 1,000 entries.
+	Seqs []int64 `json:"seqs"`
 
 	// UserID The reader.
 	UserID string `json:"userID"`
@@ -2061,8 +2182,8 @@ type MarkMsgsAsReadResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2129,6 +2250,7 @@ type MsgData struct {
 
 // MuteGroupMemberReq defines model for MuteGroupMemberReq.
 type MuteGroupMemberReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// MutedSeconds How long, in seconds (OpenIM's uint32).
@@ -2176,8 +2298,8 @@ type MuteGroupMemberResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2185,6 +2307,7 @@ type MuteGroupMemberResp struct {
 
 // MuteGroupReq defines model for MuteGroupReq.
 type MuteGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 }
 
@@ -2228,8 +2351,8 @@ type MuteGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2237,12 +2360,21 @@ type MuteGroupResp struct {
 
 // OfflinePushInfo What an offline push notification shows.
 type OfflinePushInfo struct {
-	Desc          string `json:"desc"`
+	// Desc At most 255 characters.
+	Desc string `json:"desc"`
+
+	// Ex At most 1,024 characters.
 	Ex            string `json:"ex"`
 	IOSBadgeCount bool   `json:"iOSBadgeCount"`
-	IOSPushSound  string `json:"iOSPushSound"`
-	SignalInfo    string `json:"signalInfo"`
-	Title         string `json:"title"`
+
+	// IOSPushSound At most 255 characters.
+	IOSPushSound string `json:"iOSPushSound"`
+
+	// SignalInfo At most 1,024 characters.
+	SignalInfo string `json:"signalInfo"`
+
+	// Title At most 255 characters.
+	Title string `json:"title"`
 }
 
 // PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2270,6 +2402,7 @@ type PublicUserInfo struct {
 
 // QuitGroupReq defines model for QuitGroupReq.
 type QuitGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// UserID The member leaving; absent or empty = the caller.
@@ -2316,8 +2449,8 @@ type QuitGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2369,8 +2502,8 @@ type RemoveBlackResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2381,12 +2514,13 @@ type RequestPagination struct {
 	// PageNumber 1-based page number.
 	PageNumber int32 `json:"pageNumber"`
 
-	// ShowNumber Page size.
+	// ShowNumber Page size, at most 1,000.
 	ShowNumber int32 `json:"showNumber"`
 }
 
 // RevokeMsgReq defines model for RevokeMsgReq.
 type RevokeMsgReq struct {
+	// ConversationID At most 256 characters.
 	ConversationID string `json:"conversationID"`
 	Seq            int64  `json:"seq"`
 
@@ -2434,8 +2568,8 @@ type RevokeMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2459,18 +2593,24 @@ type SendMsgData struct {
 // SendMsgReq The flat send body of seed 000 (OpenIM's apistruct.SendMsgReq) plus `clientMsgID`.
 type SendMsgReq struct {
 	// ClientMsgID Optional client-made ID. Sending the same clientMsgID again (same sender) returns the first result and
-	// stores nothing new. The server makes one when absent or empty.
+	// stores nothing new. The server makes one when absent or empty. At most 128 characters.
 	ClientMsgID string `json:"clientMsgID,omitempty"`
 
 	// Content The message element as a JSON object (docs/decisions.md#f5-content-elements). Text (101): `{"content": "..."}`, or seed 000's
-	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
+	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text, at most 16,384 bytes (the
+	// same limit as WebSocket 1003, whose 51,200-byte frame must carry it; over it: 1001).
 	Content map[string]interface{} `json:"content"`
 
-	// ContentType 101 text, 102 picture, 103 voice, 104 video, 105 file, 106 @text, 110 custom, 113 typing, 114 quote, 118 markdown, 1400 OA notification (sessionType 4).
-	ContentType int32  `json:"contentType"`
-	Ex          string `json:"ex,omitempty"`
+	// ContentType The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+	// 104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+	// 114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+	// (1201-2200) are the server's.
+	ContentType SendMsgReqContentType `json:"contentType"`
 
-	// GroupID The group, for sessionType 2 and 3.
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// GroupID The group, for sessionType 2 and 3. At most 64 characters.
 	GroupID string `json:"groupID,omitempty"`
 
 	// IsOnlineOnly Push to online devices only; nothing is stored and the reply's seq is 0.
@@ -2491,10 +2631,10 @@ type SendMsgReq struct {
 	// SendTime Accepted for OpenIM compatibility and ignored; the server sets sendTime.
 	SendTime int64 `json:"sendTime,omitempty"`
 
-	// SenderFaceURL Shown with the message; defaults to the sender's faceURL.
+	// SenderFaceURL Shown with the message; defaults to the sender's faceURL. At most 1,024 characters.
 	SenderFaceURL string `json:"senderFaceURL,omitempty"`
 
-	// SenderNickname Shown with the message; defaults to the sender's nickname.
+	// SenderNickname Shown with the message; defaults to the sender's nickname. At most 64 characters.
 	SenderNickname string `json:"senderNickname,omitempty"`
 
 	// SenderPlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2504,6 +2644,12 @@ type SendMsgReq struct {
 	// 4 notification conversation.
 	SessionType SessionType `json:"sessionType"`
 }
+
+// SendMsgReqContentType The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+// 104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+// 114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+// (1201-2200) are the server's.
+type SendMsgReqContentType int32
 
 // SendMsgResp The reply envelope of sendMsg.
 type SendMsgResp struct {
@@ -2542,8 +2688,8 @@ type SendMsgResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2558,7 +2704,9 @@ type SetConversationsReq struct {
 	// Conversation The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 	// optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 	Conversation ConversationForSet `json:"conversation"`
-	UserIDs      []string           `json:"userIDs"`
+
+	// UserIDs At most 1,000 entries.
+	UserIDs []string `json:"userIDs"`
 }
 
 // SetConversationsResp The reply envelope of setConversations.
@@ -2601,8 +2749,8 @@ type SetConversationsResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2613,7 +2761,7 @@ type SetFriendRemarkReq struct {
 	FriendUserID string `json:"friendUserID"`
 	OwnerUserID  string `json:"ownerUserID"`
 
-	// Remark The new remark; "" clears it.
+	// Remark The new remark; "" clears it. At most 64 characters.
 	Remark string `json:"remark"`
 }
 
@@ -2657,8 +2805,8 @@ type SetFriendRemarkResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2712,8 +2860,8 @@ type SetGroupInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2721,6 +2869,7 @@ type SetGroupInfoResp struct {
 
 // TransferGroupReq defines model for TransferGroupReq.
 type TransferGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID        string `json:"groupID"`
 	NewOwnerUserID string `json:"newOwnerUserID"`
 	OldOwnerUserID string `json:"oldOwnerUserID"`
@@ -2766,8 +2915,8 @@ type TransferGroupResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2818,8 +2967,8 @@ type UnforbidUserResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2873,8 +3022,8 @@ type UpdateUserInfoResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2889,12 +3038,16 @@ type UserInfo struct {
 	// CreateTime Registration time, Unix ms.
 	CreateTime int64 `json:"createTime"`
 
-	// Ex Free extension text (often JSON) the server stores and returns unchanged.
-	Ex               string `json:"ex"`
+	// Ex Free extension text (often JSON) the server stores and returns unchanged. At most 1,024 characters.
+	Ex string `json:"ex"`
+
+	// FaceURL At most 1,024 characters.
 	FaceURL          string `json:"faceURL"`
 	GlobalRecvMsgOpt int32  `json:"globalRecvMsgOpt"`
-	Nickname         string `json:"nickname"`
-	UserID           string `json:"userID"`
+
+	// Nickname At most 64 characters.
+	Nickname string `json:"nickname"`
+	UserID   string `json:"userID"`
 }
 
 // UserOnlineStatus A user's presence (designed after OpenIM v3's online-status reply).
@@ -2909,9 +3062,11 @@ type UserOnlineStatus struct {
 
 // UserRegisterReq defines model for UserRegisterReq.
 type UserRegisterReq struct {
-	// Secret The server's shared secret.
-	Secret string     `json:"secret"`
-	Users  []UserInfo `json:"users"`
+	// Secret The server's shared secret. At most 256 characters.
+	Secret string `json:"secret"`
+
+	// Users At most 1,000 entries.
+	Users []UserInfo `json:"users"`
 }
 
 // UserRegisterResp The reply envelope of userRegister.
@@ -2954,8 +3109,8 @@ type UserRegisterResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2975,7 +3130,7 @@ type UserTokenReq struct {
 	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
 	PlatformID PlatformID `json:"platformID"`
 
-	// Secret The server's shared secret.
+	// Secret The server's shared secret. At most 256 characters.
 	Secret string `json:"secret"`
 	UserID string `json:"userID"`
 }
@@ -3017,8 +3172,8 @@ type UserTokenResp struct {
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -3030,287 +3185,287 @@ type OperationID = string
 // UserRegisterParams defines parameters for UserRegister.
 type UserRegisterParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UserTokenParams defines parameters for UserToken.
 type UserTokenParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetAllConversationsParams defines parameters for GetAllConversations.
 type GetAllConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetConversationsParams defines parameters for GetConversations.
 type GetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetConversationsParams defines parameters for SetConversations.
 type SetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddBlackParams defines parameters for AddBlack.
 type AddBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddFriendParams defines parameters for AddFriend.
 type AddFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddFriendResponseParams defines parameters for AddFriendResponse.
 type AddFriendResponseParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // DeleteFriendParams defines parameters for DeleteFriend.
 type DeleteFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetBlackListParams defines parameters for GetBlackList.
 type GetBlackListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetFriendApplyListParams defines parameters for GetFriendApplyList.
 type GetFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetFriendListParams defines parameters for GetFriendList.
 type GetFriendListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetSelfFriendApplyListParams defines parameters for GetSelfFriendApplyList.
 type GetSelfFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // RemoveBlackParams defines parameters for RemoveBlack.
 type RemoveBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetFriendRemarkParams defines parameters for SetFriendRemark.
 type SetFriendRemarkParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CancelMuteGroupParams defines parameters for CancelMuteGroup.
 type CancelMuteGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CancelMuteGroupMemberParams defines parameters for CancelMuteGroupMember.
 type CancelMuteGroupMemberParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CreateGroupParams defines parameters for CreateGroup.
 type CreateGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // DismissGroupParams defines parameters for DismissGroup.
 type DismissGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupApplicationListParams defines parameters for GetGroupApplicationList.
 type GetGroupApplicationListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupMemberListParams defines parameters for GetGroupMemberList.
 type GetGroupMemberListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupsInfoParams defines parameters for GetGroupsInfo.
 type GetGroupsInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetJoinedGroupListParams defines parameters for GetJoinedGroupList.
 type GetJoinedGroupListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GroupApplicationResponseParams defines parameters for GroupApplicationResponse.
 type GroupApplicationResponseParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // InviteUserToGroupParams defines parameters for InviteUserToGroup.
 type InviteUserToGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // JoinGroupParams defines parameters for JoinGroup.
 type JoinGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // KickGroupParams defines parameters for KickGroup.
 type KickGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MuteGroupParams defines parameters for MuteGroup.
 type MuteGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MuteGroupMemberParams defines parameters for MuteGroupMember.
 type MuteGroupMemberParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // QuitGroupParams defines parameters for QuitGroup.
 type QuitGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetGroupInfoParams defines parameters for SetGroupInfo.
 type SetGroupInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // TransferGroupParams defines parameters for TransferGroup.
 type TransferGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // ForbidUserParams defines parameters for ForbidUser.
 type ForbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetUsersOnlineStatusParams defines parameters for GetUsersOnlineStatus.
 type GetUsersOnlineStatusParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UnforbidUserParams defines parameters for UnforbidUser.
 type UnforbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetConversationMsgParams defines parameters for GetConversationMsg.
 type GetConversationMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MarkMsgsAsReadParams defines parameters for MarkMsgsAsRead.
 type MarkMsgsAsReadParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // RevokeMsgParams defines parameters for RevokeMsg.
 type RevokeMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SendMsgParams defines parameters for SendMsg.
 type SendMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetUsersInfoParams defines parameters for GetUsersInfo.
 type GetUsersInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UpdateUserInfoParams defines parameters for UpdateUserInfo.
 type UpdateUserInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
@@ -19739,461 +19894,472 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P17kxvJdSCKf5UM+BdBgL9qEEB3c4bdoQi3hjOjHg2HNJvj2RsDBisblQBqupAFVia6CWsYIft6tbJl",
-	"+bHh9fohRUgO69p312t5Y8PWrCytvgxJjf/SV7iR52RWZb2AKjyaPaNW2JwGUJWPkyfP+/GNxiCcTEPO",
-	"uBSNg280pjSiEyZZBJ/uT1lEpR/y47vqo8fEIPKn6ovGQeOIyIgOGDm+SwbjUDBOTudEjhkZBD7j8hD+",
-	"Fiw6ZxEJwpEgviQXvhwTds6iuRz7fISP0yAgXsgEodwjg3DqM3jW5zJUD/T5R+z0JBycMUmmMzFmInlN",
-	"Rv5oxCLRJo+SySb0jAkSckYuxozDUILQU8G4bPd5w2n4avljRj0WNZwGpxPWOGiE1l6dhhiM2YSqTcv5",
-	"VP0sZOTzUeP58+fmR4DQked9NaCDs4fsKYAvUsNIn8GPp+qXDwWLEHwTn7/P+EiOGwddJzuu02DPCqZz",
-	"GuEFZ1HFQZ47jYg9nfkR8xoHH6dedVKreRy/Gp5+wgZSTZRsRUzzp63gG7FpMCeMn7MgnDISDgnV77Qb",
-	"TmbvHpUAvv9fxIaNg8Zv3Erw7JaG3623J1M5bziNZzvhxJcMPh0MaSCYAkcUvRV6bOkY+jF8424g80u/",
-	"D3/QgHhMUj+AdXPCoiiM1LrzBxFF98QoP06/IWaDAROi3yAhJ/qDQ0I5ZtGFLxS+UUlkSIb+s4KRM6dj",
-	"NhhPWHIo70Q+414hgpWgzDAKJwnG5M+RTqeBP6BcqkUuwcqIPS0ERmqcG4LwULJCaMpw0VJmgkWEijPm",
-	"LV1LBnzWJq1JlsCwFmbjS9eovX3UFtOQC1aI4pvE5THlXsA0AEp+fcjEDCG96Gi+Zj+7FMkj2KDHItKU",
-	"8HHAfMWowiFwMr0F9UJrM7cgs5mK0F/hcpiXry/Jli4JcNdjPgwLtsUZYVxGc7Uh1+L17g1BgNkHvpBt",
-	"4g4iRiV75E+YqyQhn5ObNwUbhNwTN2+SJhXk/pTx43vkfLflKEJOJiJ/oNTzTsJZNIATGYbRhMrGQcPn",
-	"creXbNXnko1Aqio800QE0TtadLIPZqeBP4iffu40ko3kofGREvWk4SgX1AIB8xzyIfef2dtW+7M3cXuv",
-	"8iaKmG7JoyhThpb4Vu21tMhX4Z3nBajzFuUDFtybSfZuFM6m99jklEWFNHakfq8ko85WkkPN+PH7j6sv",
-	"tzpRGhQNcE2YtkSYMse1Fl6VoEulaVfGj2vM2BZmhPycRYLiEvJWA0UDbghy7rMLtS+lpw+sV0jTl4II",
-	"JqXPR2gTEOwpiSgfsVYBW5KSDsbMMxylEoE9nUX87iwqWeIJMoksi6jB5+z9FAmFrvD5KGBP+rNOZ3dA",
-	"4T/m0yl+cklThJFkXsshLtwI/bu+HeapMCIuD6U/1BKkfgoJrX4of7AV1v0IXliMySdMCPNoPc4IuziS",
-	"ZpI0eDqEK7gHDumS35wwh/TIb9IgcMgu/BdwAr7fI5TzcMYHbMK4JIOxQhJvjYOzKFaepMCPDhmGEVGj",
-	"kd3KcB1T8ZBR7wSJZH7kgEYjJiQguhz7AoWYCY3OmEeoIBGjXlWJxWPCH3F1X2U0YyUL8sU9MbrLhIxm",
-	"A2kd2mkYBozyRulrD3wOY9d4I/LPqWRvjWmNiQIqmZCapC3CQLUNRbbtd8y+igVFkAQnYg0BMJ7ohHFv",
-	"4SRGw+PsQh3vhAlBR4w0O2iZVESYKZGch5y1DlNkUBAaMYLiq3l/6EdCOmQKZ6AIp1BEXYbTjeLGhD4r",
-	"RVR7hTeEWZdgT9cA58TnpfPBjnPXYl7rQhRNmUeSFUeqL6orjjo4vydG96eyiPRp6wAQOSDsc0UGvRAU",
-	"M/2joojmuQtfjsOZ1M/6fLQG+ZtxBdi3whkvWNo9xF5AapAf4DgEoUPJIpKQOIfY/Ag5eMTOQ0XLJmYM",
-	"9mwQzDylmQ3UbMwjs6kSQ+7cudMm6l75fERofGMUKdRmf1tUUKvVL/pyo5dgtsCcM2UsStiAIF3Y4l5F",
-	"bvB8icj0ThidMFly/YDBwQm4t2xI3BJMPkmRD5c0Uau/IYg9/EP2FL0wSsq6iOh0yiIy9FngCcVppgH1",
-	"eZ+HRv7EX1oH2n+ixA0+CwLyFTLjmt06ZBox+PErSmxTx/cUqVfiALqhnTuKXUtyyuBB8MUslubUXPQ0",
-	"YOas8vAdhTvqyx1x5k93zLJ3pqE68ahc4stdkInP/cls0jjoOGWz2khUcdq8ILhEwd6IBLYxqGWktDzQ",
-	"6DME2t62AGgJZDlY5YSYkmltWaPitLags9FR08LQ5oauwtG2c0JpblaOIr1tLWBWwn2zymvmLuZU1zxv",
-	"UJQZTI5gMLirzQNFNo4K5sx34weL7R3ql0J1OllBoZGFehOfowQi8lzjmPvSpwGBpwRpRmHAyO0OKNKK",
-	"MYkKNGlCnx3jo91OpxM/QKOIzhvxHa0HAqcxAfvc0oWHkedzGs0JPm+20NvsFjJiXJ7zwgOHFhcEnk6+",
-	"EocisKhN7vNgTihHYIOcyulESXKJuLTcxlIDG2rYvpLXVrN7Ze/BtbVLH8hdFjDJFvjoh/BT5SiQjYV7",
-	"pOZdvvLquORZ710bUbeFVr6Y+EKUk308BXRyFFhZAxFqEqUIFNJOsCaQpseGdBZIAgBvWes1Ykda7NqU",
-	"5T69oxroZr13jW5bQjcEUeGJuArErt5NHCRHpFpDxOQs4hD8M/b56IC433juWosG57JgzCOdTucG2m+e",
-	"RGzkC8kiPOvWYZ8brqqhJdqkqWY2WCBuENc6uwPEXJdw9gzAgDEVQxYxPmDkjLGpIG4fUKPfOCBqSaDT",
-	"0qm/Mwg9NmL8hiDhTE5nst0CLTQPkAQtCkCiYeoa+55ZaZt0QM/tdjrdnW6nsw9qsAUAqURejIyE40Q9",
-	"mXoe81ArF/BEn/MZSDttNdQdECUG4YSRYRROCOVz6yCoCXuEEEqlXvuTaYAG8blSx/d6BQMoFd+M0BSM",
-	"kX7jIZWMBP7ElwrzfPSmW5sn9DQ8Zy3YoC+0OWqqxAJPPe0+22FRBAAWbrvP+/xToj6QT1EK+pRMGOU+",
-	"H5FP+/zTnZ2d+P/Vkx3yKTnRSPMpPAHr/pQ8CsN7lM8fsqczJqT6kZIoXqmSxNQyT8MZ9xQCzTidyTHj",
-	"0h/AwiLz3gWa0Qdj5h3CAd4NJIRDuBGT0fxoKFl0T3wFvSdcO04OCPyoTVycTPwg8HUMAS5yv6NWfqw0",
-	"Ek6DtxX6kk/tyNch9QM1JQ4UUKnESKQQePga0EmgLJlBqBDgSBKTitMpxCKfkqNoJMxcExoopYt55DT0",
-	"5gogFK02MLUg5zTwPRjkkCAFgPNAaxo+aIbuAbzPGD/m8JYa3RfC5yMnmQYsX2D2Yc+misg4cJHpgHmk",
-	"eeYPzpjXIlKN4pjTAbOtL9SLp77nMR7PuEs+JR+ED1gE84RcHe9AKiQZqo1YgnNs5zxlYBpUIrZDLqKQ",
-	"j4hgg4hJDF0BIegWSuBmlj3yKVGC0AehfAcQRSGRAoJHUHlM8BlJE0tgsk8+JcB7Cl7W7C65eeyZ4rDm",
-	"1dvkU/KQDcLIS72rbZqOHfelIJWybOIEGjc0EpfN8wb5lNyd4VhMYx+GV9MgYtSb4/OCNPVuk2068R4k",
-	"hRMzb1jBM614ojc1HN9JzrH4fA8JDxEHIOBIiJkCNZd+QGYcn3oCL5mR7wAeyGNDudQBpG+AjlyCqzJl",
-	"A3I6k+gTKKd+PhBAPUcXLw5uD4XXmNJ0u4D66pRyPygM/WoQKrT+6vwBY+Z6TxkavW1IWcpg/L7CvaPk",
-	"oDFw0OwOZfRbcAYpdFDUyhwF5eLCQskuoKQ15ANtLVe4NTWWc2ssIPkAN1BGTbykQQoctQfg+SCUVuxM",
-	"DIUegAeVP5TGYAfmRwUifOPeLDk5DQdfkMlMGlz2BSKcRgb1y9voQ4tH2zNT2YNdjJXSj6+aEQ9JqPRt",
-	"uPDAlLSNQ/E6MWX0LB5SAey+euwtsD//1syXBr3g5clMSCIjysVQE16cCb1PZpTbCf4cc1ihBYM3zKrf",
-	"V2zpITIaAwmwk5OLcBZ4cM8I1ROE53q+2EoeS+oTXzpIzOGiwJO+1OATO1MW7cAP8GQBZUf2iMvbhcO9",
-	"J0Z6+Q+1NwaWrwRDPps0Dj7uOHu9O85+p+MoNqP+6al/dtU/e+qfffXPbfXPG+qfN9U/dxx1tdQ/PfXP",
-	"rvpnT/2z7yikUv/01D+76p899Q/8cFv984ajlva40Pin1rRjSR9CybINp7EB7o/MX+FROetXMuHmmTjY",
-	"Q9dl12DJ3QZXVtDdGPOFo1rMY61HijkpPLApdqlPdJOMUQ+5MvvT76/P4xpOA/+vAmfST9ViPXAQ9XlL",
-	"alk1+YF+ayXCb+C6nLhby3ttRFqt4XFM8s5pBL8rcqcVoobTyGhBDaeRUjkaTiNWCeDpRIZvOA1bwG44",
-	"DVsSbjiNlHDbcBppibXhNGLRUr/7jkUv0jKbWkZKwMInkg8pQUo9nROM0l9q0QaHsSQTs+xYGmk4DUsC",
-	"MT+bDxnenyxT83HzvM271YhZhtl4/Nxp4PYVIIrNvQY6xaFtXdLU1g6lDQvSbWmyIRTXGKn75fNDHV9x",
-	"ToMZQwYjZKhEQMD2gYyvXGGsR+xm6+Y4K9iGqEAf+IaiuxfEdNuwqm7xG8ZvXdv7tmTvwyu5Ql4Jsg2y",
-	"TmZJn7uJb8IlAxpFvpFv4PsbgriIVK5DXO4PzhRFVH8P6YB9+PB9F+6By565hTEkdqJK9vb5kylE1Tqk",
-	"R07RWTcYsKliSBZfWyf0t0qOCu5TjP0psNsJ9djrSlFJjmLZlbAzceoHgl5aKoy6DRManS3w494QZIqB",
-	"GIQGPhUYyxWfyxqBXLEfULHpouB3fX9yMpSbJPK56qq7JpfPzdPARSi2fnRrLdwJJ+/glaz1zgf6Std6",
-	"qXISaMWI7NJU0IVvJOmh2bhNLR47pBuTFIfsdEnEhjOxVlA6zrzwvA9Jh1yM/YCZZayBADhd/Uv3tA40",
-	"ZVgXcWRYG22WZeViGq6jlAyt6og17v67TB4FgR1rKYpDhlJxmuqLOIplYQSGnVbzPBvCsiDWSVQMdSpY",
-	"f6GEu6EIhcfVQFhHcBzlX19Ngiw7ymv5MTkoyEx+3xeyGMnB+FAdu5M85+f56CwZShosjdrNqjqZfekF",
-	"mdEq34l4n4WXYUpHPo+jihftUAsFD5IX1tW4HHv2ZadU8x7F7618gdL4cX1zkjOx6YrJX8ohli/e5l7B",
-	"gUUzZicP0YgRHpIw8FgUZ1cUx/SYX/ODfmClF6WiKitmXi1kRfG0jt5T5ZuXgVPh/VshwL4wueVIkkko",
-	"tLl1Qvk8BczyqGYMJ11scRGSRvItKIp1T4yKxJGHEEeTZMfgccox1TbSkLPDOOIUhkssr5iDtRw7M5Ay",
-	"kKiGozWpR+btlWlI0U25piTFp/SFEzaXS5pplE2vvmbA98Tn5vPS6O/VY26zC65ybGtcLbGRi3Ut2mbP",
-	"B604R9NpMLcF3PwJnbE5cVM2H+GC642SAZ36kgbkHYewZ3QggzmxzaFEQJyJXyBfpcerfGXTpqdtSdGZ",
-	"xdWWpjOgLbz2tqWlQFo5kVQyoQ79jLEpaS41vbQM7wwjk8DxFUKDICXqLGDxFoB2Chl8FtIbUwrKjRYF",
-	"tcNE3dphNdSI3LHVolmZt1emWkX38ppuZU+pXCfXbgfj9qlBVraqmdvLKiUo2R1+IbVxe/kr3KANXJ7r",
-	"e1NwLOD8t8IOym/QSOfj1GPN71pvbe0W4SBOZomVGXMRDGoX5NTijQIBlf6pH/hyfojmipF/jrWYIR7n",
-	"lNkxos0ZD5gQmbBRk0jZKkQhHZ5VIB/ATkA+CHwhi3g/FKDW0T3WnOEFF/CcmhXiwESdHNPsqf56izEZ",
-	"7FxOG4sRsBaVLBpiZXpZShSuKWfm0DDyqpxo6szteuQSB31nFgRblT0M1TRrrEcvk50Xk0o/kIXZmXHI",
-	"CfeIP+IhBJxSCKCJNcTFdsf9xbt0atT0PGPzizAqsDV/XdElk3Z/MQ4FM6G8YUR8voME1MTnkEHIJfW5",
-	"UmoTY6WmT7lJN0lbkvKiFamMfWz1CUzy9nq0JXNtrslK5pRAIVhSdKMmUSkmJWUFGOpSA1jwokKo27Jg",
-	"Ft8HsRy6q6A/vLge5icne430ybG8F/qceToQeaECshGs34baUePGZHZbQdVYcl82yVFSVfWXM5XcXmrd",
-	"qszbK1+tIvy5vl/JKZ2wYFhi2S8yk11RA/xwTQN8ARSujfA1jfDVe46sbiosPKdadKVghJVpS9nduaYv",
-	"yYkphrFAZp2ZnysTFDvgfqHAlwy9bGmFV32W1GDbvnBqJlu+0lrIHr+3Moqnj+8asTNncp8HPmeK7M9K",
-	"Ik0E/KZIQy0MtwdeiunWHJU5Xm75X4xLkF5x/ctgv7/epcgd/fXlMGeVsRFfWiez6ta9dbqa4bteef8/",
-	"yJnQzf9MvWkipiwIBAYunrE51rWi5OZN7+bNQ92N06SzCuLGmThuq2pxTCxvaKloS7udlR9UjYtVMsZ1",
-	"kuo2b1dxjuoRnkabHHPiYhGDW5gW9wQ+uEnpD1fjjEuapoZwqjVtplssnETL6XN87wOdeWqXtFeffS6j",
-	"0JsNzGeTmepAWqpp2fJoPmUuafYOSUdhPZSSUEjfgwk4Y95vsyg1bhCGZ2gYVhvXia6KMsy1QwSEcBfi",
-	"viNGvUNd8ULgtWLSNOHF3RXmx2ZHK9Lu4mxzLPHHPKhpoUEm2IRy6Q9EJsV3S2mz6+c0wui1c0/rZELW",
-	"TGYrLWu+6PkP6uS+xfiXh2ePNC/C6AyvUMvBIjU8mGNXG7vgCJ7KOp2Q7HtSee3pS3AV0BO9YHFjjDoG",
-	"nJIRs5e/IKX0gHwS+lAxUT0slIAQhec0cGKnnM/PfcmI50dsIIP5Iekm74BvUf2u23CczvO1tNW4fW7G",
-	"PSS9A0L5XNFCNYqIB0YyUrm2e0UIWCS1TL5ImjtVzuy1h/1w6i1Pxk+1kLqgggQUes5InZK/FuVJraZE",
-	"+PtoHMZz5lZUed+rZMqjOrWoAVfP1N9lnkN2demeplWVZ/Vb9XwRy6/cBQV5v2ASGf8TX7HNNlmNex/E",
-	"Nsq4KK3V6CSWcBUtMXy+AhN3iji41VGlz5e0VLFauZR0bCHZhi2VGX/u6DbXmGHDzUhKeWwtfWgBJ13K",
-	"rgpZ0xYBWMQjXkODjSyhXrEGeLF9piDWp0Da1xW3lPaiJf8i7L6nLk/0PjtnQX4Q4Q+sewRKqs9H6wgF",
-	"V0g+REGgLvlXTL68VA5WpT61Olo0w4hQiVKhH/KWYg84MzAHwWg0GDtkj/zWQyj9vAZs1dK2pQ3YVeZK",
-	"O/dhQbqLsT8Y2yX0kxp0HRJGZKrY9lewspH6eh1Jwapuked5uXArhwwpYDA5pYMzUwZd91Y1D1UXHlar",
-	"zhOFAYuv20IXW/zggoY99aSE8iI7PFVeR4YgzMbl/Jqn81hsUD9ogwHW8eOWyAzSsS54CPJxQffZuh1P",
-	"a3fJua5Ts2S6mhi7eUK5mASSZteOZVdEVaGUUaywyyNTWmtax1uHL9UsxROxp9uitLMVW/0XXfqvLcTr",
-	"xBytLjxNkYCDGNUtRG8ndY+7zk73cTVo50p0Ho0ixqBqphoUCkQeAzqozTwK1++NblDW+3CrDqoFdSFL",
-	"TfCZhRWZcAtgUd3g7mdfvra0b8nS/l7o83JULWJytXSuHNEtNucJAiqv0bJP7n4dvvHsRFcubwgSXnAd",
-	"iV6cG7RMroXq1T2L1ReS7rjbG1ZqXRKQv7e87upT3UF3iftP+9OqO8OWnGj1C/eJeen6om3pon3dH5xt",
-	"gidgRferxxLS61oCgeqIeWZeukbMLSHmPRqd3RMjcQRdvDdTakmwp2ncLO9IW0gxF+Lm4iIJ1MPi0XWC",
-	"M3MFkmD9zqL61lmoVcfoSerNa7TeFlon5dWyJkUdgmI6zIdRqm09pOM9fPvkERn76sl53OvOl1iFXZCP",
-	"2OlJODhjkvQ6nS6ZzsSYCahnPSe+bPe5Owi5ZBz7jFFy8yZu5eZNMg4D0AOheRyWz78hyHsn9z8gkj2T",
-	"pOn2G9/o9/sNPYL680D9M/bVv8/7DbflWAVlElnJl4d9PszsRuiwGzVdMkk4JO43+g081n7jgPQb2APl",
-	"kT+1FoMNUfqN5y52iqNizgd06t8yf7TndBIUexwksoJcUODi5OkSlM42h6+k3Q4W1V0DbxI8cEOQ47um",
-	"qIrBieaEeiwdUBHX3tPvkRE9Z4SHnLUqG9v0mRYvpwAb6g5c0nmg04XRHNLt9MjUH8hZxBzSbrdjiVu/",
-	"D3EAonUIXaF2er1OJ41M2w3zcOwoFg3kZqr9hvQnOljHl1A73T601uWUvrZEtfwZakOjSHrzk96t3eoI",
-	"4gNTqF5bfSJG70ThpOjMO7o3CXQt0Y10evCtmAvJJmX0b40zDofDwOfswUyMq9h+7mceB2t0XK2Oep6P",
-	"7OdBirLky1sWVqKId4cjkqam5g6Zskj4QqG7Q6wVw4VoHRJqOh9CCCOUSgRvq4xmtmaWcJqIDc7L8AE6",
-	"8kAjmBROdG/ttQ6h9rw27acodtyp5vhuZcRRHKBsEeo3FuF8+ZmMA6DWVNXvsY5GW/1q4urr1gzHt2rX",
-	"DcfXHgRUqtUuBugN8MDDg6SZvNI6JB0ANe58B8jUpqioQPE8vySN7rimAbQl86VIt8pqjuh0Zxgx5mAN",
-	"0W681BDivHcgFEyzgrVOTG08ZrwVAR/fjmVk48R6dEEkSxeOCfwdPTAvOWRXt3NzyJ7uZe5tNIbl3kw3",
-	"yke39pqaPrgVT7AnSH57XwsvSBCq3fmcmMa0iZd7BnspZomJ5ap3Z+/O7Td6d/aXKWSr1cdKrANx+ltq",
-	"U4+rwLCGZpV+9Vq12pZqZeC8FoLXMGlaE66ADdd4sCU8uJ8X97LhjVRC73h8EPTkFCskYhxeFOUoMTHY",
-	"RrC2f//kq9QbsTict5qU7d8/UZs8gbZ4lTmaP+I0qKWxSl8GbI3oiGVyi9apEqkl0f6EpFzeMr888b0n",
-	"MnwCgSSjsJXymPacXWfP2XduO284bzp3nG7H6Xadbm9VP+rx/ZOG0zjiXhRCz8KPfO6FF6LhNO6f/Af1",
-	"mZ02nMY9n/v41/s+nz1L3nhA1UvH+J8j3X/0azSahHwOI381lOCcNcBJZR0WtkALp4xbJp5ByDkbYPPR",
-	"oVaqClozhZyXy4taf00MDcmgNXTDr9LBmaKThe0B0JGkCCG0OdMNW3VT0dP4TdJMGa/2WgUtA0oWME2h",
-	"10KvfvJkHlELowEzcQDFyhQ8Q6Y0kslJQEevcOgHbK0YnbpheryuZlE39Klin8XfmvlyE26lRUZ10/SU",
-	"0XOfjw6T8OW41ldSSnE936W1m+qM/ql56ZrRb4nRP2ST8JxBW5dCNIMGO5XL9Wys5r497dJlV8enKHnt",
-	"GqO2hlHZwiuFnHgKFjxF6rGg6xR6pNCIke7OKRXMa5MjfAjCccGnwj2oOAuRd0if1LvgucGESRoQqJyT",
-	"P1w10gczaDOcNyfghDgbnxkFs2YLXiXvls3wQI0s/N9h6/adyRdgNbtKLaD4XM7DM7axljvaXFXT+7vY",
-	"wasWuBEP72IHrwWJOqRDv3RNOLZFOOy48+JckRuCRGEAJlAd+X1Aup0ONoB1yO1OHAfWyeZF2opOp+Pc",
-	"7ji9zqp6DbQet3QS3b9cqSInjHul7b8ybsuCO7XE/F7FclvNlCzY02JDcqnVuLIPLq0ArGJIzhWIsR5O",
-	"O38tmBWhlD6Nh2XwGAZUoof9NPSgNbZgzCOdTseyt9KpL2Q0G8h2MlyLTIOZIK61lqKevovc1PFVxafQ",
-	"mXB8t01O0LYdt4Mn1jCEjqjPSRO+R19FKw5igGbHfiQkiSCgWjHGPoeQCIg+HGPW8UWbPCqtlJBRAND/",
-	"P6HPYnLce7NIp80pfZY7vNjbh7hRiqLGZU6g7w54zfFYSdMLB+KWxwa+AI/LxPuN4f6Onm9HvyZabfII",
-	"Yi66nW7rAEIiTNQFxES02+1+4zkmiJgzvyH6XD0I8RH2UxpgGFvi6uvdtuNAsKEbLDDl5Afw5dByFZd+",
-	"t7NLzkN/AH/ukXPfY6H6c58oBVn9dZv8pn6v2yGDmZDhRP29S+R8irkh3T3ydBZK9XT3TYhW8sIL7pDu",
-	"XqdD7h+l7Xcpr+ZepdSFEotdJc+6ox1rlncdBLvdQr7l6/pF93kwLxC3ZmKseBNSMeKxc38ASB7MD+OL",
-	"YBWsieXHaTA3tFGQTnHHRR5Kyzqan/xuCJljQFUWGUiLR1/fz77IZ42NhtTulXiUB3kXYLFXCPIqbuiC",
-	"NhALu0BUKIpUzhPjgutqF0VNKuxK7KnqMIJJDKxSA1fmqRlfdSbcfRxecKyKZMWtHBKPDekskMLk8sX+",
-	"ZW2VKgV12sO95mTlqYMljvGqFsDVvbs5Fg/YlTCONJVMz7OQ1VcX6QW+sppAbwt61yJ8fAgpZMh57X0+",
-	"CqDUgzwkuzpARn0izZ5DEgc3nyl1vN+4iHyp2UO/4QDhiJssiDj3c4DbCFuHfb6X5mG2aIu8OO3rWFUB",
-	"OIGNvDWmCk8/UqsEK6X+4iGjnv35A2tJ8BUqCjV7Zdbp7qkLbcQKd71sgtoVD9M9MkswY/UGmWIjDTKv",
-	"NfAK11eaetdKOCwpeKge2IpFWK1YzVuMF5xdEPz9kPQb/QYZBIxGpttmHeNyagvxpJUAUgtp7VevcXZ7",
-	"OBvn1i9wlKWqD1VK1Dc0tKyRiP59+Zpq4Uz83jXCbAlhHkWUiyGLNuFa5ezifi0CFwbe/dV9ZEnQXWac",
-	"3EoqbLw6Wkr7xWu83BJefsiHYXTqA19aUMx6xUamy2esjg8z671rdNgWOkCVQxM1U44QFYxEqRIcOdwo",
-	"6zCQXUAN/Ei9eY0h28KQ0oiqo2z4FDnmSe1kcOq4SBeg2KE2Dtk1E7FEMXtm1yR2kzwvlzQnAsodpwu0",
-	"uaQp/IGlypuKbFhZSzvk0PbYg5g2bAaL042C8JQGD9ng/J4Y3Z9Kt8+bHdMc3SFd4qFpNf6mZ/4EW1g4",
-	"k6j9z30+asHCq5ZOztSY20Ie3EM28oWMdPUqf8I2UYcUje3pid6JGCPsmWRcwFTgBAmHknFwS7RSdlB0",
-	"DSUld0VSrbJy7GLtKniZU14D4GtE6i1ioWvG7eX6Xyy6n0wwPmCkaRxohA4li5L6xjeE8cViMgyS21ZR",
-	"XLUiYMY2uygGlnEZzcmURRgNm4SrHhL348cuaerSVbMgaKFTUDslUl2dqliIF3cBWZTfoz03TSpJwKiQ",
-	"4KBMVtpyFD1JVrUi/mwgcDPehFN8AtUKZqIENoL21IWsXrBBVFY5Nw5BFmMaMY/gsxVcK9BhaKXGRdVN",
-	"hHrhZrKy+5JsvoaYYb13LWRsUch4FJ4xXhzRwp5N/QhYXmk22/v+kEFytw6Pl2q0VGabdluR2529Nzsd",
-	"h7xBPDoXrYqOORivGGfe++jRoSmgAHm+Y0ZceN4lYygnAtVP3aOZHIeR/zu6sNxXGY1YVKVzCc7tFIBh",
-	"ISwLr/h0ZQfclkhDfV0zddmxJV6y1CUQqXfv4aXVLn0ao68vOhwF4tEs8uX8RO1XB3/DRUj+esfcxvc+",
-	"etQoCt6BsKT3PnoEPYAKbxXBYiRwcbAGCRYg0QE4+lrC1QPAQ3gELiNe9FjK6fKbj4nQ7i06k+NbCmee",
-	"6Jtvptu1piMf+VyQUMk96XW7KAGdhnKsNQrMn/bVTPh2w2mgEBqTA8MRp/7XmWKJUC2vLPUF69HQYKjR",
-	"xceErR306vt8FPft0LENAUtc/6ZSDD5x9OCYnO9itFKSCjSikl3QeZ833VsTMXqiP7uodSlZb572msox",
-	"ExitIYiM/NGIRbB3XPsp8xT1dosrxrjtPu/rOn3iwAqno7jRiA1ZBCIv7AEipdgzOpkGTOCCzOlgfRDG",
-	"PShdDpHe2NUk2Rk7Vze0zxkdjGG9ZrlCneiYRRCJMieeL+hI6UXqdRM5RnwlTA/CyGMemXHFDNxnO2r2",
-	"nUHIh4E/kMJVw1BJOPPV1cPo8z5vRrpLFDkNPR+bFiC4RByZobTRkDOHJF1BHZMeloRbHj04dsgkFFL7",
-	"skEdjhXFFvFFn2dUA4hyj/UDANmERmfMU8s3zx5ATQuX4GnqQhCwBCRnDtGEE1q36gOAo/uN3yBva2Lb",
-	"528DcgBkfUHcB/dPHrmm9RccHYRNQuUkKNMqyM2bX3v06AHpdTo3b8KTGFKnSVC/cUB8Lh3S16RIfYFU",
-	"S393N5Dp7xRJV998o91uP3/uQrAP4uzpTPicCUHCmRyEE3ao+91ElItpGMk+H1I/mCkNtznjUTiTVN2d",
-	"KZVjR8d7qksD+rD/O4wE/sSXjrltXnjBW4rXINUlsC2U9Zlo9/kOcfWmXNLR1SQ1odbGE9igjg5knLgW",
-	"VXcPCeVzPTJUFPYxBjMcEvdtM6w9TJ8TIuhc2JTfIZxOTKQotIhQh3l8l1BJUKJquv2GDNEnAHzzzp07",
-	"xAsxHJSwZ76Q/YbbirdzN9BlrazeE8jLoMcbKoYDGkUK6aGhgHoCGJyJd9whrjoys+8E9W4I4iLxvz9F",
-	"yn8XnkMWBIGY7jegHBVgKHFBOndbGI9sRlGDUqnNFSaWr62g8zasQokLflywi4d6NW3yFgTRwg2dBR6h",
-	"gQh1NIlVFkYvPeG5VncQonQEQXyJ4FI0VtGkpJ+OISI4hiKYoE4nDcgcDUBXqdZum5wMaEDjrh+QY6Bk",
-	"HQQI5sLQ4ILOhdqe7h3ikN9hUUjOaTCDIxgEM495dtWw810QeQH6E9J0LeXmgIBy4xIJzfxCOvV3FPaN",
-	"GCcibJn7rxgg41Kzgz63eWikFS6NnXnuKukZ0lktcrooFLpxuqq6eE03hMV2e7suon4AVjpF7ID2QOiv",
-	"1gtabYJ0SF8XRY2wrrZczOkdLD2rBX9k1n2OCsCBFkQ+uZBZMWS3RUqVgvK3Oq3DjKhgur0YjePC54pw",
-	"HBlsc8iEBko4Vuc3DCNoEYOaBFxkhQ10wDzUmLCUvdaeIG8KnTAe49qgOmJSEE2TSLfT6cF5Qo4C1ik6",
-	"votIpdibP5qpaWLdy/Un8KTbOkSeCcQBIQunKWmEmVYj7GfkR3ot6pE0juj9Bv4ZM52nWCBYm9xXxwws",
-	"TpAJ1YzFvTWhnI5YdOumC3scSLjylON5qyEPCCU85DtYbv1iHArW54BJEJKVelaXHPYUSCDug8T0I4xI",
-	"0016TLoOca3IEPUxtoq32+0WQrTb6eyam/HbNPA9fSsQJ7VVXSHxOf6oGPWIKikOo8K9cDADdD5lw1Bd",
-	"aYI17iMSzbg4SJAAOKpDLqJQkfT5lAnHoEqfu0agdzW9cHQG3PFdTYaMEGBsMwek6zqKN+6Ew52I8ji3",
-	"DfnTjJ9xJaswPpsYcjJiss8tDOrmGEybfJ3NEYsmVA7GusLzlAUB84iSuA7jkc/MkzoE127cpnhQTG+O",
-	"PUVthj6LhAO2ceGkqyopemtHgClMPiAuhhM+wStJ8ULqT6fmesaSsrwIk1sgII/eNHTU72jvun7TwewJ",
-	"ku4zpR9FNDFzALYak67aebokFHALf6KzG8Hqf/PmxA8CX1tAbt5U9x5YkYsxQ+A3s90tQGwhbzX3U/Pm",
-	"TWscCszC51aHvDi+3ZsZHuratXoU3p/OIn5X/4ztLjMGDSB08Beyvw9SxcbUxhC5ECGS+ZtQbrDb67xJ",
-	"MOzKId3dzq4mWd199eN+d9/kAPS6na5OtXPURqBOYcSoh56eqdS7ieg5C8rLdQKFsAQRGmdtxBhBJXGt",
-	"CGMXZIhMCoQSnvoNfbZWwoCWgHUOFYylT385sqTEf41isGpF57Vkm8pbMHYzNcxhHPSaWmeyMqWYleM0",
-	"wC6eTM2M8+kMOfK20qNsgc3SVjWVUSvJFSE1WheMfzEOjVsOZZBYrdBqXp/rFGHteNKqlNECUXBAwq4u",
-	"OVM0z4+zgE6DcHCWytQCgV8rpucsOqXSn5DmhSJGfR4/BeVoYkHD0G1UyfQk8VJ82LlWupRKqgRvEbYO",
-	"tQhihMN4yWN6DrKLhtY5i/mSZzRnGO1Qy8rxi2anKOjjmSmJDA9sB78QwWykT1CfkeE6ehwjkve5+2wH",
-	"syzcgxhpju/q+4D8GhO+TD4GacacH+gYVOVXHw+VwtJvuFq14aF+nUpCAygMqyRgRUyBaSpJTvPPvf3b",
-	"5s833rxj/rxz507sWjJCJPNahgbr9+Fv+1GkdF6rz0GkUgLROAw8QDYQZMJoQvmAETHzpWJKU8h+GEZM",
-	"jNXqYuQDuCvQij4/YYzEWobWtrLYb+E7vKXwfEC50TzURXu2w6IIBGjhthW/vEOaH4TyWB2J4vjMaykx",
-	"p8+VdoqiFGh98RQgxml9E6hIrJr5Zgw17ZzhVfGFdn9PASbGhReZ8HbY6EMqtSorlKwZZ/nN8UsyDi/I",
-	"MPaoYdUgtF00MYlNEZ5QsWA1/DQKFaYfqttGTt5+68OHx4/+r/bEi3HFpJy0Dvp8qiUwR10oyI5wSVMt",
-	"PCHSXRCvE7sT3qcEIgAF0wpShBOGuVrN+IljD4DQ5yCQqt+AGLsjJpXoqpZAPS8Ccyl6upX2sTMYswFI",
-	"R7bTSLPV2J7stskRXgowDFCEWJ+b9ZjMMS0FJ8L2Xu8OabqPwvAe5XNN3BRbNaaQll6k0bDdiMlofjSU",
-	"LLonvoKX3FhDD1APwsRPtRYgNtBFCMw/nNiiQ5s8CkMyUWgVx3f4XB3bKMK0KyqBOgHmnDJ1gRPtjnkK",
-	"t/pcifSw1v3ObiIxwRKM4b0NmwShvQSZq2BoIy6E1Ti+Z3AT7IJHD45tXTuxdbYaTkMxTO0ZbnfaHawm",
-	"yzid+o2Dxm67095tOI0plWOwWhdoq+BfCYv6ihlc0OaXiEyUjA7OyhgSfmQCaQRpGhWBGIH8sDiCBnuG",
-	"x2aUwz5Pxc8U9fXGlqKpcJriuBijjUnSMYQYm7eeKpkcDZuGwmINYDQtQf3yPr958y3gEQc3bxr9zC5d",
-	"nlHcD2Pa31avpgQ/NYIaHH4BEgtfoQqD78OVP9Qy1PFdQgMlzs3tFXY7nTesJxThVQLKhRJ+lBaCiGOR",
-	"gMZBw77HcPgRnTAJ/uyPi/04ySO37sdD3W08f4zOEibkV0NvrrNu4tzlpOHUrU902wzDvOHvKFIr3PFm",
-	"+JzVuUzMJhMazW3PiN4g7szngHJwZG2F5EoHs339jdhGErvP1d6Ma66hGWzjuVP05ePnhZEGuODdHTii",
-	"k9h1mFksnlzMjUDVI3a57uIF81A+GrOTtMtfrTkJ1Gn88o+/8+Knf574CKsu+Y0d9dzbzxRXTq9Yix8g",
-	"I+aQqw5krVW+/NkPXnz2B9lVqhfKVmmmfHQRppeXUBijggp1c0M+YHUWx541DhoNK9wK3GDi4NYtY70f",
-	"hJNb9JxKGvXan0xHDTs+qvHq+3/88m/+Jruhvf3bgD51Bt/ND17/TJXAnQbTiRbUHZKi3Iat1QbVqz/4",
-	"f1/+z//y8n/811f/9C8Vd5bf2EI0AKcpSJFVXM52eM/ztIc2xiBUPwC9e53O5khRDLjY1a2eTPzPCLuP",
-	"u4/bs8RV8Mabd9SVsqlxoxZNKZx115pVkxlfIMM4yJx8YuMtDmNo1CEXhYt5IweCTgoEpVSlUYkGxHPq",
-	"sAQ71qBjwwHVycb6VwURKHVXqs69KjaLKb6bFquMC/HQMsJgQZFUrEHj4OPHTgGtRDKppEU6goRbJdI1",
-	"HkMurlG5sJBP1wGkgsPc73Qeq9Gzpuhy6e9YiBkD08JHj0jzaye9/dvob4qlvJATNwlicR208uIzRUay",
-	"slimPr/PjQY+jS3V3Isrth4QX4gZqBeQ6qhkg4hJP9LK+jRi5344E4kHIJbR46Kvmq30eRNkalTrQIr1",
-	"Jdjtu51Or+WgWaKkDOqUcWPhQjuJBH+EjtoSBJuBkWav0+n1+df9wRlGed4TIwcdnYMgFEr15SEJqETV",
-	"luvqMvZU8Rxqu3pXU8ZBpzljHDxioB/2udmhUJLvHM9gC6Ks2hNJbclUUkgXis0DBnvonIbnrLVcFjYG",
-	"ck1pup3O3mHOn6O+fpM0Y7uLLwBBIFZB+kGfJ34Tk4/zRL3ntsrE5Uc6OuV1ycpgVnpkLmRa4rRcUujj",
-	"Af3alwbdY1y/oHPSjBG+23EIGK9aKZpnh9J1O065vAAsXdu/VmRuqbmchbJwWoBYMNvejkYRRWrzwu6d",
-	"O3fIBRUka0wrh8EyEOhRFy7qzZ0YQfNLUsKCWlKCw3C7YxS1ELR0lftVVokKz0p8EjGpSJ6sDSs4wHoc",
-	"Mw783Irwl75bWeZfFKarGZQJomuw+Xvj03cH/n3/veMPf+e4+4F/LI75w/3BW8e3j8+m/+G333rvTrvd",
-	"bqwmxGxWRMSTXEs+zF2xwqXsZQREK4omNnWZ23cY/624LaJ/3hKFBdrqXLTChb2ZWZgtscdvHyYdyqEw",
-	"E5gTi7lG4pzOcJt1L1u5RHqpSLnSXa0o2iqBQySh7Ysl3HeZjIHcDMIR8Xmrnpy758D5x8Ku7VC8NWLy",
-	"CQ2CJ/aXolz+1fF9tksyFRFBxlQcEAivtGr3KPw2VQK1p0/Jk6Zyn88dfAU9ldikkPa5rjUeDh1g7KWF",
-	"erR8yjML86UtJejQwvTuBZPpnbttcsKk9PnIcEvBtD0c7bpxxaxmx8HgKAeKi7Ry0mUaLr4ULBhiTI6p",
-	"ZbbIOpoTyEZMHgVBqqzN6xTNgiBFalJVW9IiC7oXrW8X0nuQ33Mkturwe/u3i4avfJffzQN5exw4A0JD",
-	"5TI38eNvZDpeNhpOw46+AAKWrcbc0KEuGlRPEuDYT2LZra4Tm/PgAh7pOpMdqwqj+nFMoSHhCXvaOOg5",
-	"DV/cE6O7DCud6iwo9e0Dn1u1XH3xIPLPqcTaV+YppeYJab2PObAdqBxqJpj4HP7sQGvD3JPFOIHlDE2i",
-	"aKfEfLkKRDFKwvieCyG5WwWS1gg2RHeXQzT5YiWQ7m8EpD0LpGitXUO6K77tZbKdtTzb2qakKrt+JJ6z",
-	"Du5OBBo6x7ggO/TvRrqYcfFy16MelWSCdpoJJaEEk5xw8A0j63z8WGGyybj5+PHzlNjwPtS5D4L0/pJW",
-	"KZYIkS3FVlSQuUi46KGEUS5XVJQpHmVyHGCVae6JES8+hwgs61oKF1remeiWMIKiosd3RRzLogQSwkMi",
-	"ZoNxn6fkA4jCixgRZ/50yrxLYOBXhXsvvn4ZEEOeXjE3eeysy5mdRsjZ9mcvETvq3OzLEQq+UIQxf3jX",
-	"MswlyTAr8d010P01cTGl/Ipwwl4XFxPVudgJkwLrY4MqC7xH8TFd8tQ10WVauVQ/pYrNprHfxUAsOyvE",
-	"532eesWNu281Q1N9Q6cGgdMD01jmMEjSnOAiotMpi+KkAApdgv0kf6vP8acWpoWmWGYUXijComMsky74",
-	"FqfljMyZbKd3BwHTSbYEhjG7+ma6QIJOGSRL8sXFucEsBU4jzM/EMLkM7HKcvPhENEsnTRGSmZjRIJgT",
-	"92Mklo/dVorVH1pjmJrlFLrPzUk47PNsnma5aIAB4L6wA9huCNLd7XRSKQtvQQyhIeOmz50v45hiXaS+",
-	"zyO2A/QbYbFEDHMz3iZqpZOkwai2r9EJQ01NTqzxD6obdJjOpFESWoLwCn59Dj9cjEOzlQRs+exWnTqT",
-	"k53E1ZGdvPCDUMLJzrNhO1hZKu7YnjTbF/lyU6SZ0HjSS3ujskWcl6uiwPte/uRHL37+vV/+n7/Lamx2",
-	"VeePYy7zuLZ1prsj51N2zxcQ3lUqtRUuuQYv381y4E2tv4rAW2/xGd288kJLpeGpz7cG125esikwjqwH",
-	"6soixsllSdSZ+7qZEJul96EsbqqU5UM3jd1sBGWGIhcfNmlS29juQCog6bY2anvRWHGwmn6BAfGraBjZ",
-	"C7HGsa2Bm+vGLFUUdzXPT7FEIzFuQdTF/Lpb1POeQPvMcuE2bQqBh1G4d62+m+5BnP3LIQzK/g1SYUxV",
-	"DHVn50SGKEXhMpQ8wMOoz6H8EuLzDjiPYiYqw4xNptntdnZbbXLEMftY8VUcTYz9KQQfsam000jPdzfm",
-	"qOn2Om8QyLA88jxMxkuPBNegOZkF0t/RmXlizgfYWAay0pgXJwrCXQoDLxsNlAYiezqjgcjMo+WwAW4/",
-	"kwhdEEGE8UN9bqIU4+PUkfVFAhj1PNjqaxS8AGI5epVqNxsHfCTWgC07psqmX9sstizoID/xnTt3Nrff",
-	"N3Y0dnwV8bQ4gMcKdQ254Qw3RIJRKbF2XVitK3IcaRzemqhRjKEbEDQu3R5YVFJhw9ExFjaUFJpZEq6d",
-	"R9BKIdt5vEVyrDHW1Isri7hbAdsuSXg48jyTeK5jUONNWbIDsscVpAYTSPJGofygh11gHeOeSHi9dZN0",
-	"LRaryAZwUlOEyCrIwEPJiBuxp/fEyG2TIyVEQPgzdLjEZEdIhYwjn+1pLqjQNaeYh2HDVtw0VA4LA88Y",
-	"uCImGBRNmmJrzQKhwV5wHZlhl2DFhiNrbekNQ72CMDVDViiwJzcyQTJAHYHAeq2ppC976JaJNNZ3RYtW",
-	"pNtV41tvjqlISRGp9SkZDQLLZtzAv8/rIAAQA5h1v0Q0QYhegaw+hQYpSpTsKmPff4oU6eUf/uDVt//s",
-	"8//0317+5H+qWxpuXFRJc22lLsJmoBaUxbJNs7/KK3/17T979Zc/jvOdMiuPo243I+0sW8yLn//g5Y9+",
-	"nl9GHKJcHYDdTtewFkSrkuRBKIljIAqFt1KXpBYsX37ruy//8AcvPvvmq3/8YX4T2i5TbxO7O6cFjHG9",
-	"Q11pIfs7moYWgvGGIIxGga+VQosgWrwarMaGdM+ZrAXbz3/8k3//5l9//ov/9OKzb7747DtVUbV0V4sC",
-	"WRNOWBg1Xgf6v/rZH33+45+8+sm/IYV48dlPX/7o5y//5Dt1TqWWsGJ6j2052TBHIcssZXEVQnC3eP5w",
-	"yCJkFQkYSVNvdbO2LmuCqyo9L6nRuGC2YvpWMGE3l/BZgewtnLiYJtkzZi2OapascKFXgmaUAnkSEl2w",
-	"n/JiOKQoU+Fy9osAoDc8hoaieoSidSQ07JBcUF8m1XKAlFWOk78blwLKlCbiYVKACNAtpj4r5XOuqewY",
-	"+nFZ2o4xIVJQe4ZGAizSc5ZqNQrVAfvgzMv1mycG3gsspbYcjxVuIRlT44mNIOEwJfUeEBfr/D2EXvwu",
-	"6epyo4I0oUTkKdOVVFAKD4e6jjEQGYe41POwjLJLei2H7HRJxIZQfNaMbMrLglVUa77WivJKjqUcYAqj",
-	"2r7HolZ1lQf3cKBUn25e9TmaTqPwnOUUHqxjEk+vE0W7vc5en+tBjNFVwaZNHsJWYZpefpqH7BM2kEun",
-	"yfrGa5pU1Y2sodj0ebfTuX2YPQXUVDWVicWebrezt1D7eWhQ8zUmBcBRlygdGpUTuc9GvApSUozBsbj/",
-	"q5/9USyp2jcH+w5UEZKW6CO7OzyUDw3O53NQ9Q441LND/4QuEOxLrOu4xh5X3tQS9bCGkoUW5Y0sagmk",
-	"b+/w0Lqui5eFVuPtL6vb2TOS0tdgdK8EtbN3dSM4ntvTztqbQnZQvAnNKozIUmft+fN48dl3P/+nv/v8",
-	"x9/a+CZWk0gUXdxeHk9M9TZr8s/SnqVqS0onUGdarLSA7GyVtYSopUj3krD5EKgygNPE33RubEbFqmn8",
-	"X0Qu7Blv29CB7g4AklIrtLE5aNE9xswa5KFQj9hLr2Ph/ErHSOYvFAZKi8mY6/36ZH+8aZelAyCzhaRS",
-	"tfVC/8KqOoHCHji6rDrgsYBJttTj8ZBNwnMmlPyXNI93k/roeqXG55Ry6bfJkUiVZNaVM9XEuvHDzgWd",
-	"68qPqZgaGE9ffNOYcXMBD/tatL4LSzHitL0/EKjTQRqmSv4BVroXvoelvNcStTPTxrGlcTBJn2eiJLpQ",
-	"3z4nQCNUr4gHocxSZW82xSCr+s6RR68kFOZm3mCgQbfTU3yuyBBVMPFGwgXUIamb+U58fzcH5XUjFO5a",
-	"uPiFTTECg9drMYra57eKYbQUF21e3iuOJ8hQH7K4ak8pCl4Gw05j2SXxapx0A5a6Xo4hj5jE+MUnEOtQ",
-	"ypHvc0amdJSqjy+SnJSMndkhYeAxIbH+ihP3RJChpAEZhDMOSS7pCr0+cNq4u8LSyMPZBpNLIdrkfYz2",
-	"uJpcLGlspj+xD6AFBNZQGocX5mOv87ysANZmuNoaK8m7lE05sMKVAPY8oCO2XUhsIME1xp8rxnlmazCd",
-	"orzWJCpqq+WeKvGdYuwwWbSwUp0+a2z7wA+S2DndJHJ75XjTTeq7t/c6d+7s73Y6VoSt7pRUYM8qkZse",
-	"Ow2goo2D7rbTWC2krl2cCXhFiuyvV4whj4CbCssr4ojaYwWh9jUZY16JFuTmTVO46eZNcjq3Gl9xdrGE",
-	"TfZ5yrMlXDL0AyhwfTqHDomMNDvGRebEfi/Fg2Mnltc61P2rFI/EtFdsNEKDQJe0x254Z2yuiMTNm24s",
-	"SGN7BdOFZ0CnvlrcO9hGiUIrvoJ2eAXF7zfKsBMv1fzLyrY37KG4PLatkfFReK/EXp40e0ldE1/qNOgF",
-	"EUupu9A4+Ljz2Nk8jDdQCSuDn1dXLKhi614qFtjHeAUkgwwC5mSDNG0DclHAqHsd9b+EVw+jcPJO9cL2",
-	"6vEPCorbr+K+6pgv4uIXuqthPNBKoXDv1OhuIMMPCvobFLmjLlFCyd2y1y2nFHF/YLcyzFfd2JrcsorE",
-	"IqzyDm6ivycJgYtU+SMccEqxwARh3Otz7N0F7Y1R+ADzulXrnAbEhWHctm2SduOex8lyCpv+6JbNz9x2",
-	"vt2Pz0mpLSEJBrsRd5XTYWE01e8JO3W2LkOS+fWyPawcy36JQgwV8tGYvc294hB2JamE3NyeQ7wAvdjU",
-	"R05n0mA3doz0g4B004WwSzfT26ghY3HcdYZuFJfs3obJZQVK/0W1sNSoHLY8FvjSpKjUDcgJUXqhaEX5",
-	"eE2mXxdFFxS6Tq8rZf3pOovkvIQDwTCb7/y0ZWvPyvfpyhh3DO6v5t8oEogUe968NUdJdFfTkrNFOeWE",
-	"BcNfA6vLF1ZgmficFYsqaG7BFrB22JQuLL/QvrKeeWVr/pYCZPySywVXzMRisK2E/V5d20qF8Hfb1GLW",
-	"exvXmzW7JLTh19D6UngJr6IFRld2gKS2bZlfMCqlXi0oCc3h01WKwuEQMiCSMjCbi0B8E0su2QGIVYou",
-	"rR9vmNqhJoW54iHdTud2keyBkH3dFZR+PUsZ3d7hoSyqEpOfdyPRfk5jxuvVqrqs8MKHCRZ+2QqYX/2C",
-	"RaVoWJawkPFs1S1UVI6GlxFjmEK1SwoxxDkNp4wD7bdSBel2jnmKxMATsQmNzhaXCtctWqGsPMEXSJMG",
-	"PhWtDEc7Y2wqsH9sKub9kLj9Rr/hkkHAaFQcrrAym71NjINRrewEiyHVKG+od+QLs8fW+rm10i5A1Csp",
-	"E20v+8sSzg/xwoBRjc+/+buvvv+LzZbWqRXgb61FR429tpD/tZYimHwYX9MNHAwqNL/62bdf/ukfvfjp",
-	"d371sz9obKVoso3f10z8S5wiUIygl1T+OI1ll8S/gcskvAOafGwwWwDK5d8aUD5gwZPJTDIsoL+g1yXX",
-	"6v3FOAzYDjanVC+SpisklTPhkk7esx7X/ydwIYDd6i8A1asw4P3uPnlXvfIWLPfeTOu68dgZbgoCoprt",
-	"Ft6mNBfFybudzv6hRkLdWbPb63QPrQX7gni+mPhCMA8qaRQx2UG8JFjhFWCyPJRoVLZvSkHDvdpcc9/Q",
-	"l3cNppQNv0KhuV6nq1Z+j6Hlue7SF+Y+9Dq9nfgk64+9QLNV+H+U6Vy5zpiVqdJbabTbOu8rRKpFlnKj",
-	"q+ka51BRFAgAt+67omoGSGAxHFCuriQCdlme/QJ8tFdml63SZ0MMllZnduX4mczVy9UIS/G6uIHvynsu",
-	"R2R7Eb3shpP5IKuLMZ4QtlJtuQi1L4Pf5jD7kvjthwh/ivwNQWZxWvy8koq87wBmwMks479PJjGCLWHD",
-	"sForwg87KRne1XTV729zD+PnOq02OaETRiK1t2gWMEGoIK5eRm5+d0t8fBf5ON6iGtycBkF4gQX5Szh5",
-	"Agaxea6ub/0Xh7evExS/GrtfP9WhlgRQnJxVb7oaQsF6u0Nius05VqWuCOwvp/SA91980UUIrZkvkSSu",
-	"kNDwuiUGg9OXLTdojdiwii0LDhCBsUxnfwueEkqoCaOzWDSA/0ITStKLu2aGEenoyLNeC26bB/Fw6eo1",
-	"HhvSWSAPLBtWy4lTAPpcXzri4h8fmuaSTRA8ep1WHBgAV1gQF/6bee5255BQqGhJhbnHxB8C9mM9Augx",
-	"GTHdlRNpw4hJgQJOt9M5hAd9PrKIh89z6wqj7Ap8QcY0mgRMCCzW0+fpvAJ131sYEOjNkP4xgRGBJOQD",
-	"hksSLDpnEZlAQIBaQtLfc8ZhcP0FH4Zt81Of+wL7fratn11CAxESobbnckuqch3i+lxGoTcbmM8mlcKB",
-	"PApMqOCMeb/NouS9VIaoj+sTMoyYhzjiGDi9pXalRMtBMPMKaidRPtf+JUse9MH6IopsmlzJoCkPB830",
-	"byoTHTtdbQLSzVZtgZE0MRTO5770aaAxJtc7ykL7ULMVyklH4UDPIZMwYvhNt9PpxFinu0cQHvId3Aen",
-	"E6hdq3eBqAWCaZ9DXwcUTnEAx7Aq68G9w6Kzj+uaSXrGYBFv2GLrRTgLPMKeDRjz8Kohht0wF4QE/sSX",
-	"8Q0lPQcird2dnQl9hua6Hb0pt4Xiu34Rhz6FXqwABXhYIDDSU+EvO1MW7cDpZebs5udMHnZb0CSsUNyG",
-	"Q33dBjQ4qQ/ohIn76qgKKpzCUQ5ioproQ0AqtXzmxJnV41AwraUc300FZdokB2MyY4QolQ7hzw8wYOzf",
-	"f/i/f/k3//TLf/t98z32tOw5jexdx4anKapnelmi/G/E54r94xdGrMaeEjXQO2F0X92QArnX3qbe0ctv",
-	"/eeXf/pdbNdq72jR4h9vPhynVPsoWPKrP/zmq+/9+MVP/+7Vv/xuvYU7sWPx8Qq9yDR2PKIgnSxc6SIc",
-	"evkn/w80gfhvNYG+oSwlW4IxKUpYVzudsawLfYuEj7cWXaWkS2vmTi1O/0DjRyoktfpROw2bCzcOGp//",
-	"4q9e/eWPEbrZV8tgm6iAC6BcQyhOSOr2ar3mCWYuejh1BpCwgVfMVPvqLMzggZ+s9JqE+uRrvJhDWY1u",
-	"Zk6w4TSCMDzDteLyO+bgQCiCxswFxNZp2BIajmR/8+HUizfbyfxkpX6XedjR09Y46Dxfs4NeKYXemj8b",
-	"jzlmm7ZrG8au5tteqD2nvdupa4atelfrrVdKcMs66+Wku0SZtprtgaC3QvJchnIuyJxLXb4F12zpvcnT",
-	"v9RV6JUy4g3muKUoWiXlvm2pUFrL4exCG5lXbUqcwuJiPb9S30AlC2e1em1gWabW39V2GJEy+BsnfK91",
-	"QHh4Gnpz6DIMDYRlSHzpkE9CH5KEwsj0oPYl6HBK7D+EKHWj9wwo73PMcYbkFfXb2FdK4rxNPlICrou1",
-	"YvFCukQhLjomjDqCpXdBd2WTqfSZR5pKH7UWp4deGjZQzbugVcS7sXm/SEk0ehkYPU7ZUCk8ZtM0gniL",
-	"8JzlOg8bOmepe4V+CHO5l/sY9BOvW+vRy0gzb+tkdTN/Z01fuWUKLhAWVp5vdR9GlTlXimPomTrodwuN",
-	"rul50RB4KSEDdy1825pIWIhNG6r/n8ebKi6E1L21LOZW1X/8TckoevlXLPJgCUYtNONnZI7FJvwVcemy",
-	"iubqw6Ebd87nzOsjJrU/3EL4mpnmwGxTWWsyTExrscQcXnAB3E2xNl9A+ngzFpwFYybRF169IVpOny9I",
-	"TY8Nx3eFSziNovDCEhMEaWaSzQ8IDQK95EnrkGQy2vt8hZT2XEY7TNJqZ9oEi/hlpQz0uS7no9CNSv/U",
-	"D3w5J0389kYSrKDOJmKD8/wBve8L6epyhRaE0VNwSC7GjKN1nfiyz6GT4ilLaS9ombe+8YUtdpQYv5tw",
-	"SkBONJS1CTxzrq3q+fqp5AAwm2vTvL24mIQoISQ1FUyUgjY0NEns7k6BxVpb77mNQeqGlJQPgMt/lIb+",
-	"FQ+RSIiFthDVyYTfQgBFsh6wBa67nlLBpKizYxlI1q3HuJXqAEW49iWLWkB9SdaoC7C6FCIOasohRQiU",
-	"MjKkygMY21w9e/QyG2vW4pA3vnWq2M1WLMxoG+d8fu7LdKlGxexNUaLdTO2A//t/vfzDH7z8jz/KbzBi",
-	"T7OVpMEeM7uUYtaXWVmg+AK/7tIChSKaJSzp5MkJ5XTExKYEzlJZEzG8pphpbBfh0AoxaCLd0QIidAvF",
-	"eAv9wbx0OkcYSH/CWhnA9vkReL1RlnPP2PwijDyTgWlGuBiHAptHHN9VQofPdWqIwUGiKC/1oRqwkgBB",
-	"nExLf5R7fe6PeBgpOZKmmz3lxS4r/Ck+q9UkqyIDTlr4y4WSLhKGUKm/EnJQ3eDNLQkeK8R1rreS0jyQ",
-	"4t4CiI1A8goXo5EeKfDVkIISJNuyAPTlSq+IxavFYaGLW1CYd6EK4XR6j/IRi95n5yxArlmDVdtO5izW",
-	"LZEvuvix0JNjRf2jf7GgptKCooVRGDC9n24siKQjK9beea/O1pOl2RDorQaBuMxSNQj0OkUh2YnQ1LsU",
-	"ocm+76+/rqM2QsW3aF2RSIe4lolE4omvxeCytpJYkRrkALDsGAMMj2NKwshjUZskXiEj3IGzR73PPAzZ",
-	"SlxohbYeOlOyk4SAT09bfozNZBhGE12DT5Dp7DTwdZGlSgYePjdRYkSOqcyQzaVGGCyNevVFjrStwbEs",
-	"HxusfGzhTWHl42K7xwYKGidH8WVhzHlQ39WPJAXXdZl1HsaRCBDZkT2JpuXQRbE9FcWgN9laHMUQM971",
-	"gogS9KrGtspiw9YxZtQIGFseiVRmDLmkSKTHl8IH9c2qGfghXKs3DSLkqhzwXSb1CDdsgl8zBKRQ/VfC",
-	"DPO0FaCe+q+ZWc6zYonDzUVafjFf5KHsc8y0yJdRSk1Vsw7xGkWPSjjgewA7QJErXcE4V8kUvQdbUneX",
-	"1znKrGZdM8AKbR+3ApENdHrKYNQVqyuUQG1Jt6eSJpCgCGdKEePN33hxodRCN9QFUi/1WhC4ioLA5fkT",
-	"cnf0davGea8B9CzajM9gLyc05GJTDC0qlxyOoAOf3jz681LF48NhmrXLMHEoHKTjQlzSBYqS7vnHZZ/H",
-	"eZ5WPIhom7e9e2LkkqaYsiAwSjclN296N286qZ6TLQW9MzaNC33aC6VCiR1x8wU15jbKVaB74oB09zu6",
-	"/JTlvzoyvgvtMIpBgA6WPu/udzsE7+rbXLIoE4va3e/cIeYqn/tqJAhPye51QCcMi3dSTsA4Bt+32n3+",
-	"EIAL67udW99D9gkbFK1vjVJZqYXBmlL40u10bsfxr30eN3zsdjt7CwtwHGpQK4TUuYgRo2eEYnrhwYIs",
-	"SGIyE03m8fayIK2ptpQFOcqdob7SrzElEg5msdSGMmghIywpxO9p3/g//u3nv/hj9I2vGEqcj8/Y3PI2",
-	"Gm1cbVkohNdeVoWS3xZaVdEDNgOuJZVP90xY69dwnA2d4866KysvmLFV5CpdE3LRbUHn1V//3ovPvvvq",
-	"j3/06s//9dVf/POrb//pyz/7y230eCmhbtvLTszTrk1Fol9iWBiy0csIClvBa7uYtpSVcod4XFRa8yKF",
-	"URVNrPTi2jZLiIhdhnYvvYKs6Gvcyda85IImgfNGnLkShXYKKMJlFNopv8KXlAGAUrcS2xAChOZCuFbJ",
-	"yNvHGvaAJHBCRbl56Jl+ovDkiQyXpegdeZ4gLr7jxbVlUjoAFSSMPJ/TOClNxGVyHOIm/m6X9BwzVlyJ",
-	"5ytYmUOX4GmTj4z2gIMrVMrXfVFqm9Z4rRAnTZcsmoQaEg+hH6ovsBbPQZ/nwU2ayTpJr4WNUaGQzDCM",
-	"CKODMdFA0EoxF5JRz4GfrbwcixDK0CgP2iu7VOd1NxYjVqCWLcohNBmlIWciLpLTOiRh5IA61+fprkWR",
-	"cXt5jppql7wX+jx7q0hTQX0KwFJLYC2zBoRVuoBSSUSb1SpghSC3MnWtz7W+xjOnatFJa5zbh1VUt4X1",
-	"a/p8k6rbkvo1fb6q6obQUHfzUXg16kCX22sXxN14mZoUOishYlSg4bC27lE3DrF4Hbo+zcrrqBmCuPIi",
-	"NleFenuQuG0EpuPlZ7JoJboAz0orWRTDUcRnk/owpvIEZFeZNbaKAjxWgea//943P//xT4qj9deNEDnO",
-	"kogt+5XqO2zSMFq9YMaXK3AUoXJIqDhLnpWh/p7Mwxnwouk0mKO8osUVJRdpKfEqqAwVLr89ZUnrrRyX",
-	"X16CdI0goiJSUBQhtFWlp+DeXpK2gzPDDVTSpQxXrDqyl60lCudbpONYOFuq2TxKREcgRAySZkAvSPJP",
-	"TEFQdcMYcSP29B4Tgo6Ya4qH5HWTni2VqvFEn1MsqZmUDz3E0o0XPih/RW6stAZSpmJofb7d51nFKpOW",
-	"TIqzktW4J3e/biUbxx6WG4IYCfz4Lobb4IJKE4hRG8JQmpLomQy0SO+ALPQwtcl9A6eDclWjz+trFkXF",
-	"TjJCP+QUx/4f+3CAmkPHsv20jtHnWZ/QuprDIp9P7C3alOawzOcDilOh5vCJOZbX6eVRzOtRqDAk329c",
-	"scphOONewnRO50QwGg3GgDGaCqQIczoDtF56g06fRHqxJIWydkRUXX1k0cLqzt7t7O9YibR5MCMkPVOV",
-	"yKqVpNi8uVDLhd1Fi375re/+8s//1+c//smLz7756h9/uGUlZpPgW0V1qTn/usFjMY3dnlMjfVU36dm4",
-	"VLE9cxcKLfb7BUK74ThwIQr5v2XAPyQX1JflcsCvs2C+Ck5flpUfdCkjVK4m8+47gECLxd0zf3C2TNzF",
-	"NrqCuOphy5QfN9TV4tajVB2pSDff5fOQM3I6k1q6O7T8fTyYxw6ApHB+LOlupwNP500tMn4dtrPUuq2r",
-	"4WUs3As69MjQbF7tXNcVIs1MnJGTwAGexoLqSa30+Lo6fR4/oNbAgmFrQZCSPedGGgGpU7+Kjf2s28Kz",
-	"biQiI62V6ZOIoblcdEhheaac8iJT34Z7CRUuYx2L4wpW4MI1rG9/rSU/bRwOasC1AJCd/PNffP/ln3z3",
-	"l//n7z7/+9/fQtTI1839+5JV+9E380vQoyiFJQdfmF5FJRfhMiyKFk5fkkT1MIVtOp549QrGC/oSVekk",
-	"fG8mmdVKOFfAeLd1kK3NCXYGbBikxCvBuKctgYKMmFTse29LLQv3dMvCq9R0eHLdbvjXsN3wa2s2/GVt",
-	"M/zr12T4KrUYfl0Nhi+/tfC9y28sXKOjMLLj4jbCwzAi0EnYO2GDkHvCJU3oQ+dLQdIthmVIeHhB/v/E",
-	"frzVJkf4hbFw3BDGZ2ZbHjQP3yUzLv0AUqiyJhXssogygMJoLcxkLCp9no2p3JJY0LM7GdfqYSxD3AtU",
-	"ejFSwBp9jXU+Uk3J4QvY0thGrMbB7eLyVFs2TKTXsHu707n0xsdLwLD9VsibhoEa7z5nXwtn0WVPXp9p",
-	"XOWOydBh03D5uEcTj3lzTq2aAOk3lUFtJQuay2co6XUn5UuVjYquxKXKR5fcSPnea2ij/HTmy2XmipgD",
-	"51snWE2QScDoud2RKSW/zIQkMqJcDLWSosUrPxKyUEDReFm5vE53v7OnPTu/NfPlUr9OyBms2OejUreO",
-	"Ak6VCj0VbBu6a1IPgoYsMUW/WiKsqAVcFTNHcZGW5W38L0UqqTDjJiWQeLotR49U4OsLAdnr7GOjw7dA",
-	"+1UXYyOnVwpLoAHb3FdlIv5b5upcsepFmg/7ImnvOpO6BMsZ4+SUBSEfgXaYaSWpNb8BxnMkxEh8yc03",
-	"VyhIZfFtsufMhu7kUjYOi9ihHT5vftYJIDokzrCkkmXm799lCEzWXbskUel9tc9NeXDguDJykYh7Eiyu",
-	"v/sWdJFEqWfos8Cz+xDwYfhOGJ0w6aIdKfNt3Pm+TY7SJf8hOiQjbPW5G5fVch3i2lWqXEiPTepoudj9",
-	"CGt5uWTCKBek35hxbHrp9RuHxGXPYJhsGLrT5266zJYLipGbqzbmYj4nDgnpnkrMUqCYwy/TiEGPyaSD",
-	"1UVEp1MWCah1NA2oz/s8BFDSQIMPDGacXWQ2SJrqzs34gE0Yly1sqgmGOLe4kpeLTRXcfDEvd0uBRdog",
-	"piB2wuRV8ZQJXT30SlRIXmjsiu9FtWY53/6zX/7170MI9Oaly0VLMWmaqap1Lz777sv/8Zcvv/cP5Wta",
-	"S/7cIGzWkk83uI4F1V44nbAj7h3pG7/2Ot4NSb6UYL5OYDdXJ/DV9/7x5Z/9w4uf/vmrv/rrl//xv//y",
-	"9/43jvPy29968dP/3thCk4sT67p+yZyNccNlkaoevBXhNcdjr6IvsjZALrO+yqI7eBkyZfoiXJJYidKc",
-	"1eVhaZnrDZri0gL/AnclPWNQ2+TiflKQVAlIGt1a1r3EYOpup9PSZqjA079IGCWu36G+uyGUmDphEVFv",
-	"FUpJg1kUKZFOj+6GgWcvolVNUnoDJSV485HedbTYf5idibCnMxoUgEGBvKi8h53/0Oe54XJPlctkKZhV",
-	"CLLOZvYVSWnm7K+Gsa+7I+iE5btNFzLa9AGk2GAayKtb50rbX1dfEEqENRa0YQPlZha1XIbU03xQ3ZZZ",
-	"uDIUEje3slpWzy3Dyty117yQypzwkU0btiwTlt18W9qyJZ40hNDN4/nDIYswxjYNprh6SetK9LqPDXBX",
-	"LgJu4S0ukz4zZ/FFsawWXsfLkDAz9+qSREwzq21wEmN/mwFx2L01ujUMo1Pfg2oi5dLlO/CQFQ4HlkvM",
-	"dnEPdCd+dFXo0nLgEBUynApyEUZnkMlmqlaoxbUcUHE+Yqcn4eCMyT4fhJyzAZaEGzFJep1Oj3zdH5zd",
-	"54HP2T0xwlCMiJFBEAroico94t6iMzm+pauhnDHumvrqxJcw15stjJ/rczfe9Yxb+3bbBDeIWbMEf/KY",
-	"rhdHR9QkJs7AkiiIGz/yaD5l2hSqwdHu8yP0ymiN7pQlI+aLXeCjavRiybgADDLUEE9ABvZlfTi6mS1I",
-	"uxZMAWj5Hvoh30EFHdkTtsi3outiBT7ff+b4bmkHGtww+L+uqHkxdYJg5omTt375ve+8+Le/ePHZd//9",
-	"hz/95fd+thHf9YKeM+UL+fwX3//873//8x/+0YvPfppdRT66f2GvmUW1xayrUNgbbsUV5uFkVlidHL8T",
-	"49HVsnvZIPMFhoIkN/kw24OmQmr9KqXJZiv0kVmj8JS16UuvN2UjwiUxZZySNE8pb+nuJRY/1pykiltx",
-	"L891R0wCHMWTEMj6E9MuZlGDM8ZlNIcSqPqW6kKjTq6v50HStLOLHTR8icUhJAkYVY9xRsIp48Uc2CEs",
-	"EIx0kMWqZ12PSeoHDwIqh2E0OdGjJ0uyeFHT/fixi9OGw6HaXgvDviI2DeZ9LsZ0CgV0DTIQOpQsSjyd",
-	"NwRxgaOXwcl1tNfQU1vXe33fF9I1fkVTLFcQSk6VzECjiM6x7tSFL8ehjq+wOOQNlGBEfR5d1MUtx1k1",
-	"A4UqUJV46IhJhe8CGT9C/Kpy01lBOnRte045AZzlM++dpBTrhthgCa4VssTSBRXsvD7Xe7fg5K8W/yuD",
-	"VRkvhJDrS+CFK9XnXJElNq2NaTLCPLRw+PdPHFsGiMlgUSPXhHrBhS4itPCDmgOEK/XHkzeGu/TOoOE0",
-	"fPFVOjhT6iH3GgdDGgjmNKb6dfV8F9iaHqdb0r28ZFbrzeK239vuaFZwD6r1OrV5guJ84QIGuk7vU7gF",
-	"NwheAyIMld6MmJBSU8uFg/f9oe45dkpTquBBkXrsCzGDQiiK2Wnttqk/wW9xqTUzopB03uc+P6eB77Xa",
-	"5EO9LK0vw427GIfmhif680AHQvFQjrGYjUcAM5i3ZTZbkccaAF9lTXWbyuc6KqWBXZ3FLhiwMlX40Dqz",
-	"KxYNwb+4emHhaV6GZpc+zssKFfWHUlOuG0LRuDKSvUZPyokYgf4yCPk5iwQ255iI0aKqanIWcUFmU2gz",
-	"OQhnXLpkgrUZMYbUHgxsfTdvcnahFD/Imrl50yFh4EEYjq7Vql/vc6UmRfKtwGdc3hMjzN15Nghmwj9n",
-	"rcMkurTgQfhGJOXd9Jx67DZxffE29+BcFJz63LRtNC2NkP7D0trkUYh9Rk/p4MwhUyqQebkDe0ptSA6U",
-	"ttpULwrZMhOSiA2Yfw7Fg+8Z8Cgtz70nRncVhjgAKnXbXXLK1NxqMBZApOgNQd47uf8BkeyZbJMjErHz",
-	"8Ix58ehnjE0xmVuwp8C0fNHnEZyO0laVUonvqJ35A0aaerJH8ykjvW6nCxGr9mHFWmd8nLGCauAOPYjV",
-	"Y31u4KmA2cbAiLhOjWAsCSWAcr96QHM6PhaKxuJwBU1gpjSScwNfe40HVqU4Ii9CXWRb4Z3w+ShgT/qz",
-	"Tmd3QOE/5tMpfnKd4v4yJByaKGX9gvaDxa+lnHOp2Fz9AtIz/fzhal3VyYQGEMjikfQd0sEh6A6LQUMJ",
-	"7lhNZq8ofaYga/R5YYZ6/hJZTjfEMwATag+pMW8f5rxzVkZ7t9fpltgL3rIGUiT69ceMnFLvrRS4U/xl",
-	"kPmpMRhTVCy7vd0niWQz0I2cO6COpMC6Uv8V4OsP1FkvXo7G+g0saPUCzLlF4VWywkg2DZ3bZjEnarSt",
-	"QAgpveKGTzZapmgRsHDIzZ0cMDPTkd3y5Zou2pYSZS68te29/dspa8AWIFszN3CZbSwrxxQaxrZ4heo1",
-	"lnk3Rw23HiWzmNaVRctkuFERBVScI2ZfYOEiy/kxaYowksxrOaSU+Wa5WwG/XR6Uk6eji4JyUtEnMbtN",
-	"ccASlNlGNM6K3T1L6WNZc88shpM0ASwUDWqDYfOx6U+WBAWlSGDOsAkyrFGcjJSKpswykmVotL57jW/0",
-	"G0pI7zcO+o0XP//Byx/9/Fc/+6PPf/FXr/7yxy8+++ar7//w1b985/Mf/5dX//rtV7/7437jefKy9lWr",
-	"7WJzwUf+RH1xe69z585+r6P+Z3diAEvqQ0aTBYvRO1E4gaNUJGJwnon2E4x7mdhW9VXhPOoHFr2DuXeN",
-	"g8ZYyqk4uHVLk5H2IJzcoudU0qj9yXTUMC984A/OOKarvPzZD1589gfxLw9sA6/68qn+b3TOIgPYiRh1",
-	"e7tmtUL4YeLCN2bd3mo23LUcyYXcpGmUDlvfRR2Me8TQ22ITejmmUYmRb9q8/thpUCnpYMw8yH2Dcx8s",
-	"YqAZbNQfACFf/fm/vvz2PyuE/Oe//fyf//ZXP/vdOhh4GzEj3xPEwkRtzV+AigneFWBn4YTVUbFXhouv",
-	"vv/HL//mbxbiYi+Li/jJAms5QjprHttlE5GFR1hETLQ76MFMjI91IrHHxKBxoJaHWPXip9/Sa/uLf8aF",
-	"NZKJ/PsnX6XeiL2FIpTGEv/+iRrxBB1B6jl1HWmQQEz6MoDzi8d8fk3Z1vFO5STMiubLcRjo/liGWDnE",
-	"NuOtXtGYeoSmpKkbgox9IcNobps4xahOB2glNKTMmhManamrJp5Q8SQCPF9aJ0i9k94zcQV7Ktwiuyah",
-	"gqhxD3M2qhuCuGMKl+uEPXV1GxOKjrg+j3zB4iqKAY1GEBNj+i34kmA6+khJe154wfMNJZLgx6pVhnq9",
-	"Tod8Ddf0kA2YP5WO6bbm8wIrm2kvlpQOsi1OSgMgTUhUx14T1AMrNT7usXN/wAQmVcWRoAV2t5wBTLCn",
-	"5JTNQ9PqOg3UCX12wp46yw1ldFBY/cjp84xMn52kakZ7ynhYZuxS2HRPjMQRktkrYOgCyN4DKK5oMlG3",
-	"oXHw8Z07j9cv8lNeg6b2erqPt1y8abmFq95KtmY7KltGcXHJUsORutGPLsI1T8XpPb6Umkn3Ujdt+0aU",
-	"sntUZj9R8DggqENb5A3pGemtpEmvXMEpE+tkZZxm6jaZqPoJncfVm2xyelWsHZdvUyi6HZdS4DGD55dV",
-	"35FGZ5ZPEMWelUS1nJSGLsrFLudY2sGHUwIaoRJEtEIJrU2OeUZmibPpUJDXLb/UsIdKDqLGgZU8Yvn+",
-	"UnKWEn/shmC2SSBbf1XHFud8t31unLfGL6oGU+dV05G7AQGx2+kS0A/UVEtlw9NQjhPXawrGKakv7te6",
-	"UOxbUZzTpuF0BzOAlK7QraMKFgl1eUQqdW5a4l7SQNf45bu7xUIg/n4VHJ1gCD8BnM43Md3bv203HwMg",
-	"JpZewzKgKhaihB/ZZ76if8UozutLkuuKbmVRp7Xdkjw8mQ3GawnYjYM7d167EJkHSE0JUq1ht9M13TGR",
-	"rnjrQGXNE0Ksvn/BX9saKvP5h4ZoXEbsYEISlkqQfh12qlhbt1y0JRdUIEE5nZMUKK+G/6z4Ipc5z6ww",
-	"sphqQlFMBQUl+PMvgq+swp1Npt7NqjgLT9vqdKtZZqlsXXRNL0O6tm7dpXV3SzPa9cyfcCIp6VrdysWy",
-	"9YkS84TF6pUw6rHAV0SR+BIFV+hk7utioQEFVXACh22caE3BGHGf7agvdgYhHwb+QApXSaauZfx2STfd",
-	"RAYsiy7a912QbBNbXJWAvtYh2SXNHqDXYMCmEkXmCxYELZypz1MV1V1TuzQ7WXn0X+uQ7JGLyJcoHRVF",
-	"/+EG9PM6GtOKrO5zyBiw4j01MHWwJwlPP2EDSZpeOBC3PDbwFcBEe+L9xnB/R7+0ox8WuiSWltBNOGnb",
-	"HtuXqfDRd8Koz9WfpOlayoOSdbst4kv1ipvyHJJ+o91u9xvPwcytsx7Rf6W9nT4K+gYDbog+dxMvVvJ+",
-	"m9jqSre7S5qP5lOfj1pq1ulMjKFJceBztqPtDp62gOMOD4kIMct/niKtEIGKaTf3eTDXgahKE7J1rRGT",
-	"plrYM0tVVABKnb9WdKCoB8UcUVAiBF4QtVtqrNI0CExkLJ6sTg619VJfEG8W0dOAtTNBw5O4gBnC0WOT",
-	"aSjjrgSCTmJ2KnSXdPN9n1sj6bSYeIPglSERE7NAQtgyQjIkAnqu2CtDwLbJRzre15d6PdE5MPEzBhtT",
-	"SzdOtRhl8aEbUKxhcHZIXO03hAe6ihTAndazFaim6LkrVE1J82Icxn0iQfeFPtyt0roTXcAgo6BB+V0T",
-	"Xp14HnTiE7olzLMRG/hTH8r8WgSKdFtQZy0c6nftphbpJ3dbGiVCSwLK+kAyqu7EFwJiniMy4zOh0MNc",
-	"DyAXGi3NdXEIEpZbpiyPed80xrfWA2pu99CCb9a+59iPkz0ld9m5SWktOabJYZQM2e109spiic3zUD8n",
-	"oIOzwIfkNUs67HbVDNYX9WvQZV+HpkLQgCxTYDj+Ya+4uDD3rkbwMcgPj9izXAyrHuh5kaO/qj/cdjqv",
-	"FoC8yF6AjNznRnq/IQinE5a1BRiIJMEOL7/1n1/+6XcT9/6SDaKKucIGq6acPWSD8xLw26v+3j+8/NP/",
-	"WmG9xqiw6QNZbOMoWPDf/f3Lf/rXlz/6efGaC8v9LVv1bs1Vdzu7O6eKUeRV/zUgvB2UX2gxWRe8BUFQ",
-	"Bq8Xg3fFstfbWXJBNMtu7dYuuzuTpPfiF2XRezujuJl0mhzGleMuqGE7djuMpJ9nKrWS8qyXoALdfM2Q",
-	"gGENr8rzg0RFMvOnt1QWC4cYvrEdx5SiPOiwIIJrRZAk0nseLqg17Qg5DxgoYrGoB/hBtT61M6GeSbsA",
-	"6BzGcr+Syy+UzKq1kJDHCkY10GaiQ23Q5iNDl8G4USeuMw3i/TWY9aKcD2PgKMvzMNuWcDjLIysrgMDW",
-	"OeO4xnWjJdeMetxucONyllqnOjoI3lsP0SgWqxfkt6ACTvGeGlU55WkFWwlnzBNabcKMWMtqQpphRIwJ",
-	"pEWEjMobHq1mgMfzXy2EI1GpK4ZwlMvHZUn9iLH1kvpfQ6naMqE0malbWKg3q9rqYzhMGX6UFKAWIRTG",
-	"vsYmDXDcMrwqPeOXiX72fCVFklG2Ml1xkzXEnceJ1dYc0jo4OZ0bOWwUN8bCJTwJlkUVZUW+wrXuZWGj",
-	"7yUsNle92W7Uq69kyRJSslYumWSJLJWLhN/tmUj4okh1K+9BO3lXyLXJS0LVV700HaRCtsamMoQKhQvk",
-	"SYV5PUtSPBYkJRQnCyzdxwrMtqo7y2Nc+kPfmKfRwRALnKv5uE6A7azu4drTbi5FklOt7+CjVcskU4xx",
-	"cfs7U8ZE7XMahUM/wMgtsCH657qussiXrWyT47sCXQM0gpAsErGR4gcKVuorceZPp8zrc+EHjMtgTpqJ",
-	"C+V8F9hUyyFCx//7QgItOAWSFUlTF0WHcIl81zfK54TO5Fgd1oDGBcIWlZkoLdx4Jbqr9XZ4+AhxKX0T",
-	"taoUziRsGvBtWY3DTGXDdWosKhRau7SiFdqgRZzju+IEcSSvR1uJtjZaoUMxYENJFDBiF8Y0mFdbWEER",
-	"yk0EXr9rodGWZfoUkhQKh7aYwkPElgPjrDQOvj5SrX6DjCFpBdxPgvQbR7P/j7kr6m2jeOJfZeWX2tKd",
-	"23/9L6BEeaAhKoikLbgWQgrKXc5r+8j5ztyd4wYpb7zwgOCFFiEh8YZ4AIWHvvB5SPo10M7M7s3uXWI7",
-	"DVHfIudub3Z2dnZm9jcz5STL468J4/gQ1JnA6118BW5391vXOElqInXFeTI32xKykJek9F18+/v5Xz+e",
-	"//Hy4s9XLa81Wt0NTBscwDq0aXl62mVyvWRi4Wy2F6Zjme/KY5nA2P/dXMdJdhgmyo3ZK8ZPZiV87qYY",
-	"cHP7Z7WqkYaPARwe9hn2pmUizUDsoAZH8YqT2j6Bsf8AiPuSM3igOxXolQg81vsV+hXI50FVKzIdZV3C",
-	"NTc0nkVvHH3uAg1taj9L7W3V2RyPU7Bp2iF2bWX9D6JEsYZit1jyKEySzqYIKrlUBNqCq7u1uhIW8M81",
-	"diTD+ntwBy7atQmu1JCsd68nBvQiMnNo4Wracemm5OkbaxlGE42DGEFT3GI/bROYo3enEE/SvkxGfGT1",
-	"JvbPZb92XCw3Cy7cKbQ0rVnwEobWE3sLcNNWms0VuGnqi1hdh9L060c07Quugn75/p+/m/sTvHktTbvy",
-	"D4aE1HcLXRkV7Fk7frIK0Rcvfz3/4bvGtg83VPDa1SaXm2NEHZ4UL85e//zNWudFKhcHl52PFy/OLn56",
-	"9fq3sxWXZ72Q6MAS97ex63+ll64XecRFvEbgcb1qog6Zt9FuwhXPW+854QrPLQFXB7Sijp5fw2hwi5Ge",
-	"6ogI6vh5nrQ2WnfDWXz3uAdqnAauO/LKS0KFT4cbVIluFxM4zgsZ5bL0hHYIoDgL7WvlRFNlccsu4XYQ",
-	"e5zkttZ4Cs5EwfZf4ekz1WAGTdiYjYfPNIwIMfDC09ljnjU2DDmdl3E6ZmNh6636UH28SfR0gQUP0de6",
-	"0HUuwyEWKp2VfKrTYtww2PtmuaVaUl4OS5Yl2F3tobt1emoJMLe++8AIHl8GPlLTV5UeQWioUjUWmVQG",
-	"9xQEzcYek6wglFYtNsCDIXFtUwRUZ3wRp4WIR5jOxlr/q2/EQxKRD8FRbKGiuKcUbytY0VsMzFs99Ra5",
-	"pM2PZfM8UpOqY4CH//MVHf5EE1Jmszgi6siPJcaZ6aqdJrbEo51nB493PtvpPzvo73ziKZvrvtgSTwe7",
-	"uwd7/UcHDz83v/fElujvPP5A/b7JcL1ipEwrwCwIqK6OD8/CkyQLh7DiUR4fYmg+LE7SSO1a/Uf3JJwm",
-	"HcPPRVHdAH6kw402bw0ylk4vAY3Sgpy/sAGZgTZ3L58xn9kSTt/3F/KwgGYzviLCz+VXMadTs970pBH7",
-	"EOM12YYtYVHqrouStA1RAgLa4AHaDkR6dWh0mJ6Qha/HMvBexb+oTE5EEh9JEVgJAUF9QbbJlOBLYRAq",
-	"EcunLCyuA137LYR077dEG+6egIDOEl73/MUkLBnDwT6JwlzZ04zV6qmqBxAuqH7K4e4VCQpBJXgBVpLO",
-	"QMOESSM+m8CN5lLDMIygo+BOcF7hZ9HVbOM9rYbvUnVD9QetkmejfNkduye63W7HVhtTRDRvCA1tXsLY",
-	"//t6nf1DJFOz0pECSOxweRhUAQY9Zx4t/lja87YfZ1TD78tIfeDbsTEfYpr+kbSpbojtB5Ulpp52JkHa",
-	"3uRBMxQzXtdiJ0gobZAUmYgypeIwREiBwXUV2zb2V3mqPNHCZhGeNh5rfxhU3U9stvlLGPYO2y/U0cVn",
-	"/nGTgqLHBHvM4Va1EzLWWxwZNZSjcJ6UGv6P1n6TlZ9C4kI2ldDGJMHwJvAGAyhV6/SauicXom1qt5Pq",
-	"98RiEkcTuGVOM7pDhT3m7BBONs5zCRvf9ZEovBL2MyKrkji8NOYPBfj9JpVTTnIp9eZnWscTs2Ru1Su4",
-	"U1AOSpzWc1CM8dRxtc2nalfYMsXuD6GSPFNhHkvbsPnkvGQ9ZbilO55NZC6v0B2wUwU4OQ5LmtKFLksv",
-	"2qxsL5PApTwrB3ljGFLK52XTURUYDE9TEtJaW+w9X72v064YByxskP63M3dMtlE2O7/zy+m6MS51AoOs",
-	"7Ju4EEdKWR3L/DAs4ymCdEScJHPj2dCND7SlM7xAB2LbhCcHaVzW9lag1CY+CZCHwHwXXVor0i7aoZjG",
-	"SRLTNAQ4s5112De6739ZZCn6Bym4LFyIqghil8VVxVyRfvrF6b8BAAD//w==",
+	"7P37k1vHfSCK/ytdyLeKAL9nQAAzQ4kz5aodkZI8kigyHCraWwKLpwenAbTmoA94ujFDxGKVszfrdeI4",
+	"u7mV3ZuHXWWn4rt7d7NxtrYSax17/c+ItPKT/4Vb/fl0n9PnhTeGI3lcCTUAzunn5/38Vq0XjcaRYELJ",
+	"2sG3amMa0xFTLIZPD8YspopH4vie/hgw2Yv5WH9RO6gdERXTHiPH90hvGEkmyOmUqCEjvZAzoQ7hb8ni",
+	"cxaTMBpIwhW54GpI2DmLp2rIxQAfp2FIgohJQkVAetGYM3iWCxXpB7riY3Z6EvXOmCLjiRwymb6mYj4Y",
+	"sFg2yeN0shE9Y5JEgpGLIRMwlCT0VDKhmuRIkVEkFWl33iS9IY1pT2+22RU1r8b1toaMBiyueTVBR6x2",
+	"UIucM/BqsjdkI6oPY0Sff8DEQA1rB+3Om15NTcf6caliLga1Fy9e2IfhJI+C4K2Q9s4esWdwzLEeVnEG",
+	"P57qXz6SLMZjHnGRjFwY16ux5yV3YXfltTp77r5qXmahrc5eyYjRhWDxgvO/8GoxezbhMQtqB59kXvUy",
+	"G3mSvBqdfsp6Sk+UnoIcFzehrzBm43BKmDhnYTRmJOoTat7RW8keW0AV3MT/L2b92kHtd26loHzLHP2t",
+	"t0djNa15tec70YgrBp8O+jSUTJ9kHN+NAjZ3DPMYvnEvVMWlP4A/aEgCpigPYd2CsDiO4kNCwws6lWQc",
+	"Mw2CHunWujUETTVkMdPQKSLB9Aazh1297PtyUFxEtyYnvR6TslsjkSDmg0ciPc0FlxofqCIqIn3+vDhb",
+	"/mrt6SQTVtzoOzFnIigF7M2Daj+ORimkFuGHjsch71GhYLjZiBSzZ6XnmBnnhr4cxVLC0dnfr151Z3+/",
+	"ZCIVzVryRLKYUHnGgrlrzt2QcxjOJHOuaSnMw5euUe+Ko54cR0KyUhTcJMIMqQhCVnoAa2AHjvqIyQle",
+	"7yx4+Kb77FzMiuFgAhaTuoKPPca1gBD1QYIwW9cvNDaDernNLHhrK2CkffkaM68iZoK8ciz6UcmZCEaY",
+	"UPFUn4bvSE/+DUlAfAq5VE3i92JGFXvMR8zXZ8EFuXlTsl4kAnnzJqlTSR6MmTi+T853G55mUWQki9BA",
+	"g+AkmsQ9uM5+FI+oqh3UuFC7nXSrXCg2AJG39GRToc7saBZYPJychryXPP3Cq6UbKZ7Gx+a+kQdeUOcI",
+	"WOCRjwR/7m5b78/dxO29hTeBkshCkIQCf+QIxIu9lhWiF3jnRQno3KWix8L7E8XejaPJ+D4bnbK4lLAP",
+	"9O+lepkhxbdnSFe39+YS+8lK+oBdVfL+k8U3uTgd7JUNcE0LryItzN31awDlCghdaLErg+Q1MF5JYIzE",
+	"OYslxSUUDVqaZt2Q5JyzC30okWCk57xC6lxJIplSXAzQXCXZMxJTMWCNEuarFO0NWWD55kLHdTqJxb1J",
+	"XLHEE2SFeUa4BDd391OGcr7kYhCyp91Jq7Xbo/Af++kUP/mkLqNYsaDhER/QyfxuUMs+FcXEF5HifSNk",
+	"m6eQMZiHFgYjd92P4YXZaHDCpLSPLsf/YRdHyk6SPZ4WEfrcQ4+0yb8aMY90yL+iYeiRXfgvwAR8v0eo",
+	"ENFE9NiICaXJlxighr/ixVUSSU2P4EeP9KOY6NHI7sLnOqTyEaPBCdLl4sghjQdMKgB0NeQSRbURjc9Y",
+	"QKgkMaPBonJZwCQfCI2vKp6wigVxeV8O7jGp4klPOZd2GkUho6JW+dpDLmDsJd6I+TlV7O6QLjFRSBWT",
+	"ypC0WRCot6FpvvuO3Ve5OAzy7kiuIeYmE50wEcycxCrBgl3o6x0xKemAkXqrhNY3DjNkUBIaM4JCun2/",
+	"z2OpPDKGO9CEU2qirqLxRmFjRJ9XAqq7whvSrkuyZ2sc54iLyvlgxwW0mC6FEGVTFoFkxZGWV0g0R+2d",
+	"35eDB2NVRvqMAQWIHBD2qSaDQQTqp/lRU0T73AVXw2iizLNcDNYgfxOhD/ZuNBElS7uP0AtADfIDXIck",
+	"tK9YTFIS5xGXHyEHj9l5pGnZyI7BnvfCSaD1z56ejQVkMtZiyJ07d5pE4xUXA0ITjNGk0HikXFFBr9a8",
+	"yNVGkWAyw+I1ZixO2YAkbdji3oLc4MUckemdKD5hqgL9gMHBDfi33JO4JZl6miEfPqmj7eKGJO7wj9gz",
+	"dBBqKesipuMxi0mfszCQmtOMQ8pFV0RWeMVfGgfGtafFDTEJQ/INMhGG3XpWjCXf0GKbvr5nSL1S3+QN",
+	"43fU7FqRUwYPgjtwtjS3hldDL5Oehsxec/FqBtGO/nJHnvHxjt3xzjjSwBJXC4sF3BpxwUeTUe2gVTmr",
+	"C38LTjtPhkyNwbdnGYNvz7VBbETouwoXlZMpi/dEn+M97W3rztbWsQuXUxDUKhbrylMLLtYV5jY6albg",
+	"29zQi3Dt7dxrlmNXA1ZnWwuYVEgYeQU9RzQK6nmR/2nuA8ZjsKjcM/aTMtPRAobpd5MHyw1C+pdSk0G6",
+	"glLbFQ1GXKCUJYvIdSy44jQk8JQk9TgKGbndAmOBZr5ygXiPEX1+jI+2W61W8gCNYzqtJZi93BF4tRHY",
+	"TOcuPIoDLmg8Jfi83UJns1vIiapF6QIeOHQ4Pcgt5BtJJBCLm+SBCKeECjxskMUFHWlpNRUJ59uRloCG",
+	"JYyD6WurGQbzeHBtDtyEOfAeC5liM+JX+vDTwpFZG4ujysw7f+WLA2LgvHdtor6SMMnliEtZzXDwCtHl",
+	"VSLNhTIyxFGTRqTaYKsh9YD16SRUBLbdcNZrBZ5NiImbcsVkz2EJCHfeu4bwqwjheL6l1+nr+/HNUSSB",
+	"t0TpNcRMTWIB0XhDLgYHxP/WC99ZNMRESMYC0mq1bqBB7mnMBlwqFiOgNA67wooQ5qhlk9T1zBaE5A3i",
+	"Oyd4gMjiE8GewzFgHFGfxUz0GDljbCyJ3wW46tYOiF4SGCnomO/0ooANmLghSTRR44lqNsCsUDyQFKZK",
+	"jsScqW8NtnalTdICw0W71WrvtFutfbBrOAegtHyPUdhwnWj4oEHAAjSzSHiiK8QERLumHuoOyE29aMRI",
+	"P45GhIqpcxHUhlhDuLaIFOGjcYgejilTTbLXKRmgK9IR6pIx0q09ooqRkI+40pDHMQjE2Tyhp9E5a8AG",
+	"uTT2xbGWgQL9tP98h8UxHLD0m13RFZ8R/YF8hiLfZ2TEqOBiQD7ris92dnaS/9dPtshn5MQAzWfwBKz7",
+	"M/I4iu5TMX3Enk2YVPpHSuJkpVrs1Ms8jSYi0AA0EXSihkwo3oOFxfa9C/SL9IYsOIQLvBcqiOLxY6bi",
+	"6VFfsfi+/Aa6w4TxhB0Q+NHYLAUZ8TDkJvQFF7nf0is/1uqXoOHbGnzJZ26UfZ/yUE+JA4VUaZkZyQte",
+	"vjnoNCifTCA8DmAkjXPH6TRgkc/IUTyQdq4RDbWGyQJyGgVTfSAUzXAwtSTnNOQBDHJIkALAfaB5FB+0",
+	"Q3fgvM+YOBbwlh6dS8nFwEunAVMm2PHY87EmMh4gMu2xgNTPeO+MBQ2i9CievR2ww3OpXzzlQcBEMuMu",
+	"+Yx8GD1kMcwTCX29PaWBpK834mgJieH6lIGtV+sTHrmIIzEgkvVipjDiCoS2W6hu2Fn2yGdEC24fRuod",
+	"ABQNRPoQAoKacgrPSJpYeib75DMCjKvkZcMrU8xjzzVTt6/eJp+RR6wXxUHmXWOk9txYR31SGVM1TmBg",
+	"wwBx1TxvkM/IvQmOxQz0YSoHDWNGgyk+L0nd7DbdppfsQVG4MfuGE/PVSCZ605zjO+k9lt/vIRERwgDE",
+	"yUk50UctFA/JROBTT+ElO/IdgAN1bCmXvoAsBpiAO0CVMeuR04lCJ0819eNAAM0cbUQc3B4K2wmlabcB",
+	"9PUtFX7QEPpWGGmwfmv6kDGL3mOGXgz3pBzNN3lfw95RetEYLGt3hzrFLbiDDDhoamWvggp54YBkG0DS",
+	"GfKhcX9o2BpbV4gzFpB8ODfQvG1ssQUKHLUDx/NhpJzgreQUOnA8qOmiKAc7sD/qI8I37k/SmzPnwCUZ",
+	"TZSFZS4R4Aww6F/eRqdoMtqencod7GIYhcajnox4SCIRThHhgSkZg47mdXLM6FkypD6wB/qxu+BQ+N0J",
+	"Vxa84OXRRCqiYipk3xBenAndiXaU2yn8HAtYoXMGb9hVf6DZ0iNkNPYkwPFBLqJJGACeEWomiM7NfInb",
+	"I1EORlx5SMwBUeBJrszxyZ0xi3fgB3iyhLIje8Tl7cLl3pcDs/xHxr0Gy9eCoZiMageftLy9zh1vv9Xy",
+	"NJvR/3T0P7v6nz39z77+57b+5w39z5v6nzueRi39T0f/s6v/2dP/7HsaqPQ/Hf3Prv5nT/8DP9zW/7zh",
+	"6aU9KbV06jXtONKH1LJszattgPsj89dwVM36tUy4eSYOqtm67BrM1tvgyvp0N8Z84apm81jnkXJOCg9s",
+	"il2aG90kYzRDrsz+zPvr87iaV8P/W4AzmaeWYj1wEcvzlsyyluQH5q2VCL891/nE3VneayPSeg1PEpJ3",
+	"TmP4XZM7oxDVvFpOC6p5tYzKUfNqiUoAT6cyfM2ruQJ2zau5knDNq2WE25pXy0qsNa+WiJbm3XccepGV",
+	"2fQyMgIWPpF+yAhS+umCYJT90og2OIwjmdhlJ9JIzas5Eoj92X7I8f50mYaP2+dd3q1HzDPM2pMXXg23",
+	"rw+i3DxtT6c8VrFN6sbaobVhSdoNQzak5hoDjV9cHJqAmXMaThgyGKkiLQICtPdUgnKlwTuJT7Fd4Kxg",
+	"G6KyNNJ29Wyx1dISZiQjuGe8uJmxn7x1bWS8ikZGpAMr5GAhryLrZGF1hZ86cHzSo3HMrVAF39+QxEeI",
+	"9D3iC94702RY/92nPfbRow98QD6fPfdLI5HcpK48yvPRGGKzPdIhp+gO7fXYWHNBh5muE0C+SD4X7lMO",
+	"+Rh4/IgG7HWlc6VXMQ+f3Ky15cOJLy1tTGPDiMZnMzzlNzRWQ6gLoSGnEiMCk3tZIxwwcZZq2aAshcLg",
+	"T0Fw89OMWV+jum+TZv0iAZ0FYuvHSC8FO9HoHUTJpd750KD0Ui8tnKW9YFy/k6u9xBtpHnY++tfI5B5p",
+	"JyTFIzttErP+RK6V2oAzz7zvQ9IiF0MeMruMNQAAp1se6Z4tc5oqWhZwVLQ02MxLf8d8d09rNka/kmvg",
+	"/rtMHYWhG7Ery4OyMtG++oskTmhmjIubnPUiHyQ0I5pMLhhMVrL+UrF6Q2EcTxY7wmWkzkHx9dXEz6qr",
+	"vBY+NyF8vssUlAD4gEtVjiFgLlkcNdKCAi+KwXMqUjScG/2dV85y+zILsqMtjFDJPksxaUwHXCTR6bN2",
+	"aCSKh+kL6+p6njv7vFtaEgmT91bGvix8XKPdhtDOpWg2/64AlVy+LYKS244nzD0KGjMiIhKFAYuT7KBD",
+	"DAhJnjPwIVU0HmsVSxEfsoYg+5UqsNDttzvkff5WV5xOggFT+kKSZKM6lWeEDigXGJMBtsQwcFLybkhT",
+	"UO++HBzfI1QSqWis7qbfNZpuXIkTzGVnKe71QydrLxPIu2BC40zenEzrmaNemJrkrq+Uplxi8klprpkd",
+	"HwzKIyqmzmW2d9peq9VqNMmRAQwaygigQ2poMJDgQoCH9+7DSfkIXQddkYJFYvbOgoWV7gK8/OrAf4y4",
+	"nm2ny0NUcdePIPoq3SpihRpSY1mPBDtMgrJhuHThmIpZWXoxl3hTVktxZiaBvanFSMKSlD739sr0voww",
+	"XVP9LVD9r5xKMl8fycK7nJnT1mqBaZMzmSHrWyKR+byOERf289wkj9Wj4/PnsQhUrIH2ciNIf61fbRTl",
+	"0Q55NB6HU1fLKl7vGZsSP2O1lD54rCnp0TFXNCTveIQ9pz2l2bVj0CcSwrN4iZCfHW9hcpI1nm5Llcst",
+	"bmmVLne0pSTJtRWWEJgTRRWT+tLPGBuT+lzjYcMKD1pqPjUZ2zQMU6Fht5SuzRB7nDPbKRV6UuK1W7yJ",
+	"jWmu1Wa5kjKUctkylEvouoVrXYog5t5emSSW4e01UdwoUay2OhmvnPWKLkGztmp7cpdVSa3yO/xK2pvc",
+	"5a+AfhvAvGuk2zTSQTSPE0dUjX4Dk9O3nNDwrvPW1lAQB/FyS1xYZCg7g6WrURvBSx8BVfyUh1xNDxFQ",
+	"BvwcGzlAgN0pc4O+6xMRMilzceA2DbxRctFJlmOJ5AI7Ackl5FKVSSXQvcKE6zlzRhdCwnN6VgjslI7F",
+	"Y0nFbM3SrfPS7a+lt1l8IIca86l6OfQvRd/LhliZ0ldSpGuav0maj0Gg1eTeVMxYjtDjoO9MwnCrIpel",
+	"93aNy1H6dOflRJ6HqjQ3PQlEEwHhAxFB7DuFsLpE627ONGbvz96lt/Wq2GdsehHFJd6j9zWptEVSLoaR",
+	"ZDYXIYoJFzvIMGysH+lFQlEuJOEqtZtnSObS9Zg2SfTSMt4Lkj8XJJanfOnb6xG9HEpe07tN0jtQ0OZU",
+	"YVqS2pXTuKqKPMuSKVjwrILj2dVeiig2w0JejoJy/p2sgnHw4nrIlsLDNZ5tCM/ei7hggckPmalGbgTR",
+	"tqE8LoGkud0uoDDOQbZNcsBMg5/5TLCwl6VQMvf2ynhZBj/XyLkh5DxhYb/C7VRmZr2i3qH+mt6hklO4",
+	"9hBt2EO0eE+21U3Rpfe4FNEqGWFlwlWFW9fEa0PES7OyGQL8xP68MLVyk6VmyrHp0POWVkpHJmmF0lWr",
+	"jS4uc9vJ5q90KUxJ3lsZP7LXd40Vm8SKByLkgmmGNKkIHpPwmyZKS6GHO/BcNHHmWJgXF5b/1cCg7IqX",
+	"xyT3/fUwqnD115i1EczKOSAurUHttq2/67SqxXeD6o7TkJ9n2k3bDhlEjlkYSoyxPmNTDBan5ObN4ObN",
+	"Q9Pa3tZrkMRPsj79xhodqyuNwRmleG6r22owWALnK8a4rrpwZRG/okEKXmWTHAviYymgW5jn/RQ++GkB",
+	"Ld8AnE/qtu3AoVvyakTPoL2UycKB82h4XYHvfWhKKbidfvRnLlQcBZOe/WxLLXhQZ8F2sns8HTOf1DuH",
+	"pKVvAgoyaczqwASCseD3WJwZN4yiM/Q76I2byg2aaE2NLw/UGh/SiWJGg0OTNiQRd5kip1Nnd6UFH/Kj",
+	"lenTSc0WLJTLAqgMZY5MshEVivdkrmbFlupArJ+kD6MvXUxh7YYviyXrp4nd255qw11bZs3yIS27yVVz",
+	"dmbNVF6tqEPqF1F8hmSi4WHKkwin2NDQLU2GkLdOE0yXFlzGNWZpxFXAXvRUJ+3UlrEoVoyYp40lJSQO",
+	"yKcRh7LM+mGpRbs4OqehlzjOuTjnipGAx6ynwukhaafvQNSA/t00bzudFruT6HG7wo57SDoHhIqpZhV6",
+	"FJkMPC9prrPSCTgcp0rGS1uCZqLDNgRn7go+Ggfz6/RkepReUElCCk0NlanWsxYNz6ymQsL/eBglcxZW",
+	"tLAMtEoRHVS4Z3V47dhmAizwyK4pJVh3qgSujoAvZglPC7fZQylKMoUi1FOuBZAmWU0OOkjs60mRfKeT",
+	"XqKQaLJjJaYFxCGvTBZyWvZ1xZyefU6vwIqWgCTfEXBhEapwdZvrinV1Ws9tQ1q5BFV7CzLJNhl/KZPf",
+	"InyVcdvX0PxtNstb5zwXbRVTbhstCaUs0UhNbVWtnhvttIxu3NdkKf6AnbOwOIjkPYdCgbWGi8E6ktky",
+	"5cmWrDDl4OxCz6M0tixj1ZJWdX1C7D9y6jRqq2OlDJDqeSQamvHizMB2JaNxb+iRPfK7j6DJxxpnq5e2",
+	"LY3VrSdc2XQbSw9fDHlv6PZnSqsNt0gUk7EWiL6B5ST11+vIYE5JsaI0UYhL9UifAgSTU9o7sw1vJhIN",
+	"k+ahxcWy1UoixlHIEnSb6VhPHpzRh3I5+au6sqHI1DRUEWgUSeHm+uk0Ecj0D8aohRWbhaO3gIpiSluD",
+	"ktIoEp0lSMBqzR+viwPOmW5JiN08oZxNAkm97SY5aaKqQcpqt9ignZ2zOKdor8OXlqx/GLNn26K0E5mK",
+	"WLNA/uHkNOS9NFChDOm/OROuU7+MRniaIQEHCag7gN5MO1y0vZ32k8VOu1CM/WgQMwb10fWgUAr8GMBB",
+	"b+ZxVN0ccNtSuQHKyraxicTX0iQhhuQ4j8gIW7hpXmIlZBgn047fZNYZlmiy5KHa1VQSOaJheGjtQ6MI",
+	"+2BI/QoNYRq5ckPaOXVLNl7EvNK9ljvdMg9LCRgs7kzj+ZevvWhX0Yv2XsRFNYpv2MdxCap8gTuWG78l",
+	"AauPNTSd3HsfvgncIhlC3ZAkuhAmt6o8u3eeAgINZTqOTFbKY5Nu09g8YU5i2t78VgjP7mPxtDlhDiYC",
+	"YPPu+zmgtjgZ+dS+dE0+riL5eJ/3zl6fhID9n9YWEN6HYbLyQUYS0PN8XeWA7BnOuePF8fbMvnSNt1cR",
+	"b+/T+Oy+HMgj+YjR4PXWPpXs2Up1Bgsa3WymuFT9wNk1tWiArXiWSZcoFBKFbXuzugXlL2lx7Btl3rxG",
+	"wSuJgmnJ6LyvwARZ2uq7UZzhTVDG4NHbJ4/JkOsnp0m7cq6wkZYkH7PTk6h3xhTptFptMp7IIZPQHWhK",
+	"uGp2hd+LhGICW0VTcvMmbuXmTTKMQjDwQP9v7IB2Q5L3Th58SBR7rkjd79a+1e12a2YE/eeB/mfI9b8v",
+	"ujW/4TnFDVPZmqvDrujndiNNYKmeLp0k6hP/W90awkS3dqBvHtpYPuZjZzHY07Jbe+Fjs28qp6JHx/yW",
+	"/aM5paOw3EmrkOcVIu0L9ClDGyoAiyoF3dWsqWghaOzNKoIMDnh44IYkx/dsAT8LE/URDVg2mi+tE47v",
+	"kQE9Z4AfjYURxNxp+XJKoGHZgSuax7XaMJpH2q0OGfOemsTMI81mM9HQzPsQoCUbh9DYd6fTabWywLTd",
+	"GEPPDaE0h1zPdFBUfGQiRbmCTlTupTUup5FQpdT9OOkRWZcMuibq6yCdW7uLAwgHjrJ4p6qRHLwTR6Oy",
+	"O2+Z9pLQeNL0Qu3At3IqFRtV0b817jjq90Mu2MOJHC5i1H2QexzcTElVZxoEHHnXwwxlKdbGL609luwO",
+	"RyR1Q809ratILhVwPGfFgBCNQ0Jt83oI0od65BCgouKJywlTThOz3nkVPEBTVejlmYGJ9q29xiF08jI+",
+	"uwzFTpqNHt9bGHA0B6hahP6NxThfcSbr2VtqqsXx2IRCr46auPplOzDhW0t3YcLXHoZU6dXOPtAbELQE",
+	"D5J6+krjkLTgqHHnO0CmNkVFJaoSxSWlHSage7PWpLmS2W7H9QEd7/Rjxjws6N9OlhpB8tQOxOgaVrDW",
+	"jemNJ4x3wYNPsGMe2ThxHp0R/NeGawJHZoegfLtrOnJ7ZI8ELGRqDW9mmQfq/kQxJ17ltRhtIMrgBPsy",
+	"Fif5ZnRBwkifCZha4Ckn6GUCJ1DOSFP7aOfO3p3bb3Tu7M/TCVcrwpoaT5Ic+Mymnixy8ksoc9lXr7W5",
+	"K6nN2Ut6DTi1hA3eWeYKAHgNelcR9B4Uhdp83DtV+iyMLAnWgJy1exhdlKU3M9nbnA36teZR8Qcnb9Fg",
+	"wJIslMXUF/7gRJ/rCbSM3/ZJSD4QtCqAdOMnorgK2Zb3VCaDzJNdjV6dSq6pBUAqKtQt+8tTHjxV0VOI",
+	"EhxEjUw4TMfb9fa8fe+294b3pnfHa7e8dttrd1YNkjl+cFLzakciiCMe1Lzax1wE0YWsebUHJ/9af2an",
+	"Na92nwuOf33AxeR5+sZDql86xv8cBSOuAe6bNB5FYgojvxUpiLyxh5Mp51DaVDwaM+GY+XqREAxCzTHE",
+	"eFLaLV4/Va0zGBtGamxKB13CPvAW7Z1pFlTa9g6dz5rHQONwcsq0HsvRbHWavEnqGQPmnmufmIOx4wx4",
+	"zQzZSp8sAmppqHcuyKtcoYZnyJjGKr0J6JEd9XnI1grAXDYGWyyrXS4b11pSD6qMQ/3uhKvX5yWe5csx",
+	"AWAho+dcDA7TXKGkTm5adn0+u54leTlnsLjk9cy+dC15XUXJ6xEbRecM2quWQjY0ul24ouTGepa5085d",
+	"9uLAGKevXYPj1QTHfO2/UslhDFZnzZqw7cQYmmzSmJH2zimVLGiSI3wIckPADygC6IsBYeBIGfW74G3E",
+	"ChM0JFDcsQgZeqQPJ5rMlpjAcEKcTUyseaM6Q7y8o+gwuqia4aEeWfLfZx6hbkRBc80+psXGDXaTmfWU",
+	"X9N5dMZee8tZY6ldMopidmCE3thGIiNmB0Y4J7gM+TIvXROvK0m83ESs8uTJG5LEUQiuA5MKdQCxfcD9",
+	"PHK7lcTbtvLVGlzlsNXybre8TmtVXfCBns7R49AsC+rbCRNBZSvwnLu/BCHnuK0W8Xgs5oKR7Fm5A6bS",
+	"27Kw7zqrNK3igClUK3QezgZNOGdWBlLmNh5VnUc/pAojU06jYKpRTTIWkFar5Xgc6JhLFU96qpkO1yDj",
+	"cCKJ76zFL1G2Z4V3JHiOT6ET7vhek5ygTwhdk9C9w23IDl266/A9+vgaSfCPfgF6rJMYMow0c+4KCCWC",
+	"KO8h1kK5aJLHleWtcupPZRttiKeZX5SnoEA74SXl3nOEmUrQtSEoBHqqQhQKXjepB1FP3gpYj0vwYI6C",
+	"3+nv75j5dsxrstEkjyGGqd1qNw4gxMhGMUGMUbPZ7NZeYCalhYUbsiv0gxBv5D5lDhJjtXyD9k03rgq7",
+	"lcMC3aAZRxS57e2+uUdOp4pJiCTpCrjbkI+4ysZxtVutXc80e9lve51Wa0e/RvqxfgF6ldnwrkMS6bvl",
+	"CshjO9uyP0WPmSE50M6WiwCqf9jgG2qNcyM6RcSpUzFFtkDOaThhZkb9n9KQnnZrl5xHvMe8rmi39sg5",
+	"D1ikv94nfR7CA7fJv7IvvkFGLB6wQBOlCxoH+rs39TbhrzskjGxEXLvdIr2JVNFI/71L1HTMxUBP0t4j",
+	"zyaR0kO33yA0OKeixwK7tvabECsZRBd6kL1Wizw4yprGM2ERe40m+dD9FcKRuqKehCM1QJB2Y4Lw9BPm",
+	"0/barY7Xbu167dae127te+3Wba/desNrt9702q07XhuMlbteu73ntdtveO32m55e2gL8avPm9IXiiTwT",
+	"TuDEFIFqsLtGhyFuCqY+EOG0RKyfyKGWP5BTkYCd8x4QsnB6mBA7p1xloqeMw6nlf5K0SsyKWGjC8akU",
+	"J78XQbo8IMAst0r56OvHIM2K58FURr17LT8XL6YNZ7FXmsu0SIhOSVPEmT0RFyikWi33JE289C7KWja6",
+	"3b0yZRslUxh0qgdeWG7KxfHkUseG0YXAmqhOTN8hCVifTkIlbQGDJPbGWGvXqr1VGii05rqS0gqrI2dZ",
+	"FNKipvbVQ2kKciGAaypVZFladp6Z8uHiSqTEV1ZTIV3t4Fpp3ITSeJKFpEJ8FReDEOqYqUOya0IZ9SdS",
+	"73gkDSoSE8kC0q1dxFwZltateUDGkjaCMim/0cNtRI3DrtjLCguuMpXl++iRXFXlPIGN3B1SDeQf61WC",
+	"V8B88YjRwP3sSijwFaqm6q6zOjnX+DQPLt3RTBW5xD60Uj7P1uvEe9n9lQNU/pSWoQ3Zd6/tTFeTZCjb",
+	"/EhL/hVl4vUDW3Hc6BXrecuBSrALgr8f4qH3QkZjSbhamVnP9BRlNposbaFjWwov3Fev0eKKokVStWmG",
+	"lz5TMXShElCWNVQ12jS/z1/TUgCXvHcNbVcR2h7HVMg+i19fUIhgFw+WIttRGDxY3UGfhoznximsZIHj",
+	"WhwTlPviNSpcRVT4SPSj+JQDE57RUmlZgJvhPc3OuDgwTZz3rmHpSsISlGG38YnV0LSA2TFTya4AWFUd",
+	"9vILWAK4Mm9eg9eVBK/KwNejfJQrORZpjx3wI/tIkaCUuzFAuhXhsZUNe+72rvHTlGyf1EcS2uJkiyT7",
+	"pC55z7Hl2KrIWN3WxACgKbwDocdglW7gdIMwOqXhI9Y7vy8HD8bK74p6y1YD9EibBGjpT77p2D/B3hpN",
+	"FJp/plwM0PGzaIudXJ3nLaSsP2IDLlVs3FR8xDbRZaHMufROzBhhzxUTEqYC/2rUV0yAx7ORMcujNzrt",
+	"PSLTWvzb6FFxmd1zcrC0xrVW11HeaCeexQSLNUO/C70pZ9EOTTN7jNRt3AChfcXitAnNDWlDUzCnFvlI",
+	"oyxxSVNm63WYlUbBhIqnUB0MEirSjIdD4n/yxCd1U9p2EoYNpOPGf5cxXS7i+5jdoXNWmrBxctapIiGj",
+	"UkG8RrrShqdpXbqqFaFuA7H/ySa88htYrKA+yqWaelVIxJL14qqeJUkWixzSmAUEn3ULHK4ZNgkthlcx",
+	"by/a4Hh1O7c5F7vGKnRMz3YJ8cx571o4u6rC2ePojIny4EP2fMxjEBUqU+8/4H0G9WtM9pfSo2XS8I1L",
+	"mdxu7b3ZannkDRLQqWws6F+H8coB7r2PHx/aGlFQymTIiA/P+2QI5dagc4N/NFHDKOa/b4piv8VozGK/",
+	"Mf8IcW6v5BhmnmUp+Rmv7PZ+zWRreStChqJgs/90S3NObjniAi+tRlmykH9NTdanJgisk5ir6Yk+LJPN",
+	"BNiW/vWORfn3Pn5cKwvahFDG9z5+DN2CS1GXYFE3wE6s5YaF3EzgpcF9wG+4NQilwmUkix4qNZ5PXrCg",
+	"jH+LTtTwlga4p4a82Ol2nenIx1xIDKLMrtvH+z2N1NCoe1iHhuuZ8O2aV0PZPaE5lmeP+ftMM22oUl2V",
+	"Pop1/WjYN7DGMel5B8N6uBgkjSlNHFTI0tgfW3EPnzh6eEzOdzFKNY0jHVDFLui0K+r+rZEcPDWffVSJ",
+	"sSx+JqZBDZnEyC5JVMwHAxbD3nHtpyzQLMIvr7znN7uia+pjywMnvJriRmPWZzHI/LAHiJBlz+loHDKJ",
+	"C7K3g3XWmAigLRRkH2HbznRn7Fyjd1cw2hvCeu1ypb5RQEk1ZFMScEkHWmnVr9uIYY2tMetFccACMhGa",
+	"4/jPd/TsO71I9EPeU9LXw1BFBOMQ8QoZUV1Rj02faHIaBRz75eFxySQ0K5qA1O6RcZKc5dkU6zT8/ujh",
+	"sYf0HiNNwFaRaPENwmVX5HQjyLxKFCQ4shGNz1igl2+fPYDaYD7B2zQFtWAJSAs9YqjuFEK/8QLg6n7n",
+	"d8jbhlJ3xdsAHHCyXBL/4YOTx75tEg5XB2H0UIES+lhIcvPmNx8/fkg6rdbNm/AkhlIbEtStHRCOlBNJ",
+	"kf4CqZb57l6ost9pfqC/+Vaz2XzxwofAQITZ04nkgklJoonqRSN2aBq6xlTIcRSrruhTHk5iJkl9IuJo",
+	"oqjGnTFVQ8/E/2ukAWMF/30Tgu1ZbAuiC9HQjMoEO8O2UNlhstkVO8Q3m/JJy1RxN4TaWLZggyYqnAni",
+	"O1TdPyRpGDW0XOEYkx/1if+2HdYdpisIkZr5OJTfI4KObOYAdCfUl3l8j1BFUGyr+92aitDPBEz3zp07",
+	"JIgwPYCw51yqbs1vJNu5F5ryoE7bQ2SE0A0eNeMejbWqQ6BZm34CuCMWh4SB9JXZfaegd0MSH4n/gzFS",
+	"/nvwHLIgCMD3vwVlPQFCiQ/6g9/A/BQ7isRS3mhLsnG/TX06b8MqtKzBk8KnIjKraZK7EMcOGDoJA0JD",
+	"GZlYL6e8nll6ynOdxpREM3BJuMLj0jRW06S066slIjiGJphgT0i7iHvmAH0xCUO/SU56NKRJw0lIWNOC",
+	"Eh4I5meixKG3lwgdv8/iCEPv9RX0wknAArf66vkuyNVw+iNS9x3J44CA5OETxTSxiuiY72joGzBBZNSw",
+	"+K8ZIBPKsIOucHlobFRCA51F7qromYmGR7nWR4nST0o+aMSr+xEstt3Z9RH0QzChamIHtAdSPozy0WgS",
+	"pEMGXTQ1wsZDajan97Dlg9EukFl3BWoZB0YQ+fRC5cWQ3Qap1Dyq32o1DnOigm00atWaCy404Tiy0OaR",
+	"EQ21ZK3vrx/F0J0U1RVAZA0NFDIX9PvY68uoaJDLi765gAlj7R4wJYmhSaTdanXgPiFnDes9Ht9DoNLs",
+	"jQ8meppEwfP5CJ70G4fIM4E44MnCbSoaY/bvAFvp8tisRT+ShRGz35CfMdsfmYWSNckDfc3A4iQklMBV",
+	"+rdGVNABi2/d9GGPPQUoTwXetx7ygFAtWe9gPypIiekKgCQImMw8a1p9BPpIIPaJJPQjiknd1+v9KPFM",
+	"ONFR+mPismg2mw080XartWsx4/doyAODFQiTxuWhgfgcf9SMekC1FIfZQEHUmwA4n7J+pFGaYBOwmMQT",
+	"IQ9SIACO6pGLONIkfTpm0rOg0hW+Feh9Qy88k5V9fM+QISsEWOvRAWn7nuaNO1F/J6YiybdG/jQRZ0LL",
+	"KkxMRpacDJjqCgeC2gUG0yTvsylC0Yiq3tB0VhmzMGQB0RLXYTLymX3ShOu77cU1D0rozXGgqU2fs1h6",
+	"4LiQXrY6paa3bqClhuQD4mOw71NESYoIaT6dWvRMJGV1EaVYIKEWjWd6GZt3TMSGedPDbDqSbXFsHkUw",
+	"sXMAtFqbtt55trQmcAs+Mhn34JK5eXPEw5AbM8vNmxrvgRX5GDcHHlHXFwbEFgoxFH6q37zpjEOBWXDh",
+	"9HFPcmGCieWhvlu9UMP96SQW98zP+nPBagKEDv5C9vdhpmir3hgCFwJEOj/mSbU7rTcJhh56pL3b2jUk",
+	"q72vf9xv79usok671TZ5257eCNR7jhkN0A03VmY3MT1nYXXZc0yaSwURmmTrJRBBFfGd5AEfZIhcJpgW",
+	"nro1c7dOcpGRgE1OLYxlbn8+sGTEfwNisGpN541km8lxssY5PcxhEpKeWWe6Mq2YVcM0nF0ymZ7ZbYrW",
+	"JG9rPcoV2Bxt1VAZvZJCMXerdcH4F8Moba+mZZBErTBqXleYshXGK2hUKasFouCAhF0jOdM0jyfZn6dh",
+	"1DvLZO6CwG8U03MWn1LFR6R+oYlRVyRPQcG7RNCwdBtVMjNJshQOOzdKl1ZJoTNM1Dg0IogVDpMlD+k5",
+	"yC7mtM5ZwpcCqznDaIdGVk5etDtFQR/vTEtkeGE7+IUMJwNzg+aOLNcx41iRvCv85zuYkeUfJEBzfM/g",
+	"A/JrTAC2uVuknnB+oGPQDUt/PNQKS7fmG9VGROZ1qggNocC+loA1MQWmqSU5wz/39m/bP9948479886d",
+	"O4lvzQqRLGhYGmzeh7/dR5HSBY2uAJFKC0TDKAwA2ECQieIRFT1G5ARa99ExpD/1YyaHenUJ8MG566OV",
+	"XXHCGEm0DKNt5aHfgXd4S8N5jwqreWhEe77D4hgEaOk3Nb+8Q+ofRupYX4nm+CxoaDGnK7R2iqIUaH3J",
+	"FCDGGX0TqEiimnE7hp52yhBVuDSxCWM4E+vDjG3yCWz0EVVGlZVa1kyyvqcmxXgYXZB+4lLE5F60XdQx",
+	"eVkTnkizYD38OI40pB9qbCMnb9/96NHx4/+jOQoSWLE5Z42DrhgbCczTCAWJTz6p64Vnc5pduxPiU3oi",
+	"cAoYHqAxbsQwr7OePHEcwCF0BQik+jcgxv6AKS266iXQIIjBXIphCFr72OkNGXR88l23lmGriTHab5Ij",
+	"RAowDFA8sa6w67FZpkYKToXtvc4dUvcfR9F9KqaGuGm2ak0hDbNIq2H7MVPx9KivWHxffgOR3FpDD0ia",
+	"FA5rAWIDbVbB/COIKzo0yeMoIiMNVknwDRf62gYxpmhSBdQJIOeUaQROtTsWaNjqCi3Sw1r3W7upxARL",
+	"sFb7JmwShPYKYF4EQmtJEcra8X0Lm2AXPHp47Oraqa2zUfNqmmEa13iz1WxhVX4m6JjXDmq7zVZzt+bV",
+	"xlQNwWpdoq2CEycqa7xsYcGYX2Js+gXu1OQkeGyjnCSpWxWBWIH8sDy8ycPYJmtGOeyKTHCTZtn5yCGP",
+	"FGKdyoOWrDamSMsS4othFDJyqmVyNGxaCou9FNC0BH1guuLmzbvAIw5u3rT6mdsCJqe4Hya0v6lfzQh+",
+	"egTweOhfgMTCV6jC4PuA8odGhjq+R2ioxbmpu8J2q/WG84QmvFpAudDCj9ZCEHAcElA7qLl4DJcf0xFT",
+	"4Kj/pNwJlD5y60Ey1L3aiyfoLGFSvRUFU5MTl9SsSDvy3vrU9GezzBv+jmO9wp1ggs85rZ3lZDSi8dT1",
+	"jJgN4s64AJCDK2tqINc6mBvsUEtsJImDX+/N+vVqhsHWXnhlXz55URpqgQve3YErOkn8k7nF4s0l3AhU",
+	"vWyJg9IFi0g9HrKTbFCCXnMa31T79Z9+74uf/3nqYFx0yW/s6Ofefq65cnbFRvwAGbEAXMucrLPKl7/4",
+	"0Ref/1F+lfqFqlXaKR9fRNnlpRTGqqBSY24kemyZxbHntYNazQlwAzeYPLh1y1rve9HoFj2nisad5qfj",
+	"Qc0NK6u9+uGfvvzrv85vaG//NoDPMoPvFgdf/k61wJ09phMjqHskQ7ktW1v6qF790f/78n/8x5f//f9+",
+	"9ff/uODOihubCQbgNAUpchF/tRvf9CLroU0gCNUPAO9Oq7U5UpQcXOIn10+m/mc8u0/aT5qT1FXwxpt3",
+	"NEq51Li2FE0pnXXXmdWQGS6RYRzkbj618ZbHStSWIReli3mjcAStzBFUUpXaQjQgmdPENLiBCi33HFCd",
+	"rK2PKghAGVxZdO5VoVmO8d2sWGVdiIeOEQYLTGViDWoHnzzxSmglkkktLdIBpMNrka72BDLlrcqFhd3a",
+	"HgAVXOZ+q/VEj543RVdLf8dSThiYFj5+TOrfPOns30Z/UyLlRYL4aQSM76GVF58pM5JVBUx1xQNhNfBx",
+	"YqkWQVL1/IBwKSegXkBSsJYNYqZ4bJT1cczOeTSRqQcgkdGTwumGrXRFHWRqVOtAiuUK7PbtVqvT8NAs",
+	"UVFKfMyEtXChnUSBP8KEhkmC3WNJvdNqdbrifd47wzDX+3LgoaOzF0ZSq74iIiFVqNoKU23MnSqZQ2/X",
+	"7GrMBOg0Z0yARwz0w66wO8R+/XgHWxBl9Z5IZku2lEq22HrxYLAX4Wl0zhrzZWFrIDeUpt1q7R0W/Dn6",
+	"6zdJPbG7cAkAArEKioddkfpNbJrWU/2e36gSlx+b6JTXJSuDWemxRcisxOm4pNDHA/o1VxbcE1i/oFNS",
+	"TwC+3fIIGK8aGZrnxuu1W161vAAs3di/VmRumbm8mbJwVoCYMdvejgERTWqLwu6dO3fIBZUkb0yrPoN5",
+	"R2BGnbmoN3cSAC0uSQsLekkpDAN2JyDqAGjlKvcXWSUqPCvxSYSkMnly6bOCC1yOYybRpVsR/rK4lWf+",
+	"ZbHAhkHZILoam743PH23xx/w944/+v3j9of8WB6LR/u9u8e3j8/G//r37r53p9ls1lYTYjYrIuJNriUf",
+	"FlCsdCl7OQHRiaJJTF0W+w6TvzW3RfAvWqKwYOcyiFa6sDdzC3Ml9uTtw6Qmm60WGYaknGukzukct1kX",
+	"2aol0ksFypVwdUHRVgscMo2fny3hvstUcsj1MBoQLhrLybl7Htx/Iuy6DsVbA6ae0jB86n4pq+VfE9/n",
+	"uiQzERFkSOUBgfBKp7KWhm9bNdZ4+rQ8aSu2cuHhK+ipxGbPtCtM542o7wFjryyjZeRTkVsYV66UYEIL",
+	"s7uXTGV37jfJCVOKi4HllpIZezjadZOSefWWh8FRGNXdKEiX2XPhSrKwjzE5tu7hLOtoQSAbMHUUhpnq",
+	"Ua9TNAvDDKnJ1DfKiizoXnS+nUnvQX4vkNhFh9/bv102/MK4/G7xkLfHgXNHaKlcDhM/+Vauc3it5tXc",
+	"6AsgYPmWADUT6mKO6ml6OO6TWBSv7SXmPEDAI1Pvt+XUddU/Dik0dj5hz2oHHa/G5X05uMew8rVJUdDf",
+	"PuTCqe3N5cOYn1OFlensU1rNk8p5HxOUW5CzYicYcQF/tqBFdOHJcpjA0qc2v7ZVYb5c5UQxSsL6nktP",
+	"cneRk3RGcE90d/6Jpl+sdKT7GznSjnOkaK1dQ7orx/Yq2c5Znmtt01KVW2sW79kEd6cCDZ1iXJAb+ncj",
+	"W9y+fLnrUY+FZIJmlgmloQSjgnDwLSvrfPJEQ7LNuPnkyYuM2PAB9F4Jw+z+0nZjjgiRr3hYVqC/TLjo",
+	"oIRRLVcsKFM8zuU4wCqz3BMjXriACCwHLaUPTYBtdEsUQwHi43syiWXRAgkREZGT3rArMvIBROHFjMgz",
+	"Ph6z4BIY+FXh3rPRL3fEkORXzk2eeOtyZq8WCbb92SvEjmUw+3KEgq8UYSxe3rUMc0kyzEp8dw1wf01c",
+	"TCu/Mhqx18XF5OJc7IQpibX0QZUF3qP5mKks7NvoMqNc6p8ypaCz0O9jIJabFcJFV2Re8ZNelPXIlh8x",
+	"qUHg9MA0likMkjaruYjpeMziJCmASjIOKU/zt7oCf2pgWmiGZcbRhSYsJsYyyWR2Oa1gZMpUM7s7CJhO",
+	"syUwjNk3mOkDCTplkCwpZhfyB7MUOI0wPxPD5HJnV+Dk5TdiWDqpy4hM5ISG4ZT4nyCxfOI3Mqz+0BnD",
+	"9jeg0MF1SqJ+V+TzNKtFAwwA59INYLshSXu31cqkLNyFGEJLxm2vWK6SmGLT0KIrYrYD9BvPYo4Y5ue8",
+	"TdRJJ8keo96+AScMNbU5sdY/qDHoMJtJoyW0FOD1+XUF/HAxjOxW0mMrZrea1JmC7CSvjuwURB9GCm52",
+	"mg/bwbJfyrY8uSGthUsWa4GRekrjSSfrjcqXWJ+vigLve/mzn3zxyx/8+n//bV5jc2uuf5JwmSdLW2fa",
+	"O2o6Zve5hPCuSqmtdMlL8PLdPAfe1PoXEXiXW3xON194oZXS8JiLrZ1ruyjZlBhH1jvqhUWMk8uSqHP4",
+	"upkQm7n4UBU3VcnyofPObj6CMkeRyy+b1KlrbPcgFZC0Gxu1vRioOFhNv8CA+FU0jDxCrHFta8DmujFL",
+	"C4q7hudnWKKVGLcg6mJ+3S0aBE+hH3S1cJs1hcDDKNz7TiNp/yDJ/hUQBuX+BqkwtiqGxtkpURFKUbgM",
+	"LQ+IKO4KqPGE8LwDzqOEiaooZ5Opt9ut3UaTHAnMPtZ8FUeTQz6G4CM2Vm4a6fnuxhw17U7rDQIZlkdB",
+	"gMl42ZEADeqjSaj4jsnMk1PRwyZUkJXGgiRREHApCoN8NFD2ENmzCQ1lbh4jh/Vw+7lE6JIIIowf6gob",
+	"pZhcp4msLxPAaBDAVl+j4AUnVqBXmf7pScBHag3YsmOqavq1zWLzgg6KE9+5c2dz+31jx0DHWwin5QE8",
+	"TqhrJCxnuCFTiMqIteue1boix5GB4a2JGuUQugFB49LtgWUlFTYcHeNAQ0WhmTnh2kUAXShkuwi3SI4N",
+	"xNpic1URdytA2yUJD0dBYBPPTQxqsilHdkD2uILUYANJ3iiVH8ywM6xjIpApr3cwydRicYpsACe1RYic",
+	"ggwiUoz4MXt2Xw78JjnSQgSEP0PHY0x2hFTIJPLZneaCSlNzigUYNuzETUPlsCgMrIErZpJB0aQxtlou",
+	"ERrcBS8jM+wSrNhw5Kwtu2GoVxBlZsgLBe7kViZIB1hGIHBeq2vpyx26YSONDa4Y0Yq023p8580hlRkp",
+	"IrM+LaNBYNlE2PPvimUAAIgBzLpfIZrgiV6BrD4NBhlKlO4qZ99/hhTp5R//6NV3/+zLf/dfX/7sf2gs",
+	"jTYuqmS5tlYXYTNQC8ph2dDt0+XW81b+6rt/9uovfprkO+VWnkTdbkbambeYL375o5c/+WVxGUmI8uIH",
+	"2G61LWtBsKpIHoSSOPZEofBWBkmWOsuX3/n+yz/+0Reff/vV3/24uAljl1luE7s7pyWMcb1LXWkh+zuG",
+	"hpYe4w1JGI1DbpRChyA6vBqsxpZ0T5la6my//OnP/uXbf/Xlr/7dF59/+4vPv7coqFbualYga8oJS6PG",
+	"lzn93/ziT7786c9e/eyfkUJ88fnPX/7kly///feWuZWlhBXbf2/LyYYFClllKUuqEIK7JeD9PouRVaTH",
+	"SOpmq5u1dTkTXFXpeU6NxhmzldO3kgnbhYTPBcjezInLaZI7Y97iqGfJCxdmJWhGKZEnIdEFe6/PPocM",
+	"ZSpdzn7ZAZgND6HdrxmhbB0pDTskF5SrtFoOkLKF4+TvJaWAcqWJRJQWIAJwS6jPSvmcayo7ln5clrZj",
+	"TYgU1J6+lQDL9Jy5Wo0GdYA+uPNq/eapPe8ZllJXjscKt5CMaeDEBZCon5F6D4iPdf4eMTkJlU/aptyo",
+	"JHUoEXnKTCUVlMKjvqljDETGIz4NAiyj7JNOwyM7bRKzPhSftSPb8rJgFTWar7OiopLjKAeYwqi3H7C4",
+	"sbjKg3s40KpPu6j6HI3HcXTOCgoP1jFJpjeJou1Oa68rzCDW6KrPpkkewVZhmk5xmkfsU9ZTc6fJ+8aX",
+	"NKlqjFxCsemKdqt1+zB/C6ipGiqTiD3tdmtvpvbzyILma0wKgKuuUDoMKKdynwt4C0hJCQQn4v5vfvEn",
+	"iaTqYg42LVhESJqjj+zuiEg9sjBfzEE1OxBQzw79E6ZAMFdY13GNPa68qTnq4RJKFlqUN7KoOSd9e0dE",
+	"DrrOXhZajbe/rHZrz0pK34TRgwrQzuPqRmC8sKedtTeF7KB8E4ZVWJFlmbUX7+OLz7//5d//7Zc//c7G",
+	"N7GaRKLp4vbyeBKqt1mTf572zFVbMjqBvtNypQVkZ6esJUQtxaaXhMuHQJUBmCZ807mxORVrSeP/LHLh",
+	"znjbPZ204UqlFdraHIzonkDmEuShVI/Yy65j5vxax0jnLxUGKovJWPR+fbI/Ytpl6QDIbCGpVG+91L+w",
+	"qk6goQeuLq8OBCxkis31eDxio+icSS3/6QetBJjURzcrtT6njEu/SY5kpiSzqZypJzaNH3Yu6NRUfszE",
+	"1MB4BvFt18zNBTzsG9H6HizFitPu/kCgzgZp2Cr5B1jpXvIAS3mvJWrnpk1iS5Ngkq7IRUm0ob59QYDG",
+	"U70iHoQqS5W72QyDXNR3jjx6JaGwMPMGAw3arY7mc2WGqJKJNxIuoC9JY+Y7Cf5u7pTXjVC458DiVzbF",
+	"CAxer8Uo6t7fKobRSlh0eXmnPJ4gR33I7Ko9lSB4GQw7C2WXxKtx0g1Y6joFhjxgCuMXn0KsQyVHfiAY",
+	"GdNBpj6+THNScnZmj0RhwKTC+ite0hNBRYqGpBdNBCS5ZCv0cuC0SXeFuZGHkw0ml0K0yQcY7XE1uVja",
+	"2Mx8Yh9CCwisoTSMLuzHTutFVQGszXC1NVZSdCnbcmClKwHoeUgHbLsnsYEE1wR+rhjnmazBdMryWtOo",
+	"qK2We1qI75RDh82ihZWa9Flr2wd+kMbOmSaR2yvH69VSElc7aN/ea925s7/bajkRtqZTUok9q0JueuLV",
+	"gIrWDtrbTmN1gHrp4kzAKzJkf71iDEUA3FRYXhlHNB4rCLVfkjEWlWhJbt60hZtu3iSnU6fxlWAXc9hk",
+	"V2Q8W9InfR5CgevTKXRIZKTesi4yL/F7aR6cOLGCxqHpX6V5JKa9YqMRGoampD12wztjU00kbt70E0Ea",
+	"2yvYLjw9OuZ6ce9gGyUKrfhK2uGVFL/fKMNOvVTTryvb3rCH4vLYtgHGx9H9Cnt52uwlgyZcmTToGRFL",
+	"GVyoHXzSeuJt/ow3UAkrB59XVyxYxNY9Vyxwr/EKSAY5ACzIBlnaBuSihFF3Wvp/Ka/ux9HoncUL2+vH",
+	"Pywpbr+K+6plv0iKX5iuhslAK4XCvbNEdwMVfVjS36DMHXWJEkoBy163nFLG/YHdqqhYdWNrcssqEot0",
+	"yjv4qf6eJgTOUuWPcMAxxQIThImgK7B3F7Q3RuEDzOtOrXMaEh+G8ZuuSdpPeh6nyylt+mNaNj/3m8V2",
+	"P1yQSltCGgx2I+kqZ8LCaKbfE3bqbFyGJPPbZXtYOZb9EoUYKtXjIXtbBOUh7FpSiYTFnkNEgE5i6iOn",
+	"E2WhGztG8jAk7Wwh7MrNdDZqyJgdd52jG+Ulu7dhclmB0n9VLSxLVA6bHwt8aVJUBgMKQpRZKFpRPlmT",
+	"6S8LojMKXWfXlbH+tL1Zcl7KgWCYzXd+2rK1Z2V8ujLGHQv7q/k3ygQizZ43b83REt3VtORsUU45YWH/",
+	"t8Dq8pUVWEZcsHJRBc0t2ALWDZsyheVn2lfWM69szd9SAoxfc7ngiplYLLRVsN+ra1tZIPzdNbXY9d7G",
+	"9ebNLilt+C20vpQi4VW0wJjKDpDUti3zC0alLFcLSkFz+GyVoqjfhwyItAzM5iIQ38SSS24A4iJFl9aP",
+	"N8zs0JDCQvGQdqt1u0z2wJN93RWUfjtLGd3eEZEqqxJTnHcj0X5ebSKWq1V1WeGFj1Io/LoVML/6BYsq",
+	"wbAqYSHn2Vq2UFE1GF5GjGEG1C4pxBDntJwyCbTfShWk2wXmKVMDT8xGND6bXSrctGiFsvIEXyB1GnIq",
+	"GzmOdsbYWGL/2EzM+yHxu7VuzSe9kNG4PFxhZTZ7m1gHo17ZCRZDWqK8odkRl3aPjfVza5VbgKhTUSba",
+	"XfbXJZwf4oUBompffvsPXv3wV5strbNUgL+zFhM19tpC/tdaimTqUYKmG7gYVGh+84vvvvwPf/LFz7/3",
+	"m1/8UW0rRZNd+L5m4l/jFIFyAL2k8sdZKLsk/g1cJuUd0ORjg9kCUC7/Vo+KHgufjiaKYQH9Gb0uhVHv",
+	"L4ZRyHawOaV+kdR9qaiaSJ+0ip71pP4/AYQAdmu+AFBfhAHvt/fJu/qVu7Dc+xOj6yZj57gpCIh6tluI",
+	"TVkuipO3W639QwOEprNmu9NqHzoL5pIEXI64lCyAShplTLaXLAlWeAWYrIgUGpVdTClpuLc019y39OVd",
+	"CylVw69QaK7TauuV32doeV526TNzHzqtzk5yk8uPPUOz1fB/lOtcuc6YC1Olu1mw2zrvKwWqWZZyq6uZ",
+	"GudQURQIgHDwXVM1e0hgMexRoVESD3Zenv0MeHRX5patMndDLJQuzuyq4TOdq1OoEZbhdUkD35X3XA3I",
+	"7iI6+Q2n80FWF2MiJWyV2nIZaF8Gvy1A9iXx24/w/CnyNzwyh9Pi55VU5H0PIANuZh7/fTpKAGwOG4bV",
+	"OhF+2EnJ8q66r39/WwQYP9dqNMkJHTES673Fk5BJQiXxzTIK8/tb4uO7yMcRi5bg5jQMowssyF/BydNj",
+	"kJvn6gbrvzq8fZ2g+NXY/fqpDktJAOXJWctNt4RQsN7ukJhuc45VqSse9tdTekD8l191EcJo5nMkiSsk",
+	"NLxuicHC9GXLDUYjtqxiy4IDRGDM09nvwlNSCzVRfJaIBvBfaEJJOknXzCgmLRN51mkAtgUQD5etXhOw",
+	"Pp2E6sCxYTW8JAWgKwzSER//+Mg2l6yD4NFpNZLAAEBhSXz4b+65261DQqGiJZUWjwnvA/RjPQLoMRkz",
+	"05UTacOAKYkCTrvVOoQHuRg4xIOLwrqiOL8CLsmQxqOQSYnFeroim1eg8b2BAYHBBOkfkxgRSCLRY7gk",
+	"yeJzFpMRBAToJaT9PScCBjdfiH7UtD91BZfY97Pp/OwTGsqISL09XzhSle8RnwsVR8GkZz/bVAoP8igw",
+	"oUIwFvwei9P3MhmiHNcnVRSzAGHEs+d0V+9Ki5a9cBKU1E6iYmr8S448yMH6IstsmkLLoBkPB831b6oS",
+	"HVttYwIyzVZdgZHUMRSOC644DQ3EFHpHOWAfGbZCBWlpGOh4ZBTFDL9pt1qtBOpM9wgiIrGD+xB0BLVr",
+	"zS4QtEAw7Qro64DCKQ7gWVblPLh3WHb3SV0zRc8YLOINV2y9iCZhQNjzHmMBohpC2A2LICTkI64SDCUd",
+	"DyKt/Z2dEX2O5rodsym/geK7eRGHPoVerHAK8LDEw8hOhb/sjFm8A7eXm7NdnDN92G9Ak7BScRsu9XUb",
+	"0OCmPqQjJh/oqyqpcApX2UuIaqoPAak08pmXZFYPI8mMlnJ8LxOU6ZIcjMlMAKJSOoQ/P8SAsX/58f/6",
+	"9V///a//+Q/t99jTsuPV8riODU8zVM/2skT534rPC/aPnxmxmnhK9EDvRPEDjSElcq+7TbOjl9/5v17+",
+	"h+9ju1Z3R7MW/2Tz4TiV2kfJkl/98bdf/eCnX/z8b1/94x8st3AvcSw+WaEXmYGOxxSkk5krnQVDL//9",
+	"/wNNIP7rkoe+oSwlV4KxKUpYVzubsWwKfcuUjzdmoVLapTWHU7PTP9D4kQlJXfyqvZrLhWsHtS9/9Zev",
+	"/uKneLr5V6vONlUBZ5zyEkJxSlK3V+u1SDAL0cOZO4CEDUQxW+2rNTODB35y0mtS6lOs8WIvZTW6mbvB",
+	"mlcLo+gM14rLb9mLA6EIGjOXEFuv5kpoOJL7zUfjINlsK/eTk/pd5WFHT1vtoPVizQ56lRR6a/5svOaE",
+	"bbqubRh7Md/2TO05693OoBm26l2tt14lwa3qrFeQ7lJl2mm2B4LeCslzOco5I3Mug3wz0Gwu3hTpXwYV",
+	"OpWMeIM5bhmKtpBy33RUKKPlCHZhjMyrNiXOQHG5nr9Q30AtC+e1emNgmafW3zN2GJkx+FsnfKdxQER0",
+	"GgVT6DIMDYRVRLjyyKcRhyShKLY9qLkCHU6L/YcQpW71nh4VXYE5zpC8on8bcq0kTpvkYy3g+lgrFhHS",
+	"Jxpw0TFh1REsvQu6KxuNFWcBqWt91FmcGXpu2MBi3gWjIt5LzPtlSqLVy8Doccr6WuGxm6YxxFtE56zQ",
+	"edjSOUfdK/VDWOSe72MwT7xurccsI8u8nZs1zfy9NX3ljim4RFhYeb7VfRiLzLlSHEPH1kG/V2p0zc6L",
+	"hsBLCRm458Db1kTCUmjaUP3/Itws4kLI4K1jMXeq/uNvWkYxy79ikQdzIGqmGT8nc8w24a8IS5dVNNdc",
+	"Dt24c75gXh8wZfzhDsAvmWkOzDaTtaai1LSWSMzRhZDA3TRr4xLSx+uJ4CwZs4m+8OoN2fC6YkZqemI4",
+	"vid9ImgcRxeOmCBJPZdsfkBoGJoljxqHJJfR3hUrpLQXMtphkkYz1yZYJi9rZaArTDkfDW5U8VMecjUl",
+	"dfz2RhqsoO8mZr3z4gV9wKXyTblC54TRU3BILoZMoHWdcNUV0EnxlGW0F7TMO99w6YodFcbvOtwSkBNz",
+	"ysYEnrvXxuL5+pnkADCbG9O8u7iEhGghJDMVTJQ5bWhoktrdvRKLtbHeCxeCNIZUlA8A5D/Knv4VD5FI",
+	"iYWxEC2TCb+FAIp0PWALXHc9lYJJWWfHqiNZtx7jVqoDlMHa1yxqAfUltURdgNWlEHmwpBxSBkAZI0Om",
+	"PIC1zS1nj55nY81bHIrGt9YidrMVCzO6xjkuzrnKlmrUzN4WJdrN1Q74P//nyz/+0ct/+5PiBmP2LF9J",
+	"Guwxk0spZn2ZlQXKEfh1lxYoFdEcYckkT46ooAMmNyVwVsqaCOFLipnWdhH1nRCDOtIdIyBCt1CMtzAf",
+	"7EunUzwDxUeskTvYrjgCrzfKcv4Zm15EcWAzMO0IF8NIYvOI43ta6ODCpIZYGCSa8lIO1YC1BAjiZFb6",
+	"oyLoCj4QUazlSJpt9lQUu5zwp+SuVpOsygw4WeGvEEo6SxhCpf5KyEHLBm9uSfBYIa5zvZVU5oGU9xZA",
+	"aASSV7oYA/RIga+GFJQC2ZYFoK9XekUiXs0OC53dgsK+C1UIx+P7VAxY/AE7ZyFyzSVYtetkzkPdHPmi",
+	"jR9LPTlO1D/6F0tqKs0oWhhHITP7aSeCSDayYu2dd5bZero09wQ6q51AUmZpsRPotMpCslOhqXMpQpOL",
+	"76+/rqMxQiVYtK5IZEJcq0Qi+ZQbMbiqrSRWpAY5ACw71gAjkpiSKA5Y3CSpV8gKd+Ds0e+zAEO2Uhda",
+	"qa2HTrTspCDgMzCWH2sz6UfxyNTgk2Q8OQ25KbK0kIFHTG2UGFFDqnJkc64RBkujXn2RI2tr8BzLxwYr",
+	"HztwU1r5uNzusYGCxulVfF0Yc/Go75lH0oLrpsy6iJJIBIjsyN9E3XHootieiWIwm2zMjmJIGO96QUQp",
+	"eC3Gtqpiw9YxZiwRMDY/EqnKGHJJkUhPLoUPGsxaMvBD+k5vGgTIVTngu0yZEW64BH/JEJBS9V8LMyww",
+	"VoDl1H/DzAqeFUccrs/S8sv5oohUV2CmRbGMUmaqJesQr1H0qIIDvgdnByBypSsYFyqZovdgS+ru/DpH",
+	"udWsawZYoe3jVk5kA52echB1xeoKpac2p9tTRRNIUIRzpYgR8zdeXCiz0A11gTRLvRYErqIgcHn+hAKO",
+	"vm7VuOg1gJ5Fm/EZ7BWEhkJsiqVF1ZLDEXTgM5tHf16meHzUz7J2FaUOhYNsXIhP2kBRsj3/hOqKJM/T",
+	"iQeRTft2cF8OfFKXYxaGVumm5ObN4OZNL9NzsqFP74yNk0Kf7kKp1GJH0nxBj7mNchXonjgg7f2WKT/l",
+	"+K+OrO/COIySI0AHS1e099stgrj6tlAszsWitvdbd4hF5XOuR4LwlPxee3TEsHgnFQSMY/B9o9kVj+Bw",
+	"YX23C+t7xD5lvbL1rVEqK7MwWFMGXtqt1u0k/rUrkoaP7XZrb2YBjkNz1BogTS5izOgZoZheeDAjC5LY",
+	"zESbeby9LEhnqi1lQQ4Kd2hQ+jWmRMLFzJbaUAYtZYQVhfgD4xv/u7/58ld/ir7xFUOJi/EZm1veRqON",
+	"F1sWCuFLL2uBkt8OWC2iB2zmuOZUPt2zYa3fxHE2dI87666sumDGVoGrck3IRbd1Oq/+6t988fn3X/3p",
+	"T179+T+9+k//8Oq7/+Hln/3FNnq8VFC37WUnFmnXpiLRLzEsDNnoZQSFreC1nU1bqkq5QzwuKq1FkcKq",
+	"ijZWenZtmzlExC1Du5ddQV70te5kZ15yQdPAeSvOXIlCOyUU4TIK7VSj8CVlAKDUrcU2PAFCCyFcq2Tk",
+	"7WMNewASuKGy3Dz0TD/VcPJURfNS9I6CQBIf3wmS2jIZHYBKEsUBFzRJSpNJmRyP+Km/2ycdz46VVOL5",
+	"BlbmMCV4muRjqz3g4BqUinVftNpmNF4nxMnQJYcmoYYkIuiHyiXW4jnoiuJxk3q6TtJpYGNUKCTTj2LC",
+	"aG9IzCEYpVhIxWjgwc9OXo5DCFVklQfjlZ2r8/obixErUctm5RDajNJIMJkUyWkckij2QJ3rimzXoti6",
+	"vQJPT7VL3ou4yGMVqetTH8Nh6SWwhl0DnlW2gFJFRJvTKmCFILcqda0rjL4mcrfq0ElnnNuHi6huM+vX",
+	"dMUmVbc59Wu6YlXVDU9D4+bj6GrUga62186IuwlyNSlMVkLMqETD4dK6x7JxiOXrMPVpVl7HkiGIKy9i",
+	"c1Wot3cSt63AdDz/TmatxBTgWWkls2I4yvhsWh/GVp6A7Cq7xkZZgMcqp/kv/+bbX/70Z+XR+utGiBzn",
+	"ScSW/UrLO2yyZ7R6wYyvV+AonsohofIsfVZF5nsyjSbAi8bjcIryihFXtFxkpMSroDIsgPzulBWttwpc",
+	"fn4J0jWCiMpIQVmE0FaVnhK8vSRtB2cGDNTSpYpWrDqyl68lCvdbpuM4MFup2TxORUcgRAySZkAvSPNP",
+	"bEFQjWGM+DF7dp9JSQfMt8VDirpJx5VK9XiyKyiW1EzLhx5i6cYLDspfmRsrq4FUqRhGn292RV6xyqUl",
+	"k/KsZD3uyb33nWTjxMNyQxIrgR/fw3AbXFBlAjFqQxhKUxE9kzst0jkgMz1MTfLAntNBtarRFctrFmXF",
+	"TnJCP+QUJ/4f93KAmkPHsv2sjtEVeZ/QuprDLJ9P4i3alOYwz+cDilOp5vCpvZbX6eXRzOtxpCGk2G9c",
+	"s8p+NBFBynROp0QyGveGADGGCmQIczYDdLn0BpM+ifRiTgrl0hFRy+ojsxa27Ozt1v6Ok0hbPGY8ycBW",
+	"JXJqJWk2bxFqvrA7a9Evv/P9X//5//zypz/74vNvv/q7H29Zidnk8a2iuiw5/7rBYwmN3Z5TI4uqm/Rs",
+	"XKrYnsOFUov9fonQbjkOIEQp/3cM+IfkgnJVLQf8Ngvmq8D0ZVn5QZeyQuVqMu++BwA0W9w9472zeeIu",
+	"ttGVxNcPO6b8pKGuEbceZ+pIxab5rphGgpHTiTLS3aHj7xPhNHEApIXzE0l3Ox14Wm8akfF92M5c67ap",
+	"hpezcM/o0KMiu3m9c1NXiNRzcUZeeg7wNBZUT2ulJ+jqdUXygF4DC/uNGUFK7pwbaQSkb/0qNvZzsEXk",
+	"3UhExUYrMzeRnOZ80SED5blyyrNMfRvuJVS6jHUsjitYgUvXsL79dSn5aePnoAdc6wDyk3/5qx++/Pff",
+	"//X//tsv//MfbiFq5H2Lf1+zaj8GM78GPYoyUHLwlelVVIEIl2FRdGD6kiSqRxloM/HEq1cwntGXaJFO",
+	"wvcnijmthAsFjHcbB/nanGBnwIZBWrySTATGEijJgCnNvve21LJwz7QsvEpNh0fX7YZ/C9sNv7Zmw1/X",
+	"NsO/fU2Gr1KL4dfVYPjyWwvfv/zGwkt0FEZ2XN5GuB/FBDoJByesF4lA+qQOfei4kiTbYlhFREQX5P9P",
+	"3McbTXKEX1gLxw1pfWau5cHw8F0yEYqHkEKVN6lgl0WUATREG2EmZ1HpinxM5ZbEgo7byXipHsYqwr1A",
+	"pRcrBazR19jkIy0pOXwFWxq7gFU7uF1enmrLhonsGnZvt1qX3vh4zjFsvxXyps9Aj/dAsG9Gk/iyJ1+e",
+	"aVzljsnQYdNy+aRHk0h4c0GtGgHpt5VBXSULmsvnKOl1J+VLlY3KUOJS5aNLbqR8/zW0UX424WqeuSLh",
+	"wMXWCU4TZBIyeu52ZMrILxOpiIqpkH2jpBjxisdSlQooBi4XLq/T3m/tGc/O7064muvXiQSDFXMxqHTr",
+	"6MNZpELPArYN0zWpA0FDjphiXq0QVvQCroqZo7xIy/w2/pcilSww4yYlkGS6LUePLMDXZx5kp7WPjQ7v",
+	"gvarEWMjt1d5lkADtrmvhYn471rUuWLViwwf5jJt7zpRpgTLGRPklIWRGIB2mGslaTS/HsZzpMRIfs3N",
+	"N1coSGU2Nrlz5kN3Cikbh2Xs0A2ftz+bBBATEmdZUsUyi/h3GQKTg2uXJCp9oPe5KQ8OXFdOLpJJT4LZ",
+	"9XfvQhdJlHr6nIWB24dA9KN3oviEKR/tSLlvk873TXKULfkP0SE5Yasr/KSslu8R361S5UN6bFpHy8fu",
+	"R1jLyycjRoUk3dpEYNPLoFs7JD57DsPkw9C9rvCzZbZ8UIz8QrUxH/M5cUhI99Rilj6KKfwyjhn0mEw7",
+	"WF3EdDxmsYRaR+OQctEVERwlDc3xgcFMsIvcBkld49xE9NiICdXApppgiPPLK3n52FTBLxbz8rcUWGQM",
+	"YvrETpi6Kp4yaaqHXokKyTONXQleLNYs57t/9uu/+kMIgd68dDlrKTZNM1O17ovPv//yv//Fyx/8l+o1",
+	"rSV/bvBs1pJPN7iOGdVeBB2xIxEcGYxfex3vRqRYSrBYJ7BdqBP46gd/9/LP/ssXP//zV3/5Vy//7X/7",
+	"9b/5XzjOy+9+54uf/7faFppcnDjo+jVzNiYNl2WmevBWhNcCj72KvsilD+Qy66vMwsHLkCmziHBJYiVK",
+	"c06Xh7llrjdoissK/DPclfSMQW2TiwdpQVItIBlwazh4icHU7VarYcxQYWB+UTBKUr9Df3dDajF1xGKi",
+	"3yqVknqTONYinRndj8LAXURjMUnpDZSU4M3HZtfxbP9hfibCnk1oWHIM+sjLynu4+Q9dURiu8FS1TJY5",
+	"swWCrPOZfWVSmr37q2Hsa+9IOmLFbtOljDZ7ARk2mD3k1a1zle2vF18QSoRLLGjDBsrNLGq+DGmm+XBx",
+	"W2bpylBI3NzKlrJ6bvmsLK695oUszAkfu7RhyzJhFea70pYr8WRPCN08Ae/3WYwxttljSqqXNK5Er/vE",
+	"AHflIuBmYnGV9Jm7i6+KZbUUHS9Dwszh1SWJmHZW1+Akh3ybAXHYvTW+1Y/iUx5ANZFq6fIdeMgJhwPL",
+	"JWa7+AemEz+6KkxpOXCIShWNJbmI4jPIZLNVK/TiGh6oOB+z05Ood8ZUV/QiIVgPS8INmCKdVqtD3ue9",
+	"swci5ILdlwMMxYgZ6YWRhJ6oIiD+LTpRw1umGsoZE76tr064grnebGD8XFf4ya4nwtm33yS4QcyaJfhT",
+	"wEy9ODqgNjFxApZESfzkkcfTMTOmUHMcza44Qq+M0ehOWTpisdgFPqpHL5eMS45BRebE0yMD+7K5HNPM",
+	"FqRd50zh0Io99COxgwo6sidske9E1yUKfLH/zPG9yg40uGHwf11R82LmBsHMkyRv/foH3/vin//TF59/",
+	"/19+/PNf/+AXG/Fdz+g5U72QL3/1wy//8x9++eM/+eLzn+dXUYzun9lrZlZtMQcVSnvDrbjC4jnZFS5O",
+	"jt9J4Ohq2b3cI+MSQ0FSTD7M96BZILV+ldJkkxX6yKxReMrZ9KXXm3IB4ZKYMk5J6qdUNEz3EocfG06y",
+	"iFtxr8h1B0zBOcqnEZD1p7ZdzKwGZ0yoeAolUA2WmkKjXqGv50HatLONHTS4wuIQioSM6scEI9GYiXIO",
+	"7BEWSkZayGL1s37AFOXhw5CqfhSPTszo6ZIcXlT3P3ni47RRv6+318Cwr5iNw2lXyCEdQwFdCwyE9hWL",
+	"U0/nDUl84OhV5+R7xmsY6K2bvX7ApfKtX9EWy5WEklMtM9A4plOsO3XB1TAy8RUOh7yBEoxcnkeXdXEr",
+	"cFbDQKEK1EI8dMCUhneJjB9P/Kpy00lJOvTS9pxqAjgpZt57aSnWDbHBClgrZYmVCyrZ+fJc792Sm79a",
+	"/K/qrKp4IYRcXwIvXKk+54osse5szJARFqCFgz848VwZICGDZY1cU+oFCF1GaOEHPQcIV/qPp2/0d+md",
+	"Xs2rcfkW7Z1p9VAEtYM+DSXzamPzun6+DWzNjNOu6F5eMavzZnnb7213NCvBg8V6nbo8QXO+aAYDXaf3",
+	"KWDBDYJoQKSl0psREzJqarVw8AHvm55jpzSjCh6UqcdcygkUQtHMzmi3dfMJfktKrdkRpaLTruDinIY8",
+	"aDTJR2ZZRl8GjLsYRhbDU/25ZwKhRKSGWMwmIAAZLNgym12Qx9oDvsqa6jaVz3VUSnt2yyx2xoALU4WP",
+	"nDu7YtEQ4qurF5be5mVodtnrvKxQUd5XhnLdkJrGVZHsNXpSjuQA9JdeJM5ZLLE5x0gOZlVVU5NYSDIZ",
+	"Q5vJXjQRyicjrM2IMaTuYGDru3lTsAut+EHWzM2bHonCAMJwTK1W83pXaDUpVndDzoS6LweYu/O8F04k",
+	"P2eNwzS6tORB+Eam5d3MnGbsJvG5fFsEcC/6nLrCtm20LY2Q/sPSmuRxhH1GT2nvzCNjKpF5+T13SmNI",
+	"DrW2WtcvStWwE5KY9Rg/h+LB9+3xaC3Pvy8H9zSEeHBUGtt9csr03HowFkKk6A1J3jt58CFR7LlqkiMS",
+	"s/PojAXJ6GeMjTGZW7JnwLS47IoYbkdrq1qpxHf0zniPkbqZ7PF0zEin3WpDxKp7WYnWmVxnoqDac4ce",
+	"xPqxrrDnqQ+ziYERSZ0ayVgaSgDlfs2A9nY4ForG4nAlTWDGNFZTe77uGg+cSnFEXUSmyLaGO8nFIGRP",
+	"u5NWa7dH4T/20yl+8r3y/jIk6tsoZfOC8YMlr2Wcc5nYXPMC0jPz/OFqXdXJiIYQyBKQLA6Z4BB0hyVH",
+	"QwnuWE/mrih7pyBrdEVphnoRiRynG8IZHBNqD5kxbx8WvHNORnu702pX2AvuOgNpEv36Y0ZOaXA3c9wZ",
+	"/tLL/VTrDSkqlu3O7tNUsumZRs4tUEcyx7pS/xXg6w/1Xc9ejoH6DSxo9QLMhUUhKjlhJJs+ndt2MSd6",
+	"tK2cEFJ6zQ2fbrRM0azDwiE3d3PAzGxHdseXa7toO0qURXhn23v7tzPWgC2c7JK5gfNsY3k5ptQwtkUU",
+	"Wq6xzLsFarj1KJnZtK4qWibHjcoooOYcCfsCCxeZz49JXUaxYkHDI5XMN8/dSvjt/KCcIh2dFZSTiT5J",
+	"2G2GA1aAzDaicVbs7llJH6uae+YhnGQJYKlosPQxbD42/emcoKAMCSwYNkGGtYqTlVLRlFlFsiyNNrhX",
+	"+1a3poX0bu2gW/vilz96+ZNf/uYXf/Llr/7y1V/89IvPv/3qhz9+9Y/f+/Kn//HVP3331R/8tFt7kb5s",
+	"fNV6u9hc8DEf6S9u77Xu3NnvtPT/3E4MYEl9xGi6YDl4J45GcJWaRPTOc9F+kokgF9uqvyqdR//A4ncw",
+	"9652UBsqNZYHt24ZMtLsRaNb9JwqGjc/HQ9q9oUPee9MYLrKy1/86IvP/yj55aFr4NVfPjP/jc9ZbA92",
+	"JAftzq5drZQ8Sl341qzbWc2Gu5YjuZSb1K3S4eq7qIOJgFh6W25Cr4Y0qjDyzZjXn3g1qhTtDVkAuW9w",
+	"771ZDDQHjeYDAOSrP/+nl9/9Bw2Q//A3X/7D3/zmF3+wDATeRsgo9gRxINFY82eAYgp3JdBZOuHioNip",
+	"gsVXP/zTl3/91zNhsZOHRfzkHGs1QHprXttlE5GZV1hGTIw76OFEDo9NInHAZK92oJeHUPXFz79j1vaf",
+	"/gEXVksn4g9O3qLBgN1FEcpACX9wokc8QUeQfk6jIw3TE1NchXB/yZgvrinbOt6pgoS5oPlyGIWmP5Yl",
+	"Vh5xzXirVzSmAaEZaeqGJEMuVRRPXROnHCzTAVoLDRmz5ojGZxrV5FMqn8YA53PrBOl3snsmvmTPpF9m",
+	"1yRUEj3uYcFGdUMSf0gBuU7YM9+0MaHoiOuKmEuWVFEMaTyAmBjbb4ErgunoAy3tBdGFKDaUSIMfF60y",
+	"1Om0WuSbuKZHrMf4WHm22xoXJVY2214sLR3kWpy0BkDqkKiOvSZoAFZqfDxg57zHJCZVJZGgJXa3ggFM",
+	"smfklE0j2+o6e6gj+vyEPfPmG8por7T6kdcVOZk+P8miGe0Z42GVsUtD0305kEdIZq+AoQtO9j6c4oom",
+	"E40NtYNP7tx5sn6Rn+oaNEuvp/1ky8Wb5lu4llvJ1mxHVcsoLy5ZaTjSGP34IlrzVrzOk0upmXQ/g2nb",
+	"N6JU4VGV/USfxwFBHdohb0jPSGclTXrlCk65WCcn4zRXt8lG1Y/oNKne5JLTq2LtuHybQhl2XEqBxxyc",
+	"X1Z9RxqfOT5BFHtWEtUKUhq6KGe7nBNpBx/OCGiEKhDRSiW0JjkWOZklyaZDQd60/NLDHmo5iFoHVvqI",
+	"4/vLyFla/HEbgrkmgXz9VRNbXPDddoV13lq/qB5M39eSjtwNCIjtVpuAfqCnmisbnkZqmLpeM2eckfqS",
+	"fq0zxb4VxTljGs52MIOTMhW6TVTBLKGuCEiVzk1H3Esb6Fq/fHu3XAjE36+CoxMM4ScA08Umpnv7t93m",
+	"Y3CIqaXXsgyoioUgwWP3zlf0r1jFeX1Jcl3RrSrqdGm3pIhOJr3hWgJ27eDOndcuRBYPZEkJUq9ht9W2",
+	"3TGRrgTrnMqaN4RQ/eBCvLY1LMznH1micRmxgylJmCtB8mXYqWZt7WrRllxQiQTldEoyR3k1/GfliFzl",
+	"PHPCyBKqCUUx9SlowV98FXxlC+BsOvVuXsWZedtOp1vDMitl6zI0vQzp2sG6S+vulmW065k/4UYy0rXG",
+	"ytmy9YkW86TD6rUwGrCQa6JIuELBFTqZc1MsNKSgCo7gsq0TrS4ZI/7zHf3FTi8S/ZD3lPS1ZOo7xm+f",
+	"tLNNZMCy6KN93wfJNrXFLRLQ1zgku6TeAfDq9dhYoch8wcKwgTN1Raaium9rl+Ynq47+axySPXIRc4XS",
+	"UVn0H27APG+iMZ3I6q6AjAEn3tMcpgn2JNHpp6ynSD2IevJWwHpcH5hsjoLf6e/vmJd2zMPSlMQyEroN",
+	"J226Y3OVCR99J4q7Qv9J6r6jPGhZt90gXOlX/IznkHRrzWazW3sBZm6T9Yj+K+Pt5CjoWwi4IbvCT71Y",
+	"6ftN4qor7fYuqT+ejrkYNPSs44kcQpPikAu2Y+wOgbGA4w4PiYwwy3+aIa0QgYppNw9EODWBqFoTcnWt",
+	"AVO2WthzR1XUB5S5f6PoQFEPijmioERIRBC9W2qt0jQMbWQs3qxJDnX1Ui5JMInpaciauaDhUVLADM8x",
+	"YKNxpJKuBJKOEnYqTZd0+31XOCOZtJhkg+CVITGTk1BB2DKeZEQk9FxxV4YH2yQfm3hfrsx64nNg4mcM",
+	"NqaXbp1qCcjiQzegWEPv7JD4xm8ID7Q1KQCcNrOVqKbouStVTUn9YhglfSJB94U+3I3KuhNtgCCroEH5",
+	"XRtenXoeTOITuiXsszHr8TGHMr8OgSLtBtRZi/rmXbepRfbJ3YYBiciRgPI+kJyqO+JSQsxzTCZiIjV4",
+	"WPQAcmHA0qKLR5Cw3LJleez7tjG+sx5Qc9uHzvnm7Xue+zjZ03KXm5uU1ZITmhzF6ZDtVmuvKpbYPg/1",
+	"c0LaOws5JK850mG7rWdwvli+Bl3+dWgqBA3IcgWGkx/2yosLi+BqBB+D/PCYPS/EsJqBXpQ5+hf1h7tO",
+	"59UCkGfZC5CRc2Gl9xuSCDpieVuAPZE02OHl/0fd9fW2jRzxr7LQSySAVBLLaQsbecgfIw2af41iFAVU",
+	"mJS0klhTpMqlrKiA34oCfQgaFGhSFC3QhxbpPVyQe8g9HHDf5ux8jcPO7C53yaVISXbie8v5KHJ2dnZ2",
+	"/vxm5s9/O3v9KkvvVywQXcwNFli35Ow5HZyUsF+n+l//P3v9tga9Mqhw0RuyOsZhIfi/787ef3v2v+/t",
+	"NFvb/VVR3VmT6ps3Om6fXxRF138LDl+OyK+MmGzLXgsISsr1avZu2Pb6cki2oFk6a4926bjTbPbiT4Xo",
+	"XXeshkmb6lB1jlv48trRx2Fk8zyN0ko/ymcJaujNL8wJeK28q4r3QeYiye+bSyrDwqGEX9iKlaYoBx1a",
+	"EFwbsiSz3ot8Qa/JZekypOCIKVMP5MMX/pQ79Yey7AK4s6/sfm6XL7jNKryQOFIORj3W5tChOmuLyNAq",
+	"HjfWwXWaLL61xWW9quZDBjjK6jzkslPYnGpkZQ0W6D6nwjVui5bcEvV4ueDG6it1ne7oYHhfOkTDblav",
+	"qG9BB9zHcypdZSPTCrGSiNIhE24TVsRqURPSjBMiQyAtwtKkfODRZgF43P/NIByZS10TwlFuH5cV9aPE",
+	"rlfU/wVa1ZYZpdmXblob9eZdW7EN+0bgh1sBnAjGJfYLDmmA7U7jqzIzvsr0079X0iQZbSs5FTejQU0e",
+	"J9pYcyjriEh/Ke2wsRqMhSQchVWoorzJZ6V1N88bcS6B2EL3Zn1QrziSJSQYtlahmKTCliog4Ts7Eglv",
+	"Q6prdQ8iybtBrU3REqpPdWU5SI1qjYuqELIaF3gnWet6Kko8VhQl2IsFKtexwWVbN501pFEajAIZnsYE",
+	"gzI4N8txdeHa2TzDtSvSXFwlG6Pv4D+1Xia5Zoyrx9/JNiZ8nbMkHgUhIrcghhiciL7KrNi2sk0e3meY",
+	"GvATgGSRhI75fcB5xf/EjoPZjA57EQtCGqXhkjSzFMpJB66plkOYwP8HLAVd0AeVlaSyL4qAcLHi1Dc/",
+	"WhJ/nk74Zg181SBsVZuJ0saNV2K62o4bxS9QlsyTKFyleJ7CokHeqnoc5jobbtNjkYvQ1q0VNWiDMHEe",
+	"3mddlJGiH60V2upihQnFkI5SwpmhUhizcFmPMEsTyosAXj/QxOiSbXpDSKzGoW6mRDFKy55MVsoEXw+1",
+	"Vq9BJlC0AuknRnqNO/N0EifBHwXG8S6oM4LpXfwJZHd7jQ1ukoJIrbhP5upYQhVyRUnf+V++Ovvm72df",
+	"vz1//7HhNEb13cDI4gAWoU3V5Wllcl2xMH82e+xHY5o8oic0hHdf3lrHYdz3Q+7GPGbjp7MUPndRDLi4",
+	"81Ova6TioweXh3mHbdsmUr1Iu6jBUVxxU5s3MM4fAHGvuIMP5aQCuROeo81+hXkF9KWX9YqMRnFb4Jot",
+	"g2fRG0efm6GhLcbPivG2/G4OxhHYNE0fp7Zq8w8GIWeNiN1iyyM/DFv7xMvkkhNoCq6c1pqXME//nHUi",
+	"Gfbfgxw4aRYWWGsgWedGhxyKHyIzhwauphmk+ZI8mbGm/mAicRAjGIrLelFTgDk61xh5GnVpONLfzH+J",
+	"83O1v7byWG4tuHCNSWlas+ElvFou7Argpo0ymxW4aTEXMUuHiuUXr2hxLnQV9O+//vCdfT7B9r00zc4/",
+	"GBLi32WyMyrYs2b8pA7R52//c/b6lXXswwU1vM5rk3JzTFCHN8WbD5/++ae17ouILo7K7sfzNx/O//Hx",
+	"07sPNbdnvZDooSHuV3Hqf6aXNos84iZuEHhcr5tojszPMW4iL56ffeZEXng+E3D1UOxoTs+vYTTkm5Ge",
+	"yogI6vh5Ejb2Gtf9WXD9pANqXLy46MhzLwkVvrjcoEt0k03gOmd0kNDUIdIhgOYs4lxzJ1p0FjfsEt0O",
+	"0h4XclsYPAV3ItHOH3PknaowgypsrL0Pn7G8EWLgzJHVY47xbnjldJ4G0Vh7F47eKr6qi5lERzZYcBB9",
+	"LRtdJ9QfYqPSWaovdcrGlpfdUdtN+Zbq7bBomoLd1Rzmj06HbwHW1rdvKcHTt0F/k+2rXI8gNJSrGoNM",
+	"0Qb3FATNxB4LWUEoLd9sgAdD4do+8USf8UUQMRKMsJxNG/3PvxEMhYj8EhzFBiqKG1zxNrya3qKnftXh",
+	"vxIuqf2xeJ4M+KKKGODhTZfT4U4kIWk8CwaCOuHHCsap5fKTRm6TBwcvjp4c/Oag++Koe/Brh9tcO+Q2",
+	"eXb46NHR4+6Do7u/VX/vkNuke/DkPv/7vobrJSNuWgFmgUB3dXx45i/D2B/Cjg+SoI+heZ8towE/tfIf",
+	"7aU/DVuKnwuWZQAfynCjyVuFjBW3F4FBaV6i/2APKgNN7pavWF9ZBad33AXtMxg243Ii3IT+IdDplKxX",
+	"M2lID2K8qtqwQQxK8/vCJW2PpICAVniAZg4iXR8a7UdLYeHLdyl4L+ffIA2XJAyOKfGMggCvuCH3hCmh",
+	"b4VCqAy0ekpmcB3o6jUQ0t1rkCbknoCAVgWvO+5i4qcaw8E+GfgJt6c1VvOnshlAuKHyqRx3VxQoeJng",
+	"edhJOgYN44dWfLYAN6qkhmKYgI6CO6HzCj+LrmYT87QSviu6G/J/iF1yTJSvlmN3SLvdbplqY4qI5j0i",
+	"oc0VjN115T67fSRTsjInBVDYkeehlwUY5Jr1aPGvqLlu83GNavh7Fam3XDM25kJM0z2mJtWW2L6XWWL8",
+	"6dwihLZXddAaihnTtTgJElobhCwmg5irOAwRisDguortHs5XecY9UWayCG8bRxt/6GXTT0y2uRUM+5l2",
+	"XsREF1fzj20KSjxGtMdy3MpOQqzNFkdGDenIn4ephP+jtW+z8iMoXIinFMaYhBjeBN5gACUbnV5Q98KF",
+	"aKre7UL1O2QxCQYTyDJHscihwhnLnRCdbFxnBRt/7iJRmBJ2Y0FWJnGYNNYf8vD7NpWTThJK5eHXtI5D",
+	"ZuHc6FdwjYkalCAq1qAo46mV1zbP+akwZUrLH0IneU2FOVrZhsmn3I+MpxS35MSzCU3oCt0BJ5WAk5Nj",
+	"ia1cqKy8aD+zvVQBF/escsgbxZCUvkxtV5WnMDy2IqS1jtgvXP57WXalccDABsn/nVs7Fttwm13P+SUi",
+	"3RiksoCBZvZNwMgxV1YnNOn7aTBFkA4JwnCuPBuR8YGxdIoX6EDcU+HJwyhIC2fL42oTnwTIg6e+iy6t",
+	"EWknTZ9MgzAMxDIIOLOtddg32nF/z+II/YMIXBZdiLIIYluLq5I5J/30d6c/BgAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1181,7 +1181,7 @@ export interface components {
             pageNumber: number;
             /**
              * Format: int32
-             * @description Page size.
+             * @description Page size, at most 1,000.
              */
             showNumber: number;
         };
@@ -1192,9 +1192,11 @@ export interface components {
          */
         UserInfo: {
             userID: string;
+            /** @description At most 64 characters. */
             nickname?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
-            /** @description Free extension text (often JSON) the server stores and returns unchanged. */
+            /** @description Free extension text (often JSON) the server stores and returns unchanged. At most 1,024 characters. */
             ex?: string;
             /**
              * Format: int64
@@ -1286,11 +1288,15 @@ export interface components {
          *     `needVerification`, `lookMemberInfo` and `applyMemberFriend` are read; the rest is set by the server.
          */
         GroupInfo: {
+            /** @description At most 64 characters. */
             groupID?: string;
+            /** @description At most 128 characters. */
             groupName?: string;
-            /** @description The announcement. */
+            /** @description The announcement. At most 1,024 characters. */
             notification?: string;
+            /** @description At most 1,024 characters. */
             introduction?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
             ownerUserID?: string;
             /**
@@ -1300,6 +1306,7 @@ export interface components {
             createTime?: number;
             /** Format: int32 */
             memberCount?: number;
+            /** @description At most 1,024 characters. */
             ex?: string;
             /**
              * Format: int32
@@ -1342,11 +1349,17 @@ export interface components {
          *     null = unchanged, present = set (OpenIM's wrapper fields as plain optional fields).
          */
         GroupInfoForSet: {
+            /** @description At most 64 characters. */
             groupID: string;
+            /** @description At most 128 characters. */
             groupName?: string;
+            /** @description At most 1,024 characters. */
             notification?: string;
+            /** @description At most 1,024 characters. */
             introduction?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
+            /** @description At most 1,024 characters. */
             ex?: string | null;
             /** Format: int32 */
             needVerification?: number | null;
@@ -1419,11 +1432,16 @@ export interface components {
         };
         /** @description What an offline push notification shows. */
         OfflinePushInfo: {
+            /** @description At most 255 characters. */
             title?: string;
+            /** @description At most 255 characters. */
             desc?: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
+            /** @description At most 255 characters. */
             iOSPushSound?: string;
             iOSBadgeCount?: boolean;
+            /** @description At most 1,024 characters. */
             signalInfo?: string;
         };
         /**
@@ -1560,15 +1578,19 @@ export interface components {
          *     optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
          */
         ConversationForSet: {
+            /** @description At most 256 characters. */
             conversationID: string;
             conversationType?: components["schemas"]["SessionType"];
             userID?: string;
+            /** @description At most 64 characters. */
             groupID?: string;
             /** Format: int32 */
             recvMsgOpt?: number | null;
             isPinned?: boolean | null;
+            /** @description At most 1,024 characters. */
             attachedInfo?: string | null;
             isPrivateChat?: boolean | null;
+            /** @description At most 1,024 characters. */
             ex?: string | null;
             /** Format: int32 */
             burnDuration?: number | null;
@@ -1598,12 +1620,13 @@ export interface components {
             isBackground?: boolean;
         };
         UserRegisterReq: {
-            /** @description The server's shared secret. */
+            /** @description The server's shared secret. At most 256 characters. */
             secret: string;
+            /** @description At most 1,000 entries. */
             users: components["schemas"]["UserInfo"][];
         };
         UserTokenReq: {
-            /** @description The server's shared secret. */
+            /** @description The server's shared secret. At most 256 characters. */
             secret: string;
             userID: string;
             platformID: components["schemas"]["PlatformID"];
@@ -1631,8 +1654,9 @@ export interface components {
             fromUserID: string;
             /** @description The user asked. */
             toUserID: string;
-            /** @description The applicant's note. */
+            /** @description The applicant's note. At most 255 characters. */
             reqMsg?: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         AddFriendResponseReq: {
@@ -1641,6 +1665,7 @@ export interface components {
             /** @description The responder (the receiver of the application). */
             toUserID: string;
             handleResult: components["schemas"]["HandleResult"];
+            /** @description At most 255 characters. */
             handleMsg?: string;
         };
         DeleteFriendReq: {
@@ -1659,12 +1684,13 @@ export interface components {
         SetFriendRemarkReq: {
             ownerUserID: string;
             friendUserID: string;
-            /** @description The new remark; "" clears it. */
+            /** @description The new remark; "" clears it. At most 64 characters. */
             remark: string;
         };
         AddBlackReq: {
             ownerUserID: string;
             blackUserID: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         RemoveBlackReq: {
@@ -1684,7 +1710,7 @@ export interface components {
             /** @description The receiver of the applications. */
             userID: string;
             pagination: components["schemas"]["RequestPagination"];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
         };
         /** @description The key `FriendRequests` has a capital F, exactly as OpenIM v3 sends it. */
@@ -1697,7 +1723,7 @@ export interface components {
             /** @description The applicant. */
             userID: string;
             pagination: components["schemas"]["RequestPagination"];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
         };
         GetSelfFriendApplyListData: {
@@ -1724,13 +1750,17 @@ export interface components {
             groupInfos: components["schemas"]["GroupInfo"][];
         };
         InviteUserToGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
+            /** @description At most 255 characters. */
             reason?: string;
+            /** @description At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls. */
             invitedUserIDs: string[];
         };
         JoinGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
-            /** @description The applicant's note. */
+            /** @description The applicant's note. At most 255 characters. */
             reqMessage?: string;
             /**
              * Format: int32
@@ -1739,23 +1769,29 @@ export interface components {
             joinSource?: number;
             /** @description Stored as sent (OpenIM SDKs send the applicant's own userID). */
             inviterUserID?: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         QuitGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description The member leaving; absent or empty = the caller. */
             userID?: string;
         };
         KickGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
+            /** @description At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls. */
             kickedUserIDs: string[];
+            /** @description At most 255 characters. */
             reason?: string;
         };
         GroupApplicationResponseReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description The applicant. */
             fromUserID: string;
-            /** @description The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). */
+            /** @description The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). At most 255 characters. */
             handledMsg?: string;
             handleResult: components["schemas"]["HandleResult"];
         };
@@ -1763,16 +1799,19 @@ export interface components {
             groupInfoForSet: components["schemas"]["GroupInfoForSet"];
         };
         TransferGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             oldOwnerUserID: string;
             newOwnerUserID: string;
         };
         DismissGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description Also empty the member list (default false). */
             deleteMember?: boolean;
         };
         MuteGroupMemberReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             userID: string;
             /**
@@ -1782,24 +1821,28 @@ export interface components {
             mutedSeconds: number;
         };
         CancelMuteGroupMemberReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             userID: string;
         };
         MuteGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
         };
         CancelMuteGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
         };
         GetGroupMemberListReq: {
             pagination: components["schemas"]["RequestPagination"];
+            /** @description At most 64 characters. */
             groupID: string;
             /**
              * Format: int32
              * @description Accepted and ignored, as in OpenIM v3.
              */
             filter?: number;
-            /** @description Keep members whose userID or in-group nickname contains it; empty = all. */
+            /** @description Keep members whose userID or in-group nickname contains it; empty = all. At most 64 characters. */
             keyword?: string;
         };
         GetGroupMemberListData: {
@@ -1818,9 +1861,9 @@ export interface components {
         };
         GetGroupApplicationListReq: {
             pagination: components["schemas"]["RequestPagination"];
-            /** @description Groups to list; empty or absent = every group the caller owns or administers. */
+            /** @description Groups to list; empty or absent = every group the caller owns or administers. At most 1,000 entries. */
             groupIDs?: string[];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
             /** @description OpenIM compatibility; when given it must be the caller (unless the caller is an admin). */
             fromUserID?: string;
@@ -1836,30 +1879,35 @@ export interface components {
             sendID: string;
             /** @description The receiving user, for sessionType 1 and 4. */
             recvID?: string;
-            /** @description The group, for sessionType 2 and 3. */
+            /** @description The group, for sessionType 2 and 3. At most 64 characters. */
             groupID?: string;
             /**
              * @description Optional client-made ID. Sending the same clientMsgID again (same sender) returns the first result and
-             *     stores nothing new. The server makes one when absent or empty.
+             *     stores nothing new. The server makes one when absent or empty. At most 128 characters.
              */
             clientMsgID?: string;
-            /** @description Shown with the message; defaults to the sender's nickname. */
+            /** @description Shown with the message; defaults to the sender's nickname. At most 64 characters. */
             senderNickname?: string;
-            /** @description Shown with the message; defaults to the sender's faceURL. */
+            /** @description Shown with the message; defaults to the sender's faceURL. At most 1,024 characters. */
             senderFaceURL?: string;
             senderPlatformID?: components["schemas"]["PlatformID"];
             /**
              * @description The message element as a JSON object (docs/decisions.md#f5-content-elements). Text (101): `{"content": "..."}`, or seed 000's
-             *     `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
+             *     `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text, at most 16,384 bytes (the
+             *     same limit as WebSocket 1003, whose 51,200-byte frame must carry it; over it: 1001).
              */
             content: {
                 [key: string]: unknown;
             };
             /**
              * Format: int32
-             * @description 101 text, 102 picture, 103 voice, 104 video, 105 file, 106 @text, 110 custom, 113 typing, 114 quote, 118 markdown, 1400 OA notification (sessionType 4).
+             * @description The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+             *     104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+             *     114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+             *     (1201-2200) are the server's.
+             * @enum {integer}
              */
-            contentType: number;
+            contentType: 101 | 102 | 103 | 104 | 105 | 106 | 107 | 108 | 109 | 110 | 113 | 114 | 117 | 118 | 1400;
             sessionType: components["schemas"]["SessionType"];
             /** @description Push to online devices only; nothing is stored and the reply's seq is 0. */
             isOnlineOnly?: boolean;
@@ -1871,6 +1919,7 @@ export interface components {
              */
             sendTime?: number;
             offlinePushInfo?: components["schemas"]["OfflinePushInfo"];
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         SendMsgData: {
@@ -1888,22 +1937,28 @@ export interface components {
             seq?: number;
         };
         GetConversationMsgReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
-            /** @description Return messages older than this one; empty = start from the newest. */
+            /** @description Return messages older than this one; empty = start from the newest. At most 128 characters. */
             startClientMsgID?: string;
             /**
              * Format: int32
-             * @description At most this many messages.
+             * @description At most this many messages (1-1,000). A reply also stops at 512 KiB of messages, with `isEnd` false:
+             *     ask again from the oldest message received.
              */
             count: number;
         };
         GetConversationMsgData: {
             /** @description Newest first. */
             messages: components["schemas"]["MsgData"][];
-            /** @description True when there are no older messages. */
+            /**
+             * @description True when there are no older messages; false when the reply stopped at `count` or at its 512 KiB
+             *     budget of messages (ask again with the oldest message's clientMsgID as startClientMsgID).
+             */
             isEnd: boolean;
         };
         RevokeMsgReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
             /** Format: int64 */
             seq: number;
@@ -1911,7 +1966,9 @@ export interface components {
             userID: string;
         };
         MarkMsgsAsReadReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
+            /** @description At most 1,000 entries. */
             seqs: number[];
             /** @description The reader. */
             userID: string;
@@ -1924,12 +1981,14 @@ export interface components {
         };
         GetConversationsReq: {
             ownerUserID: string;
+            /** @description At most 1,000 entries. */
             conversationIDs: string[];
         };
         GetConversationsData: {
             conversations: components["schemas"]["Conversation"][];
         };
         SetConversationsReq: {
+            /** @description At most 1,000 entries. */
             userIDs: string[];
             conversation: components["schemas"]["ConversationForSet"];
         };
@@ -1946,6 +2005,7 @@ export interface components {
              * @description 1 (absent means 1) forbids logging in; other values are stored and act the same.
              */
             forbiddenType?: number;
+            /** @description At most 255 characters. */
             reason?: string;
         };
         UnforbidUserReq: {
@@ -1956,7 +2016,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -1965,7 +2025,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["UserTokenData"];
         };
@@ -1974,7 +2034,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetUsersInfoData"];
         };
@@ -1983,7 +2043,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -1992,7 +2052,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2001,7 +2061,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2010,7 +2070,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2019,7 +2079,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetFriendListData"];
         };
@@ -2028,7 +2088,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2037,7 +2097,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2046,7 +2106,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2055,7 +2115,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetBlackListData"];
         };
@@ -2064,7 +2124,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetFriendApplyListData"];
         };
@@ -2073,7 +2133,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetSelfFriendApplyListData"];
         };
@@ -2082,7 +2142,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["CreateGroupData"];
         };
@@ -2091,7 +2151,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupsInfoData"];
         };
@@ -2100,7 +2160,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2109,7 +2169,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2118,7 +2178,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2127,7 +2187,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2136,7 +2196,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2145,7 +2205,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2154,7 +2214,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2163,7 +2223,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2172,7 +2232,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2181,7 +2241,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2190,7 +2250,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2199,7 +2259,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2208,7 +2268,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupMemberListData"];
         };
@@ -2217,7 +2277,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetJoinedGroupListData"];
         };
@@ -2226,7 +2286,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupApplicationListData"];
         };
@@ -2235,7 +2295,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["SendMsgData"];
         };
@@ -2244,7 +2304,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetConversationMsgData"];
         };
@@ -2253,7 +2313,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2262,7 +2322,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2271,7 +2331,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetAllConversationsData"];
         };
@@ -2280,7 +2340,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetConversationsData"];
         };
@@ -2289,7 +2349,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2298,7 +2358,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetUsersOnlineStatusData"];
         };
@@ -2307,7 +2367,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2316,7 +2376,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2325,7 +2385,7 @@ export interface components {
     parameters: {
         /**
          * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-         *     WebSocket pushes the call triggers. The server makes one when it is absent.
+         *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
          */
         OperationID: string;
     };
@@ -2341,7 +2401,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2371,7 +2431,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2401,7 +2461,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2431,7 +2491,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2461,7 +2521,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2491,7 +2551,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2521,7 +2581,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2551,7 +2611,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2581,7 +2641,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2611,7 +2671,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2641,7 +2701,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2671,7 +2731,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2701,7 +2761,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2731,7 +2791,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2761,7 +2821,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2791,7 +2851,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2821,7 +2881,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2851,7 +2911,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2881,7 +2941,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2911,7 +2971,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2941,7 +3001,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2971,7 +3031,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3001,7 +3061,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3031,7 +3091,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3061,7 +3121,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3091,7 +3151,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3121,7 +3181,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3151,7 +3211,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3181,7 +3241,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3211,7 +3271,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3241,7 +3301,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3271,7 +3331,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3301,7 +3361,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3331,7 +3391,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3361,7 +3421,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3391,7 +3451,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3421,7 +3481,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3451,7 +3511,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3481,7 +3541,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3511,7 +3571,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3541,7 +3601,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
