@@ -31,6 +31,7 @@ const (
 	ErrCodeBlockedByPeer      ErrCode = 1103
 	ErrCodeDuplicate          ErrCode = 1007
 	ErrCodeGroupDismissed     ErrCode = 1202
+	ErrCodeGroupLimitReached  ErrCode = 1207
 	ErrCodeGroupMuted         ErrCode = 1204
 	ErrCodeGroupNotFound      ErrCode = 1005
 	ErrCodeInternalError      ErrCode = 500
@@ -67,6 +68,8 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeDuplicate:
 		return true
 	case ErrCodeGroupDismissed:
+		return true
+	case ErrCodeGroupLimitReached:
 		return true
 	case ErrCodeGroupMuted:
 		return true
@@ -323,6 +326,7 @@ type AddBlackResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -386,6 +390,7 @@ type AddFriendResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -449,6 +454,7 @@ type AddFriendResponseResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -519,6 +525,7 @@ type CancelMuteGroupMemberResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -571,6 +578,7 @@ type CancelMuteGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -735,6 +743,7 @@ type CreateGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -792,6 +801,7 @@ type DeleteFriendResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -847,6 +857,7 @@ type DismissGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -891,6 +902,7 @@ type Empty = map[string]interface{}
 // | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 // | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 // | 1206 | AlreadyInGroup | |
+// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 // | 1301 | MsgAlreadyRevoked | |
 type ErrCode int
 
@@ -943,6 +955,7 @@ type ForbidUserResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1053,6 +1066,7 @@ type GetAllConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1112,6 +1126,7 @@ type GetBlackListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1178,6 +1193,7 @@ type GetConversationMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1236,6 +1252,7 @@ type GetConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1299,6 +1316,7 @@ type GetFriendApplyListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1358,6 +1376,7 @@ type GetFriendListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1422,6 +1441,7 @@ type GetGroupApplicationListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1486,6 +1506,7 @@ type GetGroupMemberListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1539,6 +1560,7 @@ type GetGroupsInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1598,6 +1620,7 @@ type GetJoinedGroupListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1660,6 +1683,7 @@ type GetSelfFriendApplyListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1713,6 +1737,7 @@ type GetUsersInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1766,6 +1791,7 @@ type GetUsersOnlineStatusResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1828,6 +1854,7 @@ type GroupApplicationResponseResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2023,6 +2050,7 @@ type InviteUserToGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2087,6 +2115,7 @@ type JoinGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2145,6 +2174,7 @@ type KickGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2204,6 +2234,7 @@ type MarkMsgsAsReadResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2322,6 +2353,7 @@ type MuteGroupMemberResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2374,6 +2406,7 @@ type MuteGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2471,6 +2504,7 @@ type QuitGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2528,6 +2562,7 @@ type RemoveBlackResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2594,6 +2629,7 @@ type RevokeMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2714,6 +2750,7 @@ type SendMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2774,6 +2811,7 @@ type SetConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2834,6 +2872,7 @@ type SetFriendRemarkResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2888,6 +2927,7 @@ type SetGroupInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2948,6 +2988,7 @@ type TransferGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -3001,6 +3042,7 @@ type UnforbidUserResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -3055,6 +3097,7 @@ type UpdateUserInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -3151,6 +3194,7 @@ type UserRegisterResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -3216,6 +3260,7 @@ type UserTokenResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -4241,7 +4286,9 @@ type ClientInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4260,7 +4307,9 @@ type ClientInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4426,7 +4475,9 @@ type ClientInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4444,7 +4495,9 @@ type ClientInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4462,7 +4515,9 @@ type ClientInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4480,7 +4535,9 @@ type ClientInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4497,7 +4554,9 @@ type ClientInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4514,7 +4573,9 @@ type ClientInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5886,7 +5947,9 @@ func (c *Client) CancelMuteGroupMember(ctx context.Context, params *CancelMuteGr
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5915,7 +5978,9 @@ func (c *Client) CreateGroupWithBody(ctx context.Context, params *CreateGroupPar
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6191,7 +6256,9 @@ func (c *Client) GetJoinedGroupList(ctx context.Context, params *GetJoinedGroupL
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6219,7 +6286,9 @@ func (c *Client) GroupApplicationResponseWithBody(ctx context.Context, params *G
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6247,7 +6316,9 @@ func (c *Client) GroupApplicationResponse(ctx context.Context, params *GroupAppl
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6275,7 +6346,9 @@ func (c *Client) InviteUserToGroupWithBody(ctx context.Context, params *InviteUs
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6302,7 +6375,9 @@ func (c *Client) InviteUserToGroup(ctx context.Context, params *InviteUserToGrou
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6329,7 +6404,9 @@ func (c *Client) JoinGroupWithBody(ctx context.Context, params *JoinGroupParams,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9887,7 +9964,9 @@ type ClientWithResponsesInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9906,7 +9985,9 @@ type ClientWithResponsesInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10072,7 +10153,9 @@ type ClientWithResponsesInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10090,7 +10173,9 @@ type ClientWithResponsesInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10108,7 +10193,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10126,7 +10213,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10143,7 +10232,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10160,7 +10251,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13077,7 +13170,9 @@ func (c *ClientWithResponses) CancelMuteGroupMemberWithResponse(ctx context.Cont
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13102,7 +13197,9 @@ func (c *ClientWithResponses) CreateGroupWithBodyWithResponse(ctx context.Contex
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13334,7 +13431,9 @@ func (c *ClientWithResponses) GetJoinedGroupListWithResponse(ctx context.Context
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13358,7 +13457,9 @@ func (c *ClientWithResponses) GroupApplicationResponseWithBodyWithResponse(ctx c
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13382,7 +13483,9 @@ func (c *ClientWithResponses) GroupApplicationResponseWithResponse(ctx context.C
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13406,7 +13509,9 @@ func (c *ClientWithResponses) InviteUserToGroupWithBodyWithResponse(ctx context.
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13429,7 +13534,9 @@ func (c *ClientWithResponses) InviteUserToGroupWithResponse(ctx context.Context,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13452,7 +13559,9 @@ func (c *ClientWithResponses) JoinGroupWithBodyWithResponse(ctx context.Context,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19981,482 +20090,487 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxvJdSf6VTLgjSDArQYL6McMG6G47iFnRq0ZDmk2x7N3B7ysbFQCqOlCFliZ6CY0wwh5r1crW5bX",
-	"vuH19dpShOSw7u7d9Vre2LA1K0ur73KDpMZ/6SvcyHMyq7JeeKPZM2qFzWkAVfk8ec7vnDyPT2u9aDSO",
-	"OONS1A4/rY1pTEdMshg+3R+zmMog4sd31UefiV4cjNUXtcPaEZEx7TFyfJf0hpFgnJxOiRwy0gsDxmUH",
-	"/hYsPmcxCaOBIIEkF4EcEnbO4qkcBnyAj9MwJH7EBKHcJ71oHDB4NuAyUg90+Ufs9CTqnTFJxhMxZCJ9",
-	"TcbBYMBi0SSP0s5G9IwJEnFGLoaMQ1OC0FPBuGySI0lGkZCk1X6T9IY0pj012WaX15xaoKY1ZNRncc2p",
-	"cTpitcNaZK2BUxO9IRtRtRgj+ux9xgdyWDtstd90anI6Vo8LGQd8UHv+/Ll5GFbyyPffCmnv7CF7Cssc",
-	"q2ZlwODHU/XLh4LFuMz/Imb92mHtt26lW3NLN3VLP/XcqbFnJVtiJue47T17ejUnM163vVcYsFOLLjiL",
-	"lxvGc6cWs6eTIGZ+7fDjTAtOZlqPk/6i009YT6r+0jUR4+Jc1IbGbBxOCePnLIzGjER9QvU7akbZRfSp",
-	"pPOG/fZoLKc1p/ZsJxoFksGnwz4NBVMLGsd3Ip/NbUM/hm/cDWVx6PfhDxoSn0kahDBuTlgcR3GH0PCC",
-	"TgUZx0wRpEO6tW4NCVUOWcwUrfKIMzXB7A5VD/ueGBQH0a2JSa/HhOjWSMSJ/uCQSHVzEQh1OqgkMiL9",
-	"4Fmxt/zWmtVJOqzY0XfigHG/lMw3T7H9OBotRbBOCZHR8TgMepTLZg3nXLqcmSdvqD2SLOUm7f396sG3",
-	"9/dLxi6jtUc+ESwmVJwxv1nYL2tprL7mbNpS5xBfuj6IV/wginHEBSs9kFs4PkPK/ZCVrsMaZwVbfcjE",
-	"BHd51lC/bj+7mXMWwyL6LCZ1CR97LFBAI+oDEtEroF5oLHoQc3NacA9XOJ/m5etzehXPKWCZY96PStaE",
-	"M8K4jKdqNTwLWXk3BAFoFQZCNonXixmV7FEwYp5ai4CTmzcF60XcFzdvkjoV5P6Y8eN75Hy34Si5RUai",
-	"SA3U90+iSdyD7exH8YjK2mEt4HK3nU414JINAByXrmwK+PSMZpHFg8lpGPSSp587tXQixdX4SO83yrwL",
-	"ai0B8x3yIQ+e2dNW87MncbC38CQQpSxESagaRBZmXuy1LM5e4J3nJaRzh/IeC+9NJHs3jibje2x0yuJS",
-	"Nj9Qv5dqcJojH8xAXgd7Tm0U8ASIlXDnyToqgxlc0szjxee6ODvslTVwzRKvIkvM7fVroOgKCl1osCuT",
-	"5DUxXklijPg5iwXFIRQtYIpn3RDkPGAXalEizkjPeoXUAymIYFIGfID2LcGekpjyAWuUyGApaW/IfCM+",
-	"F1qu00nM707iiiGeoETMy8MlhLo9n7Ij54mAD0L2pDtx3d0ehf+YT6f4ySN1EcWS+Q2HeHCc9O/6aJmn",
-	"oph4PJJBX6Np/RQKBv3QwmRkj/sRvDD7GJwwIcyjy8EAmMWRNJ1kl8clXK176JAW+e0Rc0ib/DYNQ4fs",
-	"wn+BJuD7PUI5jya8x0aMS8W++ID5a2xcJZNU/Ah+dEg/iolqjewuvK5DKh4y6p8gXy62HNJ4wIQEQpfD",
-	"QCBiG9H4jPmEChIz6i8Kz3wmggFX51XGE1YxoEDcE4O7TMh40pPWpp1GUcgor1W+9iDg0PYSb8TBOZXs",
-	"zpAu0VFIJRNSs7RZFKimoXi+/Y6ZVzkqBtg7Emug3aSjE8b9mZ0YbZezC7W9IyYEHTBSd0t4faOTYYOC",
-	"0JgRxOrm/X4QC+mQMeyBYpxCMXUZjTdKGyP6rJJQ7RHeEGZcgj1dYzlHAa/sD2ZcOBbTpQ5EWZdFIlmx",
-	"peX1EiVRe+f3xOD+WJaxPm0pASYHjH2q2KAfgRaqf1Qc0Tx3EchhNJH62YAP1mB/E64W9k404SVDu4fU",
-	"C0QN+AG2QxDalywmKYtziC2PUILH7DxSvGxk2mDPeuHEV2poT/XGfDIZKxhy+/btJlHnKuADQpMTo1ih",
-	"vsKyoYIarX4xkBs9BKl+ViTKMWNxKgYEacEU9xaUBs/nQKZ3oviEyYrjBwIOdsC7Za/ELcHkkwz78Egd",
-	"TRg3BLGbf8ie4o2iQlkXMR2PWUz6AQt9oSTNOKQB7/LIgFf8pXGo7wIV3OCTMCRfIxOuxa1jYCz5moJt",
-	"avueIvdKLzNv6ItKJa4lOWXwINwfzkZza1x8qGHS05CZbS5uzSDaUV/uiLNgvGNmvDOOFLHE1WCxcLZG",
-	"AQ9Gk1Ht0K3s1aa/BbudhyFT0/DBLNPwwVxTxEZA31XYqBymLO4TfYb7tLetPVtbxy5sTgGoVQzWxlML",
-	"DtYGcxttNQv4Ntf0IlJ7O/ualdjVhNXe1gCWMRfej9HCkVfecwyloLoXZWNOMj2gg4BX6Mz3OSNjJamj",
-	"PqFZIa0wrGVSvyGIN05a8hodeA8FRmvnlArmN8kRSJtDkCCIAXXjXd5y3SY5ws9jKiQ8w7hPBsE5+MMQ",
-	"ELfYrRI6eP1EQyIjScMyqaPa+mAyOlUrnp+YHhL2xyfGBlpNAy0X/mdRQquw88+dmhhGF1V9PlB9ieCb",
-	"zCHUcFLXndvt7C5z1GDNOTOYBckCrh3ACHdXm9zKrI0LXGm8mzxYbkNUv5RamdIRlJo7qT8KOB4IUVzh",
-	"Yx7IgIYEnhKkHkchIwcu2JcUXhOL+xSN6LNjfKMF265HSuOYTmuJTFhuJZzaCKztc8cfxX7AaTwl+LyZ",
-	"SXsrM1na18lworL7YWisY8FKPLVfS/zUWNwk93k4VScatgkUP05HSjVK9Y/mOnSzhOU5fW01q3P+xFzb",
-	"mjdha77LQibZDP+pPvy0rJ/gpr36MqOYP4/FydK33ru+DbmSFBqIUSBEtaDCLcTb1RLFIRSRZo2KMSKb",
-	"15DKZ306CSWBaTes8RpsvQmNZFO3ftl1WILCrfeuKfwqUjiub+l2emp/PL0UiVM4kWoMMZOTmINT6DDg",
-	"g0PiffrcswYNKoNgzCeu695A2++TmA0CIVmMhNLodLkBEHqpRZPUH4FCgCQkbhDPWsFDPCwe4ewZLAMq",
-	"B30WM95j5IyxsSBeF+iqWzskakhgD6PjYKcX+WzA+A1BookcT2SzAbpEcUFSmipZEr2mnrkbMCNtEhfU",
-	"lZbrtnZarrsPGpG1AFKpkhghANuJKhP1feajRU/AE12OWopoqqZuA2rqRSNG+nE0IpRPrY2gxv0fQgl4",
-	"JEkwGod4mTZlskn22iUNdHnaQl0wRrq1h1QyEgajQCrKC9DtyJo8oafROWvABAOhTdljhYh89bT3bIfF",
-	"MSyw8Jpd3uWfEfWBfIaA7zMyYpQHfEA+6/LPdnZ2kv9XT7rkM3KiieYzeALG/Rl5FEX3KJ8+ZE8nTEj1",
-	"IyVxMlIFOtUwT6MJ9xUBTTidyCHjMujBwGLz3gVewfWGzO/ABt4NJfiNeTGT8fSoL1l8T3wNb165vnQ9",
-	"JPCjNo9zMgrCMNDOVjjIfVeN/Fhp+pyGbyvyJZ/ZESB9GoSqS2wopFIhZmQvuPl6odOAETIBl0ugkTQG",
-	"A7tThEU+I0fxQJi+RjRUGiXzyWnkT9WCULT4QteCnNMw8KGRDkEOAPshtF6uHjRNt2G9zxg/5vCWaj0Q",
-	"IuADJ+0GrOZgMmbPxorJOHCQaY/5pH4W9M6Y3yBSteKY3YErn0CoF08D32c86XGXfEY+iB6wGPqJuNre",
-	"nlRE0lcTsXSE5I7klMG1gtImHHIRR3xABOvFTKKPH4C2W6hsmF72yGdEAbcPIvkOEIoiIrUIPkGjTErP",
-	"yJpYuib75DMCgqvkZS0r05PHnimhbl49IJ+Rh6wXxX7mXX0f4tj+s2qlMgYX7EDThibiqn7eIJ+RuxNs",
-	"i2nqwzAjGsaM+lN8XpC6nm06TSeZg6SwY+YNy8uwkXT0pl7Hd9J9LN/fDuER0gB4ZgoxUUvNZRCSCcen",
-	"nsBLpuXbQAfy2HAutQHZE6BdPOGojFmPnE4k3idWc78AGKDuo4UHB6eHYDvhNK0WkL7apcIPikLfCiNF",
-	"1m9NHzBmjveY4YWZvVKW3pu8r2jvKN1o9NI2s0Od4hbsQYYcFLcyW0G5uLBIsgUkaTX5QN+0Kdoam1s3",
-	"qy1g+bBuoHcbt3VDFNhqG5bng0hafoLJKrRheVDvRSgHMzA/qiXCN+5N0p3T6xAIMppIQ8uBQILTxKB+",
-	"eRvv35PW9kxXdmMXwyjUzhtJix0S8XCKBx6EkjYEKVknxoyeJU2qBbuvHrsDd1e/MwmkIS94eTQRksiY",
-	"ctHXjBd7QqulaeUgpZ9jDiNM1mAXVu+eGOjfH+qrUvhdIS8+GdUOP3advfZtZ991HcXH1T9t9c+u+mdP",
-	"/bOv/jlQ/7yh/nlT/XPbUbSr/mmrf3bVP3vqn31H7Zr6p63+2VX/7Kl/4IcDR43qcanBWg1nx5LsQuHE",
-	"mlPbgGRFwar2qFqsKry1eQEJas+6ohBuH7Yh8dTqbkywwVbNll/WI+VSCh7YlCjSO7pJoaObXFm06PfX",
-	"lx81p4b/twDX108txdZhI5bn25lhLclr9VsrMVWzrvMZpx7h44TjnNMYjpviNhrr15xaDuDXnFoGTdec",
-	"WoJ24ekUntacmo0da07NBnk1p5bBbTWnlgVjNaeWoCb97jvWcc3CETWMDHbAJ9IPGYygni7I/OyXWmpj",
-	"M5bQNcNOBG3NqVnC1fxsPuTEWjpMLaLU23mxVHv83KnhVNWky22uZiXKvTtbpK6VdqXUCdJq6BMqFIMe",
-	"KFIOeEe7GJ3TcKIvB4WMFJIBwurJhLrLr8Vm3r3FjIpS3+TVo+3WiueYEcVhL/XiRrN+8ta1yewqmszw",
-	"6K8Qw4bSgawTxdblXnod4ZEejePAwBj4/oYgHlKk5xCPB70zxXnV333aYx8+fN+DM+ixZ16pC5cdFJc/",
-	"+cFoDE7tDmmTU7za6/XYWMkdS3yt43m/SDwczlMMgzFI1RH12esKh0u3YiHeoW+Hl/fDvrSwO3UaRjQ+",
-	"K2dV0N4NdarBR4jQMKACXSmTfVnDjzK5CFRwoCz2RJ+fAlTy0ohjTx11zwQde0UGOovE1ncuX4p2otE7",
-	"eCSXeucDfaSXeunDGQ6xVjj7wgERVsj7Em+k4ex5t2mNgh3SSliKQ3ZaJGb9iVgrJgR7nrnfHeKSi2EQ",
-	"MjOMNQgAu1v+0D1dZjVltCzhyGhpsrGzCJShFswI4ChdQms0Yo2z/y6TR2Fo+6uJctekjJu0+mIhN5lM",
-	"VNvzonMMOJcVZ/r16IKMKJ/mYjsS9XRIFdRQSiQNQ/SEW5lUZ/j7iZoZ4WL+XSWLWQr1V3CUcGrjjB/h",
-	"ootueR/OcrZ4vBhpLIOmB8XXV4PVVSR6Dao3AarfZRJSQ7wfCFl+8sHwsviRTxNNzDrvM8MB5jhh6gEt",
-	"fTaTeZYeysXPl0ZK9tHajCqbOeTzNmvJs5i8t/IhzJLJ9enb0OmzGZuJyywQZyDe5n7JbscTZi8FjRnh",
-	"EYlCn8VJ1FgHvTeS5zR9CBmNx0qDlMSDaDKIiqYSQpz2W23yXvBWl59O/AGTakOSILQ6FWeEDmjA0YEC",
-	"jJOhb4Vq3hA6M+M9MTi+S6ggQtJY3km/azRtJxDL88r0UpzrB1Y058Juulaga5YV5TYr6dbRS70wU8lt",
-	"XylrucSgpNIYRNM+WKgBV6Wb2dppOa7rNprkSBMGDUUE1CEUNWhKsCnAwX33YKU8pK7DLk/JIrGjZ8nC",
-	"gFcfN392MMDcSIAcRRVn/RBcpdKp4qmQQ6pN9RFnncR/GppLB44hupU5PHMBWWVJOWdGkZidWowlLMnp",
-	"c2+vzO/LGNM1198C179EjWumsrMSzxMLcDwxI9bRdcnxXUHGLIY7tQxn3xKXzERswNPm4waiN+b4tOcX",
-	"ZhHyWOP8i42c/mt9a6NnH+2tR+NxOLW1ruL2nrEp8TLWWeHBXTglPToOJA3JOw5hz2hPKrltXVwQAU5V",
-	"QQnaz7a3MF/JGom3pdrlBre0ipdb2lLeZNtES9jMiaSSCbXpZ4yNSX2ukbRhUISCz6c6pF+xsgQ97MLV",
-	"VIBGqmS1Z+Afa812StFPysJ2iztxmZqsM8NGWZK1VDTX0X0Lu7sUX8y9vTJnLDu+17xxo7yx2hilLyHN",
-	"JfASrGurJil7WJVMKz/DL7MZyp7FCqdwAwfw+uxt+uyB+5LlMFV9Cgc6Lm85CPGu9dbWTiI24uSGuDCA",
-	"KFuDjWQ0r4rq1pBNvUdlcBqEgZx2kKgGwTkWFQGnv1NmO3nXJzxkQuT8vk3Qd6NpRTGWYByYJWCcMBCy",
-	"DL9A5RTtW2j1EV1wAc+pXsC5VFhGEsd13VKos5VkwPMC769x3ixRUUxsMYfjl5+MpXh/WRMrS4FKbnUt",
-	"DzYpD9ATtloU6BQaywkBbPSdSRhuFZUZWWDGuJwUSGdeLgCCUJbGnieuedwnwYBH4H9PwdEw0c9nZ6XZ",
-	"nz1LZ+t51s/Y9CKKSy6c3lOs0mRNuRhGgpl4iCgmAd9BgWG8H0kv4pIGXJBApqb2DMtcOrXXJplemhF+",
-	"QfZnk8TynC99ez2mlzuS1/xuk/wOdLg52ZmW5HblPK4q/86ybAoGPCt3fXa0lwLFZpjUy4+gmL8nq5w4",
-	"eHG9w5bSw/U529A5+0YUcObD6s5RMTdy0LahWC5xSHOz3Ux5rA0LwkzlqPmysDClpU5m7u2Vj2cZGV2f",
-	"0Q2d0RMW9ivuqcoMslf0Oqm/5nVSySpcXym9jislu/Tf6kbr0u1cineVtLAy/6o6Ytc8bEM8TNHTDDg/",
-	"MT8vzLTsYLKZqDZtet7QStnJJE1gumYy0sWBuOlz/oCXOjDJeysfk+wuXh+OTR6O+zwMOFPiaVLhhCbg",
-	"N8WblqJGu+G5p8XqY2HJXBj+l+ogZQe+/IGy31/vYBUo4PqAbeSA5S4nLrs48rYNxOuUScZ3/era5xDU",
-	"qAufm3osRIxZGAr03D5jU3RBp+TmTf/mzQ4JIAGSyXUhiJeEynqNNWqnV9qLMwrz3PrK1dSwxNGvaOM6",
-	"VcWVPf8V5XhwK5vkmBMPMxbdwuD4J/DBS/N8eZrgPFI3RS46dmauET2DYmY6tgfWo+F0Ob73gc4/YdeV",
-	"Up8DLuPIn/TMZ5OfwoHkFKZu4qPpmHmk3u4QV+0E5I1SJ6sNHXDG/N9lcabdMIrO8GpCTVynu1Bsaaqv",
-	"+0DX8SBIKWbU7+hgJIFnl0lyOrVmV5olI99ama6d5LvBXLnMhwRWeskEG1Eug57IJfrYUvKM9TMbQOtL",
-	"Z6BYu7zQYhkO0mj4bXe14RpBs3r5gJbt5KqRQLN6Ks/01Cb1iyg+QzbRcDCQiodTLJ9pZ1BDylun5KrN",
-	"Cy5jG7M84iqcXrzMTor3LWNtrGgxzxtL8m4ckk+iADIzq4eFAm9xdE5DJ7lbD/h5IBnxg5j1ZDjtkFb6",
-	"DjgWqN91WoTTabGiiWq3y027HdI+JJRPlahQrYik4XmheO2VVsCSOFUYLy1Am3Eg2xCd2SP4cOzPT26U",
-	"qYh7QQUJKZTQlDrF0Vo8PDOaiuQeHw2jpM/CiBbGQKtkHkL1e1Y94bapJ8B8h+zqjId1K5lhY53sG9Xg",
-	"aeGijoiiBJMIoZ4ECoA0yWo46DCxvSd58q26jYlCotiOQUwLwCGnDAtZBSK7fE6FSKsyZUUBSpKvP7kw",
-	"hCps3eZqsF2dQofbQCuXoGpvAZNsU/CXCvkt0leZtH0NpQZni7x11nPRajHlltISb8sSjVQXyIEqhIPy",
-	"mjF0PL6n2FL8PjtnJSmbRNCzOBRYawI+WAeZLZPTbcm0XNaZXeh5RGPLClaFtKqTOmIJklOrUlsd828A",
-	"qg8i3lCCF3sGsSsYjXtDh+yR33kIdT7WWFs1tG1prHba48oS75gh+WIY9IZ2iaY0KbJLohgrVX4Nc3Cq",
-	"r9fBYFYetiKaKLiuOqRPgYLJKe2dmZo3E4GGSf3Q4rBstTyScRSy5LjNvHRPHsxctq+aE86O0ylyC55J",
-	"BCkj0CgM4yD102kCyNQP2qgFedopt/QWUFF0Bm5QUhpFprMEC1itYOR1RsU53S1JsZtnlLNZIKm37Lgn",
-	"xVQVSRntFlRlzs5ZnFO015FLSyaNjNnTbXHaiUgh1iySfzA5DYNe6r1Qdui/PpOu03sZdeBphgUcJqRu",
-	"EXozrcHRcnZajxdb7ULS+qNBzBjkkVeNQhr1YyAHNZlHUXV9wG2jck2UlaVm7fwmJreJQ0SEVdyULDEI",
-	"GdohNn7UwXdaJOpoesihNRVEjGgYdox9aBRhuQ6hXqEhdCPWLWI7JyXKxvPAV96y5Ra57KKlhBoWv1ML",
-	"8i9fX6Zdxcu0b0QBrz7pG77quASNviAkV48ePkluvMFQZGxTJ3ffg298O/8GlzcEiS64jtjCGOF5OgqU",
-	"xmlbsK1UDCcVqbE2xZzwtr35lSae3sOsbXMyZ2sngc3f8M8hw8VZzCfmpWvWchVZy3tB7+z1gQisZLU2",
-	"hngPmslCiAxYUP18xaFCdinnbPXix/fMvHR9fK/i8b1H47N7YiCOxENG/debe1Wwp2ImEqnIjVHQ/WbL",
-	"xiUcUzeSyov6LG7Oz2cKs3dm1WTK79Xih3CUefP6JF7Jk5hmrs5fLmivTJMEOIozkgpSIzx8++QRGQbq",
-	"yWlS4jyQWLVMkI/Y6UnUO2OStF23RcYTMWQCajBNSSCbXe71Ii4Zx/LSlNy8iVO5eZMMoxAsQlAzHEvL",
-	"3RDkGyf3PyCSPZOk7nVrn3a73ZpuQf15qP4ZBurf592a13Cs1Iopsg5kp8v7udkI7Ymquks7ifrE+7Rb",
-	"Q5ro1g7VzkN5zkfB2BoM1urs1p57WCCciinv0XFwy/zRnNJRWH6rK/EQFxz1C2wqwyIqCItKCcVFjW1p",
-	"IWrszcrFDDf28MANQY7vmsyAhibqI+qzrPtfmq4c3yMDes7gfDQWPiB6T8uHU0INyzZcUanPbUFrDmm5",
-	"bTIOenISM4c0m81EP9Pvg0eXaHSgGPBOu+26WWLarlOiY/tc6kWupxtwQxAZjLRraSCh3pe9aY3LKddU",
-	"icEfJbUv64JBOUq1HaR9a3dxAglAoixeD2wkBu/E0ahsz11CzfVQUuO1Dd+KqZBsVMX/1tjjqN8PA84e",
-	"TMRwESvw/dzjcC+VJJemvh+g7HqQ4SzFFP2l+cuS2WGLpK65uaM0FxEICRLPGjEciEaHUFPwHrz6IS06",
-	"eLTIeGJLwlTSxKx3XkUPUCwWKgRlaKJ1a6/RgXpp+pIvw7GTIqrHdxcmHCUBqgahfmMx9lfsyVwFLtXV",
-	"4udY+06vfjRx9MvWucK3lq51ha89CKlUo529oDfAywkeJPX0lUaHuLDUOPMdYFOb4qICNYrikNJCF1CV",
-	"WunVgRTZKs71AR3v9GPGHKwr0EqGGkHQ1Q449WpRsNaOqYkngnfBhU9Oxzy2cWI9OsNbsAXbBDefbYL4",
-	"dldXGnfIHvFZyOQa159lV1b3JpJZDi6vxYQDbgknWP2yvI5ZGKk1AcMLPGV5yUxgBcoFaWotbd/eu33w",
-	"Rvv2/jzVcK3cr6kpJQmoz8zt8SIbsIROl331Wqm7kkqd2aTXcLSWMMxbw1yBAK9J7yqS3v0its37y1Op",
-	"1kJDSjAK5Ezgw+iiLDqaid7mLNKvNf4quH/yFvUHLIleWUyLCe6fqHU9gZL8214JEQw4rXI83fiKyECG",
-	"bMtzKoMi8yCsVq9TAJsaAoSkXN4yvzwJ/CcyegLehYOokXGjaTu7zp6z7xw4bzhvOredluu0Wk6rvapz",
-	"zfH9k5pTO+J+HAV+zal9FHA/uhA1p3b/5F+pz+y05tTuBTzAv94P+ORZ+sYDql46xv8c+aNAEdzXaTyK",
-	"+BRafiuS4LFjFieTFKK0gns0Ztyy9vUizhm4qKNr8qS0NL96qlp10KaM1OaUNrqEmeAt2jtTIqi0CB/e",
-	"SCsZA1XaySlT6myA1qvT5E1Sz9gx92wzxZwTO86Q10xXr/TJIqGWuojnnMPK9Wp4hoxpLNOdgILkUT8I",
-	"2VqOm8v6bvNllcxl/WFLkkuVSajfmQTy9V0dTzbgPPIo9bsOGT0P+KCTxiMl6XrT7O/NpVCZtT6Lo7Kn",
-	"5qVrVHYVUdlDNorOGRSCLaV6qMy7bCLLTZdYswcxdxKLk2acvnZNnFeTOPOZB0sxxhjM1EqIYe0LqB4P",
-	"SSlaO6dUML9JjvAhiD6Bi0PuQzEOcDRHvqjehetJzGFBQwKpJYuUoVr6YKKYbInNDDvE3vjEGEKqY9DL",
-	"K6EOo4uqHh6olkXwTeYQansiNNesv1qsHmEmmRlP+TadR2fstZfK1abdJb0vNuBQoWa/oEfFbIcKayGX",
-	"4WL6pWsediV5mB3xVR6leUOQOArhykHHXB2ChyAIQYccuInXrptPC2Frk67rHLhO211VebyvurMUP7Tj",
-	"gr53wrhfWck85yZQci7nXHctclOy2NWNYE/LL24qb2kWvvPOalmrXNwUkiRaD2edLaw1KyMpvRsPq9aj",
-	"H1KJHi2nkT9VR00w5hPXda2bCjoOhIwnPdlMm2uQcTgRxLPG4pVo57PcQpJzjk/h5d3x3SY5wbskvNKE",
-	"SiJ2PXkoMl6H7/FusJE4DakXoEQ8iSGUScnoLgcXJPAVH2LSlYsmeVSZRyunA1VWAQc/nPnZfwoat+WW",
-	"Un7rjjRTSbrGdYVAJVjwXsHtJnU/6olbPusFAm4+R/5v9fd3dH87+jXRaJJH4PvUcluNQ3BNMt5P4JvU",
-	"bDa7tecYsmlo4YbocvUg+CnZT+mFRB8vTx/7pu2PhcXWYYC2s42FSA6c3Tf3yOlUMgEeKF0OexsGo0Bm",
-	"/b9arrvr6MIz+y2n7bo76jXSj9ULUCfNuIV1SKT2NpDAHlvabapwPGa68kAR3oD7kGbEOO1QY80b0Ske",
-	"nDrlUxQL5JyGE6Z7VP8pdQVqubvkPAp6zOnylrtHzgOfRerrfdIPQnjggPy2efENMmLxgPmKKV3Q2Fff",
-	"vammCX/dJmFkPOlaLZf0JkJGI/X3LpHTccAHqpPWHnk6iaRquvUGof455T3mm7G13gQfSz+6UI3suS65",
-	"f5S1pWfcKfYaTfKB/Su4MXV5PXFjagCetn2JcPUT4dNyWm7babm7Tsvdc1ruvtNyD5yW+4bTct90Wu5t",
-	"pwXWzV2n1dpzWq03nFbrTUcNbQF5tXn7+0J+SI52Q7B8kUBD2F2j2lGgE7Te5+G0BN1PxFDhD5RUxGfn",
-	"QQ8YWTjtJMzOyouZqCvjcGrknyBuiR0SM1pYlzDFzu9GEJcPB2DWPUx56+v7LqV+QOtZwDC+Uq2UwtrF",
-	"TWzBuu01axm3nxXhv/ENKqnoOLOgY3M2NEpqjqnBl1WUtIuRZVJICibRn1U1vDC0yrkIZQdzjN2YCSWx",
-	"2VCSvJPx+4QrOj0c4+ODJmWizcJrJQcrdUzaxmCThBCrn/QyV6hFDf2r+/MUQCbQdwpRsvIx289MsLm4",
-	"RirwldX0UVvVuNZAN6GBnmQpqeDkFfBBCNnXZIfsan9K9YnU2w5JPZv4RDCfdGsXcSC1fOzWHGBpSX1E",
-	"kSQN6eE0okany/eyyMPWzLIgAu9DV9VfT2Aid4ZUEflHapRw76C/eMiob3+24Q58hXquvGONTsw1aM2j",
-	"S7s1nfsusTnNiQ/UkUUO4ZE6Y4zKrcb2ObUJD55OmP4ZFJuKPPhOdgnKaS6/kMuwj+y713atq8lVpKn4",
-	"pDSNijT46oFLuD1S41ejKCcxzi4I/t7BLeiFjMaCBHJl6T7zuioz7WRoCy3iUqfEfvX6kFzRQ5Ikp5rh",
-	"VJBJjLpQpisjS6pKjurf549pKYJL3rumtqtIbY9iykWfxa/Ph4Wzi/urcO8o9O+v7TOQ+rvnmiuMa4HF",
-	"W/xcSPvF64NxFQ/Gh7wfxacBiOQZVaVWpLsZF7rZjhenqYn13jVJXUmSghT0xseymqgWsIRmsvgVCKuq",
-	"5GB+AEsQV+bNa/K6kuRVUVPgCGNhj+8ektbOwR7kITja+deE7nyTuDu3SZP8NvmXZMdz9JUpJSGTksUk",
-	"iokfDALZ0ckzvSeeo5P1CjamMZazHTJyfFd0ecCJh3ahJ5jWgGImA/3pFD95ZbeT/m5rR41xJ/DFDuX+",
-	"Draz0xtSqb5rFC5Zi7hiTNWY1Xz/j4+Pdv413fmmu3P7cfpn87f/5c7jT13nYPf5v6iVwJDsFUH1ImJS",
-	"Bny6oZbIUzTkleAea0T1eUNq/G/Vg6rI1p1zvibHPC0ZBd4KHgoZqEygLdN2gQOszMSe2aWYvDRhgEfq",
-	"IwFVnrI5vz1SF0HPMvKZJN+YrFl7muAlShs84sGU3sDuBmF0SsOHrHd+Twzuj6XX5XXXJLd0SIv4eJ+U",
-	"fNM2f0Kpt2gi0S44DfgArxcXrRiVS1u+hYQKD9kgEDLWl6HBiG2iaEjZFeY7MWOEPZOMC+gKbvGjvmQc",
-	"7tUbmZsd9HlIS+mItLTENkquXGYxqBwtrbGt1WnBN1pYakm/wbUCEwr1V2exECUNe4zUjZMKoX0lAJIa",
-	"JzeE8YPCwG9ECI2ysDolc82t1KwgH8ZlPIWEdhDuk8bjdIj38WOP1HXC5kkYNlBC68vihQ3apQFHJTXm",
-	"q2PZ9Y16nUoSMiokOAelI204iuWlo1qR+DYQmZJMwinfgcXKRKDGoZhYhcojWC+uqsSTxFiJIY2ZT/BZ",
-	"Oyfnmq66UE17ldRqi9byXr3Yr14XM8aq45iu7RLA23rvGnZfVdj9KDpjvNzTlT0bBzEghsr8EO8HfQZJ",
-	"lnRsolStZXJF+KxPJ6EkB+7em67rkDeIT6eisaCnBrRXTnDf+OhRxyQyg3w7Q0Y8eN4jQ8j6B/VIvKOJ",
-	"HEZx8E2d6v0tRmMWe435S4h9OyXLMHMtS9nPeGW3iNfMtlY2E2UYC/B5aw3mLOByPAZeWo3BZA/ANVNZ",
-	"n6kgzU7iQE5P1GLpsDo4dOlf75iT/42PHpW7mdERnHAohV16ggnq5nBIE/08dfbVLACOOewauO/hMJJB",
-	"D6Ucz+cymPzIu0UncnhLEdwTzWVMd7tWd+SjgAt03M2O28P9PY3kUCt/mDMpUD3h2zWnhkg+YT1GdI+D",
-	"95iS3ZB7vSrGGXNQ0rCvaS3AyPwddP8K+CCpuqod60LUTIFzmuyQ+MTRg2Nyvoue0anv8oBKdkGnXV73",
-	"bo3E4In+7KGCjDUfMq4vcsgEOgMKIuNgMGAxzB3Hfsp8JSm88iyRXrPLuzqzuzi0XPopTjRmfRYD9Ic5",
-	"gFc2e0ZH45AJHJDZHcwJyLgPNc8g8A1r0qYzY+fqeHc5o70hjNcMV6gdhSMph2xK/EDQgVJh1evGDqRO",
-	"a8x6UeyDG54SPN6zHdX7Ti/i/TDoSeGpZqgknAXgZQ3BeF1ej3URdHIa+QEWg8TlEsPogieGg4gzh4yT",
-	"uEDH5AFIQz6OHhw7yPbRIQksF4lO3yCB6PKcigRBf4meBEs2ovEZ89XwzbOHkMfOI7ibOvkbDAF5oUM0",
-	"151CuAFuAGzdb/0WeVtz6i5/G4gDVjYQxHtw/+SRZyrgw9ZB6AZkS4UiLYLcvPn1R48ekLbr3rwJT6L7",
-	"vmZB3dohCZBzIitSXyDX0t/dDWX2OyUP1DefNpvN58898DRFmj2diIAzIUg0kb1oxDq6WnFMuRhHsezy",
-	"Pg3CScwEqU94HE0kVWdnTOXQ0TEn6tCA6SL4pnb7d8xp86ML3lCCSjvYw7RQ52Gi2eU7xNOT8oir6w9o",
-	"Rq3tXDBBHYnAOPEsru51SOq6D/WEAowDifrEe9s0azfT5YQIJXwszu8QTkcmWgVKb6rNPL5LqCSI3upe",
-	"tyYjFPUgdG/fvk38CENSCHsWCNmteY1kOndDncrWqumJgrCj4BoqyD0aK42HQCVC9QRIR0xkCg2pLTPz",
-	"TknvhiAeMv/7Y+T8d+E5FEEQ9OF9CilogUKJB2qE18CYKNOKwCT0aFkyvuZNtTpvwygU1giSJL080qNp",
-	"kjsQOwEndBL6hIYi0i6BVipIPfRU5lpVV4kS4IIEEpdL8VjFk9KSxoaJYBuKYYJZIS2R7xirNp+Eodck",
-	"Jz0a0qSaKgRJKqCEC4KhwYg41PQS0PFNFkcY7qG2oBdOfObbmYLPd9GJWK3+iNQ9C3kcEkAeHpFMMauI",
-	"joMdRX0DxomIGub8KwHIuNTioMttGRprzVBTZ1G6SnqmIzAQ3nqIKL0kL4k6eHUvgsG22rsekn4IBlXF",
-	"7ID3QJiR1kEaTYJ8SB8XxY2wqpacLekdLE6ilQwU1l2OysahBiKfXMg8DNlFI/ss+FLyltvo5KCCqaJr",
-	"tJuLgCvGcWSozSEjGipkrfavH8VQehe1FjjIihooRMuo97GQndbUIIwcL199xrXte8CkIJonkZbrtmE/",
-	"IU7SXCUgUSnxFgwmqptEz/OCETzpNTooM4E54MrCbkoaY+D5AOtEB7Eei3okSyN6vmFwxkzxbxYK1iT3",
-	"1TaDiBMQxARb6d0aUU4HLL5104M59iQcecpxv1WTh4QqZL2DPvIQhtXlQEngV5t5Vhel8dWSgMcbSfhH",
-	"FJO6p8b7YXJPYfnEqY/JBUaz2WzgirZcd9ecjN+lYeDrU4E0qS9AFBGf449KUA+oQnEYgeZHvQmQ8ynr",
-	"R+pIE6xwF5N4wsVhSgQgUR1yEUeKpU/HTDiGVLrcM4De0/zC0QkBju9qNmRAgDEiHZKW5yjZuBP1d2LK",
-	"k1B/lE8TfsYVVmF8MjLsZMBkl1sU1CoImCZ5j02RikZU9oa6BtCYhSHziUJcnaTlM/Okjv+wa+crGZTw",
-	"m2NfcZt+wGLhwDUGuBNbmVQVv7WdbRUlHy5295cgZXkRpadAQMIkRxfq1u9ozxz9poMRnCRbv1s/imRi",
-	"+gBqNaZtNfNsGliQFsFIJ3uAC5qbN0dBGAba2nLzpjr3IIo89JaEK2/7ZgyYLeQAKfxUv3nTaoeCsAh4",
-	"Kg0aSfyVPzEy1LNTbCq6P53E/K7+WX0uGE+A0cFfKP4+yCQYVhND4kKCSPvH2LxW232ToMOpQ1q77q5m",
-	"Wa199eN+a99EsrVbbkvnCnDURCA3ecyoj5dyY6lnE9NzFlan6MdAzRSI0CRCNKEIKolnxZh4gCFy0YcK",
-	"PHVrem+tgDaNgHUcN7Sld38+sWTgvyYxGLXi8xrZZuLqjI1ONdNJIhcy40xHphSzapqGtUs6Uz3bFf+a",
-	"5G2lR9mAzdJWNZdRIykUHjBaF7R/MYzS2oEKgyRqhVbzulxnTNF3hFqVMlogAgdk7OqQM8XzgiTi+DSM",
-	"emeZaHEA/FoxPWfxKZXBiNQvFDPq8uQpjKIyQMPwbVTJdCfJUAKYuVa6lEoKNY2iRkdDEAMOkyEP6Tlg",
-	"F71a5yyRS77RnKG1jsbKyYtmpgj0cc8UIsMN28EvRDgZ6B3Ue2Skjm7HQPIu957tYBCfd5gQzfFdfR5Q",
-	"XmPQuQn3I/VE8gMfg7pt6mNHuxlo1YZH+nUqCQ2hGMQj9MNAoamQnJafe/sH5s833rxt/rx9+3ZyxWZA",
-	"JPMbhgfr9+Fv+1HkdH6jywFSKUA0jEIfiA2ATBSPKO8xIiZQl5KOBWhHMRNDNbqE+GDd1dKKLj9hjCRa",
-	"hta28tRv0Tu8pei8R7nRPNRBe7bD4hgAtPCaSl7eJvUPInmstkRJfOY3FMzpcqWdIpQCrS/pAmCc1jeB",
-	"iySqWWDaUN1OGR6VQGhPhTGsibnKjE2MEkz0IZValRUKayaZBqY6rH0YXZB+crOIAeVou6hjwLxiPJES",
-	"war5cRwpSu+o00ZO3r7z4cPjR/97c+QntKLxo2gcdvlYIzBHHSiIj/NIXQ08G0dv253wPKUrAquAzgLq",
-	"xI0YxhLXkyeOfViELgdAqn4DZuwNmFTQVQ2B+n4M5lJ0SlDax05vyKBWmWffbmmxmhijvSY5wkMBhgGK",
-	"K9blZjwmslmj4BRs77Vvk7r3KIruUT7VzE2JVWMKaehBGg3bi5mMp0d9yeJ74mt4yI019JCkiQhgLMBs",
-	"oIYwmH84saFDkzyKIjJSZJW44gRcbdsgxqheKoE7AeWcMnWAU+2O+Yq2ulxBehjrvrubIiYYgrHaN2GS",
-	"ANoriHkRCq0lmVJrx/cMbYJd8OjBsa1rp7bORs2pKYGpb8ibbtPFChKM03FQO6ztNt3mbg2cn4ZgtS7R",
-	"VuEuJyqrKm5oQZtfYixXB7eqyUoEsfF5EqRuVARiAHmn3NnJQU8nY0bpdHnG1UmJ7LwfkUMKnk/lLkxG",
-	"G5PENYz4YhiFjJwqTI6GTcNhse4HmpagZlGX37x5B2TE4c2bRj+zyxXlFPdOwvub6tUM8FMtwI2H+gVY",
-	"LHyFKgy+D0e+ozHU8V1CQwXnpvYIW677hvWEYrwKoFwo8KO0ECQciwXUDmv2OYbNj+mISbiv/7j8Eih9",
-	"5Nb9pKm7teeP8bKECflW5E916GSSJyUtN33rE11S0Ahv+DuO1Qh3/Ak+Z9UtF5PRiMZT+2ZETxBnFnAg",
-	"OdiypiJypYPZPg+1xEaS3POruZnrvZoWsLXnTtmXj5+XelzggHd3YItOkmvK3GBx5xJpBKpeNq1G6YB5",
-	"JB8N2UnWN0GNOfV2qv3qj7/74md/ll4wLjrkN8Bf8+1nSipnR6zhB2DEAnEts7LWKF/+/IcvPv+D/CjV",
-	"C1WjNF0+uoiyw0s5jFFBhTq5Ee+xZQbHntUOazXL3Q2uwcThrVvGet+LRrfoOZU0bjc/GQ9qtpNZ7dUP",
-	"/vjlX/1VfkJ7+wdAPss0vltsfPk9VYA7u0wnGqg7JMO5jVhbeqle/cH/+/K//4eX/+3/fvV3/7DgzIoT",
-	"m0kGcGkKKHKR+2rbzel59oY2oSBUP4C82667OVaULFxyT66eTO+fce0+bj1uTtKrgjfevK2OlM2Na0vx",
-	"lNJed61eNZsJBAqMw9zOpzbecpeJ2jLsonQwbxSWwM0sQSVXqS3EA5I+tU+D7ajg2uuA6mRt/aOCBJQ5",
-	"K4v2vSo1izG+m4VV5gqxYxlhMKlZxtegdvjxY6eEVyKbVGiRDiBrgoJ0tceQUMGoXJhMsOUAUcFm7rvu",
-	"Y9V63hRdjf6OhZgwMC189IjUv37S3j/A+6YE5UWceKkHjOeglRefKTOSVflNdfl9bjTwcWKp5n6Smv+Q",
-	"BEJMQL2AUHCFDWImg1gr6+OYnQfRRKQ3AAlGT7L7a7HS5XXA1KjWAYoNJNjtW67bbjholqjIdz9m3Fi4",
-	"0E4i4T5Ce4gJggWPSb3tuu0ufy/onaG36z0xcPCisxdGQqm+PCIhlajacp3hzu4q6UNNV89qzDjoNGeM",
-	"w40Y6IddbmYooL407sEWoKyaE8lMicgol7zfrHx2YbBu5ml0zhrzsbAxkGtO03LdvU7hPkd9/SapJ3aX",
-	"QACBgK+CDMIuT+9NTBzeE/We16iCy4+0d8rrwspgVnpkDmQWcVpXUnjHA/p1IA25J7R+QaeknhB8y3UI",
-	"GK8aGZ5nu+21XKcaL4BI1/avFYVbpi9nJhbOAogZve3taBJRrLYIdm/fvk0uqCB5Y1r1GsxbAt3qzEG9",
-	"uZMQaHFICiyoIaU0DKc7IVGLQCtHub/IKFHhWUlOIiWV4cml1wo2cDmJmTiZbgX8Zc9WXviXuQRrAWWc",
-	"6Gps+o3h6bu94H7wjeMPv3nc+iA4Fsf84X7vzvHB8dn4X/3unW/cbjabtdVAzGYhIu7kWviwcMRKh7KX",
-	"A4iWF01i6jKnr5P8raQtkn/REoURj8sctNKBvZkbmI3Yk7c7aVo5naE0DEm51Egvp3PSZt3DVo1IL5Uo",
-	"VzqrC0JbBThE6kY/G+G+y2SyyPUwGpCAN5bDuXsO7H8Cdu0LxVsDJp/QMHxifymq8e+jnD+iyDpEkCEV",
-	"hwS8K638a4q8TaJifdGn4KRJVxhwB1/Bi0qoS97lUQzygZrCL1HfAfFemXNNo1Q+zd6YBtLGCtrBMLsG",
-	"gsns/D2HjAOuYC0cPg1TT6cAT4VM6yZzdqE+w1NNcsKkDPjAyFnBZJeDKR1Nwubmg9RdB/2q0CG8oYHp",
-	"AzpggAC91APUI+Ogd4a25qQehJVNre6lRQw88v/9wd+obxudxKE0kGkiVe1g1+UYQ22ag2ZERKLQ19c7",
-	"+hYAYi7AEnzG2JhcRPGZgslKk5mMFc5Vb2bWrdEkHlSX8Lpce/PhJb/OSmyRDV6YhCFWtQAI/D7ra69W",
-	"WAVzcW1uJUnI+tIBotAqBdwpRPomTH3vB2IUCKEYuqTTxBRB4S4OqEl2OTw9ikaMy0PijeizE/bUc4iH",
-	"e3tPDDIfTnTGUXP1w5VmD2XsPCJkNFa7oUYYMnrOChpG9nAEUrCwj35ZJl3qLAt5AZQPmDwKw0wWudcJ",
-	"z8MwI24yCc6ysBWvmK1vZ8p80OEKYnbR5vf2D8qaX5ifv1tc5O2hsNwSGkmX48Yff1qjUtLekPkYal+r",
-	"OTXbAweEWL4iSU27O+mlepIujv0k5s9sOYlJF07dkc4z7lr5pNWPQwqF6E/Y09ph26kF4p4Y3GWYcV+H",
-	"qahvHwD3NPnhA/EgDs6pxCSW5qnkiJn3MWTdhfAl08Eo4PCnCyXtC0+W0wSmXDYR126FCXuVFUVPGeN/",
-	"ULqSu4uspNWCvaK781c0/WKlJd3fyJK2rSUFJgJMv3bYXg/rl5/7KqRvDdS2vSqMbSerxh3Xrv4pvKVT",
-	"9BKzHUFvZMtrlA93PT6yEEJsZsFI6lgyKkDFTw3y/fixomkTf/Xx4+cZEPk+FIEKw7wQNhUSLUCZz4Fa",
-	"ViKkDGq2EW9Wo8yVEWbUz8lR9H8KOPjjWQdUeBAHb8BRYzaK63IN4zrglJTAjCEF5yUx6Q2zSBK8NmNG",
-	"xFkwHmP1rRKEov3GLjTuvaCiy22M4Gh3R28BHO5dAqC4KmhiNhPIbTQEnpZLt8fOukjBqUWcbb/3Chi0",
-	"DH+5HJDypWLPxc27xlSXhKkeryL91yD31yRL32USHA1flywVi8vSEyYF1gkB+wrIKCVNdcZzz3g8arOF",
-	"+imTxT5L/R4q2nakUsC7PPOKlxTmrUcmM44OV4OLOAytmkIjadGui5iOxyxOAlWoIOOQBmlMYZfjTw0M",
-	"Vc6I5Ti6UIxF+/0m0fW2MOeMTJl0yCmE2IZTHYCRaca80uWnLIzUcsjokNCMHWux5HEYK9Kw3fD1Barl",
-	"wjZmLHaKNo5AEKqASWLy0l6zFbEi2aID5AgWA61PIZPC3HAiK81XKPDyLMuKZ8JYajVI7XOcroJJk4Ys",
-	"zANefcog0plbZV3AiTlX1wWMyoDCMLoanVxzVNZM6fPQtnVlKgbkcVE5fWuABOatiZjQMJwS72MUPY+9",
-	"RgY4daw2TNEbCoXEpyTqd3k+ErsaaGGIRyBsF9UbgrR2XTcTlHQHvISNUDQlywOZRA3oMkldHrMd2EJc",
-	"rznQ2svdJ1MrYCy71Gr6+nCiM7mJejceAIofdbKxcgq5puxDrV+Xww8Xw8hMJV22Yvx6nSJVqcezccVJ",
-	"bGrDRNAV4Kq4OnDVjz6IJGz/NO+9h7kApam2dUMYe7EoJggk9VSsknb2UjpfkGO+NQLgxsuf/vjFL77/",
-	"q//1N3ml3a7Q8XEi2B8vbaBr7cjpmN0LBHh5VgLl0iEvAZ9286BnU+NfRMdYbvA588zCA61UQMYB39q6",
-	"topgssQ+tt5SL4zqTi5Licmd18142s09D1Xuk5UoCwq57eYdqXNsu3yzFWu1xLQDEcGk1dio0U1TxeFq",
-	"Kh3Gxayi1OUPxBrbtgZtruu6uKCGoYFBRm4akL4F7QLDbG9R339yGtLeWbU+kbU+wcOoT3nwt/7hMEkC",
-	"wMEb0v4NIuJMchx1ZqdERgi1cBgKNPAo7nK4fbSSLKdCVEY5M1i91XJ3G01yxBFJwC0ltCaGwRh8ENlY",
-	"2tHk57uNTZnWWm33DQKB1ke+jzG52ZbgGNRHk1AGOzpAV0x5D0v2QXAq8xPwD2cpCv28U2B2EdnTCQ3z",
-	"V+8arPWkuaTN4LaiIyG6EXa5cVZOtlMH2JQBMOr7MNXXCLxgxQr8yloey+8rNcBs+W6yqvu1LZHzfI+K",
-	"Hd++fXtz831jR1PHW0in5X58lsd7xI1kuCFSisrA2nXXal3IcaRpeGtQo5xCNwA0Lt0EW5ZZZcNOchY1",
-	"VOSbmhO1USTQhSI3inSL7FhTrMk5WeV4uwK1XRJ4OPJ9k39Cu6Ink7KwA4rHFVCD8Sd7oxQ/6GZnGCS5",
-	"L1JZb50knZLJyrUDktTkIrPysvBIMuLF7Ok9MfCa5EiBCIiCgGL7GPMMbk5JAITdDXgBQeo55mP0gBU+",
-	"AUavKPSNTTFmgkHutDFW+S8BDfaAl8EMuwQTtxxZY8tOGNKWRJke8qDA7txggrSBZQCB9VpdoS+76YYJ",
-	"ONBnRUMr0mqp9q03h1RkUERmfAqjgX/phJv17/JlCACYAfS6XwFNcEWvQHCvIoMMJ0pnlbtSeYoc6eUf",
-	"/vDVd/70i3/3X17+9L+rUxptHKpkpbZSF2EykBLOEtlQG9qW1vNG/uo7f/rqL36ShD3mRp44328G7cwb",
-	"zItf/PDlj39RHEYSqbD4ArbclhEtSFYVMcSQGcusKOTfyxySpdby5be/9/IPf/ji82+9+tsfFSeh7TLL",
-	"TWJ357REMK63qSsNZH9H89DSZbwhCKNxGGil0GKIlqwG07Jh3VMml1rbL37y03/+1l9+8ct/9+Lzb734",
-	"/LuLkmrlrGb5s6eSsDR4ZJnV//XP/+iLn/z01U//CTnEi89/9vLHv3j577+7zK4sBVZM8dUtxxwXOGSV",
-	"pSxJRgp3Mn7Q77MYRUW6jKSup7pZW5fVwVVFz3NStc7orZy/lXTYKsR9L8D2ZnZczpPsHvMWR9VLHlzo",
-	"kaAZpQRPQrxbhIEHM4eT4Uylw9kvWwA94SHEKOgWysaR8rAOuaCBTJNmAStbOFzmbpIRLJehDG5FdR4y",
-	"ILeE+6wU1r2msmP4x2VpO8aESEHt6RsEWKbnzNVqFKkD9cGeV+s3T8x6z7CU2jgeE13jhTrSiU0gUT+D",
-	"eg+Jh+k+HzIxCaVHWjrrsCB1yBR7ynRCJUThUV+nMwcm4xCP+j5mU/dIu+GQnRaJWR9yUJuWTZZpsIpq",
-	"zdcaUVHJsZQDjCZR0/dZ3Fhc5cE5HCrVp1VUfY7G4zg6ZwWFB10Nku61C2er7e51uW7EGF3V2jTJQ5gq",
-	"dNMudvOQfcJ6cm43+Qv0JU2q6kQuodh0ect1Dzr5XUBNVXOZBPa0Wu7eTO3noSHN1xgXAltdoXRoUk5x",
-	"n014C6CkhIITuP/rn/9RglTtk4O1ThYBSXP0kd0dHsmHhuaLoeh6BhzSWuL9hM4THkh02VljjitPao56",
-	"uISShRbljQxqzkof7PDIOq6zh4VW4+0Pq+XuGaT0dWjdryDt/FndCI0X5rSz9qRQHJRPQosKA1mWGXtx",
-	"P158/r0v/u5vvvjJtzc+idUQieKL2wvlSrjeZk3+ed4zV23J6ARqT8uVFsDOVnZb8FqKdUkZWw6BKgM0",
-	"TYJNh8jnVKwljf+z2IXd44G9OmndpUortLE5aOieUOYS7KFUj9jLjmNm/0rHSPsvBQOVOaXM8X592B9P",
-	"2mXpAChsIbhcTb30fmFVnUBRD2xdXh3wWcgkm3vj8ZCNonMmFP5TDxoEmJRJ0CM1d06ZK/0mORKZzOw6",
-	"ga7qWNd/2bmgU50ANuNTA+3pg29K6W7O4WFfQ+u7MBQDp+35AaDOOmmYYhmHWPBCBD5m9F8Laue6TRxQ",
-	"E2eSLs95SbSgzEUBQOOqXpEbhCpLlT3ZjIBc9O4cZfRKoLDQ8wYdDVpuW8m5MkNUSccbcRdQm6RO5jvJ",
-	"+d3cKq/roXDXosUvbVQXGLxei1HU3r9VDKOVtGjL8na5P0GO+5DZybsqSfAyBHaWyi5JVmOnG7DUtQsC",
-	"ecAk+i8+AV+HSol830qlYkJrRBr4krMzOyQK/STHi5OURoGId9KLJlw2ST5RdwCSNimyMtfzcLLBeF7w",
-	"NnkfvT2uphRLs9voTwzz12AqtSSdTe2w7T6vyoO3Gam2xkiKV8omK2DpSIB6HtAB2+5KbCCmOKGfKyZ5",
-	"JmsInbJQ4tQraqtZ3xaSO+XUYQKXYaQ6YtnY9kEepL5zulbs9rJyO7WUxdUOWwd77u3b+7uua3nY6oJp",
-	"JfasCtyU5g1pbTty2CLqpXO0gazIsP31snAUCXBTbnllElHfWIGr/ZKCsahEC3LzpkngdvMmOZ1a9e/s",
-	"VGjlYrLLMzdbwiP9IIQ896dTKJTKSN01V2ROcu+lZHByieU3OrqMnZKRGGmM9YZoGOrKFpjs7IxBwrOb",
-	"N70ESGOVFVOMq0fHgRrcO1hNjUJFzpKqmCU1MDYqsNNbqulXVWxv+Ibi8sS2JsZH0b0Ke3la8ylzTAKp",
-	"I89neCxlzkLt8GP3sbP5Nd5AMrQcfV5dWLCIrXsuLLC38QoggxwBFrBBlrcBuygR1G1X/S+V1f04Gr2z",
-	"eH0L9fgHJTUuVrm+cs0XSb4RXdw0aWglV7h3lihyIqMPSsqclF1HXSJCKZyy141TyqQ/iFsZFROdbA23",
-	"rIJYhJUDwkv19zQgcJYqf4QNjilmqiCM+12OJfygyjmCDzCvWyUPaGgSnzZtk7SXlD5Ph1Na+0tXbn/m",
-	"NYtVvwJOKm0JqTPYjaS4pHYLo5myb1iwt3EZSOY3y/awsi/7JYIYKuSjIXub++Uu7AqpRNycng4egHZi",
-	"6oOsOZq6sXBsEIaklc2HXzmZ9kYNGbP9rnN8ozxz/zZMLitw+i+rhWWJZG3zfYEvDUVlTkABROmBohXl",
-	"4zWF/rIkOiPffXZcGetPy5mF81IJBM1svgDclq09K5+nK2PcMbS/2v1GGSBS4nnz1hyF6K6mJWeLOOWE",
-	"hf3fAKvLlxawjALOyqEKmluwErTtNqULTMy0r6xnXtnafUsJMX7FccEVM7EYaqsQv1fXtrKA+7ttajHj",
-	"PcDx5s0uKW/4DbS+lB7Cq2iB0ZkdIKhtW+YX9EpZLheUpGcslwaKRP0+RECkaWA254H4JqZcsh0QF0m6",
-	"tL6/YWaGmhUWkoe0XPegDHvgyr7uDEq/mamMDnZ4JMuyxBT73Yi3n1Ob8OVyVV2We+HDlAq/ajnjr37C",
-	"okoyrApYyN1sLZuoqJoML8PHMENql+RiiH0aSZk42m8lC9JBQXiK1MATsxGNz2ZnZ9eVmiGTP8EXSJ2G",
-	"ARWNnEQ7Y2wssIx0xue9Q7xurVvzSC9kNC53V1hZzB4Qc8GoRnaCyZCWSG+oZxQIM8fG+rG10k5A1K5I",
-	"E20P+6vizg/+wkBRtS++9XuvfvDLzabWWcrB3xqL9hp7bS7/aw1FMPkwOaYb2BhUaH798++8/JM/evGz",
-	"7/76539Q20rSZJu+r4X4VzhEoJxALyn9cZbKLkl+g5RJZQeUn9hgtACky7/Vo7zHwiejiWSYQL9aTL/N",
-	"tXp/MYxCtoMFO9SLpO4JSeVEeMQt3qwn+f8JHAgQt/oLIPVFBPB+a5+8q165A8O9N9G6btJ2TpoCQFS9",
-	"3cLTlJWi2HnLdfc7mgh1nZFW2211rAEHdiXVVrtcyPaSIcEIr4CQ5ZFEo7J9UkpqLi4tNfcNf3nXUEpV",
-	"8yskmmu7LTXyewwtz8sOfWbsQ9tt7yQ7uXzbMzRbRf9HueKl67S5MFe6kyW7rcu+UqKaZSk3uprOcQ4Z",
-	"RYEBcOu8K65mFgkshj3K1ZHEhZ0XZz+DHu2R2Wmr9N4QQ6WLC7tq+kz7ahdyhGVkXVLOaOU5VxOyPYh2",
-	"fsJpfxDVxRhPGVultlxG2pchbwuUfUny9kNcf4ryDZfMkrT4eSUVed8ByoCdmSd/n4wSApsjhmG0locf",
-	"llsysqvuqd/fNkW73UaTnNARI7GaWzwJmSBUEE8Po9C/tyU5votyHE/REtKchmF0gQn5KyR5ugxi81Jd",
-	"n/ovj2xfxyl+NXG/fqjDUgigPDhrue6WAAXrzQ6Z6Tb7WJW74mJ/NdEDnn/xZYcQWjOfgySuEGh43YjB",
-	"0PRl4watERtRsWXgAB4Y83T2O/CUUKAmis8SaAD/hUqXpJ0UKo1i4mrPs3YDTpsP/nDZ7DU+69NJKA8t",
-	"G1bDSUIATMlOQTz840NTgbIOwKPtNhLHADjCgnjw39xzB26HUMhoSYU5xyToA/VjPgIoRBkzXQgVecOA",
-	"SYEAp+W6HXgw4AOLeQS8MK4ozo8gEGRI41HIhMBkPV2ejStQ572BDoH+BPkfE+gRSCLeYzgkweJzFpMR",
-	"OASoIaSVQiccGtdf8H7UND91eSCwgmjT+tkjNBQREWp6nl321HOIF3AZR/6kZz6bUAoH4igwoIIz5v8u",
-	"i9P3MhGiAY5PyChmPtKIY9bpjpqVl5SkLKBCyqf6fsnCgwFYX0SZTZMrDJq54aC5+k1V0NFtaROQrm9r",
-	"A0ZSR1e4gAcyoKGmmELtKIvsIy1WKCeuooG2Q0ZRzPCbluu6CdXp6hGER3wH58HpCHLX6lkgaQEw7XKo",
-	"64DgFBtwjKiyHtzrlO19ktdM0jPGK0tP4cF/3bYmmNQHdMTEfTWrkmSgMOtewn9S1QG4ioYyThKEPIwE",
-	"04D++G7Gf9E+nei+mKxdJZCCPz9A36p//tH//NVf/d2v/un3zfdY/rHt1PLHAmuDZhiEKfuIUNkgzQWr",
-	"28907kwuFVRD70TxfUVMJRDRnqae0ctv/18v/+R7WNnUntGswT/evOdKJVAvGfKrP/zWq+//5MXP/ubV",
-	"P/zecgN3kju4xyuU7dLU8YiCIJ850lk09PLf/z9QL+G/LLnoGwrosYW9iebBFNTZ4F6dE1ukIq8x6yil",
-	"BU1zZ2p2pATaCTLem4tvtVOzBVbtsPbFL//jq7/4Ca5u/tWqtU21pRmrvAR+TFnq9tKiFhlmwdE2swcQ",
-	"24BHzCTGcmcGu8BPViRKyn2K6VDMpqzGN3M7WHNqYRSd4Vhx+K7ZOMAPUMO4hNk6NRvMYEv2Nx+O/WSy",
-	"bu4nK0q66jIaL6Vqh+7zNYvNVXLorV394jYnYtO+BYa2F7sGnqloZi+CM8cMq9quVoaukuFWFaErAKFU",
-	"77Tq0gEmWiHOLMc5ZwSZZQ7fjGM299wU+V/mKLQrBfEGw8EyHG0hPbhpaRtaIeDsQttjV63fm6HicpV4",
-	"uRJ7qPtqM8Q85feutlaIjFncXFW3G4eER6eRP4VavFBmV0YkkA75JAoglCaKTaXmQIKmo1SEDvhyG+2g",
-	"R3mXYyQwhHio34aBUqWmTfKRwrYeZlTFs+gRRbNovkcTjklQCxoeG41lwHxSV1qbNTjd9NzL9cVs8FqR",
-	"upsYwctUKaO9gGnglPWVcmQmTWPwSojOWaE+r2FxllJUaq0353q+JV4/8boVHj2MrNy2dlaXvHfWvFG2",
-	"DKYlOGHl/la39C/S50q3/W2TLfxuqWky2y+ayy7lYv2uRW/bq8JfRk0bypJfpJtFDO2Zc2vZla3c+Pib",
-	"gid6+Ffsfn4ORc00dufgxmxD94q0dFmpZfXm0I1fYReM0AMm9a2xRfBLxmODsM3EdskIRy5ssBxdcAHS",
-	"TYm2QECQdT3BzIIxEw4Lr94QDafLZwRwJ+bVu8IjnMZxdGHBBEHquZDsQ0LDUA951OiQXNx3l68Q+F2I",
-	"+4ZOGs1cMV2RvKz0gC7XSW8UuVEZnAZhIKekjt/eSK/01d7ErHde3KD3AyE9ndTPWmG0p3fIxZBxtEGT",
-	"QHY51Bs8ZRnFBe3X1jeBsGFHhYm4DrsE7ESvsjYU5/a1sXhUe8aFHozL2oBtDy5hIQqEZLqCjjKrDWU/",
-	"Uuu0U2LX1TZublOQOiEVQfZw+I+yq3/FHQlSZqGNQ8vEi2/BzSAdD5gB1x1PJTApq39YtSTrZi3cSgx9",
-	"Ga19xe72UV+SS0TPr45CxOGSOKSMgDL2hUwQvTHLLWeKnmdezRsbinY3dxGT2YrpC227XMDPA5lNaKiE",
-	"vUnds5uLsP8//8fLP/zhy3/74+IEY/Y0n28ZTDGTS0n5fJnx9+UH+HUH4JdCNAss6RDDEeV0wMSmAGcl",
-	"1kQKXxJmGttF1Lcu4uvIdzRAhJqa6JWgP5iXTqe4BjIYsUZuYbv8CO6GEct5Z2x6EcW+iVM0LVwMI4El",
-	"Fo7vKtARcB1AYWiQKM5LA8iZqxAgwMks+qPc7/JgwKNY4UiaLYlUhF2Wk1CyV6shqzIDThb8FRwuZ4Eh",
-	"VOqvBA5a1sVxS8BjBe/H9UZSGS1RnoEfqRFYXulgNNEjB74aKCglsi0DoK9WEEICr2Y7T84u1GDehVx9",
-	"4/E9ygcsfp+dsxCl5hKi2r5fzlPdHHzRwo+llziWbzxeLZZkHpqR2i+OQqbn00qASNapYu2Zt5eZejo0",
-	"ewXaq61AkoxosRVou2WOyyloal8KaLLP++vPfqiNUMkpWhcSaUfQKkgkngQaBlcVX8S8zYADwLJjDDA8",
-	"cSeJYp/FTZLeChlwB5c96n3mo7dWeoVWauuhE4WdJLhF+tryY2wm/Sge6Ux1gownp2GgUxEtZODhU+Mg",
-	"RuSQyhzbnGuEwQSiVx9yZG0NjmX52GB+YItuSvMDl9s9NpD2N92Kr4pgLi71Xf1ImpZcJyPnUeKEAE4d",
-	"+Z2oWxe6CNszDgx6ko3ZDgyJ4F3Pfyglr8XEVpVb2DrGjCV8xeY7IVUZQy7JCenxpchBfbKW9PkQnlXB",
-	"BQlyVQn4LpO6hRs2w1/S+6NU/VdghvnaCrCc+q+FWeFmxYLD9Vlafrlc5JHscoxHKCYbynS1ZLbeNVID",
-	"VUjAb8DaAYlc6Ty/hXyfeHuwJXV3fjag3GjWNQOsUBxxKyuygXpIOYq6Ytl3chX1q2siVZRKBEU4l7AX",
-	"T/4VKf0/WwXXQ70GAlcRCFzefULhjL5u1bh4awCVfTZzZ7BXAA0F3xTDi6qRwxHUqdOTx/u8TIr1qJ8V",
-	"7TJKLxQOs34hHmkBR8lWxuOyy5NoSMsfRDTN2/49MfBIXYxZGBqlm5KbN/2bN51MZcaGWr0zNk7SYdoD",
-	"pULBjqREgWpzG0kd8HrikLT2XZ2kybq/OjJ3F/rCKFkCvGDp8tZ+yyV4Vt/mksU5X9TWvnubmKN8HqiW",
-	"wD0lP9ceHTFMcUk5AeMYfN9odvlDWFwY30FhfA/ZJ6xXNr41EkplBgZjytBLy3UPEv/XLk/KIrZa7t7S",
-	"aSoGhflo8n6NkYGw5bMRDOKxUqFQkbrd1/fEf/vXX/zyj/GeeEW32qKvwuaGt1HP28WGhYB06WEtkCTa",
-	"IqtFMPFmlmtOrsw94+L5dWxnQ/u4s+7IqlMsbJW4KseEEmVbq/PqL//Ni8+/9+qPf/zqz/7x1Z///avv",
-	"/MnLP/2LbVQFqeBu2wvSK/KuTXllX6KLFIqUy3CQWuEGczZvqUr+Db6pqMAVxatRm4zf8OxsKHOYiJ24",
-	"dC87gjwMNFerVr/kgqZO5Ea0X4nULCUc4TJSs1Qf4UvyhkcEqmAsrgChBXemVQLT9jHrORBJmWc8XtA+",
-	"USTyREbzItWOfF8QD9/xk0QkGShMBYliP+A0ic0SSU4Vh3jpta9H2o5pK0nb8jVMzqLztTTJRwZEY+OK",
-	"iopJQpT2ohU/y9NHsySLHaGiwCMonhkITNxy2OXFlSb1dJyk3cAqmpB1pB/FhNHekOhF0LohF5JR34Gf",
-	"rfAUiwfKyGBofTk5V/XzNuYqVaKdzAqlMzGVEWciyajS6JAodkCr6fJsiZvY3P74jupqlyhtPn+gSF2t",
-	"+hgWSw2BNcwYcK2y2XYqHLusvPIr+HpVaS1drk5GJ1HJkl21WKTVTmmlGHxRkfGj6Grk16228M3w1PBz",
-	"CQy0H3vMqEBT09IIfVnPtfJx6GQmK49jSae1lQexuey+21uJAwMrjufvyayR6GwtK41k1q1/mUhKk4mY",
-	"NAUQj2PG2ChzCVhlNf/533zri5/8tNy/e12fguM8i9jyTcTyJv7sGq2eXeGr5WqIq9IhVJylz8pIf0+m",
-	"0QQk8HgcTlG0a8muIIQGVFcBWC9w+O0uK0oaFQTi/NSOa7idlLGCMp+SraoGJef2knQC7BlOoAJiMlox",
-	"RcVePkcj7G9OE7DItRL/P0oBFvAgBhEWgJ7TYAWTY1EdLka8mD29x4SgA+aZTBNFBN+2sZtqT3Q5xSyF",
-	"aUbGDmbDuwhAOyq788ji9CogrhXeZpfn1Y9cDCspD2FV7Z7cfc+KTE3M8TcEMTj1+C76ZuCAKqNNUWdA",
-	"v4sKV4vcapH2IZl5HdEk9806HVYD8i5fHn+XZcbIQGMA0ZP0ssDeHGDkUARqP4vEu3z+BcInZgav88ZA",
-	"sfhHkVrMYrVjJVD60YT7KWs+nRLBaNwbwuLqA5NhX9nIuuXcxnVYGh6tOaFpS3uaLIvaZw1s2d5b7v6O",
-	"FaBYXGZcSd9ke7Fy0ChhaGhvPiScNeiX3/7er/7sf3zxk5+++Pxbr/72R1uG+ptcvlUA/pL9r+uUk7Cj",
-	"7RnIs0d1k1bySwW3ubNQav3dL4G2hjnDgSgVlZYxuEMuaCCrReZvMnxdhaYvy2IMGofBX6shw30HCKgS",
-	"FJ4FvbN5oBDrdwriqYcts3BSyVODkkeZ1DyxrvrJpxFn5HQiNQbqWNdGPJwmxuQ0Y3eCB7dT+sN9UwOr",
-	"92A6cy2lOsFYzlo6ozSIjMzk1cx1qhZSz7luOOk6wNOYyTlN0pycVKfLkwfUGFjYb8zw+7D73EgFErXr",
-	"V7GimHVQeP5KgshY6y56J5LVnI8aMlSeS047yxa24SImpcNYxyS3gpm0dAzrGyiXgk4bXwfV4FoLkO/8",
-	"i1/+4OW//96v/tfffPGffn8LzgfvmfP3FUugok/mV6A4SoZKDr80RVIqDsJlmNwsmr7cIuQGY6CL5ur5",
-	"YGcURFmkhOm9iWRWDdNCTtjdxmE+3SGYGLBSiYJXgnFf28sEGTCpxPfelmql7elaaVep2unous7pb2Cd",
-	"09dW5fSrWt/0N6+66VWqbfq6Kptefk3Te5df0XSJUqYojsvrl/ajmEAJU/+E9SLuC4/UoQBWIAXJ1jaV",
-	"EeHRBfmXxH680SRH+IWxcNwQ5mbJtjxoGb5LJlwGIUSl5E0qWN4NMYCiaA1mchaVLs/7520JFrTtEqpL",
-	"FU+VEc4FkmcYFLBGQdUuXwU5fAlrqdqEVTs8KM/4s2XDRHYMuweue+kVV+csw/ZrsG56DVR79zn7ejSJ",
-	"L7vz5YXGVS7VCqX9jJRPKt7wRDYX1KoRsH6TbNFWsqCqdY6TXpdwvVRsVHYkLhUfXXIF13uvoX7r00kg",
-	"55krEglczEZvVV8lIaPndpGbDH6ZCElkTLnoayVFw6sgFrIUoGi6XDhjSWvf3dM3O78zCeTce52IMxhx",
-	"wAeV1zpqcRZJerKAbUMXommDa40FU/SrFWBFDeCqmDnK817Mrx9+KahkgR63UvN9y44j6xbPb7v7WDbu",
-	"Dmi/6mBsZPcq1xJ4wDbntTAT/x1zdK5YQhgthwORFsucSJ3V4oxxcsrCiA9AO8wV5tOaXw9dOVJmJL7i",
-	"5psr5J8y+zTZfea9dgoxDZ0ycWj7l5ufdYSE9oYzIqlimMXzdxmAyTprlwSV3lfz3NQNDmxXDheJJM37",
-	"7JSmd6AwH6KefsBC307tzvvRO1F8wqSHdqTct0nJ7SY5ymZRB++QHNjqci/JVOQ5cwqwY0EZXYJdV9Pv",
-	"1iYc6wj63VoHyrI7Jc7aTpd72cxFunp7IYGTh7GB2CSEDiqYpZZiCr+MYwZl+9KiQBcxHY9ZLCB9zDik",
-	"Ae/yCJaShnr5wGDG2UVugqSuztyE99iIcdmoqkSfJkfyME+9V8yP5G3JsUgbxNSKnTB5VW7KhE7IeCWS",
-	"zs40diXnYrH6I9/501/95e+D9/Pm0eWsoZg4xkwisBeff+/lf/uLl9//z9VjWgt/bnBt1sKnGxzHjKQh",
-	"nI7YEfeP9IlfexzvRqSYna2Yeq1VSL326vt/+/JP//OLn/3Zq//4ly//7X/91b/5n9jOy+98+8XP/mtt",
-	"C3UDTqzj+hW7bExq2IpMQtatgNeCjL2Kd5FLL8hlpumYdQYvA1NmD8IlwUpEc1bi/LmZgzdoissC/hnX",
-	"lfSMQZ6Mi/tpjkcFkDS5Naxzic7ULddtaDNU6OtfJLSS5IJQ390QCqaOWEzUW6UoqTeJYwXpdOteFPr2",
-	"IBqLIaU3ECnBm4/0rOPZ94f5ngh7OqFhyTKoJS9LFWGHPnR5obnCU9WYLLNmCzhZLxL/Zvb+ahj7WjuC",
-	"jlixgG+poM1uQEYMZhd5detcZUXhxQeEiHCJAW3YQLmZQc3HkLqbDxa3ZZaODEHi5ka2lNVzy2tlztpr",
-	"HsjCkvCRzRu2jAmrTr6NtmzEk10hvObxg36fxehjm12mJL1H40qUD08McFfOA27mKa5Cn7m9+LJYVkuP",
-	"42UgzNy5uiSIaXq1DU5iGGzTIQ4LYsa3+lF8GviQbqMaXb4DD1nucGC5xGgX71AXN8erCp2mDC5EhYzG",
-	"glxE8RlEspncDmpwDQdUnI/Y6UnUO2Oyy3sR56yH6cUGTJK267bJe0Hv7D4PA87uiQG6YsSM9MJIQJlJ",
-	"7hPvFp3I4S2dLuSMcc+krCaBhL7ebKD/XJd7yawn3Jq31yQ4QQyYJfiTz3TuMTqgJjBxApZEQbzkkUfT",
-	"MdOmUL0czS4/wlsZrdGdsrTFYkoIfFS1Xo6MS5ZBRnrF0yUD+7LeHF0fFNCutaawaMWy5BHfQQUdxRNW",
-	"Hbe86xIFvljS4/huZVEPnDDcf11R82JmB8HMkwRv/er7333xT3/+4vPv/fOPfvar7/98I3fXM8p4VA/k",
-	"i1/+4Iv/9Ptf/OiPXnz+s/woit79M8t3zEq+ZR2F0nJbK46wuE5mhIuz43cSOrpadi97yQKBriDpSe7k",
-	"y3osEFW/Su6uyQqlOdbIzGRN+tITMtmEcElCGbsk9VPKG7oghCWPtSRZ5Fpxryh1B0zCOoonEbD1J6YC",
-	"x6yaUYzLeArpNPUp1UkrnUKpxMO0DmILixIEEvNCSBIyqh7jjERjxsslsENYKBhxUcSqZz2fSRqED0Iq",
-	"+1E8OtGtp0OyZFHd+/ixh91G/b6aXgPdvmI2DqddLoZ0DMlYDTEQ2pcsTm86bwjigUSvWifP0beGvpq6",
-	"nuv7gZCeuVc0iVcFoeRUYQYax3SK2ZkuAjmMtH+FJSFvIIIRy8vossJYBcmqBSjkSlpIhg6YVPQuUPDj",
-	"il9VaTopCYde2p5TzQAnxch7J81VuiExWEFrpSKxckAlM19e6r1bsvNXS/5VrVWVLASX60uQhSslsFxR",
-	"JNatiWk2wny0cAT3TxwbAyRssKw2Zsq94ECXMVr4QfUB4Er98eSN/i693as5tUC8RXtnSj3kfu2wT0PB",
-	"nNpYv66eb4FY0+20KgpCV/RqvVleSXnbRaJKzsFi5SNtmaAkXzRDgK5TThJOwQ2Cx4AIw6U3AxMyamo1",
-	"OHg/6OsyTqc0owoelqnHgRATSISihJ3Wbuv6E/yWZFkzLQpJp10e8HMaBn6jST7Uw9L6Mpy4i2FkTniq",
-	"P/e0IxSP5BCT2fgEKIP5WxazC8pYs8BXWVPdpvK5jkpp1m6Zwc5ocGGu8KG1Z1fMG4J/efXC0t28DM0u",
-	"u52X5Soa9KXmXDeE4nFVLHuNMn8jMQD9pRfxcxYLLPQwEoP5pfAnY6jc14smXHpkhGkZ0YfUbgxsfTdv",
-	"cnahFD+Imrl50yFR6IMbDuU6ZgZe73KlJsXyThgwLu+JAcbuPOuFExGcs0Yn9S4teRC+EWl6N92nbrtJ",
-	"vEC8zX3YF7VOXW4q4ZnKOMj/YWhN8ijC0o2ntHfmkDEVKLy8nt2lNiSHSlutqxeFbJgOScx6LDiHFLv3",
-	"zPIoLc+7JwZ3FYU4sFTqtHvklKm+VWMsBE/RG4J84+T+B0SyZ7JJjkjMzqMz5ietnzE2xmBuwZ6C0ApE",
-	"l8ewO0pbVUolvqNmFvQYqevOHk3HjLRbbgs8Vu3NSrTOZDsTBdWsO5R1VY91uVlPtZhNdIxI8tQIxlJX",
-	"ghsibdDsToDplDE5XElBkTGN5TSp4W6N8dDKFEfkRaSzUCu6EwEfhOxJd+K6uz0K/zGfTvGT55TXKiFR",
-	"33gp6xf0PVjyWuZyLuObq19Afqaf76xWqJqMaAiOLD7JniHtHILXYcnSUIIzVp3ZI8ruKWCNLi+NUC8e",
-	"IuvSDekMlgm1h0ybB53C7ZwV0d5qu60Ke8EdqyHFol+/z8gp9e9kljsjX3q5n2q9IUXFstXefZIim56u",
-	"jeuCOpJZ1pUKlIBcf6D2evZwNNVvYECr514uDAqPkuVGsunVOTCDOVGtbWWFkNMrafhko2mKZi0WNrm5",
-	"nQNhZopcW3e5pjCxpUSZA29Ne2//IGMN2MLKLhkbOM82lscxpYaxLR6h5SqvvFvghlv3kpnN66q8ZXLS",
-	"qIwDKsmRiC+wcJH58pjURRRL5jccUil889KtRN7Od8op8tFZTjkZ75NE3GYkYAXJbMMbZ8UikZX8sapG",
-	"ZJ7CSZYBlkKDpZdh877pT+Y4BWVYYMGwCRjWKE4GpaIps4plGR6tz17t025NgfRu7bBbe/GLH7788S9+",
-	"/fM/Sgrsv/rBj179w3e/+Ml/ePWP33n1ez/p1p6nL+u7ajVdLFSHxfFbB3vu7dv7bVf9zy7CAJbUh4ym",
-	"AxaDd+JoBFupWETvPOftJxj383X0GeZ9KvSjfmDxOxh7VzusDaUci8NbtzQbafai0S16TiWNm5+MBzXz",
-	"wgdB74xjuMrLn//wxed/kPzywDbwqi+f6v/G5yw2CzsSg1Z714xWiCBKr/CNWbe9mg13rYvkUmlSN0qH",
-	"re+iDsZ9YvhtuQm9mtKoRM83bV5/7NSolLQ3ZD7EvsG+92YJ0Bw16g9AkK/+7B9ffufvFUH+/V9/8fd/",
-	"/euf/94yFHiAlFEsB2JRorbmzyDFlO5KqLO0w8VJsV1Fi69+8Mcv/+qvZtJiO0+L+Mla1mqCdNbctstm",
-	"IjO3sIyZ6OugBxMxPNaBxD4TvdqhGh5S1YuffVuP7c//HgdWSzsK7p+8Rf0Bu4MQSlNJcP9EtXiCF0Hq",
-	"OXUcaZiumAxkCPuXtPn8mrOtcztVQJgLmi+HUairSBlm5RDbjLd6RmPqE5pBUzcEGQZCRvHUNnGKwTKF",
-	"hBVoyJg1RzQ+U0dNPKHiSQx0PjdPkHonO2fiCfZUeGV2TUIFUe12CjaqG4J4QwqH64Q99XQFE4oXcV0e",
-	"B4IlWRRDGg/AJ8bUWwgkwXD0gUJ7fnTBiwUlUufHRbMMtduuS76OY3rIeiwYS8fUJAt4iZXNFOFKUwfZ",
-	"FielAZA6BKpjrQnqg5UaH/fZedBjAoOqEk/QErtbwQAm2FNyyqaRKZucXdQRfXbCnjrzDWW0V5r9yOny",
-	"HKbPd7JoRHvGeFhl7FLUdE8MxBGy2Stg6IKVvQeruKLJRJ2G2uHHt28/Xj/JT3UOmqXH03q85eRN8y1c",
-	"y41ka7ajqmGUJ5esNBypE/3oIlpzV5z240vJmXQvc9K2b0SpOkdV9hO1HocEdWiLvSE/I+2VNOmVMzjl",
-	"fJ2siNNc3ibjVT+i0yR7k81Or4q14/JtCmWn41ISPObo/LLyO9L4zLoTRNizElQroDS8opx95ZygHXw4",
-	"A9AIlQDRShFakxzzHGZJoukQyOuSX6rZjsJB1FxgpY9Yd38ZnKXgj10QzDYJ5POvat/iwt1tl5vLW3Mv",
-	"qhpT+7XkRe4GAGLLbRHQD1RXc7HhaSSH6dVrZo0zqM8kD58N+1aEc9o0nK1gBiulM3Rrr4JZoK5ISJWX",
-	"mxbcS8vMmnv51m45CMTfr8JFJxjCT4Cmi/VL9/YP7OJjsIippdeIDMiKhSQRxPaer3i/YhTn9ZHkutCt",
-	"yut06WtJHp1MesO1AHbt8Pbt1w4iiwuyJIJUY9h1W6YwJvIVf51VWXOHkKrvX/DXNoaF5fxDwzQuw3cw",
-	"ZQlzEWSwjDhVoq1VDW3JBRXIUE6nJLOUV+P+rPwgV12eWW5kCdeEpJhqFRTw51+Gu7IFzmza9W5exZm5",
-	"21aRWy0yK7F12TG9DHRtnbpLq+6WFbTrmT9hRzLoWp3K2dj6RME8YYl6BUZ9FgaKKZJAInCFIuaBThYa",
-	"UlAFR7DZ5hKtLhgj3rMd9cVOL+L9MOhJ4Slk6lnGb4+0skVkwLLooX3fA2Sb2uIWcehrdMguqbeBvHo9",
-	"NpYImS9YGDawpy7PZFT3TO7SfGfV3n+NDtkjF3EgER2Vef/hBPTz2hvT8qzucogYsPw99WJqZ08SnX7C",
-	"epLU/f+fuuvrcSMp4l+lZR7WljxOHG8AZZWHuySEiORy3GZ1QjLamR237WbHPWZ6vBsj7RtC4uFEhMQF",
-	"IZB4AB08cAoPxwMS34bNfQ3UVdU93TNjj+3dTcLbxpnpqa7urq4/v6pKY3VrxGOhGaZ6s9F3xncDeimg",
-	"hxWVxCIN3cBJe+7YIvfgoz9Is6HUf7J26BgPWtftd5jI9SuhFzlkw1av1xu2LsDNTVmPGL+iaKdARd/s",
-	"gD01lGERxSre7zHXXOn3B6z9YjkXctLRX50v1BSaFCdC8oD8DiPygOMMD5hKMct/6YlWQKBi2s1zmSwJ",
-	"iKotIdfWmvDcVAt76ZiKmkHe+pOhA0U9IswRBSNC4QHRs42MVzpKEoOMxZWl5FDXLhWKjRZZdJLwXgk0",
-	"PLMFzJCPIz6bp7ntSqCimb1OFTVIN78PpTMSpcXYCUJUhmVcLZIcYMvIyZQp6LniUoaM7bHPCe8rcqIn",
-	"O4NL/JTDxDTpJqhmtyw+tAfFGuLTAxZS3BAe6GtRAGeavtahIYpoGlWi8GJy4VBGBEPD3/cUm2fpWCT8",
-	"gJpZg+2zhwjqUz4n1UMrJGTWUnuqujM0GtwNcNxAEhVBJEfBOIp5sMiSGvsZw4u19jNrn09T28wSDHRo",
-	"Ft5ZWRyjD9vcWJFQI9hgwIvwCGVnYezEPJvxWMwF1CJ2pCjrd6AYXDqmd93OG/6Tgw7t29TnrheoKdnj",
-	"M6EUALMztpALpfewOcMg0+jsmDPdZSj9bpnaQeZ907jfoQds8f6Bw9+yE7LrPs72tXLoJlD5pry9ONKs",
-	"GLJ/+/b+KsCzeR6K/CRRfJoIyLBzVNh+X3/B+WH7Qnnl16HzEXRJK1VBtv+xX36lyE/T1z1rQ9loSFiI",
-	"5FAiL/AijeBYzjr1NZTl6MPAWIOa9IK/rEB1aaCLOjzDpmF/N7a+G856nVsE2SykMVL2FNMSpOzyMBwp",
-	"MB2Xv/rt5asvChRDwwTRkt5hgptm1n3G47MV7Hep/uPfLl+93oBe4zu57gVZ78qpIfgvX11+/a/Lv/6n",
-	"nubaqoZNVA+2pLp/exCc6Puw6uG4AodvZsuvdQxdlb01WC+zr9ezd8fq3jdDcg1oZ7B1B5tBMCtaTP6/",
-	"EL0fTGzPbF8c2gJ555G5uNyuH0XbUi+DNJLlYMgGcvM9cwKGNXdV9T4oLEHzfX9KqyB/uMOvbcZWUqzG",
-	"VtYA1XZkSWGkVPmCxmGg8mXCwd60yiLsj4jMxmAWjUx2CXDnwJo32vw411ovGVuptHbUZqwtgWBd1lYB",
-	"sE08bm0DX/VZfPcKl/W61Bbjx1mVzmKmncPiNANIN2CBa1pb+OZVQaFXBHfeLIaz+Urdpgg8KN43jkSp",
-	"V6vXpPGgnyHCc2o8Al5AGVxCknNtWoDhhYm/jnOItdOMGU9Ph6k8W93Xabc4A67/bkiVwijfEKmyWj9e",
-	"VbsAd+x2tQveQ0XeVUpp8aV+bT3isnFMy3Dg+be0FqCJUHrHvsdeFLDcefqhtMZvUv3c762oBY26lWn+",
-	"W9BgG6wzp3s7ZK9IdrI0etjE9v9CEo6TJvBUWeWrpXW/zBs6l0BspUi124+YjuQKEjxdq5Iz06BLVQD/",
-	"gzsG8F8HyHfSOyiWvUNKUVUT2pzqxqyXDZJSrisRqla5wDupNn2pIZNlTe5FfU5E4zx2uGw3jdqNuMzF",
-	"WBgvPMZRrMK5WyjvEK6d3QN5+xTN0yLZ6/AH/3RKtpRqTq7v8meqteh5kkNdWTSTOKPy0apanbPHnjxU",
-	"GAGJMkCesYxP9H2geaV/UqdiPuejoVQi4TJPlqxdRIrOBnBNdbpMUZqDUDnIghMQWVluyr8QUk1Vm9tF",
-	"csmiRT7VixVHtg7aumoaK+tTfhBN5O4EMn2Be8k/iWQqpYscJg37ramUY6mA41VKSeotdOUKkg6Cg1Sc",
-	"Jw/VIe6Rqh3t5BO72wrjpgkf50wzwwZB5slyM8Jqam1eB778sbONblin9zZJrXLoqikyxd1yz8RkTRxz",
-	"iFJr2GJTyM2BAJZiw9ZHi3yaZuIXBOX8GMQZwyg2vgJB7GFrh5uksqXW3CcLeywh2bohc/Htr/9++c/f",
-	"Xf7j9duvv2l1W+PNzUBZYwBWEVzNWXir9nXDxKL5/FkkJzx7ys94AmPf3FwnSXoSJdqMeaYmz+c5fO66",
-	"GHB952ez4piWjyFcHv4ddtVqmHYg56IGQ3HNTe3fwNhmAbZ7wx18ZBoymJUIu06LWwiG85dhURJTjtMe",
-	"wbdr+uuiNY42t0JFm7rsUhdffTeLiQSdph1hc1qnzUOcaNaQ7xYrO0VJ0jlgYbEvNYH+xjVNacs7LHQ/",
-	"V9t4DcsMQhSdtSsT3Kjv2uD2gB3Ri8jMkQcfaou8nHloYt48iqcG7jGG3r9qKNuEWRnsKfZcHvJk7I6s",
-	"38Q2wc6vnTJk3XEuFFiFLet6wtBmYh8APNzLJloDD6f2j0U4lKZfvaLpXLgi6E+/+e+/69swXL1kqF/g",
-	"CF1C+rvKFIAFfdb3n2xC9NvXf7589UVtd4trqutdliar1TGiDm+KL998+4dfbnVfSH5+vOp+fPvlm7e/",
-	"/+bbr95suDzbuUSPvO1+48DmHVLjCrm0m+cRF3EHx+N2RVNLZL6Lrhrl7fnOW2uUN887wuce0YqW5PwW",
-	"SkO55uqF8YigjF9kSete61Y0F7fOBiDGaeCqIa+tJBT4dLlBMey2msJ1rnic8bzLjEEANWjoXGsjmgqo",
-	"e3qJqwc5j9O+rfTXgjuROedPdc2daqGR1m3sjIfP1IwIPnDVNUlyXW9sGHK2yIWcOGNhh7HqUIcYSeya",
-	"OhJdBJmbet4Zj0ZYj3Weu1OdqUnNYB/Z5eZ6Sd2qXzzPQe9qj8pHZ6CXAEsI9O7ajecugztS3Ve1HEEE",
-	"rBY1HplU7fcCNpoPsaa9gmhHvdiAgob8vAMWUjn1cyEVE2PM2tMa2zzjWmnU3xAj2iI/BEOxhYLitha8",
-	"rXBDazG0bw30W2SS1j+WLrJYT6oGptkPNB3B1BCSp3MRE3VkxxLj7HT1SWP32eNHL44/efT5o8MXx4eP",
-	"ftxF0Nx99unR06fHzw4fH3/8E/v7gN1nh48+eah/P3Dgy2ysVSvALDAoIo8Pz6NlkkYjWPE4Eyfomo/U",
-	"Usb61Jo/estolnQsP89VEQF8YtyNPm8tAJhuLwb94MLMfeEeJED63F09Y3dmDZy+E5zzEwU9dQAZG2T8",
-	"58Kl07Dett5hQ/Dx2qTKFvMoLa+L3mn3WA5Ab4sHaJeQ4JsjwCO5JA3fjGVRzJp/cZ4sWSJOOQu9vIew",
-	"uiAPSJVwl8IiVGInbVR5XAe6hi1Erg9brA2xJyCg08DrQXA+jXKH4aCfxFGm9WmH1fqpotURLqh5qsTd",
-	"NXkYYbHxQiyYnYKEiZJaGDqBG21QwzKMoKNgTri8ws+iqdnGOK0BAFMRR/0HrVLXxwk7MfYu6/V6HV9s",
-	"zBATfY8ZcHQDY/cDs87BCZJpWFnaBZC/UuZhWDgYzJxdb/GPuD9v/3GHavi9idS7ge8bC8CnGZxyn+oa",
-	"335YaGL66dIkSNrbdG8HB43hWmx4CRUcEpWyONUiDl2E5BjcVrA9wDYyn2pLVPkswtum63R5DIsmLz7b",
-	"ggaGfdc5L9S4JnDs4zoBRY8x57ESt4qTkDot1JFRIz6OFklushxQ26/T8iXkZ6QzDt1aEnRvAm/QgVJ0",
-	"iK+IezIh2rZEPYn+LjufingKUWaZUgwVzljphLhk4zwb2Pi9AInCkHCQElnFjsOgsftQiN+vEzn5NOPc",
-	"HH5H6nTZPFl4ZRn2FKXaCFlNtbHKU6csbT7Tp8LfU078EArmOyKs62Sn+HwqveQ9ZbllGrtNecbXyA44",
-	"qQyMnBJL6rKiVmVRHRS6l81T05ZVCXljGZLzl3ndVRVaDE9drtVWR+z7gX7fZJc5HPCwQea/S3PHnCKt",
-	"s7sxv4zCjSI3+Qy80G+EwsSdM56dRLmYIUiHiSRZWMuGIj7Qfc/yAg2IB9Y9eSRFXjlboRab+CRAHkL7",
-	"XTRpPU87a0dsJpJE0DQYGLOdbdg3vhP8TKUS7QMJJou7iQoPYs/xq7KFJv3ipxf/CwAA//8=",
+	"7L17kxvJfSD4VTLgjSBAV4MF9GOGjVCce8iZUWuGQ5rN8eztgMfKRiWAUheywMpENyENI2SfVytblh8X",
+	"Xp8fUoTksG73dr0eb2zYmpWl1Xe5IKnxX/oKF/n7ZVZlvfBGs2fUCpvTAKry+Xs/v1nrRaNxxBmXonb4",
+	"zdqYxnTEJIvh0/0xi6kMIn58V330mejFwVh9UTusHREZ0x4jx3dJbxgJxsnplMghI70wYFx24G/B4nMW",
+	"kzAaCBJIchHIIWHnLJ7KYcAH+DgNQ+JHTBDKfdKLxgGDZwMuI/VAl3/ETk+i3hmTZDwRQybS12QcDAYs",
+	"Fk3yKJ1sRM+YIBFn5GLIOAwlCD0VjMsmOZJkFAlJWu03SW9IY9pTm212ec2pBWpbQ0Z9FtecGqcjVjus",
+	"RdYZODXRG7IRVYcxos/eZ3wgh7XDVvtNpyanY/W4kHHAB7Xnz5+bh+Ekj3z/rZD2zh6yp3DMsRpWBgx+",
+	"PFW/fChYjMf8b2LWrx3WfuNWejW39FC39FPPnRp7VnIlZnOO296zt1dzMut123uFBTu16IKzeLllPHdq",
+	"MXs6CWLm1w4/zozgZLb1OJkvOv0660k1X3omYlzci7rQmI3DKWH8nIXRmJGoT6h+R+0oe4g+lXTest8e",
+	"jeW05tSe7USjQDL4dNinoWDqQOP4TuSzuWPox/CNu6EsLv0+/EFD4jNJgxDWzQmL4yjuEBpe0Kkg45gp",
+	"gHRIt9atIaDKIYuZglUecaY2mL2h6mXfE4PiIro1Men1mBDdGok40R8cEqlpLgKhsINKIiPSD54VZ8tf",
+	"rTmdZMKKG30nDhj3S8F88xDbj6PRUgDrlAAZHY/DoEe5bNZwz6XHmXnyhrojyVJq0t7fr158e3+/ZO0y",
+	"WnvlE8FiQsUZ85uF+7KOxpprzqUthYf40jUiXnFEFOOIC1aKkFtAnyHlfshKz2ENXMFRHzIxwVuetdSv",
+	"2s9uBs9iOESfxaQu4WOPBUrQiPogiegTUC80FkXE3J4WvMMV8NO8fI2nVxFPQZY55v2o5Ew4I4zLeKpO",
+	"w7MkK++GICBahYGQTeL1YkYlexSMmKfOIuDk5k3BehH3xc2bpE4FuT9m/PgeOd9tOIpvkZEoQgP1/ZNo",
+	"EvfgOvtRPKKydlgLuNxtp1sNuGQDEI5LTzYV+PSOZoHFg8lpGPSSp587tXQjxdP4SN838rwLah0B8x3y",
+	"IQ+e2dtW+7M3cbC38CZQSlkIklA1iCyZebHXsnL2Au88LwGdO5T3WHhvItm7cTQZ32OjUxaXkvmB+r1U",
+	"g9MU+WCG5HWw59RGAU8EsRLqPFlHZTCLS4Z5vPheFyeHvbIBrkniVSSJubt+DRBdAaELLXZlkLwGxisJ",
+	"jBE/Z7GguISiBUzRrBuCnAfsQh1KxBnpWa+QeiAFEUzKgA/QviXYUxJTPmCNEh4sJe0NmW/Y50LHdTqJ",
+	"+d1JXLHEE+SIeX64BFO391OGcp4I+CBkT7oT193tUfiP+XSKnzxSF1Esmd9wiAfopH/XqGWeimLi8UgG",
+	"fS1N66eQMeiHFgYje92P4IXZaHDChDCPLicGwC6OpJkkezwu4ercQ4e0yG+NmEPa5LdoGDpkF/4LMAHf",
+	"7xHKeTThPTZiXCryxQfMX+PiKomkokfwo0P6UUzUaGR34XMdUvGQUf8E6XJx5JDGAyYkALocBgIlthGN",
+	"z5hPqCAxo/6i4pnPRDDgCl9lPGEVCwrEPTG4y4SMJz1pXdppFIWM8lrlaw8CDmMv8UYcnFPJ7gzpEhOF",
+	"VDIhNUmbBYFqG4rm2++YfZVLxSD2jsQa0m4y0Qnj/sxJjLbL2YW63hETgg4YqbsltL7RyZBBQWjMCMrq",
+	"5v1+EAvpkDHcgSKcQhF1GY03Chsj+qwSUO0V3hBmXYI9XeM4RwGvnA92XECL6VIIUTZlEUhWHGl5vURx",
+	"1N75PTG4P5ZlpE9bSoDIAWGfKjLoR6CF6h8VRTTPXQRyGE2kfjbggzXI34Srg70TTXjJ0u4h9AJQg/wA",
+	"1yEI7UsWk5TEOcTmR8jBY3YeKVo2MmOwZ71w4is1tKdmYz6ZjJUYcvv27SZReBXwAaEJxihSqF1Ytqig",
+	"VqtfDORGkSDVz4pAOWYsTtmAIC3Y4t6C3OD5HJHpnSg+YbIC/YDBwQ14t+yTuCWYfJIhHx6pownjhiD2",
+	"8A/ZU/QoKinrIqbjMYtJP2ChLxSnGYc04F0eGeEVf2kcal+gEjf4JAzJV8iEa3brGDGWfEWJber6niL1",
+	"Sp2ZN7SjUrFrSU4ZPAj+w9nS3BqOD7VMehoyc83FqxlEO+rLHXEWjHfMjnfGkQKWuFpYLODWKODBaDKq",
+	"HbqVs9rwt+C082TI1DR8MMs0fDDXFLERoe8qXFROpizeE32G97S3rTtbW8cuXE5BUKtYrC1PLbhYW5jb",
+	"6KhZgW9zQy/Ctbdzr1mOXQ1Y7W0tYBlz4f0YLRx55T1HUAqqe5E35jjTAzoIeIXOfJ8zMlacOuoTmmXS",
+	"Soa1TOo3BPHGyUheowPvIcNo7ZxSwfwmOQJucwgcBGVAPXiXt1y3SY7w85gKCc8w7pNBcA7xMATYLU6r",
+	"mA66n2hIZCRpWMZ11FgfTEan6sTzG9NLwvn4xNhAq2Gg5cL/LEhoFW7+uVMTw+iias4Hai4RfIM5hBpK",
+	"6rpzp509ZQ4arD1nFrMgWIDbAYxwd7XJrczauIBL493kwXIbovql1MqUrqDU3En9UcARIUTxhI95IAMa",
+	"EnhKkHochYwcuGBfUvKaWDymaESfHeMbLbh2vVIax3RaS3jCcifh1EZgbZ+7/ij2A07jKcHnzU7aW9nJ",
+	"0rFOhhKV+YdhsI4lViLWfiWJU2Nxk9zn4VRhNFwTKH6cjpRqlOofzXXgZgnLc/raalbnPMZc25o3YWu+",
+	"y0Im2Yz4qT78tGyc4Kaj+jKrmL+PxcHSt9679oZcSQgNxCgQoppR4RWid7VEcQhFpEmjIoxI5rVI5bM+",
+	"nYSSwLYb1nqNbL0JjWRTXr/sOSwB4dZ71xB+FSEcz7f0Oj11P54+iiQonEi1hpjJScwhKHQY8MEh8b75",
+	"3LMWDSqDYMwnruveQNvvk5gNAiFZjIDS6HS5ESD0UYsmqT8ChQBBSNwgnnWCh4gsHuHsGRwDKgd9FjPe",
+	"Y+SMsbEgXhfgqls7JGpJYA+j42CnF/lswPgNQaKJHE9kswG6RPFAUpgqORJ9pp7xDZiVNokL6krLdVs7",
+	"LdfdB43IOgCpVEnMEIDrRJWJ+j7z0aIn4IkuRy1FNNVQt0Fq6kUjRvpxNCKUT62LoCb8H1IJeCRJMBqH",
+	"6EybMtkke+2SAbo8HaEuGCPd2kMqGQmDUSAV5AUYdmRtntDT6Jw1YIOB0KbssZKIfPW092yHxTEcsPCa",
+	"Xd7lnxD1gXyCAt8nZMQoD/iAfNLln+zs7CT/r550ySfkRAPNJ/AErPsT8iiK7lE+fcieTpiQ6kdK4mSl",
+	"SuhUyzyNJtxXADThdCKHjMugBwuLzXsX6ILrDZnfgQu8G0qIG/NiJuPpUV+y+J74CnpeuXa6HhL4UZvH",
+	"ORkFYRjoYCtc5L6rVn6sNH1Ow7cV+JJP7AyQPg1CNSUOFFKpJGYkL3j5+qDThBEygZBLgJE0BwOnU4BF",
+	"PiFH8UCYuUY0VBol88lp5E/VgVC0+MLUgpzTMPBhkA5BCgD3IbRerh40Q7fhvM8YP+bwlho9ECLgAyed",
+	"BqzmYDJmz8aKyDiAyLTHfFI/C3pnzG8QqUZxzO2AyycQ6sXTwPcZT2bcJZ+QD6IHLIZ5Iq6utycVkPTV",
+	"RiwdIfGRnDJwKyhtwiEXccQHRLBezCTG+IHQdguVDTPLHvmEKMHtg0i+A4CigEgdgk/QKJPCM5Imlp7J",
+	"PvmEAOMqeVnzyhTz2DPF1M2rB+QT8pD1otjPvKv9IY4dP6tOKmNwwQk0bGggrprnDfIJuTvBsZiGPkwz",
+	"omHMqD/F5wWp692m23SSPUgKN2besKIMG8lEb+pzfCe9x/L77RAeIQxAZKYQE3XUXAYhmXB86gm8ZEa+",
+	"DXAgjw3lUheQxQAd4gmoMmY9cjqR6E+spn4BEEA9RwsRB7eHwnZCaVotAH11S4UfFIS+FUYKrN+aPmDM",
+	"oPeYocPMPilL703eV7B3lF40Rmmb3aFOcQvuIAMOilqZq6BcXFgg2QKQtIZ8oD1tCrbGxutmjQUkH84N",
+	"9G4Ttm6AAkdtw/F8EEkrTjA5hTYcD+q9KMrBDsyP6ojwjXuT9Ob0OQSCjCbSwHIgEOA0MKhf3kb/ezLa",
+	"npnKHuxiGIU6eCMZsUMiHk4R4YEpaUOQ4nVizOhZMqQ6sPvqsTvgu/rtSSANeMHLo4mQRMaUi74mvDgT",
+	"Wi3NKAcp/BxzWKF1Bm+YVb+v2NJDZDTmJMDHRi6iSegDnhGqJ4jO9XyJhy1RDkaBdJCYA6LAk4HUxyd2",
+	"xizegR/gyRLKjuwRl7cLl3tPDPTyH2pPLixfCYZ8Mqodfuw6e+3bzr7rOorNqH/a6p9d9c+e+mdf/XOg",
+	"/nlD/fOm+ue2o1BL/dNW/+yqf/bUP/uOAir1T1v9s6v+2VP/wA8H6p83HLW0x6VGdbWmHUv6EEqWrTm1",
+	"DXB/ZP4KjqpZv5IJN8/EQTVbl12Dh2QbXFmd7saYL1zVbB5rPVLOSeGBTbFLfaObZIx6yJXZn35/fR5X",
+	"c2r4fwtwJv3UUqwHLmJ53pJZ1pL8QL+1EuE35zqfuFvLe21EWq3hcULyzmkMvytypxWimlPLaUE1p5ZR",
+	"OWpOLVEJ4OlUhq85NVvArjk1WxKuObWMcFtzalmJtebUEtFSv/uORS+yMptaRkbAwifSDxlBSj1dEIyy",
+	"X2rRBoexJBOz7EQaqTk1SwIxP5sPOd6fLlPzcfO8zbvViHmGWXv83Knh9tVBlBurzemUh8W2SF1bO5Q2",
+	"LEirocmGUFxjoPAr4B0dm3VOw4n2qgoZKREQoL0nE5Qr9yfOdFrGjIrSoO7V0xTXSoSZkf5iH/Xi1sZ+",
+	"8ta1rfEq2hqRHKyQ/Icsi6yT/tflXurH8UiPxnFgZCv4/oYgHkKk5xCPB70zRY3V333aYx8+fN8DHPTY",
+	"M6809s3OJsxjfjAaQzaAQ9rkFH2ivR4bK2Zo8dR1UhYWSSTEfYphMAZWP6I+e115hOlVLEQ7tFt9+QD2",
+	"S8tXVNgwovFZOamC8W4orIbgKkLDgAqMQU3uZY0A1MSDqkSEsqQdjT8F+c1LU7U9heqeydb2igR0Foit",
+	"H5W/FOxEo3cQJZd65wON0ku99OGMSGKrDsDCmSRWrYAl3kjrAOTjzbVo7pBWQlIcstMiMetPxFrJNDjz",
+	"zPvuEJdcDIOQmWWsAQA43fJI93SZ05TRsoAjo6XBxi6/UCa1YCkFRyk4Ws0Sa+D+u0wehaEd6CfKY7oy",
+	"8eXqi4XiizLpgM+LUUUQlVfc6VejCzKifJpLikl05iFVooZSmmgYYgjhyqA6I1BS1MwKFwuMKznMUlF/",
+	"hQgTpzbOBGAueuhW2OasKJXHi4HGMtL0oPj6amJ1FYheC9WbEKrfZRJqarwfCFmO+WANWhzl0wods/B9",
+	"Zh7FnOhVvaClcTPZZylSLo5fWlKyUWszqmwGyedd1pK4mLy3MhJmweQa+zaEfTZhMwmtBeAMxNvcL7nt",
+	"eMLso6AxIzwiUeizOEm362DYS/Kchg8ho/FYaZCSeJCGB+nkVIIdcr/VJu8Fb3X56cQfMKkuJMneq1Nx",
+	"RuiABhwjT8BiGvpWjusNoUta3hOD47uECiIkjeWd9LtG046esULWzCzFvX5gpcEuHN9sZQhnSVHuspJp",
+	"HX3UCxOV3PWVkpZLzOYqTd4044PZHOSq9DJbOy3Hdd1GkxxpwKChiAA6hIIGDQk2BDh47x6clIfQddjl",
+	"KVgkxv0sWBjh1cfLn51FMTeFIgdRxV0/hBizdKuIFXJItf8g4qyTBJ7DcOnCMbe5svhpLpOtrJrpzPQb",
+	"c1OLkYQlKX3u7ZXpfRlhuqb6W6D6l6hxzVR2VqJ5YgGKJ2YkibouOb4ryJjF4OjLUPYtUclMqgs8bT5u",
+	"IO1lTjJA/mAWAY818F9sBPuv9a2N4j7aW4/G43Bqa13F6z1jU+JlrLPCAwc9JT06DiQNyTsOYc9oTyq+",
+	"bTkuiIBotKBE2s+OtzBdyRqJt6Xa5Ra3tIqXO9pS2mTbREvIzImkkgl16WeMjUl9rpG0YaQIJT6f6loI",
+	"ipQl0sMuuKYCNFIlpz1D/rHObKdU+klJ2G7xJi5Tk3Vm2ChLyr2K5jq6b+F2l6KLubdXpoxl6HtNGzdK",
+	"G6uNUdoJaZzAS5CurZqk7GVVEq38Dr/IZih7Fytg4QYQ8Br3No17EMpkBVFVY+FAJzQuJ0K8a721NUzE",
+	"QZzcEhcWIMrOYCOl4KvS4bXIpt6jMjgNwkBOOwhUg+Acu7FAJOIps6Pj6xMeMiFyAfMmW77RtNI/S2Qc",
+	"2CXIOGEgZJn8Ai1ndByjNUd0wQU8p2aBiFdhGUkc13VLRZ2tVFGeV7HgWs6bxSqKFUHmUPxyzFiK9pcN",
+	"sTIXqKRW1/xgk/wAo2OrWYGuPbIcE8BB35mE4ValMsMLzBqX4wLpzssZQBDK0qT9JDSP+yQY8AiSAigE",
+	"Gib6+exyPvuzd+lsvUD9GZteRHGJw+k9RSpNuZmLYSSYSdKIYhLwHWQYJvqR9CIuacAFCWRqas+QzKVr",
+	"om2S6KWl9BckfzZILE/50rfXI3o5lLymd5ukd6DDzSlrtSS1K6dxVYWLliVTsOBZRf+zq70UUWyGSb0c",
+	"BcX8O1kF4+DF9ZAthYdrPNsQnn0tCjjzdeLMTBVzI4i2DcVyCSTN7XYzfcU2zAgzLbfm88LClpbCzNzb",
+	"K6NnGRhd4+iGcPSEhf0KP1WZQfaKupP6a7qTSk7h2qX0OlxKds/E1Y3Wpde5FO0qGWFl+lWFYtc0bEM0",
+	"TMHTDHF+Yn5emGjZyWQzpdp06HlLKyUnk7Ty65pVXBcXxM2c8xe8FMIk762MJtlbvEaOTSLHfR4GnCn2",
+	"NKkIQhPwm6JNS0GjPfBcbLHmWJgzF5b/hUKk7MKXRyj7/fUQqwAB1wi2EQTLOScuu6v0tg3E6/SXxnf9",
+	"6qbxkNSoO8abRjZEjFkYCozcPmNTDEGn5OZN/+bNDgmgKpOpdSGIl6TKeo01ms5X2oszCvPcxtTV0LAE",
+	"6leMcV2q4srif0UfI7zKJjnmxMMySrcwOf4JfPDS4mOeBjiP1E13kI5dLmxEz6ALnM7tgfNoOF2O732g",
+	"60/YDbnU54DLOPInPfPZ1KdwoDiFaTj5aDpmHqm3O8RVNwHFrBRmtWECzpj/OyzOjBtG0Rm6JtTGdbkL",
+	"RZam2t0Huo4HSUoxo35HJyMJxF0myenU2l1plYz8aGW6dlLvBosMMx+qaukjE2xEuQx6IlfoY0vFM9av",
+	"bACjL12BYu2+TItVOEiz4bc91YabK82a5QNadpOrZgLNmqm80lOb1C+i+AzJRMPBRCoeTrHvqF3WDSFv",
+	"nV61Ni24jGvM0oirgL3ozE66Hi5jbawYMU8bS+puHJKvRwGUtFYPCyW8xdE5DZ3Etx7w80Ay4gcx68lw",
+	"2iGt9B0ILFC/67IIp9NiKxg1bpebcTukfUgonypWoUYRycDzUvHaK52AxXGqZLy0c28mgGxDcGav4MOx",
+	"P7+4UaaV8AUVJKTQe1TqEkdr0fDMaiqKe3w0jJI5CytaWAZapfIQqt+zGjG3TSMG5jtkV5dhrFsVFhvr",
+	"VN+oFp4W7oaJUpRgEkWoJ4ESQJpkNTnoMLG9Jw0GrIaXiUKiyI6RmBYQh5wyWcjqrNnlc1prWi09Kzp3",
+	"knzjzoVFqMLVba553dXpELkNaeUSVO0tyCTbZPylTH6L8FXGbV9Dj8bZLG+d81y0zU65pbQk2rJEI9V1",
+	"aaF946C82Q4dj+8pshS/z85ZSckmEfQsCgXWmoAP1pHMlqnptmRZLgtnF3oepbFlGauStKqLOmLvllOr",
+	"xV0d62+AVB9EvKEYL84MbFcwGveGDtkjv/0QGqSscbZqadvSWO1azJW98bFs88Uw6A3t3lZppWaXRDG2",
+	"+PwK1uBUX68jg1l12IrSRCF01SF9ChBMTmnvzDQLmgg0TOqHFhfLVqsjGUchS9BtptM9eTDjbF+1Jpyd",
+	"p1OkFjxTCFJGoFEkRa/rp9NEIFM/aKMWVrvmlt4CKoouCw5KSqNIdJYgAat12ryuqDhnuiUhdvOEcjYJ",
+	"JPWWnfekiKoCKaPdgqrM2TmLc4r2OnxpyaKRMXu6LUo7EamINQvkH0xOw6CXRi+UIf1XZ8J16pdRCE8z",
+	"JOAwAXUL0Jtpd5CWs9N6vNhpFwrZHw1ixqC2vBoUyqgfAziozTyKqhsrblsq10BZ2aPXrm9iaps4RETY",
+	"/k7xEiMhwzjElh918p1miTqbHmpoTQURIxqGHWMfGkXYQ0SoV2gI04h1u//OKYmy8TrwlV623CGXOVpK",
+	"oGFxn1qQf/namXYVnWlfiwJejekbdnVcgkZfYJKrZw+fJB5vMBQZ29TJ3ffgG9+uv8HlDUGiC64ztjBH",
+	"eJ6OAv162pbYVsqGk1be2JtiTnrb3vxOE0/vYdW2OZWzdZDA5j38c8BwcRLzdfPSNWm5iqTlvaB39vqE",
+	"CGyvtbYM8R4MkxUhMsKCmudLLipkj3LOVS+OvmfmpWv0vYroe4/GZ/fEQByJh4z6r7f2qmBPxUxJpKI2",
+	"RkH3m80blwhM3UgpL+qzuDm/nins3pnVkyl/V4sj4Sjz5jUmXklMTCtX550LOirTFAGO4gyngtIID98+",
+	"eUSGgXpymvSGDyR2LRPkI3Z6EvXOmCRt122R8UQMmYAeTFMSyGaXe72IS8axLzclN2/iVm7eJMMoBIsQ",
+	"NFvHdnM3BPnayf0PiGTPJKl73do3u91uTY+g/jxU/wwD9e/zbs1rOFZpxVSyDmSny/u53QgdiaqmSyeJ",
+	"+sT7ZreGMNGtHaqbh56hj4KxtRhsINqtPfewszoVU96j4+CW+aM5paOw3KsrEYkLgfoFMpUhERWARaWE",
+	"VnbGtrQQNPZm1WIGjz08cEOQ47umMqCBifqI+iwb/peWK8f3yICeM8CPxsIIou+0fDkl0LDswBWd+twW",
+	"jOaQltsm46AnJzFzSLPZTPQz/T5EdIlGB7oo77TbrpsFpu0GJTp2zKU+5HqmXaUMRjq0NJDQ78u+tMbl",
+	"tGuqlMEfJQ0564JBi0p1HaR9a3dxAAmAoyzeD2wkBu/E0ajszl3dyxO6fOrGs234VkyFZKMq+rfGHUf9",
+	"fhhw9mAihotYge/nHge/VFJcmvp+gLzrQYayFEv0l9YvS3aHI5K6puaO0lxEICRwPGvFgBCNDqFE9ySG",
+	"qH4oiw4RLTKe2Jww5TQx651XwQN0sIUOQRmYaN3aa3SgX5p28mUodtLZ9fjuwoCjOEDVItRvLMb5ijMZ",
+	"V+BSUy2Oxzp2enXUxNUv2+cK31q61xW+9iCkUq129oHegCgneJDU01caHeLCUePOd4BMbYqKCtQoiktK",
+	"G11Aq2ylVwdSZFtL1wd0vNOPGXOwr0ArWWoESVc7ENSrWcFaN6Y2njDeBQ8+wY55ZOPEenRGtGALrgk8",
+	"n22C8u2ubn/ukD3is5DJNdyfZS6rexPJrACX12LCgbCEE+x+Wd7HLIzUmYDhBZ6yomQmcALljDS1lrZv",
+	"790+eKN9e3+earhW7dfUlJIk1Gf29niRC1hCp8u+eq3UXUmlzlzSa0CtJQzz1jJXAMBr0LuKoHe/KNvm",
+	"4+WpVGehRUowCuRM4MPooiw7mone5izSrzX/Krh/8hb1ByzJXllMiwnun6hzPYE2/ds+CREMOK0KPN34",
+	"ichAhmzLeyoTReaJsFq9TgXY1BAgJOXylvnlSeA/kdETiC4cRI1MGE3b2XX2nH3nwHnDedO57bRcp9Vy",
+	"Wu1Vg2uO75/UnNoR9+Mo8GtO7aOA+9GFqDm1+yf/Vn1mpzWndi/gAf71fsAnz9I3HlD10jH+58gfBQrg",
+	"vkrjUcSnMPJbkYSIHXM4maIQpR3cozHjlrWvF3HOIEQdQ5Mnpa351VPVqoM2ZaQ2p3TQJcwEb9HemWJB",
+	"pU340COteAx0aSenTKmzAVqvTpM3ST1jx9yzzRRzMHacAa+ZoV7pk0VALQ0RzwWHlevV8AwZ01imNwEN",
+	"yaN+ELK1AjeXjd3myyqZy8bDlhSXKuNQvz0J5OtzHU82EDzyKI27Dhk9D/igk+YjJeV60+rvzaWkMut8",
+	"FpfKnpqXrqWyqyiVPWSj6JxBI9hSqIfOvMsWstx0izV7EXM3sThoxulr18B5NYEzX3mwVMYYg5laMTHs",
+	"fQHd46EoRWvnlArmN8kRPgTZJ+A45D4044BAc6SL6l1wT2INCxoSKC1ZhAw10gcTRWRLbGY4Ic7GJ8YQ",
+	"Up2DXt4JdRhdVM3wQI0sgm8wh1A7EqG5Zv/VYvcIs8nMesqv6Tw6Y6+9Va427S4ZfbGBgAq1+wUjKmYH",
+	"VFgHuQwV0y9d07ArScPsjK/yLM0bgsRRCC4HnXN1CBGCwAQdcuAmUbtuviyErU26rnPgOm13VeXxvprO",
+	"UvzQjgv63gnjfmUn81yYQAleznF3LeIpWcx1I9jTcsdNpZdmYZ93VstaxXFTKJJoPZwNtrDOrAyk9G08",
+	"rDqPfkglRrScRv5UoZpgzCeu61qeCjoOhIwnPdlMh2uQcTgRxLPW4pVo57PCQhI8x6fQeXd8t0lO0JeE",
+	"Lk3oJGL3k4cm43X4Hn2DjSRoSL0ALeJJDKlMikd3OYQgQaz4EIuuXDTJo8o6WjkdqLILOMThzK/+U9C4",
+	"rbCUcq87wkwl6JrQFQKdYCF6Ba+b1P2oJ275rBcI8HyO/N/o7+/o+Xb0a6LRJI8g9qnlthqHEJpkop8g",
+	"NqnZbHZrzzFl08DCDdHl6kGIU7Kf0geJMV6eRvumHY+FzdZhgXawjSWRHDi7b+6R06lkAiJQuhzuNgxG",
+	"gczGf7Vcd9fRjWf2W07bdXfUa6QfqxegT5oJC+uQSN1tIIE8tnTYVAE9ZobyQBPegPtQZsQE7VBjzRvR",
+	"KSJOnfIpsgVyTsMJ0zOq/5SGArXcXXIeBT3mdHnL3SPngc8i9fU+6QchPHBAfsu8+AYZsXjAfEWULmjs",
+	"q+/eVNuEv26TMDKRdK2WS3oTIaOR+nuXyOk44AM1SWuPPJ1EUg3deoNQ/5zyHvPN2lpvQoylH12oQfZc",
+	"l9w/ytrSM+EUe40m+cD+FcKYuryehDE1QJ62Y4nw9BPm03JabttpubtOy91zWu6+03IPnJb7htNy33Ra",
+	"7m2nBdbNXafV2nNarTecVutNRy1tAX61efv7QnFIjg5DsGKRQEPYXaPbUaALtN7n4bREup+IoZI/kFMR",
+	"n50HPSBk4bSTEDurLmairozDqeF/grgldkisaGE5YYqT340gLx8QYJYfpnz09WOX0jig9SxgmF+pTkrJ",
+	"2sVLbMG57TVrmbCfFcV/ExtU0tFxZkPH5mzRKOk5phZf1lHSbkaWKSEpmMR4VjXwwqJVLkQou5hjnMZs",
+	"KMnNhpbknUzcJ7jo9HJMjA+alIk2C69VHKw0MGkbi00KQqyO6WWhUIsa+leP5ykImQDfqYiS5Y/ZeWYK",
+	"m4trpAJfWU0ftVWNaw10ExroSRaSCkFeAR+EUH1NdsiujqdUn0i97ZA0solPBPNJt3YRB1Lzx27NAZKW",
+	"9EcUSdGQHm4janS6fC8rediaWVaIQH/oqvrrCWzkzpAqIP9IrRL8DvqLh4z69mdb3IGvUM+Vd6zVibkG",
+	"rXlwaY+ma98lNqc5+YE6s8ghPFI4xqjcam6fU5vw4OmE6Z9Bsamog+9kj6Ac5vIHuQz5yL57bde6mlRF",
+	"mo5PStOoKIOvHrgE75Fav1pFOYhxdkHw9w5eQS9kNBYkkCtz95nuqsy2k6UtdIhLYYn96jWSXFEkSYpT",
+	"zQgqyBRGXajSleElVS1H9e/z17QUwCXvXUPbVYS2RzHlos/i1xfDwtnF/VWodxT699eOGUjj3XPDFda1",
+	"wOEtjhfSfvEaMa4iYnzI+1F8GgBLntFVakW4m+HQzU68OExNrPeuQepKghSUoDcxltVAtYAlNFPFrwBY",
+	"VS0H8wtYArgyb16D15UEr4qeAkeYC3t895C0dg72oA7B0c6/I3TnG8TduU2a5LfIb5Idz9EuU0pCJiWL",
+	"SRQTPxgEsqOLZ3pPPEcX6xVsTGNsZztk5Piu6PKAEw/tQk+wrAHFSgb60yl+8sq8k/5ua0etcSfwxQ7l",
+	"/g6Os9MbUqm+axScrEW5YkzVmtV+/4+Pj3b+Hd35hrtz+3H6Z/O3fnPn8Tdd52D3+b+plYghWRdB9SFi",
+	"UQZ8uqGOyFMw5JXIPdaK6vOW1PjfqhdVUa07F3xNjnnaMgqiFTxkMtCZQFum7QYH2JmJPbNbMXlpwQCP",
+	"1EcCujxla357pC6CnmXkM0W+sVizjjRBJ0obIuLBlN7A6QZhdErDh6x3fk8M7o+l1+V11xS3dEiL+OhP",
+	"Sr5pmz+h1Vs0kWgXnAZ8gO7FRTtG5cqWb6GgwkM2CISMtTM0GLFNNA0pc2G+EzNG2DPJuICpwIsf9SXj",
+	"4FdvZDw7GPOQttIRaWuJbbRcucxmUDlYWuNaq8uCb7Sx1JJxg2slJhT6r84iIYob9hipmyAVQvuKASQ9",
+	"Tm4IEweFid8oITTK0uoUzzVeqVlJPozLeAoF7SDdJ83H6RDv48ceqeuCzZMwbCCH1s7ihQ3apQlHJT3m",
+	"q3PZtUe9TiUJGRUSgoPSlTYcRfLSVa0IfBvITEk24ZTfwGJtIlDjUESsQuURrBdXdeJJcqzEkMbMJ/is",
+	"XZNzzVBd6Ka9Smm1RXt5r97sV5+LWWMVOqZnu4Tgbb13LXZfVbH7UXTGeHmkK3s2DmKQGCrrQ7wf9BkU",
+	"WdK5iVKNlqkV4bM+nYSSHLh7b7quQ94gPp2KxoKRGjBeOcB97aNHHVPIDOrtDBnx4HmPDKHqH/Qj8Y4m",
+	"chjFwTd0qfe3GI1Z7DXmHyHO7ZQcw8yzLCU/45XDIl4z2VrZTJQhLEDnrTOYc4DL0Rh4aTUCk0WAa6Ky",
+	"PlFBmJ3EgZyeqMPSaXWAdOlf7xjM/9pHj8rDzOgIMBxaYZdiMEHdHJA00c/TYF9NAgDN4dYgfA+XkSx6",
+	"KOV4PpXB4kfeLTqRw1sK4J5oKmOm27WmIx8FXGDgbnbdHt7vaSSHWvnDmkmBmgnfrjk1lOQT0mNY9zh4",
+	"jyneDbXXq3KcsQYlDfsa1gLMzN/B8K+AD5KuqzqwLkTNFCinqQ6JTxw9OCbnuxgZncYuD6hkF3Ta5XXv",
+	"1kgMnujPHirI2PMhE/oih0xgMKAgMg4GAxbD3nHtp8xXnMIrrxLpNbu8qyu7i0MrpJ/iRmPWZzGI/rAH",
+	"iMpmz+hoHDKBCzK3gzUBGfeh5xkkvmFP2nRn7Fyhd5cz2hvCes1yhbpRQEk5ZFPiB4IOlAqrXjd2IIWt",
+	"MetFsQ9heIrxeM921Ow7vYj3w6AnhaeGoZJwFkCUNSTjdXk91k3QyWnkB9gMEo9LDKMLnhgOIs4cMk7y",
+	"Ah1TByBN+Th6cOwg2ceAJLBcJDp9gwSiy3MqEiT9JXoSHNmIxmfMV8s3zx5CHTuP4G3q4m+wBKSFDtFU",
+	"dwrpBngBcHW/8RvkbU2pu/xtAA442UAQ78H9k0ee6YAPVwepG1AtFZq0CHLz5lcfPXpA2q578yY8ieH7",
+	"mgR1a4ckQMqJpEh9gVRLf3c3lNnvFD9Q33yz2Ww+f+5BpCnC7OlEBJwJQaKJ7EUj1tHdimPKxTiKZZf3",
+	"aRBOYiZIfcLjaCKpwp0xlUNH55wopAHTRfANHfbvGGzzowveUIxKB9jDtlDnYaLZ5TvE05vyiKv7D2hC",
+	"re1csEGdicA48Syq7nVIGroP/YQCzAOJ+sR72wxrD9PlhAjFfCzK7xBORyZbBVpvqss8vkuoJCi91b1u",
+	"TUbI6oHp3r59m/gRpqQQ9iwQslvzGsl27oa6lK3V0xMZYUeJa6gg92isNB4CnQjVE8AdsZApDKSuzOw7",
+	"Bb0bgnhI/O+PkfLfheeQBUHSh/dNKEELEEo8UCO8BuZEmVEEFqFHy5KJNW+q03kbVqFkjSAp0ssjvZom",
+	"uQO5E4Chk9AnNBSRDgm0SkHqpac81+q6ShQDFySQeFyKxiqalLY0NkQEx1AEE8wKaYt8x1i1+SQMvSY5",
+	"6dGQJt1UIUlSCUp4IJgajBKH2l4idHyDxRGme6gr6IUTn/l2peDzXQwiVqc/InXPkjwOCUgeHpFMEauI",
+	"joMdBX0DxomIGgb/FQNkXGp20OU2D421Zqihs8hdJT3TGRgo3nooUXpJXRKFeHUvgsW22rsegn4IBlVF",
+	"7ID2QJqR1kEaTYJ0SKOLokbYVUvO5vQONifRSgYy6y5HZeNQCyJfv5B5MWQXjeyzxJeSt9xGJycqmC66",
+	"Rru5CLgiHEcG2hwyoqGSrNX99aMYWu+i1gKIrKCBQraMeh8b2WlNDdLI0fnqM65t3wMmBdE0ibRctw33",
+	"CXmSxpWAQKXYWzCYqGkSPc8LRvCk1+ggzwTigCcLtylpjInnA+wTHcR6LeqRLIzo/YbBGTPNv1koWJPc",
+	"V9cMLE5AEhNcpXdrRDkdsPjWTQ/22JOA8pTjfashDwlVkvUOxshDGlaXAyRBXG3mWd2UxldHAhFvJKEf",
+	"UUzqnlrvh4mfwoqJUx8TB0az2WzgibZcd9dgxu/QMPA1ViBMageIAuJz/FEx6gFVUhxmoPlRbwLgfMr6",
+	"kUJpgh3uYhJPuDhMgQA4qkMu4kiR9OmYCceASpd7RqD3NL1wdEGA47uaDBkhwBiRDknLcxRv3In6OzHl",
+	"Sao/8qcJP+NKVmF8MjLkZMBkl1sQ1CowmCZ5j00RikZU9oa6B9CYhSHziZK4OsnIZ+ZJnf9h985XPCih",
+	"N8e+ojb9gMXCATcGhBNblVQVvbWDbRUkHy7m+0skZXkRpVggoGCSoxt163d0ZI5+08EMTpLt360fRTAx",
+	"cwC0GtO22nm2DCxwi2Ckiz2Ag+bmzVEQhoG2tty8qfAeWJGH0ZLg8rY9Y0BsoQZI4af6zZvWOBSYRcBT",
+	"btBI8q/8ieGhnl1iU8H96STmd/XP6nPBeAKEDv5C9vdBpsCw2hgCFwJEOj/m5rXa7psEA04d0tp1dzXJ",
+	"au2rH/db+yaTrd1yW7pWgKM2ArXJY0Z9dMqNpd5NTM9ZWF2iHxM1U0GEJhmiCURQSTwrx8QDGSKXfaiE",
+	"p25N362V0KYlYJ3HDWPp258PLBnxX4MYrFrReS3ZZvLqjI1ODdNJMhcy60xXphSzapiGs0smUzPbHf+a",
+	"5G2lR9kCm6WtaiqjVlJoPGC0Lhj/YhilvQOVDJKoFVrN63JdMUX7CLUqZbRAFByQsCskZ4rmBUnG8WkY",
+	"9c4y2eIg8GvF9JzFp1QGI1K/UMSoy5OnMIvKCBqGbqNKpidJlhLAzrXSpVRS6GkUNTpaBDHCYbLkIT0H",
+	"2UWf1jlL+JJvNGcYraNl5eRFs1MU9PHOlESGF7aDX4hwMtA3qO/IcB09jhHJu9x7toNJfN5hAjTHdzU+",
+	"IL/GpHOT7kfqCecHOgZ929THjg4z0KoNj/TrVBIaQjOIRxiHgUxTSXKaf+7tH5g/33jztvnz9u3biYvN",
+	"CJHMbxgarN+Hv+1HkdL5jS4HkUoJRMMo9AHYQJCJ4hHlPUbEBPpS0rEA7ShmYqhWlwAfnLs6WtHlJ4yR",
+	"RMvQ2lYe+i14h7cUnPcoN5qHQrRnOyyOQYAWXlPxy9uk/kEkj9WVKI7P/IYSc7pcaacoSoHWl0wBYpzW",
+	"N4GKJKpZYMZQ004ZokogdKTCGM7EuDJjk6MEG31IpVZlhZI1k0oDU53WPowuSD/xLGJCOdou6pgwrwhP",
+	"pFiwGn4cRwrSOwrbyMnbdz58ePzof2+O/ARWtPwoGoddPtYSmKMQCvLjPFJXC8/m0dt2J8Sn9ETgFDBY",
+	"QGHciGEucT154tiHQ+hyEEjVb0CMvQGTSnRVS6C+H4O5FIMSlPax0xsy6FXm2d4tzVYTY7TXJEeIFGAY",
+	"oHhiXW7WYzKbtRScCtt77duk7j2KonuUTzVxU2zVmEIaepFGw/ZiJuPpUV+y+J74CiK5sYYekrQQAawF",
+	"iA30EAbzDye26NAkj6KIjBRYJaE4AVfXNogxq5dKoE4AOadMIXCq3TFfwVaXK5Ee1rrv7qYSEyzBWO2b",
+	"sEkQ2iuAeREIrSWVUmvH9wxsgl3w6MGxrWunts5Gzakphqk95E236WIHCcbpOKgd1nabbnO3BsFPQ7Ba",
+	"l2ir4MuJyrqKG1jQ5pcY29WBVzU5iSA2MU+C1I2KQIxA3ikPdnIw0smYUTpdngl1Uiw7H0fkkELkU3kI",
+	"k9HGJHENIb4YRiEjp0omR8OmobDY9wNNS9CzqMtv3rwDPOLw5k2jn9ntinKKeyeh/U31akbwUyOAx0P9",
+	"AiQWvkIVBt8HlO9oGer4LqGhEuem9gpbrvuG9YQivEpAuVDCj9JCEHAsElA7rNl4DJcf0xGT4K//uNwJ",
+	"lD5y634y1N3a88foLGFCvhX5U506mdRJSdtN3/q6bilomDf8HcdqhTv+BJ+z+paLyWhE46ntGdEbxJ0F",
+	"HEAOrqypgFzpYHbMQy2xkSR+frU3496raQZbe+6Uffn4eWnEBS54dweu6CRxU+YWizeXcCNQ9bJlNUoX",
+	"zCP5aMhOsrEJas1ptFPtl3/83Rc//fPUwbjokt+AeM23nymunF2xFj9ARiwA1zIna63y5c9++OKzP8iv",
+	"Ur1QtUoz5aOLKLu8lMIYFVQozI14jy2zOPasdlirWeFu4AYTh7duGet9LxrdoudU0rjd/Pp4ULODzGqv",
+	"fvDHL//mb/Ib2ts/APBZZvDd4uDL36kSuLPHdKIFdYdkKLdha0sf1as/+H9f/vf/+PK//d+v/uGfFtxZ",
+	"cWMzwQCcpiBFLuKvtsOcnmc9tAkEofoB4N123c2RouTgEj+5ejL1P+PZfdx63JykroI33rytUMqmxrWl",
+	"aErprLvWrJrMBAIZxmHu5lMbb3nIRG0ZclG6mDcKR+BmjqCSqtQWogHJnDqmwQ5UcO1zQHWytj6qIABl",
+	"cGXRuVeFZjHGd7NilXEhdiwjDBY1y8Qa1A4/fuyU0Eokk0papAOomqBEutpjKKhgVC4sJthyAKjgMvdd",
+	"97EaPW+Krpb+joWYMDAtfPSI1L960t4/QH9TIuVFnHhpBIznoJUXnykzklXFTXX5fW408HFiqeZ+Upr/",
+	"kARCTEC9gFRwJRvETAaxVtbHMTsPoolIPQCJjJ5U99dspcvrIFOjWgdSbCDBbt9y3XbDQbNERb37MePG",
+	"woV2Egn+CB0hJgg2PCb1tuu2u/y9oHeG0a73xMBBR2cvjIRSfXlEQipRteW6wp09VTKH2q7e1Zhx0GnO",
+	"GAePGOiHXW52KKC/NN7BFkRZtSeS2RKRUa54vzn57MFg38zT6Jw15svCxkCuKU3Ldfc6BX+O+vpNUk/s",
+	"LoEAAIFYBRmEXZ76TUwe3hP1nteoEpcf6eiU1yUrg1npkUHIrMRpuaTQxwP6dSANuCewfkGnpJ4AfMt1",
+	"CBivGhmaZ4fttVynWl4Alq7tXysyt8xczkxZOCtAzJhtb0eDiCK1RWH39u3b5IIKkjemVZ/BvCPQo85c",
+	"1Js7CYAWl6SEBbWkFIYBuxMQtQC0cpX7i6wSFZ6V+CRCUpk8ufRZwQUuxzGTINOtCH9Z3Moz/7KQYM2g",
+	"TBBdjU2/Njx9txfcD752/OE3jlsfBMfimD/c7905Pjg+G//b37nztdvNZrO2mhCzWRERb3It+bCAYqVL",
+	"2csJiFYUTWLqMtjXSf5W3BbBv2iJwozHZRCtdGFv5hZmS+zJ2520rJyuUBqGpJxrpM7pHLdZF9mqJdJL",
+	"BcqVcHVB0VYJHCINo58t4b7LZHLI9TAakIA3lpNz9xy4/0TYtR2KtwZMPqFh+MT+UlTLv49y8YgiGxBB",
+	"hlQcEoiutOqvKfA2hYq1o0+Jk6ZcYcAdfAUdldCXvMujGPgDNY1for4D7L2y5pqWUvk06zENpC0r6ADD",
+	"7BkIJrP79xwyDrgSawH5tJh6OgXxVMi0bzJnF+ozPNUkJ0zKgA8MnxVMdjmY0tEkbDwfpO46GFeFAeEN",
+	"LZg+oAMGEqCXRoB6ZBz0ztDWnPSDsKqp1b20iYFH/r8/+Dv1baOTBJQGMi2kqgPsuhxzqM1wMIyISBT6",
+	"2r2jvQCQcwGW4DPGxuQiis+UmKw0mclYybnqzcy5NZrEg+4SXpfraD508uuqxBbYoMMkDLGrBYjA77O+",
+	"jmqFUzCOa+OVJCHrSweAQqsU4FOItCdMfe8HYhQIoQi6pNPEFEHBFwfQJLscnh5FI8blIfFG9NkJe+o5",
+	"xMO7vScGmQ8nuuKocf1wpdlDGzuPCBmN1W2oFYaMnrOChpFFjkAKFvYxLsuUS51lIS8I5QMmj8IwU0Xu",
+	"dYrnYZhhN5kCZ1mxFV3M1rczeT7ocAU2u+jwe/sHZcMvTM/fLR7y9qSw3BEaTpejxh9/s0alpL0h8zHV",
+	"vlZzanYEDjCxfEeSmg530kf1JD0c+0msn9lyEpMuYN2RrjPuWvWk1Y9DCo3oT9jT2mHbqQXinhjcZVhx",
+	"X6epqG8fAPU09eED8SAOzqnEIpbmqQTFzPuYsu5C+pKZYBRw+NOFlvaFJ8thAksum4xrt8KEvcqJYqSM",
+	"iT8oPcndRU7SGsE+0d35J5p+sdKR7m/kSNvWkQIRAaJfO2yvJ+uX432VpG8t1La9KhnbLlaNN65D/VPx",
+	"lk4xSswOBL2Rba9Rvtz16MhCEmIzK4ykgSWjgqj4TSP5fvxYwbTJv/r48fOMEPk+NIEKwzwTNh0SLYEy",
+	"XwO1rEVImajZRnmzWspcWcKM+jk+ivFPAYd4PAtBhQd58EY4asyW4rpci3EdCEpKxIwhheAlMekNs5Ik",
+	"RG3GjIizYDzG7lslEoqOG7vQcu8FFV1uywiODnf0FpDDvUsQKK6KNDGbCOQuGhJPy7nbY2ddScGpRZxt",
+	"f/YKMWgZ+nI5QsoXijwXL+9aprokmerxKtx/DXB/Tbz0XSYh0PB18VKxOC89YVJgnxCwrwCPUtxUVzz3",
+	"TMSjNluonzJV7LPQ76GibWcqBbzLM694SWPeemQq4+h0NXDEYWrVFAZJm3ZdxHQ8ZnGSqEIFGYc0SHMK",
+	"uxx/amCqcoYtx9GFIiw67jfJrreZOWdkyqRDTiHFNpzqBIzMMOaVLj9lYaSOQ0aHhGbsWIsVj8NckYYd",
+	"hq8dqFYI25ix2CnaOAJBqBJMEpOXjpqtyBXJNh0gR3AYaH0KmRTGw4mkNN+hwMuTLCufCXOp1SJ1zHF6",
+	"CqZMGpIwD2j1KYNMZ261dYEg5lxfFzAqgxSG2dUY5JqDsmYKn4e2rSvTMSAvF5XDtxaQwLw1ERMahlPi",
+	"fYys57HXyAhOHWsM0/SGQiPxKYn6XZ7PxK4WtDDFIxB2iOoNQVq7rptJSroDUcKGKZqW5YFMsgZ0m6Qu",
+	"j9kOXCGe1xzR2sv5k6mVMJY9arV9jZwYTG6y3k0EgKJHnWyunJJcU/Khzq/L4YeLYWS2kh5bMX+9ThGq",
+	"1OPZvOIkN7VhMugK4qq4OuKqH30QSbj+aT56D2sBStNt64Yw9mJRLBBI6ilbJe2sUzrfkGO+NQLEjZc/",
+	"+fGLn3//l//r7/JKu92h4+OEsT9e2kDX2pHTMbsXCIjyrBSUS5e8hPi0mxd6NrX+RXSM5RafM88svNBK",
+	"BWQc8K2da6soTJbYx9Y76oWlupPLUmJy+LqZSLu5+FAVPlkpZUEjt918IHWObJdftiKtFpt2ICOYtBob",
+	"NbppqDhcTaXDvJhVlLo8QqxxbWvA5rqhiwtqGFowyPBNI6RvQbvANNtb1PefnIa0d1atT2StT/Aw6lMe",
+	"/K1/OEyKAHCIhrR/g4w4UxxH4eyUyAhFLVyGEhp4FHc5eB+tIsspE5VRzgxWb7Xc3UaTHHGUJMBLCaOJ",
+	"YTCGGEQ2lnY2+fluY1OmtVbbfYNAovWR72NObnYkQIP6aBLKYEcn6Iop72HLPkhOZX4i/AMuRaGfDwrM",
+	"HiJ7OqFh3vWuhbWeNE7ajNxWDCTEMMIuN8HKyXXqBJsyAYz6Pmz1NQpecGIFemUdjxX3lRpgtuybrJp+",
+	"bUvkvNij4sS3b9/e3H7f2NHQ8RbCaXkcnxXxHnHDGW6IFKIyYu26Z7WuyHGkYXhrokY5hG5A0Lh0E2xZ",
+	"ZZUNB8lZ0FBRb2pO1kYRQBfK3CjCLZJjDbGm5mRV4O0K0HZJwsOR75v6EzoUPdmUJTsge1xBajDxZG+U",
+	"yg962BkGSe6LlNdbmKRLMlm1doCTmlpkVl0WHklGvJg9vScGXpMcKSECsiCg2T7mPEOYU5IAYU8DUUBQ",
+	"eo75mD1gpU+A0SsKfWNTjJlgUDttjF3+S4QGe8HLyAy7BAu3HFlry24YypZEmRnyQoE9uZEJ0gGWEQis",
+	"1+pK+rKHbpiEA40rWrQirZYa33pzSEVGisisT8loEF864eb8u3wZAABiALPuV4gmeKJXILlXgUGGEqW7",
+	"yrlUniJFevmHP3z1nT/7/D/8l5c/+e8KS6ONiypZrq3URdgMlISzWDb0hra59byVv/rOn736y0+TtMfc",
+	"ypPg+81IO/MW8+LnP3z5458Xl5FkKix+gC23ZVgLglVFDjFUxjInCvX3Mkiy1Fm+/Pb3Xv7hD1989q1X",
+	"f/+j4ia0XWa5TezunJYwxvUudaWF7O9oGlp6jDcEYTQOA60UWgTR4tVgWjake8rkUmf7+ac/+ddv/fXn",
+	"v/gPLz771ovPvrsoqFbualY8e8oJS5NHljn9X/3sjz7/9CevfvIvSCFefPbTlz/++cs/+e4yt7KUsGKa",
+	"r24557hAIassZUkxUvDJ+EG/z2JkFekxkrre6mZtXdYEV1V6nlOqdcZs5fStZMJWIe97AbI3c+JymmTP",
+	"mLc4qlnywoVeCZpRSuRJyHeLMPFg5nIylKl0OftlB6A3PIQcBT1C2TpSGtYhFzSQadEsIGULp8vcTSqC",
+	"5SqUgVdU1yEDcEuoz0pp3WsqO4Z+XJa2Y0yIFNSevpEAy/ScuVqNAnWAPrjzav3miTnvGZZSW47HQtfo",
+	"UEc4sQEk6mek3kPiYbnPh0xMQumRlq46LEgdKsWeMl1QCaXwqK/LmQORcYhHfR+rqXuk3XDITovErA81",
+	"qM3Ipso0WEW15mutqKjkWMoBZpOo7fssbiyu8uAeDpXq0yqqPkfjcRyds4LCg6EGyfQ6hLPVdve6XA9i",
+	"jK7qbJrkIWwVpmkXp3nIvs56cu40eQf6kiZVhZFLKDZd3nLdg07+FlBT1VQmEXtaLXdvpvbz0IDma8wL",
+	"gauuUDo0KKdynw14C0hJCQQn4v6vfvZHiaRqYw72OllESJqjj+zu8Eg+NDBfTEXXO+BQ1hL9E7pOeCAx",
+	"ZGeNPa68qTnq4RJKFlqUN7KoOSd9sMMjC11nLwutxttfVsvdM5LSV2F0vwK087i6ERgv7Gln7U0hOyjf",
+	"hGYVRmRZZu3F+3jx2fc+/4e/+/zTb298E6tJJIoubi+VK6F6mzX552nPXLUloxOoOy1XWkB2tqrbQtRS",
+	"rFvK2HwIVBmAaRJsOkU+p2ItafyfRS7sGQ/s00n7LlVaoY3NQYvuCWQuQR5K9Yi97Dpmzq90jHT+UmGg",
+	"sqaUQe/XJ/sjpl2WDoDMFpLL1dZL/Qur6gQKeuDq8uqAz0Im2VyPx0M2is6ZUPKfetBIgEmbBL1S43PK",
+	"uPSb5EhkKrPrArpqYt3/ZeeCTnUB2ExMDYynEd+00t1cwMO+Fq3vwlKMOG3vDwTqbJCGaZZxiA0vROBj",
+	"Rf+1RO3ctEkAahJM0uW5KIkWtLkoCNB4qlfEg1BlqbI3m2GQi/rOkUevJBQWZt5goEHLbSs+V2aIKpl4",
+	"I+EC6pIUZr6T4O/mTnndCIW7Fix+YbO6wOD1Woyi9v2tYhithEWbl7fL4wly1IfMLt5VCYKXwbCzUHZJ",
+	"vBon3YClrl1gyAMmMX7xCcQ6VHLk+1YpFZNaI9LEl5yd2SFR6Cc1XpykNQpkvJNeNOGySfKFugPgtEmT",
+	"lbmRh5MN5vNCtMn7GO1xNblYWt1Gf2JYvwZLqSXlbGqHbfd5VR28zXC1NVZSdCmbqoClKwHoeUAHbLsn",
+	"sYGc4gR+rhjnmazBdMpSidOoqK1WfVuI75RDh0lchpXqjGVj2wd+kMbO6V6x26vK7dRSElc7bB3subdv",
+	"7++6rhVhqxumldizKuSmtG5Ia9uZwxZQL12jDXhFhuyvV4WjCICbCssr44jaYwWh9ksyxqISLcjNm6aA",
+	"282b5HRq9b+zS6GVs8kuz3i2hEf6QQh17k+n0CiVkbprXGRO4vdSPDhxYvmNjm5jp3gkZhpjvyEahrqz",
+	"BRY7O2NQ8OzmTS8RpLHLimnG1aPjQC3uHeymRqEjZ0lXzJIeGBtl2KmXavplZdsb9lBcHtvWwPgouldh",
+	"L097PmXQJJA683xGxFIGF2qHH7uPnc2f8QaKoeXg8+qKBYvYuueKBfY1XgHJIAeABdkgS9uAXJQw6rar",
+	"/pfy6n4cjd5ZvL+FevyDkh4Xq7ivXPNFUm9ENzdNBlopFO6dJZqcyOiDkjYnZe6oS5RQClj2uuWUMu4P",
+	"7FZGxUInW5NbVpFYhFUDwkv19zQhcJYqf4QDjilWqiCM+12OLfygyzkKH2Bet1oe0NAUPm3aJmkvaX2e",
+	"Lqe095fu3P7Maxa7fgWcVNoS0mCwG0lzSR0WRjNt37Bhb+MyJJlfL9vDyrHslyjEUCEfDdnb3C8PYVeS",
+	"SsQN9nQQAdqJqQ+q5mjoxsaxQRiSVrYefuVm2hs1ZMyOu87RjfLK/dswuaxA6b+oFpYlirXNjwW+NCkq",
+	"gwEFIUovFK0oH6/J9JcF0Rn17rPrylh/Ws4sOS/lQDDM5hvAbdnaszI+XRnjjoH91fwbZQKRYs+bt+Yo",
+	"ie5qWnK2KKecsLD/a2B1+cIKLKOAs3JRBc0t2AnaDpvSDSZm2lfWM69szd9SAoxfcrngiplYDLRVsN+r",
+	"a1tZIPzdNrWY9R7gevNml5Q2/BpaX0qR8CpaYHRlB0hq25b5BaNSlqsFJekZy5WBIlG/DxkQaRmYzUUg",
+	"vokll+wAxEWKLq0fb5jZoSaFheIhLdc9KJM98GRfdwWlX89SRgc7PJJlVWKK824k2s+pTfhytaouK7zw",
+	"YQqFX7aa8Ve/YFElGFYlLOQ8W8sWKqoGw8uIMcyA2iWFGOKchlMmgfZbqYJ0UGCeIjXwxGxE47PZ1dl1",
+	"p2ao5E/wBVKnYUBFI8fRzhgbC2wjnYl57xCvW+vWPNILGY3LwxVWZrMHxDgY1cpOsBjSEuUN9Y4CYfbY",
+	"WD+3VtoFiNoVZaLtZX9ZwvkhXhggqvb5t3731Q9+sdnSOksF+Ftr0VFjry3kf62lCCYfJmi6gYtBheZX",
+	"P/vOyz/9oxc//e6vfvYHta0UTbbh+5qJf4lTBMoB9JLKH2eh7JL4N3CZlHdA+4kNZgtAufxbPcp7LHwy",
+	"mkiGBfSr2fTbXKv3F8MoZDvYsEO9SOqekFROhEfcomc9qf9PACGA3eovANQXYcD7rX3yrnrlDiz33kTr",
+	"usnYOW4KAqKa7RZiU5aL4uQt193vaCDUfUZabbfVsRYc2J1UW+1yJttLlgQrvAJMlkcSjco2ppT0XFya",
+	"a+4b+vKugZSq4VcoNNd2W2rl9xhanpdd+szch7bb3klucvmxZ2i2Cv6Pcs1L1xlzYap0Jwt2W+d9pUA1",
+	"y1JudDVd4xwqigIB4Ba+K6pmDgkshj3KFUriwc7Ls58Bj/bK7LJV+m6IgdLFmV01fKZztQs1wjK8Lmln",
+	"tPKeqwHZXkQ7v+F0PsjqYoynhK1SWy4D7cvgtwXIviR++yGeP0X+hkdmcVr8vJKKvO8AZMDNzOO/T0YJ",
+	"gM1hw7BaK8IP2y0Z3lX31O9vm6bdbqNJTuiIkVjtLZ6ETBAqiKeXUZjf2xIf30U+jli0BDenYRhdYEH+",
+	"Ck6eHoPYPFfXWP/F4e3rBMWvxu7XT3VYSgIoT85abrolhIL1dofEdJtzrEpd8bC/nNID4r/4oosQWjOf",
+	"I0lcIaHhdUsMBqYvW27QGrFhFVsWHCACY57OfgeeEkqoieKzRDSA/0KnS9JOGpVGMXF15Fm7AdjmQzxc",
+	"tnqNz/p0EspDy4bVcJIUANOyUxAP//jQdKCsg+DRdhtJYACgsCAe/Df33IHbIRQqWlJh8JgEfYB+rEcA",
+	"jShjphuhIm0YMClQwGm5bgceDPjAIh4BL6wrivMrCAQZ0ngUMiGwWE+XZ/MKFL43MCDQnyD9YwIjAknE",
+	"ewyXJFh8zmIygoAAtYS0U+iEw+D6C96PmuanLg8EdhBtWj97hIYiIkJtz7PbnnoO8QIu48if9Mxnk0rh",
+	"QB4FJlRwxvzfYXH6XiZDNMD1CRnFzEcYccw53VG78pKWlAWpkPKp9i9Z8mAA1hdRZtPkSgbNeDhorn9T",
+	"lejotrQJSPe3tQVGUsdQuIAHMqChhphC7ygL7CPNVignroKBtkNGUczwm5brugnU6e4RhEd8B/fB6Qhq",
+	"1+pdIGiBYNrl0NcBhVMcwDGsynpwr1N290ldM0nPGCziDVtsvYgmoU/Ysx5jPqIaQtgNgyAkDEaBTDCU",
+	"tB2ItPZ2dkb0GZrrdvSmvAaK7/pFHPoUGrbCKcDDAg8jOxX+sjNm8Q52+s/O2SrOmT7sNaBJWKm4DZf6",
+	"ug1ocFMf0BET99VVlVQ4havsJUQ11YeAVGr5zEkyq4eRYFpLOb6bCcq0SQ7GZCYAUSkdwp8fYMDYv/7o",
+	"f/7yb/7hl//y++Z77GnZdmp5XMeGpxmqZ3pZovxvxOcFW/bPjFhNPCVqoHei+L7CkBK5196m3tHLb/9f",
+	"L//0e9iu1d7RrMU/3nw4TqX2UbLkV3/4rVff//TFT//u1T/97nILdxLH4uMVepFp6HhEQTqZudJZMPTy",
+	"T/4faALxX5Y89A1lKdkSjElRwrra2YxlXehbpHy8MQuV0i6tOZyanf6Bxo9MSOriV+3UbC5cO6x9/ou/",
+	"evWXn+Lp5l+tOttUBZxxyksIxSlJ3V6t1yLBLEQPZ+4AEjYQxUy1L3dmBg/8ZKXXpNSnWOPFXMpqdDN3",
+	"gzWnFkbRGa4Vl++aiwOhCBozlxBbp2ZLaDiS/c2HYz/ZrJv7yUr9rvKwo6etdug+X7ODXiWF3po/G685",
+	"YZu2axvGXsy3PVN7znq3M2iGrXpX661XSXCrOusVpLtUmbaa7YGgt0LyXI5yzsicyyDfDDSbizdF+pdB",
+	"hXYlI95gjluGoi2k3DctFUprOZxdaCPzqk2JM1Bcrucv1DdQycJ5rV4bWOap9Xe1HUZkDP7GCd9uHBIe",
+	"nUb+FLoMQwNhGZFAOuTrUQBJQlFselAHEnQ4JfZ3IErd6D09yrscc5wheUX9NgyUkjhtko+UgOthrVhE",
+	"SI8owEXHhFFHsPQu6K5sNJYB80ld6aPW4vTQc8MGFvMuaBXxbmLeL1MSjV4GRo9T1lcKj9k0jSHeIjpn",
+	"hc7Dhs5Z6l6pH8Ig93wfg37idWs9ehlZ5m3drG7m76zpK7dMwSXCwsrzre7DWGTOleIY2qYO+t1So2t2",
+	"XjQEXkrIwF0L3rYmEpZC04bq/xfhZhEXQgZvLYu5VfUff1Myil7+FYs8mANRM834OZljtgl/RVi6rKK5",
+	"+nLoxp3zBfP6gEntD7cAfslMc2C2maw1GaWmtURiji64AO6mWFsgIH28ngjOgjGT6Auv3hANp8tnpKYn",
+	"huO7wiOcxnF0YYkJgtRzyeaHhIahXvKo0SG5jPYuXyGlvZDRDpM0mrk2wSJ5WSkDXa7L+ShwozI4DcJA",
+	"Tkkdv72RBiuou4lZ77x4Qe8HQnq6XKF1wugp6JCLIeNoXSeB7HLopHjKMtoLWuatbwJhix0Vxu863BKQ",
+	"E33K2gSeu9fG4vn6meQAMJtr07y9uISEKCEkMxVMlDltaGiS2t2dEou1tt5zG4IUhlSUDwDkP8qe/hUP",
+	"kUiJhbYQLZMJv4UAinQ9YAtcdz2VgklZZ8eqI1m3HuNWqgOUwdqXLGoB9SW5RF2A1aUQcbikHFIGQBkj",
+	"Q6Y8gLHNLWePnmdjzVscisY3dxG72YqFGW3jXMDPA5kt1aiYvSlKtJurHfB//o+Xf/jDl//+x8UNxuxp",
+	"vpI02GMml1LM+jIrC5Qj8OsuLVAqolnCkk6eHFFOB0xsSuCslDURwpcUM43tIupbIQZ1pDtaQIRuoRhv",
+	"oT+Yl06neAYyGLFG7mC7/Ai83ijLeWdsehHFvsnANCNcDCOBzSOO7yqhI+A6NcTAIFGUlwZQDVhJgCBO",
+	"ZqU/yv0uDwY8ipUcSbPNnopilxX+lNzVapJVmQEnK/wVQklnCUOo1F8JOWjZ4M0tCR4rxHWut5LKPJDy",
+	"3gIIjUDyShejgR4p8NWQglIg27IA9OVKr0jEq9lhobNbUJh3oQrheHyP8gGL32fnLESuuQSrtp3Meaib",
+	"I1+08GOpJ8eK+kf/YklNpRlFC+MoZHo/rUQQyUZWrL3z9jJbT5dmn0B7tRNIyiwtdgJttywkOxWa2pci",
+	"NNn4/vrrOmojVIJF64pEOsS1SiQSTwItBle1lcSK1CAHgGXHGGB4ElMSxT6LmyT1ChnhDpw96n3mY8hW",
+	"6kIrtfXQiZKdJAR8+tryY2wm/Sge6Rp8gownp2GgiywtZODhUxMlRuSQyhzZnGuEwdKoV1/kyNoaHMvy",
+	"scHKxxbclFY+Lrd7bKCgcXoVXxbGXDzqu/qRtOC6LrPOoyQSASI78jdRtxy6KLZnohj0JhuzoxgSxrte",
+	"EFEKXouxrarYsHWMGUsEjM2PRKoyhlxSJNLjS+GDGrOWDPwQntWbBgFyVQ74LpN6hBs2wV8yBKRU/VfC",
+	"DPO1FWA59V8zs4JnxRKH67O0/HK+yCPZ5ZhpUSyjlJlqyTrEaxQ9quCAX4OzAxC50hWMC5VM0XuwJXV3",
+	"fp2j3GrWNQOs0PZxKyeygU5POYi6YnWF0lOb0+2pogkkKMK5UsSI+RsvLpRZ6Ia6QOqlXgsCV1EQuDx/",
+	"QgFHX7dqXPQaQM+izfgM9gpCQyE2xdCiasnhCDrw6c2jPy9TPD7qZ1m7jFKHwmE2LsQjLaAo2Z5/XHZ5",
+	"kudpxYOIpnnbvycGHqmLMQtDo3RTcvOmf/Omk+k52VCnd8bGSaFPe6FUKLEjab6gxtxGuQp0TxyS1r6r",
+	"y09Z/qsj47vQDqPkCNDB0uWt/ZZLEFff5pLFuVjU1r57mxhUPg/USBCekt9rj44YFu+knIBxDL5vNLv8",
+	"IRwurO+gsL6H7OusV7a+NUplZRYGa8rAS8t1D5L41y5PGj62Wu7ezAIcHX3UCiB1LmLM6BmhmF54OCML",
+	"kpjMRJN5vL0sSGuqLWVBDgp3qFH6NaZEwsXMltpQBi1lhBWF+H3tG//7v/38F3+MvvEVQ4mL8RmbW95G",
+	"o40XWxYK4Usva4GS3xZYLaIHbOa45lQ+3TNhrV/FcTZ0jzvrrqy6YMZWgatyTchFt3U6r/7691589r1X",
+	"f/zjV3/+z6/+4h9ffedPX/7ZX26jx0sFddtedmKRdm0qEv0Sw8KQjV5GUNgKXtvZtKWqlDvE46LSWhQp",
+	"jKpoYqVn17aZQ0TsMrR72RXkRV/jTrbmJRc0DZw34syVKLRTQhEuo9BONQpfUgYASt1KbMMTILQQwrVK",
+	"Rt4+1rAHIIEbKsvNQ8/0EwUnT2Q0L0XvyPcF8fAdP6ktk9EBqCBR7AecJklpIimT4xAv9Xd7pO2YsZJK",
+	"PF/Byhy6BE+TfGS0BxxcgVKx7otS27TGa4U4abpk0STUkHgE/VADgbV4Dru8eNyknq6TtBvYGBUKyfSj",
+	"mDDaGxJ9CFop5kIy6jvws5WXYxFCGRnlQXtl5+q83sZixErUslk5hCajNOJMJEVyGh0SxQ6oc12e7VoU",
+	"G7eX76ipdsnXooDnsYrU1amP4bDUEljDrAHPKltAqSKizWoVsEKQW5W61uVaX+O5W7XopDXOQWcR1W1m",
+	"/Zou36TqNqd+TZevqrrhaSjcfBRdjTrQ1fbaGXE3fq4mhc5KiBkVaDhcWvdYNg6xfB26Ps3K61gyBHHl",
+	"RWyuCvX2TuLACEzH8+9k1kp0AZ6VVjIrhqOMz6b1YUzlCciuMmtslAV4rHKa//p73/r805+UR+uvGyFy",
+	"nCcRW/YrLe+wyZ7R6gUzvlyBo3gqHULFWfqsjPT3ZBpNgBeNx+EU5RUtrii5SEuJV0FlWAD57SkrWm8V",
+	"uPz8EqRrBBGVkYKyCKGtKj0leHtJ2g7ODBiopEsZrVh1ZC9fSxTut0zHsWC2UrN5lIqOQIgYJM2AXpDm",
+	"n5iCoArDGPFi9vQeE4IOmGeKhxR1k7YtlarxRJdTLKmZlg/tYOnGiwCUvzI3VlYDqVIxtD7f7PK8YpVL",
+	"SyblWclq3JO771nJxomH5YYgRgI/vovhNrigygRi1IYwlKYieiZ3WqR9SGZ6mJrkvjmnw2pVo8uX1yzK",
+	"ip3khH7IKU78P/blADWHjmX7WR2jy/M+oXU1h1k+n8RbtCnNYZ7PBxSnUs3h6+ZaXqeXRzGvR5GCkGK/",
+	"ccUq+9GE+ynTOZ0SwWjcGwLEaCqQIczZDNDl0ht0+iTSizkplEtHRC2rj8xa2LKzt9z9HSuRtnjMeJK+",
+	"qUpk1UpSbN4g1Hxhd9aiX377e7/88//x+ac/efHZt179/Y+2rMRs8vhWUV2WnH/d4LGExm7PqZFF1U16",
+	"Ni5VbM/hQqnFfr9EaDccBxCilP9bBvwOuaCBrJYDfp0F81Vg+rKs/KBLGaFyNZl33wEAmi3ungW9s3ni",
+	"LrbRFcRTD1um/KShrha3HmXqSMW6+S6fRpyR04nU0l3H8vfxcJo4ANLC+Ymku50OPO6bWmR8D7Yz17qt",
+	"q+HlLNwzOvTIyGxe7VzXFSL1XJyRk54DPI0F1dNa6Qm6Ol2ePKDWwMJ+Y0aQkj3nRhoBqVu/io39LGzh",
+	"eTcSkbHWyvRNJKc5X3TIQHmunPIsU9+GewmVLmMdi+MKVuDSNaxvf11Kftr4OagB1zqA/OSf/+IHL//k",
+	"e7/8X3/3+X/6/S1Ejbxn8O9LVu1HY+aXoEdRBkoOvzC9iioQ4TIsihZMX5JE9TADbTqeePUKxjP6Ei3S",
+	"SfjeRDKrlXChgPFu4zBfmxPsDNgwSIlXgnFfWwIFGTCp2PfelloW7umWhVep6fDout3wr2G74dfWbPjL",
+	"2mb416/J8FVqMfy6Ggxffmvhe5ffWHiJjsLIjsvbCPejmEAnYf+E9SLuC4/UoQ9dIAXJthiWEeHRBflN",
+	"Yj/eaJIj/MJYOG4I4zOzLQ+ah++SCZdBCClUeZMKdllEGUBBtBZmchaVLs/HVG5JLGjbnYyX6mEsI9wL",
+	"VHoxUsAafY11PtKSksMXsKWxDVi1w4Py8lRbNkxk17B74LqX3vh4zjFsvxXyps9AjXefs69Gk/iyJ1+e",
+	"aVzljsnQYdNw+aRHE094c0GtGgHpN5VBbSULmsvnKOl1J+VLlY3KUOJS5aNLbqR87zW0UX46CeQ8c0XC",
+	"gYutE6wmyCRk9NzuyJSRXyZCEhlTLvpaSdHiVRALWSqgaLhcuLxOa9/d056d354Ecq5fJ+IMVhzwQaVb",
+	"Rx3OIhV6FrBt6K5JbQgassQU/WqFsKIWcFXMHOVFWua38b8UqWSBGTcpgSTTbTl6ZAG+PvMg2+4+Njq8",
+	"A9qvQoyN3F7lWQIN2Oa+Fibiv21Q54pVL9J8OBBpe9eJ1CVYzhgnpyyM+AC0w1wrSa359TCeIyVG4ktu",
+	"vrlCQSqzscmeMx+6U0jZ6JSxQzt83vysE0B0SJxhSRXLLOLfZQhMFq5dkqj0vtrnpjw4cF05uUgkPQlm",
+	"19+9A10kUerpByz07T4EvB+9E8UnTHpoR8p9m3S+b5KjbMl/iA7JCVtd7iVltTyHeHaVKg/SY9M6Wh52",
+	"P8JaXh4ZMcoF6dYmHJte+t1ah3jsGQyTD0N3utzLltnyQDHyCtXGPMznxCEh3VOJWeoopvDLOGbQYzLt",
+	"YHUR0/GYxQJqHY1DGvAuj+AoaaiPDwxmnF3kNkjqCucmvMdGjMsGNtUEQ5xXXsnLw6YKXrGYl7elwCJt",
+	"EFMndsLkVfGUCV099EpUSJ5p7ErwYrFmOd/5s1/+9e9DCPTmpctZSzFpmpmqdS8++97L//aXL7//n6vX",
+	"tJb8ucGzWUs+3eA6ZlR74XTEjrh/pDF+7XW8G5FiKcFincBWoU7gq+///cs/+88vfvrnr/7qr1/++//6",
+	"y9/7nzjOy+98+8VP/2ttC00uTix0/ZI5G5OGyyJTPXgrwmuBx15FX+TSB3KZ9VVm4eBlyJRZRLgksRKl",
+	"OavLw9wy1xs0xWUF/hnuSnrGoLbJxf20IKkSkDS4NSy8xGDqlus2tBkq9PUvEkZJ6neo724IJaaOWEzU",
+	"W6VSUm8Sx0qk06N7Uejbi2gsJim9gZISvPlI7zqe7T/Mz0TY0wkNS45BHXlZeQ87/6HLC8MVnqqWyTJn",
+	"tkCQdT6zr0xKM3d/NYx9rR1BR6zYbbqU0WYvIMMGs4e8unWusv314gtCiXCJBW3YQLmZRc2XIfU0Hyxu",
+	"yyxdGQqJm1vZUlbPLZ+VwbXXvJCFOeEjmzZsWSaswnxb2rIlnuwJoZvHD/p9FmOMbfaYkuoljSvR6z4x",
+	"wF25CLiZWFwlfebu4otiWS1Fx8uQMHN4dUkippnVNjiJYbDNgDjs3hrf6kfxaeBDNZFq6fIdeMgKhwPL",
+	"JWa7eIe6Ez+6KnRpOXCIChmNBbmI4jPIZDNVK9TiGg6oOB+x05Ood8Zkl/cizlkPS8INmCRt122T94Le",
+	"2X0eBpzdEwMMxYgZ6YWRgJ6o3CfeLTqRw1u6GsoZ456pr04CCXO92cD4uS73kl1PuLVvr0lwg5g1S/An",
+	"n+l6cXRATWLiBCyJgnjJI4+mY6ZNofo4ml1+hF4ZrdGdsnTEYrELfFSNXi4ZlxyDjPSJp0cG9mV9ObqZ",
+	"LUi71pnCoRV76Ed8BxV0ZE/YIt+KrksU+GL/meO7lR1ocMPg/7qi5sXMDYKZJ0ne+uX3v/viX/7ixWff",
+	"+9cf/fSX3//ZRnzXM3rOVC/k81/84PP/9Puf/+iPXnz20/wqitH9M3vNzKotZqFCaW+4FVdYPCezwsXJ",
+	"8TsJHF0tu5d9ZIHAUJAUkzv5HjQLpNavUppsskIfmTUKT1mbvvR6UzYgXBJTxilJ/ZTyhu5eYvFjzUkW",
+	"cSvuFbnugEk4R/EkArL+xLSLmdXgjHEZT6EEqsZSXWjUKfT1PEybdrawg0YgsTiEJCGj6jHOSDRmvJwD",
+	"O4SFghEXWax61vOZpEH4IKSyH8WjEz16uiSLF9W9jx97OG3U76vtNTDsK2bjcNrlYkjHUEDXAAOhfcni",
+	"1NN5QxAPOHrVOXmO9hr6aut6r+8HQnrGr2iK5QpCyamSGWgc0ynWnboI5DDS8RUWh7yBEoxYnkeXdXEr",
+	"cFbNQKEK1EI8dMCkgneBjB9P/Kpy00lJOvTS9pxqAjgpZt47aSnWDbHBClgrZYmVCyrZ+fJc792Sm79a",
+	"/K/qrKp4IYRcXwIvXKk+54ossW5tTJMR5qOFI7h/4tgyQEIGyxq5ptQLELqM0MIPag4QrtQfT97o79Lb",
+	"vZpTC8RbtHem1EPu1w77NBTMqY316+r5FrA1PU6ront5xazWm+Vtv7fd0awEDxbrdWrzBMX5ohkMdJ3e",
+	"p4AFNwiiARGGSm9GTMioqdXCwftBX/ccO6UZVfCwTD0OhJhAIRTF7LR2W9ef4Lek1JoZUUg67fKAn9Mw",
+	"8BtN8qFeltaXAeMuhpHB8FR/7ulAKB7JIRaz8QlABvO3zGYX5LHmgK+yprpN5XMdldKc3TKLnTHgwlTh",
+	"Q+vOrlg0BP/i6oWlt3kZml32Oi8rVDToS025bghF46pI9ho9KUdiAPpLL+LnLBbYnGMkBrOqqslJzAWZ",
+	"jKHNZC+acOmREdZmxBhSezCw9d28ydmFUvwga+bmTYdEoQ9hOLpWq369y5WaFMs7YcC4vCcGmLvzrBdO",
+	"RHDOGp00urTkQfhGpOXd9Jx67CbxAvE29+Fe1Dl1uWnbaFoaIf2HpTXJowj7jJ7S3plDxlQg8/J69pTa",
+	"kBwqbbWuXhSyYSYkMeux4ByKB98zx6O0PO+eGNxVEOLAUSls98gpU3OrwVgIkaI3BPnayf0PiGTPZJMc",
+	"kZidR2fMT0Y/Y2yMydyCPQWmFYguj+F2lLaqlEp8R+0s6DFS15M9mo4ZabfcFkSs2peVaJ3JdSYKqjl3",
+	"6EGsHutyc57qMJsYGJHUqRGMpaEEUO5XD2huJ8BC0VgcrqQJzJjGcmrO117joVUpjsiLSBfZVnAnAj4I",
+	"2ZPuxHV3exT+Yz6d4ifPKe8vQ6K+iVLWL2g/WPJaxjmXic3VLyA90893VuuqTkY0hEAWn2RxSAeHoDss",
+	"ORpKcMdqMntF2TsFWaPLSzPUi0hkOd0QzuCYUHvIjHnQKXjnrIz2VtttVdgL7lgDKRL9+mNGTql/J3Pc",
+	"Gf7Sy/1U6w0pKpat9u6TVLLp6UbOLqgjmWNdqf8K8PUH6q5nL0dD/QYWtHoB5sKiEJWsMJJNn86BWcyJ",
+	"Gm0rJ4SUXnHDJxstUzTrsHDIzd0cMDPTkd3y5Zou2pYSZRDe2vbe/kHGGrCFk10yN3CebSwvx5QaxraI",
+	"Qss1lnm3QA23HiUzm9ZVRcvkuFEZBVScI2FfYOEi8/kxqYsolsxvOKSS+ea5Wwm/nR+UU6Sjs4JyMtEn",
+	"CbvNcMAKkNlGNM6K3T0r6WNVc888hJMsASwVDZY+hs3Hpj+ZExSUIYEFwybIsEZxMlIqmjKrSJah0Rr3",
+	"at/s1pSQ3q0ddmsvfv7Dlz/++a9+9kef/+KvXv3lpy8++9arH/zo1T999/NP/+Orf/7Oq9/9tFt7nr6s",
+	"fdVqu9hc8FEwUl8c7Lm3b++3XfU/uxMDWFIfMpouWAzeiaMRXKUiEb3zXLSfYNzPxbaqr0rnUT+w+B3M",
+	"vasd1oZSjsXhrVuajDR70egWPaeSxs2vjwc188IHQe+MY7rKy5/98MVnf5D88sA28Kovn+r/xucsNgc7",
+	"EoNWe9esVoggSl34xqzbXs2Gu5YjuZSb1I3SYeu7qINxnxh6W25Cr4Y0KjHyTZvXHzs1KiXtDZkPuW9w",
+	"771ZDDQHjfoDAOSrP//nl9/5RwWQ//i3n//j3/7qZ7+7DAQeIGQUe4JYkKit+TNAMYW7EugsnXBxUGxX",
+	"weKrH/zxy7/5m5mw2M7DIn6yjrUaIJ01r+2yicjMKywjJtod9GAihsc6kdhnolc7VMtDqHrx02/rtf3F",
+	"P+LCaulEwf2Tt6g/YHdQhNJQEtw/USOeoCNIPafQkYbpiclAhnB/yZjPrynbOt6pgoS5oPlyGIW6P5Yh",
+	"Vg6xzXirVzSmPqEZaeqGIMNAyCie2iZOMVimA7QSGjJmzRGNzxSqiSdUPIkBzufWCVLvZPdMPMGeCq/M",
+	"rkmoIGrcTsFGdUMQb0gBuU7YU0+3MaHoiOvyOBAsqaIY0ngAMTGm30IgCaajD5S050cXvNhQIg1+XLTK",
+	"ULvtuuSruKaHrMeCsXRMt7WAl1jZTHuxtHSQbXFSGgCpQ6I69pqgPlip8XGfnQc9JjCpKokELbG7FQxg",
+	"gj0lp2wamVbX2UMd0Wcn7Kkz31BGe6XVj5wuz8n0+UkWzWjPGA+rjF0Kmu6JgThCMnsFDF1wsvfgFFc0",
+	"mShsqB1+fPv24/WL/FTXoFl6Pa3HWy7eNN/CtdxKtmY7qlpGeXHJSsORwuhHF9Gat+K0H19KzaR7GUzb",
+	"vhGlCo+q7CfqPA4J6tAWeUN6RtoradIrV3DKxTpZGae5uk0mqn5Ep0n1JpucXhVrx+XbFMqw41IKPObg",
+	"/LLqO9L4zPIJotizkqhWkNLQRTnb5ZxIO/hwRkAjVIKIViqhNckxz8ksSTYdCvK65ZcatqPkIGocWOkj",
+	"lu8vI2cp8cduCGabBPL1V3VsccF32+XGeWv8omowdV9LOnI3ICC23BYB/UBNNVc2PI3kMHW9Zs44I/Ul",
+	"/Vpnin0rinPaNJztYAYnpSt066iCWUJdEZAqnZuWuJc20DV++dZuuRCIv18FRycYwk8ApotNTPf2D+zm",
+	"Y3CIqaXXsAyoioUgEcT2na/oXzGK8/qS5LqiW1XU6dJuSR6dTHrDtQTs2v9P3fX1uJEU8a/SMg9rSx5n",
+	"HW+AW+se7pIQIpLLkc3qhGS0Mztur/t2PGOmx+sYad8QEg8nIiQuCIHEA+jggVN4OB6Q+DZs7mugrqru",
+	"6Z4Ze/xnd5N72zgzPdXV3dX151dVhx988M6VyDJDNtQgFQ29/a7ujolyZbgLV3ZcIdzVz+bxO6Nh7Xv+",
+	"uRYat4EdzEVCrQYpNrlO1dXWXa7asnkgUaCcLpjDyvcjflZ9kJcFzywYmZGaUBRTcUEp/vF3IVa2xpnN",
+	"P90rmjgrV9vqdEtX5lLduuqY3oZ2bZ26W+vu5l60u7k/YUUc7VqdytW69ZFS86R11StldMgjoYQiExkq",
+	"rtDJXFCx0CgAU3ACi62DaE3JOfNfeuoHL0ziUSTCTPpKM/Ut57fPum4TGfAs+ujf90GzzX1x6wD6Wn3W",
+	"Y827sL3CkE8zVJnnPIpa+KVB7FRU93Xt0uLHlqP/Wn12wOapyFA7qkL/4QToeUJjWsjqQQwZAxbek5hJ",
+	"YE+WnH7Ow4w1h0ko7wx5KBTDZGcy/N7onkcvefSwpJJYpKFrOGnHHltkDnz0R0k6iNWfrOlbxoPSdbst",
+	"JjL1iu9EDtmg0el0Bo1LcHNT1iPGryjaKVDR1ztgTw5iP49i5e93mG2udLs91nyxmIr4rKW+Op3JMTQp",
+	"jkTMPfI7DMkDjjPsM5lglv/CEa2AQMW0m2dxtCAgqrKEbFvrjGe6WthLy1RUDHLWnwwdKOoRYI4oGBES",
+	"D4iabaC90kEUaWQsriwlh9p2qZBsOEuD04h3CqDhiSlghnwc8sk0yUxXAhlMzHUqqUu6/n0QWyNRWoyZ",
+	"IERlWMrlLMoAtoycTJiEnis2ZcjYDvuM8L4iI3rSC7jEzzlMTJGug2pmy+JDe1CsITzvM5/ihvBAV4kC",
+	"ONP0tRYNkUfTqBKFE5PzB3FAMDT8fU+yaZqMRMT71MwabJ89RFCf8ympHkohIbOW2lNVnaFh756H43ox",
+	"UeEF8dAbBSH3ZmlUYT9jeLHSfmbN+TgxzSzBQIdm4a2lxTG6sM21FQk1gjUGPA+PUHYWxk70sykPxVRA",
+	"LWJLirJuC4rBJSN61+684T7Za9G+TVzuOoGagj0+EVICMDtls3gm1R7WZxhkGp0dfabbDKXfHV07SL+v",
+	"u/db9IAt3u1b/C06Idv24+xAKYd2ApVrypuLI0nzIbv7+wfLAM/6eSjyEwXheSQgw85SYbtd9QXrh80L",
+	"5RVfh85H0CWtUAXZ/MdB8ZU8P01d96wJZaMhYSGIBzHyAi/SAI7lpFVdQzkevh8Ya1CTXvCXJaguDXRZ",
+	"hWdYN+xvx9a3w1mvcosgm0WsjZQ9yZQEKbo8NEdyTMfVr3939eqLHMVQM0G0pLeY4LqZdc95eLGE/TbV",
+	"f/r71avXa9CrfSfXvSCrXTkVBP/1q6uv/331t/9W01xZ1bCO6t6GVHf3e96pug/LHo4dOHwzW36lY2hX",
+	"9lZgvfS+Xs3eLat73wzJFaCd3sYdbHreJG8x+V0h+sA7Mz2zXXFoCuTNA31x2V0/8ralTgZpEBeDIWvI",
+	"zXfMCRhW31Xl+yC3BPX33Sktg/zhDr+2GRtJsRxbWQFU25IluZFS5gsah57MFhEHe9Moi7A/AjIbvUkw",
+	"1NklwJ2+MW+U+TFXWi8ZW0ls7Kj1WFsAwdqsLQNg63jc2AS+6rL43g6X9arUFu3HWZbOoqedweLUA0jX",
+	"YIFtWhv45q6g0B3BnTeL4ay/UjcpAg+K940jUarV6hVpPOhnCPCcao+AE1AGl1DMuTItwPDCxF/LOcSa",
+	"Scq0p6fFZJYu7+u0XZwB1387pEpulK+JVFmuHy+rXYA7drPaBe+gIu8ypTT/UreyHnHROKZl6Dv+LaUF",
+	"KCKk2rHvsBcFLHeWvC+t8etUP/t7S2pBo26lm//mNJgG68zq3g7ZKzE7XWg97Mz0/0ISTqI68FRR5auk",
+	"9aDIGzqXQGypSLXdj5iO5BISHF2rlDNTo0uVAP+9uxrwXwXIt9I7KJa9RUpRWRNan+rarJc1klKuKxGq",
+	"UrnAO6kyfakmk2VF7kV1TkTtPLa4bNeN2g15nImR0F54jKMYhXO7UN4RXDvbB/IOKJqnRLLT4Q/+aZVs",
+	"KdScXN3lT1drUfMkh7o0aCZxQeWjZbk6Z4c9fiAxAhKkgDxjKT9T94HilfpJnovplA8HsRQRj7NowZp5",
+	"pOiiB9dUq80kpTkImYEsOAWRlWa6/Ash1WS5uV0QL1gwy8ZqscLA1EFbVU1jaX3K96KJ3F0vTl7gXnJP",
+	"IplKySyDScN+qyvlWCjguEspSbWFdq4gaSE4SMV5/EAe4R4p29FWPrG9rTBuGvFRxhQzTBBkGi3WI6yi",
+	"1uZ14MsfWdvohnV6Z5NUKoe2mhInuFsOdUxWxzEHKLUGDTaG3BwIYEk2aHw0y8ZJKn5JUM6PQZwxjGLj",
+	"KxDEHjS2uElKW2rFfTIzxxKSrWsyF9/+5h9X//r91T9fv/36m0a7MVrfDIwrDMAygqs+C2/Zvq6ZWDCd",
+	"Pg3iM54+4Rc8grFvbq5nUXIaRMqMeSrPnk0z+Nx1MeD6zs96xTENH324PNw7bNdqmGYg66IGQ3HFTe3e",
+	"wNhmAbZ7zR18rBsy6JXw21aLWwiG85d+XhIzHiUdgm9X9NdFaxxtbomKNnXZpS6+6m4WZzHoNM0Am9Na",
+	"bR7CSLGGfLdY2SmIolaf+fm+VAS6G1c3pS3uMN/+XGXjNSwzCFF01ixNcK2+a739HjumF5GZQwc+1BRZ",
+	"MfNQx7x5EI413GMEvX/lIG4SZqW3J9mz+IhHI3tk9Sa2CbZ+bRUh65ZzIccqbFjXE4bWE3sP4OFONtEK",
+	"eDi1f8zDoTT98hVN58IWQX/+7f/+U92GYfeSoW6BI3QJqe9KXQAW9FnXf7IO0W9f/+Xq1ReV3S2uqa53",
+	"UZosV8eIOrwpvnzz7R9/tdF9EfP5ybL78e2Xb97+4Ztvv3qz5vJs5hI9drb7jQObt0iNy+XSdp5HXMQt",
+	"HI+bFU0tkHkbXTWK2/PWW2sUN88t4XOPaUULcn4DpaFYc/VSe0RQxs/SqHHYuBNMxZ2LHohxGrhsyCsr",
+	"CQU+XW5QDLspx3CdSx6mPGszbRBADRo618qIpgLqjl5i60HW47RvS/214E5k1vmTbX2nGmikcRtb4+Ez",
+	"FSOCD1y2dZJc2xkbhpzMMhGfWWNhh7HyUEcYSWzrOhJtBJnret4pD4ZYj3Wa2VOdyLOKwT4yy83VktpV",
+	"v3iWgd7VHBaPTk8tAZYQ6NwzG89eBnukqq8qOYIIWCVqHDKp2u8lbDQXYk17BdGOarEBBQ35eX3mUzn1",
+	"uYglEyPM2lMa2zTlSmlU3xBD2iI/BkOxgYJiXwnehr+mteibt3rqLTJJqx9LZmmoJlUB0+x6ig5vrAnJ",
+	"kqkIiTqyY4lxZrrqpLEP2aOHL04+efjZw6MXJ0cPf9pG0NyH7NPjJ09Onh49Ovn4Z+b3HvuQHT385IH6",
+	"vW/Bl9lIqVaAWWBQRB4fngaLKAmGsOJhKk7RNR/IRRyqU6v/6CyCSdQy/JzLPAL4WLsbXd4aADDdXgz6",
+	"wfmp/cIhJEC63F0+Y3tmNZy+6835qYSeOoCM9VL+C2HTqVlvWu+wAfh4TVJlgzmUFtdF7bRDlgHQ2+AB",
+	"mgUk+PoI8CBekIavxzIoZsW/MIsWLBLnnPlO3oNfXpD7pErYS2EQKqGVNiodrgNdgwYi1wcN1oTYExDQ",
+	"quF1z5uPg8xiOOgnYZAqfdpitXoqb3WEC6qfKnB3RR6Gn288HwtmJyBhgqgShk7gRhPUMAwj6CiYEzav",
+	"8LNoajYxTqsBwFTEUf1Bq9R2ccJWjL3NOp1OyxUbE8REHzINjq5h7IGn19k7RTI1Kwu7APJXijz0cweD",
+	"nrPtLf4Jd+ftPm5RDb/XkXrPc31jHvg0vXPuUl3h2/dzTUw9XZgESXuT7m3hoDFciw0voYJDJBMWJkrE",
+	"oYuQHIObCrb72EbmU2WJSpdFeNu0rS6Pft7kxWWbV8Ow71vnhRrXeJZ9XCWg6DFmPVbgVn4SEquFOjJq",
+	"yEfBLMp0lgNq+1Vafgz5GcmEQ7eWCN2bwBt0oOQd4kvinkyIpilRT6K/zeZjEY4hyhwnFEOFM1Y4ITbZ",
+	"OM8aNv7AQ6IwJOwlRFa+4zBobD/k4/erRE42TjnXh9+SOm02jWZOWYY9Sak2Ii6n2hjlqVWUNs/VqXD3",
+	"lBU/hIL5lghrW9kpLp8KLzlPGW7pxm5jnvIVsgNOKgMjp8CSqqyoZVlU/Vz3MnlqyrIqIG8MQzL+Mqu6",
+	"qnyD4anKtdroiP3QU+/r7DKLAw42SP93Ye6YU6R0djvml1K4UWQ6n4Hn+o2QmLhzwdPTIBMTBOkwEUUz",
+	"Y9lQxAe67xleoAFx37gnj2ORlc6Wr8QmPgmQB998F01ax9POmgGbiCgSNA0GxmxrE/aN7nqfyyRG+yAG",
+	"k8XeRLkHsWP5VdlMkX7588v/BwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
