@@ -31,6 +31,7 @@ const (
 	ErrCodeBlockedByPeer      ErrCode = 1103
 	ErrCodeDuplicate          ErrCode = 1007
 	ErrCodeGroupDismissed     ErrCode = 1202
+	ErrCodeGroupLimitReached  ErrCode = 1207
 	ErrCodeGroupMuted         ErrCode = 1204
 	ErrCodeGroupNotFound      ErrCode = 1005
 	ErrCodeInternalError      ErrCode = 500
@@ -67,6 +68,8 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeDuplicate:
 		return true
 	case ErrCodeGroupDismissed:
+		return true
+	case ErrCodeGroupLimitReached:
 		return true
 	case ErrCodeGroupMuted:
 		return true
@@ -323,6 +326,7 @@ type AddBlackResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -386,6 +390,7 @@ type AddFriendResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -449,6 +454,7 @@ type AddFriendResponseResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -519,6 +525,7 @@ type CancelMuteGroupMemberResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -571,6 +578,7 @@ type CancelMuteGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -744,6 +752,7 @@ type CreateGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -801,6 +810,7 @@ type DeleteFriendResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -856,6 +866,7 @@ type DismissGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -900,6 +911,7 @@ type Empty = map[string]interface{}
 // | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 // | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 // | 1206 | AlreadyInGroup | |
+// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 // | 1301 | MsgAlreadyRevoked | |
 type ErrCode int
 
@@ -952,6 +964,7 @@ type ForbidUserResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1062,6 +1075,7 @@ type GetAllConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1121,6 +1135,7 @@ type GetBlackListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1187,6 +1202,7 @@ type GetConversationMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1245,6 +1261,7 @@ type GetConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1308,6 +1325,7 @@ type GetFriendApplyListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1367,6 +1385,7 @@ type GetFriendListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1431,6 +1450,7 @@ type GetGroupApplicationListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1495,6 +1515,7 @@ type GetGroupMemberListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1548,6 +1569,7 @@ type GetGroupsInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1607,6 +1629,7 @@ type GetJoinedGroupListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1671,6 +1694,7 @@ type GetOnlineUsersResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1733,6 +1757,7 @@ type GetSelfFriendApplyListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1784,6 +1809,7 @@ type GetServerConfigResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1837,6 +1863,7 @@ type GetUsersInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1890,6 +1917,7 @@ type GetUsersOnlineStatusResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1952,6 +1980,7 @@ type GroupApplicationResponseResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2147,6 +2176,7 @@ type InviteUserToGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2211,6 +2241,7 @@ type JoinGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2269,6 +2300,7 @@ type KickGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2328,6 +2360,7 @@ type MarkMsgsAsReadResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2446,6 +2479,7 @@ type MuteGroupMemberResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2498,6 +2532,7 @@ type MuteGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2603,6 +2638,7 @@ type QuitGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2660,6 +2696,7 @@ type RemoveBlackResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2726,6 +2763,7 @@ type RevokeMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2846,6 +2884,7 @@ type SendMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2906,6 +2945,7 @@ type SetConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -2966,6 +3006,7 @@ type SetFriendRemarkResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -3020,6 +3061,7 @@ type SetGroupInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -3080,6 +3122,7 @@ type TransferGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -3133,6 +3176,7 @@ type UnforbidUserResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -3187,6 +3231,7 @@ type UpdateUserInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -3283,6 +3328,7 @@ type UserRegisterResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -3348,6 +3394,7 @@ type UserTokenResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -4393,7 +4440,9 @@ type ClientInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4412,7 +4461,9 @@ type ClientInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4578,7 +4629,9 @@ type ClientInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4596,7 +4649,9 @@ type ClientInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4614,7 +4669,9 @@ type ClientInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4632,7 +4689,9 @@ type ClientInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4649,7 +4708,9 @@ type ClientInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4666,7 +4727,9 @@ type ClientInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -6102,7 +6165,9 @@ func (c *Client) CancelMuteGroupMember(ctx context.Context, params *CancelMuteGr
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6131,7 +6196,9 @@ func (c *Client) CreateGroupWithBody(ctx context.Context, params *CreateGroupPar
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6407,7 +6474,9 @@ func (c *Client) GetJoinedGroupList(ctx context.Context, params *GetJoinedGroupL
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6435,7 +6504,9 @@ func (c *Client) GroupApplicationResponseWithBody(ctx context.Context, params *G
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6463,7 +6534,9 @@ func (c *Client) GroupApplicationResponse(ctx context.Context, params *GroupAppl
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6491,7 +6564,9 @@ func (c *Client) InviteUserToGroupWithBody(ctx context.Context, params *InviteUs
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6518,7 +6593,9 @@ func (c *Client) InviteUserToGroup(ctx context.Context, params *InviteUserToGrou
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6545,7 +6622,9 @@ func (c *Client) JoinGroupWithBody(ctx context.Context, params *JoinGroupParams,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -10313,7 +10392,9 @@ type ClientWithResponsesInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10332,7 +10413,9 @@ type ClientWithResponsesInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10498,7 +10581,9 @@ type ClientWithResponsesInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10516,7 +10601,9 @@ type ClientWithResponsesInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10534,7 +10621,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10552,7 +10641,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10569,7 +10660,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10586,7 +10679,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -13649,7 +13744,9 @@ func (c *ClientWithResponses) CancelMuteGroupMemberWithResponse(ctx context.Cont
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13674,7 +13771,9 @@ func (c *ClientWithResponses) CreateGroupWithBodyWithResponse(ctx context.Contex
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13906,7 +14005,9 @@ func (c *ClientWithResponses) GetJoinedGroupListWithResponse(ctx context.Context
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13930,7 +14031,9 @@ func (c *ClientWithResponses) GroupApplicationResponseWithBodyWithResponse(ctx c
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13954,7 +14057,9 @@ func (c *ClientWithResponses) GroupApplicationResponseWithResponse(ctx context.C
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13978,7 +14083,9 @@ func (c *ClientWithResponses) InviteUserToGroupWithBodyWithResponse(ctx context.
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14001,7 +14108,9 @@ func (c *ClientWithResponses) InviteUserToGroupWithResponse(ctx context.Context,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14024,7 +14133,9 @@ func (c *ClientWithResponses) JoinGroupWithBodyWithResponse(ctx context.Context,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -20917,498 +21028,503 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kyPJdR/6VTIgRwwwqsYU0N2zO93BuGrO7C6bu/PQ9KzW14u5U9moBFDsQhamMtE9IHciKF9ZpkRR",
-	"tm7IvnpQEaRCvPa1ZVEOh8Q1RZrf5cbOcPUXv8KNPCezKusFoPDo6V02Q5ptAFX5PHnO75w8j281+tF4",
-	"EnHGpWgcfKsxoTEdM8li+PRwwmIqg4gf31MffSb6cTBRXzQOGkdExrTPyPE90h9FgnFyOiNyxEg/DBiX",
-	"h/C3YPE5i0kYDQUJJLkI5IiwcxbP5CjgQ3ychiHxIyYI5T7pR5OAwbMBl5F6oMc/YqcnUf+MSTKZihET",
-	"6WsyDoZDFos2eZJ2NqZnTJCIM3IxYhyaEoSeCsZlmxxJMo6EJJ3u26Q/ojHtq8m2e7zhNAI1rRGjPosb",
-	"ToPTMWscNCJrDZyG6I/YmKrFGNMXHzA+lKPGQaf7ttOQs4l6XMg44MPGy5cvzcOwkke+/9WQ9s8es+ew",
-	"zLFqVgYMfjxVv3woWIzL/C9iNmgcNH7jVro1t3RTt/RTL50Ge1GyJWZyjtvds6fXcDLjdbt7hQE7jeiC",
-	"s7jeMF46jZg9nwYx8xsHH2dacDLTepr0F51+g/Wl6i9dEzEpzkVtaMwm4Ywwfs7CaMJINCBUv6NmlF1E",
-	"n0q6aNjvjCdy1nAaL3aicSAZfDoY0FAwtaBxfDfy2cI29GP4xr1QFof+EP6gIfGZpEEI4+aExXEUHxIa",
-	"XtCZIJOYKYJ0SK/RayChyhGLmaJVHnGmJpjdoeph3xfD4iB6DTHt95kQvQaJONEfHBKpbi4CoU4HlURG",
-	"ZBC8KPaW31qzOkmHFTv6bhww7peS+eYpdhBH41oE65QQGZ1MwqBPuWw3cM6ly5l58obaI8lSbtLd368e",
-	"fHd/v2TsMlp75FPBYkLFGfPbhf2ylsbqa8Gm1TqH+NL1QbziB1FMIi5Y6YHcwvEZUe6HrHQd1jgr2Opj",
-	"Jqa4y/OG+jX72c2csxgW0WcxaUr42GeBAhrRAJCIXgH1QmvZg5ib05J7uML5NC9fn9OreE4ByxzzQVSy",
-	"JpwRxmU8U6vhWcjKuyEIQKswELJNvH7MqGRPgjHz1FoEnNy8KVg/4r64eZM0qSAPJ4wf3yfnuy1HyS0y",
-	"FkVqoL5/Ek3jPmznIIrHVDYOGgGXu910qgGXbAjguHRlU8CnZzSPLB5NT8Ognzz90mmkEymuxkd6v1Hm",
-	"XVBrCZjvkA958MKetpqfPYnbe0tPAlHKUpSEqkFkYeblXsvi7CXeeVlCOncp77Pw/lSy9+JoOrnPxqcs",
-	"LmXzQ/V7qQanOfLtOcjr9p7TGAc8AWIl3Hm6jspgBpc083T5uS7PDvtlDVyzxKvIEnN7/QYouoJClxrs",
-	"yiR5TYxXkhgjPgiGJ0xK1USBDtFEVLbfAl+5IcggpEOiHiTNQApFAkEc8THjkpzTOKCnISzR8f2Tdx7/",
-	"zjuPn5HfBDkHbwScTCcTFpM+FcwhO4QK8qy19Eqe03BaMr5jKQj8dEgE68dMCjLWWqSzpDSyFxIWwXRW",
-	"WETVgs9EMOTqaRlPGS7rOYsFxQEVDYtKFNwQ5DxgF4rWIs5I33oFV1IvMZoNBXtOYsqHrFUCbaSk/RHz",
-	"DSpZau1OpzG/N40rhniCQCMPM2pgJXs+ZZzMEwEfhuxZb+q6u30K/zGfTvGTR5oiiiXzWw7xgEvp3zXH",
-	"Mk9FMfF4JIOBVlL0Uyhv9UNL05Q97ifwwnzucsKEMI/WQ1cwiyNpOskuj0u4WvfQIR3yW2PmkC75LRqG",
-	"DtmF/wJNwPd7hHIeTXmfwZHrjxSR+GtsXKXsUccefnTIIIqJao3sLr2uIyoeM+qfoLgrthzSeMiEBEKX",
-	"o0AgEB7T+Iz5ii3EjPrLot7seawYUCDui+E9JmQ87Utr006jKGSUNypfexRwaLvGG3FwTiW7O6I1Ogqp",
-	"ZEJqSTGPAtU0lCi13zHzKlc2QJsYizWUiKSjE8b9uZ0YIwJnF2p7x0wIOmSk6ZaI0NZhhg0KQmNGUAUy",
-	"7w+CWEiHTGAPFOMUSlbKaLJR2hjTF5WEao/whjDjEuz5Gss5DnhlfzDjwrGY1ToQZV0WiWTFluqre0q+",
-	"9s/vi+HDiSxjfdoABUwOGPtMsUE/AuVe/6g4onnuIpCjaCr1swEfrsH+plwt7N1oykuGdh+pF4gaYBls",
-	"hyB0IFlMUhbnEFseoQSP2XmkeNnYtMFe9MOpr7T7vuqN+WQ6Uejuzp07baLOVcCHhCYnRrFCfTNoQwU1",
-	"Wv1iIDd6CFK1t0iUE8biVAwI0oEp7i0PsMqQaDKpd6P4hMmK4wcCDnbAu2WvxC3B5LMM+/BIEy1DNwSx",
-	"m3/MnuNFrUJZFzEFBDoIWOgLJWkmIQ14j0dGJ8BfWgf6ilXBDT4NQ/IVMuVa3DpGOyBfUbBNbd9z5F7p",
-	"HfENff+rxLUkpwCh8Vp2Pppb4z5JDVPhb7PNxa0ZRjvqyx1xFkx2zIx3JpEilrgaLBbO1jjgwXg6bhy4",
-	"lb3a9Ldkt4swZGpxvz3P4n57oYVnI6DvKmxUDlMW94m+wH3a29aerW26KGxOAahVDNbGU0sO1gZzG201",
-	"C/g21/QyUns7+5qV2NWE1d3WAOpYYR/GaDjKq/I5hlJfmX9EhwGv0JkfckYmSlJHA0KzQlphWOum4oYg",
-	"3iRpyWsdwnsoMDo7p1Qwv02OQNocgARBDKgb7/GO67bJEX6eUCHhGcZ9MgzOwc2IgLjFbpXQwVs9GhIZ",
-	"SRqWSR3V1oPp+FSteH5iekjYH58a03I1DXRc+J9FCZ3Czr90GmIUXVT1+Uj1JYJvModQw0ldd2G387vM",
-	"UYM158xgliQLuM0B2+Y9bcksM+IucVP0XvJguWlW/VJqvEtHUGpFpv444HggRImVjAcyoCGBpwRpxlHI",
-	"yG0X7EsKr4nlXbXG9MUxvtGBbdcjpXFMZ41EJtRbCacxhkuMheOPYj/gNJ4RfN7MpLuVmdR2ITOcqOza",
-	"HRo7tGAlntqvJO5/LG6ThzycqRMN2wSKH1hOKU/1j/Y6dFPDoJ++tpoxP39irk34mzDh32Mhk2yOW9oA",
-	"fqrrfrlpZ8nMKBbPY3my9K33ri+ZriSFBmIcCFEtqHAL8dK6RHEIRaRZo2KMyOY1pPLZgE5DSWDa9sWR",
-	"wdab0Eg2dZmaXYcaFG69d03hV5HCcX1Lt9NT++PppUh87YlUY4iZnMYcfG1HAR8eEO9bLz1r0KAyCMZ8",
-	"4rruDbT9PovZMBCSxUgorcMeNwBCL7Vok+YTUAiQhMQN4lkreICHxSOcvYBlQOVgwGLG+4ycMTYRxOsB",
-	"XfUaB0QNCexhdBLs9COfDRm/IUg0lZOpbLdAlyguSEpTJUui19QzdwNmpG3igrrScd3OTsd190EjshZA",
-	"KlUSAy9gO1Flor7PfLToCXiix1FLEW3V1B1ATf1ozMggjsaE8pm1EdREVUCEBo8kCcaTEC/TZky2yV63",
-	"pIEeT1toCsZIr/GYSkbCYBxIRXkBenNZkyf0NDpnLZhgILQpe6IQka+e9l7ssDiGBRZeu8d7/BOiPpBP",
-	"EPB9QsaM8oAPySc9/snOzk7y/+pJl3xCTjTRfAJPwLg/IU+i6D7ls8fs+ZQJqX6kJE5GqkCnGuZpNOW+",
-	"IqApp1M5YlwGfRhYbN67wCu4/oj5h7CB90IJ7nhezGQ8OxpIFt8XX8GbV64vXQ8I/KjN45yMgzAMtA8b",
-	"DnLfVSM/Vpo+p+E7inzJJ3ZgzYAGoeoSGwqpVIgZ2Qtuvl7oNA6HTMGTFWgkDW3B7hRhkU/IUTwUpq8x",
-	"DZVGyXxyGvkztSAULb7QNTgSBD40ckiQA8B+CK2XqwdN011Y7zPGjzm8pVoPhAj40Em7Aas5mIzZi4li",
-	"Mg4cZNpnPmmeBf0z5reIVK04ZnfgyicQ6sXTwPcZT3rcJZ+QB9EjFkM/EVfb25eKSAZqIpaOkNyRnDK4",
-	"VlDahEMu4ogPtZMEuk4CaLuFyobpZY98QhRwexDJd4FQFBGpRfAJGmVSekbWxNI12SefEBBcJS9rWZme",
-	"PPZCCXXz6m3yCXnM+lHsZ97V9yGO7ZasVipjcMEONG1oIq7q5y3yCbk3xbaYpj6M3qJhzKg/w+cFaerZ",
-	"ptN0kjlICjtm3rCcN1tJR2/rdXw33cfy/T0kPEIaAIdXIaZqqbkMQjLl+NQzeMm0fAfoQB4bzqU2IHsC",
-	"tOcsHJUJ65PTqcT7xGruFwAD1H108ODg9BBsJ5ym0wHSV7tU+EFR6FfDSJH1V2ePGDPHe8LwwsxeKUvv",
-	"Td5XtHeUbjQ6v5vZoU5xC/YgQw6KW5mtoFxcWCTZAZK0mnykb9oUbU3MrZvVFrB8WDfQu000gCEKbLUL",
-	"y/Mgkpb7ZbIKXVge1HsRysEMzI9qifCN+9N05/Q6BIKMp9LQciCQ4DQxqF/ewfv3pLU905Xd2MUoCrXz",
-	"RtLiIYl4OMMDD0JJG4KUrBMTRs+SJtWCPVSP3YW7q9+eBtKQF7w8ngpJZEy5GGjGiz2h1dK0cjuln2MO",
-	"I0zWYBdW774Y6t8f66tS+F0hLz4dNw4+dp297h1n33UdxcfVP131z676Z0/9s6/+ua3+eUv987b6546j",
-	"aFf901X/7Kp/9tQ/+47aNfVPV/2zq/7ZU//AD7cdNaqnpQZrNZwdS7ILhRMbTmMDkhUFq9qjarGq8Nbm",
-	"BSSoPeuKQrh92IbEU6u7McEGWzVfflmPlEspeGBTokjv6CaFjm5yZdGi319ffjScBv7fElxfP1WLrcNG",
-	"1OfbmWHV5LX6rZWYqlnXxYxTj/BpwnHOaQzHTXEbjfUbTiMH8BtOI4OmG04jQbvwdApPG07Dxo4Np2GD",
-	"vIbTyOC2htPIgrGG00hQk373Xeu4ZuGIGkYGO+AT6YcMRlBPF2R+9ksttbEZS+iaYSeCtuE0LOFqfjYf",
-	"cmItHaYWUertvFhqPH3pNHCqatLlNlezEuXenR3S1Eq7UuoE6bT0CRWKQQ8VKQf8ULsYgeMx8nIhI4Vk",
-	"gLD6MqHu8muxuXdvMaOi1Dd59SDGtcJk5gTH2Eu9vNFskLx1bTK7iiYzPPorhAaidCDrBAf2uJdeR3ik",
-	"T+M4MDAGvr8hiIcU6TnE40H/THFe9feA9tmHjz/w4Ax67IVX6sJlxxrmT34wnoBTu0O65BSv9vp9NlFy",
-	"xxJf63jeLxNmiPMUo2ACUnVMffamogzTrViKd+jb4fp+2JcWzahOw5jGZ+WsCtq7oU41+AgRGgZUoCtl",
-	"si9r+FEmF4EKDpTFnujzU4BKXhrI7amj7plYbq/IQOeR2PrO5bVoJxq/i0ey1jsP9JGu9dKHcxxirSwB",
-	"SwdEWJkEaryRZgnIu01rFOyQTsJSHLLTITEbTMVaMSHY89z9PiQuuRgFITPDWIMAsLv6h+55ndWUUV3C",
-	"kVFtsrGTM5ShFky04ChdQms0Yo2z/x6TR2Fo+6uJctekjJu0+mIpN5lMVNvLonMMOJcVZ/q16IKMKZ/l",
-	"YjsS9XREFdRQSiQNQ/SEW5lU5/j7iYYZ4XL+XSWLWQr1V3CUcBqTjB/hsotueR/Oc7Z4uhxp1EHTw+Lr",
-	"q8HqKhK9BtWbANXvMQkZNz4IhCw/+WB4Wf7Ip/k75p33ueEAC5ww9YBqn81knqWHcvnzpZGSfbQ2o8pm",
-	"Dvmizap5FpP3Vj6EWTK5Pn0bOn02YzNxmQXiDMQ73C/Z7XjK7KWgMSM8IlHosziJGjtE743kOU0fQkaT",
-	"idIgJfEgmgyioqmEEKf9Tpe8H3y1x0+n/pBJtSFJEFqTijNChzTg6EABxsnQt0I1bwid8PK+GB7fI1QQ",
-	"IWks76bftdq2E4jleWV6Kc71gRXNubSbrhXommVFuc1KunX0Ui/NVHLbV8paLjEoqTQG0bQPFmrAVelm",
-	"dnY6juu6rTY50oRBQxEBdQhFDZoSbApwcN89WCkPqeugx1OySOzoWbIw4NXHzZ8fDLAwEiBHUcVZPwZX",
-	"qXSqeCrkiGpTfcTZYeI/Dc2lA8cQ3crUqLmArLJcp3OjSMxOLccSanL63Nsr8/syxnTN9bfA9S9R45qr",
-	"7KzE88QSHE/MiXV0XXJ8TxDM6BKGGc6+JS6ZidiAp83HDURvLPBpzy/MMuSxxvkXGzn91/rWRs8+2luP",
-	"JpNwZmtdxe09YzPiZayzwoO7cEr6dBJIGpJ3HcJe0L5Uctu6uCACnKqCErSfbW9pvpI1Em9LtcsNrraK",
-	"l1vaUt5k20RL2MyJpJIJtelnjE1Ic6GRtGVQhILPpzqkX7GyBD3swtVUgEaqZLXn4B9rzXZK0U/KwnaL",
-	"O3GZmqwzx0ZZkgxWtNfRfQu7W4sv5t5emTOWHd9r3rhR3lhtjNKXkOYSuAbr2qpJyh5WJdPKz/CLbIay",
-	"Z7HCKdzAAbw+e5s+e+C+ZDlMVZ/CoY7Lqwch3rPe2tpJxEac3BCXBhBla7CRRPFVUd0asqn3qAxOgzCQ",
-	"s0MkqmFwjrVawOnvlNlO3s0pD5kQOb9vE/TdaltRjCUYB2YJGCcMhCzDL1CQRvsWWn1EF1zAc6oXcC4V",
-	"lpHEcV23FOpsJcfyosD7a5w3T1QUE1ss4PjlJ6MW7y9rYmUpUMmtruXBJuUBesJWiwKdQqOeEMBG352G",
-	"4VZRmZEFZoz1pEA683IBEISyNPY8cc3jPgmGPAL/ewqOhol+Pj8rzf78WTpbT19/xmYXUVxy4fS+YpUm",
-	"a8rFKBLMxENEMQn4DgoM4/1I+hGXNOCCBDI1tWdYZu3UXptkemmi/SXZn00S9Tlf+vZ6TC93JK/53Sb5",
-	"HehwC7Iz1eR25TyuKv9OXTYFA55XEiA72kuBYnNM6uVHUCzek1VOHLy43mFL6eH6nG3onH09CjjzYXUX",
-	"qJgbOWjbUCxrHNLcbDdTdWzDgjBTkGuxLCxMqdbJzL298vEsI6PrM7qhM/qQhwFniiaqb6c56yd300Wj",
-	"BrGegKULQxJBq5gBew3f8klIpXp1mZ4nLCbmeYdEsQ+B/aez5Mvje4fJ3yIJDaZ8hqnk2UCSaLq8x9Ej",
-	"3dRda32Wd3x+aC0QaVJJQkaFNNU+dIOtjfk+o71YlB3eQCSZScGTxxpYZhkR/tfKm4iTPJFUTsVCXGTY",
-	"rk1vNgWYKSzNjy3K3rwBvoZVZanx1WKs1psrM9X8ub8shlrCua4cTzxh4aDi7r7skuqKXrEP1rxiL1mF",
-	"62v2N3HNbleZXf0ir3Q7a7GdkhZWZj9VR+wa122Mh8XnLMYabuXMy9QQq+NxaBWEWyTPk+ZrMJx0yI/L",
-	"St48iHTBjXZjtTZrknv66hp0ntuGazmb0iigj2oz3NT8vDSF2kHgc4kzbXrR0EpF3jRNPL5mEvHlDWim",
-	"z8UDrkXlyXsrk3h2F68Z+CYPh61BVXBx+E3Jz1rUWEs1s/pYmpkXhv+FOkjZgdc/UPb76x2sAgVcH7CN",
-	"HLCcU4Ha5IgLthmr7SIUv/2L3Xw+iHmD/pr9bPKuX7pXMBNIRnADcroxU0eNiAkLQ4ERV2dshqFjlNy8",
-	"6d+8eUgCSFxoclQJ4iUpLrxWqtjVzixVec+bMXRnFqMeNdQ4+hVtXKeYurLnv6KMHm5lmxxz4mGmwVuY",
-	"1OYZfPDS/JyeJjiPNE1xqkM7o+aYnkERUh2TC+vRcnoc33ug80bZ9SDV54DLOPKnffPZ5JVyIKmUqXf8",
-	"ZDZhHml2D4mrdgLyPaqT1YUOOGP+77A4024YRWfoUqAmrtNUKbY00246oI97YA6PGfUPdRCxwLPLJDmd",
-	"WbMrzW6Vb63MHpTkqcMc98yHxJN6yQQbUy6Dvsgl6NpS0qv1MxJB67UzR61dFnC5zERpFpttd7Xh2n7z",
-	"enlQWnl+1QjeeT2VZ2jskuZFFJ8hm2g55tpkhmWv7cynSHnrXNvYvOAytjHLI67C6UUntKTobh2LeEWL",
-	"ed5Yki/rgHwjCqCignpYKPAWR+c0dBKfuICfB5IRP4hZX4azQ9JJ3wGHQPW7Tmd0OitWIlPt9rhp95B0",
-	"DwjlMyUqVCsiaXhRCH13pRWwJE4VxksLx2ccvzdEZ/YIPpz4i5MSZirZX1BBQgqlr6VOTbgWD8+MpiIp",
-	"10ejKOmzMKKlMdAqGQNR/S7L6sbVdEOHdE0dIOY7ZFdnKm5aSYhb62TNqgZPSxdjRhQlmEQI9SxQAKRN",
-	"VsNBB8n9UFLfxqq3nCgkiu0YxLQEHHLKsJBV2LnHF1R2tipKVxSOJvm60UtDqMLWba526tUpULwNtHIJ",
-	"qvYWMMk2BX+pkN8ifZVJ2zdQIni+yFtnPZet8lZuKS2JkijRSHVhO6gePCyv9UYnk/uKLcUfsHNW4nEk",
-	"gr7FocBaE/DhOsisTi7Wmuk0rTO71POIxuoKVoW0qpMxY+mwU6vCahPzZgGqR/esrsaBIHYFo3F/5JA9",
-	"8tuPoT7XGmurhrYtjdUuV1DVvK5scDEK+iO7tGJazMAlUYwVpr+CubPV1+tgMCt/ahFNFEJOHDKgQMHk",
-	"lPbPTK26qUDDpH5oeVi2Wv7nOApZctzmOoYkD2YcQlbN5WrH1xa5Bc8kcJYRaBSGcZDm6SwBZOoHbdSC",
-	"+iqUW3oLqCi6cgYoKa0i06nBAlYr9HydCXlBdzUpdvOMcj4LJM2OHa+smKoiKaPdgqrM2TmLc4r2OnKp",
-	"ZrLnmD3fFqedihRizfUlnp6GQT/1Xig79F+bS9fpvYw68DTDAg4SUrcIvZ3Wzuo4O52ny612odjM0TBm",
-	"DOq/qEah/MkxkIOazJOouq7vtlG5JsrKEvF2XjKTk8whIsLqq0qWGIQM7RAbP+qgeS0SdRYcyH05E0SM",
-	"aRgeGvvQOMIyW0K9QkPoRqxbfH5BKrON12+pvGXLLXLZRUsJNSx/pxbkX76+TLuKl2lfjwJefdI3fNVx",
-	"CRp9QUiunvXjJLnxBkORsU2d3HsfvvHtvFlc3hAkuuA61AJzeyzSUaCkXdeCbaVi+JBkakotCEvfW1wh",
-	"6vl9zLa6oOKFdhLY/A3/AjJcnsV8w7x0zVquImt5P+ifvTkQgRUo18YQ70MzWQiRAQuqny85VMgu5YKt",
-	"Xv74npmXro/vVTy+92l8dl8MxZF4zKj/ZnOmC/ZczEUiFTmtCrrffNlYwzF1Iyk4qc/i9uI85DB7Z14t",
-	"xfxeLX8Ix5k3r0/ilTyJacWJ/OWC9so0yfujOCOpIKXR43dOnpBRoJ6caccPQQKJ1UYF+YidnkT9MyZJ",
-	"13U7ZDIVIyagduKMBLLd414/4pJxCYUYKbl5E6dy8yYZRSFYhJS0ZFgS9oYgXz95+IBI9kKSptdrfKvX",
-	"6zV0C+rPA/XPKFD/vuw1vJZjpUROkXUgD3t8kJuN0J6oqru0k2hAvG/1GkgTvcaB2nkoq/0kmFiDwRrb",
-	"vcZLjzQFY4SKGe/TSXDL/NGe0XFYfqsr8RAXHPULbCrDIioIi0oJRcGNbWkpauzPq6EAN/bwwA1Bju+Z",
-	"aHBDE80x9VnW/S8tM4LvkSE9Z3A+WksfEL2n5cMpoYa6DVdU2HU70JpDOm6XTIK+nMbMIe12O9HP9Pvg",
-	"0SVah1DEf6fbdd0sMW3XKdGxfS71IjfTDbghiAzG2rU0kFCn09601uWUWazE4E+SmtVNwaCMtNoO0r21",
-	"uzyBBCBRlq/jORbDd+NoXLbnLqHmeiipzd6Fb8VMSDau4n9r7HE0GIQBZ4+mYrSMFfhh7nG4l0oSb1Df",
-	"D1B2PcpwlmJpndK8o8nssEXS1NzcUZqLCIQEiWeNGA5E65BQosv2g1c/lDMBjxYZT1kxDhNEU/+8ih6g",
-	"yDtU9svQROfWXusQ6pzqS74Mx06Kn2P6ieV8phj3qwahfmMx9lfsyVwF1upq+XOsfadXP5o4+rr1KfGt",
-	"2jUq8bVHSQaVeQt6QyTpVUgzfaV1SFxYapz5DrCpTXFRURYm/CTlgTimPujVgRSZMpOkOaSTnUHMmIP1",
-	"gDrJUDEJyg449WpRsNaOqYkngnfJhU9OxyK2cWI9OsdbsAPbBDefXYL4dpcMaBAy3yF7xGchk2tcf5Zd",
-	"Wd2fSmY5uLwREw64JZxg1ery+qNhpNYEDC/wlOUlM4UVKBekqbW0e2fvzu23unf2F6mGa+VsT00pSdKH",
-	"zNyeLrMBNXS67KvXSt2VVOrMJr2Bo1XDMG8NcwUCvCa9q0h6D4vYNu8vT6VaCw0pwSiQM4GPoouy6Ggm",
-	"+puzSL/R+Kvg4clXqT9kSfTKclpM8PBEretJNC0LoNvwSohgyGmV4+nGV0QGMmRbnlMZFCnL1rco1eGa",
-	"SQsXS3oLVxcSyqU/ZVPiLedWvAixa2tCitdTu4eQlMtb5pdngf9MRs/AmXIYtTJeQ11n19lz9p3bzlvO",
-	"284dp+M6nY7T6a7qS3T88KThNI64H0eB33AaHwXcjy5Ew2k8PPmX6jM7bTiN+wEP8K8PAj59kb7xiKqX",
-	"jvE/R/44UOfrazQeR3wGLX81kuCgZBYnkwOjJEMj6ILcMm6m+4Ce2AqIFfmXeqpaU9KWm9TEljZawyry",
-	"Vdo/UxK3tFYwXsArkRrFkvnklCntPUBj3WnyJmlmzLZ7tlVmAYNamcSXId2sL1y5GQGeIRMay3QnlK4X",
-	"R4MgZGv5qdZ1Ved1deq67r8l+d7KBPJvTwP55m7KpxvwlXmSupmHjJ4HfHiYhl8lVQXSIjXtWiDUWp/l",
-	"Qehz89I1CL2KIPQxG0fnDOrVl1L9qfqlbr7tTVeCtQexcBLLk2acvnZNnFeTOPPJQEsxhkm+THWJLkj0",
-	"DDk4OjunVDC/TY7wIQi2gXtS7kPNMPCrR76o3oXbWEzZQUMC2V6LlKFaejBVTLbERIgdYm98auw+1SH3",
-	"5QXbR9FFVQ+PVMsi+CZzCLUdL9prlokvpmM2k8yMp3ybzqMz9sYr+mtLdk1nkw34j6jZL+lAMt9/xFrI",
-	"OlxMv3TNw64kD7MD3MqDUm8IEkch3LDoELMDcIgEIeiQ227ipOzms2DY2qTrOrddp+uuqjw+VN1Zih+a",
-	"rUHfO2Hct9xfcgc86xVRci4X3O4tczG03E2VYM/L76kqL6WWvuLPalmr3FMV0/umD2d9S6w1KyMpvRuP",
-	"q9ZjEFKJDjynkT9TR00w5hPXda2LGToJhIynfdlOm2uRSTgVxLPG4pVo5/O8YJJzjk/hXeXxvTY5wasz",
-	"vMGFgmdpM4QOacBJE77Hq9BW4iOlXhgEsZAkhsgtJaN7HDyuwDV+hDlmLtrkSWXasJwOZKVjyaYVALej",
-	"xcmOChq35YVT7mSANFNJusZTh0DBenDWwe0mTT/qi1s+6wcCLnrH/m8M9nd0fzv6NdFqkyfg6tVxO60D",
-	"8MQyzl7gitVut3uNlxihamjhhuhx9SC4ZdlP6YVElzZPH/u27X4GCZpwgLZvkYVIbju7b++R05lkAhxu",
-	"ehz2NgzGgcy6u3Vcd9fR9fH2O07XdXfUa2QQqxegnKvxgjvEWh6BBPbY0V5iheMx13NJTe0s4D5kVTE+",
-	"StRY88Z0hgenSfkMxQI5p+GU6R7Vf0o9nzruLjmPgj5zerzj7pHzwGeR+nqfDIIQHrhNfsu8+BYZs3jI",
-	"fMWULmjsq+/eVtOEv+6QMDKOg52OS/pTIaOx+nuXyNkk4EPVSWePPJ9GUjXdeYtQ/5zyPvPN2Dpvg0up",
-	"H12oRvZclzw8yl4dZLxH9lpt8sD+Fby2eryZeG21AE/brlO4+onw6Tgdt+t03F2n4+45HXff6bi3nY77",
-	"ltNx33Y67h2nA9bNXafT2XM6nbecTudtRw1tCXm1+euGpdyuHO11YblegYawu0ZRxkDno33Iw1kJup+K",
-	"kcIfuoaMz86DPjCycHaYMDsrDWiirkzCmZF/grgldkhM4GHdORU7vxdBGgI4APOuncpbX99VK3V7Ws8C",
-	"huGkaqUU1i5uYgfWba/dyHg5rQj/jStUSeHpuXWn2/OhUVIaVQ2+rPC1XTM1kzFTMInuu6rhpaFVziMq",
-	"O5hj7MZMKAlFV6+Jw4ybK9xI6uEYlyY0KRNtFl4rF1qpH9Y2Bpvkv1j9pJd5fi1r6F/dfakAMoG+U4iS",
-	"lY/ZfuaCzeU1UoGvrKaP2qrGtQa6CQ30JEtJBZ+2gA9DSDYnD8mudh9Vn0iz65DUkYtPBfNJr3ERB1LL",
-	"x17DAZaWlHEWSY6UPk4jah32+F4WediaWRZE4H3oqvrrCUzk7ogqIv9IjRLuHfQXjxn17c823IGvUM+V",
-	"d63RiYUGrSUKviTP6lR/ic1pQTikDqRyCI/UGWNUbjWU0WlMefB8yvTPoNhUpP13sktQTnP5hazDPrLv",
-	"Xtu1riZXkaYIm9I0KrL+qwcu4fZIjV+NopzEOLsg+PshbkE/ZDQWJJArS/e511WZaSdDW2oRa50S+9Xr",
-	"Q3JFD0mSi2uOU0EmD+xSib2MLKmqjK5/XzymWgSXvHdNbVeR2p7ElIsBi9+cDwtnFw9X4d5R6D9c22cg",
-	"de/PNVcY1xKLt/y5kPaL1wfjKh6MD/kgik8DEMlzimitSHdzLnSzHS9PU1PrvWuSupIkBRn3jY9lNVEt",
-	"YQnNJC0sEFZVhcX8AGoQV+bNa/K6kuRVUULhCEN/j+8dkM7O7T1Iu3C0868I3fkmcXfukDb5LfKbZMdz",
-	"9JUpJSGTksUkiokfDAN5qHOFes88R+cmFmxCY6wwPWLk+J7o8YATD+1CzzCLA8XEDfrTKX7yym4n/d3O",
-	"jhrjTuCLHcr9HWxnpz+iUn3XKlyyFnHFhKoxq/n+Hx8f7fwruvNNd+fO0/TP9m/95s7Tb7nO7d2X/6Ks",
-	"SGv2iqB6ETEHBT7dUkvkKRrySnCPNaLmoiG1/rfqQVUkJ885X5NjnlbIAm8FD4UMFGLQlmm7ngMWomIv",
-	"7MpTXpofwSPNsYCiVtkU5x5piqBvGflMTnPMTa09TfASpQse8WBKb2F3wzA6peFj1j+/L4YPJ9Lr8aZr",
-	"cnk6pEN8vE9KvumaP6GyXTSVaBecBXyI14vLFsjKZWnfQv6Ix2wYCBnry9BgzDZRI6XsCvPdmDHCXkjG",
-	"BXQFt/jRQDIO9+qtzM0O+jyklYNEWkljGxVmLrP2VY6W1tjW6izoG62jVdNvcK3AhEK52XksREnDPiNN",
-	"46RC6EAJgKSkyw1h/KAwzh0RQqssilDJXHMrNS/Ih3EZzyB/H4T7pPE4h8T7+KlHmjo/9TQMWyih9WXx",
-	"0gbt0oCjl8VsYNWh+/pGvUklCRkVEpyD0pG2HMXy0lGtSHwbiExJJuGU78By4WuocSgmVqHyCNaPqwoP",
-	"JTFWYkRj5hN81k5BuqarLhQPXyWT3LKly1evbazXxYyx6jima1sDeFvvXcPuqwq7n0RnjJd7urIXkyAG",
-	"xFCZDuODYMAgp5SOTZSqtUxqDJ8N6DSU5La797brOuQt4tOZaC3pqQHtlRPc1z96cmjytkF6oREjHjzv",
-	"kREkOYTyK97RVI6iOPimzmz/VUZjFnutxUuIfTslyzB3LUvZz2Rlt4g3zLZWNhNlGAvweWsNFixgPR4D",
-	"L63GYLIH4JqprM9UkGancSBnJ2qxdFgdHLr0r3fNyf/6R0/K3czoGE44VP4uPcEEdXM4pIl+njr7ahYA",
-	"xxx2Ddz3cBjJoEdSThZzGcz15N2iUzm6pQjumeYyprtdqzvyUcAFOu5mx+3h/p5GcqSVP0wRFaie8O2G",
-	"00Akn7AeI7onwftMyW5INV8V44wpN2k40LQWYGT+Drp/BXyYFJnVjnUhaqbAOU0yTHzi6NExOd9Fz+jU",
-	"d3lIJbugsx5verfGYvhMf/ZQQcYSFxnXFzliAp0BBZFxMByyGOaOYz9lvpIUXnlSTK/d4z2dyF4cWC79",
-	"FCcaswGLAfrDHMArm72g40nIBA7I7A6mQGTchxJvEPiGJXjTmbFzdbx7nNH+CMZrhivUjsKRlCM2I34g",
-	"6FCpsOp1YwdSpzVm/Sj2wQ1PCR7vxY7qfacf8UEY9KXwVDNUEs4C8LKGYLweb8a65js5jfwAa1/icolR",
-	"dMETw0HEmUMmSVygY/IApCEfR4+OHWT76JAElotEp2+RQPR4TkWCoL9ET4IlG9P4jPlq+ObZA0jb5xHc",
-	"TZ3rDoaAvNAhmuvOINwANwC27jd+g7yjOXWPvwPEASsbCOI9enjyxDMF/2HrIHQDksNCTRpBbt782pMn",
-	"j0jXdW/ehCfRfV+zoF7jgATIOZEVqS+Qa+nv7oUy+52SB+qbb7Xb7ZcvPfA0RZo9nYqAMyFINJX9aMwO",
-	"dXHmmHIxiWLZ4wMahNOYCdKc8jiaSqrOzoTKkaNjTtShAdNF8E3t9u+Y0+ZHF7ylBJV2sIdpoc7DRLvH",
-	"d4inJ+URV5db0Ixa27lggjoSgXHiWVzdOySp6z6UTwowDiQaEO8d06zdTI8TIpTwsTi/Qzgdm2gVqDSq",
-	"NvP4HqGSIHprer2GjFDUg9C9c+cO8SMMSSHsRSBkr+G1kuncC3XmXquEKQrCQwXXUEHu01hpPAQKL6on",
-	"QDpi3lZoSG2ZmXdKejcE8ZD5P5wg578Hz6EIgqAP71uQcRcolHigRngtjIkyrQjMuY+WJeNr3lar8w6M",
-	"QmGNIMlJzCM9mja5C7ETcEKnoU9oKCLtEmhlvtRDT2WuVWSWKAEuSCBxuRSPVTwpreBsmAi2oRgmmBVA",
-	"foDgd4xVm0/D0GuTkz4NaVI8FoIkFVDCBcHQYEQcanoJ6PgmiyMM91Bb0A+nPvPtxMjnu+hErFZ/TJqe",
-	"hTwOCCAPj0immFVEJ8GOor4h40RELXP+lQBkXGpx0OO2DI21ZqipsyhdJT3TERgIbz1ElF6Sl0QdvKYX",
-	"wWA73V0PST8Eg6pidsB7IMxI6yCtNkE+pI+L4kZYREzOl/QO1mLRSgYK6x5HZeNAA5FvXMg8DNlFI/s8",
-	"+FLylts6zEEFUzTYaDcXAVeM48hQm0PGNFTIWu3fIIqh0jBqLXCQFTVQiJZR72PdPq2pQRg5Xr76jGvb",
-	"95BJQTRPIh3X7cJ+QpykuUpAolLiLRhOVTeJnucFY3jSax2izATmgCsLuylpjIHnQyyLHcR6LOqRLI3o",
-	"+YbBGTO1zlkoWJs8VNsMIk5AEBNspXdrTDkdsvjWTQ/m2Jdw5CnH/VZNHhCqkPUO+shDGFaPAyWBX23m",
-	"WV2Dx1dLAh5vJOEfUUyanhrvh8k9heUTpz4mFxjtdruFK9px3V1zMn6HhoGvTwXSpL4AUUR8jj8qQT2k",
-	"CsVhBJof9adAzqdsEKkjTbCgX0ziKRcHKRGARHXIRRwplj6bMOEYUulxzwB6T/MLRycEOL6n2ZABAcaI",
-	"dEA6nqNk40402IkpT0L9UT5N+RlXWIXx6diwkyGTPW5RUKcgYNrkfTZDKhpT2R/pkkcTFobMJwpxHSYt",
-	"n5kndfwHaaZMSsmghN8c+4rbDAIWCweuMcCd2Eocq/it7WyrKPlgubu/BCnLiyg9BQISJjm6Lrl+R3vm",
-	"6DcdjOAk2XLl+lEkE9MHUKsxbauZZ7PegrQIxjrZA1zQ3Lw5DsIw0NaWmzfVuQdR5KG3JFx52zdjwGwh",
-	"B0jhp+bNm1Y7FIRFwFNp0Erir/ypkaGenVFU0f3pNOb39M/qc8F4AowO/kLx9yCTT1lNDIkLCSLtH2Pz",
-	"Ol33bYIOpw7p7Lq7mmV19tWP+519E8nW7bgdnSvAUROBVOwxoz5eyk2knk1Mz1lYXZEAAzVTIEKTCNGE",
-	"IqgknhVj4gGGyEUfKvDUa+i9tQLaNALWcdzQlt79xcSSgf+axGDUis9rZJuJqzM2OtXMYRK5kBlnOjKl",
-	"mFXTNKxd0pnq2S5w2CbvKD3KBmyWtqq5jBpJoc6C0bqg/YtRlJZKVBgkUSu0mtfjOmOKviPUqpTRAhE4",
-	"IGNXh5wpnhckEcenYdQ/y0SLA+DXiuk5i0+pDMakeaGYUY8nT2EUlQEahm+jSqY7SYYSwMy10qVUUijh",
-	"FLUONQQx4DAZ8oieA3bRq3XOErnkG80ZWjvUWDl50cwUgT7umUJkuGE7+IUIp0O9g3qPjNTR7RhI3uPe",
-	"ix0M4vMOEqI5vqfPA8prDDo34X6kmUh+4GNQpk59PNRuBlq14ZF+nUpCQ6h98QT9MFBoKiSn5efe/m3z",
-	"51tv3zF/3rlzJ7liMyCS+S3Dg/X78Lf9KHI6v9XjAKkUIBpFoQ/EBkAmiseU9xkRUyjDSScCtKOYiZEa",
-	"XUJ8sO5qaUWPnzBGEi1Da1t56rfoHd5SdN6n3Gge6qC92GFxDABaeG0lL++Q5oNIHqstURKf+S0Fc3pc",
-	"aacIpUDrS7oAGKf1TeAiiWoWmDZUtzOGRyUQ2lNhAmtirjJjE6MEE31MpVZlhcKaSaaBmQ5rH0UXZJDc",
-	"LGJAOdoumhgwrxhPpESwan4SR4rSD9VpIyfv3P3w8fGT/7099hNa0fhRtA56fKIRmKMOFMTHeaSpBp6N",
-	"o7ftTnie0hWBVUBnAXXixgxjiZvJE8c+LEKPAyBVvwEz9oZMKuiqhkB9PwZzKTolKO1jpz9iUJrNs2+3",
-	"tFhNjNFemxzhoQDDAMUV63EzHhPZrFFwCrb3undI03sSRfcpn2nmpsSqMYW09CCNhu3FTMazo4Fk8X3x",
-	"FTzkxhp6QNJEBDAWYDZQMhnMP5zY0KFNnkQRGSuySlxxAq62bRhjVC+VwJ2Ack6ZOsCpdsd8RVs9riA9",
-	"jHXf3U0REwzBWO3bMEkA7RXEvAyFNpLEsI3j+4Y2wS549OjY1rVTW2er4TSUwNQ35G237WLBDMbpJGgc",
-	"NHbbbnu3Ac5PI7Bal2ircJcTlRVRN7SgzS8xVueDW9VkJYLY+DwJ0jQqAjGA/LDc2clBTydjRjns8Yyr",
-	"kxLZeT8ihxQ8n8pdmIw2JolrGPHFKAoZOVWYHA2bhsNimRM0LUGJph6/efMuyIiDmzeNfmZXZ8op7ocJ",
-	"72+rVzPAT7UANx7qF2Cx8BWqMPg+HPlDjaGO7xEaKjg3s0fYcd23rCcU41UA5UKBH6WFIOFYLKBx0LDP",
-	"MWx+TMdMwn39x+WXQOkjtx4mTd1rvHyKlyVMyK9G/kyHTiZ5UtLq2re+oSsoGuENf8exGuGOP8XnrDLt",
-	"Yjoe03hm34zoCeLMAg4kB1vWVkSudDDb56GR2EiSe341N3O919ACtvHSKfvy6ctSjwsc8O4ObNFJck2Z",
-	"GyzuXCKNQNXLptUoHTCP5JMRO8n6Jqgxp95OjV/+8Xc/++mfpheMyw75LfDXfOeFksrZEWv4ARixQFx1",
-	"VtYa5auf/eCzT/8gP0r1QtUoTZdPLqLs8FIOY1RQoU5uxPuszuDYi8ZBo2G5u8E1mDi4dctY7/vR+BY9",
-	"p5LG3fY3JsOG7WTWeP1Xf/zqL/8yP6G9/dtAPnUa3y02Xn9PFeDOLtOJBuoOyXBuI9ZqL9XrP/h/X/33",
-	"//Dqv/3fr//uH5acWXFic8kALk0BRS5zX227Ob3M3tAmFITqB5B313U3x4qShUvuydWT6f0zrt3Hnaft",
-	"aXpV8Nbbd9SRsrlxoxZPKe111+pVs5lAoMA4yO18auMtd5lo1GEXpYN5q7AEbmYJKrlKYykekPSpfRps",
-	"RwXXXgdUJxvrHxUkoMxZWbbvValZTPDdLKwyV4iHlhEGk5plfA0aBx8/dUp4JbJJhRbpELImKEjXeAoJ",
-	"FYzKhckEOw4QFWzmvus+Va3nTdHV6O9YiCkD08JHT0jzayfd/dt435SgvIgTL/WA8Ry08uIzZUayKr+p",
-	"Hn/IjQY+SSzV3E9S8x+QQIgpqBcQCq6wQcxkEGtlfRKz8yCaivQGIMHoSXZ/LVZ6vAmYGtU6QLGBBLt9",
-	"x3W7LQfNEhX57ieMGwsX2kkk3EdoDzFBsL4zaXZdt9vj7wf9M/R2vS+GDl509sNIKNWXRySkElVbrjPc",
-	"2V0lfajp6llNGAed5oxxuBED/bDHzQwFlNPGPdgClFVzIpkpERnlkveblc8uDJYJPY3OWWsxFjYGcs1p",
-	"Oq67d1i4z1Ffv02aid0lEEAg4Ksgg7DH03sTE4f3TL3ntarg8hPtnfKmsDKYlZ6YA5lFnNaVFN7xgH4d",
-	"SEPuCa1f0BlpJgTfcR0CxqtWhufZbnsd16nGCyDStf1rReGW6cuZi4WzAGJOb3s7mkQUqy2C3Tt37pAL",
-	"KkjemFa9BouWQLc6d1Bv7yQEWhySAgtqSCkNw+lOSNQi0MpR7i8zSlR4VpKTSElleLL2WsEG1pOYiZPp",
-	"VsBf9mzlhX+ZS7AWUMaJrsFmXx+dvtcPHgZfP/7wm8edB8GxOOaP9/t3j28fn03+5e/c/fqddrvdWA3E",
-	"bBYi4k6uhQ8LR6x0KHs5gGh50SSmLnP6DpO/lbRF8i9aojDisc5BKx3Y27mB2Yg9efswTSunM5SGISmX",
-	"GunldE7arHvYqhHppRLlSmd1SWirAIdI3ejnI9z3mEwWuRlGQxLwVj2cu+fA/idg175QvDVk8hkNw2f2",
-	"l6Ia/z7J+SOKrEMEGVFxQMC70sq/psjbJCrWF30KTpp0hQF38BW8qIQy7D0exSAfqCn8Eg0cEO+VOdc0",
-	"SuWz7I1pIG2soB0Ms2sgmMzO33PIJOAK1sLh0zD1dAbwVMi0TDRnF+ozPNUmJ0zKgA+NnBVM9jiY0tEk",
-	"bG4+SNN10K8KHcJbGpg+okMGCNBLPUA9Mgn6Z2hrTupBWNnUml5axMAj/98f/I36tnWYOJQGMk2kqh3s",
-	"ehxjqE1z0IyISBT6+npH3wJAzAVYgs8Ym5CLKD5TMFlpMtOJwrnqzcy6tdrEg+oSXo9rbz685NdZiS2y",
-	"wQuTMMSqFgCBP2AD7dUKq2Aurs2tJAnZQDpAFFqlgDuFSN+Eqe/9QIwDIRRDl3SWmCIo3MUBNckeh6fH",
-	"0ZhxeUC8MX1xwp57DvFwb++LYebDic44aq5+uNLsoWqfR4SMJmo31AhDRs9ZQcPIHo5AChYO0C/LpEud",
-	"ZyEvgPIhk0dhmMki9ybheRhmxE0mwVkWtuIVs/XtXJkPOlxBzC7b/N7+7bLml+bn7xUXeXsoLLeERtLl",
-	"uPHH32pQKWl/xHwMtW80nIbtgQNCLF+RpKHdnfRSPUsXx34S82d2nMSkC6fuSOcZd6180urHEYW6+yfs",
-	"eeOg6zQCcV8M7zHMuK/DVNS3j4B7mvzwgXgUB+dUYhJL81RyxMz7GLLuQviS6WAccPjThQr+hSfLaQJT",
-	"LpuIa7fChL3KiqKnjPE/KF3J3WVW0mrBXtHdxSuafrHSku5vZEm71pICEwGm3zjorof1y899FdK3Bmrb",
-	"XhXGtpNV445rV/8U3tIZeonZjqA3suU1yoe7Hh9ZCiG2s2AkdSwZF6Ditwzy/fipomkTf/Xx05cZEPkB",
-	"FIEKw7wQNhUSLUCZz4FaViKkDGp2EW9Wo8yVEWY0yMlR9H8KOPjjWQdUeBAHb8BRaz6K63EN4w7BKSmB",
-	"GSMKzkti2h9lkSR4bcaMiLNgMsHqWyUIRfuNXWjce0FFj9sYwdHujt4SONy7BEBxVdDEfCaQ22gIPC2X",
-	"bk+ddZGC04g4237vFTCoDn+5HJDyhWLPxc27xlSXhKmeriL91yD3NyRL32MSHA3flCwVy8vSEyYF1gkB",
-	"+wrIKCVNdcZzz3g8arOF+imTxT5L/R4q2nakUsB7PPOKlxTmbUYmM44OV4OLOAytmkEjadGui5hOJixO",
-	"AlWoIJOQBmlMYY/jTy0MVc6I5Ti6UIxF+/0m0fW2MOeMzJh0yCmE2IYzHYCRaca80uOnLIzUcsjogNCM",
-	"HWu55HEYK9Ky3fD1BarlwjZhLHaKNo5AEKqASWLy0l6zFbEi2aID5AgWA61PIZPC3HAiK81XKPDyLMuK",
-	"Z8JYajVI7XOcroJJk4YszANefcog0plbZV3AiTlX1wWMyoDCMLoanVxzVNZO6fPAtnVlKgbkcVE5fWuA",
-	"BOatqZjSMJwR72MUPU+9VgY4HVptmKI3FAqJz0g06PF8JHY10MIQj0DYLqo3BOnsum4mKOkueAkboWhK",
-	"lgcyiRrQZZJ6PGY7sIW4XgugtZe7T6ZWwFh2qdX09eFEZ3IT9W48ABQ/OszGyinkmrIPtX49Dj9cjCIz",
-	"lXTZivHrTYpUpR7PxhUnsaktE0FXgKvi6sBVP3oQSdj+Wd57D3MBSlNt64Yw9mJRTBBImqlYJd3spXS+",
-	"IMdiawTAjVc/+dFnP//+L//X3+SVdrtCx8eJYH9a20DX2ZGzCbsfCPDyrATKpUOuAZ9286BnU+NfRseo",
-	"N/iceWbpgVYqIJOAb21dO0UwWWIfW2+pl0Z1J5elxOTO62Y87Raehyr3yUqUBYXcdvOO1Dm2Xb7ZirVa",
-	"YtqBiGDSaW3U6Kap4mA1lQ7jYlZR6vIHYo1tW4M213VdXFLD0MAgIzcNSN+CdoFhtreo7z87DWn/rFqf",
-	"yFqf4GHUpzz4W/9wkCQB4OANaf8GEXEmOY46szMiI4RaOAwFGngU9zjcPlpJllMhKqOcGazZ6bi7rTY5",
-	"4ogk4JYSWhOjYAI+iGwi7Wjy893Wpkxrna77FoFA6yPfx5jcbEtwDJrjaSiDHR2gK2a8jyX7IDiV+Qn4",
-	"h7MUhX7eKTC7iOz5lIb5q3cN1vrSXNJmcFvRkRDdCHvcOCsn26kDbMoAGPV9mOobBF6wYgV+ZS2P5feV",
-	"GmC2fDdZ1f3alshFvkfFju/cubO5+b61o6njq0in5X58lsd7xI1kuCFSisrA2nXXal3IcaRpeGtQo5xC",
-	"NwA0Lt0EW5ZZZcNOchY1VOSbWhC1USTQpSI3inSL7FhTrMk5WeV4uwK1XRJ4OPJ9k39Cu6Ink7KwA4rH",
-	"FVCD8Sd7qxQ/6GbnGCS5L1JZb50knZLJyrUDktTkIrPysvBIMuLF7Pl9MfTa5EiBCIiCgGL7GPMMbk5J",
-	"AITdDXgBQeo55mP0gBU+AUavKPSNTTFmgkHutAlW+S8BDfaA62CGXYKJW46ssWUnDGlLokwPeVBgd24w",
-	"QdpAHUBgvdZU6MtuumUCDvRZ0dCKdDqqfevNERUZFJEZn8Jo4F865Wb9e7wOAQAzgF73K6AJrugVCO5V",
-	"ZJDhROmsclcqz5EjvfrDH7z+zp98/m//y6uf/Hd1SqONQ5Ws1FbqIkwGUsJZIhtqQ9vSetHIX3/nT17/",
-	"2Y+TsMfcyBPn+82gnUWD+eznP3j1o58Xh5FEKiy/gB23Y0QLklVFDDFkxjIrCvn3Moek1lq++v3vvfrD",
-	"H3z26bdf/+0Pi5PQdpl6k9jdOS0RjOtt6koD2d/RPLR0GW8IwmgcBloptBiiJavBtGxY94zJWmv7+Y9/",
-	"8s/f/ovPf/FvP/v02599+t1lSbVyVvP82VNJWBo8Umf1f/WzP/r8xz95/ZN/Qg7x2ac/ffWjn7/6d9+t",
-	"syu1wIopvrrlmOMCh6yylCXJSOFOxg8GAxajqEiXkTT1VDdr67I6uKroeUGq1jm9lfO3kg47hbjvJdje",
-	"3I7LeZLdY97iqHrJgws9EjSjlOBJiHeLMPBg7nAynKl0OPtlC6AnPIIYBd1C2ThSHnZILmgg06RZwMqW",
-	"Dpe5l2QEy2Uog1tRnYcMyC3hPiuFda+p7Bj+cVnajjEhUlB7BgYBluk5C7UaRepAfbDn1frNM7Pecyyl",
-	"No7HRNd4oY50YhNINMig3gPiYbrPx0xMQ+mRjs46LEgTMsWeMp1QCVF4NNDpzIHJOMSjvo/Z1D3SbTlk",
-	"p0NiNoAc1KZlk2UarKJa87VGVFRyLOUAo0nU9H0Wt5ZXeXAOB0r16RRVn6PJJI7OWUHhQVeDpHvtwtnp",
-	"uns9rhsxRle1Nm3yGKYK3XSL3Txm32B9ubCb/AV6TZOqOpE1FJse77ju7cP8LqCmqrlMAns6HXdvrvbz",
-	"2JDmG4wLga2uUDo0Kae4zya8JVBSQsEJ3P/Vz/4oQar2ycFaJ8uApAX6yO4Oj+RjQ/PFUHQ9Aw5pLfF+",
-	"QucJDyS67Kwxx5UntUA9rKFkoUV5I4NasNK3d3hkHdf5w0Kr8faH1XH3DFL6GrTuV5B2/qxuhMYLc9pZ",
-	"e1IoDsonoUWFgSx1xl7cj88+/d7nf/c3n//49zc+idUQieKL2wvlSrjeZk3+ed6zUG3J6ARqT8uVFsDO",
-	"VnZb8FqKdUkZWw6BKgM0TYJNh8jnVKyaxv957MLu8ba9OmndpUortLE5aOieUGYN9lCqR+xlxzG3f6Vj",
-	"pP2XgoHKnFLmeL857I8n7bJ0ABS2EFyupl56v7CqTqCoB7Yurw74LGSSLbzxeMzG0TkTCv+pBw0CTMok",
-	"6JGaO6fMlX6bHIlMZnadQFd1rOu/7FzQmU4Am/Gpgfb0wTeldDfn8LCvofU9GIqB0/b8AFBnnTRMsYwD",
-	"LHghAh8z+q8FtXPdJg6oiTNJj+e8JDpQ5qIAoHFVr8gNQpWlyp5sRkAue3eOMnolUFjoeYOOBh23q+Rc",
-	"mSGqpOONuAuoTVIn893k/G5uldf1ULhn0eIXNqoLDF5vxChq798qhtFKWrRlebfcnyDHfcj85F2VJHgZ",
-	"AjtLZZckq7HTDVjqugWBPGQS/Refga9DpUR+aKVSMaE1Ig18ydmZHRKFfpLjxUlKo0DEO+lHUy7bJJ+o",
-	"OwBJmxRZWeh5ON1gPC94m3yA3h5XU4ql2W30J4b5azCVWpLOpnHQdV9W5cHbjFRbYyTFK2WTFbB0JEA9",
-	"j+iQbXclNhBTnNDPFZM80zWETlkoceoVtdWsb0vJnXLqMIHLMFIdsWxs+yAPUt85XSt2e1m5nUbK4hoH",
-	"ndt77p07+7uua3nY6oJpJfasCtyU5g3pbDty2CLq2jnaQFZk2P56WTiKBLgpt7wyiahvrMDVvqZgLCrR",
-	"gty8aRK43bxJTmdW/Ts7FVq5mOzxzM2W8MggCCHP/ekMCqUy0nTNFZmT3HspGZxcYvmtQ13GTslIjDTG",
-	"ekM0DHVlC0x2dsYg4dnNm14CpLHKiinG1aeTQA3uXaymRqEiZ0lVzJIaGBsV2Okt1ezLKrY3fENxeWJb",
-	"E+OT6H6FvTyt+ZQ5JoHUkedzPJYyZ6Fx8LH71Nn8Gm8gGVqOPq8uLFjG1r0QFtjbeAWQQY4AC9ggy9uA",
-	"XZQI6q6r/pfK6kEcjd9dvr6FevxBSY2LVa6vXPNFkm9EFzdNGlrJFe7dGkVOZPSgpMxJ2XXUJSKUwil7",
-	"0zilTPqDuJVRMdHJ1nDLKohFWDkgvFR/TwMC56nyR9jghGKmCsK43+NYwg+qnCP4APO6VfKAhibxads2",
-	"SXtJ6fN0OKW1v3Tl9hdeu1j1K+Ck0paQOoPdSIpLarcwmin7hgV7W5eBZH69bA8r+7JfIoihQj4ZsXe4",
-	"X+7CrpBKxM3pOcQD0E1MfZA1R1M3Fo4NwpB0svnwKyfT3aghY77fdY5vlGfu34bJZQVO/0W1sNRI1rbY",
-	"F/jSUFTmBBRAlB4oWlE+XlPo1yXROfnus+PKWH86zjycl0ogaGbzBeC2bO1Z+TxdGeOOof3V7jfKAJES",
-	"z5u35ihEdzUtOVvEKScsHPwaWF2+sIBlHHBWDlXQ3IKVoG23KV1gYq59ZT3zytbuW0qI8UuOC66YicVQ",
-	"W4X4vbq2lSXc321TixnvbRxv3uyS8oZfQ+tL6SG8ihYYndkBgtq2ZX5Br5R6uaAkPWO5NFAkGgwgAiJN",
-	"A7M5D8S3MeWS7YC4TNKl9f0NMzPUrLCQPKTjurfLsAeu7JvOoPTrmcro9g6PZFmWmGK/G/H2cxpTXi9X",
-	"1WW5Fz5OqfDLljP+6icsqiTDqoCF3M1W3URF1WR4GT6GGVK7JBdD7NNIysTRfitZkG4XhKdIDTwxG9P4",
-	"bH52dl2pGTL5E3yBNGkYUNHKSbQzxiYCy0hnfN4Piddr9Boe6YeMxuXuCiuL2dvEXDCqkZ1gMqQa6Q31",
-	"jAJh5thaP7ZW2gmIuhVpou1hf1nc+cFfGCiq8fm3f/f1X/1is6l1ajn4W2PRXmNvzOV/raEIJh8nx3QD",
-	"G4MKza9+9p1X//6PPvvpd3/1sz9obCVpsk3f10L8SxwiUE6gl5T+OEtllyS/QcqksgPKT2wwWgDS5d/q",
-	"U95n4bPxVDJMoF8tpt/hWr2/GEUh28GCHepF0vSEpHIqPOIWb9aT/P8EDgSIW/0FkPoyAni/s0/eU6/c",
-	"heHen2pdN2k7J00BIKrebuFpykpR7LzjuvuHmgh1nZFO1+0cWgMO7EqqnW65kO0nQ4IRXgEhyyOJRmX7",
-	"pJTUXKwtNfcNf3nPUEpV8yskmuu6HTXy+wwtz3WHPjf2oet2d5KdrN/2HM1W0f9RrnjpOm0uzZXuZslu",
-	"67KvlKjmWcqNrqZznENGUWAA3DrviquZRQKLYZ9ydSRxYRfF2c+hR3tkdtoqvTfEUOnywq6aPtO+uoUc",
-	"YRlZl5QzWnnO1YRsD6Kbn3DaH0R1McZTxlapLZeR9mXI2wJlX5K8/RDXn6J8wyWzJC1+XklF3neAMmBn",
-	"FsnfZ+OEwBaIYRit5eGH5ZaM7Gp66vd3TNFut9UmJ3TMSKzmFk9DJggVxNPDKPTvbUmO76Icx1NUQ5rT",
-	"MIwuMCF/hSRPl0FsXqrrU//Fke3rOMWvJu7XD3WohQDKg7PqdVcDFKw3O2Sm2+xjVe6Ki/3lRA94/sUX",
-	"HUJozXwBkrhCoOFNIwZD05eNG7RGbETFloEDeGAs0tnvwlNCgZooPkugAfwXKl2SblKoNIqJqz3Pui04",
-	"bT74w2Wz1/hsQKehPLBsWC0nCQEwJTsF8fCPD00FyiYAj67bShwD4AgL4sF/c8/ddg8JhYyWVJhzTIIB",
-	"UD/mI4BClDHThVCRNwyZFAhwOq57CA8GfGgxj4AXxhXF+REEgoxoPA6ZEJisp8ezcQXqvLfQIdCfIv9j",
-	"Aj0CScT7DIckWHzOYjIGhwA1hLRS6JRD4/oLPoja5qceDwRWEG1bP3uEhiIiQk3Ps8ueeg7xAi7jyJ/2",
-	"zWcTSuFAHAUGVHDG/N9hcfpeJkI0wPEJGcXMRxpxzDrdVbPykpKUBVRI+UzfL1l4MADriyizaXKFQTM3",
-	"HDRXv6kKOrodbQLS9W1twEia6AoX8EAGNNQUU6gdZZF9pMUK5cRVNNB1yDiKGX7TcV03oTpdPYLwiO/g",
-	"PDgdQ+5aPQskLQCmPQ51HRCcYgOOEVXWg3uHZXuf5DWT9IzxytJTePDftK0JJvWAjpl4qGZVkgwUZt1P",
-	"+E+qOgBX0VDGSYKQR5FgGtAf38v4L9qnE90Xk7WrBFLw5wP0rfrnH/7PX/7l3/3yn37PfI/lH7tOI38s",
-	"sDZohkGYso8IlQ3SXLK6/VznzuRSQTX0bhQ/VMRUAhHtaeoZvfr9/+vVv/8eVja1ZzRv8E8377lSCdRL",
-	"hvz6D7/9+vs//uynf/P6H3633sCd5A7u6QpluzR1PKEgyOeOdB4Nvfp3/w/US/gvNRd9QwE9trA30TyY",
-	"gjob3KtzYotU5LXmHaW0oGnuTM2PlEA7QcZ7c/mtdhq2wGocND7/xZ+//rMf4+rmX61a21RbmrPKNfBj",
-	"ylK3lxa1yDALjraZPYDYBjxiJjGWOzfYBX6yIlFS7lNMh2I2ZTW+mdvBhtMIo+gMx4rDd83GAX6AGsYl",
-	"zNZp2GAGW7K/+XDiJ5N1cz9ZUdJVl9F4KdU4cF+uWWyukkNv7eoXtzkRm/YtMLS93DXwXEUzexGcOWZY",
-	"1Xa1MnSVDLeqCF0BCKV6p1WXDjDRCnFmOc45J8gsc/jmHLOF56bI/zJHoVspiDcYDpbhaEvpwW1L29AK",
-	"AWcX2h67av3eDBWXq8T1Suyh7qvNEIuU33vaWiEyZnFzVd1tHRAenUb+DGrxQpldGZFAOuQbUQChNFFs",
-	"KjUHEjQdpSIcgi+30Q76lPc4RgJDiIf6bRQoVWrWJh8pbOthRlU8ix5RNIvmezThmAS1oOGx8UQGzCdN",
-	"pbVZg9NNL7xcX84GrxWpe4kRvEyVMtoLmAZO2UApR2bSNAavhOicFerzGhZnKUWl1npzrhdb4vUTb1rh",
-	"0cPIym1rZ3XJe2fNG2XLYFqCE1bub3VL/zJ9rnTb3zXZwu+Vmiaz/aK57FIu1u9Z9La9Kvxl1LShLPlF",
-	"ulnG0J45t5Zd2cqNj78peKKHf8Xu5xdQ1Fxjdw5uzDd0r0hLl5VaVm8O3fgVdsEIPWRS3xpbBF8zHhuE",
-	"bSa2S0Y4cmGD5eiCC5BuSrQFAoKsmwlmFoyZcFh49YZoOT0+J4A7Ma/eEx7hNI6jCwsmCNLMhWQfEBqG",
-	"esjj1iHJxX33+AqB34W4b+ik1c4V0xXJy0oP6HGd9EaRG5XBaRAGckaa+O2N9Epf7U3M+ufFDfogENLT",
-	"Sf2sFUZ7+iG5GDGONmgSyB6HeoOnLKO4oP3a+iYQNuyoMBE3YZeAnehV1obi3L62lo9qz7jQg3FZG7Dt",
-	"wSUsRIGQTFfQUWa1oexHap12Suy62sbNbQpSJ6QiyB4O/1F29a+4I0HKLLRxqE68+BbcDNLxgBlw3fFU",
-	"ApOy+odVS7Ju1sKtxNCX0dqX7G4f9SVZI3p+dRQiDmrikDICytgXMkH0xixXzxS9yLyaNzYU7W7uMiaz",
-	"FdMX2na5gJ8HMpvQUAl7k7pnNxdh/3/+j1d/+INX/+ZHxQnG7Hk+3zKYYqaXkvL5MuPvyw/wmw7AL4Vo",
-	"FljSIYZjyumQiU0BzkqsiRReE2Ya20U0sC7im8h3NECEmprolaA/mJdOZ7gGMhizVm5he/wI7oYRy3ln",
-	"bHYRxb6JUzQtXIwigSUWju8p0BFwHUBhaJAozksDyJmrECDAySz6o9zv8WDIo1jhSJotiVSEXZaTULJX",
-	"qyGrMgNOFvwVHC7ngSFU6q8EDqrr4rgl4LGC9+N6I6mMlijPwI/UCCyvdDCa6JEDXw0UlBLZlgHQlysI",
-	"IYFX850n5xdqMO9Crr7J5D7lQxZ/wM5ZiFKzhqi275fzVLcAX3TwY+kljuUbj1eLJZmH5qT2i6OQ6fl0",
-	"EiCSdapYe+bdOlNPh2avQHe1FUiSES23Al23zHE5BU3dSwFN9nl/89kPtREqOUXrQiLtCFoFicSzQMPg",
-	"quKLmLcZcABYdowBhifuJFHss7hN0lshA+7gske9z3z01kqv0EptPXSqsJMEt0hfW36MzWQQxWOdqU6Q",
-	"yfQ0DHQqoqUMPHxmHMSIHFGZY5sLjTCYQPTqQ46srcGxLB8bzA9s0U1pfuByu8cG0v6mW/FlEczFpb6n",
-	"H0nTkutk5DxKnBDAqSO/E03rQhdhe8aBQU+yNd+BIRG86/kPpeS1nNiqcgtbx5hRw1dssRNSlTHkkpyQ",
-	"nl6KHNQnq6bPh/CsCi5IkKtKwPeY1C3csBl+Te+PUvVfgRnmaytAPfVfC7PCzYoFh5vztPxyucgj2eMY",
-	"j1BMNpTpqma23jVSA1VIwK/D2gGJXOk8v4V8n3h7sCV1d3E2oNxo1jUDrFAccSsrsoF6SDmKumLZd3IV",
-	"9atrIlWUSgRFOJewF0/+FSn9P18F10O9BgJXEQhc3n1C4Yy+adW4eGsAlX02c2ewVwANBd8Uw4uqkcMR",
-	"1KnTk8f7vEyK9WiQFe0ySi8UDrJ+IR7pAEfJVsbjsseTaEjLH0S0zdv+fTH0SFNMWBgapZuSmzf9mzed",
-	"TGXGllq9MzZJ0mHaA6VCwY6kRIFqcxtJHfB64oB09l2dpMm6vzoydxf6wihZArxg6fHOfscleFbf4ZLF",
-	"OV/Uzr57h5ijfB6olsA9JT/XPh0zTHFJOQHjGHzfavf4Y1hcGN/twvges2+wftn41kgolRkYjClDLx3X",
-	"vZ34v/Z4Uhax03H3aqepGBbmo8n7DUYGwpbPRzCIx0qFQkXqdl/fE//tX3/+iz/Ge+IV3WqLvgqbG95G",
-	"PW+XGxYC0trDWiJJtEVWy2DizSzXglyZe8bF82vYzob2cWfdkVWnWNgqcVWOCSXKtlbn9V/8688+/d7r",
-	"P/7R6z/9x9f/8e9ff+ffv/qTP9tGVZAK7ra9IL0i79qUV/YlukihSLkMB6kVbjDn85aq5N/gm4oKXFG8",
-	"GrXJ+A3Pz4aygInYiUv3siPIw0BztWr1Sy5o6kRuRPuVSM1SwhEuIzVL9RG+JG94RKAKxuIKEFpwZ1ol",
-	"MG0fs54DkZR5xuMF7TNFIs9ktChS7cj3BfHwHT9JRJKBwlSQKPYDTpPYLJHkVHGIl177eqTrmLaStC1f",
-	"weQsOl9Lm3xkQDQ2rqiomCREaS9a8bM8fTRLstgRKgo8guKZgcDELQc9Xlxp0kzHSbotrKIJWUcGUUwY",
-	"7Y+IXgStG3IhGfUd+NkKT7F4oIwMhtaXkwtVP29jrlIl2sm8UDoTUxlxJpKMKq1DEsUOaDU9ni1xE5vb",
-	"H99RXe0Spc3nDxRpqlWfwGKpIbCWGQOuVTbbToVjl5VXfgVfryqtpcfVyThMVLJkVy0WabVTWikGX1Rk",
-	"/CS6Gvl1qy18czw1/FwCA+3HHjMq0NRUG6HX9VwrH4dOZrLyOGo6ra08iM1l993eStw2sOJ48Z7MG4nO",
-	"1rLSSObd+peJpDSZiElTAPE4ZoytMpeAVVbzn//1tz//8U/K/bvX9Sk4zrOILd9E1DfxZ9do9ewKXy5X",
-	"Q1yVQ0LFWfqsjPT3ZBZNQQJPJuEMRbuW7ApCaEB1FYD1Eoff7rKipFFBIC5O7biG20kZKyjzKdmqalBy",
-	"bi9JJ8Ce4QQqICajFVNU7OVzNML+5jQBi1wr8f+TFGABD2IQYQHoOQ1WMDkW1eFixIvZ8/tMCDpknsk0",
-	"UUTwXRu7qfZEj1PMUphmZDzEbHgXAWhHZXceWZxeBcS1wtvu8bz6kYthJeUhrKrdk3vvW5GpiTn+hiAG",
-	"px7fQ98MHFBltCnqDOh3UeFqkVst0j0gc68j2uShWaeDakDe4/Xxd1lmjAw0BhA9TS8L7M0BRg5FoPaz",
-	"SLzHF18gfMPM4E3eGCgW/yRSi1msdqwEyiCacj9lzaczIhiN+yNYXH1gMuwrG1lXz21ch6Xh0VoQmlbb",
-	"06Quap83sLq9d9z9HStAsbjMuJK+yfZi5aBRwtDQ3mJIOG/Qr37/e7/80//x+Y9/8tmn3379tz/cMtTf",
-	"5PKtAvBr9r+uU07CjrZnIM8e1U1ayS8V3ObOQqn1d78E2hrmDAeiVFRaxuBDckEDWS0yf53h6yo0fVkW",
-	"Y9A4DP5aDRnuO0BAlaDwLOifLQKFWL9TEE89bJmFk0qeGpQ8yaTmiXXVTz6LOCOnU6kx0KF1bcTDWWJM",
-	"TjN2J3hwO6U/3Lc1sHofprPQUqoTjOWspXNKg8jITF7NXKdqIc2c64aTrgM8jZmc0yTNyUl1ejx5QI2B",
-	"hYPWHL8Pu8+NVCBRu34VK4pZB4XnrySIjLXuonciWc3FqCFD5bnktPNsYRsuYlI6jHVMciuYSUvHsL6B",
-	"shZ02vg6qAbXWoB855//4q9e/bvv/fJ//c3n/+n3tuB88L45f1+yBCr6ZH4JiqNkqOTgC1MkpeIgXIbJ",
-	"zaLpyy1CbjAGumiung92TkGUZUqY3p9KZtUwLeSE3W0d5NMdgokBK5UoeCUY97W9TJAhk0p8722pVtqe",
-	"rpV2laqdjq/rnP4a1jl9Y1VOv6z1TX/9qptepdqmb6qy6eXXNL1/+RVNa5QyRXFcXr90EMUESpj6J6wf",
-	"cV94pAkFsAIpSLa2qYwIjy7IbxL78VabHOEXxsJxQ5ibJdvyoGX4LplyGYQQlZI3qWB5N8QAiqI1mMlZ",
-	"VHo875+3JVjQtUuo1iqeKiOcCyTPMChgjYKqPb4KcvgC1lK1CatxcLs848+WDRPZMezedt1Lr7i6YBm2",
-	"X4N102ug2nvI2deiaXzZndcXGle5VCuU9jNSPql4wxPZXFCrxsD6TbJFW8mCqtY5TnpdwvVSsVHZkbhU",
-	"fHTJFVzvv4H6rc+ngVxkrkgkcDEbvVV9lYSMnttFbjL4ZSokkTHlYqCVFA2vgljIUoCi6XLpjCWdfXdP",
-	"3+z89jSQC+91Is5gxAEfVl7rqMVZJunJErYNXYimC641FkzRr1aAFTWAq2LmKM97sbh++KWgkiV63ErN",
-	"9y07jqxbPL/r7mPZuLug/aqDsZHdq1xL4AHbnNfSTPy3zdG5YglhtBwORFoscyp1VoszxskpCyM+BO0w",
-	"V5hPa359dOVImZH4kptvrpB/yvzTZPeZ99opxDQclolD27/c/KwjJLQ3nBFJFcMsnr/LAEzWWbskqPSB",
-	"muembnBgu3K4SCRp3uenNL0LhfkQ9QwCFvp2anc+iN6N4hMmPbQj5b5NSm63yVE2izp4h+TAVo97SaYi",
-	"z1lQgB0LyugS7Lqafq8x5VhH0O81DqEsu1PirO30uJfNXKSrtxcSOHkYG4hNQuiggllqKWbwyyRmULYv",
-	"LQp0EdPJhMUC0sdMQhrwHo9gKWmolw8MZpxd5CZImurMTXmfjRmXrapK9GlyJA/z1HvF/EjelhyLtEFM",
-	"rdgJk1flpkzohIxXIunsXGNXci6Wqz/ynT/55V/8Hng/bx5dzhuKiWPMJAL77NPvvfpvf/bq+/+5ekxr",
-	"4c8Nrs1a+HSD45iTNITTMTvi/pE+8WuP472IFLOzFVOvdQqp115//29f/cl//uynf/r6z//i1b/5r7/8",
-	"1/8T23n1nd//7Kf/tbGFugEn1nH9kl02JjVsRSYh61bAa0HGXsW7yNoLcplpOuadwcvAlNmDcEmwEtGc",
-	"lTh/YebgDZrisoB/znUlPWOQJ+PiYZrjUQEkTW4t61yiM3XHdVvaDBX6+hcJrSS5INR3N4SCqWMWE/VW",
-	"KUrqT+NYQTrduheFvj2I1nJI6S1ESvDmEz3reP79Yb4nwp5PaViyDGrJy1JF2KEPPV5orvBUNSbLrNkS",
-	"TtbLxL+Zvb8axr7OjqBjVizgWyposxuQEYPZRV7dOldZUXj5ASEirDGgDRsoNzOoxRhSd/NgeVtm6cgQ",
-	"JG5uZLWsnlteK3PW3vBAlpaET2zesGVMWHXybbRlI57sCuE1jx8MBixGH9vsMiXpPVpXonx4YoC7ch5w",
-	"c09xFfrM7cUXxbJaehwvA2HmztUlQUzTq21wEqNgmw5xWBAzvjWI4tPAh3Qb1ejyXXjIcocDyyVGu3gH",
-	"urg5XlXoNGVwISpkNBHkIorPIJLN5HZQg2s5oOJ8xE5Pov4Zkz3ejzhnfUwvNmSSdF23S94P+mcPeRhw",
-	"dl8M0RUjZqQfRgLKTHKfeLfoVI5u6XQhZ4x7JmU1CST09XYL/ed63EtmPeXWvL02wQliwCzBn3ymc4/R",
-	"ITWBiVOwJAriJY88mU2YNoXq5Wj3+BHeymiN7pSlLRZTQuCjqvVyZFyyDDLSK54uGdiX9ebo+qCAdq01",
-	"hUUrliWP+A4q6CiesOq45V2XKPDFkh7H9yqLeuCE4f7ripoXMzsIZp4keOuX3//uZ//0Hz/79Hv//MOf",
-	"/vL7P9vI3fWcMh7VA/n8F3/1+X/6vc9/+EefffrT/CiK3v1zy3fMS75lHYXSclsrjrC4TmaEy7PjdxM6",
-	"ulp2L3vJAoGuIOlJPsyX9Vgiqn6V3F3TFUpzrJGZyZr0pSdksgnhkoQydkmap5S3dEEISx5rSbLMteJe",
-	"UeoOmXwWAUN/hrf1SxeLwsRQWHZBkpBRITG+e8J4Kk5t0RBwSDwkWHzOYjKJI7UbDtZUZD45nfU4EpKD",
-	"WU6hbSWcbenRpIJ4meHDQMwkTJBazCZRjCUlxi2HTMKpNidBvZ8ejwYE39DzUIIzGmR6mqhBhlQOonhM",
-	"IjVkGoYmfL1NHjPqp2kGcFI37LH2eMyGgZDx7IDQzDoIguWwFOyNxoxLQgcSkD6sHo4GXe2LT4D4FKQ5",
-	"nSj5u+sS0eMme4Y9/GhAqFlkXQky0HUyoqkESDQJ+LCFjnBa9EZcRCEjTQ/v/m55LX0EA1kfMZSV6SrI",
-	"eRDnFeW4EGl8KLA46JWU3ksXmOq4tYpdlxcuWqO3OUK5Tq0ca0uuliCs5GgZsahPeyobwQV7Kdk4v5SU",
-	"dfJgMwzjQFqt+lVBlH271BEiF3zJZ5IG4SP96ImujKRbA3Cj/nj21mCX3uk3nEYgvkr7Z0o9437jYEBD",
-	"wUp6MhWWOmUgaevVFzPks1z5RVgQEKKm0pKjf4FF80g/mnIptCZiMfW1SzAltKJa5NFFldCtpQaXSmCU",
-	"Hs/6ER8Ew/kZEAUDDyu1GoHIyVISTzmKZAcLG5FJHHAtBZWUFpLG8gDEtMfpmH0F6NgjExrESt71uG7e",
-	"ISKKJQhloh500sSKYkSVtBasHzOJmjCfEbUhp1SoDRLiIop9MqbijPkl0qXHr4h4OYHFu4uL/gYz+2WD",
-	"LGvoUvMY5RYKjWRXbHvp08qDThuG8mF3dBV26vtxqgGAUHC7UFheP4Bkaj0STW7C/1Zkds4GpFPmtG9G",
-	"PK2+icsxYbP2pgIuMlv97crGxhxuHgTDKZ4pR7MXobnI9jhvifIwXwViXMYz0A30idcJ+51CmfiDtAZ8",
-	"BwuyBRJz4lWrS7b10SEsFIy4aF4Enl0GCTxrSJaS0fQ+fupht9FgoKankX7MJuGsx8WITqAQhVlDrWEk",
-	"Xp43lJ6lZlapZDnaY9JXU9dzVcLTMz6VpuiEIJSc0pgRGsd0hplpjR6SU1tuoPVWbFMc6DyxS9kPh0wC",
-	"WkHgokHYFdVFpiWpoGrfZVcbf6bFrGNOWqdhQybAClorNQdWDqhk5vUtfu+V7PzVUnmq1qrKDri8rrOe",
-	"HXCl5P0rmgOb1sQ0G2HaLBM8PHFs+2fCBktMho2Ue21H9+os1L2cyl6tN0ujqbeutZWcgyVhgyUTlOSL",
-	"5gjQdUrpwym4YVQ1Ybj0ZkykmSu6anDwQTDQJWxPaeYa7KDsajAQYgpJIM/A3gc3e039CX5LMkybFoWk",
-	"sx4P+DkNA7/VJh/qYem7QjhxF6PInPD07rCvg0B4JEeYyNMnQBnM37KYXVLGmgW+yrd027x4W+c6zaxd",
-	"ncFuwhT4obVnV8wTnH9x78RKd/MybrWy23lZYXLBQGrOdUMoHrcRNS/HxMUQ9Jd+xM9ZLLDI3VgM52WU",
-	"ltOYC4L3Kx5YFz0yxpT0GD9nNwZ+DjdvcnahFD8wEt+86ZAo9CEEgXKdLwBe73EPTHB3w4BxeV8MMW/B",
-	"i344FcE5ax2mkXUlD8I3Ir1z0n3qttvEC8Q73EdTaTxlPW6qgJuqoMj/YWht8iTC67xT2j9zwGwHjXp9",
-	"u0t91xcqbbWpXhSyZTokMeuz4BzKi9w3y6O0PO++GN5TFOLAUqnT7pFTpvpWjbEQouRuCPL1k4cPiGQv",
-	"ZJsckZidR2fMT1o/Y2yCiawEew5CKxA9HsPuKG1VKZX4jppZ0GekqTt7Mpsw0u24HYjWszcr0TqT7UwU",
-	"VLPuYSAkPNbjZj3VYrbRKTzJ0SkYS92ob4i0QbM7AZaSwcTYJcUUJzSWM7O+9hgPrCzZRF5ExiY0IJ4I",
-	"+DBkz3pT193tU/iP+XSKnzynvE4jiQYmQlO/oH0Ak9cyjomZuET9AvIz/fzhYk/6UqAwpiE48fske4a0",
-	"Yzy6AiZLQwnOWHVmjyi7p4A1erw0O1fxEFkOh0hnsEyoPWTavH1Y8Ey0snl1um6nwl5w12pIseg37y9/",
-	"Sv27meXOyJd+7qdGf0RRsex0d5+lyAY4YeOg64I6klnWlYozglx/pPZ6/nA01W9gQKvXnSkMCo+S5UK/",
-	"6dW5bQZzolrbygohp1fS8NlGU7TOWyxscnM7B8LM3MpmTcso3VIlyhx4a9p7+7cz1oAtrGzNvCiLbGN5",
-	"HFNqGNviEapXdfK9AjfceoTAfF5XFSmQk0ZlHFBJjkR8gYWLLJbHpIn3qC2HVArfvHQrkbeLr6KKfHRe",
-	"QELG8z4RtxkJWEEy24hEWLFAfiV/rKqPn6dwkmWApdCg9jJsPi732YKAiAwLLBg2AcMaxcmgVDRlVrEs",
-	"w6P12Wt8q9dQIL3XOOg1Pvv5D1796Oe/+tkfff6LP3/9Zz/+7NNvv/6rH77+h+9+/uP/8Pofv/P6d3/c",
-	"a7xMX9Z+umq6WKT7STBWX9zec+/c2e+66n92ATqwpD5mNB2wGL4bR2PYSsUi+ue5SCfBuJ+L61Nflfaj",
-	"fmDxu5h3pHHQGEk5EQe3bmk20u5H41v0nEoat78xGTbMCw+C/pm+TX71sx989ukfJL88sg286svn+r/x",
-	"OYvNwo7FsNPdNaMVIohS92Vj1u2uehm9hhNtqTRpGqXD1ndRB+M+Mfy23IReTWlUYtSPNq8/dRpUStof",
-	"MR/yfsC+9+cJ0Bw16g9AkK//9B9ffefvFUH+/V9//vd//auf/W4dCvz/2bueHjduK/5VCPWwEqCRV6t1",
-	"Wu8iB8dxEqNxnFo2gqIydqgZasXsaEYejiyrgG9FgB7SBgWaFE0D9NAi7aGBe0gPAfptss7XKPgeySHn",
-	"j/7urjdAT3G0M5zHx0fy/fm9995AySi3QrQkUXnzl4hiLncV0ln5wfVF8aBOFl999bvzL79cKosHRVlU",
-	"yIOcrfUC2d5x2a76EFm6hFWHiQoHfTgT43uqiFLIRNA4kuShVH3/3SeKts9fImGN/EP8Qf8tGp6yO6hC",
-	"KSnhD/pyxD4GguRzcjvSKOdYxrMI1s+M+eL/J9su0amShrmm+3KcRKqDrj6s2sR2423fzYWGCPg2ZO0J",
-	"MuYiS9KF7eIUp2vWApNqDCgNjltzQtMzudXECRUnKcj5yhqp8h13zsQX7Knwq/yahAoixz0u+aj2BPHH",
-	"FDZXnz31VfdGioG4QZxywUwF+Yimp4CJ0b3meEawFNep1PbCZB6Xm+nliV/rVlg9ONjfJ+8hTQ9ZwPg0",
-	"a+t+zDyu8LLpBsR52VTb4yQtANKEIl3YZ4+G4KXGx0P2jAdMYEEJkwVX4XcrOcAEe0qGbJGohscFpk7o",
-	"8z572l7tKKNBZeXX9iAu6PTFj6xbzctxHtY5u6Q03Ren4jYes9fA0QWcvQ9c3NJlIndD4+hXt2492b3A",
-	"aX39zY3p6T655MK1qz1cm1Fyab6jOjKqC+vXOo7kjn40T3ZclfbBkyupF3vf2WmX70Sp20d1/hPJjyOC",
-	"NrR1vOF5Rg62sqS3rl5bwDpZ1XYKNWt1RvGELkzlWvs4vS7ejqv3KVTtjispbl+Q86uqbU/TMysmiGrP",
-	"VqpaSUvDEOXykLPRdvBhR0EjNAMVrVJD65B7cUFnMZVEUJFX7Y7lsMeQgKkDWPkjVuzP0bOk+mM3Q7Zd",
-	"AsXeEwpbXIrdDmIdvNVxUTmYXK8NA7kXoCB297sE7AP5qZW64TDJxnno1eGxo/XpxknL1b4t1TnlGna7",
-	"NwOnVHcihSpYptSVBak2uGmpe8emW7mOy3d71Uog/v06BDrBEd4HmXZ9YtqDbzVeBibmnl59ZUBFYBQJ",
-	"ntprvmV8RRvOu2uSu6pudajTjcOScdKfBeOdFOzG0a1br12JLDNkQw1S0tDb73pqo+C5Eu7ClR1XCKX6",
-	"wTx+bTSsfc8/1IfGVWAH8yNhpQbJN7lO5dXWrVdtyZwKPFCGC+Kw8nrEz6o3cl3wzIKRmVMTckIlF6Ti",
-	"H/8YYmVr7Nn8072iibN0tbkoXpm1unXVNr0K7dradVfW2dq9aHdzf8KKONq13JXLdeu+VPOEddVLZTRk",
-	"EX8GtQEyVFyHSbjQKeajiIIpOIHF1kG0pmCM+M89+YMXJPEo4kEmfKmZ+pbz2yddt4EmeBZ99O/7oNnm",
-	"vrh1AH2tY9IjzQMQryBg0wxV5jmLohZ+aRA73aR83beh+LF69F/rmBySecoz1I6q0H84AfW8QmNayOpB",
-	"DBkDFt5TMVOBPUky/JgFGWmGSSBuhCzgkmGiMwl/MrrpqZc89bBQ5YCVhq7hpB17bJ458NF3knQQy3+S",
-	"pm8ZD1LX7bYIz+QrvhM5JINGp9MZNF6Am1tlPWL8SkU7OSr6WgL2xCD28yhW/n6H2OZKt9sjzUcLKK0i",
-	"vzqdiTELVWqKp/wOofKA4wyPiUiwwtnCOVoBgYppNw/iaKGAqNISsm2tU5bpSsnPLVNR1c3J118ZOlDQ",
-	"kGKOKBgRAjeInC3VXmkaRRoZiyurkkNtu5QLEs5SOoxYpwAanpjizcjHkE2mSWY6sgk6Mdep/I/GBcvf",
-	"B7E1kkqLMROEqAxJmZhFGcCWkZMJEdBv0qYMGdshHym8L8+sKj1I4AAAqpJhukUuF4VSPlESnB0TX8UN",
-	"4YGuPApgT6uvtdQQeTRNVeFzYnL+IKYKhoa/7wkyTZMRjxjKurJ99hBBfcamSvWAmkm4yVRr3qo9FPZu",
-	"ejiuFysqPBqH3ogGzJulUYX9jOHFSvuZNOfjxDTyBwM9XiQxa9UWBuyCmGsrEvqjaAx4Hh5R2VkYO9HP",
-	"pizgUw59WKxTlHRbUAg7Gal37a6D7pO9lpLbxOWuE6gp2OMTLgQAs1Myi2dCyrDew3Cmqb2j93Sb4Ol3",
-	"Q9dN1e/rsksWPWCLd48t/hadkG37cXIolUM7gco15c3FkaT5kN39/cM6wLN+HgqcRjQ4U5WmLBW225Vf",
-	"sH7YvEh48XXo+godogsdYMwfDouv5Plp8ronTWiZAwkLNB7EyAu8SKmq4lXdPyYOrwfGGtSkR+x5Caqr",
-	"BnpRhWdYN+xvx9a3w1kvc4sgm1X1ie5Bb09AzZeiy0NzJMd0nH/yh/PPPs1RDCsmiJb0FhNcN7PuIQue",
-	"1bDfpvov/zj/7Is16NW+k4tekOWunAqC//b1+Tf/Of/7f6tprqzovorq3oZUd/d73lDeh2UPxw4cvhyR",
-	"X+oY2pW9FVgvLdfL2btlZ6PLIbkCtNPbuHtnz5vk7fV/LEQfejC8oTk/Dk1x8DnVF5fd8VD+gu4FJ4OU",
-	"xsVgyBrn5mvmBAyr76ryfZBbgvr77pTqIH8o4Rc2Y3NS1GMrK4BqW7IkN1LKfEHj0BPZImJgbxplEauf",
-	"KrPRm9BQZ5cAd46NeSPNj7nUepWxlcTGjlqPtQUQrM3aMgB2FY8bm8BXXRbf3OGyXpbaov04deksetoZ",
-	"LM5qAOkaLLBNawPf3BUUuiO483IxnKuv1E0aYIHifelIlGq1ekkaD/oZKO5T7RFwAsrgEooZk6YFGF6Y",
-	"+Gs5h0gzSYn29LSIyNL6nrbbxRlw/bdDquRG+ZpIlXr9uK52AUrsZrULXkM3kjqlNP9St7IXS9E4Vstw",
-	"7Pi3pBYgiRBSYl9jHz5Y7ixZ3gbmqltN16t+9vdq+uCgbsW158LQgBWvYQ1mGbuLbjnIXonJcKH1sFPT",
-	"+xhJOIlWgaeKKl8lrYdF3qh9CcSWGvRA2VOsKaK3ZA0Jjq5VLhu8XJcqAf57BxrwXwXIt9I7VCx7i5Si",
-	"sia0PtUrs17WSEq5qESoSuUC76TK9KUVmSxLci+qcyJWzmOLy3bdqF3I4oyPuPbCYxzFKJzbhfL6cO1s",
-	"H8g7VNE8eSQ73c3hf62SLYWak8s7nOtqLVAbGh3qwqCZ+DPVOkeUq3N2yL23VV18mgLyjGC5fuhFIH8S",
-	"Z3w6ZeEgFjxicRYtoPeAqY8J11SrTYRKc+Aig7NgCEdWmunyLwqpJsqNvWm8IHSWjeViBdTUQVtWTaO2",
-	"PuW1aKB94MXJI5QldycqUymZZTBpkLdVpRwLBRx3KSUpRWjnCpIWgkOpOPfeFn2UkbIdbeUT22KFcdOI",
-	"jTIimWGCINNosR5hFbU2LwJf/q4lRpes0ztCUqkc2mpKnKC0HOmYrI5jDvDUGjTIGHJzIIAlyKBxe5aN",
-	"k5T/WkE534LjjGAUG1+BIPagscVNUhKpJffJzGxLSLZekbn46rf/PP/3H8//9cWrb75ttBuj9c3AuMIA",
-	"3Kayf51cr5gYnU7v0/iUpe+zZyyCsS9vrqdRMqSRNGPui9MH0ww+d1EMuLj9s0FjA/mCLqpt32G7VsM0",
-	"A1kXNRiKS25q9wbGFnMg7ivu4Me6GZ1eCb9NfLWqKhjOnvt5Scx4lHQUfLtDbkPkydyqbVWGC21u7IRD",
-	"h9IGG8QjzqIQA+T8NAadpkkJ/Gq1uAsiBg0KVMMCLsCkbh0TP5dLSaAruEDnIPaLEubbn6tsOo1lBiGK",
-	"TpqlCa7Vc7q33yOP1YvIzNCBDzV5Vsw81DFvaJSk4B6jlCMeqKkwK709QR7EfRaN7JHlm+/Ao9avrSJk",
-	"3XIu5FiFDet6wtB6YtcAHu5kEy2Bh6vW93k4VE2/fEWrfWEfQV/9/vvvqlvQ7V4y1C1whC4h+V2hC8Bi",
-	"nyfHf7IO0a+++Ov5Z59Wdva7oLrexdOkXh1T1OFN8fnLH/78m43ui5jNT+rux1efv3z1p29/+Prlmsuz",
-	"mUv0sSPulw5s3iI1Lj+XtvM84iJu4XjcrGhqgcyr6ChYFM8rbytYFJ4rwuc+VitaOOc3UBqKNVdfaI8I",
-	"nvGzNGocNW7QKb/xrAfHuBq4bMhDrzzEKuLlBsWwm06/oTbRBgHUoNFdYGbZWBVQd/QSWw+yHldyW+ot",
-	"DHcisfafaOs71UAjjdvYGg+fqRgRfOCirZPk2s7YMORkhg1UzFjYXbk8VB8jiW1dR6KNIHNdzztlNMR6",
-	"rNPMnupEnFYMdtssN5NLalf90t2lmmFx6/TkEmAJgc5NI3j2MtgjVX1VniOIgJVHjUOmqvb7AgTNhVgr",
-	"WUG0o1xsQEFDft4x8VU59TmPBeEjzNqTGts0ZVJplN/goRKR98BQbOBBsS8P3oa/prXom7d68i1lklY/",
-	"lszSQE6qAqbZ9SQd3lgTkiVTHijqlB2rGGemK3caeZO8e/fRyQd3P7rbf3TSv/uLNoLm3iQfPn7//ZP7",
-	"/XdP3vql+b1H3iT9ux+8LX8/tuDLZCRVK8AsECgijw9P6SJKaAgrHqR8iK55KhZxIHet/kdnQSdRy/Bz",
-	"LvII4D3tbnR5awDA6vYi0AvbT+0XjiAB0uVu/Yztma3g9IE3Z0MBPXUAGeul7Cm36dSszzuVDsDHa5Iq",
-	"G8ShtLguUtKOSAZAb4MHaBaQ4OsjwGm8UBq+HsugmCX/gixakIifMeI7eQ9+eUHuKFXCXgqDUAmstFHh",
-	"cB3oGjQQuT5okCbEnoCA1gpe97z5mGYWw0E/CWgq9WmL1fIpqzMsLKh+qsDdJXkYfi54PhbMTuCEoVEl",
-	"DF2BG01QwzBMQUfBnLB5hZ9FU7OJcVoNAFZFHOU/1Cq1XZywFWNvk06n03KPjQlioo+IBkevYOyhp9fZ",
-	"GyKZmpUFKYD8lSIP/dzBoOdse4t/ztx5u49bVGMDxhWk3vRc35gHPk3vjLlUV/j2/VwTk08XJqFOe5Pu",
-	"beGgMVyLzf6hgkMkEhIk8ohDF6FyDG56sN3BNjIfSktUuCzC26Ztdbj38yYvLtu8FQx7w9ovqnGNZ9nH",
-	"VQeUeoxYjxW4le8ECFNi+TbFqJCN6CzKdJYDavtVWn4M+RnJhEG3lgjdm8AbdKCAVvNAjl867pUJ0TQl",
-	"6tXR3ybzMQ/GEGWOExVDhT1W2CE22TjPFWz8qYdEYUjYSxRZucRh0Nh+yMfvVx052ThlTG9+69SxGkir",
-	"w3NPqFQbHpdTbYzy1CqeNg/lrnBlyoofQsF86whrW9kpLp8KLzlPGW7pxm5jlrIlZwfsVGjgWWRJVVZU",
-	"XRbVca57mTw1aVkVkDeGIRl7nlVdVb7B8FTlWm20xX7myfd1dpnFAQcbpP9cmDvmFIk2cWJ+qQo38kzn",
-	"M7Bcv+ECE3eesXRIMz5BkA7hUTQzlo2K+ED3PcMLNCDuGPfk45hnpb3ly2MTnwTIg2++iyat42knTUom",
-	"PIq4mgYBY7a1CftGB97HIonRPoixd7ElRLkHsWP5VclMkv7iyYv/BQAA//8=",
+	"7L37kxtJehj4r2RAjiBAVYMFdDdn2B0bp15yZrZ3hkOKzdH4POCxslEJdG4XssDKRDexO4xY+2RZr5Wt",
+	"C51PlqUI6UI6+2zZew6Hb8erXe//cjHkjn7Sv3CR35dZlfXCG82e2d6QOA2gKh9ffvm9Hz9o9OPROBZM",
+	"KNk4+EFjTBM6Yool8OnRmCVU8VgcP9AfQyb7CR/rLxoHjSOiEtpn5PgB6Z/FkglyOiXqjJF+xJlQh/C3",
+	"ZMkFS0gUDyXhilxydUbYBUum6oyLIT5Oo4iEMZOEipD04zFn8CwXKtYP9MSn7PQk7p8zRcYTecZk9ppK",
+	"+HDIEtkmT7PJRvScSRILRi7PmIChJKGnkgnVJkeKjGKpSKf7Lumf0YT29WbbPdHwGlxv64zRkCUNryHo",
+	"iDUOGrEDA68h+2dsRDUwRvTlR0wM1VnjoNN912uo6Vg/LlXCxbDx6tUr+zBA8igMvx3R/vkT9gLAnOhh",
+	"FWfw46n+5RPJEgTzP0rYoHHQ+LU72dHcMUPdMU+98hrsZcWR2M15fnfP3V7Dy63X7+6VFuw14kvBkuWW",
+	"8cprJOzFhCcsbBx8lhvBy23rWTpffPo91ld6vgwmclzeiz7QhI2jKWHigkXxmJF4QKh5R+8oD8SQKjpv",
+	"2e+Nxmra8Bovd+IRVww+HQxoJJkGaJLcj0M2dwzzGL7xIFLlpT+CP2hEQqYoj2DdgrAkiZNDQqNLOpVk",
+	"nDCNkB7pNXoNRFR1xhKmcVXEgukN5k+oftkP5bC8iF5DTvp9JmWvQWJBzAePxHqaSy717aCKqJgM+Mvy",
+	"bMWjtdBJJ6w50fcTzkRYieabx9hBEo+WQlivAsnoeBzxPhWq3cA9V4Iz9+QtfUaKZdSku79fv/ju/n7F",
+	"2lW89sonkiWEynMWtkvn5YDGmWvOoS11D/Glm4t4zS+iHMdCssoLuYXrc0ZFGLFKOKxxV3DUJ0xO8JRn",
+	"LfU77rObuWcJADFkCWkq+NhnXAsa8QAkEQMB/UJr0YtY2NOCZ7jC/bQv39zT63hPQZY5FoO4AiaCESZU",
+	"MtXQCBzJKrglCYhWEZeqTYJ+wqhiT/mIBRoWXJDbtyXrxyKUt2+TJpXk0ZiJ44fkYrflab5FRrKMDTQM",
+	"T+JJ0ofjHMTJiKrGQYMLtdvNtsqFYkMQjishmwl8Zkez0OLx5DTi/fTpV14j20gZGp+a80aed0kdELDQ",
+	"I58I/tLdtt6fu4m7ewtvAqWUhTAJVYPYkZkXey0vZy/wzqsK1LlPRZ9FDyeKfZDEk/FDNjplSSWZH+rf",
+	"KzU4Q5HvzpC87u55jREXqSBWQZ0n66gMdnHpMM8W3+vi5LBfNcANSbyOJLFw1m8Bo2swdKHFroySN8h4",
+	"LZExFgM+PGFK6SFKeIgmoqrzlvjKLUkGER0S/SBpciU1CvAkFiMmFLmgCaenEYDo+OHJe09+670nz8mv",
+	"A5+DN7ggk/GYJaRPJfPIDqGSPG8tDMkLGk0q1nesJIGfDolk/YQpSUZGi/QW5EYuIAEIdrISEPUIIZN8",
+	"KPTTKpkwBOsFSyTFBZUNi5oV3JLkgrNLjWuxYKTvvIKQNCBGs6FkL0hCxZC1KkQbpWj/jIVWKlkIdqeT",
+	"RDyYJDVLPEFBoyhmLCErufupomSB5GIYsee9ie/v9in8x346xU8Baco4USxseSQAKmV+NxTLPhUnJBCx",
+	"4gOjpJinkN+ahxbGKXfdT+GF2dTlhElpH11OuoJdHCk7SR48PhEa7pFHOuQ3RswjXfIbNIo8sgv/BZyA",
+	"7/cIFSKeiD6DK9c/00gSrnFwtbxHX3v40SODOCF6NLK7MFzPqHzCaHiC7K48ckSTIZMKEF2dcYmC8Igm",
+	"5yzUZCFhNFxU6s3fx5oFcflQDh8wqZJJXzmHdhrHEaOiUfvaYy5g7CXeSPgFVez+GV1ioogqJpXhFLMw",
+	"UG9Ds1L3HbuvamUDtImRXEOJSCc6YSKcOYk1Igh2qY93xKSkQ0aafgULbR3myKAkNGEEVSD7/oAnUnlk",
+	"DGegCafUvFLF443ixoi+rEVUd4W3pF2XZC/WAOeIi9r5YMelazFd6kJUTVlGkhVHWl7d0/y1f/FQDh+N",
+	"VRXpMwYoIHJA2KeaDIYxKPfmR00R7XOXXJ3FE2We5WK4BvmbCA3Y+/FEVCztIWIvIDWIZXAcktCBYgnJ",
+	"SJxHXH6EHDxhF7GmZSM7BnvZjyah1u77ejYWkslYS3f37t1rE32vuBgSmt4YTQqNZ9AVFfRqzYtcbfQS",
+	"ZGpvGSnHjCUZG5CkA1vcW1zAqpJE0029HycnTNVcP2BwcALBHRcSdyRTz3PkIyBNtAzdksQd/gl7gY5a",
+	"LWVdJhQk0AFnUSg1pxlHlIueiK1OgL+0DoyLVYsbYhJF5FtkIgy79ax2QL6lxTZ9fC+QemU+4lvG/6vZ",
+	"tSKnIEKjW3a2NLeGP0kvU8vf9pjLRzOMd/SXO/Kcj3fsjnfGsUaWpF5YLN2tERd8NBk1DvzaWV38W3Da",
+	"eTJkZnG/O8vifneuhWcjQt91OKiCTFk+J/oSz2lvW2e2tumidDglQa1msa48teBiXWFuo6PmBb7NDb0I",
+	"197OueY5dj1idbe1gGWssI8SNBwVVfkCQVlemX9Mh1zU6MyPBCNjzanjAaF5Jq1lWMdTcUuSYJyOFLQO",
+	"4T1kGJ2dUypZ2CZHwG0OgIOgDGgG74mO77fJEX4eU6ngGSZCMuQXEGZEgN3itJrpoFePRkTFikZVXEeP",
+	"9fFkdKohXtyYWRLOJybWtFyPAx0f/udgQqd08q+8hjyLL+vmfKznkvz7zCPUUlLfnzvt7CkL2ODsObeY",
+	"BdECvDlg23xgLJlVRtwFPEUfpA9Wm2b1L5XGu2wFlVZkGo64wAshK6xkgitOIwJPSdJM4oiRuz7Yl7S8",
+	"JhcP1RrRl8f4RgeO3ayUJgmdNlKesBwkvMYInBhz1x8nIRc0mRJ83u6ku5WdLB1CZilRldsdBjt0xEq8",
+	"td9Kw/9Y0iaPRDTVNxqOCRQ/sJxSkekf7XXwZgmDfvbaasb84o25MeFvwoT/gEVMsRlhaQP4adnwy00H",
+	"S+ZWMX8fi6Nl6Lx342S6lhjK5YhLWc+o8AjRaV2hOEQyNqRRE0Yk80akCtmATiJFYNuu48jK1pvQSDbl",
+	"TM3DYQkMd967wfDriOEI38rjDPT5BAYUaaw9UXoNCVOTRECs7RkXwwMS/OBV4CwaVAbJWEh837+Ftt/n",
+	"CRtyqViCiNI67AkrQBhQyzZpPgWFAFFI3iKBA8EDvCwBEewlgAGVgwFLmOgzcs7YWJKgB3jVaxwQvSSw",
+	"h9Ex3+nHIRsycUuSeKLGE9VugS5RBkiGUxUgMTANrG/ArrRNfFBXOr7f2en4/j5oRA4AlFYlMfECjhNV",
+	"JhqGLESLnoQnegK1FNnWQ90DqakfjxgZJPGIUDF1DoLarArI0BCxInw0jtCZNmWqTfa6FQP0RDZCUzJG",
+	"eo0nVDES8RFXGvM4RnM5myf0NL5gLdggl8aUPdYSUaifDl7usCQBAMug3RM98TnRH8jnKPB9TkaMCi6G",
+	"5POe+HxnZyf9f/2kTz4nJwZpPocnYN2fk6dx/JCK6RP2YsKk0j9SkqQr1UKnXuZpPBGhRqCJoBN1xoTi",
+	"fVhYYt+7RBdc/4yFh3CADyIF4XhBwlQyPRooljyU30LPqzBO1wMCPxrzuCAjHkXcxLDhIvd9vfJjrekL",
+	"Gr2n0Zd87ibWDCiP9JQ4UESVlpiRvODhG0BneThkApGsgCNZagtOpxGLfE6OkqG0c41opDVKFpLTOJxq",
+	"gFC0+MLUEEjAQxjkkCAFgPOQRi/XD9qhuwDvcyaOBbylR+dScjH0smnAag4mY/ZyrImMBxeZ9llImue8",
+	"f87CFlF6FM+eDrh8uNQvnvIwZCKdcZd8Tj6OH7ME5omFPt6+0kgy0BtxdITUR3LKwK2gtQmPXCaxGJog",
+	"CQydBKHtDiobdpY98jnRgtvHsXofEEUjkQZCSNAok+EzkiaWwWSffE6AcVW8bHhldvPYS83U7at3yefk",
+	"CevHSZh71/hDPDcsWUMqZ3DBCQxuGCSum+cd8jl5MMGxmME+zN6iUcJoOMXnJWma3Wbb9NI9KAonZt9w",
+	"gjdb6UTvGji+n51j9fkeEhEjDkDAq5QTDWqheEQmAp96Di/Zke8BHqhjS7n0AeRvgImchasyZn1yOlHo",
+	"T6ynfhwIoJmjgxcHt4fCdkppOh1AfX1KpR80hn47ijVaf3v6mDF7vccMHWYupBy9N31f495RdtAY/G53",
+	"hzrFHTiDHDpoamWPggp56aBkB1DSGfKx8bRp3Bpbr5szFpB8gBvo3TYbwCIFjtoF8HwcKyf8MoVCF8CD",
+	"ei+KcrAD+6MGEb7xcJKdnIEDl2Q0URaXuUSEM8igf3kP/e/paHt2Knewy7M4MsEb6YiHJBbRFC88MCVj",
+	"CNK8To4ZPU+H1AB7pB+7D76r35xwZdELXh5NpCIqoUIODOHFmdBqaUe5m+HPsYAVOjB4x676I82WniCj",
+	"sZAAHxu5jCdRCPeMUDNBfGHmSz1sqXIw4spDYg4XBZ7kyoBP7oxZsgM/wJMVlB3ZIy5vFw73oRya5T8x",
+	"nlxYvhYMxWTUOPjM9/a697x93/c0m9H/dPU/u/qfPf3Pvv7nrv7nHf3Pu/qfe56+Wvqfrv5nV/+zp//Z",
+	"9zRS6X+6+p9d/c+e/gd+uKv/ecfTS3tWaVTXa9pxpA+pZdmG19gA90fmr/GonvVrmXDzTBxUs3XZNXhI",
+	"tsGVNXQ3xnzhqGbzWOeRak4KD2yKXZoT3SRjNEOuzP7M++vzuIbXwP9bgDOZp5ZiPXAQy/OW3LKW5Afm",
+	"rZUIv4XrfOLuLO+tEWm9hmcpybugCfyuyZ1RiBpeo6AFNbxGTuVoeI1UJYCnMxm+4TVcAbvhNVxJuOE1",
+	"csJtw2vkJdaG10hFS/Pu+w69yMtsehk5AQufyD7kBCn9dEkwyn9pRBscxpFM7LJTaaThNRwJxP5sPxR4",
+	"f7ZMw8ft8y7v1iMWGWbj2SuvgdvXgKg2VlvoVIfFdkjTWDu0NixJp2XIhtRcY6jvFxeHJjYLIraRwUgV",
+	"axEQsL2v0itX7U+c6bRMGJWVQd2rZ3+ulV80I6vIBfXi1sZB+taNrfE62hqRHKyQU4ksi6yTVdkTQebH",
+	"CUifJgm3shV8f0uSADEy8EggeP9cU2P994D22SdPPgrgDgbsZVAZ++YmaRZvPh+NIRvAI11yij7Rfp+N",
+	"NTN0eOo6KQuL5GfiPuUZHwOrH9GQva30zOwoFqIdxq2+fAD7laWB6tswosl5NamC8W7pWw3BVYRGnEqM",
+	"QU3PZY0A1NSDqkWEqqQdc39K8luQZcAH+qoHNgk+KBPQWSi2flT+UrgTj97HK7nUOx+bK73US5/MiCR2",
+	"yissnEnilGBY4o2svEIx3tyI5h7ppCTFIzsdkrDBRK6VTIMzzzzvQ+KTyzMeMbuMNRAAp1v+0r1YBpoq",
+	"XhZxVLw02rhVLaqkFqxQ4WkFx6hZco27/wFTR1HkBvrJ6piuXHy5/mKh+KJcOuCrclQRROWVd/qd+JKM",
+	"qJgWkmJSnfmMalFDK000ijCEcGVUnREoKRt2hYsFxlUAs1LUXyHCxGuMcwGYiwLdCducFaXybDHUWEaa",
+	"HpZfX02srkPRG6F6E0L1B0xBqZKPuFTVNx+sQYtf+azwyaz7PjOPYk70qlnQ0ncz3WflpVz8fhlJyb1a",
+	"m1Flc5d83mEteRfT91a+hHk0ubl9G7p9LmGzCa0l5OTyPRFWnHYyYS4oaMKIiEkchSxJ0+0OMewlfc7g",
+	"h1TxeKw1SEUCSMODdHKqwA653+mSD/m3e+J0Eg6Z0geSZu81qTwndEi5wMgTsJhGoZPjekuaSqEP5fD4",
+	"AaGSSEUTdT/7rtV2o2eckDU7S3mvHztpsAvHNzsZwnlSVDisdFrPgHpholI4vkrScoXZXJXJm3Z8MJuD",
+	"XJUdZmen4/m+32qTI4MYNJIxYIfU2GAwwcUAD889AEgFiF0HPZGhRWrcz6OFFV5DPPzZWRRzUygKGFXe",
+	"9ROIMcu2irdCnVHjP4gFO0wDz2G4bOGY21xbU7aQyVZVJHZm+o09qcVIwpKUvvD2yvS+ijDdUP0tUP0r",
+	"1LhmKjsr0Ty5AMWTM5JEfZ8cP5AES+FEUY6yb4lK5lJd4Gn7cQNpL3OSAYqAWQQ91rj/ciO3/0bf2ujd",
+	"R3vr0XgcTV2tq3y852xKgpx1VgbgoKekT8dc0Yi87xH2kvaV5tuO44JIiEbjFdJ+fryF6UreSLwt1a6w",
+	"uKVVvAJoK2mTaxOtIDMniiom9aGfMzYmzblG0paVIrT4fGpqIWhSlkoPu+Ca4mikSqE9Q/5xYLZTKf1k",
+	"JGy3fBJXqcl6M2yUFVV0ZXsd3bd0ukvRxcLbK1PGqut7Qxs3ShvrjVHGCWmdwEuQrq2apNxl1RKt4g6/",
+	"zmYodxcr3MINXMCbu7fpuwehTE4QVf0tHJqExuVEiA+ct7Z2E3EQr7DEhQWIKhhspMJ+XTq8Edn0e1Tx",
+	"Ux5xNT1EpBryC2xyA5GIp8yNjm9ORMSkLATM22z5VttJ/6yQcWCXIONEXKoq+QU6+Zg4RmeO+FJIeE7P",
+	"AhGv0jGSeL7vV4o6WylOPa9iwY2cN4tVlCuCzKH41TdjKdpfNcTKXKCWWt3wg03yA4yOrWcFpvbIckwA",
+	"B31/EkVblcosL7BrXI4LZDuvZgA8UpVJ+2longgJH4oYkgIoBBqm+vnscj77s3fpbb3u/zmbXsZJhcPp",
+	"Q00qbbmZy7NYMpukESeEix1kGDb6kfRjoSgXknCVmdpzJHPpmmibJHpZh4IFyZ+LEstTvuzt9Yhe4Ure",
+	"0LtN0jvQ4eaUtVqS2lXTuLrCRcuSKVjwrF4K+dVeiSg2w6RefQXl/DNZ5cbBi+tdtgwfbu7Zhu7Zd2Mu",
+	"WGgSZ2aqmBu5aNtQLJe4pIXdbqZd24YZYa6T2XxeWNrSUjez8PbK17MKjW7u6Ibu6CMRccE0TtR7pwXr",
+	"p77pslGDOE8A6KKIxDAqlg5fI7Z8HFGlX11k5jFLiH3eI3ESQkWE02n65fGDw/RvmeYrUzHFGvxsoEg8",
+	"WTzi6LEZ6r4Dn8UDnx85ACJNqkjEqFS2TYoZsLWx2Ge0F8uqy8tlWtIVInmcheXAiOL/UgUncZMniqqJ",
+	"nCsXWbLr4puLAXYLC9NjB7M3b4Bfwqqy0PqWIqzOmysT1eK9vyqCWkG5rh1NPGHRoMZ3X+WkuqYu9sGa",
+	"LvYKKNy42d+Gm91tz7u6I6/yOJciOxUjrEx+6q7YjVy3MRqWXLAEm99VEy/bfG2ZiEOnk948fp4OvwTB",
+	"yZb8pKpX0Mex6VTSbqw25pLonr26Bp4XjuGGz2Y4CtJHvRluYn9eGEPdJPCZyJkNPW9plSxvklVsX7P6",
+	"+uIGNDvn/AUvheXpeyujeP4Ubwj4Ji+Hq0HVUHH4TfPPpbBxKdXMmWNhYl5a/tfqIuUXvvyFct9f72KV",
+	"MODmgm3kghWCCvQhx0KyzVht50nx23fsFutBzFr0d9xn03fDyrOCnUAxgltQaI7ZBnREjlkUScy4OmdT",
+	"TB2j5Pbt8PbtQ8KhmqKtUSVJkJa4CFqZYrd0ZalaP2/O0J0DxnLYsMTVrxnjpsTUtb3/Nf0H8Sjb5FiQ",
+	"AMsf3sGiNs/hQ5AVDQ0MwgWkabt6HbplPkf0HLq3mpxcgEfL6wl872NTN8ptpKk/c6GSOJz07WdbV8qD",
+	"olK2UfTT6ZgFpNk9JL4+CShCqW9WFyYQjIW/xZLcuFEcn2NIgd64KVOlydLUhOmAPh6AOTxhNDw0ScQS",
+	"7y5T5HTq7K6yulVxtCp7UFqnDpsDsBCqYRqQSTaiQvG+LBTo2lLRq/UrEsHoS1eOWruf4mKVibIqNtue",
+	"asNNEWfN8nFly/5VM3hnzVRdobFLmpdxco5kouVZt8kU+4W75VgR89Zx27i04CqOMU8jrsPtxSC0tFvx",
+	"MhbxmhGLtLGiXtYB+V7MoRWFflhq4S2JL2jkpTFxXFxwxUjIE9ZX0fSQdLJ3ICBQ/27KGZ1Oyy3c9Lg9",
+	"Ycc9JN0DQsVUswo9ikwHnpdC310JAg7HqZPxso77ucDvDeGZu4JPxuH8ooTugqAsYUShZ7gypQnXouG5",
+	"1dQU5fr0LE7nLK1oYRlolYqBqH5XVXUTeruRR7q2gRILPbJryic3ncrIrXWqZtULTwt3sUYpSjKFItRz",
+	"rgWQNllNDjpI/UNpYyCnUXWqkGiyYyWmBcQhr0oWcjpi98SclthOK+6ajtuk2HB7YRGqdHSbazp7fTo7",
+	"b0NauQJVewsyyTYZfyWT3yJ+VXHbt9BbeTbLWweei7bHq7aUVmRJVGikpp48tF0eVjfJo+PxQ02Wko/Y",
+	"BauIOJK871AosNZwMVxHMlumFuuS5TSdO7vQ8yiNLctYtaRVX4wZe66dOq1pm1g3C6R6DM/qGjkQ2K5k",
+	"NOmfeWSP/OYTaGy2Bmz10ralsbo9FOqGN+0WLs94/8ztSZl1WPBJnGBr7m9h7Wz99ToymFM/tSxNlFJO",
+	"PDKggMHklPbPbZO/iUTDpHlocbFstfrPSRyx9LrNDAxJH8wFhKxay9XNry1TC5Er4Kxi0CjSZhXN02kq",
+	"kOkfjFELu1QIR28BFcW08wAlpVUmOkuQgNU6ZN9UQp4z3ZIYu3lCOZsEkmbHzVfWRFWjlNVuQVUW7IIl",
+	"BUV7Hb60ZLHnhL3YFqWdyEzEmhlLPDmNeD+LXqi69N+ZideZX0ZfeJojAQcpqjuI3s66enW8nc6zxaBd",
+	"akBzNEwYg54welBof3IM6KA38zSub4i8bancIGVtb323LpmtSeYRGWPbWs1LrIQM4xBXfjRJ84Ylmio4",
+	"UPtyKokc0Sg6tPahUYy9v6R+hUYwjVy3a/+cUmYb799S62UrALnK0VKBDYv71Hjx5Rtn2nV0pn035qL+",
+	"pm/Y1XEFGn2JSa5e9eMk9XiDocjapk4efAjfhG7dLKFuSRJfCpNqgbU95uko0Gev64htlWz4kOR6Ss1J",
+	"S9+b3yHqxUOstjqn44UJEti8h38OGi5OYr5nX7ohLdeRtHzI++dvT4jAtphryxAfwjB5ESInLOh5vuGi",
+	"Qh6Uc4568et7bl+6ub7X8fo+pMn5QzmUR/IJo+HbrZku2Qs5UxKpqWlV0v1m88YlAlM3UoKThixpz69D",
+	"Drv3ZvVSLJ7V4pdwlHvz5iZey5uYdZwoOhdMVKYt3h8nOU4FJY2evHfylJxx/eTUBH5IwhV2G5XkU3Z6",
+	"EvfPmSJd3++Q8USeMQm9E6eEq3ZPBP1YKCYUNGKk5PZt3Mrt2+QsjsAipLklwzaxtyT57smjj4liLxVp",
+	"Br3GD3q9XsOMoP880P+ccf3vq14jaHlOSeRMsubqsCcGhd1IE4mqp8smiQck+EGvgTjRaxzok4de30/5",
+	"2FkMNv7uNV4FpCkZI1RORZ+O+R37R3tKR1G1V1fhJS4F6pfIVI5E1CAWVQpa0Frb0kLY2J/VQwE89vDA",
+	"LUmOH9hscIsTzRENWT78L2szgu+RIb1gcD9aC18Qc6bVy6nAhmUHrumw63dgNI90/C4Z876aJMwj7XY7",
+	"1c/M+xDRJVuHpNP1Ozvdru/nkWm7QYmeG3NpgNzMtZlWfGRCS7mCPp3uobWups1irQz+NG2k3ZQMWkvr",
+	"4yDdO7uLIwgHjrJ4H8+RHL6fxKOqM/dND27ozm0axnfhWzmVio3q6N8aZxwPBhEX7PFEni1iBX5UeBz8",
+	"UmnhDRqGHHnX4xxlKbfWqaw7mu4ORyRNQ809rblILhVwPGfFcCFah4QSaAwuhhDVD+1MIKJFJRNWzsME",
+	"1tS/qMMH6DwPnf1yONG5s9c6hD6nxsmXo9hpR3YsP7FYzBQTYd0i9G8swfnKM1lX4FJTLX6PTez06lcT",
+	"V79sf0p8a+kelfja47SCyiyA3pJpeRXSzF5pHRIfQI073wEytSkqKqvShJ9mNBDX1Ae9miuZazNJmkM6",
+	"3hkkjHnYD6iTLhWLoOxAUK9hBWudmN54yngXBHx6O+aRjRPn0RnRgh04JvB8dgnKt7tkQHnEQo/skZBF",
+	"TK3h/qxyWT2cKOYEuLwVEw6EJZxg1+rq/qNRrGEChhd4yomSmQAEqhlpZi3t3tu7d/ed7r39earhWjXb",
+	"M1NKWvQht7dnixzAEjpd/tUbpe5aKnX2kN7C1VrCMO8scwUEvEG964h6j8qybTFenioNCyNSglGgYAI/",
+	"iy+rsqOZ7G/OIv1W86/4o5Nv03DI0uyVxbQY/uhEw/UknlQl0G0YEpIPBa0LPN04RBRXEdvynqpEkapq",
+	"ffNKHa5ZtHA+p3fk6lJBueynfEm8xcKK50nsxpqQyeuZ3UMqKtQd+8tzHj5X8XMIphzGrVzUUNfb9fa8",
+	"fe+u9473rnfP6/hep+N1uqvGEh0/Oml4jSMRJjEPG17jUy7C+FI2vMajk3+sP7PThtd4yAXHvz7iYvIy",
+	"e+Mx1S8d43+OwhHX9+s7NBnFYgojfztWEKBkgZOrgVFRoRF0QeEYN7NzwEhsLYiV6Zd+ql5TMpabzMSW",
+	"DbqEVeTbtH+uOW5lr2B0wGuWGieKheSUae2do7HuNH2TNHNm2z3XKjOHQK2M4ougbj4WrtqMAM+QMU1U",
+	"dhJa10viAY/YWnGqy4aqi2V16mXDfyvqvVUx5N+ccPX2POWTDcTKPM3CzCNGL7gYHmbpV2lXgaxJTXsp",
+	"IdSBz+JC6Av70o0Qeh2F0CdsFF8w6FdfifWn+pdl621vuhOsu4i5m1gcNZPstRvkvJ7IWSwGWilj2OLL",
+	"1LTogkLPUIOjs3NKJQvb5AgfgmQb8JOKEHqGQVw90kX9LnhjsWQHjQhUey1jhh7p44kmshUmQpwQZxMT",
+	"a/epT7mvbth+Fl/WzfBYjyz595lHqBt40V6zTXy5HLPdZG491cd0EZ+zt97R31iylww22UD8iN79ggEk",
+	"s+NHHEAuQ8XMSzc07FrSMDfBrTop9ZYkSRyBh8WkmB1AQCQwQY/c9dMgZb9YBcPVJn3fu+t7XX9V5fGR",
+	"ns5R/NBsDfreCROhE/5SuOD5qIiKeznHu7eIY2gxT5VkL6r9VLVOqYVd/HktaxU/Vbm8b/ZwPrbEgVkV",
+	"SpnTeFIHj0FEFQbwnMbhVF81yVhIfN93HDN0zKVKJn3VzoZrkXE0kSRw1hJUaOezomDSe45Poa/y+EGb",
+	"nKDrDD240PAsG4bQIeWCNOF7dIW20hgp/cKAJ1KRBDK3NI/uCYi4gtD4M6wxc9kmT2vLhhV0IKccS76s",
+	"AIQdzS92VNK4nSic6iADxJla1LWROgQa1kOwDh43aYZxX94JWZ9LcPSOwl8b7O+Y+XbMa7LVJk8h1Kvj",
+	"d1oHEIllg70gFKvdbvcarzBD1eLCLdkT+kEIy3KfMoDEkLbAXPu2G34GBZpwgW5skSOR3PV2390jp1PF",
+	"JATc9AScbcRHXOXD3Tq+v+uZ/nj7Ha/r+zv6NTJI9AvQztVGwR1iLw+ugDx2TJRY6XrMjFzSWzvnIoSq",
+	"KjZGiVpr3ohO8eI0qZgiWyAXNJowM6P+T2XkU8ffJRcx7zOvJzr+HrngIYv11/tkwCN44C75DfviO2TE",
+	"kiELNVG6pEmov3tXbxP+ukei2AYOdjo+6U+kikf6712ipmMuhnqSzh55MYmVHrrzDqHhBRV9Ftq1dd6F",
+	"kNIwvtSD7Pk+eXSUdx3kokf2Wm3ysfsrRG31RDON2mqBPO2GTiH0U+bT8Tp+1+v4u17H3/M6/r7X8e96",
+	"Hf8dr+O/63X8e14HrJu7Xqez53U673idzrueXtoC/Grz7oaFwq48E3XhhF6BhrC7RlNGburRPhLRtEK6",
+	"n8gzLX+YHjIhu+B9IGTR9DAldk4Z0FRdGUdTy/8k8SvskFjAw/E5lSd/EEMZArgAs9xO1aOvH6qVhT2t",
+	"ZwHDdFINKS1rlw+xA3DbazdyUU4riv82FKqi8fTMvtPt2aJR2hpVL76q8bXbMzVXMVMyheG7euCFRatC",
+	"RFR+Mcc4jd1QmoquX5OHuTBX8Eia5diQJjQpE2MWXqsWWmUc1jYWm9a/WP2mV0V+LWroXz18qSRkAn5n",
+	"IkqeP+bnmSlsLq6RSnxlNX3UVTVuNNBNaKAneUwqxbRxMYyg2Jw6JLsmfFR/Is2uR7JALjGRLCS9xmXC",
+	"leGPvYYHJC1t4yzTGil93EbcOuyJvbzk4WpmeSEC/aGr6q8nsJH7Z1Qj+ad6leB3MF88YTR0P7viDnyF",
+	"eq6676xOzjVoLdDwJX3WlPpLbU5z0iFNIpVHRKzvGKNqq6mMXmMi+IsJMz+DYlNT9t/Lg6Aa54qAXIZ8",
+	"5N+9sWtdT6qibBM2rWnUVP3XD1yB90ivX6+iGsUEuyT4+yEeQT9iNJGEq5W5+0x3VW7b6dIWAuJSt8R9",
+	"9eaSXNNLktbimhFUkKsDu1BhL8tL6jqjm9/nr2kphEvfu8G264htTxMq5IAlby+GRbDLR6tQ7zgKH60d",
+	"M5CF9xeGK61rAeAtfi+U++LNxbiOF+MTMYiTUw4seUYTrRXxboZDNz/x4jg1cd67QalriVJQcd/GWNYj",
+	"1QKW0FzRwhJi1XVYLC5gCeTKvXmDXtcSvWpaKBxh6u/xgwPS2bm7B2UXjnb+CaE73yf+zj3SJr9Bfp3s",
+	"BJ5xmVISMaVYQuKEhHzI1aGpFRo8DzxTm1iyMU2ww/QZI8cPZE9wQQK0Cz3HKg4UCzeYT6f4KajyToa7",
+	"nR29xh0eyh0qwh0cZ6d/RpX+rlVyspblijHVa9b7/V8+O9r5J3Tn+/7OvWfZn+3f+PWdZz/wvbu7r/5R",
+	"VZPWvIugHohYgwKfbmkQBRqHggq5x1lRc96SWv9T/aJqipMXgq/Jscg6ZEG0QoBMBhoxGMu0288BG1Gx",
+	"l27nqSCrjxCQ5khCU6t8ifOANCXvO0Y+W9Mca1ObSBN0onQhIh5M6S2cbhjFpzR6wvoXD+Xw0VgFPdH0",
+	"bS1Pj3RIiP6k9Juu/RM628UThXbBKRdDdC8u2iCrUKV9C/UjnrAhlyoxzlA+YpvokVLlwnw/YYywl4oJ",
+	"CVOBFz8eKCbAr97KeXYw5iHrHCSzThrb6DBzlb2vCri0xrHWV0HfaB+tJeMG10pMKLWbnUVCNDfsM9K0",
+	"QSqEDjQDSFu63JI2Dgrz3FFCaFVlEWqea71Ss5J8mFDJFOr3QbpPlo9zSILPngWkaepTT6KohRzaOIsX",
+	"NmhXJhy9KlcDq0/dNx71JlUkYlQqCA7KVtryNMnLVrUi8m0gMyXdhFd9Aoulr6HGoYlYjcojWT+pazyU",
+	"5ljJM5qwkOCzbgnSNUN1oXn4KpXkFm1dvnpvYwMXu8a665jBdgnB23nvRuy+rmL30/iciepIV/ZyzBOQ",
+	"GGrLYXzEBwxqSpncRKVHy5XGCNmATiJF7vp77/q+R94hIZ3K1oKRGjBeNcJ999Onh7ZuG5QXOmMkgOcD",
+	"cgZFDqH9SnA0UWdxwr9vKtt/m9GEJUFrPghxbq8CDDNhWUl+xiuHRbxlsrWymShHWIDOOzCYA8DlaAy8",
+	"tBqByV+AG6KyPlFBnJ0kXE1PNLBMWh1cuuyv9+3N/+6nT6vDzOgIbjh0/q68wQR1c7ikqX6eBfsaEgDX",
+	"HE4NwvdwGemiz5Qaz6cyWOspuEMn6uyORrjnhsrY6Xad6cinXEgM3M2vO8DzPY3VmVH+sEQU1zPh2w2v",
+	"gZJ8Snos6x7zD5nm3VBqvi7HGUtu0mhgcI1jZv4Ohn9xMUybzJrAugg1U6CcthgmPnH0+Jhc7GJkdBa7",
+	"PKSKXdJpTzSDOyM5fG4+B6ggY4uLXOiLOmMSgwElUQkfDlkCe8e1n7JQc4qguihm0O6JnilkLw+ckH6K",
+	"G03YgCUg+sMeICqbvaSjccQkLsieDpZAZCKEFm+Q+IYteLOdsQt9vXuC0f4ZrNcuV+oThSupztiUhFzS",
+	"oVZh9evWDqRva8L6cRJCGJ5mPMHLHT37Tj8Wg4j3lQz0MFQRwThEWUMyXk80E9PznZzGIcfelwgueRZf",
+	"itRwEAvmkXGaF+jZOgBZysfR42MPyT4GJIHlItXpW4TLniioSJD0l+pJALIRTc5ZqJdvnz2Asn0BwdM0",
+	"te5gCUgLPWKo7hTSDfAA4Oh+7dfIe4ZS98R7gBwAWS5J8PjRydPANvyHo4PUDSgOCz1pJLl9+ztPnz4m",
+	"Xd+/fRuexPB9Q4J6jQPCkXIiKdJfINUy3z2IVP47zQ/0Nz9ot9uvXgUQaYo4ezqRXDApSTxR/XjEDk1z",
+	"5oQKOY4T1RMDyqNJwiRpTkQSTxTVd2dM1Zlnck70pQHTBf++Cfv37G0L40vR0ozKBNjDtlDnYbLdEzsk",
+	"MJsKiG/aLRhCbexcsEGTicAECRyqHhySLHQf2idxzAOJByR4zw7rDtMThEjNfBzK7xFBRzZbBTqN6sM8",
+	"fkCoIii9NYNeQ8XI6oHp3rt3j4QxpqQQ9pJL1WsErXQ7DyJTuddpYYqM8FCLa6gg92miNR4CjRf1E8Ad",
+	"sW4rDKSPzO47Q71bkgRI/B+NkfI/gOeQBUHSR/ADqLgLGEoCUCOCFuZE2VEk1txHy5KNNW9r6LwHq9Cy",
+	"Bk9rEovYrKZN7kPuBNzQSRQSGsnYhAQ6lS/N0jOe6zSZJZqBS8IVgkvTWE2Tsg7OlojgGJpgglkB+Acw",
+	"fs9atcUkioI2OenTiKbNYyFJUgtKCBBMDUaJQ28vFTq+z5IY0z30EfSjSchCtzDyxS4GEWvoj0gzcCSP",
+	"AwKSR0AU08QqpmO+o7FvyASRccvef80AmVCGHfSEy0MToxka7CxzV0XPTQYGircBSpRBWpdEX7xmEMNi",
+	"O93dAFE/AoOqJnZAeyDNyOggrTZBOmSui6ZG2ERMzeb0HvZiMUoGMuueQGXjwAgi37tURTFkF43ss8SX",
+	"irf81mFBVLBNg612c8mFJhxHFts8MqKRlqz1+Q3iBDoNo9YCF1ljA4VsGf0+9u0zmhqkkaPzNWTC2L6H",
+	"TEliaBLp+H4XzhPyJK0rAZFKszc+nOhpUj0v4CN4MmgdIs8E4oCQhdNUNMHE8yG2xeaJWYt+JI8jZr8R",
+	"P2e21zmLJGuTR/qYgcVJSGKCowzujKigQ5bcuR3AHvsKrjwVeN56yANCtWS9gzHykIbVE4BJEFebe9b0",
+	"4Ak1SCDijaT0I05IM9Dr/ST1Uzgxcfpj6sBot9sthGjH93ftzfgtGvHQ3ArESeMA0Uh8gT9qRj2kWorD",
+	"DLQw7k8AnU/ZINZXmmBDv4QkEyEPMiQAjuqRyyTWJH06ZtKzqNITgRXoA0MvPFMQ4PiBIUNWCLBGpAPS",
+	"CTzNG3fiwU5CRZrqj/xpIs6FllWYmIwsORky1RMOBnVKDKZNPmRTxKIRVf0z0/JozKKIhURLXIfpyOf2",
+	"SZP/QZoZkdI8KKU3x6GmNgPOEumBGwPCiZ3CsZreusG2GpMPFvP9pZKyuoyzWyChYJJn+pKbd0xkjnnT",
+	"wwxOkm9Xbh5FNLFzALZa07beeb7qLXALPjLFHsBBc/v2iEcRN9aW27f1vQdWFGC0JLi8Xc8YEFuoAVL6",
+	"qXn7tjMOBWbBRcYNWmn+VTixPDRwK4pqvD+dJOKB+Vl/LhlPgNDBX8j+Ps7VU9YbQ+RChMjmx9y8Ttd/",
+	"l2DAqUc6u/6uIVmdff3jfmffZrJ1O37H1Arw9EagFHvCaIhOubEyu0noBYvqOxJgomYmiNA0QzTFCKpI",
+	"4OSYBCBDFLIPtfDUa5izdRLajARs8rhhLHP685ElJ/4bFINVazpvJNtcXp210elhDtPMhdw6s5Vpxawe",
+	"pwF26WR6ZrfBYZu8p/UoV2BztFVDZfRKSn0WrNYF41+exVmrRC2DpGqFUfN6wlRMMT5Co0pZLRAFByTs",
+	"+pIzTfN4mnF8GsX981y2OAj8RjG9YMkpVXxEmpeaGPVE+hRmUVlBw9JtVMnMJOlSOOzcKF1aJYUWTnHr",
+	"0IggVjhMl3xGL0B2MdC6YClfCq3mDKMdGlk5fdHuFAV9PDMtkeGB7eAXMpoMzQmaM7Jcx4xjRfKeCF7u",
+	"YBJfcJAizfEDcx+QX2PSuU33I82U8wMdgzZ1+uOhCTMwqo2IzetUERpB74unGIeBTFNLcoZ/7u3ftX++",
+	"8+49++e9e/dSF5sVIlnYsjTYvA9/u48ipQtbPQEilRaIzuIoBGQDQSZORlT0GZETaMNJxxK0o4TJM726",
+	"FPkA7hq0sidOGCOplmG0rSL2O/gOb2k871NhNQ990V7usCQBAVoGbc0v75Hmx7E61keiOT4LW1rM6Qmt",
+	"naIoBVpfOgWIcUbfBCqSqmbcjqGnnTK8KlyaSIUxwMS6MhObowQbfUKVUWWlljXTSgNTk9Z+Fl+SQepZ",
+	"xIRytF00MWFeE55Ys2A9/DiJNaYf6ttGTt67/8mT46f/c3sUprhi5EfZOuiJsZHAPH2hID8uIE298Hwe",
+	"vWt3wvuUQQSggMEC+saNGOYSN9MnjkMAQk+AQKp/A2IcDJnSoqteAg3DBMylGJSgtY+d/hmD1myB690y",
+	"bDU1RgdtcoSXAgwDFCHWE3Y9NrPZSMGZsL3XvUeawdM4fkjF1BA3zVatKaRlFmk17CBhKpkeDRRLHspv",
+	"4SW31tADkhUigLUAsYGWyWD+EcQVHdrkaRyTkUarNBSHC31swwSzeqkC6gSYc8r0Bc60OxZq3OoJLdLD",
+	"Wvf93UxigiVYq30bNglCew0yL4KhjbQwbOP4ocVNsAsePT52de3M1tlqeA3NMI2HvO23fWyYwQQd88ZB",
+	"Y7ftt3cbEPx0BlbrCm0VfDlxVRN1iwvG/JJgdz7wqqaQ4ImNeZKkaVUEYgXyw+pgJw8jnawZ5bAncqFO",
+	"mmUX44g8Uop8qg5hstqYIr4lxJdnccTIqZbJ0bBpKSy2OUHTErRo6onbt+8Djzi4fdvqZ253poLifpjS",
+	"/rZ+NSf46RHA46F/ARILX6EKg+/DlT80MtTxA0IjLc5N3RV2fP8d5wlNeLWAcqmFH62FIOI4JKBx0HDv",
+	"MRx+QkdMgb/+s2onUPbInUfpUA8ar56hs4RJ9e04nJrUybROStZd+873TAdFy7zh7yTRK9wJJ/ic06Zd",
+	"TkYjmkxdz4jZIO6MC0A5OLK2RnKtg7kxD43URpL6+fXerHuvYRhs45VX9eWzV5URF7jg3R04opPUTVlY",
+	"LJ5cyo1A1cuX1ahcsIjV0zN2ko9N0GvOop0av/yjP/jyp3+SORgXXfI7EK/53kvNlfMrNuIHyIgl5FoG",
+	"ss4qX//sL7/84veKq9Qv1K3STvn0Ms4vL6MwVgWV+ubGos+WWRx72ThoNJxwN3CDyYM7d6z1vh+P7tAL",
+	"qmjSbX9vPGy4QWaNN3/xR6//7b8tbmhv/y6gzzKD75YHX/5MtcCdB9OJEdQ9kqPclq0tDao3v/d/v/4v",
+	"//vr//R/vPnP/23BnZU3NhMNwGkKUuQi/mo3zOlV3kObYhCqH4DeXd/fHClKAZf6yfWTmf8ZYfdZ51l7",
+	"krkK3nn3nr5SLjVuLEVTKmfddWY1ZIZLZBgHhZPPbLzVIRONZchF5WLeKYHAz4Gglqo0FqIB6ZwmpsEN",
+	"VPBdOKA62Vj/qiAC5e7KonOvis1yjO/mxSrrQjx0jDBY1CwXa9A4+OyZV0ErkUxqaZEOoWqCFukaz6Cg",
+	"glW5sJhgxwOkgsPc9/1nevSiKbpe+juWcsLAtPDpU9L8zkl3/y76m1IpLxYkyCJgAg+tvPhMlZGsLm6q",
+	"Jx4Jq4GPU0u1CNPS/AeESzkB9QJSwbVskDDFE6OsjxN2weOJzDwAqYyeVvc3bKUnmiBTo1oHUixXYLfv",
+	"+H635aFZoqbe/ZgJa+FCO4kCf4SJEJME+zuTZtf3uz3xIe+fY7TrQzn00NHZj2KpVV8Rk4gqVG2FqXDn",
+	"TpXOobdrdjVmAnSacybAIwb6YU/YHUpop41nsAVRVu+J5LZEVFwo3m8hnwcMtgk9jS9Ya74sbA3khtJ0",
+	"fH/vsOTP0V+/S5qp3YVLQBCIVVA86onMb2Lz8J7r94JWnbj81ESnvC1ZGcxKT+2FzEucjksKfTygX3Nl",
+	"0T3F9Us6Jc0U4Tu+R8B41crRPDdsr+N79fICsHRj/1qRueXm8mbKwnkBYsZsezsGRTSpLQu79+7dI5dU",
+	"kqIxrR4G80BgRp25qHd3UgQtL0kLC3pJGQ7D7U5R1EHQ2lXuL7JKVHhW4pOISVXy5NKwggNcjmOmQaZb",
+	"Ef7yd6vI/KtCgg2DskF0DTb97tnpB33+iH/3+JPvH3c+5sfyWDzZ798/vnt8Pv7Hv3X/u/fa7XZjNSFm",
+	"syIinuRa8mHpilUuZa8gIDpRNKmpy96+w/RvzW0R/cuWKMx4XOaiVS7s3cLCXIk9ffswKytnKpRGEanm",
+	"GplzusBt1r1s9RLplSLlSnd1QdFWCxwyC6OfLeF+wFQK5GYUDwkXreXk3D0Pzj8Vdl2H4p0hU89pFD13",
+	"v5T18u/TQjyizAdEkDMqDwhEVzr11zR620LFxtGnxUlbrpALD19BRyW0Ye+JOAH+QG3jl3jgAXuvrblm",
+	"pFQxzXtMuXJlBRNgmIeBZCq//8AjYy60WAuXz4ipp1MQT6XK2kQLdqk/w1NtcsKU4mJo+axkqifAlI4m",
+	"Yev5IE3fw7gqDAhvGcH0MR0ykACDLAI0IGPeP0dbc9oPwqmm1gyyJgYB+f9+76/1t63DNKCUq6yQqgmw",
+	"6wnMobbDwTAyJnEUGveO8QJAzgVYgs8ZG5PLODnXYrLWZCZjLefqN3Nwa7VJAN0lgp4w0Xzo5DdViR20",
+	"QYdJFGFXCxCBP2IDE9UKULCOa+uVJBEbKA+QwqgU4FOIjSdMfx9yOeJSaoKu6DQ1RVDwxQE2qZ6Ap0fx",
+	"iAl1QIIRfXnCXgQeCfBsH8ph7sOJqThqXT9Ca/bQtS8gUsVjfRp6hRGjF6ykYeQvB1eSRQOMy7LlUmdZ",
+	"yEtC+ZCpoyjKVZF7m+J5FOXYTa7AWV5sRRez8+1Mng86XInNLjr83v7dquEXpucflIG8PSmsAELL6QrU",
+	"+LMfNKhStH/GQky1bzS8hhuBA0ys2JGkYcKdDKieZ8Bxn8T6mR0vNenCrTsydcZ9p560/vGMQt/9E/ai",
+	"cdD1Glw+lMMHDCvumzQV/e1joJ62PjyXjxN+QRUWsbRPpVfMvo8p6z6kL9kJRlzAnz508C89WY0TWHLZ",
+	"Zlz7NSbsVSCKkTI2/qASkruLQNIZwYXo7nyIZl+sBNL9jYC064AUiAgQ/cZBdz1Zv/re10n6zkJd26uW",
+	"sd1i1XjiJtQ/E2/pFKPE3EDQW/n2GtXLXY+OLCQhtvPCSBZYMiqJij+wku9nzzRO2/yrz569ygmRH0ET",
+	"qCgqMmHbIdERKIs1UKtahFSJml2UN+ulzJUlzHhQ4KMY/8QFxOM5F1QGkAdvhaPWbCmuJ4wYdwhBSamY",
+	"cUYheElO+md5SRKiNhNG5Dkfj7H7VoWEYuLGLo3ce0llT7gygmfCHYMF5PDgCgSK6yJNzCYChYOGxNNq",
+	"7vbMW1dS8BqxYNufvUYMWoa+XI2Q8rUiz+XDu5GprkimerYK918D3d8SL/2AKQg0fFu8VC7OS0+Yktgn",
+	"BOwrwKM0NzUVzwMb8WjMFvqnXBX7PPYHqGi7mUpc9ETulSBtzNuMbWUck64GjjhMrZrCIFnTrsuEjscs",
+	"SRNVqCTjiPIsp7An8KcWpirn2HISX2rCYuJ+0+x6l5kLRqZMeeQUUmyjqUnAyA1jX+mJUxbFGhwqPiA0",
+	"Z8darHgc5oq03DB840B1QtjGjCVe2cbBJaFaMElNXiZqtiZXJN90gBwBMND6FDElrYcTSWmxQ0FQJFlO",
+	"PhPmUutFmpjjDAq2TBqSsABo9SmDTGfhtHWBIOZCXxcwKoMUhtnVGORawLJ2hp8Hrq0r1zGgKBdV47cR",
+	"kMC8NZETGkVTEnyGrOdZ0MoJTofOGLbpDYVG4lMSD3qimIldL2hhigeXbojqLUk6u76fS0q6D1HClina",
+	"luVcpVkDpk1STyRsB44Q4TVHtA4K/mTqJIzlQa23by4nBpPbrHcbAaDp0WE+V05Lrhn50PDrCfjh8iy2",
+	"W8nAVs5fb1LEKv14Pq84zU1t2Qy6krgqr4+4GsYfxwqOf1qM3sNagMp227olrb1YlgsEkmbGVkk375Qu",
+	"NuSYb40AceP1T/7my5//+S//x18XlXa3Q8dnKWN/trSBrrOjpmP2kEuI8qwVlCuXvIT4tFsUeja1/kV0",
+	"jOUWXzDPLLzQWgVkzMXW4NopC5MV9rH1QL2wVHdyVUpM4b5uJtJu7n2oC5+slbKgkdtuMZC6QLarD1uT",
+	"VodNe5ARTDqtjRrdDFYcrKbSYV7MKkpd8UKscWxr4Oa6oYsLahhGMMjxTSukb0G7wDTbOzQMn59GtH9e",
+	"r0/krU/wMOpTAfxtfjhIiwAIiIZ0f4OMOFscR9/ZKVExilq4DC00iDjpCfA+OkWWMyaq4oIZrNnp+Lut",
+	"NjkSKEmAlxJGk2d8DDGIbKzcbPKL3damTGudrv8OgUTrozDEnNz8SHANmqNJpPiOSdCVU9HHln2QnMrC",
+	"VPiHuxRHYTEoMA9E9mJCo6Lr3QhrfWWdtDm5rRxIiGGEPWGDldPjNAk2VQIYDUPY6lsUvABiJXrlgMeJ",
+	"+8oMMFv2TdZNv7Ylcl7sUXnie/fubW6/7+wY7Pg24ml1HJ8T8R4LyxluyQyjcmLturBaV+Q4Mji8NVGj",
+	"GkM3IGhcuQm2qrLKhoPkHGyoqTc1J2ujjKALZW6U8RbJscFYW3OyLvB2BWy7IuHhKAxt/QkTip5uypEd",
+	"kD2uIDXYeLJ3KuUHM+wMg6QIZcbrnZtkSjI5tXaAk9paZE5dFhErRoKEvXgoh0GbHGkhArIgoNk+5jxD",
+	"mFOaAOFOA1FAUHqOhZg94KRPgNErjkJrU0yYZFA7bYxd/iuEBnfBy8gMuwQLtxw5a8tvGMqWxLkZikKB",
+	"O7mVCbIBlhEInNeaWvpyh27ZhANzV4xoRTodPb7z5hmVOSkitz4to0F86URY+PfEMggAxABm3a8RTRCi",
+	"1yC5V6NBjhJluyq4VF4gRXr9+3/55nf/+Kt/8R9e/+S/6Fsab1xUyXNtrS7CZqAknMOyoTe0y63nrfzN",
+	"7/7xmz/9cZr2WFh5Gny/GWln3mK+/Plfvv6bn5eXkWYqLA7Ajt+xrAXRqiaHGCpjWYhC/b3cJVkKlq9/",
+	"50evf/8vv/zih2/+9q/KmzB2meU2sbtzWsEY1zvUlRayv2NoaCUYb0nCaBJxoxQ6BNHh1WBatqR7ytRS",
+	"sP3qxz/5+x/+2Ve/+BdffvHDL7/4g0VRtXZXs+LZM05YmTyyDPT/4Wd/+NWPf/LmJ3+HFOLLL376+m9+",
+	"/vpf/sEyp7KUsGKbr24557hEIessZWkxUvDJhHwwYAmyigyMpGm2ullblzPBdZWe55RqnTFbNX2rmLBT",
+	"yvtegOzNnLiaJrkzFi2OepaicGFWgmaUCnkS8t1iTDyYuZwcZapczn4VAMyGzyBHwYxQtY6Mhh2SS8pV",
+	"VjQLSNnC6TIP0opghQpl4BU1dcgA3VLqs1Ja95rKjqUfV6XtWBMiBbVnYCXAKj1nrlajUR2wD868Xr95",
+	"buE9w1LqyvFY6Bod6ognLoLEg5zUe0ACLPf5hMlJpALSMVWHJWlCpdhTZgoqoRQeD0w5cyAyHgloGGI1",
+	"9YB0Wx7Z6ZCEDaAGtR3ZVpkGq6jRfJ0VlZUcRznAbBK9/ZAlrcVVHtzDgVZ9OmXV52g8TuILVlJ4MNQg",
+	"nd6EcHa6/l5PmEGs0VXDpk2ewFZhmm55mifse6yv5k5TdKAvaVLVN3IJxaYnOr5/97B4CqipGiqTij2d",
+	"jr83U/t5YlHzLeaFwFHXKB0GlTO5z0W8BaSkFINTcf8ffvaHqaTq3hzsdbKIkDRHH9ndEbF6YnG+nIpu",
+	"diCgrCX6J0ydcK4wZGeNPa68qTnq4RJKFlqUN7KoOZC+uyNi57rOXhZajbe/rI6/ZyWl78DoYQ1qF+/q",
+	"RnC8tKedtTeF7KB6E4ZVWJFlmbWXz+PLL3701X/+669+/Dsb38RqEommi9tL5Uqp3mZN/kXaM1dtyekE",
+	"+kyrlRaQnZ3qthC1lJiWMi4fAlUGcJrwTafIF1SsJY3/s8iFO+NdFzpZ36VaK7S1ORjRPcXMJchDpR6x",
+	"l1/HzPm1jpHNXykM1NaUstf77cn+eNOuSgdAZgvJ5Xrrlf6FVXUCjT1wdEV1IGQRU2yux+MJG8UXTGr5",
+	"Tz9oJcC0TYJZqfU55Vz6bXIkc5XZTQFdPbHp/7JzSaemAGwupgbGMxffttLdXMDDvhGtH8BSrDjt7g8E",
+	"6nyQhm2WcYANLyQPsaL/WqJ2Ydo0ADUNJumJQpREB9pclARohOo18SDUWarczeYY5KK+c+TRKwmFpZk3",
+	"GGjQ8buaz1UZoiom3ki4gD4kfTPfT+/v5qC8boTCAwcXv7ZZXWDweitGUff8VjGM1uKiy8u71fEEBepD",
+	"ZhfvqkXBq2DYeSy7Il6Nk27AUtctMeQhUxi/+BxiHWo58iOnlIpNrZFZ4kvBzuyROArTGi9e2hoFMt5J",
+	"P54I1SbFQt0cOG3aZGVu5OFkg/m8EG3yEUZ7XE8ullW3MZ8Y1q/BUmppOZvGQdd/VVcHbzNcbY2VlF3K",
+	"tipg5UoAex7TIdsuJDaQU5zizzXjPJM1mE5VKnEWFbXVqm8L8Z1q7LCJy7BSk7FsbfvAD7LYOdMrdntV",
+	"ub1GRuIaB527e/69e/u7vu9E2JqGaRX2rBq5Kasb0tl25rCD1EvXaANekSP761XhKCPgpsLyqjii8VhB",
+	"qP2SjLGsREty+7Yt4Hb7NjmdOv3v3FJo1WyyJ3KeLRmQAY+gzv3pFBqlMtL0rYvMS/1emgenTqywdWja",
+	"2GkeiZnG2G+IRpHpbIHFzs4ZFDy7fTtIBWnssmKbcfXpmOvFvY/d1Ch05KzoilnRA2OjDDvzUk2/qWx7",
+	"wx6Kq2PbBhmfxg9r7OVZz6fcNeHKZJ7PiFjK3YXGwWf+M2/zMN5AMbQCfl5fsWARW/dcscA9xmsgGRQQ",
+	"sCQb5GkbkIsKRt319f8yXj1I4tH7i/e30I9/XNHjYhX3lW+/SOuNmOam6UArhcK9v0STExV/XNHmpMod",
+	"dYUSSumWvW05pYr7A7tVcbnQydbkllUkFunUgAgy/T1LCJylyh/hgGOKlSoIE2FPYAs/6HKOwgeY152W",
+	"BzSyhU/brkk6SFufZ8up7P1lOre/DNrlrl9ckFpbQhYMdittLmnCwmiu7Rs27G1dhSTzq2V7WDmW/QqF",
+	"GCrV0zP2ngirQ9i1pBILe3sO8QJ0U1MfVM0x2I2NY3kUkU6+Hn7tZrobNWTMjrsu0I3qyv3bMLmsQOm/",
+	"rhaWJYq1zY8FvjIpKncDSkKUWShaUT5bk+kvi6Iz6t3n15Wz/nS8WXJexoFgmM03gNuytWfl+3RtjDsW",
+	"91fzb1QJRJo9b96aoyW662nJ2aKccsKiwa+A1eVrK7CMuGDVogqaW7ATtBs2ZRpMzLSvrGde2Zq/pQIZ",
+	"v+FywTUzsVhsq2G/19e2skD4u2tqseu9i+stml0y2vAraH2pvITX0QJjKjtAUtu2zC8YlbJcLShFz1mh",
+	"DBSJBwPIgMjKwGwuAvFdLLnkBiAuUnRp/XjD3A4NKSwVD+n4/t0q2QMh+7YrKP1qljK6uyNiVVUlpjzv",
+	"RqL9vMZELFer6qrCC59kWPhNqxl//QsW1aJhXcJCwbO1bKGiejS8ihjDHKpdUYghzmk5ZRpov5UqSHdL",
+	"zFNmBp6EjWhyPrs6u+nUDJX8Cb5AmjTiVLYKHO2csbHENtK5mPdDEvQavUZA+hGjSXW4wsps9i6xDka9",
+	"shMshrREeUOzIy7tHlvr59YqtwBRt6ZMtLvsb0o4P8QLA0Y1vvrhP33zF7/YbGmdpQL8nbWYqLG3FvK/",
+	"1lIkU0/Sa7qBg0GF5h9+9ruv/9UffvnTP/iHn/1eYytFk138vmHi3+AUgWoEvaLyx3ksuyL+DVwm4x3Q",
+	"fmKD2QJQLv9On4o+i56PJophAf16Nv2eMOr95VkcsR1s2KFfJM1AKqomMiB+2bOe1v8ncCGA3ZovANUX",
+	"YcD7nX3ygX7lPiz34cTouunYBW4KAqKe7Q7epjwXxck7vr9/aJDQ9BnpdP3OobNg7nZS7XSrmWw/XRKs",
+	"8BowWRErNCq7N6Wi5+LSXHPf0pcPLKbUDb9Cobmu39Erf8jQ8rzs0mfmPnT97k56ksuPPUOz1fh/VGhe",
+	"us6YC1Ol+3m02zrvq0SqWZZyq6uZGudQURQIgHDuu6ZqFkhgMexToa8kAnZenv0MfHRX5patMmdDLJYu",
+	"zuzq8TObq1uqEZbjdWk7o5X3XI/I7iK6xQ1n80FWF2MiI2y12nIVal8Fvy1h9hXx208Q/hT5G4LM4bT4",
+	"eSUVed8DzICTmcd/n49SBJvDhmG1ToQftluyvKsZ6N/fs027/VabnNARI4neWzKJmCRUksAsozR/sCU+",
+	"vot8HG/REtycRlF8iQX5azh5Bga5ea5ubv3Xh7evExS/GrtfP9VhKQmgOjlruemWEArW2x0S023OsSp1",
+	"RWB/M6UHvP/y6y5CGM18jiRxjYSGty0xWJy+arnBaMSWVWxZcIAIjHk6+314SmqhJk7OU9EA/gudLkk3",
+	"bVQaJ8Q3kWfdFty2EOLh8tVrQjagk0gdODaslpemANiWnZIE+McntgNlEwSPrt9KAwPgCksSwH8Lz931",
+	"DwmFipZU2ntM+ACwH+sRQCPKhJlGqEgbhkxJFHA6vn8ID3IxdIgHF6V1xUlxBVySM5qMIiYlFuvpiXxe",
+	"gb7vLQwIDCdI/5jEiEASiz7DJUmWXLCEjCAgQC8h6xQ6ETC4+UIM4rb9qSe4xA6ibefngNBIxkTq7QVu",
+	"29PAIwEXKonDSd9+tqkUHuRRYEKFYCz8LZZk7+UyRDmuT6o4YSHiiGfhdF/vKkhbUpakQiqmxr/kyIMc",
+	"rC+yyqYptAya83DQQv+mOtHR7xgTkOlv6wqMpImhcFxwxWlkMKbUO8pB+9iwFSqIr3Gg65FRnDD8puP7",
+	"fop1pnsEEbHYwX0IOoLatWYXiFogmPYE9HVA4RQH8Cyrch7cO6w6+7SumaLnDBbxjiu2XsaTKCTsZZ+x",
+	"EK8aYtgte0FIxEdcpTeUdD2ItA52dkb0JZrrdsymghaK7+ZFHPoUGrYCFOBhicDIT4W/7IxZsoOd/vNz",
+	"dspzZg8HLWgSViluw6G+bQManNTHdMTkI31UFRVO4Sj7KVHN9CEglUY+89LM6rNYMqOlHD/IBWW6JAdj",
+	"MlOEqJUO4c+PMWDs7//qv//y3/7nX/7db9vvsadl12sU7zo2PM1RPdvLEuV/Kz4v2LJ/ZsRq6inRA70f",
+	"J4/0DamQe91tmh29/p3/7fW/+hG2a3V3NGvxzzYfjlOrfVQs+c3v//DNn//4y5/+9Zv/9k+XW7iXOhaf",
+	"rdCLzGDHUwrSycyVzsKh1//y/4ImEP9hSaBvKEvJlWBsihLW1c5nLJtC3zLj461ZVynr0lq4U7PTP9D4",
+	"kQtJXfyovYbLhRsHja9+8W/e/OmPEbrFV+tgm6mAM6C8hFCckdTt1XotE8xS9HDuDCBhA6+Yrfblz8zg",
+	"gZ+c9JqM+pRrvNhDWY1uFk6w4TWiOD7HteLyfXtwIBRBY+YKYus1XAkNR3K/+WQcppv1Cz85qd91Hnb0",
+	"tDUO/FdrdtCrpdBb82fjMads03Vtw9iL+bZnas9573bummGr3tV669US3LrOeiXpLlOmnWZ7IOitkDxX",
+	"oJwzMudyl2/GNZt7b8r0L3cVurWMeIM5bjmKtpBy33ZUKKPlCHZpjMyrNiXOYXG1nr9Q30AtCxe1emNg",
+	"mafWPzB2GJkz+FsnfLd1QER8GodT6DIMDYRVTLjyyPdiDklCcWJ7UHMFOpwW+w8hSt3qPX0qegJznCF5",
+	"Rf92xrWSOG2TT7WAG2CtWLyQAdGIi44Jq45g6V3QXdlorDgLSVPro87izNBzwwYW8y4YFfFBat6vUhKt",
+	"XgZGj1M20AqP3TRNIN4ivmClzsOWzjnqXqUfwl7u+T4G88Tb1nrMMvLM2zlZ08zfW9NX7piCK4SFledb",
+	"3YexyJwrxTF0bR30B5VG1/y8aAi8kpCBBw6+bU0krMSmDdX/L+PNIi6E3L11LOZO1X/8TcsoZvnXLPJg",
+	"DkbNNOMXZI7ZJvwVcemqiuaaw6Ebd86XzOtDpow/3EH4JTPNgdnmstZUnJnWUok5vhQSuJtmbVxC+ngz",
+	"FZwlYzbRF169JVteT8xITU8Nxw9kQARNkvjSERMkaRaSzQ8IjSKz5FHrkBQy2ntihZT2UkY7TNJqF9oE",
+	"y/RlrQz0hCnno9GNKn7KI66mpInf3sqCFfTZJKx/UT6gj7hUgSlX6EAYPQWH5PKMCbSuE656AjopnrKc",
+	"9oKWeecbLl2xo8b43YRTAnJioGxM4IVzbS2er59LDgCzuTHNu4tLSYgWQnJTwUQ5aENDk8zu7lVYrI31",
+	"XrgYpG9ITfkAuPxHeehf8xCJjFgYC9EymfBbCKDI1gO2wHXXUyuYVHV2rAPJuvUYt1IdoArXvmFRC6gv",
+	"qSXqAqwuhciDJeWQKgTKGRly5QGsbW45e/Q8G2vR4lA2vvmL2M1WLMzoGue4uOAqX6pRM3tblGi3UDvg",
+	"f/2vr3//L1//878pbzBhL4qVpMEeM7mSYtZXWVmg+gK/7dIClSKaIyyZ5MkRFXTI5KYEzlpZEzF8STHT",
+	"2i7igRNi0ES6YwRE6BaK8Rbmg33pdIowUHzEWgXA9sQReL1RlgvO2fQyTkKbgWlHuDyLJTaPOH6ghQ4u",
+	"TGqIxUGiKS/lUA1YS4AgTualPyrCnuBDESdajqT5Zk9lscsJf0rPajXJqsqAkxf+SqGks4QhVOqvhRy0",
+	"bPDmlgSPFeI611tJbR5IdW8BxEYgeZWLMUiPFPh6SEEZkm1ZAPpmpVek4tXssNDZLSjsu1CFcDx+SMWQ",
+	"JR+xCxYh11yCVbtO5iLWzZEvOvix0pPjRP2jf7GiptKMooVJHDGzn04qiOQjK9beeXeZrWdLcyHQXQ0C",
+	"aZmlxSDQ9atCsjOhqXslQpN7399+XUdjhEpv0boikQlxrROJ5HNuxOC6tpJYkRrkALDsWAOMSGNK4iRk",
+	"SZtkXiEr3IGzR7/PQgzZylxolbYeOtGyk4KAz9BYfqzNZBAnI1ODT5Lx5DTipsjSQgYeMbVRYkSdUVUg",
+	"m3ONMFga9fqLHHlbg+dYPjZY+djBm8rKx9V2jw0UNM6O4pvCmMugfmAeyQqumzLrIk4jESCyo3gSTceh",
+	"i2J7LorBbLI1O4ohZbzrBRFl6LUY26qLDVvHmLFEwNj8SKQ6Y8gVRSI9uxI+aG7WkoEfMnB60yBCrsoB",
+	"P2DKjHDLJfhLhoBUqv9amGGhsQIsp/4bZlbyrDjicHOWll/NF0WsegIzLcpllHJTLVmHeI2iRzUc8LsA",
+	"O0CRa13BuFTJFL0HW1J359c5KqxmXTPACm0ftwKRDXR6KmDUNasrlEFtTrenmiaQoAgXShHjzd94caHc",
+	"QjfUBdIs9UYQuI6CwNX5E0p39G2rxmWvAfQs2ozPYK8kNJRiUywtqpccjqADn9k8+vNyxePjQZ61qzhz",
+	"KBzk40IC0gGKku/5J1RPpHmeTjyIbNu3w4dyGJCmHLMosko3Jbdvh7dve7meky0NvXM2Tgt9ugulUosd",
+	"afMFPeY2ylWge+KAdPZ9U37K8V8dWd+FcRilIEAHS0909js+wbv6nlAsKcSidvb9e8Re5QuuR4LwlOJe",
+	"+3TEsHgnFQSMY/B9q90TTwC4sL67pfU9Yd9j/ar1rVEqK7cwWFMOXzq+fzeNf+2JtOFjp+PvzSzAcWhA",
+	"rRHS5CImjJ4TiumFBzOyIInNTLSZx9vLgnSm2lIW5LB0huZKv8WUSDiY2VIbyqCVjLCmEH9ofON/+39+",
+	"9Ys/Qt/4iqHE5fiMzS1vo9HGiy0LhfCll7VAyW8HrRbRAzYDrjmVT/dsWOt3cJwNnePOuiurL5ixVeSq",
+	"XRNy0W1B582f/bMvv/jRmz/6mzd/8v+++df/z5vf/Vev//hPt9HjpYa6bS87sUy7NhWJfoVhYchGryIo",
+	"bAWv7WzaUlfKHeJxUWktixRWVbSx0rNr28whIm4Z2r38Coqir3UnO/OSS5oFzltx5loU2qmgCFdRaKf+",
+	"Cl9RBgBK3VpsQwgQWgrhWiUjbx9r2AOSwAlV5eahZ/q5xpPnKp6XoncUhpIE+E6Y1pbJ6QBUkjgJuaBp",
+	"UppMy+R4JMj83QHpenastBLPt7AyhynB0yafWu0BB9eoVK77otU2o/E6IU6GLjk0CTUkEUM/VC6xFs9B",
+	"T5TBTZrZOkm3hY1RoZDMIE4Io/0zYoBglGIhFaOhBz87eTkOIVSxVR6MV3auzhtsLEasQi2blUNoM0pj",
+	"wWRaJKd1SOLEA3WuJ/JdixLr9go9PdUu+W7MRfFWkaaG+hiApZfAWnYNCKt8AaWaiDanVcAKQW516lpP",
+	"GH1NFE7VoZPOOHcPF1HdZtav6YlNqm5z6tf0xKqqG0JD382n8fWoA11vr50RdxMWalKYrISEUYmGw6V1",
+	"j2XjEKvXYerTrLyOJUMQV17E5qpQbw8Sd63AdDz/TGatxBTgWWkls2I4qvhsVh/GVp6A7Cq7xlZVgMcq",
+	"0Pz7f/bDr378k+po/XUjRI6LJGLLfqXlHTZ5GK1eMOObFTiKUDkkVJ5nz6rYfE+m8QR40XgcTVFeMeKK",
+	"louMlHgdVIYFLr87ZU3rrRKXn1+CdI0goipSUBUhtFWlp+LeXpG2gzPDDdTSpYpXrDqyV6wlCudbpeM4",
+	"OFur2TzNREcgRAySZkAvyPJPbEFQfcMYCRL24iGTkg5ZYIuHlHWTriuV6vFkT1AsqZmVDz3E0o2XHJS/",
+	"KjdWXgOpUzGMPt/uiaJiVUhLJtVZyXrckwcfOsnGqYflliRWAj9+gOE2uKDaBGLUhjCUpiZ6pgAt0j0g",
+	"Mz1MbfLIwumgXtXoieU1i6piJwWhH3KKU/+PezhAzaFj2X5ex+iJok9oXc1hls8n9RZtSnOY5/MBxalS",
+	"c/iePZa36eXRzOtprDGk3G9cs8pBPBFhxnROp0QymvTPAGMMFcgR5nwG6HLpDSZ9EunFnBTKpSOiltVH",
+	"Zi1s2dk7/v6Ok0hbBjNCMrRViZxaSZrN2ws1X9idtejXv/OjX/7Jf/3qxz/58osfvvnbv9qyErNJ8K2i",
+	"uiw5/7rBYymN3Z5TI39VN+nZuFKxvXAXKi32+xVCu+U4cCEq+b9jwD8kl5SrejngV1kwXwWnr8rKD7qU",
+	"FSpXk3n3PUCg2eLuOe+fzxN3sY2uJIF+2DHlpw11jbj1NFdHKjHNd8U0FoycTpSR7g4df5+IpqkDICuc",
+	"n0q62+nA479rRMYPYTtzrdumGl7Bwj2jQ4+K7eb1zk1dIdIsxBl5GRzgaSyontVKT6+r1xPpA3oNLBq0",
+	"ZgQpuXNupBGQPvXr2NjPuS2i6EYiKjFamTmJFJrzRYcclhfKKc8y9W24l1DlMtaxOK5gBa5cw/r216Xk",
+	"p43DQQ+4FgCKk3/1i794/S9/9Mv/8ddf/bvf3kLUyIf2/n3Dqv2Ym/kN6FGUw5KDr02vopqLcBUWRQen",
+	"r0iiepLDNhNPvHoF4xl9iRbpJPxwopjTSrhUwHi3dVCszQl2BmwYpMUryURoLIGSDJnS7HtvSy0L90zL",
+	"wuvUdHh00274V7Dd8FtrNvxNbTP8q9dk+Dq1GH5bDYavvrXww6tvLLxER2Fkx9VthAdxQqCTcHjC+rEI",
+	"ZUCa0IeOK0nyLYZVTER8SX6duI+32uQIv7AWjlvS+sxcy4Ph4btkIhSPIIWqaFLBLosoA2iMNsJMwaLS",
+	"E8WYyi2JBV23k/FSPYxVjHuBSi9WClijr7HJR1pScvgatjR2EatxcLe6PNWWDRP5Neze9f0rb3w8Bwzb",
+	"b4W8aRjo8R4J9p14klz15MszjevcMRk6bFoun/ZoEilvLqlVIyD9tjKoq2RBc/kCJb3ppHylslHVlbhS",
+	"+eiKGyk/fAttlF9MuJpnrkg5cLl1gtMEmUSMXrgdmXLyy0QqohIq5MAoKUa84olUlQKKwcuFy+t09v09",
+	"49n5zQlXc/06sWCwYi6GtW4dDZxFKvQsYNswXZO6EDTkiCnm1RphRS/gupg5qou0zG/jfyVSyQIzblIC",
+	"SafbcvTIAnx9JiC7/j42OrwP2q++GBs5vVpYAg3Y5r4WJuK/aa/ONateZPgwl1l714kyJVjOmSCnLIrF",
+	"ELTDQitJo/n1MZ4jI0byG26+uUZBKrNvkztnMXSnlLJxWMUO3fB5+7NJADEhcZYl1SyzfP+uQmBy7toV",
+	"iUof6X1uyoMDx1WQi2Tak2B2/d370EUSpZ4BZ1Ho9iEQg/j9ODlhKkA7UuHbtPN9mxzlS/5DdEhB2OqJ",
+	"IC2rFXgkcKtUBZAem9XRCrD7EdbyCsiIUSFJrzER2PQy7DUOScBewjDFMHSvJ4J8ma0AFKOgVG0swHxO",
+	"HBLSPbWYpUExhV/GCYMek1kHq8uEjscskVDraBxRLnoiBlDSyIAPDGaCXRY2SJr6zk1En42YUC1sqgmG",
+	"uKC6kleATRWCcjGvYEuBRcYgpiF2wtR18ZRJUz30WlRInmnsSu/FYs1yfvePf/lnvw0h0JuXLmctxaZp",
+	"5qrWffnFj17/pz99/ef/vn5Na8mfG4TNWvLpBtcxo9qLoCN2JMIjc+PXXscHMSmXEizXCeyU6gS++fO/",
+	"ff3H//7Ln/7Jm3/zZ6//+X/85T/77zjO69/9nS9/+h8bW2hyceJc12+YszFtuCxz1YO3IryWeOx19EUu",
+	"DZCrrK8y6w5ehUyZvwhXJFaiNOd0eZhb5nqDpri8wD/DXUnPGdQ2uXyUFSTVApJBt5ZzLzGYuuP7LWOG",
+	"ikLzi4JR0vod+rtbUoupI5YQ/VallNSfJIkW6czoQRyF7iJai0lK76CkBG8+NbtOZvsPizMR9mJCowow",
+	"aJBXlfdw8x96ojRc6al6mSwHswWCrIuZfVVSmj3762Hs6+xIOmLlbtOVjDZ/ADk2mAfy6ta52vbXiy8I",
+	"JcIlFrRhA+VmFjVfhjTTfLy4LbNyZSgkbm5lS1k9twwre9fe8kIW5oRPXdqwZZmw7ua70pYr8eQhhG6e",
+	"kA8GLMEY2zyY0uolrWvR6z41wF27CLiZt7hO+iycxdfFslp5Ha9CwizcqysSMe2srsFJnvFtBsRh99bk",
+	"ziBOTnkI1UTqpcv34SEnHA4sl5jtEhyYTvzoqjCl5cAhKlU8luQyTs4hk81WrdCLa3mg4nzKTk/i/jlT",
+	"PdGPhWB9LAk3ZIp0fb9LPuT980ci4oI9lEMMxUgY6UexhJ6oIiTBHTpRZ3dMNZRzJgJbX51wBXO928L4",
+	"uZ4I0l1PhLPvoE1wg5g1S/CnkJl6cXRIbWLiBCyJkgTpI0+nY2ZMoQYc7Z44Qq+M0ehOWTZiudgFPqpH",
+	"r5aMK8CgYgPxDGRgXzaHY5rZgrTrwBSAVu6hH4sdVNCRPWGLfCe6LlXgy/1njh/UdqDBDYP/65qaF3Mn",
+	"CGaeNHnrl3/+B1/+3b/+8osf/f1f/fSXf/6zjfiuZ/ScqV/IV7/4i6/+3W9/9Vd/+OUXPy2uohzdP7PX",
+	"zKzaYs5VqOwNt+IKy3CyK1ycHL+f4tH1snu5IOMSQ0Gym3xY7EGzQGr9KqXJJiv0kVmj8JSz6SuvN+Ui",
+	"whUxZZySNE+paJnuJQ4/NpxkEbfiXpnrDpl6HgNBf47e+oU7m2HdK+wRokjEqFSY3z1mImOnLmvgAkoq",
+	"Yc0eMk5ifRoeNgBlITmd9gQikoeVaWFszZxd7tGkkgS55cNC7CZsklrCxnGC/U9GLY+Mo4kxJ0Fzqp6I",
+	"BwTfMPvQjDMe5GYa60VGVA3iZERivWQaRTZ9vU2eMBpmZQbSQkTZCD2RsCGXKpkeEJqDgyTYu02LvfGI",
+	"CUXoQIGkD9DD1WCoffkJYJ+SNCdjzX93fSJ7wpbQcJcfDwi1QDZtS7lp6hJPFIhEYy6GLQyEM6w3FjKO",
+	"GGkG6Pu7E7TMFeRqeYmhqqdcic8DO6/pHYeSxicSO9leS+69cDe0jr9UZ/bqLltrzDaDKS/T2Mk5kuvF",
+	"CGspWo4tmtue8UYIwV6IN87ue+bcPDgMSzgQV+t+1SLKvtuXCyUXfClkivLosXn0xLTxMqOBcKP/eP7O",
+	"YJfe6ze8Bpffpv1zrZ6JsHEwoJFkFTPZdmCdKiFp661Cc+izWK9QAAgwUdsWzDO/ANAC0o8nQkmjiThE",
+	"fe1+YSmu6BFFfFnHdJdSgys5MHKP5/1YDPhwdm1HySDCSkODywIvJclEIEv2sAsXGSdcGC6oubRUNFEH",
+	"wKYDQUfsW4DHARlTnmh+1xNmeI/IOFHAlIl+0MtKRsozqrm1ZP2EKdSExZToAzmlUh+QlJdxEpIRlecs",
+	"rOAuPXFN2MsJAO8+Av0tlvfLJ1kuoUvNIpRb6BCTh9j2aqhVJ502LObD6QiMnaBhmGQaADAFv9vQt9s8",
+	"gGjqPBKPb8P/ViR23ga4U+62b4Y9rX6IixFhC3vbrhmJrfl2ZWNjQW4e8OEE75RnyIs0VGR7lLdCeZit",
+	"AjGhkinoBubGmyYLHoFiWVgHHVSaA5KWzOhg90CusDBevbrkWh89wiLJiI/mRaDZVSJB4CzJUTKawWfP",
+	"Apw2Hgz09oykn7BxNO0JeUbH0DzEwtBoGGmU5y2tZ+md1SpZnomYDPXWzV418wxsTKVtFCIJJac0YYQm",
+	"CZ1izV2rhxTUlltovZXbZAemAu5C9sMhUyCtoOBihLBrqotMKkpBLe3Lrjf+TMpVx7ysDcWGTIA1uFZp",
+	"DqxdUMXOl7f4fVBx8tdL5amDVZ0dcHFdZz074Eq9CVY0BzadjRkywoxZhj868Vz7Z0oGK0yGjYx6bUf3",
+	"6szVvbzaWZ03K7Opt661VdyDBcUGhydozhfPYKCrShEfMIVi0y2rqklLpTdjIs256OqFg4/4wPRbPqU5",
+	"N9hBlWuQSzmBIpDnYO8Dz17TfILf0jLTdkSp6LQnuLigEQ9bbfKJWZbxFcKNuzyL7Q3PfId9kwQiYnWG",
+	"hTxDApjBwi2z2QV5rAXwdfbSbdPxto47zcJumcVuwhT4iXNm1ywSXHx9fWKVp3kVXq38cV5VmhwfKEO5",
+	"bklN4zai5hWIuByC/tKPxQVLJDYmHMnhrIrSapIISdC/EoB1MSAjrEuP+XPuYBDncPu2YJda8QMj8e3b",
+	"HomjEFIQTJ8K83pPBGCCux9xJtRDOcS6BS/70UTyC9Y6zDLrKh6Eb2TmczJzmrHbJODyPRGiqTSZsJ6w",
+	"LettO1ek/7C0NnkaozvvlPbPPTDbwaBB353S+Poira029YtSteyEJGF9xi+gccpDCx6t5QUP5fCBxhAP",
+	"QKVve0BOmZ5bD8YiyJK7Jcl3Tx59TBR7qdrkiCTsIj5nYTr6OWNjLGQl2QtgWlz2RAKno7VVrVTiO3pn",
+	"vM9I00z2dDpmpNvxO5Ct5x5WqnWmx5kqqBbuEZcKHusJC08NzDYGhac1OiVjWRg1tDoxA9rT4dgkBwtj",
+	"VzTAHNNETS183TUeOFWyibqMrU1oQALJxTBiz3sT39/tU/iP/XSKnwKvurcmiQc2Q9O8YGIA09dygYm5",
+	"vETzAtIz8/zh/Ej6SkFhRCMI4g9J/g6ZwHgMBUxBQwnuWE/mrih/piBr9ERlda7yJXICDhHPAEyoPeTG",
+	"vHtYikx0qnl1un6nxl5w3xlIk+i3Hy9/SsP7OXDn+Eu/8FOjf0ZRsex0d59nkg1QwsZB1wd1JAfWlXpP",
+	"Al9/rM969nIM1m9gQas3nyktCq+SE0K/aejctYs50aNtBUJI6TU3fL7REq2zgIVDbu7kgJlZr2zetIzc",
+	"LVOi7IV3tr23fzdnDdgCZJesizLPNlaUYyoNY1u8Qss11fygRA23niEwm9bVZQoUuFEVBdScI2VfYOEi",
+	"8/kxaaIfteWRWuZb5G4V/Ha+K6pMR2clJOQi71N2m+OANSizjUyEFfIQZtJHdzK3H08Rw0meAFaKBkuD",
+	"YfN5uc/nJETkSGDJsAkyrFWcrJSKpsw6kmVptLl7jR/0GlpI7zUOeo0vf/6Xr//m5//wsz/86hf/5s2f",
+	"/vjLL3745i/+6s1/+4P/n73r623jSPJfpcF7EAlwaFGUc2cJeXAcOzEujn2mjeBwNDTNmSY50XCGnh6K",
+	"5gF6CHAIkofcBYdLcthsgCDYRXYfNvE+JFgE2W8TKXnbr7Doqu6e7vnDv5LsALsv61AzPd3V1dX151dV",
+	"v3z7yfn3H5y/922vdpq9LHG6YrnYWP1RMBY/vLK/e+PG9b1d8T+zCx14Uh8ymk2YD+8k8Ri2UogI7ySX",
+	"6cRZ5Ofy+sRPpd8Rf2DJHaw7UjuojdJ0wg+uXZNipOXF42v0hKY0ab07GdbUC28H3rGMJp/9+OVPf/lQ",
+	"/+WB6eAVPz6V/5+csEQRdsyH7b2Omi3nQZzBl5Vbd2/TYPQWINrS26SujA7T3kUbLPKJkrflLvRqTqMp",
+	"Zv1I9/qTZo2mKfVGzIe6H7Dv3qILNMeN8j+AIc//7/uzD54Lhnz+1S/Pv/rbj++tw4GvIGcU+yEanCi9",
+	"+QtYMeO7Eu4s/eDqrLhXxYvnX/z32eefL+TFvTwvSuRBRtZqhmxuuW1XLUQWbmGZMJHhoAdTProriyj5",
+	"jHu1AzE95Kqffnhfzu3T5zixWvah4H73NeoP2S1UoSSXBPe7YsQuBoLEc+I40jCjWBqkIeyfHvP0H5Jt",
+	"m+hUQcNc0X05ikPZG1gJqyYx3Xibd3OhPgK+9bR2OBkFPI2Tueni5MMVa4HtYoO8tu3WHNPkWBw1fkT5",
+	"UQJ8vrRGqnjHXjNxOXvK3TK/JqGciHEPCz6qHU7cEYXD1WVPXdnCkWIgrhclAWe6gnxIkyFgYlSvuSAl",
+	"WIprKLQ9P55FxWZ6WeLXqhVW9/Z2d8mbOKeHzGPBJG2qTtNBVOJlU62Vs7KppsdJWACkDkW6sM8e9cFL",
+	"jY/77CTwGMeCEjoLrsTvVnCAcfaU9Nk8lq2cc0Qd02dd9rS53FFGvdLKr81elNPp8x9ZtZqX5TyscnYJ",
+	"brrHh/wmitmXwNEFlL0HVNzQZSJOQ+3gP27ceLJ9gdPq+ptrz6f95JIL1y73cK03k0vzHVVNo7ywfqXj",
+	"SJzoR7N4y11p7j25knqx96yTdvlOlKpzVOU/EfQ4IGhDG+IN5RnZ28iS3rh6bQ7rZFTbydWsVRnFYzrX",
+	"lWtNcfqyeDuu3qdQdjqupLh9js+vqrY9TY6NmCCqPRupagUtDUOUi0POWtvBhy0FjdAUVLRSDa1F7kY5",
+	"nUVXEkFFXrY7FsMeQgKmCmBljxixP0vPEuqP2QzZdAnke09IbHEhdtuLVPBWxUXFYGK/1gzkXoCC2N5t",
+	"E7APxKeW6ob9OB1loVeLxpbWpxonLVb7NlTnpGvY7t4MlJLdiSSqYJFSV2SkyuCmoe4d6pblKi7f7pQr",
+	"gfj3lyHQCY7wLvC07RNTHnyj8TIQMfP0qisDKgIjSwSJuecbxleU4by9Jrmt6laFOl07LBnF3ak32krB",
+	"rh3cuPHClcgiQdbUIMUcOrttRx4UlCv+NlTZcoeQq+/Pohc2h5Xv+YdKaFwFdjATCUs1yGCd61Rcbe1q",
+	"1ZbMKEeB0p8Ti5QvR/ys/CBXBc8MGJmWmpATKqggFP/o1xArW+HMZp/u5E2chbsd8PyVWalblx3Tq9Cu",
+	"jVN3ZZ2t7Yt2O/cn7IilXYtTuVi37go1jxtXvVBGfRYGJ1AbIEXFtR/7c5ViPggpmIJj2GwVRKtzxoj7",
+	"zBE/OF4cDcLAS7krNFPXcH67pG030ATPoov+fRc028wXtwqgr3FIOqS+B+zleWySoso8Y2HYwC/1Iqub",
+	"lKv6NuQ/Vo3+axySfTJLghS1ozL0Hy5APi/RmAayuhdBxoCB95TElGBPEvffZV5K6n7s8Ws+8wJBMN4a",
+	"+/80uO7Ilxz5MJflgKWGruCkLXPsILXgo3fipBeJf5K6axgPQtdtN0iQildcK3JIerVWq9WrnYKbW2Y9",
+	"YvxKRjsDVPQVB+zwXuRmUazs/RYxzZV2u0Pqj+ZQWkV8dTLlI+bL1BRH+h186QHHFR4SHmOFs7klWgGB",
+	"imk396NwLoGowhIyba0hS1Wl5GeGqSjr5mT7Lw0dKGhIMUcUjAiOB0SsliqvNA1DhYzFnZXJoaZdGnDi",
+	"TxPaD1krBxoe6+LNSEefjSdxqjuycTrW16n4P4ULFr/3ImMkmRajFwhRGZIwPg1TgC0jJWPCod+kOTMk",
+	"bIu8I/G+QWpU6cEJ9gCgKgimWuQGPFfKJ4y940PiyrghPNAWogDOtPxaQw6RRdNkFT4rJuf2IiphaPj7",
+	"DieTJB4EIUNel7bPDiKoj9lEqh5QMwkPmWzNW3aG/M51B8d1IjkLh0a+M6Aec6ZJWGI/Y3ix1H4m9dko",
+	"1o38wUCP5nHEGpWFAdvA5sqKhP4oCgOehUdkdhbGTtSzCfOCSQB9WAwpStoNKIQdD+S7ZtdB+8lOQ/Jt",
+	"bFPXCtTk7PFxwDkAsxMyjaZc8LA6wyDT5NlRZ7pJUPpdU3VT1fuq7JIxH7DF24cGffNOyKb5ONkXyqGZ",
+	"QGWb8vriiJNsyPbu7n4V4Fk9DwVOQ+ody0pThgrbbosvGD+sXyQ8/zp0fYUO0bkOMPoP+/lXsvw0cd2T",
+	"OrTMgYQFGvUipAVepFRW8SrvHxP5LwfGGtSkR+xZAaorBzotwzOsGvY3Y+ub4awXuUWQzLL6RHuvs8Oh",
+	"5kve5aEokmE6zt7/37OPP8pQDEsWiJb0BgtcNbPuIfNOKshvzvq3fzj7+LMV5qt8Jxe9IYtdOSUT/t3X",
+	"Z998f/b7v5bPubSi+7JZd9acdXu34/TFfVj0cGxB4cth+YWOoW3JW4L1Uny9mLwbdja6nCmXgHY6a3fv",
+	"7DjjrL3+r2XS+w4Mr+eciUNdHHxG1cVldjwUv6B7wcogpVE+GLKC3HzBlIBh1V1VvA8yS1B9315SFeQP",
+	"OfzCVqwlRTW2sgSotiFJMiOlSBc0Dh2ezkMG9qZWFrH6qTQbnTH1VXYJUOdQmzfC/JgJrVcaW3Gk7ajV",
+	"SJsDwZqkLQJgl9G4tg581Sbx9S0u60WpLcqPU5XOopadwuYsB5CuQALTtNbwzW1BoVuCOy8Xw7n8Sl2n",
+	"ARYo3peORClXqxek8aCfgeI5VR4BK6AMLqGIMWFagOGFib+Gc4jU44QoT0+D8DSp7mm7WZwB938zpEpm",
+	"lK+IVKnWj6tqFyDHrle74AV0I6lSSrMvtUt7seSNY7kNh5Z/S2gBYhJccOwL7MMH253Gi9vAXHWr6WrV",
+	"z/xeRR8c1K0C5bnQc8CK17AH05TdRrccZK9EpD9XethQ9z7GKRyFy8BTeZWvdK77edrIcwmTLTTogbKn",
+	"WFNEHcmKKVi6VrFs8GJdqgD47+wpwH8ZIN9I75Cx7A1Sioqa0OqzXpr1skJSykUlQpUqF3gnlaYvLclk",
+	"WZB7UZ4TsXQdG1y2q0btfBalwSBQXniMo2iFc7NQXheunc0DefsymidEstXdHP7TKNmSqzm5uMO5qtYC",
+	"taHRoc41mik4ka1zeLE6Z4vcfV3WxacJIM8IluuHXgTiJ34cTCbM70U8CFmUhnPoPaDrY8I11WgSLtMc",
+	"Ap6CLOiDyEpSVf5FItV4sbE3jeaETtOR2CyP6jpoi6ppVNanfCkaaO85UfwIeck+idJUiqcpLBr4bVkp",
+	"x1wBx21KSQoW2rqCpIHgkCrO3dd5F3mkaEcb+cQmW2HcNGSDlAhi6CDIJJyvNrGSWpsXgS9/w2CjS9bp",
+	"LSYpVQ5NNSWKkVsOVExWxTF7KLV6NTKC3BwIYHHSq92cpqM4Cf5TQjlfA3FGMIqNr0AQu1fb4CYpsNSC",
+	"+2SqjyUkWy/JXDz/8I9nf/7k7E+fnX/zXa1ZG6xuBkYlBuAmlf2r+HrJwuhkco9GQ5a8xU5YCGNf3lqH",
+	"YdynoTBj7vHh/UkKn7soAlzc+VmjsYF4QRXVNu+wbath6oGMixoMxQU3tX0DY4s5YPcld/Bj1YxO7YTb",
+	"JK7cVRkMZ8/crCRmNIhbEr7dIjch8qRv1aYsw4U2N3bCoX1hg/WiQcBCHwPkwTACnaZOCfxqtLjzQgYN",
+	"CmTDgoCDSd04JG7Gl2KCNuPCPHuRm+cw1/xcadNpLDMIUXRSLyxwpZ7Tnd0OeSxfRGL6FnyoHqT5zEMV",
+	"84ZGSRLuMUgCxAPVJWals8PJ/ajLwoE5snjzDjxq/NrIQ9YN50KGVVizricMrRb2EsDDrWyiBfBw2fo+",
+	"C4fK5RevaHkuTBH0xf/89EN5C7rtS4baBY7QJSS+y1UBWOzzZPlPVpn0+Wdfnn38UWlnvwuq652XJtXq",
+	"mJwd3hSfPv/5N/+11n0RsdlR1f14/unz8///7uevn6+4Peu5RB9b7H7pwOYNUuMyubSZ5xE3cQPH43pF",
+	"U3PTvIqOgnn2vPK2gnnmuSJ87mO5ozk5v4bSkK+5eqo8Iijjp0lYO6hdo5Pg2kkHxLgcuGjIQ688xCri",
+	"5QbFsOtWv6EmUQYB1KBRXWCm6UgWULf0ElMPMh6XfFvoLQx3IjHOH2+qO1VDI7Xb2BgPnykZEXzgvKmS",
+	"5JrW2DDkeIoNVPRY2F25OFQXI4lNVUeiiSBzVc87YdTHeqyT1FzqmA9LBrupt5uJLTWrfqnuUnU/f3Q6",
+	"YguwhEDrumY8cxvMkcq+KuQIImCFqLGmKav9ngKj2RBrySuIdhSbDShoyM87JK4spz4LIk6CAWbtCY1t",
+	"kjChNIpvBL5kkTfBUKyhoNgVgrfmrmgtuvqtjnhLmqTlj8XTxBOLKoFpth0xD2ekJpLGk8CTs5N2rCSc",
+	"Xq44aeRV8sbtR0dv337ndvfRUff2vzURNPcqefD4rbeO7nXfOHrt3/XvHfIq6d5++3Xx+6EBXyYDoVoB",
+	"ZoFAEXl8eELnYUx92HEvCfromqd8Hnni1Kp/tOZ0HDY0PWc8iwDeVe5Gm7YaACxvLwK9sN3EfOEAEiBt",
+	"6lav2FzZEkrvOTPW59BTB5CxTsKeBuY8FemzTqU98PHqpMoasWaa3xfBaQckBaC3xgPUc0jw1RHgNJpL",
+	"DV+NpVHMgn5eGs5JGBwz4lp5D25xQ25JVcLcCo1Q8Yy0UW5RHebVqyFyvVcjdYg9wQQaS2jdcWYjmhoE",
+	"B/3Eo4nQpw1Si6eMzrCwoeqpHHUX5GG4GeO5WDA7BglDw1IYugQ36qCGJpiEjoI5YdIKP4umZh3jtAoA",
+	"LIs4in/IXWraOGEjxt4krVarYYuNMWKiD4gCRy8h7L6j9tnp4zQVKXNcAPkreRq6mYNBrdn0Fv8rs9dt",
+	"P27MGhswLpnqdcf2jTng03SOmT3rEt++m2li4uncIqS01+neBg4aw7XY7B8qOIQ8Jl4sRBy6CKVjcF3B",
+	"dgvbyDwQlii3SYS3TdPocO9mTV5ssjlLCPaKcV5k4xrHsI/LBJR8jBiP5aiVnQQIU2L5Nkkonw3oNExV",
+	"lgNq+2VafgT5GfGYQbeWEN2bQBt0oIBWc1+MXxD30oSo6xL1UvQ3yWwUeCOIMkexjKHCGcudEHPauM4l",
+	"ZPxnByeFIWEnltPKOA6DxuZDLn6/TOSko4QxdfgNqWM0kJbCc4fLVJsgKqbaaOWpkZc2D8WpsHnKiB9C",
+	"wXxDhDWN7BSbTrmXrKc0tVRjtxFL2ALZAScVGnjmSVKWFVWVRXWY6V46T01YVjnkjSZIyp6lZVeVqzE8",
+	"ZblWax2xf3HE+yq7zKCAhQ1Sf86tHXOKeJNYMb9EhhuDVOUzsEy/CTgm7pywpE/TYIwgHRKE4VRbNjLi",
+	"A933NC3QgLil3ZOPoyAtnC1XiE18EiAPrv4umrSWp53UKRkHYRjIZRAwZhvrkG+w57zL4wjtgwh7FxtM",
+	"lHkQW4ZflUzF1E+fnP49AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

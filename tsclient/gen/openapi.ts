@@ -383,7 +383,9 @@ export interface paths {
          *     **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
          *     **Notifications:** 1501 GroupCreated to the group (every initial member).
          *     **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-         *     an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+         *     an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+         *     server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+         *     server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
          */
         post: operations["createGroup"];
         delete?: never;
@@ -436,7 +438,9 @@ export interface paths {
          *     **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
          *     applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
          *     **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-         *     1202; an invited user is already a member 1206.
+         *     1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+         *     `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+         *     1,000, `--max-groups-per-user`) 1207.
          */
         post: operations["inviteUserToGroup"];
         delete?: never;
@@ -464,7 +468,9 @@ export interface paths {
          *     **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
          *     to the owner and the admins.
          *     **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-         *     dismissed 1202.
+         *     dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+         *     member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+         *     1207.
          */
         post: operations["joinGroup"];
         delete?: never;
@@ -543,7 +549,9 @@ export interface paths {
          *     1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
          *     Refuse: 1506 GroupApplicationRejected to the applicant.
          *     **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-         *     answered 1104; the group is dismissed 1202.
+         *     answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+         *     member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+         *     groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
          */
         post: operations["groupApplicationResponse"];
         delete?: never;
@@ -1195,10 +1203,11 @@ export interface components {
          *     | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
          *     | 1205 | OwnerCannotQuit | the owner must transfer the group first |
          *     | 1206 | AlreadyInGroup | |
+         *     | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
          *     | 1301 | MsgAlreadyRevoked | |
          * @enum {integer}
          */
-        ErrCode: 0 | 429 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1301;
+        ErrCode: 0 | 429 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1207 | 1301;
         /**
          * @description A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
          *     in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).

@@ -2,14 +2,24 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"maps"
+	"slices"
 	"strings"
 
 	"github.com/imspec/imserver/gen/api"
-	"github.com/imspec/imserver/gen/db"
-	"github.com/imspec/imserver/server/internal/presence"
 )
 
-// The operations of the admin console (/admin/): who is online, and the configuration.
+// Console is what the admin console's operations (/admin/) need besides Sessions.
+type Console interface {
+	// OnlineUsers is one page of the users with a live connection in any server process, by userID, with the
+	// open connections per platform and the number of online users over all pages.
+	OnlineUsers(ctx context.Context, offset, limit int) (userIDs []string, perPlatform map[int]int, total int, err error)
+	// Settings are the configuration's name=value lines, secrets masked.
+	Settings() []string
+}
+
+var errNoConsole = errors.New("no console backend configured")
 
 // GetOnlineUsers lists one page of the users online in any process, with their connections, and the
 // connection counts per platform (admins only).
@@ -17,21 +27,18 @@ func (h *Handlers) GetOnlineUsers(ctx context.Context, req api.GetOnlineUsersReq
 	if err := requireAdmin(ctx, "/manager/get_online_users"); err != nil {
 		return nil, err
 	}
-	ttl := presence.DefaultTTL.Milliseconds()
-	counts, err := h.q.OnlineConnsByPlatform(ctx, ttl)
+	if h.console == nil {
+		return nil, errNoConsole
+	}
+	p := req.Body.Pagination
+	ids, perPlatform, total, err := h.console.OnlineUsers(ctx, int(p.PageNumber-1)*int(p.ShowNumber), int(p.ShowNumber))
 	if err != nil {
 		return nil, err
 	}
-	data := api.GetOnlineUsersData{Platforms: []api.PlatformConnections{}, Users: []api.UserOnlineStatus{}}
-	for _, c := range counts {
-		data.Total = c.Users
-		data.Connections += c.Conns
-		data.Platforms = append(data.Platforms, api.PlatformConnections{PlatformID: api.PlatformID(c.PlatformID), Connections: c.Conns})
-	}
-	off, lim := friendPage(req.Body.Pagination)
-	ids, err := h.q.OnlineUserIDs(ctx, db.OnlineUserIDsParams{TtlMs: ttl, Lim: int32(lim), Off: int32(off)})
-	if err != nil {
-		return nil, err
+	data := api.GetOnlineUsersData{Total: int32(total), Platforms: []api.PlatformConnections{}, Users: []api.UserOnlineStatus{}}
+	for _, id := range slices.Sorted(maps.Keys(perPlatform)) {
+		data.Connections += int32(perPlatform[id])
+		data.Platforms = append(data.Platforms, api.PlatformConnections{PlatformID: api.PlatformID(id), Connections: int32(perPlatform[id])})
 	}
 	var live map[string][]PlatformConn
 	if h.sessions != nil && len(ids) > 0 {
@@ -55,8 +62,11 @@ func (h *Handlers) GetServerConfig(ctx context.Context, _ api.GetServerConfigReq
 	if err := requireAdmin(ctx, "/manager/get_server_config"); err != nil {
 		return nil, err
 	}
+	if h.console == nil {
+		return nil, errNoConsole
+	}
 	data := api.GetServerConfigData{Settings: []api.ConfigSetting{}}
-	for _, l := range h.settings {
+	for _, l := range h.console.Settings() {
 		name, value, _ := strings.Cut(l, "=")
 		data.Settings = append(data.Settings, api.ConfigSetting{Name: name, Value: value})
 	}
