@@ -302,6 +302,9 @@ scenario("a group of three: create, invite, chat, mute shown", async () => {
   await C.page.getByText("This group is muted").waitFor();
   await shot(C.page, "carol-group-muted");
   await A.page.getByRole("button", { name: "Unmute group" }).click();
+  await C.page.getByText("This group is muted").waitFor({ state: "detached" });
+  await C.page.getByRole("button", { name: "Quit group" }).click();
+  await see(A.page, "Carol left the group");
   await shot(A.page, "alice-group");
 });
 
