@@ -589,6 +589,15 @@ type CancelMuteGroupResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// ConfigSetting defines model for ConfigSetting.
+type ConfigSetting struct {
+	// Name The setting's flag name (its environment variable is IMSERVER_ + the name in upper case, - as _).
+	Name string `json:"name"`
+
+	// Value Its value; secrets masked.
+	Value string `json:"value"`
+}
+
 // Conversation A user's view of one conversation (its settings and seq range).
 type Conversation struct {
 	AttachedInfo string `json:"attachedInfo"`
@@ -1631,6 +1640,71 @@ type GetJoinedGroupListResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// GetOnlineUsersData defines model for GetOnlineUsersData.
+type GetOnlineUsersData struct {
+	// Connections Open connections of all online users.
+	Connections int32 `json:"connections"`
+
+	// Platforms Open connections per platform, ordered by platformID; platforms without any are left out.
+	Platforms []PlatformConnections `json:"platforms"`
+
+	// Total Online users (at least one connection), over all pages.
+	Total int32 `json:"total"`
+
+	// Users This page of the online users, ordered by userID.
+	Users []UserOnlineStatus `json:"users"`
+}
+
+// GetOnlineUsersReq defines model for GetOnlineUsersReq.
+type GetOnlineUsersReq struct {
+	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
+	Pagination RequestPagination `json:"pagination"`
+}
+
+// GetOnlineUsersResp The reply envelope of getOnlineUsers.
+type GetOnlineUsersResp struct {
+	Data GetOnlineUsersData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error.
+	ErrDlt string `json:"errDlt,omitempty"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
 // GetSelfFriendApplyListData defines model for GetSelfFriendApplyListData.
 type GetSelfFriendApplyListData struct {
 	FriendRequests []FriendRequest `json:"friendRequests"`
@@ -1689,6 +1763,58 @@ type GetSelfFriendApplyListResp struct {
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
 	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetServerConfigData defines model for GetServerConfigData.
+type GetServerConfigData struct {
+	Settings []ConfigSetting `json:"settings"`
+}
+
+// GetServerConfigReq No fields.
+type GetServerConfigReq = map[string]interface{}
+
+// GetServerConfigResp The reply envelope of getServerConfig.
+type GetServerConfigResp struct {
+	Data GetServerConfigData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error.
+	ErrDlt string `json:"errDlt,omitempty"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2434,6 +2560,14 @@ type OfflinePushInfo struct {
 
 	// Title At most 255 characters.
 	Title string `json:"title"`
+}
+
+// PlatformConnections defines model for PlatformConnections.
+type PlatformConnections struct {
+	Connections int32 `json:"connections"`
+
+	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
+	PlatformID PlatformID `json:"platformID"`
 }
 
 // PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -3505,6 +3639,20 @@ type ForbidUserParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetOnlineUsersParams defines parameters for GetOnlineUsers.
+type GetOnlineUsersParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetServerConfigParams defines parameters for GetServerConfig.
+type GetServerConfigParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetUsersOnlineStatusParams defines parameters for GetUsersOnlineStatus.
 type GetUsersOnlineStatusParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3659,6 +3807,12 @@ type TransferGroupJSONRequestBody = TransferGroupReq
 
 // ForbidUserJSONRequestBody defines body for ForbidUser for application/json ContentType.
 type ForbidUserJSONRequestBody = ForbidUserReq
+
+// GetOnlineUsersJSONRequestBody defines body for GetOnlineUsers for application/json ContentType.
+type GetOnlineUsersJSONRequestBody = GetOnlineUsersReq
+
+// GetServerConfigJSONRequestBody defines body for GetServerConfig for application/json ContentType.
+type GetServerConfigJSONRequestBody = GetServerConfigReq
 
 // GetUsersOnlineStatusJSONRequestBody defines body for GetUsersOnlineStatus for application/json ContentType.
 type GetUsersOnlineStatusJSONRequestBody = GetUsersOnlineStatusReq
@@ -4791,6 +4945,70 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /manager/forbid_user (the `ForbidUser` operationId).
 	ForbidUser(ctx context.Context, params *ForbidUserParams, body ForbidUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOnlineUsersWithBody List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsersWithBody(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOnlineUsers List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsers(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetServerConfigWithBody The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfigWithBody(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetServerConfig The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfig(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetUsersOnlineStatusWithBody Get users' online status
 	//
@@ -6763,6 +6981,110 @@ func (c *Client) ForbidUserWithBody(ctx context.Context, params *ForbidUserParam
 // Corresponds with POST /manager/forbid_user (the `ForbidUser` operationId).
 func (c *Client) ForbidUser(ctx context.Context, params *ForbidUserParams, body ForbidUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewForbidUserRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOnlineUsersWithBody List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *Client) GetOnlineUsersWithBody(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOnlineUsersRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOnlineUsers List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *Client) GetOnlineUsers(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOnlineUsersRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetServerConfigWithBody The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *Client) GetServerConfigWithBody(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServerConfigRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetServerConfig The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *Client) GetServerConfig(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServerConfigRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8968,6 +9290,112 @@ func NewForbidUserRequestWithBody(server string, params *ForbidUserParams, conte
 	return req, nil
 }
 
+// NewGetOnlineUsersRequest calls the generic GetOnlineUsers builder with application/json body
+func NewGetOnlineUsersRequest(server string, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetOnlineUsersRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetOnlineUsersRequestWithBody constructs an http.Request for the GetOnlineUsers method, with any body, and a specified content type
+func NewGetOnlineUsersRequestWithBody(server string, params *GetOnlineUsersParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/manager/get_online_users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetServerConfigRequest calls the generic GetServerConfig builder with application/json body
+func NewGetServerConfigRequest(server string, params *GetServerConfigParams, body GetServerConfigJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetServerConfigRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetServerConfigRequestWithBody constructs an http.Request for the GetServerConfig method, with any body, and a specified content type
+func NewGetServerConfigRequestWithBody(server string, params *GetServerConfigParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/manager/get_server_config")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetUsersOnlineStatusRequest calls the generic GetUsersOnlineStatus builder with application/json body
 func NewGetUsersOnlineStatusRequest(server string, params *GetUsersOnlineStatusParams, body GetUsersOnlineStatusJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -10469,6 +10897,70 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /manager/forbid_user (the `ForbidUser` operationId).
 	ForbidUserWithResponse(ctx context.Context, params *ForbidUserParams, body ForbidUserJSONRequestBody, reqEditors ...RequestEditorFn) (*ForbidUserResponse, error)
+
+	// GetOnlineUsersWithBodyWithResponse List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsersWithBodyWithResponse(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error)
+
+	// GetOnlineUsersWithResponse List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsersWithResponse(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error)
+
+	// GetServerConfigWithBodyWithResponse The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfigWithBodyWithResponse(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error)
+
+	// GetServerConfigWithResponse The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfigWithResponse(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error)
 
 	// GetUsersOnlineStatusWithBodyWithResponse Get users' online status
 	//
@@ -12104,6 +12596,88 @@ func (r ForbidUserResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ForbidUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetOnlineUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetOnlineUsersResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOnlineUsersResponse) GetJSON200() *GetOnlineUsersResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOnlineUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOnlineUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOnlineUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOnlineUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetServerConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetServerConfigResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetServerConfigResponse) GetJSON200() *GetServerConfigResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetServerConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetServerConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetServerConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetServerConfigResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13868,6 +14442,94 @@ func (c *ClientWithResponses) ForbidUserWithResponse(ctx context.Context, params
 	return ParseForbidUserResponse(rsp)
 }
 
+// GetOnlineUsersWithBodyWithResponse List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *ClientWithResponses) GetOnlineUsersWithBodyWithResponse(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error) {
+	rsp, err := c.GetOnlineUsersWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOnlineUsersResponse(rsp)
+}
+
+// GetOnlineUsersWithResponse List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *ClientWithResponses) GetOnlineUsersWithResponse(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error) {
+	rsp, err := c.GetOnlineUsers(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOnlineUsersResponse(rsp)
+}
+
+// GetServerConfigWithBodyWithResponse The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *ClientWithResponses) GetServerConfigWithBodyWithResponse(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error) {
+	rsp, err := c.GetServerConfigWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetServerConfigResponse(rsp)
+}
+
+// GetServerConfigWithResponse The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *ClientWithResponses) GetServerConfigWithResponse(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error) {
+	rsp, err := c.GetServerConfig(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetServerConfigResponse(rsp)
+}
+
 // GetUsersOnlineStatusWithBodyWithResponse Get users' online status
 //
 // One entry per requested user, in request order: `status` 1 when it has at least one open WebSocket
@@ -15108,6 +15770,58 @@ func ParseForbidUserResponse(rsp *http.Response) (*ForbidUserResponse, error) {
 	return response, nil
 }
 
+// ParseGetOnlineUsersResponse parses an HTTP response from a GetOnlineUsersWithResponse call
+func ParseGetOnlineUsersResponse(rsp *http.Response) (*GetOnlineUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOnlineUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetOnlineUsersResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetServerConfigResponse parses an HTTP response from a GetServerConfigWithResponse call
+func ParseGetServerConfigResponse(rsp *http.Response) (*GetServerConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetServerConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetServerConfigResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetUsersOnlineStatusResponse parses an HTTP response from a GetUsersOnlineStatusWithResponse call
 func ParseGetUsersOnlineStatusResponse(rsp *http.Response) (*GetUsersOnlineStatusResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15417,6 +16131,12 @@ type ServerInterface interface {
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams)
+	// GetOnlineUsers List the users online now
+	// (POST /manager/get_online_users)
+	GetOnlineUsers(w http.ResponseWriter, r *http.Request, params GetOnlineUsersParams)
+	// GetServerConfig The server's configuration, secrets masked
+	// (POST /manager/get_server_config)
+	GetServerConfig(w http.ResponseWriter, r *http.Request, params GetServerConfigParams)
 	// GetUsersOnlineStatus Get users' online status
 	// (POST /manager/get_users_online_status)
 	GetUsersOnlineStatus(w http.ResponseWriter, r *http.Request, params GetUsersOnlineStatusParams)
@@ -15642,6 +16362,18 @@ func (_ Unimplemented) TransferGroup(w http.ResponseWriter, r *http.Request, par
 // ForbidUser Forbid (ban) a user
 // (POST /manager/forbid_user)
 func (_ Unimplemented) ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetOnlineUsers List the users online now
+// (POST /manager/get_online_users)
+func (_ Unimplemented) GetOnlineUsers(w http.ResponseWriter, r *http.Request, params GetOnlineUsersParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetServerConfig The server's configuration, secrets masked
+// (POST /manager/get_server_config)
+func (_ Unimplemented) GetServerConfig(w http.ResponseWriter, r *http.Request, params GetServerConfigParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -17055,6 +17787,88 @@ func (siw *ServerInterfaceWrapper) ForbidUser(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// GetOnlineUsers operation middleware
+func (siw *ServerInterfaceWrapper) GetOnlineUsers(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetOnlineUsersParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetOnlineUsers(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetServerConfig operation middleware
+func (siw *ServerInterfaceWrapper) GetServerConfig(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetServerConfigParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetServerConfig(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetUsersOnlineStatus operation middleware
 func (siw *ServerInterfaceWrapper) GetUsersOnlineStatus(w http.ResponseWriter, r *http.Request) {
 
@@ -17618,6 +18432,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/manager/unforbid_user", wrapper.UnforbidUser)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/manager/get_online_users", wrapper.GetOnlineUsers)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/manager/get_server_config", wrapper.GetServerConfig)
 	})
 
 	return r
@@ -18382,6 +19202,52 @@ func (response ForbidUser200JSONResponse) VisitForbidUserResponse(w http.Respons
 	return err
 }
 
+type GetOnlineUsersRequestObject struct {
+	Params GetOnlineUsersParams
+	Body   *GetOnlineUsersJSONRequestBody
+}
+
+type GetOnlineUsersResponseObject interface {
+	VisitGetOnlineUsersResponse(w http.ResponseWriter) error
+}
+
+type GetOnlineUsers200JSONResponse GetOnlineUsersResp
+
+func (response GetOnlineUsers200JSONResponse) VisitGetOnlineUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServerConfigRequestObject struct {
+	Params GetServerConfigParams
+	Body   *GetServerConfigJSONRequestBody
+}
+
+type GetServerConfigResponseObject interface {
+	VisitGetServerConfigResponse(w http.ResponseWriter) error
+}
+
+type GetServerConfig200JSONResponse GetServerConfigResp
+
+func (response GetServerConfig200JSONResponse) VisitGetServerConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUsersOnlineStatusRequestObject struct {
 	Params GetUsersOnlineStatusParams
 	Body   *GetUsersOnlineStatusJSONRequestBody
@@ -18667,6 +19533,12 @@ type StrictServerInterface interface {
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(ctx context.Context, request ForbidUserRequestObject) (ForbidUserResponseObject, error)
+	// GetOnlineUsers List the users online now
+	// (POST /manager/get_online_users)
+	GetOnlineUsers(ctx context.Context, request GetOnlineUsersRequestObject) (GetOnlineUsersResponseObject, error)
+	// GetServerConfig The server's configuration, secrets masked
+	// (POST /manager/get_server_config)
+	GetServerConfig(ctx context.Context, request GetServerConfigRequestObject) (GetServerConfigResponseObject, error)
 	// GetUsersOnlineStatus Get users' online status
 	// (POST /manager/get_users_online_status)
 	GetUsersOnlineStatus(ctx context.Context, request GetUsersOnlineStatusRequestObject) (GetUsersOnlineStatusResponseObject, error)
@@ -19821,6 +20693,72 @@ func (sh *strictHandler) ForbidUser(w http.ResponseWriter, r *http.Request, para
 	}
 }
 
+// GetOnlineUsers operation middleware
+func (sh *strictHandler) GetOnlineUsers(w http.ResponseWriter, r *http.Request, params GetOnlineUsersParams) {
+	var request GetOnlineUsersRequestObject
+
+	request.Params = params
+
+	var body GetOnlineUsersJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOnlineUsers(ctx, request.(GetOnlineUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOnlineUsers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetOnlineUsersResponseObject); ok {
+		if err := validResponse.VisitGetOnlineUsersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetServerConfig operation middleware
+func (sh *strictHandler) GetServerConfig(w http.ResponseWriter, r *http.Request, params GetServerConfigParams) {
+	var request GetServerConfigRequestObject
+
+	request.Params = params
+
+	var body GetServerConfigJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetServerConfig(ctx, request.(GetServerConfigRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetServerConfig")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetServerConfigResponseObject); ok {
+		if err := validResponse.VisitGetServerConfigResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetUsersOnlineStatus operation middleware
 func (sh *strictHandler) GetUsersOnlineStatus(w http.ResponseWriter, r *http.Request, params GetUsersOnlineStatusParams) {
 	var request GetUsersOnlineStatusRequestObject
@@ -20090,487 +21028,503 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxvJfSD4VTLgjSBAV4MF9GOGjVCce8iZUWuGQ5rN8eztgMfKRiWAUheywMpENyENI2SfVytblh8X",
-	"Xp8fUoTksG73dr0eb2zYmpWl1Xe5IKnxX/oKF/n7ZVZlvfBGs2fUCpvTAKry+Xs/v1nrRaNxxBmXonb4",
-	"zdqYxnTEJIvh0/0xi6kMIn58V330mejFwVh9UTusHREZ0x4jx3dJbxgJxsnplMghI70wYFx24G/B4nMW",
-	"kzAaCBJIchHIIWHnLJ7KYcAH+DgNQ+JHTBDKfdKLxgGDZwMuI/VAl3/ETk+i3hmTZDwRQybS12QcDAYs",
-	"Fk3yKJ1sRM+YIBFn5GLIOAwlCD0VjMsmOZJkFAlJWu03SW9IY9pTm212ec2pBWpbQ0Z9FtecGqcjVjus",
-	"RdYZODXRG7IRVYcxos/eZ3wgh7XDVvtNpyanY/W4kHHAB7Xnz5+bh+Ekj3z/rZD2zh6yp3DMsRpWBgx+",
-	"PFW/fChYjMf8b2LWrx3WfuNWejW39FC39FPPnRp7VnIlZnOO296zt1dzMut123uFBTu16IKzeLllPHdq",
-	"MXs6CWLm1w4/zozgZLb1OJkvOv0660k1X3omYlzci7rQmI3DKWH8nIXRmJGoT6h+R+0oe4g+lXTest8e",
-	"jeW05tSe7USjQDL4dNinoWDqQOP4TuSzuWPox/CNu6EsLv0+/EFD4jNJgxDWzQmL4yjuEBpe0Kkg45gp",
-	"gHRIt9atIaDKIYuZglUecaY2mL2h6mXfE4PiIro1Men1mBDdGok40R8cEqlpLgKhsINKIiPSD54VZ8tf",
-	"rTmdZMKKG30nDhj3S8F88xDbj6PRUgDrlAAZHY/DoEe5bNZwz6XHmXnyhrojyVJq0t7fr158e3+/ZO0y",
-	"WnvlE8FiQsUZ85uF+7KOxpprzqUthYf40jUiXnFEFOOIC1aKkFtAnyHlfshKz2ENXMFRHzIxwVuetdSv",
-	"2s9uBs9iOESfxaQu4WOPBUrQiPogiegTUC80FkXE3J4WvMMV8NO8fI2nVxFPQZY55v2o5Ew4I4zLeKpO",
-	"w7MkK++GICBahYGQTeL1YkYlexSMmKfOIuDk5k3BehH3xc2bpE4FuT9m/PgeOd9tOIpvkZEoQgP1/ZNo",
-	"EvfgOvtRPKKydlgLuNxtp1sNuGQDEI5LTzYV+PSOZoHFg8lpGPSSp587tXQjxdP4SN838rwLah0B8x3y",
-	"IQ+e2dtW+7M3cbC38CZQSlkIklA1iCyZebHXsnL2Au88LwGdO5T3WHhvItm7cTQZ32OjUxaXkvmB+r1U",
-	"g9MU+WCG5HWw59RGAU8EsRLqPFlHZTCLS4Z5vPheFyeHvbIBrkniVSSJubt+DRBdAaELLXZlkLwGxisJ",
-	"jBE/Z7GguISiBUzRrBuCnAfsQh1KxBnpWa+QeiAFEUzKgA/QviXYUxJTPmCNEh4sJe0NmW/Y50LHdTqJ",
-	"+d1JXLHEE+SIeX64BFO391OGcp4I+CBkT7oT193tUfiP+XSKnzxSF1Esmd9wiAfopH/XqGWeimLi8UgG",
-	"fS1N66eQMeiHFgYje92P4IXZaHDChDCPLicGwC6OpJkkezwu4ercQ4e0yG+NmEPa5LdoGDpkF/4LMAHf",
-	"7xHKeTThPTZiXCryxQfMX+PiKomkokfwo0P6UUzUaGR34XMdUvGQUf8E6XJx5JDGAyYkALocBgIlthGN",
-	"z5hPqCAxo/6i4pnPRDDgCl9lPGEVCwrEPTG4y4SMJz1pXdppFIWM8lrlaw8CDmMv8UYcnFPJ7gzpEhOF",
-	"VDIhNUmbBYFqG4rm2++YfZVLxSD2jsQa0m4y0Qnj/sxJjLbL2YW63hETgg4YqbsltL7RyZBBQWjMCMrq",
-	"5v1+EAvpkDHcgSKcQhF1GY03Chsj+qwSUO0V3hBmXYI9XeM4RwGvnA92XECL6VIIUTZlEUhWHGl5vURx",
-	"1N75PTG4P5ZlpE9bSoDIAWGfKjLoR6CF6h8VRTTPXQRyGE2kfjbggzXI34Srg70TTXjJ0u4h9AJQg/wA",
-	"1yEI7UsWk5TEOcTmR8jBY3YeKVo2MmOwZ71w4is1tKdmYz6ZjJUYcvv27SZReBXwAaEJxihSqF1Ytqig",
-	"VqtfDORGkSDVz4pAOWYsTtmAIC3Y4t6C3OD5HJHpnSg+YbIC/YDBwQ14t+yTuCWYfJIhHx6pownjhiD2",
-	"8A/ZU/QoKinrIqbjMYtJP2ChLxSnGYc04F0eGeEVf2kcal+gEjf4JAzJV8iEa3brGDGWfEWJber6niL1",
-	"Sp2ZN7SjUrFrSU4ZPAj+w9nS3BqOD7VMehoyc83FqxlEO+rLHXEWjHfMjnfGkQKWuFpYLODWKODBaDKq",
-	"HbqVs9rwt+C082TI1DR8MMs0fDDXFLERoe8qXFROpizeE32G97S3rTtbW8cuXE5BUKtYrC1PLbhYW5jb",
-	"6KhZgW9zQy/Ctbdzr1mOXQ1Y7W0tYBlz4f0YLRx55T1HUAqqe5E35jjTAzoIeIXOfJ8zMlacOuoTmmXS",
-	"Soa1TOo3BPHGyUheowPvIcNo7ZxSwfwmOQJucwgcBGVAPXiXt1y3SY7w85gKCc8w7pNBcA7xMATYLU6r",
-	"mA66n2hIZCRpWMZ11FgfTEan6sTzG9NLwvn4xNhAq2Gg5cL/LEhoFW7+uVMTw+iias4Hai4RfIM5hBpK",
-	"6rpzp509ZQ4arD1nFrMgWIDbAYxwd7XJrczauIBL493kwXIbovql1MqUrqDU3En9UcARIUTxhI95IAMa",
-	"EnhKkHochYwcuGBfUvKaWDymaESfHeMbLbh2vVIax3RaS3jCcifh1EZgbZ+7/ij2A07jKcHnzU7aW9nJ",
-	"0rFOhhKV+YdhsI4lViLWfiWJU2Nxk9zn4VRhNFwTKH6cjpRqlOofzXXgZgnLc/raalbnPMZc25o3YWu+",
-	"y0Im2Yz4qT78tGyc4Kaj+jKrmL+PxcHSt9679oZcSQgNxCgQoppR4RWid7VEcQhFpEmjIoxI5rVI5bM+",
-	"nYSSwLYb1nqNbL0JjWRTXr/sOSwB4dZ71xB+FSEcz7f0Oj11P54+iiQonEi1hpjJScwhKHQY8MEh8b75",
-	"3LMWDSqDYMwnruveQNvvk5gNAiFZjIDS6HS5ESD0UYsmqT8ChQBBSNwgnnWCh4gsHuHsGRwDKgd9FjPe",
-	"Y+SMsbEgXhfgqls7JGpJYA+j42CnF/lswPgNQaKJHE9kswG6RPFAUpgqORJ9pp7xDZiVNokL6krLdVs7",
-	"LdfdB43IOgCpVEnMEIDrRJWJ+j7z0aIn4IkuRy1FNNVQt0Fq6kUjRvpxNCKUT62LoCb8H1IJeCRJMBqH",
-	"6EybMtkke+2SAbo8HaEuGCPd2kMqGQmDUSAV5AUYdmRtntDT6Jw1YIOB0KbssZKIfPW092yHxTEcsPCa",
-	"Xd7lnxD1gXyCAt8nZMQoD/iAfNLln+zs7CT/r550ySfkRAPNJ/AErPsT8iiK7lE+fcieTpiQ6kdK4mSl",
-	"SuhUyzyNJtxXADThdCKHjMugBwuLzXsX6ILrDZnfgQu8G0qIG/NiJuPpUV+y+J74CnpeuXa6HhL4UZvH",
-	"ORkFYRjoYCtc5L6rVn6sNH1Ow7cV+JJP7AyQPg1CNSUOFFKpJGYkL3j5+qDThBEygZBLgJE0BwOnU4BF",
-	"PiFH8UCYuUY0VBol88lp5E/VgVC0+MLUgpzTMPBhkA5BCgD3IbRerh40Q7fhvM8YP+bwlho9ECLgAyed",
-	"BqzmYDJmz8aKyDiAyLTHfFI/C3pnzG8QqUZxzO2AyycQ6sXTwPcZT2bcJZ+QD6IHLIZ5Iq6utycVkPTV",
-	"RiwdIfGRnDJwKyhtwiEXccQHRLBezCTG+IHQdguVDTPLHvmEKMHtg0i+A4CigEgdgk/QKJPCM5Imlp7J",
-	"PvmEAOMqeVnzyhTz2DPF1M2rB+QT8pD1otjPvKv9IY4dP6tOKmNwwQk0bGggrprnDfIJuTvBsZiGPkwz",
-	"omHMqD/F5wWp692m23SSPUgKN2besKIMG8lEb+pzfCe9x/L77RAeIQxAZKYQE3XUXAYhmXB86gm8ZEa+",
-	"DXAgjw3lUheQxQAd4gmoMmY9cjqR6E+spn4BEEA9RwsRB7eHwnZCaVotAH11S4UfFIS+FUYKrN+aPmDM",
-	"oPeYocPMPilL703eV7B3lF40Rmmb3aFOcQvuIAMOilqZq6BcXFgg2QKQtIZ8oD1tCrbGxutmjQUkH84N",
-	"9G4Ttm6AAkdtw/F8EEkrTjA5hTYcD+q9KMrBDsyP6ojwjXuT9Ob0OQSCjCbSwHIgEOA0MKhf3kb/ezLa",
-	"npnKHuxiGIU6eCMZsUMiHk4R4YEpaUOQ4nVizOhZMqQ6sPvqsTvgu/rtSSANeMHLo4mQRMaUi74mvDgT",
-	"Wi3NKAcp/BxzWKF1Bm+YVb+v2NJDZDTmJMDHRi6iSegDnhGqJ4jO9XyJhy1RDkaBdJCYA6LAk4HUxyd2",
-	"xizegR/gyRLKjuwRl7cLl3tPDPTyH2pPLixfCYZ8Mqodfuw6e+3bzr7rOorNqH/a6p9d9c+e+mdf/XOg",
-	"/nlD/fOm+ue2o1BL/dNW/+yqf/bUP/uOAir1T1v9s6v+2VP/wA8H6p83HLW0x6VGdbWmHUv6EEqWrTm1",
-	"DXB/ZP4KjqpZv5IJN8/EQTVbl12Dh2QbXFmd7saYL1zVbB5rPVLOSeGBTbFLfaObZIx6yJXZn35/fR5X",
-	"c2r4fwtwJv3UUqwHLmJ53pJZ1pL8QL+1EuE35zqfuFvLe21EWq3hcULyzmkMvytypxWimlPLaUE1p5ZR",
-	"OWpOLVEJ4OlUhq85NVvArjk1WxKuObWMcFtzalmJtebUEtFSv/uORS+yMptaRkbAwifSDxlBSj1dEIyy",
-	"X2rRBoexJBOz7EQaqTk1SwIxP5sPOd6fLlPzcfO8zbvViHmGWXv83Knh9tVBlBurzemUh8W2SF1bO5Q2",
-	"LEirocmGUFxjoPAr4B0dm3VOw4n2qgoZKREQoL0nE5Qr9yfOdFrGjIrSoO7V0xTXSoSZkf5iH/Xi1sZ+",
-	"8ta1rfEq2hqRHKyQ/Icsi6yT/tflXurH8UiPxnFgZCv4/oYgHkKk5xCPB70zRY3V333aYx8+fN8DHPTY",
-	"M6809s3OJsxjfjAaQzaAQ9rkFH2ivR4bK2Zo8dR1UhYWSSTEfYphMAZWP6I+e115hOlVLEQ7tFt9+QD2",
-	"S8tXVNgwovFZOamC8W4orIbgKkLDgAqMQU3uZY0A1MSDqkSEsqQdjT8F+c1LU7U9heqeydb2igR0Foit",
-	"H5W/FOxEo3cQJZd65wON0ku99OGMSGKrDsDCmSRWrYAl3kjrAOTjzbVo7pBWQlIcstMiMetPxFrJNDjz",
-	"zPvuEJdcDIOQmWWsAQA43fJI93SZ05TRsoAjo6XBxi6/UCa1YCkFRyk4Ws0Sa+D+u0wehaEd6CfKY7oy",
-	"8eXqi4XiizLpgM+LUUUQlVfc6VejCzKifJpLikl05iFVooZSmmgYYgjhyqA6I1BS1MwKFwuMKznMUlF/",
-	"hQgTpzbOBGAueuhW2OasKJXHi4HGMtL0oPj6amJ1FYheC9WbEKrfZRJqarwfCFmO+WANWhzl0wods/B9",
-	"Zh7FnOhVvaClcTPZZylSLo5fWlKyUWszqmwGyedd1pK4mLy3MhJmweQa+zaEfTZhMwmtBeAMxNvcL7nt",
-	"eMLso6AxIzwiUeizOEm362DYS/Kchg8ho/FYaZCSeJCGB+nkVIIdcr/VJu8Fb3X56cQfMKkuJMneq1Nx",
-	"RuiABhwjT8BiGvpWjusNoUta3hOD47uECiIkjeWd9LtG046esULWzCzFvX5gpcEuHN9sZQhnSVHuspJp",
-	"HX3UCxOV3PWVkpZLzOYqTd4044PZHOSq9DJbOy3Hdd1GkxxpwKChiAA6hIIGDQk2BDh47x6clIfQddjl",
-	"KVgkxv0sWBjh1cfLn51FMTeFIgdRxV0/hBizdKuIFXJItf8g4qyTBJ7DcOnCMbe5svhpLpOtrJrpzPQb",
-	"c1OLkYQlKX3u7ZXpfRlhuqb6W6D6l6hxzVR2VqJ5YgGKJ2YkibouOb4ryJjF4OjLUPYtUclMqgs8bT5u",
-	"IO1lTjJA/mAWAY818F9sBPuv9a2N4j7aW4/G43Bqa13F6z1jU+JlrLPCAwc9JT06DiQNyTsOYc9oTyq+",
-	"bTkuiIBotKBE2s+OtzBdyRqJt6Xa5Ra3tIqXO9pS2mTbREvIzImkkgl16WeMjUl9rpG0YaQIJT6f6loI",
-	"ipQl0sMuuKYCNFIlpz1D/rHObKdU+klJ2G7xJi5Tk3Vm2ChLyr2K5jq6b+F2l6KLubdXpoxl6HtNGzdK",
-	"G6uNUdoJaZzAS5CurZqk7GVVEq38Dr/IZih7Fytg4QYQ8Br3No17EMpkBVFVY+FAJzQuJ0K8a721NUzE",
-	"QZzcEhcWIMrOYCOl4KvS4bXIpt6jMjgNwkBOOwhUg+Acu7FAJOIps6Pj6xMeMiFyAfMmW77RtNI/S2Qc",
-	"2CXIOGEgZJn8Ai1ndByjNUd0wQU8p2aBiFdhGUkc13VLRZ2tVFGeV7HgWs6bxSqKFUHmUPxyzFiK9pcN",
-	"sTIXqKRW1/xgk/wAo2OrWYGuPbIcE8BB35mE4ValMsMLzBqX4wLpzssZQBDK0qT9JDSP+yQY8AiSAigE",
-	"Gib6+exyPvuzd+lsvUD9GZteRHGJw+k9RSpNuZmLYSSYSdKIYhLwHWQYJvqR9CIuacAFCWRqas+QzKVr",
-	"om2S6KWl9BckfzZILE/50rfXI3o5lLymd5ukd6DDzSlrtSS1K6dxVYWLliVTsOBZRf+zq70UUWyGSb0c",
-	"BcX8O1kF4+DF9ZAthYdrPNsQnn0tCjjzdeLMTBVzI4i2DcVyCSTN7XYzfcU2zAgzLbfm88LClpbCzNzb",
-	"K6NnGRhd4+iGcPSEhf0KP1WZQfaKupP6a7qTSk7h2qX0OlxKds/E1Y3Wpde5FO0qGWFl+lWFYtc0bEM0",
-	"TMHTDHF+Yn5emGjZyWQzpdp06HlLKyUnk7Ty65pVXBcXxM2c8xe8FMIk762MJtlbvEaOTSLHfR4GnCn2",
-	"NKkIQhPwm6JNS0GjPfBcbLHmWJgzF5b/hUKk7MKXRyj7/fUQqwAB1wi2EQTLOScuu6v0tg3E6/SXxnf9",
-	"6qbxkNSoO8abRjZEjFkYCozcPmNTDEGn5OZN/+bNDgmgKpOpdSGIl6TKeo01ms5X2oszCvPcxtTV0LAE",
-	"6leMcV2q4srif0UfI7zKJjnmxMMySrcwOf4JfPDS4mOeBjiP1E13kI5dLmxEz6ALnM7tgfNoOF2O732g",
-	"60/YDbnU54DLOPInPfPZ1KdwoDiFaTj5aDpmHqm3O8RVNwHFrBRmtWECzpj/OyzOjBtG0Rm6JtTGdbkL",
-	"RZam2t0Huo4HSUoxo35HJyMJxF0myenU2l1plYz8aGW6dlLvBosMMx+qaukjE2xEuQx6IlfoY0vFM9av",
-	"bACjL12BYu2+TItVOEiz4bc91YabK82a5QNadpOrZgLNmqm80lOb1C+i+AzJRMPBRCoeTrHvqF3WDSFv",
-	"nV61Ni24jGvM0oirgL3ozE66Hi5jbawYMU8bS+puHJKvRwGUtFYPCyW8xdE5DZ3Etx7w80Ay4gcx68lw",
-	"2iGt9B0ILFC/67IIp9NiKxg1bpebcTukfUgonypWoUYRycDzUvHaK52AxXGqZLy0c28mgGxDcGav4MOx",
-	"P7+4UaaV8AUVJKTQe1TqEkdr0fDMaiqKe3w0jJI5CytaWAZapfIQqt+zGjG3TSMG5jtkV5dhrFsVFhvr",
-	"VN+oFp4W7oaJUpRgEkWoJ4ESQJpkNTnoMLG9Jw0GrIaXiUKiyI6RmBYQh5wyWcjqrNnlc1prWi09Kzp3",
-	"knzjzoVFqMLVba553dXpELkNaeUSVO0tyCTbZPylTH6L8FXGbV9Dj8bZLG+d81y0zU65pbQk2rJEI9V1",
-	"aaF946C82Q4dj+8pshS/z85ZSckmEfQsCgXWmoAP1pHMlqnptmRZLgtnF3oepbFlGauStKqLOmLvllOr",
-	"xV0d62+AVB9EvKEYL84MbFcwGveGDtkjv/0QGqSscbZqadvSWO1azJW98bFs88Uw6A3t3lZppWaXRDG2",
-	"+PwK1uBUX68jg1l12IrSRCF01SF9ChBMTmnvzDQLmgg0TOqHFhfLVqsjGUchS9BtptM9eTDjbF+1Jpyd",
-	"p1OkFjxTCFJGoFEkRa/rp9NEIFM/aKMWVrvmlt4CKoouCw5KSqNIdJYgAat12ryuqDhnuiUhdvOEcjYJ",
-	"JPWWnfekiKoCKaPdgqrM2TmLc4r2OnxpyaKRMXu6LUo7EamINQvkH0xOw6CXRi+UIf1XZ8J16pdRCE8z",
-	"JOAwAXUL0Jtpd5CWs9N6vNhpFwrZHw1ixqC2vBoUyqgfAziozTyKqhsrblsq10BZ2aPXrm9iaps4RETY",
-	"/k7xEiMhwzjElh918p1miTqbHmpoTQURIxqGHWMfGkXYQ0SoV2gI04h1u//OKYmy8TrwlV623CGXOVpK",
-	"oGFxn1qQf/namXYVnWlfiwJejekbdnVcgkZfYJKrZw+fJB5vMBQZ29TJ3ffgG9+uv8HlDUGiC64ztjBH",
-	"eJ6OAv162pbYVsqGk1be2JtiTnrb3vxOE0/vYdW2OZWzdZDA5j38c8BwcRLzdfPSNWm5iqTlvaB39vqE",
-	"CGyvtbYM8R4MkxUhMsKCmudLLipkj3LOVS+OvmfmpWv0vYroe4/GZ/fEQByJh4z6r7f2qmBPxUxJpKI2",
-	"RkH3m80blwhM3UgpL+qzuDm/nins3pnVkyl/V4sj4Sjz5jUmXklMTCtX550LOirTFAGO4gyngtIID98+",
-	"eUSGgXpymvSGDyR2LRPkI3Z6EvXOmCRt122R8UQMmYAeTFMSyGaXe72IS8axLzclN2/iVm7eJMMoBIsQ",
-	"NFvHdnM3BPnayf0PiGTPJKl73do3u91uTY+g/jxU/wwD9e/zbs1rOFZpxVSyDmSny/u53QgdiaqmSyeJ",
-	"+sT7ZreGMNGtHaqbh56hj4KxtRhsINqtPfewszoVU96j4+CW+aM5paOw3KsrEYkLgfoFMpUhERWARaWE",
-	"VnbGtrQQNPZm1WIGjz08cEOQ47umMqCBifqI+iwb/peWK8f3yICeM8CPxsIIou+0fDkl0LDswBWd+twW",
-	"jOaQltsm46AnJzFzSLPZTPQz/T5EdIlGB7oo77TbrpsFpu0GJTp2zKU+5HqmXaUMRjq0NJDQ78u+tMbl",
-	"tGuqlMEfJQ0564JBi0p1HaR9a3dxAAmAoyzeD2wkBu/E0ajszl3dyxO6fOrGs234VkyFZKMq+rfGHUf9",
-	"fhhw9mAihotYge/nHge/VFJcmvp+gLzrQYayFEv0l9YvS3aHI5K6puaO0lxEICRwPGvFgBCNDqFE9ySG",
-	"qH4oiw4RLTKe2Jww5TQx651XwQN0sIUOQRmYaN3aa3SgX5p28mUodtLZ9fjuwoCjOEDVItRvLMb5ijMZ",
-	"V+BSUy2Oxzp2enXUxNUv2+cK31q61xW+9iCkUq129oHegCgneJDU01caHeLCUePOd4BMbYqKCtQoiktK",
-	"G11Aq2ylVwdSZFtL1wd0vNOPGXOwr0ArWWoESVc7ENSrWcFaN6Y2njDeBQ8+wY55ZOPEenRGtGALrgk8",
-	"n22C8u2ubn/ukD3is5DJNdyfZS6rexPJrACX12LCgbCEE+x+Wd7HLIzUmYDhBZ6yomQmcALljDS1lrZv",
-	"790+eKN9e3+earhW7dfUlJIk1Gf29niRC1hCp8u+eq3UXUmlzlzSa0CtJQzz1jJXAMBr0LuKoHe/KNvm",
-	"4+WpVGehRUowCuRM4MPooiw7mone5izSrzX/Krh/8hb1ByzJXllMiwnun6hzPYE2/ds+CREMOK0KPN34",
-	"ichAhmzLeyoTReaJsFq9TgXY1BAgJOXylvnlSeA/kdETiC4cRI1MGE3b2XX2nH3nwHnDedO57bRcp9Vy",
-	"Wu1Vg2uO75/UnNoR9+Mo8GtO7aOA+9GFqDm1+yf/Vn1mpzWndi/gAf71fsAnz9I3HlD10jH+58gfBQrg",
-	"vkrjUcSnMPJbkYSIHXM4maIQpR3cozHjlrWvF3HOIEQdQ5Mnpa351VPVqoM2ZaQ2p3TQJcwEb9HemWJB",
-	"pU340COteAx0aSenTKmzAVqvTpM3ST1jx9yzzRRzMHacAa+ZoV7pk0VALQ0RzwWHlevV8AwZ01imNwEN",
-	"yaN+ELK1AjeXjd3myyqZy8bDlhSXKuNQvz0J5OtzHU82EDzyKI27Dhk9D/igk+YjJeV60+rvzaWkMut8",
-	"FpfKnpqXrqWyqyiVPWSj6JxBI9hSqIfOvMsWstx0izV7EXM3sThoxulr18B5NYEzX3mwVMYYg5laMTHs",
-	"fQHd46EoRWvnlArmN8kRPgTZJ+A45D4044BAc6SL6l1wT2INCxoSKC1ZhAw10gcTRWRLbGY4Ic7GJ8YQ",
-	"Up2DXt4JdRhdVM3wQI0sgm8wh1A7EqG5Zv/VYvcIs8nMesqv6Tw6Y6+9Va427S4ZfbGBgAq1+wUjKmYH",
-	"VFgHuQwV0y9d07ArScPsjK/yLM0bgsRRCC4HnXN1CBGCwAQdcuAmUbtuviyErU26rnPgOm13VeXxvprO",
-	"UvzQjgv63gnjfmUn81yYQAleznF3LeIpWcx1I9jTcsdNpZdmYZ93VstaxXFTKJJoPZwNtrDOrAyk9G08",
-	"rDqPfkglRrScRv5UoZpgzCeu61qeCjoOhIwnPdlMh2uQcTgRxLPW4pVo57PCQhI8x6fQeXd8t0lO0JeE",
-	"Lk3oJGL3k4cm43X4Hn2DjSRoSL0ALeJJDKlMikd3OYQgQaz4EIuuXDTJo8o6WjkdqLILOMThzK/+U9C4",
-	"rbCUcq87wkwl6JrQFQKdYCF6Ba+b1P2oJ275rBcI8HyO/N/o7+/o+Xb0a6LRJI8g9qnlthqHEJpkop8g",
-	"NqnZbHZrzzFl08DCDdHl6kGIU7Kf0geJMV6eRvumHY+FzdZhgXawjSWRHDi7b+6R06lkAiJQuhzuNgxG",
-	"gczGf7Vcd9fRjWf2W07bdXfUa6QfqxegT5oJC+uQSN1tIIE8tnTYVAE9ZobyQBPegPtQZsQE7VBjzRvR",
-	"KSJOnfIpsgVyTsMJ0zOq/5SGArXcXXIeBT3mdHnL3SPngc8i9fU+6QchPHBAfsu8+AYZsXjAfEWULmjs",
-	"q+/eVNuEv26TMDKRdK2WS3oTIaOR+nuXyOk44AM1SWuPPJ1EUg3deoNQ/5zyHvPN2lpvQoylH12oQfZc",
-	"l9w/ytrSM+EUe40m+cD+FcKYuryehDE1QJ62Y4nw9BPm03JabttpubtOy91zWu6+03IPnJb7htNy33Ra",
-	"7m2nBdbNXafV2nNarTecVutNRy1tAX61efv7QnFIjg5DsGKRQEPYXaPbUaALtN7n4bREup+IoZI/kFMR",
-	"n50HPSBk4bSTEDurLmairozDqeF/grgldkisaGE5YYqT340gLx8QYJYfpnz09WOX0jig9SxgmF+pTkrJ",
-	"2sVLbMG57TVrmbCfFcV/ExtU0tFxZkPH5mzRKOk5phZf1lHSbkaWKSEpmMR4VjXwwqJVLkQou5hjnMZs",
-	"KMnNhpbknUzcJ7jo9HJMjA+alIk2C69VHKw0MGkbi00KQqyO6WWhUIsa+leP5ykImQDfqYiS5Y/ZeWYK",
-	"m4trpAJfWU0ftVWNaw10ExroSRaSCkFeAR+EUH1NdsiujqdUn0i97ZA0solPBPNJt3YRB1Lzx27NAZKW",
-	"9EcUSdGQHm4janS6fC8rediaWVaIQH/oqvrrCWzkzpAqIP9IrRL8DvqLh4z69mdb3IGvUM+Vd6zVibkG",
-	"rXlwaY+ma98lNqc5+YE6s8ghPFI4xqjcam6fU5vw4OmE6Z9Bsamog+9kj6Ac5vIHuQz5yL57bde6mlRF",
-	"mo5PStOoKIOvHrgE75Fav1pFOYhxdkHw9w5eQS9kNBYkkCtz95nuqsy2k6UtdIhLYYn96jWSXFEkSYpT",
-	"zQgqyBRGXajSleElVS1H9e/z17QUwCXvXUPbVYS2RzHlos/i1xfDwtnF/VWodxT699eOGUjj3XPDFda1",
-	"wOEtjhfSfvEaMa4iYnzI+1F8GgBLntFVakW4m+HQzU68OExNrPeuQepKghSUoDcxltVAtYAlNFPFrwBY",
-	"VS0H8wtYArgyb16D15UEr4qeAkeYC3t895C0dg72oA7B0c6/I3TnG8TduU2a5LfIb5Idz9EuU0pCJiWL",
-	"SRQTPxgEsqOLZ3pPPEcX6xVsTGNsZztk5Piu6PKAEw/tQk+wrAHFSgb60yl+8sq8k/5ua0etcSfwxQ7l",
-	"/g6Os9MbUqm+axScrEW5YkzVmtV+/4+Pj3b+Hd35hrtz+3H6Z/O3fnPn8Tdd52D3+b+plYghWRdB9SFi",
-	"UQZ8uqGOyFMw5JXIPdaK6vOW1PjfqhdVUa07F3xNjnnaMgqiFTxkMtCZQFum7QYH2JmJPbNbMXlpwQCP",
-	"1EcCujxla357pC6CnmXkM0W+sVizjjRBJ0obIuLBlN7A6QZhdErDh6x3fk8M7o+l1+V11xS3dEiL+OhP",
-	"Sr5pmz+h1Vs0kWgXnAZ8gO7FRTtG5cqWb6GgwkM2CISMtTM0GLFNNA0pc2G+EzNG2DPJuICpwIsf9SXj",
-	"4FdvZDw7GPOQttIRaWuJbbRcucxmUDlYWuNaq8uCb7Sx1JJxg2slJhT6r84iIYob9hipmyAVQvuKASQ9",
-	"Tm4IEweFid8oITTK0uoUzzVeqVlJPozLeAoF7SDdJ83H6RDv48ceqeuCzZMwbCCH1s7ihQ3apQlHJT3m",
-	"q3PZtUe9TiUJGRUSgoPSlTYcRfLSVa0IfBvITEk24ZTfwGJtIlDjUESsQuURrBdXdeJJcqzEkMbMJ/is",
-	"XZNzzVBd6Ka9Smm1RXt5r97sV5+LWWMVOqZnu4Tgbb13LXZfVbH7UXTGeHmkK3s2DmKQGCrrQ7wf9BkU",
-	"WdK5iVKNlqkV4bM+nYSSHLh7b7quQ94gPp2KxoKRGjBeOcB97aNHHVPIDOrtDBnx4HmPDKHqH/Qj8Y4m",
-	"chjFwTd0qfe3GI1Z7DXmHyHO7ZQcw8yzLCU/45XDIl4z2VrZTJQhLEDnrTOYc4DL0Rh4aTUCk0WAa6Ky",
-	"PlFBmJ3EgZyeqMPSaXWAdOlf7xjM/9pHj8rDzOgIMBxaYZdiMEHdHJA00c/TYF9NAgDN4dYgfA+XkSx6",
-	"KOV4PpXB4kfeLTqRw1sK4J5oKmOm27WmIx8FXGDgbnbdHt7vaSSHWvnDmkmBmgnfrjk1lOQT0mNY9zh4",
-	"jyneDbXXq3KcsQYlDfsa1gLMzN/B8K+AD5KuqzqwLkTNFCinqQ6JTxw9OCbnuxgZncYuD6hkF3Ta5XXv",
-	"1kgMnujPHirI2PMhE/oih0xgMKAgMg4GAxbD3nHtp8xXnMIrrxLpNbu8qyu7i0MrpJ/iRmPWZzGI/rAH",
-	"iMpmz+hoHDKBCzK3gzUBGfeh5xkkvmFP2nRn7Fyhd5cz2hvCes1yhbpRQEk5ZFPiB4IOlAqrXjd2IIWt",
-	"MetFsQ9heIrxeM921Ow7vYj3w6AnhaeGoZJwFkCUNSTjdXk91k3QyWnkB9gMEo9LDKMLnhgOIs4cMk7y",
-	"Ah1TByBN+Th6cOwg2ceAJLBcJDp9gwSiy3MqEiT9JXoSHNmIxmfMV8s3zx5CHTuP4G3q4m+wBKSFDtFU",
-	"dwrpBngBcHW/8RvkbU2pu/xtAA442UAQ78H9k0ee6YAPVwepG1AtFZq0CHLz5lcfPXpA2q578yY8ieH7",
-	"mgR1a4ckQMqJpEh9gVRLf3c3lNnvFD9Q33yz2Ww+f+5BpCnC7OlEBJwJQaKJ7EUj1tHdimPKxTiKZZf3",
-	"aRBOYiZIfcLjaCKpwp0xlUNH55wopAHTRfANHfbvGGzzowveUIxKB9jDtlDnYaLZ5TvE05vyiKv7D2hC",
-	"re1csEGdicA48Syq7nVIGroP/YQCzAOJ+sR72wxrD9PlhAjFfCzK7xBORyZbBVpvqss8vkuoJCi91b1u",
-	"TUbI6oHp3r59m/gRpqQQ9iwQslvzGsl27oa6lK3V0xMZYUeJa6gg92isNB4CnQjVE8AdsZApDKSuzOw7",
-	"Bb0bgnhI/O+PkfLfheeQBUHSh/dNKEELEEo8UCO8BuZEmVEEFqFHy5KJNW+q03kbVqFkjSAp0ssjvZom",
-	"uQO5E4Chk9AnNBSRDgm0SkHqpac81+q6ShQDFySQeFyKxiqalLY0NkQEx1AEE8wKaYt8x1i1+SQMvSY5",
-	"6dGQJt1UIUlSCUp4IJgajBKH2l4idHyDxRGme6gr6IUTn/l2peDzXQwiVqc/InXPkjwOCUgeHpFMEauI",
-	"joMdBX0DxomIGgb/FQNkXGp20OU2D421Zqihs8hdJT3TGRgo3nooUXpJXRKFeHUvgsW22rsegn4IBlVF",
-	"7ID2QJqR1kEaTYJ0SKOLokbYVUvO5vQONifRSgYy6y5HZeNQCyJfv5B5MWQXjeyzxJeSt9xGJycqmC66",
-	"Rru5CLgiHEcG2hwyoqGSrNX99aMYWu+i1gKIrKCBQraMeh8b2WlNDdLI0fnqM65t3wMmBdE0ibRctw33",
-	"CXmSxpWAQKXYWzCYqGkSPc8LRvCk1+ggzwTigCcLtylpjInnA+wTHcR6LeqRLIzo/YbBGTPNv1koWJPc",
-	"V9cMLE5AEhNcpXdrRDkdsPjWTQ/22JOA8pTjfashDwlVkvUOxshDGlaXAyRBXG3mWd2UxldHAhFvJKEf",
-	"UUzqnlrvh4mfwoqJUx8TB0az2WzgibZcd9dgxu/QMPA1ViBMageIAuJz/FEx6gFVUhxmoPlRbwLgfMr6",
-	"kUJpgh3uYhJPuDhMgQA4qkMu4kiR9OmYCceASpd7RqD3NL1wdEGA47uaDBkhwBiRDknLcxRv3In6OzHl",
-	"Sao/8qcJP+NKVmF8MjLkZMBkl1sQ1CowmCZ5j00RikZU9oa6B9CYhSHziZK4OsnIZ+ZJnf9h985XPCih",
-	"N8e+ojb9gMXCATcGhBNblVQVvbWDbRUkHy7m+0skZXkRpVggoGCSoxt163d0ZI5+08EMTpLt360fRTAx",
-	"cwC0GtO22nm2DCxwi2Ckiz2Ag+bmzVEQhoG2tty8qfAeWJGH0ZLg8rY9Y0BsoQZI4af6zZvWOBSYRcBT",
-	"btBI8q/8ieGhnl1iU8H96STmd/XP6nPBeAKEDv5C9vdBpsCw2hgCFwJEOj/m5rXa7psEA04d0tp1dzXJ",
-	"au2rH/db+yaTrd1yW7pWgKM2ArXJY0Z9dMqNpd5NTM9ZWF2iHxM1U0GEJhmiCURQSTwrx8QDGSKXfaiE",
-	"p25N362V0KYlYJ3HDWPp258PLBnxX4MYrFrReS3ZZvLqjI1ODdNJMhcy60xXphSzapiGs0smUzPbHf+a",
-	"5G2lR9kCm6WtaiqjVlJoPGC0Lhj/YhilvQOVDJKoFVrN63JdMUX7CLUqZbRAFByQsCskZ4rmBUnG8WkY",
-	"9c4y2eIg8GvF9JzFp1QGI1K/UMSoy5OnMIvKCBqGbqNKpidJlhLAzrXSpVRS6GkUNTpaBDHCYbLkIT0H",
-	"2UWf1jlL+JJvNGcYraNl5eRFs1MU9PHOlESGF7aDX4hwMtA3qO/IcB09jhHJu9x7toNJfN5hAjTHdzU+",
-	"IL/GpHOT7kfqCecHOgZ929THjg4z0KoNj/TrVBIaQjOIRxiHgUxTSXKaf+7tH5g/33jztvnz9u3biYvN",
-	"CJHMbxgarN+Hv+1HkdL5jS4HkUoJRMMo9AHYQJCJ4hHlPUbEBPpS0rEA7ShmYqhWlwAfnLs6WtHlJ4yR",
-	"RMvQ2lYe+i14h7cUnPcoN5qHQrRnOyyOQYAWXlPxy9uk/kEkj9WVKI7P/IYSc7pcaacoSoHWl0wBYpzW",
-	"N4GKJKpZYMZQ004ZokogdKTCGM7EuDJjk6MEG31IpVZlhZI1k0oDU53WPowuSD/xLGJCOdou6pgwrwhP",
-	"pFiwGn4cRwrSOwrbyMnbdz58ePzof2+O/ARWtPwoGoddPtYSmKMQCvLjPFJXC8/m0dt2J8Sn9ETgFDBY",
-	"QGHciGEucT154tiHQ+hyEEjVb0CMvQGTSnRVS6C+H4O5FIMSlPax0xsy6FXm2d4tzVYTY7TXJEeIFGAY",
-	"oHhiXW7WYzKbtRScCtt77duk7j2KonuUTzVxU2zVmEIaepFGw/ZiJuPpUV+y+J74CiK5sYYekrQQAawF",
-	"iA30EAbzDye26NAkj6KIjBRYJaE4AVfXNogxq5dKoE4AOadMIXCq3TFfwVaXK5Ee1rrv7qYSEyzBWO2b",
-	"sEkQ2iuAeREIrSWVUmvH9wxsgl3w6MGxrWunts5Gzakphqk95E236WIHCcbpOKgd1nabbnO3BsFPQ7Ba",
-	"l2ir4MuJyrqKG1jQ5pcY29WBVzU5iSA2MU+C1I2KQIxA3ikPdnIw0smYUTpdngl1Uiw7H0fkkELkU3kI",
-	"k9HGJHENIb4YRiEjp0omR8OmobDY9wNNS9CzqMtv3rwDPOLw5k2jn9ntinKKeyeh/U31akbwUyOAx0P9",
-	"AiQWvkIVBt8HlO9oGer4LqGhEuem9gpbrvuG9YQivEpAuVDCj9JCEHAsElA7rNl4DJcf0xGT4K//uNwJ",
-	"lD5y634y1N3a88foLGFCvhX5U506mdRJSdtN3/q6bilomDf8HcdqhTv+BJ+z+paLyWhE46ntGdEbxJ0F",
-	"HEAOrqypgFzpYHbMQy2xkSR+frU3496raQZbe+6Uffn4eWnEBS54dweu6CRxU+YWizeXcCNQ9bJlNUoX",
-	"zCP5aMhOsrEJas1ptFPtl3/83Rc//fPUwbjokt+AeM23nymunF2xFj9ARiwA1zIna63y5c9++OKzP8iv",
-	"Ur1QtUoz5aOLKLu8lMIYFVQozI14jy2zOPasdlirWeFu4AYTh7duGet9LxrdoudU0rjd/Pp4ULODzGqv",
-	"fvDHL//mb/Ib2ts/APBZZvDd4uDL36kSuLPHdKIFdYdkKLdha0sf1as/+H9f/vf/+PK//d+v/uGfFtxZ",
-	"cWMzwQCcpiBFLuKvtsOcnmc9tAkEofoB4N123c2RouTgEj+5ejL1P+PZfdx63JykroI33rytUMqmxrWl",
-	"aErprLvWrJrMBAIZxmHu5lMbb3nIRG0ZclG6mDcKR+BmjqCSqtQWogHJnDqmwQ5UcO1zQHWytj6qIABl",
-	"cGXRuVeFZjHGd7NilXEhdiwjDBY1y8Qa1A4/fuyU0Eokk0papAOomqBEutpjKKhgVC4sJthyAKjgMvdd",
-	"97EaPW+Krpb+joWYMDAtfPSI1L960t4/QH9TIuVFnHhpBIznoJUXnykzklXFTXX5fW408HFiqeZ+Upr/",
-	"kARCTEC9gFRwJRvETAaxVtbHMTsPoolIPQCJjJ5U99dspcvrIFOjWgdSbCDBbt9y3XbDQbNERb37MePG",
-	"woV2Egn+CB0hJgg2PCb1tuu2u/y9oHeG0a73xMBBR2cvjIRSfXlEQipRteW6wp09VTKH2q7e1Zhx0GnO",
-	"GAePGOiHXW52KKC/NN7BFkRZtSeS2RKRUa54vzn57MFg38zT6Jw15svCxkCuKU3Ldfc6BX+O+vpNUk/s",
-	"LoEAAIFYBRmEXZ76TUwe3hP1nteoEpcf6eiU1yUrg1npkUHIrMRpuaTQxwP6dSANuCewfkGnpJ4AfMt1",
-	"CBivGhmaZ4fttVynWl4Alq7tXysyt8xczkxZOCtAzJhtb0eDiCK1RWH39u3b5IIKkjemVZ/BvCPQo85c",
-	"1Js7CYAWl6SEBbWkFIYBuxMQtQC0cpX7i6wSFZ6V+CRCUpk8ufRZwQUuxzGTINOtCH9Z3Moz/7KQYM2g",
-	"TBBdjU2/Njx9txfcD752/OE3jlsfBMfimD/c7905Pjg+G//b37nztdvNZrO2mhCzWRERb3It+bCAYqVL",
-	"2csJiFYUTWLqMtjXSf5W3BbBv2iJwozHZRCtdGFv5hZmS+zJ2520rJyuUBqGpJxrpM7pHLdZF9mqJdJL",
-	"BcqVcHVB0VYJHCINo58t4b7LZHLI9TAakIA3lpNz9xy4/0TYtR2KtwZMPqFh+MT+UlTLv49y8YgiGxBB",
-	"hlQcEoiutOqvKfA2hYq1o0+Jk6ZcYcAdfAUdldCXvMujGPgDNY1for4D7L2y5pqWUvk06zENpC0r6ADD",
-	"7BkIJrP79xwyDrgSawH5tJh6OgXxVMi0bzJnF+ozPNUkJ0zKgA8MnxVMdjmY0tEkbDwfpO46GFeFAeEN",
-	"LZg+oAMGEqCXRoB6ZBz0ztDWnPSDsKqp1b20iYFH/r8/+Dv1baOTBJQGMi2kqgPsuhxzqM1wMIyISBT6",
-	"2r2jvQCQcwGW4DPGxuQiis+UmKw0mclYybnqzcy5NZrEg+4SXpfraD508uuqxBbYoMMkDLGrBYjA77O+",
-	"jmqFUzCOa+OVJCHrSweAQqsU4FOItCdMfe8HYhQIoQi6pNPEFEHBFwfQJLscnh5FI8blIfFG9NkJe+o5",
-	"xMO7vScGmQ8nuuKocf1wpdlDGzuPCBmN1W2oFYaMnrOChpFFjkAKFvYxLsuUS51lIS8I5QMmj8IwU0Xu",
-	"dYrnYZhhN5kCZ1mxFV3M1rczeT7ocAU2u+jwe/sHZcMvTM/fLR7y9qSw3BEaTpejxh9/s0alpL0h8zHV",
-	"vlZzanYEDjCxfEeSmg530kf1JD0c+0msn9lyEpMuYN2RrjPuWvWk1Y9DCo3oT9jT2mHbqQXinhjcZVhx",
-	"X6epqG8fAPU09eED8SAOzqnEIpbmqQTFzPuYsu5C+pKZYBRw+NOFlvaFJ8thAksum4xrt8KEvcqJYqSM",
-	"iT8oPcndRU7SGsE+0d35J5p+sdKR7m/kSNvWkQIRAaJfO2yvJ+uX432VpG8t1La9KhnbLlaNN65D/VPx",
-	"lk4xSswOBL2Rba9Rvtz16MhCEmIzK4ykgSWjgqj4TSP5fvxYwbTJv/r48fOMEPk+NIEKwzwTNh0SLYEy",
-	"XwO1rEVImajZRnmzWspcWcKM+jk+ivFPAYd4PAtBhQd58EY4asyW4rpci3EdCEpKxIwhheAlMekNs5Ik",
-	"RG3GjIizYDzG7lslEoqOG7vQcu8FFV1uywiODnf0FpDDvUsQKK6KNDGbCOQuGhJPy7nbY2ddScGpRZxt",
-	"f/YKMWgZ+nI5QsoXijwXL+9aprokmerxKtx/DXB/Tbz0XSYh0PB18VKxOC89YVJgnxCwrwCPUtxUVzz3",
-	"TMSjNluonzJV7LPQ76GibWcqBbzLM694SWPeemQq4+h0NXDEYWrVFAZJm3ZdxHQ8ZnGSqEIFGYc0SHMK",
-	"uxx/amCqcoYtx9GFIiw67jfJrreZOWdkyqRDTiHFNpzqBIzMMOaVLj9lYaSOQ0aHhGbsWIsVj8NckYYd",
-	"hq8dqFYI25ix2CnaOAJBqBJMEpOXjpqtyBXJNh0gR3AYaH0KmRTGw4mkNN+hwMuTLCufCXOp1SJ1zHF6",
-	"CqZMGpIwD2j1KYNMZ261dYEg5lxfFzAqgxSG2dUY5JqDsmYKn4e2rSvTMSAvF5XDtxaQwLw1ERMahlPi",
-	"fYys57HXyAhOHWsM0/SGQiPxKYn6XZ7PxK4WtDDFIxB2iOoNQVq7rptJSroDUcKGKZqW5YFMsgZ0m6Qu",
-	"j9kOXCGe1xzR2sv5k6mVMJY9arV9jZwYTG6y3k0EgKJHnWyunJJcU/Khzq/L4YeLYWS2kh5bMX+9ThGq",
-	"1OPZvOIkN7VhMugK4qq4OuKqH30QSbj+aT56D2sBStNt64Yw9mJRLBBI6ilbJe2sUzrfkGO+NQLEjZc/",
-	"+fGLn3//l//r7/JKu92h4+OEsT9e2kDX2pHTMbsXCIjyrBSUS5e8hPi0mxd6NrX+RXSM5RafM88svNBK",
-	"BWQc8K2da6soTJbYx9Y76oWlupPLUmJy+LqZSLu5+FAVPlkpZUEjt918IHWObJdftiKtFpt2ICOYtBob",
-	"NbppqDhcTaXDvJhVlLo8QqxxbWvA5rqhiwtqGFowyPBNI6RvQbvANNtb1PefnIa0d1atT2StT/Aw6lMe",
-	"/K1/OEyKAHCIhrR/g4w4UxxH4eyUyAhFLVyGEhp4FHc5eB+tIsspE5VRzgxWb7Xc3UaTHHGUJMBLCaOJ",
-	"YTCGGEQ2lnY2+fluY1OmtVbbfYNAovWR72NObnYkQIP6aBLKYEcn6Iop72HLPkhOZX4i/AMuRaGfDwrM",
-	"HiJ7OqFh3vWuhbWeNE7ajNxWDCTEMMIuN8HKyXXqBJsyAYz6Pmz1NQpecGIFemUdjxX3lRpgtuybrJp+",
-	"bUvkvNij4sS3b9/e3H7f2NHQ8RbCaXkcnxXxHnHDGW6IFKIyYu26Z7WuyHGkYXhrokY5hG5A0Lh0E2xZ",
-	"ZZUNB8lZ0FBRb2pO1kYRQBfK3CjCLZJjDbGm5mRV4O0K0HZJwsOR75v6EzoUPdmUJTsge1xBajDxZG+U",
-	"yg962BkGSe6LlNdbmKRLMlm1doCTmlpkVl0WHklGvJg9vScGXpMcKSECsiCg2T7mPEOYU5IAYU8DUUBQ",
-	"eo75mD1gpU+A0SsKfWNTjJlgUDttjF3+S4QGe8HLyAy7BAu3HFlry24YypZEmRnyQoE9uZEJ0gGWEQis",
-	"1+pK+rKHbpiEA40rWrQirZYa33pzSEVGisisT8loEF864eb8u3wZAABiALPuV4gmeKJXILlXgUGGEqW7",
-	"yrlUniJFevmHP3z1nT/7/D/8l5c/+e8KS6ONiypZrq3URdgMlISzWDb0hra59byVv/rOn736y0+TtMfc",
-	"ypPg+81IO/MW8+LnP3z5458Xl5FkKix+gC23ZVgLglVFDjFUxjInCvX3Mkiy1Fm+/Pb3Xv7hD1989q1X",
-	"f/+j4ia0XWa5TezunJYwxvUudaWF7O9oGlp6jDcEYTQOA60UWgTR4tVgWjake8rkUmf7+ac/+ddv/fXn",
-	"v/gPLz771ovPvrsoqFbualY8e8oJS5NHljn9X/3sjz7/9CevfvIvSCFefPbTlz/++cs/+e4yt7KUsGKa",
-	"r24557hAIassZUkxUvDJ+EG/z2JkFekxkrre6mZtXdYEV1V6nlOqdcZs5fStZMJWIe97AbI3c+JymmTP",
-	"mLc4qlnywoVeCZpRSuRJyHeLMPFg5nIylKl0OftlB6A3PIQcBT1C2TpSGtYhFzSQadEsIGULp8vcTSqC",
-	"5SqUgVdU1yEDcEuoz0pp3WsqO4Z+XJa2Y0yIFNSevpEAy/ScuVqNAnWAPrjzav3miTnvGZZSW47HQtfo",
-	"UEc4sQEk6mek3kPiYbnPh0xMQumRlq46LEgdKsWeMl1QCaXwqK/LmQORcYhHfR+rqXuk3XDITovErA81",
-	"qM3Ipso0WEW15mutqKjkWMoBZpOo7fssbiyu8uAeDpXq0yqqPkfjcRyds4LCg6EGyfQ6hLPVdve6XA9i",
-	"jK7qbJrkIWwVpmkXp3nIvs56cu40eQf6kiZVhZFLKDZd3nLdg07+FlBT1VQmEXtaLXdvpvbz0IDma8wL",
-	"gauuUDo0KKdynw14C0hJCQQn4v6vfvZHiaRqYw72OllESJqjj+zu8Eg+NDBfTEXXO+BQ1hL9E7pOeCAx",
-	"ZGeNPa68qTnq4RJKFlqUN7KoOSd9sMMjC11nLwutxttfVsvdM5LSV2F0vwK087i6ERgv7Gln7U0hOyjf",
-	"hGYVRmRZZu3F+3jx2fc+/4e/+/zTb298E6tJJIoubi+VK6F6mzX552nPXLUloxOoOy1XWkB2tqrbQtRS",
-	"rFvK2HwIVBmAaRJsOkU+p2ItafyfRS7sGQ/s00n7LlVaoY3NQYvuCWQuQR5K9Yi97Dpmzq90jHT+UmGg",
-	"sqaUQe/XJ/sjpl2WDoDMFpLL1dZL/Qur6gQKeuDq8uqAz0Im2VyPx0M2is6ZUPKfetBIgEmbBL1S43PK",
-	"uPSb5EhkKrPrArpqYt3/ZeeCTnUB2ExMDYynEd+00t1cwMO+Fq3vwlKMOG3vDwTqbJCGaZZxiA0vROBj",
-	"Rf+1RO3ctEkAahJM0uW5KIkWtLkoCNB4qlfEg1BlqbI3m2GQi/rOkUevJBQWZt5goEHLbSs+V2aIKpl4",
-	"I+EC6pIUZr6T4O/mTnndCIW7Fix+YbO6wOD1Woyi9v2tYhithEWbl7fL4wly1IfMLt5VCYKXwbCzUHZJ",
-	"vBon3YClrl1gyAMmMX7xCcQ6VHLk+1YpFZNaI9LEl5yd2SFR6Cc1XpykNQpkvJNeNOGySfKFugPgtEmT",
-	"lbmRh5MN5vNCtMn7GO1xNblYWt1Gf2JYvwZLqSXlbGqHbfd5VR28zXC1NVZSdCmbqoClKwHoeUAHbLsn",
-	"sYGc4gR+rhjnmazBdMpSidOoqK1WfVuI75RDh0lchpXqjGVj2wd+kMbO6V6x26vK7dRSElc7bB3subdv",
-	"7++6rhVhqxumldizKuSmtG5Ia9uZwxZQL12jDXhFhuyvV4WjCICbCssr44jaYwWh9ksyxqISLcjNm6aA",
-	"282b5HRq9b+zS6GVs8kuz3i2hEf6QQh17k+n0CiVkbprXGRO4vdSPDhxYvmNjm5jp3gkZhpjvyEahrqz",
-	"BRY7O2NQ8OzmTS8RpLHLimnG1aPjQC3uHeymRqEjZ0lXzJIeGBtl2KmXavplZdsb9lBcHtvWwPgouldh",
-	"L097PmXQJJA683xGxFIGF2qHH7uPnc2f8QaKoeXg8+qKBYvYuueKBfY1XgHJIAeABdkgS9uAXJQw6rar",
-	"/pfy6n4cjd5ZvL+FevyDkh4Xq7ivXPNFUm9ENzdNBlopFO6dJZqcyOiDkjYnZe6oS5RQClj2uuWUMu4P",
-	"7FZGxUInW5NbVpFYhFUDwkv19zQhcJYqf4QDjilWqiCM+12OLfygyzkKH2Bet1oe0NAUPm3aJmkvaX2e",
-	"Lqe095fu3P7Maxa7fgWcVNoS0mCwG0lzSR0WRjNt37Bhb+MyJJlfL9vDyrHslyjEUCEfDdnb3C8PYVeS",
-	"SsQN9nQQAdqJqQ+q5mjoxsaxQRiSVrYefuVm2hs1ZMyOu87RjfLK/dswuaxA6b+oFpYlirXNjwW+NCkq",
-	"gwEFIUovFK0oH6/J9JcF0Rn17rPrylh/Ws4sOS/lQDDM5hvAbdnaszI+XRnjjoH91fwbZQKRYs+bt+Yo",
-	"ie5qWnK2KKecsLD/a2B1+cIKLKOAs3JRBc0t2AnaDpvSDSZm2lfWM69szd9SAoxfcrngiplYDLRVsN+r",
-	"a1tZIPzdNrWY9R7gevNml5Q2/BpaX0qR8CpaYHRlB0hq25b5BaNSlqsFJekZy5WBIlG/DxkQaRmYzUUg",
-	"vokll+wAxEWKLq0fb5jZoSaFheIhLdc9KJM98GRfdwWlX89SRgc7PJJlVWKK824k2s+pTfhytaouK7zw",
-	"YQqFX7aa8Ve/YFElGFYlLOQ8W8sWKqoGw8uIMcyA2iWFGOKchlMmgfZbqYJ0UGCeIjXwxGxE47PZ1dl1",
-	"p2ao5E/wBVKnYUBFI8fRzhgbC2wjnYl57xCvW+vWPNILGY3LwxVWZrMHxDgY1cpOsBjSEuUN9Y4CYfbY",
-	"WD+3VtoFiNoVZaLtZX9ZwvkhXhggqvb5t3731Q9+sdnSOksF+Ftr0VFjry3kf62lCCYfJmi6gYtBheZX",
-	"P/vOyz/9oxc//e6vfvYHta0UTbbh+5qJf4lTBMoB9JLKH2eh7JL4N3CZlHdA+4kNZgtAufxbPcp7LHwy",
-	"mkiGBfSr2fTbXKv3F8MoZDvYsEO9SOqekFROhEfcomc9qf9PACGA3eovANQXYcD7rX3yrnrlDiz33kTr",
-	"usnYOW4KAqKa7RZiU5aL4uQt193vaCDUfUZabbfVsRYc2J1UW+1yJttLlgQrvAJMlkcSjco2ppT0XFya",
-	"a+4b+vKugZSq4VcoNNd2W2rl9xhanpdd+szch7bb3klucvmxZ2i2Cv6Pcs1L1xlzYap0Jwt2W+d9pUA1",
-	"y1JudDVd4xwqigIB4Ba+K6pmDgkshj3KFUriwc7Ls58Bj/bK7LJV+m6IgdLFmV01fKZztQs1wjK8Lmln",
-	"tPKeqwHZXkQ7v+F0PsjqYoynhK1SWy4D7cvgtwXIviR++yGeP0X+hkdmcVr8vJKKvO8AZMDNzOO/T0YJ",
-	"gM1hw7BaK8IP2y0Z3lX31O9vm6bdbqNJTuiIkVjtLZ6ETBAqiKeXUZjf2xIf30U+jli0BDenYRhdYEH+",
-	"Ck6eHoPYPFfXWP/F4e3rBMWvxu7XT3VYSgIoT85abrolhIL1dofEdJtzrEpd8bC/nNID4r/4oosQWjOf",
-	"I0lcIaHhdUsMBqYvW27QGrFhFVsWHCACY57OfgeeEkqoieKzRDSA/0KnS9JOGpVGMXF15Fm7AdjmQzxc",
-	"tnqNz/p0EspDy4bVcJIUANOyUxAP//jQdKCsg+DRdhtJYACgsCAe/Df33IHbIRQqWlJh8JgEfYB+rEcA",
-	"jShjphuhIm0YMClQwGm5bgceDPjAIh4BL6wrivMrCAQZ0ngUMiGwWE+XZ/MKFL43MCDQnyD9YwIjAknE",
-	"ewyXJFh8zmIygoAAtYS0U+iEw+D6C96PmuanLg8EdhBtWj97hIYiIkJtz7PbnnoO8QIu48if9Mxnk0rh",
-	"QB4FJlRwxvzfYXH6XiZDNMD1CRnFzEcYccw53VG78pKWlAWpkPKp9i9Z8mAA1hdRZtPkSgbNeDhorn9T",
-	"lejotrQJSPe3tQVGUsdQuIAHMqChhphC7ygL7CPNVignroKBtkNGUczwm5brugnU6e4RhEd8B/fB6Qhq",
-	"1+pdIGiBYNrl0NcBhVMcwDGsynpwr1N290ldM0nPGCziDVtsvYgmoU/Ysx5jPqIaQtgNgyAkDEaBTDCU",
-	"tB2ItPZ2dkb0GZrrdvSmvAaK7/pFHPoUGrbCKcDDAg8jOxX+sjNm8Q52+s/O2SrOmT7sNaBJWKm4DZf6",
-	"ug1ocFMf0BET99VVlVQ4havsJUQ11YeAVGr5zEkyq4eRYFpLOb6bCcq0SQ7GZCYAUSkdwp8fYMDYv/7o",
-	"f/7yb/7hl//y++Z77GnZdmp5XMeGpxmqZ3pZovxvxOcFW/bPjFhNPCVqoHei+L7CkBK5196m3tHLb/9f",
-	"L//0e9iu1d7RrMU/3nw4TqX2UbLkV3/4rVff//TFT//u1T/97nILdxLH4uMVepFp6HhEQTqZudJZMPTy",
-	"T/4faALxX5Y89A1lKdkSjElRwrra2YxlXehbpHy8MQuV0i6tOZyanf6Bxo9MSOriV+3UbC5cO6x9/ou/",
-	"evWXn+Lp5l+tOttUBZxxyksIxSlJ3V6t1yLBLEQPZ+4AEjYQxUy1L3dmBg/8ZKXXpNSnWOPFXMpqdDN3",
-	"gzWnFkbRGa4Vl++aiwOhCBozlxBbp2ZLaDiS/c2HYz/ZrJv7yUr9rvKwo6etdug+X7ODXiWF3po/G685",
-	"YZu2axvGXsy3PVN7znq3M2iGrXpX661XSXCrOusVpLtUmbaa7YGgt0LyXI5yzsicyyDfDDSbizdF+pdB",
-	"hXYlI95gjluGoi2k3DctFUprOZxdaCPzqk2JM1Bcrucv1DdQycJ5rV4bWOap9Xe1HUZkDP7GCd9uHBIe",
-	"nUb+FLoMQwNhGZFAOuTrUQBJQlFselAHEnQ4JfZ3IErd6D09yrscc5wheUX9NgyUkjhtko+UgOthrVhE",
-	"SI8owEXHhFFHsPQu6K5sNJYB80ld6aPW4vTQc8MGFvMuaBXxbmLeL1MSjV4GRo9T1lcKj9k0jSHeIjpn",
-	"hc7Dhs5Z6l6pH8Ig93wfg37idWs9ehlZ5m3drG7m76zpK7dMwSXCwsrzre7DWGTOleIY2qYO+t1So2t2",
-	"XjQEXkrIwF0L3rYmEpZC04bq/xfhZhEXQgZvLYu5VfUff1Myil7+FYs8mANRM834OZljtgl/RVi6rKK5",
-	"+nLoxp3zBfP6gEntD7cAfslMc2C2maw1GaWmtURiji64AO6mWFsgIH28ngjOgjGT6Auv3hANp8tnpKYn",
-	"huO7wiOcxnF0YYkJgtRzyeaHhIahXvKo0SG5jPYuXyGlvZDRDpM0mrk2wSJ5WSkDXa7L+ShwozI4DcJA",
-	"Tkkdv72RBiuou4lZ77x4Qe8HQnq6XKF1wugp6JCLIeNoXSeB7HLopHjKMtoLWuatbwJhix0Vxu863BKQ",
-	"E33K2gSeu9fG4vn6meQAMJtr07y9uISEKCEkMxVMlDltaGiS2t2dEou1tt5zG4IUhlSUDwDkP8qe/hUP",
-	"kUiJhbYQLZMJv4UAinQ9YAtcdz2VgklZZ8eqI1m3HuNWqgOUwdqXLGoB9SW5RF2A1aUQcbikHFIGQBkj",
-	"Q6Y8gLHNLWePnmdjzVscisY3dxG72YqFGW3jXMDPA5kt1aiYvSlKtJurHfB//o+Xf/jDl//+x8UNxuxp",
-	"vpI02GMml1LM+jIrC5Qj8OsuLVAqolnCkk6eHFFOB0xsSuCslDURwpcUM43tIupbIQZ1pDtaQIRuoRhv",
-	"oT+Yl06neAYyGLFG7mC7/Ai83ijLeWdsehHFvsnANCNcDCOBzSOO7yqhI+A6NcTAIFGUlwZQDVhJgCBO",
-	"ZqU/yv0uDwY8ipUcSbPNnopilxX+lNzVapJVmQEnK/wVQklnCUOo1F8JOWjZ4M0tCR4rxHWut5LKPJDy",
-	"3gIIjUDyShejgR4p8NWQglIg27IA9OVKr0jEq9lhobNbUJh3oQrheHyP8gGL32fnLESuuQSrtp3Meaib",
-	"I1+08GOpJ8eK+kf/YklNpRlFC+MoZHo/rUQQyUZWrL3z9jJbT5dmn0B7tRNIyiwtdgJttywkOxWa2pci",
-	"NNn4/vrrOmojVIJF64pEOsS1SiQSTwItBle1lcSK1CAHgGXHGGB4ElMSxT6LmyT1ChnhDpw96n3mY8hW",
-	"6kIrtfXQiZKdJAR8+tryY2wm/Sge6Rp8gownp2GgiywtZODhUxMlRuSQyhzZnGuEwdKoV1/kyNoaHMvy",
-	"scHKxxbclFY+Lrd7bKCgcXoVXxbGXDzqu/qRtOC6LrPOoyQSASI78jdRtxy6KLZnohj0JhuzoxgSxrte",
-	"EFEKXouxrarYsHWMGUsEjM2PRKoyhlxSJNLjS+GDGrOWDPwQntWbBgFyVQ74LpN6hBs2wV8yBKRU/VfC",
-	"DPO1FWA59V8zs4JnxRKH67O0/HK+yCPZ5ZhpUSyjlJlqyTrEaxQ9quCAX4OzAxC50hWMC5VM0XuwJXV3",
-	"fp2j3GrWNQOs0PZxKyeygU5POYi6YnWF0lOb0+2pogkkKMK5UsSI+RsvLpRZ6Ia6QOqlXgsCV1EQuDx/",
-	"QgFHX7dqXPQaQM+izfgM9gpCQyE2xdCiasnhCDrw6c2jPy9TPD7qZ1m7jFKHwmE2LsQjLaAo2Z5/XHZ5",
-	"kudpxYOIpnnbvycGHqmLMQtDo3RTcvOmf/Omk+k52VCnd8bGSaFPe6FUKLEjab6gxtxGuQp0TxyS1r6r",
-	"y09Z/qsj47vQDqPkCNDB0uWt/ZZLEFff5pLFuVjU1r57mxhUPg/USBCekt9rj44YFu+knIBxDL5vNLv8",
-	"IRwurO+gsL6H7OusV7a+NUplZRYGa8rAS8t1D5L41y5PGj62Wu7ezAIcHX3UCiB1LmLM6BmhmF54OCML",
-	"kpjMRJN5vL0sSGuqLWVBDgp3qFH6NaZEwsXMltpQBi1lhBWF+H3tG//7v/38F3+MvvEVQ4mL8RmbW95G",
-	"o40XWxYK4Usva4GS3xZYLaIHbOa45lQ+3TNhrV/FcTZ0jzvrrqy6YMZWgatyTchFt3U6r/7691589r1X",
-	"f/zjV3/+z6/+4h9ffedPX/7ZX26jx0sFddtedmKRdm0qEv0Sw8KQjV5GUNgKXtvZtKWqlDvE46LSWhQp",
-	"jKpoYqVn17aZQ0TsMrR72RXkRV/jTrbmJRc0DZw34syVKLRTQhEuo9BONQpfUgYASt1KbMMTILQQwrVK",
-	"Rt4+1rAHIIEbKsvNQ8/0EwUnT2Q0L0XvyPcF8fAdP6ktk9EBqCBR7AecJklpIimT4xAv9Xd7pO2YsZJK",
-	"PF/Byhy6BE+TfGS0BxxcgVKx7otS27TGa4U4abpk0STUkHgE/VADgbV4Dru8eNyknq6TtBvYGBUKyfSj",
-	"mDDaGxJ9CFop5kIy6jvws5WXYxFCGRnlQXtl5+q83sZixErUslk5hCajNOJMJEVyGh0SxQ6oc12e7VoU",
-	"G7eX76ipdsnXooDnsYrU1amP4bDUEljDrAHPKltAqSKizWoVsEKQW5W61uVaX+O5W7XopDXOQWcR1W1m",
-	"/Zou36TqNqd+TZevqrrhaSjcfBRdjTrQ1fbaGXE3fq4mhc5KiBkVaDhcWvdYNg6xfB26Ps3K61gyBHHl",
-	"RWyuCvX2TuLACEzH8+9k1kp0AZ6VVjIrhqOMz6b1YUzlCciuMmtslAV4rHKa//p73/r805+UR+uvGyFy",
-	"nCcRW/YrLe+wyZ7R6gUzvlyBo3gqHULFWfqsjPT3ZBpNgBeNx+EU5RUtrii5SEuJV0FlWAD57SkrWm8V",
-	"uPz8EqRrBBGVkYKyCKGtKj0leHtJ2g7ODBiopEsZrVh1ZC9fSxTut0zHsWC2UrN5lIqOQIgYJM2AXpDm",
-	"n5iCoArDGPFi9vQeE4IOmGeKhxR1k7YtlarxRJdTLKmZlg/tYOnGiwCUvzI3VlYDqVIxtD7f7PK8YpVL",
-	"SyblWclq3JO771nJxomH5YYgRgI/vovhNrigygRi1IYwlKYieiZ3WqR9SGZ6mJrkvjmnw2pVo8uX1yzK",
-	"ip3khH7IKU78P/blADWHjmX7WR2jy/M+oXU1h1k+n8RbtCnNYZ7PBxSnUs3h6+ZaXqeXRzGvR5GCkGK/",
-	"ccUq+9GE+ynTOZ0SwWjcGwLEaCqQIczZDNDl0ht0+iTSizkplEtHRC2rj8xa2LKzt9z9HSuRtnjMeJK+",
-	"qUpk1UpSbN4g1Hxhd9aiX377e7/88//x+ac/efHZt179/Y+2rMRs8vhWUV2WnH/d4LGExm7PqZFF1U16",
-	"Ni5VbM/hQqnFfr9EaDccBxCilP9bBvwOuaCBrJYDfp0F81Vg+rKs/KBLGaFyNZl33wEAmi3ungW9s3ni",
-	"LrbRFcRTD1um/KShrha3HmXqSMW6+S6fRpyR04nU0l3H8vfxcJo4ANLC+Ymku50OPO6bWmR8D7Yz17qt",
-	"q+HlLNwzOvTIyGxe7VzXFSL1XJyRk54DPI0F1dNa6Qm6Ol2ePKDWwMJ+Y0aQkj3nRhoBqVu/io39LGzh",
-	"eTcSkbHWyvRNJKc5X3TIQHmunPIsU9+GewmVLmMdi+MKVuDSNaxvf11Kftr4OagB1zqA/OSf/+IHL//k",
-	"e7/8X3/3+X/6/S1Ejbxn8O9LVu1HY+aXoEdRBkoOvzC9iioQ4TIsihZMX5JE9TADbTqeePUKxjP6Ei3S",
-	"SfjeRDKrlXChgPFu4zBfmxPsDNgwSIlXgnFfWwIFGTCp2PfelloW7umWhVep6fDout3wr2G74dfWbPjL",
-	"2mb416/J8FVqMfy6Ggxffmvhe5ffWHiJjsLIjsvbCPejmEAnYf+E9SLuC4/UoQ9dIAXJthiWEeHRBflN",
-	"Yj/eaJIj/MJYOG4I4zOzLQ+ah++SCZdBCClUeZMKdllEGUBBtBZmchaVLs/HVG5JLGjbnYyX6mEsI9wL",
-	"VHoxUsAafY11PtKSksMXsKWxDVi1w4Py8lRbNkxk17B74LqX3vh4zjFsvxXyps9AjXefs69Gk/iyJ1+e",
-	"aVzljsnQYdNw+aRHE094c0GtGgHpN5VBbSULmsvnKOl1J+VLlY3KUOJS5aNLbqR87zW0UX46CeQ8c0XC",
-	"gYutE6wmyCRk9NzuyJSRXyZCEhlTLvpaSdHiVRALWSqgaLhcuLxOa9/d056d354Ecq5fJ+IMVhzwQaVb",
-	"Rx3OIhV6FrBt6K5JbQgassQU/WqFsKIWcFXMHOVFWua38b8UqWSBGTcpgSTTbTl6ZAG+PvMg2+4+Njq8",
-	"A9qvQoyN3F7lWQIN2Oa+Fibiv21Q54pVL9J8OBBpe9eJ1CVYzhgnpyyM+AC0w1wrSa359TCeIyVG4ktu",
-	"vrlCQSqzscmeMx+6U0jZ6JSxQzt83vysE0B0SJxhSRXLLOLfZQhMFq5dkqj0vtrnpjw4cF05uUgkPQlm",
-	"19+9A10kUerpByz07T4EvB+9E8UnTHpoR8p9m3S+b5KjbMl/iA7JCVtd7iVltTyHeHaVKg/SY9M6Wh52",
-	"P8JaXh4ZMcoF6dYmHJte+t1ah3jsGQyTD0N3utzLltnyQDHyCtXGPMznxCEh3VOJWeoopvDLOGbQYzLt",
-	"YHUR0/GYxQJqHY1DGvAuj+AoaaiPDwxmnF3kNkjqCucmvMdGjMsGNtUEQ5xXXsnLw6YKXrGYl7elwCJt",
-	"EFMndsLkVfGUCV099EpUSJ5p7ErwYrFmOd/5s1/+9e9DCPTmpctZSzFpmpmqdS8++97L//aXL7//n6vX",
-	"tJb8ucGzWUs+3eA6ZlR74XTEjrh/pDF+7XW8G5FiKcFincBWoU7gq+///cs/+88vfvrnr/7qr1/++//6",
-	"y9/7nzjOy+98+8VP/2ttC00uTix0/ZI5G5OGyyJTPXgrwmuBx15FX+TSB3KZ9VVm4eBlyJRZRLgksRKl",
-	"OavLw9wy1xs0xWUF/hnuSnrGoLbJxf20IKkSkDS4NSy8xGDqlus2tBkq9PUvEkZJ6neo724IJaaOWEzU",
-	"W6VSUm8Sx0qk06N7Uejbi2gsJim9gZISvPlI7zqe7T/Mz0TY0wkNS45BHXlZeQ87/6HLC8MVnqqWyTJn",
-	"tkCQdT6zr0xKM3d/NYx9rR1BR6zYbbqU0WYvIMMGs4e8unWusv314gtCiXCJBW3YQLmZRc2XIfU0Hyxu",
-	"yyxdGQqJm1vZUlbPLZ+VwbXXvJCFOeEjmzZsWSaswnxb2rIlnuwJoZvHD/p9FmOMbfaYkuoljSvR6z4x",
-	"wF25CLiZWFwlfebu4otiWS1Fx8uQMHN4dUkippnVNjiJYbDNgDjs3hrf6kfxaeBDNZFq6fIdeMgKhwPL",
-	"JWa7eIe6Ez+6KnRpOXCIChmNBbmI4jPIZDNVK9TiGg6oOB+x05Ood8Zkl/cizlkPS8INmCRt122T94Le",
-	"2X0eBpzdEwMMxYgZ6YWRgJ6o3CfeLTqRw1u6GsoZ456pr04CCXO92cD4uS73kl1PuLVvr0lwg5g1S/An",
-	"n+l6cXRATWLiBCyJgnjJI4+mY6ZNofo4ml1+hF4ZrdGdsnTEYrELfFSNXi4ZlxyDjPSJp0cG9mV9ObqZ",
-	"LUi71pnCoRV76Ed8BxV0ZE/YIt+KrksU+GL/meO7lR1ocMPg/7qi5sXMDYKZJ0ne+uX3v/viX/7ixWff",
-	"+9cf/fSX3//ZRnzXM3rOVC/k81/84PP/9Puf/+iPXnz20/wqitH9M3vNzKotZqFCaW+4FVdYPCezwsXJ",
-	"8TsJHF0tu5d9ZIHAUJAUkzv5HjQLpNavUppsskIfmTUKT1mbvvR6UzYgXBJTxilJ/ZTyhu5eYvFjzUkW",
-	"cSvuFbnugEk4R/EkArL+xLSLmdXgjHEZT6EEqsZSXWjUKfT1PEybdrawg0YgsTiEJCGj6jHOSDRmvJwD",
-	"O4SFghEXWax61vOZpEH4IKSyH8WjEz16uiSLF9W9jx97OG3U76vtNTDsK2bjcNrlYkjHUEDXAAOhfcni",
-	"1NN5QxAPOHrVOXmO9hr6aut6r+8HQnrGr2iK5QpCyamSGWgc0ynWnboI5DDS8RUWh7yBEoxYnkeXdXEr",
-	"cFbNQKEK1EI8dMCkgneBjB9P/Kpy00lJOvTS9pxqAjgpZt47aSnWDbHBClgrZYmVCyrZ+fJc792Sm79a",
-	"/K/qrKp4IYRcXwIvXKk+54ossW5tTJMR5qOFI7h/4tgyQEIGyxq5ptQLELqM0MIPag4QrtQfT97o79Lb",
-	"vZpTC8RbtHem1EPu1w77NBTMqY316+r5FrA1PU6ront5xazWm+Vtv7fd0awEDxbrdWrzBMX5ohkMdJ3e",
-	"p4AFNwiiARGGSm9GTMioqdXCwftBX/ccO6UZVfCwTD0OhJhAIRTF7LR2W9ef4Lek1JoZUUg67fKAn9Mw",
-	"8BtN8qFeltaXAeMuhpHB8FR/7ulAKB7JIRaz8QlABvO3zGYX5LHmgK+yprpN5XMdldKc3TKLnTHgwlTh",
-	"Q+vOrlg0BP/i6oWlt3kZml32Oi8rVDToS025bghF46pI9ho9KUdiAPpLL+LnLBbYnGMkBrOqqslJzAWZ",
-	"jKHNZC+acOmREdZmxBhSezCw9d28ydmFUvwga+bmTYdEoQ9hOLpWq369y5WaFMs7YcC4vCcGmLvzrBdO",
-	"RHDOGp00urTkQfhGpOXd9Jx67CbxAvE29+Fe1Dl1uWnbaFoaIf2HpTXJowj7jJ7S3plDxlQg8/J69pTa",
-	"kBwqbbWuXhSyYSYkMeux4ByKB98zx6O0PO+eGNxVEOLAUSls98gpU3OrwVgIkaI3BPnayf0PiGTPZJMc",
-	"kZidR2fMT0Y/Y2yMydyCPQWmFYguj+F2lLaqlEp8R+0s6DFS15M9mo4ZabfcFkSs2peVaJ3JdSYKqjl3",
-	"6EGsHutyc57qMJsYGJHUqRGMpaEEUO5XD2huJ8BC0VgcrqQJzJjGcmrO117joVUpjsiLSBfZVnAnAj4I",
-	"2ZPuxHV3exT+Yz6d4ifPKe8vQ6K+iVLWL2g/WPJaxjmXic3VLyA90893VuuqTkY0hEAWn2RxSAeHoDss",
-	"ORpKcMdqMntF2TsFWaPLSzPUi0hkOd0QzuCYUHvIjHnQKXjnrIz2VtttVdgL7lgDKRL9+mNGTql/J3Pc",
-	"Gf7Sy/1U6w0pKpat9u6TVLLp6UbOLqgjmWNdqf8K8PUH6q5nL0dD/QYWtHoB5sKiEJWsMJJNn86BWcyJ",
-	"Gm0rJ4SUXnHDJxstUzTrsHDIzd0cMDPTkd3y5Zou2pYSZRDe2vbe/kHGGrCFk10yN3CebSwvx5QaxraI",
-	"Qss1lnm3QA23HiUzm9ZVRcvkuFEZBVScI2FfYOEi8/kxqYsolsxvOKSS+ea5Wwm/nR+UU6Sjs4JyMtEn",
-	"CbvNcMAKkNlGNM6K3T0r6WNVc888hJMsASwVDZY+hs3Hpj+ZExSUIYEFwybIsEZxMlIqmjKrSJah0Rr3",
-	"at/s1pSQ3q0ddmsvfv7Dlz/++a9+9kef/+KvXv3lpy8++9arH/zo1T999/NP/+Orf/7Oq9/9tFt7nr6s",
-	"fdVqu9hc8FEwUl8c7Lm3b++3XfU/uxMDWFIfMpouWAzeiaMRXKUiEb3zXLSfYNzPxbaqr0rnUT+w+B3M",
-	"vasd1oZSjsXhrVuajDR70egWPaeSxs2vjwc188IHQe+MY7rKy5/98MVnf5D88sA28Kovn+r/xucsNgc7",
-	"EoNWe9esVoggSl34xqzbXs2Gu5YjuZSb1I3SYeu7qINxnxh6W25Cr4Y0KjHyTZvXHzs1KiXtDZkPuW9w",
-	"771ZDDQHjfoDAOSrP//nl9/5RwWQ//i3n//j3/7qZ7+7DAQeIGQUe4JYkKit+TNAMYW7EugsnXBxUGxX",
-	"weKrH/zxy7/5m5mw2M7DIn6yjrUaIJ01r+2yicjMKywjJtod9GAihsc6kdhnolc7VMtDqHrx02/rtf3F",
-	"P+LCaulEwf2Tt6g/YHdQhNJQEtw/USOeoCNIPafQkYbpiclAhnB/yZjPrynbOt6pgoS5oPlyGIW6P5Yh",
-	"Vg6xzXirVzSmPqEZaeqGIMNAyCie2iZOMVimA7QSGjJmzRGNzxSqiSdUPIkBzufWCVLvZPdMPMGeCq/M",
-	"rkmoIGrcTsFGdUMQb0gBuU7YU0+3MaHoiOvyOBAsqaIY0ngAMTGm30IgCaajD5S050cXvNhQIg1+XLTK",
-	"ULvtuuSruKaHrMeCsXRMt7WAl1jZTHuxtHSQbXFSGgCpQ6I69pqgPlip8XGfnQc9JjCpKokELbG7FQxg",
-	"gj0lp2wamVbX2UMd0Wcn7Kkz31BGe6XVj5wuz8n0+UkWzWjPGA+rjF0Kmu6JgThCMnsFDF1wsvfgFFc0",
-	"mShsqB1+fPv24/WL/FTXoFl6Pa3HWy7eNN/CtdxKtmY7qlpGeXHJSsORwuhHF9Gat+K0H19KzaR7GUzb",
-	"vhGlCo+q7CfqPA4J6tAWeUN6RtoradIrV3DKxTpZGae5uk0mqn5Ep0n1JpucXhVrx+XbFMqw41IKPObg",
-	"/LLqO9L4zPIJotizkqhWkNLQRTnb5ZxIO/hwRkAjVIKIViqhNckxz8ksSTYdCvK65ZcatqPkIGocWOkj",
-	"lu8vI2cp8cduCGabBPL1V3VsccF32+XGeWv8omowdV9LOnI3ICC23BYB/UBNNVc2PI3kMHW9Zs44I/Ul",
-	"/Vpnin0rinPaNJztYAYnpSt066iCWUJdEZAqnZuWuJc20DV++dZuuRCIv18FRycYwk8ApotNTPf2D+zm",
-	"Y3CIqaXXsAyoioUgEcT2na/oXzGK8/qS5LqiW1XU6dJuSR6dTHrDtQTs2v9P3fX1uJEU8a/SMg9rSx5n",
-	"HW+AW+se7pIQIpLLkc3qhGS0Mztur/t2PGOmx+sYad8QEg8nIiQuCIHEA+jggVN4OB6Q+DZs7mugrqru",
-	"6Z4Ze/xnd5N72zgzPdXV3dX151dVhx988M6VyDJDNtQgFQ29/a7ujolyZbgLV3ZcIdzVz+bxO6Nh7Xv+",
-	"uRYat4EdzEVCrQYpNrlO1dXWXa7asnkgUaCcLpjDyvcjflZ9kJcFzywYmZGaUBRTcUEp/vF3IVa2xpnN",
-	"P90rmjgrV9vqdEtX5lLduuqY3oZ2bZ26W+vu5l60u7k/YUUc7VqdytW69ZFS86R11StldMgjoYQiExkq",
-	"rtDJXFCx0CgAU3ACi62DaE3JOfNfeuoHL0ziUSTCTPpKM/Ut57fPum4TGfAs+ujf90GzzX1x6wD6Wn3W",
-	"Y827sL3CkE8zVJnnPIpa+KVB7FRU93Xt0uLHlqP/Wn12wOapyFA7qkL/4QToeUJjWsjqQQwZAxbek5hJ",
-	"YE+WnH7Ow4w1h0ko7wx5KBTDZGcy/N7onkcvefSwpJJYpKFrOGnHHltkDnz0R0k6iNWfrOlbxoPSdbst",
-	"JjL1iu9EDtmg0el0Bo1LcHNT1iPGryjaKVDR1ztgTw5iP49i5e93mG2udLs91nyxmIr4rKW+Op3JMTQp",
-	"jkTMPfI7DMkDjjPsM5lglv/CEa2AQMW0m2dxtCAgqrKEbFvrjGe6WthLy1RUDHLWnwwdKOoRYI4oGBES",
-	"D4iabaC90kEUaWQsriwlh9p2qZBsOEuD04h3CqDhiSlghnwc8sk0yUxXAhlMzHUqqUu6/n0QWyNRWoyZ",
-	"IERlWMrlLMoAtoycTJiEnis2ZcjYDvuM8L4iI3rSC7jEzzlMTJGug2pmy+JDe1CsITzvM5/ihvBAV4kC",
-	"ONP0tRYNkUfTqBKFE5PzB3FAMDT8fU+yaZqMRMT71MwabJ89RFCf8ympHkohIbOW2lNVnaFh756H43ox",
-	"UeEF8dAbBSH3ZmlUYT9jeLHSfmbN+TgxzSzBQIdm4a2lxTG6sM21FQk1gjUGPA+PUHYWxk70sykPxVRA",
-	"LWJLirJuC4rBJSN61+684T7Za9G+TVzuOoGagj0+EVICMDtls3gm1R7WZxhkGp0dfabbDKXfHV07SL+v",
-	"u/db9IAt3u1b/C06Idv24+xAKYd2ApVrypuLI0nzIbv7+wfLAM/6eSjyEwXheSQgw85SYbtd9QXrh80L",
-	"5RVfh85H0CWtUAXZ/MdB8ZU8P01d96wJZaMhYSGIBzHyAi/SAI7lpFVdQzkevh8Ya1CTXvCXJaguDXRZ",
-	"hWdYN+xvx9a3w1mvcosgm0WsjZQ9yZQEKbo8NEdyTMfVr3939eqLHMVQM0G0pLeY4LqZdc95eLGE/TbV",
-	"f/r71avXa9CrfSfXvSCrXTkVBP/1q6uv/331t/9W01xZ1bCO6t6GVHf3e96pug/LHo4dOHwzW36lY2hX",
-	"9lZgvfS+Xs3eLat73wzJFaCd3sYdbHreJG8x+V0h+sA7Mz2zXXFoCuTNA31x2V0/8ralTgZpEBeDIWvI",
-	"zXfMCRhW31Xl+yC3BPX33Sktg/zhDr+2GRtJsRxbWQFU25IluZFS5gsah57MFhEHe9Moi7A/AjIbvUkw",
-	"1NklwJ2+MW+U+TFXWi8ZW0ls7Kj1WFsAwdqsLQNg63jc2AS+6rL43g6X9arUFu3HWZbOoqedweLUA0jX",
-	"YIFtWhv45q6g0B3BnTeL4ay/UjcpAg+K940jUarV6hVpPOhnCPCcao+AE1AGl1DMuTItwPDCxF/LOcSa",
-	"Scq0p6fFZJYu7+u0XZwB1387pEpulK+JVFmuHy+rXYA7drPaBe+gIu8ypTT/UreyHnHROKZl6Dv+LaUF",
-	"KCKk2rHvsBcFLHeWvC+t8etUP/t7S2pBo26lm//mNJgG68zq3g7ZKzE7XWg97Mz0/0ISTqI68FRR5auk",
-	"9aDIGzqXQGypSLXdj5iO5BISHF2rlDNTo0uVAP+9uxrwXwXIt9I7KJa9RUpRWRNan+rarJc1klKuKxGq",
-	"UrnAO6kyfakmk2VF7kV1TkTtPLa4bNeN2g15nImR0F54jKMYhXO7UN4RXDvbB/IOKJqnRLLT4Q/+aZVs",
-	"KdScXN3lT1drUfMkh7o0aCZxQeWjZbk6Z4c9fiAxAhKkgDxjKT9T94HilfpJnovplA8HsRQRj7NowZp5",
-	"pOiiB9dUq80kpTkImYEsOAWRlWa6/Ash1WS5uV0QL1gwy8ZqscLA1EFbVU1jaX3K96KJ3F0vTl7gXnJP",
-	"IplKySyDScN+qyvlWCjguEspSbWFdq4gaSE4SMV5/EAe4R4p29FWPrG9rTBuGvFRxhQzTBBkGi3WI6yi",
-	"1uZ14MsfWdvohnV6Z5NUKoe2mhInuFsOdUxWxzEHKLUGDTaG3BwIYEk2aHw0y8ZJKn5JUM6PQZwxjGLj",
-	"KxDEHjS2uElKW2rFfTIzxxKSrWsyF9/+5h9X//r91T9fv/36m0a7MVrfDIwrDMAygqs+C2/Zvq6ZWDCd",
-	"Pg3iM54+4Rc8grFvbq5nUXIaRMqMeSrPnk0z+Nx1MeD6zs96xTENH324PNw7bNdqmGYg66IGQ3HFTe3e",
-	"wNhmAbZ7zR18rBsy6JXw21aLWwiG85d+XhIzHiUdgm9X9NdFaxxtbomKNnXZpS6+6m4WZzHoNM0Am9Na",
-	"bR7CSLGGfLdY2SmIolaf+fm+VAS6G1c3pS3uMN/+XGXjNSwzCFF01ixNcK2+a739HjumF5GZQwc+1BRZ",
-	"MfNQx7x5EI413GMEvX/lIG4SZqW3J9mz+IhHI3tk9Sa2CbZ+bRUh65ZzIccqbFjXE4bWE3sP4OFONtEK",
-	"eDi1f8zDoTT98hVN58IWQX/+7f/+U92GYfeSoW6BI3QJqe9KXQAW9FnXf7IO0W9f/+Xq1ReV3S2uqa53",
-	"UZosV8eIOrwpvnzz7R9/tdF9EfP5ybL78e2Xb97+4Ztvv3qz5vJs5hI9drb7jQObt0iNy+XSdp5HXMQt",
-	"HI+bFU0tkHkbXTWK2/PWW2sUN88t4XOPaUULcn4DpaFYc/VSe0RQxs/SqHHYuBNMxZ2LHohxGrhsyCsr",
-	"CQU+XW5QDLspx3CdSx6mPGszbRBADRo618qIpgLqjl5i60HW47RvS/214E5k1vmTbX2nGmikcRtb4+Ez",
-	"FSOCD1y2dZJc2xkbhpzMMhGfWWNhh7HyUEcYSWzrOhJtBJnret4pD4ZYj3Wa2VOdyLOKwT4yy83VktpV",
-	"v3iWgd7VHBaPTk8tAZYQ6NwzG89eBnukqq8qOYIIWCVqHDKp2u8lbDQXYk17BdGOarEBBQ35eX3mUzn1",
-	"uYglEyPM2lMa2zTlSmlU3xBD2iI/BkOxgYJiXwnehr+mteibt3rqLTJJqx9LZmmoJlUB0+x6ig5vrAnJ",
-	"kqkIiTqyY4lxZrrqpLEP2aOHL04+efjZw6MXJ0cPf9pG0NyH7NPjJ09Onh49Ovn4Z+b3HvuQHT385IH6",
-	"vW/Bl9lIqVaAWWBQRB4fngaLKAmGsOJhKk7RNR/IRRyqU6v/6CyCSdQy/JzLPAL4WLsbXd4aADDdXgz6",
-	"wfmp/cIhJEC63F0+Y3tmNZy+6835qYSeOoCM9VL+C2HTqVlvWu+wAfh4TVJlgzmUFtdF7bRDlgHQ2+AB",
-	"mgUk+PoI8CBekIavxzIoZsW/MIsWLBLnnPlO3oNfXpD7pErYS2EQKqGVNiodrgNdgwYi1wcN1oTYExDQ",
-	"quF1z5uPg8xiOOgnYZAqfdpitXoqb3WEC6qfKnB3RR6Gn288HwtmJyBhgqgShk7gRhPUMAwj6CiYEzav",
-	"8LNoajYxTqsBwFTEUf1Bq9R2ccJWjL3NOp1OyxUbE8REHzINjq5h7IGn19k7RTI1Kwu7APJXijz0cweD",
-	"nrPtLf4Jd+ftPm5RDb/XkXrPc31jHvg0vXPuUl3h2/dzTUw9XZgESXuT7m3hoDFciw0voYJDJBMWJkrE",
-	"oYuQHIObCrb72EbmU2WJSpdFeNu0rS6Pft7kxWWbV8Ow71vnhRrXeJZ9XCWg6DFmPVbgVn4SEquFOjJq",
-	"yEfBLMp0lgNq+1Vafgz5GcmEQ7eWCN2bwBt0oOQd4kvinkyIpilRT6K/zeZjEY4hyhwnFEOFM1Y4ITbZ",
-	"OM8aNv7AQ6IwJOwlRFa+4zBobD/k4/erRE42TjnXh9+SOm02jWZOWYY9Sak2Ii6n2hjlqVWUNs/VqXD3",
-	"lBU/hIL5lghrW9kpLp8KLzlPGW7pxm5jnvIVsgNOKgMjp8CSqqyoZVlU/Vz3MnlqyrIqIG8MQzL+Mqu6",
-	"qnyD4anKtdroiP3QU+/r7DKLAw42SP93Ye6YU6R0djvml1K4UWQ6n4Hn+o2QmLhzwdPTIBMTBOkwEUUz",
-	"Y9lQxAe67xleoAFx37gnj2ORlc6Wr8QmPgmQB998F01ax9POmgGbiCgSNA0GxmxrE/aN7nqfyyRG+yAG",
-	"k8XeRLkHsWP5VdlMkX7588v/BwAA//8=",
+	"7L37kxzJeRj4r2S0HIFuqKZR3TODXcwE4zQEdpfDXSwgDFbr8zYOldOV3ZOc6qxGZfYMmlxE0D5Zph6U",
+	"rQudT5apCOpCPPts2TyHw8c1RZr/y8ViufpJ/8JFfl9mVdar3z2YXQ5Dwk53V+Xjyy+/9+N7jX48GseC",
+	"CSUbB99rjGlCR0yxBD49GrOEKh6L4wf6Y8hkP+Fj/UXjoHFEVEL7jBw/IP2zWDJBTqdEnTHSjzgT6hD+",
+	"liy5YAmJ4qEkXJFLrs4Iu2DJVJ1xMcTHaRSRMGaSUBGSfjzmDJ7lQsX6gZ74mJ2exP1zpsh4Is+YzF5T",
+	"CR8OWSLb5Gk22YieM0liwcjlGRMwlCT0VDKh2uRIkVEsFel03yb9M5rQvt5suycaXoPrbZ0xGrKk4TUE",
+	"HbHGQSN2YOA1ZP+MjagGxoi+/ICJoTprHHS6b3sNNR3rx6VKuBg2Xr16ZR8GSB6F4Tcj2j9/wl4AmBM9",
+	"rOIMfjzVv3wkWYJg/kcJGzQOGr91JzuaO2aoO+apV16Dvaw4Ers5z+/uudtreLn1+t290oK9RnwpWLLc",
+	"Ml55jYS9mPCEhY2DT3IjeLltPUvni0+/w/pKz5fBRI7Le9EHmrBxNCVMXLAoHjMSDwg17+gd5YEYUkXn",
+	"Lfud0VhNG17j5U484orBp4MBjSTTAE2S+3HI5o5hHsM3HkSqvPRH8AeNSMgU5RGsWxCWJHFySGh0SaeS",
+	"jBOmEdIjvUavgYiqzljCNK6KWDC9wfwJ1S/7oRyWF9FryEm/z6TsNUgsiPngkVhPc8mlvh1UERWTAX9Z",
+	"nq14tBY66YQ1J/puwpkIK9F88xg7SOLRUgjrVSAZHY8j3qdCtRu450pw5p68pc9IsYyadPf36xff3d+v",
+	"WLuK1175RLKEUHnOwnbpvBzQOHPNObSl7iG+dHMRr/lFlONYSFZ5Ibdwfc6oCCNWCYc17gqO+oTJCZ7y",
+	"rKV+y312M/csASCGLCFNBR/7jGtBIx6AJGIgoF9oLXoRC3ta8AxXuJ/25Zt7eh3vKcgyx2IQV8BEMMKE",
+	"SqYaGoEjWQW3JAHRKuJStUnQTxhV7CkfsUDDggty+7Zk/ViE8vZt0qSSPBozcfyQXOy2PM23yEiWsYGG",
+	"4Uk8SfpwnIM4GVHVOGhwoXa72Va5UGwIwnElZDOBz+xoFlo8npxGvJ8+/cprZBspQ+Njc97I8y6pAwIW",
+	"euQjwV+629b7czdxd2/hTaCUshAmoWoQOzLzYq/l5ewF3nlVgTr3qeiz6OFEsfeSeDJ+yEanLKkk80P9",
+	"e6UGZyjy3RmS1909rzHiIhXEKqjzZB2VwS4uHebZ4ntdnBz2qwa4IYnXkSQWzvoNYHQNhi602JVR8gYZ",
+	"ryUyxmLAhydMKT1ECQ/RRFR13hJfuSXJIKJDoh8kTa6kRgGexGLEhCIXNOH0NAIQHT88eefJ773z5Dn5",
+	"beBz8AYXZDIes4T0qWQe2SFUkuethSF5QaNJxfqOlSTw0yGRrJ8wJcnIaJHegtzIBSQAwU5WAqIeIWSS",
+	"D4V+WiUThmC9YImkuKCyYVGzgluSXHB2qXEtFoz0nVcQkgbEaDaU7AVJqBiyVoVooxTtn7HQSiULwe50",
+	"kogHk6RmiScoaBTFjCVkJXc/VZQskFwMI/a8N/H93T6F/9hPp/gpIE0ZJ4qFLY8EQKXM74Zi2afihAQi",
+	"VnxglBTzFPJb89DCOOWu+ym8MJu6nDAp7aPLSVewiyNlJ8mDxydCwz3ySIf8zoh5pEt+h0aRR3bhv4AT",
+	"8P0eoULEE9FncOX6ZxpJwjUOrpb36GsPP3pkECdEj0Z2F4brGZVPGA1PkN2VR45oMmRSAaKrMy5REB7R",
+	"5JyFmiwkjIaLSr35+1izIC4fyuEDJlUy6Svn0E7jOGJUNGpfe8wFjL3EGwm/oIrdP6NLTBRRxaQynGIW",
+	"BuptaFbqvmP3Va1sgDYxkmsoEelEJ0yEMyexRgTBLvXxjpiUdMhI069goa3DHBmUhCaMoApk3x/wRCqP",
+	"jOEMNOGUmleqeLxR3BjRl7WI6q7wlrTrkuzFGuAccVE7H+y4dC2mS12IqinLSLLiSMure5q/9i8eyuGj",
+	"saoifcYABUQOCPtUk8EwBuXe/Kgpon3ukquzeKLMs1wM1yB/E6EBez+eiIqlPUTsBaQGsQyOQxI6UCwh",
+	"GYnziMuPkIMn7CLWtGxkx2Av+9Ek1Np9X8/GQjIZa+nu3r17baLvFRdDQtMbo0mh8Qy6ooJerXmRq41e",
+	"gkztLSPlmLEkYwOSdGCLe4sLWFWSaLqpd+PkhKma6wcMDk4guONC4o5k6nmOfASkiZahW5K4wz9hL9BR",
+	"q6Wsy4SCBDrgLAql5jTjiHLRE7HVCfCX1oFxsWpxQ0yiiHyDTIRht57VDsg3tNimj+8FUq/MR3zL+H81",
+	"u1bkFERodMvOlubW8CfpZWr52x5z+WiG8Y7+ckee8/GO3fHOONbIktQLi6W7NeKCjyajxoFfO6uLfwtO",
+	"O0+GzCzud2dZ3O/OtfBsROi7DgdVkCnL50Rf4jntbevM1jZdlA6nJKjVLNaVpxZcrCvMbXTUvMC3uaEX",
+	"4drbOdc8x65HrO62FrCMFfZRgoajoipfICjLK/OP6ZCLGp35kWBkrDl1PCA0z6S1DOt4Km5JEozTkYLW",
+	"IbyHDKOzc0olC9vkCLjNAXAQlAHN4D3R8f02OcLPYyoVPMNESIb8AsKMCLBbnFYzHfTq0YioWNGoiuvo",
+	"sT6cjE41xIsbM0vC+cTEmpbrcaDjw/8cTOiUTv6V15Bn8WXdnI/1XJJ/l3mEWkrq+3OnnT1lARucPecW",
+	"syBagDcHbJsPjCWzyoi7gKfovfTBatOs/qXSeJetoNKKTMMRF3ghZIWVTHDFaUTgKUmaSRwxctcH+5KW",
+	"1+TioVoj+vIY3+jAsZuV0iSh00bKE5aDhNcYgRNj7vrjJOSCJlOCz9uddLeyk6VDyCwlqnK7w2CHjliJ",
+	"t/YbafgfS9rkkYim+kbDMYHiB5ZTKjL9o70O3ixh0M9eW82YX7wxNyb8TZjwH7CIKTYjLG0APy0bfrnp",
+	"YMncKubvY3G0DJ33bpxM1xJDuRxxKesZFR4hOq0rFIdIxoY0asKIZN6IVCEb0EmkCGzbdRxZ2XoTGsmm",
+	"nKl5OCyB4c57Nxh+HTEc4Vt5nIE+n8CAIo21J0qvIWFqkgiItT3jYnhAgu+9CpxFg8ogGQuJ7/u30Pb7",
+	"PGFDLhVLEFFahz1hBQgDatkmzaegECAKyVskcCB4gJclIIK9BDCgcjBgCRN9Rs4ZG0sS9ACveo0DopcE",
+	"9jA65jv9OGRDJm5JEk/UeKLaLdAlygDJcKoCJAamgfUN2JW2iQ/qSsf3Ozsd398HjcgBgNKqJCZewHGi",
+	"ykTDkIVo0ZPwRE+gliLbeqh7IDX14xEjgyQeESqmzkFQm1UBGRoiVoSPxhE606ZMtclet2KAnshGaErG",
+	"SK/xhCpGIj7iSmMex2guZ/OEnsYXrAUb5NKYssdaIgr108HLHZYkAGAZtHuiJz4l+gP5FAW+T8mIUcHF",
+	"kHzaE5/u7Oyk/6+f9Mmn5MQgzafwBKz7U/I0jh9SMX3CXkyYVPpHSpJ0pVro1Ms8jSci1Ag0EXSizphQ",
+	"vA8LS+x7l+iC65+x8BAO8EGkIBwvSJhKpkcDxZKH8hvoeRXG6XpA4EdjHhdkxKOImxg2XOS+r1d+rDV9",
+	"QaN3NPqST93EmgHlkZ4SB4qo0hIzkhc8fAPoLA+HTCCSFXAkS23B6TRikU/JUTKUdq4RjbRGyUJyGodT",
+	"DRCKFl+YGgIJeAiDHBKkAHAe0ujl+kE7dBfgfc7EsYC39OhcSi6GXjYNWM3BZMxejjWR8eAi0z4LSfOc",
+	"989Z2CJKj+LZ0wGXD5f6xVMehkykM+6ST8mH8WOWwDyx0MfbVxpJBnojjo6Q+khOGbgVtDbhkcskFkMT",
+	"JIGhkyC03UFlw86yRz4lWnD7MFbvAqJoJNJACAkaZTJ8RtLEMpjsk08JMK6Klw2vzG4ee6mZun31LvmU",
+	"PGH9OAlz7xp/iOeGJWtI5QwuOIHBDYPEdfO8RT4lDyY4FjPYh9lbNEoYDaf4vCRNs9tsm166B0XhxOwb",
+	"TvBmK53obQPHd7NzrD7fQyJixAEIeJVyokEtFI/IROBTz+ElO/I9wAN1bCmXPoD8DTCRs3BVxqxPTicK",
+	"/Yn11I8DATRzdPDi4PZQ2E4pTacDqK9PqfSDxtBvRrFG629OHzNmr/eYocPMhZSj96bva9w7yg4ag9/t",
+	"7lCnuANnkEMHTa3sUVAhLx2U7ABKOkM+Np42jVtj63VzxgKSD3ADvdtmA1ikwFG7AJ4PY+WEX6ZQ6AJ4",
+	"UO9FUQ52YH/UIMI3Hk6ykzNw4JKMJsriMpeIcAYZ9C/voP89HW3PTuUOdnkWRyZ4Ix3xkMQimuKFB6Zk",
+	"DEGa18kxo+fpkBpgj/Rj98F39bsTrix6wcujiVREJVTIgSG8OBNaLe0odzP8ORawQgcGb9lVf6DZ0hNk",
+	"NBYS4GMjl/EkCuGeEWomiC/MfKmHLVUORlx5SMzhosCTXBnwyZ0xS3bgB3iygrIje8Tl7cLhPpRDs/wn",
+	"xpMLy9eCoZiMGgef+N5e95637/ueZjP6n67+Z1f/s6f/2df/3NX/vKX/eVv/c8/TV0v/09X/7Op/9vQ/",
+	"+55GKv1PV/+zq//Z0//AD3f1P295emnPKo3qek07jvQhtSzb8Bob4P7I/DUe1bN+LRNunomDarYuuwYP",
+	"yTa4sobuxpgvHNVsHus8Us1J4YFNsUtzoptkjGbIldmfeX99HtfwGvh/C3Am89RSrAcOYnneklvWkvzA",
+	"vLUS4bdwnU/cneW9MSKt1/AsJXkXNIHfNbkzClHDaxS0oIbXyKkcDa+RqgTwdCbDN7yGK2A3vIYrCTe8",
+	"Rk64bXiNvMTa8BqpaGnefdehF3mZTS8jJ2DhE9mHnCClny4JRvkvjWiDwziSiV12Ko00vIYjgdif7YcC",
+	"78+Wafi4fd7l3XrEIsNsPHvlNXD7GhDVxmoLneqw2A5pGmuH1oYl6bQM2ZCaawz1/eLi0MRmQcQ2Mhip",
+	"Yi0CArb3VXrlqv2JM52WCaOyMqh79ezPtfKLZmQVuaBe3No4SN+6sTVeR1sjkoMVciqRZZF1sip7Isj8",
+	"OAHp0yThVraC729JEiBGBh4JBO+fa2qs/x7QPvvoyQcB3MGAvQwqY9/cJM3izeejMWQDeKRLTtEn2u+z",
+	"sWaGDk9dJ2VhkfxM3Kc842Ng9SMasjeVnpkdxUK0w7jVlw9gv7I0UH0bRjQ5ryZVMN4tfashuIrQiFOJ",
+	"MajpuawRgJp6ULWIUJW0Y+5PSX4Lsgz4QF/1wCbBB2UCOgvF1o/KXwp34tG7eCWXeudDc6WXeumjGZHE",
+	"TnmFhTNJnBIMS7yRlVcoxpsb0dwjnZSkeGSnQxI2mMi1kmlw5pnnfUh8cnnGI2aXsQYC4HTLX7oXy0BT",
+	"xcsijoqXRhu3qkWV1IIVKjyt4Bg1S65x999j6iiK3EA/WR3TlYsv118sFF+USwd8VY4qgqi88k6/FV+S",
+	"ERXTQlJMqjOfUS1qaKWJRhGGEK6MqjMCJWXDrnCxwLgKYFaK+itEmHiNcS4Ac1GgO2Gbs6JUni2GGstI",
+	"08Py66uJ1XUoeiNUb0Kofo8pKFXyAZeq+uaDNWjxK58VPpl132fmUcyJXjULWvpupvusvJSL3y8jKblX",
+	"azOqbO6SzzusJe9i+t7KlzCPJje3b0O3zyVsNqG1hJxcviPCitNOJswFBU0YETGJo5AlabrdIYa9pM8Z",
+	"/JAqHo+1BqlIAGl4kE5OFdgh9ztd8j7/Zk+cTsIhU/pA0uy9JpXnhA4pFxh5AhbTKHRyXG9JUyn0oRwe",
+	"PyBUEqloou5n37XabvSME7JmZynv9UMnDXbh+GYnQzhPigqHlU7rGVAvTFQKx1dJWq4wm6syedOOD2Zz",
+	"kKuyw+zsdDzf91ttcmQQg0YyBuyQGhsMJrgY4OG5BwCpALHroCcytEiN+3m0sMJriIc/O4tibgpFAaPK",
+	"u34CMWbZVvFWqDNq/AexYIdp4DkMly0cc5tra8oWMtmqisTOTL+xJ7UYSViS0hfeXpneVxGmG6q/Bap/",
+	"hRrXTGVnJZonF6B4ckaSqO+T4weSYCmcKMpR9i1RyVyqCzxtP24g7WVOMkARMIugxxr3X27k9t/oWxu9",
+	"+2hvPRqPo6mrdZWP95xNSZCzzsoAHPSU9OmYKxqRdz3CXtK+0nzbcVwQCdFovELaz4+3MF3JG4m3pdoV",
+	"Fre0ilcAbSVtcm2iFWTmRFHFpD70c8bGpDnXSNqyUoQWn09NLQRNylLpYRdcUxyNVCm0Z8g/Dsx2KqWf",
+	"jITtlk/iKjVZb4aNsqKKrmyvo/uWTncpulh4e2XKWHV9b2jjRmljvTHKOCGtE3gJ0rVVk5S7rFqiVdzh",
+	"V9kM5e5ihVu4gQt4c/c2ffcglMkJoqq/hUOT0LicCPGe89bWbiIO4hWWuLAAUQWDjVTYr0uHNyKbfo8q",
+	"fsojrqaHiFRDfoFNbiAS8ZS50fHNiYiYlIWAeZst32o76Z8VMg7sEmSciEtVJb9AJx8Tx+jMEV8KCc/p",
+	"WSDiVTpGEs/3/UpRZyvFqedVLLiR82axinJFkDkUv/pmLEX7q4ZYmQvUUqsbfrBJfoDRsfWswNQeWY4J",
+	"4KDvTqJoq1KZ5QV2jctxgWzn1QyAR6oyaT8NzRMh4UMRQ1IAhUDDVD+fXc5nf/Yuva3X/T9n08s4qXA4",
+	"va9JpS03c3kWS2aTNOKEcLGDDMNGP5J+LBTlQhKuMlN7jmQuXRNtk0Qv61CwIPlzUWJ5ype9vR7RK1zJ",
+	"G3q3SXoHOtycslZLUrtqGldXuGhZMgULntVLIb/aKxHFZpjUq6+gnH8mq9w4eHG9y5bhw80929A9+3bM",
+	"BQtN4sxMFXMjF20biuUSl7Sw2820a9swI8x1MpvPC0tbWupmFt5e+XpWodHNHd3QHX0kIi6Yxol677Rg",
+	"/dQ3XTZqEOcJAF0UkRhGxdLha8SWjyOq9KuLzDxmCbHPeyROQqiIcDpNvzx+cJj+LdN8ZSqmWIOfDRSJ",
+	"J4tHHD02Q9134LN44PMjB0CkSRWJGJXKtkkxA7Y2FvuM9mJZdXm5TEu6QiSPs7AcGFH8X6rgJG7yRFE1",
+	"kXPlIkt2XXxzMcBuYWF67GD25g3wS1hVFlrfUoTVeXNlolq891dFUCso17WjiScsGtT47qucVNfUxT5Y",
+	"08VeAYUbN/ubcLO77XlXd+RVHudSZKdihJXJT90Vu5HrNkbDkguWYPO7auJlm68tE3HodNKbx8/T4Zcg",
+	"ONmSn1T1CvowNp1K2o3VxlwS3bNX18DzwjHc8NkMR0H6qDfDTezPC2OomwQ+EzmzoectrZLlTbKK7WtW",
+	"X1/cgGbnnL/gpbA8fW9lFM+f4g0B3+TlcDWoGioOv2n+uRQ2LqWaOXMsTMxLy/9KXaT8wpe/UO77612s",
+	"EgbcXLCNXLBCUIE+5FhIthmr7TwpfvuO3WI9iFmL/pb7bPpuWHlWsBMoRnALCs0x24COyDGLIokZV+ds",
+	"iqljlNy+Hd6+fUg4VFO0NaokCdISF0ErU+yWrixV6+fNGbpzwFgOG5a4+jVj3JSYurb3v6b/IB5lmxwL",
+	"EmD5wztY1OY5fAiyoqGBQbiANG1Xr0O3zOeInkP3VpOTC/BoeT2B731o6ka5jTT1Zy5UEoeTvv1s60p5",
+	"UFTKNop+Oh2zgDS7h8TXJwFFKPXN6sIEgrHw91iSGzeK43MMKdAbN2WqNFmamjAd0McDMIcnjIaHJolY",
+	"4t1lipxOnd1VVrcqjlZlD0rr1GFzABZCNUwDMslGVCjel4UCXVsqerV+RSIYfenKUWv3U1ysMlFWxWbb",
+	"U224KeKsWT6sbNm/agbvrJmqKzR2SfMyTs6RTLQ86zaZYr9wtxwrYt46bhuXFlzFMeZpxHW4vRiElnYr",
+	"XsYiXjNikTZW1Ms6IN+JObSi0A9LLbwl8QWNvDQmjosLrhgJecL6Kpoekk72DgQE6t9NOaPTabmFmx63",
+	"J+y4h6R7QKiYalahR5HpwPNS6LsrQcDhOHUyXtZxPxf4vSE8c1fw0TicX5TQXRCUJYwo9AxXpjThWjQ8",
+	"t5qaolwfn8XpnKUVLSwDrVIxENXvqqpuQm838kjXNlBioUd2TfnkplMZubVO1ax64WnhLtYoRUmmUIR6",
+	"zrUA0iaryUEHqX8obQzkNKpOFRJNdqzEtIA45FXJQk5H7J6Y0xLbacVd03GbFBtuLyxClY5uc01nr09n",
+	"521IK1egam9BJtkm469k8lvErypu+wZ6K89meevAc9H2eNWW0oosiQqN1NSTh7bLw+omeXQ8fqjJUvIB",
+	"u2AVEUeS9x0KBdYaLobrSGbL1GJdspymc2cXeh6lsWUZq5a06osxY8+1U6c1bRPrZoFUj+FZXSMHAtuV",
+	"jCb9M4/skd99Ao3N1oCtXtq2NFa3h0Ld8KbdwuUZ75+5PSmzDgs+iRNszf0NrJ2tv15HBnPqp5aliVLK",
+	"iUcGFDCYnNL+uW3yN5FomDQPLS6WrVb/OYkjll63mYEh6YO5gJBVa7m6+bVlaiFyBZxVDBpF2qyieTpN",
+	"BTL9gzFqYZcK4egtoKKYdh6gpLTKRGcJErBah+ybSshzplsSYzdPKGeTQNLsuPnKmqhqlLLaLajKgl2w",
+	"pKBor8OXliz2nLAX26K0E5mJWDNjiSenEe9n0QtVl/5bM/E688voC09zJOAgRXUH0dtZV6+Ot9N5thi0",
+	"Sw1ojoYJY9ATRg8K7U+OAR30Zp7G9Q2Rty2VG6Ss7a3v1iWzNck8ImNsW6t5iZWQYRziyo8mad6wRFMF",
+	"B2pfTiWRIxpFh9Y+NIqx95fUr9AIppHrdu2fU8ps4/1bar1sBSBXOVoqsGFxnxovvnzjTLuOzrRvx1zU",
+	"3/QNuzquQKMvMcnVq36cpB5vMBRZ29TJg/fhm9CtmyXULUniS2FSLbC2xzwdBfrsdR2xrZINH5JcT6k5",
+	"ael78ztEvXiI1VbndLwwQQKb9/DPQcPFScx37Es3pOU6kpb3ef/8zQkR2BZzbRnifRgmL0LkhAU9z9dc",
+	"VMiDcs5RL359z+1LN9f3Ol7fhzQ5fyiH8kg+YTR8szXTJXshZ0oiNTWtSrrfbN64RGDqRkpw0pAl7fl1",
+	"yGH33qxeisWzWvwSjnJv3tzEa3kTs44TReeCicq0xfvjJMepoKTRk3dOnpIzrp+cmsAPSbjCbqOSfMxO",
+	"T+L+OVOk6/sdMp7IMyahd+KUcNXuiaAfC8WEgkaMlNy+jVu5fZucxRFYhDS3ZNgm9pYk3z559CFR7KUi",
+	"zaDX+F6v12uYEfSfB/qfM67/fdVrBC3PKYmcSdZcHfbEoLAbaSJR9XTZJPGABN/rNRAneo0DffLQ6/sp",
+	"HzuLwcbfvcargDQlY4TKqejTMb9j/2hP6Siq9uoqvMSlQP0SmcqRiBrEokpBC1prW1oIG/uzeiiAxx4e",
+	"uCXJ8QObDW5xojmiIcuH/2VtRvA9MqQXDO5Ha+ELYs60ejkV2LDswDUddv0OjOaRjt8lY95Xk4R5pN1u",
+	"p/qZeR8iumTrkHS6fmen2/X9PDJtNyjRc2MuDZCbuTbTio9MaClX0KfTPbTW1bRZrJXBn6aNtJuSQWtp",
+	"fRyke2d3cQThwFEW7+M5ksN3k3hUdea+6cEN3blNw/gufCunUrFRHf1b44zjwSDigj2eyLNFrMCPCo+D",
+	"XyotvEHDkCPvepyjLOXWOpV1R9Pd4Yikaai5pzUXyaUCjuesGC5E65BQAo3BxRCi+qGdCUS0qGTCynmY",
+	"wJr6F3X4AJ3nobNfDic6d/Zah9Dn1Dj5chQ77ciO5ScWi5liIqxbhP6NJThfeSbrClxqqsXvsYmdXv1q",
+	"4uqX7U+Jby3doxJfe5xWUJkF0FsyLa9CmtkrrUPiA6hx5ztApjZFRWVVmvDTjAbimvqgV3Mlc20mSXNI",
+	"xzuDhDEP+wF10qViEZQdCOo1rGCtE9MbTxnvgoBPb8c8snHiPDojWrADxwSezy5B+XaXDCiPWOiRPRKy",
+	"iKk13J9VLquHE8WcAJc3YsKBsIQT7Fpd3X80ijVMwPACTzlRMhOAQDUjzayl3Xt79+6+1b23P081XKtm",
+	"e2ZKSYs+5Pb2bJEDWEKny796o9RdS6XOHtIbuFpLGOadZa6AgDeodx1R71FZti3Gy1OlYWFESjAKFEzg",
+	"Z/FlVXY0k/3NWaTfaP4Vf3TyTRoOWZq9spgWwx+daLiexJOqBLoNQ0LyoaB1gacbh4jiKmJb3lOVKFJV",
+	"rW9eqcM1ixbO5/SOXF0qKJf9lC+Jt1hY8TyJ3VgTMnk9s3tIRYW6Y395zsPnKn4OwZTDuJWLGup6u96e",
+	"t+/d9d7y3vbueR3f63S8TnfVWKLjRycNr3EkwiTmYcNrfMxFGF/Khtd4dPKP9Wd22vAaD7ng+NcHXExe",
+	"Zm88pvqlY/zPUTji+n59iyajWExh5G/GCgKULHByNTAqKjSCLigc42Z2DhiJrQWxMv3ST9VrSsZyk5nY",
+	"skGXsIp8k/bPNcet7BWMDnjNUuNEsZCcMq29czTWnaZvkmbObLvnWmXmEKiVUXwR1M3HwlWbEeAZMqaJ",
+	"yk5C63pJPOARWytOddlQdbGsTr1s+G9Fvbcqhvy7E67enKd8soFYmadZmHnE6AUXw8Ms/SrtKpA1qWkv",
+	"JYQ68FlcCH1hX7oRQq+jEPqEjeILBv3qK7H+VP+ybL3tTXeCdRcxdxOLo2aSvXaDnNcTOYvFQCtlDFt8",
+	"mZoWXVDoGWpwdHZOqWRhmxzhQ5BsA35SEULPMIirR7qo3wVvLJbsoBGBaq9lzNAjfTjRRLbCRIgT4mxi",
+	"Yu0+9Sn31Q3bz+LLuhke65El/y7zCHUDL9prtokvl2O2m8ytp/qYLuJz9sY7+htL9pLBJhuIH9G7XzCA",
+	"ZHb8iAPIZaiYeemGhl1LGuYmuFUnpd6SJIkj8LCYFLMDCIgEJuiRu34apOwXq2C42qTve3d9r+uvqjw+",
+	"0tM5ih+arUHfO2EidMJfChc8HxVRcS/nePcWcQwt5qmS7EW1n6rWKbWwiz+vZa3ipyqX980ezseWODCr",
+	"QilzGk/q4DGIqMIAntM4nOqrJhkLie/7jmOGjrlUyaSv2tlwLTKOJpIEzlqCCu18VhRMes/xKfRVHj9o",
+	"kxN0naEHFxqeZcMQOqRckCZ8j67QVhojpV8Y8EQqkkDmlubRPQERVxAaf4Y1Zi7b5Glt2bCCDuSUY8mX",
+	"FYCwo/nFjkoatxOFUx1kgDhTi7o2UodAw3oI1sHjJs0w7ss7IetzCY7eUfhbg/0dM9+OeU222uQphHp1",
+	"/E7rACKxbLAXhGK12+1e4xVmqFpcuCV7Qj8IYVnuUwaQGNIWmGvfdsPPoEATLtCNLXIkkrve7tt75HSq",
+	"mISAm56As434iKt8uFvH93c90x9vv+N1fX9Hv0YGiX4B2rnaKLhD7OXBFZDHjokSK12PmZFLemvnXIRQ",
+	"VcXGKFFrzRvRKV6cJhVTZAvkgkYTZmbU/6mMfOr4u+Qi5n3m9UTH3yMXPGSx/nqfDHgED9wlv2NffIuM",
+	"WDJkoSZKlzQJ9Xdv623CX/dIFNvAwU7HJ/2JVPFI/71L1HTMxVBP0tkjLyax0kN33iI0vKCiz0K7ts7b",
+	"EFIaxpd6kD3fJ4+O8q6DXPTIXqtNPnR/haitnmimUVstkKfd0CmEfsp8Ol7H73odf9fr+Htex9/3Ov5d",
+	"r+O/5XX8t72Of8/rgHVz1+t09rxO5y2v03nb00tbgF9t3t2wUNiVZ6IunNAr0BB212jKyE092kcimlZI",
+	"9xN5puUP00MmZBe8D4Qsmh6mxM4pA5qqK+NoavmfJH6FHRILeDg+p/LkD2IoQwAXYJbbqXr09UO1srCn",
+	"9SxgmE6qIaVl7fIhdgBue+1GLsppRfHfhkJVNJ6e2Xe6PVs0Sluj6sVXNb52e6bmKmZKpjB8Vw+8sGhV",
+	"iIjKL+YYp7EbSlPR9WvyMBfmCh5Jsxwb0oQmZWLMwmvVQquMw9rGYtP6F6vf9KrIr0UN/auHL5WETMDv",
+	"TETJ88f8PDOFzcU1UomvrKaPuqrGjQa6CQ30JI9JpZg2LoYRFJtTh2TXhI/qT6TZ9UgWyCUmkoWk17hM",
+	"uDL8sdfwgKSlbZxlWiOlj9uIW4c9sZeXPFzNLC9EoD90Vf31BDZy/4xqJP9YrxL8DuaLJ4yG7mdX3IGv",
+	"UM9V953VybkGrQUavqTPmlJ/qc1pTjqkSaTyiIj1HWNUbTWV0WtMBH8xYeZnUGxqyv57eRBU41wRkMuQ",
+	"j/y7N3at60lVlG3CpjWNmqr/+oEr8B7p9etVVKOYYJcEfz/EI+hHjCaScLUyd5/prsptO13aQkBc6pa4",
+	"r95ckmt6SdJaXDOCCnJ1YBcq7GV5SV1ndPP7/DUthXDpezfYdh2x7WlChRyw5M3FsAh2+WgV6h1H4aO1",
+	"Yway8P7CcKV1LQC8xe+Fcl+8uRjX8WJ8JAZxcsqBJc9oorUi3s1w6OYnXhynJs57Nyh1LVEKKu7bGMt6",
+	"pFrAEporWlhCrLoOi8UFLIFcuTdv0OtaoldNC4UjTP09fnBAOjt396DswtHOPyF057vE37lH2uR3yG+T",
+	"ncAzLlNKIqYUS0ickJAPuTo0tUKD54FnahNLNqYJdpg+Y+T4gewJLkiAdqHnWMWBYuEG8+kUPwVV3slw",
+	"t7Oj17jDQ7lDRbiD4+z0z6jS37VKTtayXDGmes16v//LJ0c7/4TufNffufcs+7P9O7+98+x7vnd399U/",
+	"qmrSmncR1AMRa1Dg0y0NokDjUFAh9zgras5bUut/ql9UTXHyQvA1ORZZhyyIVgiQyUAjBmOZdvs5YCMq",
+	"9tLtPBVk9REC0hxJaGqVL3EekKbkfcfIZ2uaY21qE2mCTpQuRMSDKb2F0w2j+JRGT1j/4qEcPhqroCea",
+	"vq3l6ZEOCdGflH7TtX9CZ7t4otAuOOViiO7FRRtkFaq0b6F+xBM25FIlxhnKR2wTPVKqXJjvJowR9lIx",
+	"IWEq8OLHA8UE+NVbOc8OxjxknYNk1kljGx1mrrL3VQGX1jjW+iroG+2jtWTc4FqJCaV2s7NIiOaGfUaa",
+	"NkiF0IFmAGlLl1vSxkFhnjtKCK2qLELNc61XalaSDxMqmUL9Pkj3yfJxDknwybOANE196kkUtZBDG2fx",
+	"wgbtyoSjV+VqYPWp+8aj3qSKRIxKBcFB2UpbniZ52apWRL4NZKakm/CqT2Cx9DXUODQRq1F5JOsndY2H",
+	"0hwreUYTFhJ81i1BumaoLjQPX6WS3KKty1fvbWzgYtdYdx0z2C4heDvv3Yjd11XsfhqfM1Ed6cpejnkC",
+	"EkNtOYwP+IBBTSmTm6j0aLnSGCEb0EmkyF1/723f98hbJKRT2VowUgPGq0a4b3/89NDWbYPyQmeMBPB8",
+	"QM6gyCG0XwmOJuosTvh3TWX7bzKasCRozQchzu1VgGEmLCvJz3jlsIg3TLZWNhPlCAvQeQcGcwC4HI2B",
+	"l1YjMPkLcENU1icqiLOThKvpiQaWSauDS5f99a69+d/++Gl1mBkdwQ2Hzt+VN5igbg6XNNXPs2BfQwLg",
+	"msOpQfgeLiNd9JlS4/lUBms9BXfoRJ3d0Qj33FAZO92uMx35mAuJgbv5dQd4vqexOjPKH5aI4nomfLvh",
+	"NVCST0mPZd1j/j7TvBtKzdflOGPJTRoNDK5xzMzfwfAvLoZpk1kTWBehZgqU0xbDxCeOHh+Ti12MjM5i",
+	"l4dUsUs67YlmcGckh8/N5wAVZGxxkQt9UWdMYjCgJCrhwyFLYO+49lMWak4RVBfFDNo90TOF7OWBE9JP",
+	"caMJG7AERH/YA0Rls5d0NI6YxAXZ08ESiEyE0OINEt+wBW+2M3ahr3dPMNo/g/Xa5Up9onAl1RmbkpBL",
+	"OtQqrH7d2oH0bU1YP05CCMPTjCd4uaNn3+nHYhDxvpKBHoYqIhiHKGtIxuuJZmJ6vpPTOOTY+xLBJc/i",
+	"S5EaDmLBPDJO8wI9WwcgS/k4enzsIdnHgCSwXKQ6fYtw2RMFFQmS/lI9CUA2osk5C/Xy7bMHULYvIHia",
+	"ptYdLAFpoUcM1Z1CugEeABzdb/0WecdQ6p54B5ADIMslCR4/Onka2Ib/cHSQugHFYaEnjSS3b3/r6dPH",
+	"pOv7t2/Dkxi+b0hQr3FAOFJOJEX6C6Ra5rsHkcp/p/mB/uZ77Xb71asAIk0RZ08nkgsmJYknqh+P2KFp",
+	"zpxQIcdxonpiQHk0SZgkzYlI4omi+u6MqTrzTM6JvjRguuDfNWH/nr1tYXwpWppRmQB72BbqPEy2e2KH",
+	"BGZTAfFNuwVDqI2dCzZoMhGYIIFD1YNDkoXuQ/skjnkg8YAE79hh3WF6ghCpmY9D+T0i6Mhmq0CnUX2Y",
+	"xw8IVQSlt2bQa6gYWT0w3Xv37pEwxpQUwl5yqXqNoJVu50FkKvc6LUyRER5qcQ0V5D5NtMZDoPGifgK4",
+	"I9ZthYH0kdl9Z6h3S5IAif+jMVL+B/AcsiBI+gi+BxV3AUNJAGpE0MKcKDuKxJr7aFmyseZtDZ13YBVa",
+	"1uBpTWIRm9W0yX3InYAbOolCQiMZm5BAp/KlWXrGc50ms0QzcEm4QnBpGqtpUtbB2RIRHEMTTDArAP8A",
+	"xu9Zq7aYRFHQJid9GtG0eSwkSWpBCQGCqcEocejtpULHd1kSY7qHPoJ+NAlZ6BZGvtjFIGIN/RFpBo7k",
+	"cUBA8giIYppYxXTMdzT2DZkgMm7Z+68ZIBPKsIOecHloYjRDg51l7qroucnAQPE2QIkySOuS6IvXDGJY",
+	"bKe7GyDqR2BQ1cQOaA+kGRkdpNUmSIfMddHUCJuIqdmc3sNeLEbJQGbdE6hsHBhB5DuXqiiG7KKRfZb4",
+	"UvGW3zosiAq2abDVbi650ITjyGKbR0Y00pK1Pr9BnECnYdRa4CJrbKCQLaPfx759RlODNHJ0voZMGNv3",
+	"kClJDE0iHd/vwnlCnqR1JSBSafbGhxM9TarnBXwETwatQ+SZQBwQsnCaiiaYeD7Ettg8MWvRj+RxxOw3",
+	"4ufM9jpnkWRt8kgfM7A4CUlMcJTBnREVdMiSO7cD2GNfwZWnAs9bD3lAqJasdzBGHtKwegIwCeJqc8+a",
+	"HjyhBglEvJGUfsQJaQZ6vR+lfgonJk5/TB0Y7Xa7hRDt+P6uvRm/RyMemluBOGkcIBqJL/BHzaiHVEtx",
+	"mIEWxv0JoPMpG8T6ShNs6JeQZCLkQYYEwFE9cpnEmqRPx0x6FlV6IrACfWDohWcKAhw/MGTICgHWiHRA",
+	"OoGneeNOPNhJqEhT/ZE/TcS50LIKE5ORJSdDpnrCwaBOicG0yftsilg0oqp/ZloejVkUsZBoieswHfnc",
+	"PmnyP0gzI1KaB6X05jjU1GbAWSI9cGNAOLFTOFbTWzfYVmPywWK+v1RSVpdxdgskFEzyTF9y846JzDFv",
+	"epjBSfLtys2jiCZ2DsBWa9rWO89XvQVuwUem2AM4aG7fHvEo4sbacvu2vvfAigKMlgSXt+sZA2ILNUBK",
+	"PzVv33bGocAsuMi4QSvNvwonlocGbkVRjfenk0Q8MD/rzyXjCRA6+AvZ34e5esp6Y4hciBDZ/Jib1+n6",
+	"bxMMOPVIZ9ffNSSrs69/3O/s20y2bsfvmFoBnt4IlGJPGA3RKTdWZjcJvWBRfUcCTNTMBBGaZoimGEEV",
+	"CZwckwBkiEL2oRaeeg1ztk5Cm5GATR43jGVOfz6y5MR/g2Kwak3njWSby6uzNjo9zGGauZBbZ7YyrZjV",
+	"4zTALp1Mz+w2OGyTd7Qe5QpsjrZqqIxeSanPgtW6YPzLszhrlahlkFStMGpeT5iKKcZHaFQpqwWi4ICE",
+	"XV9ypmkeTzOOT6O4f57LFgeB3yimFyw5pYqPSPNSE6OeSJ/CLCoraFi6jSqZmSRdCoedG6VLq6TQwilu",
+	"HRoRxAqH6ZLP6AXILgZaFyzlS6HVnGG0QyMrpy/anaKgj2emJTI8sB38QkaToTlBc0aW65hxrEjeE8HL",
+	"HUziCw5SpDl+YO4D8mtMOrfpfqSZcn6gY9CmTn88NGEGRrURsXmdKkIj6H3xFOMwkGlqSc7wz739u/bP",
+	"t96+Z/+8d+9e6mKzQiQLW5YGm/fhb/dRpHRhqydApNIC0VkchYBsIMjEyYiKPiNyAm046ViCdpQweaZX",
+	"lyIfwF2DVvbECWMk1TKMtlXEfgff4S2N530qrOahL9rLHZYkIEDLoK355T3S/DBWx/pINMdnYUuLOT2h",
+	"tVMUpUDrS6cAMc7om0BFUtWM2zH0tFOGV4VLE6kwBphYV2Zic5Rgo0+oMqqs1LJmWmlgatLaz+JLMkg9",
+	"i5hQjraLJibMa8ITaxashx8nscb0Q33byMk79z96cvz0f26PwhRXjPwoWwc9MTYSmKcvFOTHBaSpF57P",
+	"o3ftTnifMogAFDBYQN+4EcNc4mb6xHEIQOgJEEj1b0CMgyFTWnTVS6BhmIC5FIMStPax0z9j0JotcL1b",
+	"hq2mxuigTY7wUoBhgCLEesKux2Y2Gyk4E7b3uvdIM3gaxw+pmBriptmqNYW0zCKthh0kTCXTo4FiyUP5",
+	"Dbzk1hp6QLJCBLAWIDbQMhnMP4K4okObPI1jMtJolYbicKGPbZhgVi9VQJ0Ac06ZvsCZdsdCjVs9oUV6",
+	"WOu+v5tJTLAEa7VvwyZBaK9B5kUwtJEWhm0cP7S4CXbBo8fHrq6d2TpbDa+hGabxkLf9to8NM5igY944",
+	"aOy2/fZuA4KfzsBqXaGtgi8nrmqibnHBmF8S7M4HXtUUEjyxMU+SNK2KQKxAflgd7ORhpJM1oxz2RC7U",
+	"SbPsYhyRR0qRT9UhTFYbU8S3hPjyLI4YOdUyORo2LYXFNidoWoIWTT1x+/Z94BEHt29b/cztzlRQ3A9T",
+	"2t/Wr+YEPz0CeDz0L0Bi4StUYfB9uPKHRoY6fkBopMW5qbvCju+/5TyhCa8WUC618KO1EEQchwQ0Dhru",
+	"PYbDT+iIKfDXf1LtBMoeufMoHepB49UzdJYwqb4Zh1OTOpnWScm6a9/5jumgaJk3/J0keoU74QSfc9q0",
+	"y8loRJOp6xkxG8SdcQEoB0fW1kiudTA35qGR2khSP7/em3XvNQyDbbzyqr589qoy4gIXvLsDR3SSuikL",
+	"i8WTS7kRqHr5shqVCxaxenrGTvKxCXrNWbRT49d/+sef//zPMwfjokt+C+I133mpuXJ+xUb8ABmxhFzL",
+	"QNZZ5etf/Pjzz/6wuEr9Qt0q7ZRPL+P88jIKY1VQqW9uLPpsmcWxl42DRsMJdwM3mDy4c8da7/vx6A69",
+	"oIom3fZ3xsOGG2TW+OKv/vT1v/23xQ3t7d8F9Flm8N3y4MufqRa482A6MYK6R3KU27K1pUH1xR/+36//",
+	"y//++j/9H1/85/+24M7KG5uJBuA0BSlyEX+1G+b0Ku+hTTEI1Q9A767vb44UpYBL/eT6ycz/jLD7pPOs",
+	"PclcBW+9fU9fKZcaN5aiKZWz7jqzGjLDJTKMg8LJZzbe6pCJxjLkonIxb5VA4OdAUEtVGgvRgHROE9Pg",
+	"Bir4LhxQnWysf1UQgXJ3ZdG5V8VmOcZ382KVdSEeOkYYLGqWizVoHHzyzKuglUgmtbRIh1A1QYt0jWdQ",
+	"UMGqXFhMsOMBUsFh7vv+Mz160RRdL/0dSzlhYFr4+Clpfuuku38X/U2plBcLEmQRMIGHVl58pspIVhc3",
+	"1ROPhNXAx6mlWoRpaf4DwqWcgHoBqeBaNkiY4olR1scJu+DxRGYegFRGT6v7G7bSE02QqVGtAymWK7Db",
+	"d3y/2/LQLFFT737MhLVwoZ1EgT/CRIhJgv2dSbPr+92eeJ/3zzHa9aEceujo7Eex1KqviElEFaq2wlS4",
+	"c6dK59DbNbsaMwE6zTkT4BED/bAn7A4ltNPGM9iCKKv3RHJbIiouFO+3kM8DBtuEnsYXrDVfFrYGckNp",
+	"Or6/d1jy5+iv3ybN1O7CJSAIxCooHvVE5jexeXjP9XtBq05cfmqiU96UrAxmpaf2QuYlTsclhT4e0K+5",
+	"suie4volnZJmivAd3yNgvGrlaJ4bttfxvXp5AVi6sX+tyNxyc3kzZeG8ADFjtr0dgyKa1JaF3Xv37pFL",
+	"KknRmFYPg3kgMKPOXNTbOymClpekhQW9pAyH4XanKOogaO0q9xdZJSo8K/FJxKQqeXJpWMEBLscx0yDT",
+	"rQh/+btVZP5VIcGGQdkgugabfvvs9L0+f8S/ffzRd487H/JjeSye7PfvH989Ph//49+7/+177Xa7sZoQ",
+	"s1kREU9yLfmwdMUql7JXEBCdKJrU1GVv32H6t+a2iP5lSxRmPC5z0SoX9nZhYa7Enr59mJWVMxVKo4hU",
+	"c43MOV3gNutetnqJ9EqRcqW7uqBoqwUOmYXRz5Zw32MqBXIzioeEi9Zycu6eB+efCruuQ/HOkKnnNIqe",
+	"u1/Kevn3aSEeUeYDIsgZlQcEoiud+msavW2hYuPo0+KkLVfIhYevoKMS2rD3RJwAf6C28Us88IC919Zc",
+	"M1KqmOY9ply5soIJMMzDQDKV33/gkTEXWqyFy2fE1NMpiKdSZW2iBbvUn+GpNjlhSnExtHxWMtUTYEpH",
+	"k7D1fJCm72FcFQaEt4xg+pgOGUiAQRYBGpAx75+jrTntB+FUU2sGWRODgPx/f/g3+tvWYRpQylVWSNUE",
+	"2PUE5lDb4WAYGZM4Co17x3gBIOcCLMHnjI3JZZycazFZazKTsZZz9Zs5uLXaJIDuEkFPmGg+dPKbqsQO",
+	"2qDDJIqwqwWIwB+wgYlqBShYx7X1SpKIDZQHSGFUCvApxMYTpr8PuRxxKTVBV3SamiIo+OIAm1RPwNOj",
+	"eMSEOiDBiL48YS8CjwR4tg/lMPfhxFQcta4foTV76NoXEKnisT4NvcKI0QtW0jDyl4MryaIBxmXZcqmz",
+	"LOQloXzI1FEU5arIvUnxPIpy7CZX4CwvtqKL2fl2Js8HHa7EZhcdfm//btXwC9Pz98pA3p4UVgCh5XQF",
+	"avzJ9xpUKdo/YyGm2jcaXsONwAEmVuxI0jDhTgZUzzPguE9i/cyOl5p04dYdmTrjvlNPWv94RqHv/gl7",
+	"0Tjoeg0uH8rhA4YV902aiv72MVBPWx+ey8cJv6AKi1jap9IrZt/HlHUf0pfsBCMu4E8fOviXnqzGCSy5",
+	"bDOu/RoT9ioQxUgZG39QCcndRSDpjOBCdHc+RLMvVgLp/kZA2nVACkQEiH7joLuerF997+skfWehru1V",
+	"y9husWo8cRPqn4m3dIpRYm4g6K18e43q5a5HRxaSENt5YSQLLBmVRMXvWcn3k2cap23+1SfPXuWEyA+g",
+	"CVQUFZmw7ZDoCJTFGqhVLUKqRM0uypv1UubKEmY8KPBRjH/iAuLxnAsqA8iDt8JRa7YU1xNGjDuEoKRU",
+	"zDijELwkJ/2zvCQJUZsJI/Kcj8fYfatCQjFxY5dG7r2ksidcGcEz4Y7BAnJ4cAUCxXWRJmYTgcJBQ+Jp",
+	"NXd75q0rKXiNWLDtz14jBi1DX65GSPlKkefy4d3IVFckUz1bhfuvge5viJe+xxQEGr4pXioX56UnTEns",
+	"EwL2FeBRmpuaiueBjXg0Zgv9U66KfR77A1S03UwlLnoi90qQNuZtxrYyjklXA0ccplZNYZCsaddlQsdj",
+	"lqSJKlSScUR5llPYE/hTC1OVc2w5iS81YTFxv2l2vcvMBSNTpjxyCim20dQkYOSGsa/0xCmLYg0OFR8Q",
+	"mrNjLVY8DnNFWm4YvnGgOiFsY8YSr2zj4JJQLZikJi8TNVuTK5JvOkCOABhofYqYktbDiaS02KEgKJIs",
+	"J58Jc6n1Ik3McQYFWyYNSVgAtPqUQaazcNq6QBBzoa8LGJVBCsPsagxyLWBZO8PPA9fWlesYUJSLqvHb",
+	"CEhg3prICY2iKQk+QdbzLGjlBKdDZwzb9IZCI/EpiQc9UczErhe0MMWDSzdE9ZYknV3fzyUl3YcoYcsU",
+	"bctyrtKsAdMmqScStgNHiPCaI1oHBX8ydRLG8qDW2zeXE4PJbda7jQDQ9OgwnyunJdeMfGj49QT8cHkW",
+	"261kYCvnrzcpYpV+PJ9XnOamtmwGXUlclddHXA3jD2MFxz8tRu9hLUBlu23dktZeLMsFAkkzY6ukm3dK",
+	"FxtyzLdGgLjx+mc/+fyXP/r1//ibotLuduj4JGXsz5Y20HV21HTMHnIJUZ61gnLlkpcQn3aLQs+m1r+I",
+	"jrHc4gvmmYUXWquAjLnYGlw7ZWGywj62HqgXlupOrkqJKdzXzUTazb0PdeGTtVIWNHLbLQZSF8h29WFr",
+	"0uqwaQ8ygkmntVGjm8GKg9VUOsyLWUWpK16INY5tDdxcN3RxQQ3DCAY5vmmF9C1oF5hme4eG4fPTiPbP",
+	"6/WJvPUJHkZ9KoC/zQ8HaREAAdGQ7m+QEWeL4+g7OyUqRlELl6GFBhEnPQHeR6fIcsZEVVwwgzU7HX+3",
+	"1SZHAiUJ8FLCaPKMjyEGkY2Vm01+sdvalGmt0/XfIpBofRSGmJObHwmuQXM0iRTfMQm6cir62LIPklNZ",
+	"mAr/cJfiKCwGBeaByF5MaFR0vRthra+skzYnt5UDCTGMsCdssHJ6nCbBpkoAo2EIW32DghdArESvHPA4",
+	"cV+ZAWbLvsm66de2RM6LPSpPfO/evc3t960dgx3fRDytjuNzIt5jYTnDLZlhVE6sXRdW64ocRwaHtyZq",
+	"VGPoBgSNKzfBVlVW2XCQnIMNNfWm5mRtlBF0ocyNMt4iOTYYa2tO1gXeroBtVyQ8HIWhrT9hQtHTTTmy",
+	"A7LHFaQGG0/2VqX8YIadYZAUocx4vXOTTEkmp9YOcFJbi8ypyyJixUiQsBcP5TBokyMtREAWBDTbx5xn",
+	"CHNKEyDcaSAKCErPsRCzB5z0CTB6xVFobYoJkwxqp42xy3+F0OAueBmZYZdg4ZYjZ235DUPZkjg3Q1Eo",
+	"cCe3MkE2wDICgfNaU0tf7tAtm3Bg7ooRrUino8d33jyjMidF5NanZTSIL50IC/+eWAYBgBjArPs1oglC",
+	"9Bok92o0yFGibFcFl8oLpEiv/+jHX/zgz778F//h9c/+i76l8cZFlTzX1uoibAZKwjksG3pDu9x63sq/",
+	"+MGfffEXP03THgsrT4PvNyPtzFvM57/88euf/LK8jDRTYXEAdvyOZS2IVjU5xFAZy0IU6u/lLslSsHz9",
+	"Bz98/Uc//vyz73/xt39d3oSxyyy3id2d0wrGuN6hrrSQ/R1DQyvBeEsSRpOIG6XQIYgOrwbTsiXdU6aW",
+	"gu2XP/3Z33//L7/81b/4/LPvf/7ZHy+KqrW7mhXPnnHCyuSRZaD/D7/4ky9/+rMvfvZ3SCE+/+znr3/y",
+	"y9f/8o+XOZWlhBXbfHXLOcclCllnKUuLkYJPJuSDAUuQVWRgJE2z1c3aupwJrqv0PKdU64zZqulbxYSd",
+	"Ut73AmRv5sTVNMmdsWhx1LMUhQuzEjSjVMiTkO8WY+LBzOXkKFPlcvarAGA2fAY5CmaEqnVkNOyQXFKu",
+	"sqJZQMoWTpd5kFYEK1QoA6+oqUMG6JZSn5XSutdUdiz9uCptx5oQKag9AysBVuk5c7UajeqAfXDm9frN",
+	"cwvvGZZSV47HQtfoUEc8cREkHuSk3gMSYLnPJ0xOIhWQjqk6LEkTKsWeMlNQCaXweGDKmQOR8UhAwxCr",
+	"qQek2/LITockbAA1qO3Itso0WEWN5uusqKzkOMoBZpPo7YcsaS2u8uAeDrTq0ymrPkfjcRJfsJLCg6EG",
+	"6fQmhLPT9fd6wgxija4aNm3yBLYK03TL0zxh32F9NXeaogN9SZOqvpFLKDY90fH9u4fFU0BN1VCZVOzp",
+	"dPy9mdrPE4uabzAvBI66RukwqJzJfS7iLSAlpRicivv/8Is/SSVV9+Zgr5NFhKQ5+sjujojVE4vz5VR0",
+	"swMBZS3RP2HqhHOFITtr7HHlTc1RD5dQstCivJFFzYH03R0RO9d19rLQarz9ZXX8PSspfQtGD2tQu3hX",
+	"N4LjpT3trL0pZAfVmzCswoosy6y9fB6ff/bDL//z33z50z/Y+CZWk0g0XdxeKldK9TZr8i/SnrlqS04n",
+	"0GdarbSA7OxUt4WopcS0lHH5EKgygNOEbzpFvqBiLWn8n0Uu3BnvutDJ+i7VWqGtzcGI7ilmLkEeKvWI",
+	"vfw6Zs6vdYxs/kphoLamlL3eb072x5t2VToAMltILtdbr/QvrKoTaOyBoyuqAyGLmGJzPR5P2Ci+YFLL",
+	"f/pBKwGmbRLMSq3PKefSb5MjmavMbgro6olN/5edSzo1BWBzMTUwnrn4tpXu5gIe9o1o/QCWYsVpd38g",
+	"UOeDNGyzjANseCF5iBX91xK1C9OmAahpMElPFKIkOtDmoiRAI1SviQehzlLlbjbHIBf1nSOPXkkoLM28",
+	"wUCDjt/VfK7KEFUx8UbCBfQh6Zv5bnp/NwfldSMUHji4+JXN6gKD1xsxirrnt4phtBYXXV7erY4nKFAf",
+	"Mrt4Vy0KXgXDzmPZFfFqnHQDlrpuiSEPmcL4xecQ61DLkR85pVRsao3MEl8KdmaPxFGY1njx0tYokPFO",
+	"+vFEqDYpFurmwGnTJitzIw8nG8znhWiTDzDa43pysay6jfnEsH4NllJLy9k0Drr+q7o6eJvhamuspOxS",
+	"tlUBK1cC2POYDtl2IbGBnOIUf64Z55mswXSqUomzqKitVn1biO9UY4dNXIaVmoxla9sHfpDFzplesdur",
+	"yu01MhLXOOjc3fPv3dvf9X0nwtY0TKuwZ9XITVndkM62M4cdpF66RhvwihzZX68KRxkBNxWWV8URjccK",
+	"Qu2XZIxlJVqS27dtAbfbt8np1Ol/55ZCq2aTPZHzbMmADHgEde5Pp9AolZGmb11kXur30jw4dWKFrUPT",
+	"xk7zSMw0xn5DNIpMZwssdnbOoODZ7dtBKkhjlxXbjKtPx1wv7l3spkahI2dFV8yKHhgbZdiZl2r6dWXb",
+	"G/ZQXB3bNsj4NH5YYy/Pej7lrglXJvN8RsRS7i40Dj7xn3mbh/EGiqEV8PP6igWL2LrnigXuMV4DyaCA",
+	"gCXZIE/bgFxUMOqur/+X8epBEo/eXby/hX78w4oeF6u4r3z7RVpvxDQ3TQdaKRTu3SWanKj4w4o2J1Xu",
+	"qCuUUEq37E3LKVXcH9itisuFTrYmt6wisUinBkSQ6e9ZQuAsVf4IBxxTrFRBmAh7Alv4QZdzFD7AvO60",
+	"PKCRLXzadk3SQdr6PFtOZe8v07n9ZdAud/3igtTaErJgsFtpc0kTFkZzbd+wYW/rKiSZ3yzbw8qx7Fco",
+	"xFCpnp6xd0RYHcKuJZVY2NtziBegm5r6oGqOwW5sHMujiHTy9fBrN9PdqCFjdtx1gW5UV+7fhsllBUr/",
+	"VbWwLFGsbX4s8JVJUbkbUBKizELRivLJmkx/WRSdUe8+v66c9afjzZLzMg4Ew2y+AdyWrT0r36drY9yx",
+	"uL+af6NKINLsefPWHC3RXU9LzhbllBMWDX4DrC5fWYFlxAWrFlXQ3IKdoN2wKdNgYqZ9ZT3zytb8LRXI",
+	"+DWXC66ZicViWw37vb62lQXC311Ti13vXVxv0eyS0YbfQOtL5SW8jhYYU9kBktq2ZX7BqJTlakEpes4K",
+	"ZaBIPBhABkRWBmZzEYhvY8klNwBxkaJL68cb5nZoSGGpeEjH9+9WyR4I2TddQek3s5TR3R0Rq6oqMeV5",
+	"NxLt5zUmYrlaVVcVXvgkw8KvW83461+wqBYN6xIWCp6tZQsV1aPhVcQY5lDtikIMcU7LKdNA+61UQbpb",
+	"Yp4yM/AkbEST89nV2U2nZqjkT/AF0qQRp7JV4GjnjI0ltpHOxbwfkqDX6DUC0o8YTarDFVZms3eJdTDq",
+	"lZ1gMaQlyhuaHXFp99haP7dWuQWIujVlot1lf13C+SFeGDCq8eX3/+kXf/WrzZbWWSrA31mLiRp7YyH/",
+	"ay1FMvUkvaYbOBhUaP7hFz94/a/+5POf//E//OIPG1spmuzi9w0T/xqnCFQj6BWVP85j2RXxb+AyGe+A",
+	"9hMbzBaAcvl3+lT0WfR8NFEMC+jXs+l3hFHvL8/iiO1gww79ImkGUlE1kQHxy571tP4/gQsB7NZ8Aai+",
+	"CAPe7+yT9/Qr92G5DydG103HLnBTEBD1bHfwNuW5KE7e8f39Q4OEps9Ip+t3Dp0Fc7eTaqdbzWT76ZJg",
+	"hdeAyYpYoVHZvSkVPReX5pr7lr68ZzGlbvgVCs11/Y5e+UOGludllz4z96Hrd3fSk1x+7Bmarcb/o0Lz",
+	"0nXGXJgq3c+j3dZ5XyVSzbKUW13N1DiHiqJAAIRz3zVVs0ACi2GfCn0lEbDz8uxn4KO7MrdslTkbYrF0",
+	"cWZXj5/ZXN1SjbAcr0vbGa2853pEdhfRLW44mw+yuhgTGWGr1ZarUPsq+G0Js6+I336E8KfI3xBkDqfF",
+	"zyupyPseYAaczDz++3yUItgcNgyrdSL8sN2S5V3NQP/+jm3a7bfa5ISOGEn03pJJxCShkgRmGaX5gy3x",
+	"8V3k43iLluDmNIriSyzIX8PJMzDIzXN1c+u/Orx9naD41dj9+qkOS0kA1clZy023hFCw3u6QmG5zjlWp",
+	"KwL76yk94P2XX3URwmjmcySJayQ0vGmJweL0VcsNRiO2rGLLggNEYMzT2e/DU1ILNXFynooG8F/odEm6",
+	"aaPSOCG+iTzrtuC2hRAPl69eE7IBnUTqwLFhtbw0BcC27JQkwD8+sh0omyB4dP1WGhgAV1iSAP5beO6u",
+	"f0goVLSk0t5jwgeA/ViPABpRJsw0QkXaMGRKooDT8f1DeJCLoUM8uCitK06KK+CSnNFkFDEpsVhPT+Tz",
+	"CvR9b2FAYDhB+sckRgSSWPQZLkmy5IIlZAQBAXoJWafQiYDBzRdiELftTz3BJXYQbTs/B4RGMiZSby9w",
+	"254GHgm4UEkcTvr2s02l8CCPAhMqBGPh77Ekey+XIcpxfVLFCQsRRzwLp/t6V0HakrIkFVIxNf4lRx7k",
+	"YH2RVTZNoWXQnIeDFvo31YmOfseYgEx/W1dgJE0MheOCK04jgzGl3lEO2seGrVBBfI0DXY+M4oThNx3f",
+	"91OsM90jiIjFDu5D0BHUrjW7QNQCwbQnoK8DCqc4gGdZlfPg3mHV2ad1zRQ9Z7CIt1yx9TKeRCFhL/uM",
+	"hXjVEMNu2QtCIj7iKr2hpOtBpHWwszOiL9Fct2M2FbRQfDcv4tCn0LAVoAAPSwRGfir8ZWfMkh3s9J+f",
+	"s1OeM3s4aEGTsEpxGw71TRvQ4KQ+pCMmH+mjqqhwCkfZT4lqpg8BqTTymZdmVp/Fkhkt5fhBLijTJTkY",
+	"k5kiRK10CH9+iAFjf//X//3X//Y///rvft9+jz0tu16jeNex4WmO6tlelij/W/F5wZb9MyNWU0+JHujd",
+	"OHmkb0iF3Otu0+zo9R/8b6//1Q+xXau7o1mLf7b5cJxa7aNiyV/80fe/+NFPP//533zx3/7pcgv3Usfi",
+	"sxV6kRnseEpBOpm50lk49Ppf/l/QBOI/LAn0DWUpuRKMTVHCutr5jGVT6FtmfLw16yplXVoLd2p2+gca",
+	"P3IhqYsftddwuXDjoPHlr/7NF3/xU4Ru8dU62GYq4AwoLyEUZyR1e7VeywSzFD2cOwNI2MArZqt9+TMz",
+	"eOAnJ70moz7lGi/2UFajm4UTbHiNKI7Pca24fN8eHAhF0Ji5gth6DVdCw5Hcbz4ah+lm/cJPTup3nYcd",
+	"PW2NA//Vmh30ain01vzZeMwp23Rd2zD2Yr7tmdpz3rudu2bYqne13nq1BLeus15JusuUaafZHgh6KyTP",
+	"FSjnjMy53OWbcc3m3psy/ctdhW4tI95gjluOoi2k3LcdFcpoOYJdGiPzqk2Jc1hcrecv1DdQy8JFrd4Y",
+	"WOap9Q+MHUbmDP7WCd9tHRARn8bhFLoMQwNhFROuPPKdmEOSUJzYHtRcgQ6nxf5DiFK3ek+fip7AHGdI",
+	"XtG/nXGtJE7b5GMt4AZYKxYvZEA04qJjwqojWHoXdFc2GivOQtLU+qizODP03LCBxbwLRkV8kJr3q5RE",
+	"q5eB0eOUDbTCYzdNE4i3iC9YqfOwpXOOulfph7CXe76PwTzxprUes4w883ZO1jTz99b0lTum4AphYeX5",
+	"VvdhLDLnSnEMXVsH/UGl0TU/LxoCryRk4IGDb1sTCSuxaUP1/8t4s4gLIXdvHYu5U/Uff9Myiln+NYs8",
+	"mINRM834BZljtgl/RVy6qqK55nDoxp3zJfP6kCnjD3cQfslMc2C2uaw1FWemtVRiji+FBO6mWRuXkD7e",
+	"TAVnyZhN9IVXb8mW1xMzUtNTw/EDGRBBkyS+dMQESZqFZPMDQqPILHnUOiSFjPaeWCGlvZTRDpO02oU2",
+	"wTJ9WSsDPWHK+Wh0o4qf8oirKWnit7eyYAV9NgnrX5QP6AMuVWDKFToQRk/BIbk8YwKt64SrnoBOiqcs",
+	"p72gZd75hktX7KgxfjfhlICcGCgbE3jhXFuL5+vnkgPAbG5M8+7iUhKihZDcVDBRDtrQ0CSzu3sVFmtj",
+	"vRcuBukbUlM+AC7/UR761zxEIiMWxkK0TCb8FgIosvWALXDd9dQKJlWdHetAsm49xq1UB6jCta9Z1ALq",
+	"S2qJugCrSyHyYEk5pAqBckaGXHkAa5tbzh49z8ZatDiUjW/+InazFQszusY5Li64ypdq1MzeFiXaLdQO",
+	"+F//6+s/+vHrf/6T8gYT9qJYSRrsMZMrKWZ9lZUFqi/wmy4tUCmiOcKSSZ4cUUGHTG5K4KyVNRHDlxQz",
+	"re0iHjghBk2kO0ZAhG6hGG9hPtiXTqcIA8VHrFUAbE8cgdcbZbngnE0v4yS0GZh2hMuzWGLziOMHWujg",
+	"wqSGWBwkmvJSDtWAtQQI4mRe+qMi7Ak+FHGi5Uiab/ZUFruc8Kf0rFaTrKoMOHnhrxRKOksYQqX+WshB",
+	"ywZvbknwWCGuc72V1OaBVPcWQGwEkle5GIP0SIGvhxSUIdmWBaCvV3pFKl7NDgud3YLCvgtVCMfjh1QM",
+	"WfIBu2ARcs0lWLXrZC5i3Rz5ooMfKz05TtQ/+hcrairNKFqYxBEz++mkgkg+smLtnXeX2Xq2NBcC3dUg",
+	"kJZZWgwCXb8qJDsTmrpXIjS59/3N13U0Rqj0Fq0rEpkQ1zqRSD7nRgyuayuJFalBDgDLjjXAiDSmJE5C",
+	"lrRJ5hWywh04e/T7LMSQrcyFVmnroRMtOykI+AyN5cfaTAZxMjI1+CQZT04jboosLWTgEVMbJUbUGVUF",
+	"sjnXCIOlUa+/yJG3NXiO5WODlY8dvKmsfFxt99hAQePsKL4ujLkM6gfmkazguimzLuI0EgEiO4on0XQc",
+	"uii256IYzCZbs6MYUsa7XhBRhl6Lsa262LB1jBlLBIzNj0SqM4ZcUSTSsyvhg+ZmLRn4IQOnNw0i5Koc",
+	"8D2mzAi3XIK/ZAhIpfqvhRkWGivAcuq/YWYlz4ojDjdnafnVfFHEqicw06JcRik31ZJ1iNcoelTDAb8N",
+	"sAMUudYVjEuVTNF7sCV1d36do8Jq1jUDrND2cSsQ2UCnpwJGXbO6QhnU5nR7qmkCCYpwoRQx3vyNFxfK",
+	"LXRDXSDNUm8EgesoCFydP6F0R9+0alz2GkDPos34DPZKQkMpNsXSonrJ4Qg68JnNoz8vVzw+HuRZu4oz",
+	"h8JBPi4kIB2gKPmef0L1RJrn6cSDyLZ9O3wohwFpyjGLIqt0U3L7dnj7tpfrOdnS0Dtn47TQp7tQKrXY",
+	"kTZf0GNuo1wFuicOSGffN+WnHP/VkfVdGIdRCgJ0sPREZ7/jE7yr7wjFkkIsamffv0fsVb7geiQITynu",
+	"tU9HDIt3UkHAOAbft9o98QSAC+u7W1rfE/Yd1q9a3xqlsnILgzXl8KXj+3fT+NeeSBs+djr+3swCHIcG",
+	"1BohTS5iwug5oZheeDAjC5LYzESbeby9LEhnqi1lQQ5LZ2iu9BtMiYSDmS21oQxayQhrCvGHxjf+t//n",
+	"l7/6U/SNrxhKXI7P2NzyNhptvNiyUAhfelkLlPx20GoRPWAz4JpT+XTPhrV+C8fZ0DnurLuy+oIZW0Wu",
+	"2jUhF90WdL74y3/2+Wc//OJPf/LFn/+/X/zr/+eLH/yr13/2F9vo8VJD3baXnVimXZuKRL/CsDBko1cR",
+	"FLaC13Y2bakr5Q7xuKi0lkUKqyraWOnZtW3mEBG3DO1efgVF0de6k515ySXNAuetOHMtCu1UUISrKLRT",
+	"f4WvKAMApW4ttiEECC2FcK2SkbePNewBSeCEqnLz0DP9XOPJcxXPS9E7CkNJAnwnTGvL5HQAKkmchFzQ",
+	"NClNpmVyPBJk/u6AdD07VlqJ5xtYmcOU4GmTj632gINrVCrXfdFqm9F4nRAnQ5ccmoQakoihHyqXWIvn",
+	"oCfK4CbNbJ2k28LGqFBIZhAnhNH+GTFAMEqxkIrR0IOfnbwchxCq2CoPxis7V+cNNhYjVqGWzcohtBml",
+	"sWAyLZLTOiRx4oE61xP5rkWJdXuFnp5ql3w75qJ4q0hTQ30MwNJLYC27BoRVvoBSTUSb0ypghSC3OnWt",
+	"J4y+Jgqn6tBJZ5y7h4uobjPr1/TEJlW3OfVremJV1Q2hoe/m0/h61IGut9fOiLsJCzUpTFZCwqhEw+HS",
+	"useycYjV6zD1aVZex5IhiCsvYnNVqLcHibtWYDqefyazVmIK8Ky0klkxHFV8NqsPYytPQHaVXWOrKsBj",
+	"FWj+/T/7/pc//Vl1tP66ESLHRRKxZb/S8g6bPIxWL5jx9QocRagcEirPs2dVbL4n03gCvGg8jqYorxhx",
+	"RctFRkq8DirDApffnbKm9VaJy88vQbpGEFEVKaiKENqq0lNxb69I28GZ4QZq6VLFK1Yd2SvWEoXzrdJx",
+	"HJyt1WyeZqIjECIGSTOgF2T5J7YgqL5hjAQJe/GQSUmHLLDFQ8q6SdeVSvV4sicoltTMyoceYunGSw7K",
+	"X5UbK6+B1KkYRp9v90RRsSqkJZPqrGQ97smD951k49TDcksSK4EfP8BwG1xQbQIxakMYSlMTPVOAFuke",
+	"kJkepjZ5ZOF0UK9q9MTymkVVsZOC0A85xan/xz0coObQsWw/r2P0RNEntK7mMMvnk3qLNqU5zPP5gOJU",
+	"qTl8xx7Lm/TyaOb1NNYYUu43rlnlIJ6IMGM6p1MiGU36Z4AxhgrkCHM+A3S59AaTPon0Yk4K5dIRUcvq",
+	"I7MWtuzsHX9/x0mkLYMZIRnaqkROrSTN5u2Fmi/szlr06z/44a///L9++dOfff7Z97/427/eshKzSfCt",
+	"orosOf+6wWMpjd2eUyN/VTfp2bhSsb1wFyot9vsVQrvlOHAhKvm/Y8A/JJeUq3o54DdZMF8Fp6/Kyg+6",
+	"lBUqV5N59z1AoNni7jnvn88Td7GNriSBftgx5acNdY249TRXRyoxzXfFNBaMnE6Uke4OHX+fiKapAyAr",
+	"nJ9KutvpwOO/bUTG92E7c63bphpewcI9o0OPiu3m9c5NXSHSLMQZeRkc4GksqJ7VSk+vq9cT6QN6DSwa",
+	"tGYEKblzbqQRkD7169jYz7ktouhGIioxWpk5iRSa80WHHJYXyinPMvVtuJdQ5TLWsTiuYAWuXMP69tel",
+	"5KeNw0EPuBYAipN/+au/ev0vf/jr//E3X/67399C1Mj79v59zar9mJv5NehRlMOSg69Mr6Kai3AVFkUH",
+	"p69IonqSwzYTT7x6BeMZfYkW6ST8cKKY00q4VMB4t3VQrM0JdgZsGKTFK8lEaCyBkgyZ0ux7b0stC/dM",
+	"y8Lr1HR4dNNu+Dew3fAbazb8dW0z/JvXZPg6tRh+Uw2Gr7618MOrbyy8REdhZMfVbYQHcUKgk3B4wvqx",
+	"CGVAmtCHjitJ8i2GVUxEfEl+m7iPt9rkCL+wFo5b0vrMXMuD4eG7ZCIUjyCFqmhSwS6LKANojDbCTMGi",
+	"0hPFmMotiQVdt5PxUj2MVYx7gUovVgpYo6+xyUdaUnL4CrY0dhGrcXC3ujzVlg0T+TXs3vX9K298PAcM",
+	"22+FvGkY6PEeCfateJJc9eTLM43r3DEZOmxaLp/2aBIpby6pVSMg/bYyqKtkQXP5AiW96aR8pbJR1ZW4",
+	"UvnoihspP3wDbZRfTLiaZ65IOXC5dYLTBJlEjF64HZly8stEKqISKuTAKClGvOKJVJUCisHLhcvrdPb9",
+	"PePZ+d0JV3P9OrFgsGIuhrVuHQ2cRSr0LGDbMF2TuhA05Igp5tUaYUUv4LqYOaqLtMxv438lUskCM25S",
+	"Akmn23L0yAJ8fSYgu/4+Njq8D9qvvhgbOb1aWAIN2Oa+Fibiv2uvzjWrXmT4MJdZe9eJMiVYzpkgpyyK",
+	"xRC0w0IrSaP59TGeIyNG8mtuvrlGQSqzb5M7ZzF0p5SycVjFDt3wefuzSQAxIXGWJdUss3z/rkJgcu7a",
+	"FYlKH+h9bsqDA8dVkItk2pNgdv3d+9BFEqWeAWdR6PYhEIP43Tg5YSpAO1Lh27TzfZsc5Uv+Q3RIQdjq",
+	"iSAtqxV4JHCrVAWQHpvV0Qqw+xHW8grIiFEhSa8xEdj0Muw1DknAXsIwxTB0ryeCfJmtABSjoFRtLMB8",
+	"ThwS0j21mKVBMYVfxgmDHpNZB6vLhI7HLJFQ62gcUS56IgZQ0siADwxmgl0WNkia+s5NRJ+NmFAtbKoJ",
+	"hrigupJXgE0VgnIxr2BLgUXGIKYhdsLUdfGUSVM99FpUSJ5p7ErvxWLNcn7wZ7/+y9+HEOjNS5ezlmLT",
+	"NHNV6z7/7Iev/9NfvP7Rv69f01ry5wZhs5Z8usF1zKj2IuiIHYnwyNz4tdfxXkzKpQTLdQI7pTqBX/zo",
+	"b1//2b///Od//sW/+cvX//w//vqf/Xcc5/UP/uDzn//HxhaaXJw41/Vr5mxMGy7LXPXgrQivJR57HX2R",
+	"SwPkKuurzLqDVyFT5i/CFYmVKM05XR7mlrneoCkuL/DPcFfScwa1TS4fZQVJtYBk0K3l3EsMpu74fsuY",
+	"oaLQ/KJglLR+h/7ultRi6oglRL9VKSX1J0miRTozehBHobuI1mKS0lsoKcGbT82uk9n+w+JMhL2Y0KgC",
+	"DBrkVeU93PyHnigNV3qqXibLwWyBIOtiZl+VlGbP/noY+zo7ko5Yudt0JaPNH0CODeaBvLp1rrb99eIL",
+	"QolwiQVt2EC5mUXNlyHNNB8ubsusXBkKiZtb2VJWzy3Dyt61N7yQhTnhU5c2bFkmrLv5rrTlSjx5CKGb",
+	"J+SDAUswxjYPprR6Seta9LpPDXDXLgJu5i2ukz4LZ/FVsaxWXserkDAL9+qKREw7q2twkmd8mwFx2L01",
+	"uTOIk1MeQjWReunyXXjICYcDyyVmuwQHphM/uipMaTlwiEoVjyW5jJNzyGSzVSv04loeqDgfs9OTuH/O",
+	"VE/0YyFYH0vCDZkiXd/vkvd5//yRiLhgD+UQQzESRvpRLKEnqghJcIdO1NkdUw3lnInA1lcnXMFcb7cw",
+	"fq4ngnTXE+HsO2gT3CBmzRL8KWSmXhwdUpuYOAFLoiRB+sjT6ZgZU6gBR7snjtArYzS6U5aNWC52gY/q",
+	"0asl4wowqNhAPAMZ2JfN4ZhmtiDtOjAFoJV76MdiBxV0ZE/YIt+JrksV+HL/meMHtR1ocMPg/7qm5sXc",
+	"CYKZJ03e+vWP/vjzv/vXn3/2w7//65//+ke/2IjvekbPmfqFfPmrv/ry3/3+l3/9J59/9vPiKsrR/TN7",
+	"zcyqLeZchcrecCuusAwnu8LFyfG7KR5dL7uXCzIuMRQku8mHxR40C6TWr1KabLJCH5k1Ck85m77yelMu",
+	"IlwRU8YpSfOUipbpXuLwY8NJFnEr7pW57pCp5zEQ9OforV+4sxnWvcIeIYpEjEqF+d1jJjJ26rIGLqCk",
+	"EtbsIeMk1qfhYQNQFpLTaU8gInlYmRbG1szZ5R5NKkmQWz4sxG7CJqklbBwn2P9k1PLIOJoYcxI0p+qJ",
+	"eEDwDbMPzTjjQW6msV5kRNUgTkYk1kumUWTT19vkCaNhVmYgLUSUjdATCRtyqZLpAaE5OEiCvdu02BuP",
+	"mFCEDhRI+gA9XA2G2pefAPYpSXMy1vx31yeyJ2wJDXf58YBQC2TTtpSbpi7xRIFINOZi2MJAOMN6YyHj",
+	"iJFmgL6/O0HLXEGulpcYqnrKlfg8sPOa3nEoaXwksZPtteTeC3dD6/hLdWav7rK1xmwzmPIyjZ2cI7le",
+	"jLCWouXYorntGW+EEOyFeOPsvmfOzYPDsIQDcbXuVy2i7Lt9uVBywZdCpiiPHptHT0wbLzMaCDf6j+dv",
+	"DXbpvX7Da3D5Tdo/1+qZCBsHAxpJVjGTbQfWqRKStt4qNIc+i/UKBYAAE7VtwTzzCwAtIP14IpQ0mohD",
+	"1NfuF5biih5RxJd1THcpNbiSAyP3eN6PxYAPZ9d2lAwirDQ0uCzwUpJMBLJkD7twkXHCheGCmktLRRN1",
+	"AGw6EHTEvgF4HJAx5Ynmdz1hhveIjBMFTJnoB72sZKQ8o5pbS9ZPmEJNWEyJPpBTKvUBSXkZJyEZUXnO",
+	"wgru0hPXhL2cAPDuI9DfYHm/fJLlErrULEK5hQ4xeYhtr4ZaddJpw2I+nI7A2AkahkmmAQBT8LsNfbvN",
+	"A4imziO3b9/G8qAhAzoDwpUpE9lakQJ6G2BZORKwGZ61+skuRpntgdgezkiBzbcrWyALwvSADyd40TxD",
+	"c6QhLdsjxxUaxWy9iAmVTEFhMGTAdF7wCFTQwuLooOcckLSORgdbCnKF1fLqdSjXJOkRFklGfLQ5AiGv",
+	"khMCZ0mO5tEMPnkW4LTxYKC3Z8T/hI2jaU/IMzqGjiIWhkbtSEM/b2nlS++sVvPyTBhlqLdu9qo5amAD",
+	"LW33EEkoOaUJIzRJ6BQL8VrlpKDL3EKTrtwmjzBlcRcyKg6ZAhEGpRkjmV1TBWVSUR9qaQd3vUVoUi5F",
+	"5mW9KTZkF6zBtUobYe2CKna+vBnwvYqTv156UB2s6oyDiytA6xkHV2pYsKKNsOlszJARZmw1/NGJ5xpF",
+	"UzJYYUdsZNRrOwpZZ65C5tXO6rxZmWK9dVWu4h4sKDY4PEFzvngGA11ViniPKRSbbln9TVoqvRm7ac5v",
+	"Vy8cfMAHpgnzKc35xg6q/IVcyglUhjwHIyC4+5rmE/yW1p62I0pFpz3BxQWNeNhqk4/MsowDEW7c5Vls",
+	"b3jmUOybzBARqzOs7hkSwAwWbpnNLshjLYCvs+tum964dXxsFnbLLHYT9sGPnDO7ZuHh4qvrKKs8zatw",
+	"deWP86py5/hAGcp1S2oatxE1r0DE5RD0l34sLlgisVvhSA5nlZlWk0RIgk6XAEyOARlhsXpMqnMHg+CH",
+	"27cFu9SKH1iOb9/2SByFkJdgmleY13siALvc/YgzoR7KIRYzeNmPJpJfsNZhlm5X8SB8IzNHlJnTjN0m",
+	"AZfviBDtp8mE9YTtY297vCL9h6W1ydMYfXyntH/ugS0PBg367pTGARhpbbWpX5SqZSckCeszfgHdVB5a",
+	"8GgtL3gohw80hngAKn3bA3LK9Nx6MBZB6twtSb598uhDothL1SZHJGEX8TkL09HPGRtjdSvJXgDT4rIn",
+	"Ejgdra1qpRLf0TvjfUaaZrKn0zEj3Y7fgRQ+97BSrTM9zlRBtXCPuFTwWE9YeGpgtjFSPC3cKRnLYquh",
+	"/4kZ0J4Ox845WC27oivmmCZqauHrrvHAKZ1N1GVsbUIDEkguhhF73pv4/m6fwn/sp1P8FHjVDTdJPLBp",
+	"m+YFExiYvpaLVswlK5oXkJ6Z5w/nh9dXCgojGkFkf0jyd8hEy2N8YAoaSnDHejJ3RfkzBVmjJypLdpUv",
+	"kROFiHgGYELtITfm3cNSuKJT4qvT9Ts19oL7zkCaRL/5IPpTGt7PgTvHX/qFnxr9M4qKZae7+zyTbIAS",
+	"Ng66PqgjObCu1JAS+Ppjfdazl2OwfgMLWr0jTWlReJWcuPpNQ+euXcyJHm0rEEJKr7nh843WbZ0FLBxy",
+	"cycHzMy6avOmZeRumRJlL7yz7b39uzlrwBYgu2SxlHm2saIcU2kY2+IVWq7T5nslarj1tIHZtK4ufaDA",
+	"jaoooOYcKfsCCxeZz49JE52rLY/UMt8id6vgt/NdUWU6OitLIReOn7LbHAesQZltpCeskJwwkz66k7lN",
+	"eooYTvIEsFI0WBoMm0/WfT4nSyJHAkuGTZBhreJkpVQ0ZdaRLEujzd1rfK/X0EJ6r3HQa3z+yx+//skv",
+	"/+EXf/Llr/7NF3/x088/+/7/z971/bZxHP9/ZcHvg0iAR4uinG8tIQ+OYydG49g1bQRFaehWd0vyouMd",
+	"fXsUzQJ6CFAECYq0QdEkRdMAadAi7UMT9yFBEaT/TaTkrf9CsTO7e7v3gz8l2QHalzrU3d7u7Ozs/PjM",
+	"zNknfz776tc/fPnB2dfvnL31Za92kr0swbtiudht/UEwEj+8sLt97drVnW3xP7M1HXhS7zOaTZgPbiXx",
+	"CLZSiAjvOJf+xFnk55L9xE+l3xF/YMktLEZS26sN03TM965ckWKk5cWjK/SYpjRpvTke1NQLrwfekQwx",
+	"n3776Xf/elf/5Z7p4BU/Ppb/nxyzRBF2xAftnY6aLedBnGGalVt3Z91g9AbI2tLbpK6MDtPeRRss8omS",
+	"t+Uu9GpOoymmAkn3+qNmjaYp9YbMh2IgsO/evAs0x43yP4Ahz37/9ek7TwVDPv3sh6ef/efbt1bhwBeQ",
+	"M4pNEg1OlN78OayY8V0Jd5Z+cHlW3KnixbNPfnP68cdzeXEnz4sSeZCRtZohmxtu22ULkblbWCZMZDjo",
+	"3oQPb8vKSj7jXm1PTA+56rtv3pZz+/ApTqyWfSi4232J+gN2A1UoySXB3a4YsYuBIPGcOI40zCiWBmkI",
+	"+6fHPPmfZNskOlXQMJd0Xw7jUDYMVsKqSUw33votXqiPKHA9rS1OhgFP42Rmujj5YMkCYdvYNa9tuzVH",
+	"NDkSR40fUH6QAJ8vLJwq3rHXTFzOHnO3zK9JKCdi3P2Cj2qLE3dI4XB12WNX9nWkGIjrRUnAmS4rH9Jk",
+	"AJgY1YAuSAnW5xoIbc+Pp1Gxw16WDbZs2dWdne1t8irO6T7zWDBOm6r9dBCVeNlUv+WslqrpcRIWAKlD",
+	"5S5svkd98FLj4z47DjzGscqETo0r8bsVHGCcPSaHbBbL/s45oo7oky573FzsKKNeaTnYZi/K6fT5jyxb",
+	"4styHlY5uwQ33eEDfh3F7HPg6ALK3gEqrukyEaehtveLa9cebV71tLoo58rzaT+64Gq2iz1cq83kwnxH",
+	"VdMor7Zf6TgSJ/rBNN5wV5o7jy6liOwd66RdvBOl6hxV+U8EPfYI2tCGeEN5RnbWsqTXLmmbwzoZJXhy",
+	"hWxVmvGIznQ5W1OcPi/ejsv3KZSdjkupeJ/j88sqeE+TIyMmiGrPWqpaQUvDEOX8kLPWdvBhS0EjNAUV",
+	"rVRDa5HbUU5n0eVFUJGXPZDFsPuQlakCWNkjRuzP0rOE+mN2SDZdAvmGFBJbXIjd9iIVvFVxUTGY2K8V",
+	"A7nnoCC2t9sE7APxqYW64WGcDrPQq0VjS+tT3ZTmq31rqnPSNWy3dAZKyZZFElUwT6krMlJlcNNQ9/Z1",
+	"H3MVl293ypVA/PvzEOgER3gXeNr2iSkPvtGNGYiYeXrVlQFlgpElgsTc8zXjK8pw3lyT3FR1q0KdrhyW",
+	"jOLuxBtupGDX9q5de+ZKZJEgK2qQYg6d7bYjDwrKFX8Tqmy4Q8jVd6fRM5vD0vf8fSU0LgM7mImEhRpk",
+	"sMp1Kq62drVqS6aUo0A5nBGLlM9H/Kz8IFcFzwwYmZaakCgqqCAU/+jHECtb4sxmn+7kTZy5ux3w/JVZ",
+	"qVuXHdPL0K6NU3dp7a7ti3Yz9yfsiKVdi1M5X7fuCjWPG1e9UEZ9FgbHUDAgRcX1MPZnKu+8H1IwBUew",
+	"2SqIVueMEfeJI35wvDjqh4GXcldopq7h/HZJ2+6qCZ5FF/37Lmi2mS9uGUBfY590SH0H2Mvz2DhFlXnK",
+	"wrCBX+pFVospVzVzyH+sGv3X2Ce7ZJoEKWpHZeg/XIB8XqIxDWR1L4KMAQPvKYkpwZ4kPnyTeSmp+7HH",
+	"r/jMCwTBeGvk/1//qiNfcuTDXNYIlhq6gpO2zLGD1IKP3oqTXiT+SequYTwIXbfdIEEqXnGtyCHp1Vqt",
+	"Vq92Am5umfWI8SsZ7QxQ0VccsMV7kZtFsbL3W8Q0V9rtDqk/mEG9FfHV8YQPmS9TUxzpd/ClBxxXuE94",
+	"jGXPZpZoBQQqpt3cjcKZBKIKS8i0tQYsVeWTnximoiymk+2/NHSgyiHFHFEwIjgeELFaqrzSNAwVMhZ3",
+	"ViaHmnZpwIk/SehhyFo50PBIV3RGOvpsNI5T3aaN05G+TsX/KVyw+L0XGSPJtBi9QIjKkITxSZgCbBkp",
+	"GRMOTSjNmSFhW+QNifcNUqN0D06wBwBVQTDVNzfgufo+Yewd7RNXxg3hgbYQBXCm5dcacogsmiZL81kx",
+	"ObcXUQlDw9+3OBkncT8IGfK6tH22EEF9xMZS9YBCSnjIZL/esjPkd646OK4TyVk4NPKdPvWYM0nCEvsZ",
+	"w4ul9jOpT4ex7u4PBno0iyPWqKwW2AY2V1YkNE1RGPAsPCKzszB2op5NmBeMA2jOYkhR0m5Adey4L981",
+	"WxHaT3Yakm9jm7pWoCZnj48CzgGYnZBJNOGCh9UZBpkmz446002C0u+KKqaq3le1mIz5gC3e3jfom3dC",
+	"Ns3Hya5QDs0EKtuU1xdHnGRDtre3d6sAz+p5qHoaUu9Ilp8yVNh2W3zB+GH1yuH516EVLLSNzrWF0X/Y",
+	"zb+S5aeJ657UoY8OJCzQqBchLfAipbK0V3lTmch/PjDWoCY9YE8KUF050EkZnmHZsL8ZW18PZz3PLYJk",
+	"ltUn2judLQ6FYPIuD0WRDNNx+vbvTt9/L0MxLFggWtJrLHDZzLr7zDuuIL856z/97fT9j5aYr/KdnPeG",
+	"zHfllEz4L5+ffvH16V//XT7n0jLvi2bdWXHW7e2Ocyjuw6KHYwMKXwzLz3UMbUreEqyX4uv55F2z3dHF",
+	"TLkEtNNZuaVnxxllPfd/LJPedWB4PedMHOqK4VOqLi6zDaL4Bd0LVgYpjfLBkCXk5jOmBAyr7qrifZBZ",
+	"gur79pKqIH/I4ee2Yi0pqrGVJUC1NUmSGSlFuqBx6PB0FjKwN7WyiCVRpdnojKivskuAOvvavBHmx1Ro",
+	"vdLYiiNtRy1H2hwI1iRtEQC7iMa1VeCrNomvbnBZz0ttUX6cqnQWtewUNmcxgHQJEpimtYZvbgoK3RDc",
+	"ebEYzsVX6ipdsUDxvnAkSrlaPSeNB/0MFM+p8ghYAWVwCUWMCdMCDC9M/DWcQ6QeJ0R5ehqEp0l1o9v1",
+	"4gy4/+shVTKjfEmkSrV+XFW7ADl2tdoFz6BFSZVSmn2pXdqgJW8cy23Yt/xbQgsQk+CCY59hcz7Y7jSe",
+	"3xvmsvtPV6t+5vcqmuOgbhUoz4WeA5bBhj2YpOwmuuUgeyUihzOlhw10Q2ScwkG4CDyVV/lK57qbp408",
+	"lzDZQtceqIWKNUXUkayYgqVrFWsJz9elCoD/zo4C/JcB8o30DhnLXiOlqKgJLT/rhVkvSySlnFciVKly",
+	"gXdSafrSgkyWObkX5TkRC9exxmW7bNTOZ1Ea9APlhcc4ilY41wvldeHaWT+QtyujeUIkWy3P4T+Nki25",
+	"mpPz256rai1QMBod6lyjmYJj2U+HF6tztsjtl2WxfJoA8oxgDX9oUCB+4kfBeMz8XsSDkEVpOIOGBLo+",
+	"JlxTjSbhMs0h4CnIgkMQWUmqyr9IpBovdvum0YzQSToUm+VRXQdtXjWNyvqUz0VX7R0nih8gL9knUZpK",
+	"8SSFRQO/LSrlmCvguEkpScFCG1eQNBAcUsW5/TLvIo8U7Wgjn9hkK4ybhqyfEkEMHQQZh7PlJlZSa/M8",
+	"8OWvGGx0wTq9xSSlyqGppkQxcsueismqOGYPpVavRoaQmwMBLE56teuTdBgnwS8llPMlEGcEo9j4CgSx",
+	"e7U1bpICS825Tyb6WEKy9YLMxbN3/376zw9O//HR2Rdf1Zq1/vJmYFRiAK5T7r+KrxcsjI7Hd2g0YMlr",
+	"7JiFMPbFrXUQxoc0FGbMHT64O07hc+dFgPM7Pyt0OxAvqKLa5h22aTVMPZBxUYOhOOemtm9g7DsH7L7g",
+	"Dn6oOtSpnXCbxJW7KoPh7ImblcSM+nFLwrdb5DpEnvSt2pRluNDmxvY49FDYYL2oH7DQxwB5MIhAp6lT",
+	"Ar8afe+8kEHXAtnFIOBgUjf2iZvxpZigzbgwz17k5jnMNT9X2okaywxCFJ3UCwtcqhF1Z7tDHsoXkZi+",
+	"BR+qB2k+81DFvKF7koR79JMA8UB1iVnpbHFyN+qysG+OLN68BY8avzbykHXDuZBhFVas6wlDq4U9B/Bw",
+	"K5toDjxc9sPPwqFy+cUrWp4LUwR98tvvvinvS7d5yVC7wBG6hMR3uSoAi82fLP/JMpM+++jT0/ffK233",
+	"d051vfPSpFodk7PDm+LDp9//8Vcr3RcRmx5U3Y9nHz49+8NX33/+dMntWc0l+tBi9wsHNq+RGpfJpfU8",
+	"j7iJazgeVyuampvmZbQZzLPnpfcazDPPJeFzH8odzcn5FZSGfM3VE+URQRk/ScLaXu0KHQdXjjsgxuXA",
+	"RUMeGughVhEvNyiGXbeaEDWJMgigBo1qDTNJh7KAuqWXmHqQ8bjk20LDYbgTiXH+eFPdqRoaqd3Gxnj4",
+	"TMmI4APnTZUk17TGhiFHE2ygosfClsvFoboYSWyqOhJNBJmret4Joz7WYx2n5lJHfFAy2HW93UxsqVn1",
+	"S7Wcqvv5o9MRW4AlBFpXNeOZ22COVPZVIUcQAStEjTVNWe33BBjNhlhLXkG0o9hsQEFDft4+cWU59WkQ",
+	"cRL0MWtPaGzjhAmlUXwj8CWLvAqGYg0FxbYQvDV3SWvR1W91xFvSJC1/LJ4knlhUCUyz7Yh5OEM1kTQe",
+	"B56cnbRjJeH0csVJIy+SV24+OHj95hs3uw8Oujd/1kTQ3Ivk3sPXXju4033l4KWf69875EXSvfn6y+L3",
+	"fQO+TPpCtQLMAoEi8vjwmM7CmPqw414SHKJrnvJZ5IlTq/7RmtFR2ND0nPIsAnhbuRtt2moAsLy9CDTI",
+	"dhPzhT1IgLSpW71ic2ULKL3jTNkhh546gIx1EvY4MOepSJ+1L+2Bj1cnVdaINdP8vghO2yMpAL01HqCe",
+	"Q4IvjwCn0Uxq+GosjWIW9PPScEbC4IgR18p7cIsbckOqEuZWaISKZ6SNcovqMK9eDZHrvRqpQ+wJJtBY",
+	"QOuOMx3S1CA46CceTYQ+bZBaPGW0i4UNVU/lqDsnD8PNGM/FgtkxSBgalsLQJbhRBzU0wSR0FMwJk1b4",
+	"WTQ16xinVQBgWcRR/EPuUtPGCRsx9iZptVoNW2yMEBO9RxQ4egFhdx21z84hTlORMscFkL+Sp6GbORjU",
+	"mk1v8U+ZvW77cWPW2JVxwVSvOrZvzAGfpnPE7FmX+PbdTBMTT+cWIaW9Tvc2cNAYrgXpixUcQh4TLxYi",
+	"Dl2E0jG4qmC7gW1k7glLlNskwtumabS9d7MmLzbZnAUEe8E4L7JxjWPYx2UCSj5GjMdy1MpOAoQpsXyb",
+	"JJRsfKeyHFDbL9PyI8jPiEcMurWE6N4E2qADBbSau2L8griXJkRdl6iXor9JpsPAG0KUOYplDBXOWO6E",
+	"mNPGdS4g4/87OCkMCTuxnFbGcRg0Nh9y8ftlIicdJoypw29IHaOrtBSeW1ym2gRRMdVGK0+NvLS5L06F",
+	"zVNG/BAK5hsirGlkp9h0yr1kPaWppRq7DVnC5sgOOKnQ1TNPkrKsqKosqv1M99J5asKyyiFvNEFS9iQt",
+	"u6pcjeEpy7Va6Yj9xBHvq+wygwIWNkj9Obd2zCniTWLF/BIZbgxSlc/AMv0m4Ji4c8ySQ5oGIwTpkCAM",
+	"J9qykREf6L6naYEGxA3tnnwYBWnhbLlCbOKTAHlw9XfRpLU87aROySgIw0Aug4Ax21iFfP0d500eR2gf",
+	"RNjQ2GCizIPYMvyqZCKmfvLo5L8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
