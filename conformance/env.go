@@ -94,7 +94,14 @@ func (rt *runtime) adminToken(ctx context.Context, refresh bool) (string, error)
 func fetchToken(ctx context.Context, tg Target, userID string, platform int) (string, error) {
 	r := &client.REST{BaseURL: tg.APIURL}
 	var d api.UserTokenData
-	err := r.Call(ctx, "/auth/user_token", api.UserTokenReq{Secret: tg.Secret, UserID: userID, PlatformID: api.PlatformID(platform)}, &d)
+	var err error
+	for try := 0; ; try++ {
+		err = r.Call(ctx, "/auth/user_token", api.UserTokenReq{Secret: tg.Secret, UserID: userID, PlatformID: api.PlatformID(platform)}, &d)
+		var ae *client.APIError
+		if !errors.As(err, &ae) || ae.Code != tooManyRequests || try >= maxRetries || !waitRetry(ctx, ae.Dlt) {
+			break
+		}
+	}
 	if err == nil && d.Token == "" {
 		err = errors.New("user_token answered an empty token")
 	}
@@ -256,15 +263,39 @@ func (e *env) postWith(r *client.REST, op *Op, body []byte, header http.Header) 
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, callTimeout)
 	defer cancel()
-	status, raw, err := r.Raw(ctx, op.Path, body, header)
-	out := reply{status: status, raw: raw, err: err, path: op.Path, opID: header.Get("operationID"), sent: body}
-	if err == nil {
-		var m map[string]any
-		if json.Unmarshal(raw, &m) == nil {
-			out.body = m
+	for try := 0; ; try++ {
+		status, raw, err := r.Raw(ctx, op.Path, body, header)
+		out := reply{status: status, raw: raw, err: err, path: op.Path, opID: header.Get("operationID"), sent: body}
+		if err == nil {
+			var m map[string]any
+			if json.Unmarshal(raw, &m) == nil {
+				out.body = m
+			}
+		}
+		// A rate limit is the server's right (errCode 429, errDlt retryAfterMs=<n>): the suite waits and retries
+		// rather than report it as the case's failure.
+		if out.body == nil || out.errCode() != tooManyRequests || try >= maxRetries || !waitRetry(ctx, str(out.body["errDlt"])) {
+			return out
 		}
 	}
-	return out
+}
+
+// tooManyRequests is the errCode of a rate limit; maxRetries bounds the retries of one call.
+const (
+	tooManyRequests = 429
+	maxRetries      = 50
+)
+
+// waitRetry waits what errDlt "retryAfterMs=<n>" says (at least 10 ms, at most 2 s); false when ctx ended.
+func waitRetry(ctx context.Context, dlt string) bool {
+	ms, _ := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(dlt), "retryAfterMs="))
+	d := min(max(time.Duration(ms)*time.Millisecond, 10*time.Millisecond), 2*time.Second)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
 }
 
 // setupCall performs a set-up operation as caller (a mapped userID, "" for none), which must succeed; it returns

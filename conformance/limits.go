@@ -246,6 +246,11 @@ func (rt *runtime) runLimit(t TestLike, op *Op, l Limit) {
 	b, _ := json.Marshal(body)
 	r := e.post(op, caller, b, nil)
 	e.checkReply(op, r, map[string]any{"errCode": 1001.0}, prep{})
+	// The errMsg names the field (the last name of the path).
+	parts := strings.Split(strings.ReplaceAll(l.Path, "[]", ""), ".")
+	if field := parts[len(parts)-1]; r.errCode() == 1001 && !strings.Contains(r.errMsg(), field) {
+		t.Errorf("errMsg: want it to name the field %q, got %q", field, r.errMsg())
+	}
 }
 
 func lenOf(v any) int {

@@ -28,7 +28,7 @@ var operationIDs = []string{
 	"groupApplicationResponse", "setGroupInfo", "transferGroup", "dismissGroup", "muteGroupMember",
 	"cancelMuteGroupMember", "muteGroup", "cancelMuteGroup", "getGroupMemberList", "getJoinedGroupList",
 	"getGroupApplicationList", "sendMsg", "getConversationMsg", "revokeMsg", "markMsgsAsRead", "getAllConversations",
-	"getConversations", "setConversations", "getUsersOnlineStatus", "forbidUser", "unforbidUser",
+	"getConversations", "setConversations", "getUsersOnlineStatus", "forbidUser", "unforbidUser", "getOnlineUsers", "getServerConfig",
 }
 
 // unauthenticated operations take the shared secret instead of a token.
@@ -69,6 +69,7 @@ var errCodes = []struct {
 	{1204, "GroupMuted", "the whole group is muted; only owner and admins may speak"},
 	{1205, "OwnerCannotQuit", "the owner must transfer the group first"},
 	{1206, "AlreadyInGroup", ""},
+	{1207, "GroupLimitReached", "the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit"},
 	{1301, "MsgAlreadyRevoked", ""},
 }
 

@@ -31,6 +31,7 @@ const (
 	ErrCodeBlockedByPeer      ErrCode = 1103
 	ErrCodeDuplicate          ErrCode = 1007
 	ErrCodeGroupDismissed     ErrCode = 1202
+	ErrCodeGroupLimitReached  ErrCode = 1207
 	ErrCodeGroupMuted         ErrCode = 1204
 	ErrCodeGroupNotFound      ErrCode = 1005
 	ErrCodeInternalError      ErrCode = 500
@@ -67,6 +68,8 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeDuplicate:
 		return true
 	case ErrCodeGroupDismissed:
+		return true
+	case ErrCodeGroupLimitReached:
 		return true
 	case ErrCodeGroupMuted:
 		return true
@@ -192,6 +195,63 @@ func (e RoleLevel) Valid() bool {
 	}
 }
 
+// Defines values for SendMsgReqContentType.
+const (
+	SendMsgReqContentTypeN101  SendMsgReqContentType = 101
+	SendMsgReqContentTypeN102  SendMsgReqContentType = 102
+	SendMsgReqContentTypeN103  SendMsgReqContentType = 103
+	SendMsgReqContentTypeN104  SendMsgReqContentType = 104
+	SendMsgReqContentTypeN105  SendMsgReqContentType = 105
+	SendMsgReqContentTypeN106  SendMsgReqContentType = 106
+	SendMsgReqContentTypeN107  SendMsgReqContentType = 107
+	SendMsgReqContentTypeN108  SendMsgReqContentType = 108
+	SendMsgReqContentTypeN109  SendMsgReqContentType = 109
+	SendMsgReqContentTypeN110  SendMsgReqContentType = 110
+	SendMsgReqContentTypeN113  SendMsgReqContentType = 113
+	SendMsgReqContentTypeN114  SendMsgReqContentType = 114
+	SendMsgReqContentTypeN117  SendMsgReqContentType = 117
+	SendMsgReqContentTypeN118  SendMsgReqContentType = 118
+	SendMsgReqContentTypeN1400 SendMsgReqContentType = 1400
+)
+
+// Valid indicates whether the value is a known member of the SendMsgReqContentType enum.
+func (e SendMsgReqContentType) Valid() bool {
+	switch e {
+	case SendMsgReqContentTypeN101:
+		return true
+	case SendMsgReqContentTypeN102:
+		return true
+	case SendMsgReqContentTypeN103:
+		return true
+	case SendMsgReqContentTypeN104:
+		return true
+	case SendMsgReqContentTypeN105:
+		return true
+	case SendMsgReqContentTypeN106:
+		return true
+	case SendMsgReqContentTypeN107:
+		return true
+	case SendMsgReqContentTypeN108:
+		return true
+	case SendMsgReqContentTypeN109:
+		return true
+	case SendMsgReqContentTypeN110:
+		return true
+	case SendMsgReqContentTypeN113:
+		return true
+	case SendMsgReqContentTypeN114:
+		return true
+	case SendMsgReqContentTypeN117:
+		return true
+	case SendMsgReqContentTypeN118:
+		return true
+	case SendMsgReqContentTypeN1400:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SessionType.
 const (
 	SessionTypeNotificationChat SessionType = 4
@@ -218,9 +278,16 @@ func (e SessionType) Valid() bool {
 
 // AddBlackReq defines model for AddBlackReq.
 type AddBlackReq struct {
-	BlackUserID string `json:"blackUserID"`
-	Ex          string `json:"ex,omitempty"`
-	OwnerUserID string `json:"ownerUserID"`
+	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	BlackUserID UserID `json:"blackUserID"`
+
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // AddBlackResp The reply envelope of addBlack.
@@ -259,11 +326,12 @@ type AddBlackResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -271,16 +339,19 @@ type AddBlackResp struct {
 
 // AddFriendReq defines model for AddFriendReq.
 type AddFriendReq struct {
+	// Ex At most 1,024 characters.
 	Ex string `json:"ex,omitempty"`
 
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
 
-	// ReqMsg The applicant's note.
+	// ReqMsg The applicant's note. At most 255 characters.
 	ReqMsg string `json:"reqMsg,omitempty"`
 
-	// ToUserID The user asked.
-	ToUserID string `json:"toUserID"`
+	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	ToUserID UserID `json:"toUserID"`
 }
 
 // AddFriendResp The reply envelope of addFriend.
@@ -319,11 +390,12 @@ type AddFriendResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -331,15 +403,19 @@ type AddFriendResp struct {
 
 // AddFriendResponseReq defines model for AddFriendResponseReq.
 type AddFriendResponseReq struct {
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
-	HandleMsg  string `json:"handleMsg,omitempty"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
+
+	// HandleMsg At most 255 characters.
+	HandleMsg string `json:"handleMsg,omitempty"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
 
-	// ToUserID The responder (the receiver of the application).
-	ToUserID string `json:"toUserID"`
+	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	ToUserID UserID `json:"toUserID"`
 }
 
 // AddFriendResponseResp The reply envelope of addFriendResponse.
@@ -378,11 +454,12 @@ type AddFriendResponseResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -404,8 +481,12 @@ type BlackInfo struct {
 
 // CancelMuteGroupMemberReq defines model for CancelMuteGroupMemberReq.
 type CancelMuteGroupMemberReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
-	UserID  string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // CancelMuteGroupMemberResp The reply envelope of cancelMuteGroupMember.
@@ -444,11 +525,12 @@ type CancelMuteGroupMemberResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -456,6 +538,7 @@ type CancelMuteGroupMemberResp struct {
 
 // CancelMuteGroupReq defines model for CancelMuteGroupReq.
 type CancelMuteGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 }
 
@@ -495,14 +578,24 @@ type CancelMuteGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
+}
+
+// ConfigSetting defines model for ConfigSetting.
+type ConfigSetting struct {
+	// Name The setting's flag name (its environment variable is IMSERVER_ + the name in upper case, - as _).
+	Name string `json:"name"`
+
+	// Value Its value; secrets masked.
+	Value string `json:"value"`
 }
 
 // Conversation A user's view of one conversation (its settings and seq range).
@@ -564,22 +657,41 @@ type Conversation struct {
 // ConversationForSet The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 // optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 type ConversationForSet struct {
-	AttachedInfo   *string `json:"attachedInfo,omitempty"`
-	BurnDuration   *int32  `json:"burnDuration,omitempty"`
-	ConversationID string  `json:"conversationID"`
+	// AttachedInfo At most 1,024 characters.
+	AttachedInfo *string `json:"attachedInfo,omitempty"`
+	BurnDuration *int32  `json:"burnDuration,omitempty"`
+
+	// ConversationID At most 256 characters.
+	ConversationID string `json:"conversationID"`
 
 	// ConversationType 1 single chat; 3 group chat (2, OpenIM's unused "write group", is accepted as a group chat too);
 	// 4 notification conversation.
 	ConversationType SessionType `json:"conversationType,omitempty"`
-	Ex               *string     `json:"ex,omitempty"`
-	GroupAtType      *int32      `json:"groupAtType,omitempty"`
-	GroupID          string      `json:"groupID,omitempty"`
-	IsMsgDestruct    *bool       `json:"isMsgDestruct,omitempty"`
-	IsPinned         *bool       `json:"isPinned,omitempty"`
-	IsPrivateChat    *bool       `json:"isPrivateChat,omitempty"`
-	MsgDestructTime  *int64      `json:"msgDestructTime,omitempty"`
-	RecvMsgOpt       *int32      `json:"recvMsgOpt,omitempty"`
-	UserID           string      `json:"userID,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex          *string `json:"ex,omitempty"`
+	GroupAtType *int32  `json:"groupAtType,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID         string `json:"groupID,omitempty"`
+	IsMsgDestruct   *bool  `json:"isMsgDestruct,omitempty"`
+	IsPinned        *bool  `json:"isPinned,omitempty"`
+	IsPrivateChat   *bool  `json:"isPrivateChat,omitempty"`
+	MsgDestructTime *int64 `json:"msgDestructTime,omitempty"`
+	RecvMsgOpt      *int32 `json:"recvMsgOpt,omitempty"`
+
+	// UserID A user ID (see UserID) or `""`.
+	UserID UserIDOrEmpty `json:"userID,omitempty"`
+}
+
+// ConversationPagination One page of a conversation list (as OpenIM's `pagination`); pages are 1-based. Absent: the first page of
+// 100. A page past the end gives an empty list and the real total.
+type ConversationPagination struct {
+	// PageNumber 1-based page number.
+	PageNumber int32 `json:"pageNumber"`
+
+	// ShowNumber Page size, at most 100.
+	ShowNumber int32 `json:"showNumber"`
 }
 
 // CreateGroupData defines model for CreateGroupData.
@@ -593,7 +705,7 @@ type CreateGroupData struct {
 // CreateGroupReq defines model for CreateGroupReq.
 type CreateGroupReq struct {
 	// AdminUserIDs Initial admins (role 60).
-	AdminUserIDs []string `json:"adminUserIDs,omitempty"`
+	AdminUserIDs []UserID `json:"adminUserIDs,omitempty"`
 
 	// GroupInfo A group. In `/group/create_group` requests `groupID` (optional; the server makes one when empty),
 	// `groupName`, `notification`, `introduction`, `faceURL`, `ex`, `groupType` (2; 0 is taken as 2),
@@ -601,10 +713,10 @@ type CreateGroupReq struct {
 	GroupInfo GroupInfo `json:"groupInfo"`
 
 	// MemberUserIDs Initial ordinary members (role 20).
-	MemberUserIDs []string `json:"memberUserIDs,omitempty"`
+	MemberUserIDs []UserID `json:"memberUserIDs,omitempty"`
 
-	// OwnerUserID The owner; absent or empty = the caller. Only an admin may name another user.
-	OwnerUserID string `json:"ownerUserID,omitempty"`
+	// OwnerUserID A user ID (see UserID) or `""`.
+	OwnerUserID UserIDOrEmpty `json:"ownerUserID,omitempty"`
 }
 
 // CreateGroupResp The reply envelope of createGroup.
@@ -640,11 +752,12 @@ type CreateGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -652,8 +765,13 @@ type CreateGroupResp struct {
 
 // DeleteFriendReq defines model for DeleteFriendReq.
 type DeleteFriendReq struct {
-	FriendUserID string `json:"friendUserID"`
-	OwnerUserID  string `json:"ownerUserID"`
+	// FriendUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FriendUserID UserID `json:"friendUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // DeleteFriendResp The reply envelope of deleteFriend.
@@ -692,11 +810,12 @@ type DeleteFriendResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -705,8 +824,10 @@ type DeleteFriendResp struct {
 // DismissGroupReq defines model for DismissGroupReq.
 type DismissGroupReq struct {
 	// DeleteMember Also empty the member list (default false).
-	DeleteMember bool   `json:"deleteMember,omitempty"`
-	GroupID      string `json:"groupID"`
+	DeleteMember bool `json:"deleteMember,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
 }
 
 // DismissGroupResp The reply envelope of dismissGroup.
@@ -745,11 +866,12 @@ type DismissGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -789,15 +911,21 @@ type Empty = map[string]interface{}
 // | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 // | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 // | 1206 | AlreadyInGroup | |
+// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 // | 1301 | MsgAlreadyRevoked | |
 type ErrCode int
 
 // ForbidUserReq defines model for ForbidUserReq.
 type ForbidUserReq struct {
 	// ForbiddenType 1 (absent means 1) forbids logging in; other values are stored and act the same.
-	ForbiddenType int32  `json:"forbiddenType,omitempty"`
-	Reason        string `json:"reason,omitempty"`
-	UserID        string `json:"userID"`
+	ForbiddenType int32 `json:"forbiddenType,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // ForbidUserResp The reply envelope of forbidUser.
@@ -836,11 +964,12 @@ type ForbidUserResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -897,11 +1026,20 @@ type FriendRequest struct {
 // GetAllConversationsData defines model for GetAllConversationsData.
 type GetAllConversationsData struct {
 	Conversations []Conversation `json:"conversations"`
+
+	// Total How many conversations the user has, over all pages.
+	Total int32 `json:"total"`
 }
 
 // GetAllConversationsReq defines model for GetAllConversationsReq.
 type GetAllConversationsReq struct {
-	OwnerUserID string `json:"ownerUserID"`
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
+
+	// Pagination One page of a conversation list (as OpenIM's `pagination`); pages are 1-based. Absent: the first page of
+	// 100. A page past the end gives an empty list and the real total.
+	Pagination ConversationPagination `json:"pagination,omitempty"`
 }
 
 // GetAllConversationsResp The reply envelope of getAllConversations.
@@ -937,11 +1075,12 @@ type GetAllConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -957,7 +1096,10 @@ type GetBlackListData struct {
 type GetBlackListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
-	UserID     string            `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetBlackListResp The reply envelope of getBlackList.
@@ -993,11 +1135,12 @@ type GetBlackListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1005,7 +1148,8 @@ type GetBlackListResp struct {
 
 // GetConversationMsgData defines model for GetConversationMsgData.
 type GetConversationMsgData struct {
-	// IsEnd True when there are no older messages.
+	// IsEnd True when there are no older messages; false when the reply stopped at `count` or at its 512 KiB
+	// budget of messages (ask again with the oldest message's clientMsgID as startClientMsgID).
 	IsEnd bool `json:"isEnd"`
 
 	// Messages Newest first.
@@ -1014,12 +1158,14 @@ type GetConversationMsgData struct {
 
 // GetConversationMsgReq defines model for GetConversationMsgReq.
 type GetConversationMsgReq struct {
+	// ConversationID At most 256 characters.
 	ConversationID string `json:"conversationID"`
 
-	// Count At most this many messages.
+	// Count At most this many messages (1-1,000). A reply also stops at 512 KiB of messages, with `isEnd` false:
+	// ask again from the oldest message received.
 	Count int32 `json:"count"`
 
-	// StartClientMsgID Return messages older than this one; empty = start from the newest.
+	// StartClientMsgID Return messages older than this one; empty = start from the newest. At most 128 characters.
 	StartClientMsgID string `json:"startClientMsgID,omitempty"`
 }
 
@@ -1056,11 +1202,12 @@ type GetConversationMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1073,8 +1220,12 @@ type GetConversationsData struct {
 
 // GetConversationsReq defines model for GetConversationsReq.
 type GetConversationsReq struct {
+	// ConversationIDs At most 100 IDs per call.
 	ConversationIDs []string `json:"conversationIDs"`
-	OwnerUserID     string   `json:"ownerUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // GetConversationsResp The reply envelope of getConversations.
@@ -1110,11 +1261,12 @@ type GetConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1128,14 +1280,15 @@ type GetFriendApplyListData struct {
 
 // GetFriendApplyListReq defines model for GetFriendApplyListReq.
 type GetFriendApplyListReq struct {
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
 
-	// UserID The receiver of the applications.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetFriendApplyListResp The reply envelope of getFriendApplyList.
@@ -1172,11 +1325,12 @@ type GetFriendApplyListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1192,7 +1346,10 @@ type GetFriendListData struct {
 type GetFriendListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
-	UserID     string            `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetFriendListResp The reply envelope of getFriendList.
@@ -1228,11 +1385,12 @@ type GetFriendListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1246,13 +1404,13 @@ type GetGroupApplicationListData struct {
 
 // GetGroupApplicationListReq defines model for GetGroupApplicationListReq.
 type GetGroupApplicationListReq struct {
-	// FromUserID OpenIM compatibility; when given it must be the caller (unless the caller is an admin).
-	FromUserID string `json:"fromUserID,omitempty"`
+	// FromUserID A user ID (see UserID) or `""`.
+	FromUserID UserIDOrEmpty `json:"fromUserID,omitempty"`
 
-	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers.
+	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers. At most 1,000 entries.
 	GroupIDs []string `json:"groupIDs,omitempty"`
 
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1292,11 +1450,12 @@ type GetGroupApplicationListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1311,10 +1470,12 @@ type GetGroupMemberListData struct {
 // GetGroupMemberListReq defines model for GetGroupMemberListReq.
 type GetGroupMemberListReq struct {
 	// Filter Accepted and ignored, as in OpenIM v3.
-	Filter  int32  `json:"filter,omitempty"`
+	Filter int32 `json:"filter,omitempty"`
+
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// Keyword Keep members whose userID or in-group nickname contains it; empty = all.
+	// Keyword Keep members whose userID or in-group nickname contains it; empty = all. At most 64 characters.
 	Keyword string `json:"keyword,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1354,11 +1515,12 @@ type GetGroupMemberListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1407,11 +1569,12 @@ type GetGroupsInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1425,7 +1588,9 @@ type GetJoinedGroupListData struct {
 
 // GetJoinedGroupListReq defines model for GetJoinedGroupListReq.
 type GetJoinedGroupListReq struct {
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
@@ -1464,6 +1629,72 @@ type GetJoinedGroupListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetOnlineUsersData defines model for GetOnlineUsersData.
+type GetOnlineUsersData struct {
+	// Connections Open connections of all online users.
+	Connections int32 `json:"connections"`
+
+	// Platforms Open connections per platform, ordered by platformID; platforms without any are left out.
+	Platforms []PlatformConnections `json:"platforms"`
+
+	// Total Online users (at least one connection), over all pages.
+	Total int32 `json:"total"`
+
+	// Users This page of the online users, ordered by userID.
+	Users []UserOnlineStatus `json:"users"`
+}
+
+// GetOnlineUsersReq defines model for GetOnlineUsersReq.
+type GetOnlineUsersReq struct {
+	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
+	Pagination RequestPagination `json:"pagination"`
+}
+
+// GetOnlineUsersResp The reply envelope of getOnlineUsers.
+type GetOnlineUsersResp struct {
+	Data GetOnlineUsersData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1482,14 +1713,15 @@ type GetSelfFriendApplyListData struct {
 
 // GetSelfFriendApplyListReq defines model for GetSelfFriendApplyListReq.
 type GetSelfFriendApplyListReq struct {
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
 
-	// UserID The applicant.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetSelfFriendApplyListResp The reply envelope of getSelfFriendApplyList.
@@ -1525,6 +1757,59 @@ type GetSelfFriendApplyListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetServerConfigData defines model for GetServerConfigData.
+type GetServerConfigData struct {
+	Settings []ConfigSetting `json:"settings"`
+}
+
+// GetServerConfigReq No fields.
+type GetServerConfigReq = map[string]interface{}
+
+// GetServerConfigResp The reply envelope of getServerConfig.
+type GetServerConfigResp struct {
+	Data GetServerConfigData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
@@ -1542,7 +1827,7 @@ type GetUsersInfoData struct {
 
 // GetUsersInfoReq defines model for GetUsersInfoReq.
 type GetUsersInfoReq struct {
-	UserIDs []string `json:"userIDs"`
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // GetUsersInfoResp The reply envelope of getUsersInfo.
@@ -1578,11 +1863,12 @@ type GetUsersInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1595,7 +1881,7 @@ type GetUsersOnlineStatusData struct {
 
 // GetUsersOnlineStatusReq defines model for GetUsersOnlineStatusReq.
 type GetUsersOnlineStatusReq struct {
-	UserIDs []string `json:"userIDs"`
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // GetUsersOnlineStatusResp The reply envelope of getUsersOnlineStatus.
@@ -1631,11 +1917,12 @@ type GetUsersOnlineStatusResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1643,14 +1930,17 @@ type GetUsersOnlineStatusResp struct {
 
 // GroupApplicationResponseReq defines model for GroupApplicationResponseReq.
 type GroupApplicationResponseReq struct {
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
-	GroupID    string `json:"groupID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
 
-	// HandledMsg The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`).
+	// HandledMsg The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). At most 255 characters.
 	HandledMsg string `json:"handledMsg,omitempty"`
 }
 
@@ -1690,11 +1980,12 @@ type GroupApplicationResponseResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1710,13 +2001,23 @@ type GroupInfo struct {
 	// CreateTime Unix ms.
 	CreateTime    int64  `json:"createTime"`
 	CreatorUserID string `json:"creatorUserID"`
-	Ex            string `json:"ex"`
-	FaceURL       string `json:"faceURL"`
-	GroupID       string `json:"groupID"`
-	GroupName     string `json:"groupName"`
+
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex"`
+
+	// FaceURL At most 1,024 characters.
+	FaceURL string `json:"faceURL"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// GroupName At most 128 characters.
+	GroupName string `json:"groupName"`
 
 	// GroupType 2 (work group), the only type this server creates.
-	GroupType    int32  `json:"groupType"`
+	GroupType int32 `json:"groupType"`
+
+	// Introduction At most 1,024 characters.
 	Introduction string `json:"introduction"`
 
 	// LookMemberInfo Stored and returned; no server semantics (as OpenIM v3).
@@ -1727,7 +2028,7 @@ type GroupInfo struct {
 	// approval; 2: anyone joins directly.
 	NeedVerification int32 `json:"needVerification"`
 
-	// Notification The announcement.
+	// Notification The announcement. At most 1,024 characters.
 	Notification string `json:"notification"`
 
 	// NotificationUpdateTime When the announcement was last set, Unix ms.
@@ -1745,15 +2046,27 @@ type GroupInfo struct {
 // absent = unchanged (OpenIM v3). `ex`, `needVerification`, `lookMemberInfo`, `applyMemberFriend`: absent or
 // null = unchanged, present = set (OpenIM's wrapper fields as plain optional fields).
 type GroupInfoForSet struct {
-	ApplyMemberFriend *int32  `json:"applyMemberFriend,omitempty"`
-	Ex                *string `json:"ex,omitempty"`
-	FaceURL           string  `json:"faceURL,omitempty"`
-	GroupID           string  `json:"groupID"`
-	GroupName         string  `json:"groupName,omitempty"`
-	Introduction      string  `json:"introduction,omitempty"`
-	LookMemberInfo    *int32  `json:"lookMemberInfo,omitempty"`
-	NeedVerification  *int32  `json:"needVerification,omitempty"`
-	Notification      string  `json:"notification,omitempty"`
+	ApplyMemberFriend *int32 `json:"applyMemberFriend,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex *string `json:"ex,omitempty"`
+
+	// FaceURL At most 1,024 characters.
+	FaceURL string `json:"faceURL,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// GroupName At most 128 characters.
+	GroupName string `json:"groupName,omitempty"`
+
+	// Introduction At most 1,024 characters.
+	Introduction     string `json:"introduction,omitempty"`
+	LookMemberInfo   *int32 `json:"lookMemberInfo,omitempty"`
+	NeedVerification *int32 `json:"needVerification,omitempty"`
+
+	// Notification At most 1,024 characters.
+	Notification string `json:"notification,omitempty"`
 }
 
 // GroupMemberFullInfo A member of a group.
@@ -1817,9 +2130,14 @@ type HandleResult int32
 
 // InviteUserToGroupReq defines model for InviteUserToGroupReq.
 type InviteUserToGroupReq struct {
-	GroupID        string   `json:"groupID"`
-	InvitedUserIDs []string `json:"invitedUserIDs"`
-	Reason         string   `json:"reason,omitempty"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// InvitedUserIDs At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls.
+	InvitedUserIDs []UserID `json:"invitedUserIDs"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 }
 
 // InviteUserToGroupResp The reply envelope of inviteUserToGroup.
@@ -1858,11 +2176,12 @@ type InviteUserToGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1870,16 +2189,19 @@ type InviteUserToGroupResp struct {
 
 // JoinGroupReq defines model for JoinGroupReq.
 type JoinGroupReq struct {
-	Ex      string `json:"ex,omitempty"`
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// InviterUserID Stored as sent (OpenIM SDKs send the applicant's own userID).
-	InviterUserID string `json:"inviterUserID,omitempty"`
+	// InviterUserID A user ID (see UserID) or `""`.
+	InviterUserID UserIDOrEmpty `json:"inviterUserID,omitempty"`
 
 	// JoinSource 1 admin, 2 invitation, 3 search, 4 QR code; absent means 3.
 	JoinSource int32 `json:"joinSource,omitempty"`
 
-	// ReqMessage The applicant's note.
+	// ReqMessage The applicant's note. At most 255 characters.
 	ReqMessage string `json:"reqMessage,omitempty"`
 }
 
@@ -1919,11 +2241,12 @@ type JoinGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1931,9 +2254,14 @@ type JoinGroupResp struct {
 
 // KickGroupReq defines model for KickGroupReq.
 type KickGroupReq struct {
-	GroupID       string   `json:"groupID"`
-	KickedUserIDs []string `json:"kickedUserIDs"`
-	Reason        string   `json:"reason,omitempty"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// KickedUserIDs At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls.
+	KickedUserIDs []UserID `json:"kickedUserIDs"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 }
 
 // KickGroupResp The reply envelope of kickGroup.
@@ -1972,11 +2300,12 @@ type KickGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1984,11 +2313,15 @@ type KickGroupResp struct {
 
 // MarkMsgsAsReadReq defines model for MarkMsgsAsReadReq.
 type MarkMsgsAsReadReq struct {
-	ConversationID string  `json:"conversationID"`
-	Seqs           []int64 `json:"seqs"`
+	// ConversationID At most 256 characters.
+	ConversationID string `json:"conversationID"`
 
-	// UserID The reader.
-	UserID string `json:"userID"`
+	// Seqs At most 1,000 entries.
+	Seqs []int64 `json:"seqs"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // MarkMsgsAsReadResp The reply envelope of markMsgsAsRead.
@@ -2027,11 +2360,12 @@ type MarkMsgsAsReadResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2098,11 +2432,15 @@ type MsgData struct {
 
 // MuteGroupMemberReq defines model for MuteGroupMemberReq.
 type MuteGroupMemberReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// MutedSeconds How long, in seconds (OpenIM's uint32).
-	MutedSeconds int64  `json:"mutedSeconds"`
-	UserID       string `json:"userID"`
+	MutedSeconds int64 `json:"mutedSeconds"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // MuteGroupMemberResp The reply envelope of muteGroupMember.
@@ -2141,11 +2479,12 @@ type MuteGroupMemberResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2153,6 +2492,7 @@ type MuteGroupMemberResp struct {
 
 // MuteGroupReq defines model for MuteGroupReq.
 type MuteGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 }
 
@@ -2192,11 +2532,12 @@ type MuteGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2204,12 +2545,29 @@ type MuteGroupResp struct {
 
 // OfflinePushInfo What an offline push notification shows.
 type OfflinePushInfo struct {
-	Desc          string `json:"desc"`
+	// Desc At most 255 characters.
+	Desc string `json:"desc"`
+
+	// Ex At most 1,024 characters.
 	Ex            string `json:"ex"`
 	IOSBadgeCount bool   `json:"iOSBadgeCount"`
-	IOSPushSound  string `json:"iOSPushSound"`
-	SignalInfo    string `json:"signalInfo"`
-	Title         string `json:"title"`
+
+	// IOSPushSound At most 255 characters.
+	IOSPushSound string `json:"iOSPushSound"`
+
+	// SignalInfo At most 1,024 characters.
+	SignalInfo string `json:"signalInfo"`
+
+	// Title At most 255 characters.
+	Title string `json:"title"`
+}
+
+// PlatformConnections defines model for PlatformConnections.
+type PlatformConnections struct {
+	Connections int32 `json:"connections"`
+
+	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
+	PlatformID PlatformID `json:"platformID"`
 }
 
 // PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2237,10 +2595,11 @@ type PublicUserInfo struct {
 
 // QuitGroupReq defines model for QuitGroupReq.
 type QuitGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// UserID The member leaving; absent or empty = the caller.
-	UserID string `json:"userID,omitempty"`
+	// UserID A user ID (see UserID) or `""`.
+	UserID UserIDOrEmpty `json:"userID,omitempty"`
 }
 
 // QuitGroupResp The reply envelope of quitGroup.
@@ -2279,11 +2638,12 @@ type QuitGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2291,8 +2651,13 @@ type QuitGroupResp struct {
 
 // RemoveBlackReq defines model for RemoveBlackReq.
 type RemoveBlackReq struct {
-	BlackUserID string `json:"blackUserID"`
-	OwnerUserID string `json:"ownerUserID"`
+	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	BlackUserID UserID `json:"blackUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // RemoveBlackResp The reply envelope of removeBlack.
@@ -2331,11 +2696,12 @@ type RemoveBlackResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2346,17 +2712,19 @@ type RequestPagination struct {
 	// PageNumber 1-based page number.
 	PageNumber int32 `json:"pageNumber"`
 
-	// ShowNumber Page size.
+	// ShowNumber Page size, at most 1,000.
 	ShowNumber int32 `json:"showNumber"`
 }
 
 // RevokeMsgReq defines model for RevokeMsgReq.
 type RevokeMsgReq struct {
+	// ConversationID At most 256 characters.
 	ConversationID string `json:"conversationID"`
 	Seq            int64  `json:"seq"`
 
-	// UserID The revoker.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // RevokeMsgResp The reply envelope of revokeMsg.
@@ -2395,11 +2763,12 @@ type RevokeMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2423,18 +2792,24 @@ type SendMsgData struct {
 // SendMsgReq The flat send body of seed 000 (OpenIM's apistruct.SendMsgReq) plus `clientMsgID`.
 type SendMsgReq struct {
 	// ClientMsgID Optional client-made ID. Sending the same clientMsgID again (same sender) returns the first result and
-	// stores nothing new. The server makes one when absent or empty.
+	// stores nothing new. The server makes one when absent or empty. At most 128 characters.
 	ClientMsgID string `json:"clientMsgID,omitempty"`
 
 	// Content The message element as a JSON object (docs/decisions.md#f5-content-elements). Text (101): `{"content": "..."}`, or seed 000's
-	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
+	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text, at most 16,384 bytes (the
+	// same limit as WebSocket 1003, whose 51,200-byte frame must carry it; over it: 1001).
 	Content map[string]interface{} `json:"content"`
 
-	// ContentType 101 text, 102 picture, 103 voice, 104 video, 105 file, 106 @text, 110 custom, 113 typing, 114 quote, 118 markdown, 1400 OA notification (sessionType 4).
-	ContentType int32  `json:"contentType"`
-	Ex          string `json:"ex,omitempty"`
+	// ContentType The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+	// 104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+	// 114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+	// (1201-2200) are the server's.
+	ContentType SendMsgReqContentType `json:"contentType"`
 
-	// GroupID The group, for sessionType 2 and 3.
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// GroupID The group, for sessionType 2 and 3. At most 64 characters.
 	GroupID string `json:"groupID,omitempty"`
 
 	// IsOnlineOnly Push to online devices only; nothing is stored and the reply's seq is 0.
@@ -2446,19 +2821,20 @@ type SendMsgReq struct {
 	// OfflinePushInfo What an offline push notification shows.
 	OfflinePushInfo OfflinePushInfo `json:"offlinePushInfo,omitempty"`
 
-	// RecvID The receiving user, for sessionType 1 and 4.
-	RecvID string `json:"recvID,omitempty"`
+	// RecvID A user ID (see UserID) or `""`.
+	RecvID UserIDOrEmpty `json:"recvID,omitempty"`
 
-	// SendID The sender; must be the caller unless the caller is an admin.
-	SendID string `json:"sendID"`
+	// SendID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	SendID UserID `json:"sendID"`
 
 	// SendTime Accepted for OpenIM compatibility and ignored; the server sets sendTime.
 	SendTime int64 `json:"sendTime,omitempty"`
 
-	// SenderFaceURL Shown with the message; defaults to the sender's faceURL.
+	// SenderFaceURL Ignored unless an admin sends; the message shows the sender's profile faceURL. At most 1,024 characters.
 	SenderFaceURL string `json:"senderFaceURL,omitempty"`
 
-	// SenderNickname Shown with the message; defaults to the sender's nickname.
+	// SenderNickname Ignored unless an admin sends; the message shows the sender's profile nickname. At most 64 characters.
 	SenderNickname string `json:"senderNickname,omitempty"`
 
 	// SenderPlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2468,6 +2844,12 @@ type SendMsgReq struct {
 	// 4 notification conversation.
 	SessionType SessionType `json:"sessionType"`
 }
+
+// SendMsgReqContentType The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+// 104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+// 114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+// (1201-2200) are the server's.
+type SendMsgReqContentType int32
 
 // SendMsgResp The reply envelope of sendMsg.
 type SendMsgResp struct {
@@ -2502,11 +2884,12 @@ type SendMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2521,7 +2904,9 @@ type SetConversationsReq struct {
 	// Conversation The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 	// optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 	Conversation ConversationForSet `json:"conversation"`
-	UserIDs      []string           `json:"userIDs"`
+
+	// UserIDs At most 100 entries, no repeats.
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // SetConversationsResp The reply envelope of setConversations.
@@ -2560,11 +2945,12 @@ type SetConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2572,10 +2958,15 @@ type SetConversationsResp struct {
 
 // SetFriendRemarkReq defines model for SetFriendRemarkReq.
 type SetFriendRemarkReq struct {
-	FriendUserID string `json:"friendUserID"`
-	OwnerUserID  string `json:"ownerUserID"`
+	// FriendUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FriendUserID UserID `json:"friendUserID"`
 
-	// Remark The new remark; "" clears it.
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
+
+	// Remark The new remark; "" clears it. At most 64 characters.
 	Remark string `json:"remark"`
 }
 
@@ -2615,11 +3006,12 @@ type SetFriendRemarkResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2669,11 +3061,12 @@ type SetGroupInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2681,9 +3074,16 @@ type SetGroupInfoResp struct {
 
 // TransferGroupReq defines model for TransferGroupReq.
 type TransferGroupReq struct {
-	GroupID        string `json:"groupID"`
-	NewOwnerUserID string `json:"newOwnerUserID"`
-	OldOwnerUserID string `json:"oldOwnerUserID"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// NewOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	NewOwnerUserID UserID `json:"newOwnerUserID"`
+
+	// OldOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OldOwnerUserID UserID `json:"oldOwnerUserID"`
 }
 
 // TransferGroupResp The reply envelope of transferGroup.
@@ -2722,11 +3122,12 @@ type TransferGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2734,7 +3135,9 @@ type TransferGroupResp struct {
 
 // UnforbidUserReq defines model for UnforbidUserReq.
 type UnforbidUserReq struct {
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // UnforbidUserResp The reply envelope of unforbidUser.
@@ -2773,11 +3176,12 @@ type UnforbidUserResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2827,15 +3231,23 @@ type UpdateUserInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
 }
+
+// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+type UserID = string
+
+// UserIDOrEmpty A user ID (see UserID) or `""`.
+type UserIDOrEmpty = string
 
 // UserInfo A user's profile. In requests only `userID`, `nickname`, `faceURL` and `ex` are read; `createTime` (ms),
 // `appMangerLevel` (sic, OpenIM's spelling; 0 ordinary user, 2 app admin) and `globalRecvMsgOpt`
@@ -2846,12 +3258,19 @@ type UserInfo struct {
 	// CreateTime Registration time, Unix ms.
 	CreateTime int64 `json:"createTime"`
 
-	// Ex Free extension text (often JSON) the server stores and returns unchanged.
-	Ex               string `json:"ex"`
+	// Ex Free extension text (often JSON) the server stores and returns unchanged. At most 1,024 characters.
+	Ex string `json:"ex"`
+
+	// FaceURL At most 1,024 characters.
 	FaceURL          string `json:"faceURL"`
 	GlobalRecvMsgOpt int32  `json:"globalRecvMsgOpt"`
-	Nickname         string `json:"nickname"`
-	UserID           string `json:"userID"`
+
+	// Nickname At most 64 characters.
+	Nickname string `json:"nickname"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // UserOnlineStatus A user's presence (designed after OpenIM v3's online-status reply).
@@ -2866,9 +3285,11 @@ type UserOnlineStatus struct {
 
 // UserRegisterReq defines model for UserRegisterReq.
 type UserRegisterReq struct {
-	// Secret The server's shared secret.
-	Secret string     `json:"secret"`
-	Users  []UserInfo `json:"users"`
+	// Secret The server's shared secret. At most 256 characters.
+	Secret string `json:"secret"`
+
+	// Users At most 1,000 entries.
+	Users []UserInfo `json:"users"`
 }
 
 // UserRegisterResp The reply envelope of userRegister.
@@ -2907,11 +3328,12 @@ type UserRegisterResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2931,9 +3353,12 @@ type UserTokenReq struct {
 	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
 	PlatformID PlatformID `json:"platformID"`
 
-	// Secret The server's shared secret.
+	// Secret The server's shared secret. At most 256 characters.
 	Secret string `json:"secret"`
-	UserID string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // UserTokenResp The reply envelope of userToken.
@@ -2969,11 +3394,12 @@ type UserTokenResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2985,287 +3411,301 @@ type OperationID = string
 // UserRegisterParams defines parameters for UserRegister.
 type UserRegisterParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UserTokenParams defines parameters for UserToken.
 type UserTokenParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetAllConversationsParams defines parameters for GetAllConversations.
 type GetAllConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetConversationsParams defines parameters for GetConversations.
 type GetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetConversationsParams defines parameters for SetConversations.
 type SetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddBlackParams defines parameters for AddBlack.
 type AddBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddFriendParams defines parameters for AddFriend.
 type AddFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddFriendResponseParams defines parameters for AddFriendResponse.
 type AddFriendResponseParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // DeleteFriendParams defines parameters for DeleteFriend.
 type DeleteFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetBlackListParams defines parameters for GetBlackList.
 type GetBlackListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetFriendApplyListParams defines parameters for GetFriendApplyList.
 type GetFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetFriendListParams defines parameters for GetFriendList.
 type GetFriendListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetSelfFriendApplyListParams defines parameters for GetSelfFriendApplyList.
 type GetSelfFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // RemoveBlackParams defines parameters for RemoveBlack.
 type RemoveBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetFriendRemarkParams defines parameters for SetFriendRemark.
 type SetFriendRemarkParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CancelMuteGroupParams defines parameters for CancelMuteGroup.
 type CancelMuteGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CancelMuteGroupMemberParams defines parameters for CancelMuteGroupMember.
 type CancelMuteGroupMemberParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CreateGroupParams defines parameters for CreateGroup.
 type CreateGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // DismissGroupParams defines parameters for DismissGroup.
 type DismissGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupApplicationListParams defines parameters for GetGroupApplicationList.
 type GetGroupApplicationListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupMemberListParams defines parameters for GetGroupMemberList.
 type GetGroupMemberListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupsInfoParams defines parameters for GetGroupsInfo.
 type GetGroupsInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetJoinedGroupListParams defines parameters for GetJoinedGroupList.
 type GetJoinedGroupListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GroupApplicationResponseParams defines parameters for GroupApplicationResponse.
 type GroupApplicationResponseParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // InviteUserToGroupParams defines parameters for InviteUserToGroup.
 type InviteUserToGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // JoinGroupParams defines parameters for JoinGroup.
 type JoinGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // KickGroupParams defines parameters for KickGroup.
 type KickGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MuteGroupParams defines parameters for MuteGroup.
 type MuteGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MuteGroupMemberParams defines parameters for MuteGroupMember.
 type MuteGroupMemberParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // QuitGroupParams defines parameters for QuitGroup.
 type QuitGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetGroupInfoParams defines parameters for SetGroupInfo.
 type SetGroupInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // TransferGroupParams defines parameters for TransferGroup.
 type TransferGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // ForbidUserParams defines parameters for ForbidUser.
 type ForbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetOnlineUsersParams defines parameters for GetOnlineUsers.
+type GetOnlineUsersParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetServerConfigParams defines parameters for GetServerConfig.
+type GetServerConfigParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetUsersOnlineStatusParams defines parameters for GetUsersOnlineStatus.
 type GetUsersOnlineStatusParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UnforbidUserParams defines parameters for UnforbidUser.
 type UnforbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetConversationMsgParams defines parameters for GetConversationMsg.
 type GetConversationMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MarkMsgsAsReadParams defines parameters for MarkMsgsAsRead.
 type MarkMsgsAsReadParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // RevokeMsgParams defines parameters for RevokeMsg.
 type RevokeMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SendMsgParams defines parameters for SendMsg.
 type SendMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetUsersInfoParams defines parameters for GetUsersInfo.
 type GetUsersInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UpdateUserInfoParams defines parameters for UpdateUserInfo.
 type UpdateUserInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
@@ -3367,6 +3807,12 @@ type TransferGroupJSONRequestBody = TransferGroupReq
 
 // ForbidUserJSONRequestBody defines body for ForbidUser for application/json ContentType.
 type ForbidUserJSONRequestBody = ForbidUserReq
+
+// GetOnlineUsersJSONRequestBody defines body for GetOnlineUsers for application/json ContentType.
+type GetOnlineUsersJSONRequestBody = GetOnlineUsersReq
+
+// GetServerConfigJSONRequestBody defines body for GetServerConfig for application/json ContentType.
+type GetServerConfigJSONRequestBody = GetServerConfigReq
 
 // GetUsersOnlineStatusJSONRequestBody defines body for GetUsersOnlineStatus for application/json ContentType.
 type GetUsersOnlineStatusJSONRequestBody = GetUsersOnlineStatusReq
@@ -3534,9 +3980,16 @@ type ClientInterface interface {
 
 	// GetAllConversationsWithBody List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3548,9 +4001,16 @@ type ClientInterface interface {
 
 	// GetAllConversations List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3562,8 +4022,9 @@ type ClientInterface interface {
 
 	// GetConversationsWithBody Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3575,8 +4036,9 @@ type ClientInterface interface {
 
 	// GetConversations Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3590,15 +4052,18 @@ type ClientInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3609,15 +4074,18 @@ type ClientInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3972,7 +4440,9 @@ type ClientInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3991,7 +4461,9 @@ type ClientInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4157,7 +4629,9 @@ type ClientInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4175,7 +4649,9 @@ type ClientInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4193,7 +4669,9 @@ type ClientInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4211,7 +4689,9 @@ type ClientInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4228,7 +4708,9 @@ type ClientInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4245,7 +4727,9 @@ type ClientInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4462,6 +4946,70 @@ type ClientInterface interface {
 	// Corresponds with POST /manager/forbid_user (the `ForbidUser` operationId).
 	ForbidUser(ctx context.Context, params *ForbidUserParams, body ForbidUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetOnlineUsersWithBody List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsersWithBody(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOnlineUsers List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsers(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetServerConfigWithBody The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfigWithBody(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetServerConfig The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfig(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetUsersOnlineStatusWithBody Get users' online status
 	//
 	// One entry per requested user, in request order: `status` 1 when it has at least one open WebSocket
@@ -4643,7 +5191,8 @@ type ClientInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -4651,7 +5200,8 @@ type ClientInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4671,7 +5221,8 @@ type ClientInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -4679,7 +5230,8 @@ type ClientInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4853,9 +5405,16 @@ func (c *Client) UserToken(ctx context.Context, params *UserTokenParams, body Us
 
 // GetAllConversationsWithBody List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -4877,9 +5436,16 @@ func (c *Client) GetAllConversationsWithBody(ctx context.Context, params *GetAll
 
 // GetAllConversations List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -4901,8 +5467,9 @@ func (c *Client) GetAllConversations(ctx context.Context, params *GetAllConversa
 
 // GetConversationsWithBody Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -4924,8 +5491,9 @@ func (c *Client) GetConversationsWithBody(ctx context.Context, params *GetConver
 
 // GetConversations Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -4949,15 +5517,18 @@ func (c *Client) GetConversations(ctx context.Context, params *GetConversationsP
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4978,15 +5549,18 @@ func (c *Client) SetConversationsWithBody(ctx context.Context, params *SetConver
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5591,7 +6165,9 @@ func (c *Client) CancelMuteGroupMember(ctx context.Context, params *CancelMuteGr
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5620,7 +6196,9 @@ func (c *Client) CreateGroupWithBody(ctx context.Context, params *CreateGroupPar
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5896,7 +6474,9 @@ func (c *Client) GetJoinedGroupList(ctx context.Context, params *GetJoinedGroupL
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5924,7 +6504,9 @@ func (c *Client) GroupApplicationResponseWithBody(ctx context.Context, params *G
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5952,7 +6534,9 @@ func (c *Client) GroupApplicationResponse(ctx context.Context, params *GroupAppl
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5980,7 +6564,9 @@ func (c *Client) InviteUserToGroupWithBody(ctx context.Context, params *InviteUs
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6007,7 +6593,9 @@ func (c *Client) InviteUserToGroup(ctx context.Context, params *InviteUserToGrou
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6034,7 +6622,9 @@ func (c *Client) JoinGroupWithBody(ctx context.Context, params *JoinGroupParams,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6401,6 +6991,110 @@ func (c *Client) ForbidUser(ctx context.Context, params *ForbidUserParams, body 
 	return c.Client.Do(req)
 }
 
+// GetOnlineUsersWithBody List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *Client) GetOnlineUsersWithBody(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOnlineUsersRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOnlineUsers List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *Client) GetOnlineUsers(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOnlineUsersRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetServerConfigWithBody The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *Client) GetServerConfigWithBody(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServerConfigRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetServerConfig The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *Client) GetServerConfig(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServerConfigRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetUsersOnlineStatusWithBody Get users' online status
 //
 // One entry per requested user, in request order: `status` 1 when it has at least one open WebSocket
@@ -6682,7 +7376,8 @@ func (c *Client) RevokeMsg(ctx context.Context, params *RevokeMsgParams, body Re
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -6690,7 +7385,8 @@ func (c *Client) RevokeMsg(ctx context.Context, params *RevokeMsgParams, body Re
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes any type of body and a specified content type.
 //
@@ -6720,7 +7416,8 @@ func (c *Client) SendMsgWithBody(ctx context.Context, params *SendMsgParams, con
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -6728,7 +7425,8 @@ func (c *Client) SendMsgWithBody(ctx context.Context, params *SendMsgParams, con
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -8592,6 +9290,112 @@ func NewForbidUserRequestWithBody(server string, params *ForbidUserParams, conte
 	return req, nil
 }
 
+// NewGetOnlineUsersRequest calls the generic GetOnlineUsers builder with application/json body
+func NewGetOnlineUsersRequest(server string, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetOnlineUsersRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetOnlineUsersRequestWithBody constructs an http.Request for the GetOnlineUsers method, with any body, and a specified content type
+func NewGetOnlineUsersRequestWithBody(server string, params *GetOnlineUsersParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/manager/get_online_users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetServerConfigRequest calls the generic GetServerConfig builder with application/json body
+func NewGetServerConfigRequest(server string, params *GetServerConfigParams, body GetServerConfigJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetServerConfigRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetServerConfigRequestWithBody constructs an http.Request for the GetServerConfig method, with any body, and a specified content type
+func NewGetServerConfigRequestWithBody(server string, params *GetServerConfigParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/manager/get_server_config")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetUsersOnlineStatusRequest calls the generic GetUsersOnlineStatus builder with application/json body
 func NewGetUsersOnlineStatusRequest(server string, params *GetUsersOnlineStatusParams, body GetUsersOnlineStatusJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -9128,9 +9932,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetAllConversationsWithBodyWithResponse List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9142,9 +9953,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetAllConversationsWithResponse List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9156,8 +9974,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetConversationsWithBodyWithResponse Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9169,8 +9988,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetConversationsWithResponse Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9184,15 +10004,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9203,15 +10026,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9566,7 +10392,9 @@ type ClientWithResponsesInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9585,7 +10413,9 @@ type ClientWithResponsesInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9751,7 +10581,9 @@ type ClientWithResponsesInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9769,7 +10601,9 @@ type ClientWithResponsesInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9787,7 +10621,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9805,7 +10641,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9822,7 +10660,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9839,7 +10679,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10056,6 +10898,70 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /manager/forbid_user (the `ForbidUser` operationId).
 	ForbidUserWithResponse(ctx context.Context, params *ForbidUserParams, body ForbidUserJSONRequestBody, reqEditors ...RequestEditorFn) (*ForbidUserResponse, error)
 
+	// GetOnlineUsersWithBodyWithResponse List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsersWithBodyWithResponse(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error)
+
+	// GetOnlineUsersWithResponse List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsersWithResponse(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error)
+
+	// GetServerConfigWithBodyWithResponse The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfigWithBodyWithResponse(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error)
+
+	// GetServerConfigWithResponse The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfigWithResponse(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error)
+
 	// GetUsersOnlineStatusWithBodyWithResponse Get users' online status
 	//
 	// One entry per requested user, in request order: `status` 1 when it has at least one open WebSocket
@@ -10237,7 +11143,8 @@ type ClientWithResponsesInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -10245,7 +11152,8 @@ type ClientWithResponsesInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10265,7 +11173,8 @@ type ClientWithResponsesInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -10273,7 +11182,8 @@ type ClientWithResponsesInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11692,6 +12602,88 @@ func (r ForbidUserResponse) ContentType() string {
 	return ""
 }
 
+type GetOnlineUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetOnlineUsersResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOnlineUsersResponse) GetJSON200() *GetOnlineUsersResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOnlineUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOnlineUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOnlineUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOnlineUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetServerConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetServerConfigResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetServerConfigResponse) GetJSON200() *GetServerConfigResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetServerConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetServerConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetServerConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetServerConfigResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetUsersOnlineStatusResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12112,9 +13104,16 @@ func (c *ClientWithResponses) UserTokenWithResponse(ctx context.Context, params 
 
 // GetAllConversationsWithBodyWithResponse List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12132,9 +13131,16 @@ func (c *ClientWithResponses) GetAllConversationsWithBodyWithResponse(ctx contex
 
 // GetAllConversationsWithResponse List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12152,8 +13158,9 @@ func (c *ClientWithResponses) GetAllConversationsWithResponse(ctx context.Contex
 
 // GetConversationsWithBodyWithResponse Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12171,8 +13178,9 @@ func (c *ClientWithResponses) GetConversationsWithBodyWithResponse(ctx context.C
 
 // GetConversationsWithResponse Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12192,15 +13200,18 @@ func (c *ClientWithResponses) GetConversationsWithResponse(ctx context.Context, 
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12217,15 +13228,18 @@ func (c *ClientWithResponses) SetConversationsWithBodyWithResponse(ctx context.C
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12730,7 +13744,9 @@ func (c *ClientWithResponses) CancelMuteGroupMemberWithResponse(ctx context.Cont
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12755,7 +13771,9 @@ func (c *ClientWithResponses) CreateGroupWithBodyWithResponse(ctx context.Contex
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12987,7 +14005,9 @@ func (c *ClientWithResponses) GetJoinedGroupListWithResponse(ctx context.Context
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13011,7 +14031,9 @@ func (c *ClientWithResponses) GroupApplicationResponseWithBodyWithResponse(ctx c
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13035,7 +14057,9 @@ func (c *ClientWithResponses) GroupApplicationResponseWithResponse(ctx context.C
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13059,7 +14083,9 @@ func (c *ClientWithResponses) InviteUserToGroupWithBodyWithResponse(ctx context.
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13082,7 +14108,9 @@ func (c *ClientWithResponses) InviteUserToGroupWithResponse(ctx context.Context,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13105,7 +14133,9 @@ func (c *ClientWithResponses) JoinGroupWithBodyWithResponse(ctx context.Context,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13412,6 +14442,94 @@ func (c *ClientWithResponses) ForbidUserWithResponse(ctx context.Context, params
 	return ParseForbidUserResponse(rsp)
 }
 
+// GetOnlineUsersWithBodyWithResponse List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *ClientWithResponses) GetOnlineUsersWithBodyWithResponse(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error) {
+	rsp, err := c.GetOnlineUsersWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOnlineUsersResponse(rsp)
+}
+
+// GetOnlineUsersWithResponse List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *ClientWithResponses) GetOnlineUsersWithResponse(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error) {
+	rsp, err := c.GetOnlineUsers(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOnlineUsersResponse(rsp)
+}
+
+// GetServerConfigWithBodyWithResponse The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *ClientWithResponses) GetServerConfigWithBodyWithResponse(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error) {
+	rsp, err := c.GetServerConfigWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetServerConfigResponse(rsp)
+}
+
+// GetServerConfigWithResponse The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *ClientWithResponses) GetServerConfigWithResponse(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error) {
+	rsp, err := c.GetServerConfig(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetServerConfigResponse(rsp)
+}
+
 // GetUsersOnlineStatusWithBodyWithResponse Get users' online status
 //
 // One entry per requested user, in request order: `status` 1 when it has at least one open WebSocket
@@ -13653,7 +14771,8 @@ func (c *ClientWithResponses) RevokeMsgWithResponse(ctx context.Context, params 
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -13661,7 +14780,8 @@ func (c *ClientWithResponses) RevokeMsgWithResponse(ctx context.Context, params 
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13687,7 +14807,8 @@ func (c *ClientWithResponses) SendMsgWithBodyWithResponse(ctx context.Context, p
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -13695,7 +14816,8 @@ func (c *ClientWithResponses) SendMsgWithBodyWithResponse(ctx context.Context, p
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14648,6 +15770,58 @@ func ParseForbidUserResponse(rsp *http.Response) (*ForbidUserResponse, error) {
 	return response, nil
 }
 
+// ParseGetOnlineUsersResponse parses an HTTP response from a GetOnlineUsersWithResponse call
+func ParseGetOnlineUsersResponse(rsp *http.Response) (*GetOnlineUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOnlineUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetOnlineUsersResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetServerConfigResponse parses an HTTP response from a GetServerConfigWithResponse call
+func ParseGetServerConfigResponse(rsp *http.Response) (*GetServerConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetServerConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetServerConfigResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetUsersOnlineStatusResponse parses an HTTP response from a GetUsersOnlineStatusWithResponse call
 func ParseGetUsersOnlineStatusResponse(rsp *http.Response) (*GetUsersOnlineStatusResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -14957,6 +16131,12 @@ type ServerInterface interface {
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams)
+	// GetOnlineUsers List the users online now
+	// (POST /manager/get_online_users)
+	GetOnlineUsers(w http.ResponseWriter, r *http.Request, params GetOnlineUsersParams)
+	// GetServerConfig The server's configuration, secrets masked
+	// (POST /manager/get_server_config)
+	GetServerConfig(w http.ResponseWriter, r *http.Request, params GetServerConfigParams)
 	// GetUsersOnlineStatus Get users' online status
 	// (POST /manager/get_users_online_status)
 	GetUsersOnlineStatus(w http.ResponseWriter, r *http.Request, params GetUsersOnlineStatusParams)
@@ -15182,6 +16362,18 @@ func (_ Unimplemented) TransferGroup(w http.ResponseWriter, r *http.Request, par
 // ForbidUser Forbid (ban) a user
 // (POST /manager/forbid_user)
 func (_ Unimplemented) ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetOnlineUsers List the users online now
+// (POST /manager/get_online_users)
+func (_ Unimplemented) GetOnlineUsers(w http.ResponseWriter, r *http.Request, params GetOnlineUsersParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetServerConfig The server's configuration, secrets masked
+// (POST /manager/get_server_config)
+func (_ Unimplemented) GetServerConfig(w http.ResponseWriter, r *http.Request, params GetServerConfigParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -16595,6 +17787,88 @@ func (siw *ServerInterfaceWrapper) ForbidUser(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// GetOnlineUsers operation middleware
+func (siw *ServerInterfaceWrapper) GetOnlineUsers(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetOnlineUsersParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetOnlineUsers(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetServerConfig operation middleware
+func (siw *ServerInterfaceWrapper) GetServerConfig(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetServerConfigParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetServerConfig(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetUsersOnlineStatus operation middleware
 func (siw *ServerInterfaceWrapper) GetUsersOnlineStatus(w http.ResponseWriter, r *http.Request) {
 
@@ -17158,6 +18432,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/manager/unforbid_user", wrapper.UnforbidUser)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/manager/get_online_users", wrapper.GetOnlineUsers)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/manager/get_server_config", wrapper.GetServerConfig)
 	})
 
 	return r
@@ -17922,6 +19202,52 @@ func (response ForbidUser200JSONResponse) VisitForbidUserResponse(w http.Respons
 	return err
 }
 
+type GetOnlineUsersRequestObject struct {
+	Params GetOnlineUsersParams
+	Body   *GetOnlineUsersJSONRequestBody
+}
+
+type GetOnlineUsersResponseObject interface {
+	VisitGetOnlineUsersResponse(w http.ResponseWriter) error
+}
+
+type GetOnlineUsers200JSONResponse GetOnlineUsersResp
+
+func (response GetOnlineUsers200JSONResponse) VisitGetOnlineUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServerConfigRequestObject struct {
+	Params GetServerConfigParams
+	Body   *GetServerConfigJSONRequestBody
+}
+
+type GetServerConfigResponseObject interface {
+	VisitGetServerConfigResponse(w http.ResponseWriter) error
+}
+
+type GetServerConfig200JSONResponse GetServerConfigResp
+
+func (response GetServerConfig200JSONResponse) VisitGetServerConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUsersOnlineStatusRequestObject struct {
 	Params GetUsersOnlineStatusParams
 	Body   *GetUsersOnlineStatusJSONRequestBody
@@ -18207,6 +19533,12 @@ type StrictServerInterface interface {
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(ctx context.Context, request ForbidUserRequestObject) (ForbidUserResponseObject, error)
+	// GetOnlineUsers List the users online now
+	// (POST /manager/get_online_users)
+	GetOnlineUsers(ctx context.Context, request GetOnlineUsersRequestObject) (GetOnlineUsersResponseObject, error)
+	// GetServerConfig The server's configuration, secrets masked
+	// (POST /manager/get_server_config)
+	GetServerConfig(ctx context.Context, request GetServerConfigRequestObject) (GetServerConfigResponseObject, error)
 	// GetUsersOnlineStatus Get users' online status
 	// (POST /manager/get_users_online_status)
 	GetUsersOnlineStatus(ctx context.Context, request GetUsersOnlineStatusRequestObject) (GetUsersOnlineStatusResponseObject, error)
@@ -19361,6 +20693,72 @@ func (sh *strictHandler) ForbidUser(w http.ResponseWriter, r *http.Request, para
 	}
 }
 
+// GetOnlineUsers operation middleware
+func (sh *strictHandler) GetOnlineUsers(w http.ResponseWriter, r *http.Request, params GetOnlineUsersParams) {
+	var request GetOnlineUsersRequestObject
+
+	request.Params = params
+
+	var body GetOnlineUsersJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOnlineUsers(ctx, request.(GetOnlineUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOnlineUsers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetOnlineUsersResponseObject); ok {
+		if err := validResponse.VisitGetOnlineUsersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetServerConfig operation middleware
+func (sh *strictHandler) GetServerConfig(w http.ResponseWriter, r *http.Request, params GetServerConfigParams) {
+	var request GetServerConfigRequestObject
+
+	request.Params = params
+
+	var body GetServerConfigJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetServerConfig(ctx, request.(GetServerConfigRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetServerConfig")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetServerConfigResponseObject); ok {
+		if err := validResponse.VisitGetServerConfigResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetUsersOnlineStatus operation middleware
 func (sh *strictHandler) GetUsersOnlineStatus(w http.ResponseWriter, r *http.Request, params GetUsersOnlineStatusParams) {
 	var request GetUsersOnlineStatusRequestObject
@@ -19630,460 +21028,506 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxvJdSf6VTLgG0GAtxoE0N2cYXcoYnuGM6OWhkOazfHsjQGDlY1KADVdyAIrE92ENIyQ93q1smV5",
-	"7Q3vrteWIiSHde3dtS07NmzNytLqy5DU+C99hRt5TmZV1guowqPZM2qFzWkAVfk8ec7vPPKcbzYG4WQa",
-	"csalaBx8szGlEZ0wySL4dH/KIir9kB/fVR89JgaRP1VfNA4aR0RGdMDI8V0yGIeCcXI6J3LMyCDwGZeH",
-	"8Ldg0TmLSBCOBPElufDlmLBzFs3l2OcjfJwGAfFCJgjlHhmEU5/Bsz6XoXqgzz9ipyfh4IxJMp2JMRPJ",
-	"azLyRyMWiTZ5lHQ2oWdMkJAzcjFmHJoShJ4KxmW7zxtOw1fDHzPqsajhNDidsMZBI7Tm6jTEYMwmVE1a",
-	"zqfqZyEjn48az58/Nz/CCh153lsBHZw9ZE9h+SLVjPQZ/HiqfvlQsAiXb+Lz9xkfyXHjoOtk23Ua7FlB",
-	"d04jvOAsqtjIc6cRsaczP2Je4+Dj1KtOajSP41fD00/YQKqOkqmIaX631fpGbBrMCePnLAinjIRDQvU7",
-	"7YaTmbtHJSzf/xWxYeOg8Vu3Ejq7pdfv1juTqZw3nMaznXDiSwafDoY0EEwtRxS9HXpsaRv6MXzjbiDz",
-	"Q78Pf9CAeExSP4Bxc8KiKIzUuPMbEUX3xCjfTr8hZoMBE6LfICEn+oNDQjlm0YUvFL1RSWRIhv6zgpYz",
-	"u2MmGHdYsinvRj7jXiGBlZDMMAonCcXk95FOp4E/oFyqQS6hyog9LVyMVDs3BOGhZIWrKcNFQ5kJFhEq",
-	"zpi3dCyZ5bMmaXWyZA1rUTa+dE3a2ydtMQ25YIUkvklaHlPuBUwvQMmvD5mY4Uov2pqv2s8uJfIIJuix",
-	"iDQlfBwwXwmqcAiSTE9BvdDazCnITKbi6q9wOMzL14dkS4cEpOsxH4YF0+KMMC6juZqQa8l694YgIOwD",
-	"X8g2cQcRo5I98ifMVUjI5+TmTcEGIffEzZukSQW5P2X8+B453205ipGTichvKPW8k3AWDWBHhmE0obJx",
-	"0PC53O0lU/W5ZCNAVYV7mkAQPaNFO/tgdhr4g/jp504jmUh+NT5SUE8aiXJBrSVgnkM+5P4ze9pqfvYk",
-	"bu9VnkSR0C15FDFlaMG3aq+lIV+Fd54XkM7blA9YcG8m2XtROJveY5NTFhXy2JH6vRJGna2EQ0378fuP",
-	"qw+3OlMaFDVwzZi2xJgy27UWXZWQS6VuV6aPa8rYFmWE/JxFguIQ8lYDxQNuCHLusws1L6WnD6xXSNOX",
-	"gggmpc9HaBMQ7CmJKB+xVoFYkpIOxswzEqUSgz2dRfzuLCoZ4gkKiayIqCHn7PkUgUJX+HwUsCf9Waez",
-	"O6DwH/PpFD+5pCnCSDKv5RAXToT+XZ8O81QYEZeH0h9qBKmfQkarH8pvbIVxP4IXFlPyCRPCPFpPMsIs",
-	"jqTpJL08HcLVugcO6ZJ/M2EO6ZF/Q4PAIbvwX6AJ+H6PUM7DGR+wCeOSDMaKSLw1Ns7iWHmWAj86ZBhG",
-	"RLVGdiuv65iKh4x6J8gk8y0HNBoxIYHQ5dgXCGImNDpjHqGCRIx6VRGLx4Q/4uq8ymjGSgbki3tidJcJ",
-	"Gc0G0tq00zAMGOWN0tce+BzarvFG5J9Tyd4e0xodBVQyITVLW0SBahqKbdvvmHkVA0VAghOxBgCMOzph",
-	"3FvYidHwOLtQ2zthQtARI80OWiYVE2YKkvOQs9Zhig0KQiNGEL6a94d+JKRDprAHinEKxdRlON0obUzo",
-	"s1JCtUd4Q5hxCfZ0jeWc+Ly0P5hx7ljMax2Ioi7zRLJiS/WhupKog/N7YnR/KotYn7YOAJMDxj5XbNAL",
-	"QTHTPyqOaJ678OU4nEn9rM9Ha7C/GVcL+3Y44wVDu4fUC0QN+AG2QxA6lCwiCYtziC2PUIJH7DxUvGxi",
-	"2mDPBsHMU5rZQPXGPDKbKhhy586dNlHnyucjQuMTo1ihNvvbUEGNVr/oy40egtkCc86UsSgRA4J0YYp7",
-	"FaXB8yWQ6d0wOmGy5PiBgIMdcG/ZK3FLMPkkxT5c0kSt/oYgdvMP2VP0wiiUdRHR6ZRFZOizwBNK0kwD",
-	"6vM+Dw3+xF9aB9p/ouAGnwUB+QqZcS1uHTKNGPz4FQXb1PY9Re6VOIBuaOeOEteSnDJ4EHwxi9Gc6oue",
-	"BszsVX59R+GO+nJHnPnTHTPsnWmodjwqR3y5AzLxuT+ZTRoHHaesV5uIKnabB4JLFOyNILCNrVoGpeUX",
-	"jT7DRdvb1gJagCy3VjkQU9KtjTUqdmsDnY22mgZDm2u6ikTbzg6lpVk5ifS2NYBZifTNKq+Zs5hTXfOy",
-	"QXFmMDmCweCuNg8U2TgqmDPfix8stneoXwrV6WQEhUYW6k18jghE5KXGMfelTwMCTwnSjMKAkdsdUKSV",
-	"YBIVeNKEPjvGR7udTid+gEYRnTfiM1pvCZzGBOxzSwceRp7PaTQn+LyZQm+zU8jAuLzkhQcOLSkIMp18",
-	"JQ5FYFGb3OfBnFCOiw04ldOJQnIJXFpuY6lBDTVsX8lrq9m9sufg2tqlN+QuC5hkC3z0Q/ipchTIxsI9",
-	"Uv0uH3l1WvKs966NqNsiK19MfCHK2T7uAjo5CqysgQg1i1IMCnknWBNI02NDOgskgQVvWeM1sCMNuzZl",
-	"uU/PqAa5We9dk9uWyA2XqHBHXLXErp5NHCRHpBpDxOQs4hD8M/b56IC433zuWoMG57JgzCOdTucG2m+e",
-	"RGzkC8ki3OvWYZ8bqapXS7RJU/VsqEDcIK61dwdIuS7h7BksA8ZUDFnE+ICRM8amgrh9II1+44CoIYFO",
-	"S6f+ziD02IjxG4KEMzmdyXYLtND8giRkUbAkek1dY98zI22TDui53U6nu9PtdPZBDbYWQCrIi5GRsJ2o",
-	"J1PPYx5q5QKe6HM+A7TTVk3dASgxCCeMDKNwQiifWxtBTdgjhFAq9dqfTAM0iM+VOr7XK2hAqfimhaZg",
-	"jPQbD6lkJPAnvlSU56M33Zo8oafhOWvBBH2hzVFTBQs89bT7bIdFESywcNt93uefEvWBfIoo6FMyYZT7",
-	"fEQ+7fNPd3Z24v9XT3bIp+REE82n8ASM+1PyKAzvUT5/yJ7OmJDqR0qieKQKialhnoYz7ikCmnE6k2PG",
-	"pT+AgUXmvQs0ow/GzDuEDbwbSAiHcCMmo/nRULLonvgKek+4dpwcEPhRm7g4mfhB4OsYAhzkfkeN/Fhp",
-	"JJwG7yjyJZ/aka9D6geqS2wooFLBSOQQuPl6oZNAWTKDUCGgkSQmFbtThEU+JUfRSJi+JjRQShfzyGno",
-	"zdWCULTaQNeCnNPA96CRQ4IcAPYDrWn4oGm6B+t9xvgxh7dU674QPh85STdg+QKzD3s2VUzGgYNMB8wj",
-	"zTN/cMa8FpGqFcfsDphtfaFePPU9j/G4x13yKfkgfMAi6CfkansHUhHJUE3EAs6xnfOUgWlQQWyHXEQh",
-	"HxHBBhGTGLoCIOgWInDTyx75lCgg9EEo3wVCUUSkFsEjqDwm9IysiSVrsk8+JSB7Cl7W4i45eeyZkrDm",
-	"1dvkU/KQDcLIS72rbZqOHfelVipl2cQONG1oIi7r5w3yKbk7w7aYpj4Mr6ZBxKg3x+cFaerZJtN04jlI",
-	"Cjtm3rCCZ1pxR2/qdXw32cfi/T0kPEQagIAjIWZqqbn0AzLj+NQTeMm0fAfoQB4bzqU2IH0CdOQSHJUp",
-	"G5DTmUSfQDn384EB6j66eHBwegheY07T7QLpq13K/aAo9K0gVGT91vwBY+Z4Txkave2VspTB+H1Fe0fJ",
-	"RmPgoJkdYvRbsAcpclDcymwF5eLCIskukKTV5ANtLVe0NTWWc6stYPmwbqCMmnhJQxTYag+W54NQWrEz",
-	"8Sr0YHlQ+UM0BjMwP6olwjfuzZKd0+vgCzKZSUPLvkCC08SgfnkHfWhxa3umK7uxi7FS+vFV0+IhCZW+",
-	"DQcehJK2cShZJ6aMnsVNqgW7rx57G+zPvz3zpSEveHkyE5LIiHIx1IwXe0Lvk2nldkI/xxxGGK/BLqze",
-	"PTHSvz/U7g74XSEvPps0Dj7uOHu9O85+p+MoPq7+6al/dtU/e+qfffXPbfXPG+qfN9U/dxxFu+qfnvpn",
-	"V/2zp/7Zd9SuqX966p9d9c+e+gd+uO2oUT0uNKyp4exYkl0onNhwGhuQrChY1R6Vi1WFtzYvIMHWuK4o",
-	"BCvpNiSeWt2NCTbYqsXyy3qkWErBA5sSRXpHNyl0dJMrixb9/vryo+E08P8qcH39VC22DhtRn2+nhlWT",
-	"1+q3VmKqZl2XM049wscxxzmnERw3xW001m84jQzAbziNFJpuOI0Y7cLTCTxtOA0bOzachg3yGk4jhdsa",
-	"TiMNxhpOI0ZN+t13reOahiNqGCnsgE8kH1IYQT2dk/npL7XUxmYsoWuGHQvahtOwhKv52XzIiLVkmFpE",
-	"qbezYqnx+LnTwKmqSRdbLc1KFEdodUlTK+1KqROk29InVCgGPVKk7PNDHSZwToMZQ14uZKiQDBDWQMbU",
-	"XRiyEHuLujkhBiYOKtCVu6Eg5QWhyfZaVTdcDeO3rs1WWzJb4fFb4XoEcmiyzgWJPncTE7tLBjSKfAMl",
-	"4PsbgrhIVK5DXO4PzhT3U38P6YB9+PB9F86By565haEQ9n2L7OnzJ1MIDnVIj5yiz2kwYFPF+y0Rsk4E",
-	"a5WrFjhPMfanINkm1GOv66ZFshXLjoR9oaR+POOl3ehQp2FCo7MF7sgbgkwxnoDQwKcCQ5LifVkjHil2",
-	"ZymRXBTDrc9PDq64yX00Vx1111xJc/M8cBGJrR+kWYt2wsm7eCRrvfOBPtK1Xqp8l7FiYHHpjcaFbyS3",
-	"HLPhhxqJOqQbsxSH7HRJxIYzsVZsNfa8cL8PSYdcjP2AmWGsQQDYXf1D97TOasqwLuHIsDbZLLtcirdJ",
-	"HYXntVYh1jj77zF5FAR2yKAojnxJhRuqL+JgjIWBBPbtkOfZSIwFITuiYsROwfgLEe6GHO2Pqy1hHeA4",
-	"yr++GoIs28pr/JhsFFywfd8XspjIQc+vTt3Jdd3n+SAjGUoaLA0+zao6mXnpAZnWKp+JeJ6Fh2FKRz6P",
-	"g2MXzVCDggfJC+tqXI7d+7JdqnmO4vdWPkBp+rg+Ocme2HzFXMPJEZYv3uFewYZFM2bfgaERIzwkYeCx",
-	"KL4kUByaYn7NN/qBdUsmFRxY8QLRQlEUd+voOVU+eZl1Kjx/K8SJF97ROJJkEgpt2ZxQPk8tZnlwLkZF",
-	"Lra4CEkj+TbkdronRkVw5CGEgySXPHA75Zhqc2TI2WEcOAnNJUZOvEq0nDozK2VWohqN1uQembdX5iFF",
-	"J+WakxTv0hcObC5HmmmSTY++ZtzyxOfm89Ig5tVDR7MDrrJtaxwtsZGDdQ1ts/uDVpyj6TSY2wA3v0Nn",
-	"bE7clM1HuODlomRAp76kAXnXIewZHchgTmxzKBEQLuEX4Kt0e5WPbNr0tC0UnRlcbTSdWdrCY29bWgrQ",
-	"yomkkgm16WeMTUlzqemlZWRnGJl7CF8hNAhSUGeBiLcWaKdQwGdXemNKQbnRoiAFlqibAquGGpHbtlo8",
-	"K/P2ylyr6Fxe863sLpXr5NrtYNw+NdjKVjVze1ilDCU7wy+kNm4Pf4UTtIHDc31uCrYFHP5WiEH5CRrp",
-	"ayX1RPN71ltbO0XYiJMZYmXBXLQGtfNKanijloBK/9QPfDk/RHPFyD/HlMIQ+nLK7FDH5owHTIhM9KO5",
-	"D9gqJCEdCVWAD2AmgA8CX8gi2Q95lHXEjdVneMEFPKd6hZArUeeqZHZXf7NhTIY6l/PGYgKsxSWLmliZ",
-	"X5YyhWvOmdk0jLIqZ5r6AnI9domNvjsLgq1iD8M1zRjr8ctk5sWs0g9k4SXDOOSEe8Qf8RBiOykE0MQa",
-	"4mK74/7iWTo1UlOesflFGBXYmr+u+JK5PX4xDgUzUbNhRHy+gwzUxOeQQcgl9blSahNjpeZPuU43yVuS",
-	"LJkVuYy9bfUZTPL2erwlc2yu2Upml0AhWJI7oiZTKWYlZXkE6nIDGPCifJ7bsmAWnwexfHVXIX94cT3K",
-	"T3b2muiTbfla6HPmwQItUUA2QvXbUDtqnJjMbCuoGkvOyyYlSio5/HKhkptLrVOVeXvlo1VEP9fnK9ml",
-	"ExYMSyz7RWayK2qAH65pgC9YhWsjfE0jfPXSGaubCgv3qRZfKWhhZd5Sdnau+UuyY0pgLMCsM/NzZYZi",
-	"B9wvBHxJ08uGVnjUZ0kqse2DU9PZ8pHWIvb4vZVJPL1914Sd2ZP7PPA5U2x/VhJpIuA3xRpqUbjd8FJK",
-	"t/qoLPFyw/9iHIL0iOsfBvv99Q5FbuuvD4fZq4yN+NIKclW37q1TnAvf9crL2MGdCV3DzqRNJmLKgkBg",
-	"4OIZm2N6Jkpu3vRu3jzURSXNdVZB3PgmjtuqmuMRs/RZKtrSol3lG1XjYJW0cX1JdZunq/iO6hHuRpsc",
-	"c+JivoBbeC3uCXxwkywbrqYZlzRNKtxUhdVM0VPYiZbT5/jeB/rmqZ2ZXX32uYxCbzYwn83NVAeupZrK",
-	"I4/mU+aSZu+QdBTVQ9YGRfQ96IAz5v0Oi1LtBmF4hoZhNXF90VVxhrl2iAAIdyHuO2LUO9TJJQQeKyZN",
-	"LVmcXeH92GxrRdpdfNscM9UxD9JH6CUTbEK59Acic8V3S9dm17/TCK3Xvnta5yZkzctspdm5Fz3/QZ27",
-	"bzH95dezR5oXYXSGR6jlYD4YHsyxOIud2wN3ZZ2CPvY5qTz29CG4CuSJXrC4vkMdA05Ji9nDX3Cl9IB8",
-	"EvqQ+E89LBRAiMJzGjixU87n575kxPMjNpDB/JB0k3fAt6h+19UkTuf5lNCq3T437R6S3gGhfK54oWpF",
-	"xA0jG6mcorziClgstQxfJDWKKt/stZv9cOotv4yfqoR0QQUJKJROkfpK/lqcJzWaEvD30TiM+8yNqPK8",
-	"V7kpj+rUojpSPZNGlnkO2dVZcppWApzVT9XzRSK/cjEPlP2CSRT8T3wlNttkNel9ENso49yqVr2OGOEq",
-	"XmLkfAUh7hRJcKswSJ8vqQxiVSQpKTxCsnVHKgv+3NZtrr7AhmtqlMrYWvrQAkm6VFwViqYtLmCRjHgN",
-	"dSKyjHrFVNbF9pmCWJ8CtK/zcCvtRSP/Iuq+pw5P9D47Z0G+EeEPrHMESqrPR+uAgiuEDxEI1GX/SsiX",
-	"p8rB5MqnVmGGZhgRKhEV+iFvKfGAPYNwEIxGg7FD9shvP4QMxmusrRratrQBO6FbaQE6zP12MfYHYzsT",
-	"fJLurUPCiEyV2P4KZjZSX6+DFKzsFnmZlwu3csiQAgWTUzo4M9m8dYlQ81B18LBadp4oDFh83Ba62OIH",
-	"F9SdqYcSypPs8FR6HRkCmDWMgzRP5zFsUD9ogwFkoKTcgsyAjnVuQcDHBUVU6xburF3s5TpPzZLualLs",
-	"5hnlYhZIml07ll0xVUVSRrHCYoVMaa1pHW8duVQzFU/Enm6L085WrFhfdOi/upCuE3O0OvA0xQIOYlK3",
-	"CL2dZBfuOjvdx9VWO5eO82gUMQYZMlWjkCDyGMhBTeZRuH6Jb0Oy3odbdVAtyAtZaoLPDKzIhFuwFtUN",
-	"7n725WtL+5Ys7V8LfV5OqkVCrpbOlWO6xeY8QUDlNVr2yd2vwzeefdGVyxuChBdcR6IX3w1ahmshUXTP",
-	"EvWFrDsuWoaZWpcE5O8tz7v6VBeCXeL+0/606s6wJTta/cB9Yl66PmhbOmhf9wdnm5AJmDz96omE9LiW",
-	"rEB1wjwzL10T5pYI8x6Nzu6JkTiCYtSbSbUk2NM0bZYXVi3kmAtpc3GSBOph8ug6wZm5BEkwfmdRfuvs",
-	"qlWn6EnqzWuy3hZZJ+nVsiZFHYJiCqWHUar6OlzHe/jOySMy9tWT87hkmy8xC7sgH7HTk3BwxiTpdTpd",
-	"Mp2JMROQz3pOfNnuc3cQcsk4lsui5OZNnMrNm2QcBqAHQg00TJV/Q5Cvndz/gEj2TJKm2298s9/vN3QL",
-	"6s8D9c/YV/8+7zfclmMllEmwki8P+3yYmY3QYTequ6STcEjcb/YbuK39xgHpN7DcyCN/ag0Ga4/0G89d",
-	"LHhGxZwP6NS/Zf5oz+kkKPY4SBQFuaDAxZenS0g6W+O8knY7WJR3DbxJ8MANQY7vmqQqhiaaE+qxdEBF",
-	"nHtPv0dG9JwRHnLWqmxs03taPJwCaqjbcEnlgU4XWnNIt9MjU38gZxFzSLvdjhG3fh+r87cOobjRTq/X",
-	"6aSJabthHo4dxaIXuZkqiC/9iQ7W8SXkTrc3rXU5qa8tqJbfQ21oFEmJedK7tVudQHwQCtVzq0/E6N0o",
-	"nBTteYdQYxSOa9b04FsxF5JNyvjfGnscDoeBz9mDmRhXsf3czzwO1ug4Wx31PB/Fz4MUZ8mntyzMRBHP",
-	"DlskTc3NHTJlkfCFIneHWCOGA9E6JNQU8IMQRkiVCN5WGc1szSyRNBEbnJfRAxS/gYI8KZro3tprHULu",
-	"eW3aT3HsuCjM8d3KhKMkQNkg1G8swv7yPRkHQK2uqp9jHY22+tHE0dfNGY5v1c4bjq89CKhUo128oDfA",
-	"Aw8PkmbySuuQdGCpceY7wKY2xUUFwvP8kDS545gGUAHMlyJdlao5otOdYcSYgzlEu/FQQ4jz3oFQMC0K",
-	"1toxNfFY8FZc+Ph0LGMbJ9ajCyJZurBN4O/ogXnJIbu6cppD9nRJbm+jMSz3ZrreO7q119T0wa14gjVB",
-	"8tP7anhBglDNzufE1FdNvNwzmEuxSEwsV707e3duv9G7s79MIVstP1ZiHYivv6Um9bjKGtbQrNKvXqtW",
-	"21KtzDqvReA1TJpWhytQwzUdbIkO7ufhXja8kUoogY4Pgp6cEoVEjMOLojtKTAy2Eazt3z95i3ojFofz",
-	"VkPZ/v0TNckTKIFXWaL5I06DWhqr9GXA1oiOWIZbtE6VoJZE+xOScnnL/PLE957I8AkEkozCVspj2nN2",
-	"nT1n37ntvOG86dxxuh2n23W6vVX9qMf3TxpO44h7UQj1CT/yuRdeiIbTuH/yb9VndtpwGvd87uNf7/t8",
-	"9ix54wFVLx3jf450qc+v0mgS8jm0/FYowTlrFid167CwBFo4Zdwy8QxCztkA63wOtVJVUJop5LwcL2r9",
-	"NTE0JI3W0A3fooMzxScLywOgI0kxQihzpmuj6vqdp/GbpJkyXu21CkoGlAxgmiKvhV795Mk8oRZGA2bi",
-	"AIqVKXiGTGkkk52Ail7h0A/YWjE6dcP0eF3Nom7oU8U6i7898+Um3EqLjOo6AC5g9Nzno8MkfDnO9ZWk",
-	"UlzPd2nNprqgf2peuhb0WxL0D9kkPGdQ1qWQzKDATuV0PRvLuW93u3TY1ekpSl67pqitUVQ28UqhJJ6C",
-	"BU+xekzoOoUaKTRipLtzSgXz2uQIH4JwXPCpcA8yzkLkHfIn9S54bvDCJA0IZM7Jb65q6YMZlBTOmxOw",
-	"Q+yNz4yCWbMEr8K7ZT08UC0L/xts3boz+QSsZlapARTvy3l4xjZWckebq2p6fxc7eNUAN+LhXezgtVai",
-	"DuvQL10zjm0xDjvuvPiuyA1BojAAE6iO/D4g3U4HC8A65HYnjgPrZO9F2opOp+Pc7ji9zqp6DZQZt3QS",
-	"XatcqSInjHul5b8ybsuCM7XE/F7FclvNlCzY02JDcqnVuLIPLq0ArGJIziWIsR5OO3+tNSsiKb0bD8vW",
-	"YxhQiR7209CD0tiCMY90Oh3L3kqnvpDRbCDbSXMtMg1mgrjWWIpq+i5yU8dHFZ9CZ8Lx3TY5Qdt2XA6e",
-	"WM0QOqI+J034Hn0VrTiIAYod+5GQJIKAaiUY+xxCIiD6cIy3ji/a5FFppoSMAoD+/wl9FrPj3ptFOm1O",
-	"6bPc4cXePqSNUhI1LnMCdXfAa47bSppeOBC3PDbwBXhcJt5vDfd3dH87+jXRapNHEHPR7XRbBxASYaIu",
-	"ICai3W73G8/xgojZ8xuiz9WDEB9hP6UXDGNLXH2823YcCBZ0gwGmnPywfDmyXMWl3+3skvPQH8Cfe+Tc",
-	"91io/twnSkFWf90m/0a/1+2QwUzIcKL+3iVyPsW7Id098nQWSvV0902IVvLCC+6Q7l6nQ+4fpe13Ka/m",
-	"XqWrCyUWu0qedUc71izvOgC73UK55ev8Rfd5MC+AWzMxVrIJuRjx2Lk/ACIP5ofxQbAS1sT4cRrMDW8U",
-	"pFNccZGH0rKO5ju/G8LNMeAqiwykxa2v72df5LPGQkNq9goe5Ze8C2uxV7jkVdzQBWUgFlaBqJAUqVwm",
-	"xgnX1SyKilTYmdhT2WEEkxhYpRquLFMzvupMuPs4vOCYFcmKWzkkHhvSWSCFucsX+5e1Vap0qdMe7jU7",
-	"K786WOIYr2oBXN27mxPxQF2J4EhzyXQ/C0V9dUgv8JXVAL0N9K4hfLwJKWLIee19Pgog1YM8JLs6QEZ9",
-	"Is2eQxIHN58pdbzfuIh8qcVDv+EA44iLLIj47ucApxG2Dvt8Ly3DbGiLsjjt61hVATiBibw9popOP1Kj",
-	"BCul/uIho579+QNrSPAVKgo1a2XWqe6pE23ECne92wS1Mx6ma2SWUMbqBTLFRgpkXmvgFY6vNPmuFTgs",
-	"SXioHtiKRViNWPVbTBecXRD8/ZD0G/0GGQSMRqbaZh3jcmoKcaeVFqQW0dqvXtPs9mg2vlu/wFGWyj5U",
-	"6aK+4aFlhUT078vHVItm4veuCWZLBPMoolwMWbQJ1ypnF/drMbgw8O6v7iNLgu4y7eRGUmHi1clS2i9e",
-	"0+WW6PJDPgyjUx/k0oJk1isWMl3eY3V6mFnvXZPDtsgBshyaqJlygqhgJEql4MjRRlmFgewAatBH6s1r",
-	"CtkWhZRGVB1lw6fIMU9yJ4NTx0W+AMkOtXHIzpmIKYrZMzsnsZvc83JJcyIg3XE6QZtLmsIfWKq8yciG",
-	"mbW0Qw5tjz2IacNisNjdKAhPafCQDc7vidH9qXT7vNkxxdEd0iUemlbjb3rmT7CFhTOJ2v/c56MWDLxq",
-	"6uRMjrkt3IN7yEa+kJHOXuVP2CbykKKxPd3RuxFjhD2TjAvoCpwg4VAyDm6JVsoOiq6hJOWuSLJVVo5d",
-	"rJ0FL7PLayz4GpF6i0TomnF7ufoXi84nE4wPGGkaBxqhQ8miJL/xDWF8sXgZBtltqyiuWjEwY5tdFAPL",
-	"uIzmZMoijIZNwlUPifvxY5c0deqqWRC00CmonRKpqk5VLMSLq4Asut+jPTdNKknAqJDgoExG2nIUP0lG",
-	"tSL9bCBwM56EU7wD1RJmIgIbQXnqQlEv2CAqy5wbhyCLMY2YR/DZCq4VqDC0UuGi6iZCPXDTWdl5SSZf",
-	"A2ZY712DjC2CjEfhGePFES3s2dSPQOSV3mZ73x8yuNytw+Olai11s027rcjtzt6bnY5D3iAenYtWRccc",
-	"tFdMM1/76NGhSaAA93zHjLjwvEvGkE4Esp+6RzM5DiP/Gzqx3FuMRiyqUrkE+3YKlmHhWhYe8enKDrgt",
-	"sYb6umbqsGNJvGSoS1ak3rmHl1Y79GmKvj7osBVIR7PIl/MTNV8d/A0HIfnrXXMav/bRo0ZR8A6EJX3t",
-	"o0dQA6jwVBFMRgIHB3OQYAISHYCjjyUcPVh4CI/AYcSDHks5XX7y8SK0e4vO5PiWopkn+uSb7nat7shH",
-	"PhckVLgnPW4XEdBpKMdao8D7077qCd9uOA0EoTE7MBJx6n+dKZEI2fLKrr5gPhoaDDW5+Hhhawe9+j4f",
-	"xXU7dGxDwBLXv8kUg08cPTgm57sYrZRcBRpRyS7ovM+b7q2JGD3Rn13UuhTWm6e9pnLMBEZrCCIjfzRi",
-	"Ecwdx37KPMW93eKMMW67z/s6T584sMLpKE40YkMWAeSFOUCkFHtGJ9OACRyQ2R3MD8K4B6nLIdIbq5ok",
-	"M2Pn6oT2OaODMYzXDFeoHR2zCCJR5sTzBR0pvUi9biLHiK/A9CCMPOaRGVfCwH22o3rfGYR8GPgDKVzV",
-	"DJWEM18dPYw+7/NmpKtEkdPQ87FoAS6XiCMzlDYacuaQpCqoY66HJeGWRw+OHTIJhdS+bFCHY0WxRXzR",
-	"5xnVAKLcY/0AlmxCozPmqeGbZw8gp4VLcDd1IggYArIzh2jGCaVb9QbA1v3Wb5F3NLPt83eAOGBlfUHc",
-	"B/dPHrmm9BdsHYRNQuYkSNMqyM2bX3306AHpdTo3b8KTGFKnWVC/cUB8Lh3S16xIfYFcS393N5Dp7xRL",
-	"V998s91uP3/uQrAP0uzpTPicCUHCmRyEE3ao691ElItpGMk+H1I/mCkNtznjUTiTVJ2dKZVjR8d7qkMD",
-	"+rD/DUYCf+JLx5w2L7zgLSVrkOsSmBZifSbafb5DXD0pl3R0NknNqLXxBCaoowMZJ67F1d1DQvlctwwZ",
-	"hX2MwQyHxH3HNGs30+eECDoXNud3CKcTEykKJSLUZh7fJVQSRFRNt9+QIfoEQG7euXOHeCGGgxL2zBey",
-	"33Bb8XTuBjqtlVV7AmUZ1HhDxXBAo0gRPRQUUE+AgDPxjjvEVVtm5p2Q3g1BXGT+96fI+e/CcyiCIBDT",
-	"/SakowIKJS6gc7eF8cimFdUoldpcYWL52mp13oFRKLjgxwm7eKhH0yZvQxAtnNBZ4BEaiFBHk1hpYfTQ",
-	"E5lrVQchSkcQxJe4XIrHKp6U1NMxTATbUAwT1OmkAJmjF9BVqrXbJicDGtC46gfcMVBYBxcE78LQ4ILO",
-	"hZqerh3ikG+wKCTnNJjBFgyCmcc8O2vY+S5AXlj9CWm6lnJzQEC5cYmEYn4hnfo7ivpGjBMRtsz5VwKQ",
-	"canFQZ/bMjTSCpemzrx0lfQM+ayGnC6CQje+rqoOXtMNYbDd3q6LpB+AlU4xO+A9EPqr9YJWmyAf0sdF",
-	"cSPMqy0XS3oHU89q4I/Cus9RATjQQOSTC5mFIbstUqoUlL/VaR1moIKp9mI0jgufK8ZxZKjNIRMaKHCs",
-	"9m8YRlAiBjUJOMiKGuiAeagxYSp7rT3BvSl0wniMa4PqiElBNE8i3U6nB/sJdxQwT9HxXSQqJd780Ux1",
-	"E+terj+BJ93WIcpMYA64srCbkkZ402qE9Yz8SI9FPZKmET3fwD9jpvIUCwRrk/tqm0HECTKhWrC4tyaU",
-	"0xGLbt10YY4DCUeectxv1eQBoYSHfAfTrV+MQ8H6HCgJQrJSz+qUw55aEoj7IDH/CCPSdJMak65DXCsy",
-	"RH2MreLtdruFK9rtdHbNyfgdGviePhVIk9qqroj4HH9UgnpEFYrDqHAvHMyAnE/ZMFRHmmCO+4hEMy4O",
-	"EiIAieqQiyhULH0+ZcIxpNLnrgH0ruYXjr4Bd3xXsyEDAoxt5oB0XUfJxp1wuBNRHt9tQ/k042dcYRXG",
-	"ZxPDTkZM9rlFQd2cgGmTr7M5UtGEysFYZ3iesiBgHlGI6zBu+cw8qUNw7cJtSgbF/ObYU9xm6LNIOGAb",
-	"F046q5Lit3YEmKLkA+JiOOETPJIUD6T+dGqOZ4yU5UWYnAIB9+hNQUf9jvau6zcdvD1B0nWm9KNIJqYP",
-	"oFZj0lUzT6eEAmnhT/TtRrD637w58YPA1xaQmzfVuQdR5GLMEPjNbHcLMFu4t5r7qXnzptUOBWHhc6tC",
-	"Xhzf7s2MDHXtXD2K7k9nEb+rf8ZylxmDBjA6+AvF3wepZGNqYkhcSBBJ/01IN9jtdd4kGHblkO5uZ1ez",
-	"rO6++nG/u2/uAPS6na6+aueoiUCewohRDz09U6lnE9FzFpSn6wQOYQERGt/aiCmCSuJaEcYuYIjMFQgF",
-	"nvoNvbfWhQGNgPUdKmhL7/5yYknBf01iMGrF5zWyTd1bMHYz1cxhHPSaGmcyMqWYldM0rF3cmeoZ+9M3",
-	"5Mg7So+yAZulrWouo0aSS0JqtC5o/2IcGrccYpBYrdBqXp/rK8La8aRVKaMFInBAxq4OOVM8z49vAZ0G",
-	"4eAsdVMLAL9WTM9ZdEqlPyHNC8WM+jx+CtLRxEDD8G1UyXQn8VB8mLlWupRKqoC3CFuHGoIYcBgPeUzP",
-	"Abvo1TpnsVzyjOYMrR1qrBy/aGaKQB/3TCEy3LAd/EIEs5HeQb1HRurodgwk73P32Q7esnAPYqI5vqvP",
-	"A8prvPBl7mOQZiz5gY9BVn718VApLP2Gq1UbHurXqSQ0gMSwCgErZgpCUyE5LT/39m+bP9948475886d",
-	"O7FryYBI5rUMD9bvw9/2o8jpvFafA6RSgGgcBh4QGwCZMJpQPmBEzHyphNIUbj8MIybGanQx8cG6q6UV",
-	"fX7CGIm1DK1tZanfond4S9H5gHKjeaiD9myHRREAaOG2lby8Q5ofhPJYbYmS+MxrKZjT50o7RSgFWl/c",
-	"BcA4rW8CF4lVM9+0obqdMzwqvtDu7ymsiXHhRSa8HSb6kEqtygqFNeNbfnP8kozDCzKMPWqYNQhtF028",
-	"xKYYT6hEsGp+GoWK0g/VaSMn77z94cPjR/9Pe+LFtGKunLQO+nyqEZijDhTcjnBJUw08YdJdgNeJ3QnP",
-	"U7IisAqmFKQIJwzvajXjJ449WIQ+B0CqfgNm7I6YVNBVDYF6XgTmUvR0K+1jZzBmA0BHttNIi9XYnuy2",
-	"yREeCjAMUFyxPjfjMTfHNApOwPZe7w5puo/C8B7lc83clFg1ppCWHqTRsN2IyWh+NJQsuie+gofcWEMP",
-	"UA/Ci59qLMBsoIoQmH84saFDmzwKQzJRZBXHd/hcbdsowmtXVAJ3Aso5ZeoAJ9od8xRt9bmC9DDW/c5u",
-	"gphgCMbw3oZJAmgvIeYqFNqIE2E1ju8Z2gS74NGDY1vXTmydrYbTUAJTe4bbnXYHs8kyTqd+46Cx2+60",
-	"dxtOY0rlGKzWBdoq+FfCorpihha0+SUiE4XRwVkZr4QfmUAaQZpGRSAGkB8WR9BgzfDYjHLY56n4maK6",
-	"3lhSNBVOUxwXY7QxSTqGEWPx1lOFydGwaTgs5gBG0xLkL+/zmzffBhlxcPOm0c/s1OUZxf0w5v1t9WoK",
-	"+KkWVOPwC7BY+ApVGHwfjvyhxlDHdwkNFJyb2yPsdjpvWE8oxqsAyoUCP0oLQcKxWEDjoGGfY9j8iE6Y",
-	"BH/2x8V+nOSRW/fjpu42nj9GZwkT8q3Qm+tbN/Hd5aTg1K1PdNkMI7zh7yhSI9zxZvicVblMzCYTGs1t",
-	"z4ieIM7M50BysGVtReRKB7N9/Y3YRhK7z9XcjGuuoQVs47lT9OXj54WRBjjg3R3YopPYdZgZLO5cLI1A",
-	"1SN2uu7iAfNQPhqzk7TLX405CdRp/OqPvvviZ3+a+AirDvmNHfXcO8+UVE6PWMMPwIg54qqzstYoX/78",
-	"hy8++/3sKNULZaM0XT66CNPDSziMUUGFOrkhH7A6g2PPGgeNhhVuBW4wcXDrlrHeD8LJLXpOJY167U+m",
-	"o4YdH9V49YM/evkXf5Gd0N7+bSCfOo3v5huvv6cKcKeX6UQDdYekOLcRa7WX6tXv//eX//ifX/7df331",
-	"9/9UcWb5iS0kA3CaAoqs4nK2w3uepz20MQWh+gHk3et0NseK4oWLXd3qycT/jGv3cfdxe5a4Ct548446",
-	"UjY3btTiKYW97lq9ajbjCxQYB5mdT2y8xWEMjTrsonAwb+SWoJNaglKu0qjEA+I+dViCHWvQsdcB1cnG",
-	"+kcFCSh1Vqr2vSo1iym+m4ZVxoV4aBlhMKFIKtagcfDxY6eAVyKbVGiRjuDCrYJ0jcdwF9eoXJjIp+sA",
-	"UcFm7nc6j1XrWVN0Ofo7FmLGwLTw0SPS/OpJb/82+ptilBdy4iZBLK6DVl58pshIVhbL1Of3udHAp7Gl",
-	"mntxxtYD4gsxA/UCrjoqbBAx6UdaWZ9G7NwPZyLxAMQYPU76qsVKnzcBU6NaByjWl2C373Y6vZaDZomS",
-	"NKhTxo2FC+0kEvwROmpLECwGRpq9TqfX51/3B2cY5XlPjBx0dA6CUCjVl4ckoBJVW66zy9hdxX2o6epZ",
-	"TRkHneaMcfCIgX7Y52aGQiHfOe7BFqCsmhNJTclkUkgnis0vDNbQOQ3PWWs5FjYGcs1pup3O3mHOn6O+",
-	"fpM0Y7uLL4BAIFZB+kGfJ34Tcx/niXrPbZXB5Uc6OuV1YWUwKz0yBzKNOC2XFPp4QL/2pSH3mNYv6Jw0",
-	"Y4LvdhwCxqtWiufZoXTdjlOOF0Cka/vXisIt1ZezEAunAcSC3vZ2NIkoVpsHu3fu3CEXVJCsMa18DZYt",
-	"gW514aDe3IkJND8kBRbUkBIahtMdk6hFoKWj3K8ySlR4VpKTSElFeLL2WsEG1pOYceDnVsBf+mxlhX9R",
-	"mK4WUCaIrsHmXxufvjfw7/tfO/7wG8fdD/xjccwf7g/ePr59fDb9t7/z9tfutNvtxmogZrMQEXdyLXyY",
-	"O2KFQ9nLAEQriiY2dZnTdxj/raQtkn/eEoUJ2uoctMKBvZkZmI3Y47cPkwrlkJgJzInFUiNxTmekzbqH",
-	"rRyRXipRrnRWK0JbBThEEtq+GOG+x2S8yM0gHBGft+rh3D0H9j8Gu7ZD8daIySc0CJ7YX4py/Kvj+2yX",
-	"ZCoigoypOCAQXmnl7lH0bbIEak+fwpMmc5/PHXwFPZVYpJD2uc41Hg4dEOyliXo0PuWZgfnSRgk6tDA9",
-	"e8FkeuZum5wwKX0+MtJSMG0PR7tunDGr2XEwOMqB5CKtHLpMr4svBQuGGJNjcpktso7mANmIyaMgSKW1",
-	"eZ3QLAhSrCaVtSUNWdC9aH27kN8Dfs+x2KrN7+3fLmq+8ll+L7/I25PAmSU0XC5zEj/+ZqbiZaPhNOzo",
-	"C2Bg2WzMDR3qopfqSbI49pOYdqvrxOY8OIBHOs9kx8rCqH4cUyhIeMKeNg56TsMX98ToLsNMp/oWlPr2",
-	"gc+tXK6+eBD551Ri7ivzlFLzhLTexzuwHcgcajqY+Bz+7EBpw9yTxTSB6QzNRdFOiflylRXFKAnjey5c",
-	"yd0qK2m1YK/o7vIVTb5YaUn3N7KkPWtJ0Vq7BrorPu1l2M4anm1tU6jKzh+J+6yDuxNAQ+cYF2SH/t1I",
-	"JzMuHu563KMSJminhVASSjDJgYNvGqzz8WNFyebGzcePn6dgw/uQ5z4I0vNLSqVYECKbiu3ZDh1IsUNF",
-	"NhHW4+JkzUXAo4fooxxzVMQbjzL3H2AGacmK0TA+h+gs68gKF8rhmciXMIKEo8d3RRznosAK4SERs8G4",
-	"z1PYASL0IkbEmT+dMu8ShPtVkeyLj2ZmieEOX7GkeeysK7WdRsjZ9nsvgSR1Tv3lAIYvFNPMb941vrkk",
-	"fLOSTF6D3F+ThFOKsQgn7CpKOFFdwp0wKTCvNqjAIJeUjNOpUl0TlaaVUvVTKklt+mS4GMBl3ybxeZ+n",
-	"XnHjql3N0GTt0FeKwFmC11/m0EhS1OAiotMpi+LLBBSqC/vJva8+x59aeJ00JU6j8EIxHR2bmVTPt6Qw",
-	"Z2TOZDs9Owi0Tm5ZYPizq0+tC+zplMElS744qTeYs8DZhPc6Mbwus3Y5KV+8I1rck6YIyUzMaBDMifsx",
-	"MtLHbisFAw6tNkyucwpV6+YkHPZ59n5nOWzAwHFf2IFvNwTp7nY6qasOb0PsoWHxpj6eL+NYZJ3cvs8j",
-	"tgO8HddiCURzM14qal1DSS+jmr4mJwxRNXdpjV9RnaDD9A0chd4Sglfr1+fww8U4NFNJli1/K1Zfucnh",
-	"KnF1cJUXfhBK2Nl5NtwHM1LFld6TIv0in6aKNBP+T3ppL1Y2+fNyFRbk4suf/vjFL77/q//zV1lNz84G",
-	"/XEsgR7Xtup0d+R8yu75AsLCShFd4ZBryPndrHTe1PirgOF6g8/o9JUHWoqUpz7f2rp286inwKiy3lJX",
-	"hh8nl4W2M+d1M6E5S89DWbxVqciHKhy72cjLDEcu3mzSpLaR3oErhKTb2qjNRlPFwWq6BwbSr6J9ZA/E",
-	"Gtu2Bm2uG+tUEQprmZ8SiQYxVoXBeqM+frwOCMYbe7eo5z2BgpzlsDdtQIGHUSVwrUqe7kF8n5hDYJX9",
-	"G1yuMXk21GmeExkivsJhKKTAw6jPIaETUvoOuKNi8SrDjCWn2e12dlttcsTxPrOSuNiaGPtTCGdiU2lf",
-	"TD3f3Zjrp9vrvEHgzuaR5+H1vnRLcECak1kg/R1910/M+QBL1cA9N+bFVw/hlIWBl40vSi8iezqjgcj0",
-	"oxHaAKefuVpdEJOEEUl9buIe4+3UsfpF0Ix6Hkz1NUIyWLEcJ0sVsI1DSBIbwpZdXWXdr21MWxbGkO/4",
-	"zp07m5vvGzuaOt5COi0OCbKCZ0NuZMYNkVBUCvCuu1brgpEjTcNbAyHFFLoBCHLpVsSiJA0bjrexqKEk",
-	"dc2SAPA8gVYKAs/TLbJjTbEmA11ZDN8K1HZJsOLI88xVdh3VGk/KQhUoHjdsVjNhK28UYgvd5QKbGvdE",
-	"ggOsU6Yzv1gpPUDKmpRHVvoHHkpG3Ig9vSdGbpscKYABwdZQTxOvVsLFyzjO2u7mggqd4Yp5GKRsRWlD",
-	"nrIw8IxZLGKCQYqmKRbyLAAU9oDr4IldgvkhjqyxpScM2RHCVA9ZwGB3bvBC0kAdsGC91lTIzG66ZeKa",
-	"9TnSsIt0u6p9680xFSmEkRqfwm8QxjbjZv37vA4BAKOAXvdLYAuu6BW4Q6jIIMWlklllPAZPkVu9/IMf",
-	"vvrOn3z+H/7Hy5/+ozrB4cZhTFqiKyUTJgOZpyxxbkoLVh75q+/8yas/+0l8uyoz8jjGdzNIaNlgXvzi",
-	"hy9//Iv8MOKA6OoL2O10jdhBsiq5qggJeMyKQpqv1CGptZYvv/29l3/wwxeffevV3/4oPwltzak3id2d",
-	"0wKhud6mrjSQ/R3NQwuX8YYgjEaBrxVGiyFachxszYZ1z5mstbaf/+Sn//qtP//8l//hxWffevHZd6uS",
-	"aumsFoXNJpKwMEa9zur/+ud/+PlPfvrqp/+CHOLFZz97+eNfvPyP362zK7WAjKl0tuWrjTkOWWZfi3Me",
-	"gpPG84dDFqGoSJaRNPVUN2shszq4qsh6SUbIBb0V87eCDru566UV2N7Cjot5kt1j1k6pesmCCz0SNLEU",
-	"4Em4VoPVmxevQ4ozFQ5nv2gB9ITHUL5Ut1A0joSHHZIL6sskNw+wsspR+XfjxEOZREg8TNIdAbnF3Gel",
-	"26NrKkKGf1yWJmTMixRUoqFBgEt0IIsFP66k8KhTAIQJ5FCu+jwxW7HAwGpDfEy1C7dCNQnZtBMOU4D4",
-	"gLiYcPAhE7NAuqSr854K0oRcladMp3RBgB4OdUJl4D8OcannYT5nl/RaDtnpkogNIQuuadnkuQVjqlaY",
-	"rRHl9R9Lb8C7lGr6Hota1bUhnMOB0oq6ea3oaDqNwnOW04UwoUrcvb6x2u119vpcN2JstWpt2uQhTBW6",
-	"6eW7ecg+YQO5tJuss72mJVYd1ho6T593O53bh9ldQCVWM6AYEXW7nb2FitFDQ5qv8XYCbHWJPqJJOYGE",
-	"NuFVAFAxBceawK9//ocxiLVPDhZAqIKflqgquzs8lA8Nzecvw+oZcEish24NnanYl5hgco05rjypJZpj",
-	"Df0LDdEbGdSSlb69w0PruC4eFhqbtz+sbmfPgKivQuteCWlnz+pGaDw3p521J4XioHgSWlQYNFNn7Pn9",
-	"ePHZ9z7/+7/6/Cff3vgkVgMrii9u70JRzPU26ynI8p6lGk1KXVB7WqzPAKy28mtCGFSki1rYcgi0HKBp",
-	"4m/6km5G+6rpM1jELuweb9urA2UmYElKDdTGHKFRfUyZNdhDoYqxlx7Hwv6V+pH0XwgGSrPamOP9+tQC",
-	"PGmXpR6gsIXbrWrqha6H5epCzI8eV/SO3HZgT7N6gscCJtlSL8lDNgnPmVDAMClv7yYZ3PUUjA8rFSLQ",
-	"JkcilTRa5/ZUHevSFDsXdK5zU6aid6A9zRFM6cjNBVDsa8x9F4ZicLY9P0Da6aAPk8f/AHPxC9/DZONr",
-	"YfBMt3EUaxyc0ueZqIsuZODPIWtc1SvidSizbtmTTUnOqr54FN4rocVczxsMXOh2ekoAFhmvCjreSPiB",
-	"2iR1Mt+Nz+/mVnndiIe7Fi1+YS86gZHstRhS7f1bxZhaSou2kO8VxydkuA9ZnFeolAQvQ5KnqeyShDh2",
-	"WsO6l4twqGDe6+WE9YhJjJV8AnEVpdL6PmdkSkep7P4iuRmTsVs7JAw8JiRmj3Hiig4ylDQgg3DG4apN",
-	"Or+wD1I4rg2xNMpxtsHrrxDZ8j5GllxNCZeUZdOf2AdQwAIzQI3DC/Ox13lelr5rMxJvjZHkXdQmmVnh",
-	"SIB6HtAR2+5KbOAKbkw/V0wqzdYQSEU3b5MIrK0mq6okk4qpw9zzhZHqC77GIQCyIonT0yUut5dMOF1i",
-	"v3t7r3Pnzv5up2NF8+o6TwVGsBJM9dhpABdtHHS3fdHWIuraqaVAVqTY/nqpJPIEuFRAztaK/isSlNr7",
-	"BdH+NeVlXiEX5OZNk43q5k1yOreqeXF2sUR69nnKSyZcMvQDyNp9Ooeyj4w0O8bd5sQ+NCWaY4eY1zrU",
-	"RbmU6MQ7uVg9hQaBztOPJf7O2Fzxjps33Rh7Y80IU1poQKe+Gty7WBuKQn3Bghp/BRn9NyrHE4/X/Msq",
-	"zTfs7bg8aa6J8VF4r8T2nlSwSR0TX+o72gsCo1JnoXHwceexs/k13kB6rwx9Xl20UMVuvhQt2Nt4BQBD",
-	"hgBzkCHN24BdFMjvXkf9LxHhwyicvFs9W796/IOCjP2ruMI65os4a4cu1Rg3tFLE3bs1SjbI8IOCog1F",
-	"rq1LBC65U/a64UuR9AdxK8N8upDLhjOrABlhpaRwE20/uaq4SPE/wganFJNiEMa9Psc6ZVDKGTEJGOqt",
-	"vO40IC4047Zt47Yb13dOhlNY4EiXp37mtvOljXxOSi0PSSjajbiCng5Ko6naVliVtHUZAOc3y1KxciT9",
-	"JWIbKuSjMXuHe8UB9ArAhNycnkM8AL3YaEhOZ9JQN1bH9IOAdNNJv0sn09uo2WNx1HeGbxSnJ9+GgWYF",
-	"AfBFtcfUyIS2PBL50sBV6gTksJUeKNpcPl4TC9Ql0QVJvdPjStmKus4i+JdIIGhm81WutmwbWvk8XRlT",
-	"kKH9WshpFZykpPbmbT8K/11Nu88W4csJC4a/ATaaLyyOmficFSMYNM5gFVw7YEvn1l9ojVnPGLM1p00B",
-	"MX7J4cIVM8gYaiuRylfXElMh8N42zJjx3sbxZo00CW/4DbTVFB7Cq2iv0ako4KbdJRtrMBqmXk4rCWXz",
-	"09mWwuEQrmQk6Ww2F/n4JqaOsgMfqySPWj/OMTVDzSFzSVC6nc7tIkiCK/u6M0H9ZqZkur3DQ1mU7Sbf",
-	"70aiDJ3GjNfLuXVZYY0PEyr8sqVvv/qJl0rJsOwGRcY9VjfhUjkZXkZsY4rULim0Efs0AjQO8L/0bE63",
-	"c4JVJKaiiE1odLY4UboubAsJ9wm+QJo08KloZaTdGWNTgVV3U3H4h8TtN/oNlwwCRqPieIiVRfBtYjyY",
-	"amQnmNSpRgpHPSNfmDm21r8ILO1ESr2SJNn2sL8sVwwghhkoqvH5t3731Q9+udkUQbUuHVhj0dFqr+0a",
-	"wlpDEUw+jI/pBjYGdaBf//w7L//4D1/87Lu//vnvN7aSMtqm72sB/yW+tlBMoJeU/DlNZZck20HKJLID",
-	"yp9c0g0GKCRwa0D5gAVPJjPJsLTAguqhXFsLLsZhwHaw3Kd6kTRdIamcCZd08v77uDICgQGDKNZfwDGo",
-	"Ipz3u/vkPfXK2zDcezOtI8dtZyQtAEvV2y08aWkJi513O539Q02gulZpt9fpHloD9gXxfDHxhWAepAQp",
-	"EsCDeEgwwisggHko0UZtn6KCEoa1Jeq+4T3vGUopa36FZHq9TleN/B5DQ3bdoS+8j9Hr9Hbinazf9gKN",
-	"WNH/UaYW6DptVuZYb6fJbutysZCoFhnejY6nc7xD1lRgANw674rjmUUCA+SAcnUkcWGXJQxYQI/2yOzU",
-	"XHpviKHS6oKwnD6Tvnq5PGgpORiXRF55zuWEbA+il51w0h/cNGOMJ4ytVMsuIu3LkMU5yr4kWfwhrj9F",
-	"+YZLZklh/LyS+rzvAGXAzij5q96IlAyNZkk54fBC9dLtdBpO43an8fj5Iin9ZBKT4RJhDXOyog2xEpWR",
-	"cE1X/f4O9zCWr9NqkxM6YUSNjsDoCBXE1cPI9e9uSdrvorTHs1ZD5sMyYtmCEnmfLIPYvOzXvOGLgwDW",
-	"idtfDRSsfxujFk4ovlZWr7sa0GG92SHL3WYfq/JgXOwvJ8bA8y++6EBD6/ZL8MYVghavG1cYmr5sdKH1",
-	"ZiMqLh1e9Gedzi67rWBG/KmHoCP+8FiNKxox2ThonIbevK1ZTgqTQETJMqPB2/CUUKgqjM5i1AH/hfqg",
-	"pBcXNA0j0tGRdL0WHGQP4vvS6X48NqSzQB5YBraWE9906HN9nomLf3xo6n42AdP0Oq040AG4gyAu/Dfz",
-	"3O3OIaGQG5QKwyKIP4SDhUkaoPxnxHTBVGQ7IyYFYqdup3MID/p8ZPEln+fGFUbZEfiCjGk0CZgQmN2o",
-	"z9PXJxQraWGAozdD1soERjiSkA8YDkmw6JxFZAKRDGoISenVGYfG9Rd8GLbNT33uCyzJ2rZ+dgkNREiE",
-	"mp7LLcDmOsT1uYxCbzYwn82NEQeui+C9Ec6Y9zssSt5L3Y/1cXxChhHzkEYcs05vq1kp1DoIZl5BsinK",
-	"59oxZkFNH8w/osjgyhW8TblfaKaAVhkq7XS1DUrXwbWxKGliaJ/PfenTQFNMrniXRfahlliUk46igZ5D",
-	"JmHE8Jtup9OJqU6X6CA85Ds4D04nkAVYzwJJCzBvn0PxDMS92IBjpKD14N5h0d7HGeIkPWO8tPYXHvzX",
-	"beyCSX1AJ0zcV7MqSKsKsx7E/CfRSoCraJTkxFewx6FgWlc4vpuKx7RPJ4ZjxmtXitHgzw8wVuxff/S/",
-	"f/UXf/+rf/k98z1W5uw5jeyxwLKtKQZhwqEQhRsQW7FC/sJg1djjoRp6N4zuK2IqQJ/2NPWMXn77P738",
-	"4+9h0Vl7RosG/3jzITelOkDBkF/9wbdeff8nL372V6/+6XfrDdyJHYSPV6ibpqnjEQWMsHCki2jo5X/8",
-	"/6Aoxf+ouegburdkC3tzaQmTeaevNuvs4iIRea1FRympNZs5U4svhKAJIhWNWn2rnYYtsBoHjc9/+d9e",
-	"/dlPcHWzr5atbaKILVjlGtA0YanbSzCbZ5i5wOHUHsBdDTxiJpNYZ+GdHvjJunCTcJ98jhizKavxzcwO",
-	"NpxGEIZnOFYcfsdsHOAHKC9dwGydhg1msCX7mw+nXjzZTuYn6454maccvWKNg87zNav9lXLorfmlcZtj",
-	"sWm7qKHtaj7qhTps2kudOmZYcHi1OoClDLesCmAOCCUqrVUYEDDRCtfpMpxzwV261OFbcMyWnps8/0sd",
-	"hV6pIN7grbcUR6ukYrctbUMrBJxdaFPvqqWVU1RcrG2v5VFP1ThEvVhbP5Ypxne1kUSkrPHGj95rHRAe",
-	"KtUbCiVDDWQZEl865JPQh2tDYWQKbPsStCClPhxCgLrRHAaU9zlehobrLOq3sa/UrHmbfKRwr4vpafGc",
-	"ukTRM3oN0HJksv2C9scmU+kzjzSVRmcNTje91PNfzfSvlay7se29SM0ymg2YDU7ZUClOZtI0gnCK8Jzl",
-	"iicb9mcpTIVOAnPmlzsA9BOvWxnSw0jLdGtnGwdDGgjmrOnutuy0BRhi5f5WdzBU6XOlUISeycl+t9Ai",
-	"mu4XrXSX4vW/a9Hb1pBiITVtqBZBnm6q2PdT59YyZ1sVCPA3BV308K9Y8MASilpoY89AkcX29RVp6bLy",
-	"9OrNoRv3r1dyrae86iMmtTfbOhE1L6eDNE5ddJMhTk3YSDu84ALEn5J9voAb580YcAvGzN1gePWGaDl9",
-	"vuA2e2ybvStcwmkUhRcWjhCkmbmffkBoEOghT1qHJHMJvs9XuAWfuwQPnbTamXLHIn5ZKRF9rhMDKXqk",
-	"0j/1A1/OSRO/vZGEGqi9idjgPL9B7/tCujoforXCaIw/JBdjxtGATXzZ51AR8pSltB40flvf+MLGJSX2",
-	"5SbsEvAbvcraypzZ11b1K/6pywFgmdbWb3twMY9RKCXVFXSUWm2ovpKYtp0Co7A2kHObgtQRKsk4ANzh",
-	"KL36VzzAIeEm2rJU5/L8FsIfkvGADXHd8ZQil6IKlWVLsm7Cx60kFCiitS9ZzAEqVLJGKoHVYYo4qAlU",
-	"iggoZZxIZRQwNr16duxlttmspSJvtOtUsbetmPnRNur5/NyX6VyQStib9Ea7mXQD/+//evkHP3z573+c",
-	"n2DEnmYzWIMdZ3YpSbQvMxlB8QF+3dkICiGaBZb0xcoJ5XTExKYQacYqlGBNpPCaMNMYN8Kh5cVvIt/R",
-	"ABFKm2JIg/5gXjqd4xpIf8JamYXt8yNwLCOWc8/Y/CKMPHMD07RwMQ4FFq04vqtAh8/19Q9Dg0RxXupD",
-	"umGFAAFOptEf5V6f+yMeRgpH0nQBqjzssoKX4r1aDVkVWXjS4C8XCLoIDKHWfyVwUN3Qyy0BjxWiMtcb",
-	"Seldj+KaBkiNwPIKB6OJHjnw1UBBCZFtGQB9ua5QxPBqcVDn4tIX5l3IZzid3qN8xKL32TkLUGrWENW2",
-	"czpLdUvwRRc/FnqArJh99EsWpGFakP4wCgOm59ONgUg6ImPtmffqTD0Zmr0CvdVWIM7MVG0Fep2igOoE",
-	"NPUuBTTZ5/31Z4jURqj4FK0LiXSAahkkEk98DYPLSl1ibmvAAWDZMQYYHseihJHHojZJ3EYG3IE3SL3P",
-	"PAz1SnxshbYeOlPYSUJMpactP8ZmMgyjiU7bJ8h0dhr4OgFTJQMPn5voMiLHVGbY5lIjDCZZvfqQI21r",
-	"cCzLxwZzKFt0U5hDudjusYHUyMlWfFkEc36p7+pHktTtOmE7D+MIBogIye5E0/L4ImxPRT/oSbYWRz/E",
-	"gne94KOEvKqJrbKYsnWMGTUCzZZHMJUZQy4pgunxpchBfbJqBowI1yp+gwS5qgR8j0ndwg2b4ReLwAUC",
-	"r0DWKTDDPG0FqKf+a2GW86xYcLi5SMsvlos8lH2OlxnyaZRSXdVMXbxG0qMSCfg1WDsgkSud9DiX/BS9",
-	"B1tSd5fnOcqMZl0zwArlJreyIhsoJZWhqCuWVyhZtSXlpEqKT4IinMlejCd/48mFUgPdUPVJPdRrIHAV",
-	"gcDl+RNyZ/R1q8Z5rwFUP1oaWGoxwXVzGms8kQtbMWyqHFQcQfU/vS7o6kulog+Haakvw8TXcJAOGXFJ",
-	"F5hNut4gl30e37K0QkVE27zt3RMjlzTFlAWB0ccpuXnTu3nTSdW7bKmFPWPTOD+oPVAqFCKJSzmoNreR",
-	"hwI9Fweku9/R2acs19aRcWtoX1K8BOh76fPufrdD8Bi/wyWLMnGs3f3OHWJO+bmvWoLIlexcB3TCMOcn",
-	"5QTsZvB9q93nD2FxYXy3c+N7yD5hg6LxrZEpKzUwGFOKXrqdzu04drbP42KT3W5nr3ZmjVFuPpq8X+ON",
-	"Q9jyxeAGoVqhvChJce9pF/Lf/uXnv/wjdCGvGJKbD2PY3PA2GrVbbViIVWsPq0LWbIusqsDlzSzXkgSh",
-	"eyY89KvYzob2cWfdkZVnhdgqcZWOCSXKtlbn1Z//uxeffe/VH/341Z/+86v/8g+vvvPHL//kz7ZRPaWE",
-	"u23v8l+ed20qovsSo6dQpFxG7NQKzs3FvKUsGzqEraJulxevRqMyIcWLE7gsYSJ2tta99AiyMNB4Xa1+",
-	"yQVNAtCNaL8S2WQKOMJlZJMpP8KXFEmPCFTBWFwBQnORTjWtliaWXlEoEEkcVW9pHui7faJI5IkMl91y",
-	"O/I8QVx8x4sTnKSgMBUkjDyf0/hel4hztTjETTzCLuk5pq04HcxXMOmLzgPTJh8ZEI2NKyrKJx9R2ovW",
-	"Ca0gIM2SLHaEigIPofaoLzAhzEGf51eaNJNxkl4Li5BCNpNhGBFGB2OiF0GrjVxIRj0Hfrautlg8UIYG",
-	"Q2u/5VLVz91YFFWBdrLoGp65qxlyJuJMLa1DEkYOaDV9ni4FFBnHkOeornaJUvSzB4o01apPYbHUEFjL",
-	"jAHXKp3FpyTmy0qmv0IYWJnW0ufqZBzGKlm8qxaLtNopLJ2DLyoyfhRejcTB5ca/BUEcXiYxgg5xjxgV",
-	"aIWqjdDrBrUVj0MnSVl5HDXj2VYexObSFm9vJW4bWHG8fE8WjURngVlpJIsCAopEUpKkxKQ/gKs6Zoyt",
-	"omiBVVbzX//dtz7/yU+LQ7/XDTc4zrKILTsp6lv/02u0etaGL1cUIq7KIaHiLHlWhvp7Mg9nIIGn02CO",
-	"ol1LdgUhNKC6CsC6wuG3uyyp8ZQTiMuzUa4RkVLECorCTbaqGhSc20vSCbBnOIEKiMlw8T3bUk1gL5tW",
-	"EvY3owlY5FqK/x8lAAt4EIPLF4Cek3sMJnejOlyMuBF7eo8JQUfMNVkq8gi+Z2M31Z7oc4rZD5NMj4eY",
-	"Ze/CB+2oyOeRxullQFwrvO0+z6ofmeutpPh2q2r35O7XrUursTn+hiAGpx7fxbANHFDpRVTUGTAkoyQK",
-	"I7NapHdAFroj2uS+WaeDckDe5/Xxd1FWjRQ0BhA9S5wF9uYAI4fKV/tpJN7nyx0In5gZvE6PgWLxj0K1",
-	"mPmq0EqgDMMZ9xLWfDongtFoMIbF1Qcmxb7Sl+7qRZTrG2t4tJbcWqsdhFIXtS8aWN3eu539HevuYn6Z",
-	"cSU9kynGyl+jhKGhveWQcNGgX377e7/60//1+U9++uKzb7362x9tGepvcvlWAfg1+183XidmR9szkKeP",
-	"6iat5JcKbjNnodD6u18AbQ1zhgNRKCotY/AhuaC+LBeZv8nwdRWaviyLMWgcBn+thgz3HSCgUlB45g/O",
-	"loFCLGgqiKsetszCcWlTDUoepdL6RLoMKp+HnJHTmdQY6NByG/FgHhuTk0zgMR7cTrWSzpsaWH0dprPU",
-	"UqqTk2WspQuqmcjQTF7NXGdxIc1M6IaTrAM8jRmik+TP8Ul1+jx+QI2BBcPWgrgPu8+NFE1Ru34VS6VZ",
-	"B4VnXRJERlp30TsRr+Zy1JCi8kzS20W2sA3XXSkcxjomuRXMpIVjWN9AWQs6bXwdVINrLUC2889/+YOX",
-	"//F7v/o/f/X5X//eFoIPvm7O35cst4o+mV+Cei4pKjn4wtR1KTkIl2Fys2j6cquyG4yBIZorQarLquGS",
-	"oqqPH6eKuVSp/3pvJplVADaXs3a3dZBNxwhmDKyyoiCcYNzTNjlBRkwqiLC3pRJye7qE3FUqFTu5LhL7",
-	"G1gk9rWViP2yFof9zSsNe5UKw76usrCXXxD23lUtB1ujDiwK7eLir8MwIlD/1Tthg5B7wiVNKPHlS0HS",
-	"hWFlSHh4Qf5vYj/eapMj/MLYWm4I4+OybSBa0u+SGZd+APdjssYdrI2HSEHRvYZVGdtOn2cjBbcEHnp2",
-	"/dlalWdliHOBDB8GK6xRjbbPV8EXX8BCtDZhNQ5uF6cl2rKJJD2G3dudzqWXq12yDNsvYLvpNVDt3efs",
-	"q+EsuuzO64uWq1znFooXGiwQ1/ThsQTPKV8TYP0mI6StikFJ8Awnva5/e6kIquhIXCqKuuTyt/e+XMVv",
-	"n858ucxeEgv3fDZ+q3QtCRg9t6sApaDRTEgiI8rFUGtJGrn5kZCF2EeTfOWMLd39zp52X/32zJdLnVch",
-	"ZzBin49KfVdqcaokfalgXNGVenoQP2QhIP1qCQ5SA7gqdpbivB/L67pfCuCp0ONWavFvOTqmAmRYuJC9",
-	"zj7W3Hsb1G91MDaye6VrCTxgm/OqLB9+2xydK5YQR4t4XySVRmdSZ/U4Y5ycsiDkI1A8M1UNtVI5wHiV",
-	"hBmJL7n96AoF4Sw+TXaf2dCk3MWNwyJxaAfRm5/1NRAd8mdEUskw8+fvMrCYddYuCYW9r+ZZuRzirHIl",
-	"xEyoeC79nYiz3y/O9Po2FDREMDT0WeDZGe/5MHw3jE6YdNFylfk2LmPeJkfp5PIQGZPBYH3uxgmcXGdJ",
-	"UXuss6PL2pMJo1yQfmPGsf6i128cQql7pyBQ3elzN53QSVfEz+W1cvFeJDYJ1yYV+lJLMYdfphGDcodJ",
-	"raSLiE6nLBKQOmcaUJ/3eQhLSQO9fGCi4+wiM0HSVEdxxgdswrhslVX3T3JGuZi+382njXK3FFSlTXBq",
-	"xU6YvCoePKHzVF6JXLwLzWvxuahWluU7f/KrP/89iPzePOhcNBRzhzOVH+3FZ997+Xd/9vL7f1M+prVg",
-	"6QbXZi3YusFxLEiYwumEHXHvSJ/4tcfxXkjySevyGem6uYx0r77/ty//5G9e/OxPX/23P3/57//nr/7d",
-	"/8Z2Xn7n2y9+9j8bWyincGId1y+ZEzSu/StSeWq3gmlzMvYq+khrL8hlpihZdAYvA2qmD8IloU1Ec1Y9",
-	"gaUJlS/dk5rWFha4UekZg0wiF/eTBJkKRmmibFmnF8PNu51OS9uwAk//IqGVOFuG+u6GUGB2wiKi3irE",
-	"UoNZFCngp1t3w8CzB9GqhqfeQDwFbz7Ss44W+zWzPRH2dEaDgmVQG1OUTMO+HNLnueZyT5Ujt9SaVQhD",
-	"r3JD0Oz91bAUdncEnbB8eeRCcZzegJSwTC/y6qa90nrN1QeEuLHGgDZs3dzMoJYjTd3NB9UNoYUjQyi5",
-	"uZHVMpluea3MWXvNA6ksLx/ZvGHLyLHs5NuYzMZF6RVCH5HnD4cswijk9DLFCVBaV6I4e2y9u3LxewtP",
-	"cRlGzezFF8UsW3gcLwOHZs7VJQFR06ttlhJjf3qFPNA5p3OGD5qf1RBud5xeR8NYrFoa3RqG0anvQeKT",
-	"chT7LjxkhQOCHRXvHbkHugI9+lN0wjjw2goZTgW5CKMzuFNosmyoRWg5oHB9xE5PwsEZk30+CDlnA0z0",
-	"NmKS9DqdHvm6Pzi7zwOfs3tihKEoESODIBRQC5R7xL1FZ3J8SyduOWPcNcnDiS+hrzdbGD/Y52486xm3",
-	"5u22CU4Qry4T/MljOgscHVFzRXQGdk1B3PiRR/Mp04ZZvRztPj9C15HWL09Z0mI+OQc+qlovRuAFyyBD",
-	"veLJkoG1W2+OLuIKqNpaU1i0fO34kO+guQDFIJaGt6ILY3NCvu7K8d3Syis4YXDSXVFjZ2oHwegUX6P7",
-	"1fe/++Jf/suLz773rz/62a++//ONONgX1FopH8jnv/zB53/9e5//6A9ffPaz7CjydyAW1lhZlAbNOgqF",
-	"NdFWHGF+ncwIq7P9d2M6ulpWOHvJfIHxKslJPszWXqmQ32CVLGqzFeqnrJEjy5r0pafGsgnhkoQ/dkma",
-	"p5S3dNUOS+5rSVLFyWkV4TDyZ8QkrKN4EgJbf2LKpCwq7MW4jOaQ2FSfUp0+1MnVszxIilV2sTyELzFD",
-	"hyQBo+oxzkg4ZbxYAjuEBYKRDopY9azrMUn94EFA5TCMJie69WRIlixquh8/drHbcDhU02thbFrEpsG8",
-	"z8WYTiEtriEGQoeSRYnf9YYgLkj0snVyHe3D9NTU9Vzf94V0jZfTpMAVhJJThRloFNE55sm68OU41EEg",
-	"loS8gQhG1JfRRdXLcpJVC1DIWlVJho6YVPQuUPDjil9VaToruJhe225UzgBn+RwITpI1dkNisITWCkVi",
-	"6YAKZl5f6r1XsPNXS/6VrVWZLISQ80uQhSulEl1RJDatiWk2wjy0pPj3TxwbA8RssKiAacK94EAXMVr4",
-	"QfUB4Er98eSN4S69M2g4DV+8RQdnSg3lXuNgSAPBnMZUv66e74JY0+10S6p2l/RqvVlc7nrblbwKzkG1",
-	"Gp+2TFCSL1wgQNep+Qmn4AbBY0CE4dKbgQkpNbUcHLzvD3VBrVOaUgUPitRjX4gZpKRRwk5rt039CX6L",
-	"892ZFoWk8z73+TkNfK/VJh/qYWl9GU7cxTg0JzzRnwc6LIuHcoxphTwClMG8LYvZijLWLPBV1lS3qXyu",
-	"o1Katasz2AUNVuYKH1p7dsViM/gXVy8s3M3L0OzS23lZ8az+UGrOdUMoHlfGstcouDgRI9BfBiE/Z5HA",
-	"khsTMVqU307OIi7IbAo1FAfhjEuXTDBBJka02o2Bre/mTc4ulOIHV3tu3nRIGHgQFES5vtgDr/e5UpMi",
-	"+XbgMy7viRFeMHo2CGbCP2etwyTWteBB+EYkifZ0n7rtNnF98Q73YF/UOvW5qUloahQh/4ehtcmjEOtr",
-	"ntLBmUOmVKDwcgd2l9qQHChttaleFLJlOiQRGzD/HJId3zPLo7Q8954Y3VUU4sBSqdPuklOm+laNsQDi",
-	"Vm8I8rWT+x8QyZ7JNjkiETsPz5gXt37G2BQvswv2FISWL/o8gt1R2qpSKvEdNTN/wEhTd/ZoPmWk1+10",
-	"IX7W3qxY64y3M1ZQzbpD7V31WJ+b9VSL2cYAjDhjkGAsCVm4IZIGze74mNga0/QVlHaZ0kjO40L71hgP",
-	"rJx9RF6EOh+4ojvh81HAnoDbYUDR+6A/neIn1ymuGkPCoYmZ1i9of1v8WsoJmIoU1i8gP9PPH65WTZxM",
-	"aAABMx5JnyEdhIJut3hpKMEZq87sEaX3FLBGnxfe0M8fIsu5h3QGy4TaQ6rN24c5L6B1o7/b63RL7AVv",
-	"Ww0pFv36Y1NOqfd2arlT8mWQ+akxGFNULLu93ScJshnoAsYdUEdSy7pSqRiQ6w/UXi8ejqb6DQxo9SzY",
-	"uUHhUbLCVTa9OrfNYE5Ua1tZIeT0Sho+2Wgyp0WLhU1ubudAmJlK5JbP2FSPtpQoc+Ctae/t305ZA7aw",
-	"sjUvMC6zjWVxTKFhbItHqF4NnPdy3HDr0TiLeV1ZVE5GGhVxQCU5YvEFFi6yXB6TpggjybyWQ0qFb1a6",
-	"Fcjb5cE/eT66KPgnFeUSi9uUBCwhmW1E/axYrrOUP5ZV68xSOEkzwEJoUHsZNh8p/2RJ8FGKBeYMm4Bh",
-	"jeJkUCqaMstYluHR+uw1vtlvKJDebxz0Gy9+8cOXP/7Fr3/+h5//8r+9+rOfvPjsW69+8KNX//Tdz3/y",
-	"n1/983de/e5P+o3nycvaV62miyUDH/kT9cXtvc6dO/u9jvqfXQ4DLKkPGU0GLEbvRuEEtlKxiMF5JqpQ",
-	"MO5lYmjVV4X9qB9Y9C7eBGwcNMZSTsXBrVuajbQH4eQWPaeSRu1PpqOGeeEDf3DG8fLMy5//8MVnvx//",
-	"8sA28Kovn+r/RucsMgs7EaNub9eMVgg/TFz4xqzbW82Gu5YjuVCaNI3SYeu7qINxjxh+W2xCL6c0KjEO",
-	"SpvXHzsNKiUdjJkHN/Fg3weLBGiGGvUHIMhXf/rPL7/zD4og/+EvP/+Hv/z1z3+3DgXeRsrIF2axKFFb",
-	"8xeQYkJ3BdRZ2GF1UuyV0eKrH/zRy7/4i4W02MvSIn6ylrWcIJ01t+2ymcjCLSxiJtod9GAmxsf6WrPH",
-	"xKBxoIaHVPXiZ9/WY/sv/4ADayQd+fdP3qLeiL2NEEpTiX//RLV4go4g9Zw6jjRIVkz6MoD9i9t8fs3Z",
-	"1vFO5RBmRfPlOAx0PS/DrBxim/FWzy1NPUJTaOqGIGNfyDCa2yZOMapT0lmBhpRZc0KjM3XUxBMqnkRA",
-	"50uTGal30nMmrmBPhVtk1yRUENXuYc5GdUMQd0zhcJ2wp66uJUPREdfnkS9YnEUyoNEIYmJM5QtfErwc",
-	"P1JozwsveL60RxL8WDUVUq/X6ZCv4pgesgHzp9Ix1eF8XmBlM+XQkvxGtsVJaQCkCdfmseoH9cBKjY97",
-	"7NwfMIGXt+JI0AK7W84AJthTcsrmoSlgnV7UCX12wp46yw1ldFCYosnp8wymz3ZS9X59ynhYZuxS1HRP",
-	"jMQRstkrYOiClb0Hq7iiyUSdhsbBx3fuPF4/E1F5opza4+k+3nKGqeUWrnoj2ZrtqGwYxck1Sw1H6kQ/",
-	"ugjX3BWn9/hSEjvdS5207RtRys5Rmf1ErccBQR3aYm/Iz0hvJU165TRTmVgn62ZrJrmUiaqf0HmcYspm",
-	"p1fF2nH5NoWi03EpCS4zdH5Z+S1pdGb5BBH2FEG1dfIrpcAbei4Xe6JjEIQPp3AboRKQWyFwa5NjnoEy",
-	"8WU+xPe6Jptq9lDBI2r8WskjlkswBb8UKrIrttmWgmxaWh1ynHPp9rnx6Rp3qWpMbWNN/+4GcGO30yWg",
-	"NqiulkLG01COE49sao1TYNDkVF+MBldEedpinC4xByulE5frYINFWC9PSKU+TwsFJnWAjbu+u1uMDfH3",
-	"q+D/BPv4CdB0vsDs3v5tuzocLGJiADaSBFJ3IUn4kb3nK7pdjD69PsBcF9GVBaPW9lby8GQ2GK+FuxsH",
-	"d+68dmyZX5CawFKNYbfTNZVLka9466zKmjuEVH3/gr+2MVQW/w8N07iMkMKEJSwFln4dcapEW7cc8ZIL",
-	"KpChnM5Jaimvhlut+CCX+dSs6LKYa0JCT7UKSh/gXwQXWoUzm3S9m9V8Fu62VYVYi8xSyF10TC8DdFun",
-	"7tLK76UF7SahdmwshY1acqVfgUT7Ln/13PJ48Jtw21+wpy2dYF5he/XTYmR/okCmsICGgsIeC3zFkokv",
-	"ETZDjXtf51MNKOinEyA149lrCsaI+2xHfbEzCPkw8AdSuAoXu5ZF3iXddGUfMHe66HRwAVcnBsIqUYat",
-	"Q7JLmj0g7sGATSUC9gsWBC3sqc9Tuehdk94121l5SGLrkOyRi8iXiM2KQhJxAvp5HSJqhXv3OVxjsIJQ",
-	"9WLqCFQSnn7CBpI0vXAgbnls4KsFE+2J91vD/R390o5+WOh8YFo/MDGubbttX6ZiWt8Noz5Xf5Kma6ku",
-	"Cml3W8SX6hU35c4k/Ua73e43noPtXV/FRKeadsH6qGYYCrgh+txNXGvJ+21iK0vd7i5pPppPfT5qqV6n",
-	"MzGGGtaBz9mONoZ42iyPMzwkIsTUA/MUY4ewWLwLdJ8Hcx0dq/QwW9MbMWlSpT2zFFW1QKn912oWZDSh",
-	"eHEVVBiBB0TNlhpTOQ0CE66LO6tvrNpasS+IN4voacDamUjmSZy9DdfRY5NpKON6DoJOYmEudP18832f",
-	"Wy3puzrxBMFVRCImZoGEWGpcyZAIKIRjjwwXtk0+0kHIvtTjic4BQpwxmJgauvH0xSSLD92ADBKDs0Pi",
-	"amcmPNBVrADOtO6tQDFGd2KhYkyaF+MwLvEJmjeUaW+VJsPoAgUZ9RAyFJuY78Qdom9joa/EPBuxgT/1",
-	"IROyxaBItwVJ5sKhfteuNJJ+crelSSK08FfWMZNRtCe+EBCIHZEZnwlFHuZ4ALvQZGmOi0OQsdwyOYnM",
-	"+0NdiN0aDyjZ3UNrfbNGR8d+nOwp1GdfmErr6DFPDqOkyW6ns1cW4Gyeh+RBAR2cBT7cqLOwabererC+",
-	"qJ+AL/s6VHqCqnCZHMzxD3vF+Ze5dzUiogG9PGLPcoG1uqHnRdEHVZ30tid8tajoRdYKFOQ+N7rDDUE4",
-	"nbCsJcKsSBKB8fLb/+nlH38viTlYMkFUcFeYYNV7cA/Z4Lxk+e1Rf/9vXv7xf60wXmPS2PSGLLawFAz4",
-	"r/765d//88sf/6J4zIW5DpeNerfmqLud3Z1TJSjyhoc1Vng7JL/QXrPu8hZEZhm6Xry8K2YG386QC0Js",
-	"dmsXxdndmSQFMb8og97bGcV1wNPsME6bd0GN2LELiSRFVlP3PSnP+igq8M3XvBLQrJFVeXmQqEim//SU",
-	"ygL0kMI3NuOYU5RHQhaEla24JAl6z68Lak07Qs4DBopYDPWAPqjWp3Ym1DN3QWB1DmPcr3D5hcKsWgsJ",
-	"eaxgVFvaTMiqvbT5cNVla9yoE2yaXuL9NYT1oosoxsBRdvnETFvC5iwP96ywBLbOGQdbrhvCuWYo5nYj",
-	"LpeL1DoJ5AF4bz1upBhWL7h0gwo4xXNqVOWUnxdsJZwxT2i1Ca/pWlYT0gwjYkwgLSJkVF4qajXzP+7/",
-	"anEliUpdMa6kHB+XZRpAiq2XaeA15OktA6VJT93CLMVZ1VZvw2HK8KNQgBqEUBT7GutYwHbL8KqU+18G",
-	"/ez+SjJEI7YypYqTMcTl4IlVax7umnByOjc4bBTXDsMhPAmWhTplIV/hWPeya6PPJQw2l7rarp6sj2TJ",
-	"EFJYK3fDZQmWyoXn7/ZMeH5R+Lx1GUO7mFe4AJRHQtVHvfSOSoUrJJu6tlQILlAmFV42WnLvZMFNieIb",
-	"DEvnsYKwrepM8xiX/tA35ml0MMSAczUP2wmInYr+NY1vKqXHQieb4tSpooHw0cq7kkkcubhwoEm5oqY/",
-	"jcKhH2A4GZgW/XOdA1rkU2y2yfFdgR4DGkGcGInYSIkJtYTqK3HmT6fM63PhB4zLYE6aiWflfBekV8sh",
-	"Qt9V8IUEFnEKnCySJoeLjisT+Xp5lM8Jncmx2sMBjZOZLUqJUZpk8krUpevt8PARklj6gGoNKpxJmDSQ",
-	"4bJ8jJksjOvkg1QktHYaSCveQiOf47viBGkkr15bl4JtskI/Y8CGkqjFiD0b02BebWAFCTM3EST+nkVG",
-	"W4b6KSIpxIw2euEhUsuB8WEav18fmVm/QcZwwQa8UoL0G0czOQ4j/xs68PIt4HIEvb74Cjh9+40VBEyO",
-	"pBaImVl8LOHG9JLrh69+/7+//Mf//PLv/uurv/+nhtMYVtcOeYFemI+3Wn6Vroyul0yMTqf3KB+x/5+5",
-	"6+ttpAbiX8XKy22k3dzRcIBa9QFKdSB6fyAXIaSi7nbjNEs3u2G9aa4PfeMVwdOBkJB447UvvPB5oPc1",
-	"kGfG3rGzbZJer+KtSr32eGyPZ8a/makO5JnMoe93N9eTvDxOcm3dPFUnz2c1DHdXDLi787NehkvLxxgu",
-	"D/cOe9uUlrYjdn+D/XjDTe3ewFgrAbb7ijt4aKoqmJWIQ1Y1F2oryFdxk9eyGJc9Alu3lOxFIx1NcYX6",
-	"NxXupcLA+m7OTgpQdYIE692yWg1prllDLl1Mz5TkeXdHxM2+1AS6G9fUufV3WMyHa63ShrkC4WlcBEsT",
-	"XKtIW/9RXwzpQ2TmyIHbBFnthw+ah2yZpBMDjxhDOWF1WASE8eg/UOJ5MZD5mPesv8TKw+zXrg8wZz6H",
-	"B8rspg2Tc0LXZmL/AzC3ExJ0A5ibKko2r6Q0/eUrms4FF0G///TP3+21FN4+76ebpQg9RXpcZbK4gj7r",
-	"ulXWIfrqlz/+/fnH1hIVd5Sc25cm16tjRB3eFK8v3/z2w0b3RSEXR9fdj1evL69+/evNn5drLs9mntKh",
-	"s93fOQz5FvFtjVy6nUMSF/EW/sjNMp96ZN5HaQx/e957fQx/89wTmnZIK+rJ+ValwUfVNsu0SXbsC+NI",
-	"wTtgXuWd7c7DZJY9POuDmKeBlw19bUXhhUCXH2S8DtQErnsl00rWoTAGAySaoXOvjWzKku7oLVxPYs1p",
-	"Xy8V0YI7U7DzqUJz51qoofU2s/6wTUuP4DpXoQl5C52+ocvpvM6KE9YXlitb7mqAD5ChSRYRImTcJO2u",
-	"ZDLCpKuzmk91qk5aOvvYbgepl5Sn9pJ1DXpZMPKPVl8vAeYJ6D22G5MvA++pbVQtZxBRqkWRQyal9L2A",
-	"jeZClmmvIAJXLzagiiHabkfElDN9kRVKZGOMwdMa3aySWqnUY2Qj2iKfgSHZQUHySAvmTrymNRnbr/r6",
-	"KzJZ25uV8yrVk1qGDo/eizQd0cQQUpezLCXqyM4lxtnp6pMmdsWT/ZdHz/a/3h+8PBrsfxlqnWxL7IoX",
-	"w4ODo6eDJ0effGN/74tdMdh/9qn+fYfBgcVYq14AdRCQKR4bz5LzvExGsOJplR2jRz9R50WqT635o3ee",
-	"TPOu5edCNQ+HnxsvpctbC6il201A0be44h9sQzijy93rZ8xntoLTW9FCHisonBNpIqJKfp9xOg3rbX0d",
-	"cQjOThsi2REOpf666J22LWoATlsYQeAhq9dHVCfFOVkApi+LCtb8S+v8XOTZqRSxE0cQLy/IHqkafCks",
-	"sCVlQaDK4TrQddhBJPhhRwTwZAUEdFfwuh8tJknNGA76S5pUWt9mrNatmnpGuKCmlcfdG+Ia4mbjxZgV",
-	"uwQJk+StsG7CRNq3EMswQpyCucF5hcOiKRqg+9ugfilTo/6DVil0wcHsaT4UvV6v64qNKQKht4VBRK9g",
-	"7PuRWefoGMk0rPR2AcSD+DyMGweEmTP3Jn8h3Xm7zRnV8PsqUh9Hru8sAp9ndCpdqlt8/3GjqenW3iRI",
-	"2tvgbQZ+xlderGoJaRpyVYq01CIOXYjkONxUsO1hrZgX2lJVLovwtglZKce4qeTisi1awbAP2Hmh6jQR",
-	"s5/bBBQ1E6yZx63mJJSsHjsyaiTHyTyvTdQAWgNtVkAB8Q7lVEJJlhzdn8AbdLA05eaXxD2ZGIHNQ0+i",
-	"PxSLSZZO4HG6KOnpFc6Yd0I42TjPFWz8MEKi8CU5KomsZsfhWzNvFOP4bSKnnlRSmsPPpE4oZvncSbLw",
-	"QFHoSlYsh65Y5anrS5uv9Klw9xR7doSs+EyEhSzaw+WT95HTynLLVG+byEreIDvgpAowgjyWtEUZXReV",
-	"tNPoXjbuS1teHmDHMqSWr+q2qyq20J+22KWNjthHkf7eRGsxDjiQIvNvb+4Yo6N1dv4mWNFzZFabuAfZ",
-	"6DeZEqdaWJ3J6jipsylie0SW53Nr2dCLEJTYs7xAA2LPui+HRVYvna1Yi01sCUiJ2I6LJq/jiRdBIqZZ",
-	"nmc0DQHGbncT9o23ou9UWaB9UIDJwjdR42HsMb+rmGvSL769+C8AAP//",
+	"7L37kxtJehj4r2RAjiBAVYMF9GOG3bFx6iVnZntnOKTYHI3PAx4rG5VA53YhC6xMdBO7w4i1T5b1Wtm6",
+	"0PlkWYqQLqSzz5a953D4dr2SvP/LxXB29JP+hYv8vsyqrBfeaPbM9obEaQBV+fjyy+/9+EGjH4/GsWBC",
+	"ycbhDxpjmtARUyyBT4/HLKGKx+Lkof4YMtlP+Fh/0ThsHBOV0D4jJw9J/zyWTJCzKVHnjPQjzoQ6gr8l",
+	"Sy5ZQqJ4KAlX5Iqrc8IuWTJV51wM8XEaRSSMmSRUhKQfjzmDZ7lQsX6gJz5lZ6dx/4IpMp7Icyaz11TC",
+	"h0OWyDZ5lk02ohdMklgwcnXOBAwlCT2TTKg2OVZkFEtFOt13Sf+cJrSvN9vuiYbX4Hpb54yGLGl4DUFH",
+	"rHHYiB0YeA3ZP2cjqoExoq8+YmKozhuHne67XkNNx/pxqRIuho3Xr1/bhwGSx2H47Yj2L56ylwDmRA+r",
+	"OIMfz/Qvn0iWIJj/UcIGjcPGr9zLjuaeGeqeeeq112CvKo7Ebs7zu3vu9hpebr1+d6+0YK8RXwmWLLeM",
+	"114jYS8nPGFh4/Cz3AheblvP0/nis++xvtLzZTCR4/Je9IEmbBxNCROXLIrHjMQDQs07ekd5IIZU0XnL",
+	"fm80VtOG13i1E4+4YvDpcEAjyTRAk+RBHLK5Y5jH8I2HkSov/TH8QSMSMkV5BOsWhCVJnBwRGl3RqSTj",
+	"hGmE9Eiv0WsgoqpzljCNqyIWTG8wf0L1y34kh+VF9Bpy0u8zKXsNEgtiPngk1tNccalvB1VExWTAX5Vn",
+	"Kx6thU46Yc2Jvp9wJsJKNN88xg6SeLQUwnoVSEbH44j3qVDtBu65Epy5J+/oM1Isoybd/f36xXf39yvW",
+	"ruK1Vz6RLCFUXrCwXTovBzTOXHMObal7iC/dXsQbfhHlOBaSVV7ILVyfcyrCiFXCYY27gqM+ZXKCpzxr",
+	"qd9xn93MPUsAiCFLSFPBxz7jWtCIByCJGAjoF1qLXsTCnhY8wxXup3359p7exHsKssyJGMQVMBGMMKGS",
+	"qYZG4EhWwR1JQLSKuFRtEvQTRhV7xkcs0LDggty9K1k/FqG8e5c0qSSPx0ycPCKXuy1P8y0ykmVsoGF4",
+	"Gk+SPhznIE5GVDUOG1yo3W62VS4UG4JwXAnZTOAzO5qFFk8mZxHvp0+/9hrZRsrQ+NScN/K8K+qAgIUe",
+	"+UTwV+629f7cTRzsLbwJlFIWwiRUDWJHZl7stbycvcA7rytQ5wEVfRY9mij2QRJPxo/Y6IwllWR+qH+v",
+	"1OAMRT6YIXkd7HmNERepIFZBnSfrqAx2cekwzxff6+LksF81wC1JvIkksXDWbwGjazB0ocWujJK3yHgj",
+	"kTEWAz48ZUrpIUp4iCaiqvOW+ModSQYRHRL9IGlyJTUK8CQWIyYUuaQJp2cRgOjk0el7T3/jvacvyK8C",
+	"n4M3uCCT8ZglpE8l88gOoZK8aC0MyUsaTSrWd6IkgZ+OiGT9hClJRkaL9BbkRi4gAQh2shIQ9Qghk3wo",
+	"9NMqmTAE6yVLJMUFlQ2LmhXckeSSsyuNa7FgpO+8gpA0IEazoWQvSULFkLUqRBulaP+chVYqWQh2Z5NE",
+	"PJwkNUs8RUGjKGYsISu5+6miZIHkYhixF72J7+/2KfzHfjrDTwFpyjhRLGx5JAAqZX43FMs+FSckELHi",
+	"A6OkmKeQ35qHFsYpd93P4IXZ1OWUSWkfXU66gl0cKztJHjw+ERrukUc65NdGzCNd8ms0ijyyC/8FnIDv",
+	"9wgVIp6IPoMr1z/XSBKucXC1vEdfe/jRI4M4IXo0srswXM+pfMpoeIrsrjxyRJMhkwoQXZ1ziYLwiCYX",
+	"LNRkIWE0XFTqzd/HmgVx+UgOHzKpkklfOYd2FscRo6JR+9oTLmDsJd5I+CVV7ME5XWKiiComleEUszBQ",
+	"b0OzUvcdu69qZQO0iZFcQ4lIJzplIpw5iTUiCHalj3fEpKRDRpp+BQttHeXIoCQ0YQRVIPv+gCdSeWQM",
+	"Z6AJp9S8UsXjjeLGiL6qRVR3hXekXZdkL9cA54iL2vlgx6VrMV3qQlRNWUaSFUdaXt3T/LV/+UgOH49V",
+	"FekzBiggckDYp5oMhjEo9+ZHTRHtc1dcnccTZZ7lYrgG+ZsIDdgH8URULO0RYi8gNYhlcByS0IFiCclI",
+	"nEdcfoQcPGGXsaZlIzsGe9WPJqHW7vt6NhaSyVhLd/fv328Tfa+4GBKa3hhNCo1n0BUV9GrNi1xt9BJk",
+	"am8ZKceMJRkbkKQDW9xbXMCqkkTTTb0fJ6dM1Vw/YHBwAsE9FxL3JFMvcuQjIE20DN2RxB3+KXuJjlot",
+	"ZV0lFCTQAWdRKDWnGUeUi56IrU6Av7QOjYtVixtiEkXkW2QiDLv1rHZAvqXFNn18L5F6ZT7iO8b/q9m1",
+	"ImcgQqNbdrY0t4Y/SS9Ty9/2mMtHM4x39Jc78oKPd+yOd8axRpakXlgs3a0RF3w0GTUO/dpZXfxbcNp5",
+	"MmRmcT+YZXE/mGvh2YjQdxMOqiBTls+JvsJz2tvWma1tuigdTklQq1msK08tuFhXmNvoqHmBb3NDL8K1",
+	"t3OueY5dj1jdbS1gGSvs4wQNR0VVvkBQllfmn9AhFzU682PByFhz6nhAaJ5JaxnW8VTckSQYpyMFrSN4",
+	"DxlGZ+eMSha2yTFwm0PgICgDmsF7ouP7bXKMn8dUKniGiZAM+SWEGRFgtzitZjro1aMRUbGiURXX0WN9",
+	"PBmdaYgXN2aWhPOJiTUt1+NAx4f/OZjQKZ38a68hz+Orujmf6Lkk/z7zCLWU1PfnTjt7ygI2OHvOLWZB",
+	"tABvDtg2HxpLZpURdwFP0Qfpg9WmWf1LpfEuW0GlFZmGIy7wQsgKK5ngitOIwFOSNJM4YuTAB/uSltfk",
+	"4qFaI/rqBN/owLGbldIkodNGyhOWg4TXGIETY+764yTkgiZTgs/bnXS3spOlQ8gsJapyu8NgR45Yibf2",
+	"W2n4H0va5LGIpvpGwzGB4geWUyoy/aO9Dt4sYdDPXlvNmF+8Mbcm/E2Y8B+yiCk2IyxtAD8tG3656WDJ",
+	"3Crm72NxtAyd926dTDcSQ7kccSnrGRUeITqtKxSHSMaGNGrCiGTeiFQhG9BJpAhs23UcWdl6ExrJppyp",
+	"eTgsgeHOe7cYfhMxHOFbeZyBPp/AgCKNtSdKryFhapIIiLU952J4SIIfvA6cRYPKIBkLie/7d9D2+yJh",
+	"Qy4VSxBRWkc9YQUIA2rZJs1noBAgCsk7JHAgeIiXJSCCvQIwoHIwYAkTfUYuGBtLEvQAr3qNQ6KXBPYw",
+	"OuY7/ThkQybuSBJP1Hii2i3QJcoAyXCqAiQGpoH1DdiVtokP6krH9zs7Hd/fB43IAYDSqiQmXsBxospE",
+	"w5CFaNGT8ERPoJYi23qo+yA19eMRI4MkHhEqps5BUJtVARkaIlaEj8YROtOmTLXJXrdigJ7IRmhKxkiv",
+	"8ZQqRiI+4kpjHsdoLmfzhJ7Fl6wFG+TSmLLHWiIK9dPBqx2WJABgGbR7oic+J/oD+RwFvs/JiFHBxZB8",
+	"3hOf7+zspP+vn/TJ5+TUIM3n8ASs+3PyLI4fUTF9yl5OmFT6R0qSdKVa6NTLPIsnItQINBF0os6ZULwP",
+	"C0vse1foguufs/AIDvBhpCAcL0iYSqbHA8WSR/Jb6HkVxul6SOBHYx4XZMSjiJsYNlzkvq9XfqI1fUGj",
+	"9zT6ks/dxJoB5ZGeEgeKqNISM5IXPHwD6CwPh0wgkhVwJEttwek0YpHPyXEylHauEY20RslCchaHUw0Q",
+	"ihZfmBoCCXgIgxwRpABwHtLo5fpBO3QX4H3BxImAt/ToXEouhl42DVjNwWTMXo01kfHgItM+C0nzgvcv",
+	"WNgiSo/i2dMBlw+X+sUzHoZMpDPuks/Jx/ETlsA8sdDH21caSQZ6I46OkPpIzhi4FbQ24ZGrJBZDEySB",
+	"oZMgtN1DZcPOskc+J1pw+zhW7wOiaCTSQAgJGmUyfEbSxDKY7JPPCTCuipcNr8xuHnulmbp99YB8Tp6y",
+	"fpyEuXeNP8Rzw5I1pHIGF5zA4IZB4rp53iGfk4cTHIsZ7MPsLRoljIZTfF6Sptlttk0v3YOicGL2DSd4",
+	"s5VO9K6B4/vZOVaf7xERMeIABLxKOdGgFopHZCLwqRfwkh35PuCBOrGUSx9A/gaYyFm4KmPWJ2cThf7E",
+	"eurHgQCaOTp4cXB7KGynlKbTAdTXp1T6QWPot6NYo/W3p08Ys9d7zNBh5kLK0XvT9zXuHWcHjcHvdneo",
+	"U9yDM8ihg6ZW9iiokFcOSnYAJZ0hnxhPm8atsfW6OWMByQe4gd5tswEsUuCoXQDPx7Fywi9TKHQBPKj3",
+	"oigHO7A/ahDhG48m2ckZOHBJRhNlcZlLRDiDDPqX99D/no62Z6dyB7s6jyMTvJGOeERiEU3xwgNTMoYg",
+	"zevkmNGLdEgNsMf6sQfgu/r1CVcWveDl0UQqohIq5MAQXpwJrZZ2lIMMf04ErNCBwTt21R9ptvQUGY2F",
+	"BPjYyFU8iUK4Z4SaCeJLM1/qYUuVgxFXHhJzuCjwJFcGfHJnzJId+AGerKDsyB5xebtwuI/k0Cz/qfHk",
+	"wvK1YCgmo8bhZ763173v7fu+p9mM/qer/9nV/+zpf/b1Pwf6n3f0P+/qf+57+mrpf7r6n139z57+Z9/T",
+	"SKX/6ep/dvU/e/of+OFA//OOp5f2vNKorte040gfUsuyDa+xAe6PzF/jUT3r1zLh5pk4qGbrsmvwkGyD",
+	"K2voboz5wlHN5rHOI9WcFB7YFLs0J7pJxmiGXJn9mffX53ENr4H/twBnMk8txXrgIJbnLbllLckPzFsr",
+	"EX4L1/nE3VneWyPSeg3PU5J3SRP4XZM7oxA1vEZBC2p4jZzK0fAaqUoAT2cyfMNruAJ2w2u4knDDa+SE",
+	"24bXyEusDa+Ripbm3fcdepGX2fQycgIWPpF9yAlS+umSYJT/0og2OIwjmdhlp9JIw2s4Eoj92X4o8P5s",
+	"mYaP2+dd3q1HLDLMxvPXXgO3rwFRbay20KkOi+2QprF2aG1Ykk7LkA2pucZQ3y8ujkxsFkRsI4ORKtYi",
+	"IGB7X6VXrtqfONNpmTAqK4O6V8/+XCu/aEZWkQvqxa2Ng/StW1vjTbQ1IjlYIacSWRZZJ6uyJ4LMjxOQ",
+	"Pk0SbmUr+P6OJAFiZOCRQPD+habG+u8B7bNPnn4UwB0M2KugMvbNTdIs3nw+GkM2gEe65Ax9ov0+G2tm",
+	"6PDUdVIWFsnPxH3Kcz4GVj+iIXtb6ZnZUSxEO4xbffkA9mtLA9W3YUSTi2pSBePd0bcagqsIjTiVGIOa",
+	"nssaAaipB1WLCFVJO+b+lOS3IMuAD/RVD2wSfFAmoLNQbP2o/KVwJx69j1dyqXc+Nld6qZc+mRFJ7JRX",
+	"WDiTxCnBsMQbWXmFYry5Ec090klJikd2OiRhg4lcK5kGZ5553kfEJ1fnPGJ2GWsgAE63/KV7uQw0Vbws",
+	"4qh4abRxq1pUSS1YocLTCo5Rs+Qad/8Dpo6jyA30k9UxXbn4cv3FQvFFuXTA1+WoIojKK+/0O/EVGVEx",
+	"LSTFpDrzOdWihlaaaBRhCOHKqDojUFI27AoXC4yrAGalqL9ChInXGOcCMBcFuhO2OStK5fliqLGMND0s",
+	"v76aWF2HordC9SaE6g+YglIlH3Gpqm8+WIMWv/JZ4ZNZ931mHsWc6FWzoKXvZrrPyku5+P0ykpJ7tTaj",
+	"yuYu+bzDWvIupu+tfAnzaHJ7+zZ0+1zCZhNaS8jJ5XsirDjtZMJcUNCEERGTOApZkqbbHWHYS/qcwQ+p",
+	"4vFYa5CKBJCGB+nkVIEdcr/TJR/yb/fE2SQcMqUPJM3ea1J5QeiQcoGRJ2AxjUInx/WONJVCH8nhyUNC",
+	"JZGKJupB9l2r7UbPOCFrdpbyXj920mAXjm92MoTzpKhwWOm0ngH1wkSlcHyVpOUas7kqkzft+GA2B7kq",
+	"O8zOTsfzfb/VJscGMWgkY8AOqbHBYIKLAR6eewCQChC7DnsiQ4vUuJ9HCyu8hnj4s7Mo5qZQFDCqvOun",
+	"EGOWbRVvhTqnxn8QC3aUBp7DcNnCMbe5tqZsIZOtqkjszPQbe1KLkYQlKX3h7ZXpfRVhuqX6W6D616hx",
+	"zVR2VqJ5cgGKJ2ckifo+OXkoCZbCiaIcZd8SlcylusDT9uMG0l7mJAMUAbMIeqxx/+VGbv+tvrXRu4/2",
+	"1uPxOJq6Wlf5eC/YlAQ566wMwEFPSZ+OuaIRed8j7BXtK823HccFkRCNxiuk/fx4C9OVvJF4W6pdYXFL",
+	"q3gF0FbSJtcmWkFmThVVTOpDv2BsTJpzjaQtK0Vo8fnM1ELQpCyVHnbBNcXRSJVCe4b848Bsp1L6yUjY",
+	"bvkkrlOT9WbYKCuq6Mr2Orpv6XSXoouFt1emjFXX95Y2bpQ21hujjBPSOoGXIF1bNUm5y6olWsUdfp3N",
+	"UO4uVriFG7iAt3dv03cPQpmcIKr6Wzg0CY3LiRAfOG9t7SbiIF5hiQsLEFUw2EiF/bp0eCOy6feo4mc8",
+	"4mp6hEg15JfY5AYiEc+YGx3fnIiISVkImLfZ8q22k/5ZIePALkHGibhUVfILdPIxcYzOHPGVkPCcngUi",
+	"XqVjJPF8368UdbZSnHpexYJbOW8WqyhXBJlD8atvxlK0v2qIlblALbW65Qeb5AcYHVvPCkztkeWYAA76",
+	"/iSKtiqVWV5g17gcF8h2Xs0AeKQqk/bT0DwREj4UMSQFUAg0TPXz2eV89mfv0tt63f8LNr2KkwqH04ea",
+	"VNpyM1fnsWQ2SSNOCBc7yDBs9CPpx0JRLiThKjO150jm0jXRNkn0sg4FC5I/FyWWp3zZ2+sRvcKVvKV3",
+	"m6R3oMPNKWu1JLWrpnF1hYuWJVOw4Fm9FPKrvRZRbIZJvfoKyvlnssqNgxfXu2wZPtzesw3ds+/GXLDQ",
+	"JM7MVDE3ctG2oVgucUkLu91Mu7YNM8JcJ7P5vLC0paVuZuHtla9nFRrd3tEN3dHHIuKCaZyo904L1k99",
+	"02WjBnGeANBFEYlhVCwdvkZs+TiiSr+6yMxjlhD7vEfiJISKCGfT9MuTh0fp3zLNV6ZiijX42UCReLJ4",
+	"xNETM9QDBz6LBz4/dgBEmlSRiFGpbJsUM2BrY7HPaC+WVZeXy7SkK0TyOAvLgRHF/6UKTuImTxVVEzlX",
+	"LrJk18U3FwPsFhamxw5mb94Av4RVZaH1LUVYnTdXJqrFe39dBLWCct04mnjKokGN777KSXVDXeyDNV3s",
+	"FVC4dbO/DTe72553dUde5XEuRXYqRliZ/NRdsVu5bmM0LLlkCTa/qyZetvnaMhGHTie9efw8HX4JgpMt",
+	"+WlVr6CPY9OppN1Ybcwl0T17dQ08LxzDLZ/NcBSkj3oz3MT+vDCGukngM5EzG3re0ipZ3iSr2L5m9fXF",
+	"DWh2zvkLXgrL0/dWRvH8Kd4S8E1eDleDqqHi8Jvmn0th41KqmTPHwsS8tPyv1UXKL3z5C+W+v97FKmHA",
+	"7QXbyAUrBBXoQ46FZJux2s6T4rfv2C3Wg5i16O+4z6bvhpVnBTuBYgR3oNAcsw3oiByzKJKYcXXBppg6",
+	"Rsndu+Hdu0eEQzVFW6NKkiAtcRG0MsVu6cpStX7enKE7B4zlsGGJq18zxm2JqRt7/2v6D+JRtsmJIAGW",
+	"P7yHRW1ewIcgKxoaGIQLSNN29Tpyy3yO6AV0bzU5uQCPltcT+N7Hpm6U20hTf+ZCJXE46dvPtq6UB0Wl",
+	"bKPoZ9MxC0ize0R8fRJQhFLfrC5MIBgLf4MluXGjOL7AkAK9cVOmSpOlqQnTAX08AHN4wmh4ZJKIJd5d",
+	"psjZ1NldZXWr4mhV9qC0Th02B2AhVMM0IJNsRIXifVko0LWlolfrVySC0ZeuHLV2P8XFKhNlVWy2PdWG",
+	"myLOmuXjypb9q2bwzpqpukJjlzSv4uQCyUTLs26TKfYLd8uxIuat47ZxacF1HGOeRtyE24tBaGm34mUs",
+	"4jUjFmljRb2sQ/K9mEMrCv2w1MJbEl/SyEtj4ri45IqRkCesr6LpEelk70BAoP7dlDM6m5ZbuOlxe8KO",
+	"e0S6h4SKqWYVehSZDjwvhb67EgQcjlMn42Ud93OB3xvCM3cFn4zD+UUJ3QVBWcKIQs9wZUoTrkXDc6up",
+	"Kcr16Xmczlla0cIy0CoVA1H9rqrqJvR2I490bQMlFnpk15RPbjqVkVvrVM2qF54W7mKNUpRkCkWoF1wL",
+	"IG2ymhx0mPqH0sZATqPqVCHRZMdKTAuIQ16VLOR0xO6JOS2xnVbcNR23SbHh9sIiVOnoNtd09uZ0dt6G",
+	"tHINqvYWZJJtMv5KJr9F/Kritm+ht/JslrcOPBdtj1dtKa3IkqjQSE09eWi7PKxukkfH40eaLCUfsUtW",
+	"EXEked+hUGCt4WK4jmS2TC3WJctpOnd2oedRGluWsWpJq74YM/ZcO3Na0zaxbhZI9Rie1TVyILBdyWjS",
+	"P/fIHvn1p9DYbA3Y6qVtS2N1eyjUDW/aLVyd8/6525My67DgkzjB1tzfwtrZ+ut1ZDCnfmpZmiilnHhk",
+	"QAGDyRntX9gmfxOJhknz0OJi2Wr1n5M4Yul1mxkYkj6YCwhZtZarm19bphYiV8BZxaBRpM0qmmfTVCDT",
+	"PxijFnapEI7eAiqKaecBSkqrTHSWIAGrdci+rYQ8Z7olMXbzhHI2CSTNjpuvrImqRimr3YKqLNglSwqK",
+	"9jp8aclizwl7uS1KO5GZiDUzlnhyFvF+Fr1Qdem/MxOvM7+MvvA0RwIOU1R3EL2ddfXqeDud54tBu9SA",
+	"5niYMAY9YfSg0P7kBNBBb+ZZXN8QedtSuUHK2t76bl0yW5PMIzLGtrWal1gJGcYhrvxokuYNSzRVcKD2",
+	"5VQSOaJRdGTtQ6MYe39J/QqNYBq5btf+OaXMNt6/pdbLVgBylaOlAhsW96nx4su3zrSb6Ez7bsxF/U3f",
+	"sKvjGjT6EpNcverHaerxBkORtU2dPvwQvgndullC3ZEkvhIm1QJre8zTUaDPXtcR2yrZ8BHJ9ZSak5a+",
+	"N79D1MtHWG11TscLEySweQ//HDRcnMR8z750S1puImn5kPcv3p4QgW0x15YhPoRh8iJETljQ83zDRYU8",
+	"KOcc9eLX98K+dHt9b+L1fUSTi0dyKI/lU0bDt1szXbKXcqYkUlPTqqT7zeaNSwSmbqQEJw1Z0p5fhxx2",
+	"783qpVg8q8Uv4Sj35u1NvJE3Mes4UXQumKhMW7w/TnKcCkoaPX3v9Bk55/rJqQn8kIQr7DYqyafs7DTu",
+	"XzBFur7fIeOJPGcSeidOCVftngj6sVBMKGjESMndu7iVu3fJeRyBRUhzS4ZtYu9I8t3Txx8TxV4p0gx6",
+	"jR/0er2GGUH/eaj/Oef639e9RtDynJLImWTN1VFPDAq7kSYSVU+XTRIPSPCDXgNxotc41CcPvb6f8bGz",
+	"GGz83Wu8DkhTMkaonIo+HfN79o/2lI6iaq+uwktcCtQvkakciahBLKoUtKC1tqWFsLE/q4cCeOzhgTuS",
+	"nDy02eAWJ5ojGrJ8+F/WZgTfI0N6yeB+tBa+IOZMq5dTgQ3LDlzTYdfvwGge6fhdMuZ9NUmYR9rtdqqf",
+	"mfchoku2jkin63d2ul3fzyPTdoMSPTfm0gC5mWszrfjIhJZyBX063UNrXU+bxVoZ/FnaSLspGbSW1sdB",
+	"uvd2F0cQDhxl8T6eIzl8P4lHVWfumx7c0J3bNIzvwrdyKhUb1dG/Nc44HgwiLtiTiTxfxAr8uPA4+KXS",
+	"whs0DDnyric5ylJurVNZdzTdHY5Imoaae1pzkVwq4HjOiuFCtI4IJdAYXAwhqh/amUBEi0omrJyHCayp",
+	"f1mHD9B5Hjr75XCic2+vdQR9To2TL0ex047sWH5isZgpJsK6RejfWILzlWeyrsClplr8HpvY6dWvJq5+",
+	"2f6U+NbSPSrxtSdpBZVZAL0j0/IqpJm90joiPoAad74DZGpTVFRWpQk/y2ggrqkPejVXMtdmkjSHdLwz",
+	"SBjzsB9QJ10qFkHZgaBewwrWOjG98ZTxLgj49HbMIxunzqMzogU7cEzg+ewSlG93yYDyiIUe2SMhi5ha",
+	"w/1Z5bJ6NFHMCXB5KyYcCEs4xa7V1f1Ho1jDBAwv8JQTJTMBCFQz0sxa2r2/d//gne79/Xmq4Vo12zNT",
+	"Slr0Ibe354scwBI6Xf7VW6XuRip19pDewtVawjDvLHMFBLxFvZuIeo/Lsm0xXp4qDQsjUoJRoGACP4+v",
+	"qrKjmexvziL9VvOv+OPTb9NwyNLslcW0GP74VMP1NJ5UJdBtGBKSDwWtCzzdOEQUVxHb8p6qRJGqan3z",
+	"Sh2uWbRwPqd35OpSQbnsp3xJvMXCiudJ7MaakMnrmd1DKirUPfvLCx6+UPELCKYcxq1c1FDX2/X2vH3v",
+	"wHvHe9e773V8r9PxOt1VY4lOHp82vMaxCJOYhw2v8SkXYXwlG17j8ek/1p/ZWcNrPOKC418fcTF5lb3x",
+	"hOqXTvA/x+GI6/v1HZqMYjGFkb8dKwhQssDJ1cCoqNAIuqBwjJvZOWAkthbEyvRLP1WvKRnLTWZiywZd",
+	"wirybdq/0By3slcwOuA1S40TxUJyxrT2ztFYd5a+SZo5s+2ea5WZQ6BWRvFFUDcfC1dtRoBnyJgmKjsJ",
+	"resl8YBHbK041WVD1cWyOvWy4b8V9d6qGPKvT7h6e57yyQZiZZ5lYeYRo5dcDI+y9Ku0q0DWpKa9lBDq",
+	"wGdxIfSlfelWCL2JQuhTNoovGfSrr8T6M/3LsvW2N90J1l3E3E0sjppJ9totct5M5CwWA62UMWzxZWpa",
+	"dEGhZ6jB0dk5o5KFbXKMD0GyDfhJRQg9wyCuHumifhe8sViyg0YEqr2WMUOP9PFEE9kKEyFOiLOJibX7",
+	"1KfcVzdsP4+v6mZ4okeW/PvMI9QNvGiv2Sa+XI7ZbjK3nupjuowv2Fvv6G8s2UsGm2wgfkTvfsEAktnx",
+	"Iw4gl6Fi5qVbGnYjaZib4FadlHpHkiSOwMNiUswOISASmKBHDvw0SNkvVsFwtUnf9w58r+uvqjw+1tM5",
+	"ih+arUHfO2UidMJfChc8HxVRcS/nePcWcQwt5qmS7GW1n6rWKbWwiz+vZa3ipyqX980ezseWODCrQilz",
+	"Gk/r4DGIqMIAnrM4nOqrJhkLie/7jmOGjrlUyaSv2tlwLTKOJpIEzlqCCu18VhRMes/xKfRVnjxsk1N0",
+	"naEHFxqeZcMQOqRckCZ8j67QVhojpV8Y8EQqkkDmlubRPQERVxAaf441Zq7a5Flt2bCCDuSUY8mXFYCw",
+	"o/nFjkoatxOFUx1kgDhTi7o2UodAw3oI1sHjJs0w7st7IetzCY7eUfgrg/0dM9+OeU222uQZhHp1/E7r",
+	"ECKxbLAXhGK12+1e4zVmqFpcuCN7Qj8IYVnuUwaQGNIWmGvfdsPPoEATLtCNLXIkkgNv9909cjZVTELA",
+	"TU/A2UZ8xFU+3K3j+7ue6Y+33/G6vr+jXyODRL8A7VxtFNwR9vLgCshjx0SJla7HzMglvbULLkKoqmJj",
+	"lKi15o3oFC9Ok4opsgVySaMJMzPq/1RGPnX8XXIZ8z7zeqLj75FLHrJYf71PBjyCBw7Ir9kX3yEjlgxZ",
+	"qInSFU1C/d27epvw130SxTZwsNPxSX8iVTzSf+8SNR1zMdSTdPbIy0ms9NCddwgNL6nos9CurfMuhJSG",
+	"8ZUeZM/3yePjvOsgFz2y12qTj91fIWqrJ5pp1FYL5Gk3dAqhnzKfjtfxu17H3/U6/p7X8fe9jn/gdfx3",
+	"vI7/rtfx73sdsG7uep3OntfpvON1Ou96emkL8KvNuxsWCrvyTNSFE3oFGsLuGk0ZualH+1hE0wrpfiLP",
+	"tfxhesiE7JL3gZBF06OU2DllQFN1ZRxNLf+TxK+wQ2IBD8fnVJ78YQxlCOACzHI7VY++fqhWFva0ngUM",
+	"00k1pLSsXT7EDsBtr93IRTmtKP7bUKiKxtMz+063Z4tGaWtUvfiqxtduz9RcxUzJFIbv6oEXFq0KEVH5",
+	"xZzgNHZDaSq6fk0e5cJcwSNplmNDmtCkTIxZeK1aaJVxWNtYbFr/YvWbXhX5taihf/XwpZKQCfidiSh5",
+	"/pifZ6awubhGKvGV1fRRV9W41UA3oYGe5jGpFNPGxTCCYnPqiOya8FH9iTS7HskCucREspD0GlcJV4Y/",
+	"9hoekLS0jbNMa6T0cRtx66gn9vKSh6uZ5YUI9Ieuqr+ewkYenFON5J/qVYLfwXzxlNHQ/eyKO/AV6rnq",
+	"gbM6OdegtUDDl/RZU+ovtTnNSYc0iVQeEbG+Y4yqraYyeo2J4C8nzPwMik1N2X8vD4JqnCsCchnykX/3",
+	"1q51M6mKsk3YtKZRU/VfP3AN3iO9fr2KahQT7Irg70d4BP2I0UQSrlbm7jPdVbltp0tbCIhL3RL31dtL",
+	"ckMvSVqLa0ZQQa4O7EKFvSwvqeuMbn6fv6alEC597xbbbiK2PUuokAOWvL0YFsGuHq9CveMofLx2zEAW",
+	"3l8YrrSuBYC3+L1Q7ou3F+MmXoxPxCBOzjiw5BlNtFbEuxkO3fzEi+PUxHnvFqVuJEpBxX0bY1mPVAtY",
+	"QnNFC0uIVddhsbiAJZAr9+Ytet1I9KppoXCMqb8nDw9JZ+dgD8ouHO/8E0J3vk/8nfukTX6N/CrZCTzj",
+	"MqUkYkqxhMQJCfmQqyNTKzR4EXimNrFkY5pgh+lzRk4eyp7gggRoF3qBVRwoFm4wn87wU1DlnQx3Ozt6",
+	"jTs8lDtUhDs4zk7/nCr9XavkZC3LFWOq16z3+798drzzT+jO9/2d+8+zP9u/9qs7z3/gewe7r/9RVZPW",
+	"vIugHohYgwKfbmkQBRqHggq5x1lRc96SWv9T/aJqipMXgq/Jicg6ZEG0QoBMBhoxGMu0288BG1GxV27n",
+	"qSCrjxCQ5khCU6t8ifOANCXvO0Y+W9Mca1ObSBN0onQhIh5M6S2cbhjFZzR6yvqXj+Tw8VgFPdH0bS1P",
+	"j3RIiP6k9Juu/RM628UThXbBKRdDdC8u2iCrUKV9C/UjnrIhlyoxzlA+YpvokVLlwnw/YYywV4oJCVOB",
+	"Fz8eKCbAr97KeXYw5iHrHCSzThrb6DBznb2vCri0xrHWV0HfaB+tJeMG10pMKLWbnUVCNDfsM9K0QSqE",
+	"DjQDSFu63JE2Dgrz3FFCaFVlEWqea71Ss5J8mFDJFOr3QbpPlo9zRILPngekaepTT6KohRzaOIsXNmhX",
+	"Jhy9LlcDq0/dNx71JlUkYlQqCA7KVtryNMnLVrUi8m0gMyXdhFd9Aoulr6HGoYlYjcojWT+pazyU5ljJ",
+	"c5qwkOCzbgnSNUN1oXn4KpXkFm1dvnpvYwMXu8a665jBdgnB23nvVuy+qWL3s/iCiepIV/ZqzBOQGGrL",
+	"YXzEBwxqSpncRKVHy5XGCNmATiJFDvy9d33fI++QkE5la8FIDRivGuG+++mzI1u3DcoLnTMSwPMBOYci",
+	"h9B+JTieqPM44d83le2/zWjCkqA1H4Q4t1cBhpmwrCQ/45XDIt4y2VrZTJQjLEDnHRjMAeByNAZeWo3A",
+	"5C/ALVFZn6ggzk4SrqanGlgmrQ4uXfbX+/bmf/fTZ9VhZnQENxw6f1feYIK6OVzSVD/Pgn0NCYBrDqcG",
+	"4Xu4jHTR50qN51MZrPUU3KMTdX5PI9wLQ2XsdLvOdORTLiQG7ubXHeD5nsXq3Ch/WCKK65nw7YbXQEk+",
+	"JT2WdY/5h0zzbig1X5fjjCU3aTQwuMYxM38Hw7+4GKZNZk1gXYSaKVBOWwwTnzh+ckIudzEyOotdHlLF",
+	"rui0J5rBvZEcvjCfA1SQscVFLvRFnTOJwYCSqIQPhyyBvePaz1ioOUVQXRQzaPdEzxSyl4dOSD/FjSZs",
+	"wBIQ/WEPEJXNXtHROGISF2RPB0sgMhFCizdIfMMWvNnO2KW+3j3BaP8c1muXK/WJwpVU52xKQi7pUKuw",
+	"+nVrB9K3NWH9OAkhDE8znuDVjp59px+LQcT7SgZ6GKqIYByirCEZryeaien5Ts7ikGPvSwSXPI+vRGo4",
+	"iAXzyDjNC/RsHYAs5eP4yYmHZB8DksByker0LcJlTxRUJEj6S/UkANmIJhcs1Mu3zx5C2b6A4GmaWnew",
+	"BKSFHjFUdwrpBngAcHS/8ivkPUOpe+I9QA6ALJckePL49FlgG/7D0UHqBhSHhZ40kty9+51nz56Qru/f",
+	"vQtPYvi+IUG9xiHhSDmRFOkvkGqZ7x5GKv+d5gf6mx+02+3XrwOINEWcPZtILpiUJJ6ofjxiR6Y5c0KF",
+	"HMeJ6okB5dEkYZI0JyKJJ4rquzOm6twzOSf60oDpgn/fhP179raF8ZVoaUZlAuxhW6jzMNnuiR0SmE0F",
+	"xDftFgyhNnYu2KDJRGCCBA5VD45IFroP7ZM45oHEAxK8Z4d1h+kJQqRmPg7l94igI5utAp1G9WGePCRU",
+	"EZTemkGvoWJk9cB079+/T8IYU1IIe8Wl6jWCVrqdh5Gp3Ou0MEVGeKTFNVSQ+zTRGg+Bxov6CeCOWLcV",
+	"BtJHZvedod4dSQIk/o/HSPkfwnPIgiDpI/gBVNwFDCUBqBFBC3Oi7CgSa+6jZcnGmrc1dN6DVWhZg6c1",
+	"iUVsVtMmDyB3Am7oJAoJjWRsQgKdypdm6RnPdZrMEs3AJeEKwaVprKZJWQdnS0RwDE0wwawA/AMYv2et",
+	"2mISRUGbnPZpRNPmsZAkqQUlBAimBqPEobeXCh3fZ0mM6R76CPrRJGShWxj5cheDiDX0R6QZOJLHIQHJ",
+	"IyCKaWIV0zHf0dg3ZILIuGXvv2aATCjDDnrC5aGJ0QwNdpa5q6IXJgMDxdsAJcogrUuiL14ziGGxne5u",
+	"gKgfgUFVEzugPZBmZHSQVpsgHTLXRVMjbCKmZnN6D3uxGCUDmXVPoLJxaASR712pohiyi0b2WeJLxVt+",
+	"66ggKtimwVa7ueJCE45ji20eGdFIS9b6/AZxAp2GUWuBi6yxgUK2jH4f+/YZTQ3SyNH5GjJhbN9DpiQx",
+	"NIl0fL8L5wl5ktaVgEil2RsfTvQ0qZ4X8BE8GbSOkGcCcUDIwmkqmmDi+RDbYvPErEU/kscRs9+IXzDb",
+	"65xFkrXJY33MwOIkJDHBUQb3RlTQIUvu3Q1gj30FV54KPG895CGhWrLewRh5SMPqCcAkiKvNPWt68IQa",
+	"JBDxRlL6ESekGej1fpL6KZyYOP0xdWC02+0WQrTj+7v2ZvwGjXhobgXipHGAaCS+xB81ox5SLcVhBloY",
+	"9yeAzmdsEOsrTbChX0KSiZCHGRIAR/XIVRJrkj4dM+lZVOmJwAr0gaEXnikIcPLQkCErBFgj0iHpBJ7m",
+	"jTvxYCehIk31R/40ERdCyypMTEaWnAyZ6gkHgzolBtMmH7IpYtGIqv65aXk0ZlHEQqIlrqN05Av7pMn/",
+	"IM2MSGkelNKbk1BTmwFnifTAjQHhxE7hWE1v3WBbjcmHi/n+UklZXcXZLZBQMMkzfcnNOyYyx7zpYQYn",
+	"ybcrN48imtg5AFutaVvvPF/1FrgFH5liD+CguXt3xKOIG2vL3bv63gMrCjBaElzermcMiC3UACn91Lx7",
+	"1xmHArPgIuMGrTT/KpxYHhq4FUU13p9NEvHQ/Kw/l4wnQOjgL2R/H+fqKeuNIXIhQmTzY25ep+u/SzDg",
+	"1COdXX/XkKzOvv5xv7NvM9m6Hb9jagV4eiNQij1hNESn3FiZ3ST0kkX1HQkwUTMTRGiaIZpiBFUkcHJM",
+	"ApAhCtmHWnjqNczZOgltRgI2edwwljn9+ciSE/8NisGqNZ03km0ur87a6PQwR2nmQm6d2cq0YlaP0wC7",
+	"dDI9s9vgsE3e03qUK7A52qqhMnolpT4LVuuC8a/O46xVopZBUrXCqHk9YSqmGB+hUaWsFoiCAxJ2fcmZ",
+	"pnk8zTg+i+L+RS5bHAR+o5hesuSMKj4izStNjHoifQqzqKygYek2qmRmknQpHHZulC6tkkILp7h1ZEQQ",
+	"KxymSz6nlyC7GGhdspQvhVZzhtGOjKycvmh3ioI+npmWyPDAdvALGU2G5gTNGVmuY8axInlPBK92MIkv",
+	"OEyR5uShuQ/IrzHp3Kb7kWbK+YGOQZs6/fHIhBkY1UbE5nWqCI2g98UzjMNApqklOcM/9/YP7J/vvHvf",
+	"/nn//v3UxWaFSBa2LA0278Pf7qNI6cJWT4BIpQWi8zgKAdlAkImTERV9RuQE2nDSsQTtKGHyXK8uRT6A",
+	"uwat7IlTxkiqZRhtq4j9Dr7DWxrP+1RYzUNftFc7LElAgJZBW/PL+6T5caxO9JFojs/ClhZzekJrpyhK",
+	"gdaXTgFinNE3gYqkqhm3Y+hppwyvCpcmUmEMMLGuzMTmKMFGn1JlVFmpZc200sDUpLWfx1dkkHoWMaEc",
+	"bRdNTJjXhCfWLFgPP05ijelH+raR0/cefPL05Nn/3B6FKa4Y+VG2DntibCQwT18oyI8LSFMvPJ9H79qd",
+	"8D5lEAEoYLCAvnEjhrnEzfSJkxCA0BMgkOrfgBgHQ6a06KqXQMMwAXMpBiVo7WOnf86gNVvgercMW02N",
+	"0UGbHOOlAMMARYj1hF2PzWw2UnAmbO9175Nm8CyOH1ExNcRNs1VrCmmZRVoNO0iYSqbHA8WSR/JbeMmt",
+	"NfSQZIUIYC1AbKBlMph/BHFFhzZ5FsdkpNEqDcXhQh/bMMGsXqqAOgHmnDF9gTPtjoUat3pCi/Sw1n1/",
+	"N5OYYAnWat+GTYLQXoPMi2BoIy0M2zh5ZHET7ILHT05cXTuzdbYaXkMzTOMhb/ttHxtmMEHHvHHY2G37",
+	"7d0GBD+dg9W6QlsFX05c1UTd4oIxvyTYnQ+8qikkeGJjniRpWhWBWIH8qDrYycNIJ2tGOeqJXKiTZtnF",
+	"OCKPlCKfqkOYrDamiG8J8dV5HDFypmVyNGxaCottTtC0BC2aeuLu3QfAIw7v3rX6mdudqaC4H6W0v61f",
+	"zQl+egTweOhfgMTCV6jC4Ptw5Y+MDHXykNBIi3NTd4Ud33/HeUITXi2gXGnhR2shiDgOCWgcNtx7DIef",
+	"0BFT4K//rNoJlD1y73E61MPG6+foLGFSfTsOpyZ1Mq2TknXXvvc900HRMm/4O0n0CnfCCT7ntGmXk9GI",
+	"JlPXM2I2iDvjAlAOjqytkVzrYG7MQyO1kaR+fr03695rGAbbeO1Vffn8dWXEBS54dweO6DR1UxYWiyeX",
+	"ciNQ9fJlNSoXLGL17Jyd5mMT9JqzaKfGL/7g97742R9lDsZFl/wOxGu+90pz5fyKjfgBMmIJuZaBrLPK",
+	"N3/751/89HeKq9Qv1K3STvnsKs4vL6MwVgWV+ubGos+WWRx71ThsNJxwN3CDycN796z1vh+P7tFLqmjS",
+	"bX9vPGy4QWaNL//sD978239b3NDe/gGgzzKD75YHX/5MtcCdB9OpEdQ9kqPclq0tDaovf+f/fvNf/vc3",
+	"/+n/+PI//7cFd1be2Ew0AKcpSJGL+KvdMKfXeQ9tikGofgB6d31/c6QoBVzqJ9dPZv5nhN1nneftSeYq",
+	"eOfd+/pKudS4sRRNqZx115nVkBkukWEcFk4+s/FWh0w0liEXlYt5pwQCPweCWqrSWIgGpHOamAY3UMF3",
+	"4YDqZGP9q4IIlLsri869KjbLMb6bF6usC/HIMcJgUbNcrEHj8LPnXgWtRDKppUU6hKoJWqRrPIeCClbl",
+	"wmKCHQ+QCg5z3/ef69GLpuh66e9EygkD08Knz0jzO6fd/QP0N6VSXixIkEXABB5aefGZKiNZXdxUTzwW",
+	"VgMfp5ZqEaal+Q8Jl3IC6gWkgmvZIGGKJ0ZZHyfskscTmXkAUhk9re5v2EpPNEGmRrUOpFiuwG7f8f1u",
+	"y0OzRE29+zET1sKFdhIF/ggTISYJ9ncmza7vd3viQ96/wGjXR3LooaOzH8VSq74iJhFVqNoKU+HOnSqd",
+	"Q2/X7GrMBOg0F0yARwz0w56wO5TQThvPYAuirN4TyW2JqLhQvN9CPg8YbBN6Fl+y1nxZ2BrIDaXp+P7e",
+	"Ucmfo79+lzRTuwuXgCAQq6B41BOZ38Tm4b3Q7wWtOnH5mYlOeVuyMpiVntkLmZc4HZcU+nhAv+bKonuK",
+	"61d0Spopwnd8j4DxqpWjeW7YXsf36uUFYOnG/rUic8vN5c2UhfMCxIzZ9nYMimhSWxZ279+/T66oJEVj",
+	"Wj0M5oHAjDpzUe/upAhaXpIWFvSSMhyG252iqIOgtavcX2SVqPCsxCcRk6rkyaVhBQe4HMdMg0y3Ivzl",
+	"71aR+VeFBBsGZYPoGmz63fOzD/r8Mf/uySffP+l8zE/kiXi6339wcnByMf7Hv/Hgu/fb7XZjNSFmsyIi",
+	"nuRa8mHpilUuZa8gIDpRNKmpy96+o/RvzW0R/cuWKMx4XOaiVS7s3cLCXIk9ffsoKytnKpRGEanmGplz",
+	"usBt1r1s9RLptSLlSnd1QdFWCxwyC6OfLeF+wFQK5GYUDwkXreXk3D0Pzj8Vdl2H4r0hUy9oFL1wv5T1",
+	"8u+zQjyizAdEkHMqDwlEVzr11zR620LFxtGnxUlbrpALD19BRyW0Ye+JOAH+QG3jl3jgAXuvrblmpFQx",
+	"zXtMuXJlBRNgmIeBZCq//8AjYy60WAuXz4ipZ1MQT6XK2kQLdqU/w1NtcsqU4mJo+axkqifAlI4mYev5",
+	"IE3fw7gqDAhvGcH0CR0ykACDLAI0IGPev0Bbc9oPwqmm1gyyJgYB+f9+5y/1t62jNKCUq6yQqgmw6wnM",
+	"obbDwTAyJnEUGveO8QJAzgVYgi8YG5OrOLnQYrLWZCZjLefqN3Nwa7VJAN0lgp4w0Xzo5DdViR20QYdJ",
+	"FGFXCxCBP2IDE9UKULCOa+uVJBEbKA+QwqgU4FOIjSdMfx9yOeJSaoKu6DQ1RVDwxQE2qZ6Ap0fxiAl1",
+	"SIIRfXXKXgYeCfBsH8lh7sOpqThqXT9Ca/bQtS8gUsVjfRp6hRGjl6ykYeQvB1eSRQOMy7LlUmdZyEtC",
+	"+ZCp4yjKVZF7m+J5FOXYTa7AWV5sRRez8+1Mng86XInNLjr83v5B1fAL0/MPykDenhRWAKHldAVq/NkP",
+	"GlQp2j9nIabaNxpew43AASZW7EjSMOFOBlQvMuC4T2L9zI6XmnTh1h2bOuO+U09a/3hOoe/+KXvZOOx6",
+	"DS4fyeFDhhX3TZqK/vYJUE9bH57LJwm/pAqLWNqn0itm38eUdR/Sl+wEIy7gTx86+JeerMYJLLlsM679",
+	"GhP2KhDFSBkbf1AJyd1FIOmM4EJ0dz5Esy9WAun+RkDadUAKRASIfuOwu56sX33v6yR9Z6Gu7VXL2G6x",
+	"ajxxE+qfibd0ilFibiDonXx7jerlrkdHFpIQ23lhJAssGZVExR9Yyfez5xqnbf7VZ89f54TIj6AJVBQV",
+	"mbDtkOgIlMUaqK92aF/JHSqLBSGfV7cPqRJDuyiL1kugK0uf8aDAYzE2iguI1XMurwwgR94KTq3ZEl5P",
+	"GBHvCAKWUhHknEJgk5z0z/NSJkR0JozICz4eY2euCunFxJRdGZn4isqecOUHz4RCBgvI6ME1CBs3RdKY",
+	"TSAKBw1JqdWc77m3rhThNWLBtj97jYi0DO25HgHma0W6y4d3K29dk7z1fBXJYA10f0t89gOmIAjxJvJZ",
+	"uTifPWVKYn8RsMsA/9Kc1lRKD2ykpDF36J9y1e/zNyNABd3NcOKiJ3KvBGlD32ZsK+qYNDdw4GFK1hQG",
+	"yZp9XSV0PGZJmuBCJRlHlGe5iD2BP7UwxTnHspP4ShMdEy+cZuW7jF4wMmXKI2eQmhtNTeJGbhj7Sk+c",
+	"sSjW4FDxIaE5+9diRecwx6Tlhu8bx6sT+jZmLPHKthEuCdVCS2oqM9G2NTkm+WYF5BiAgVariClpPaNI",
+	"ZoudDYIiOXPyoDAHWy/SxCpnULDl1ZC8BUDHzxhkSAunHQwEPxf6wYAxGiQ0zMrG4NgClrUz/Dx0bWS5",
+	"TgNFmakav43wBGaxiZzQKJqS4DNkS8+DVk6oOnLGsM1yKDQgn5J40BPFDO56IQxTQ7h0Q1vvSNLZ9f1c",
+	"MtMDiC62DNO2OucqzTYw7ZV6ImE7cIQIrzlid1DwQ1Mn0SwPar19czkxCN1my9vIAU2PjvI5dlqqzciH",
+	"hl9PwA9X57HdSga2ct57kyJW6cfz+chpTmvLZt6VRFl5c0TZMP44VnD802LUH9YQVLZL1x1p7cyyXFiQ",
+	"NDOWS7p5Z3axkcd8KwaIIm9+8ldf/N2f/uJ//GVR2Xc7e3yWMv3nSxv2OjtqOmaPuITo0FohunLJS4hW",
+	"u0WBaFPrX0T/WG7xBbPOwgutVU7GXGwNrp2yoFlhV1sP1AtLfKfXpeAU7utmIvTm3oe6sMtaKQsawO0W",
+	"A7ALZLv6sDVpddi0B5nEpNPaqLHOYMXhauoe5tOsovAVL8Qax7YGbq4b8rig9mEEgxzftEL6opqHOajP",
+	"nq+jd2Di7j0ahi/OItq/qNc08jYreBi1sAD+Nj8cpmUFBMRXur9Bjp0tt6Nv85SoGIUwXIYWJ0Sc9AT4",
+	"M52yzRl7VXHBeNbsdPzdVpscC5QxwO8Jo8lzPoaoRjZWbn765W5rUwa5Ttd/h0Dq9nEYYpZvfiS4IM3R",
+	"JFJ8x6T8yqnoYxNASHdlYaoWwC2Lo7AYZpgHIns5oVHRmW/EuL6ybt+cRFcOTcTAxJ6w4c/pcZqUnSrR",
+	"jIYhbPUtimQAsRIlc8DjRJJlZpstezvrpl/bfjkvmqk88f379ze333d2DHZ8G/G0OjLQiaGPheUZd2SG",
+	"UTmBd11YrSuMHBsc3poQUo2hGxBBrt1wW1WrZcNhdw421FSwmpMHUkbQhXJByniL5NhgrK1iWRfKuwK2",
+	"XZNYcRyGtqKFCW5PN+VIFcgeN2zJtNFr71TKFmbKGWZMEcpMDnBumSkA5VT2AS5rK585VWBErBgJEvby",
+	"kRwGbXKsBQzIuYDW/phhDUFVabqFOw3EHEGhOxZiroKTrAGmsjgKrSUyYZJBpbYxEyEXwwqBwl3wMvLE",
+	"LsEyMcfO2vIbhiIpcW6GosDgTm7lhWyAZYQF57WmlszcoVs2vcHcIyN2kU5Hj++8eU5lTsLIrU/LbxDN",
+	"OhEW/j2xDAIAoYBZ92vEFoToDUgl1miQo1LZrgpOmpdIrd787p9/+dt/+NW/+A9vfvJf9A2ONy7G5Dm6",
+	"VjJhM1CAzmHn0Ina5eTzVv7lb//hl3/84zTJsrDyNNR/M5LQvMV88Xd//uav/q68jDQvYnEAdvyOZTuI",
+	"VjUZy1CHy0IUqv3lLslSsHzzWz9687t//sVPf/jlX/9FeRPGmrPcJnZ3ziqY5nqHutJC9ncMDa0E4x1J",
+	"GE0ibhRGhyA6fBwM0pZ0T5laCrZf/fgnf//DP/nq5//ii5/+8Iuf/t6iqFq7q1nR8xknrExVWQb6//C3",
+	"v//Vj3/y5U/+BinEFz/92Zu/+rs3//L3ljmVpQQZ2+p1yxnOJQpZZ19LS5+CJyfkgwFLkFVkYCRNs9XN",
+	"WsicCW6qZD2nMOyM2arpW8WEnVKW+QJkb+bE1TTJnbFop9SzFIULsxI0sVTIk5BdF2Oaw8zl5ChT5XL2",
+	"qwBgNnwOGRFmhKp1ZDTsiFxRrrISXUDKFk7OeZjWHyvUQwNfqql6BuiWUp+VksjXVIQs/bguTciaFymo",
+	"RAMrAc7RgRwS/HwhhUffAkBMQId61eeFPYoZBlZXxMeK2+ihRxRycSce5ATiQxJg3dGnTE4iFZCOKX8s",
+	"SRNK1p4xU9kJBfR4YOqqA/3xSEDDEMu6B6Tb8shOhyRsAMWw7ci23DUYU43C7KyorP84egOmtejthyxp",
+	"La4N4R4OtVbUKWtFx+NxEl+yki6EsQvp9CZetNP193rCDGJttRo2bfIUtgrTdMvTPGXfY301d5qiR35J",
+	"S6y+rEvoPD3R8f2Do+IpoBJrCFAqEXU6/t5MxeipRc23mKACR12jjxhUzkRCF/EWEKBSDE41gX/4299P",
+	"hVj35mDTlUXkpzmqyu6OiNVTi/PlnHizAwH1NdGtYQqWc4UxQGvsceVNzdEcl9C/0BC9kUXNgfTBjoid",
+	"6zp7WWhs3v6yOv6eFaK+A6OHNahdvKsbwfHSnnbW3hSyg+pNGFZhpZll1l4+jy9++qOv/vNffvXj39r4",
+	"JlYTVjRd3F5OWUr1NuspKNKeuRpNTl3QZ1qtz4BY7ZTZhTCoxPS2cfkQaDmA04RvOle/oH0t6TOYRS7c",
+	"GQ9c6GQNoGoN1NYcYaT6FDOXIA+VKsZefh0z59fqRzZ/pTBQW9zKXu+3pxbgTbsu9QCZLWS5661Xuh7m",
+	"qwspPXq+oHfkwIMzLeoJIYuYYnO9JE/ZKL5kUguG+kErGqaNHMwWrA8rFyLQJscyVzvelPjVE5sONTtX",
+	"dGpK1Oaid2A8QxFss9/NBVDsG5n7ISzFytnu/kDSzgd92HYeh9iSQ/IQew6sJYMXpk1DXdPglJ4oRF10",
+	"oBFHSbJGqN4Qr0OddcvdbI5zLuqLR+a9krRYmnmDgQsdv6sZYJXxqmLijYQf6EPSN/P99P5uDsrrRjw8",
+	"dHDxa5tbBkayt2JIdc9vFWNqLS66TL5bHZ9QoD5kdnmxWhS8Dk6ex7JrYuI46RLWvVKEwwLmvW6JWQ+Z",
+	"wljJFxBXUcutHzuFYGyCj8zSbwp2a4/EUZhWqPHSxi6Qr0/68USoNimWGefAhdMWMXOjHCcbzDiGyJaP",
+	"MLLkZnK4rDaP+cSw+g4WgkuL8TQOu/7ruip+m+F4a6yk7KK2NQ0rVwLY84QO2XYhsYGs5xR/bhhXmqzB",
+	"kKqSnbMIrK3WrFuIJ1Vjh02thpWanGrrEABekcXpmU6326sp7jUyEtc47Bzs+ffv7+/6vhPNa9q9VRjB",
+	"amSqrOpJZ9u5zQ5SL11hDnhFjuyvV0OkjIBzGeRkrei/KkZpvF8Q7b8kvywr5JLcvWur0t29S86mTlM/",
+	"t75bNffsiZyXTAZkwCMo3n82he6vjDR9627zUh+aZs2pQyxsHZnefJp1Yho0NlGiUWTadWAFtwsGVdzu",
+	"3g1S2Rtbx9gOY3065npx72OLOAptRitafVY09tgoH888XtNvKjffsLfj+ri5QcZn8aMa23vWyCp3Tbgy",
+	"afEzAqNyd6Fx+Jn/3Ns8jDdQ4a2AnzdXWljEbj5XWnCP8QYIDAUELIkMedoG5KKCf3d9/b+MhQ+SePT+",
+	"4k079OMfVzTuWMUV5tsv0kIppmNrOtBKEXfvL9G5RcUfV/RuqXJtXaPgUrplb1t8qeL+wG5VXK7Qct3i",
+	"zCqCjHTqVgSZtp+lKs5S/I9xwDHF6hqEibAnsF0hdHRHmQQM9U57BxrZIq9t17gdpG3es+VU9jkzXepf",
+	"Be1yhzMuSK3lIQtFu5M20jRBaTTX4g6bE7euQ8D55bJUrBxJf42yDZXq2Tl7T4TVAfRagImFvT1HeAG6",
+	"qdEQKv0Y7MYmuTyKSCdf+792M92Nmj1mR30X6EZ1l4JtGGhWYABfV3vMEsXn5kciX5twlbsBJdnKLBRt",
+	"Lp+tKQssi6Izavvn15WzFXW8WeJfxoFgmM03u9uybWjl+3RjTEEW95eSnFaRkzTX3rztR8t/N9Pus0Xx",
+	"5ZRFg18CG83XVo4ZccGqJRg0zmAzbDdgy/TYmGmNWc8YszWnTQUyfsPFhRtmkLHYVsOVb64lZoHAe9cw",
+	"Y9d7gOstGmky2vBLaKupvIQ30V5jSlFApt01G2swGma5mlaKXrBCOSsSDwaQkpGVs9lc5OO7WDrKDXxc",
+	"pHjU+nGOuR0aClkqgtLx/YMqkQQh+7YrQf1ylmQ62BGxqqp2U553I1GGXmMilqu5dV1hjU8zLPymVcy/",
+	"+YWXatGwLoOi4B5btuBSPRpeR2xjDtWuKbQR57QMNA3wv/ZqTgclxiozU1HCRjS5mF2b3vS3hh4HBF8g",
+	"TRpxKlsFbnfB2Fhi8+1cHP4RCXqNXiMg/YjRpDoeYmUWfECsB1Ov7BSLOi1RwtHsiEu7x9b6icDKLaTU",
+	"rSmS7S77m5JiADHMgFGNr374T7/8s59vtkTQUkkHzlpMtNpbS0NYaymSqafpNd3AwaAO9A9/+9tv/tXv",
+	"f/Gz3/uHv/2dxlZKRrv4fcvgv8FpC9UIek3Fn/NYdk28HbhMxjug+cY1ZTBAI4F7fSr6LHoxmiiGrQXq",
+	"Wfh7wlgLrs7jiO1gKxP9ImkGUlE1kQHxy/77tDMCgQUDKzZfwDVYhDnvd/bJB/qVB7DcRxOjI6djFzgt",
+	"CJZ6tnt40/IcFifv+P7+kUFQ04Gl0/U7R86CudubttOtZsD9dEmwwhvAgEWs0Ebt3qKKLpZLc9R9S3s+",
+	"sJhSN/wKxfS6fkev/BFDQ/ayS5+Zj9H1uzvpSS4/9gyNWOP/caEd7DpjLkyxHuTRbut8sRKpZhnerY5n",
+	"arxD1VQgAMK575riWSCBAbJPhb6SCNh5BQNm4KO7Mrc0lzkbYrF0cUZYj5/ZXN1SHbQcH0wbPa2853pE",
+	"dhfRLW44mw8yzRgTGWGr1bKrUPs6eHEJs6+JF3+C8KfI3xBkDhfGzyupz/seYAacjOa/+o1E89BkknWU",
+	"jq/0LB3fb3iNA7/x/PUsLv1ilKLhHGYNe3KiDbFdleVwzUD//p5tlu632uSUjhjRqyOwOkIlCcwySvMH",
+	"W+L2u8jt8a4twfMBjNi2oIbfZ2CQm+f9hjZ8fSSAdeL2VxMK1s/GWEpOqE4rW266JUSH9XaHJHebc6xK",
+	"gxHY30wZA++//LoLGka3nyNv3CDR4m3LFRanr1u6MHqzZRXXLl5g49IDLWakn7oodKQfnut1JUOmGoeN",
+	"szictg3JyckkEFEyz2jwAJ6SWqqKk4tU6oD/QhNS0k17yMYJ8U0kXbcFFzmE+L58uZ+QDegkUoeOga3l",
+	"pZkOtpuqJAH+8YltDtoEmabrt9JAB6AOkgTw38JzB/4RoVAblEpLIggfwMXCIg3QIzRhpkctkp0hUxJl",
+	"p47vH8GDXAwdusRFaV1xUlwBl+ScJqOISYnVjXoinz6hSUkLAxzDCZJWJjHCkcSiz3BJkiWXLCEjiGTQ",
+	"S8iauE4EDG6+EIO4bX/qCS6xuWvb+TkgNJIxkXp7gduRNvBIwIVK4nDSt59txogH6SKYNyIYC3+DJdl7",
+	"ufxYjuuTKk5YiDjiWTg90LsK0m6hJYGTiqlxjDmiJgfzj6wyuAot3ubcL7TQQKtOKvU7xgZlWg+7sihp",
+	"YmgfF1xxGhmMKTXvctA+NhyLCuJrHOh6ZBQnDL/p+L6fYp1p0UFELHZwH4KOoAqw2QWiFsi8PQHNM1Du",
+	"xQE8ywWdB/eOqs4+rRCn6AWDRbzjSsRX8SQKCXvVZyzEq4YYdsdeEBLxEVfpDSVdDwLKg52dEX2F9sId",
+	"s6mghZqBeRGHPoNeugAFeFgiMPJT4S87Y5bswOkV5uyU58weDlrQpa1SkodDfdsWPDipj+mIycf6qCpq",
+	"xcJR9lOimqlaQCqN6OeleeXnsWRGATp5mAsydUkOxpimCFEreMKfH2MA3N//xX//xb/9z7/4m9+032O7",
+	"0a7XKN517EWbo3o2xgtVCyuZP18sZGRmBG7qxtEDvR8nj/UNqRCp3W2aHb35rf/tzb/6EXbSdXc0a/HP",
+	"Nx9HVKvYVCz5y9/94Zd/+uMvfvaXX/63f7rcwr3U6/l8hWZwBjueURB8Zq50Fg69+Zf/F3Ta+A9LAn1D",
+	"yViuBGMzsbBCeT5f25RMlxkfb826SlkD3cKdmp3lgnaVXIjt4kftNVwu3DhsfPXzf/PlH/8YoVt8tQ62",
+	"mXY5A8pLyNsZSd1e1dwywSxFQ+fOABJQ8IrZ8mj+zEQl+MnJIsqoT7nwjT2U1ehm4QQbXiOK4wtcKy7f",
+	"twcHQhH0zK4gtl7DldBwJPebT8Zhulm/8JOT+F7n/kdXX+PQf71mC8NaCr01Zzsec8o2Xb87jL2Y432m",
+	"Yp53veeuGXZRXq25YS3BrWttWJLuMj3d6XYIgt4KOYIFyjkjQTB3+WZcs7n3pkz/clehW8uIN5jKl6No",
+	"C9kN2o4KZbQcwa6M/XrVftE5LK42IawVJqAxScvJxVgBY9eZp/I/NOYfmfMz2AiBbuuQiPgsDqfQAhq6",
+	"O6uYcOWR78UcEqLixLYO5wr0O60SHEHovdWJ+lT0BKZ5Q6KO/u2cawVy2iafauE3wMK7eFkDopEa/SFW",
+	"VcE6xqDXstFYcRaSptZVncWZoefGNCzm1DDq48PUq1ClQFqdDQwiZ2yglSG7aZpAoEh8yUptoS0NdFTB",
+	"SveHvfjzXRvmibetEZll5Bm7c7KNwwGNJPPWdOQ7FugKQWLl+VZ3nSwy50pBFl1bbf5hpa03Py/aH68l",
+	"nuGhg29bExcrsWlDXRbKeLOI5yJ3bx1DvdNbAX/T8otZ/g0Li5iDUTO9BwV5ZLbnYEVcuq4KxOZw6MYj",
+	"BxYKGsjFCwyZMn5650YsmXYP3DiXwqfizC6XitvxlZDA/jTv4xJy6Zup1C0Zs1nP8Ood2fJ6Ykaefmp1",
+	"figDImiSxFeOHCFJs5B5f0hoFJklj1pHpJDe3xMr5PeX0vthkla70MhZpi9rTaInTMkjjY9U8TMecTUl",
+	"Tfz2ThZEoc8mYf3L8gF9xKUKTKVHB8LoZjgiV+dMoGmecNUT0OvyjOVUHzTrO99w6colNZbzJpwS0BsD",
+	"ZWM/L5xra/HiBbm0B7C5G7u+u7iUxmgpJTcVTJSDNvSVyYz2XoW525j+hYtB+grV1FIA6nCch/4ND93I",
+	"qIkxLy1TFmALgR3ZesCQuO56aiWXqt6bdSBZt5TlVkolVOHaNyyaAhUqtUSRhNXFFHm4pKBShUA5C0Wu",
+	"VoI17C1nzJ5noC2aK8qWO38Ro9uKNS1dyx4Xl1zlq1xqZm8LN+0WCin8r//1ze/++Zt//lflDSbsZbE2",
+	"NxhzJtdSHvw6yyxUX+C3XWehUkRzhCWTMjqigg6Z3JREWrAKZbImYviSYqY1bsQDJz6hiXTHCIjQtBWD",
+	"NcwH+9LZFGGg+Ii1CoDtiWNwmaMsF1yw6VWchDa31I5wdR5LbMdx8lALHVyYxBaLg0RTXsqhkLKWAEGc",
+	"zEt/VIQ9wYciTrQcSfOttcpilxOWlZ7VapJVlYUnL/yVQlxnCUOo9d8IOWjZoNItCR4rxJuut5LaLJbq",
+	"bg2IjUDyKhdjkB4p8M2QgjIk27IA9M1KDknFq9nhqrObeth3oVLjePyIiiFLPmKXLEKuuQSrdj3URayb",
+	"I1908GOlG8jJRkDnZEWBqRmFHZM4YmY/nVQQyYdlrL3z7jJbz5bmQqC7GgTSmlOLQaDrV4WKZ0JT91qE",
+	"Jve+v/3al8YIld6idUUiE3pbJxLJF9yIwXVNPLFqN8gBYNmxBhiRBqTESciSNsncRla4A2+Qfp+FGO+V",
+	"+dgqbT10omUnBdGiobH8WJvJIE5GpiChJOPJWcRNaamFDDxiakPMiDqnqkA25xphsHzszRc58rYGz7F8",
+	"bLA6tIM3ldWhq+0eGyj6nB3FN4Uxl0H90DySFaU3pehFnIYxQFhI8SSajscXxfZcCITZZGt2CETKeNeL",
+	"QMrQazG2VRdYto4xY4los/lhTHXGkGsKY3p+LXzQ3Kwlo0Zk4LT1QYRclQN+wJQZ4Y5L8KtZ4AyGV8Hr",
+	"tDDDQmMFWE79N8ys5FlxxOHmLC2/mi+KWPUEpmmUC0TlplqyKPMa5ZxqOOB3AXaAIje6nHOprCt6D7ak",
+	"7s6v4FRYzbpmgBUaaW4FIhtoklXAqBtWMSmD2pxGWTVtNUERLtRlxpu/8bJJuYVuqK+mWeqtIHATBYHr",
+	"8yeU7ujbVo3LXgPo6zQ3utQhgutWazbyRClsxZKpeqHiGPoaGrigqy9XZD8e5Lm+ijNfw2E+ZCQgHSA2",
+	"+U6KQvVEmj/qhIrItn07fCSHAWnKMYsiq49TcvduePeul+vk2dKAvWDjtPKpu1AqtUSSNqnQY26jwgZ6",
+	"Lg5JZ983dbUc19axdWsYX1IKAvS99ERnv+MTvMbvCcWSQhxrZ9+/T+wtv+R6JIhcKe61T0cMq5lSQcBu",
+	"Bt+32j3xFIAL6zsore8p+x7rV61vjRpguYXBmnL40vH9gzR2tifSNpqdjr83s2bIkQG1RkiT45gwekEo",
+	"pi0ezsiuJDbj0WY0by+70plqS9mVw9IZmiv9FlMt4WBmC3QonlbyyJqGBaFxm//1//nVz/8A3eYrhiGX",
+	"Qzc2t7yNRiovtiyUz5de1gI10B20WkRF2Ay45pR73bMhsd/BcTZ0jjvrrqy+xsdWkat2TchFtwWdL//k",
+	"n33x0x99+Qd/9eUf/b9f/uv/58vf/ldv/vCPt9ELp4a6bS/rsUy7NhXFfo0RY8hGryNebAWH7mzaUlfb",
+	"HkJ1UZ8tixRWi7Rh1LPL8cwhIm7t3b38Coqir/U0O/OSK5oF3Vtx5kbUBqqgCNdRG6j+Cl9T9gBK3Vps",
+	"QwgQWoruWtJSa/MHNIYCksAJVeX1odP6hcaTFyqel953HIaSBPhOmNasyekAVJI4CbmgaUKbTMvveCTI",
+	"XOEB6Xp2rLTCz7ew4ocp7dMmn1rtAQfXqFSuJ6PVNqMMO9FPhi45NAk1JBFDO1kuscbPYU+UwU2a2TpJ",
+	"t4V9ZaFAzSBOCKP9c2KAYPRlIRWjoQc/Ozk9DiFUsVUejMN2rs4bbCx8rEItm5V/aDNVY8FkWnyndUTi",
+	"xAN1rify3Z0S6xELPT3VLvluzEXxVpGmhvoYgKWXwFp2DQirfGGmmmA3pz/CCvFvdepaTxh9TRRO1aGT",
+	"zjgHR4uobjPr4vTEJlW3OXVxemJV1Q2hoe/ms/hmFLiuN+XOCMkJC7UuTMJCwqhEm+LSuseyIYrV6zB1",
+	"b1Zex5LRiSsvYnPltbcHiQMrMJ3MP5NZKzGFfVZayazwjio+m9WdsRUtIPHKrrFVFfuxCjT//p/98Ksf",
+	"/6Q6kH/d4JGTIonYsstpeV9OHkarF+L4ZsWUIlSOCJUX2bMqNt+TaTwBXjQeR1OUV4y4ouUiIyXeBJVh",
+	"gcvvTlnTi6zE5edXTV0jvqiKFFQFD21V6am4t9ek7eDMcAO1dKni2VnTtTrOXrH8KZxvlY7j4GytZvMs",
+	"Ex2BEDHIpwG9IEtNsYVG9Q1jJEjYy0dMSjpkgS08UtZNuq5UqseTPUGxVGdWlvQIS0JecVD+qtxYeQ2k",
+	"TsUw+ny7J4qKVSFjmVQnLOtxTx9+6OQhpx6WO5JYCfzkIUbi4IJqc4tRG8Iom5rAmgK0SPeQzPQwtclj",
+	"C6fDelWjJ5bXLKoKpRSEfkg3Tv0/7uEANYc2bft5HaMnij6hdTWHWT6f1Fu0Kc1hns8HFKdKzeF79lje",
+	"ppdHM69nscaQcl92zSoH8USEGdM5mxLJaNI/B4wxVCBHmPPJoctlPpjMSqQXc7Irlw6WWlYfmbWwZWfv",
+	"+Ps7To5tGcwIydBWNHLqLGk2by/UfGF31qLf/NaPfvFH//WrH//ki5/+8Mu//ostKzGbBN8qqsuS868b",
+	"V5bS2O05NfJXdZOejWsV2wt3odJiv18htFuOAxeikv87BvwjckW5qpcDfpkF81Vw+rqs/KBLWaFyNZl3",
+	"3wMEmi3uXvD+xTxxF/sKSxLohx1Tftph2Ihbz3I1qBLTjVhMY8HI2UQZ6e7I8feJaJo6ALKC/Kmku52m",
+	"Qf67RmT8ELYz17ptKukVLNwzmgqp2G5e79yUHCLNQpyRl8EBnsZC7VkN9vS6ej2RPqDXwKJBa0aQkjvn",
+	"RnoX6VO/iR0Lndsiim4kohKjlZmTSKE5X3TIYXmhTPMsU9+G2x9VLmMdi+MKVuDKNaxvf11Kfto4HPSA",
+	"awGgOPlXP/+zN//yR7/4H3/51b/7zS1EjXxo7983rBCQuZnfgLZKOSw5/Nq0V6q5CNdhUXRw+pokqqc5",
+	"bDPxxCvJVdfVSimHVZ89z/VUWqQN86OJYk4f5lKB5d3WYbF2KNgysNmRFuEkE6GxNkoyZEqLCHtb6uS4",
+	"Zzo53qSOzaPbXs2/hL2a31qn5m9qj+Zfvg7NN6k/89vqznz9fZkf3dSuzEu0Y0amXd2DeRAnBNowh6es",
+	"H4tQBqQJnfa4kiTfn1nFRMRX5FeJ+3irTY7xC2truSOt9861gRhOv0smQvEIkrmKxh1sUYmSgsZ7I1YV",
+	"bDs9UYzu3JLw0HXbQC/VAFrFuBcoR2NlhTWaQpvMqCXli69hP2gXsRqHB9U1tLZsIsmvYffA96+9a/Qc",
+	"MGy/j/SmYaDHeyzYd+JJct2TL89abnK7aeghamWBtAuVSDl4SfkaAem35UtdVQw68xco6W0b6muVoKqu",
+	"xLVKUdfchfrRN6sH9csJV/PsJSlzL7eOcDpIk4jRS7dlVU40mkhFVEKFHBgtyUhuPJGqUvYxKL9weaHO",
+	"vr9n3Fe/PuFqrvMqFgxWzMWw1nelgbNIhaIFjCumrVQXIqMcCci8WiMH6QXcFDtLdZGaSu53/QLPAjNu",
+	"UrhJp9tyiMwCIsNMQHb9fewS+QDUb30xNnJ6tbAEGrDNfS3MH37dXp0bVr3JsHgus964E2VK0FwwQc5Y",
+	"FIshKJ6FPpxGqexj0EpGjOQ33H50gyJxZt8md85ifFIpL+Woih26OQL2Z5PlYuL+LEuqWWb5/l2HLObc",
+	"tWuSwj7S+1y4gedk4d6dhUj4Uq1GmbZqmF2W+AF030RhaMBZFLrtGcQgfj9OTpkK0HJV+Nb2mw3a5Djf",
+	"CQEiYwoyWE8EabWxwCOBW7wrgNTgrLxYgE2hsMRZQEaMCkl6jYnAZqFhr3FEAvYKhimG4Hs9EeSrjwWg",
+	"igWlImwB5rLikJDqqqUvDYop/DJOGPTmzBp7XSV0PGaJhDpP44hy0RMxgJJGBnxgohPsqrBB0tRXcSL6",
+	"bMSEamEzUjD9BdUFzgLsNRGUa5wFWwqqMiY4DbFTpm6KB0+aoqo3onD0TPNaei8W6yH023/4iz/5TQj/",
+	"3rzQOWspNkU1V8zvi5/+6M1/+uM3f/rv69e0lli6QdisJbZucB0zKt0IOmLHIjw2N37tdXwQk3KFxXL5",
+	"xE6pfOKXf/rXb/7w33/xsz/68t/8yZt//h9/8c/+O47z5rd/64uf/cfGFnp/nDrX9RvmBE0bVctcUeWt",
+	"yLQlHnsTfaRLA+Q6a8vMuoPXIWrmL8I1SZsozTnNL+ZW/752T2peW5jhRqUXDKq/XD3OqrlqMcogZcu5",
+	"vRhu3vH9lrFhRaH5RcEoaYUT/d0dqYXZEUuIfqtSlupPkkQLfmb0II5CdxGtxeSpd1CegjefmV0ns/2a",
+	"xZkIezmhUQUY9MFUFUBxM0R6ojRc6al6yS0HswXC0Iu5j1WynD37m2Ep7OxIOmLlXt6V7Dh/ADlmmQfy",
+	"6qa92ubiiy8I5cYlFrRh6+ZmFjVf0jTTfLy4IbRyZShKbm5lS5lMtwwre9fe8kIW5pfPXNqwZcmx7ua7",
+	"MpkrF+UhhD6ikA8GLMEo5DyY0vourfk1GGevoU58zRP6gWOqKzqk6TSz3t24+L2Zt7hORi2cxdfFLFt5",
+	"Ha9DDi3cq2sSRO2srllKnvPxDfJAl5zOBTpof9ZLOPC9rm/EWGyxm9wbxMkZD6GuS70U+z485IQDgh0V",
+	"846CQ4LeXvSnmCJ/4LWVKh5LchUnF5BTaOuHaCC0PFC4PmVnp3H/gqme6MdCsD4W5xsyRbq+3yUf8v7F",
+	"YxFxwR7JIYaiJIz0o1hC41oRkuAenajze6YuzQUTga10T7iCud5tYfxgTwTprifC2XfQJrhBzF8m+FPI",
+	"TOU+OqQ2RXQCdk1JgvSRZ9MxM4ZZA452Txyj68jol2csG7FcdgQf1aNXS+AVYFCxgXgGMrB2m8MxHYdB",
+	"qnZgCkArNgSCfsNoLkA2CDqBG12YmhPKTYJOHta2CcINg5Puhho7cycIRqc0je4Xf/p7X/zNv/7ipz/6",
+	"+7/42S/+9G834mCf0RiofiFf/fzPvvp3v/nVX/z+Fz/9WXEV5RyImQ2BZlV5c65CZQO/FVdYhpNd4eJk",
+	"//0Uj26WFc4FGZcYr5Ld5KNio6AFihysUiRuskKznzVKgDmbvvbKXy4iXBPzxylJ84yKlmkx4/B9w0kW",
+	"cXI6HWMs/xky9SIGgv4CQwoWbj+HFciwW4siEaNSYab9mImMnbqsgQsoboXVk8g4ifVpeNillYXkbNoT",
+	"iEge1giGsTVzdrlHk0oS5JYPC7GbsKl8CRvHCXaiGbU8Mo4mxmwFHcR6Ih4QfMPsQzPOeJCbaawXGVE1",
+	"iJMRifWSaRTZQgJt8pTRMCv4kJaEykboiYQNuVTJ9JDQHBwkwQZ7WryOR0woQgcKNAqAHq4GUw3KTwD7",
+	"lKQ5GWv+u+sT2RO2mIm7/HhAqAWy6S3LTXudeKJAJBpzMWxhtJ5hvbGQccRIM0BP5L2gZa4gV8tLDFWN",
+	"/0p8Hth5TYM/lDQ+kdhu+EZy74Vb1nX8pdrnV7dCW2O2GUx5me5bzpHcLEZYS9FybNHc9ow3Qgj6Qrxx",
+	"dnM65+bBYVjCgbha96sWUfbd5mkoueBLIVOUR0/Mo6em15oZDYQb/ceLdwa79H6/4TW4/DbtX2g1UISN",
+	"wwGNJKuYyfZs61QJSVvv55pDn8UaugJAgIna3m2e+QWAFpB+PBFKGk3EIeprN3VLcUWPKOKrOqa7lLpd",
+	"yYGRe7zox2LAh7OrbEoGYWAaGlwWeClJJgJZsof90Mg44cJwQc2lpaKJOgQ2HQg6Yt8CPA7ImPJE87ue",
+	"MMN7RMaJAqZM9INeVrxTnlPNrSXrJ0yhJiymRB/IGZX6gKS8ipOQjKi8YGEFd+mJG8JeTgF4DxDob7HQ",
+	"Yj4VdQldahah3EKvnjzEtlfNrjo1t2ExH05HYCQHDcMk0wCAKfjdhr7d5gFEU+eRu3fvYqHWkAGdAeHK",
+	"FOxsrUgBvQ2wrBwJ2AzPWv1kF6PM9kBso22kwObblS2dBWF6wIcTvGieoTnSkJbtkeMKjWK2XsSESqag",
+	"MBgyYHpgeARqmWGZetBzDklabaSDzR25wrqF9TqUa5L0CIskIz7aHIGQV8kJgbMkR/NoBp89D3DaeDDQ",
+	"2zPif8LG0bQn5DkdQ28XC0OjdqSBqHe08qV3Vqt5eSaoM9RbN3vVHDWwYZ+2j4sklJzRhBGaJHSKJZGt",
+	"clLQZe6gSVduk0eYAsULGRWHTIEIg9KMkcxuqIIyqajUtbQjvd4iNCkXhfOyLiEbsgvW4FqljbB2QRU7",
+	"X94M+EHFyd8sPagOVnXGwcUVoPWMgyu1jljRRth0NmbICDO2Gv741HONoikZrLAjNjLqtR2FrDNXIfNq",
+	"Z3XerEwx37oqV3EPFhQbHJ6gOV88g4GuKkV8wBSKTXes/iYtld6M3TTnt6sXDj7iA9MO+4zmfGOHVf5C",
+	"LuUEanRegBEQ3H1N8wl+S6uA2xGlotOe4OKSRjxstcknZlnGgQg37uo8tjc8cyj2TZ6KiNU51lkNCWAG",
+	"C7fMZhfksRbAN9l1t01v3Do+Ngu7ZRa7CfvgJ86Z3bBgdfH1dZRVnuZ1uLryx3ldCX58oAzluiM1jduI",
+	"mlcg4nII+ks/Fpcskdg3ciSHswp+q0kiJEGnSwAmx4CMsG0Apvi5g0Hww927gl1pxQ8sx3fveiSOQsiS",
+	"MG1EzOs9EYBd7kHEmVCP5BArLrzqRxPJL1nrKEv+q3gQvpGZI8rMacZuk4DL90SI9tNkwnriysRk2G67",
+	"SP9haW3yLEYf3xntX3hgy4NBg747pXEARlpbbeoXpWrZCUnC+oxfQl+bRxY8WssLHsnhQ40hHoBK3/aA",
+	"nDE9tx6MRZDId0eS754+/pgo9kq1yTFJ2GV8wcJ09AvGxljdS7KXwLS47IkETkdrq1qpxHf0znifkaaZ",
+	"7Nl0zEi343cgodA9rFTrTI8zVVAt3CMuFTzWExaeGphtjEhPS6hKxrIYbuhEYwa0p8OxhxHWLa/oTzqm",
+	"iZpa+LprPHSKmBN1FVub0IAEkothxF5AHFafYjiW+XSGnwKvuvUpiQc2idS8YAIQ09dyUZG51EnzAtIz",
+	"8/zR/DD+SkFhRCPIIAhJ/g6ZqHyMQ0xBQwnuWE/mrih/piBr9ERlybLyJXKiHRHPAEyoPeTGPDgqhUU6",
+	"Jc46Xb9TYy944AykSfTbD9Y/o+GDHLhz/KVf+KnRP6eoWHa6uy8yyQYoYeOw64M6kgPrSq1Bga8/0Wc9",
+	"ezkG6zewoNV7A5UWhVfJid/fNHQO7GJO9WhbgRBSes0N/3/2rq23jeP6f5UB/w8iAS4tirL/tYQ8OI7t",
+	"GI1j17QRFKWhHe0OxY2Wu/TOUjJbCGiAIkjQpg2K5tKmAdKgQdqHJu5DgiBI0C9jKXnLVyjmnJnZmb3w",
+	"KskO0L7UoXZnZ86cOXMuv3POzqlWt51GLBzy9HYOLjMVqrVdy3i7ZUaUOvDGsjcvXrK8AWdA2QUruszy",
+	"jeX1mFLH2BkeocV6nt4oSMMzT0+YLuuq0hRyt1GZBBQ3h76+wMNFZt/HpI7B1UaTVF6++dut5L6dHYoq",
+	"ytFp2RAW7F9ft9YNWMEyZ5EGsUQSxFT5aH7MbJeU53BiC8BS1WBhMpx+6vDOjGwMSwQWHJugwyrDSWmp",
+	"6MqsEllKRsuzV/tVryaU9F5tq1d78u1Hx598+8M3v/v+P38+ef/zJ1/9+uTDv5188dvvP3/n5Ms3Tl77",
+	"vFc7yl6W4F2xXOx7fy8Yih8uba5fvnxxY138z2wSCJ7Uu4xmE+Z715N4CFspRIR3kEuz4izyc0mF4qfS",
+	"74g/sOQ6lkapbdUGaTriWxcuSDHS8uLhBXpAU5q0Xh3t1dQLLwfevgwxH3/z0ZOv3tR/uWM6eMWPD+X/",
+	"JwcsUYQd8r32RkfNlvMgzjDNyq27sWwwegVkbeltUldGh2nvog0W+UTJ23IXejWn0RQTQ6R7/UGzRtOU",
+	"egPmQ2kS2Hdv2gWa40b5H8CQJ3/68viNx4IhH3/8/eOPf/jmtUU48BJyRrFdpcGJ0ps/hRUzvivhztIP",
+	"zs+KG1W8ePLh748/+GAqL27keVEiDzKyVjNkc8VtO28hMnULy4SJDAfdGfPBTVnnyWfcq22J6SFXPfn6",
+	"dTm3dx/jxGrZh4Lb3eepv8euogoluSS43RUjdjEQJJ4Tx5GGGcXSIA1h//SYR/+TbKtEpwoa5pzuy0Ec",
+	"ytbNSlg1ienGW77ZDvURBa6ntcbJIOBpnExMFyffm7Nc2Tr2L2zbbs0hTfbFUeM7lO8kwOczq7uKd+w1",
+	"E5ezh9wt82sSyokYd7vgo1rjxB1QOFxd9tCVHTYpBuJ6URJwpsvqhzTZA0yMagUYpASrhe0Jbc+PD6Ni",
+	"r8MsG2ze2rAbG+vr5EWc013msWCUNlUj8CAq8bKpztdZwVfT4yQsAFKHOmLYBpH64KXGx312EHiMYzUL",
+	"nRpX4ncrOMA4e0h22SSWnbZzRB3SR132sDnbUUa90pq1zV6U0+nzH5m34JjlPKxydgluusX3+BUUs8+A",
+	"owsoewuouKTLRJyG2tYvLl9+sHpp1urKoQvPp/3gjEvuzvZwLTaTM/MdVU2jvNtApeNInOh7h/GKu9Lc",
+	"eHAulW5vWSft7J0oVeeoyn8i6LFF0IY2xBvKM7KxlCW9dN3dHNbJKPWTq7ar0oyHdKJr7pri9Fnxdpy/",
+	"T6HsdJxLxf8cn59XwX+a7BsxQVR7ylS1VQrOWsobRi6nR6K1EoQPW3oboSlobqWKW4vcjHKqjK5ugvq9",
+	"bFItht2GZE0V18oeMUKClvoltCKzhbXpKcj36ZCQ40JItxepmK4Kl4rBxDYuGN89Bb2xvd4mYDaIT81U",
+	"GXfjdJBFZC0aW8qgajI1XRtcUsuTHmO75zZQSnZykmCDabpekZEqY56GFritG82rcH27U64b4t+fhfgn",
+	"+Me7wNO2q0w59o122UDEzAGsbhKoZYwsESTmni8ZdlH29OoK5qoaXRUYdeFoZRR3x95gJb27tnX58lPX",
+	"LYsEWVCxFHPorLcdeVBQrvirUGXFHUKuvn0YPbU5zH3931VC4zwghZlImKlYBotcp+Jqa1drvOSQchQo",
+	"uxNikfLZCKuVH+SqmJqBLtNSE/JHBRWEPRD9GEJoc5zZ7NOdvOUzdbcDnr8yK1XusmN6Hkq3cerOrR+5",
+	"fdGepqqtnaWwUTNqnAkl0SxuNn+zLTz4dSh/xtnDhuy4JXR78afpmn1XKJncUDSEKuyzMDiAKgYpqs1i",
+	"bJUM3w8p2KdDYDUV2atzxoj7yBE/OF4c9cPAS7kr9GLX8Mi7pG23OgV3p4tBBxf06sxBOA/KsLFNOqS+",
+	"AczteWyUosJ+yMKwgV/qRVZzLlf1u8h/rBqS2Ngmm+QwCVLUzcogibgA+byEiBpw714EaQwGCFUSUyJQ",
+	"Sbz7KvNSUvdjj1/wmRcIgvHW0P+//kVHvuTIh7kskCztA4VxbZljB6mFab0eJ71I/JPUXcN0EZp2u0GC",
+	"VLziWuFM0qu1Wq1e7Qh87zIVE4NqMgQboJmhOGCN9yI3C61l77eIaSy12x1SvzeBIjDiq6MxHzBf5ss4",
+	"0hniS7c8rnCb8BhrsU0swQ6wWMwFuh2FE4mOFXaYaentsVTVjn5kGKqywk+2/9LMghKPFBNXwYTheEDE",
+	"aqlyldMwVHBd3FmZsWpaxQEn/jihuyFr5ZDMQ13OGunos+EoTnWDO06H+jIX/6fAyuL3XmSMJHN19AIh",
+	"VEQSxsdhClhqpGRMOHQGNWeGhG2RVyQIOUiNekI4wR6gZgXBVDPjgOeKDoWxt79NXBnMhAfaQhTAmZZf",
+	"a8ghshCfrBdoBQrdXkQlNg5/X+NklMT9IGTI69LyWkNY9z4bScUHqjvhIZNNlMvOkN+56OC4TiRn4dDI",
+	"d/rUY844CUusd4x5llrvpH44iEHPgu9R4Mw4Yo3KEoZtYHNlw0JfGQVMz2I2MmUMAzrq2YR5wSiA/jWG",
+	"FCXtBpQGj/vyXbM/pP1kpyH5Nrapa0WPct6AYcA5oMUTMo7GXPCwOsMg0+TZUWe6SVD6XVCVZNX7qkCU",
+	"MR/wBLS3DfrmPaNN83GyKVRTM6vLdiToiyNOsiHb6+ubVShs9TyUfA2pty9rYhkKdLstvmD8sHjZ9Pzr",
+	"0J8XennnOufoP2zmX8mS5oRWQerQagiyKGjUi5AWeJFSWW+svO9O5D8bwG9Q0u6xRwX8sBzoqAxkMS8W",
+	"wQz4Lwf+nuaUQTLLkhjtjc4ah+o0eYeLokgGNDl+/Y/Hb7+VQStmLBDt+CUWOG+6313mHVSQ35z1X/9x",
+	"/PZ7c8xXeW5Oe0OmO5JKJvz3T48/+/L4k2/L51xa437WrDsLzrq93nF2xX1Y9K+sQOGzYfmpbqlVyVsC",
+	"QFN8PZ28S3aEOpsplyCJOgs3Q+04eGHcEkL+xzLpTQeG13POxKEul35I1cVlNpAUv6Bzw0prpVE+FDOH",
+	"3HzKlIBh1V1VvA8yS1B9315SFQ4ROfzUVqwlRTXgswQ9tyRJMiOlSBc0Dh2eTkIG9qZWFrFOqzQbnSH1",
+	"VcoLUGdbmzfC/DgUWq80tuJI21HzkTaHzDVJW0TlzqJxbRFMrU3iiytc1tPybZQfpyrHRi07hc2ZjWqd",
+	"gwSmaa0xpasiVVdEnJ4tsHT2lbpI4zBQvM8cHlOuVk/JLUI/A8VzqjwCVjgbXEIRY8K0AMMLs5EN5xCp",
+	"xwlRnp4G4WlS3SJ4uSgH7v9y8JnMKJ8TPlOtH1cVVECOXaygwlPoz1KllGZfapd2p8kbx3Ibti3/ltAC",
+	"xCS44Nin2L8QtjuNpzfGOe/O3dWqn/m9is5AqFsFynOh54C1uWEPxim7hm45SKmJyO5E6WF7umc0TmEn",
+	"nIXoyqt8pXPdzNNGnkuYbKFlERRoxUIn6khWTMHStYoFjqfrUoUshM6GykIoyxIwck5kJH2JPKeiJjT/",
+	"rGem4syRKXNa2VmlygXeSaU5VTPSa6YkhJQnasxcxxKX7bwxQ59FadAPlBce4yha4VwukNiFa2fOMKLU",
+	"b+aqAoaxRCGprWbx8J9GeZlcfczpDeNVZRkobo1+dq4hVsGB7P3Di5VEW+TmC7KwP00ADkew3wA0UxA/",
+	"8f1gNGJ+L+JByKI0nEDzBF3LE26vRpNwmZIR8BRExC5IsiRVpWokfI4X+6TTaELoOB2IPfSortk2rfJH",
+	"ZS3NZ6If+YYTxfeQxewDKi2oeJzCooENZ5WdzBWbXKXspWChlatdGrASqfncfIF3kUeK5rWR+2yyFYZT",
+	"Q9ZPiSCGjo2Mwsl8EyupC3oaWPgbBhudsapvMUmpzmhqL1GM3LKlQrUqvNlDYdarkQHkEUFci5Ne7co4",
+	"HcRJ8EuJL30epBzB4Da+ArHtXm2JC6bAUlOumbE+lpAYPiPL8uTNfx7/+53jf7138tkXtWatP791GJXY",
+	"hcu0Jqji6xkLo6PRLRrtseQldsBCGPvs1roXxrs0FNbNLb53e5TC506LAKd3fhbozCBeUAXAzTts1cqd",
+	"eiDj/gb7ccpNbd/A2CMP2H3GHXxfddNTO+E2iSt3VcbI2SM3K98Z9eOWxJS3yBUISOlbtSlLhqEpjq18",
+	"6K4wzXpRP2Chj3HzYC8CVadOCfxq9OjzQgYdFmTHhYCDpd3YJm7Gl2KCNuPCPHuRm+cw1/xcaXduLIkI",
+	"wXVSLyxwrubcnfUOuS9fRGL6FqqoHqT5LEkVCodOTxIF0k8ChAnVJZSls8bJ7ajLwr45snjzOjxq/NrI",
+	"4+gNn0MGYViwBikMrRb2DGDWrcynKZh1rO5qREnl8otXtDwXpgj68A9Pvi7vobd6eVO7GBN6isR3uSpW",
+	"i42qLLfKPJM+ee+j47ffKm1NeEo1yPPSpFodk7PDm+Ldx9/95TcL3RcRO9ypuh9P3n188v4X3336eM7t",
+	"WcxTet9i9zNHWy+RxpfJpeUckriJS/gjFyvwmpvmebREzLPnufdFzDPPOYGG78sdzcn5UqUhDx7OtmmR",
+	"IuBHypGCd8A4CWtbtQt0FFw46ICYlx8uGvrQDBAhjnj5QWHvutVQqUmUwQD1dFSbm3E6kMXgLb3F1JOM",
+	"xyVfF5onw51JjPPJm+rO1YhK7W02xsNnSkYE1zlvqsy+pjU2DDkcYzMYPRa2qS4O1cUAZFPVxGgiMl7V",
+	"Jk8Y9bG27Cg1lzrkeyWDXdHswMSWmhXMVPusup8/Wh2xBVgOoXVRM6a5DeZIZV8VcgaBs0IUWdOUlYuP",
+	"gNFsZLbkFQRJis0G8DQkFW4TV5aGPwwiToI+phoKjW6UMKFUim8EvmSRF8GQrKEgWReCuebOaU26+q2O",
+	"eEuarOWPxePEE4sqQXe2HTEPZ6AmksajwJOzk3auJJxerjhp5Dly49q9nZevvXKte2+ne+1nTcTaPUfu",
+	"3H/ppZ1b3Rs7z/9c/94hz5HutZdfEL9vG6hn0heqF0AdCBTEx4dHdBLG1Icd95JgFz36lE8iT5xa9Y/W",
+	"hA7DhqbnIc8ChzeVl9KmrcYNy9uNQLNvNzFf2IKsTZu61Ss2VzaD0hvOIdvl0B8IALVOwh4G5jwV6bNW",
+	"rD1wdupM0BqxZprfF8FpWyQFfLiGEdRzAPL5geM0mkgLQI2lwc+Cfl4aTkgY7DPiWukSbnFDrkpVw9wK",
+	"DWzxjFxXblEd5tWrIeC9VyN1CFnBBBozaN1xDgc0NQgO+otHE6FvG6QWTxmtb2FD1VM56k5J33AzxnOx",
+	"+HcMEoaGpeh1iYnUsRBNMIk4BXPDpBV+Fk3ROrq/FW5YFqQU/5C71LThxUZovklarVbDFhtDhFJvEYWp",
+	"nkHYTUfts7OL01SkzHEBpL3kaehmDgi1ZtOb/FNmr9t+3Jg1dpicMdWLju07c8Dn6ewze9Ylvn8309TE",
+	"07lFSGmvc9QN+DRGeUH6YjWKkMfEi4WIQxeidBwuKtiuYkucO8JS5TaJ8LZpGi383axhjU02ZwbBLhnn",
+	"RTbhcQz7uUxAyceI8ViOWtlJgOgmlqKThJJN/FRyBFoDZVZABGkd8ZBB55kQ3Z9AG3SwgFZzW4xfEPfS",
+	"xKjrcvtS9DfJ4SDwBhCcjmIZeoUzljsh5rRxnTPI+P8OTgojyU4sp5VxHMaazYdc/H6ZyEkHCWPq8BtS",
+	"x+iQLYXnGpcZOkFUzNDRylMjL23uilNh85QRdoTi/4YIaxpJLTadci9ZT2lqqSZ1A5awKbIDTip0KM2T",
+	"pCyZqir5ajvTvXR6m7C8coAdTZCUPUrLripXQ3/KUrQWOmI/ccT7KinNoIAFKVJ/zq0dU5F4k1gxwUSG",
+	"I4NUpUGwTL8JOOb7HLBkl6bBELE9JAjDsbZsZEQIOglqWqABcVW7L+9HQVo4W64Qm/gkICVc/V00eS1P",
+	"PKlTMgzCMJDLIGDsNhYhX3/DeZXHEdoHETZnNpgo8zC2DL8rGYupHz04+m8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -383,7 +383,9 @@ export interface paths {
          *     **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
          *     **Notifications:** 1501 GroupCreated to the group (every initial member).
          *     **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-         *     an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+         *     an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+         *     server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+         *     server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
          */
         post: operations["createGroup"];
         delete?: never;
@@ -436,7 +438,9 @@ export interface paths {
          *     **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
          *     applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
          *     **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-         *     1202; an invited user is already a member 1206.
+         *     1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+         *     `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+         *     1,000, `--max-groups-per-user`) 1207.
          */
         post: operations["inviteUserToGroup"];
         delete?: never;
@@ -464,7 +468,9 @@ export interface paths {
          *     **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
          *     to the owner and the admins.
          *     **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-         *     dismissed 1202.
+         *     dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+         *     member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+         *     1207.
          */
         post: operations["joinGroup"];
         delete?: never;
@@ -543,7 +549,9 @@ export interface paths {
          *     1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
          *     Refuse: 1506 GroupApplicationRejected to the applicant.
          *     **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-         *     answered 1104; the group is dismissed 1202.
+         *     answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+         *     member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+         *     groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
          */
         post: operations["groupApplicationResponse"];
         delete?: never;
@@ -832,7 +840,8 @@ export interface paths {
          *     The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
          *     only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
          *     clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-         *     one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+         *     one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+         *     are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
          *
          *     **Caller:** `sendID` itself, or an admin (who may send as anyone).
          *     **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -840,7 +849,8 @@ export interface paths {
          *     **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
          *     1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
          *     unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-         *     dismissed 1202; the sender is muted 1203; the group is muted 1204.
+         *     dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+         *     admin sends as them).
          */
         post: operations["sendMsg"];
         delete?: never;
@@ -947,9 +957,16 @@ export interface paths {
         put?: never;
         /**
          * List all conversations of a user
-         * @description Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-         *     member of, its notification conversation, and any conversation it configured with
-         *     `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+         * @description The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+         *     or was a member of, its notification conversation, and any conversation it configured with
+         *     `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+         *     have their defaults (0, false, "").
+         *
+         *     **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+         *     first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+         *     is the number of conversations over all pages.
+         *     **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+         *     that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
          *
          *     **Caller:** `ownerUserID` itself, or an admin.
          *     **Notifications:** none.
@@ -972,8 +989,9 @@ export interface paths {
         put?: never;
         /**
          * Get some conversations of a user
-         * @description The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-         *     conversation for are skipped.
+         * @description The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+         *     message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+         *     at the leave, as in `/conversation/get_all_conversations`.
          *
          *     **Caller:** `ownerUserID` itself, or an admin.
          *     **Notifications:** none.
@@ -998,15 +1016,18 @@ export interface paths {
          * Change conversation settings
          * @description Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
          *     `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-         *     fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-         *     `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+         *     fields). The conversation row is created when the user has none yet, but only for a conversation the user
+         *     belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+         *     member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+         *     `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+         *     compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
          *
          *     **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
          *     the conversation.
          *     **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
          *     re-read with `/conversation/get_conversations`.
          *     **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-         *     user who is not a party of the conversation 1003.
+         *     user who is not a party of the conversation (a peer who does not exist included) 1003.
          */
         post: operations["setConversations"];
         delete?: never;
@@ -1094,6 +1115,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/manager/get_online_users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * List the users online now
+         * @description One page of the users with at least one open WebSocket connection in any server process, ordered by
+         *     userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+         *     of online users and of connections per platform over all of them. Read from the server's connection
+         *     registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+         *     for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+         *
+         *     **Caller:** admins only.
+         *     **Notifications:** none.
+         *     **Errors:** a non-admin caller 1003.
+         */
+        post: operations["getOnlineUsers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/manager/get_server_config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The server's configuration, secrets masked
+         * @description The settings this server process runs with, as it prints them at start: one `name=value` pair per
+         *     setting, sorted by name, with the shared secret and any database password masked. The admin console
+         *     (`/admin/`) shows it.
+         *
+         *     **Caller:** admins only.
+         *     **Notifications:** none.
+         *     **Errors:** a non-admin caller 1003.
+         */
+        post: operations["getServerConfig"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1128,10 +1203,18 @@ export interface components {
          *     | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
          *     | 1205 | OwnerCannotQuit | the owner must transfer the group first |
          *     | 1206 | AlreadyInGroup | |
+         *     | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
          *     | 1301 | MsgAlreadyRevoked | |
          * @enum {integer}
          */
-        ErrCode: 0 | 429 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1301;
+        ErrCode: 0 | 429 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1207 | 1301;
+        /**
+         * @description A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+         *     in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+         */
+        UserID: string;
+        /** @description A user ID (see UserID) or `""`. */
+        UserIDOrEmpty: string;
         /**
          * Format: int32
          * @description The client platform (OpenIM constant/platform_id_to_name.go).
@@ -1172,7 +1255,7 @@ export interface components {
             pageNumber: number;
             /**
              * Format: int32
-             * @description Page size.
+             * @description Page size, at most 1,000.
              */
             showNumber: number;
         };
@@ -1182,10 +1265,12 @@ export interface components {
          *     (0 receive, 1 do not receive, 2 receive without notifying) are set by the server.
          */
         UserInfo: {
-            userID: string;
+            userID: components["schemas"]["UserID"];
+            /** @description At most 64 characters. */
             nickname?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
-            /** @description Free extension text (often JSON) the server stores and returns unchanged. */
+            /** @description Free extension text (often JSON) the server stores and returns unchanged. At most 1,024 characters. */
             ex?: string;
             /**
              * Format: int64
@@ -1277,11 +1362,15 @@ export interface components {
          *     `needVerification`, `lookMemberInfo` and `applyMemberFriend` are read; the rest is set by the server.
          */
         GroupInfo: {
+            /** @description At most 64 characters. */
             groupID?: string;
+            /** @description At most 128 characters. */
             groupName?: string;
-            /** @description The announcement. */
+            /** @description The announcement. At most 1,024 characters. */
             notification?: string;
+            /** @description At most 1,024 characters. */
             introduction?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
             ownerUserID?: string;
             /**
@@ -1291,6 +1380,7 @@ export interface components {
             createTime?: number;
             /** Format: int32 */
             memberCount?: number;
+            /** @description At most 1,024 characters. */
             ex?: string;
             /**
              * Format: int32
@@ -1333,11 +1423,17 @@ export interface components {
          *     null = unchanged, present = set (OpenIM's wrapper fields as plain optional fields).
          */
         GroupInfoForSet: {
+            /** @description At most 64 characters. */
             groupID: string;
+            /** @description At most 128 characters. */
             groupName?: string;
+            /** @description At most 1,024 characters. */
             notification?: string;
+            /** @description At most 1,024 characters. */
             introduction?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
+            /** @description At most 1,024 characters. */
             ex?: string | null;
             /** Format: int32 */
             needVerification?: number | null;
@@ -1410,11 +1506,16 @@ export interface components {
         };
         /** @description What an offline push notification shows. */
         OfflinePushInfo: {
+            /** @description At most 255 characters. */
             title?: string;
+            /** @description At most 255 characters. */
             desc?: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
+            /** @description At most 255 characters. */
             iOSPushSound?: string;
             iOSBadgeCount?: boolean;
+            /** @description At most 1,024 characters. */
             signalInfo?: string;
         };
         /**
@@ -1551,15 +1652,19 @@ export interface components {
          *     optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
          */
         ConversationForSet: {
+            /** @description At most 256 characters. */
             conversationID: string;
             conversationType?: components["schemas"]["SessionType"];
-            userID?: string;
+            userID?: components["schemas"]["UserIDOrEmpty"];
+            /** @description At most 64 characters. */
             groupID?: string;
             /** Format: int32 */
             recvMsgOpt?: number | null;
             isPinned?: boolean | null;
+            /** @description At most 1,024 characters. */
             attachedInfo?: string | null;
             isPrivateChat?: boolean | null;
+            /** @description At most 1,024 characters. */
             ex?: string | null;
             /** Format: int32 */
             burnDuration?: number | null;
@@ -1589,14 +1694,15 @@ export interface components {
             isBackground?: boolean;
         };
         UserRegisterReq: {
-            /** @description The server's shared secret. */
+            /** @description The server's shared secret. At most 256 characters. */
             secret: string;
+            /** @description At most 1,000 entries. */
             users: components["schemas"]["UserInfo"][];
         };
         UserTokenReq: {
-            /** @description The server's shared secret. */
+            /** @description The server's shared secret. At most 256 characters. */
             secret: string;
-            userID: string;
+            userID: components["schemas"]["UserID"];
             platformID: components["schemas"]["PlatformID"];
         };
         UserTokenData: {
@@ -1609,7 +1715,7 @@ export interface components {
             expireTimeSeconds: number;
         };
         GetUsersInfoReq: {
-            userIDs: string[];
+            userIDs: components["schemas"]["UserID"][];
         };
         GetUsersInfoData: {
             usersInfo: components["schemas"]["UserInfo"][];
@@ -1619,27 +1725,29 @@ export interface components {
         };
         AddFriendReq: {
             /** @description The applicant. */
-            fromUserID: string;
+            fromUserID: components["schemas"]["UserID"];
             /** @description The user asked. */
-            toUserID: string;
-            /** @description The applicant's note. */
+            toUserID: components["schemas"]["UserID"];
+            /** @description The applicant's note. At most 255 characters. */
             reqMsg?: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         AddFriendResponseReq: {
             /** @description The applicant. */
-            fromUserID: string;
+            fromUserID: components["schemas"]["UserID"];
             /** @description The responder (the receiver of the application). */
-            toUserID: string;
+            toUserID: components["schemas"]["UserID"];
             handleResult: components["schemas"]["HandleResult"];
+            /** @description At most 255 characters. */
             handleMsg?: string;
         };
         DeleteFriendReq: {
-            ownerUserID: string;
-            friendUserID: string;
+            ownerUserID: components["schemas"]["UserID"];
+            friendUserID: components["schemas"]["UserID"];
         };
         GetFriendListReq: {
-            userID: string;
+            userID: components["schemas"]["UserID"];
             pagination: components["schemas"]["RequestPagination"];
         };
         GetFriendListData: {
@@ -1648,22 +1756,23 @@ export interface components {
             total: number;
         };
         SetFriendRemarkReq: {
-            ownerUserID: string;
-            friendUserID: string;
-            /** @description The new remark; "" clears it. */
+            ownerUserID: components["schemas"]["UserID"];
+            friendUserID: components["schemas"]["UserID"];
+            /** @description The new remark; "" clears it. At most 64 characters. */
             remark: string;
         };
         AddBlackReq: {
-            ownerUserID: string;
-            blackUserID: string;
+            ownerUserID: components["schemas"]["UserID"];
+            blackUserID: components["schemas"]["UserID"];
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         RemoveBlackReq: {
-            ownerUserID: string;
-            blackUserID: string;
+            ownerUserID: components["schemas"]["UserID"];
+            blackUserID: components["schemas"]["UserID"];
         };
         GetBlackListReq: {
-            userID: string;
+            userID: components["schemas"]["UserID"];
             pagination: components["schemas"]["RequestPagination"];
         };
         GetBlackListData: {
@@ -1673,9 +1782,9 @@ export interface components {
         };
         GetFriendApplyListReq: {
             /** @description The receiver of the applications. */
-            userID: string;
+            userID: components["schemas"]["UserID"];
             pagination: components["schemas"]["RequestPagination"];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
         };
         /** @description The key `FriendRequests` has a capital F, exactly as OpenIM v3 sends it. */
@@ -1686,9 +1795,9 @@ export interface components {
         };
         GetSelfFriendApplyListReq: {
             /** @description The applicant. */
-            userID: string;
+            userID: components["schemas"]["UserID"];
             pagination: components["schemas"]["RequestPagination"];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
         };
         GetSelfFriendApplyListData: {
@@ -1698,12 +1807,12 @@ export interface components {
         };
         CreateGroupReq: {
             /** @description Initial ordinary members (role 20). */
-            memberUserIDs?: string[];
+            memberUserIDs?: components["schemas"]["UserID"][];
             groupInfo: components["schemas"]["GroupInfo"];
             /** @description Initial admins (role 60). */
-            adminUserIDs?: string[];
+            adminUserIDs?: components["schemas"]["UserID"][];
             /** @description The owner; absent or empty = the caller. Only an admin may name another user. */
-            ownerUserID?: string;
+            ownerUserID?: components["schemas"]["UserIDOrEmpty"];
         };
         CreateGroupData: {
             groupInfo: components["schemas"]["GroupInfo"];
@@ -1715,13 +1824,17 @@ export interface components {
             groupInfos: components["schemas"]["GroupInfo"][];
         };
         InviteUserToGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
+            /** @description At most 255 characters. */
             reason?: string;
-            invitedUserIDs: string[];
+            /** @description At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls. */
+            invitedUserIDs: components["schemas"]["UserID"][];
         };
         JoinGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
-            /** @description The applicant's note. */
+            /** @description The applicant's note. At most 255 characters. */
             reqMessage?: string;
             /**
              * Format: int32
@@ -1729,24 +1842,30 @@ export interface components {
              */
             joinSource?: number;
             /** @description Stored as sent (OpenIM SDKs send the applicant's own userID). */
-            inviterUserID?: string;
+            inviterUserID?: components["schemas"]["UserIDOrEmpty"];
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         QuitGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description The member leaving; absent or empty = the caller. */
-            userID?: string;
+            userID?: components["schemas"]["UserIDOrEmpty"];
         };
         KickGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
-            kickedUserIDs: string[];
+            /** @description At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls. */
+            kickedUserIDs: components["schemas"]["UserID"][];
+            /** @description At most 255 characters. */
             reason?: string;
         };
         GroupApplicationResponseReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description The applicant. */
-            fromUserID: string;
-            /** @description The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). */
+            fromUserID: components["schemas"]["UserID"];
+            /** @description The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). At most 255 characters. */
             handledMsg?: string;
             handleResult: components["schemas"]["HandleResult"];
         };
@@ -1754,18 +1873,21 @@ export interface components {
             groupInfoForSet: components["schemas"]["GroupInfoForSet"];
         };
         TransferGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
-            oldOwnerUserID: string;
-            newOwnerUserID: string;
+            oldOwnerUserID: components["schemas"]["UserID"];
+            newOwnerUserID: components["schemas"]["UserID"];
         };
         DismissGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description Also empty the member list (default false). */
             deleteMember?: boolean;
         };
         MuteGroupMemberReq: {
+            /** @description At most 64 characters. */
             groupID: string;
-            userID: string;
+            userID: components["schemas"]["UserID"];
             /**
              * Format: int64
              * @description How long, in seconds (OpenIM's uint32).
@@ -1773,24 +1895,28 @@ export interface components {
             mutedSeconds: number;
         };
         CancelMuteGroupMemberReq: {
+            /** @description At most 64 characters. */
             groupID: string;
-            userID: string;
+            userID: components["schemas"]["UserID"];
         };
         MuteGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
         };
         CancelMuteGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
         };
         GetGroupMemberListReq: {
             pagination: components["schemas"]["RequestPagination"];
+            /** @description At most 64 characters. */
             groupID: string;
             /**
              * Format: int32
              * @description Accepted and ignored, as in OpenIM v3.
              */
             filter?: number;
-            /** @description Keep members whose userID or in-group nickname contains it; empty = all. */
+            /** @description Keep members whose userID or in-group nickname contains it; empty = all. At most 64 characters. */
             keyword?: string;
         };
         GetGroupMemberListData: {
@@ -1800,7 +1926,7 @@ export interface components {
         };
         GetJoinedGroupListReq: {
             pagination: components["schemas"]["RequestPagination"];
-            fromUserID: string;
+            fromUserID: components["schemas"]["UserID"];
         };
         GetJoinedGroupListData: {
             /** Format: int32 */
@@ -1809,12 +1935,12 @@ export interface components {
         };
         GetGroupApplicationListReq: {
             pagination: components["schemas"]["RequestPagination"];
-            /** @description Groups to list; empty or absent = every group the caller owns or administers. */
+            /** @description Groups to list; empty or absent = every group the caller owns or administers. At most 1,000 entries. */
             groupIDs?: string[];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
             /** @description OpenIM compatibility; when given it must be the caller (unless the caller is an admin). */
-            fromUserID?: string;
+            fromUserID?: components["schemas"]["UserIDOrEmpty"];
         };
         GetGroupApplicationListData: {
             /** Format: int32 */
@@ -1824,33 +1950,38 @@ export interface components {
         /** @description The flat send body of seed 000 (OpenIM's apistruct.SendMsgReq) plus `clientMsgID`. */
         SendMsgReq: {
             /** @description The sender; must be the caller unless the caller is an admin. */
-            sendID: string;
+            sendID: components["schemas"]["UserID"];
             /** @description The receiving user, for sessionType 1 and 4. */
-            recvID?: string;
-            /** @description The group, for sessionType 2 and 3. */
+            recvID?: components["schemas"]["UserIDOrEmpty"];
+            /** @description The group, for sessionType 2 and 3. At most 64 characters. */
             groupID?: string;
             /**
              * @description Optional client-made ID. Sending the same clientMsgID again (same sender) returns the first result and
-             *     stores nothing new. The server makes one when absent or empty.
+             *     stores nothing new. The server makes one when absent or empty. At most 128 characters.
              */
             clientMsgID?: string;
-            /** @description Shown with the message; defaults to the sender's nickname. */
+            /** @description Ignored unless an admin sends; the message shows the sender's profile nickname. At most 64 characters. */
             senderNickname?: string;
-            /** @description Shown with the message; defaults to the sender's faceURL. */
+            /** @description Ignored unless an admin sends; the message shows the sender's profile faceURL. At most 1,024 characters. */
             senderFaceURL?: string;
             senderPlatformID?: components["schemas"]["PlatformID"];
             /**
              * @description The message element as a JSON object (docs/decisions.md#f5-content-elements). Text (101): `{"content": "..."}`, or seed 000's
-             *     `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
+             *     `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text, at most 16,384 bytes (the
+             *     same limit as WebSocket 1003, whose 51,200-byte frame must carry it; over it: 1001).
              */
             content: {
                 [key: string]: unknown;
             };
             /**
              * Format: int32
-             * @description 101 text, 102 picture, 103 voice, 104 video, 105 file, 106 @text, 110 custom, 113 typing, 114 quote, 118 markdown, 1400 OA notification (sessionType 4).
+             * @description The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+             *     104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+             *     114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+             *     (1201-2200) are the server's.
+             * @enum {integer}
              */
-            contentType: number;
+            contentType: 101 | 102 | 103 | 104 | 105 | 106 | 107 | 108 | 109 | 110 | 113 | 114 | 117 | 118 | 1400;
             sessionType: components["schemas"]["SessionType"];
             /** @description Push to online devices only; nothing is stored and the reply's seq is 0. */
             isOnlineOnly?: boolean;
@@ -1862,6 +1993,7 @@ export interface components {
              */
             sendTime?: number;
             offlinePushInfo?: components["schemas"]["OfflinePushInfo"];
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         SendMsgData: {
@@ -1879,75 +2011,143 @@ export interface components {
             seq?: number;
         };
         GetConversationMsgReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
-            /** @description Return messages older than this one; empty = start from the newest. */
+            /** @description Return messages older than this one; empty = start from the newest. At most 128 characters. */
             startClientMsgID?: string;
             /**
              * Format: int32
-             * @description At most this many messages.
+             * @description At most this many messages (1-1,000). A reply also stops at 512 KiB of messages, with `isEnd` false:
+             *     ask again from the oldest message received.
              */
             count: number;
         };
         GetConversationMsgData: {
             /** @description Newest first. */
             messages: components["schemas"]["MsgData"][];
-            /** @description True when there are no older messages. */
+            /**
+             * @description True when there are no older messages; false when the reply stopped at `count` or at its 512 KiB
+             *     budget of messages (ask again with the oldest message's clientMsgID as startClientMsgID).
+             */
             isEnd: boolean;
         };
         RevokeMsgReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
             /** Format: int64 */
             seq: number;
             /** @description The revoker. */
-            userID: string;
+            userID: components["schemas"]["UserID"];
         };
         MarkMsgsAsReadReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
+            /** @description At most 1,000 entries. */
             seqs: number[];
             /** @description The reader. */
-            userID: string;
+            userID: components["schemas"]["UserID"];
         };
         GetAllConversationsReq: {
-            ownerUserID: string;
+            ownerUserID: components["schemas"]["UserID"];
+            pagination?: components["schemas"]["ConversationPagination"];
+        };
+        /**
+         * @description One page of a conversation list (as OpenIM's `pagination`); pages are 1-based. Absent: the first page of
+         *     100. A page past the end gives an empty list and the real total.
+         */
+        ConversationPagination: {
+            /**
+             * Format: int32
+             * @description 1-based page number.
+             */
+            pageNumber: number;
+            /**
+             * Format: int32
+             * @description Page size, at most 100.
+             */
+            showNumber: number;
         };
         GetAllConversationsData: {
             conversations: components["schemas"]["Conversation"][];
+            /**
+             * Format: int32
+             * @description How many conversations the user has, over all pages.
+             */
+            total: number;
         };
         GetConversationsReq: {
-            ownerUserID: string;
+            ownerUserID: components["schemas"]["UserID"];
+            /** @description At most 100 IDs per call. */
             conversationIDs: string[];
         };
         GetConversationsData: {
             conversations: components["schemas"]["Conversation"][];
         };
         SetConversationsReq: {
-            userIDs: string[];
+            /** @description At most 100 entries, no repeats. */
+            userIDs: components["schemas"]["UserID"][];
             conversation: components["schemas"]["ConversationForSet"];
         };
         GetUsersOnlineStatusReq: {
-            userIDs: string[];
+            userIDs: components["schemas"]["UserID"][];
         };
         GetUsersOnlineStatusData: {
             statusList: components["schemas"]["UserOnlineStatus"][];
         };
+        GetOnlineUsersReq: {
+            pagination: components["schemas"]["RequestPagination"];
+        };
+        GetOnlineUsersData: {
+            /**
+             * Format: int32
+             * @description Online users (at least one connection), over all pages.
+             */
+            total: number;
+            /**
+             * Format: int32
+             * @description Open connections of all online users.
+             */
+            connections: number;
+            /** @description Open connections per platform, ordered by platformID; platforms without any are left out. */
+            platforms: components["schemas"]["PlatformConnections"][];
+            /** @description This page of the online users, ordered by userID. */
+            users: components["schemas"]["UserOnlineStatus"][];
+        };
+        PlatformConnections: {
+            platformID: components["schemas"]["PlatformID"];
+            /** Format: int32 */
+            connections: number;
+        };
+        /** @description No fields. */
+        GetServerConfigReq: Record<string, never>;
+        GetServerConfigData: {
+            settings: components["schemas"]["ConfigSetting"][];
+        };
+        ConfigSetting: {
+            /** @description The setting's flag name (its environment variable is IMSERVER_ + the name in upper case, - as _). */
+            name: string;
+            /** @description Its value; secrets masked. */
+            value: string;
+        };
         ForbidUserReq: {
-            userID: string;
+            userID: components["schemas"]["UserID"];
             /**
              * Format: int32
              * @description 1 (absent means 1) forbids logging in; other values are stored and act the same.
              */
             forbiddenType?: number;
+            /** @description At most 255 characters. */
             reason?: string;
         };
         UnforbidUserReq: {
-            userID: string;
+            userID: components["schemas"]["UserID"];
         };
         /** @description The reply envelope of userRegister. */
         UserRegisterResp: {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -1956,7 +2156,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["UserTokenData"];
         };
@@ -1965,7 +2165,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetUsersInfoData"];
         };
@@ -1974,7 +2174,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -1983,7 +2183,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -1992,7 +2192,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2001,7 +2201,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2010,7 +2210,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetFriendListData"];
         };
@@ -2019,7 +2219,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2028,7 +2228,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2037,7 +2237,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2046,7 +2246,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetBlackListData"];
         };
@@ -2055,7 +2255,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetFriendApplyListData"];
         };
@@ -2064,7 +2264,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetSelfFriendApplyListData"];
         };
@@ -2073,7 +2273,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["CreateGroupData"];
         };
@@ -2082,7 +2282,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupsInfoData"];
         };
@@ -2091,7 +2291,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2100,7 +2300,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2109,7 +2309,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2118,7 +2318,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2127,7 +2327,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2136,7 +2336,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2145,7 +2345,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2154,7 +2354,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2163,7 +2363,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2172,7 +2372,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2181,7 +2381,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2190,7 +2390,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2199,7 +2399,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupMemberListData"];
         };
@@ -2208,7 +2408,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetJoinedGroupListData"];
         };
@@ -2217,7 +2417,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupApplicationListData"];
         };
@@ -2226,7 +2426,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["SendMsgData"];
         };
@@ -2235,7 +2435,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetConversationMsgData"];
         };
@@ -2244,7 +2444,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2253,7 +2453,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2262,7 +2462,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetAllConversationsData"];
         };
@@ -2271,7 +2471,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetConversationsData"];
         };
@@ -2280,7 +2480,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2289,16 +2489,34 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetUsersOnlineStatusData"];
+        };
+        /** @description The reply envelope of getOnlineUsers. */
+        GetOnlineUsersResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error. */
+            errDlt?: string;
+            data?: components["schemas"]["GetOnlineUsersData"];
+        };
+        /** @description The reply envelope of getServerConfig. */
+        GetServerConfigResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error. */
+            errDlt?: string;
+            data?: components["schemas"]["GetServerConfigData"];
         };
         /** @description The reply envelope of forbidUser. */
         ForbidUserResp: {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2307,7 +2525,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2316,7 +2534,7 @@ export interface components {
     parameters: {
         /**
          * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-         *     WebSocket pushes the call triggers. The server makes one when it is absent.
+         *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
          */
         OperationID: string;
     };
@@ -2332,7 +2550,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2362,7 +2580,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2392,7 +2610,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2422,7 +2640,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2452,7 +2670,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2482,7 +2700,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2512,7 +2730,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2542,7 +2760,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2572,7 +2790,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2602,7 +2820,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2632,7 +2850,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2662,7 +2880,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2692,7 +2910,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2722,7 +2940,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2752,7 +2970,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2782,7 +3000,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2812,7 +3030,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2842,7 +3060,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2872,7 +3090,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2902,7 +3120,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2932,7 +3150,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2962,7 +3180,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2992,7 +3210,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3022,7 +3240,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3052,7 +3270,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3082,7 +3300,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3112,7 +3330,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3142,7 +3360,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3172,7 +3390,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3202,7 +3420,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3232,7 +3450,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3262,7 +3480,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3292,7 +3510,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3322,7 +3540,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3352,7 +3570,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3382,7 +3600,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3412,7 +3630,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3442,7 +3660,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3472,7 +3690,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3502,7 +3720,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3532,7 +3750,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3552,6 +3770,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnforbidUserResp"];
+                };
+            };
+        };
+    };
+    getOnlineUsers: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetOnlineUsersReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data.users` is the page, `data.total` counts every online user. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetOnlineUsersResp"];
+                };
+            };
+        };
+    };
+    getServerConfig: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetServerConfigReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data.settings` lists every setting. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetServerConfigResp"];
                 };
             };
         };

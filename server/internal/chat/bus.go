@@ -89,7 +89,7 @@ func (s *Service) listenOnce(ctx context.Context) error {
 			continue
 		}
 		switch w.Kind {
-		case "msg":
+		case "msg", "msgx":
 			s.relayStored(ctx, w)
 		case "push":
 			s.pusher.Deliver(w.Recipients, w.Frame, "")
@@ -109,6 +109,10 @@ func (s *Service) relayStored(ctx context.Context, w wakeup) {
 	var members []string
 	for _, m := range msgs {
 		var to []string
+		if w.Kind == "msgx" { // users beyond the members, who get this message too (see Service.wakeups)
+			s.pusher.Deliver(w.Recipients, PushFrame(ToWire(m), ""), "")
+			continue
+		}
 		switch m.SessionType {
 		case SingleChat:
 			to = uniq([]string{m.SendID, m.RecvID})

@@ -23,6 +23,7 @@ import (
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/auth"
 	"github.com/imspec/imserver/server/internal/chat"
+	"github.com/imspec/imserver/server/internal/strictjson"
 )
 
 // envelope is the body of every REST reply.
@@ -54,7 +55,7 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, err error) {
 
 // requestErrorHandler answers a body the strict handler could not decode.
 func requestErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, r, http.StatusOK, apierr.Args("request body is not valid JSON for this operation: %v", err))
+	writeError(w, r, http.StatusOK, apierr.Args("request body does not fit this operation: %s", strictjson.Describe(err)))
 }
 
 // responseErrorHandler answers an error returned by a handler.
@@ -159,7 +160,9 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rr.Body = io.NopCloser(bytes.NewReader(body))
-
+		if refuseAmbiguous(w, r, route, body) {
+			return
+		}
 		err = openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
 			Request:    rr,
 			PathParams: params,
