@@ -42,6 +42,8 @@ const (
 	ErrCodeNotImplemented     ErrCode = 1009
 	ErrCodeOwnerCannotQuit    ErrCode = 1205
 	ErrCodeRecordNotFound     ErrCode = 1006
+	ErrCodeSendOutcomeUnknown ErrCode = 1502
+	ErrCodeStorageUnavailable ErrCode = 1501
 	ErrCodeSuccess            ErrCode = 0
 	ErrCodeTokenInvalid       ErrCode = 1002
 	ErrCodeUserForbidden      ErrCode = 1008
@@ -88,6 +90,10 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeOwnerCannotQuit:
 		return true
 	case ErrCodeRecordNotFound:
+		return true
+	case ErrCodeSendOutcomeUnknown:
+		return true
+	case ErrCodeStorageUnavailable:
 		return true
 	case ErrCodeSuccess:
 		return true
@@ -255,6 +261,8 @@ type AddBlackResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -313,6 +321,8 @@ type AddFriendResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -370,6 +380,8 @@ type AddFriendResponseResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -434,6 +446,8 @@ type CancelMuteGroupMemberResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -483,6 +497,8 @@ type CancelMuteGroupResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -626,6 +642,8 @@ type CreateGroupResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -676,6 +694,8 @@ type DeleteFriendResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -727,6 +747,8 @@ type DismissGroupResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -769,6 +791,8 @@ type Empty = map[string]interface{}
 // | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 // | 1206 | AlreadyInGroup | |
 // | 1301 | MsgAlreadyRevoked | |
+// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 type ErrCode int
 
 // ForbidUserReq defines model for ForbidUserReq.
@@ -814,6 +838,8 @@ type ForbidUserResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -913,6 +939,8 @@ type GetAllConversationsResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -967,6 +995,8 @@ type GetBlackListResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1028,6 +1058,8 @@ type GetConversationMsgResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1080,6 +1112,8 @@ type GetConversationsResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1140,6 +1174,8 @@ type GetFriendApplyListResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1194,6 +1230,8 @@ type GetFriendListResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1256,6 +1294,8 @@ type GetGroupApplicationListResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1316,6 +1356,8 @@ type GetGroupMemberListResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1367,6 +1409,8 @@ type GetGroupsInfoResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1422,6 +1466,8 @@ type GetJoinedGroupListResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1481,6 +1527,8 @@ type GetSelfFriendApplyListResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1532,6 +1580,8 @@ type GetUsersInfoResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1583,6 +1633,8 @@ type GetUsersOnlineStatusResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1640,6 +1692,8 @@ type GroupApplicationResponseResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1806,6 +1860,8 @@ type InviteUserToGroupResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1865,6 +1921,8 @@ type JoinGroupResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1916,6 +1974,8 @@ type KickGroupResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1969,6 +2029,8 @@ type MarkMsgsAsReadResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2081,6 +2143,8 @@ type MuteGroupMemberResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2130,6 +2194,8 @@ type MuteGroupResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2215,6 +2281,8 @@ type QuitGroupResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2265,6 +2333,8 @@ type RemoveBlackResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2327,6 +2397,8 @@ type RevokeMsgResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2432,6 +2504,8 @@ type SendMsgResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2488,6 +2562,8 @@ type SetConversationsResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2541,6 +2617,8 @@ type SetFriendRemarkResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2593,6 +2671,8 @@ type SetGroupInfoResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2644,6 +2724,8 @@ type TransferGroupResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2693,6 +2775,8 @@ type UnforbidUserResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2745,6 +2829,8 @@ type UpdateUserInfoResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2823,6 +2909,8 @@ type UserRegisterResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2883,6 +2971,8 @@ type UserTokenResp struct {
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -19543,448 +19633,452 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxvJdSf6VTKwN4IAbzUIoJucYXcoYnvImVFLw4fZHM/eGDBY2agEUNOFLLAy0U1Iwwh5r1crW5Yt",
-	"b3htry1FSBvW1T68ljY2bM1qpVXEfpYhZ/yXvsKNPCezKusFVOHR7Bm1wuY0gKp8njzndx55zjcbg3Ay",
-	"DTnjUjT2v9mY0ohOmGQRfHowZRGVfsiP7qqPHhODyJ+qLxr7jUMiIzpg5OguGYxDwTg5mRM5ZmQQ+IzL",
-	"A/hbsOiMRSQIR4L4kpz7ckzYGYvmcuzzET5Og4B4IROEco8MwqnP4Fmfy1A90OcfsJPjcHDKJJnOxJiJ",
-	"5DUZ+aMRi0SbPE46m9BTJkjIGTkfMw5NCUJPBOOy3ecNp+Gr4Y8Z9VjUcBqcTlhjvxFac3UaYjBmE6om",
-	"LedT9bOQkc9HjRcvXpgfYYUOPe+tgA5OH7FnsHyRakb6DH48Ub+8L1iEyzfx+XuMj+S4sd91su06Dfa8",
-	"oDunEZ5zFlVs5IXTiNizmR8xr7H/YepVJzWaJ/Gr4clHbCBVR8lUxDS/22p9IzYN5oTxMxaEU0bCIaH6",
-	"nXbDyczdoxKW7/+K2LCx3/gXNxI6u6HX78bbk6mcN5zG851w4ksGn/aHNBBMLUcU3Qk9trQN/Ri+cTeQ",
-	"+aE/gD9oQDwmqR/AuDlhURRGatz5jYiie2KUb6ffELPBgAnRb5CQE/3BIaEcs+jcF4reqCQyJEP/eUHL",
-	"md0xE4w7LNmUdyKfca+QwEpIZhiFk4Ri8vtIp9PAH1Au1SCXUGXEnhUuRqqda4LwULLC1ZThoqHMBIsI",
-	"FafMWzqWzPJZk7Q6WbKGtSgbX7oi7e2TtpiGXLBCEt8kLY8p9wKmF6Dk10dMzHClF23NV+1nlxJ5BBP0",
-	"WESaEj4OmK8EVTgESaanoF5obeYUZCZTcfVXOBzm5atDsqVDAtL1iA/DgmlxRhiX0VxNyLVkvXtNEBD2",
-	"gS9km7iDiFHJHvsT5iok5HNy/bpgg5B74vp10qSCPJgyfnSPnO22HMXIyUTkN5R63nE4iwawI8MwmlDZ",
-	"2G/4XO72kqn6XLIRoKrCPU0giJ7Rop19ODsJ/EH89AunkUwkvxofKKgnjUQ5p9YSMM8h73P/uT1tNT97",
-	"Erf2Kk+iSOiWPIqYMrTgW7XX0pCvwjsvCkjnDuUDFtybSfZuFM6m99jkhEWFPHakfq+EUWcr4VDTfvz+",
-	"k+rDrc6UBkUNXDGmLTGmzHatRVcl5FKp25Xp44oytkUZIT9jkaA4hLzVQPGAa4Kc+exczUvp6QPrFdL0",
-	"pSCCSenzEdoEBHtGIspHrFUglqSkgzHzjESpxGBPZhG/O4tKhniMQiIrImrIOXs+RaDQFT4fBexpf9bp",
-	"7A4o/Md8OsFPLmmKMJLMaznEhROhf9enwzwVRsTlofSHGkHqp5DR6ofyG1th3I/hhcWUfMyEMI/Wk4ww",
-	"i0NpOkkvT4dwte6BQ7rkX06YQ3rkX9IgcMgu/BdoAr7fI5TzcMYHbMK4JIOxIhJvjY2zOFaepcCPDhmG",
-	"EVGtkd3K6zqm4hGj3jEyyXzLAY1GTEggdDn2BYKYCY1OmUeoIBGjXlXE4jHhj7g6rzKasZIB+eKeGN1l",
-	"QkazgbQ27SQMA0Z5o/S1hz6Htmu8EflnVLI7Y1qjo4BKJqRmaYsoUE1DsW37HTOvYqAISHAi1gCAcUfH",
-	"jHsLOzEaHmfnansnTAg6YqTZQcukYsJMQXIectY6SLFBQWjECMJX8/7Qj4R0yBT2QDFOoZi6DKcbpY0J",
-	"fV5KqPYIrwkzLsGerbGcE5+X9gczzh2Lea0DUdRlnkhWbKk+VFcSdXB2T4weTGUR69PWAWBywNjnig16",
-	"IShm+kfFEc1z574chzOpn/X5aA32N+NqYe+EM14wtHtIvUDUgB9gOwShQ8kikrA4h9jyCCV4xM5Cxcsm",
-	"pg32fBDMPKWZDVRvzCOzqYIht2/fbhN1rnw+IjQ+MYoVarO/DRXUaPWLvtzoIZgtMOdMGYsSMSBIF6a4",
-	"V1EavFgCmd4Jo2MmS44fCDjYAfeGvRI3BJNPU+zDJU3U6q8JYjf/iD1DL4xCWecRnU5ZRIY+CzyhJM00",
-	"oD7v89DgT/ylta/9Jwpu8FkQkK+QGdfi1iHTiMGPX1GwTW3fM+ReiQPomnbuKHEtyQmDB8EXsxjNqb7o",
-	"ScDMXuXXdxTuqC93xKk/3THD3pmGasejcsSXOyATn/uT2aSx33HKerWJqGK3eSC4RMHeCALb2KplUFp+",
-	"0ehzXLS9bS2gBchya5UDMSXd2lijYrc20Nloq2kwtLmmq0i07exQWpqVk0hvWwOYlUjfrPKaOYs51TUv",
-	"GxRnBpMjGAzuavNAkY2jgjnz3fjBYnuH+qVQnU5GUGhkod7E54hARF5qHHFf+jQg8JQgzSgMGLnVAUVa",
-	"CSZRgSdN6PMjfLTb6XTiB2gU0XkjPqP1lsBpTMA+t3TgYeT5nEZzgs+bKfQ2O4UMjMtLXnjgwJKCINPJ",
-	"V+JQBBa1yQMezAnluNiAUzmdKCSXwKXlNpYa1FDD9pW8tprdK3sOrqxdekPusoBJtsBHP4SfKkeBbCzc",
-	"I9Xv8pFXpyXPeu/KiLotsvLFxBeinO3jLqCTo8DKGohQsyjFoJB3gjWBND02pLNAEljwljVeAzvSsGtT",
-	"lvv0jGqQm/XeFbltidxwiQp3xFVL7OrZxEFyRKoxREzOIg7BP2Ofj/aJ+80XrjVocC4LxjzS6XSuof3m",
-	"acRGvpAswr1uHfS5kap6tUSbNFXPhgrENeJae7ePlOsSzp7DMmBMxZBFjA8YOWVsKojbB9LoN/aJGhLo",
-	"tHTq7wxCj40YvyZIOJPTmWy3QAvNL0hCFgVLotfUNfY9M9I26YCe2+10ujvdTucmqMHWAkgFeTEyErYT",
-	"9WTqecxDrVzAE33OZ4B22qqp2wAlBuGEkWEUTgjlc2sjqAl7hBBKpV77k2mABvE5aNl9/jFR8yYfIx75",
-	"mEwY5T4fkY/7/OOdnZ34/9WTHfIxOdbb9zE8QW521JdHCnZzGryt9oh8bId3DqkfMO9A0UM0JwGVCivh",
-	"McAZ+jwTDUpmEA8DC5EEXmJ3avXIx+QwGgnT14QGSrNgHjkJvbnCXxRNE9C1IGc08D1o5IAgmcNU0WSE",
-	"D5qme+Rj8jg8ZfyIw1uqdV8In4+cpBsw74Btgz2fqpPkALXSAfNI89QfnDKvRaRqxVGDieMOfKFePPE9",
-	"j/G4x13yMbkfPmQR9BNy8jGhA6nWf6gmYqHD2Jh3wsD+pXCkQ86jkI+IYIOISYzPAEl/A2Gm6WWPfEyU",
-	"tL8fynfCGVfzorAIHkENCQ3N6tDi+WPJmtwkHxNgsAUva56ekBd7rsSIefUW+Zg8YoMw8lLvasOdYwc3",
-	"qZVKme+wA00bimcxIcv6eYN8TO7OsC2mqQ9jiGkQMerN8XlBmnq2yTSdeA6Swo6ZN6wIkVbc0Zt6Hd9J",
-	"9rF4fw8ID5EGIKpGiJlaai79gMw4PvUUXjIt3wY6kEfmeKoNSJ8AHZ4DR2XKBuRkJtHwXX7EfTjluo8u",
-	"HhycHiK0+BB3u0D6apdyPygKfSsIFVm/NX/ImDneU4aWXXulLI0nfl/R3mGy0RgdZ2aHQPQG7EGKHM6p",
-	"iLeCcnFukWQXSNJq8qE2CSvamhrzsNUWMEZYN9C4TFCgIQpstQfLcz+UVoBIvAo9WB7UcBBywAzMj2qJ",
-	"8I17s2Tn9Dr4gkzgW9g8XyDBaWJQv7yNjqK4tT3Tld3Y+VhptviqafGAhEqphAMPokUr8koiiCmjp3GT",
-	"asEeqMfugJH192a+NOQFL09mQhIZUS6GmvFiT+hiMa3cSujniMMI4zXYhdW7J0b690fapg+/K3jBZ5PG",
-	"/ocd52an4ygerv7pqX921T976p+b6p9b6p831D9vqn9uO4pu1T899c+u+mdP/XPTUTum/umpf3bVP3vq",
-	"H/jhlqNG9KTQcqSGsmPJbaGAkBLzmxdZYOJaVziBcW4bMqjhNDYnalRjSySK9Uix3IAHNiUc9I5uUgzo",
-	"Jldm9vr99Tl6w2ng/1Xgw/qpWowWNqI+J00Nqyb302+txObMui5nZXqET2I+cEYjOG6KB2hg23AaKTTb",
-	"cBox2mw4DRseNpyGjd0aTsMGWQ2nkcJNDaeRBkMNpxGjFv3uO9bhTMMBNYyU7MYnkg8pGa2ezsnc9Jda",
-	"amIzltAzw44FXcNpWMLN/Gw+ZMRKMkwtItTbWbHQePLCaeBU1aSLTWNmJYrDgLqkqTVDpa8I0m3p8ygU",
-	"Ox4pwvX5gfZFn9FgxpBzCxkqJAFkNJAxLRf6xWOXRDcnSECPpgL9hRuKhF0Q/2qvVXXryDB+68o2siXb",
-	"CB6/FWLwkR+TdaLw+9xN7LguGdAo8g1wgO+vCeIiUbkOcbk/OFW8Tv09pAP2/qP3XDgHLnvuFvrb7aD+",
-	"7OnzJ1OIQHRIj5ygY2MwYFPF6S2BsU6YZJV4fpynGPtTkGMT6rHXFc6fbMWyI2HfWqgfNHdh1wbUaZjQ",
-	"6HSBz+uaIFN0WhMa+FRg3Eu8L2sEvcQ+E4XsigKF9fnJgRM3ufTkqqPumntPbp4HLiKx9SMBa9FOOHkH",
-	"j2Std+7rI13rpcoX5ipGr5Zem1v4RnKVLhvjpnGnQ7oxS3HITpdEbDgTawXwYs8L9/uAdMj52A+YGcYa",
-	"BIDd1T90z+qspgzrEo4Ma5PNshuMeGXRUehd6xBijbP/LpOHQWDHpYni8IpUTJv6Ivb4L/RW21cQXmTd",
-	"/QviQkTFsJCC8Rci3A15c59UW8I6wHGUf301BFm2lVf4MdkouMX5ni9kMZGDVl+dupM7oS/ykSwylDRY",
-	"GuGYVXUy89IDMq1VPhPxPAsPw5SOfB5HYC6aoQYFD5MX1tW4HLv3ZbtU8xzF7618gNL0cXVykj2x+Yq5",
-	"65EjLF+8zb2CDYtmzL5oQSNGeEjCwGNRHIleHP9gfs03et+6ipGKQKt4S2WhKIq7dfScKp+8zDoVnr8V",
-	"gpELLwIcSjIJhbZjTiifpxazPAIUQ+8WW1yEpJG8AwmE7olRERx5BDEHyU0C3E45ptr4GHJ2EEfnQXOJ",
-	"SRPvqyynzsxKmZWoRqM1uUfm7ZV5SNFJueIkxbv0hQOby5FmmmTTo68ZHDvxufm8NFJ29fjE7ICrbNsa",
-	"R0ts5GBdQdvs/qAV53A6DeY2wM3v0CmbEzdl8xEu+LQoGdCpL2lA3nEIe04HMpgT2xxKBIQr+AX4Kt1e",
-	"5SObNj1tC0VnBlcbTWeWtvDY25aWArRyLKlkQm36KWNT0lxqemkZ2RlGJtj9K4QGQQrqLBDx1gLtFAr4",
-	"7EpvTCkoN1oU5FkSdfMs1VAjcttWi2dl3l6ZaxWdyyu+ld2lcp1cux2M26cGW9mqZm4Pq5ShZGf4hdTG",
-	"7eGvcII2cHiuzk3BtoDD3woxKD9BI313oZ5oftd6a2unCBtxMkOsLJiL1qB28kINb9QSUOmf+IEv5wdo",
-	"rhj5Z5i3FgJdTpgdatic8YAJkYk+NJfOWoUkpOOeCvABzATwQeALWST7IVmvjq+x+gzPuYDnVK8QYCXq",
-	"3MfL7urvNozJUOdy3lhMgLW4ZFETK/PLUqZwxTkzm4ZRVuVMU99yrccusdF3ZkGwVexhuKYZYz1+mcy8",
-	"mFX6gSy8yRaHnHCP+CMeQiQnhQCaWENcbHe8uXiWTo38h6dsfh5GBbbmryu+ZK4on49DwUyMbBgRn+8g",
-	"AzXxOWQQckl9rpTaxFip+VOu003yliQVY0UuY29bfQaTvL0eb8kcmyu2ktklUAiWJCioyVSKWUnZZfW6",
-	"3AAGvChp5LYsmMXnQSxf3VXIH15cj/KTnb0i+mRbvhb6nHmwQEsUkI1Q/TbUjhonJjPbCqrGkvOySYmS",
-	"ykC+XKjk5lLrVGXeXvloFdHP1flKdumYBcMSy36RmeySGuCHaxrgC1bhyghf0whfvT7D6qbCwn2qxVcK",
-	"WliZt5SdnSv+kuyYEhgLMOvM/FyZodgB9wsBX9L0sqEVHvVZkq9q++DUdLZ8pLWIPX5vZRJPb98VYWf2",
-	"5AEPfM4U25+VRJoI+E2xhloUbje8lNKtPipLvNzwvxiHID3i+ofBfn+9Q5Hb+qvDYfYqYyO+sKpP1a17",
-	"61SAwne98lppcGdCF0ozuXmJmLIgEBi4eMrmmAOIkuvXvevXD3TlQnOdVRA3vonjtqomEsRUcJaKtrQy",
-	"VPlG1ThYJW1cXVLd5ukqvqN6iLvRJkecuJgd4AZei3sKH1yTXUHoQhNHd13SNPlWU2U8M5U1YSdaTp/j",
-	"e/f1zVM7/bf67HMZhd5sYD6bm6kOXEs15S0ez6fMJc3eAekoqoccDYroe9ABZ8z7fRal2g3C8BQNw2ri",
-	"+qKr4gxz7RABEO5C3HfEqHegU0kIPFZMmoKlOLvC+7HZ1oq0u/i2OaZDYx4ki9BLJtiEcukPROaK75au",
-	"za5/pxFar333tM5NyJqX2UpTQC96/n6du28x/eXXs0ea52F0ikeo5WD2Fx7MsQKInckDd2WdqjH2Oak8",
-	"9vQhuAzkiV6wuIhAHQNOSYvZw19wpXSffBT6kNNOPSwUQIjCMxo4sVPO52e+ZMTzIzaQwfyAdJN3wLeo",
-	"ftclC07m+bzDqt0+N+0ekN4+oXyueKFqRcQNIxupnAe74gpYLLUMXySFcCrf7LWbfX/qLb+Mnyq3c04F",
-	"CSjU55D6Sv5anCc1mhLw98E4jPvMjajyvFe5KY/q1KJiRT2Tq5R5DtnVOXGaVrqb1U/Vi0Uiv3LFCJT9",
-	"gkkU/E99JTbbZDXpvR/bKOMEnlZRiBjhKl5i5HwFIe4USXCr+kSfLyk/YZW9KKluQbLFLSoL/tzWbS6J",
-	"/YYLN5TK2Fr60AJJulRcFYqmLS5gkYx4DcUIsox6xXzJxfaZglifArSvkz0r7UUj/yLqvqcOT/QeO2NB",
-	"vhHhD6xzBEqqz0frgIJLhA8RCNRl/0rIl6fKwQy+J1b2/2YYESoRFfohbynxgD2DcBCMRoOxQ/bI7z2C",
-	"5LxrrK0a2ra0ATt9W2mVM8z0dj72B2M73XiS3K1DwohMldj+CmY2Ul+vgxSs7BZ5mZcLt3LIkAIFkxM6",
-	"ODUpo3UdSvNQdfCwWnaeKAxYfNwWutjiBxcUN6mHEsqT7PBUeh0ZApg1jIM0T+YxbFA/aIMB5Juk3ILM",
-	"gI51JkHAxwWVOutWh6xdUeQqT82S7mpS7OYZ5WIWSJpdO5ZdMVVFUkaxwop4TGmtaR1vHblUMxVPxJ5t",
-	"i9POViyLXnTov7qQrhNztDrwNMUC9mNStwi9nWT37To73SfVVjuXfPNwFDEGGTJVo5Ag8gjIQU3mcbh+",
-	"HWlDst77W3VQLcgLWWqCzwysyIRbsBbVDe5+9uUrS/uWLO1fC31eTqpFQq6WzpVjusXmPEFA5TVa9vHd",
-	"r8M3nn3RlctrgoTnXEeiF98NWoZrIS10zxL1haw7royFmVqXBOTvLc+7+kxXG13i/tP+tOrOsCU7Wv3A",
-	"fWReujpoWzpoX/cHp5uQCZgq/fKJhPS4lqxAdcI8NS9dEeaWCPMejU7viZE4hIrHm0m1JNizNG2WV+8s",
-	"5JgLaXNxkgTqYfLoOsGZuQRJMH5nUX7r7KpVp+hJ6s0rst4WWSfp1bImRR2CYqpxh1GqxDdcx3v09vFj",
-	"MvbVk/O4LpgvMQu7IB+wk+NwcMok6XU6XTKdiTETkM96TnzZ7nN3EHLJuITk2JRcv45TuX6djMMA9EAo",
-	"tIWp8q8J8rXjB/eJZM8labr9xjf7/X5Dt6D+3Ff/jH3174t+w205VkKZBCv58qDPh5nZCB12o7pLOgmH",
-	"xP1mv4Hb2m/sk36jP+t0dgeP/ak1GPiO9RsvXNIUjBEq5nxAp/4N80d7TidBscdBoijIBQUuvjxdQtLZ",
-	"QtqVtNvBorxr4E2CB64JcnTXJFUxNNGcUI+lAyri3Hv6PTKiZ4zwkLNWZWOb3tPi4RRQQ92GSyoPdLrQ",
-	"mkO6nR6Z+gM5i5hD2u12jLj1+1gCvnUAxYV2er1OJ01M2w3zcOwoFr3IzVTVdelPdLCOLyF3ur1prYtJ",
-	"fW1BtfweakOjSOqYk96N3eoE4oNQqJ5bfSJG70ThpGjPO4Qao3BcoaYH34q5kGxSxv/W2ONwOAx8zh7O",
-	"xLiK7edB5nGwRsfZ6qjn+Sh+HqY4Sz69ZWEminh22CJpam7ukCmLhC8UuTvEGjEciNYBoaaAHoQwQqpE",
-	"8LbKaGZrZomkidjgrIweoNQNlN9J0UT3xl7rAHLPa9N+imPHJWCO7lYmHCUBygahfmMR9pfvyTgAanVV",
-	"/RzraLTVjyaOvm7OcHyrdt5wfO1hQKUa7eIFvQYeeHiQNJNXWgekA0uNM98BNrUpLioQnueHpMkdxzSA",
-	"el++FOkaVM0Rne4MI8YczCHajYcaQpz3DoSCaVGw1o6piceCt+LCx6djGds4th5dEMnShW0Cf0cPzEsO",
-	"2dV10hyyp+s+exuNYbk300XF0a29pqYPbsVjrAmSn95Xw3MShGp2Pie6cojl5Z7BXIpFYmK56t3eu33r",
-	"jd7tm8sUstXyYyXWgfj6W2pST6qsYQ3NKv3qlWq1LdVqFtfsX4PAa5g0rQ5XoIYrOtgSHTzIw71seCOV",
-	"UGcbHwQ9OSUKiRiH50V3lJgYbCNY239w/Bb1RiwO562Gsv0Hx2qSx1ACr7JE80ecBrU0VunLgK0RHbEM",
-	"t2idKkEtifYnJOXyhvnlqe89leFTCCQZha2Ux7Tn7Dp7zk3nlvOG86Zz2+l2nG7X6fZW9aMePThuOI1D",
-	"7kUh1Cf8wOdeeC4aTuPB8b9Sn9lJw2nc87mPf73n89nz5I2HVL10hP851IU9v0qjScjn0PJboQTnrFmc",
-	"1K3DwhJo4ZRxy8QzCDlnA6zqOdRKVUFpppDzcryo9dfE0JA0WkM3fIsOThWfLCwPgI4kxQihzJmuhKqr",
-	"dZ7Eb5Jmyni11yooGVAygGmKvBZ69ZMn84RaGA2YiQMoVqbgGTKlkUx2Aip6hUM/YGvF6NQN0+N1NYu6",
-	"oU8V6yz+3syXm3ArLTKq6wC4gNEzn48OkvDlONdXkkpxPd+lNZvqgv6ZeelK0G9J0D9ik/CMQVmXQjKD",
-	"AjuV0/VsLOe+3e3SYVenpyh57YqitkZR2cQrhZJ4ChY8xeoxoesUaqTQiJHuzgkVzGuTQ3wIwnHBp8I9",
-	"yDgLkXfIn9S74LnBC5M0IJA5J7+5qqX7MygpnDcnYIfYG58ZBbNmCV6Fd8t6eKhaFv432Lp1Z/IJWM2s",
-	"UgMo3pez8JRtrOSONlfV9P4udvCqAW7Ew7vYwWutRB3WoV+6YhzbYhx23HnxXZFrgkRhACZQHfm9T7qd",
-	"DhaAdcitThwH1snei7QVnU7HudVxep1V9RooM27pJLpWuVJFjhn3Sst/ZdyWBWdqifm9iuW2milZsGfF",
-	"huRSq3FlH1xaAVjFkJxLEGM9nHb+WmtWRFJ6Nx6VrccwoBI97CehB6WxBWMe6XQ6lr2VTn0ho9lAtpPm",
-	"WmQazARxrbEU1fRd5KaOjyo+hc6Eo7ttcoy27bgcPLGaIXREfU6a8D36KlpxEAMUO/YjIUkEAdVKMPY5",
-	"hERA9OEYbx2ft8nj0kwJGQUA/f8T+jxmx703i3TanNJnucOLvX1IG6UkalzmBOrugNcct5U0Hzx8+/7R",
-	"vZ13Du88Pib/56fd9m6rTR5DgEW3023tQ/yDCbGAAIh2u91vvMDbIGaDr4k+Vw9CMIT9lF4dDCRx9Vlu",
-	"20EfWL0NRpPy6MNa5WhwFf99t7NLzkJ/AH/ukTPfY6H68yZR2rD66xb5l/q9bocMZkKGE/X3LpHzKV4E",
-	"6e6RZ7NQqqe7b0Jokheec4d09zod8uAwbaxLuTD3Kt1TKDHPVXKjO9qLZrnSAcXtFgopXycresCDeQG2",
-	"momxEkTIsojHzvwBUHQwP4ip3spOE4PFaTA3jFCQTnF5RR5KyxSa7/xuCNfEgIUssoYWt76+U32Rgxqr",
-	"CqnZKyyUX/IurMVe4ZJX8TkX1HxYWPKhQgakcgEYZ1dXsyiqSGGnXU+lghFMYhSVariyAM04pjOx7ePw",
-	"nGMKJCtI5YB4bEhngRTm4l7sTNYmqNKlTruz1+ys/J5giRe8qrlvdVduTp4DdSVSIs0l0/0slOvV8bvA",
-	"V1ZD7zaqu8Lr8SakiCHnovf5KIC8DvKA7OpoGPWJNHsOSbzZfKZ0737jPPKlFg/9hgOMI66oIOKLngOc",
-	"Rtg66PO9tAyzcSzK4rRjY1W0fwwTuTOmik4/UKMEk6T+4hGjnv35vjUk+Aq1gpqFMeuU8tRZNWLtut7V",
-	"gdrpDdMFMUsoY/VqmGIj1TCv1O0Kx1ea5NYKHJZkN1QPbMX8q0as+i2mC87OCf5+QPqNfoMMAkYjU1qz",
-	"jiU5NYW400oLUoto7VevaHZ7NBtfpF/gFUulGqp0K9/w0LKqIfr35WOqRTPxe1cEsyWCeRxRLoYs2oQf",
-	"lbPzB7UYXBh4D1Z3iCURdpl2ciOpMPHqZCntF6/ockt0+T4fhtGJD3JpQebqFauWLu+xOj3MrPeuyGFb",
-	"5AApDU2ITDlBVDASpfJt5GijrJxAdgA16CP15hWFbItCSsOnDrOxUuSIJ4mSwYPjIl+AzIbaOGQnSMR8",
-	"xOy5nYDYTS51uaQ5EZDbOJ2NzSVN4Q8sVd6kX8M0Wtr7hrbHHgSwYeVX7G4UhCc0eMQGZ/fE6MFUun3e",
-	"7JhK6A7pEg9Nq/E3PfMn2MLCmUTtf+7zUQsGXjVPciah3BYuvT1iI1/ISKeq8idsE0lH0die7uidiDHC",
-	"nkvGBXQFTpBwKBkHt0QrZQdFP1CSX1ckqSkrByrWTnmX2eU1FnyNsLxFInTNIL1csYtF55MJxgeMNI23",
-	"jNChZFGSzPiaMI5XvPmC7LZVFEStGJixzS4KeGVcRnMyZRGGviaxqQfE/fCJS5o6T9UsCFroAdROiVQJ",
-	"pyoW4sUlPxZd5tGemyaVJGBUSPBGJiNtOYqfJKNakX42EKUZT8Ip3oFq2TERgY2gFnWhqBdsEJWlyY3j",
-	"jcWYRswj+GwF1wqUE1qpSlF1E6EeuOms7Lwkk68BM6z3rkDGFkHG4/CU8eLwFfZ86kcg8kqvrr3nDxnc",
-	"5Nax8FK1lrrGpt1W5FZn781OxyFvEI/ORauiYw7aK6aZr33w+MBkS4BLvWNGXHjeJWPIHQKpTt3DmRyH",
-	"kf8NnUXuLUYjFlUpU4J9OwXLsHAtC4/4dGUH3JZYQ31dM3XYsf5dMtQlK1Lv3MNLqx36NEVfHXTYCqSj",
-	"WeTL+bGar470hoOQ/PWOOY1f++BxoyhSB2KQvvbBYyj4U3iqCGYegYODCUcw24gOwNHHEo4eLDyER+Aw",
-	"4kGPpZwuP/l469m9QWdyfEPRzFN98k13u1Z35AOfCxIq3JMet4sI6CSUY61R4GVpX/WEbzecBoLQmB0Y",
-	"iTj1v86USITUeGX3XDD5DA2Gmlx8vJ21g159n4/iIh06tiFgievfpIXBJw4fHpGzXYxWSu79jKhk53Te",
-	"5033xkSMnurPLmpdCuvN015TOWYCozUEkZE/GrEI5o5jP2Ge4t5ucXoYt93nfZ2UT+xbsXMUJxqxIYsA",
-	"8sIcIFKKPaeTacAEDsjsDiYDYdyDPOUQ1o0lTJKZsTN1Qvuc0cEYxmuGK9SOjlkEkShz4vmCjpRepF73",
-	"2MAH1chXYHoQRh7zyIwrYeA+31G97wxCPgz8gRSuaoZKwpmvjh6Gmvd5M9IlochJ6PlYoQCXS8SRGUob",
-	"DTlzSFIC1DF3wZLYysOHRw6ZhEJqXzaow7Gi2CK+6POMagAh7bF+AEs2odEp89TwzbP7kMDCJbibOusD",
-	"DAHZmUM044Q6rXoDYOv+xb8gb2tm2+dvA3HAyvqCuA8fHD92TZ0v2DqIkYQ0SZCTVZDr17/6+PFD0ut0",
-	"rl+HJzGkTrOgfmOf+Fw6pK9ZkfoCuZb+7m4g098plq6++Wa73X7xwoVgH6TZk5nwOROChDM5CCfsQBe3",
-	"iSgX0zCSfT6kfjBTGm5zxqNwJqk6O1Mqx44O7lSHBvRh/xuMBP7El445bV54zltK1iDXJTAtxPpMtPt8",
-	"h7h6Ui7p6NSRmlFr4wlMUEcHMk5ci6u7B4TyuW4Z0gf7GHAZDon7tmnWbqbPCRF0LmzO7xBOJyYsFOpB",
-	"qM08ukuoJIiomm6/IUP0CYDcvH37NvFCjP0k7LkvZL/htuLp3A10Diur0ATKMijohorhgEaRInqoHqCe",
-	"AAFn4h13iKu2zMw7Ib1rgrjI/B9MkfPfhedQBEEgpvtNyD0FFEpcQOduC4OPTSuqUSq1ucLE8rXV6rwN",
-	"o1BwwY+zc/FQj6ZN7kDELJzQWeARGohQR5NYOWD00BOZa5UCIUpHEMSXuFyKxyqelBTPMUwE21AME9Tp",
-	"pNqYoxfQVaq12ybHAxrQuMQHXChQWAcXBC++0OCczoWani4U4pBvsCgkZzSYwRYMgpnHPDtF2NkuQF5Y",
-	"/QlpupZys09AuXGJhMp9IZ36O4r6RowTEbbM+VcCkHGpxUGf2zI00gqXps68dJX0FPmshpwugkI3vpuq",
-	"Dl7TDWGw3d6ui6QfgJVOMTvgPRDnq/WCVpsgH9LHRXEjTKItF0t6B/PMauCPwrrPUQHY10Dko3OZhSG7",
-	"LVKqFJS/1WkdZKCCKe1iNI5znyvGcWiozSETGihwrPZvGEZQDwY1CTjIihrogHmoMWHeeq09wSUpdMJ4",
-	"jGuD6ohJQTRPIt1Opwf7CRcSMCnR0V0kKiXe/NFMdRPrXq4/gSfd1gHKTGAOuLKwm5JGeK1qhMWL/EiP",
-	"RT2SphE938A/ZabMFAsEa5MHaptBxAkyoVqwuDcmlNMRi25cd2GOAwlHnnLcb9XkPqGEh3wHc6ufj0PB",
-	"+hwoCUKyUs/q/MKeWhKI+yAx/wgj0nSTgpKuQ1wrMkR9jK3i7Xa7hSva7XR2zcn4fRr4nj4VSJPaqq6I",
-	"+Ax/VIJ6RBWKw6hwLxzMgJxP2DBUR5pgQvuIRDMu9hMiAInqkPMoVCx9PmXCMaTS564B9K7mF46+7nZ0",
-	"V7MhAwKMbWafdF1HycadcLgTUR5fZEP5NOOnXGEVxmcTw05GTPa5RUHdnIBpk6+zOVLRhMrBWKdznrIg",
-	"YB5RiOsgbvnUPKlDcO0qbUoGxfzmyFPcZuizSDhgGxdOOoWS4rd2BJii5H3iYjjhUzySFA+k/nRijmeM",
-	"lOV5mJwCAZfmTfVG/Y72rus3HbwqQdJFpfSjSCamD6BWY9JVM0/nfwJp4U/0VUaw+l+/PvGDwNcWkOvX",
-	"1bkHUeRizBD4zWx3CzBbuKSa+6l5/brVDgVh4XOrHF4c3+7NjAx17cQ8iu5PZhG/q3/G2pYZgwYwOvgL",
-	"xd/9VGYxNTEkLiSIpP8m5Bbs9jpvEgy7ckh3t7OrWVb3pvrxZvemuQPQ63a6+l6doyYCSQkjRj309Eyl",
-	"nk1Ez1hQnpsTOIQFRGh8ayOmCCqJa0UYu4AhMlcgFHjqN/TeWhcGNALWF6agLb37y4klBf81icGoFZ/X",
-	"yDZ1b8HYzVQzB3HQa2qcyciUYlZO07B2cWeqZ+xPX4cjbys9ygZslraquYwaSS7jqNG6oP3zcWjccohB",
-	"YrVCq3l9ru8Da8eTVqWMFojAARm7OuRM8Tw/vvJzEoSD09S1LAD8WjE9Y9EJlf6ENM8VM+rz+CnIPRMD",
-	"DcO3USXTncRD8WHmWulSKqkC3iJsHWgIYsBhPOQxPQPsolfrjMVyyTOaM7R2oLFy/KKZKQJ93DOFyHDD",
-	"dvALEcxGegf1Hhmpo9sxkLzP3ec7eMvC3Y+J5uiuPg8or/F2l7mPQZqx5Ac+Bin41ccDpbD0G65WbXio",
-	"X6eS0ACywCoErJgpCE2F5LT83Lt5y/z5xpu3zZ+3b9+OXUsGRDKvZXiwfh/+th9FTue1+hwglQJE4zDw",
-	"gNgAyITRhPIBI2LmSyWUpnD7YRgxMVaji4kP1l0trejzY8ZIrGVobStL/Ra9w1uKzgeUG81DHbTnOyyK",
-	"AEALt63k5W3SvB/KI7UlSuIzr6VgTp8r7RShFGh9cRcA47S+CVwkVs1804bqds7wqPhCu7+nsCbGhRdZ",
-	"4e06p1Dj6J5pF6wuhw+PbE0msSS1Gk5DsSPtd2t32h1MzMk4nfqN/cZuu9PebTgNpTWDTbBAFwDrdVhU",
-	"osm4Z7RyG5GJQkDgCoolsx+ZMAVBmgaAEQN3DorjE7D8cqykHvR5KjqhqEQyVmdMBSsURx0YrCtJx5A5",
-	"1sE8UYgHzUaGfjGdKirukAq6z69fvwMncP/6dYN+7SzQGbXoID5ZbfVqSqyqFlTj8AsQMHyFABHfB3R6",
-	"oCWU0vwDJSzn9gi7nc4b1hOKrBX7P1eiRWE8JJyYjo68xn7Ddq3B5kd0wiR4Cz8stpInj9x4EDd1t/Hi",
-	"CZqimZBvhd5c32mIr4EmtXtufKQrEBjWCH9HkRrhjjfD56wiUGI2mdBobtud9QRxZj4HkoMtaysiVwjX",
-	"9qQ2Yg00dk6quRnHR0Ozr8YLp+jLJy8K/bg44N0d2KLj2DGTGSzuXHzWAUgTO/Nx8YB5KB+P2XHaoarG",
-	"nIRBND770+9++su/SDwwVYf8xo567m2l84n0iDVzBwmcI646K2uN8uWvfvTpJ3+UHaV6oWyUpsvH52F6",
-	"eAmHMQBfqJMb8gGrMzj2vLHfaFjBLOBkEPs3bhjb6CCc3KBnVNKo1/5oOmrY0SeNVz/805d/+7fZCe3d",
-	"vAXkU6fx3Xzj9fdUwZn0Mh1rGOSQFOc2QKL2Ur36o//88r//+5f/7a9e/cM/VpxZfmILyQBcUiCjqzj0",
-	"7OCJF2n/V0xBCO6AvHudzuZYUbxwsSNRPZl493DtPuw+ac8SQ+wbb95WR8rmxo1aPKWw112rV81mfIEC",
-	"Yz+z84kFrdhJ3KjDLgoH80ZuCTqpJSjlKo1KPCDuUzt9bU9ux14HBOuN9Y8KElDqrFTte1VqFlN8Nw2r",
-	"jIPmwFJxMTdDypPb2P/wiVPAK5FNKrRIR3CdUUG6xhO46WgALeZE6TpAVLCZNzudJ6r1rKGvHP0dCTFj",
-	"oLh98Jg0v3rcu3kLrfkxygs5cZMQAddBGxo+U2SCKIsU6fMH3Og309gOqJRd3fg+8YWYQZFPuEimsEHE",
-	"pB9pVWgasTM/nInEvhqn2ojzZ2qx0udNwNTo8AMU60uwinY7nV7LQaWvJKPklHFjP0AtVIK1V8fECIJ1",
-	"lUiz1+n0+vzr/uAUY+juiZGDbqRBEAqlWPCQBFSi4sB1og67q7gPNV09qynjok0g+AH8DaDN9rmZoVDI",
-	"d457sAUoq+ZEUlMy99TTOTfzC4PlSE7CM9ZajoWN+VFzmm6ns3eQs5arr98kzVir9QUQCHiCpR/0eWKV",
-	"Nrcdnqr33FYZXH6sff+vCyuD0v7YHMg04rQM/mhBB8O2Lw25x7R+TuekGRN8t+MQMA20UjzPDlTqdpxy",
-	"vAAiXVsXVhRuqb6chVg4DSAW9La3o0lEsdo82L19+zY5p4JkTRXla7BsCXSrCwf15k5MoPkhKbCghpTQ",
-	"MJzumEQtAi0d5c0qo0SFZyU5iZRUhCdrrxVsYD2JGYfVbQX8pc9WVvgXBUFqAWVClBps/rXxybsD/4H/",
-	"taP3v3HUve8fiSP+6ObgztGto9Ppv/r9O1+73W63G6uBmM1CRNzJtfBh7ogVDmUvAxCtGIXY1GVO30H8",
-	"t5K2SP55SxTmuqpz0AoH9mZmYDZij98+SIo9Q9obsKYWS43E9ZeRNusetnJEeqFEudJZrQhtFeAQSeDw",
-	"YoT7LpPxIjeDcER83qqHc/cc2P8Y7NrumhsjJp/SIHhqfynK8a+OnrIdPil/MxlTsU8geM3KjKLo2yRc",
-	"034UhSdNEjSfO/gK+oGw3hvtc522ORw6INhL06BofMozA/OljRJ04FZ69oLJ9MzdNjlmUvp8ZKSlYBJ8",
-	"IdquG+cjanYcDD1xIHVDK4cu0+viS8GCoanUj5miFllHc4BsxORhEKSShrxOaBYEKVaTyomRhizovLG+",
-	"XcjvAb/nWGzV5vdu3ipqvvJZfje/yNuTwJklNFwucxI//GameGCj4TRs3zYwsGxi24YOJNBL9TRZHPtJ",
-	"TGrUdWJzHhzAQ53Fr2PluFM/jinUdjtmzxr7Pafhi3tidJdh0kh9x0R9+9DnVlpMXzyM/DMqMbOQeUqp",
-	"eUJa7+MNww4kYTQdTHwOf3agSlzuyWKawGRx5hpep8R8ucqKog/aePYKV3K3ykpaLdgrurt8RZMvVlrS",
-	"mxtZ0p61pGitXQPdFZ/2MmxnDc+2tilUZWfnw33WobMJoKFzjLqwA6uupfPCFg93Pe5RCRO000IocdRO",
-	"cuDgmwbrfPhEUbK5z/Dhkxcp2PAepAwPgvT8kqoTFoTIJroqym1bBC56iDDKcUVFTPE4E0EOo0xLT4wn",
-	"8DnEt1jHUrhQPczEDoQRpGw8uiviSAEFSAgPiZgNxn2ewgcQ4xQxIk796ZR5FyDAL4v0Xnz8MksMt6CK",
-	"pckTZ13J7DRCzrbfewnsqHOyLwYUfKEYY37zrjDMBWGYleTuGuT+mqSYUn5FOGGvS4qJ6lLsmEmB2YdB",
-	"lQXZo+SYTijpOtrwpJVL9VMqlWea+l0MnrJj7n2OVdnjp9y4kFEzNLkN9MULcHrgJYE5NJLkeT+P6HTK",
-	"ojjkmkLBVT+5HdPn+FMLL92lRGYUnivGoiPYkoLilqTljMyZbKdnB+GoSSw6Bom6+mS6wIJOGFxF44tT",
-	"H4NZCpxGePsNrGYZUODmJHnxjmiRTpoiJDMxo0EwJ+6HyCyfuK2UqD+w2jAZoSkU8pqTcNjn2Vtw5dAA",
-	"w2t9YQewXROku9vppALC70DOEsPGTckwX8YRmzoFeJ9HbAf4N67FEhjmZrxN1ArWTy+jmr4mJwzkMzcO",
-	"jX9QnaCD9D0FhdASglfr1+fww/k4NFNJli1/d1BfTMhhJ3F5sJMX3g8l7Ow8G7aDeXvi4tdJ3XKRT+ZD",
-	"mgmPJ720NyqbIne5Kgqy7+UvfvLpr3/w2f/+u6zGZufM/TCWMk9qW2e6O3I+Zfd8AeFdpaitcMg1ZPlu",
-	"VgJvavxVAG+9wWd088oDLUXDU59vbV27eWRTYBxZb6krQ4zji0LUmfO6mRCbpeehLG6qVORDrYLdbARl",
-	"hiMXbzZpUtvY7sBFK9JtbdT2oqlifzX9AhNwraJhZA/EGtu2Bm2uG7NUEe5qmZ8SiQYxbgHq4u2lG9Tz",
-	"nkIlwnJwmzaFwMMI7l2rhKG7H9+t5BAGZf8GFw1MzgF1ZudEhoiicBgKD/Aw6nNIboP0vAPOo1iIyjBj",
-	"k2l2u53dVpsccrzbqeQqtibG/hSCj9hU2pf0znY35qjp9jpvELi/duh5eNUp3RIcg+ZkFkh/R997EnM+",
-	"wLIdcOeHefE1LDhLYeBlo4HSi8iezWggMv1oHDbA6WeumRZEEGH8UJ+bKMV4O3VkfREAo54HU32NwAtW",
-	"LMevUpU744CPxBqwZcdUWfdrm8WWBR3kO759+/bm5vvGjqaOt5BOiwN4rFDXkBvJcE0kFJWCteuu1bqQ",
-	"41DT8NagRjGFbgBoXLg9sOjC+oajYyxqKEnjsSRcO0+glUK283SL7FhTrMnGVRZxtwK1XRB4OPQ8c61X",
-	"x6DGk7KwA4rHFVCDCSR5oxA/6GYXWMe4JxJZb50knenCSmEAktSkeLGuu/NQMuJG7Nk9MXLb5FCBCAh/",
-	"hmKBmEkIEm7Ekc92N+dU6Iw+zMOwYStuGvIyhYFnDFwREwxS0kyxSmEBaLAHXAcz7BK8D39ojS09YbgN",
-	"HqZ6yIICu3ODCZIG6gAC67WmQl920y0TaazPioZWpNtV7VtvjqlIoYjU+BRGg8CyGTfr3+d1CACYAfR6",
-	"swSa4Ipeglt9igxSnCiZVca+/ww50ss//tGr7/z55//2v7z8xX9XpzTcOFRJS22lLsJkINOOJbJNKbXK",
-	"I3/1nT9/9dc/i+87ZUYeR91uBu0sG8ynv/7Ry5/8Oj+MOES5+gJ2O10jWpCsSi4PQsIRs6KQ1ih1SGqt",
-	"5ctvf+/lH//o00++9ervf5yfhLbL1JvE7s5JgWBcb1NXGsjNHc1DC5fxmiCMRoGvlUKLIVqyGqzGhnXP",
-	"may1tp//7Bf//K2/+fw3//bTT7716SffrUqqpbNaFMiaSMLCqPE6q//bX/3J5z/7xatf/C/kEJ9+8suX",
-	"P/n1yz/7bp1dqQVWTGWnLV82zHHIMktZnOMN3C2ePxyyCEVFsoykqae6WVuX1cFlRc9LMuAt6K2YvxV0",
-	"2M1d+KzA9hZ2XMyT7B6zFkfVSxZc6JGgGaUAT8JFF6xWu3gdUpypcDg3ixZAT3gM5Rp1C0XjSHjYATmn",
-	"vkxykQArqxwnfzdOtJJJ/MLDJL0LkFvMfVa6z7mmsmP4x0VpO8aESEHtGRoEWKTnLNVqFKkD9cGel+s3",
-	"T816L7CU2jge84fCZUxNJzaBhMMU6t0nLmZRewRlzV3S1ckcBWlCAr4TppOuIAoPhzpLLDAZh7jU8zBJ",
-	"rUt6LYfsdEnEhpDa07RskneCVVRrvtaI8kqOpRzgFUY1fajGXlnlwTnsK9Wnm1d9DqfTKDxjOYUH85jE",
-	"3euLot1eZ6/PdSPG6KrWpk0ewVShm16+m0fsIzaQS7vJ+sZrmlTViayh2PR5t9O5dZDdBdRUNZeJYU+3",
-	"29lbqP08MqT5Gi8FwFaXKB2alBPcZxNeBZQUU3AM93/7qz+Jkap9cjCrexWQtEQf2d3hoXxkaD5/B1XP",
-	"gEO2MPRP6PSrvsSseWvMceVJLVEPayhZaFHeyKCWrPStHR5ax3XxsNBqvP1hdTt7Bil9FVr3Skg7e1Y3",
-	"QuO5Oe2sPSkUB8WT0KLCQJY6Y8/vx6effO/zf/i7z3/27Y1PYjVEovji9u7xxFxvsyb/LO9ZqrakdAK1",
-	"p8VKC2BnK2kgRC1FOlO/LYdAlQGaJv6m78ZmVKyaxv9F7MLu8Za9OpA7H5ak1AptbA4auseUWYM9FOoR",
-	"e+lxLOxf6RhJ/4VgoDSZjDnerw/740m7KB0AhS1cKlVTL/QvrKoTKOqBrcuqAx4LmGRLPR6P2CQ8Y0Lh",
-	"v6Q0t5tkn9YjNT6nlEu/TQ5FKuGtrvKgOtZp9XfO6Xwf3R2pmBpoTx98U/ZucwEPNzW0vgtDMXDanh8A",
-	"6nSQhslBvo95xIXvYaLktaB2pts4tjQOJunzTJREF7KH5wA0ruol8SCUWarSFeotAVnVd44yeiVQmOt5",
-	"g4EG3U5PybkiQ1RBxxsJF4Di+OGZ2fGNrvK6EQp3LVr8wl4xAoPXazGK2vu3imG0lBZtWd4rjifIcB+y",
-	"OGtPKQlehMBOU9kFyWrsdAOWul5OII+YxPjFpxDrUCqRH3BGpnSUyj4ukjspGTuzQ8LAY0Ji/hUnzjgv",
-	"Q0kDMghnHC65pDP0+iBp49z1SyMPZxu8XArRJu9htMfllGJJ2Sj9id2HBPuYQ2kcnpuPvc6LsgRYm5Fq",
-	"a4wk71I26cAKRwLU85CO2HZXYgMXXGP6uWSSZ7aG0Cm615pERW013VMluVNMHeYWLYxUX581tn2QB0ns",
-	"nC7Bt710vOkS4N1be53bt2/udjpWhK2uQ1NgzyrBTU+cBnDRxn5329dYLaKunZwJZEWK7a+XjCFPgJsK",
-	"yyuSiNpjBaH2NQVjXokW5Pp1k7jp+nVyYhfb5+x8iZjs85RnS7hk6AeQ4PpkDvXnGGl2jIvMif1eSgbH",
-	"TiyvdaCrAykZiddesYwDDQKd0h5rjZ2yuWIS16+7MZBW0kzEVf4GdOqrwb2DRWooFDorKDZWkPx+owI7",
-	"8VLNv6xie8MeiosT25oYH4f3SuzlSSmN1DHxpb4GvSBiKXUWGvsfdp44m1/jDWTCytDn5YUFVWzdS2GB",
-	"vY2XABlkCDCHDdK8DdhFgaDuddT/Elk9jMLJO9UT26vH7xckt1/FfdUxX8TJL3TNuLihlULh3qlR3UCG",
-	"9wvqGxS5oy4QoeRO2evGKUXSH8StDPNZN7aGW1ZBLMJK7+Am+ntyIXCRKn+IDU4pJpggjHt9jpWRoHgs",
-	"gg8wr1u5zmlAXGjGbdsmaTeuKJsMp7Dojy6I+9xt58v9+JyU2hKSYLBrcc0uHRZGiV2ID+sgti4Cyfxu",
-	"2R5WjmW/QBBDhXw8Zm9zrziEXSGVkJvTc4AHoBeb+sjJTBrqxnp8fhCQbjoRdulkehs1ZCyOu87wjeKU",
-	"3dswuazA6b+oFpYamcOWxwJfGIpKnYAciNIDRSvKh2sK/bokuiDRdXpcKetP11mE8xIJBM1svvLTlq09",
-	"K5+nS2PcMbS/mn+jCBAp8bx5a45CdJfTkrNFnHLMguHvgNXlCwtYJj5nxVAFzS1Y2tcOm9KJ5RfaV9Yz",
-	"r2zN31JAjF9yXHDJTCyG2krE7+W1rVQIf7dNLWa8t3C8WbNLwht+B60vhYfwMlpgdGYHuNS2LfMLRqXU",
-	"ywUlofR2OktROBzCDYgkDczmIhDfxJRLdgBilaRL68cbpmaoWWEueUi307lVhD1wZV93BqXfzVRGt3Z4",
-	"KIuyxOT73Ui0n9OY8Xq5qi4qvPBRQoVftgTmlz9hUSkZll1YyHi26iYqKifDi4gxTJHaBYUYYp9GUsaB",
-	"9lvJgnQrJzxFYuCJ2IRGp4tThesSrZBWnuALpEkDn4pWRqKdMjYVWD82FfN+QNx+o99wySBgNCoOV1hZ",
-	"zN4ixsGoRnaMyZBqpDfUM/KFmWNr/bu10k5A1CtJE20P+8sSzg/xwkBRjc+/9QevfvibzabWqRXgb41F",
-	"R429tpD/tYYimHwUH9MNbAwqNL/91Xdefv9PPv3ld3/7qz9qbCVpsk3fV0L8S3xFoJhALyj9cZrKLkh+",
-	"g5RJZAcU+djgbQFIl39jQPmABU8nM8kwgf6CWpdcq/fn4zBgO1icUr1Imq6QVM6ESzp5z3qc/5/AgQBx",
-	"q78AUq8igG92b5J31St3YLj3ZlrXjdvOSFMAiKq3G3ia0lIUO+92OjcPNBHqyprdXqd7YA3YF8TzxcQX",
-	"gnmQSaNIyA7iIcEIL4GQ5aFEo7J9UgoK7tWWmjcNf3nXUEpZ8yskmut1umrk9xhanusOfeHdh16ntxPv",
-	"ZP22F2i2iv4PM5Ur12mzMle6kya7rcu+QqJaZCk3uprOcQ4ZRYEBcOu8K65mFgkshgPK1ZHEhV12z34B",
-	"Pdojs9NW6b0hhkqrC7ty+kz66uVyhKVkXVzAd+U5lxOyPYhedsJJf3CrizGeMLZSbbmItC9C3uYo+4Lk",
-	"7fu4/hTlGy6ZJWnx80oq8k0HKAN2Zpn8fTqJCWyJGIbRWhF+WEnJyK6mq35/m3sYP9dptckxnTASqblF",
-	"s4AJQgVx9TBy/btbkuO7KMfxFNWQ5jQIwnNMyF8iyZNlEJuX6vrUf3Fk+zpB8auJ+/WvOtRCAMWXs+p1",
-	"VwMUrDc7ZKbb7GNV7oqL/eVED3j+xRcdQmjNfAmSuESg4XUjBkPTF40btEZsRMWWgQNEYCzT2e/AU0KB",
-	"mjA6jaEB/BeKUJJeXDUzjEhHR571WnDaPIiHS2ev8diQzgK5b9mwWk58BaDP9aEjLv7xviku2QTg0eu0",
-	"4sAAOMKCuPDfzHO3OgeEQkZLKsw5Jv4QqB/zEUCNyYjpqpzIG0ZMCgQ43U7nAB70+chiHj7PjSuMsiPw",
-	"BRnTaBIwITBZT5+n7xWo897CgEBvhvyPCYwIJCEfMBySYNEZi8gEAgLUEJL6njMOjesv+DBsm5/63BdY",
-	"97Nt/ewSGoiQCDU9l1uoynWI63MZhd5sYD6bqxQO3KPACxWcMe/3WZS8l7oh6uP4hAwj5iGNOGad7qhZ",
-	"KWg5CGZeQe4kyufav2ThQR+sL6LIpskVBk15OGimflMZdOx0tQlIF1u1ASNpYiicz33p00BTTK52lEX2",
-	"oRYrlJOOooGeQyZhxPCbbqfTialOV48gPOQ7OA9OJ5C7Vs8CSQuAaZ9DXQcEp9iAY0SV9eDeQdHex3nN",
-	"JD1lvLT0FB78121rgkndpxMmHqhZFSQDhVkPYv6TqA7AVTSUceJLyONQMA3oj+6m4hft04nhi/HalQIp",
-	"+PM+xlb984//52d/+w+f/a8/NN9j+cee08geC6wNmmIQpuwjQmWDNCuWWl8Y3Bk7FVRD74TRA0VMBRDR",
-	"nqae0ctv/7uX3/8eVja1Z7Ro8E82H7lSCtQLhvzqj7/16gc/+/SXf/fqH/+g3sCd2Af3ZIWyXZo6HlMQ",
-	"5AtHuoiGXv7Z/wf1Ev5LzUXf0IUeW9ib2zyYgjp9uVfnxBaJyGstOkpJQdPMmVp8UwLtBKnozepb7TRs",
-	"gdXYb3z+m//w6q9/hqubfbVsbRNtacEq18CPCUvdXlrUPMPMBdqm9gDuNuARM4mxOgsvu8BP1k2UhPvk",
-	"06GYTVmNb2Z2sOE0gjA8xbHi8Dtm4wA/QA3jAmbrNGwwgy3Z37w/9eLJdjI/Wbeky5zR6JRq7HderFls",
-	"rpRDb831i9sci03bCwxtV3MDL1Q0047g1DHDqrarlaErZbhlRehyQCjRO626dICJVrhnluGcCy6ZpQ7f",
-	"gmO29Nzk+V/qKPRKBfEGr4OlOFolPbhtaRtaIeDsXNtjV63fm6LiYpW4Xok91H21GWKZ8ntXWytEyixu",
-	"XNW91j7h4UnozaEWL5TZlSHxpUM+Cn24ShNGplKzL0HTUSrCAcRyG+1gQHmf401guOKhfhv7SpWat8kH",
-	"Ctu6mFEVz6JLFM2i+R5NOCZBLWh4bDKVPvNIU2lt1uB000ud69Vs8FqRuhsbwYtUKaO9gGnghA2VcmQm",
-	"TSOISgjPWK4+r2FxllJUaK0353q5JV4/8boVHj2MtNy2dlaXvHfW9ChbBtMCnLByf6tb+qv0uZK3v2ey",
-	"hd8tNE2m+0Vz2YU41u9a9La9KvxF1LShLPl5uqliaE+dW8uubOXGx98UPNHDv2T++SUUtdDYnYEbiw3d",
-	"K9LSRaWW1ZtDN+7CzhmhR0xqr7FF8DXvY4OwTd3tkiGOXNhgOTznAqSbEm2+gEvWzRgzC8bMdVh49Zpo",
-	"OX2+4AJ3bF69K1zCaRSF5xZMEKSZuZK9T2gQ6CFPWgckc++7z1e4+J279w2dtNqZYroiflnpAX2uk94o",
-	"cqPSP/EDX85JE7+9lrj01d5EbHCW36D3fCFdndTPWmG0px+Q8zHjaIMmvuxzqDd4wlKKC9qvrW98YcOO",
-	"EhNxE3YJ2IleZW0ozuxrq/qt9lQIPRiXtQHbHlzMQhQISXUFHaVWG8p+JNZpp8Cuq23c3KYgdUJKLtnD",
-	"4T9Mr/4lDyRImIU2DtW5L76FMINkPGAGXHc8pcCkqP5h2ZKsm7VwK3foi2jtS+bbR31J1rg9vzoKEfs1",
-	"cUgRAaXsC6lL9MYsV88Uvcy8mjU25O1unSomsxXTF9p2OZ+f+TKd0FAJe5O6Zzdzw/7//R8v//hHL//N",
-	"T/ITjNizbL5lMMXMLiTl80Xevy8+wK/7An4hRLPAkr5iOKGcjpjYFOAsxZpI4TVhprFdhEPLEd9EvqMB",
-	"ItTUxKgE/cG8dDLHNZD+hLUyC9vnh+AbRiznnrL5eRh55p6iaeF8HAossXB0V4EOn+sLFIYGieK81Iec",
-	"uQoBApxMoz/KvT73RzyMFI6k6ZJIedhlBQnFe7Uasioy4KTBXy7gchEYQqX+UuCguiGOWwIeK0Q/rjeS",
-	"0tsSxRn4kRqB5RUORhM9cuDLgYISItsyAPpyXUKI4dXi4MnFhRrMu5Crbzq9R/mIRe+xMxag1Kwhqm3/",
-	"cpbqluCLLn4sdOJYsfHoWizIPLQgtV8UBkzPpxsDkXRQxdoz79WZejI0ewV6q61AnIyo2gr0OkWBywlo",
-	"6l0IaLLP++vPfqiNUPEpWhcS6UDQMkgknvoaBpcVX8S8zYADwLJjDDA8DicJI49FbZJ4hQy4A2ePep95",
-	"GK2VuNAKbT10prCThLBIT1t+jM1kGEYTnalOkOnsJPB1KqJKBh4+NwFiRI6pzLDNpUYYTCB6+SFH2tbg",
-	"WJaPDeYHtuimMD9wsd1jA2l/k634sgjm/FLf1Y8kacl1MnIexkEIENSR3Ymm5dBF2J4KYNCTbC0OYIgF",
-	"73rxQwl5VRNbZWFh6xgzasSKLQ9CKjOGXFAQ0pMLkYP6ZNWM+RCuVcEFCXJVCfguk7qFazbDrxn9Uaj+",
-	"KzDDPG0FqKf+a2GW86xYcLi5SMsvlos8lH2O9xHyyYZSXdXM1rtGaqASCfg1WDsgkUud5zeX7xO9B1tS",
-	"d5dnA8qMZl0zwArFEbeyIhuoh5ShqEuWfSdTUb+8JlJJqURQhDMJe/HkX5LS/4tVcD3UKyBwGYHAxfkT",
-	"cmf0davGea8BVPbZjM9gLwcacrEphheVI4dDqFOnJ4/+vFSK9XCYFu0yTBwK++m4EJd0gaOkK+Nx2efx",
-	"bUgrHkS0zdvePTFySVNMWRAYpZuS69e969edVGXGllq9UzaN02HaA6VCwY64RIFqcxtJHdA9sU+6Nzs6",
-	"SZPlvzo0vgvtMIqXAB0sfd692e0QPKtvc8miTCxq92bnNjFH+cxXLUF4SnauAzphmOKScgLGMfi+1e7z",
-	"R7C4ML5bufE9Yh+xQdH41kgolRoYjClFL91O51Yc/9rncVnEbrezVztNxSg3H03er/FmIGz5YgSDeKxQ",
-	"KJSkbve0n/jv/+Pnv/lT9BOvGFabj1XY3PA2GnlbbVgISGsPq0KSaIusqmDizSzXklyZeybE86vYzob2",
-	"cWfdkZWnWNgqcZWOCSXKtlbn1d/8608/+d6rP/3Jq7/4p1d/+fNX3/n+yz//621UBSnhbtu7pJfnXZuK",
-	"yr7AECkUKRcRILWCB3MxbylL/g2xqajA5cWrUZtM3PDibChLmIiduHQvPYIsDDSuVatfck6TIHIj2i9F",
-	"apYCjnARqVnKj/AFRcMjAlUwFleA0Fw40yoX025i1nMgkqLIeHTQPlUk8lSGy26qHXqeIC6+48WJSFJQ",
-	"mAoSRp7PaXw3S8Q5VRziJm5fl/Qc01actuUrmJxF52tpkw8MiMbGFRXlk4Qo7UUrflakj2ZJFjtCRYGH",
-	"UDzTF5i4Zb/P8ytNmsk4Sa+FVTQh68gwjAijgzHRi6B1Qy4ko54DP1vXUyweKEODobVzcqnq524sVKpA",
-	"O1l0lc7cqQw5E3FGldYBCSMHtJo+T5e4iYz3x3NUV7tEafPZA0WaatWnsFhqCKxlxoBrlc62UxLYZeWV",
-	"XyHWq0xr6XN1Mg5ilSzeVYtFWu0UVorBFxUZPw4vR37dcgvfgkgNL5PAQMexR4wKNDXVRuh1I9eKx6GT",
-	"maw8jppBaysPYnPZfbe3ErcMrDhavieLRqKztaw0kkVe/yKRlCQTMWkK4D6OGWOrKCRgldX853/9rc9/",
-	"9ovi+O51YwqOsixiy56I+ib+9Bqtnl3hyxVqiKtyQKg4TZ6Vof6ezMMZSODpNJijaNeSXUEIDaguA7Cu",
-	"cPjtLktKGuUE4vLUjmuEnRSxgqKYkq2qBgXn9oJ0AuwZTqACYjJcMUXFXjZHI+xvRhOwyLUU/z9OABbw",
-	"IAY3LAA9J5cVTI5FdbgYcSP27B4Tgo6YazJN5BF8z8Zuqj3R5xSzFCYZGQ8wG965D9pRkc8jjdPLgLhW",
-	"eNt9nlU/MndYSfEVVtXu8d2vWzdTY3P8NUEMTj26i7EZOKDS26aoM2DcRUmoRWa1SG+fLHRHtMkDs077",
-	"5YC8z+vj76LMGCloDCB6ljgL7M0BRg5FoG6mkXifL3cgfGRm8Do9BorFPw7VYuarHSuBMgxn3EtY88mc",
-	"CEajwRgWVx+YFPtK36yrFzaur6Xh0VpyNa12pEld1L5oYHV773Zu7lgXFPPLjCvpmWwvVg4aJQwN7S2H",
-	"hIsG/fLb3/vsL/7H5z/7xaeffOvV3/94y1B/k8u3CsCv2f+6QTkxO9qegTx9VDdpJb9QcJs5C4XW35sF",
-	"0NYwZzgQhaLSMgYfkHPqy3KR+bsMX1eh6YuyGIPGYfDXasjwpgMEVAoKT/3B6TJQiPU7BXHVw5ZZOK7k",
-	"qUHJ41RqnkhX/eTzkDNyMpMaAx1YbiMezGNjcpKxO8aD2yn90XlTA6uvw3SWWkp1grGMtXRBaRAZmsmr",
-	"metULaSZCd1wknWApzGTc5KkOT6pTp/HD6gxsGDYWhD3Yfe5kQokatcvY0Ux66DwrEuCyEjrLnon4tVc",
-	"jhpSVJ5JTrvIFrbhIiaFw1jHJLeCmbRwDOsbKGtBp42vg2pwrQXIdv75b3748s++99n//rvPf/qHWwg+",
-	"+Lo5f1+yBCr6ZH4JiqOkqGT/C1MkpeQgXITJzaLpiy1CbjAGhmiung92QUGUKiVM780ks2qY5nLC7rb2",
-	"s+kOwcSAlUoUvBKMe9peJsiISSW+97ZUK21P10q7TNVOJ1d1Tn8H65y+tiqnX9b6pr971U0vU23T11XZ",
-	"9OJrmt67+IqmNUqZojgurl86DCMCJUy9YzYIuSdc0oQCWL4UJF3bVIaEh+fk/yb24602OcQvjIXjmjCe",
-	"JdvyoGX4Lplx6QdwKyVrUsHybogBFEVrMJOxqPR5Nj5vS7CgZ5dQrVU8VYY4F0ieYVDAGgVV+3wV5PAF",
-	"rKVqE1Zj/1Zxxp8tGybSY9i91elceMXVJcuw/Rqsm14D1d4Dzr4azqKL7ry+0LjMpVqhtJ+R8nHFGx7L",
-	"5pxaNQHWb5It2koWVLXOcNKrEq4Xio2KjsSF4qMLruB67zXUb3028+Uyc0UsgfPZ6K3qqyRg9MwucpPC",
-	"LzMhiYwoF0OtpGh45UdCFgIUTZeVM5Z0b3b2tGfn92a+XOrXCTmDEft8VOrWUYtTJelJBduGLkTTg9Aa",
-	"C6boV0vAihrAZTFzFOe9WF4//EJQSYUet1LzfcuBI+sWz+91bmLZuDug/aqDsZHdK11L4AHbnFdlJv57",
-	"5uhcsoQwWg77IimWOZM6q8Up4+SEBSEfgXaYKcynNb8BhnIkzEh8yc03lyg+ZfFpsvvMRu3k7jQcFIlD",
-	"O77c/KxvSOhoOCOSSoaZP38XAZiss3ZBUOk9Nc9NeXBguzK4SMRp3henNL0DhfkQ9Qx9Fnh2anc+DN8J",
-	"o2MmXbQjZb6NS263yWE6izpEh2TAVp+7caYi11lSgB0LyugS7Lqafr8x41hH0Os3DqAsu1MQrO30uZvO",
-	"XKSrt+cSOLl4NxCbhKuDCmappZjDL9OIQdm+pCjQeUSnUxYJSB8zDajP+zyEpaSBXj4wmHF2npkgaaoz",
-	"N+MDNmFctsoq0SfJkVzMU+/m8yO5Wwos0gYxtWLHTF4WT5nQCRkvRdLZhcau+FxUqz/ynT//7G/+EKKf",
-	"N48uFw3F3GNMJQL79JPvvfxvf/3yB/+pfExr4c8Nrs1a+HSD41iQNITTCTvk3qE+8WuP492Q5LOz5VOv",
-	"dXOp11794O9f/vl/+vSXf/HqP/zNy3/zXz/71/8T23n5nW9/+sv/2thC3YBj67h+yZyNcQ1bkUrIuhXw",
-	"mpOxl9EXWXtBLjJNx6IzeBGYMn0QLghWIpqzEucvzRy8QVNcGvAvcFfSUwZ5Ms4fJDkeFUDS5NayziUG",
-	"U3c7nZY2QwWe/kVCK3EuCPXdNaFg6oRFRL1ViJIGsyhSkE637oaBZw+iVQ0pvYFICd58rGcdLfYfZnsi",
-	"7NmMBgXLoJa8KFWEffWhz3PN5Z4qx2SpNasQZF3l/pvZ+8th7OvuCDph+QK+hYI2vQEpMZhe5NWtc6UV",
-	"hasPCBFhjQFt2EC5mUEtx5C6m/vVbZmFI0OQuLmR1bJ6bnmtzFl7zQOpLAkf27xhy5iw7OTbaMtGPOkV",
-	"QjeP5w+HLMIY2/Qyxek9WpeifHhsgLt0EXALT3EZ+szsxRfFslp4HC8CYWbO1QVBTNOrbXASY3+bAXFY",
-	"EDO6MQyjE9+DdBvl6PIdeMgKhwPLJd52cfd1cXN0Veg0ZeAQFTKcCnIeRqdwk83kdlCDazmg4nzATo7D",
-	"wSmTfT4IOWcDTC82YpL0Op0e+bo/OH3AA5+ze2KEoRgRI4MgFFBmknvEvUFncnxDpws5Zdw1KauJL6Gv",
-	"N1sYP9fnbjzrGbfm7bYJThAvzBL8yWM69xgdUXMxcQaWREHc+JHH8ynTplC9HO0+P0SvjNboTljSYj4l",
-	"BD6qWi9GxgXLIEO94smSgX1Zb46uDwpo11pTWLR8WfKQ76CCjuIJq45b0XWxAp8v6XF0t7SoB04Y/F+X",
-	"1LyY2kEw88SXtz77wXc//V9/+ekn3/vnH//ysx/8aiO+6wVlPMoH8vlvfvj5T//w8x//yaef/DI7inx0",
-	"/8LyHYuSb1lHobDc1oojzK+TGWF1dvxOTEeXy+5lL5kvMBQkOckH2bIeFW7Vr5K7a7ZCaY41MjNZk77w",
-	"hEw2IVyQUMYuSfOE8pYuCGHJYy1JqrgV9/JSd8QkrKN4GgJbf2oqcCyqGcW4jOaQTlOfUp200smVStxP",
-	"6iB2sSiBLzEvhCQBo+oxzkg4ZbxYAjuEBYKRDopY9azrMUn94GFA5TCMJse69WRIlixquh8+cbHbcDhU",
-	"02th2FfEpsG8z8WYTiEZqyEGQoeSRYmn85ogLkj0snVyHe019NTU9Vzf84V0jV/RJF4VhJIThRloFNE5",
-	"Zmc69+U41PEVloS8hghG1JfRRYWxcpJVC1DIlVRJho6YVPQuUPDjil9WaToruA5d255TzgBn+Zv3TpKr",
-	"dENisITWCkVi6YAKZl5f6r1bsPOXS/6VrVWZLISQ6wuQhSslsFxRJDatiWk2wjy0cPgPjh0bA8RssKg2",
-	"ZsK94EAXMVr4QfUB4Er98fSN4S69PWg4DV+8RQenSj3kXmN/SAPBnMZUv66e74JY0+10SwpCl/RqvVlc",
-	"SXnbRaIKzkG18pG2TFCSL1wgQNcpJwmn4BrBY0CE4dKbgQkpNbUcHLznD3UZpxOaUgX3i9RjX4gZJEJR",
-	"wk5rt039CX6Ls6yZFoWk8z73+RkNfK/VJu/rYWl9GU7c+Tg0JzzRnwc6EIqHcozJbDwClMG8LYvZijLW",
-	"LPBl1lS3qXyuo1Katasz2AUNVuYK71t7dsmiIfgXVy8s3M2L0OzS23lRoaL+UGrOdU0oHlfGstco8zcR",
-	"I9BfBiE/Y5HAQg8TMVpeCn82hcp9g3DGpUsmmJYRY0jtxsDWd/06Z+dK8YNbM9evOyQMPAjDoVzfmYHX",
-	"+1ypSZG8E/iMy3tihHd3ng+CmfDPWOsgiS4teBC+EUl6N92nbrtNXF+8zT3YF7VOfW4q4ZnKOMj/YWht",
-	"8jjE0o0ndHDqkCkVKLzcgd2lNiQHSlttqheFbJkOScQGzD+DFLv3zPIoLc+9J0Z3FYU4sFTqtLvkhKm+",
-	"VWMsgEjRa4J87fjBfSLZc9kmhyRiZ+Ep8+LWTxmb4mVuwZ6B0PJFn0ewO0pbVUolvqNm5g8YaerOHs+n",
-	"jPS6nS5ErNqbFWud8XbGCqpZdyjrqh7rc7OeajHbGBgR56kRjCWhBNdE0qDZHR/TKWNyuIKCIlMayXlc",
-	"w90a476VKY7I81BnoVZ0J3w+CtjT/qzT2R1Q+I/5dIKfXKe4VgkJhyZKWb+g/WDxaynnXCo2V7+A/Ew/",
-	"f7BaoWoyoQEEsngkfYZ0cAi6w+KloQRnrDqzR5TeU8AafV54Qz1/iCynG9IZLBNqD6k2bx3kvHPWjfZu",
-	"r9MtsRfcsRpSLPr1x4ycUO9OarlT8mWQ+akxGFNULLu93acJshno2rgdUEdSy7pSgRKQ6w/VXi8ejqb6",
-	"DQxo9dzLuUHhUbLCSDa9OrfMYI5Va1tZIeT0Sho+3WiaokWLhU1ubudAmJki15Yv1xQmtpQoc+Ctae/d",
-	"vJWyBmxhZWveDVxmG8vimELD2BaPUL3KK+/muOHWo2QW87qyaJmMNCrigEpyxOILLFxkuTwmTRFGknkt",
-	"h5QK36x0K5C3y4Ny8nx0UVBOKvokFrcpCVhCMtuIxlmxSGQpfyyrEZmlcJJmgIXQoPYybD42/emSoKAU",
-	"C8wZNgHDGsXJoFQ0ZZaxLMOj9dlrfLPfUCC939jvNz799Y9e/uTXv/3Vn8QF9l/98Mev/vG7n//s37/6",
-	"p++8+oOf9Rsvkpe1r1pNFwvVYXH87q29zu3bN3sd9T+7CANYUh8xmgxYjN6JwglspWIRg7NMtJ9g3MvW",
-	"0WeY9ynXj/qBRe/g3bvGfmMs5VTs37ih2Uh7EE5u0DMqadT+aDpqmBfu+4NTjtdVXv7qR59+8kfxLw9t",
-	"A6/68pn+b3TGIrOwEzHq9nbNaIXww8SFb8y6vdVsuGs5kgulSdMoHba+izoY94jht8Um9HJKoxIj37R5",
-	"/YnToFLSwZh5cPcN9n2wSIBmqFF/AIJ89Rf/9PI7P1cE+fP/+PnP/+Nvf/UHdSjwFlJGvhyIRYnamr+A",
-	"FBO6K6DOwg6rk2KvjBZf/fBPX/7t3y6kxV6WFvGTtazlBOmsuW0XzUQWbmERM9HuoIczMT7SF4k9JgaN",
-	"fTU8pKpPf/ltPba//DkOrJF05D84fot6I3YHIZSmEv/BsWrxGB1B6jl1HGmQrJj0ZQD7F7f54oqzreOd",
-	"yiHMiubLcRjoKlKGWTnENuOtntGYeoSm0NQ1Qca+kGE0t02cYlSnkLACDSmz5oRGp+qoiadUPI2Azpfm",
-	"CVLvpOdMXMGeCbfIrkmoIKrdg5yN6pog7pjC4Tpmz1xdwYSiI67PI1+wOItiQKMRxMSYegu+JHgdfaTQ",
-	"nhee83xBiST4sWqWoV6v0yFfxTE9YgPmT6VjapL5vMDKZopwJamDbIuT0gBIEy6qY60J6oGVGh/32Jk/",
-	"YAIvVcWRoAV2t5wBTLBn5ITNQ1M2Ob2oE/r8mD1zlhvK6KAw+5HT5xlMn+2k6o32lPGwzNilqOmeGIlD",
-	"ZLOXwNAFK3sPVnFFk4k6DY39D2/ffrJ+kp/yHDS1x9N9suXkTcstXPVGsjXbUdkwipNLlhqO1Il+fB6u",
-	"uStO78mF5Ey6lzpp2zeilJ2jMvuJWo99gjq0xd6Qn5HeSpr0yhmcMrFO1o3TTN4mE1U/ofM4e5PNTi+L",
-	"tePibQpFp+NCEjxm6Pyi8jvS6NTyCSLsWQmq5VAauigXu5xjtIMPpwAaoRIgWiFCa5MjnsEs8W06BPK6",
-	"5Jdq9kDhIGocWMkjlu8vhbMU/LELgtkmgWz+VR1bnPPd9rlx3hq/qGpM7VdNR+4GAGK30yWgH6iulmLD",
-	"k1COE9drao1TqM8kD18M+1aEc9o0nK5gBiulM3TrqIJFoC5PSKXOTQvuJWVmjV++u1sMAvH3y+DoBEP4",
-	"MdB0vn7p3s1bdvExWMTE0mtEBmTFQpLwI3vPV/SvGMV5fSS5LnQrizqt7Zbk4fFsMF4LYDf2b99+7SAy",
-	"vyA1EaQaw26nawpjIl/x1lmVNXcIqfrBOX9tY6gs5x8ZpnERsYMJS1iKIP064lSJtm45tCXnVCBDOZmT",
-	"1FJeDv9Z8UEuc55ZYWQx14SkmGoVFPDnXwRfWYUzm3S9m1VxFu62VeRWi8xSbF10TC8CXVun7sKqu6UF",
-	"7XrmT9iRFLpWp3Ixtj5WME9Yol6BUY8FvmKKxJcIXKGIua+ThQYUVMEJbLZxojUFY8R9vqO+2BmEfBj4",
-	"AylchUxdy/jtkm66iAxYFl2077uAbBNbXJWAvtYB2SXNHpDXYMCmEiHzOQuCFvbU56mM6q7JXZrtrDz6",
-	"r3VA9sh55EtER0XRfzgB/byOxrQiq/scbgxY8Z56MXWwJwlPPmIDSZoPHr59/+jezjuHdx4fk//z0257",
-	"V+e/0nDcxI627YZ8mYoVfSeM+lz9SZqupSkoYNttEV+qV9yUm5D0G+12u994ATZtfcURnVXatekjqjfb",
-	"fU30uZu4rJL328TWTbrdXdJ8PJ/6fNRSvU5nYgwViQOfsx1tZPC0uRtneEBEiFf65yk+CuGmeMfmAQ/m",
-	"OupUqT22YjVi0qQGe27phWqBUputtRrI4EHxQihoDAJPg5otNSZoGgQmDBa3Ud8EtZVQXxBvFtGTgLUz",
-	"EcKTOFsZrqPHJtNQxiUIBJ3EslPoaujm+z63WtJ3YOIJgguGREzMAgkxyriSIRFQYMUeGS5sm3ygg3t9",
-	"qccTnYHEPmUwMTV040GL6RMfugaZGQanB8TVTkJ4oKvOPRxg3VuBHopuukI9lDTPx2FcFBIUXSi63SpN",
-	"MtEFCjLaGOTaNbHUiZtB33JCH4R5NmIDf+pDTl+LG5FuC5KqhUP9rl3BIv3kbkuTRGjBnazDI6PXTnwh",
-	"IMA5IjM+E4o8zPEA3qDJ0hwXhyAXuWFy8Jj3TQF8azyg03YPrPXNGvMc+3Gyp0CWfREprRLHDDiMkia7",
-	"nc5eWeCweR6S5QR0cBr4cFPNgoLdrurB+qJ+wrns61BBCKqNZbIJxz/sFWcS5t7liDQGsPCYPc8FrOqG",
-	"XhR59as6v20P82rRxouMAyi1fW6g+jVBOJ2wrOJvViSJbHj57X/38vvfS3z5SyaI+uQKE6x6v+wRG5yV",
-	"LL896h/8p5ff/6sK4zUWhE1vyGKDRsGA/+6nL//hn17+5NfFYy7M7bds1Ls1R93t7O6cKEGR1/PXWOHt",
-	"kPxC88i6y1sQ8WToevHyrpjjejtDLghd2a1dx2V3Z5IUWvyiDHpvZxRXjk6zwzhN3Dk1YseufZEU70zd",
-	"o6Q86xKowDdf80pAs0ZW5eVBog+Z/tNTKgt8Qwrf2IxjTlEeYVgQrrXikiToPb8uqDXtCDkPGChiMdQD",
-	"+qBan9qZUM/csYDVOYhxv8Ll5wqzai0k5LGCUW1pM6Gg9tLmw0CXrXGjThBneolvriGsF13wMNaMsksd",
-	"ZtoSNmd5GGWFJbB1zjiIcd3QyDVDHLcbybhcpNZJhQ7Ae+vxGMWwesFlFlTAKZ5Toyqn3KpgK+GMeUKr",
-	"TXj91bKakGYYEWMCaREho/LqRqtZ23H/V4vXSFTqivEa5fi47AY/Umy9G/yvIS9tGShNeuoWZuXNqrZ6",
-	"Gw5Shh+FAtQghKLY11iRAbZbhpelQPwy6Gf3V5IRGbGVKYGbjCEuM06sGuZwh4OTk7nBYaO4ChYO4Wmw",
-	"LIQoC/kKx7qXXRt9LmGwuVTNdlVefSRLhpDCWrmbI0uwVC7sfbdnwt6LwtKtSw7ao7vCxZo8Eqo+6qV3",
-	"PypczdjUdaBCcIEyqfASz5L7HAtuIBTfDFg6jxWEbVXflce49Ie+MU+jgyEGnKs5tI5B7KzuztrTPi3F",
-	"klN17uCjlbgkk3lxca07k7NEzXMahUM/wDAtsCH6ZzqJssjnqGyTo7sCXQM0gvgrErGRkgdqrdRX4tSf",
-	"TpnX58IPGJfBnDQTF8rZLoiplkOEDvb3hQRecAIsK5ImCYqO1xL5Em+UzwmdybHarAGNs4EtyilRmqXx",
-	"UpRS6+3w8DHSUvokalUpnEmYNNDbsoSGmTSG6yRUVCS0dh5FK45BQ5yju+IYaSSvR1u3am2yQu9hwIaS",
-	"qMWIXRjTYF5tYAUZJzcRZf2uRUZbxvQpIikEhzZM4SFSy75xVhoHXx+5Vr9BxnBDBdxPgvQbhzM5DiP/",
-	"Gzqg8S1gZwR9ufgKuHL7jRUkSY6kFsiTWXws4crxkvt7r/7oP7/87//+5X/7q1f/8I8NpzGsrgbyAgUw",
-	"H8e0/C5aGV0vmRidTu9RPmLRe+yMBdD29uY6CsITGig15p4YPZhK6G5TC7C581MtRWS8ji4Ij7QMWzcn",
-	"ZNyQJahBUVwgqdMSGIsNALkvkcHvm7IEZidcxyr0CsUJ2HM3SQzJh2FbBzEXVJlFbRx1boFAW9ea1bVs",
-	"lWz2RxwwTZNiiVar2MEgUEujbbeY34gGQeuAuAldqgGmCdeUZs1SmGt3V1h+DJPtgQ+cNHMTrFR9bLez",
-	"S97XL+JieqkgmqYvs/fvjMea0cHYxEEMoQKu6POmDubYvSbIA37MgqHdsnoTi+Va37aygduWceGaMNRU",
-	"M7slNG0mdgmCpFN3ahYESesiiIk7VE8/L6L1ubBZ0A//7NNfFhcjWD9xZjrND5qEVL/CpEEFPJu2n1QZ",
-	"9Ku/+tHL73+vsMbDhrJbZ7lJORzTo0NJ8Zc//+xv/rCWvODs/GmZfHz1lz9/9df/+NlPf15xe+qZRN9P",
-	"kfvWw3tXuCCW8KXVLI+4iSsYHuulDs0M8yJqS2TJ88ILTGSJ54KiVN/XO5rh8zVAQzbz6AtjEUEeP4uC",
-	"xn7jBp36N852gY3rhvOKvNKSkOFr4QYpoZtiDOJcsEHEpEOMQgCZWPS5Vkq0TiOewiU2DrIe13SbqzIF",
-	"MpFY5084RqbGMYOx2dhqD58paBFs4MIxV8WcVNvQ5GQmfT6y2sI6W/mmjtGT6JhsCg6GWpus1hGjHmYl",
-	"nUp7qhMxKmjsMN5uprbUzn3FpATc1fSyR2dXbQFepG/fjAnP3ga7paJeFR/B0FDFalLD1DlvXwChpQON",
-	"Na0MfIHNYCww3FI7IK5OKn7uc0H8Id5ds+r8qz58T5PIV0FRbCCj6CjG23Araotu/NauekurpMWPhbNo",
-	"oCZ17+j4+OjB/fYE7lOGU3+gx6E1Vr1E8cTUmSJfIe++/fjp/bc/ePv48dPjt3/PUeiqR75CHr7/3ntP",
-	"7x2/+/St/yf+fpd8hRy/ff+u+v7AiuAlQwWiIDqBQNL0/5+yq8lxW4fBVyGyeTbgZxTTXbrMquimKNBd",
-	"CsjjqIgQ2Q5sp2kWc565x5ysEClRlOJMMrsgcGLxs0jz56NIFx+bix2aHT7bdjTPlIRvpkvfOv0MH+pL",
-	"09mSkTtPsdb3NSQWUxSZA+vfU4Dzz9Qof7DGhr8Ux9sSS8nuYsozZGCLaVruDlxBsoQccLdZ1jAjiZlL",
-	"+kXGcn6c3dz0F++kh/9ihq4Dpp3tBaw5aFAJgV9dI73x3oDEmEkmreh/nBI4cV3bFbGytysosHyECyjv",
-	"gnh2fxuRxGfQNqNziXPc3mkVUHGvKDrTeUD1b+wiedozD7niwFB4Xif6+hIFui3FgQUVUQO31p8z6D54",
-	"/KuUgisK4BXUdV2mOt0R3XgNgXd8F7LsOWIrRY6VilF+kE2mbL/pVL70crE6/P6RJS1kz1X0dQ76aoXe",
-	"nnJbseAJU0GUBiviSQF2GqAdnGmhJJxPvX3UoGxoXMl3F+tNqfxkzysxTVDFYSIpJv9/wDD4ASkgItAM",
-	"hrhPBzGDmxDY6d/Nyc6BOU+O8pKD3CPnf+g0jvuwlBlEoSn3EEeMX9lP730XfMa5t6UVnPem3WOBth98",
-	"+RE1INu/ctkk5wO7hUqqtDiqqiq6xZLOz/tR66B9Qu0rONpT0rr/3+Q7NEx/3aHBrkWZq/sPfbSZPojq",
-	"Gh6qLmxIJZoaUiiyHyVXBUB4+Ndej/odpcbcPGAIkEGy1Exzq/nmS/RMuJfJxR0ZL4UBmfXfeektoJjh",
-	"stSi84h6QEHPyL3zumGnbSmET0gzISbNxKYuFOfMymLY6OtwZg7Mfh3dATPBwdmYP3p8bmbTEXsFjLUn",
-	"dvl9KQSHszEM5FlvOG/3szfzleYoZ+3oSuQCKL4vxXpJChqKBjpjrfFiAEZ55W3kZNuWg+/t9VP9VMHb",
-	"6+f6SW6bmFGrRZ4RTm7FL79e/gUAAP//",
+	"7P37jiPJdSCMv0qA+wOa7F8Wm2RV90xXQcDWdM+MSpq+uKvHs8Cw0RnFDJI5lYxkZwSrmtI0IO/n1cqW",
+	"ZcsLr+21JUBaWJ/24rW0WNialaUVsM8y3TP+S6/wIc6JyIy8kZm8VNeMSrB7imRmXE6cOPfLNxuDcDIN",
+	"OeNSNPa/2ZjSiE6YZBF8ejBlEZV+yI/uqo8eE4PIn6ovGvuNQyIjOmDk6C4ZjEPBODmZEzlmZBD4jMsD",
+	"+Fuw6IxFJAhHgviSnPtyTNgZi+Zy7PMRPk6DgHghE4RyjwzCqc/gWZ/LUD3Q5x+wk+NwcMokmc7EmInk",
+	"NRn5oxGLRJs8Tiab0FMmSMgZOR8zDkMJQk8E47Ld5w2n4avljxn1WNRwGpxOWGO/EVp7dRpiMGYTqjYt",
+	"51P1s5CRz0eNFy9emB8BQoee91ZAB6eP2DMAX6SGkT6DH0/UL+8LFiH4Jj5/j/GRHDf2u052XKfBnhdM",
+	"5zTCc86iioO8cBoRezbzI+Y19j9MveqkVvMkfjU8+YgNpJoo2YqY5k9bwTdi02BOGD9jQThlJBwSqt9p",
+	"N5zM3j0qAXz/v4gNG/uNf3UjwbMbGn433p5M5bzhNJ7vhBNfMvi0P6SBYAocUXQn9NjSMfRj+MbdQOaX",
+	"/gD+oAHxmKR+AOvmhEVRGKl15w8iiu6JUX6cfkPMBgMmRL9BQk70B4eEcsyic18ofKOSyJAM/ecFI2dO",
+	"x2wwnrDkUN6JfMa9QgQrQZlhFE4SjMmfI51OA39AuVSLXIKVEXtWCIzUONcE4aFkhdCU4aKlzASLCBWn",
+	"zFu6lgz4rE1akyyBYS3MxpeuUHv7qC2mIResEMU3ictjyr2AaQCU/PqIiRlCetHRfNV+dimSR7BBj0Wk",
+	"KeHjgPmKUYVD4GR6C+qF1mZuQWYzFaG/wuUwL19dki1dEuCuR3wYFmyLM8K4jOZqQ67F691rggCzD3wh",
+	"28QdRIxK9tifMFdJQj4n168LNgi5J65fJ00qyIMp40f3yNluy1GEnExE/kCp5x2Hs2gAJzIMowmVjf2G",
+	"z+VuL9mqzyUbgVRVeKaJCKJ3tOhkH85OAn8QP/3CaSQbyUPjAyXqScNRzqkFAuY55H3uP7e3rfZnb+LW",
+	"XuVNFDHdkkdRpgwt8a3aa2mRr8I7LwpQ5w7lAxbcm0n2bhTOpvfY5IRFhTR2pH6vJKPOVpJDzfjx+0+q",
+	"L7c6URoUDXBFmLZEmDLHtRZelaBLpWlXxo8rzNgWZoT8jEWC4hLyVgNFA64Jcuazc7UvpacPrFdI05eC",
+	"CCalz0doExDsGYkoH7FWAVuSkg7GzDMcpRKBPZlF/O4sKlniMTKJLIuowefs/RQJha7w+ShgT/uzTmd3",
+	"QOE/5tMJfnJJU4SRZF7LIS7cCP27vh3mqTAiLg+lP9QSpH4KCa1+KH+wFdb9GF5YjMnHTAjzaD3OCLs4",
+	"lGaSNHg6hCu4Bw7pkn89YQ7pkX9Ng8Ahu/BfwAn4fo9QzsMZH7AJ45IMxgpJvDUOzqJYeZICPzpkGEZE",
+	"jUZ2K8N1TMUjRr1jJJL5kQMajZiQgOhy7AsUYiY0OmUeoYJEjHpVJRaPCX/E1X2V0YyVLMgX98ToLhMy",
+	"mg2kdWgnYRgwyhulrz30OYxd443IP6OS3RnTGhMFVDIhNUlbhIFqG4ps2++YfRULiiAJTsQaAmA80THj",
+	"3sJJjIbH2bk63gkTgo4YaXbQMqmIMFMiOQ85ax2kyKAgNGIExVfz/tCPhHTIFM5AEU6hiLoMpxvFjQl9",
+	"Xoqo9gqvCbMuwZ6tAc6Jz0vngx3nrsW81oUomjKPJCuOVF9UVxx1cHZPjB5MZRHp09YBIHJA2OeKDHoh",
+	"KGb6R0URzXPnvhyHM6mf9floDfI34wqwd8IZL1jaPcReQGqQH+A4BKFDySKSkDiH2PwIOXjEzkJFyyZm",
+	"DPZ8EMw8pZkN1GzMI7OpEkNu377dJupe+XxEaHxjFCnUZn9bVFCr1S/6cqOXYLbAnDNlLErYgCBd2OJe",
+	"RW7wYonI9E4YHTNZcv2AwcEJuDdsSNwQTD5NkQ+XNFGrvyaIPfwj9gy9MErKOo/odMoiMvRZ4AnFaaYB",
+	"9Xmfh0b+xF9a+9p/osQNPgsC8hUy45rdOmQaMfjxK0psU8f3DKlX4gC6pp07il1LcsLgQfDFLJbm1Fz0",
+	"JGDmrPLwHYU76ssdcepPd8yyd6ahOvGoXOLLXZCJz/3JbNLY7zhls9pIVHHavCC4RMHeiAS2MahlpLQ8",
+	"0OhzBNretgBoCWQ5WOWEmJJpbVmj4rS2oLPRUdPC0OaGrsLRtnNCaW5WjiK9bS1gVsJ9s8pr5i7mVNc8",
+	"b1CUGUyOYDC4q80DRTaOCubMd+MHi+0d6pdCdTpZQaGRhXoTn6MEIvJc44j70qcBgacEaUZhwMitDijS",
+	"ijGJCjRpQp8f4aPdTqcTP0CjiM4b8R2tBwKnMQH73NKFh5HncxrNCT5vttDb7BYyYlye88IDBxYXBJ5O",
+	"vhKHIrCoTR7wYE4oR2CDnMrpRElyibi03MZSAxtq2L6S11aze2XvwZW1Sx/IXRYwyRb46IfwU+UokI2F",
+	"e6TmXb7y6rjkWe9dGVG3hVa+mPhClJN9PAV0chRYWQMRahKlCBTSTrAmkKbHhnQWSAIAb1nrNWJHWuza",
+	"lOU+vaMa6Ga9d4VuW0I3BFHhibgKxK7eTRwkR6RaQ8TkLOIQ/DP2+WifuN984VqLBueyYMwjnU7nGtpv",
+	"nkZs5AvJIjzr1kGfG66qoSXapKlmNlggrhHXOrt9xFyXcPYcwIAxFUMWMT5g5JSxqSBuH1Cj39gnakmg",
+	"09KpvzMIPTZi/Jog4UxOZ7LdAi00D5AELQpAomHqGvueWWmbdEDP7XY63Z1up3MT1GALAFKJvBgZCceJ",
+	"ejL1POahVi7giT7nM5B22mqo2yBKDMIJI8MonBDK59ZBUBP2CCGUSr32J9MADeJz0LL7/GOi9k0+Rnnk",
+	"YzJhlPt8RD7u8493dnbi/1dPdsjH5Fgf38fwBLnZUV8eKbGb0+BtdUbkYzu8c0j9gHkHCh+iOQmoVLIS",
+	"XgPcoc8z0aBkBvEwAIgk8BKnU9AjH5PDaCTMXBMaKM2CeeQk9OZK/qJomoCpBTmjge/BIAcE0Ry2iiYj",
+	"fNAM3SMfk8fhKeNHHN5So/tC+HzkJNOAeQdsG+z5VN0kB7CVDphHmqf+4JR5LSLVKI5aTBx34Av14onv",
+	"eYzHM+6Sj8n98CGLYJ6Qk48JHUgF/6HaiCUdxsa8Ewb2LyVHOuQ8CvmICDaImMT4DOD0N1DMNLPskY+J",
+	"4vb3Q/lOOONqXxSA4BHUkNDQrC4t3j+WwOQm+ZgAgS14WdP0BL3Yc8VGzKu3yMfkERuEkZd6VxvuHDu4",
+	"SUEqZb7DCTRuKJrFhCyb5w3yMbk7w7GYxj6MIaZBxKg3x+cFaerdJtt04j1ICidm3rAiRFrxRG9qOL6T",
+	"nGPx+R4QHiIOQFSNEDMFai79gMw4PvUUXjIj3wY8kEfmeqoDSN8AHZ4DV2XKBuRkJtHwXX7Ffbjleo4u",
+	"XhzcHkpo8SXudgH11SnlflAY+lYQKrR+a/6QMXO9pwwtuzakLI0nfl/h3mFy0BgdZ3aHgugNOIMUOpxT",
+	"ER8F5eLcQskuoKQ15ENtEla4NTXmYWssIIwAN9C4TFCgQQoctQfguR9KK0AkhkIPwIMaDoocsAPzowIR",
+	"vnFvlpychoMvyAS+hcPzBSKcRgb1y9voKIpH2zNT2YOdj5Vmi6+aEQ9IqJRKuPDAWrQirziCmDJ6Gg+p",
+	"APZAPXYHjKy/N/OlQS94eTITksiIcjHUhBdnQheLGeVWgj9HHFYYw2AXoHdPjPTvj7RN3/x+E34/lmFE",
+	"R+x9Ts+oDxYevQrFjk+oAH8X+BkGY/WrAxRcHWcYkeEsCA6MNAH4oW3MKdZCmorncW8fWWZ86ph3cE+M",
+	"ju624jWpQz1m3Hswk4qDvs9PeXiu7rSQYWRSEIybQfqKICkCrEDtSwDzmJ4xcsIYh1eStZROvm/zOngH",
+	"8hmoJJNQKDFngN4dnczg668+BkmE8dmksf9hx7nZ6TiKE6p/euqfXfXPnvrnpvrnlvrnDfXPm+qf2466",
+	"/eqfnvpnV/2zp/656Si8V//01D+76p899Q/8cMtR5+qow1P/9J4UWuLUonYsOUgowVKJTZsXAcBkuC6z",
+	"B2PnNnh6w2lsjnWrwZZwaOuRYj4MD2yK2eoT3SRb1UOuzDz1++tzyIbTwP+rwNf0U7UYFxxEfc6UWlZN",
+	"bqLfWoltGLguZw2pFW6eiC+g4Q2nsT0iTZr4YIosO0iTPfjQUpqypn1nNAISo+ieVo4aTiOlETWcRqyx",
+	"NJyGrWI0nIYt/zechi2oN5xGSvZuOI20QN1wGrHkq999xyJIaZFSLSMl/+ETyYeUnKeezslt6S+15IXD",
+	"WIKTWXYsLDWchiUgmZ/Nh4xokixTixnq7axo0XAaeXFCfZnj540nL5wGAkWBp9gQa2BWHHTWJU1th1Da",
+	"sSDdlqZWQjGrkcJCnx/oyIczGswY8jWDRuqSDWSMa4VRGLEDrJtjs2C1oQK90xuKu14QbW3Dqrotbhi/",
+	"dWWJ25IlDi/qChkfyK3IOjkffe4mXgOXDGgU+Uasgu+vCeIiUrkOcbk/OFVUUf09pAP2/qP3XLgHLnvu",
+	"FkZ32Ckk2dvnT6YQ7+qQHjlBN9pgwKaKD1rsdJ2g3CrZI7hPMfanwLkm1GOvK3kkOYplV8LOkakfonlh",
+	"SSrqNkxodLrAw3pNkCmGSBAa+FRglFV8LmuEWMUeOiX3FoWl6/uTE93cJMXOVVfdNVl2bp4GLkKx9eNO",
+	"a+FOOHkHr2Std+7rK13rpcrpmRVjpUuTNBe+kSRuZiMqtVTukG5MUhyy0yURG87EWuHiOPPC8z4gHXI+",
+	"9gNmlrEGAuB09S/dszrQlGFdxJFhbbRZli+LCbKO0m20hiXWuPvvMnkYBHYUpCgO5klFUKov4viShbER",
+	"dsLLi2xwyYIoJFExCKlg/YUS7oZiB55UA2EdwXGUf301CbLsKK/kx+SgIGf4PV/IYiQHm0d17E4ykF/k",
+	"46ZkKGmwNJ42q+pk9qUXZEarfCfifRZehikd+TyO9120Qy0UPExeWFfjcuzZl51SzXsUv7fyBUrjx9XN",
+	"Sc7EpismsyiHWL54m3sFBxbNmJ3WQyNGeEjCwGNRnPdQHG1jfs0Pet9K/EnFO1bMiVrIiuJpHb2nyjcv",
+	"A6fC+7dC6Hth2smhts+BJXRC+TwFzPJ4Ywz0XGxxEZJG8k5iFMzP/ggiXJK8FTxOOabaNBtydhDHgsJw",
+	"icEXs6OWY2cGUgYS1XC0JvXIvL0yDSm6KVeUpPiUvnDC5nJJM42y6dXXDMWe+Nx8XhqXvXo0bHbBVY5t",
+	"jaslNnKxrkTb7PmgFedwOg3mtoCbP6FTNiduyuYjXPD4UTKgU1/SgLzjEPacDmQwJ7Y5FLxSQucTpo8w",
+	"PV7lK5s2PW1Lis4srrY0nQFt4bW3LS0F0sqxpJIJdeinjE1Jc6nppWV4ZxiZ1IqvEBoEKVFnAYu3ALRT",
+	"yOCzkN6YUlButCio6iXqVvWqoUbkjq0Wzcq8vTLVKrqXV3Qre0rlOrl2Oxi3Tw2yslXN3F5WKUHJ7vAL",
+	"qY3by1/hBm3g8lzdm4JjgdAAKxih/AaNdKZMPdb8rvXW1m4RDuJklliZMRfBoHapTC3eKBBQ6Z/4gS/n",
+	"B2iuGPlnWCUZwoBOmB3Y2pzxgAmRiXU1KY6tQhTSUWEF8gHsBOSDwBeyiPdDaWgdfWTNGZ5zAc+pWSH8",
+	"TNTJ/sye6u+2GJPBzuW0sRgBa1HJoiFWppelROGKcmYODeOxyommzqmuRy5x0HdmQbBV2cNQTbPGevQy",
+	"2XkxqfQDWZg3GYeccI/4Ix5CnCuFAJpYQ1xsd7y5eJdOjWqbp2x+HkYFtuavK7pkEuLPx6FgJoI4jIjP",
+	"d5CAmvgcMgi5pD5XSm1irNT0KTfpJmlLUvizIpWxj60+gUneXo+2ZK7NFVnJnBIoBEvKYdQkKsWkpKw0",
+	"Ql1qAAteVKJ0WxbM4vsglkN3FfSHF9fD/ORkr5A+OZavhT5nHgBoiQKyEazfhtpR48ZkdltB1VhyXzbJ",
+	"UVL17pczldxeat2qzNsrX60i/Lm6X8kpHbNgWGLZLzKTXVID/HBNA3wBFK6M8DWN8NW7gaxuKiw8p1p0",
+	"pWCElWlL2d25oi/JiSmGsUBmnZmfKxMUO+B+ocCXDL1saYVXfZZUR9u+cGomW77SWsgev7cyiqeP7wqx",
+	"M2fygAc+Z4rsz0oiTQT8pkhDLQy3B16K6dYclTlebvlfjEuQXnH9y2C/v96lyB391eUwZ5WxEV9Yj7Hq",
+	"1r11+o3hu155Zz7ImdBt+UwlaCKmLAgEBi6eMp0cTcn169716we6T6ZJZxXEjTNx3FbVspVYeNBS0Zb2",
+	"ISs/qBoXq2SMqyTVbd6u4hzVQzyNNjnixMXaCTcwLe4pfHBN7Qmh25oc3XVJ01T3TTWNzfRxhZNoOX2O",
+	"793Xmad2sXn12ecyCr3ZwHw2makOpKWaZiqP51PmkmbvgHQU1kMFC4X0PZiAM+b9PotS4wZheIqGYbVx",
+	"neiqKMNcO0RACHch7jti1DvQhTYEXismTXtc3F1hfmx2tCLtLs42x+J7zINSGqbaDJtQLv2ByKT4bilt",
+	"dv2cRhi9du5pnUzImslspQXHFz1/v07uW4x/eXj2SPM8jE7xCrUcrI3Dgzn2m7HrnOCprNOjyL4nldee",
+	"vgSXAT3RCxa3rKhjwCkZMXv5C1JK98lHoQ8VFNXDQgkIUXhGAyd2yvn8zJeMeH7EBjKYH5Bu8g74FtXv",
+	"ukHGyTxf5VqN2+dm3APS2yeUzxUtVKOIeGAkI5WrrleEgEVSy+SLpO1S5cxee9j3p97yZPxUc6dzKkhA",
+	"oRuM1Cn5a1Ge1GpKhL8PxmE8Z25Flfe9SqY8qlOLWmP1TGVc5jlkV1cMalrFgFa/VS8WsfzK/UmQ9wsm",
+	"kfE/9RXbbJPVuPd+bKOMy8VaLUhiCVfREsPnKzBxp4iDW71O+nxJsxOryUpJLxWSbaVSmfHnjm5zLRM2",
+	"3CaklMfW0ocWcNKl7KqQNW0RgEU84jW0vsgS6hWrcxfbZwpifQqkfV1aXGkvWvIvwu576vJE77EzFuQH",
+	"Ef7AukegpPp8tI5QcInkQxQE6pJ/xeTLS+VgvegTq9dEM4wIlSgV+iFvKfaAMwNzEIxGg7FD9sjvPYJS",
+	"0GvAVi1tW9qAXdyutKce1sE7H/uDsV3cPil91yFhRKaKbX8FKxupr9eRFKzqFnmelwu3csiQAgaTEzo4",
+	"NQXKdddT81B14WG16jxRGLD4ui10scUPLmilU09KKC+yw1PldWQIwqwhHKR5Mo/FBvWDNhhANU7KLZEZ",
+	"pGNdZxHk44K+sHV7kdbuX3NVp2bJdDUxdvOEcjEJJM2uHcuuiKpCKaNYYf9FprTWtI63Dl+qWYonYs+2",
+	"RWlnKzbhL7r0X12I14k5Wl14miIB+zGqW4jeTqogd52d7pNq0M6V6TwcRYxBLU01KBSIPAJ0UJt5HK7f",
+	"tdygrPf+Vh1UC+pClprgMwsrMuEWwKK6wd3Pvnxlad+Spf1roc/LUbWIydXSuXJEt9icJwiovEbLPr77",
+	"dYHFe6XtHbsmSHjOdSR6cW7QMrkWimb3LFZfSLrjPmxYqXVJQP7e8rqrz3Rv2yXuP+1Pq+4MW3Ki1S/c",
+	"R+alq4u2pYv2dX9wugmegIXkLx9LSK9rCQSqI+apeekKMbeEmPdodHpPjMQh9NfeTKklwZ6lcbO8V2wh",
+	"xVyIm4uLJFAPi0fXCc7MFUiC9TuL6ltnoVYdoyepN6/QeltonZRXy5oUdQiKqfcfRqmG8pCO9+jt48dk",
+	"7Ksn53EXOh87AlBBPmAnx+HglEnS63S6ptHKgEbRnPiy3efuIOSScQnFsSm5fh23cv06GYeBZzoOMCyq",
+	"f02Qrx0/uE8key5J0+03vtnv9xt6BPXnvvpn7Kt/X/QbbsuxCsokspIvD/p8mNmN0GE3arpkknBI3G/2",
+	"G3is/cY+6Tf6s05nd/DYn1qLge9Yv/HCJU3BGKFizgd06t8wf7TndBIUexwksoJcUODi5OkSlM62ba+k",
+	"3Q4W1V0DbxI8cE2Qo7umqIrBieaEeiwdUBHX3tPvkRE9Y4SHnLUqG9v0mRYvpwAb6g5c0nmg04XRHNLt",
+	"9MjUH8hZxBzSbrdjiVu/D3EAonUArax2er1OJ41M2w3zcOwoFg3kZqrHv/QnOlgH2nJ4zD601sWUvrZE",
+	"tfwZakOjSLrmk96N3eoI4gNTqF5bfSJG70ThpOjMO4Qao3Dcv6cH34q5kGxSRv/WOONwOAx8zh7OxLiK",
+	"7edB5nGwRsfV6qjn+ch+HqYoS768ZWElinh3OCJpamrukCmLhC8UujvEWjFciNYBoaZdI4QwQqlE8LbK",
+	"aGZrZgmnidjgrAwfoBEQNCdK4UT3xl7rAGrPa9N+imLHDXKO7lZGHMUByhahfmMRzpefyTgAak1V/R7r",
+	"aLTVryauvm7NcHyrdt1wfO1hQKVa7WKAXgMPPDxImskrrQPSAVDjzneATG2KigoUz/NL0uiOaxpANzRf",
+	"inSHruaITneGEWMO1hDtxksNIc57B0LBNCtY68TUxmPGWxHw8e1YRjaOrUcXRLJ04ZjA39ED85JDdnUX",
+	"OYfs6S7j3kZjWO7NdAt7dGuvqemDW/EYe4Lkt/fV8JwEodqdz4nuHGJ5uWewl2KWmFiuerf3bt96o3f7",
+	"5jKFbLX6WIl1IE5/S23qSRUY1tCs0q9eqVbbUq0MnNdC8BomTWvCFbDhCg+2hAcP8uJeNryRSujqjg+C",
+	"npxihUSMw/OiHCUmBtsI1vYfHL9FvRGLw3mrSdn+g2O1yWNolleZo/kjToNaGqv0ZcDWiI5YJrdonSqR",
+	"WhLtT0jK5Q3zy1PfeyrDpxBIMgpbKY9pz9l19pybzi3nDedN57bT7TjdrtPtrepHPXpw3HAah9yLQuhk",
+	"+IHPvfBcNJzGg+N/oz6zk4bTuOdzH/96z+ez58kbD6l66Qj/c6jbnn6VRpOQz2Hkt0IJzlkDnFTWYWEL",
+	"tHDKuGXiGYScswH2PB1qpaqgNVPIebm8qPXXxNCQDFpDN3yLDk4VnSxsD4COJEUIoc2Z7hOre5mexG+S",
+	"Zsp4tdcqaBlQsoBpCr0WevWTJ/OIWhgNmIkDKFam4BkypZFMTgI6eoVDP2BrxejUDdPjdTWLuqFPFfss",
+	"/t7Ml5twKy0yqusAuIDRM5+PDpLw5bjWV1JKcT3fpbWb6oz+mXnpitFvidE/YpPwjEFbl0I0gwY7lcv1",
+	"bKzmvj3t0mVXx6coee0Ko7aGUdnCK4WceAoWPEXqsaDrFHqk0IiR7s4JFcxrk0N8CMJxwafCPag4C5F3",
+	"SJ/Uu+C5wYRJGhConJM/XDXS/Rk0H86bE3BCnI3PjIJZswWvknfLZnioRhb+N9i6fWfyBVjNrlILKD6X",
+	"s/CUbazljjZX1fT+LnbwqgVuxMO72MFrQaIO6dAvXRGObREOO+68OFfkmiBRGIAJVEd+75Nup4MNYB1y",
+	"qxPHgXWyeZG2otPpOLc6Tq+zql4DDcktnUR3NVeqyDHjXmn7r4zbsuBOLTG/V7HcVjMlC/as2JBcajWu",
+	"7INLKwCrGJJzBWKsh9POXwtmRSilT+NRGTyGAZXoYT8JPWiNLRjzSKfTseytdOoLGc0Gsp0M1yLTYCaI",
+	"a62lqKfvIjd1fFXxKXQmHN1tk2O0bcft4Ik1DKEj6nPShO/RV9GKgxig2bEfCUkiCKhWjLHPISQCog/H",
+	"mHV83iaPSyslZBQA9P9P6POYHPfeLNJpc0qf5Q4v9vYhbpSiqHGZE+i7A15zPFbSfPDw7ftH93beObzz",
+	"+Jj8359227utNnkMARbdTre1D/EPJsQCAiDa7Xa/8QKzQcwBXxN9rh6EYAj7KQ0dDCRx9V1u20Ef2L0N",
+	"VpPy6AOscji4iv++29klZ6E/gD/3yJnvsVD9eZMobVj9dYv8a/1et0MGMyHDifp7l8j5FBNBunvk2SyU",
+	"6unumxCa5IXn3CHdvU6HPDhMG+tSLsy9SnkKJea5Sm50R3vRLFc6SHG7hUzK18WKHvBgXiBbzcRYMSIk",
+	"WcRjZ/4AMDqYH8RYb1WniYXFaTA3hFCQTnF7RR5KyxSan/xuCGliQEIWWUOLR1/fqb7IQY1dhdTulSyU",
+	"B3kXYLFXCPIqPueCng8LWz5UqIBUzgDj6upqF0UdKeyy66lSMIJJjKJSA1dmoBnHdCa2fRyecyyBZAWp",
+	"HBCPDekskMIk7sXOZG2CKgV12p295mTleYIlXvCq5r7VXbk5fg7YlXCJNJVMz7OQr1eX3wW+spr0bkt1",
+	"V/J6fAgpZMi56H0+CqCugzwguzoaRn0izZ5DEm82nyndu984j3yp2UO/4QDhiDsqiDjRc4DbCFsHfb6X",
+	"5mG2HIu8OO3YWFXaP4aN3BlThacfqFWCSVJ/8YhRz/5831oSfIVaQc3GmHVaeeqqGrF2XS91oHZ5w3RD",
+	"zBLMWL0bpthIN8wrdbvC9ZWmuLUSDkuqG6oHtmL+VStW8xbjBWfnBH8/IP1Gv0EGAaORaa1Zx5Kc2kI8",
+	"aSWA1EJa+9UrnN0ezsaJ9Au8YqlSQ5Wy8g0NLesaon9fvqZaOBO/d4UwW0KYxxHlYsiiTfhROTt/UIvA",
+	"hYH3YHWHWBJhlxknt5IKG6+OltJ+8Qovt4SX7/NhGJ34wJcWVK5esWvp8hmr48PMeu8KHbaFDlDS0ITI",
+	"lCNEBSNRqt5GDjfK2glkF1ADP1JvXmHItjCkNHzqMBsrRY54UigZPDgu0gWobKiNQ3aBRKxHzJ7bBYjd",
+	"JKnLJc2JgNrG6WpsLmkKf2Cp8qb8GpbR0t43tD32IIANO7/idKMgPKHBIzY4uydGD6bS7fNmx3RCd0iX",
+	"eGhajb/pmT/BFhbOJGr/c5+PWrDwqnWSMwXltpD09oiNfCEjXarKn7BNFB1FY3t6oncixgh7LhkXMBU4",
+	"QcKhZBzcEq2UHRT9QEl9XZGUpqwcqFi75F3mlNcA+BpheYtY6JpBerlmF4vuJxOMDxhpGm8ZoUPJoqSY",
+	"8TVhHK+Y+YLktlUURK0ImLHNLgp4ZVxGczJlEYa+JrGpB8T98IlLmrpO1SwIWugB1E6JVAunKhbixS0/",
+	"FiXzaM9Nk0oSMCokeCOTlbYcRU+SVa2IPxuI0ow34RSfQLXqmCiBjaAXdSGrF2wQlZXJjeONxZhGzCP4",
+	"bAXXCrQTWqlLUXUToV64mazsviSbryFmWO9dCRlbFDIeh6eMF4evsOdTPwKWV5q69p4/ZJDJrWPhpRot",
+	"lcam3VbkVmfvzU7HIW8Qj85Fq6JjDsYrxpmvffD4wFRLgKTeMSMuPO+SMdQOgVKn7uFMjsPI/4auIvcW",
+	"oxGLqrQpwbmdAjAshGXhFZ+u7IDbEmmor2umLjv2v0uWugQi9e49vLTapU9j9NVFh6NAPJpFvpwfq/3q",
+	"SG+4CMlf75jb+LUPHjeKInUgBulrHzyGhj+Ft4pg5RG4OFhwBKuN6AAcfS3h6gHgITwClxEveizldPnN",
+	"x6xn9wadyfENhTNP9c030+1a05EPfC5IqOSe9LpdlIBOQjnWGgUmS/tqJny74TRQCI3JgeGIU//rTLFE",
+	"KI1XlueCxWdoMNTo4mN21g569X0+ipt06NiGgCWuf1MWBp84fHhEznYxWinJ+xlRyc7pvM+b7o2JGD3V",
+	"n13UupSsN097TeWYCYzWEERG/mjEItg7rv2EeYp6u8XlYdx2n/d1UT6xb8XOUdxoxIYsApEX9gCRUuw5",
+	"nUwDJnBB5nSwGAjjHtQph7BubGGS7IydqRva54wOxrBes1yhTnTMIohEmRPPF3Sk9CL1uscGPqhGvhKm",
+	"B2HkMY/MuGIG7vMdNfvOIOTDwB9I4aphqCSc+erqYah5nzcj3RKKnISejx0KEFwijsxQ2mjImUOSFqCO",
+	"yQVLYisPHx45ZBIKqX3ZoA7HimKL+KLPM6oBhLTH+gGAbEKjU+ap5Ztn96GAhUvwNHXVB1gCkjOHaMIJ",
+	"fVr1AcDR/at/Rd7WxLbP3wbkAMj6grgPHxw/dk2fLzg6iJGEMklQk1WQ69e/+vjxQ9LrdK5fhycxpE6T",
+	"oH5jn/hcOqSvSZH6AqmW/u5uINPfKZKuvvlmu91+8cKFYB/E2ZOZ8DkTgoQzOQgn7EA3t4koF9Mwkn0+",
+	"pH4wUxpuc8ajcCapujtTKseODu5Ulwb0Yf8bjAT+xJeOuW1eeM5bitcg1SWwLZT1mWj3+Q5x9aZc0tGl",
+	"IzWh1sYT2KCODmScuBZVdw8I5XM9MpQP9jHgMhwS920zrD1MnxMi6FzYlN8hnE5MWCj0g1CHeXSXUElQ",
+	"omq6/YYM0ScAfPP27dvECzH2k7DnvpD9htuKt3M30DWsrEYTyMugoRsqhgMaRQrpoXuAegIYnIl33CGu",
+	"OjKz7wT1rgniIvF/MEXKfxeeQxYEgZjuN6H2FGAocUE6d1sYfGxGUYNSqc0VJpavraDzNqxCiQt+XJ2L",
+	"h3o1bXIHImbhhs4Cj9BAhDqaxKoBo5ee8FyrFQhROoIgvkRwKRqraFLSPMcQERxDEUxQp5NuY44GoKtU",
+	"a7dNjgc0oHGLD0goULIOAgQTX2hwTudCbU83CnHIN1gUkjMazOAIBsHMY55dIuxsF0RegP6ENF1Ludkn",
+	"oNy4RELnvpBO/R2FfSPGiQhb5v4rBsi41Oygz20eGmmFS2NnnrtKeop0VoucLgqFbpybqi5e0w1hsd3e",
+	"rouoH4CVThE7oD0Q56v1glabIB3S10VRIyyiLRdzegfrzGrBH5l1n6MCsK8FkY/OZVYM2W2RUqWg/K1O",
+	"6yAjKpjWLkbjOPe5IhyHBtscMqGBEo7V+Q3DCPrBoCYBF1lhAx0wDzUmrFuvtSdIkkInjMe4NqiOmBRE",
+	"0yTS7XR6cJ6QkIBFiY7uIlIp9uaPZmqaWPdy/Qk86bYOkGcCcUDIwmlKGmFa1QibF/mRXot6JI0jer+B",
+	"f8pMmykWCNYmD9QxA4sTZEI1Y3FvTCinIxbduO7CHgcSrjzleN5qyH1CCQ/5DtZWPx+HgvU5YBKEZKWe",
+	"1fWFPQUSiPsgMf0II9J0k4aSrkNcKzJEfYyt4u12u4UQ7XY6u+Zm/D4NfE/fCsRJbVVXSHyGPypGPaJK",
+	"isOocC8czACdT9gwVFeaYEH7iEQzLvYTJACO6pDzKFQkfT5lwjGo0ueuEehdTS8cne52dFeTISMEGNvM",
+	"Pum6juKNO+FwJ6I8TmRD/jTjp1zJKozPJoacjJjscwuDujkG0yZfZ3PEogmVg7Eu5zxlQcA8oiSug3jk",
+	"U/OkDsG1u7QpHhTTmyNPUZuhzyLhgG1cOOkSSore2hFgCpP3iYvhhE/xSlK8kPrTibmesaQsz8PkFghI",
+	"mjfdG/U72ruu33QwVYKkm0rpRxFNzByArcakq3aerv8E3MKf6FRGsPpfvz7xg8DXFpDr19W9B1bkYswQ",
+	"+M1sdwsQW0hSzf3UvH7dGocCs/C51Q4vjm/3ZoaHunZhHoX3J7OI39U/Y2/LjEEDCB38hezvfqqymNoY",
+	"IhciRDJ/E2oLdnudNwmGXTmku9vZ1SSre1P9eLN70+QA9Lqdrs6rc9RGoChhxKiHnp6p1LuJ6BkLymtz",
+	"AoWwBBEaZ23EGEElca0IYxdkiEwKhBKe+g19tlbCgJaAdcIUjKVPfzmypMR/jWKwakXntWSbylswdjM1",
+	"zEEc9JpaZ7IypZiV4zTALp5MzYzz6XQ48rbSo2yBzdJWNZVRK8lVHDVaF4x/Pg6NWw5lkFit0Gpen+t8",
+	"YO140qqU0QJRcEDCri45UzTPj1N+ToJwcJpKywKBXyumZyw6odKfkOa5IkZ9Hj8FtWdiQcPQbVTJ9CTx",
+	"UnzYuVa6lEqqBG8Rtg60CGKEw3jJY3oGsouG1hmL+ZJnNGcY7UDLyvGLZqco6OOZKYkMD2wHvxDBbKRP",
+	"UJ+R4Tp6HCOS97n7fAezLNz9GGmO7ur7gPwas7tMPgZpxpwf6BiU4FcfD5TC0m+4WrXhoX6dSkIDqAKr",
+	"JGBFTIFpKklO88+9m7fMn2+8edv8efv27di1ZIRI5rUMDdbvw9/2o0jpvFafg0ilBKJxGHiAbCDIhNGE",
+	"8gEjYuZLxZSmkP0wjJgYq9XFyAdwV6AVfX7MGIm1DK1tZbHfwnd4S+H5gHKjeaiL9nyHRREI0MJtK355",
+	"mzTvh/JIHYni+MxrKTGnz5V2iqIUaH3xFCDGaX0TqEismvlmDDXtnOFV8YV2f08BJsaFh4O1gZj2efNY",
+	"hhEdsfc5PaM+dIZrobBVsoi40K2ilidUMCibhzozo4OxGgHZsqekCYd4vjglw1kQtPb73GRTnVNBTPtE",
+	"w28AvxTMTtR9k5GvLgAWKC7fB0FTi86cwxJJjaN7BkxgRDp8eGQrZolhrNVwGoq6ajdiu9PuYJ1RxunU",
+	"b+w3dtud9m7DaUypHIOJs0C1AWN8WNRxynibtK4ekYkS6MCzFQsafmSiLgRpGnmSGOntoDjcArtJxzr3",
+	"QZ+ngi2KOj5js8lU7EVxEIUR3SXpmFuLbT1PlACHVjBzHbE6LNohoLJ1n1+/fgcIyv7160aYt4taZ7S8",
+	"g5hQtNWrKSlBjaAGh1/gPsJXKO/i+yBsH2iGe3SX0EDx/rm9wm6n84b1hLqlipudK06pRFZEnBidjrzG",
+	"fsP2FMLhR3TCJDg/Pyw2+ieP3HgQD3W38eIJWtaZkG+F3lynaMRZrUkrohsf6YYKhtLD31GkVrjjzfA5",
+	"q6eVmE0mNJrbZnS9QdyZzwHl4MjaCsmVwG47hhuxQh37WtXejB+noalx44VT9OWTF4VuaVzw7g4c0XHs",
+	"Z8osFk8uJl2gFxC7kHPxgnkoH4/Zcdo/rNacRHU0PvvT7376y79IHEpVl/zGjnrubaXCivSKNa8CgSKH",
+	"XHUga63y5a9+9Oknf5RdpXqhbJVmysfnYXp5CYUx+opQNzfkA1Zncex5Y7/RsGJzwGci9m/cMKbeQTi5",
+	"Qc+opFGv/dF01LCDaRqvfvinL//2b7Mb2rt5C9CnzuC7+cHrn6mSztJgOtZSnUNSlNvIRbVB9eqP/uvL",
+	"//kfX/6Pv3r1D/9YcWf5jS1EA/CwgchRxT9px4K8SLvzYgxCWRXQu9fpbI4UxYCL/aLqycRZibD7sPuk",
+	"PUvsym+8eVtdKZsaN2rRlMJZd61ZNZnxBTKM/czJJwbBYp93ow65KFzMGzkQdFIgKKUqjUo0IJ5T+7Bt",
+	"x3THhgPqHo31rwoiUOquVJ17VWwWU3w3LVYZf9OBpbFjqYmUY7qx/+ETp4BWIplU0iIdQXamEukaTyBx",
+	"08jnWOKl6wBSwWHe7HSeqNGzdsty6e9IiBkDPfSDx6T51ePezVvonIilvJATN4l4cB00CeIzRRaVssCX",
+	"Pn/Ajbo2jc2aSnfXg+8TX4gZ9CyFvDglG0RM+pHW7KYRO/PDmUjMxXHlkLgcqGYrfd4EmRr9lyDF+hKM",
+	"vN1Op9dyUIctKZA5ZdyYQ1CplmC81iE+gmCbKNLsdTq9Pv+6PzjFkMB7YuSgV2wQhELpSTwkAZWoB2md",
+	"hNpTxXOo7epdTRkXbQKxHOA+AeW8z80OhZJ853gGWxBl1Z5Iaksm7T5dQjQPGOyuchKesdZyWdhYUzWl",
+	"6XY6ewc547/6+k3SjJV0XwCCgGNb+kGfJ0Z2k7zxVL3ntsrE5cc6lOF1ycpgg3hsLmRa4rT8F+gQADu9",
+	"Lw26x7h+TuekGSN8t+MQsHS0UjTPjrvqdpxyeQFYujaWrMjcUnM5C2XhtACxYLa9HY0iitTmhd3bt2+D",
+	"cp61vJTDYBkI9KgLF/XmToyg+SUpYUEtKcFhuN0xiloIWrrKm1VWiQrPSnwSMalInqwNKzjAehwzjhLc",
+	"ivCXvltZ5l8U06kZlIm4arD518Yn7w78B/7Xjt7/xlH3vn8kjvijm4M7R7eOTqf/5vfvfO12u91urCbE",
+	"bFZExJNcSz7MXbHCpexlBEQr5CK2eJnbdxD/rbgton/eEoWlu+pctMKFvZlZmC2xx28fJL2roYoPGO+K",
+	"uUbiycxwm3UvW7lEeqFIudJdrSjaKoFDJHHQiyXcd5mMgdwMwhHxeauenLvnwPnHwq7tfboxYvIpDYKn",
+	"9peiXP7VwWC2/yrlPidjKvYJxOJZhV4Ufpv6cdotpORJU9PN5w6+gm4ttA7TPtdVqMOhA4y9tKqLlk95",
+	"ZmG+tKUEHYeW3r1gMr1zt02OmZQ+HxluKZgE146268bllZodByNpHKhE0cpJl2m4+FKwYIgBHKbw1SLr",
+	"aE4gGzF5GASpGiivUzQLghSpSZX4SIss6Iuyvl1I70F+z5HYqsPv3bxVNHzlu/xuHsjb48AZEBoql7mJ",
+	"H34z0wux0XAatqseCFi2Tm9Dx0VoUD1NgGM/iTWauk5szoMLeKiLEnaskn3qxzGFVnXH7Fljv+c0fHFP",
+	"jO4yrIGpU2bUtw99blX59MXDyD+jEgslmaeUmiek9T4mTHagpqSZYOJz+LMDTe9yTxbjBNa+M1mFnRLz",
+	"5SoQRZe6cVQWQnK3CiStEWyI7i6HaPLFSiC9uRGQ9iyQorV2Demu+LaXyXbW8mxrm5Kq7GKDeM46EjgR",
+	"aOgcg0jsOLFr6TK3xctdj3pUkgnaaSaU+J0nOeHgm0bW+fCJwmSTnvHhkxcpseE9qIAeBOn9JU00LBEi",
+	"W7erqFRvkXDRQwmjXK6oKFM8zgTEwyrT3BPDI3wO4TrWtRQuNEMzoRBhBBUoj+6KOPBBCSSEh0TMBuM+",
+	"T8kHELIVMSJO/emUeRfAwC8L9158/TIghqSuYm7yxFmXMzuNkLPtz14idtS52RcjFHyhCGP+8K5kmAuS",
+	"YVbiu2ug+2viYkr5FeGEvS4uJqpzsWMmBRZTBlUWeI/iY7o+putow5NWLtVPqcqkaex3MRbMTiHwOTaZ",
+	"j59y475MzdCUatB5JOD0wJyHOQySlK0/j+h0yqI4gpxC/1g/Sfbpc/yphTmEKZYZheeKsOiAvCRszOK0",
+	"nJE5k+307iC6Ngmtx5hXV99MF0jQCYPMOr64kjOYpcBphMl8YDXLCAVujpMXn4hm6aQpQjITMxoEc+J+",
+	"iMTyidtKsfoDawxT4JpCX7I5CYd9nk3qKxcNMFrYF3YA2zVBurudTiq+/Q4E0hkybjqg+TIOQNUVzfs8",
+	"YjtAvxEWS8QwN+NtolbuQRqMavsanTAu0SRQGv+gukEH6bQLJaElCK/g1+fww/k4NFtJwJZPhdR5FjnZ",
+	"SVwe2ckL74cSTnaeDdvBMkRxL++kDbvI1yYizYTGk17aG5Wt+LtcFQXe9/IXP/n01z/47P/8XVZjs0sA",
+	"fxhzmSe1rTPdHTmfsnu+gPCuUqmtcMk1ePlulgNvav1VBN56i8/o5pUXWioNT32+Nbh285JNgXFkPVBX",
+	"FjGOL0qiztzXzYTYLL0PZXFTpSwfWi/sZiMoMxS5+LBJk9rGdgfyxki3tVHbi8aK/dX0C4wKX0XDyF6I",
+	"NY5tDdxcN2aporireX6KJRqJcQuiLiZj3aCe9xQaK5YLt2lTCDyMwr1rdWR09+NUUQ5hUPZvkANgSiio",
+	"OzsnMkQpCpeh5AEeRn0OtXoQn3fAeRQzURlmbDLNbrez22qTQ46pqoqv4mhi7E8h+IhNpZ1zeLa7MUdN",
+	"t9d5g0A63qHnYeZWeiS4Bs3JLJD+jk7jEnM+wC4kkMLEvDirDO5SGHjZaKA0ENmzGQ1EZh4thw1w+5ms",
+	"2YIIIowf6nMTpRgfp46sLxLAqOfBVl+j4AUQy9GrVCPSOOAjsQZs2TFVNv3aZrFlQQf5iW/fvr25/b6x",
+	"o7HjLcTT4gAeK9Q15IYzXBMJRqXE2nVhta7IcahxeGuiRjGGbkDQuHB7YFH+/YajYyxsKKlKsiRcO4+g",
+	"lUK283iL5FhjrCkuVhZxtwK2XZDwcOh5JktZx6DGm7JkB2SPK0gNJpDkjUL5QQ+7wDrGPZHweusm6cId",
+	"VkUG4KSmYo2Vvc9DyYgbsWf3xMhtk0MlRED4M/Q+xMJIUD8kjny2pzmnQhcoYh6GDVtx01BmKgw8Y+CK",
+	"mGBQYWeKTRcLhAZ7wXVkhl2C6f2H1trSG4bUyTA1Q1YosCc3MkEyQB2BwHqtqaQve+iWiTTWd0WLVqTb",
+	"VeNbb46pSEkRqfUpGQ0Cy2bcwL/P6yAAEAOY9WaJaIIQvQRZfQoNUpQo2VXGvv8MKdLLP/7Rq+/8+ef/",
+	"/r+9/MX/VLc03LiokubaSl2EzUDhIItlm85wlVf+6jt//uqvfxbnO2VWHkfdbkbaWbaYT3/9o5c/+XV+",
+	"GXGIcnUAdjtdw1oQrUqSB6F+ioEoVGlKXZJasHz57e+9/OMfffrJt179/Y/zm9B2mXqb2N05KWCM6x3q",
+	"Sgu5uaNpaCEYrwnCaBT4Wim0CKLFq8FqbEj3nMlasP38Z7/4l2/9zee/+feffvKtTz/5blVULd3VokDW",
+	"hBMWRo3Xgf5vf/Unn//sF69+8c9IIT795Jcvf/Lrl3/23TqnUktYMY2qtpxsmKOQZZayuGQduFs8fzhk",
+	"EbKKBIykqbe6WVuXNcFllZ6XFPRbMFsxfSuYsJtL+KxA9hZOXEyT7BmzFkc1S1a40CtBM0qBPAmJLth8",
+	"dzEcUpSpcDk3iwCgNzyG7pN6hKJ1JDTsgJxTXyalVYCUVY6TvxvXjcnUseFhUq0G0C2mPivlc66p7Bj6",
+	"cVHajjEhUlB7hkYCLNJzlmo1CtUB++DMy/WbpwbeCyylthyP5VAhGVPjiY0g4TAl9e4TF4vCPYIu7S7p",
+	"6tqUgjShnuAJ0+VbUAoPh7roLRAZh7jU87Dmrkt6LYfsdEnEhlCp1IxsapGCVVRrvtaK8kqOpRxgCqPa",
+	"PjSXr6zy4B72lerTzas+h9NpFJ6xnMKDdUzi6XWiaLfX2etzPYgxuirYtMkj2CpM08tP84h9xAZy6TRZ",
+	"33hNk6q6kTUUmz7vdjq3DrKngJqqpjKx2NPtdvYWaj+PDGq+xqQAOOoSpUOjciL32YhXQUqKMTgW93/7",
+	"qz+JJVX75mCR+ipC0hJ9ZHeHh/KRwfl8DqreAYfiZ+if0NVkfYlFANfY48qbWqIe1lCy0KK8kUUtgfSt",
+	"HR5a13XxstBqvP1ldTt7RlL6KozulaB29q5uBMdze9pZe1PIDoo3oVmFEVnqrD1/Hp9+8r3P/+HvPv/Z",
+	"tze+idUkEkUXt5fHE1O9zZr8s7RnqdqS0gnUmRYrLSA7WzUQIWop0o0HbD4EqgzgNPE3nRubUbFqGv8X",
+	"kQt7xls2dKAVAICk1AptbA5adI8xswZ5KNQj9tLrWDi/0jGS+QuFgdJiMuZ6vz7ZH2/aRekAyGwhqVRt",
+	"vdC/sKpOoLAHji6rDngsYJIt9Xg8YpPwjAkl/yWdxt2kmLZeqfE5pVz6bXIoUvV7ddMKNbHuErBzTuf7",
+	"6O5IxdTAePrimy5+mwt4uKlF67uwFCNO2/sDgTodpGFKqu9jWXThe1j3eS1ROzNtHFsaB5P0eSZKogvF",
+	"0HMCNEL1kngQyixV6Yb7FoOs6jtHHr2SUJibeYOBBt1OT/G5IkNUwcQbCReAXv/hmTnxjUJ53QiFuxYu",
+	"fmFTjMDg9VqMovb5rWIYLcVFm5f3iuMJMtSHLK7aU4qCF8Gw01h2QbwaJ92Apa6XY8gjJjF+8SnEOpRy",
+	"5AeckSkdpYqpiyQnJWNndkgYeExIrL/ixAWNZShpQAbhjEOSS7pCrw+cNi7FvzTycLbB5FKINnkPoz0u",
+	"JxdLumDpT+w+9AvAGkrj8Nx87HVelBXA2gxXW2MleZeyKQdWuBLAnod0xLYLiQ0kuMb4c8k4z2wNplOU",
+	"15pERW213FMlvlOMHSaLFlaq02eNbR/4QRI7pzsKbq8cb7qjeffWXuf27Zu7nY4VYavb6hTYs0rkpidO",
+	"A6hoY7+77TRWC6lrF2cCXpEi++sVY8gj4KbC8oo4ovZYQah9TcaYV6IFuX7dFG66fp2czK0uSZydL2GT",
+	"fZ7ybAmXDP0AClyfzKGdHiPNjnGRObHfS/Hg2InltQ50syPFIzHtFbtS0CDQJe2xddopmysicf26GwvS",
+	"ipuJuGnhgE59tbh3sOcOhb5tBb3TCorfb5RhJ16q+ZeVbW/YQ3FxbFsj4+PwXom9POkMkromvtRp0Asi",
+	"llJ3obH/YeeJs3kYb6ASVgY/L69YUMXWvVQssI/xEkgGGQTMyQZp2gbkooBR9zrqfwmvHkbh5J3qhe3V",
+	"4/cLituv4r7qmC/i4he6BV480EqhcO/U6G4gw/sF/Q2K3FEXKKHkbtnrllOKuD+wWxnmq25sTW5ZRWIR",
+	"VnkHN9Hfk4TARar8IQ44pVhggjDu9Tk2eoJeuCh8gHndqnVOA+LCMG7bNkm7cYPcZDmFTX90f9/nbjvf",
+	"7sfnpNSWkASDXYtbkOmwMErsvoLY1rF1EZLM75btYeVY9gsUYqiQj8fsbe4Vh7ArSSXk5vYc4AXoxaY+",
+	"cjKTBruxvaAfBKSbLoRdupneRg0Zi+OuM3SjuGT3NkwuK1D6L6qFpUblsOWxwBcmRaVuQE6I0gtFK8qH",
+	"azL9uii6oNB1el0p60/XWSTnJRwIhtl856ctW3tWvk+XxrhjcH81/0aRQKTY8+atOUqiu5yWnC3KKccs",
+	"GP4OWF2+sALLxOesWFRBcwt2KrbDpnRh+YX2lfXMK1vztxQg45dcLrhkJhaDbSXs9/LaViqEv9umFrPe",
+	"W7jerNkloQ2/g9aXwkt4GS0wurIDJLVty/yCUSn1akFJ6CSerlIUDoeQAZGUgdlcBOKbWHLJDkCsUnRp",
+	"/XjD1A41KcwVD+l2OreKZA+E7OuuoPS7Wcro1g4PZVGVmPy8G4n2cxozXq9W1UWFFz5KsPDLVsD88hcs",
+	"KkXDsoSFjGerbqGicjS8iBjDFKpdUIghzmk4ZRxov5UqSLdyzFMkBp6ITWh0urhUuG7RCmXlCb5AmjTw",
+	"qWhlONopY1OB/WNTMe8HxO03+g2XDAJGo+JwhZXZ7C1iHIxqZcdYDKlGeUO9I1+YPbbWz62VdgGiXkmZ",
+	"aHvZX5ZwfogXBoxqfP6tP3j1w99strROrQB/ay06auy1hfyvtRTB5KP4mm7gYFCh+e2vvvPy+3/y6S+/",
+	"+9tf/VFjK0WTbfy+YuJf4hSBYgS9oPLHaSy7IP4NXCbhHdDkY4PZAlAu/8aA8gELnk5mkmEB/QW9LrlW",
+	"78/HYcB2sDmlepE0XSGpnAmXdPKe9bj+P4ELAexWfwGoXoUB3+zeJO+qV+7Acu/NtK4bj53hpiAgqtlu",
+	"4G1Kc1GcvNvp3DzQSKg7a3Z7ne6BtWBfEM8XE18I5kEljSImO4iXBCu8BEyWhxKNyvZNKWi4V5tr3jT0",
+	"5V2DKWXDr1BortfpqpXfY2h5rrv0hbkPvU5vJz7J+mMv0GwV/h9mOleuM2ZlqnQnjXZb532FSLXIUm50",
+	"NV3jHCqKAgHg1n1XVM0ACSyGA8rVlUTALsuzX4CP9srsslX6bIjB0urMrhw/k7l6uRphKV4XN/Bdec/l",
+	"iGwvopfdcDIfZHUxxhPCVqotF6H2RfDbHGZfEL99H+FPkb8hyCxOi59XUpFvOoAZcDLL+O/TSYxgS9gw",
+	"rNaK8MNOSoZ3NV31+9vcw/i5TqtNjumEkUjtLZoFTBAqiKuXkZvf3RIf30U+jreoBjenQRCeY0H+Ek6e",
+	"gEFsnqvrW//F4e3rBMWvxu7XT3WoJQEUJ2fVm66GULDe7pCYbnOOVakrAvvLKT3g/RdfdBFCa+ZLJIlL",
+	"JDS8bonB4PRFyw1aIzasYsuCA0RgLNPZ78BTQgk1YXQaiwbwX2hCSXpx18wwIh0dedZrwW3zIB4uXb3G",
+	"Y0M6C+S+ZcNqOXEKQJ/rS0dc/ON901yyCYJHr9OKAwPgCgviwn8zz93qHBAKFS2pMPeY+EPAfqxHAD0m",
+	"I6a7ciJtGDEpUMDpdjoH8KDPRxbx8HluXWGUXYEvyJhGk4AJgcV6+jydV6DuewsDAr0Z0j8mMCKQhHzA",
+	"cEmCRWcsIhMICFBLSPp7zjgMrr/gw7BtfupzX2Dfz7b1s0toIEIi1PZcbklVrkNcn8so9GYD89mkUjiQ",
+	"R4EJFZwx7/dZlLyXyhD1cX1ChhHzEEccA6c7aldKtBwEM6+gdhLlc+1fsuRBH6wvosimyZUMmvJw0Ez/",
+	"pjLRsdPVJiDdbNUWGEkTQ+F87kufBhpjcr2jLLQPNVuhnHQUDvQcMgkjht90O51OjHW6ewThId/BfXA6",
+	"gdq1eheIWiCY9jn0dUDhFAdwDKuyHtw7KDr7uK6ZpKeMl7aewov/um1NsKn7dMLEA7WrgmKgsOtBTH8S",
+	"1QGoihZlnDgJeRwKpgX6o7up+EX7dmL4Ygy7UkEK/ryPsVX/8uP//dnf/sNn//yH5nts/9hzGtlrgb1B",
+	"UwTCtH1EUdlImhVbrS8M7oydCmqgd8LogUKmAhHR3qbe0ctv/4eX3/8edja1d7Ro8U82H7lSKqgXLPnV",
+	"H3/r1Q9+9ukv/+7VP/5BvYU7sQ/uyQptuzR2PKbAyBeudBEOvfyz/xf6Jfy3mkDfUEKPzexNNg+WoE4n",
+	"9+qa2CJhea1FVylpaJq5U4szJdBOkIrerH7UTsNmWI39xue/+U+v/vpnCN3sq2WwTbSlBVCuIT8mJHV7",
+	"ZVHzBDMXaJs6A8htwCtmCmN1Fia7wE9WJkpCffLlUMyhrEY3MyfYcBpBGJ7iWnH5HXNwID9AD+MCYus0",
+	"bGEGR7K/eX/qxZvtZH6ysqTLnNHolGrsd16s2WyulEJvzfWLxxyzTdsLDGNXcwMvVDTTjuDUNcOutqu1",
+	"oSsluGVN6HKCUKJ3Wn3pQCZaIc8sQzkXJJmlLt+Ca7b03uTpX+oq9EoZ8QbTwVIUrZIe3La0Da0QcHau",
+	"7bGr9u9NYXGxSlyvxR7qvtoMsUz5vautFSJlFjeu6l5rn/DwJPTm0IsX2uzKkPjSIR+FPqTShJHp1OxL",
+	"0HSUinAAsdxGOxhQ3ueYCQwpHuq3sa9UqXmbfKBkWxcrquJddInCWTTfownHFKgFDY9NptJnHmkqrc1a",
+	"nB56qXO9mg1eK1J3YyN4kSpltBcwDZywoVKOzKZpBFEJ4RnL9ec1JM5Sigqt9eZeL7fE6ydet8Kjl5Hm",
+	"29bJ6pb3zpoeZctgWiAnrDzf6pb+KnOu5O3vmWrhdwtNk+l50Vx2IY71uxa+ba8LfxE2bahKfh5vqhja",
+	"U/fWsitbtfHxNyWe6OVfMv/8EoxaaOzOiBuLDd0r4tJFlZbVh0M37sLOGaFHTGqvsYXwNfOxgdmmcrtk",
+	"iCsXtrAcnnMB3E2xNl9AknUzlpkFYyYdFl69JlpOny9I4I7Nq3eFSziNovDcEhMEaWZSsvcJDQK95Enr",
+	"gGTyvvt8hcTvXN43TNJqZ5rpivhlpQf0uS56o9CNSv/ED3w5J0389lri0ldnE7HBWf6A3vOFdHVRPwvC",
+	"aE8/IOdjxtEGTXzZ59Bv8ISlFBe0X1vf+MIWO0pMxE04JSAnGsraUJw511b1rPZUCD0Yl7UB215cTEKU",
+	"EJKaCiZKQRvafiTWaafArqtt3NzGIHVDSpLs4fIfpqF/yQMJEmKhjUN18sW3EGaQrAfMgOuup1QwKep/",
+	"WAaSdasWbiWHvgjXvmS+fdSXZI3s+dWlELFfUw4pQqCUfSGVRG/McvVM0cvMq1ljQ97u1qliMluxfKFt",
+	"l/P5mS/TBQ0Vszele3YzGfb/z/96+cc/evnvfpLfYMSeZestgylmdiElny8y/774Ar/uBPxCEc0SlnSK",
+	"4YRyOmJiUwJnqayJGF5TzDS2i3BoOeKbSHe0gAg9NTEqQX8wL53MEQbSn7BWBrB9fgi+YZTl3FM2Pw8j",
+	"z+QpmhHOx6HAFgtHd5XQ4XOdQGFwkCjKS32omaskQBAn09If5V6f+yMeRkqOpOmWSHmxywoSis9qNcmq",
+	"yICTFv5yAZeLhCFU6i+FHFQ3xHFLgscK0Y/rraQ0W6K4Aj9iI5C8wsVopEcKfDmkoATJtiwAfbmSEGLx",
+	"anHw5OJGDeZdqNU3nd6jfMSi99gZC5Br1mDVtn85i3VL5Isufix04lix8ehaLKg8tKC0XxQGTO+nGwsi",
+	"6aCKtXfeq7P1ZGk2BHqrQSAuRlQNAr1OUeByIjT1LkRosu/7669+qI1Q8S1aVyTSgaBlIpF46msxuKz5",
+	"ItZtBjkALDvGAMPjcJIw8ljUJolXyAh34OxR7zMPo7USF1qhrYfOlOwkISzS05YfYzMZhtFEV6oTZDo7",
+	"CXxdiqiSgYfPTYAYkWMqM2RzqREGC4hefpEjbWtwLMvHBusDW3hTWB+42O6xgbK/yVF8WRhzHtR39SNJ",
+	"WXJdjJyHcRACBHVkT6JpOXRRbE8FMOhNthYHMMSMd734oQS9qrGtsrCwdYwZNWLFlgchlRlDLigI6cmF",
+	"8EF9s2rGfAjX6uCCCLkqB3yXST3CNZvg14z+KFT/lTDDPG0FqKf+a2aW86xY4nBzkZZfzBd5KPsc8xHy",
+	"xYZSU9Ws1rtGaaASDvg1gB2gyKWu85ur94negy2pu8urAWVWs64ZYIXmiFuByAb6IWUw6pJV38l01C/v",
+	"iVTSKhEU4UzBXrz5l6T1/2IVXC/1ShC4jILAxfkTcnf0davGea8BdPbZjM9gLyc05GJTDC0qlxwOoU+d",
+	"3jz681Il1sNhmrXLMHEo7KfjQlzSBYqS7ozHZZ/H2ZBWPIhom7e9e2LkkqaYsiAwSjcl16971687qc6M",
+	"LQW9UzaNy2HaC6VCiR1xiwI15jaKOqB7Yp90b3Z0kSbLf3VofBfaYRSDAB0sfd692e0QvKtvc8miTCxq",
+	"92bnNjFX+cxXI0F4SnavAzphWOKScgLGMfi+1e7zRwBcWN+t3PoesY/YoGh9axSUSi0M1pTCl26ncyuO",
+	"f+3zuC1it9vZq12mYpTbj0bv15gZCEe+WIJBeayQKZSUbve0n/jv//Pnv/lT9BOvGFabj1XY3PI2Gnlb",
+	"bVkokNZeVoUi0RZaVZGJNwOuJbUy90yI51dxnA2d4866KysvsbBV5CpdE3KUbUHn1d/8208/+d6rP/3J",
+	"q7/4p1d/+fNX3/n+yz//6210BSmhbttL0svTrk1FZV9giBSylIsIkFrBg7mYtpQV/4bYVFTg8uzVqE0m",
+	"bnhxNZQlRMQuXLqXXkFWDDSuVWteck6TIHLD2i9FaZYCinARpVnKr/AFRcOjBKrEWIQAoblwplUS025i",
+	"1XNAkqLIeHTQPlUo8lSGyzLVDj1PEBff8eJCJClRmAoSRp7PaZybJeKaKg5xE7evS3qOGSsu2/IVLM6i",
+	"67W0yQdGiMbBFRbli4Qo7UUrflakjyZJFjlCRYGH0DzTF1i4Zb/P85AmzWSdpNfCLppQdWQYRoTRwZho",
+	"IGjdkAvJqOfAz1Z6ikUDZWhkaO2cXKr6uRsLlSrQThal0pmcypAzEVdUaR2QMHJAq+nzdIubyHh/PEdN",
+	"tUuUNp+9UKSpoD4FYKklsJZZA8IqXW2nJLDLqiu/QqxXmdbS5+pmHMQqWXyqFom0xinsFIMvKjR+HF6O",
+	"+rrlFr4FkRpepoCBjmOPGBVoaqotodeNXCtehy5msvI6agatrbyIzVX33R4kbhmx4mj5mSxaia7WstJK",
+	"Fnn9i1hSUkzElCmAfByzxlZRSMAq0PyXf/utz3/2i+L47nVjCo6yJGLLnoj6Jv40jFavrvDlCjVEqBwQ",
+	"Kk6TZ2WovyfzcAYceDoN5sjaNWdXIoQWqC6DYF3h8ttTlrQ0yjHE5aUd1wg7KSIFRTElW1UNCu7tBekE",
+	"ODPcQCWIyXDFEhV72RqNcL4ZTcBC11L5/3EiYAENYpBhAdJzkqxgaiyqy8WIG7Fn95gQdMRcU2kiL8H3",
+	"bNlNjSf6nGKVwqQi4wFWwzv3QTsq8nmk5fQyQVwrvO0+z6ofmRxWUpzCqsY9vvt1KzM1NsdfE8TIqUd3",
+	"MTYDF1SabYo6A8ZdlIRaZKBFevtkoTuiTR4YOO2XC+R9Xl/+LqqMkRKNQYieJc4C+3CAkEMTqJtpSbzP",
+	"lzsQPjI7eJ0eA0XiH4cKmPlux4qhDMMZ9xLSfDIngtFoMAbg6guTIl/pzLp6YeM6LQ2v1pLUtNqRJnWl",
+	"9kULqzt7t3Nzx0pQzIMZIemZai9WDRrFDA3uLRcJFy365be/99lf/K/Pf/aLTz/51qu///GWRf1Ngm8V",
+	"Ab/m/OsG5cTkaHsG8vRV3aSV/EKF28xdKLT+3iwQbQ1xhgtRyCotY/ABOae+LGeZv8vi6yo4fVEWY9A4",
+	"jPy1mmR40wEEKhUKT/3B6TKhEPt3CuKqhy2zcNzJUwslj1OleSLd9ZPPQ87IyUxqGejAchvxYB4bk5OK",
+	"3bE8uJ3WH503tWD1ddjOUkupLjCWsZYuaA0iQ7N5tXNdqoU0M6EbTgIHeBorOSdFmuOb6vR5/IBaAwuG",
+	"rQVxH/acG+lAok79MnYUsy4Kz7okiIy07qJPIobmcqkhheWZ4rSLbGEbbmJSuIx1THIrmEkL17C+gbKW",
+	"6LRxOKgB1wJAdvLPf/PDl3/2vc/+z999/tM/3ELwwdfN/fuSFVDRN/NL0BwlhSX7X5gmKSUX4SJMbhZO",
+	"X2wTciNjYIjm6vVgFzREqdLC9N5MMquHaa4m7G5rP1vuEEwM2KlEiVeCcU/bywQZManY996WeqXt6V5p",
+	"l6nb6eSqz+nvYJ/T19bl9Mva3/R3r7vpZept+ro6m158T9N7F9/RtEYrU2THxf1Lh2FEoIWpd8wGIfeE",
+	"S5rQAMuXgqR7m8qQ8PCc/P+J/XirTQ7xC2PhuCaMZ8m2PGgevktmXPoBZKVkTSrY3g1lAIXRWpjJWFT6",
+	"PBuftyWxoGe3UK3VPFWGuBconmGkgDUaqvb5KpLDF7CXqo1Yjf1bxRV/tmyYSK9h91anc+EdV5eAYfs9",
+	"WDcNAzXeA86+Gs6ii568PtO4zK1aobWf4fJxxxse8+acWjUB0m+KLdpKFnS1zlDSqxauFyobFV2JC5WP",
+	"LriD673X0L/12cyXy8wVMQfOV6O3uq+SgNEzu8lNSn6ZCUlkRLkYaiVFi1d+JGShgKLxsnLFku7Nzp72",
+	"7PzezJdL/TohZ7Bin49K3ToKOFWKnlSwbehGND0IrbHEFP1qibCiFnBZzBzFdS+W9w+/EKmkwoxb6fm+",
+	"5cCRdZvn9zo3sW3cHdB+1cXYyOmVwhJowDb3VZmI/565OpesIIzmw75ImmXOpK5qcco4OWFByEegHWYa",
+	"82nNb4ChHAkxEl9y880lik9ZfJvsObNRO7mchoMidmjHl5ufdYaEjoYzLKlkmfn7dxECk3XXLkhUek/t",
+	"c1MeHDiujFwk4jLvi0ua3oHGfCj1DH0WeHZpdz4M3wmjYyZdtCNlvo1bbrfJYbqKOkSHZIStPnfjSkWu",
+	"s6QBOzaU0S3YdTf9fmPGsY+g128cQFt2pyBY2+lzN125SHdvzxVwcjE3EIeE1EElZilQzOGXacSgbV/S",
+	"FOg8otMpiwSUj5kG1Od9HgIoaaDBBwYzzs4zGyRNdedmfMAmjMtWWSf6pDiSi3Xq3Xx9JHdLgUXaIKYg",
+	"dszkZfGUCV2Q8VIUnV1o7IrvRbX+I9/588/+5g8h+nnz0uWipZg8xlQhsE8/+d7L//HXL3/wX8rXtJb8",
+	"uUHYrCWfbnAdC4qGcDphh9w71Dd+7XW8G5J8dbZ86bVurvTaqx/8/cs//y+f/vIvXv2nv3n57/77Z//2",
+	"f+M4L7/z7U9/+d8bW+gbcGxd1y+ZszHuYStSBVm3IrzmeOxl9EXWBshFlulYdAcvQqZMX4QLEitRmrMK",
+	"5y+tHLxBU1xa4F/grqSnDOpknD9IajwqAUmjW8u6lxhM3e10WtoMFXj6FwmjxLUg1HfXhBJTJywi6q1C",
+	"KWkwiyIl0unR3TDw7EW0qklKb6CkBG8+1ruOFvsPszMR9mxGgwIwKJAXlYqwUx/6PDdc7qlymSwFswpB",
+	"1lXy38zZXw5jX3dH0AnLN/AtZLTpA0ixwTSQV7fOlXYUrr4glAhrLGjDBsrNLGq5DKmnuV/dllm4MhQS",
+	"N7eyWlbPLcPK3LXXvJDKnPCxTRu2LBOW3Xxb2rIlnjSE0M3j+cMhizDGNg2muLxH61K0D48NcJcuAm7h",
+	"LS6TPjNn8UWxrBZex4uQMDP36oJETDOrbXASY3+bAXHYEDO6MQyjE9+Dchvl0uU78JAVDgeWS8x2cfd1",
+	"c3N0VegyZeAQFTKcCnIeRqeQyWZqO6jFtRxQcT5gJ8fh4JTJPh+EnLMBlhcbMUl6nU6PfN0fnD7ggc/Z",
+	"PTHCUIyIkUEQCmgzyT3i3qAzOb6hy4WcMu6aktXElzDXmy2Mn+tzN971jFv7dtsEN4gJswR/8piuPUZH",
+	"1CQmzsCSKIgbP/J4PmXaFKrB0e7zQ/TKaI3uhCUj5ktC4KNq9GLJuAAMMtQQT0AG9mV9OLo/KEi7FkwB",
+	"aPm25CHfQQUd2RN2Hbei62IFPt/S4+huaVMP3DD4vy6peTF1gmDmiZO3PvvBdz/957/89JPv/cuPf/nZ",
+	"D361Ed/1gjYe5Qv5/Dc//Pynf/j5j//k009+mV1FPrp/YfuORcW3rKtQ2G5rxRXm4WRWWJ0cvxPj0eWy",
+	"e9kg8wWGgiQ3+SDb1qNCVv0qtbtmK7TmWKMyk7XpCy/IZCPCBTFlnJI0Tyhv6YYQFj/WnKSKW3Evz3VH",
+	"TAIcxdMQyPpT04FjUc8oxmU0h3Ka+pbqopVOrlXiftIHsYtNCXyJdSEkCRhVj3FGwinjxRzYISwQjHSQ",
+	"xapnXY9J6gcPAyqHYTQ51qMnS7J4UdP98ImL04bDodpeC8O+IjYN5n0uxnQKxVgNMhA6lCxKPJ3XBHGB",
+	"o5fByXW019BTW9d7fc8X0jV+RVN4VRBKTpTMQKOIzrE607kvx6GOr7A45DWUYER9Hl3UGCvHWTUDhVpJ",
+	"lXjoiEmF7wIZP0L8snLTWUE6dG17TjkBnOUz752kVumG2GAJrhWyxNIFFey8Ptd7t+DkLxf/K4NVGS+E",
+	"kOsL4IUrFbBckSU2rY1pMsI8tHD4D44dWwaIyWBRb8yEesGFLiK08IOaA4Qr9cfTN4a79Pag4TR88RYd",
+	"nCr1kHuN/SENBHMaU/26er4LbE2P0y1pCF0yq/VmcSflbTeJKrgH1dpH2jxBcb5wAQNdp50k3IJrBK8B",
+	"EYZKb0ZMSKmp5cLBe/5Qt3E6oSlVcL9IPfaFmEEhFMXstHbb1J/gt7jKmhlRSDrvc5+f0cD3Wm3yvl6W",
+	"1pfhxp2PQ3PDE/15oAOheCjHWMzGI4AZzNsym63IYw2AL7Omuk3lcx2V0sCuzmIXDFiZKrxvndkli4bg",
+	"X1y9sPA0L0KzSx/nRYWK+kOpKdc1oWhcGcleo83fRIxAfxmE/IxFAhs9TMRoeSv82RQ69w3CGZcumWBZ",
+	"RowhtQcDW9/165ydK8UPsmauX3dIGHgQhkO5zpmB1/tcqUmRvBP4jMt7YoS5O88HwUz4Z6x1kESXFjwI",
+	"34ikvJueU4/dJq4v3uYenIuCU5+bTnimMw7Sf1hamzwOsXXjCR2cOmRKBTIvd2BPqQ3JgdJWm+pFIVtm",
+	"QhKxAfPPoMTuPQMepeW598TorsIQB0ClbrtLTpiaWw3GAogUvSbI144f3CeSPZdtckgidhaeMi8e/ZSx",
+	"KSZzC/YMmJYv+jyC01HaqlIq8R21M3/ASFNP9ng+ZaTX7XQhYtU+rFjrjI8zVlAN3KGtq3qszw08FTDb",
+	"GBgR16kRjCWhBNdEMqA5HR/LKWNxuIKGIlMayXncw91a475VKY7I81BXoVZ4J3w+CtjT/qzT2R1Q+I/5",
+	"dIKfXKe4VwkJhyZKWb+g/WDxaynnXCo2V7+A9Ew/f7Bao2oyoQEEsngkfYd0cAi6w2LQUII7VpPZK0qf",
+	"KcgafV6YoZ6/RJbTDfEMwITaQ2rMWwc575yV0d7tdbol9oI71kCKRL/+mJET6t1JgTvFXwaZnxqDMUXF",
+	"stvbfZpINgPdG7cD6kgKrCs1KAG+/lCd9eLlaKzfwIJWr72cWxReJSuMZNPQuWUWc6xG2wqEkNIrbvh0",
+	"o2WKFgELh9zcyQEzM02uLV+uaUxsKVHmwlvb3rt5K2UN2AJka+YGLrONZeWYQsPYFq9Qvc4r7+ao4daj",
+	"ZBbTurJomQw3KqKAinPE7AssXGQ5PyZNEUaSeS2HlDLfLHcr4LfLg3LydHRRUE4q+iRmtykOWIIy24jG",
+	"WbFJZCl9LOsRmcVwkiaAhaJBbTBsPjb96ZKgoBQJzBk2QYY1ipORUtGUWUayDI3Wd6/xzX5DCen9xn6/",
+	"8emvf/TyJ7/+7a/+JG6w/+qHP371j9/9/Gf/8dU/fefVH/ys33iRvKx91Wq72KgOm+N3b+11bt++2euo",
+	"/9lNGMCS+ojRZMFi9E4UTuAoFYkYnGWi/QTjXraPPsO6T7l51A8segdz7xr7jbGUU7F/44YmI+1BOLlB",
+	"z6ikUfuj6ahhXrjvD045pqu8/NWPPv3kj+JfHtoGXvXlM/3f6IxFBrATMer2ds1qhfDDxIVvzLq91Wy4",
+	"azmSC7lJ0ygdtr6LOhj3iKG3xSb0ckyjEiPftHn9idOgUtLBmHmQ+wbnPljEQDPYqD8AQr76i396+Z2f",
+	"K4T8+X/+/Of/+be/+oM6GHgLMSPfDsTCRG3NX4CKCd4VYGfhhNVRsVeGi69++Kcv//ZvF+JiL4uL+MkC",
+	"azlCOmse20UTkYVHWERMtDvo4UyMj3QiscfEoLGvlodY9ekvv63X9pc/x4U1kon8B8dvUW/E7qAIpbHE",
+	"f3CsRjxGR5B6Tl1HGiQQk74M4PziMV9cUbZ1vFM5CbOi+XIcBrqLlCFWDrHNeKtXNKYeoSlp6pogY1/I",
+	"MJrbJk4xqtNIWAkNKbPmhEan6qqJp1Q8jQDPl9YJUu+k90xcwZ4Jt8iuSaggatyDnI3qmiDumMLlOmbP",
+	"XN3BhKIjrs8jX7C4imJAoxHExJh+C74kmI4+UtKeF57zfEOJJPixapWhXq/TIV/FNT1iA+ZPpWN6kvm8",
+	"wMpmmnAlpYNsi5PSAEgTEtWx1wT1wEqNj3vszB8wgUlVcSRogd0tZwAT7Bk5YfPQtE1OA3VCnx+zZ85y",
+	"QxkdFFY/cvo8I9NnJ6ma0Z4yHpYZuxQ23RMjcYhk9hIYugCy9wCKK5pM1G1o7H94+/aT9Yv8lNegqb2e",
+	"7pMtF29abuGqt5Kt2Y7KllFcXLLUcKRu9OPzcM1TcXpPLqRm0r3UTdu+EaXsHpXZTxQ89gnq0BZ5Q3pG",
+	"eitp0itXcMrEOlkZp5m6TSaqfkLncfUmm5xeFmvHxdsUim7HhRR4zOD5RdV3pNGp5RNEsWclUS0npaGL",
+	"crHLOZZ28OGUgEaoBBGtUEJrkyOekVnibDoU5HXLLzXsgZKDqHFgJY9Yvr+UnKXEH7shmG0SyNZf1bHF",
+	"Od9tnxvnrfGLqsHUedV05G5AQOx2ugT0AzXVUtnwJJTjxPWagnFK6jPFwxeLfSuKc9o0nO5gBpDSFbp1",
+	"VMEioS6PSKXOTUvcS9rMGr98d7dYCMTfL4OjEwzhx4DT+f6lezdv2c3HAIiJpdewDKiKhSjhR/aZr+hf",
+	"MYrz+pLkuqJbWdRpbbckD49ng/FaAnZj//bt1y5E5gFSU4JUa9jtdE1jTKQr3jpQWfOEEKsfnPPXtobK",
+	"fP6RIRoXETuYkISlEqRfh50q1tYtF23JORVIUE7mJAXKy+E/K77IZc4zK4wspppQFFNBQQn+/IvgK6tw",
+	"Z5Opd7MqzsLTtprcapZZKlsXXdOLkK6tW3dh3d3SjHY98yecSEq6VrdysWx9rMQ8YbF6JYx6LPAVUSS+",
+	"RMEVmpj7ulhoQEEVnMBhGydaUzBG3Oc76oudQciHgT+QwlWSqWsZv13STTeRAcuii/Z9FyTbxBZXJaCv",
+	"dUB2SbMH6DUYsKlEkfmcBUELZ+rzVEV119QuzU5WHv3XOiB75DzyJUpHRdF/uAH9vI7GtCKr+xwyBqx4",
+	"Tw1MHexJwpOP2ECS5oOHb98/urfzzuGdx8fk//60297V9a+0OG5iR9v2QL5MxYq+E0Z9rv4kTdfSFJRg",
+	"220RX6pX3JSbkPQb7Xa733gBNm2d4ojOKu3a9FGqN8d9TfS5m7iskvfbxNZNut1d0nw8n/p81FKzTmdi",
+	"DB2JA5+zHW1k8LS5G3d4QESIKf3zFB2FcFPMsXnAg7mOOlVqj61YjZg0pcGeW3qhAlDqsLVWAxU8KCaE",
+	"gsYg8Dao3VJjgqZBYMJg8Rh1JqithPqCeLOIngSsnYkQnsTVyhCOHptMQxm3IBB0EvNOobuhm+/73BpJ",
+	"58DEGwQXDImYmAUSYpQRkiER0GDFXhkCtk0+0MG9vtTric6AY58y2JhauvGgxfiJD12DygyD0wPiaich",
+	"PNBV9x4usJ6tQA9FN12hHkqa5+MwbgoJii403W6VFpnoAgYZbQxq7ZpY6sTNoLOc0Adhno3YwJ/6UNPX",
+	"okak24KiauFQv2t3sEg/udvSKBFa4k7W4ZHRaye+EBDgHJEZnwmFHuZ6AG3QaGmui0OQitwwNXjM+6YB",
+	"vrUe0Gm7BxZ8s8Y8x36c7Ckhy05ESqvEMQEOo2TIbqezVxY4bJ6HYjkBHZwGPmSqWaJgt6tmsL6oX3Au",
+	"+zp0EIJuY5lqwvEPe8WVhLl3OSKNQVh4zJ7nAlb1QC+KvPpVnd+2h3m1aONFxgHk2j43ovo1QTidsKzi",
+	"byCSRDa8/PZ/ePn97yW+/CUbRH1yhQ1WzS97xAZnJeC3V/2D//Ly+39VYb3GgrDpA1ls0ChY8N/99OU/",
+	"/NPLn/y6eM2Ftf2WrXq35qq7nd2dE8Uo8nr+GhDeDsovNI+sC96CiCeD14vBu2KN6+0suSB0Zbd2H5fd",
+	"nUnSaPGLsui9nVHcOTpNDuMycefUsB2790XSvDOVR0l51iVQgW6+ZkjAsIZX5flBog+Z+dNbKgt8Qwzf",
+	"2I5jSlEeYVgQrrUiSBLpPQ8X1Jp2hJwHDBSxWNQD/KBan9qZUM/kWAB0DmK5X8nl50pm1VpIyGMFoxpo",
+	"M6GgNmjzYaDLYNyoE8SZBvHNNZj1ogQPY80oS+ow25ZwOMvDKCuAwNY54yDGdUMj1wxx3G4k43KWWqcU",
+	"OgjeW4/HKBarFySzoAJO8Z4aVTnlVgVbCWfME1ptwvRXy2pCmmFEjAmkRYSMyrsbrWZtx/NfLV4jUakr",
+	"xmuUy8dlGfyIsfUy+F9DXdoyoTSZqVtYlTer2upjOEgZfpQUoBYhFMa+xo4McNwyvCwN4peJfvZ8JRWR",
+	"UbYyLXCTNcRtxonVwxxyODg5mRs5bBR3wcIlPA2WhRBlRb7Cte5lYaPvJSw2V6rZ7sqrr2TJElKyVi5z",
+	"ZIkslQt73+2ZsPeisHQryUF7dFdIrMlLQtVXvTT3o0JqxqbSgQqFC+RJhUk8S/I5FmQgFGcGLN3HCsy2",
+	"qu/KY1z6Q9+Yp9HBEAucqzm0joHtrO7O2tM+LUWSU33u4OOe071p14fOlF9c3PDOFC5Rm51G4dAPMFYL",
+	"DIn+ma6kLPKFKtvk6K5A/wCNIAiLRGykmIICmPpKnPrTKfP6XPgB4zKYk2biRznbBV7VcojQEf++kEAQ",
+	"ToBuRdJUQtFBWyLf543yOaEzOVYnNqBxSbBFhSVKSzVein5qvR0ePkaESl9HrS+FMwmbBqRbVtUwU8tw",
+	"naqKCoXWLqZoBTNoOeforjhGHMkr01ZqrY1W6EIM2FASBYzYjzEN5tUWVlB2chOh1u9aaLRlwT6FJIUS",
+	"oi2r8BCxZd94LI2Xr4+kq98gY0hTAR+UIP3G4UyOw8j/ho5qfAtoGkGHLr4C/tx+YwV2kkOpBUxlFl9L",
+	"yDteksT36o/+68v/+R9f/o+/evUP/9hwGsPquiAv0ALzwUzLE9LK8HrJxuh0eo/yEYveY2csgLG3t9dR",
+	"EJ7QQOky98TowVTCdJsCwObuT7U6kTEcXWAeaR62bmHIeCCLW4O2uIBdpzkwdhwAdF/Cg983vQnMSbiO",
+	"1e0VOhSw525SHZIPw7aOZC5oNYsqOSreAqVt3XBWN7RVvNkfcRBsmhT7tFodDwaBAo024GKRIxoErQPi",
+	"JnipFphGXNOfNYthrj1dYQ8yrLgHjnDSzG2wUguy3c4ueV+/iMD0UpE0TV9mk/CM25rRwdgEQwyhDa7o",
+	"86aO6Ni9JsgDfsyCoT2yehM75lrftrLR25aF4Zow2FSzxCUMbTZ2CSKlU4k1CyKldSfExCeqt59n0fpe",
+	"2CToh3/26S+LOxKsXz0zXesH7UJqXmFqoYI8mzaiVFn0q7/60cvvf6+w0cOGSlxnqUm5OKZXh5ziL3/+",
+	"2d/8YS1+wdn50zL++Oovf/7qr//xs5/+vOLx1LOLvp9C98vY5z+hS6uZH/EQV7A+1qsfmlnmRTSYyKLn",
+	"hXeZyCLPBYWqvq9PNEPnawgN2fKjL4xZBGn8LAoa+40bdOrfONsFMq4HzivySktCgq+ZG9SFbooxsHPB",
+	"BtH/R9n17bTNQ/FXOerN10r5IkS1GxAXG6sYGjC2gqZJTHVIDbVwkipJ1/WC5+E9eLLJ59jOsRug3FWV",
+	"49g/+zjnz+/4yDYBZxDgdSxWro0Rbe8SD/QSrgex5nbfbpWawm8iMPlrEvdN9cRB7ztm/VGbnh7REd4k",
+	"Ll8sCfrGLotVq8p71hcV29ruakrhxMRdqZAQ39pdbV3LbE5Xky5bPtWiue/p7KNfbmmWlF+AJdsW9a7h",
+	"PBadsVkCyqZPP/iNx5eB99T3VnOOED/UHDXBMO3Ft4+40UK2sd0ruWqoGyIEY6raIQh7s/halQ2oO0pg",
+	"Y8X+zTvU3G6RL2goDuig2DMH70DsaC0K/9TYPGVN0v5m1arOzaTOT6fT028XaYFJldVS5XYc1mK1EPmJ",
+	"GZmCIziZXM0uJj8n06vZdPI9MdrVPhzB5fXZ2ex8ejL79Mv/P4YjmE4uPpv/DxmNF+6MEoUUBcCb06nx",
+	"MtvoKpvj2ua1uiVPfNZsytzIp/uRbrJCjzxy66YL+J0672KIoifC2u8UYBE0UfMHDjDrL8Tx5Rnzmb2J",
+	"qS8kAzfoq/UpggMIhhADbjbLAbTIZPZx/WFEdd6d4pyVG6uku748TdcAk7d6A1o9SBABi19sI31stQGO",
+	"sWea5CwJsgngxHHdDIiafTOAIcaQcACjN0Fcm247JHEN8qw2KnGM2yv5AqLbK4Iudq5Q/DPdy6C29EMf",
+	"dvBQWHIn6vocBXot2YFDiqQ6gq29bND8sPgnIQ+XRcETSNN0FMp0QZzjA3Dk4zchi9YR8ylirERn5bu5",
+	"cZftVxnOL2zORof/7zKkHu+56HSdB7k1Qnue+txiRhamqChVV8TrAnRTQV6Zo4WccNb19t4D5Zhqllwa",
+	"W68J50/necJKCoquokiIyf/vOBhslRRgFmgEQ7dPK1aImxCYy7tspVtHnydFuU9BLpH4XxUSa35o8gzi",
+	"pMn30NUZ3zo/rfY99Bed27M0gfVC5QuM0paVjUGiBET7lw+b5rnDbqG4Kg2OQquCXtEn8+2iltJJHxP7",
+	"BJZ6FeTv/9fYNA1VbqdpeNViFIv7D7nUkTywEBverM7OkIRlNoRQRA8FrRwgvgLYQtbyFaFG3zygCRBB",
+	"0pdR81IGzmGnmfiEJmN3ROQUD0gr/7Z9XwHhaS59eTq7iAcMaY3MN6+o5lKP2OQD5oyzSaNpUyqKUWZ5",
+	"MKy2cTjVOnq/7NQB1cCDOWP+yPo2a1VBFBZQWq+8ym9DIVihzcNAmvWx99tdl6rdkhxhTjtqiYQA4d9L",
+	"tl7ggoZhBoXSWtlpAFp5o5eR47lbBr7np710P4Hnp3G6z7dN51FLmZ8RVmbEj78f/wUAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

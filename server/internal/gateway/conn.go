@@ -319,15 +319,14 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 	}
 	if err != nil {
 		r.Data = nil
-		e := apierr.From(err)
-		if e == nil {
+		e, internal := apierr.Of(err)
+		if internal {
 			lvl := slog.LevelError
 			if c.isClosing() && errors.Is(err, context.Canceled) {
 				lvl = slog.LevelDebug // the connection went away mid-request; nobody is waiting for the reply
 			}
 			c.hub.log.Log(context.Background(), lvl, "gateway request failed", "operationID", req.OperationID, "reqIdentifier", req.ReqIdentifier,
-				"userID", c.info.UserID, "connID", c.info.ConnID, "err", err)
-			e = apierr.Internal()
+				"userID", c.info.UserID, "connID", c.info.ConnID, "errCode", int(e.Code), "err", err)
 		}
 		r.ErrCode, r.ErrMsg = int(e.Code), e.Msg
 	}
