@@ -237,13 +237,14 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 func (s *Server) probeWrite(ctx context.Context) error {
 	s.probeMu.Lock()
 	defer s.probeMu.Unlock()
-	if s.probeErr == nil && !s.probeAt.IsZero() && time.Since(s.probeAt) < probeFresh && s.chat.WriteFailure() == nil {
+	failing := s.chat.WriteFailure() != nil
+	if s.probeErr == nil && !s.probeAt.IsZero() && time.Since(s.probeAt) < probeFresh && !failing {
 		return nil
 	}
 	// Not the caller's cancellation: a client hanging up is no verdict on the database.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 	defer cancel()
-	err := s.chat.ProbeWrite(ctx)
+	err := s.chat.ProbeWrite(ctx, failing || s.probeErr != nil) // after a failure, as deep as a message insert
 	if err != nil && s.probeErr == nil {
 		s.log.Warn("not ready: the database does not accept writes", "err", err)
 	} else if err == nil && s.probeErr != nil {

@@ -46,6 +46,7 @@ func TestEmbeddedPostgresKilled(t *testing.T) {
 			// The listening socket goes with the postmaster; take the port before the restart does.
 			for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
 				if ln, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port)); err == nil {
+					go refuse(ln)
 					return ln
 				}
 			}
@@ -80,6 +81,17 @@ func TestEmbeddedPostgresKilled(t *testing.T) {
 		t.Errorf("shutdown with the database down took %s", d)
 	} else {
 		t.Logf("shutdown with the database down took %s", d.Round(time.Millisecond))
+	}
+}
+
+// refuse closes every connection at once, as a port without a server does (more or less).
+func refuse(ln net.Listener) {
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		c.Close()
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/imspec/imserver/gen/db"
 	"github.com/imspec/imserver/server/internal/apierr"
 )
@@ -166,11 +168,23 @@ func (h *writeHealth) failing() error {
 const probeConversation = " write probe"
 
 // ProbeWrite commits a one-row write, bounded by ctx, and notes its outcome with the message writes': the
-// database accepts writes (it is up, its disk is not full, it is not read-only) when it succeeds.
-func (s *Service) ProbeWrite(ctx context.Context) error {
-	_, err := s.pool.Exec(ctx, `INSERT INTO conversation_seqs (conversation_id, max_seq_time) VALUES ($1, $2)
-		ON CONFLICT (conversation_id) DO UPDATE SET max_seq_time = EXCLUDED.max_seq_time`, probeConversation, s.nowMS())
-	s.w.health.recordAny(err) // any failure of this fixed statement is the database's (53100 disk full, 25006 read-only)
+// database accepts writes (it is up, not read-only, not stalled) when it succeeds. deep also writes new
+// pages (a temporary table dropped at commit), as a message insert does: an update of one row fits in its
+// page and succeeds on a full disk, where every insert that needs a new page fails.
+func (s *Service) ProbeWrite(ctx context.Context, deep bool) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `INSERT INTO conversation_seqs (conversation_id, max_seq_time) VALUES ($1, $2)
+			ON CONFLICT (conversation_id) DO UPDATE SET max_seq_time = EXCLUDED.max_seq_time`, probeConversation, s.nowMS()); err != nil {
+			return err
+		}
+		if deep {
+			_, err := tx.Exec(ctx, `CREATE TEMP TABLE imserver_write_probe ON COMMIT DROP AS
+				SELECT g, repeat('x', 1000) AS pad FROM generate_series(1, 64) g`)
+			return err
+		}
+		return nil
+	})
+	s.w.health.recordAny(err) // any failure of these fixed statements is the database's (53100 disk full, 25006 read-only)
 	return err
 }
 
