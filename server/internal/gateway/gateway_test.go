@@ -25,7 +25,9 @@ import (
 	"github.com/imspec/imserver/server/internal/auth"
 )
 
-const wait = 5 * time.Second // the longest any test waits for something that should happen
+// wait is the longest any test waits for something that should happen: generous, so that a loaded machine
+// (make test with -race beside CPU-bound processes) is slow, never failing.
+const wait = 30 * time.Second
 
 // fakeAuth accepts tokens "tok:<userID>:<platformID>".
 type fakeAuth struct{}
@@ -555,10 +557,12 @@ func TestIdleTimeout(t *testing.T) {
 
 func TestTrafficAndPongsKeepAlive(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, Options{IdleTimeout: 600 * time.Millisecond, PingInterval: 150 * time.Millisecond})
+	// Pings every 250 ms, closed after 2 s without a pong: a client's reader late by more than 1.75 s would be
+	// a broken machine, not a loaded one.
+	s := newServer(t, Options{IdleTimeout: 2 * time.Second, PingInterval: 250 * time.Millisecond})
 	u := newUser("alive")
-	c := s.connect(t, u, 1) // its reader answers the server's pings
-	time.Sleep(1500 * time.Millisecond)
+	c := s.connect(t, u, 1)     // its reader answers the server's pings
+	time.Sleep(5 * time.Second) // the property: alive well past the idle timeout
 	if !s.hub.IsOnline(u) {
 		t.Fatal("a client answering pings was closed as idle")
 	}
@@ -820,11 +824,14 @@ func TestDeliverBurstInOrder(t *testing.T) {
 	}
 	pinged := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
+		// Each pong waits behind the frames queued before it (megabytes, under -race): bounded only by wait
+		// per ping, not by a budget for the whole burst that a loaded machine may overrun.
 		var err error
 		for range 20 {
-			if err = c.ws.Ping(ctx); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			err = c.ws.Ping(ctx)
+			cancel()
+			if err != nil {
 				break
 			}
 		}
