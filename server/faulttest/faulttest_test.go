@@ -6,7 +6,8 @@
 // rely on: no acknowledged message lost, every stored message pushed once to an online recipient,
 // /healthz and /readyz truthful, recovery without a restart of imserver.
 //
-// Run with `make test-faults` (build tag faults); CI runs it in its own phase.
+// Run with `make test-faults` (build tag faults; about a minute and a half); .ci/run runs it in its own phase.
+// The full-disk case mounts a small tmpfs and is skipped, with the reason, where that is not permitted.
 package faulttest
 
 import (

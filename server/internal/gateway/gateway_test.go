@@ -616,6 +616,37 @@ func TestSlowConsumer(t *testing.T) {
 	}
 }
 
+// A slow consumer that reads again before WriteTimeout passes gets the 1008 close frame after the frames
+// already on their way; one that stays stalled cannot get any frame, so its socket is dropped after
+// WriteTimeout (TestSlowConsumerWriteTimeout). Both are documented in asyncapi.yaml.
+func TestSlowConsumerThatResumesGets1008(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, Options{SendQueue: 4, WriteTimeout: wait})
+	u := newUser("resumes")
+	ws, _, err := s.dial(t, fmt.Sprintf("token=%s&userID=%s&platformID=1", tok(u, 1), u), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the client is registered", func() bool { return s.hub.IsOnline(u) })
+	payload := []byte(`{"reqIdentifier":2001,"data":"` + strings.Repeat("x", 64<<10) + `"}`)
+	for i := 0; s.hub.IsOnline(u); i++ {
+		if i > 100000 {
+			t.Fatal("the queue never overflowed")
+		}
+		s.hub.Deliver([]string{u}, payload, "")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for {
+		if _, _, err = ws.Read(ctx); err != nil {
+			break
+		}
+	}
+	if got := websocket.CloseStatus(err); got != ClosePolicyViolation {
+		t.Errorf("a slow consumer that resumed reading: %v (close status %d), want %d", err, got, ClosePolicyViolation)
+	}
+}
+
 func TestLogout(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, Options{})
@@ -828,7 +859,7 @@ func TestDeliverBurstInOrder(t *testing.T) {
 		// per ping, not by a budget for the whole burst that a loaded machine may overrun.
 		var err error
 		for range 20 {
-			ctx, cancel := context.WithTimeout(context.Background(), wait)
+			ctx, cancel := context.WithTimeout(context.Background(), 4*wait) // behind the whole burst at worst
 			err = c.ws.Ping(ctx)
 			cancel()
 			if err != nil {
