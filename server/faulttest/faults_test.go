@@ -224,8 +224,8 @@ func TestDatabaseStalled(t *testing.T) {
 }
 
 // Two processes; the LISTEN connections are cut again and again while messages are sent through one of
-// them: the recipient connected to the other gets every message once (the catch-up after each gap), and the
-// listener is back each time.
+// them: the recipient connected to the other gets every message once (the catch-up after each gap), and a
+// user forbidden during a gap loses the connection the other process holds (its kick may never arrive).
 func TestListenerLoss(t *testing.T) {
 	t.Parallel()
 	pg := external(t, filepath.Join(t.TempDir(), "pg"), freePort(t))
@@ -233,6 +233,8 @@ func TestListenerLoss(t *testing.T) {
 	e2 := testenv.StartWithDSN(t, pg.DSN("imserver"))
 	a, aTok, b, bTok := users(t, e1)
 	ws := e2.Dial(b, bTok, 1)
+	c, cTok := e1.User("fc")
+	cws := e2.Dial(c, cTok, 1)
 	conv := single(a, b)
 	ctx := context.Background()
 	admin, err := pgx.Connect(ctx, pg.DSN("imserver"))
@@ -247,8 +249,16 @@ func TestListenerLoss(t *testing.T) {
 			WHERE query LIKE 'LISTEN %' AND pid <> pg_backend_pid()`).Scan(&cut); err != nil {
 			t.Fatal(err)
 		}
+		if i == 10 {
+			e1.MustOK("/manager/forbid_user", e1.AdminToken(), map[string]any{"userID": c, "reason": "fault test"})
+		}
 		id := "m" + strconv.Itoa(i)
 		acked[id] = sendUntilAcked(t, e1, aTok, a, b, id)
+	}
+	select {
+	case <-cws.Closed:
+	case <-time.After(wait):
+		t.Error("a user forbidden during a LISTEN gap is still connected to the other process")
 	}
 	last := sendUntilAcked(t, e1, aTok, a, b, "last")
 	acked["last"] = last

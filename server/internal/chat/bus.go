@@ -126,6 +126,7 @@ func (s *Service) listenOnce(ctx context.Context, lost time.Time) error {
 	if !lost.IsZero() && s.pusher != nil {
 		// Listening again: whatever commits from now on wakes us; what committed during the gap is read here.
 		s.catchUp(ctx, lost.Add(-catchUpMargin))
+		s.kickForbidden(ctx)
 	}
 	for {
 		n, err := conn.Conn().WaitForNotification(ctx)
@@ -209,6 +210,31 @@ func (s *Service) catchUp(ctx context.Context, since time.Time) {
 	s.deliverStored(ctx, msgs)
 	s.log.Info("caught up after a LISTEN gap", "since", since.UTC().Format(time.RFC3339Nano), "messages", len(msgs), "in", time.Since(t0).Round(time.Millisecond))
 }
+
+// kickForbidden closes the connections here of users forbidden meanwhile: a forbid's kick relayed during a
+// LISTEN gap is lost. (Their sends are refused by the writer whatever reached this process.)
+func (s *Service) kickForbidden(ctx context.Context) {
+	lister, ok := s.pusher.(interface{ Users() []string })
+	if !ok {
+		return
+	}
+	users := lister.Users()
+	for len(users) > 0 {
+		n := min(len(users), 10_000)
+		ids, err := s.q.ForbiddenAmong(ctx, users[:n])
+		if err != nil {
+			s.log.Warn("after a LISTEN gap: reading forbidden users failed", "err", err)
+			return
+		}
+		for _, u := range ids {
+			s.pusher.Kick(u, 0, ForbiddenKickReason)
+		}
+		users = users[n:]
+	}
+}
+
+// ForbiddenKickReason is the close reason of a forbidden user's connections (as /manager/forbid_user gives it).
+const ForbiddenKickReason = "this user has been forbidden"
 
 // pushedSet remembers the (conversation, seq) of messages pushed here in the last pushedWindow, so the
 // catch-up after a LISTEN gap and the wake-ups that overlap it push each message once.
