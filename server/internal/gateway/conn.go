@@ -143,9 +143,15 @@ func (c *conn) writeLoop() {
 
 // writeFrames writes frames within WriteTimeout, corked: the frames (and the pieces coder/websocket
 // flushes through the small write buffer) reach the socket in one write.
-func (c *conn) writeFrames(frames [][]byte) error {
+func (c *conn) writeFrames(frames [][]byte) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.hub.opts.WriteTimeout)
 	defer cancel()
+	defer func() {
+		// coder/websocket reports a write cut by its deadline in more than one way: the deadline says it.
+		if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+		}
+	}()
 	if c.cork == nil {
 		for _, f := range frames {
 			if err := c.ws.Write(ctx, websocket.MessageText, f); err != nil {

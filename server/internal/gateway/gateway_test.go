@@ -587,7 +587,9 @@ func TestOversizeFrame(t *testing.T) {
 
 func TestSlowConsumer(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, Options{SendQueue: 4, WriteTimeout: 300 * time.Millisecond})
+	// A write timeout far above what a loaded machine takes for one frame to a reading client: the queue
+	// overflows first.
+	s := newServer(t, Options{SendQueue: 4, WriteTimeout: 5 * time.Second})
 	slow, fast := newUser("slow"), newUser("fast")
 	// The slow client never reads (not even the ack: isMsgResp is off).
 	if _, _, err := s.dial(t, fmt.Sprintf("token=%s&userID=%s&platformID=1", tok(slow, 1), slow), nil); err != nil {
