@@ -486,7 +486,7 @@ func TestSeedConflicts(t *testing.T) {
 	}
 	for _, id := range []string{"authHeader", "wsSendMsgReqIdentifier", "wsSendMsgContent", "wsConnectParams"} {
 		if !ids[id] {
-			t.Errorf("x-seed-conflicts: MISSION's WebSocket conflict %s is missing", id)
+			t.Errorf("x-seed-conflicts: the WebSocket conflict %s (docs/decisions.md) is missing", id)
 		}
 	}
 	msgs := mapAt(f.doc, "components", "messages")

@@ -450,7 +450,7 @@ func TestSeedConflicts(t *testing.T) {
 		t.Fatalf("x-seed-conflicts: %v", err)
 	}
 	if len(items) < 7 {
-		t.Errorf("x-seed-conflicts has %d items; MISSION.md decides 7 conflicts", len(items))
+		t.Errorf("x-seed-conflicts has %d items; docs/decisions.md decides 7 conflicts (D1-D7)", len(items))
 	}
 	for i, it := range items {
 		for _, k := range []string{"topic", "seed000", "seed003", "decision"} {

@@ -824,7 +824,7 @@ export interface paths {
          * @description Stores a message and delivers it. The body is the flat form of seed 000 (see `x-seed-conflicts`).
          *     `sessionType` 1 sends to the user `recvID` (conversation `single_<a>_<b>`); 3 (2 is accepted as well) sends
          *     to the group `groupID` (conversation `group_<groupID>`); 4 writes to `notification_<recvID>` and is for admins
-         *     only. `content` is the element object (OPENIM-FACTS §1.3); the stored `MsgData.content` is its JSON text. For
+         *     only. `content` is the element object (docs/decisions.md#f5-content-elements); the stored `MsgData.content` is its JSON text. For
          *     text (`contentType` 101) it is `{"content": "..."}` as OpenIM clients send it, or seed 000's
          *     `{"text": "..."}`. contentType 113 (Typing) is pushed online-only and never stored; so is any message with
          *     `isOnlineOnly` true.
@@ -1838,7 +1838,7 @@ export interface components {
             senderFaceURL?: string;
             senderPlatformID?: components["schemas"]["PlatformID"];
             /**
-             * @description The message element as a JSON object (OPENIM-FACTS §1.3). Text (101): `{"content": "..."}`, or seed 000's
+             * @description The message element as a JSON object (docs/decisions.md#f5-content-elements). Text (101): `{"content": "..."}`, or seed 000's
              *     `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
              */
             content: {

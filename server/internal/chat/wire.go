@@ -8,7 +8,7 @@ import (
 )
 
 // Wire is MsgData as it travels in pushes, pulls and history: every scalar present, zero values included,
-// as OpenIM clients expect (OPENIM-FACTS §0.2).
+// as OpenIM clients expect (docs/decisions.md#f2-json-conventions).
 type Wire struct {
 	SendID           string          `json:"sendID"`
 	RecvID           string          `json:"recvID"`

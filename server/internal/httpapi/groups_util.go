@@ -18,7 +18,7 @@ import (
 	"github.com/imspec/imserver/server/internal/chat"
 )
 
-// Group constants (OpenIM, OPENIM-FACTS §5.5–5.10).
+// Group constants (OpenIM's, docs/decisions.md#f12-group-constants).
 const (
 	roleOwner  = 100
 	roleAdmin  = 60
