@@ -1127,9 +1127,11 @@ export interface components {
          *     | 1205 | OwnerCannotQuit | the owner must transfer the group first |
          *     | 1206 | AlreadyInGroup | |
          *     | 1301 | MsgAlreadyRevoked | |
+         *     | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+         *     | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
          * @enum {integer}
          */
-        ErrCode: 0 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1301;
+        ErrCode: 0 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1301 | 1501 | 1502;
         /**
          * Format: int32
          * @description The client platform (OpenIM constant/platform_id_to_name.go).
