@@ -144,6 +144,7 @@ func TestCommitAnsweredAfterTimeout(t *testing.T) {
 	e := testenv.StartWithDSN(t, pg.DSN("imserver"), writeTimeout(time.Second))
 	ctx := context.Background()
 	if _, err := e.Server.Pool().Exec(ctx, `
+		CREATE SEQUENCE fault_once;
 		CREATE FUNCTION fault_slow_commit() RETURNS trigger LANGUAGE plpgsql AS $$
 		DECLARE t0 timestamptz := clock_timestamp();
 		BEGIN
@@ -151,6 +152,9 @@ func TestCommitAnsweredAfterTimeout(t *testing.T) {
 				WHILE clock_timestamp() < t0 + interval '3 seconds' LOOP
 					BEGIN PERFORM pg_sleep(0.05); EXCEPTION WHEN query_canceled THEN NULL; END;
 				END LOOP;
+			END IF;
+			IF NEW.content LIKE '%cancel-commit%' AND nextval('fault_once') = 1 THEN -- the first attempt only
+				PERFORM pg_sleep(3); -- cut short by the client's cancel request: the COMMIT fails
 			END IF;
 			RETURN NULL;
 		END $$;
@@ -173,7 +177,18 @@ func TestCommitAnsweredAfterTimeout(t *testing.T) {
 		t.Errorf("retry acknowledged seq %d; the push had seq 2", acked["stall-commit"])
 	}
 	acked["m3"] = sendUntilAcked(t, e, aTok, a, b, "m3")
-	assertPushedOnce(t, collect(t, ws, conv, got, 3, acked["m3"]), acked["m3"])
+	got = collect(t, ws, conv, got, 3, acked["m3"])
+
+	// Told 1502 for a COMMIT that did not commit: the retry stores it, and it is pushed once, not once more
+	// by the search for unanswered COMMITs (which looks every second: give it a few).
+	if r := send(e, aTok, a, b, "cancel-commit"); r.ErrCode != 1502 {
+		t.Fatalf("send whose COMMIT outlasts the write timeout: errCode %d %q, want 1502", r.ErrCode, r.ErrMsg)
+	}
+	acked["cancel-commit"] = sendUntilAcked(t, e, aTok, a, b, "cancel-commit")
+	got = collect(t, ws, conv, got, acked["cancel-commit"], acked["cancel-commit"])
+	ws.NoPush(3*time.Second, "a second push of the retried message", func(p testenv.Push) bool { return p.ClientMsgID == "cancel-commit" })
+	acked["m5"] = sendUntilAcked(t, e, aTok, a, b, "m5")
+	assertPushedOnce(t, collect(t, ws, conv, got, acked["m5"], acked["m5"]), acked["m5"])
 	assertStored(t, pg.DSN("imserver"), conv, acked)
 }
 

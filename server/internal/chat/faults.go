@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -58,6 +59,45 @@ func (w *Writer) takeUnsure(k string) *pending {
 	}
 	delete(w.unsure, k)
 	return u.p
+}
+
+// errUnsureCommitted: a message retried in this transaction was committed by its earlier, unanswered one.
+var errUnsureCommitted = errors.New("a message of an unanswered COMMIT turned out committed; retrying the batch")
+
+// settleUnsure runs once the batch holds its conversations' seq rows. A message about to be stored again
+// whose earlier COMMIT went unanswered: that transaction held the same seq row, so it has ended by now and
+// FindSent sees whether it committed. If it did, the batch is retried (and finds it a duplicate); if not,
+// the message is no longer unsure, and this transaction stores and pushes it.
+func (w *Writer) settleUnsure(ctx context.Context, q *db.Queries, byConv map[string][]*pending) error {
+	var keys []string
+	var sendIDs, clientIDs []string
+	w.unsureMu.Lock()
+	if len(w.unsure) > 0 {
+		for _, ps := range byConv {
+			for _, p := range ps {
+				k := key(p.msg.SendID, p.msg.ClientMsgID)
+				if _, ok := w.unsure[k]; ok {
+					keys = append(keys, k)
+					sendIDs, clientIDs = append(sendIDs, p.msg.SendID), append(clientIDs, p.msg.ClientMsgID)
+				}
+			}
+		}
+	}
+	w.unsureMu.Unlock()
+	if len(keys) == 0 {
+		return nil
+	}
+	found, err := q.FindSent(ctx, db.FindSentParams{SendIds: sendIDs, ClientMsgIds: clientIDs})
+	if err != nil {
+		return fmt.Errorf("find sent: %w", err)
+	}
+	if len(found) > 0 {
+		return errUnsureCommitted
+	}
+	for _, k := range keys {
+		w.takeUnsure(k) // not committed: this transaction stores it, and pushStored pushes it
+	}
+	return nil
 }
 
 // pushResolved pushes the messages of a committed batch that turned out to be stored by a transaction

@@ -164,6 +164,9 @@ func (w *Writer) work(in chan *pending) {
 
 func (w *Writer) commit(batch []*pending) {
 	stored, err := w.tryCommit(batch)
+	if errors.Is(err, errUnsureCommitted) {
+		stored, err = w.tryCommit(batch) // now FindSent sees it: a duplicate
+	}
 	w.health.record(err)
 	var unknown *commitUnknownError
 	if errors.As(err, &unknown) {
@@ -282,6 +285,9 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 		got, err := q.AllocSeqsBatch(ctx, db.AllocSeqsBatchParams{ConversationIds: convs, Ns: ns, Now: now})
 		if err != nil {
 			return nil, fmt.Errorf("allocate seqs: %w", err)
+		}
+		if err := w.settleUnsure(ctx, q, byConv); err != nil {
+			return nil, err
 		}
 		maxSeqs := make(map[string]int64, len(got))
 		for _, g := range got {
