@@ -88,14 +88,14 @@ func (s *Service) Listen(ctx context.Context) {
 	var lost time.Time // zero before the first LISTEN: nothing was missed
 	for ctx.Err() == nil {
 		began := time.Now()
-		err := s.listenOnce(ctx, lost)
+		listened, err := s.listenOnce(ctx, lost)
 		if ctx.Err() != nil {
 			return
 		}
 		if time.Since(began) >= listenHealthy {
 			backoff = listenMinBackoff
 		}
-		if lost.IsZero() || time.Since(began) >= listenHealthy {
+		if listened || lost.IsZero() {
 			lost = time.Now() // else a failed reconnect: the gap began at the earlier loss
 		}
 		s.log.Warn("LISTEN connection lost; reconnecting", "err", err, "in", backoff)
@@ -108,14 +108,16 @@ func (s *Service) Listen(ctx context.Context) {
 	}
 }
 
-func (s *Service) listenOnce(ctx context.Context, lost time.Time) error {
+// listenOnce listens on one connection until it fails; listened reports that it got as far as listening
+// (and catching up), so that a next gap begins when this connection was lost.
+func (s *Service) listenOnce(ctx context.Context, lost time.Time) (listened bool, _ error) {
 	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
-		return err
+		return false, err
 	}
 	defer conn.Release()
 	if _, err := conn.Exec(ctx, "LISTEN "+NotifyChannel); err != nil {
-		return err
+		return false, err
 	}
 	defer func() {
 		// The connection goes back to the pool: stop listening on it.
@@ -131,7 +133,7 @@ func (s *Service) listenOnce(ctx context.Context, lost time.Time) error {
 	for {
 		n, err := conn.Conn().WaitForNotification(ctx)
 		if err != nil {
-			return err
+			return true, err
 		}
 		var w wakeup
 		if json.Unmarshal([]byte(n.Payload), &w) != nil || w.Origin == s.origin || s.pusher == nil {
