@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sync"
 	"time"
 
@@ -127,7 +128,9 @@ func (s *Service) listenOnce(ctx context.Context, lost time.Time) (listened bool
 	}()
 	if !lost.IsZero() && s.pusher != nil {
 		// Listening again: whatever commits from now on wakes us; what committed during the gap is read here.
-		s.catchUp(ctx, lost.Add(-catchUpMargin))
+		if err := s.catchUp(ctx, lost.Add(-catchUpMargin)); err != nil {
+			return false, err // listen again, and catch up from the same point
+		}
 		s.kickForbidden(ctx)
 	}
 	for {
@@ -202,15 +205,15 @@ func (s *Service) deliverStored(ctx context.Context, msgs []db.Message) {
 }
 
 // catchUp pushes to this process's connections the messages stored since a time that it has not pushed.
-func (s *Service) catchUp(ctx context.Context, since time.Time) {
+func (s *Service) catchUp(ctx context.Context, since time.Time) error {
 	t0 := time.Now()
 	msgs, err := s.q.RecentMessages(ctx, db.RecentMessagesParams{Since: since.UnixMilli(), PerConv: catchUpPerConv, MaxRows: catchUpMax})
 	if err != nil {
-		s.log.Warn("catch-up after a LISTEN gap failed; clients recover by syncing seqs", "err", err)
-		return
+		return fmt.Errorf("catch-up after a LISTEN gap: %w", err)
 	}
 	s.deliverStored(ctx, msgs)
 	s.log.Info("caught up after a LISTEN gap", "since", since.UTC().Format(time.RFC3339Nano), "messages", len(msgs), "in", time.Since(t0).Round(time.Millisecond))
+	return nil
 }
 
 // kickForbidden closes the connections here of users forbidden meanwhile: a forbid's kick relayed during a
