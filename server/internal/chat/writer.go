@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/imspec/imserver/gen/db"
@@ -174,7 +175,9 @@ func (w *Writer) commit(batch []*pending) {
 			"size", len(batch), "err", err)
 		w.rememberUnsure(batch)
 		for _, p := range batch {
-			p.err = apierr.SendOutcomeUnknown()
+			if p.err == nil { // a refusal stands: the checks saw the same state the COMMIT would have
+				p.err = apierr.SendOutcomeUnknown()
+			}
 			close(p.done)
 		}
 		return
@@ -339,7 +342,7 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
-		if apierr.IsStorage(err) {
+		if apierr.IsStorage(err) && !pgconn.SafeToRetry(err) {
 			// COMMIT may have reached the server: the outcome is unknown, not a failure.
 			return nil, &commitUnknownError{err}
 		}
