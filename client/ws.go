@@ -48,13 +48,15 @@ type WSOptions struct {
 // Frame is any frame the server sends: a reply (msgIncr echoed), a push (2001, 2002) or, with Type set, the
 // text heartbeat {"type":"pong"}.
 type Frame struct {
-	ReqIdentifier int             `json:"reqIdentifier"`
-	MsgIncr       string          `json:"msgIncr"`
-	OperationID   string          `json:"operationID"`
-	ErrCode       int             `json:"errCode"`
-	ErrMsg        string          `json:"errMsg"`
-	Data          json.RawMessage `json:"data"`
-	Type          string          `json:"type,omitempty"`
+	ReqIdentifier int    `json:"reqIdentifier"`
+	MsgIncr       string `json:"msgIncr"`
+	OperationID   string `json:"operationID"`
+	ErrCode       int    `json:"errCode"`
+	ErrMsg        string `json:"errMsg"`
+	// ErrDlt is a reply's errDlt; nil in frames without one (pushes), so a frame re-encodes as it came.
+	ErrDlt *string         `json:"errDlt,omitempty"`
+	Data   json.RawMessage `json:"data"`
+	Type   string          `json:"type,omitempty"`
 }
 
 // Push is a decoded 2001 push.

@@ -104,6 +104,11 @@ func (s *Suite) plan() {
 			f := f
 			gen("err1001-missing-"+f, 1001, func(t TestLike, rt *runtime) { rt.runMissing(t, op, f) })
 		}
+		if op.reqSchema != nil {
+			for _, lc := range limitCases(op.reqSchema) {
+				gen("err1001-limit-"+lc.name, 1001, func(t TestLike, rt *runtime) { rt.runLimit(t, op, lc) })
+			}
+		}
 		if op.Secured {
 			gen("err1002-noToken", 1002, func(t TestLike, rt *runtime) { rt.runNoToken(t, op, false) })
 			gen("err1002-garbageToken", 1002, func(t TestLike, rt *runtime) { rt.runNoToken(t, op, true) })

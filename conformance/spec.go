@@ -31,6 +31,7 @@ type Op struct {
 	Examples []*Example
 
 	respSchema *openapi3.SchemaRef
+	reqSchema  *openapi3.Schema // nil without a JSON request body
 }
 
 // Example is a named request example and the response example of the same name.
@@ -172,6 +173,11 @@ func (s *Suite) loadOps(node *yaml.Node, doc map[string]any, kin *openapi3.T) er
 			op.Examples = append(op.Examples, ex)
 		}
 		if kp := kin.Paths.Find(p); kp != nil && kp.Post != nil {
+			if rb := kp.Post.RequestBody; rb != nil && rb.Value != nil {
+				if c := rb.Value.Content.Get("application/json"); c != nil && c.Schema != nil {
+					op.reqSchema = c.Schema.Value
+				}
+			}
 			if r := kp.Post.Responses.Status(200); r != nil && r.Value != nil {
 				if c := r.Value.Content.Get("application/json"); c != nil {
 					op.respSchema = c.Schema

@@ -88,7 +88,8 @@ func TestSuiteDerivesFromTheSpecs(t *testing.T) {
 		names[c.Name] = true
 	}
 	for _, want := range []string{"auth/userRegister/seed", "friend/addFriend/err1105-pending", "user/getUsersInfo/err1002-garbageToken",
-		"events/FriendAdded/0-addFriendResponse", "ws/gapFill", "self/coverage"} {
+		"events/FriendAdded/0-addFriendResponse", "ws/gapFill", "self/coverage",
+		"msg/getConversationMsg/err1001-limit-count-maximum", "group/inviteUserToGroup/err1001-limit-invitedUserIDs-maxItems"} {
 		if !names[want] {
 			t.Errorf("no case %s", want)
 		}

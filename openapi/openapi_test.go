@@ -47,6 +47,7 @@ var errCodes = []struct {
 	desc string
 }{
 	{0, "Success", ""},
+	{429, "TooManyRequests", "a rate limit or the bound on unauthenticated requests was reached; errDlt is retryAfterMs=<n>"},
 	{500, "InternalError", "the server failed; retry later; details are in the server log under the operationID"},
 	{1001, "ArgsError", "malformed body or a field fails validation; errMsg names the field"},
 	{1002, "TokenInvalid", "missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden"},
@@ -69,6 +70,8 @@ var errCodes = []struct {
 	{1205, "OwnerCannotQuit", "the owner must transfer the group first"},
 	{1206, "AlreadyInGroup", ""},
 	{1301, "MsgAlreadyRevoked", ""},
+	{1501, "StorageUnavailable", "the database is unreachable, failing or full; nothing was changed; retry later (a send with the same clientMsgID)"},
+	{1502, "SendOutcomeUnknown", "storing the message timed out and it may have been stored; retry with the same clientMsgID (stored at most once, pushed once)"},
 }
 
 var tags = map[string]bool{"auth": true, "user": true, "friend": true, "group": true, "msg": true,

@@ -23,7 +23,7 @@ var fuzzPaths = []string{
 
 // FuzzREST sends arbitrary bodies to the API: every answer must be an envelope, never a server fault.
 func FuzzREST(f *testing.F) {
-	e := testenv.Start(f)
+	e := testenv.Start(f, testenv.NoRateLimits)
 	u, tok := e.User("fz")
 	for i, seed := range []string{
 		`{}`, `[]`, `null`, `{"userIDs":[""]}`, `{"sendID":"` + u + `","recvID":"` + u + `","content":{},"contentType":101,"sessionType":1}`,
@@ -58,7 +58,7 @@ func FuzzREST(f *testing.F) {
 // FuzzGatewayFrame writes arbitrary frames on a live connection: the server answers or closes, never faults,
 // and the connection's user keeps being served.
 func FuzzGatewayFrame(f *testing.F) {
-	e := testenv.Start(f)
+	e := testenv.Start(f, testenv.NoRateLimits)
 	u, tok := e.User("fz")
 	for _, seed := range []string{
 		`{"type":"ping"}`, `{"reqIdentifier":1001,"sendID":"` + u + `","msgIncr":"1","operationID":"o","data":{}}`,

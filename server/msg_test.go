@@ -92,7 +92,7 @@ func TestSendErrors(t *testing.T) {
 		{"unknown recipient", map[string]any{"sendID": a, "recvID": "ghost" + a, "content": textContent("x"), "contentType": 101, "sessionType": 1}, 1004, "ghost"},
 		{"unknown group", map[string]any{"sendID": a, "groupID": "nogroup" + a, "content": textContent("x"), "contentType": 101, "sessionType": 3}, 1005, "nogroup"},
 		{"no recvID", map[string]any{"sendID": a, "content": textContent("x"), "contentType": 101, "sessionType": 1}, 1001, "recvID"},
-		{"notification content type", map[string]any{"sendID": a, "recvID": b, "content": textContent("x"), "contentType": 1201, "sessionType": 1}, 1001, "1201"},
+		{"notification content type", map[string]any{"sendID": a, "recvID": b, "content": textContent("x"), "contentType": 1201, "sessionType": 1}, 1001, "contentType"}, // the spec lists the sendable types
 		{"missing content", map[string]any{"sendID": a, "recvID": b, "contentType": 101, "sessionType": 1}, 1001, "content"},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -30,6 +30,7 @@ import (
 	"github.com/imspec/imserver/server/internal/chat"
 	"github.com/imspec/imserver/server/internal/config"
 	"github.com/imspec/imserver/server/internal/gateway"
+	"github.com/imspec/imserver/server/internal/guard"
 	"github.com/imspec/imserver/server/internal/httpapi"
 	"github.com/imspec/imserver/server/internal/presence"
 )
@@ -41,6 +42,7 @@ type Server struct {
 	pool     *pgxpool.Pool
 	embedded *pgembed.Cluster
 	handler  http.Handler
+	metrics  http.Handler
 	ready    chan struct{}
 	chat     *chat.Service
 	hub      *gateway.Hub
@@ -100,6 +102,11 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	signer := auth.NewSigner(cfg.Secret, cfg.TokenTTL, cfg.AdminUserIDs)
 	checker := &auth.Checker{Signer: signer, Q: db.New(s.pool)}
 	s.chat = chat.New(s.pool, log, chat.Options{WriteTimeout: cfg.DBWriteTimeout})
+	grd := guard.New(guard.Options{
+		RateLimitOff: cfg.RateLimitOff, Send: cfg.RateSend, Mutate: cfg.RateMutate, Secret: cfg.RateSecret,
+		Exempt: cfg.RateExemptUserIDs, MaxUnauthenticated: cfg.MaxUnauthenticated,
+		DevSecretLoopbackOnly: cfg.DevSecretLoopbackOnly(),
+	})
 	// The shared connection registry: every process's connections, for 1304 and get_users_online_status.
 	// Each worker may hold a pool connection while it announces (which takes another), so they get at most
 	// a quarter of the pool.
@@ -108,7 +115,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 		return nil, fmt.Errorf("presence registry: %w", err)
 	}
 	s.hub, err = gateway.New(gateway.Options{
-		Checker: checker, Backend: s.chat, Hooks: s.presence, Log: log, Registerer: reg,
+		Checker: checker, Backend: limitSends(grd, s.chat), Hooks: s.presence, Log: log, Registerer: reg,
 		MaxFrameBytes: cfg.WSMaxFrameBytes, SendQueue: cfg.WSSendQueue,
 		WriteTimeout: cfg.WSWriteTimeout, IdleTimeout: cfg.WSIdleTimeout,
 	})
@@ -118,14 +125,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	s.chat.SetPusher(s.hub)
 	deps := httpapi.Deps{
 		Pool: s.pool, Checker: checker, Secret: cfg.Secret, Log: log, MaxBody: cfg.MaxBodyBytes,
-		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Sessions: sessions{hub: s.hub, chat: s.chat, presence: s.presence},
+		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Guard: grd, Sessions: sessions{hub: s.hub, chat: s.chat, presence: s.presence},
 	}
 
 	r := chi.NewRouter()
 	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
-	r.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	r.Handle(gateway.Path, s.hub)
+	s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+	if cfg.MetricsAddr == "" {
+		r.Handle("/metrics", s.metrics)
+	}
+	r.Handle(gateway.Path, boundUpgrades(grd, s.hub))
 	r.Get(httpapi.BasePath+"/openapi.yaml", serveSpec(openapi.Spec))
 	r.Get("/asyncapi.yaml", serveSpec(asyncapi.Spec))
 	if err := httpapi.Mount(r, deps, httpapi.NewHandlers(deps)); err != nil {
@@ -138,13 +148,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 // Handler is the server's whole HTTP surface.
 func (s *Server) Handler() http.Handler { return s.handler }
 
+// Metrics serves the Prometheus metrics; it is mounted at /metrics on Handler unless the configuration
+// gives them an address of their own (the caller serves them there).
+func (s *Server) Metrics() http.Handler { return s.metrics }
+
 // Pool is the server's database pool (tests use it to inspect state).
 func (s *Server) Pool() *pgxpool.Pool { return s.pool }
 
 // Serve answers on ln until ctx is cancelled, then shuts down gracefully: stop accepting, finish in-flight
 // requests (bounded by the shutdown timeout), close storage.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
-	srv := &http.Server{Handler: s.handler, ReadHeaderTimeout: 10 * time.Second}
+	srv := newHTTPServer(s.handler, s.cfg)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	lctx, stopListen := context.WithCancel(context.Background())

@@ -22,7 +22,10 @@ import (
 // Process returns the backend that runs the server as a local process against a private PostgreSQL.
 func Process() Backend { return processBackend{} }
 
-type processBackend struct{}
+// ProcessWith is Process whose servers also get the settings env ("IMSERVER_RATE_LIMIT=off" for a load test).
+func ProcessWith(env ...string) Backend { return processBackend{env: env} }
+
+type processBackend struct{ env []string }
 
 func (processBackend) Name() string { return "process" }
 
@@ -106,7 +109,7 @@ func serverBinary(ctx context.Context, dir string) (string, error) {
 }
 
 // Start implements [Backend].
-func (processBackend) Start(ctx context.Context, t testing.TB) (Target, error) {
+func (b processBackend) Start(ctx context.Context, t testing.TB) (Target, error) {
 	t.Helper()
 	env, release, err := procShared.acquire(ctx)
 	if err != nil {
@@ -160,6 +163,7 @@ func (processBackend) Start(ctx context.Context, t testing.TB) (Target, error) {
 			"IMSERVER_DATA_DIR="+filepath.Join(work, "data"),
 			"IMSERVER_LOG_LEVEL="+logLevel,
 		)
+		envv = append(envv, b.env...)
 		srv, err := startServerProcess(env.bin, envv, work, logPath)
 		if err != nil {
 			return Target{}, fmt.Errorf("process backend: %w", err)

@@ -46,6 +46,7 @@ const (
 	ErrCodeStorageUnavailable ErrCode = 1501
 	ErrCodeSuccess            ErrCode = 0
 	ErrCodeTokenInvalid       ErrCode = 1002
+	ErrCodeTooManyRequests    ErrCode = 429
 	ErrCodeUserForbidden      ErrCode = 1008
 	ErrCodeUserNotFound       ErrCode = 1004
 )
@@ -98,6 +99,8 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeSuccess:
 		return true
 	case ErrCodeTokenInvalid:
+		return true
+	case ErrCodeTooManyRequests:
 		return true
 	case ErrCodeUserForbidden:
 		return true
@@ -195,6 +198,63 @@ func (e RoleLevel) Valid() bool {
 	}
 }
 
+// Defines values for SendMsgReqContentType.
+const (
+	SendMsgReqContentTypeN101  SendMsgReqContentType = 101
+	SendMsgReqContentTypeN102  SendMsgReqContentType = 102
+	SendMsgReqContentTypeN103  SendMsgReqContentType = 103
+	SendMsgReqContentTypeN104  SendMsgReqContentType = 104
+	SendMsgReqContentTypeN105  SendMsgReqContentType = 105
+	SendMsgReqContentTypeN106  SendMsgReqContentType = 106
+	SendMsgReqContentTypeN107  SendMsgReqContentType = 107
+	SendMsgReqContentTypeN108  SendMsgReqContentType = 108
+	SendMsgReqContentTypeN109  SendMsgReqContentType = 109
+	SendMsgReqContentTypeN110  SendMsgReqContentType = 110
+	SendMsgReqContentTypeN113  SendMsgReqContentType = 113
+	SendMsgReqContentTypeN114  SendMsgReqContentType = 114
+	SendMsgReqContentTypeN117  SendMsgReqContentType = 117
+	SendMsgReqContentTypeN118  SendMsgReqContentType = 118
+	SendMsgReqContentTypeN1400 SendMsgReqContentType = 1400
+)
+
+// Valid indicates whether the value is a known member of the SendMsgReqContentType enum.
+func (e SendMsgReqContentType) Valid() bool {
+	switch e {
+	case SendMsgReqContentTypeN101:
+		return true
+	case SendMsgReqContentTypeN102:
+		return true
+	case SendMsgReqContentTypeN103:
+		return true
+	case SendMsgReqContentTypeN104:
+		return true
+	case SendMsgReqContentTypeN105:
+		return true
+	case SendMsgReqContentTypeN106:
+		return true
+	case SendMsgReqContentTypeN107:
+		return true
+	case SendMsgReqContentTypeN108:
+		return true
+	case SendMsgReqContentTypeN109:
+		return true
+	case SendMsgReqContentTypeN110:
+		return true
+	case SendMsgReqContentTypeN113:
+		return true
+	case SendMsgReqContentTypeN114:
+		return true
+	case SendMsgReqContentTypeN117:
+		return true
+	case SendMsgReqContentTypeN118:
+		return true
+	case SendMsgReqContentTypeN1400:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for SessionType.
 const (
 	SessionTypeNotificationChat SessionType = 4
@@ -222,6 +282,8 @@ func (e SessionType) Valid() bool {
 // AddBlackReq defines model for AddBlackReq.
 type AddBlackReq struct {
 	BlackUserID string `json:"blackUserID"`
+
+	// Ex At most 1,024 characters.
 	Ex          string `json:"ex,omitempty"`
 	OwnerUserID string `json:"ownerUserID"`
 }
@@ -234,11 +296,13 @@ type AddBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -265,8 +329,8 @@ type AddBlackResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -274,12 +338,13 @@ type AddBlackResp struct {
 
 // AddFriendReq defines model for AddFriendReq.
 type AddFriendReq struct {
+	// Ex At most 1,024 characters.
 	Ex string `json:"ex,omitempty"`
 
 	// FromUserID The applicant.
 	FromUserID string `json:"fromUserID"`
 
-	// ReqMsg The applicant's note.
+	// ReqMsg The applicant's note. At most 255 characters.
 	ReqMsg string `json:"reqMsg,omitempty"`
 
 	// ToUserID The user asked.
@@ -294,11 +359,13 @@ type AddFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -325,8 +392,8 @@ type AddFriendResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -336,7 +403,9 @@ type AddFriendResp struct {
 type AddFriendResponseReq struct {
 	// FromUserID The applicant.
 	FromUserID string `json:"fromUserID"`
-	HandleMsg  string `json:"handleMsg,omitempty"`
+
+	// HandleMsg At most 255 characters.
+	HandleMsg string `json:"handleMsg,omitempty"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
@@ -353,11 +422,13 @@ type AddFriendResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -384,8 +455,8 @@ type AddFriendResponseResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -407,6 +478,7 @@ type BlackInfo struct {
 
 // CancelMuteGroupMemberReq defines model for CancelMuteGroupMemberReq.
 type CancelMuteGroupMemberReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 	UserID  string `json:"userID"`
 }
@@ -419,11 +491,13 @@ type CancelMuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -450,8 +524,8 @@ type CancelMuteGroupMemberResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -459,6 +533,7 @@ type CancelMuteGroupMemberResp struct {
 
 // CancelMuteGroupReq defines model for CancelMuteGroupReq.
 type CancelMuteGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 }
 
@@ -470,11 +545,13 @@ type CancelMuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -501,8 +578,8 @@ type CancelMuteGroupResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -567,22 +644,29 @@ type Conversation struct {
 // ConversationForSet The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 // optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 type ConversationForSet struct {
-	AttachedInfo   *string `json:"attachedInfo,omitempty"`
-	BurnDuration   *int32  `json:"burnDuration,omitempty"`
-	ConversationID string  `json:"conversationID"`
+	// AttachedInfo At most 1,024 characters.
+	AttachedInfo *string `json:"attachedInfo,omitempty"`
+	BurnDuration *int32  `json:"burnDuration,omitempty"`
+
+	// ConversationID At most 256 characters.
+	ConversationID string `json:"conversationID"`
 
 	// ConversationType 1 single chat; 3 group chat (2, OpenIM's unused "write group", is accepted as a group chat too);
 	// 4 notification conversation.
 	ConversationType SessionType `json:"conversationType,omitempty"`
-	Ex               *string     `json:"ex,omitempty"`
-	GroupAtType      *int32      `json:"groupAtType,omitempty"`
-	GroupID          string      `json:"groupID,omitempty"`
-	IsMsgDestruct    *bool       `json:"isMsgDestruct,omitempty"`
-	IsPinned         *bool       `json:"isPinned,omitempty"`
-	IsPrivateChat    *bool       `json:"isPrivateChat,omitempty"`
-	MsgDestructTime  *int64      `json:"msgDestructTime,omitempty"`
-	RecvMsgOpt       *int32      `json:"recvMsgOpt,omitempty"`
-	UserID           string      `json:"userID,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex          *string `json:"ex,omitempty"`
+	GroupAtType *int32  `json:"groupAtType,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID         string `json:"groupID,omitempty"`
+	IsMsgDestruct   *bool  `json:"isMsgDestruct,omitempty"`
+	IsPinned        *bool  `json:"isPinned,omitempty"`
+	IsPrivateChat   *bool  `json:"isPrivateChat,omitempty"`
+	MsgDestructTime *int64 `json:"msgDestructTime,omitempty"`
+	RecvMsgOpt      *int32 `json:"recvMsgOpt,omitempty"`
+	UserID          string `json:"userID,omitempty"`
 }
 
 // CreateGroupData defines model for CreateGroupData.
@@ -615,11 +699,13 @@ type CreateGroupResp struct {
 	Data CreateGroupData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -646,8 +732,8 @@ type CreateGroupResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -667,11 +753,13 @@ type DeleteFriendResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -698,8 +786,8 @@ type DeleteFriendResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -708,8 +796,10 @@ type DeleteFriendResp struct {
 // DismissGroupReq defines model for DismissGroupReq.
 type DismissGroupReq struct {
 	// DeleteMember Also empty the member list (default false).
-	DeleteMember bool   `json:"deleteMember,omitempty"`
-	GroupID      string `json:"groupID"`
+	DeleteMember bool `json:"deleteMember,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
 }
 
 // DismissGroupResp The reply envelope of dismissGroup.
@@ -720,11 +810,13 @@ type DismissGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -751,8 +843,8 @@ type DismissGroupResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -764,11 +856,13 @@ type DismissGroupResp struct {
 type Empty = map[string]interface{}
 
 // ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-// numbers. 1009 may come from any operation a server does not implement yet.
+// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 //
 // | code | name | meaning |
 // |---|---|---|
 // | 0 | Success | |
+// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 // | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 // | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 // | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -798,9 +892,11 @@ type ErrCode int
 // ForbidUserReq defines model for ForbidUserReq.
 type ForbidUserReq struct {
 	// ForbiddenType 1 (absent means 1) forbids logging in; other values are stored and act the same.
-	ForbiddenType int32  `json:"forbiddenType,omitempty"`
-	Reason        string `json:"reason,omitempty"`
-	UserID        string `json:"userID"`
+	ForbiddenType int32 `json:"forbiddenType,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
+	UserID string `json:"userID"`
 }
 
 // ForbidUserResp The reply envelope of forbidUser.
@@ -811,11 +907,13 @@ type ForbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -842,8 +940,8 @@ type ForbidUserResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -912,11 +1010,13 @@ type GetAllConversationsResp struct {
 	Data GetAllConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -943,8 +1043,8 @@ type GetAllConversationsResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -968,11 +1068,13 @@ type GetBlackListResp struct {
 	Data GetBlackListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -999,8 +1101,8 @@ type GetBlackListResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1008,7 +1110,8 @@ type GetBlackListResp struct {
 
 // GetConversationMsgData defines model for GetConversationMsgData.
 type GetConversationMsgData struct {
-	// IsEnd True when there are no older messages.
+	// IsEnd True when there are no older messages; false when the reply stopped at `count` or at its 512 KiB
+	// budget of messages (ask again with the oldest message's clientMsgID as startClientMsgID).
 	IsEnd bool `json:"isEnd"`
 
 	// Messages Newest first.
@@ -1017,12 +1120,14 @@ type GetConversationMsgData struct {
 
 // GetConversationMsgReq defines model for GetConversationMsgReq.
 type GetConversationMsgReq struct {
+	// ConversationID At most 256 characters.
 	ConversationID string `json:"conversationID"`
 
-	// Count At most this many messages.
+	// Count At most this many messages (1-1,000). A reply also stops at 512 KiB of messages, with `isEnd` false:
+	// ask again from the oldest message received.
 	Count int32 `json:"count"`
 
-	// StartClientMsgID Return messages older than this one; empty = start from the newest.
+	// StartClientMsgID Return messages older than this one; empty = start from the newest. At most 128 characters.
 	StartClientMsgID string `json:"startClientMsgID,omitempty"`
 }
 
@@ -1031,11 +1136,13 @@ type GetConversationMsgResp struct {
 	Data GetConversationMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1062,8 +1169,8 @@ type GetConversationMsgResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1076,6 +1183,7 @@ type GetConversationsData struct {
 
 // GetConversationsReq defines model for GetConversationsReq.
 type GetConversationsReq struct {
+	// ConversationIDs At most 1,000 entries.
 	ConversationIDs []string `json:"conversationIDs"`
 	OwnerUserID     string   `json:"ownerUserID"`
 }
@@ -1085,11 +1193,13 @@ type GetConversationsResp struct {
 	Data GetConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1116,8 +1226,8 @@ type GetConversationsResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1131,7 +1241,7 @@ type GetFriendApplyListData struct {
 
 // GetFriendApplyListReq defines model for GetFriendApplyListReq.
 type GetFriendApplyListReq struct {
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1147,11 +1257,13 @@ type GetFriendApplyListResp struct {
 	Data GetFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1178,8 +1290,8 @@ type GetFriendApplyListResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1203,11 +1315,13 @@ type GetFriendListResp struct {
 	Data GetFriendListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1234,8 +1348,8 @@ type GetFriendListResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1252,10 +1366,10 @@ type GetGroupApplicationListReq struct {
 	// FromUserID OpenIM compatibility; when given it must be the caller (unless the caller is an admin).
 	FromUserID string `json:"fromUserID,omitempty"`
 
-	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers.
+	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers. At most 1,000 entries.
 	GroupIDs []string `json:"groupIDs,omitempty"`
 
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1267,11 +1381,13 @@ type GetGroupApplicationListResp struct {
 	Data GetGroupApplicationListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1298,8 +1414,8 @@ type GetGroupApplicationListResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1314,10 +1430,12 @@ type GetGroupMemberListData struct {
 // GetGroupMemberListReq defines model for GetGroupMemberListReq.
 type GetGroupMemberListReq struct {
 	// Filter Accepted and ignored, as in OpenIM v3.
-	Filter  int32  `json:"filter,omitempty"`
+	Filter int32 `json:"filter,omitempty"`
+
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// Keyword Keep members whose userID or in-group nickname contains it; empty = all.
+	// Keyword Keep members whose userID or in-group nickname contains it; empty = all. At most 64 characters.
 	Keyword string `json:"keyword,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1329,11 +1447,13 @@ type GetGroupMemberListResp struct {
 	Data GetGroupMemberListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1360,8 +1480,8 @@ type GetGroupMemberListResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1382,11 +1502,13 @@ type GetGroupsInfoResp struct {
 	Data GetGroupsInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1413,8 +1535,8 @@ type GetGroupsInfoResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1439,11 +1561,13 @@ type GetJoinedGroupListResp struct {
 	Data GetJoinedGroupListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1470,8 +1594,8 @@ type GetJoinedGroupListResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1485,7 +1609,7 @@ type GetSelfFriendApplyListData struct {
 
 // GetSelfFriendApplyListReq defines model for GetSelfFriendApplyListReq.
 type GetSelfFriendApplyListReq struct {
-	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all.
+	// HandleResults States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries.
 	HandleResults []int32 `json:"handleResults,omitempty"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
@@ -1500,11 +1624,13 @@ type GetSelfFriendApplyListResp struct {
 	Data GetSelfFriendApplyListData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1531,8 +1657,8 @@ type GetSelfFriendApplyListResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1553,11 +1679,13 @@ type GetUsersInfoResp struct {
 	Data GetUsersInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1584,8 +1712,8 @@ type GetUsersInfoResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1606,11 +1734,13 @@ type GetUsersOnlineStatusResp struct {
 	Data GetUsersOnlineStatusData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1637,8 +1767,8 @@ type GetUsersOnlineStatusResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1648,12 +1778,14 @@ type GetUsersOnlineStatusResp struct {
 type GroupApplicationResponseReq struct {
 	// FromUserID The applicant.
 	FromUserID string `json:"fromUserID"`
-	GroupID    string `json:"groupID"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
 
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
 
-	// HandledMsg The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`).
+	// HandledMsg The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). At most 255 characters.
 	HandledMsg string `json:"handledMsg,omitempty"`
 }
 
@@ -1665,11 +1797,13 @@ type GroupApplicationResponseResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1696,8 +1830,8 @@ type GroupApplicationResponseResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1713,13 +1847,23 @@ type GroupInfo struct {
 	// CreateTime Unix ms.
 	CreateTime    int64  `json:"createTime"`
 	CreatorUserID string `json:"creatorUserID"`
-	Ex            string `json:"ex"`
-	FaceURL       string `json:"faceURL"`
-	GroupID       string `json:"groupID"`
-	GroupName     string `json:"groupName"`
+
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex"`
+
+	// FaceURL At most 1,024 characters.
+	FaceURL string `json:"faceURL"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// GroupName At most 128 characters.
+	GroupName string `json:"groupName"`
 
 	// GroupType 2 (work group), the only type this server creates.
-	GroupType    int32  `json:"groupType"`
+	GroupType int32 `json:"groupType"`
+
+	// Introduction At most 1,024 characters.
 	Introduction string `json:"introduction"`
 
 	// LookMemberInfo Stored and returned; no server semantics (as OpenIM v3).
@@ -1730,7 +1874,7 @@ type GroupInfo struct {
 	// approval; 2: anyone joins directly.
 	NeedVerification int32 `json:"needVerification"`
 
-	// Notification The announcement.
+	// Notification The announcement. At most 1,024 characters.
 	Notification string `json:"notification"`
 
 	// NotificationUpdateTime When the announcement was last set, Unix ms.
@@ -1748,15 +1892,27 @@ type GroupInfo struct {
 // absent = unchanged (OpenIM v3). `ex`, `needVerification`, `lookMemberInfo`, `applyMemberFriend`: absent or
 // null = unchanged, present = set (OpenIM's wrapper fields as plain optional fields).
 type GroupInfoForSet struct {
-	ApplyMemberFriend *int32  `json:"applyMemberFriend,omitempty"`
-	Ex                *string `json:"ex,omitempty"`
-	FaceURL           string  `json:"faceURL,omitempty"`
-	GroupID           string  `json:"groupID"`
-	GroupName         string  `json:"groupName,omitempty"`
-	Introduction      string  `json:"introduction,omitempty"`
-	LookMemberInfo    *int32  `json:"lookMemberInfo,omitempty"`
-	NeedVerification  *int32  `json:"needVerification,omitempty"`
-	Notification      string  `json:"notification,omitempty"`
+	ApplyMemberFriend *int32 `json:"applyMemberFriend,omitempty"`
+
+	// Ex At most 1,024 characters.
+	Ex *string `json:"ex,omitempty"`
+
+	// FaceURL At most 1,024 characters.
+	FaceURL string `json:"faceURL,omitempty"`
+
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// GroupName At most 128 characters.
+	GroupName string `json:"groupName,omitempty"`
+
+	// Introduction At most 1,024 characters.
+	Introduction     string `json:"introduction,omitempty"`
+	LookMemberInfo   *int32 `json:"lookMemberInfo,omitempty"`
+	NeedVerification *int32 `json:"needVerification,omitempty"`
+
+	// Notification At most 1,024 characters.
+	Notification string `json:"notification,omitempty"`
 }
 
 // GroupMemberFullInfo A member of a group.
@@ -1820,9 +1976,14 @@ type HandleResult int32
 
 // InviteUserToGroupReq defines model for InviteUserToGroupReq.
 type InviteUserToGroupReq struct {
-	GroupID        string   `json:"groupID"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// InvitedUserIDs At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls.
 	InvitedUserIDs []string `json:"invitedUserIDs"`
-	Reason         string   `json:"reason,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 }
 
 // InviteUserToGroupResp The reply envelope of inviteUserToGroup.
@@ -1833,11 +1994,13 @@ type InviteUserToGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1864,8 +2027,8 @@ type InviteUserToGroupResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1873,7 +2036,10 @@ type InviteUserToGroupResp struct {
 
 // JoinGroupReq defines model for JoinGroupReq.
 type JoinGroupReq struct {
-	Ex      string `json:"ex,omitempty"`
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// InviterUserID Stored as sent (OpenIM SDKs send the applicant's own userID).
@@ -1882,7 +2048,7 @@ type JoinGroupReq struct {
 	// JoinSource 1 admin, 2 invitation, 3 search, 4 QR code; absent means 3.
 	JoinSource int32 `json:"joinSource,omitempty"`
 
-	// ReqMessage The applicant's note.
+	// ReqMessage The applicant's note. At most 255 characters.
 	ReqMessage string `json:"reqMessage,omitempty"`
 }
 
@@ -1894,11 +2060,13 @@ type JoinGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1925,8 +2093,8 @@ type JoinGroupResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1934,9 +2102,14 @@ type JoinGroupResp struct {
 
 // KickGroupReq defines model for KickGroupReq.
 type KickGroupReq struct {
-	GroupID       string   `json:"groupID"`
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// KickedUserIDs At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls.
 	KickedUserIDs []string `json:"kickedUserIDs"`
-	Reason        string   `json:"reason,omitempty"`
+
+	// Reason At most 255 characters.
+	Reason string `json:"reason,omitempty"`
 }
 
 // KickGroupResp The reply envelope of kickGroup.
@@ -1947,11 +2120,13 @@ type KickGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1978,8 +2153,8 @@ type KickGroupResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1987,8 +2162,11 @@ type KickGroupResp struct {
 
 // MarkMsgsAsReadReq defines model for MarkMsgsAsReadReq.
 type MarkMsgsAsReadReq struct {
-	ConversationID string  `json:"conversationID"`
-	Seqs           []int64 `json:"seqs"`
+	// ConversationID At most 256 characters.
+	ConversationID string `json:"conversationID"`
+
+	// Seqs At most 1,000 entries.
+	Seqs []int64 `json:"seqs"`
 
 	// UserID The reader.
 	UserID string `json:"userID"`
@@ -2002,11 +2180,13 @@ type MarkMsgsAsReadResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2033,8 +2213,8 @@ type MarkMsgsAsReadResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2101,6 +2281,7 @@ type MsgData struct {
 
 // MuteGroupMemberReq defines model for MuteGroupMemberReq.
 type MuteGroupMemberReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// MutedSeconds How long, in seconds (OpenIM's uint32).
@@ -2116,11 +2297,13 @@ type MuteGroupMemberResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2147,8 +2330,8 @@ type MuteGroupMemberResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2156,6 +2339,7 @@ type MuteGroupMemberResp struct {
 
 // MuteGroupReq defines model for MuteGroupReq.
 type MuteGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 }
 
@@ -2167,11 +2351,13 @@ type MuteGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2198,8 +2384,8 @@ type MuteGroupResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2207,12 +2393,21 @@ type MuteGroupResp struct {
 
 // OfflinePushInfo What an offline push notification shows.
 type OfflinePushInfo struct {
-	Desc          string `json:"desc"`
+	// Desc At most 255 characters.
+	Desc string `json:"desc"`
+
+	// Ex At most 1,024 characters.
 	Ex            string `json:"ex"`
 	IOSBadgeCount bool   `json:"iOSBadgeCount"`
-	IOSPushSound  string `json:"iOSPushSound"`
-	SignalInfo    string `json:"signalInfo"`
-	Title         string `json:"title"`
+
+	// IOSPushSound At most 255 characters.
+	IOSPushSound string `json:"iOSPushSound"`
+
+	// SignalInfo At most 1,024 characters.
+	SignalInfo string `json:"signalInfo"`
+
+	// Title At most 255 characters.
+	Title string `json:"title"`
 }
 
 // PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2240,6 +2435,7 @@ type PublicUserInfo struct {
 
 // QuitGroupReq defines model for QuitGroupReq.
 type QuitGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
 	// UserID The member leaving; absent or empty = the caller.
@@ -2254,11 +2450,13 @@ type QuitGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2285,8 +2483,8 @@ type QuitGroupResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2306,11 +2504,13 @@ type RemoveBlackResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2337,8 +2537,8 @@ type RemoveBlackResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2349,12 +2549,13 @@ type RequestPagination struct {
 	// PageNumber 1-based page number.
 	PageNumber int32 `json:"pageNumber"`
 
-	// ShowNumber Page size.
+	// ShowNumber Page size, at most 1,000.
 	ShowNumber int32 `json:"showNumber"`
 }
 
 // RevokeMsgReq defines model for RevokeMsgReq.
 type RevokeMsgReq struct {
+	// ConversationID At most 256 characters.
 	ConversationID string `json:"conversationID"`
 	Seq            int64  `json:"seq"`
 
@@ -2370,11 +2571,13 @@ type RevokeMsgResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2401,8 +2604,8 @@ type RevokeMsgResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2426,18 +2629,24 @@ type SendMsgData struct {
 // SendMsgReq The flat send body of seed 000 (OpenIM's apistruct.SendMsgReq) plus `clientMsgID`.
 type SendMsgReq struct {
 	// ClientMsgID Optional client-made ID. Sending the same clientMsgID again (same sender) returns the first result and
-	// stores nothing new. The server makes one when absent or empty.
+	// stores nothing new. The server makes one when absent or empty. At most 128 characters.
 	ClientMsgID string `json:"clientMsgID,omitempty"`
 
 	// Content The message element as a JSON object (docs/decisions.md#f5-content-elements). Text (101): `{"content": "..."}`, or seed 000's
-	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
+	// `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text, at most 16,384 bytes (the
+	// same limit as WebSocket 1003, whose 51,200-byte frame must carry it; over it: 1001).
 	Content map[string]interface{} `json:"content"`
 
-	// ContentType 101 text, 102 picture, 103 voice, 104 video, 105 file, 106 @text, 110 custom, 113 typing, 114 quote, 118 markdown, 1400 OA notification (sessionType 4).
-	ContentType int32  `json:"contentType"`
-	Ex          string `json:"ex,omitempty"`
+	// ContentType The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+	// 104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+	// 114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+	// (1201-2200) are the server's.
+	ContentType SendMsgReqContentType `json:"contentType"`
 
-	// GroupID The group, for sessionType 2 and 3.
+	// Ex At most 1,024 characters.
+	Ex string `json:"ex,omitempty"`
+
+	// GroupID The group, for sessionType 2 and 3. At most 64 characters.
 	GroupID string `json:"groupID,omitempty"`
 
 	// IsOnlineOnly Push to online devices only; nothing is stored and the reply's seq is 0.
@@ -2458,10 +2667,10 @@ type SendMsgReq struct {
 	// SendTime Accepted for OpenIM compatibility and ignored; the server sets sendTime.
 	SendTime int64 `json:"sendTime,omitempty"`
 
-	// SenderFaceURL Shown with the message; defaults to the sender's faceURL.
+	// SenderFaceURL Shown with the message; defaults to the sender's faceURL. At most 1,024 characters.
 	SenderFaceURL string `json:"senderFaceURL,omitempty"`
 
-	// SenderNickname Shown with the message; defaults to the sender's nickname.
+	// SenderNickname Shown with the message; defaults to the sender's nickname. At most 64 characters.
 	SenderNickname string `json:"senderNickname,omitempty"`
 
 	// SenderPlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2472,16 +2681,24 @@ type SendMsgReq struct {
 	SessionType SessionType `json:"sessionType"`
 }
 
+// SendMsgReqContentType The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+// 104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+// 114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+// (1201-2200) are the server's.
+type SendMsgReqContentType int32
+
 // SendMsgResp The reply envelope of sendMsg.
 type SendMsgResp struct {
 	Data SendMsgData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2508,8 +2725,8 @@ type SendMsgResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2524,7 +2741,9 @@ type SetConversationsReq struct {
 	// Conversation The changes of `/conversation/set_conversations` (OpenIM's ConversationReq with its wrapper fields as plain
 	// optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 	Conversation ConversationForSet `json:"conversation"`
-	UserIDs      []string           `json:"userIDs"`
+
+	// UserIDs At most 1,000 entries.
+	UserIDs []string `json:"userIDs"`
 }
 
 // SetConversationsResp The reply envelope of setConversations.
@@ -2535,11 +2754,13 @@ type SetConversationsResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2566,8 +2787,8 @@ type SetConversationsResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2578,7 +2799,7 @@ type SetFriendRemarkReq struct {
 	FriendUserID string `json:"friendUserID"`
 	OwnerUserID  string `json:"ownerUserID"`
 
-	// Remark The new remark; "" clears it.
+	// Remark The new remark; "" clears it. At most 64 characters.
 	Remark string `json:"remark"`
 }
 
@@ -2590,11 +2811,13 @@ type SetFriendRemarkResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2621,8 +2844,8 @@ type SetFriendRemarkResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2644,11 +2867,13 @@ type SetGroupInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2675,8 +2900,8 @@ type SetGroupInfoResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2684,6 +2909,7 @@ type SetGroupInfoResp struct {
 
 // TransferGroupReq defines model for TransferGroupReq.
 type TransferGroupReq struct {
+	// GroupID At most 64 characters.
 	GroupID        string `json:"groupID"`
 	NewOwnerUserID string `json:"newOwnerUserID"`
 	OldOwnerUserID string `json:"oldOwnerUserID"`
@@ -2697,11 +2923,13 @@ type TransferGroupResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2728,8 +2956,8 @@ type TransferGroupResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2748,11 +2976,13 @@ type UnforbidUserResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2779,8 +3009,8 @@ type UnforbidUserResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2802,11 +3032,13 @@ type UpdateUserInfoResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2833,8 +3065,8 @@ type UpdateUserInfoResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2849,12 +3081,16 @@ type UserInfo struct {
 	// CreateTime Registration time, Unix ms.
 	CreateTime int64 `json:"createTime"`
 
-	// Ex Free extension text (often JSON) the server stores and returns unchanged.
-	Ex               string `json:"ex"`
+	// Ex Free extension text (often JSON) the server stores and returns unchanged. At most 1,024 characters.
+	Ex string `json:"ex"`
+
+	// FaceURL At most 1,024 characters.
 	FaceURL          string `json:"faceURL"`
 	GlobalRecvMsgOpt int32  `json:"globalRecvMsgOpt"`
-	Nickname         string `json:"nickname"`
-	UserID           string `json:"userID"`
+
+	// Nickname At most 64 characters.
+	Nickname string `json:"nickname"`
+	UserID   string `json:"userID"`
 }
 
 // UserOnlineStatus A user's presence (designed after OpenIM v3's online-status reply).
@@ -2869,9 +3105,11 @@ type UserOnlineStatus struct {
 
 // UserRegisterReq defines model for UserRegisterReq.
 type UserRegisterReq struct {
-	// Secret The server's shared secret.
-	Secret string     `json:"secret"`
-	Users  []UserInfo `json:"users"`
+	// Secret The server's shared secret. At most 256 characters.
+	Secret string `json:"secret"`
+
+	// Users At most 1,000 entries.
+	Users []UserInfo `json:"users"`
 }
 
 // UserRegisterResp The reply envelope of userRegister.
@@ -2882,11 +3120,13 @@ type UserRegisterResp struct {
 	Data Empty `json:"data"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2913,8 +3153,8 @@ type UserRegisterResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2934,7 +3174,7 @@ type UserTokenReq struct {
 	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
 	PlatformID PlatformID `json:"platformID"`
 
-	// Secret The server's shared secret.
+	// Secret The server's shared secret. At most 256 characters.
 	Secret string `json:"secret"`
 	UserID string `json:"userID"`
 }
@@ -2944,11 +3184,13 @@ type UserTokenResp struct {
 	Data UserTokenData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-	// numbers. 1009 may come from any operation a server does not implement yet.
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
 	//
 	// | code | name | meaning |
 	// |---|---|---|
 	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -2975,8 +3217,8 @@ type UserTokenResp struct {
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
-	// ErrDlt Optional detail of an error.
-	ErrDlt string `json:"errDlt,omitempty"`
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2988,287 +3230,287 @@ type OperationID = string
 // UserRegisterParams defines parameters for UserRegister.
 type UserRegisterParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UserTokenParams defines parameters for UserToken.
 type UserTokenParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetAllConversationsParams defines parameters for GetAllConversations.
 type GetAllConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetConversationsParams defines parameters for GetConversations.
 type GetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetConversationsParams defines parameters for SetConversations.
 type SetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddBlackParams defines parameters for AddBlack.
 type AddBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddFriendParams defines parameters for AddFriend.
 type AddFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // AddFriendResponseParams defines parameters for AddFriendResponse.
 type AddFriendResponseParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // DeleteFriendParams defines parameters for DeleteFriend.
 type DeleteFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetBlackListParams defines parameters for GetBlackList.
 type GetBlackListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetFriendApplyListParams defines parameters for GetFriendApplyList.
 type GetFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetFriendListParams defines parameters for GetFriendList.
 type GetFriendListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetSelfFriendApplyListParams defines parameters for GetSelfFriendApplyList.
 type GetSelfFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // RemoveBlackParams defines parameters for RemoveBlack.
 type RemoveBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetFriendRemarkParams defines parameters for SetFriendRemark.
 type SetFriendRemarkParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CancelMuteGroupParams defines parameters for CancelMuteGroup.
 type CancelMuteGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CancelMuteGroupMemberParams defines parameters for CancelMuteGroupMember.
 type CancelMuteGroupMemberParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // CreateGroupParams defines parameters for CreateGroup.
 type CreateGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // DismissGroupParams defines parameters for DismissGroup.
 type DismissGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupApplicationListParams defines parameters for GetGroupApplicationList.
 type GetGroupApplicationListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupMemberListParams defines parameters for GetGroupMemberList.
 type GetGroupMemberListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetGroupsInfoParams defines parameters for GetGroupsInfo.
 type GetGroupsInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetJoinedGroupListParams defines parameters for GetJoinedGroupList.
 type GetJoinedGroupListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GroupApplicationResponseParams defines parameters for GroupApplicationResponse.
 type GroupApplicationResponseParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // InviteUserToGroupParams defines parameters for InviteUserToGroup.
 type InviteUserToGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // JoinGroupParams defines parameters for JoinGroup.
 type JoinGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // KickGroupParams defines parameters for KickGroup.
 type KickGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MuteGroupParams defines parameters for MuteGroup.
 type MuteGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MuteGroupMemberParams defines parameters for MuteGroupMember.
 type MuteGroupMemberParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // QuitGroupParams defines parameters for QuitGroup.
 type QuitGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SetGroupInfoParams defines parameters for SetGroupInfo.
 type SetGroupInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // TransferGroupParams defines parameters for TransferGroup.
 type TransferGroupParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // ForbidUserParams defines parameters for ForbidUser.
 type ForbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetUsersOnlineStatusParams defines parameters for GetUsersOnlineStatus.
 type GetUsersOnlineStatusParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UnforbidUserParams defines parameters for UnforbidUser.
 type UnforbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetConversationMsgParams defines parameters for GetConversationMsg.
 type GetConversationMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // MarkMsgsAsReadParams defines parameters for MarkMsgsAsRead.
 type MarkMsgsAsReadParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // RevokeMsgParams defines parameters for RevokeMsg.
 type RevokeMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // SendMsgParams defines parameters for SendMsg.
 type SendMsgParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // GetUsersInfoParams defines parameters for GetUsersInfo.
 type GetUsersInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
 // UpdateUserInfoParams defines parameters for UpdateUserInfo.
 type UpdateUserInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-	// WebSocket pushes the call triggers. The server makes one when it is absent.
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
@@ -19633,454 +19875,473 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P39kxvHeSCO/ytdyLeKAL+zIIDdpcTdctWtREleWxQVLhVdlcDi9GIawGgHPeB0Y5ewxSrnPjmfE8eJ",
-	"c5VLcoldZV/Fn9xLEjt1lVjn2Od/hqSUn/wvfKqfp3um5w2YwctyJa8roRbATL88/fTz/vLNxiCcTEPO",
-	"uBSNg282pjSiEyZZBJ/uT1lEpR/y47vqo8fEIPKn6ovGQeOIyIgOGDm+SwbjUDBOTudEjhkZBD7j8hD+",
-	"Fiw6ZxEJwpEgviQXvhwTds6iuRz7fISP0yAgXsgEodwjg3DqM3jW5zJUD/T5h+z0JBycMUmmMzFmInlN",
-	"Rv5oxCLRJg+TySb0jAkSckYuxozDUILQU8G4bPd5w2n4avljRj0WNZwGpxPWOGiE1l6dhhiM2YSqTcv5",
-	"VP0sZOTzUePZs2fmR4DQkee9EdDB2QP2BMAXqWGkz+DHU/XLB4JFCL6Jz99lfCTHjYOukx3XabCnBdM5",
-	"jfCCs6jiIM+cRsSezPyIeY2Dj1KvOqnVPIpfDU8/ZgOpJkq2Iqb501bwjdg0mBPGz1kQThkJh4Tqd9oN",
-	"J7N3j0oA3/8vYsPGQeN3biV4dkvD79Zbk6mcN5zG051w4ksGnw6GNBBMgSOK3gw9tnQM/Ri+cTeQ+aXf",
-	"hz9oQDwmqR/AujlhURRGat35g4iie2KUH6ffELPBgAnRb5CQE/3BIaEcs+jCFwrfqCQyJEP/acHImdMx",
-	"G4wnLDmUtyOfca8QwUpQZhiFkwRj8udIp9PAH1Au1SKXYGXEnhQCIzXODUF4KFkhNGW4aCkzwSJCxRnz",
-	"lq4lAz5rk9YkS2BYC7PxpWvU3j5qi2nIBStE8U3i8phyL2AaACW/PmBihpBedDRftZ9diuQRbNBjEWlK",
-	"+DhgvmJU4RA4md6CeqG1mVuQ2UxF6K9wOczL15dkS5cEuOsxH4YF2+KMMC6judqQa/F694YgwOwDX8g2",
-	"cQcRo5I99CfMVZKQz8nNm4INQu6JmzdJkwpyf8r48T1yvttyFCEnE5E/UOp5J+EsGsCJDMNoQmXjoOFz",
-	"udtLtupzyUYgVRWeaSKC6B0tOtn3Z6eBP4iffuY0ko3kofGhEvWk4SgX1AIB8xzyAfef2ttW+7M3cXuv",
-	"8iaKmG7JoyhThpb4Vu21tMhX4Z1nBajzJuUDFtybSfZOFM6m99jklEWFNHakfq8ko85WkkPN+PH7j6ov",
-	"tzpRGhQNcE2YtkSYMse1Fl6VoEulaVfGj2vM2BZmhPycRYLiEvJWA0UDbghy7rMLtS+lpw+sV0jTl4II",
-	"JqXPR2gTEOwJiSgfsVYBW5KSDsbMMxylEoE9nUX87iwqWeIJMoksi6jB5+z9FAmFrvD5KGCP+7NOZ3dA",
-	"4T/m0yl+cklThJFkXsshLtwI/bu+HeapMCIuD6U/1BKkfgoJrX4of7AV1v0QXliMySdMCPNoPc4IuziS",
-	"ZpI0eDqEK7gHDumSfzdhDumRf0eDwCG78F/ACfh+j1DOwxkfsAnjkgzGCkm8NQ7Oolh5kgI/OmQYRkSN",
-	"RnYrw3VMxQNGvRMkkvmRAxqNmJCA6HLsCxRiJjQ6Yx6hgkSMelUlFo8Jf8TVfZXRjJUsyBf3xOguEzKa",
-	"DaR1aKdhGDDKG6Wvve9zGLvGG5F/TiV7c0xrTBRQyYTUJG0RBqptKLJtv2P2VSwogiQ4EWsIgPFEJ4x7",
-	"CycxGh5nF+p4J0wIOmKk2UHLpCLCTInkPOSsdZgig4LQiBEUX837Qz8S0iFTOANFOIUi6jKcbhQ3JvRp",
-	"KaLaK7whzLoEe7IGOCc+L50Pdpy7FvNaF6JoyjySrDhSfVFdcdTB+T0xuj+VRaRPWweAyAFhnysy6IWg",
-	"mOkfFUU0z134chzOpH7W56M1yN+MK8C+Gc54wdLuIfYCUoP8AMchCB1KFpGExDnE5kfIwSN2HipaNjFj",
-	"sKeDYOYpzWygZmMemU2VGHLnzp02UffK5yNC4xujSKE2+9uiglqtftGXG70EswXmnCljUcIGBOnCFvcq",
-	"coNnS0Smt8PohMmS6wcMDk7AvWVD4pZg8nGKfLikiVr9DUHs4R+wJ+iFUVLWRUSnUxaRoc8CTyhOMw2o",
-	"z/s8NPIn/tI60P4TJW7wWRCQr5AZ1+zWIdOIwY9fUWKbOr4nSL0SB9AN7dxR7FqSUwYPgi9msTSn5qKn",
-	"ATNnlYfvKNxRX+6IM3+6Y5a9Mw3ViUflEl/ugkx87k9mk8ZBxymb1UaiitPmBcElCvZGJLCNQS0jpeWB",
-	"Rp8i0Pa2BUBLIMvBKifElExryxoVp7UFnY2OmhaGNjd0FY62nRNKc7NyFOltawGzEu6bVV4zdzGnuuZ5",
-	"g6LMYHIEg8FdbR4osnFUMGe+Ez9YbO9QvxSq08kKCo0s1Jv4HCUQkecax9yXPg0IPCVIMwoDRm53QJFW",
-	"jElUoEkT+vQYH+12Op34ARpFdN6I72g9EDiNCdjnli48jDyf02hO8Hmzhd5mt5AR4/KcFx44tLgg8HTy",
-	"lTgUgUVtcp8Hc0I5AhvkVE4nSpJLxKXlNpYa2FDD9pW8tprdK3sPrq1d+kDusoBJtsBHP4SfKkeBbCzc",
-	"IzXv8pVXxyXPeu/aiLottPLFxBeinOzjKaCTo8DKGohQkyhFoJB2gjWBND02pLNAEgB4y1qvETvSYtem",
-	"LPfpHdVAN+u9a3TbErohiApPxFUgdvVu4iA5ItUaIiZnEYfgn7HPRwfE/eYz11o0OJcFYx7pdDo30H7z",
-	"OGIjX0gW4Vm3DvvccFUNLdEmTTWzwQJxg7jW2R0g5rqEs6cABoypGLKI8QEjZ4xNBXH7gBr9xgFRSwKd",
-	"lk79nUHosRHjNwQJZ3I6k+0WaKF5gCRoUQASDVPX2PfMStukA3put9Pp7nQ7nX1Qgy0ASCXyYmQkHCfq",
-	"ydTzmIdauYAn+pzPQNppq6HugCgxCCeMDKNwQiifWwdBTdgjhFAq9dqfTAM0iM9By+7zT4jaN/kE5ZFP",
-	"yIRR7vMR+aTPP9nZ2Yn/Xz3ZIZ+QE318n8ATZL+jvjxWYjenwVvqjMgndnjnkPoB8w4VPkRzElCpZCW8",
-	"BrhDn2eiQckM4mEAEEngJU6noEc+IUfRSJi5JjRQmgXzyGnozZX8RdE0AVMLck4D34NBDgmiOWwVTUb4",
-	"oBm6Rz4hD8Mzxo85vKVG94Xw+chJpgHzDtg22NOpukkOYCsdMI80z/zBGfNaRKpRHLWYOO7AF+rFU9/z",
-	"GI9n3CWfkPfC91kE84ScfELoQCr4D9VGLOkwNuadMrB/KTnSIRdRyEdEsEHEJMZnAKe/hWKmmWWPfEIU",
-	"t38vlG+HM672RQEIHkENCQ3N6tLi/WMJTPbJJwQIbMHLmqYn6MWeKjZiXr1NPiEP2CCMvNS72nDn2MFN",
-	"ClIp8x1OoHFD0SwmZNk8r5FPyN0ZjsU09mEMMQ0iRr05Pi9IU+822aYT70FSODHzhhUh0oonel3D8e3k",
-	"HIvP95DwEHEAomqEmClQc+kHZMbxqcfwkhn5DuCBPDbXUx1A+gbo8By4KlM2IKcziYbv8ivuwy3Xc3Tx",
-	"4uD2UEKLL3G3C6ivTin3g8LQN4JQofUb8/cZM9d7ytCya0PK0nji9xXuHSUHjdFxZncoiN6CM0ihwwUV",
-	"8VFQLi4slOwCSlpDvq9Nwgq3psY8bI0FhBHgBhqXCQo0SIGj9gA874XSChCJodAD8KCGgyIH7MD8qECE",
-	"b9ybJSen4eALMoFv4fB8gQinkUH98hY6iuLR9sxU9mAXY6XZ4qtmxEMSKqUSLjywFq3IK44gpoyexUMq",
-	"gN1Xj70JRtbfnfnSoBe8PJkJSWREuRhqwoszoYvFjHI7wZ9jDiuMYbAL0LsnRvr3B9qmb37fh99PZBjR",
-	"EfuA03Pqg4VHr0Kx41MqwN8FfobBWP3qAAVXxxlGZDgLgkMjTQB+aBtzirWQpuJ53DtAlhmfOuYd3BOj",
-	"47uteE3qUE8Y9+7PpOKgH/AzHl6oOy1kGJkUBONmkL4iSIoAK1D7EsA8pueMnDLG4ZVkLaWTH9i8Dt6B",
-	"fAYqySQUSswZoHdHJzP4+qtPQBJhfDZpHHzUcfY7HUdxQvVPT/2zq/7ZU//sq39uq39eU/+8rv6546jb",
-	"r/7pqX921T976p99R+G9+qen/tlV/+ypf+CH2446V0cdnvqn96jQEqcWtWPJQUIJlkps2rwIACbDdZk9",
-	"GDu3wdMbTmNzrFsNtoRDW48U82F4YFPMVp/oJtmqHnJl5qnfX59DNpwG/l8FvqafqsW44CDqc6bUsmpy",
-	"E/3WSmzDwHU5a0itcPNEfAENbziN7RFp0sQHU2TZQZrswYeW0pQ17TunEZAYRfe0ctRwGimNqOE0Yo2l",
-	"4TRsFaPhNGz5v+E0bEG94TRSsnfDaaQF6obTiCVf/e7bFkFKi5RqGSn5D59IPqTkPPV0Tm5Lf6klLxzG",
-	"EpzMsmNhqeE0LAHJ/Gw+ZESTZJlazFBvZ0WLhtPIixPqyxw/bzx65jQQKAo8xYZYA7PioLMuaWo7hNKO",
-	"Bem2NLUSilmNFBb6/FBHPpzTYMaQrxk0UpdsIGNcK4zCiB1g3RybBasNFeid3lDc9YJoaxtW1W1xw/it",
-	"a0vclixxeFFXyPhAbkXWyfnoczfxGrhkQKPIN2IVfH9DEBeRynWIy/3BmaKK6u8hHbAPHrzrwj1w2VO3",
-	"MLrDTiHJ3j5/MoV4V4f0yCm60QYDNlV80GKn6wTlVskewX2KsT8FzjWhHntVySPJUSy7EnaOTP0QzUtL",
-	"UlG3YUKjswUe1huCTDFEgtDApwKjrOJzWSPEKvbQKbm3KCxd35+c6OYmKXauuuquybJz8zRwEYqtH3da",
-	"C3fCydt4JWu9856+0rVeqpyeWTFWujRJc+EbSeJmNqJSS+UO6cYkxSE7XRKx4UysFS6OMy8870PSIRdj",
-	"P2BmGWsgAE5X/9I9qQNNGdZFHBnWRptl+bKYIOso3UZrWGKNu/8Ok0dBYEdBiuJgnlQEpfoiji9ZGBth",
-	"J7w8ywaXLIhCEhWDkArWXyjhbih24FE1ENYRHEf511eTIMuO8lp+TA4Kcobf9YUsRnKweVTH7iQD+Vk+",
-	"bkqGkgZL42mzqk5mX3pBZrTKdyLeZ+FlmNKRz+N430U71ELB+8kL62pcjj37slOqeY/i91a+QGn8uL45",
-	"yZnYdMVkFuUQyxdvca/gwKIZs9N6aMQID0kYeCyK8x6Ko23Mr/lB37MSf1LxjhVzohayonhaR++p8s3L",
-	"wKnw/q0Q+l6YdnKk7XNgCZ1QPk8BszzeGAM9F1tchKSRfDMxCuZnfwARLkneCh6nHFNtmg05O4xjQWG4",
-	"xOCL2VHLsTMDKQOJajhak3pk3l6ZhhTdlGtKUnxKXzhhc7mkmUbZ9OprhmJPfG4+L43LXj0aNrvgKse2",
-	"xtUSG7lY16Jt9nzQinM0nQZzW8DNn9AZmxM3ZfMRLnj8KBnQqS9pQN52CHtKBzKYE9scCl4pofMJ00eY",
-	"Hq/ylU2bnrYlRWcWV1uazoC28NrblpYCaeVEUsmEOvQzxqakudT00jK8M4xMasVXCA2ClKizgMVbANop",
-	"ZPBZSG9MKSg3WhRU9RJ1q3rVUCNyx1aLZmXeXplqFd3La7qVPaVynVy7HYzbpwZZ2apmbi+rlKBkd/iF",
-	"1Mbt5a9wgzZwea7vTcGxQGiAFYxQfoNGOlOmHmt+x3pra7cIB3EyS6zMmItgULtUphZvFAio9E/9wJfz",
-	"QzRXjPxzrJIMYUCnzA5sbc54wITIxLqaFMdWIQrpqLAC+QB2AvJB4AtZxPuhNLSOPrLmDC+4gOfUrBB+",
-	"Jupkf2ZP9bdbjMlg53LaWIyAtahk0RAr08tSonBNOTOHhvFY5URT51TXI5c46NuzINiq7GGoplljPXqZ",
-	"7LyYVPqBLMybjENOuEf8EQ8hzpVCAE2sIS62O+4v3qVTo9rmGZtfhFGBrfnrii6ZhPiLcSiYiSAOI+Lz",
-	"HSSgJj6HDEIuqc+VUpsYKzV9yk26SdqSFP6sSGXsY6tPYJK316MtmWtzTVYypwQKwZJyGDWJSjEpKSuN",
-	"UJcawIIXlSjdlgWz+D6I5dBdBf3hxfUwPznZa6RPjuVroc+ZBwBaooBsBOu3oXbUuDGZ3VZQNZbcl01y",
-	"lFS9++VMJbeXWrcq8/bKV6sIf67vV3JKJywYllj2i8xkV9QAP1zTAF8AhWsjfE0jfPVuIKubCgvPqRZd",
-	"KRhhZdpSdneu6UtyYophLJBZZ+bnygTFDrhfKPAlQy9bWuFVnyXV0bYvnJrJlq+0FrLH762M4unju0bs",
-	"zJnc54HPmSL7s5JIEwG/KdJQC8PtgZdiujVHZY6XW/4X4xKkV1z/Mtjvr3cpckd/fTnMWWVsxJfWY6y6",
-	"dW+dfmP4rlfemQ9yJnRbPlMJmogpCwKBgYtnTCdHU3Lzpnfz5qHuk2nSWQVx40wct1W1bCUWHrRUtKV9",
-	"yMoPqsbFKhnjOkl1m7erOEf1CE+jTY45cbF2wi1Mi3sMH1xTe0LotibHd13SNNV9U01jM31c4SRaTp/j",
-	"e+/pzFO72Lz67HMZhd5sYD6bzFQH0lJNM5WH8ylzSbN3SDoK66GChUL6HkzAGfN+j0WpcYMwPEPDsNq4",
-	"TnRVlGGuHSIghLsQ9x0x6h3qQhsCrxWTpj0u7q4wPzY7WpF2F2ebY/E95kEpDVNthk0ol/5AZFJ8t5Q2",
-	"u35OI4xeO/e0TiZkzWS20oLji55/r07uW4x/eXj2SPMijM7wCrUcrI3Dgzn2m7HrnOCprNOjyL4nldee",
-	"vgRXAT3RCxa3rKhjwCkZMXv5C1JKD8jHoQ8VFNXDQgkIUXhOAyd2yvn83JeMeH7EBjKYH5Ju8g74FtXv",
-	"ukHG6Txf5VqN2+dm3EPSOyCUzxUtVKOIeGAkI5WrrleEgEVSy+SLpO1S5cxee9gPpt7yZPxUc6cLKkhA",
-	"oRuM1Cn5a1Ge1GpKhL8Px2E8Z25Flfe9SqY8qlOLWmP1TGVc5jlkV1cMalrFgFa/Vc8WsfzK/UmQ9wsm",
-	"kfE/9hXbbJPVuPdBbKOMy8VaLUhiCVfREsPnKzBxp4iDW71O+nxJsxOryUpJLxWSbaVSmfHnjm5zLRM2",
-	"3CaklMfW0ocWcNKl7KqQNW0RgEU84hW0vsgS6hWrcxfbZwpifQqkfV1aXGkvWvIvwu576vJE77JzFuQH",
-	"Ef7AukegpPp8tI5QcIXkQxQE6pJ/xeTLS+VgvehTq9dEM4wIlSgV+iFvKfaAMwNzEIxGg7FD9sjvPoBS",
-	"0GvAVi1tW9qAXdyutKce1sG7GPuDsV3cPil91yFhRKaKbX8FKxupr9eRFKzqFnmelwu3csiQAgaTUzo4",
-	"MwXKdddT81B14WG16jxRGLD4ui10scUPLmilU09KKC+yw1PldWQIwqwhHKR5Oo/FBvWDNhhANU7KLZEZ",
-	"pGNdZxHk44K+sHV7kdbuX3Ndp2bJdDUxdvOEcjEJJM2uHcuuiKpCKaNYYf9FprTWtI63Dl+qWYonYk+2",
-	"RWlnKzbhL7r0X12I14k5Wl14miIBBzGqW4jeTqogd52d7qNq0M6V6TwaRYxBLU01KBSIPAZ0UJt5GK7f",
-	"tdygrPfBVh1UC+pClprgMwsrMuEWwKK6wd3Pvnxtad+Spf1roc/LUbWIydXSuXJEt9icJwiovEbLPrn7",
-	"dYHFe6XtHbshSHjBdSR6cW7QMrkWimb3LFZfSLrjPmxYqXVJQP7e8rqrT3Rv2yXuP+1Pq+4MW3Ki1S/c",
-	"x+al64u2pYv2dX9wtgmegIXkrx5LSK9rCQSqI+aZeekaMbeEmPdodHZPjMQR9NfeTKklwZ6kcbO8V2wh",
-	"xVyIm4uLJFAPi0fXCc7MFUiC9TuL6ltnoVYdoyepN6/ReltonZRXy5oUdQiKqfcfRqmG8pCO9+Ctk4dk",
-	"7Ksn53EXOh87AlBBPmSnJ+HgjEnS63S6ptHKgEbRnPiy3efuIOSScQnFsSm5eRO3cvMmGYeBZzoOMCyq",
-	"f0OQr53cf49I9lSSpttvfLPf7zf0COrPA/XP2Ff/Pus33JZjFZRJZCVfHvb5MLMbocNu1HTJJOGQuN/s",
-	"N/BY+40D0m/0Z53O7uChP7UWA9+xfuOZS5qCMULFnA/o1L9l/mjP6SQo9jhIZAW5oMDFydMlKJ1t215J",
-	"ux0sqrsG3iR44IYgx3dNURWDE80J9Vg6oCKuvaffIyN6zggPOWtVNrbpMy1eTgE21B24pPNApwujOaTb",
-	"6ZGpP5CziDmk3W7HErd+H+IAROsQWlnt9HqdThqZthvm4dhRLBrIzVSPf+lPdLAOtOXwmH1orcspfW2J",
-	"avkz1IZGkXTNJ71bu9URxAemUL22+kSM3o7CSdGZdwg1RuG4f08PvhVzIdmkjP6tccbhcBj4nL0/E+Mq",
-	"tp/7mcfBGh1Xq6Oe5yP7eT9FWfLlLQsrUcS7wxFJU1Nzh0xZJHyh0N0h1orhQrQOCTXtGiGEEUolgrdV",
-	"RjNbM0s4TcQG52X4AI2AoDlRCie6t/Zah1B7Xpv2UxQ7bpBzfLcy4igOULYI9RuLcL78TMYBUGuq6vdY",
-	"R6OtfjVx9XVrhuNbteuG42vvB1Sq1S4G6A3wwMODpJm80jokHQA17nwHyNSmqKhA8Ty/JI3uuKYBdEPz",
-	"pUh36GqO6HRnGDHmYA3RbrzUEOK8dyAUTLOCtU5MbTxmvBUBH9+OZWTjxHp0QSRLF44J/B09MC85ZFd3",
-	"kXPInu4y7m00huXeTLewR7f2mpo+uBVPsCdIfntfDS9IEKrd+ZzoziGWl3sGeylmiYnlqndn787t13p3",
-	"9pcpZKvVx0qsA3H6W2pTj6rAsIZmlX71WrXalmpl4LwWgtcwaVoTroAN13iwJTy4nxf3suGNVEJXd3wQ",
-	"9OQUKyRiHF4U5SgxMdhGsLZ//+QN6o1YHM5bTcr275+oTZ5As7zKHM0fcRrU0lilLwO2RnTEMrlF61SJ",
-	"1JJof0JSLm+ZXx773mMZPoZAklHYSnlMe86us+fsO7ed15zXnTtOt+N0u063t6of9fj+ScNpHHEvCqGT",
-	"4Yc+98IL0XAa90/+vfrMThtO457PffzrXZ/PniZvvE/VS8f4nyPd9vSrNJqEfA4jvxFKcM4a4KSyDgtb",
-	"oIVTxi0TzyDknA2w5+lQK1UFrZlCzsvlRa2/JoaGZNAauuEbdHCm6GRhewB0JClCCG3OdJ9Y3cv0NH6T",
-	"NFPGq71WQcuAkgVMU+i10KufPJlH1MJowEwcQLEyBc+QKY1kchLQ0Ssc+gFbK0anbpger6tZ1A19qthn",
-	"8XdnvtyEW2mRUV0HwAWMnvt8dJiEL8e1vpJSiuv5Lq3dVGf0T8xL14x+S4z+AZuE5wzauhSiGTTYqVyu",
-	"Z2M19+1ply67Oj5FyWvXGLU1jMoWXinkxFOw4ClSjwVdp9AjhUaMdHdOqWBemxzhQxCOCz4V7kHFWYi8",
-	"Q/qk3gXPDSZM0oBA5Zz84aqR3ptB8+G8OQEnxNn4zCiYNVvwKnm3bIb31cjC/wZbt+9MvgCr2VVqAcXn",
-	"ch6esY213NHmqpre38UOXrXAjXh4Fzt4LUjUIR36pWvCsS3CYcedF+eK3BAkCgMwgerI7wPS7XSwAaxD",
-	"bnfiOLBONi/SVnQ6Hed2x+l1VtVroCG5pZPoruZKFTlh3Ctt/5VxWxbcqSXm9yqW22qmZMGeFBuSS63G",
-	"lX1waQVgFUNyrkCM9XDa+WvBrAil9Gk8KIPHMKASPeynoQetsQVjHul0Opa9lU59IaPZQLaT4VpkGswE",
-	"ca21FPX0XeSmjq8qPoXOhOO7bXKCtu24HTyxhiF0RH1OmvA9+ipacRADNDv2IyFJBAHVijH2OYREQPTh",
-	"GLOOL9rkYWmlhIwCgP7/CX0ak+Pe60U6bU7ps9zhxd4+xI1SFDUucwJ9d8BrjsdKml44ELc8NvAFeFwm",
-	"3u8M93f0fDv6NdFqk4cQc9HtdFsHEBJhoi4gJqLdbvcbzzBBxJz5DdHn6kGIj7Cf0gDD2BJXX++2HQeC",
-	"Dd1ggSknP4Avh5aruPS7nV1yHvoD+HOPnPseC9Wf+0QpyOqv2+Tf6fe6HTKYCRlO1N+7RM6nmBvS3SNP",
-	"ZqFUT3dfh2glL7zgDunudTrk/lHafpfyau5VSl0osdhV8qw72rFmeddBsNst5Fu+rl90nwfzAnFrJsaK",
-	"NyEVIx479weA5MH8ML4IVsGaWH6cBnNDGwXpFHdc5KG0rKP5ye+GkDkGVGWRgbR49PX97It81thoSO1e",
-	"iUd5kHcBFnuFIK/ihi5oA7GwC0SFokjlPDEuuK52UdSkwq7EnqoOI5jEwCo1cGWemvFVZ8Ldx+EFx6pI",
-	"VtzKIfHYkM4CKUwuX+xf1lapUlCnPdxrTlaeOljiGK9qAVzdu5tj8YBdCeNIU8n0PAtZfXWRXuArqwn0",
-	"tqB3LcLHh5BChpzX3uejAEo9yEOyqwNk1CfS7DkkcXDzmVLH+42LyJeaPfQbDhCOuMmCiHM/B7iNsHXY",
-	"53tpHmaLtsiL076OVRWAE9jIm2Oq8PRDtUqwUuovHjDq2Z/fs5YEX6GiULNXZp3unrrQRqxw18smqF3x",
-	"MN0jswQzVm+QKTbSIPNaA69wfaWpd62Ew5KCh+qBrViE1YrVvMV4wdkFwd8PSb/Rb5BBwGhkum3WMS6n",
-	"thBPWgkgtZDWfvUaZ7eHs3Fu/QJHWar6UKVEfUNDyxqJ6N+Xr6kWzsTvXSPMlhDmYUS5GLJoE65Vzi7u",
-	"1yJwYeDdX91HlgTdZcbJraTCxqujpbRfvMbLLeHlB3wYRqc+8KUFxaxXbGS6fMbq+DCz3rtGh22hA1Q5",
-	"NFEz5QhRwUiUKsGRw42yDgPZBdTAj9Sb1xiyLQwpjag6yoZPkWOe1E4Gp46LdAGKHWrjkF0zEUsUs6d2",
-	"TWI3yfNySXMioNxxukCbS5rCH1iqvKnIhpW1tEMObY89iGnDZrA43SgIT2nwgA3O74nR/al0+7zZMc3R",
-	"HdIlHppW42965k+whYUzidr/3OejFiy8aunkTI25LeTBPWAjX8hIV6/yJ2wTdUjR2J6e6O2IMcKeSsYF",
-	"TAVOkHAoGQe3RCtlB0XXUFJyVyTVKivHLtaugpc55TUAvkak3iIWumbcXq7/xaL7yQTjA0aaxoFG6FCy",
-	"KKlvfEMYXywmwyC5bRXFVSsCZmyzi2JgGZfRnExZhNGwSbjqIXE/euSSpi5dNQuCFjoFtVMi1dWpioV4",
-	"cReQRfk92nPTpJIEjAoJDspkpS1H0ZNkVSvizwYCN+NNOMUnUK1gJkpgI2hPXcjqBRtEZZVz4xBkMaYR",
-	"8wg+W8G1Ah2GVmpcVN1EqBduJiu7L8nma4gZ1nvXQsYWhYyH4RnjxREt7OnUj4DllWazvesPGSR36/B4",
-	"qUZLZbZptxW53dl7vdNxyGvEo3PRquiYg/GKceZrHz48NAUUIM93zIgLz7tkDOVEoPqpezST4zDyv6EL",
-	"y73BaMSiKp1LcG6nAAwLYVl4xacrO+C2RBrq65qpy44t8ZKlLoFIvXsPL6126dMYfX3R4SgQj2aRL+cn",
-	"ar86+BsuQvLX2+Y2fu3Dh42i4B0IS/rahw+hB1DhrSJYjAQuDtYgwQIkOgBHX0u4egB4CI/AZcSLHks5",
-	"XX7zMRHavUVncnxL4cxjffPNdLvWdORDnwsSKrknvW4XJaDTUI61RoH5076aCd9uOA0UQmNyYDji1P86",
-	"UywRquWVpb5gPRoaDDW6+JiwtYNefZ+P4r4dOrYhYInr31SKwSeO3j8m57sYrZSkAo2oZBd03udN99ZE",
-	"jB7rzy5qXUrWm6e9pnLMBEZrCCIjfzRiEewd137KPEW93eKKMW67z/u6Tp84sMLpKG40YkMWgcgLe4BI",
-	"KfaUTqYBE7ggczpYH4RxD0qXQ6Q3djVJdsbO1Q3tc0YHY1ivWa5QJzpmEUSizInnCzpSepF63USOEV8J",
-	"04Mw8phHZlwxA/fpjpp9ZxDyYeAPpHDVMFQSznx19TD6vM+bke4SRU5Dz8emBQguEUdmKG005MwhSVdQ",
-	"x6SHJeGWR+8fO2QSCql92aAOx4pii/iizzOqAUS5x/oBgGxCozPmqeWbZw+gpoVL8DR1IQhYApIzh2jC",
-	"Ca1b9QHA0f3O75C3NLHt87cAOQCyviDu+/dPHrqm9RccHYRNQuUkKNMqyM2bX3348H3S63Ru3oQnMaRO",
-	"k6B+44D4XDqkr0mR+gKplv7ubiDT3ymSrr75ZrvdfvbMhWAfxNnTmfA5E4KEMzkIJ+xQ97uJKBfTMJJ9",
-	"PqR+MFMabnPGo3Amqbo7UyrHjo73VJcG9GH/G4wE/sSXjrltXnjBW4rXINUlsC2U9Zlo9/kOcfWmXNLR",
-	"1SQ1odbGE9igjg5knLgWVXcPCeVzPTJUFPYxBjMcEvctM6w9TJ8TIuhc2JTfIZxOTKQotIhQh3l8l1BJ",
-	"UKJquv2GDNEnAHzzzp07xAsxHJSwp76Q/YbbirdzN9BlrazeE8jLoMcbKoYDGkUK6aGhgHoCGJyJd9wh",
-	"rjoys+8E9W4I4iLxvz9Fyn8XnkMWBIGY7jehHBVgKHFBOndbGI9sRlGDUqnNFSaWr62g8xasQokLflyw",
-	"i4d6NW3yJgTRwg2dBR6hgQh1NIlVFkYvPeG5VncQonQEQXyJ4FI0VtGkpJ+OISI4hiKYoE4nDcgcDUBX",
-	"qdZum5wMaEDjrh+QY6BkHQQI5sLQ4ILOhdqe7h3ikG+wKCTnNJjBEQyCmcc8u2rY+S6IvAD9CWm6lnJz",
-	"QEC5cYmEZn4hnfo7CvtGjBMRtsz9VwyQcanZQZ/bPDTSCpfGzjx3lfQM6awWOV0UCt04XVVdvKYbwmK7",
-	"vV0XUT8AK50idkB7IPRX6wWtNkE6pK+LokZYV1su5vQOlp7Vgj8y6z5HBeBACyIfX8isGLLbIqVKQflb",
-	"ndZhRlQw3V6MxnHhc0U4jgy2OWRCAyUcq/MbhhG0iEFNAi6ywgY6YB5qTFjKXmtPkDeFThiPcW1QHTEp",
-	"iKZJpNvp9OA8IUcB6xQd30WkUuzNH83UNLHu5foTeNJtHSLPBOKAkIXTlDTCTKsR9jPyI70W9UgaR/R+",
-	"A/+Mmc5TLBCsTe6rYwYWJ8iEasbi3ppQTkcsunXThT0OJFx5yvG81ZAHhBIe8h0st34xDgXrc8AkCMlK",
-	"PatLDnsKJBD3QWL6EUak6SY9Jl2HuFZkiPoYW8Xb7XYLIdrtdHbNzfg9GvievhWIk9qqrpD4HH9UjHpE",
-	"lRSHUeFeOJgBOp+yYaiuNMEa9xGJZlwcJEgAHNUhF1GoSPp8yoRjUKXPXSPQu5peODoD7viuJkNGCDC2",
-	"mQPSdR3FG3fC4U5EeZzbhvxpxs+4klUYn00MORkx2ecWBnVzDKZNvs7miEUTKgdjXeF5yoKAeURJXIfx",
-	"yGfmSR2CazduUzwopjfHnqI2Q59FwgHbuHDSVZUUvbUjwBQmHxAXwwkf45WkeCH1p1NzPWNJWV6EyS0Q",
-	"kEdvGjrqd7R3Xb/pYPYESfeZ0o8impg5AFuNSVftPF0SCriFP9HZjWD1v3lz4geBry0gN2+qew+syMWY",
-	"IfCb2e4WILaQt5r7qXnzpjUOBWbhc6tDXhzf7s0MD3XtWj0K709nEb+rf8Z2lxmDBhA6+AvZ33upYmNq",
-	"Y4hciBDJ/E0oN9jtdV4nGHblkO5uZ1eTrO6++nG/u29yAHrdTlen2jlqI1CnMGLUQ0/PVOrdRPScBeXl",
-	"OoFCWIIIjbM2YoygkrhWhLELMkQmBUIJT/2GPlsrYUBLwDqHCsbSp78cWVLiv0YxWLWi81qyTeUtGLuZ",
-	"GuYwDnpNrTNZmVLMynEaYBdPpmbG+XSGHHlL6VG2wGZpq5rKqJXkipAarQvGvxiHxi2HMkisVmg1r891",
-	"irB2PGlVymiBKDggYVeXnCma58dZQKdBODhLZWqBwK8V03MWnVLpT0jzQhGjPo+fgnI0saBh6DaqZHqS",
-	"eCk+7FwrXUolVYK3CFuHWgQxwmG85DE9B9lFQ+ucxXzJM5ozjHaoZeX4RbNTFPTxzJREhge2g1+IYDbS",
-	"J6jPyHAdPY4RyfvcfbqDWRbuQYw0x3f1fUB+jQlfJh+DNGPOD3QMqvKrj4dKYek3XK3a8FC/TiWhARSG",
-	"VRKwIqbANJUkp/nn3v5t8+drr98xf965cyd2LRkhknktQ4P1+/C3/ShSOq/V5yBSKYFoHAYeIBsIMmE0",
-	"oXzAiJj5UjGlKWQ/DCMmxmp1MfIB3BVoRZ+fMEZiLUNrW1nst/Ad3lJ4PqDcaB7qoj3dYVEEArRw24pf",
-	"3iHN90J5rI5EcXzmtZSY0+dKO0VRCrS+eAoQ47S+CVQkVs18M4aads7wqvhCu7+nABPjwsPB2kBM+7x5",
-	"IsOIjtgHnJ5TH5rFtVDYKllEXPtWUctTKhhU0kOdmdHBWI2AbNlT0oRDPF+ckeEsCFoHfW6yqS6oIKaj",
-	"ouE3gF8KZqfqvsnIVxcAaxaX74OgqaXPm24+0c/r3d4RuL8do9zvjBkN5HiHcm9HcQqwCbi6crEuu9Q4",
-	"vmfgDFaoo/ePbc0usay1Gk5DkWfth2x32h2sXco4nfqNg8Zuu9PebTiNKZVjsJEW6EZgzQ+LulgZd5VW",
-	"9iMyURIhuMZiScWPTNiGIE0jkBIj/h0Wx2tgh+pYaT/s81S0RlEXaWxgmQreKI7CMLK/JB1z7bFV6KmS",
-	"ANGMZu4zVpxFQwZUy+7zmzffBIp0cPOm0QbsQtkZNfEwpjRt9WpKzFAjqMHhF7jQ8BUKzPg+SOuHmmMf",
-	"3yU0UCgxt1fY7XRes55Q11yxwwvFapXMi4gT4+Ox1zho2K5GOPyITpgE7+lHxV6D5JFb9+Oh7jaePULT",
-	"PBPyjdCb6xyPOFM2aW9062PdpMGwCvg7itQKd7wZPmf1yRKzyYRGc9sOrzeIO/M5oBwcWVshuZL4bc9y",
-	"I9bIY2et2ptxBDU0OW88c4q+fPSs0K+NC97dgSM6iR1VmcXiycW0DxQLYheHLl4wD+XDMTtJO5jVmpOw",
-	"kMZnf/Ld57/488QjVXXJr+2o595SOrBIr1gzO5BIcshVB7LWKl/88kfPP/3D7CrVC2WrNFM+vAjTy0so",
-	"jFF4hLq5IR+wOotjTxsHjYYV3ANOF3Fw65axFQ/CyS16TiWNeu2Pp6OGHY3TePnDP3nxN3+T3dDe/m1A",
-	"nzqD7+YHr3+mSrxLg+lEi4UOSVFuI1jVBtXLP/wfL/7pv7z4h798+Y//XHFn+Y0tRANw0YHMUsXBaQeT",
-	"PEv7A2MMQmEX0LvX6WyOFMWAix2r6snE24mw+6j7qD1LDNOvvX5HXSmbGjdq0ZTCWXetWTWZ8QUyjIPM",
-	"yScWxWKneaMOuShczGs5EHRSICilKo1KNCCeUzvBbc92x4YDKi+N9a8KIlDqrlSde1VsFlN8Ny1WGYfV",
-	"oaXyY/mKlGe7cfDRI6eAViKZVNIiHUF6pxLpGo8g89MI+Fg2pusAUsFh7nc6j9ToWcNnufR3LMSMgSL7",
-	"4UPS/OpJb/82ejdiKS/kxE1CJlwHbYr4TJFJpixyps/vc6PvTWO7qFL+9eAHxBdiBn1QIbFOyQYRk36k",
-	"VcNpxM79cCYSe3NcjSQuMarZSp83QaZGByhIsb4EK3G30+m1HFSCS4puThk39hTUyiVYv3WMkCDYeoo0",
-	"e51Or8+/7g/OMKbwnhg56FYbBKFQihYPSUAlKlJaqaH2VPEcart6V1PGRZtAMAj4X0LUPMwOhZJ853gG",
-	"WxBl1Z5Iaksmbz9dljQPGOzYchqes9ZyWdiYYzWl6XY6e4c574H6+nXSjLV8XwCCgGdc+kGfJ1Z6k/3x",
-	"WL1n9Ky8uPxQx0K8KlkZjBgPzYVMS5yWAwQ9CmDo96VB9xjXL+icNGOE73YcAqaSVorm2YFb3Y5TLi8A",
-	"S9fWlhWZW2ouZ6EsnBYgFsy2t6NRRJHavLB7584d0O6zpptyGCwDgR514aJe34kRNL8kJSyoJSU4DLc7",
-	"RlELQUtXuV9llajwrMQnEZOK5MnasIIDrMcx4zDDrQh/6buVZf5FQaGaQZmQrQabf218+s7Av+9/7fiD",
-	"bxx33/OPxTF/sD948/j28dn03//em1+70263G6sJMZsVEfEk15IPc1escCl7GQHRitmITWbm9h3Gfytu",
-	"i+ift0RhObA6F61wYa9nFmZL7PHbh0k/bCgDBNa/Yq6RuEIz3Gbdy1YukV4qUq50VyuKtkrgEEkg9WIJ",
-	"9x0mYyA3g3BEfN6qJ+fuOXD+sbBru69ujZh8TIPgsf2lKJd/dTSZ7QBL+d/JmIoDAsF8VqUYhd+mJp32",
-	"Kyl50tSJ87mDr6BfDM3LtM91Zetw6ABjLy0Lo+VTnlmYL20pQQeypXcvmEzv3G2TEyalz0eGWwomwTek",
-	"7bpxfaZmx8FQHAdKWbRy0mUaLr4ULBhiBIipnLXIOpoTyEZMHgVBqojKqxTNgiBFalI1QtIiCzqzrG8X",
-	"0nuQ33Mkturwe/u3i4avfJffyQN5exw4A0JD5TI38aNvZvorNhpOw/b1AwHL1v5t6MAKDarHCXDsJ7HI",
-	"U9eJzXlwAY90VcOOVfNP/Tim0P7uhD1pHPSchi/uidFdhnU1dc6N+vZ9n1uVQ33xfuSfU4mVlsxTSs0T",
-	"0nofMy47UKfSTDDxOfzZgUZ6uSeLcQKL55m0xE6J+XIViKJP3ng6CyG5WwWS1gg2RHeXQzT5YiWQ7m8E",
-	"pD0LpGitXUO6K77tZbKdtTzb2qakKrtaIZ6zDiVOBBo6xygUO9DsRrp0bvFy16MelWSCdpoJJY7rSU44",
-	"+KaRdT56pDDZ5Hd89OhZSmx4F6qqB0F6f0ljDkuEyBb+Kir/WyRc9FDCKJcrKsoUDzMR9bDKNPfE+Aqf",
-	"Q7yPdS2FCw3WTCxFGEEJy+O7Io6cUAIJ4SERs8G4z1PyAcR8RYyIM386Zd4lMPCrwr0XX78MiCErrJib",
-	"PHLW5cxOI+Rs+7OXiB11bvblCAVfKMKYP7xrGeaSZJiV+O4a6P6KuJhSfkU4Ya+Ki4nqXOyESYHVmEGV",
-	"Bd6j+JgusOk62vCklUv1U6q0aRr7XQwms3MQfI6N6+On3LjXUzM0tR50Igo4PTBpYg6DJKXwLyI6nbIo",
-	"DkGn0JPWT7KF+hx/amESYoplRuGFIiw6oi+JO7M4LWdkzmQ7vTsIz01i8zFo1tU30wUSdMogNY8vLgUN",
-	"ZilwGmE2IFjNMkKBm+PkxSeiWTppipDMxIwGwZy4HyGxfOS2Uqz+0BrDVMim0OtsTsJhn2ezAstFAww3",
-	"9oUdwHZDkO5up5MKkH8TIvEMGTdd1XwZR7Dqkuh9HjEImtOwWCKGuRlvE7WSF9JgVNvX6ISBjSYD0/gH",
-	"1Q06TOdtKAktQXgFvz6HHy7GodlKArZ8LqVO1MjJTuLqyE5e+F4o4WTn2bAdrGMU9wdPWruLfHEj0kxo",
-	"POmlvVHZksHLVVHgfS9+/pPnv/rBZ//3b7Mam11D+KOYyzyqbZ3p7sj5lN3zBYR3lUpthUuuwct3sxx4",
-	"U+uvIvDWW3xGN6+80FJpeOrzrcG1m5dsCowj64G6sohxclkSdea+bibEZul9KIubKmX50LthNxtBmaHI",
-	"xYdNmtQ2tjuQeEa6rY3aXjRWHKymX2BY+SoaRvZCrHFsa+DmujFLFcVdzfNTLNFIjFsQdTGb6xb1vMfQ",
-	"rLFcuE2bQuBhFO5dq8ujexDnmnIIg7J/gyQCU4NB3dk5kSFKUbgMJQ/wMOpzKPaD+LwDzqOYicowY5Np",
-	"drud3VabHHHMdVV8FUcTY38KwUdsKu2kxfPdjTlqur3OawTy+Y48D1O/0iPBNWhOZoH0d3QemJjzAbYx",
-	"gRwo5sVpaXCXwsDLRgOlgciezGggMvNoOWyA28+k3RZEEGH8UJ+bKMX4OHVkfZEARj0PtvoKBS+AWI5e",
-	"pZqbxgEfiTVgy46psunXNostCzrIT3znzp3N7fe1HY0dbyCeFgfwWKGuITec4YZIMCol1q4Lq3VFjiON",
-	"w1sTNYoxdAOCxqXbA4sS+DccHWNhQ0lZkyXh2nkErRSyncdbJMcaY011srKIuxWw7ZKEhyPPM2nOOgY1",
-	"3pQlOyB7XEFqMIEkrxXKD3rYBdYx7omE11s3SVf+sEo6ACc1JW+s9H8eSkbciD25J0ZumxwpIQLCn6Gf",
-	"IlZWggIkceSzPc0FFbrCEfMwbNiKm4Y6VWHgGQNXxASDEj1TbORYIDTYC64jM+wSrA9wZK0tvWHIvQxT",
-	"M2SFAntyIxMkA9QRCKzXmkr6sodumUhjfVe0aEW6XTW+9eaYipQUkVqfktEgsGzGDfz7vA4CADGAWfdL",
-	"RBOE6BXI6lNokKJEya4y9v0nSJFe/NGPXn7nzz7/T//zxc//Sd3ScOOiSpprK3URNgOVhyyWbVrLVV75",
-	"y+/82cu/+mmc75RZeRx1uxlpZ9linv/qRy9+8qv8MuIQ5eoA7Ha6hrUgWpUkD0IBFgNRKPOUuiS1YPni",
-	"29978Uc/ev7pt17+/Y/zm9B2mXqb2N05LWCM6x3qSgvZ39E0tBCMNwRhNAp8rRRaBNHi1WA1NqR7zmQt",
-	"2H7+05//27f++vNf/6fnn37r+affrYqqpbtaFMiacMLCqPE60P/NL//485/+/OXP/xUpxPNPf/HiJ796",
-	"8affrXMqtYQV0+lqy8mGOQpZZimLa96Bu8Xzh0MWIatIwEiaequbtXVZE1xV6XlJRcAFsxXTt4IJu7mE",
-	"zwpkb+HExTTJnjFrcVSzZIULvRI0oxTIk5Dogt17F8MhRZkKl7NfBAC94TG0r9QjFK0joWGH5IL6MqnN",
-	"AqSscpz83bjwTKYQDg+TcjeAbjH1WSmfc01lx9CPy9J2jAmRgtozNBJgkZ6zVKtRqA7YB2dert88NvBe",
-	"YCm15XispwrJmBpPbAQJhymp94C4WFXuAXR+d0lXF7cUpAkFCU+Zrv+CUng41FVzgcg4xKWeh0V7XdJr",
-	"OWSnSyI2hFKnZmRTzBSsolrztVaUV3Is5QBTGNX2oWF9ZZUH93CgVJ9uXvU5mk6j8JzlFB6sYxJPrxNF",
-	"u73OXp/rQYzRVcGmTR7AVmGaXn6aB+xjNpBLp8n6xmuaVNWNrKHY9Hm307l9mD0F1FQ1lYnFnm63s7dQ",
-	"+3lgUPMVJgXAUZcoHRqVE7nPRrwKUlKMwbG4/5tf/nEsqdo3B6vcVxGSlugjuzs8lA8MzudzUPUOOFRP",
-	"Q/+ELkfrS6wiuMYeV97UEvWwhpKFFuWNLGoJpG/v8NC6rouXhVbj7S+r29kzktJXYXSvBLWzd3UjOJ7b",
-	"087am0J2ULwJzSqMyFJn7fnzeP7p9z7/x7/9/Kff3vgmVpNIFF3cXh5PTPU2a/LP0p6laktKJ1BnWqy0",
-	"gOxsFVGEqKVIdy6w+RCoMoDTxN90bmxGxapp/F9ELuwZb9vQgV4CAJJSK7SxOWjRPcbMGuShUI/YS69j",
-	"4fxKx0jmLxQGSovJmOv96mR/vGmXpQMgs4WkUrX1Qv/CqjqBwh44uqw64LGASbbU4/GATcJzJpT8l7Qq",
-	"d5Nq3HqlxueUcum3yZFIFQDWXS/UxLrNwM4FnR+guyMVUwPj6Ytv2gBuLuBhX4vWd2EpRpy29wcCdTpI",
-	"w9RkP8C66sL3sHD0WqJ2Zto4tjQOJunzTJREF6qp5wRohOoV8SCUWarSHfstBlnVd448eiWhMDfzBgMN",
-	"up2e4nNFhqiCiTcSLqAOSd3Mt+P7uzkorxuhcNfCxS9sihEYvF6JUdQ+v1UMo6W4aPPyXnE8QYb6kMVV",
-	"e0pR8DIYdhrLLolX46QbsNT1cgx5xCTGLz6GWIdSjnyfMzKlo1Q1dpHkpGTszA4JA48JifVXnLgisgwl",
-	"DcggnHFIcklX6PWB08a1/JdGHs42mFwK0SbvYrTH1eRiSRst/Ym9Bw0HsIbSOLwwH3udZ2UFsDbD1dZY",
-	"Sd6lbMqBFa4EsOd9OmLbhcQGElxj/LlinGe2BtMpymtNoqK2Wu6pEt8pxg6TRQsr1emzxrYP/CCJndMt",
-	"CbdXjjfdEr17e69z587+bqdjRdjqvjwF9qwSuemR0wAq2jjobjuN1ULq2sWZgFekyP56xRjyCLipsLwi",
-	"jqg9VhBqX5Mx5pVoQW7eNIWbbt4kp3OrzRJnF0vYZJ+nPFvCJUM/gALXp3Pox8dIs2NcZE7s91I8OHZi",
-	"ea1D3S1J8UhMe8W2FjQIdEl77L12xuaKSNy86caCtOJmIu56OKBTXy3ubWzaQ6HxW0HztYLi9xtl2ImX",
-	"av5lZdsb9lBcHtvWyPgwvFdiL09ai6SuiS91GvSCiKXUXWgcfNR55GwexhuohJXBz6srFlSxdS8VC+xj",
-	"vAKSQQYBc7JBmrYBuShg1L2O+l/Cq4dROHm7emF79fh7BcXtV3FfdcwXcfEL3UMvHmilULi3a3Q3kOF7",
-	"Bf0NitxRlyih5G7Zq5ZTirg/sFsZ5qtubE1uWUViEVZ5BzfR35OEwEWq/BEOOKVYYIIw7vU5doqCZroo",
-	"fIB53ap1TgPiwjBu2zZJu3GH3WQ5hU1/dIPgp2473+7H56TUlpAEg92Ie5jpsDBK7MaE2BeydRmSzG+X",
-	"7WHlWPZLFGKokA/H7C3uFYewK0kl5Ob2HOIF6MWmPnI6kwa7sT+hHwSkmy6EXbqZ3kYNGYvjrjN0o7hk",
-	"9zZMLitQ+i+qhaVG5bDlscCXJkWlbkBOiNILRSvKR2sy/boouqDQdXpdKetP11kk5yUcCIbZfOenLVt7",
-	"Vr5PV8a4Y3B/Nf9GkUCk2PPmrTlKorualpwtyiknLBj+FlhdvrACy8TnrFhUQXMLtjq2w6Z0YfmF9pX1",
-	"zCtb87cUIOOXXC64YiYWg20l7Pfq2lYqhL/bphaz3tu43qzZJaENv4XWl8JLeBUtMLqyAyS1bcv8glEp",
-	"9WpBSWhFnq5SFA6HkAGRlIHZXATi61hyyQ5ArFJ0af14w9QONSnMFQ/pdjq3i2QPhOyrrqD021nK6PYO",
-	"D2VRlZj8vBuJ9nMaM16vVtVlhRc+SLDwy1bA/OoXLCpFw7KEhYxnq26honI0vIwYwxSqXVKIIc5pOGUc",
-	"aL+VKki3c8xTJAaeiE1odLa4VLhu0Qpl5Qm+QJo08KloZTjaGWNTgf1jUzHvh8TtN/oNlwwCRqPicIWV",
-	"2extYhyMamUnWAypRnlDvSNfmD221s+tlXYBol5JmWh72V+WcH6IFwaManz+rd9/+cNfb7a0Tq0Af2st",
-	"OmrslYX8r7UUweSD+Jpu4GBQofnNL7/z4vt//PwX3/3NL/+wsZWiyTZ+XzPxL3GKQDGCXlL54zSWXRL/",
-	"Bi6T8A5o8rHBbAEol39rQPmABY8nM8mwgP6CXpdcq/cX4zBgO9icUr1Imq6QVM6ESzp5z3pc/5/AhQB2",
-	"q78AVK/CgPe7++Qd9cqbsNx7M63rxmNnuCkIiGq2W3ib0lwUJ+92OvuHGgl1Z81ur9M9tBbsC+L5YuIL",
-	"wTyopFHEZAfxkmCFV4DJ8lCiUdm+KQUN92pzzX1DX94xmFI2/AqF5nqdrlr5PYaW57pLX5j70Ov0duKT",
-	"rD/2As1W4f9RpnPlOmNWpkpvptFu67yvEKkWWcqNrqZrnENFUSAA3LrviqoZIIHFcEC5upII2GV59gvw",
-	"0V6ZXbZKnw0xWFqd2ZXjZzJXL1cjLMXr4ga+K++5HJHtRfSyG07mg6wuxnhC2Eq15SLUvgx+m8PsS+K3",
-	"HyD8KfI3BJnFafHzSiryvgOYASezjP8+nsQItoQNw2qtCD/spGR4V9NVv7/FPYyf67Ta5IROGInU3qJZ",
-	"wAShgrh6Gbn53S3x8V3k43iLanBzGgThBRbkL+HkCRjE5rm6vvVfHN6+TlD8aux+/VSHWhJAcXJWvelq",
-	"CAXr7Q6J6TbnWJW6IrC/nNID3n/xRRchtGa+RJK4QkLDq5YYDE5fttygNWLDKrYsOEAExjKd/U14Siih",
-	"JozOYtEA/gtNKEkv7poZRqSjI896LbhtHsTDpavXeGxIZ4E8sGxYLSdOAehzfemIi398YJpLNkHw6HVa",
-	"cWAAXGFBXPhv5rnbnUNCoaIlFeYeE38I2I/1CKDHZMR0V06kDSMmBQo43U7nEB70+cgiHj7PrSuMsivw",
-	"BRnTaBIwIbBYT5+n8wrUfW9hQKA3Q/rHBEYEkpAPGC5JsOicRWQCAQFqCUl/zxmHwfUXfBi2zU997gvs",
-	"+9m2fnYJDURIhNqeyy2pynWI63MZhd5sYD6bVAoH8igwoYIz5v0ei5L3UhmiPq5PyDBiHuKIY+D0ptqV",
-	"Ei0HwcwrqJ1E+Vz7lyx50AfriyiyaXIlg6Y8HDTTv6lMdOx0tQlIN1u1BUbSxFA4n/vSp4HGmFzvKAvt",
-	"Q81WKCcdhQM9h0zCiOE33U6nE2Od7h5BeMh3cB+cTqB2rd4FohYIpn0OfR1QOMUBHMOqrAf3DovOPq5r",
-	"JukZ46Wtp/Div2pbE2zqPTph4r7aVUExUNj1IKY/ieoAVEWLMk6chDwOBdMC/fHdVPyifTsxfDGGXakg",
-	"BX++h7FV//bj//PZ3/zjZ//6B+Z7bP/YcxrZa4G9QVMEwrR9RFHZSJoVW60vDO6MnQpqoLfD6L5CpgIR",
-	"0d6m3tGLb//nF9//HnY2tXe0aPGPNh+5UiqoFyz55R996+UPfvr8F3/78p9/v97CndgH92iFtl0aOx5S",
-	"YOQLV7oIh1786f8L/RL+Z02gbyihx2b2JpsHS1Cnk3t1TWyRsLzWoquUNDTN3KnFmRJoJ0hFb1Y/aqdh",
-	"M6zGQePzX//Xl3/1U4Ru9tUy2Cba0gIo15AfE5K6vbKoeYKZC7RNnQHkNuAVM4WxOguTXeAnKxMloT75",
-	"cijmUFajm5kTbDiNIAzPcK24/I45OJAfoIdxAbF1GrYwgyPZ33ww9eLNdjI/WVnSZc5odEo1DjrP1mw2",
-	"V0qht+b6xWOO2abtBYaxq7mBFyqaaUdw6pphV9vV2tCVEtyyJnQ5QSjRO62+dCATrZBnlqGcC5LMUpdv",
-	"wTVbem/y9C91FXqljHiD6WApilZJD25b2oZWCDi70PbYVfv3prC4WCWu12IPdV9thlim/N7V1gqRMosb",
-	"V3WvdUB4eBp6c+jFC212ZUh86ZCPQx9SacLIdGr2JWg6SkU4hFhuox0MKO9zzASGFA/129hXqtS8TT5U",
-	"sq2LFVXxLrpE4Sya79GEYwrUgobHJlPpM480ldZmLU4PvdS5Xs0GrxWpu7ERvEiVMtoLmAZO2VApR2bT",
-	"NIKohPCc5frzGhJnKUWF1npzr5db4vUTr1rh0ctI823rZHXLe2dNj7JlMC2QE1aeb3VLf5U5V/L290y1",
-	"8LuFpsn0vGguuxTH+l0L37bXhb8ImzZUJT+PN1UM7al7a9mVrdr4+JsST/Tyr5h/fglGLTR2Z8SNxYbu",
-	"FXHpskrL6sOhG3dh54zQIya119hC+Jr52MBsU7ldMsSVC1tYDi+4AO6mWJsvIMm6GcvMgjGTDguv3hAt",
-	"p88XJHDH5tW7wiWcRlF4YYkJgjQzKdkHhAaBXvKkdUgyed99vkLidy7vGyZptTPNdEX8stID+lwXvVHo",
-	"RqV/6ge+nJMmfnsjcemrs4nY4Dx/QO/6Qrq6qJ8FYbSnH5KLMeNogya+7HPoN3jKUooL2q+tb3xhix0l",
-	"JuImnBKQEw1lbSjOnGurelZ7KoQejMvagG0vLiYhSghJTQUTpaANbT8S67RTYNfVNm5uY5C6ISVJ9nD5",
-	"j9LQv+KBBAmx0MahOvniWwgzSNYDZsB111MqmBT1PywDybpVC7eSQ1+Ea18y3z7qS7JG9vzqUog4qCmH",
-	"FCFQyr6QSqI3Zrl6puhl5tWssSFvd+tUMZmtWL7Qtsv5/NyX6YKGitmb0j27mQz7/+d/v/ijH734jz/J",
-	"bzBiT7L1lsEUM7uUks+XmX9ffIFfdQJ+oYhmCUs6xXBCOR0xsSmBs1TWRAyvKWYa20U4tBzxTaQ7WkCE",
-	"npoYlaA/mJdO5wgD6U9YKwPYPj8C3zDKcu4Zm1+EkWfyFM0IF+NQYIuF47tK6PC5TqAwOEgU5aU+1MxV",
-	"EiCIk2npj3Kvz/0RDyMlR9J0S6S82GUFCcVntZpkVWTASQt/uYDLRcIQKvVXQg6qG+K4JcFjhejH9VZS",
-	"mi1RXIEfsRFIXuFiNNIjBb4aUlCCZFsWgL5cSQixeLU4eHJxowbzLtTqm07vUT5i0bvsnAXINWuwatu/",
-	"nMW6JfJFFz8WOnGs2Hh0LRZUHlpQ2i8KA6b3040FkXRQxdo779XZerI0GwK91SAQFyOqBoFepyhwORGa",
-	"epciNNn3/dVXP9RGqPgWrSsS6UDQMpFIPPa1GFzWfBHrNoMcAJYdY4DhcThJGHksapPEK2SEO3D2qPeZ",
-	"h9FaiQut0NZDZ0p2khAW6WnLj7GZDMNooivVCTKdnQa+LkVUycDD5yZAjMgxlRmyudQIgwVEr77IkbY1",
-	"OJblY4P1gS28KawPXGz32EDZ3+QoviyMOQ/qu/qRpCy5LkbOwzgIAYI6sifRtBy6KLanAhj0JluLAxhi",
-	"xrte/FCCXtXYVllY2DrGjBqxYsuDkMqMIZcUhPToUvigvlk1Yz6Ea3VwQYRclQO+w6Qe4YZN8GtGfxSq",
-	"/0qYYZ62AtRT/zUzy3lWLHG4uUjLL+aLPJR9jvkI+WJDqalqVutdozRQCQf8GsAOUORK1/nN1ftE78GW",
-	"1N3l1YAyq1nXDLBCc8StQGQD/ZAyGHXFqu9kOuqX90QqaZUIinCmYC/e/CvS+n+xCq6Xei0IXEVB4PL8",
-	"Cbk7+qpV47zXADr7bMZnsJcTGnKxKYYWlUsOR9CnTm8e/XmpEuvhMM3aZZg4FA7ScSEu6QJFSXfG47LP",
-	"42xIKx5EtM3b3j0xcklTTFkQGKWbkps3vZs3nVRnxpaC3hmbxuUw7YVSocSOuEWBGnMbRR3QPXFAuvsd",
-	"XaTJ8l8dGd+FdhjFIEAHS59397sdgnf1LS5ZlIlF7e537hBzlc99NRKEp2T3OqAThiUuKSdgHIPvW+0+",
-	"fwDAhfXdzq3vAfuYDYrWt0ZBqdTCYE0pfOl2Orfj+Nc+j9sidrudvdplKka5/Wj0foWZgXDkiyUYlMcK",
-	"mUJJ6XZP+4n//r99/us/QT/ximG1+ViFzS1vo5G31ZaFAmntZVUoEm2hVRWZeDPgWlIrc8+EeH4Vx9nQ",
-	"Oe6su7LyEgtbRa7SNSFH2RZ0Xv71f3j+6fde/slPXv75v7z8i5+9/M73X/zZX22jK0gJddtekl6edm0q",
-	"KvsSQ6SQpVxGgNQKHszFtKWs+DfEpqICl2evRm0yccOLq6EsISJ24dK99AqyYqBxrVrzkguaBJEb1n4l",
-	"SrMUUITLKM1SfoUvKRoeJVAlxiIECM2FM62SmLaPVc8BSYoi49FB+1ihyGMZLstUO/I8QVx8x4sLkaRE",
-	"YSpIGHk+p3FulohrqjjETdy+Luk5Zqy4bMtXsDiLrtfSJh8aIRoHV1iULxKitBet+FmRPpokWeQIFQUe",
-	"QvNMX2DhloM+z0OaNJN1kl4Lu2hC1ZFhGBFGB2OigaB1Qy4ko54DP1vpKRYNlKGRobVzcqnq524sVKpA",
-	"O1mUSmdyKkPORFxRpXVIwsgBrabP0y1uIuP98Rw11S5R2nz2QpGmgvoUgKWWwFpmDQirdLWdksAuq678",
-	"CrFeZVpLn6ubcRirZPGpWiTSGqewUwy+qND4YXg16uuWW/gWRGp4mQIGOo49YlSgqam2hF43cq14HbqY",
-	"ycrrqBm0tvIiNlfdd3uQuG3EiuPlZ7JoJbpay0orWeT1L2JJSTERU6YA8nHMGltFIQGrQPPf/sO3Pv/p",
-	"z4vju9eNKTjOkogteyLqm/jTMFq9usKXK9QQoXJIqDhLnpWh/p7Mwxlw4Ok0mCNr15xdiRBaoLoKgnWF",
-	"y29PWdLSKMcQl5d2XCPspIgUFMWUbFU1KLi3l6QT4MxwA5UgJsMVS1TsZWs0wvlmNAELXUvl/4eJgAU0",
-	"iEGGBUjPSbKCqbGoLhcjbsSe3GNC0BFzTaWJvATfs2U3NZ7oc4pVCpOKjIdYDe/CB+2oyOeRltPLBHGt",
-	"8Lb7PKt+ZHJYSXEKqxr35O7XrczU2Bx/QxAjpx7fxdgMXFBptinqDBh3URJqkYEW6R2Qhe6INrlv4HRQ",
-	"LpD3eX35u6gyRko0BiF6ljgL7MMBQg5NoPbTknifL3cgfGx28Co9BorEPwwVMPPdjhVDGYYz7iWk+XRO",
-	"BKPRYAzA1RcmRb7SmXX1wsZ1WhperSWpabUjTepK7YsWVnf2bmd/x0pQzIMZIemZai9WDRrFDA3uLRcJ",
-	"Fy36xbe/99mf/+/Pf/rz559+6+Xf/3jLov4mwbeKgF9z/nWDcmJytD0DefqqbtJKfqnCbeYuFFp/9wtE",
-	"W0Oc4UIUskrLGHxILqgvy1nmb7P4ugpOX5bFGDQOI3+tJhnuO4BApULhmT84WyYUYv9OQVz1sGUWjjt5",
-	"aqHkYao0T6S7fvJ5yBk5nUktAx1abiMezGNjclKxO5YHt9P6o/O6Fqy+DttZainVBcYy1tIFrUFkaDav",
-	"dq5LtZBmJnTDSeAAT2Ml56RIc3xTnT6PH1BrYMGwtSDuw55zIx1I1KlfxY5i1kXhWZcEkZHWXfRJxNBc",
-	"LjWksDxTnHaRLWzDTUwKl7GOSW4FM2nhGtY3UNYSnTYOBzXgWgDITv75r3/44k+/99n//dvP/+4PthB8",
-	"8HVz/75kBVT0zfwSNEdJYcnBF6ZJSslFuAyTm4XTl9uE3MgYGKK5ej3YBQ1RqrQwvTeTzOphmqsJu9s6",
-	"yJY7BBMDdipR4pVg3NP2MkFGTCr2vbelXml7ulfaVep2Ornuc/pb2Of0lXU5/bL2N/3t6256lXqbvqrO",
-	"ppff0/Te5Xc0rdHKFNlxcf/SYRgRaGHqnbBByD3hkiY0wPKlIOnepjIkPLwg/39iP95qkyP8wlg4bgjj",
-	"WbItD5qH75IZl34AWSlZkwq2d0MZQGG0FmYyFpU+z8bnbUks6NktVGs1T5Uh7gWKZxgpYI2Gqn2+iuTw",
-	"BeylaiNW4+B2ccWfLRsm0mvYvd3pXHrH1SVg2H4P1k3DQI13n7OvhrPosievzzSucqtWaO1nuHzc8YbH",
-	"vDmnVk2A9Jtii7aSBV2tM5T0uoXrpcpGRVfiUuWjS+7geu8V9G99MvPlMnNFzIHz1eit7qskYPTcbnKT",
-	"kl9mQhIZUS6GWknR4pUfCVkooGi8rFyxpLvf2dOend+d+XKpXyfkDFbs81GpW0cBp0rRkwq2Dd2Ipgeh",
-	"NZaYol8tEVbUAq6KmaO47sXy/uGXIpVUmHErPd+3HDiybvP8Xmcf28a9CdqvuhgbOb1SWAIN2Oa+KhPx",
-	"3zVX54oVhNF82BdJs8yZ1FUtzhgnpywI+Qi0w0xjPq35DTCUIyFG4ktuvrlC8SmLb5M9ZzZqJ5fTcFjE",
-	"Du34cvOzzpDQ0XCGJZUsM3//LkNgsu7aJYlK76p9bsqDA8eVkYtEXOZ9cUnTN6ExH0o9Q58Fnl3anQ/D",
-	"t8PohEkX7UiZb+OW221ylK6iDtEhGWGrz924UpHrLGnAjg1ldAt23U2/35hx7CPo9RuH0JbdKQjWdvrc",
-	"TVcu0t3bcwWcXMwNxCEhdVCJWQoUc/hlGjFo25c0BbqI6HTKIgHlY6YB9XmfhwBKGmjwgcGMs4vMBklT",
-	"3bkZH7AJ47JV1ok+KY7kYp16N18fyd1SYJE2iCmInTB5VTxlQhdkvBJFZxcau+J7Ua3/yHf+7LO//gOI",
-	"ft68dLloKSaPMVUI7Pmn33vxD3/14gf/vXxNa8mfG4TNWvLpBtexoGgIpxN2xL0jfePXXsc7IclXZ8uX",
-	"XuvmSq+9/MHfv/iz//78F3/+8r/+9Yv/+L8++w//B8d58Z1vP//F/2psoW/AiXVdv2TOxriHrUgVZN2K",
-	"8JrjsVfRF1kbIJdZpmPRHbwMmTJ9ES5JrERpziqcv7Ry8AZNcWmBf4G7kp4xqJNxcT+p8agEJI1uLete",
-	"YjB1t9NpaTNU4OlfJIwS14JQ390QSkydsIiotwqlpMEsipRIp0d3w8CzF9GqJim9hpISvPlQ7zpa7D/M",
-	"zkTYkxkNCsCgQF5UKsJOfejz3HC5p8plshTMKgRZV8l/M2d/NYx93R1BJyzfwLeQ0aYPIMUG00Be3TpX",
-	"2lG4+oJQIqyxoA0bKDezqOUypJ7mveq2zMKVoZC4uZXVsnpuGVbmrr3ihVTmhA9t2rBlmbDs5tvSli3x",
-	"pCGEbh7PHw5ZhDG2aTDF5T1aV6J9eGyAu3IRcAtvcZn0mTmLL4pltfA6XoaEmblXlyRimlltg5MY+9sM",
-	"iMOGmNGtYRid+h6U2yiXLt+Gh6xwOLBcYraLe6Cbm6OrQpcpA4eokOFUkIswOoNMNlPbQS2u5YCK8yE7",
-	"PQkHZ0z2+SDknA2wvNiISdLrdHrk6/7g7D4PfM7uiRGGYkSMDIJQQJtJ7hH3Fp3J8S1dLuSMcdeUrCa+",
-	"hLleb2H8XJ+78a5n3Nq32ya4QUyYJfiTx3TtMTqiJjFxBpZEQdz4kYfzKdOmUA2Odp8foVdGa3SnLBkx",
-	"XxICH1WjF0vGBWCQoYZ4AjKwL+vD0f1BQdq1YApAy7clD/kOKujInrDruBVdFyvw+ZYex3dLm3rghsH/",
-	"dUXNi6kTBDNPnLz12Q+++/xf/+L5p9/7tx//4rMf/HIjvusFbTzKF/L5r3/4+d/9wec//uPnn/4iu4p8",
-	"dP/C9h2Lim9ZV6Gw3daKK8zDyaywOjl+O8ajq2X3skHmCwwFSW7yYbatR4Ws+lVqd81WaM2xRmUma9OX",
-	"XpDJRoRLYso4JWmeUt7SDSEsfqw5SRW34l6e646YBDiKxyGQ9cemA8einlGMy2gO5TT1LdVFK51cq8SD",
-	"pA9iF5sS+BLrQkgSMKoe44yEU8aLObBDWCAY6SCLVc+6HpPUD94PqByG0eREj54syeJFTfejRy5OGw6H",
-	"anstDPuK2DSY97kY0ykUYzXIQOhQsijxdN4QxAWOXgYn19FeQ09tXe/1XV9I1/gVTeFVQSg5VTIDjSI6",
-	"x+pMF74chzq+wuKQN1CCEfV5dFFjrBxn1QwUaiVV4qEjJhW+C2T8CPGryk1nBenQte055QRwls+8d5Ja",
-	"pRtigyW4VsgSSxdUsPP6XO+dgpO/WvyvDFZlvBBCri+BF65UwHJFlti0NqbJCPPQwuHfP3FsGSAmg0W9",
-	"MRPqBRe6iNDCD2oOEK7UH49fG+7SO4OG0/DFG3RwptRD7jUOhjQQzGlM9evq+S6wNT1Ot6QhdMms1pvF",
-	"nZS33SSq4B5Uax9p8wTF+cIFDHSddpJwC24QvAZEGCq9GTEhpaaWCwfv+kPdxumUplTBgyL12BdiBoVQ",
-	"FLPT2m1Tf4Lf4iprZkQh6bzPfX5OA99rtckHellaX4YbdzEOzQ1P9OeBDoTioRxjMRuPAGYwb8tstiKP",
-	"NQC+yprqNpXPdVRKA7s6i10wYGWq8IF1ZlcsGoJ/cfXCwtO8DM0ufZyXFSrqD6WmXDeEonFlJHuNNn8T",
-	"MQL9ZRDycxYJbPQwEaPlrfBnU+jcNwhnXLpkgmUZMYbUHgxsfTdvcnahFD/Imrl50yFh4EEYDuU6ZwZe",
-	"73OlJkXyzcBnXN4TI8zdeToIZsI/Z63DJLq04EH4RiTl3fSceuw2cX3xFvfgXBSc+tx0wjOdcZD+w9La",
-	"5GGIrRtP6eDMIVMqkHm5A3tKbUgOlLbaVC8K2TITkogNmH8OJXbvGfAoLc+9J0Z3FYY4ACp1211yytTc",
-	"ajAWQKToDUG+dnL/PSLZU9kmRyRi5+EZ8+LRzxibYjK3YE+AafmizyM4HaWtKqUS31E78weMNPVkD+dT",
-	"RnrdThciVu3DirXO+DhjBdXAHdq6qsf63MBTAbONgRFxnRrBWBJKcEMkA5rT8bGcMhaHK2goMqWRnMc9",
-	"3K01HliV4oi8CHUVaoV3wuejgD3uzzqd3QGF/5hPp/jJdYp7lZBwaKKU9QvaDxa/lnLOpWJz9QtIz/Tz",
-	"h6s1qiYTGkAgi0fSd0gHh6A7LAYNJbhjNZm9ovSZgqzR54UZ6vlLZDndEM8ATKg9pMa8fZjzzlkZ7d1e",
-	"p1tiL3jTGkiR6FcfM3JKvTdT4E7xl0Hmp8ZgTFGx7PZ2HyeSzUD3xu2AOpIC60oNSoCvv6/OevFyNNZv",
-	"YEGr117OLQqvkhVGsmno3DaLOVGjbQVCSOkVN3y80TJFi4CFQ27u5ICZmSbXli/XNCa2lChz4a1t7+3f",
-	"TlkDtgDZmrmBy2xjWTmm0DC2xStUr/PKOzlquPUomcW0rixaJsONiiig4hwx+wILF1nOj0lThJFkXssh",
-	"pcw3y90K+O3yoJw8HV0UlJOKPonZbYoDlqDMNqJxVmwSWUofy3pEZjGcpAlgoWhQGwybj01/vCQoKEUC",
-	"c4ZNkGGN4mSkVDRllpEsQ6P13Wt8s99QQnq/cdBvPP/Vj1785Fe/+eUfxw32X/7wxy//+buf//S/vPyX",
-	"77z8/Z/2G8+Sl7WvWm0XG9Vhc/zu7b3OnTv7vY76n92EASypDxhNFixGb0fhBI5SkYjBeSbaTzDuZfvo",
-	"M6z7lJtH/cCitzH3rnHQGEs5FQe3bmky0h6Ek1v0nEoatT+ejhrmhff8wRnHdJUXv/zR80//MP7lfdvA",
-	"q758ov8bnbPIAHYiRt3erlmtEH6YuPCNWbe3mg13LUdyITdpGqXD1ndRB+MeMfS22IRejmlUYuSbNq8/",
-	"chpUSjoYMw9y3+DcB4sYaAYb9QdAyJd//i8vvvMzhZA/+2+f/+y//eaXv18HA28jZuTbgViYqK35C1Ax",
-	"wbsC7CycsDoq9spw8eUP/+TF3/zNQlzsZXERP1lgLUdIZ81ju2wisvAIi4iJdge9PxPjY51I7DExaByo",
-	"5SFWPf/Ft/Xa/uJnuLBGMpF//+QN6o3YmyhCaSzx75+oEU/QEaSeU9eRBgnEpC8DOL94zGfXlG0d71RO",
-	"wqxovhyHge4iZYiVQ2wz3uoVjalHaEqauiHI2BcyjOa2iVOM6jQSVkJDyqw5odGZumriMRWPI8DzpXWC",
-	"1DvpPRNXsCfCLbJrEiqIGvcwZ6O6IYg7pnC5TtgTV3cwoeiI6/PIFyyuohjQaAQxMabfgi8JpqOPlLTn",
-	"hRc831AiCX6sWmWo1+t0yFdxTQ/YgPlT6ZieZD4vsLKZJlxJ6SDb4qQ0ANKERHXsNUE9sFLj4x479wdM",
-	"YFJVHAlaYHfLGcAEe0JO2Tw0bZPTQJ3QpyfsibPcUEYHhdWPnD7PyPTZSapmtKeMh2XGLoVN98RIHCGZ",
-	"vQKGLoDsPYDiiiYTdRsaBx/dufNo/SI/5TVoaq+n+2jLxZuWW7jqrWRrtqOyZRQXlyw1HKkb/fAiXPNU",
-	"nN6jS6mZdC9107ZvRCm7R2X2EwWPA4I6tEXekJ6R3kqa9MoVnDKxTlbGaaZuk4mqn9B5XL3JJqdXxdpx",
-	"+TaFottxKQUeM3h+WfUdaXRm+QRR7FlJVMtJaeiiXOxyjqUdfDgloBEqQUQrlNDa5JhnZJY4mw4Fed3y",
-	"Sw17qOQgahxYySOW7y8lZynxx24IZpsEsvVXdWxxznfb58Z5a/yiajB1XjUduRsQELudLgH9QE21VDY8",
-	"DeU4cb2mYJyS+kzx8MVi34rinDYNpzuYAaR0hW4dVbBIqMsjUqlz0xL3kjazxi/f3S0WAvH3q+DoBEP4",
-	"CeB0vn/p3v5tu/kYADGx9BqWAVWxECX8yD7zFf0rRnFeX5JcV3Qrizqt7Zbk4clsMF5LwG4c3LnzyoXI",
-	"PEBqSpBqDbudrmmMiXTFWwcqa54QYvX9C/7K1lCZzz8wROMyYgcTkrBUgvTrsFPF2rrloi25oAIJyumc",
-	"pEB5NfxnxRe5zHlmhZHFVBOKYiooKMGffxF8ZRXubDL1blbFWXjaVpNbzTJLZeuia3oZ0rV16y6tu1ua",
-	"0a5n/oQTSUnX6lYulq1PlJgnLFavhFGPBb4iisSXKLhCE3NfFwsNKKiCEzhs40RrCsaI+3RHfbEzCPkw",
-	"8AdSuEoydS3jt0u66SYyYFl00b7vgmSb2OKqBPS1DskuafYAvQYDNpUoMl+wIGjhTH2eqqjumtql2cnK",
-	"o/9ah2SPXES+ROmoKPoPN6Cf19GYVmR1n0PGgBXvqYGpgz1JePoxG0jS9MKBuOWxga8AJtoT73eG+zv6",
-	"pR39sNAlsbSEbsJJ2/bYvkyFj74dRn2u/iRN11IelKzbbRFfqlfclOeQ9BvtdrvfeAZmbp31iP4r7e30",
-	"UdA3GHBD9LmbeLGS99vEVle63V3SfDif+nzUUrNOZ2IMTYoDn7MdbXfwtAUcd3hIRIhZ/vMUaYUIVEy7",
-	"uc+DuQ5EVZqQrWuNmDTVwp5aqqICUOr8taIDRT0o5oiCEiHwgqjdUmOVpkFgImPxZHVyqK2X+oJ4s4ie",
-	"BqydCRqexAXMEI4em0xDGXclEHQSs1OhG6Sb7/vcGkmnxcQbBK8MiZiYBRLClhGSIRHQc8VeGQK2TT7U",
-	"8b6+1OuJzoGJnzHYmFq6carFKIsP3YBiDYOzQ+JqvyE80FWkAO60nq1ANUXPXaFqSpoX4zDuEwm6L/Th",
-	"bpXWnegCBhkFDcrvmvDqxPOgE5/QLWGejdjAn/pQ5tciUKTbgjpr4VC/aze1SD+529IoEVoSUNYHklF1",
-	"J74QEPMckRmfCYUe5noAudBoaa6LQ5Cw3DJlecz7pie+tR5Qc7uHFnyz9j3HfpzsKbnLzk1Ka8kxTQ6j",
-	"ZMhup7NXFktsnof6OQEdnAU+JK9Z0mG3q2awvqhfgy77OjQVggZkmQLD8Q97xcWFuXc1go9BfnjInuZi",
-	"WPVAz4oc/VX94bbTebUA5EX2AmTkPjfS+w1BOJ2wrC3AQCQJdnjx7f/84vvfS9z7SzaIKuYKG6yacvaA",
-	"Dc5LwG+v+gf//cX3/7LCeo1RYdMHstjGUbDgv/27F//4Ly9+8qviNReW+1u26t2aq+52dndOFaPIq/5r",
-	"QHg7KL/QYrIueAuCoAxeLwbvimWvt7PkgmiW3dqtXXZ3JknvxS/Kovd2RnEz6TQ5jCvHXVDDdux2GEk/",
-	"z1RqJeVZL0EFuvmKIQHDGl6V5weJimTmT2+pLBYOMXxjO44pRXnQYUEE14ogSaT3PFxQa9oRch4wUMRi",
-	"UQ/wg2p9amdCPZN2AdA5jOV+JZdfKJlVayEhjxWMaqDNRIfaoM1Hhi6DcaNOXGcaxPtrMOtFOR/GwFGW",
-	"52G2LeFwlkdWVgCBrXPGcY3rRkuuGfW43eDG5Sy1TnV0ELy3HqJRLFYvyG9BBZziPTWqcsrTCrYSzpgn",
-	"tNqEGbGW1YQ0w4gYE0iLCBmVNzxazQCP579aCEeiUlcM4SiXj8uS+hFj6yX1v4JStWVCaTJTt7BQb1a1",
-	"1cdwmDL8KClALUIojH2FTRrguGV4VXrGLxP97PlKiiSjbGW64iZriDuPE6utOaR1cHI6N3LYKG6MhUt4",
-	"HCyLKsqKfIVr3cvCRt9LWGyuerPdqFdfyZIlpGStXDLJElkqFwm/2zOR8EWR6lbeg3byrpBrk5eEqq96",
-	"aTpIhWyNTWUIFQoXyJMK83qWpHgsSEooThZYuo8VmG1Vd5bHuPSHvjFPo4MhFjhX83GdANtZ3cO1p91c",
-	"iiSnWt/Bxz2nu2+XjM5UZFzcA8/UMlGbnUbh0A8wfAsMif65Lq4s8rUr2+T4rkD/AI0gLotEbKSYggKY",
-	"+kqc+dMp8/pc+AHjMpiTZuJHOd8FXtVyiNBJAL6QQBBOgW5F0hRH0XFcIt/6jfI5oTM5Vic2oHGVsEW1",
-	"JkqrN16JFmu9HR4+RIRKX0etL4UzCZsGpFtW6DBT3nCdQosKhdaur2jFN2g55/iuOEEcySvTVratjVbo",
-	"VQzYUBIFjNiPMQ3m1RZWUIlyE9HX71hotGXBPoUkhRKiLavwELHlwHgsjZevj6Sr3yBjyFwBH5Qg/cbR",
-	"TI7DyP+GDnR8A2gaQR8vvgIu3n5jBXaSQ6kFTGUWX0tIRV6S1/fyD//Hi3/6Ly/+4S9f/uM/N5zGsLou",
-	"yAu0wHx80/IctTK8XrIxOp3eo3zEonfZOQtg7O3tdRSEpzRQusw9Mbo/lTDdpgCwuftTrXRkDEcXmEea",
-	"h61bKzIeyOLWoC0uYNdpDoxNCADdl/DgD0y7AnMSrmM1gIWmBeypmxSM5MOwrYObC7rPokqOirdAaVv3",
-	"oNU9bhVv9kccBJsmxdatVhOEQaBAow24WPeIBkHrkLgJXqoFphHXtGzNYphrT1fYlgyL8IEjnDRzG6zU",
-	"lWy3s0s+0C8iML1UcE3Tl9m8POO2ZnQwNsEQQ+iMK/q8qSM6dm8Icp+fsGBoj6zexCa61retbEC3ZWG4",
-	"IQw21ax6CUObjV2B4OlUrs2C4GndHDHxiert51m0vhc2Cfrhnz7/RXGTgvULaqbL/6BdSM0rTHlUkGfT",
-	"RpQqi375lz968f3vFfZ+2FDV6yw1KRfH9OqQU/zFzz776z+oxS84u3hcxh9f/sXPXv7VP3/2dz+reDz1",
-	"7KIfpND9Krb+T+jSauZHPMQVrI/1SopmlnkZPSey6HnpjSeyyHNJ0asf6BPN0PkaQkO2IukzYxb5/yi7",
-	"vt62bSD+VQ5+mQ2I7hav25AgD1tmdMO6optbDAMyRIpM11xkyZPken7Idy/uD6mjpNbJW+BQ1PFH8nT/",
-	"j3n8oS4ml5MX2d69+LggNi4TDxV51JKY4cvHjUpFT5stfc4bm9e2TcArBFShRe41KtFSXjySS7QcpIbL",
-	"uR10n6JvIqj71yT+mxoCB4PtWM3HY0ZmJEN4k/gUsiSam6bcHVpXflBzcf+t4VQrdicmvspCwiHYvtp1",
-	"bbM1Vyvdt3qpu+bDyGQ/hu22uKW6JpZtW5K7puv+1VngFnCC/fxlOHh6G/RMY29FPsLxochqIjKlFu4j",
-	"HbQ4AFnOCsfT4mZTjDBlr11BKsXGj65swG04p031/8d3uLUckV9IUZwwo/gaGe8kfaK2mIanFviUqKTj",
-	"w6pDneOihoHA628M0mG2npC22rtcqBM9VoALy8WbBtfwavnu7s3yr+Xq3d1q+UeCMtcFXMPb969f3/2+",
-	"enX309/h9wVcw2r55mf8/UoF98IGRSsKXAAqsc6D99mpqLI17Xheu3u2z2fNqczx1vo/5qdsV8wCnsem",
-	"cwP+6m2OMbYhPFa+XkDd0tJaP3BJ6YExup9fsV7ZGaQvzNHeN9RxxiARprb/OU2nhz40poFbMvSGlMMJ",
-	"RJT29wVP2iW0FAYdggKmvTjpp8dHZ+VJJHw/V4jxRfzytjhB4R4spFFWQDrckBsRJfRWhDCVXCVVNhHq",
-	"RNfthOO6bycwJQcUETA7g/XCHLdZqwAn+STPapSnFdQ4qmsExBvqR/XQ/UKWQtodvJTLSVfEYbJiNEhb",
-	"IhyDZyMAJvGjpE5orPi1rGpO2VnrY3ilxCH+IbuUxKG+ytGewHw+n8VsY8dhzZfg45vPAPut8fts7plM",
-	"D2XvFFB2Rx/DtDMw+DVra/FvNl53PFxRTb+fI/WliW1jhmya5sHGVI/Y9tNOEsPRvUUItw/J0CqUmX22",
-	"3A6S6hsUTQV5hSyOTYRiGHwuY7vhJitvURNtYoj4a5OoHohp1wIlhs2cAew7dV+krYtR+vEYg5JhoIb1",
-	"0OpuQqUajDNQa7vJDkXrcwBY2h+T8kvKXqh2lnqZFGzeJGzYgNL1Tx+we1EhpqGAu7D+BI5bl2/J1VxW",
-	"4kilO9a7IZpsXucZGL83TBT7hU0lZHUnjj3HelDK7x9jOe22ttZffsV1EtgXh6howVeNJKK4cpiIEoSn",
-	"WZ/b/Im3Ij5TyolI5eQVC0tU7kaMU++haFRAy7c929rafoF30E0FUnJ6kIzlDH0ux+iqk71CFhdqVr3w",
-	"mwBIa/9vxz5VaQjkGctEetYV+8Hg8z73SiEQBQj5f/fWzhk3KLNrn18t7kbX+iwG28k3roEHZFYfbX2f",
-	"tW7HkTrgiuIQNBvx+FBvuoAFKxA3wTz5vnTt4G6lyDZ5JMU9pOG9rNJGlnaYZrBzReFkGUDK7Ow58G0u",
-	"zL9NVbJ+UJLKog9RZ0GcK7sqHJD0x38ePwUAAP//",
+	"7P37kxvJdSeK/ysZ8DeCAL/VIIDu5gy7QxHuIWdGrRkOaTbHszcGDFY2KgHkdCELrEx0E9YwQvb1amXL",
+	"8uOG19drSxGSw7q7d9dreWPD1qwsrf6ZITX+Sf/CjTwnsyrrhTeaPaNW2JwGUJXPk+d8zsnz+GatF43G",
+	"kWBCydrBN2tjGtMRUyyGTw/GLKaKR+L4nv4YMNmL+Vh/UTuoHREV0x4jx/dIbxhJJsjplKghI72QM6EO",
+	"4W/J4nMWkzAaSMIVueBqSNg5i6dqyMUAH6dhSIKISUJFQHrRmDN4lgsV6Qe64iN2ehL1zpgi44kcMpm+",
+	"pmI+GLBYNsnjtLMRPWOSRIKRiyET0JQk9FQyoZrkSJFRJBVpd94kvSGNaU9PttkVNa/G9bSGjAYsrnk1",
+	"QUesdlCLnDXwarI3ZCOqF2NEn7/PxEANawftzpteTU3H+nGpYi4GtRcvXtiHYSWPguCtkPbOHrFnsMyx",
+	"blZxBj+e6l8+lCzGZR5xkbRcaNersecle2Fn5bU6e+68al5moK3OXkmL0YVg8YL9v/BqMXs24TELagcf",
+	"Z171MhN5krwanX7Cekp3lK6CHBcnobcwZuNwSpg4Z2E0ZiTqE2re0VPJLltAFezE/y9m/dpB7bdupaR8",
+	"yyz9rbdHYzWtebXnO9GIKwafDvo0lEyvZBzfjQI2tw3zGL5xL1TFoT+AP2hIAqYoD2HcgrA4juJDQsML",
+	"OpVkHDNNgh7p1ro1JE01ZDHT1CkiwfQEs4tdPez7clAcRLcmJ70ek7JbI5Eg5oNHIt3NBZf6PFBFVET6",
+	"/Hmxt/zW2tVJOqzY0XdizkRQStibJ9V+HI1SSi3SDx2PQ96jQkFzsw9SzJ6VrmOmnRt6cxRLGUdnf796",
+	"1J39/ZKOVDRryBPJYkLlGQvmjjm3Q85iOJ3M2aalTh6+dH30rvjRk+NISFZ6BDd5YIZUBCErXYA1Tge2",
+	"+ojJCW7vLHr4uvvs3JMVw8IELCZ1BR97jGuAEPUBQZip6xcamzl6ucksuGsrnEj78vXJvIonE/DKsehH",
+	"JWsiGGFCxVO9Gr6DnvwbkgB8CrlUTeL3YkYVe8xHzNdrwQW5eVOyXiQCefMmqVNJHoyZOL5PzncbnhZR",
+	"ZCSL1ECD4CSaxD3Yzn4Uj6iqHdS4ULuddKpcKDYAyFu6simoMzOaRRYPJ6ch7yVPv/Bq6USKq/GR2W+U",
+	"gRfUWQIWeORDwZ+709bzcydxe2/hSSASWYiSEPBHDiBe7LUsiF7gnRclpHOXih4L708UezeOJuP7bHTK",
+	"4lLGPtC/l+plhhXfnoGubu/NZfaTlfQBO6rk/SeLT3JxPtgra+CaF15FXpjb69dAyhUUutBgVybJa2K8",
+	"ksQYiXMWS4pDKBq0NM+6Ick5Zxd6USLBSM95hdS5kkQypbgYoLlKsmckpmLAGiXCVynaG7LAys2Flut0",
+	"Eot7k7hiiCcoCvOCcAlp7s6n7Mj5kotByJ52J63Wbo/Cf+ynU/zkk7qMYsWChkd8OE7md3O07FNRTHwR",
+	"Kd43INs8hYLBPLQwGbnjfgwvzD4GJ0xK++hy8h9mcaRsJ9nlaRGh1z30SJv89oh5pEN+m4ahR3bhv0AT",
+	"8P0eoUJEE9FjIyaUZl9igBr+ihtXySQ1P4IfPdKPYqJbI7sLr+uQykeMBifIl4sthzQeMKmA0NWQS4Rq",
+	"IxqfsYBQSWJGg0VxWcAkHwh9XlU8YRUD4vK+HNxjUsWTnnI27TSKQkZFrfK1h1xA20u8EfNzqtjdIV2i",
+	"o5AqJpVhabMoUE9D83z3HTuvcjgMeHck14C5SUcnTAQzO7FKsGAXentHTEo6YKTeKuH1jcMMG5SExowg",
+	"SLfv93kslUfGsAeacUrN1FU03ihtjOjzSkJ1R3hD2nFJ9myN5RxxUdkfzLhwLKZLHYiyLotEsmJLyysk",
+	"WqL2zu/LwYOxKmN9xoACTA4Y+1SzwSAC9dP8qDmife6Cq2E0UeZZLgZrsL+J0At7N5qIkqHdR+oFogb8",
+	"ANshCe0rFpOUxXnElUcowWN2HmleNrJtsOe9cBJo/bOne2MBmYw1DLlz506T6HPFxYDQ5MRoVmhupFyo",
+	"oEdrXuRqo4dgMsPiNWYsTsWAJG2Y4t6C0uDFHMj0ThSfMFVx/EDAwQ74t9yVuCWZepphHz6po+3ihiRu",
+	"84/YM7wg1CjrIqbjMYtJn7MwkFrSjEPKRVdEFrziL40Dc7Wn4YaYhCH5GpkII249C2PJ1zRs09v3DLlX",
+	"ejd5w9w7anGtyCmDB+E6cDaaW+NWQw+TnobMbnNxawbRjv5yR57x8Y6d8c440sQSV4PFwtkaccFHk1Ht",
+	"oFXZq0t/C3Y7D0OmxuDbs4zBt+faIDYC+q7CRuUwZXGf6HPcp71t7dnaOnZhcwpArWKwLp5acLAumNto",
+	"q1nAt7mmF5Ha29nXrMSuJqzOtgYwqUAYeQU9xzQK6nlR/mnpA8ZjsKjcM/aTMtPRAobpd5MHyw1C+pdS",
+	"k0E6glLbFQ1GXCDKksXDdSy44jQk8JQk9TgKGbndAmOBFr5yAX+PEX1+jI+2W61W8gCNYzqtJSd7uSXw",
+	"aiOwmc4deBQHXNB4SvB5O4XOZqeQg6pFdAEPHDqSHnAL+VriCcTiJnkgwimhAhcbsLigI41WU0g43460",
+	"BDUsYRxMX1vNMJg/B9fmwE2YA++xkCk2w3+lDz8t7Jm1MT+qTL/zR744IQbOe9cm6itJk1yOuJTVAge3",
+	"EK+8StBcKCPDHDVrRK4NthpSD1ifTkJFYNoNZ7wW8GwCJm7qKia7DktQuPPeNYVfRQrH9S3dTl/vj2+W",
+	"InG8JUqPIWZqEgvwxhtyMTgg/jdf+M6gwSdCMhaQVqt1Aw1yT2M24FKxGAmlcdgVFkKYpZZNUtc9WxKS",
+	"N4jvrOABHhafCPYclgH9iPosZqLHyBljY0n8LtBVt3ZA9JDASEHHfKcXBWzAxA1JookaT1SzAWaF4oKk",
+	"NFWyJGZNfWuwtSNtkhYYLtqtVnun3Wrtg13DWQCl8T16YcN2ouGDBgEL0Mwi4YmuEBOAdk3d1B3ATb1o",
+	"xEg/jkaEiqmzEdS6WIO7togU4aNxiDccU6aaZK9T0kBXpC3UJWOkW3tEFSMhH3GlKY+jE4gzeUJPo3PW",
+	"gAlyaeyLY42BAv20/3yHxTEssPSbXdEVnxL9gXyKkO9TMmJUcDEgn3bFpzs7O8n/6ydb5FNyYojmU3gC",
+	"xv0peRxF96mYPmLPJkwq/SMlcTJSDTv1ME+jiQg0AU0EnaghE4r3YGCxfe8C70V6QxYcwgbeCxV48fgx",
+	"U/H0qK9YfF9+Da/DhLkJOyDwo7FZCjLiYciN6wsOcr+lR36s1S9Bw7c1+ZJPXS/7PuWh7hIbCqnSmBnZ",
+	"C26+WejUKZ9MwD0OaCT1c8fuNGGRT8lRPJC2rxENtYbJAnIaBVO9IBTNcNC1JOc05AE0ckiQA8B+oHkU",
+	"H7RNd2C9z5g4FvCWbp1LycXAS7sBUybY8djzsWYyHhxk2mMBqZ/x3hkLGkTpVjy7O2CH51K/eMqDgImk",
+	"x13yKfkgeshi6CcSent7ShNJX0/E0RISw/UpA1uv1ic8chFHYkAk68VMoccVgLZbqG7YXvbIp0QDtw8i",
+	"9Q4QiiYivQgBQU05pWdkTSxdk33yKQHBVfKykZXpyWPPtVC3r94mn5JHrBfFQeZdY6T2XF9HvVIZUzV2",
+	"YGjDEHFVP2+QT8m9CbbFDPVhKAcNY0aDKT4vSd3MNp2ml8xBUdgx+4bj89VIOnrTrOM76T6W7+8hERHS",
+	"APjJSTnRSy0UD8lE4FNP4SXb8h2gA3VsOZfegOwJMA53cFTGrEdOJwoveaq5HwcGaPpo48HB6SHYTjhN",
+	"uw2kr3ep8IOm0LfCSJP1W9OHjNnjPWZ4i+GulKP5Ju9r2jtKNxqdZe3sUKe4BXuQIQfNrexWUCEvHJJs",
+	"A0k6TT401x+atsb2KsRpC1g+rBto3ta32BIFttqB5fkgUo7zVrIKHVge1HQRysEM7I96ifCN+5N058w6",
+	"cElGE2VpmUskOEMM+pe38VI0aW3PduU2djGMQnOjnrR4SCIRTvHAg1AyBh0t6+SY0bOkSb1gD/Rjd+FC",
+	"4XcmXFnygpdHE6mIiqmQfcN4sSe8TrSt3E7p51jACJM12IXVuy8H5vdH5v7K/r4Pv5+oKKYD9qGg55SD",
+	"pc+MQiOVUyoBQsKdWm+of/WAg+vtjGLSn4ThoQVaQB/mPiUjWkhdwwERHCCaSHYdw7/uy8HxvUYyJr2p",
+	"J0wEDyZKY4MPxZmILvSZliqKbSSYvVJTXDMkzYBB/itY5iE9Z+SUMQGvpGOp7PzAlXXwDoSVUaPIRBrA",
+	"6fZNTBk3X30KII2Jyah28HHL2+vc8fZbLU9LQ/1PR/+zq//Z0//s639u63/e0P+8qf+542kOoP/p6H92",
+	"9T97+p99T9O+/qej/9nV/+zpf+CH257eW09voP6n86TUKqsHtuMgJalxd82rbQCpIFDRhFENUzR+3Tzg",
+	"ADVyXWgBJvZtIAi9uhsDCrBVs/GA80i51IcHNiXazY5uUoibJlcW1eb99eVxzavh/y0gRc1TS4lJ2Ijl",
+	"5WBmWEvKLvPWSkLKrut8QZQZ4eZFxgyJUfNq2xMJpI4PZoSAhxIggA+N2pOEy57TGFiM5rBGX6x5tZyS",
+	"WPNqGY2s5tUSjQmeTlWcmldz9Y+aV3MVhZpXy2D/mlfLAvqaV0uQt3n3HYdFZSGtHkYGf+IT6YcMztRP",
+	"F3Bj9kuD/LAZB7jZYSdgrebVHIBmf7YfctAoHaaBOfrtPLSpebUinNFfFvBE7ckLr4aLopen3KZv16zc",
+	"wbNN6sZENGJUSNJuGP4ltfgaaLrk4tB4GZ3TcMJQ0lnC0seupxLqK/V4Si5i2wURDwY1Kkvdk1cPsVst",
+	"lmNGBIe7xovbZvvJW9eW2atomUXusELgGgpNsk7oWlf46a2XT3o0jrlFd/D9DUl8pEjfI77gvTPNnPXf",
+	"fdpjHz5634fD57Pnfqn7lhsJlz/yfDQGh3aPdMgp3iH3emysxbEj1dfxul8kCA7nKYd8DAJ0RAP2umLg",
+	"0q2Yd57cUL/lfbAvLdZOn4YRjc9muBfc0Kca/IMIDTmV6EaZ7MsaPpTJDbNGDGVxJ+b8FBCkn4YZ+/qo",
+	"+zbS2C8y0Fkktr5j+VK0E43ewSO51DsfmCO91EsLh7YvGAzhBLgv8UYavJ53mTbKgUfaCUvxyE6bxKw/",
+	"kWvFg2DPM/f7kLTIxZCHzA5jDQLA7pY/dM+WWU0VLUs4KlqabOblDMAkAZ5WsYyiJ9c4++8ydRSGrpuz",
+	"LPdky7hI6y8S56qZjkFuRNuLvGfVDBc8uaAHXsn4S2H1hnxfniy2hMugzkHx9dXgZ9VWXoPPTYDPd5mC",
+	"vAnvc6nKTwjYbRY/GmkWhhdFj0MVKRrOdZnPK2e5eZkB2dYWPlDJPEtP0pgOuEhc+mfN0CCKh+kL6+p6",
+	"ntv7vF1a8hAm7618+rL0cX3sNnTsXI5mgxYLVMnl2yIo2e14wtyloDEjIiJRGLA4Cak6RC+a5DlDH1JF",
+	"4zEa43wItYKQYaog/me/3SHv8be64nQSDJjSG5JEaNWpPCN0QLlITX26xzSO8YbMmP2oJFLRWN11DI1N",
+	"1xnH8YCzvRTn+oET6pjxfl4wCnSmbE669cxSL8xNcttXylMuMWKnNEDPtg+W7REVU2cz2zttr9VqNZrk",
+	"yBAGDWUE1CE1NRhKcCnAw333YaV8pK6DrkjJIrG/Z8nCorsAN786WgLd1Gfb6fIUVZz1I3BZS6eKp0IN",
+	"qTHxR4IdJp7s0Fw6cIxfrcxXmYtWKktAOTP8wu7UYixhSU6fe3tlfl/GmK65/ha4/pdOJZmvj2TpXc4M",
+	"BGy1wLTJmcyw9S2xyHwwzIgL+3luZMzqIQX59ViEKtY49nIjh/5av9rokUc75NF4HE5dLau4vWdsSvyM",
+	"1VL6cHVOSY+OuaIheccj7DntKS2uHYM+XO9KE/Ke3f9sewuzk6zxdFuqXG5wS6t0uaUtZUmurbCEwZwo",
+	"qpjUm37G2JjU5xoPGxY8aNR8asLcaRimoGG3lK/NgD3Omu2Ugp6Uee0Wd2Jjmmu1Wa4kd6dcNnfnErpu",
+	"YVuXYoi5t1dmiWXn9popbpQpVludzK2cvRVdgmdt1fbkDquSW+Vn+KW0N7nDX+H4beDkXR+6TR868PVx",
+	"vIuqj9/ABEIuBxredd7a2hHERrzcEBeGDGVrsHQKbwO89BJQxU95yNX0EAllwM+x+gV4+p0y11O+PhEh",
+	"kzLnPG9j5xslG52EhpYgF5gJIJeQS1WGSqDkh3EwdPqMLoSE53Sv4GEqHYvHkorZmvlu5+UouEZvs+RA",
+	"7mjM5+rl1L8Ufy9rYmVOX8mRrnn+Jnk+uoZWs3uTZmQ5Ro+NvjMJw61CLsvv7RiX4/TpzMuZPA9VaUB/",
+	"4ogmAsIHIgInfApudYnW3ZxpzN6fPUtv66nEz9j0IopLbo/e06zSZpa5GEaS2aCIKCZc7KDAsL5+pBcJ",
+	"RbmQhKvUbp5hmUsnsdok00tzny/I/lySWJ7zpW+vx/RyR/Ka322S34GCNid11ZLcrpzHVaUxWpZNwYBn",
+	"ZWnPjvZSoNgMC3n5EZTz92SVEwcvrnfYUnq4PmcbOmffiLhgAazuHDVyIwdtG8rjEoc0N9sFFMY5h22T",
+	"EjBTFWm+ECzMZakjmXt75XNZRj/Xh3NDh/OEhf2Ka6cyM+sVvR3qr3k7VLIK1zdEG74hWryQ3eqm6NJ9",
+	"XIpplbSwMuOqOlvXzGtDzEuLshkAfmJ/XphbucFSM3Fs2vS8oZXykUma1nXVFK2LY27b2fyRLnVSkvdW",
+	"Ph/Z7bs+FZs8FQ9EyAXTAmlS4Twm4TfNlJY6Hm7Dc4+J08fCsrgw/C/HCcqOePmT5L6/3okqbP31ydrI",
+	"ycpdQFxaVd9tW3/Xqe+L7wbVZbohPs/U6LZlRYgcszCU6GN9xkw+EEpu3gxu3jwkHFIc2XwNkvhJ1Kff",
+	"WKPMd6UxOKMUz60PXE0GS5z5ijausy5c2YNfUVUGt7JJjgXxMSfRLYzzfgof/DSTl28Izid1W6vh0M29",
+	"NaJnUJPLROHAejS8rsD3PjCpFNzySPozFyqOgknPfrapFjzIs2DL/z2ejplP6p1D0tI7AZmh9MnqQAeC",
+	"seB3WZxpN4yiM7x30BM3mRs005qauzxQa3wIJ4oZDQ5N2JDEs8sUOZ06sytN+JBvrUyfTnK2YHZhFkCK",
+	"Kpszjo2oULwnczkrtpQHYv0gfWh96WQKa1fJWSxYPw3s3nZXGy51M6uXD2jZTq4aszOrp/JsRR1Sv4ji",
+	"M2QTDQ9DnkQ4xSqQbo40pLx1Koe6vOAytjHLI67C6cWb6qQG3TIWxYoW87yxJIXEAfkk4pDLWj8sNbSL",
+	"o3MaesnFORfnXDES8Jj1VDg9JO30HfAa0L+binen02JJF91uV9h2D0nngFAx1aJCtyKThucFzXVWWgFH",
+	"4lRhvLSOasY7bEN05o7gw3EwP09PprDrBZUkpFAJUplsPWvx8MxoKhD+R8Mo6bMwooUx0CpJdFDhnlUW",
+	"t2MrMLDAI7smp2HdSVe4+gF8MQs8LVybEFGUZAoh1FOuAUiTrIaDDhL7elJZwCk/mCgkmu1YxLQAHPLK",
+	"sJBT57Ar5hQ6dAosVtRRJPkyigtDqMLWba6U2NWp17cNtHIJqvYWMMk2BX+pkN8ifZVJ29dQMW+2yFtn",
+	"PRetr1NuGy1xpSzRSE1JIa2eG+20jG/c12wpfp+ds7DYiOQ9h0OBtYaLwTrIbJn0ZEtmmHLO7ELPIxpb",
+	"VrBqpFWdnxCLtpw61e3qmCkDUD2PREMLXuwZxK5kNO4NPbJHfucRVEZZY2310LalsbqJjSsrlWMO5Ish",
+	"7w3dolZp2uMWiWIy1oDoa5hOUn+9DgZzUooV0UTBL9UjfQoUTE5p78xWCZpINEyahxaHZaulRIyjkCXH",
+	"bebFevLgjOKdy+Gv6syGIpPTUEWgUVjGQeqn0wSQ6R+MUQsysVPh6C2gopgc26CkNIpMZwkWsFrFzOvk",
+	"gHO6W5JiN88oZ7NAUm+7QU6aqWqSstotVrVn5yzOKdrryKUl8x/G7Nm2OO1EphBrFsk/nJyGvJc6KpQd",
+	"+q/PpOv0XkYfeJphAQcJqTuE3kzrbbS9nfaTxVa7kKL9aBAzBlnTdaOQCvwYyEFP5nFUXVFx26jcEGVl",
+	"rd0E8bU0S4ghOM4jMsK6d1qWWIQM7RAXP5rIOiMSTZQ8ZLuaSiJHNAwPrX1oFGFBDqlfoSF0I1eu4jsn",
+	"b8nGk5hXXq/lVrfshqWEDBa/TOP5l69v0a7iLdo3Ii6qj/iG7zguQZUvSMdy47ckYPWxhqaTe+9JrLCh",
+	"XC+AG5JEF8LEVpVH985TQKCyTcfBZKUyNinRjcUT5gSm7c0vhfDsPiZPm+PmYDwANn99P4fUFmcjn9iX",
+	"rtnHVWQf7/He2etDCFiIam2A8B40k8UHGSSg+/mq4oDsGs7Z48XP7Zl96frcXsVze5/GZ/flQB7JR4wG",
+	"rzf3qWTPVsozWNDoZgvFpfIHzs6pRQMsxbNMuEQhkShM25tVLSi/SYufvlHmzesjeCWPYJoyOn9XYJws",
+	"bfbdKM7IJkhj8Ojtk8dkyPWT06TGO8cyb1SSj9jpSdQ7Y4p0Wq22rdXZo3E8JVw1u8LvRUIxgfW1Kbl5",
+	"E6dy8yYZRmFgy8gxrIt2Q5JvnDz4gCj2XJG63619s9vt1kwL+s8D/c+Q639fdGt+w3OSG6bYmqvDrujn",
+	"ZiONY6nuLu0k6hP/m90a0kS3dqB3HuppPuZjZzBYXLNbe+FjhXQqp6JHx/yW/aM5paOw/JJWocwreNoX",
+	"+FOGN1QQFlUKqoFaU9FC1NiblQQZLuDhgRuSHN+zCfwsTdRHNGBZb740Tzi+Rwb0nMH5aCx8QMyelg+n",
+	"hBqWbbiieFyrDa15pN3qkDHvqUnMPNJsNhMNzbwPDlqycQjVkHc6nVYrS0zb9TH0XBdKs8j1dANuSKi3",
+	"iPsAtRYD5m5a43IKCVWi7sdJscq6ZFBLUW8H6dzaXZxAOEiUxStVjeTgnTgale15i1B725MUZe3At3Iq",
+	"FRtV8b819jjq90Mu2MOJHC5i1H2QexyumZKszjQIOMquhxnOUsyNX5p7LJkdtkjqhpt7WleRXCqQeM6I",
+	"4UA0Dgm1Ff/BSR/ykYODioonriRMJU3MeudV9ADVXaHibIYm2rf2GodQycvc2WU4dlL19PjewoSjJUDV",
+	"IPRvLMb+ij3Zm72lulr8HBtX6NWPJo5+2QpM+NbSVZjwtYchVXq0sxf0BjgtwYOknr7SOCQtWGqc+Q6w",
+	"qU1xUYmqRHFIaYUJKCOtNWmuZLbscn1Axzv9mDEPE/q3k6FGEDy1Az66RhSstWN64ongXXDhk9Mxj22c",
+	"OI/OcP5rwzbBRWaHIL7dNaXBPbJHAhYytcZtZtkN1P2JYo6/ymsx2oCXwQnWZSx28vXogoSRXhMwtcBT",
+	"jtPLBFagXJCm9tHOnb07t9/o3NmfpxOuloQ1NZ4kMfCZST1ZZOWXUOayr15rc1dSm7Ob9BrO1BI2eGeY",
+	"KxDgNeldRdJ7UAS1eb93qvRaGCwJ1oCctXsYXZSFNzPZ25wN+rXGUfEHJ2/RYMCSKJTF1Bf+4ESv6wkU",
+	"kt/2Skg+ELTKgXTjK6K4CtmW51SGQeZhV6NXp8g1tQBIRYW6ZX95yoOnKnoKXoKDqJFxh+l4u96et+/d",
+	"9t7w3vTueO2W12577c6qTjLHD05qXu1IBHHEg5pX+4iLILqQNa/24OTf6c/stObV7nPB8a/3uZg8T994",
+	"SPVLx/ifo2DENcF9ncajSEyh5bciBZ43dnEy6RxKi4pHYyYcM18vEoKBqzm6GE9Kq8Xrp6p1BmPDSI1N",
+	"aaNL2Afeor0zLYJKy97h5bOWMVA4nJwyrcdyNFudJm+SesaAuefaJ+ac2HGGvGa6bKVPFgm11NU75+RV",
+	"rlDDM2RMY5XuBNTIjvo8ZGs5YC7rgy2W1S6X9WstyQdVJqF+Z8LV67slnnWXYxzAQkbPuRgcprFCSZ7c",
+	"NO36fHE9C3k5a7A48npmX7pGXlcReT1io+icQXnVUsqGQrcLZ5TcWM0yt9u5w16cGOP0tWtyvJrkmM/9",
+	"V4ocxmB11qIJy06MocgmjRlp75xSyYImOcKHIDYE7gFFAHUxwA0cOaN+F24bMcMEDQkkdyxShm7pg4lm",
+	"syUmMOwQexMTa96ojhAvryg6jC6qenioW5b895hHqOtR0FyzjmmxcIOdZGY85dt0Hp2x115y1lhql/Si",
+	"mO0YoSe2Ec+I2Y4Rzgouw77MS9fM60oyLzcQqzx48oYkcRTC1YEJhToA3z6Qfh653Ur8bVv5bA2ucthq",
+	"ebdbXqe1qi74QHfn6HFolgX17YSJoLIUeO66v+RAzrm2WuTGY7ErGMmelV/AVN62LHx3nVWaVrmAKWQr",
+	"dB7OOk04a1ZGUmY3HlWtRz+kCj1TTqNgqo+aZCwgrVbLuXGgYy5VPOmpZtpcg4zDiSS+Mxa/RNme5d6R",
+	"nHN8Ci/hju81yQneCeHVJFTvcAuyQ5XuOnyPd3yNxPlHvwA11kkMEUZaOHcFuBKBl/cQc6FcNMnjyvRW",
+	"OfWnsow2+NPMT8pTUKAd95Ly23OkmUrStS4oBGqqghcKbjepB1FP3gpYj0u4wRwFv9Xf3zH97ZjXZKNJ",
+	"HoMPU7vVbhyAi5H1YgIfo2az2a29wEhKSws3ZFfoB8HfyH3KLCT6avnm2DddvyqsVg4DdJ1mHChy29t9",
+	"c4+cThWT4EnSFbC3IR9xlfXjardau54p9rLf9jqt1o5+jfRj/QLUKrPuXYck0nvLFbDHdrZkf3o8Zrrk",
+	"QDlbLgLI/mGdb6g1zo3oFA9OnYopigVyTsMJMz3q/5S69LRbu+Q84j3mdUW7tUfOecAi/fU+6fMQHrhN",
+	"ftu++AYZsXjAAs2ULmgc6O/e1NOEv+6QMLIece12i/QmUkUj/fcuUdMxFwPdSXuPPJtESjfdfoPQ4JyK",
+	"Hgvs2Npvgq9kEF3oRvZaLfLgKGsaz7hF7DWa5AP3V3BH6op64o7UACDt+gTh6ifCp+21Wx2v3dr12q09",
+	"r93a99qt21679YbXbr3ptVt3vDYYK3e9dnvPa7ff8NrtNz09tAXk1ebN6Qv5E3nGncDxKQLVYHeNCkPc",
+	"JEx9IMJpCayfyKHGHyipSMDOeQ8YWTg9TJidk64y0VPG4dTKP0laJWZFTDTh3KkUO78XQbg8HIBZ1yrl",
+	"ra/vgzTLnwdDGfXsNX4ubkwb1mKvNJZpERedkqKIM2siLpBItRr3JEW89CzKSja61b0yaRslU+h0qhte",
+	"GDfl/HhyoWPD6EJgTlTHp++QBKxPJ6GSNoFB4ntjrLVr5d4qdRRac1xJaoXVD2eZF9KipvbVXWkKuBDI",
+	"NUUVWZGW7WcmPlxciZT4ymoqpKsdXCuNm1AaT7KUVPCv4mIQQh4zdUh2jSuj/kTqHY+kTkViIllAurWL",
+	"mCsj0ro1D9hYUkZQJuk3ejiNqHHYFXtZsOAqU1m5jzeSq6qcJzCRu0OqifwjPUq4FTBfPGI0cD+7CAW+",
+	"QtVU3XVGJ+can+bRpduaySKX2IdWiufZep54Lzu/coLKr9IyvCH77rWd6WqyDGWLH2nkX5EmXj+wlYsb",
+	"PWLdbzlRCXZB8PdDXPReyGgsCVcrC+uZN0WZiSZDW2jZljoX7qvXx+KKHoska9OMW/pMxtCFUkBZ0VBV",
+	"aNP8Pn9MSxFc8t41tV1FanscUyH7LH59TiGCXTxYim1HYfBg9Qv61GU8105hJAss1+InQbkvXh+Fq3gU",
+	"PhT9KD7lIIRnlFRaluBm3J5me1ycmCbOe9e0dCVpCdKwW//EampawOyYyWRXIKyqCnv5ASxBXJk3r8nr",
+	"SpJXpePrUd7LlRyLtMYO3CP7yJEglbsxQLoZ4bGUDXvu1q7x05Bsn9RHEsriZJMk+6Quec+x5disyJjd",
+	"1vgAoCm8A67HYJVuYHeDMDql4SPWO78vBw/Gyu+KestmA/RImwRo6U++6dg/wd4aTRSaf6ZcDPDiZ9ES",
+	"O7k8z1sIWX/EBlyq2FxT8RHbRJWFssuld2LGCHuumJDQFdyvRn3FBNx4NjJmebyNTmuPyDQX/zZqVFxm",
+	"9ZwcLa2xrdV5lDdaiWcxYLGm63ehNuUs3qF5Zo+RuvUbILSvWJwWobkhrWsKxtSiHGmUBS5pzmxvHWaF",
+	"UTCh4ilkB4OAijTi4ZD4Hz/xSd2ktp2EYQP5uLm/y5guF7n7mF2hc1aYsLnkrFNFQkalAn+NdKQNT/O6",
+	"dFQrUt0GfP+TSXjlO7BYQn3EpZp7VSBiyXpxVc2SJIpFDmnMAoLPugkO13SbhBLDq5i3Fy1wvLqd26yL",
+	"HWPVcUzXdgl45rx3Dc6uKjh7HJ0xUe58yJ6PeQxQoTL0/n3eZ5C/xkR/Kd1aJgzfXCmT2629N1stj7xB",
+	"AjqVjQXv16G9coL7xkePD22OKEhlMmTEh+d9MoR0a1C5wT+aqGEU898zSbHfYjRmsd+Yv4TYt1eyDDPX",
+	"spT9jFe+9n7NbGt5K0KGo2Cx/3RKc1ZuOeYCL63GWbKUf81N1ucmSKyTmKvpiV4sE80Epy396x175L/x",
+	"0eNamdMmuDJ+46PHUC249OgSTOoGpxNzuWEiN+N4ac4+nG/YNXClwmEkgx4qNZ7PXjChjH+LTtTwlia4",
+	"p4a92O52ne7IR1xIdKLMjtvH/T2N1NCoe5iHhuue8O2aV0PsnvAcK7PH/D2mhTZkqa4KH8W8fjTsG1rj",
+	"GPS8g249XAySwpTGDypkqe+PzbiHTxw9PCbnu+ilmvqRDqhiF3TaFXX/1kgOnprPPqrEmBY/49Oghkyi",
+	"Z5ckKuaDAYth7jj2UxZoEeGXZ97zm13RNfmx5YHjXk1xojHrsxgwP8wBPGTZczoah0zigOzuYJ41JgIo",
+	"CwXRR1i2M50ZO9fHuysY7Q1hvHa4Uu8oHEk1ZFMScEkHWmnVr1uPYX1aY9aL4oAFZCK0xPGf7+jed3qR",
+	"6Ie8p6Svm6GKCMbB4xUiorqiHps60eQ0CjjWy8PlkolrVjQB1O6RcRKc5dkQ69T9/ujhsYf8Hj1NwFaR",
+	"aPENwmVX5HQjiLxKFCRYshGNz1igh2+fPYDcYD7B3TQJtWAIyAs9YrjuFFy/cQNg637rt8jbhlN3xdtA",
+	"HLCyXBL/4YOTx74tEg5bB270kIES6lhIcvPm1x8/fkg6rdbNm/AkulIbFtStHRCOnBNZkf4CuZb57l6o",
+	"st9peaC/+Waz2XzxwgfHQKTZ04nkgklJoonqRSN2aAq6xlTIcRSrruhTHk5iJkl9IuJooqg+O2Oqhp7x",
+	"/9eHBowV/PeMC7ZnT1sQXYiGFlTG2RmmhcoOk82u2CG+mZRPWiaLu2HUxrIFEzRe4UwQ3+Hq/iFJ3aih",
+	"5ApHn/yoT/y3bbNuM11BiNTCx+H8HhF0ZCMHoDqh3szje4QqgrCt7ndrKsJ7JhC6d+7cIUGE4QGEPedS",
+	"dWt+I5nOvdCkB3XKHqIghGrwqBn3aKxVHQLF2vQTIB0xOSQ0pLfMzjslvRuS+Mj8H4yR89+D51AEgQO+",
+	"/01I6wkUSnzQH/wGxqfYViSm8kZbkvX7berVeRtGobEGTxKfisiMpknugh87nNBJGBAaysj4ejnp9czQ",
+	"U5nrFKYkWoBLwhUul+axmielVV8tE8E2NMMEe0JaRdwzC+iLSRj6TXLSoyFNCk5CwJoGSrggGJ+JiENP",
+	"LwEdv8fiCF3v9Rb0wknAAjf76vku4GpY/RGp+w7yOCCAPHyioOx/RMd8R1PfgAkio4Y9/1oAMqGMOOgK",
+	"V4bGRiU01FmUroqeGW94xLU+Iko/SfmgD17dj2Cw7c6uj6QfgglVMzvgPRDyYZSPRpMgHzLHRXMjLDyk",
+	"Zkt6D0s+GO0ChXVXoJZxYIDIJxcqD0N2G6RS86h+q9U4zEEFW2jUqjUXXGjGcWSpzSMjGmpkrfevH8VQ",
+	"nRTVFTjImhooRC7o97HWl1HRIJYX7+YCJoy1e8CUJIYnkXar1YH9hJg1zPd4fA+JSos3PpjobhIFz+cj",
+	"eNJvHKLMBOaAKwu7qWiM0b8DLKXLYzMW/UiWRsx8Q37GbH1kFkrWJA/0NoOIkxBQAlvp3xpRQQcsvnXT",
+	"hzn2FBx5KnC/dZMHhGpkvYP1qCAkpiuAksBhMvOsKfUR6CUB3yeS8I8oJnVfj/fD5GbC8Y7SH5Mri2az",
+	"2cAVbbdau/Zk/C4NeWBOBdKkufLQRHyOP2pBPaAaxWE0UBD1JkDOp6wf6SNNsAhYTOKJkAcpEYBE9chF",
+	"HGmWPh0z6VlS6QrfAnrf8AvPRGUf3zNsyIIAaz06IG3f07JxJ+rvxFQk8dYonybiTGiswsRkZNnJgKmu",
+	"cCioXRAwTfIemyIVjajqDU1llTELQxYQjbgOk5bP7JPGXd8tL65lUMJvjgPNbfqcxdKDiwvpZbNTan7r",
+	"OlpqSj4gPjr7PsUjSfFAmk+n9ngmSFldROkpkJCLxjO1jM07xmPDvOlhNB3Jljg2jyKZ2D6AWq1NW888",
+	"m1oTpAUfmYh7uJK5eXPEw5AbM8vNm/rcgyjy0W8ObkTduzBgtpCIofBT/eZNpx0KwoILp457EgsTTKwM",
+	"9d3shZruTyexuGd+1p8LVhNgdPAXir8PMklb9cSQuJAg0v4xTqrdab1J0PXQI+3d1q5hWe19/eN+e99G",
+	"FXXarbaJ2/b0RCDfc8xogNdwY2VmE9NzFlanPceguRSI0CRaL6EIqojvBA/4gCFykWAaPHVrZm+d4CKD",
+	"gE1MLbRldn8+sWTgvyExGLXm8wbZZmKcrHFON3OYuKRnxpmOTCtm1TQNa5d0pnt2i6I1ydtaj3IBm6Ot",
+	"Gi6jR1JI5m61Lmj/Yhil5dU0BknUCqPmdYVJW2FuBY0qZbVABA7I2PUhZ5rn8ST68zSMemeZyF0A/EYx",
+	"PWfxKVV8ROoXmhl1RfIUJLxLgIbl26iSmU6SoXCYuVG6tEoKlWGixqGBIBYcJkMe0nPALma1zlkilwKr",
+	"OUNrhwYrJy/amSLQxz3TiAw3bAe/kOFkYHbQ7JGVOqYdC8m7wn++gxFZ/kFCNMf3zHlAeY0BwDZ2i9QT",
+	"yQ98DKph6Y+HWmHp1nyj2ojIvE4VoSEk2NcIWDNTEJoayRn5ubd/2/75xpt37J937txJ7tYsiGRBw/Jg",
+	"8z787T6KnC5odAVAKg2IhlEYALEBkIniERU9RuQESvfRMYQ/9WMmh3p0CfHBuuullV1xwhhJtAyjbeWp",
+	"36F3eEvTeY8Kq3nog/Z8h8UxAGjpN7W8vEPqH0TqWG+JlvgsaGiY0xVaO0UoBVpf0gXAOKNvAhdJVDNu",
+	"29DdThkeFS6Nb8IY1sTeYWJjTWCmXVE/UVFMB+xDQc8ph0LcDQRbFYNIaghobnlKJYOMxKgzM9ob6hZQ",
+	"LAcaTXgk4PKM9Cdh2DjoCht5eUElscX8rbwB+tJrdqrPm4q5PgBY+6F6HgRNLV1R94sB3kHnzo7E+e1Y",
+	"5X5nyGiohjtUBDtaUoBNwE/AxSOqjGovNfZOouCnJuR6GF2QfnLFisHOaMupYzC3ZsSRhiR6mOM40if/",
+	"UHMfcvL23Q8fHT/+P5qjIDk7NgZPr83YIFJPMxgIBPNJXS9ONsbbtcMhf0kXA6gC11VzoBHD1a4nTxwH",
+	"sJhdAQAddkILJ3/AlIbyegg0CGIwH6NbhtbGdnpDBhWwfPeaz8CMxDjvN8kRbiIYSiiuWFfY8di9N1pB",
+	"qnzsde6Quv84iu5TMTXMXsMMaxpqmEFai4OvqWN61Fcsvi+/hkzPWocPSBokD2MB5gtlZ8EcJogLpZrk",
+	"cRSRkabwxBmJC71tgxhDVqkCbg0UeMo0Q0u1XRbos9YVWsWBse63dlMECUOwtxhNmOSsczX/xGKQPibl",
+	"rB3ft7QJdtKjh8eu7SG1/TZqXk0DCOMq0Gw1W1ilgAk65rWD2m6z1dytebUxVUOw4pdo73CpFZUVora0",
+	"YMxRMRZBg+vlZCV4bL2+JKlblYlYBeWw3N3LQ18va1Y67IqMs5eGMHlPKo8UfL/KnbisdqpIywqmi2EU",
+	"MnKqdRQ09FqJg7Ul0NQGdXG64ubNuyAzD27etPqqWxInZ8g4TGRhU7+aAcK6BbgB0r+AyIGvUKXD9+HI",
+	"HxpMeXyP0FAzrak7wnar9YbzhBZEGrBdaDCotTIkHIcF1A5q7jmGzY/piClwXPi4/FIsfeTWg6Spe7UX",
+	"T/DyiEn1VhRMTYxgksMjrVB86xNTr86CGfg7jvUId4IJPueUupaT0YjGU/emyEwQZ8YFkBxsWVMTudZJ",
+	"XeePWmIzShwe9NzsPWfNAI7aC6/syycvSl1PcMC7O7BFJ8l9bW6wuHOJdAbVN5vyoXTAIlKPh+wk66Sh",
+	"x5z6e9V+9aff/fxnf5leuC465Dd29HNvP9coJTtiA8cAMxeIa5mVdUb58uc//PyzP8qPUr9QNUrb5eOL",
+	"KDu8lMNYlVzqkxuJHltmcOx57aBWcxz+4FpQHty6ZW8zetHoFj2nisad5ifjQc11s6u9+sGfvvzbv81P",
+	"aG//NpDPMo3vFhtffk+1ApJdphOjuHgkw7mtWFt6qV790f/78n/8x5f//f9+9Y//vODMihObSQZwiQyo",
+	"epH7e9ff60X2xjqhIFTHgLw7rdbmWFGycInfgH4yvY/Htfu4/aQ5Sa9O3njzjj5SLjeuLcVTSnvddXo1",
+	"bIZLFBgHuZ1Pbd7lviO1ZdhF6WDeKCxBK7MElVylthAPSPo0Ph6u40bLXQdUr2vrHxUkoMxZWbTvValZ",
+	"jvHdLKyyV6qHjlEKE25lfC9qBx8/8Up4JbJJjRbpANIDaEhXewKZA6wKionu2h4QFWzmfqv1RLeeN81X",
+	"o79jKScMTC0fPSb1r5909m/j/VuC8iJB/NQjyPfQ6o3PlBkNqxzIuuKBsBaJcWK5F0GSBf6AcCknoF5A",
+	"kLTGBjFTPDbGi3HMznk0kemNSILRk0TyRqx0RR0wNap1gGK5gnuMdqvVaXhopqlIrT5mwlr80G6k4H7G",
+	"uMpJgtV0Sb3TanW64j3eO0O33/ty4OHFby+MJAsaGjaGVKGqb9Ru6naV9KGna2Y1ZgJ0mjMm4IYwQt3Y",
+	"zlBC1WLcgy1AWT0nkpmSTS2TTT5fXBiszXganbPGfCxsLwwMp2m3WnuHhfst/fWbpJ7YobgEAgHfDcXD",
+	"rkjvkWzY2lP9nt+ogsuPjbfO68LKYGZ7bA9kFnE6V3R45wX6NVeW3BNav6BTUk8Ivt3yCBjzGhme5/ov",
+	"tlteNV4AkW7sgSsKt0xf3kwsnAUQM3rb2zEkolltEezeuXMH7E9542L1GsxbAtPqzEG9uZMQaHFIGizo",
+	"IaU0DKc7IVGHQCtHub/IKFHhWUlOIiWV4cml1wo2cDmJmXjbbgX8Zc9WXviX+UYbAWWdCmts+o3h6bs9",
+	"/oB/4/jD3ztuf8CP5bF4tN+7e3z7+Gz873737jfuNJvN2mogZrMQEXdyLXxYOGKlQ9nLAUTHqygxddnT",
+	"d5j8raUtkn/REoUJTJc5aKUDezM3MBexJ28fJjnqbPbMMCTlUiO9rM9Jm3UPWzUivVSiXOmsLghtNeCQ",
+	"aTzBbIT7LlPJItfDaEC4aCyHc/c82P8E7LoXrLcGTD2lYfjU/VJW41/j7+he0WY8RMiQygMC7qZOpjFN",
+	"3zaLrrn51HjSZrDlwsNX8OYWL0BoV5hKJFHfA8FemVbM4FORGxhXLkowrpbZ2UumsjP3m+SEKcXFwEpL",
+	"yYw9HO26SQrBestDZzH0cm8U0GV2XbiSLOyjj5LNAznLOloAZAOmjsIwk03rdUKzMMywmky+pyxkwetW",
+	"59uZ/B7we4HFLtr83v7tsuYXPsvvFhd5exI4t4SWy+VO4sffzFVSr9W8muuNAgwsXyKhZlx/zFI9TRfH",
+	"fRKTBLa9xJwHB/DI5D9uOXlu9Y9DCoWuT9iz2kHHq3F5Xw7uMcwEbkI29LcPuXBynXP5MObnVGGmPvuU",
+	"VvOkct7HgO0WxPDYDkZcwJ8tKJldeLKcJjAVrI03blWYL1dZUfQasXfxpSu5u8hKOi24K7o7f0XTL1Za",
+	"0v2NLGnHWVK01q6B7spPexW2c4bnWts0qnJz7+I+G2f3FNDQKfpJua6QN7LJ/suHux73WAgTNLNCKHWt",
+	"GBXAwTct1vn4iaZkG4H08ZMXGdjwPtSiCcPs/NLyaw6EyGeALCtYUAYuOogwqnHFgpjicS7mA0aZlZ7o",
+	"AcQFeKQ5x1L6UBTZevtEMSRkPr4nE98eDUiIiIic9IZdkcEH4JUYMyLP+HjMgksQ4FdFes8+frklhqDH",
+	"cmnyxFtXMnu1SLDt914BO5Y52ZcDCr5UjLG4edcY5pIwzEpydw1yf01STCu/Mhqx1yXF5OJS7IQpibUF",
+	"QJUF2aPlmMm07FvvMqNc6p8yqbGz1O+jI5YbJcNFV2Re8ZPanPXIpmMxoVJw6YFhPVNoJC3ecxHT8ZjF",
+	"SZAElWQcUp7Gs3UF/tTAMNmMyIyjC81YjM9p6hnpSFrByJSpZnZ24ECeRo+gW7dvTqYPLOiUQfComF3Y",
+	"AMxScGmE8aroJpdbu4IkL98RI9JJXUZkIic0DKfE/xiZ5RO/kRH1h04btt4DhYq2UxL1uyIft1oNDdAh",
+	"nkvXge2GJO3dVisTwnEXfAgtG7e1c7lKfKxNgY+uiBm4dZq1mAPD/NxtE3XCa7LLqKdvyAldb22MsL0f",
+	"1CfoMBtZpBFaSvB6/boCfrgYRnYq6bIVo31NKFEBO8mrg52C6INIwc5O8247mAZN2RIwN6S1cMlibjRS",
+	"T3k86WRvo/Ip5+eroiD7Xv70x5//4vu/+t9/n9fY3Bz0HydS5snS1pn2jpqO2X0uwb2rErWVDnkJWb6b",
+	"l8CbGv8igHe5wed084UHWomGx1xsbV3bRWRTYhxZb6kXhhgnl4Woc+d1My42c89Dld9UpciHSkS7eQ/K",
+	"HEcu32xSp66x3YPQSNJubNT2YqjiYDX9Ah3iV9Ew8gdijW1bgzbX9VlaEO4amZ8RiRYxbgHqYrzhLRoE",
+	"T6E+djW4zZpC4GEE975TWNs/SKKhBbhBub9BmIvNEqLP7JSoCFEUDkPjARHFXQE5r5Ced+DyKBGiKsrZ",
+	"ZOrtdmu30SRHAqOxtVzF1uSQj8H5iI2VG1Z7vruxi5p2p/UGgYjToyDA4MRsS3AM6qNJqPiOiVSUU9HD",
+	"olwQpceCJHASzlIUBnlvoOwismcTGspcPwaH9XD6ucDwEg8i9B/qCuulmGyn8awvA2A0CGCqrxF4wYoV",
+	"+FWmnnzi8JFaA7Z8MVXV/dpmsXlOB8WO79y5s7n5vrFjqOMtpNNyBx7H1TUSVjLckClFZWDtumu1LuQ4",
+	"MjS8NahRTqEbABqXbg8sSzGxYe8YhxoqEu/McdcuEuhCLttFukV2bCjWJt+r8rhbgdouCTwcBYENxDc+",
+	"qMmkHOyA4nEF1GAdSd4oxQ+m2RnWMRHIVNY7J8nkpnGSjoAktUmZnAQVIlKM+DF7dl8O/CY50iAC3J+h",
+	"AjQGO0IoZOL57HZzQaXJwcUCdBt2/KYhk1oUBtbAFTPJIInUGEtPl4AGd8DLYIZdghksjpyxZScM0cFR",
+	"poc8KHA7t5ggbWAZQOC8Vtfoy226YT2NzVkx0Iq027p9580hlRkUkRmfxmjgWDYRdv27YhkCAGYAve5X",
+	"QBNc0SsQ1afJIMOJ0lnl7PvPkCO9/OMfvvrOX3zxH/7ry5/+D31Ko41DlazU1uoiTAZyYzkiG6qfutJ6",
+	"3shffecvXv31T5J4p9zIE6/bzaCdeYP5/Bc/fPnjXxSHkbgoL76A7VbbihYkq4rgQUgRZFcUEpFlDslS",
+	"a/ny2997+cc//Pyzb736hx8VJ2HsMstNYnfntEQwrrepKw1kf8fw0NJlvCEJo3HIjVLoMERHVoPV2LLu",
+	"KVNLre0XP/npv33rb7745X/4/LNvff7Zdxcl1cpZzXJkTSVhqdf4Mqv/65//yRc/+emrn/4rcojPP/vZ",
+	"yx//4uWffXeZXVkKrNh6hFsONixwyCpLWZKVEa5bAt7vsxhFRbqMpG6mullbl9PBVUXPc3JWzuitnL+V",
+	"dNguBHwuwPZmdlzOk9we8xZH3UseXJiRoBmlBE9CoAvWop+9DhnOVDqc/bIFMBMeQvlj00LZOFIedkgu",
+	"KFdp9iBgZQv7yd9LUiPlUjWJKE3IBOSWcJ+V4jnXVHYs/7gsbceaECmoPX2LAMv0nLlajSZ1oD7Y82r9",
+	"5qld7xmWUhfHY8ZfCMY0dOISSNTPoN4D4mPew0dMTkLlk7ZJvypJHVJmnjKTSQVReNQ3eZ2ByXjEp0GA",
+	"aaV90ml4ZKdNYtaHZLy2ZZtuF6yiRvN1RlRUchzlAEMY9fQDFjcWV3lwDgda9WkXVZ+j8TiOzllB4cE8",
+	"Jkn3JlC03WntdYVpxBpd9do0ySOYKnTTKXbziH3CempuN/m78SVNqvpELqHYdEW71bp9mN8F1FQNl0lg",
+	"T7vd2pup/TyypPkagwJgqyuUDkPKKe5zCW8BlJRQcAL3f/3zP0mQqntysIjDIiBpjj6yuyMi9cjSfDEG",
+	"1cxAQH4/vJ8wCZO5wjyXa8xx5UnNUQ+XULLQoryRQc1Z6ds7InKO6+xhodV4+8Nqt/YsUvo6tB5UkHb+",
+	"rG6Exgtz2ll7UigOyidhRIWFLMuMvbgfn3/2vS/+8e+/+Mm3Nz6J1RCJ5ovbi+NJuN5mTf553jNXbcno",
+	"BHpPy5UWwM5Omk/wWopNbQ1XDoEqAzRN+KZjY3Mq1pLG/1nswu3xtrs6aQGaSiu0tTkY6J5Q5hLsoVSP",
+	"2MuOY2b/WsdI+y8FA5XJZOzxfn3YH0/aZekAKGwhqFRPvfR+YVWdQFMPbF1eHQhYyBSbe+PxiI2icyY1",
+	"/tMPWgSY5Is3I7V3Tpkr/SY5kpkU1SZzpu7YFMLYuaBTk/kx41MD7ZmDb6uIbs7hYd9A63swFAun3fkB",
+	"oM46adiqAQeY+V/yAFObrwW1c90mvqWJM0lX5Lwk2pDvvwCgcVWvyA1ClaXKnWxGQC56d44yeiVQWOh5",
+	"g44G7VZHy7kyQ1RJxxtxF9CbpE/mO8n53dwqr+uhcM+hxS9tiBEYvF6LUdTdv1UMo5W06MryTrk/QY77",
+	"kNlZeypJ8DIEdpbKLklWY6cbsNR1CgJ5wBT6Lz4FX4dKifxAMDKmg0y9AJnGpOTszB6JwoBJhflXvCRn",
+	"t4oUDUkvmggIcslm6OUgaZNqE3M9DycbDC4Fb5P30dvjakqxtNCb+cQ+gJIYmENpGF3Yj53Wi6oEWJuR",
+	"amuMpHilbNOBlY4EqOchHbDtrsQGAlwT+rlikmeyhtApi2tNvaK2mu5pIblTTh02ihZGasJnrW0f5EHq",
+	"O2eKZm4vHa9XS1lc7aB9e691587+bqvleNiaylEl9qwK3PTEqwEXrR20tx3G6hD10smZQFZk2P56yRiK",
+	"BLgpt7wyiWhurMDVfknBWFSiJbl50yZuunmTnE6dQmCCXcwRk12RudmSPunzEBJcn06hYiQj9Za9IvOS",
+	"ey8tg5NLrKBxaOp5aRmJYa9YeIWGoUlpj9UBz9hUM4mbN/0ESGN5BVuVqEfHXA/uHSwrRaE0YUl5wJLk",
+	"9xsV2Okt1fSrKrY3fENxeWLbEOPj6H6FvTwtfpM5JlyZMOgZHkuZs1A7+Lj1xNv8Gm8gE1aOPq8uLFjE",
+	"1j0XFrjbeAWQQY4AC9ggy9uAXZQI6k5L/y+V1f04Gr2zeGJ7/fgHJcntV7m+atkvkuQXpspj0tBKrnDv",
+	"LFHdQEUflNQ3KLuOukSEUjhlrxunlEl/ELcqKmbd2BpuWQWxSCe9g5/q72lA4CxV/ggbHFNMMEGYCLoC",
+	"a5lBuWcEH2Bed3Kd05D40IzfdE3SflIDOh1OadEfU8L6ud8slvvhglTaElJnsBtJlT3jFkYz9Z6wcmnj",
+	"MpDMb5btYWVf9ksEMVSqx0P2tgjKXdg1UomEPT2HeAA6iamPnE6UpW6soMnDkLSzibArJ9PZqCFjtt91",
+	"jm+Up+zehsllBU7/ZbWwLJE5bL4v8KWhqMwJKIAoM1C0ony8ptBflkRnJLrOjitj/Wl7s3BeKoGgmc1X",
+	"ftqytWfl83RljDuW9le73ygDRFo8b96aoxHd1bTkbBGnnLCw/xtgdfnSApYRF6wcqqC5BUvAum5TJrH8",
+	"TPvKeuaVrd23lBDjVxwXXDETi6W2CvF7dW0rC7i/u6YWO97bON682SXlDb+B1pfSQ3gVLTAmswMEtW3L",
+	"/IJeKcvlglJQLD+bpSjq9yECIk0DszkPxDcx5ZLrgLhI0qX1/Q0zMzSssJA8pN1q3S7DHriyrzuD0m9m",
+	"KqPbOyJSZVliiv1uxNvPq03EcrmqLsu98FFKhV+1BOZXP2FRJRlWBSzkbraWTVRUTYaX4WOYIbVLcjHE",
+	"Pq2kTBztt5IF6XZBeMrUwBOzEY3PZqcKNyVaIa08wRdInYacykZOop0xNpZYPzbj835I/G6tW/NJL2Q0",
+	"LndXWFnM3ib2glGP7ASTIS2R3tDMiEs7x8b6sbXKTUDUqUgT7Q77q+LOD/7CQFG1L771+69+8MvNptZZ",
+	"ysHfGYvxGnttLv9rDUUy9Sg5phvYGFRofv3z77z88z/5/Gff/fXP/6i2laTJLn1fC/GvcIhAOYFeUvrj",
+	"LJVdkvwGKZPKDijyscFoAUiXf6tHRY+FT0cTxTCB/oxal8Ko9xfDKGQ7WJxSv0jqvlRUTaRPWsWb9ST/",
+	"P4EDAeLWfAGkvogA3m/vk3f1K3dhuPcnRtdN2s5JUwCIurdbeJqyUhQ7b7da+4eGCE1lzXan1T50Bswl",
+	"CbgccSlZAJk0yoRsLxkSjPAKCFkRKTQquyelpODe0lJz3/KXdy2lVDW/QqK5TqutR36foeV52aHPjH3o",
+	"tDo7yU4u3/YMzVbT/1GucuU6bS7Mle5myW7rsq+UqGZZyq2uZnKcQ0ZRYADCOe+aq9lFAothjwp9JHFh",
+	"58XZz6BHd2Ru2iqzN8RS6eLCrpo+0746hRxhGVmXFPBdec7VhOwOopOfcNofRHUxJlLGVqktl5H2Zcjb",
+	"AmVfkrz9ENefonzDJXMkLX5eSUXe94AyYGfmyd+no4TA5ohhGK3j4YeVlKzsqvv697dFgP5zrUaTnNAR",
+	"I7GeWzwJmSRUEt8Mo9C/vyU5votyHE/REtKchmF0gQn5KyR5ugxy81LdnPovj2xfxyl+NXG/fqjDUgig",
+	"PDhrue6WAAXrzQ6Z6Tb7WJW74mJ/NdEDnn/5ZYcQRjOfgySuEGh43YjB0vRl4wajEVtRsWXgAB4Y83T2",
+	"u/CU1KAmis8SaAD/hSKUpJNUzYxi0jKeZ50GnLYA/OGy2WsC1qeTUB04NqyGl4QAdIU5dMTHPz60xSXr",
+	"ADw6rUbiGABHWBIf/pt77nbrkFDIaEmlPceE94H6MR8B1JiMmanKibxhwJREgNNutQ7hQS4GDvPgojCu",
+	"KM6PgEsypPEoZFJisp6uyMYV6PPeQIfAYIL8j0n0CCSR6DEckmTxOYvJCBwC9BDS+p4TAY2bL0Q/atqf",
+	"uoJLrPvZdH72CQ1lRKSeni8cVOV7xOdCxVEw6dnPNpTCgzgKDKgQjAW/y+L0vUyEKMfxSRXFLEAa8ew6",
+	"3dWz0tCyF06CktxJVEzN/ZKDBzlYX2SZTVNoDJq54aC5+k1V0LHVNiYgU2zVBYykjq5wXHDFaWgoplA7",
+	"yiH7yIgVKkhL00DHI6MoZvhNu9VqJVRnqkcQEYkdnIegI8hda2aBpAXAtCugrgOCU2zAs6LKeXDvsGzv",
+	"k7xmip4xUVl6Cg/+67Y1waQ+oCMmH+hZlSQDhVn3Ev6Tqg7AVQyU8ZIg5GEkmQH0x/cy/ovu6UT3xWTt",
+	"KoEU/PkB+lb924/+16/+9h9/9a9/aL/H8o8dr5Y/FlgbNMMgbNlHhMoWaS5Yan2mc2dyqaAbeieKH2hi",
+	"KoGI7jTNjF5++/96+effw8qm7oxmDf7J5j1XKoF6yZBf/fG3Xn3/J5//7O9f/fPvLzdwL7mDe7JC2S5D",
+	"HY8pCPKZI51FQy//7P+Begn/dclF31BAjyvsbTQPpqDOBveanNgyFXmNWUcpLWiaO1OzIyXQTpDx3lx8",
+	"q72aK7BqB7UvfvmfXv31T3B1869WrW2qLc1Y5SXwY8pSt5cWtcgwC462mT2A2AY8YjYxVmtmsAv85ESi",
+	"pNynmA7FbspqfDO3gzWvFkbRGY4Vh9+yGwf4AWoYlzBbr+aCGWzJ/ebDcZBMtpX7yYmSrrqMxkup2kHr",
+	"xZrF5io59NaufnGbE7Hp3gJD24tdA89UNLMXwZljhlVtVytDV8lwq4rQFYBQqnc6dekAE60QZ5bjnDOC",
+	"zDKHb8Yxm3tuivwvcxQ6lYJ4g+FgGY62kB7cdLQNoxAIdmHssavW781QcblKvFyJPdR9jRlinvJ7z1gr",
+	"ZMYsbq+qO40DIqLTKJhCLV4os6siwpVHPok4hNJEsa3UzBVoOlpFOARfbqsd9KjoCowEhhAP/duQa1Vq",
+	"2iQfaWzrY0ZVPIs+0TSL5ns04dgEtaDhsdFYcRaQutbanMGZpuderi9mgzeK1L3ECF6mSlntBUwDp6yv",
+	"lSM7aRqDV0J0zgr1eS2Lc5SiUmu9PdfzLfHmidet8JhhZOW2s7Om5L235o2yYzAtwQkr97e6pX+RPle6",
+	"7e/YbOH3Sk2T2X7RXHYpF+v3HHrbXhX+MmraUJb8It0sYmjPnFvHruzkxsffNDwxw79i9/NzKGqmsTsH",
+	"N2YbulekpctKLWs2h278CrtghB4wZW6NHYJfMh4bhG0mtktFOHLpguXoQkiQblq0cQlB1vUEM0vGbDgs",
+	"vHpDNryumBHAnZhX70mfCBrH0YUDEySp50KyDwgNQzPkUeOQ5OK+u2KFwO9C3Dd00mjmiunK5GWtB3SF",
+	"SXqjyY0qfspDrqakjt/eSK/09d7ErHde3KD3uVS+SernrDDa0w/JxZAJtEETrroC6g2esozigvZr5xsu",
+	"XdhRYSKuwy4BOzGrbAzFuX1tLB7VnnGhB+OyMWC7g0tYiAYhma6go8xqQ9mP1Drtldh1jY1buBSkT0hF",
+	"kD0c/qPs6l9xR4KUWRjj0DLx4ltwM0jHA2bAdcdTCUzK6h9WLcm6WQu3EkNfRmtfsbt91JfUEtHzq6MQ",
+	"ebAkDikjoIx9IRNEb81yy5mi55lX88aGot2ttYjJbMX0ha5djotzrrIJDbWwt6l7dnMR9v/n/3z5xz98",
+	"+e9/XJxgzJ7l8y2DKWZyKSmfLzP+vvwAv+4A/FKI5oAlE2I4ooIOmNwU4KzEmkjhS8JMa7uI+s5FfB35",
+	"jgGIUFMTvRLMB/vS6RTXQPERa+QWtiuO4G4YsZx/xqYXURzYOEXbwsUwklhi4fieBh1cmAAKS4NEc17K",
+	"IWeuRoAAJ7Poj4qgK/hARLHGkTRbEqkIuxwnoWSvVkNWZQacLPgrOFzOAkOo1F8JHLSsi+OWgMcK3o/r",
+	"jaQyWqI8Az9SI7C80sEYokcOfDVQUEpkWwZAX60ghARezXaenF2owb4LufrG4/tUDFj8PjtnIUrNJUS1",
+	"e7+cp7o5+KKNH0svcRzfeLxaLMk8NCO1XxyFzMynnQCRrFPF2jPvLDP1dGjuCnRWW4EkGdFiK9BplTku",
+	"p6CpcymgyT3vrz/7oTFCJadoXUhkHEGrIJF8yg0Mriq+iHmbAQeAZccaYETiThLFAYubJL0VsuAOLnv0",
+	"+yxAb630Cq3U1kMnGjspcIsMjOXH2kz6UTwymeokGU9OQ25SES1k4BFT6yBG1JCqHNuca4TBBKJXH3Jk",
+	"bQ2eY/nYYH5gh25K8wOX2z02kPY33YqvimAuLvU980ialtwkIxdR4oQATh35nag7F7oI2zMODGaSjdkO",
+	"DIngXc9/KCWvxcRWlVvYOsaMJXzF5jshVRlDLskJ6cmlyEFzspb0+ZC+U8EFCXJVCfguU6aFGy7DX9L7",
+	"o1T912CGBcYKsJz6b4RZ4WbFgcP1WVp+uVwUkeoKjEcoJhvKdLVktt41UgNVSMBvwNoBiVzpPL+FfJ94",
+	"e7AldXd+NqDcaNY1A6xQHHErK7KBekg5irpi2XdyFfWrayJVlEoERTiXsBdP/hUp/T9bBTdDvQYCVxEI",
+	"XN59QuGMvm7VuHhrAJV9NnNnsFcADQXfFMuLqpHDEdSpM5PH+7xMivWonxXtKkovFA6yfiE+aQNHyVbG",
+	"E6orkmhIxx9ENu3bwX058EldjlkYWqWbkps3g5s3vUxlxoZevTM2TtJhugOlUsOOpESBbnMbSR3weuKA",
+	"tPdbJkmTc391ZO8uzIVRsgR4wdIV7f12i+BZfVsoFud8Udv7rTvEHuVzrlsC95T8XHt0xDDFJRUEjGPw",
+	"faPZFY9gcWF8twvje8Q+Yb2y8a2RUCozMBhThl7ardbtxP+1K5KyiO12a2/pNBWDwnwMeb/GyEDY8tkI",
+	"BvFYqVCoSN0emHvif/i7L375p3hPvKJbbdFXYXPD26jn7WLDQkC69LAWSBLtkNUimHgzyzUnV+aedfH8",
+	"OrazoX3cWXdk1SkWtkpclWNCibKt1Xn1N3/w+Wffe/WnP371l//y6q/+6dV3/vzlX/z1NqqCVHC37QXp",
+	"FXnXpryyL9FFCkXKZThIrXCDOZu3VCX/Bt9UVOCK4tWqTdZveHY2lDlMxE1cupcdQR4G2qtVp19yQVMn",
+	"civar0RqlhKOcBmpWaqP8CV5wyMC1TAWV4DQgjvTKoFp+5j1HIikzDMeL2ifahJ5qqJ5kWpHQSCJj+8E",
+	"SSKSDBSmkkRxwAVNYrNkklPFI3567euTjmfbStK2fA2Ts5h8LU3ykQXR2LimomKSEK29GMXP8fQxLMlh",
+	"R6goiAiKZ3KJiVsOuqK40qSejpN0GlhFE7KO9KOYMNobErMIRjcUUjEaePCzE57i8EAVWQxtLifnqn7+",
+	"xlylSrSTWaF0NqYyEkwmGVUahySKPdBquiJb4ia2tz+Bp7vaJVqbzx8oUterPobF0kNgDTsGXKtstp0K",
+	"xy4nr/wKvl5VWktX6JNxmKhkya46LNJpp7RSDL6oyfhxdDXy61Zb+GZ4agS5BAbGjz1mVKKpaWmEvqzn",
+	"Wvk4TDKTlcexpNPayoPYXHbf7a3EbQsrjufvyayRmGwtK41k1q1/mUhKk4nYNAUQj2PH2ChzCVhlNf/t",
+	"D771xU9+Wu7fva5PwXGeRWz5JmJ5E392jVbPrvDVcjXEVTkkVJ6lz6rIfE+m0QQk8HgcTlG0G8muIYQB",
+	"VFcBWC9w+N0uK0oaFQTi/NSOa7idlLGCMp+SraoGJef2knQC7BlOoAZiKloxRcVePkcj7G9OE3DItRL/",
+	"P04BFvAgBhEWgJ7TYAWbY1EfLkb8mD27z6SkA+bbTBNFBN9xsZtuT3YFxSyFaUbGQ8yGd8FBOyq788ji",
+	"9CogbhTeZlfk1Y9cDCspD2HV7Z7ce8+JTE3M8TcksTj1+B76ZuCAKqNNUWdAv4sKV4vcapHOAZl5HdEk",
+	"D+w6HVQD8q5YHn+XZcbIQGMA0ZP0ssDdHGDkUARqP4vEu2L+BcIndgav88ZAs/jHkV7MYrVjLVD60UQE",
+	"KWs+nRLJaNwbwuKaA5NhX9nIuuXcxk1YGh6tOaFpS3uaLIvaZw1s2d7brf0dJ0CxuMy4koHN9uLkoNHC",
+	"0NLefEg4a9Avv/29X/3l//ziJz/9/LNvvfqHH20Z6m9y+VYB+Ev2v65TTsKOtmcgzx7VTVrJLxXc5s5C",
+	"qfV3vwTaWuYMB6JUVDrG4ENyQbmqFpm/yfB1FZq+LIsxaBwWf62GDPc9IKBKUHjGe2fzQCHW75TE1w87",
+	"ZuGkkqcBJY8zqXliU/VTTCPByOlEGQx06FwbiXCaGJPTjN0JHtxO6Y/WmwZYvQfTmWspNQnGctbSGaVB",
+	"VGQnr2duUrWQes51w0vXAZ7GTM5pkubkpHpdkTygx8DCfmOG34fb50YqkOhdv4oVxZyDIvJXEkTFRncx",
+	"O5Gs5nzUkKHyXHLaWbawDRcxKR3GOia5FcykpWNY30C5FHTa+DroBtdagHznX/zyBy//7Hu/+t9//8V/",
+	"/sMtOB+8Z8/fVyyBijmZX4HiKBkqOfjSFEmpOAiXYXJzaPpyi5BbjIEumqvng51REGWREqb3J4o5NUwL",
+	"OWF3Gwf5dIdgYsBKJRpeSSYCYy+TZMCUFt97W6qVtmdqpV2laqej6zqnv4F1Tl9bldOvan3T37zqplep",
+	"tunrqmx6+TVN719+RdMlSpmiOC6vX9qPYgIlTIMT1otEIH1ShwJYXEmSrW2qIiKiC/L/J+7jjSY5wi+s",
+	"heOGtDdLruXByPBdMhGKhxCVkjepYHk3xACaog2YyVlUuiLvn7clWNBxS6guVTxVRTgXSJ5hUcAaBVW7",
+	"YhXk8CWspeoSVu3gdnnGny0bJrJj2L3dal16xdU5y7D9GqybXgPd3gPBvh5N4svufHmhcZVLtUJpPyvl",
+	"k4o3IpHNBbVqBKzfJlt0lSyoap3jpNclXC8VG5UdiUvFR5dcwfX+a6jf+mzC1TxzRSKBi9noneqrJGT0",
+	"3C1yk8EvE6mIiqmQfaOkGHjFY6lKAYqhy4UzlrT3W3vmZud3JlzNvdeJBIMRczGovNbRi7NI0pMFbBum",
+	"EE0HXGscmGJerQAregBXxcxRnvdifv3wS0ElC/S4lZrvW3YcWbd4fqe1j2Xj7oL2qw/GRnavci2BB2xz",
+	"Xgsz8d+xR+eKJYQxcpjLtFjmRJmsFmdMkFMWRmIA2mGuMJ/R/HroypEyI/kVN99cIf+U2afJ7TPvtVOI",
+	"aTgsE4euf7n92URIGG84K5Iqhlk8f5cBmJyzdklQ6X09z03d4MB25XCRTNK8z05pehcK8yHq6XMWBm5q",
+	"d9GP3oniE6Z8tCPlvk1KbjfJUTaLOniH5MBWV/hJpiLfm1OAHQvKmBLsppp+tzYRWEcw6NYOoSy7V+Ks",
+	"7XWFn81cZKq3FxI4+RgbiE1C6KCGWXoppvDLOGZQti8tCnQR0/GYxRLSx4xDykVXRLCUNDTLBwYzwS5y",
+	"EyR1feYmosdGTKhGVSX6NDmSj3nq/WJ+JH9LjkXGIKZX7ISpq3JTJk1CxiuRdHamsSs5F4vVH/nOX/zq",
+	"b/4QvJ83jy5nDcXGMWYSgX3+2fde/ve/fvn9/1I9prXw5wbXZi18usFxzEgaIuiIHYngyJz4tcfxbkSK",
+	"2dmKqdfahdRrr77/Dy//4r98/rO/fPWf/ublv/9vv/qD/4XtvPzOtz//2X+rbaFuwIlzXL9il41JDVuZ",
+	"Sci6FfBakLFX8S5y6QW5zDQds87gZWDK7EG4JFiJaM5JnD83c/AGTXFZwD/jupKeMciTcfEgzfGoAZIh",
+	"t4ZzLtGZut1qNYwZKgzMLwpaSXJB6O9uSA1TRywm+q1SlNSbxLGGdKZ1PwoDdxCNxZDSG4iU4M3HZtbx",
+	"7PvDfE+EPZvQsGQZ9JKXpYpwQx+6otBc4alqTJZZswWcrBeJf7N7fzWMfe0dSUesWMC3VNBmNyAjBrOL",
+	"vLp1rrKi8OIDQkS4xIA2bKDczKDmY0jTzQeL2zJLR4YgcXMjW8rqueW1smftNQ9kYUn42OUNW8aEVSff",
+	"RVsu4smuEF7zBLzfZzH62GaXKUnv0bgS5cMTA9yV84CbeYqr0GduL74sltXS43gZCDN3ri4JYtpeXYOT",
+	"HPJtOsRhQcz4Vj+KT3kA6Taq0eU78JDjDgeWS4x28Q9McXO8qjBpyuBCVKpoLMlFFJ9BJJvN7aAH1/BA",
+	"xfmInZ5EvTOmuqIXCcF6mF5swBTptFod8h7vnT0QIRfsvhygK0bMSC+MJJSZFAHxb9GJGt4y6ULOmPBt",
+	"ymrCFfT1ZgP957rCT2Y9Ec68/SbBCWLALMGfAmZyj9EBtYGJE7AkSuInjzyejpkxhZrlaHbFEd7KGI3u",
+	"lKUtFlNC4KO69XJkXLIMKjIrni4Z2JfN5pj6oIB2nTWFRSuWJY/EDiroKJ6w6rjjXZco8MWSHsf3Kot6",
+	"4ITh/uuKmhczOwhmniR461ff/+7n//pXn3/2vX/70c9+9f2fb+TuekYZj+qBfPHLH3zxn//wix/9yeef",
+	"/Sw/iqJ3/8zyHbOSbzlHobTc1oojLK6THeHi7PidhI6ult3LXTIu0RUkPcmH+bIeC0TVr5K7a7JCaY41",
+	"MjM5k770hEwuIVySUMYuSf2UioYpCOHIYyNJFrlW3CtK3QFTsI7yaQRs/amtwDGrZhQTKp5COk1zSk3S",
+	"Sq9QKvEgrYPYxqIEXGFeCEVCRvVjgpFozES5BPYICyUjLRSx+lk/YIry8GFIVT+KRyem9XRIjiyq+x8/",
+	"8bHbqN/X02ug21fMxuG0K+SQjiEZqyUGQvuKxelN5w1JfJDoVevke+bWMNBTN3N9n0vl23tFm3hVEkpO",
+	"NWagcUynmJ3pgqthZPwrHAl5AxGMXF5GlxXGKkhWI0AhV9JCMnTAlKZ3iYIfV/yqStNJSTj00vacagY4",
+	"KUbee2mu0g2JwQpaKxWJlQMqmfnyUu/dkp2/WvKvaq2qZCG4XF+CLFwpgeWKIrHuTMywERaghYM/OPFc",
+	"DJCwwbLamCn3ggNdxmjhB90HgCv9x9M3+rv0Tq/m1bh8i/bOtHoogtpBn4aSebWxeV0/3waxZtppVxSE",
+	"rujVebO8kvK2i0SVnIPFyke6MkFLvmiGAF2nnCScghsEjwGRlktvBiZk1NRqcPA+75syTqc0owoelKnH",
+	"XMoJJELRws5ot3XzCX5LsqzZFqWi067g4pyGPGg0yYdmWEZfhhN3MYzsCU/1555xhBKRGmIym4AAZbBg",
+	"y2J2QRlrF/gqa6rbVD7XUSnt2i0z2BkNLswVPnT27Ip5Q4gvr15YupuXodllt/OyXEV5XxnOdUNqHlfF",
+	"stco8zeSA9BfepE4Z7HEQg8jOZhfCn8yhsp9vWgilE9GmJYRfUjdxsDWd/OmYBda8YOomZs3PRKFAbjh",
+	"UGFiZuD1rtBqUqzuhpwJdV8OMHbneS+cSH7OGoepd2nJg/CNTNO7mT5N203ic/m2CGBf9Dp1ha2EZyvj",
+	"IP+HoTXJ4whLN57S3plHxlSi8PJ7bpfGkBxqbbWuX5SqYTskMesxfg4pdu/b5dFann9fDu5pCvFgqfRp",
+	"98kp033rxlgInqI3JPnGyYMPiGLPVZMckZidR2csSFo/Y2yMwdySPQOhxWVXxLA7WlvVSiW+o2fGe4zU",
+	"TWePp2NGOu1WGzxW3c1KtM5kOxMF1a47lHXVj3WFXU+9mE10jEjy1EjGUleCGzJt0O4Ox3TKmByupKDI",
+	"mMZqmtRwd8Z44GSKI+oiMlmoNd1JLgYhe9qdtFq7PQr/sZ9O8ZPvldcqIVHfeimbF8w9WPJa5nIu45tr",
+	"XkB+Zp4/XK1QNRnREBxZApI9Q8Y5BK/DkqWhBGesO3NHlN1TwBpdURqhXjxEzqUb0hksE2oPmTZvHxZu",
+	"55yI9nan1a6wF9x1GtIs+vX7jJzS4G5muTPypZf7qdYbUlQs253dpymy6ZnauC1QRzLLulKBEpDrD/Ve",
+	"zx6OofoNDGj13MuFQeFRctxINr06t+1gTnRrW1kh5PRaGj7daJqiWYuFTW5u50CY2SLXzl2uLUzsKFH2",
+	"wDvT3tu/nbEGbGFll4wNnGcby+OYUsPYFo/QcpVX3i1ww617yczmdVXeMjlpVMYBteRIxBdYuMh8eUzq",
+	"MooVCxoeqRS+eelWIm/nO+UU+egsp5yM90kibjMSsIJktuGNs2KRyEr+WFUjMk/hJMsAS6HB0suwed/0",
+	"p3OcgjIssGDYBAxrFSeLUtGUWcWyLI82Z6/2zW5Ng/Ru7aBb+/wXP3z541/8+ud/khTYf/WDH7365+9+",
+	"8ZP/+OpfvvPq93/Srb1IXzZ31Xq6WKgOi+O3b++17tzZ77T0/9wiDGBJfcRoOmA5eCeORrCVmkX0znPe",
+	"fpKJIF9Hn2Hep0I/+gcWv4Oxd7WD2lCpsTy4dcuwkWYvGt2i51TRuPnJeFCzL3zAe2cCw1Ve/vyHn3/2",
+	"R8kvD10Dr/7ymflvfM5iu7AjOWh3du1opeRReoVvzbqd1Wy4a10kl0qTulU6XH0XdTAREMtvy03o1ZRG",
+	"FXq+GfP6E69GlaK9IQsg9g32vTdLgOao0XwAgnz1l//y8jv/pAnyn/7ui3/6u1///PeXocDbSBnFciAO",
+	"JRpr/gxSTOmuhDpLO1ycFDtVtPjqB3/68m//diYtdvK0iJ+cZa0mSG/NbbtsJjJzC8uYibkOejiRw2MT",
+	"SBww2asd6OEhVX3+s2+bsf3VP+HAamlH/MHJWzQYsLsIoQyV8AcnusUTvAjSz+njSMN0xRRXIexf0uaL",
+	"a862zu1UAWEuaL4cRqGpImWZlUdcM97qGY1pQGgGTd2QZMiliuKpa+KUg2UKCWvQkDFrjmh8po+afErl",
+	"0xjofG6eIP1Ods7El+yZ9MvsmoRKots9LNiobkjiDykcrhP2zDcVTChexHVFzCVLsiiGNB6AT4ytt8AV",
+	"wXD0gUZ7QXQhigUlUufHRbMMdTqtFvk6jukR6zE+Vp6tScZFiZXNFuFKUwe5FietAZA6BKpjrQkagJUa",
+	"Hw/YOe8xiUFViSdoid2tYACT7Bk5ZdPIlk3OLuqIPj9hz7z5hjLaK81+5HVFDtPnO1k0oj1jPKwydmlq",
+	"ui8H8gjZ7BUwdMHK3odVXNFkok9D7eDjO3eerJ/kpzoHzdLjaT/ZcvKm+Rau5UayNdtR1TDKk0tWGo70",
+	"iX58Ea25K17nyaXkTLqfOWnbN6JUnaMq+4lejwOCOrTD3pCfkc5KmvTKGZxyvk5OxGkub5P1qh/RaZK9",
+	"yWWnV8Xacfk2hbLTcSkJHnN0fln5HWl85twJIuxZCaoVUBpeUc6+ck7QDj6cAWiEKoBopQitSY5FDrMk",
+	"0XQI5E3JL93socZB1F5gpY84d38ZnKXhj1sQzDUJ5POvGt/iwt1tV9jLW3svqhvT+7XkRe4GAGK71Sag",
+	"H+iu5mLD00gN06vXzBpnUJ9NHj4b9q0I54xpOFvBDFbKZOg2XgWzQF2RkCovNx24l5aZtffy7d1yEIi/",
+	"X4WLTjCEnwBNF+uX7u3fdouPwSKmll4rMiArFpIEj909X/F+xSrO6yPJdaFbldfp0teSIjqZ9IZrAeza",
+	"wZ07rx1EFhdkSQSpx7DbatvCmMhXgnVWZc0dQqp+cCFe2xgWlvOPLNO4DN/BlCXMRZB8GXGqRVu7GtqS",
+	"CyqRoZxOSWYpr8b9WflBrro8c9zIEq4JSTH1KmjgL74Md2ULnNm06928ijNzt50it0ZkVmLrsmN6Geja",
+	"OXWXVt0tK2jXM3/CjmTQtT6Vs7H1iYZ50hH1GowGLOSaKRKuELhCEXNukoWGFFTBEWy2vUSrS8aI/3xH",
+	"f7HTi0Q/5D0lfY1Mfcf47ZN2togMWBZ9tO/7gGxTW9wiDn2NQ7JL6h0gr16PjRVC5gsWhg3sqSsyGdV9",
+	"m7s031m191/jkOyRi5grREdl3n84AfO88cZ0PKu7AiIGHH9Ps5jG2ZNEp5+wniL1IOrJWwHrcb1gsjkK",
+	"fqu/v2Ne2jEPS5MSyyB0607adNvmKuM++k4Ud4X+k9R9R3nQWLfdIFzpV/zMzSHp1prNZrf2AszcJuoR",
+	"76/MbSdHoG8p4IbsCj+9xUrfbxJXXWm3d0n98XTMxaChex1P5BCKFIdcsB1jdwiMBRxneEhkhFH+0wxr",
+	"BQ9UDLt5IMKpcUTVmpCraw2YstnCnjuqol6gzP4bRQeSelCMEQUlQuIB0bOl1ipNw9B6xuLOmuBQVy/l",
+	"kgSTmJ6GrJlzGh4lCcxwHQM2GkcqqUog6SgRp9IUSLffd4XTkgmLSSYItzIkZnISKnBbxpWMiISaK+7I",
+	"cGGb5CPj78uVGU98DkL8jMHE9NDtpVpCsvjQDUjW0Ds7JL65N4QH2poVwJk2vZWopnhzV6qakvrFMErq",
+	"RILuC3W4G5V5J9pAQVZBg/S71r06vXkwgU94LWGfjVmPjzmk+XUYFGk3IM9a1DfvukUtsk/uNgxJRA4C",
+	"yt+B5FTdEZcSfJ5jMhETqcnDHg9gF4Ys7XHxCDKWWzYtj33f1sR3xgNqbvvQWd+8fc9zHyd7Gne5sUlZ",
+	"LTnhyVGcNtlutfaqfInt85A/J6S9s5BD8JqDDttt3YPzxfI56PKvQ1EhKECWSzCc/LBXnlxYBFfD+Rjw",
+	"w+P/j7rr6W1bOeJfZaGLJYDUiy27LWzk8F5ipEGT916jGEUBFSYlrSTWFKlyKSsq4FtRoIegQYEmRdEC",
+	"PbRIe2iQHtJDgX6byvkaxc7sLnfJpUhJduJ3y/OjyNnZ2dn585sZ+qKAYRUvurIl+uvmw/Wk83YA5HXx",
+	"ArzIg0ha73uMRP6U5mMBkiMZ2GH169+tXr3M0vsVC0QXc4sF1i05e0YHlyXs16n+099Xr97UoFcGFW56",
+	"Q9bHOCwE//Xt6t2/V3/7r51ma7u/Kqo7G1K9f6/j9vlFUXT9d+Dw7Yj82ojJruy1gKCkXK9n75Ztr2+H",
+	"ZAuapbPxaJeOO81mL35XiD50x2qYtKkOVee4hS+vHX0cRjbP0yit9KN8lqCG3vzMnIDXyruqeB9kLpL8",
+	"vrmkMiwcSviNrVhpinLQoQXBtSVLMuu9yBf0mlyWLkMKjpgy9UA+fOFPuVN/KMsugDsnyu7ndvmC26zC",
+	"C4kj5WDUY20OHaqztogMreJxYxNcp8niox0u63U1HzLAUVbnIZedwuZUIytrsED3ORWucVe05I6ox9sF",
+	"N1ZfqZt0RwfD+9YhGnazek19CzrgPp5T6SobmVaIlUSUDplwm7AiVouakGacEBkCaRGWJuUDj7YLwOP+",
+	"bwfhyFzqmhCOcvu4rKgfJXazov7P0Kq2zCjNvrRvbdSbd23FNpwYgR9uBXAiGJfYzzikAbY7je/KzPgq",
+	"00//XkmTZLSt5FTcjAY1eZxoY82hrCMi/aW0w8ZqMBaScB5WoYryJp+V1sM8b8S5BGIL3Zv1Qb3iSJaQ",
+	"YNhahWKSCluqgITvHEgkvA2prtU9iCTvFrU2RUuoPtWV5SA1qjVuqkLIalzgnWSt66ko8VhTlGAvFqhc",
+	"xxaXbd101pBGaTAKZHgaEwzK4Nwux9WFa2f7DNehSHNxlWyMvoP/PHT2j/SW0bmOjOtn4MleJnyxsyQe",
+	"BSHCtyCQGFyK5sqs2LuyTR4/ZJgf8BPAZZGEjvmlwBnG/8QugtmMDnsRC0IapeGSNLM8ymUH7qqWQ5go",
+	"AghYCgqhD3orSWVzFIHjYsXRb360JP48nfAdG/iqS9i6XhOl3RvvxIi1AzeKn6NAmcdR+EvxPIVFg9BV",
+	"NTrMtTfcpdEiF6Gd+ytq+AZh5zx+yLooI0VnWqu21cUKs4ohHaWEM0PlMWbhsh5hlk6UN4G+fqSJ0S0b",
+	"9oaQWC1E3VaJYpSWY5mxlFm+HqquXoNMoHIFclCM9BpfztNJnAS/FEDHr0CnEczx4k8gxdtrbHGdFERq",
+	"zaUyV8cSSpEr6vquf/OP1b9+v/rnm+t3HxpOY1TfF4wsXmAR31Rdo1Ym1xUL82ezp340pskTeklDePft",
+	"rXUcxn0/5L7MUzb+ZpbC526KATd3fuq1jlR89ODyMO+wXXtFqhdptzV4i2uua/MGxiEEIO4Vd/CZHFcg",
+	"d8JztAGwMLSAvvCyhpHRKG4LcLNl+iy65Oh4M7S2xQxaMeOW383BOALDpunj6FZtCMIg5KwRAVzse+SH",
+	"YeuEeJlccgJNwZUjW/MS5umfs44lwyZ8kAgnzcICa00l69zrkDPxQ2Tm0ADXNIM0X5cn09bUH0wkGGIE",
+	"k3FZL2oKREdnj5Fvoi4NR/qb+S9xiK7211Ye0K1FGPaYlKYNu17Cq+XC7gB42qi1WQOeFsMRs5yoWH7x",
+	"ihbnQldBf/7t//5jH1Kwe0NNs/0PxoX4d5lsjwr2rBlEqUP09Zu/rF69tM5+uKGu13ltUm6OCerwpnj9",
+	"/uMff7XRfRHRxXnZ/Xj9+v31Hz58fPu+5vZsFhc9M8T9Lo7+z/TSduFH3MQtoo+btRTNkfkpZk7kxfOT",
+	"D57IC88nQq+eiR3N6fkNjIZ8R9IrGRZBHT9PwsZx4wt/Fnxx2QE1Ll5cdOS5l4QKX1xu0Cq6ySZwnTM6",
+	"SGjqEOkQQIcWca65Ey3aixt2iW4HaY8LuS1Mn4I7kWjnjznyTlXAQRU71t6Hz1jeCIFw5sgSMsd4N7xy",
+	"Ok+DaKy9C+dvFV/VxXSiI7ssOAjBlt2uE+oPsVvpLNWXOmVjy8u+VNtN+ZbqPbFomoLd1Rzmj06HbwEW",
+	"2LePlODp26C/yfZVrkcQH8pVjUGm6IV7BYJmApCFrCCelm82YISheu2EeKLZ+CKIGAlGWNOmzf/n3wiG",
+	"QkR+CI5iAxXFPa54G15Nb9FTv+rwXwmX1P5YPE8GfFFFIPBw3+V0uBNJSBrPgoGgTvixgnFqufykkfvk",
+	"0enz869Pf3LafX7ePf2xw22uA3KffHv25Mn50+6j869+qv7eIfdJ9/Trh/zvJxq4l4y4aQXABQIt1vHh",
+	"mb8MY38IOz5Igj7G5322jAb81Mp/tJf+NGwpfi5YlgZ8LGOOJm8VPFbcXgSmpXmJ/oNjKA80uVu+Yn1l",
+	"FZw+cBe0z2DijMuJcBP6i0CnU7JeDaYhPQj0qpLDBjEoze8Ll7RjkgIMWoECmjmcdH18tB8thYUv36Uw",
+	"vpx/gzRckjC4oMQzqgK84oY8EKaEvhUKpjLQiiqZwXWgq9dAXHevQZqQgAICWhW87riLiZ9qDAf7ZOAn",
+	"3J7WWM2fygYB4YbKp3LcXVOl4GWC52E76Rg0jB9aQdoC4agyG4phAj8K7oTOK/wsuppNTNZKDK9occj/",
+	"IXbJMaG+WqLdIe12u2WqjSnCmo+JxDdXMPbQlfvs9pFMycqcFEB1R56HXhZgkGvWo8U/oua6zcc1quHv",
+	"VaQeuWZszIWYpntBTaotsX0vs8T407lFCG2viqE1KDPmbHEcJPQ3CFlMBjFXcRgiFIHBTRXbAxyy8i33",
+	"RJnJIrxtHG0GopeNQDHZ5lYw7HvaeRFjXVzNP7YpKPEY0R7LcSs7CbE2YBwZNaQjfx6msgYArX2blR9B",
+	"9UI8pTDLJMTwJvAGAyjZ/PSCuhcuRFM1cBeq3yGLSTCYQKo5ikUiFc5Y7oToZOM6K9j4fReJwrywGwuy",
+	"MonDzLH+kIfft6mcdJJQKg+/pnUcMgvnRtOCPSYKUYKoWIiijKdWXts846fClCktiQjt5DUV5mi1Gyaf",
+	"cj8ynlLckmPPJjSha3QHnFQCTk6OJbaaobIao5PM9lJVXNyzysFvFENS+iK1XVWeAvLYKpE2OmI/cPnv",
+	"Ze2VxgEDICT/d27tWHHDbXY955eIdGOQyioGmtk3ASMXXFld0qTvp8EUkTokCMO58mxExgdm0yleoAPx",
+	"QIUnz6IgLZwtj6tNfBJwD576Lrq0RqSdNH0yDcIwEMsg4My2NmHf6MD9OYsj9A8icFl0IcoiiG0trkrm",
+	"nPSrn139PwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

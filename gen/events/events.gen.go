@@ -187,9 +187,21 @@ const (
 	PingIntervalSeconds = 20
 	// WriteTimeoutSeconds: the deadline of one write; a write past it closes the connection with 1008.
 	WriteTimeoutSeconds = 10
+	// MaxContentBytes: the largest content (JSON text) of a message a client sends, on WebSocket 1003 and REST
+	// sendMsg alike; over it is 1001.
+	MaxContentBytes = 16384
+	// MaxReplyBytes: a 1002 reply (and a REST history reply) stops adding messages at this many bytes of message
+	// JSON, with isEnd false.
+	MaxReplyBytes = 524288
+	// MaxPullRanges: the most seqRanges one 1002 request may carry; more is 1001.
+	MaxPullRanges = 100
+	// MaxPullNum: the largest num of one seq range; more is 1001.
+	MaxPullNum = 1000
 )
 
-// RequestFrame is a request frame (client → server). `data` depends on `reqIdentifier`.
+// RequestFrame is a request frame (client → server). `data` depends on `reqIdentifier`. Keys are
+// case-sensitive, in the frame and in `data`: a key repeated, or differing only in case from another key or from
+// a field of the schema (`MSGINCR`, `SeqRanges`), gets 1001 naming it. The whole frame is at most 51,200 bytes.
 type RequestFrame struct {
 	// What is asked (`ReqIdentifier`).
 	ReqIdentifier int32 `json:"reqIdentifier"`
@@ -197,9 +209,9 @@ type RequestFrame struct {
 	Token string `json:"token,omitempty"`
 	// The connection's user; any other value gets errCode 1003.
 	SendID string `json:"sendID"`
-	// A trace ID, echoed in the reply and carried by the pushes the request causes.
+	// A trace ID, echoed in the reply and carried by the pushes the request causes. At most 128 characters.
 	OperationID string `json:"operationID"`
-	// A client-chosen correlation ID, echoed in the reply.
+	// A client-chosen correlation ID, echoed in the reply. At most 128 characters.
 	MsgIncr string `json:"msgIncr"`
 	// The request's data (inline JSON); its schema depends on `reqIdentifier`.
 	Data json.RawMessage `json:"data,omitempty"`
@@ -217,6 +229,8 @@ type ReplyFrame struct {
 	ErrCode int `json:"errCode"`
 	// Empty on success; otherwise what went wrong, naming the field or ID.
 	ErrMsg string `json:"errMsg"`
+	// An optional detail of the error, as in the REST envelope; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 	// The reply's data (inline JSON); absent on errors and for requests without reply data.
 	Data json.RawMessage `json:"data,omitempty"`
 }
@@ -273,13 +287,15 @@ type GetMaxSeqResp struct {
 
 // SeqRange is one conversation's range to pull (OpenIM `sdkws.SeqRange`).
 type SeqRange struct {
-	// The conversation.
+	// The conversation. At most 256 characters.
 	ConversationID string `json:"conversationID"`
 	// The first seq wanted (inclusive).
 	Begin int64 `json:"begin"`
 	// The last seq wanted (inclusive).
 	End int64 `json:"end"`
-	// At most this many messages; when the range holds more, the newest `num` (closest to `end`) are returned.
+	// At most this many messages (1-1,000; the server returns at most 200 per range); when the range holds more,
+	// the newest `num` (closest to `end`) are returned. A reply also stops at 512 KiB of messages over all its
+	// ranges: a range cut there has `isEnd` false, and the client pulls on from its last seq.
 	Num int64 `json:"num"`
 }
 
@@ -299,7 +315,8 @@ type PullMessageBySeqsReq struct {
 type PullMsgs struct {
 	// The stored messages of the range, in the requested order; `content` is the JSON text as sent.
 	Msgs []api.MsgData `json:"Msgs"`
-	// true when the range reaches the newest message the user may pull (nothing newer to fetch).
+	// true when the range reaches the newest message the user may pull (nothing newer to fetch); false also when
+	// the reply's 512 KiB budget cut the range (pull on from the last seq returned).
 	IsEnd bool `json:"isEnd"`
 	// The highest seq returned (0 when none).
 	EndSeq int64 `json:"endSeq"`

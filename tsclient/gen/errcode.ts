@@ -3,6 +3,8 @@
 /** The `errCode` values of the reply envelope and of WebSocket replies (components.schemas.ErrCode). */
 export const ErrCode = {
   Success: 0,
+  /** 429: a rate limit or the bound on unauthenticated requests was reached; errDlt is retryAfterMs=<n> */
+  TooManyRequests: 429,
   /** 500: the server failed; retry later; details are in the server log under the operationID */
   InternalError: 500,
   /** 1001: malformed body or a field fails validation; errMsg names the field */

@@ -1100,11 +1100,13 @@ export interface components {
     schemas: {
         /**
          * @description The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
-         *     numbers. 1009 may come from any operation a server does not implement yet.
+         *     numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+         *     operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
          *
          *     | code | name | meaning |
          *     |---|---|---|
          *     | 0 | Success | |
+         *     | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
          *     | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
          *     | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
          *     | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
@@ -1131,7 +1133,7 @@ export interface components {
          *     | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
          * @enum {integer}
          */
-        ErrCode: 0 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1301 | 1501 | 1502;
+        ErrCode: 0 | 429 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1301 | 1501 | 1502;
         /**
          * Format: int32
          * @description The client platform (OpenIM constant/platform_id_to_name.go).
@@ -1172,7 +1174,7 @@ export interface components {
             pageNumber: number;
             /**
              * Format: int32
-             * @description Page size.
+             * @description Page size, at most 1,000.
              */
             showNumber: number;
         };
@@ -1183,9 +1185,11 @@ export interface components {
          */
         UserInfo: {
             userID: string;
+            /** @description At most 64 characters. */
             nickname?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
-            /** @description Free extension text (often JSON) the server stores and returns unchanged. */
+            /** @description Free extension text (often JSON) the server stores and returns unchanged. At most 1,024 characters. */
             ex?: string;
             /**
              * Format: int64
@@ -1277,11 +1281,15 @@ export interface components {
          *     `needVerification`, `lookMemberInfo` and `applyMemberFriend` are read; the rest is set by the server.
          */
         GroupInfo: {
+            /** @description At most 64 characters. */
             groupID?: string;
+            /** @description At most 128 characters. */
             groupName?: string;
-            /** @description The announcement. */
+            /** @description The announcement. At most 1,024 characters. */
             notification?: string;
+            /** @description At most 1,024 characters. */
             introduction?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
             ownerUserID?: string;
             /**
@@ -1291,6 +1299,7 @@ export interface components {
             createTime?: number;
             /** Format: int32 */
             memberCount?: number;
+            /** @description At most 1,024 characters. */
             ex?: string;
             /**
              * Format: int32
@@ -1333,11 +1342,17 @@ export interface components {
          *     null = unchanged, present = set (OpenIM's wrapper fields as plain optional fields).
          */
         GroupInfoForSet: {
+            /** @description At most 64 characters. */
             groupID: string;
+            /** @description At most 128 characters. */
             groupName?: string;
+            /** @description At most 1,024 characters. */
             notification?: string;
+            /** @description At most 1,024 characters. */
             introduction?: string;
+            /** @description At most 1,024 characters. */
             faceURL?: string;
+            /** @description At most 1,024 characters. */
             ex?: string | null;
             /** Format: int32 */
             needVerification?: number | null;
@@ -1410,11 +1425,16 @@ export interface components {
         };
         /** @description What an offline push notification shows. */
         OfflinePushInfo: {
+            /** @description At most 255 characters. */
             title?: string;
+            /** @description At most 255 characters. */
             desc?: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
+            /** @description At most 255 characters. */
             iOSPushSound?: string;
             iOSBadgeCount?: boolean;
+            /** @description At most 1,024 characters. */
             signalInfo?: string;
         };
         /**
@@ -1551,15 +1571,19 @@ export interface components {
          *     optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
          */
         ConversationForSet: {
+            /** @description At most 256 characters. */
             conversationID: string;
             conversationType?: components["schemas"]["SessionType"];
             userID?: string;
+            /** @description At most 64 characters. */
             groupID?: string;
             /** Format: int32 */
             recvMsgOpt?: number | null;
             isPinned?: boolean | null;
+            /** @description At most 1,024 characters. */
             attachedInfo?: string | null;
             isPrivateChat?: boolean | null;
+            /** @description At most 1,024 characters. */
             ex?: string | null;
             /** Format: int32 */
             burnDuration?: number | null;
@@ -1589,12 +1613,13 @@ export interface components {
             isBackground?: boolean;
         };
         UserRegisterReq: {
-            /** @description The server's shared secret. */
+            /** @description The server's shared secret. At most 256 characters. */
             secret: string;
+            /** @description At most 1,000 entries. */
             users: components["schemas"]["UserInfo"][];
         };
         UserTokenReq: {
-            /** @description The server's shared secret. */
+            /** @description The server's shared secret. At most 256 characters. */
             secret: string;
             userID: string;
             platformID: components["schemas"]["PlatformID"];
@@ -1622,8 +1647,9 @@ export interface components {
             fromUserID: string;
             /** @description The user asked. */
             toUserID: string;
-            /** @description The applicant's note. */
+            /** @description The applicant's note. At most 255 characters. */
             reqMsg?: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         AddFriendResponseReq: {
@@ -1632,6 +1658,7 @@ export interface components {
             /** @description The responder (the receiver of the application). */
             toUserID: string;
             handleResult: components["schemas"]["HandleResult"];
+            /** @description At most 255 characters. */
             handleMsg?: string;
         };
         DeleteFriendReq: {
@@ -1650,12 +1677,13 @@ export interface components {
         SetFriendRemarkReq: {
             ownerUserID: string;
             friendUserID: string;
-            /** @description The new remark; "" clears it. */
+            /** @description The new remark; "" clears it. At most 64 characters. */
             remark: string;
         };
         AddBlackReq: {
             ownerUserID: string;
             blackUserID: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         RemoveBlackReq: {
@@ -1675,7 +1703,7 @@ export interface components {
             /** @description The receiver of the applications. */
             userID: string;
             pagination: components["schemas"]["RequestPagination"];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
         };
         /** @description The key `FriendRequests` has a capital F, exactly as OpenIM v3 sends it. */
@@ -1688,7 +1716,7 @@ export interface components {
             /** @description The applicant. */
             userID: string;
             pagination: components["schemas"]["RequestPagination"];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
         };
         GetSelfFriendApplyListData: {
@@ -1715,13 +1743,17 @@ export interface components {
             groupInfos: components["schemas"]["GroupInfo"][];
         };
         InviteUserToGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
+            /** @description At most 255 characters. */
             reason?: string;
+            /** @description At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls. */
             invitedUserIDs: string[];
         };
         JoinGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
-            /** @description The applicant's note. */
+            /** @description The applicant's note. At most 255 characters. */
             reqMessage?: string;
             /**
              * Format: int32
@@ -1730,23 +1762,29 @@ export interface components {
             joinSource?: number;
             /** @description Stored as sent (OpenIM SDKs send the applicant's own userID). */
             inviterUserID?: string;
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         QuitGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description The member leaving; absent or empty = the caller. */
             userID?: string;
         };
         KickGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
+            /** @description At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls. */
             kickedUserIDs: string[];
+            /** @description At most 255 characters. */
             reason?: string;
         };
         GroupApplicationResponseReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description The applicant. */
             fromUserID: string;
-            /** @description The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). */
+            /** @description The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). At most 255 characters. */
             handledMsg?: string;
             handleResult: components["schemas"]["HandleResult"];
         };
@@ -1754,16 +1792,19 @@ export interface components {
             groupInfoForSet: components["schemas"]["GroupInfoForSet"];
         };
         TransferGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             oldOwnerUserID: string;
             newOwnerUserID: string;
         };
         DismissGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             /** @description Also empty the member list (default false). */
             deleteMember?: boolean;
         };
         MuteGroupMemberReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             userID: string;
             /**
@@ -1773,24 +1814,28 @@ export interface components {
             mutedSeconds: number;
         };
         CancelMuteGroupMemberReq: {
+            /** @description At most 64 characters. */
             groupID: string;
             userID: string;
         };
         MuteGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
         };
         CancelMuteGroupReq: {
+            /** @description At most 64 characters. */
             groupID: string;
         };
         GetGroupMemberListReq: {
             pagination: components["schemas"]["RequestPagination"];
+            /** @description At most 64 characters. */
             groupID: string;
             /**
              * Format: int32
              * @description Accepted and ignored, as in OpenIM v3.
              */
             filter?: number;
-            /** @description Keep members whose userID or in-group nickname contains it; empty = all. */
+            /** @description Keep members whose userID or in-group nickname contains it; empty = all. At most 64 characters. */
             keyword?: string;
         };
         GetGroupMemberListData: {
@@ -1809,9 +1854,9 @@ export interface components {
         };
         GetGroupApplicationListReq: {
             pagination: components["schemas"]["RequestPagination"];
-            /** @description Groups to list; empty or absent = every group the caller owns or administers. */
+            /** @description Groups to list; empty or absent = every group the caller owns or administers. At most 1,000 entries. */
             groupIDs?: string[];
-            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. */
+            /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
             /** @description OpenIM compatibility; when given it must be the caller (unless the caller is an admin). */
             fromUserID?: string;
@@ -1827,30 +1872,35 @@ export interface components {
             sendID: string;
             /** @description The receiving user, for sessionType 1 and 4. */
             recvID?: string;
-            /** @description The group, for sessionType 2 and 3. */
+            /** @description The group, for sessionType 2 and 3. At most 64 characters. */
             groupID?: string;
             /**
              * @description Optional client-made ID. Sending the same clientMsgID again (same sender) returns the first result and
-             *     stores nothing new. The server makes one when absent or empty.
+             *     stores nothing new. The server makes one when absent or empty. At most 128 characters.
              */
             clientMsgID?: string;
-            /** @description Shown with the message; defaults to the sender's nickname. */
+            /** @description Shown with the message; defaults to the sender's nickname. At most 64 characters. */
             senderNickname?: string;
-            /** @description Shown with the message; defaults to the sender's faceURL. */
+            /** @description Shown with the message; defaults to the sender's faceURL. At most 1,024 characters. */
             senderFaceURL?: string;
             senderPlatformID?: components["schemas"]["PlatformID"];
             /**
              * @description The message element as a JSON object (docs/decisions.md#f5-content-elements). Text (101): `{"content": "..."}`, or seed 000's
-             *     `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text.
+             *     `{"text": "..."}`. The stored `MsgData.content` is this object's JSON text, at most 16,384 bytes (the
+             *     same limit as WebSocket 1003, whose 51,200-byte frame must carry it; over it: 1001).
              */
             content: {
                 [key: string]: unknown;
             };
             /**
              * Format: int32
-             * @description 101 text, 102 picture, 103 voice, 104 video, 105 file, 106 @text, 110 custom, 113 typing, 114 quote, 118 markdown, 1400 OA notification (sessionType 4).
+             * @description The kinds of content a client may send (any other value: 1001): 101 text, 102 picture, 103 voice,
+             *     104 video, 105 file, 106 @text, 107 merged forward, 108 card, 109 location, 110 custom, 113 typing,
+             *     114 quote, 117 advanced text, 118 markdown, 1400 OA notification (sessionType 4). Notification types
+             *     (1201-2200) are the server's.
+             * @enum {integer}
              */
-            contentType: number;
+            contentType: 101 | 102 | 103 | 104 | 105 | 106 | 107 | 108 | 109 | 110 | 113 | 114 | 117 | 118 | 1400;
             sessionType: components["schemas"]["SessionType"];
             /** @description Push to online devices only; nothing is stored and the reply's seq is 0. */
             isOnlineOnly?: boolean;
@@ -1862,6 +1912,7 @@ export interface components {
              */
             sendTime?: number;
             offlinePushInfo?: components["schemas"]["OfflinePushInfo"];
+            /** @description At most 1,024 characters. */
             ex?: string;
         };
         SendMsgData: {
@@ -1879,22 +1930,28 @@ export interface components {
             seq?: number;
         };
         GetConversationMsgReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
-            /** @description Return messages older than this one; empty = start from the newest. */
+            /** @description Return messages older than this one; empty = start from the newest. At most 128 characters. */
             startClientMsgID?: string;
             /**
              * Format: int32
-             * @description At most this many messages.
+             * @description At most this many messages (1-1,000). A reply also stops at 512 KiB of messages, with `isEnd` false:
+             *     ask again from the oldest message received.
              */
             count: number;
         };
         GetConversationMsgData: {
             /** @description Newest first. */
             messages: components["schemas"]["MsgData"][];
-            /** @description True when there are no older messages. */
+            /**
+             * @description True when there are no older messages; false when the reply stopped at `count` or at its 512 KiB
+             *     budget of messages (ask again with the oldest message's clientMsgID as startClientMsgID).
+             */
             isEnd: boolean;
         };
         RevokeMsgReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
             /** Format: int64 */
             seq: number;
@@ -1902,7 +1959,9 @@ export interface components {
             userID: string;
         };
         MarkMsgsAsReadReq: {
+            /** @description At most 256 characters. */
             conversationID: string;
+            /** @description At most 1,000 entries. */
             seqs: number[];
             /** @description The reader. */
             userID: string;
@@ -1915,12 +1974,14 @@ export interface components {
         };
         GetConversationsReq: {
             ownerUserID: string;
+            /** @description At most 1,000 entries. */
             conversationIDs: string[];
         };
         GetConversationsData: {
             conversations: components["schemas"]["Conversation"][];
         };
         SetConversationsReq: {
+            /** @description At most 1,000 entries. */
             userIDs: string[];
             conversation: components["schemas"]["ConversationForSet"];
         };
@@ -1937,6 +1998,7 @@ export interface components {
              * @description 1 (absent means 1) forbids logging in; other values are stored and act the same.
              */
             forbiddenType?: number;
+            /** @description At most 255 characters. */
             reason?: string;
         };
         UnforbidUserReq: {
@@ -1947,7 +2009,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -1956,7 +2018,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["UserTokenData"];
         };
@@ -1965,7 +2027,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetUsersInfoData"];
         };
@@ -1974,7 +2036,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -1983,7 +2045,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -1992,7 +2054,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2001,7 +2063,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2010,7 +2072,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetFriendListData"];
         };
@@ -2019,7 +2081,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2028,7 +2090,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2037,7 +2099,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2046,7 +2108,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetBlackListData"];
         };
@@ -2055,7 +2117,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetFriendApplyListData"];
         };
@@ -2064,7 +2126,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetSelfFriendApplyListData"];
         };
@@ -2073,7 +2135,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["CreateGroupData"];
         };
@@ -2082,7 +2144,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupsInfoData"];
         };
@@ -2091,7 +2153,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2100,7 +2162,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2109,7 +2171,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2118,7 +2180,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2127,7 +2189,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2136,7 +2198,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2145,7 +2207,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2154,7 +2216,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2163,7 +2225,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2172,7 +2234,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2181,7 +2243,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2190,7 +2252,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2199,7 +2261,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupMemberListData"];
         };
@@ -2208,7 +2270,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetJoinedGroupListData"];
         };
@@ -2217,7 +2279,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetGroupApplicationListData"];
         };
@@ -2226,7 +2288,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["SendMsgData"];
         };
@@ -2235,7 +2297,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetConversationMsgData"];
         };
@@ -2244,7 +2306,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2253,7 +2315,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2262,7 +2324,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetAllConversationsData"];
         };
@@ -2271,7 +2333,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetConversationsData"];
         };
@@ -2280,7 +2342,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2289,7 +2351,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetUsersOnlineStatusData"];
         };
@@ -2298,7 +2360,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2307,7 +2369,7 @@ export interface components {
             errCode: components["schemas"]["ErrCode"];
             /** @description "success" on success, otherwise what to fix. */
             errMsg: string;
-            /** @description Optional detail of an error. */
+            /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
@@ -2316,7 +2378,7 @@ export interface components {
     parameters: {
         /**
          * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-         *     WebSocket pushes the call triggers. The server makes one when it is absent.
+         *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
          */
         OperationID: string;
     };
@@ -2332,7 +2394,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2362,7 +2424,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2392,7 +2454,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2422,7 +2484,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2452,7 +2514,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2482,7 +2544,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2512,7 +2574,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2542,7 +2604,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2572,7 +2634,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2602,7 +2664,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2632,7 +2694,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2662,7 +2724,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2692,7 +2754,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2722,7 +2784,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2752,7 +2814,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2782,7 +2844,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2812,7 +2874,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2842,7 +2904,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2872,7 +2934,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2902,7 +2964,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2932,7 +2994,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2962,7 +3024,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -2992,7 +3054,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3022,7 +3084,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3052,7 +3114,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3082,7 +3144,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3112,7 +3174,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3142,7 +3204,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3172,7 +3234,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3202,7 +3264,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3232,7 +3294,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3262,7 +3324,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3292,7 +3354,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3322,7 +3384,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3352,7 +3414,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3382,7 +3444,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3412,7 +3474,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3442,7 +3504,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3472,7 +3534,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3502,7 +3564,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };
@@ -3532,7 +3594,7 @@ export interface operations {
             header?: {
                 /**
                  * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
-                 *     WebSocket pushes the call triggers. The server makes one when it is absent.
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
                  */
                 operationID?: components["parameters"]["OperationID"];
             };

@@ -213,11 +213,23 @@ export const Limits = {
   pingIntervalSeconds: 20,
   /** the deadline of one write; a write past it closes the connection with 1008 */
   writeTimeoutSeconds: 10,
+  /** the largest content (JSON text) of a message a client sends, on WebSocket 1003 and REST sendMsg alike; over it is 1001 */
+  maxContentBytes: 16384,
+  /** a 1002 reply (and a REST history reply) stops adding messages at this many bytes of message JSON, with isEnd false */
+  maxReplyBytes: 524288,
+  /** the most seqRanges one 1002 request may carry; more is 1001 */
+  maxPullRanges: 100,
+  /** the largest num of one seq range; more is 1001 */
+  maxPullNum: 1000,
 } as const;
 
 // ---------------------------------------------------------------- schemas (components.schemas)
 
-/** A request frame (client → server). `data` depends on `reqIdentifier`. */
+/**
+ * A request frame (client → server). `data` depends on `reqIdentifier`. Keys are case-sensitive, in the frame
+ * and in `data`: a key repeated, or differing only in case from another key or from a field of the schema
+ * (`MSGINCR`, `SeqRanges`), gets 1001 naming it. The whole frame is at most 51,200 bytes.
+ */
 export interface RequestFrame {
   /** What is asked (`ReqIdentifier`). */
   reqIdentifier: number;
@@ -225,9 +237,9 @@ export interface RequestFrame {
   token?: string;
   /** The connection's user; any other value gets errCode 1003. */
   sendID: string;
-  /** A trace ID, echoed in the reply and carried by the pushes the request causes. */
+  /** A trace ID, echoed in the reply and carried by the pushes the request causes. At most 128 characters. */
   operationID: string;
-  /** A client-chosen correlation ID, echoed in the reply. */
+  /** A client-chosen correlation ID, echoed in the reply. At most 128 characters. */
   msgIncr: string;
   /** The request's data (inline JSON); its schema depends on `reqIdentifier`. */
   data?: unknown;
@@ -245,6 +257,8 @@ export interface ReplyFrame {
   errCode: number;
   /** Empty on success; otherwise what went wrong, naming the field or ID. */
   errMsg: string;
+  /** An optional detail of the error, as in the REST envelope; always present, "" when there is none. */
+  errDlt: string;
   /** The reply's data (inline JSON); absent on errors and for requests without reply data. */
   data?: unknown;
 }
@@ -302,13 +316,17 @@ export interface GetMaxSeqResp {
 
 /** One conversation's range to pull (OpenIM `sdkws.SeqRange`). */
 export interface SeqRange {
-  /** The conversation. */
+  /** The conversation. At most 256 characters. */
   conversationID: string;
   /** The first seq wanted (inclusive). */
   begin: number;
   /** The last seq wanted (inclusive). */
   end: number;
-  /** At most this many messages; when the range holds more, the newest `num` (closest to `end`) are returned. */
+  /**
+   * At most this many messages (1-1,000; the server returns at most 200 per range); when the range holds more,
+   * the newest `num` (closest to `end`) are returned. A reply also stops at 512 KiB of messages over all its
+   * ranges: a range cut there has `isEnd` false, and the client pulls on from its last seq.
+   */
   num: number;
 }
 
@@ -329,7 +347,10 @@ export interface PullMessageBySeqsReq {
 export interface PullMsgs {
   /** The stored messages of the range, in the requested order; `content` is the JSON text as sent. */
   Msgs: MsgData[];
-  /** true when the range reaches the newest message the user may pull (nothing newer to fetch). */
+  /**
+   * true when the range reaches the newest message the user may pull (nothing newer to fetch); false also
+   * when the reply's 512 KiB budget cut the range (pull on from the last seq returned).
+   */
   isEnd: boolean;
   /** The highest seq returned (0 when none). */
   endSeq: number;
@@ -881,7 +902,33 @@ export type PullMsgBySeqRespFrame = (ReplyFrame & {
  */
 export type SendMsgReqFrame = (RequestFrame & {
   reqIdentifier?: 1003;
-  data: MsgData;
+  data: (MsgData & {
+    /** At most 16,384 bytes. */
+    content?: string;
+    /**
+     * One of the sendable content types 101-110, 113, 114, 117, 118, 1400 (REST SendMsgReq lists
+     * them as its enum); notifications (1201-2200) are the server's. Any other value: 1001.
+     */
+    contentType?: number;
+    /** At most 128 characters. */
+    clientMsgID?: string;
+    /** At most 64 characters. */
+    senderNickname?: string;
+    /** At most 1,024 characters. */
+    senderFaceURL?: string;
+    /** 0 (the connection's platform) or 1-12. */
+    senderPlatformID?: number;
+    /** At most 64 characters. */
+    groupID?: string;
+    /** At most 1,024 characters. */
+    ex?: string;
+    /** At most 1,024 characters. */
+    attachedInfo?: string;
+    /** At most 100 entries. */
+    atUserIDList?: string[];
+    /** At most 32 keys. */
+    options?: Record<string, boolean>;
+  });
 });
 
 /** 1003 SEND_MSG reply: Where the message was stored (after it is durable), or why it was refused. */

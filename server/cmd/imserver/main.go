@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 
 	"github.com/imspec/imserver/server"
 	"github.com/imspec/imserver/server/internal/config"
@@ -36,8 +37,11 @@ func run(args []string) error {
 	}
 	log := newLogger(cfg)
 	log.Info("configuration", "settings", cfg.Lines())
-	if cfg.UsingDevSecret() {
-		log.Warn("!!! RUNNING WITH THE DOCUMENTED DEV SECRET openIM123: anyone can register users and mint tokens. Set --secret or IMSERVER_SECRET before exposing this server. !!!")
+	switch {
+	case cfg.UsingDevSecret() && cfg.AllowDevSecret:
+		log.Warn("!!! RUNNING WITH THE DOCUMENTED DEV SECRET, ACCEPTED FROM EVERY PEER (--allow-dev-secret): anyone who can reach this server can register users and mint tokens. Set --secret or IMSERVER_SECRET. !!!")
+	case cfg.UsingDevSecret():
+		log.Warn("running with the documented dev secret: user_register and user_token accept it from loopback peers only; set --secret or IMSERVER_SECRET (16+ characters) to serve other hosts")
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -56,10 +60,24 @@ func run(args []string) error {
 		go func() { _ = http.Serve(dln, debugMux()) }()
 		log.Info("pprof profiles served (unauthenticated)", "addr", dln.Addr().String(), "path", "/debug/pprof/")
 	}
+	var mln net.Listener
+	if cfg.MetricsAddr != "" {
+		if mln, err = net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			ln.Close()
+			return fmt.Errorf("listen on %s (--metrics-addr): %w", cfg.MetricsAddr, err)
+		}
+		defer mln.Close()
+	}
 	s, err := server.New(ctx, cfg, log)
 	if err != nil {
 		ln.Close()
 		return err
+	}
+	if mln != nil {
+		m := http.NewServeMux()
+		m.Handle("/metrics", s.Metrics())
+		go func() { _ = (&http.Server{Handler: m, ReadHeaderTimeout: 10 * time.Second}).Serve(mln) }()
+		log.Info("metrics served (unauthenticated)", "addr", mln.Addr().String(), "path", "/metrics")
 	}
 	return s.Serve(ctx, ln)
 }

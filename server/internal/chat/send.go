@@ -48,6 +48,9 @@ func (s *Service) Send(ctx context.Context, in SendInput) (SendResult, error) {
 	if in.ContentType >= NotificationBegin && in.ContentType < NotificationEnd {
 		return SendResult{}, apierr.Args("contentType %d is reserved for server notifications", in.ContentType)
 	}
+	if err := checkLimits(in); err != nil {
+		return SendResult{}, err
+	}
 	for _, f := range []string{in.SendID, in.RecvID, in.GroupID, in.Content, in.ClientMsgID, in.SenderNickname, in.SenderFaceURL, in.AttachedInfo, in.Ex} {
 		if strings.ContainsRune(f, 0) {
 			return SendResult{}, apierr.Args("message fields may not contain NUL (\\u0000)")

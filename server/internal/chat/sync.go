@@ -15,6 +15,32 @@ import (
 // noneReadable is a first readable seq beyond any real seq.
 const noneReadable = int64(1) << 62
 
+// readChunk is how many messages history and pull read from the database at a time.
+const readChunk = 50
+
+// replyBudget counts a reply's bytes against MaxReplyBytes.
+type replyBudget struct {
+	left int
+	any  bool // a message is in the reply (the first one is always taken)
+	full bool // a message was left out
+}
+
+// add appends rows to msgs until the budget is spent; isEnd becomes false when a row was left out.
+func (b *replyBudget) add(msgs []Wire, rows []db.Message, isEnd bool) ([]Wire, bool) {
+	for _, m := range rows {
+		w := ToWire(m)
+		n := wireSize(&w)
+		if b.full || (b.any && n > b.left) {
+			b.full = true
+			return msgs, false
+		}
+		b.left -= n
+		b.any = true
+		msgs = append(msgs, w)
+	}
+	return msgs, isEnd
+}
+
 // MaxPullPerRange caps the messages one seq range of PULL_MSG_BY_SEQ returns (the newest ones win).
 const MaxPullPerRange = 200
 
@@ -130,6 +156,7 @@ func (s *Service) markRead(ctx context.Context, userID, conv string, msgs []Wire
 // max seq; at most num (≤ MaxPullPerRange) messages per range, the newest of the range.
 func (s *Service) PullBySeq(ctx context.Context, userID string, admin bool, ranges []SeqRange) (PullResult, error) {
 	res := PullResult{Msgs: map[string]PullMsgs{}, NotificationMsgs: map[string]PullMsgs{}}
+	budget := replyBudget{left: MaxReplyBytes}
 	for _, r := range ranges {
 		if r.ConversationID == "" {
 			return PullResult{}, apierr.Args("seqRanges[].conversationID is required")
@@ -158,12 +185,20 @@ func (s *Service) PullBySeq(ctx context.Context, userID string, admin bool, rang
 		}
 		out := PullMsgs{Msgs: []Wire{}, EndSeq: maxSeq, IsEnd: end >= maxSeq}
 		if begin <= end {
-			rows, err := s.q.MessagesBySeqRange(ctx, db.MessagesBySeqRangeParams{ConversationID: r.ConversationID, BeginSeq: begin, EndSeq: end})
-			if err != nil {
-				return PullResult{}, fmt.Errorf("pull %s: %w", r.ConversationID, err)
-			}
-			for _, m := range rows {
-				out.Msgs = append(out.Msgs, ToWire(m))
+			// Read in chunks and stop at the reply's byte budget: the rows held at once stay small and the
+			// reply bounded; a cut range says isEnd false so the client pulls on from its last seq.
+			for b := begin; b <= end; b += readChunk {
+				if budget.full {
+					out.IsEnd = false
+					break
+				}
+				rows, err := s.q.MessagesBySeqRange(ctx, db.MessagesBySeqRangeParams{ConversationID: r.ConversationID, BeginSeq: b, EndSeq: min(b+readChunk-1, end)})
+				if err != nil {
+					return PullResult{}, fmt.Errorf("pull %s: %w", r.ConversationID, err)
+				}
+				if out.Msgs, out.IsEnd = budget.add(out.Msgs, rows, out.IsEnd); budget.full {
+					break
+				}
 			}
 			if err := s.markRead(ctx, userID, r.ConversationID, out.Msgs); err != nil {
 				return PullResult{}, err
@@ -195,17 +230,29 @@ func (s *Service) History(ctx context.Context, userID string, admin bool, conv, 
 		}
 		before = m.Seq
 	}
-	rows, err := s.q.MessagesBefore(ctx, db.MessagesBeforeParams{ConversationID: conv, BeforeSeq: before, MinSeq: from, Lim: int32(count)})
-	if err != nil {
-		return nil, false, fmt.Errorf("history %s: %w", conv, err)
-	}
-	out := make([]Wire, len(rows))
-	for i, m := range rows {
-		out[i] = ToWire(m)
+	// Newest first, in chunks, until count or the reply's byte budget (then isEnd stays false and the
+	// client asks again from the oldest message it got).
+	out := []Wire{}
+	budget := replyBudget{left: MaxReplyBytes}
+	isEnd := false
+	for len(out) < count && !budget.full {
+		lim := min(count-len(out), readChunk)
+		rows, err := s.q.MessagesBefore(ctx, db.MessagesBeforeParams{ConversationID: conv, BeforeSeq: before, MinSeq: from, Lim: int32(lim)})
+		if err != nil {
+			return nil, false, fmt.Errorf("history %s: %w", conv, err)
+		}
+		out, _ = budget.add(out, rows, false)
+		if budget.full {
+			break
+		}
+		if len(rows) < lim || rows[len(rows)-1].Seq <= from {
+			isEnd = true
+			break
+		}
+		before = rows[len(rows)-1].Seq
 	}
 	if err := s.markRead(ctx, userID, conv, out); err != nil {
 		return nil, false, err
 	}
-	isEnd := len(rows) < count || (len(rows) > 0 && rows[len(rows)-1].Seq <= from)
 	return out, isEnd, nil
 }

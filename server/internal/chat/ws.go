@@ -7,6 +7,7 @@ import (
 	"github.com/imspec/imserver/gen/events"
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/gateway"
+	"github.com/imspec/imserver/server/internal/strictjson"
 )
 
 // WebSocket request identifiers answered by the service (the gateway answers 2003/2004 itself).
@@ -68,6 +69,9 @@ func (s *Service) Handle(ctx context.Context, c gateway.ConnInfo, reqIdentifier 
 		if err := self(r.UserID); err != nil {
 			return nil, err
 		}
+		if err := checkPull(r.SeqRanges); err != nil {
+			return nil, err
+		}
 		return s.PullBySeq(ctx, c.UserID, c.Admin, r.SeqRanges)
 	case ReqSendMsg:
 		var in struct {
@@ -119,8 +123,9 @@ func decode(data json.RawMessage, v any, required bool) error {
 		}
 		return nil
 	}
-	if err := json.Unmarshal(data, v); err != nil {
-		return apierr.Args("data is not valid for this request: %v", err)
+	// Keys are case-sensitive and never repeated (strictjson): what is checked is what is acted on.
+	if err := strictjson.Unmarshal(data, v); err != nil {
+		return apierr.Args("data: %s", strictjson.Describe(err))
 	}
 	return nil
 }

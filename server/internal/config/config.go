@@ -6,16 +6,23 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/imspec/imserver/server/internal/guard"
 )
 
-// DevSecret is the documents' example secret; the server warns loudly when it runs with it.
+// DevSecret is the documents' example secret. The server accepts it only from loopback peers (unless
+// AllowDevSecret), and refuses to start with it on a specific non-loopback address.
 const DevSecret = "openIM123"
+
+// MinSecretLen is the shortest secret accepted besides DevSecret: the secret also signs every token.
+const MinSecretLen = 16
 
 // Config is the whole runtime configuration.
 type Config struct {
@@ -26,7 +33,10 @@ type Config struct {
 	// DataDir holds the embedded PostgreSQL cluster. Default "./data".
 	DataDir string
 	// Secret is the shared secret of /auth/user_register and /auth/user_token, and the JWT signing key.
+	// At least MinSecretLen characters, or DevSecret.
 	Secret string
+	// AllowDevSecret accepts DevSecret from every peer and on every address. Default false: loopback only.
+	AllowDevSecret bool
 	// TokenTTL is the lifetime of issued tokens (expireTimeSeconds). Default 7 days.
 	TokenTTL time.Duration
 	// AdminUserIDs may call /manager/* and act for other users. Default ["imAdmin"].
@@ -51,6 +61,23 @@ type Config struct {
 	DBWriteTimeout time.Duration
 	// DebugAddr serves Go's pprof profiles (/debug/pprof/) when set. Default empty: off. Unauthenticated.
 	DebugAddr string
+	// MetricsAddr serves /metrics on an address of its own (and no longer on Addr) when set. Default
+	// empty: /metrics is on Addr.
+	MetricsAddr string
+	// HTTPReadTimeout bounds reading a whole request, body included. Default 30s. The headers alone have
+	// 10 s. A WebSocket connection is exempt once upgraded.
+	HTTPReadTimeout time.Duration
+	// HTTPIdleTimeout closes a keep-alive connection idle this long between requests. Default 120s.
+	HTTPIdleTimeout time.Duration
+	// MaxUnauthenticated bounds the requests in progress before their token was checked (secret-checked
+	// calls count until answered). Default guard.DefaultMaxUnauthenticated (128); over it, HTTP 503.
+	MaxUnauthenticated int
+	// RateLimitOff turns the rate limits off (load tests). Default false.
+	RateLimitOff bool
+	// RateSend, RateMutate (per user) and RateSecret (per address) are the rate limits (guard.Default*).
+	RateSend, RateMutate, RateSecret guard.Limit
+	// RateExemptUserIDs are never rate-limited (admins never are either). Default none.
+	RateExemptUserIDs []string
 }
 
 type setting struct {
@@ -64,12 +91,26 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	c := &Config{}
 	fs := flag.NewFlagSet("imserver", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
-	var admins string
+	var admins, exempt, rateLimit string
+	limits := map[string]*string{}
 	str := func(p *string, name, env, def, help string) {
 		fs.StringVar(p, name, envOr(getenv, env, def), help+" (env "+env+")")
 	}
 	str(&c.Addr, "addr", "IMSERVER_ADDR", ":10002", "listen address")
 	str(&c.DebugAddr, "debug-addr", "IMSERVER_DEBUG_ADDR", "", "listen address of Go's pprof profiles; empty: off (unauthenticated: keep it on loopback)")
+	str(&c.MetricsAddr, "metrics-addr", "IMSERVER_METRICS_ADDR", "", "listen address of /metrics; empty: /metrics is on --addr")
+	str(&rateLimit, "rate-limit", "IMSERVER_RATE_LIMIT", "on", "on or off: the per-user and per-address rate limits (off for load tests)")
+	for _, l := range []struct{ name, env, help string }{
+		{"rate-send", "IMSERVER_RATE_SEND", "messages per second:burst per user (send_msg, WebSocket 1003)"},
+		{"rate-mutate", "IMSERVER_RATE_MUTATE", "calls per second:burst per user of every other operation that changes something"},
+		{"rate-secret", "IMSERVER_RATE_SECRET", "calls per second:burst per address of user_register and user_token"},
+	} {
+		def := map[string]guard.Limit{"rate-send": guard.DefaultSend, "rate-mutate": guard.DefaultMutate, "rate-secret": guard.DefaultSecret}[l.name]
+		v := new(string)
+		str(v, l.name, l.env, def.String(), l.help)
+		limits[l.name] = v
+	}
+	str(&exempt, "rate-exempt-user-ids", "IMSERVER_RATE_EXEMPT_USER_IDS", "", "comma-separated user IDs never rate-limited (admins never are)")
 	str(&c.DatabaseURL, "database-url", "IMSERVER_DATABASE_URL", "", "PostgreSQL URL; empty starts an embedded PostgreSQL under --data-dir")
 	str(&c.DataDir, "data-dir", "IMSERVER_DATA_DIR", "./data", "data directory of the embedded PostgreSQL")
 	str(&c.Secret, "secret", "IMSERVER_SECRET", DevSecret, "shared secret for user_register/user_token and the JWT key")
@@ -100,7 +141,15 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		fs.Int64Var(p, name, v, help+" (env "+env+")")
 		return nil
 	}
+	allowDev, err := envBool(getenv, "IMSERVER_ALLOW_DEV_SECRET")
+	if err != nil {
+		return nil, err
+	}
+	fs.BoolVar(&c.AllowDevSecret, "allow-dev-secret", allowDev, "accept the development secret "+DevSecret+" from every peer, not only loopback (env IMSERVER_ALLOW_DEV_SECRET)")
 	for _, err := range []error{
+		dur(&c.HTTPReadTimeout, "http-read-timeout", "IMSERVER_HTTP_READ_TIMEOUT", 30*time.Second, "bound on reading a whole request, body included (WebSocket connections are exempt once upgraded)"),
+		dur(&c.HTTPIdleTimeout, "http-idle-timeout", "IMSERVER_HTTP_IDLE_TIMEOUT", 120*time.Second, "close a keep-alive connection idle this long between requests"),
+		num(&c.MaxUnauthenticated, "max-unauthenticated", "IMSERVER_MAX_UNAUTHENTICATED", guard.DefaultMaxUnauthenticated, "requests in progress before their token was checked; more get HTTP 503"),
 		dur(&c.TokenTTL, "token-ttl", "IMSERVER_TOKEN_TTL", 7*24*time.Hour, "token lifetime"),
 		dur(&c.ShutdownTimeout, "shutdown-timeout", "IMSERVER_SHUTDOWN_TIMEOUT", 15*time.Second, "graceful shutdown bound"),
 		dur(&c.WSWriteTimeout, "ws-write-timeout", "IMSERVER_WS_WRITE_TIMEOUT", 10*time.Second, "per-write timeout on WebSocket connections"),
@@ -121,12 +170,33 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		fs.PrintDefaults()
 		return nil, fmt.Errorf("%w\nUsage: imserver [flags]\n%s", err, b.String())
 	}
-	for _, a := range strings.Split(admins, ",") {
-		if a = strings.TrimSpace(a); a != "" {
-			c.AdminUserIDs = append(c.AdminUserIDs, a)
+	c.AdminUserIDs = splitList(admins)
+	c.RateExemptUserIDs = splitList(exempt)
+	switch rateLimit {
+	case "on":
+	case "off":
+		c.RateLimitOff = true
+	default:
+		return nil, fmt.Errorf("config: --rate-limit must be on or off, not %q", rateLimit)
+	}
+	for name, p := range map[string]*guard.Limit{"rate-send": &c.RateSend, "rate-mutate": &c.RateMutate, "rate-secret": &c.RateSecret} {
+		l, err := guard.ParseLimit(*limits[name])
+		if err != nil {
+			return nil, fmt.Errorf("config: --%s: %w", name, err)
 		}
+		*p = l
 	}
 	return c, c.validate()
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, a := range strings.Split(s, ",") {
+		if a = strings.TrimSpace(a); a != "" {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func (c *Config) validate() error {
@@ -139,6 +209,12 @@ func (c *Config) validate() error {
 		return fmt.Errorf("config: --token-ttl must be positive")
 	case c.WSSendQueue < 1:
 		return fmt.Errorf("config: --ws-send-queue must be at least 1")
+	case c.HTTPReadTimeout <= 0 || c.HTTPIdleTimeout <= 0:
+		return fmt.Errorf("config: --http-read-timeout and --http-idle-timeout must be positive")
+	case c.Secret != DevSecret && len(c.Secret) < MinSecretLen:
+		return fmt.Errorf("config: --secret must be at least %d characters (it also signs every token); generate one with: openssl rand -hex 24", MinSecretLen)
+	case c.UsingDevSecret() && !c.AllowDevSecret && !loopbackOrWildcard(c.Addr):
+		return fmt.Errorf("config: refusing the development secret %s on the non-loopback address %s: set --secret (IMSERVER_SECRET), or pass --allow-dev-secret to expose it anyway", DevSecret, c.Addr)
 	}
 	switch c.LogFormat {
 	case "text", "json":
@@ -150,6 +226,24 @@ func (c *Config) validate() error {
 
 // UsingDevSecret reports whether the documents' example secret is in use.
 func (c *Config) UsingDevSecret() bool { return c.Secret == DevSecret }
+
+// DevSecretLoopbackOnly reports whether the secret-checked calls are accepted from loopback peers only.
+func (c *Config) DevSecretLoopbackOnly() bool { return c.UsingDevSecret() && !c.AllowDevSecret }
+
+// loopbackOrWildcard reports whether addr listens on loopback only, or on every interface (":10002",
+// "0.0.0.0:10002", "[::]:10002"): `make run` and containers need the latter, and with the development
+// secret the secret-checked calls are then refused from all but loopback peers.
+func loopbackOrWildcard(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "" || host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
+}
 
 // Lines renders the configuration for the start-up log, secrets masked.
 func (c *Config) Lines() []string {
@@ -175,6 +269,9 @@ func (c *Config) Lines() []string {
 		"db-write-timeout":   c.DBWriteTimeout.String(),
 		"debug-addr":         c.DebugAddr,
 	}
+	for k, v := range c.edgeLines() {
+		m[k] = v
+	}
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)
@@ -187,11 +284,28 @@ func (c *Config) Lines() []string {
 	return out
 }
 
-func mask(s string) string {
-	if len(s) <= 2 {
-		return "***"
+// edgeLines are the settings of the edge: secrets' rules, HTTP timeouts, rate limits.
+func (c *Config) edgeLines() map[string]string {
+	return map[string]string{
+		"allow-dev-secret":     strconv.FormatBool(c.AllowDevSecret),
+		"metrics-addr":         c.MetricsAddr,
+		"http-read-timeout":    c.HTTPReadTimeout.String(),
+		"http-idle-timeout":    c.HTTPIdleTimeout.String(),
+		"max-unauthenticated":  strconv.Itoa(c.MaxUnauthenticated),
+		"rate-limit":           map[bool]string{false: "on", true: "off"}[c.RateLimitOff],
+		"rate-send":            c.RateSend.String(),
+		"rate-mutate":          c.RateMutate.String(),
+		"rate-secret":          c.RateSecret.String(),
+		"rate-exempt-user-ids": strings.Join(c.RateExemptUserIDs, ","),
 	}
-	return s[:2] + strings.Repeat("*", 6)
+}
+
+// mask says whether a secret is the development default, and shows nothing of any secret.
+func mask(s string) string {
+	if s == DevSecret {
+		return "*** (the development default)"
+	}
+	return "*** (set)"
 }
 
 func maskURL(raw string) string {
@@ -229,6 +343,18 @@ func envDuration(getenv func(string) string, key string, def time.Duration) (tim
 		return 0, fmt.Errorf("config: %s=%q is not a duration like 30s or 168h", key, v)
 	}
 	return d, nil
+}
+
+func envBool(getenv func(string) string, key string) (bool, error) {
+	v := getenv(key)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, fmt.Errorf("config: %s=%q is not true or false", key, v)
+	}
+	return b, nil
 }
 
 func envInt(getenv func(string) string, key string, def int64) (int64, error) {

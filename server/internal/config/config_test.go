@@ -19,26 +19,78 @@ func TestDefaults(t *testing.T) {
 	}
 }
 
+func TestSecretRules(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		args  []string
+		env   map[string]string
+		ok    bool
+		devLO bool // DevSecretLoopbackOnly
+	}{
+		{"default: dev secret on all interfaces", nil, nil, true, true},
+		{"dev secret on loopback", []string{"--addr", "127.0.0.1:10002"}, nil, true, true},
+		{"dev secret on IPv6 loopback", []string{"--addr", "[::1]:10002"}, nil, true, true},
+		{"dev secret on localhost", []string{"--addr", "localhost:10002"}, nil, true, true},
+		{"dev secret on 0.0.0.0", []string{"--addr", "0.0.0.0:10002"}, nil, true, true},
+		{"dev secret on a public address", []string{"--addr", "192.0.2.7:10002"}, nil, false, false},
+		{"dev secret on a host name", []string{"--addr", "im.example.com:10002"}, nil, false, false},
+		{"dev secret allowed by flag", []string{"--addr", "192.0.2.7:10002", "--allow-dev-secret"}, nil, true, false},
+		{"dev secret allowed by env", []string{"--addr", "192.0.2.7:10002"}, map[string]string{"IMSERVER_ALLOW_DEV_SECRET": "true"}, true, false},
+		{"short secret", []string{"--secret", "a"}, nil, false, false},
+		{"15 characters", []string{"--secret", "123456789012345"}, nil, false, false},
+		{"16 characters anywhere", []string{"--secret", "1234567890123456", "--addr", "192.0.2.7:1"}, nil, true, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cfg, err := Load(c.args, env(c.env))
+			if (err == nil) != c.ok {
+				t.Fatalf("Load(%q) error = %v, want ok %v", c.args, err, c.ok)
+			}
+			if err == nil && cfg.DevSecretLoopbackOnly() != c.devLO {
+				t.Errorf("DevSecretLoopbackOnly = %v, want %v", cfg.DevSecretLoopbackOnly(), c.devLO)
+			}
+		})
+	}
+}
+
+func TestRateLimitSettings(t *testing.T) {
+	c, err := Load([]string{"--rate-send", "2.5:7", "--rate-limit", "off"}, env(map[string]string{
+		"IMSERVER_RATE_SECRET": "3:4", "IMSERVER_RATE_EXEMPT_USER_IDS": "bot1, bot2",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.RateSend.Rate != 2.5 || c.RateSend.Burst != 7 || c.RateSecret.Rate != 3 || c.RateSecret.Burst != 4 ||
+		c.RateMutate.Rate != 20 || !c.RateLimitOff || strings.Join(c.RateExemptUserIDs, "|") != "bot1|bot2" {
+		t.Fatalf("got %+v", c)
+	}
+	for _, args := range [][]string{{"--rate-send", "5"}, {"--rate-mutate", "0:1"}, {"--rate-secret", "1:0"}, {"--rate-limit", "maybe"}} {
+		if _, err := Load(args, env(nil)); err == nil {
+			t.Errorf("Load(%q): want error", args)
+		}
+	}
+}
+
 func TestFlagBeatsEnvBeatsDefault(t *testing.T) {
 	c, err := Load([]string{"--addr", "127.0.0.1:1"}, env(map[string]string{
-		"IMSERVER_ADDR": "127.0.0.1:2", "IMSERVER_SECRET": "s3cretvalue", "IMSERVER_ADMIN_USER_IDS": "a, b",
+		"IMSERVER_ADDR": "127.0.0.1:2", "IMSERVER_SECRET": "s3cretvalue-long-enough", "IMSERVER_ADMIN_USER_IDS": "a, b",
 		"IMSERVER_TOKEN_TTL": "1h",
 	}))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Addr != "127.0.0.1:1" || c.Secret != "s3cretvalue" || c.TokenTTL != time.Hour || strings.Join(c.AdminUserIDs, "|") != "a|b" {
+	if c.Addr != "127.0.0.1:1" || c.Secret != "s3cretvalue-long-enough" || c.TokenTTL != time.Hour || strings.Join(c.AdminUserIDs, "|") != "a|b" {
 		t.Fatalf("got %+v", c)
 	}
 }
 
 func TestLinesMaskSecrets(t *testing.T) {
-	c, err := Load(nil, env(map[string]string{"IMSERVER_SECRET": "topsecret", "IMSERVER_DATABASE_URL": "postgres://u:pw@h/db"}))
+	c, err := Load(nil, env(map[string]string{"IMSERVER_SECRET": "topsecret-0123456789", "IMSERVER_DATABASE_URL": "postgres://u:pw@h/db"}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	all := strings.Join(c.Lines(), "\n")
-	if strings.Contains(all, "topsecret") || strings.Contains(all, "pw@") {
+	// Not even a prefix: the start-up log once printed the first two characters.
+	if strings.Contains(all, "secret=to") || strings.Contains(all, "pw@") || !strings.Contains(all, "\nsecret=*** (set)\n") {
 		t.Fatalf("secret leaked into config lines:\n%s", all)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/imspec/imserver/gen/events"
 	"github.com/imspec/imserver/server/internal/apierr"
+	"github.com/imspec/imserver/server/internal/strictjson"
 )
 
 // conn is one registered WebSocket connection. See doc.go for which goroutine touches what.
@@ -219,14 +220,8 @@ func (c *conn) isClosing() bool {
 // client can do is bounded by the read limit and its own send queue.
 func (c *conn) handle(b []byte) {
 	var req request
-	if err := json.Unmarshal(b, &req); err != nil {
-		// A type error still leaves the fields that decoded, so the reply can echo reqIdentifier/msgIncr.
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) && te.Field != "" {
-			c.reply(&req, nil, apierr.Args("frame field %s has the wrong type: want %s", te.Field, te.Type))
-		} else {
-			c.reply(&request{}, nil, apierr.Args("frame is not a JSON object: %v", err))
-		}
+	if err := decodeFrame(b, &req); err != nil {
+		c.reply(&req, nil, err) // the fields that decoded are echoed so the client can match the reply
 		return
 	}
 	switch {
@@ -256,7 +251,7 @@ func (c *conn) handle(b []byte) {
 		c.closeAfterFlush(c.encode(&req, nil, nil), CloseNormal, "logout")
 	case events.ReqSetBackgroundStatus:
 		var d setBackground
-		switch err := json.Unmarshal(req.Data, &d); {
+		switch err := strictjson.Unmarshal(req.Data, &d); {
 		case len(req.Data) == 0 || err != nil:
 			c.reply(&req, nil, apierr.Args("data must be {\"userID\": string, \"isBackground\": bool}"))
 		case d.UserID == "":
@@ -334,7 +329,7 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 			c.hub.log.Log(context.Background(), lvl, "gateway request failed", "operationID", req.OperationID, "reqIdentifier", req.ReqIdentifier,
 				"userID", c.info.UserID, "connID", c.info.ConnID, "errCode", int(e.Code), "err", err)
 		}
-		r.ErrCode, r.ErrMsg = int(e.Code), e.Msg
+		r.ErrCode, r.ErrMsg, r.ErrDlt = int(e.Code), e.Msg, e.Dlt
 	}
 	b, err := json.Marshal(r)
 	if err != nil { // data was not valid JSON text (a json.RawMessage from the Backend)

@@ -2,11 +2,15 @@ package gateway
 
 import (
 	"encoding/json"
+	"errors"
+	"reflect"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
 	"github.com/imspec/imserver/gen/events"
+	"github.com/imspec/imserver/server/internal/apierr"
+	"github.com/imspec/imserver/server/internal/strictjson"
 )
 
 // Close codes (the AsyncAPI enum CloseCode, gen/events), typed for coder/websocket; doc.go says when each
@@ -36,6 +40,38 @@ type request struct {
 type setBackground struct {
 	UserID       string `json:"userID"`
 	IsBackground *bool  `json:"isBackground"`
+}
+
+// maxFrameID bounds a frame's operationID and msgIncr (RequestFrame in the AsyncAPI document); both are
+// logged and echoed.
+const maxFrameID = 128
+
+// requestShape is the frame's key layout for strictjson: reqIdentifier, sendID, ... exactly as spelled.
+var requestShape = strictjson.TypeShape(reflect.TypeOf(request{}))
+
+// decodeFrame decodes a client's frame. Keys are case-sensitive as in the AsyncAPI document: a repeated key
+// or one that differs only in case from a frame field is refused (encoding/json would otherwise take the
+// last of "msgIncr" and "MSGINCR"); data is checked the same way by the Backend against its own type.
+// Errors are 1001 without Go type names.
+func decodeFrame(b []byte, req *request) error {
+	err := json.Unmarshal(b, req)
+	if err == nil {
+		err = strictjson.Check(b, requestShape)
+	}
+	if err == nil {
+		switch {
+		case len(req.OperationID) > maxFrameID:
+			return apierr.Args("operationID is longer than %d characters", maxFrameID)
+		case len(req.MsgIncr) > maxFrameID:
+			return apierr.Args("msgIncr is longer than %d characters", maxFrameID)
+		}
+		return nil
+	}
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return apierr.Args("frame is not a JSON object: %s", strictjson.Describe(err))
+	}
+	return apierr.Args("frame %s", strictjson.Describe(err))
 }
 
 var (

@@ -242,6 +242,11 @@ func (w *sizedHijacker) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (w *sizedHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	nc, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
 	w.conn = nc
+	if err == nil {
+		// A hijacked connection may keep the server's deadlines of the request (net/http clears its read
+		// deadline today, not a write deadline); a WebSocket lives past them, bounded by the gateway's own.
+		_ = nc.SetDeadline(time.Time{})
+	}
 	if err != nil || brw.Reader.Buffered() > 0 || brw.Writer.Buffered() > 0 {
 		return nc, brw, err
 	}

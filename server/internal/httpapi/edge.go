@@ -23,6 +23,7 @@ import (
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/auth"
 	"github.com/imspec/imserver/server/internal/chat"
+	"github.com/imspec/imserver/server/internal/strictjson"
 )
 
 // envelope is the body of every REST reply.
@@ -39,6 +40,9 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, err error) {
 	e, internal := apierr.Of(err)
 	if internal {
 		logger(r).Error("internal error", "errCode", int(e.Code), "err", err)
+	} else if e.Code == api.ErrCodeTooManyRequests {
+		// A flood must not become a flood of log lines; the metrics count these.
+		logger(r).Debug("request refused", "errCode", int(e.Code), "errMsg", e.Msg)
 	} else {
 		logger(r).Info("request refused", "errCode", int(e.Code), "errMsg", e.Msg)
 	}
@@ -50,7 +54,7 @@ func writeError(w http.ResponseWriter, r *http.Request, status int, err error) {
 
 // requestErrorHandler answers a body the strict handler could not decode.
 func requestErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
-	writeError(w, r, http.StatusOK, apierr.Args("request body is not valid JSON for this operation: %v", err))
+	writeError(w, r, http.StatusOK, apierr.Args("request body does not fit this operation: %s", strictjson.Describe(err)))
 }
 
 // responseErrorHandler answers an error returned by a handler.
@@ -58,10 +62,12 @@ func responseErrorHandler(w http.ResponseWriter, r *http.Request, err error) {
 	writeError(w, r, http.StatusOK, err)
 }
 
-// gate is the middleware in front of every API operation: operationID and logging, body limit, then
-// authentication (operations with security) and schema validation, in that order, so a caller without a
-// valid token learns that first (1002) and a bad body gets 1001 naming the field.
+// gate is the middleware in front of every API operation: operationID and logging, then authentication on
+// the headers (operations with security) and admission (Guard), then the body (limit) and schema
+// validation, in that order, so a caller without a valid token learns that first (1002) without the server
+// reading its body, and a bad body gets 1001 naming the field.
 type gate struct {
+	guard    Guard
 	router   routers.Router
 	public   map[*openapi3.Operation]bool
 	checker  *auth.Checker
@@ -93,23 +99,16 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 			r.Header.Set("Content-Type", "application/json")
 		}
-		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBody))
+		// Not authenticated yet: holds one of the bounded slots until the token passed (or the call ends).
+		release, err := g.guard.Anonymous()
 		if err != nil {
-			writeError(w, r, http.StatusRequestEntityTooLarge, apierr.Args("request body exceeds %d bytes", g.maxBody))
+			writeError(w, r, http.StatusServiceUnavailable, err)
 			return
 		}
-		if hasNULEscape(body) {
-			// PostgreSQL text cannot hold NUL; refuse it here for every operation, naming the field.
-			if field, ok := nulField(body); ok {
-				writeError(w, r, http.StatusOK, apierr.Args("field %q: strings may not contain NUL (\\u0000)", field))
-				return
-			}
-		}
-		r.Body = io.NopCloser(bytes.NewReader(body))
+		defer release()
 
 		// The router matches paths without the server prefix.
 		rr := r.Clone(r.Context())
-		rr.Body = io.NopCloser(bytes.NewReader(body))
 		rr.URL.Path = strings.TrimPrefix(r.URL.Path, g.basePath)
 		route, params, err := g.router.FindRoute(rr)
 		if err != nil {
@@ -134,8 +133,35 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 			info.log = info.log.With("caller", id.UserID)
 			r = r.WithContext(auth.With(r.Context(), id))
 			rr = rr.WithContext(r.Context())
+			release()
+			if err := g.guard.Caller(id, info.op); err != nil {
+				writeError(w, r, http.StatusOK, err)
+				return
+			}
+		} else if err := g.guard.Public(r.RemoteAddr, info.op); err != nil {
+			writeError(w, r, http.StatusOK, err)
+			return
 		}
 
+		// The body is read only now, so that a caller without a valid token (or over a limit) never makes
+		// the server hold one.
+		body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, g.maxBody))
+		if err != nil {
+			writeBodyError(w, r, err, g.maxBody)
+			return
+		}
+		if hasNULEscape(body) {
+			// PostgreSQL text cannot hold NUL; refuse it here for every operation, naming the field.
+			if field, ok := nulField(body); ok {
+				writeError(w, r, http.StatusOK, apierr.Args("field %q: strings may not contain NUL (\\u0000)", field))
+				return
+			}
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		rr.Body = io.NopCloser(bytes.NewReader(body))
+		if refuseAmbiguous(w, r, route, body) {
+			return
+		}
 		err = openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{
 			Request:    rr,
 			PathParams: params,

@@ -49,6 +49,7 @@ type Deps struct {
 	Log      *slog.Logger
 	MaxBody  int64
 	Metrics  *Metrics
+	Guard    Guard // nil: every call is admitted
 }
 
 // Handlers implements api.StrictServerInterface.
@@ -88,7 +89,11 @@ func Mount(r chi.Router, d Deps, h api.StrictServerInterface) error {
 			}
 		}
 	}
-	g := &gate{router: router, public: public, checker: d.Checker, maxBody: d.MaxBody, log: d.Log, basePath: BasePath, metrics: d.Metrics}
+	guard := d.Guard
+	if guard == nil {
+		guard = admitAll{}
+	}
+	g := &gate{guard: guard, router: router, public: public, checker: d.Checker, maxBody: d.MaxBody, log: d.Log, basePath: BasePath, metrics: d.Metrics}
 	strict := api.NewStrictHandlerWithOptions(h, nil, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc:  requestErrorHandler,
 		ResponseErrorHandlerFunc: responseErrorHandler,

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 
@@ -14,10 +15,15 @@ func (h *Handlers) SendMsg(ctx context.Context, req api.SendMsgRequestObject) (a
 	if err := actFor(ctx, "sendID", b.SendID); err != nil {
 		return nil, err
 	}
-	content, err := json.Marshal(b.Content)
-	if err != nil {
+	// Without HTML escaping: "<" stays one byte, as a WS client sends it, so the content limit means the
+	// same on both transports.
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(b.Content); err != nil {
 		return nil, err
 	}
+	content := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 	in := chat.SendInput{
 		SendID: b.SendID, RecvID: b.RecvID, GroupID: b.GroupID, SessionType: int(b.SessionType),
 		ContentType: int(b.ContentType), Content: string(content), ClientMsgID: b.ClientMsgID,

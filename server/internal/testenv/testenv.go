@@ -28,7 +28,7 @@ import (
 
 // Secret and Admin are the test server's shared secret and admin user.
 const (
-	Secret = "test-secret"
+	Secret = "test-secret-0123456789"
 	Admin  = "imAdmin"
 )
 
@@ -45,6 +45,10 @@ type Env struct {
 
 // Option adjusts the server's configuration.
 type Option func(*config.Config)
+
+// NoRateLimits turns the rate limits off, for tests that call as fast as they can (fuzzing): they would get
+// 429 instead of exercising the server.
+func NoRateLimits(c *config.Config) { c.RateLimitOff = true }
 
 // Start runs a server on a fresh database; it stops when the test ends.
 func Start(t testing.TB, opts ...Option) *Env {
