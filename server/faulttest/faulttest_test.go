@@ -110,6 +110,32 @@ func sendUntilAcked(t *testing.T, e *testenv.Env, tok, from, to, clientMsgID str
 	}
 }
 
+// sendUntilRefused sends new messages until one is refused with 1501 (the database is away) and returns its
+// clientMsgID; those acknowledged meanwhile (a server process of the dying database may still commit) are
+// added to acked. Any other answer fails the test: never 500.
+func sendUntilRefused(t *testing.T, e *testenv.Env, tok, from, to, prefix string, acked map[string]int64) string {
+	t.Helper()
+	deadline := time.Now().Add(wait)
+	for i := 0; ; i++ {
+		id := fmt.Sprintf("%s%d", prefix, i)
+		r := send(e, tok, from, to, id)
+		switch r.ErrCode {
+		case 1501:
+			return id
+		case 0:
+			var a ack
+			r.Decode(t, &a)
+			acked[id] = a.Seq
+		default:
+			t.Fatalf("send while the database is away: errCode %d %q, want 1501", r.ErrCode, r.ErrMsg)
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no send refused with 1501 within %s while the database is away", wait)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // collect reads ws's pushes of conv into got until seqs from..to have all arrived. Sent last, to is a
 // barrier: an earlier message pushed twice would arrive before it and be counted.
 func collect(t *testing.T, ws *testenv.WS, conv string, got map[int64]int, from, to int64) map[int64]int {
