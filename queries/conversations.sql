@@ -1,21 +1,47 @@
 -- name: ListConversations :many
--- A user's conversations with their seq state, newest first, pinned on top; all when conversation_ids is empty.
-SELECT c.*, COALESCE(s.max_seq, 0)::bigint AS max_seq, COALESCE(s.max_seq_time, 0)::bigint AS max_seq_time,
-       u.unread_count::bigint AS unread_count
-FROM conversations c
-LEFT JOIN conversation_seqs s ON s.conversation_id = c.conversation_id
+-- One page of a user's conversations with their seq state, pinned on top, then newest first; only those of
+-- conversation_ids when it is not empty (unknown ones are skipped). A group the user has left shows what it
+-- was at the leave (leave_seq): max seq, its time and the unread count stop there. The page is cut before
+-- the unread counts are made, so a page costs its own rows only.
+SELECT p.*, u.unread_count::bigint AS unread_count
+FROM (
+    SELECT c.*, v.max_seq, v.max_seq_time
+    FROM conversations c
+    LEFT JOIN conversation_seqs s ON s.conversation_id = c.conversation_id
+    CROSS JOIN LATERAL (
+        SELECT LEAST(COALESCE(s.max_seq, 0), COALESCE(c.leave_seq, s.max_seq, 0))::bigint AS max_seq,
+               (CASE WHEN c.leave_seq IS NULL OR c.leave_seq >= COALESCE(s.max_seq, 0) THEN COALESCE(s.max_seq_time, 0)
+                     ELSE COALESCE((SELECT m.send_time FROM messages m
+                                    WHERE m.conversation_id = c.conversation_id AND m.seq = c.leave_seq), 0)
+                END)::bigint AS max_seq_time
+    ) v
+    WHERE c.owner_user_id = @owner_user_id
+      AND (cardinality(@conversation_ids::text[]) = 0 OR c.conversation_id = ANY(@conversation_ids::text[]))
+      -- A single-chat row shows only when it is the owner's chat with a registered peer: the row itself
+      -- proves nothing (rows written by older servers' set_conversations could name anyone's chat).
+      AND (c.conversation_type <> 1 OR (c.conversation_id = single_conversation_id(c.owner_user_id, c.user_id)
+                                         AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)))
+    ORDER BY c.is_pinned DESC, v.max_seq_time DESC, c.conversation_id
+    LIMIT @lim::int OFFSET @off::int
+) p
 CROSS JOIN LATERAL (
     -- Others' chat messages after the read mark (notifications excluded), counted up to 999.
     SELECT count(*) AS unread_count FROM (
         SELECT 1 FROM messages m
-        WHERE m.conversation_id = c.conversation_id AND m.seq > GREATEST(c.has_read_seq, c.min_seq - 1)
-          AND m.send_id <> c.owner_user_id AND m.content_type < 1000 AND NOT m.revoked
+        WHERE m.conversation_id = p.conversation_id AND m.seq > GREATEST(p.has_read_seq, p.min_seq - 1)
+          AND m.seq <= p.max_seq
+          AND m.send_id <> p.owner_user_id AND m.content_type < 1000 AND NOT m.revoked
         LIMIT 999
     ) x
 ) u
-WHERE c.owner_user_id = @owner_user_id
-  AND (cardinality(@conversation_ids::text[]) = 0 OR c.conversation_id = ANY(@conversation_ids::text[]))
-ORDER BY c.is_pinned DESC, max_seq_time DESC, c.conversation_id;
+ORDER BY p.is_pinned DESC, p.max_seq_time DESC, p.conversation_id;
+
+-- name: CountConversations :one
+-- Every row of the owner, as ListConversations would list them over all pages.
+SELECT count(*)::int FROM conversations c
+WHERE c.owner_user_id = $1
+  AND (c.conversation_type <> 1 OR (c.conversation_id = single_conversation_id(c.owner_user_id, c.user_id)
+                                     AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)));
 
 -- name: MessagesAt :many
 -- The messages at given (conversation, seq) pairs: the latest message of each listed conversation.

@@ -180,3 +180,11 @@ SELECT count(*)::int
 FROM group_requests r
 WHERE (@all_groups::bool OR r.group_id = ANY(@group_ids::text[]))
   AND (cardinality(@handle_results::int[]) = 0 OR r.handle_result = ANY(@handle_results::int[]));
+
+-- name: UsersOverGroupLimit :many
+-- The users among user_ids who are members of more than lim live (not dismissed) groups: run after adding
+-- them to one more, it names those the addition took over the groups-per-user limit.
+SELECT m.user_id FROM group_members m JOIN groups g ON g.group_id = m.group_id
+WHERE m.user_id = ANY(@user_ids::text[]) AND g.status <> 2
+GROUP BY m.user_id HAVING count(*) > @lim::bigint
+ORDER BY m.user_id;

@@ -72,7 +72,10 @@ FROM conversations c
 LEFT JOIN conversation_seqs s ON s.conversation_id = c.conversation_id
 WHERE c.owner_user_id = $1
   -- a group conversation only while the user is a member
-  AND (c.conversation_type <> 3 OR EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = c.group_id AND m.user_id = c.owner_user_id));
+  AND (c.conversation_type <> 3 OR EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = c.group_id AND m.user_id = c.owner_user_id))
+  -- a single chat only when the row is the owner's chat with a registered peer (a row proves nothing)
+  AND (c.conversation_type <> 1 OR (c.conversation_id = single_conversation_id(c.owner_user_id, c.user_id)
+                                     AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)));
 
 -- name: GetConversation :one
 SELECT * FROM conversations WHERE owner_user_id = $1 AND conversation_id = $2;
@@ -83,16 +86,18 @@ WHERE owner_user_id = @owner_user_id AND conversation_id = @conversation_id
 RETURNING has_read_seq;
 
 -- name: SingleSendChecks :many
--- Everything a single-chat send needs to know, for every (sender, recipient) pair of a writer batch.
+-- Everything a single-chat send needs to know, for every (sender, recipient) pair of a writer batch; the
+-- sender's forbid is read here, in the transaction that stores, so no path or process can miss it.
 SELECT k.send_id::text AS send_id, k.recv_id::text AS recv_id,
     COALESCE(s.nickname, '')::text AS sender_nickname,
     COALESCE(s.face_url, '')::text AS sender_face_url,
     (s.user_id IS NOT NULL)::bool AS sender_exists,
+    (COALESCE(s.forbidden_type, 0) <> 0)::bool AS sender_forbidden,
     EXISTS (SELECT 1 FROM users r WHERE r.user_id = k.recv_id) AS recv_exists,
     EXISTS (SELECT 1 FROM blacks b WHERE b.owner_user_id = k.recv_id AND b.block_user_id = k.send_id) AS blocked
 FROM (SELECT unnest(@send_ids::text[]) AS send_id, unnest(@recv_ids::text[]) AS recv_id) k
 -- LATERAL ... LIMIT 1: an index probe per pair whatever plan the prepared statement cached (see FindSent).
-LEFT JOIN LATERAL (SELECT u.user_id, u.nickname, u.face_url FROM users u WHERE u.user_id = k.send_id LIMIT 1) s ON true;
+LEFT JOIN LATERAL (SELECT u.user_id, u.nickname, u.face_url, u.forbidden_type FROM users u WHERE u.user_id = k.send_id LIMIT 1) s ON true;
 
 -- name: GroupSendChecks :many
 -- Everything a group send needs to know, for every (sender, group) pair of a writer batch.
@@ -100,11 +105,12 @@ SELECT k.send_id::text AS send_id, k.group_id::text AS group_id,
     COALESCE(s.nickname, '')::text AS sender_nickname,
     COALESCE(s.face_url, '')::text AS sender_face_url,
     (s.user_id IS NOT NULL)::bool AS sender_exists,
+    (COALESCE(s.forbidden_type, 0) <> 0)::bool AS sender_forbidden,
     COALESCE(g.status, -1)::int AS group_status,
     COALESCE(m.role_level, 0)::int AS role_level,
     COALESCE(m.mute_end_time, 0)::bigint AS mute_end_time
 FROM (SELECT unnest(@send_ids::text[]) AS send_id, unnest(@group_ids::text[]) AS group_id) k
-LEFT JOIN LATERAL (SELECT u.user_id, u.nickname, u.face_url FROM users u WHERE u.user_id = k.send_id LIMIT 1) s ON true
+LEFT JOIN LATERAL (SELECT u.user_id, u.nickname, u.face_url, u.forbidden_type FROM users u WHERE u.user_id = k.send_id LIMIT 1) s ON true
 LEFT JOIN LATERAL (SELECT gr.status FROM groups gr WHERE gr.group_id = k.group_id LIMIT 1) g ON true
 LEFT JOIN LATERAL (SELECT gm.role_level, gm.mute_end_time FROM group_members gm
                    WHERE gm.group_id = k.group_id AND gm.user_id = k.send_id LIMIT 1) m ON true;

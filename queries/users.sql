@@ -21,7 +21,16 @@ WHERE user_id = @user_id
 RETURNING *;
 
 -- name: SetForbidden :execrows
-UPDATE users SET forbidden_type = $2, forbid_reason = $3, forbid_time = $4 WHERE user_id = $1;
+-- A forbid (forbidden_type <> 0) also retires every token issued until then, so that none of them works
+-- again after an unforbid: the user must ask for new ones.
+WITH retired AS (
+    DELETE FROM user_tokens t WHERE t.user_id = @user_id AND @forbidden_type::int <> 0
+)
+UPDATE users u SET forbidden_type = @forbidden_type::int, forbid_reason = @forbid_reason, forbid_time = @forbid_time
+WHERE u.user_id = @user_id;
+
+-- name: UserExists :one
+SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1);
 
 -- name: PutToken :exec
 INSERT INTO user_tokens (user_id, platform_id, token_id, issued_at)

@@ -29,10 +29,13 @@ import (
 	"github.com/imspec/imserver/server/internal/auth"
 	"github.com/imspec/imserver/server/internal/chat"
 	"github.com/imspec/imserver/server/internal/config"
+	"github.com/imspec/imserver/server/internal/friends"
 	"github.com/imspec/imserver/server/internal/gateway"
+	"github.com/imspec/imserver/server/internal/groups"
 	"github.com/imspec/imserver/server/internal/guard"
 	"github.com/imspec/imserver/server/internal/httpapi"
 	"github.com/imspec/imserver/server/internal/presence"
+	"github.com/imspec/imserver/server/internal/users"
 )
 
 // Server is one imserver process.
@@ -124,8 +127,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	}
 	s.chat.SetPusher(s.hub)
 	deps := httpapi.Deps{
-		Pool: s.pool, Checker: checker, Secret: cfg.Secret, Log: log, MaxBody: cfg.MaxBodyBytes,
-		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Guard: grd, Sessions: sessions{hub: s.hub, chat: s.chat, presence: s.presence},
+		Checker: checker, Log: log, MaxBody: cfg.MaxBodyBytes,
+		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Guard: grd, Users: users.New(s.pool, s.chat, signer, cfg.Secret), Friends: friends.New(s.pool, s.chat),
+		Groups:   groups.New(s.pool, s.chat, groups.Limits{MaxMembers: cfg.MaxGroupMembers, MaxGroupsPerUser: cfg.MaxGroupsPerUser}),
+		Sessions: sessions{hub: s.hub, presence: s.presence},
 	}
 
 	r := chi.NewRouter()
@@ -296,11 +301,9 @@ func ensureAdmins(ctx context.Context, q *db.Queries, admins []string) error {
 	return nil
 }
 
-// sessions adapts the gateway (this process), the presence registry (every process) and the chat bus (all
-// processes) to what REST needs.
+// sessions adapts the gateway (this process) and the presence registry (every process) to what REST needs.
 type sessions struct {
 	hub      *gateway.Hub
-	chat     *chat.Service
 	presence *presence.Presence
 }
 
@@ -327,8 +330,4 @@ func (s sessions) OnlineStatus(ctx context.Context, userIDs []string) (map[strin
 		slices.SortStableFunc(conns, func(a, b httpapi.PlatformConn) int { return cmp.Compare(a.PlatformID, b.PlatformID) })
 	}
 	return out, nil
-}
-
-func (s sessions) Kick(ctx context.Context, userID string, platformID int, reason string) error {
-	return s.chat.Kick(ctx, userID, platformID, reason)
 }

@@ -31,6 +31,7 @@ const (
 	ErrCodeBlockedByPeer      ErrCode = 1103
 	ErrCodeDuplicate          ErrCode = 1007
 	ErrCodeGroupDismissed     ErrCode = 1202
+	ErrCodeGroupLimitReached  ErrCode = 1207
 	ErrCodeGroupMuted         ErrCode = 1204
 	ErrCodeGroupNotFound      ErrCode = 1005
 	ErrCodeInternalError      ErrCode = 500
@@ -69,6 +70,8 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeDuplicate:
 		return true
 	case ErrCodeGroupDismissed:
+		return true
+	case ErrCodeGroupLimitReached:
 		return true
 	case ErrCodeGroupMuted:
 		return true
@@ -281,11 +284,16 @@ func (e SessionType) Valid() bool {
 
 // AddBlackReq defines model for AddBlackReq.
 type AddBlackReq struct {
-	BlackUserID string `json:"blackUserID"`
+	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	BlackUserID UserID `json:"blackUserID"`
 
 	// Ex At most 1,024 characters.
-	Ex          string `json:"ex,omitempty"`
-	OwnerUserID string `json:"ownerUserID"`
+	Ex string `json:"ex,omitempty"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // AddBlackResp The reply envelope of addBlack.
@@ -324,6 +332,7 @@ type AddBlackResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -341,14 +350,16 @@ type AddFriendReq struct {
 	// Ex At most 1,024 characters.
 	Ex string `json:"ex,omitempty"`
 
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
 
 	// ReqMsg The applicant's note. At most 255 characters.
 	ReqMsg string `json:"reqMsg,omitempty"`
 
-	// ToUserID The user asked.
-	ToUserID string `json:"toUserID"`
+	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	ToUserID UserID `json:"toUserID"`
 }
 
 // AddFriendResp The reply envelope of addFriend.
@@ -387,6 +398,7 @@ type AddFriendResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -401,8 +413,9 @@ type AddFriendResp struct {
 
 // AddFriendResponseReq defines model for AddFriendResponseReq.
 type AddFriendResponseReq struct {
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
 
 	// HandleMsg At most 255 characters.
 	HandleMsg string `json:"handleMsg,omitempty"`
@@ -410,8 +423,9 @@ type AddFriendResponseReq struct {
 	// HandleResult The answer to an application: 1 accept, -1 refuse.
 	HandleResult HandleResult `json:"handleResult"`
 
-	// ToUserID The responder (the receiver of the application).
-	ToUserID string `json:"toUserID"`
+	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	ToUserID UserID `json:"toUserID"`
 }
 
 // AddFriendResponseResp The reply envelope of addFriendResponse.
@@ -450,6 +464,7 @@ type AddFriendResponseResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -480,7 +495,10 @@ type BlackInfo struct {
 type CancelMuteGroupMemberReq struct {
 	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
-	UserID  string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // CancelMuteGroupMemberResp The reply envelope of cancelMuteGroupMember.
@@ -519,6 +537,7 @@ type CancelMuteGroupMemberResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -573,6 +592,7 @@ type CancelMuteGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -666,7 +686,19 @@ type ConversationForSet struct {
 	IsPrivateChat   *bool  `json:"isPrivateChat,omitempty"`
 	MsgDestructTime *int64 `json:"msgDestructTime,omitempty"`
 	RecvMsgOpt      *int32 `json:"recvMsgOpt,omitempty"`
-	UserID          string `json:"userID,omitempty"`
+
+	// UserID A user ID (see UserID) or `""`.
+	UserID UserIDOrEmpty `json:"userID,omitempty"`
+}
+
+// ConversationPagination One page of a conversation list (as OpenIM's `pagination`); pages are 1-based. Absent: the first page of
+// 100. A page past the end gives an empty list and the real total.
+type ConversationPagination struct {
+	// PageNumber 1-based page number.
+	PageNumber int32 `json:"pageNumber"`
+
+	// ShowNumber Page size, at most 100.
+	ShowNumber int32 `json:"showNumber"`
 }
 
 // CreateGroupData defines model for CreateGroupData.
@@ -680,7 +712,7 @@ type CreateGroupData struct {
 // CreateGroupReq defines model for CreateGroupReq.
 type CreateGroupReq struct {
 	// AdminUserIDs Initial admins (role 60).
-	AdminUserIDs []string `json:"adminUserIDs,omitempty"`
+	AdminUserIDs []UserID `json:"adminUserIDs,omitempty"`
 
 	// GroupInfo A group. In `/group/create_group` requests `groupID` (optional; the server makes one when empty),
 	// `groupName`, `notification`, `introduction`, `faceURL`, `ex`, `groupType` (2; 0 is taken as 2),
@@ -688,10 +720,10 @@ type CreateGroupReq struct {
 	GroupInfo GroupInfo `json:"groupInfo"`
 
 	// MemberUserIDs Initial ordinary members (role 20).
-	MemberUserIDs []string `json:"memberUserIDs,omitempty"`
+	MemberUserIDs []UserID `json:"memberUserIDs,omitempty"`
 
-	// OwnerUserID The owner; absent or empty = the caller. Only an admin may name another user.
-	OwnerUserID string `json:"ownerUserID,omitempty"`
+	// OwnerUserID A user ID (see UserID) or `""`.
+	OwnerUserID UserIDOrEmpty `json:"ownerUserID,omitempty"`
 }
 
 // CreateGroupResp The reply envelope of createGroup.
@@ -727,6 +759,7 @@ type CreateGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -741,8 +774,13 @@ type CreateGroupResp struct {
 
 // DeleteFriendReq defines model for DeleteFriendReq.
 type DeleteFriendReq struct {
-	FriendUserID string `json:"friendUserID"`
-	OwnerUserID  string `json:"ownerUserID"`
+	// FriendUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FriendUserID UserID `json:"friendUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // DeleteFriendResp The reply envelope of deleteFriend.
@@ -781,6 +819,7 @@ type DeleteFriendResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -838,6 +877,7 @@ type DismissGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -884,6 +924,7 @@ type Empty = map[string]interface{}
 // | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 // | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 // | 1206 | AlreadyInGroup | |
+// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 // | 1301 | MsgAlreadyRevoked | |
 // | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 // | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -896,7 +937,10 @@ type ForbidUserReq struct {
 
 	// Reason At most 255 characters.
 	Reason string `json:"reason,omitempty"`
-	UserID string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // ForbidUserResp The reply envelope of forbidUser.
@@ -935,6 +979,7 @@ type ForbidUserResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -998,11 +1043,20 @@ type FriendRequest struct {
 // GetAllConversationsData defines model for GetAllConversationsData.
 type GetAllConversationsData struct {
 	Conversations []Conversation `json:"conversations"`
+
+	// Total How many conversations the user has, over all pages.
+	Total int32 `json:"total"`
 }
 
 // GetAllConversationsReq defines model for GetAllConversationsReq.
 type GetAllConversationsReq struct {
-	OwnerUserID string `json:"ownerUserID"`
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
+
+	// Pagination One page of a conversation list (as OpenIM's `pagination`); pages are 1-based. Absent: the first page of
+	// 100. A page past the end gives an empty list and the real total.
+	Pagination ConversationPagination `json:"pagination,omitempty"`
 }
 
 // GetAllConversationsResp The reply envelope of getAllConversations.
@@ -1038,6 +1092,7 @@ type GetAllConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -1060,7 +1115,10 @@ type GetBlackListData struct {
 type GetBlackListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
-	UserID     string            `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetBlackListResp The reply envelope of getBlackList.
@@ -1096,6 +1154,7 @@ type GetBlackListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -1164,6 +1223,7 @@ type GetConversationMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -1183,9 +1243,12 @@ type GetConversationsData struct {
 
 // GetConversationsReq defines model for GetConversationsReq.
 type GetConversationsReq struct {
-	// ConversationIDs At most 1,000 entries.
+	// ConversationIDs At most 100 IDs per call.
 	ConversationIDs []string `json:"conversationIDs"`
-	OwnerUserID     string   `json:"ownerUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // GetConversationsResp The reply envelope of getConversations.
@@ -1221,6 +1284,7 @@ type GetConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -1247,8 +1311,9 @@ type GetFriendApplyListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
 
-	// UserID The receiver of the applications.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetFriendApplyListResp The reply envelope of getFriendApplyList.
@@ -1285,6 +1350,7 @@ type GetFriendApplyListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -1307,7 +1373,10 @@ type GetFriendListData struct {
 type GetFriendListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
-	UserID     string            `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetFriendListResp The reply envelope of getFriendList.
@@ -1343,6 +1412,7 @@ type GetFriendListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -1363,8 +1433,8 @@ type GetGroupApplicationListData struct {
 
 // GetGroupApplicationListReq defines model for GetGroupApplicationListReq.
 type GetGroupApplicationListReq struct {
-	// FromUserID OpenIM compatibility; when given it must be the caller (unless the caller is an admin).
-	FromUserID string `json:"fromUserID,omitempty"`
+	// FromUserID A user ID (see UserID) or `""`.
+	FromUserID UserIDOrEmpty `json:"fromUserID,omitempty"`
 
 	// GroupIDs Groups to list; empty or absent = every group the caller owns or administers. At most 1,000 entries.
 	GroupIDs []string `json:"groupIDs,omitempty"`
@@ -1409,6 +1479,7 @@ type GetGroupApplicationListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -1475,6 +1546,7 @@ type GetGroupMemberListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -1530,6 +1602,7 @@ type GetGroupsInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -1550,7 +1623,9 @@ type GetJoinedGroupListData struct {
 
 // GetJoinedGroupListReq defines model for GetJoinedGroupListReq.
 type GetJoinedGroupListReq struct {
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
 
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
@@ -1589,6 +1664,7 @@ type GetJoinedGroupListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -1615,8 +1691,9 @@ type GetSelfFriendApplyListReq struct {
 	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
 	Pagination RequestPagination `json:"pagination"`
 
-	// UserID The applicant.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // GetSelfFriendApplyListResp The reply envelope of getSelfFriendApplyList.
@@ -1652,6 +1729,7 @@ type GetSelfFriendApplyListResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -1671,7 +1749,7 @@ type GetUsersInfoData struct {
 
 // GetUsersInfoReq defines model for GetUsersInfoReq.
 type GetUsersInfoReq struct {
-	UserIDs []string `json:"userIDs"`
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // GetUsersInfoResp The reply envelope of getUsersInfo.
@@ -1707,6 +1785,7 @@ type GetUsersInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -1726,7 +1805,7 @@ type GetUsersOnlineStatusData struct {
 
 // GetUsersOnlineStatusReq defines model for GetUsersOnlineStatusReq.
 type GetUsersOnlineStatusReq struct {
-	UserIDs []string `json:"userIDs"`
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // GetUsersOnlineStatusResp The reply envelope of getUsersOnlineStatus.
@@ -1762,6 +1841,7 @@ type GetUsersOnlineStatusResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -1776,8 +1856,9 @@ type GetUsersOnlineStatusResp struct {
 
 // GroupApplicationResponseReq defines model for GroupApplicationResponseReq.
 type GroupApplicationResponseReq struct {
-	// FromUserID The applicant.
-	FromUserID string `json:"fromUserID"`
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
 
 	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
@@ -1825,6 +1906,7 @@ type GroupApplicationResponseResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -1980,7 +2062,7 @@ type InviteUserToGroupReq struct {
 	GroupID string `json:"groupID"`
 
 	// InvitedUserIDs At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls.
-	InvitedUserIDs []string `json:"invitedUserIDs"`
+	InvitedUserIDs []UserID `json:"invitedUserIDs"`
 
 	// Reason At most 255 characters.
 	Reason string `json:"reason,omitempty"`
@@ -2022,6 +2104,7 @@ type InviteUserToGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -2042,8 +2125,8 @@ type JoinGroupReq struct {
 	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// InviterUserID Stored as sent (OpenIM SDKs send the applicant's own userID).
-	InviterUserID string `json:"inviterUserID,omitempty"`
+	// InviterUserID A user ID (see UserID) or `""`.
+	InviterUserID UserIDOrEmpty `json:"inviterUserID,omitempty"`
 
 	// JoinSource 1 admin, 2 invitation, 3 search, 4 QR code; absent means 3.
 	JoinSource int32 `json:"joinSource,omitempty"`
@@ -2088,6 +2171,7 @@ type JoinGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -2106,7 +2190,7 @@ type KickGroupReq struct {
 	GroupID string `json:"groupID"`
 
 	// KickedUserIDs At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls.
-	KickedUserIDs []string `json:"kickedUserIDs"`
+	KickedUserIDs []UserID `json:"kickedUserIDs"`
 
 	// Reason At most 255 characters.
 	Reason string `json:"reason,omitempty"`
@@ -2148,6 +2232,7 @@ type KickGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -2168,8 +2253,9 @@ type MarkMsgsAsReadReq struct {
 	// Seqs At most 1,000 entries.
 	Seqs []int64 `json:"seqs"`
 
-	// UserID The reader.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // MarkMsgsAsReadResp The reply envelope of markMsgsAsRead.
@@ -2208,6 +2294,7 @@ type MarkMsgsAsReadResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -2285,8 +2372,11 @@ type MuteGroupMemberReq struct {
 	GroupID string `json:"groupID"`
 
 	// MutedSeconds How long, in seconds (OpenIM's uint32).
-	MutedSeconds int64  `json:"mutedSeconds"`
-	UserID       string `json:"userID"`
+	MutedSeconds int64 `json:"mutedSeconds"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // MuteGroupMemberResp The reply envelope of muteGroupMember.
@@ -2325,6 +2415,7 @@ type MuteGroupMemberResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -2379,6 +2470,7 @@ type MuteGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -2438,8 +2530,8 @@ type QuitGroupReq struct {
 	// GroupID At most 64 characters.
 	GroupID string `json:"groupID"`
 
-	// UserID The member leaving; absent or empty = the caller.
-	UserID string `json:"userID,omitempty"`
+	// UserID A user ID (see UserID) or `""`.
+	UserID UserIDOrEmpty `json:"userID,omitempty"`
 }
 
 // QuitGroupResp The reply envelope of quitGroup.
@@ -2478,6 +2570,7 @@ type QuitGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -2492,8 +2585,13 @@ type QuitGroupResp struct {
 
 // RemoveBlackReq defines model for RemoveBlackReq.
 type RemoveBlackReq struct {
-	BlackUserID string `json:"blackUserID"`
-	OwnerUserID string `json:"ownerUserID"`
+	// BlackUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	BlackUserID UserID `json:"blackUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 }
 
 // RemoveBlackResp The reply envelope of removeBlack.
@@ -2532,6 +2630,7 @@ type RemoveBlackResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -2559,8 +2658,9 @@ type RevokeMsgReq struct {
 	ConversationID string `json:"conversationID"`
 	Seq            int64  `json:"seq"`
 
-	// UserID The revoker.
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // RevokeMsgResp The reply envelope of revokeMsg.
@@ -2599,6 +2699,7 @@ type RevokeMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -2658,19 +2759,20 @@ type SendMsgReq struct {
 	// OfflinePushInfo What an offline push notification shows.
 	OfflinePushInfo OfflinePushInfo `json:"offlinePushInfo,omitempty"`
 
-	// RecvID The receiving user, for sessionType 1 and 4.
-	RecvID string `json:"recvID,omitempty"`
+	// RecvID A user ID (see UserID) or `""`.
+	RecvID UserIDOrEmpty `json:"recvID,omitempty"`
 
-	// SendID The sender; must be the caller unless the caller is an admin.
-	SendID string `json:"sendID"`
+	// SendID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	SendID UserID `json:"sendID"`
 
 	// SendTime Accepted for OpenIM compatibility and ignored; the server sets sendTime.
 	SendTime int64 `json:"sendTime,omitempty"`
 
-	// SenderFaceURL Shown with the message; defaults to the sender's faceURL. At most 1,024 characters.
+	// SenderFaceURL Ignored unless an admin sends; the message shows the sender's profile faceURL. At most 1,024 characters.
 	SenderFaceURL string `json:"senderFaceURL,omitempty"`
 
-	// SenderNickname Shown with the message; defaults to the sender's nickname. At most 64 characters.
+	// SenderNickname Ignored unless an admin sends; the message shows the sender's profile nickname. At most 64 characters.
 	SenderNickname string `json:"senderNickname,omitempty"`
 
 	// SenderPlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -2720,6 +2822,7 @@ type SendMsgResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -2742,8 +2845,8 @@ type SetConversationsReq struct {
 	// optional fields): absent or null = unchanged, present = set. Seqs are the server's and cannot be set.
 	Conversation ConversationForSet `json:"conversation"`
 
-	// UserIDs At most 1,000 entries.
-	UserIDs []string `json:"userIDs"`
+	// UserIDs At most 100 entries, no repeats.
+	UserIDs []UserID `json:"userIDs"`
 }
 
 // SetConversationsResp The reply envelope of setConversations.
@@ -2782,6 +2885,7 @@ type SetConversationsResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -2796,8 +2900,13 @@ type SetConversationsResp struct {
 
 // SetFriendRemarkReq defines model for SetFriendRemarkReq.
 type SetFriendRemarkReq struct {
-	FriendUserID string `json:"friendUserID"`
-	OwnerUserID  string `json:"ownerUserID"`
+	// FriendUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FriendUserID UserID `json:"friendUserID"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
 
 	// Remark The new remark; "" clears it. At most 64 characters.
 	Remark string `json:"remark"`
@@ -2839,6 +2948,7 @@ type SetFriendRemarkResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -2895,6 +3005,7 @@ type SetGroupInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -2910,9 +3021,15 @@ type SetGroupInfoResp struct {
 // TransferGroupReq defines model for TransferGroupReq.
 type TransferGroupReq struct {
 	// GroupID At most 64 characters.
-	GroupID        string `json:"groupID"`
-	NewOwnerUserID string `json:"newOwnerUserID"`
-	OldOwnerUserID string `json:"oldOwnerUserID"`
+	GroupID string `json:"groupID"`
+
+	// NewOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	NewOwnerUserID UserID `json:"newOwnerUserID"`
+
+	// OldOwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OldOwnerUserID UserID `json:"oldOwnerUserID"`
 }
 
 // TransferGroupResp The reply envelope of transferGroup.
@@ -2951,6 +3068,7 @@ type TransferGroupResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -2965,7 +3083,9 @@ type TransferGroupResp struct {
 
 // UnforbidUserReq defines model for UnforbidUserReq.
 type UnforbidUserReq struct {
-	UserID string `json:"userID"`
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // UnforbidUserResp The reply envelope of unforbidUser.
@@ -3004,6 +3124,7 @@ type UnforbidUserResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -3060,6 +3181,7 @@ type UpdateUserInfoResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -3071,6 +3193,13 @@ type UpdateUserInfoResp struct {
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
 }
+
+// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+type UserID = string
+
+// UserIDOrEmpty A user ID (see UserID) or `""`.
+type UserIDOrEmpty = string
 
 // UserInfo A user's profile. In requests only `userID`, `nickname`, `faceURL` and `ex` are read; `createTime` (ms),
 // `appMangerLevel` (sic, OpenIM's spelling; 0 ordinary user, 2 app admin) and `globalRecvMsgOpt`
@@ -3090,7 +3219,10 @@ type UserInfo struct {
 
 	// Nickname At most 64 characters.
 	Nickname string `json:"nickname"`
-	UserID   string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // UserOnlineStatus A user's presence (designed after OpenIM v3's online-status reply).
@@ -3148,6 +3280,7 @@ type UserRegisterResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -3176,7 +3309,10 @@ type UserTokenReq struct {
 
 	// Secret The server's shared secret. At most 256 characters.
 	Secret string `json:"secret"`
-	UserID string `json:"userID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
 }
 
 // UserTokenResp The reply envelope of userToken.
@@ -3212,6 +3348,7 @@ type UserTokenResp struct {
 	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
 	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
 	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
 	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
 	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
@@ -3779,9 +3916,16 @@ type ClientInterface interface {
 
 	// GetAllConversationsWithBody List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3793,9 +3937,16 @@ type ClientInterface interface {
 
 	// GetAllConversations List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3807,8 +3958,9 @@ type ClientInterface interface {
 
 	// GetConversationsWithBody Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3820,8 +3972,9 @@ type ClientInterface interface {
 
 	// GetConversations Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -3835,15 +3988,18 @@ type ClientInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3854,15 +4010,18 @@ type ClientInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4217,7 +4376,9 @@ type ClientInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4236,7 +4397,9 @@ type ClientInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4402,7 +4565,9 @@ type ClientInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4420,7 +4585,9 @@ type ClientInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4438,7 +4605,9 @@ type ClientInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4456,7 +4625,9 @@ type ClientInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4473,7 +4644,9 @@ type ClientInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4490,7 +4663,9 @@ type ClientInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4888,7 +5063,8 @@ type ClientInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -4896,7 +5072,8 @@ type ClientInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4916,7 +5093,8 @@ type ClientInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -4924,7 +5102,8 @@ type ClientInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -5098,9 +5277,16 @@ func (c *Client) UserToken(ctx context.Context, params *UserTokenParams, body Us
 
 // GetAllConversationsWithBody List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -5122,9 +5308,16 @@ func (c *Client) GetAllConversationsWithBody(ctx context.Context, params *GetAll
 
 // GetAllConversations List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -5146,8 +5339,9 @@ func (c *Client) GetAllConversations(ctx context.Context, params *GetAllConversa
 
 // GetConversationsWithBody Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -5169,8 +5363,9 @@ func (c *Client) GetConversationsWithBody(ctx context.Context, params *GetConver
 
 // GetConversations Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -5194,15 +5389,18 @@ func (c *Client) GetConversations(ctx context.Context, params *GetConversationsP
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5223,15 +5421,18 @@ func (c *Client) SetConversationsWithBody(ctx context.Context, params *SetConver
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -5836,7 +6037,9 @@ func (c *Client) CancelMuteGroupMember(ctx context.Context, params *CancelMuteGr
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -5865,7 +6068,9 @@ func (c *Client) CreateGroupWithBody(ctx context.Context, params *CreateGroupPar
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6141,7 +6346,9 @@ func (c *Client) GetJoinedGroupList(ctx context.Context, params *GetJoinedGroupL
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6169,7 +6376,9 @@ func (c *Client) GroupApplicationResponseWithBody(ctx context.Context, params *G
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6197,7 +6406,9 @@ func (c *Client) GroupApplicationResponse(ctx context.Context, params *GroupAppl
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6225,7 +6436,9 @@ func (c *Client) InviteUserToGroupWithBody(ctx context.Context, params *InviteUs
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6252,7 +6465,9 @@ func (c *Client) InviteUserToGroup(ctx context.Context, params *InviteUserToGrou
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes any type of body and a specified content type.
 //
@@ -6279,7 +6494,9 @@ func (c *Client) JoinGroupWithBody(ctx context.Context, params *JoinGroupParams,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -6927,7 +7144,8 @@ func (c *Client) RevokeMsg(ctx context.Context, params *RevokeMsgParams, body Re
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -6935,7 +7153,8 @@ func (c *Client) RevokeMsg(ctx context.Context, params *RevokeMsgParams, body Re
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes any type of body and a specified content type.
 //
@@ -6965,7 +7184,8 @@ func (c *Client) SendMsgWithBody(ctx context.Context, params *SendMsgParams, con
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -6973,7 +7193,8 @@ func (c *Client) SendMsgWithBody(ctx context.Context, params *SendMsgParams, con
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9373,9 +9594,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetAllConversationsWithBodyWithResponse List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9387,9 +9615,16 @@ type ClientWithResponsesInterface interface {
 
 	// GetAllConversationsWithResponse List all conversations of a user
 	//
-	// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-	// member of, its notification conversation, and any conversation it configured with
-	// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+	// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+	// or was a member of, its notification conversation, and any conversation it configured with
+	// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+	// have their defaults (0, false, "").
+	//
+	// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+	// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+	// is the number of conversations over all pages.
+	// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+	// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9401,8 +9636,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetConversationsWithBodyWithResponse Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9414,8 +9650,9 @@ type ClientWithResponsesInterface interface {
 
 	// GetConversationsWithResponse Get some conversations of a user
 	//
-	// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-	// conversation for are skipped.
+	// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+	// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+	// at the leave, as in `/conversation/get_all_conversations`.
 	//
 	// **Caller:** `ownerUserID` itself, or an admin.
 	// **Notifications:** none.
@@ -9429,15 +9666,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9448,15 +9688,18 @@ type ClientWithResponsesInterface interface {
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 	// `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-	// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-	// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+	// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+	// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+	// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+	// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+	// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 	//
 	// **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 	// the conversation.
 	// **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 	// re-read with `/conversation/get_conversations`.
 	// **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-	// user who is not a party of the conversation 1003.
+	// user who is not a party of the conversation (a peer who does not exist included) 1003.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9811,7 +10054,9 @@ type ClientWithResponsesInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9830,7 +10075,9 @@ type ClientWithResponsesInterface interface {
 	// **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 	// **Notifications:** 1501 GroupCreated to the group (every initial member).
 	// **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+	// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+	// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+	// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9996,7 +10243,9 @@ type ClientWithResponsesInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10014,7 +10263,9 @@ type ClientWithResponsesInterface interface {
 	// 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 	// Refuse: 1506 GroupApplicationRejected to the applicant.
 	// **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-	// answered 1104; the group is dismissed 1202.
+	// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+	// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+	// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10032,7 +10283,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10050,7 +10303,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 	// applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 	// **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-	// 1202; an invited user is already a member 1206.
+	// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+	// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+	// 1,000, `--max-groups-per-user`) 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10067,7 +10322,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10084,7 +10341,9 @@ type ClientWithResponsesInterface interface {
 	// **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 	// to the owner and the admins.
 	// **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-	// dismissed 1202.
+	// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+	// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+	// 1207.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10482,7 +10741,8 @@ type ClientWithResponsesInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -10490,7 +10750,8 @@ type ClientWithResponsesInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -10510,7 +10771,8 @@ type ClientWithResponsesInterface interface {
 	// The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 	// only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 	// clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+	// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+	// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 	//
 	// **Caller:** `sendID` itself, or an admin (who may send as anyone).
 	// **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -10518,7 +10780,8 @@ type ClientWithResponsesInterface interface {
 	// **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 	// 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 	// unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-	// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+	// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+	// admin sends as them).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -12357,9 +12620,16 @@ func (c *ClientWithResponses) UserTokenWithResponse(ctx context.Context, params 
 
 // GetAllConversationsWithBodyWithResponse List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12377,9 +12647,16 @@ func (c *ClientWithResponses) GetAllConversationsWithBodyWithResponse(ctx contex
 
 // GetAllConversationsWithResponse List all conversations of a user
 //
-// Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-// member of, its notification conversation, and any conversation it configured with
-// `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+// The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+// or was a member of, its notification conversation, and any conversation it configured with
+// `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+// have their defaults (0, false, "").
+//
+// **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+// first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+// is the number of conversations over all pages.
+// **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+// that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12397,8 +12674,9 @@ func (c *ClientWithResponses) GetAllConversationsWithResponse(ctx context.Contex
 
 // GetConversationsWithBodyWithResponse Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12416,8 +12694,9 @@ func (c *ClientWithResponses) GetConversationsWithBodyWithResponse(ctx context.C
 
 // GetConversationsWithResponse Get some conversations of a user
 //
-// The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-// conversation for are skipped.
+// The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+// message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+// at the leave, as in `/conversation/get_all_conversations`.
 //
 // **Caller:** `ownerUserID` itself, or an admin.
 // **Notifications:** none.
@@ -12437,15 +12716,18 @@ func (c *ClientWithResponses) GetConversationsWithResponse(ctx context.Context, 
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12462,15 +12744,18 @@ func (c *ClientWithResponses) SetConversationsWithBodyWithResponse(ctx context.C
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
 // `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-// fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-// `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+// fields). The conversation row is created when the user has none yet, but only for a conversation the user
+// belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+// member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+// `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+// compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
 //
 // **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
 // the conversation.
 // **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
 // re-read with `/conversation/get_conversations`.
 // **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-// user who is not a party of the conversation 1003.
+// user who is not a party of the conversation (a peer who does not exist included) 1003.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -12975,7 +13260,9 @@ func (c *ClientWithResponses) CancelMuteGroupMemberWithResponse(ctx context.Cont
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13000,7 +13287,9 @@ func (c *ClientWithResponses) CreateGroupWithBodyWithResponse(ctx context.Contex
 // **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
 // **Notifications:** 1501 GroupCreated to the group (every initial member).
 // **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+// an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+// server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+// server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13232,7 +13521,9 @@ func (c *ClientWithResponses) GetJoinedGroupListWithResponse(ctx context.Context
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13256,7 +13547,9 @@ func (c *ClientWithResponses) GroupApplicationResponseWithBodyWithResponse(ctx c
 // 1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
 // Refuse: 1506 GroupApplicationRejected to the applicant.
 // **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-// answered 1104; the group is dismissed 1202.
+// answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+// member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+// groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13280,7 +13573,9 @@ func (c *ClientWithResponses) GroupApplicationResponseWithResponse(ctx context.C
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13304,7 +13599,9 @@ func (c *ClientWithResponses) InviteUserToGroupWithBodyWithResponse(ctx context.
 // **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
 // applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
 // **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-// 1202; an invited user is already a member 1206.
+// 1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+// `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+// 1,000, `--max-groups-per-user`) 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13327,7 +13624,9 @@ func (c *ClientWithResponses) InviteUserToGroupWithResponse(ctx context.Context,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13350,7 +13649,9 @@ func (c *ClientWithResponses) JoinGroupWithBodyWithResponse(ctx context.Context,
 // **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
 // to the owner and the admins.
 // **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-// dismissed 1202.
+// dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+// member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+// 1207.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13898,7 +14199,8 @@ func (c *ClientWithResponses) RevokeMsgWithResponse(ctx context.Context, params 
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -13906,7 +14208,8 @@ func (c *ClientWithResponses) RevokeMsgWithResponse(ctx context.Context, params 
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -13932,7 +14235,8 @@ func (c *ClientWithResponses) SendMsgWithBodyWithResponse(ctx context.Context, p
 // The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
 // only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
 // clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+// one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+// are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
 //
 // **Caller:** `sendID` itself, or an admin (who may send as anyone).
 // **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -13940,7 +14244,8 @@ func (c *ClientWithResponses) SendMsgWithBodyWithResponse(ctx context.Context, p
 // **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
 // 1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
 // unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-// dismissed 1202; the sender is muted 1203; the group is muted 1204.
+// dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+// admin sends as them).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -19875,473 +20180,492 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37kxvJdSeK/ysZ8DeCAL/VIIDu5gy7QxHuIWdGrRkOaTbHszcGDFY2KgHkdCELrEx0E9YwQvb1amXL",
-	"8uOG19drSxGSw7q7d9dreWPD1qwsrf6ZITX+Sf/CjTwnsyrrhTeaPaNW2JwGUJXPk+d8zsnz+GatF43G",
-	"kWBCydrBN2tjGtMRUyyGTw/GLKaKR+L4nv4YMNmL+Vh/UTuoHREV0x4jx/dIbxhJJsjplKghI72QM6EO",
-	"4W/J4nMWkzAaSMIVueBqSNg5i6dqyMUAH6dhSIKISUJFQHrRmDN4lgsV6Qe64iN2ehL1zpgi44kcMpm+",
-	"pmI+GLBYNsnjtLMRPWOSRIKRiyET0JQk9FQyoZrkSJFRJBVpd94kvSGNaU9PttkVNa/G9bSGjAYsrnk1",
-	"QUesdlCLnDXwarI3ZCOqF2NEn7/PxEANawftzpteTU3H+nGpYi4GtRcvXtiHYSWPguCtkPbOHrFnsMyx",
-	"blZxBj+e6l8+lCzGZR5xkbRcaNersecle2Fn5bU6e+68al5moK3OXkmL0YVg8YL9v/BqMXs24TELagcf",
-	"Z171MhN5krwanX7Cekp3lK6CHBcnobcwZuNwSpg4Z2E0ZiTqE2re0VPJLltAFezE/y9m/dpB7bdupaR8",
-	"yyz9rbdHYzWtebXnO9GIKwafDvo0lEyvZBzfjQI2tw3zGL5xL1TFoT+AP2hIAqYoD2HcgrA4juJDQsML",
-	"OpVkHDNNgh7p1ro1JE01ZDHT1CkiwfQEs4tdPez7clAcRLcmJ70ek7JbI5Eg5oNHIt3NBZf6PFBFVET6",
-	"/Hmxt/zW2tVJOqzY0XdizkRQStibJ9V+HI1SSi3SDx2PQ96jQkFzsw9SzJ6VrmOmnRt6cxRLGUdnf796",
-	"1J39/ZKOVDRryBPJYkLlGQvmjjm3Q85iOJ3M2aalTh6+dH30rvjRk+NISFZ6BDd5YIZUBCErXYA1Tge2",
-	"+ojJCW7vLHr4uvvs3JMVw8IELCZ1BR97jGuAEPUBQZip6xcamzl6ucksuGsrnEj78vXJvIonE/DKsehH",
-	"JWsiGGFCxVO9Gr6DnvwbkgB8CrlUTeL3YkYVe8xHzNdrwQW5eVOyXiQCefMmqVNJHoyZOL5PzncbnhZR",
-	"ZCSL1ECD4CSaxD3Yzn4Uj6iqHdS4ULuddKpcKDYAyFu6simoMzOaRRYPJ6ch7yVPv/Bq6USKq/GR2W+U",
-	"gRfUWQIWeORDwZ+709bzcydxe2/hSSASWYiSEPBHDiBe7LUsiF7gnRclpHOXih4L708UezeOJuP7bHTK",
-	"4lLGPtC/l+plhhXfnoGubu/NZfaTlfQBO6rk/SeLT3JxPtgra+CaF15FXpjb69dAyhUUutBgVybJa2K8",
-	"ksQYiXMWS4pDKBq0NM+6Ick5Zxd6USLBSM95hdS5kkQypbgYoLlKsmckpmLAGiXCVynaG7LAys2Flut0",
-	"Eot7k7hiiCcoCvOCcAlp7s6n7Mj5kotByJ52J63Wbo/Cf+ynU/zkk7qMYsWChkd8OE7md3O07FNRTHwR",
-	"Kd43INs8hYLBPLQwGbnjfgwvzD4GJ0xK++hy8h9mcaRsJ9nlaRGh1z30SJv89oh5pEN+m4ahR3bhv0AT",
-	"8P0eoUJEE9FjIyaUZl9igBr+ihtXySQ1P4IfPdKPYqJbI7sLr+uQykeMBifIl4sthzQeMKmA0NWQS4Rq",
-	"IxqfsYBQSWJGg0VxWcAkHwh9XlU8YRUD4vK+HNxjUsWTnnI27TSKQkZFrfK1h1xA20u8EfNzqtjdIV2i",
-	"o5AqJpVhabMoUE9D83z3HTuvcjgMeHck14C5SUcnTAQzO7FKsGAXentHTEo6YKTeKuH1jcMMG5SExowg",
-	"SLfv93kslUfGsAeacUrN1FU03ihtjOjzSkJ1R3hD2nFJ9myN5RxxUdkfzLhwLKZLHYiyLotEsmJLyysk",
-	"WqL2zu/LwYOxKmN9xoACTA4Y+1SzwSAC9dP8qDmife6Cq2E0UeZZLgZrsL+J0At7N5qIkqHdR+oFogb8",
-	"ANshCe0rFpOUxXnElUcowWN2HmleNrJtsOe9cBJo/bOne2MBmYw1DLlz506T6HPFxYDQ5MRoVmhupFyo",
-	"oEdrXuRqo4dgMsPiNWYsTsWAJG2Y4t6C0uDFHMj0ThSfMFVx/EDAwQ74t9yVuCWZepphHz6po+3ihiRu",
-	"84/YM7wg1CjrIqbjMYtJn7MwkFrSjEPKRVdEFrziL40Dc7Wn4YaYhCH5GpkII249C2PJ1zRs09v3DLlX",
-	"ejd5w9w7anGtyCmDB+E6cDaaW+NWQw+TnobMbnNxawbRjv5yR57x8Y6d8c440sQSV4PFwtkaccFHk1Ht",
-	"oFXZq0t/C3Y7D0OmxuDbs4zBt+faIDYC+q7CRuUwZXGf6HPcp71t7dnaOnZhcwpArWKwLp5acLAumNto",
-	"q1nAt7mmF5Ha29nXrMSuJqzOtgYwqUAYeQU9xzQK6nlR/mnpA8ZjsKjcM/aTMtPRAobpd5MHyw1C+pdS",
-	"k0E6glLbFQ1GXCDKksXDdSy44jQk8JQk9TgKGbndAmOBFr5yAX+PEX1+jI+2W61W8gCNYzqtJSd7uSXw",
-	"aiOwmc4deBQHXNB4SvB5O4XOZqeQg6pFdAEPHDqSHnAL+VriCcTiJnkgwimhAhcbsLigI41WU0g43460",
-	"BDUsYRxMX1vNMJg/B9fmwE2YA++xkCk2w3+lDz8t7Jm1MT+qTL/zR744IQbOe9cm6itJk1yOuJTVAge3",
-	"EK+8StBcKCPDHDVrRK4NthpSD1ifTkJFYNoNZ7wW8GwCJm7qKia7DktQuPPeNYVfRQrH9S3dTl/vj2+W",
-	"InG8JUqPIWZqEgvwxhtyMTgg/jdf+M6gwSdCMhaQVqt1Aw1yT2M24FKxGAmlcdgVFkKYpZZNUtc9WxKS",
-	"N4jvrOABHhafCPYclgH9iPosZqLHyBljY0n8LtBVt3ZA9JDASEHHfKcXBWzAxA1JookaT1SzAWaF4oKk",
-	"NFWyJGZNfWuwtSNtkhYYLtqtVnun3Wrtg13DWQCl8T16YcN2ouGDBgEL0Mwi4YmuEBOAdk3d1B3ATb1o",
-	"xEg/jkaEiqmzEdS6WIO7togU4aNxiDccU6aaZK9T0kBXpC3UJWOkW3tEFSMhH3GlKY+jE4gzeUJPo3PW",
-	"gAlyaeyLY42BAv20/3yHxTEssPSbXdEVnxL9gXyKkO9TMmJUcDEgn3bFpzs7O8n/6ydb5FNyYojmU3gC",
-	"xv0peRxF96mYPmLPJkwq/SMlcTJSDTv1ME+jiQg0AU0EnaghE4r3YGCxfe8C70V6QxYcwgbeCxV48fgx",
-	"U/H0qK9YfF9+Da/DhLkJOyDwo7FZCjLiYciN6wsOcr+lR36s1S9Bw7c1+ZJPXS/7PuWh7hIbCqnSmBnZ",
-	"C26+WejUKZ9MwD0OaCT1c8fuNGGRT8lRPJC2rxENtYbJAnIaBVO9IBTNcNC1JOc05AE0ckiQA8B+oHkU",
-	"H7RNd2C9z5g4FvCWbp1LycXAS7sBUybY8djzsWYyHhxk2mMBqZ/x3hkLGkTpVjy7O2CH51K/eMqDgImk",
-	"x13yKfkgeshi6CcSent7ShNJX0/E0RISw/UpA1uv1ic8chFHYkAk68VMoccVgLZbqG7YXvbIp0QDtw8i",
-	"9Q4QiiYivQgBQU05pWdkTSxdk33yKQHBVfKykZXpyWPPtVC3r94mn5JHrBfFQeZdY6T2XF9HvVIZUzV2",
-	"YGjDEHFVP2+QT8m9CbbFDPVhKAcNY0aDKT4vSd3MNp2ml8xBUdgx+4bj89VIOnrTrOM76T6W7+8hERHS",
-	"APjJSTnRSy0UD8lE4FNP4SXb8h2gA3VsOZfegOwJMA53cFTGrEdOJwoveaq5HwcGaPpo48HB6SHYTjhN",
-	"uw2kr3ep8IOm0LfCSJP1W9OHjNnjPWZ4i+GulKP5Ju9r2jtKNxqdZe3sUKe4BXuQIQfNrexWUCEvHJJs",
-	"A0k6TT401x+atsb2KsRpC1g+rBto3ta32BIFttqB5fkgUo7zVrIKHVge1HQRysEM7I96ifCN+5N058w6",
-	"cElGE2VpmUskOEMM+pe38VI0aW3PduU2djGMQnOjnrR4SCIRTvHAg1AyBh0t6+SY0bOkSb1gD/Rjd+FC",
-	"4XcmXFnygpdHE6mIiqmQfcN4sSe8TrSt3E7p51jACJM12IXVuy8H5vdH5v7K/r4Pv5+oKKYD9qGg55SD",
-	"pc+MQiOVUyoBQsKdWm+of/WAg+vtjGLSn4ThoQVaQB/mPiUjWkhdwwERHCCaSHYdw7/uy8HxvUYyJr2p",
-	"J0wEDyZKY4MPxZmILvSZliqKbSSYvVJTXDMkzYBB/itY5iE9Z+SUMQGvpGOp7PzAlXXwDoSVUaPIRBrA",
-	"6fZNTBk3X30KII2Jyah28HHL2+vc8fZbLU9LQ/1PR/+zq//Z0//s639u63/e0P+8qf+542kOoP/p6H92",
-	"9T97+p99T9O+/qej/9nV/+zpf+CH257eW09voP6n86TUKqsHtuMgJalxd82rbQCpIFDRhFENUzR+3Tzg",
-	"ADVyXWgBJvZtIAi9uhsDCrBVs/GA80i51IcHNiXazY5uUoibJlcW1eb99eVxzavh/y0gRc1TS4lJ2Ijl",
-	"5WBmWEvKLvPWSkLKrut8QZQZ4eZFxgyJUfNq2xMJpI4PZoSAhxIggA+N2pOEy57TGFiM5rBGX6x5tZyS",
-	"WPNqGY2s5tUSjQmeTlWcmldz9Y+aV3MVhZpXy2D/mlfLAvqaV0uQt3n3HYdFZSGtHkYGf+IT6YcMztRP",
-	"F3Bj9kuD/LAZB7jZYSdgrebVHIBmf7YfctAoHaaBOfrtPLSpebUinNFfFvBE7ckLr4aLopen3KZv16zc",
-	"wbNN6sZENGJUSNJuGP4ltfgaaLrk4tB4GZ3TcMJQ0lnC0seupxLqK/V4Si5i2wURDwY1Kkvdk1cPsVst",
-	"lmNGBIe7xovbZvvJW9eW2atomUXusELgGgpNsk7oWlf46a2XT3o0jrlFd/D9DUl8pEjfI77gvTPNnPXf",
-	"fdpjHz5634fD57Pnfqn7lhsJlz/yfDQGh3aPdMgp3iH3emysxbEj1dfxul8kCA7nKYd8DAJ0RAP2umLg",
-	"0q2Yd57cUL/lfbAvLdZOn4YRjc9muBfc0Kca/IMIDTmV6EaZ7MsaPpTJDbNGDGVxJ+b8FBCkn4YZ+/qo",
-	"+zbS2C8y0Fkktr5j+VK0E43ewSO51DsfmCO91EsLh7YvGAzhBLgv8UYavJ53mTbKgUfaCUvxyE6bxKw/",
-	"kWvFg2DPM/f7kLTIxZCHzA5jDQLA7pY/dM+WWU0VLUs4KlqabOblDMAkAZ5WsYyiJ9c4++8ydRSGrpuz",
-	"LPdky7hI6y8S56qZjkFuRNuLvGfVDBc8uaAHXsn4S2H1hnxfniy2hMugzkHx9dXgZ9VWXoPPTYDPd5mC",
-	"vAnvc6nKTwjYbRY/GmkWhhdFj0MVKRrOdZnPK2e5eZkB2dYWPlDJPEtP0pgOuEhc+mfN0CCKh+kL6+p6",
-	"ntv7vF1a8hAm7618+rL0cX3sNnTsXI5mgxYLVMnl2yIo2e14wtyloDEjIiJRGLA4Cak6RC+a5DlDH1JF",
-	"4zEa43wItYKQYaog/me/3SHv8be64nQSDJjSG5JEaNWpPCN0QLlITX26xzSO8YbMmP2oJFLRWN11DI1N",
-	"1xnH8YCzvRTn+oET6pjxfl4wCnSmbE669cxSL8xNcttXylMuMWKnNEDPtg+W7REVU2cz2zttr9VqNZrk",
-	"yBAGDWUE1CE1NRhKcCnAw333YaV8pK6DrkjJIrG/Z8nCorsAN786WgLd1Gfb6fIUVZz1I3BZS6eKp0IN",
-	"qTHxR4IdJp7s0Fw6cIxfrcxXmYtWKktAOTP8wu7UYixhSU6fe3tlfl/GmK65/ha4/pdOJZmvj2TpXc4M",
-	"BGy1wLTJmcyw9S2xyHwwzIgL+3luZMzqIQX59ViEKtY49nIjh/5av9rokUc75NF4HE5dLau4vWdsSvyM",
-	"1VL6cHVOSY+OuaIheccj7DntKS2uHYM+XO9KE/Ke3f9sewuzk6zxdFuqXG5wS6t0uaUtZUmurbCEwZwo",
-	"qpjUm37G2JjU5xoPGxY8aNR8asLcaRimoGG3lK/NgD3Omu2Ugp6Uee0Wd2Jjmmu1Wa4kd6dcNnfnErpu",
-	"YVuXYoi5t1dmiWXn9popbpQpVludzK2cvRVdgmdt1fbkDquSW+Vn+KW0N7nDX+H4beDkXR+6TR868PVx",
-	"vIuqj9/ABEIuBxredd7a2hHERrzcEBeGDGVrsHQKbwO89BJQxU95yNX0EAllwM+x+gV4+p0y11O+PhEh",
-	"kzLnPG9j5xslG52EhpYgF5gJIJeQS1WGSqDkh3EwdPqMLoSE53Sv4GEqHYvHkorZmvlu5+UouEZvs+RA",
-	"7mjM5+rl1L8Ufy9rYmVOX8mRrnn+Jnk+uoZWs3uTZmQ5Ro+NvjMJw61CLsvv7RiX4/TpzMuZPA9VaUB/",
-	"4ogmAsIHIgInfApudYnW3ZxpzN6fPUtv66nEz9j0IopLbo/e06zSZpa5GEaS2aCIKCZc7KDAsL5+pBcJ",
-	"RbmQhKvUbp5hmUsnsdok00tzny/I/lySWJ7zpW+vx/RyR/Ka322S34GCNid11ZLcrpzHVaUxWpZNwYBn",
-	"ZWnPjvZSoNgMC3n5EZTz92SVEwcvrnfYUnq4PmcbOmffiLhgAazuHDVyIwdtG8rjEoc0N9sFFMY5h22T",
-	"EjBTFWm+ECzMZakjmXt75XNZRj/Xh3NDh/OEhf2Ka6cyM+sVvR3qr3k7VLIK1zdEG74hWryQ3eqm6NJ9",
-	"XIpplbSwMuOqOlvXzGtDzEuLshkAfmJ/XphbucFSM3Fs2vS8oZXykUma1nXVFK2LY27b2fyRLnVSkvdW",
-	"Ph/Z7bs+FZs8FQ9EyAXTAmlS4Twm4TfNlJY6Hm7Dc4+J08fCsrgw/C/HCcqOePmT5L6/3okqbP31ydrI",
-	"ycpdQFxaVd9tW3/Xqe+L7wbVZbohPs/U6LZlRYgcszCU6GN9xkw+EEpu3gxu3jwkHFIc2XwNkvhJ1Kff",
-	"WKPMd6UxOKMUz60PXE0GS5z5ijausy5c2YNfUVUGt7JJjgXxMSfRLYzzfgof/DSTl28Izid1W6vh0M29",
-	"NaJnUJPLROHAejS8rsD3PjCpFNzySPozFyqOgknPfrapFjzIs2DL/z2ejplP6p1D0tI7AZmh9MnqQAeC",
-	"seB3WZxpN4yiM7x30BM3mRs005qauzxQa3wIJ4oZDQ5N2JDEs8sUOZ06sytN+JBvrUyfTnK2YHZhFkCK",
-	"Kpszjo2oULwnczkrtpQHYv0gfWh96WQKa1fJWSxYPw3s3nZXGy51M6uXD2jZTq4aszOrp/JsRR1Sv4ji",
-	"M2QTDQ9DnkQ4xSqQbo40pLx1Koe6vOAytjHLI67C6cWb6qQG3TIWxYoW87yxJIXEAfkk4pDLWj8sNbSL",
-	"o3MaesnFORfnXDES8Jj1VDg9JO30HfAa0L+binen02JJF91uV9h2D0nngFAx1aJCtyKThucFzXVWWgFH",
-	"4lRhvLSOasY7bEN05o7gw3EwP09PprDrBZUkpFAJUplsPWvx8MxoKhD+R8Mo6bMwooUx0CpJdFDhnlUW",
-	"t2MrMLDAI7smp2HdSVe4+gF8MQs8LVybEFGUZAoh1FOuAUiTrIaDDhL7elJZwCk/mCgkmu1YxLQAHPLK",
-	"sJBT57Ar5hQ6dAosVtRRJPkyigtDqMLWba6U2NWp17cNtHIJqvYWMMk2BX+pkN8ifZVJ29dQMW+2yFtn",
-	"PRetr1NuGy1xpSzRSE1JIa2eG+20jG/c12wpfp+ds7DYiOQ9h0OBtYaLwTrIbJn0ZEtmmHLO7ELPIxpb",
-	"VrBqpFWdnxCLtpw61e3qmCkDUD2PREMLXuwZxK5kNO4NPbJHfucRVEZZY2310LalsbqJjSsrlWMO5Ish",
-	"7w3dolZp2uMWiWIy1oDoa5hOUn+9DgZzUooV0UTBL9UjfQoUTE5p78xWCZpINEyahxaHZaulRIyjkCXH",
-	"bebFevLgjOKdy+Gv6syGIpPTUEWgUVjGQeqn0wSQ6R+MUQsysVPh6C2gopgc26CkNIpMZwkWsFrFzOvk",
-	"gHO6W5JiN88oZ7NAUm+7QU6aqWqSstotVrVn5yzOKdrryKUl8x/G7Nm2OO1EphBrFsk/nJyGvJc6KpQd",
-	"+q/PpOv0XkYfeJphAQcJqTuE3kzrbbS9nfaTxVa7kKL9aBAzBlnTdaOQCvwYyEFP5nFUXVFx26jcEGVl",
-	"rd0E8bU0S4ghOM4jMsK6d1qWWIQM7RAXP5rIOiMSTZQ8ZLuaSiJHNAwPrX1oFGFBDqlfoSF0I1eu4jsn",
-	"b8nGk5hXXq/lVrfshqWEDBa/TOP5l69v0a7iLdo3Ii6qj/iG7zguQZUvSMdy47ckYPWxhqaTe+9JrLCh",
-	"XC+AG5JEF8LEVpVH985TQKCyTcfBZKUyNinRjcUT5gSm7c0vhfDsPiZPm+PmYDwANn99P4fUFmcjn9iX",
-	"rtnHVWQf7/He2etDCFiIam2A8B40k8UHGSSg+/mq4oDsGs7Z48XP7Zl96frcXsVze5/GZ/flQB7JR4wG",
-	"rzf3qWTPVsozWNDoZgvFpfIHzs6pRQMsxbNMuEQhkShM25tVLSi/SYufvlHmzesjeCWPYJoyOn9XYJws",
-	"bfbdKM7IJkhj8Ojtk8dkyPWT06TGO8cyb1SSj9jpSdQ7Y4p0Wq22rdXZo3E8JVw1u8LvRUIxgfW1Kbl5",
-	"E6dy8yYZRmFgy8gxrIt2Q5JvnDz4gCj2XJG63619s9vt1kwL+s8D/c+Q639fdGt+w3OSG6bYmqvDrujn",
-	"ZiONY6nuLu0k6hP/m90a0kS3dqB3HuppPuZjZzBYXLNbe+FjhXQqp6JHx/yW/aM5paOw/JJWocwreNoX",
-	"+FOGN1QQFlUKqoFaU9FC1NiblQQZLuDhgRuSHN+zCfwsTdRHNGBZb740Tzi+Rwb0nMH5aCx8QMyelg+n",
-	"hBqWbbiieFyrDa15pN3qkDHvqUnMPNJsNhMNzbwPDlqycQjVkHc6nVYrS0zb9TH0XBdKs8j1dANuSKi3",
-	"iPsAtRYD5m5a43IKCVWi7sdJscq6ZFBLUW8H6dzaXZxAOEiUxStVjeTgnTgale15i1B725MUZe3At3Iq",
-	"FRtV8b819jjq90Mu2MOJHC5i1H2QexyumZKszjQIOMquhxnOUsyNX5p7LJkdtkjqhpt7WleRXCqQeM6I",
-	"4UA0Dgm1Ff/BSR/ykYODioonriRMJU3MeudV9ADVXaHibIYm2rf2GodQycvc2WU4dlL19PjewoSjJUDV",
-	"IPRvLMb+ij3Zm72lulr8HBtX6NWPJo5+2QpM+NbSVZjwtYchVXq0sxf0BjgtwYOknr7SOCQtWGqc+Q6w",
-	"qU1xUYmqRHFIaYUJKCOtNWmuZLbscn1Axzv9mDEPE/q3k6FGEDy1Az66RhSstWN64ongXXDhk9Mxj22c",
-	"OI/OcP5rwzbBRWaHIL7dNaXBPbJHAhYytcZtZtkN1P2JYo6/ymsx2oCXwQnWZSx28vXogoSRXhMwtcBT",
-	"jtPLBFagXJCm9tHOnb07t9/o3NmfpxOuloQ1NZ4kMfCZST1ZZOWXUOayr15rc1dSm7Ob9BrO1BI2eGeY",
-	"KxDgNeldRdJ7UAS1eb93qvRaGCwJ1oCctXsYXZSFNzPZ25wN+rXGUfEHJ2/RYMCSKJTF1Bf+4ESv6wkU",
-	"kt/2Skg+ELTKgXTjK6K4CtmW51SGQeZhV6NXp8g1tQBIRYW6ZX95yoOnKnoKXoKDqJFxh+l4u96et+/d",
-	"9t7w3vTueO2W12577c6qTjLHD05qXu1IBHHEg5pX+4iLILqQNa/24OTf6c/stObV7nPB8a/3uZg8T994",
-	"SPVLx/ifo2DENcF9ncajSEyh5bciBZ43dnEy6RxKi4pHYyYcM18vEoKBqzm6GE9Kq8Xrp6p1BmPDSI1N",
-	"aaNL2Afeor0zLYJKy97h5bOWMVA4nJwyrcdyNFudJm+SesaAuefaJ+ac2HGGvGa6bKVPFgm11NU75+RV",
-	"rlDDM2RMY5XuBNTIjvo8ZGs5YC7rgy2W1S6X9WstyQdVJqF+Z8LV67slnnWXYxzAQkbPuRgcprFCSZ7c",
-	"NO36fHE9C3k5a7A48npmX7pGXlcReT1io+icQXnVUsqGQrcLZ5TcWM0yt9u5w16cGOP0tWtyvJrkmM/9",
-	"V4ocxmB11qIJy06MocgmjRlp75xSyYImOcKHIDYE7gFFAHUxwA0cOaN+F24bMcMEDQkkdyxShm7pg4lm",
-	"syUmMOwQexMTa96ojhAvryg6jC6qenioW5b895hHqOtR0FyzjmmxcIOdZGY85dt0Hp2x115y1lhql/Si",
-	"mO0YoSe2Ec+I2Y4Rzgouw77MS9fM60oyLzcQqzx48oYkcRTC1YEJhToA3z6Qfh653Ur8bVv5bA2ucthq",
-	"ebdbXqe1qi74QHfn6HFolgX17YSJoLIUeO66v+RAzrm2WuTGY7ErGMmelV/AVN62LHx3nVWaVrmAKWQr",
-	"dB7OOk04a1ZGUmY3HlWtRz+kCj1TTqNgqo+aZCwgrVbLuXGgYy5VPOmpZtpcg4zDiSS+Mxa/RNme5d6R",
-	"nHN8Ci/hju81yQneCeHVJFTvcAuyQ5XuOnyPd3yNxPlHvwA11kkMEUZaOHcFuBKBl/cQc6FcNMnjyvRW",
-	"OfWnsow2+NPMT8pTUKAd95Ly23OkmUrStS4oBGqqghcKbjepB1FP3gpYj0u4wRwFv9Xf3zH97ZjXZKNJ",
-	"HoMPU7vVbhyAi5H1YgIfo2az2a29wEhKSws3ZFfoB8HfyH3KLCT6avnm2DddvyqsVg4DdJ1mHChy29t9",
-	"c4+cThWT4EnSFbC3IR9xlfXjardau54p9rLf9jqt1o5+jfRj/QLUKrPuXYck0nvLFbDHdrZkf3o8Zrrk",
-	"QDlbLgLI/mGdb6g1zo3oFA9OnYopigVyTsMJMz3q/5S69LRbu+Q84j3mdUW7tUfOecAi/fU+6fMQHrhN",
-	"ftu++AYZsXjAAs2ULmgc6O/e1NOEv+6QMLIece12i/QmUkUj/fcuUdMxFwPdSXuPPJtESjfdfoPQ4JyK",
-	"Hgvs2Npvgq9kEF3oRvZaLfLgKGsaz7hF7DWa5AP3V3BH6op64o7UACDt+gTh6ifCp+21Wx2v3dr12q09",
-	"r93a99qt21679YbXbr3ptVt3vDYYK3e9dnvPa7ff8NrtNz09tAXk1ebN6Qv5E3nGncDxKQLVYHeNCkPc",
-	"JEx9IMJpCayfyKHGHyipSMDOeQ8YWTg9TJidk64y0VPG4dTKP0laJWZFTDTh3KkUO78XQbg8HIBZ1yrl",
-	"ra/vgzTLnwdDGfXsNX4ubkwb1mKvNJZpERedkqKIM2siLpBItRr3JEW89CzKSja61b0yaRslU+h0qhte",
-	"GDfl/HhyoWPD6EJgTlTHp++QBKxPJ6GSNoFB4ntjrLVr5d4qdRRac1xJaoXVD2eZF9KipvbVXWkKuBDI",
-	"NUUVWZGW7WcmPlxciZT4ymoqpKsdXCuNm1AaT7KUVPCv4mIQQh4zdUh2jSuj/kTqHY+kTkViIllAurWL",
-	"mCsj0ro1D9hYUkZQJuk3ejiNqHHYFXtZsOAqU1m5jzeSq6qcJzCRu0OqifwjPUq4FTBfPGI0cD+7CAW+",
-	"QtVU3XVGJ+can+bRpduaySKX2IdWiufZep54Lzu/coLKr9IyvCH77rWd6WqyDGWLH2nkX5EmXj+wlYsb",
-	"PWLdbzlRCXZB8PdDXPReyGgsCVcrC+uZN0WZiSZDW2jZljoX7qvXx+KKHoska9OMW/pMxtCFUkBZ0VBV",
-	"aNP8Pn9MSxFc8t41tV1FanscUyH7LH59TiGCXTxYim1HYfBg9Qv61GU8105hJAss1+InQbkvXh+Fq3gU",
-	"PhT9KD7lIIRnlFRaluBm3J5me1ycmCbOe9e0dCVpCdKwW//EampawOyYyWRXIKyqCnv5ASxBXJk3r8nr",
-	"SpJXpePrUd7LlRyLtMYO3CP7yJEglbsxQLoZ4bGUDXvu1q7x05Bsn9RHEsriZJMk+6Quec+x5disyJjd",
-	"1vgAoCm8A67HYJVuYHeDMDql4SPWO78vBw/Gyu+KestmA/RImwRo6U++6dg/wd4aTRSaf6ZcDPDiZ9ES",
-	"O7k8z1sIWX/EBlyq2FxT8RHbRJWFssuld2LGCHuumJDQFdyvRn3FBNx4NjJmebyNTmuPyDQX/zZqVFxm",
-	"9ZwcLa2xrdV5lDdaiWcxYLGm63ehNuUs3qF5Zo+RuvUbILSvWJwWobkhrWsKxtSiHGmUBS5pzmxvHWaF",
-	"UTCh4ilkB4OAijTi4ZD4Hz/xSd2ktp2EYQP5uLm/y5guF7n7mF2hc1aYsLnkrFNFQkalAn+NdKQNT/O6",
-	"dFQrUt0GfP+TSXjlO7BYQn3EpZp7VSBiyXpxVc2SJIpFDmnMAoLPugkO13SbhBLDq5i3Fy1wvLqd26yL",
-	"HWPVcUzXdgl45rx3Dc6uKjh7HJ0xUe58yJ6PeQxQoTL0/n3eZ5C/xkR/Kd1aJgzfXCmT2629N1stj7xB",
-	"AjqVjQXv16G9coL7xkePD22OKEhlMmTEh+d9MoR0a1C5wT+aqGEU898zSbHfYjRmsd+Yv4TYt1eyDDPX",
-	"spT9jFe+9n7NbGt5K0KGo2Cx/3RKc1ZuOeYCL63GWbKUf81N1ucmSKyTmKvpiV4sE80Epy396x175L/x",
-	"0eNamdMmuDJ+46PHUC249OgSTOoGpxNzuWEiN+N4ac4+nG/YNXClwmEkgx4qNZ7PXjChjH+LTtTwlia4",
-	"p4a92O52ne7IR1xIdKLMjtvH/T2N1NCoe5iHhuue8O2aV0PsnvAcK7PH/D2mhTZkqa4KH8W8fjTsG1rj",
-	"GPS8g249XAySwpTGDypkqe+PzbiHTxw9PCbnu+ilmvqRDqhiF3TaFXX/1kgOnprPPqrEmBY/49Oghkyi",
-	"Z5ckKuaDAYth7jj2UxZoEeGXZ97zm13RNfmx5YHjXk1xojHrsxgwP8wBPGTZczoah0zigOzuYJ41JgIo",
-	"CwXRR1i2M50ZO9fHuysY7Q1hvHa4Uu8oHEk1ZFMScEkHWmnVr1uPYX1aY9aL4oAFZCK0xPGf7+jed3qR",
-	"6Ie8p6Svm6GKCMbB4xUiorqiHps60eQ0CjjWy8PlkolrVjQB1O6RcRKc5dkQ69T9/ujhsYf8Hj1NwFaR",
-	"aPENwmVX5HQjiLxKFCRYshGNz1igh2+fPYDcYD7B3TQJtWAIyAs9YrjuFFy/cQNg637rt8jbhlN3xdtA",
-	"HLCyXBL/4YOTx74tEg5bB270kIES6lhIcvPm1x8/fkg6rdbNm/AkulIbFtStHRCOnBNZkf4CuZb57l6o",
-	"st9peaC/+Waz2XzxwgfHQKTZ04nkgklJoonqRSN2aAq6xlTIcRSrruhTHk5iJkl9IuJooqg+O2Oqhp7x",
-	"/9eHBowV/PeMC7ZnT1sQXYiGFlTG2RmmhcoOk82u2CG+mZRPWiaLu2HUxrIFEzRe4UwQ3+Hq/iFJ3aih",
-	"5ApHn/yoT/y3bbNuM11BiNTCx+H8HhF0ZCMHoDqh3szje4QqgrCt7ndrKsJ7JhC6d+7cIUGE4QGEPedS",
-	"dWt+I5nOvdCkB3XKHqIghGrwqBn3aKxVHQLF2vQTIB0xOSQ0pLfMzjslvRuS+Mj8H4yR89+D51AEgQO+",
-	"/01I6wkUSnzQH/wGxqfYViSm8kZbkvX7berVeRtGobEGTxKfisiMpknugh87nNBJGBAaysj4ejnp9czQ",
-	"U5nrFKYkWoBLwhUul+axmielVV8tE8E2NMMEe0JaRdwzC+iLSRj6TXLSoyFNCk5CwJoGSrggGJ+JiENP",
-	"LwEdv8fiCF3v9Rb0wknAAjf76vku4GpY/RGp+w7yOCCAPHyioOx/RMd8R1PfgAkio4Y9/1oAMqGMOOgK",
-	"V4bGRiU01FmUroqeGW94xLU+Iko/SfmgD17dj2Cw7c6uj6QfgglVMzvgPRDyYZSPRpMgHzLHRXMjLDyk",
-	"Zkt6D0s+GO0ChXVXoJZxYIDIJxcqD0N2G6RS86h+q9U4zEEFW2jUqjUXXGjGcWSpzSMjGmpkrfevH8VQ",
-	"nRTVFTjImhooRC7o97HWl1HRIJYX7+YCJoy1e8CUJIYnkXar1YH9hJg1zPd4fA+JSos3PpjobhIFz+cj",
-	"eNJvHKLMBOaAKwu7qWiM0b8DLKXLYzMW/UiWRsx8Q37GbH1kFkrWJA/0NoOIkxBQAlvp3xpRQQcsvnXT",
-	"hzn2FBx5KnC/dZMHhGpkvYP1qCAkpiuAksBhMvOsKfUR6CUB3yeS8I8oJnVfj/fD5GbC8Y7SH5Mri2az",
-	"2cAVbbdau/Zk/C4NeWBOBdKkufLQRHyOP2pBPaAaxWE0UBD1JkDOp6wf6SNNsAhYTOKJkAcpEYBE9chF",
-	"HGmWPh0z6VlS6QrfAnrf8AvPRGUf3zNsyIIAaz06IG3f07JxJ+rvxFQk8dYonybiTGiswsRkZNnJgKmu",
-	"cCioXRAwTfIemyIVjajqDU1llTELQxYQjbgOk5bP7JPGXd8tL65lUMJvjgPNbfqcxdKDiwvpZbNTan7r",
-	"OlpqSj4gPjr7PsUjSfFAmk+n9ngmSFldROkpkJCLxjO1jM07xmPDvOlhNB3Jljg2jyKZ2D6AWq1NW888",
-	"m1oTpAUfmYh7uJK5eXPEw5AbM8vNm/rcgyjy0W8ObkTduzBgtpCIofBT/eZNpx0KwoILp457EgsTTKwM",
-	"9d3shZruTyexuGd+1p8LVhNgdPAXir8PMklb9cSQuJAg0v4xTqrdab1J0PXQI+3d1q5hWe19/eN+e99G",
-	"FXXarbaJ2/b0RCDfc8xogNdwY2VmE9NzFlanPceguRSI0CRaL6EIqojvBA/4gCFykWAaPHVrZm+d4CKD",
-	"gE1MLbRldn8+sWTgvyExGLXm8wbZZmKcrHFON3OYuKRnxpmOTCtm1TQNa5d0pnt2i6I1ydtaj3IBm6Ot",
-	"Gi6jR1JI5m61Lmj/Yhil5dU0BknUCqPmdYVJW2FuBY0qZbVABA7I2PUhZ5rn8ST68zSMemeZyF0A/EYx",
-	"PWfxKVV8ROoXmhl1RfIUJLxLgIbl26iSmU6SoXCYuVG6tEoKlWGixqGBIBYcJkMe0nPALma1zlkilwKr",
-	"OUNrhwYrJy/amSLQxz3TiAw3bAe/kOFkYHbQ7JGVOqYdC8m7wn++gxFZ/kFCNMf3zHlAeY0BwDZ2i9QT",
-	"yQ98DKph6Y+HWmHp1nyj2ojIvE4VoSEk2NcIWDNTEJoayRn5ubd/2/75xpt37J937txJ7tYsiGRBw/Jg",
-	"8z787T6KnC5odAVAKg2IhlEYALEBkIniERU9RuQESvfRMYQ/9WMmh3p0CfHBuuullV1xwhhJtAyjbeWp",
-	"36F3eEvTeY8Kq3nog/Z8h8UxAGjpN7W8vEPqH0TqWG+JlvgsaGiY0xVaO0UoBVpf0gXAOKNvAhdJVDNu",
-	"29DdThkeFS6Nb8IY1sTeYWJjTWCmXVE/UVFMB+xDQc8ph0LcDQRbFYNIaghobnlKJYOMxKgzM9ob6hZQ",
-	"LAcaTXgk4PKM9Cdh2DjoCht5eUElscX8rbwB+tJrdqrPm4q5PgBY+6F6HgRNLV1R94sB3kHnzo7E+e1Y",
-	"5X5nyGiohjtUBDtaUoBNwE/AxSOqjGovNfZOouCnJuR6GF2QfnLFisHOaMupYzC3ZsSRhiR6mOM40if/",
-	"UHMfcvL23Q8fHT/+P5qjIDk7NgZPr83YIFJPMxgIBPNJXS9ONsbbtcMhf0kXA6gC11VzoBHD1a4nTxwH",
-	"sJhdAQAddkILJ3/AlIbyegg0CGIwH6NbhtbGdnpDBhWwfPeaz8CMxDjvN8kRbiIYSiiuWFfY8di9N1pB",
-	"qnzsde6Quv84iu5TMTXMXsMMaxpqmEFai4OvqWN61Fcsvi+/hkzPWocPSBokD2MB5gtlZ8EcJogLpZrk",
-	"cRSRkabwxBmJC71tgxhDVqkCbg0UeMo0Q0u1XRbos9YVWsWBse63dlMECUOwtxhNmOSsczX/xGKQPibl",
-	"rB3ft7QJdtKjh8eu7SG1/TZqXk0DCOMq0Gw1W1ilgAk65rWD2m6z1dytebUxVUOw4pdo73CpFZUVora0",
-	"YMxRMRZBg+vlZCV4bL2+JKlblYlYBeWw3N3LQ18va1Y67IqMs5eGMHlPKo8UfL/KnbisdqpIywqmi2EU",
-	"MnKqdRQ09FqJg7Ul0NQGdXG64ubNuyAzD27etPqqWxInZ8g4TGRhU7+aAcK6BbgB0r+AyIGvUKXD9+HI",
-	"HxpMeXyP0FAzrak7wnar9YbzhBZEGrBdaDCotTIkHIcF1A5q7jmGzY/piClwXPi4/FIsfeTWg6Spe7UX",
-	"T/DyiEn1VhRMTYxgksMjrVB86xNTr86CGfg7jvUId4IJPueUupaT0YjGU/emyEwQZ8YFkBxsWVMTudZJ",
-	"XeePWmIzShwe9NzsPWfNAI7aC6/syycvSl1PcMC7O7BFJ8l9bW6wuHOJdAbVN5vyoXTAIlKPh+wk66Sh",
-	"x5z6e9V+9aff/fxnf5leuC465Dd29HNvP9coJTtiA8cAMxeIa5mVdUb58uc//PyzP8qPUr9QNUrb5eOL",
-	"KDu8lMNYlVzqkxuJHltmcOx57aBWcxz+4FpQHty6ZW8zetHoFj2nisad5ifjQc11s6u9+sGfvvzbv81P",
-	"aG//NpDPMo3vFhtffk+1ApJdphOjuHgkw7mtWFt6qV790f/78n/8x5f//f9+9Y//vODMihObSQZwiQyo",
-	"epH7e9ff60X2xjqhIFTHgLw7rdbmWFGycInfgH4yvY/Htfu4/aQ5Sa9O3njzjj5SLjeuLcVTSnvddXo1",
-	"bIZLFBgHuZ1Pbd7lviO1ZdhF6WDeKCxBK7MElVylthAPSPo0Ph6u40bLXQdUr2vrHxUkoMxZWbTvValZ",
-	"jvHdLKyyV6qHjlEKE25lfC9qBx8/8Up4JbJJjRbpANIDaEhXewKZA6wKionu2h4QFWzmfqv1RLeeN81X",
-	"o79jKScMTC0fPSb1r5909m/j/VuC8iJB/NQjyPfQ6o3PlBkNqxzIuuKBsBaJcWK5F0GSBf6AcCknoF5A",
-	"kLTGBjFTPDbGi3HMznk0kemNSILRk0TyRqx0RR0wNap1gGK5gnuMdqvVaXhopqlIrT5mwlr80G6k4H7G",
-	"uMpJgtV0Sb3TanW64j3eO0O33/ty4OHFby+MJAsaGjaGVKGqb9Ru6naV9KGna2Y1ZgJ0mjMm4IYwQt3Y",
-	"zlBC1WLcgy1AWT0nkpmSTS2TTT5fXBiszXganbPGfCxsLwwMp2m3WnuHhfst/fWbpJ7YobgEAgHfDcXD",
-	"rkjvkWzY2lP9nt+ogsuPjbfO68LKYGZ7bA9kFnE6V3R45wX6NVeW3BNav6BTUk8Ivt3yCBjzGhme5/ov",
-	"tlteNV4AkW7sgSsKt0xf3kwsnAUQM3rb2zEkolltEezeuXMH7E9542L1GsxbAtPqzEG9uZMQaHFIGizo",
-	"IaU0DKc7IVGHQCtHub/IKFHhWUlOIiWV4cml1wo2cDmJmXjbbgX8Zc9WXviX+UYbAWWdCmts+o3h6bs9",
-	"/oB/4/jD3ztuf8CP5bF4tN+7e3z7+Gz873737jfuNJvN2mogZrMQEXdyLXxYOGKlQ9nLAUTHqygxddnT",
-	"d5j8raUtkn/REoUJTJc5aKUDezM3MBexJ28fJjnqbPbMMCTlUiO9rM9Jm3UPWzUivVSiXOmsLghtNeCQ",
-	"aTzBbIT7LlPJItfDaEC4aCyHc/c82P8E7LoXrLcGTD2lYfjU/VJW41/j7+he0WY8RMiQygMC7qZOpjFN",
-	"3zaLrrn51HjSZrDlwsNX8OYWL0BoV5hKJFHfA8FemVbM4FORGxhXLkowrpbZ2UumsjP3m+SEKcXFwEpL",
-	"yYw9HO26SQrBestDZzH0cm8U0GV2XbiSLOyjj5LNAznLOloAZAOmjsIwk03rdUKzMMywmky+pyxkwetW",
-	"59uZ/B7we4HFLtr83v7tsuYXPsvvFhd5exI4t4SWy+VO4sffzFVSr9W8muuNAgwsXyKhZlx/zFI9TRfH",
-	"fRKTBLa9xJwHB/DI5D9uOXlu9Y9DCoWuT9iz2kHHq3F5Xw7uMcwEbkI29LcPuXBynXP5MObnVGGmPvuU",
-	"VvOkct7HgO0WxPDYDkZcwJ8tKJldeLKcJjAVrI03blWYL1dZUfQasXfxpSu5u8hKOi24K7o7f0XTL1Za",
-	"0v2NLGnHWVK01q6B7spPexW2c4bnWts0qnJz7+I+G2f3FNDQKfpJua6QN7LJ/suHux73WAgTNLNCKHWt",
-	"GBXAwTct1vn4iaZkG4H08ZMXGdjwPtSiCcPs/NLyaw6EyGeALCtYUAYuOogwqnHFgpjicS7mA0aZlZ7o",
-	"AcQFeKQ5x1L6UBTZevtEMSRkPr4nE98eDUiIiIic9IZdkcEH4JUYMyLP+HjMgksQ4FdFes8+frklhqDH",
-	"cmnyxFtXMnu1SLDt914BO5Y52ZcDCr5UjLG4edcY5pIwzEpydw1yf01STCu/Mhqx1yXF5OJS7IQpibUF",
-	"QJUF2aPlmMm07FvvMqNc6p8yqbGz1O+jI5YbJcNFV2Re8ZPanPXIpmMxoVJw6YFhPVNoJC3ecxHT8ZjF",
-	"SZAElWQcUp7Gs3UF/tTAMNmMyIyjC81YjM9p6hnpSFrByJSpZnZ24ECeRo+gW7dvTqYPLOiUQfComF3Y",
-	"AMxScGmE8aroJpdbu4IkL98RI9JJXUZkIic0DKfE/xiZ5RO/kRH1h04btt4DhYq2UxL1uyIft1oNDdAh",
-	"nkvXge2GJO3dVisTwnEXfAgtG7e1c7lKfKxNgY+uiBm4dZq1mAPD/NxtE3XCa7LLqKdvyAldb22MsL0f",
-	"1CfoMBtZpBFaSvB6/boCfrgYRnYq6bIVo31NKFEBO8mrg52C6INIwc5O8247mAZN2RIwN6S1cMlibjRS",
-	"T3k86WRvo/Ip5+eroiD7Xv70x5//4vu/+t9/n9fY3Bz0HydS5snS1pn2jpqO2X0uwb2rErWVDnkJWb6b",
-	"l8CbGv8igHe5wed084UHWomGx1xsbV3bRWRTYhxZb6kXhhgnl4Woc+d1My42c89Dld9UpciHSkS7eQ/K",
-	"HEcu32xSp66x3YPQSNJubNT2YqjiYDX9Ah3iV9Ew8gdijW1bgzbX9VlaEO4amZ8RiRYxbgHqYrzhLRoE",
-	"T6E+djW4zZpC4GEE975TWNs/SKKhBbhBub9BmIvNEqLP7JSoCFEUDkPjARHFXQE5r5Ced+DyKBGiKsrZ",
-	"ZOrtdmu30SRHAqOxtVzF1uSQj8H5iI2VG1Z7vruxi5p2p/UGgYjToyDA4MRsS3AM6qNJqPiOiVSUU9HD",
-	"olwQpceCJHASzlIUBnlvoOwismcTGspcPwaH9XD6ucDwEg8i9B/qCuulmGyn8awvA2A0CGCqrxF4wYoV",
-	"+FWmnnzi8JFaA7Z8MVXV/dpmsXlOB8WO79y5s7n5vrFjqOMtpNNyBx7H1TUSVjLckClFZWDtumu1LuQ4",
-	"MjS8NahRTqEbABqXbg8sSzGxYe8YhxoqEu/McdcuEuhCLttFukV2bCjWJt+r8rhbgdouCTwcBYENxDc+",
-	"qMmkHOyA4nEF1GAdSd4oxQ+m2RnWMRHIVNY7J8nkpnGSjoAktUmZnAQVIlKM+DF7dl8O/CY50iAC3J+h",
-	"AjQGO0IoZOL57HZzQaXJwcUCdBt2/KYhk1oUBtbAFTPJIInUGEtPl4AGd8DLYIZdghksjpyxZScM0cFR",
-	"poc8KHA7t5ggbWAZQOC8Vtfoy226YT2NzVkx0Iq027p9580hlRkUkRmfxmjgWDYRdv27YhkCAGYAve5X",
-	"QBNc0SsQ1afJIMOJ0lnl7PvPkCO9/OMfvvrOX3zxH/7ry5/+D31Ko41DlazU1uoiTAZyYzkiG6qfutJ6",
-	"3shffecvXv31T5J4p9zIE6/bzaCdeYP5/Bc/fPnjXxSHkbgoL76A7VbbihYkq4rgQUgRZFcUEpFlDslS",
-	"a/ny2997+cc//Pyzb736hx8VJ2HsMstNYnfntEQwrrepKw1kf8fw0NJlvCEJo3HIjVLoMERHVoPV2LLu",
-	"KVNLre0XP/npv33rb7745X/4/LNvff7Zdxcl1cpZzXJkTSVhqdf4Mqv/65//yRc/+emrn/4rcojPP/vZ",
-	"yx//4uWffXeZXVkKrNh6hFsONixwyCpLWZKVEa5bAt7vsxhFRbqMpG6mullbl9PBVUXPc3JWzuitnL+V",
-	"dNguBHwuwPZmdlzOk9we8xZH3UseXJiRoBmlBE9CoAvWop+9DhnOVDqc/bIFMBMeQvlj00LZOFIedkgu",
-	"KFdp9iBgZQv7yd9LUiPlUjWJKE3IBOSWcJ+V4jnXVHYs/7gsbceaECmoPX2LAMv0nLlajSZ1oD7Y82r9",
-	"5qld7xmWUhfHY8ZfCMY0dOISSNTPoN4D4mPew0dMTkLlk7ZJvypJHVJmnjKTSQVReNQ3eZ2ByXjEp0GA",
-	"aaV90ml4ZKdNYtaHZLy2ZZtuF6yiRvN1RlRUchzlAEMY9fQDFjcWV3lwDgda9WkXVZ+j8TiOzllB4cE8",
-	"Jkn3JlC03WntdYVpxBpd9do0ySOYKnTTKXbziH3CempuN/m78SVNqvpELqHYdEW71bp9mN8F1FQNl0lg",
-	"T7vd2pup/TyypPkagwJgqyuUDkPKKe5zCW8BlJRQcAL3f/3zP0mQqntysIjDIiBpjj6yuyMi9cjSfDEG",
-	"1cxAQH4/vJ8wCZO5wjyXa8xx5UnNUQ+XULLQoryRQc1Z6ds7InKO6+xhodV4+8Nqt/YsUvo6tB5UkHb+",
-	"rG6Exgtz2ll7UigOyidhRIWFLMuMvbgfn3/2vS/+8e+/+Mm3Nz6J1RCJ5ovbi+NJuN5mTf553jNXbcno",
-	"BHpPy5UWwM5Omk/wWopNbQ1XDoEqAzRN+KZjY3Mq1pLG/1nswu3xtrs6aQGaSiu0tTkY6J5Q5hLsoVSP",
-	"2MuOY2b/WsdI+y8FA5XJZOzxfn3YH0/aZekAKGwhqFRPvfR+YVWdQFMPbF1eHQhYyBSbe+PxiI2icyY1",
-	"/tMPWgSY5Is3I7V3Tpkr/SY5kpkU1SZzpu7YFMLYuaBTk/kx41MD7ZmDb6uIbs7hYd9A63swFAun3fkB",
-	"oM46adiqAQeY+V/yAFObrwW1c90mvqWJM0lX5Lwk2pDvvwCgcVWvyA1ClaXKnWxGQC56d44yeiVQWOh5",
-	"g44G7VZHy7kyQ1RJxxtxF9CbpE/mO8n53dwqr+uhcM+hxS9tiBEYvF6LUdTdv1UMo5W06MryTrk/QY77",
-	"kNlZeypJ8DIEdpbKLklWY6cbsNR1CgJ5wBT6Lz4FX4dKifxAMDKmg0y9AJnGpOTszB6JwoBJhflXvCRn",
-	"t4oUDUkvmggIcslm6OUgaZNqE3M9DycbDC4Fb5P30dvjakqxtNCb+cQ+gJIYmENpGF3Yj53Wi6oEWJuR",
-	"amuMpHilbNOBlY4EqOchHbDtrsQGAlwT+rlikmeyhtApi2tNvaK2mu5pIblTTh02ihZGasJnrW0f5EHq",
-	"O2eKZm4vHa9XS1lc7aB9e691587+bqvleNiaylEl9qwK3PTEqwEXrR20tx3G6hD10smZQFZk2P56yRiK",
-	"BLgpt7wyiWhurMDVfknBWFSiJbl50yZuunmTnE6dQmCCXcwRk12RudmSPunzEBJcn06hYiQj9Za9IvOS",
-	"ey8tg5NLrKBxaOp5aRmJYa9YeIWGoUlpj9UBz9hUM4mbN/0ESGN5BVuVqEfHXA/uHSwrRaE0YUl5wJLk",
-	"9xsV2Okt1fSrKrY3fENxeWLbEOPj6H6FvTwtfpM5JlyZMOgZHkuZs1A7+Lj1xNv8Gm8gE1aOPq8uLFjE",
-	"1j0XFrjbeAWQQY4AC9ggy9uAXZQI6k5L/y+V1f04Gr2zeGJ7/fgHJcntV7m+atkvkuQXpspj0tBKrnDv",
-	"LFHdQEUflNQ3KLuOukSEUjhlrxunlEl/ELcqKmbd2BpuWQWxSCe9g5/q72lA4CxV/ggbHFNMMEGYCLoC",
-	"a5lBuWcEH2Bed3Kd05D40IzfdE3SflIDOh1OadEfU8L6ud8slvvhglTaElJnsBtJlT3jFkYz9Z6wcmnj",
-	"MpDMb5btYWVf9ksEMVSqx0P2tgjKXdg1UomEPT2HeAA6iamPnE6UpW6soMnDkLSzibArJ9PZqCFjtt91",
-	"jm+Up+zehsllBU7/ZbWwLJE5bL4v8KWhqMwJKIAoM1C0ony8ptBflkRnJLrOjitj/Wl7s3BeKoGgmc1X",
-	"ftqytWfl83RljDuW9le73ygDRFo8b96aoxHd1bTkbBGnnLCw/xtgdfnSApYRF6wcqqC5BUvAum5TJrH8",
-	"TPvKeuaVrd23lBDjVxwXXDETi6W2CvF7dW0rC7i/u6YWO97bON682SXlDb+B1pfSQ3gVLTAmswMEtW3L",
-	"/IJeKcvlglJQLD+bpSjq9yECIk0DszkPxDcx5ZLrgLhI0qX1/Q0zMzSssJA8pN1q3S7DHriyrzuD0m9m",
-	"KqPbOyJSZVliiv1uxNvPq03EcrmqLsu98FFKhV+1BOZXP2FRJRlWBSzkbraWTVRUTYaX4WOYIbVLcjHE",
-	"Pq2kTBztt5IF6XZBeMrUwBOzEY3PZqcKNyVaIa08wRdInYacykZOop0xNpZYPzbj835I/G6tW/NJL2Q0",
-	"LndXWFnM3ib2glGP7ASTIS2R3tDMiEs7x8b6sbXKTUDUqUgT7Q77q+LOD/7CQFG1L771+69+8MvNptZZ",
-	"ysHfGYvxGnttLv9rDUUy9Sg5phvYGFRofv3z77z88z/5/Gff/fXP/6i2laTJLn1fC/GvcIhAOYFeUvrj",
-	"LJVdkvwGKZPKDijyscFoAUiXf6tHRY+FT0cTxTCB/oxal8Ko9xfDKGQ7WJxSv0jqvlRUTaRPWsWb9ST/",
-	"P4EDAeLWfAGkvogA3m/vk3f1K3dhuPcnRtdN2s5JUwCIurdbeJqyUhQ7b7da+4eGCE1lzXan1T50Bswl",
-	"CbgccSlZAJk0yoRsLxkSjPAKCFkRKTQquyelpODe0lJz3/KXdy2lVDW/QqK5TqutR36foeV52aHPjH3o",
-	"tDo7yU4u3/YMzVbT/1GucuU6bS7Mle5myW7rsq+UqGZZyq2uZnKcQ0ZRYADCOe+aq9lFAothjwp9JHFh",
-	"58XZz6BHd2Ru2iqzN8RS6eLCrpo+0746hRxhGVmXFPBdec7VhOwOopOfcNofRHUxJlLGVqktl5H2Zcjb",
-	"AmVfkrz9ENefonzDJXMkLX5eSUXe94AyYGfmyd+no4TA5ohhGK3j4YeVlKzsqvv697dFgP5zrUaTnNAR",
-	"I7GeWzwJmSRUEt8Mo9C/vyU5votyHE/REtKchmF0gQn5KyR5ugxy81LdnPovj2xfxyl+NXG/fqjDUgig",
-	"PDhrue6WAAXrzQ6Z6Tb7WJW74mJ/NdEDnn/5ZYcQRjOfgySuEGh43YjB0vRl4wajEVtRsWXgAB4Y83T2",
-	"u/CU1KAmis8SaAD/hSKUpJNUzYxi0jKeZ50GnLYA/OGy2WsC1qeTUB04NqyGl4QAdIU5dMTHPz60xSXr",
-	"ADw6rUbiGABHWBIf/pt77nbrkFDIaEmlPceE94H6MR8B1JiMmanKibxhwJREgNNutQ7hQS4GDvPgojCu",
-	"KM6PgEsypPEoZFJisp6uyMYV6PPeQIfAYIL8j0n0CCSR6DEckmTxOYvJCBwC9BDS+p4TAY2bL0Q/atqf",
-	"uoJLrPvZdH72CQ1lRKSeni8cVOV7xOdCxVEw6dnPNpTCgzgKDKgQjAW/y+L0vUyEKMfxSRXFLEAa8ew6",
-	"3dWz0tCyF06CktxJVEzN/ZKDBzlYX2SZTVNoDJq54aC5+k1V0LHVNiYgU2zVBYykjq5wXHDFaWgoplA7",
-	"yiH7yIgVKkhL00DHI6MoZvhNu9VqJVRnqkcQEYkdnIegI8hda2aBpAXAtCugrgOCU2zAs6LKeXDvsGzv",
-	"k7xmip4xUVl6Cg/+67Y1waQ+oCMmH+hZlSQDhVn3Ev6Tqg7AVQyU8ZIg5GEkmQH0x/cy/ovu6UT3xWTt",
-	"KoEU/PkB+lb924/+16/+9h9/9a9/aL/H8o8dr5Y/FlgbNMMgbNlHhMoWaS5Yan2mc2dyqaAbeieKH2hi",
-	"KoGI7jTNjF5++/96+effw8qm7oxmDf7J5j1XKoF6yZBf/fG3Xn3/J5//7O9f/fPvLzdwL7mDe7JC2S5D",
-	"HY8pCPKZI51FQy//7P+Begn/dclF31BAjyvsbTQPpqDOBveanNgyFXmNWUcpLWiaO1OzIyXQTpDx3lx8",
-	"q72aK7BqB7UvfvmfXv31T3B1869WrW2qLc1Y5SXwY8pSt5cWtcgwC462mT2A2AY8YjYxVmtmsAv85ESi",
-	"pNynmA7FbspqfDO3gzWvFkbRGY4Vh9+yGwf4AWoYlzBbr+aCGWzJ/ebDcZBMtpX7yYmSrrqMxkup2kHr",
-	"xZrF5io59NaufnGbE7Hp3gJD24tdA89UNLMXwZljhlVtVytDV8lwq4rQFYBQqnc6dekAE60QZ5bjnDOC",
-	"zDKHb8Yxm3tuivwvcxQ6lYJ4g+FgGY62kB7cdLQNoxAIdmHssavW781QcblKvFyJPdR9jRlinvJ7z1gr",
-	"ZMYsbq+qO40DIqLTKJhCLV4os6siwpVHPok4hNJEsa3UzBVoOlpFOARfbqsd9KjoCowEhhAP/duQa1Vq",
-	"2iQfaWzrY0ZVPIs+0TSL5ns04dgEtaDhsdFYcRaQutbanMGZpuderi9mgzeK1L3ECF6mSlntBUwDp6yv",
-	"lSM7aRqDV0J0zgr1eS2Lc5SiUmu9PdfzLfHmidet8JhhZOW2s7Om5L235o2yYzAtwQkr97e6pX+RPle6",
-	"7e/YbOH3Sk2T2X7RXHYpF+v3HHrbXhX+MmraUJb8It0sYmjPnFvHruzkxsffNDwxw79i9/NzKGqmsTsH",
-	"N2YbulekpctKLWs2h278CrtghB4wZW6NHYJfMh4bhG0mtktFOHLpguXoQkiQblq0cQlB1vUEM0vGbDgs",
-	"vHpDNryumBHAnZhX70mfCBrH0YUDEySp50KyDwgNQzPkUeOQ5OK+u2KFwO9C3Dd00mjmiunK5GWtB3SF",
-	"SXqjyY0qfspDrqakjt/eSK/09d7ErHde3KD3uVS+SernrDDa0w/JxZAJtEETrroC6g2esozigvZr5xsu",
-	"XdhRYSKuwy4BOzGrbAzFuX1tLB7VnnGhB+OyMWC7g0tYiAYhma6go8xqQ9mP1Drtldh1jY1buBSkT0hF",
-	"kD0c/qPs6l9xR4KUWRjj0DLx4ltwM0jHA2bAdcdTCUzK6h9WLcm6WQu3EkNfRmtfsbt91JfUEtHzq6MQ",
-	"ebAkDikjoIx9IRNEb81yy5mi55lX88aGot2ttYjJbMX0ha5djotzrrIJDbWwt6l7dnMR9v/n/3z5xz98",
-	"+e9/XJxgzJ7l8y2DKWZyKSmfLzP+vvwAv+4A/FKI5oAlE2I4ooIOmNwU4KzEmkjhS8JMa7uI+s5FfB35",
-	"jgGIUFMTvRLMB/vS6RTXQPERa+QWtiuO4G4YsZx/xqYXURzYOEXbwsUwklhi4fieBh1cmAAKS4NEc17K",
-	"IWeuRoAAJ7Poj4qgK/hARLHGkTRbEqkIuxwnoWSvVkNWZQacLPgrOFzOAkOo1F8JHLSsi+OWgMcK3o/r",
-	"jaQyWqI8Az9SI7C80sEYokcOfDVQUEpkWwZAX60ghARezXaenF2owb4LufrG4/tUDFj8PjtnIUrNJUS1",
-	"e7+cp7o5+KKNH0svcRzfeLxaLMk8NCO1XxyFzMynnQCRrFPF2jPvLDP1dGjuCnRWW4EkGdFiK9BplTku",
-	"p6CpcymgyT3vrz/7oTFCJadoXUhkHEGrIJF8yg0Mriq+iHmbAQeAZccaYETiThLFAYubJL0VsuAOLnv0",
-	"+yxAb630Cq3U1kMnGjspcIsMjOXH2kz6UTwymeokGU9OQ25SES1k4BFT6yBG1JCqHNuca4TBBKJXH3Jk",
-	"bQ2eY/nYYH5gh25K8wOX2z02kPY33YqvimAuLvU980ialtwkIxdR4oQATh35nag7F7oI2zMODGaSjdkO",
-	"DIngXc9/KCWvxcRWlVvYOsaMJXzF5jshVRlDLskJ6cmlyEFzspb0+ZC+U8EFCXJVCfguU6aFGy7DX9L7",
-	"o1T912CGBcYKsJz6b4RZ4WbFgcP1WVp+uVwUkeoKjEcoJhvKdLVktt41UgNVSMBvwNoBiVzpPL+FfJ94",
-	"e7AldXd+NqDcaNY1A6xQHHErK7KBekg5irpi2XdyFfWrayJVlEoERTiXsBdP/hUp/T9bBTdDvQYCVxEI",
-	"XN59QuGMvm7VuHhrAJV9NnNnsFcADQXfFMuLqpHDEdSpM5PH+7xMivWonxXtKkovFA6yfiE+aQNHyVbG",
-	"E6orkmhIxx9ENu3bwX058EldjlkYWqWbkps3g5s3vUxlxoZevTM2TtJhugOlUsOOpESBbnMbSR3weuKA",
-	"tPdbJkmTc391ZO8uzIVRsgR4wdIV7f12i+BZfVsoFud8Udv7rTvEHuVzrlsC95T8XHt0xDDFJRUEjGPw",
-	"faPZFY9gcWF8twvje8Q+Yb2y8a2RUCozMBhThl7ardbtxP+1K5KyiO12a2/pNBWDwnwMeb/GyEDY8tkI",
-	"BvFYqVCoSN0emHvif/i7L375p3hPvKJbbdFXYXPD26jn7WLDQkC69LAWSBLtkNUimHgzyzUnV+aedfH8",
-	"OrazoX3cWXdk1SkWtkpclWNCibKt1Xn1N3/w+Wffe/WnP371l//y6q/+6dV3/vzlX/z1NqqCVHC37QXp",
-	"FXnXpryyL9FFCkXKZThIrXCDOZu3VCX/Bt9UVOCK4tWqTdZveHY2lDlMxE1cupcdQR4G2qtVp19yQVMn",
-	"civar0RqlhKOcBmpWaqP8CV5wyMC1TAWV4DQgjvTKoFp+5j1HIikzDMeL2ifahJ5qqJ5kWpHQSCJj+8E",
-	"SSKSDBSmkkRxwAVNYrNkklPFI3567euTjmfbStK2fA2Ts5h8LU3ykQXR2LimomKSEK29GMXP8fQxLMlh",
-	"R6goiAiKZ3KJiVsOuqK40qSejpN0GlhFE7KO9KOYMNobErMIRjcUUjEaePCzE57i8EAVWQxtLifnqn7+",
-	"xlylSrSTWaF0NqYyEkwmGVUahySKPdBquiJb4ia2tz+Bp7vaJVqbzx8oUterPobF0kNgDTsGXKtstp0K",
-	"xy4nr/wKvl5VWktX6JNxmKhkya46LNJpp7RSDL6oyfhxdDXy61Zb+GZ4agS5BAbGjz1mVKKpaWmEvqzn",
-	"Wvk4TDKTlcexpNPayoPYXHbf7a3EbQsrjufvyayRmGwtK41k1q1/mUhKk4nYNAUQj2PH2ChzCVhlNf/t",
-	"D771xU9+Wu7fva5PwXGeRWz5JmJ5E392jVbPrvDVcjXEVTkkVJ6lz6rIfE+m0QQk8HgcTlG0G8muIYQB",
-	"VFcBWC9w+N0uK0oaFQTi/NSOa7idlLGCMp+SraoGJef2knQC7BlOoAZiKloxRcVePkcj7G9OE3DItRL/",
-	"P04BFvAgBhEWgJ7TYAWbY1EfLkb8mD27z6SkA+bbTBNFBN9xsZtuT3YFxSyFaUbGQ8yGd8FBOyq788ji",
-	"9CogbhTeZlfk1Y9cDCspD2HV7Z7ce8+JTE3M8TcksTj1+B76ZuCAKqNNUWdAv4sKV4vcapHOAZl5HdEk",
-	"D+w6HVQD8q5YHn+XZcbIQGMA0ZP0ssDdHGDkUARqP4vEu2L+BcIndgav88ZAs/jHkV7MYrVjLVD60UQE",
-	"KWs+nRLJaNwbwuKaA5NhX9nIuuXcxk1YGh6tOaFpS3uaLIvaZw1s2d7brf0dJ0CxuMy4koHN9uLkoNHC",
-	"0NLefEg4a9Avv/29X/3l//ziJz/9/LNvvfqHH20Z6m9y+VYB+Ev2v65TTsKOtmcgzx7VTVrJLxXc5s5C",
-	"qfV3vwTaWuYMB6JUVDrG4ENyQbmqFpm/yfB1FZq+LIsxaBwWf62GDPc9IKBKUHjGe2fzQCHW75TE1w87",
-	"ZuGkkqcBJY8zqXliU/VTTCPByOlEGQx06FwbiXCaGJPTjN0JHtxO6Y/WmwZYvQfTmWspNQnGctbSGaVB",
-	"VGQnr2duUrWQes51w0vXAZ7GTM5pkubkpHpdkTygx8DCfmOG34fb50YqkOhdv4oVxZyDIvJXEkTFRncx",
-	"O5Gs5nzUkKHyXHLaWbawDRcxKR3GOia5FcykpWNY30C5FHTa+DroBtdagHznX/zyBy//7Hu/+t9//8V/",
-	"/sMtOB+8Z8/fVyyBijmZX4HiKBkqOfjSFEmpOAiXYXJzaPpyi5BbjIEumqvng51REGWREqb3J4o5NUwL",
-	"OWF3Gwf5dIdgYsBKJRpeSSYCYy+TZMCUFt97W6qVtmdqpV2laqej6zqnv4F1Tl9bldOvan3T37zqplep",
-	"tunrqmx6+TVN719+RdMlSpmiOC6vX9qPYgIlTIMT1otEIH1ShwJYXEmSrW2qIiKiC/L/J+7jjSY5wi+s",
-	"heOGtDdLruXByPBdMhGKhxCVkjepYHk3xACaog2YyVlUuiLvn7clWNBxS6guVTxVRTgXSJ5hUcAaBVW7",
-	"YhXk8CWspeoSVu3gdnnGny0bJrJj2L3dal16xdU5y7D9GqybXgPd3gPBvh5N4svufHmhcZVLtUJpPyvl",
-	"k4o3IpHNBbVqBKzfJlt0lSyoap3jpNclXC8VG5UdiUvFR5dcwfX+a6jf+mzC1TxzRSKBi9noneqrJGT0",
-	"3C1yk8EvE6mIiqmQfaOkGHjFY6lKAYqhy4UzlrT3W3vmZud3JlzNvdeJBIMRczGovNbRi7NI0pMFbBum",
-	"EE0HXGscmGJerQAregBXxcxRnvdifv3wS0ElC/S4lZrvW3YcWbd4fqe1j2Xj7oL2qw/GRnavci2BB2xz",
-	"Xgsz8d+xR+eKJYQxcpjLtFjmRJmsFmdMkFMWRmIA2mGuMJ/R/HroypEyI/kVN99cIf+U2afJ7TPvtVOI",
-	"aTgsE4euf7n92URIGG84K5Iqhlk8f5cBmJyzdklQ6X09z03d4MB25XCRTNK8z05pehcK8yHq6XMWBm5q",
-	"d9GP3oniE6Z8tCPlvk1KbjfJUTaLOniH5MBWV/hJpiLfm1OAHQvKmBLsppp+tzYRWEcw6NYOoSy7V+Ks",
-	"7XWFn81cZKq3FxI4+RgbiE1C6KCGWXoppvDLOGZQti8tCnQR0/GYxRLSx4xDykVXRLCUNDTLBwYzwS5y",
-	"EyR1feYmosdGTKhGVSX6NDmSj3nq/WJ+JH9LjkXGIKZX7ISpq3JTJk1CxiuRdHamsSs5F4vVH/nOX/zq",
-	"b/4QvJ83jy5nDcXGMWYSgX3+2fde/ve/fvn9/1I9prXw5wbXZi18usFxzEgaIuiIHYngyJz4tcfxbkSK",
-	"2dmKqdfahdRrr77/Dy//4r98/rO/fPWf/ublv/9vv/qD/4XtvPzOtz//2X+rbaFuwIlzXL9il41JDVuZ",
-	"Sci6FfBakLFX8S5y6QW5zDQds87gZWDK7EG4JFiJaM5JnD83c/AGTXFZwD/jupKeMciTcfEgzfGoAZIh",
-	"t4ZzLtGZut1qNYwZKgzMLwpaSXJB6O9uSA1TRywm+q1SlNSbxLGGdKZ1PwoDdxCNxZDSG4iU4M3HZtbx",
-	"7PvDfE+EPZvQsGQZ9JKXpYpwQx+6otBc4alqTJZZswWcrBeJf7N7fzWMfe0dSUesWMC3VNBmNyAjBrOL",
-	"vLp1rrKi8OIDQkS4xIA2bKDczKDmY0jTzQeL2zJLR4YgcXMjW8rqueW1smftNQ9kYUn42OUNW8aEVSff",
-	"RVsu4smuEF7zBLzfZzH62GaXKUnv0bgS5cMTA9yV84CbeYqr0GduL74sltXS43gZCDN3ri4JYtpeXYOT",
-	"HPJtOsRhQcz4Vj+KT3kA6Taq0eU78JDjDgeWS4x28Q9McXO8qjBpyuBCVKpoLMlFFJ9BJJvN7aAH1/BA",
-	"xfmInZ5EvTOmuqIXCcF6mF5swBTptFod8h7vnT0QIRfsvhygK0bMSC+MJJSZFAHxb9GJGt4y6ULOmPBt",
-	"ymrCFfT1ZgP957rCT2Y9Ec68/SbBCWLALMGfAmZyj9EBtYGJE7AkSuInjzyejpkxhZrlaHbFEd7KGI3u",
-	"lKUtFlNC4KO69XJkXLIMKjIrni4Z2JfN5pj6oIB2nTWFRSuWJY/EDiroKJ6w6rjjXZco8MWSHsf3Kot6",
-	"4ITh/uuKmhczOwhmniR461ff/+7n//pXn3/2vX/70c9+9f2fb+TuekYZj+qBfPHLH3zxn//wix/9yeef",
-	"/Sw/iqJ3/8zyHbOSbzlHobTc1oojLK6THeHi7PidhI6ult3LXTIu0RUkPcmH+bIeC0TVr5K7a7JCaY41",
-	"MjM5k770hEwuIVySUMYuSf2UioYpCOHIYyNJFrlW3CtK3QFTsI7yaQRs/amtwDGrZhQTKp5COk1zSk3S",
-	"Sq9QKvEgrYPYxqIEXGFeCEVCRvVjgpFozES5BPYICyUjLRSx+lk/YIry8GFIVT+KRyem9XRIjiyq+x8/",
-	"8bHbqN/X02ug21fMxuG0K+SQjiEZqyUGQvuKxelN5w1JfJDoVevke+bWMNBTN3N9n0vl23tFm3hVEkpO",
-	"NWagcUynmJ3pgqthZPwrHAl5AxGMXF5GlxXGKkhWI0AhV9JCMnTAlKZ3iYIfV/yqStNJSTj00vacagY4",
-	"KUbee2mu0g2JwQpaKxWJlQMqmfnyUu/dkp2/WvKvaq2qZCG4XF+CLFwpgeWKIrHuTMywERaghYM/OPFc",
-	"DJCwwbLamCn3ggNdxmjhB90HgCv9x9M3+rv0Tq/m1bh8i/bOtHoogtpBn4aSebWxeV0/3waxZtppVxSE",
-	"rujVebO8kvK2i0SVnIPFyke6MkFLvmiGAF2nnCScghsEjwGRlktvBiZk1NRqcPA+75syTqc0owoelKnH",
-	"XMoJJELRws5ot3XzCX5LsqzZFqWi067g4pyGPGg0yYdmWEZfhhN3MYzsCU/1555xhBKRGmIym4AAZbBg",
-	"y2J2QRlrF/gqa6rbVD7XUSnt2i0z2BkNLswVPnT27Ip5Q4gvr15YupuXodllt/OyXEV5XxnOdUNqHlfF",
-	"stco8zeSA9BfepE4Z7HEQg8jOZhfCn8yhsp9vWgilE9GmJYRfUjdxsDWd/OmYBda8YOomZs3PRKFAbjh",
-	"UGFiZuD1rtBqUqzuhpwJdV8OMHbneS+cSH7OGoepd2nJg/CNTNO7mT5N203ic/m2CGBf9Dp1ha2EZyvj",
-	"IP+HoTXJ4whLN57S3plHxlSi8PJ7bpfGkBxqbbWuX5SqYTskMesxfg4pdu/b5dFann9fDu5pCvFgqfRp",
-	"98kp033rxlgInqI3JPnGyYMPiGLPVZMckZidR2csSFo/Y2yMwdySPQOhxWVXxLA7WlvVSiW+o2fGe4zU",
-	"TWePp2NGOu1WGzxW3c1KtM5kOxMF1a47lHXVj3WFXU+9mE10jEjy1EjGUleCGzJt0O4Ox3TKmByupKDI",
-	"mMZqmtRwd8Z44GSKI+oiMlmoNd1JLgYhe9qdtFq7PQr/sZ9O8ZPvldcqIVHfeimbF8w9WPJa5nIu45tr",
-	"XkB+Zp4/XK1QNRnREBxZApI9Q8Y5BK/DkqWhBGesO3NHlN1TwBpdURqhXjxEzqUb0hksE2oPmTZvHxZu",
-	"55yI9nan1a6wF9x1GtIs+vX7jJzS4G5muTPypZf7qdYbUlQs253dpymy6ZnauC1QRzLLulKBEpDrD/Ve",
-	"zx6OofoNDGj13MuFQeFRctxINr06t+1gTnRrW1kh5PRaGj7daJqiWYuFTW5u50CY2SLXzl2uLUzsKFH2",
-	"wDvT3tu/nbEGbGFll4wNnGcby+OYUsPYFo/QcpVX3i1ww617yczmdVXeMjlpVMYBteRIxBdYuMh8eUzq",
-	"MooVCxoeqRS+eelWIm/nO+UU+egsp5yM90kibjMSsIJktuGNs2KRyEr+WFUjMk/hJMsAS6HB0suwed/0",
-	"p3OcgjIssGDYBAxrFSeLUtGUWcWyLI82Z6/2zW5Ng/Ru7aBb+/wXP3z541/8+ud/khTYf/WDH7365+9+",
-	"8ZP/+OpfvvPq93/Srb1IXzZ31Xq6WKgOi+O3b++17tzZ77T0/9wiDGBJfcRoOmA5eCeORrCVmkX0znPe",
-	"fpKJIF9Hn2Hep0I/+gcWv4Oxd7WD2lCpsTy4dcuwkWYvGt2i51TRuPnJeFCzL3zAe2cCw1Ve/vyHn3/2",
-	"R8kvD10Dr/7ymflvfM5iu7AjOWh3du1opeRReoVvzbqd1Wy4a10kl0qTulU6XH0XdTAREMtvy03o1ZRG",
-	"FXq+GfP6E69GlaK9IQsg9g32vTdLgOao0XwAgnz1l//y8jv/pAnyn/7ui3/6u1///PeXocDbSBnFciAO",
-	"JRpr/gxSTOmuhDpLO1ycFDtVtPjqB3/68m//diYtdvK0iJ+cZa0mSG/NbbtsJjJzC8uYibkOejiRw2MT",
-	"SBww2asd6OEhVX3+s2+bsf3VP+HAamlH/MHJWzQYsLsIoQyV8AcnusUTvAjSz+njSMN0xRRXIexf0uaL",
-	"a862zu1UAWEuaL4cRqGpImWZlUdcM97qGY1pQGgGTd2QZMiliuKpa+KUg2UKCWvQkDFrjmh8po+afErl",
-	"0xjofG6eIP1Ods7El+yZ9MvsmoRKots9LNiobkjiDykcrhP2zDcVTChexHVFzCVLsiiGNB6AT4ytt8AV",
-	"wXD0gUZ7QXQhigUlUufHRbMMdTqtFvk6jukR6zE+Vp6tScZFiZXNFuFKUwe5FietAZA6BKpjrQkagJUa",
-	"Hw/YOe8xiUFViSdoid2tYACT7Bk5ZdPIlk3OLuqIPj9hz7z5hjLaK81+5HVFDtPnO1k0oj1jPKwydmlq",
-	"ui8H8gjZ7BUwdMHK3odVXNFkok9D7eDjO3eerJ/kpzoHzdLjaT/ZcvKm+Rau5UayNdtR1TDKk0tWGo70",
-	"iX58Ea25K17nyaXkTLqfOWnbN6JUnaMq+4lejwOCOrTD3pCfkc5KmvTKGZxyvk5OxGkub5P1qh/RaZK9",
-	"yWWnV8Xacfk2hbLTcSkJHnN0fln5HWl85twJIuxZCaoVUBpeUc6+ck7QDj6cAWiEKoBopQitSY5FDrMk",
-	"0XQI5E3JL93socZB1F5gpY84d38ZnKXhj1sQzDUJ5POvGt/iwt1tV9jLW3svqhvT+7XkRe4GAGK71Sag",
-	"H+iu5mLD00gN06vXzBpnUJ9NHj4b9q0I54xpOFvBDFbKZOg2XgWzQF2RkCovNx24l5aZtffy7d1yEIi/",
-	"X4WLTjCEnwBNF+uX7u3fdouPwSKmll4rMiArFpIEj909X/F+xSrO6yPJdaFbldfp0teSIjqZ9IZrAeza",
-	"wZ07rx1EFhdkSQSpx7DbatvCmMhXgnVWZc0dQqp+cCFe2xgWlvOPLNO4DN/BlCXMRZB8GXGqRVu7GtqS",
-	"CyqRoZxOSWYpr8b9WflBrro8c9zIEq4JSTH1KmjgL74Md2ULnNm06928ijNzt50it0ZkVmLrsmN6Geja",
-	"OXWXVt0tK2jXM3/CjmTQtT6Vs7H1iYZ50hH1GowGLOSaKRKuELhCEXNukoWGFFTBEWy2vUSrS8aI/3xH",
-	"f7HTi0Q/5D0lfY1Mfcf47ZN2togMWBZ9tO/7gGxTW9wiDn2NQ7JL6h0gr16PjRVC5gsWhg3sqSsyGdV9",
-	"m7s031m191/jkOyRi5grREdl3n84AfO88cZ0PKu7AiIGHH9Ps5jG2ZNEp5+wniL1IOrJWwHrcb1gsjkK",
-	"fqu/v2Ne2jEPS5MSyyB0607adNvmKuM++k4Ud4X+k9R9R3nQWLfdIFzpV/zMzSHp1prNZrf2AszcJuoR",
-	"76/MbSdHoG8p4IbsCj+9xUrfbxJXXWm3d0n98XTMxaChex1P5BCKFIdcsB1jdwiMBRxneEhkhFH+0wxr",
-	"BQ9UDLt5IMKpcUTVmpCraw2YstnCnjuqol6gzP4bRQeSelCMEQUlQuIB0bOl1ipNw9B6xuLOmuBQVy/l",
-	"kgSTmJ6GrJlzGh4lCcxwHQM2GkcqqUog6SgRp9IUSLffd4XTkgmLSSYItzIkZnISKnBbxpWMiISaK+7I",
-	"cGGb5CPj78uVGU98DkL8jMHE9NDtpVpCsvjQDUjW0Ds7JL65N4QH2poVwJk2vZWopnhzV6qakvrFMErq",
-	"RILuC3W4G5V5J9pAQVZBg/S71r06vXkwgU94LWGfjVmPjzmk+XUYFGk3IM9a1DfvukUtsk/uNgxJRA4C",
-	"yt+B5FTdEZcSfJ5jMhETqcnDHg9gF4Ys7XHxCDKWWzYtj33f1sR3xgNqbvvQWd+8fc9zHyd7Gne5sUlZ",
-	"LTnhyVGcNtlutfaqfInt85A/J6S9s5BD8JqDDttt3YPzxfI56PKvQ1EhKECWSzCc/LBXnlxYBFfD+Rjw",
-	"w+P/j7rr6W1bOeJfZaGLJYDUiy27LWzk8F5ipEGT916jGEUBFSYlrSTWFKlyKSsq4FtRoIegQYEmRdEC",
-	"PbRIe2iQHtJDgX6byvkaxc7sLnfJpUhJduJ3y/OjyNnZ2dn585sZ+qKAYRUvurIl+uvmw/Wk83YA5HXx",
-	"ArzIg0ha73uMRP6U5mMBkiMZ2GH169+tXr3M0vsVC0QXc4sF1i05e0YHlyXs16n+099Xr97UoFcGFW56",
-	"Q9bHOCwE//Xt6t2/V3/7r51ma7u/Kqo7G1K9f6/j9vlFUXT9d+Dw7Yj82ojJruy1gKCkXK9n75Ztr2+H",
-	"ZAuapbPxaJeOO81mL35XiD50x2qYtKkOVee4hS+vHX0cRjbP0yit9KN8lqCG3vzMnIDXyruqeB9kLpL8",
-	"vrmkMiwcSviNrVhpinLQoQXBtSVLMuu9yBf0mlyWLkMKjpgy9UA+fOFPuVN/KMsugDsnyu7ndvmC26zC",
-	"C4kj5WDUY20OHaqztogMreJxYxNcp8niox0u63U1HzLAUVbnIZedwuZUIytrsED3ORWucVe05I6ox9sF",
-	"N1ZfqZt0RwfD+9YhGnazek19CzrgPp5T6SobmVaIlUSUDplwm7AiVouakGacEBkCaRGWJuUDj7YLwOP+",
-	"bwfhyFzqmhCOcvu4rKgfJXazov7P0Kq2zCjNvrRvbdSbd23FNpwYgR9uBXAiGJfYzzikAbY7je/KzPgq",
-	"00//XkmTZLSt5FTcjAY1eZxoY82hrCMi/aW0w8ZqMBaScB5WoYryJp+V1sM8b8S5BGIL3Zv1Qb3iSJaQ",
-	"YNhahWKSCluqgITvHEgkvA2prtU9iCTvFrU2RUuoPtWV5SA1qjVuqkLIalzgnWSt66ko8VhTlGAvFqhc",
-	"xxaXbd101pBGaTAKZHgaEwzK4Nwux9WFa2f7DNehSHNxlWyMvoP/PHT2j/SW0bmOjOtn4MleJnyxsyQe",
-	"BSHCtyCQGFyK5sqs2LuyTR4/ZJgf8BPAZZGEjvmlwBnG/8QugtmMDnsRC0IapeGSNLM8ymUH7qqWQ5go",
-	"AghYCgqhD3orSWVzFIHjYsXRb360JP48nfAdG/iqS9i6XhOl3RvvxIi1AzeKn6NAmcdR+EvxPIVFg9BV",
-	"NTrMtTfcpdEiF6Gd+ytq+AZh5zx+yLooI0VnWqu21cUKs4ohHaWEM0PlMWbhsh5hlk6UN4G+fqSJ0S0b",
-	"9oaQWC1E3VaJYpSWY5mxlFm+HqquXoNMoHIFclCM9BpfztNJnAS/FEDHr0CnEczx4k8gxdtrbHGdFERq",
-	"zaUyV8cSSpEr6vquf/OP1b9+v/rnm+t3HxpOY1TfF4wsXmAR31Rdo1Ym1xUL82ezp340pskTeklDePft",
-	"rXUcxn0/5L7MUzb+ZpbC526KATd3fuq1jlR89ODyMO+wXXtFqhdptzV4i2uua/MGxiEEIO4Vd/CZHFcg",
-	"d8JztAGwMLSAvvCyhpHRKG4LcLNl+iy65Oh4M7S2xQxaMeOW383BOALDpunj6FZtCMIg5KwRAVzse+SH",
-	"YeuEeJlccgJNwZUjW/MS5umfs44lwyZ8kAgnzcICa00l69zrkDPxQ2Tm0ADXNIM0X5cn09bUH0wkGGIE",
-	"k3FZL2oKREdnj5Fvoi4NR/qb+S9xiK7211Ye0K1FGPaYlKYNu17Cq+XC7gB42qi1WQOeFsMRs5yoWH7x",
-	"ihbnQldBf/7t//5jH1Kwe0NNs/0PxoX4d5lsjwr2rBlEqUP09Zu/rF69tM5+uKGu13ltUm6OCerwpnj9",
-	"/uMff7XRfRHRxXnZ/Xj9+v31Hz58fPu+5vZsFhc9M8T9Lo7+z/TSduFH3MQtoo+btRTNkfkpZk7kxfOT",
-	"D57IC88nQq+eiR3N6fkNjIZ8R9IrGRZBHT9PwsZx4wt/Fnxx2QE1Ll5cdOS5l4QKX1xu0Cq6ySZwnTM6",
-	"SGjqEOkQQIcWca65Ey3aixt2iW4HaY8LuS1Mn4I7kWjnjznyTlXAQRU71t6Hz1jeCIFw5sgSMsd4N7xy",
-	"Ok+DaKy9C+dvFV/VxXSiI7ssOAjBlt2uE+oPsVvpLNWXOmVjy8u+VNtN+ZbqPbFomoLd1Rzmj06HbwEW",
-	"2LePlODp26C/yfZVrkcQH8pVjUGm6IV7BYJmApCFrCCelm82YISheu2EeKLZ+CKIGAlGWNOmzf/n3wiG",
-	"QkR+CI5iAxXFPa54G15Nb9FTv+rwXwmX1P5YPE8GfFFFIPBw3+V0uBNJSBrPgoGgTvixgnFqufykkfvk",
-	"0enz869Pf3LafX7ePf2xw22uA3KffHv25Mn50+6j869+qv7eIfdJ9/Trh/zvJxq4l4y4aQXABQIt1vHh",
-	"mb8MY38IOz5Igj7G5322jAb81Mp/tJf+NGwpfi5YlgZ8LGOOJm8VPFbcXgSmpXmJ/oNjKA80uVu+Yn1l",
-	"FZw+cBe0z2DijMuJcBP6i0CnU7JeDaYhPQj0qpLDBjEoze8Ll7RjkgIMWoECmjmcdH18tB8thYUv36Uw",
-	"vpx/gzRckjC4oMQzqgK84oY8EKaEvhUKpjLQiiqZwXWgq9dAXHevQZqQgAICWhW87riLiZ9qDAf7ZOAn",
-	"3J7WWM2fygYB4YbKp3LcXVOl4GWC52E76Rg0jB9aQdoC4agyG4phAj8K7oTOK/wsuppNTNZKDK9occj/",
-	"IXbJMaG+WqLdIe12u2WqjSnCmo+JxDdXMPbQlfvs9pFMycqcFEB1R56HXhZgkGvWo8U/oua6zcc1quHv",
-	"VaQeuWZszIWYpntBTaotsX0vs8T407lFCG2viqE1KDPmbHEcJPQ3CFlMBjFXcRgiFIHBTRXbAxyy8i33",
-	"RJnJIrxtHG0GopeNQDHZ5lYw7HvaeRFjXVzNP7YpKPEY0R7LcSs7CbE2YBwZNaQjfx6msgYArX2blR9B",
-	"9UI8pTDLJMTwJvAGAyjZ/PSCuhcuRFM1cBeq3yGLSTCYQKo5ikUiFc5Y7oToZOM6K9j4fReJwrywGwuy",
-	"MonDzLH+kIfft6mcdJJQKg+/pnUcMgvnRtOCPSYKUYKoWIiijKdWXts846fClCktiQjt5DUV5mi1Gyaf",
-	"cj8ynlLckmPPJjSha3QHnFQCTk6OJbaaobIao5PM9lJVXNyzysFvFENS+iK1XVWeAvLYKpE2OmI/cPnv",
-	"Ze2VxgEDICT/d27tWHHDbXY955eIdGOQyioGmtk3ASMXXFld0qTvp8EUkTokCMO58mxExgdm0yleoAPx",
-	"QIUnz6IgLZwtj6tNfBJwD576Lrq0RqSdNH0yDcIwEMsg4My2NmHf6MD9OYsj9A8icFl0IcoiiG0trkrm",
-	"nPSrn139PwAA//8=",
+	"7L17kxvJdSf6VTLgjSDArQYBdDdn2B2K6x5yZtSa4ZBmczx7d8DLykYlgFQXssDKRDchDSPkvV6tbFne",
+	"9Q2vrx9ShOSw7u7d9Vre2LA1K0ur73JjSI3/0le4kedkVmW98EazZ9QKm9MAqvJ58pzfOXke36z1otE4",
+	"EkwoWTv4Zm1MYzpiisXw6cGYxVTxSBzf0x8DJnsxH+svage1I6Ji2mPk+B7pDSPJBDmdEjVkpBdyJtQh",
+	"/C1ZfM5iEkYDSbgiF1wNCTtn8VQNuRjg4zQMSRAxSagISC8acwbPcqEi/UBXfMROT6LeGVNkPJFDJtPX",
+	"VMwHAxbLJnmcdjaiZ0ySSDByMWQCmpKEnkomVJMcKTKKpCLtzpukN6Qx7enJNrui5tW4ntaQ0YDFNa8m",
+	"6IjVDmqRswZeTfaGbET1Yozo8/eZGKhh7aDdedOrqelYPy5VzMWg9uLFC/swrORRELwV0t7ZI/YMljnW",
+	"zSrO4MdT/cuHksW4zP8iZv3aQe23bqVbc8s0dcs89cKrseclW2In57U6e+70al5mvK3OXmHAXi26ECxe",
+	"bhgvvFrMnk14zILawceZFrzMtJ4k/UWnX2c9pftL10SOi3PRGxqzcTglTJyzMBozEvUJNe/oGWUXMaCK",
+	"zhv226Oxmta82vOdaMQVg08HfRpKphc0ju9GAZvbhnkM37gXquLQH8AfNCQBU5SHMG5BWBxH8SGh4QWd",
+	"SjKOmSZIj3Rr3RoSqhqymGlaFZFgeoLZHaoe9n05KA6iW5OTXo9J2a2RSBDzwSOR7uaCS306qCIqIn3+",
+	"vNhbfmvt6iQdVuzoOzFnIigl881TbD+ORksRrFdCZHQ8DnmPCtWs4ZxLlzPz5A29R4ql3KSzv189+M7+",
+	"fsnYVbT2yCeSxYTKMxY0C/vlLI3T15xNW+oc4kvXB/GKH0Q5joRkpQdyC8dnSEUQstJ1WOOsYKuPmJzg",
+	"Ls8a6lfdZzdzzmJYxIDFpK7gY49xDTSiPiARswL6hcaiBzE3pwX3cIXzaV++PqdX8ZwCljkW/ahkTQQj",
+	"TKh4qlfDd5CVf0MSgFYhl6pJ/F7MqGKP+Yj5ei24IDdvStaLRCBv3iR1KsmDMRPH98n5bsPTcouMZJEa",
+	"aBCcRJO4B9vZj+IRVbWDGhdqt5NOlQvFBgCOS1c2BXxmRrPI4uHkNOS95OkXXi2dSHE1PjL7jTLvgjpL",
+	"wAKPfCj4c3faen7uJG7vLTwJRCkLURKqBpGDmRd7LYuzF3jnRQnp3KWix8L7E8XejaPJ+D4bnbK4lM0P",
+	"9O+lGpzhyLdnIK/be15txEUCxEq482QdlcEOLmnmyeJzXZwd9soauGaJV5El5vb6NVB0BYUuNNiVSfKa",
+	"GK8kMUbinMWS4hCKFjDNs25Ics7ZhV6USDDSc14hda4kkUwpLgZo35LsGYmpGLBGiQxWivaGLLDic6Hl",
+	"Op3E4t4krhjiCUrEvDxcQqi78yk7cr7kYhCyp91Jq7Xbo/Af++kUP/mkLqNYsaDhER+Ok/ndHC37VBQT",
+	"X0SK9w2aNk+hYDAPLUxG7rgfwwuzj8EJk9I+uhwMgFkcKdtJdnlaROh1Dz3SJr89Yh7pkN+mYeiRXfgv",
+	"0AR8v0eoENFE9NiICaXZlxiwYI2Nq2SSmh/Bjx7pRzHRrZHdhdd1SOUjRoMT5MvFlkMaD5hUQOhqyCUi",
+	"thGNz1hAqCQxo8Gi8Cxgkg+EPq8qnrCKAXF5Xw7uManiSU85m3YaRSGjolb52kMuoO0l3oj5OVXs7pAu",
+	"0VFIFZPKsLRZFKinoXm++46dVzkqBtg7kmug3aSjEyaCmZ1YbVewC729IyYlHTBSb5Xw+sZhhg1KQmNG",
+	"EKvb9/s8lsojY9gDzTilZuoqGm+UNkb0eSWhuiO8Ie24JHu2xnKOuKjsD2ZcOBbTpQ5EWZdFIlmxpeX1",
+	"Ei1Re+f35eDBWJWxPmMpASYHjH2q2WAQgRZqftQc0T53wdUwmijzLBeDNdjfROiFvRtNRMnQ7iP1AlED",
+	"foDtkIT2FYtJyuI84sojlOAxO480LxvZNtjzXjgJtBra072xgEzGGobcuXOnSfS54mJAaHJiNCs0V1gu",
+	"VNCjNS9ytdFDkOpnRaIcMxanYkCSNkxxb0Fp8GIOZHonik+Yqjh+IOBgB/xb7krckkw9zbAPn9TRhHFD",
+	"Erf5R+wZ3ihqlHUR0/GYxaTPWRhILWnGIeWiKyILXvGXxoG5C9RwQ0zCkHyFTIQRt56FseQrGrbp7XuG",
+	"3Cu9zLxhLiq1uFbklMGDcH84G82tcfGhh0lPQ2a3ubg1g2hHf7kjz/h4x854ZxxpYomrwWLhbI244KPJ",
+	"qHbQquzVpb8Fu52HIVPT8O1ZpuHbc00RGwF9V2GjcpiyuE/0Oe7T3rb2bG0du7A5BaBWMVgXTy04WBfM",
+	"bbTVLODbXNOLSO3t7GtWYlcTVmdbA1jGXPggRgtHXnnPMZSC6l6UjTnJ9JAOuKjQmR8IRsZaUkd9QrNC",
+	"WmNYx6R+QxJ/nLTkNw7hPRQY7Z1TKlnQJEcgbQ5AgiAGNI13RbvVapIj/DymUsEzTARkwM/BH4aAuMVu",
+	"tdDB6ycaEhUpGpZJHd3WB5PRqV7x/MTMkLA/MbE20GoaaLfgfw4ltAs7/8KryWF0UdXnQ92X5N9gHqGW",
+	"k7Zac7ud3WWOGpw5ZwazIFnAtQMY4e4Zk1uZtXGBK413kwfLbYj6l1IrUzqCUnMnDUZc4IGQxRU+Flxx",
+	"GhJ4SpJ6HIWM3G6BfUnjNbm4T9GIPj/GN9qw7WakNI7ptJbIhOVWwquNwNo+d/xRHHBB4ynB5+1MOluZ",
+	"ydK+TpYTld0PQ2OHDqzEU/uVxE+NxU3yQIRTfaJhm0DxE3SkVaNU/2iuQzdLWJ7T11azOudPzLWteRO2",
+	"5nssZIrN8J/qw0/L+glu2qsvM4r581icLAPnvevbkCtJoVyOuJTVggq3EG9XSxSHUEaGNWrGiGzeQKqA",
+	"9ekkVASm3XDGa7H1JjSSTd36ZddhCQp33rum8KtI4bi+pdvp6/3xzVIkTuFE6THETE1iAU6hQy4GB8T/",
+	"5gvfGTSoDJKxgLRarRto+30aswGXisVIKI3DrrAAwiy1bJL6Y1AIkITkDeI7K3iAh8Ungj2HZUDloM9i",
+	"JnqMnDE2lsTvAl11awdEDwnsYXTMd3pRwAZM3JAkmqjxRDUboEsUFySlqZIlMWvq27sBO9ImaYG60m61",
+	"2jvtVmsfNCJnAZRWJTFCALYTVSYaBCxAi56EJ7oCtRTZ1E3dAdTUi0aM9ONoRKiYOhtBrfs/hBKISBE+",
+	"God4mTZlqkn2OiUNdEXaQl0yRrq1R1QxEvIRV5ryOLodOZMn9DQ6Zw2YIJfGlD3WiCjQT/vPd1gcwwJL",
+	"v9kVXfEJ0R/IJwj4PiEjRgUXA/JJV3yys7OT/L9+skU+ISeGaD6BJ2Dcn5DHUXSfiukj9mzCpNI/UhIn",
+	"I9WgUw/zNJqIQBPQRNCJGjKheA8GFtv3LvAKrjdkwSFs4L1Qgd+YHzMVT4/6isX35Vfw5lWYS9cDAj8a",
+	"87ggIx6G3Dhb4SD3W3rkx1rTFzR8W5Mv+cSNAOlTHuousaGQKo2Ykb3g5puFTgNGyARcLoFG0hgM7E4T",
+	"FvmEHMUDafsa0VBrlCwgp1Ew1QtC0eILXUtyTkMeQCOHBDkA7Ic0erl+0DbdgfU+Y+JYwFu6dS4lFwMv",
+	"7Qas5mAyZs/Hmsl4cJBpjwWkfsZ7ZyxoEKVb8ezuwJUPl/rFUx4ETCQ97pJPyAfRQxZDP5HQ29tTmkj6",
+	"eiKOjpDckZwyuFbQ2oRHLuJIDIhkvZgp9PED0HYLlQ3byx75hGjg9kGk3gFC0USkFyEgaJRJ6RlZE0vX",
+	"ZJ98QkBwlbxsZGV68thzLdTtq7fJJ+QR60VxkHnX3Id4rv+sXqmMwQU7MLRhiLiqnzfIJ+TeBNtihvow",
+	"zIiGMaPBFJ+XpG5mm07TS+agKOyYfcPxMmwkHb1p1vGddB/L9/eQiAhpADwzpZzopRaKh2Qi8Kmn8JJt",
+	"+Q7QgTq2nEtvQPYEGBdPOCpj1iOnE4X3idXcjwMDNH208eDg9BBsJ5ym3QbS17tU+EFT6FthpMn6relD",
+	"xuzxHjO8MHNXytF7k/c17R2lG41e2nZ2qFPcgj3IkIPmVnYrqJAXDkm2gSSdJh+amzZNW2N76+a0BSwf",
+	"1g30buu2bokCW+3A8nwQKcdPMFmFDiwP6r0I5WAG9ke9RPjG/Um6c2YduCSjibK0zCUSnCEG/cvbeP+e",
+	"tLZnu3IbuxhGoXHeSFo8JJEIp3jgQSgZQ5CWdXLM6FnSpF6wB/qxu3B39TsTrix5wcujiVRExVTIvmG8",
+	"2BNaLW0rt1P6ORYwQmcN3rCjfl+LpUcoaOxKwB0buYgmYQDnjFDTQXRu+ktu2BLlYMSVh8wcDgo8yZVZ",
+	"PrkzZvEO/ABPlnB2FI84vF3Y3PtyYIb/yNzk2uHvw+8nKorpgH0o6DnlYPM249dA6pRKQLhwu9wb6l89",
+	"EDCa2qKY9CdheGhxIJCvuVnMSD5S12hFBAcIdhKixMjJ+3JwfK+RjEnT3AkTwYOJ0tDlQ3EmogvNcqSK",
+	"YhtEaS+XFdf8UssHgCcKqGBIzxk5ZUzAK+lYKjs/cEUxvAMRmdaAG2l8qds34ZjcfPUJYEgmJqPawcct",
+	"b69zx9tvtTwtrPU/Hf3Prv5nT/+zr/+5rf95Q//zpv7njqcZlP6no//Z1f/s6X/2PX009T8d/c+u/mdP",
+	"/wM/3Nb/vOHpDfb0Lup/Ok9KLyn06HYcNCe1blDzahtAUwimNHVUQymNsTcPikDVXRf+wI3TNlCOXt2N",
+	"gRnYqtmYxXmkHJnAA5uCH2ZHNwk0TJMrwwnz/vqYoebV8P8WkPTmqaVEOWzE8rI6M6wl5at5ayVBatd1",
+	"vrB0hvfahF46hs0Lrhlyq+bVtieYSB0fzIgiD+VQAB8atScJmz+nMayJZvFGqa55tZwmXfNqGbW15tUS",
+	"tRKeTvXAmldzlbSaV3O1qZpXyyhINa+W1XpqXi1RT8y77zg8Mov79TAyIB2fSD9kwLh+ugCus18aeIzN",
+	"OOjWDjtBtDWv5qBY+7P9kMOP6TANFrTPu/hPt5gHXTWvVgRa+ssC0qk9eeHVcKH0kpVfjdh1LHfCbpO6",
+	"sa2NGBWStBuGqUotUweaVrk4NJ6A5zScmDt8S2yaF/RUQpHlt9czr8hjRmVpCMHqQbFrhV3NCLZyl3px",
+	"23Y/eevasn0VLdvIOFYINUWBTtYJNu0KP7019EmPxjG3yBO+vyGJjxTpe8QXvHem+bb+u0977MNH7/tw",
+	"Bn323C/1tHRjV/Mnn4/GEHvikQ45xRv4Xo+NNVRwEMc6ATKLhK3iPOWQj0G2jmjAXlfUaroVC/EO48Sx",
+	"fLjEpUXH6tMwovFZOauC9m7oUw2ufISGnEr0eE72ZQ135+S+XoOJshAxc34K6NZPEwP4+qj7NjeAX2Sg",
+	"s0hs/RiQpWgnGr2DR3Kpdz4wR3qplz6c4bfuZJ1YOG7JyUyxxBtp1ol8dINRXDzSTliKR3baJGb9iVwr",
+	"dAt7nrnfh6RFLoY8ZHYYaxAAdrf8oXu2zGqqaFnCUdHSZOMm+yhDLZi4w9Pqn1FC5Rpn/12mjsLQdSuV",
+	"5R6EmWgG/cVC3myZ4NMXRR828AEtzvSr0QUZUTHNhWAlFoUh1VBDq5Q0DNFhdWVSneGWK2t2hIu5YZYs",
+	"ZinUX8GfyauNM+6+iy664yQ8yyfqyWKksQyaHhRfXw1WV5HoNajeBKh+lynI4PI+l6r85IOtbPEjn+aD",
+	"mXXeZ0btzPGVNgNa+mwm8yw9lIufL4OU3KO1GVU2c8jnbdaSZzF5b+VDmCWT69O3odPnMjYbPl0gTi7f",
+	"FkHJbscT5i4FjRkREYnCgMVJcOchOlklzxn6kCoaj9EM6UPQJyQvoAqstPvtDnmPv9UVp5NgwJTekCRW",
+	"tE7lGaEDykVq5NQ9phHVN2TG4EklkYrG6q5jYm26vlqOg6TtpTjXD5yg64W96Z149Cwrym1W0q1nlnph",
+	"ppLbvlLWcomxg6WhwrZ9uFQAXJVuZnun7bVarUaTHBnCoKGMgDqkpgZDCS4FeLjvPqyUj9R10BUpWSRX",
+	"H1mysOA1wM2fHbMzN2AnR1HFWT8Cj8Z0qngq1JCa25VIsMMkzAGaSweOkfSVqXZzcZNluXNnBnvZnVqM",
+	"JSzJ6XNvr8zvyxjTNdffAte/RI1rprKzEs+TC3A8OSMkudUix/ckGbMYrkEznH1LXDITWAVP248bCLKa",
+	"E3qSX5hFyGON8y83cvqv9a2Nnn20tx6Nx+HU1bqK23vGpsTPWGelD+4LlPTomCsaknc8wp7TntJy27m4",
+	"gBtuabJwZPc/297CfCVrJN6Wapcb3NIqXm5pS3mTaxMtYTMniiom9aafMTYm9blG0oZFERo+n5rMG5qV",
+	"JehhF66mOBqpktWegX+cNdspRT8pC9st7sRlarLeDBtlSXJh2VxH9y3s7lJ8Mff2ypyx7Phe88aN8sZq",
+	"Y5S5hLSXwEuwrq2apNxhVTKt/Ay/yGYodxYrnMINHMDrs7fpswdOT467VfUpHJjw2eUgxLvOW1s7idiI",
+	"lxviwgCibA02UnigKvmCgWz6Par4KQ+5mh4iUQ34Odb+AT/NU+bGYtQnImRS5sIzbG6GRtMJNi7BODBL",
+	"wDghl6oMv0CBI+Pl6fQRXQgJz+lewB9YOkYSr9VqlUKdreTsnpcf4xrnzRIVxfwzczh++clYiveXNbGy",
+	"FKjkVtfyYJPyAP1oq0WByXSznBDARt+ZhOFWUZmVBXaMy0mBdOblAoCHqjRFROKaJwLCByKCkAkKjoaJ",
+	"fj47edT+7Fl6Wy+HcMamF1FccuH0nmaVNrnRxTCSzIawRDHhYgcFhvV+JL1IKMqFJFylpvYMy1w6A98m",
+	"mV5auGFB9ueSxPKcL317PaaXO5LX/G6T/A50uDlJ1JbkduU8ripN1rJsCgY8q8REdrSXAsVmmNTLj6Cc",
+	"vyernDh4cb3DltLD9Tnb0Dn7WsQFC0yIzUwVcyMHbRuK5RKHNDfbzVSx27AgzBR4my8LC1Na6mTm3l75",
+	"eJaR0fUZ3dAZPWFhv+Keqswge0Wvk/prXieVrML1ldLruFJyK3SubrQu3c6leFdJCyvzr6ojds3DNsTD",
+	"ND3NgPMT+/PCTMsNJpuJatOm5w2tlJ1M0jzDa+YMXhyI2z7nD3ipA5O8t/Ixye7i9eHY5OF4IEIumBZP",
+	"kwonNAm/ad60FDW6Dc89LU4fC0vmwvC/UAcpO/DlD5T7/noHq0AB1wdsIwcsdzlx2TXMt20gXqeaOb4b",
+	"lO4VzASCGm9AOh9myyYROWZhKNFz+4yZ/CqU3LwZ3Lx5SDjkrLK5LiTxk1BZv5GC5qUzVFTaizMK89wy",
+	"6NXUsMTRr2jjOlXFlT3/FVWzcCub5FgQH5NM3cLg+KfwwU9Ts/mG4HxSt7VoDt1kaiN6BjUHTWwPrEfD",
+	"6wp87wOTf8It/6Y/c6HiKJj07Gebn8KD5BS2vOnj6Zj5pN45JC29E5DqS5+sDnQgGAt+l8WZdsMoOsOr",
+	"CT1xk+5Cs6Wpue4DXceHIKWY0eDQBCNJPLtMkdOpM7vSLBn51sp07STfDaa0ZgHkHLOZANmICsV7Mpfo",
+	"Y0vJM9bPbACtL52BYu0qYItlOEij4bfd1YZLec3q5QNatpOrRgLN6qk801OH1C+i+AzZRMPDQCoRTrHK",
+	"rZv0DilvncrILi+4jG3M8oircHrxMjupsbmMtbGixTxvLMm7cUC+HnFIoK4flhq8xdE5Db3kbp2Lc64Y",
+	"CXjMeiqcHpJ2+g44FujfTVqE02mx8JButytsu4ekc0ComGpRoVuRScPzQvE6K62AI3GqMF5aJzrjQLYh",
+	"OnNH8OE4mJ/cKFO4+oJKElKodKtMiqO1eHhmNBXJPT4aRkmfhREtjIFWyTyE6vesst8dW/aDBR7ZNUkq",
+	"607+ycY62TeqwdPCtVcRRUmmEEI95RqANMlqOOggsb0n5Syc8qqJQqLZjkVMC8AhrwwLOXVcu2JOIVen",
+	"gGxFnViSLxO7MIQqbN3mSiVenXqk20Arl6BqbwGTbFPwlwr5LdJXmbR9DRVBZ4u8ddZz0aJO5ZbSEm/L",
+	"Eo3UZO2FYqGD8tJOdDy+r9lS/D47ZyUpmyTvORwKrDVcDNZBZsvkdFsyLZdzZhd6HtHYsoJVI63qpI5Y",
+	"KejUKahYx/wbgOp5JBpa8GLPIHYlo3Fv6JE98juPoBzPGmurh7YtjdXNVF3VvElqfTHkvaFbSS3NY90i",
+	"UYwFZb+COTj11+tgMCcPWxFNFFxXPdKnQMHklPbObGmqiUTDpHlocVi2Wh7JOApZctxmXronD2Yu21fN",
+	"CefG6RS5hcgkglQRaBRJSvD66TQBZPoHY9TCXODC0VtARTFJ00FJaRSZzhIsYLW6rtcZFed0tyTFbp5R",
+	"zmaBpN524540U9UkZbVbUJUFO2dxTtFeRy4tmTQyZs+2xWknMoVYs0j+4eQ05L3Ue6Hs0H91Jl2n9zL6",
+	"wNMMCzhISN0h9GZaRaXt7bSfLLbahZT3R4OYMchCrxuFNOrHQA56Mo+j6jKe20blhigrK0K7+U1sbhOP",
+	"yAiLLWpZYhEytENc/GiC74xINNH0kENrKokc0TA8tPahUYQVVqR+hYbQjVy31vSclCgbzwNfecuWW+Sy",
+	"i5YSalj8To3nX76+TLuKl2lfi7ioPukbvuq4BI2+ICRXjx4+SW68wVBkbVMn996TWOREua4BNySJLoSJ",
+	"2MIY4Xk6ClQz6jiwrVQMJ4XjsTbFnPC2vfmVJp7dx6xtczJnGyeBzd/wzyHDxVnM1+1L16zlKrKW93jv",
+	"7PWBCCw+tjaGeA+ayUKIDFjQ/XzJoUJ2Keds9eLH98y+dH18r+LxvU/js/tyII/kI0aD15t7VbJnciYS",
+	"qciNUdD9ZsvGJRxTN5LKiwYsbs7PZwqz92bVZMrv1eKHcJR58/okXsmTmGauzl8uGK9MmwQ4ijOSClIj",
+	"PHr75DEZcv3k1Dh+YLVWAdj2I3Z6EvXOmCKdVqttS7b2aBxPCVfNrvB7kVBMYBV4Sm7exKncvEmGURjY",
+	"On4MC9PdkORrJw8+IIo9V6Tud2vf7Ha7NdOC/vNA/zPk+t8X3Zrf8JzUiimy5uqwK/q52Ujjiaq7SzuJ",
+	"+sT/ZreGNNGtHeidh4qqj/nYGQyWV+3WXvhYx5/KqejRMb9l/2hO6Sgsv9VVeIgLjvoFNpVhERWERZWC",
+	"onfWtrQQNfZm5WKGG3t44IYkx/dsZkBLE/URDVjW/S9NV47vkQE9Z3A+GgsfELOn5cMpoYZlG66o1Ndq",
+	"Q2seabc6ZMx7ahIzjzSbzUQ/M++DR5dsHELN7p1Op9XKEtN2nRI91+fSLHI9U8xT8ZFxLYVilwFzN61x",
+	"OeWaKjH446RcaV0yKGapt4N0bu0uTiAcJMri9cBGcvBOHI3K9rxlKp1CDVRTlrcD38qpVGxUxf/W2OOo",
+	"3w+5YA8ncriIFfhB7nG4l0qSS9Mg4Ci7HmY4SzFFf2n+smR22CKpG27uac1FcqlA4jkjhgPROCSUmIrN",
+	"4NUPadHBo0XFE1cSppImZr3zKnqA+r5QIShDE+1be41DqJdmLvkyHDupe3t8b2HC0RKgahD6NxZjf8We",
+	"7FXgUl0tfo6N7/TqRxNHv2ydK3xr6VpX+NrDkCo92tkLegO8nOBBUk9faRySFiw1znwH2NSmuKhEjaI4",
+	"pLTQBRQS13o1VzJbeLs+oOOdfsyYh3UF2slQIwi62gGnXiMK1toxPfFE8C648MnpmMc2TpxHZ3gLtmGb",
+	"4OazQxDf7pri8B7ZIwELmVrj+rPsyur+RDHHweW1mHDALeEEq1+W1zELI70mYHiBpxwvmQmsQLkgTa2l",
+	"nTt7d26/0bmzP081XCv3a2pKSQLqM3N7ssgGLKHTZV+9VuqupFJnN+k1HK0lDPPOMFcgwGvSu4qk96CI",
+	"bfP+8lTptTCQEowCORP4MLooi45msrc5i/Rrjb/iD07eosGAJdEri2kx/MGJXtcTKOi/7ZWQfCBolePp",
+	"xldEcRWyLc+pDIrMg7BGvU4BbGoIkIoKdcv+8pQHT1X0FLwLB1Ej40bT8Xa9PW/fu+294b3p3fHaLa/d",
+	"9tqdVZ1rjh+c1LzakQjiiAc1r/YRF0F0IWte7cHJv9Kf2WnNq93nguNf73MxeZ6+8ZDql47xP0fBiGuC",
+	"+yqNR5GYQstvRQo8duziZJJClFZwj8ZMONa+XiQEAxd1dE2elJbm109Vqw7GlJHanNJGlzATvEV7Z1oE",
+	"lRbhwxtpLWOgSjs5ZVqd5Wi9Ok3eJPWMHXPPNVPMObHjDHnNdPVKnywSaqmLeM45rFyvhmfImMYq3Qko",
+	"SB71ecjWctxc1ndbLKtkLusPW5JcqkxC/c6Eq9d3dTzZgPPI49TvOmT0nIvBYRqPlKTrTbO/N5dCZc76",
+	"LI7KntmXrlHZVURlj9goOmdQCLaU6qEy77KJLDddYs0dxNxJLE6acfraNXFeTeLMZx4sxRhjMFNrIYa1",
+	"L6B6PCSlaO+cUsmCJjnChyD6BC4ORQDFOMDRHPmifheuJzGHBQ0JpJYsUoZu6YOJZrIlNjPsEHsTE2sI",
+	"qY5BL6+EOowuqnp4qFuW/BvMI9T1RGiuWX+1WD3CTjIznvJtOo/O2GsvlWtMu0t6X2zAoULPfkGPitkO",
+	"Fc5CLsPFzEvXPOxK8jA34qs8SvOGJHEUwpWDibk6AA9BEIIeud1KvHZb+bQQrjbZanm3W16ntary+EB3",
+	"5yh+aMcFfe+EiaCyknnOTaDkXM657lrkpmSxqxvJnpVf3FTe0ix8553Vsla5uCkkSXQezjpbOGtWRlJm",
+	"Nx5VrUc/pAo9Wk6jYKqPmmQsIK1Wy7mpoGMuVTzpqWbaXIOMw4kkvjMWv0Q7n+UWkpxzfAov747vNckJ",
+	"3iXhlSZUEnHryUOR8Tp8j3eDjcRpSL8AJeJJDKFMWkZ3Bbggga/4EJOuXDTJ48o8WjkdqLIKOPjhzM/+",
+	"U9C4HbeU8lt3pJlK0rWuKwQqwYL3Cm43qQdRT94KWI9LuPkcBb/V398x/e2Y12SjSR6D71O71W4cgGuS",
+	"9X4C36Rms9mtvcCQTUsLN2RX6AfBT8l9yiwk+nj55tg3XX8sLLYOA3SdbRxEctvbfXOPnE4Vk+CB0hWw",
+	"tyEfcZX1/2q3WrueKTyz3/Y6rdaOfo30Y/0C1EmzbmGHJNJ7yxWwx7Zxmyocj5muPFCEl4sA0oxYpx1q",
+	"rXkjOsWDU6diimKBnNNwwkyP+j+lrkDt1i45j3iPeV3Rbu2Rcx6wSH+9T/o8hAduk9+2L75BRiwesEAz",
+	"pQsaB/q7N/U04a87JIysJ1273SK9iVTRSP+9S9R0zMVAd9LeI88mkdJNt98gNDinoscCO7b2m+BjGUQX",
+	"upG9Vos8OMra0jPuFHuNJvnA/RXcmLqinrgxNQBPu75EuPqJ8Gl77VbHa7d2vXZrz2u39r1267bXbr3h",
+	"tVtveu3WHa8N1s1dr93e89rtN7x2+01PD20BebV5+/tCfkiecUNwfJFAQ9hdo9oRNwlaH4hwWoLuJ3Ko",
+	"8QdKKhKwc94DRhZODxNm5+TFTNSVcTi18k+SVokdEjNaOJcwxc7vRRCXDwdg1j1Meevr+y6lfkDrWcAw",
+	"vlKvlMbaxU1sw7rtNWsZt58V4b/1DSqp6DizoGNzNjRKao7pwZdVlHSLkWVSSEqm0J9VN7wwtMq5CGUH",
+	"c4zd2AklsdlQkvww4/cJV3RmONbHB03KxJiF10oOVuqYtI3BJgkhVj/pZa5Qixr6V/fnKYBMoO8UomTl",
+	"Y7afmWBzcY1U4iur6aOuqnGtgW5CAz3JUlLByYuLQQjZ19Qh2TX+lPoTqXc8kno2iYlkAenWLmKujHzs",
+	"1jxgaUl9RJkkDenhNKLGYVfsZZGHq5llQQTeh66qv57ARO4OqSbyj/Qo4d7BfPGI0cD97MId+Ar1XHXX",
+	"GZ2ca9CaR5duayb3XWJzmhMfaCKLPCIifcYYVVuN7fNqE8GfTZj5GRSbijz4XnYJymkuv5DLsI/su9d2",
+	"ravJVZSt+KQ1jYo0+PqBS7g90uPXoygnMcEuCP5+iFvQCxmNJeFqZek+87oqM+1kaAst4lKnxH31+pBc",
+	"0UOSJKea4VSQSYy6UKYrK0uqSo6a3+ePaSmCS967prarSG2PYypkn8Wvz4dFsIsHq3DvKAwerO0zkPq7",
+	"55orjGuBxVv8XCj3xeuDcRUPxoeiH8WnHETyjKpSK9LdjAvdbMeL09TEee+apK4kSUEKeutjWU1UC1hC",
+	"M1n8CoRVVXIwP4AliCvz5jV5XUnyqqgpcISxsMf3Dkh75/Ye5CE42vnXhO58g7R27pAm+W3yL8mO75kr",
+	"U0pCphSLSRSTgA+4OjTJM/2nvmeS9Uo2pjGWsx0ycnxPdgUXxEe70FNMa0Axk4H5dIqf/LLbyWC3vaPH",
+	"uMMDuUNFsIPt7PSGVOnvGoVL1iKuGFM9Zj3f/+Pjo51/TXe+0dq58yT9s/nb/3LnyTdb3u3dF/+iVgJD",
+	"slcE1YuISRnw6YZeIl/TkF+Ce5wR1ecNqfG/VQ+qIlt3zvmaHIu0ZBR4K/goZKAygbFMuwUOsDITe+6W",
+	"YvLThAE+qY8kVHnK5vz2SV3ynmPks0m+MVmz8TTBS5QOeMSDKb2B3Q3C6JSGj1jv/L4cPBgrvyvqLZvc",
+	"0iNtEuB9UvJNx/4Jpd6iiUK74JSLAV4vLloxKpe2fAsJFR6xAZcqNpehfMQ2UTSk7ArznZgxwp4rJiR0",
+	"Bbf4UV8xAffqjczNDvo8pKV0ZFpaYhslVy6zGFSOltbY1uq04BstLLWk3+BagQmF+quzWIiWhj1G6tZJ",
+	"hdC+FgBJjZMb0vpBYeA3IoRGWVidlrn2VmpWkA8TKp5CQjsI90njcQ6J//ETn9RNwuZJGDZQQpvL4oUN",
+	"2qUBRyU15qtj2c2Nep0qEjIqFTgHpSNteJrlpaNakfg2EJmSTMIr34HFykSgxqGZWIXKI1kvrqrEk8RY",
+	"ySGNWUDwWTcn55quulBNe5XUaovW8l692K9ZFzvGquOYru0SwNt57xp2X1XY/Tg6Y6Lc05U9H/MYEENl",
+	"foj3eZ9BkiUTm6h0a5lcEQHr00moyO3W3putlkfeIAGdysaCnhrQXjnBfe2jx4c2kRnk2xky4sPzPhlC",
+	"1j+oR+IfTdQwivk3TKr3txiNWew35i8h9u2VLMPMtSxlP+OV3SJeM9ta2UyUYSzA5501mLOAy/EYeGk1",
+	"BpM9ANdMZX2mgjQ7ibmanujFMmF1cOjSv96xJ/9rHz0udzOjIzjhUAq79AQT1M3hkCb6eersa1gAHHPY",
+	"NXDfw2Ekgx4qNZ7PZTD5kX+LTtTwlia4p4bL2O52ne7IR1xIdNzNjtvH/T2N1NAof5gzieue8O2aV0Mk",
+	"n7AeK7rH/D2mZTfkXq+KccYclDTsG1rjGJm/g+5fXAySqqvGsS5EzRQ4p80OiU8cPTwm57voGZ36Lg+o",
+	"Yhd02hV1/9ZIDp6azz4qyFjzIeP6ooZMojOgJCrmgwGLYe449lMWaEnhl2eJ9Jtd0TWZ3eWB49JPcaIx",
+	"67MYoD/MAbyy2XM6GodM4oDs7mBOQCYCqHkGgW9YkzadGTvXx7srGO0NYbx2uFLvKBxJNWRTEnBJB1qF",
+	"1a9bO5A+rTHrRXEAbnha8PjPd3TvO71I9EPeU9LXzVBFBOPgZQ3BeF1Rj00RdHIaBRyLQeJyyWF0IRLD",
+	"QSSYR8ZJXKBn8wCkIR9HD489ZPvokASWi0SnbxAuuyKnIkHQX6InwZKNaHzGAj18++wB5LHzCe6mSf4G",
+	"Q0Be6BHDdacQboAbAFv3W79F3jacuiveBuKAleWS+A8fnDz2bQV82DoI3YBsqVCkRZKbN7/6+PFD0mm1",
+	"bt6EJ9F937Cgbu2AcOScyIr0F8i1zHf3QpX9TssD/c03m83mixc+eJoizZ5OJBdMShJNVC8asUNTrTim",
+	"Qo6jWHVFn/JwEjNJ6hMRRxNF9dkZUzX0TMyJPjRguuDfMG7/nj1tQXQhGlpQGQd7mBbqPEw2u2KH+GZS",
+	"PmmZ+gOGURs7F0zQRCIwQXyHq/uHJHXdh3pCHONAoj7x37bNus10BSFSCx+H83tE0JGNVoHSm3ozj+8R",
+	"qgiit7rfrakIRT0I3Tt37pAgwpAUwp5zqbo1v5FM515oUtk6NT1REB5quIYKco/GWuMhUIlQPwHSEROZ",
+	"QkN6y+y8U9K7IYmPzP/BGDn/PXgORRAEffjfhBS0QKHEBzXCb2BMlG1FYhJ6tCxZX/OmXp23YRQaa/Ak",
+	"Sa+IzGia5C7ETsAJnYQBoaGMjEugkwrSDD2VuU7VVaIFuCRc4XJpHqt5UlrS2DIRbEMzTDArpCXyPWvV",
+	"FpMw9JvkpEdDmlRThSBJDZRwQTA0GBGHnl4COr7B4gjDPfQW9MJJwAI3U/D5LjoR69UfkbrvII8DAsjD",
+	"J4ppZhXRMd/R1DdggsioYc+/FoBMKCMOusKVobHRDA11FqWromcmAgPhrY+I0k/ykuiDV/cjGGy7s+sj",
+	"6YdgUNXMDngPhBkZHaTRJMiHzHHR3AiraqnZkt7D4iRGyUBh3RWobBwYIPL1C5WHIbtoZJ8FX0reajUO",
+	"c1DBVtG12s0FF5pxHFlq88iIhhpZ6/3rRzGU3kWtBQ6ypgYK0TL6fSxkZzQ1CCPHy9eACWP7HjAlieFJ",
+	"pN1qdWA/IU7SXiUgUWnxxgcT3U2i5/l8BE/6jUOUmcAccGVhNxWNMfB8gHWieWzGoh/J0oiZb8jPmC3+",
+	"zULJmuSB3mYQcRKCmGAr/VsjKuiAxbdu+jDHnoIjTwXut27ygFCNrHfQRx7CsLoCKAn8ajPPmqI0gV4S",
+	"8HgjCf+IYlL39Xg/TO4pHJ84/TG5wGg2mw1c0XartWtPxu/SkAfmVCBNmgsQTcTn+KMW1AOqURxGoAVR",
+	"bwLkfMr6kT7SBCvcxSSeCHmQEgFIVI9cxJFm6dMxk54lla7wLaD3Db/wTEKA43uGDVkQYI1IB6Tte1o2",
+	"7kT9nZiKJNQf5dNEnAmNVZiYjCw7GTDVFQ4FtQsCpkneY1OkohFVvaGpATRmYcgCohHXYdLymX3SxH+4",
+	"tfO1DEr4zXGguU2fs1h6cI0B7sROJlXNb11nW03JB4vd/SVIWV1E6SmQkDDJM4W6zTvGM8e86WEEJ8nW",
+	"7zaPIpnYPoBarWlbzzybBhakBR+ZZA9wQXPz5oiHITfWlps39bkHUeSjtyRcebs3Y8BsIQdI4af6zZtO",
+	"OxSEBRepNGgk8VfBxMpQ302xqen+dBKLe+Zn/blgPAFGB3+h+Psgk2BYTwyJCwki7R9j89qd1psEHU49",
+	"0t5t7RqW1d7XP+63920kW6fdaptcAZ6eCOQmjxkN8FJurMxsYnrOwuoU/RiomQIRmkSIJhRBFfGdGBMf",
+	"MEQu+lCDp27N7K0T0GYQsInjhrbM7s8nlgz8NyQGo9Z83iDbTFydtdHpZg6TyIXMONORacWsmqZh7ZLO",
+	"dM9uxb8meVvrUS5gc7RVw2X0SAqFB6zWBe1fDKO0dqDGIIlaYdS8rjAZU8wdoVGlrBaIwAEZuz7kTPM8",
+	"nkQcn4ZR7ywTLQ6A3yim5yw+pYqPSP1CM6OuSJ7CKCoLNCzfRpXMdJIMhcPMjdKlVVKoaRQ1Dg0EseAw",
+	"GfKQngN2Mat1zhK5FFjNGVo7NFg5edHOFIE+7plGZLhhO/iFDCcDs4Nmj6zUMe1YSN4V/vMdDOLzDxKi",
+	"Ob5nzgPKaww6t+F+pJ5IfuBjULdNfzw0bgZGtRGReZ0qQkMoBvEY/TBQaGokZ+Tn3v5t++cbb96xf965",
+	"cye5YrMgkgUNy4PN+/C3+yhyuqDRFQCpNCAaRmEAxAZAJopHVPQYkROoS0nHErSjmMmhHl1CfLDuemll",
+	"V5wwRhItw2hbeep36B3e0nTeo8JqHvqgPd9hcQwAWvpNLS/vkPoHkTrWW6IlPgsaGuZ0hdZOEUqB1pd0",
+	"ATDO6JvARRLVjNs2dLdThkeFS+OpMIY1sVeZ2FgTmGlX1E9UFNMB+1DQc8qhynwDwVbFIJJ6F5pbnlLJ",
+	"IHs26syM9oa6BRTLgUYTHgm4PCP9SRg2DrrCRvteUEnMJX8ib4C+9Jqd6vOmYq4PANYpqZ4HQVNLV9T9",
+	"Mred2zsS57djlfudIaOhGoIXj5YUYBPwE3DxiCqj2kuNvZPMC1MT5j+MLkg/uWnFAHu05dQxgYBmxJGG",
+	"JHqY4zjSJ/9Qcx9y8vbdDx8dP/7fm6MgOTsGT0u9NmODSD3NYCBe0Cd1vTjZvAKuHQ75S7oYQBW4rpoD",
+	"jRiudj154jiAxewKAOiwE1o4+QOmNJTXQ6BBEIP5GJ00tDa20xsyqN3mu7d9BmYkxnm/SY5wE8FQQnHF",
+	"usKOx+690QpS5WOvc4fU/cdRdJ+KqWH2GmZY01DDDNJaHHxNHdOjvmLxffkVZHrWOnxA0sQMMBZgvlBT",
+	"GcxhgrhQqkkeRxEZaQpPXJO40Ns2iDHKmSrg1kCBp0wztFTbZYE+a12hVRwY635rN0WQMAR7i9GESc46",
+	"V/NPLCaGwMyxteP7ljbBTnr08Ni1PaS230bNq2kAYTwGmq1mCytqMEHHvHZQ2222mrs1cAYbghW/RHuH",
+	"u62orMq6pQVjjoqxfB/cMicrwWPrAyZJ3apMxCooh+XOXx56flmz0mFXZFy/NITJ+1V5pOAJVu7SZbVT",
+	"RVpWMF0Mo5CRU62joKHXShysg4KmNqjh1BU3b94FmXlw86bVV93yTTlDxmEiC5v61QwQ1i3ADZD+BUQO",
+	"fIUqHb4PR/7QYMrje4SGmmlN3RG2W603nCe0INKA7UKDQa2VIeE4LKB2UHPPMWx+TEdMgf/Cx+WXYukj",
+	"tx4kTd2rvXiCl0dMqreiYGpCSZO8MWn57VtfNyUWLZiBv+NYj3AnmOBzTh13ORmNaDx1b4rMBHFmXADJ",
+	"wZY1NZFrndT1AaklNqPE70HPzV531gzgqL3wyr588qLUAwUHvLsDW3SSXNvmBos7l0hnUH2zaUZKBywi",
+	"9XjITrK+GnrMqfdX7Vd//N3Pfvan6YXrokN+A/xX336uUUp2xAaOAWYuENcyK+uM8uXPf/jZp3+QH6V+",
+	"oWqUtsvHF1F2eCmHsSq51Cc3Ej22zODY89pBrea4/8G1oDy4dcveZvSi0S16ThWNO82vjwc11+mu9uoH",
+	"f/zyr/4qP6G9/dtAPss0vltsfPk91QpIdplOjOLikQzntmJt6aV69Qf/78v//h9f/rf/+9Xf/cOCMytO",
+	"bCYZwCUyoOpF7u9dt68X2RvrhIJQHQPy7rRam2NFycIlfgP6yfQ+Htfu4/aT5iS9OnnjzTv6SLncuLYU",
+	"Tyntddfp1bAZLlFgHOR2PrV5l7uQ1JZhF6WDeaOwBK3MElRyldpCPCDp0/h4uI4bLXcdUL2urX9UkIAy",
+	"Z2XRvlelZjnGd7Owyl6pHjpGKUzylvG9qB18/MQr4ZXIJjVapAPIIqEhXe0JJJiwKigmV2x7QFSwmfut",
+	"1hPdet40X43+jqWcMDC1fPSY1L960tm/jfdvCcqLBPFTjyDfQ6s3PlNmNKzyI+uKB8JaJMaJ5V4ESamC",
+	"A8KlnIB6AaHxGhvETPHYGC/GMTvn0USmNyIJRk+qHRix0hV1wNSo1gGK5QruMdqtVqfhoZmmIv//mAlr",
+	"8UO7kYL7GeMxJwkWgCb1TqvV6Yr3eO8MvX/vy4GHF7+9MJIsaGjYGFKFqr5Ru6nbVdKHnq6Z1ZgJ0GnO",
+	"mIAbwgh1YztDCfW2cQ+2AGX1nEhmSkRFuWIGduWzC4N1RE+jc9aYj4XthYHhNO1Wa++wcL+lv36T1BM7",
+	"FJdAIOC7oXjYFek9ko1LfKrf8xtVcPmx8dZ5XVgZzGyP7YHMIk7nig7vvEC/5sqSe0LrF3RK6gnBt1se",
+	"AWNeI8PzXDfGdsurxgsg0o09cEXhlunLm4mFswBiRm97O4ZENKstgt07d+6A/SlvXKxeg3lLYFqdOag3",
+	"dxICLQ5JgwU9pJSG4XQnJOoQaOUo9xcZJSo8K8lJpKQyPLn0WsEGLicxE6fbrYC/7NnKC/8yF2kjoKxT",
+	"YY1NvzY8fbfHH/CvHX/4jeP2B/xYHotH+727x7ePz8b/6nfvfu1Os9msrQZiNgsRcSfXwoeFI1Y6lL0c",
+	"QHS8ihJTlz19h8nfWtoi+RctURgBusxBKx3Ym7mBuYg9efswTbNnMraGISmXGullfU7arHvYqhHppRLl",
+	"Smd1QWirAYdMwwpmI9x3mUoWuR5GA8JFYzmcu+fB/idg171gvTVg6ikNw6ful7Ia/z7O+WfKrIMIGVJ5",
+	"QMDb1MlHp8nbJm42F58aTtr0jVx4+Ape3ML9R1dEMcgHagvhRH0PxHtlDjqDUsU0e4PMlYsVjMNldg0k",
+	"U9n5+x4Zc6FhLRw+A1NPpwBPpUrrSAt2oT/DU01ywpTiYmDlrGSqK8CUjiZhe/NB6i0P/czQQb5hgOlD",
+	"OmCAAP3UI9YnY947Q1tzUh/DyS5X99OiDj75//7gb/S3jcPEwZarNLGscTjsCowpt81BMzIiURiY6x1z",
+	"CwAxKGAJPmNsTC6i+EzDZK3JTMYa5+o3M+vWaBIfqm34XWG8G9HpwWRpdsgGL0zCEKt8AAR+n/WNly+s",
+	"gr3It7e0JGR95QFRGJUC7hQiczOovw+4HHEpNUNXdJqYIijcTQI1qa6Ap0fRiAl1QPwRfX7Cnvke8XFv",
+	"78tB5sOJycBqr36E1uyhrJ9PpIrGejf0CENGz1lBw8geDq4kC/vop2bTx86ykBdA+YCpozDMZNV7nfA8",
+	"DDPiJpPwLQtb8crd+XamzAcdriBmF21+b/92WfML8/N3i4u8PRSWW0Ir6XLc+ONv1qhStDdkAaYeqNW8",
+	"muuRBEIsX6GlZty/zFI9TRfHfRLziba9xKQLp+7I5F1vOfm19Y9DCoX5T9iz2kHHq3F5Xw7uMaxAYMJ2",
+	"9LcPgXvafPlcPoz5OVWY1NM+lRwx+z6G8LcgnMt2MOIC/mxBif/Ck+U0gSmobQR6q8KEvcqKoueQ9cco",
+	"XcndRVbSacFd0d35K5p+sdKS7m9kSTvOkgITAaZfO+ish/XLz30V0ncG6tpeNcZ2k3fjjpvQhxTe0il6",
+	"zbmOsTey5UbKh7seH1kIITazYCR1tBkVoOI3LfL9+ImmaRuP9vGTFxkQ+T4UxQrDvBC2FSMdQJnPCVtW",
+	"MqUManYQb1ajzJURZtTPyVH0B+MC/BOdAyp9yAtgwVFjNorrCgPjDsFJK4EZQwrOXHLSG2aRJHixxozI",
+	"Mz4eYzWyEoRi/OguDO69oLIrXIzgGfdPfwEc7l8CoLgqaGI2E8htNATilku3J966SMGrRYJtv/cKGLQM",
+	"f7kckPKFYs/FzbvGVJeEqZ6sIv3XIPfXJEvfZQocDV+XLJWLy9ITpiTWTQH7CsgoLU1NBnjfejwas4X+",
+	"KZPVP0v9PirabuQWF12RecVPChXXI5spyITvwUUchppNoZG0iNlFTMdjFieBO1SScUh5GmPZFfhTA0O3",
+	"M2I5ji40YzF+0Km3riPMBSNTpjxyCiHH4dQEpGSasa90xSkLI70cKjogNGPHWiyZHsbONNywBHOB6riw",
+	"jRmLvaKNg0tCNTBJTF7Ga7YidiZbhIEcwWKg9SlkStobTmSl+YoNfp5lOfFdGFuuB2l8sNNVsGnjkIX5",
+	"wKtPGUR+C6fMDTh15+rcgFEZUBhGm6OTa47Kmil9Hri2rkwFhTwuKqdvA5DAvDWRExqGU+J/jKLnid/I",
+	"AKdDpw1bBIhCYfUpifpdkY9MrwZaGPLCpeuiekOS9m6rlQnSugtewlYo2hLuXCVRFKZsVFfEDBy3zXrN",
+	"gdZ+7j6ZOgF02aXW0zeHE53rbRYA6wGg+dFhNnZQI9eUfej16wr44WIY2amky1aM569TpCr9eDbOOonV",
+	"bdiIwgJclVcHrgbRB5GC7Z/mvfcwN6Ky1cduSGsvlsWEiaSeilXSyV5K5wuUzLdGANx4+dMff/aL7//q",
+	"f/1NXml3K5Z8nAj2J0sb6No7ajpm97kEL89KoFw65CXg024e9Gxq/IvoGMsNPmeeWXiglQrImIutrWu7",
+	"CCZL7GPrLfXCqO7kspSY3HndjKfd3PNQ5T5ZibKgsN1u3pE6x7bLN1uzVkdMexAhTdqNjRrdDFUcrKbS",
+	"YVzMKkpd/kCssW1r0Oa6rosLahgGGGTkpgXpW9AuMOz4Fg2Cp6ch7Z1V6xNZ6xM8jPqUD3+bHw6SpAgC",
+	"vCHd3yDazSYL0md2SlSEUAuHoUGDiOKugNtHJ+l0KkRVlDOD1dvt1m6jSY4EIgm4pYTW5JCPwQeRjZUb",
+	"XX++29iUaa3dab1BIPD8KAgwRjnbEhyD+mgSKr5jApblVPSwhCEE67IgAf9wlqIwyDsFZheRPZvQMH/1",
+	"bsBaT9lL2gxuKzoSohthV1hn5WQ7TYBNGQCjQQBTfY3AC1aswK+c5XH8vlIDzJbvJqu6X9sSOc/3qNjx",
+	"nTt3NjffN3YMdbyFdFrux+d4vEfCSoYbMqWoDKxdd63WhRxHhoa3BjXKKXQDQOPSTbBlmWY27CTnUENF",
+	"/q05URtFAl0ocqNIt8iODcXaHJxVjrcrUNslgYejILD5OIwrejIpBzugeFwBNVh/sjdK8YNpdoZBUgQy",
+	"lfXOSTIpqpzcQyBJbW42J0+NiBQjfsye3ZcDv0mONIiAKIgB5cLEPIObUxIA4XYDXkCQio8FGD3ghE+A",
+	"0SsKA2tTjJlkkEtuzETAxaAENLgDXgYz7BJMZHPkjC07YUgSEGV6yIMCt3OLCdIGlgEEzmt1jb7cphs2",
+	"4MCcFQOtSLut23feHFKZQRGZ8WmMBv6lE2HXvyuWIQBgBtDrfgU0wRW9AsG9mgwynCidVe5K5RlypJd/",
+	"+MNX3/mTz//df3n50/+uT2m0caiSldpaXYTJQIo8R2RDrWxXWs8b+avv/MmrP/9JEvaYG3nifL8ZtDNv",
+	"MJ/94ocvf/yL4jCSSIXFF7DdalvRgmRVEUMMmcLsikI+wswhWWotX377ey//8IefffqtV3/7o+IkjF1m",
+	"uUns7pyWCMb1NnWlgezvGB5auow3JGE0DrlRCh2G6MhqMC1b1j1laqm1/fwnP/3nb/3l57/8d599+q3P",
+	"Pv3uoqRaOatZ/uypJCwNHllm9X/98z/6/Cc/ffXTf0IO8dmnP3v541+8/PffXWZXlgIrthjtlmOOCxyy",
+	"ylKWJGeFO5mA9/ssRlGRLiOpm6lu1tbldHBV0fOc1LUzeivnbyUdtgtx3wuwvZkdl/Mkt8e8xVH3kgcX",
+	"ZiRoRinBkxDvFmHgwczhZDhT6XD2yxbATHgIMQqmhbJxpDzskFxQrtIkYsDKFg6XuZdkSMtlbINbUZOX",
+	"Dcgt4T4rhXWvqexY/nFZ2o41IVJQe/oWAZbpOXO1Gk3qQH2w59X6zVO73jMspS6Ox8TfeKGOdOISSNTP",
+	"oN4D4mP600dMTkLlk7bJwixJHTLnnjKTUAlReNQ36d2ByXjEp0GA2eV90ml4ZKdNYtaHnNy2ZZt1G6yi",
+	"RvN1RlRUchzlAKNJ9PQDFjcWV3lwDgda9WkXVZ+j8TiOzllB4UFXg6R748LZ7rT2usI0Yo2uem2a5BFM",
+	"FbrpFLt5xL7OempuN/kL9CVNqvpELqHYdEW71bp9mN8F1FQNl0lgT7vd2pup/TyypPka40JgqyuUDkPK",
+	"Ke5zCW8BlJRQcAL3f/3zP0qQqntysPbLIiBpjj6yuyMi9cjSfDEU3cxAQJpPvJ8wedO5QpedNea48qTm",
+	"qIdLKFloUd7IoOas9O0dETnHdfaw0Gq8/WG1W3sWKX0VWg8qSDt/VjdC44U57aw9KRQH5ZMwosJClmXG",
+	"XtyPzz793ud/9zef/+TbG5/EaohE88XthXIlXG+zJv8875mrtmR0Ar2n5UoLYGcn2y94LcWmxI4rh0CV",
+	"AZomfNMh8jkVa0nj/yx24fZ4212dtA5VpRXa2hwMdE8ocwn2UKpH7GXHMbN/rWOk/ZeCgcqcUvZ4vz7s",
+	"jyftsnQAFLYQXK6nXnq/sKpOoKkHti6vDgQsZIrNvfF4xEbROZMa/+kHLQJMykaYkdo7p8yVfpMcyUym",
+	"epNAV3ds6uHsXNCpSQCb8amB9szBt6WFN+fwsG+g9T0YioXT7vwAUGedNGzxkAMsACJ5gBUO1oLauW4T",
+	"B9TEmaQrcl4SbSj7UQDQuKpX5AahylLlTjYjIBe9O0cZvRIoLPS8QUeDdquj5VyZIaqk4424C+hN0ifz",
+	"neT8bm6V1/VQuOfQ4hc2qgsMXq/FKOru3yqG0UpadGV5p9yfIMd9yOzkXZUkeBkCO0tllySrsdMNWOo6",
+	"BYE8YAr9F5+Cr0OlRH7gpFKxoTUyDXzJ2Zk9EoVBkuPFS1L3Q8Q76UUToZokn6ibg6RNis7M9TycbDCe",
+	"F7xN3kdvj6spxdLsNuYTw/w1mEotSWdTO+i0XlTlwduMVFtjJMUrZZsVsHQkQD0P6YBtdyU2EFOc0M8V",
+	"kzyTNYROWShx6hW11axvC8mdcuqwgcswUhOxbG37IA9S3zlTO3d7Wbm9Wsriagft23utO3f2d1stx8PW",
+	"FJArsWdV4KY0b0h725HDDlEvnaMNZEWG7a+XhaNIgJtyyyuTiObGClztlxSMRSVakps3bQK3mzfJ6dSp",
+	"B+imQisXk12RudmSPunzEPLcn06hcCwj9Za9IvOSey8tg5NLrKBxaMr6aRmJkcZYf4mGoalsgcnOzhgk",
+	"PLt500+ANFZZscXJenTM9eDewepyFCqUllQJLamBsVGBnd5STb+sYnvDNxSXJ7YNMT6O7lfYy9MaWJlj",
+	"wpWJPJ/hsZQ5C7WDj1tPvM2v8QaSoeXo8+rCgkVs3XNhgbuNVwAZ5AiwgA2yvA3YRYmg7rT0/1JZ3Y+j",
+	"0TuL17fQj39QUuNileurlv0iyTdiir0mDa3kCvfOEkVOVPRBSZmTsuuoS0QohVP2unFKmfQHcauiYqKT",
+	"reGWVRCLdHJA+Kn+ngYEzlLlj7DBMcVMFYSJoCuwpCFUfUfwAeZ1p+QBDW3i06ZrkvaTUvDpcEprf5lK",
+	"9s/9ZrHqFxek0paQOoPdSIptGrcwmin7hgWMG5eBZH6zbA8r+7JfIoihUj0esrdFUO7CrpFKJOzpOcQD",
+	"0ElMfZA1x1A3FtLlYUja2Xz4lZPpbNSQMdvvOsc3yjP3b8PksgKn/6JaWJZI1jbfF/jSUFTmBBRAlBko",
+	"WlE+XlPoL0uiM/LdZ8eVsf60vVk4L5VA0MzmC8Bt2dqz8nm6MsYdS/ur3W+UASItnjdvzdGI7mpacraI",
+	"U05Y2P8NsLp8YQHLiAtWDlXQ3IKVoF23KVNgYqZ9ZT3zytbuW0qI8UuOC66YicVSW4X4vbq2lQXc311T",
+	"ix3vbRxv3uyS8obfQOtL6SG8ihYYk9kBgtq2ZX5Br5TlckEpesZyaaBI1O9DBESaBmZzHohvYsol1wFx",
+	"kaRL6/sbZmZoWGEheUi71bpdhj1wZV93BqXfzFRGt3dEpMqyxBT73Yi3n1ebiOVyVV2We+GjlAq/bDnj",
+	"r37CokoyrApYyN1sLZuoqJoML8PHMENql+RiiH1aSZk42m8lC9LtgvCUqYEnZiMan83Ozm4qNUMmf4Iv",
+	"kDoNOZWNnEQ7Y2wssYx0xuf9kPjdWrfmk17IaFzurrCymL1N7AWjHtkJJkNaIr2hmRGXdo6N9WNrlZuA",
+	"qFORJtod9pfFnR/8hYGiap9/6/de/eCXm02ts5SDvzMW4zX22lz+1xqKZOpRckw3sDGo0Pz65995+R/+",
+	"6LOffffXP/+D2laSJrv0fS3Ev8QhAuUEeknpj7NUdknyG6RMKjug/MQGowUgXf6tHhU9Fj4dTRTDBPrV",
+	"YvptYdT7i2EUsh0s2KFfJHVfKqom0iet4s16kv+fwIEAcWu+AFJfRADvt/fJu/qVuzDc+xOj6yZt56Qp",
+	"AETd2y08TVkpip23W639Q0OEps5Iu9NqHzoD5m4l1XanXMj2kiHBCK+AkBWRQqOye1JKai4uLTX3LX95",
+	"11JKVfMrJJrrtNp65PcZWp6XHfrM2IdOq7OT7OTybc/QbDX9H+WKl67T5sJc6W6W7LYu+0qJapal3Opq",
+	"Jsc5ZBQFBiCc8665ml0ksBj2qNBHEhd2Xpz9DHp0R+amrTJ7QyyVLi7squkz7atTyBGWkXVJOaOV51xN",
+	"yO4gOvkJp/1BVBdjImVsldpyGWlfhrwtUPYlydsPcf0pyjdcMkfS4ueVVOR9DygDdmae/H06SghsjhiG",
+	"0Toeflhuycquuq9/f9sW7W41muSEjhiJ9dziScgkoZL4ZhiF/v0tyfFdlON4ipaQ5jQMowtMyF8hydNl",
+	"kJuX6ubUf3Fk+zpO8auJ+/VDHZZCAOXBWct1twQoWG92yEy32ceq3BUX+8uJHvD8yy86hDCa+RwkcYVA",
+	"w+tGDJamLxs3GI3YiootAwfwwJins9+Fp6QGNVF8lkAD+C9UuiSdpFBpFJOW8TzrNOC0BeAPl81eE7A+",
+	"nYTqwLFhNbwkBMCW7JTExz8+tBUo6wA8Oq1G4hgAR1gSH/6be+5265BQyGhJpT3HhPeB+jEfARSijJkp",
+	"hIq8YcCURIDTbrUO4UEuBg7z4KIwrijOj4BLMqTxKGRSYrKersjGFejz3kCHwGCC/I9J9AgkkegxHJJk",
+	"8TmLyQgcAvQQ0kqhEwGNmy9EP2ran7qCS6wg2nR+9gkNZUSknp7vlj31PeJzoeIomPTsZxtK4UEcBQZU",
+	"CMaC32Vx+l4mQpTj+KSKYhYgjXh2ne7qWflJScoCKqRiau6XHDzIwfoiy2yaQmPQzA0HzdVvqoKOrbYx",
+	"AZn6ti5gJHV0heOCK05DQzGF2lEO2UdGrFBBWpoGOh4ZRTHDb9qtViuhOlM9gohI7OA8BB1B7lozCyQt",
+	"AKZdAXUdEJxiA54VVc6De4dle5/kNVP0jMEg3nBh60U0CQPCnvcYC/CoIYXdsAeEhHzEVXJCSccDT2t/",
+	"Z2dEn6O5bsdMym8gfDcvYtOnULAVVgEelrgY2a7wl50xi3ew0n+2z3axz/RhvwFFwkrhNmzq6zagwU59",
+	"QEdMPtBbVZLhFLaylzDVVB8CVmnwmZdEVg8jyYyWcnwv45Tpshz0yUwIohIdwp8foMPYP//of/7qr/7u",
+	"V//0+/Z7rGnZ8Wr5s44FTzNcz9ayRPxv4fOCJftneqwmNyW6oXei+IE+ISW4152mmdHLb/9fL//D97Bc",
+	"qzujWYN/snl3nErto2TIr/7wW6++/5PPfvY3r/7h95YbuJdcLD5ZoRaZoY7HFNDJzJHOoqGX//7/gSIQ",
+	"/2XJRd9QlJKLYGyIEubVzkYsm0TfMpXjjVlHKa3SmjtTs8M/0PiRcUldfKu9miuFawe1z3/5F6/+/Ce4",
+	"uvlXq9Y2VQFnrPISoDhlqdvL9VpkmAXv4cweQMAGHjGb7as1M4IHfnLCa1LuU8zxYjdlNb6Z28GaVwuj",
+	"6AzHisNv2Y0DUASFmUuYrVdzERq25H7z4ThIJtvK/eSEflfdsONNW+2g9WLNCnqVHHpr99m4zYnYdK+2",
+	"oe3F7rZnas/Z2+3MMcNSvavV1qtkuFWV9QroLlWmnWJ7APRWCJ7Lcc4ZkXOZwzfjmM09N0X+lzkKnUpB",
+	"vMEYtwxHW0i5bzoqlNFyBLswRuZVixJnqLhcz1+obqDGwnmt3hhY5qn194wdRmYM/vYSvtM4ICI6jYIp",
+	"VBmGAsIqIlx55OsRhyChKLY1qLkCHU7D/kPwUrd6T4+KrsAYZwhe0b8NuVYSp03ykQa4PuaKxQPpE024",
+	"eDFh1RFMvQu6KxuNFWcBqWt91BmcaXqu28BitwtGRbyXmPfLlESrl4HR45T1tcJjJ01j8LeIzlmh8rDl",
+	"c466V3oPYQ/3/DsG88Tr1nrMMLLC29lZU8zfW/Ou3DEFl4CFlftb/Q5jkT5X8mPo2Dzo90qNrtl+0RB4",
+	"KS4D9xx62xokLKWmDeX/L9LNIlcImXPrWMydrP/4m8YoZvhXzPNgDkXNNOPnMMdsE/6KtHRZSXPN5tCN",
+	"X84XzOsDpsx9uEPwS0aag7DNRK2pKDWtJYg5uhASpJsWbVxC+Hg9Ac6SMRvoC6/ekA2vK2aEpieG43vS",
+	"J4LGcXThwARJ6rlg8wNCw9AMedQ4JLmI9q5YIaS9ENEOnTSauTLBMnlZKwNdYdL5aHKjip/ykKspqeO3",
+	"N1JnBb03MeudFzfofS6Vb9IVOiuMNwWH5GLIBFrXCVddAZUUT1lGe0HLvPMNly7sqDB+12GXgJ2YVTYm",
+	"8Ny+NhaP188EB4DZ3Jjm3cElLESDkExX0FFmtaGgSWp390os1sZ6L1wK0iekIn0AHP6j7OpfcReJlFkY",
+	"C9EykfBbcKBIxwO2wHXHUwlMyio7Vi3JuvkYt5IdoIzWvmReC6gvqSXyAqyOQuTBkjikjIAyRoZMegBr",
+	"m1vOHj3Pxpq3OBSNb61F7GYrJmZ0jXNcnHOVTdWohb1NSrSbyx3wf/6Pl3/4w5f/9sfFCcbsWT6TNNhj",
+	"JpeSzPoyMwuUH+DXnVqgFKI5YMkET46ooAMmNwU4K7EmUviSMNPaLqK+42JQR75jACJUC0V/C/PBvnQ6",
+	"xTVQfMQauYXtiiO49UYs55+x6UUUBzYC07ZwMYwkFo84vqdBBxcmNMTSINGcl3LIBqwRIMDJLPqjIugK",
+	"PhBRrHEkzRZ7KsIux/0p2avVkFWZAScL/gqupLPAECr1VwIHLeu8uSXgsYJf53ojqYwDKa8tgNQILK90",
+	"MIbokQNfDRSUEtmWAdCXK7wigVez3UJnl6Cw70IWwvH4PhUDFr/PzlmIUnMJUe1eMuepbg6+aOPH0psc",
+	"x+sf7xdLcirNSFoYRyEz82knQCTrWbH2zDvLTD0dmrsCndVWIEmztNgKdFplLtkpaOpcCmhyz/vrz+to",
+	"jFDJKVoXEhkX1ypIJJ9yA4OrykpiRmrAAWDZsQYYkfiURHHA4iZJb4UsuIPLHv0+C9BlK71CK7X10InG",
+	"TgocPgNj+bE2k34Uj0wOPknGk9OQmyRLCxl4xNR6iRE1pCrHNucaYTA16tWHHFlbg+dYPjaY+dihm9LM",
+	"x+V2jw0kNE634ssimItLfc88kiZcN2nWRZR4IoBnR34n6s6FLsL2jBeDmWRjthdDInjXcyJKyWsxsVXl",
+	"G7aOMWMJh7H5nkhVxpBL8kR6cily0JysJR0/pO/UpkGCXFUCvsuUaeGGy/CXdAEpVf81mGGBsQIsp/4b",
+	"YVa4WXHgcH2Wll8uF0WkugIjLYpplDJdLZmHeI2kRxUS8GuwdkAiVzqDcSGTKd4ebEndnZ/nKDeadc0A",
+	"K5R93MqKbKDSU46irlheoXTV5lR7qigCCYpwLhUxnvyNJxfKDHRDVSDNUK+BwFUEApd3n1A4o69bNS7e",
+	"GkDNos3cGewVQEPBN8XyomrkcAQV+Mzk8T4vkzw+6mdFu4rSC4WDrF+IT9rAUbI1/4TqiiTO0/EHkU37",
+	"dnBfDnxSl2MWhlbppuTmzeDmTS9Tc7KhV++MjZNEn+5AqdSwIym+oNvcRroKvJ44IO39lkk/5dxfHdm7",
+	"C3NhlCwBXrB0RXu/3SJ4Vt8WisU5X9T2fusOsUf5nOuWwD0lP9ceHTFM3kkFAeMYfN9odsUjWFwY3+3C",
+	"+B6xr7Ne2fjWSJWVGRiMKUMv7VbrduL/2hVJwcd2u7U3MwHHoVlqTZAmFjFm9IxQDC88mBEFSWxkoo08",
+	"3l4UpNPVlqIgB4U9NEf6NYZEwsbMRm2IQUsFYUUi/sDcjf/tX3/+yz/Gu/EVXYmL/hmbG95GvY0XGxaC",
+	"8KWHtUDKb4esFtEDNrNcczKf7lm31q9iOxvax511R1adMGOrxFU5JpSi21qdV3/5bz779Huv/vjHr/70",
+	"H1/92d+/+s5/ePknf76NGi8V3G170YlF3rUpT/RLdAtDMXoZTmEr3NrO5i1VqdzBHxeV1iKksKqi9ZWe",
+	"ndtmDhNx09DuZUeQh772Otnpl1zQ1HHewpkrkWinhCNcRqKd6iN8SREAiLo1bMMVILTgwrVKRN4+5rAH",
+	"IoEdKovNw5vpp5pOnqpoXojeURBI4uM7QZJbJqMDUEmiOOCCJkFpMkmT4xE/ve/2ScezbSWZeL6CmTlM",
+	"Cp4m+chqD9i4JqVi3hetthmN13FxMnzJ4UmoIYkI6qFyibl4DrqiuNykno6TdBpYGBUSyfSjmDDaGxKz",
+	"CEYpFlIxGnjwsxOX4zBCFVnlwdzKztV5/Y35iJWoZbNiCG1EaSSYTJLkNA5JFHugznVFtmpRbK+9Ak93",
+	"tUu+FnGRP1Wkrld9DIulh8Aadgy4VtkEShUebU6pgBWc3KrUta4w+prI7arDJ512bh8uorrNzF/TFZtU",
+	"3ebkr+mKVVU3XA19Nh9HVyMPdLW9dobfTZDLSWGiEmJGJRoOl9Y9lvVDLB+HyU+z8jiWdEFceRCby0K9",
+	"vZW4bQHT8fw9mTUSk4BnpZHM8uEok7NpfhibeQKiq+wYG2UOHqus5j//m299/pOflnvrr+shcpxnEVu+",
+	"V1r+wia7RqsnzPhyOY7iqhwSKs/SZ1VkvifTaAKyaDwOp4hXDFzRuMigxKugMixw+N0uK0pvFaT8/BSk",
+	"azgRlbGCMg+hrSo9Jef2krQd7BlOoEaXKlox68hePpco7G+ZjuPQbKVm8ziFjsCIGATNgF6Qxp/YhKD6",
+	"hDHix+zZfSYlHTDfJg8p6iYdF5Xq9mRXUEypmaYPPcTUjRcclL+ya6ysBlKlYhh9vtkVecUqF5ZMyqOS",
+	"dbsn995zgo2TG5YbklgEfnwP3W1wQJUBxKgNoStNhfdMbrVI54DMvGFqkgd2nQ6qVY2uWF6zKEt2kgP9",
+	"EFOc3P+4mwPcHCqW7Wd1jK7I3wmtqznMuvNJbos2pTnMu/MBxalUc/i63ZbXecujhdfjSFNIsd64FpX9",
+	"aCKCVOicTolkNO4NgWIMF8gw5mwE6HLhDSZ8EvnFnBDKpT2iltVHZg1s2d7brf0dJ5C2uMy4koHNSuTk",
+	"StJi3h6o+WB31qBffvt7v/rT//H5T3762affevW3P9qyErPJ5VtFdVmy/3WdxxIeu71LjexR3eTNxqXC",
+	"9txZKLXY75eAditx4ECUyn/HgH9ILihX1TjgNxmYr0LTl2XlB13KgsrVMO++BwQ0G+6e8d7ZPLiLZXQl",
+	"8fXDjik/Kahr4NbjTB6p2BTfFdNIMHI6UQbdHTr3fSKcJhcAaeL8BOlupwJP600DGd+D6cy1bptseDkL",
+	"94wKPSqyk9czN3mFSD3nZ+Sl6wBPY0L1NFd6cly9rkge0GNgYb8xw0nJ7XMjhYD0rl/Fwn7OaRH5aySi",
+	"YqOVmZ1IVnM+dMhQeS6d8ixT34ZrCZUOYx2L4wpW4NIxrG9/XQo/bXwddINrLUC+889/+YOX//57v/pf",
+	"f/P5f/r9LXiNvGfP35cs2485mV+CGkUZKjn4wtQqqjgIl2FRdGj6khDVowy1GX/i1TMYz6hLtEgl4fsT",
+	"xZxSwoUExruNg3xuTrAzYMEgDa8kE4GxBEoyYEqL770tlSzcMyULr1LR4dF1ueHfwHLDr63Y8Je1zPBv",
+	"XpHhq1Ri+HUVGL780sL3L7+w8BIVhVEcl5cR7kcxgUrCwQnrRSKQPqlDHTquJMmWGFYREdEF+ZfEfbzR",
+	"JEf4hbVw3JD2zsy1PBgZvksmQvEQQqjyJhWssogYQFO0ATM5i0pX5H0qtwQLOm4l46VqGKsI5wKZXiwK",
+	"WKOusYlHWhI5fAFLGruEVTu4XZ6easuGiewYdm+3Wpde+HjOMmy/FPKm10C390Cwr0aT+LI7X15oXOWK",
+	"yVBh00r5pEaTSGRzQa0aAeu3mUFdJQuKy+c46XUl5UvFRmVH4lLx0SUXUr7/GsooP5twNc9ckUjgYukE",
+	"pwgyCRk9dysyZfDLRCqiYipk3ygpBl7xWKpSgGLocuH0Ou391p652fmdCVdz73UiwWDEXAwqr3X04iyS",
+	"oWcB24apmtQBpyEHpphXK8CKHsBVMXOUJ2mZX8b/UlDJAj1uEoEk3W3Ze2QBuT5zITutfSx0eBe0X30w",
+	"NrJ7lWsJPGCb81qYif+OPTpXLHuRkcNcpuVdJ8qkYDljgpyyMBID0A5zpSSN5tdDf46UGckvufnmCjmp",
+	"zD5Nbp95151CyMZhmTh03eftzyYAxLjEWZFUMczi+bsMwOSctUuCSu/reW7qBge2K4eLZFKTYHb+3btQ",
+	"RRJRT5+zMHDrEIh+9E4UnzDlox0p921S+b5JjrIp/8E7JAe2usJP0mr5HvHdLFU+hMemebR8rH6Eubx8",
+	"MmJUSNKtTQQWvQy6tUPis+fQTN4N3esKP5tmywfFyC9kG/MxnhObhHBPDbP0Ukzhl3HMoMZkWsHqIqbj",
+	"MYsl5Doah5SLrohgKWlolg8MZoJd5CZI6vrMTUSPjZhQDSyqCYY4vzyTl49FFfxiMi9/S45FxiCmV+yE",
+	"qatyUyZN9tArkSF5prErOReLFcv5zp/86i9/H1ygN48uZw3FhmlmstZ99un3Xv63P3/5/f9cPaa18OcG",
+	"12YtfLrBcczI9iLoiB2J4Mic+LXH8W5EiqkEi3kC24U8ga++/7cv/+Q/f/azP331F3/58t/+11/9m/+J",
+	"7bz8zrc/+9l/rW2hyMWJc1y/ZJeNScFlmckevBXwWpCxV/EucukFucz8KrPO4GVgyuxBuCRYiWjOqfIw",
+	"N831Bk1xWcA/47qSnjHIbXLxIE1IqgGSIbeGcy7RmbrdajWMGSoMzC8KWknyd+jvbkgNU0csJvqtUpTU",
+	"m8SxhnSmdT8KA3cQjcWQ0huIlODNx2bW8ez7w3xPhD2b0LBkGfSSl6X3cOMfuqLQXOGpakyWWbMFnKzz",
+	"kX1lKM3u/dUw9rV3JB2xYrXpUkGb3YCMGMwu8urWucry14sPCBHhEgPasIFyM4OajyFNNx8sbsssHRmC",
+	"xM2NbCmr55bXyp611zyQhSXhY5c3bBkTVp18F225iCe7QnjNE/B+n8XoY5tdpiR7SeNK1LpPDHBXzgNu",
+	"5imuQp+5vfiiWFZLj+NlIMzcubokiGl7dQ1Ocsi36RCH1VvjW/0oPuUBZBOpRpfvwEOOOxxYLjHaxT8w",
+	"lfjxqsKkloMLUamisSQXUXwGkWw2a4UeXMMDFecjdnoS9c6Y6opeJATrYUq4AVOk02p1yHu8d/ZAhFyw",
+	"+3KArhgxI70wklATVQTEv0UnanjLZEM5Y8K3+dUJV9DXmw30n+sKP5n1RDjz9psEJ4hRswR/CpjJF0cH",
+	"1AYmTsCSKImfPPJ4OmbGFGqWo9kVR3grYzS6U5a2WEx2gY/q1suRcckyqMiseLpkYF82m2OK2QLaddYU",
+	"Fq1YQz8SO6igo3jCEvmOd12iwBfrzxzfq6xAgxOG+68ral7M7CCYeZLgrV99/7uf/dOfffbp9/75Rz/7",
+	"1fd/vpG76xk1Z6oH8vkvf/D5f/r9z3/0R599+rP8KIre/TNrzczKLeYchdLacCuOsLhOdoSLs+N3Ejq6",
+	"WnYvd8m4RFeQ9CQf5mvQLBBav0pqsskKdWTWSDzlTPrS8025hHBJQhm7JPVTKhqmeokjj40kWeRaca8o",
+	"dQdMwTrKpxGw9ae2XMysAmdMqHgKKVDNKTWJRr1CXc+DtGhnGytocIXJIRQJGdWPCUaiMRPlEtgjLJSM",
+	"tFDE6mf9gCnKw4chVf0oHp2Y1tMhObKo7n/8xMduo35fT6+Bbl8xG4fTrpBDOoYEupYYCO0rFqc3nTck",
+	"8UGiV62T75lbw0BP3cz1fS6Vb+8VbbJcSSg51ZiBxjGdYt6pC66GkfGvcCTkDUQwcnkZXVbFrSBZjQCF",
+	"LFALydABU5reJQp+XPGrKk0nJeHQS9tzqhngpBh576WpWDckBitorVQkVg6oZObLS713S3b+asm/qrWq",
+	"koXgcn0JsnCl/JwrisS6MzHDRliAFg7+4MRzMUDCBssKuabcCw50GaOFH3QfAK70H0/f6O/SO72aV+Py",
+	"Ldo70+qhCGoHfRpK5tXG5nX9fBvEmmmnXVG9vKJX583yst/brmhWcg4Wq3XqygQt+aIZAnSd2qdwCm4Q",
+	"PAZEWi69GZiQUVOrwcH7vG9qjp3SjCp4UKYecyknkAhFCzuj3dbNJ/gtSbVmW5SKTruCi3Ma8qDRJB+a",
+	"YRl9GU7cxTCyJzzVn3vGEUpEaojJbAIClMGCLYvZBWWsXeCrrKluU/lcR6W0a7fMYGc0uDBX+NDZsyvm",
+	"DSG+uHph6W5ehmaX3c7LchXlfWU41w2peVwVy16jJuVIDkB/6UXinMUSi3OM5GBWVjU1iYUkkzGUmexF",
+	"E6F8MsLcjOhD6jYGtr6bNwW70IofRM3cvOmRKAzADcfkajWvd4VWk2J1N+RMqPtygLE7z3vhRPJz1jhM",
+	"vUtLHoRvZJrezfRp2m4Sn8u3RQD7otepK2zZRlvSCPk/DK1JHkdYZ/SU9s48MqYShZffc7s0huRQa6t1",
+	"/aJUDdshiVmP8XNIHnzfLo/W8vz7cnBPU4gHS6VPu09Ome5bN8ZC8BS9IcnXTh58QBR7rprkiMTsPDpj",
+	"QdL6GWNjDOaW7BkILS67Iobd0dqqVirxHT0z3mOkbjp7PB0z0mm32uCx6m5WonUm25koqHbdoQaxfqwr",
+	"7HrqxWyiY0SSp0YylroSQLpf06DdHY6JojE5XEkRmDGN1dSurzvGAydTHFEXkUmyrelOcjEI2dPupNXa",
+	"7VH4j/10ip98r7y+DIn61kvZvGDuwZLXMpdzGd9c8wLyM/P84WpV1cmIhuDIEpDsGTLOIXgdliwNJThj",
+	"3Zk7ouyeAtboitII9eIhci7dkM5gmVB7yLR5+7BwO+dEtLc7rXaFveCu05Bm0a/fZ+SUBnczy52RL73c",
+	"T7XekKJi2e7sPk2RTc8Ucm6BOpJZ1pXqr4Bcf6j3evZwDNVvYECrJ2AuDAqPkuNGsunVuW0Hc6Jb28oK",
+	"IafX0vDpRtMUzVosbHJzOwfCzFZkd+5ybRVtR4myB96Z9t7+7Yw1YAsru2Rs4DzbWB7HlBrGtniEliss",
+	"826BG27dS2Y2r6vylslJozIOqCVHIr7AwkXmy2NSl1GsWNDwSKXwzUu3Enk73ymnyEdnOeVkvE8ScZuR",
+	"gBUksw1vnBWre1byx6rinnkKJ1kGWAoNll6GzfumP53jFJRhgQXDJmBYqzhZlIqmzCqWZXm0OXu1b3Zr",
+	"GqR3awfd2me/+OHLH//i1z//o89/+Rev/vwnn336rVc/+NGrf/ju5z/5j6/+8Tuvfu8n3dqL9GVzV62n",
+	"i8UFH/OR/uL2XuvOnf1OS//PrcQAltRHjKYDloN34mgEW6lZRO885+0nmQhyvq36q9J+9A8sfgdj72oH",
+	"taFSY3lw65ZhI81eNLpFz6micfPr40HNvvAB750JDFd5+fMffvbpHyS/PHQNvPrLZ+a/8TmL7cKO5KDd",
+	"2bWjlZJH6RW+Net2VrPhrnWRXCpN6lbpcPVd1MFEQCy/LTehV1MaVej5ZszrT7waVYr2hiyA2DfY994s",
+	"AZqjRvMBCPLVn/7jy+/8vSbIv//rz//+r3/9899bhgJvI2UUa4I4lGis+TNIMaW7Euos7XBxUuxU0eKr",
+	"H/zxy7/6q5m02MnTIn5ylrWaIL01t+2ymcjMLSxjJuY66OFEDo9NIHHAZK92oIeHVPXZz75txvZnf48D",
+	"q6Ud8Qcnb9FgwO4ihDJUwh+c6BZP8CJIP6ePIw3TFVNchbB/SZsvrjnbOrdTBYS5oPlyGIWmPpZlVh5x",
+	"zXirZzSmAaEZNHVDkiGXKoqnrolTDpapAK1BQ8asOaLxmT5q8imVT2Og87l5gvQ72TkTX7Jn0i+zaxIq",
+	"iW73sGCjuiGJP6RwuE7YM9+UMaF4EdcVMZcsyaIY0ngAPjG23gJXBMPRBxrtBdGFKBaUSJ0fF80y1Om0",
+	"WuSrOKZHrMf4WHm22hoXJVY2W14sTR3kWpy0BkDqEKiOtSZoAFZqfDxg57zHJAZVJZ6gJXa3/5+6a+lt",
+	"5DjCf6XBHEQCHK4oSk5Wgg9+bJxFvF7H2oURhIud0bApjjXsoaeH4jLA3oIAORgxAsQOggTIIYGTQwzn",
+	"4BwC5N9E678RdFV1T/c8OHxIWvm2S830dFdXV9fjq6qSA0zyT9kZXya61bVL1Gnw4pR/2m12lAVhZfWj",
+	"7lAUdPriR9bNaHech3XOLsVNj+S5fAvF7B1wdAFlHwEVt3SZqNPQOv7F/fvPdi/yU1+DZuP59J/dcPGm",
+	"Zg/XZjO5Md9R3TSqi0vWOo7UiX6ySHbcle7Bs1upmfTIOWk370SpO0d1/hNFj2OGNrQl3lCesYOtLOmt",
+	"KzgVsE5WxmmhbpNG1U+DpaneZIvTu+LtuH2fQtXpuJUCjwU+v636jkF6YcUEUe3ZSlUraWkYolwdcjba",
+	"Dj7sKGgsyEBFq9TQeuyhKOgsJpsOFXlq+aWGPVF6UKADWPkjVuzP0bOU+mM3BLNdAsX6q4QtLsVuh0IH",
+	"b3VcVA2m9mvDQO41KIj9/T4D+0B9qlE3PEuySR56dWjsaH2mX+tKtW9LdY5cw24HM6AUVegmVMEqpa7M",
+	"SLXBTUvdyxvo6rh8f1CtBOLf70KgExzhp8DT5Samh0dv2M3HgIi5p1dfGVAVC1kiSu093zK+og3n3TXJ",
+	"XVW3OtTpxmFJkZzOw8lOCnbr+P79165ElgmyoQap5jDY7+vumChXRrtQZccdQq5+vBCvbQ5r3/MfaaFx",
+	"G9jBXCQ0apDRJteputr69aotWwQSBcrZkjmkvBvxs+qDXBc8s2BkRmpCUUxFBaX4i+9DrGyNM5t/elA0",
+	"cVbuttXplq7MWt266pjehnZtnbpb6+7mXrS7uT9hRxztWp3K1br1qVLzpHXVK2V0xONICUUWZai4Qifz",
+	"iIqFxgGYglPYbB1Ea0vOmf/CUz94YSLGcRRm0leaqW85v33Wd5vIgGfRR/++D5pt7otbB9DXOWED1j4A",
+	"9gpDPstQZV7wOO7gl4bCqaju69qlxY/Vo/86J+yQLdIoQ+2oCv2HC6DnCY1pIauHAjIGLLwnEZPAniw5",
+	"+4SHGWuPklDeG/EwUgSTvenoB+Mjj17y6GFJJbFIQ9dw0p49dpQ58NEfJ+lQqH+ytm8ZD0rX7XdYlKlX",
+	"fCdyyIatXq83bL0ENzdlPWL8iqKdESr6mgP25FD4eRQrf7/HbHOl3x+w9pPlLBLnHfXV2VxOoElxHAnu",
+	"kd9hRB5wXOEJkwlm+S8d0QoIVEy7eSziJQFRlSVk21rnPNPVwl5YpqIikLP/ZOhAUY8Ac0TBiJB4QNRq",
+	"A+2VDuJYI2NxZyk51LZLI8lG8zQ4i3mvABqemgJmSMcRn86SzHQlkMHUXKeSuqTr34fCGonSYswCISrD",
+	"Ui7ncQawZaRkwiT0XLFnhoTtsY8J7xtlNJ/0Ei7xCw4LU1PXQTXDsvjQHhRrCC9OmE9xQ3igr0QBnGn6",
+	"WoeGyKNpVInCicn5QxEQDA1/35NslibjKOYn1MwabJ89RFBf8BmpHkohIbOW2lNVnaHR4MjDcT1Bs/AC",
+	"MfLGQci9eRpX2M8YXqy0n1l7MUlMM0sw0KFZeKe2OEYf2FxbkVAjWGPA8/AIZWdh7EQ/m/IwmkVQi9iS",
+	"oqzfgWJwyZjetTtvuE8OOsS3iUtdJ1BTsMenkZQAzE7ZXMyl4mF9hkGm0dnRZ7rLUPrd07WD9Pu6e781",
+	"H7DF+ycWfYtOyK79ODtUyqGdQOWa8ubiSNJ8yP7+/mEd4Fk/D0V+4iC8iCPIsLNU2H5ffcH6YfNCecXX",
+	"ofMRdEkrVEE2fzgsvpLnp6nrnrWhbDQkLARiKJAWeJEGcCynneoaymJ0NzDWoCY94S9KUF0a6GUVnmHd",
+	"sL8dW98OZ73KLYJkjoQ2UvYkUxKk6PLQFMkxHVe//t3V55/lKIaGBaIlvcUC182s+4iHlzXkt2f9p79f",
+	"ff7lGvPVvpPr3pDVrpyKCf/1q6uv/331t/9Wz7myqmHTrAcbzrq/P/DO1H1Y9nDsQOGbYfmVjqFdyVuB",
+	"9dJ8vZq8W1b3vpkpV4B2Bht3sBl407zF5Pdl0ofeuemZ7YpDUyBvEeiLy+76kbctdTJIA1EMhqwhN18z",
+	"JWBYfVeV74PcEtTfd5dUB/lDDr+2FRtJUY+trACqbUmS3Egp0wWNQ09my5iDvWmUReCPgMxGbxqMdHYJ",
+	"UOfEmDfK/FgorZeMrUQYO2o90hZAsDZpywDYJhq3NoGvuiQ+2uGyXpXaov04deksetkZbE4zgHQNEtim",
+	"tYFv7goK3RHcebMYzuYrdZMi8KB43zgSpVqtXpHGg36GAM+p9gg4AWVwCQnOlWkBhhcm/lrOIdZOUqY9",
+	"PR0ms7S+r9N2cQbc/+2QKrlRviZSpV4/rqtdgBy7We2C11CRt04pzb/Ur6xHXDSOaRtOHP+W0gLUJKTi",
+	"2NfYiwK2O0vuSmv8JtXP/l5NLWjUrXTz33wOpsE6s7q3Q/aKYGdLrYedm/5fOIXncRN4qqjyVc71sEgb",
+	"Opcw2VKRarsfMR3Jmik4ulYpZ6ZBlyoB/gcHGvBfBci30jsolr1FSlFZE1p/1o1ZL2skpVxXIlSlcoF3",
+	"UmX6UkMmy4rci+qciMZ1bHHZrhu1G3GRReNIe+ExjmIUzu1Ceadw7WwfyDukaJ4SyU6HP/jvYbd/ZFfG",
+	"LhSeXN3qT5dsUYslr7o0kKbokmpIy3KJzh57+K7EMEiQAvyMpfxcXQqKYOoneRHNZnw0FDKKucjiJWvn",
+	"4aLLAdxVnS6TlOsQyQwEwhnIrTTTNWAIribLHe4CsWTBPJuoHQsDUwxtVUmN2iKVd6KT3IEnkifIUO5x",
+	"JHspmWewaGC6pnqOhSqOu9STVCy0cxlJC8ZBes7Dd+Up8kjZmLaSim22wuBpzMcZU8QwkZBZvFxvYhUF",
+	"N68DZP6exUY3rNg7TFKpIdq6ikiQW451YFYHM4couoYtNoEEHYhiSTZsvTXPJkka/ZLwnG+DTGMYysZX",
+	"IJI9bG1xnZRYasWlMjfHEjKuG9IXX/3mH1f/+v3VP7989fW3rW5rvL4tKCqswDKMqzkVr46vGxYWzGaP",
+	"AnHO0/f5JY9h7Jtb63mcnAWxsmUeyfPHsww+d10EuL7zs16FTENHHy4P9w7btSSmGci6rcFaXHFduzcw",
+	"9loAdm+4g5/qrgx6J/yu1ecWIuL8hZ/XxRTjpEcY7oomu2iSo+EtUdumVrvUylfdzdG5AMWmHWCHWqvX",
+	"Qxgr0pADF8s7BXHcOWF+zpdqgi7j6s60RQ7z7c9Vdl/DWoMQSmft0gLXar422B+wp/QiEnPkYIjaUVZM",
+	"P9SBbx6EE435GEMDYDkUbQKuDPYkeyxOeTy2R1ZvYq9g69dOEbdueRhywMKGxT1haL2wO4ARd1KKVmDE",
+	"qQdkHhOl5ZevaDoXtgj682//95/qXgy71w11qxyhX0h9V+oqsKDPuk6UdSb96su/XH3+WWWLi2sq7l2U",
+	"JvXqGM0Ob4ovvvnuj7/a6L4QfPG87n589cU3r/7w7XdffbPm9mzmF33qsPuNo5u3yI/L5dJ27kfcxC28",
+	"j5tVTi1M8zZaaxTZ89b7axSZ55ZAuk9pRwtyfgOloVh49aV2i6CMn6dx67h1L5hF9y4HIMZp4LIhr6wk",
+	"FPh0uUFF7LacwHUueZjyrMu0QQCFaOhcKyOaqqg7eomtB1mPE9+WmmzBncis8ye7+k41+EjjO7bGw2cq",
+	"RgRHuOzqTLmuMzYMOZ1nkTi3xsI2Y+WhTjGc2NXFJLqINNdFvVMejLAo6yyzlzqV5xWDvWW2m6sttUt/",
+	"8SwDvas9Kh6dgdoCrCPQOzKMZ2+DPVLVV5UcQRisEjXONKnk70tgNBdnTbyCkEe12QCFhiS9E+ZTTfVF",
+	"JCSLxpi6pzS2WcqV0qi+EY2IRX4ChmILBcW+Erwtf01r0TdvDdRbZJJWP5bM01AtqgKr2ffUPLyJnkiW",
+	"zKKQZkd2LBHOLFedNPYme+/Bk+cfPPj4wemT56cPftZF5Nyb7MOn77///NHpe8/f/rn5fcDeZKcPPnhX",
+	"/X5iYZjZWKlWAFxgUEkeH54FyzgJRrDjYRqdoX8+kEsRqlOr/9FbBtO4Y+i5kHkY8KH2Obq0NShgur0Y",
+	"NIXzU/uFY8iCdKlbv2J7ZQ2UPvAW/ExCYx2Ax3op/zSy56lJb/rvsCE4ek1mZYs5My3ui+K0Y5YB2tuA",
+	"AtoFOPj6MPBALEnD12MZKLOiX5jFSxZHF5z5TvKDX96Qd0iVsLfCwFRCK3dUOlSHeQ1bCF8ftlgbAlAw",
+	"gU4DrQfeYhJkFsFBPwmDVOnTFqnVU3m/I9xQ/VSBuiuSMfyc8Xysmp2AhAniSiw6IRxNZMMQjPCjYE7Y",
+	"tMLPoqnZxmCtRgFTJUf1D9qlrgsWtgLtXdbr9Tqu2JgiMPqYaYR0A2EPPb3P3hlOU5OywAWQxFKkoZ87",
+	"GPSabW/xT7m7bvdxa9bwe9NUjzzXN+aBT9O74O6sK3z7fq6JqacLiyBpb3K+LTA0xmyx6yWUcYhlwsJE",
+	"iTh0EZJjcFPB9g72kvlQWaLSJRHeNl2r1aOfd3pxyeY1EOwN67xQ9xrPso+rBBQ9xqzHCtTKT0Ji9VFH",
+	"Qo34OJjHmU51QG2/SssXkKSRTDm0bInRvQm0QQdK3ia+JO7JhGibOvUk+rtsMYnCCYSaRUKBVDhjhRNi",
+	"TxvX2UDGH3o4KYwLewlNK+c4jBzbD/n4/SqRk01SzvXht6ROl83iuVObYU9Svk0kyvk2RnnqFKXNR+pU",
+	"uDxlBRGhar4lwrpWiopLp8JLzlOGWrq724SnfIXsgJPKwMgpkKQqNaouleok171MspqyrArwG0OQjL/I",
+	"qq4q3wB5qhKuNjpiP/LU+zrFzKKAAxDSfy6sHROLlM5ux/xSCjdGmU5q4Ll+E0nM3rnk6VmQRVNE6rAo",
+	"jufGsqGID7TgM7RAA+Id4558KqKsdLZ8JTbxScA9+Oa7aNI6nnbWDtg0iuOIlsHAmO1sQr7xgfeJTATa",
+	"BwJMFpuJcg9iz/Krsrma+stnL/8fAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

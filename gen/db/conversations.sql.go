@@ -11,28 +11,61 @@ import (
 	"github.com/jackc/pgx/v5/pgtype"
 )
 
+const countConversations = `-- name: CountConversations :one
+SELECT count(*)::int FROM conversations c
+WHERE c.owner_user_id = $1
+  AND (c.conversation_type <> 1 OR (c.conversation_id = single_conversation_id(c.owner_user_id, c.user_id)
+                                     AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)))
+`
+
+// Every row of the owner, as ListConversations would list them over all pages.
+func (q *Queries) CountConversations(ctx context.Context, ownerUserID string) (int32, error) {
+	row := q.db.QueryRow(ctx, countConversations, ownerUserID)
+	var column_1 int32
+	err := row.Scan(&column_1)
+	return column_1, err
+}
+
 const listConversations = `-- name: ListConversations :many
-SELECT c.owner_user_id, c.conversation_id, c.conversation_type, c.user_id, c.group_id, c.recv_msg_opt, c.is_pinned, c.is_private_chat, c.burn_duration, c.group_at_type, c.msg_destruct_time, c.is_msg_destruct, c.attached_info, c.ex, c.has_read_seq, c.min_seq, c.create_time, COALESCE(s.max_seq, 0)::bigint AS max_seq, COALESCE(s.max_seq_time, 0)::bigint AS max_seq_time,
-       u.unread_count::bigint AS unread_count
-FROM conversations c
-LEFT JOIN conversation_seqs s ON s.conversation_id = c.conversation_id
+SELECT p.owner_user_id, p.conversation_id, p.conversation_type, p.user_id, p.group_id, p.recv_msg_opt, p.is_pinned, p.is_private_chat, p.burn_duration, p.group_at_type, p.msg_destruct_time, p.is_msg_destruct, p.attached_info, p.ex, p.has_read_seq, p.min_seq, p.create_time, p.leave_seq, p.max_seq, p.max_seq_time, u.unread_count::bigint AS unread_count
+FROM (
+    SELECT c.owner_user_id, c.conversation_id, c.conversation_type, c.user_id, c.group_id, c.recv_msg_opt, c.is_pinned, c.is_private_chat, c.burn_duration, c.group_at_type, c.msg_destruct_time, c.is_msg_destruct, c.attached_info, c.ex, c.has_read_seq, c.min_seq, c.create_time, c.leave_seq, v.max_seq, v.max_seq_time
+    FROM conversations c
+    LEFT JOIN conversation_seqs s ON s.conversation_id = c.conversation_id
+    CROSS JOIN LATERAL (
+        SELECT LEAST(COALESCE(s.max_seq, 0), COALESCE(c.leave_seq, s.max_seq, 0))::bigint AS max_seq,
+               (CASE WHEN c.leave_seq IS NULL OR c.leave_seq >= COALESCE(s.max_seq, 0) THEN COALESCE(s.max_seq_time, 0)
+                     ELSE COALESCE((SELECT m.send_time FROM messages m
+                                    WHERE m.conversation_id = c.conversation_id AND m.seq = c.leave_seq), 0)
+                END)::bigint AS max_seq_time
+    ) v
+    WHERE c.owner_user_id = $1
+      AND (cardinality($2::text[]) = 0 OR c.conversation_id = ANY($2::text[]))
+      -- A single-chat row shows only when it is the owner's chat with a registered peer: the row itself
+      -- proves nothing (rows written by older servers' set_conversations could name anyone's chat).
+      AND (c.conversation_type <> 1 OR (c.conversation_id = single_conversation_id(c.owner_user_id, c.user_id)
+                                         AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)))
+    ORDER BY c.is_pinned DESC, v.max_seq_time DESC, c.conversation_id
+    LIMIT $4::int OFFSET $3::int
+) p
 CROSS JOIN LATERAL (
     -- Others' chat messages after the read mark (notifications excluded), counted up to 999.
     SELECT count(*) AS unread_count FROM (
         SELECT 1 FROM messages m
-        WHERE m.conversation_id = c.conversation_id AND m.seq > GREATEST(c.has_read_seq, c.min_seq - 1)
-          AND m.send_id <> c.owner_user_id AND m.content_type < 1000 AND NOT m.revoked
+        WHERE m.conversation_id = p.conversation_id AND m.seq > GREATEST(p.has_read_seq, p.min_seq - 1)
+          AND m.seq <= p.max_seq
+          AND m.send_id <> p.owner_user_id AND m.content_type < 1000 AND NOT m.revoked
         LIMIT 999
     ) x
 ) u
-WHERE c.owner_user_id = $1
-  AND (cardinality($2::text[]) = 0 OR c.conversation_id = ANY($2::text[]))
-ORDER BY c.is_pinned DESC, max_seq_time DESC, c.conversation_id
+ORDER BY p.is_pinned DESC, p.max_seq_time DESC, p.conversation_id
 `
 
 type ListConversationsParams struct {
 	OwnerUserID     string
 	ConversationIds []string
+	Off             int32
+	Lim             int32
 }
 
 type ListConversationsRow struct {
@@ -53,14 +86,23 @@ type ListConversationsRow struct {
 	HasReadSeq       int64
 	MinSeq           int64
 	CreateTime       int64
+	LeaveSeq         pgtype.Int8
 	MaxSeq           int64
 	MaxSeqTime       int64
 	UnreadCount      int64
 }
 
-// A user's conversations with their seq state, newest first, pinned on top; all when conversation_ids is empty.
+// One page of a user's conversations with their seq state, pinned on top, then newest first; only those of
+// conversation_ids when it is not empty (unknown ones are skipped). A group the user has left shows what it
+// was at the leave (leave_seq): max seq, its time and the unread count stop there. The page is cut before
+// the unread counts are made, so a page costs its own rows only.
 func (q *Queries) ListConversations(ctx context.Context, arg ListConversationsParams) ([]ListConversationsRow, error) {
-	rows, err := q.db.Query(ctx, listConversations, arg.OwnerUserID, arg.ConversationIds)
+	rows, err := q.db.Query(ctx, listConversations,
+		arg.OwnerUserID,
+		arg.ConversationIds,
+		arg.Off,
+		arg.Lim,
+	)
 	if err != nil {
 		return nil, err
 	}
@@ -86,6 +128,7 @@ func (q *Queries) ListConversations(ctx context.Context, arg ListConversationsPa
 			&i.HasReadSeq,
 			&i.MinSeq,
 			&i.CreateTime,
+			&i.LeaveSeq,
 			&i.MaxSeq,
 			&i.MaxSeqTime,
 			&i.UnreadCount,

@@ -953,3 +953,37 @@ func (q *Queries) UpsertGroupConversations(ctx context.Context, arg UpsertGroupC
 	)
 	return err
 }
+
+const usersOverGroupLimit = `-- name: UsersOverGroupLimit :many
+SELECT m.user_id FROM group_members m JOIN groups g ON g.group_id = m.group_id
+WHERE m.user_id = ANY($1::text[]) AND g.status <> 2
+GROUP BY m.user_id HAVING count(*) > $2::bigint
+ORDER BY m.user_id
+`
+
+type UsersOverGroupLimitParams struct {
+	UserIds []string
+	Lim     int64
+}
+
+// The users among user_ids who are members of more than lim live (not dismissed) groups: run after adding
+// them to one more, it names those the addition took over the groups-per-user limit.
+func (q *Queries) UsersOverGroupLimit(ctx context.Context, arg UsersOverGroupLimitParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, usersOverGroupLimit, arg.UserIds, arg.Lim)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var user_id string
+		if err := rows.Scan(&user_id); err != nil {
+			return nil, err
+		}
+		items = append(items, user_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}

@@ -160,7 +160,7 @@ func (q *Queries) FindSent(ctx context.Context, arg FindSentParams) ([]Message, 
 }
 
 const getConversation = `-- name: GetConversation :one
-SELECT owner_user_id, conversation_id, conversation_type, user_id, group_id, recv_msg_opt, is_pinned, is_private_chat, burn_duration, group_at_type, msg_destruct_time, is_msg_destruct, attached_info, ex, has_read_seq, min_seq, create_time FROM conversations WHERE owner_user_id = $1 AND conversation_id = $2
+SELECT owner_user_id, conversation_id, conversation_type, user_id, group_id, recv_msg_opt, is_pinned, is_private_chat, burn_duration, group_at_type, msg_destruct_time, is_msg_destruct, attached_info, ex, has_read_seq, min_seq, create_time, leave_seq FROM conversations WHERE owner_user_id = $1 AND conversation_id = $2
 `
 
 type GetConversationParams struct {
@@ -189,6 +189,7 @@ func (q *Queries) GetConversation(ctx context.Context, arg GetConversationParams
 		&i.HasReadSeq,
 		&i.MinSeq,
 		&i.CreateTime,
+		&i.LeaveSeq,
 	)
 	return i, err
 }
@@ -249,11 +250,12 @@ SELECT k.send_id::text AS send_id, k.group_id::text AS group_id,
     COALESCE(s.nickname, '')::text AS sender_nickname,
     COALESCE(s.face_url, '')::text AS sender_face_url,
     (s.user_id IS NOT NULL)::bool AS sender_exists,
+    (COALESCE(s.forbidden_type, 0) <> 0)::bool AS sender_forbidden,
     COALESCE(g.status, -1)::int AS group_status,
     COALESCE(m.role_level, 0)::int AS role_level,
     COALESCE(m.mute_end_time, 0)::bigint AS mute_end_time
 FROM (SELECT unnest($1::text[]) AS send_id, unnest($2::text[]) AS group_id) k
-LEFT JOIN LATERAL (SELECT u.user_id, u.nickname, u.face_url FROM users u WHERE u.user_id = k.send_id LIMIT 1) s ON true
+LEFT JOIN LATERAL (SELECT u.user_id, u.nickname, u.face_url, u.forbidden_type FROM users u WHERE u.user_id = k.send_id LIMIT 1) s ON true
 LEFT JOIN LATERAL (SELECT gr.status FROM groups gr WHERE gr.group_id = k.group_id LIMIT 1) g ON true
 LEFT JOIN LATERAL (SELECT gm.role_level, gm.mute_end_time FROM group_members gm
                    WHERE gm.group_id = k.group_id AND gm.user_id = k.send_id LIMIT 1) m ON true
@@ -265,14 +267,15 @@ type GroupSendChecksParams struct {
 }
 
 type GroupSendChecksRow struct {
-	SendID         string
-	GroupID        string
-	SenderNickname string
-	SenderFaceUrl  string
-	SenderExists   bool
-	GroupStatus    int32
-	RoleLevel      int32
-	MuteEndTime    int64
+	SendID          string
+	GroupID         string
+	SenderNickname  string
+	SenderFaceUrl   string
+	SenderExists    bool
+	SenderForbidden bool
+	GroupStatus     int32
+	RoleLevel       int32
+	MuteEndTime     int64
 }
 
 // Everything a group send needs to know, for every (sender, group) pair of a writer batch.
@@ -291,6 +294,7 @@ func (q *Queries) GroupSendChecks(ctx context.Context, arg GroupSendChecksParams
 			&i.SenderNickname,
 			&i.SenderFaceUrl,
 			&i.SenderExists,
+			&i.SenderForbidden,
 			&i.GroupStatus,
 			&i.RoleLevel,
 			&i.MuteEndTime,
@@ -770,10 +774,11 @@ SELECT k.send_id::text AS send_id, k.recv_id::text AS recv_id,
     COALESCE(s.nickname, '')::text AS sender_nickname,
     COALESCE(s.face_url, '')::text AS sender_face_url,
     (s.user_id IS NOT NULL)::bool AS sender_exists,
+    (COALESCE(s.forbidden_type, 0) <> 0)::bool AS sender_forbidden,
     EXISTS (SELECT 1 FROM users r WHERE r.user_id = k.recv_id) AS recv_exists,
     EXISTS (SELECT 1 FROM blacks b WHERE b.owner_user_id = k.recv_id AND b.block_user_id = k.send_id) AS blocked
 FROM (SELECT unnest($1::text[]) AS send_id, unnest($2::text[]) AS recv_id) k
-LEFT JOIN LATERAL (SELECT u.user_id, u.nickname, u.face_url FROM users u WHERE u.user_id = k.send_id LIMIT 1) s ON true
+LEFT JOIN LATERAL (SELECT u.user_id, u.nickname, u.face_url, u.forbidden_type FROM users u WHERE u.user_id = k.send_id LIMIT 1) s ON true
 `
 
 type SingleSendChecksParams struct {
@@ -782,16 +787,18 @@ type SingleSendChecksParams struct {
 }
 
 type SingleSendChecksRow struct {
-	SendID         string
-	RecvID         string
-	SenderNickname string
-	SenderFaceUrl  string
-	SenderExists   bool
-	RecvExists     bool
-	Blocked        bool
+	SendID          string
+	RecvID          string
+	SenderNickname  string
+	SenderFaceUrl   string
+	SenderExists    bool
+	SenderForbidden bool
+	RecvExists      bool
+	Blocked         bool
 }
 
-// Everything a single-chat send needs to know, for every (sender, recipient) pair of a writer batch.
+// Everything a single-chat send needs to know, for every (sender, recipient) pair of a writer batch; the
+// sender's forbid is read here, in the transaction that stores, so no path or process can miss it.
 // LATERAL ... LIMIT 1: an index probe per pair whatever plan the prepared statement cached (see FindSent).
 func (q *Queries) SingleSendChecks(ctx context.Context, arg SingleSendChecksParams) ([]SingleSendChecksRow, error) {
 	rows, err := q.db.Query(ctx, singleSendChecks, arg.SendIds, arg.RecvIds)
@@ -808,6 +815,7 @@ func (q *Queries) SingleSendChecks(ctx context.Context, arg SingleSendChecksPara
 			&i.SenderNickname,
 			&i.SenderFaceUrl,
 			&i.SenderExists,
+			&i.SenderForbidden,
 			&i.RecvExists,
 			&i.Blocked,
 		); err != nil {
@@ -828,6 +836,9 @@ LEFT JOIN conversation_seqs s ON s.conversation_id = c.conversation_id
 WHERE c.owner_user_id = $1
   -- a group conversation only while the user is a member
   AND (c.conversation_type <> 3 OR EXISTS (SELECT 1 FROM group_members m WHERE m.group_id = c.group_id AND m.user_id = c.owner_user_id))
+  -- a single chat only when the row is the owner's chat with a registered peer (a row proves nothing)
+  AND (c.conversation_type <> 1 OR (c.conversation_id = single_conversation_id(c.owner_user_id, c.user_id)
+                                     AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)))
 `
 
 type UserConversationSeqsRow struct {

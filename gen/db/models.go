@@ -35,6 +35,7 @@ type Conversation struct {
 	HasReadSeq       int64
 	MinSeq           int64
 	CreateTime       int64
+	LeaveSeq         pgtype.Int8
 }
 
 type ConversationSeq struct {

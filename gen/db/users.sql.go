@@ -163,22 +163,28 @@ func (q *Queries) PutToken(ctx context.Context, arg PutTokenParams) error {
 }
 
 const setForbidden = `-- name: SetForbidden :execrows
-UPDATE users SET forbidden_type = $2, forbid_reason = $3, forbid_time = $4 WHERE user_id = $1
+WITH retired AS (
+    DELETE FROM user_tokens t WHERE t.user_id = $4 AND $1::int <> 0
+)
+UPDATE users u SET forbidden_type = $1::int, forbid_reason = $2, forbid_time = $3
+WHERE u.user_id = $4
 `
 
 type SetForbiddenParams struct {
-	UserID        string
 	ForbiddenType int32
 	ForbidReason  string
 	ForbidTime    int64
+	UserID        string
 }
 
+// A forbid (forbidden_type <> 0) also retires every token issued until then, so that none of them works
+// again after an unforbid: the user must ask for new ones.
 func (q *Queries) SetForbidden(ctx context.Context, arg SetForbiddenParams) (int64, error) {
 	result, err := q.db.Exec(ctx, setForbidden,
-		arg.UserID,
 		arg.ForbiddenType,
 		arg.ForbidReason,
 		arg.ForbidTime,
+		arg.UserID,
 	)
 	if err != nil {
 		return 0, err
@@ -250,4 +256,15 @@ func (q *Queries) UpdateUserInfo(ctx context.Context, arg UpdateUserInfoParams) 
 		&i.ForbidTime,
 	)
 	return i, err
+}
+
+const userExists = `-- name: UserExists :one
+SELECT EXISTS (SELECT 1 FROM users WHERE user_id = $1)
+`
+
+func (q *Queries) UserExists(ctx context.Context, userID string) (bool, error) {
+	row := q.db.QueryRow(ctx, userExists, userID)
+	var exists bool
+	err := row.Scan(&exists)
+	return exists, err
 }

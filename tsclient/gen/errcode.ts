@@ -42,6 +42,8 @@ export const ErrCode = {
   /** 1205: the owner must transfer the group first */
   OwnerCannotQuit: 1205,
   AlreadyInGroup: 1206,
+  /** 1207: the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit */
+  GroupLimitReached: 1207,
   MsgAlreadyRevoked: 1301,
   /** 1501: the database is unreachable, failing or full; nothing was changed; retry later (a send with the same clientMsgID) */
   StorageUnavailable: 1501,

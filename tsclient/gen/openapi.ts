@@ -383,7 +383,9 @@ export interface paths {
          *     **Caller:** any user for a group it owns; only an admin may name another user as `ownerUserID`.
          *     **Notifications:** 1501 GroupCreated to the group (every initial member).
          *     **Errors:** `groupType` other than 0 or 2, more than 1000 members 1001; a non-admin naming another owner 1003;
-         *     an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007.
+         *     an unknown member, admin or owner 1004; `groupInfo.groupID` already taken 1007; the group would exceed the
+         *     server's member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the
+         *     server's groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
          */
         post: operations["createGroup"];
         delete?: never;
@@ -436,7 +438,9 @@ export interface paths {
          *     **Notifications:** 1509 MemberInvited to the group (every member, the new ones included); or, when
          *     applications are created, 1503 JoinGroupApplication (one per invitee) to the owner and the admins.
          *     **Errors:** unknown user 1004; unknown group 1005; the caller is not a member 1201; the group is dismissed
-         *     1202; an invited user is already a member 1206.
+         *     1202; an invited user is already a member 1206; the group would exceed the server's member limit (default 2,000,
+         *     `--max-group-members`) or a member would be in more groups than the server's groups-per-user limit (default
+         *     1,000, `--max-groups-per-user`) 1207.
          */
         post: operations["inviteUserToGroup"];
         delete?: never;
@@ -464,7 +468,9 @@ export interface paths {
          *     **Notifications:** needVerification 2: 1510 MemberEnter to the group. Otherwise: 1503 JoinGroupApplication
          *     to the owner and the admins.
          *     **Errors:** unknown group 1005; already a member 1206; an unanswered application exists 1105; the group is
-         *     dismissed 1202.
+         *     dismissed 1202; the group would exceed the server's member limit (default 2,000, `--max-group-members`) or a
+         *     member would be in more groups than the server's groups-per-user limit (default 1,000, `--max-groups-per-user`)
+         *     1207.
          */
         post: operations["joinGroup"];
         delete?: never;
@@ -543,7 +549,9 @@ export interface paths {
          *     1510 MemberEnter to the group (1509 MemberInvited when the application came from an invitation).
          *     Refuse: 1506 GroupApplicationRejected to the applicant.
          *     **Errors:** not owner/admin 1003; unknown group 1005; no application from `fromUserID` 1006; already
-         *     answered 1104; the group is dismissed 1202.
+         *     answered 1104; the group is dismissed 1202; accepting would break a limit: the group would exceed the server's
+         *     member limit (default 2,000, `--max-group-members`) or a member would be in more groups than the server's
+         *     groups-per-user limit (default 1,000, `--max-groups-per-user`) 1207.
          */
         post: operations["groupApplicationResponse"];
         delete?: never;
@@ -832,7 +840,8 @@ export interface paths {
          *     The message gets the next `seq` of its conversation in the transaction that stores it, and the call answers
          *     only after the message is durable. `clientMsgID` makes the send idempotent: the same sender sending the same
          *     clientMsgID again gets the first result back and no second message is stored. Without it the server makes
-         *     one. `sendTime` is the server's clock; `msgFrom` is 100 (user message).
+         *     one. `sendTime` is the server's clock; `msgFrom` is 100 (user message). `senderNickname` and `senderFaceURL`
+         *     are the sender's profile; the request's are kept only in an admin's send (docs/decisions.md#d35-sender-nickname-and-face-url).
          *
          *     **Caller:** `sendID` itself, or an admin (who may send as anyone).
          *     **Notifications:** 2001 push of the new `MsgData` to every online device of the recipient (sessionType 1) or
@@ -840,7 +849,8 @@ export interface paths {
          *     **Errors:** missing or unusable content for its contentType, recvID/groupID missing for the sessionType
          *     1001; `sendID` is not the caller, sessionType 4 by a non-admin 1003; unknown `recvID` or `sendID` 1004;
          *     unknown group 1005; `recvID` has blacklisted the sender 1103; the sender is not a member 1201; the group is
-         *     dismissed 1202; the sender is muted 1203; the group is muted 1204.
+         *     dismissed 1202; the sender is muted 1203; the group is muted 1204; the sender is forbidden 1002 (also when an
+         *     admin sends as them).
          */
         post: operations["sendMsg"];
         delete?: never;
@@ -947,9 +957,16 @@ export interface paths {
         put?: never;
         /**
          * List all conversations of a user
-         * @description Every conversation `ownerUserID` has: each single chat it sent or received a message in, each group it is a
-         *     member of, its notification conversation, and any conversation it configured with
-         *     `/conversation/set_conversations`. Settings never set have their defaults (0, false, "").
+         * @description The conversations `ownerUserID` has: each single chat it sent or received a message in, each group it is
+         *     or was a member of, its notification conversation, and any conversation it configured with
+         *     `/conversation/set_conversations`, pinned first, then by latest message, newest first. Settings never set
+         *     have their defaults (0, false, "").
+         *
+         *     **Pages:** `pagination` picks one page of at most 100 (`showNumber` ≤ 100); without it the reply is the
+         *     first page of 100 (so old clients that send none keep working for up to 100 conversations). `total`
+         *     is the number of conversations over all pages.
+         *     **Left groups:** a group the user left, was kicked from or that was dismissed stays listed as it was at
+         *     that moment: `maxSeq`, `latestMsg`, `latestMsgSendTime` and `unreadCount` stop at the leave.
          *
          *     **Caller:** `ownerUserID` itself, or an admin.
          *     **Notifications:** none.
@@ -972,8 +989,9 @@ export interface paths {
         put?: never;
         /**
          * Get some conversations of a user
-         * @description The conversations of `ownerUserID` named in `conversationIDs`, in request order; IDs the user has no such
-         *     conversation for are skipped.
+         * @description The conversations of `ownerUserID` named in `conversationIDs` (at most 100), pinned first, then by latest
+         *     message; IDs the user has no such conversation for are skipped. A group the user left shows what it was
+         *     at the leave, as in `/conversation/get_all_conversations`.
          *
          *     **Caller:** `ownerUserID` itself, or an admin.
          *     **Notifications:** none.
@@ -998,15 +1016,18 @@ export interface paths {
          * Change conversation settings
          * @description Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
          *     `conversation`; absent (or null) fields stay as they are (OpenIM's wrapper fields, as plain optional
-         *     fields). The conversation row is created when the user has none yet. `conversationType`, `userID` and
-         *     `groupID` may be given for OpenIM compatibility and must then agree with `conversationID`.
+         *     fields). The conversation row is created when the user has none yet, but only for a conversation the user
+         *     belongs to: a single chat `single_<a>_<b>` (sorted) of the user and a registered peer, a group the user is a
+         *     member of, or the user's own notification conversation. A row never lets anyone read a conversation.
+         *     `conversationType`, `userID` (the peer of a single chat) and `groupID` may be given for OpenIM
+         *     compatibility and must then agree with `conversationID`. `userIDs`: at most 100, no repeats.
          *
          *     **Caller:** each user of `userIDs` itself (so usually `[caller]`), or an admin; each user must be a party of
          *     the conversation.
          *     **Notifications:** none in this API (OpenIM's 1300 ConversationChange is not part of it); other devices
          *     re-read with `/conversation/get_conversations`.
          *     **Errors:** a malformed conversationID or fields that disagree with it 1001; another user in `userIDs`, or a
-         *     user who is not a party of the conversation 1003.
+         *     user who is not a party of the conversation (a peer who does not exist included) 1003.
          */
         post: operations["setConversations"];
         delete?: never;
@@ -1128,12 +1149,20 @@ export interface components {
          *     | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
          *     | 1205 | OwnerCannotQuit | the owner must transfer the group first |
          *     | 1206 | AlreadyInGroup | |
+         *     | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
          *     | 1301 | MsgAlreadyRevoked | |
          *     | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
          *     | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
          * @enum {integer}
          */
-        ErrCode: 0 | 429 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1301 | 1501 | 1502;
+        ErrCode: 0 | 429 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1207 | 1301 | 1501 | 1502;
+        /**
+         * @description A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+         *     in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+         */
+        UserID: string;
+        /** @description A user ID (see UserID) or `""`. */
+        UserIDOrEmpty: string;
         /**
          * Format: int32
          * @description The client platform (OpenIM constant/platform_id_to_name.go).
@@ -1184,7 +1213,7 @@ export interface components {
          *     (0 receive, 1 do not receive, 2 receive without notifying) are set by the server.
          */
         UserInfo: {
-            userID: string;
+            userID: components["schemas"]["UserID"];
             /** @description At most 64 characters. */
             nickname?: string;
             /** @description At most 1,024 characters. */
@@ -1574,7 +1603,7 @@ export interface components {
             /** @description At most 256 characters. */
             conversationID: string;
             conversationType?: components["schemas"]["SessionType"];
-            userID?: string;
+            userID?: components["schemas"]["UserIDOrEmpty"];
             /** @description At most 64 characters. */
             groupID?: string;
             /** Format: int32 */
@@ -1621,7 +1650,7 @@ export interface components {
         UserTokenReq: {
             /** @description The server's shared secret. At most 256 characters. */
             secret: string;
-            userID: string;
+            userID: components["schemas"]["UserID"];
             platformID: components["schemas"]["PlatformID"];
         };
         UserTokenData: {
@@ -1634,7 +1663,7 @@ export interface components {
             expireTimeSeconds: number;
         };
         GetUsersInfoReq: {
-            userIDs: string[];
+            userIDs: components["schemas"]["UserID"][];
         };
         GetUsersInfoData: {
             usersInfo: components["schemas"]["UserInfo"][];
@@ -1644,9 +1673,9 @@ export interface components {
         };
         AddFriendReq: {
             /** @description The applicant. */
-            fromUserID: string;
+            fromUserID: components["schemas"]["UserID"];
             /** @description The user asked. */
-            toUserID: string;
+            toUserID: components["schemas"]["UserID"];
             /** @description The applicant's note. At most 255 characters. */
             reqMsg?: string;
             /** @description At most 1,024 characters. */
@@ -1654,19 +1683,19 @@ export interface components {
         };
         AddFriendResponseReq: {
             /** @description The applicant. */
-            fromUserID: string;
+            fromUserID: components["schemas"]["UserID"];
             /** @description The responder (the receiver of the application). */
-            toUserID: string;
+            toUserID: components["schemas"]["UserID"];
             handleResult: components["schemas"]["HandleResult"];
             /** @description At most 255 characters. */
             handleMsg?: string;
         };
         DeleteFriendReq: {
-            ownerUserID: string;
-            friendUserID: string;
+            ownerUserID: components["schemas"]["UserID"];
+            friendUserID: components["schemas"]["UserID"];
         };
         GetFriendListReq: {
-            userID: string;
+            userID: components["schemas"]["UserID"];
             pagination: components["schemas"]["RequestPagination"];
         };
         GetFriendListData: {
@@ -1675,23 +1704,23 @@ export interface components {
             total: number;
         };
         SetFriendRemarkReq: {
-            ownerUserID: string;
-            friendUserID: string;
+            ownerUserID: components["schemas"]["UserID"];
+            friendUserID: components["schemas"]["UserID"];
             /** @description The new remark; "" clears it. At most 64 characters. */
             remark: string;
         };
         AddBlackReq: {
-            ownerUserID: string;
-            blackUserID: string;
+            ownerUserID: components["schemas"]["UserID"];
+            blackUserID: components["schemas"]["UserID"];
             /** @description At most 1,024 characters. */
             ex?: string;
         };
         RemoveBlackReq: {
-            ownerUserID: string;
-            blackUserID: string;
+            ownerUserID: components["schemas"]["UserID"];
+            blackUserID: components["schemas"]["UserID"];
         };
         GetBlackListReq: {
-            userID: string;
+            userID: components["schemas"]["UserID"];
             pagination: components["schemas"]["RequestPagination"];
         };
         GetBlackListData: {
@@ -1701,7 +1730,7 @@ export interface components {
         };
         GetFriendApplyListReq: {
             /** @description The receiver of the applications. */
-            userID: string;
+            userID: components["schemas"]["UserID"];
             pagination: components["schemas"]["RequestPagination"];
             /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
@@ -1714,7 +1743,7 @@ export interface components {
         };
         GetSelfFriendApplyListReq: {
             /** @description The applicant. */
-            userID: string;
+            userID: components["schemas"]["UserID"];
             pagination: components["schemas"]["RequestPagination"];
             /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
@@ -1726,12 +1755,12 @@ export interface components {
         };
         CreateGroupReq: {
             /** @description Initial ordinary members (role 20). */
-            memberUserIDs?: string[];
+            memberUserIDs?: components["schemas"]["UserID"][];
             groupInfo: components["schemas"]["GroupInfo"];
             /** @description Initial admins (role 60). */
-            adminUserIDs?: string[];
+            adminUserIDs?: components["schemas"]["UserID"][];
             /** @description The owner; absent or empty = the caller. Only an admin may name another user. */
-            ownerUserID?: string;
+            ownerUserID?: components["schemas"]["UserIDOrEmpty"];
         };
         CreateGroupData: {
             groupInfo: components["schemas"]["GroupInfo"];
@@ -1748,7 +1777,7 @@ export interface components {
             /** @description At most 255 characters. */
             reason?: string;
             /** @description At most 100 per call, so that the MemberInvited notification every member receives stays small; invite more in several calls. */
-            invitedUserIDs: string[];
+            invitedUserIDs: components["schemas"]["UserID"][];
         };
         JoinGroupReq: {
             /** @description At most 64 characters. */
@@ -1761,7 +1790,7 @@ export interface components {
              */
             joinSource?: number;
             /** @description Stored as sent (OpenIM SDKs send the applicant's own userID). */
-            inviterUserID?: string;
+            inviterUserID?: components["schemas"]["UserIDOrEmpty"];
             /** @description At most 1,024 characters. */
             ex?: string;
         };
@@ -1769,13 +1798,13 @@ export interface components {
             /** @description At most 64 characters. */
             groupID: string;
             /** @description The member leaving; absent or empty = the caller. */
-            userID?: string;
+            userID?: components["schemas"]["UserIDOrEmpty"];
         };
         KickGroupReq: {
             /** @description At most 64 characters. */
             groupID: string;
             /** @description At most 100 per call, so that the MemberKicked notification stays small; kick more in several calls. */
-            kickedUserIDs: string[];
+            kickedUserIDs: components["schemas"]["UserID"][];
             /** @description At most 255 characters. */
             reason?: string;
         };
@@ -1783,7 +1812,7 @@ export interface components {
             /** @description At most 64 characters. */
             groupID: string;
             /** @description The applicant. */
-            fromUserID: string;
+            fromUserID: components["schemas"]["UserID"];
             /** @description The answer's note (OpenIM spells this key with a **d**; it is stored as `handleMsg`). At most 255 characters. */
             handledMsg?: string;
             handleResult: components["schemas"]["HandleResult"];
@@ -1794,8 +1823,8 @@ export interface components {
         TransferGroupReq: {
             /** @description At most 64 characters. */
             groupID: string;
-            oldOwnerUserID: string;
-            newOwnerUserID: string;
+            oldOwnerUserID: components["schemas"]["UserID"];
+            newOwnerUserID: components["schemas"]["UserID"];
         };
         DismissGroupReq: {
             /** @description At most 64 characters. */
@@ -1806,7 +1835,7 @@ export interface components {
         MuteGroupMemberReq: {
             /** @description At most 64 characters. */
             groupID: string;
-            userID: string;
+            userID: components["schemas"]["UserID"];
             /**
              * Format: int64
              * @description How long, in seconds (OpenIM's uint32).
@@ -1816,7 +1845,7 @@ export interface components {
         CancelMuteGroupMemberReq: {
             /** @description At most 64 characters. */
             groupID: string;
-            userID: string;
+            userID: components["schemas"]["UserID"];
         };
         MuteGroupReq: {
             /** @description At most 64 characters. */
@@ -1845,7 +1874,7 @@ export interface components {
         };
         GetJoinedGroupListReq: {
             pagination: components["schemas"]["RequestPagination"];
-            fromUserID: string;
+            fromUserID: components["schemas"]["UserID"];
         };
         GetJoinedGroupListData: {
             /** Format: int32 */
@@ -1859,7 +1888,7 @@ export interface components {
             /** @description States to keep (0 pending, 1 accepted, -1 refused); empty or absent = all. At most 3 entries. */
             handleResults?: number[];
             /** @description OpenIM compatibility; when given it must be the caller (unless the caller is an admin). */
-            fromUserID?: string;
+            fromUserID?: components["schemas"]["UserIDOrEmpty"];
         };
         GetGroupApplicationListData: {
             /** Format: int32 */
@@ -1869,9 +1898,9 @@ export interface components {
         /** @description The flat send body of seed 000 (OpenIM's apistruct.SendMsgReq) plus `clientMsgID`. */
         SendMsgReq: {
             /** @description The sender; must be the caller unless the caller is an admin. */
-            sendID: string;
+            sendID: components["schemas"]["UserID"];
             /** @description The receiving user, for sessionType 1 and 4. */
-            recvID?: string;
+            recvID?: components["schemas"]["UserIDOrEmpty"];
             /** @description The group, for sessionType 2 and 3. At most 64 characters. */
             groupID?: string;
             /**
@@ -1879,9 +1908,9 @@ export interface components {
              *     stores nothing new. The server makes one when absent or empty. At most 128 characters.
              */
             clientMsgID?: string;
-            /** @description Shown with the message; defaults to the sender's nickname. At most 64 characters. */
+            /** @description Ignored unless an admin sends; the message shows the sender's profile nickname. At most 64 characters. */
             senderNickname?: string;
-            /** @description Shown with the message; defaults to the sender's faceURL. At most 1,024 characters. */
+            /** @description Ignored unless an admin sends; the message shows the sender's profile faceURL. At most 1,024 characters. */
             senderFaceURL?: string;
             senderPlatformID?: components["schemas"]["PlatformID"];
             /**
@@ -1956,7 +1985,7 @@ export interface components {
             /** Format: int64 */
             seq: number;
             /** @description The revoker. */
-            userID: string;
+            userID: components["schemas"]["UserID"];
         };
         MarkMsgsAsReadReq: {
             /** @description At most 256 characters. */
@@ -1964,35 +1993,57 @@ export interface components {
             /** @description At most 1,000 entries. */
             seqs: number[];
             /** @description The reader. */
-            userID: string;
+            userID: components["schemas"]["UserID"];
         };
         GetAllConversationsReq: {
-            ownerUserID: string;
+            ownerUserID: components["schemas"]["UserID"];
+            pagination?: components["schemas"]["ConversationPagination"];
+        };
+        /**
+         * @description One page of a conversation list (as OpenIM's `pagination`); pages are 1-based. Absent: the first page of
+         *     100. A page past the end gives an empty list and the real total.
+         */
+        ConversationPagination: {
+            /**
+             * Format: int32
+             * @description 1-based page number.
+             */
+            pageNumber: number;
+            /**
+             * Format: int32
+             * @description Page size, at most 100.
+             */
+            showNumber: number;
         };
         GetAllConversationsData: {
             conversations: components["schemas"]["Conversation"][];
+            /**
+             * Format: int32
+             * @description How many conversations the user has, over all pages.
+             */
+            total: number;
         };
         GetConversationsReq: {
-            ownerUserID: string;
-            /** @description At most 1,000 entries. */
+            ownerUserID: components["schemas"]["UserID"];
+            /** @description At most 100 IDs per call. */
             conversationIDs: string[];
         };
         GetConversationsData: {
             conversations: components["schemas"]["Conversation"][];
         };
         SetConversationsReq: {
-            /** @description At most 1,000 entries. */
-            userIDs: string[];
+            /** @description At most 100 entries, no repeats. */
+            userIDs: components["schemas"]["UserID"][];
             conversation: components["schemas"]["ConversationForSet"];
         };
         GetUsersOnlineStatusReq: {
-            userIDs: string[];
+            userIDs: components["schemas"]["UserID"][];
         };
         GetUsersOnlineStatusData: {
             statusList: components["schemas"]["UserOnlineStatus"][];
         };
         ForbidUserReq: {
-            userID: string;
+            userID: components["schemas"]["UserID"];
             /**
              * Format: int32
              * @description 1 (absent means 1) forbids logging in; other values are stored and act the same.
@@ -2002,7 +2053,7 @@ export interface components {
             reason?: string;
         };
         UnforbidUserReq: {
-            userID: string;
+            userID: components["schemas"]["UserID"];
         };
         /** @description The reply envelope of userRegister. */
         UserRegisterResp: {

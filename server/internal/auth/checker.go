@@ -33,6 +33,9 @@ func (c *Checker) Check(ctx context.Context, token string) (Identity, error) {
 		return Identity{}, fmt.Errorf("token state of %s: %w", cl.UserID, err)
 	case st.ForbiddenType != 0:
 		return Identity{}, apierr.TokenInvalid("token is not valid: user %s is forbidden", cl.UserID)
+	case st.CurrentTokenID == "":
+		// Forbidding a user retires all its tokens, for good: they stay dead after an unforbid.
+		return Identity{}, apierr.TokenInvalid("token is not valid: it was retired when user %s was forbidden; ask for a new one with /auth/user_token", cl.UserID)
 	case st.CurrentTokenID != cl.ID:
 		return Identity{}, apierr.TokenInvalid("token is not valid: a newer login of user %s on platform %d replaced it", cl.UserID, cl.PlatformID)
 	}

@@ -15,12 +15,12 @@ type checkKind uint8
 
 const (
 	checkNone   checkKind = iota // server notifications, revoke tips: the caller checked
-	checkSingle                  // sender and recipient exist, the recipient has not blacklisted the sender
-	checkGroup                   // the group exists and is not dismissed, the sender is a member and may speak
+	checkSingle                  // sender and recipient exist, the sender is not forbidden, the recipient has not blacklisted the sender
+	checkGroup                   // the sender is not forbidden, the group exists and is not dismissed, the sender is a member and may speak
 )
 
 // checkSends runs the checks of ps. A refused message gets p.err; an accepted one gets the sender's
-// nickname and face URL where the client gave none and, in a group, the current members as recipients.
+// nickname and face URL and, in a group, the current members as recipients.
 // Only a database failure is returned.
 func checkSends(ctx context.Context, q *db.Queries, ps []*pending) error {
 	type pair struct{ a, b string }
@@ -85,12 +85,14 @@ func checkSends(ctx context.Context, q *db.Queries, ps []*pending) error {
 				return fmt.Errorf("single send check of %s -> %s: no row", m.SendID, m.RecvID)
 			case !c.SenderExists:
 				p.err = apierr.UserNotFound("sendID %s does not exist", m.SendID)
+			case c.SenderForbidden:
+				p.err = senderForbidden(m.SendID)
 			case !c.RecvExists:
 				p.err = apierr.UserNotFound("recvID %s does not exist", m.RecvID)
 			case c.Blocked:
 				p.err = apierr.New(blockedByPeer, "%s has blacklisted %s; the message was not sent", m.RecvID, m.SendID)
 			default:
-				fillSender(m, c.SenderNickname, c.SenderFaceUrl)
+				fillSender(m, c.SenderNickname, c.SenderFaceUrl, p.keepProfile)
 			}
 		case checkGroup:
 			c := groups[pair{m.SendID, m.GroupID}]
@@ -99,6 +101,8 @@ func checkSends(ctx context.Context, q *db.Queries, ps []*pending) error {
 				return fmt.Errorf("group send check of %s -> %s: no row", m.SendID, m.GroupID)
 			case !c.SenderExists:
 				p.err = apierr.UserNotFound("sendID %s does not exist", m.SendID)
+			case c.SenderForbidden:
+				p.err = senderForbidden(m.SendID)
 			case c.GroupStatus < 0:
 				p.err = apierr.GroupNotFound("groupID %s does not exist", m.GroupID)
 			case c.GroupStatus == groupStatusDismissed:
@@ -110,7 +114,7 @@ func checkSends(ctx context.Context, q *db.Queries, ps []*pending) error {
 			case c.GroupStatus == groupStatusMuted && c.RoleLevel == roleMember:
 				p.err = apierr.New(groupMuted, "group %s is muted: only the owner and admins may speak", m.GroupID)
 			default:
-				fillSender(m, c.SenderNickname, c.SenderFaceUrl)
+				fillSender(m, c.SenderNickname, c.SenderFaceUrl, p.keepProfile)
 				p.recipients = members[m.GroupID]
 			}
 		}
@@ -118,12 +122,19 @@ func checkSends(ctx context.Context, q *db.Queries, ps []*pending) error {
 	return nil
 }
 
-// fillSender gives the message the sender's profile where the client sent none.
-func fillSender(m *db.InsertMessagesParams, nickname, face string) {
-	if m.SenderNickname == "" {
+// fillSender gives the message the sender's profile: a user's own send cannot claim another name or face
+// (keep: an admin's send keeps what it gave, as OpenIM's admin sends do).
+func fillSender(m *db.InsertMessagesParams, nickname, face string, keep bool) {
+	if !keep || m.SenderNickname == "" {
 		m.SenderNickname = nickname
 	}
-	if m.SenderFaceUrl == "" {
+	if !keep || m.SenderFaceUrl == "" {
 		m.SenderFaceUrl = face
 	}
+}
+
+// senderForbidden is the refusal of a forbidden user's send, whatever became of its connections: 1002,
+// as its token gets on REST.
+func senderForbidden(userID string) error {
+	return apierr.TokenInvalid("token is not valid: user %s is forbidden; the message was not sent", userID)
 }

@@ -2,14 +2,13 @@ package chat
 
 import (
 	"context"
-	"errors"
 	"strings"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 
 	"github.com/imspec/imserver/gen/db"
 	"github.com/imspec/imserver/server/internal/apierr"
+	"github.com/imspec/imserver/server/internal/auth"
 )
 
 // ConversationView is a user's conversation with its seq state and latest message.
@@ -19,14 +18,45 @@ type ConversationView struct {
 	Latest      *Wire
 }
 
-// Conversations lists owner's conversations (all when ids is empty; unknown ids are skipped), newest first.
-func (s *Service) Conversations(ctx context.Context, owner string, ids []string) ([]ConversationView, error) {
-	if ids == nil {
-		ids = []string{}
+// Conversation lists are paginated: DefaultConversationPage conversations when the client names no page,
+// at most MaxConversationPage per page, and at most MaxConversationPage IDs per /conversation/get_conversations.
+const (
+	DefaultConversationPage = 100
+	MaxConversationPage     = 100
+)
+
+// Conversations lists owner's conversations, pinned first, then newest first: the named ones when ids is not
+// empty (unknown ids are skipped), else page pageNumber (1-based) of showNumber conversations. total is how
+// many conversations owner has (0 when ids are named).
+func (s *Service) Conversations(ctx context.Context, owner string, ids []string, pageNumber, showNumber int) (views []ConversationView, total int, err error) {
+	arg := db.ListConversationsParams{OwnerUserID: owner, ConversationIds: ids}
+	switch {
+	case len(ids) > MaxConversationPage:
+		return nil, 0, apierr.Args("conversationIDs: at most %d per call", MaxConversationPage)
+	case len(ids) > 0:
+		arg.Lim = int32(len(ids))
+	default:
+		arg.ConversationIds = []string{}
+		if showNumber <= 0 {
+			showNumber = DefaultConversationPage
+		}
+		if showNumber > MaxConversationPage {
+			return nil, 0, apierr.Args("pagination.showNumber: at most %d", MaxConversationPage)
+		}
+		pageNumber = max(pageNumber, 1)
+		if int64(pageNumber-1)*int64(showNumber) > 1<<30 {
+			return nil, 0, apierr.Args("pagination.pageNumber %d is past any list", pageNumber)
+		}
+		arg.Lim, arg.Off = int32(showNumber), int32((pageNumber-1)*showNumber)
+		n, err := s.q.CountConversations(ctx, owner)
+		if err != nil {
+			return nil, 0, err
+		}
+		total = int(n)
 	}
-	rows, err := s.q.ListConversations(ctx, db.ListConversationsParams{OwnerUserID: owner, ConversationIds: ids})
+	rows, err := s.q.ListConversations(ctx, arg)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	out := make([]ConversationView, len(rows))
 	var convs []string
@@ -38,11 +68,11 @@ func (s *Service) Conversations(ctx context.Context, owner string, ids []string)
 		}
 	}
 	if len(convs) == 0 {
-		return out, nil
+		return out, total, nil
 	}
 	latest, err := s.q.MessagesAt(ctx, db.MessagesAtParams{ConversationIds: convs, Seqs: seqs})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	byConv := map[string]*Wire{}
 	for _, m := range latest {
@@ -52,7 +82,7 @@ func (s *Service) Conversations(ctx context.Context, owner string, ids []string)
 	for i := range out {
 		out[i].Latest = byConv[out[i].ConversationID]
 	}
-	return out, nil
+	return out, total, nil
 }
 
 // ConversationSettings are the settable fields of a conversation; nil = unchanged.
@@ -123,17 +153,15 @@ func (s *Service) partyOf(ctx context.Context, userID, conv, peerHint string) (i
 		}
 		return GroupChat, "", g, nil
 	case strings.HasPrefix(conv, "single_"):
-		c, err := s.q.GetConversation(ctx, db.GetConversationParams{OwnerUserID: userID, ConversationID: conv})
-		if err == nil {
-			return c.ConversationType, c.UserID, c.GroupID, nil
-		}
-		if !errors.Is(err, pgx.ErrNoRows) {
+		// Only from stored facts: a row of this conversation proves nothing (this very call creates one).
+		peer, err := s.singleParty(ctx, userID, conv)
+		if err != nil {
 			return 0, "", "", err
 		}
-		if peerHint != "" && SingleConversationID(userID, peerHint) == conv {
-			return SingleChat, peerHint, "", nil
+		if peerHint != "" && peerHint != peer {
+			return 0, "", "", apierr.Args("conversation.userID %s is not the peer of %s in %s (%s is)", peerHint, userID, conv, peer)
 		}
-		return 0, "", "", apierr.NoPermission("%s is not a conversation of %s (give conversation.userID for a chat with no message yet)", conv, userID)
+		return SingleChat, peer, "", nil
 	}
 	return 0, "", "", apierr.Args("conversationID %s is not single_<a>_<b>, group_<groupID> or notification_<userID>", conv)
 }
@@ -159,4 +187,47 @@ func CheckConversationRef(conv string, convType int32, groupID string) error {
 		return apierr.Args("conversation.groupID %s does not match conversationID %s", groupID, conv)
 	}
 	return nil
+}
+
+// singlePeer returns the other party of single chat conv when userID is one of its two: conv is
+// single_<a>_<b> of two valid user IDs (which hold no "_", so the split is the only one), sorted, one of
+// them userID. A self chat (a == b) is the user's own.
+func singlePeer(userID, conv string) (string, bool) {
+	rest, ok := strings.CutPrefix(conv, "single_")
+	if !ok {
+		return "", false
+	}
+	a, b, ok := strings.Cut(rest, "_")
+	if !ok || !auth.ValidUserID(a) || !auth.ValidUserID(b) {
+		return "", false
+	}
+	peer := a
+	switch userID {
+	case a:
+		peer = b
+	case b:
+	default:
+		return "", false
+	}
+	return peer, SingleConversationID(userID, peer) == conv
+}
+
+// singleParty checks that userID is a party of single chat conv and returns the peer, who must be a
+// registered user: an ID naming someone who does not exist is nobody's conversation.
+func (s *Service) singleParty(ctx context.Context, userID, conv string) (string, error) {
+	peer, ok := singlePeer(userID, conv)
+	if !ok {
+		return "", apierr.NoPermission("%s is not a conversation of %s", conv, userID)
+	}
+	if peer == userID {
+		return peer, nil
+	}
+	exists, err := s.q.UserExists(ctx, peer)
+	if err != nil {
+		return "", err
+	}
+	if !exists {
+		return "", apierr.NoPermission("%s is not a conversation of %s: user %s does not exist", conv, userID, peer)
+	}
+	return peer, nil
 }

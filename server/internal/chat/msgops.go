@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 
@@ -41,14 +40,14 @@ type MarkAsReadTips struct {
 
 // conversationParties returns who receives events of conv: both users of a single chat (from the message),
 // or the members of a group.
-func (s *Service) conversationParties(ctx context.Context, m db.Message) ([]string, error) {
+func (s *Service) conversationParties(ctx context.Context, q *db.Queries, m db.Message) ([]string, error) {
 	if m.SessionType == SingleChat {
 		return uniq([]string{m.SendID, m.RecvID}), nil
 	}
 	if m.SessionType == NotificationChat {
 		return []string{m.RecvID}, nil
 	}
-	return s.q.GroupMemberIDs(ctx, m.GroupID)
+	return q.GroupMemberIDs(ctx, m.GroupID)
 }
 
 // Revoke marks a message revoked and stores and pushes 2101 in its conversation. In a single chat only the
@@ -90,22 +89,23 @@ func (s *Service) Revoke(ctx context.Context, revoker string, isAppAdmin bool, c
 		adminRevoke = true
 	}
 	tips := RevokeMsgTips{RevokerUserID: revoker, ClientMsgID: m.ClientMsgID, RevokeTime: s.nowMS(), SesstionType: m.SessionType, Seq: seq, ConversationID: conv, IsAdminRevoke: adminRevoke}
-	n, err := s.q.MarkRevoked(ctx, db.MarkRevokedParams{ConversationID: conv, Seq: seq, Content: notificationContent(tips)})
-	if err != nil {
-		return err
-	}
-	if n == 0 {
-		return apierr.New(msgAlreadyRevoked, "message seq %d of %s is already revoked", seq, conv)
-	}
-	parties, err := s.conversationParties(ctx, m)
-	if err != nil {
-		return err
-	}
-	p := &pending{msg: s.notificationRow(ContentRevoke, conv, revoker, m.RecvID, m.GroupID, int(m.SessionType), tips), recipients: parties}
-	if err := s.w.store(ctx, p); err != nil {
-		return fmt.Errorf("store revoke notification: %w", err)
-	}
-	return nil
+	// The mark and its 2101 commit together.
+	return s.InTx(ctx, func(tx pgx.Tx, notes *Notes) error {
+		q := s.q.WithTx(tx)
+		n, err := q.MarkRevoked(ctx, db.MarkRevokedParams{ConversationID: conv, Seq: seq, Content: notificationContent(tips)})
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			return apierr.New(msgAlreadyRevoked, "message seq %d of %s is already revoked", seq, conv)
+		}
+		parties, err := s.conversationParties(ctx, q, m)
+		if err != nil {
+			return err
+		}
+		notes.add(&pending{msg: s.notificationRow(ContentRevoke, conv, revoker, m.RecvID, m.GroupID, int(m.SessionType), tips), recipients: parties})
+		return nil
+	})
 }
 
 // MarkRead raises the reader's hasReadSeq to the largest of seqs and sends 2200 to the senders of those
@@ -127,40 +127,47 @@ func (s *Service) MarkRead(ctx context.Context, reader, conv string, seqs []int6
 	} else if err != nil {
 		return 0, err
 	}
-	hasRead, err := s.q.RaiseHasReadSeq(ctx, db.RaiseHasReadSeqParams{OwnerUserID: reader, ConversationID: conv, Seq: top})
-	if errors.Is(err, pgx.ErrNoRows) {
-		// A group member who never sent has no row yet.
-		if !strings.HasPrefix(conv, "group_") {
-			return 0, apierr.RecordNotFound("%s is not a conversation of %s", conv, reader)
+	// The raised read mark and its 2200 commit together.
+	var hasRead int64
+	err = s.InTx(ctx, func(tx pgx.Tx, notes *Notes) error {
+		q := s.q.WithTx(tx)
+		var err error
+		hasRead, err = q.RaiseHasReadSeq(ctx, db.RaiseHasReadSeqParams{OwnerUserID: reader, ConversationID: conv, Seq: top})
+		if errors.Is(err, pgx.ErrNoRows) {
+			// A group member who never sent has no row yet.
+			if !strings.HasPrefix(conv, "group_") {
+				return apierr.RecordNotFound("%s is not a conversation of %s", conv, reader)
+			}
+			if err := q.EnsureConversations(ctx, db.EnsureConversationsParams{Owners: []string{reader}, ConversationIds: []string{conv}, Types: []int32{GroupChat}, PeerUserIds: []string{""}, GroupIds: []string{strings.TrimPrefix(conv, "group_")}, Now: s.nowMS()}); err != nil {
+				return err
+			}
+			hasRead, err = q.RaiseHasReadSeq(ctx, db.RaiseHasReadSeqParams{OwnerUserID: reader, ConversationID: conv, Seq: top})
 		}
-		if err := s.q.EnsureConversations(ctx, db.EnsureConversationsParams{Owners: []string{reader}, ConversationIds: []string{conv}, Types: []int32{GroupChat}, PeerUserIds: []string{""}, GroupIds: []string{strings.TrimPrefix(conv, "group_")}, Now: s.nowMS()}); err != nil {
-			return 0, err
+		if err != nil {
+			return err
 		}
-		hasRead, err = s.q.RaiseHasReadSeq(ctx, db.RaiseHasReadSeqParams{OwnerUserID: reader, ConversationID: conv, Seq: top})
-	}
+		senders, err := q.SendersOfSeqs(ctx, db.SendersOfSeqsParams{ConversationID: conv, Seqs: seqs})
+		if err != nil {
+			return err
+		}
+		senders = slices.DeleteFunc(senders, func(u string) bool { return u == reader })
+		if len(senders) == 0 {
+			return nil
+		}
+		first, err := q.MessageBySeq(ctx, db.MessageBySeqParams{ConversationID: conv, Seq: top})
+		if err != nil {
+			return err
+		}
+		tips := MarkAsReadTips{MarkAsReadUserID: reader, ConversationID: conv, Seqs: seqs, HasReadSeq: hasRead}
+		recvID := first.RecvID
+		if first.SessionType == SingleChat {
+			recvID = senders[0]
+		}
+		notes.add(&pending{msg: s.notificationRow(ContentHasReadReceipt, conv, reader, recvID, first.GroupID, int(first.SessionType), tips), recipients: append(senders, reader)})
+		return nil
+	})
 	if err != nil {
 		return 0, err
-	}
-	senders, err := s.q.SendersOfSeqs(ctx, db.SendersOfSeqsParams{ConversationID: conv, Seqs: seqs})
-	if err != nil {
-		return 0, err
-	}
-	senders = slices.DeleteFunc(senders, func(u string) bool { return u == reader })
-	if len(senders) == 0 {
-		return hasRead, nil
-	}
-	first, err := s.q.MessageBySeq(ctx, db.MessageBySeqParams{ConversationID: conv, Seq: top})
-	if err != nil {
-		return 0, err
-	}
-	tips := MarkAsReadTips{MarkAsReadUserID: reader, ConversationID: conv, Seqs: seqs, HasReadSeq: hasRead}
-	recvID := first.RecvID
-	if first.SessionType == SingleChat {
-		recvID = senders[0]
-	}
-	p := &pending{msg: s.notificationRow(ContentHasReadReceipt, conv, reader, recvID, first.GroupID, int(first.SessionType), tips), recipients: append(senders, reader)}
-	if err := s.w.store(ctx, p); err != nil {
-		return 0, fmt.Errorf("store read receipt: %w", err)
 	}
 	return hasRead, nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/imspec/imserver/gen/db"
 	"github.com/imspec/imserver/server/internal/apierr"
+	"github.com/imspec/imserver/server/internal/auth"
 )
 
 // SendInput is a message to send, from REST /msg/send_msg or WS 1003. The caller has already checked that
@@ -21,11 +22,14 @@ type SendInput struct {
 	ClientMsgID                   string
 	SenderPlatformID              int
 	SenderNickname, SenderFaceURL string
-	CreateTime                    int64
-	OfflinePushInfo               json.RawMessage
-	AtUserIDList                  []string
-	AttachedInfo, Ex              string
-	Options                       map[string]bool
+	// KeepSenderProfile keeps SenderNickname and SenderFaceURL (an admin's send); otherwise the message gets
+	// the sender's profile, whatever the request says.
+	KeepSenderProfile bool
+	CreateTime        int64
+	OfflinePushInfo   json.RawMessage
+	AtUserIDList      []string
+	AttachedInfo, Ex  string
+	Options           map[string]bool
 	// IsOnlineOnly messages are pushed to whoever is online and never stored (typing always is).
 	IsOnlineOnly bool
 	// ExceptConnID is the sending connection: it gets the ack, not the push.
@@ -59,11 +63,19 @@ func (s *Service) Send(ctx context.Context, in SendInput) (SendResult, error) {
 	if in.ContentType == ContentText && !hasText(in.Content) {
 		return SendResult{}, apierr.Args(`content: a text message (contentType 101) needs a non-empty "content" (or "text") string`)
 	}
+	if in.SessionType == SingleChat {
+		// A user ID outside the alphabet (registered before the rule) could name another pair's single chat.
+		for _, f := range []struct{ name, id string }{{"sendID", in.SendID}, {"recvID", in.RecvID}} {
+			if f.id != "" && !auth.ValidUserID(f.id) {
+				return SendResult{}, apierr.Args("%s %q is not a valid user ID for a single chat (pattern %s)", f.name, f.id, auth.UserIDPattern)
+			}
+		}
+	}
 	if in.ClientMsgID == "" {
 		in.ClientMsgID = randomID(16)
 	}
 	now := s.nowMS()
-	p := &pending{exceptConn: in.ExceptConnID, opID: in.OperationID, checkAt: now}
+	p := &pending{exceptConn: in.ExceptConnID, opID: in.OperationID, checkAt: now, keepProfile: in.KeepSenderProfile}
 	var conv string
 	switch in.SessionType {
 	case SingleChat:

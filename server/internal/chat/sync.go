@@ -12,9 +12,6 @@ import (
 	"github.com/imspec/imserver/server/internal/apierr"
 )
 
-// noneReadable is a first readable seq beyond any real seq.
-const noneReadable = int64(1) << 62
-
 // readChunk is how many messages history and pull read from the database at a time.
 const readChunk = 50
 
@@ -83,8 +80,11 @@ type PullResult struct {
 }
 
 // readableFrom checks that userID (an admin reads everything) may read conv and returns the first seq it
-// may read. A malformed conversationID is 1001; a group that does not exist 1005; a group the user is not a
-// member of 1201; anyone else's conversation 1003.
+// may read. Membership comes from stored facts only, never from a conversation row (which
+// /conversation/set_conversations creates): the user's own notification conversation; a group through
+// group_members; a single chat when the ID is single_<user>_<peer> (sorted) of a registered peer.
+// A malformed conversationID is 1001; a group that does not exist 1005; a group the user is not a member
+// of 1201; anyone else's conversation 1003.
 func (s *Service) readableFrom(ctx context.Context, userID string, admin bool, conv string) (int64, error) {
 	switch {
 	case strings.HasPrefix(conv, "notification_") && len(conv) > len("notification_"):
@@ -111,21 +111,19 @@ func (s *Service) readableFrom(ctx context.Context, userID string, admin bool, c
 			return 0, apierr.New(notGroupMember, "%s is not a member of %s", userID, conv)
 		}
 	case strings.HasPrefix(conv, "single_") && strings.Count(conv, "_") >= 2:
+		if !admin {
+			if _, err := s.singleParty(ctx, userID, conv); err != nil {
+				return 0, err
+			}
+		}
 	default:
 		return 0, apierr.Args("conversationID %s is malformed: use single_<a>_<b> (sorted), group_<groupID> or notification_<userID>", conv)
 	}
 	c, err := s.q.GetConversation(ctx, db.GetConversationParams{OwnerUserID: userID, ConversationID: conv})
 	switch {
 	case errors.Is(err, pgx.ErrNoRows):
-		if admin || strings.HasPrefix(conv, "group_") {
-			return 1, nil
-		}
-		if rest, ok := strings.CutPrefix(conv, "single_"); ok && (strings.HasPrefix(rest, userID+"_") || strings.HasSuffix(rest, "_"+userID)) {
-			// Looks like the user's own single chat with no message yet. Nothing is readable: the row, created
-			// with the first message, is what proves membership (user IDs may contain "_").
-			return noneReadable, nil
-		}
-		return 0, apierr.NoPermission("%s is not a conversation of %s", conv, userID)
+		// Membership was established above from stored facts; no row only means no message yet.
+		return 1, nil
 	case err != nil:
 		return 0, err
 	}

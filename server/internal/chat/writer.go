@@ -36,6 +36,8 @@ type pending struct {
 	checkAt    int64  // when the send was asked for (ms): mutes are judged at this time
 	opID       string // operationID echoed in the pushes
 	done       chan struct{}
+
+	keepProfile bool // keep the request's sender nickname and face URL (an admin's send)
 	// results
 	stored db.Message
 	dup    bool

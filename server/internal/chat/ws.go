@@ -104,7 +104,7 @@ func (s *Service) Handle(ctx context.Context, c gateway.ConnInfo, reqIdentifier 
 			SendID: m.SendID, RecvID: m.RecvID, GroupID: m.GroupID, SessionType: int(m.SessionType),
 			ContentType: int(m.ContentType), Content: m.Content, ClientMsgID: m.ClientMsgID,
 			SenderPlatformID: platform, SenderNickname: m.SenderNickname, SenderFaceURL: m.SenderFaceURL,
-			CreateTime: m.CreateTime, OfflinePushInfo: m.OfflinePushInfo, AtUserIDList: m.AtUserIDList,
+			KeepSenderProfile: c.Admin, CreateTime: m.CreateTime, OfflinePushInfo: m.OfflinePushInfo, AtUserIDList: m.AtUserIDList,
 			AttachedInfo: m.AttachedInfo, Ex: m.Ex, Options: m.Options, ExceptConnID: c.ConnID,
 			OperationID: gateway.OperationID(ctx),
 		})

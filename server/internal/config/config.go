@@ -59,6 +59,10 @@ type Config struct {
 	// DBWriteTimeout bounds each message-writing transaction; a send whose COMMIT is not answered in time gets
 	// errCode 1502 (retry with the same clientMsgID). Default 30s.
 	DBWriteTimeout time.Duration
+	// MaxGroupMembers caps a group's members (errCode 1207). Default 2000.
+	MaxGroupMembers int
+	// MaxGroupsPerUser caps the live groups a user is a member of (errCode 1207). Default 1000.
+	MaxGroupsPerUser int
 	// DebugAddr serves Go's pprof profiles (/debug/pprof/) when set. Default empty: off. Unauthenticated.
 	DebugAddr string
 	// MetricsAddr serves /metrics on an address of its own (and no longer on Addr) when set. Default
@@ -159,6 +163,8 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		num64(&c.WSMaxFrameBytes, "ws-max-frame-bytes", "IMSERVER_WS_MAX_FRAME_BYTES", 51200, "largest inbound WebSocket frame"),
 		num(&c.WSSendQueue, "ws-send-queue", "IMSERVER_WS_SEND_QUEUE", 256, "frames queued per connection before it counts as too slow"),
 		num(&c.DBMaxConns, "db-max-conns", "IMSERVER_DB_MAX_CONNS", 32, "PostgreSQL pool size"),
+		num(&c.MaxGroupMembers, "max-group-members", "IMSERVER_MAX_GROUP_MEMBERS", 2000, "most members of a group"),
+		num(&c.MaxGroupsPerUser, "max-groups-per-user", "IMSERVER_MAX_GROUPS_PER_USER", 1000, "most groups a user is a member of"),
 	} {
 		if err != nil {
 			return nil, err
@@ -209,6 +215,10 @@ func (c *Config) validate() error {
 		return fmt.Errorf("config: --token-ttl must be positive")
 	case c.WSSendQueue < 1:
 		return fmt.Errorf("config: --ws-send-queue must be at least 1")
+	case c.MaxGroupMembers < 1:
+		return fmt.Errorf("config: --max-group-members must be at least 1")
+	case c.MaxGroupsPerUser < 1:
+		return fmt.Errorf("config: --max-groups-per-user must be at least 1")
 	case c.HTTPReadTimeout <= 0 || c.HTTPIdleTimeout <= 0:
 		return fmt.Errorf("config: --http-read-timeout and --http-idle-timeout must be positive")
 	case c.Secret != DevSecret && len(c.Secret) < MinSecretLen:
@@ -252,22 +262,24 @@ func (c *Config) Lines() []string {
 		db = maskURL(c.DatabaseURL)
 	}
 	m := map[string]string{
-		"addr":               c.Addr,
-		"database":           db,
-		"secret":             mask(c.Secret),
-		"token-ttl":          c.TokenTTL.String(),
-		"admin-user-ids":     strings.Join(c.AdminUserIDs, ","),
-		"log-level":          c.LogLevel,
-		"log-format":         c.LogFormat,
-		"max-body-bytes":     strconv.FormatInt(c.MaxBodyBytes, 10),
-		"shutdown-timeout":   c.ShutdownTimeout.String(),
-		"ws-max-frame-bytes": strconv.FormatInt(c.WSMaxFrameBytes, 10),
-		"ws-send-queue":      strconv.Itoa(c.WSSendQueue),
-		"ws-write-timeout":   c.WSWriteTimeout.String(),
-		"ws-idle-timeout":    c.WSIdleTimeout.String(),
-		"db-max-conns":       strconv.Itoa(c.DBMaxConns),
-		"db-write-timeout":   c.DBWriteTimeout.String(),
-		"debug-addr":         c.DebugAddr,
+		"addr":                c.Addr,
+		"database":            db,
+		"secret":              mask(c.Secret),
+		"token-ttl":           c.TokenTTL.String(),
+		"admin-user-ids":      strings.Join(c.AdminUserIDs, ","),
+		"log-level":           c.LogLevel,
+		"log-format":          c.LogFormat,
+		"max-body-bytes":      strconv.FormatInt(c.MaxBodyBytes, 10),
+		"shutdown-timeout":    c.ShutdownTimeout.String(),
+		"ws-max-frame-bytes":  strconv.FormatInt(c.WSMaxFrameBytes, 10),
+		"ws-send-queue":       strconv.Itoa(c.WSSendQueue),
+		"ws-write-timeout":    c.WSWriteTimeout.String(),
+		"ws-idle-timeout":     c.WSIdleTimeout.String(),
+		"db-max-conns":        strconv.Itoa(c.DBMaxConns),
+		"max-group-members":   strconv.Itoa(c.MaxGroupMembers),
+		"max-groups-per-user": strconv.Itoa(c.MaxGroupsPerUser),
+		"db-write-timeout":    c.DBWriteTimeout.String(),
+		"debug-addr":          c.DebugAddr,
 	}
 	for k, v := range c.edgeLines() {
 		m[k] = v

@@ -107,3 +107,25 @@ func TestBadValues(t *testing.T) {
 		}
 	}
 }
+
+func TestGroupLimits(t *testing.T) {
+	c, err := Load(nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxGroupMembers != 2000 || c.MaxGroupsPerUser != 1000 {
+		t.Fatalf("defaults: max-group-members %d, max-groups-per-user %d; want 2000, 1000", c.MaxGroupMembers, c.MaxGroupsPerUser)
+	}
+	c, err = Load([]string{"--max-groups-per-user", "7"}, env(map[string]string{"IMSERVER_MAX_GROUP_MEMBERS": "50"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MaxGroupMembers != 50 || c.MaxGroupsPerUser != 7 {
+		t.Fatalf("got max-group-members %d, max-groups-per-user %d; want 50, 7", c.MaxGroupMembers, c.MaxGroupsPerUser)
+	}
+	for _, bad := range []map[string]string{{"IMSERVER_MAX_GROUP_MEMBERS": "0"}, {"IMSERVER_MAX_GROUPS_PER_USER": "-1"}} {
+		if _, err := Load(nil, env(bad)); err == nil {
+			t.Errorf("%v: want error", bad)
+		}
+	}
+}

@@ -1,8 +1,9 @@
 // Package gateway is the WebSocket gateway at /msg_gateway: transport and connection state only. It
-// authenticates the upgrade, keeps the registry userID -> one connection per platform, answers the heartbeat,
-// logout (2003) and background status (2004) itself, hands every other request frame to a Backend, and
-// delivers pushes without ever letting a slow client slow anyone else. What 1001/1002/1003 mean lives in the
-// Backend (package chat).
+// authenticates the upgrade (twice: before and again after the connection is registered, so that a forbid
+// whose kick arrived in between is not missed), keeps the registry userID -> one connection per platform,
+// answers the heartbeat, logout (2003) and background status (2004) itself, hands every other request frame
+// to a Backend, and delivers pushes without ever letting a slow client slow anyone else. What 1001/1002/1003
+// mean lives in the Backend (package chat).
 //
 // # Goroutines
 //

@@ -911,3 +911,50 @@ func TestSlowConsumerWriteTimeout(t *testing.T) {
 		t.Errorf("fast client got %s", got)
 	}
 }
+
+// forbidOnCheck passes a user's first token check and forbids the user before it returns, kicking them
+// as /manager/forbid_user does: the kick arrives before the connection is registered and finds nothing.
+type forbidOnCheck struct {
+	hub       func() *Hub
+	forbidden sync.Map
+}
+
+func (f *forbidOnCheck) Check(ctx context.Context, token string) (auth.Identity, error) {
+	id, err := fakeAuth{}.Check(ctx, token)
+	if err != nil {
+		return id, err
+	}
+	if _, done := f.forbidden.LoadOrStore(id.UserID, true); done {
+		return auth.Identity{}, apierr.TokenInvalid("token is not valid: user %s is forbidden", id.UserID)
+	}
+	f.hub().Kick(id.UserID, 0, "this user has been forbidden")
+	return id, nil
+}
+
+// Issue 13, High 5: a connection whose token check passed just before a forbid stayed open when the kick
+// reached the process before the connection was registered.
+func TestConnectRechecksAfterRegistering(t *testing.T) {
+	t.Parallel()
+	var s *testServer
+	a := &forbidOnCheck{hub: func() *Hub { return s.hub }}
+	s = newServer(t, Options{Checker: a})
+	for _, msgResp := range []bool{true, false} {
+		u := newUser("race")
+		ws, _, err := s.dial(t, fmt.Sprintf("token=%s&sendID=%s&platformID=1&isMsgResp=%t", tok(u, 1), u, msgResp), nil)
+		if err != nil {
+			t.Fatalf("dial: %v", err)
+		}
+		c := startClient(t, ws)
+		if msgResp {
+			if f := c.next(); f.ErrCode != 1002 || !strings.Contains(f.ErrMsg, "forbidden") {
+				t.Fatalf("first frame: %+v", f)
+			}
+		}
+		if code := c.closed(); code != CloseAuthFailed {
+			t.Fatalf("isMsgResp=%t: close code %d, want %d", msgResp, code, CloseAuthFailed)
+		}
+		if s.hub.IsOnline(u) {
+			t.Fatalf("isMsgResp=%t: the forbidden user is still registered", msgResp)
+		}
+	}
+}

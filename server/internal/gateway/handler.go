@@ -106,11 +106,43 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		refuse(ws, hj.conn, e, CloseGoingAway, h.opts.WriteTimeout)
 		return
 	}
+	// A forbid or a newer login that committed after the check above, and whose kick reached this process
+	// before c was registered, found nothing to close: check again now that a kick would find c. Until the
+	// writer starts, this goroutine still owns the socket's write side.
+	if refusal := h.recheck(r.Context(), id, opID); refusal != nil {
+		c.timer.Stop()
+		c.cancel()
+		c.mu.Lock()
+		c.closing, c.closeAfter, c.queue = true, false, nil
+		c.mu.Unlock()
+		h.unregister(c)
+		h.m.refused.Inc()
+		if msgResp {
+			refuse(ws, hj.conn, refusal, CloseAuthFailed, h.opts.WriteTimeout)
+		} else {
+			closeBounded(ws, hj.conn, CloseAuthFailed, refusal.Msg, h.opts.WriteTimeout)
+		}
+		return
+	}
 	c.timer.Reset(h.firstTimer())
 	go c.writeLoop()
 	// The reader gets a goroutine of its own rather than keeping this one: net/http's connection goroutine
 	// has grown its stack serving the handshake, and a fresh one starts small.
 	go c.readLoop()
+}
+
+// recheck checks a registered connection's token again; nil when it is still good.
+func (h *Hub) recheck(ctx context.Context, id auth.Identity, opID string) *apierr.Error {
+	ctx, cancel := context.WithTimeout(ctx, authTimeout)
+	defer cancel()
+	if _, err := h.opts.Checker.Check(ctx, id.Token); err != nil {
+		if e := apierr.From(err); e != nil {
+			return e
+		}
+		h.log.Error("gateway: token recheck failed", "operationID", opID, "err", err)
+		return apierr.Internal()
+	}
+	return nil
 }
 
 // refuse writes the isMsgResp error frame (when e is not nil) and closes with code.
@@ -168,6 +200,9 @@ func (h *Hub) authenticate(ctx context.Context, hdr http.Header, q url.Values) (
 	}
 	if userID == "" {
 		return auth.Identity{}, apierr.Args("userID (or sendID) is required")
+	}
+	if !auth.ValidUserID(userID) {
+		return auth.Identity{}, apierr.Args("userID %.80q is not a user ID: 1 to %d characters of A-Z a-z 0-9 . @ + -, starting with a letter or digit", userID, auth.MaxUserIDLen)
 	}
 	ps := q.Get("platformID")
 	if ps == "" {

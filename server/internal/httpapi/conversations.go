@@ -22,33 +22,34 @@ func conversation(v chat.ConversationView) api.Conversation {
 	return c
 }
 
-func (h *Handlers) listConversations(ctx context.Context, owner string, ids []string) ([]api.Conversation, error) {
+func (h *Handlers) listConversations(ctx context.Context, owner string, ids []string, page api.ConversationPagination) ([]api.Conversation, int, error) {
 	if err := actFor(ctx, "ownerUserID", owner); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
-	views, err := h.chat.Conversations(ctx, owner, ids)
+	// A zero page (absent) is the first page of the default size.
+	views, total, err := h.chat.Conversations(ctx, owner, ids, int(page.PageNumber), int(page.ShowNumber))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	out := make([]api.Conversation, len(views))
 	for i, v := range views {
 		out[i] = conversation(v)
 	}
-	return out, nil
+	return out, total, nil
 }
 
-// GetAllConversations lists every conversation of ownerUserID.
+// GetAllConversations lists one page of the conversations of ownerUserID (the first 100 without pagination).
 func (h *Handlers) GetAllConversations(ctx context.Context, req api.GetAllConversationsRequestObject) (api.GetAllConversationsResponseObject, error) {
-	cs, err := h.listConversations(ctx, req.Body.OwnerUserID, nil)
+	cs, total, err := h.listConversations(ctx, req.Body.OwnerUserID, nil, req.Body.Pagination)
 	if err != nil {
 		return nil, err
 	}
-	return api.GetAllConversations200JSONResponse{ErrMsg: msgSuccess, Data: api.GetAllConversationsData{Conversations: cs}}, nil
+	return api.GetAllConversations200JSONResponse{ErrMsg: msgSuccess, Data: api.GetAllConversationsData{Conversations: cs, Total: int32(total)}}, nil
 }
 
 // GetConversations lists the named conversations of ownerUserID (unknown ones are skipped).
 func (h *Handlers) GetConversations(ctx context.Context, req api.GetConversationsRequestObject) (api.GetConversationsResponseObject, error) {
-	cs, err := h.listConversations(ctx, req.Body.OwnerUserID, req.Body.ConversationIDs)
+	cs, _, err := h.listConversations(ctx, req.Body.OwnerUserID, req.Body.ConversationIDs, api.ConversationPagination{})
 	if err != nil {
 		return nil, err
 	}

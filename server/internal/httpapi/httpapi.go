@@ -8,18 +8,18 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 	"github.com/go-chi/chi/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/imspec/imserver/gen/api"
-	"github.com/imspec/imserver/gen/db"
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/auth"
 	"github.com/imspec/imserver/server/internal/chat"
+	"github.com/imspec/imserver/server/internal/friends"
+	"github.com/imspec/imserver/server/internal/groups"
+	"github.com/imspec/imserver/server/internal/users"
 )
 
 // BasePath is the prefix of every REST operation.
@@ -32,20 +32,19 @@ type PlatformConn struct {
 	IsBackground bool
 }
 
-// Sessions is what REST needs of the live connections; the gateway implements it. Kick works across
-// server processes.
+// Sessions is what REST needs of the live connections: who is online in any server process.
 type Sessions interface {
 	OnlineStatus(ctx context.Context, userIDs []string) (map[string][]PlatformConn, error)
-	Kick(ctx context.Context, userID string, platformID int, reason string) error
 }
 
-// Deps are the collaborators of the handlers.
+// Deps are the collaborators of the handlers: the domain services they translate to, and what the gate needs.
 type Deps struct {
-	Pool     *pgxpool.Pool
 	Checker  *auth.Checker
-	Secret   string
-	Sessions Sessions // nil: everyone offline, kicks are no-ops
+	Sessions Sessions // nil: everyone offline
 	Chat     *chat.Service
+	Users    *users.Service
+	Friends  *friends.Service
+	Groups   *groups.Service
 	Log      *slog.Logger
 	MaxBody  int64
 	Metrics  *Metrics
@@ -54,20 +53,18 @@ type Deps struct {
 
 // Handlers implements api.StrictServerInterface.
 type Handlers struct {
-	pool     *pgxpool.Pool
-	q        *db.Queries
-	checker  *auth.Checker
-	secret   string
 	sessions Sessions
 	chat     *chat.Service
-	now      func() time.Time
+	users    *users.Service
+	friends  *friends.Service
+	groups   *groups.Service
 }
 
 var _ api.StrictServerInterface = (*Handlers)(nil)
 
 // NewHandlers returns the strict-server implementation.
 func NewHandlers(d Deps) *Handlers {
-	return &Handlers{pool: d.Pool, q: db.New(d.Pool), checker: d.Checker, secret: d.Secret, sessions: d.Sessions, chat: d.Chat, now: time.Now}
+	return &Handlers{sessions: d.Sessions, chat: d.Chat, users: d.Users, friends: d.Friends, groups: d.Groups}
 }
 
 // Mount wires the REST API under BasePath on r.
@@ -131,5 +128,3 @@ func requireAdmin(ctx context.Context, op string) error {
 	}
 	return nil
 }
-
-func nowMS(h *Handlers) int64 { return h.now().UnixMilli() }

@@ -28,7 +28,7 @@ func (h *Handlers) SendMsg(ctx context.Context, req api.SendMsgRequestObject) (a
 		SendID: b.SendID, RecvID: b.RecvID, GroupID: b.GroupID, SessionType: int(b.SessionType),
 		ContentType: int(b.ContentType), Content: string(content), ClientMsgID: b.ClientMsgID,
 		SenderPlatformID: int(b.SenderPlatformID), SenderNickname: b.SenderNickname, SenderFaceURL: b.SenderFaceURL,
-		IsOnlineOnly: b.IsOnlineOnly, Ex: b.Ex, OperationID: string(req.Params.OperationID),
+		KeepSenderProfile: caller(ctx).Admin, IsOnlineOnly: b.IsOnlineOnly, Ex: b.Ex, OperationID: string(req.Params.OperationID),
 	}
 	if b.OfflinePushInfo != (api.OfflinePushInfo{}) {
 		in.OfflinePushInfo, _ = json.Marshal(b.OfflinePushInfo)

@@ -1,22 +1,35 @@
-package httpapi
+package groups
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
-	"fmt"
-	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/imspec/imserver/gen/api"
 	"github.com/imspec/imserver/gen/db"
 	"github.com/imspec/imserver/server/internal/apierr"
+	"github.com/imspec/imserver/server/internal/auth"
 	"github.com/imspec/imserver/server/internal/chat"
 )
+
+// Service is the group domain.
+type Service struct {
+	pool   *pgxpool.Pool
+	q      *db.Queries
+	chat   *chat.Service
+	limits Limits
+	now    func() time.Time
+}
+
+// New returns the group domain with the given limits (zero fields take the defaults).
+func New(pool *pgxpool.Pool, c *chat.Service, limits Limits) *Service {
+	return &Service{pool: pool, q: db.New(pool), chat: c, limits: limits.withDefaults(), now: time.Now}
+}
 
 // Group constants (OpenIM's, docs/decisions.md#f12-group-constants).
 const (
@@ -95,27 +108,49 @@ func distinctIDs(lists ...[]string) []string {
 }
 
 // gtx is one group transaction: the group row is locked for its whole duration, so the changes to one group
-// are serialized; the notifications are built inside and sent after the commit.
+// are serialized; the notifications the change triggers are stored in the same transaction (chat.InTx).
 type gtx struct {
-	h   *Handlers
+	s   *Service
 	ctx context.Context
+	by  auth.Identity
 	q   *db.Queries
+	n   *chat.Notes
 	g   db.Group
 	now int64
+	// operator is the opUserID of the notifications: the caller, or the leaver of quit_group.
+	operator string
 }
 
 // inGroup runs fn in a transaction holding the lock of groupID's row; an unknown group is 1005 naming field.
-func (h *Handlers) inGroup(ctx context.Context, field, groupID string, fn func(t *gtx) error) error {
-	return pgx.BeginFunc(ctx, h.pool, func(tx pgx.Tx) error {
-		q := h.q.WithTx(tx)
+func (s *Service) inGroup(ctx context.Context, by auth.Identity, field, groupID string, fn func(t *gtx) error) error {
+	return s.chat.InTx(ctx, func(tx pgx.Tx, n *chat.Notes) error {
+		q := s.q.WithTx(tx)
 		g, err := q.LockGroup(ctx, groupID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return apierr.GroupNotFound("%s %s does not exist", field, groupID)
 		} else if err != nil {
 			return err
 		}
-		return fn(&gtx{h: h, ctx: ctx, q: q, g: g, now: nowMS(h)})
+		return fn(&gtx{s: s, ctx: ctx, by: by, q: q, n: n, g: g, now: s.now().UnixMilli(), operator: by.UserID})
 	})
+}
+
+// groupNote is one notification of a change: to the group, or (perUser) to each of users.
+type groupNote struct {
+	contentType int
+	tips        any
+	extra       []string // group notifications: users who are no longer members but must get it
+	perUser     bool
+	users       []string // user notifications: the recipients, each in notification_<userID>
+}
+
+// note adds a notification to the change's transaction.
+func (t *gtx) note(n groupNote) {
+	if n.perUser {
+		t.n.Users(n.contentType, t.operator, n.tips, n.users...)
+		return
+	}
+	t.n.Group(n.contentType, t.operator, t.g.GroupID, n.tips, n.extra...)
 }
 
 // live refuses a dismissed group (1202).
@@ -251,6 +286,21 @@ func (t *gtx) addMembers(ms []groupJoin, operator string, fromStart bool) error 
 	if err := t.q.InsertGroupMembers(t.ctx, arg); err != nil {
 		return err
 	}
+	// The caps are checked after the insert, under the group's lock: the counts include this change.
+	n, err := t.q.CountGroupMembers(t.ctx, t.g.GroupID)
+	if err != nil {
+		return err
+	}
+	if lim := t.s.limits.MaxMembers; int(n) > lim {
+		return tooManyMembers(t.g.GroupID, int(n), lim)
+	}
+	over, err := t.q.UsersOverGroupLimit(t.ctx, db.UsersOverGroupLimitParams{UserIds: arg.UserIds, Lim: int64(t.s.limits.MaxGroupsPerUser)})
+	if err != nil {
+		return err
+	}
+	if len(over) > 0 {
+		return tooManyGroups(over[0], t.s.limits.MaxGroupsPerUser)
+	}
 	if err := t.q.UpsertGroupConversations(t.ctx, db.UpsertGroupConversationsParams{
 		OwnerUserIds: arg.UserIds, ConversationID: conv, GroupID: t.g.GroupID, MinSeq: minSeq, Now: t.now,
 	}); err != nil {
@@ -259,70 +309,4 @@ func (t *gtx) addMembers(ms []groupJoin, operator string, fromStart bool) error 
 	return t.q.ResolvePendingGroupRequests(t.ctx, db.ResolvePendingGroupRequestsParams{
 		HandleUserID: operator, HandleTime: t.now, GroupID: t.g.GroupID, UserIds: arg.UserIds,
 	})
-}
-
-// groupNote is one notification to send after the commit: to the group (users nil) or to each user.
-type groupNote struct {
-	contentType int
-	tips        any
-	extra       []string // group notifications: users who are no longer members but must get it
-	users       []string // user notifications: the recipients, each in notification_<userID>
-}
-
-// sendGroupNotes sends the notifications in order, after the change committed; a client that hangs up does not
-// stop them.
-func (h *Handlers) sendGroupNotes(ctx context.Context, operator, groupID string, ns ...groupNote) error {
-	ctx = context.WithoutCancel(ctx)
-	for _, n := range ns {
-		var err error
-		if n.users != nil {
-			err = h.chat.NotifyUsers(ctx, n.contentType, operator, n.tips, n.users, "")
-		} else {
-			err = h.chat.NotifyGroup(ctx, n.contentType, operator, groupID, n.tips, n.extra)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// rejectNUL refuses a body with a NUL character in any string (PostgreSQL text cannot hold one), naming the
-// field (1001).
-func rejectNUL(body any) error {
-	raw, err := json.Marshal(body)
-	if err != nil || !bytes.Contains(raw, []byte(`\u0000`)) {
-		return nil
-	}
-	var v any
-	if json.Unmarshal(raw, &v) != nil {
-		return apierr.Args("the request contains a NUL character (\\u0000), which no field accepts")
-	}
-	return apierr.Args("%s contains a NUL character (\\u0000), which no field accepts", nulPath(v, ""))
-}
-
-func nulPath(v any, path string) string {
-	switch x := v.(type) {
-	case string:
-		if strings.ContainsRune(x, 0) {
-			return path
-		}
-	case map[string]any:
-		for k, e := range x {
-			p := k
-			if path != "" {
-				p = path + "." + k
-			}
-			if r := nulPath(e, p); r != "" {
-				return r
-			}
-		}
-	case []any:
-		for i, e := range x {
-			if r := nulPath(e, fmt.Sprintf("%s[%d]", path, i)); r != "" {
-				return r
-			}
-		}
-	}
-	return ""
 }

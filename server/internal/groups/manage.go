@@ -1,4 +1,4 @@
-package httpapi
+package groups
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"github.com/imspec/imserver/gen/db"
 	"github.com/imspec/imserver/gen/events"
 	"github.com/imspec/imserver/server/internal/apierr"
+	"github.com/imspec/imserver/server/internal/auth"
 )
 
 // appAdminPower ranks an app admin above any group role for the role rules below (it still never kicks or
@@ -15,10 +16,10 @@ const appAdminPower = 1000
 
 // power is the caller's rank in the group: its roleLevel (0 = not a member), or appAdminPower for an admin.
 func (t *gtx) power() (int32, error) {
-	if caller(t.ctx).Admin {
+	if t.by.Admin {
 		return appAdminPower, nil
 	}
-	return t.role(caller(t.ctx).UserID)
+	return t.role(t.by.UserID)
 }
 
 // requireManager demands the owner, a group admin or an app admin; a non-member gets 1201 when
@@ -28,7 +29,7 @@ func (t *gtx) requireManager(what string, nonMemberIs1201 bool) error {
 	if err != nil {
 		return err
 	}
-	me := caller(t.ctx).UserID
+	me := t.by.UserID
 	switch {
 	case p == 0 && nonMemberIs1201:
 		return apierr.New(api.ErrCodeNotGroupMember, "%s is not a member of %s and cannot %s", me, t.g.GroupID, what)
@@ -38,21 +39,17 @@ func (t *gtx) requireManager(what string, nonMemberIs1201 bool) error {
 	return nil
 }
 
-// QuitGroup removes userID (default: the caller) from the group; 1504 goes to the members and the leaver.
-func (h *Handlers) QuitGroup(ctx context.Context, req api.QuitGroupRequestObject) (api.QuitGroupResponseObject, error) {
-	if err := rejectNUL(req.Body); err != nil {
-		return nil, err
-	}
-	b := req.Body
-	user := b.UserID
+// Quit removes userID (default: the caller) from the group; 1504 goes to the members and the leaver.
+func (s *Service) Quit(ctx context.Context, by auth.Identity, groupID, userID string) error {
+	user := userID
 	if user == "" {
-		user = caller(ctx).UserID
+		user = by.UserID
 	}
-	if err := actFor(ctx, "userID", user); err != nil {
-		return nil, err
+	if user != by.UserID && !by.Admin {
+		return apierr.NoPermission("userID is %s but the token belongs to %s; only admins act for other users", user, by.UserID)
 	}
-	var notes []groupNote
-	err := h.inGroup(ctx, "groupID", b.GroupID, func(t *gtx) error {
+	return s.inGroup(ctx, by, "groupID", groupID, func(t *gtx) error {
+		t.operator = user
 		if err := t.live(); err != nil {
 			return err
 		}
@@ -61,39 +58,27 @@ func (h *Handlers) QuitGroup(ctx context.Context, req api.QuitGroupRequestObject
 			return err
 		}
 		if !ok {
-			return apierr.New(api.ErrCodeNotGroupMember, "%s is not a member of %s", user, b.GroupID)
+			return apierr.New(api.ErrCodeNotGroupMember, "%s is not a member of %s", user, groupID)
 		}
 		if m.RoleLevel == roleOwner {
-			return apierr.New(api.ErrCodeOwnerCannotQuit, "%s owns %s; transfer the group with /group/transfer_group before quitting", user, b.GroupID)
+			return apierr.New(api.ErrCodeOwnerCannotQuit, "%s owns %s; transfer the group with /group/transfer_group before quitting", user, groupID)
 		}
-		if _, err := t.q.DeleteGroupMembers(t.ctx, db.DeleteGroupMembersParams{GroupID: b.GroupID, UserIds: []string{user}}); err != nil {
+		if _, err := t.q.DeleteGroupMembers(t.ctx, db.DeleteGroupMembersParams{GroupID: groupID, UserIds: []string{user}}); err != nil {
 			return err
 		}
 		g, err := t.info()
-		notes = append(notes, groupNote{contentType: events.MemberQuit, extra: []string{user},
+		t.note(groupNote{contentType: events.MemberQuit, extra: []string{user},
 			tips: events.MemberQuitTips{Group: g, QuitUser: m, OperationTime: t.now}})
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := h.sendGroupNotes(ctx, user, b.GroupID, notes...); err != nil {
-		return nil, err
-	}
-	return api.QuitGroup200JSONResponse{ErrMsg: msgSuccess, Data: api.Empty{}}, nil
 }
 
-// KickGroup removes members: the owner removes anyone but itself, an admin only ordinary members; 1508 goes
+// Kick removes members: the owner removes anyone but itself, an admin only ordinary members; 1508 goes
 // to the remaining members and the removed ones.
-func (h *Handlers) KickGroup(ctx context.Context, req api.KickGroupRequestObject) (api.KickGroupResponseObject, error) {
-	if err := rejectNUL(req.Body); err != nil {
-		return nil, err
-	}
-	b := req.Body
-	me := caller(ctx).UserID
+func (s *Service) Kick(ctx context.Context, by auth.Identity, b Removal) error {
+	me := by.UserID
 	kicked := distinctIDs(b.KickedUserIDs)
-	var notes []groupNote
-	err := h.inGroup(ctx, "groupID", b.GroupID, func(t *gtx) error {
+	return s.inGroup(ctx, by, "groupID", b.GroupID, func(t *gtx) error {
 		if err := t.live(); err != nil {
 			return err
 		}
@@ -131,28 +116,16 @@ func (h *Handlers) KickGroup(ctx context.Context, req api.KickGroupRequestObject
 			return err
 		}
 		op, err := t.opUser(me)
-		notes = append(notes, groupNote{contentType: events.MemberKicked, extra: kicked,
+		t.note(groupNote{contentType: events.MemberKicked, extra: kicked,
 			tips: events.MemberKickedTips{Group: g, OpUser: op, KickedUserList: list, OperationTime: t.now}})
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := h.sendGroupNotes(ctx, me, b.GroupID, notes...); err != nil {
-		return nil, err
-	}
-	return api.KickGroup200JSONResponse{ErrMsg: msgSuccess, Data: api.Empty{}}, nil
 }
 
-// SetGroupInfo changes the group's information (owner or admins); 1502 goes to the members.
-func (h *Handlers) SetGroupInfo(ctx context.Context, req api.SetGroupInfoRequestObject) (api.SetGroupInfoResponseObject, error) {
-	if err := rejectNUL(req.Body); err != nil {
-		return nil, err
-	}
-	in := req.Body.GroupInfoForSet
-	me := caller(ctx).UserID
-	var notes []groupNote
-	err := h.inGroup(ctx, "groupInfoForSet.groupID", in.GroupID, func(t *gtx) error {
+// SetInfo changes the group's information (owner or admins); 1502 goes to the members.
+func (s *Service) SetInfo(ctx context.Context, by auth.Identity, in InfoChange) error {
+	me := by.UserID
+	return s.inGroup(ctx, by, "groupInfoForSet.groupID", in.GroupID, func(t *gtx) error {
 		if err := t.live(); err != nil {
 			return err
 		}
@@ -186,36 +159,23 @@ func (h *Handlers) SetGroupInfo(ctx context.Context, req api.SetGroupInfoRequest
 			return err
 		}
 		op, err := t.opUser(me)
-		notes = append(notes, groupNote{contentType: events.GroupInfoSet, tips: events.GroupInfoSetTips{OpUser: op, Group: g}})
+		t.note(groupNote{contentType: events.GroupInfoSet, tips: events.GroupInfoSetTips{OpUser: op, Group: g}})
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := h.sendGroupNotes(ctx, me, in.GroupID, notes...); err != nil {
-		return nil, err
-	}
-	return api.SetGroupInfo200JSONResponse{ErrMsg: msgSuccess, Data: api.Empty{}}, nil
 }
 
-// TransferGroup makes newOwnerUserID the owner; the old owner takes the new owner's former role. 1507.
-func (h *Handlers) TransferGroup(ctx context.Context, req api.TransferGroupRequestObject) (api.TransferGroupResponseObject, error) {
-	if err := rejectNUL(req.Body); err != nil {
-		return nil, err
-	}
-	b := req.Body
-	id := caller(ctx)
+// Transfer makes newOwnerUserID the owner; the old owner takes the new owner's former role. 1507.
+func (s *Service) Transfer(ctx context.Context, by auth.Identity, b Transfer) error {
 	if b.OldOwnerUserID == b.NewOwnerUserID {
-		return nil, apierr.Args("newOwnerUserID must differ from oldOwnerUserID (%s)", b.OldOwnerUserID)
+		return apierr.Args("newOwnerUserID must differ from oldOwnerUserID (%s)", b.OldOwnerUserID)
 	}
-	var notes []groupNote
-	err := h.inGroup(ctx, "groupID", b.GroupID, func(t *gtx) error {
+	return s.inGroup(ctx, by, "groupID", b.GroupID, func(t *gtx) error {
 		if err := t.live(); err != nil {
 			return err
 		}
 		owner := t.g.OwnerUserID
-		if id.UserID != owner && !id.Admin {
-			return apierr.NoPermission("%s is not the owner of %s; only the owner may transfer it", id.UserID, b.GroupID)
+		if by.UserID != owner && !by.Admin {
+			return apierr.NoPermission("%s is not the owner of %s; only the owner may transfer it", by.UserID, b.GroupID)
 		}
 		if b.OldOwnerUserID != owner {
 			return apierr.NoPermission("oldOwnerUserID %s is not the owner of %s (%s is)", b.OldOwnerUserID, b.GroupID, owner)
@@ -249,39 +209,26 @@ func (h *Handlers) TransferGroup(ctx context.Context, req api.TransferGroupReque
 		if err != nil {
 			return err
 		}
-		op, err := t.opUser(id.UserID)
-		notes = append(notes, groupNote{contentType: events.GroupOwnerTransferred, tips: events.GroupOwnerTransferredTips{
+		op, err := t.opUser(by.UserID)
+		t.note(groupNote{contentType: events.GroupOwnerTransferred, tips: events.GroupOwnerTransferredTips{
 			Group: g, OpUser: op, NewGroupOwner: byID[b.NewOwnerUserID], OldGroupOwner: owner, OperationTime: t.now,
 			OldGroupOwnerInfo: byID[owner],
 		}})
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := h.sendGroupNotes(ctx, id.UserID, b.GroupID, notes...); err != nil {
-		return nil, err
-	}
-	return api.TransferGroup200JSONResponse{ErrMsg: msgSuccess, Data: api.Empty{}}, nil
 }
 
-// DismissGroup sets status 2 (owner or admin); 1511 goes to everyone who was a member, and deleteMember also
+// Dismiss sets status 2 (owner or admin); 1511 goes to everyone who was a member, and deleteMember also
 // empties the member list. From then on every change and every send answers 1202.
-func (h *Handlers) DismissGroup(ctx context.Context, req api.DismissGroupRequestObject) (api.DismissGroupResponseObject, error) {
-	if err := rejectNUL(req.Body); err != nil {
-		return nil, err
-	}
-	b := req.Body
-	id := caller(ctx)
-	var notes []groupNote
-	err := h.inGroup(ctx, "groupID", b.GroupID, func(t *gtx) error {
+func (s *Service) Dismiss(ctx context.Context, by auth.Identity, groupID string, deleteMember bool) error {
+	return s.inGroup(ctx, by, "groupID", groupID, func(t *gtx) error {
 		if t.g.Status == groupStatusDismissed {
-			return apierr.New(api.ErrCodeGroupDismissed, "%s is already dismissed", b.GroupID)
+			return apierr.New(api.ErrCodeGroupDismissed, "%s is already dismissed", groupID)
 		}
-		if id.UserID != t.g.OwnerUserID && !id.Admin {
-			return apierr.NoPermission("%s is not the owner of %s; only the owner may dismiss it", id.UserID, b.GroupID)
+		if by.UserID != t.g.OwnerUserID && !by.Admin {
+			return apierr.NoPermission("%s is not the owner of %s; only the owner may dismiss it", by.UserID, groupID)
 		}
-		op, err := t.opUser(id.UserID)
+		op, err := t.opUser(by.UserID)
 		if err != nil {
 			return err
 		}
@@ -289,11 +236,11 @@ func (h *Handlers) DismissGroup(ctx context.Context, req api.DismissGroupRequest
 		if err != nil {
 			return err
 		}
-		if err := t.q.SetGroupStatus(t.ctx, db.SetGroupStatusParams{GroupID: b.GroupID, Status: groupStatusDismissed}); err != nil {
+		if err := t.q.SetGroupStatus(t.ctx, db.SetGroupStatusParams{GroupID: groupID, Status: groupStatusDismissed}); err != nil {
 			return err
 		}
-		if b.DeleteMember {
-			if err := t.q.DeleteAllGroupMembers(t.ctx, b.GroupID); err != nil {
+		if deleteMember {
+			if err := t.q.DeleteAllGroupMembers(t.ctx, groupID); err != nil {
 				return err
 			}
 		}
@@ -305,23 +252,16 @@ func (h *Handlers) DismissGroup(ctx context.Context, req api.DismissGroupRequest
 		for i, m := range before {
 			extra[i] = m.UserID
 		}
-		notes = append(notes, groupNote{contentType: events.GroupDismissed, extra: extra,
+		t.note(groupNote{contentType: events.GroupDismissed, extra: extra,
 			tips: events.GroupDismissedTips{Group: g, OpUser: op, OperationTime: t.now}})
 		return err
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := h.sendGroupNotes(ctx, id.UserID, b.GroupID, notes...); err != nil {
-		return nil, err
-	}
-	return api.DismissGroup200JSONResponse{ErrMsg: msgSuccess, Data: api.Empty{}}, nil
 }
 
 // muteTarget checks the mute rules (the owner mutes admins and members, an admin only members, an app admin
 // anyone but the owner) and returns the target member.
 func (t *gtx) muteTarget(userID, verb string) (api.GroupMemberFullInfo, error) {
-	me := caller(t.ctx).UserID
+	me := t.by.UserID
 	p, err := t.power()
 	if err != nil {
 		return api.GroupMemberFullInfo{}, err
@@ -346,18 +286,12 @@ func (t *gtx) muteTarget(userID, verb string) (api.GroupMemberFullInfo, error) {
 	return m, nil
 }
 
-// MuteGroupMember mutes userID for mutedSeconds; its sends get 1203 until then. 1512.
-func (h *Handlers) MuteGroupMember(ctx context.Context, req api.MuteGroupMemberRequestObject) (api.MuteGroupMemberResponseObject, error) {
-	if err := rejectNUL(req.Body); err != nil {
-		return nil, err
-	}
-	b := req.Body
-	me := caller(ctx).UserID
+// MuteMember mutes userID for mutedSeconds; its sends get 1203 until then. 1512.
+func (s *Service) MuteMember(ctx context.Context, by auth.Identity, b MemberMute) error {
 	if b.MutedSeconds < 1 || b.MutedSeconds > 1<<32-1 {
-		return nil, apierr.Args("mutedSeconds %d must be between 1 and 4294967295", b.MutedSeconds)
+		return apierr.Args("mutedSeconds %d must be between 1 and 4294967295", b.MutedSeconds)
 	}
-	var notes []groupNote
-	err := h.inGroup(ctx, "groupID", b.GroupID, func(t *gtx) error {
+	return s.inGroup(ctx, by, "groupID", b.GroupID, func(t *gtx) error {
 		if err := t.live(); err != nil {
 			return err
 		}
@@ -368,53 +302,33 @@ func (h *Handlers) MuteGroupMember(ctx context.Context, req api.MuteGroupMemberR
 		if err := t.q.SetGroupMemberMuteEnd(t.ctx, db.SetGroupMemberMuteEndParams{GroupID: b.GroupID, UserID: b.UserID, MuteEndTime: end}); err != nil {
 			return err
 		}
-		return t.memberMuteNote(b.UserID, uint32(b.MutedSeconds), &notes)
+		return t.memberMuteNote(b.UserID, uint32(b.MutedSeconds))
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := h.sendGroupNotes(ctx, me, b.GroupID, notes...); err != nil {
-		return nil, err
-	}
-	return api.MuteGroupMember200JSONResponse{ErrMsg: msgSuccess, Data: api.Empty{}}, nil
 }
 
-// CancelMuteGroupMember ends userID's mute (same role rules). 1513.
-func (h *Handlers) CancelMuteGroupMember(ctx context.Context, req api.CancelMuteGroupMemberRequestObject) (api.CancelMuteGroupMemberResponseObject, error) {
-	if err := rejectNUL(req.Body); err != nil {
-		return nil, err
-	}
-	b := req.Body
-	me := caller(ctx).UserID
-	var notes []groupNote
-	err := h.inGroup(ctx, "groupID", b.GroupID, func(t *gtx) error {
+// UnmuteMember ends userID's mute (same role rules). 1513.
+func (s *Service) UnmuteMember(ctx context.Context, by auth.Identity, groupID, userID string) error {
+	return s.inGroup(ctx, by, "groupID", groupID, func(t *gtx) error {
 		if err := t.live(); err != nil {
 			return err
 		}
-		if _, err := t.muteTarget(b.UserID, "unmute"); err != nil {
+		if _, err := t.muteTarget(userID, "unmute"); err != nil {
 			return err
 		}
-		if err := t.q.SetGroupMemberMuteEnd(t.ctx, db.SetGroupMemberMuteEndParams{GroupID: b.GroupID, UserID: b.UserID, MuteEndTime: 0}); err != nil {
+		if err := t.q.SetGroupMemberMuteEnd(t.ctx, db.SetGroupMemberMuteEndParams{GroupID: groupID, UserID: userID, MuteEndTime: 0}); err != nil {
 			return err
 		}
-		return t.memberMuteNote(b.UserID, 0, &notes)
+		return t.memberMuteNote(userID, 0)
 	})
-	if err != nil {
-		return nil, err
-	}
-	if err := h.sendGroupNotes(ctx, me, b.GroupID, notes...); err != nil {
-		return nil, err
-	}
-	return api.CancelMuteGroupMember200JSONResponse{ErrMsg: msgSuccess, Data: api.Empty{}}, nil
 }
 
 // memberMuteNote is 1512 (seconds > 0) or 1513 (seconds 0) about userID as it now stands.
-func (t *gtx) memberMuteNote(userID string, seconds uint32, notes *[]groupNote) error {
+func (t *gtx) memberMuteNote(userID string, seconds uint32) error {
 	g, err := t.info()
 	if err != nil {
 		return err
 	}
-	op, err := t.opUser(caller(t.ctx).UserID)
+	op, err := t.opUser(t.by.UserID)
 	if err != nil {
 		return err
 	}
@@ -423,45 +337,32 @@ func (t *gtx) memberMuteNote(userID string, seconds uint32, notes *[]groupNote) 
 		return err
 	}
 	if seconds > 0 {
-		*notes = append(*notes, groupNote{contentType: events.GroupMemberMuted, tips: events.GroupMemberMutedTips{
+		t.note(groupNote{contentType: events.GroupMemberMuted, tips: events.GroupMemberMutedTips{
 			Group: g, OpUser: op, OperationTime: t.now, MutedUser: m, MutedSeconds: seconds}})
 	} else {
-		*notes = append(*notes, groupNote{contentType: events.GroupMemberCancelMuted, tips: events.GroupMemberCancelMutedTips{
+		t.note(groupNote{contentType: events.GroupMemberCancelMuted, tips: events.GroupMemberCancelMutedTips{
 			Group: g, OpUser: op, OperationTime: t.now, MutedUser: m}})
 	}
 	return nil
 }
 
-// MuteGroup mutes the whole group (status 3): only the owner and admins may send. 1514.
-func (h *Handlers) MuteGroup(ctx context.Context, req api.MuteGroupRequestObject) (api.MuteGroupResponseObject, error) {
-	if err := rejectNUL(req.Body); err != nil {
-		return nil, err
-	}
-	if err := h.setGroupMuted(ctx, req.Body.GroupID, true); err != nil {
-		return nil, err
-	}
-	return api.MuteGroup200JSONResponse{ErrMsg: msgSuccess, Data: api.Empty{}}, nil
+// Mute mutes the whole group (status 3): only the owner and admins may send. 1514.
+func (s *Service) Mute(ctx context.Context, by auth.Identity, groupID string) error {
+	return s.setMuted(ctx, by, groupID, true)
 }
 
-// CancelMuteGroup ends the whole-group mute (status 0). 1515.
-func (h *Handlers) CancelMuteGroup(ctx context.Context, req api.CancelMuteGroupRequestObject) (api.CancelMuteGroupResponseObject, error) {
-	if err := rejectNUL(req.Body); err != nil {
-		return nil, err
-	}
-	if err := h.setGroupMuted(ctx, req.Body.GroupID, false); err != nil {
-		return nil, err
-	}
-	return api.CancelMuteGroup200JSONResponse{ErrMsg: msgSuccess, Data: api.Empty{}}, nil
+// Unmute ends the whole-group mute (status 0). 1515.
+func (s *Service) Unmute(ctx context.Context, by auth.Identity, groupID string) error {
+	return s.setMuted(ctx, by, groupID, false)
 }
 
-func (h *Handlers) setGroupMuted(ctx context.Context, groupID string, muted bool) error {
-	me := caller(ctx).UserID
+func (s *Service) setMuted(ctx context.Context, by auth.Identity, groupID string, muted bool) error {
+	me := by.UserID
 	what, status, contentType := "mute it", int32(groupStatusMuted), events.GroupMuted
 	if !muted {
 		what, status, contentType = "unmute it", groupStatusOK, events.GroupCancelMuted
 	}
-	var notes []groupNote
-	err := h.inGroup(ctx, "groupID", groupID, func(t *gtx) error {
+	err := s.inGroup(ctx, by, "groupID", groupID, func(t *gtx) error {
 		if err := t.live(); err != nil {
 			return err
 		}
@@ -483,11 +384,8 @@ func (h *Handlers) setGroupMuted(ctx context.Context, groupID string, muted bool
 		if !muted {
 			tips = events.GroupCancelMutedTips{Group: g, OpUser: op, OperationTime: t.now}
 		}
-		notes = append(notes, groupNote{contentType: contentType, tips: tips})
+		t.note(groupNote{contentType: contentType, tips: tips})
 		return err
 	})
-	if err != nil {
-		return err
-	}
-	return h.sendGroupNotes(ctx, me, groupID, notes...)
+	return err
 }
