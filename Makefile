@@ -6,7 +6,7 @@ SQLC_VERSION := v1.31.1
 SQLC  := $(BIN)/sqlc-$(SQLC_VERSION)
 GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: run test test-faults vet lint generate check-generated postgres build bench conformance clients image docs tools clean
+.PHONY: run test test-faults vet lint generate check-generated postgres build bench conformance clients image docs tools clean web check-web test-web
 
 ## run: start imserver on :10002 with an embedded PostgreSQL under ./data (installs PostgreSQL when missing)
 run: postgres
@@ -103,6 +103,40 @@ docs:
 		'<li><a href="asyncapi.html">WebSocket gateway (/msg_gateway), from asyncapi/asyncapi.yaml</a></li>' \
 		'</ul>' > $(DOCS_OUT)/index.html
 	@echo "docs: $(DOCS_OUT)/index.html, openapi.html, asyncapi.html"
+
+# ---------------------------------------------------------------- web apps (web/: Vite + Preact over tsclient/)
+WEB := web
+define web_npm_ci
+	$(clients_npm_ci)
+	@if [ ! -f $(WEB)/node_modules/.package-lock.json ] || [ $(WEB)/package-lock.json -nt $(WEB)/node_modules/.package-lock.json ]; then \
+		echo "npm ci in $(WEB)/"; cd $(WEB) && $(NPM) ci --no-audit --no-fund; fi
+endef
+
+## web: rebuild the chat app (/) and the admin console (/admin/) into web/dist, with the specs rendered as HTML
+## (make docs, gzipped) in web/docs. Both are committed and embedded (package web): Go builds never need
+## Node; rerun this after changing web/src, tsclient/ or the specs.
+web: docs
+	$(web_npm_ci)
+	cd $(WEB) && $(NPM) run build
+	mkdir -p $(WEB)/docs
+	cp $(DOCS_OUT)/index.html $(WEB)/docs/index.html
+	for f in openapi asyncapi; do gzip -9nc $(DOCS_OUT)/$$f.html > $(WEB)/docs/$$f.html.gz; done
+
+## check-web: fail when web/dist or web/docs differ from what `make web` builds
+check-web: web
+	@if [ -n "$$(git status --porcelain -- $(WEB)/dist $(WEB)/docs)" ]; then \
+		echo "web/dist or web/docs is stale: run 'make web' and commit the result"; git status --porcelain -- $(WEB)/dist $(WEB)/docs; exit 1; fi
+
+## test-web: the browser tests of the apps (web/test): Debian's chromium (installed when missing) driven by
+## playwright-core against a fresh imserver on a loopback port; screenshots in build/screenshots
+CHROMIUM ?= /usr/bin/chromium
+test-web: postgres
+	$(web_npm_ci)
+	@if [ ! -x $(CHROMIUM) ]; then echo "installing Debian's chromium and fonts for CJK and emoji"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium fonts-wqy-microhei fonts-noto-color-emoji; fi
+	$(GO) build -o $(BIN)/imserver ./server/cmd/imserver
+	cd $(WEB) && IMSERVER_BIN=$(BIN)/imserver CHROMIUM=$(CHROMIUM) SCREENSHOTS=$(CURDIR)/build/screenshots node --test test/browser.test.mjs
 
 ## bench: a few minutes of load (imload, every scenario) against a fresh imserver with its own PostgreSQL on
 ## this machine, then the Go benchmarks of the hot paths; see bench/README.md

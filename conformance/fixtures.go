@@ -205,7 +205,16 @@ var preps = map[string]prep{
 		}},
 	"getConversations/one":      {steps: one(sendSeed, sendReply, replay("setConversations/pin"))},
 	"getUsersOnlineStatus/seed": {steps: one(online("user123", 1))},
-	"unforbidUser/*":            {steps: one(replay("forbidUser/seed"))},
+	"getOnlineUsers/firstPage": {steps: one(online("user123", 5)), modes: map[string]note{
+		"total":       {match.Type, "other cases' users may be online on the same server at the same time"},
+		"connections": {match.Type, "other cases' users may be online on the same server at the same time"},
+		"platforms":   {match.Ignore, "other cases' users may be online on the same server at the same time"},
+		"users":       {match.Ignore, "other cases' users may be online on the same server at the same time"},
+	}},
+	"getServerConfig/all": {modes: map[string]note{
+		"settings": {match.Ignore, "every server has settings of its own"},
+	}},
+	"unforbidUser/*": {steps: one(replay("forbidUser/seed"))},
 
 	// Error examples whose precondition is a blacklist, a dismissed group or a muted member, and the ones that
 	// must not get their operation's "*" set-up (it would name a user or group that does not exist).

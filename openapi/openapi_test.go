@@ -28,7 +28,7 @@ var operationIDs = []string{
 	"groupApplicationResponse", "setGroupInfo", "transferGroup", "dismissGroup", "muteGroupMember",
 	"cancelMuteGroupMember", "muteGroup", "cancelMuteGroup", "getGroupMemberList", "getJoinedGroupList",
 	"getGroupApplicationList", "sendMsg", "getConversationMsg", "revokeMsg", "markMsgsAsRead", "getAllConversations",
-	"getConversations", "setConversations", "getUsersOnlineStatus", "forbidUser", "unforbidUser",
+	"getConversations", "setConversations", "getUsersOnlineStatus", "forbidUser", "unforbidUser", "getOnlineUsers", "getServerConfig",
 }
 
 // unauthenticated operations take the shared secret instead of a token.

@@ -36,6 +36,7 @@ import (
 	"github.com/imspec/imserver/server/internal/httpapi"
 	"github.com/imspec/imserver/server/internal/presence"
 	"github.com/imspec/imserver/server/internal/users"
+	"github.com/imspec/imserver/web"
 )
 
 // Server is one imserver process.
@@ -130,7 +131,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 		Checker: checker, Log: log, MaxBody: cfg.MaxBodyBytes,
 		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Guard: grd, Users: users.New(s.pool, s.chat, signer, cfg.Secret), Friends: friends.New(s.pool, s.chat),
 		Groups:   groups.New(s.pool, s.chat, groups.Limits{MaxMembers: cfg.MaxGroupMembers, MaxGroupsPerUser: cfg.MaxGroupsPerUser}),
-		Sessions: sessions{hub: s.hub, presence: s.presence},
+		Sessions: sessions{hub: s.hub, presence: s.presence}, Console: console{q: db.New(s.pool), settings: cfg.Lines()},
 	}
 
 	r := chi.NewRouter()
@@ -146,6 +147,12 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	if err := httpapi.Mount(r, deps, httpapi.NewHandlers(deps)); err != nil {
 		return nil, err
 	}
+	// The chat app at /, the admin console at /admin/, the rendered specs at /docs/ (package web). The
+	// development login lends the apps the secret's power, so it exists only with the development secret.
+	if cfg.UsingDevSecret() {
+		r.Method(http.MethodPost, web.DevLoginPath, web.DevLogin(r, httpapi.BasePath, cfg.Secret))
+	}
+	r.Handle("/*", web.Handler())
 	s.handler = r
 	return s, nil
 }

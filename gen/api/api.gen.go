@@ -605,6 +605,15 @@ type CancelMuteGroupResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// ConfigSetting defines model for ConfigSetting.
+type ConfigSetting struct {
+	// Name The setting's flag name (its environment variable is IMSERVER_ + the name in upper case, - as _).
+	Name string `json:"name"`
+
+	// Value Its value; secrets masked.
+	Value string `json:"value"`
+}
+
 // Conversation A user's view of one conversation (its settings and seq range).
 type Conversation struct {
 	AttachedInfo string `json:"attachedInfo"`
@@ -1677,6 +1686,73 @@ type GetJoinedGroupListResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// GetOnlineUsersData defines model for GetOnlineUsersData.
+type GetOnlineUsersData struct {
+	// Connections Open connections of all online users.
+	Connections int32 `json:"connections"`
+
+	// Platforms Open connections per platform, ordered by platformID; platforms without any are left out.
+	Platforms []PlatformConnections `json:"platforms"`
+
+	// Total Online users (at least one connection), over all pages.
+	Total int32 `json:"total"`
+
+	// Users This page of the online users, ordered by userID.
+	Users []UserOnlineStatus `json:"users"`
+}
+
+// GetOnlineUsersReq defines model for GetOnlineUsersReq.
+type GetOnlineUsersReq struct {
+	// Pagination One page of a list; pages are 1-based. A page past the end gives an empty list and the real total.
+	Pagination RequestPagination `json:"pagination"`
+}
+
+// GetOnlineUsersResp The reply envelope of getOnlineUsers.
+type GetOnlineUsersResp struct {
+	Data GetOnlineUsersData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error.
+	ErrDlt string `json:"errDlt,omitempty"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
 // GetSelfFriendApplyListData defines model for GetSelfFriendApplyListData.
 type GetSelfFriendApplyListData struct {
 	FriendRequests []FriendRequest `json:"friendRequests"`
@@ -1737,6 +1813,60 @@ type GetSelfFriendApplyListResp struct {
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
 	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetServerConfigData defines model for GetServerConfigData.
+type GetServerConfigData struct {
+	Settings []ConfigSetting `json:"settings"`
+}
+
+// GetServerConfigReq No fields.
+type GetServerConfigReq = map[string]interface{}
+
+// GetServerConfigResp The reply envelope of getServerConfig.
+type GetServerConfigResp struct {
+	Data GetServerConfigData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error.
+	ErrDlt string `json:"errDlt,omitempty"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2500,6 +2630,14 @@ type OfflinePushInfo struct {
 
 	// Title At most 255 characters.
 	Title string `json:"title"`
+}
+
+// PlatformConnections defines model for PlatformConnections.
+type PlatformConnections struct {
+	Connections int32 `json:"connections"`
+
+	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
+	PlatformID PlatformID `json:"platformID"`
 }
 
 // PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
@@ -3595,6 +3733,20 @@ type ForbidUserParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetOnlineUsersParams defines parameters for GetOnlineUsers.
+type GetOnlineUsersParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetServerConfigParams defines parameters for GetServerConfig.
+type GetServerConfigParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetUsersOnlineStatusParams defines parameters for GetUsersOnlineStatus.
 type GetUsersOnlineStatusParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3749,6 +3901,12 @@ type TransferGroupJSONRequestBody = TransferGroupReq
 
 // ForbidUserJSONRequestBody defines body for ForbidUser for application/json ContentType.
 type ForbidUserJSONRequestBody = ForbidUserReq
+
+// GetOnlineUsersJSONRequestBody defines body for GetOnlineUsers for application/json ContentType.
+type GetOnlineUsersJSONRequestBody = GetOnlineUsersReq
+
+// GetServerConfigJSONRequestBody defines body for GetServerConfig for application/json ContentType.
+type GetServerConfigJSONRequestBody = GetServerConfigReq
 
 // GetUsersOnlineStatusJSONRequestBody defines body for GetUsersOnlineStatus for application/json ContentType.
 type GetUsersOnlineStatusJSONRequestBody = GetUsersOnlineStatusReq
@@ -4881,6 +5039,70 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /manager/forbid_user (the `ForbidUser` operationId).
 	ForbidUser(ctx context.Context, params *ForbidUserParams, body ForbidUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOnlineUsersWithBody List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsersWithBody(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetOnlineUsers List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsers(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetServerConfigWithBody The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfigWithBody(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetServerConfig The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfig(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetUsersOnlineStatusWithBody Get users' online status
 	//
@@ -6853,6 +7075,110 @@ func (c *Client) ForbidUserWithBody(ctx context.Context, params *ForbidUserParam
 // Corresponds with POST /manager/forbid_user (the `ForbidUser` operationId).
 func (c *Client) ForbidUser(ctx context.Context, params *ForbidUserParams, body ForbidUserJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewForbidUserRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOnlineUsersWithBody List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *Client) GetOnlineUsersWithBody(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOnlineUsersRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetOnlineUsers List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *Client) GetOnlineUsers(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetOnlineUsersRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetServerConfigWithBody The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *Client) GetServerConfigWithBody(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServerConfigRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetServerConfig The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *Client) GetServerConfig(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetServerConfigRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9058,6 +9384,112 @@ func NewForbidUserRequestWithBody(server string, params *ForbidUserParams, conte
 	return req, nil
 }
 
+// NewGetOnlineUsersRequest calls the generic GetOnlineUsers builder with application/json body
+func NewGetOnlineUsersRequest(server string, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetOnlineUsersRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetOnlineUsersRequestWithBody constructs an http.Request for the GetOnlineUsers method, with any body, and a specified content type
+func NewGetOnlineUsersRequestWithBody(server string, params *GetOnlineUsersParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/manager/get_online_users")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetServerConfigRequest calls the generic GetServerConfig builder with application/json body
+func NewGetServerConfigRequest(server string, params *GetServerConfigParams, body GetServerConfigJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetServerConfigRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetServerConfigRequestWithBody constructs an http.Request for the GetServerConfig method, with any body, and a specified content type
+func NewGetServerConfigRequestWithBody(server string, params *GetServerConfigParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/manager/get_server_config")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetUsersOnlineStatusRequest calls the generic GetUsersOnlineStatus builder with application/json body
 func NewGetUsersOnlineStatusRequest(server string, params *GetUsersOnlineStatusParams, body GetUsersOnlineStatusJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -10559,6 +10991,70 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /manager/forbid_user (the `ForbidUser` operationId).
 	ForbidUserWithResponse(ctx context.Context, params *ForbidUserParams, body ForbidUserJSONRequestBody, reqEditors ...RequestEditorFn) (*ForbidUserResponse, error)
+
+	// GetOnlineUsersWithBodyWithResponse List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsersWithBodyWithResponse(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error)
+
+	// GetOnlineUsersWithResponse List the users online now
+	//
+	// One page of the users with at least one open WebSocket connection in any server process, ordered by
+	// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+	// of online users and of connections per platform over all of them. Read from the server's connection
+	// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+	// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+	GetOnlineUsersWithResponse(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error)
+
+	// GetServerConfigWithBodyWithResponse The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfigWithBodyWithResponse(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error)
+
+	// GetServerConfigWithResponse The server's configuration, secrets masked
+	//
+	// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+	// setting, sorted by name, with the shared secret and any database password masked. The admin console
+	// (`/admin/`) shows it.
+	//
+	// **Caller:** admins only.
+	// **Notifications:** none.
+	// **Errors:** a non-admin caller 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+	GetServerConfigWithResponse(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error)
 
 	// GetUsersOnlineStatusWithBodyWithResponse Get users' online status
 	//
@@ -12194,6 +12690,88 @@ func (r ForbidUserResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r ForbidUserResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetOnlineUsersResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetOnlineUsersResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetOnlineUsersResponse) GetJSON200() *GetOnlineUsersResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetOnlineUsersResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetOnlineUsersResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetOnlineUsersResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetOnlineUsersResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetServerConfigResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetServerConfigResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetServerConfigResponse) GetJSON200() *GetServerConfigResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetServerConfigResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetServerConfigResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetServerConfigResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetServerConfigResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13958,6 +14536,94 @@ func (c *ClientWithResponses) ForbidUserWithResponse(ctx context.Context, params
 	return ParseForbidUserResponse(rsp)
 }
 
+// GetOnlineUsersWithBodyWithResponse List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *ClientWithResponses) GetOnlineUsersWithBodyWithResponse(ctx context.Context, params *GetOnlineUsersParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error) {
+	rsp, err := c.GetOnlineUsersWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOnlineUsersResponse(rsp)
+}
+
+// GetOnlineUsersWithResponse List the users online now
+//
+// One page of the users with at least one open WebSocket connection in any server process, ordered by
+// userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+// of online users and of connections per platform over all of them. Read from the server's connection
+// registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+// for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_online_users (the `GetOnlineUsers` operationId).
+func (c *ClientWithResponses) GetOnlineUsersWithResponse(ctx context.Context, params *GetOnlineUsersParams, body GetOnlineUsersJSONRequestBody, reqEditors ...RequestEditorFn) (*GetOnlineUsersResponse, error) {
+	rsp, err := c.GetOnlineUsers(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetOnlineUsersResponse(rsp)
+}
+
+// GetServerConfigWithBodyWithResponse The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *ClientWithResponses) GetServerConfigWithBodyWithResponse(ctx context.Context, params *GetServerConfigParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error) {
+	rsp, err := c.GetServerConfigWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetServerConfigResponse(rsp)
+}
+
+// GetServerConfigWithResponse The server's configuration, secrets masked
+//
+// The settings this server process runs with, as it prints them at start: one `name=value` pair per
+// setting, sorted by name, with the shared secret and any database password masked. The admin console
+// (`/admin/`) shows it.
+//
+// **Caller:** admins only.
+// **Notifications:** none.
+// **Errors:** a non-admin caller 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /manager/get_server_config (the `GetServerConfig` operationId).
+func (c *ClientWithResponses) GetServerConfigWithResponse(ctx context.Context, params *GetServerConfigParams, body GetServerConfigJSONRequestBody, reqEditors ...RequestEditorFn) (*GetServerConfigResponse, error) {
+	rsp, err := c.GetServerConfig(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetServerConfigResponse(rsp)
+}
+
 // GetUsersOnlineStatusWithBodyWithResponse Get users' online status
 //
 // One entry per requested user, in request order: `status` 1 when it has at least one open WebSocket
@@ -15198,6 +15864,58 @@ func ParseForbidUserResponse(rsp *http.Response) (*ForbidUserResponse, error) {
 	return response, nil
 }
 
+// ParseGetOnlineUsersResponse parses an HTTP response from a GetOnlineUsersWithResponse call
+func ParseGetOnlineUsersResponse(rsp *http.Response) (*GetOnlineUsersResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetOnlineUsersResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetOnlineUsersResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetServerConfigResponse parses an HTTP response from a GetServerConfigWithResponse call
+func ParseGetServerConfigResponse(rsp *http.Response) (*GetServerConfigResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetServerConfigResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetServerConfigResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetUsersOnlineStatusResponse parses an HTTP response from a GetUsersOnlineStatusWithResponse call
 func ParseGetUsersOnlineStatusResponse(rsp *http.Response) (*GetUsersOnlineStatusResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15507,6 +16225,12 @@ type ServerInterface interface {
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams)
+	// GetOnlineUsers List the users online now
+	// (POST /manager/get_online_users)
+	GetOnlineUsers(w http.ResponseWriter, r *http.Request, params GetOnlineUsersParams)
+	// GetServerConfig The server's configuration, secrets masked
+	// (POST /manager/get_server_config)
+	GetServerConfig(w http.ResponseWriter, r *http.Request, params GetServerConfigParams)
 	// GetUsersOnlineStatus Get users' online status
 	// (POST /manager/get_users_online_status)
 	GetUsersOnlineStatus(w http.ResponseWriter, r *http.Request, params GetUsersOnlineStatusParams)
@@ -15732,6 +16456,18 @@ func (_ Unimplemented) TransferGroup(w http.ResponseWriter, r *http.Request, par
 // ForbidUser Forbid (ban) a user
 // (POST /manager/forbid_user)
 func (_ Unimplemented) ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetOnlineUsers List the users online now
+// (POST /manager/get_online_users)
+func (_ Unimplemented) GetOnlineUsers(w http.ResponseWriter, r *http.Request, params GetOnlineUsersParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetServerConfig The server's configuration, secrets masked
+// (POST /manager/get_server_config)
+func (_ Unimplemented) GetServerConfig(w http.ResponseWriter, r *http.Request, params GetServerConfigParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -17145,6 +17881,88 @@ func (siw *ServerInterfaceWrapper) ForbidUser(w http.ResponseWriter, r *http.Req
 	handler.ServeHTTP(w, r)
 }
 
+// GetOnlineUsers operation middleware
+func (siw *ServerInterfaceWrapper) GetOnlineUsers(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetOnlineUsersParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetOnlineUsers(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetServerConfig operation middleware
+func (siw *ServerInterfaceWrapper) GetServerConfig(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetServerConfigParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetServerConfig(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetUsersOnlineStatus operation middleware
 func (siw *ServerInterfaceWrapper) GetUsersOnlineStatus(w http.ResponseWriter, r *http.Request) {
 
@@ -17708,6 +18526,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/manager/unforbid_user", wrapper.UnforbidUser)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/manager/get_online_users", wrapper.GetOnlineUsers)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/manager/get_server_config", wrapper.GetServerConfig)
 	})
 
 	return r
@@ -18472,6 +19296,52 @@ func (response ForbidUser200JSONResponse) VisitForbidUserResponse(w http.Respons
 	return err
 }
 
+type GetOnlineUsersRequestObject struct {
+	Params GetOnlineUsersParams
+	Body   *GetOnlineUsersJSONRequestBody
+}
+
+type GetOnlineUsersResponseObject interface {
+	VisitGetOnlineUsersResponse(w http.ResponseWriter) error
+}
+
+type GetOnlineUsers200JSONResponse GetOnlineUsersResp
+
+func (response GetOnlineUsers200JSONResponse) VisitGetOnlineUsersResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetServerConfigRequestObject struct {
+	Params GetServerConfigParams
+	Body   *GetServerConfigJSONRequestBody
+}
+
+type GetServerConfigResponseObject interface {
+	VisitGetServerConfigResponse(w http.ResponseWriter) error
+}
+
+type GetServerConfig200JSONResponse GetServerConfigResp
+
+func (response GetServerConfig200JSONResponse) VisitGetServerConfigResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetUsersOnlineStatusRequestObject struct {
 	Params GetUsersOnlineStatusParams
 	Body   *GetUsersOnlineStatusJSONRequestBody
@@ -18757,6 +19627,12 @@ type StrictServerInterface interface {
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(ctx context.Context, request ForbidUserRequestObject) (ForbidUserResponseObject, error)
+	// GetOnlineUsers List the users online now
+	// (POST /manager/get_online_users)
+	GetOnlineUsers(ctx context.Context, request GetOnlineUsersRequestObject) (GetOnlineUsersResponseObject, error)
+	// GetServerConfig The server's configuration, secrets masked
+	// (POST /manager/get_server_config)
+	GetServerConfig(ctx context.Context, request GetServerConfigRequestObject) (GetServerConfigResponseObject, error)
 	// GetUsersOnlineStatus Get users' online status
 	// (POST /manager/get_users_online_status)
 	GetUsersOnlineStatus(ctx context.Context, request GetUsersOnlineStatusRequestObject) (GetUsersOnlineStatusResponseObject, error)
@@ -19911,6 +20787,72 @@ func (sh *strictHandler) ForbidUser(w http.ResponseWriter, r *http.Request, para
 	}
 }
 
+// GetOnlineUsers operation middleware
+func (sh *strictHandler) GetOnlineUsers(w http.ResponseWriter, r *http.Request, params GetOnlineUsersParams) {
+	var request GetOnlineUsersRequestObject
+
+	request.Params = params
+
+	var body GetOnlineUsersJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetOnlineUsers(ctx, request.(GetOnlineUsersRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetOnlineUsers")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetOnlineUsersResponseObject); ok {
+		if err := validResponse.VisitGetOnlineUsersResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetServerConfig operation middleware
+func (sh *strictHandler) GetServerConfig(w http.ResponseWriter, r *http.Request, params GetServerConfigParams) {
+	var request GetServerConfigRequestObject
+
+	request.Params = params
+
+	var body GetServerConfigJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetServerConfig(ctx, request.(GetServerConfigRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetServerConfig")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetServerConfigResponseObject); ok {
+		if err := validResponse.VisitGetServerConfigResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetUsersOnlineStatus operation middleware
 func (sh *strictHandler) GetUsersOnlineStatus(w http.ResponseWriter, r *http.Request, params GetUsersOnlineStatusParams) {
 	var request GetUsersOnlineStatusRequestObject
@@ -20180,492 +21122,508 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17kxvJdSf6VTLgjSDArQYBdDdn2B2K6x5yZtSa4ZBmczx7d8DLykYlgFQXssDKRDchDSPkvV6tbFne",
-	"9Q2vrx9ShOSw7u7d9Vre2LA1K0ur73JjSI3/0le4kedkVmW98EazZ9QKm9MAqvJ58pzfOXke36z1otE4",
-	"EkwoWTv4Zm1MYzpiisXw6cGYxVTxSBzf0x8DJnsxH+svage1I6Ji2mPk+B7pDSPJBDmdEjVkpBdyJtQh",
-	"/C1ZfM5iEkYDSbgiF1wNCTtn8VQNuRjg4zQMSRAxSagISC8acwbPcqEi/UBXfMROT6LeGVNkPJFDJtPX",
-	"VMwHAxbLJnmcdjaiZ0ySSDByMWQCmpKEnkomVJMcKTKKpCLtzpukN6Qx7enJNrui5tW4ntaQ0YDFNa8m",
-	"6IjVDmqRswZeTfaGbET1Yozo8/eZGKhh7aDdedOrqelYPy5VzMWg9uLFC/swrORRELwV0t7ZI/YMljnW",
-	"zSrO4MdT/cuHksW4zP8iZv3aQe23bqVbc8s0dcs89cKrseclW2In57U6e+70al5mvK3OXmHAXi26ECxe",
-	"bhgvvFrMnk14zILawceZFrzMtJ4k/UWnX2c9pftL10SOi3PRGxqzcTglTJyzMBozEvUJNe/oGWUXMaCK",
-	"zhv226Oxmta82vOdaMQVg08HfRpKphc0ju9GAZvbhnkM37gXquLQH8AfNCQBU5SHMG5BWBxH8SGh4QWd",
-	"SjKOmSZIj3Rr3RoSqhqymGlaFZFgeoLZHaoe9n05KA6iW5OTXo9J2a2RSBDzwSOR7uaCS306qCIqIn3+",
-	"vNhbfmvt6iQdVuzoOzFnIigl881TbD+ORksRrFdCZHQ8DnmPCtWs4ZxLlzPz5A29R4ql3KSzv189+M7+",
-	"fsnYVbT2yCeSxYTKMxY0C/vlLI3T15xNW+oc4kvXB/GKH0Q5joRkpQdyC8dnSEUQstJ1WOOsYKuPmJzg",
-	"Ls8a6lfdZzdzzmJYxIDFpK7gY49xDTSiPiARswL6hcaiBzE3pwX3cIXzaV++PqdX8ZwCljkW/ahkTQQj",
-	"TKh4qlfDd5CVf0MSgFYhl6pJ/F7MqGKP+Yj5ei24IDdvStaLRCBv3iR1KsmDMRPH98n5bsPTcouMZJEa",
-	"aBCcRJO4B9vZj+IRVbWDGhdqt5NOlQvFBgCOS1c2BXxmRrPI4uHkNOS95OkXXi2dSHE1PjL7jTLvgjpL",
-	"wAKPfCj4c3faen7uJG7vLTwJRCkLURKqBpGDmRd7LYuzF3jnRQnp3KWix8L7E8XejaPJ+D4bnbK4lM0P",
-	"9O+lGpzhyLdnIK/be15txEUCxEq482QdlcEOLmnmyeJzXZwd9soauGaJV5El5vb6NVB0BYUuNNiVSfKa",
-	"GK8kMUbinMWS4hCKFjDNs25Ics7ZhV6USDDSc14hda4kkUwpLgZo35LsGYmpGLBGiQxWivaGLLDic6Hl",
-	"Op3E4t4krhjiCUrEvDxcQqi78yk7cr7kYhCyp91Jq7Xbo/Af++kUP/mkLqNYsaDhER+Ok/ndHC37VBQT",
-	"X0SK9w2aNk+hYDAPLUxG7rgfwwuzj8EJk9I+uhwMgFkcKdtJdnlaROh1Dz3SJr89Yh7pkN+mYeiRXfgv",
-	"0AR8v0eoENFE9NiICaXZlxiwYI2Nq2SSmh/Bjx7pRzHRrZHdhdd1SOUjRoMT5MvFlkMaD5hUQOhqyCUi",
-	"thGNz1hAqCQxo8Gi8Cxgkg+EPq8qnrCKAXF5Xw7uManiSU85m3YaRSGjolb52kMuoO0l3oj5OVXs7pAu",
-	"0VFIFZPKsLRZFKinoXm++46dVzkqBtg7kmug3aSjEyaCmZ1YbVewC729IyYlHTBSb5Xw+sZhhg1KQmNG",
-	"EKvb9/s8lsojY9gDzTilZuoqGm+UNkb0eSWhuiO8Ie24JHu2xnKOuKjsD2ZcOBbTpQ5EWZdFIlmxpeX1",
-	"Ei1Re+f35eDBWJWxPmMpASYHjH2q2WAQgRZqftQc0T53wdUwmijzLBeDNdjfROiFvRtNRMnQ7iP1AlED",
-	"foDtkIT2FYtJyuI84sojlOAxO480LxvZNtjzXjgJtBra072xgEzGGobcuXOnSfS54mJAaHJiNCs0V1gu",
-	"VNCjNS9ytdFDkOpnRaIcMxanYkCSNkxxb0Fp8GIOZHonik+Yqjh+IOBgB/xb7krckkw9zbAPn9TRhHFD",
-	"Erf5R+wZ3ihqlHUR0/GYxaTPWRhILWnGIeWiKyILXvGXxoG5C9RwQ0zCkHyFTIQRt56FseQrGrbp7XuG",
-	"3Cu9zLxhLiq1uFbklMGDcH84G82tcfGhh0lPQ2a3ubg1g2hHf7kjz/h4x854ZxxpYomrwWLhbI244KPJ",
-	"qHbQquzVpb8Fu52HIVPT8O1ZpuHbc00RGwF9V2GjcpiyuE/0Oe7T3rb2bG0du7A5BaBWMVgXTy04WBfM",
-	"bbTVLODbXNOLSO3t7GtWYlcTVmdbA1jGXPggRgtHXnnPMZSC6l6UjTnJ9JAOuKjQmR8IRsZaUkd9QrNC",
-	"WmNYx6R+QxJ/nLTkNw7hPRQY7Z1TKlnQJEcgbQ5AgiAGNI13RbvVapIj/DymUsEzTARkwM/BH4aAuMVu",
-	"tdDB6ycaEhUpGpZJHd3WB5PRqV7x/MTMkLA/MbE20GoaaLfgfw4ltAs7/8KryWF0UdXnQ92X5N9gHqGW",
-	"k7Zac7ud3WWOGpw5ZwazIFnAtQMY4e4Zk1uZtXGBK413kwfLbYj6l1IrUzqCUnMnDUZc4IGQxRU+Flxx",
-	"GhJ4SpJ6HIWM3G6BfUnjNbm4T9GIPj/GN9qw7WakNI7ptJbIhOVWwquNwNo+d/xRHHBB4ynB5+1MOluZ",
-	"ydK+TpYTld0PQ2OHDqzEU/uVxE+NxU3yQIRTfaJhm0DxE3SkVaNU/2iuQzdLWJ7T11azOudPzLWteRO2",
-	"5nssZIrN8J/qw0/L+glu2qsvM4r581icLAPnvevbkCtJoVyOuJTVggq3EG9XSxSHUEaGNWrGiGzeQKqA",
-	"9ekkVASm3XDGa7H1JjSSTd36ZddhCQp33rum8KtI4bi+pdvp6/3xzVIkTuFE6THETE1iAU6hQy4GB8T/",
-	"5gvfGTSoDJKxgLRarRto+30aswGXisVIKI3DrrAAwiy1bJL6Y1AIkITkDeI7K3iAh8Ungj2HZUDloM9i",
-	"JnqMnDE2lsTvAl11awdEDwnsYXTMd3pRwAZM3JAkmqjxRDUboEsUFySlqZIlMWvq27sBO9ImaYG60m61",
-	"2jvtVmsfNCJnAZRWJTFCALYTVSYaBCxAi56EJ7oCtRTZ1E3dAdTUi0aM9ONoRKiYOhtBrfs/hBKISBE+",
-	"God4mTZlqkn2OiUNdEXaQl0yRrq1R1QxEvIRV5ryOLodOZMn9DQ6Zw2YIJfGlD3WiCjQT/vPd1gcwwJL",
-	"v9kVXfEJ0R/IJwj4PiEjRgUXA/JJV3yys7OT/L9+skU+ISeGaD6BJ2Dcn5DHUXSfiukj9mzCpNI/UhIn",
-	"I9WgUw/zNJqIQBPQRNCJGjKheA8GFtv3LvAKrjdkwSFs4L1Qgd+YHzMVT4/6isX35Vfw5lWYS9cDAj8a",
-	"87ggIx6G3Dhb4SD3W3rkx1rTFzR8W5Mv+cSNAOlTHuousaGQKo2Ykb3g5puFTgNGyARcLoFG0hgM7E4T",
-	"FvmEHMUDafsa0VBrlCwgp1Ew1QtC0eILXUtyTkMeQCOHBDkA7Ic0erl+0DbdgfU+Y+JYwFu6dS4lFwMv",
-	"7Qas5mAyZs/Hmsl4cJBpjwWkfsZ7ZyxoEKVb8ezuwJUPl/rFUx4ETCQ97pJPyAfRQxZDP5HQ29tTmkj6",
-	"eiKOjpDckZwyuFbQ2oRHLuJIDIhkvZgp9PED0HYLlQ3byx75hGjg9kGk3gFC0USkFyEgaJRJ6RlZE0vX",
-	"ZJ98QkBwlbxsZGV68thzLdTtq7fJJ+QR60VxkHnX3Id4rv+sXqmMwQU7MLRhiLiqnzfIJ+TeBNtihvow",
-	"zIiGMaPBFJ+XpG5mm07TS+agKOyYfcPxMmwkHb1p1vGddB/L9/eQiAhpADwzpZzopRaKh2Qi8Kmn8JJt",
-	"+Q7QgTq2nEtvQPYEGBdPOCpj1iOnE4X3idXcjwMDNH208eDg9BBsJ5ym3QbS17tU+EFT6FthpMn6relD",
-	"xuzxHjO8MHNXytF7k/c17R2lG41e2nZ2qFPcgj3IkIPmVnYrqJAXDkm2gSSdJh+amzZNW2N76+a0BSwf",
-	"1g30buu2bokCW+3A8nwQKcdPMFmFDiwP6r0I5WAG9ke9RPjG/Um6c2YduCSjibK0zCUSnCEG/cvbeP+e",
-	"tLZnu3IbuxhGoXHeSFo8JJEIp3jgQSgZQ5CWdXLM6FnSpF6wB/qxu3B39TsTrix5wcujiVRExVTIvmG8",
-	"2BNaLW0rt1P6ORYwQmcN3rCjfl+LpUcoaOxKwB0buYgmYQDnjFDTQXRu+ktu2BLlYMSVh8wcDgo8yZVZ",
-	"PrkzZvEO/ABPlnB2FI84vF3Y3PtyYIb/yNzk2uHvw+8nKorpgH0o6DnlYPM249dA6pRKQLhwu9wb6l89",
-	"EDCa2qKY9CdheGhxIJCvuVnMSD5S12hFBAcIdhKixMjJ+3JwfK+RjEnT3AkTwYOJ0tDlQ3EmogvNcqSK",
-	"YhtEaS+XFdf8UssHgCcKqGBIzxk5ZUzAK+lYKjs/cEUxvAMRmdaAG2l8qds34ZjcfPUJYEgmJqPawcct",
-	"b69zx9tvtTwtrPU/Hf3Prv5nT/+zr/+5rf95Q//zpv7njqcZlP6no//Z1f/s6X/2PX009T8d/c+u/mdP",
-	"/wM/3Nb/vOHpDfb0Lup/Ok9KLyn06HYcNCe1blDzahtAUwimNHVUQymNsTcPikDVXRf+wI3TNlCOXt2N",
-	"gRnYqtmYxXmkHJnAA5uCH2ZHNwk0TJMrwwnz/vqYoebV8P8WkPTmqaVEOWzE8rI6M6wl5at5ayVBatd1",
-	"vrB0hvfahF46hs0Lrhlyq+bVtieYSB0fzIgiD+VQAB8atScJmz+nMayJZvFGqa55tZwmXfNqGbW15tUS",
-	"tRKeTvXAmldzlbSaV3O1qZpXyyhINa+W1XpqXi1RT8y77zg8Mov79TAyIB2fSD9kwLh+ugCus18aeIzN",
-	"OOjWDjtBtDWv5qBY+7P9kMOP6TANFrTPu/hPt5gHXTWvVgRa+ssC0qk9eeHVcKH0kpVfjdh1LHfCbpO6",
-	"sa2NGBWStBuGqUotUweaVrk4NJ6A5zScmDt8S2yaF/RUQpHlt9czr8hjRmVpCMHqQbFrhV3NCLZyl3px",
-	"23Y/eevasn0VLdvIOFYINUWBTtYJNu0KP7019EmPxjG3yBO+vyGJjxTpe8QXvHem+bb+u0977MNH7/tw",
-	"Bn323C/1tHRjV/Mnn4/GEHvikQ45xRv4Xo+NNVRwEMc6ATKLhK3iPOWQj0G2jmjAXlfUaroVC/EO48Sx",
-	"fLjEpUXH6tMwovFZOauC9m7oUw2ufISGnEr0eE72ZQ135+S+XoOJshAxc34K6NZPEwP4+qj7NjeAX2Sg",
-	"s0hs/RiQpWgnGr2DR3Kpdz4wR3qplz6c4bfuZJ1YOG7JyUyxxBtp1ol8dINRXDzSTliKR3baJGb9iVwr",
-	"dAt7nrnfh6RFLoY8ZHYYaxAAdrf8oXu2zGqqaFnCUdHSZOMm+yhDLZi4w9Pqn1FC5Rpn/12mjsLQdSuV",
-	"5R6EmWgG/cVC3myZ4NMXRR828AEtzvSr0QUZUTHNhWAlFoUh1VBDq5Q0DNFhdWVSneGWK2t2hIu5YZYs",
-	"ZinUX8GfyauNM+6+iy664yQ8yyfqyWKksQyaHhRfXw1WV5HoNajeBKh+lynI4PI+l6r85IOtbPEjn+aD",
-	"mXXeZ0btzPGVNgNa+mwm8yw9lIufL4OU3KO1GVU2c8jnbdaSZzF5b+VDmCWT69O3odPnMjYbPl0gTi7f",
-	"FkHJbscT5i4FjRkREYnCgMVJcOchOlklzxn6kCoaj9EM6UPQJyQvoAqstPvtDnmPv9UVp5NgwJTekCRW",
-	"tE7lGaEDykVq5NQ9phHVN2TG4EklkYrG6q5jYm26vlqOg6TtpTjXD5yg64W96Z149Cwrym1W0q1nlnph",
-	"ppLbvlLWcomxg6WhwrZ9uFQAXJVuZnun7bVarUaTHBnCoKGMgDqkpgZDCS4FeLjvPqyUj9R10BUpWSRX",
-	"H1mysOA1wM2fHbMzN2AnR1HFWT8Cj8Z0qngq1JCa25VIsMMkzAGaSweOkfSVqXZzcZNluXNnBnvZnVqM",
-	"JSzJ6XNvr8zvyxjTNdffAte/RI1rprKzEs+TC3A8OSMkudUix/ckGbMYrkEznH1LXDITWAVP248bCLKa",
-	"E3qSX5hFyGON8y83cvqv9a2Nnn20tx6Nx+HU1bqK23vGpsTPWGelD+4LlPTomCsaknc8wp7TntJy27m4",
-	"gBtuabJwZPc/297CfCVrJN6Wapcb3NIqXm5pS3mTaxMtYTMniiom9aafMTYm9blG0oZFERo+n5rMG5qV",
-	"JehhF66mOBqpktWegX+cNdspRT8pC9st7sRlarLeDBtlSXJh2VxH9y3s7lJ8Mff2ypyx7Phe88aN8sZq",
-	"Y5S5hLSXwEuwrq2apNxhVTKt/Ay/yGYodxYrnMINHMDrs7fpswdOT467VfUpHJjw2eUgxLvOW1s7idiI",
-	"lxviwgCibA02UnigKvmCgWz6Par4KQ+5mh4iUQ34Odb+AT/NU+bGYtQnImRS5sIzbG6GRtMJNi7BODBL",
-	"wDghl6oMv0CBI+Pl6fQRXQgJz+lewB9YOkYSr9VqlUKdreTsnpcf4xrnzRIVxfwzczh++clYiveXNbGy",
-	"FKjkVtfyYJPyAP1oq0WByXSznBDARt+ZhOFWUZmVBXaMy0mBdOblAoCHqjRFROKaJwLCByKCkAkKjoaJ",
-	"fj47edT+7Fl6Wy+HcMamF1FccuH0nmaVNrnRxTCSzIawRDHhYgcFhvV+JL1IKMqFJFylpvYMy1w6A98m",
-	"mV5auGFB9ueSxPKcL317PaaXO5LX/G6T/A50uDlJ1JbkduU8ripN1rJsCgY8q8REdrSXAsVmmNTLj6Cc",
-	"vyernDh4cb3DltLD9Tnb0Dn7WsQFC0yIzUwVcyMHbRuK5RKHNDfbzVSx27AgzBR4my8LC1Na6mTm3l75",
-	"eJaR0fUZ3dAZPWFhv+Keqswge0Wvk/prXieVrML1ldLruFJyK3SubrQu3c6leFdJCyvzr6ojds3DNsTD",
-	"ND3NgPMT+/PCTMsNJpuJatOm5w2tlJ1M0jzDa+YMXhyI2z7nD3ipA5O8t/Ixye7i9eHY5OF4IEIumBZP",
-	"kwonNAm/ad60FDW6Dc89LU4fC0vmwvC/UAcpO/DlD5T7/noHq0AB1wdsIwcsdzlx2TXMt20gXqeaOb4b",
-	"lO4VzASCGm9AOh9myyYROWZhKNFz+4yZ/CqU3LwZ3Lx5SDjkrLK5LiTxk1BZv5GC5qUzVFTaizMK89wy",
-	"6NXUsMTRr2jjOlXFlT3/FVWzcCub5FgQH5NM3cLg+KfwwU9Ts/mG4HxSt7VoDt1kaiN6BjUHTWwPrEfD",
-	"6wp87wOTf8It/6Y/c6HiKJj07Gebn8KD5BS2vOnj6Zj5pN45JC29E5DqS5+sDnQgGAt+l8WZdsMoOsOr",
-	"CT1xk+5Cs6Wpue4DXceHIKWY0eDQBCNJPLtMkdOpM7vSLBn51sp07STfDaa0ZgHkHLOZANmICsV7Mpfo",
-	"Y0vJM9bPbACtL52BYu0qYItlOEij4bfd1YZLec3q5QNatpOrRgLN6qk801OH1C+i+AzZRMPDQCoRTrHK",
-	"rZv0DilvncrILi+4jG3M8oircHrxMjupsbmMtbGixTxvLMm7cUC+HnFIoK4flhq8xdE5Db3kbp2Lc64Y",
-	"CXjMeiqcHpJ2+g44FujfTVqE02mx8JButytsu4ekc0ComGpRoVuRScPzQvE6K62AI3GqMF5aJzrjQLYh",
-	"OnNH8OE4mJ/cKFO4+oJKElKodKtMiqO1eHhmNBXJPT4aRkmfhREtjIFWyTyE6vesst8dW/aDBR7ZNUkq",
-	"607+ycY62TeqwdPCtVcRRUmmEEI95RqANMlqOOggsb0n5Syc8qqJQqLZjkVMC8AhrwwLOXVcu2JOIVen",
-	"gGxFnViSLxO7MIQqbN3mSiVenXqk20Arl6BqbwGTbFPwlwr5LdJXmbR9DRVBZ4u8ddZz0aJO5ZbSEm/L",
-	"Eo3UZO2FYqGD8tJOdDy+r9lS/D47ZyUpmyTvORwKrDVcDNZBZsvkdFsyLZdzZhd6HtHYsoJVI63qpI5Y",
-	"KejUKahYx/wbgOp5JBpa8GLPIHYlo3Fv6JE98juPoBzPGmurh7YtjdXNVF3VvElqfTHkvaFbSS3NY90i",
-	"UYwFZb+COTj11+tgMCcPWxFNFFxXPdKnQMHklPbObGmqiUTDpHlocVi2Wh7JOApZctxmXronD2Yu21fN",
-	"CefG6RS5hcgkglQRaBRJSvD66TQBZPoHY9TCXODC0VtARTFJ00FJaRSZzhIsYLW6rtcZFed0tyTFbp5R",
-	"zmaBpN524540U9UkZbVbUJUFO2dxTtFeRy4tmTQyZs+2xWknMoVYs0j+4eQ05L3Ue6Hs0H91Jl2n9zL6",
-	"wNMMCzhISN0h9GZaRaXt7bSfLLbahZT3R4OYMchCrxuFNOrHQA56Mo+j6jKe20blhigrK0K7+U1sbhOP",
-	"yAiLLWpZYhEytENc/GiC74xINNH0kENrKokc0TA8tPahUYQVVqR+hYbQjVy31vSclCgbzwNfecuWW+Sy",
-	"i5YSalj8To3nX76+TLuKl2lfi7ioPukbvuq4BI2+ICRXjx4+SW68wVBkbVMn996TWOREua4BNySJLoSJ",
-	"2MIY4Xk6ClQz6jiwrVQMJ4XjsTbFnPC2vfmVJp7dx6xtczJnGyeBzd/wzyHDxVnM1+1L16zlKrKW93jv",
-	"7PWBCCw+tjaGeA+ayUKIDFjQ/XzJoUJ2Keds9eLH98y+dH18r+LxvU/js/tyII/kI0aD15t7VbJnciYS",
-	"qciNUdD9ZsvGJRxTN5LKiwYsbs7PZwqz92bVZMrv1eKHcJR58/okXsmTmGauzl8uGK9MmwQ4ijOSClIj",
-	"PHr75DEZcv3k1Dh+YLVWAdj2I3Z6EvXOmCKdVqttS7b2aBxPCVfNrvB7kVBMYBV4Sm7exKncvEmGURjY",
-	"On4MC9PdkORrJw8+IIo9V6Tud2vf7Ha7NdOC/vNA/zPk+t8X3Zrf8JzUiimy5uqwK/q52Ujjiaq7SzuJ",
-	"+sT/ZreGNNGtHeidh4qqj/nYGQyWV+3WXvhYx5/KqejRMb9l/2hO6Sgsv9VVeIgLjvoFNpVhERWERZWC",
-	"onfWtrQQNfZm5WKGG3t44IYkx/dsZkBLE/URDVjW/S9NV47vkQE9Z3A+GgsfELOn5cMpoYZlG66o1Ndq",
-	"Q2seabc6ZMx7ahIzjzSbzUQ/M++DR5dsHELN7p1Op9XKEtN2nRI91+fSLHI9U8xT8ZFxLYVilwFzN61x",
-	"OeWaKjH446RcaV0yKGapt4N0bu0uTiAcJMri9cBGcvBOHI3K9rxlKp1CDVRTlrcD38qpVGxUxf/W2OOo",
-	"3w+5YA8ncriIFfhB7nG4l0qSS9Mg4Ci7HmY4SzFFf2n+smR22CKpG27uac1FcqlA4jkjhgPROCSUmIrN",
-	"4NUPadHBo0XFE1cSppImZr3zKnqA+r5QIShDE+1be41DqJdmLvkyHDupe3t8b2HC0RKgahD6NxZjf8We",
-	"7FXgUl0tfo6N7/TqRxNHv2ydK3xr6VpX+NrDkCo92tkLegO8nOBBUk9faRySFiw1znwH2NSmuKhEjaI4",
-	"pLTQBRQS13o1VzJbeLs+oOOdfsyYh3UF2slQIwi62gGnXiMK1toxPfFE8C648MnpmMc2TpxHZ3gLtmGb",
-	"4OazQxDf7pri8B7ZIwELmVrj+rPsyur+RDHHweW1mHDALeEEq1+W1zELI70mYHiBpxwvmQmsQLkgTa2l",
-	"nTt7d26/0bmzP081XCv3a2pKSQLqM3N7ssgGLKHTZV+9VuqupFJnN+k1HK0lDPPOMFcgwGvSu4qk96CI",
-	"bfP+8lTptTCQEowCORP4MLooi45msrc5i/Rrjb/iD07eosGAJdEri2kx/MGJXtcTKOi/7ZWQfCBolePp",
-	"xldEcRWyLc+pDIrMg7BGvU4BbGoIkIoKdcv+8pQHT1X0FLwLB1Ej40bT8Xa9PW/fu+294b3p3fHaLa/d",
-	"9tqdVZ1rjh+c1LzakQjiiAc1r/YRF0F0IWte7cHJv9Kf2WnNq93nguNf73MxeZ6+8ZDql47xP0fBiGuC",
-	"+yqNR5GYQstvRQo8duziZJJClFZwj8ZMONa+XiQEAxd1dE2elJbm109Vqw7GlJHanNJGlzATvEV7Z1oE",
-	"lRbhwxtpLWOgSjs5ZVqd5Wi9Ok3eJPWMHXPPNVPMObHjDHnNdPVKnywSaqmLeM45rFyvhmfImMYq3Qko",
-	"SB71ecjWctxc1ndbLKtkLusPW5JcqkxC/c6Eq9d3dTzZgPPI49TvOmT0nIvBYRqPlKTrTbO/N5dCZc76",
-	"LI7KntmXrlHZVURlj9goOmdQCLaU6qEy77KJLDddYs0dxNxJLE6acfraNXFeTeLMZx4sxRhjMFNrIYa1",
-	"L6B6PCSlaO+cUsmCJjnChyD6BC4ORQDFOMDRHPmifheuJzGHBQ0JpJYsUoZu6YOJZrIlNjPsEHsTE2sI",
-	"qY5BL6+EOowuqnp4qFuW/BvMI9T1RGiuWX+1WD3CTjIznvJtOo/O2GsvlWtMu0t6X2zAoULPfkGPitkO",
-	"Fc5CLsPFzEvXPOxK8jA34qs8SvOGJHEUwpWDibk6AA9BEIIeud1KvHZb+bQQrjbZanm3W16ntary+EB3",
-	"5yh+aMcFfe+EiaCyknnOTaDkXM657lrkpmSxqxvJnpVf3FTe0ix8553Vsla5uCkkSXQezjpbOGtWRlJm",
-	"Nx5VrUc/pAo9Wk6jYKqPmmQsIK1Wy7mpoGMuVTzpqWbaXIOMw4kkvjMWv0Q7n+UWkpxzfAov747vNckJ",
-	"3iXhlSZUEnHryUOR8Tp8j3eDjcRpSL8AJeJJDKFMWkZ3Bbggga/4EJOuXDTJ48o8WjkdqLIKOPjhzM/+",
-	"U9C4HbeU8lt3pJlK0rWuKwQqwYL3Cm43qQdRT94KWI9LuPkcBb/V398x/e2Y12SjSR6D71O71W4cgGuS",
-	"9X4C36Rms9mtvcCQTUsLN2RX6AfBT8l9yiwk+nj55tg3XX8sLLYOA3SdbRxEctvbfXOPnE4Vk+CB0hWw",
-	"tyEfcZX1/2q3WrueKTyz3/Y6rdaOfo30Y/0C1EmzbmGHJNJ7yxWwx7Zxmyocj5muPFCEl4sA0oxYpx1q",
-	"rXkjOsWDU6diimKBnNNwwkyP+j+lrkDt1i45j3iPeV3Rbu2Rcx6wSH+9T/o8hAduk9+2L75BRiwesEAz",
-	"pQsaB/q7N/U04a87JIysJ1273SK9iVTRSP+9S9R0zMVAd9LeI88mkdJNt98gNDinoscCO7b2m+BjGUQX",
-	"upG9Vos8OMra0jPuFHuNJvnA/RXcmLqinrgxNQBPu75EuPqJ8Gl77VbHa7d2vXZrz2u39r1267bXbr3h",
-	"tVtveu3WHa8N1s1dr93e89rtN7x2+01PD20BebV5+/tCfkiecUNwfJFAQ9hdo9oRNwlaH4hwWoLuJ3Ko",
-	"8QdKKhKwc94DRhZODxNm5+TFTNSVcTi18k+SVokdEjNaOJcwxc7vRRCXDwdg1j1Meevr+y6lfkDrWcAw",
-	"vlKvlMbaxU1sw7rtNWsZt58V4b/1DSqp6DizoGNzNjRKao7pwZdVlHSLkWVSSEqm0J9VN7wwtMq5CGUH",
-	"c4zd2AklsdlQkvww4/cJV3RmONbHB03KxJiF10oOVuqYtI3BJgkhVj/pZa5Qixr6V/fnKYBMoO8UomTl",
-	"Y7afmWBzcY1U4iur6aOuqnGtgW5CAz3JUlLByYuLQQjZ19Qh2TX+lPoTqXc8kno2iYlkAenWLmKujHzs",
-	"1jxgaUl9RJkkDenhNKLGYVfsZZGHq5llQQTeh66qv57ARO4OqSbyj/Qo4d7BfPGI0cD97MId+Ar1XHXX",
-	"GZ2ca9CaR5duayb3XWJzmhMfaCKLPCIifcYYVVuN7fNqE8GfTZj5GRSbijz4XnYJymkuv5DLsI/su9d2",
-	"ravJVZSt+KQ1jYo0+PqBS7g90uPXoygnMcEuCP5+iFvQCxmNJeFqZek+87oqM+1kaAst4lKnxH31+pBc",
-	"0UOSJKea4VSQSYy6UKYrK0uqSo6a3+ePaSmCS967prarSG2PYypkn8Wvz4dFsIsHq3DvKAwerO0zkPq7",
-	"55orjGuBxVv8XCj3xeuDcRUPxoeiH8WnHETyjKpSK9LdjAvdbMeL09TEee+apK4kSUEKeutjWU1UC1hC",
-	"M1n8CoRVVXIwP4AliCvz5jV5XUnyqqgpcISxsMf3Dkh75/Ye5CE42vnXhO58g7R27pAm+W3yL8mO75kr",
-	"U0pCphSLSRSTgA+4OjTJM/2nvmeS9Uo2pjGWsx0ycnxPdgUXxEe70FNMa0Axk4H5dIqf/LLbyWC3vaPH",
-	"uMMDuUNFsIPt7PSGVOnvGoVL1iKuGFM9Zj3f/+Pjo51/TXe+0dq58yT9s/nb/3LnyTdb3u3dF/+iVgJD",
-	"slcE1YuISRnw6YZeIl/TkF+Ce5wR1ecNqfG/VQ+qIlt3zvmaHIu0ZBR4K/goZKAygbFMuwUOsDITe+6W",
-	"YvLThAE+qY8kVHnK5vz2SV3ynmPks0m+MVmz8TTBS5QOeMSDKb2B3Q3C6JSGj1jv/L4cPBgrvyvqLZvc",
-	"0iNtEuB9UvJNx/4Jpd6iiUK74JSLAV4vLloxKpe2fAsJFR6xAZcqNpehfMQ2UTSk7ArznZgxwp4rJiR0",
-	"Bbf4UV8xAffqjczNDvo8pKV0ZFpaYhslVy6zGFSOltbY1uq04BstLLWk3+BagQmF+quzWIiWhj1G6tZJ",
-	"hdC+FgBJjZMb0vpBYeA3IoRGWVidlrn2VmpWkA8TKp5CQjsI90njcQ6J//ETn9RNwuZJGDZQQpvL4oUN",
-	"2qUBRyU15qtj2c2Nep0qEjIqFTgHpSNteJrlpaNakfg2EJmSTMIr34HFykSgxqGZWIXKI1kvrqrEk8RY",
-	"ySGNWUDwWTcn55quulBNe5XUaovW8l692K9ZFzvGquOYru0SwNt57xp2X1XY/Tg6Y6Lc05U9H/MYEENl",
-	"foj3eZ9BkiUTm6h0a5lcEQHr00moyO3W3putlkfeIAGdysaCnhrQXjnBfe2jx4c2kRnk2xky4sPzPhlC",
-	"1j+oR+IfTdQwivk3TKr3txiNWew35i8h9u2VLMPMtSxlP+OV3SJeM9ta2UyUYSzA5501mLOAy/EYeGk1",
-	"BpM9ANdMZX2mgjQ7ibmanujFMmF1cOjSv96xJ/9rHz0udzOjIzjhUAq79AQT1M3hkCb6eersa1gAHHPY",
-	"NXDfw2Ekgx4qNZ7PZTD5kX+LTtTwlia4p4bL2O52ne7IR1xIdNzNjtvH/T2N1NAof5gzieue8O2aV0Mk",
-	"n7AeK7rH/D2mZTfkXq+KccYclDTsG1rjGJm/g+5fXAySqqvGsS5EzRQ4p80OiU8cPTwm57voGZ36Lg+o",
-	"Yhd02hV1/9ZIDp6azz4qyFjzIeP6ooZMojOgJCrmgwGLYe449lMWaEnhl2eJ9Jtd0TWZ3eWB49JPcaIx",
-	"67MYoD/MAbyy2XM6GodM4oDs7mBOQCYCqHkGgW9YkzadGTvXx7srGO0NYbx2uFLvKBxJNWRTEnBJB1qF",
-	"1a9bO5A+rTHrRXEAbnha8PjPd3TvO71I9EPeU9LXzVBFBOPgZQ3BeF1Rj00RdHIaBRyLQeJyyWF0IRLD",
-	"QSSYR8ZJXKBn8wCkIR9HD489ZPvokASWi0SnbxAuuyKnIkHQX6InwZKNaHzGAj18++wB5LHzCe6mSf4G",
-	"Q0Be6BHDdacQboAbAFv3W79F3jacuiveBuKAleWS+A8fnDz2bQV82DoI3YBsqVCkRZKbN7/6+PFD0mm1",
-	"bt6EJ9F937Cgbu2AcOScyIr0F8i1zHf3QpX9TssD/c03m83mixc+eJoizZ5OJBdMShJNVC8asUNTrTim",
-	"Qo6jWHVFn/JwEjNJ6hMRRxNF9dkZUzX0TMyJPjRguuDfMG7/nj1tQXQhGlpQGQd7mBbqPEw2u2KH+GZS",
-	"PmmZ+gOGURs7F0zQRCIwQXyHq/uHJHXdh3pCHONAoj7x37bNus10BSFSCx+H83tE0JGNVoHSm3ozj+8R",
-	"qgiit7rfrakIRT0I3Tt37pAgwpAUwp5zqbo1v5FM515oUtk6NT1REB5quIYKco/GWuMhUIlQPwHSEROZ",
-	"QkN6y+y8U9K7IYmPzP/BGDn/PXgORRAEffjfhBS0QKHEBzXCb2BMlG1FYhJ6tCxZX/OmXp23YRQaa/Ak",
-	"Sa+IzGia5C7ETsAJnYQBoaGMjEugkwrSDD2VuU7VVaIFuCRc4XJpHqt5UlrS2DIRbEMzTDArpCXyPWvV",
-	"FpMw9JvkpEdDmlRThSBJDZRwQTA0GBGHnl4COr7B4gjDPfQW9MJJwAI3U/D5LjoR69UfkbrvII8DAsjD",
-	"J4ppZhXRMd/R1DdggsioYc+/FoBMKCMOusKVobHRDA11FqWromcmAgPhrY+I0k/ykuiDV/cjGGy7s+sj",
-	"6YdgUNXMDngPhBkZHaTRJMiHzHHR3AiraqnZkt7D4iRGyUBh3RWobBwYIPL1C5WHIbtoZJ8FX0reajUO",
-	"c1DBVtG12s0FF5pxHFlq88iIhhpZ6/3rRzGU3kWtBQ6ypgYK0TL6fSxkZzQ1CCPHy9eACWP7HjAlieFJ",
-	"pN1qdWA/IU7SXiUgUWnxxgcT3U2i5/l8BE/6jUOUmcAccGVhNxWNMfB8gHWieWzGoh/J0oiZb8jPmC3+",
-	"zULJmuSB3mYQcRKCmGAr/VsjKuiAxbdu+jDHnoIjTwXut27ygFCNrHfQRx7CsLoCKAn8ajPPmqI0gV4S",
-	"8HgjCf+IYlL39Xg/TO4pHJ84/TG5wGg2mw1c0XartWtPxu/SkAfmVCBNmgsQTcTn+KMW1AOqURxGoAVR",
-	"bwLkfMr6kT7SBCvcxSSeCHmQEgFIVI9cxJFm6dMxk54lla7wLaD3Db/wTEKA43uGDVkQYI1IB6Tte1o2",
-	"7kT9nZiKJNQf5dNEnAmNVZiYjCw7GTDVFQ4FtQsCpkneY1OkohFVvaGpATRmYcgCohHXYdLymX3SxH+4",
-	"tfO1DEr4zXGguU2fs1h6cI0B7sROJlXNb11nW03JB4vd/SVIWV1E6SmQkDDJM4W6zTvGM8e86WEEJ8nW",
-	"7zaPIpnYPoBarWlbzzybBhakBR+ZZA9wQXPz5oiHITfWlps39bkHUeSjtyRcebs3Y8BsIQdI4af6zZtO",
-	"OxSEBRepNGgk8VfBxMpQ302xqen+dBKLe+Zn/blgPAFGB3+h+Psgk2BYTwyJCwki7R9j89qd1psEHU49",
-	"0t5t7RqW1d7XP+63920kW6fdaptcAZ6eCOQmjxkN8FJurMxsYnrOwuoU/RiomQIRmkSIJhRBFfGdGBMf",
-	"MEQu+lCDp27N7K0T0GYQsInjhrbM7s8nlgz8NyQGo9Z83iDbTFydtdHpZg6TyIXMONORacWsmqZh7ZLO",
-	"dM9uxb8meVvrUS5gc7RVw2X0SAqFB6zWBe1fDKO0dqDGIIlaYdS8rjAZU8wdoVGlrBaIwAEZuz7kTPM8",
-	"nkQcn4ZR7ywTLQ6A3yim5yw+pYqPSP1CM6OuSJ7CKCoLNCzfRpXMdJIMhcPMjdKlVVKoaRQ1Dg0EseAw",
-	"GfKQngN2Mat1zhK5FFjNGVo7NFg5edHOFIE+7plGZLhhO/iFDCcDs4Nmj6zUMe1YSN4V/vMdDOLzDxKi",
-	"Ob5nzgPKaww6t+F+pJ5IfuBjULdNfzw0bgZGtRGReZ0qQkMoBvEY/TBQaGokZ+Tn3v5t++cbb96xf965",
-	"cye5YrMgkgUNy4PN+/C3+yhyuqDRFQCpNCAaRmEAxAZAJopHVPQYkROoS0nHErSjmMmhHl1CfLDuemll",
-	"V5wwRhItw2hbeep36B3e0nTeo8JqHvqgPd9hcQwAWvpNLS/vkPoHkTrWW6IlPgsaGuZ0hdZOEUqB1pd0",
-	"ATDO6JvARRLVjNs2dLdThkeFS+OpMIY1sVeZ2FgTmGlX1E9UFNMB+1DQc8qhynwDwVbFIJJ6F5pbnlLJ",
-	"IHs26syM9oa6BRTLgUYTHgm4PCP9SRg2DrrCRvteUEnMJX8ib4C+9Jqd6vOmYq4PANYpqZ4HQVNLV9T9",
-	"Mred2zsS57djlfudIaOhGoIXj5YUYBPwE3DxiCqj2kuNvZPMC1MT5j+MLkg/uWnFAHu05dQxgYBmxJGG",
-	"JHqY4zjSJ/9Qcx9y8vbdDx8dP/7fm6MgOTsGT0u9NmODSD3NYCBe0Cd1vTjZvAKuHQ75S7oYQBW4rpoD",
-	"jRiudj154jiAxewKAOiwE1o4+QOmNJTXQ6BBEIP5GJ00tDa20xsyqN3mu7d9BmYkxnm/SY5wE8FQQnHF",
-	"usKOx+690QpS5WOvc4fU/cdRdJ+KqWH2GmZY01DDDNJaHHxNHdOjvmLxffkVZHrWOnxA0sQMMBZgvlBT",
-	"GcxhgrhQqkkeRxEZaQpPXJO40Ns2iDHKmSrg1kCBp0wztFTbZYE+a12hVRwY635rN0WQMAR7i9GESc46",
-	"V/NPLCaGwMyxteP7ljbBTnr08Ni1PaS230bNq2kAYTwGmq1mCytqMEHHvHZQ2222mrs1cAYbghW/RHuH",
-	"u62orMq6pQVjjoqxfB/cMicrwWPrAyZJ3apMxCooh+XOXx56flmz0mFXZFy/NITJ+1V5pOAJVu7SZbVT",
-	"RVpWMF0Mo5CRU62joKHXShysg4KmNqjh1BU3b94FmXlw86bVV93yTTlDxmEiC5v61QwQ1i3ADZD+BUQO",
-	"fIUqHb4PR/7QYMrje4SGmmlN3RG2W603nCe0INKA7UKDQa2VIeE4LKB2UHPPMWx+TEdMgf/Cx+WXYukj",
-	"tx4kTd2rvXiCl0dMqreiYGpCSZO8MWn57VtfNyUWLZiBv+NYj3AnmOBzTh13ORmNaDx1b4rMBHFmXADJ",
-	"wZY1NZFrndT1AaklNqPE70HPzV531gzgqL3wyr588qLUAwUHvLsDW3SSXNvmBos7l0hnUH2zaUZKBywi",
-	"9XjITrK+GnrMqfdX7Vd//N3Pfvan6YXrokN+A/xX336uUUp2xAaOAWYuENcyK+uM8uXPf/jZp3+QH6V+",
-	"oWqUtsvHF1F2eCmHsSq51Cc3Ej22zODY89pBrea4/8G1oDy4dcveZvSi0S16ThWNO82vjwc11+mu9uoH",
-	"f/zyr/4qP6G9/dtAPss0vltsfPk91QpIdplOjOLikQzntmJt6aV69Qf/78v//h9f/rf/+9Xf/cOCMytO",
-	"bCYZwCUyoOpF7u9dt68X2RvrhIJQHQPy7rRam2NFycIlfgP6yfQ+Htfu4/aT5iS9OnnjzTv6SLncuLYU",
-	"Tyntddfp1bAZLlFgHOR2PrV5l7uQ1JZhF6WDeaOwBK3MElRyldpCPCDp0/h4uI4bLXcdUL2urX9UkIAy",
-	"Z2XRvlelZjnGd7Owyl6pHjpGKUzylvG9qB18/MQr4ZXIJjVapAPIIqEhXe0JJJiwKigmV2x7QFSwmfut",
-	"1hPdet40X43+jqWcMDC1fPSY1L960tm/jfdvCcqLBPFTjyDfQ6s3PlNmNKzyI+uKB8JaJMaJ5V4ESamC",
-	"A8KlnIB6AaHxGhvETPHYGC/GMTvn0USmNyIJRk+qHRix0hV1wNSo1gGK5QruMdqtVqfhoZmmIv//mAlr",
-	"8UO7kYL7GeMxJwkWgCb1TqvV6Yr3eO8MvX/vy4GHF7+9MJIsaGjYGFKFqr5Ru6nbVdKHnq6Z1ZgJ0GnO",
-	"mIAbwgh1YztDCfW2cQ+2AGX1nEhmSkRFuWIGduWzC4N1RE+jc9aYj4XthYHhNO1Wa++wcL+lv36T1BM7",
-	"FJdAIOC7oXjYFek9ko1LfKrf8xtVcPmx8dZ5XVgZzGyP7YHMIk7nig7vvEC/5sqSe0LrF3RK6gnBt1se",
-	"AWNeI8PzXDfGdsurxgsg0o09cEXhlunLm4mFswBiRm97O4ZENKstgt07d+6A/SlvXKxeg3lLYFqdOag3",
-	"dxICLQ5JgwU9pJSG4XQnJOoQaOUo9xcZJSo8K8lJpKQyPLn0WsEGLicxE6fbrYC/7NnKC/8yF2kjoKxT",
-	"YY1NvzY8fbfHH/CvHX/4jeP2B/xYHotH+727x7ePz8b/6nfvfu1Os9msrQZiNgsRcSfXwoeFI1Y6lL0c",
-	"QHS8ihJTlz19h8nfWtoi+RctURgBusxBKx3Ym7mBuYg9efswTbNnMraGISmXGullfU7arHvYqhHppRLl",
-	"Smd1QWirAYdMwwpmI9x3mUoWuR5GA8JFYzmcu+fB/idg171gvTVg6ikNw6ful7Ia/z7O+WfKrIMIGVJ5",
-	"QMDb1MlHp8nbJm42F58aTtr0jVx4+Ape3ML9R1dEMcgHagvhRH0PxHtlDjqDUsU0e4PMlYsVjMNldg0k",
-	"U9n5+x4Zc6FhLRw+A1NPpwBPpUrrSAt2oT/DU01ywpTiYmDlrGSqK8CUjiZhe/NB6i0P/czQQb5hgOlD",
-	"OmCAAP3UI9YnY947Q1tzUh/DyS5X99OiDj75//7gb/S3jcPEwZarNLGscTjsCowpt81BMzIiURiY6x1z",
-	"CwAxKGAJPmNsTC6i+EzDZK3JTMYa5+o3M+vWaBIfqm34XWG8G9HpwWRpdsgGL0zCEKt8AAR+n/WNly+s",
-	"gr3It7e0JGR95QFRGJUC7hQiczOovw+4HHEpNUNXdJqYIijcTQI1qa6Ap0fRiAl1QPwRfX7Cnvke8XFv",
-	"78tB5sOJycBqr36E1uyhrJ9PpIrGejf0CENGz1lBw8geDq4kC/vop2bTx86ykBdA+YCpozDMZNV7nfA8",
-	"DDPiJpPwLQtb8crd+XamzAcdriBmF21+b/92WfML8/N3i4u8PRSWW0Ir6XLc+ONv1qhStDdkAaYeqNW8",
-	"muuRBEIsX6GlZty/zFI9TRfHfRLziba9xKQLp+7I5F1vOfm19Y9DCoX5T9iz2kHHq3F5Xw7uMaxAYMJ2",
-	"9LcPgXvafPlcPoz5OVWY1NM+lRwx+z6G8LcgnMt2MOIC/mxBif/Ck+U0gSmobQR6q8KEvcqKoueQ9cco",
-	"XcndRVbSacFd0d35K5p+sdKS7m9kSTvOkgITAaZfO+ish/XLz30V0ncG6tpeNcZ2k3fjjpvQhxTe0il6",
-	"zbmOsTey5UbKh7seH1kIITazYCR1tBkVoOI3LfL9+ImmaRuP9vGTFxkQ+T4UxQrDvBC2FSMdQJnPCVtW",
-	"MqUManYQb1ajzJURZtTPyVH0B+MC/BOdAyp9yAtgwVFjNorrCgPjDsFJK4EZQwrOXHLSG2aRJHixxozI",
-	"Mz4eYzWyEoRi/OguDO69oLIrXIzgGfdPfwEc7l8CoLgqaGI2E8htNATilku3J966SMGrRYJtv/cKGLQM",
-	"f7kckPKFYs/FzbvGVJeEqZ6sIv3XIPfXJEvfZQocDV+XLJWLy9ITpiTWTQH7CsgoLU1NBnjfejwas4X+",
-	"KZPVP0v9PirabuQWF12RecVPChXXI5spyITvwUUchppNoZG0iNlFTMdjFieBO1SScUh5GmPZFfhTA0O3",
-	"M2I5ji40YzF+0Km3riPMBSNTpjxyCiHH4dQEpGSasa90xSkLI70cKjogNGPHWiyZHsbONNywBHOB6riw",
-	"jRmLvaKNg0tCNTBJTF7Ga7YidiZbhIEcwWKg9SlkStobTmSl+YoNfp5lOfFdGFuuB2l8sNNVsGnjkIX5",
-	"wKtPGUR+C6fMDTh15+rcgFEZUBhGm6OTa47Kmil9Hri2rkwFhTwuKqdvA5DAvDWRExqGU+J/jKLnid/I",
-	"AKdDpw1bBIhCYfUpifpdkY9MrwZaGPLCpeuiekOS9m6rlQnSugtewlYo2hLuXCVRFKZsVFfEDBy3zXrN",
-	"gdZ+7j6ZOgF02aXW0zeHE53rbRYA6wGg+dFhNnZQI9eUfej16wr44WIY2amky1aM569TpCr9eDbOOonV",
-	"bdiIwgJclVcHrgbRB5GC7Z/mvfcwN6Ky1cduSGsvlsWEiaSeilXSyV5K5wuUzLdGANx4+dMff/aL7//q",
-	"f/1NXml3K5Z8nAj2J0sb6No7ajpm97kEL89KoFw65CXg024e9Gxq/IvoGMsNPmeeWXiglQrImIutrWu7",
-	"CCZL7GPrLfXCqO7kspSY3HndjKfd3PNQ5T5ZibKgsN1u3pE6x7bLN1uzVkdMexAhTdqNjRrdDFUcrKbS",
-	"YVzMKkpd/kCssW1r0Oa6rosLahgGGGTkpgXpW9AuMOz4Fg2Cp6ch7Z1V6xNZ6xM8jPqUD3+bHw6SpAgC",
-	"vCHd3yDazSYL0md2SlSEUAuHoUGDiOKugNtHJ+l0KkRVlDOD1dvt1m6jSY4EIgm4pYTW5JCPwQeRjZUb",
-	"XX++29iUaa3dab1BIPD8KAgwRjnbEhyD+mgSKr5jApblVPSwhCEE67IgAf9wlqIwyDsFZheRPZvQMH/1",
-	"bsBaT9lL2gxuKzoSohthV1hn5WQ7TYBNGQCjQQBTfY3AC1aswK+c5XH8vlIDzJbvJqu6X9sSOc/3qNjx",
-	"nTt3NjffN3YMdbyFdFrux+d4vEfCSoYbMqWoDKxdd63WhRxHhoa3BjXKKXQDQOPSTbBlmWY27CTnUENF",
-	"/q05URtFAl0ocqNIt8iODcXaHJxVjrcrUNslgYejILD5OIwrejIpBzugeFwBNVh/sjdK8YNpdoZBUgQy",
-	"lfXOSTIpqpzcQyBJbW42J0+NiBQjfsye3ZcDv0mONIiAKIgB5cLEPIObUxIA4XYDXkCQio8FGD3ghE+A",
-	"0SsKA2tTjJlkkEtuzETAxaAENLgDXgYz7BJMZHPkjC07YUgSEGV6yIMCt3OLCdIGlgEEzmt1jb7cphs2",
-	"4MCcFQOtSLut23feHFKZQRGZ8WmMBv6lE2HXvyuWIQBgBtDrfgU0wRW9AsG9mgwynCidVe5K5RlypJd/",
-	"+MNX3/mTz//df3n50/+uT2m0caiSldpaXYTJQIo8R2RDrWxXWs8b+avv/MmrP/9JEvaYG3nifL8ZtDNv",
-	"MJ/94ocvf/yL4jCSSIXFF7DdalvRgmRVEUMMmcLsikI+wswhWWotX377ey//8IefffqtV3/7o+IkjF1m",
-	"uUns7pyWCMb1NnWlgezvGB5auow3JGE0DrlRCh2G6MhqMC1b1j1laqm1/fwnP/3nb/3l57/8d599+q3P",
-	"Pv3uoqRaOatZ/uypJCwNHllm9X/98z/6/Cc/ffXTf0IO8dmnP3v541+8/PffXWZXlgIrthjtlmOOCxyy",
-	"ylKWJGeFO5mA9/ssRlGRLiOpm6lu1tbldHBV0fOc1LUzeivnbyUdtgtx3wuwvZkdl/Mkt8e8xVH3kgcX",
-	"ZiRoRinBkxDvFmHgwczhZDhT6XD2yxbATHgIMQqmhbJxpDzskFxQrtIkYsDKFg6XuZdkSMtlbINbUZOX",
-	"Dcgt4T4rhXWvqexY/nFZ2o41IVJQe/oWAZbpOXO1Gk3qQH2w59X6zVO73jMspS6Ox8TfeKGOdOISSNTP",
-	"oN4D4mP600dMTkLlk7bJwixJHTLnnjKTUAlReNQ36d2ByXjEp0GA2eV90ml4ZKdNYtaHnNy2ZZt1G6yi",
-	"RvN1RlRUchzlAKNJ9PQDFjcWV3lwDgda9WkXVZ+j8TiOzllB4UFXg6R748LZ7rT2usI0Yo2uem2a5BFM",
-	"FbrpFLt5xL7OempuN/kL9CVNqvpELqHYdEW71bp9mN8F1FQNl0lgT7vd2pup/TyypPka40JgqyuUDkPK",
-	"Ke5zCW8BlJRQcAL3f/3zP0qQqntysPbLIiBpjj6yuyMi9cjSfDEU3cxAQJpPvJ8wedO5QpedNea48qTm",
-	"qIdLKFloUd7IoOas9O0dETnHdfaw0Gq8/WG1W3sWKX0VWg8qSDt/VjdC44U57aw9KRQH5ZMwosJClmXG",
-	"XtyPzz793ud/9zef/+TbG5/EaohE88XthXIlXG+zJv8875mrtmR0Ar2n5UoLYGcn2y94LcWmxI4rh0CV",
-	"AZomfNMh8jkVa0nj/yx24fZ4212dtA5VpRXa2hwMdE8ocwn2UKpH7GXHMbN/rWOk/ZeCgcqcUvZ4vz7s",
-	"jyftsnQAFLYQXK6nXnq/sKpOoKkHti6vDgQsZIrNvfF4xEbROZMa/+kHLQJMykaYkdo7p8yVfpMcyUym",
-	"epNAV3ds6uHsXNCpSQCb8amB9szBt6WFN+fwsG+g9T0YioXT7vwAUGedNGzxkAMsACJ5gBUO1oLauW4T",
-	"B9TEmaQrcl4SbSj7UQDQuKpX5AahylLlTjYjIBe9O0cZvRIoLPS8QUeDdquj5VyZIaqk4424C+hN0ifz",
-	"neT8bm6V1/VQuOfQ4hc2qgsMXq/FKOru3yqG0UpadGV5p9yfIMd9yOzkXZUkeBkCO0tllySrsdMNWOo6",
-	"BYE8YAr9F5+Cr0OlRH7gpFKxoTUyDXzJ2Zk9EoVBkuPFS1L3Q8Q76UUToZokn6ibg6RNis7M9TycbDCe",
-	"F7xN3kdvj6spxdLsNuYTw/w1mEotSWdTO+i0XlTlwduMVFtjJMUrZZsVsHQkQD0P6YBtdyU2EFOc0M8V",
-	"kzyTNYROWShx6hW11axvC8mdcuqwgcswUhOxbG37IA9S3zlTO3d7Wbm9Wsriagft23utO3f2d1stx8PW",
-	"FJArsWdV4KY0b0h725HDDlEvnaMNZEWG7a+XhaNIgJtyyyuTiObGClztlxSMRSVakps3bQK3mzfJ6dSp",
-	"B+imQisXk12RudmSPunzEPLcn06hcCwj9Za9IvOSey8tg5NLrKBxaMr6aRmJkcZYf4mGoalsgcnOzhgk",
-	"PLt500+ANFZZscXJenTM9eDewepyFCqUllQJLamBsVGBnd5STb+sYnvDNxSXJ7YNMT6O7lfYy9MaWJlj",
-	"wpWJPJ/hsZQ5C7WDj1tPvM2v8QaSoeXo8+rCgkVs3XNhgbuNVwAZ5AiwgA2yvA3YRYmg7rT0/1JZ3Y+j",
-	"0TuL17fQj39QUuNileurlv0iyTdiir0mDa3kCvfOEkVOVPRBSZmTsuuoS0QohVP2unFKmfQHcauiYqKT",
-	"reGWVRCLdHJA+Kn+ngYEzlLlj7DBMcVMFYSJoCuwpCFUfUfwAeZ1p+QBDW3i06ZrkvaTUvDpcEprf5lK",
-	"9s/9ZrHqFxek0paQOoPdSIptGrcwmin7hgWMG5eBZH6zbA8r+7JfIoihUj0esrdFUO7CrpFKJOzpOcQD",
-	"0ElMfZA1x1A3FtLlYUja2Xz4lZPpbNSQMdvvOsc3yjP3b8PksgKn/6JaWJZI1jbfF/jSUFTmBBRAlBko",
-	"WlE+XlPoL0uiM/LdZ8eVsf60vVk4L5VA0MzmC8Bt2dqz8nm6MsYdS/ur3W+UASItnjdvzdGI7mpacraI",
-	"U05Y2P8NsLp8YQHLiAtWDlXQ3IKVoF23KVNgYqZ9ZT3zytbuW0qI8UuOC66YicVSW4X4vbq2lQXc311T",
-	"ix3vbRxv3uyS8obfQOtL6SG8ihYYk9kBgtq2ZX5Br5TlckEpesZyaaBI1O9DBESaBmZzHohvYsol1wFx",
-	"kaRL6/sbZmZoWGEheUi71bpdhj1wZV93BqXfzFRGt3dEpMqyxBT73Yi3n1ebiOVyVV2We+GjlAq/bDnj",
-	"r37CokoyrApYyN1sLZuoqJoML8PHMENql+RiiH1aSZk42m8lC9LtgvCUqYEnZiMan83Ozm4qNUMmf4Iv",
-	"kDoNOZWNnEQ7Y2wssYx0xuf9kPjdWrfmk17IaFzurrCymL1N7AWjHtkJJkNaIr2hmRGXdo6N9WNrlZuA",
-	"qFORJtod9pfFnR/8hYGiap9/6/de/eCXm02ts5SDvzMW4zX22lz+1xqKZOpRckw3sDGo0Pz65995+R/+",
-	"6LOffffXP/+D2laSJrv0fS3Ev8QhAuUEeknpj7NUdknyG6RMKjug/MQGowUgXf6tHhU9Fj4dTRTDBPrV",
-	"YvptYdT7i2EUsh0s2KFfJHVfKqom0iet4s16kv+fwIEAcWu+AFJfRADvt/fJu/qVuzDc+xOj6yZt56Qp",
-	"AETd2y08TVkpip23W639Q0OEps5Iu9NqHzoD5m4l1XanXMj2kiHBCK+AkBWRQqOye1JKai4uLTX3LX95",
-	"11JKVfMrJJrrtNp65PcZWp6XHfrM2IdOq7OT7OTybc/QbDX9H+WKl67T5sJc6W6W7LYu+0qJapal3Opq",
-	"Jsc5ZBQFBiCc8665ml0ksBj2qNBHEhd2Xpz9DHp0R+amrTJ7QyyVLi7squkz7atTyBGWkXVJOaOV51xN",
-	"yO4gOvkJp/1BVBdjImVsldpyGWlfhrwtUPYlydsPcf0pyjdcMkfS4ueVVOR9DygDdmae/H06SghsjhiG",
-	"0Toeflhuycquuq9/f9sW7W41muSEjhiJ9dziScgkoZL4ZhiF/v0tyfFdlON4ipaQ5jQMowtMyF8hydNl",
-	"kJuX6ubUf3Fk+zpO8auJ+/VDHZZCAOXBWct1twQoWG92yEy32ceq3BUX+8uJHvD8yy86hDCa+RwkcYVA",
-	"w+tGDJamLxs3GI3YiootAwfwwJins9+Fp6QGNVF8lkAD+C9UuiSdpFBpFJOW8TzrNOC0BeAPl81eE7A+",
-	"nYTqwLFhNbwkBMCW7JTExz8+tBUo6wA8Oq1G4hgAR1gSH/6be+5265BQyGhJpT3HhPeB+jEfARSijJkp",
-	"hIq8YcCURIDTbrUO4UEuBg7z4KIwrijOj4BLMqTxKGRSYrKersjGFejz3kCHwGCC/I9J9AgkkegxHJJk",
-	"8TmLyQgcAvQQ0kqhEwGNmy9EP2ran7qCS6wg2nR+9gkNZUSknp7vlj31PeJzoeIomPTsZxtK4UEcBQZU",
-	"CMaC32Vx+l4mQpTj+KSKYhYgjXh2ne7qWflJScoCKqRiau6XHDzIwfoiy2yaQmPQzA0HzdVvqoKOrbYx",
-	"AZn6ti5gJHV0heOCK05DQzGF2lEO2UdGrFBBWpoGOh4ZRTHDb9qtViuhOlM9gohI7OA8BB1B7lozCyQt",
-	"AKZdAXUdEJxiA54VVc6De4dle5/kNVP0jMEg3nBh60U0CQPCnvcYC/CoIYXdsAeEhHzEVXJCSccDT2t/",
-	"Z2dEn6O5bsdMym8gfDcvYtOnULAVVgEelrgY2a7wl50xi3ew0n+2z3axz/RhvwFFwkrhNmzq6zagwU59",
-	"QEdMPtBbVZLhFLaylzDVVB8CVmnwmZdEVg8jyYyWcnwv45Tpshz0yUwIohIdwp8foMPYP//of/7qr/7u",
-	"V//0+/Z7rGnZ8Wr5s44FTzNcz9ayRPxv4fOCJftneqwmNyW6oXei+IE+ISW4152mmdHLb/9fL//D97Bc",
-	"qzujWYN/snl3nErto2TIr/7wW6++/5PPfvY3r/7h95YbuJdcLD5ZoRaZoY7HFNDJzJHOoqGX//7/gSIQ",
-	"/2XJRd9QlJKLYGyIEubVzkYsm0TfMpXjjVlHKa3SmjtTs8M/0PiRcUldfKu9miuFawe1z3/5F6/+/Ce4",
-	"uvlXq9Y2VQFnrPISoDhlqdvL9VpkmAXv4cweQMAGHjGb7as1M4IHfnLCa1LuU8zxYjdlNb6Z28GaVwuj",
-	"6AzHisNv2Y0DUASFmUuYrVdzERq25H7z4ThIJtvK/eSEflfdsONNW+2g9WLNCnqVHHpr99m4zYnYdK+2",
-	"oe3F7rZnas/Z2+3MMcNSvavV1qtkuFWV9QroLlWmnWJ7APRWCJ7Lcc4ZkXOZwzfjmM09N0X+lzkKnUpB",
-	"vMEYtwxHW0i5bzoqlNFyBLswRuZVixJnqLhcz1+obqDGwnmt3hhY5qn194wdRmYM/vYSvtM4ICI6jYIp",
-	"VBmGAsIqIlx55OsRhyChKLY1qLkCHU7D/kPwUrd6T4+KrsAYZwhe0b8NuVYSp03ykQa4PuaKxQPpE024",
-	"eDFh1RFMvQu6KxuNFWcBqWt91BmcaXqu28BitwtGRbyXmPfLlESrl4HR45T1tcJjJ01j8LeIzlmh8rDl",
-	"c466V3oPYQ/3/DsG88Tr1nrMMLLC29lZU8zfW/Ou3DEFl4CFlftb/Q5jkT5X8mPo2Dzo90qNrtl+0RB4",
-	"KS4D9xx62xokLKWmDeX/L9LNIlcImXPrWMydrP/4m8YoZvhXzPNgDkXNNOPnMMdsE/6KtHRZSXPN5tCN",
-	"X84XzOsDpsx9uEPwS0aag7DNRK2pKDWtJYg5uhASpJsWbVxC+Hg9Ac6SMRvoC6/ekA2vK2aEpieG43vS",
-	"J4LGcXThwARJ6rlg8wNCw9AMedQ4JLmI9q5YIaS9ENEOnTSauTLBMnlZKwNdYdL5aHKjip/ykKspqeO3",
-	"N1JnBb03MeudFzfofS6Vb9IVOiuMNwWH5GLIBFrXCVddAZUUT1lGe0HLvPMNly7sqDB+12GXgJ2YVTYm",
-	"8Ny+NhaP188EB4DZ3Jjm3cElLESDkExX0FFmtaGgSWp390os1sZ6L1wK0iekIn0AHP6j7OpfcReJlFkY",
-	"C9EykfBbcKBIxwO2wHXHUwlMyio7Vi3JuvkYt5IdoIzWvmReC6gvqSXyAqyOQuTBkjikjIAyRoZMegBr",
-	"m1vOHj3Pxpq3OBSNb61F7GYrJmZ0jXNcnHOVTdWohb1NSrSbyx3wf/6Pl3/4w5f/9sfFCcbsWT6TNNhj",
-	"JpeSzPoyMwuUH+DXnVqgFKI5YMkET46ooAMmNwU4K7EmUviSMNPaLqK+42JQR75jACJUC0V/C/PBvnQ6",
-	"xTVQfMQauYXtiiO49UYs55+x6UUUBzYC07ZwMYwkFo84vqdBBxcmNMTSINGcl3LIBqwRIMDJLPqjIugK",
-	"PhBRrHEkzRZ7KsIux/0p2avVkFWZAScL/gqupLPAECr1VwIHLeu8uSXgsYJf53ojqYwDKa8tgNQILK90",
-	"MIbokQNfDRSUEtmWAdCXK7wigVez3UJnl6Cw70IWwvH4PhUDFr/PzlmIUnMJUe1eMuepbg6+aOPH0psc",
-	"x+sf7xdLcirNSFoYRyEz82knQCTrWbH2zDvLTD0dmrsCndVWIEmztNgKdFplLtkpaOpcCmhyz/vrz+to",
-	"jFDJKVoXEhkX1ypIJJ9yA4OrykpiRmrAAWDZsQYYkfiURHHA4iZJb4UsuIPLHv0+C9BlK71CK7X10InG",
-	"TgocPgNj+bE2k34Uj0wOPknGk9OQmyRLCxl4xNR6iRE1pCrHNucaYTA16tWHHFlbg+dYPjaY+dihm9LM",
-	"x+V2jw0kNE634ssimItLfc88kiZcN2nWRZR4IoBnR34n6s6FLsL2jBeDmWRjthdDInjXcyJKyWsxsVXl",
-	"G7aOMWMJh7H5nkhVxpBL8kR6cily0JysJR0/pO/UpkGCXFUCvsuUaeGGy/CXdAEpVf81mGGBsQIsp/4b",
-	"YVa4WXHgcH2Wll8uF0WkugIjLYpplDJdLZmHeI2kRxUS8GuwdkAiVzqDcSGTKd4ebEndnZ/nKDeadc0A",
-	"K5R93MqKbKDSU46irlheoXTV5lR7qigCCYpwLhUxnvyNJxfKDHRDVSDNUK+BwFUEApd3n1A4o69bNS7e",
-	"GkDNos3cGewVQEPBN8XyomrkcAQV+Mzk8T4vkzw+6mdFu4rSC4WDrF+IT9rAUbI1/4TqiiTO0/EHkU37",
-	"dnBfDnxSl2MWhlbppuTmzeDmTS9Tc7KhV++MjZNEn+5AqdSwIym+oNvcRroKvJ44IO39lkk/5dxfHdm7",
-	"C3NhlCwBXrB0RXu/3SJ4Vt8WisU5X9T2fusOsUf5nOuWwD0lP9ceHTFM3kkFAeMYfN9odsUjWFwY3+3C",
-	"+B6xr7Ne2fjWSJWVGRiMKUMv7VbrduL/2hVJwcd2u7U3MwHHoVlqTZAmFjFm9IxQDC88mBEFSWxkoo08",
-	"3l4UpNPVlqIgB4U9NEf6NYZEwsbMRm2IQUsFYUUi/sDcjf/tX3/+yz/Gu/EVXYmL/hmbG95GvY0XGxaC",
-	"8KWHtUDKb4esFtEDNrNcczKf7lm31q9iOxvax511R1adMGOrxFU5JpSi21qdV3/5bz779Huv/vjHr/70",
-	"H1/92d+/+s5/ePknf76NGi8V3G170YlF3rUpT/RLdAtDMXoZTmEr3NrO5i1VqdzBHxeV1iKksKqi9ZWe",
-	"ndtmDhNx09DuZUeQh772Otnpl1zQ1HHewpkrkWinhCNcRqKd6iN8SREAiLo1bMMVILTgwrVKRN4+5rAH",
-	"IoEdKovNw5vpp5pOnqpoXojeURBI4uM7QZJbJqMDUEmiOOCCJkFpMkmT4xE/ve/2ScezbSWZeL6CmTlM",
-	"Cp4m+chqD9i4JqVi3hetthmN13FxMnzJ4UmoIYkI6qFyibl4DrqiuNykno6TdBpYGBUSyfSjmDDaGxKz",
-	"CEYpFlIxGnjwsxOX4zBCFVnlwdzKztV5/Y35iJWoZbNiCG1EaSSYTJLkNA5JFHugznVFtmpRbK+9Ak93",
-	"tUu+FnGRP1Wkrld9DIulh8Aadgy4VtkEShUebU6pgBWc3KrUta4w+prI7arDJ512bh8uorrNzF/TFZtU",
-	"3ebkr+mKVVU3XA19Nh9HVyMPdLW9dobfTZDLSWGiEmJGJRoOl9Y9lvVDLB+HyU+z8jiWdEFceRCby0K9",
-	"vZW4bQHT8fw9mTUSk4BnpZHM8uEok7NpfhibeQKiq+wYG2UOHqus5j//m299/pOflnvrr+shcpxnEVu+",
-	"V1r+wia7RqsnzPhyOY7iqhwSKs/SZ1VkvifTaAKyaDwOp4hXDFzRuMigxKugMixw+N0uK0pvFaT8/BSk",
-	"azgRlbGCMg+hrSo9Jef2krQd7BlOoEaXKlox68hePpco7G+ZjuPQbKVm8ziFjsCIGATNgF6Qxp/YhKD6",
-	"hDHix+zZfSYlHTDfJg8p6iYdF5Xq9mRXUEypmaYPPcTUjRcclL+ya6ysBlKlYhh9vtkVecUqF5ZMyqOS",
-	"dbsn995zgo2TG5YbklgEfnwP3W1wQJUBxKgNoStNhfdMbrVI54DMvGFqkgd2nQ6qVY2uWF6zKEt2kgP9",
-	"EFOc3P+4mwPcHCqW7Wd1jK7I3wmtqznMuvNJbos2pTnMu/MBxalUc/i63ZbXecujhdfjSFNIsd64FpX9",
-	"aCKCVOicTolkNO4NgWIMF8gw5mwE6HLhDSZ8EvnFnBDKpT2iltVHZg1s2d7brf0dJ5C2uMy4koHNSuTk",
-	"StJi3h6o+WB31qBffvt7v/rT//H5T3762affevW3P9qyErPJ5VtFdVmy/3WdxxIeu71LjexR3eTNxqXC",
-	"9txZKLXY75eAditx4ECUyn/HgH9ILihX1TjgNxmYr0LTl2XlB13KgsrVMO++BwQ0G+6e8d7ZPLiLZXQl",
-	"8fXDjik/Kahr4NbjTB6p2BTfFdNIMHI6UQbdHTr3fSKcJhcAaeL8BOlupwJP600DGd+D6cy1bptseDkL",
-	"94wKPSqyk9czN3mFSD3nZ+Sl6wBPY0L1NFd6cly9rkge0GNgYb8xw0nJ7XMjhYD0rl/Fwn7OaRH5aySi",
-	"YqOVmZ1IVnM+dMhQeS6d8ixT34ZrCZUOYx2L4wpW4NIxrG9/XQo/bXwddINrLUC+889/+YOX//57v/pf",
-	"f/P5f/r9LXiNvGfP35cs2485mV+CGkUZKjn4wtQqqjgIl2FRdGj6khDVowy1GX/i1TMYz6hLtEgl4fsT",
-	"xZxSwoUExruNg3xuTrAzYMEgDa8kE4GxBEoyYEqL770tlSzcMyULr1LR4dF1ueHfwHLDr63Y8Je1zPBv",
-	"XpHhq1Ri+HUVGL780sL3L7+w8BIVhVEcl5cR7kcxgUrCwQnrRSKQPqlDHTquJMmWGFYREdEF+ZfEfbzR",
-	"JEf4hbVw3JD2zsy1PBgZvksmQvEQQqjyJhWssogYQFO0ATM5i0pX5H0qtwQLOm4l46VqGKsI5wKZXiwK",
-	"WKOusYlHWhI5fAFLGruEVTu4XZ6easuGiewYdm+3Wpde+HjOMmy/FPKm10C390Cwr0aT+LI7X15oXOWK",
-	"yVBh00r5pEaTSGRzQa0aAeu3mUFdJQuKy+c46XUl5UvFRmVH4lLx0SUXUr7/GsooP5twNc9ckUjgYukE",
-	"pwgyCRk9dysyZfDLRCqiYipk3ygpBl7xWKpSgGLocuH0Ou391p652fmdCVdz73UiwWDEXAwqr3X04iyS",
-	"oWcB24apmtQBpyEHpphXK8CKHsBVMXOUJ2mZX8b/UlDJAj1uEoEk3W3Ze2QBuT5zITutfSx0eBe0X30w",
-	"NrJ7lWsJPGCb81qYif+OPTpXLHuRkcNcpuVdJ8qkYDljgpyyMBID0A5zpSSN5tdDf46UGckvufnmCjmp",
-	"zD5Nbp95151CyMZhmTh03eftzyYAxLjEWZFUMczi+bsMwOSctUuCSu/reW7qBge2K4eLZFKTYHb+3btQ",
-	"RRJRT5+zMHDrEIh+9E4UnzDlox0p921S+b5JjrIp/8E7JAe2usJP0mr5HvHdLFU+hMemebR8rH6Eubx8",
-	"MmJUSNKtTQQWvQy6tUPis+fQTN4N3esKP5tmywfFyC9kG/MxnhObhHBPDbP0Ukzhl3HMoMZkWsHqIqbj",
-	"MYsl5Doah5SLrohgKWlolg8MZoJd5CZI6vrMTUSPjZhQDSyqCYY4vzyTl49FFfxiMi9/S45FxiCmV+yE",
-	"qatyUyZN9tArkSF5prErOReLFcv5zp/86i9/H1ygN48uZw3FhmlmstZ99un3Xv63P3/5/f9cPaa18OcG",
-	"12YtfLrBcczI9iLoiB2J4Mic+LXH8W5EiqkEi3kC24U8ga++/7cv/+Q/f/azP331F3/58t/+11/9m/+J",
-	"7bz8zrc/+9l/rW2hyMWJc1y/ZJeNScFlmckevBXwWpCxV/EucukFucz8KrPO4GVgyuxBuCRYiWjOqfIw",
-	"N831Bk1xWcA/47qSnjHIbXLxIE1IqgGSIbeGcy7RmbrdajWMGSoMzC8KWknyd+jvbkgNU0csJvqtUpTU",
-	"m8SxhnSmdT8KA3cQjcWQ0huIlODNx2bW8ez7w3xPhD2b0LBkGfSSl6X3cOMfuqLQXOGpakyWWbMFnKzz",
-	"kX1lKM3u/dUw9rV3JB2xYrXpUkGb3YCMGMwu8urWucry14sPCBHhEgPasIFyM4OajyFNNx8sbsssHRmC",
-	"xM2NbCmr55bXyp611zyQhSXhY5c3bBkTVp18F225iCe7QnjNE/B+n8XoY5tdpiR7SeNK1LpPDHBXzgNu",
-	"5imuQp+5vfiiWFZLj+NlIMzcubokiGl7dQ1Ocsi36RCH1VvjW/0oPuUBZBOpRpfvwEOOOxxYLjHaxT8w",
-	"lfjxqsKkloMLUamisSQXUXwGkWw2a4UeXMMDFecjdnoS9c6Y6opeJATrYUq4AVOk02p1yHu8d/ZAhFyw",
-	"+3KArhgxI70wklATVQTEv0UnanjLZEM5Y8K3+dUJV9DXmw30n+sKP5n1RDjz9psEJ4hRswR/CpjJF0cH",
-	"1AYmTsCSKImfPPJ4OmbGFGqWo9kVR3grYzS6U5a2WEx2gY/q1suRcckyqMiseLpkYF82m2OK2QLaddYU",
-	"Fq1YQz8SO6igo3jCEvmOd12iwBfrzxzfq6xAgxOG+68ral7M7CCYeZLgrV99/7uf/dOfffbp9/75Rz/7",
-	"1fd/vpG76xk1Z6oH8vkvf/D5f/r9z3/0R599+rP8KIre/TNrzczKLeYchdLacCuOsLhOdoSLs+N3Ejq6",
-	"WnYvd8m4RFeQ9CQf5mvQLBBav0pqsskKdWTWSDzlTPrS8025hHBJQhm7JPVTKhqmeokjj40kWeRaca8o",
-	"dQdMwTrKpxGw9ae2XMysAmdMqHgKKVDNKTWJRr1CXc+DtGhnGytocIXJIRQJGdWPCUaiMRPlEtgjLJSM",
-	"tFDE6mf9gCnKw4chVf0oHp2Y1tMhObKo7n/8xMduo35fT6+Bbl8xG4fTrpBDOoYEupYYCO0rFqc3nTck",
-	"8UGiV62T75lbw0BP3cz1fS6Vb+8VbbJcSSg51ZiBxjGdYt6pC66GkfGvcCTkDUQwcnkZXVbFrSBZjQCF",
-	"LFALydABU5reJQp+XPGrKk0nJeHQS9tzqhngpBh576WpWDckBitorVQkVg6oZObLS713S3b+asm/qrWq",
-	"koXgcn0JsnCl/JwrisS6MzHDRliAFg7+4MRzMUDCBssKuabcCw50GaOFH3QfAK70H0/f6O/SO72aV+Py",
-	"Ldo70+qhCGoHfRpK5tXG5nX9fBvEmmmnXVG9vKJX583yst/brmhWcg4Wq3XqygQt+aIZAnSd2qdwCm4Q",
-	"PAZEWi69GZiQUVOrwcH7vG9qjp3SjCp4UKYecyknkAhFCzuj3dbNJ/gtSbVmW5SKTruCi3Ma8qDRJB+a",
-	"YRl9GU7cxTCyJzzVn3vGEUpEaojJbAIClMGCLYvZBWWsXeCrrKluU/lcR6W0a7fMYGc0uDBX+NDZsyvm",
-	"DSG+uHph6W5ehmaX3c7LchXlfWU41w2peVwVy16jJuVIDkB/6UXinMUSi3OM5GBWVjU1iYUkkzGUmexF",
-	"E6F8MsLcjOhD6jYGtr6bNwW70IofRM3cvOmRKAzADcfkajWvd4VWk2J1N+RMqPtygLE7z3vhRPJz1jhM",
-	"vUtLHoRvZJrezfRp2m4Sn8u3RQD7otepK2zZRlvSCPk/DK1JHkdYZ/SU9s48MqYShZffc7s0huRQa6t1",
-	"/aJUDdshiVmP8XNIHnzfLo/W8vz7cnBPU4gHS6VPu09Ome5bN8ZC8BS9IcnXTh58QBR7rprkiMTsPDpj",
-	"QdL6GWNjDOaW7BkILS67Iobd0dqqVirxHT0z3mOkbjp7PB0z0mm32uCx6m5WonUm25koqHbdoQaxfqwr",
-	"7HrqxWyiY0SSp0YylroSQLpf06DdHY6JojE5XEkRmDGN1dSurzvGAydTHFEXkUmyrelOcjEI2dPupNXa",
-	"7VH4j/10ip98r7y+DIn61kvZvGDuwZLXMpdzGd9c8wLyM/P84WpV1cmIhuDIEpDsGTLOIXgdliwNJThj",
-	"3Zk7ouyeAtboitII9eIhci7dkM5gmVB7yLR5+7BwO+dEtLc7rXaFveCu05Bm0a/fZ+SUBnczy52RL73c",
-	"T7XekKJi2e7sPk2RTc8Ucm6BOpJZ1pXqr4Bcf6j3evZwDNVvYECrJ2AuDAqPkuNGsunVuW0Hc6Jb28oK",
-	"IafX0vDpRtMUzVosbHJzOwfCzFZkd+5ybRVtR4myB96Z9t7+7Yw1YAsru2Rs4DzbWB7HlBrGtniEliss",
-	"826BG27dS2Y2r6vylslJozIOqCVHIr7AwkXmy2NSl1GsWNDwSKXwzUu3Enk73ymnyEdnOeVkvE8ScZuR",
-	"gBUksw1vnBWre1byx6rinnkKJ1kGWAoNll6GzfumP53jFJRhgQXDJmBYqzhZlIqmzCqWZXm0OXu1b3Zr",
-	"GqR3awfd2me/+OHLH//i1z//o89/+Rev/vwnn336rVc/+NGrf/ju5z/5j6/+8Tuvfu8n3dqL9GVzV62n",
-	"i8UFH/OR/uL2XuvOnf1OS//PrcQAltRHjKYDloN34mgEW6lZRO885+0nmQhyvq36q9J+9A8sfgdj72oH",
-	"taFSY3lw65ZhI81eNLpFz6micfPr40HNvvAB750JDFd5+fMffvbpHyS/PHQNvPrLZ+a/8TmL7cKO5KDd",
-	"2bWjlZJH6RW+Net2VrPhrnWRXCpN6lbpcPVd1MFEQCy/LTehV1MaVej5ZszrT7waVYr2hiyA2DfY994s",
-	"AZqjRvMBCPLVn/7jy+/8vSbIv//rz//+r3/9899bhgJvI2UUa4I4lGis+TNIMaW7Euos7XBxUuxU0eKr",
-	"H/zxy7/6q5m02MnTIn5ylrWaIL01t+2ymcjMLSxjJuY66OFEDo9NIHHAZK92oIeHVPXZz75txvZnf48D",
-	"q6Ud8Qcnb9FgwO4ihDJUwh+c6BZP8CJIP6ePIw3TFVNchbB/SZsvrjnbOrdTBYS5oPlyGIWmPpZlVh5x",
-	"zXirZzSmAaEZNHVDkiGXKoqnrolTDpapAK1BQ8asOaLxmT5q8imVT2Og87l5gvQ72TkTX7Jn0i+zaxIq",
-	"iW73sGCjuiGJP6RwuE7YM9+UMaF4EdcVMZcsyaIY0ngAPjG23gJXBMPRBxrtBdGFKBaUSJ0fF80y1Om0",
-	"WuSrOKZHrMf4WHm22hoXJVY2W14sTR3kWpy0BkDqEKiOtSZoAFZqfDxg57zHJAZVJZ6gJXa3/5+6a+lt",
-	"5DjCf6XBHEQCHK4oSk5Wgg9+bJxFvF7H2oURhIud0bApjjXsoaeH4jLA3oIAORgxAsQOggTIIYGTQwzn",
-	"4BwC5N9E678RdFV1T/c8OHxIWvm2S830dFdXV9fjq6qSA0zyT9kZXya61bVL1Gnw4pR/2m12lAVhZfWj",
-	"7lAUdPriR9bNaHech3XOLsVNj+S5fAvF7B1wdAFlHwEVt3SZqNPQOv7F/fvPdi/yU1+DZuP59J/dcPGm",
-	"Zg/XZjO5Md9R3TSqi0vWOo7UiX6ySHbcle7Bs1upmfTIOWk370SpO0d1/hNFj2OGNrQl3lCesYOtLOmt",
-	"KzgVsE5WxmmhbpNG1U+DpaneZIvTu+LtuH2fQtXpuJUCjwU+v636jkF6YcUEUe3ZSlUraWkYolwdcjba",
-	"Dj7sKGgsyEBFq9TQeuyhKOgsJpsOFXlq+aWGPVF6UKADWPkjVuzP0bOU+mM3BLNdAsX6q4QtLsVuh0IH",
-	"b3VcVA2m9mvDQO41KIj9/T4D+0B9qlE3PEuySR56dWjsaH2mX+tKtW9LdY5cw24HM6AUVegmVMEqpa7M",
-	"SLXBTUvdyxvo6rh8f1CtBOLf70KgExzhp8DT5Samh0dv2M3HgIi5p1dfGVAVC1kiSu093zK+og3n3TXJ",
-	"XVW3OtTpxmFJkZzOw8lOCnbr+P79165ElgmyoQap5jDY7+vumChXRrtQZccdQq5+vBCvbQ5r3/MfaaFx",
-	"G9jBXCQ0apDRJteputr69aotWwQSBcrZkjmkvBvxs+qDXBc8s2BkRmpCUUxFBaX4i+9DrGyNM5t/elA0",
-	"cVbuttXplq7MWt266pjehnZtnbpb6+7mXrS7uT9hRxztWp3K1br1qVLzpHXVK2V0xONICUUWZai4Qifz",
-	"iIqFxgGYglPYbB1Ea0vOmf/CUz94YSLGcRRm0leaqW85v33Wd5vIgGfRR/++D5pt7otbB9DXOWED1j4A",
-	"9gpDPstQZV7wOO7gl4bCqaju69qlxY/Vo/86J+yQLdIoQ+2oCv2HC6DnCY1pIauHAjIGLLwnEZPAniw5",
-	"+4SHGWuPklDeG/EwUgSTvenoB+Mjj17y6GFJJbFIQ9dw0p49dpQ58NEfJ+lQqH+ytm8ZD0rX7XdYlKlX",
-	"fCdyyIatXq83bL0ENzdlPWL8iqKdESr6mgP25FD4eRQrf7/HbHOl3x+w9pPlLBLnHfXV2VxOoElxHAnu",
-	"kd9hRB5wXOEJkwlm+S8d0QoIVEy7eSziJQFRlSVk21rnPNPVwl5YpqIikLP/ZOhAUY8Ac0TBiJB4QNRq",
-	"A+2VDuJYI2NxZyk51LZLI8lG8zQ4i3mvABqemgJmSMcRn86SzHQlkMHUXKeSuqTr34fCGonSYswCISrD",
-	"Ui7ncQawZaRkwiT0XLFnhoTtsY8J7xtlNJ/0Ei7xCw4LU1PXQTXDsvjQHhRrCC9OmE9xQ3igr0QBnGn6",
-	"WoeGyKNpVInCicn5QxEQDA1/35NslibjKOYn1MwabJ89RFBf8BmpHkohIbOW2lNVnaHR4MjDcT1Bs/AC",
-	"MfLGQci9eRpX2M8YXqy0n1l7MUlMM0sw0KFZeKe2OEYf2FxbkVAjWGPA8/AIZWdh7EQ/m/IwmkVQi9iS",
-	"oqzfgWJwyZjetTtvuE8OOsS3iUtdJ1BTsMenkZQAzE7ZXMyl4mF9hkGm0dnRZ7rLUPrd07WD9Pu6e781",
-	"H7DF+ycWfYtOyK79ODtUyqGdQOWa8ubiSNJ8yP7+/mEd4Fk/D0V+4iC8iCPIsLNU2H5ffcH6YfNCecXX",
-	"ofMRdEkrVEE2fzgsvpLnp6nrnrWhbDQkLARiKJAWeJEGcCynneoaymJ0NzDWoCY94S9KUF0a6GUVnmHd",
-	"sL8dW98OZ73KLYJkjoQ2UvYkUxKk6PLQFMkxHVe//t3V55/lKIaGBaIlvcUC182s+4iHlzXkt2f9p79f",
-	"ff7lGvPVvpPr3pDVrpyKCf/1q6uv/331t/9Wz7myqmHTrAcbzrq/P/DO1H1Y9nDsQOGbYfmVjqFdyVuB",
-	"9dJ8vZq8W1b3vpkpV4B2Bht3sBl407zF5Pdl0ofeuemZ7YpDUyBvEeiLy+76kbctdTJIA1EMhqwhN18z",
-	"JWBYfVeV74PcEtTfd5dUB/lDDr+2FRtJUY+trACqbUmS3Egp0wWNQ09my5iDvWmUReCPgMxGbxqMdHYJ",
-	"UOfEmDfK/FgorZeMrUQYO2o90hZAsDZpywDYJhq3NoGvuiQ+2uGyXpXaov04deksetkZbE4zgHQNEtim",
-	"tYFv7goK3RHcebMYzuYrdZMi8KB43zgSpVqtXpHGg36GAM+p9gg4AWVwCQnOlWkBhhcm/lrOIdZOUqY9",
-	"PR0ms7S+r9N2cQbc/+2QKrlRviZSpV4/rqtdgBy7We2C11CRt04pzb/Ur6xHXDSOaRtOHP+W0gLUJKTi",
-	"2NfYiwK2O0vuSmv8JtXP/l5NLWjUrXTz33wOpsE6s7q3Q/aKYGdLrYedm/5fOIXncRN4qqjyVc71sEgb",
-	"Opcw2VKRarsfMR3Jmik4ulYpZ6ZBlyoB/gcHGvBfBci30jsolr1FSlFZE1p/1o1ZL2skpVxXIlSlcoF3",
-	"UmX6UkMmy4rci+qciMZ1bHHZrhu1G3GRReNIe+ExjmIUzu1Ceadw7WwfyDukaJ4SyU6HP/jvYbd/ZFfG",
-	"LhSeXN3qT5dsUYslr7o0kKbokmpIy3KJzh57+K7EMEiQAvyMpfxcXQqKYOoneRHNZnw0FDKKucjiJWvn",
-	"4aLLAdxVnS6TlOsQyQwEwhnIrTTTNWAIribLHe4CsWTBPJuoHQsDUwxtVUmN2iKVd6KT3IEnkifIUO5x",
-	"JHspmWewaGC6pnqOhSqOu9STVCy0cxlJC8ZBes7Dd+Up8kjZmLaSim22wuBpzMcZU8QwkZBZvFxvYhUF",
-	"N68DZP6exUY3rNg7TFKpIdq6ikiQW451YFYHM4couoYtNoEEHYhiSTZsvTXPJkka/ZLwnG+DTGMYysZX",
-	"IJI9bG1xnZRYasWlMjfHEjKuG9IXX/3mH1f/+v3VP7989fW3rW5rvL4tKCqswDKMqzkVr46vGxYWzGaP",
-	"AnHO0/f5JY9h7Jtb63mcnAWxsmUeyfPHsww+d10EuL7zs16FTENHHy4P9w7btSSmGci6rcFaXHFduzcw",
-	"9loAdm+4g5/qrgx6J/yu1ecWIuL8hZ/XxRTjpEcY7oomu2iSo+EtUdumVrvUylfdzdG5AMWmHWCHWqvX",
-	"Qxgr0pADF8s7BXHcOWF+zpdqgi7j6s60RQ7z7c9Vdl/DWoMQSmft0gLXar422B+wp/QiEnPkYIjaUVZM",
-	"P9SBbx6EE435GEMDYDkUbQKuDPYkeyxOeTy2R1ZvYq9g69dOEbdueRhywMKGxT1haL2wO4ARd1KKVmDE",
-	"qQdkHhOl5ZevaDoXtgj682//95/qXgy71w11qxyhX0h9V+oqsKDPuk6UdSb96su/XH3+WWWLi2sq7l2U",
-	"JvXqGM0Ob4ovvvnuj7/a6L4QfPG87n589cU3r/7w7XdffbPm9mzmF33qsPuNo5u3yI/L5dJ27kfcxC28",
-	"j5tVTi1M8zZaaxTZ89b7axSZ55ZAuk9pRwtyfgOloVh49aV2i6CMn6dx67h1L5hF9y4HIMZp4LIhr6wk",
-	"FPh0uUFF7LacwHUueZjyrMu0QQCFaOhcKyOaqqg7eomtB1mPE9+WmmzBncis8ye7+k41+EjjO7bGw2cq",
-	"RgRHuOzqTLmuMzYMOZ1nkTi3xsI2Y+WhTjGc2NXFJLqINNdFvVMejLAo6yyzlzqV5xWDvWW2m6sttUt/",
-	"8SwDvas9Kh6dgdoCrCPQOzKMZ2+DPVLVV5UcQRisEjXONKnk70tgNBdnTbyCkEe12QCFhiS9E+ZTTfVF",
-	"JCSLxpi6pzS2WcqV0qi+EY2IRX4ChmILBcW+Erwtf01r0TdvDdRbZJJWP5bM01AtqgKr2ffUPLyJnkiW",
-	"zKKQZkd2LBHOLFedNPYme+/Bk+cfPPj4wemT56cPftZF5Nyb7MOn77///NHpe8/f/rn5fcDeZKcPPnhX",
-	"/X5iYZjZWKlWAFxgUEkeH54FyzgJRrDjYRqdoX8+kEsRqlOr/9FbBtO4Y+i5kHkY8KH2Obq0NShgur0Y",
-	"NIXzU/uFY8iCdKlbv2J7ZQ2UPvAW/ExCYx2Ax3op/zSy56lJb/rvsCE4ek1mZYs5My3ui+K0Y5YB2tuA",
-	"AtoFOPj6MPBALEnD12MZKLOiX5jFSxZHF5z5TvKDX96Qd0iVsLfCwFRCK3dUOlSHeQ1bCF8ftlgbAlAw",
-	"gU4DrQfeYhJkFsFBPwmDVOnTFqnVU3m/I9xQ/VSBuiuSMfyc8Xysmp2AhAniSiw6IRxNZMMQjPCjYE7Y",
-	"tMLPoqnZxmCtRgFTJUf1D9qlrgsWtgLtXdbr9Tqu2JgiMPqYaYR0A2EPPb3P3hlOU5OywAWQxFKkoZ87",
-	"GPSabW/xT7m7bvdxa9bwe9NUjzzXN+aBT9O74O6sK3z7fq6JqacLiyBpb3K+LTA0xmyx6yWUcYhlwsJE",
-	"iTh0EZJjcFPB9g72kvlQWaLSJRHeNl2r1aOfd3pxyeY1EOwN67xQ9xrPso+rBBQ9xqzHCtTKT0Ji9VFH",
-	"Qo34OJjHmU51QG2/SssXkKSRTDm0bInRvQm0QQdK3ia+JO7JhGibOvUk+rtsMYnCCYSaRUKBVDhjhRNi",
-	"TxvX2UDGH3o4KYwLewlNK+c4jBzbD/n4/SqRk01SzvXht6ROl83iuVObYU9Svk0kyvk2RnnqFKXNR+pU",
-	"uDxlBRGhar4lwrpWiopLp8JLzlOGWrq724SnfIXsgJPKwMgpkKQqNaouleok171MspqyrArwG0OQjL/I",
-	"qq4q3wB5qhKuNjpiP/LU+zrFzKKAAxDSfy6sHROLlM5ux/xSCjdGmU5q4Ll+E0nM3rnk6VmQRVNE6rAo",
-	"jufGsqGID7TgM7RAA+Id4558KqKsdLZ8JTbxScA9+Oa7aNI6nnbWDtg0iuOIlsHAmO1sQr7xgfeJTATa",
-	"BwJMFpuJcg9iz/Krsrma+stnL/8fAAD//w==",
+	"7L17k2NHdh/4VTIgRzTQuoW+QFU12VUxsaphk5wastlUV1P0mujtm4WbAHLqIi/6ZqKqMcOOGHtlWa+R",
+	"rQ2tV5alCGlDWntt2bMOh3fGI8nzXTbYHOovfYWNPCfz3rwvvFFd5NSE1CwA9+bz5Dm/c/I8ftDox+NJ",
+	"LJhQsnH0g8aEJnTMFEvg0+MJS6jisTh9qD+GTPYTPtFfNI4aJ0QltM/I6UPSH8WSCXI+I2rESD/iTKhj",
+	"+Fuy5JIlJIqHknBFrrgaEXbJkpkacTHEx2kUkTBmklARkn484Qye5ULF+oGe+JSdn8X9C6bIZCpHTGav",
+	"qYQPhyyRbfI062xML5gksWDkasQENCUJPZdMqDY5UWQcS0U63bdJf0QT2teTbfdEw2twPa0RoyFLGl5D",
+	"0DFrHDViZw28huyP2JjqxRjTlx8yMVSjxlGn+7bXULOJflyqhIth49WrV/ZhWMmTMPx2RPsXT9gLWOZE",
+	"N6s4gx/P9S+fSJbgMv+jhA0aR41fuZdtzT3T1D3z1CuvwV5WbImdnOd3D9zpNbzceP3uQWnAXiO+EixZ",
+	"bRivvEbCXkx5wsLG0We5FrzctJ6l/cXn32N9pfvL1kROynPRG5qwSTQjTFyyKJ4wEg8INe/oGeUXMaSK",
+	"Lhr2u+OJmjW8xsu9eMwVg09HAxpJphc0Sd6JQ7awDfMYvvEwUuWhP4Y/aERCpiiPYNyCsCSJk2NCoys6",
+	"k2SSME2QHuk1eg0kVDViCdO0KmLB9ATzO1Q/7EdyWB5EryGn/T6TstcgsSDmg0di3c0Vl/p0UEVUTAb8",
+	"Zbm34tba1Uk7rNnR9xLORFhJ5tun2EESj1ciWK+CyOhkEvE+FardwDlXLmfuyTt6jxTLuEn38LB+8N3D",
+	"w4qxq3jjkU8lSwiVFyxsl/bLWRqnrwWbttI5xJduD+INP4hyEgvJKg/kDo7PiIowYpXrsMFZwVafMDnF",
+	"XZ431O+4z27nnCWwiCFLSFPBxz7jGmjEA0AiZgX0C61lD2JhTkvu4Rrn0758e05v4jkFLHMqBnHFmghG",
+	"mFDJTK9G4CCr4I4kAK0iLlWbBP2EUcWe8jEL9FpwQe7elawfi1DevUuaVJLHEyZOH5HL/Zan5RYZyzI1",
+	"0DA8i6dJH7ZzECdjqhpHDS7UfjebKheKDQEcV65sBvjMjOaRxcfT84j306dfeY1sIuXV+NTsN8q8K+os",
+	"AQs98ongL91p6/m5k7h/sPQkEKUsRUmoGsQOZl7utTzOXuKdVxWk8w4VfRY9mir2fhJPJ4/Y+JwllWx+",
+	"qH+v1OAMR74/B3ndP/AaYy5SIFbBnaebqAx2cGkzz5af6/LssF/VwC1LvIkssbDXb4Ciayh0qcGuTZK3",
+	"xHgjiTEWAz48Y0rpJkp0iCaiqv2W+ModSQYRHRL9IGlyJTUJ8CQWYyYUuaQJp+cRLNHpo7N3n/zGu0+e",
+	"k18FOQdvcEGmkwlLSJ9K5pE9QiV53lp6JS9pNK0Y36mSBH46JpL1E6YkGRst0ltSGrkLCYtgOystom4h",
+	"ZJIPhX5aJVOGy3rJEklxQGXDohYFdyS55OxK01osGOk7r+BKmiVGs6FkL0hCxZC1KqCNUrQ/YqFFJUut",
+	"3fk0EQ+nSc0QzxBoFGHGCljJnU8VJwskF8OIPe9NfX+/T+E/9tM5fgpIU8aJYmHLIwFwKfO74Vj2qTgh",
+	"gYgVHxglxTyF8tY8tDRNueN+Ci/M5y5nTEr76GroCmZxomwn+eXxidDrHnmkQ35tzDzSJb9Go8gj+/Bf",
+	"oAn4/oBQIeKp6DM4cv2RJpJwg42rlT362MOPHhnECdGtkf2l13VE5RNGwzMUd+WWI5oMmVRA6GrEJQLh",
+	"MU0uWKjZQsJouCzqzZ/HmgFx+UgOHzKpkmlfOZt2HscRo6JR+9rHXEDbK7yR8Euq2DsjukJHEVVMKiMp",
+	"5lGgnoYWpe47dl7VygZoE2O5gRKRdnTGRDi3E2tEEOxKb++YSUmHjDT9ChHaOs6xQUlowgiqQPb9AU+k",
+	"8sgE9kAzTqllpYonW6WNMX1ZS6juCO9IOy7JXmywnGMuavuDGZeOxWylA1HVZZlI1mxpdXVPy9f+5SM5",
+	"fDxRVazPGKCAyQFjn2k2GMag3JsfNUe0z11xNYqnyjzLxXAD9jcVemHfiaeiYmiPkHqBqAGWwXZIQgeK",
+	"JSRjcR5x5RFK8IRdxpqXjW0b7GU/moZau+/r3lhIphON7h48eNAm+lxxMSQ0PTGaFZqbQRcq6NGaF7na",
+	"6iHI1N4yUU4YSzIxIEkHpniwPMCqQqLppN6LkzOmao4fCDjYgeCeuxL3JFPPc+wjIE20DN2RxG3+CXuB",
+	"F7UaZV0lFBDogLMolFrSTCLKRU/EVifAX1pH5opVww0xjSLyLTIVRtx6Vjsg39KwTW/fC+Re2R3xHXP/",
+	"q8W1IucAofFadj6a2+A+SQ9T42+7zeWtGcZ7+ss9ecEne3bGe5NYE0tSDxZLZ2vMBR9Px40jv7ZXl/6W",
+	"7HYRhsws7vfnWdzvL7TwbAX03YSNKmDK8j7Rl7hPB7vas41NF6XNKQG1msG6eGrJwbpgbqut5gHf9ppe",
+	"RmrvZl/zEruesLq7GsAqVtjHCRqOiqp8gaGsrsx/TIdc1OjMjwUjEy2p4wGheSGtMaxzU3FHkmCSthS0",
+	"juE9FBidvXMqWdgmJyBtjkCCIAY0jfdEx/fb5AQ/T6hU8AwTIRnyS3AzIiBusVstdPBWj0ZExYpGVVJH",
+	"t/XRdHyuV7w4MTMk7E9MrWm5ngY6PvzPoYROaedfeQ05iq/q+vxY9yX595lHqOWkvr+w2/ldFqjBmXNu",
+	"MEuSBdzmgG3zobFkVhlxl7gpej99sNo0q3+pNN5lI6i0ItNwzAUeCFlhJRNccRoReEqSZhJHjNz3wb6k",
+	"8Zpc3lVrTF+e4hsd2HYzUpokdNZIZcJqK+E1xnCJsXD8cRJyQZMZweftTLo7mcnKLmSWE1Vdu0Njxw6s",
+	"xFP7rdT9jyVt8lhEM32iYZtA8QPLKRWZ/tHehG5WMOhnr61nzC+emFsT/jZM+A9ZxBSb45Y2gJ9Wdb/c",
+	"trNkbhSL57E8WYbOe7eXTDeSQrkccynrBRVuIV5aVygOkYwNa9SMEdm8gVQhG9BppAhM2704sth6GxrJ",
+	"ti5T8+uwAoU7791S+E2kcFzfyu0M9P4EZilSX3ui9BgSpqaJAF/bERfDIxL84FXgDBpUBslYSHzfv4O2",
+	"3+cJG3KpWIKE0jruCQsgzFLLNmk+BYUASUjeIYGzgkd4WAIi2EtYBlQOBixhos/IBWMTSYIe0FWvcUT0",
+	"kMAeRid8rx+HbMjEHUniqZpMVbsFukR5QTKaqlgSs6aBvRuwI20TH9SVju939jq+fwgakbMASquSGHgB",
+	"24kqEw1DFqJFT8ITPYFaimzrph4AaurHY0YGSTwmVMycjaA2qgIiNESsCB9PIrxMmzHVJgfdigZ6Imuh",
+	"KRkjvcYTqhiJ+JgrTXkcvbmcyRN6Hl+yFkyQS2PKnmhEFOqng5d7LElggWXQ7ome+JzoD+RzBHyfkzGj",
+	"gosh+bwnPt/b20v/Xz/pk8/JmSGaz+EJGPfn5GkcP6Ji9oS9mDKp9I+UJOlINejUwzyPpyLUBDQVdKpG",
+	"TCjeh4El9r0rvILrj1h4DBv4MFLgjhckTCWzk4FiySP5Lbx5FebS9YjAj8Y8LsiYRxE3Pmw4yENfj/xU",
+	"a/qCRu9q8iWfu4E1A8oj3SU2FFGlETOyF9x8s9BZHA6Zgicr0EgW2oLdacIin5OTZChtX2MaaY2SheQ8",
+	"Dmd6QShafKFrcCTgITRyTJADwH5Io5frB23TXVjvCyZOBbylW+dScjH0sm7Aag4mY/ZyopmMBweZ9llI",
+	"mhe8f8HCFlG6Fc/uDlz5cKlfPOdhyETa4z75nHwUf8wS6CcWenv7ShPJQE/E0RHSO5JzBtcKWpvwyFUS",
+	"i6FxkkDXSQBt91DZsL0ckM+JBm4fxeo9IBRNRHoRQoJGmYyekTWxbE0OyecEBFfFy0ZWZiePvdRC3b56",
+	"n3xOnrB+nIS5d819iOe6JeuVyhlcsANDG4aI6/p5i3xOHk6xLWaoD6O3aJQwGs7weUmaZrbZNL10DorC",
+	"jtk3HOfNVtrR22Yd38v2sXp/j4mIkQbA4VXKqV5qoXhEpgKfeg4v2ZYfAB2oU8u59AbkT4DxnIWjMmF9",
+	"cj5VeJ9Yz/04MEDTRwcPDk4PwXbKaTodIH29S6UfNIV+O4o1WX979jFj9nhPGF6YuSvl6L3p+5r2TrKN",
+	"Rud3OzvUKe7BHuTIQXMruxVUyCuHJDtAkk6TH5ubNk1bE3vr5rQFLB/WDfRuGw1giQJb7cLyfBQrx/0y",
+	"XYUuLA/qvQjlYAb2R71E+MajabZzZh24JOOpsrTMJRKcIQb9y7t4/562dmC7chu7GsWRcd5IWzwmsYhm",
+	"eOBBKBlDkJZ1csLoRdqkXrDH+rF34O7q16dcWfKCl8dTqYhKqJADw3ixJ7Ra2lbuZ/RzKmCEzhq8ZUf9",
+	"oRZLT1DQ2JWAOzZyFU+jEM4ZoaaD+NL0l96wpcrBmCsPmTkcFHiSK7N8cm/Ckj34AZ6s4OwoHnF4+7C5",
+	"j+TQDP+Jucm1wz+E389UnNAh+0TQS8rB5m3Gr4HUOZWAcOF2uT/Sv3ogYDS1xQkZTKPo2OJAIF9zs5iT",
+	"fKSp0YoIjxDspESJAamP5PD0YSsdk6a5MybCx1Olocsn4kLEV5rlSBUnNjbVXi4rrvmllg8ATxRQwYhe",
+	"MnLOmIBXsrHUdn7kimJ4BwJdrQE31vhSt2+iXLn56nPAkExMx42jz3zvoPvAO/R9Twtr/U9X/7Ov/znQ",
+	"/xzqf+7rf97S/7yt/3ngaQal/+nqf/b1Pwf6n0NPH039T1f/s6//OdD/wA/39T9veXqDPb2L+p/us8pL",
+	"Cj26PQfNSa0bNLzGFtAUgilNHfVQSmPs7YMiUHU3hT9w47QLlKNXd2tgBrZqPmZxHqlGJvDAtuCH2dFt",
+	"Ag3T5Npwwry/OWZoeA38vyUkvXlqJVEOG7G6rM4Na0X5at5aS5DadV0sLJ3hvTGhl41h+4JrjtxqeI3d",
+	"CSbSxAdzoshDORTCh1bjWcrmL2kCa6JZvFGqG16joEk3vEZObW14jVSthKczPbDhNVwlreE1XG2q4TVy",
+	"ClLDa+S1nobXSNUT8+57Do/M4349jBxIxyeyDzkwrp8ugev8lwYeYzMOurXDThFtw2s4KNb+bD8U8GM2",
+	"TIMF7fMu/tMtFkFXw2uUgZb+soR0Gs9eeQ1cKL1k1Vcjdh2rnbA7pGlsa2NGhSSdlmGqUsvUoaZVLo6N",
+	"JyDEB6D4tcSmeUFfpRRZfXs994o8YVRWhhCsH2u8UTTbnBg2d6mXt20P0rduLds30bKNjGONCF4U6GST",
+	"GN6eCLJbw4D0aZJwizzh+zuSBEiRgUcCwfsXmm/rvwe0zz558mEAZzBgL4NKT0s3JLh48vl4ArEnHumS",
+	"c7yB7/fZREMFB3FsEiCzTDQwzlOO+ARk65iG7E0FA2dbsRTvME4cq4dLXFvQsT4NY5pcVLMqaO+OPtXg",
+	"ykdoxKlEj+d0XzZwd07v6zWYqAoRM+enhG6DLN9CoI96YFMuBGUGOo/ENo8BWYl24vF7eCRXeucjc6RX",
+	"eumTOX7rTjKPpeOWnIQfK7yRJfMoRjcYxcUjnZSleGSvQxI2mMqNQrew57n7fUx8cjXiEbPD2IAAsLvV",
+	"D92LVVZTxasSjopXJhs3h0oVasF8KJ5W/4wSKjc4++8zdRJFrluprPYgzEUz6C+W8mbLBZ++KvuwgQ9o",
+	"eabfia/ImIpZIQQrtSiMqIYaWqWkUYQOq2uT6hy3XNmwI1zODbNiMSuh/hr+TF5jknP3XXbRHSfheT5R",
+	"z5YjjVXQ9LD8+nqwuo5Eb0H1NkD1+0xBYpwPuVTVJx9sZcsf+SzNzrzzPjdqZ4GvtBnQymcznWfloVz+",
+	"fBmk5B6t7aiyuUO+aLNWPIvpe2sfwjyZ3J6+LZ0+l7HZ8OkScXL5rggrdjuZMncpaMKIiEkchSxJgzuP",
+	"0ckqfc7Qh1TxZIJmyACCPiF5AVVgpT3sdMkH/Ns9cT4Nh0zpDUljRZtUXhA6pFxkRk7dYxZRfUfmDJ5U",
+	"Eqloot5xTKxt11fLcZC0vZTn+pETdL20N70Tj55nRYXNSrv1zFIvzVQK21fJWq4xdrAyVNi2D5cKgKuy",
+	"zezsdTzf91ttcmIIg0YyBuqQmhoMJbgU4OG+B7BSAVLXUU9kZJFefeTJwoLXEDd/fszOwoCdAkWVZ/0E",
+	"PBqzqeKpUCNqbldiwY7TMAdoLhs4RtLXZjAuxE1WpSSeG+xld2o5lrAipy+8vTa/r2JMt1x/B1z/GjWu",
+	"ucrOWjxPLsHx5JyQZN8npw8lwcRLUZTj7DvikrnAKnjaftxCkNWC0JPiwixDHhucf7mV03+rb2317KO9",
+	"9WQyiWau1lXe3gs2I0HOOisDcF+gpE8nXNGIvOcR9pL2lZbbzsUF3HBLk4Ujv//59pbmK3kj8a5Uu8Lg",
+	"VlbxCktbyZtcm2gFmzlTVDGpN/2CsQlpLjSStiyK0PD53GTe0KwsRQ/7cDXF0UiVrvYc/OOs2V4l+slY",
+	"2H55J65Tk/Xm2CgrcjbL9ia6b2l3V+KLhbfX5oxVx/eWN26VN9Ybo8wlpL0EXoF17dQk5Q6rlmkVZ/h1",
+	"NkO5s1jjFG7hAN6evW2fPXB6ctyt6k/h0ITPrgYh3nfe2tlJxEa8whCXBhBVa7CVeg51yRcMZNPvUcXP",
+	"ecTV7BiJasgvsaQS+GmeMzcWozkVEZOyEJ5hczO02k6wcQXGgVkCxom4VFX4BepGGS9Pp4/4Skh4TvcC",
+	"/sDSMZJ4vu9XQp2dpEJflB/jFufNExXl/DMLOH71yViJ91c1sbYUqOVWt/Jgm/IA/WjrRYHJdLOaEMBG",
+	"35tG0U5RmZUFdoyrSYFs5tUCgEeqMkVE6ponQsKHIoaQCQqOhql+Pj951OH8WXo7rzJxwWZXcVJx4fSB",
+	"ZpU2udHVKJbMhrDECeFiDwWG9X4k/VgoyoUkXGWm9hzLXDkD3zaZXlYPY0n255LE6pwve3szplc4krf8",
+	"bpv8DnS4BUnUVuR21TyuLk3WqmwKBjyvckd+tNcCxeaY1KuPoFy8J+ucOHhxs8OW0cPtOdvSOftuzAUL",
+	"TYjNXBVzKwdtF4rlCoe0MNvtFAfcsiDM1c1bLAtLU1rpZBbeXvt4VpHR7Rnd0hl9LCIumKaJ+ttpwfrp",
+	"3XTZqEGcJ2DpoojE0Comqt/At3wSUaVfXabnCUuIfd4jcRJC/o3zWfrl6cPj9G+ZRnNTMcOKD2ygSDxd",
+	"3uPoY9PUO876LO/4/NhZINKkikSMQogocybV2prvM9qLZdXh5TJNIAyePM7AcsuI8H+l9KY4yTNF1VQu",
+	"xEWW7br05lKAncLS/Nih7O0b4Fewqiw1vpUYq/Pm2ky1eO6vi6FWcK4bxxPPWDSoubuvuqS6oVfsgw2v",
+	"2CtW4faa/U1cs7vFoNe/yKvczpXYTkULa7OfuiN2i+u2xsOSS5ZgqcVq5mVL/a3icejUbVwkz9PmV2A4",
+	"2ZCfVFWm+ig2dXHajfXaXJHcs1c3oPPCNtzK2YxGAX3Um+Gm9uelKdQNAp9LnFnTi4ZWKfKmWX2ADXP9",
+	"L29As30uHvBKVJ6+tzaJ53fxloFv83C4GlQNF4fftPxciRpXUs2cPpZm5qXhf60OUn7gqx8o9/3NDlaJ",
+	"Am4P2FYOWMGpQG9yLCTbjtV2EYrf/cVuMR/EvEF/x302fTes3CuYCSQjuANp+Jgtd0jkhEWRxIirC2by",
+	"olFy92549+4x4ZBr0uaokiRIU1wErUyxWzmzVO09b87QnVuM1ahhhaNf08Ztiqkbe/5rql3iVrbJqSAB",
+	"Joe8h0ltnsOHIEupGhiCC0jT1pA7dpOgjukF1Ao2MbmwHi2vJ/C9j0zeKLdsq/7MhUricNq3n21eKQ+S",
+	"Stmy5E9nExaQZveY+HonIEWnPlld6EAwFv4GS3LtRnF8gS4FeuImTZVmSzPjpgP6eADm8ITR8NgEEUs8",
+	"u0yR85kzu8rsVsXWquxBaZ46LEXBQsgVajP4sjEVivdlIUHXjpJebZ6RCFpfOXPUxtU7l8tMlGWx2XVX",
+	"Wy7BOa+Xj2jVTq4bwTuvp+oMjV3SvIqTC2QTLc9em8ywOr2brBYpb5NrG5cXXMc25nnETTi96ISW1sZe",
+	"xSJe02KRN1bkyzoi34s5FD7RD0sN3pL4kkZe6hPHxSVXjIQ8YX0VzY5JJ3sHHAL17yad0fmsXDBQt9sT",
+	"tt1j0j0iVMy0qNCtyLThRSH03bVWwJE4dRhPxFPRhwSvOcfvLdGZO4JPJuHipITugCAtYUShQr0yqQk3",
+	"4uG50dQk5fp0FKd9lka0NAZaJ2Mgqt9VWd2Enm7kka4t18VCj+yb5NJNJ290a5OsWfXgaema6YiiJFMI",
+	"oZ5zDUDaZD0cdJTeD6VlqJyy6KlCotmORUxLwCGvCgs59dd7YkEBdqfwe019d1Is7740hCpt3fZKHN+c",
+	"OuK7QCvXoGrvAJPsUvBXCvkd0leVtH0Dlbzni7xN1nPZYozVltKKKIkKjdRk24ci38Pqkox0Mnmk2VLy",
+	"IbtkFR5HkvcdDgXWGi6GmyCzVXKxrphO0zmzSz2PaGxVwaqRVn0yZqzwd+4UQm5i3ixA9eie1TU4EMSu",
+	"ZDTpjzxyQH79CZTR22Bt9dB2pbG6FSbqmjfFKK5GvD9yK6Bm9Sd8EidYCP5bmDtbf70JBnPyp5bRRCnk",
+	"xCMDChRMzmn/wpaUnEo0TJqHlodl6+V/TuKIpcdtrmNI+mDOIWTdXK5ufG2ZW4hcAmcVg0aRlvJons9S",
+	"QKZ/MEYtrOEhHL0FVBRT7ASUlFaZ6azAAtarx36bCXlBdytS7PYZ5XwWSJodN15ZM1VNUla7BVVZsEuW",
+	"FBTtTeTSismeE/ZiV5x2KjOINdeXeHoe8X7mvVB16L8zl66zexl94GmOBRylpO4Qejurftbx9jrPllvt",
+	"Uqmak2HCGFSP0Y1C+ZNTIAc9madxffntXaNyQ5SfZBfM9XnJbE4yj8gYiyRrWWIRMrRDXPxoguaNSDRZ",
+	"cCD35UwSOaZRdGztQ+MYK6NJ/QqNoBu5khN1xXX3glRmW6/fUnvLVljkqouWCmpY/k6NF1++vUy7iZdp",
+	"3425qD/pW77quAaNviQk18/6cZbeeIOhyNqmzh5+ILE4mXJdA+5IEl8JE2qBuT0W6ShQhbDrwLZKMXxM",
+	"cjWlFoSlHyyuEPXiEWZbXVDxwjgJbP+GfwEZLs9ivmdfumUtN5G1fMD7F28ORGDR0I0xxAfQTB5C5MCC",
+	"7ucbDhXyS7lgq5c/vhf2pdvjexOP7yOaXDySQ3kinzAavtmc6ZK9kHORSE1Oq5LuN182ruCYupUUnDRk",
+	"SXtxHnKYvTevlmJxr5Y/hOPcm7cn8UaexKziRPFywXhl2uT9cZKTVJDS6Mm7Z0/JiOsnZ8bxA6usC8C2",
+	"n7Lzs7h/wRTp+n7Hllrv0ySZEa7aPRH0Y6GYUFCIkZK7d3Eqd++SURyFtv4uw4KydyT57tnjj4hiLxVp",
+	"Br3GD3q9XsO0oP880v+MuP73Va8RtDwnJXKGrLk67olBYTbSeKLq7rJO4gEJftBrIE30Gkd656ES+lM+",
+	"cQaDZdF7jVcBaUrGCJUz0acTfs/+0Z7RcVR9q6vwEJcc9UtsKsciagiLKgXFaq1taSlq7M+roQA39vDA",
+	"HUlOH9pocEsTzTENWd79Lyszgu+RIb1kcD5aSx8Qs6fVw6mghlUbrqmw63egNY90/C6Z8L6aJswj7XY7",
+	"1c/M++DRJVvHpNP1O3vdru/niWm3Tome63NpFrmZK8Kt+Ni4lkKR6pC5m9a6njKLtRj8aVpmvCkZFKHW",
+	"20G69/aXJxAOEmX5Op5jOXwvicdVe+6bCuVQu9yU0+/Ct3ImFRvX8b8N9jgeDCIu2MdTOVrGCvy48Djc",
+	"S6WJN2gYcpRdH+c4S7m0TmXe0XR22CJpGm7uac1FcqlA4jkjhgPROiaUQAlxMQSvfihnAh4tKpmychwm",
+	"iKb+ZR09QF1+qOyXo4nOvYPWMdQ5NZd8OY6d1qvH9BPL+UwxEdYNQv/GEuyv3JO9Clypq+XPsfGdXv9o",
+	"4uhXrU+Jb61coxJf+zjNoDJvQe/INL0KaWavtI6JD0uNM98DNrUtLiqrwoSfZjwQx9QHvZormSszSZpD",
+	"OtkbJIx5WA+okw4Vk6DsgVOvEQUb7ZieeCp4l1z49HQsYhtnzqNzvAU7sE1w89kliG/3yYDyiIUeOSAh",
+	"i5ja4Pqz6srq0VQxx8HljZhwwC3hDKtWV9cfjWK9JmB4gaccL5kprEC1IM2spd0HBw/uv9V9cLhINdwo",
+	"Z3tmSkmTPuTm9myZDVhBp8u/eqvU3Uilzm7SGzhaKxjmnWGuQYC3pHcTSe9xGdsW/eWp0mthICUYBQom",
+	"8FF8VRUdzWR/exbpNxp/xR+ffZuGQ5ZGryynxfDHZ3pdz+JpVQDdlldC8qGgdY6nW18RxVXEdjynKihS",
+	"la1vUarDDZMWLpb0Dq4uJZTLfsqnxFvOrXgRYjfWhAyvZ3YPqahQ9+wvz3n4XMXPwZlyGLdyXkNdb987",
+	"8A69+95b3tveA6/je52O1+mu60t0+vis4TVORJjEPGx4jU+5COMr2fAaj8/+sf7Mzhte4xEXHP/6kIvp",
+	"y+yNj6l+6RT/cxKOuT5f36HJOBYzaPnbsQIHJbs4uRwYFRkaQRcUjnEz2wf0xNZArMy/9FP1mpKx3GQm",
+	"tqzRFawi36b9Cy1xK2sF4wW8FqlxolhIzpnW3jka687TN0kzZ7Y9cK0yCxjU2iS+DOnmfeGqzQjwDJnQ",
+	"RGU7oXW9JB7wiG3kp7qqq7pYVade1f23It9blUD+9SlXb+6mfLoFX5mnmZt5xOglF8PjLPwqrSqQFalp",
+	"rwRCnfVZHoS+sC/dgtCbCEKfsHF8yaBefSXVn+tfVs23ve1KsO4gFk5iedJMstduifNmEmcxGWglxrDJ",
+	"l6kp0QWJniEHR2fvnEoWtskJPgTBNnBPKkKoGQZ+9cgX9btwG4spO2hEINtrmTJ0Sx9NNZOtMBFih9ib",
+	"mFq7T33IfXXB9lF8VdfDx7plyb/PPEJdx4v2hmXiy+mY7SRz46nepsv4gr3xiv7Gkr2is8kW/Ef07Jd0",
+	"IJnvP+Is5CpczLx0y8NuJA9zA9yqg1LvSJLEEdywmBCzI3CIBCHokft+6qTsF7NguNqk73v3fa/rr6s8",
+	"PtbdOYofmq1B3ztjInTcXwoHPO8VUXEuF9zuLXMxtNxNlWQvqu+pai+llr7iz2tZ69xTldP7Zg/nfUuc",
+	"NasiKbMbT+rWYxBRhQ4853E400dNMhYS3/edixk64VIl075qZ821yCSaShI4YwkqtPN5XjDpOcen8K7y",
+	"9GGbnOHVGd7gQsGzrBlCh5QL0oTv8Sq0lfpI6RcGPJGKJBC5pWV0T4DHFbjGjzDHzFWbPK1NG1bQgZx0",
+	"LPm0AuB2tDjZUUnjdrxwqp0MkGZqSdd66hAoWA/OOrjdpBnGfXkvZH0u4aJ3HP7K4HDP9LdnXpOtNnkK",
+	"rl4dv9M6Ak8s6+wFrljtdrvXeIURqpYW7sie0A+CW5b7lFlIdGkLzLFvu+5nkKAJB+j6FjmI5L63//YB",
+	"OZ8pJsHhpidgbyM+5irv7tbx/X3P1Mc77Hhd39/Tr5FBol+Acq7WC+4Ya3lwBeyxY7zESsdjrueSntoF",
+	"FyFkVbE+StRa88Z0hgenScUMxQK5pNGUmR71fyo9nzr+PrmMeZ95PdHxD8glD1msvz4kAx7BA/fJr9kX",
+	"3yJjlgxZqJnSFU1C/d3beprw1wMSxdZxsNPxSX8qVTzWf+8TNZtwMdSddA7Ii2msdNOdtwgNL6nos9CO",
+	"rfM2uJSG8ZVu5MD3yeOT/NVBznvkoNUmH7m/gtdWTzRTr60W4GnXdQpXPxU+Ha/jd72Ov+91/AOv4x96",
+	"Hf++1/Hf8jr+217Hf+B1wLq573U6B16n85bX6bzt6aEtIa+2f92wlNuVZ7wuHNcr0BD2NyjKyE0+2sci",
+	"mlWg+6kcafxhasiE7JL3gZFFs+OU2TlpQFN1ZRLNrPyTxK+wQ2ICD+fOqdz5wxjSEMABmHftVN365q5a",
+	"mdvTZhYwDCfVK6WxdnkTO7BuB+1GzstpTfhvXaEqCk/PrTvdng+N0tKoevBVha/dmqm5jJmSKXTf1Q0v",
+	"Da0KHlH5wZxiN3ZCaSi6fk0e59xc4UbSDMe6NKFJmRiz8Ea50Cr9sHYx2DT/xfonvcrza1lD//ruSyWQ",
+	"CfSdQZS8fMz3MxdsLq+RSnxlPX3UVTVuNdBtaKBneUoq+bRxMYwg2Zw6JvvGfVR/Is2uRzJHLjGVLCS9",
+	"xlXClZGPvYYHLC0t4yzTHCl9nEbcOu6JgzzycDWzPIjA+9B19dczmMg7I6qJ/FM9Srh3MF88YTR0P7tw",
+	"B75CPVe944xOLjRoLVHwJX3WpPpLbU4LwiFNIJVHRKzPGKNqp6GMXmMq+IspMz+DYlOT9t/LL0E1zRUX",
+	"chX2kX/31q51M7mKskXYtKZRk/VfP3ANt0d6/HoU1SQm2BXB349xC/oRo4kkXK0t3edeV+WmnQ5tqUVc",
+	"6ZS4r94ekht6SNJcXHOcCnJ5YJdK7GVlSV1ldPP74jGtRHDpe7fUdhOp7WlChRyw5M35sAh29Xgd7h1H",
+	"4eONfQYy9/5Cc6VxLbF4y58L5b54ezBu4sH4RAzi5JyDSJ5TRGtNuptzoZvveHmamjrv3ZLUjSQpyLhv",
+	"fSzriWoJS2guaWGJsOoqLBYHsAJx5d68Ja8bSV41JRROMPT39OER6ezdP4C0Cyd7/4TQve8Tf+8BaZNf",
+	"I79K9gLPXJlSEjGlWELihIR8yNWxyRUaPA88k5tYsglNsML0iJHTh7InuCAB2oWeYxYHiokbzKdz/BRU",
+	"3U6G+509PcY9Hso9KsI9bGevP6JKf9cqXbKWccWE6jHr+f4vn53s/RO6931/78Gz7M/2r/3q3rMf+N79",
+	"/Vf/qKpIa/6KoH4RMQcFPt3SSxRoGgoqcI8zouaiIbX+p/pB1SQnLzhfk1ORVcgCb4UAhQwUYjCWabee",
+	"AxaiYi/dylNBlh8hIM2xhKJW+RTnAWlK3neMfDanOeamNp4meInSBY94MKW3sLthFJ/T6AnrXz6Sw8cT",
+	"FfRE07e5PD3SISHeJ6XfdO2fUNkuniq0C864GOL14rIFsgpZ2neQP+IJG3KpEnMZysdsGzVSqq4w30sY",
+	"I+ylYkJCV3CLHw8UE3Cv3srd7KDPQ1Y5SGaVNHZRYeY6a18VaGmDba3Pgr7VOlor+g1uFJhQKjc7j4Vo",
+	"adhnpGmdVAgdaAGQlnS5I60fFMa5I0JoVUURaplrb6XmBfkwoZIZ5O+DcJ8sHueYBJ89C0jT5KeeRlEL",
+	"JbS5LF7aoF0ZcPSqnA2sPnTf3Kg3qSIRo1KBc1A20panWV42qjWJbwuRKekkvOodWC58DTUOzcRqVB7J",
+	"+kld4aE0xkqOaMJCgs+6KUg3dNWF4uHrZJJbtnT5+rWNzbrYMdYdx2xtVwDeznu3sPumwu6n8QUT1Z6u",
+	"7OWEJ4AYatNhfMgHDHJKmdhEpVvLpcYI2YBOI0Xu+wdv+75H3iIhncnWkp4a0F41wX3306fHNm8bpBca",
+	"MRLA8wEZQZJDKL8SnEzVKE74901m+28zmrAkaC1eQuzbq1iGuWtZyX4ma7tFvGG2tbaZKMdYgM87a7Bg",
+	"AVfjMfDSegwmfwBumcrmTAVpdppwNTvTi2XC6uDQZX+9Z0/+dz99Wu1mRsdwwqHyd+UJJqibwyFN9fPM",
+	"2dewADjmsGvgvofDSAc9UmqymMtgrqfgHp2q0T1NcM8Nl7Hd7TvdkU+5kOi4mx93gPt7HquRUf4wRRTX",
+	"PeHbDa+BSD5lPVZ0T/gHTMtuSDVfF+OMKTdpNDC0xjEyfw/dv7gYpkVmjWNdhJopcE6bDBOfOPn4lFzu",
+	"o2d05rs8pIpd0VlPNIN7Yzl8bj4HqCBjiYuc64saMYnOgJKohA+HLIG549jPWaglRVCdFDNo90TPJLKX",
+	"R45LP8WJJmzAEoD+MAfwymYv6XgSMYkDsruDKRCZCKHEGwS+YQnebGbsUh/vnmC0P4Lx2uFKvaNwJNWI",
+	"zUjIJR1qFVa/bu1A+rQmrB8nIbjhacETvNzTve/1YzGIeF/JQDdDFRGMg5c1BOP1RDMxNd/JeRxyrH2J",
+	"yyVH8ZVIDQexYB6ZpHGBns0DkIV8nHx86iHbR4cksFykOn2LcNkTBRUJgv5SPQmWbEyTCxbq4dtnjyBt",
+	"X0BwN02uOxgC8kKPGK47g3AD3ADYul/5FfKu4dQ98S4QB6wslyT4+PHZ08AW/Ietg9ANSA4LNWkkuXv3",
+	"O0+ffky6vn/3LjyJ7vuGBfUaR4Qj50RWpL9ArmW+exip/HdaHuhvftBut1+9CsDTFGn2fCq5YFKSeKr6",
+	"8Zgdm+LMCRVyEieqJwaUR9OESdKciiSeKqrPzoSqkWdiTvShAdMF/75x+/fsaQvjK9HSgso42MO0UOdh",
+	"st0TeyQwkwqIb8otGEZt7FwwQROJwAQJHK4eHJPMdR/KJ3GMA4kHJHjXNus20xOESC18HM7vEUHHNloF",
+	"Ko3qzTx9SKgiiN6aQa+hYhT1IHQfPHhAwhhDUgh7yaXqNYJWOp2Hkcnc65QwRUF4rOEaKsh9mmiNh0Dh",
+	"Rf0ESEfM2woN6S2z885I744kATL/xxPk/A/hORRBEPQR/AAy7gKFkgDUiKCFMVG2FYk599GyZH3N23p1",
+	"3oVRaKzB05zEIjajaZN3IHYCTug0CgmNZGxcAp3Ml2bomcx1iswSLcAl4QqXS/NYzZOyCs6WiWAbmmGC",
+	"WQHkBwh+z1q1xTSKgjY569OIpsVjIUhSAyVcEAwNRsShp5eCju+zJMZwD70F/WgastBNjHy5j07EevXH",
+	"pBk4yOOIAPIIiGKaWcV0wvc09Q2ZIDJu2fOvBSATyoiDnnBlaGI0Q0OdZemq6IWJwEB4GyCiDNK8JPrg",
+	"NYMYBtvp7gdI+hEYVDWzA94DYUZGB2m1CfIhc1w0N8IiYmq+pPewFotRMlBY9wQqG0cGiHzvShVhyD4a",
+	"2efBl4q3/NZxASrYosFWu7niQjOOE0ttHhnTSCNrvX+DOIFKw6i1wEHW1EAhWka/j3X7jKYGYeR4+Roy",
+	"YWzfQ6YkMTyJdHy/C/sJcZL2KgGJSos3PpzqblI9L+BjeDJoHaPMBOaAKwu7qWiCgedDLIvNEzMW/Uie",
+	"Rsx8I37BbK1zFknWJo/1NoOIkxDEBFsZ3BtTQYcsuXc3gDn2FRx5KnC/dZNHhGpkvYc+8hCG1RNASeBX",
+	"m3vW1OAJ9ZKAxxtJ+UeckGagx/tJek/h+MTpj+kFRrvdbuGKdnx/356M36ARD82pQJo0FyCaiC/xRy2o",
+	"h1SjOIxAC+P+FMj5nA1ifaQJFvRLSDIV8igjApCoHrlKYs3SZxMmPUsqPRFYQB8YfuGZhACnDw0bsiDA",
+	"GpGOSCfwtGzciwd7CRVpqD/Kp6m4EBqrMDEdW3YyZKonHArqlARMm3zAZkhFY6r6I1PyaMKiiIVEI67j",
+	"tOUL+6SJ/yDNjElpGZTym9NQc5sBZ4n04BoD3ImdxLGa37rOtpqSj5a7+0uRsrqKs1MgIWGSZ+qSm3eM",
+	"Z45508MITpIvV24eRTKxfQC1WtO2nnk+6y1ICz42yR7ggubu3TGPIm6sLXfv6nMPoihAb0m48nZvxoDZ",
+	"Qg6Q0k/Nu3eddigICy4yadBK46/CqZWhgZtRVNP9+TQRD83P+nPJeAKMDv5C8fdRLp+ynhgSFxJE1j/G",
+	"5nW6/tsEHU490tn39w3L6hzqHw87hzaSrdvxOyZXgKcnAqnYE0ZDvJSbKDObhF6yqL4iAQZqZkCEphGi",
+	"KUVQRQInxiQADFGIPtTgqdcwe+sEtBkEbOK4oS2z+4uJJQf/DYnBqDWfN8g2F1dnbXS6meM0ciE3zmxk",
+	"WjGrp2lYu7Qz3bNb4LBN3tV6lAvYHG3VcBk9klKdBat1QftXozgrlagxSKpWGDWvJ0zGFHNHaFQpqwUi",
+	"cEDGrg850zyPpxHH51Hcv8hFiwPgN4rpJUvOqeJj0rzSzKgn0qcwisoCDcu3USUznaRD4TBzo3RplRRK",
+	"OMWtYwNBLDhMhzyil4BdzGpdslQuhVZzhtaODVZOX7QzRaCPe6YRGW7YHn4ho+nQ7KDZIyt1TDsWkvdE",
+	"8HIPg/iCo5RoTh+a84DyGoPObbgfaaaSH/gYlKnTH4+Nm4FRbURsXqeK0AhqXzxFPwwUmhrJGfl5cHjf",
+	"/vnW2w/snw8ePEiv2CyIZGHL8mDzPvztPoqcLmz1BEAqDYhGcRQCsQGQiZMxFX1G5BTKcNKJBO0oYXKk",
+	"R5cSH6y7XlrZE2eMkVTLMNpWkfodeoe3NJ33qbCahz5oL/dYkgCAlkFby8sHpPlRrE71lmiJz8KWhjk9",
+	"obVThFKg9aVdAIwz+iZwkVQ147YN3e2M4VHh0ngqTGBN7FUmNtYGZtoTzTMVJ3TIPhH0knIoqt9CsFUz",
+	"iLS8h+aW51QySBaOOjOj/ZFuAcVyqNGER0IuL8hgGkWto56w0b5XVBJzyZ/KG6AvvWbn+ryphOsDgGVZ",
+	"6udB0NTSE82gym3nrT2J89uzyv3eiNFIjcCLR0sKsAkEKbh4QpVR7aXG3mnmhZkJ8x/FV2SQ3rRigD3a",
+	"cpqYQEAz4lhDEj3MSRLrk3+suQ85e/edT56cPv2f2+MwPTsGT0u9NhODSD3NYCBeMCBNvTj5vAKuHQ75",
+	"S7YYQBW4rpoDjRmudjN94jSExewJAOiwE1o4BUOmNJTXQ6BhmID5GJ00tDa21x8xKFUXuLd9Bmakxvmg",
+	"TU5wE8FQQnHFesKOx+690Qoy5eOg+4A0g6dx/IiKmWH2GmZY01DLDNJaHAJNHbOTgWLJI/ktZHrWOnxE",
+	"ssQMMBZgvlBCGsxhgrhQqk2exjEZawpPXZO40Ns2TDDKmSrg1kCB50wztEzbZaE+az2hVRwY66G/nyFI",
+	"GIK9xWjDJOedq8UnFhNDYKLcxukjS5tgJz35+NS1PWS231bDa2gAYTwG2n7bxwIiTNAJbxw19tt+e78B",
+	"zmAjsOJXaO9wtxVXFZW3tGDMUQlWK4Rb5nQleGJ9wCRpWpWJWAXluNr5y0PPL2tWOu6JnOuXhjBFvyqP",
+	"lDzBql26rHaqiG8F09Uojhg51zoKGnqtxMGyL2hqg5JVPXH37jsgM4/u3rX6qlutqmDIOE5lYVu/mgPC",
+	"ugW4AdK/gMiBr1Clw/fhyB8bTHn6kNBIM62ZO8KO77/lPKEFkQZsVxoMaq0MCcdhAY2jhnuOYfMTOmYK",
+	"/Bc+q74Uyx659zht6mHj1TO8PGJSfTsOZyaUNM0bk1Ubv/c9U1HSghn4O0n0CPfCKT7nlK2X0/GYJjP3",
+	"pshMEGfGBZAcbFlbE7nWSV0fkEZqM0r9HvTc7HVnwwCOxiuv6stnryo9UHDA+3uwRWfptW1hsLhzqXQG",
+	"1TefZqRywCJWT0fsLO+roceceX81fvEHv/fFz/4ou3Bddshvgf/quy81SsmP2MAxwMwl4lplZZ1Rvv7b",
+	"P//ip79THKV+oW6UtsunV3F+eBmHsSq51Cc3Fn22yuDYy8ZRo+G4/8G1oDy6d8/eZvTj8T16SRVNuu3v",
+	"TYYN1+mu8eWf/cHrf/tvixM6OLwP5LNK4/vlxlffU62A5JfpzCguHslxbivWVl6qL3/n/379X/731//p",
+	"//jyP/+3JWdWnthcMoBLZEDVy9zfu25fr/I31ikFoToG5N31/e2xonThUr8B/WR2H49r91nnWXuaXZ28",
+	"9fYDfaRcbtxYiadU9rrv9GrYDJcoMI4KO5/ZvKtdSBqrsIvKwbxVWgI/twS1XKWxFA9I+zQ+Hq7jhu+u",
+	"A6rXjc2PChJQ7qws2/e61Cwn+G4eVtkr1WPHKIVJ3nK+F42jz555FbwS2aRGi3QIWSQ0pGs8gwQTVgXF",
+	"5IodD4gKNvPQ95/p1oum+Xr0dyrllIGp5dOnpPmds+7hfbx/S1FeLEiQeQQFHlq98Zkqo2GdH1lPPBbW",
+	"IjFJLfciTEsVHBEu5RTUCwiN19ggYYonxngxSdglj6cyuxFJMXpa7cCIlZ5oAqZGtQ5QLFdwj9Hx/W7L",
+	"QzNNTf7/CRPW4od2IwX3M8ZjThKsd02aXd/v9sQHvH+B3r+P5NDDi99+FEsWtjRsjKhCVd+o3dTtKu1D",
+	"T9fMasIE6DQXTMANYYy6sZ2hhPLiuAc7gLJ6TiQ3JaLiQjEDu/L5hcGyqefxJWstxsL2wsBwmo7vHxyX",
+	"7rf012+TZmqH4hIIBHw3FI96IrtHsnGJz/V7QasOLj813jpvCiuDme2pPZB5xOlc0eGdF+jXXFlyT2n9",
+	"is5IMyX4ju8RMOa1cjzPdWPs+F49XgCRbuyBawq3XF/eXCycBxBzejvYMySiWW0Z7D548ADsT0XjYv0a",
+	"LFoC0+rcQb29lxJoeUgaLOghZTQMpzslUYdAa0d5uMwoUeFZS04iJVXhyZXXCjZwNYmZOt3uBPzlz1ZR",
+	"+Fe5SBsBZZ0KG2z23dH5+33+mH/39JPvn3Y+4qfyVDw57L9zev/0YvKPf+Od7z5ot9uN9UDMdiEi7uRG",
+	"+LB0xCqHclAAiI5XUWrqsqfvOP1bS1sk/7IlCiNAVzlolQN7uzAwF7Gnbx9nafZMxtYoItVSI7usL0ib",
+	"TQ9bPSK9VqJc66wuCW014JBZWMF8hPs+U+kiN6N4SLhorYZzDzzY/xTsuhes94ZMPadR9Nz9Utbj36cF",
+	"/0yZdxAhIyqPCHibOvnoNHnbxM3m4lPDSZu+kQsPX8GLW7j/6Ik4AflAbSGceOCBeK/NQWdQqpjlb5C5",
+	"crGCcbjMr4FkKj//wCMTLjSshcNnYOr5DOCpVFnZbMGu9Gd4qk3OmFJcDK2clUz1BJjS0SRsbz5I0/fQ",
+	"zwwd5FsGmH5MhwwQYJB5xAZkwvsXaGtO62M42eWaQVbUISD/3+/8pf62dZw62HKVJZY1Doc9gTHltjlo",
+	"RsYkjkJzvWNuASAGBSzBF4xNyFWcXGiYrDWZ6UTjXP1mbt1abRJAtY2gJ4x3Izo9mCzNDtnghUkUYZUP",
+	"gMAfsoHx8oVVsBf59paWRGygPCAKo1LAnUJsbgb19yGXYy6lZuiKzlJTBIW7SaAm1RPw9DgeM6GOSDCm",
+	"L8/Yi8AjAe7tIznMfTgzGVjt1Y/Qmj1UMQyIVPFE74YeYcToJStpGPnDwZVk0QD91Gz62HkW8hIoHzJ1",
+	"EkW5rHpvEp5HUU7c5BK+5WErXrk7386V+aDDlcTsss0fHN6van5pfv5+eZF3h8IKS2glXYEbf/aDBlWK",
+	"9kcsxNQDjYbXcD2SQIgVK7Q0jPuXWarn2eK4T2I+0Y6XmnTh1J2YvOu+k19b/zii8gmj4Rl70Tjqeg0u",
+	"H8nhQ4YVCEzYjv72Y+CeNl8+lx8n/JIqTOppn0qPmH0fQ/h9COeyHYy5gD/1txVPVtMEpqC2Eeh+jQl7",
+	"nRVFzyHrj1G5kvvLrKTTgrui+4tXNPtirSU93MqSdp0lBSYCTL9x1N0M61ef+zqk7wzUtb1qjO0m78Yd",
+	"N6EPGbylM/Sacx1j7+TLjVQPdzM+shRCbOfBSOZoMy5BxR9Y5PvZM03TNh7ts2evciDyQyiKFUVFIWwr",
+	"RjqAspgTtqpkShXU7CLerEeZayPMeFCQo+gPxgX4JzoHVAaQF8CCo9Z8FNcTBsYdg5NWCjNGFJy55LQ/",
+	"yiNJ8GJNGJEXfDLBamQVCMX40V0Z3HtFZU+4GMEz7p/BEjg8uAZAcVPQxHwmUNhoCMStlm7PvE2RgteI",
+	"Bdt97zUwaBX+cj0g5WvFnsubd4uprglTPVtH+m9A7m9Ilr7PFDgavilZKpeXpWdMSaybAvYVkFFampoM",
+	"8IH1eDRmC/1TLqt/nvoDVLTdyC0ueiL3SpAWKm7GNlOQCd+DizgMNZtBI1kRs6uETiYsSQN3qCSTiPIs",
+	"xrIn8KcWhm7nxHISX2nGYvygM29dR5gLRmZMeeQcQo6jmQlIyTVjX+mJcxbFejlUfERozo61XDI9jJ1p",
+	"uWEJ5gLVcWGbMJZ4ZRsHl4RqYJKavIzXbE3sTL4IAzmBxUDrU8SUtDecyEqLFRuCIsty4rswtlwP0vhg",
+	"Z6tg08YhCwuAV58ziPwWTpkbcOou1LkBozKgMIw2RyfXApW1M/o8cm1duQoKRVxUTd8GIIF5ayqnNIpm",
+	"JPgMRc+zoJUDTsdOG7YIEIXC6jMSD3qiGJleD7Qw5IVL10X1jiSdfd/PBWm9A17CVijaEu5cpVEUpmxU",
+	"TyQMHLfNei2A1kHhPpk6AXT5pdbTN4cTnettFgDrAaD50XE+dlAj14x96PXrCfjhahTbqWTLVo7nb1Kk",
+	"Kv14Ps46jdVt2YjCElyVNweuhvFHsYLtnxW99zA3orLVx+5Iay+W5YSJpJmJVdLNX0oXC5QstkYA3Hj9",
+	"k7/64u/+9Bf/4y+LSrtbseSzVLA/W9lA19lTswl7xCV4edYC5cohrwCf9ougZ1vjX0bHWG3wBfPM0gOt",
+	"VUAmXOxsXTtlMFlhH9tsqZdGdWfXpcQUzut2PO0Wnoc698lalAWF7faLjtQFtl292Zq1OmLagwhp0mlt",
+	"1ehmqOJoPZUO42LWUeqKB2KDbduANjd1XVxSwzDAICc3LUjfgXaBYcf3aBg+P49o/6Jen8hbn+Bh1KcC",
+	"+Nv8cJQmRRDgDen+BtFuNlmQPrMzomKEWjgMDRpEnPQE3D46SaczIarighms2en4+602ORGIJOCWElqT",
+	"Iz4BH0Q2UW50/eV+a1umtU7Xf4tA4PlJGGKMcr4lOAbN8TRSfM8ELMuZ6GMJQwjWZWEK/uEsxVFYdArM",
+	"LyJ7MaVR8erdgLW+spe0OdxWdiREN8KesM7K6XaaAJsqAEbDEKb6BoEXrFiJXznL4/h9ZQaYHd9N1nW/",
+	"sSVyke9RueMHDx5sb75v7Rnq+DbSabUfn+PxHgsrGe7IjKJysHbTtdoUcpwYGt4Z1Kim0C0AjWs3wVZl",
+	"mtmyk5xDDTX5txZEbZQJdKnIjTLdIjs2FGtzcNY53q5BbdcEHk7C0ObjMK7o6aQc7IDicQ3UYP3J3qrE",
+	"D6bZOQZJEcpM1jsnyaSocnIPgSS1udmcPDUiVowECXvxSA6DNjnRIAKiIIaUCxPzDG5OaQCE2w14AUEq",
+	"PhZi9IATPgFGrzgKrU0xYZJBLrkJEyEXwwrQ4A54FcywTzCRzYkztvyEIUlAnOuhCArczi0myBpYBRA4",
+	"rzU1+nKbbtmAA3NWDLQinY5u33lzRGUOReTGpzEa+JdOhV3/nliFAIAZQK+HNdAEV/QGBPdqMshxomxW",
+	"hSuVF8iRXv/un3/523/41b/4D69/8l/0KY23DlXyUlurizAZSJHniGyole1K60Uj//K3//DLP/5xGvZY",
+	"GHnqfL8dtLNoMF/83Z+//qu/Kw8jjVRYfgE7fseKFiSrmhhiyBRmVxTyEeYOyUpr+fq3fvT6d//8i5/+",
+	"8Mu//ovyJIxdZrVJ7O+dVwjGzTZ1rYEc7hkeWrmMdyRhNIm4UQodhujIajAtW9Y9Y2qltf3qxz/5+x/+",
+	"yVc//xdf/PSHX/z095Yl1dpZzfNnzyRhZfDIKqv/D3/7+1/9+Cdf/uRvkEN88dOfvf6rv3v9L39vlV1Z",
+	"CazYYrQ7jjkuccg6S1manBXuZEI+GLAERUW2jKRpprpdW5fTwU1FzwtS187prZq/VXTYKcV9L8H25nZc",
+	"zZPcHosWR91LEVyYkaAZpQJPQrxbjIEHc4eT40yVwzmsWgAz4RHEKJgWqsaR8bBjckW5ypKIAStbOlzm",
+	"YZohrZCxDW5FTV42ILeU+6wV1r2hsmP5x3VpO9aESEHtGVgEWKXnLNRqNKkD9cGe1+s3z+16z7GUujge",
+	"E3/jhTrSiUsg8SCHeo9IgOlPnzA5jVRAOiYLsyRNyJx7zkxCJUTh8cCkdwcm45GAhiFmlw9It+WRvQ5J",
+	"2AByctuWbdZtsIoazdcZUVnJcZQDjCbR0w9Z0lpe5cE5HGnVp1NWfU4mkyS+ZCWFB10N0u6NC2en6x/0",
+	"hGnEGl312rTJE5gqdNMtd/OEfY/11cJuihfoK5pU9YlcQbHpiY7v3z8u7gJqqobLpLCn0/EP5mo/Tyxp",
+	"vsG4ENjqGqXDkHKG+1zCWwIlpRScwv1/+NvfT5Gqe3Kw9ssyIGmBPrK/J2L1xNJ8ORTdzEBAmk+8nzB5",
+	"07lCl50N5rj2pBaohysoWWhR3sqgFqz0/T0RO8d1/rDQarz7YXX8A4uUvgOthzWkXTyrW6Hx0pz2Np4U",
+	"ioPqSRhRYSHLKmMv78cXP/3RV//5L7/68W9tfRLrIRLNF3cXypVyve2a/Iu8Z6HaktMJ9J5WKy2AnZ1s",
+	"v+C1lJgSO64cAlUGaJrwbYfIF1SsFY3/89iF2+N9d3WyOlS1VmhrczDQPaXMFdhDpR5xkB/H3P61jpH1",
+	"XwkGanNK2eP95rA/nrTr0gFQ2EJwuZ565f3CujqBph7YuqI6ELKIKbbwxuMJG8eXTGr8px+0CDAtG2FG",
+	"au+cclf6bXIic5nqTQJd3bGph7N3RWcmAWzOpwbaMwfflhbensPDoYHWD2EoFk678wNAnXfSsMVDjrAA",
+	"iOQhVjjYCGoXuk0dUFNnkp4oeEl0oOxHCUDjqt6QG4Q6S5U72ZyAXPbuHGX0WqCw1PMWHQ06flfLuSpD",
+	"VEXHW3EX0JukT+Z76fnd3ipv6qHw0KHFr21UFxi83ohR1N2/dQyjtbToyvJutT9BgfuQ+cm7aknwOgR2",
+	"nsquSVZjp1uw1HVLAnnIFPovPgdfh1qJ/NhJpWJDa2QW+FKwM3skjsI0x4uXpu6HiHfSj6dCtUkxUTcH",
+	"SZsWnVnoeTjdYjwveJt8iN4eN1OKZdltzCeG+WswlVqazqZx1PVf1eXB245U22Ak5StlmxWwciRAPR/T",
+	"IdvtSmwhpjilnxsmeaYbCJ2qUOLMK2qnWd+WkjvV1GEDl2GkJmLZ2vZBHmS+c6Z27u6ycnuNjMU1jjr3",
+	"D/wHDw73fd/xsDUF5CrsWTW4Kcsb0tl15LBD1CvnaANZkWP7m2XhKBPgttzyqiSiubECV/sVBWNZiZbk",
+	"7l2bwO3uXXI+c+oBuqnQqsVkT+RutmRABjyCPPfnMygcy0jTt1dkXnrvpWVweokVto5NWT8tIzHSGOsv",
+	"0SgylS0w2dkFg4Rnd+8GKZDGKiu2OFmfTrge3HtYXY5ChdKKKqEVNTC2KrCzW6rZN1Vsb/mG4vrEtiHG",
+	"p/GjGnt5VgMrd0y4MpHnczyWcmehcfSZ/8zb/hpvIRlagT5vLixYxta9EBa423gDkEGBAEvYIM/bgF1U",
+	"COqur/+XyepBEo/fW76+hX78o4oaF+tcX/n2izTfiCn2mja0livceysUOVHxRxVlTqquo64RoZRO2ZvG",
+	"KVXSH8StisuJTnaGW9ZBLNLJARFk+nsWEDhPlT/BBicUM1UQJsKewJKGUPUdwQeY152SBzSyiU/brkk6",
+	"SEvBZ8OprP1lKtm/DNrlql9ckFpbQuYMdicttmncwmiu7BsWMG5dB5L55bI9rO3Lfo0ghkr1dMTeFWG1",
+	"C7tGKrGwp+cYD0A3NfVB1hxD3VhIl0cR6eTz4ddOprtVQ8Z8v+sC36jO3L8Lk8sanP7ramFZIVnbYl/g",
+	"a0NRuRNQAlFmoGhF+WxDob8qic7Jd58fV8760/Hm4bxMAkEz2y8At2Nrz9rn6cYYdyztr3e/UQWItHje",
+	"vjVHI7qbacnZIU45Y9Hgl8Dq8rUFLGMuWDVUQXMLVoJ23aZMgYm59pXNzCs7u2+pIMZvOC64YSYWS201",
+	"4vfm2laWcH93TS12vPdxvEWzS8YbfgmtL5WH8CZaYExmBwhq25X5Bb1SVssFpegFK6SBIvFgABEQWRqY",
+	"7Xkgvo0pl1wHxGWSLm3ub5iboWGFpeQhHd+/X4U9cGXfdAalX85URvf3RKyqssSU+92Kt5/XmIrVclVd",
+	"l3vhk4wKv2k5429+wqJaMqwLWCjcbK2aqKieDK/DxzBHatfkYoh9WkmZOtrvJAvS/ZLwlJmBJ2FjmlzM",
+	"z85uKjVDJn+CL5AmjTiVrYJEu2BsIrGMdM7n/ZgEvUavEZB+xGhS7a6wtpi9T+wFox7ZGSZDWiG9oZkR",
+	"l3aOrc1ja5WbgKhbkybaHfY3xZ0f/IWBohpf/fCffvlnP99uap2VHPydsRivsTfm8r/RUCRTT9JjuoWN",
+	"QYXmH/72t1//q9//4me/9w9/+zuNnSRNdun7Voh/g0MEqgn0mtIf56nsmuQ3SJlMdkD5iS1GC0C6/Ht9",
+	"Kvosej6eKoYJ9OvF9LvCqPdXozhie1iwQ79ImoFUVE1lQPzyzXqa/5/AgQBxa74AUl9GAB92Dsn7+pV3",
+	"YLiPpkbXTdsuSFMAiLq3e3ia8lIUO+/4/uGxIUJTZ6TT9TvHzoC5W0m1060Wsv10SDDCGyBkRazQqOye",
+	"lIqaiytLzUPLX963lFLX/BqJ5rp+R4/8EUPL86pDnxv70PW7e+lOrt72HM1W0/9JoXjpJm0uzZXeyZPd",
+	"zmVfJVHNs5RbXc3kOIeMosAAhHPeNVeziwQWwz4V+kjiwi6Ks59Dj+7I3LRVZm+IpdLlhV09fWZ9dUs5",
+	"wnKyLi1ntPac6wnZHUS3OOGsP4jqYkxkjK1WW64i7euQtyXKviZ5+wmuP0X5hkvmSFr8vJaKfOgBZcDO",
+	"LJK/z8cpgS0QwzBax8MPyy1Z2dUM9O/v2qLdfqtNzuiYkUTPLZlGTBIqSWCGUeo/2JEc30c5jqdoBWlO",
+	"oyi+woT8NZI8Wwa5faluTv3XR7Zv4hS/nrjfPNRhJQRQHZy1WncrgILNZofMdJd9rMtdcbG/megBz7/8",
+	"ukMIo5kvQBI3CDS8acRgafq6cYPRiK2o2DFwAA+MRTr7O/CU1KAmTi5SaAD/hUqXpJsWKo0T4hvPs24L",
+	"TlsI/nD57DUhG9BppI4cG1bLS0MAbMlOSQL84xNbgbIJwKPrt1LHADjCkgTw38Jz9/1jQiGjJZX2HBM+",
+	"AOrHfARQiDJhphAq8oYhUxIBTsf3j+FBLoYO8+CiNK44KY6ASzKiyThiUmKynp7IxxXo895Ch8BwivyP",
+	"SfQIJLHoMxySZMklS8gYHAL0ELJKoVMBjZsvxCBu2596gkusINp2fg4IjWRMpJ5e4JY9DTwScKGSOJz2",
+	"7WcbSuFBHAUGVAjGwt9gSfZeLkKU4/ikihMWIo14dp3e0bMK0pKUJVRIxczcLzl4kIP1RVbZNIXGoLkb",
+	"Dlqo31QHHf2OMQGZ+rYuYCRNdIXjgitOI0MxpdpRDtnHRqxQQXxNA12PjOOE4Tcd3/dTqjPVI4iIxR7O",
+	"Q9Ax5K41s0DSAmDaE1DXAcEpNuBZUeU8eHBctfdpXjNFLxgM4i0Xtl7F0ygk7GWfsRCPGlLYHXtASMTH",
+	"XKUnlHQ98LQO9vbG9CWa6/bMpIIWwnfzIjZ9DgVbYRXgYYmLke8Kf9mbsGQPK/3n++yU+8weDlpQJKwS",
+	"bsOmvmkDGuzUR3TM5GO9VRUZTmEr+ylTzfQhYJUGn3lpZPUolsxoKacPc06ZLstBn8yUIGrRIfz5ETqM",
+	"/f1f/Pdf/Nv//Iu/+U37Pda07HqN4lnHgqc5rmdrWSL+t/B5yZL9cz1W05sS3dB7cfJYn5AK3OtO08zo",
+	"9W/9b6//1Y+wXKs7o3mDf7Z9d5xa7aNiyF/+7g+//NMff/Gzv/zyv/3T1QbupReLz9aoRWao4ykFdDJ3",
+	"pPNo6PW//L+gCMR/WHHRtxSl5CIYG6KEebXzEcsm0bfM5Hhr3lHKqrQWztT88A80fuRcUpffaq/hSuHG",
+	"UeOrn/+bL//4x7i6xVfr1jZTAees8gqgOGOpu8v1WmaYJe/h3B5AwAYeMZvty58bwQM/OeE1Gfcp53ix",
+	"m7Ie3yzsYMNrRHF8gWPF4ft24wAUQWHmCmbrNVyEhi2533wyCdPJ+oWfnNDvuht2vGlrHPmvNqygV8uh",
+	"d3afjducik33ahvaXu5ue672nL/dzh0zLNW7Xm29WoZbV1mvhO4yZdoptgdAb43guQLnnBM5lzt8c47Z",
+	"wnNT5n+5o9CtFcRbjHHLcbSllPu2o0IZLUewK2NkXrcocY6Kq/X8peoGaixc1OqNgWWRWv/Q2GFkzuBv",
+	"L+G7rSMi4vM4nEGVYSggrGLClUe+F3MIEooTW4OaK9DhNOw/Bi91q/f0qegJjHGG4BX924hrJXHWJp9q",
+	"gBtgrlg8kAHRhIsXE1YdwdS7oLuy8URxFpKm1kedwZmmF7oNLHe7YFTEh6l5v0pJtHoZGD3O2UArPHbS",
+	"NAF/i/iSlSoPWz7nqHuV9xD2cC++YzBPvGmtxwwjL7ydnTXF/L0N78odU3AFWFi7v/XvMJbpcy0/hq7N",
+	"g/6w0uia7xcNgdfiMvDQobedQcJKatpS/v8y3SxzhZA7t47F3Mn6j79pjGKGf8M8DxZQ1FwzfgFzzDfh",
+	"r0lL15U012wO3frlfMm8PmTK3Ic7BL9ipDkI21zUmooz01qKmOMrIUG6adHGJYSPN1PgLBmzgb7w6h3Z",
+	"8npiTmh6ajh+KAMiaJLEVw5MkKRZCDY/IjSKzJDHrWNSiGjviTVC2ksR7dBJq10oEyzTl7Uy0BMmnY8m",
+	"N6r4OY+4mpEmfnsnc1bQe5Ow/mV5gz7kUgUmXaGzwnhTcEyuRkygdZ1w1RNQSfGc5bQXtMw733Dpwo4a",
+	"43cTdgnYiVllYwIv7Gtr+Xj9XHAAmM2Nad4dXMpCNAjJdQUd5VYbCppkdnevwmJtrPfCpSB9QmrSB8Dh",
+	"P8mv/g13kciYhbEQrRIJvwMHimw8YAvcdDy1wKSqsmPdkmyaj3En2QGqaO0b5rWA+pJaIS/A+ihEHq2I",
+	"Q6oIKGdkyKUHsLa51ezRi2ysRYtD2fjmL2M3WzMxo2uc4+KSq3yqRi3sbVKi/ULugP/1v77+3T9//c//",
+	"qjzBhL0oZpIGe8z0WpJZX2dmgeoD/KZTC1RCNAcsmeDJMRV0yOS2AGct1kQKXxFmWttFPHBcDJrIdwxA",
+	"hGqh6G9hPtiXzme4BoqPWauwsD1xArfeiOWCCza7ipPQRmDaFq5GscTiEacPNejgwoSGWBokmvNSDtmA",
+	"NQIEOJlHf1SEPcGHIk40jqT5Yk9l2OW4P6V7tR6yqjLg5MFfyZV0HhhCpf5G4KBVnTd3BDzW8OvcbCS1",
+	"cSDVtQWQGoHlVQ7GED1y4JuBgjIi2zEA+maFV6Twar5b6PwSFPZdyEI4mTyiYsiSD9kli1BqriCq3Uvm",
+	"ItUtwBcd/Fh5k+N4/eP9YkVOpTlJC5M4YmY+nRSI5D0rNp55d5WpZ0NzV6C73gqkaZaWW4GuX+WSnYGm",
+	"7rWAJve8v/m8jsYIlZ6iTSGRcXGtg0TyOTcwuK6sJGakBhwAlh1rgBGpT0mchCxpk+xWyII7uOzR77MQ",
+	"XbayK7RKWw+dauykwOEzNJYfazMZxMnY5OCTZDI9j7hJsrSUgUfMrJcYUSOqCmxzoREGU6PefMiRtzV4",
+	"juVji5mPHbqpzHxcbffYQkLjbCu+KYK5vNQPzSNZwnWTZl3EqScCeHYUd6LpXOgibM95MZhJtuZ7MaSC",
+	"dzMnooy8lhNbdb5hmxgzVnAYW+yJVGcMuSZPpGfXIgfNyVrR8UMGTm0aJMh1JeD7TJkW7rgMf0UXkEr1",
+	"X4MZFhorwGrqvxFmpZsVBw4352n51XJRxKonMNKinEYp19WKeYg3SHpUIwG/C2sHJHKjMxiXMpni7cGO",
+	"1N3FeY4Ko9nUDLBG2cedrMgWKj0VKOqG5RXKVm1BtaeaIpCgCBdSEePJ33pyodxAt1QF0gz1FgjcRCBw",
+	"ffcJpTP6plXj8q0B1Czazp3BQQk0lHxTLC+qRw4nUIHPTB7v83LJ4+NBXrSrOLtQOMr7hQSkAxwlX/NP",
+	"qJ5I4zwdfxDZtm+Hj+QwIE05YVFklW5K7t4N7971cjUnW3r1LtgkTfTpDpRKDTvS4gu6zV2kq8DriSPS",
+	"OfRN+inn/urE3l2YC6N0CfCCpSc6hx2f4Fl9VyiWFHxRO4f+A2KP8iXXLYF7SnGufTpmmLyTCgLGMfi+",
+	"1e6JJ7C4ML77pfE9Yd9j/arxbZAqKzcwGFOOXjq+fz/1f+2JtOBjp+MfzE3AcWyWWhOkiUVMGL0gFMML",
+	"j+ZEQRIbmWgjj3cXBel0taMoyGFpD82RfoMhkbAx81EbYtBKQViTiD80d+N//X9+9fM/wLvxNV2Jy/4Z",
+	"2xveVr2NlxsWgvCVh7VEym+HrJbRA7azXAsynx5Yt9bvYDtb2se9TUdWnzBjp8RVOyaUortanS//5J99",
+	"8dMfffkHf/XlH/2/X/7r/+fL3/5Xr//wj3dR46WGu+0uOrHMu7bliX6NbmEoRq/DKWyNW9v5vKUulTv4",
+	"46LSWoYUVlW0vtLzc9ssYCJuGtqD/AiK0NdeJzv9kiuaOc5bOHMjEu1UcITrSLRTf4SvKQIAUbeGbbgC",
+	"hJZcuNaJyDvEHPZAJLBDVbF5eDP9XNPJcxUvCtE7CUNJAnwnTHPL5HQAKkmchFzQNChNpmlyPBJk990B",
+	"6Xq2rTQTz7cwM4dJwdMmn1rtARvXpFTO+6LVNqPxOi5Ohi85PAk1JBFDPVQuMRfPUU+Ul5s0s3GSbgsL",
+	"o0IimUGcEEb7I2IWwSjFQipGQw9+duJyHEaoYqs8mFvZhTpvsDUfsQq1bF4MoY0ojQWTaZKc1jGJEw/U",
+	"uZ7IVy1K7LVX6Omu9sl3Yy6Kp4o09apPYLH0EFjLjgHXKp9AqcajzSkVsIaTW5261hNGXxOFXXX4pNPO",
+	"/eNlVLe5+Wt6Ypuq24L8NT2xruqGq6HP5tP4ZuSBrrfXzvG7CQs5KUxUQsKoRMPhyrrHqn6I1eMw+WnW",
+	"HseKLohrD2J7Wah3txL3LWA6Xbwn80ZiEvCsNZJ5PhxVcjbLD2MzT0B0lR1jq8rBY53V/Pt/9sOvfvyT",
+	"am/9TT1ETossYsf3Sqtf2OTXaP2EGd8sx1FclWNC5UX2rIrN92QWT0EWTSbRDPGKgSsaFxmUeBNUhiUO",
+	"v9tlTemtkpRfnIJ0AyeiKlZQ5SG0U6Wn4txek7aDPcMJ1OhSxWtmHTko5hKF/a3ScRyardVsnmbQERgR",
+	"g6AZ0Auy+BObEFSfMEaChL14xKSkQxbY5CFl3aTrolLdnuwJiik1s/Shx5i68YqD8ld1jZXXQOpUDKPP",
+	"t3uiqFgVwpJJdVSybvfs4QdOsHF6w3JHEovATx+iuw0OqDaAGLUhdKWp8Z4prBbpHpG5N0xt8tiu01G9",
+	"qtETq2sWVclOCqAfYorT+x93c4CbQ8Wyw7yO0RPFO6FNNYd5dz7pbdG2NIdFdz6gOFVqDt+z2/Imb3m0",
+	"8Hoaawop1xvXonIQT0WYCZ3zGZGMJv0RUIzhAjnGnI8AXS28wYRPIr9YEEK5skfUqvrIvIGt2nvHP9xz",
+	"AmnLy4wrGdqsRE6uJC3m7YFaDHbnDfr1b/3oF3/0X7/68U+++OkPv/zrv9ixErPN5VtHdVmx/02dx1Ie",
+	"u7tLjfxR3ebNxrXC9sJZqLTYH1aAditx4EBUyn/HgH9MrihX9TjglxmYr0PT12XlB13Kgsr1MO+hBwQ0",
+	"H+5e8P7FIriLZXQlCfTDjik/Lahr4NbTXB6pxBTfFbNYMHI+VQbdHTv3fSKapRcAWeL8FOnupgKP/7aB",
+	"jB/AdBZat002vIKFe06FHhXbyeuZm7xCpFnwM/KydYCnMaF6lis9Pa5eT6QP6DGwaNCa46Tk9rmVQkB6",
+	"129iYT/ntIjiNRJRidHKzE6kq7kYOuSovJBOeZ6pb8u1hCqHsYnFcQ0rcOUYNre/roSftr4OusGNFqDY",
+	"+Vc//7PX//JHv/gff/nVv/vNHXiNfGDP3zcs2485md+AGkU5Kjn62tQqqjkI12FRdGj6mhDVkxy1GX/i",
+	"9TMYz6lLtEwl4UdTxZxSwqUExvuto2JuTrAzYMEgDa8kE6GxBEoyZEqL74MdlSw8MCULb1LR4fFtueFf",
+	"wnLDb6zY8De1zPAvX5Hhm1Ri+E0VGL7+0sKPrr+w8AoVhVEcV5cRHsQJgUrC4RnrxyKUAWlCHTquJMmX",
+	"GFYxEfEV+VXiPt5qkxP8wlo47kh7Z+ZaHowM3ydToXgEIVRFkwpWWUQMoCnagJmCRaUnij6VO4IFXbeS",
+	"8Uo1jFWMc4FMLxYFbFDX2MQjrYgcvoYljV3Cahzdr05PtWPDRH4M+/d9/9oLHy9Yht2XQt72Guj2Hgv2",
+	"nXiaXHfnqwuNm1wxGSpsWimf1mgSqWwuqVVjYP02M6irZEFx+QInva2kfK3YqOpIXCs+uuZCyo/eQBnl",
+	"F1OuFpkrUglcLp3gFEEmEaOXbkWmHH6ZSkVUQoUcGCXFwCueSFUJUAxdLp1ep3PoH5ibnV+fcrXwXicW",
+	"DEbMxbD2WkcvzjIZepawbZiqSV1wGnJginm1BqzoAdwUM0d1kpbFZfyvBZUs0eM2EUja3Y69R5aQ63MX",
+	"susfYqHDd0D71QdjK7tXu5bAA3Y5r6WZ+K/bo3PDshcZOcxlVt51qkwKlgsmyDmLYjEE7bBQStJofn30",
+	"58iYkfyGm29ukJPK/NPk9ll03SmFbBxXiUPXfd7+bAJAjEucFUk1wyyfv+sATM5Zuyao9KGe57ZucGC7",
+	"CrhIpjUJ5ufffQeqSCLqGXAWhW4dAjGI34uTM6YCtCMVvk0r37fJST7lP3iHFMBWTwRpWq3AI4GbpSqA",
+	"8Ngsj1aA1Y8wl1dAxowKSXqNqcCil2GvcUwC9hKaKbqhez0R5NNsBaAYBaVsYwHGc2KTEO6pYZZeihn8",
+	"MkkY1JjMKlhdJXQyYYmEXEeTiHLREzEsJY3M8oHBTLCrwgRJU5+5qeizMROqhUU1wRAXVGfyCrCoQlBO",
+	"5hXsyLHIGMT0ip0xdVNuyqTJHnojMiTPNXal52K5Yjm//Ye/+JPfBBfo7aPLeUOxYZq5rHVf/PRHr//T",
+	"H7/+039fP6aN8OcW12YjfLrFcczJ9iLomJ2I8MSc+I3H8X5MyqkEy3kCO6U8gV/+6V+//sN//8XP/ujL",
+	"f/Mnr//5f/zFP/vv2M7r3/6tL372Hxs7KHJx5hzXb9hlY1pwWeayB+8EvJZk7E28i1x5Qa4zv8q8M3gd",
+	"mDJ/EK4JViKac6o8LExzvUVTXB7wz7mupBcMcptcPc4SkmqAZMit5ZxLdKbu+H7LmKGi0PyioJU0f4f+",
+	"7o7UMHXMEqLfqkRJ/WmSaEhnWg/iKHQH0VoOKb2FSAnefGpmncy/Pyz2RNiLKY0qlkEveVV6Dzf+oSdK",
+	"zZWeqsdkuTVbwsm6GNlXhdLs3t8MY19nT9IxK1ebrhS0+Q3IicH8Iq9vnastf738gBARrjCgLRsotzOo",
+	"xRjSdPPR8rbMypEhSNzeyFayeu54rexZe8MDWVoSPnV5w44xYd3Jd9GWi3jyK4TXPCEfDFiCPrb5ZUqz",
+	"l7RuRK371AB34zzg5p7iOvRZ2Iuvi2W18jheB8IsnKtrgpi2V9fgJEd8lw5xWL01uTeIk3MeQjaRenT5",
+	"HjzkuMOB5RKjXYIjU4kfrypMajm4EJUqnkhyFScXEMlms1bowbU8UHE+Zedncf+CqZ7ox0KwPqaEGzJF",
+	"ur7fJR/w/sVjEXHBHskhumIkjPSjWEJNVBGS4B6dqtE9kw3lgonA5lcnXEFfb7fQf64ngnTWU+HMO2gT",
+	"nCBGzRL8KWQmXxwdUhuYOAVLoiRB+sjT2YQZU6hZjnZPnOCtjNHozlnWYjnZBT6qW69GxhXLoGKz4tmS",
+	"gX3ZbI4pZgto11lTWLRyDf1Y7KGCjuIJS+Q73nWpAl+uP3P6sLYCDU4Y7r9uqHkxt4Ng5kmDt37xp7/3",
+	"xd/86y9++qO//4uf/eJP/3Yrd9dzas7UD+Srn//ZV//uN7/6i9//4qc/K46i7N0/t9bMvNxizlGorA23",
+	"5gjL62RHuDw7fi+lo5tl93KXjEt0BclO8nGxBs0SofXrpCabrlFHZoPEU86krz3flEsI1ySUsUvSPKei",
+	"ZaqXOPLYSJJlrhUPylJ3yNTzGBj6c7ytX7qyGea9whohikSMSoXx3RMmMnHqigYuIKUS5uwhkyTWu+Fh",
+	"AVAWkvNZTyAheZiZFtrWwtmVHk0qSZAbPgzETsIGqSVsEidY/2Tc8sgkmhpzEhSn6ol4QPANMw8tOONB",
+	"rqeJHmRE1SBOxiTWQ6ZRZMPX2+QJo2GWZiBNRJS10BMJG3KpktkRobl1kARrt2nYG4+ZUIQOFCB9WD0c",
+	"Dbral58A8SlJczrR8nffJ7InbAoNd/jxgFC7yKZsKTdFXeKpAkg04WLYQkc4I3pjIeOIkWaAd3/3gpY5",
+	"glytjhiqasqV5DyI85racYg0PpFYyfZGSu+lq6F1/JUqs1dX2dqgtzlCeZXCTs6W3CxBWMvRcmLRnPZM",
+	"NoIL9lKycX7dM+fkwWZYxoG0WverhiiHbl0uRC74UsgU5dHH5tEzU8bLtAbgRv/x/K3BPn3Qb3gNLr9N",
+	"+xdaPRNh42hAI8kqerLlwDpVIGnnpUJz5LNcrVBYEBCitiyYZ36BRQtIP54KJY0m4jD1jeuFpbSiWxTx",
+	"VZ3QXUkNrpTAKD2e92Mx4MP5uR0lAw8rvRpcFmQpSaYCRbKHVbjIJOHCSEEtpaWiiToCMR0IOmbfAjoO",
+	"yITyRMu7njDNe0TGiQKhTPSDXpYyUo6oltaS9ROmUBMWM6I35JxKvUFSXsVJSMZUXrCwQrr0xA0RL2ew",
+	"eO/gor/B9H75IMsVdKl5jHIHFWLyK7a7HGrVQacNS/mwOwJ9J2gYJpkGAELB7zb06TYPIJk6j9y9exfT",
+	"g4YM+AyAK5MmsrUmB/S2ILJyLGA7Mmv9nV2OM9sNsTWckQObb9e2QBbA9IAPp3jQPMNzpGEtu2PHFRrF",
+	"fL2ICZXMQGEwbMBUXvAIZNDC5Oig5xyRNI9GB0sKcoXZ8up1KNck6REWSUZ8tDkCI6/CCYEzJEfzaAaf",
+	"PQuw23gw0NMz8D9hk2jWE3JEJ1BRxK6hUTtS1887WvnSM6vVvDzjRhnqqZu5aokaWEdLWz1EEkrOacII",
+	"TRI6w0S8Vjkp6DJ30KQrdykjTFrcpYyKQ6YAwiCaMcjshioo04r8UCtfcNdbhKblVGReVptiS3bBGlqr",
+	"tBHWDqhi5qubAd+v2PmbpQfVrVWdcXB5BWgz4+BaBQvWtBE2nYkZNsKMrYY/PvNco2jKBivsiI2Me+1G",
+	"IessVMi82l6dNytDrHeuylWcgyVhgyMTtOSL5wjQdVHE+0whbLpj9TdpufR27Ka5e7t6cPAhH5gizOc0",
+	"dzd2VHVfyKWcQmbICzACwnVf03yC39Lc07ZFqeisJ7i4pBEPW23yiRmWuUCEE3c1iu0Jzy4U+yYyRMRq",
+	"hNk9QwKUwcIdi9klZaxd4Jt8dbfL27hN7tjs2q0y2G3YBz9x9uyGuYeLr+9FWeVuXsdVV347ryt2jg+U",
+	"4Vx3pOZxW1HzCkxcDkF/6cfikiUSqxWO5XBemmk1TYQkeOkSgMkxIGNMVo9BdW5j4Pxw965gV1rxA8vx",
+	"3bseiaMQ4hJM8Qrzek8EYJd7J+JMqEdyiMkMXvajqeSXrHWchdtVPAjfyOwiyvRp2m6TgMt3RYj202TK",
+	"esLWsbc1XpH/w9Da5GmMd3zntH/hgS0PGg36bpfmAjDS2mpTvyhVy3ZIEtZn/BKqqTyyy6O1vOCRHD7U",
+	"FOLBUunTHpBzpvvWjbEIQufuSPLds8cfEcVeqjY5IQm7jC9YmLZ+wdgEs1tJ9gKEFpc9kcDuaG1VK5X4",
+	"jp4Z7zPSNJ09nU0Y6Xb8DoTwuZuVap3pdqYKql33iEsFj/WEXU+9mG30FE8Td0rGMt9qqH9iGrS7w7Fy",
+	"DmbLrqiKOaGJmtn1dcd45KTOJuoqtjahAQkkF8OIPf//2bu6HzmO4/6vNDYPtwvsLPfjjglvoQeJomgi",
+	"oshwSRhBlrjpnem9Hd3szHJ69o6b4IAYCAwbiRMhiCUnjgDFiOHkIRbzIMEwJOSf4Z315n8h6Krunu75",
+	"2M+7Iw1YLyKXMz3d1dXV9fGrquG83e55FP6n/jbCv7nN8oabJB6rtE35ggQG6tcstKKVrChfQHkmn++v",
+	"hteXKgpTGgKy3yf2GZJoecQHatJQgisWHzNnZO8p6BrDqLRkV/EQGShE5DMgE1oP1pi3+wW4olHiq9Nt",
+	"dyr8BXeNgYSIfvMg+hH171rktu4XL/dPNW9C0bDsdHtHmWYDkrB22G2DOWKRdauGlHCvPxZ7vXw6kuuv",
+	"YELbd6QpTAqPkoGrv2rq3FaTGYjRroVCKOnFbXh0pXVblxELh7y6nYPLTIVqbdcy3m6ZEaUOvLHs/YPb",
+	"ljfgGii7YbGUVb6xvB5T6hi7xiO0WafN+wVpeO1pA8tlXVX6QO42KpOA4ubQ1xd4uMjq+5jUMbjaaJLK",
+	"yzd/u5Xct6tDUUU5uixLwYLj6+vWugErWOY60hO2SE5YKh/Nj5lNevIcTmwBWKoabEyGq0/WPVqRJWGJ",
+	"wIJjE3RYZTgpLRVdmVUiS8loefZqfzOsCSV9WDsc1l5/+8XFL7/9/Tf/8N3//evlz758/Zu/vfz8Py6/",
+	"+vvvvvzp5dc/uvzBl8PaefayBO+K5WK39afBVPxwe799585Bty3+M1vTgSf1CaPZhPnxB0k8ha0UIsI7",
+	"zaU/cRb5uWQ/8VPpd8Q/sOQDLEZSO6xN0nTGD2/dkmKk5cXTW/SUpjRpfTw7rqkXPgq8Exlivvjmi9e/",
+	"+bH+l8emg1f8+EL+PzlliSLslB93uj01W86DOMM0K7dud9tg9A7I2tLbpK6MDtPeRRss8omSt+Uu9GpO",
+	"oymmAkn3+vNmjaYp9SbMh2IgsO/esgs0x43yL8CQl//y9cWPXgmGfPWL71794vff/GATDryNnFFskmhw",
+	"ovTmL2HFjO9KuLP0g+uzYreKFy8//8eLn/98KS9287wokQcZWasZsrnjtt20EFm6hWXCRIaDHs/55IGs",
+	"rOQz7tUOxfSQq17/9odybp++wonVsg8FjwbvUf+Y3UUVSnJJ8GggRhxgIEg8J44jDTOKpUEawv7pMc//",
+	"KNl2iU4VNMw13ZeTOJQNg5WwahLTjbd9ixfqIwpcT2uPk0nA0zhZmC5OfrxmgbA2ds3r2G7NKU1OxFHj",
+	"R5QfJcDnKwuninfsNROXsxfcLfNrEsqJGLdf8FHtceJOKByuAXvhyr6OFANxwygJONNl5UOaHAMmRjWg",
+	"C1KC9bmOhbbnx2dRscNelg22btnVbrfdJt/DOT1hHgtmaVO1nw6iEi+b6rec1VI1PU7CAiB1qNyFzfeo",
+	"D15qfNxnp4HHOFaZ0KlxJX63ggOMsxdkxBax7O+cI+qUvhywF83VjjLqlZaDbQ6jnE6f/8i6Jb4s52GV",
+	"s0tw00N+zN9FMfsWOLqAsg+Bilu6TMRpqB3+1Z07z3evelpdlHPj+XSeX3M129Uers1mcm2+o6pplFfb",
+	"r3QciRP99CzecVea3ec3UkT2oXXSrt+JUnWOqvwngh6HBG1oQ7yhPCPdrSzprUva5rBORgmeXCFblWY8",
+	"pQtdztYUp2+Lt+PmfQplp+NGKt7n+PymCt7T5MSICaLas5WqVtDSMES5POSstR182FLQCE1BRSvV0Frk",
+	"QZTTWXR5EVTkZQ9kMWwfsjJVACt7xIj9WXqWUH/MDsmmSyDfkEJiiwux22GkgrcqLioGE/u1YSD3ChTE",
+	"TrtDwD4Qn1qpG47idJKFXi0aW1qf6qa0XO3bUp2TrmG7pTNQSrYskqiCZUpdkZEqg5uGutfXfcxVXL7T",
+	"K1cC8d/fhkAnOMIHwNO2T0x58I1uzEDEzNOrrgwoE4wsESTmnm8ZX1GG8+6a5K6qWxXqdOOwZBQP5t5k",
+	"JwW7dnjnzhtXIosE2VCDFHPotTuOPCgoV/xdqLLjDiFXPzqL3tgc1r7nnyihcRPYwUwkrNQgg02uU3G1",
+	"dapVW3JGOQqU0YJYpHw74mflB7kqeGbAyLTUhERRQQWh+Ed/CLGyNc5s9ule3sRZutsBz1+Zlbp12TG9",
+	"Ce3aOHU31u7avmh3c3/CjljatTiVy3XrgVDzuHHVC2XUZ2FwCgUDUlRcR7G/UHnn45CCKTiFzVZBtDpn",
+	"jLgvHfGD48XROAy8lLtCM3UN57dLOnZXTfAsuujfd0GzzXxx6wD6Gn3SI/UusJfnsVmKKvMZC8MGfmkY",
+	"WS2mXNXMIf+xavRfo0/2yVkSpKgdlaH/cAHyeYnGNJDVwwgyBgy8pySmBHuSePQx81JS92OP3/KZFwiC",
+	"8dbU/5PxgSNfcuTDXNYIlhq6gpO2zLGD1IKPfhAnw0j8kdRdw3gQum6nQYJUvOJakUMyrLVarWHtHNzc",
+	"MusR41cy2hmgoq84YI8PIzeLYmXvt4hprnQ6PVJ/uoB6K+KrszmfMF+mpjjS7+BLDziusE94jGXPFpZo",
+	"BQQqpt08isKFBKIKS8i0tY5ZqsonvzRMRVlMJ9t/aehAlUOKOaJgRHA8IGK1VHmlaRgqZCzurEwONe3S",
+	"gBN/ntBRyFo50PBUV3RGOvpsOotT3aaN06m+TsX/FC5Y/D6MjJFkWoxeIERlSML4PEwBtoyUjAmHJpTm",
+	"zJCwLfJ9ifcNUqN0D05wCABVQTDVNzfgufo+Yeyd9Ikr44bwQEeIAjjT8msNOUQWTZOl+ayYnDuMqISh",
+	"4e97nMySeByEDHld2j57iKA+YTOpekAhJTxksl9v2RnyewcOjutEchYOjXxnTD3mzJOwxH7G8GKp/Uzq",
+	"Z5NYd/cHAz1axBFrVFYL7ACbKysSmqYoDHgWHpHZWRg7Uc8mzAtmATRnMaQo6TSgOnY8lu+arQjtJ3sN",
+	"ybexTV0rUJOzx6cB5wDMTsg8mnPBw+oMg0yTZ0ed6SZB6XdLFVNV76taTMZ8wBbv9A365p2QTfNxsi+U",
+	"QzOByjbl9cURJ9mQnXZ7vwrwrJ6Hqqch9U5k+SlDhe10xBeMHzavHJ5/HVrBQtvoXFsY/Q/7+Vey/DRx",
+	"3ZM69NGBhAUaDSOkBV6kVJb2Km8qE/lvB8Ya1KSn7GUBqisHOi/DM6wb9jdj69vhrJe5RZDMsvpEp9vb",
+	"41AIJu/yUBTJMB0XP/zni09+kqEYViwQLektFrhuZt0T5p1WkN+c9b//18Unn60xX+U7ueoNWe7KKZnw",
+	"f/7q4tdfX/zy2/I5l5Z5XzXr3oaz7rR7zkjch0UPxw4Uvh6WX+oY2pW8JVgvxdfLybtlu6PrmXIJaKe3",
+	"cUvPnjPNeu7/oUx634Hh9Zwzcagrhp9RdXGZbRDFL+hesDJIaZQPhqwhN98wJWBYdVcV74PMElTft5dU",
+	"BflDDr+yFWtJUY2tLAGqbUmSzEgp0gWNQ4eni5CBvamVRSyJKs1GZ0p9lV0C1Olr80aYH2dC65XGVhxp",
+	"O2o90uZAsCZpiwDYVTSubQJftUl8sMNlvSy1RflxqtJZ1LJT2JzVANI1SGCa1hq+uSsodEdw5/ViOFdf",
+	"qZt0xQLF+9qRKOVq9ZI0HvQzUDynyiNgBZTBJRQxJkwLMLww8ddwDpF6nBDl6WkQnibVjW63izPg/m+H",
+	"VMmM8jWRKtX6cVXtAuTYzWoXvIEWJVVKafalTmmDlrxxLLehb/m3hBYgJsEFx77B5nyw3Wm8vDfMTfef",
+	"rlb9zO9VNMdB3SpQngs9ByyDDXswT9k9dMtB9kpERgulhx3rhsg4haNwFXgqr/KVznU/Txt5LmGyha49",
+	"UAsVa4qoI1kxBUvXKtYSXq5LFQD/va4C/JcB8o30DhnL3iKlqKgJrT/rlVkvaySlXFUiVKlygXdSafrS",
+	"ikyWJbkX5TkRK9exxWW7btTOZ1EajAPlhcc4ilY4twvlDeDa2T6Qty+jeUIkWy3P4a/7zc6B2SooV3hy",
+	"ee9zVbIFqkajV51rSFNwKpvq8GKJzhZ58L6smE8TgJ8RLOQPXQrET/wkmM2YP4x4ELIoDRfQlUAXyYS7",
+	"qtEkXOY6BDwFgTACuZWkqgaMhKvxYstvGi0InacTsWMe1cXQlpXUqCxS+Va01u46UfwUGco+jtJeiucp",
+	"LBqYblU9x1wVx13qSQoW2rmMpAHjkHrOg/f5AHmkaEwbScUmW2HwNGTjlAhi6EjILFysN7GSgptXATK/",
+	"b7DRNSv2FpOUaoimrhLFyC2HKjCrgplDFF3DGplAgg5EsTgZ1t6dp5M4Cf5a4jnfA5lGMJSNr0Ake1jb",
+	"4jopsNSSS2WujyVkXK9IX7z88X9f/O9PL/7ns8tff1Vr1sbr24JRiRW4Tc3/Kr5esTA6mz2k0TFLPmSn",
+	"LISxr2+tx2E8oqGwZR7y40ezFD53VQS4uvOzQcsD8YKqrG3eYbuWxNQDGbc1WItLrmv7Bsbmc8DuK+7g",
+	"Z6pNndoJt0lcuasyIs5eulldzGgctySGu0XehfCTvlWbshYXGt7YI4eOhCE2jMYBC32MkgfHESg2dUrg",
+	"V6P5nRcyaF0gWxkEHOzqRp+4GV+KCdqMC/McRm6ew1zzc6XtqLHWIITSSb2wwLW6UffaPfJMvojE9C0M",
+	"UT1I8+mHKvANLZQk5mOcBAgKqkvgSm+Pk0fRgIVjc2Tx5gfwqPFrI49bNzwMGWBhw+KeMLRa2FuAEbdS",
+	"ipZgxGVT/CwmKpdfvKLluTBF0Of/9Pq35c3pdq8balc5Qr+Q+C5XVWCxA5TlRFln0peffXHxyU9Ke/5d",
+	"UXHvvDSpVsfk7PCm+PTV7/7t7za6LyJ2dlR1P15++uryZ1/97lev1tyezfyizyx2v3Z08xb5cZlc2s79",
+	"iJu4hfdxs8qpuWneRK/BPHveeMPBPPPcEEj3mdzRnJzfQGnIF149V24RlPHzJKwd1m7RWXDrtAdiXA5c",
+	"NOShix4CFvFyg4rYdasTUZMogwAK0aj+MPN0IquoW3qJqQcZj0u+LXQdhjuRGOePN9WdqvGR2ndsjIfP",
+	"lIwIjnDeVJlyTWtsGHI6xy4qeizsu1wcaoDhxKYqJtFEpLkq6p0w6mNR1llqLnXKj0sGe1dvNxNbapb+",
+	"Un2n6n7+6PTEFmAdgdaBZjxzG8yRyr4q5AjCYIWosaYpS/6eA6PZOGvJKwh5FJsNUGhI0usTV9ZUPwsi",
+	"ToIxpu4JjW2WMKE0im8EvmSR74GhWENB0RaCt+auaS26+q2eeEuapOWPxfPEE4sqwWp2HDEPZ6Imksaz",
+	"wJOzk3asJJxerjhp5B1y/97To4/uff/e4OnR4N5fNBE59w55/OzDD48eDu4fvfeX+vceeYcM7n30vvi9",
+	"b2CYyVioVgBcIFBJHh+e0UUYUx923EuCEfrnKV9Enji16g+tBZ2GDU3PM56FAR8on6NNW40ClrcXgS7Z",
+	"bmK+cAhZkDZ1q1dsrmwFpbvOGRtxaKwD8FgnYS8Cc56K9FkP0yE4enVmZY1YM83vi+C0Q5IC2luDAuo5",
+	"OPj6MHAaLaSGr8bSUGZBPy8NFyQMThhxreQHt7ghd6UqYW6Fhql4Ru4ot6gO8xrWEL4+rJE6BKBgAo0V",
+	"tO45ZxOaGgQH/cSjidCnDVKLp4yesbCh6qkcdZckY7gZ47lYNTsGCUPDUiy6RDjqyIYmmMSPgjlh0go/",
+	"i6ZmHYO1CgUsKzmKP8hdatpgYSPQ3iStVqthi40pAqMPiUJIryDsvqP22RnhNBUpc1wASSx5GrqZg0Gt",
+	"2fQW/zmz120/bswaWzOumOqBY/vGHPBpOifMnnWJb9/NNDHxdG4RUtrrnG8DDI0xW5C+WMYh5DHxYiHi",
+	"0EUoHYObCra72EvmsbBEuU0ivG2aRu97N+v0YpPNWUGw28Z5kd1rHMM+LhNQ8jFiPJajVnYSIFaJNdwk",
+	"oWT3O5XqgNp+mZYfQZJGPGXQsiVE9ybQBh0ooNU8EuMXxL00Ieq6Tr0U/U1yNgm8CYSao1gGUuGM5U6I",
+	"OW1c5woy/qmDk8K4sBPLaWUch5Fj8yEXv18mctJJwpg6/IbUMVpLS+G5x2W+TRAV82208tTIS5sn4lTY",
+	"PGUEEaFqviHCmkaKik2n3EvWU5paqrvbhCVsieyAkwqtPfMkKUuNqkql6me6l05WE5ZVDn6jCZKyl2nZ",
+	"VeVqIE9ZwtVGR+zPHPG+SjEzKGABhNQ/59aOiUW8SayYXyLDjUGqkhpYpt8EHLN3TlkyomkwRaQOCcJw",
+	"ri0bGfGBFnyaFmhA3NXuyWdRkBbOlivEJj4JuAdXfxdNWsvTTuqUTIMwDOQyCBizjU3IN+46H/M4Qvsg",
+	"wq7GBhNlHsSW4VclczH18+fn/x8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

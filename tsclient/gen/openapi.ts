@@ -1115,6 +1115,60 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/manager/get_online_users": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * List the users online now
+         * @description One page of the users with at least one open WebSocket connection in any server process, ordered by
+         *     userID, each with its connections (as `/manager/get_users_online_status` reports them), plus the number
+         *     of online users and of connections per platform over all of them. Read from the server's connection
+         *     registry: a connection is listed a moment after it opens and until a moment after it closes (up to 30 s
+         *     for the connections of a process that died without stopping). The admin console (`/admin/`) shows it.
+         *
+         *     **Caller:** admins only.
+         *     **Notifications:** none.
+         *     **Errors:** a non-admin caller 1003.
+         */
+        post: operations["getOnlineUsers"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/manager/get_server_config": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The server's configuration, secrets masked
+         * @description The settings this server process runs with, as it prints them at start: one `name=value` pair per
+         *     setting, sorted by name, with the shared secret and any database password masked. The admin console
+         *     (`/admin/`) shows it.
+         *
+         *     **Caller:** admins only.
+         *     **Notifications:** none.
+         *     **Errors:** a non-admin caller 1003.
+         */
+        post: operations["getServerConfig"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2042,6 +2096,41 @@ export interface components {
         GetUsersOnlineStatusData: {
             statusList: components["schemas"]["UserOnlineStatus"][];
         };
+        GetOnlineUsersReq: {
+            pagination: components["schemas"]["RequestPagination"];
+        };
+        GetOnlineUsersData: {
+            /**
+             * Format: int32
+             * @description Online users (at least one connection), over all pages.
+             */
+            total: number;
+            /**
+             * Format: int32
+             * @description Open connections of all online users.
+             */
+            connections: number;
+            /** @description Open connections per platform, ordered by platformID; platforms without any are left out. */
+            platforms: components["schemas"]["PlatformConnections"][];
+            /** @description This page of the online users, ordered by userID. */
+            users: components["schemas"]["UserOnlineStatus"][];
+        };
+        PlatformConnections: {
+            platformID: components["schemas"]["PlatformID"];
+            /** Format: int32 */
+            connections: number;
+        };
+        /** @description No fields. */
+        GetServerConfigReq: Record<string, never>;
+        GetServerConfigData: {
+            settings: components["schemas"]["ConfigSetting"][];
+        };
+        ConfigSetting: {
+            /** @description The setting's flag name (its environment variable is IMSERVER_ + the name in upper case, - as _). */
+            name: string;
+            /** @description Its value; secrets masked. */
+            value: string;
+        };
         ForbidUserReq: {
             userID: components["schemas"]["UserID"];
             /**
@@ -2405,6 +2494,24 @@ export interface components {
             /** @description Optional detail of an error; always present, "" when there is none. */
             errDlt?: string;
             data?: components["schemas"]["GetUsersOnlineStatusData"];
+        };
+        /** @description The reply envelope of getOnlineUsers. */
+        GetOnlineUsersResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error. */
+            errDlt?: string;
+            data?: components["schemas"]["GetOnlineUsersData"];
+        };
+        /** @description The reply envelope of getServerConfig. */
+        GetServerConfigResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error. */
+            errDlt?: string;
+            data?: components["schemas"]["GetServerConfigData"];
         };
         /** @description The reply envelope of forbidUser. */
         ForbidUserResp: {
@@ -3665,6 +3772,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UnforbidUserResp"];
+                };
+            };
+        };
+    };
+    getOnlineUsers: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetOnlineUsersReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data.users` is the page, `data.total` counts every online user. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetOnlineUsersResp"];
+                };
+            };
+        };
+    };
+    getServerConfig: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetServerConfigReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data.settings` lists every setting. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetServerConfigResp"];
                 };
             };
         };

@@ -38,6 +38,9 @@ export interface WsOptions {
   WebSocket?: WebSocketCtor;
 }
 
+/** WebSocket.OPEN (the same in browsers and `ws`). */
+const OPEN = 1;
+
 /** Why the connection ended. */
 export interface CloseInfo {
   code: number;
@@ -145,6 +148,8 @@ export class WsClient {
     const hb = opts.heartbeatMs ?? 20000;
     if (hb > 0) {
       client.heartbeat = setInterval(() => {
+        // A browser logs a console error for a send on a closing socket, so do not try.
+        if (client.sock.readyState !== OPEN) return;
         try {
           client.sock.send('{"type":"ping"}');
         } catch {
@@ -243,6 +248,7 @@ export class WsClient {
    */
   request<R extends W.RequestIdentifier>(reqIdentifier: R, data: W.RequestData<R>, opts: { operationID?: string; timeoutMs?: number } = {}): Promise<W.Requests[R]["reply"]> {
     if (this.closeInfo) return Promise.reject(new Error(`connection closed (${this.closeInfo.code} ${this.closeInfo.reason})`));
+    if (this.sock.readyState !== OPEN) return Promise.reject(new Error("connection closing"));
     const msgIncr = String(++this.incr);
     const operationID = opts.operationID ?? newID();
     const frame: W.RequestFrame = { reqIdentifier, sendID: this.userID, operationID, msgIncr, data };

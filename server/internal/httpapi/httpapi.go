@@ -48,7 +48,8 @@ type Deps struct {
 	Log      *slog.Logger
 	MaxBody  int64
 	Metrics  *Metrics
-	Guard    Guard // nil: every call is admitted
+	Guard    Guard   // nil: every call is admitted
+	Console  Console // nil: the admin console's operations answer 500
 }
 
 // Handlers implements api.StrictServerInterface.
@@ -58,13 +59,14 @@ type Handlers struct {
 	users    *users.Service
 	friends  *friends.Service
 	groups   *groups.Service
+	console  Console
 }
 
 var _ api.StrictServerInterface = (*Handlers)(nil)
 
 // NewHandlers returns the strict-server implementation.
 func NewHandlers(d Deps) *Handlers {
-	return &Handlers{sessions: d.Sessions, chat: d.Chat, users: d.Users, friends: d.Friends, groups: d.Groups}
+	return &Handlers{sessions: d.Sessions, chat: d.Chat, users: d.Users, friends: d.Friends, groups: d.Groups, console: d.Console}
 }
 
 // Mount wires the REST API under BasePath on r.

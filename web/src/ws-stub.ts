@@ -1,0 +1,3 @@
+// Stands in for the `ws` package in the browser build: browsers have a global WebSocket, so it is never used.
+export const WebSocket = undefined;
+export default undefined;
