@@ -71,6 +71,8 @@ var errCodes = []struct {
 	{1206, "AlreadyInGroup", ""},
 	{1207, "GroupLimitReached", "the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit"},
 	{1301, "MsgAlreadyRevoked", ""},
+	{1501, "StorageUnavailable", "the database is unreachable, failing or full; nothing was changed; retry later (a send with the same clientMsgID)"},
+	{1502, "SendOutcomeUnknown", "storing the message timed out and it may have been stored; retry with the same clientMsgID (stored at most once, pushed once)"},
 }
 
 var tags = map[string]bool{"auth": true, "user": true, "friend": true, "group": true, "msg": true,

@@ -43,6 +43,8 @@ const (
 	ErrCodeNotImplemented     ErrCode = 1009
 	ErrCodeOwnerCannotQuit    ErrCode = 1205
 	ErrCodeRecordNotFound     ErrCode = 1006
+	ErrCodeSendOutcomeUnknown ErrCode = 1502
+	ErrCodeStorageUnavailable ErrCode = 1501
 	ErrCodeSuccess            ErrCode = 0
 	ErrCodeTokenInvalid       ErrCode = 1002
 	ErrCodeTooManyRequests    ErrCode = 429
@@ -92,6 +94,10 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeOwnerCannotQuit:
 		return true
 	case ErrCodeRecordNotFound:
+		return true
+	case ErrCodeSendOutcomeUnknown:
+		return true
+	case ErrCodeStorageUnavailable:
 		return true
 	case ErrCodeSuccess:
 		return true
@@ -328,6 +334,8 @@ type AddBlackResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -392,6 +400,8 @@ type AddFriendResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -456,6 +466,8 @@ type AddFriendResponseResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -527,6 +539,8 @@ type CancelMuteGroupMemberResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -580,6 +594,8 @@ type CancelMuteGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -754,6 +770,8 @@ type CreateGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -812,6 +830,8 @@ type DeleteFriendResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -868,6 +888,8 @@ type DismissGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -913,6 +935,8 @@ type Empty = map[string]interface{}
 // | 1206 | AlreadyInGroup | |
 // | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 // | 1301 | MsgAlreadyRevoked | |
+// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 type ErrCode int
 
 // ForbidUserReq defines model for ForbidUserReq.
@@ -966,6 +990,8 @@ type ForbidUserResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1077,6 +1103,8 @@ type GetAllConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1137,6 +1165,8 @@ type GetBlackListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1204,6 +1234,8 @@ type GetConversationMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1263,6 +1295,8 @@ type GetConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1327,6 +1361,8 @@ type GetFriendApplyListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1387,6 +1423,8 @@ type GetFriendListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1452,6 +1490,8 @@ type GetGroupApplicationListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1517,6 +1557,8 @@ type GetGroupMemberListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1571,6 +1613,8 @@ type GetGroupsInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1631,6 +1675,8 @@ type GetJoinedGroupListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1696,6 +1742,8 @@ type GetOnlineUsersResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1759,6 +1807,8 @@ type GetSelfFriendApplyListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1811,6 +1861,8 @@ type GetServerConfigResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1865,6 +1917,8 @@ type GetUsersInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1919,6 +1973,8 @@ type GetUsersOnlineStatusResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1982,6 +2038,8 @@ type GroupApplicationResponseResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2178,6 +2236,8 @@ type InviteUserToGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2243,6 +2303,8 @@ type JoinGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2302,6 +2364,8 @@ type KickGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2362,6 +2426,8 @@ type MarkMsgsAsReadResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2481,6 +2547,8 @@ type MuteGroupMemberResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2534,6 +2602,8 @@ type MuteGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2640,6 +2710,8 @@ type QuitGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2698,6 +2770,8 @@ type RemoveBlackResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2765,6 +2839,8 @@ type RevokeMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2886,6 +2962,8 @@ type SendMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2947,6 +3025,8 @@ type SetConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3008,6 +3088,8 @@ type SetFriendRemarkResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3063,6 +3145,8 @@ type SetGroupInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3124,6 +3208,8 @@ type TransferGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3178,6 +3264,8 @@ type UnforbidUserResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3233,6 +3321,8 @@ type UpdateUserInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3330,6 +3420,8 @@ type UserRegisterResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3396,6 +3488,8 @@ type UserTokenResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -21028,503 +21122,508 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37kxzJeRj4r2S0HIFuqKZR3TODXcwE4zQEdpfDXSwgDFbr8zYOldOV3ZOc6qxGZfYMmlxE0D5Zph6U",
-	"rQudT5apCOpCPPts2TyHw8c1RZr/y8ViufpJ/8JFfl9mVdar3z2YXQ5Dwk53V+Xjyy+/9+N7jX48GseC",
-	"CSUbB99rjGlCR0yxBD49GrOEKh6L4wf6Y8hkP+Fj/UXjoHFEVEL7jBw/IP2zWDJBTqdEnTHSjzgT6hD+",
-	"liy5YAmJ4qEkXJFLrs4Iu2DJVJ1xMcTHaRSRMGaSUBGSfjzmDJ7lQsX6gZ74mJ2exP1zpsh4Is+YzF5T",
-	"CR8OWSLb5Gk22YieM0liwcjlGRMwlCT0VDKh2uRIkVEsFel03yb9M5rQvt5suycaXoPrbZ0xGrKk4TUE",
-	"HbHGQSN2YOA1ZP+MjagGxoi+/ICJoTprHHS6b3sNNR3rx6VKuBg2Xr16ZR8GSB6F4Tcj2j9/wl4AmBM9",
-	"rOIMfjzVv3wkWYJg/kcJGzQOGr91JzuaO2aoO+apV16Dvaw4Ers5z+/uudtreLn1+t290oK9RnwpWLLc",
-	"Ml55jYS9mPCEhY2DT3IjeLltPUvni0+/w/pKz5fBRI7Le9EHmrBxNCVMXLAoHjMSDwg17+gd5YEYUkXn",
-	"Lfud0VhNG17j5U484orBp4MBjSTTAE2S+3HI5o5hHsM3HkSqvPRH8AeNSMgU5RGsWxCWJHFySGh0SaeS",
-	"jBOmEdIjvUavgYiqzljCNK6KWDC9wfwJ1S/7oRyWF9FryEm/z6TsNUgsiPngkVhPc8mlvh1UERWTAX9Z",
-	"nq14tBY66YQ1J/puwpkIK9F88xg7SOLRUgjrVSAZHY8j3qdCtRu450pw5p68pc9IsYyadPf36xff3d+v",
-	"WLuK1175RLKEUHnOwnbpvBzQOHPNObSl7iG+dHMRr/lFlONYSFZ5Ibdwfc6oCCNWCYc17gqO+oTJCZ7y",
-	"rKV+y312M/csASCGLCFNBR/7jGtBIx6AJGIgoF9oLXoRC3ta8AxXuJ/25Zt7eh3vKcgyx2IQV8BEMMKE",
-	"SqYaGoEjWQW3JAHRKuJStUnQTxhV7CkfsUDDggty+7Zk/ViE8vZt0qSSPBozcfyQXOy2PM23yEiWsYGG",
-	"4Uk8SfpwnIM4GVHVOGhwoXa72Va5UGwIwnElZDOBz+xoFlo8npxGvJ8+/cprZBspQ+Njc97I8y6pAwIW",
-	"euQjwV+629b7czdxd2/hTaCUshAmoWoQOzLzYq/l5ewF3nlVgTr3qeiz6OFEsfeSeDJ+yEanLKkk80P9",
-	"e6UGZyjy3RmS1909rzHiIhXEKqjzZB2VwS4uHebZ4ntdnBz2qwa4IYnXkSQWzvoNYHQNhi602JVR8gYZ",
-	"ryUyxmLAhydMKT1ECQ/RRFR13hJfuSXJIKJDoh8kTa6kRgGexGLEhCIXNOH0NAIQHT88eefJ773z5Dn5",
-	"beBz8AYXZDIes4T0qWQe2SFUkuethSF5QaNJxfqOlSTw0yGRrJ8wJcnIaJHegtzIBSQAwU5WAqIeIWSS",
-	"D4V+WiUThmC9YImkuKCyYVGzgluSXHB2qXEtFoz0nVcQkgbEaDaU7AVJqBiyVoVooxTtn7HQSiULwe50",
-	"kogHk6RmiScoaBTFjCVkJXc/VZQskFwMI/a8N/H93T6F/9hPp/gpIE0ZJ4qFLY8EQKXM74Zi2afihAQi",
-	"VnxglBTzFPJb89DCOOWu+ym8MJu6nDAp7aPLSVewiyNlJ8mDxydCwz3ySIf8zoh5pEt+h0aRR3bhv4AT",
-	"8P0eoULEE9FncOX6ZxpJwjUOrpb36GsPP3pkECdEj0Z2F4brGZVPGA1PkN2VR45oMmRSAaKrMy5REB7R",
-	"5JyFmiwkjIaLSr35+1izIC4fyuEDJlUy6Svn0E7jOGJUNGpfe8wFjL3EGwm/oIrdP6NLTBRRxaQynGIW",
-	"BuptaFbqvmP3Va1sgDYxkmsoEelEJ0yEMyexRgTBLvXxjpiUdMhI069goa3DHBmUhCaMoApk3x/wRCqP",
-	"jOEMNOGUmleqeLxR3BjRl7WI6q7wlrTrkuzFGuAccVE7H+y4dC2mS12IqinLSLLiSMure5q/9i8eyuGj",
-	"saoifcYABUQOCPtUk8EwBuXe/Kgpon3ukquzeKLMs1wM1yB/E6EBez+eiIqlPUTsBaQGsQyOQxI6UCwh",
-	"GYnziMuPkIMn7CLWtGxkx2Av+9Ek1Np9X8/GQjIZa+nu3r17baLvFRdDQtMbo0mh8Qy6ooJerXmRq41e",
-	"gkztLSPlmLEkYwOSdGCLe4sLWFWSaLqpd+PkhKma6wcMDk4guONC4o5k6nmOfASkiZahW5K4wz9hL9BR",
-	"q6Wsy4SCBDrgLAql5jTjiHLRE7HVCfCX1oFxsWpxQ0yiiHyDTIRht57VDsg3tNimj+8FUq/MR3zL+H81",
-	"u1bkFERodMvOlubW8CfpZWr52x5z+WiG8Y7+ckee8/GO3fHOONbIktQLi6W7NeKCjyajxoFfO6uLfwtO",
-	"O0+GzCzud2dZ3O/OtfBsROi7DgdVkCnL50Rf4jntbevM1jZdlA6nJKjVLNaVpxZcrCvMbXTUvMC3uaEX",
-	"4drbOdc8x65HrO62FrCMFfZRgoajoipfICjLK/OP6ZCLGp35kWBkrDl1PCA0z6S1DOt4Km5JEozTkYLW",
-	"IbyHDKOzc0olC9vkCLjNAXAQlAHN4D3R8f02OcLPYyoVPMNESIb8AsKMCLBbnFYzHfTq0YioWNGoiuvo",
-	"sT6cjE41xIsbM0vC+cTEmpbrcaDjw/8cTOiUTv6V15Bn8WXdnI/1XJJ/l3mEWkrq+3OnnT1lARucPecW",
-	"syBagDcHbJsPjCWzyoi7gKfovfTBatOs/qXSeJetoNKKTMMRF3ghZIWVTHDFaUTgKUmaSRwxctcH+5KW",
-	"1+TioVoj+vIY3+jAsZuV0iSh00bKE5aDhNcYgRNj7vrjJOSCJlOCz9uddLeyk6VDyCwlqnK7w2CHjliJ",
-	"t/YbafgfS9rkkYim+kbDMYHiB5ZTKjL9o70O3ixh0M9eW82YX7wxNyb8TZjwH7CIKTYjLG0APy0bfrnp",
-	"YMncKubvY3G0DJ33bpxM1xJDuRxxKesZFR4hOq0rFIdIxoY0asKIZN6IVCEb0EmkCGzbdRxZ2XoTGsmm",
-	"nKl5OCyB4c57Nxh+HTEc4Vt5nIE+n8CAIo21J0qvIWFqkgiItT3jYnhAgu+9CpxFg8ogGQuJ7/u30Pb7",
-	"PGFDLhVLEFFahz1hBQgDatkmzaegECAKyVskcCB4gJclIIK9BDCgcjBgCRN9Rs4ZG0sS9ACveo0DopcE",
-	"9jA65jv9OGRDJm5JEk/UeKLaLdAlygDJcKoCJAamgfUN2JW2iQ/qSsf3Ozsd398HjcgBgNKqJCZewHGi",
-	"ykTDkIVo0ZPwRE+gliLbeqh7IDX14xEjgyQeESqmzkFQm1UBGRoiVoSPxhE606ZMtclet2KAnshGaErG",
-	"SK/xhCpGIj7iSmMex2guZ/OEnsYXrAUb5NKYssdaIgr108HLHZYkAGAZtHuiJz4l+gP5FAW+T8mIUcHF",
-	"kHzaE5/u7Oyk/6+f9Mmn5MQgzafwBKz7U/I0jh9SMX3CXkyYVPpHSpJ0pVro1Ms8jSci1Ag0EXSizphQ",
-	"vA8LS+x7l+iC65+x8BAO8EGkIBwvSJhKpkcDxZKH8hvoeRXG6XpA4EdjHhdkxKOImxg2XOS+r1d+rDV9",
-	"QaN3NPqST93EmgHlkZ4SB4qo0hIzkhc8fAPoLA+HTCCSFXAkS23B6TRikU/JUTKUdq4RjbRGyUJyGodT",
-	"DRCKFl+YGgIJeAiDHBKkAHAe0ujl+kE7dBfgfc7EsYC39OhcSi6GXjYNWM3BZMxejjWR8eAi0z4LSfOc",
-	"989Z2CJKj+LZ0wGXD5f6xVMehkykM+6ST8mH8WOWwDyx0MfbVxpJBnojjo6Q+khOGbgVtDbhkcskFkMT",
-	"JIGhkyC03UFlw86yRz4lWnD7MFbvAqJoJNJACAkaZTJ8RtLEMpjsk08JMK6Klw2vzG4ee6mZun31LvmU",
-	"PGH9OAlz7xp/iOeGJWtI5QwuOIHBDYPEdfO8RT4lDyY4FjPYh9lbNEoYDaf4vCRNs9tsm166B0XhxOwb",
-	"TvBmK53obQPHd7NzrD7fQyJixAEIeJVyokEtFI/IROBTz+ElO/I9wAN1bCmXPoD8DTCRs3BVxqxPTicK",
-	"/Yn11I8DATRzdPDi4PZQ2E4pTacDqK9PqfSDxtBvRrFG629OHzNmr/eYocPMhZSj96bva9w7yg4ag9/t",
-	"7lCnuANnkEMHTa3sUVAhLx2U7ABKOkM+Np42jVtj63VzxgKSD3ADvdtmA1ikwFG7AJ4PY+WEX6ZQ6AJ4",
-	"UO9FUQ52YH/UIMI3Hk6ykzNw4JKMJsriMpeIcAYZ9C/voP89HW3PTuUOdnkWRyZ4Ix3xkMQimuKFB6Zk",
-	"DEGa18kxo+fpkBpgj/Rj98F39bsTrix6wcujiVREJVTIgSG8OBNaLe0odzP8ORawQgcGb9lVf6DZ0hNk",
-	"NBYS4GMjl/EkCuGeEWomiC/MfKmHLVUORlx5SMzhosCTXBnwyZ0xS3bgB3iygrIje8Tl7cLhPpRDs/wn",
-	"xpMLy9eCoZiMGgef+N5e95637/ueZjP6n67+Z1f/s6f/2df/3NX/vKX/eVv/c8/TV0v/09X/7Op/9vQ/",
-	"+55GKv1PV/+zq//Z0//AD3f1P295emnPKo3qek07jvQhtSzb8Bob4P7I/DUe1bN+LRNunomDarYuuwYP",
-	"yTa4sobuxpgvHNVsHus8Us1J4YFNsUtzoptkjGbIldmfeX99HtfwGvh/C3Am89RSrAcOYnneklvWkvzA",
-	"vLUS4bdwnU/cneW9MSKt1/AsJXkXNIHfNbkzClHDaxS0oIbXyKkcDa+RqgTwdCbDN7yGK2A3vIYrCTe8",
-	"Rk64bXiNvMTa8BqpaGnefdehF3mZTS8jJ2DhE9mHnCClny4JRvkvjWiDwziSiV12Ko00vIYjgdif7YcC",
-	"78+Wafi4fd7l3XrEIsNsPHvlNXD7GhDVxmoLneqw2A5pGmuH1oYl6bQM2ZCaawz1/eLi0MRmQcQ2Mhip",
-	"Yi0CArb3VXrlqv2JM52WCaOyMqh79ezPtfKLZmQVuaBe3No4SN+6sTVeR1sjkoMVciqRZZF1sip7Isj8",
-	"OAHp0yThVraC729JEiBGBh4JBO+fa2qs/x7QPvvoyQcB3MGAvQwqY9/cJM3izeejMWQDeKRLTtEn2u+z",
-	"sWaGDk9dJ2VhkfxM3Kc842Ng9SMasjeVnpkdxUK0w7jVlw9gv7I0UH0bRjQ5ryZVMN4tfashuIrQiFOJ",
-	"MajpuawRgJp6ULWIUJW0Y+5PSX4Lsgz4QF/1wCbBB2UCOgvF1o/KXwp34tG7eCWXeudDc6WXeumjGZHE",
-	"TnmFhTNJnBIMS7yRlVcoxpsb0dwjnZSkeGSnQxI2mMi1kmlw5pnnfUh8cnnGI2aXsQYC4HTLX7oXy0BT",
-	"xcsijoqXRhu3qkWV1IIVKjyt4Bg1S65x999j6iiK3EA/WR3TlYsv118sFF+USwd8VY4qgqi88k6/FV+S",
-	"ERXTQlJMqjOfUS1qaKWJRhGGEK6MqjMCJWXDrnCxwLgKYFaK+itEmHiNcS4Ac1GgO2Gbs6JUni2GGstI",
-	"08Py66uJ1XUoeiNUb0Kofo8pKFXyAZeq+uaDNWjxK58VPpl132fmUcyJXjULWvpupvusvJSL3y8jKblX",
-	"azOqbO6SzzusJe9i+t7KlzCPJje3b0O3zyVsNqG1hJxcviPCitNOJswFBU0YETGJo5AlabrdIYa9pM8Z",
-	"/JAqHo+1BqlIAGl4kE5OFdgh9ztd8j7/Zk+cTsIhU/pA0uy9JpXnhA4pFxh5AhbTKHRyXG9JUyn0oRwe",
-	"PyBUEqloou5n37XabvSME7JmZynv9UMnDXbh+GYnQzhPigqHlU7rGVAvTFQKx1dJWq4wm6syedOOD2Zz",
-	"kKuyw+zsdDzf91ttcmQQg0YyBuyQGhsMJrgY4OG5BwCpALHroCcytEiN+3m0sMJriIc/O4tibgpFAaPK",
-	"u34CMWbZVvFWqDNq/AexYIdp4DkMly0cc5tra8oWMtmqisTOTL+xJ7UYSViS0hfeXpneVxGmG6q/Bap/",
-	"hRrXTGVnJZonF6B4ckaSqO+T4weSYCmcKMpR9i1RyVyqCzxtP24g7WVOMkARMIugxxr3X27k9t/oWxu9",
-	"+2hvPRqPo6mrdZWP95xNSZCzzsoAHPSU9OmYKxqRdz3CXtK+0nzbcVwQCdFovELaz4+3MF3JG4m3pdoV",
-	"Fre0ilcAbSVtcm2iFWTmRFHFpD70c8bGpDnXSNqyUoQWn09NLQRNylLpYRdcUxyNVCm0Z8g/Dsx2KqWf",
-	"jITtlk/iKjVZb4aNsqKKrmyvo/uWTncpulh4e2XKWHV9b2jjRmljvTHKOCGtE3gJ0rVVk5S7rFqiVdzh",
-	"V9kM5e5ihVu4gQt4c/c2ffcglMkJoqq/hUOT0LicCPGe89bWbiIO4hWWuLAAUQWDjVTYr0uHNyKbfo8q",
-	"fsojrqaHiFRDfoFNbiAS8ZS50fHNiYiYlIWAeZst32o76Z8VMg7sEmSciEtVJb9AJx8Tx+jMEV8KCc/p",
-	"WSDiVTpGEs/3/UpRZyvFqedVLLiR82axinJFkDkUv/pmLEX7q4ZYmQvUUqsbfrBJfoDRsfWswNQeWY4J",
-	"4KDvTqJoq1KZ5QV2jctxgWzn1QyAR6oyaT8NzRMh4UMRQ1IAhUDDVD+fXc5nf/Yuva3X/T9n08s4qXA4",
-	"va9JpS03c3kWS2aTNOKEcLGDDMNGP5J+LBTlQhKuMlN7jmQuXRNtk0Qv61CwIPlzUWJ5ype9vR7RK1zJ",
-	"G3q3SXoHOtycslZLUrtqGldXuGhZMgULntVLIb/aKxHFZpjUq6+gnH8mq9w4eHG9y5bhw80929A9+3bM",
-	"BQtN4sxMFXMjF20biuUSl7Sw2820a9swI8x1MpvPC0tbWupmFt5e+XpWodHNHd3QHX0kIi6Yxol677Rg",
-	"/dQ3XTZqEOcJAF0UkRhGxdLha8SWjyOq9KuLzDxmCbHPeyROQqiIcDpNvzx+cJj+LdN8ZSqmWIOfDRSJ",
-	"J4tHHD02Q9134LN44PMjB0CkSRWJGJXKtkkxA7Y2FvuM9mJZdXm5TEu6QiSPs7AcGFH8X6rgJG7yRFE1",
-	"kXPlIkt2XXxzMcBuYWF67GD25g3wS1hVFlrfUoTVeXNlolq891dFUCso17WjiScsGtT47qucVNfUxT5Y",
-	"08VeAYUbN/ubcLO77XlXd+RVHudSZKdihJXJT90Vu5HrNkbDkguWYPO7auJlm68tE3HodNKbx8/T4Zcg",
-	"ONmSn1T1CvowNp1K2o3VxlwS3bNX18DzwjHc8NkMR0H6qDfDTezPC2OomwQ+EzmzoectrZLlTbKK7WtW",
-	"X1/cgGbnnL/gpbA8fW9lFM+f4g0B3+TlcDWoGioOv2n+uRQ2LqWaOXMsTMxLy/9KXaT8wpe/UO77612s",
-	"EgbcXLCNXLBCUIE+5FhIthmr7TwpfvuO3WI9iFmL/pb7bPpuWHlWsBMoRnALCs0x24COyDGLIokZV+ds",
-	"iqljlNy+Hd6+fUg4VFO0NaokCdISF0ErU+yWrixV6+fNGbpzwFgOG5a4+jVj3JSYurb3v6b/IB5lmxwL",
-	"EmD5wztY1OY5fAiyoqGBQbiANG1Xr0O3zOeInkP3VpOTC/BoeT2B731o6ka5jTT1Zy5UEoeTvv1s60p5",
-	"UFTKNop+Oh2zgDS7h8TXJwFFKPXN6sIEgrHw91iSGzeK43MMKdAbN2WqNFmamjAd0McDMIcnjIaHJolY",
-	"4t1lipxOnd1VVrcqjlZlD0rr1GFzABZCNUwDMslGVCjel4UCXVsqerV+RSIYfenKUWv3U1ysMlFWxWbb",
-	"U224KeKsWT6sbNm/agbvrJmqKzR2SfMyTs6RTLQ86zaZYr9wtxwrYt46bhuXFlzFMeZpxHW4vRiElnYr",
-	"XsYiXjNikTZW1Ms6IN+JObSi0A9LLbwl8QWNvDQmjosLrhgJecL6Kpoekk72DgQE6t9NOaPTabmFmx63",
-	"J+y4h6R7QKiYalahR5HpwPNS6LsrQcDhOHUyXtZxPxf4vSE8c1fw0TicX5TQXRCUJYwo9AxXpjThWjQ8",
-	"t5qaolwfn8XpnKUVLSwDrVIxENXvqqpuQm838kjXNlBioUd2TfnkplMZubVO1ax64WnhLtYoRUmmUIR6",
-	"zrUA0iaryUEHqX8obQzkNKpOFRJNdqzEtIA45FXJQk5H7J6Y0xLbacVd03GbFBtuLyxClY5uc01nr09n",
-	"521IK1egam9BJtkm469k8lvErypu+wZ6K89meevAc9H2eNWW0oosiQqN1NSTh7bLw+omeXQ8fqjJUvIB",
-	"u2AVEUeS9x0KBdYaLobrSGbL1GJdspymc2cXeh6lsWUZq5a06osxY8+1U6c1bRPrZoFUj+FZXSMHAtuV",
-	"jCb9M4/skd99Ao3N1oCtXtq2NFa3h0Ld8KbdwuUZ75+5PSmzDgs+iRNszf0NrJ2tv15HBnPqp5aliVLK",
-	"iUcGFDCYnNL+uW3yN5FomDQPLS6WrVb/OYkjll63mYEh6YO5gJBVa7m6+bVlaiFyBZxVDBpF2qyieTpN",
-	"BTL9gzFqYZcK4egtoKKYdh6gpLTKRGcJErBah+ybSshzplsSYzdPKGeTQNLsuPnKmqhqlLLaLajKgl2w",
-	"pKBor8OXliz2nLAX26K0E5mJWDNjiSenEe9n0QtVl/5bM/E688voC09zJOAgRXUH0dtZV6+Ot9N5thi0",
-	"Sw1ojoYJY9ATRg8K7U+OAR30Zp7G9Q2Rty2VG6Ss7a3v1iWzNck8ImNsW6t5iZWQYRziyo8mad6wRFMF",
-	"B2pfTiWRIxpFh9Y+NIqx95fUr9AIppHrdu2fU8ps4/1bar1sBSBXOVoqsGFxnxovvnzjTLuOzrRvx1zU",
-	"3/QNuzquQKMvMcnVq36cpB5vMBRZ29TJg/fhm9CtmyXULUniS2FSLbC2xzwdBfrsdR2xrZINH5JcT6k5",
-	"ael78ztEvXiI1VbndLwwQQKb9/DPQcPFScx37Es3pOU6kpb3ef/8zQkR2BZzbRnifRgmL0LkhAU9z9dc",
-	"VMiDcs5RL359z+1LN9f3Ol7fhzQ5fyiH8kg+YTR8szXTJXshZ0oiNTWtSrrfbN64RGDqRkpw0pAl7fl1",
-	"yGH33qxeisWzWvwSjnJv3tzEa3kTs44TReeCicq0xfvjJMepoKTRk3dOnpIzrp+cmsAPSbjCbqOSfMxO",
-	"T+L+OVOk6/sdMp7IMyahd+KUcNXuiaAfC8WEgkaMlNy+jVu5fZucxRFYhDS3ZNgm9pYk3z559CFR7KUi",
-	"zaDX+F6v12uYEfSfB/qfM67/fdVrBC3PKYmcSdZcHfbEoLAbaSJR9XTZJPGABN/rNRAneo0DffLQ6/sp",
-	"HzuLwcbfvcargDQlY4TKqejTMb9j/2hP6Siq9uoqvMSlQP0SmcqRiBrEokpBC1prW1oIG/uzeiiAxx4e",
-	"uCXJ8QObDW5xojmiIcuH/2VtRvA9MqQXDO5Ha+ELYs60ejkV2LDswDUddv0OjOaRjt8lY95Xk4R5pN1u",
-	"p/qZeR8iumTrkHS6fmen2/X9PDJtNyjRc2MuDZCbuTbTio9MaClX0KfTPbTW1bRZrJXBn6aNtJuSQWtp",
-	"fRyke2d3cQThwFEW7+M5ksN3k3hUdea+6cEN3blNw/gufCunUrFRHf1b44zjwSDigj2eyLNFrMCPCo+D",
-	"XyotvEHDkCPvepyjLOXWOpV1R9Pd4Yikaai5pzUXyaUCjuesGC5E65BQAo3BxRCi+qGdCUS0qGTCynmY",
-	"wJr6F3X4AJ3nobNfDic6d/Zah9Dn1Dj5chQ77ciO5ScWi5liIqxbhP6NJThfeSbrClxqqsXvsYmdXv1q",
-	"4uqX7U+Jby3doxJfe5xWUJkF0FsyLa9CmtkrrUPiA6hx5ztApjZFRWVVmvDTjAbimvqgV3Mlc20mSXNI",
-	"xzuDhDEP+wF10qViEZQdCOo1rGCtE9MbTxnvgoBPb8c8snHiPDojWrADxwSezy5B+XaXDCiPWOiRPRKy",
-	"iKk13J9VLquHE8WcAJc3YsKBsIQT7Fpd3X80ijVMwPACTzlRMhOAQDUjzayl3Xt79+6+1b23P081XKtm",
-	"e2ZKSYs+5Pb2bJEDWEKny796o9RdS6XOHtIbuFpLGOadZa6AgDeodx1R71FZti3Gy1OlYWFESjAKFEzg",
-	"Z/FlVXY0k/3NWaTfaP4Vf3TyTRoOWZq9spgWwx+daLiexJOqBLoNQ0LyoaB1gacbh4jiKmJb3lOVKFJV",
-	"rW9eqcM1ixbO5/SOXF0qKJf9lC+Jt1hY8TyJ3VgTMnk9s3tIRYW6Y395zsPnKn4OwZTDuJWLGup6u96e",
-	"t+/d9d7y3vbueR3f63S8TnfVWKLjRycNr3EkwiTmYcNrfMxFGF/Khtd4dPKP9Wd22vAaD7ng+NcHXExe",
-	"Zm88pvqlY/zPUTji+n59iyajWExh5G/GCgKULHByNTAqKjSCLigc42Z2DhiJrQWxMv3ST9VrSsZyk5nY",
-	"skGXsIp8k/bPNcet7BWMDnjNUuNEsZCcMq29czTWnaZvkmbObLvnWmXmEKiVUXwR1M3HwlWbEeAZMqaJ",
-	"yk5C63pJPOARWytOddlQdbGsTr1s+G9Fvbcqhvy7E67enKd8soFYmadZmHnE6AUXw8Ms/SrtKpA1qWkv",
-	"JYQ68FlcCH1hX7oRQq+jEPqEjeILBv3qK7H+VP+ybL3tTXeCdRcxdxOLo2aSvXaDnNcTOYvFQCtlDFt8",
-	"mZoWXVDoGWpwdHZOqWRhmxzhQ5BsA35SEULPMIirR7qo3wVvLJbsoBGBaq9lzNAjfTjRRLbCRIgT4mxi",
-	"Yu0+9Sn31Q3bz+LLuhke65El/y7zCHUDL9prtokvl2O2m8ytp/qYLuJz9sY7+htL9pLBJhuIH9G7XzCA",
-	"ZHb8iAPIZaiYeemGhl1LGuYmuFUnpd6SJIkj8LCYFLMDCIgEJuiRu34apOwXq2C42qTve3d9r+uvqjw+",
-	"0tM5ih+arUHfO2EidMJfChc8HxVRcS/nePcWcQwt5qmS7EW1n6rWKbWwiz+vZa3ipyqX980ezseWODCr",
-	"QilzGk/q4DGIqMIAntM4nOqrJhkLie/7jmOGjrlUyaSv2tlwLTKOJpIEzlqCCu18VhRMes/xKfRVHj9o",
-	"kxN0naEHFxqeZcMQOqRckCZ8j67QVhojpV8Y8EQqkkDmlubRPQERVxAaf4Y1Zi7b5Glt2bCCDuSUY8mX",
-	"FYCwo/nFjkoatxOFUx1kgDhTi7o2UodAw3oI1sHjJs0w7ss7IetzCY7eUfhbg/0dM9+OeU222uQphHp1",
-	"/E7rACKxbLAXhGK12+1e4xVmqFpcuCV7Qj8IYVnuUwaQGNIWmGvfdsPPoEATLtCNLXIkkrve7tt75HSq",
-	"mISAm56As434iKt8uFvH93c90x9vv+N1fX9Hv0YGiX4B2rnaKLhD7OXBFZDHjokSK12PmZFLemvnXIRQ",
-	"VcXGKFFrzRvRKV6cJhVTZAvkgkYTZmbU/6mMfOr4u+Qi5n3m9UTH3yMXPGSx/nqfDHgED9wlv2NffIuM",
-	"WDJkoSZKlzQJ9Xdv623CX/dIFNvAwU7HJ/2JVPFI/71L1HTMxVBP0tkjLyax0kN33iI0vKCiz0K7ts7b",
-	"EFIaxpd6kD3fJ4+O8q6DXPTIXqtNPnR/haitnmimUVstkKfd0CmEfsp8Ol7H73odf9fr+Htex9/3Ov5d",
-	"r+O/5XX8t72Of8/rgHVz1+t09rxO5y2v03nb00tbgF9t3t2wUNiVZ6IunNAr0BB212jKyE092kcimlZI",
-	"9xN5puUP00MmZBe8D4Qsmh6mxM4pA5qqK+NoavmfJH6FHRILeDg+p/LkD2IoQwAXYJbbqXr09UO1srCn",
-	"9SxgmE6qIaVl7fIhdgBue+1GLsppRfHfhkJVNJ6e2Xe6PVs0Sluj6sVXNb52e6bmKmZKpjB8Vw+8sGhV",
-	"iIjKL+YYp7EbSlPR9WvyMBfmCh5Jsxwb0oQmZWLMwmvVQquMw9rGYtP6F6vf9KrIr0UN/auHL5WETMDv",
-	"TETJ88f8PDOFzcU1UomvrKaPuqrGjQa6CQ30JI9JpZg2LoYRFJtTh2TXhI/qT6TZ9UgWyCUmkoWk17hM",
-	"uDL8sdfwgKSlbZxlWiOlj9uIW4c9sZeXPFzNLC9EoD90Vf31BDZy/4xqJP9YrxL8DuaLJ4yG7mdX3IGv",
-	"UM9V953VybkGrQUavqTPmlJ/qc1pTjqkSaTyiIj1HWNUbTWV0WtMBH8xYeZnUGxqyv57eRBU41wRkMuQ",
-	"j/y7N3at60lVlG3CpjWNmqr/+oEr8B7p9etVVKOYYJcEfz/EI+hHjCaScLUyd5/prsptO13aQkBc6pa4",
-	"r95ckmt6SdJaXDOCCnJ1YBcq7GV5SV1ndPP7/DUthXDpezfYdh2x7WlChRyw5M3FsAh2+WgV6h1H4aO1",
-	"Yway8P7CcKV1LQC8xe+Fcl+8uRjX8WJ8JAZxcsqBJc9oorUi3s1w6OYnXhynJs57Nyh1LVEKKu7bGMt6",
-	"pFrAEporWlhCrLoOi8UFLIFcuTdv0OtaoldNC4UjTP09fnBAOjt396DswtHOPyF057vE37lH2uR3yG+T",
-	"ncAzLlNKIqYUS0ickJAPuTo0tUKD54FnahNLNqYJdpg+Y+T4gewJLkiAdqHnWMWBYuEG8+kUPwVV3slw",
-	"t7Oj17jDQ7lDRbiD4+z0z6jS37VKTtayXDGmes16v//LJ0c7/4TufNffufcs+7P9O7+98+x7vnd399U/",
-	"qmrSmncR1AMRa1Dg0y0NokDjUFAh9zgras5bUut/ql9UTXHyQvA1ORZZhyyIVgiQyUAjBmOZdvs5YCMq",
-	"9tLtPBVk9REC0hxJaGqVL3EekKbkfcfIZ2uaY21qE2mCTpQuRMSDKb2F0w2j+JRGT1j/4qEcPhqroCea",
-	"vq3l6ZEOCdGflH7TtX9CZ7t4otAuOOViiO7FRRtkFaq0b6F+xBM25FIlxhnKR2wTPVKqXJjvJowR9lIx",
-	"IWEq8OLHA8UE+NVbOc8OxjxknYNk1kljGx1mrrL3VQGX1jjW+iroG+2jtWTc4FqJCaV2s7NIiOaGfUaa",
-	"NkiF0IFmAGlLl1vSxkFhnjtKCK2qLELNc61XalaSDxMqmUL9Pkj3yfJxDknwybOANE196kkUtZBDG2fx",
-	"wgbtyoSjV+VqYPWp+8aj3qSKRIxKBcFB2UpbniZ52apWRL4NZKakm/CqT2Cx9DXUODQRq1F5JOsndY2H",
-	"0hwreUYTFhJ81i1BumaoLjQPX6WS3KKty1fvbWzgYtdYdx0z2C4heDvv3Yjd11XsfhqfM1Ed6cpejnkC",
-	"EkNtOYwP+IBBTSmTm6j0aLnSGCEb0EmkyF1/723f98hbJKRT2VowUgPGq0a4b3/89NDWbYPyQmeMBPB8",
-	"QM6gyCG0XwmOJuosTvh3TWX7bzKasCRozQchzu1VgGEmLCvJz3jlsIg3TLZWNhPlCAvQeQcGcwC4HI2B",
-	"l1YjMPkLcENU1icqiLOThKvpiQaWSauDS5f99a69+d/++Gl1mBkdwQ2Hzt+VN5igbg6XNNXPs2BfQwLg",
-	"msOpQfgeLiNd9JlS4/lUBms9BXfoRJ3d0Qj33FAZO92uMx35mAuJgbv5dQd4vqexOjPKH5aI4nomfLvh",
-	"NVCST0mPZd1j/j7TvBtKzdflOGPJTRoNDK5xzMzfwfAvLoZpk1kTWBehZgqU0xbDxCeOHh+Ti12MjM5i",
-	"l4dUsUs67YlmcGckh8/N5wAVZGxxkQt9UWdMYjCgJCrhwyFLYO+49lMWak4RVBfFDNo90TOF7OWBE9JP",
-	"caMJG7AERH/YA0Rls5d0NI6YxAXZ08ESiEyE0OINEt+wBW+2M3ahr3dPMNo/g/Xa5Up9onAl1RmbkpBL",
-	"OtQqrH7d2oH0bU1YP05CCMPTjCd4uaNn3+nHYhDxvpKBHoYqIhiHKGtIxuuJZmJ6vpPTOOTY+xLBJc/i",
-	"S5EaDmLBPDJO8wI9WwcgS/k4enzsIdnHgCSwXKQ6fYtw2RMFFQmS/lI9CUA2osk5C/Xy7bMHULYvIHia",
-	"ptYdLAFpoUcM1Z1CugEeABzdb/0WecdQ6p54B5ADIMslCR4/Onka2Ib/cHSQugHFYaEnjSS3b3/r6dPH",
-	"pOv7t2/Dkxi+b0hQr3FAOFJOJEX6C6Ra5rsHkcp/p/mB/uZ77Xb71asAIk0RZ08nkgsmJYknqh+P2KFp",
-	"zpxQIcdxonpiQHk0SZgkzYlI4omi+u6MqTrzTM6JvjRguuDfNWH/nr1tYXwpWppRmQB72BbqPEy2e2KH",
-	"BGZTAfFNuwVDqI2dCzZoMhGYIIFD1YNDkoXuQ/skjnkg8YAE79hh3WF6ghCpmY9D+T0i6Mhmq0CnUX2Y",
-	"xw8IVQSlt2bQa6gYWT0w3Xv37pEwxpQUwl5yqXqNoJVu50FkKvc6LUyRER5qcQ0V5D5NtMZDoPGifgK4",
-	"I9ZthYH0kdl9Z6h3S5IAif+jMVL+B/AcsiBI+gi+BxV3AUNJAGpE0MKcKDuKxJr7aFmyseZtDZ13YBVa",
-	"1uBpTWIRm9W0yX3InYAbOolCQiMZm5BAp/KlWXrGc50ms0QzcEm4QnBpGqtpUtbB2RIRHEMTTDArAP8A",
-	"xu9Zq7aYRFHQJid9GtG0eSwkSWpBCQGCqcEocejtpULHd1kSY7qHPoJ+NAlZ6BZGvtjFIGIN/RFpBo7k",
-	"cUBA8giIYppYxXTMdzT2DZkgMm7Z+68ZIBPKsIOecHloYjRDg51l7qroucnAQPE2QIkySOuS6IvXDGJY",
-	"bKe7GyDqR2BQ1cQOaA+kGRkdpNUmSIfMddHUCJuIqdmc3sNeLEbJQGbdE6hsHBhB5DuXqiiG7KKRfZb4",
-	"UvGW3zosiAq2abDVbi650ITjyGKbR0Y00pK1Pr9BnECnYdRa4CJrbKCQLaPfx759RlODNHJ0voZMGNv3",
-	"kClJDE0iHd/vwnlCnqR1JSBSafbGhxM9TarnBXwETwatQ+SZQBwQsnCaiiaYeD7Ettg8MWvRj+RxxOw3",
-	"4ufM9jpnkWRt8kgfM7A4CUlMcJTBnREVdMiSO7cD2GNfwZWnAs9bD3lAqJasdzBGHtKwegIwCeJqc8+a",
-	"HjyhBglEvJGUfsQJaQZ6vR+lfgonJk5/TB0Y7Xa7hRDt+P6uvRm/RyMemluBOGkcIBqJL/BHzaiHVEtx",
-	"mIEWxv0JoPMpG8T6ShNs6JeQZCLkQYYEwFE9cpnEmqRPx0x6FlV6IrACfWDohWcKAhw/MGTICgHWiHRA",
-	"OoGneeNOPNhJqEhT/ZE/TcS50LIKE5ORJSdDpnrCwaBOicG0yftsilg0oqp/ZloejVkUsZBoieswHfnc",
-	"PmnyP0gzI1KaB6X05jjU1GbAWSI9cGNAOLFTOFbTWzfYVmPywWK+v1RSVpdxdgskFEzyTF9y846JzDFv",
-	"epjBSfLtys2jiCZ2DsBWa9rWO89XvQVuwUem2AM4aG7fHvEo4sbacvu2vvfAigKMlgSXt+sZA2ILNUBK",
-	"PzVv33bGocAsuMi4QSvNvwonlocGbkVRjfenk0Q8MD/rzyXjCRA6+AvZ34e5esp6Y4hciBDZ/Jib1+n6",
-	"bxMMOPVIZ9ffNSSrs69/3O/s20y2bsfvmFoBnt4IlGJPGA3RKTdWZjcJvWBRfUcCTNTMBBGaZoimGEEV",
-	"CZwckwBkiEL2oRaeeg1ztk5Cm5GATR43jGVOfz6y5MR/g2Kwak3njWSby6uzNjo9zGGauZBbZ7YyrZjV",
-	"4zTALp1Mz+w2OGyTd7Qe5QpsjrZqqIxeSanPgtW6YPzLszhrlahlkFStMGpeT5iKKcZHaFQpqwWi4ICE",
-	"XV9ypmkeTzOOT6O4f57LFgeB3yimFyw5pYqPSPNSE6OeSJ/CLCoraFi6jSqZmSRdCoedG6VLq6TQwilu",
-	"HRoRxAqH6ZLP6AXILgZaFyzlS6HVnGG0QyMrpy/anaKgj2emJTI8sB38QkaToTlBc0aW65hxrEjeE8HL",
-	"HUziCw5SpDl+YO4D8mtMOrfpfqSZcn6gY9CmTn88NGEGRrURsXmdKkIj6H3xFOMwkGlqSc7wz739u/bP",
-	"t96+Z/+8d+9e6mKzQiQLW5YGm/fhb/dRpHRhqydApNIC0VkchYBsIMjEyYiKPiNyAm046ViCdpQweaZX",
-	"lyIfwF2DVvbECWMk1TKMtlXEfgff4S2N530qrOahL9rLHZYkIEDLoK355T3S/DBWx/pINMdnYUuLOT2h",
-	"tVMUpUDrS6cAMc7om0BFUtWM2zH0tFOGV4VLE6kwBphYV2Zic5Rgo0+oMqqs1LJmWmlgatLaz+JLMkg9",
-	"i5hQjraLJibMa8ITaxashx8nscb0Q33byMk79z96cvz0f26PwhRXjPwoWwc9MTYSmKcvFOTHBaSpF57P",
-	"o3ftTnifMogAFDBYQN+4EcNc4mb6xHEIQOgJEEj1b0CMgyFTWnTVS6BhmIC5FIMStPax0z9j0JotcL1b",
-	"hq2mxuigTY7wUoBhgCLEesKux2Y2Gyk4E7b3uvdIM3gaxw+pmBriptmqNYW0zCKthh0kTCXTo4FiyUP5",
-	"Dbzk1hp6QLJCBLAWIDbQMhnMP4K4okObPI1jMtJolYbicKGPbZhgVi9VQJ0Ac06ZvsCZdsdCjVs9oUV6",
-	"WOu+v5tJTLAEa7VvwyZBaK9B5kUwtJEWhm0cP7S4CXbBo8fHrq6d2TpbDa+hGabxkLf9to8NM5igY944",
-	"aOy2/fZuA4KfzsBqXaGtgi8nrmqibnHBmF8S7M4HXtUUEjyxMU+SNK2KQKxAflgd7ORhpJM1oxz2RC7U",
-	"SbPsYhyRR0qRT9UhTFYbU8S3hPjyLI4YOdUyORo2LYXFNidoWoIWTT1x+/Z94BEHt29b/cztzlRQ3A9T",
-	"2t/Wr+YEPz0CeDz0L0Bi4StUYfB9uPKHRoY6fkBopMW5qbvCju+/5TyhCa8WUC618KO1EEQchwQ0Dhru",
-	"PYbDT+iIKfDXf1LtBMoeufMoHepB49UzdJYwqb4Zh1OTOpnWScm6a9/5jumgaJk3/J0keoU74QSfc9q0",
-	"y8loRJOp6xkxG8SdcQEoB0fW1kiudTA35qGR2khSP7/em3XvNQyDbbzyqr589qoy4gIXvLsDR3SSuikL",
-	"i8WTS7kRqHr5shqVCxaxenrGTvKxCXrNWbRT49d/+sef//zPMwfjokt+C+I133mpuXJ+xUb8ABmxhFzL",
-	"QNZZ5etf/Pjzz/6wuEr9Qt0q7ZRPL+P88jIKY1VQqW9uLPpsmcWxl42DRsMJdwM3mDy4c8da7/vx6A69",
-	"oIom3fZ3xsOGG2TW+OKv/vT1v/23xQ3t7d8F9Flm8N3y4MufqRa482A6MYK6R3KU27K1pUH1xR/+36//",
-	"y//++j/9H1/85/+24M7KG5uJBuA0BSlyEX+1G+b0Ku+hTTEI1Q9A767vb44UpYBL/eT6ycz/jLD7pPOs",
-	"PclcBW+9fU9fKZcaN5aiKZWz7jqzGjLDJTKMg8LJZzbe6pCJxjLkonIxb5VA4OdAUEtVGgvRgHROE9Pg",
-	"Bir4LhxQnWysf1UQgXJ3ZdG5V8VmOcZ382KVdSEeOkYYLGqWizVoHHzyzKuglUgmtbRIh1A1QYt0jWdQ",
-	"UMGqXFhMsOMBUsFh7vv+Mz160RRdL/0dSzlhYFr4+Clpfuuku38X/U2plBcLEmQRMIGHVl58pspIVhc3",
-	"1ROPhNXAx6mlWoRpaf4DwqWcgHoBqeBaNkiY4olR1scJu+DxRGYegFRGT6v7G7bSE02QqVGtAymWK7Db",
-	"d3y/2/LQLFFT737MhLVwoZ1EgT/CRIhJgv2dSbPr+92eeJ/3zzHa9aEceujo7Eex1KqviElEFaq2wlS4",
-	"c6dK59DbNbsaMwE6zTkT4BED/bAn7A4ltNPGM9iCKKv3RHJbIiouFO+3kM8DBtuEnsYXrDVfFrYGckNp",
-	"Or6/d1jy5+iv3ybN1O7CJSAIxCooHvVE5jexeXjP9XtBq05cfmqiU96UrAxmpaf2QuYlTsclhT4e0K+5",
-	"suie4volnZJmivAd3yNgvGrlaJ4bttfxvXp5AVi6sX+tyNxyc3kzZeG8ADFjtr0dgyKa1JaF3Xv37pFL",
-	"KknRmFYPg3kgMKPOXNTbOymClpekhQW9pAyH4XanKOogaO0q9xdZJSo8K/FJxKQqeXJpWMEBLscx0yDT",
-	"rQh/+btVZP5VIcGGQdkgugabfvvs9L0+f8S/ffzRd487H/JjeSye7PfvH989Ph//49+7/+177Xa7sZoQ",
-	"s1kREU9yLfmwdMUql7JXEBCdKJrU1GVv32H6t+a2iP5lSxRmPC5z0SoX9nZhYa7Enr59mJWVMxVKo4hU",
-	"c43MOV3gNutetnqJ9EqRcqW7uqBoqwUOmYXRz5Zw32MqBXIzioeEi9Zycu6eB+efCruuQ/HOkKnnNIqe",
-	"u1/Kevn3aSEeUeYDIsgZlQcEoiud+msavW2hYuPo0+KkLVfIhYevoKMS2rD3RJwAf6C28Us88IC919Zc",
-	"M1KqmOY9ply5soIJMMzDQDKV33/gkTEXWqyFy2fE1NMpiKdSZW2iBbvUn+GpNjlhSnExtHxWMtUTYEpH",
-	"k7D1fJCm72FcFQaEt4xg+pgOGUiAQRYBGpAx75+jrTntB+FUU2sGWRODgPx/f/g3+tvWYRpQylVWSNUE",
-	"2PUE5lDb4WAYGZM4Co17x3gBIOcCLMHnjI3JZZycazFZazKTsZZz9Zs5uLXaJIDuEkFPmGg+dPKbqsQO",
-	"2qDDJIqwqwWIwB+wgYlqBShYx7X1SpKIDZQHSGFUCvApxMYTpr8PuRxxKTVBV3SamiIo+OIAm1RPwNOj",
-	"eMSEOiDBiL48YS8CjwR4tg/lMPfhxFQcta4foTV76NoXEKnisT4NvcKI0QtW0jDyl4MryaIBxmXZcqmz",
-	"LOQloXzI1FEU5arIvUnxPIpy7CZX4CwvtqKL2fl2Js8HHa7EZhcdfm//btXwC9Pz98pA3p4UVgCh5XQF",
-	"avzJ9xpUKdo/YyGm2jcaXsONwAEmVuxI0jDhTgZUzzPguE9i/cyOl5p04dYdmTrjvlNPWv94RqHv/gl7",
-	"0Tjoeg0uH8rhA4YV902aiv72MVBPWx+ey8cJv6AKi1jap9IrZt/HlHUf0pfsBCMu4E8fOviXnqzGCSy5",
-	"bDOu/RoT9ioQxUgZG39QCcndRSDpjOBCdHc+RLMvVgLp/kZA2nVACkQEiH7joLuerF997+skfWehru1V",
-	"y9husWo8cRPqn4m3dIpRYm4g6K18e43q5a5HRxaSENt5YSQLLBmVRMXvWcn3k2cap23+1SfPXuWEyA+g",
-	"CVQUFZmw7ZDoCJTFGqhVLUKqRM0uypv1UubKEmY8KPBRjH/iAuLxnAsqA8iDt8JRa7YU1xNGjDuEoKRU",
-	"zDijELwkJ/2zvCQJUZsJI/Kcj8fYfatCQjFxY5dG7r2ksidcGcEz4Y7BAnJ4cAUCxXWRJmYTgcJBQ+Jp",
-	"NXd75q0rKXiNWLDtz14jBi1DX65GSPlKkefy4d3IVFckUz1bhfuvge5viJe+xxQEGr4pXioX56UnTEns",
-	"EwL2FeBRmpuaiueBjXg0Zgv9U66KfR77A1S03UwlLnoi90qQNuZtxrYyjklXA0ccplZNYZCsaddlQsdj",
-	"lqSJKlSScUR5llPYE/hTC1OVc2w5iS81YTFxv2l2vcvMBSNTpjxyCim20dQkYOSGsa/0xCmLYg0OFR8Q",
-	"mrNjLVY8DnNFWm4YvnGgOiFsY8YSr2zj4JJQLZikJi8TNVuTK5JvOkCOABhofYqYktbDiaS02KEgKJIs",
-	"J58Jc6n1Ik3McQYFWyYNSVgAtPqUQaazcNq6QBBzoa8LGJVBCsPsagxyLWBZO8PPA9fWlesYUJSLqvHb",
-	"CEhg3prICY2iKQk+QdbzLGjlBKdDZwzb9IZCI/EpiQc9UczErhe0MMWDSzdE9ZYknV3fzyUl3YcoYcsU",
-	"bctyrtKsAdMmqScStgNHiPCaI1oHBX8ydRLG8qDW2zeXE4PJbda7jQDQ9OgwnyunJdeMfGj49QT8cHkW",
-	"261kYCvnrzcpYpV+PJ9XnOamtmwGXUlclddHXA3jD2MFxz8tRu9hLUBlu23dktZeLMsFAkkzY6ukm3dK",
-	"FxtyzLdGgLjx+mc/+fyXP/r1//ibotLuduj4JGXsz5Y20HV21HTMHnIJUZ61gnLlkpcQn3aLQs+m1r+I",
-	"jrHc4gvmmYUXWquAjLnYGlw7ZWGywj62HqgXlupOrkqJKdzXzUTazb0PdeGTtVIWNHLbLQZSF8h29WFr",
-	"0uqwaQ8ygkmntVGjm8GKg9VUOsyLWUWpK16INY5tDdxcN3RxQQ3DCAY5vmmF9C1oF5hme4eG4fPTiPbP",
-	"6/WJvPUJHkZ9KoC/zQ8HaREAAdGQ7m+QEWeL4+g7OyUqRlELl6GFBhEnPQHeR6fIcsZEVVwwgzU7HX+3",
-	"1SZHAiUJ8FLCaPKMjyEGkY2Vm01+sdvalGmt0/XfIpBofRSGmJObHwmuQXM0iRTfMQm6cir62LIPklNZ",
-	"mAr/cJfiKCwGBeaByF5MaFR0vRthra+skzYnt5UDCTGMsCdssHJ6nCbBpkoAo2EIW32DghdArESvHPA4",
-	"cV+ZAWbLvsm66de2RM6LPSpPfO/evc3t960dgx3fRDytjuNzIt5jYTnDLZlhVE6sXRdW64ocRwaHtyZq",
-	"VGPoBgSNKzfBVlVW2XCQnIMNNfWm5mRtlBF0ocyNMt4iOTYYa2tO1gXeroBtVyQ8HIWhrT9hQtHTTTmy",
-	"A7LHFaQGG0/2VqX8YIadYZAUocx4vXOTTEkmp9YOcFJbi8ypyyJixUiQsBcP5TBokyMtREAWBDTbx5xn",
-	"CHNKEyDcaSAKCErPsRCzB5z0CTB6xVFobYoJkwxqp42xy3+F0OAueBmZYZdg4ZYjZ235DUPZkjg3Q1Eo",
-	"cCe3MkE2wDICgfNaU0tf7tAtm3Bg7ooRrUino8d33jyjMidF5NanZTSIL50IC/+eWAYBgBjArPs1oglC",
-	"9Bok92o0yFGibFcFl8oLpEiv/+jHX/zgz778F//h9c/+i76l8cZFlTzX1uoibAZKwjksG3pDu9x63sq/",
-	"+MGfffEXP03THgsrT4PvNyPtzFvM57/88euf/LK8jDRTYXEAdvyOZS2IVjU5xFAZy0IU6u/lLslSsHz9",
-	"Bz98/Uc//vyz73/xt39d3oSxyyy3id2d0wrGuN6hrrSQ/R1DQyvBeEsSRpOIG6XQIYgOrwbTsiXdU6aW",
-	"gu2XP/3Z33//L7/81b/4/LPvf/7ZHy+KqrW7mhXPnnHCyuSRZaD/D7/4ky9/+rMvfvZ3SCE+/+znr3/y",
-	"y9f/8o+XOZWlhBXbfHXLOcclCllnKUuLkYJPJuSDAUuQVWRgJE2z1c3aupwJrqv0PKdU64zZqulbxYSd",
-	"Ut73AmRv5sTVNMmdsWhx1LMUhQuzEjSjVMiTkO8WY+LBzOXkKFPlcvarAGA2fAY5CmaEqnVkNOyQXFKu",
-	"sqJZQMoWTpd5kFYEK1QoA6+oqUMG6JZSn5XSutdUdiz9uCptx5oQKag9AysBVuk5c7UajeqAfXDm9frN",
-	"cwvvGZZSV47HQtfoUEc8cREkHuSk3gMSYLnPJ0xOIhWQjqk6LEkTKsWeMlNQCaXweGDKmQOR8UhAwxCr",
-	"qQek2/LITockbAA1qO3Itso0WEWN5uusqKzkOMoBZpPo7YcsaS2u8uAeDrTq0ymrPkfjcRJfsJLCg6EG",
-	"6fQmhLPT9fd6wgxija4aNm3yBLYK03TL0zxh32F9NXeaogN9SZOqvpFLKDY90fH9u4fFU0BN1VCZVOzp",
-	"dPy9mdrPE4uabzAvBI66RukwqJzJfS7iLSAlpRicivv/8Is/SSVV9+Zgr5NFhKQ5+sjujojVE4vz5VR0",
-	"swMBZS3RP2HqhHOFITtr7HHlTc1RD5dQstCivJFFzYH03R0RO9d19rLQarz9ZXX8PSspfQtGD2tQu3hX",
-	"N4LjpT3trL0pZAfVmzCswoosy6y9fB6ff/bDL//z33z50z/Y+CZWk0g0XdxeKldK9TZr8i/SnrlqS04n",
-	"0GdarbSA7OxUt4WopcS0lHH5EKgygNOEbzpFvqBiLWn8n0Uu3BnvutDJ+i7VWqGtzcGI7ilmLkEeKvWI",
-	"vfw6Zs6vdYxs/kphoLamlL3eb072x5t2VToAMltILtdbr/QvrKoTaOyBoyuqAyGLmGJzPR5P2Ci+YFLL",
-	"f/pBKwGmbRLMSq3PKefSb5MjmavMbgro6olN/5edSzo1BWBzMTUwnrn4tpXu5gIe9o1o/QCWYsVpd38g",
-	"UOeDNGyzjANseCF5iBX91xK1C9OmAahpMElPFKIkOtDmoiRAI1SviQehzlLlbjbHIBf1nSOPXkkoLM28",
-	"wUCDjt/VfK7KEFUx8UbCBfQh6Zv5bnp/NwfldSMUHji4+JXN6gKD1xsxirrnt4phtBYXXV7erY4nKFAf",
-	"Mrt4Vy0KXgXDzmPZFfFqnHQDlrpuiSEPmcL4xecQ61DLkR85pVRsao3MEl8KdmaPxFGY1njx0tYokPFO",
-	"+vFEqDYpFurmwGnTJitzIw8nG8znhWiTDzDa43pysay6jfnEsH4NllJLy9k0Drr+q7o6eJvhamuspOxS",
-	"tlUBK1cC2POYDtl2IbGBnOIUf64Z55mswXSqUomzqKitVn1biO9UY4dNXIaVmoxla9sHfpDFzplesdur",
-	"yu01MhLXOOjc3fPv3dvf9X0nwtY0TKuwZ9XITVndkM62M4cdpF66RhvwihzZX68KRxkBNxWWV8URjccK",
-	"Qu2XZIxlJVqS27dtAbfbt8np1Ol/55ZCq2aTPZHzbMmADHgEde5Pp9AolZGmb11kXur30jw4dWKFrUPT",
-	"xk7zSMw0xn5DNIpMZwssdnbOoODZ7dtBKkhjlxXbjKtPx1wv7l3spkahI2dFV8yKHhgbZdiZl2r6dWXb",
-	"G/ZQXB3bNsj4NH5YYy/Pej7lrglXJvN8RsRS7i40Dj7xn3mbh/EGiqEV8PP6igWL2LrnigXuMV4DyaCA",
-	"gCXZIE/bgFxUMOqur/+X8epBEo/eXby/hX78w4oeF6u4r3z7RVpvxDQ3TQdaKRTu3SWanKj4w4o2J1Xu",
-	"qCuUUEq37E3LKVXcH9itisuFTrYmt6wisUinBkSQ6e9ZQuAsVf4IBxxTrFRBmAh7Alv4QZdzFD7AvO60",
-	"PKCRLXzadk3SQdr6PFtOZe8v07n9ZdAud/3igtTaErJgsFtpc0kTFkZzbd+wYW/rKiSZ3yzbw8qx7Fco",
-	"xFCpnp6xd0RYHcKuJZVY2NtziBegm5r6oGqOwW5sHMujiHTy9fBrN9PdqCFjdtx1gW5UV+7fhsllBUr/",
-	"VbWwLFGsbX4s8JVJUbkbUBKizELRivLJmkx/WRSdUe8+v66c9afjzZLzMg4Ew2y+AdyWrT0r36drY9yx",
-	"uL+af6NKINLsefPWHC3RXU9LzhbllBMWDX4DrC5fWYFlxAWrFlXQ3IKdoN2wKdNgYqZ9ZT3zytb8LRXI",
-	"+DWXC66ZicViWw37vb62lQXC311Ti13vXVxv0eyS0YbfQOtL5SW8jhYYU9kBktq2ZX7BqJTlakEpes4K",
-	"ZaBIPBhABkRWBmZzEYhvY8klNwBxkaJL68cb5nZoSGGpeEjH9+9WyR4I2TddQek3s5TR3R0Rq6oqMeV5",
-	"NxLt5zUmYrlaVVcVXvgkw8KvW83461+wqBYN6xIWCp6tZQsV1aPhVcQY5lDtikIMcU7LKdNA+61UQbpb",
-	"Yp4yM/AkbEST89nV2U2nZqjkT/AF0qQRp7JV4GjnjI0ltpHOxbwfkqDX6DUC0o8YTarDFVZms3eJdTDq",
-	"lZ1gMaQlyhuaHXFp99haP7dWuQWIujVlot1lf13C+SFeGDCq8eX3/+kXf/WrzZbWWSrA31mLiRp7YyH/",
-	"ay1FMvUkvaYbOBhUaP7hFz94/a/+5POf//E//OIPG1spmuzi9w0T/xqnCFQj6BWVP85j2RXxb+AyGe+A",
-	"9hMbzBaAcvl3+lT0WfR8NFEMC+jXs+l3hFHvL8/iiO1gww79ImkGUlE1kQHxy571tP4/gQsB7NZ8Aai+",
-	"CAPe7+yT9/Qr92G5DydG103HLnBTEBD1bHfwNuW5KE7e8f39Q4OEps9Ip+t3Dp0Fc7eTaqdbzWT76ZJg",
-	"hdeAyYpYoVHZvSkVPReX5pr7lr68ZzGlbvgVCs11/Y5e+UOGludllz4z96Hrd3fSk1x+7Bmarcb/o0Lz",
-	"0nXGXJgq3c+j3dZ5XyVSzbKUW13N1DiHiqJAAIRz3zVVs0ACi2GfCn0lEbDz8uxn4KO7MrdslTkbYrF0",
-	"cWZXj5/ZXN1SjbAcr0vbGa2853pEdhfRLW44mw+yuhgTGWGr1ZarUPsq+G0Js6+I336E8KfI3xBkDqfF",
-	"zyupyPseYAaczDz++3yUItgcNgyrdSL8sN2S5V3NQP/+jm3a7bfa5ISOGEn03pJJxCShkgRmGaX5gy3x",
-	"8V3k43iLluDmNIriSyzIX8PJMzDIzXN1c+u/Orx9naD41dj9+qkOS0kA1clZy023hFCw3u6QmG5zjlWp",
-	"KwL76yk94P2XX3URwmjmcySJayQ0vGmJweL0VcsNRiO2rGLLggNEYMzT2e/DU1ILNXFynooG8F/odEm6",
-	"aaPSOCG+iTzrtuC2hRAPl69eE7IBnUTqwLFhtbw0BcC27JQkwD8+sh0omyB4dP1WGhgAV1iSAP5beO6u",
-	"f0goVLSk0t5jwgeA/ViPABpRJsw0QkXaMGRKooDT8f1DeJCLoUM8uCitK06KK+CSnNFkFDEpsVhPT+Tz",
-	"CvR9b2FAYDhB+sckRgSSWPQZLkmy5IIlZAQBAXoJWafQiYDBzRdiELftTz3BJXYQbTs/B4RGMiZSby9w",
-	"254GHgm4UEkcTvr2s02l8CCPAhMqBGPh77Ekey+XIcpxfVLFCQsRRzwLp/t6V0HakrIkFVIxNf4lRx7k",
-	"YH2RVTZNoWXQnIeDFvo31YmOfseYgEx/W1dgJE0MheOCK04jgzGl3lEO2seGrVBBfI0DXY+M4oThNx3f",
-	"91OsM90jiIjFDu5D0BHUrjW7QNQCwbQnoK8DCqc4gGdZlfPg3mHV2ad1zRQ9Z7CIt1yx9TKeRCFhL/uM",
-	"hXjVEMNu2QtCIj7iKr2hpOtBpHWwszOiL9Fct2M2FbRQfDcv4tCn0LAVoAAPSwRGfir8ZWfMkh3s9J+f",
-	"s1OeM3s4aEGTsEpxGw71TRvQ4KQ+pCMmH+mjqqhwCkfZT4lqpg8BqTTymZdmVp/Fkhkt5fhBLijTJTkY",
-	"k5kiRK10CH9+iAFjf//X//3X//Y///rvft9+jz0tu16jeNex4WmO6tlelij/W/F5wZb9MyNWU0+JHujd",
-	"OHmkb0iF3Otu0+zo9R/8b6//1Q+xXau7o1mLf7b5cJxa7aNiyV/80fe/+NFPP//533zx3/7pcgv3Usfi",
-	"sxV6kRnseEpBOpm50lk49Ppf/l/QBOI/LAn0DWUpuRKMTVHCutr5jGVT6FtmfLw16yplXVoLd2p2+gca",
-	"P3IhqYsftddwuXDjoPHlr/7NF3/xU4Ru8dU62GYq4AwoLyEUZyR1e7VeywSzFD2cOwNI2MArZqt9+TMz",
-	"eOAnJ70moz7lGi/2UFajm4UTbHiNKI7Pca24fN8eHAhF0Ji5gth6DVdCw5Hcbz4ah+lm/cJPTup3nYcd",
-	"PW2NA//Vmh30ain01vzZeMwp23Rd2zD2Yr7tmdpz3rudu2bYqne13nq1BLeus15JusuUaafZHgh6KyTP",
-	"FSjnjMy53OWbcc3m3psy/ctdhW4tI95gjluOoi2k3LcdFcpoOYJdGiPzqk2Jc1hcrecv1DdQy8JFrd4Y",
-	"WOap9Q+MHUbmDP7WCd9tHRARn8bhFLoMQwNhFROuPPKdmEOSUJzYHtRcgQ6nxf5DiFK3ek+fip7AHGdI",
-	"XtG/nXGtJE7b5GMt4AZYKxYvZEA04qJjwqojWHoXdFc2GivOQtLU+qizODP03LCBxbwLRkV8kJr3q5RE",
-	"q5eB0eOUDbTCYzdNE4i3iC9YqfOwpXOOulfph7CXe76PwTzxprUes4w883ZO1jTz99b0lTum4AphYeX5",
-	"VvdhLDLnSnEMXVsH/UGl0TU/LxoCryRk4IGDb1sTCSuxaUP1/8t4s4gLIXdvHYu5U/Uff9Myiln+NYs8",
-	"mINRM834BZljtgl/RVy6qqK55nDoxp3zJfP6kCnjD3cQfslMc2C2uaw1FWemtVRiji+FBO6mWRuXkD7e",
-	"TAVnyZhN9IVXb8mW1xMzUtNTw/EDGRBBkyS+dMQESZqFZPMDQqPILHnUOiSFjPaeWCGlvZTRDpO02oU2",
-	"wTJ9WSsDPWHK+Wh0o4qf8oirKWnit7eyYAV9NgnrX5QP6AMuVWDKFToQRk/BIbk8YwKt64SrnoBOiqcs",
-	"p72gZd75hktX7KgxfjfhlICcGCgbE3jhXFuL5+vnkgPAbG5M8+7iUhKihZDcVDBRDtrQ0CSzu3sVFmtj",
-	"vRcuBukbUlM+AC7/UR761zxEIiMWxkK0TCb8FgIosvWALXDd9dQKJlWdHetAsm49xq1UB6jCta9Z1ALq",
-	"S2qJugCrSyHyYEk5pAqBckaGXHkAa5tbzh49z8ZatDiUjW/+InazFQszusY5Li64ypdq1MzeFiXaLdQO",
-	"+F//6+s/+vHrf/6T8gYT9qJYSRrsMZMrKWZ9lZUFqi/wmy4tUCmiOcKSSZ4cUUGHTG5K4KyVNRHDlxQz",
-	"re0iHjghBk2kO0ZAhG6hGG9hPtiXTqcIA8VHrFUAbE8cgdcbZbngnE0v4yS0GZh2hMuzWGLziOMHWujg",
-	"wqSGWBwkmvJSDtWAtQQI4mRe+qMi7Ak+FHGi5Uiab/ZUFruc8Kf0rFaTrKoMOHnhrxRKOksYQqX+WshB",
-	"ywZvbknwWCGuc72V1OaBVPcWQGwEkle5GIP0SIGvhxSUIdmWBaCvV3pFKl7NDgud3YLCvgtVCMfjh1QM",
-	"WfIBu2ARcs0lWLXrZC5i3Rz5ooMfKz05TtQ/+hcrairNKFqYxBEz++mkgkg+smLtnXeX2Xq2NBcC3dUg",
-	"kJZZWgwCXb8qJDsTmrpXIjS59/3N13U0Rqj0Fq0rEpkQ1zqRSD7nRgyuayuJFalBDgDLjjXAiDSmJE5C",
-	"lrRJ5hWywh04e/T7LMSQrcyFVmnroRMtOykI+AyN5cfaTAZxMjI1+CQZT04jboosLWTgEVMbJUbUGVUF",
-	"sjnXCIOlUa+/yJG3NXiO5WODlY8dvKmsfFxt99hAQePsKL4ujLkM6gfmkazguimzLuI0EgEiO4on0XQc",
-	"uii256IYzCZbs6MYUsa7XhBRhl6Lsa262LB1jBlLBIzNj0SqM4ZcUSTSsyvhg+ZmLRn4IQOnNw0i5Koc",
-	"8D2mzAi3XIK/ZAhIpfqvhRkWGivAcuq/YWYlz4ojDjdnafnVfFHEqicw06JcRik31ZJ1iNcoelTDAb8N",
-	"sAMUudYVjEuVTNF7sCV1d36do8Jq1jUDrND2cSsQ2UCnpwJGXbO6QhnU5nR7qmkCCYpwoRQx3vyNFxfK",
-	"LXRDXSDNUm8EgesoCFydP6F0R9+0alz2GkDPos34DPZKQkMpNsXSonrJ4Qg68JnNoz8vVzw+HuRZu4oz",
-	"h8JBPi4kIB2gKPmef0L1RJrn6cSDyLZ9O3wohwFpyjGLIqt0U3L7dnj7tpfrOdnS0Dtn47TQp7tQKrXY",
-	"kTZf0GNuo1wFuicOSGffN+WnHP/VkfVdGIdRCgJ0sPREZ7/jE7yr7wjFkkIsamffv0fsVb7geiQITynu",
-	"tU9HDIt3UkHAOAbft9o98QSAC+u7W1rfE/Yd1q9a3xqlsnILgzXl8KXj+3fT+NeeSBs+djr+3swCHIcG",
-	"1BohTS5iwug5oZheeDAjC5LYzESbeby9LEhnqi1lQQ5LZ2iu9BtMiYSDmS21oQxayQhrCvGHxjf+t//n",
-	"l7/6U/SNrxhKXI7P2NzyNhptvNiyUAhfelkLlPx20GoRPWAz4JpT+XTPhrV+C8fZ0DnurLuy+oIZW0Wu",
-	"2jUhF90WdL74y3/2+Wc//OJPf/LFn/+/X/zr/+eLH/yr13/2F9vo8VJD3baXnVimXZuKRL/CsDBko1cR",
-	"FLaC13Y2bakr5Q7xuKi0lkUKqyraWOnZtW3mEBG3DO1efgVF0de6k515ySXNAuetOHMtCu1UUISrKLRT",
-	"f4WvKAMApW4ttiEECC2FcK2SkbePNewBSeCEqnLz0DP9XOPJcxXPS9E7CkNJAnwnTGvL5HQAKkmchFzQ",
-	"NClNpmVyPBJk/u6AdD07VlqJ5xtYmcOU4GmTj632gINrVCrXfdFqm9F4nRAnQ5ccmoQakoihHyqXWIvn",
-	"oCfK4CbNbJ2k28LGqFBIZhAnhNH+GTFAMEqxkIrR0IOfnbwchxCq2CoPxis7V+cNNhYjVqGWzcohtBml",
-	"sWAyLZLTOiRx4oE61xP5rkWJdXuFnp5ql3w75qJ4q0hTQ30MwNJLYC27BoRVvoBSTUSb0ypghSC3OnWt",
-	"J4y+Jgqn6tBJZ5y7h4uobjPr1/TEJlW3OfVremJV1Q2hoe/m0/h61IGut9fOiLsJCzUpTFZCwqhEw+HS",
-	"useycYjV6zD1aVZex5IhiCsvYnNVqLcHibtWYDqefyazVmIK8Ky0klkxHFV8NqsPYytPQHaVXWOrKsBj",
-	"FWj+/T/7/pc//Vl1tP66ESLHRRKxZb/S8g6bPIxWL5jx9QocRagcEirPs2dVbL4n03gCvGg8jqYorxhx",
-	"RctFRkq8DirDApffnbKm9VaJy88vQbpGEFEVKaiKENqq0lNxb69I28GZ4QZq6VLFK1Yd2SvWEoXzrdJx",
-	"HJyt1WyeZqIjECIGSTOgF2T5J7YgqL5hjAQJe/GQSUmHLLDFQ8q6SdeVSvV4sicoltTMyoceYunGSw7K",
-	"X5UbK6+B1KkYRp9v90RRsSqkJZPqrGQ97smD951k49TDcksSK4EfP8BwG1xQbQIxakMYSlMTPVOAFuke",
-	"kJkepjZ5ZOF0UK9q9MTymkVVsZOC0A85xan/xz0coObQsWw/r2P0RNEntK7mMMvnk3qLNqU5zPP5gOJU",
-	"qTl8xx7Lm/TyaOb1NNYYUu43rlnlIJ6IMGM6p1MiGU36Z4AxhgrkCHM+A3S59AaTPon0Yk4K5dIRUcvq",
-	"I7MWtuzsHX9/x0mkLYMZIRnaqkROrSTN5u2Fmi/szlr06z/44a///L9++dOfff7Z97/427/eshKzSfCt",
-	"orosOf+6wWMpjd2eUyN/VTfp2bhSsb1wFyot9vsVQrvlOHAhKvm/Y8A/JJeUq3o54DdZMF8Fp6/Kyg+6",
-	"lBUqV5N59z1AoNni7jnvn88Td7GNriSBftgx5acNdY249TRXRyoxzXfFNBaMnE6Uke4OHX+fiKapAyAr",
-	"nJ9KutvpwOO/bUTG92E7c63bphpewcI9o0OPiu3m9c5NXSHSLMQZeRkc4GksqJ7VSk+vq9cT6QN6DSwa",
-	"tGYEKblzbqQRkD7169jYz7ktouhGIioxWpk5iRSa80WHHJYXyinPMvVtuJdQ5TLWsTiuYAWuXMP69tel",
-	"5KeNw0EPuBYAipN/+au/ev0vf/jr//E3X/67399C1Mj79v59zar9mJv5NehRlMOSg69Mr6Kai3AVFkUH",
-	"p69IonqSwzYTT7x6BeMZfYkW6ST8cKKY00q4VMB4t3VQrM0JdgZsGKTFK8lEaCyBkgyZ0ux7b0stC/dM",
-	"y8Lr1HR4dNNu+Dew3fAbazb8dW0z/JvXZPg6tRh+Uw2Gr7618MOrbyy8REdhZMfVbYQHcUKgk3B4wvqx",
-	"CGVAmtCHjitJ8i2GVUxEfEl+m7iPt9rkCL+wFo5b0vrMXMuD4eG7ZCIUjyCFqmhSwS6LKANojDbCTMGi",
-	"0hPFmMotiQVdt5PxUj2MVYx7gUovVgpYo6+xyUdaUnL4CrY0dhGrcXC3ujzVlg0T+TXs3vX9K298PAcM",
-	"22+FvGkY6PEeCfateJJc9eTLM43r3DEZOmxaLp/2aBIpby6pVSMg/bYyqKtkQXP5AiW96aR8pbJR1ZW4",
-	"UvnoihspP3wDbZRfTLiaZ65IOXC5dYLTBJlEjF64HZly8stEKqISKuTAKClGvOKJVJUCisHLhcvrdPb9",
-	"PePZ+d0JV3P9OrFgsGIuhrVuHQ2cRSr0LGDbMF2TuhA05Igp5tUaYUUv4LqYOaqLtMxv438lUskCM25S",
-	"Akmn23L0yAJ8fSYgu/4+Njq8D9qvvhgbOb1aWAIN2Oa+Fibiv2uvzjWrXmT4MJdZe9eJMiVYzpkgpyyK",
-	"xRC0w0IrSaP59TGeIyNG8mtuvrlGQSqzb5M7ZzF0p5SycVjFDt3wefuzSQAxIXGWJdUss3z/rkJgcu7a",
-	"FYlKH+h9bsqDA8dVkItk2pNgdv3d+9BFEqWeAWdR6PYhEIP43Tg5YSpAO1Lh27TzfZsc5Uv+Q3RIQdjq",
-	"iSAtqxV4JHCrVAWQHpvV0Qqw+xHW8grIiFEhSa8xEdj0Muw1DknAXsIwxTB0ryeCfJmtABSjoFRtLMB8",
-	"ThwS0j21mKVBMYVfxgmDHpNZB6vLhI7HLJFQ62gcUS56IgZQ0siADwxmgl0WNkia+s5NRJ+NmFAtbKoJ",
-	"hrigupJXgE0VgnIxr2BLgUXGIKYhdsLUdfGUSVM99FpUSJ5p7ErvxWLNcn7wZ7/+y9+HEOjNS5ezlmLT",
-	"NHNV6z7/7Iev/9NfvP7Rv69f01ry5wZhs5Z8usF1zKj2IuiIHYnwyNz4tdfxXkzKpQTLdQI7pTqBX/zo",
-	"b1//2b///Od//sW/+cvX//w//vqf/Xcc5/UP/uDzn//HxhaaXJw41/Vr5mxMGy7LXPXgrQivJR57HX2R",
-	"SwPkKuurzLqDVyFT5i/CFYmVKM05XR7mlrneoCkuL/DPcFfScwa1TS4fZQVJtYBk0K3l3EsMpu74fsuY",
-	"oaLQ/KJglLR+h/7ultRi6oglRL9VKSX1J0miRTozehBHobuI1mKS0lsoKcGbT82uk9n+w+JMhL2Y0KgC",
-	"DBrkVeU93PyHnigNV3qqXibLwWyBIOtiZl+VlGbP/noY+zo7ko5Yudt0JaPNH0CODeaBvLp1rrb99eIL",
-	"QolwiQVt2EC5mUXNlyHNNB8ubsusXBkKiZtb2VJWzy3Dyt61N7yQhTnhU5c2bFkmrLv5rrTlSjx5CKGb",
-	"J+SDAUswxjYPprR6Seta9LpPDXDXLgJu5i2ukz4LZ/FVsaxWXserkDAL9+qKREw7q2twkmd8mwFx2L01",
-	"uTOIk1MeQjWReunyXXjICYcDyyVmuwQHphM/uipMaTlwiEoVjyW5jJNzyGSzVSv04loeqDgfs9OTuH/O",
-	"VE/0YyFYH0vCDZkiXd/vkvd5//yRiLhgD+UQQzESRvpRLKEnqghJcIdO1NkdUw3lnInA1lcnXMFcb7cw",
-	"fq4ngnTXE+HsO2gT3CBmzRL8KWSmXhwdUpuYOAFLoiRB+sjT6ZgZU6gBR7snjtArYzS6U5aNWC52gY/q",
-	"0asl4wowqNhAPAMZ2JfN4ZhmtiDtOjAFoJV76MdiBxV0ZE/YIt+JrksV+HL/meMHtR1ocMPg/7qm5sXc",
-	"CYKZJ03e+vWP/vjzv/vXn3/2w7//65//+ke/2IjvekbPmfqFfPmrv/ry3/3+l3/9J59/9vPiKsrR/TN7",
-	"zcyqLeZchcrecCuusAwnu8LFyfG7KR5dL7uXCzIuMRQku8mHxR40C6TWr1KabLJCH5k1Ck85m77yelMu",
-	"IlwRU8YpSfOUipbpXuLwY8NJFnEr7pW57pCp5zEQ9OforV+4sxnWvcIeIYpEjEqF+d1jJjJ26rIGLqCk",
-	"EtbsIeMk1qfhYQNQFpLTaU8gInlYmRbG1szZ5R5NKkmQWz4sxG7CJqklbBwn2P9k1PLIOJoYcxI0p+qJ",
-	"eEDwDbMPzTjjQW6msV5kRNUgTkYk1kumUWTT19vkCaNhVmYgLUSUjdATCRtyqZLpAaE5OEiCvdu02BuP",
-	"mFCEDhRI+gA9XA2G2pefAPYpSXMy1vx31yeyJ2wJDXf58YBQC2TTtpSbpi7xRIFINOZi2MJAOMN6YyHj",
-	"iJFmgL6/O0HLXEGulpcYqnrKlfg8sPOa3nEoaXwksZPtteTeC3dD6/hLdWav7rK1xmwzmPIyjZ2cI7le",
-	"jLCWouXYorntGW+EEOyFeOPsvmfOzYPDsIQDcbXuVy2i7Lt9uVBywZdCpiiPHptHT0wbLzMaCDf6j+dv",
-	"DXbpvX7Da3D5Tdo/1+qZCBsHAxpJVjGTbQfWqRKStt4qNIc+i/UKBYAAE7VtwTzzCwAtIP14IpQ0mohD",
-	"1NfuF5biih5RxJd1THcpNbiSAyP3eN6PxYAPZ9d2lAwirDQ0uCzwUpJMBLJkD7twkXHCheGCmktLRRN1",
-	"AGw6EHTEvgF4HJAx5Ynmdz1hhveIjBMFTJnoB72sZKQ8o5pbS9ZPmEJNWEyJPpBTKvUBSXkZJyEZUXnO",
-	"wgru0hPXhL2cAPDuI9DfYHm/fJLlErrULEK5hQ4xeYhtr4ZaddJpw2I+nI7A2AkahkmmAQBT8LsNfbvN",
-	"A4imziO3b9/G8qAhAzoDwpUpE9lakQJ6G2BZORKwGZ61+skuRpntgdgezkiBzbcrWyALwvSADyd40TxD",
-	"c6QhLdsjxxUaxWy9iAmVTEFhMGTAdF7wCFTQwuLooOcckLSORgdbCnKF1fLqdSjXJOkRFklGfLQ5AiGv",
-	"khMCZ0mO5tEMPnkW4LTxYKC3Z8T/hI2jaU/IMzqGjiIWhkbtSEM/b2nlS++sVvPyTBhlqLdu9qo5amAD",
-	"LW33EEkoOaUJIzRJ6BQL8VrlpKDL3EKTrtwmjzBlcRcyKg6ZAhEGpRkjmV1TBWVSUR9qaQd3vUVoUi5F",
-	"5mW9KTZkF6zBtUobYe2CKna+vBnwvYqTv156UB2s6oyDiytA6xkHV2pYsKKNsOlszJARZmw1/NGJ5xpF",
-	"UzJYYUdsZNRrOwpZZ65C5tXO6rxZmWK9dVWu4h4sKDY4PEFzvngGA11ViniPKRSbbln9TVoqvRm7ac5v",
-	"Vy8cfMAHpgnzKc35xg6q/IVcyglUhjwHIyC4+5rmE/yW1p62I0pFpz3BxQWNeNhqk4/MsowDEW7c5Vls",
-	"b3jmUOybzBARqzOs7hkSwAwWbpnNLshjLYCvs+tum964dXxsFnbLLHYT9sGPnDO7ZuHh4qvrKKs8zatw",
-	"deWP86py5/hAGcp1S2oatxE1r0DE5RD0l34sLlgisVvhSA5nlZlWk0RIgk6XAEyOARlhsXpMqnMHg+CH",
-	"27cFu9SKH1iOb9/2SByFkJdgmleY13siALvc/YgzoR7KIRYzeNmPJpJfsNZhlm5X8SB8IzNHlJnTjN0m",
-	"AZfviBDtp8mE9YTtY297vCL9h6W1ydMYfXyntH/ugS0PBg367pTGARhpbbWpX5SqZSckCeszfgHdVB5a",
-	"8GgtL3gohw80hngAKn3bA3LK9Nx6MBZB6twtSb598uhDothL1SZHJGEX8TkL09HPGRtjdSvJXgDT4rIn",
-	"Ejgdra1qpRLf0TvjfUaaZrKn0zEj3Y7fgRQ+97BSrTM9zlRBtXCPuFTwWE9YeGpgtjFSPC3cKRnLYquh",
-	"/4kZ0J4Ox845WC27oivmmCZqauHrrvHAKZ1N1GVsbUIDEkguhhF73pv4/m6fwn/sp1P8FHjVDTdJPLBp",
-	"m+YFExiYvpaLVswlK5oXkJ6Z5w/nh9dXCgojGkFkf0jyd8hEy2N8YAoaSnDHejJ3RfkzBVmjJypLdpUv",
-	"kROFiHgGYELtITfm3cNSuKJT4qvT9Ts19oL7zkCaRL/5IPpTGt7PgTvHX/qFnxr9M4qKZae7+zyTbIAS",
-	"Ng66PqgjObCu1JAS+Ppjfdazl2OwfgMLWr0jTWlReJWcuPpNQ+euXcyJHm0rEEJKr7nh843WbZ0FLBxy",
-	"cycHzMy6avOmZeRumRJlL7yz7b39uzlrwBYgu2SxlHm2saIcU2kY2+IVWq7T5nslarj1tIHZtK4ufaDA",
-	"jaoooOYcKfsCCxeZz49JE52rLY/UMt8id6vgt/NdUWU6OitLIReOn7LbHAesQZltpCeskJwwkz66k7lN",
-	"eooYTvIEsFI0WBoMm0/WfT4nSyJHAkuGTZBhreJkpVQ0ZdaRLEujzd1rfK/X0EJ6r3HQa3z+yx+//skv",
-	"/+EXf/Llr/7NF3/x088/+/7/z971/bZxHP9/ZcHvg0iAR4uinG8tIQ+OYydG49g1bQRFaehWd0vyouMd",
-	"fXsUzQJ6CFAECYq0QdEkRdMAadAi7UMT9yFBEaT/TaTkrf9CsTO7e7v3gz8l2QHalzrU3d7u7Ozs/PjM",
-	"zNknfz776tc/fPnB2dfvnL31Za92kr0swbtiudht/UEwEj+8sLt97drVnW3xP7M1HXhS7zOaTZgPbiXx",
-	"CLZSiAjvOJf+xFnk55L9xE+l3xF/YMktLEZS26sN03TM965ckWKk5cWjK/SYpjRpvTke1NQLrwfekQwx",
-	"n3776Xf/elf/5Z7p4BU/Ppb/nxyzRBF2xAftnY6aLedBnGGalVt3Z91g9AbI2tLbpK6MDtPeRRss8omS",
-	"t+Uu9GpOoymmAkn3+qNmjaYp9YbMh2IgsO/evAs0x43yP4Ahz37/9ek7TwVDPv3sh6ef/efbt1bhwBeQ",
-	"M4pNEg1OlN78OayY8V0Jd5Z+cHlW3KnixbNPfnP68cdzeXEnz4sSeZCRtZohmxtu22ULkblbWCZMZDjo",
-	"3oQPb8vKSj7jXm1PTA+56rtv3pZz+/ApTqyWfSi4232J+gN2A1UoySXB3a4YsYuBIPGcOI40zCiWBmkI",
-	"+6fHPPmfZNskOlXQMJd0Xw7jUDYMVsKqSUw33votXqiPKHA9rS1OhgFP42Rmujj5YMkCYdvYNa9tuzVH",
-	"NDkSR40fUH6QAJ8vLJwq3rHXTFzOHnO3zK9JKCdi3P2Cj2qLE3dI4XB12WNX9nWkGIjrRUnAmS4rH9Jk",
-	"AJgY1YAuSAnW5xoIbc+Pp1Gxw16WDbZs2dWdne1t8irO6T7zWDBOm6r9dBCVeNlUv+WslqrpcRIWAKlD",
-	"5S5svkd98FLj4z47DjzGscqETo0r8bsVHGCcPSaHbBbL/s45oo7oky573FzsKKNeaTnYZi/K6fT5jyxb",
-	"4styHlY5uwQ33eEDfh3F7HPg6ALK3gEqrukyEaehtveLa9cebV71tLoo58rzaT+64Gq2iz1cq83kwnxH",
-	"VdMor7Zf6TgSJ/rBNN5wV5o7jy6liOwd66RdvBOl6hxV+U8EPfYI2tCGeEN5RnbWsqTXLmmbwzoZJXhy",
-	"hWxVmvGIznQ5W1OcPi/ejsv3KZSdjkupeJ/j88sqeE+TIyMmiGrPWqpaQUvDEOX8kLPWdvBhS0EjNAUV",
-	"rVRDa5HbUU5n0eVFUJGXPZDFsPuQlakCWNkjRuzP0rOE+mN2SDZdAvmGFBJbXIjd9iIVvFVxUTGY2K8V",
-	"A7nnoCC2t9sE7APxqYW64WGcDrPQq0VjS+tT3ZTmq31rqnPSNWy3dAZKyZZFElUwT6krMlJlcNNQ9/Z1",
-	"H3MVl293ypVA/PvzEOgER3gXeNr2iSkPvtGNGYiYeXrVlQFlgpElgsTc8zXjK8pw3lyT3FR1q0KdrhyW",
-	"jOLuxBtupGDX9q5de+ZKZJEgK2qQYg6d7bYjDwrKFX8Tqmy4Q8jVd6fRM5vD0vf8fSU0LgM7mImEhRpk",
-	"sMp1Kq62drVqS6aUo0A5nBGLlM9H/Kz8IFcFzwwYmZaakCgqqCAU/+jHECtb4sxmn+7kTZy5ux3w/JVZ",
-	"qVuXHdPL0K6NU3dp7a7ti3Yz9yfsiKVdi1M5X7fuCjWPG1e9UEZ9FgbHUDAgRcX1MPZnKu+8H1IwBUew",
-	"2SqIVueMEfeJI35wvDjqh4GXcldopq7h/HZJ2+6qCZ5FF/37Lmi2mS9uGUBfY590SH0H2Mvz2DhFlXnK",
-	"wrCBX+pFVospVzVzyH+sGv3X2Ce7ZJoEKWpHZeg/XIB8XqIxDWR1L4KMAQPvKYkpwZ4kPnyTeSmp+7HH",
-	"r/jMCwTBeGvk/1//qiNfcuTDXNYIlhq6gpO2zLGD1IKP3oqTXiT+SequYTwIXbfdIEEqXnGtyCHp1Vqt",
-	"Vq92Am5umfWI8SsZ7QxQ0VccsMV7kZtFsbL3W8Q0V9rtDqk/mEG9FfHV8YQPmS9TUxzpd/ClBxxXuE94",
-	"jGXPZpZoBQQqpt3cjcKZBKIKS8i0tQYsVeWTnximoiymk+2/NHSgyiHFHFEwIjgeELFaqrzSNAwVMhZ3",
-	"ViaHmnZpwIk/SehhyFo50PBIV3RGOvpsNI5T3aaN05G+TsX/KVyw+L0XGSPJtBi9QIjKkITxSZgCbBkp",
-	"GRMOTSjNmSFhW+QNifcNUqN0D06wBwBVQTDVNzfgufo+Yewd7RNXxg3hgbYQBXCm5dcacogsmiZL81kx",
-	"ObcXUQlDw9+3OBkncT8IGfK6tH22EEF9xMZS9YBCSnjIZL/esjPkd646OK4TyVk4NPKdPvWYM0nCEvsZ",
-	"w4ul9jOpT4ex7u4PBno0iyPWqKwW2AY2V1YkNE1RGPAsPCKzszB2op5NmBeMA2jOYkhR0m5Adey4L981",
-	"WxHaT3Yakm9jm7pWoCZnj48CzgGYnZBJNOGCh9UZBpkmz446002C0u+KKqaq3le1mIz5gC3e3jfom3dC",
-	"Ns3Hya5QDs0EKtuU1xdHnGRDtre3d6sAz+p5qHoaUu9Ilp8yVNh2W3zB+GH1yuH516EVLLSNzrWF0X/Y",
-	"zb+S5aeJ657UoY8OJCzQqBchLfAipbK0V3lTmch/PjDWoCY9YE8KUF050EkZnmHZsL8ZW18PZz3PLYJk",
-	"ltUn2judLQ6FYPIuD0WRDNNx+vbvTt9/L0MxLFggWtJrLHDZzLr7zDuuIL856z/97fT9j5aYr/KdnPeG",
-	"zHfllEz4L5+ffvH16V//XT7n0jLvi2bdWXHW7e2Ocyjuw6KHYwMKXwzLz3UMbUreEqyX4uv55F2z3dHF",
-	"TLkEtNNZuaVnxxllPfd/LJPedWB4PedMHOqK4VOqLi6zDaL4Bd0LVgYpjfLBkCXk5jOmBAyr7qrifZBZ",
-	"gur79pKqIH/I4ee2Yi0pqrGVJUC1NUmSGSlFuqBx6PB0FjKwN7WyiCVRpdnojKivskuAOvvavBHmx1Ro",
-	"vdLYiiNtRy1H2hwI1iRtEQC7iMa1VeCrNomvbnBZz0ttUX6cqnQWtewUNmcxgHQJEpimtYZvbgoK3RDc",
-	"ebEYzsVX6ipdsUDxvnAkSrlaPSeNB/0MFM+p8ghYAWVwCUWMCdMCDC9M/DWcQ6QeJ0R5ehqEp0l1o9v1",
-	"4gy4/+shVTKjfEmkSrV+XFW7ADl2tdoFz6BFSZVSmn2pXdqgJW8cy23Yt/xbQgsQk+CCY59hcz7Y7jSe",
-	"3xvmsvtPV6t+5vcqmuOgbhUoz4WeA5bBhj2YpOwmuuUgeyUihzOlhw10Q2ScwkG4CDyVV/lK57qbp408",
-	"lzDZQtceqIWKNUXUkayYgqVrFWsJz9elCoD/zo4C/JcB8o30DhnLXiOlqKgJLT/rhVkvSySlnFciVKly",
-	"gXdSafrSgkyWObkX5TkRC9exxmW7bNTOZ1Ea9APlhcc4ilY41wvldeHaWT+QtyujeUIkWy3P4T+Nki25",
-	"mpPz256rai1QMBod6lyjmYJj2U+HF6tztsjtl2WxfJoA8oxgDX9oUCB+4kfBeMz8XsSDkEVpOIOGBLo+",
-	"JlxTjSbhMs0h4CnIgkMQWUmqyr9IpBovdvum0YzQSToUm+VRXQdtXjWNyvqUz0VX7R0nih8gL9knUZpK",
-	"8SSFRQO/LSrlmCvguEkpScFCG1eQNBAcUsW5/TLvIo8U7Wgjn9hkK4ybhqyfEkEMHQQZh7PlJlZSa/M8",
-	"8OWvGGx0wTq9xSSlyqGppkQxcsueismqOGYPpVavRoaQmwMBLE56teuTdBgnwS8llPMlEGcEo9j4CgSx",
-	"e7U1bpICS825Tyb6WEKy9YLMxbN3/376zw9O//HR2Rdf1Zq1/vJmYFRiAK5T7r+KrxcsjI7Hd2g0YMlr",
-	"7JiFMPbFrXUQxoc0FGbMHT64O07hc+dFgPM7Pyt0OxAvqKLa5h22aTVMPZBxUYOhOOemtm9g7DsH7L7g",
-	"Dn6oOtSpnXCbxJW7KoPh7ImblcSM+nFLwrdb5DpEnvSt2pRluNDmxvY49FDYYL2oH7DQxwB5MIhAp6lT",
-	"Ar8afe+8kEHXAtnFIOBgUjf2iZvxpZigzbgwz17k5jnMNT9X2okaywxCFJ3UCwtcqhF1Z7tDHsoXkZi+",
-	"BR+qB2k+81DFvKF7koR79JMA8UB1iVnpbHFyN+qysG+OLN68BY8avzbykHXDuZBhFVas6wlDq4U9B/Bw",
-	"K5toDjxc9sPPwqFy+cUrWp4LUwR98tvvvinvS7d5yVC7wBG6hMR3uSoAi82fLP/JMpM+++jT0/ffK233",
-	"d051vfPSpFodk7PDm+LDp9//8Vcr3RcRmx5U3Y9nHz49+8NX33/+dMntWc0l+tBi9wsHNq+RGpfJpfU8",
-	"j7iJazgeVyuampvmZbQZzLPnpfcazDPPJeFzH8odzcn5FZSGfM3VE+URQRk/ScLaXu0KHQdXjjsgxuXA",
-	"RUMeGughVhEvNyiGXbeaEDWJMgigBo1qDTNJh7KAuqWXmHqQ8bjk20LDYbgTiXH+eFPdqRoaqd3Gxnj4",
-	"TMmI4APnTZUk17TGhiFHE2ygosfClsvFoboYSWyqOhJNBJmret4Joz7WYx2n5lJHfFAy2HW93UxsqVn1",
-	"S7Wcqvv5o9MRW4AlBFpXNeOZ22COVPZVIUcQAStEjTVNWe33BBjNhlhLXkG0o9hsQEFDft4+cWU59WkQ",
-	"cRL0MWtPaGzjhAmlUXwj8CWLvAqGYg0FxbYQvDV3SWvR1W91xFvSJC1/LJ4knlhUCUyz7Yh5OEM1kTQe",
-	"B56cnbRjJeH0csVJIy+SV24+OHj95hs3uw8Oujd/1kTQ3Ivk3sPXXju4033l4KWf69875EXSvfn6y+L3",
-	"fQO+TPpCtQLMAoEi8vjwmM7CmPqw414SHKJrnvJZ5IlTq/7RmtFR2ND0nPIsAnhbuRtt2moAsLy9CDTI",
-	"dhPzhT1IgLSpW71ic2ULKL3jTNkhh546gIx1EvY4MOepSJ+1L+2Bj1cnVdaINdP8vghO2yMpAL01HqCe",
-	"Q4IvjwCn0Uxq+GosjWIW9PPScEbC4IgR18p7cIsbckOqEuZWaISKZ6SNcovqMK9eDZHrvRqpQ+wJJtBY",
-	"QOuOMx3S1CA46CceTYQ+bZBaPGW0i4UNVU/lqDsnD8PNGM/FgtkxSBgalsLQJbhRBzU0wSR0FMwJk1b4",
-	"WTQ16xinVQBgWcRR/EPuUtPGCRsx9iZptVoNW2yMEBO9RxQ4egFhdx21z84hTlORMscFkL+Sp6GbORjU",
-	"mk1v8U+ZvW77cWPW2JVxwVSvOrZvzAGfpnPE7FmX+PbdTBMTT+cWIaW9Tvc2cNAYrgXpixUcQh4TLxYi",
-	"Dl2E0jG4qmC7gW1k7glLlNskwtumabS9d7MmLzbZnAUEe8E4L7JxjWPYx2UCSj5GjMdy1MpOAoQpsXyb",
-	"JJRsfKeyHFDbL9PyI8jPiEcMurWE6N4E2qADBbSau2L8griXJkRdl6iXor9JpsPAG0KUOYplDBXOWO6E",
-	"mNPGdS4g4/87OCkMCTuxnFbGcRg0Nh9y8ftlIicdJoypw29IHaOrtBSeW1ym2gRRMdVGK0+NvLS5L06F",
-	"zVNG/BAK5hsirGlkp9h0yr1kPaWppRq7DVnC5sgOOKnQ1TNPkrKsqKosqv1M99J5asKyyiFvNEFS9iQt",
-	"u6pcjeEpy7Va6Yj9xBHvq+wygwIWNkj9Obd2zCniTWLF/BIZbgxSlc/AMv0m4Ji4c8ySQ5oGIwTpkCAM",
-	"J9qykREf6L6naYEGxA3tnnwYBWnhbLlCbOKTAHlw9XfRpLU87aROySgIw0Aug4Ax21iFfP0d500eR2gf",
-	"RNjQ2GCizIPYMvyqZCKmfvLo5L8BAAD//w==",
+	"7L17k2NHdh/4VTIgRzTQuoW+QFU12VUxsaphk5wastlUV1P0mujtm4WbAHLqIi/6ZqKqMcOOGHtlWa+R",
+	"rQ2tV5alCGlDWntt2bMOh3fGI8nzXTbYHOovfYWNPCfz3rwvvFFd5NSE1CwA9+bz5Dm/c/I8ftDox+NJ",
+	"LJhQsnH0g8aEJnTMFEvg0+MJS6jisTh9qD+GTPYTPtFfNI4aJ0QltM/I6UPSH8WSCXI+I2rESD/iTKhj",
+	"+Fuy5JIlJIqHknBFrrgaEXbJkpkacTHEx2kUkTBmklARkn484Qye5ULF+oGe+JSdn8X9C6bIZCpHTGav",
+	"qYQPhyyRbfI062xML5gksWDkasQENCUJPZdMqDY5UWQcS0U63bdJf0QT2teTbfdEw2twPa0RoyFLGl5D",
+	"0DFrHDViZw28huyP2JjqxRjTlx8yMVSjxlGn+7bXULOJflyqhIth49WrV/ZhWMmTMPx2RPsXT9gLWOZE",
+	"N6s4gx/P9S+fSJbgMv+jhA0aR41fuZdtzT3T1D3z1CuvwV5WbImdnOd3D9zpNbzceP3uQWnAXiO+EixZ",
+	"bRivvEbCXkx5wsLG0We5FrzctJ6l/cXn32N9pfvL1kROynPRG5qwSTQjTFyyKJ4wEg8INe/oGeUXMaSK",
+	"Lhr2u+OJmjW8xsu9eMwVg09HAxpJphc0Sd6JQ7awDfMYvvEwUuWhP4Y/aERCpiiPYNyCsCSJk2NCoys6",
+	"k2SSME2QHuk1eg0kVDViCdO0KmLB9ATzO1Q/7EdyWB5EryGn/T6TstcgsSDmg0di3c0Vl/p0UEVUTAb8",
+	"Zbm34tba1Uk7rNnR9xLORFhJ5tun2EESj1ciWK+CyOhkEvE+FardwDlXLmfuyTt6jxTLuEn38LB+8N3D",
+	"w4qxq3jjkU8lSwiVFyxsl/bLWRqnrwWbttI5xJduD+INP4hyEgvJKg/kDo7PiIowYpXrsMFZwVafMDnF",
+	"XZ431O+4z27nnCWwiCFLSFPBxz7jGmjEA0AiZgX0C61lD2JhTkvu4Rrn0758e05v4jkFLHMqBnHFmghG",
+	"mFDJTK9G4CCr4I4kAK0iLlWbBP2EUcWe8jEL9FpwQe7elawfi1DevUuaVJLHEyZOH5HL/Zan5RYZyzI1",
+	"0DA8i6dJH7ZzECdjqhpHDS7UfjebKheKDQEcV65sBvjMjOaRxcfT84j306dfeY1sIuXV+NTsN8q8K+os",
+	"AQs98ongL91p6/m5k7h/sPQkEKUsRUmoGsQOZl7utTzOXuKdVxWk8w4VfRY9mir2fhJPJ4/Y+JwllWx+",
+	"qH+v1OAMR74/B3ndP/AaYy5SIFbBnaebqAx2cGkzz5af6/LssF/VwC1LvIkssbDXb4Ciayh0qcGuTZK3",
+	"xHgjiTEWAz48Y0rpJkp0iCaiqv2W+ModSQYRHRL9IGlyJTUJ8CQWYyYUuaQJp+cRLNHpo7N3n/zGu0+e",
+	"k18FOQdvcEGmkwlLSJ9K5pE9QiV53lp6JS9pNK0Y36mSBH46JpL1E6YkGRst0ltSGrkLCYtgOystom4h",
+	"ZJIPhX5aJVOGy3rJEklxQGXDohYFdyS55OxK01osGOk7r+BKmiVGs6FkL0hCxZC1KqCNUrQ/YqFFJUut",
+	"3fk0EQ+nSc0QzxBoFGHGCljJnU8VJwskF8OIPe9NfX+/T+E/9tM5fgpIU8aJYmHLIwFwKfO74Vj2qTgh",
+	"gYgVHxglxTyF8tY8tDRNueN+Ci/M5y5nTEr76GroCmZxomwn+eXxidDrHnmkQ35tzDzSJb9Go8gj+/Bf",
+	"oAn4/oBQIeKp6DM4cv2RJpJwg42rlT362MOPHhnECdGtkf2l13VE5RNGwzMUd+WWI5oMmVRA6GrEJQLh",
+	"MU0uWKjZQsJouCzqzZ/HmgFx+UgOHzKpkmlfOZt2HscRo6JR+9rHXEDbK7yR8Euq2DsjukJHEVVMKiMp",
+	"5lGgnoYWpe47dl7VygZoE2O5gRKRdnTGRDi3E2tEEOxKb++YSUmHjDT9ChHaOs6xQUlowgiqQPb9AU+k",
+	"8sgE9kAzTqllpYonW6WNMX1ZS6juCO9IOy7JXmywnGMuavuDGZeOxWylA1HVZZlI1mxpdXVPy9f+5SM5",
+	"fDxRVazPGKCAyQFjn2k2GMag3JsfNUe0z11xNYqnyjzLxXAD9jcVemHfiaeiYmiPkHqBqAGWwXZIQgeK",
+	"JSRjcR5x5RFK8IRdxpqXjW0b7GU/moZau+/r3lhIphON7h48eNAm+lxxMSQ0PTGaFZqbQRcq6NGaF7na",
+	"6iHI1N4yUU4YSzIxIEkHpniwPMCqQqLppN6LkzOmao4fCDjYgeCeuxL3JFPPc+wjIE20DN2RxG3+CXuB",
+	"F7UaZV0lFBDogLMolFrSTCLKRU/EVifAX1pH5opVww0xjSLyLTIVRtx6Vjsg39KwTW/fC+Re2R3xHXP/",
+	"q8W1IucAofFadj6a2+A+SQ9T42+7zeWtGcZ7+ss9ecEne3bGe5NYE0tSDxZLZ2vMBR9Px40jv7ZXl/6W",
+	"7HYRhsws7vfnWdzvL7TwbAX03YSNKmDK8j7Rl7hPB7vas41NF6XNKQG1msG6eGrJwbpgbqut5gHf9ppe",
+	"RmrvZl/zEruesLq7GsAqVtjHCRqOiqp8gaGsrsx/TIdc1OjMjwUjEy2p4wGheSGtMaxzU3FHkmCSthS0",
+	"juE9FBidvXMqWdgmJyBtjkCCIAY0jfdEx/fb5AQ/T6hU8AwTIRnyS3AzIiBusVstdPBWj0ZExYpGVVJH",
+	"t/XRdHyuV7w4MTMk7E9MrWm5ngY6PvzPoYROaedfeQ05iq/q+vxY9yX595lHqOWkvr+w2/ldFqjBmXNu",
+	"MEuSBdzmgG3zobFkVhlxl7gpej99sNo0q3+pNN5lI6i0ItNwzAUeCFlhJRNccRoReEqSZhJHjNz3wb6k",
+	"8Zpc3lVrTF+e4hsd2HYzUpokdNZIZcJqK+E1xnCJsXD8cRJyQZMZweftTLo7mcnKLmSWE1Vdu0Njxw6s",
+	"xFP7rdT9jyVt8lhEM32iYZtA8QPLKRWZ/tHehG5WMOhnr61nzC+emFsT/jZM+A9ZxBSb45Y2gJ9Wdb/c",
+	"trNkbhSL57E8WYbOe7eXTDeSQrkccynrBRVuIV5aVygOkYwNa9SMEdm8gVQhG9BppAhM2704sth6GxrJ",
+	"ti5T8+uwAoU7791S+E2kcFzfyu0M9P4EZilSX3ui9BgSpqaJAF/bERfDIxL84FXgDBpUBslYSHzfv4O2",
+	"3+cJG3KpWIKE0jruCQsgzFLLNmk+BYUASUjeIYGzgkd4WAIi2EtYBlQOBixhos/IBWMTSYIe0FWvcUT0",
+	"kMAeRid8rx+HbMjEHUniqZpMVbsFukR5QTKaqlgSs6aBvRuwI20TH9SVju939jq+fwgakbMASquSGHgB",
+	"24kqEw1DFqJFT8ITPYFaimzrph4AaurHY0YGSTwmVMycjaA2qgIiNESsCB9PIrxMmzHVJgfdigZ6Imuh",
+	"KRkjvcYTqhiJ+JgrTXkcvbmcyRN6Hl+yFkyQS2PKnmhEFOqng5d7LElggWXQ7ome+JzoD+RzBHyfkzGj",
+	"gosh+bwnPt/b20v/Xz/pk8/JmSGaz+EJGPfn5GkcP6Ji9oS9mDKp9I+UJOlINejUwzyPpyLUBDQVdKpG",
+	"TCjeh4El9r0rvILrj1h4DBv4MFLgjhckTCWzk4FiySP5Lbx5FebS9YjAj8Y8LsiYRxE3Pmw4yENfj/xU",
+	"a/qCRu9q8iWfu4E1A8oj3SU2FFGlETOyF9x8s9BZHA6Zgicr0EgW2oLdacIin5OTZChtX2MaaY2SheQ8",
+	"Dmd6QShafKFrcCTgITRyTJADwH5Io5frB23TXVjvCyZOBbylW+dScjH0sm7Aag4mY/ZyopmMBweZ9llI",
+	"mhe8f8HCFlG6Fc/uDlz5cKlfPOdhyETa4z75nHwUf8wS6CcWenv7ShPJQE/E0RHSO5JzBtcKWpvwyFUS",
+	"i6FxkkDXSQBt91DZsL0ckM+JBm4fxeo9IBRNRHoRQoJGmYyekTWxbE0OyecEBFfFy0ZWZiePvdRC3b56",
+	"n3xOnrB+nIS5d819iOe6JeuVyhlcsANDG4aI6/p5i3xOHk6xLWaoD6O3aJQwGs7weUmaZrbZNL10DorC",
+	"jtk3HOfNVtrR22Yd38v2sXp/j4mIkQbA4VXKqV5qoXhEpgKfeg4v2ZYfAB2oU8u59AbkT4DxnIWjMmF9",
+	"cj5VeJ9Yz/04MEDTRwcPDk4PwXbKaTodIH29S6UfNIV+O4o1WX979jFj9nhPGF6YuSvl6L3p+5r2TrKN",
+	"Rud3OzvUKe7BHuTIQXMruxVUyCuHJDtAkk6TH5ubNk1bE3vr5rQFLB/WDfRuGw1giQJb7cLyfBQrx/0y",
+	"XYUuLA/qvQjlYAb2R71E+MajabZzZh24JOOpsrTMJRKcIQb9y7t4/562dmC7chu7GsWRcd5IWzwmsYhm",
+	"eOBBKBlDkJZ1csLoRdqkXrDH+rF34O7q16dcWfKCl8dTqYhKqJADw3ixJ7Ra2lbuZ/RzKmCEzhq8ZUf9",
+	"oRZLT1DQ2JWAOzZyFU+jEM4ZoaaD+NL0l96wpcrBmCsPmTkcFHiSK7N8cm/Ckj34AZ6s4OwoHnF4+7C5",
+	"j+TQDP+Jucm1wz+E389UnNAh+0TQS8rB5m3Gr4HUOZWAcOF2uT/Sv3ogYDS1xQkZTKPo2OJAIF9zs5iT",
+	"fKSp0YoIjxDspESJAamP5PD0YSsdk6a5MybCx1Olocsn4kLEV5rlSBUnNjbVXi4rrvmllg8ATxRQwYhe",
+	"MnLOmIBXsrHUdn7kimJ4BwJdrQE31vhSt2+iXLn56nPAkExMx42jz3zvoPvAO/R9Twtr/U9X/7Ov/znQ",
+	"/xzqf+7rf97S/7yt/3ngaQal/+nqf/b1Pwf6n0NPH039T1f/s6//OdD/wA/39T9veXqDPb2L+p/us8pL",
+	"Cj26PQfNSa0bNLzGFtAUgilNHfVQSmPs7YMiUHU3hT9w47QLlKNXd2tgBrZqPmZxHqlGJvDAtuCH2dFt",
+	"Ag3T5Npwwry/OWZoeA38vyUkvXlqJVEOG7G6rM4Na0X5at5aS5DadV0sLJ3hvTGhl41h+4JrjtxqeI3d",
+	"CSbSxAdzoshDORTCh1bjWcrmL2kCa6JZvFGqG16joEk3vEZObW14jVSthKczPbDhNVwlreE1XG2q4TVy",
+	"ClLDa+S1nobXSNUT8+57Do/M4349jBxIxyeyDzkwrp8ugev8lwYeYzMOurXDThFtw2s4KNb+bD8U8GM2",
+	"TIMF7fMu/tMtFkFXw2uUgZb+soR0Gs9eeQ1cKL1k1Vcjdh2rnbA7pGlsa2NGhSSdlmGqUsvUoaZVLo6N",
+	"JyDEB6D4tcSmeUFfpRRZfXs994o8YVRWhhCsH2u8UTTbnBg2d6mXt20P0rduLds30bKNjGONCF4U6GST",
+	"GN6eCLJbw4D0aZJwizzh+zuSBEiRgUcCwfsXmm/rvwe0zz558mEAZzBgL4NKT0s3JLh48vl4ArEnHumS",
+	"c7yB7/fZREMFB3FsEiCzTDQwzlOO+ARk65iG7E0FA2dbsRTvME4cq4dLXFvQsT4NY5pcVLMqaO+OPtXg",
+	"ykdoxKlEj+d0XzZwd07v6zWYqAoRM+enhG6DLN9CoI96YFMuBGUGOo/ENo8BWYl24vF7eCRXeucjc6RX",
+	"eumTOX7rTjKPpeOWnIQfK7yRJfMoRjcYxcUjnZSleGSvQxI2mMqNQrew57n7fUx8cjXiEbPD2IAAsLvV",
+	"D92LVVZTxasSjopXJhs3h0oVasF8KJ5W/4wSKjc4++8zdRJFrluprPYgzEUz6C+W8mbLBZ++KvuwgQ9o",
+	"eabfia/ImIpZIQQrtSiMqIYaWqWkUYQOq2uT6hy3XNmwI1zODbNiMSuh/hr+TF5jknP3XXbRHSfheT5R",
+	"z5YjjVXQ9LD8+nqwuo5Eb0H1NkD1+0xBYpwPuVTVJx9sZcsf+SzNzrzzPjdqZ4GvtBnQymcznWfloVz+",
+	"fBmk5B6t7aiyuUO+aLNWPIvpe2sfwjyZ3J6+LZ0+l7HZ8OkScXL5rggrdjuZMncpaMKIiEkchSxJgzuP",
+	"0ckqfc7Qh1TxZIJmyACCPiF5AVVgpT3sdMkH/Ns9cT4Nh0zpDUljRZtUXhA6pFxkRk7dYxZRfUfmDJ5U",
+	"Eqloot5xTKxt11fLcZC0vZTn+pETdL20N70Tj55nRYXNSrv1zFIvzVQK21fJWq4xdrAyVNi2D5cKgKuy",
+	"zezsdTzf91ttcmIIg0YyBuqQmhoMJbgU4OG+B7BSAVLXUU9kZJFefeTJwoLXEDd/fszOwoCdAkWVZ/0E",
+	"PBqzqeKpUCNqbldiwY7TMAdoLhs4RtLXZjAuxE1WpSSeG+xld2o5lrAipy+8vTa/r2JMt1x/B1z/GjWu",
+	"ucrOWjxPLsHx5JyQZN8npw8lwcRLUZTj7DvikrnAKnjaftxCkNWC0JPiwixDHhucf7mV03+rb2317KO9",
+	"9WQyiWau1lXe3gs2I0HOOisDcF+gpE8nXNGIvOcR9pL2lZbbzsUF3HBLk4Ujv//59pbmK3kj8a5Uu8Lg",
+	"VlbxCktbyZtcm2gFmzlTVDGpN/2CsQlpLjSStiyK0PD53GTe0KwsRQ/7cDXF0UiVrvYc/OOs2V4l+slY",
+	"2H55J65Tk/Xm2CgrcjbL9ia6b2l3V+KLhbfX5oxVx/eWN26VN9Ybo8wlpL0EXoF17dQk5Q6rlmkVZ/h1",
+	"NkO5s1jjFG7hAN6evW2fPXB6ctyt6k/h0ITPrgYh3nfe2tlJxEa8whCXBhBVa7CVeg51yRcMZNPvUcXP",
+	"ecTV7BiJasgvsaQS+GmeMzcWozkVEZOyEJ5hczO02k6wcQXGgVkCxom4VFX4BepGGS9Pp4/4Skh4TvcC",
+	"/sDSMZJ4vu9XQp2dpEJflB/jFufNExXl/DMLOH71yViJ91c1sbYUqOVWt/Jgm/IA/WjrRYHJdLOaEMBG",
+	"35tG0U5RmZUFdoyrSYFs5tUCgEeqMkVE6ponQsKHIoaQCQqOhql+Pj951OH8WXo7rzJxwWZXcVJx4fSB",
+	"ZpU2udHVKJbMhrDECeFiDwWG9X4k/VgoyoUkXGWm9hzLXDkD3zaZXlYPY0n255LE6pwve3szplc4krf8",
+	"bpv8DnS4BUnUVuR21TyuLk3WqmwKBjyvckd+tNcCxeaY1KuPoFy8J+ucOHhxs8OW0cPtOdvSOftuzAUL",
+	"TYjNXBVzKwdtF4rlCoe0MNvtFAfcsiDM1c1bLAtLU1rpZBbeXvt4VpHR7Rnd0hl9LCIumKaJ+ttpwfrp",
+	"3XTZqEGcJ2DpoojE0Comqt/At3wSUaVfXabnCUuIfd4jcRJC/o3zWfrl6cPj9G+ZRnNTMcOKD2ygSDxd",
+	"3uPoY9PUO876LO/4/NhZINKkikSMQogocybV2prvM9qLZdXh5TJNIAyePM7AcsuI8H+l9KY4yTNF1VQu",
+	"xEWW7br05lKAncLS/Nih7O0b4Fewqiw1vpUYq/Pm2ky1eO6vi6FWcK4bxxPPWDSoubuvuqS6oVfsgw2v",
+	"2CtW4faa/U1cs7vFoNe/yKvczpXYTkULa7OfuiN2i+u2xsOSS5ZgqcVq5mVL/a3icejUbVwkz9PmV2A4",
+	"2ZCfVFWm+ig2dXHajfXaXJHcs1c3oPPCNtzK2YxGAX3Um+Gm9uelKdQNAp9LnFnTi4ZWKfKmWX2ADXP9",
+	"L29As30uHvBKVJ6+tzaJ53fxloFv83C4GlQNF4fftPxciRpXUs2cPpZm5qXhf60OUn7gqx8o9/3NDlaJ",
+	"Am4P2FYOWMGpQG9yLCTbjtV2EYrf/cVuMR/EvEF/x302fTes3CuYCSQjuANp+Jgtd0jkhEWRxIirC2by",
+	"olFy92549+4x4ZBr0uaokiRIU1wErUyxWzmzVO09b87QnVuM1ahhhaNf08Ztiqkbe/5rql3iVrbJqSAB",
+	"Joe8h0ltnsOHIEupGhiCC0jT1pA7dpOgjukF1Ao2MbmwHi2vJ/C9j0zeKLdsq/7MhUricNq3n21eKQ+S",
+	"Stmy5E9nExaQZveY+HonIEWnPlld6EAwFv4GS3LtRnF8gS4FeuImTZVmSzPjpgP6eADm8ITR8NgEEUs8",
+	"u0yR85kzu8rsVsXWquxBaZ46LEXBQsgVajP4sjEVivdlIUHXjpJebZ6RCFpfOXPUxtU7l8tMlGWx2XVX",
+	"Wy7BOa+Xj2jVTq4bwTuvp+oMjV3SvIqTC2QTLc9em8ywOr2brBYpb5NrG5cXXMc25nnETTi96ISW1sZe",
+	"xSJe02KRN1bkyzoi34s5FD7RD0sN3pL4kkZe6hPHxSVXjIQ8YX0VzY5JJ3sHHAL17yad0fmsXDBQt9sT",
+	"tt1j0j0iVMy0qNCtyLThRSH03bVWwJE4dRhPxFPRhwSvOcfvLdGZO4JPJuHipITugCAtYUShQr0yqQk3",
+	"4uG50dQk5fp0FKd9lka0NAZaJ2Mgqt9VWd2Enm7kka4t18VCj+yb5NJNJ290a5OsWfXgaema6YiiJFMI",
+	"oZ5zDUDaZD0cdJTeD6VlqJyy6KlCotmORUxLwCGvCgs59dd7YkEBdqfwe019d1Is7740hCpt3fZKHN+c",
+	"OuK7QCvXoGrvAJPsUvBXCvkd0leVtH0Dlbzni7xN1nPZYozVltKKKIkKjdRk24ci38Pqkox0Mnmk2VLy",
+	"IbtkFR5HkvcdDgXWGi6GmyCzVXKxrphO0zmzSz2PaGxVwaqRVn0yZqzwd+4UQm5i3ixA9eie1TU4EMSu",
+	"ZDTpjzxyQH79CZTR22Bt9dB2pbG6FSbqmjfFKK5GvD9yK6Bm9Sd8EidYCP5bmDtbf70JBnPyp5bRRCnk",
+	"xCMDChRMzmn/wpaUnEo0TJqHlodl6+V/TuKIpcdtrmNI+mDOIWTdXK5ufG2ZW4hcAmcVg0aRlvJons9S",
+	"QKZ/MEYtrOEhHL0FVBRT7ASUlFaZ6azAAtarx36bCXlBdytS7PYZ5XwWSJodN15ZM1VNUla7BVVZsEuW",
+	"FBTtTeTSismeE/ZiV5x2KjOINdeXeHoe8X7mvVB16L8zl66zexl94GmOBRylpO4Qejurftbx9jrPllvt",
+	"Uqmak2HCGFSP0Y1C+ZNTIAc9madxffntXaNyQ5SfZBfM9XnJbE4yj8gYiyRrWWIRMrRDXPxoguaNSDRZ",
+	"cCD35UwSOaZRdGztQ+MYK6NJ/QqNoBu5khN1xXX3glRmW6/fUnvLVljkqouWCmpY/k6NF1++vUy7iZdp",
+	"3425qD/pW77quAaNviQk18/6cZbeeIOhyNqmzh5+ILE4mXJdA+5IEl8JE2qBuT0W6ShQhbDrwLZKMXxM",
+	"cjWlFoSlHyyuEPXiEWZbXVDxwjgJbP+GfwEZLs9ivmdfumUtN5G1fMD7F28ORGDR0I0xxAfQTB5C5MCC",
+	"7ucbDhXyS7lgq5c/vhf2pdvjexOP7yOaXDySQ3kinzAavtmc6ZK9kHORSE1Oq5LuN182ruCYupUUnDRk",
+	"SXtxHnKYvTevlmJxr5Y/hOPcm7cn8UaexKziRPFywXhl2uT9cZKTVJDS6Mm7Z0/JiOsnZ8bxA6usC8C2",
+	"n7Lzs7h/wRTp+n7Hllrv0ySZEa7aPRH0Y6GYUFCIkZK7d3Eqd++SURyFtv4uw4KydyT57tnjj4hiLxVp",
+	"Br3GD3q9XsO0oP880v+MuP73Va8RtDwnJXKGrLk67olBYTbSeKLq7rJO4gEJftBrIE30Gkd656ES+lM+",
+	"cQaDZdF7jVcBaUrGCJUz0acTfs/+0Z7RcVR9q6vwEJcc9UtsKsciagiLKgXFaq1taSlq7M+roQA39vDA",
+	"HUlOH9pocEsTzTENWd79Lyszgu+RIb1kcD5aSx8Qs6fVw6mghlUbrqmw63egNY90/C6Z8L6aJswj7XY7",
+	"1c/M++DRJVvHpNP1O3vdru/niWm3Tome63NpFrmZK8Kt+Ni4lkKR6pC5m9a6njKLtRj8aVpmvCkZFKHW",
+	"20G69/aXJxAOEmX5Op5jOXwvicdVe+6bCuVQu9yU0+/Ct3ImFRvX8b8N9jgeDCIu2MdTOVrGCvy48Djc",
+	"S6WJN2gYcpRdH+c4S7m0TmXe0XR22CJpGm7uac1FcqlA4jkjhgPROiaUQAlxMQSvfihnAh4tKpmychwm",
+	"iKb+ZR09QF1+qOyXo4nOvYPWMdQ5NZd8OY6d1qvH9BPL+UwxEdYNQv/GEuyv3JO9Clypq+XPsfGdXv9o",
+	"4uhXrU+Jb61coxJf+zjNoDJvQe/INL0KaWavtI6JD0uNM98DNrUtLiqrwoSfZjwQx9QHvZormSszSZpD",
+	"OtkbJIx5WA+okw4Vk6DsgVOvEQUb7ZieeCp4l1z49HQsYhtnzqNzvAU7sE1w89kliG/3yYDyiIUeOSAh",
+	"i5ja4Pqz6srq0VQxx8HljZhwwC3hDKtWV9cfjWK9JmB4gaccL5kprEC1IM2spd0HBw/uv9V9cLhINdwo",
+	"Z3tmSkmTPuTm9myZDVhBp8u/eqvU3Uilzm7SGzhaKxjmnWGuQYC3pHcTSe9xGdsW/eWp0mthICUYBQom",
+	"8FF8VRUdzWR/exbpNxp/xR+ffZuGQ5ZGryynxfDHZ3pdz+JpVQDdlldC8qGgdY6nW18RxVXEdjynKihS",
+	"la1vUarDDZMWLpb0Dq4uJZTLfsqnxFvOrXgRYjfWhAyvZ3YPqahQ9+wvz3n4XMXPwZlyGLdyXkNdb987",
+	"8A69+95b3tveA6/je52O1+mu60t0+vis4TVORJjEPGx4jU+5COMr2fAaj8/+sf7Mzhte4xEXHP/6kIvp",
+	"y+yNj6l+6RT/cxKOuT5f36HJOBYzaPnbsQIHJbs4uRwYFRkaQRcUjnEz2wf0xNZArMy/9FP1mpKx3GQm",
+	"tqzRFawi36b9Cy1xK2sF4wW8FqlxolhIzpnW3jka687TN0kzZ7Y9cK0yCxjU2iS+DOnmfeGqzQjwDJnQ",
+	"RGU7oXW9JB7wiG3kp7qqq7pYVade1f23It9blUD+9SlXb+6mfLoFX5mnmZt5xOglF8PjLPwqrSqQFalp",
+	"rwRCnfVZHoS+sC/dgtCbCEKfsHF8yaBefSXVn+tfVs23ve1KsO4gFk5iedJMstduifNmEmcxGWglxrDJ",
+	"l6kp0QWJniEHR2fvnEoWtskJPgTBNnBPKkKoGQZ+9cgX9btwG4spO2hEINtrmTJ0Sx9NNZOtMBFih9ib",
+	"mFq7T33IfXXB9lF8VdfDx7plyb/PPEJdx4v2hmXiy+mY7SRz46nepsv4gr3xiv7Gkr2is8kW/Ef07Jd0",
+	"IJnvP+Is5CpczLx0y8NuJA9zA9yqg1LvSJLEEdywmBCzI3CIBCHokft+6qTsF7NguNqk73v3fa/rr6s8",
+	"PtbdOYofmq1B3ztjInTcXwoHPO8VUXEuF9zuLXMxtNxNlWQvqu+pai+llr7iz2tZ69xTldP7Zg/nfUuc",
+	"NasiKbMbT+rWYxBRhQ4853E400dNMhYS3/edixk64VIl075qZ821yCSaShI4YwkqtPN5XjDpOcen8K7y",
+	"9GGbnOHVGd7gQsGzrBlCh5QL0oTv8Sq0lfpI6RcGPJGKJBC5pWV0T4DHFbjGjzDHzFWbPK1NG1bQgZx0",
+	"LPm0AuB2tDjZUUnjdrxwqp0MkGZqSdd66hAoWA/OOrjdpBnGfXkvZH0u4aJ3HP7K4HDP9LdnXpOtNnkK",
+	"rl4dv9M6Ak8s6+wFrljtdrvXeIURqpYW7sie0A+CW5b7lFlIdGkLzLFvu+5nkKAJB+j6FjmI5L63//YB",
+	"OZ8pJsHhpidgbyM+5irv7tbx/X3P1Mc77Hhd39/Tr5FBol+Acq7WC+4Ya3lwBeyxY7zESsdjrueSntoF",
+	"FyFkVbE+StRa88Z0hgenScUMxQK5pNGUmR71fyo9nzr+PrmMeZ95PdHxD8glD1msvz4kAx7BA/fJr9kX",
+	"3yJjlgxZqJnSFU1C/d3beprw1wMSxdZxsNPxSX8qVTzWf+8TNZtwMdSddA7Ii2msdNOdtwgNL6nos9CO",
+	"rfM2uJSG8ZVu5MD3yeOT/NVBznvkoNUmH7m/gtdWTzRTr60W4GnXdQpXPxU+Ha/jd72Ov+91/AOv4x96",
+	"Hf++1/Hf8jr+217Hf+B1wLq573U6B16n85bX6bzt6aEtIa+2f92wlNuVZ7wuHNcr0BD2NyjKyE0+2sci",
+	"mlWg+6kcafxhasiE7JL3gZFFs+OU2TlpQFN1ZRLNrPyTxK+wQ2ICD+fOqdz5wxjSEMABmHftVN365q5a",
+	"mdvTZhYwDCfVK6WxdnkTO7BuB+1GzstpTfhvXaEqCk/PrTvdng+N0tKoevBVha/dmqm5jJmSKXTf1Q0v",
+	"Da0KHlH5wZxiN3ZCaSi6fk0e59xc4UbSDMe6NKFJmRiz8Ea50Cr9sHYx2DT/xfonvcrza1lD//ruSyWQ",
+	"CfSdQZS8fMz3MxdsLq+RSnxlPX3UVTVuNdBtaKBneUoq+bRxMYwg2Zw6JvvGfVR/Is2uRzJHLjGVLCS9",
+	"xlXClZGPvYYHLC0t4yzTHCl9nEbcOu6JgzzycDWzPIjA+9B19dczmMg7I6qJ/FM9Srh3MF88YTR0P7tw",
+	"B75CPVe944xOLjRoLVHwJX3WpPpLbU4LwiFNIJVHRKzPGKNqp6GMXmMq+IspMz+DYlOT9t/LL0E1zRUX",
+	"chX2kX/31q51M7mKskXYtKZRk/VfP3ANt0d6/HoU1SQm2BXB349xC/oRo4kkXK0t3edeV+WmnQ5tqUVc",
+	"6ZS4r94ekht6SNJcXHOcCnJ5YJdK7GVlSV1ldPP74jGtRHDpe7fUdhOp7WlChRyw5M35sAh29Xgd7h1H",
+	"4eONfQYy9/5Cc6VxLbF4y58L5b54ezBu4sH4RAzi5JyDSJ5TRGtNuptzoZvveHmamjrv3ZLUjSQpyLhv",
+	"fSzriWoJS2guaWGJsOoqLBYHsAJx5d68Ja8bSV41JRROMPT39OER6ezdP4C0Cyd7/4TQve8Tf+8BaZNf",
+	"I79K9gLPXJlSEjGlWELihIR8yNWxyRUaPA88k5tYsglNsML0iJHTh7InuCAB2oWeYxYHiokbzKdz/BRU",
+	"3U6G+509PcY9Hso9KsI9bGevP6JKf9cqXbKWccWE6jHr+f4vn53s/RO6931/78Gz7M/2r/3q3rMf+N79",
+	"/Vf/qKpIa/6KoH4RMQcFPt3SSxRoGgoqcI8zouaiIbX+p/pB1SQnLzhfk1ORVcgCb4UAhQwUYjCWabee",
+	"AxaiYi/dylNBlh8hIM2xhKJW+RTnAWlK3neMfDanOeamNp4meInSBY94MKW3sLthFJ/T6AnrXz6Sw8cT",
+	"FfRE07e5PD3SISHeJ6XfdO2fUNkuniq0C864GOL14rIFsgpZ2neQP+IJG3KpEnMZysdsGzVSqq4w30sY",
+	"I+ylYkJCV3CLHw8UE3Cv3srd7KDPQ1Y5SGaVNHZRYeY6a18VaGmDba3Pgr7VOlor+g1uFJhQKjc7j4Vo",
+	"adhnpGmdVAgdaAGQlnS5I60fFMa5I0JoVUURaplrb6XmBfkwoZIZ5O+DcJ8sHueYBJ89C0jT5KeeRlEL",
+	"JbS5LF7aoF0ZcPSqnA2sPnTf3Kg3qSIRo1KBc1A20panWV42qjWJbwuRKekkvOodWC58DTUOzcRqVB7J",
+	"+kld4aE0xkqOaMJCgs+6KUg3dNWF4uHrZJJbtnT5+rWNzbrYMdYdx2xtVwDeznu3sPumwu6n8QUT1Z6u",
+	"7OWEJ4AYatNhfMgHDHJKmdhEpVvLpcYI2YBOI0Xu+wdv+75H3iIhncnWkp4a0F41wX3306fHNm8bpBca",
+	"MRLA8wEZQZJDKL8SnEzVKE74901m+28zmrAkaC1eQuzbq1iGuWtZyX4ma7tFvGG2tbaZKMdYgM87a7Bg",
+	"AVfjMfDSegwmfwBumcrmTAVpdppwNTvTi2XC6uDQZX+9Z0/+dz99Wu1mRsdwwqHyd+UJJqibwyFN9fPM",
+	"2dewADjmsGvgvofDSAc9UmqymMtgrqfgHp2q0T1NcM8Nl7Hd7TvdkU+5kOi4mx93gPt7HquRUf4wRRTX",
+	"PeHbDa+BSD5lPVZ0T/gHTMtuSDVfF+OMKTdpNDC0xjEyfw/dv7gYpkVmjWNdhJopcE6bDBOfOPn4lFzu",
+	"o2d05rs8pIpd0VlPNIN7Yzl8bj4HqCBjiYuc64saMYnOgJKohA+HLIG549jPWaglRVCdFDNo90TPJLKX",
+	"R45LP8WJJmzAEoD+MAfwymYv6XgSMYkDsruDKRCZCKHEGwS+YQnebGbsUh/vnmC0P4Lx2uFKvaNwJNWI",
+	"zUjIJR1qFVa/bu1A+rQmrB8nIbjhacETvNzTve/1YzGIeF/JQDdDFRGMg5c1BOP1RDMxNd/JeRxyrH2J",
+	"yyVH8ZVIDQexYB6ZpHGBns0DkIV8nHx86iHbR4cksFykOn2LcNkTBRUJgv5SPQmWbEyTCxbq4dtnjyBt",
+	"X0BwN02uOxgC8kKPGK47g3AD3ADYul/5FfKu4dQ98S4QB6wslyT4+PHZ08AW/Ietg9ANSA4LNWkkuXv3",
+	"O0+ffky6vn/3LjyJ7vuGBfUaR4Qj50RWpL9ArmW+exip/HdaHuhvftBut1+9CsDTFGn2fCq5YFKSeKr6",
+	"8Zgdm+LMCRVyEieqJwaUR9OESdKciiSeKqrPzoSqkWdiTvShAdMF/75x+/fsaQvjK9HSgso42MO0UOdh",
+	"st0TeyQwkwqIb8otGEZt7FwwQROJwAQJHK4eHJPMdR/KJ3GMA4kHJHjXNus20xOESC18HM7vEUHHNloF",
+	"Ko3qzTx9SKgiiN6aQa+hYhT1IHQfPHhAwhhDUgh7yaXqNYJWOp2Hkcnc65QwRUF4rOEaKsh9mmiNh0Dh",
+	"Rf0ESEfM2woN6S2z885I744kATL/xxPk/A/hORRBEPQR/AAy7gKFkgDUiKCFMVG2FYk599GyZH3N23p1",
+	"3oVRaKzB05zEIjajaZN3IHYCTug0CgmNZGxcAp3Ml2bomcx1iswSLcAl4QqXS/NYzZOyCs6WiWAbmmGC",
+	"WQHkBwh+z1q1xTSKgjY569OIpsVjIUhSAyVcEAwNRsShp5eCju+zJMZwD70F/WgastBNjHy5j07EevXH",
+	"pBk4yOOIAPIIiGKaWcV0wvc09Q2ZIDJu2fOvBSATyoiDnnBlaGI0Q0OdZemq6IWJwEB4GyCiDNK8JPrg",
+	"NYMYBtvp7gdI+hEYVDWzA94DYUZGB2m1CfIhc1w0N8IiYmq+pPewFotRMlBY9wQqG0cGiHzvShVhyD4a",
+	"2efBl4q3/NZxASrYosFWu7niQjOOE0ttHhnTSCNrvX+DOIFKw6i1wEHW1EAhWka/j3X7jKYGYeR4+Roy",
+	"YWzfQ6YkMTyJdHy/C/sJcZL2KgGJSos3PpzqblI9L+BjeDJoHaPMBOaAKwu7qWiCgedDLIvNEzMW/Uie",
+	"Rsx8I37BbK1zFknWJo/1NoOIkxDEBFsZ3BtTQYcsuXc3gDn2FRx5KnC/dZNHhGpkvYc+8hCG1RNASeBX",
+	"m3vW1OAJ9ZKAxxtJ+UeckGagx/tJek/h+MTpj+kFRrvdbuGKdnx/356M36ARD82pQJo0FyCaiC/xRy2o",
+	"h1SjOIxAC+P+FMj5nA1ifaQJFvRLSDIV8igjApCoHrlKYs3SZxMmPUsqPRFYQB8YfuGZhACnDw0bsiDA",
+	"GpGOSCfwtGzciwd7CRVpqD/Kp6m4EBqrMDEdW3YyZKonHArqlARMm3zAZkhFY6r6I1PyaMKiiIVEI67j",
+	"tOUL+6SJ/yDNjElpGZTym9NQc5sBZ4n04BoD3ImdxLGa37rOtpqSj5a7+0uRsrqKs1MgIWGSZ+qSm3eM",
+	"Z45508MITpIvV24eRTKxfQC1WtO2nnk+6y1ICz42yR7ggubu3TGPIm6sLXfv6nMPoihAb0m48nZvxoDZ",
+	"Qg6Q0k/Nu3eddigICy4yadBK46/CqZWhgZtRVNP9+TQRD83P+nPJeAKMDv5C8fdRLp+ynhgSFxJE1j/G",
+	"5nW6/tsEHU490tn39w3L6hzqHw87hzaSrdvxOyZXgKcnAqnYE0ZDvJSbKDObhF6yqL4iAQZqZkCEphGi",
+	"KUVQRQInxiQADFGIPtTgqdcwe+sEtBkEbOK4oS2z+4uJJQf/DYnBqDWfN8g2F1dnbXS6meM0ciE3zmxk",
+	"WjGrp2lYu7Qz3bNb4LBN3tV6lAvYHG3VcBk9klKdBat1QftXozgrlagxSKpWGDWvJ0zGFHNHaFQpqwUi",
+	"cEDGrg850zyPpxHH51Hcv8hFiwPgN4rpJUvOqeJj0rzSzKgn0qcwisoCDcu3USUznaRD4TBzo3RplRRK",
+	"OMWtYwNBLDhMhzyil4BdzGpdslQuhVZzhtaODVZOX7QzRaCPe6YRGW7YHn4ho+nQ7KDZIyt1TDsWkvdE",
+	"8HIPg/iCo5RoTh+a84DyGoPObbgfaaaSH/gYlKnTH4+Nm4FRbURsXqeK0AhqXzxFPwwUmhrJGfl5cHjf",
+	"/vnW2w/snw8ePEiv2CyIZGHL8mDzPvztPoqcLmz1BEAqDYhGcRQCsQGQiZMxFX1G5BTKcNKJBO0oYXKk",
+	"R5cSH6y7XlrZE2eMkVTLMNpWkfodeoe3NJ33qbCahz5oL/dYkgCAlkFby8sHpPlRrE71lmiJz8KWhjk9",
+	"obVThFKg9aVdAIwz+iZwkVQ147YN3e2M4VHh0ngqTGBN7FUmNtYGZtoTzTMVJ3TIPhH0knIoqt9CsFUz",
+	"iLS8h+aW51QySBaOOjOj/ZFuAcVyqNGER0IuL8hgGkWto56w0b5XVBJzyZ/KG6AvvWbn+ryphOsDgGVZ",
+	"6udB0NTSE82gym3nrT2J89uzyv3eiNFIjcCLR0sKsAkEKbh4QpVR7aXG3mnmhZkJ8x/FV2SQ3rRigD3a",
+	"cpqYQEAz4lhDEj3MSRLrk3+suQ85e/edT56cPv2f2+MwPTsGT0u9NhODSD3NYCBeMCBNvTj5vAKuHQ75",
+	"S7YYQBW4rpoDjRmudjN94jSExewJAOiwE1o4BUOmNJTXQ6BhmID5GJ00tDa21x8xKFUXuLd9Bmakxvmg",
+	"TU5wE8FQQnHFesKOx+690Qoy5eOg+4A0g6dx/IiKmWH2GmZY01DLDNJaHAJNHbOTgWLJI/ktZHrWOnxE",
+	"ssQMMBZgvlBCGsxhgrhQqk2exjEZawpPXZO40Ns2TDDKmSrg1kCB50wztEzbZaE+az2hVRwY66G/nyFI",
+	"GIK9xWjDJOedq8UnFhNDYKLcxukjS5tgJz35+NS1PWS231bDa2gAYTwG2n7bxwIiTNAJbxw19tt+e78B",
+	"zmAjsOJXaO9wtxVXFZW3tGDMUQlWK4Rb5nQleGJ9wCRpWpWJWAXluNr5y0PPL2tWOu6JnOuXhjBFvyqP",
+	"lDzBql26rHaqiG8F09Uojhg51zoKGnqtxMGyL2hqg5JVPXH37jsgM4/u3rX6qlutqmDIOE5lYVu/mgPC",
+	"ugW4AdK/gMiBr1Clw/fhyB8bTHn6kNBIM62ZO8KO77/lPKEFkQZsVxoMaq0MCcdhAY2jhnuOYfMTOmYK",
+	"/Bc+q74Uyx659zht6mHj1TO8PGJSfTsOZyaUNM0bk1Ubv/c9U1HSghn4O0n0CPfCKT7nlK2X0/GYJjP3",
+	"pshMEGfGBZAcbFlbE7nWSV0fkEZqM0r9HvTc7HVnwwCOxiuv6stnryo9UHDA+3uwRWfptW1hsLhzqXQG",
+	"1TefZqRywCJWT0fsLO+roceceX81fvEHv/fFz/4ou3Bddshvgf/quy81SsmP2MAxwMwl4lplZZ1Rvv7b",
+	"P//ip79THKV+oW6UtsunV3F+eBmHsSq51Cc3Fn22yuDYy8ZRo+G4/8G1oDy6d8/eZvTj8T16SRVNuu3v",
+	"TYYN1+mu8eWf/cHrf/tvixM6OLwP5LNK4/vlxlffU62A5JfpzCguHslxbivWVl6qL3/n/379X/731//p",
+	"//jyP/+3JWdWnthcMoBLZEDVy9zfu25fr/I31ikFoToG5N31/e2xonThUr8B/WR2H49r91nnWXuaXZ28",
+	"9fYDfaRcbtxYiadU9rrv9GrYDJcoMI4KO5/ZvKtdSBqrsIvKwbxVWgI/twS1XKWxFA9I+zQ+Hq7jhu+u",
+	"A6rXjc2PChJQ7qws2/e61Cwn+G4eVtkr1WPHKIVJ3nK+F42jz555FbwS2aRGi3QIWSQ0pGs8gwQTVgXF",
+	"5IodD4gKNvPQ95/p1oum+Xr0dyrllIGp5dOnpPmds+7hfbx/S1FeLEiQeQQFHlq98Zkqo2GdH1lPPBbW",
+	"IjFJLfciTEsVHBEu5RTUCwiN19ggYYonxngxSdglj6cyuxFJMXpa7cCIlZ5oAqZGtQ5QLFdwj9Hx/W7L",
+	"QzNNTf7/CRPW4od2IwX3M8ZjThKsd02aXd/v9sQHvH+B3r+P5NDDi99+FEsWtjRsjKhCVd+o3dTtKu1D",
+	"T9fMasIE6DQXTMANYYy6sZ2hhPLiuAc7gLJ6TiQ3JaLiQjEDu/L5hcGyqefxJWstxsL2wsBwmo7vHxyX",
+	"7rf012+TZmqH4hIIBHw3FI96IrtHsnGJz/V7QasOLj813jpvCiuDme2pPZB5xOlc0eGdF+jXXFlyT2n9",
+	"is5IMyX4ju8RMOa1cjzPdWPs+F49XgCRbuyBawq3XF/eXCycBxBzejvYMySiWW0Z7D548ADsT0XjYv0a",
+	"LFoC0+rcQb29lxJoeUgaLOghZTQMpzslUYdAa0d5uMwoUeFZS04iJVXhyZXXCjZwNYmZOt3uBPzlz1ZR",
+	"+Fe5SBsBZZ0KG2z23dH5+33+mH/39JPvn3Y+4qfyVDw57L9zev/0YvKPf+Od7z5ot9uN9UDMdiEi7uRG",
+	"+LB0xCqHclAAiI5XUWrqsqfvOP1bS1sk/7IlCiNAVzlolQN7uzAwF7Gnbx9nafZMxtYoItVSI7usL0ib",
+	"TQ9bPSK9VqJc66wuCW014JBZWMF8hPs+U+kiN6N4SLhorYZzDzzY/xTsuhes94ZMPadR9Nz9Utbj36cF",
+	"/0yZdxAhIyqPCHibOvnoNHnbxM3m4lPDSZu+kQsPX8GLW7j/6Ik4AflAbSGceOCBeK/NQWdQqpjlb5C5",
+	"crGCcbjMr4FkKj//wCMTLjSshcNnYOr5DOCpVFnZbMGu9Gd4qk3OmFJcDK2clUz1BJjS0SRsbz5I0/fQ",
+	"zwwd5FsGmH5MhwwQYJB5xAZkwvsXaGtO62M42eWaQVbUISD/3+/8pf62dZw62HKVJZY1Doc9gTHltjlo",
+	"RsYkjkJzvWNuASAGBSzBF4xNyFWcXGiYrDWZ6UTjXP1mbt1abRJAtY2gJ4x3Izo9mCzNDtnghUkUYZUP",
+	"gMAfsoHx8oVVsBf59paWRGygPCAKo1LAnUJsbgb19yGXYy6lZuiKzlJTBIW7SaAm1RPw9DgeM6GOSDCm",
+	"L8/Yi8AjAe7tIznMfTgzGVjt1Y/Qmj1UMQyIVPFE74YeYcToJStpGPnDwZVk0QD91Gz62HkW8hIoHzJ1",
+	"EkW5rHpvEp5HUU7c5BK+5WErXrk7386V+aDDlcTsss0fHN6van5pfv5+eZF3h8IKS2glXYEbf/aDBlWK",
+	"9kcsxNQDjYbXcD2SQIgVK7Q0jPuXWarn2eK4T2I+0Y6XmnTh1J2YvOu+k19b/zii8gmj4Rl70Tjqeg0u",
+	"H8nhQ4YVCEzYjv72Y+CeNl8+lx8n/JIqTOppn0qPmH0fQ/h9COeyHYy5gD/1txVPVtMEpqC2Eeh+jQl7",
+	"nRVFzyHrj1G5kvvLrKTTgrui+4tXNPtirSU93MqSdp0lBSYCTL9x1N0M61ef+zqk7wzUtb1qjO0m78Yd",
+	"N6EPGbylM/Sacx1j7+TLjVQPdzM+shRCbOfBSOZoMy5BxR9Y5PvZM03TNh7ts2evciDyQyiKFUVFIWwr",
+	"RjqAspgTtqpkShXU7CLerEeZayPMeFCQo+gPxgX4JzoHVAaQF8CCo9Z8FNcTBsYdg5NWCjNGFJy55LQ/",
+	"yiNJ8GJNGJEXfDLBamQVCMX40V0Z3HtFZU+4GMEz7p/BEjg8uAZAcVPQxHwmUNhoCMStlm7PvE2RgteI",
+	"Bdt97zUwaBX+cj0g5WvFnsubd4uprglTPVtH+m9A7m9Ilr7PFDgavilZKpeXpWdMSaybAvYVkFFampoM",
+	"8IH1eDRmC/1TLqt/nvoDVLTdyC0ueiL3SpAWKm7GNlOQCd+DizgMNZtBI1kRs6uETiYsSQN3qCSTiPIs",
+	"xrIn8KcWhm7nxHISX2nGYvygM29dR5gLRmZMeeQcQo6jmQlIyTVjX+mJcxbFejlUfERozo61XDI9jJ1p",
+	"uWEJ5gLVcWGbMJZ4ZRsHl4RqYJKavIzXbE3sTL4IAzmBxUDrU8SUtDecyEqLFRuCIsty4rswtlwP0vhg",
+	"Z6tg08YhCwuAV58ziPwWTpkbcOou1LkBozKgMIw2RyfXApW1M/o8cm1duQoKRVxUTd8GIIF5ayqnNIpm",
+	"JPgMRc+zoJUDTsdOG7YIEIXC6jMSD3qiGJleD7Qw5IVL10X1jiSdfd/PBWm9A17CVijaEu5cpVEUpmxU",
+	"TyQMHLfNei2A1kHhPpk6AXT5pdbTN4cTnettFgDrAaD50XE+dlAj14x96PXrCfjhahTbqWTLVo7nb1Kk",
+	"Kv14Ps46jdVt2YjCElyVNweuhvFHsYLtnxW99zA3orLVx+5Iay+W5YSJpJmJVdLNX0oXC5QstkYA3Hj9",
+	"k7/64u/+9Bf/4y+LSrtbseSzVLA/W9lA19lTswl7xCV4edYC5cohrwCf9ougZ1vjX0bHWG3wBfPM0gOt",
+	"VUAmXOxsXTtlMFlhH9tsqZdGdWfXpcQUzut2PO0Wnoc698lalAWF7faLjtQFtl292Zq1OmLagwhp0mlt",
+	"1ehmqOJoPZUO42LWUeqKB2KDbduANjd1XVxSwzDAICc3LUjfgXaBYcf3aBg+P49o/6Jen8hbn+Bh1KcC",
+	"+Nv8cJQmRRDgDen+BtFuNlmQPrMzomKEWjgMDRpEnPQE3D46SaczIarighms2en4+602ORGIJOCWElqT",
+	"Iz4BH0Q2UW50/eV+a1umtU7Xf4tA4PlJGGKMcr4lOAbN8TRSfM8ELMuZ6GMJQwjWZWEK/uEsxVFYdArM",
+	"LyJ7MaVR8erdgLW+spe0OdxWdiREN8KesM7K6XaaAJsqAEbDEKb6BoEXrFiJXznL4/h9ZQaYHd9N1nW/",
+	"sSVyke9RueMHDx5sb75v7Rnq+DbSabUfn+PxHgsrGe7IjKJysHbTtdoUcpwYGt4Z1Kim0C0AjWs3wVZl",
+	"mtmyk5xDDTX5txZEbZQJdKnIjTLdIjs2FGtzcNY53q5BbdcEHk7C0ObjMK7o6aQc7IDicQ3UYP3J3qrE",
+	"D6bZOQZJEcpM1jsnyaSocnIPgSS1udmcPDUiVowECXvxSA6DNjnRIAKiIIaUCxPzDG5OaQCE2w14AUEq",
+	"PhZi9IATPgFGrzgKrU0xYZJBLrkJEyEXwwrQ4A54FcywTzCRzYkztvyEIUlAnOuhCArczi0myBpYBRA4",
+	"rzU1+nKbbtmAA3NWDLQinY5u33lzRGUOReTGpzEa+JdOhV3/nliFAIAZQK+HNdAEV/QGBPdqMshxomxW",
+	"hSuVF8iRXv/un3/523/41b/4D69/8l/0KY23DlXyUlurizAZSJHniGyole1K60Uj//K3//DLP/5xGvZY",
+	"GHnqfL8dtLNoMF/83Z+//qu/Kw8jjVRYfgE7fseKFiSrmhhiyBRmVxTyEeYOyUpr+fq3fvT6d//8i5/+",
+	"8Mu//ovyJIxdZrVJ7O+dVwjGzTZ1rYEc7hkeWrmMdyRhNIm4UQodhujIajAtW9Y9Y2qltf3qxz/5+x/+",
+	"yVc//xdf/PSHX/z095Yl1dpZzfNnzyRhZfDIKqv/D3/7+1/9+Cdf/uRvkEN88dOfvf6rv3v9L39vlV1Z",
+	"CazYYrQ7jjkuccg6S1manBXuZEI+GLAERUW2jKRpprpdW5fTwU1FzwtS187prZq/VXTYKcV9L8H25nZc",
+	"zZPcHosWR91LEVyYkaAZpQJPQrxbjIEHc4eT40yVwzmsWgAz4RHEKJgWqsaR8bBjckW5ypKIAStbOlzm",
+	"YZohrZCxDW5FTV42ILeU+6wV1r2hsmP5x3VpO9aESEHtGVgEWKXnLNRqNKkD9cGe1+s3z+16z7GUujge",
+	"E3/jhTrSiUsg8SCHeo9IgOlPnzA5jVRAOiYLsyRNyJx7zkxCJUTh8cCkdwcm45GAhiFmlw9It+WRvQ5J",
+	"2AByctuWbdZtsIoazdcZUVnJcZQDjCbR0w9Z0lpe5cE5HGnVp1NWfU4mkyS+ZCWFB10N0u6NC2en6x/0",
+	"hGnEGl312rTJE5gqdNMtd/OEfY/11cJuihfoK5pU9YlcQbHpiY7v3z8u7gJqqobLpLCn0/EP5mo/Tyxp",
+	"vsG4ENjqGqXDkHKG+1zCWwIlpRScwv1/+NvfT5Gqe3Kw9ssyIGmBPrK/J2L1xNJ8ORTdzEBAmk+8nzB5",
+	"07lCl50N5rj2pBaohysoWWhR3sqgFqz0/T0RO8d1/rDQarz7YXX8A4uUvgOthzWkXTyrW6Hx0pz2Np4U",
+	"ioPqSRhRYSHLKmMv78cXP/3RV//5L7/68W9tfRLrIRLNF3cXypVyve2a/Iu8Z6HaktMJ9J5WKy2AnZ1s",
+	"v+C1lJgSO64cAlUGaJrwbYfIF1SsFY3/89iF2+N9d3WyOlS1VmhrczDQPaXMFdhDpR5xkB/H3P61jpH1",
+	"XwkGanNK2eP95rA/nrTr0gFQ2EJwuZ565f3CujqBph7YuqI6ELKIKbbwxuMJG8eXTGr8px+0CDAtG2FG",
+	"au+cclf6bXIic5nqTQJd3bGph7N3RWcmAWzOpwbaMwfflhbensPDoYHWD2EoFk678wNAnXfSsMVDjrAA",
+	"iOQhVjjYCGoXuk0dUFNnkp4oeEl0oOxHCUDjqt6QG4Q6S5U72ZyAXPbuHGX0WqCw1PMWHQ06flfLuSpD",
+	"VEXHW3EX0JukT+Z76fnd3ipv6qHw0KHFr21UFxi83ohR1N2/dQyjtbToyvJutT9BgfuQ+cm7aknwOgR2",
+	"nsquSVZjp1uw1HVLAnnIFPovPgdfh1qJ/NhJpWJDa2QW+FKwM3skjsI0x4uXpu6HiHfSj6dCtUkxUTcH",
+	"SZsWnVnoeTjdYjwveJt8iN4eN1OKZdltzCeG+WswlVqazqZx1PVf1eXB245U22Ak5StlmxWwciRAPR/T",
+	"IdvtSmwhpjilnxsmeaYbCJ2qUOLMK2qnWd+WkjvV1GEDl2GkJmLZ2vZBHmS+c6Z27u6ycnuNjMU1jjr3",
+	"D/wHDw73fd/xsDUF5CrsWTW4Kcsb0tl15LBD1CvnaANZkWP7m2XhKBPgttzyqiSiubECV/sVBWNZiZbk",
+	"7l2bwO3uXXI+c+oBuqnQqsVkT+RutmRABjyCPPfnMygcy0jTt1dkXnrvpWVweokVto5NWT8tIzHSGOsv",
+	"0SgylS0w2dkFg4Rnd+8GKZDGKiu2OFmfTrge3HtYXY5ChdKKKqEVNTC2KrCzW6rZN1Vsb/mG4vrEtiHG",
+	"p/GjGnt5VgMrd0y4MpHnczyWcmehcfSZ/8zb/hpvIRlagT5vLixYxta9EBa423gDkEGBAEvYIM/bgF1U",
+	"COqur/+XyepBEo/fW76+hX78o4oaF+tcX/n2izTfiCn2mja0livceysUOVHxRxVlTqquo64RoZRO2ZvG",
+	"KVXSH8StisuJTnaGW9ZBLNLJARFk+nsWEDhPlT/BBicUM1UQJsKewJKGUPUdwQeY152SBzSyiU/brkk6",
+	"SEvBZ8OprP1lKtm/DNrlql9ckFpbQuYMdicttmncwmiu7BsWMG5dB5L55bI9rO3Lfo0ghkr1dMTeFWG1",
+	"C7tGKrGwp+cYD0A3NfVB1hxD3VhIl0cR6eTz4ddOprtVQ8Z8v+sC36jO3L8Lk8sanP7ramFZIVnbYl/g",
+	"a0NRuRNQAlFmoGhF+WxDob8qic7Jd58fV8760/Hm4bxMAkEz2y8At2Nrz9rn6cYYdyztr3e/UQWItHje",
+	"vjVHI7qbacnZIU45Y9Hgl8Dq8rUFLGMuWDVUQXMLVoJ23aZMgYm59pXNzCs7u2+pIMZvOC64YSYWS201",
+	"4vfm2laWcH93TS12vPdxvEWzS8YbfgmtL5WH8CZaYExmBwhq25X5Bb1SVssFpegFK6SBIvFgABEQWRqY",
+	"7Xkgvo0pl1wHxGWSLm3ub5iboWGFpeQhHd+/X4U9cGXfdAalX85URvf3RKyqssSU+92Kt5/XmIrVclVd",
+	"l3vhk4wKv2k5429+wqJaMqwLWCjcbK2aqKieDK/DxzBHatfkYoh9WkmZOtrvJAvS/ZLwlJmBJ2FjmlzM",
+	"z85uKjVDJn+CL5AmjTiVrYJEu2BsIrGMdM7n/ZgEvUavEZB+xGhS7a6wtpi9T+wFox7ZGSZDWiG9oZkR",
+	"l3aOrc1ja5WbgKhbkybaHfY3xZ0f/IWBohpf/fCffvlnP99uap2VHPydsRivsTfm8r/RUCRTT9JjuoWN",
+	"QYXmH/72t1//q9//4me/9w9/+zuNnSRNdun7Voh/g0MEqgn0mtIf56nsmuQ3SJlMdkD5iS1GC0C6/Ht9",
+	"Kvosej6eKoYJ9OvF9LvCqPdXozhie1iwQ79ImoFUVE1lQPzyzXqa/5/AgQBxa74AUl9GAB92Dsn7+pV3",
+	"YLiPpkbXTdsuSFMAiLq3e3ia8lIUO+/4/uGxIUJTZ6TT9TvHzoC5W0m1060Wsv10SDDCGyBkRazQqOye",
+	"lIqaiytLzUPLX963lFLX/BqJ5rp+R4/8EUPL86pDnxv70PW7e+lOrt72HM1W0/9JoXjpJm0uzZXeyZPd",
+	"zmVfJVHNs5RbXc3kOIeMosAAhHPeNVeziwQWwz4V+kjiwi6Ks59Dj+7I3LRVZm+IpdLlhV09fWZ9dUs5",
+	"wnKyLi1ntPac6wnZHUS3OOGsP4jqYkxkjK1WW64i7euQtyXKviZ5+wmuP0X5hkvmSFr8vJaKfOgBZcDO",
+	"LJK/z8cpgS0QwzBax8MPyy1Z2dUM9O/v2qLdfqtNzuiYkUTPLZlGTBIqSWCGUeo/2JEc30c5jqdoBWlO",
+	"oyi+woT8NZI8Wwa5faluTv3XR7Zv4hS/nrjfPNRhJQRQHZy1WncrgILNZofMdJd9rMtdcbG/megBz7/8",
+	"ukMIo5kvQBI3CDS8acRgafq6cYPRiK2o2DFwAA+MRTr7O/CU1KAmTi5SaAD/hUqXpJsWKo0T4hvPs24L",
+	"TlsI/nD57DUhG9BppI4cG1bLS0MAbMlOSQL84xNbgbIJwKPrt1LHADjCkgTw38Jz9/1jQiGjJZX2HBM+",
+	"AOrHfARQiDJhphAq8oYhUxIBTsf3j+FBLoYO8+CiNK44KY6ASzKiyThiUmKynp7IxxXo895Ch8BwivyP",
+	"SfQIJLHoMxySZMklS8gYHAL0ELJKoVMBjZsvxCBu2596gkusINp2fg4IjWRMpJ5e4JY9DTwScKGSOJz2",
+	"7WcbSuFBHAUGVAjGwt9gSfZeLkKU4/ikihMWIo14dp3e0bMK0pKUJVRIxczcLzl4kIP1RVbZNIXGoLkb",
+	"Dlqo31QHHf2OMQGZ+rYuYCRNdIXjgitOI0MxpdpRDtnHRqxQQXxNA12PjOOE4Tcd3/dTqjPVI4iIxR7O",
+	"Q9Ax5K41s0DSAmDaE1DXAcEpNuBZUeU8eHBctfdpXjNFLxgM4i0Xtl7F0ygk7GWfsRCPGlLYHXtASMTH",
+	"XKUnlHQ98LQO9vbG9CWa6/bMpIIWwnfzIjZ9DgVbYRXgYYmLke8Kf9mbsGQPK/3n++yU+8weDlpQJKwS",
+	"bsOmvmkDGuzUR3TM5GO9VRUZTmEr+ylTzfQhYJUGn3lpZPUolsxoKacPc06ZLstBn8yUIGrRIfz5ETqM",
+	"/f1f/Pdf/Nv//Iu/+U37Pda07HqN4lnHgqc5rmdrWSL+t/B5yZL9cz1W05sS3dB7cfJYn5AK3OtO08zo",
+	"9W/9b6//1Y+wXKs7o3mDf7Z9d5xa7aNiyF/+7g+//NMff/Gzv/zyv/3T1QbupReLz9aoRWao4ykFdDJ3",
+	"pPNo6PW//L+gCMR/WHHRtxSl5CIYG6KEebXzEcsm0bfM5Hhr3lHKqrQWztT88A80fuRcUpffaq/hSuHG",
+	"UeOrn/+bL//4x7i6xVfr1jZTAees8gqgOGOpu8v1WmaYJe/h3B5AwAYeMZvty58bwQM/OeE1Gfcp53ix",
+	"m7Ie3yzsYMNrRHF8gWPF4ft24wAUQWHmCmbrNVyEhi2533wyCdPJ+oWfnNDvuht2vGlrHPmvNqygV8uh",
+	"d3afjducik33ahvaXu5ue672nL/dzh0zLNW7Xm29WoZbV1mvhO4yZdoptgdAb43guQLnnBM5lzt8c47Z",
+	"wnNT5n+5o9CtFcRbjHHLcbSllPu2o0IZLUewK2NkXrcocY6Kq/X8peoGaixc1OqNgWWRWv/Q2GFkzuBv",
+	"L+G7rSMi4vM4nEGVYSggrGLClUe+F3MIEooTW4OaK9DhNOw/Bi91q/f0qegJjHGG4BX924hrJXHWJp9q",
+	"gBtgrlg8kAHRhIsXE1YdwdS7oLuy8URxFpKm1kedwZmmF7oNLHe7YFTEh6l5v0pJtHoZGD3O2UArPHbS",
+	"NAF/i/iSlSoPWz7nqHuV9xD2cC++YzBPvGmtxwwjL7ydnTXF/L0N78odU3AFWFi7v/XvMJbpcy0/hq7N",
+	"g/6w0uia7xcNgdfiMvDQobedQcJKatpS/v8y3SxzhZA7t47F3Mn6j79pjGKGf8M8DxZQ1FwzfgFzzDfh",
+	"r0lL15U012wO3frlfMm8PmTK3Ic7BL9ipDkI21zUmooz01qKmOMrIUG6adHGJYSPN1PgLBmzgb7w6h3Z",
+	"8npiTmh6ajh+KAMiaJLEVw5MkKRZCDY/IjSKzJDHrWNSiGjviTVC2ksR7dBJq10oEyzTl7Uy0BMmnY8m",
+	"N6r4OY+4mpEmfnsnc1bQe5Ow/mV5gz7kUgUmXaGzwnhTcEyuRkygdZ1w1RNQSfGc5bQXtMw733Dpwo4a",
+	"43cTdgnYiVllYwIv7Gtr+Xj9XHAAmM2Nad4dXMpCNAjJdQUd5VYbCppkdnevwmJtrPfCpSB9QmrSB8Dh",
+	"P8mv/g13kciYhbEQrRIJvwMHimw8YAvcdDy1wKSqsmPdkmyaj3En2QGqaO0b5rWA+pJaIS/A+ihEHq2I",
+	"Q6oIKGdkyKUHsLa51ezRi2ysRYtD2fjmL2M3WzMxo2uc4+KSq3yqRi3sbVKi/ULugP/1v77+3T9//c//",
+	"qjzBhL0oZpIGe8z0WpJZX2dmgeoD/KZTC1RCNAcsmeDJMRV0yOS2AGct1kQKXxFmWttFPHBcDJrIdwxA",
+	"hGqh6G9hPtiXzme4BoqPWauwsD1xArfeiOWCCza7ipPQRmDaFq5GscTiEacPNejgwoSGWBokmvNSDtmA",
+	"NQIEOJlHf1SEPcGHIk40jqT5Yk9l2OW4P6V7tR6yqjLg5MFfyZV0HhhCpf5G4KBVnTd3BDzW8OvcbCS1",
+	"cSDVtQWQGoHlVQ7GED1y4JuBgjIi2zEA+maFV6Twar5b6PwSFPZdyEI4mTyiYsiSD9kli1BqriCq3Uvm",
+	"ItUtwBcd/Fh5k+N4/eP9YkVOpTlJC5M4YmY+nRSI5D0rNp55d5WpZ0NzV6C73gqkaZaWW4GuX+WSnYGm",
+	"7rWAJve8v/m8jsYIlZ6iTSGRcXGtg0TyOTcwuK6sJGakBhwAlh1rgBGpT0mchCxpk+xWyII7uOzR77MQ",
+	"XbayK7RKWw+dauykwOEzNJYfazMZxMnY5OCTZDI9j7hJsrSUgUfMrJcYUSOqCmxzoREGU6PefMiRtzV4",
+	"juVji5mPHbqpzHxcbffYQkLjbCu+KYK5vNQPzSNZwnWTZl3EqScCeHYUd6LpXOgibM95MZhJtuZ7MaSC",
+	"dzMnooy8lhNbdb5hmxgzVnAYW+yJVGcMuSZPpGfXIgfNyVrR8UMGTm0aJMh1JeD7TJkW7rgMf0UXkEr1",
+	"X4MZFhorwGrqvxFmpZsVBw4352n51XJRxKonMNKinEYp19WKeYg3SHpUIwG/C2sHJHKjMxiXMpni7cGO",
+	"1N3FeY4Ko9nUDLBG2cedrMgWKj0VKOqG5RXKVm1BtaeaIpCgCBdSEePJ33pyodxAt1QF0gz1FgjcRCBw",
+	"ffcJpTP6plXj8q0B1Czazp3BQQk0lHxTLC+qRw4nUIHPTB7v83LJ4+NBXrSrOLtQOMr7hQSkAxwlX/NP",
+	"qJ5I4zwdfxDZtm+Hj+QwIE05YVFklW5K7t4N7971cjUnW3r1LtgkTfTpDpRKDTvS4gu6zV2kq8DriSPS",
+	"OfRN+inn/urE3l2YC6N0CfCCpSc6hx2f4Fl9VyiWFHxRO4f+A2KP8iXXLYF7SnGufTpmmLyTCgLGMfi+",
+	"1e6JJ7C4ML77pfE9Yd9j/arxbZAqKzcwGFOOXjq+fz/1f+2JtOBjp+MfzE3AcWyWWhOkiUVMGL0gFMML",
+	"j+ZEQRIbmWgjj3cXBel0taMoyGFpD82RfoMhkbAx81EbYtBKQViTiD80d+N//X9+9fM/wLvxNV2Jy/4Z",
+	"2xveVr2NlxsWgvCVh7VEym+HrJbRA7azXAsynx5Yt9bvYDtb2se9TUdWnzBjp8RVOyaUortanS//5J99",
+	"8dMfffkHf/XlH/2/X/7r/+fL3/5Xr//wj3dR46WGu+0uOrHMu7bliX6NbmEoRq/DKWyNW9v5vKUulTv4",
+	"46LSWoYUVlW0vtLzc9ssYCJuGtqD/AiK0NdeJzv9kiuaOc5bOHMjEu1UcITrSLRTf4SvKQIAUbeGbbgC",
+	"hJZcuNaJyDvEHPZAJLBDVbF5eDP9XNPJcxUvCtE7CUNJAnwnTHPL5HQAKkmchFzQNChNpmlyPBJk990B",
+	"6Xq2rTQTz7cwM4dJwdMmn1rtARvXpFTO+6LVNqPxOi5Ohi85PAk1JBFDPVQuMRfPUU+Ul5s0s3GSbgsL",
+	"o0IimUGcEEb7I2IWwSjFQipGQw9+duJyHEaoYqs8mFvZhTpvsDUfsQq1bF4MoY0ojQWTaZKc1jGJEw/U",
+	"uZ7IVy1K7LVX6Omu9sl3Yy6Kp4o09apPYLH0EFjLjgHXKp9AqcajzSkVsIaTW5261hNGXxOFXXX4pNPO",
+	"/eNlVLe5+Wt6Ypuq24L8NT2xruqGq6HP5tP4ZuSBrrfXzvG7CQs5KUxUQsKoRMPhyrrHqn6I1eMw+WnW",
+	"HseKLohrD2J7Wah3txL3LWA6Xbwn80ZiEvCsNZJ5PhxVcjbLD2MzT0B0lR1jq8rBY53V/Pt/9sOvfvyT",
+	"am/9TT1ETossYsf3Sqtf2OTXaP2EGd8sx1FclWNC5UX2rIrN92QWT0EWTSbRDPGKgSsaFxmUeBNUhiUO",
+	"v9tlTemtkpRfnIJ0AyeiKlZQ5SG0U6Wn4txek7aDPcMJ1OhSxWtmHTko5hKF/a3ScRyardVsnmbQERgR",
+	"g6AZ0Auy+BObEFSfMEaChL14xKSkQxbY5CFl3aTrolLdnuwJiik1s/Shx5i68YqD8ld1jZXXQOpUDKPP",
+	"t3uiqFgVwpJJdVSybvfs4QdOsHF6w3JHEovATx+iuw0OqDaAGLUhdKWp8Z4prBbpHpG5N0xt8tiu01G9",
+	"qtETq2sWVclOCqAfYorT+x93c4CbQ8Wyw7yO0RPFO6FNNYd5dz7pbdG2NIdFdz6gOFVqDt+z2/Imb3m0",
+	"8Hoaawop1xvXonIQT0WYCZ3zGZGMJv0RUIzhAjnGnI8AXS28wYRPIr9YEEK5skfUqvrIvIGt2nvHP9xz",
+	"AmnLy4wrGdqsRE6uJC3m7YFaDHbnDfr1b/3oF3/0X7/68U+++OkPv/zrv9ixErPN5VtHdVmx/02dx1Ie",
+	"u7tLjfxR3ebNxrXC9sJZqLTYH1aAditx4EBUyn/HgH9MrihX9TjglxmYr0PT12XlB13Kgsr1MO+hBwQ0",
+	"H+5e8P7FIriLZXQlCfTDjik/Lahr4NbTXB6pxBTfFbNYMHI+VQbdHTv3fSKapRcAWeL8FOnupgKP/7aB",
+	"jB/AdBZat002vIKFe06FHhXbyeuZm7xCpFnwM/KydYCnMaF6lis9Pa5eT6QP6DGwaNCa46Tk9rmVQkB6",
+	"129iYT/ntIjiNRJRidHKzE6kq7kYOuSovJBOeZ6pb8u1hCqHsYnFcQ0rcOUYNre/roSftr4OusGNFqDY",
+	"+Vc//7PX//JHv/gff/nVv/vNHXiNfGDP3zcs2485md+AGkU5Kjn62tQqqjkI12FRdGj6mhDVkxy1GX/i",
+	"9TMYz6lLtEwl4UdTxZxSwqUExvuto2JuTrAzYMEgDa8kE6GxBEoyZEqL74MdlSw8MCULb1LR4fFtueFf",
+	"wnLDb6zY8De1zPAvX5Hhm1Ri+E0VGL7+0sKPrr+w8AoVhVEcV5cRHsQJgUrC4RnrxyKUAWlCHTquJMmX",
+	"GFYxEfEV+VXiPt5qkxP8wlo47kh7Z+ZaHowM3ydToXgEIVRFkwpWWUQMoCnagJmCRaUnij6VO4IFXbeS",
+	"8Uo1jFWMc4FMLxYFbFDX2MQjrYgcvoYljV3Cahzdr05PtWPDRH4M+/d9/9oLHy9Yht2XQt72Guj2Hgv2",
+	"nXiaXHfnqwuNm1wxGSpsWimf1mgSqWwuqVVjYP02M6irZEFx+QInva2kfK3YqOpIXCs+uuZCyo/eQBnl",
+	"F1OuFpkrUglcLp3gFEEmEaOXbkWmHH6ZSkVUQoUcGCXFwCueSFUJUAxdLp1ep3PoH5ibnV+fcrXwXicW",
+	"DEbMxbD2WkcvzjIZepawbZiqSV1wGnJginm1BqzoAdwUM0d1kpbFZfyvBZUs0eM2EUja3Y69R5aQ63MX",
+	"susfYqHDd0D71QdjK7tXu5bAA3Y5r6WZ+K/bo3PDshcZOcxlVt51qkwKlgsmyDmLYjEE7bBQStJofn30",
+	"58iYkfyGm29ukJPK/NPk9ll03SmFbBxXiUPXfd7+bAJAjEucFUk1wyyfv+sATM5Zuyao9KGe57ZucGC7",
+	"CrhIpjUJ5ufffQeqSCLqGXAWhW4dAjGI34uTM6YCtCMVvk0r37fJST7lP3iHFMBWTwRpWq3AI4GbpSqA",
+	"8Ngsj1aA1Y8wl1dAxowKSXqNqcCil2GvcUwC9hKaKbqhez0R5NNsBaAYBaVsYwHGc2KTEO6pYZZeihn8",
+	"MkkY1JjMKlhdJXQyYYmEXEeTiHLREzEsJY3M8oHBTLCrwgRJU5+5qeizMROqhUU1wRAXVGfyCrCoQlBO",
+	"5hXsyLHIGMT0ip0xdVNuyqTJHnojMiTPNXal52K5Yjm//Ye/+JPfBBfo7aPLeUOxYZq5rHVf/PRHr//T",
+	"H7/+039fP6aN8OcW12YjfLrFcczJ9iLomJ2I8MSc+I3H8X5MyqkEy3kCO6U8gV/+6V+//sN//8XP/ujL",
+	"f/Mnr//5f/zFP/vv2M7r3/6tL372Hxs7KHJx5hzXb9hlY1pwWeayB+8EvJZk7E28i1x5Qa4zv8q8M3gd",
+	"mDJ/EK4JViKac6o8LExzvUVTXB7wz7mupBcMcptcPc4SkmqAZMit5ZxLdKbu+H7LmKGi0PyioJU0f4f+",
+	"7o7UMHXMEqLfqkRJ/WmSaEhnWg/iKHQH0VoOKb2FSAnefGpmncy/Pyz2RNiLKY0qlkEveVV6Dzf+oSdK",
+	"zZWeqsdkuTVbwsm6GNlXhdLs3t8MY19nT9IxK1ebrhS0+Q3IicH8Iq9vnastf738gBARrjCgLRsotzOo",
+	"xRjSdPPR8rbMypEhSNzeyFayeu54rexZe8MDWVoSPnV5w44xYd3Jd9GWi3jyK4TXPCEfDFiCPrb5ZUqz",
+	"l7RuRK371AB34zzg5p7iOvRZ2Iuvi2W18jheB8IsnKtrgpi2V9fgJEd8lw5xWL01uTeIk3MeQjaRenT5",
+	"HjzkuMOB5RKjXYIjU4kfrypMajm4EJUqnkhyFScXEMlms1bowbU8UHE+Zedncf+CqZ7ox0KwPqaEGzJF",
+	"ur7fJR/w/sVjEXHBHskhumIkjPSjWEJNVBGS4B6dqtE9kw3lgonA5lcnXEFfb7fQf64ngnTWU+HMO2gT",
+	"nCBGzRL8KWQmXxwdUhuYOAVLoiRB+sjT2YQZU6hZjnZPnOCtjNHozlnWYjnZBT6qW69GxhXLoGKz4tmS",
+	"gX3ZbI4pZgto11lTWLRyDf1Y7KGCjuIJS+Q73nWpAl+uP3P6sLYCDU4Y7r9uqHkxt4Ng5kmDt37xp7/3",
+	"xd/86y9++qO//4uf/eJP/3Yrd9dzas7UD+Srn//ZV//uN7/6i9//4qc/K46i7N0/t9bMvNxizlGorA23",
+	"5gjL62RHuDw7fi+lo5tl93KXjEt0BclO8nGxBs0SofXrpCabrlFHZoPEU86krz3flEsI1ySUsUvSPKei",
+	"ZaqXOPLYSJJlrhUPylJ3yNTzGBj6c7ytX7qyGea9whohikSMSoXx3RMmMnHqigYuIKUS5uwhkyTWu+Fh",
+	"AVAWkvNZTyAheZiZFtrWwtmVHk0qSZAbPgzETsIGqSVsEidY/2Tc8sgkmhpzEhSn6ol4QPANMw8tOONB",
+	"rqeJHmRE1SBOxiTWQ6ZRZMPX2+QJo2GWZiBNRJS10BMJG3KpktkRobl1kARrt2nYG4+ZUIQOFCB9WD0c",
+	"Dbral58A8SlJczrR8nffJ7InbAoNd/jxgFC7yKZsKTdFXeKpAkg04WLYQkc4I3pjIeOIkWaAd3/3gpY5",
+	"glytjhiqasqV5DyI85racYg0PpFYyfZGSu+lq6F1/JUqs1dX2dqgtzlCeZXCTs6W3CxBWMvRcmLRnPZM",
+	"NoIL9lKycX7dM+fkwWZYxoG0WverhiiHbl0uRC74UsgU5dHH5tEzU8bLtAbgRv/x/K3BPn3Qb3gNLr9N",
+	"+xdaPRNh42hAI8kqerLlwDpVIGnnpUJz5LNcrVBYEBCitiyYZ36BRQtIP54KJY0m4jD1jeuFpbSiWxTx",
+	"VZ3QXUkNrpTAKD2e92Mx4MP5uR0lAw8rvRpcFmQpSaYCRbKHVbjIJOHCSEEtpaWiiToCMR0IOmbfAjoO",
+	"yITyRMu7njDNe0TGiQKhTPSDXpYyUo6oltaS9ROmUBMWM6I35JxKvUFSXsVJSMZUXrCwQrr0xA0RL2ew",
+	"eO/gor/B9H75IMsVdKl5jHIHFWLyK7a7HGrVQacNS/mwOwJ9J2gYJpkGAELB7zb06TYPIJk6j9y9exfT",
+	"g4YM+AyAK5MmsrUmB/S2ILJyLGA7Mmv9nV2OM9sNsTWckQObb9e2QBbA9IAPp3jQPMNzpGEtu2PHFRrF",
+	"fL2ICZXMQGEwbMBUXvAIZNDC5Oig5xyRNI9GB0sKcoXZ8up1KNck6REWSUZ8tDkCI6/CCYEzJEfzaAaf",
+	"PQuw23gw0NMz8D9hk2jWE3JEJ1BRxK6hUTtS1887WvnSM6vVvDzjRhnqqZu5aokaWEdLWz1EEkrOacII",
+	"TRI6w0S8Vjkp6DJ30KQrdykjTFrcpYyKQ6YAwiCaMcjshioo04r8UCtfcNdbhKblVGReVptiS3bBGlqr",
+	"tBHWDqhi5qubAd+v2PmbpQfVrVWdcXB5BWgz4+BaBQvWtBE2nYkZNsKMrYY/PvNco2jKBivsiI2Me+1G",
+	"IessVMi82l6dNytDrHeuylWcgyVhgyMTtOSL5wjQdVHE+0whbLpj9TdpufR27Ka5e7t6cPAhH5gizOc0",
+	"dzd2VHVfyKWcQmbICzACwnVf03yC39Lc07ZFqeisJ7i4pBEPW23yiRmWuUCEE3c1iu0Jzy4U+yYyRMRq",
+	"hNk9QwKUwcIdi9klZaxd4Jt8dbfL27hN7tjs2q0y2G3YBz9x9uyGuYeLr+9FWeVuXsdVV347ryt2jg+U",
+	"4Vx3pOZxW1HzCkxcDkF/6cfikiUSqxWO5XBemmk1TYQkeOkSgMkxIGNMVo9BdW5j4Pxw965gV1rxA8vx",
+	"3bseiaMQ4hJM8Qrzek8EYJd7J+JMqEdyiMkMXvajqeSXrHWchdtVPAjfyOwiyvRp2m6TgMt3RYj202TK",
+	"esLWsbc1XpH/w9Da5GmMd3zntH/hgS0PGg36bpfmAjDS2mpTvyhVy3ZIEtZn/BKqqTyyy6O1vOCRHD7U",
+	"FOLBUunTHpBzpvvWjbEIQufuSPLds8cfEcVeqjY5IQm7jC9YmLZ+wdgEs1tJ9gKEFpc9kcDuaG1VK5X4",
+	"jp4Z7zPSNJ09nU0Y6Xb8DoTwuZuVap3pdqYKql33iEsFj/WEXU+9mG30FE8Td0rGMt9qqH9iGrS7w7Fy",
+	"DmbLrqiKOaGJmtn1dcd45KTOJuoqtjahAQkkF8OIPf//2bu6HzmO4/6vNDYPtwvsLPfjjglvoQeJomgi",
+	"oshwSRhBlrjpnem9Hd3szHJ69o6b4IAYCAwbiRMhiCUnjgDFiOHkIRbzIMEwJOSf4Z315n8h6Krunu75",
+	"2M+7Iw1YLyKXMz3d1dXV9fGrquG83e55FP6n/jbCv7nN8oabJB6rtE35ggQG6tcstKKVrChfQHkmn++v",
+	"hteXKgpTGgKy3yf2GZJoecQHatJQgisWHzNnZO8p6BrDqLRkV/EQGShE5DMgE1oP1pi3+wW4olHiq9Nt",
+	"dyr8BXeNgYSIfvMg+hH171rktu4XL/dPNW9C0bDsdHtHmWYDkrB22G2DOWKRdauGlHCvPxZ7vXw6kuuv",
+	"YELbd6QpTAqPkoGrv2rq3FaTGYjRroVCKOnFbXh0pXVblxELh7y6nYPLTIVqbdcy3m6ZEaUOvLHs/YPb",
+	"ljfgGii7YbGUVb6xvB5T6hi7xiO0WafN+wVpeO1pA8tlXVX6QO42KpOA4ubQ1xd4uMjq+5jUMbjaaJLK",
+	"yzd/u5Xct6tDUUU5uixLwYLj6+vWugErWOY60hO2SE5YKh/Nj5lNevIcTmwBWKoabEyGq0/WPVqRJWGJ",
+	"wIJjE3RYZTgpLRVdmVUiS8loefZqfzOsCSV9WDsc1l5/+8XFL7/9/Tf/8N3//evlz758/Zu/vfz8Py6/",
+	"+vvvvvzp5dc/uvzBl8PaefayBO+K5WK39afBVPxwe799585Bty3+M1vTgSf1CaPZhPnxB0k8ha0UIsI7",
+	"zaU/cRb5uWQ/8VPpd8Q/sOQDLEZSO6xN0nTGD2/dkmKk5cXTW/SUpjRpfTw7rqkXPgq8Exlivvjmi9e/",
+	"+bH+l8emg1f8+EL+PzlliSLslB93uj01W86DOMM0K7dud9tg9A7I2tLbpK6MDtPeRRss8omSt+Uu9GpO",
+	"oymmAkn3+vNmjaYp9SbMh2IgsO/esgs0x43yL8CQl//y9cWPXgmGfPWL71794vff/GATDryNnFFskmhw",
+	"ovTmL2HFjO9KuLP0g+uzYreKFy8//8eLn/98KS9287wokQcZWasZsrnjtt20EFm6hWXCRIaDHs/55IGs",
+	"rOQz7tUOxfSQq17/9odybp++wonVsg8FjwbvUf+Y3UUVSnJJ8GggRhxgIEg8J44jDTOKpUEawv7pMc//",
+	"KNl2iU4VNMw13ZeTOJQNg5WwahLTjbd9ixfqIwpcT2uPk0nA0zhZmC5OfrxmgbA2ds3r2G7NKU1OxFHj",
+	"R5QfJcDnKwuninfsNROXsxfcLfNrEsqJGLdf8FHtceJOKByuAXvhyr6OFANxwygJONNl5UOaHAMmRjWg",
+	"C1KC9bmOhbbnx2dRscNelg22btnVbrfdJt/DOT1hHgtmaVO1nw6iEi+b6rec1VI1PU7CAiB1qNyFzfeo",
+	"D15qfNxnp4HHOFaZ0KlxJX63ggOMsxdkxBax7O+cI+qUvhywF83VjjLqlZaDbQ6jnE6f/8i6Jb4s52GV",
+	"s0tw00N+zN9FMfsWOLqAsg+Bilu6TMRpqB3+1Z07z3evelpdlHPj+XSeX3M129Uers1mcm2+o6pplFfb",
+	"r3QciRP99CzecVea3ec3UkT2oXXSrt+JUnWOqvwngh6HBG1oQ7yhPCPdrSzprUva5rBORgmeXCFblWY8",
+	"pQtdztYUp2+Lt+PmfQplp+NGKt7n+PymCt7T5MSICaLas5WqVtDSMES5POSstR182FLQCE1BRSvV0Frk",
+	"QZTTWXR5EVTkZQ9kMWwfsjJVACt7xIj9WXqWUH/MDsmmSyDfkEJiiwux22GkgrcqLioGE/u1YSD3ChTE",
+	"TrtDwD4Qn1qpG47idJKFXi0aW1qf6qa0XO3bUp2TrmG7pTNQSrYskqiCZUpdkZEqg5uGutfXfcxVXL7T",
+	"K1cC8d/fhkAnOMIHwNO2T0x58I1uzEDEzNOrrgwoE4wsESTmnm8ZX1GG8+6a5K6qWxXqdOOwZBQP5t5k",
+	"JwW7dnjnzhtXIosE2VCDFHPotTuOPCgoV/xdqLLjDiFXPzqL3tgc1r7nnyihcRPYwUwkrNQgg02uU3G1",
+	"dapVW3JGOQqU0YJYpHw74mflB7kqeGbAyLTUhERRQQWh+Ed/CLGyNc5s9ule3sRZutsBz1+Zlbp12TG9",
+	"Ce3aOHU31u7avmh3c3/CjljatTiVy3XrgVDzuHHVC2XUZ2FwCgUDUlRcR7G/UHnn45CCKTiFzVZBtDpn",
+	"jLgvHfGD48XROAy8lLtCM3UN57dLOnZXTfAsuujfd0GzzXxx6wD6Gn3SI/UusJfnsVmKKvMZC8MGfmkY",
+	"WS2mXNXMIf+xavRfo0/2yVkSpKgdlaH/cAHyeYnGNJDVwwgyBgy8pySmBHuSePQx81JS92OP3/KZFwiC",
+	"8dbU/5PxgSNfcuTDXNYIlhq6gpO2zLGD1IKPfhAnw0j8kdRdw3gQum6nQYJUvOJakUMyrLVarWHtHNzc",
+	"MusR41cy2hmgoq84YI8PIzeLYmXvt4hprnQ6PVJ/uoB6K+KrszmfMF+mpjjS7+BLDziusE94jGXPFpZo",
+	"BQQqpt08isKFBKIKS8i0tY5ZqsonvzRMRVlMJ9t/aehAlUOKOaJgRHA8IGK1VHmlaRgqZCzurEwONe3S",
+	"gBN/ntBRyFo50PBUV3RGOvpsOotT3aaN06m+TsX/FC5Y/D6MjJFkWoxeIERlSML4PEwBtoyUjAmHJpTm",
+	"zJCwLfJ9ifcNUqN0D05wCABVQTDVNzfgufo+Yeyd9Ikr44bwQEeIAjjT8msNOUQWTZOl+ayYnDuMqISh",
+	"4e97nMySeByEDHld2j57iKA+YTOpekAhJTxksl9v2RnyewcOjutEchYOjXxnTD3mzJOwxH7G8GKp/Uzq",
+	"Z5NYd/cHAz1axBFrVFYL7ACbKysSmqYoDHgWHpHZWRg7Uc8mzAtmATRnMaQo6TSgOnY8lu+arQjtJ3sN",
+	"ybexTV0rUJOzx6cB5wDMTsg8mnPBw+oMg0yTZ0ed6SZB6XdLFVNV76taTMZ8wBbv9A365p2QTfNxsi+U",
+	"QzOByjbl9cURJ9mQnXZ7vwrwrJ6Hqqch9U5k+SlDhe10xBeMHzavHJ5/HVrBQtvoXFsY/Q/7+Vey/DRx",
+	"3ZM69NGBhAUaDSOkBV6kVJb2Km8qE/lvB8Ya1KSn7GUBqisHOi/DM6wb9jdj69vhrJe5RZDMsvpEp9vb",
+	"41AIJu/yUBTJMB0XP/zni09+kqEYViwQLektFrhuZt0T5p1WkN+c9b//18Unn60xX+U7ueoNWe7KKZnw",
+	"f/7q4tdfX/zy2/I5l5Z5XzXr3oaz7rR7zkjch0UPxw4Uvh6WX+oY2pW8JVgvxdfLybtlu6PrmXIJaKe3",
+	"cUvPnjPNeu7/oUx634Hh9Zwzcagrhp9RdXGZbRDFL+hesDJIaZQPhqwhN98wJWBYdVcV74PMElTft5dU",
+	"BflDDr+yFWtJUY2tLAGqbUmSzEgp0gWNQ4eni5CBvamVRSyJKs1GZ0p9lV0C1Olr80aYH2dC65XGVhxp",
+	"O2o90uZAsCZpiwDYVTSubQJftUl8sMNlvSy1RflxqtJZ1LJT2JzVANI1SGCa1hq+uSsodEdw5/ViOFdf",
+	"qZt0xQLF+9qRKOVq9ZI0HvQzUDynyiNgBZTBJRQxJkwLMLww8ddwDpF6nBDl6WkQnibVjW63izPg/m+H",
+	"VMmM8jWRKtX6cVXtAuTYzWoXvIEWJVVKafalTmmDlrxxLLehb/m3hBYgJsEFx77B5nyw3Wm8vDfMTfef",
+	"rlb9zO9VNMdB3SpQngs9ByyDDXswT9k9dMtB9kpERgulhx3rhsg4haNwFXgqr/KVznU/Txt5LmGyha49",
+	"UAsVa4qoI1kxBUvXKtYSXq5LFQD/va4C/JcB8o30DhnL3iKlqKgJrT/rlVkvaySlXFUiVKlygXdSafrS",
+	"ikyWJbkX5TkRK9exxWW7btTOZ1EajAPlhcc4ilY4twvlDeDa2T6Qty+jeUIkWy3P4a/7zc6B2SooV3hy",
+	"ee9zVbIFqkajV51rSFNwKpvq8GKJzhZ58L6smE8TgJ8RLOQPXQrET/wkmM2YP4x4ELIoDRfQlUAXyYS7",
+	"qtEkXOY6BDwFgTACuZWkqgaMhKvxYstvGi0InacTsWMe1cXQlpXUqCxS+Va01u46UfwUGco+jtJeiucp",
+	"LBqYblU9x1wVx13qSQoW2rmMpAHjkHrOg/f5AHmkaEwbScUmW2HwNGTjlAhi6EjILFysN7GSgptXATK/",
+	"b7DRNSv2FpOUaoimrhLFyC2HKjCrgplDFF3DGplAgg5EsTgZ1t6dp5M4Cf5a4jnfA5lGMJSNr0Ake1jb",
+	"4jopsNSSS2WujyVkXK9IX7z88X9f/O9PL/7ns8tff1Vr1sbr24JRiRW4Tc3/Kr5esTA6mz2k0TFLPmSn",
+	"LISxr2+tx2E8oqGwZR7y40ezFD53VQS4uvOzQcsD8YKqrG3eYbuWxNQDGbc1WItLrmv7Bsbmc8DuK+7g",
+	"Z6pNndoJt0lcuasyIs5eulldzGgctySGu0XehfCTvlWbshYXGt7YI4eOhCE2jMYBC32MkgfHESg2dUrg",
+	"V6P5nRcyaF0gWxkEHOzqRp+4GV+KCdqMC/McRm6ew1zzc6XtqLHWIITSSb2wwLW6UffaPfJMvojE9C0M",
+	"UT1I8+mHKvANLZQk5mOcBAgKqkvgSm+Pk0fRgIVjc2Tx5gfwqPFrI49bNzwMGWBhw+KeMLRa2FuAEbdS",
+	"ipZgxGVT/CwmKpdfvKLluTBF0Of/9Pq35c3pdq8balc5Qr+Q+C5XVWCxA5TlRFln0peffXHxyU9Ke/5d",
+	"UXHvvDSpVsfk7PCm+PTV7/7t7za6LyJ2dlR1P15++uryZ1/97lev1tyezfyizyx2v3Z08xb5cZlc2s79",
+	"iJu4hfdxs8qpuWneRK/BPHveeMPBPPPcEEj3mdzRnJzfQGnIF149V24RlPHzJKwd1m7RWXDrtAdiXA5c",
+	"NOShix4CFvFyg4rYdasTUZMogwAK0aj+MPN0IquoW3qJqQcZj0u+LXQdhjuRGOePN9WdqvGR2ndsjIfP",
+	"lIwIjnDeVJlyTWtsGHI6xy4qeizsu1wcaoDhxKYqJtFEpLkq6p0w6mNR1llqLnXKj0sGe1dvNxNbapb+",
+	"Un2n6n7+6PTEFmAdgdaBZjxzG8yRyr4q5AjCYIWosaYpS/6eA6PZOGvJKwh5FJsNUGhI0usTV9ZUPwsi",
+	"ToIxpu4JjW2WMKE0im8EvmSR74GhWENB0RaCt+auaS26+q2eeEuapOWPxfPEE4sqwWp2HDEPZ6Imksaz",
+	"wJOzk3asJJxerjhp5B1y/97To4/uff/e4OnR4N5fNBE59w55/OzDD48eDu4fvfeX+vceeYcM7n30vvi9",
+	"b2CYyVioVgBcIFBJHh+e0UUYUx923EuCEfrnKV9Enji16g+tBZ2GDU3PM56FAR8on6NNW40ClrcXgS7Z",
+	"bmK+cAhZkDZ1q1dsrmwFpbvOGRtxaKwD8FgnYS8Cc56K9FkP0yE4enVmZY1YM83vi+C0Q5IC2luDAuo5",
+	"OPj6MHAaLaSGr8bSUGZBPy8NFyQMThhxreQHt7ghd6UqYW6Fhql4Ru4ot6gO8xrWEL4+rJE6BKBgAo0V",
+	"tO45ZxOaGgQH/cSjidCnDVKLp4yesbCh6qkcdZckY7gZ47lYNTsGCUPDUiy6RDjqyIYmmMSPgjlh0go/",
+	"i6ZmHYO1CgUsKzmKP8hdatpgYSPQ3iStVqthi40pAqMPiUJIryDsvqP22RnhNBUpc1wASSx5GrqZg0Gt",
+	"2fQW/zmz120/bswaWzOumOqBY/vGHPBpOifMnnWJb9/NNDHxdG4RUtrrnG8DDI0xW5C+WMYh5DHxYiHi",
+	"0EUoHYObCra72EvmsbBEuU0ivG2aRu97N+v0YpPNWUGw28Z5kd1rHMM+LhNQ8jFiPJajVnYSIFaJNdwk",
+	"oWT3O5XqgNp+mZYfQZJGPGXQsiVE9ybQBh0ooNU8EuMXxL00Ieq6Tr0U/U1yNgm8CYSao1gGUuGM5U6I",
+	"OW1c5woy/qmDk8K4sBPLaWUch5Fj8yEXv18mctJJwpg6/IbUMVpLS+G5x2W+TRAV82208tTIS5sn4lTY",
+	"PGUEEaFqviHCmkaKik2n3EvWU5paqrvbhCVsieyAkwqtPfMkKUuNqkql6me6l05WE5ZVDn6jCZKyl2nZ",
+	"VeVqIE9ZwtVGR+zPHPG+SjEzKGABhNQ/59aOiUW8SayYXyLDjUGqkhpYpt8EHLN3TlkyomkwRaQOCcJw",
+	"ri0bGfGBFnyaFmhA3NXuyWdRkBbOlivEJj4JuAdXfxdNWsvTTuqUTIMwDOQyCBizjU3IN+46H/M4Qvsg",
+	"wq7GBhNlHsSW4VclczH18+fn/x8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
