@@ -43,8 +43,8 @@ const (
 	ErrCodeNotImplemented     ErrCode = 1009
 	ErrCodeOwnerCannotQuit    ErrCode = 1205
 	ErrCodeRecordNotFound     ErrCode = 1006
-	ErrCodeSendOutcomeUnknown ErrCode = 1502
-	ErrCodeStorageUnavailable ErrCode = 1501
+	ErrCodeSendOutcomeUnknown ErrCode = 504
+	ErrCodeStorageUnavailable ErrCode = 503
 	ErrCodeSuccess            ErrCode = 0
 	ErrCodeTokenInvalid       ErrCode = 1002
 	ErrCodeTooManyRequests    ErrCode = 429
@@ -312,6 +312,8 @@ type AddBlackResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -334,8 +336,6 @@ type AddBlackResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -378,6 +378,8 @@ type AddFriendResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -400,8 +402,6 @@ type AddFriendResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -444,6 +444,8 @@ type AddFriendResponseResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -466,8 +468,6 @@ type AddFriendResponseResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -517,6 +517,8 @@ type CancelMuteGroupMemberResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -539,8 +541,6 @@ type CancelMuteGroupMemberResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -572,6 +572,8 @@ type CancelMuteGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -594,8 +596,6 @@ type CancelMuteGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -748,6 +748,8 @@ type CreateGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -770,8 +772,6 @@ type CreateGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -808,6 +808,8 @@ type DeleteFriendResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -830,8 +832,6 @@ type DeleteFriendResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -866,6 +866,8 @@ type DismissGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -888,8 +890,6 @@ type DismissGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -913,6 +913,8 @@ type Empty = map[string]interface{}
 // | 0 | Success | |
 // | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 // | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 // | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 // | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 // | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -935,8 +937,6 @@ type Empty = map[string]interface{}
 // | 1206 | AlreadyInGroup | |
 // | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 // | 1301 | MsgAlreadyRevoked | |
-// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 type ErrCode int
 
 // ForbidUserReq defines model for ForbidUserReq.
@@ -968,6 +968,8 @@ type ForbidUserResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -990,8 +992,6 @@ type ForbidUserResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1081,6 +1081,8 @@ type GetAllConversationsResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1103,8 +1105,6 @@ type GetAllConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1143,6 +1143,8 @@ type GetBlackListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1165,8 +1167,6 @@ type GetBlackListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1212,6 +1212,8 @@ type GetConversationMsgResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1234,8 +1236,6 @@ type GetConversationMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1273,6 +1273,8 @@ type GetConversationsResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1295,8 +1297,6 @@ type GetConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1339,6 +1339,8 @@ type GetFriendApplyListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1361,8 +1363,6 @@ type GetFriendApplyListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1401,6 +1401,8 @@ type GetFriendListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1423,8 +1425,6 @@ type GetFriendListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1468,6 +1468,8 @@ type GetGroupApplicationListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1490,8 +1492,6 @@ type GetGroupApplicationListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1535,6 +1535,8 @@ type GetGroupMemberListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1557,8 +1559,6 @@ type GetGroupMemberListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1591,6 +1591,8 @@ type GetGroupsInfoResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1613,8 +1615,6 @@ type GetGroupsInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1653,6 +1653,8 @@ type GetJoinedGroupListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1675,8 +1677,6 @@ type GetJoinedGroupListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1720,6 +1720,8 @@ type GetOnlineUsersResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1742,8 +1744,6 @@ type GetOnlineUsersResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1785,6 +1785,8 @@ type GetSelfFriendApplyListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1807,8 +1809,6 @@ type GetSelfFriendApplyListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1839,6 +1839,8 @@ type GetServerConfigResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1861,8 +1863,6 @@ type GetServerConfigResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1895,6 +1895,8 @@ type GetUsersInfoResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1917,8 +1919,6 @@ type GetUsersInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1951,6 +1951,8 @@ type GetUsersOnlineStatusResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1973,8 +1975,6 @@ type GetUsersOnlineStatusResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2016,6 +2016,8 @@ type GroupApplicationResponseResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2038,8 +2040,6 @@ type GroupApplicationResponseResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2214,6 +2214,8 @@ type InviteUserToGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2236,8 +2238,6 @@ type InviteUserToGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2281,6 +2281,8 @@ type JoinGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2303,8 +2305,6 @@ type JoinGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2342,6 +2342,8 @@ type KickGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2364,8 +2366,6 @@ type KickGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2404,6 +2404,8 @@ type MarkMsgsAsReadResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2426,8 +2428,6 @@ type MarkMsgsAsReadResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2525,6 +2525,8 @@ type MuteGroupMemberResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2547,8 +2549,6 @@ type MuteGroupMemberResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2580,6 +2580,8 @@ type MuteGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2602,8 +2604,6 @@ type MuteGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2688,6 +2688,8 @@ type QuitGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2710,8 +2712,6 @@ type QuitGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2748,6 +2748,8 @@ type RemoveBlackResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2770,8 +2772,6 @@ type RemoveBlackResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2817,6 +2817,8 @@ type RevokeMsgResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2839,8 +2841,6 @@ type RevokeMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2940,6 +2940,8 @@ type SendMsgResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2962,8 +2964,6 @@ type SendMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3003,6 +3003,8 @@ type SetConversationsResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3025,8 +3027,6 @@ type SetConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3066,6 +3066,8 @@ type SetFriendRemarkResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3088,8 +3090,6 @@ type SetFriendRemarkResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3123,6 +3123,8 @@ type SetGroupInfoResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3145,8 +3147,6 @@ type SetGroupInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3186,6 +3186,8 @@ type TransferGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3208,8 +3210,6 @@ type TransferGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3242,6 +3242,8 @@ type UnforbidUserResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3264,8 +3266,6 @@ type UnforbidUserResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3299,6 +3299,8 @@ type UpdateUserInfoResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3321,8 +3323,6 @@ type UpdateUserInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3398,6 +3398,8 @@ type UserRegisterResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3420,8 +3422,6 @@ type UserRegisterResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3466,6 +3466,8 @@ type UserTokenResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3488,8 +3490,6 @@ type UserTokenResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
-	// | 1501 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
-	// | 1502 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -21122,508 +21122,508 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17k2NHdh/4VTIgRzTQuoW+QFU12VUxsaphk5wastlUV1P0mujtm4WbAHLqIi/6ZqKqMcOOGHtlWa+R",
-	"rQ2tV5alCGlDWntt2bMOh3fGI8nzXTbYHOovfYWNPCfz3rwvvFFd5NSE1CwA9+bz5Dm/c/I8ftDox+NJ",
-	"LJhQsnH0g8aEJnTMFEvg0+MJS6jisTh9qD+GTPYTPtFfNI4aJ0QltM/I6UPSH8WSCXI+I2rESD/iTKhj",
-	"+Fuy5JIlJIqHknBFrrgaEXbJkpkacTHEx2kUkTBmklARkn484Qye5ULF+oGe+JSdn8X9C6bIZCpHTGav",
-	"qYQPhyyRbfI062xML5gksWDkasQENCUJPZdMqDY5UWQcS0U63bdJf0QT2teTbfdEw2twPa0RoyFLGl5D",
-	"0DFrHDViZw28huyP2JjqxRjTlx8yMVSjxlGn+7bXULOJflyqhIth49WrV/ZhWMmTMPx2RPsXT9gLWOZE",
-	"N6s4gx/P9S+fSJbgMv+jhA0aR41fuZdtzT3T1D3z1CuvwV5WbImdnOd3D9zpNbzceP3uQWnAXiO+EixZ",
-	"bRivvEbCXkx5wsLG0We5FrzctJ6l/cXn32N9pfvL1kROynPRG5qwSTQjTFyyKJ4wEg8INe/oGeUXMaSK",
-	"Lhr2u+OJmjW8xsu9eMwVg09HAxpJphc0Sd6JQ7awDfMYvvEwUuWhP4Y/aERCpiiPYNyCsCSJk2NCoys6",
-	"k2SSME2QHuk1eg0kVDViCdO0KmLB9ATzO1Q/7EdyWB5EryGn/T6TstcgsSDmg0di3c0Vl/p0UEVUTAb8",
-	"Zbm34tba1Uk7rNnR9xLORFhJ5tun2EESj1ciWK+CyOhkEvE+FardwDlXLmfuyTt6jxTLuEn38LB+8N3D",
-	"w4qxq3jjkU8lSwiVFyxsl/bLWRqnrwWbttI5xJduD+INP4hyEgvJKg/kDo7PiIowYpXrsMFZwVafMDnF",
-	"XZ431O+4z27nnCWwiCFLSFPBxz7jGmjEA0AiZgX0C61lD2JhTkvu4Rrn0758e05v4jkFLHMqBnHFmghG",
-	"mFDJTK9G4CCr4I4kAK0iLlWbBP2EUcWe8jEL9FpwQe7elawfi1DevUuaVJLHEyZOH5HL/Zan5RYZyzI1",
-	"0DA8i6dJH7ZzECdjqhpHDS7UfjebKheKDQEcV65sBvjMjOaRxcfT84j306dfeY1sIuXV+NTsN8q8K+os",
-	"AQs98ongL91p6/m5k7h/sPQkEKUsRUmoGsQOZl7utTzOXuKdVxWk8w4VfRY9mir2fhJPJ4/Y+JwllWx+",
-	"qH+v1OAMR74/B3ndP/AaYy5SIFbBnaebqAx2cGkzz5af6/LssF/VwC1LvIkssbDXb4Ciayh0qcGuTZK3",
-	"xHgjiTEWAz48Y0rpJkp0iCaiqv2W+ModSQYRHRL9IGlyJTUJ8CQWYyYUuaQJp+cRLNHpo7N3n/zGu0+e",
-	"k18FOQdvcEGmkwlLSJ9K5pE9QiV53lp6JS9pNK0Y36mSBH46JpL1E6YkGRst0ltSGrkLCYtgOystom4h",
-	"ZJIPhX5aJVOGy3rJEklxQGXDohYFdyS55OxK01osGOk7r+BKmiVGs6FkL0hCxZC1KqCNUrQ/YqFFJUut",
-	"3fk0EQ+nSc0QzxBoFGHGCljJnU8VJwskF8OIPe9NfX+/T+E/9tM5fgpIU8aJYmHLIwFwKfO74Vj2qTgh",
-	"gYgVHxglxTyF8tY8tDRNueN+Ci/M5y5nTEr76GroCmZxomwn+eXxidDrHnmkQ35tzDzSJb9Go8gj+/Bf",
-	"oAn4/oBQIeKp6DM4cv2RJpJwg42rlT362MOPHhnECdGtkf2l13VE5RNGwzMUd+WWI5oMmVRA6GrEJQLh",
-	"MU0uWKjZQsJouCzqzZ/HmgFx+UgOHzKpkmlfOZt2HscRo6JR+9rHXEDbK7yR8Euq2DsjukJHEVVMKiMp",
-	"5lGgnoYWpe47dl7VygZoE2O5gRKRdnTGRDi3E2tEEOxKb++YSUmHjDT9ChHaOs6xQUlowgiqQPb9AU+k",
-	"8sgE9kAzTqllpYonW6WNMX1ZS6juCO9IOy7JXmywnGMuavuDGZeOxWylA1HVZZlI1mxpdXVPy9f+5SM5",
-	"fDxRVazPGKCAyQFjn2k2GMag3JsfNUe0z11xNYqnyjzLxXAD9jcVemHfiaeiYmiPkHqBqAGWwXZIQgeK",
-	"JSRjcR5x5RFK8IRdxpqXjW0b7GU/moZau+/r3lhIphON7h48eNAm+lxxMSQ0PTGaFZqbQRcq6NGaF7na",
-	"6iHI1N4yUU4YSzIxIEkHpniwPMCqQqLppN6LkzOmao4fCDjYgeCeuxL3JFPPc+wjIE20DN2RxG3+CXuB",
-	"F7UaZV0lFBDogLMolFrSTCLKRU/EVifAX1pH5opVww0xjSLyLTIVRtx6Vjsg39KwTW/fC+Re2R3xHXP/",
-	"q8W1IucAofFadj6a2+A+SQ9T42+7zeWtGcZ7+ss9ecEne3bGe5NYE0tSDxZLZ2vMBR9Px40jv7ZXl/6W",
-	"7HYRhsws7vfnWdzvL7TwbAX03YSNKmDK8j7Rl7hPB7vas41NF6XNKQG1msG6eGrJwbpgbqut5gHf9ppe",
-	"RmrvZl/zEruesLq7GsAqVtjHCRqOiqp8gaGsrsx/TIdc1OjMjwUjEy2p4wGheSGtMaxzU3FHkmCSthS0",
-	"juE9FBidvXMqWdgmJyBtjkCCIAY0jfdEx/fb5AQ/T6hU8AwTIRnyS3AzIiBusVstdPBWj0ZExYpGVVJH",
-	"t/XRdHyuV7w4MTMk7E9MrWm5ngY6PvzPoYROaedfeQ05iq/q+vxY9yX595lHqOWkvr+w2/ldFqjBmXNu",
-	"MEuSBdzmgG3zobFkVhlxl7gpej99sNo0q3+pNN5lI6i0ItNwzAUeCFlhJRNccRoReEqSZhJHjNz3wb6k",
-	"8Zpc3lVrTF+e4hsd2HYzUpokdNZIZcJqK+E1xnCJsXD8cRJyQZMZweftTLo7mcnKLmSWE1Vdu0Njxw6s",
-	"xFP7rdT9jyVt8lhEM32iYZtA8QPLKRWZ/tHehG5WMOhnr61nzC+emFsT/jZM+A9ZxBSb45Y2gJ9Wdb/c",
-	"trNkbhSL57E8WYbOe7eXTDeSQrkccynrBRVuIV5aVygOkYwNa9SMEdm8gVQhG9BppAhM2704sth6GxrJ",
-	"ti5T8+uwAoU7791S+E2kcFzfyu0M9P4EZilSX3ui9BgSpqaJAF/bERfDIxL84FXgDBpUBslYSHzfv4O2",
-	"3+cJG3KpWIKE0jruCQsgzFLLNmk+BYUASUjeIYGzgkd4WAIi2EtYBlQOBixhos/IBWMTSYIe0FWvcUT0",
-	"kMAeRid8rx+HbMjEHUniqZpMVbsFukR5QTKaqlgSs6aBvRuwI20TH9SVju939jq+fwgakbMASquSGHgB",
-	"24kqEw1DFqJFT8ITPYFaimzrph4AaurHY0YGSTwmVMycjaA2qgIiNESsCB9PIrxMmzHVJgfdigZ6Imuh",
-	"KRkjvcYTqhiJ+JgrTXkcvbmcyRN6Hl+yFkyQS2PKnmhEFOqng5d7LElggWXQ7ome+JzoD+RzBHyfkzGj",
-	"gosh+bwnPt/b20v/Xz/pk8/JmSGaz+EJGPfn5GkcP6Ji9oS9mDKp9I+UJOlINejUwzyPpyLUBDQVdKpG",
-	"TCjeh4El9r0rvILrj1h4DBv4MFLgjhckTCWzk4FiySP5Lbx5FebS9YjAj8Y8LsiYRxE3Pmw4yENfj/xU",
-	"a/qCRu9q8iWfu4E1A8oj3SU2FFGlETOyF9x8s9BZHA6Zgicr0EgW2oLdacIin5OTZChtX2MaaY2SheQ8",
-	"Dmd6QShafKFrcCTgITRyTJADwH5Io5frB23TXVjvCyZOBbylW+dScjH0sm7Aag4mY/ZyopmMBweZ9llI",
-	"mhe8f8HCFlG6Fc/uDlz5cKlfPOdhyETa4z75nHwUf8wS6CcWenv7ShPJQE/E0RHSO5JzBtcKWpvwyFUS",
-	"i6FxkkDXSQBt91DZsL0ckM+JBm4fxeo9IBRNRHoRQoJGmYyekTWxbE0OyecEBFfFy0ZWZiePvdRC3b56",
-	"n3xOnrB+nIS5d819iOe6JeuVyhlcsANDG4aI6/p5i3xOHk6xLWaoD6O3aJQwGs7weUmaZrbZNL10DorC",
-	"jtk3HOfNVtrR22Yd38v2sXp/j4mIkQbA4VXKqV5qoXhEpgKfeg4v2ZYfAB2oU8u59AbkT4DxnIWjMmF9",
-	"cj5VeJ9Yz/04MEDTRwcPDk4PwXbKaTodIH29S6UfNIV+O4o1WX979jFj9nhPGF6YuSvl6L3p+5r2TrKN",
-	"Rud3OzvUKe7BHuTIQXMruxVUyCuHJDtAkk6TH5ubNk1bE3vr5rQFLB/WDfRuGw1giQJb7cLyfBQrx/0y",
-	"XYUuLA/qvQjlYAb2R71E+MajabZzZh24JOOpsrTMJRKcIQb9y7t4/562dmC7chu7GsWRcd5IWzwmsYhm",
-	"eOBBKBlDkJZ1csLoRdqkXrDH+rF34O7q16dcWfKCl8dTqYhKqJADw3ixJ7Ra2lbuZ/RzKmCEzhq8ZUf9",
-	"oRZLT1DQ2JWAOzZyFU+jEM4ZoaaD+NL0l96wpcrBmCsPmTkcFHiSK7N8cm/Ckj34AZ6s4OwoHnF4+7C5",
-	"j+TQDP+Jucm1wz+E389UnNAh+0TQS8rB5m3Gr4HUOZWAcOF2uT/Sv3ogYDS1xQkZTKPo2OJAIF9zs5iT",
-	"fKSp0YoIjxDspESJAamP5PD0YSsdk6a5MybCx1Olocsn4kLEV5rlSBUnNjbVXi4rrvmllg8ATxRQwYhe",
-	"MnLOmIBXsrHUdn7kimJ4BwJdrQE31vhSt2+iXLn56nPAkExMx42jz3zvoPvAO/R9Twtr/U9X/7Ov/znQ",
-	"/xzqf+7rf97S/7yt/3ngaQal/+nqf/b1Pwf6n0NPH039T1f/s6//OdD/wA/39T9veXqDPb2L+p/us8pL",
-	"Cj26PQfNSa0bNLzGFtAUgilNHfVQSmPs7YMiUHU3hT9w47QLlKNXd2tgBrZqPmZxHqlGJvDAtuCH2dFt",
-	"Ag3T5Npwwry/OWZoeA38vyUkvXlqJVEOG7G6rM4Na0X5at5aS5DadV0sLJ3hvTGhl41h+4JrjtxqeI3d",
-	"CSbSxAdzoshDORTCh1bjWcrmL2kCa6JZvFGqG16joEk3vEZObW14jVSthKczPbDhNVwlreE1XG2q4TVy",
-	"ClLDa+S1nobXSNUT8+57Do/M4349jBxIxyeyDzkwrp8ugev8lwYeYzMOurXDThFtw2s4KNb+bD8U8GM2",
-	"TIMF7fMu/tMtFkFXw2uUgZb+soR0Gs9eeQ1cKL1k1Vcjdh2rnbA7pGlsa2NGhSSdlmGqUsvUoaZVLo6N",
-	"JyDEB6D4tcSmeUFfpRRZfXs994o8YVRWhhCsH2u8UTTbnBg2d6mXt20P0rduLds30bKNjGONCF4U6GST",
-	"GN6eCLJbw4D0aZJwizzh+zuSBEiRgUcCwfsXmm/rvwe0zz558mEAZzBgL4NKT0s3JLh48vl4ArEnHumS",
-	"c7yB7/fZREMFB3FsEiCzTDQwzlOO+ARk65iG7E0FA2dbsRTvME4cq4dLXFvQsT4NY5pcVLMqaO+OPtXg",
-	"ykdoxKlEj+d0XzZwd07v6zWYqAoRM+enhG6DLN9CoI96YFMuBGUGOo/ENo8BWYl24vF7eCRXeucjc6RX",
-	"eumTOX7rTjKPpeOWnIQfK7yRJfMoRjcYxcUjnZSleGSvQxI2mMqNQrew57n7fUx8cjXiEbPD2IAAsLvV",
-	"D92LVVZTxasSjopXJhs3h0oVasF8KJ5W/4wSKjc4++8zdRJFrluprPYgzEUz6C+W8mbLBZ++KvuwgQ9o",
-	"eabfia/ImIpZIQQrtSiMqIYaWqWkUYQOq2uT6hy3XNmwI1zODbNiMSuh/hr+TF5jknP3XXbRHSfheT5R",
-	"z5YjjVXQ9LD8+nqwuo5Eb0H1NkD1+0xBYpwPuVTVJx9sZcsf+SzNzrzzPjdqZ4GvtBnQymcznWfloVz+",
-	"fBmk5B6t7aiyuUO+aLNWPIvpe2sfwjyZ3J6+LZ0+l7HZ8OkScXL5rggrdjuZMncpaMKIiEkchSxJgzuP",
-	"0ckqfc7Qh1TxZIJmyACCPiF5AVVgpT3sdMkH/Ns9cT4Nh0zpDUljRZtUXhA6pFxkRk7dYxZRfUfmDJ5U",
-	"Eqloot5xTKxt11fLcZC0vZTn+pETdL20N70Tj55nRYXNSrv1zFIvzVQK21fJWq4xdrAyVNi2D5cKgKuy",
-	"zezsdTzf91ttcmIIg0YyBuqQmhoMJbgU4OG+B7BSAVLXUU9kZJFefeTJwoLXEDd/fszOwoCdAkWVZ/0E",
-	"PBqzqeKpUCNqbldiwY7TMAdoLhs4RtLXZjAuxE1WpSSeG+xld2o5lrAipy+8vTa/r2JMt1x/B1z/GjWu",
-	"ucrOWjxPLsHx5JyQZN8npw8lwcRLUZTj7DvikrnAKnjaftxCkNWC0JPiwixDHhucf7mV03+rb2317KO9",
-	"9WQyiWau1lXe3gs2I0HOOisDcF+gpE8nXNGIvOcR9pL2lZbbzsUF3HBLk4Ujv//59pbmK3kj8a5Uu8Lg",
-	"VlbxCktbyZtcm2gFmzlTVDGpN/2CsQlpLjSStiyK0PD53GTe0KwsRQ/7cDXF0UiVrvYc/OOs2V4l+slY",
-	"2H55J65Tk/Xm2CgrcjbL9ia6b2l3V+KLhbfX5oxVx/eWN26VN9Ybo8wlpL0EXoF17dQk5Q6rlmkVZ/h1",
-	"NkO5s1jjFG7hAN6evW2fPXB6ctyt6k/h0ITPrgYh3nfe2tlJxEa8whCXBhBVa7CVeg51yRcMZNPvUcXP",
-	"ecTV7BiJasgvsaQS+GmeMzcWozkVEZOyEJ5hczO02k6wcQXGgVkCxom4VFX4BepGGS9Pp4/4Skh4TvcC",
-	"/sDSMZJ4vu9XQp2dpEJflB/jFufNExXl/DMLOH71yViJ91c1sbYUqOVWt/Jgm/IA/WjrRYHJdLOaEMBG",
-	"35tG0U5RmZUFdoyrSYFs5tUCgEeqMkVE6ponQsKHIoaQCQqOhql+Pj951OH8WXo7rzJxwWZXcVJx4fSB",
-	"ZpU2udHVKJbMhrDECeFiDwWG9X4k/VgoyoUkXGWm9hzLXDkD3zaZXlYPY0n255LE6pwve3szplc4krf8",
-	"bpv8DnS4BUnUVuR21TyuLk3WqmwKBjyvckd+tNcCxeaY1KuPoFy8J+ucOHhxs8OW0cPtOdvSOftuzAUL",
-	"TYjNXBVzKwdtF4rlCoe0MNvtFAfcsiDM1c1bLAtLU1rpZBbeXvt4VpHR7Rnd0hl9LCIumKaJ+ttpwfrp",
-	"3XTZqEGcJ2DpoojE0Comqt/At3wSUaVfXabnCUuIfd4jcRJC/o3zWfrl6cPj9G+ZRnNTMcOKD2ygSDxd",
-	"3uPoY9PUO876LO/4/NhZINKkikSMQogocybV2prvM9qLZdXh5TJNIAyePM7AcsuI8H+l9KY4yTNF1VQu",
-	"xEWW7br05lKAncLS/Nih7O0b4Fewqiw1vpUYq/Pm2ky1eO6vi6FWcK4bxxPPWDSoubuvuqS6oVfsgw2v",
-	"2CtW4faa/U1cs7vFoNe/yKvczpXYTkULa7OfuiN2i+u2xsOSS5ZgqcVq5mVL/a3icejUbVwkz9PmV2A4",
-	"2ZCfVFWm+ig2dXHajfXaXJHcs1c3oPPCNtzK2YxGAX3Um+Gm9uelKdQNAp9LnFnTi4ZWKfKmWX2ADXP9",
-	"L29As30uHvBKVJ6+tzaJ53fxloFv83C4GlQNF4fftPxciRpXUs2cPpZm5qXhf60OUn7gqx8o9/3NDlaJ",
-	"Am4P2FYOWMGpQG9yLCTbjtV2EYrf/cVuMR/EvEF/x302fTes3CuYCSQjuANp+Jgtd0jkhEWRxIirC2by",
-	"olFy92549+4x4ZBr0uaokiRIU1wErUyxWzmzVO09b87QnVuM1ahhhaNf08Ztiqkbe/5rql3iVrbJqSAB",
-	"Joe8h0ltnsOHIEupGhiCC0jT1pA7dpOgjukF1Ao2MbmwHi2vJ/C9j0zeKLdsq/7MhUricNq3n21eKQ+S",
-	"Stmy5E9nExaQZveY+HonIEWnPlld6EAwFv4GS3LtRnF8gS4FeuImTZVmSzPjpgP6eADm8ITR8NgEEUs8",
-	"u0yR85kzu8rsVsXWquxBaZ46LEXBQsgVajP4sjEVivdlIUHXjpJebZ6RCFpfOXPUxtU7l8tMlGWx2XVX",
-	"Wy7BOa+Xj2jVTq4bwTuvp+oMjV3SvIqTC2QTLc9em8ywOr2brBYpb5NrG5cXXMc25nnETTi96ISW1sZe",
-	"xSJe02KRN1bkyzoi34s5FD7RD0sN3pL4kkZe6hPHxSVXjIQ8YX0VzY5JJ3sHHAL17yad0fmsXDBQt9sT",
-	"tt1j0j0iVMy0qNCtyLThRSH03bVWwJE4dRhPxFPRhwSvOcfvLdGZO4JPJuHipITugCAtYUShQr0yqQk3",
-	"4uG50dQk5fp0FKd9lka0NAZaJ2Mgqt9VWd2Enm7kka4t18VCj+yb5NJNJ290a5OsWfXgaema6YiiJFMI",
-	"oZ5zDUDaZD0cdJTeD6VlqJyy6KlCotmORUxLwCGvCgs59dd7YkEBdqfwe019d1Is7740hCpt3fZKHN+c",
-	"OuK7QCvXoGrvAJPsUvBXCvkd0leVtH0Dlbzni7xN1nPZYozVltKKKIkKjdRk24ci38Pqkox0Mnmk2VLy",
-	"IbtkFR5HkvcdDgXWGi6GmyCzVXKxrphO0zmzSz2PaGxVwaqRVn0yZqzwd+4UQm5i3ixA9eie1TU4EMSu",
-	"ZDTpjzxyQH79CZTR22Bt9dB2pbG6FSbqmjfFKK5GvD9yK6Bm9Sd8EidYCP5bmDtbf70JBnPyp5bRRCnk",
-	"xCMDChRMzmn/wpaUnEo0TJqHlodl6+V/TuKIpcdtrmNI+mDOIWTdXK5ufG2ZW4hcAmcVg0aRlvJons9S",
-	"QKZ/MEYtrOEhHL0FVBRT7ASUlFaZ6azAAtarx36bCXlBdytS7PYZ5XwWSJodN15ZM1VNUla7BVVZsEuW",
-	"FBTtTeTSismeE/ZiV5x2KjOINdeXeHoe8X7mvVB16L8zl66zexl94GmOBRylpO4Qejurftbx9jrPllvt",
-	"Uqmak2HCGFSP0Y1C+ZNTIAc9madxffntXaNyQ5SfZBfM9XnJbE4yj8gYiyRrWWIRMrRDXPxoguaNSDRZ",
-	"cCD35UwSOaZRdGztQ+MYK6NJ/QqNoBu5khN1xXX3glRmW6/fUnvLVljkqouWCmpY/k6NF1++vUy7iZdp",
-	"3425qD/pW77quAaNviQk18/6cZbeeIOhyNqmzh5+ILE4mXJdA+5IEl8JE2qBuT0W6ShQhbDrwLZKMXxM",
-	"cjWlFoSlHyyuEPXiEWZbXVDxwjgJbP+GfwEZLs9ivmdfumUtN5G1fMD7F28ORGDR0I0xxAfQTB5C5MCC",
-	"7ucbDhXyS7lgq5c/vhf2pdvjexOP7yOaXDySQ3kinzAavtmc6ZK9kHORSE1Oq5LuN182ruCYupUUnDRk",
-	"SXtxHnKYvTevlmJxr5Y/hOPcm7cn8UaexKziRPFywXhl2uT9cZKTVJDS6Mm7Z0/JiOsnZ8bxA6usC8C2",
-	"n7Lzs7h/wRTp+n7Hllrv0ySZEa7aPRH0Y6GYUFCIkZK7d3Eqd++SURyFtv4uw4KydyT57tnjj4hiLxVp",
-	"Br3GD3q9XsO0oP880v+MuP73Va8RtDwnJXKGrLk67olBYTbSeKLq7rJO4gEJftBrIE30Gkd656ES+lM+",
-	"cQaDZdF7jVcBaUrGCJUz0acTfs/+0Z7RcVR9q6vwEJcc9UtsKsciagiLKgXFaq1taSlq7M+roQA39vDA",
-	"HUlOH9pocEsTzTENWd79Lyszgu+RIb1kcD5aSx8Qs6fVw6mghlUbrqmw63egNY90/C6Z8L6aJswj7XY7",
-	"1c/M++DRJVvHpNP1O3vdru/niWm3Tome63NpFrmZK8Kt+Ni4lkKR6pC5m9a6njKLtRj8aVpmvCkZFKHW",
-	"20G69/aXJxAOEmX5Op5jOXwvicdVe+6bCuVQu9yU0+/Ct3ImFRvX8b8N9jgeDCIu2MdTOVrGCvy48Djc",
-	"S6WJN2gYcpRdH+c4S7m0TmXe0XR22CJpGm7uac1FcqlA4jkjhgPROiaUQAlxMQSvfihnAh4tKpmychwm",
-	"iKb+ZR09QF1+qOyXo4nOvYPWMdQ5NZd8OY6d1qvH9BPL+UwxEdYNQv/GEuyv3JO9Clypq+XPsfGdXv9o",
-	"4uhXrU+Jb61coxJf+zjNoDJvQe/INL0KaWavtI6JD0uNM98DNrUtLiqrwoSfZjwQx9QHvZormSszSZpD",
-	"OtkbJIx5WA+okw4Vk6DsgVOvEQUb7ZieeCp4l1z49HQsYhtnzqNzvAU7sE1w89kliG/3yYDyiIUeOSAh",
-	"i5ja4Pqz6srq0VQxx8HljZhwwC3hDKtWV9cfjWK9JmB4gaccL5kprEC1IM2spd0HBw/uv9V9cLhINdwo",
-	"Z3tmSkmTPuTm9myZDVhBp8u/eqvU3Uilzm7SGzhaKxjmnWGuQYC3pHcTSe9xGdsW/eWp0mthICUYBQom",
-	"8FF8VRUdzWR/exbpNxp/xR+ffZuGQ5ZGryynxfDHZ3pdz+JpVQDdlldC8qGgdY6nW18RxVXEdjynKihS",
-	"la1vUarDDZMWLpb0Dq4uJZTLfsqnxFvOrXgRYjfWhAyvZ3YPqahQ9+wvz3n4XMXPwZlyGLdyXkNdb987",
-	"8A69+95b3tveA6/je52O1+mu60t0+vis4TVORJjEPGx4jU+5COMr2fAaj8/+sf7Mzhte4xEXHP/6kIvp",
-	"y+yNj6l+6RT/cxKOuT5f36HJOBYzaPnbsQIHJbs4uRwYFRkaQRcUjnEz2wf0xNZArMy/9FP1mpKx3GQm",
-	"tqzRFawi36b9Cy1xK2sF4wW8FqlxolhIzpnW3jka687TN0kzZ7Y9cK0yCxjU2iS+DOnmfeGqzQjwDJnQ",
-	"RGU7oXW9JB7wiG3kp7qqq7pYVade1f23It9blUD+9SlXb+6mfLoFX5mnmZt5xOglF8PjLPwqrSqQFalp",
-	"rwRCnfVZHoS+sC/dgtCbCEKfsHF8yaBefSXVn+tfVs23ve1KsO4gFk5iedJMstduifNmEmcxGWglxrDJ",
-	"l6kp0QWJniEHR2fvnEoWtskJPgTBNnBPKkKoGQZ+9cgX9btwG4spO2hEINtrmTJ0Sx9NNZOtMBFih9ib",
-	"mFq7T33IfXXB9lF8VdfDx7plyb/PPEJdx4v2hmXiy+mY7SRz46nepsv4gr3xiv7Gkr2is8kW/Ef07Jd0",
-	"IJnvP+Is5CpczLx0y8NuJA9zA9yqg1LvSJLEEdywmBCzI3CIBCHokft+6qTsF7NguNqk73v3fa/rr6s8",
-	"PtbdOYofmq1B3ztjInTcXwoHPO8VUXEuF9zuLXMxtNxNlWQvqu+pai+llr7iz2tZ69xTldP7Zg/nfUuc",
-	"NasiKbMbT+rWYxBRhQ4853E400dNMhYS3/edixk64VIl075qZ821yCSaShI4YwkqtPN5XjDpOcen8K7y",
-	"9GGbnOHVGd7gQsGzrBlCh5QL0oTv8Sq0lfpI6RcGPJGKJBC5pWV0T4DHFbjGjzDHzFWbPK1NG1bQgZx0",
-	"LPm0AuB2tDjZUUnjdrxwqp0MkGZqSdd66hAoWA/OOrjdpBnGfXkvZH0u4aJ3HP7K4HDP9LdnXpOtNnkK",
-	"rl4dv9M6Ak8s6+wFrljtdrvXeIURqpYW7sie0A+CW5b7lFlIdGkLzLFvu+5nkKAJB+j6FjmI5L63//YB",
-	"OZ8pJsHhpidgbyM+5irv7tbx/X3P1Mc77Hhd39/Tr5FBol+Acq7WC+4Ya3lwBeyxY7zESsdjrueSntoF",
-	"FyFkVbE+StRa88Z0hgenScUMxQK5pNGUmR71fyo9nzr+PrmMeZ95PdHxD8glD1msvz4kAx7BA/fJr9kX",
-	"3yJjlgxZqJnSFU1C/d3beprw1wMSxdZxsNPxSX8qVTzWf+8TNZtwMdSddA7Ii2msdNOdtwgNL6nos9CO",
-	"rfM2uJSG8ZVu5MD3yeOT/NVBznvkoNUmH7m/gtdWTzRTr60W4GnXdQpXPxU+Ha/jd72Ov+91/AOv4x96",
-	"Hf++1/Hf8jr+217Hf+B1wLq573U6B16n85bX6bzt6aEtIa+2f92wlNuVZ7wuHNcr0BD2NyjKyE0+2sci",
-	"mlWg+6kcafxhasiE7JL3gZFFs+OU2TlpQFN1ZRLNrPyTxK+wQ2ICD+fOqdz5wxjSEMABmHftVN365q5a",
-	"mdvTZhYwDCfVK6WxdnkTO7BuB+1GzstpTfhvXaEqCk/PrTvdng+N0tKoevBVha/dmqm5jJmSKXTf1Q0v",
-	"Da0KHlH5wZxiN3ZCaSi6fk0e59xc4UbSDMe6NKFJmRiz8Ea50Cr9sHYx2DT/xfonvcrza1lD//ruSyWQ",
-	"CfSdQZS8fMz3MxdsLq+RSnxlPX3UVTVuNdBtaKBneUoq+bRxMYwg2Zw6JvvGfVR/Is2uRzJHLjGVLCS9",
-	"xlXClZGPvYYHLC0t4yzTHCl9nEbcOu6JgzzycDWzPIjA+9B19dczmMg7I6qJ/FM9Srh3MF88YTR0P7tw",
-	"B75CPVe944xOLjRoLVHwJX3WpPpLbU4LwiFNIJVHRKzPGKNqp6GMXmMq+IspMz+DYlOT9t/LL0E1zRUX",
-	"chX2kX/31q51M7mKskXYtKZRk/VfP3ANt0d6/HoU1SQm2BXB349xC/oRo4kkXK0t3edeV+WmnQ5tqUVc",
-	"6ZS4r94ekht6SNJcXHOcCnJ5YJdK7GVlSV1ldPP74jGtRHDpe7fUdhOp7WlChRyw5M35sAh29Xgd7h1H",
-	"4eONfQYy9/5Cc6VxLbF4y58L5b54ezBu4sH4RAzi5JyDSJ5TRGtNuptzoZvveHmamjrv3ZLUjSQpyLhv",
-	"fSzriWoJS2guaWGJsOoqLBYHsAJx5d68Ja8bSV41JRROMPT39OER6ezdP4C0Cyd7/4TQve8Tf+8BaZNf",
-	"I79K9gLPXJlSEjGlWELihIR8yNWxyRUaPA88k5tYsglNsML0iJHTh7InuCAB2oWeYxYHiokbzKdz/BRU",
-	"3U6G+509PcY9Hso9KsI9bGevP6JKf9cqXbKWccWE6jHr+f4vn53s/RO6931/78Gz7M/2r/3q3rMf+N79",
-	"/Vf/qKpIa/6KoH4RMQcFPt3SSxRoGgoqcI8zouaiIbX+p/pB1SQnLzhfk1ORVcgCb4UAhQwUYjCWabee",
-	"AxaiYi/dylNBlh8hIM2xhKJW+RTnAWlK3neMfDanOeamNp4meInSBY94MKW3sLthFJ/T6AnrXz6Sw8cT",
-	"FfRE07e5PD3SISHeJ6XfdO2fUNkuniq0C864GOL14rIFsgpZ2neQP+IJG3KpEnMZysdsGzVSqq4w30sY",
-	"I+ylYkJCV3CLHw8UE3Cv3srd7KDPQ1Y5SGaVNHZRYeY6a18VaGmDba3Pgr7VOlor+g1uFJhQKjc7j4Vo",
-	"adhnpGmdVAgdaAGQlnS5I60fFMa5I0JoVUURaplrb6XmBfkwoZIZ5O+DcJ8sHueYBJ89C0jT5KeeRlEL",
-	"JbS5LF7aoF0ZcPSqnA2sPnTf3Kg3qSIRo1KBc1A20panWV42qjWJbwuRKekkvOodWC58DTUOzcRqVB7J",
-	"+kld4aE0xkqOaMJCgs+6KUg3dNWF4uHrZJJbtnT5+rWNzbrYMdYdx2xtVwDeznu3sPumwu6n8QUT1Z6u",
-	"7OWEJ4AYatNhfMgHDHJKmdhEpVvLpcYI2YBOI0Xu+wdv+75H3iIhncnWkp4a0F41wX3306fHNm8bpBca",
-	"MRLA8wEZQZJDKL8SnEzVKE74901m+28zmrAkaC1eQuzbq1iGuWtZyX4ma7tFvGG2tbaZKMdYgM87a7Bg",
-	"AVfjMfDSegwmfwBumcrmTAVpdppwNTvTi2XC6uDQZX+9Z0/+dz99Wu1mRsdwwqHyd+UJJqibwyFN9fPM",
-	"2dewADjmsGvgvofDSAc9UmqymMtgrqfgHp2q0T1NcM8Nl7Hd7TvdkU+5kOi4mx93gPt7HquRUf4wRRTX",
-	"PeHbDa+BSD5lPVZ0T/gHTMtuSDVfF+OMKTdpNDC0xjEyfw/dv7gYpkVmjWNdhJopcE6bDBOfOPn4lFzu",
-	"o2d05rs8pIpd0VlPNIN7Yzl8bj4HqCBjiYuc64saMYnOgJKohA+HLIG549jPWaglRVCdFDNo90TPJLKX",
-	"R45LP8WJJmzAEoD+MAfwymYv6XgSMYkDsruDKRCZCKHEGwS+YQnebGbsUh/vnmC0P4Lx2uFKvaNwJNWI",
-	"zUjIJR1qFVa/bu1A+rQmrB8nIbjhacETvNzTve/1YzGIeF/JQDdDFRGMg5c1BOP1RDMxNd/JeRxyrH2J",
-	"yyVH8ZVIDQexYB6ZpHGBns0DkIV8nHx86iHbR4cksFykOn2LcNkTBRUJgv5SPQmWbEyTCxbq4dtnjyBt",
-	"X0BwN02uOxgC8kKPGK47g3AD3ADYul/5FfKu4dQ98S4QB6wslyT4+PHZ08AW/Ietg9ANSA4LNWkkuXv3",
-	"O0+ffky6vn/3LjyJ7vuGBfUaR4Qj50RWpL9ArmW+exip/HdaHuhvftBut1+9CsDTFGn2fCq5YFKSeKr6",
-	"8Zgdm+LMCRVyEieqJwaUR9OESdKciiSeKqrPzoSqkWdiTvShAdMF/75x+/fsaQvjK9HSgso42MO0UOdh",
-	"st0TeyQwkwqIb8otGEZt7FwwQROJwAQJHK4eHJPMdR/KJ3GMA4kHJHjXNus20xOESC18HM7vEUHHNloF",
-	"Ko3qzTx9SKgiiN6aQa+hYhT1IHQfPHhAwhhDUgh7yaXqNYJWOp2Hkcnc65QwRUF4rOEaKsh9mmiNh0Dh",
-	"Rf0ESEfM2woN6S2z885I744kATL/xxPk/A/hORRBEPQR/AAy7gKFkgDUiKCFMVG2FYk599GyZH3N23p1",
-	"3oVRaKzB05zEIjajaZN3IHYCTug0CgmNZGxcAp3Ml2bomcx1iswSLcAl4QqXS/NYzZOyCs6WiWAbmmGC",
-	"WQHkBwh+z1q1xTSKgjY569OIpsVjIUhSAyVcEAwNRsShp5eCju+zJMZwD70F/WgastBNjHy5j07EevXH",
-	"pBk4yOOIAPIIiGKaWcV0wvc09Q2ZIDJu2fOvBSATyoiDnnBlaGI0Q0OdZemq6IWJwEB4GyCiDNK8JPrg",
-	"NYMYBtvp7gdI+hEYVDWzA94DYUZGB2m1CfIhc1w0N8IiYmq+pPewFotRMlBY9wQqG0cGiHzvShVhyD4a",
-	"2efBl4q3/NZxASrYosFWu7niQjOOE0ttHhnTSCNrvX+DOIFKw6i1wEHW1EAhWka/j3X7jKYGYeR4+Roy",
-	"YWzfQ6YkMTyJdHy/C/sJcZL2KgGJSos3PpzqblI9L+BjeDJoHaPMBOaAKwu7qWiCgedDLIvNEzMW/Uie",
-	"Rsx8I37BbK1zFknWJo/1NoOIkxDEBFsZ3BtTQYcsuXc3gDn2FRx5KnC/dZNHhGpkvYc+8hCG1RNASeBX",
-	"m3vW1OAJ9ZKAxxtJ+UeckGagx/tJek/h+MTpj+kFRrvdbuGKdnx/356M36ARD82pQJo0FyCaiC/xRy2o",
-	"h1SjOIxAC+P+FMj5nA1ifaQJFvRLSDIV8igjApCoHrlKYs3SZxMmPUsqPRFYQB8YfuGZhACnDw0bsiDA",
-	"GpGOSCfwtGzciwd7CRVpqD/Kp6m4EBqrMDEdW3YyZKonHArqlARMm3zAZkhFY6r6I1PyaMKiiIVEI67j",
-	"tOUL+6SJ/yDNjElpGZTym9NQc5sBZ4n04BoD3ImdxLGa37rOtpqSj5a7+0uRsrqKs1MgIWGSZ+qSm3eM",
-	"Z45508MITpIvV24eRTKxfQC1WtO2nnk+6y1ICz42yR7ggubu3TGPIm6sLXfv6nMPoihAb0m48nZvxoDZ",
-	"Qg6Q0k/Nu3eddigICy4yadBK46/CqZWhgZtRVNP9+TQRD83P+nPJeAKMDv5C8fdRLp+ynhgSFxJE1j/G",
-	"5nW6/tsEHU490tn39w3L6hzqHw87hzaSrdvxOyZXgKcnAqnYE0ZDvJSbKDObhF6yqL4iAQZqZkCEphGi",
-	"KUVQRQInxiQADFGIPtTgqdcwe+sEtBkEbOK4oS2z+4uJJQf/DYnBqDWfN8g2F1dnbXS6meM0ciE3zmxk",
-	"WjGrp2lYu7Qz3bNb4LBN3tV6lAvYHG3VcBk9klKdBat1QftXozgrlagxSKpWGDWvJ0zGFHNHaFQpqwUi",
-	"cEDGrg850zyPpxHH51Hcv8hFiwPgN4rpJUvOqeJj0rzSzKgn0qcwisoCDcu3USUznaRD4TBzo3RplRRK",
-	"OMWtYwNBLDhMhzyil4BdzGpdslQuhVZzhtaODVZOX7QzRaCPe6YRGW7YHn4ho+nQ7KDZIyt1TDsWkvdE",
-	"8HIPg/iCo5RoTh+a84DyGoPObbgfaaaSH/gYlKnTH4+Nm4FRbURsXqeK0AhqXzxFPwwUmhrJGfl5cHjf",
-	"/vnW2w/snw8ePEiv2CyIZGHL8mDzPvztPoqcLmz1BEAqDYhGcRQCsQGQiZMxFX1G5BTKcNKJBO0oYXKk",
-	"R5cSH6y7XlrZE2eMkVTLMNpWkfodeoe3NJ33qbCahz5oL/dYkgCAlkFby8sHpPlRrE71lmiJz8KWhjk9",
-	"obVThFKg9aVdAIwz+iZwkVQ147YN3e2M4VHh0ngqTGBN7FUmNtYGZtoTzTMVJ3TIPhH0knIoqt9CsFUz",
-	"iLS8h+aW51QySBaOOjOj/ZFuAcVyqNGER0IuL8hgGkWto56w0b5XVBJzyZ/KG6AvvWbn+ryphOsDgGVZ",
-	"6udB0NTSE82gym3nrT2J89uzyv3eiNFIjcCLR0sKsAkEKbh4QpVR7aXG3mnmhZkJ8x/FV2SQ3rRigD3a",
-	"cpqYQEAz4lhDEj3MSRLrk3+suQ85e/edT56cPv2f2+MwPTsGT0u9NhODSD3NYCBeMCBNvTj5vAKuHQ75",
-	"S7YYQBW4rpoDjRmudjN94jSExewJAOiwE1o4BUOmNJTXQ6BhmID5GJ00tDa21x8xKFUXuLd9Bmakxvmg",
-	"TU5wE8FQQnHFesKOx+690Qoy5eOg+4A0g6dx/IiKmWH2GmZY01DLDNJaHAJNHbOTgWLJI/ktZHrWOnxE",
-	"ssQMMBZgvlBCGsxhgrhQqk2exjEZawpPXZO40Ns2TDDKmSrg1kCB50wztEzbZaE+az2hVRwY66G/nyFI",
-	"GIK9xWjDJOedq8UnFhNDYKLcxukjS5tgJz35+NS1PWS231bDa2gAYTwG2n7bxwIiTNAJbxw19tt+e78B",
-	"zmAjsOJXaO9wtxVXFZW3tGDMUQlWK4Rb5nQleGJ9wCRpWpWJWAXluNr5y0PPL2tWOu6JnOuXhjBFvyqP",
-	"lDzBql26rHaqiG8F09Uojhg51zoKGnqtxMGyL2hqg5JVPXH37jsgM4/u3rX6qlutqmDIOE5lYVu/mgPC",
-	"ugW4AdK/gMiBr1Clw/fhyB8bTHn6kNBIM62ZO8KO77/lPKEFkQZsVxoMaq0MCcdhAY2jhnuOYfMTOmYK",
-	"/Bc+q74Uyx659zht6mHj1TO8PGJSfTsOZyaUNM0bk1Ubv/c9U1HSghn4O0n0CPfCKT7nlK2X0/GYJjP3",
-	"pshMEGfGBZAcbFlbE7nWSV0fkEZqM0r9HvTc7HVnwwCOxiuv6stnryo9UHDA+3uwRWfptW1hsLhzqXQG",
-	"1TefZqRywCJWT0fsLO+roceceX81fvEHv/fFz/4ou3Bddshvgf/quy81SsmP2MAxwMwl4lplZZ1Rvv7b",
-	"P//ip79THKV+oW6UtsunV3F+eBmHsSq51Cc3Fn22yuDYy8ZRo+G4/8G1oDy6d8/eZvTj8T16SRVNuu3v",
-	"TYYN1+mu8eWf/cHrf/tvixM6OLwP5LNK4/vlxlffU62A5JfpzCguHslxbivWVl6qL3/n/379X/731//p",
-	"//jyP/+3JWdWnthcMoBLZEDVy9zfu25fr/I31ikFoToG5N31/e2xonThUr8B/WR2H49r91nnWXuaXZ28",
-	"9fYDfaRcbtxYiadU9rrv9GrYDJcoMI4KO5/ZvKtdSBqrsIvKwbxVWgI/twS1XKWxFA9I+zQ+Hq7jhu+u",
-	"A6rXjc2PChJQ7qws2/e61Cwn+G4eVtkr1WPHKIVJ3nK+F42jz555FbwS2aRGi3QIWSQ0pGs8gwQTVgXF",
-	"5IodD4gKNvPQ95/p1oum+Xr0dyrllIGp5dOnpPmds+7hfbx/S1FeLEiQeQQFHlq98Zkqo2GdH1lPPBbW",
-	"IjFJLfciTEsVHBEu5RTUCwiN19ggYYonxngxSdglj6cyuxFJMXpa7cCIlZ5oAqZGtQ5QLFdwj9Hx/W7L",
-	"QzNNTf7/CRPW4od2IwX3M8ZjThKsd02aXd/v9sQHvH+B3r+P5NDDi99+FEsWtjRsjKhCVd+o3dTtKu1D",
-	"T9fMasIE6DQXTMANYYy6sZ2hhPLiuAc7gLJ6TiQ3JaLiQjEDu/L5hcGyqefxJWstxsL2wsBwmo7vHxyX",
-	"7rf012+TZmqH4hIIBHw3FI96IrtHsnGJz/V7QasOLj813jpvCiuDme2pPZB5xOlc0eGdF+jXXFlyT2n9",
-	"is5IMyX4ju8RMOa1cjzPdWPs+F49XgCRbuyBawq3XF/eXCycBxBzejvYMySiWW0Z7D548ADsT0XjYv0a",
-	"LFoC0+rcQb29lxJoeUgaLOghZTQMpzslUYdAa0d5uMwoUeFZS04iJVXhyZXXCjZwNYmZOt3uBPzlz1ZR",
-	"+Fe5SBsBZZ0KG2z23dH5+33+mH/39JPvn3Y+4qfyVDw57L9zev/0YvKPf+Od7z5ot9uN9UDMdiEi7uRG",
-	"+LB0xCqHclAAiI5XUWrqsqfvOP1bS1sk/7IlCiNAVzlolQN7uzAwF7Gnbx9nafZMxtYoItVSI7usL0ib",
-	"TQ9bPSK9VqJc66wuCW014JBZWMF8hPs+U+kiN6N4SLhorYZzDzzY/xTsuhes94ZMPadR9Nz9Utbj36cF",
-	"/0yZdxAhIyqPCHibOvnoNHnbxM3m4lPDSZu+kQsPX8GLW7j/6Ik4AflAbSGceOCBeK/NQWdQqpjlb5C5",
-	"crGCcbjMr4FkKj//wCMTLjSshcNnYOr5DOCpVFnZbMGu9Gd4qk3OmFJcDK2clUz1BJjS0SRsbz5I0/fQ",
-	"zwwd5FsGmH5MhwwQYJB5xAZkwvsXaGtO62M42eWaQVbUISD/3+/8pf62dZw62HKVJZY1Doc9gTHltjlo",
-	"RsYkjkJzvWNuASAGBSzBF4xNyFWcXGiYrDWZ6UTjXP1mbt1abRJAtY2gJ4x3Izo9mCzNDtnghUkUYZUP",
-	"gMAfsoHx8oVVsBf59paWRGygPCAKo1LAnUJsbgb19yGXYy6lZuiKzlJTBIW7SaAm1RPw9DgeM6GOSDCm",
-	"L8/Yi8AjAe7tIznMfTgzGVjt1Y/Qmj1UMQyIVPFE74YeYcToJStpGPnDwZVk0QD91Gz62HkW8hIoHzJ1",
-	"EkW5rHpvEp5HUU7c5BK+5WErXrk7386V+aDDlcTsss0fHN6van5pfv5+eZF3h8IKS2glXYEbf/aDBlWK",
-	"9kcsxNQDjYbXcD2SQIgVK7Q0jPuXWarn2eK4T2I+0Y6XmnTh1J2YvOu+k19b/zii8gmj4Rl70Tjqeg0u",
-	"H8nhQ4YVCEzYjv72Y+CeNl8+lx8n/JIqTOppn0qPmH0fQ/h9COeyHYy5gD/1txVPVtMEpqC2Eeh+jQl7",
-	"nRVFzyHrj1G5kvvLrKTTgrui+4tXNPtirSU93MqSdp0lBSYCTL9x1N0M61ef+zqk7wzUtb1qjO0m78Yd",
-	"N6EPGbylM/Sacx1j7+TLjVQPdzM+shRCbOfBSOZoMy5BxR9Y5PvZM03TNh7ts2evciDyQyiKFUVFIWwr",
-	"RjqAspgTtqpkShXU7CLerEeZayPMeFCQo+gPxgX4JzoHVAaQF8CCo9Z8FNcTBsYdg5NWCjNGFJy55LQ/",
-	"yiNJ8GJNGJEXfDLBamQVCMX40V0Z3HtFZU+4GMEz7p/BEjg8uAZAcVPQxHwmUNhoCMStlm7PvE2RgteI",
-	"Bdt97zUwaBX+cj0g5WvFnsubd4uprglTPVtH+m9A7m9Ilr7PFDgavilZKpeXpWdMSaybAvYVkFFampoM",
-	"8IH1eDRmC/1TLqt/nvoDVLTdyC0ueiL3SpAWKm7GNlOQCd+DizgMNZtBI1kRs6uETiYsSQN3qCSTiPIs",
-	"xrIn8KcWhm7nxHISX2nGYvygM29dR5gLRmZMeeQcQo6jmQlIyTVjX+mJcxbFejlUfERozo61XDI9jJ1p",
-	"uWEJ5gLVcWGbMJZ4ZRsHl4RqYJKavIzXbE3sTL4IAzmBxUDrU8SUtDecyEqLFRuCIsty4rswtlwP0vhg",
-	"Z6tg08YhCwuAV58ziPwWTpkbcOou1LkBozKgMIw2RyfXApW1M/o8cm1duQoKRVxUTd8GIIF5ayqnNIpm",
-	"JPgMRc+zoJUDTsdOG7YIEIXC6jMSD3qiGJleD7Qw5IVL10X1jiSdfd/PBWm9A17CVijaEu5cpVEUpmxU",
-	"TyQMHLfNei2A1kHhPpk6AXT5pdbTN4cTnettFgDrAaD50XE+dlAj14x96PXrCfjhahTbqWTLVo7nb1Kk",
-	"Kv14Ps46jdVt2YjCElyVNweuhvFHsYLtnxW99zA3orLVx+5Iay+W5YSJpJmJVdLNX0oXC5QstkYA3Hj9",
-	"k7/64u/+9Bf/4y+LSrtbseSzVLA/W9lA19lTswl7xCV4edYC5cohrwCf9ougZ1vjX0bHWG3wBfPM0gOt",
-	"VUAmXOxsXTtlMFlhH9tsqZdGdWfXpcQUzut2PO0Wnoc698lalAWF7faLjtQFtl292Zq1OmLagwhp0mlt",
-	"1ehmqOJoPZUO42LWUeqKB2KDbduANjd1XVxSwzDAICc3LUjfgXaBYcf3aBg+P49o/6Jen8hbn+Bh1KcC",
-	"+Nv8cJQmRRDgDen+BtFuNlmQPrMzomKEWjgMDRpEnPQE3D46SaczIarighms2en4+602ORGIJOCWElqT",
-	"Iz4BH0Q2UW50/eV+a1umtU7Xf4tA4PlJGGKMcr4lOAbN8TRSfM8ELMuZ6GMJQwjWZWEK/uEsxVFYdArM",
-	"LyJ7MaVR8erdgLW+spe0OdxWdiREN8KesM7K6XaaAJsqAEbDEKb6BoEXrFiJXznL4/h9ZQaYHd9N1nW/",
-	"sSVyke9RueMHDx5sb75v7Rnq+DbSabUfn+PxHgsrGe7IjKJysHbTtdoUcpwYGt4Z1Kim0C0AjWs3wVZl",
-	"mtmyk5xDDTX5txZEbZQJdKnIjTLdIjs2FGtzcNY53q5BbdcEHk7C0ObjMK7o6aQc7IDicQ3UYP3J3qrE",
-	"D6bZOQZJEcpM1jsnyaSocnIPgSS1udmcPDUiVowECXvxSA6DNjnRIAKiIIaUCxPzDG5OaQCE2w14AUEq",
-	"PhZi9IATPgFGrzgKrU0xYZJBLrkJEyEXwwrQ4A54FcywTzCRzYkztvyEIUlAnOuhCArczi0myBpYBRA4",
-	"rzU1+nKbbtmAA3NWDLQinY5u33lzRGUOReTGpzEa+JdOhV3/nliFAIAZQK+HNdAEV/QGBPdqMshxomxW",
-	"hSuVF8iRXv/un3/523/41b/4D69/8l/0KY23DlXyUlurizAZSJHniGyole1K60Uj//K3//DLP/5xGvZY",
-	"GHnqfL8dtLNoMF/83Z+//qu/Kw8jjVRYfgE7fseKFiSrmhhiyBRmVxTyEeYOyUpr+fq3fvT6d//8i5/+",
-	"8Mu//ovyJIxdZrVJ7O+dVwjGzTZ1rYEc7hkeWrmMdyRhNIm4UQodhujIajAtW9Y9Y2qltf3qxz/5+x/+",
-	"yVc//xdf/PSHX/z095Yl1dpZzfNnzyRhZfDIKqv/D3/7+1/9+Cdf/uRvkEN88dOfvf6rv3v9L39vlV1Z",
-	"CazYYrQ7jjkuccg6S1manBXuZEI+GLAERUW2jKRpprpdW5fTwU1FzwtS187prZq/VXTYKcV9L8H25nZc",
-	"zZPcHosWR91LEVyYkaAZpQJPQrxbjIEHc4eT40yVwzmsWgAz4RHEKJgWqsaR8bBjckW5ypKIAStbOlzm",
-	"YZohrZCxDW5FTV42ILeU+6wV1r2hsmP5x3VpO9aESEHtGVgEWKXnLNRqNKkD9cGe1+s3z+16z7GUujge",
-	"E3/jhTrSiUsg8SCHeo9IgOlPnzA5jVRAOiYLsyRNyJx7zkxCJUTh8cCkdwcm45GAhiFmlw9It+WRvQ5J",
-	"2AByctuWbdZtsIoazdcZUVnJcZQDjCbR0w9Z0lpe5cE5HGnVp1NWfU4mkyS+ZCWFB10N0u6NC2en6x/0",
-	"hGnEGl312rTJE5gqdNMtd/OEfY/11cJuihfoK5pU9YlcQbHpiY7v3z8u7gJqqobLpLCn0/EP5mo/Tyxp",
-	"vsG4ENjqGqXDkHKG+1zCWwIlpRScwv1/+NvfT5Gqe3Kw9ssyIGmBPrK/J2L1xNJ8ORTdzEBAmk+8nzB5",
-	"07lCl50N5rj2pBaohysoWWhR3sqgFqz0/T0RO8d1/rDQarz7YXX8A4uUvgOthzWkXTyrW6Hx0pz2Np4U",
-	"ioPqSRhRYSHLKmMv78cXP/3RV//5L7/68W9tfRLrIRLNF3cXypVyve2a/Iu8Z6HaktMJ9J5WKy2AnZ1s",
-	"v+C1lJgSO64cAlUGaJrwbYfIF1SsFY3/89iF2+N9d3WyOlS1VmhrczDQPaXMFdhDpR5xkB/H3P61jpH1",
-	"XwkGanNK2eP95rA/nrTr0gFQ2EJwuZ565f3CujqBph7YuqI6ELKIKbbwxuMJG8eXTGr8px+0CDAtG2FG",
-	"au+cclf6bXIic5nqTQJd3bGph7N3RWcmAWzOpwbaMwfflhbensPDoYHWD2EoFk678wNAnXfSsMVDjrAA",
-	"iOQhVjjYCGoXuk0dUFNnkp4oeEl0oOxHCUDjqt6QG4Q6S5U72ZyAXPbuHGX0WqCw1PMWHQ06flfLuSpD",
-	"VEXHW3EX0JukT+Z76fnd3ipv6qHw0KHFr21UFxi83ohR1N2/dQyjtbToyvJutT9BgfuQ+cm7aknwOgR2",
-	"nsquSVZjp1uw1HVLAnnIFPovPgdfh1qJ/NhJpWJDa2QW+FKwM3skjsI0x4uXpu6HiHfSj6dCtUkxUTcH",
-	"SZsWnVnoeTjdYjwveJt8iN4eN1OKZdltzCeG+WswlVqazqZx1PVf1eXB245U22Ak5StlmxWwciRAPR/T",
-	"IdvtSmwhpjilnxsmeaYbCJ2qUOLMK2qnWd+WkjvV1GEDl2GkJmLZ2vZBHmS+c6Z27u6ycnuNjMU1jjr3",
-	"D/wHDw73fd/xsDUF5CrsWTW4Kcsb0tl15LBD1CvnaANZkWP7m2XhKBPgttzyqiSiubECV/sVBWNZiZbk",
-	"7l2bwO3uXXI+c+oBuqnQqsVkT+RutmRABjyCPPfnMygcy0jTt1dkXnrvpWVweokVto5NWT8tIzHSGOsv",
-	"0SgylS0w2dkFg4Rnd+8GKZDGKiu2OFmfTrge3HtYXY5ChdKKKqEVNTC2KrCzW6rZN1Vsb/mG4vrEtiHG",
-	"p/GjGnt5VgMrd0y4MpHnczyWcmehcfSZ/8zb/hpvIRlagT5vLixYxta9EBa423gDkEGBAEvYIM/bgF1U",
-	"COqur/+XyepBEo/fW76+hX78o4oaF+tcX/n2izTfiCn2mja0livceysUOVHxRxVlTqquo64RoZRO2ZvG",
-	"KVXSH8StisuJTnaGW9ZBLNLJARFk+nsWEDhPlT/BBicUM1UQJsKewJKGUPUdwQeY152SBzSyiU/brkk6",
-	"SEvBZ8OprP1lKtm/DNrlql9ckFpbQuYMdicttmncwmiu7BsWMG5dB5L55bI9rO3Lfo0ghkr1dMTeFWG1",
-	"C7tGKrGwp+cYD0A3NfVB1hxD3VhIl0cR6eTz4ddOprtVQ8Z8v+sC36jO3L8Lk8sanP7ramFZIVnbYl/g",
-	"a0NRuRNQAlFmoGhF+WxDob8qic7Jd58fV8760/Hm4bxMAkEz2y8At2Nrz9rn6cYYdyztr3e/UQWItHje",
-	"vjVHI7qbacnZIU45Y9Hgl8Dq8rUFLGMuWDVUQXMLVoJ23aZMgYm59pXNzCs7u2+pIMZvOC64YSYWS201",
-	"4vfm2laWcH93TS12vPdxvEWzS8YbfgmtL5WH8CZaYExmBwhq25X5Bb1SVssFpegFK6SBIvFgABEQWRqY",
-	"7Xkgvo0pl1wHxGWSLm3ub5iboWGFpeQhHd+/X4U9cGXfdAalX85URvf3RKyqssSU+92Kt5/XmIrVclVd",
-	"l3vhk4wKv2k5429+wqJaMqwLWCjcbK2aqKieDK/DxzBHatfkYoh9WkmZOtrvJAvS/ZLwlJmBJ2FjmlzM",
-	"z85uKjVDJn+CL5AmjTiVrYJEu2BsIrGMdM7n/ZgEvUavEZB+xGhS7a6wtpi9T+wFox7ZGSZDWiG9oZkR",
-	"l3aOrc1ja5WbgKhbkybaHfY3xZ0f/IWBohpf/fCffvlnP99uap2VHPydsRivsTfm8r/RUCRTT9JjuoWN",
-	"QYXmH/72t1//q9//4me/9w9/+zuNnSRNdun7Voh/g0MEqgn0mtIf56nsmuQ3SJlMdkD5iS1GC0C6/Ht9",
-	"Kvosej6eKoYJ9OvF9LvCqPdXozhie1iwQ79ImoFUVE1lQPzyzXqa/5/AgQBxa74AUl9GAB92Dsn7+pV3",
-	"YLiPpkbXTdsuSFMAiLq3e3ia8lIUO+/4/uGxIUJTZ6TT9TvHzoC5W0m1060Wsv10SDDCGyBkRazQqOye",
-	"lIqaiytLzUPLX963lFLX/BqJ5rp+R4/8EUPL86pDnxv70PW7e+lOrt72HM1W0/9JoXjpJm0uzZXeyZPd",
-	"zmVfJVHNs5RbXc3kOIeMosAAhHPeNVeziwQWwz4V+kjiwi6Ks59Dj+7I3LRVZm+IpdLlhV09fWZ9dUs5",
-	"wnKyLi1ntPac6wnZHUS3OOGsP4jqYkxkjK1WW64i7euQtyXKviZ5+wmuP0X5hkvmSFr8vJaKfOgBZcDO",
-	"LJK/z8cpgS0QwzBax8MPyy1Z2dUM9O/v2qLdfqtNzuiYkUTPLZlGTBIqSWCGUeo/2JEc30c5jqdoBWlO",
-	"oyi+woT8NZI8Wwa5faluTv3XR7Zv4hS/nrjfPNRhJQRQHZy1WncrgILNZofMdJd9rMtdcbG/megBz7/8",
-	"ukMIo5kvQBI3CDS8acRgafq6cYPRiK2o2DFwAA+MRTr7O/CU1KAmTi5SaAD/hUqXpJsWKo0T4hvPs24L",
-	"TlsI/nD57DUhG9BppI4cG1bLS0MAbMlOSQL84xNbgbIJwKPrt1LHADjCkgTw38Jz9/1jQiGjJZX2HBM+",
-	"AOrHfARQiDJhphAq8oYhUxIBTsf3j+FBLoYO8+CiNK44KY6ASzKiyThiUmKynp7IxxXo895Ch8BwivyP",
-	"SfQIJLHoMxySZMklS8gYHAL0ELJKoVMBjZsvxCBu2596gkusINp2fg4IjWRMpJ5e4JY9DTwScKGSOJz2",
-	"7WcbSuFBHAUGVAjGwt9gSfZeLkKU4/ikihMWIo14dp3e0bMK0pKUJVRIxczcLzl4kIP1RVbZNIXGoLkb",
-	"Dlqo31QHHf2OMQGZ+rYuYCRNdIXjgitOI0MxpdpRDtnHRqxQQXxNA12PjOOE4Tcd3/dTqjPVI4iIxR7O",
-	"Q9Ax5K41s0DSAmDaE1DXAcEpNuBZUeU8eHBctfdpXjNFLxgM4i0Xtl7F0ygk7GWfsRCPGlLYHXtASMTH",
-	"XKUnlHQ98LQO9vbG9CWa6/bMpIIWwnfzIjZ9DgVbYRXgYYmLke8Kf9mbsGQPK/3n++yU+8weDlpQJKwS",
-	"bsOmvmkDGuzUR3TM5GO9VRUZTmEr+ylTzfQhYJUGn3lpZPUolsxoKacPc06ZLstBn8yUIGrRIfz5ETqM",
-	"/f1f/Pdf/Nv//Iu/+U37Pda07HqN4lnHgqc5rmdrWSL+t/B5yZL9cz1W05sS3dB7cfJYn5AK3OtO08zo",
-	"9W/9b6//1Y+wXKs7o3mDf7Z9d5xa7aNiyF/+7g+//NMff/Gzv/zyv/3T1QbupReLz9aoRWao4ykFdDJ3",
-	"pPNo6PW//L+gCMR/WHHRtxSl5CIYG6KEebXzEcsm0bfM5Hhr3lHKqrQWztT88A80fuRcUpffaq/hSuHG",
-	"UeOrn/+bL//4x7i6xVfr1jZTAees8gqgOGOpu8v1WmaYJe/h3B5AwAYeMZvty58bwQM/OeE1Gfcp53ix",
-	"m7Ie3yzsYMNrRHF8gWPF4ft24wAUQWHmCmbrNVyEhi2533wyCdPJ+oWfnNDvuht2vGlrHPmvNqygV8uh",
-	"d3afjducik33ahvaXu5ue672nL/dzh0zLNW7Xm29WoZbV1mvhO4yZdoptgdAb43guQLnnBM5lzt8c47Z",
-	"wnNT5n+5o9CtFcRbjHHLcbSllPu2o0IZLUewK2NkXrcocY6Kq/X8peoGaixc1OqNgWWRWv/Q2GFkzuBv",
-	"L+G7rSMi4vM4nEGVYSggrGLClUe+F3MIEooTW4OaK9DhNOw/Bi91q/f0qegJjHGG4BX924hrJXHWJp9q",
-	"gBtgrlg8kAHRhIsXE1YdwdS7oLuy8URxFpKm1kedwZmmF7oNLHe7YFTEh6l5v0pJtHoZGD3O2UArPHbS",
-	"NAF/i/iSlSoPWz7nqHuV9xD2cC++YzBPvGmtxwwjL7ydnTXF/L0N78odU3AFWFi7v/XvMJbpcy0/hq7N",
-	"g/6w0uia7xcNgdfiMvDQobedQcJKatpS/v8y3SxzhZA7t47F3Mn6j79pjGKGf8M8DxZQ1FwzfgFzzDfh",
-	"r0lL15U012wO3frlfMm8PmTK3Ic7BL9ipDkI21zUmooz01qKmOMrIUG6adHGJYSPN1PgLBmzgb7w6h3Z",
-	"8npiTmh6ajh+KAMiaJLEVw5MkKRZCDY/IjSKzJDHrWNSiGjviTVC2ksR7dBJq10oEyzTl7Uy0BMmnY8m",
-	"N6r4OY+4mpEmfnsnc1bQe5Ow/mV5gz7kUgUmXaGzwnhTcEyuRkygdZ1w1RNQSfGc5bQXtMw733Dpwo4a",
-	"43cTdgnYiVllYwIv7Gtr+Xj9XHAAmM2Nad4dXMpCNAjJdQUd5VYbCppkdnevwmJtrPfCpSB9QmrSB8Dh",
-	"P8mv/g13kciYhbEQrRIJvwMHimw8YAvcdDy1wKSqsmPdkmyaj3En2QGqaO0b5rWA+pJaIS/A+ihEHq2I",
-	"Q6oIKGdkyKUHsLa51ezRi2ysRYtD2fjmL2M3WzMxo2uc4+KSq3yqRi3sbVKi/ULugP/1v77+3T9//c//",
-	"qjzBhL0oZpIGe8z0WpJZX2dmgeoD/KZTC1RCNAcsmeDJMRV0yOS2AGct1kQKXxFmWttFPHBcDJrIdwxA",
-	"hGqh6G9hPtiXzme4BoqPWauwsD1xArfeiOWCCza7ipPQRmDaFq5GscTiEacPNejgwoSGWBokmvNSDtmA",
-	"NQIEOJlHf1SEPcGHIk40jqT5Yk9l2OW4P6V7tR6yqjLg5MFfyZV0HhhCpf5G4KBVnTd3BDzW8OvcbCS1",
-	"cSDVtQWQGoHlVQ7GED1y4JuBgjIi2zEA+maFV6Twar5b6PwSFPZdyEI4mTyiYsiSD9kli1BqriCq3Uvm",
-	"ItUtwBcd/Fh5k+N4/eP9YkVOpTlJC5M4YmY+nRSI5D0rNp55d5WpZ0NzV6C73gqkaZaWW4GuX+WSnYGm",
-	"7rWAJve8v/m8jsYIlZ6iTSGRcXGtg0TyOTcwuK6sJGakBhwAlh1rgBGpT0mchCxpk+xWyII7uOzR77MQ",
-	"XbayK7RKWw+dauykwOEzNJYfazMZxMnY5OCTZDI9j7hJsrSUgUfMrJcYUSOqCmxzoREGU6PefMiRtzV4",
-	"juVji5mPHbqpzHxcbffYQkLjbCu+KYK5vNQPzSNZwnWTZl3EqScCeHYUd6LpXOgibM95MZhJtuZ7MaSC",
-	"dzMnooy8lhNbdb5hmxgzVnAYW+yJVGcMuSZPpGfXIgfNyVrR8UMGTm0aJMh1JeD7TJkW7rgMf0UXkEr1",
-	"X4MZFhorwGrqvxFmpZsVBw4352n51XJRxKonMNKinEYp19WKeYg3SHpUIwG/C2sHJHKjMxiXMpni7cGO",
-	"1N3FeY4Ko9nUDLBG2cedrMgWKj0VKOqG5RXKVm1BtaeaIpCgCBdSEePJ33pyodxAt1QF0gz1FgjcRCBw",
-	"ffcJpTP6plXj8q0B1Czazp3BQQk0lHxTLC+qRw4nUIHPTB7v83LJ4+NBXrSrOLtQOMr7hQSkAxwlX/NP",
-	"qJ5I4zwdfxDZtm+Hj+QwIE05YVFklW5K7t4N7971cjUnW3r1LtgkTfTpDpRKDTvS4gu6zV2kq8DriSPS",
-	"OfRN+inn/urE3l2YC6N0CfCCpSc6hx2f4Fl9VyiWFHxRO4f+A2KP8iXXLYF7SnGufTpmmLyTCgLGMfi+",
-	"1e6JJ7C4ML77pfE9Yd9j/arxbZAqKzcwGFOOXjq+fz/1f+2JtOBjp+MfzE3AcWyWWhOkiUVMGL0gFMML",
-	"j+ZEQRIbmWgjj3cXBel0taMoyGFpD82RfoMhkbAx81EbYtBKQViTiD80d+N//X9+9fM/wLvxNV2Jy/4Z",
-	"2xveVr2NlxsWgvCVh7VEym+HrJbRA7azXAsynx5Yt9bvYDtb2se9TUdWnzBjp8RVOyaUortanS//5J99",
-	"8dMfffkHf/XlH/2/X/7r/+fL3/5Xr//wj3dR46WGu+0uOrHMu7bliX6NbmEoRq/DKWyNW9v5vKUulTv4",
-	"46LSWoYUVlW0vtLzc9ssYCJuGtqD/AiK0NdeJzv9kiuaOc5bOHMjEu1UcITrSLRTf4SvKQIAUbeGbbgC",
-	"hJZcuNaJyDvEHPZAJLBDVbF5eDP9XNPJcxUvCtE7CUNJAnwnTHPL5HQAKkmchFzQNChNpmlyPBJk990B",
-	"6Xq2rTQTz7cwM4dJwdMmn1rtARvXpFTO+6LVNqPxOi5Ohi85PAk1JBFDPVQuMRfPUU+Ul5s0s3GSbgsL",
-	"o0IimUGcEEb7I2IWwSjFQipGQw9+duJyHEaoYqs8mFvZhTpvsDUfsQq1bF4MoY0ojQWTaZKc1jGJEw/U",
-	"uZ7IVy1K7LVX6Omu9sl3Yy6Kp4o09apPYLH0EFjLjgHXKp9AqcajzSkVsIaTW5261hNGXxOFXXX4pNPO",
-	"/eNlVLe5+Wt6Ypuq24L8NT2xruqGq6HP5tP4ZuSBrrfXzvG7CQs5KUxUQsKoRMPhyrrHqn6I1eMw+WnW",
-	"HseKLohrD2J7Wah3txL3LWA6Xbwn80ZiEvCsNZJ5PhxVcjbLD2MzT0B0lR1jq8rBY53V/Pt/9sOvfvyT",
-	"am/9TT1ETossYsf3Sqtf2OTXaP2EGd8sx1FclWNC5UX2rIrN92QWT0EWTSbRDPGKgSsaFxmUeBNUhiUO",
-	"v9tlTemtkpRfnIJ0AyeiKlZQ5SG0U6Wn4txek7aDPcMJ1OhSxWtmHTko5hKF/a3ScRyardVsnmbQERgR",
-	"g6AZ0Auy+BObEFSfMEaChL14xKSkQxbY5CFl3aTrolLdnuwJiik1s/Shx5i68YqD8ld1jZXXQOpUDKPP",
-	"t3uiqFgVwpJJdVSybvfs4QdOsHF6w3JHEovATx+iuw0OqDaAGLUhdKWp8Z4prBbpHpG5N0xt8tiu01G9",
-	"qtETq2sWVclOCqAfYorT+x93c4CbQ8Wyw7yO0RPFO6FNNYd5dz7pbdG2NIdFdz6gOFVqDt+z2/Imb3m0",
-	"8Hoaawop1xvXonIQT0WYCZ3zGZGMJv0RUIzhAjnGnI8AXS28wYRPIr9YEEK5skfUqvrIvIGt2nvHP9xz",
-	"AmnLy4wrGdqsRE6uJC3m7YFaDHbnDfr1b/3oF3/0X7/68U+++OkPv/zrv9ixErPN5VtHdVmx/02dx1Ie",
-	"u7tLjfxR3ebNxrXC9sJZqLTYH1aAditx4EBUyn/HgH9MrihX9TjglxmYr0PT12XlB13Kgsr1MO+hBwQ0",
-	"H+5e8P7FIriLZXQlCfTDjik/Lahr4NbTXB6pxBTfFbNYMHI+VQbdHTv3fSKapRcAWeL8FOnupgKP/7aB",
-	"jB/AdBZat002vIKFe06FHhXbyeuZm7xCpFnwM/KydYCnMaF6lis9Pa5eT6QP6DGwaNCa46Tk9rmVQkB6",
-	"129iYT/ntIjiNRJRidHKzE6kq7kYOuSovJBOeZ6pb8u1hCqHsYnFcQ0rcOUYNre/roSftr4OusGNFqDY",
-	"+Vc//7PX//JHv/gff/nVv/vNHXiNfGDP3zcs2485md+AGkU5Kjn62tQqqjkI12FRdGj6mhDVkxy1GX/i",
-	"9TMYz6lLtEwl4UdTxZxSwqUExvuto2JuTrAzYMEgDa8kE6GxBEoyZEqL74MdlSw8MCULb1LR4fFtueFf",
-	"wnLDb6zY8De1zPAvX5Hhm1Ri+E0VGL7+0sKPrr+w8AoVhVEcV5cRHsQJgUrC4RnrxyKUAWlCHTquJMmX",
-	"GFYxEfEV+VXiPt5qkxP8wlo47kh7Z+ZaHowM3ydToXgEIVRFkwpWWUQMoCnagJmCRaUnij6VO4IFXbeS",
-	"8Uo1jFWMc4FMLxYFbFDX2MQjrYgcvoYljV3Cahzdr05PtWPDRH4M+/d9/9oLHy9Yht2XQt72Guj2Hgv2",
-	"nXiaXHfnqwuNm1wxGSpsWimf1mgSqWwuqVVjYP02M6irZEFx+QInva2kfK3YqOpIXCs+uuZCyo/eQBnl",
-	"F1OuFpkrUglcLp3gFEEmEaOXbkWmHH6ZSkVUQoUcGCXFwCueSFUJUAxdLp1ep3PoH5ibnV+fcrXwXicW",
-	"DEbMxbD2WkcvzjIZepawbZiqSV1wGnJginm1BqzoAdwUM0d1kpbFZfyvBZUs0eM2EUja3Y69R5aQ63MX",
-	"susfYqHDd0D71QdjK7tXu5bAA3Y5r6WZ+K/bo3PDshcZOcxlVt51qkwKlgsmyDmLYjEE7bBQStJofn30",
-	"58iYkfyGm29ukJPK/NPk9ll03SmFbBxXiUPXfd7+bAJAjEucFUk1wyyfv+sATM5Zuyao9KGe57ZucGC7",
-	"CrhIpjUJ5ufffQeqSCLqGXAWhW4dAjGI34uTM6YCtCMVvk0r37fJST7lP3iHFMBWTwRpWq3AI4GbpSqA",
-	"8Ngsj1aA1Y8wl1dAxowKSXqNqcCil2GvcUwC9hKaKbqhez0R5NNsBaAYBaVsYwHGc2KTEO6pYZZeihn8",
-	"MkkY1JjMKlhdJXQyYYmEXEeTiHLREzEsJY3M8oHBTLCrwgRJU5+5qeizMROqhUU1wRAXVGfyCrCoQlBO",
-	"5hXsyLHIGMT0ip0xdVNuyqTJHnojMiTPNXal52K5Yjm//Ye/+JPfBBfo7aPLeUOxYZq5rHVf/PRHr//T",
-	"H7/+039fP6aN8OcW12YjfLrFcczJ9iLomJ2I8MSc+I3H8X5MyqkEy3kCO6U8gV/+6V+//sN//8XP/ujL",
-	"f/Mnr//5f/zFP/vv2M7r3/6tL372Hxs7KHJx5hzXb9hlY1pwWeayB+8EvJZk7E28i1x5Qa4zv8q8M3gd",
-	"mDJ/EK4JViKac6o8LExzvUVTXB7wz7mupBcMcptcPc4SkmqAZMit5ZxLdKbu+H7LmKGi0PyioJU0f4f+",
-	"7o7UMHXMEqLfqkRJ/WmSaEhnWg/iKHQH0VoOKb2FSAnefGpmncy/Pyz2RNiLKY0qlkEveVV6Dzf+oSdK",
-	"zZWeqsdkuTVbwsm6GNlXhdLs3t8MY19nT9IxK1ebrhS0+Q3IicH8Iq9vnastf738gBARrjCgLRsotzOo",
-	"xRjSdPPR8rbMypEhSNzeyFayeu54rexZe8MDWVoSPnV5w44xYd3Jd9GWi3jyK4TXPCEfDFiCPrb5ZUqz",
-	"l7RuRK371AB34zzg5p7iOvRZ2Iuvi2W18jheB8IsnKtrgpi2V9fgJEd8lw5xWL01uTeIk3MeQjaRenT5",
-	"HjzkuMOB5RKjXYIjU4kfrypMajm4EJUqnkhyFScXEMlms1bowbU8UHE+Zedncf+CqZ7ox0KwPqaEGzJF",
-	"ur7fJR/w/sVjEXHBHskhumIkjPSjWEJNVBGS4B6dqtE9kw3lgonA5lcnXEFfb7fQf64ngnTWU+HMO2gT",
-	"nCBGzRL8KWQmXxwdUhuYOAVLoiRB+sjT2YQZU6hZjnZPnOCtjNHozlnWYjnZBT6qW69GxhXLoGKz4tmS",
-	"gX3ZbI4pZgto11lTWLRyDf1Y7KGCjuIJS+Q73nWpAl+uP3P6sLYCDU4Y7r9uqHkxt4Ng5kmDt37xp7/3",
-	"xd/86y9++qO//4uf/eJP/3Yrd9dzas7UD+Srn//ZV//uN7/6i9//4qc/K46i7N0/t9bMvNxizlGorA23",
-	"5gjL62RHuDw7fi+lo5tl93KXjEt0BclO8nGxBs0SofXrpCabrlFHZoPEU86krz3flEsI1ySUsUvSPKei",
-	"ZaqXOPLYSJJlrhUPylJ3yNTzGBj6c7ytX7qyGea9whohikSMSoXx3RMmMnHqigYuIKUS5uwhkyTWu+Fh",
-	"AVAWkvNZTyAheZiZFtrWwtmVHk0qSZAbPgzETsIGqSVsEidY/2Tc8sgkmhpzEhSn6ol4QPANMw8tOONB",
-	"rqeJHmRE1SBOxiTWQ6ZRZMPX2+QJo2GWZiBNRJS10BMJG3KpktkRobl1kARrt2nYG4+ZUIQOFCB9WD0c",
-	"Dbral58A8SlJczrR8nffJ7InbAoNd/jxgFC7yKZsKTdFXeKpAkg04WLYQkc4I3pjIeOIkWaAd3/3gpY5",
-	"glytjhiqasqV5DyI85racYg0PpFYyfZGSu+lq6F1/JUqs1dX2dqgtzlCeZXCTs6W3CxBWMvRcmLRnPZM",
-	"NoIL9lKycX7dM+fkwWZYxoG0WverhiiHbl0uRC74UsgU5dHH5tEzU8bLtAbgRv/x/K3BPn3Qb3gNLr9N",
-	"+xdaPRNh42hAI8kqerLlwDpVIGnnpUJz5LNcrVBYEBCitiyYZ36BRQtIP54KJY0m4jD1jeuFpbSiWxTx",
-	"VZ3QXUkNrpTAKD2e92Mx4MP5uR0lAw8rvRpcFmQpSaYCRbKHVbjIJOHCSEEtpaWiiToCMR0IOmbfAjoO",
-	"yITyRMu7njDNe0TGiQKhTPSDXpYyUo6oltaS9ROmUBMWM6I35JxKvUFSXsVJSMZUXrCwQrr0xA0RL2ew",
-	"eO/gor/B9H75IMsVdKl5jHIHFWLyK7a7HGrVQacNS/mwOwJ9J2gYJpkGAELB7zb06TYPIJk6j9y9exfT",
-	"g4YM+AyAK5MmsrUmB/S2ILJyLGA7Mmv9nV2OM9sNsTWckQObb9e2QBbA9IAPp3jQPMNzpGEtu2PHFRrF",
-	"fL2ICZXMQGEwbMBUXvAIZNDC5Oig5xyRNI9GB0sKcoXZ8up1KNck6REWSUZ8tDkCI6/CCYEzJEfzaAaf",
-	"PQuw23gw0NMz8D9hk2jWE3JEJ1BRxK6hUTtS1887WvnSM6vVvDzjRhnqqZu5aokaWEdLWz1EEkrOacII",
-	"TRI6w0S8Vjkp6DJ30KQrdykjTFrcpYyKQ6YAwiCaMcjshioo04r8UCtfcNdbhKblVGReVptiS3bBGlqr",
-	"tBHWDqhi5qubAd+v2PmbpQfVrVWdcXB5BWgz4+BaBQvWtBE2nYkZNsKMrYY/PvNco2jKBivsiI2Me+1G",
-	"IessVMi82l6dNytDrHeuylWcgyVhgyMTtOSL5wjQdVHE+0whbLpj9TdpufR27Ka5e7t6cPAhH5gizOc0",
-	"dzd2VHVfyKWcQmbICzACwnVf03yC39Lc07ZFqeisJ7i4pBEPW23yiRmWuUCEE3c1iu0Jzy4U+yYyRMRq",
-	"hNk9QwKUwcIdi9klZaxd4Jt8dbfL27hN7tjs2q0y2G3YBz9x9uyGuYeLr+9FWeVuXsdVV347ryt2jg+U",
-	"4Vx3pOZxW1HzCkxcDkF/6cfikiUSqxWO5XBemmk1TYQkeOkSgMkxIGNMVo9BdW5j4Pxw965gV1rxA8vx",
-	"3bseiaMQ4hJM8Qrzek8EYJd7J+JMqEdyiMkMXvajqeSXrHWchdtVPAjfyOwiyvRp2m6TgMt3RYj202TK",
-	"esLWsbc1XpH/w9Da5GmMd3zntH/hgS0PGg36bpfmAjDS2mpTvyhVy3ZIEtZn/BKqqTyyy6O1vOCRHD7U",
-	"FOLBUunTHpBzpvvWjbEIQufuSPLds8cfEcVeqjY5IQm7jC9YmLZ+wdgEs1tJ9gKEFpc9kcDuaG1VK5X4",
-	"jp4Z7zPSNJ09nU0Y6Xb8DoTwuZuVap3pdqYKql33iEsFj/WEXU+9mG30FE8Td0rGMt9qqH9iGrS7w7Fy",
-	"DmbLrqiKOaGJmtn1dcd45KTOJuoqtjahAQkkF8OIPf//2bu6HzmO4/6vNDYPtwvsLPfjjglvoQeJomgi",
-	"oshwSRhBlrjpnem9Hd3szHJ69o6b4IAYCAwbiRMhiCUnjgDFiOHkIRbzIMEwJOSf4Z315n8h6Krunu75",
-	"2M+7Iw1YLyKXMz3d1dXV9fGrquG83e55FP6n/jbCv7nN8oabJB6rtE35ggQG6tcstKKVrChfQHkmn++v",
-	"hteXKgpTGgKy3yf2GZJoecQHatJQgisWHzNnZO8p6BrDqLRkV/EQGShE5DMgE1oP1pi3+wW4olHiq9Nt",
-	"dyr8BXeNgYSIfvMg+hH171rktu4XL/dPNW9C0bDsdHtHmWYDkrB22G2DOWKRdauGlHCvPxZ7vXw6kuuv",
-	"YELbd6QpTAqPkoGrv2rq3FaTGYjRroVCKOnFbXh0pXVblxELh7y6nYPLTIVqbdcy3m6ZEaUOvLHs/YPb",
-	"ljfgGii7YbGUVb6xvB5T6hi7xiO0WafN+wVpeO1pA8tlXVX6QO42KpOA4ubQ1xd4uMjq+5jUMbjaaJLK",
-	"yzd/u5Xct6tDUUU5uixLwYLj6+vWugErWOY60hO2SE5YKh/Nj5lNevIcTmwBWKoabEyGq0/WPVqRJWGJ",
-	"wIJjE3RYZTgpLRVdmVUiS8loefZqfzOsCSV9WDsc1l5/+8XFL7/9/Tf/8N3//evlz758/Zu/vfz8Py6/",
-	"+vvvvvzp5dc/uvzBl8PaefayBO+K5WK39afBVPxwe799585Bty3+M1vTgSf1CaPZhPnxB0k8ha0UIsI7",
-	"zaU/cRb5uWQ/8VPpd8Q/sOQDLEZSO6xN0nTGD2/dkmKk5cXTW/SUpjRpfTw7rqkXPgq8Exlivvjmi9e/",
-	"+bH+l8emg1f8+EL+PzlliSLslB93uj01W86DOMM0K7dud9tg9A7I2tLbpK6MDtPeRRss8omSt+Uu9GpO",
-	"oymmAkn3+vNmjaYp9SbMh2IgsO/esgs0x43yL8CQl//y9cWPXgmGfPWL71794vff/GATDryNnFFskmhw",
-	"ovTmL2HFjO9KuLP0g+uzYreKFy8//8eLn/98KS9287wokQcZWasZsrnjtt20EFm6hWXCRIaDHs/55IGs",
-	"rOQz7tUOxfSQq17/9odybp++wonVsg8FjwbvUf+Y3UUVSnJJ8GggRhxgIEg8J44jDTOKpUEawv7pMc//",
-	"KNl2iU4VNMw13ZeTOJQNg5WwahLTjbd9ixfqIwpcT2uPk0nA0zhZmC5OfrxmgbA2ds3r2G7NKU1OxFHj",
-	"R5QfJcDnKwuninfsNROXsxfcLfNrEsqJGLdf8FHtceJOKByuAXvhyr6OFANxwygJONNl5UOaHAMmRjWg",
-	"C1KC9bmOhbbnx2dRscNelg22btnVbrfdJt/DOT1hHgtmaVO1nw6iEi+b6rec1VI1PU7CAiB1qNyFzfeo",
-	"D15qfNxnp4HHOFaZ0KlxJX63ggOMsxdkxBax7O+cI+qUvhywF83VjjLqlZaDbQ6jnE6f/8i6Jb4s52GV",
-	"s0tw00N+zN9FMfsWOLqAsg+Bilu6TMRpqB3+1Z07z3evelpdlHPj+XSeX3M129Uers1mcm2+o6pplFfb",
-	"r3QciRP99CzecVea3ec3UkT2oXXSrt+JUnWOqvwngh6HBG1oQ7yhPCPdrSzprUva5rBORgmeXCFblWY8",
-	"pQtdztYUp2+Lt+PmfQplp+NGKt7n+PymCt7T5MSICaLas5WqVtDSMES5POSstR182FLQCE1BRSvV0Frk",
-	"QZTTWXR5EVTkZQ9kMWwfsjJVACt7xIj9WXqWUH/MDsmmSyDfkEJiiwux22GkgrcqLioGE/u1YSD3ChTE",
-	"TrtDwD4Qn1qpG47idJKFXi0aW1qf6qa0XO3bUp2TrmG7pTNQSrYskqiCZUpdkZEqg5uGutfXfcxVXL7T",
-	"K1cC8d/fhkAnOMIHwNO2T0x58I1uzEDEzNOrrgwoE4wsESTmnm8ZX1GG8+6a5K6qWxXqdOOwZBQP5t5k",
-	"JwW7dnjnzhtXIosE2VCDFHPotTuOPCgoV/xdqLLjDiFXPzqL3tgc1r7nnyihcRPYwUwkrNQgg02uU3G1",
-	"dapVW3JGOQqU0YJYpHw74mflB7kqeGbAyLTUhERRQQWh+Ed/CLGyNc5s9ule3sRZutsBz1+Zlbp12TG9",
-	"Ce3aOHU31u7avmh3c3/CjljatTiVy3XrgVDzuHHVC2XUZ2FwCgUDUlRcR7G/UHnn45CCKTiFzVZBtDpn",
-	"jLgvHfGD48XROAy8lLtCM3UN57dLOnZXTfAsuujfd0GzzXxx6wD6Gn3SI/UusJfnsVmKKvMZC8MGfmkY",
-	"WS2mXNXMIf+xavRfo0/2yVkSpKgdlaH/cAHyeYnGNJDVwwgyBgy8pySmBHuSePQx81JS92OP3/KZFwiC",
-	"8dbU/5PxgSNfcuTDXNYIlhq6gpO2zLGD1IKPfhAnw0j8kdRdw3gQum6nQYJUvOJakUMyrLVarWHtHNzc",
-	"MusR41cy2hmgoq84YI8PIzeLYmXvt4hprnQ6PVJ/uoB6K+KrszmfMF+mpjjS7+BLDziusE94jGXPFpZo",
-	"BQQqpt08isKFBKIKS8i0tY5ZqsonvzRMRVlMJ9t/aehAlUOKOaJgRHA8IGK1VHmlaRgqZCzurEwONe3S",
-	"gBN/ntBRyFo50PBUV3RGOvpsOotT3aaN06m+TsX/FC5Y/D6MjJFkWoxeIERlSML4PEwBtoyUjAmHJpTm",
-	"zJCwLfJ9ifcNUqN0D05wCABVQTDVNzfgufo+Yeyd9Ikr44bwQEeIAjjT8msNOUQWTZOl+ayYnDuMqISh",
-	"4e97nMySeByEDHld2j57iKA+YTOpekAhJTxksl9v2RnyewcOjutEchYOjXxnTD3mzJOwxH7G8GKp/Uzq",
-	"Z5NYd/cHAz1axBFrVFYL7ACbKysSmqYoDHgWHpHZWRg7Uc8mzAtmATRnMaQo6TSgOnY8lu+arQjtJ3sN",
-	"ybexTV0rUJOzx6cB5wDMTsg8mnPBw+oMg0yTZ0ed6SZB6XdLFVNV76taTMZ8wBbv9A365p2QTfNxsi+U",
-	"QzOByjbl9cURJ9mQnXZ7vwrwrJ6Hqqch9U5k+SlDhe10xBeMHzavHJ5/HVrBQtvoXFsY/Q/7+Vey/DRx",
-	"3ZM69NGBhAUaDSOkBV6kVJb2Km8qE/lvB8Ya1KSn7GUBqisHOi/DM6wb9jdj69vhrJe5RZDMsvpEp9vb",
-	"41AIJu/yUBTJMB0XP/zni09+kqEYViwQLektFrhuZt0T5p1WkN+c9b//18Unn60xX+U7ueoNWe7KKZnw",
-	"f/7q4tdfX/zy2/I5l5Z5XzXr3oaz7rR7zkjch0UPxw4Uvh6WX+oY2pW8JVgvxdfLybtlu6PrmXIJaKe3",
-	"cUvPnjPNeu7/oUx634Hh9Zwzcagrhp9RdXGZbRDFL+hesDJIaZQPhqwhN98wJWBYdVcV74PMElTft5dU",
-	"BflDDr+yFWtJUY2tLAGqbUmSzEgp0gWNQ4eni5CBvamVRSyJKs1GZ0p9lV0C1Olr80aYH2dC65XGVhxp",
-	"O2o90uZAsCZpiwDYVTSubQJftUl8sMNlvSy1RflxqtJZ1LJT2JzVANI1SGCa1hq+uSsodEdw5/ViOFdf",
-	"qZt0xQLF+9qRKOVq9ZI0HvQzUDynyiNgBZTBJRQxJkwLMLww8ddwDpF6nBDl6WkQnibVjW63izPg/m+H",
-	"VMmM8jWRKtX6cVXtAuTYzWoXvIEWJVVKafalTmmDlrxxLLehb/m3hBYgJsEFx77B5nyw3Wm8vDfMTfef",
-	"rlb9zO9VNMdB3SpQngs9ByyDDXswT9k9dMtB9kpERgulhx3rhsg4haNwFXgqr/KVznU/Txt5LmGyha49",
-	"UAsVa4qoI1kxBUvXKtYSXq5LFQD/va4C/JcB8o30DhnL3iKlqKgJrT/rlVkvaySlXFUiVKlygXdSafrS",
-	"ikyWJbkX5TkRK9exxWW7btTOZ1EajAPlhcc4ilY4twvlDeDa2T6Qty+jeUIkWy3P4a/7zc6B2SooV3hy",
-	"ee9zVbIFqkajV51rSFNwKpvq8GKJzhZ58L6smE8TgJ8RLOQPXQrET/wkmM2YP4x4ELIoDRfQlUAXyYS7",
-	"qtEkXOY6BDwFgTACuZWkqgaMhKvxYstvGi0InacTsWMe1cXQlpXUqCxS+Va01u46UfwUGco+jtJeiucp",
-	"LBqYblU9x1wVx13qSQoW2rmMpAHjkHrOg/f5AHmkaEwbScUmW2HwNGTjlAhi6EjILFysN7GSgptXATK/",
-	"b7DRNSv2FpOUaoimrhLFyC2HKjCrgplDFF3DGplAgg5EsTgZ1t6dp5M4Cf5a4jnfA5lGMJSNr0Ake1jb",
-	"4jopsNSSS2WujyVkXK9IX7z88X9f/O9PL/7ns8tff1Vr1sbr24JRiRW4Tc3/Kr5esTA6mz2k0TFLPmSn",
-	"LISxr2+tx2E8oqGwZR7y40ezFD53VQS4uvOzQcsD8YKqrG3eYbuWxNQDGbc1WItLrmv7Bsbmc8DuK+7g",
-	"Z6pNndoJt0lcuasyIs5eulldzGgctySGu0XehfCTvlWbshYXGt7YI4eOhCE2jMYBC32MkgfHESg2dUrg",
-	"V6P5nRcyaF0gWxkEHOzqRp+4GV+KCdqMC/McRm6ew1zzc6XtqLHWIITSSb2wwLW6UffaPfJMvojE9C0M",
-	"UT1I8+mHKvANLZQk5mOcBAgKqkvgSm+Pk0fRgIVjc2Tx5gfwqPFrI49bNzwMGWBhw+KeMLRa2FuAEbdS",
-	"ipZgxGVT/CwmKpdfvKLluTBF0Of/9Pq35c3pdq8balc5Qr+Q+C5XVWCxA5TlRFln0peffXHxyU9Ke/5d",
-	"UXHvvDSpVsfk7PCm+PTV7/7t7za6LyJ2dlR1P15++uryZ1/97lev1tyezfyizyx2v3Z08xb5cZlc2s79",
-	"iJu4hfdxs8qpuWneRK/BPHveeMPBPPPcEEj3mdzRnJzfQGnIF149V24RlPHzJKwd1m7RWXDrtAdiXA5c",
-	"NOShix4CFvFyg4rYdasTUZMogwAK0aj+MPN0IquoW3qJqQcZj0u+LXQdhjuRGOePN9WdqvGR2ndsjIfP",
-	"lIwIjnDeVJlyTWtsGHI6xy4qeizsu1wcaoDhxKYqJtFEpLkq6p0w6mNR1llqLnXKj0sGe1dvNxNbapb+",
-	"Un2n6n7+6PTEFmAdgdaBZjxzG8yRyr4q5AjCYIWosaYpS/6eA6PZOGvJKwh5FJsNUGhI0usTV9ZUPwsi",
-	"ToIxpu4JjW2WMKE0im8EvmSR74GhWENB0RaCt+auaS26+q2eeEuapOWPxfPEE4sqwWp2HDEPZ6Imksaz",
-	"wJOzk3asJJxerjhp5B1y/97To4/uff/e4OnR4N5fNBE59w55/OzDD48eDu4fvfeX+vceeYcM7n30vvi9",
-	"b2CYyVioVgBcIFBJHh+e0UUYUx923EuCEfrnKV9Enji16g+tBZ2GDU3PM56FAR8on6NNW40ClrcXgS7Z",
-	"bmK+cAhZkDZ1q1dsrmwFpbvOGRtxaKwD8FgnYS8Cc56K9FkP0yE4enVmZY1YM83vi+C0Q5IC2luDAuo5",
-	"OPj6MHAaLaSGr8bSUGZBPy8NFyQMThhxreQHt7ghd6UqYW6Fhql4Ru4ot6gO8xrWEL4+rJE6BKBgAo0V",
-	"tO45ZxOaGgQH/cSjidCnDVKLp4yesbCh6qkcdZckY7gZ47lYNTsGCUPDUiy6RDjqyIYmmMSPgjlh0go/",
-	"i6ZmHYO1CgUsKzmKP8hdatpgYSPQ3iStVqthi40pAqMPiUJIryDsvqP22RnhNBUpc1wASSx5GrqZg0Gt",
-	"2fQW/zmz120/bswaWzOumOqBY/vGHPBpOifMnnWJb9/NNDHxdG4RUtrrnG8DDI0xW5C+WMYh5DHxYiHi",
-	"0EUoHYObCra72EvmsbBEuU0ivG2aRu97N+v0YpPNWUGw28Z5kd1rHMM+LhNQ8jFiPJajVnYSIFaJNdwk",
-	"oWT3O5XqgNp+mZYfQZJGPGXQsiVE9ybQBh0ooNU8EuMXxL00Ieq6Tr0U/U1yNgm8CYSao1gGUuGM5U6I",
-	"OW1c5woy/qmDk8K4sBPLaWUch5Fj8yEXv18mctJJwpg6/IbUMVpLS+G5x2W+TRAV82208tTIS5sn4lTY",
-	"PGUEEaFqviHCmkaKik2n3EvWU5paqrvbhCVsieyAkwqtPfMkKUuNqkql6me6l05WE5ZVDn6jCZKyl2nZ",
-	"VeVqIE9ZwtVGR+zPHPG+SjEzKGABhNQ/59aOiUW8SayYXyLDjUGqkhpYpt8EHLN3TlkyomkwRaQOCcJw",
-	"ri0bGfGBFnyaFmhA3NXuyWdRkBbOlivEJj4JuAdXfxdNWsvTTuqUTIMwDOQyCBizjU3IN+46H/M4Qvsg",
-	"wq7GBhNlHsSW4VclczH18+fn/x8AAP//",
+	"7L37kyNHehj4r2RAjhhgVI0poLuHnO7YOPVySG4vORxqeij6TMxNZaMSQG4XsjCVie7BLidi7ZNlvVa2",
+	"LnQ+WZYipAvp7LNl7zkcvl2vJO//csHhUj/pX7jI78usynrhjZ4mtzekYQOoyseXX37vxw8a/Xg8iQUT",
+	"SjaOftCY0ISOmWIJfHo8YQlVPBanD/XHkMl+wif6i8ZR44SohPYZOX1I+qNYMkHOZ0SNGOlHnAl1DH9L",
+	"llyyhETxUBKuyBVXI8IuWTJTIy6G+DiNIhLGTBIqQtKPJ5zBs1yoWD/QE5+y87O4f8EUmUzliMnsNZXw",
+	"4ZAlsk2eZpON6QWTJBaMXI2YgKEkoeeSCdUmJ4qMY6lIp/s26Y9oQvt6s+2eaHgNrrc1YjRkScNrCDpm",
+	"jaNG7MDAa8j+iI2pBsaYvvyQiaEaNY463be9hppN9ONSJVwMG69evbIPAyRPwvDbEe1fPGEvAMyJHlZx",
+	"Bj+e618+kSxBMP+jhA0aR41fuZcdzT0z1D3z1CuvwV5WHIndnOd3D9ztNbzcev3uQWnBXiO+EixZbRmv",
+	"vEbCXkx5wsLG0We5Ebzctp6l88Xn32N9pefLYCIn5b3oA03YJJoRJi5ZFE8YiQeEmnf0jvJADKmii5b9",
+	"7niiZg2v8XIvHnPF4NPRgEaSaYAmyTtxyBaOYR7DNx5Gqrz0x/AHjUjIFOURrFsQliRxckxodEVnkkwS",
+	"phHSI71Gr4GIqkYsYRpXRSyY3mD+hOqX/UgOy4voNeS032dS9hokFsR88Eisp7niUt8OqoiKyYC/LM9W",
+	"PFoLnXTCmhN9L+FMhJVovn2MHSTxeCWE9SqQjE4mEe9TodoN3HMlOHNP3tFnpFhGTbqHh/WL7x4eVqxd",
+	"xRuvfCpZQqi8YGG7dF4OaJy5FhzaSvcQX7q9iDf8IspJLCSrvJA7uD4jKsKIVcJhg7uCoz5hcoqnPG+p",
+	"33Gf3c49SwCIIUtIU8HHPuNa0IgHIIkYCOgXWstexMKeljzDNe6nffn2nt7EewqyzKkYxBUwEYwwoZKZ",
+	"hkbgSFbBHUlAtIq4VG0S9BNGFXvKxyzQsOCC3L0rWT8Wobx7lzSpJI8nTJw+Ipf7LU/zLTKWZWygYXgW",
+	"T5M+HOcgTsZUNY4aXKj9brZVLhQbgnBcCdlM4DM7mocWH0/PI95Pn37lNbKNlKHxqTlv5HlX1AEBCz3y",
+	"ieAv3W3r/bmbuH+w9CZQSlkKk1A1iB2ZebnX8nL2Eu+8qkCdd6jos+jRVLH3k3g6ecTG5yypJPND/Xul",
+	"Bmco8v05ktf9A68x5iIVxCqo83QTlcEuLh3m2fJ7XZ4c9qsGuCWJN5EkFs76DWB0DYYutdi1UfIWGW8k",
+	"MsZiwIdnTCk9RAkP0URUdd4SX7kjySCiQ6IfJE2upEYBnsRizIQilzTh9DwCEJ0+Onv3yW+8++Q5+VXg",
+	"c/AGF2Q6mbCE9KlkHtkjVJLnraUheUmjacX6TpUk8NMxkayfMCXJ2GiR3pLcyAUkAMFOVgKiHiFkkg+F",
+	"flolU4ZgvWSJpLigsmFRs4I7klxydqVxLRaM9J1XEJIGxGg2lOwFSagYslaFaKMU7Y9YaKWSpWB3Pk3E",
+	"w2lSs8QzFDSKYsYKspK7nypKFkguhhF73pv6/n6fwn/sp3P8FJCmjBPFwpZHAqBS5ndDsexTcUICESs+",
+	"MEqKeQr5rXloaZxy1/0UXphPXc6YlPbR1aQr2MWJspPkweMToeEeeaRDfm3MPNIlv0ajyCP78F/ACfj+",
+	"gFAh4qnoM7hy/ZFGknCDg6vlPfraw48eGcQJ0aOR/aXhOqLyCaPhGbK78sgRTYZMKkB0NeISBeExTS5Y",
+	"qMlCwmi4rNSbv481C+LykRw+ZFIl075yDu08jiNGRaP2tY+5gLFXeCPhl1Sxd0Z0hYkiqphUhlPMw0C9",
+	"Dc1K3XfsvqqVDdAmxnIDJSKd6IyJcO4k1ogg2JU+3jGTkg4ZafoVLLR1nCODktCEEVSB7PsDnkjlkQmc",
+	"gSacUvNKFU+2ihtj+rIWUd0V3pF2XZK92ACcYy5q54Mdl67FbKULUTVlGUnWHGl1dU/z1/7lIzl8PFFV",
+	"pM8YoIDIAWGfaTIYxqDcmx81RbTPXXE1iqfKPMvFcAPyNxUasO/EU1GxtEeIvYDUIJbBcUhCB4olJCNx",
+	"HnH5EXLwhF3GmpaN7RjsZT+ahlq77+vZWEimEy3dPXjwoE30veJiSGh6YzQpNJ5BV1TQqzUvcrXVS5Cp",
+	"vWWknDCWZGxAkg5s8WB5AatKEk039V6cnDFVc/2AwcEJBPdcSNyTTD3PkY+ANNEydEcSd/gn7AU6arWU",
+	"dZVQkEAHnEWh1JxmElEueiK2OgH+0joyLlYtbohpFJFvkakw7Naz2gH5lhbb9PG9QOqV+YjvGP+vZteK",
+	"nIMIjW7Z+dLcBv4kvUwtf9tjLh/NMN7TX+7JCz7Zszvem8QaWZJ6YbF0t8Zc8PF03Djya2d18W/JaRfJ",
+	"kJnF/f48i/v9hRaerQh9N+GgCjJl+ZzoSzyng12d2cami9LhlAS1msW68tSSi3WFua2Omhf4tjf0Mlx7",
+	"N+ea59j1iNXd1QJWscI+TtBwVFTlCwRldWX+YzrkokZnfiwYmWhOHQ8IzTNpLcM6noo7kgSTdKSgdQzv",
+	"IcPo7J1TycI2OQFucwQcBGVAM3hPdHy/TU7w84RKBc8wEZIhv4QwIwLsFqfVTAe9ejQiKlY0quI6eqyP",
+	"puNzDfHixsyScD4xtablehzo+PA/BxM6pZN/5TXkKL6qm/NjPZfk32ceoZaS+v7CaedPWcAGZ8+5xSyJ",
+	"FuDNAdvmQ2PJrDLiLuEpej99sNo0q3+pNN5lK6i0ItNwzAVeCFlhJRNccRoReEqSZhJHjNz3wb6k5TW5",
+	"fKjWmL48xTc6cOxmpTRJ6KyR8oTVIOE1xuDEWLj+OAm5oMmM4PN2J92d7GTlEDJLiarc7jDYsSNW4q39",
+	"Vhr+x5I2eSyimb7RcEyg+IHllIpM/2hvgjcrGPSz19Yz5hdvzK0Jfxsm/IcsYorNCUsbwE+rhl9uO1gy",
+	"t4rF+1geLUPnvVsn043EUC7HXMp6RoVHiE7rCsUhkrEhjZowIpk3IlXIBnQaKQLbdh1HVrbehkayLWdq",
+	"Hg4rYLjz3i2G30QMR/hWHmegzycwoEhj7YnSa0iYmiYCYm1HXAyPSPCDV4GzaFAZJGMh8X3/Dtp+nyds",
+	"yKViCSJK67gnrABhQC3bpPkUFAJEIXmHBA4Ej/CyBESwlwAGVA4GLGGiz8gFYxNJgh7gVa9xRPSSwB5G",
+	"J3yvH4dsyMQdSeKpmkxVuwW6RBkgGU5VgMTANLC+AbvSNvFBXen4fmev4/uHoBE5AFBalcTECzhOVJlo",
+	"GLIQLXoSnugJ1FJkWw/1AKSmfjxmZJDEY0LFzDkIarMqIENDxIrw8SRCZ9qMqTY56FYM0BPZCE3JGOk1",
+	"nlDFSMTHXGnM4xjN5Wye0PP4krVgg1waU/ZES0Shfjp4uceSBAAsg3ZP9MTnRH8gn6PA9zkZMyq4GJLP",
+	"e+Lzvb299P/1kz75nJwZpPkcnoB1f06exvEjKmZP2Ispk0r/SEmSrlQLnXqZ5/FUhBqBpoJO1YgJxfuw",
+	"sMS+d4UuuP6IhcdwgA8jBeF4QcJUMjsZKJY8kt9Cz6swTtcjAj8a87ggYx5F3MSw4SIPfb3yU63pCxq9",
+	"q9GXfO4m1gwoj/SUOFBElZaYkbzg4RtAZ3k4ZAqRrIAjWWqLnW5fA0rFCR2yTwS9pBysE2ZOjfJa1dX7",
+	"Aj9Af6R/9WAVGvRxQgbTKDq2NxbAYmzAuTWSpsYrER4hWsIK9Sli6tAjOTx92LJLOtBLYiJ8PFUaxz4R",
+	"FyK+EuRzIlWc2CQi6wVQfMxCffkQjxSg5oheMnLOmIBXsqXUzn3kwgzegYwkq2nHmhDo8U06EjdfwYL1",
+	"5SSfk5NkKO15jWmktXIWkvM4nGkoUbSaA+AgGIOHcBDHBKko4LQ0tg39oB26Czh7wcSpgLf06FxKLoZe",
+	"Ng14HsDszl5ONKH2gBjSPgtJ84L3L1jYIkqP4lkMB7cZl/rFcx6GTKQzaoz4KP6YJTBPrAFP+0rDfaA3",
+	"4uhZqZ/pnIFrRmtkHrlKYjE0gSYYfgqC7z1U2Ows+pC18PtRrN6Dy6YvogZCSNCwldEEJO8sg8kh+ZwA",
+	"86942cgbGfViL7VgZF+9Tz4nT1g/TsLcuwabPDe0W0MqZ7TCCcz9MoSgbp63yOfk4RTHsrcJbwiNEkbD",
+	"GT4vSdPsNtuml+5BUTgx+4YTANtKJ3rbwPG97Byrz1ffUcQBCBqWcqpBLRSPyFTgU8/hJTvyA8ADdWqp",
+	"vz6APBUx0cdwdSasT86nCn2y9RyEAxMxc3Tw4uD2UGFJqXWnA6ivT6n0g8bQb0exRutvzz5mzJLICUOn",
+	"owspx3aQvq9x7yQ7aEwgsLtDvewenEEOHTRps0dBhbxyULIDKOkM+bHxVmrcmljPpTMWsM2UEKUZFRYp",
+	"cNQugOejWDkhrCkUugAetB2gOAw7sD9qEOEbj6bZyRk4cEnGU2VxmUtEOIMM+pd3MYYhHe3ATuUOdjWK",
+	"IxMAk454TGIRzfDCA8E0xjRNlOWE0Yt0SA2wx/qxd8D/9+tTrix6wcvjqVREJVTIgWFeOBNafu0o9zP8",
+	"ORWwQgcGb9lVf6hZ+xNk1hYSwKPIVTyNQrhnhJoJ4kszX+qlTBWsMVceEnO4KPAkVwZ8cm/Ckj34AZ6s",
+	"oOwoYuDy9uFwH8mhWf4T4w2H5WvhWkzHjaPPfO+g+8A79H3v0N/3Dv0DT7Mb/U9X/7Ov/4HvDvU/9/U/",
+	"b+l/3tb/PPD0FdP/dPU/+/qfA/3PoaeRS//T1f/s638O9D/ww339z1ueXuKzSgeFXtueI8lJrRc0vMYW",
+	"JCkUpDQ+1YtRWr7evkBkRt2+yDNH4ml4jd3JNKSJD+akGA9FmBA+tEC131RUAQ/bLiQSjVFbEzwAPefL",
+	"F84j1VIEPLAtUcHg2zaFAjPk2qzfvL85f294Dfy/JbiyeWoltgsHsTpfzS1rRV5o3lqL6Vm4LmZszvLe",
+	"GIPSa3iWkvlLmsDvmsQbhbrhNQpadMNr5FTWhtco65T6y5JW1/AaqeIE42aaTsNruGpIw2u4+kLDa+RU",
+	"gIbXyMv1Da+RCuDm3fccypKXbPUycmIoPpF9yImb+umS+Jj/0giAOIwjv9llpzJbw2s4cpr92X4oSEjZ",
+	"Mo20Y593JRw9YlGsaDx75TVw+xoQ1W4RC53qAOwOaRq72phRIUmnZQiM1Dx1qG8iF8cmChByA5D9Wiak",
+	"70VfpZez2nM91z2eMCor0wfWzzPeKJNtTv6aC+rl7dqD9K1bq/ZNtGojOVgjexeZG9kkf7cngsxjGJA+",
+	"TRJupTD4/o4kAWJk4JFA8P6Fptv67wHts0+efBjAHQzYy6AyytJNBy7efD6eQN6JR7rkHL3v/T6baLbp",
+	"cN9NkmOWyQTGfcoRn4BQMKYhe1OJwNlRLEU7TADH6qkS15ZwrG/DmCYX1aQKxrujbzWE8REacSox2jk9",
+	"lw1CnVNfvRYmqtLDzP0pSXpBVmsh0Fc9sOUWgjIBnYdim+d/rIQ78fg9vJIrvfORudIrvfTJnJh1p5DH",
+	"0jlLTrGPFd7ICnkUMxuMEO+RTkpSPLLXIQkbTOVGaVs489zzPiY+uRrxiNllbIAAON3ql+7FKtBU8aqI",
+	"o+KV0catn1IltWAtFE+rQkYhkxvc/feZOokiN6RUVkcP5jIZ9BdLRbLlEk9flePXIP6zvNPvxFdkTMWs",
+	"kH6VatcjqkUNrV7RKMJg1bVRdU5IrmzYFS4XglkBzEpRf41YJq8xyYX6Lgt0J0B4XjzUs+VQYxVpelh+",
+	"fT2xug5Fb4XqbQjV7zMFRXE+5FJV33ywGy1/5bMSO/Pu+9yMnQVx0mZBK9/NdJ+Vl3L5+2UkJfdqbUeV",
+	"zV3yRYe14l1M31v7EubR5Pb2ben2uYTNpk6XkJPLd0VYcdrJlLmgoAkjIiZxFLIkTew8xgCr9DmDH1LF",
+	"kwm6JwJI+ITCBVSBxfKw0yUf8G/3xPk0HDKlDyTNE21SeUHokHKROT/0jFk29R2Zc4RQSaSiiXrHcb20",
+	"3TgtJzjSzlLe60dOwvXSkfROLnqeFBUOK53WM6BemqgUjq+StFxj3mBlmrAdHwzsIFdlh9nZ63i+77fa",
+	"5MQgBo1kDNghNTYYTHAxwMNzDwBSAWLXUU9kaJG6AfJoYYXXEA9/fr7OwmSdAkaVd/0EohmzreKtUCNq",
+	"PA2xYMdpigMMly0cs+hrqxcXciaryhHPTfSyJ7UcSViR0hfeXpveVxGmW6q/A6p/jRrXXGVnLZonl6B4",
+	"ck46su+T04eSYNGlKMpR9h1RyVxSFTxtP24hwWpB2kkRMMugxwb3X27l9t/qW1u9+2hvPZlMopmrdZWP",
+	"94LNSJCzzsoAXPmU9OmEKxqR9zzCXtK+0nzbcVxA5Is0FTjy558fb2m6kjcS70q1KyxuZRWvANpK2uTa",
+	"RCvIzJmiikl96BeMTUhzoZG0ZaUILT6fm6obmpSl0sM+uKY4GqlSaM+RfxyY7VVKPxkJ2y+fxHVqst4c",
+	"G2VFvWbZ3kT3LZ3uSnSx8PbalLHq+t7Sxq3SxnpjlHFCWifwCqRrpyYpd1m1RKu4w6+zGcrdxRq3cAsX",
+	"8PbubfvuQSiTE0RVfwuHJnV2NRHifeetnd1EHMQrLHFpAaIKBlvp5VBXeMGIbPo9qvg5j7iaHSNSDfkl",
+	"tlOCmMVz5uYQNKciYlIW0gpsXYZW20k0rpBxYJcg40Rcqir5BXpGmYhHZ474Skh4Ts8CsbHSMZJ4vu9X",
+	"ijo7KYO+qDbGrZw3j1WUa88soPjVN2Ml2l81xNpcoJZa3fKDbfIDjI6tZwWmys1qTAAHfW8aRTuVyiwv",
+	"sGtcjQtkO69mADxSleUh0tA8ERI+FDGkD1AINEz18/mFow7n79LbeYeJCza7ipMKh9MHmlTawkZXo1gy",
+	"m84RJ4SLPWQYNvqR9GOhKBeScJWZ2nMkc+Xqe9skelkvjCXJn4sSq1O+7O3NiF7hSt7Su23SO9DhFhRQ",
+	"W5HaVdO4uhJZq5IpWPC8rh351V6LKDbHpF59BeXiM1nnxsGLm122DB9u79mW7tl3Yy5YaBJn5qqYW7lo",
+	"u1AsV7ikhd1upzHglhlhrmfeYl5Y2tJKN7Pw9trXswqNbu/olu7oYxFxwTRO1HunBeunvumyUYM4TwDo",
+	"oojEMCoWqd8gtnwSUaVfXWbmCUuIfd4jcRJC3YjzWfrl6cPj9G+ZZjZTMcNuD2ygSDxdPuLoYzPUOw58",
+	"lg98fuwAiDSpIhGjkDrOnE21thb7jPZiWXV5uUyLB0Mkj7OwHBhR/F+ptClu8kxRNZUL5SJLdl18czHA",
+	"bmFpeuxg9vYN8CtYVZZa30qE1XlzbaJavPfXRVArKNeNo4lnLBrU+O6rnFQ31MU+2NDFXgGFWzf7m3Cz",
+	"u42g13fkVR7nSmSnYoS1yU/dFbuV67ZGw5JLlmCbxWriZdv8rRJx6PRsXMTP0+FXIDjZkp9UdaX6KDY9",
+	"cdqN9cZcEd2zVzfA88Ix3PLZDEdB+qg3w03tz0tjqJsEPhc5s6EXLa2S5U2z3gAb1vlf3oBm51y84JWw",
+	"PH1vbRTPn+ItAd/m5XA1qBoqDr9p/rkSNq6kmjlzLE3MS8v/Wl2k/MJXv1Du+5tdrBIG3F6wrVywQlCB",
+	"PuRYSLYdq+0iKX73jt1iPYh5i/6O+2z6blh5VrATKEZwB0rSMdvqkMgJiyKJGVcXzNRLpOTu3fDu3WPC",
+	"odakrVElSZCWuAhamWK3cmWpWj9vztCdA8Zq2LDC1a8Z47bE1I29/zWdLvEo2+RUkAALJd7DojbP4UOQ",
+	"lVQNDMIFpGn7xx27RVDH9AL6BJucXIBHy+sJfO8jUzfKbdmqP3Ohkjic9u1nW1fKg6JStiX509mEBaTZ",
+	"PSa+PgkoV6lvVhcmEIyFv8GS3LhRHF9gSIHeuClTpcnSzITpgD4egDk8YTQ8NknEEu8uU+R85uyusrpV",
+	"cbQqe1Bapw7bULAQ6mbaovBsTIXifVko0LWjolebVySC0VeuHLVx587lKhNlVWx2PdWW22/Om+UjWnWS",
+	"62bwzpupukJjlzSv4uQCyUTLs26TGXamdwu3IuZt4rZxacF1HGOeRtyE24tBaGlf7FUs4jUjFmljRb2s",
+	"I/K9mEPTE/2w1MJbEl/SyEtj4ri45IqRkCesr6LZMelk70BAoP7dlDM6n5WbBepxe8KOe0y6R4SKmWYV",
+	"ehSZDrwohb67FgQcjlMn44l4KvpQtjUX+L0lPHNX8MkkXFyU0F0QlCWMKHSnV6Y04UY0PLeamqJcn47i",
+	"dM7SipaWgdapGIjqd1VVN6G3G3mka1t1sdAj+6bQctOpodzapGpWvfC0dL90lKIkUyhCPedaAGmT9eSg",
+	"o9Q/lLagclqipwqJJjtWYlpCHPKqZCGn93pPLGi+7jR9r+ntToqt3ZcWoUpHt732xjenh/gupJVrULV3",
+	"IJPskvFXMvkd4lcVt30DXbzns7xN4LlsI8ZqS2lFlkSFRmoqz0OD72F1O0Y6mTzSZCn5kF2yiogjyfsO",
+	"hQJrDRfDTSSzVWqxrlhO07mzSz2P0tiqjFVLWvXFmLG737nTBLmJdbNAqsfwrK6RA4HtSkaT/sgjB+TX",
+	"n0ALvQ1gq5e2K43V7bZQN7xpzHA14v2R2/0068XgkzjBJvDfwtrZ+utNZDCnfmpZmiilnHhkQAGDyTnt",
+	"X9h2klOJhknz0PJi2Xr1n5M4Yul1mxsYkj6YCwhZt5arm19bphYiV8BZxaBRpG0tmuezVCDTPxijFvaz",
+	"EI7eAiqKafwBSkqrTHRWIAHr9WK/rYS8YLoVMXb7hHI+CSTNjpuvrImqRimr3YKqLNglSwqK9iZ8acVi",
+	"zwl7sStKO5WZiDU3lnh6HvF+Fr1Qdem/MxevM7+MvvA0RwKOUlR3EL2d9T7reHudZ8tBu9Sq5mSYMAY9",
+	"YfSg0P7kFNBBb+ZpXN96e9dSuUHKTzIHc31dMluTzCMyxgbJmpdYCRnGIa78aJLmDUs0VXCg9uVMEjmm",
+	"UXRs7UPjGDujSf0KjWAauVIQdYW7e0Eps633b6n1shWAXOVoqcCG5X1qvPjyrTPtJjrTvhtzUX/Tt+zq",
+	"uAaNvsQk16/6cZZ6vMFQZG1TZw8/kNi0ULmhAXckia+ESbXA2h6LdBToyNd1xLZKNnxMcj2lFqSlHyzu",
+	"EPXiEVZbXdDxwgQJbN/DvwANlycx37Mv3ZKWm0haPuD9izcnRGADzY1liA9gmLwIkRMW9DzfcFEhD8oF",
+	"R7389b2wL91e35t4fR/R5OKRHMoT+YTR8M3WTJfshZwridTUtCrpfvN54wqBqVspwUlDlrQX1yGH3Xvz",
+	"eikWz2r5SzjOvXl7E2/kTcw6ThSdCyYq0xbvj5Mcp4KSRk/ePXtKRlw/OTOBH5Jw7JtNJfmUnZ/F/Qum",
+	"SNf3O9j6WkLvxBnhqt0TQT8WigkFjRgpuXsXt3L3LhnFUWj7cjNsE3tHku+ePf6IKPZSkWbQa/yg1+s1",
+	"zAj6zyP9z4jrf1/1GkHLc0oiZ5I1V8c9MSjsRppIVD1dNkk8IMEPeg3EiV7jSJ88dEJ/yifOYrAteq/x",
+	"KiBNyRihcib6dMLv2T/aMzqOqr26Ci9xKVC/RKZyJKIGsahS0ILW2paWwsb+vB4K4LGHB+5IcvrQZoNb",
+	"nGiOacjy4X9ZmxF8jwzpJYP70Vr6gpgzrV5OBTasOnBNh12/A6N5pON3yYT31TRhHmm326l+Zt6HiC7Z",
+	"Oiadrt/Z63Z9P49Muw1K9NyYSwPkZq4hteJjE1oKzetD5h5a63raLNbK4E/TlttNyaC1tD4O0r23vzyC",
+	"cOAoy/fxHMvhe0k8rjpz33Trhj7eprV8F76VM6nYuI7+bXDG8WAQccE+nsrRMlbgx4XHwS+VFt6gYciR",
+	"d32coyzl1jqVdUfT3eGIpGmouac1F8mlAo7nrBguROuYUAKNwcUQovqhnQlEtKhkysp5mMCa+pd1+AA9",
+	"6qGzXw4nOvcOWsfQ59Q4+XIUO+3djuUnlouZYiKsW4T+jSU4X3km6wpcaarl77GJnV7/auLqV+1PiW+t",
+	"3KMSX/s4raAyD6B3ZFpehTSzV1rHxAdQ4873gExti4rKqjThpxkNxDX1Qa/mSubaTJLmkE72BgljHvYD",
+	"6qRLxSIoexDUa1jBRiemN54y3iUBn96ORWTjzHl0TrRgB44JPJ9dgvLtPhlQHrHQIwckZBFTG7g/q1xW",
+	"j6aKOQEub8SEA2EJZ9i1urr/aBRrmIDhBZ5yomSmAIFqRppZS7sPDh7cf6v74HCRarhRzfbMlJIWfcjt",
+	"7dkyB7CCTpd/9Vapu5FKnT2kN3C1VjDMO8tcAwFvUe8mot7jsmxbjJenSsPCiJRgFCiYwEfxVVV2NJP9",
+	"7Vmk32j+FX989m0aDlmavbKcFsMfn2m4nsXTqgS6LUNC8qGgdYGnW4eI4ipiO95TlShSVa1vUanDDYsW",
+	"Lub0jlxdKiiX/ZQvibdcWPEiid1YEzJ5PbN7SEWFumd/ec7D5yp+DsGUw7iVixrqevvegXfo3ffe8t72",
+	"Hngd3+t0vE533Vii08dnDa9xIsIk5mHDa3zKRRhfyYbXeHz2j/Vndt7wGo+44PjXh1xMX2ZvfEz1S6f4",
+	"n5NwzPX9+g5NxrGYwcjfjhUEKFng5GpgVFRoBF1QOMbN7BwwElsLYmX6pZ+q15SM5SYzsWWDrmAV+Tbt",
+	"X2iOW9krGB3wmqXGiWIhOWdae+dorDtP3yTNnNn2wLXKLCBQa6P4Mqibj4WrNiPAM2RCE5WdhNb1knjA",
+	"I7ZRnOqqoepiVZ161fDfinpvVQz516dcvTlP+XQLsTJPszDziNFLLobHWfpV2lUga1LTXkkIdeCzvBD6",
+	"wr50K4TeRCH0CRvHlwz61Vdi/bn+ZdV629vuBOsuYuEmlkfNJHvtFjlvJnIWi4FWyhi2+DI1Lbqg0DPU",
+	"4OjsnVPJwjY5wYcg2Qb8pCKEnmEQV490Ub8L3lgs2UEjAtVey5ihR/poqolshYkQJ8TZxNTafepT7qsb",
+	"to/iq7oZPtYjS/595hHqBl60N2wTXy7HbDeZW0/1MV3GF+yNd/Q3luwVg022ED+id79kAMn8+BEHkKtQ",
+	"MfPSLQ27kTTMTXCrTkq9I0kSR+BhMSlmRxAQCUzQI/f9NEjZL1bBcLVJ3/fu+17XX1d5fKyncxQ/NFuD",
+	"vnfGROiEvxQueD4qouJeLvDuLeMYWs5TJdmLaj9VrVNqaRd/Xstax09VLu+bPZyPLXFgVoVS5jSe1MFj",
+	"EFGFATzncTjTV00yFhLf9x3HDJ1wqZJpX7Wz4VpkEk0lCZy1BBXa+bwomPSe41Poqzx92CZn6DpDDy40",
+	"PMuGIXRIuSBN+B5doa00Rkq/MOCJVCSBzC3No3sCIq4gNH6ENWau2uRpbdmwgg7klGPJlxWAsKPFxY5K",
+	"GrcThVMdZIA4U4u6NlKHQMN6CNbB4ybNMO7LeyHrcwmO3nH4K4PDPTPfnnlNttrkKYR6dfxO6wgisWyw",
+	"F4RitdvtXuMVZqhaXLgje0I/CGFZ7lMGkBjSFphr33bDz6BAEy7QjS1yJJL73v7bB+R8ppiEgJuegLON",
+	"+JirfLhbx/f3PdMf77DjdX1/T79GBol+Adq52ii4Y+zlwRWQx46JEitdj7mRS3prF1yEUFXFxihRa80b",
+	"0xlenCYVM2QL5JJGU2Zm1P+pjHzq+PvkMuZ95vVExz8glzxksf76kAx4BA/cJ79mX3yLjFkyZKEmSlc0",
+	"CfV3b+ttwl8PSBTbwMFOxyf9qVTxWP+9T9RswsVQT9I5IC+msdJDd94iNLykos9Cu7bO2xBSGsZXepAD",
+	"3yePT/Kug1z0yEGrTT5yf4WorZ5oplFbLZCn3dAphH7KfDpex+96HX/f6/gHXsc/9Dr+fa/jv+V1/Le9",
+	"jv/A64B1c9/rdA68Tuctr9N529NLW4Jfbd/dsFTYlWeiLpzQK9AQ9jdoyshNPdrHIppVSPdTOdLyh+kh",
+	"E7JL3gdCFs2OU2LnlAFN1ZVJNLP8TxK/wg6JBTwcn1N58ocxlCGACzDP7VQ9+uahWlnY02YWMEwn1ZDS",
+	"snb5EDsAt4N2IxfltKb4b0OhKhpPz+073Z4vGqWtUfXiqxpfuz1TcxUzJVMYvqsHXlq0KkRE5RdzitPY",
+	"DaWp6Po1eZwLcwWPpFmODWlCkzIxZuGNaqFVxmHtYrFp/Yv1b3pV5Neyhv71w5dKQibgdyai5Pljfp65",
+	"wubyGqnEV9bTR11V41YD3YYGepbHpFJMGxfDCIrNqWOyb8JH9SfS7HokC+QSU8lC0mtcJVwZ/threEDS",
+	"0jbOMq2R0sdtxK3jnjjISx6uZpYXItAfuq7+egYbeWdENZJ/qlcJfgfzxRNGQ/ezK+7AV6jnqnec1cmF",
+	"Bq0lGr6kz5pSf6nNaUE6pEmk8oiI9R1jVO00ldFrTAV/MWXmZ1Bsasr+e3kQVONcEZCrkI/8u7d2rZtJ",
+	"VZRtwqY1jZqq//qBa/Ae6fXrVVSjmGBXBH8/xiPoR4wmknC1Nnef667KbTtd2lJAXOmWuK/eXpIbeknS",
+	"WlxzggpydWCXKuxleUldZ3Tz++I1rYRw6Xu32HYTse1pQoUcsOTNxbAIdvV4HeodR+HjjWMGsvD+wnCl",
+	"dS0BvOXvhXJfvL0YN/FifCIGcXLOgSXPaaK1Jt7NcejmJ14ep6bOe7codSNRCiru2xjLeqRawhKaK1pY",
+	"Qqy6DovFBayAXLk3b9HrRqJXTQuFE0z9PX14RDp79w+g7MLJ3j8hdO/7xN97QNrk18ivkr3AMy5TSiKm",
+	"FEtInJCQD7k6NrVCg+eBZ2oTSzahCXaYHjFy+lD2BBckQLvQc6ziQLFwg/l0jp+CKu9kuN/Z02vc46Hc",
+	"oyLcw3H2+iOq9HetkpO1LFdMqF6z3u//8tnJ3j+he9/39x48y/5s/9qv7j37ge/d33/1j6qatOZdBPVA",
+	"xBoU+HRLgyjQOBRUyD3OipqLltT6n+oXVVOcvBB8TU5F1iELohUCZDLQiMFYpt1+DtiIir10O08FWX2E",
+	"gDTHEppa5UucB6Qped8x8tma5lib2kSaoBOlCxHxYEpv4XTDKD6n0RPWv3wkh48nKuiJpm9reXqkQ0L0",
+	"J6XfdO2f0Nkuniq0C864GKJ7cdkGWYUq7TuoH/GEDblUiXGG8jHbRo+UKhfmewljhL1UTEiYCrz48UAx",
+	"AX71Vs6zgzEPWecgmXXS2EWHmevsfVXApQ2Otb4K+lb7aK0YN7hRYkKp3ew8EqK5YZ+Rpg1SIXSgGUDa",
+	"0uWOtHFQmOeOEkKrKotQ81zrlZqX5MOESmZQvw/SfbJ8nGMSfPYsIE1Tn3oaRS3k0MZZvLRBuzLh6FW5",
+	"Glh96r7xqDepIhGjUkFwULbSlqdJXraqNZFvC5kp6Sa86hNYLn0NNQ5NxGpUHsn6SV3joTTHSo5owkKC",
+	"z7olSDcM1YXm4etUklu2dfn6vY0NXOwa665jBtsVBG/nvVux+6aK3U/jCyaqI13ZywlPQGKoLYfxIR8w",
+	"qCllchOVHi1XGiNkAzqNFLnvH7zt+x55i4R0JltLRmrAeNUI991Pnx7bum1QXmjESADPB2QERQ6h/Upw",
+	"MlWjOOHfN5Xtv81owpKgtRiEOLdXAYa5sKwkP5O1wyLeMNla20yUIyxA5x0YLADgajQGXlqPwOQvwC1R",
+	"2ZyoIM5OE65mZxpYJq0OLl3213v25n/306fVYWZ0DDccOn9X3mCCujlc0lQ/z4J9DQmAaw6nBuF7uIx0",
+	"0SOlJoupDNZ6Cu7RqRrd0wj33FAZO92+Mx35lAuJgbv5dQd4vuexGhnlD0tEcT0Tvt3wGijJp6THsu4J",
+	"/4Bp3g2l5utynLHkJo0GBtc4ZubvYfgXF8O0yawJrItQMwXKaYth4hMnH5+Sy32MjM5il4dUsSs664lm",
+	"cG8sh8/N5wAVZGxxkQt9USMmMRhQEpXw4ZAlsHdc+zkLNacIqotiBu2e6JlC9vLICemnuNGEDVgCoj/s",
+	"AaKy2Us6nkRM4oLs6WAJRCZCaPEGiW/YgjfbGbvU17snGO2PYL12uVKfKFxJNWIzEnJJh1qF1a9bO5C+",
+	"rQnrx0kIYXia8QQv9/Tse/1YDCLeVzLQw1BFBOMQZQ3JeD3RTEzPd3Iehxx7XyK45Ci+EqnhIBbMI5M0",
+	"L9CzdQCylI+Tj089JPsYkASWi1SnbxEue6KgIkHSX6onAcjGNLlgoV6+ffYIyvYFBE/T1LqDJSAt9Iih",
+	"ujNIN8ADgKP7lV8h7xpK3RPvAnIAZLkkwcePz54GtuE/HB2kbkBxWOhJI8ndu995+vRj0vX9u3fhSQzf",
+	"NySo1zgiHCknkiL9BVIt893DSOW/0/xAf/ODdrv96lUAkaaIs+dTyQWTksRT1Y/H7Ng0Z06okJM4UT0x",
+	"oDyaJkyS5lQk8VRRfXcmVI08k3OiLw2YLvj3Tdi/Z29bGF+JlmZUJsAetoU6D5PtntgjgdlUQHzTbsEQ",
+	"amPngg2aTAQmSOBQ9eCYZKH70D6JYx5IPCDBu3ZYd5ieIERq5uNQfo8IOrbZKtBpVB/m6UNCFUHprRn0",
+	"GipGVg9M98GDBySMMSWFsJdcql4jaKXbeRiZyr1OC1NkhMdaXEMFuU8TrfEQaLyonwDuiHVbYSB9ZHbf",
+	"GerdkSRA4v94gpT/ITyHLAiSPoIfQMVdwFASgBoRtDAnyo4iseY+WpZsrHlbQ+ddWIWWNXhak1jEZjVt",
+	"8g7kTsANnUYhoZGMTUigU/nSLD3juU6TWaIZuCRcIbg0jdU0KevgbIkIjqEJJpgVgH8A4/esVVtMoyho",
+	"k7M+jWjaPBaSJLWghADB1GCUOPT2UqHj+yyJMd1DH0E/moYsdAsjX+5jELGG/pg0A0fyOCIgeQREMU2s",
+	"Yjrhexr7hkwQGbfs/dcMkAll2EFPuDw0MZqhwc4yd1X0wmRgoHgboEQZpHVJ9MVrBjEsttPdDxD1IzCo",
+	"amIHtAfSjIwO0moTpEPmumhqhE3E1HxO72EvFqNkILPuCVQ2jowg8r0rVRRD9tHIPk98qXjLbx0XRAXb",
+	"NNhqN1dcaMJxYrHNI2Maaclan98gTqDTMGotcJE1NlDIltHvY98+o6lBGjk6X0MmjO17yJQkhiaRju93",
+	"4TwhT9K6EhCpNHvjw6meJtXzAj6GJ4PWMfJMIA4IWThNRRNMPB9iW2yemLXoR/I4YvYb8Qtme52zSLI2",
+	"eayPGVichCQmOMrg3pgKOmTJvbsB7LGv4MpTgeethzwiVEvWexgjD2lYPQGYBHG1uWdND55QgwQi3khK",
+	"P+KENAO93k9SP4UTE6c/pg6MdrvdQoh2fH/f3ozfoBEPza1AnDQOEI3El/ijZtRDqqU4zEAL4/4U0Pmc",
+	"DWJ9pQk29EtIMhXyKEMC4KgeuUpiTdJnEyY9iyo9EViBPjD0wjMFAU4fGjJkhQBrRDoincDTvHEvHuwl",
+	"VKSp/sifpuJCaFmFienYkpMhUz3hYFCnxGDa5AM2QywaU9UfmZZHExZFLCRa4jpOR76wT5r8D9LMiJTm",
+	"QSm9OQ01tRlwlkgP3BgQTuwUjtX01g221Zh8tJzvL5WU1VWc3QIJBZM805fcvGMic8ybHmZwkny7cvMo",
+	"oomdA7DVmrb1zvNVb4Fb8LEp9gAOmrt3xzyKuLG23L2r7z2wogCjJcHl7XrGgNhCDZDST827d51xKDAL",
+	"LjJu0Erzr8Kp5aGBW1FU4/35NBEPzc/6c8l4AoQO/kL291GunrLeGCIXIkQ2P+bmdbr+2wQDTj3S2ff3",
+	"DcnqHOofDzuHNpOt2/E7plaApzcCpdgTRkN0yk2U2U1CL1lU35EAEzUzQYSmGaIpRlBFAifHJAAZopB9",
+	"qIWnXsOcrZPQZiRgk8cNY5nTX4wsOfHfoBisWtN5I9nm8uqsjU4Pc5xmLuTWma1MK2b1OA2wSyfTM7sN",
+	"DtvkXa1HuQKbo60aKqNXUuqzYLUuGP9qFGetErUMkqoVRs3rCVMxxfgIjSpltUAUHJCw60vONM3jacbx",
+	"eRT3L3LZ4iDwG8X0kiXnVPExaV5pYtQT6VOYRWUFDUu3USUzk6RL4bBzo3RplRRaOMWtYyOCWOEwXfKI",
+	"XoLsYqB1yVK+FFrNGUY7NrJy+qLdKQr6eGZaIsMD28MvZDQdmhM0Z2S5jhnHiuQ9EbzcwyS+4ChFmtOH",
+	"5j4gv8akc5vuR5op5wc6Bm3q9MdjE2ZgVBsRm9epIjSC3hdPMQ4DmaaW5Az/PDi8b/986+0H9s8HDx6k",
+	"LjYrRLKwZWmweR/+dh9FShe2egJEKi0QjeIoBGQDQSZOxlT0GZFTaMNJJxK0o4TJkV5dinwAdw1a2RNn",
+	"jJFUyzDaVhH7HXyHtzSe96mwmoe+aC/3WJKAAC2DtuaXD0jzo1id6iPRHJ+FLS3m9ITWTlGUAq0vnQLE",
+	"OKNvAhVJVTNux9DTzhheFS5NpMIEYGJdmThYmxz6+z3RPFNxQofsE0EvKYee+i2UtWrWkHb30MTynEoG",
+	"tcJRZWa0P9IjIFcOtTDhkZDLCzKYRlHrqCdssu8VlcT4+FN2A+ilQXaur5tKuMZ/7MpSvw2ClpaeaAZV",
+	"UTtv7Unc357V7fdGjEZqBEE8mlGASSBIZYsnVBnNXmrROy28MDNZ/qP4igxSRyvm16Mpp4n1AzQdjrVE",
+	"opc5SWJ98Y818SFn777zyZPTp/9zexymV8eI01LDZmIEUk/TF0gXDEhTAydfVsA1wyF5yYABSIFw1QRo",
+	"zBDazfSJ0xCA2RMgn8NJaN4UDJnSkrxeAg3DBKzHGKOhlbG9/ohBp7rAdfYZKSO1zQdtcoKHCHYSihDr",
+	"Cbsee/ZGKch0j4PuA9IMnsbxIypmhtZrKcNahlpmkdbgEGjsmJ0MFEseyW8hzbPG4SOS1WWAtQDthQ7S",
+	"YA0TxJWk2uRpHJOxxvA0MokLfWzDBJOcqQJiDRh4zjQ9y5RdFuqr1hNaw4G1Hvr7mQAJS7BOjDZsct69",
+	"WnxhsS4E1sltnD6yuAlm0pOPT13TQ2b6bTW8hpYfTMBA22/72D+ECTrhjaPGfttv7zcgFmwERvwK5R1c",
+	"W3FVT3mLC8YalWCzQnAyp5DgiQ0Bk6RpNSZi9ZPj6tgvDwO/rFXpuCdykV9agimGVXmkFAhWHdFllVNF",
+	"fMuXrkZxxMi5VlHQzmsZDnZ9QUsbdKzqibt33wGWeXT3rlVX3WZVBTvGccoK2/rVnBysRwAHkP4FOA58",
+	"hRodvg9X/tiIlKcPCY000Zq5K+z4/lvOE5oPaXntSsuCWilDxHFIQOOo4d5jOPyEjpmC8IXPqn1i2SP3",
+	"HqdDPWy8eoa+IybVt+NwZjJJ07IxWbPxe98zDSWtLAN/J4le4V44xeecrvVyOh7TZOY6iswGcWdcAMrB",
+	"kbU1kmuV1A0BaaQmozTsQe/NejsbRt5ovPKqvnz2qjIABRe8vwdHdJZ6bQuLxZNLmTNovvkqI5ULFrF6",
+	"OmJn+VANveYs+Kvxiz/4vS9+9keZv3XZJb8F4avvvtRCSn7FRhoDkbmEXKtA1lnl67/98y9++jvFVeoX",
+	"6lZpp3x6FeeXl1EYq5FLfXNj0WerLI69bBw1Gk70H3gF5dG9e9aZ0Y/H9+glVTTptr83GTbcmLvGl3/2",
+	"B6//7b8tbujg8D6gzyqD75cHX/1Mtf6RB9OZ0Vs8kqPclq2tDKovf+f/fv1f/vfX/+n/+PI//7cld1be",
+	"2Fw0AB8yCNXLuO/dqK9XeYd1ikGojQF6d31/e6QoBVwaNqCfzNzxCLvPOs/a08xz8tbbD/SVcqlxYyWa",
+	"UjnrvjOrITNcIsM4Kpx8ZvKujiBprEIuKhfzVgkEfg4EtVSlsRQNSOc0IR5u3IbvwgG168bmVwURKHdX",
+	"lp17XWyWE3w3L1ZZj+qxY5PCGm+50IvG0WfPvApaiWRSS4t0CEUktEjXeAb1JawGirUVOx4gFRzmoe8/",
+	"06MXLfP10t+plFMGlpZPn5Lmd866h/fR/ZZKebEgQRYQFHho9MZnqmyGdWFkPfFYWIPEJDXcizDtVHBE",
+	"uJRTUC8gM17LBglTPDG2i0nCLnk8lZlDJJXR02YHhq30RBNkalTrQIrlCtwYHd/vtjy00tSU/58wYQ1+",
+	"aDZS4J4xAXOSYLtr0uz6frcnPuD9Cwz+fSSHHvp9+1EsWdjSYmNEFWr6Ru2m7lTpHHq7ZlcTJkCnuWAC",
+	"HIQx6sZ2hxK6i+MZ7ECU1XsiuS0RFRd6GVjI5wGDXVPP40vWWiwLW3+BoTQd3z84Lrm39Ndvk2ZqhuIS",
+	"EARCNxSPeiJzI9m0xOf6vaBVJy4/NcE6b0pWBivbU3sh8xKn46FDlxfo11xZdE9x/YrOSDNF+I7vEbDl",
+	"tXI0z41i7PhevbwALN2YA9dkbrm5vLmycF6AmDPbwZ5BEU1qy8LugwcPwP5UtC3Ww2ARCMyocxf19l6K",
+	"oOUlaWFBLynDYbjdKYo6CFq7ysNlVokKz1p8EjGpSp5cGVZwgKtxzDTmdifCX/5uFZl/VYS0YVA2prDB",
+	"Zt8dnb/f54/5d08/+f5p5yN+Kk/Fk8P+O6f3Ty8m//g33vnug3a73VhPiNmuiIgnuZF8WLpilUs5KAiI",
+	"TlBRauqyt+84/VtzW0T/siUKE0BXuWiVC3u7sDBXYk/fPs6q7JmCrVFEqrlG5qsvcJtNL1u9RHqtSLnW",
+	"XV1StNUCh8yyCuZLuO8zlQK5GcVDwkVrNTn3wIPzT4Vd1796b8jUcxpFz90vZb38+7QQninz8SFkROUR",
+	"gWBTpxydRm9bt9n4PbU4aas3cuHhK+i3Bf9HT8QJ8Adq++DEAw/Ye20JOiOlilnegcyVKyuYeMs8DCRT",
+	"+f0HHplwocVauHxGTD2fgXgqVdY1W7Ar/RmeapMzphQXQ8tnJVM9AaZ0NAlbzwdp+h6GmWF8fMsIph/T",
+	"IQMJMMgCYgMy4f0LtDWn7TGc4nLNIOvpEJD/73f+Un/bOk7ja7nK6sqaeMOewJRyOxwMI2MSR6Fx7xgv",
+	"AKSggCX4grEJuYqTCy0ma01mOtFyrn4zB7dWmwTQbCPoCRPciDEPpkizgzboMIkibPIBIvCHbGCCfAEK",
+	"1o9vnbQkYgPlAVIYlQJ8CrFxDOrvQy7HXEpN0BWdpaYICq5JwCbVE/D0OB4zoY5IMKYvz9iLwCMBnu0j",
+	"Ocx9ODMFWK3rR2jNHpoYBkSqeKJPQ68wYvSSlTSM/OXgSrJogGFqtnrsPAt5SSgfMnUSRbmiem9SPI+i",
+	"HLvJ1XvLi63ocXe+ncvzQYcrsdllhz84vF81/NL0/P0ykHcnhRVAaDldgRp/9oMGVYr2RyzEygONhtdw",
+	"A5KAiRUbtDRM9JcB1fMMOO6TWE6046UmXbh1J6bsuu+U19Y/jqh8wmh4xl40jrpeg8tHcviQYQMCk7Wj",
+	"v/0YqKctl8/lxwm/pApretqn0itm38cMfh+yuewEYy7gT/1txZPVOIEVqG0Cul9jwl4Hohg4ZMMxKiG5",
+	"vwwknRFciO4vhmj2xVogPdwKSLsOSIGIANFvHHU3k/Wr732dpO8s1LW9ahnbrd2NJ24yHzLxls4waM6N",
+	"i72T7zZSvdzN6MhSEmI7L4xkcTbjkqj4Ayv5fvZM47RNR/vs2aucEPkh9MSKoiITtg0jHYGyWBK2qmNK",
+	"lajZRXmzXspcW8KMBwU+iuFgXEB4onNBZQBlAaxw1JovxfWEEeOOIUYrFTNGFGK55LQ/ykuSEMSaMCIv",
+	"+GSCzcgqJBQTRndl5N4rKnvClRE8E/0ZLCGHB9cgUNwUaWI+ESgcNOThVnO3Z96mkoLXiAXb/ew1YtAq",
+	"9OV6hJSvFXkuH96tTHVNMtWzdbj/Buj+hnjp+0xBoOGb4qVyeV56xpTEtilgXwEepbmpKQAf2IhHY7bQ",
+	"P+WK+uexP0BF203c4qIncq8EaZ/iZmwLBZnsPXDEYabZDAbJephdJXQyYUmat0MlmUSUZymWPYE/tTBz",
+	"O8eWk/hKExYTBp1F6zrMXDAyY8oj55BxHM1MPkpuGPtKT5yzKNbgUPERoTk71nK19DB1puVmJRgHqhPC",
+	"NmEs8co2Di4J1YJJavIyUbM1qTP5HgzkBICB1qeIKWk9nEhKiw0bgiLJctK7MLVcL9KEYGdQsFXjkIQF",
+	"QKvPGSR+C6fLDcR0F9rcgFEZpDBMNscg1wKWtTP8PHJtXbkGCkW5qBq/jYAE5q2pnNIompHgM2Q9z4JW",
+	"TnA6dsawPYAo9FWfkXjQE8XE9HpBCzNeuHRDVO9I0tn3/VyO1jsQJWyZou3gzlWaRGG6RvVEwiBw28Br",
+	"gWgdFPzJ1Mmfy4Nab99cToytt0UAbASApkfH+dRBLblm5EPDryfgh6tRbLeSga2czt+kiFX68XyadZqq",
+	"27IJhSVxVd4ccTWMP4oVHP+sGL2HpRGVbT52R1p7sSzXSyTNjK2Sbt4pXexPstgaAeLG65/81Rd/96e/",
+	"+B9/WVTa3YYln6WM/dnKBrrOnppN2CMuIcqzVlCuXPIK4tN+UejZ1vqX0TFWW3zBPLP0QmsVkAkXO4Nr",
+	"pyxMVtjHNgP10lLd2XUpMYX7up1Iu4X3oS58slbKgr52+8VA6gLZrj5sTVodNu1BgjTptLZqdDNYcbSe",
+	"Sod5MesodcULscGxbYCbm4YuLqlhGMEgxzetkL4D7QKzju/RMHx+HtH+Rb0+kbc+wcOoTwXwt/nhKK2J",
+	"ICAa0v0Nst1srSB9Z2dExShq4TK00CDipCfA++jUnM6YqIoLZrBmp+Pvt9rkRKAkAV5KGE2O+ARiENlE",
+	"ucn1l/utbZnWOl3/LQJ55ydhiCnK+ZHgGjTH00jxPZOvLGeijx0MIVeXhanwD3cpjsJiUGAeiOzFlEZF",
+	"17sR1vrKOmlzcls5kBDDCHvCBiunx2kSbKoEMBqGsNU3KHgBxEr0ygGPE/eVGWB27Jusm35jS+Si2KPy",
+	"xA8ePNjeft/aM9jxbcTT6jg+J+I9FpYz3JEZRuXE2k1htanIcWJweGeiRjWGbkHQuHYTbFWhmS0HyTnY",
+	"UFN+a0HWRhlBl8rcKOMtkmODsbYEZ13g7RrYdk3Cw0kY2nIcJhQ93ZQjOyB7XENqsPFkb1XKD2bYOQZJ",
+	"EcqM1zs3yVSockoPASe1pdmcMjUiVowECXvxSA6DNjnRQgRkQQwpFybnGcKc0gQIdxqIAoJKfCzE7AEn",
+	"fQKMXnEUWptiwiSDUnITJkIuhhVCg7vgVWSGfYJ1bE6cteU3DEUC4twMRaHAndzKBNkAqwgEzmtNLX25",
+	"Q7dswoG5K0a0Ip2OHt95c0RlTorIrU/LaBBfOhUW/j2xCgIAMYBZD2tEE4ToDUju1WiQo0TZrgoulRdI",
+	"kV7/7p9/+dt/+NW/+A+vf/Jf9C2Nty6q5Lm2VhdhM1Ahz2HZ0Crb5daLVv7lb//hl3/84zTtsbDyNPh+",
+	"O9LOosV88Xd//vqv/q68jDRTYXkAdvyOZS2IVjU5xFAozEIUyhHmLslKsHz9Wz96/bt//sVPf/jlX/9F",
+	"eRPGLrPaJvb3zisY42aHutZCDvcMDa0E4x1JGE0ibpRChyA6vBpMy5Z0z5haCbZf/fgnf//DP/nq5//i",
+	"i5/+8Iuf/t6yqFq7q3nx7BknrEweWQX6//C3v//Vj3/y5U/+BinEFz/92eu/+rvX//L3VjmVlYQV24t2",
+	"xznHJQpZZylLa7OCTybkgwFLkFVkYCRNs9Xt2rqcCW6q9Lygcu2c2arpW8WEnVLe9xJkb+7E1TTJnbFo",
+	"cdSzFIULsxI0o1TIk5DvFmPiwdzl5ChT5XIOqwBgNjyCHAUzQtU6Mhp2TK4oV1kNMSBlS6fLPEwLpBUK",
+	"toFX1JRlA3RLqc9aad0bKjuWflyXtmNNiBTUnoGVAKv0nIVajUZ1wD4483r95rmF9xxLqSvHY91vdKgj",
+	"nrgIEg9yUu8RCbD66RMmp5EKSMcUYZakCYVzz5kpqIRSeDww1d2ByHgkoGGIxeUD0m15ZK9DEjaAktx2",
+	"ZFt0G6yiRvN1VlRWchzlALNJ9PZDlrSWV3lwD0da9emUVZ+TySSJL1lJ4cFQg3R6E8LZ6foHPWEGsUZX",
+	"DZs2eQJbhWm65WmesO+xvlo4TdGBvqJJVd/IFRSbnuj4/v3j4imgpmqoTCr2dDr+wVzt54lFzTeYFwJH",
+	"XaN0GFTO5D4X8ZaQklIMTsX9f/jb308lVffmYOuXZYSkBfrI/p6I1ROL8+VUdLMDAVU+0T9hyqZzhSE7",
+	"G+xx7U0tUA9XULLQoryVRS2A9P09ETvXdf6y0Gq8+2V1/AMrKX0HRg9rULt4V7eC46U97W28KWQH1Zsw",
+	"rMKKLKusvXweX/z0R1/957/86se/tfVNrCeRaLq4u1SulOpt1+RfpD0L1ZacTqDPtFppAdnZKfYLUUuJ",
+	"6bDj8iFQZQCnCd92inxBxVrR+D+PXLgz3nehk7WhqrVCW5uDEd1TzFyBPFTqEQf5dcydX+sY2fyVwkBt",
+	"TSl7vd+c7I837bp0AGS2kFyut17pX1hXJ9DYA0dXVAdCFjHFFno8nrBxfMmklv/0g1YCTLtGmJVan1PO",
+	"pd8mJzJXqN4U0NUTm3Y4e1d0ZgrA5mJqYDxz8W1n4e0FPBwa0fohLMWK0+7+QKDOB2nY3iFH2P9D8hAb",
+	"HGwkahemTQNQ02CSnihESXSg60dJgEao3hAPQp2lyt1sjkEu6ztHHr2WUFiaeYuBBh2/q/lclSGqYuKt",
+	"hAvoQ9I38730/m4PyptGKDx0cPFrm9UFBq83YhR1z28dw2gtLrq8vFsdT1CgPmR+8a5aFLwOhp3Hsmvi",
+	"1TjpFix13RJDHjKF8YvPIdahliM/dkqp2NQamSW+FOzMHomjMK3x4qWl+yHjnfTjqVBtUizUzYHTpj1n",
+	"FkYeTreYzwvRJh9itMfN5GJZdRvziWH9GiyllpazaRx1/Vd1dfC2w9U2WEnZpWyrAlauBLDnYzpku4XE",
+	"FnKKU/y5YZxnugHTqUolzqKidlr1bSm+U40dNnEZVmoylq1tH/hBFjtnWufuriq318hIXOOoc//Af/Dg",
+	"cN/3nQhb0z+uwp5VIzdldUM6u84cdpB65RptwCtyZH+zKhxlBNxWWF4VRzQeKwi1X5ExlpVoSe7etQXc",
+	"7t4l5zOnHaBbCq2aTfZEzrMlAzLgEdS5P59B31hGmr51kXmp30vz4NSJFbaOTVc/zSMx0xjbL9EoMp0t",
+	"sNjZBYOCZ3fvBqkgjV1WbG+yPp1wvbj3sLkchQalFU1CK3pgbJVhZ16q2TeVbW/ZQ3F9bNsg49P4UY29",
+	"PGuBlbsmXJnM8zkRS7m70Dj6zH/mbR/GWyiGVsDPmysWLGPrXigWuMd4AySDAgKWZIM8bQNyUcGou77+",
+	"X8arB0k8fm/5/hb68Y8qelys477y7RdpvRHT6zUdaK1QuPdWaHKi4o8q2pxUuaOuUUIp3bI3LadUcX9g",
+	"tyouFzrZmdyyjsQinRoQQaa/ZwmB81T5ExxwQrFSBWEi7AnsaAhN31H4APO60/KARrbwads1SQdpJ/hs",
+	"OZW9v0wj+5dBu9z1iwtSa0vIgsHupL02TVgYzbV9w/7FreuQZH65bA9rx7JfoxBDpXo6Yu+KsDqEXUsq",
+	"sbC35xgvQDc19UHVHIPd2EeXRxHp5Ovh126mu1VDxvy46wLdqK7cvwuTyxqU/utqYVmhWNviWOBrk6Jy",
+	"N6AkRJmFohXlsw2Z/qooOqfefX5dOetPx5sn52UcCIbZfgO4HVt71r5PN8a4Y3F/Pf9GlUCk2fP2rTla",
+	"oruZlpwdyilnLBr8ElhdvrYCy5gLVi2qoLkFO0G7YVOmwcRc+8pm5pWd+VsqkPEbLhfcMBOLxbYa9ntz",
+	"bStLhL+7pha73vu43qLZJaMNv4TWl8pLeBMtMKayAyS17cr8glEpq9WCUvSCFcpAkXgwgAyIrAzM9iIQ",
+	"38aSS24A4jJFlzaPN8zt0JDCUvGQju/fr5I9ELJvuoLSL2cpo/t7IlZVVWLK824l2s9rTMVqtaquK7zw",
+	"SYaF37Sa8Te/YFEtGtYlLBQ8W6sWKqpHw+uIMcyh2jWFGOKcllOmgfY7qYJ0v8Q8ZWbgSdiYJhfzq7Ob",
+	"Ts1QyZ/gC6RJI05lq8DRLhibSGwjnYt5PyZBr9FrBKQfMZpUhyuszWbvE+tg1Cs7w2JIK5Q3NDvi0u6x",
+	"tXlurXILEHVrykS7y/6mhPNDvDBgVOOrH/7TL//s59strbNSgL+zFhM19sZC/jdaimTqSXpNt3AwqND8",
+	"w9/+9ut/9ftf/Oz3/uFvf6exk6LJLn7fMvFvcIpANYJeU/njPJZdE/8GLpPxDmg/scVsASiXf69PRZ9F",
+	"z8dTxbCAfj2bflcY9f5qFEdsDxt26BdJM5CKqqkMiF/2rKf1/wlcCGC35gtA9WUY8GHnkLyvX3kHlvto",
+	"anTddOwCNwUBUc92D29Tnovi5B3fPzw2SGj6jHS6fufYWTB3O6l2utVMtp8uCVZ4A5isiBUald2bUtFz",
+	"cWWueWjpy/sWU+qGX6PQXNfv6JU/Ymh5XnXpc3Mfun53Lz3J1ceeo9lq/D8pNC/dZMylqdI7ebTbOe+r",
+	"RKp5lnKrq5ka51BRFAiAcO67pmoWSGAx7FOhryQCdlGe/Rx8dFfmlq0yZ0Msli7P7OrxM5urW6oRluN1",
+	"aTujtfdcj8juIrrFDWfzQVYXYyIjbLXachVqXwe/LWH2NfHbTxD+FPkbgszhtPh5LRX50APMgJNZxH+f",
+	"j1MEW8CGYbVOhB+2W7K8qxno39+1Tbv9Vpuc0TEjid5bMo2YJFSSwCyjNH+wIz6+j3wcb9EK3JxGUXyF",
+	"BflrOHkGBrl9rm5u/deHt28SFL8eu9881WElCaA6OWu16VYQCjbbHRLTXc6xLnVFYH8zpQe8//LrLkIY",
+	"zXyBJHGDhIY3LTFYnL5uucFoxJZV7FhwgAiMRTr7O/CU1EJNnFykogH8Fzpdkm7aqDROiG8iz7otuG0h",
+	"xMPlq9eEbECnkTpybFgtL00BsC07JQnwj09sB8omCB5dv5UGBsAVliSA/xaeu+8fEwoVLam095jwAWA/",
+	"1iOARpQJM41QkTYMmZIo4HR8/xge5GLoEA8uSuuKk+IKuCQjmowjJiUW6+mJfF6Bvu8tDAgMp0j/mMSI",
+	"QBKLPsMlSZZcsoSMISBALyHrFDoVMLj5Qgzitv2pJ7jEDqJt5+eA0EjGROrtBW7b08AjARcqicNp3362",
+	"qRQe5FFgQoVgLPwNlmTv5TJEOa5PqjhhIeKIZ+H0jt5VkLakLEmFVMyMf8mRBzlYX2SVTVNoGTTn4aCF",
+	"/k11oqPfMSYg09/WFRhJE0PhuOCK08hgTKl3lIP2sWErVBBf40DXI+M4YfhNx/f9FOtM9wgiYrGH+xB0",
+	"DLVrzS4QtUAw7Qno64DCKQ7gWVblPHhwXHX2aV0zRS8YLOItV2y9iqdRSNjLPmMhXjXEsDv2gpCIj7lK",
+	"byjpehBpHeztjelLNNftmU0FLRTfzYs49Dk0bAUowMMSgZGfCn/Zm7BkDzv95+fslOfMHg5a0CSsUtyG",
+	"Q33TBjQ4qY/omMnH+qgqKpzCUfZToprpQ0AqjXzmpZnVo1gyo6WcPswFZbokB2MyU4SolQ7hz48wYOzv",
+	"/+K//+Lf/udf/M1v2u+xp2XXaxTvOjY8zVE928sS5X8rPi/Zsn9uxGrqKdEDvRcnj/UNqZB73W2aHb3+",
+	"rf/t9b/6EbZrdXc0b/HPth+OU6t9VCz5y9/94Zd/+uMvfvaXX/63f7rawr3UsfhsjV5kBjueUpBO5q50",
+	"Hg69/pf/FzSB+A8rAn1LWUquBGNTlLCudj5j2RT6lhkfb827SlmX1sKdmp/+gcaPXEjq8kftNVwu3Dhq",
+	"fPXzf/PlH/8YoVt8tQ62mQo4B8orCMUZSd1drdcywSxFD+fOABI28IrZal/+3Awe+MlJr8moT7nGiz2U",
+	"9ehm4QQbXiOK4wtcKy7ftwcHQhE0Zq4gtl7DldBwJPebTyZhulm/8JOT+l3nYUdPW+PIf7VhB71aCr0z",
+	"fzYec8o2Xdc2jL2cb3uu9pz3bueuGbbqXa+3Xi3BreusV5LuMmXaabYHgt4ayXMFyjkncy53+eZcs4X3",
+	"pkz/clehW8uIt5jjlqNoSyn3bUeFMlqOYFfGyLxuU+IcFlfr+Uv1DdSycFGrNwaWRWr9Q2OHkTmDv3XC",
+	"d1tHRMTncTiDLsPQQFjFhCuPfC/mkCQUJ7YHNVegw2mx/xii1K3e06eiJzDHGZJX9G8jrpXEWZt8qgXc",
+	"AGvF4oUMiEZcdExYdQRL74LuysYTxVlImlofdRZnhl4YNrCcd8GoiA9T836Vkmj1MjB6nLOBVnjspmkC",
+	"8RbxJSt1HrZ0zlH3Kv0Q9nIv9jGYJ9601mOWkWfezsmaZv7ehr5yxxRcISysPd/6Poxl5lwrjqFr66A/",
+	"rDS65udFQ+C1hAw8dPBtZyJhJTZtqf5/GW+WcSHk7q1jMXeq/uNvWkYxy79hkQcLMGquGb8gc8w34a+J",
+	"S9dVNNccDt26c75kXh8yZfzhDsKvmGkOzDaXtabizLSWSszxlZDA3TRr4xLSx5up4CwZs4m+8Ood2fJ6",
+	"Yk5qemo4figDImiSxFeOmCBJs5BsfkRoFJklj1vHpJDR3hNrpLSXMtphkla70CZYpi9rZaAnTDkfjW5U",
+	"8XMecTUjTfz2ThasoM8mYf3L8gF9yKUKTLlCB8LoKTgmVyMm0LpOuOoJ6KR4znLaC1rmnW+4dMWOGuN3",
+	"E04JyImBsjGBF861tXy+fi45AMzmxjTvLi4lIVoIyU0FE+WgDQ1NMru7V2GxNtZ74WKQviE15QPg8p/k",
+	"oX/DQyQyYmEsRKtkwu8ggCJbD9gCN11PrWBS1dmxDiSb1mPcSXWAKlz7hkUtoL6kVqgLsL4UIo9WlEOq",
+	"EChnZMiVB7C2udXs0YtsrEWLQ9n45i9jN1uzMKNrnOPikqt8qUbN7G1Rov1C7YD/9b++/t0/f/3P/6q8",
+	"wYS9KFaSBnvM9FqKWV9nZYHqC/ymSwtUimiOsGSSJ8dU0CGT2xI4a2VNxPAVxUxru4gHTohBE+mOERCh",
+	"WyjGW5gP9qXzGcJA8TFrFQDbEyfg9UZZLrhgs6s4CW0Gph3hahRLbB5x+lALHVyY1BCLg0RTXsqhGrCW",
+	"AEGczEt/VIQ9wYciTrQcSfPNnspilxP+lJ7VepJVlQEnL/yVQknnCUOo1N8IOWjV4M0dCR5rxHVutpLa",
+	"PJDq3gKIjUDyKhdjkB4p8M2QgjIk27EA9M1Kr0jFq/lhofNbUNh3oQrhZPKIiiFLPmSXLEKuuQKrdp3M",
+	"RaxbIF908GOlJ8eJ+kf/YkVNpTlFC5M4YmY/nVQQyUdWbLzz7ipbz5bmQqC7HgTSMkvLQaDrV4VkZ0JT",
+	"91qEJve+v/m6jsYIld6iTUUiE+JaJxLJ59yIwXVtJbEiNcgBYNmxBhiRxpTESciSNsm8Qla4A2ePfp+F",
+	"GLKVudAqbT10qmUnBQGfobH8WJvJIE7GpgafJJPpecRNkaWlDDxiZqPEiBpRVSCbC40wWBr15osceVuD",
+	"51g+tlj52MGbysrH1XaPLRQ0zo7im8KYy6B+aB7JCq6bMusiTiMRILKjeBJNx6GLYnsuisFssjU/iiFl",
+	"vJsFEWXotRzbqosN28SYsULA2OJIpDpjyDVFIj27Fj5obtaKgR8ycHrTIEKuywHfZ8qMcMcl+CuGgFSq",
+	"/1qYYaGxAqym/htmVvKsOOJwc56WX80XRax6AjMtymWUclOtWId4g6JHNRzwuwA7QJEbXcG4VMkUvQc7",
+	"UncX1zkqrGZTM8AabR93ApEtdHoqYNQNqyuUQW1Bt6eaJpCgCBdKEePN33pxodxCt9QF0iz1VhC4iYLA",
+	"9fkTSnf0TavGZa8B9Czajs/goCQ0lGJTLC2qlxxOoAOf2Tz683LF4+NBnrWrOHMoHOXjQgLSAYqS7/kn",
+	"VE+keZ5OPIhs27fDR3IYkKacsCiySjcld++Gd+96uZ6TLQ29CzZJC326C6VSix1p8wU95i7KVaB74oh0",
+	"Dn1TfsrxX51Y34VxGKUgQAdLT3QOOz7Bu/quUCwpxKJ2Dv0HxF7lS65HgvCU4l77dMyweCcVBIxj8H2r",
+	"3RNPALiwvvul9T1h32P9qvVtUCortzBYUw5fOr5/P41/7Ym04WOn4x/MLcBxbECtEdLkIiaMXhCK6YVH",
+	"c7Igic1MtJnHu8uCdKbaURbksHSG5kq/wZRIOJj5UhvKoJWMsKYQf2h843/9f3718z9A3/iaocTl+Izt",
+	"LW+r0cbLLQuF8JWXtUTJbwetltEDtgOuBZVPD2xY63dwnC2d496mK6svmLFT5KpdE3LRXUHnyz/5Z1/8",
+	"9Edf/sFffflH/++X//r/+fK3/9XrP/zjXfR4qaFuu8tOLNOubUWiX2NYGLLR6wgKW8NrO5+21JVyh3hc",
+	"VFrLIoVVFW2s9PzaNguIiFuG9iC/gqLoa93JzrzkimaB81acuRGFdioownUU2qm/wteUAYBStxbbEAKE",
+	"lkK41snIO8Qa9oAkcEJVuXnomX6u8eS5ihel6J2EoSQBvhOmtWVyOgCVJE5CLmialCbTMjkeCTJ/d0C6",
+	"nh0rrcTzLazMYUrwtMmnVnvAwTUqleu+aLXNaLxOiJOhSw5NQg1JxNAPlUusxXPUE2Vwk2a2TtJtYWNU",
+	"KCQziBPCaH9EDBCMUiykYjT04GcnL8chhCq2yoPxyi7UeYOtxYhVqGXzcghtRmksmEyL5LSOSZx4oM71",
+	"RL5rUWLdXqGnp9on3425KN4q0tRQnwCw9BJYy64BYZUvoFQT0ea0ClgjyK1OXesJo6+Jwqk6dNIZ5/7x",
+	"Mqrb3Po1PbFN1W1B/ZqeWFd1Q2jou/k0vhl1oOvttXPibsJCTQqTlZAwKtFwuLLusWocYvU6TH2atdex",
+	"Ygji2ovYXhXq3UHivhWYThefybyVmAI8a61kXgxHFZ/N6sPYyhOQXWXX2KoK8FgHmn//z3741Y9/Uh2t",
+	"v2mEyGmRROzYr7S6wyYPo/ULZnyzAkcRKseEyovsWRWb78ksngIvmkyiGcorRlzRcpGREm+CyrDE5Xen",
+	"rGm9VeLyi0uQbhBEVEUKqiKEdqr0VNzba9J2cGa4gVq6VPGaVUcOirVE4XyrdBwHZ2s1m6eZ6AiEiEHS",
+	"DOgFWf6JLQiqbxgjQcJePGJS0iELbPGQsm7SdaVSPZ7sCYolNbPyocdYuvGKg/JX5cbKayB1KobR59s9",
+	"UVSsCmnJpDorWY979vADJ9k49bDckcRK4KcPMdwGF1SbQIzaEIbS1ETPFKBFukdkroepTR5bOB3Vqxo9",
+	"sbpmUVXspCD0Q05x6v9xDweoOXQsO8zrGD1R9AltqjnM8/mk3qJtaQ6LfD6gOFVqDt+zx/ImvTyaeT2N",
+	"NYaU+41rVjmIpyLMmM75jEhGk/4IMMZQgRxhzmeArpbeYNInkV4sSKFcOSJqVX1k3sJWnb3jH+45ibRl",
+	"MCMkQ1uVyKmVpNm8vVCLhd15i379Wz/6xR/9169+/JMvfvrDL//6L3asxGwTfOuoLivOv2nwWEpjd+fU",
+	"yF/VbXo2rlVsL9yFSov9YYXQbjkOXIhK/u8Y8I/JFeWqXg74ZRbM18Hp67Lygy5lhcr1ZN5DDxBovrh7",
+	"wfsXi8RdbKMrSaAfdkz5aUNdI249zdWRSkzzXTGLBSPnU2Wku2PH3yeiWeoAyArnp5Lubjrw+G8bkfED",
+	"2M5C67aphlewcM/p0KNiu3m9c1NXiDQLcUZeBgd4GguqZ7XS0+vq9UT6gF4DiwatOUFK7pxbaQSkT/0m",
+	"NvZzbosoupGISoxWZk4iheZi0SGH5YVyyvNMfVvuJVS5jE0sjmtYgSvXsLn9dSX5aetw0ANuBIDi5F/9",
+	"/M9e/8sf/eJ//OVX/+43dxA18oG9f9+waj/mZn4DehTlsOToa9OrqOYiXIdF0cHpa5KonuSwzcQTr1/B",
+	"eE5fomU6CT+aKua0Ei4VMN5vHRVrc4KdARsGafFKMhEaS6AkQ6Y0+z7YUcvCA9Oy8CY1HR7fthv+JWw3",
+	"/MaaDX9T2wz/8jUZvkktht9Ug+Hrby386PobC6/QURjZcXUb4UGcEOgkHJ6xfixCGZAm9KHjSpJ8i2EV",
+	"ExFfkV8l7uOtNjnBL6yF4460PjPX8mB4+D6ZCsUjSKEqmlSwyyLKABqjjTBTsKj0RDGmckdiQdftZLxS",
+	"D2MV416g0ouVAjboa2zykVaUHL6GLY1dxGoc3a8uT7Vjw0R+Dfv3ff/aGx8vAMPuWyFvGwZ6vMeCfSee",
+	"Jtc9+epM4yZ3TIYOm5bLpz2aRMqbS2rVGEi/rQzqKlnQXL5ASW87KV+rbFR1Ja5VPrrmRsqP3kAb5RdT",
+	"rhaZK1IOXG6d4DRBJhGjl25Hppz8MpWKqIQKOTBKihGveCJVpYBi8HLp8jqdQ//AeHZ+fcrVQr9OLBis",
+	"mIthrVtHA2eZCj1L2DZM16QuBA05Yop5tUZY0Qu4KWaO6iIti9v4X4tUssSM25RA0ul2HD2yBF+fC8iu",
+	"f4iNDt8B7VdfjK2cXi0sgQbscl9LE/Fft1fnhlUvMnyYy6y961SZEiwXTJBzFsViCNphoZWk0fz6GM+R",
+	"ESP5DTff3KAglfm3yZ2zGLpTStk4rmKHbvi8/dkkgJiQOMuSapZZvn/XITA5d+2aRKUP9T635cGB4yrI",
+	"RTLtSTC//u470EUSpZ4BZ1Ho9iEQg/i9ODljKkA7UuHbtPN9m5zkS/5DdEhB2OqJIC2rFXgkcKtUBZAe",
+	"m9XRCrD7EdbyCsiYUSFJrzEV2PQy7DWOScBewjDFMHSvJ4J8ma0AFKOgVG0swHxOHBLSPbWYpUExg18m",
+	"CYMek1kHq6uETiYskVDraBJRLnoiBlDSyIAPDGaCXRU2SJr6zk1Fn42ZUC1sqgmGuKC6kleATRWCcjGv",
+	"YEeBRcYgpiF2xtRN8ZRJUz30RlRInmvsSu/Fcs1yfvsPf/Envwkh0NuXLuctxaZp5qrWffHTH73+T3/8",
+	"+k//ff2aNpI/twibjeTTLa5jTrUXQcfsRIQn5sZvvI73Y1IuJViuE9gp1Qn88k//+vUf/vsvfvZHX/6b",
+	"P3n9z//jL/7Zf8dxXv/2b33xs//Y2EGTizPnun7DnI1pw2WZqx68E+G1xGNvoi9yZYBcZ32VeXfwOmTK",
+	"/EW4JrESpTmny8PCMtdbNMXlBf457kp6waC2ydXjrCCpFpAMurWce4nB1B3fbxkzVBSaXxSMktbv0N/d",
+	"kVpMHbOE6LcqpaT+NEm0SGdGD+IodBfRWk5SegslJXjzqdl1Mt9/WJyJsBdTGlWAQYO8qryHm//QE6Xh",
+	"Sk/Vy2Q5mC0RZF3M7KuS0uzZ3wxjX2dP0jErd5uuZLT5A8ixwTyQ17fO1ba/Xn5BKBGusKAtGyi3s6jF",
+	"MqSZ5qPlbZmVK0MhcXsrW8nquWNY2bv2hheyNCd86tKGHcuEdTfflbZciScPIXTzhHwwYAnG2ObBlFYv",
+	"ad2IXvepAe7GRcDNvcV10mfhLL4ultXK63gdEmbhXl2TiGlndQ1OcsR3GRCH3VuTe4M4OechVBOply7f",
+	"g4eccDiwXGK2S3BkOvGjq8KUlgOHqFTxRJKrOLmATDZbtUIvruWBivMpOz+L+xdM9UQ/FoL1sSTckCnS",
+	"9f0u+YD3Lx6LiAv2SA4xFCNhpB/FEnqiipAE9+hUje6ZaigXTAS2vjrhCuZ6u4Xxcz0RpLueCmffQZvg",
+	"BjFrluBPITP14uiQ2sTEKVgSJQnSR57OJsyYQg042j1xgl4Zo9Gds2zEcrELfFSPXi0ZV4BBxQbiGcjA",
+	"vmwOxzSzBWnXgSkArdxDPxZ7qKAje8IW+U50XarAl/vPnD6s7UCDGwb/1w01L+ZOEMw8afLWL/709774",
+	"m3/9xU9/9Pd/8bNf/OnfbsV3PafnTP1Cvvr5n331737zq7/4/S9++rPiKsrR/XN7zcyrLeZchcrecGuu",
+	"sAwnu8LlyfF7KR7dLLuXCzIuMRQku8nHxR40S6TWr1OabLpGH5kNCk85m772elMuIlwTU8YpSfOcipbp",
+	"XuLwY8NJlnErHpS57pCp5zEQ9OforV+6sxnWvcIeIYpEjEqF+d0TJjJ26rIGLqCkEtbsIZMk1qfhYQNQ",
+	"FpLzWU8gInlYmRbG1szZ5R5NKkmQWz4sxG7CJqklbBIn2P9k3PLIJJoacxI0p+qJeEDwDbMPzTjjQW6m",
+	"iV5kRNUgTsYk1kumUWTT19vkCaNhVmYgLUSUjdATCRtyqZLZEaE5OEiCvdu02BuPmVCEDhRI+gA9XA2G",
+	"2pefAPYpSXM60fx33yeyJ2wJDXf58YBQC2TTtpSbpi7xVIFINOFi2MJAOMN6YyHjiJFmgL6/e0HLXEGu",
+	"VpcYqnrKlfg8sPOa3nEoaXwisZPtjeTeS3dD6/grdWav7rK1wWxzmPIqjZ2cI7lZjLCWouXYorntGW+E",
+	"EOyleOP8vmfOzYPDsIQDcbXuVy2iHLp9uVBywZdCpiiPPjaPnpk2XmY0EG70H8/fGuzTB/2G1+Dy27R/",
+	"odUzETaOBjSSrGIm2w6sUyUk7bxVaA59lusVCgABJmrbgnnmFwBaQPrxVChpNBGHqG/cLyzFFT2iiK/q",
+	"mO5KanAlB0bu8bwfiwEfzq/tKBlEWGlocFngpSSZCmTJHnbhIpOEC8MFNZeWiibqCNh0IOiYfQvwOCAT",
+	"yhPN73rCDO8RGScKmDLRD3pZyUg5oppbS9ZPmEJNWMyIPpBzKvUBSXkVJyEZU3nBwgru0hM3hL2cAfDe",
+	"QaC/wfJ++STLFXSpeYRyBx1i8hDbXQ216qTThsV8OB2BsRM0DJNMAwCm4Hcb+nabBxBNnUfu3r2L5UFD",
+	"BnQGhCtTJrK1JgX0tsCyciRgOzxr/ZNdjjLbA7E9nJECm2/XtkAWhOkBH07xonmG5khDWnZHjis0ivl6",
+	"ERMqmYHCYMiA6bzgEaighcXRQc85ImkdjQ62FOQKq+XV61CuSdIjLJKM+GhzBEJeJScEzpIczaMZfPYs",
+	"wGnjwUBvz4j/CZtEs56QIzqBjiIWhkbtSEM/72jlS++sVvPyTBhlqLdu9qo5amADLW33EEkoOacJIzRJ",
+	"6AwL8VrlpKDL3EGTrtwljzBlcZcyKg6ZAhEGpRkjmd1QBWVaUR9qZQd3vUVoWi5F5mW9KbZkF6zBtUob",
+	"Ye2CKna+uhnw/YqTv1l6UB2s6oyDyytAmxkH12pYsKaNsOlszJARZmw1/PGZ5xpFUzJYYUdsZNRrNwpZ",
+	"Z6FC5tXO6rxZmWK9c1Wu4h4sKTY4PEFzvngOA11XinifKRSb7lj9TVoqvR27ac5vVy8cfMgHpgnzOc35",
+	"xo6q/IVcyilUhrwAIyC4+5rmE/yW1p62I0pFZz3BxSWNeNhqk0/MsowDEW7c1Si2NzxzKPZNZoiI1Qir",
+	"e4YEMIOFO2azS/JYC+Cb7LrbpTduEx+bhd0qi92GffAT58xuWHi4+Po6yipP8zpcXfnjvK7cOT5QhnLd",
+	"kZrGbUXNKxBxOQT9pR+LS5ZI7FY4lsN5ZabVNBGSoNMlAJNjQMZYrB6T6tzBIPjh7l3BrrTiB5bju3c9",
+	"Ekch5CWY5hXm9Z4IwC73TsSZUI/kEIsZvOxHU8kvWes4S7ereBC+kZkjysxpxm6TgMt3RYj202TKesL2",
+	"sbc9XpH+w9La5GmMPr5z2r/wwJYHgwZ9d0rjAIy0ttrUL0rVshOShPUZv4RuKo8seLSWFzySw4caQzwA",
+	"lb7tATlnem49GIsgde6OJN89e/wRUeylapMTkrDL+IKF6egXjE2wupVkL4BpcdkTCZyO1la1Uonv6J3x",
+	"PiNNM9nT2YSRbsfvQAqfe1ip1pkeZ6qgWrhHXCp4rCcsPDUw2xgpnhbulIxlsdXQ/8QMaE+HY+ccrJZd",
+	"0RVzQhM1s/B113jklM4m6iq2NqEBCSQXw4g97/3/7F3djxzHcf9XGpuH2wV2lvtxx4S30INEUTQRUWS4",
+	"JIwgS9z0zvTejm52Zjk9e8dNcEAMBIaNxIkQxJITR4BixHDyEIt5kGAYEvLP8M56878QdFV3T/d87Ofd",
+	"kQasF5HLmZ7u6urq+vhV1bzd7nkU/qf+NsK/uc3yhpskHqu0TfmCBAbq1yy0opWsKF9AeSaf76+G15cq",
+	"ClMaArLfJ/YZkmh5xAdq0lCCKxYfM2dk7ynoGsOotGRX8RAZKETkMyATWg/WmLf7BbiiUeKr0213KvwF",
+	"d42BhIh+8yD6EfXvWuS27hcv9081b0LRsOx0e0eZZgOSsHbYbYM5YpF1q4aUcK8/Fnu9fDqS669gQtt3",
+	"pClMCo+Sgau/aurcVpMZiNGuhUIo6cVteHSldVuXEQuHvLqdg8tMhWpt1zLebpkRpQ68sez9g9uWN+Aa",
+	"KLthsZRVvrG8HlPqGLvGI7RZp837BWl47WkDy2VdVfpA7jYqk4Di5tDXF3i4yOr7mNQxuNpoksrLN3+7",
+	"ldy3q0NRRTm6LEvBguPr69a6AStY5jrSE7ZITlgqH82PmU168hxObAFYqhpsTIarT9Y9WpElYYnAgmMT",
+	"dFhlOCktFV2ZVSJLyWh59mp/M6wJJX1YOxzWXn/7xcUvv/39N//w3f/96+XPvnz9m7+9/Pw/Lr/6++++",
+	"/Onl1z+6/MGXw9p59rIE74rlYrf1p8FU/HB7v33nzkG3Lf4zW9OBJ/UJo9mE+fEHSTyFrRQiwjvNpT9x",
+	"Fvm5ZD/xU+l3xD+w5AMsRlI7rE3SdMYPb92SYqTlxdNb9JSmNGl9PDuuqRc+CrwTGWK++OaL17/5sf6X",
+	"x6aDV/z4Qv4/OWWJIuyUH3e6PTVbzoM4wzQrt25322D0Dsja0tukrowO095FGyzyiZK35S70ak6jKaYC",
+	"Sff682aNpin1JsyHYiCw796yCzTHjfIvwJCX//L1xY9eCYZ89YvvXv3i99/8YBMOvI2cUWySaHCi9OYv",
+	"YcWM70q4s/SD67Nit4oXLz//x4uf/3wpL3bzvCiRBxlZqxmyueO23bQQWbqFZcJEhoMez/nkgays5DPu",
+	"1Q7F9JCrXv/2h3Jun77CidWyDwWPBu9R/5jdRRVKcknwaCBGHGAgSDwnjiMNM4qlQRrC/ukxz/8o2XaJ",
+	"ThU0zDXdl5M4lA2DlbBqEtONt32LF+ojClxPa4+TScDTOFmYLk5+vGaBsDZ2zevYbs0pTU7EUeNHlB8l",
+	"wOcrC6eKd+w1E5ezF9wt82sSyokYt1/wUe1x4k4oHK4Be+HKvo4UA3HDKAk402XlQ5ocAyZGNaALUoL1",
+	"uY6FtufHZ1Gxw16WDbZu2dVut90m38M5PWEeC2ZpU7WfDqISL5vqt5zVUjU9TsICIHWo3IXN96gPXmp8",
+	"3Gengcc4VpnQqXElfreCA4yzF2TEFrHs75wj6pS+HLAXzdWOMuqVloNtDqOcTp//yLolviznYZWzS3DT",
+	"Q37M30Ux+xY4uoCyD4GKW7pMxGmoHf7VnTvPd696Wl2Uc+P5dJ5fczXb1R6uzWZybb6jqmmUV9uvdByJ",
+	"E/30LN5xV5rd5zdSRPahddKu34lSdY6q/CeCHocEbWhDvKE8I92tLOmtS9rmsE5GCZ5cIVuVZjylC13O",
+	"1hSnb4u34+Z9CmWn40Yq3uf4/KYK3tPkxIgJotqzlapW0NIwRLk85Ky1HXzYUtAITUFFK9XQWuRBlNNZ",
+	"dHkRVORlD2QxbB+yMlUAK3vEiP1ZepZQf8wOyaZLIN+QQmKLC7HbYaSCtyouKgYT+7VhIPcKFMROu0PA",
+	"PhCfWqkbjuJ0koVeLRpbWp/qprRc7dtSnZOuYbulM1BKtiySqIJlSl2RkSqDm4a619d9zFVcvtMrVwLx",
+	"39+GQCc4wgfA07ZPTHnwjW7MQMTM06uuDCgTjCwRJOaebxlfUYbz7prkrqpbFep047BkFA/m3mQnBbt2",
+	"eOfOG1ciiwTZUIMUc+i1O448KChX/F2osuMOIVc/Oove2BzWvuefKKFxE9jBTCSs1CCDTa5TcbV1qlVb",
+	"ckY5CpTRglikfDviZ+UHuSp4ZsDItNSERFFBBaH4R38IsbI1zmz26V7exFm62wHPX5mVunXZMb0J7do4",
+	"dTfW7tq+aHdzf8KOWNq1OJXLdeuBUPO4cdULZdRnYXAKBQNSVFxHsb9QeefjkIIpOIXNVkG0OmeMuC8d",
+	"8YPjxdE4DLyUu0IzdQ3nt0s6dldN8Cy66N93QbPNfHHrAPoafdIj9S6wl+exWYoq8xkLwwZ+aRhZLaZc",
+	"1cwh/7Fq9F+jT/bJWRKkqB2Vof9wAfJ5icY0kNXDCDIGDLynJKYEe5J49DHzUlL3Y4/f8pkXCILx1tT/",
+	"k/GBI19y5MNc1giWGrqCk7bMsYPUgo9+ECfDSPyR1F3DeBC6bqdBglS84lqRQzKstVqtYe0c3Nwy6xHj",
+	"VzLaGaCirzhgjw8jN4tiZe+3iGmudDo9Un+6gHor4quzOZ8wX6amONLv4EsPOK6wT3iMZc8WlmgFBCqm",
+	"3TyKwoUEogpLyLS1jlmqyie/NExFWUwn239p6ECVQ4o5omBEcDwgYrVUeaVpGCpkLO6sTA417dKAE3+e",
+	"0FHIWjnQ8FRXdEY6+mw6i1Pdpo3Tqb5Oxf8ULlj8PoyMkWRajF4gRGVIwvg8TAG2jJSMCYcmlObMkLAt",
+	"8n2J9w1So3QPTnAIAFVBMNU3N+C5+j5h7J30iSvjhvBAR4gCONPyaw05RBZNk6X5rJicO4yohKHh73uc",
+	"zJJ4HIQMeV3aPnuIoD5hM6l6QCElPGSyX2/ZGfJ7Bw6O60RyFg6NfGdMPebMk7DEfsbwYqn9TOpnk1h3",
+	"9wcDPVrEEWtUVgvsAJsrKxKapigMeBYekdlZGDtRzybMC2YBNGcxpCjpNKA6djyW75qtCO0new3Jt7FN",
+	"XStQk7PHpwHnAMxOyDyac8HD6gyDTJNnR53pJkHpd0sVU1Xvq1pMxnzAFu/0DfrmnZBN83GyL5RDM4HK",
+	"NuX1xREn2ZCddnu/CvCsnoeqpyH1TmT5KUOF7XTEF4wfNq8cnn8dWsFC2+hcWxj9D/v5V7L8NHHdkzr0",
+	"0YGEBRoNI6QFXqRUlvYqbyoT+W8HxhrUpKfsZQGqKwc6L8MzrBv2N2Pr2+Gsl7lFkMyy+kSn29vjUAgm",
+	"7/JQFMkwHRc//OeLT36SoRhWLBAt6S0WuG5m3RPmnVaQ35z1v//XxSefrTFf5Tu56g1Z7sopmfB//uri",
+	"119f/PLb8jmXlnlfNevehrPutHvOSNyHRQ/HDhS+HpZf6hjalbwlWC/F18vJu2W7o+uZcglop7dxS8+e",
+	"M8167v+hTHrfgeH1nDNxqCuGn1F1cZltEMUv6F6wMkhplA+GrCE33zAlYFh1VxXvg8wSVN+3l1QF+UMO",
+	"v7IVa0lRja0sAaptSZLMSCnSBY1Dh6eLkIG9qZVFLIkqzUZnSn2VXQLU6WvzRpgfZ0LrlcZWHGk7aj3S",
+	"5kCwJmmLANhVNK5tAl+1SXyww2W9LLVF+XGq0lnUslPYnNUA0jVIYJrWGr65Kyh0R3Dn9WI4V1+pm3TF",
+	"AsX72pEo5Wr1kjQe9DNQPKfKI2AFlMElFDEmTAswvDDx13AOkXqcEOXpaRCeJtWNbreLM+D+b4dUyYzy",
+	"NZEq1fpxVe0C5NjNahe8gRYlVUpp9qVOaYOWvHEst6Fv+beEFiAmwQXHvsHmfLDdaby8N8xN95+uVv3M",
+	"71U0x0HdKlCeCz0HLIMNezBP2T10y0H2SkRGC6WHHeuGyDiFo3AVeCqv8pXOdT9PG3kuYbKFrj1QCxVr",
+	"iqgjWTEFS9cq1hJerksVAP+9rgL8lwHyjfQOGcveIqWoqAmtP+uVWS9rJKVcVSJUqXKBd1Jp+tKKTJYl",
+	"uRflOREr17HFZbtu1M5nURqMA+WFxziKVji3C+UN4NrZPpC3L6N5QiRbLc/hr/vNA7NsS67u5PLW56pi",
+	"CxSNRqc614im4FT21OHFCp0t8uB9WTCfJoA+I1jHH5oUiJ/4STCbMX8Y8SBkURouoCmBrpEJV1WjSbhM",
+	"dQh4CvJgBGIrSVUJGIlW48WO3zRaEDpPJ2LDPKproS2rqFFZo/Kt6KzddaL4KfKTfRqluRTPU1g08Nyq",
+	"co65Io67lJMULLRzFUkDxSHVnAfv8wHySNGWNnKKTbbC2GnIxikRxNCBkFm4WG9iJfU2rwJjft9go2vW",
+	"6y0mKVUQTVUlipFbDlVcVsUyhyi5hjUygfwcCGJxMqy9O08ncRL8tYRzvgcijWAkG1+BQPawtsVtUmCp",
+	"JXfKXB9LSLhekb14+eP/vvjfn178z2eXv/6q1qyN1zcFoxIjcJuS/1V8vWJhdDZ7SKNjlnzITlkIY1/f",
+	"Wo/DeERDYco85MePZil87qoIcHXnZ4OOB+IFVVjbvMN2rYipBzIuazAWl9zW9g2MveeA3Vfcwc9Ulzq1",
+	"E26TuHJXZUCcvXSzspjROG5JCHeLvAvRJ32rNmUpLrS7sUUOHQk7bBiNAxb6GCQPjiPQa+qUwK9G7zsv",
+	"ZNC5QHYyCDiY1Y0+cTO+FBO0GRfmOYzcPIe55udKu1FjqUGIpJN6YYFrNaPutXvkmXwRielbEKJ6kOaz",
+	"D1XcGzooScjHOAkQE1SXuJXeHiePogELx+bI4s0P4FHj10Yetm44GDK8woa1PWFotbC3ACJuZRQtgYjL",
+	"nvhZSFQuv3hFy3NhiqDP/+n1b8t70+1eNtQucoRuIfFdrorAYgMoy4eyzqQvP/vi4pOflLb8u6La3nlp",
+	"Uq2OydnhTfHpq9/9299tdF9E7Oyo6n68/PTV5c+++t2vXq25PZu5RZ9Z7H7t4OYt0uMyubSd9xE3cQvn",
+	"42aFU3PTvIlWg3n2vPF+g3nmuSGM7jO5ozk5v4HSkK+7eq68Iijj50lYO6zdorPg1mkPxLgcuGjIQxM9",
+	"xCvi5QYFsetWI6ImUQYB1KFR7WHm6UQWUbf0ElMPMh6XfFtoOgx3IjHOH2+qO1XDI7Xr2BgPnykZEfzg",
+	"vKkS5ZrW2DDkdI5NVPRY2Ha5ONQAo4lNVUuiiUBzVdM7YdTHmqyz1FzqlB+XDPau3m4mttSs/KXaTtX9",
+	"/NHpiS3AMgKtA8145jaYI5V9VcgRRMEKUWNNU1b8PQdGs2HWklcQ8Sg2G5DQkKPXJ64sqX4WRJwEY8zc",
+	"ExrbLGFCaRTfCHzJIt8DQ7GGgqItBG/NXdNadPVbPfGWNEnLH4vniScWVQLV7DhiHs5ETSSNZ4EnZyft",
+	"WEk4vVxx0sg75P69p0cf3fv+vcHTo8G9v2gicO4d8vjZhx8ePRzcP3rvL/XvPfIOGdz76H3xe9+AMJOx",
+	"UK0At0CgkDw+PKOLMKY+7LiXBCN0z1O+iDxxatUfWgs6DRuanmc8iwI+UC5Hm7YaBCxvLwJNst3EfOEQ",
+	"kiBt6lav2FzZCkp3nTM24tBXB9CxTsJeBOY8FemzFqZD8PPqxMoasWaa3xfBaYckBbC3xgTUc2jw9VHg",
+	"NFpIDV+NpZHMgn5eGi5IGJww4lq5D25xQ+5KVcLcCo1S8YzUUW5RHeY1rCF6fVgjdYg/wQQaK2jdc84m",
+	"NDUIDvqJRxOhTxukFk8ZLWNhQ9VTOeouycVwM8ZzsWh2DBKGhqVQdAlw1IENTTAJHwVzwqQVfhZNzTrG",
+	"ahUIWBZyFH+Qu9S0scJGnL1JWq1WwxYbU8RFHxIFkF5B2H1H7bMzwmkqUua4AHJY8jR0MweDWrPpLf5z",
+	"Zq/bftyYNXZmXDHVA8f2jTng03ROmD3rEt++m2li4uncIqS01ynfBhYaQ7YgfbGKQ8hj4sVCxKGLUDoG",
+	"NxVsd7GVzGNhiXKbRHjbNI3W927W6MUmm7OCYLeN8yKb1ziGfVwmoORjxHgsR63sJECoEku4SULJ5ncq",
+	"0wG1/TItP4IcjXjKoGNLiO5NoA06UECreSTGL4h7aULUdZl6Kfqb5GwSeBOINEexjKPCGcudEHPauM4V",
+	"ZPxTByeFYWEnltPKOA4Dx+ZDLn6/TOSkk4QxdfgNqWN0lpbCc4/LdJsgKqbbaOWpkZc2T8SpsHnKiCFC",
+	"0XxDhDWNDBWbTrmXrKc0tVRztwlL2BLZAScVOnvmSVKWGVWVSdXPdC+dqyYsqxz6RhMkZS/TsqvK1Tie",
+	"snyrjY7YnznifZVhZlDAwgepf86tHfOKeJNYMb9EhhuDVOU0sEy/CTgm75yyZETTYIpAHRKE4VxbNjLi",
+	"Ax34NC3QgLir3ZPPoiAtnC1XiE18EmAPrv4umrSWp53UKZkGYRjIZRAwZhubkG/cdT7mcYT2QYRNjQ0m",
+	"yjyILcOvSuZi6ufPz/8/AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

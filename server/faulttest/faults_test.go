@@ -23,7 +23,7 @@ import (
 )
 
 // The embedded PostgreSQL killed with SIGKILL: the server notices, says so in /healthz and /readyz, answers
-// sends with 1501 while it is down, restarts it by itself, and then serves the connections that stayed open.
+// sends with 503 while it is down, restarts it by itself, and then serves the connections that stayed open.
 // Its restart is held off by taking its port, so the down state is observed, not raced. SIGTERM while the
 // database is down stays prompt.
 func TestEmbeddedPostgresKilled(t *testing.T) {
@@ -102,7 +102,7 @@ func password(t *testing.T, pgDir string) string {
 }
 
 // An external PostgreSQL stopped and started again: /readyz says 503 while it is away (/healthz stays 200:
-// restarting imserver would not help), sends get 1501, and everything works again once it is back, on the
+// restarting imserver would not help), sends get 503, and everything works again once it is back, on the
 // same WebSocket connections.
 func TestExternalPostgresRestart(t *testing.T) {
 	t.Parallel()
@@ -129,7 +129,7 @@ func TestExternalPostgresRestart(t *testing.T) {
 	assertStored(t, pg.DSN("imserver"), conv, acked)
 }
 
-// A COMMIT the database answers only after the write timeout (it committed): the sender is told 1502
+// A COMMIT the database answers only after the write timeout (it committed): the sender is told 504
 // (retry with the same clientMsgID), the online recipient gets the message once all the same, and the
 // retry is acknowledged with the stored seq and pushes nothing again. A deferred trigger makes the COMMIT
 // slow, so the stall falls exactly on it; it ignores the client's cancel request, as a stopped server does
@@ -163,8 +163,8 @@ func TestCommitAnsweredAfterTimeout(t *testing.T) {
 	conv := single(a, b)
 	acked := map[string]int64{"m1": sendUntilAcked(t, e, aTok, a, b, "m1")}
 	got := collect(t, ws, conv, nil, 1, 1)
-	if r := send(e, aTok, a, b, "stall-commit"); r.ErrCode != 1502 {
-		t.Fatalf("send whose COMMIT outlasts the write timeout: errCode %d %q, want 1502", r.ErrCode, r.ErrMsg)
+	if r := send(e, aTok, a, b, "stall-commit"); r.ErrCode != 504 {
+		t.Fatalf("send whose COMMIT outlasts the write timeout: errCode %d %q, want 504", r.ErrCode, r.ErrMsg)
 	}
 	// Stored when the COMMIT finally returned: pushed without any retry.
 	got = collect(t, ws, conv, got, 2, 2)
@@ -175,10 +175,10 @@ func TestCommitAnsweredAfterTimeout(t *testing.T) {
 	acked["m3"] = sendUntilAcked(t, e, aTok, a, b, "m3")
 	got = collect(t, ws, conv, got, 3, acked["m3"])
 
-	// Told 1502 for a COMMIT that did not commit: the retry stores it, and it is pushed once, not once more
+	// Told 504 for a COMMIT that did not commit: the retry stores it, and it is pushed once, not once more
 	// by the search for unanswered COMMITs (which looks every second: give it a few).
-	if r := send(e, aTok, a, b, "cancel-commit"); r.ErrCode != 1502 {
-		t.Fatalf("send whose COMMIT outlasts the write timeout: errCode %d %q, want 1502", r.ErrCode, r.ErrMsg)
+	if r := send(e, aTok, a, b, "cancel-commit"); r.ErrCode != 504 {
+		t.Fatalf("send whose COMMIT outlasts the write timeout: errCode %d %q, want 504", r.ErrCode, r.ErrMsg)
 	}
 	acked["cancel-commit"] = sendUntilAcked(t, e, aTok, a, b, "cancel-commit")
 	got = collect(t, ws, conv, got, acked["cancel-commit"], acked["cancel-commit"])
@@ -316,7 +316,7 @@ func TestBigGroupDismissAcrossProcesses(t *testing.T) {
 	})
 }
 
-// A full disk under an external PostgreSQL (a small tmpfs holds its data directory): sends get 1501, never
+// A full disk under an external PostgreSQL (a small tmpfs holds its data directory): sends get 503, never
 // an acknowledgement for an unstored message, /readyz says 503; once space is freed, writes work again
 // without restarting anything.
 func TestDiskFull(t *testing.T) {
@@ -360,10 +360,10 @@ func TestDiskFull(t *testing.T) {
 			var k ack
 			r.Decode(t, &k)
 			acked[id] = k.Seq
-		case 1501, 1502:
+		case 503, 504:
 			refused = true
 		default:
-			t.Fatalf("send on a full disk: errCode %d %q, want 0 or 1501", r.ErrCode, r.ErrMsg)
+			t.Fatalf("send on a full disk: errCode %d %q, want 0 or 503", r.ErrCode, r.ErrMsg)
 		}
 	}
 	if !refused {

@@ -88,7 +88,7 @@ type ack struct {
 }
 
 // sendUntilAcked retries a send with the same clientMsgID until it is acknowledged, as a client told
-// 1501/1502 does, and returns its seq.
+// 503/504 does, and returns its seq.
 func sendUntilAcked(t *testing.T, e *testenv.Env, tok, from, to, clientMsgID string) int64 {
 	t.Helper()
 	deadline := time.Now().Add(wait)
@@ -99,9 +99,9 @@ func sendUntilAcked(t *testing.T, e *testenv.Env, tok, from, to, clientMsgID str
 			var a ack
 			r.Decode(t, &a)
 			return a.Seq
-		case 1501, 1502:
+		case 503, 504:
 		default:
-			t.Fatalf("send %s: errCode %d %q (want 0, or 1501/1502 while the database is away)", clientMsgID, r.ErrCode, r.ErrMsg)
+			t.Fatalf("send %s: errCode %d %q (want 0, or 503/504 while the database is away)", clientMsgID, r.ErrCode, r.ErrMsg)
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("send %s: not acknowledged within %s (last errCode %d)", clientMsgID, wait, r.ErrCode)
@@ -110,7 +110,7 @@ func sendUntilAcked(t *testing.T, e *testenv.Env, tok, from, to, clientMsgID str
 	}
 }
 
-// sendUntilRefused sends new messages until one is refused with 1501 (the database is away) and returns its
+// sendUntilRefused sends new messages until one is refused with 503 (the database is away) and returns its
 // clientMsgID; those acknowledged meanwhile (a server process of the dying database may still commit) are
 // added to acked. Any other answer fails the test: never 500.
 func sendUntilRefused(t *testing.T, e *testenv.Env, tok, from, to, prefix string, acked map[string]int64) string {
@@ -120,17 +120,17 @@ func sendUntilRefused(t *testing.T, e *testenv.Env, tok, from, to, prefix string
 		id := fmt.Sprintf("%s%d", prefix, i)
 		r := send(e, tok, from, to, id)
 		switch r.ErrCode {
-		case 1501:
+		case 503:
 			return id
 		case 0:
 			var a ack
 			r.Decode(t, &a)
 			acked[id] = a.Seq
 		default:
-			t.Fatalf("send while the database is away: errCode %d %q, want 1501", r.ErrCode, r.ErrMsg)
+			t.Fatalf("send while the database is away: errCode %d %q, want 503", r.ErrCode, r.ErrMsg)
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("no send refused with 1501 within %s while the database is away", wait)
+			t.Fatalf("no send refused with 503 within %s while the database is away", wait)
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -84,7 +84,7 @@ func SendOutcomeUnknown() *Error {
 }
 
 // Of maps any error to what a client sees: an *Error as itself, a storage failure (unreachable, timed out,
-// disk full, shutting down) as 1501, anything else as 500. It reports whether the cause is internal (to log).
+// disk full, shutting down) as 503, anything else as 500. It reports whether the cause is internal (to log).
 func Of(err error) (e *Error, internal bool) {
 	if e := From(err); e != nil {
 		return e, false

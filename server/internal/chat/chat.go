@@ -64,7 +64,7 @@ type Options struct {
 	Workers int
 	// MaxBatch is the most messages one transaction stores. Default 256.
 	MaxBatch int
-	// WriteTimeout bounds each write transaction; a send whose COMMIT goes unanswered this long gets 1502.
+	// WriteTimeout bounds each write transaction; a send whose COMMIT goes unanswered this long gets 504.
 	// Default DefaultWriteTimeout (30 s).
 	WriteTimeout time.Duration
 }

@@ -57,7 +57,7 @@ type Config struct {
 	// DBMaxConns is the pgx pool size. Default 32.
 	DBMaxConns int
 	// DBWriteTimeout bounds each message-writing transaction; a send whose COMMIT is not answered in time gets
-	// errCode 1502 (retry with the same clientMsgID). Default 30s.
+	// errCode 504 (retry with the same clientMsgID). Default 30s.
 	DBWriteTimeout time.Duration
 	// MaxGroupMembers caps a group's members (errCode 1207). Default 2000.
 	MaxGroupMembers int
