@@ -43,6 +43,8 @@ const (
 	ErrCodeNotImplemented     ErrCode = 1009
 	ErrCodeOwnerCannotQuit    ErrCode = 1205
 	ErrCodeRecordNotFound     ErrCode = 1006
+	ErrCodeSendOutcomeUnknown ErrCode = 504
+	ErrCodeStorageUnavailable ErrCode = 503
 	ErrCodeSuccess            ErrCode = 0
 	ErrCodeTokenInvalid       ErrCode = 1002
 	ErrCodeTooManyRequests    ErrCode = 429
@@ -92,6 +94,10 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeOwnerCannotQuit:
 		return true
 	case ErrCodeRecordNotFound:
+		return true
+	case ErrCodeSendOutcomeUnknown:
+		return true
+	case ErrCodeStorageUnavailable:
 		return true
 	case ErrCodeSuccess:
 		return true
@@ -306,6 +312,8 @@ type AddBlackResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -370,6 +378,8 @@ type AddFriendResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -434,6 +444,8 @@ type AddFriendResponseResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -505,6 +517,8 @@ type CancelMuteGroupMemberResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -558,6 +572,8 @@ type CancelMuteGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -732,6 +748,8 @@ type CreateGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -790,6 +808,8 @@ type DeleteFriendResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -846,6 +866,8 @@ type DismissGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -891,6 +913,8 @@ type Empty = map[string]interface{}
 // | 0 | Success | |
 // | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 // | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 // | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 // | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 // | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -944,6 +968,8 @@ type ForbidUserResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1055,6 +1081,8 @@ type GetAllConversationsResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1115,6 +1143,8 @@ type GetBlackListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1182,6 +1212,8 @@ type GetConversationMsgResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1241,6 +1273,8 @@ type GetConversationsResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1305,6 +1339,8 @@ type GetFriendApplyListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1365,6 +1401,8 @@ type GetFriendListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1430,6 +1468,8 @@ type GetGroupApplicationListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1495,6 +1535,8 @@ type GetGroupMemberListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1549,6 +1591,8 @@ type GetGroupsInfoResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1609,6 +1653,8 @@ type GetJoinedGroupListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1674,6 +1720,8 @@ type GetOnlineUsersResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1737,6 +1785,8 @@ type GetSelfFriendApplyListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1789,6 +1839,8 @@ type GetServerConfigResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1843,6 +1895,8 @@ type GetUsersInfoResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1897,6 +1951,8 @@ type GetUsersOnlineStatusResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1960,6 +2016,8 @@ type GroupApplicationResponseResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2156,6 +2214,8 @@ type InviteUserToGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2221,6 +2281,8 @@ type JoinGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2280,6 +2342,8 @@ type KickGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2340,6 +2404,8 @@ type MarkMsgsAsReadResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2459,6 +2525,8 @@ type MuteGroupMemberResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2512,6 +2580,8 @@ type MuteGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2618,6 +2688,8 @@ type QuitGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2676,6 +2748,8 @@ type RemoveBlackResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2743,6 +2817,8 @@ type RevokeMsgResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2864,6 +2940,8 @@ type SendMsgResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2925,6 +3003,8 @@ type SetConversationsResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2986,6 +3066,8 @@ type SetFriendRemarkResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3041,6 +3123,8 @@ type SetGroupInfoResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3102,6 +3186,8 @@ type TransferGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3156,6 +3242,8 @@ type UnforbidUserResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3211,6 +3299,8 @@ type UpdateUserInfoResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3308,6 +3398,8 @@ type UserRegisterResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3374,6 +3466,8 @@ type UserTokenResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -21028,506 +21122,511 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37kxtJehj4r2RAjiBAVYMF9GOG3bFx6iVnZntnOKTYHI3PAx4rG5VA53YhC6xMdBO7w4i1T5b1Wtm6",
-	"0PlkWYqQLqSzz5a953D4dr2SvP/LxXB29JP+hYv8vsyqrBfeaPbM9obEaQBV+fjyy+/9+EGjH4/GsWBC",
-	"ycbhDxpjmtARUyyBT4/HLKGKx+Lkof4YMtlP+Fh/0ThsHBOV0D4jJw9J/zyWTJCzKVHnjPQjzoQ6gr8l",
-	"Sy5ZQqJ4KAlX5Iqrc8IuWTJV51wM8XEaRSSMmSRUhKQfjzmDZ7lQsX6gJz5lZ6dx/4IpMp7Icyaz11TC",
-	"h0OWyDZ5lk02ohdMklgwcnXOBAwlCT2TTKg2OVZkFEtFOt13Sf+cJrSvN9vuiYbX4Hpb54yGLGl4DUFH",
-	"rHHYiB0YeA3ZP2cjqoExoq8+YmKozhuHne67XkNNx/pxqRIuho3Xr1/bhwGSx2H47Yj2L56ylwDmRA+r",
-	"OIMfz/Qvn0iWIJj/UcIGjcPGr9zLjuaeGeqeeeq112CvKo7Ebs7zu3vu9hpebr1+d6+0YK8RXwmWLLeM",
-	"114jYS8nPGFh4/Cz3AheblvP0/nis++xvtLzZTCR4/Je9IEmbBxNCROXLIrHjMQDQs07ekd5IIZU0XnL",
-	"fm80VtOG13i1E4+4YvDpcEAjyTRAk+RBHLK5Y5jH8I2HkSov/TH8QSMSMkV5BOsWhCVJnBwRGl3RqSTj",
-	"hGmE9Eiv0WsgoqpzljCNqyIWTG8wf0L1y34kh+VF9Bpy0u8zKXsNEgtiPngk1tNccalvB1VExWTAX5Vn",
-	"Kx6thU46Yc2Jvp9wJsJKNN88xg6SeLQUwnoVSEbH44j3qVDtBu65Epy5J+/oM1Isoybd/f36xXf39yvW",
-	"ruK1Vz6RLCFUXrCwXTovBzTOXHMObal7iC/dXsQbfhHlOBaSVV7ILVyfcyrCiFXCYY27gqM+ZXKCpzxr",
-	"qd9xn93MPUsAiCFLSFPBxz7jWtCIByCJGAjoF1qLXsTCnhY8wxXup3359p7exHsKssyJGMQVMBGMMKGS",
-	"qYZG4EhWwR1JQLSKuFRtEvQTRhV7xkcs0LDggty9K1k/FqG8e5c0qSSPx0ycPCKXuy1P8y0ykmVsoGF4",
-	"Gk+SPhznIE5GVDUOG1yo3W62VS4UG4JwXAnZTOAzO5qFFk8mZxHvp0+/9hrZRsrQ+NScN/K8K+qAgIUe",
-	"+UTwV+629f7cTRzsLbwJlFIWwiRUDWJHZl7stbycvcA7rytQ5wEVfRY9mij2QRJPxo/Y6IwllWR+qH+v",
-	"1OAMRT6YIXkd7HmNERepIFZBnSfrqAx2cekwzxff6+LksF81wC1JvIkksXDWbwGjazB0ocWujJK3yHgj",
-	"kTEWAz48ZUrpIUp4iCaiqvOW+ModSQYRHRL9IGlyJTUK8CQWIyYUuaQJp2cRgOjk0el7T3/jvacvyK8C",
-	"n4M3uCCT8ZglpE8l88gOoZK8aC0MyUsaTSrWd6IkgZ+OiGT9hClJRkaL9BbkRi4gAQh2shIQ9Qghk3wo",
-	"9NMqmTAE6yVLJMUFlQ2LmhXckeSSsyuNa7FgpO+8gpA0IEazoWQvSULFkLUqRBulaP+chVYqWQh2Z5NE",
-	"PJwkNUs8RUGjKGYsISu5+6miZIHkYhixF72J7+/2KfzHfjrDTwFpyjhRLGx5JAAqZX43FMs+FSckELHi",
-	"A6OkmKeQ35qHFsYpd93P4IXZ1OWUSWkfXU66gl0cKztJHjw+ERrukUc65NdGzCNd8ms0ijyyC/8FnIDv",
-	"9wgVIp6IPoMr1z/XSBKucXC1vEdfe/jRI4M4IXo0srswXM+pfMpoeIrsrjxyRJMhkwoQXZ1ziYLwiCYX",
-	"LNRkIWE0XFTqzd/HmgVx+UgOHzKpkklfOYd2FscRo6JR+9oTLmDsJd5I+CVV7ME5XWKiiComleEUszBQ",
-	"b0OzUvcdu69qZQO0iZFcQ4lIJzplIpw5iTUiCHalj3fEpKRDRpp+BQttHeXIoCQ0YQRVIPv+gCdSeWQM",
-	"Z6AJp9S8UsXjjeLGiL6qRVR3hXekXZdkL9cA54iL2vlgx6VrMV3qQlRNWUaSFUdaXt3T/LV/+UgOH49V",
-	"FekzBiggckDYp5oMhjEo9+ZHTRHtc1dcnccTZZ7lYrgG+ZsIDdgH8URULO0RYi8gNYhlcByS0IFiCclI",
-	"nEdcfoQcPGGXsaZlIzsGe9WPJqHW7vt6NhaSyVhLd/fv328Tfa+4GBKa3hhNCo1n0BUV9GrNi1xt9BJk",
-	"am8ZKceMJRkbkKQDW9xbXMCqkkTTTb0fJ6dM1Vw/YHBwAsE9FxL3JFMvcuQjIE20DN2RxB3+KXuJjlot",
-	"ZV0lFCTQAWdRKDWnGUeUi56IrU6Av7QOjYtVixtiEkXkW2QiDLv1rHZAvqXFNn18L5F6ZT7iO8b/q9m1",
-	"ImcgQqNbdrY0t4Y/SS9Ty9/2mMtHM4x39Jc78oKPd+yOd8axRpakXlgs3a0RF3w0GTUO/dpZXfxbcNp5",
-	"MmRmcT+YZXE/mGvh2YjQdxMOqiBTls+JvsJz2tvWma1tuigdTklQq1msK08tuFhXmNvoqHmBb3NDL8K1",
-	"t3OueY5dj1jdbS1gGSvs4wQNR0VVvkBQllfmn9AhFzU682PByFhz6nhAaJ5JaxnW8VTckSQYpyMFrSN4",
-	"DxlGZ+eMSha2yTFwm0PgICgDmsF7ouP7bXKMn8dUKniGiZAM+SWEGRFgtzitZjro1aMRUbGiURXX0WN9",
-	"PBmdaYgXN2aWhPOJiTUt1+NAx4f/OZjQKZ38a68hz+Orujmf6Lkk/z7zCLWU1PfnTjt7ygI2OHvOLWZB",
-	"tABvDtg2HxpLZpURdwFP0Qfpg9WmWf1LpfEuW0GlFZmGIy7wQsgKK5ngitOIwFOSNJM4YuTAB/uSltfk",
-	"4qFaI/rqBN/owLGbldIkodNGyhOWg4TXGIETY+764yTkgiZTgs/bnXS3spOlQ8gsJapyu8NgR45Yibf2",
-	"W2n4H0va5LGIpvpGwzGB4geWUyoy/aO9Dt4sYdDPXlvNmF+8Mbcm/E2Y8B+yiCk2IyxtAD8tG3656WDJ",
-	"3Crm72NxtAyd926dTDcSQ7kccSnrGRUeITqtKxSHSMaGNGrCiGTeiFQhG9BJpAhs23UcWdl6ExrJppyp",
-	"eTgsgeHOe7cYfhMxHOFbeZyBPp/AgCKNtSdKryFhapIIiLU952J4SIIfvA6cRYPKIBkLie/7d9D2+yJh",
-	"Qy4VSxBRWkc9YQUIA2rZJs1noBAgCsk7JHAgeIiXJSCCvQIwoHIwYAkTfUYuGBtLEvQAr3qNQ6KXBPYw",
-	"OuY7/ThkQybuSBJP1Hii2i3QJcoAyXCqAiQGpoH1DdiVtokP6krH9zs7Hd/fB43IAYDSqiQmXsBxospE",
-	"w5CFaNGT8ERPoJYi23qo+yA19eMRI4MkHhEqps5BUJtVARkaIlaEj8YROtOmTLXJXrdigJ7IRmhKxkiv",
-	"8ZQqRiI+4kpjHsdoLmfzhJ7Fl6wFG+TSmLLHWiIK9dPBqx2WJABgGbR7oic+J/oD+RwFvs/JiFHBxZB8",
-	"3hOf7+zspP+vn/TJ5+TUIM3n8ASs+3PyLI4fUTF9yl5OmFT6R0qSdKVa6NTLPIsnItQINBF0os6ZULwP",
-	"C0vse1foguufs/AIDvBhpCAcL0iYSqbHA8WSR/Jb6HkVxul6SOBHYx4XZMSjiJsYNlzkvq9XfqI1fUGj",
-	"9zT6ks/dxJoB5ZGeEgeKqNISM5IXPHwD6CwPh0wgkhVwJEttwek0YpHPyXEylHauEY20RslCchaHUw0Q",
-	"ihZfmBoCCXgIgxwRpABwHtLo5fpBO3QX4H3BxImAt/ToXEouhl42DVjNwWTMXo01kfHgItM+C0nzgvcv",
-	"WNgiSo/i2dMBlw+X+sUzHoZMpDPuks/Jx/ETlsA8sdDH21caSQZ6I46OkPpIzhi4FbQ24ZGrJBZDEySB",
-	"oZMgtN1DZcPOskc+J1pw+zhW7wOiaCTSQAgJGmUyfEbSxDKY7JPPCTCuipcNr8xuHnulmbp99YB8Tp6y",
-	"fpyEuXeNP8Rzw5I1pHIGF5zA4IZB4rp53iGfk4cTHIsZ7MPsLRoljIZTfF6Sptlttk0v3YOicGL2DSd4",
-	"s5VO9K6B4/vZOVaf7xERMeIABLxKOdGgFopHZCLwqRfwkh35PuCBOrGUSx9A/gaYyFm4KmPWJ2cThf7E",
-	"eurHgQCaOTp4cXB7KGynlKbTAdTXp1T6QWPot6NYo/W3p08Ys9d7zNBh5kLK0XvT9zXuHWcHjcHvdneo",
-	"U9yDM8ihg6ZW9iiokFcOSnYAJZ0hnxhPm8atsfW6OWMByQe4gd5tswEsUuCoXQDPx7Fywi9TKHQBPKj3",
-	"oigHO7A/ahDhG48m2ckZOHBJRhNlcZlLRDiDDPqX99D/no62Z6dyB7s6jyMTvJGOeERiEU3xwgNTMoYg",
-	"zevkmNGLdEgNsMf6sQfgu/r1CVcWveDl0UQqohIq5MAQXpwJrZZ2lIMMf04ErNCBwTt21R9ptvQUGY2F",
-	"BPjYyFU8iUK4Z4SaCeJLM1/qYUuVgxFXHhJzuCjwJFcGfHJnzJId+AGerKDsyB5xebtwuI/k0Cz/qfHk",
-	"wvK1YCgmo8bhZ763173v7fu+p9mM/qer/9nV/+zpf/b1Pwf6n3f0P+/qf+57+mrpf7r6n139z57+Z9/T",
-	"SKX/6ep/dvU/e/of+OFA//OOp5f2vNKorte040gfUsuyDa+xAe6PzF/jUT3r1zLh5pk4qGbrsmvwkGyD",
-	"K2voboz5wlHN5rHOI9WcFB7YFLs0J7pJxmiGXJn9mffX53ENr4H/twBnMk8txXrgIJbnLbllLckPzFsr",
-	"EX4L1/nE3VneWyPSeg3PU5J3SRP4XZM7oxA1vEZBC2p4jZzK0fAaqUoAT2cyfMNruAJ2w2u4knDDa+SE",
-	"24bXyEusDa+Ripbm3fcdepGX2fQycgIWPpF9yAlS+umSYJT/0og2OIwjmdhlp9JIw2s4Eoj92X4o8P5s",
-	"mYaP2+dd3q1HLDLMxvPXXgO3rwFRbay20KkOi+2QprF2aG1Ykk7LkA2pucZQ3y8ujkxsFkRsI4ORKtYi",
-	"IGB7X6VXrtqfONNpmTAqK4O6V8/+XCu/aEZWkQvqxa2Ng/StW1vjTbQ1IjlYIacSWRZZJ6uyJ4LMjxOQ",
-	"Pk0SbmUr+P6OJAFiZOCRQPD+habG+u8B7bNPnn4UwB0M2KugMvbNTdIs3nw+GkM2gEe65Ax9ov0+G2tm",
-	"6PDUdVIWFsnPxH3Kcz4GVj+iIXtb6ZnZUSxEO4xbffkA9mtLA9W3YUSTi2pSBePd0bcagqsIjTiVGIOa",
-	"nssaAaipB1WLCFVJO+b+lOS3IMuAD/RVD2wSfFAmoLNQbP2o/KVwJx69j1dyqXc+Nld6qZc+mRFJ7JRX",
-	"WDiTxCnBsMQbWXmFYry5Ec090klJikd2OiRhg4lcK5kGZ5553kfEJ1fnPGJ2GWsgAE63/KV7uQw0Vbws",
-	"4qh4abRxq1pUSS1YocLTCo5Rs+Qad/8Dpo6jyA30k9UxXbn4cv3FQvFFuXTA1+WoIojKK+/0O/EVGVEx",
-	"LSTFpDrzOdWihlaaaBRhCOHKqDojUFI27AoXC4yrAGalqL9ChInXGOcCMBcFuhO2OStK5fliqLGMND0s",
-	"v76aWF2HordC9SaE6g+YglIlH3Gpqm8+WIMWv/JZ4ZNZ931mHsWc6FWzoKXvZrrPyku5+P0ykpJ7tTaj",
-	"yuYu+bzDWvIupu+tfAnzaHJ7+zZ0+1zCZhNaS8jJ5XsirDjtZMJcUNCEERGTOApZkqbbHWHYS/qcwQ+p",
-	"4vFYa5CKBJCGB+nkVIEdcr/TJR/yb/fE2SQcMqUPJM3ea1J5QeiQcoGRJ2AxjUInx/WONJVCH8nhyUNC",
-	"JZGKJupB9l2r7UbPOCFrdpbyXj920mAXjm92MoTzpKhwWOm0ngH1wkSlcHyVpOUas7kqkzft+GA2B7kq",
-	"O8zOTsfzfb/VJscGMWgkY8AOqbHBYIKLAR6eewCQChC7DnsiQ4vUuJ9HCyu8hnj4s7Mo5qZQFDCqvOun",
-	"EGOWbRVvhTqnxn8QC3aUBp7DcNnCMbe5tqZsIZOtqkjszPQbe1KLkYQlKX3h7ZXpfRVhuqX6W6D616hx",
-	"zVR2VqJ5cgGKJ2ckifo+OXkoCZbCiaIcZd8SlcylusDT9uMG0l7mJAMUAbMIeqxx/+VGbv+tvrXRu4/2",
-	"1uPxOJq6Wlf5eC/YlAQ566wMwEFPSZ+OuaIRed8j7BXtK823HccFkRCNxiuk/fx4C9OVvJF4W6pdYXFL",
-	"q3gF0FbSJtcmWkFmThVVTOpDv2BsTJpzjaQtK0Vo8fnM1ELQpCyVHnbBNcXRSJVCe4b848Bsp1L6yUjY",
-	"bvkkrlOT9WbYKCuq6Mr2Orpv6XSXoouFt1emjFXX95Y2bpQ21hujjBPSOoGXIF1bNUm5y6olWsUdfp3N",
-	"UO4uVriFG7iAt3dv03cPQpmcIKr6Wzg0CY3LiRAfOG9t7SbiIF5hiQsLEFUw2EiF/bp0eCOy6feo4mc8",
-	"4mp6hEg15JfY5AYiEc+YGx3fnIiISVkImLfZ8q22k/5ZIePALkHGibhUVfILdPIxcYzOHPGVkPCcngUi",
-	"XqVjJPF8368UdbZSnHpexYJbOW8WqyhXBJlD8atvxlK0v2qIlblALbW65Qeb5AcYHVvPCkztkeWYAA76",
-	"/iSKtiqVWV5g17gcF8h2Xs0AeKQqk/bT0DwREj4UMSQFUAg0TPXz2eV89mfv0tt63f8LNr2KkwqH04ea",
-	"VNpyM1fnsWQ2SSNOCBc7yDBs9CPpx0JRLiThKjO150jm0jXRNkn0sg4FC5I/FyWWp3zZ2+sRvcKVvKV3",
-	"m6R3oMPNKWu1JLWrpnF1hYuWJVOw4Fm9FPKrvRZRbIZJvfoKyvlnssqNgxfXu2wZPtzesw3ds+/GXLDQ",
-	"JM7MVDE3ctG2oVgucUkLu91Mu7YNM8JcJ7P5vLC0paVuZuHtla9nFRrd3tEN3dHHIuKCaZyo904L1k99",
-	"02WjBnGeANBFEYlhVCwdvkZs+TiiSr+6yMxjlhD7vEfiJISKCGfT9MuTh0fp3zLNV6ZiijX42UCReLJ4",
-	"xNETM9QDBz6LBz4/dgBEmlSRiFGpbJsUM2BrY7HPaC+WVZeXy7SkK0TyOAvLgRHF/6UKTuImTxVVEzlX",
-	"LrJk18U3FwPsFhamxw5mb94Av4RVZaH1LUVYnTdXJqrFe39dBLWCct04mnjKokGN777KSXVDXeyDNV3s",
-	"FVC4dbO/DTe72553dUde5XEuRXYqRliZ/NRdsVu5bmM0LLlkCTa/qyZetvnaMhGHTie9efw8HX4JgpMt",
-	"+WlVr6CPY9OppN1Ybcwl0T17dQ08LxzDLZ/NcBSkj3oz3MT+vDCGukngM5EzG3re0ipZ3iSr2L5m9fXF",
-	"DWh2zvkLXgrL0/dWRvH8Kd4S8E1eDleDqqHi8Jvmn0th41KqmTPHwsS8tPyv1UXKL3z5C+W+v97FKmHA",
-	"7QXbyAUrBBXoQ46FZJux2s6T4rfv2C3Wg5i16O+4z6bvhpVnBTuBYgR3oNAcsw3oiByzKJKYcXXBppg6",
-	"Rsndu+Hdu0eEQzVFW6NKkiAtcRG0MsVu6cpStX7enKE7B4zlsGGJq18zxm2JqRt7/2v6D+JRtsmJIAGW",
-	"P7yHRW1ewIcgKxoaGIQLSNN29Tpyy3yO6AV0bzU5uQCPltcT+N7Hpm6U20hTf+ZCJXE46dvPtq6UB0Wl",
-	"bKPoZ9MxC0ize0R8fRJQhFLfrC5MIBgLf4MluXGjOL7AkAK9cVOmSpOlqQnTAX08AHN4wmh4ZJKIJd5d",
-	"psjZ1NldZXWr4mhV9qC0Th02B2AhVMM0IJNsRIXifVko0LWlolfrVySC0ZeuHLV2P8XFKhNlVWy2PdWG",
-	"myLOmuXjypb9q2bwzpqpukJjlzSv4uQCyUTLs26TKfYLd8uxIuat47ZxacF1HGOeRtyE24tBaGm34mUs",
-	"4jUjFmljRb2sQ/K9mEMrCv2w1MJbEl/SyEtj4ri45IqRkCesr6LpEelk70BAoP7dlDM6m5ZbuOlxe8KO",
-	"e0S6h4SKqWYVehSZDjwvhb67EgQcjlMn42Ud93OB3xvCM3cFn4zD+UUJ3QVBWcKIQs9wZUoTrkXDc6up",
-	"Kcr16Xmczlla0cIy0CoVA1H9rqrqJvR2I490bQMlFnpk15RPbjqVkVvrVM2qF54W7mKNUpRkCkWoF1wL",
-	"IG2ymhx0mPqH0sZATqPqVCHRZMdKTAuIQ16VLOR0xO6JOS2xnVbcNR23SbHh9sIiVOnoNtd09uZ0dt6G",
-	"tHINqvYWZJJtMv5KJr9F/Kritm+ht/JslrcOPBdtj1dtKa3IkqjQSE09eWi7PKxukkfH40eaLCUfsUtW",
-	"EXEked+hUGCt4WK4jmS2TC3WJctpOnd2oedRGluWsWpJq74YM/ZcO3Na0zaxbhZI9Rie1TVyILBdyWjS",
-	"P/fIHvn1p9DYbA3Y6qVtS2N1eyjUDW/aLVyd8/6525My67DgkzjB1tzfwtrZ+ut1ZDCnfmpZmiilnHhk",
-	"QAGDyRntX9gmfxOJhknz0OJi2Wr1n5M4Yul1mxkYkj6YCwhZtZarm19bphYiV8BZxaBRpM0qmmfTVCDT",
-	"PxijFnapEI7eAiqKaecBSkqrTHSWIAGrdci+rYQ8Z7olMXbzhHI2CSTNjpuvrImqRimr3YKqLNglSwqK",
-	"9jp8aclizwl7uS1KO5GZiDUzlnhyFvF+Fr1Qdem/MxOvM7+MvvA0RwIOU1R3EL2ddfXqeDud54tBu9SA",
-	"5niYMAY9YfSg0P7kBNBBb+ZZXN8QedtSuUHK2t76bl0yW5PMIzLGtrWal1gJGcYhrvxokuYNSzRVcKD2",
-	"5VQSOaJRdGTtQ6MYe39J/QqNYBq5btf+OaXMNt6/pdbLVgBylaOlAhsW96nx4su3zrSb6Ez7bsxF/U3f",
-	"sKvjGjT6EpNcverHaerxBkORtU2dPvwQvgndullC3ZEkvhIm1QJre8zTUaDPXtcR2yrZ8BHJ9ZSak5a+",
-	"N79D1MtHWG11TscLEySweQ//HDRcnMR8z750S1puImn5kPcv3p4QgW0x15YhPoRh8iJETljQ83zDRYU8",
-	"KOcc9eLX98K+dHt9b+L1fUSTi0dyKI/lU0bDt1szXbKXcqYkUlPTqqT7zeaNSwSmbqQEJw1Z0p5fhxx2",
-	"783qpVg8q8Uv4Sj35u1NvJE3Mes4UXQumKhMW7w/TnKcCkoaPX3v9Bk55/rJqQn8kIQr7DYqyafs7DTu",
-	"XzBFur7fIeOJPGcSeidOCVftngj6sVBMKGjESMndu7iVu3fJeRyBRUhzS4ZtYu9I8t3Txx8TxV4p0gx6",
-	"jR/0er2GGUH/eaj/Oef639e9RtDynJLImWTN1VFPDAq7kSYSVU+XTRIPSPCDXgNxotc41CcPvb6f8bGz",
-	"GGz83Wu8DkhTMkaonIo+HfN79o/2lI6iaq+uwktcCtQvkakciahBLKoUtKC1tqWFsLE/q4cCeOzhgTuS",
-	"nDy02eAWJ5ojGrJ8+F/WZgTfI0N6yeB+tBa+IOZMq5dTgQ3LDlzTYdfvwGge6fhdMuZ9NUmYR9rtdqqf",
-	"mfchoku2jkin63d2ul3fzyPTdoMSPTfm0gC5mWszrfjIhJZyBX063UNrXU+bxVoZ/FnaSLspGbSW1sdB",
-	"uvd2F0cQDhxl8T6eIzl8P4lHVWfumx7c0J3bNIzvwrdyKhUb1dG/Nc44HgwiLtiTiTxfxAr8uPA4+KXS",
-	"whs0DDnyric5ylJurVNZdzTdHY5Imoaae1pzkVwq4HjOiuFCtI4IJdAYXAwhqh/amUBEi0omrJyHCayp",
-	"f1mHD9B5Hjr75XCic2+vdQR9To2TL0ex047sWH5isZgpJsK6RejfWILzlWeyrsClplr8HpvY6dWvJq5+",
-	"2f6U+NbSPSrxtSdpBZVZAL0j0/IqpJm90joiPoAad74DZGpTVFRWpQk/y2ggrqkPejVXMtdmkjSHdLwz",
-	"SBjzsB9QJ10qFkHZgaBewwrWOjG98ZTxLgj49HbMIxunzqMzogU7cEzg+ewSlG93yYDyiIUe2SMhi5ha",
-	"w/1Z5bJ6NFHMCXB5KyYcCEs4xa7V1f1Ho1jDBAwv8JQTJTMBCFQz0sxa2r2/d//gne79/Xmq4Vo12zNT",
-	"Slr0Ibe354scwBI6Xf7VW6XuRip19pDewtVawjDvLHMFBLxFvZuIeo/Lsm0xXp4qDQsjUoJRoGACP4+v",
-	"qrKjmexvziL9VvOv+OPTb9NwyNLslcW0GP74VMP1NJ5UJdBtGBKSDwWtCzzdOEQUVxHb8p6qRJGqan3z",
-	"Sh2uWbRwPqd35OpSQbnsp3xJvMXCiudJ7MaakMnrmd1DKirUPfvLCx6+UPELCKYcxq1c1FDX2/X2vH3v",
-	"wHvHe9e773V8r9PxOt1VY4lOHp82vMaxCJOYhw2v8SkXYXwlG17j8ek/1p/ZWcNrPOKC418fcTF5lb3x",
-	"hOqXTvA/x+GI6/v1HZqMYjGFkb8dKwhQssDJ1cCoqNAIuqBwjJvZOWAkthbEyvRLP1WvKRnLTWZiywZd",
-	"wirybdq/0By3slcwOuA1S40TxUJyxrT2ztFYd5a+SZo5s+2ea5WZQ6BWRvFFUDcfC1dtRoBnyJgmKjsJ",
-	"resl8YBHbK041WVD1cWyOvWy4b8V9d6qGPKvT7h6e57yyQZiZZ5lYeYRo5dcDI+y9Ku0q0DWpKa9lBDq",
-	"wGdxIfSlfelWCL2JQuhTNoovGfSrr8T6M/3LsvW2N90J1l3E3E0sjppJ9totct5M5CwWA62UMWzxZWpa",
-	"dEGhZ6jB0dk5o5KFbXKMD0GyDfhJRQg9wyCuHumifhe8sViyg0YEqr2WMUOP9PFEE9kKEyFOiLOJibX7",
-	"1KfcVzdsP4+v6mZ4okeW/PvMI9QNvGiv2Sa+XI7ZbjK3nupjuowv2Fvv6G8s2UsGm2wgfkTvfsEAktnx",
-	"Iw4gl6Fi5qVbGnYjaZib4FadlHpHkiSOwMNiUswOISASmKBHDvw0SNkvVsFwtUnf9w58r+uvqjw+1tM5",
-	"ih+arUHfO2UidMJfChc8HxVRcS/nePcWcQwt5qmS7GW1n6rWKbWwiz+vZa3ipyqX980ezseWODCrQilz",
-	"Gk/r4DGIqMIAnrM4nOqrJhkLie/7jmOGjrlUyaSv2tlwLTKOJpIEzlqCCu18VhRMes/xKfRVnjxsk1N0",
-	"naEHFxqeZcMQOqRckCZ8j67QVhojpV8Y8EQqkkDmlubRPQERVxAaf441Zq7a5Flt2bCCDuSUY8mXFYCw",
-	"o/nFjkoatxOFUx1kgDhTi7o2UodAw3oI1sHjJs0w7st7IetzCY7eUfgrg/0dM9+OeU222uQZhHp1/E7r",
-	"ECKxbLAXhGK12+1e4zVmqFpcuCN7Qj8IYVnuUwaQGNIWmGvfdsPPoEATLtCNLXIkkgNv9909cjZVTELA",
-	"TU/A2UZ8xFU+3K3j+7ue6Y+33/G6vr+jXyODRL8A7VxtFNwR9vLgCshjx0SJla7HzMglvbULLkKoqmJj",
-	"lKi15o3oFC9Ok4opsgVySaMJMzPq/1RGPnX8XXIZ8z7zeqLj75FLHrJYf71PBjyCBw7Ir9kX3yEjlgxZ",
-	"qInSFU1C/d27epvw130SxTZwsNPxSX8iVTzSf+8SNR1zMdSTdPbIy0ms9NCddwgNL6nos9CurfMuhJSG",
-	"8ZUeZM/3yePjvOsgFz2y12qTj91fIWqrJ5pp1FYL5Gk3dAqhnzKfjtfxu17H3/U6/p7X8fe9jn/gdfx3",
-	"vI7/rtfx73sdsG7uep3OntfpvON1Ou96emkL8KvNuxsWCrvyTNSFE3oFGsLuGk0ZualH+1hE0wrpfiLP",
-	"tfxhesiE7JL3gZBF06OU2DllQFN1ZRxNLf+TxK+wQ2IBD8fnVJ78YQxlCOACzHI7VY++fqhWFva0ngUM",
-	"00k1pLSsXT7EDsBtr93IRTmtKP7bUKiKxtMz+063Z4tGaWtUvfiqxtduz9RcxUzJFIbv6oEXFq0KEVH5",
-	"xZzgNHZDaSq6fk0e5cJcwSNplmNDmtCkTIxZeK1aaJVxWNtYbFr/YvWbXhX5taihf/XwpZKQCfidiSh5",
-	"/pifZ6awubhGKvGV1fRRV9W41UA3oYGe5jGpFNPGxTCCYnPqiOya8FH9iTS7HskCucREspD0GlcJV4Y/",
-	"9hoekLS0jbNMa6T0cRtx66gn9vKSh6uZ5YUI9Ieuqr+ewkYenFON5J/qVYLfwXzxlNHQ/eyKO/AV6rnq",
-	"gbM6OdegtUDDl/RZU+ovtTnNSYc0iVQeEbG+Y4yqraYyeo2J4C8nzPwMik1N2X8vD4JqnCsCchnykX/3",
-	"1q51M6mKsk3YtKZRU/VfP3AN3iO9fr2KahQT7Irg70d4BP2I0UQSrlbm7jPdVbltp0tbCIhL3RL31dtL",
-	"ckMvSVqLa0ZQQa4O7EKFvSwvqeuMbn6fv6alEC597xbbbiK2PUuokAOWvL0YFsGuHq9CveMofLx2zEAW",
-	"3l8YrrSuBYC3+L1Q7ou3F+MmXoxPxCBOzjiw5BlNtFbEuxkO3fzEi+PUxHnvFqVuJEpBxX0bY1mPVAtY",
-	"QnNFC0uIVddhsbiAJZAr9+Ytet1I9KppoXCMqb8nDw9JZ+dgD8ouHO/8E0J3vk/8nfukTX6N/CrZCTzj",
-	"MqUkYkqxhMQJCfmQqyNTKzR4EXimNrFkY5pgh+lzRk4eyp7gggRoF3qBVRwoFm4wn87wU1DlnQx3Ozt6",
-	"jTs8lDtUhDs4zk7/nCr9XavkZC3LFWOq16z3+798drzzT+jO9/2d+8+zP9u/9qs7z3/gewe7r/9RVZPW",
-	"vIugHohYgwKfbmkQBRqHggq5x1lRc96SWv9T/aJqipMXgq/Jicg6ZEG0QoBMBhoxGMu0288BG1GxV27n",
-	"qSCrjxCQ5khCU6t8ifOANCXvO0Y+W9Mca1ObSBN0onQhIh5M6S2cbhjFZzR6yvqXj+Tw8VgFPdH0bS1P",
-	"j3RIiP6k9Juu/RM628UThXbBKRdDdC8u2iCrUKV9C/UjnrIhlyoxzlA+YpvokVLlwnw/YYywV4oJCVOB",
-	"Fz8eKCbAr97KeXYw5iHrHCSzThrb6DBznb2vCri0xrHWV0HfaB+tJeMG10pMKLWbnUVCNDfsM9K0QSqE",
-	"DjQDSFu63JE2Dgrz3FFCaFVlEWqea71Ss5J8mFDJFOr3QbpPlo9zRILPngekaepTT6KohRzaOIsXNmhX",
-	"Jhy9LlcDq0/dNx71JlUkYlQqCA7KVtryNMnLVrUi8m0gMyXdhFd9Aoulr6HGoYlYjcojWT+pazyU5ljJ",
-	"c5qwkOCzbgnSNUN1oXn4KpXkFm1dvnpvYwMXu8a665jBdgnB23nvVuy+qWL3s/iCiepIV/ZqzBOQGGrL",
-	"YXzEBwxqSpncRKVHy5XGCNmATiJFDvy9d33fI++QkE5la8FIDRivGuG+++mzI1u3DcoLnTMSwPMBOYci",
-	"h9B+JTieqPM44d83le2/zWjCkqA1H4Q4t1cBhpmwrCQ/45XDIt4y2VrZTJQjLEDnHRjMAeByNAZeWo3A",
-	"5C/ALVFZn6ggzk4SrqanGlgmrQ4uXfbX+/bmf/fTZ9VhZnQENxw6f1feYIK6OVzSVD/Pgn0NCYBrDqcG",
-	"4Xu4jHTR50qN51MZrPUU3KMTdX5PI9wLQ2XsdLvOdORTLiQG7ubXHeD5nsXq3Ch/WCKK65nw7YbXQEk+",
-	"JT2WdY/5h0zzbig1X5fjjCU3aTQwuMYxM38Hw7+4GKZNZk1gXYSaKVBOWwwTnzh+ckIudzEyOotdHlLF",
-	"rui0J5rBvZEcvjCfA1SQscVFLvRFnTOJwYCSqIQPhyyBvePaz1ioOUVQXRQzaPdEzxSyl4dOSD/FjSZs",
-	"wBIQ/WEPEJXNXtHROGISF2RPB0sgMhFCizdIfMMWvNnO2KW+3j3BaP8c1muXK/WJwpVU52xKQi7pUKuw",
-	"+nVrB9K3NWH9OAkhDE8znuDVjp59px+LQcT7SgZ6GKqIYByirCEZryeaien5Ts7ikGPvSwSXPI+vRGo4",
-	"iAXzyDjNC/RsHYAs5eP4yYmHZB8DksByker0LcJlTxRUJEj6S/UkANmIJhcs1Mu3zx5C2b6A4GmaWnew",
-	"BKSFHjFUdwrpBngAcHS/8ivkPUOpe+I9QA6ALJckePL49FlgG/7D0UHqBhSHhZ40kty9+51nz56Qru/f",
-	"vQtPYvi+IUG9xiHhSDmRFOkvkGqZ7x5GKv+d5gf6mx+02+3XrwOINEWcPZtILpiUJJ6ofjxiR6Y5c0KF",
-	"HMeJ6okB5dEkYZI0JyKJJ4rquzOm6twzOSf60oDpgn/fhP179raF8ZVoaUZlAuxhW6jzMNnuiR0SmE0F",
-	"xDftFgyhNnYu2KDJRGCCBA5VD45IFroP7ZM45oHEAxK8Z4d1h+kJQqRmPg7l94igI5utAp1G9WGePCRU",
-	"EZTemkGvoWJk9cB079+/T8IYU1IIe8Wl6jWCVrqdh5Gp3Ou0MEVGeKTFNVSQ+zTRGg+Bxov6CeCOWLcV",
-	"BtJHZvedod4dSQIk/o/HSPkfwnPIgiDpI/gBVNwFDCUBqBFBC3Oi7CgSa+6jZcnGmrc1dN6DVWhZg6c1",
-	"iUVsVtMmDyB3Am7oJAoJjWRsQgKdypdm6RnPdZrMEs3AJeEKwaVprKZJWQdnS0RwDE0wwawA/AMYv2et",
-	"2mISRUGbnPZpRNPmsZAkqQUlBAimBqPEobeXCh3fZ0mM6R76CPrRJGShWxj5cheDiDX0R6QZOJLHIQHJ",
-	"IyCKaWIV0zHf0dg3ZILIuGXvv2aATCjDDnrC5aGJ0QwNdpa5q6IXJgMDxdsAJcogrUuiL14ziGGxne5u",
-	"gKgfgUFVEzugPZBmZHSQVpsgHTLXRVMjbCKmZnN6D3uxGCUDmXVPoLJxaASR712pohiyi0b2WeJLxVt+",
-	"66ggKtimwVa7ueJCE45ji20eGdFIS9b6/AZxAp2GUWuBi6yxgUK2jH4f+/YZTQ3SyNH5GjJhbN9DpiQx",
-	"NIl0fL8L5wl5ktaVgEil2RsfTvQ0qZ4X8BE8GbSOkGcCcUDIwmkqmmDi+RDbYvPErEU/kscRs9+IXzDb",
-	"65xFkrXJY33MwOIkJDHBUQb3RlTQIUvu3Q1gj30FV54KPG895CGhWrLewRh5SMPqCcAkiKvNPWt68IQa",
-	"JBDxRlL6ESekGej1fpL6KZyYOP0xdWC02+0WQrTj+7v2ZvwGjXhobgXipHGAaCS+xB81ox5SLcVhBloY",
-	"9yeAzmdsEOsrTbChX0KSiZCHGRIAR/XIVRJrkj4dM+lZVOmJwAr0gaEXnikIcPLQkCErBFgj0iHpBJ7m",
-	"jTvxYCehIk31R/40ERdCyypMTEaWnAyZ6gkHgzolBtMmH7IpYtGIqv65aXk0ZlHEQqIlrqN05Av7pMn/",
-	"IM2MSGkelNKbk1BTmwFnifTAjQHhxE7hWE1v3WBbjcmHi/n+UklZXcXZLZBQMMkzfcnNOyYyx7zpYQYn",
-	"ybcrN48imtg5AFutaVvvPF/1FrgFH5liD+CguXt3xKOIG2vL3bv63gMrCjBaElzermcMiC3UACn91Lx7",
-	"1xmHArPgIuMGrTT/KpxYHhq4FUU13p9NEvHQ/Kw/l4wnQOjgL2R/H+fqKeuNIXIhQmTzY25ep+u/SzDg",
-	"1COdXX/XkKzOvv5xv7NvM9m6Hb9jagV4eiNQij1hNESn3FiZ3ST0kkX1HQkwUTMTRGiaIZpiBFUkcHJM",
-	"ApAhCtmHWnjqNczZOgltRgI2edwwljn9+ciSE/8NisGqNZ03km0ur87a6PQwR2nmQm6d2cq0YlaP0wC7",
-	"dDI9s9vgsE3e03qUK7A52qqhMnolpT4LVuuC8a/O46xVopZBUrXCqHk9YSqmGB+hUaWsFoiCAxJ2fcmZ",
-	"pnk8zTg+i+L+RS5bHAR+o5hesuSMKj4izStNjHoifQqzqKygYek2qmRmknQpHHZulC6tkkILp7h1ZEQQ",
-	"KxymSz6nlyC7GGhdspQvhVZzhtGOjKycvmh3ioI+npmWyPDAdvALGU2G5gTNGVmuY8axInlPBK92MIkv",
-	"OEyR5uShuQ/IrzHp3Kb7kWbK+YGOQZs6/fHIhBkY1UbE5nWqCI2g98UzjMNApqklOcM/9/YP7J/vvHvf",
-	"/nn//v3UxWaFSBa2LA0278Pf7qNI6cJWT4BIpQWi8zgKAdlAkImTERV9RuQE2nDSsQTtKGHyXK8uRT6A",
-	"uwat7IlTxkiqZRhtq4j9Dr7DWxrP+1RYzUNftFc7LElAgJZBW/PL+6T5caxO9JFojs/ClhZzekJrpyhK",
-	"gdaXTgFinNE3gYqkqhm3Y+hppwyvCpcmUmEMMLGuzMTmKMFGn1JlVFmpZc200sDUpLWfx1dkkHoWMaEc",
-	"bRdNTJjXhCfWLFgPP05ijelH+raR0/cefPL05Nn/3B6FKa4Y+VG2DntibCQwT18oyI8LSFMvPJ9H79qd",
-	"8D5lEAEoYLCAvnEjhrnEzfSJkxCA0BMgkOrfgBgHQ6a06KqXQMMwAXMpBiVo7WOnf86gNVvgercMW02N",
-	"0UGbHOOlAMMARYj1hF2PzWw2UnAmbO9175Nm8CyOH1ExNcRNs1VrCmmZRVoNO0iYSqbHA8WSR/JbeMmt",
-	"NfSQZIUIYC1AbKBlMph/BHFFhzZ5FsdkpNEqDcXhQh/bMMGsXqqAOgHmnDF9gTPtjoUat3pCi/Sw1n1/",
-	"N5OYYAnWat+GTYLQXoPMi2BoIy0M2zh5ZHET7ILHT05cXTuzdbYaXkMzTOMhb/ttHxtmMEHHvHHY2G37",
-	"7d0GBD+dg9W6QlsFX05c1UTd4oIxvyTYnQ+8qikkeGJjniRpWhWBWIH8qDrYycNIJ2tGOeqJXKiTZtnF",
-	"OCKPlCKfqkOYrDamiG8J8dV5HDFypmVyNGxaCottTtC0BC2aeuLu3QfAIw7v3rX6mdudqaC4H6W0v61f",
-	"zQl+egTweOhfgMTCV6jC4Ptw5Y+MDHXykNBIi3NTd4Ud33/HeUITXi2gXGnhR2shiDgOCWgcNtx7DIef",
-	"0BFT4K//rNoJlD1y73E61MPG6+foLGFSfTsOpyZ1Mq2TknXXvvc900HRMm/4O0n0CnfCCT7ntGmXk9GI",
-	"JlPXM2I2iDvjAlAOjqytkVzrYG7MQyO1kaR+fr03695rGAbbeO1Vffn8dWXEBS54dweO6DR1UxYWiyeX",
-	"ciNQ9fJlNSoXLGL17Jyd5mMT9JqzaKfGL/7g97742R9lDsZFl/wOxGu+90pz5fyKjfgBMmIJuZaBrLPK",
-	"N3/751/89HeKq9Qv1K3STvnsKs4vL6MwVgWV+ubGos+WWRx71ThsNJxwN3CDycN796z1vh+P7tFLqmjS",
-	"bX9vPGy4QWaNL//sD978239b3NDe/gGgzzKD75YHX/5MtcCdB9OpEdQ9kqPclq0tDaovf+f/fvNf/vc3",
-	"/+n/+PI//7cFd1be2Ew0AKcpSJGL+KvdMKfXeQ9tikGofgB6d31/c6QoBVzqJ9dPZv5nhN1nneftSeYq",
-	"eOfd+/pKudS4sRRNqZx115nVkBkukWEcFk4+s/FWh0w0liEXlYt5pwQCPweCWqrSWIgGpHOamAY3UMF3",
-	"4YDqZGP9q4IIlLsri869KjbLMb6bF6usC/HIMcJgUbNcrEHj8LPnXgWtRDKppUU6hKoJWqRrPIeCClbl",
-	"wmKCHQ+QCg5z3/ef69GLpuh66e9EygkD08Knz0jzO6fd/QP0N6VSXixIkEXABB5aefGZKiNZXdxUTzwW",
-	"VgMfp5ZqEaal+Q8Jl3IC6gWkgmvZIGGKJ0ZZHyfskscTmXkAUhk9re5v2EpPNEGmRrUOpFiuwG7f8f1u",
-	"y0OzRE29+zET1sKFdhIF/ggTISYJ9ncmza7vd3viQ96/wGjXR3LooaOzH8VSq74iJhFVqNoKU+HOnSqd",
-	"Q2/X7GrMBOg0F0yARwz0w56wO5TQThvPYAuirN4TyW2JqLhQvN9CPg8YbBN6Fl+y1nxZ2BrIDaXp+P7e",
-	"Ucmfo79+lzRTuwuXgCAQq6B41BOZ38Tm4b3Q7wWtOnH5mYlOeVuyMpiVntkLmZc4HZcU+nhAv+bKonuK",
-	"61d0Spopwnd8j4DxqpWjeW7YXsf36uUFYOnG/rUic8vN5c2UhfMCxIzZ9nYMimhSWxZ279+/T66oJEVj",
-	"Wj0M5oHAjDpzUe/upAhaXpIWFvSSMhyG252iqIOgtavcX2SVqPCsxCcRk6rkyaVhBQe4HMdMg0y3Ivzl",
-	"71aR+VeFBBsGZYPoGmz63fOzD/r8Mf/uySffP+l8zE/kiXi6339wcnByMf7Hv/Hgu/fb7XZjNSFmsyIi",
-	"nuRa8mHpilUuZa8gIDpRNKmpy96+o/RvzW0R/cuWKMx4XOaiVS7s3cLCXIk9ffsoKytnKpRGEanmGplz",
-	"usBt1r1s9RLptSLlSnd1QdFWCxwyC6OfLeF+wFQK5GYUDwkXreXk3D0Pzj8Vdl2H4r0hUy9oFL1wv5T1",
-	"8u+zQjyizAdEkHMqDwlEVzr11zR620LFxtGnxUlbrpALD19BRyW0Ye+JOAH+QG3jl3jgAXuvrblmpFQx",
-	"zXtMuXJlBRNgmIeBZCq//8AjYy60WAuXz4ipZ1MQT6XK2kQLdqU/w1NtcsqU4mJo+axkqifAlI4mYev5",
-	"IE3fw7gqDAhvGcH0CR0ykACDLAI0IGPev0Bbc9oPwqmm1gyyJgYB+f9+5y/1t62jNKCUq6yQqgmw6wnM",
-	"obbDwTAyJnEUGveO8QJAzgVYgi8YG5OrOLnQYrLWZCZjLefqN3Nwa7VJAN0lgp4w0Xzo5DdViR20QYdJ",
-	"FGFXCxCBP2IDE9UKULCOa+uVJBEbKA+QwqgU4FOIjSdMfx9yOeJSaoKu6DQ1RVDwxQE2qZ6Ap0fxiAl1",
-	"SIIRfXXKXgYeCfBsH8lh7sOpqThqXT9Ca/bQtS8gUsVjfRp6hRGjl6ykYeQvB1eSRQOMy7LlUmdZyEtC",
-	"+ZCp4yjKVZF7m+J5FOXYTa7AWV5sRRez8+1Mng86XInNLjr83v5B1fAL0/MPykDenhRWAKHldAVq/NkP",
-	"GlQp2j9nIabaNxpew43AASZW7EjSMOFOBlQvMuC4T2L9zI6XmnTh1h2bOuO+U09a/3hOoe/+KXvZOOx6",
-	"DS4fyeFDhhX3TZqK/vYJUE9bH57LJwm/pAqLWNqn0itm38eUdR/Sl+wEIy7gTx86+JeerMYJLLlsM679",
-	"GhP2KhDFSBkbf1AJyd1FIOmM4EJ0dz5Esy9WAun+RkDadUAKRASIfuOwu56sX33v6yR9Z6Gu7VXL2G6x",
-	"ajxxE+qfibd0ilFibiDonXx7jerlrkdHFpIQ23lhJAssGZVExR9Yyfez5xqnbf7VZ89f54TIj6AJVBQV",
-	"mbDtkOgIlMUaqK92aF/JHSqLBSGfV7cPqRJDuyiL1kugK0uf8aDAYzE2iguI1XMurwwgR94KTq3ZEl5P",
-	"GBHvCAKWUhHknEJgk5z0z/NSJkR0JozICz4eY2euCunFxJRdGZn4isqecOUHz4RCBgvI6ME1CBs3RdKY",
-	"TSAKBw1JqdWc77m3rhThNWLBtj97jYi0DO25HgHma0W6y4d3K29dk7z1fBXJYA10f0t89gOmIAjxJvJZ",
-	"uTifPWVKYn8RsMsA/9Kc1lRKD2ykpDF36J9y1e/zNyNABd3NcOKiJ3KvBGlD32ZsK+qYNDdw4GFK1hQG",
-	"yZp9XSV0PGZJmuBCJRlHlGe5iD2BP7UwxTnHspP4ShMdEy+cZuW7jF4wMmXKI2eQmhtNTeJGbhj7Sk+c",
-	"sSjW4FDxIaE5+9diRecwx6Tlhu8bx6sT+jZmLPHKthEuCdVCS2oqM9G2NTkm+WYF5BiAgVariClpPaNI",
-	"ZoudDYIiOXPyoDAHWy/SxCpnULDl1ZC8BUDHzxhkSAunHQwEPxf6wYAxGiQ0zMrG4NgClrUz/Dx0bWS5",
-	"TgNFmakav43wBGaxiZzQKJqS4DNkS8+DVk6oOnLGsM1yKDQgn5J40BPFDO56IQxTQ7h0Q1vvSNLZ9f1c",
-	"MtMDiC62DNO2OucqzTYw7ZV6ImE7cIQIrzlid1DwQ1Mn0SwPar19czkxCN1my9vIAU2PjvI5dlqqzciH",
-	"hl9PwA9X57HdSga2ct57kyJW6cfz+chpTmvLZt6VRFl5c0TZMP44VnD802LUH9YQVLZL1x1p7cyyXFiQ",
-	"NDOWS7p5Z3axkcd8KwaIIm9+8ldf/N2f/uJ//GVR2Xc7e3yWMv3nSxv2OjtqOmaPuITo0FohunLJS4hW",
-	"u0WBaFPrX0T/WG7xBbPOwgutVU7GXGwNrp2yoFlhV1sP1AtLfKfXpeAU7utmIvTm3oe6sMtaKQsawO0W",
-	"A7ALZLv6sDVpddi0B5nEpNPaqLHOYMXhauoe5tOsovAVL8Qax7YGbq4b8rig9mEEgxzftEL6opqHOajP",
-	"nq+jd2Di7j0ahi/OItq/qNc08jYreBi1sAD+Nj8cpmUFBMRXur9Bjp0tt6Nv85SoGIUwXIYWJ0Sc9AT4",
-	"M52yzRl7VXHBeNbsdPzdVpscC5QxwO8Jo8lzPoaoRjZWbn765W5rUwa5Ttd/h0Dq9nEYYpZvfiS4IM3R",
-	"JFJ8x6T8yqnoYxNASHdlYaoWwC2Lo7AYZpgHIns5oVHRmW/EuL6ybt+cRFcOTcTAxJ6w4c/pcZqUnSrR",
-	"jIYhbPUtimQAsRIlc8DjRJJlZpstezvrpl/bfjkvmqk88f379ze333d2DHZ8G/G0OjLQiaGPheUZd2SG",
-	"UTmBd11YrSuMHBsc3poQUo2hGxBBrt1wW1WrZcNhdw421FSwmpMHUkbQhXJByniL5NhgrK1iWRfKuwK2",
-	"XZNYcRyGtqKFCW5PN+VIFcgeN2zJtNFr71TKFmbKGWZMEcpMDnBumSkA5VT2AS5rK585VWBErBgJEvby",
-	"kRwGbXKsBQzIuYDW/phhDUFVabqFOw3EHEGhOxZiroKTrAGmsjgKrSUyYZJBpbYxEyEXwwqBwl3wMvLE",
-	"LsEyMcfO2vIbhiIpcW6GosDgTm7lhWyAZYQF57WmlszcoVs2vcHcIyN2kU5Hj++8eU5lTsLIrU/LbxDN",
-	"OhEW/j2xDAIAoYBZ92vEFoToDUgl1miQo1LZrgpOmpdIrd787p9/+dt/+NW/+A9vfvJf9A2ONy7G5Dm6",
-	"VjJhM1CAzmHn0Ina5eTzVv7lb//hl3/84zTJsrDyNNR/M5LQvMV88Xd//uav/q68jDQvYnEAdvyOZTuI",
-	"VjUZy1CHy0IUqv3lLslSsHzzWz9687t//sVPf/jlX/9FeRPGmrPcJnZ3ziqY5nqHutJC9ncMDa0E4x1J",
-	"GE0ibhRGhyA6fBwM0pZ0T5laCrZf/fgnf//DP/nq5//ii5/+8Iuf/t6iqFq7q1nR8xknrExVWQb6//C3",
-	"v//Vj3/y5U/+BinEFz/92Zu/+rs3//L3ljmVpQQZ2+p1yxnOJQpZZ19LS5+CJyfkgwFLkFVkYCRNs9XN",
-	"WsicCW6qZD2nMOyM2arpW8WEnVKW+QJkb+bE1TTJnbFop9SzFIULsxI0sVTIk5BdF2Oaw8zl5ChT5XL2",
-	"qwBgNnwOGRFmhKp1ZDTsiFxRrrISXUDKFk7OeZjWHyvUQwNfqql6BuiWUp+VksjXVIQs/bguTciaFymo",
-	"RAMrAc7RgRwS/HwhhUffAkBMQId61eeFPYoZBlZXxMeK2+ihRxRycSce5ATiQxJg3dGnTE4iFZCOKX8s",
-	"SRNK1p4xU9kJBfR4YOqqA/3xSEDDEMu6B6Tb8shOhyRsAMWw7ci23DUYU43C7KyorP84egOmtejthyxp",
-	"La4N4R4OtVbUKWtFx+NxEl+yki6EsQvp9CZetNP193rCDGJttRo2bfIUtgrTdMvTPGXfY301d5qiR35J",
-	"S6y+rEvoPD3R8f2Do+IpoBJrCFAqEXU6/t5MxeipRc23mKACR12jjxhUzkRCF/EWEKBSDE41gX/4299P",
-	"hVj35mDTlUXkpzmqyu6OiNVTi/PlnHizAwH1NdGtYQqWc4UxQGvsceVNzdEcl9C/0BC9kUXNgfTBjoid",
-	"6zp7WWhs3v6yOv6eFaK+A6OHNahdvKsbwfHSnnbW3hSyg+pNGFZhpZll1l4+jy9++qOv/vNffvXj39r4",
-	"JlYTVjRd3F5OWUr1NuspKNKeuRpNTl3QZ1qtz4BY7ZTZhTCoxPS2cfkQaDmA04RvOle/oH0t6TOYRS7c",
-	"GQ9c6GQNoGoN1NYcYaT6FDOXIA+VKsZefh0z59fqRzZ/pTBQW9zKXu+3pxbgTbsu9QCZLWS5661Xuh7m",
-	"qwspPXq+oHfkwIMzLeoJIYuYYnO9JE/ZKL5kUguG+kErGqaNHMwWrA8rFyLQJscyVzvelPjVE5sONTtX",
-	"dGpK1Oaid2A8QxFss9/NBVDsG5n7ISzFytnu/kDSzgd92HYeh9iSQ/IQew6sJYMXpk1DXdPglJ4oRF10",
-	"oBFHSbJGqN4Qr0OddcvdbI5zLuqLR+a9krRYmnmDgQsdv6sZYJXxqmLijYQf6EPSN/P99P5uDsrrRjw8",
-	"dHDxa5tbBkayt2JIdc9vFWNqLS66TL5bHZ9QoD5kdnmxWhS8Dk6ex7JrYuI46RLWvVKEwwLmvW6JWQ+Z",
-	"wljJFxBXUcutHzuFYGyCj8zSbwp2a4/EUZhWqPHSxi6Qr0/68USoNimWGefAhdMWMXOjHCcbzDiGyJaP",
-	"MLLkZnK4rDaP+cSw+g4WgkuL8TQOu/7ruip+m+F4a6yk7KK2NQ0rVwLY84QO2XYhsYGs5xR/bhhXmqzB",
-	"kKqSnbMIrK3WrFuIJ1Vjh02thpWanGrrEABekcXpmU6326sp7jUyEtc47Bzs+ffv7+/6vhPNa9q9VRjB",
-	"amSqrOpJZ9u5zQ5SL11hDnhFjuyvV0OkjIBzGeRkrei/KkZpvF8Q7b8kvywr5JLcvWur0t29S86mTlM/",
-	"t75bNffsiZyXTAZkwCMo3n82he6vjDR9627zUh+aZs2pQyxsHZnefJp1Yho0NlGiUWTadWAFtwsGVdzu",
-	"3g1S2Rtbx9gOY3065npx72OLOAptRitafVY09tgoH888XtNvKjffsLfj+ri5QcZn8aMa23vWyCp3Tbgy",
-	"afEzAqNyd6Fx+Jn/3Ns8jDdQ4a2AnzdXWljEbj5XWnCP8QYIDAUELIkMedoG5KKCf3d9/b+MhQ+SePT+",
-	"4k079OMfVzTuWMUV5tsv0kIppmNrOtBKEXfvL9G5RcUfV/RuqXJtXaPgUrplb1t8qeL+wG5VXK7Qct3i",
-	"zCqCjHTqVgSZtp+lKs5S/I9xwDHF6hqEibAnsF0hdHRHmQQM9U57BxrZIq9t17gdpG3es+VU9jkzXepf",
-	"Be1yhzMuSK3lIQtFu5M20jRBaTTX4g6bE7euQ8D55bJUrBxJf42yDZXq2Tl7T4TVAfRagImFvT1HeAG6",
-	"qdEQKv0Y7MYmuTyKSCdf+792M92Nmj1mR30X6EZ1l4JtGGhWYABfV3vMEsXn5kciX5twlbsBJdnKLBRt",
-	"Lp+tKQssi6Izavvn15WzFXW8WeJfxoFgmM03u9uybWjl+3RjTEEW95eSnFaRkzTX3rztR8t/N9Pus0Xx",
-	"5ZRFg18CG83XVo4ZccGqJRg0zmAzbDdgy/TYmGmNWc8YszWnTQUyfsPFhRtmkLHYVsOVb64lZoHAe9cw",
-	"Y9d7gOstGmky2vBLaKupvIQ30V5jSlFApt01G2swGma5mlaKXrBCOSsSDwaQkpGVs9lc5OO7WDrKDXxc",
-	"pHjU+nGOuR0aClkqgtLx/YMqkQQh+7YrQf1ylmQ62BGxqqp2U553I1GGXmMilqu5dV1hjU8zLPymVcy/",
-	"+YWXatGwLoOi4B5btuBSPRpeR2xjDtWuKbQR57QMNA3wv/ZqTgclxiozU1HCRjS5mF2b3vS3hh4HBF8g",
-	"TRpxKlsFbnfB2Fhi8+1cHP4RCXqNXiMg/YjRpDoeYmUWfECsB1Ov7BSLOi1RwtHsiEu7x9b6icDKLaTU",
-	"rSmS7S77m5JiADHMgFGNr374T7/8s59vtkTQUkkHzlpMtNpbS0NYaymSqafpNd3AwaAO9A9/+9tv/tXv",
-	"f/Gz3/uHv/2dxlZKRrv4fcvgv8FpC9UIek3Fn/NYdk28HbhMxjug+cY1ZTBAI4F7fSr6LHoxmiiGrQXq",
-	"Wfh7wlgLrs7jiO1gKxP9ImkGUlE1kQHxy/77tDMCgQUDKzZfwDVYhDnvd/bJB/qVB7DcRxOjI6djFzgt",
-	"CJZ6tnt40/IcFifv+P7+kUFQ04Gl0/U7R86CudubttOtZsD9dEmwwhvAgEWs0Ebt3qKKLpZLc9R9S3s+",
-	"sJhSN/wKxfS6fkev/BFDQ/ayS5+Zj9H1uzvpSS4/9gyNWOP/caEd7DpjLkyxHuTRbut8sRKpZhnerY5n",
-	"arxD1VQgAMK575riWSCBAbJPhb6SCNh5BQNm4KO7Mrc0lzkbYrF0cUZYj5/ZXN1SHbQcH0wbPa2853pE",
-	"dhfRLW44mw8yzRgTGWGr1bKrUPs6eHEJs6+JF3+C8KfI3xBkDhfGzyupz/seYAacjOa/+o1E89BkknWU",
-	"jq/0LB3fb3iNA7/x/PUsLv1ilKLhHGYNe3KiDbFdleVwzUD//p5tlu632uSUjhjRqyOwOkIlCcwySvMH",
-	"W+L2u8jt8a4twfMBjNi2oIbfZ2CQm+f9hjZ8fSSAdeL2VxMK1s/GWEpOqE4rW266JUSH9XaHJHebc6xK",
-	"gxHY30wZA++//LoLGka3nyNv3CDR4m3LFRanr1u6MHqzZRXXLl5g49IDLWakn7oodKQfnut1JUOmGoeN",
-	"szictg3JyckkEFEyz2jwAJ6SWqqKk4tU6oD/QhNS0k17yMYJ8U0kXbcFFzmE+L58uZ+QDegkUoeOga3l",
-	"pZkOtpuqJAH+8YltDtoEmabrt9JAB6AOkgTw38JzB/4RoVAblEpLIggfwMXCIg3QIzRhpkctkp0hUxJl",
-	"p47vH8GDXAwdusRFaV1xUlwBl+ScJqOISYnVjXoinz6hSUkLAxzDCZJWJjHCkcSiz3BJkiWXLCEjiGTQ",
-	"S8iauE4EDG6+EIO4bX/qCS6xuWvb+TkgNJIxkXp7gduRNvBIwIVK4nDSt59txogH6SKYNyIYC3+DJdl7",
-	"ufxYjuuTKk5YiDjiWTg90LsK0m6hJYGTiqlxjDmiJgfzj6wyuAot3ubcL7TQQKtOKvU7xgZlWg+7sihp",
-	"YmgfF1xxGhmMKTXvctA+NhyLCuJrHOh6ZBQnDL/p+L6fYp1p0UFELHZwH4KOoAqw2QWiFsi8PQHNM1Du",
-	"xQE8ywWdB/eOqs4+rRCn6AWDRbzjSsRX8SQKCXvVZyzEq4YYdsdeEBLxEVfpDSVdDwLKg52dEX2F9sId",
-	"s6mghZqBeRGHPoNeugAFeFgiMPJT4S87Y5bswOkV5uyU58weDlrQpa1SkodDfdsWPDipj+mIycf6qCpq",
-	"xcJR9lOimqlaQCqN6OeleeXnsWRGATp5mAsydUkOxpimCFEreMKfH2MA3N//xX//xb/9z7/4m9+032O7",
-	"0a7XKN517EWbo3o2xgtVCyuZP18sZGRmBG7qxtEDvR8nj/UNqRCp3W2aHb35rf/tzb/6EXbSdXc0a/HP",
-	"Nx9HVKvYVCz5y9/94Zd/+uMvfvaXX/63f7rcwr3U6/l8hWZwBjueURB8Zq50Fg69+Zf/F3Ta+A9LAn1D",
-	"yViuBGMzsbBCeT5f25RMlxkfb826SlkD3cKdmp3lgnaVXIjt4kftNVwu3DhsfPXzf/PlH/8YoVt8tQ62",
-	"mXY5A8pLyNsZSd1e1dwywSxFQ+fOABJQ8IrZ8mj+zEQl+MnJIsqoT7nwjT2U1ehm4QQbXiOK4wtcKy7f",
-	"twcHQhH0zK4gtl7DldBwJPebT8Zhulm/8JOT+F7n/kdXX+PQf71mC8NaCr01Zzsec8o2Xb87jL2Y432m",
-	"Yp53veeuGXZRXq25YS3BrWttWJLuMj3d6XYIgt4KOYIFyjkjQTB3+WZcs7n3pkz/clehW8uIN5jKl6No",
-	"C9kN2o4KZbQcwa6M/XrVftE5LK42IawVJqAxScvJxVgBY9eZp/I/NOYfmfMz2AiBbuuQiPgsDqfQAhq6",
-	"O6uYcOWR78UcEqLixLYO5wr0O60SHEHovdWJ+lT0BKZ5Q6KO/u2cawVy2iafauE3wMK7eFkDopEa/SFW",
-	"VcE6xqDXstFYcRaSptZVncWZoefGNCzm1DDq48PUq1ClQFqdDQwiZ2yglSG7aZpAoEh8yUptoS0NdFTB",
-	"SveHvfjzXRvmibetEZll5Bm7c7KNwwGNJPPWdOQ7FugKQWLl+VZ3nSwy50pBFl1bbf5hpa03Py/aH68l",
-	"nuGhg29bExcrsWlDXRbKeLOI5yJ3bx1DvdNbAX/T8otZ/g0Li5iDUTO9BwV5ZLbnYEVcuq4KxOZw6MYj",
-	"BxYKGsjFCwyZMn5650YsmXYP3DiXwqfizC6XitvxlZDA/jTv4xJy6Zup1C0Zs1nP8Ood2fJ6Ykaefmp1",
-	"figDImiSxFeOHCFJs5B5f0hoFJklj1pHpJDe3xMr5PeX0vthkla70MhZpi9rTaInTMkjjY9U8TMecTUl",
-	"Tfz2ThZEoc8mYf3L8gF9xKUKTKVHB8LoZjgiV+dMoGmecNUT0OvyjOVUHzTrO99w6colNZbzJpwS0BsD",
-	"ZWM/L5xra/HiBbm0B7C5G7u+u7iUxmgpJTcVTJSDNvSVyYz2XoW525j+hYtB+grV1FIA6nCch/4ND93I",
-	"qIkxLy1TFmALgR3ZesCQuO56aiWXqt6bdSBZt5TlVkolVOHaNyyaAhUqtUSRhNXFFHm4pKBShUA5C0Wu",
-	"VoI17C1nzJ5noC2aK8qWO38Ro9uKNS1dyx4Xl1zlq1xqZm8LN+0WCin8r//1ze/++Zt//lflDSbsZbE2",
-	"NxhzJtdSHvw6yyxUX+C3XWehUkRzhCWTMjqigg6Z3JREWrAKZbImYviSYqY1bsQDJz6hiXTHCIjQtBWD",
-	"NcwH+9LZFGGg+Ii1CoDtiWNwmaMsF1yw6VWchDa31I5wdR5LbMdx8lALHVyYxBaLg0RTXsqhkLKWAEGc",
-	"zEt/VIQ9wYciTrQcSfOttcpilxOWlZ7VapJVlYUnL/yVQlxnCUOo9d8IOWjZoNItCR4rxJuut5LaLJbq",
-	"bg2IjUDyKhdjkB4p8M2QgjIk27IA9M1KDknFq9nhqrObeth3oVLjePyIiiFLPmKXLEKuuQSrdj3URayb",
-	"I1908GOlG8jJRkDnZEWBqRmFHZM4YmY/nVQQyYdlrL3z7jJbz5bmQqC7GgTSmlOLQaDrV4WKZ0JT91qE",
-	"Jve+v/3al8YIld6idUUiE3pbJxLJF9yIwXVNPLFqN8gBYNmxBhiRBqTESciSNsncRla4A2+Qfp+FGO+V",
-	"+dgqbT10omUnBdGiobH8WJvJIE5GpiChJOPJWcRNaamFDDxiakPMiDqnqkA25xphsHzszRc58rYGz7F8",
-	"bLA6tIM3ldWhq+0eGyj6nB3FN4Uxl0H90DySFaU3pehFnIYxQFhI8SSajscXxfZcCITZZGt2CETKeNeL",
-	"QMrQazG2VRdYto4xY4los/lhTHXGkGsKY3p+LXzQ3Kwlo0Zk4LT1QYRclQN+wJQZ4Y5L8KtZ4AyGV8Hr",
-	"tDDDQmMFWE79N8ys5FlxxOHmLC2/mi+KWPUEpmmUC0TlplqyKPMa5ZxqOOB3AXaAIje6nHOprCt6D7ak",
-	"7s6v4FRYzbpmgBUaaW4FIhtoklXAqBtWMSmD2pxGWTVtNUERLtRlxpu/8bJJuYVuqK+mWeqtIHATBYHr",
-	"8yeU7ujbVo3LXgPo6zQ3utQhgutWazbyRClsxZKpeqHiGPoaGrigqy9XZD8e5Lm+ijNfw2E+ZCQgHSA2",
-	"+U6KQvVEmj/qhIrItn07fCSHAWnKMYsiq49TcvduePeul+vk2dKAvWDjtPKpu1AqtUSSNqnQY26jwgZ6",
-	"Lg5JZ983dbUc19axdWsYX1IKAvS99ERnv+MTvMbvCcWSQhxrZ9+/T+wtv+R6JIhcKe61T0cMq5lSQcBu",
-	"Bt+32j3xFIAL6zsore8p+x7rV61vjRpguYXBmnL40vH9gzR2tifSNpqdjr83s2bIkQG1RkiT45gwekEo",
-	"pi0ezsiuJDbj0WY0by+70plqS9mVw9IZmiv9FlMt4WBmC3QonlbyyJqGBaFxm//1//nVz/8A3eYrhiGX",
-	"Qzc2t7yNRiovtiyUz5de1gI10B20WkRF2Ay45pR73bMhsd/BcTZ0jjvrrqy+xsdWkat2TchFtwWdL//k",
-	"n33x0x99+Qd/9eUf/b9f/uv/58vf/ldv/vCPt9ELp4a6bS/rsUy7NhXFfo0RY8hGryNebAWH7mzaUlfb",
-	"HkJ1UZ8tixRWi7Rh1LPL8cwhIm7t3b38Coqir/U0O/OSK5oF3Vtx5kbUBqqgCNdRG6j+Cl9T9gBK3Vps",
-	"QwgQWoruWtJSa/MHNIYCksAJVeX1odP6hcaTFyqel953HIaSBPhOmNasyekAVJI4CbmgaUKbTMvveCTI",
-	"XOEB6Xp2rLTCz7ew4ocp7dMmn1rtAQfXqFSuJ6PVNqMMO9FPhi45NAk1JBFDO1kuscbPYU+UwU2a2TpJ",
-	"t4V9ZaFAzSBOCKP9c2KAYPRlIRWjoQc/Ozk9DiFUsVUejMN2rs4bbCx8rEItm5V/aDNVY8FkWnyndUTi",
-	"xAN1rify3Z0S6xELPT3VLvluzEXxVpGmhvoYgKWXwFp2DQirfGGmmmA3pz/CCvFvdepaTxh9TRRO1aGT",
-	"zjgHR4uobjPr4vTEJlW3OXVxemJV1Q2hoe/ms/hmFLiuN+XOCMkJC7UuTMJCwqhEm+LSuseyIYrV6zB1",
-	"b1Zex5LRiSsvYnPltbcHiQMrMJ3MP5NZKzGFfVZayazwjio+m9WdsRUtIPHKrrFVFfuxCjT//p/98Ksf",
-	"/6Q6kH/d4JGTIonYsstpeV9OHkarF+L4ZsWUIlSOCJUX2bMqNt+TaTwBXjQeR1OUV4y4ouUiIyXeBJVh",
-	"gcvvTlnTi6zE5edXTV0jvqiKFFQFD21V6am4t9ek7eDMcAO1dKni2VnTtTrOXrH8KZxvlY7j4GytZvMs",
-	"Ex2BEDHIpwG9IEtNsYVG9Q1jJEjYy0dMSjpkgS08UtZNuq5UqseTPUGxVGdWlvQIS0JecVD+qtxYeQ2k",
-	"TsUw+ny7J4qKVSFjmVQnLOtxTx9+6OQhpx6WO5JYCfzkIUbi4IJqc4tRG8Iom5rAmgK0SPeQzPQwtclj",
-	"C6fDelWjJ5bXLKoKpRSEfkg3Tv0/7uEANYc2bft5HaMnij6hdTWHWT6f1Fu0Kc1hns8HFKdKzeF79lje",
-	"ppdHM69nscaQcl92zSoH8USEGdM5mxLJaNI/B4wxVCBHmPPJoctlPpjMSqQXc7Irlw6WWlYfmbWwZWfv",
-	"+Ps7To5tGcwIydBWNHLqLGk2by/UfGF31qLf/NaPfvFH//WrH//ki5/+8Mu//ostKzGbBN8qqsuS868b",
-	"V5bS2O05NfJXdZOejWsV2wt3odJiv18htFuOAxeikv87BvwjckW5qpcDfpkF81Vw+rqs/KBLWaFyNZl3",
-	"3wMEmi3uXvD+xTxxF/sKSxLohx1Tftph2Ihbz3I1qBLTjVhMY8HI2UQZ6e7I8feJaJo6ALKC/Kmku52m",
-	"Qf67RmT8ELYz17ptKukVLNwzmgqp2G5e79yUHCLNQpyRl8EBnsZC7VkN9vS6ej2RPqDXwKJBa0aQkjvn",
-	"RnoX6VO/iR0Lndsiim4kohKjlZmTSKE5X3TIYXmhTPMsU9+G2x9VLmMdi+MKVuDKNaxvf11Kfto4HPSA",
-	"awGgOPlXP/+zN//yR7/4H3/51b/7zS1EjXxo7983rBCQuZnfgLZKOSw5/Nq0V6q5CNdhUXRw+pokqqc5",
-	"bDPxxCvJVdfVSimHVZ89z/VUWqQN86OJYk4f5lKB5d3WYbF2KNgysNmRFuEkE6GxNkoyZEqLCHtb6uS4",
-	"Zzo53qSOzaPbXs2/hL2a31qn5m9qj+Zfvg7NN6k/89vqznz9fZkf3dSuzEu0Y0amXd2DeRAnBNowh6es",
-	"H4tQBqQJnfa4kiTfn1nFRMRX5FeJ+3irTY7xC2truSOt9861gRhOv0smQvEIkrmKxh1sUYmSgsZ7I1YV",
-	"bDs9UYzu3JLw0HXbQC/VAFrFuBcoR2NlhTWaQpvMqCXli69hP2gXsRqHB9U1tLZsIsmvYffA96+9a/Qc",
-	"MGy/j/SmYaDHeyzYd+JJct2TL89abnK7aeghamWBtAuVSDl4SfkaAem35UtdVQw68xco6W0b6muVoKqu",
-	"xLVKUdfchfrRN6sH9csJV/PsJSlzL7eOcDpIk4jRS7dlVU40mkhFVEKFHBgtyUhuPJGqUvYxKL9weaHO",
-	"vr9n3Fe/PuFqrvMqFgxWzMWw1nelgbNIhaIFjCumrVQXIqMcCci8WiMH6QXcFDtLdZGaSu53/QLPAjNu",
-	"UrhJp9tyiMwCIsNMQHb9fewS+QDUb30xNnJ6tbAEGrDNfS3MH37dXp0bVr3JsHgus964E2VK0FwwQc5Y",
-	"FIshKJ6FPpxGqexj0EpGjOQ33H50gyJxZt8md85ifFIpL+Woih26OQL2Z5PlYuL+LEuqWWb5/l2HLObc",
-	"tWuSwj7S+1y4gedk4d6dhUj4Uq1GmbZqmF2W+AF030RhaMBZFLrtGcQgfj9OTpkK0HJV+Nb2mw3a5Djf",
-	"CQEiYwoyWE8EabWxwCOBW7wrgNTgrLxYgE2hsMRZQEaMCkl6jYnAZqFhr3FEAvYKhimG4Hs9EeSrjwWg",
-	"igWlImwB5rLikJDqqqUvDYop/DJOGPTmzBp7XSV0PGaJhDpP44hy0RMxgJJGBnxgohPsqrBB0tRXcSL6",
-	"bMSEamEzUjD9BdUFzgLsNRGUa5wFWwqqMiY4DbFTpm6KB0+aoqo3onD0TPNaei8W6yH023/4iz/5TQj/",
-	"3rzQOWspNkU1V8zvi5/+6M1/+uM3f/rv69e0lli6QdisJbZucB0zKt0IOmLHIjw2N37tdXwQk3KFxXL5",
-	"xE6pfOKXf/rXb/7w33/xsz/68t/8yZt//h9/8c/+O47z5rd/64uf/cfGFnp/nDrX9RvmBE0bVctcUeWt",
-	"yLQlHnsTfaRLA+Q6a8vMuoPXIWrmL8I1SZsozTnNL+ZW/752T2peW5jhRqUXDKq/XD3OqrlqMcogZcu5",
-	"vRhu3vH9lrFhRaH5RcEoaYUT/d0dqYXZEUuIfqtSlupPkkQLfmb0II5CdxGtxeSpd1CegjefmV0ns/2a",
-	"xZkIezmhUQUY9MFUFUBxM0R6ojRc6al6yS0HswXC0Iu5j1WynD37m2Ep7OxIOmLlXt6V7Dh/ADlmmQfy",
-	"6qa92ubiiy8I5cYlFrRh6+ZmFjVf0jTTfLy4IbRyZShKbm5lS5lMtwwre9fe8kIW5pfPXNqwZcmx7ua7",
-	"MpkrF+UhhD6ikA8GLMEo5DyY0vourfk1GGevoU58zRP6gWOqKzqk6TSz3t24+L2Zt7hORi2cxdfFLFt5",
-	"Ha9DDi3cq2sSRO2srllKnvPxDfJAl5zOBTpof9ZLOPC9rm/EWGyxm9wbxMkZD6GuS70U+z485IQDgh0V",
-	"846CQ4LeXvSnmCJ/4LWVKh5LchUnF5BTaOuHaCC0PFC4PmVnp3H/gqme6MdCsD4W5xsyRbq+3yUf8v7F",
-	"YxFxwR7JIYaiJIz0o1hC41oRkuAenajze6YuzQUTga10T7iCud5tYfxgTwTprifC2XfQJrhBzF8m+FPI",
-	"TOU+OqQ2RXQCdk1JgvSRZ9MxM4ZZA452Txyj68jol2csG7FcdgQf1aNXS+AVYFCxgXgGMrB2m8MxHYdB",
-	"qnZgCkArNgSCfsNoLkA2CDqBG12YmhPKTYJOHta2CcINg5Puhho7cycIRqc0je4Xf/p7X/zNv/7ipz/6",
-	"+7/42S/+9G834mCf0RiofiFf/fzPvvp3v/nVX/z+Fz/9WXEV5RyImQ2BZlV5c65CZQO/FVdYhpNd4eJk",
-	"//0Uj26WFc4FGZcYr5Ld5KNio6AFihysUiRuskKznzVKgDmbvvbKXy4iXBPzxylJ84yKlmkx4/B9w0kW",
-	"cXI6HWMs/xky9SIGgv4CQwoWbj+HFciwW4siEaNSYab9mImMnbqsgQsoboXVk8g4ifVpeNillYXkbNoT",
-	"iEge1giGsTVzdrlHk0oS5JYPC7GbsKl8CRvHCXaiGbU8Mo4mxmwFHcR6Ih4QfMPsQzPOeJCbaawXGVE1",
-	"iJMRifWSaRTZQgJt8pTRMCv4kJaEykboiYQNuVTJ9JDQHBwkwQZ7WryOR0woQgcKNAqAHq4GUw3KTwD7",
-	"lKQ5GWv+u+sT2RO2mIm7/HhAqAWy6S3LTXudeKJAJBpzMWxhtJ5hvbGQccRIM0BP5L2gZa4gV8tLDFWN",
-	"/0p8Hth5TYM/lDQ+kdhu+EZy74Vb1nX8pdrnV7dCW2O2GUx5me5bzpHcLEZYS9FybNHc9ow3Qgj6Qrxx",
-	"dnM65+bBYVjCgbha96sWUfbd5mkoueBLIVOUR0/Mo6em15oZDYQb/ceLdwa79H6/4TW4/DbtX2g1UISN",
-	"wwGNJKuYyfZs61QJSVvv55pDn8UaugJAgIna3m2e+QWAFpB+PBFKGk3EIeprN3VLcUWPKOKrOqa7lLpd",
-	"yYGRe7zox2LAh7OrbEoGYWAaGlwWeClJJgJZsof90Mg44cJwQc2lpaKJOgQ2HQg6Yt8CPA7ImPJE87ue",
-	"MMN7RMaJAqZM9INeVrxTnlPNrSXrJ0yhJiymRB/IGZX6gKS8ipOQjKi8YGEFd+mJG8JeTgF4DxDob7HQ",
-	"Yj4VdQldahah3EKvnjzEtlfNrjo1t2ExH05HYCQHDcMk0wCAKfjdhr7d5gFEU+eRu3fvYqHWkAGdAeHK",
-	"FOxsrUgBvQ2wrBwJ2AzPWv1kF6PM9kBso22kwObblS2dBWF6wIcTvGieoTnSkJbtkeMKjWK2XsSESqag",
-	"MBgyYHpgeARqmWGZetBzDklabaSDzR25wrqF9TqUa5L0CIskIz7aHIGQV8kJgbMkR/NoBp89D3DaeDDQ",
-	"2zPif8LG0bQn5DkdQ28XC0OjdqSBqHe08qV3Vqt5eSaoM9RbN3vVHDWwYZ+2j4sklJzRhBGaJHSKJZGt",
-	"clLQZe6gSVduk0eYAsULGRWHTIEIg9KMkcxuqIIyqajUtbQjvd4iNCkXhfOyLiEbsgvW4FqljbB2QRU7",
-	"X94M+EHFyd8sPagOVnXGwcUVoPWMgyu1jljRRth0NmbICDO2Gv741HONoikZrLAjNjLqtR2FrDNXIfNq",
-	"Z3XerEwx37oqV3EPFhQbHJ6gOV88g4GuKkV8wBSKTXes/iYtld6M3TTnt6sXDj7iA9MO+4zmfGOHVf5C",
-	"LuUEanRegBEQ3H1N8wl+S6uA2xGlotOe4OKSRjxstcknZlnGgQg37uo8tjc8cyj2TZ6KiNU51lkNCWAG",
-	"C7fMZhfksRbAN9l1t01v3Do+Ngu7ZRa7CfvgJ86Z3bBgdfH1dZRVnuZ1uLryx3ldCX58oAzluiM1jduI",
-	"mlcg4nII+ks/Fpcskdg3ciSHswp+q0kiJEGnSwAmx4CMsG0Apvi5g0Hww927gl1pxQ8sx3fveiSOQsiS",
-	"MG1EzOs9EYBd7kHEmVCP5BArLrzqRxPJL1nrKEv+q3gQvpGZI8rMacZuk4DL90SI9tNkwnriysRk2G67",
-	"SP9haW3yLEYf3xntX3hgy4NBg747pXEARlpbbeoXpWrZCUnC+oxfQl+bRxY8WssLHsnhQ40hHoBK3/aA",
-	"nDE9tx6MRZDId0eS754+/pgo9kq1yTFJ2GV8wcJ09AvGxljdS7KXwLS47IkETkdrq1qpxHf0znifkaaZ",
-	"7Nl0zEi343cgodA9rFTrTI8zVVAt3CMuFTzWExaeGphtjEhPS6hKxrIYbuhEYwa0p8OxhxHWLa/oTzqm",
-	"iZpa+LprPHSKmBN1FVub0IAEkothxF5AHFafYjiW+XSGnwKvuvUpiQc2idS8YAIQ09dyUZG51EnzAtIz",
-	"8/zR/DD+SkFhRCPIIAhJ/g6ZqHyMQ0xBQwnuWE/mrih/piBr9ERlybLyJXKiHRHPAEyoPeTGPDgqhUU6",
-	"Jc46Xb9TYy944AykSfTbD9Y/o+GDHLhz/KVf+KnRP6eoWHa6uy8yyQYoYeOw64M6kgPrSq1Bga8/0Wc9",
-	"ezkG6zewoNV7A5UWhVfJid/fNHQO7GJO9WhbgRBSes0N/3/2rq23jeP6f5UB/w8iAS4tirL/tYQ8OI7t",
-	"GI1j17QRFKWhHe0OxY2Wu/TOUjJbCGiAIkjQpg2K5tKmAdKgQdqHJu5DgiBI0C9jKXnLVyjmnJnZmb3w",
-	"KskO0L7UoXZnZ86cOXMuv3POzqlWt51GLBzy9HYOLjMVqrVdy3i7ZUaUOvDGsjcvXrK8AWdA2QUruszy",
-	"jeX1mFLH2BkeocV6nt4oSMMzT0+YLuuq0hRyt1GZBBQ3h76+wMNFZt/HpI7B1UaTVF6++dut5L6dHYoq",
-	"ytFp2RAW7F9ft9YNWMEyZ5EGsUQSxFT5aH7MbJeU53BiC8BS1WBhMpx+6vDOjGwMSwQWHJugwyrDSWmp",
-	"6MqsEllKRsuzV/tVryaU9F5tq1d78u1Hx598+8M3v/v+P38+ef/zJ1/9+uTDv5188dvvP3/n5Ms3Tl77",
-	"vFc7yl6W4F2xXOx7fy8Yih8uba5fvnxxY138z2wSCJ7Uu4xmE+Z715N4CFspRIR3kEuz4izyc0mF4qfS",
-	"74g/sOQ6lkapbdUGaTriWxcuSDHS8uLhBXpAU5q0Xh3t1dQLLwfevgwxH3/z0ZOv3tR/uWM6eMWPD+X/",
-	"JwcsUYQd8r32RkfNlvMgzjDNyq27sWwwegVkbeltUldGh2nvog0W+UTJ23IXejWn0RQTQ6R7/UGzRtOU",
-	"egPmQ2kS2Hdv2gWa40b5H8CQJ3/68viNx4IhH3/8/eOPf/jmtUU48BJyRrFdpcGJ0ps/hRUzvivhztIP",
-	"zs+KG1W8ePLh748/+GAqL27keVEiDzKyVjNkc8VtO28hMnULy4SJDAfdGfPBTVnnyWfcq22J6SFXPfn6",
-	"dTm3dx/jxGrZh4Lb3eepv8euogoluSS43RUjdjEQJJ4Tx5GGGcXSIA1h//SYR/+TbKtEpwoa5pzuy0Ec",
-	"ytbNSlg1ienGW77ZDvURBa6ntcbJIOBpnExMFyffm7Nc2Tr2L2zbbs0hTfbFUeM7lO8kwOczq7uKd+w1",
-	"E5ezh9wt82sSyokYd7vgo1rjxB1QOFxd9tCVHTYpBuJ6URJwpsvqhzTZA0yMagUYpASrhe0Jbc+PD6Ni",
-	"r8MsG2ze2rAbG+vr5EWc013msWCUNlUj8CAq8bKpztdZwVfT4yQsAFKHOmLYBpH64KXGx312EHiMYzUL",
-	"nRpX4ncrOMA4e0h22SSWnbZzRB3SR132sDnbUUa90pq1zV6U0+nzH5m34JjlPKxydgluusX3+BUUs8+A",
-	"owsoewuouKTLRJyG2tYvLl9+sHpp1urKoQvPp/3gjEvuzvZwLTaTM/MdVU2jvNtApeNInOh7h/GKu9Lc",
-	"eHAulW5vWSft7J0oVeeoyn8i6LFF0IY2xBvKM7KxlCW9dN3dHNbJKPWTq7ar0oyHdKJr7pri9Fnxdpy/",
-	"T6HsdJxLxf8cn59XwX+a7BsxQVR7ylS1VQrOWsobRi6nR6K1EoQPW3oboSlobqWKW4vcjHKqjK5ugvq9",
-	"bFItht2GZE0V18oeMUKClvoltCKzhbXpKcj36ZCQ40JItxepmK4Kl4rBxDYuGN89Bb2xvd4mYDaIT81U",
-	"GXfjdJBFZC0aW8qgajI1XRtcUsuTHmO75zZQSnZykmCDabpekZEqY56GFritG82rcH27U64b4t+fhfgn",
-	"+Me7wNO2q0w59o122UDEzAGsbhKoZYwsESTmni8ZdlH29OoK5qoaXRUYdeFoZRR3x95gJb27tnX58lPX",
-	"LYsEWVCxFHPorLcdeVBQrvirUGXFHUKuvn0YPbU5zH3931VC4zwghZlImKlYBotcp+Jqa1drvOSQchQo",
-	"uxNikfLZCKuVH+SqmJqBLtNSE/JHBRWEPRD9GEJoc5zZ7NOdvOUzdbcDnr8yK1XusmN6Hkq3cerOrR+5",
-	"fdGepqqtnaWwUTNqnAkl0SxuNn+zLTz4dSh/xtnDhuy4JXR78afpmn1XKJncUDSEKuyzMDiAKgYpqs1i",
-	"bJUM3w8p2KdDYDUV2atzxoj7yBE/OF4c9cPAS7kr9GLX8Mi7pG23OgV3p4tBBxf06sxBOA/KsLFNOqS+",
-	"AczteWyUosJ+yMKwgV/qRVZzLlf1u8h/rBqS2Ngmm+QwCVLUzcogibgA+byEiBpw714EaQwGCFUSUyJQ",
-	"Sbz7KvNSUvdjj1/wmRcIgvHW0P+//kVHvuTIh7kskCztA4VxbZljB6mFab0eJ71I/JPUXcN0EZp2u0GC",
-	"VLziWuFM0qu1Wq1e7Qh87zIVE4NqMgQboJmhOGCN9yI3C61l77eIaSy12x1SvzeBIjDiq6MxHzBf5ss4",
-	"0hniS7c8rnCb8BhrsU0swQ6wWMwFuh2FE4mOFXaYaentsVTVjn5kGKqywk+2/9LMghKPFBNXwYTheEDE",
-	"aqlyldMwVHBd3FmZsWpaxQEn/jihuyFr5ZDMQ13OGunos+EoTnWDO06H+jIX/6fAyuL3XmSMJHN19AIh",
-	"VEQSxsdhClhqpGRMOHQGNWeGhG2RVyQIOUiNekI4wR6gZgXBVDPjgOeKDoWxt79NXBnMhAfaQhTAmZZf",
-	"a8ghshCfrBdoBQrdXkQlNg5/X+NklMT9IGTI69LyWkNY9z4bScUHqjvhIZNNlMvOkN+56OC4TiRn4dDI",
-	"d/rUY844CUusd4x5llrvpH44iEHPgu9R4Mw4Yo3KEoZtYHNlw0JfGQVMz2I2MmUMAzrq2YR5wSiA/jWG",
-	"FCXtBpQGj/vyXbM/pP1kpyH5Nrapa0WPct6AYcA5oMUTMo7GXPCwOsMg0+TZUWe6SVD6XVCVZNX7qkCU",
-	"MR/wBLS3DfrmPaNN83GyKVRTM6vLdiToiyNOsiHb6+ubVShs9TyUfA2pty9rYhkKdLstvmD8sHjZ9Pzr",
-	"0J8XennnOufoP2zmX8mS5oRWQerQagiyKGjUi5AWeJFSWW+svO9O5D8bwG9Q0u6xRwX8sBzoqAxkMS8W",
-	"wQz4Lwf+nuaUQTLLkhjtjc4ah+o0eYeLokgGNDl+/Y/Hb7+VQStmLBDt+CUWOG+6313mHVSQ35z1X/9x",
-	"/PZ7c8xXeW5Oe0OmO5JKJvz3T48/+/L4k2/L51xa437WrDsLzrq93nF2xX1Y9K+sQOGzYfmpbqlVyVsC",
-	"QFN8PZ28S3aEOpsplyCJOgs3Q+04eGHcEkL+xzLpTQeG13POxKEul35I1cVlNpAUv6Bzw0prpVE+FDOH",
-	"3HzKlIBh1V1VvA8yS1B9315SFQ4ROfzUVqwlRTXgswQ9tyRJMiOlSBc0Dh2eTkIG9qZWFrFOqzQbnSH1",
-	"VcoLUGdbmzfC/DgUWq80tuJI21HzkTaHzDVJW0TlzqJxbRFMrU3iiytc1tPybZQfpyrHRi07hc2ZjWqd",
-	"gwSmaa0xpasiVVdEnJ4tsHT2lbpI4zBQvM8cHlOuVk/JLUI/A8VzqjwCVjgbXEIRY8K0AMMLs5EN5xCp",
-	"xwlRnp4G4WlS3SJ4uSgH7v9y8JnMKJ8TPlOtH1cVVECOXaygwlPoz1KllGZfapd2p8kbx3Ibti3/ltAC",
-	"xCS44Nin2L8QtjuNpzfGOe/O3dWqn/m9is5AqFsFynOh54C1uWEPxim7hm45SKmJyO5E6WF7umc0TmEn",
-	"nIXoyqt8pXPdzNNGnkuYbKFlERRoxUIn6khWTMHStYoFjqfrUoUshM6GykIoyxIwck5kJH2JPKeiJjT/",
-	"rGem4syRKXNa2VmlygXeSaU5VTPSa6YkhJQnasxcxxKX7bwxQ59FadAPlBce4yha4VwukNiFa2fOMKLU",
-	"b+aqAoaxRCGprWbx8J9GeZlcfczpDeNVZRkobo1+dq4hVsGB7P3Di5VEW+TmC7KwP00ADkew3wA0UxA/",
-	"8f1gNGJ+L+JByKI0nEDzBF3LE26vRpNwmZIR8BRExC5IsiRVpWokfI4X+6TTaELoOB2IPfSortk2rfJH",
-	"ZS3NZ6If+YYTxfeQxewDKi2oeJzCooENZ5WdzBWbXKXspWChlatdGrASqfncfIF3kUeK5rWR+2yyFYZT",
-	"Q9ZPiSCGjo2Mwsl8EyupC3oaWPgbBhudsapvMUmpzmhqL1GM3LKlQrUqvNlDYdarkQHkEUFci5Ne7co4",
-	"HcRJ8EuJL30epBzB4Da+ArHtXm2JC6bAUlOumbE+lpAYPiPL8uTNfx7/+53jf7138tkXtWatP791GJXY",
-	"hcu0Jqji6xkLo6PRLRrtseQldsBCGPvs1roXxrs0FNbNLb53e5TC506LAKd3fhbozCBeUAXAzTts1cqd",
-	"eiDj/gb7ccpNbd/A2CMP2H3GHXxfddNTO+E2iSt3VcbI2SM3K98Z9eOWxJS3yBUISOlbtSlLhqEpjq18",
-	"6K4wzXpRP2Chj3HzYC8CVadOCfxq9OjzQgYdFmTHhYCDpd3YJm7Gl2KCNuPCPHuRm+cw1/xcaXduLIkI",
-	"wXVSLyxwrubcnfUOuS9fRGL6FqqoHqT5LEkVCodOTxIF0k8ChAnVJZSls8bJ7ajLwr45snjzOjxq/NrI",
-	"4+gNn0MGYViwBikMrRb2DGDWrcynKZh1rO5qREnl8otXtDwXpgj68A9Pvi7vobd6eVO7GBN6isR3uSpW",
-	"i42qLLfKPJM+ee+j47ffKm1NeEo1yPPSpFodk7PDm+Ldx9/95TcL3RcRO9ypuh9P3n188v4X3336eM7t",
-	"WcxTet9i9zNHWy+RxpfJpeUckriJS/gjFyvwmpvmebREzLPnufdFzDPPOYGG78sdzcn5UqUhDx7OtmmR",
-	"IuBHypGCd8A4CWtbtQt0FFw46ICYlx8uGvrQDBAhjnj5QWHvutVQqUmUwQD1dFSbm3E6kMXgLb3F1JOM",
-	"xyVfF5onw51JjPPJm+rO1YhK7W02xsNnSkYE1zlvqsy+pjU2DDkcYzMYPRa2qS4O1cUAZFPVxGgiMl7V",
-	"Jk8Y9bG27Cg1lzrkeyWDXdHswMSWmhXMVPusup8/Wh2xBVgOoXVRM6a5DeZIZV8VcgaBs0IUWdOUlYuP",
-	"gNFsZLbkFQRJis0G8DQkFW4TV5aGPwwiToI+phoKjW6UMKFUim8EvmSRF8GQrKEgWReCuebOaU26+q2O",
-	"eEuarOWPxePEE4sqQXe2HTEPZ6AmksajwJOzk3auJJxerjhp5Dly49q9nZevvXKte2+ne+1nTcTaPUfu",
-	"3H/ppZ1b3Rs7z/9c/94hz5HutZdfEL9vG6hn0heqF0AdCBTEx4dHdBLG1Icd95JgFz36lE8iT5xa9Y/W",
-	"hA7DhqbnIc8ChzeVl9KmrcYNy9uNQLNvNzFf2IKsTZu61Ss2VzaD0hvOIdvl0B8IALVOwh4G5jwV6bNW",
-	"rD1wdupM0BqxZprfF8FpWyQFfLiGEdRzAPL5geM0mkgLQI2lwc+Cfl4aTkgY7DPiWukSbnFDrkpVw9wK",
-	"DWzxjFxXblEd5tWrIeC9VyN1CFnBBBozaN1xDgc0NQgO+otHE6FvG6QWTxmtb2FD1VM56k5J33AzxnOx",
-	"+HcMEoaGpeh1iYnUsRBNMIk4BXPDpBV+Fk3ROrq/FW5YFqQU/5C71LThxUZovklarVbDFhtDhFJvEYWp",
-	"nkHYTUfts7OL01SkzHEBpL3kaehmDgi1ZtOb/FNmr9t+3Jg1dpicMdWLju07c8Dn6ewze9Ylvn8309TE",
-	"07lFSGmvc9QN+DRGeUH6YjWKkMfEi4WIQxeidBwuKtiuYkucO8JS5TaJ8LZpGi383axhjU02ZwbBLhnn",
-	"RTbhcQz7uUxAyceI8ViOWtlJgOgmlqKThJJN/FRyBFoDZVZABGkd8ZBB55kQ3Z9AG3SwgFZzW4xfEPfS",
-	"xKjrcvtS9DfJ4SDwBhCcjmIZeoUzljsh5rRxnTPI+P8OTgojyU4sp5VxHMaazYdc/H6ZyEkHCWPq8BtS",
-	"x+iQLYXnGpcZOkFUzNDRylMjL23uilNh85QRdoTi/4YIaxpJLTadci9ZT2lqqSZ1A5awKbIDTip0KM2T",
-	"pCyZqir5ajvTvXR6m7C8coAdTZCUPUrLripXQ3/KUrQWOmI/ccT7KinNoIAFKVJ/zq0dU5F4k1gxwUSG",
-	"I4NUpUGwTL8JOOb7HLBkl6bBELE9JAjDsbZsZEQIOglqWqABcVW7L+9HQVo4W64Qm/gkICVc/V00eS1P",
-	"PKlTMgzCMJDLIGDsNhYhX3/DeZXHEdoHETZnNpgo8zC2DL8rGYupHz04+m8AAAD//w==",
+	"7L17k2NHdh/4VTIgRzTQuoW+QFU12VUxsaphk5wastlUV1P0mujtm4WbAHLqIi/6ZqKqMcOOGHtlWa+R",
+	"rQ2tV5alCGlDWntt2bMOh3fGI8nzXTbYHOovfYWNPCfz3rwvvFFd5NSE1CwA9+bz5Dm/c/I8ftDox+NJ",
+	"LJhQsnH0g8aEJnTMFEvg0+MJS6jisTh9qD+GTPYTPtFfNI4aJ0QltM/I6UPSH8WSCXI+I2rESD/iTKhj",
+	"+Fuy5JIlJIqHknBFrrgaEXbJkpkacTHEx2kUkTBmklARkn484Qye5ULF+oGe+JSdn8X9C6bIZCpHTGav",
+	"qYQPhyyRbfI062xML5gksWDkasQENCUJPZdMqDY5UWQcS0U63bdJf0QT2teTbfdEw2twPa0RoyFLGl5D",
+	"0DFrHDViZw28huyP2JjqxRjTlx8yMVSjxlGn+7bXULOJflyqhIth49WrV/ZhWMmTMPx2RPsXT9gLWOZE",
+	"N6s4gx/P9S+fSJbgMv+jhA0aR41fuZdtzT3T1D3z1CuvwV5WbImdnOd3D9zpNbzceP3uQWnAXiO+EixZ",
+	"bRivvEbCXkx5wsLG0We5FrzctJ6l/cXn32N9pfvL1kROynPRG5qwSTQjTFyyKJ4wEg8INe/oGeUXMaSK",
+	"Lhr2u+OJmjW8xsu9eMwVg09HAxpJphc0Sd6JQ7awDfMYvvEwUuWhP4Y/aERCpiiPYNyCsCSJk2NCoys6",
+	"k2SSME2QHuk1eg0kVDViCdO0KmLB9ATzO1Q/7EdyWB5EryGn/T6TstcgsSDmg0di3c0Vl/p0UEVUTAb8",
+	"Zbm34tba1Uk7rNnR9xLORFhJ5tun2EESj1ciWK+CyOhkEvE+FardwDlXLmfuyTt6jxTLuEn38LB+8N3D",
+	"w4qxq3jjkU8lSwiVFyxsl/bLWRqnrwWbttI5xJduD+INP4hyEgvJKg/kDo7PiIowYpXrsMFZwVafMDnF",
+	"XZ431O+4z27nnCWwiCFLSFPBxz7jGmjEA0AiZgX0C61lD2JhTkvu4Rrn0758e05v4jkFLHMqBnHFmghG",
+	"mFDJTK9G4CCr4I4kAK0iLlWbBP2EUcWe8jEL9FpwQe7elawfi1DevUuaVJLHEyZOH5HL/Zan5RYZyzI1",
+	"0DA8i6dJH7ZzECdjqhpHDS7UfjebKheKDQEcV65sBvjMjOaRxcfT84j306dfeY1sIuXV+NTsN8q8K+os",
+	"AQs98ongL91p6/m5k7h/sPQkEKUsRUmoGsQOZl7utTzOXuKdVxWk8w4VfRY9mir2fhJPJ4/Y+JwllWx+",
+	"qH+v1OAMR74/B3ndP/AaYy5SIFbBnaebqAx2cGkzz5af6/LssF/VwC1LvIkssbDXb4Ciayh0qcGuTZK3",
+	"xHgjiTEWAz48Y0rpJkp0iCaiqv2W+ModSQYRHRL9IGlyJTUJ8CQWYyYUuaQJp+cRLNHpo7N3n/zGu0+e",
+	"k18FOQdvcEGmkwlLSJ9K5pE9QiV53lp6JS9pNK0Y36mSBH46JpL1E6YkGRst0ltSGrkLCYtgOystom4h",
+	"ZJIPhX5aJVOGy3rJEklxQGXDohYFdyS55OxK01osGOk7r+BKmiVGs6FkL0hCxZC1KqCNUrQ/YqFFJUut",
+	"3fk0EQ+nSc0QzxBoFGHGCljJnU8VJwskF8OIPe9NfX+/T+E/9tM5fgpIU8aJYmHLIwFwKfO74Vj2qTgh",
+	"gYgVHxglxTyF8tY8tDRNueN+Ci/M5y5nTEr76GroCmZxomwn+eXxidDrHnmkQ35tzDzSJb9Go8gj+/Bf",
+	"oAn4/oBQIeKp6DM4cv2RJpJwg42rlT362MOPHhnECdGtkf2l13VE5RNGwzMUd+WWI5oMmVRA6GrEJQLh",
+	"MU0uWKjZQsJouCzqzZ/HmgFx+UgOHzKpkmlfOZt2HscRo6JR+9rHXEDbK7yR8Euq2DsjukJHEVVMKiMp",
+	"5lGgnoYWpe47dl7VygZoE2O5gRKRdnTGRDi3E2tEEOxKb++YSUmHjDT9ChHaOs6xQUlowgiqQPb9AU+k",
+	"8sgE9kAzTqllpYonW6WNMX1ZS6juCO9IOy7JXmywnGMuavuDGZeOxWylA1HVZZlI1mxpdXVPy9f+5SM5",
+	"fDxRVazPGKCAyQFjn2k2GMag3JsfNUe0z11xNYqnyjzLxXAD9jcVemHfiaeiYmiPkHqBqAGWwXZIQgeK",
+	"JSRjcR5x5RFK8IRdxpqXjW0b7GU/moZau+/r3lhIphON7h48eNAm+lxxMSQ0PTGaFZqbQRcq6NGaF7na",
+	"6iHI1N4yUU4YSzIxIEkHpniwPMCqQqLppN6LkzOmao4fCDjYgeCeuxL3JFPPc+wjIE20DN2RxG3+CXuB",
+	"F7UaZV0lFBDogLMolFrSTCLKRU/EVifAX1pH5opVww0xjSLyLTIVRtx6Vjsg39KwTW/fC+Re2R3xHXP/",
+	"q8W1IucAofFadj6a2+A+SQ9T42+7zeWtGcZ7+ss9ecEne3bGe5NYE0tSDxZLZ2vMBR9Px40jv7ZXl/6W",
+	"7HYRhsws7vfnWdzvL7TwbAX03YSNKmDK8j7Rl7hPB7vas41NF6XNKQG1msG6eGrJwbpgbqut5gHf9ppe",
+	"RmrvZl/zEruesLq7GsAqVtjHCRqOiqp8gaGsrsx/TIdc1OjMjwUjEy2p4wGheSGtMaxzU3FHkmCSthS0",
+	"juE9FBidvXMqWdgmJyBtjkCCIAY0jfdEx/fb5AQ/T6hU8AwTIRnyS3AzIiBusVstdPBWj0ZExYpGVVJH",
+	"t/XRdHyuV7w4MTMk7E9MrWm5ngY6PvzPoYROaedfeQ05iq/q+vxY9yX595lHqOWkvr+w2/ldFqjBmXNu",
+	"MEuSBdzmgG3zobFkVhlxl7gpej99sNo0q3+pNN5lI6i0ItNwzAUeCFlhJRNccRoReEqSZhJHjNz3wb6k",
+	"8Zpc3lVrTF+e4hsd2HYzUpokdNZIZcJqK+E1xnCJsXD8cRJyQZMZweftTLo7mcnKLmSWE1Vdu0Njxw6s",
+	"xFP7rdT9jyVt8lhEM32iYZtA8QPLKRWZ/tHehG5WMOhnr61nzC+emFsT/jZM+A9ZxBSb45Y2gJ9Wdb/c",
+	"trNkbhSL57E8WYbOe7eXTDeSQrkccynrBRVuIV5aVygOkYwNa9SMEdm8gVQhG9BppAhM2704sth6GxrJ",
+	"ti5T8+uwAoU7791S+E2kcFzfyu0M9P4EZilSX3ui9BgSpqaJAF/bERfDIxL84FXgDBpUBslYSHzfv4O2",
+	"3+cJG3KpWIKE0jruCQsgzFLLNmk+BYUASUjeIYGzgkd4WAIi2EtYBlQOBixhos/IBWMTSYIe0FWvcUT0",
+	"kMAeRid8rx+HbMjEHUniqZpMVbsFukR5QTKaqlgSs6aBvRuwI20TH9SVju939jq+fwgakbMASquSGHgB",
+	"24kqEw1DFqJFT8ITPYFaimzrph4AaurHY0YGSTwmVMycjaA2qgIiNESsCB9PIrxMmzHVJgfdigZ6Imuh",
+	"KRkjvcYTqhiJ+JgrTXkcvbmcyRN6Hl+yFkyQS2PKnmhEFOqng5d7LElggWXQ7ome+JzoD+RzBHyfkzGj",
+	"gosh+bwnPt/b20v/Xz/pk8/JmSGaz+EJGPfn5GkcP6Ji9oS9mDKp9I+UJOlINejUwzyPpyLUBDQVdKpG",
+	"TCjeh4El9r0rvILrj1h4DBv4MFLgjhckTCWzk4FiySP5Lbx5FebS9YjAj8Y8LsiYRxE3Pmw4yENfj/xU",
+	"a/qCRu9q8iWfu4E1A8oj3SU2FFGlETOyF9x8s9BZHA6Zgicr0EgW2mK729cLpeKEDtkngl5SDtYJ06cm",
+	"ea3q6nnBPUB/pH/1YBR66eOEDKZRdGxPLCyLsQHnxkiamq5EeIRkCSPUu4ihQ4/k8PRhyw7pQA+JifDx",
+	"VGka+0RciPhKkM+JVHFig4jsLYDiYxbqw4d0pIA0R/SSkXPGBLySDaW27yN3zeAdiEiymnasGYFu34Qj",
+	"cfMVDFgfTvI5OUmG0u7XmEZaK2chOY/DmV4lilZzWDhwxuAhbMQxQS4KNC2NbUM/aJvuAs1eMHEq4C3d",
+	"OpeSi6GXdQM3D2B2Zy8nmlF7wAxpn4WkecH7FyxsEaVb8SyFw7UZl/rFcx6GTKQ9aor4KP6YJdBPrBee",
+	"9pVe94GeiKNnpfdM5wyuZrRG5pGrJBZD42iC7qcAfO+hwmZ70Zuswe9HsXoPDps+iHoRQoKGrYwnIHtn",
+	"2Zocks8JCP+Klw3eyLgXe6mBkX31PvmcPGH9OAlz7xpq8lzXbr1SOaMVdmDOl2EEdf28RT4nD6fYlj1N",
+	"eEJolDAazvB5SZpmttk0vXQOisKO2TccB9hW2tHbZh3fy/axen/1GUUaAKdhKad6qYXiEZkKfOo5vGRb",
+	"fgB0oE4t99cbkOcixvsYjs6E9cn5VOGdbL0E4SBETB8dPDg4PVRYUm7d6QDp610q/aAp9NtRrMn627OP",
+	"GbMscsLw0tFdKcd2kL6vae8k22gMILCzQ73sHuxBjhw0a7NbQYW8ckiyAyTpNPmxua3UtDWxN5dOWyA2",
+	"U0aURlRYosBWu7A8H8XKcWFNV6ELy4O2A4TDMAP7o14ifOPRNNs5sw5ckvFUWVrmEgnOEIP+5V30YUhb",
+	"O7BduY1djeLIOMCkLR6TWEQzPPDAMI0xTTNlOWH0Im1SL9hj/dg7cP/361OuLHnBy+OpVEQlVMiBEV7Y",
+	"E1p+bSv3M/o5FTBCZw3esqP+UIv2Jyis7UqAjCJX8TQK4ZwRajqIL01/6S1lqmCNufKQmcNBgSe5Mssn",
+	"9yYs2YMf4MkKzo4QA4e3D5v7SA7N8J+Y23AYvgbXYjpuHH3mewfdB96h73uH/r536B94Wtzof7r6n339",
+	"D3x3qP+5r/95S//ztv7ngaePmP6nq//Z1/8c6H8OPU1c+p+u/mdf/3Og/4Ef7ut/3vL0EJ9VXlDose05",
+	"SE5qvaDhNbaApBBIaXqqh1EaX28fEJlWtw955iCehtfYHaYhTXwwh2I8hDAhfGiBar8pVIEbtl0gEk1R",
+	"WwMeQJ7z8YXzSDWKgAe2BRUMvW0TFJgm1xb95v3N5XvDa+D/LSGVzVMriV3YiNXlam5YK8pC89ZaQs+u",
+	"62LB5gzvjQkoPYZnKZu/pAn8rlm8UagbXqOgRTe8Rk5lbXiNsk6pvyxpdQ2vkSpO0G6m6TS8hquGNLyG",
+	"qy80vEZOBWh4jTyub3iNFICbd99zOEse2eph5GAoPpF9yMFN/XQJPua/NAAQm3Hwmx12itkaXsPBafZn",
+	"+6GAkLJhGrRjn3cRjm6xCCsaz155DZy+XojqaxG7OtUO2B3SNHa1MaNCkk7LMBipZepQn0Qujo0XIMQG",
+	"oPi1Qkifi75KD2f1zfXc6/GEUVkZPrB+nPFGkWxz4tfcpV7erj1I37q1at9EqzaygzWid1G4kU3id3si",
+	"yG4MA9KnScItCoPv70gSIEUGHgkE719ovq3/HtA+++TJhwGcwYC9DCq9LN1w4OLJ5+MJxJ14pEvO8fa9",
+	"32cTLTYd6btJcMwykcA4TzniEwAFYxqyNxUInG3FUrzDOHCsHipxbQHH+jSMaXJRzaqgvTv6VIMbH6ER",
+	"pxK9ndN92cDVOb2r12CiKjzMnJ8S0guyXAuBPuqBTbcQlBnoPBLbPP5jJdqJx+/hkVzpnY/MkV7ppU/m",
+	"+Kw7iTyWjllykn2s8EaWyKMY2WBAvEc6KUvxyF6HJGwwlRuFbWHPc/f7mPjkasQjZoexAQFgd6sfuher",
+	"rKaKVyUcFa9MNm7+lCrUgrlQPK0KGYVMbnD232fqJIpcl1JZ7T2Yi2TQXyzlyZYLPH1V9l8D/8/yTL8T",
+	"X5ExFbNC+FWqXY+ohhpavaJRhM6qa5PqHJdc2bAjXM4Fs2IxK6H+Gr5MXmOSc/VddtEdB+F5/lDPliON",
+	"VdD0sPz6erC6jkRvQfU2QPX7TEFSnA+5VNUnH+xGyx/5LMXOvPM+N2JngZ+0GdDKZzOdZ+WhXP58GaTk",
+	"Hq3tqLK5Q75os1Y8i+l7ax/CPJncnr4tnT6XsdnQ6RJxcvmuCCt2O5kydylowoiISRyFLEkDO4/RwSp9",
+	"ztCHVPFkgtcTAQR8QuICqsBiedjpkg/4t3vifBoOmdIbksaJNqm8IHRIucguP3SPWTT1HZm7CKGSSEUT",
+	"9Y5z9dJ2/bQc50jbS3muHzkB10t70jux6HlWVNistFvPLPXSTKWwfZWs5RrjBivDhG37YGAHXJVtZmev",
+	"4/m+32qTE0MYNJIxUIfU1GAowaUAD/c9gJUKkLqOeiIji/QaIE8WFryGuPnz43UWBusUKKo86yfgzZhN",
+	"FU+FGlFz0xALdpyGOEBz2cAxir42e3EhZrIqHfHcQC+7U8uxhBU5feHttfl9FWO65fo74PrXqHHNVXbW",
+	"4nlyCY4n54Qj+z45fSgJJl2Kohxn3xGXzAVVwdP24xYCrBaEnRQXZhny2OD8y62c/lt9a6tnH+2tJ5NJ",
+	"NHO1rvL2XrAZCXLWWRnAVT4lfTrhikbkPY+wl7SvtNx2Li7A80WaDBz5/c+3tzRfyRuJd6XaFQa3sopX",
+	"WNpK3uTaRCvYzJmiikm96ReMTUhzoZG0ZVGEhs/nJuuGZmUpetiHqymORqp0tefgH2fN9irRT8bC9ss7",
+	"cZ2arDfHRlmRr1m2N9F9S7u7El8svL02Z6w6vre8cau8sd4YZS4h7SXwCqxrpyYpd1i1TKs4w6+zGcqd",
+	"xRqncAsH8PbsbfvsgSuT40RVfwqHJnR2NQjxvvPWzk4iNuIVhrg0gKhag63UcqhLvGAgm36PKn7OI65m",
+	"x0hUQ36J5ZTAZ/GcuTEEzamImJSFsAKbl6HVdgKNKzAOzBIwTsSlqsIvUDPKeDw6fcRXQsJzuhfwjZWO",
+	"kcTzfb8S6uwkDfqi3Bi3OG+eqCjnnlnA8atPxkq8v6qJtaVALbe6lQfblAfoHVsvCkyWm9WEADb63jSK",
+	"dorKrCywY1xNCmQzrxYAPFKV6SFS1zwREj4UMYQPUHA0TPXz+YmjDufP0tt5hYkLNruKk4oLpw80q7SJ",
+	"ja5GsWQ2nCNOCBd7KDCs9yPpx0JRLiThKjO151jmytn3tsn0sloYS7I/lyRW53zZ25sxvcKRvOV32+R3",
+	"oMMtSKC2Irer5nF1KbJWZVMw4HlVO/KjvRYoNsekXn0E5eI9WefEwYubHbaMHm7P2ZbO2XdjLlhoAmfm",
+	"qphbOWi7UCxXOKSF2W6nMOCWBWGuZt5iWVia0kons/D22sezioxuz+iWzuhjEXHBNE3U304L1k/vpstG",
+	"DeI8AUsXRSSGVjFJ/Qa+5ZOIKv3qMj1PWELs8x6JkxDyRpzP0i9PHx6nf8s0spmKGVZ7YANF4unyHkcf",
+	"m6becdZnecfnx84CkSZVJGIUQseZM6nW1nyf0V4sqw4vl2nyYPDkcQaWW0aE/yulNsVJnimqpnIhLrJs",
+	"16U3lwLsFJbmxw5lb98Av4JVZanxrcRYnTfXZqrFc39dDLWCc904nnjGokHN3X3VJdUNvWIfbHjFXrEK",
+	"t9fsb+Ka3S0Evf5FXuV2rsR2KlpYm/3UHbFbXLc1HpZcsgTLLFYzL1vmbxWPQ6dm4yJ5nja/AsPJhvyk",
+	"qirVR7GpidNurNfmiuSevboBnRe24VbOZjQK6KPeDDe1Py9NoW4Q+FzizJpeNLRKkTfNagNsmOd/eQOa",
+	"7XPxgFei8vS9tUk8v4u3DHybh8PVoGq4OPym5edK1LiSaub0sTQzLw3/a3WQ8gNf/UC57292sEoUcHvA",
+	"tnLACk4FepNjIdl2rLaLUPzuL3aL+SDmDfo77rPpu2HlXsFMIBnBHUhJx2ypQyInLIokRlxdMJMvkZK7",
+	"d8O7d48Jh1yTNkeVJEGa4iJoZYrdypmlau95c4bu3GKsRg0rHP2aNm5TTN3Y819T6RK3sk1OBQkwUeI9",
+	"TGrzHD4EWUrVwBBcQJq2ftyxmwR1TC+gTrCJyYX1aHk9ge99ZPJGuSVb9WcuVBKH0779bPNKeZBUypYk",
+	"fzqbsIA0u8fE1zsB6Sr1yepCB4Kx8DdYkms3iuMLdCnQEzdpqjRbmhk3HdDHAzCHJ4yGxyaIWOLZZYqc",
+	"z5zZVWa3KrZWZQ9K89RhGQoWQt5MmxSejalQvC8LCbp2lPRq84xE0PrKmaM2rty5XGaiLIvNrrvacvnN",
+	"eb18RKt2ct0I3nk9VWdo7JLmVZxcIJtoefbaZIaV6d3ErUh5m1zbuLzgOrYxzyNuwulFJ7S0LvYqFvGa",
+	"Fou8sSJf1hH5Xsyh6Il+WGrwlsSXNPJSnzguLrliJOQJ66todkw62TvgEKh/N+mMzmflYoG63Z6w7R6T",
+	"7hGhYqZFhW5Fpg0vCqHvrrUCjsSpw3ginoo+pG3NOX5vic7cEXwyCRcnJXQHBGkJIwrV6ZVJTbgRD8+N",
+	"piYp16ejOO2zNKKlMdA6GQNR/a7K6ib0dCOPdG2pLhZ6ZN8kWm46OZRbm2TNqgdPS9dLRxQlmUII9Zxr",
+	"ANIm6+Ggo/R+KC1B5ZRETxUSzXYsYloCDnlVWMipvd4TC4qvO0Xfa2q7k2Jp96UhVGnrtlfe+ObUEN8F",
+	"WrkGVXsHmGSXgr9SyO+Qvqqk7Ruo4j1f5G2ynssWYqy2lFZESVRopCbzPBT4HlaXY6STySPNlpIP2SWr",
+	"8DiSvO9wKLDWcDHcBJmtkot1xXSazpld6nlEY6sKVo206pMxY3W/c6cIchPzZgGqR/esrsGBIHYlo0l/",
+	"5JED8utPoITeBmurh7YrjdWttlDXvCnMcDXi/ZFb/TSrxeCTOMEi8N/C3Nn6600wmJM/tYwmSiEnHhlQ",
+	"oGByTvsXtpzkVKJh0jy0PCxbL/9zEkcsPW5zHUPSB3MOIevmcnXja8vcQuQSOKsYNIq0rEXzfJYCMv2D",
+	"MWphPQvh6C2gopjCH6CktMpMZwUWsF4t9ttMyAu6W5Fit88o57NA0uy48cqaqWqSstotqMqCXbKkoGhv",
+	"IpdWTPacsBe74rRTmUGsub7E0/OI9zPvhapD/525dJ3dy+gDT3Ms4CgldYfQ21nts46313m23GqXStWc",
+	"DBPGoCaMbhTKn5wCOejJPI3rS2/vGpUbovwku2Cuz0tmc5J5RMZYIFnLEouQoR3i4kcTNG9EosmCA7kv",
+	"Z5LIMY2iY2sfGsdYGU3qV2gE3ciVnKgrrrsXpDLbev2W2lu2wiJXXbRUUMPyd2q8+PLtZdpNvEz7bsxF",
+	"/Unf8lXHNWj0JSG5ftaPs/TGGwxF1jZ19vADiUULlesacEeS+EqYUAvM7bFIR4GKfF0HtlWK4WOSqym1",
+	"ICz9YHGFqBePMNvqgooXxklg+zf8C8hweRbzPfvSLWu5iazlA96/eHMgAgtobowhPoBm8hAiBxZ0P99w",
+	"qJBfygVbvfzxvbAv3R7fm3h8H9Hk4pEcyhP5hNHwzeZMl+yFnItEanJalXS/+bJxBcfUraTgpCFL2ovz",
+	"kMPsvXm1FIt7tfwhHOfevD2JN/IkZhUnipcLxivTJu+Pk5ykgpRGT949e0pGXD85M44fknCsm00l+ZSd",
+	"n8X9C6ZI1/c7WPpaQu3EGeGq3RNBPxaKCQWFGCm5exencvcuGcVRaOtyMywTe0eS7549/ogo9lKRZtBr",
+	"/KDX6zVMC/rPI/3PiOt/X/UaQctzUiJnyJqr454YFGYjjSeq7i7rJB6Q4Ae9BtJEr3Gkdx4qoT/lE2cw",
+	"WBa913gVkKZkjFA5E3064ffsH+0ZHUfVt7oKD3HJUb/EpnIsooawqFJQgtbalpaixv68GgpwYw8P3JHk",
+	"9KGNBrc00RzTkOXd/7IyI/geGdJLBuejtfQBMXtaPZwKali14ZoKu34HWvNIx++SCe+racI80m63U/3M",
+	"vA8eXbJ1TDpdv7PX7fp+nph265TouT6XZpGbuYLUio+NaykUrw+Zu2mt6ymzWIvBn6Ylt5uSQWlpvR2k",
+	"e29/eQLhIFGWr+M5lsP3knhctee+qdYNdbxNafkufCtnUrFxHf/bYI/jwSDign08laNlrMCPC4/DvVSa",
+	"eIOGIUfZ9XGOs5RL61TmHU1nhy2SpuHmntZcJJcKJJ4zYjgQrWNCCRQGF0Pw6odyJuDRopIpK8dhgmjq",
+	"X9bRA9Soh8p+OZro3DtoHUOdU3PJl+PYae12TD+xnM8UE2HdIPRvLMH+yj3Zq8CVulr+HBvf6fWPJo5+",
+	"1fqU+NbKNSrxtY/TDCrzFvSOTNOrkGb2SuuY+LDUOPM9YFPb4qKyKkz4acYDcUx90Ku5krkyk6Q5pJO9",
+	"QcKYh/WAOulQMQnKHjj1GlGw0Y7piaeCd8mFT0/HIrZx5jw6x1uwA9sEN59dgvh2nwwoj1jokQMSsoip",
+	"Da4/q66sHk0Vcxxc3ogJB9wSzrBqdXX90SjWawKGF3jK8ZKZwgpUC9LMWtp9cPDg/lvdB4eLVMONcrZn",
+	"ppQ06UNubs+W2YAVdLr8q7dK3Y1U6uwmvYGjtYJh3hnmGgR4S3o3kfQel7Ft0V+eKr0WBlKCUaBgAh/F",
+	"V1XR0Uz2t2eRfqPxV/zx2bdpOGRp9MpyWgx/fKbX9SyeVgXQbXklJB8KWud4uvUVUVxFbMdzqoIiVdn6",
+	"FqU63DBp4WJJ7+DqUkK57Kd8Srzl3IoXIXZjTcjwemb3kIoKdc/+8pyHz1X8HJwph3Er5zXU9fa9A+/Q",
+	"u++95b3tPfA6vtfpeJ3uur5Ep4/PGl7jRIRJzMOG1/iUizC+kg2v8fjsH+vP7LzhNR5xwfGvD7mYvsze",
+	"+Jjql07xPyfhmOvz9R2ajGMxg5a/HStwULKLk8uBUZGhEXRB4Rg3s31AT2wNxMr8Sz9VrykZy01mYssa",
+	"XcEq8m3av9ASt7JWMF7Aa5EaJ4qF5Jxp7Z2jse48fZM0c2bbA9cqs4BBrU3iy5Bu3heu2owAz5AJTVS2",
+	"E1rXS+IBj9hGfqqruqqLVXXqVd1/K/K9VQnkX59y9eZuyqdb8JV5mrmZR4xecjE8zsKv0qoCWZGa9kog",
+	"1Fmf5UHoC/vSLQi9iSD0CRvHlwzq1VdS/bn+ZdV829uuBOsOYuEklifNJHvtljhvJnEWk4FWYgybfJma",
+	"El2Q6BlycHT2zqlkYZuc4EMQbAP3pCKEmmHgV498Ub8Lt7GYsoNGBLK9lilDt/TRVDPZChMhdoi9iam1",
+	"+9SH3FcXbB/FV3U9fKxblvz7zCPUdbxob1gmvpyO2U4yN57qbbqML9gbr+hvLNkrOptswX9Ez35JB5L5",
+	"/iPOQq7CxcxLtzzsRvIwN8CtOij1jiRJHMENiwkxOwKHSBCCHrnvp07KfjELhqtN+r533/e6/rrK42Pd",
+	"naP4odka9L0zJkLH/aVwwPNeERXncsHt3jIXQ8vdVEn2ovqeqvZSaukr/ryWtc49VTm9b/Zw3rfEWbMq",
+	"kjK78aRuPQYRVejAcx6HM33UJGMh8X3fuZihEy5VMu2rdtZci0yiqSSBM5agQjuf5wWTnnN8Cu8qTx+2",
+	"yRleneENLhQ8y5ohdEi5IE34Hq9CW6mPlH5hwBOpSAKRW1pG9wR4XIFr/AhzzFy1ydPatGEFHchJx5JP",
+	"KwBuR4uTHZU0bscLp9rJAGmmlnStpw6BgvXgrIPbTZph3Jf3QtbnEi56x+GvDA73TH975jXZapOn4OrV",
+	"8TutI/DEss5e4IrVbrd7jVcYoWpp4Y7sCf0guGW5T5mFRJe2wBz7tut+BgmacICub5GDSO57+28fkPOZ",
+	"YhIcbnoC9jbiY67y7m4d39/3TH28w47X9f09/RoZJPoFKOdqveCOsZYHV8AeO8ZLrHQ85nou6aldcBFC",
+	"VhXro0StNW9MZ3hwmlTMUCyQSxpNmelR/6fS86nj75PLmPeZ1xMd/4Bc8pDF+utDMuARPHCf/Jp98S0y",
+	"ZsmQhZopXdEk1N+9racJfz0gUWwdBzsdn/SnUsVj/fc+UbMJF0PdSeeAvJjGSjfdeYvQ8JKKPgvt2Dpv",
+	"g0tpGF/pRg58nzw+yV8d5LxHDlpt8pH7K3ht9UQz9dpqAZ52Xadw9VPh0/E6ftfr+Ptexz/wOv6h1/Hv",
+	"ex3/La/jv+11/AdeB6yb+16nc+B1Om95nc7bnh7aEvJq+9cNS7ldecbrwnG9Ag1hf4OijNzko30solkF",
+	"up/KkcYfpoZMyC55HxhZNDtOmZ2TBjRVVybRzMo/SfwKOyQm8HDunMqdP4whDQEcgHnXTtWtb+6qlbk9",
+	"bWYBw3BSvVIaa5c3sQPrdtBu5Lyc1oT/1hWqovD03LrT7fnQKC2NqgdfVfjarZmay5gpmUL3Xd3w0tCq",
+	"4BGVH8wpdmMnlIai69fkcc7NFW4kzXCsSxOalIkxC2+UC63SD2sXg03zX6x/0qs8v5Y19K/vvlQCmUDf",
+	"GUTJy8d8P3PB5vIaqcRX1tNHXVXjVgPdhgZ6lqekkk8bF8MIks2pY7Jv3Ef1J9LseiRz5BJTyULSa1wl",
+	"XBn52Gt4wNLSMs4yzZHSx2nEreOeOMgjD1czy4MIvA9dV389g4m8M6KayD/Vo4R7B/PFE0ZD97MLd+Ar",
+	"1HPVO87o5EKD1hIFX9JnTaq/1Oa0IBzSBFJ5RMT6jDGqdhrK6DWmgr+YMvMzKDY1af+9/BJU01xxIVdh",
+	"H/l3b+1aN5OrKFuETWsaNVn/9QPXcHukx69HUU1igl0R/P0Yt6AfMZpIwtXa0n3udVVu2unQllrElU6J",
+	"++rtIbmhhyTNxTXHqSCXB3apxF5WltRVRje/Lx7TSgSXvndLbTeR2p4mVMgBS96cD4tgV4/X4d5xFD7e",
+	"2Gcgc+8vNFca1xKLt/y5UO6LtwfjJh6MT8QgTs45iOQ5RbTWpLs5F7r5jpenqanz3i1J3UiSgoz71sey",
+	"nqiWsITmkhaWCKuuwmJxACsQV+7NW/K6keRVU0LhBEN/Tx8ekc7e/QNIu3Cy908I3fs+8fcekDb5NfKr",
+	"ZC/wzJUpJRFTiiUkTkjIh1wdm1yhwfPAM7mJJZvQBCtMjxg5fSh7ggsSoF3oOWZxoJi4wXw6x09B1e1k",
+	"uN/Z02Pc46HcoyLcw3b2+iOq9Het0iVrGVdMqB6znu//8tnJ3j+he9/39x48y/5s/9qv7j37ge/d33/1",
+	"j6qKtOavCOoXEXNQ4NMtvUSBpqGgAvc4I2ouGlLrf6ofVE1y8oLzNTkVWYUs8FYIUMhAIQZjmXbrOWAh",
+	"KvbSrTwVZPkRAtIcSyhqlU9xHpCm5H3HyGdzmmNuauNpgpcoXfCIB1N6C7sbRvE5jZ6w/uUjOXw8UUFP",
+	"NH2by9MjHRLifVL6Tdf+CZXt4qlCu+CMiyFeLy5bIKuQpX0H+SOesCGXKjGXoXzMtlEjpeoK872EMcJe",
+	"KiYkdAW3+PFAMQH36q3czQ76PGSVg2RWSWMXFWaus/ZVgZY22Nb6LOhbraO1ot/gRoEJpXKz81iIloZ9",
+	"RprWSYXQgRYAaUmXO9L6QWGcOyKEVlUUoZa59lZqXpAPEyqZQf4+CPfJ4nGOSfDZs4A0TX7qaRS1UEKb",
+	"y+KlDdqVAUevytnA6kP3zY16kyoSMSoVOAdlI215muVlo1qT+LYQmZJOwqvegeXC11Dj0EysRuWRrJ/U",
+	"FR5KY6zkiCYsJPism4J0Q1ddKB6+Tia5ZUuXr1/b2KyLHWPdcczWdgXg7bx3C7tvKux+Gl8wUe3pyl5O",
+	"eAKIoTYdxod8wCCnlIlNVLq1XGqMkA3oNFLkvn/wtu975C0S0plsLempAe1VE9x3P316bPO2QXqhESMB",
+	"PB+QESQ5hPIrwclUjeKEf99ktv82owlLgtbiJcS+vYplmLuWlexnsrZbxBtmW2ubiXKMBfi8swYLFnA1",
+	"HgMvrcdg8gfglqlszlSQZqcJV7MzvVgmrA4OXfbXe/bkf/fTp9VuZnQMJxwqf1eeYIK6ORzSVD/PnH0N",
+	"C4BjDrsG7ns4jHTQI6Umi7kM5noK7tGpGt3TBPfccBnb3b7THfmUC4mOu/lxB7i/57EaGeUPU0Rx3RO+",
+	"3fAaiORT1mNF94R/wLTshlTzdTHOmHKTRgNDaxwj8/fQ/YuLYVpk1jjWRaiZAue0yTDxiZOPT8nlPnpG",
+	"Z77LQ6rYFZ31RDO4N5bD5+ZzgAoylrjIub6oEZPoDCiJSvhwyBKYO479nIVaUgTVSTGDdk/0TCJ7eeS4",
+	"9FOcaMIGLAHoD3MAr2z2ko4nEZM4ILs7mAKRiRBKvEHgG5bgzWbGLvXx7glG+yMYrx2u1DsKR1KN2IyE",
+	"XNKhVmH169YOpE9rwvpxEoIbnhY8wcs93ftePxaDiPeVDHQzVBHBOHhZQzBeTzQTU/OdnMchx9qXuFxy",
+	"FF+J1HAQC+aRSRoX6Nk8AFnIx8nHpx6yfXRIAstFqtO3CJc9UVCRIOgv1ZNgycY0uWChHr599gjS9gUE",
+	"d9PkuoMhIC/0iOG6Mwg3wA2ArfuVXyHvGk7dE+8CccDKckmCjx+fPQ1swX/YOgjdgOSwUJNGkrt3v/P0",
+	"6cek6/t378KT6L5vWFCvcUQ4ck5kRfoL5Frmu4eRyn+n5YH+5gftdvvVqwA8TZFmz6eSCyYliaeqH4/Z",
+	"sSnOnFAhJ3GiemJAeTRNmCTNqUjiqaL67EyoGnkm5kQfGjBd8O8bt3/PnrYwvhItLaiMgz1MC3UeJts9",
+	"sUcCM6mA+KbcgmHUxs4FEzSRCEyQwOHqwTHJXPehfBLHOJB4QIJ3bbNuMz1BiNTCx+H8HhF0bKNVoNKo",
+	"3szTh4QqguitGfQaKkZRD0L3wYMHJIwxJIWwl1yqXiNopdN5GJnMvU4JUxSExxquoYLcp4nWeAgUXtRP",
+	"gHTEvK3QkN4yO++M9O5IEiDzfzxBzv8QnkMRBEEfwQ8g4y5QKAlAjQhaGBNlW5GYcx8tS9bXvK1X510Y",
+	"hcYaPM1JLGIzmjZ5B2In4IROo5DQSMbGJdDJfGmGnslcp8gs0QJcEq5wuTSP1Twpq+BsmQi2oRkmmBVA",
+	"foDg96xVW0yjKGiTsz6NaFo8FoIkNVDCBcHQYEQcenop6Pg+S2IM99Bb0I+mIQvdxMiX++hErFd/TJqB",
+	"gzyOCCCPgCimmVVMJ3xPU9+QCSLjlj3/WgAyoYw46AlXhiZGMzTUWZauil6YCAyEtwEiyiDNS6IPXjOI",
+	"YbCd7n6ApB+BQVUzO+A9EGZkdJBWmyAfMsdFcyMsIqbmS3oPa7EYJQOFdU+gsnFkgMj3rlQRhuyjkX0e",
+	"fKl4y28dF6CCLRpstZsrLjTjOLHU5pExjTSy1vs3iBOoNIxaCxxkTQ0UomX0+1i3z2hqEEaOl68hE8b2",
+	"PWRKEsOTSMf3u7CfECdprxKQqLR448Op7ibV8wI+hieD1jHKTGAOuLKwm4omGHg+xLLYPDFj0Y/kacTM",
+	"N+IXzNY6Z5FkbfJYbzOIOAlBTLCVwb0xFXTIknt3A5hjX8GRpwL3Wzd5RKhG1nvoIw9hWD0BlAR+tbln",
+	"TQ2eUC8JeLyRlH/ECWkGeryfpPcUjk+c/pheYLTb7RauaMf39+3J+A0a8dCcCqRJcwGiifgSf9SCekg1",
+	"isMItDDuT4Gcz9kg1keaYEG/hCRTIY8yIgCJ6pGrJNYsfTZh0rOk0hOBBfSB4ReeSQhw+tCwIQsCrBHp",
+	"iHQCT8vGvXiwl1CRhvqjfJqKC6GxChPTsWUnQ6Z6wqGgTknAtMkHbIZUNKaqPzIljyYsilhINOI6Tlu+",
+	"sE+a+A/SzJiUlkEpvzkNNbcZcJZID64xwJ3YSRyr+a3rbKsp+Wi5u78UKaurODsFEhImeaYuuXnHeOaY",
+	"Nz2M4CT5cuXmUSQT2wdQqzVt65nns96CtOBjk+wBLmju3h3zKOLG2nL3rj73IIoC9JaEK2/3ZgyYLeQA",
+	"Kf3UvHvXaYeCsOAikwatNP4qnFoZGrgZRTXdn08T8dD8rD+XjCfA6OAvFH8f5fIp64khcSFBZP1jbF6n",
+	"679N0OHUI519f9+wrM6h/vGwc2gj2bodv2NyBXh6IpCKPWE0xEu5iTKzSegli+orEmCgZgZEaBohmlIE",
+	"VSRwYkwCwBCF6EMNnnoNs7dOQJtBwCaOG9oyu7+YWHLw35AYjFrzeYNsc3F11kanmzlOIxdy48xGphWz",
+	"epqGtUs70z27BQ7b5F2tR7mAzdFWDZfRIynVWbBaF7R/NYqzUokag6RqhVHzesJkTDF3hEaVslogAgdk",
+	"7PqQM83zeBpxfB7F/YtctDgAfqOYXrLknCo+Js0rzYx6In0Ko6gs0LB8G1Uy00k6FA4zN0qXVkmhhFPc",
+	"OjYQxILDdMgjegnYxazWJUvlUmg1Z2jt2GDl9EU7UwT6uGcakeGG7eEXMpoOzQ6aPbJSx7RjIXlPBC/3",
+	"MIgvOEqJ5vShOQ8orzHo3Ib7kWYq+YGPQZk6/fHYuBkY1UbE5nWqCI2g9sVT9MNAoamRnJGfB4f37Z9v",
+	"vf3A/vngwYP0is2CSBa2LA8278Pf7qPI6cJWTwCk0oBoFEchEBsAmTgZU9FnRE6hDCedSNCOEiZHenQp",
+	"8cG666WVPXHGGEm1DKNtFanfoXd4S9N5nwqreeiD9nKPJQkAaBm0tbx8QJofxepUb4mW+CxsaZjTE1o7",
+	"RSgFWl/aBcA4o28CF0lVM27b0N3OGB4VLo2nwgTWxF5lYmNtcujv90TzTMUJHbJPBL2kHGrqtxBr1Ywh",
+	"re6hmeU5lQxyhaPKzGh/pFtAqRxqMOGRkMsLMphGUeuoJ2yw7xWVxNzxp+IGyEsv2bk+birhmv6xKkv9",
+	"NAhaWnqiGVR57by1J3F+e1a33xsxGqkROPFoQQEmgSDFFk+oMpq91NA7TbwwM1H+o/iKDNKLVoyvR1NO",
+	"E/MHaD4ca0SihzlJYn3wjzXzIWfvvvPJk9On/3N7HKZHx8BpqddmYgCpp/kLhAsGpKkXJ59WwDXDIXvJ",
+	"FgOIAtdVM6Axw9Vupk+chrCYPQH4HHZCy6ZgyJRG8noINAwTsB6jj4ZWxvb6IwaV6gL3ss+gjNQ2H7TJ",
+	"CW4i2EkorlhP2PHYvTdKQaZ7HHQfkGbwNI4fUTEzvF6jDGsZaplBWoNDoKljdjJQLHkkv4U8zxqHj0iW",
+	"lwHGArwXKkiDNUwQF0m1ydM4JmNN4alnEhd624YJBjlTBcwaKPCcaX6WKbss1EetJ7SGA2M99PczAAlD",
+	"sJcYbZjkvHO1+MBiXgjMk9s4fWRpE8ykJx+fuqaHzPTbangNjR+Mw0Dbb/tYP4QJOuGNo8Z+22/vN8AX",
+	"bARG/ArlHa624qqa8pYWjDUqwWKFcMmcrgRPrAuYJE2rMRGrnxxX+3556PhlrUrHPZHz/NIIpuhW5ZGS",
+	"I1i1R5dVThXxrVy6GsURI+daRUE7rxU4WPUFLW1Qsaon7t59B0Tm0d27Vl11i1UV7BjHqShs61dzOFi3",
+	"ABdA+heQOPAVanT4Phz5YwMpTx8SGmmmNXNH2PH9t5wntBzSeO1KY0GtlCHhOCygcdRwzzFsfkLHTIH7",
+	"wmfVd2LZI/cep009bLx6hndHTKpvx+HMRJKmaWOyYuP3vmcKSlosA38niR7hXjjF55yq9XI6HtNk5l4U",
+	"mQnizLgAkoMta2si1yqp6wLSSE1GqduDnpu97WwYvNF45VV9+exVpQMKDnh/D7boLL21LQwWdy4VzqD5",
+	"5rOMVA5YxOrpiJ3lXTX0mDPnr8Yv/uD3vvjZH2X3rcsO+S1wX333pQYp+REbNAaQuURcq6ysM8rXf/vn",
+	"X/z0d4qj1C/UjdJ2+fQqzg8v4zBWI5f65Maiz1YZHHvZOGo0HO8/uBWUR/fu2cuMfjy+Ry+pokm3/b3J",
+	"sOH63DW+/LM/eP1v/21xQgeH94F8Vml8v9z46nuq9Y/8Mp0ZvcUjOc5txdrKS/Xl7/zfr//L//76P/0f",
+	"X/7n/7bkzMoTm0sGcIcMoHqZ63vX6+tV/sI6pSDUxoC8u76/PVaULlzqNqCfzK7jce0+6zxrT7Obk7fe",
+	"fqCPlMuNGyvxlMpe951eDZvhEgXGUWHnM5N3tQdJYxV2UTmYt0pL4OeWoJarNJbiAWmfxsXD9dvw3XVA",
+	"7bqx+VFBAsqdlWX7Xpea5QTfzcMqe6N67NikMMdbzvWicfTZM6+CVyKb1GiRDiGJhIZ0jWeQX8JqoJhb",
+	"seMBUcFmHvr+M9160TJfj/5OpZwysLR8+pQ0v3PWPbyP128pyosFCTKHoMBDozc+U2UzrHMj64nHwhok",
+	"JqnhXoRppYIjwqWcgnoBkfEaGyRM8cTYLiYJu+TxVGYXIilGT4sdGLHSE03A1KjWAYrlCq4xOr7fbXlo",
+	"palJ/z9hwhr80Gyk4HrGOMxJguWuSbPr+92e+ID3L9D595Ecenjv249iycKWho0RVajpG7Wbul2lfejp",
+	"mllNmACd5oIJuCCMUTe2M5RQXRz3YAdQVs+J5KZEVFyoZWBXPr8wWDX1PL5krcVY2N4XGE7T8f2D49L1",
+	"lv76bdJMzVBcAoGA64biUU9k10g2LPG5fi9o1cHlp8ZZ501hZbCyPbUHMo84nRs6vPIC/ZorS+4prV/R",
+	"GWmmBN/xPQK2vFaO57lejB3fq8cLINKNOXBN4Zbry5uLhfMAYk5vB3uGRDSrLYPdBw8egP2paFusX4NF",
+	"S2BanTuot/dSAi0PSYMFPaSMhuF0pyTqEGjtKA+XGSUqPGvJSaSkKjy58lrBBq4mMVOf252Av/zZKgr/",
+	"Kg9pI6CsT2GDzb47On+/zx/z755+8v3Tzkf8VJ6KJ4f9d07vn15M/vFvvPPdB+12u7EeiNkuRMSd3Agf",
+	"lo5Y5VAOCgDRcSpKTV329B2nf2tpi+RftkRhAOgqB61yYG8XBuYi9vTt4yzLnknYGkWkWmpkd/UFabPp",
+	"YatHpNdKlGud1SWhrQYcMosqmI9w32cqXeRmFA8JF63VcO6BB/ufgl33fvXekKnnNIqeu1/Kevz7tOCe",
+	"KfP+IWRE5REBZ1MnHZ0mb5u32dx7ajhpszdy4eEreG8L9x89EScgH6itgxMPPBDvtSnoDEoVs/wFMlcu",
+	"VjD+lvk1kEzl5x94ZMKFhrVw+AxMPZ8BPJUqq5ot2JX+DE+1yRlTiouhlbOSqZ4AUzqahO3NB2n6HrqZ",
+	"oX98ywDTj+mQAQIMMofYgEx4/wJtzWl5DCe5XDPIajoE5P/7nb/U37aOU/9arrK8ssbfsCcwpNw2B83I",
+	"mMRRaK53zC0AhKCAJfiCsQm5ipMLDZO1JjOdaJyr38ytW6tNAii2EfSEcW5EnweTpNkhG7wwiSIs8gEQ",
+	"+EM2ME6+sAr2Ht9e0pKIDZQHRGFUCrhTiM3FoP4+5HLMpdQMXdFZaoqgcDUJ1KR6Ap4ex2Mm1BEJxvTl",
+	"GXsReCTAvX0kh7kPZyYBq736EVqzhyKGAZEqnujd0COMGL1kJQ0jfzi4kiwaoJuazR47z0JeAuVDpk6i",
+	"KJdU703C8yjKiZtcvrc8bMUbd+fbuTIfdLiSmF22+YPD+1XNL83P3y8v8u5QWGEJraQrcOPPftCgStH+",
+	"iIWYeaDR8BquQxIIsWKBlobx/jJL9TxbHPdJTCfa8VKTLpy6E5N23XfSa+sfR1Q+YTQ8Yy8aR12vweUj",
+	"OXzIsACBidrR334M3NOmy+fy44RfUoU5Pe1T6RGz72MEvw/RXLaDMRfwp/624slqmsAM1DYA3a8xYa+z",
+	"oug4ZN0xKldyf5mVdFpwV3R/8YpmX6y1pIdbWdKus6TARIDpN466m2H96nNfh/Sdgbq2V42x3dzduOMm",
+	"8iGDt3SGTnOuX+ydfLWR6uFuxkeWQojtPBjJ/GzGJaj4A4t8P3umadqGo3327FUORH4INbGiqCiEbcFI",
+	"B1AWU8K+3KN9JfeoLObHfFZdTaUKhnYRi9Yj0LXRZzwoyFh0FeMCXBedwysDSBlggVNrPsLrCQPxjsF/",
+	"K4UgIwp+XnLaH+VRJji4JozICz6ZYKGyCvRiXOyuDCa+orInXPzgGc/QYAmMHlwD2LgpSGM+gyhsNMTo",
+	"Vku+Z96mKMJrxILtvvcaiLQK77keAPO1Yt3lzbvFW9eEt56tgww2IPc3JGffZwqcEG+inJXLy9kzpiSW",
+	"WwG7DMgvLWlN4vjAekoac4f+KVcMIH8yAlTQ3YAvLnoi90qQ1jduxjbBkIn6gws8jFCbQSNZ7bOrhE4m",
+	"LEnjfagkk4jyLDSzJ/CnFkZ850R2El9ppmPcpzMvX0fQC0ZmTHnkHCKVo5mJY8k1Y1/piXMWxXo5VHxE",
+	"aM7+tVwOPgy5abnRDObi1XF9mzCWeGXbCJeEatCSmsqMt21NyE2+dgM5gcVAq1XElLQ3o8hmi4UegiI7",
+	"c8LCMCRdD9K4bmerYLPNIXsLgI+fMwgYF051HPAFL5THAWM0IDQMUkfn2AKVtTP6PHJtZLnCC0XMVE3f",
+	"BjyBWWwqpzSKZiT4DMXSs6CVA1XHThu2dhCFeuwzEg96ohjQXg/CMFKGS9e19Y4knX3fz8V2vQPexVZg",
+	"2srvXKXBF6baVE8kDBy+zXotgN1B4R6aOnF3+aXW0zeHE33ybfIA6zmg+dFxPuRQo9qMfej16wn44WoU",
+	"26lky1ZOA9CkSFX68Xx4dhri27KBiCUoK28OlA3jj2IF2z8rev1hSkVli5bdkdbOLMt5FkkzE7mkm7/M",
+	"LtY1WWzFACjy+id/9cXf/ekv/sdfFpV9t9DJZ6nQf7ayYa+zp2YT9ohL8A6tBdGVQ14BWu0XAdG2xr+M",
+	"/rHa4AtmnaUHWqucTLjY2bp2ykCzwq622VIvjfjOrkvBKZzX7XjoLTwPdW6XtSgL6uHtFx2wC2y7erM1",
+	"a3XEtAeB1aTT2qqxzlDF0XrqHsbTrKPwFQ/EBtu2AW1u6vK4pPZhgEFOblqQvqzmYTbqs2eb6B0Yx3yP",
+	"huHz84j2L+o1jbzNCh5GLSyAv80PR2mWBQH+le5vED9nsw/p0zwjKkYQhsPQcELESU/AfaaTxToTryou",
+	"GM+anY6/32qTE4EYA+49oTU54hPwamQT5YbrX+63tmWQ63T9twhEsp+EIQY951uCA9IcTyPF90wEtJyJ",
+	"PtZEhOhfFqZqAZyyOAqLbob5RWQvpjQqXuYbGNdX9to3h+jKronomNgT1v053U4TslMFzWgYwlTfICSD",
+	"FStxMmd5HE+yzGyz49vOuu43tl8u8mYqd/zgwYPtzfetPUMd30Y6rfYMdHzoY2Flxh2ZUVQO8G66VpuC",
+	"kRNDwzsDIdUUugUIcu2G26rUNVt2u3OooSah14I4kDKBLhULUqZbZMeGYm1SzzpX3jWo7ZpgxUkY2gQf",
+	"xrk9nZSDKlA8btmSab3X3qrEFqbLOWZMEcoMBzinzOTDchIdgZS1ieCcpDgiVowECXvxSA6DNjnRAANi",
+	"LoaUCxNhDU5VabiF2w34HEHePxZirIITrAGmsjgKrSUyYZJB4roJEyEXwwpA4Q54FTyxTzBrzokztvyE",
+	"ISVBnOuhCBjczi1eyBpYBSw4rzU1MnObbtnwBnOODOwinY5u33lzRGUOYeTGp/EbeLNOhV3/nliFAIBR",
+	"QK+HNbAFV/QGhBJrMshxqWxWhUuaF8itXv/un3/523/41b/4D69/8l/0CY63DmPyEl0rmTAZyMfniHMo",
+	"zO1K8kUj//K3//DLP/5xGmRZGHnq6r8dJLRoMF/83Z+//qu/Kw8jjYtYfgE7fseKHSSrmohlSEtmVxSS",
+	"H+YOyUpr+fq3fvT6d//8i5/+8Mu//ovyJIw1Z7VJ7O+dVwjNzTZ1rYEc7hkeWrmMdyRhNIm4URgdhujI",
+	"cTBIW9Y9Y2qltf3qxz/5+x/+yVc//xdf/PSHX/z095Yl1dpZzfOezyRhZajKKqv/D3/7+1/9+Cdf/uRv",
+	"kEN88dOfvf6rv3v9L39vlV1ZCcjYyrc7jnAuccg6+1qaCRZuckI+GLAERUW2jKRpprpdC5nTwU1F1gvy",
+	"5M7prZq/VXTYKUWZL8H25nZczZPcHot2St1LEVyYkaCJpQJPQnRdjGEOc4eT40yVwzmsWgAz4RFERJgW",
+	"qsaR8bBjckW5yjKWAStbOjjnYZqOrZAeDu5STRI4ILeU+6wVRL6hImT5x3VpQta8SEElGlgEuEAHcljw",
+	"s6UUHn0KgDCBHOpVn+d2K+YYWF2IjwnI8YYeScilnXiQA8RHJMA0rE+YnEYqIB2TDVqSJmTwPWcmsxMC",
+	"9Hhg0swD//FIQMMQs9wHpNvyyF6HJGwAucFtyzb7NxhTjcLsjKis/zh6A4a16OmHLGktrw3hHI60VtQp",
+	"a0Unk0kSX7KSLoS+C2n3xl+00/UPesI0Ym21em3a5AlMFbrplrt5wr7H+mphN8Ub+RUtsfqwrqDz9ETH",
+	"9+8fF3cBlVjDgFJE1On4B3MVoyeWNN9ggApsdY0+Ykg5g4Qu4S0BoFIKTjWBf/jb309BrHtysAbNMvhp",
+	"gaqyvydi9cTSfDkm3sxAQLpRvNYw+du5Qh+gDea49qQWaI4r6F9oiN7KoBas9P09ETvHdf6w0Ni8+2F1",
+	"/AMLor4DrYc1pF08q1uh8dKc9jaeFIqD6kkYUWHRzCpjL+/HFz/90Vf/+S+/+vFvbX0S64EVzRd3F1OW",
+	"cr3t3hQUec9CjSanLug9rdZnAFY7WYfBDSoxpX5cOQRaDtA04duO1S9oXyveGcxjF26P993Vyeph1Rqo",
+	"rTnCoPqUMldgD5UqxkF+HHP71+pH1n8lGKhNbmWP95tTC/CkXZd6gMIWotz11CuvHharCyk/erbk7ch9",
+	"D/a0qCeELGKKLbwlecLG8SWTGhjqBy00TOtamCnYO6yci0CbnMhcKn2T4ld3bAr27F3RmUlRm/PegfYM",
+	"R7C1j7fnQHFoMPdDGIrF2e78AGnnnT5sdZMjrFAieYglGDbC4IVuU1fX1DmlJwpeFx2oS1JC1riqN+TW",
+	"oc665U42JzmXvYtH4b0WWiz1vEXHhY7f1QKwynhV0fFW3A/0JumT+V56fre3ypt6PDx0aPFrG1sGRrI3",
+	"Ykh1928dY2otLbpCvlvtn1DgPmR+erFaErwOSZ6nsmsS4tjpCta9kofDEua9bklYD5lCX8nn4FdRK60f",
+	"O4lgbICPzMJvCnZrj8RRmGao8dLCAxCvT/rxVKg2KaYZ5yCF04o5C70cp1uMOAbPlg/Rs+RmSrgsN4/5",
+	"xDD7DiaCS5PxNI66/qu6LH7bkXgbjKR8RW1zGlaOBKjnYzpku12JLUQ9p/Rzw6TSdAOBVBXsnHlg7TRn",
+	"3VIyqZo6bGg1jNTEVNsLAZAVmZ+eKfy7u5ziXiNjcY2jzv0D/8GDw33fd7x5TfW7CiNYDabKsp50dh3b",
+	"7BD1yhnmQFbk2P5mOUTKBLhQQE438v6rEpTm9gu8/VeUl2WFXJK7d21Wurt3yfnMqXHo5nerlp49kbsl",
+	"kwEZ8AiS95/PoBguI03fXrd56R2aFs3phVjYOjalCrXoxDBorClFo8iU68AMbhcMsrjdvRuk2BtLx9iC",
+	"a3064Xpw72HFPApVVysqn1YU9tiqHM9uvGbfVGm+5duO65Pmhhifxo9qbO9ZXa/cMeHKhMXPcYzKnYXG",
+	"0Wf+M2/7a7yFDG8F+ry5aGEZu/lCtOBu4w0ADAUCLEGGPG8DdlEhv7u+/l8mwgdJPH5v+aId+vGPKgp3",
+	"rHMV5tsv0kQppoBt2tBaHnfvrVC5RcUfVdRuqbraukbgUjplbxq+VEl/ELcqLmdouW44sw6QkU7eiiDT",
+	"9rNQxXmK/wk2OKGYXYMwEfYEVm+EAveIScBQ75R3oJFN8tp2jdtBWvU+G05lnTNTtP9l0C5XOOOC1Foe",
+	"Mle0O2ldUeOURnMl7rBWc+s6AM4vl6VibU/6a8Q2VKqnI/auCKsd6DWAiYU9Pcd4ALqp0RAy/RjqxprB",
+	"PIpIJ5/7v3Yy3a2aPeZ7fRf4RnWVgl0YaNYQAF9Xe8wKyecWeyJfG7jKnYAStjIDRZvLZxtigVVJdE5u",
+	"//y4craijjcP/mUSCJrZfrG7HduG1j5PN8YUZGl/JeS0Dk7SUnv7th+N/26m3WeH8OWMRYNfAhvN1xbH",
+	"jLlg1QgGjTNYDNt12DI1NuZaYzYzxuzs0qaCGL/hcOGGGWQstdVI5ZtriVnC8d41zNjx3sfxFo00GW/4",
+	"JbTVVB7Cm2ivMakoINLumo016A2zWk4rRS9YIZ0ViQcDCMnI0tlsz/PxbUwd5To+LpM8anM/x9wMDYcs",
+	"JUHp+P79KkiCK/umM0H9cqZkur8nYlWV7abc71a8DL3GVKyWc+u63BqfZFT4TcuYf/MTL9WSYV0EReF6",
+	"bNWES/VkeB2+jTlSuybXRuzTCtDUwf/aszndLwlWmZmKEjamycX83PSmvjXUOCD4AmnSiFPZKki7C8Ym",
+	"Eotv5/zwj0nQa/QaAelHjCbV/hBri+D7xN5g6pGdYVKnFVI4mhlxaefY2jwQWLmJlLo1SbLdYX9TQgzA",
+	"hxkoqvHVD//pl3/28+2mCFop6MAZi/FWe2NhCBsNRTL1JD2mW9gY1IH+4W9/+/W/+v0vfvZ7//C3v9PY",
+	"Scpol75vBfw3OGyhmkCvKflznsquSbaDlMlkBxTfuKYIBigkcK9PRZ9Fz8dTxbC0QL0If1cYa8HVKI7Y",
+	"HpYy0S+SZiAVVVMZEL98f59WRiAwYBDF5gs4BssI58POIXlfv/IODPfR1OjIadsFSQvAUvd2D09aXsJi",
+	"5x3fPzw2BGoqsHS6fufYGTB3a9N2utUCuJ8OCUZ4AwSwiBXaqN1TVFHFcmWJemh5z/uWUuqaXyOZXtfv",
+	"6JE/YmjIXnXoc+Mxun53L93J1dueoxFr+j8plIPdpM2lOdY7ebLbuVysJKp5hner45kc75A1FRiAcM67",
+	"5nh2kcAA2adCH0lc2EUJA+bQozsyNzWX2RtiqXR5QVhPn1lf3VIetJwcTAs9rT3nekJ2B9EtTjjrDyLN",
+	"GBMZY6vVsqtI+zpkcYmyr0kWf4LrT1G+4ZI5Uhg/r6U+H3pAGbAzWv7qNxItQ5NpVlE6vtK9dHy/4TXu",
+	"+41nr+ZJ6efjlAwXCGuYk+NtiOWqrIRrBvr3d22xdL/VJmd0zIgeHYHRESpJYIZR6j/YkbTfR2mPZ20F",
+	"mQ/LiGULauR9tgxy+7Lf8IavDwLYxG9/PVCweTTGSjihOqxste5WgA6bzQ5Z7i77WJcH42J/MzEGnn/5",
+	"dQcaRrdfgDduELR407jC0vR1owujN1tRce3wAguX3tcwI/3URdCRfnimx5UMmWocNc7jcNY2LCeHScCj",
+	"ZJHR4B14SmpUFScXKeqA/0IRUtJNa8jGCfGNJ123BQc5BP++fLqfkA3oNFJHjoGt5aWRDraaqiQB/vGJ",
+	"LQ7aBEzT9VupowNwB0kC+G/hufv+MaGQG5RKyyIIH8DBwiQNUCM0YaZGLbKdIVMSsVPH94/hQS6GDl/i",
+	"ojSuOCmOgEsyosk4YlJidqOeyIdPaFbSQgfHcIqslUn0cCSx6DMckmTJJUvIGDwZ9BCyIq5TAY2bL8Qg",
+	"btufeoJLLO7adn4OCI1kTKSeXuBWpA08EnChkjic9u1nGzHiQbgIxo0IxsLfYEn2Xi4+luP4pIoTFiKN",
+	"eHad3tGzCtJqoSXAScXMXIw5UJOD+UdWGVyFhre56xdaKKBVh0r9jrFBmdLDLhYlTXTt44IrTiNDMaXi",
+	"XQ7Zx0ZiUUF8TQNdj4zjhOE3Hd/3U6ozJTqIiMUezkPQMWQBNrNA0gLM2xNQPANxLzbgWSnoPHhwXLX3",
+	"aYY4RS8YDOItFxFfxdMoJOxln7EQjxpS2B17QEjEx1ylJ5R0PXAoD/b2xvQl2gv3zKSCFmoG5kVs+hxq",
+	"6cIqwMMSFyPfFf6yN2HJHuxeoc9Ouc/s4aAFVdoqkTxs6pu24MFOfUTHTD7WW1WRKxa2sp8y1UzVAlZp",
+	"oJ+XxpWPYsmMAnT6MOdk6rIc9DFNCaIWeMKfH6ED3N//xX//xb/9z7/4m9+032O50a7XKJ51rEWb43rW",
+	"xwtVC4vMny3nMjLXAze9xtENvRcnj/UJqYDU7jTNjF7/1v/2+l/9CCvpujOaN/hn2/cjqlVsKob85e/+",
+	"8Ms//fEXP/vLL//bP11t4F566/lsjWJwhjqeUgA+c0c6j4Ze/8v/Cypt/IcVF31LwVgugrGRWJihPB+v",
+	"bVKmy0yOt+YdpayAbuFMzY9yQbtKzsV2+a32Gq4Ubhw1vvr5v/nyj3+Mq1t8tW5tM+1yziqvgLczlrq7",
+	"rLllhlnyhs7tAQSg4BGz6dH8uYFK8JMTRZRxn3LiG7sp6/HNwg42vEYUxxc4Vhy+bzcOQBHUzK5gtl7D",
+	"RWjYkvvNJ5Mwnaxf+MkJfK+7/servsaR/2rDEoa1HHpnl+24zanYdO/doe3lLt7nKub5q/fcMcMqyusV",
+	"N6xluHWlDUvoLtPTnWqHAPTWiBEscM45AYK5wzfnmC08N2X+lzsK3VpBvMVQvhxHW8pu0HZUKKPlCHZl",
+	"7Nfr1ovOUXG1CWEjNwFNSRonF30FjF1nkcr/0Jh/ZO6ewXoIdFtHRMTncTiDEtBQ3VnFhCuPfC/mEBAV",
+	"J7Z0OFeg32mV4Bhc761O1KeiJzDMGwJ19G8jrhXIWZt8qsFvgIl38bAGRBM13odYVQXzGINey8YTxVlI",
+	"mlpXdQZnml7o07DcpYZRHx+mtwpVCqTV2cAgcs4GWhmyk6YJOIrEl6xUFtryQEcVrLz+sAd/8dWGeeJN",
+	"a0RmGHnB7uxs42hAI8m8DS/yHQt0BZBYu7/1r06W6XMtJ4uuzTb/sNLWm+8X7Y/X4s/w0KG3ncHFSmra",
+	"UpWFMt0sc3ORO7eOod6prYC/afxihn/D3CIWUNTc24MCHpl/c7AmLV1XBmKzOXTrngNLOQ3k/AWGTJl7",
+	"eudErBh2D9I4F8Kn4swul8Lt+EpIEH9a9nEJsfTNFHVLxmzUM7x6R7a8npgTp59anR/KgAiaJPGVgyMk",
+	"aRYi748IjSIz5HHrmBTC+3tijfj+Ung/dNJqFwo5y/RlrUn0hEl5pOmRKn7OI65mpInf3smcKPTeJKx/",
+	"Wd6gD7lUgcn06KwwXjMck6sRE2iaJ1z1BNS6PGc51QfN+s43XLq4pMZy3oRdAn5jVtnYzwv72lo+eUEu",
+	"7AFs7sau7w4u5TEapeS6go5yqw11ZTKjvVdh7jamf+FSkD5CNbkUgDuc5Ff/hrtuZNzEmJdWSQuwA8eO",
+	"bDxgSNx0PLXIpar2Zt2SbJrKciepEqpo7RvmTYEKlVohScL6MEUerQhUqggoZ6HI5Uqwhr3VjNmLDLRF",
+	"c0XZcucvY3RbM6ela9nj4pKrfJZLLext4qb9QiKF//W/vv7dP3/9z/+qPMGEvSjm5gZjzvRa0oNfZ5qF",
+	"6gP8pvMsVEI0ByyZkNExFXTI5LYQacEqlGFNpPAVYaY1bsQDxz+hiXzHAEQo2orOGuaDfel8hmug+Ji1",
+	"CgvbEydwZY5YLrhgs6s4CW1sqW3hahRLLMdx+lCDDi5MYIulQaI5L+WQSFkjQICTefRHRdgTfCjiRONI",
+	"mi+tVYZdjltWulfrIasqC08e/JVcXOeBIdT6bwQOWtWpdEfAYw1/081GUhvFUl2tAakRWF7lYAzRIwe+",
+	"GSgoI7IdA6BvVnBICq/mu6vOL+ph34VMjZPJIyqGLPmQXbIIpeYKotq9oS5S3QJ80cGPlddATjQCXk5W",
+	"JJiak9gxiSNm5tNJgUjeLWPjmXdXmXo2NHcFuuutQJpzarkV6PpVruIZaOpeC2hyz/ubz31pjFDpKdoU",
+	"EhnX2zpIJJ9zA4Prinhi1m7AAWDZsQYYkTqkxEnIkjbJro0suIPbIP0+C9HfK7tjq7T10KnGTgq8RUNj",
+	"+bE2k0GcjE1CQkkm0/OIm9RSSxl4xMy6mBE1oqrANhcaYTB97M2HHHlbg+dYPraYHdqhm8rs0NV2jy0k",
+	"fc624psimMtL/dA8kiWlN6noRZy6MYBbSHEnms6NL8L2nAuEmWRrvgtEKng380DKyGs5sVXnWLaJMWMF",
+	"b7PFbkx1xpBrcmN6di1y0JysFb1GZOCU9UGCXFcCvs+UaeGOy/CrReAcgVch6zSYYaGxAqym/hthVrpZ",
+	"ceBwc56WXy0XRax6AsM0ygmicl2tmJR5g3RONRLwu7B2QCI3Op1zKa0r3h7sSN1dnMGpMJpNzQBrFNLc",
+	"yYpsoUhWgaJuWMakbNUWFMqqKasJinAhLzOe/K2nTcoNdEt1Nc1Qb4HATQQC13efUDqjb1o1Lt8aQF2n",
+	"hd6lDhPcNFuzwRMltxXLpupBxQnUNTTrgld9uST78SAv9VWc3TUc5V1GAtIBZpOvpChUT6Txo46riGzb",
+	"t8NHchiQppywKLL6OCV374Z373q5Sp4tvbAXbJJmPnUHSqVGJGmRCt3mLjJs4M3FEekc+iavlnO1dWKv",
+	"NcxdUroEePfSE53Djk/wGL8rFEsKfqydQ/8Bsaf8kuuWwHOlONc+HTPMZkoFAbsZfN9q98QTWFwY3/3S",
+	"+J6w77F+1fg2yAGWGxiMKUcvHd+/n/rO9kRaRrPT8Q/m5gw5NkutCdLEOCaMXhCKYYtHc6IriY14tBHN",
+	"u4uudLraUXTlsLSH5ki/wVBL2Jj5gA7haaWMrClYEJpr87/+P7/6+R/gtfmabshl143tDW+rnsrLDQvx",
+	"+crDWiIHukNWy6gI21muBeleD6xL7HewnS3t496mI6vP8bFT4qodE0rRXa3Ol3/yz7746Y++/IO/+vKP",
+	"/t8v//X/8+Vv/6vXf/jHu6iFU8Pddhf1WOZd2/Jiv0aPMRSj1+EvtsaF7nzeUpfbHlx1UZ8tQwqrRVo3",
+	"6vnpeBYwETf37kF+BEXoa2+anX7JFc2c7i2cuRG5gSo4wnXkBqo/wtcUPYCoW8M2XAFCS95dK1pqbfyA",
+	"plAgEtihqrg+vLR+runkuYoXhfedhKEkAb4TpjlrcjoAlSROQi5oGtAm0/Q7Hgmyq/CAdD3bVprh51uY",
+	"8cOk9mmTT632gI1rUirnk9Fqm1GGHe8nw5ccnoQakoihnCyXmOPnqCfKy02a2ThJt4V1ZSFBzSBOCKP9",
+	"ETGLYPRlIRWjoQc/OzE9DiNUsVUezIXtQp032Jr7WIVaNi/+0EaqxoLJNPlO65jEiQfqXE/kqzsl9kYs",
+	"9HRX++S7MRfFU0WaetUnsFh6CKxlx4BrlU/MVOPs5tRHWMP/rU5d6wmjr4nCrjp80mnn/vEyqtvcvDg9",
+	"sU3VbUFenJ5YV3XD1dBn82l8MxJc15ty57jkhIVcFyZgIWFUok1xZd1jVRfF6nGYvDdrj2NF78S1B7G9",
+	"9Nq7W4n7FjCdLt6TeSMxiX3WGsk8944qOZvlnbEZLSDwyo6xVeX7sc5q/v0/++FXP/5JtSP/ps4jp0UW",
+	"seMrp9XvcvJrtH4ijm+WTymuyjGh8iJ7VsXmezKLpyCLJpNohnjFwBWNiwxKvAkqwxKH3+2yphZZScov",
+	"zpq6gX9RFSuoch7aqdJTcW6vSdvBnuEEanSp4vlR07U6zkEx/Snsb5WO49BsrWbzNIOOwIgYxNOAXpCF",
+	"pthEo/qEMRIk7MUjJiUdssAmHinrJl0Xler2ZE9QTNWZpSU9xpSQVxyUv6prrLwGUqdiGH2+3RNFxaoQ",
+	"sUyqA5Z1u2cPP3DikNMbljuSWAR++hA9cXBAtbHFqA2hl02NY01htUj3iMy9YWqTx3adjupVjZ5YXbOo",
+	"SpRSAP0Qbpze/7ibA9wcyrQd5nWMnijeCW2qOcy780lvi7alOSy68wHFqVJz+J7dljd5y6OF19NYU0i5",
+	"LrsWlYN4KsJM6JzPiGQ06Y+AYgwXyDHmfHDoapEPJrIS+cWC6MqVnaVW1UfmDWzV3jv+4Z4TY1teZlzJ",
+	"0GY0cvIsaTFvD9RisDtv0K9/60e/+KP/+tWPf/LFT3/45V//xY6VmG0u3zqqy4r9b+pXlvLY3V1q5I/q",
+	"Nm82rhW2F85CpcX+sAK0W4kDB6JS/jsG/GNyRbmqxwG/zMB8HZq+Lis/6FIWVK6HeQ89IKD5cPeC9y8W",
+	"wV2sKyxJoB92TPlphWEDt57mclAlphqxmMWCkfOpMuju2LnvE9EsvQDIEvKnSHc3RYP8tw1k/ACms9C6",
+	"bTLpFSzcc4oKqdhOXs/cpBwizYKfkZetAzyNidqzHOzpcfV6In1Aj4FFg9YcJyW3z63ULtK7fhMrFjqn",
+	"RRSvkYhKjFZmdiJdzcXQIUflhTTN80x9Wy5/VDmMTSyOa1iBK8ewuf11Jfy09XXQDW60AMXOv/r5n73+",
+	"lz/6xf/4y6/+3W/uwGvkA3v+vmGJgMzJ/AaUVcpRydHXprxSzUG4DouiQ9PXhKie5KjN+BOvhauuq5RS",
+	"jqo+e5arqbRMGeZHU8WcOsylBMv7raNi7lCwZWCxIw3hJBOhsTZKMmRKQ4SDHVVyPDCVHG9Sxebxba3m",
+	"X8JazW+sUvM3tUbzL1+F5ptUn/lNVWe+/rrMj25qVeYVyjGj0K6uwTyIEwJlmMMz1o9FKAPShEp7XEmS",
+	"r8+sYiLiK/KrxH281SYn+IW1tdyR9vbOtYEYSb9PpkLxCIK5isYdLFGJSEHTvYFVBdtOTxS9O3cEHrpu",
+	"GeiVCkCrGOcC6WgsVtigKLSJjFoRX3wN60G7hNU4ul+dQ2vHJpL8GPbv+/61V41esAy7ryO97TXQ7T0W",
+	"7DvxNLnuzlcXLTe53DTUELVYIK1CJVIJXlK+xsD6bfpSVxWDyvwFTnpbhvpaEVTVkbhWFHXNVagffbNq",
+	"UL+YcrXIXpIK93LpCKeCNIkYvXRLVuWg0VQqohIq5MBoSQa58USqSuxjSH7p9EKdQ//AXF/9+pSrhZdX",
+	"sWAwYi6GtXdXenGWyVC0hHHFlJXqgmeUg4DMqzU4SA/gpthZqpPUVEq/6wc8S/S4TXCTdrdjF5klIMPc",
+	"hez6h1gl8h1Qv/XB2Mru1a4l8IBdzmtp+fDr9ujcsOxNRsRzmdXGnSqTguaCCXLOolgMQfEs1OE0SmUf",
+	"nVYyZiS/4fajG+SJM/80uX0W/ZNKcSnHVeLQjRGwP5soF+P3Z0VSzTDL5+86sJhz1q4JhX2o57l0Ac/p",
+	"0rU7C57wpVyNMi3VMD8t8TtQfRPB0ICzKHTLM4hB/F6cnDEVoOWq8K2tNxu0yUm+EgJ4xhQwWE8Eabax",
+	"wCOBm7wrgNDgLL1YgEWhMMVZQMaMCkl6janAYqFhr3FMAvYSmim64Hs9EeSzjwWgigWlJGwBxrJikxDq",
+	"qtGXXooZ/DJJGNTmzAp7XSV0MmGJhDxPk4hy0RMxLCWNzPKBiU6wq8IESVMfxanoszETqoXFSMH0F1Qn",
+	"OAuw1kRQznEW7Mipypjg9IqdMXVTbvCkSap6IxJHzzWvpediuRpCv/2Hv/iT3wT37+2DznlDsSGquWR+",
+	"X/z0R6//0x+//tN/Xz+mjWDpFtdmI9i6xXHMyXQj6JidiPDEnPiNx/F+TMoZFsvpEzul9Ilf/ulfv/7D",
+	"f//Fz/7oy3/zJ6//+X/8xT/779jO69/+rS9+9h8bO6j9ceYc12/YJWhaqFrmkirvBNOWZOxNvCNdeUGu",
+	"M7fMvDN4HVAzfxCuCW0imnOKXyzM/n3tN6l5bWHONSq9YJD95epxls1VwyhDlC3n9KK7ecf3W8aGFYXm",
+	"FwWtpBlO9Hd3pAazY5YQ/VYllupPk0QDP9N6EEehO4jWcnjqLcRT8OZTM+tk/r1msSfCXkxpVLEMemOq",
+	"EqC4ESI9UWqu9FQ9csut2RJu6MXYxyosZ/f+ZlgKO3uSjlm5lnelOM5vQE5Y5hd5fdNebXHx5QeEuHGF",
+	"AW3ZurmdQS1Gmqabj5Y3hFaODKHk9ka2ksl0x2tlz9obHsjS8vKpyxt2jBzrTr6LyVxclF8hvCMK+WDA",
+	"EvRCzi9Tmt+ltTgH4/wx1MHXPKMfOKa64oU0nWXWuxvnvzf3FNdh1MJefF3MspXH8TpwaOFcXRMQtb26",
+	"Zik54pMbdANdunQu8EH7sx7Cfd/r+gbGYond5N4gTs55CHld6lHse/CQ4w4IdlSMOwqOCN724n2KSfIH",
+	"t7ZSxRNJruLkAmIKbf4QvQgtDxSuT9n5Wdy/YKon+rEQrI/J+YZMka7vd8kHvH/xWERcsEdyiK4oCSP9",
+	"KJZQuFaEJLhHp2p0z+SluWAisJnuCVfQ19st9B/siSCd9VQ48w7aBCeI8csEfwqZydxHh9SGiE7BrilJ",
+	"kD7ydDZhxjBrlqPdEyd4dWT0y3OWtVhOO4KP6tarEXjFMqjYrHi2ZGDtNptjKg4DqnbWFBatWBAI6g2j",
+	"uQDFIOgErndhak4oFwk6fVhbJggnDJd0N9TYmdtBMDqlYXS/+NPf++Jv/vUXP/3R3//Fz37xp3+7lQv2",
+	"OYWB6gfy1c//7Kt/95tf/cXvf/HTnxVHUY6BmFsQaF6WN+coVBbwW3OE5XWyI1ye7b+X0tHNssK5S8Yl",
+	"+qtkJ/m4WChoiSQH6ySJm65R7GeDFGDOpK8985dLCNck/LFL0jynomVKzDhy30iSZS45nYoxVv4MmXoe",
+	"A0N/ji4FS5efwwxkWK1FkYhRqTDSfsJEJk5d0cAFJLfC7ElkksR6Nzys0spCcj7rCSQkD3MEQ9taOLvS",
+	"o0klCXLDh4HYSdhQvoRN4gQr0YxbHplEU2O2ggpiPREPCL5h5qEFZzzI9TTRg4yoGsTJmMR6yDSKbCKB",
+	"NnnCaJglfEhTQmUt9ETChlyqZHZEaG4dJMECexpex2MmFKEDBRoFrB6OBkMNyk+A+JSkOZ1o+bvvE9kT",
+	"NpmJO/x4QKhdZFNblpvyOvFUASSacDFsobeeEb2xkHHESDPAm8h7QcscQa5WRwxVhf9Kch7EeU2BP0Qa",
+	"n0gsN3wjpffSJes6/krl86tLoW3Q2xyhvEr1LWdLbpYgrOVoObFoTnsmG8EFfSnZOL84nXPyYDMs40Ba",
+	"rftVQ5RDt3gaIhd8KWSK8uhj8+iZqbVmWgNwo/94/tZgnz7oN7wGl9+m/QutBoqwcTSgkWQVPdmabZ0q",
+	"kLTzeq458lmuoCssCAhRW7vNM7/AogWkH0+FkkYTcZj6xkXdUlrRLYr4qk7orqRuV0pglB7P+7EY8OH8",
+	"LJuSgRuYXg0uC7KUJFOBItnDemhkknBhpKCW0lLRRB2BmA4EHbNvAR0HZEJ5ouVdT5jmPSLjRIFQJvpB",
+	"L0veKUdUS2vJ+glTqAmLGdEbck6l3iApr+IkJGMqL1hYIV164oaIlzNYvHdw0d9gosV8KOoKutQ8RrmD",
+	"Wj35FdtdNrvq0NyGpXzYHYGeHDQMk0wDAKHgdxv6dJsHkEydR+7evYuJWkMGfAbAlUnY2VqTA3pbEFk5",
+	"FrAdmbX+zi7Hme2G2ELbyIHNt2tbOgtgesCHUzxonuE50rCW3bHjCo1ivl7EhEpmoDAYNmBqYHgEcplh",
+	"mnrQc45Imm2kg8UducK8hfU6lGuS9AiLJCM+2hyBkVfhhMAZkqN5NIPPngXYbTwY6OkZ+J+wSTTrCTmi",
+	"E6jtYtfQqB2pI+odrXzpmdVqXp5x6gz11M1ctUQNrNunreMiCSXnNGGEJgmdYUpkq5wUdJk7aNKVu5QR",
+	"JkHxUkbFIVMAYRDNGGR2QxWUaUWmrpUv0ustQtNyUjgvqxKyJbtgDa1V2ghrB1Qx89XNgO9X7PzN0oPq",
+	"1qrOOLi8ArSZcXCt0hFr2gibzsQMG2HGVsMfn3muUTRlgxV2xEbGvXajkHUWKmReba/Om5Uh5jtX5SrO",
+	"wZKwwZEJWvLFcwTouijifaYQNt2x+pu0XHo7dtPcvV09OPiQD0w57HOauxs7qrov5FJOIUfnBRgB4bqv",
+	"aT7Bb2kWcNuiVHTWE1xc0oiHrTb5xAzLXCDCibsaxfaEZxeKfROnImI1wjyrIQHKYOGOxeySMtYu8E2+",
+	"utvlbdwmd2x27VYZ7Dbsg584e3bDnNXF1/eirHI3r+OqK7+d1xXgxwfKcK47UvO4rah5BSYuh6C/9GNx",
+	"yRKJdSPHcjgv4beaJkISvHQJwOQYkDGWDcAQP7cxcH64e1ewK634geX47l2PxFEIURKmjIh5vScCsMu9",
+	"E3Em1CM5xIwLL/vRVPJL1jrOgv8qHoRvZHYRZfo0bbdJwOW7IkT7aTJlPXFlfDJstV3k/zC0Nnka4x3f",
+	"Oe1feGDLg0aDvtuluQCMtLba1C9K1bIdkoT1Gb+EujaP7PJoLS94JIcPNYV4sFT6tAfknOm+dWMsgkC+",
+	"O5J89+zxR0Sxl+r/Z+/6euQ4jvtXaWweuAvsLG93j0x4Bz1QFCUTEUWGS8IIssRN30zv7ehmZ5bTs3fc",
+	"BAfEQGDYSJwIQSw5cQQoRgwnD7GYBwmGISFfhnfWm79C0FXdPd0zPfv37kgD9ovFvZme7urq6vrzq6oO",
+	"uUsydpIes1CPfszYFKt7cfYCLq2ID5MMdkdYq8KoxHfEyqKAkab82NP5lJFed6cLCYXmZmmrU2+nNlAV",
+	"3eOI5/DYMFH0FMTsICJdl1DljBUYbuhEIwdUuxNhDyOsW+7oTzqlWT5X9DXnuGcUMSf5aap8QiPi8yg5",
+	"itkB4LACinAs+a9D/Jffdrc+JelIJZHKFyQAUb9moSKt1En5Asoz+fz+chi/U1GY0BgyCEJinyGJykcc",
+	"oiYNJbhi8TFzRvaegq4xTJwly6qHyEA7Ip8BmdB6sMa8vV+BRRolzrq9nW6Nv+CeMZAQ0W8erH9Iw3sW",
+	"ua37JSj9qRGMKRqW3V7/oNBsQBI29no7YI5YZN2oNSjc64/FXi+ejuT6S5jQ5r2BKpPCo2Tg9y+bOrfV",
+	"ZAZitCuhEEp6cRseXGp120XEwiEvb+fgMlOhWtu1jLdbYUSpA28se/fWbcsbcAWUXbOiyzLfWFmPcTrG",
+	"rvAIrdfz9IOKNLzy9ITFsq4uTaF0G7kkoLg59PUFHi6y/D4mTQyuttqk9vIt326O+3Z5KKoqRxdlQ1iw",
+	"f33dWjdgDctcRRrEBkkQC+Wj+TGzXVKZw4ktAJ2qwdpkuPzU4YMl2RiWCKw4NkGHVYaT0lLRlVknspSM",
+	"lmev8TfDhlDSh429YeP1t1+c//Lb33/zD9/9379e/OzL17/524vP/+Piq7//7sufXnz9o4sffDlsnBUv",
+	"S/CuWC72vX8aTcQPt3d37ty51dsR/zObBIIn9QmjxYT50ftZOoGtFCIiOCmlWXGWhKWkQvGT8zviDyx7",
+	"H0ujNPYa4zyf8r2bN6UY6QTp5CY9oTnNOh9PjxrqhY+i4FiGmM+/+eL1b36s//LYdPCKH1/I/89OWKYI",
+	"O+FH3V5fzZbzKC0wzcqt29s0GL0FstZ5mzSV0WHau2iDJSFR8tbtQq/nNJpjYoh0rz9vN2ie02DMQihN",
+	"AvseLLpAS9wo/wEMefEvX5//6JVgyFe/+O7VL37/zQ/W4cDbyBnVdpUGJ0pv/gJWLPjOwZ3OD67Oir06",
+	"Xrz4/B/Pf/7zhbzYK/OiRB4UZK1nyPaW23bdQmThFrqEiQwHPZ7x8QNZ5ylkPGjsiekhV73+7Q/l3D59",
+	"hRNrFB+KHg3epeERu4cqlOSS6NFAjDjAQJB4ThxHGhcUy6M8hv3TY579UbJtE52qaJgrui/HaSxbNyth",
+	"1SamG2/zZjs0RBS4ntYNTsYRz9Nsbro4+dGK5cp2sH9h13ZrTmh2LI4aP6D8IAM+X1rdVbxjr5n4nL3g",
+	"vsuvSSgnYtz9io/qBif+mMLhGrAXvuywSTEQN0yyiDNdVj+m2RFgYlQrwCgnWC3sSGh7YXqaVHsdFtlg",
+	"q9aG7fV2dsj3cE5PWMCiad5WjcCjxOFlU52vi4KvpsdJWACkCXXEsA0iDcFLjY+H7CQKGMdqFjo1zuF3",
+	"qzjAOHtBDtk8lZ22S0Sd0JcD9qK93FFGA2fN2vYwKen05Y+sWnDMch7WObsENz3kR/wuitm3wNEFlH0I",
+	"VNzQZSJOQ2Pvr+7ceb59adb6yqFrz6f7/IpL7i73cK03kyvzHdVNw91toNZxJE7009N0y11p955fS6Xb",
+	"h9ZJu3onSt05qvOfCHrsEbShDfGG8oz0NrKkN667W8I6GaV+StV2VZrxhM51zV1TnL4t3o7r9ym4Tse1",
+	"VPwv8fl1Ffyn2bERE0S1x6WqbVNw1lLeMHK5OBKtlSB82NLbCM1Bc3Mqbh3yICmpMrq6Cer3skm1GHYf",
+	"kjVVXKt4xAgJWuqX0IrMFtamp6Dcp0NCjish3WGiYroqXCoGE9u4Znz3EvTG7k6XgNkgPrVUZTxM83ER",
+	"kbVobCmDqsnUYm1wQy1PeoztnttAKdnJSYINFul6VUaqjXkaWuC+bjSvwvXdvls3xL+/DfFP8I8PgKdt",
+	"V5ly7BvtsoGIhQNY3SRQyxhZIsrMPd8w7KLs6e0VzG01ujow6trRyiQdzILxVnp3Y+/OnTeuW1YJsqZi",
+	"KebQ3+l68qCgXAm3ocqWO4Rc/eg0eWNzWPn6f6KExnVACguRsFSxjNa5TsXV1q3XeMkp5ShQDufEIuXb",
+	"EVZzH+S6mJqBLtNSE/JHBRWEPZD8IYTQVjizxaf7Zctn4W5HvHxl1qrcrmN6HUq3cequrR+5fdFepqqt",
+	"naWwUUtqnAkl0SxutnqzLTz4TSh/xtmLluy4JXR78afFmv1AKJncUDSEKhyyODqBKgY5qs1ibJUMP4op",
+	"2KcTYDUV2Wtyxoj/0hM/eEGajOIoyLkv9GLf8Mj7pGu3OgV3p49BBx/06sJBuArKsLVP+qTZA+YOAjbN",
+	"UWE/ZXHcwi8NE6s5l6/6XZQ/Vg9JbO2TXXKaRTnqZi5IIi5APi8hogbce5hAGoMBQpXElAhUkh5+zIKc",
+	"NMM04DdDFkSCYLwzCf9kdMuTL3nyYS4LJEv7QGFcO+bYUW5hWt9Ps2Ei/pM0fcN0EZp2t0WiXLziW+FM",
+	"Mmx0Op1h4wx87zIVE4NqMgQboZmhOOAGHyZ+EVor3u8Q01jqdvuk+XQORWDEV6czPmahzJfxpDMklG55",
+	"XOE+4SnWYptbgh1gsZgL9CiJ5xIdK+ww09I7YrmqHf3SMFRlhZ9i/6WZBSUeKSauggnD8YCI1VLlKqdx",
+	"rOC6uLMyY9W0iiNOwllGD2PWKSGZJ7qcNdIxZJNpmusGd5xO9GUu/k+BlcXvw8QYSebq6AVCqIhkjM/i",
+	"HLDUSMmUcOgMas4MCdsh35cg5Cg36gnhBIeAmhUEU82MI14qOhSnwfE+8WUwEx7oClEAZ1p+rSWHKEJ8",
+	"sl6gFSj0hwmV2Dj8/QYn0ywdRTFDXpeW1w2EdR+zqVR8oLoTHjLZRNl1hsL+LQ/H9RI5C48moTeiAfNm",
+	"Weyw3jHm6bTeSfN0nIKeBd+jwJlpwlq1JQy7wObKhoW+MgqYXsRsZMoYBnTUsxkLomkE/WsMKUq6LSgN",
+	"no7ku2Z/SPvJfkvybWpT14oelbwBk4hzQItnZJbMuOBhdYZBpsmzo850m6D0u6kqyar3VYEoYz7gCeju",
+	"G/Qte0bb5uNkV6imZlaX7UjQF0eaFUN2d3Z261DY6nko+RrT4FjWxDIU6G5XfMH4Yf2y6eXXoT8v9PIu",
+	"dc7Rf9gtv1IkzQmtgjSh1RBkUdBkmCAt8CKlst6Yu+9OEr4dwG9Q0p6ylxX8sBzozAWyWBWLYAb8NwN/",
+	"L3LKIJllSYxur3+DQ3WassNFUaQAmpz/8J/PP/lJAa1YskC04zdY4Krpfk9YcFJDfnPW//5f5598tsJ8",
+	"lefmsjdksSPJMeH//NX5r78+/+W37jk7a9wvm3V/zVl3d/reobgPq/6VLSh8NSy/0C21LXkdADTF14vJ",
+	"u2FHqKuZsgNJ1F+7GWrfwwvjoRDyfyiT3vVgeD3nQhzqcumnVF1cZgNJ8Qs6N6y0VpqUQzEryM03TAkY",
+	"Vt1V1fugsATV9+0l1eEQkcMvbcVaUtQDPh3ouQ1JUhgpVbqgcejxfB4zsDe1soh1WqXZ6E1oqFJegDr7",
+	"2rwR5sep0HqlsZUm2o5ajbQlZK5J2ioqdxmNG+tgam0S39risl6Ub6P8OHU5NmrZOWzOclTrCiQwTWuN",
+	"Kd0Wqbol4vRqgaXLr9R1GoeB4n3l8Bi3Wr0gtwj9DBTPqfIIWOFscAkljAnTAgwvzEY2nEOkmWZEeXpa",
+	"hOdZfYvgzaIcuP+bwWcKo3xF+Ey9flxXUAE5dr2CCm+gP0udUlp8qevsTlM2juU27Fv+LaEFiElwwbFv",
+	"sH8hbHeeLm6Mc92du+tVP/N7NZ2BULeKlOdCzwFrc8MezHJ2H91ykFKTkMO50sOOdM9onMJBvAzRVVb5",
+	"nHPdLdNGnkuYbKVlERRoxUIn6kjWTMHStaoFjhfrUpUshH5PZSG4sgSMnBMZSd8gz6mqCa0+66WpOCtk",
+	"ylxWdpZTucA7yZlTtSS9ZkFCiDtRY+k6NrhsV40ZhizJo1GkvPAYR9EK52aBxAFcOyuGEaV+s1IVMIwl",
+	"CkltNYuHf+62b5klZko1Mhc3jVfVZaDANfrauYZZRSey/w+vVhPtkAfvyeL+NANIHMGeA9BQQfzEj6Pp",
+	"lIXDhEcxS/J4Dg0UdD1PuMFabcJlWkbEcxAThyDNslyVq5EQOl7tlU6TOaGzfCz2MaC6btui6h+19TTf",
+	"ip7kPS9JnyKb2YdUWlHpLIdFAysuKz1ZKji5TelLwUJbV7w0oCVS+3nwHh8gj1RNbCP/2WQrDKnGbJQT",
+	"QQwdH5nG89Um5qgNehl4+A8MNrpidd9iEqfeaGowSYrcsqfCtSrEOUSBNmyQMeQSQWyLk2Hj7iwfp1n0",
+	"1xJj+i5IOoIBbnwF4tvDxgaXTIWlFlw1M30sITl8SablxY//+/x/f3r+P59d/PqrRrsxWt1CTBy24Sbt",
+	"Cer4esnC6HT6kCZHLPuQnbAYxr66tR7F6SGNhYXzkB89mubwucsiwOWdnzW6M4gXVBFw8w7btnqnHsi4",
+	"w8GGXHBb2zcw9skDdl9yBz9THfXUTvht4stdlXFy9tIvSngmo7QjceUdcheCUvpWbcuyYWiOYzsfeijM",
+	"s2EyilgcYuw8OkpA3WlSAr8affqCmEGXBdl1IeJgbbf2iV/wpZigzbgwz2HilznMNz/n7NCNZREhwE6a",
+	"lQWu1KC7v9Mnz+SLSMzQQhY1o7ycKanC4dDtSSJBRlmEUKGmhLP0b3DyKBmweGSOLN58Hx41fm2VsfSG",
+	"36GAMaxZhxSGVgt7C3DrVvbTAtw6Vng1IqVy+dUrWp4LUwR9/k+vf+vuo7d9iVO7IBN6i8R3uSpYi82q",
+	"LNfKKpO++OyL809+4mxPeEl1yMvSpF4dk7PDm+LTV7/7t79b675I2OlB3f148emri5999btfvVpxe9bz",
+	"lj6z2P3KEdcbpPIVcmkzpyRu4gY+yfWKvJameR1tEcvsee29EcvMc03A4WdyR0ty3qk0lAHExTatUwj8",
+	"TDlT8A6YZXFjr3GTTqObJ30Q8/LDVUMfGgIizBEvPyju3bSaKrWJMhigpo5qdTPLx7IgvKW3mHqS8bjk",
+	"60oDZbgziXE+eVvduRpVqT3Oxnj4jGNEcJ/ztsrua1tjw5CTGTaE0WNhq+rqUAMMQrZVXYw2ouNVffKM",
+	"0RDry05zc6kTfuQY7K5mBya21KxiplpoNcPy0eqLLcCSCJ1bmjHNbTBHcn1VyBkEzwpRZE1TVi8+A0az",
+	"0dmSVxAoKTYbANSQWLhPfFke/jRKOIlGmG4oNLppxoRSKb4RhZJFvgeGZAMFyY4QzA1/RWvS12/1xVvS",
+	"ZHU/ls6yQCzKgfDsemIe3lhNJE+nUSBnJ+1cSTi9XHHSyDvkg/tPDz66//37g6cHg/t/0Ua83Tvk8bMP",
+	"Pzx4OPjg4N2/1L/3yTtkcP+j98Tv+wbymYyE6gVwBwJF8fHhKZ3HKQ1hx4MsOkSvPuXzJBCnVv1HZ04n",
+	"cUvT85QXwcMHylNp01Zjh+XtRqDht5+ZL+xB5qZN3foVmytbQumed8oOOfQIAlCtl7EXkTlPRfqiHesQ",
+	"HJ46G7RBrJmW90Vw2h7JASOuoQTNEoh8dfA4TebSAlBjaQC0oF+Qx3MSR8eM+FbKhF/dkHtS1TC3QoNb",
+	"AiPflVtUh3kNGwh6HzZIE8JWMIHWElr3vdMxzQ2Cg/4S0Ezo2wapxVNG+1vYUPVUiboLUjj8gvF8LACe",
+	"goShsRPBLnGROh6iCSZRp2BumLTCz6Ip2kQXuMIOy6KU4j/kLrVtiLERnm+TTqfTssXGBOHUe0ThqpcQ",
+	"dtdT++wd4jQVKUtcAKkvZRr6hQNCrdn0Jv85s9dtP27MGrtMLpnqLc/2nXng8/SOmT1rh+/fLzQ18XRp",
+	"EVLa6zx1A0KNkV6QvliRIuYpCVIh4tCFKB2H6wq2e9gW57GwVLlNIrxt2kYbf79oWmOTzVtCsNvGeZGN",
+	"eDzDfnYJKPkYMR4rUas4CRDhxHJ0klCykZ9KkEBrwGUFJJDakU4YdJ+J0f0JtEEHC2g1j8T4FXEvTYym",
+	"LrkvRX+bnI6jYAwB6iSV4Vc4Y6UTYk4b17mEjH/q4aQwmuylcloFx2G82XzIx++7RE4+zhhTh9+QOkaX",
+	"bCk8b3CZpRMl1SwdrTy1ytLmiTgVNk8ZoUdoAGCIsLaR2GLTqfSS9ZSmlmpUN2YZWyA74KRCl9IySVwJ",
+	"VXUJWPuF7qVT3ITlVQLtaILk7GXuuqp8Df9xpWmtdcT+zBPvq8Q0gwIWrEj9ubR2TEfibWLFBDMZjoxy",
+	"lQrBCv0m4pjzc8KyQ5pHE8T3kCiOZ9qykREh6CaoaYEGxD3tvnyWRHnlbPlCbOKTgJbw9XfR5LU88aRJ",
+	"ySSK40gug4Cx21qHfKOe9zFPE7QPEmzQbDBR4WHsGH5XMhNTP3t+9v8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
