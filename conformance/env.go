@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	mrand "math/rand/v2"
 	"net/http"
 	"sort"
 	"strconv"
@@ -283,13 +284,14 @@ func (e *env) postWith(r *client.REST, op *Op, body []byte, header http.Header) 
 // tooManyRequests is the errCode of a rate limit; maxRetries bounds the retries of one call.
 const (
 	tooManyRequests = 429
-	maxRetries      = 50
+	maxRetries      = 500
 )
 
-// waitRetry waits what errDlt "retryAfterMs=<n>" says (at least 10 ms, at most 2 s); false when ctx ended.
+// waitRetry waits what errDlt "retryAfterMs=<n>" says (20 ms to 2 s, plus jitter); false when ctx ended.
 func waitRetry(ctx context.Context, dlt string) bool {
 	ms, _ := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(dlt), "retryAfterMs="))
-	d := min(max(time.Duration(ms)*time.Millisecond, 10*time.Millisecond), 2*time.Second)
+	// At least 20 ms, plus jitter: many cases wait on the same per-address bucket at once.
+	d := min(max(time.Duration(ms)*time.Millisecond, 20*time.Millisecond), 2*time.Second) + time.Duration(mrand.IntN(30))*time.Millisecond
 	select {
 	case <-ctx.Done():
 		return false
