@@ -6,7 +6,7 @@ SQLC_VERSION := v1.31.1
 SQLC  := $(BIN)/sqlc-$(SQLC_VERSION)
 GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: run test test-faults vet lint generate check-generated postgres build bench conformance clients image docs tools clean web check-web test-web
+.PHONY: run test test-faults vet lint generate check-generated postgres build bench conformance clients image docs tools clean web check-web test-web mutants
 
 ## run: start imserver on :10002 with an embedded PostgreSQL under ./data (installs PostgreSQL when missing)
 run: postgres
@@ -103,6 +103,16 @@ docs:
 		'<li><a href="asyncapi.html">WebSocket gateway (/msg_gateway), from asyncapi/asyncapi.yaml</a></li>' \
 		'</ul>' > $(DOCS_OUT)/index.html
 	@echo "docs: $(DOCS_OUT)/index.html, openapi.html, asyncapi.html"
+
+## mutants: the conformance suite's test of itself: every mutant of conformance/mutants (a realistic server bug)
+## put into a copy of the tree, built and run against the suite; prints the kill rate per area and the survivors
+## (about 30-60 s a mutant on two cores). MUTANTS=sample runs the first mutant of each area, MUTANTS=<regexp> those
+## IDs; MUTANTS_MIN=<percent> fails below that kill rate. See conformance/README.md.
+MUTANTS ?= all
+MUTANTS_MIN ?=
+mutants: postgres
+	IMCONFORM_MUTANTS='$(MUTANTS)' IMCONFORM_MUTANTS_MIN='$(MUTANTS_MIN)' $(GO) test -count=1 -v -timeout 180m -run 'TestMutants$$' ./conformance/mutants/ 2>&1 \
+		| grep -v '^=== \|^    --- \|harness: \|^--- PASS\|^PASS$$'; exit $${PIPESTATUS[0]}
 
 # ---------------------------------------------------------------- web apps (web/: Vite + Preact over tsclient/)
 WEB := web

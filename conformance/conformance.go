@@ -8,8 +8,9 @@
 //     its request with its caller's token (x-caller), the reply checked against the operation's response schema
 //     and against the example by meaning (see package match);
 //   - <tag>/<operationId>/err1001-… and err1002-…: every operation gets a body that is not JSON and bodies
-//     without each required field (1001, naming the field), a body one past each maxLength, maxItems, maximum
-//     and minimum of its request schema (err1001-limit-<field>-<kind>: 1001, naming the field), every secured
+//     without each required field (1001, naming the field), a body one past each maxLength, maxItems, maximum,
+//     minimum, minLength, minItems and pattern of its request schema (err1001-limit-<path>-<keyword>: 1001,
+//     naming the field), every secured
 //     operation no token and a garbage one (1002); the other documented errors come from the err<code>-… examples;
 //   - events/<message>/<rule>-<operation>: every x-trigger rule of the AsyncAPI document is performed with the
 //     recipients and a bystander connected; the push is awaited (EventDeadline), checked against the message's

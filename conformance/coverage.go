@@ -104,14 +104,30 @@ func (s *Suite) plan() {
 			f := f
 			gen("err1001-missing-"+f, 1001, func(t TestLike, rt *runtime) { rt.runMissing(t, op, f) })
 		}
-		if op.reqSchema != nil {
-			for _, lc := range limitCases(op.reqSchema) {
-				gen("err1001-limit-"+lc.name, 1001, func(t TestLike, rt *runtime) { rt.runLimit(t, op, lc) })
-			}
-		}
 		if op.Secured {
 			gen("err1002-noToken", 1002, func(t TestLike, rt *runtime) { rt.runNoToken(t, op, false) })
 			gen("err1002-garbageToken", 1002, func(t TestLike, rt *runtime) { rt.runNoToken(t, op, true) })
+		}
+		if op.actsAsExample() != nil {
+			for _, f := range op.ActsAs {
+				f := f
+				gen("err1003-actsAs-"+strings.TrimSuffix(f, "[]"), 1003, func(t TestLike, rt *runtime) { rt.runActsAs(t, op, f) })
+			}
+		}
+		for _, l := range op.Limits {
+			l := l
+			gen("err1001-limit-"+l.name(), 1001, func(t TestLike, rt *runtime) { rt.runLimit(t, op, l) })
+		}
+	}
+	for _, op := range s.Ops {
+		op := op
+		if op.Roles == nil {
+			continue
+		}
+		for _, p := range op.Roles.pairs() {
+			p := p
+			add(&caseDef{path: []string{"roles", op.ID, p.name()}, covers: []string{errItem(op.ID, 1003)},
+				run: func(t TestLike, rt *runtime) { rt.runRole(t, op, p) }})
 		}
 	}
 	var pushOp string
@@ -140,6 +156,10 @@ func (s *Suite) plan() {
 		}
 		add(&caseDef{path: []string{"ws", wc.name}, covers: covers,
 			run: func(t TestLike, rt *runtime) { wc.run(rt.newEnv(t)) }})
+	}
+	for _, vc := range s.valueCases() {
+		vc := vc
+		add(&caseDef{path: []string{"values", vc.name}, run: func(t TestLike, rt *runtime) { vc.run(rt.newEnv(t)) }})
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"math/big"
+	mrand "math/rand/v2"
 	"net/http"
 	"sort"
 	"strconv"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/imspec/imserver/client"
+	"github.com/imspec/imserver/conformance/match"
 	"github.com/imspec/imserver/gen/api"
 )
 
@@ -93,7 +95,14 @@ func (rt *runtime) adminToken(ctx context.Context, refresh bool) (string, error)
 func fetchToken(ctx context.Context, tg Target, userID string, platform int) (string, error) {
 	r := &client.REST{BaseURL: tg.APIURL}
 	var d api.UserTokenData
-	err := r.Call(ctx, "/auth/user_token", api.UserTokenReq{Secret: tg.Secret, UserID: userID, PlatformID: api.PlatformID(platform)}, &d)
+	var err error
+	for try := 0; ; try++ {
+		err = r.Call(ctx, "/auth/user_token", api.UserTokenReq{Secret: tg.Secret, UserID: userID, PlatformID: api.PlatformID(platform)}, &d)
+		var ae *client.APIError
+		if !errors.As(err, &ae) || ae.Code != tooManyRequests || try >= maxRetries || !waitRetry(ctx, ae.Dlt) {
+			break
+		}
+	}
 	if err == nil && d.Token == "" {
 		err = errors.New("user_token answered an empty token")
 	}
@@ -214,6 +223,19 @@ type reply struct {
 	raw    []byte
 	body   map[string]any // the envelope, nil when the body is not JSON
 	err    error          // transport failure
+
+	// the request, for reports
+	path, opID, caller string
+	sent               []byte
+}
+
+// request describes the request of a reply for a failure report: what an implementer replays.
+func (r reply) request() string {
+	who := "no token"
+	if r.caller != "" {
+		who = "the token of " + r.caller
+	}
+	return fmt.Sprintf("request: POST %s (operationID %s, %s): %s", r.path, r.opID, who, match.Cut(string(r.sent), 1500))
 }
 
 func (r reply) errCode() int   { return num(r.body["errCode"]) }
@@ -228,7 +250,9 @@ func (e *env) post(op *Op, caller string, body []byte, header http.Header) reply
 	if caller != "" {
 		r.Token = e.token(caller, 1)
 	}
-	return e.postWith(r, op, body, header)
+	rep := e.postWith(r, op, body, header)
+	rep.caller = caller
+	return rep
 }
 
 func (e *env) postWith(r *client.REST, op *Op, body []byte, header http.Header) reply {
@@ -240,15 +264,40 @@ func (e *env) postWith(r *client.REST, op *Op, body []byte, header http.Header) 
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, callTimeout)
 	defer cancel()
-	status, raw, err := r.Raw(ctx, op.Path, body, header)
-	out := reply{status: status, raw: raw, err: err}
-	if err == nil {
-		var m map[string]any
-		if json.Unmarshal(raw, &m) == nil {
-			out.body = m
+	for try := 0; ; try++ {
+		status, raw, err := r.Raw(ctx, op.Path, body, header)
+		out := reply{status: status, raw: raw, err: err, path: op.Path, opID: header.Get("operationID"), sent: body}
+		if err == nil {
+			var m map[string]any
+			if json.Unmarshal(raw, &m) == nil {
+				out.body = m
+			}
+		}
+		// A rate limit is the server's right (errCode 429, errDlt retryAfterMs=<n>): the suite waits and retries
+		// rather than report it as the case's failure.
+		if out.body == nil || out.errCode() != tooManyRequests || try >= maxRetries || !waitRetry(ctx, str(out.body["errDlt"])) {
+			return out
 		}
 	}
-	return out
+}
+
+// tooManyRequests is the errCode of a rate limit; maxRetries bounds the retries of one call.
+const (
+	tooManyRequests = 429
+	maxRetries      = 500
+)
+
+// waitRetry waits what errDlt "retryAfterMs=<n>" says (20 ms to 2 s, plus jitter); false when ctx ended.
+func waitRetry(ctx context.Context, dlt string) bool {
+	ms, _ := strconv.Atoi(strings.TrimPrefix(strings.TrimSpace(dlt), "retryAfterMs="))
+	// At least 20 ms, plus jitter: many cases wait on the same per-address bucket at once.
+	d := min(max(time.Duration(ms)*time.Millisecond, 20*time.Millisecond), 2*time.Second) + time.Duration(mrand.IntN(30))*time.Millisecond
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
+	}
 }
 
 // setupCall performs a set-up operation as caller (a mapped userID, "" for none), which must succeed; it returns
@@ -566,7 +615,13 @@ func (m *model) apply(opID, caller string, body, data map[string]any) {
 				ng.admins[str(u)] = true
 			}
 		}
-		m.groups[str(info["groupID"])] = ng
+		// The group is the one the request named (the suite's own ID); the reply's ID only for a group the
+		// server named.
+		gid := str(obj(body["groupInfo"])["groupID"])
+		if gid == "" {
+			gid = str(info["groupID"])
+		}
+		m.groups[gid] = ng
 	case "setGroupInfo":
 		set := obj(body["groupInfoForSet"])
 		if g := m.groups[str(set["groupID"])]; g != nil && set["needVerification"] != nil {

@@ -504,6 +504,12 @@ func (tr *trigger) check(result map[string]any) {
 	users, otherConns := tr.recipients(result)
 	t.Logf("recipients: %v (caller %s, callerOtherConns %v)", users, tr.caller, otherConns)
 	n := tr.expected()
+	if len(users) == 0 && !otherConns {
+		t.Fatalf("the rule's recipients %v came out empty for what the suite did: nothing could be checked", tr.rule.Recipients)
+	}
+	if n == 0 {
+		t.Fatalf("the rule's each %q came out empty for what the suite did: nothing could be checked", tr.rule.Each)
+	}
 	var want, quiet []*watch
 	for _, w := range tr.conns {
 		switch {
@@ -640,6 +646,142 @@ func (tr *trigger) checkPush(w *watch, p client.Push, result map[string]any) {
 	if want := str(tr.body["conversationID"]); want != "" && tips["conversationID"] != nil && str(tips["conversationID"]) != want {
 		t.Errorf("%s: data.content(json).detail(json).conversationID: want %q, got %q", w, want, str(tips["conversationID"]))
 	}
+	tr.checkTipsValues(w, tips)
+}
+
+// checkTipsValues compares the Tips with what the suite did: the users it named, the operator, the numbers it
+// sent, the members the group has now (lists exactly, in any order).
+func (tr *trigger) checkTipsValues(w *watch, tips map[string]any) {
+	e, t, b := tr.e, tr.e.t, tr.body
+	const at = "data.content(json).detail(json)."
+	want := map[string]any{}
+	sets := map[string][]string{}
+	from, to := str(b["fromUserID"]), str(b["toUserID"])
+	if owner := str(b["ownerUserID"]); owner != "" && from == "" {
+		from, to = owner, str(b["friendUserID"])+str(b["blackUserID"])
+	}
+	if tips["fromToUserID"] != nil && from != "" && to != "" {
+		want["fromToUserID.fromUserID"], want["fromToUserID.toUserID"] = from, to
+	}
+	if tips["opUser"] != nil && tr.caller != "" && !e.isAdmin(tr.caller) && !strings.HasPrefix(tr.rule.Operation, "ws:") {
+		want["opUser.userID"] = tr.caller
+	}
+	self := func(field string) string {
+		if u := str(b[field]); u != "" {
+			return u
+		}
+		return tr.caller
+	}
+	switch {
+	case tips["mutedSeconds"] != nil:
+		want["mutedSeconds"] = b["mutedSeconds"]
+	case tips["revokerUserID"] != nil:
+		want["revokerUserID"], want["seq"] = self("userID"), b["seq"]
+	case tips["markAsReadUserID"] != nil:
+		want["markAsReadUserID"] = self("userID")
+		var seqs []string
+		top := 0
+		for _, s := range list(b["seqs"]) {
+			seqs = append(seqs, fmt.Sprint(num(s)))
+			top = max(top, num(s))
+		}
+		want["hasReadSeq"] = top
+		sets["seqs"] = seqs
+	}
+	if tips["mutedUser"] != nil {
+		want["mutedUser.userID"] = b["userID"]
+	}
+	if tips["newGroupOwner"] != nil {
+		want["newGroupOwner.userID"], want["oldGroupOwner"] = b["newOwnerUserID"], b["oldOwnerUserID"]
+	}
+	if tips["quitUser"] != nil {
+		want["quitUser.userID"] = self("userID")
+	}
+	if tips["entrantUser"] != nil {
+		if tr.rule.Operation == "joinGroup" {
+			want["entrantUser.userID"] = tr.caller
+		} else if f := str(b["fromUserID"]); f != "" {
+			want["entrantUser.userID"] = f
+		}
+	}
+	if tips["applicant"] != nil && tr.rule.Operation == "joinGroup" {
+		want["applicant.userID"] = tr.caller
+	}
+	if u := str(obj(b["userInfo"])["userID"]); u != "" && tips["userID"] != nil {
+		want["userID"] = u
+	}
+	ids := func(l any) []string {
+		var out []string
+		for _, x := range list(l) {
+			out = append(out, str(x))
+		}
+		return out
+	}
+	if tips["kickedUserList"] != nil {
+		sets["kickedUserList[].userID"] = ids(b["kickedUserIDs"])
+	}
+	if tips["invitedUserList"] != nil && tr.rule.Operation == "inviteUserToGroup" {
+		sets["invitedUserList[].userID"] = ids(b["invitedUserIDs"])
+	}
+	e.model.mu.Lock()
+	gid := str(obj(tips["group"])["groupID"])
+	var members []string
+	var owner string
+	if g := e.model.groups[gid]; g != nil {
+		members, owner = e.model.members(gid), g.owner
+	}
+	e.model.mu.Unlock()
+	if tips["memberList"] != nil && members != nil {
+		sets["memberList[].userID"] = members
+	}
+	if g := obj(tips["group"]); g != nil && members != nil && tr.rule.Operation != "dismissGroup" {
+		want["group.memberCount"], want["group.ownerUserID"] = len(members), owner
+	}
+	for _, path := range sortedKeys(want) {
+		v, _ := lookup(tips, path)
+		wv := want[path]
+		if fmt.Sprint(numOrStr(v)) != fmt.Sprint(numOrStr(wv)) {
+			t.Errorf("%s: %s%s: want %s (what the suite did), got %s", w, at, path, show(wv), show(v))
+		}
+	}
+	for _, path := range sortedKeysS(sets) {
+		listPath, field, _ := strings.Cut(path, "[].")
+		var got []string
+		l, _ := lookup(tips, listPath)
+		for _, el := range list(l) {
+			if field == "" || field == path {
+				got = append(got, fmt.Sprint(numOrStr(el)))
+				continue
+			}
+			v, _ := lookup(el, field)
+			got = append(got, str(v))
+		}
+		wl := append([]string{}, sets[path]...)
+		sort.Strings(got)
+		sort.Strings(wl)
+		if strings.Join(got, ",") != strings.Join(wl, ",") {
+			t.Errorf("%s: %s%s: want exactly %v (what the suite did), got %v", w, at, path, wl, got)
+		}
+	}
+}
+
+func numOrStr(v any) any {
+	if f, ok := v.(float64); ok {
+		return int64(f)
+	}
+	if i, ok := v.(int); ok {
+		return int64(i)
+	}
+	return v
+}
+
+func sortedKeysS(m map[string][]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
 }
 
 // checkChat checks a pushed chat message against the request that sent it.
@@ -773,7 +915,38 @@ func (e *env) requestOp(w *watch, reqID int, data any, replyMsg, opID string) cl
 	t.Helper()
 	ctx, cancel := context.WithTimeout(client.WithOperationID(e.ctx, opID), callTimeout)
 	defer cancel()
-	f, err := w.ws.Request(ctx, reqID, data)
+	type result struct {
+		f   client.Frame
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		f, err := w.ws.Request(ctx, reqID, data)
+		done <- result{f, err}
+	}()
+	var f client.Frame
+	var err error
+wait:
+	for {
+		select {
+		case r := <-done:
+			f, err = r.f, r.err
+			break wait
+		case o, ok := <-w.ws.Other():
+			// A reply to this request whose msgIncr is not the request's would leave the client waiting until its
+			// timeout: say so at once.
+			if ok && o.ReqIdentifier == reqID && o.Type == "" {
+				cancel()
+				t.Fatalf("%s: request %d with %s: the reply came back with msgIncr %q, not the request's (a reply echoes the request's msgIncr): %s",
+					w, reqID, match.Show(data), o.MsgIncr, match.Show(pushFrame(client.Push{Frame: o})))
+			}
+			if !ok {
+				r := <-done
+				f, err = r.f, r.err
+				break wait
+			}
+		}
+	}
 	if err != nil {
 		t.Fatalf("%s: request %d with %s: %v", w, reqID, match.Show(data), err)
 	}

@@ -185,8 +185,8 @@ var preps = map[string]prep{
 	"cancelMuteGroup/*":                               {steps: one(replay("muteGroup/muteAll"))},
 	"getGroupApplicationList/pending":                 {steps: one(replay("joinGroup/applyToJoin"))},
 
-	"sendMsg/idempotentText": {steps: one(sendSeed), modes: map[string]note{
-		"seq": {match.Exact, "the set-up stored sendMsg/seed first, so this is the conversation's second message"}}},
+	"sendMsg/idempotentText": {steps: one(sendSeed), again: true, modes: map[string]note{
+		"seq": {match.Exact, "the set-up stored sendMsg/seed first, then sent this example once: sent again, it is still the conversation's second message"}}},
 	"sendMsg/err1204-groupMuted": {steps: one(replay("muteGroup/muteAll"))},
 	"getConversationMsg/seed": {steps: one(sendSeed, sendReply, replay("markMsgsAsRead/readTwo")), modes: map[string]note{
 		"senderPlatformID": {match.Type, "the example shows 1 for user456's message, but sendMsg/idempotentText (the message it shows) sends senderPlatformID 5"}}},

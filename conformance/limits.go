@@ -3,174 +3,262 @@ package conformance
 import (
 	"encoding/json"
 	"fmt"
-	"slices"
+	"regexp"
+	"sort"
 	"strings"
-
-	"github.com/getkin/kin-openapi/openapi3"
 )
 
-// limitCase is a request body that breaks one documented limit of an operation's request schema: one past a
-// maxLength, maxItems, maximum or minimum.
-type limitCase struct {
-	name  string   // e.g. users.0.nickname-maxLength
-	path  []string // property names; "0" for an array's first item
-	value any
+// Limit cases, derived from whatever limits the request schemas hold: for every maxLength, maxItems, maximum,
+// minimum, minLength, minItems and pattern of a request body (nested objects and array items included), the
+// operation's first success example with that one value just past the limit must be refused with 1001, before
+// the server acts on it. A limit added to the spec is a case at the next run.
+
+// Limit is one limit of a request schema.
+type Limit struct {
+	Path    string  // dotted, "[]" for the elements of an array: users[].nickname
+	Keyword string  // maxLength, maxItems, maximum, minimum, minLength, minItems, pattern
+	N       float64 // the bound (for pattern: 0)
+	Pattern string
+	Type    string // the schema's type (string, integer, number, array)
+	Exclude bool   // exclusiveMaximum / exclusiveMinimum
+	Items   map[string]any
 }
 
-// limitCases derives the cases of s: every property with a maxLength, maxItems, maximum or minimum, at any
-// depth (array items included).
-func limitCases(s *openapi3.Schema) []limitCase {
-	var out []limitCase
-	var walk func(s *openapi3.Schema, path []string, depth int)
-	walk = func(s *openapi3.Schema, path []string, depth int) {
-		if s == nil || depth > 6 {
+func (l Limit) name() string { return l.Path + "-" + l.Keyword }
+
+// collectLimits walks a request schema (following $ref and allOf) and returns its limits.
+func collectLimits(doc, schema map[string]any, path string, seen map[string]bool) []Limit {
+	if ref := str(schema["$ref"]); ref != "" {
+		if seen[ref] {
+			return nil
+		}
+		seen = copySet(seen)
+		seen[ref] = true
+		return collectLimits(doc, resolve(doc, ref), path, seen)
+	}
+	var out []Limit
+	for _, sub := range list(schema["allOf"]) {
+		out = append(out, collectLimits(doc, obj(sub), path, seen)...)
+	}
+	typ := str(schema["type"])
+	add := func(kw string, n float64) {
+		out = append(out, Limit{Path: path, Keyword: kw, N: n, Type: typ})
+	}
+	if path != "" {
+		if v, ok := schema["maxLength"].(float64); ok {
+			add("maxLength", v)
+		}
+		if v, ok := schema["minLength"].(float64); ok && v > 0 {
+			add("minLength", v)
+		}
+		if v, ok := schema["maxItems"].(float64); ok {
+			add("maxItems", v)
+			out[len(out)-1].Items = resolveSchema(doc, obj(schema["items"]))
+		}
+		if v, ok := schema["minItems"].(float64); ok && v > 0 {
+			add("minItems", v)
+		}
+		if v, ok := schema["maximum"].(float64); ok {
+			add("maximum", v)
+			out[len(out)-1].Exclude = schema["exclusiveMaximum"] == true
+		}
+		if v, ok := schema["minimum"].(float64); ok {
+			add("minimum", v)
+			out[len(out)-1].Exclude = schema["exclusiveMinimum"] == true
+		}
+		if p := str(schema["pattern"]); p != "" {
+			out = append(out, Limit{Path: path, Keyword: "pattern", Pattern: p, Type: typ})
+		}
+	}
+	props := obj(schema["properties"])
+	for _, k := range sortedKeys(props) {
+		p := k
+		if path != "" {
+			p = path + "." + k
+		}
+		out = append(out, collectLimits(doc, obj(props[k]), p, seen)...)
+	}
+	if items := obj(schema["items"]); items != nil && path != "" {
+		out = append(out, collectLimits(doc, items, path+"[]", seen)...)
+	}
+	return out
+}
+
+func resolveSchema(doc, s map[string]any) map[string]any {
+	for i := 0; i < 10 && s != nil && str(s["$ref"]) != ""; i++ {
+		s = resolve(doc, str(s["$ref"]))
+	}
+	return s
+}
+
+func copySet(m map[string]bool) map[string]bool {
+	out := make(map[string]bool, len(m)+1)
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+func sortedKeys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// pastLimit is a value one past the limit (ok false when none can be made, e.g. a pattern everything matches).
+func (l Limit) pastLimit(cur any) (any, bool) {
+	switch l.Keyword {
+	case "maxLength":
+		return strings.Repeat("a", int(l.N)+1), true
+	case "minLength":
+		return strings.Repeat("a", int(l.N)-1), true
+	case "maxItems", "minItems":
+		n := int(l.N) + 1
+		if l.Keyword == "minItems" {
+			n = int(l.N) - 1
+		}
+		out := make([]any, n)
+		first, _ := cur.([]any)
+		for i := range out {
+			switch {
+			case len(first) > 0 && obj(first[0]) != nil:
+				out[i] = clone(first[0])
+			case str(l.Items["type"]) == "integer" || str(l.Items["type"]) == "number":
+				out[i] = float64(i + 1)
+			default:
+				out[i] = fmt.Sprintf("item%d", i)
+			}
+		}
+		return out, true
+	case "maximum":
+		if l.Exclude {
+			return l.N, true
+		}
+		if l.Type == "integer" {
+			return l.N + 1, true
+		}
+		return l.N + 0.5, true
+	case "minimum":
+		if l.Exclude {
+			return l.N, true
+		}
+		if l.Type == "integer" {
+			return l.N - 1, true
+		}
+		return l.N - 0.5, true
+	case "pattern":
+		re, err := regexp.Compile(l.Pattern)
+		if err != nil {
+			return nil, false
+		}
+		for _, c := range []string{"a b", "a_b", "a\u202eb", "_", " ", "-a", "a/b", "ä", ""} {
+			if !re.MatchString(c) {
+				return c, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// setLimitPath sets the value at a path with "[]" segments (the first element of the array, made when missing).
+func setLimitPath(v map[string]any, path string, val any) {
+	parts := strings.Split(path, ".")
+	var cur any = v
+	for i, p := range parts {
+		last := i == len(parts)-1
+		arr := strings.HasSuffix(p, "[]")
+		key := strings.TrimSuffix(p, "[]")
+		m := obj(cur)
+		if m == nil {
 			return
 		}
-		add := func(kind string, v any) {
-			out = append(out, limitCase{name: strings.Join(path, ".") + "-" + kind, path: slices.Clone(path), value: v})
+		if last && !arr {
+			m[key] = val
+			return
 		}
-		switch {
-		case s.Type.Is("string"):
-			if s.MaxLength != nil && len(s.Enum) == 0 {
-				add("maxLength", strings.Repeat("x", int(*s.MaxLength)+1))
+		if !arr {
+			if obj(m[key]) == nil {
+				m[key] = map[string]any{}
 			}
-		case s.Type.Is("integer"), s.Type.Is("number"):
-			if s.Max != nil {
-				add("maximum", json.Number(fmt.Sprint(*s.Max+1)))
-			}
-			if s.Min != nil {
-				add("minimum", json.Number(fmt.Sprint(*s.Min-1)))
-			}
-		case s.Type.Is("array"):
-			if s.MaxItems != nil && s.Items != nil {
-				items := make([]any, int(*s.MaxItems)+1)
-				for i := range items {
-					items[i] = minimalValue(s.Items.Value, i)
-				}
-				add("maxItems", items)
-			}
-			if s.Items != nil {
-				walk(s.Items.Value, append(slices.Clone(path), "0"), depth+1)
-			}
-		default:
-			for _, part := range schemaParts(s) {
-				for _, k := range slices.Sorted(mapsKeys(part.Properties)) {
-					walk(part.Properties[k].Value, append(slices.Clone(path), k), depth+1)
-				}
-			}
+			cur = m[key]
+			continue
 		}
-	}
-	walk(s, nil, 0)
-	return out
-}
-
-func mapsKeys(m openapi3.Schemas) func(func(string) bool) {
-	return func(yield func(string) bool) {
-		for k := range m {
-			if !yield(k) {
-				return
+		l, _ := m[key].([]any)
+		if last {
+			if len(l) == 0 {
+				l = []any{val}
+			} else {
+				l[0] = val
 			}
+			m[key] = l
+			return
 		}
+		if len(l) == 0 || obj(l[0]) == nil {
+			l = []any{map[string]any{}}
+			m[key] = l
+		}
+		cur = l[0]
 	}
 }
 
-func schemaParts(s *openapi3.Schema) []*openapi3.Schema {
-	out := []*openapi3.Schema{s}
-	for _, r := range s.AllOf {
-		if r.Value != nil {
-			out = append(out, schemaParts(r.Value)...)
-		}
-	}
-	return out
-}
-
-func schemaProp(s *openapi3.Schema, k string) *openapi3.Schema {
-	for _, p := range schemaParts(s) {
-		if r := p.Properties[k]; r != nil {
-			return r.Value
-		}
-	}
-	return nil
-}
-
-// minimalValue is a small value s accepts; strings are distinct per i (uniqueItems cannot be what refuses
-// an over-long array).
-func minimalValue(s *openapi3.Schema, i int) any {
-	if s == nil {
-		return nil
-	}
-	if len(s.Enum) > 0 {
-		return s.Enum[i%len(s.Enum)]
-	}
-	switch {
-	case s.Type.Is("string"):
-		return fmt.Sprintf("x%d", i)
-	case s.Type.Is("integer"), s.Type.Is("number"):
-		if s.Min != nil {
-			return *s.Min + float64(i)
-		}
-		return i + 1
-	case s.Type.Is("boolean"):
-		return false
-	case s.Type.Is("array"):
-		return []any{}
-	}
-	m := map[string]any{}
-	for _, part := range schemaParts(s) {
-		for _, k := range part.Required {
-			if p := part.Properties[k]; p != nil {
-				m[k] = minimalValue(p.Value, i)
+func lookupLimitPath(v any, path string) any {
+	cur := v
+	for _, p := range strings.Split(path, ".") {
+		arr := strings.HasSuffix(p, "[]")
+		cur = obj(cur)[strings.TrimSuffix(p, "[]")]
+		if arr {
+			l, _ := cur.([]any)
+			if len(l) == 0 {
+				return nil
 			}
+			cur = l[0]
 		}
 	}
-	return m
+	return cur
 }
 
-// setLimitPath returns v with val at path, creating what is missing with minimal values.
-func setLimitPath(v any, s *openapi3.Schema, path []string, val any) any {
-	if len(path) == 0 || s == nil {
-		return val
-	}
-	if s.Type.Is("array") {
-		arr, _ := v.([]any)
-		arr = slices.Clone(arr)
-		if len(arr) == 0 {
-			arr = []any{minimalValue(s.Items.Value, 0)}
-		}
-		arr[0] = setLimitPath(arr[0], s.Items.Value, path[1:], val)
-		return arr
-	}
-	m := map[string]any{}
-	for k, x := range obj(v) {
-		m[k] = x
-	}
-	ps := schemaProp(s, path[0])
-	cur, ok := m[path[0]]
-	if !ok {
-		cur = minimalValue(ps, 0)
-	}
-	m[path[0]] = setLimitPath(cur, ps, path[1:], val)
-	return m
-}
-
-// runLimit sends the first success example with one value one past its documented limit: errCode 1001, and
-// errMsg names the field.
-func (rt *runtime) runLimit(t TestLike, op *Op, lc limitCase) {
+// runLimit sends the first success example with one value past a limit: 1001.
+func (rt *runtime) runLimit(t TestLike, op *Op, l Limit) {
 	e := rt.newEnv(t)
 	ex := op.firstSuccess()
 	caller := e.callerFor(op, ex)
-	body := setLimitPath(e.ids.value(ex.Body), op.reqSchema, lc.path, lc.value)
-	b, err := json.Marshal(body)
-	if err != nil {
-		t.Fatalf("encoding the body: %v", err)
+	body := obj(e.ids.value(ex.Body))
+	if body == nil {
+		body = map[string]any{}
 	}
+	cur := lookupLimitPath(body, strings.TrimSuffix(l.Path, "[]"))
+	if !strings.HasSuffix(l.Path, "[]") {
+		cur = lookupLimitPath(body, l.Path)
+	}
+	val, ok := l.pastLimit(cur)
+	if !ok {
+		t.Skipf("no value past %s %v of %s can be made", l.Keyword, l.Pattern, l.Path)
+	}
+	setLimitPath(body, l.Path, val)
+	shown := fmt.Sprint(val)
+	if len(shown) > 60 {
+		shown = fmt.Sprintf("%d characters/elements", lenOf(val))
+	}
+	t.Logf("%s: %s %v%s; sending %s", l.Path, l.Keyword, l.N, l.Pattern, shown)
+	b, _ := json.Marshal(body)
 	r := e.post(op, caller, b, nil)
 	e.checkReply(op, r, map[string]any{"errCode": 1001.0}, prep{})
-	field := lc.path[len(lc.path)-1]
-	if field == "0" && len(lc.path) > 1 {
-		field = lc.path[len(lc.path)-2]
-	}
-	if r.errCode() == 1001 && !strings.Contains(r.errMsg(), field) {
+	// The errMsg names the field (the last name of the path).
+	parts := strings.Split(strings.ReplaceAll(l.Path, "[]", ""), ".")
+	if field := parts[len(parts)-1]; r.errCode() == 1001 && !strings.Contains(r.errMsg(), field) {
 		t.Errorf("errMsg: want it to name the field %q, got %q", field, r.errMsg())
 	}
+}
+
+func lenOf(v any) int {
+	switch x := v.(type) {
+	case string:
+		return len([]rune(x))
+	case []any:
+		return len(x)
+	}
+	return 0
 }

@@ -35,6 +35,10 @@ func (rt *runtime) runExample(t TestLike, op *Op, ex *Example) {
 	if p.again {
 		e.setupCall(op.ID, c.caller, clone(c.body).(map[string]any))
 	}
+	v := verifyFor(op.ID, ex.Name)
+	if v.pre != nil && ex.ErrCode == 0 {
+		v.pre(e, c)
+	}
 	if op.ID == "sendMsg" {
 		e.noteSent(c.body)
 	}
@@ -42,12 +46,16 @@ func (rt *runtime) runExample(t TestLike, op *Op, ex *Example) {
 	r := e.post(op, c.caller, b, nil)
 	want := obj(e.ids.value(ex.Resp))
 	e.checkReply(op, r, want, p)
+	if v.post != nil && ex.ErrCode == 0 && r.errCode() == 0 && !t.Failed() {
+		e.effect(op.ID, c.caller, c.body, obj(r.data()))
+		v.post(e, c, obj(r.data()))
+	}
 }
 
 // checkReply checks a REST reply: HTTP 200 with a JSON envelope valid against the operation's response schema,
 // the wanted errCode, and for a success the wanted data by meaning.
 func (e *env) checkReply(op *Op, r reply, want map[string]any, p prep) {
-	t := e.t
+	t := withNote(e.t, r.request())
 	t.Helper()
 	wantCode := num(want["errCode"])
 	must.NotError(t, "POST "+op.Path, r.err)
@@ -88,6 +96,24 @@ func (e *env) checkReply(op *Op, r reply, want map[string]any, p prep) {
 	if ms := match.JSON("data", gotData, wantData, e.rules(p, want)); len(ms) > 0 {
 		t.Errorf("the reply's data differs from the example: %s", must.Report(ms))
 	}
+}
+
+// noteT adds a note (the request) under every failure it reports.
+type noteT struct {
+	TestLike
+	note string
+}
+
+func withNote(t TestLike, note string) TestLike { return noteT{t, note} }
+
+func (t noteT) Errorf(format string, args ...any) {
+	t.TestLike.Helper()
+	t.TestLike.Errorf("%s\n    %s", fmt.Sprintf(format, args...), t.note)
+}
+
+func (t noteT) Fatalf(format string, args ...any) {
+	t.TestLike.Helper()
+	t.TestLike.Fatalf("%s\n    %s", fmt.Sprintf(format, args...), t.note)
 }
 
 // rules says how the data of a reply is compared with an example: IDs and counts exactly, what the server makes
@@ -133,10 +159,7 @@ func (e *env) rules(p prep, want map[string]any) match.Rules {
 
 func oneLine(s string) string {
 	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) > 600 {
-		s = s[:600] + "…"
-	}
-	return s
+	return match.Cut(s, 600)
 }
 
 // ---------------------------------------------------------------- generated error cases

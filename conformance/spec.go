@@ -29,9 +29,22 @@ type Op struct {
 	ErrCodes []int  // x-err-codes
 	Required []string
 	Examples []*Example
+	// ActsAs are the body fields that name the acting user (x-acts-as; "f[]" for each element of an array):
+	// a caller who is not an admin may name only itself there.
+	ActsAs []string
+	// Roles are the group-role rules of the operation (x-role-rules), nil when it has none.
+	Roles *RoleRules
+	// Limits are the limits of the request schema (maxLength, maxItems, maximum, minimum, pattern).
+	Limits []Limit
 
 	respSchema *openapi3.SchemaRef
-	reqSchema  *openapi3.Schema // nil without a JSON request body
+}
+
+// RoleRules say which group roles may perform an operation (on whom): x-role-rules.
+type RoleRules struct {
+	Target  string   // body.<path>, body.<path>[] or sender(body.seq); "" when only the actor's role matters
+	Targets []int    // the target roles that make sense (default 100, 60, 20)
+	Allow   []string // "100>60" (an owner on an admin), "100" (an owner), "self" (anyone on itself)
 }
 
 // Example is a named request example and the response example of the same name.
@@ -154,12 +167,25 @@ func (s *Suite) loadOps(node *yaml.Node, doc map[string]any, kin *openapi3.T) er
 		for _, c := range list(post["x-err-codes"]) {
 			op.ErrCodes = append(op.ErrCodes, num(c))
 		}
+		for _, f := range list(post["x-acts-as"]) {
+			op.ActsAs = append(op.ActsAs, str(f))
+		}
+		if rr := obj(post["x-role-rules"]); rr != nil {
+			op.Roles = &RoleRules{Target: str(rr["target"])}
+			for _, r := range list(rr["targets"]) {
+				op.Roles.Targets = append(op.Roles.Targets, num(r))
+			}
+			for _, a := range list(rr["allow"]) {
+				op.Roles.Allow = append(op.Roles.Allow, str(a))
+			}
+		}
 		mt := obj(obj(obj(post["requestBody"])["content"])["application/json"])
 		if ref := str(obj(mt["schema"])["$ref"]); ref != "" {
 			for _, r := range list(resolve(doc, ref)["required"]) {
 				op.Required = append(op.Required, str(r))
 			}
 		}
+		op.Limits = collectLimits(doc, obj(mt["schema"]), "", map[string]bool{})
 		respMT := obj(obj(obj(obj(obj(post["responses"])["200"])["content"]))["application/json"])
 		reqEx, respEx := obj(mt["examples"]), obj(respMT["examples"])
 		for _, name := range orderedKeys(node, "paths", p, "post", "requestBody", "content", "application/json", "examples") {
@@ -173,11 +199,6 @@ func (s *Suite) loadOps(node *yaml.Node, doc map[string]any, kin *openapi3.T) er
 			op.Examples = append(op.Examples, ex)
 		}
 		if kp := kin.Paths.Find(p); kp != nil && kp.Post != nil {
-			if rb := kp.Post.RequestBody; rb != nil && rb.Value != nil {
-				if c := rb.Value.Content.Get("application/json"); c != nil && c.Schema != nil {
-					op.reqSchema = c.Schema.Value
-				}
-			}
 			if r := kp.Post.Responses.Status(200); r != nil && r.Value != nil {
 				if c := r.Value.Content.Get("application/json"); c != nil {
 					op.respSchema = c.Schema

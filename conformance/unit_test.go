@@ -1,6 +1,7 @@
 package conformance
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -103,5 +104,28 @@ func TestSuiteDerivesFromTheSpecs(t *testing.T) {
 	if err := s.validateAsync("/components/schemas/NotificationElem", map[string]any{"detail": 1}); err == nil ||
 		!strings.Contains(err.Error(), "detail") {
 		t.Errorf("schema errors name the path: %v", err)
+	}
+}
+
+// TestGeneratedUserIDs: the user IDs the suite makes fit the user-ID alphabet of the spec (no "_", which would
+// make single_<a>_<b> ambiguous), for as many cases as a long run has.
+func TestGeneratedUserIDs(t *testing.T) {
+	re := regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9.@+-]{0,63}$`)
+	s, err := Embedded()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := newRuntime(s, Target{Admin: "imAdmin"})
+	rt.seq.Store(1 << 40) // a counter far into a long run
+	e := rt.newEnv(Testing(t))
+	ids := []string{"bystander" + e.ids.suffix, "friend" + e.ids.suffix, "other" + e.ids.suffix, "owner" + e.ids.suffix,
+		"admina" + e.ids.suffix, "memberb" + e.ids.suffix, "pal2" + e.ids.suffix}
+	for ph := range s.profiles {
+		ids = append(ids, e.id(ph))
+	}
+	for _, id := range ids {
+		if !re.MatchString(id) {
+			t.Errorf("generated user ID %q does not match %s", id, re)
+		}
 	}
 }

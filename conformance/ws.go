@@ -257,6 +257,8 @@ func (s *Suite) wsCases() []wsCase {
 		{"connectResult-ok", []string{"connectResult"}, wsConnectOK},
 		{"connectResult-err1002-badToken", []string{"connectResult"}, wsConnectBadToken},
 		{"connectResult-err1003-wrongUser", []string{"connectResult"}, wsConnectWrongUser},
+		{"connectResult-err1003-wrongPlatform", []string{"connectResult"}, wsConnectWrongPlatform},
+		{"kickSameToken", nil, wsKickSameToken},
 		{"heartbeat", []string{"heartbeat"}, wsHeartbeat},
 		{"gapFill", []string{"getNewestSeq", "pullMsgBySeq"}, wsGapFill},
 		{"getNewestSeq-err1003-otherUser", []string{"getNewestSeq"}, wsNewestSeqOtherUser},
@@ -294,6 +296,15 @@ func wsConnectOK(e *env) {
 	f := decode(b)
 	e.validateFrame("the first frame", "connectResult", f)
 	must.Equal(e.t, "first frame errCode", num(f["errCode"]), 0)
+	// The connection is the user's: 1001 answers with the seqs of the user's own notification conversation.
+	must.NotError(e.t, "writing 1001", r.write(e.ctx, map[string]any{"reqIdentifier": 1001, "sendID": u, "operationID": "ok1",
+		"msgIncr": "ok1", "data": map[string]any{"userID": u}}))
+	rep := awaitReply(r, "ok1")
+	must.True(e.t, rep != nil, "1001 GET_NEWEST_SEQ on the new connection: want a reply within %s, got none", EventDeadline)
+	e.validateFrame("the 1001 reply", "getNewestSeqResp", rep)
+	if _, ok := lookup(rep, "data.maxSeqs.notification_"+u); !ok {
+		e.t.Errorf("the 1001 reply: data.maxSeqs: want the key notification_%s (every user has that conversation), got %s", u, match.Show(rep["data"]))
+	}
 }
 
 func wsConnectRefused(e *env, token, userID string, platform, wantCode int) {
@@ -328,6 +339,12 @@ func wsConnectBadToken(e *env) {
 func wsConnectWrongUser(e *env) {
 	a, b := e.user("user123"), e.user("user456")
 	wsConnectRefused(e, e.token(a, 1), b, 1, 1003)
+}
+
+// wsConnectWrongPlatform: a token belongs to a user and a platform; connecting on another platform is 1003.
+func wsConnectWrongPlatform(e *env) {
+	a := e.user("user123")
+	wsConnectRefused(e, e.token(a, 1), a, 2, 1003)
 }
 
 func wsHeartbeat(e *env) {
@@ -488,7 +505,43 @@ func wsSendIDMismatch(e *env) {
 	if num(reply["errCode"]) != 1003 {
 		e.t.Errorf("1003 whose sendID %s is not the connection's user %s: errCode: want 1003, got %d", b, a, num(reply["errCode"]))
 	}
+	// The frame's own sendID is checked, not only the message's: a frame naming another user is refused even
+	// when its data names the connection's user.
+	frame["msgIncr"], frame["data"] = "m2", map[string]any{"sendID": a, "recvID": b, "sessionType": 1, "contentType": 101, "content": `{"content":"冒名"}`}
+	must.NotError(e.t, "writing", r.write(e.ctx, frame))
+	reply = awaitReply(r, "m2")
+	must.True(e.t, reply != nil, "want a reply with msgIncr m2 within %s", EventDeadline)
+	if num(reply["errCode"]) != 1003 {
+		e.t.Errorf("1003 whose frame sendID %s is not the connection's user %s (data.sendID is %s): errCode: want 1003, got %d", b, a, a, num(reply["errCode"]))
+	}
 	stillOpen(e, r)
+}
+
+// wsKickSameToken: a second connection of the same user on the same platform, with the same token, replaces the
+// first: the older one gets 2002 and is closed (one connection per user and platform).
+func wsKickSameToken(e *env) {
+	a := e.user("user123")
+	tok := e.token(a, 1)
+	r, _, err := e.rawDial(tok, a, 1, true)
+	must.NotError(e.t, "connecting", err)
+	r.next(EventDeadline)
+	e.connect(a, 1)
+	var kick map[string]any
+	for deadline := time.Now().Add(EventDeadline); time.Now().Before(deadline) && kick == nil; {
+		b := r.next(time.Until(deadline))
+		if b == nil {
+			break
+		}
+		if f := decode(b); num(f["reqIdentifier"]) == 2002 {
+			kick = f
+		}
+	}
+	if kick == nil {
+		e.t.Errorf("the older connection of %s on platform 1: a second one connected with the same token: want a 2002 KickOnlineMsg within %s, got none", a, EventDeadline)
+	}
+	if _, ok := r.closed(EventDeadline); !ok {
+		e.t.Errorf("the older connection of %s on platform 1: want it closed after the 2002, it stayed open %s", a, EventDeadline)
+	}
 }
 
 // awaitReply returns the next frame with the given msgIncr.

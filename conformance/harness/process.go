@@ -25,7 +25,15 @@ func Process() Backend { return processBackend{} }
 // ProcessWith is Process whose servers also get the settings env ("IMSERVER_RATE_LIMIT=off" for a load test).
 func ProcessWith(env ...string) Backend { return processBackend{env: env} }
 
-type processBackend struct{ env []string }
+// ProcessBinary is the process backend running the given server binary instead of the one it builds (the
+// PostgreSQL cluster is still shared by the test binary, each server with a fresh database), with the settings
+// env: how the mutation runs start one mutant after another.
+func ProcessBinary(bin string, env ...string) Backend { return processBackend{bin: bin, env: env} }
+
+type processBackend struct {
+	bin string
+	env []string
+}
 
 func (processBackend) Name() string { return "process" }
 
@@ -164,7 +172,11 @@ func (b processBackend) Start(ctx context.Context, t testing.TB) (Target, error)
 			"IMSERVER_LOG_LEVEL="+logLevel,
 		)
 		envv = append(envv, b.env...)
-		srv, err := startServerProcess(env.bin, envv, work, logPath)
+		bin := env.bin
+		if b.bin != "" {
+			bin = b.bin
+		}
+		srv, err := startServerProcess(bin, envv, work, logPath)
 		if err != nil {
 			return Target{}, fmt.Errorf("process backend: %w", err)
 		}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
 
 // Mode says how a wanted value is compared with the value received.
@@ -59,11 +60,18 @@ func Show(v any) string {
 	if err != nil {
 		return fmt.Sprint(v)
 	}
-	s := string(b)
-	if len(s) > 300 {
-		s = s[:300] + "…"
+	return Cut(string(b), 300)
+}
+
+// Cut shortens s to at most n bytes, at a character boundary, marking the cut with "…".
+func Cut(s string, n int) string {
+	if len(s) <= n {
+		return s
 	}
-	return s
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }
 
 // Normalize turns any JSON-marshalable value into the generic form (map[string]any, []any, float64, string,

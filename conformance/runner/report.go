@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/imspec/imserver/conformance"
+	"github.com/imspec/imserver/conformance/match"
 )
 
 // CoverageItem is a coverage item of the specs with its outcome: passed (every case covering it passed),
@@ -262,7 +263,11 @@ func (r *Report) WriteJUnit(path string) error {
 		out := strings.Join(res.Output, "\n")
 		switch res.Status {
 		case Fail:
-			jc.Failure = &junitText{Message: firstLine(out), Body: out}
+			msg := res.Failure // the failed check, not the case's first log line
+			if msg == "" {
+				msg = out
+			}
+			jc.Failure = &junitText{Message: firstLine(msg), Body: out}
 			suites[i].Failures++
 		case XPass:
 			jc.Failure = &junitText{Message: "unexpectedly passing — remove it from the expected-failures list", Body: res.Reason}
@@ -297,8 +302,5 @@ func (r *Report) WriteJUnit(path string) error {
 
 func firstLine(s string) string {
 	s, _, _ = strings.Cut(strings.TrimSpace(s), "\n")
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
+	return match.Cut(s, 200)
 }

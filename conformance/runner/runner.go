@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/imspec/imserver/conformance"
+	"github.com/imspec/imserver/conformance/match"
 )
 
 // Options configure a run.
@@ -26,6 +27,9 @@ type Options struct {
 	Expected conformance.Expected // cases expected to fail
 	Progress io.Writer            // the progress line (nil: none)
 	Verbose  bool                 // also print the logs of cases that passed
+	// FailFast ends the run at the first unexpected failure (the cases still running end with their context):
+	// for the mutation runs, where one failure is the answer.
+	FailFast bool
 }
 
 // Status of a case.
@@ -45,6 +49,7 @@ type Result struct {
 	Seconds  float64       `json:"seconds"`
 	Output   []string      `json:"output,omitempty"`
 	Reason   string        `json:"expectedFailure,omitempty"`
+	Failure  string        `json:"failure,omitempty"` // the first failed check
 	Covers   []string      `json:"covers,omitempty"`
 }
 
@@ -60,6 +65,8 @@ type Report struct {
 	Filtered bool               `json:"filtered,omitempty"`        // --run selected a subset
 	Unknown  []string           `json:"unknownExpected,omitempty"` // expected-failure entries that name no case
 	Coverage []CoverageItem     `json:"coverage"`
+	// FirstFailed is the case that failed first (in time), "" when none did.
+	FirstFailed string `json:"firstFailed,omitempty"`
 }
 
 // Counts tallies the results by status.
@@ -84,7 +91,10 @@ type run struct {
 	total    int
 	covers   map[string][]string
 
+	cancel  context.CancelFunc
 	mu      sync.Mutex
+	first   string // the first case that failed
+	stopped bool   // FailFast ended the run
 	running map[*tnode]bool
 	results []Result
 	failed  int
@@ -134,6 +144,7 @@ func execute(cases []conformance.Case, items []conformance.Item, body func(confo
 
 	ctx, cancel := context.WithTimeout(context.Background(), o.Timeout)
 	defer cancel()
+	r.cancel = cancel
 	r.root = newNode(r, "", nil, ctx)
 	go r.root.exec(body)
 
@@ -141,7 +152,9 @@ func execute(cases []conformance.Case, items []conformance.Item, body func(confo
 	select {
 	case <-r.root.done:
 	case <-ctx.Done():
-		rep.TimedOut = true
+		r.mu.Lock()
+		rep.TimedOut = !r.stopped
+		r.mu.Unlock()
 		// Give the cases a moment to notice their ended context, then report what is still running.
 		select {
 		case <-r.root.done:
@@ -152,6 +165,7 @@ func execute(cases []conformance.Case, items []conformance.Item, body func(confo
 
 	r.mu.Lock()
 	rep.Results = append(rep.Results, r.results...)
+	rep.FirstFailed = r.first
 	if rep.TimedOut {
 		for n := range r.running {
 			if !n.hasChildren {
@@ -201,7 +215,7 @@ func (r *run) finished(t *tnode) {
 	if t.hasChildren || t == r.root {
 		return
 	}
-	res := Result{Name: t.name, Duration: time.Since(t.start), Output: t.logs, Covers: r.covers[t.name]}
+	res := Result{Name: t.name, Duration: time.Since(t.start), Output: t.logs, Covers: r.covers[t.name], Failure: t.failure}
 	reason, expected := r.o.Expected[t.name]
 	switch {
 	case t.failed && expected:
@@ -209,6 +223,13 @@ func (r *run) finished(t *tnode) {
 	case t.failed:
 		res.Status = Fail
 		r.failed++
+		if r.first == "" {
+			r.first = t.name
+		}
+		if r.o.FailFast && !r.stopped {
+			r.stopped = true
+			r.cancel()
+		}
 	case t.skipped:
 		res.Status = Skip
 	case expected:
@@ -255,9 +276,7 @@ func (r *run) progress() func() {
 				s += fmt.Sprintf(" (+%d)", len(cur)-1)
 			}
 		}
-		if len(s) > 110 {
-			s = s[:110] + "…"
-		}
+		s = match.Cut(s, 110)
 		return s
 	}
 	go func() {

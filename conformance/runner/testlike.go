@@ -24,6 +24,7 @@ type tnode struct {
 
 	mu          sync.Mutex
 	failed      bool
+	failure     string // the first Errorf/Fatalf message
 	skipped     bool
 	logs        []string
 	cleanups    []func()
@@ -59,7 +60,13 @@ func (t *tnode) log(s string) {
 func (t *tnode) Logf(format string, args ...any) { t.log(fmt.Sprintf(format, args...)) }
 
 func (t *tnode) Errorf(format string, args ...any) {
-	t.log(fmt.Sprintf(format, args...))
+	msg := fmt.Sprintf(format, args...)
+	t.log(msg)
+	t.mu.Lock()
+	if t.failure == "" {
+		t.failure = msg
+	}
+	t.mu.Unlock()
 	t.fail()
 }
 
