@@ -16,6 +16,8 @@
 #   BENCH_SCENARIOS  override the whole scenario list given to imload
 #   BENCH_GO=0       skip the Go benchmarks; BENCH_GO_TIME (default 1s) is their -benchtime
 #   IMSERVER_BIN     run this server binary instead of building ./server/cmd/imserver
+#   IMLOAD_BIN       run this imload instead of building ./load/cmd/imload
+#   BENCH_CHARTS=0   skip the SVG charts (bench/chart) written next to the table
 #   KEEP=1           keep the server's data directory
 set -euo pipefail
 
@@ -66,7 +68,7 @@ trap 'exit 130' INT TERM
 
 log "building imserver and imload"
 if [[ -n ${IMSERVER_BIN:-} ]]; then cp "$IMSERVER_BIN" "$WORK/imserver"; else $GO build -o "$WORK/imserver" ./server/cmd/imserver; fi
-$GO build -o "$WORK/imload" ./load/cmd/imload
+if [[ -n ${IMLOAD_BIN:-} ]]; then cp "$IMLOAD_BIN" "$WORK/imload"; else $GO build -o "$WORK/imload" ./load/cmd/imload; fi
 
 # A free port below the ephemeral range (32768+), so it cannot collide with imload's own source ports.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -82,7 +84,10 @@ ADDR=127.0.0.1:$PORT
 log "starting imserver on $ADDR with its own PostgreSQL under $WORK/data"
 # --rate-limit off: the scenarios send as fast as they can from few users and one address, which is what the
 # limits exist to stop; the figures measure the server, not its limits.
-"$WORK/imserver" --data-dir "$WORK/data" --addr "$ADDR" --secret "$SECRET" --rate-limit off --log-level warn >"$WORK/server.log" 2>&1 &
+# An older binary (IMSERVER_BIN, bench/compare.sh's base) may predate the flag: ask its --help.
+RATE_LIMIT=()
+if "$WORK/imserver" --help 2>&1 | grep -q -- '-rate-limit'; then RATE_LIMIT=(--rate-limit off); fi
+"$WORK/imserver" --data-dir "$WORK/data" --addr "$ADDR" --secret "$SECRET" "${RATE_LIMIT[@]}" --log-level warn >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
 ready() {
