@@ -126,6 +126,11 @@ rc=0
 "$WORK/imload" --target "$ADDR" --secret "$SECRET" --server-pid "$SERVER_PID" --json "$OUT/imload.json" \
 	$SCENARIOS | tee "$OUT/imload.txt" || rc=$?
 
+if [[ ${BENCH_CHARTS:-1} != 0 && -s $OUT/imload.json ]]; then
+	log "charts (bench/chart) next to the table"
+	$GO run ./bench/chart -in "$OUT/imload.json" -out "$OUT" >&2 || log "charts failed (the figures are in imload.json)"
+fi
+
 if [[ ${BENCH_GO:-1} != 0 ]]; then
 	# The Go benchmarks of the write path use the server's durable PostgreSQL (a database of their own,
 	# dropped afterwards), so that every commit includes its WAL flush as in production.
@@ -145,5 +150,5 @@ if [[ ${BENCH_GO:-1} != 0 ]]; then
 fi
 
 log "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"
-log "results in $OUT (imload.txt, imload.json, gobench.txt, server.log)"
+log "results in $OUT (imload.txt, imload.json, *.svg, gobench.txt, server.log)"
 exit "$rc"
