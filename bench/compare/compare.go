@@ -142,18 +142,27 @@ func spreadOf(vs []float64) (spread, bool) {
 	return spread{m, s[0], s[len(s)-1]}, true
 }
 
-// verdict calls a change only when every pair moved the same way by more than the threshold.
-func verdict(ratios []float64, higherBetter bool, threshold float64) string {
-	if len(ratios) == 0 {
-		return "?"
+// minPairs is the fewest alternated pairs a verdict needs: with two, noise alone makes both pairs agree half
+// the time.
+const minPairs = 3
+
+// verdict calls a change only when there are minPairs pairs or more and every one of them moved the same
+// way by more than the noise: the threshold, or the base runs' own spread ((max-min)/median) when wider.
+func verdict(r row, threshold float64) string {
+	if len(r.ratios) < minPairs {
+		return fmt.Sprintf("(%d pair(s): no verdict below %d)", len(r.ratios), minPairs)
+	}
+	noise := threshold
+	if s, ok := spreadOf(r.base); ok && s.median > 0 {
+		noise = max(noise, (s.max-s.min)/s.median)
 	}
 	up, down := true, true
-	for _, r := range ratios {
-		up = up && r > 1+threshold
-		down = down && r < 1-threshold
+	for _, x := range r.ratios {
+		up = up && x > 1+noise
+		down = down && x < 1-noise
 	}
 	switch {
-	case up == higherBetter && (up || down):
+	case up == r.higherBetter && (up || down):
 		return "better"
 	case up || down:
 		return "WORSE"
@@ -163,13 +172,13 @@ func verdict(ratios []float64, higherBetter bool, threshold float64) string {
 
 func writeTable(w io.Writer, rows []row, threshold float64, nBase, nNew int) {
 	fmt.Fprintf(w, "new/base over %d alternated pair(s) of runs (base runs %d, new runs %d): the median ratio and its min–max;\n", min(nBase, nNew), nBase, nNew)
-	fmt.Fprintf(w, "better/WORSE only when every pair moved the same way by more than %.0f%%, else ~\n\n", 100*threshold)
+	fmt.Fprintf(w, "better/WORSE only when %d or more pairs all moved the same way by more than %.0f%% and more than the base runs' own spread, else ~\n\n", minPairs, 100*threshold)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tfigure\tbase: median (min–max)\tnew: median (min–max)\tnew/base: median (min–max)\t")
 	for _, r := range rows {
 		ratio := "—"
 		if s, ok := spreadOf(r.ratios); ok {
-			ratio = fmt.Sprintf("%s (%s … %s)  %s", pct(s.median), pct(s.min), pct(s.max), verdict(r.ratios, r.higherBetter, threshold))
+			ratio = fmt.Sprintf("%s (%s … %s)  %s", pct(s.median), pct(s.min), pct(s.max), verdict(r, threshold))
 		}
 		note := ""
 		if r.notOK > 0 {

@@ -2,8 +2,8 @@
 // alternated runs of a base and a new build (base, new, base, new, …), it prints per scenario and figure the
 // median and range of each side and the ratio new/base of every alternated pair, as a median and its
 // min–max. Pairing neighbours cancels most of the drift of a shared machine, and the range shows what is
-// left: a change is called better or worse only when every pair moved the same way by more than
-// -threshold. bench/compare.sh (make bench-compare) runs the builds and calls it.
+// left: a change is called better or worse only when three or more pairs all moved the same way by more than
+// -threshold and more than the base runs' own spread. bench/compare.sh (make bench-compare) runs the builds and calls it.
 //
 //	compare -base b1.json,b2.json -new n1.json,n2.json [-benchstat DIR]
 //
