@@ -3,13 +3,14 @@ package main
 import (
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/imspec/imserver/load"
 )
 
-// The targets drawn on the charts: the table "Against the targets" of bench/README.md.
+// The targets drawn on the charts: this round's, listed in bench/README.md (section Charts).
 const (
 	targetPairsMsgs   = 20_000  // pairs, closed loop, durable msg/s
 	targetHotMsgs     = 10_000  // hot: msg/s into one conversation
@@ -120,7 +121,7 @@ func latencyChart(title, sub string, curves []curve, targetMS float64, targetLab
 	x := func(v float64) float64 { return left + v/xmax*(w-left-right) }
 	for _, t := range ticks {
 		c.line(left, y.at(t), w-right, y.at(t), `stroke="#e4e4e4"`)
-		c.text(left-6, y.at(t)+4, "end", "", msString(t))
+		c.text(left-6, y.at(t)+4, "end", "", strconv.FormatFloat(t, 'g', 3, 64))
 	}
 	for _, t := range []float64{0, math.Log10(2), 1, 2, 3, 4, 5, 6} {
 		if t > xmax {
