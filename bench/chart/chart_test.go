@@ -157,6 +157,11 @@ func TestAxes(t *testing.T) {
 	if s.at(1) != 400 || s.at(10) != 200 || s.at(100) != 0 {
 		t.Errorf("logScale: %v %v %v", s.at(1), s.at(10), s.at(100))
 	}
+	for v, want := range map[float64]string{0.5: "0.5", 20: "20", 5000: "5,000"} {
+		if got := tickLabel(v); got != want {
+			t.Errorf("tickLabel(%v) = %q, want %q", v, got, want)
+		}
+	}
 	if got := thousands(1234567.4); got != "1,234,567" {
 		t.Errorf("thousands = %q", got)
 	}

@@ -3,7 +3,6 @@ package main
 import (
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 	"time"
 
@@ -80,6 +79,14 @@ func distribution(s *load.Summary) [][2]float64 {
 	return pts
 }
 
+// tickLabel prints a 1-2-5 tick: 0.5, 20, 5,000.
+func tickLabel(v float64) string {
+	if v >= 1000 {
+		return thousands(v)
+	}
+	return fmt.Sprintf("%g", v)
+}
+
 // nines is log10(1/(1-q)): 1 at the 90th percentile, 2 at the 99th, 3 at the 99.9th.
 func nines(q float64) float64 { return -math.Log10(1 - q) }
 
@@ -121,7 +128,7 @@ func latencyChart(title, sub string, curves []curve, targetMS float64, targetLab
 	x := func(v float64) float64 { return left + v/xmax*(w-left-right) }
 	for _, t := range ticks {
 		c.line(left, y.at(t), w-right, y.at(t), `stroke="#e4e4e4"`)
-		c.text(left-6, y.at(t)+4, "end", "", strconv.FormatFloat(t, 'g', 3, 64))
+		c.text(left-6, y.at(t)+4, "end", "", tickLabel(t))
 	}
 	for _, t := range []float64{0, math.Log10(2), 1, 2, 3, 4, 5, 6} {
 		if t > xmax {
