@@ -11,6 +11,8 @@
 #   BENCH_SCENARIOS   imload scenarios of every run (default below: pairs closed loop and at 500 msg/s, hot, fanout)
 #   BENCH_IMLOAD      new (default): both sides are driven by the working tree's imload, so only the server
 #                     differs; each: every side by its own imload (when the change is in load/)
+#   BENCH_ORDER       abab (default): base then new in every alternation; abba: the order flips every other
+#                     alternation (base new, new base, …), so a bias for the first or second run of a pair cancels
 #   BENCH_OUT         where the runs' results and the table go (default: a new /tmp/imbench-compare.* dir)
 set -euo pipefail
 
@@ -19,6 +21,7 @@ cd "$ROOT"
 GO=${GO:-go}
 COUNT=${BENCH_COUNT:-3}
 IMLOAD_SIDE=${BENCH_IMLOAD:-new}
+ORDER=${BENCH_ORDER:-abab}
 SCENARIOS=${BENCH_SCENARIOS:-"pairs:duration=10s
 pairs:rate=500,duration=10s
 hot:duration=10s
@@ -33,6 +36,7 @@ fi
 rev=$(git rev-parse --verify --quiet "$BASE^{commit}") || { log "BASE=$BASE is not a commit of this repository"; exit 2; }
 [[ $COUNT =~ ^[1-9][0-9]?$ ]] || { log "BENCH_COUNT=$COUNT: want 1..99"; exit 2; }
 [[ $IMLOAD_SIDE == new || $IMLOAD_SIDE == each ]] || { log "BENCH_IMLOAD=$IMLOAD_SIDE: want new or each"; exit 2; }
+[[ $ORDER == abab || $ORDER == abba ]] || { log "BENCH_ORDER=$ORDER: want abab or abba"; exit 2; }
 
 TMP=$(mktemp -d /tmp/imbench-compare-build.XXXXXX)
 OUT=${BENCH_OUT:-$(mktemp -d /tmp/imbench-compare.XXXXXX)}
@@ -56,10 +60,12 @@ $GO build -o "$TMP/compare" ./bench/compare
 if [[ $IMLOAD_SIDE == new ]]; then cp "$TMP/new/imload" "$TMP/base/imload"; fi
 
 # shellcheck disable=SC2086
-log "$COUNT alternations of: $(echo $SCENARIOS)"
+log "$COUNT alternations ($ORDER) of: $(echo $SCENARIOS)"
 bases=() news=()
 for i in $(seq 1 "$COUNT"); do
-	for side in base new; do
+	sides="base new"
+	if [[ $ORDER == abba ]] && (( i % 2 == 0 )); then sides="new base"; fi
+	for side in $sides; do
 		dir=$OUT/$side-$i
 		mkdir -p "$dir"
 		t0=$(date +%s)
