@@ -6,7 +6,7 @@ SQLC_VERSION := v1.31.1
 SQLC  := $(BIN)/sqlc-$(SQLC_VERSION)
 GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: run test vet lint generate check-generated postgres build bench bench-compare conformance clients image docs tools clean web check-web test-web
+.PHONY: run test test-faults vet lint generate check-generated postgres build bench bench-compare conformance clients image docs tools clean web check-web test-web
 
 ## run: start imserver on :10002 with an embedded PostgreSQL under ./data (installs PostgreSQL when missing)
 run: postgres
@@ -15,6 +15,12 @@ run: postgres
 ## test: vet, then every test with the race detector against a real PostgreSQL
 test: postgres vet
 	$(GO) test $(GOTEST_FLAGS) ./...
+
+## test-faults: the fault-injection suite (server/faulttest, build tag faults): the database killed, stopped,
+## stalled and filled, the LISTEN connection cut, against a running server; about a minute and a half
+test-faults: postgres
+	$(GO) vet -tags faults ./server/faulttest/
+	$(GO) test -tags faults -count=1 -timeout 15m ./server/faulttest/
 
 vet:
 	$(GO) vet ./...

@@ -49,6 +49,8 @@ var errCodes = []struct {
 	{0, "Success", ""},
 	{429, "TooManyRequests", "a rate limit or the bound on unauthenticated requests was reached; errDlt is retryAfterMs=<n>"},
 	{500, "InternalError", "the server failed; retry later; details are in the server log under the operationID"},
+	{503, "StorageUnavailable", "the database is unreachable, failing or full; nothing was changed; retry later (a send with the same clientMsgID)"},
+	{504, "SendOutcomeUnknown", "storing the message timed out and it may have been stored; retry with the same clientMsgID (stored at most once, pushed once)"},
 	{1001, "ArgsError", "malformed body or a field fails validation; errMsg names the field"},
 	{1002, "TokenInvalid", "missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden"},
 	{1003, "NoPermission", "acting for another user without being admin, wrong secret, not owner/admin"},

@@ -147,3 +147,15 @@ SELECT EXISTS (SELECT 1 FROM groups WHERE group_id = $1);
 -- The caller's and (in a single chat) the peer's read marks, for MsgData.isRead.
 SELECT COALESCE((SELECT c.has_read_seq FROM conversations c WHERE c.owner_user_id = @user_id AND c.conversation_id = @conversation_id), 0)::bigint AS mine,
        COALESCE((SELECT max(c.has_read_seq) FROM conversations c WHERE c.owner_user_id <> @user_id AND c.conversation_id = @conversation_id AND c.conversation_type = 1), 0)::bigint AS peer;
+
+-- name: RecentMessages :many
+-- Messages stored since a time (ms), at most the last @per_conv of each conversation written since then:
+-- what a process whose LISTEN connection was lost pushes to its own connections when it is back.
+SELECT m.* FROM conversation_seqs s
+CROSS JOIN LATERAL (
+    SELECT * FROM messages x
+    WHERE x.conversation_id = s.conversation_id AND x.seq > s.max_seq - @per_conv::bigint AND x.send_time >= @since::bigint
+) m
+WHERE s.max_seq_time >= @since::bigint
+ORDER BY m.conversation_id, m.seq
+LIMIT @max_rows::int;

@@ -44,3 +44,7 @@ SELECT u.forbidden_type, COALESCE(t.token_id, '')::text AS current_token_id
 FROM users u
 LEFT JOIN user_tokens t ON t.user_id = u.user_id AND t.platform_id = @platform_id
 WHERE u.user_id = @user_id;
+
+-- name: ForbiddenAmong :many
+-- The forbidden users among these: a process whose LISTEN connection was lost closes their connections.
+SELECT user_id FROM users WHERE user_id = ANY(@user_ids::text[]) AND forbidden_type <> 0;

@@ -53,7 +53,7 @@ func dialUser(t *testing.T, ctx context.Context, e *testenv.Env, userID, token s
 
 func awaitPush(t *testing.T, w *client.WS, what string, pred func(client.Push) bool) client.Push {
 	t.Helper()
-	deadline := time.After(10 * time.Second)
+	deadline := time.After(30 * time.Second)
 	for {
 		select {
 		case p, ok := <-w.Pushes():
@@ -188,7 +188,7 @@ func TestClientWSSendPullKickRevoke(t *testing.T) {
 		if f.Type != "pong" {
 			t.Fatalf("other frame %+v", f)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("no pong")
 	}
 
@@ -250,12 +250,12 @@ func TestClientWSSendPullKickRevoke(t *testing.T) {
 	}
 	select {
 	case <-bw.Kicked():
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("not kicked")
 	}
 	select {
 	case <-bw.Done():
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("kicked connection not closed")
 	}
 	if bw.CloseCode() != events.CloseKicked {
@@ -295,7 +295,7 @@ func TestClientRawPush(t *testing.T) {
 		if !strings.Contains(f, ack.ClientMsgID) || !strings.Contains(f, `"reqIdentifier":2001`) {
 			t.Fatalf("raw push %s does not carry %s", f, ack.ClientMsgID)
 		}
-	case <-time.After(10 * time.Second):
+	case <-time.After(30 * time.Second):
 		t.Fatal("no raw push")
 	}
 	// bob's own requests are still answered (a reply is not taken for a push).

@@ -41,7 +41,7 @@ func frCheckNotif(t *testing.T, p testenv.Push, contentType int, sendID, recipie
 // frAwait waits for a notification of contentType on ws and checks its MsgData.
 func frAwait(t *testing.T, ws *testenv.WS, contentType int, sendID string) testenv.Push {
 	t.Helper()
-	p := ws.AwaitPush(5*time.Second, fmt.Sprintf("notification %d", contentType), func(p testenv.Push) bool { return p.ContentType == contentType })
+	p := ws.AwaitPush(30*time.Second, fmt.Sprintf("notification %d", contentType), func(p testenv.Push) bool { return p.ContentType == contentType })
 	frCheckNotif(t, p, contentType, sendID, ws.UserID)
 	return p
 }
@@ -489,7 +489,7 @@ func TestUserStatusChangeNotification(t *testing.T) {
 	status := func(p testenv.Push) bool { return p.ContentType == events.UserStatusChange }
 
 	a1 := e.Dial(a, aTok, 1)
-	p := bWS.AwaitPush(5*time.Second, "1304 online", status)
+	p := bWS.AwaitPush(30*time.Second, "1304 online", status)
 	var tips events.UserStatusChangeTips
 	frTips(t, p, &tips)
 	if tips != (events.UserStatusChangeTips{FromUserID: a, ToUserID: b, Status: 1, PlatformID: 1}) || p.Seq != 0 || p.SendID != a || p.RecvID != b {
@@ -503,7 +503,7 @@ func TestUserStatusChangeNotification(t *testing.T) {
 	a1.Conn.CloseNow()
 	bWS.NoPush(frQuiet, "1304 while a connection remains", status)
 	a2.Conn.CloseNow()
-	p = bWS.AwaitPush(5*time.Second, "1304 offline", status)
+	p = bWS.AwaitPush(30*time.Second, "1304 offline", status)
 	frTips(t, p, &tips)
 	if tips != (events.UserStatusChangeTips{FromUserID: a, ToUserID: b, Status: 0, PlatformID: 5}) || p.Seq != 0 {
 		t.Fatalf("1304 offline = %+v %+v", p, tips)

@@ -71,7 +71,7 @@ func FuzzGatewayFrame(f *testing.F) {
 	f.Fuzz(func(t *testing.T, frame string) {
 		ws := e.With(t).Dial(u, tok, 1)
 		defer ws.Conn.CloseNow()
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		if err := ws.Conn.Write(ctx, websocket.MessageText, []byte(frame)); err != nil {
 			return // closed already: allowed
@@ -83,7 +83,7 @@ func FuzzGatewayFrame(f *testing.F) {
 			return
 		}
 		for {
-			f, ok := ws.Next(3*time.Second, func(testenv.Frame) bool { return true })
+			f, ok := ws.Next(30*time.Second, func(testenv.Frame) bool { return true })
 			if !ok {
 				select {
 				case <-ws.Closed:

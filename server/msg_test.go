@@ -14,7 +14,7 @@ import (
 	"github.com/imspec/imserver/server/internal/testenv"
 )
 
-const wait = 5 * time.Second
+const wait = 30 * time.Second // generous: a loaded machine is slow, never failing
 
 func textContent(s string) map[string]any { return map[string]any{"content": s} }
 

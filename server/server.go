@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"path/filepath"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -50,6 +51,10 @@ type Server struct {
 	chat     *chat.Service
 	hub      *gateway.Hub
 	presence *presence.Presence
+
+	probeMu  sync.Mutex // one write probe at a time; its result serves /readyz for probeFresh
+	probeAt  time.Time
+	probeErr error
 }
 
 // New opens storage (starting the embedded PostgreSQL when no database URL is configured), applies the
@@ -71,7 +76,10 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 			return nil, err
 		}
 		log.Info("no database URL configured: starting an embedded PostgreSQL", "dataDir", dir)
-		s.embedded, err = pgembed.Start(ctx, pgembed.Options{DataDir: filepath.Join(dir, "postgres"), Logf: func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }})
+		// Restart: a PostgreSQL that dies (killed, crashed) is started again on the same port, and the pool
+		// reconnects to it; /healthz says 503 meanwhile.
+		s.embedded, err = pgembed.Start(ctx, pgembed.Options{DataDir: filepath.Join(dir, "postgres"), Restart: true,
+			Logf: func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) }})
 		if err != nil {
 			return nil, fmt.Errorf("embedded PostgreSQL: %w", err)
 		}
@@ -97,7 +105,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	signer := auth.NewSigner(cfg.Secret, cfg.TokenTTL, cfg.AdminUserIDs)
 	checker := &auth.Checker{Signer: signer, Q: db.New(s.pool)}
-	s.chat = chat.New(s.pool, log, chat.Options{})
+	s.chat = chat.New(s.pool, log, chat.Options{WriteTimeout: cfg.DBWriteTimeout})
 	grd := guard.New(guard.Options{
 		RateLimitOff: cfg.RateLimitOff, Send: cfg.RateSend, Mutate: cfg.RateMutate, Secret: cfg.RateSecret,
 		Exempt: cfg.RateExemptUserIDs, MaxUnauthenticated: cfg.MaxUnauthenticated,
@@ -127,7 +135,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	}
 
 	r := chi.NewRouter()
-	r.Get("/healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	r.Get("/healthz", s.healthz)
 	r.Get("/readyz", s.readyz)
 	s.metrics = promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 	if cfg.MetricsAddr == "" {
@@ -184,7 +192,11 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	}
 	// Write the last disconnects, then take this process's connections out of the shared registry
 	// (announcing "offline" where due) while chat can still relay to the other processes.
-	pctx, pcancel := context.WithTimeout(context.Background(), s.cfg.ShutdownTimeout)
+	ptimeout := s.cfg.ShutdownTimeout
+	if !s.storageUp() {
+		ptimeout = min(ptimeout, time.Second) // nothing to write to: do not wait for it
+	}
+	pctx, pcancel := context.WithTimeout(context.Background(), ptimeout)
 	if perr := s.presence.Close(pctx); perr != nil {
 		s.log.Warn("presence: this process's connections stay in the registry until they expire", "err", perr)
 	}
@@ -210,20 +222,62 @@ func (s *Server) closeStorage() {
 	}
 }
 
+// storageUp is false while the embedded PostgreSQL is down (dead or restarting).
+func (s *Server) storageUp() bool { return s.embedded == nil || s.embedded.Running() }
+
+// healthz is liveness: 200 while this process can serve or recover by itself. With the embedded
+// PostgreSQL down (it is being restarted) it is 503: the server cannot serve then, whatever else works.
+// An external database's outage shows in /readyz only: restarting imserver would not bring it back.
+func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
+	if !s.storageUp() {
+		http.Error(w, "embedded PostgreSQL is down; restarting it", http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ok\n"))
+}
+
+// probeFresh is how long a successful write probe answers /readyz without another one, unless a message
+// write failed since.
+const probeFresh = time.Second
+
+// readyz is readiness: 200 only when the database accepts writes, as a committed write probe shows (a
+// database that answers pings can still refuse every write: disk full, read-only, stalled).
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
 	select {
 	case <-s.ready:
 	default:
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 		return
 	}
-	if err := s.pool.Ping(ctx); err != nil {
-		http.Error(w, "database unreachable", http.StatusServiceUnavailable)
+	if !s.storageUp() {
+		http.Error(w, "embedded PostgreSQL is down; restarting it", http.StatusServiceUnavailable)
+		return
+	}
+	if err := s.probeWrite(r.Context()); err != nil {
+		http.Error(w, "the database does not accept writes (see the server log)", http.StatusServiceUnavailable)
 		return
 	}
 	_, _ = w.Write([]byte("ready\n"))
+}
+
+func (s *Server) probeWrite(ctx context.Context) error {
+	s.probeMu.Lock()
+	defer s.probeMu.Unlock()
+	failing := s.chat.WriteFailure() != nil
+	if s.probeErr == nil && !s.probeAt.IsZero() && time.Since(s.probeAt) < probeFresh && !failing {
+		return nil
+	}
+	// Not the caller's cancellation: a client hanging up is no verdict on the database.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	err := s.chat.ProbeWrite(ctx, failing || s.probeErr != nil) // after a failure, as deep as a message insert
+	if err != nil && s.probeErr == nil {
+		s.log.Warn("not ready: the database does not accept writes", "err", err)
+	} else if err == nil && s.probeErr != nil {
+		s.log.Info("ready again: the database accepts writes")
+	}
+	s.probeAt, s.probeErr = time.Now(), err
+	return err
 }
 
 func serveSpec(b []byte) http.HandlerFunc {

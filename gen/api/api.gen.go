@@ -43,6 +43,8 @@ const (
 	ErrCodeNotImplemented     ErrCode = 1009
 	ErrCodeOwnerCannotQuit    ErrCode = 1205
 	ErrCodeRecordNotFound     ErrCode = 1006
+	ErrCodeSendOutcomeUnknown ErrCode = 504
+	ErrCodeStorageUnavailable ErrCode = 503
 	ErrCodeSuccess            ErrCode = 0
 	ErrCodeTokenInvalid       ErrCode = 1002
 	ErrCodeTooManyRequests    ErrCode = 429
@@ -92,6 +94,10 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeOwnerCannotQuit:
 		return true
 	case ErrCodeRecordNotFound:
+		return true
+	case ErrCodeSendOutcomeUnknown:
+		return true
+	case ErrCodeStorageUnavailable:
 		return true
 	case ErrCodeSuccess:
 		return true
@@ -306,6 +312,8 @@ type AddBlackResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -370,6 +378,8 @@ type AddFriendResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -434,6 +444,8 @@ type AddFriendResponseResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -505,6 +517,8 @@ type CancelMuteGroupMemberResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -558,6 +572,8 @@ type CancelMuteGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -732,6 +748,8 @@ type CreateGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -790,6 +808,8 @@ type DeleteFriendResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -846,6 +866,8 @@ type DismissGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -891,6 +913,8 @@ type Empty = map[string]interface{}
 // | 0 | Success | |
 // | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 // | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 // | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 // | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 // | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -944,6 +968,8 @@ type ForbidUserResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1055,6 +1081,8 @@ type GetAllConversationsResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1115,6 +1143,8 @@ type GetBlackListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1182,6 +1212,8 @@ type GetConversationMsgResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1241,6 +1273,8 @@ type GetConversationsResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1305,6 +1339,8 @@ type GetFriendApplyListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1365,6 +1401,8 @@ type GetFriendListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1430,6 +1468,8 @@ type GetGroupApplicationListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1495,6 +1535,8 @@ type GetGroupMemberListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1549,6 +1591,8 @@ type GetGroupsInfoResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1609,6 +1653,8 @@ type GetJoinedGroupListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1674,6 +1720,8 @@ type GetOnlineUsersResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1737,6 +1785,8 @@ type GetSelfFriendApplyListResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1789,6 +1839,8 @@ type GetServerConfigResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1843,6 +1895,8 @@ type GetUsersInfoResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1897,6 +1951,8 @@ type GetUsersOnlineStatusResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1960,6 +2016,8 @@ type GroupApplicationResponseResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2156,6 +2214,8 @@ type InviteUserToGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2221,6 +2281,8 @@ type JoinGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2280,6 +2342,8 @@ type KickGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2340,6 +2404,8 @@ type MarkMsgsAsReadResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2459,6 +2525,8 @@ type MuteGroupMemberResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2512,6 +2580,8 @@ type MuteGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2618,6 +2688,8 @@ type QuitGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2676,6 +2748,8 @@ type RemoveBlackResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2743,6 +2817,8 @@ type RevokeMsgResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2864,6 +2940,8 @@ type SendMsgResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2925,6 +3003,8 @@ type SetConversationsResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -2986,6 +3066,8 @@ type SetFriendRemarkResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3041,6 +3123,8 @@ type SetGroupInfoResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3102,6 +3186,8 @@ type TransferGroupResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3156,6 +3242,8 @@ type UnforbidUserResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3211,6 +3299,8 @@ type UpdateUserInfoResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3308,6 +3398,8 @@ type UserRegisterResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -3374,6 +3466,8 @@ type UserTokenResp struct {
 	// | 0 | Success | |
 	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
 	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
 	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
 	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
 	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -21028,503 +21122,508 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37kxzJeRj4r2S0HIFuqKZR3TODXcwE4zQEdpfDXSwgDFbr8zYOldOV3ZOc6qxGZfYMmlxE0D5Zph6U",
-	"rQudT5apCOpCPPts2TyHw8c1RZr/y8ViufpJ/8JFfl9mVdar3z2YXQ5Dwk53V+Xjyy+/9+N7jX48GseC",
-	"CSUbB99rjGlCR0yxBD49GrOEKh6L4wf6Y8hkP+Fj/UXjoHFEVEL7jBw/IP2zWDJBTqdEnTHSjzgT6hD+",
-	"liy5YAmJ4qEkXJFLrs4Iu2DJVJ1xMcTHaRSRMGaSUBGSfjzmDJ7lQsX6gZ74mJ2exP1zpsh4Is+YzF5T",
-	"CR8OWSLb5Gk22YieM0liwcjlGRMwlCT0VDKh2uRIkVEsFel03yb9M5rQvt5suycaXoPrbZ0xGrKk4TUE",
-	"HbHGQSN2YOA1ZP+MjagGxoi+/ICJoTprHHS6b3sNNR3rx6VKuBg2Xr16ZR8GSB6F4Tcj2j9/wl4AmBM9",
-	"rOIMfjzVv3wkWYJg/kcJGzQOGr91JzuaO2aoO+apV16Dvaw4Ers5z+/uudtreLn1+t290oK9RnwpWLLc",
-	"Ml55jYS9mPCEhY2DT3IjeLltPUvni0+/w/pKz5fBRI7Le9EHmrBxNCVMXLAoHjMSDwg17+gd5YEYUkXn",
-	"Lfud0VhNG17j5U484orBp4MBjSTTAE2S+3HI5o5hHsM3HkSqvPRH8AeNSMgU5RGsWxCWJHFySGh0SaeS",
-	"jBOmEdIjvUavgYiqzljCNK6KWDC9wfwJ1S/7oRyWF9FryEm/z6TsNUgsiPngkVhPc8mlvh1UERWTAX9Z",
-	"nq14tBY66YQ1J/puwpkIK9F88xg7SOLRUgjrVSAZHY8j3qdCtRu450pw5p68pc9IsYyadPf36xff3d+v",
-	"WLuK1175RLKEUHnOwnbpvBzQOHPNObSl7iG+dHMRr/lFlONYSFZ5Ibdwfc6oCCNWCYc17gqO+oTJCZ7y",
-	"rKV+y312M/csASCGLCFNBR/7jGtBIx6AJGIgoF9oLXoRC3ta8AxXuJ/25Zt7eh3vKcgyx2IQV8BEMMKE",
-	"SqYaGoEjWQW3JAHRKuJStUnQTxhV7CkfsUDDggty+7Zk/ViE8vZt0qSSPBozcfyQXOy2PM23yEiWsYGG",
-	"4Uk8SfpwnIM4GVHVOGhwoXa72Va5UGwIwnElZDOBz+xoFlo8npxGvJ8+/cprZBspQ+Njc97I8y6pAwIW",
-	"euQjwV+629b7czdxd2/hTaCUshAmoWoQOzLzYq/l5ewF3nlVgTr3qeiz6OFEsfeSeDJ+yEanLKkk80P9",
-	"e6UGZyjy3RmS1909rzHiIhXEKqjzZB2VwS4uHebZ4ntdnBz2qwa4IYnXkSQWzvoNYHQNhi602JVR8gYZ",
-	"ryUyxmLAhydMKT1ECQ/RRFR13hJfuSXJIKJDoh8kTa6kRgGexGLEhCIXNOH0NAIQHT88eefJ773z5Dn5",
-	"beBz8AYXZDIes4T0qWQe2SFUkuethSF5QaNJxfqOlSTw0yGRrJ8wJcnIaJHegtzIBSQAwU5WAqIeIWSS",
-	"D4V+WiUThmC9YImkuKCyYVGzgluSXHB2qXEtFoz0nVcQkgbEaDaU7AVJqBiyVoVooxTtn7HQSiULwe50",
-	"kogHk6RmiScoaBTFjCVkJXc/VZQskFwMI/a8N/H93T6F/9hPp/gpIE0ZJ4qFLY8EQKXM74Zi2afihAQi",
-	"VnxglBTzFPJb89DCOOWu+ym8MJu6nDAp7aPLSVewiyNlJ8mDxydCwz3ySIf8zoh5pEt+h0aRR3bhv4AT",
-	"8P0eoULEE9FncOX6ZxpJwjUOrpb36GsPP3pkECdEj0Z2F4brGZVPGA1PkN2VR45oMmRSAaKrMy5REB7R",
-	"5JyFmiwkjIaLSr35+1izIC4fyuEDJlUy6Svn0E7jOGJUNGpfe8wFjL3EGwm/oIrdP6NLTBRRxaQynGIW",
-	"BuptaFbqvmP3Va1sgDYxkmsoEelEJ0yEMyexRgTBLvXxjpiUdMhI069goa3DHBmUhCaMoApk3x/wRCqP",
-	"jOEMNOGUmleqeLxR3BjRl7WI6q7wlrTrkuzFGuAccVE7H+y4dC2mS12IqinLSLLiSMure5q/9i8eyuGj",
-	"saoifcYABUQOCPtUk8EwBuXe/Kgpon3ukquzeKLMs1wM1yB/E6EBez+eiIqlPUTsBaQGsQyOQxI6UCwh",
-	"GYnziMuPkIMn7CLWtGxkx2Av+9Ek1Np9X8/GQjIZa+nu3r17baLvFRdDQtMbo0mh8Qy6ooJerXmRq41e",
-	"gkztLSPlmLEkYwOSdGCLe4sLWFWSaLqpd+PkhKma6wcMDk4guONC4o5k6nmOfASkiZahW5K4wz9hL9BR",
-	"q6Wsy4SCBDrgLAql5jTjiHLRE7HVCfCX1oFxsWpxQ0yiiHyDTIRht57VDsg3tNimj+8FUq/MR3zL+H81",
-	"u1bkFERodMvOlubW8CfpZWr52x5z+WiG8Y7+ckee8/GO3fHOONbIktQLi6W7NeKCjyajxoFfO6uLfwtO",
-	"O0+GzCzud2dZ3O/OtfBsROi7DgdVkCnL50Rf4jntbevM1jZdlA6nJKjVLNaVpxZcrCvMbXTUvMC3uaEX",
-	"4drbOdc8x65HrO62FrCMFfZRgoajoipfICjLK/OP6ZCLGp35kWBkrDl1PCA0z6S1DOt4Km5JEozTkYLW",
-	"IbyHDKOzc0olC9vkCLjNAXAQlAHN4D3R8f02OcLPYyoVPMNESIb8AsKMCLBbnFYzHfTq0YioWNGoiuvo",
-	"sT6cjE41xIsbM0vC+cTEmpbrcaDjw/8cTOiUTv6V15Bn8WXdnI/1XJJ/l3mEWkrq+3OnnT1lARucPecW",
-	"syBagDcHbJsPjCWzyoi7gKfovfTBatOs/qXSeJetoNKKTMMRF3ghZIWVTHDFaUTgKUmaSRwxctcH+5KW",
-	"1+TioVoj+vIY3+jAsZuV0iSh00bKE5aDhNcYgRNj7vrjJOSCJlOCz9uddLeyk6VDyCwlqnK7w2CHjliJ",
-	"t/YbafgfS9rkkYim+kbDMYHiB5ZTKjL9o70O3ixh0M9eW82YX7wxNyb8TZjwH7CIKTYjLG0APy0bfrnp",
-	"YMncKubvY3G0DJ33bpxM1xJDuRxxKesZFR4hOq0rFIdIxoY0asKIZN6IVCEb0EmkCGzbdRxZ2XoTGsmm",
-	"nKl5OCyB4c57Nxh+HTEc4Vt5nIE+n8CAIo21J0qvIWFqkgiItT3jYnhAgu+9CpxFg8ogGQuJ7/u30Pb7",
-	"PGFDLhVLEFFahz1hBQgDatkmzaegECAKyVskcCB4gJclIIK9BDCgcjBgCRN9Rs4ZG0sS9ACveo0DopcE",
-	"9jA65jv9OGRDJm5JEk/UeKLaLdAlygDJcKoCJAamgfUN2JW2iQ/qSsf3Ozsd398HjcgBgNKqJCZewHGi",
-	"ykTDkIVo0ZPwRE+gliLbeqh7IDX14xEjgyQeESqmzkFQm1UBGRoiVoSPxhE606ZMtclet2KAnshGaErG",
-	"SK/xhCpGIj7iSmMex2guZ/OEnsYXrAUb5NKYssdaIgr108HLHZYkAGAZtHuiJz4l+gP5FAW+T8mIUcHF",
-	"kHzaE5/u7Oyk/6+f9Mmn5MQgzafwBKz7U/I0jh9SMX3CXkyYVPpHSpJ0pVro1Ms8jSci1Ag0EXSizphQ",
-	"vA8LS+x7l+iC65+x8BAO8EGkIBwvSJhKpkcDxZKH8hvoeRXG6XpA4EdjHhdkxKOImxg2XOS+r1d+rDV9",
-	"QaN3NPqST93EmgHlkZ4SB4qo0hIzkhc8fAPoLA+HTCCSFXAkS23B6TRikU/JUTKUdq4RjbRGyUJyGodT",
-	"DRCKFl+YGgIJeAiDHBKkAHAe0ujl+kE7dBfgfc7EsYC39OhcSi6GXjYNWM3BZMxejjWR8eAi0z4LSfOc",
-	"989Z2CJKj+LZ0wGXD5f6xVMehkykM+6ST8mH8WOWwDyx0MfbVxpJBnojjo6Q+khOGbgVtDbhkcskFkMT",
-	"JIGhkyC03UFlw86yRz4lWnD7MFbvAqJoJNJACAkaZTJ8RtLEMpjsk08JMK6Klw2vzG4ee6mZun31LvmU",
-	"PGH9OAlz7xp/iOeGJWtI5QwuOIHBDYPEdfO8RT4lDyY4FjPYh9lbNEoYDaf4vCRNs9tsm166B0XhxOwb",
-	"TvBmK53obQPHd7NzrD7fQyJixAEIeJVyokEtFI/IROBTz+ElO/I9wAN1bCmXPoD8DTCRs3BVxqxPTicK",
-	"/Yn11I8DATRzdPDi4PZQ2E4pTacDqK9PqfSDxtBvRrFG629OHzNmr/eYocPMhZSj96bva9w7yg4ag9/t",
-	"7lCnuANnkEMHTa3sUVAhLx2U7ABKOkM+Np42jVtj63VzxgKSD3ADvdtmA1ikwFG7AJ4PY+WEX6ZQ6AJ4",
-	"UO9FUQ52YH/UIMI3Hk6ykzNw4JKMJsriMpeIcAYZ9C/voP89HW3PTuUOdnkWRyZ4Ix3xkMQimuKFB6Zk",
-	"DEGa18kxo+fpkBpgj/Rj98F39bsTrix6wcujiVREJVTIgSG8OBNaLe0odzP8ORawQgcGb9lVf6DZ0hNk",
-	"NBYS4GMjl/EkCuGeEWomiC/MfKmHLVUORlx5SMzhosCTXBnwyZ0xS3bgB3iygrIje8Tl7cLhPpRDs/wn",
-	"xpMLy9eCoZiMGgef+N5e95637/ueZjP6n67+Z1f/s6f/2df/3NX/vKX/eVv/c8/TV0v/09X/7Op/9vQ/",
-	"+55GKv1PV/+zq//Z0//AD3f1P295emnPKo3qek07jvQhtSzb8Bob4P7I/DUe1bN+LRNunomDarYuuwYP",
-	"yTa4sobuxpgvHNVsHus8Us1J4YFNsUtzoptkjGbIldmfeX99HtfwGvh/C3Am89RSrAcOYnneklvWkvzA",
-	"vLUS4bdwnU/cneW9MSKt1/AsJXkXNIHfNbkzClHDaxS0oIbXyKkcDa+RqgTwdCbDN7yGK2A3vIYrCTe8",
-	"Rk64bXiNvMTa8BqpaGnefdehF3mZTS8jJ2DhE9mHnCClny4JRvkvjWiDwziSiV12Ko00vIYjgdif7YcC",
-	"78+Wafi4fd7l3XrEIsNsPHvlNXD7GhDVxmoLneqw2A5pGmuH1oYl6bQM2ZCaawz1/eLi0MRmQcQ2Mhip",
-	"Yi0CArb3VXrlqv2JM52WCaOyMqh79ezPtfKLZmQVuaBe3No4SN+6sTVeR1sjkoMVciqRZZF1sip7Isj8",
-	"OAHp0yThVraC729JEiBGBh4JBO+fa2qs/x7QPvvoyQcB3MGAvQwqY9/cJM3izeejMWQDeKRLTtEn2u+z",
-	"sWaGDk9dJ2VhkfxM3Kc842Ng9SMasjeVnpkdxUK0w7jVlw9gv7I0UH0bRjQ5ryZVMN4tfashuIrQiFOJ",
-	"MajpuawRgJp6ULWIUJW0Y+5PSX4Lsgz4QF/1wCbBB2UCOgvF1o/KXwp34tG7eCWXeudDc6WXeumjGZHE",
-	"TnmFhTNJnBIMS7yRlVcoxpsb0dwjnZSkeGSnQxI2mMi1kmlw5pnnfUh8cnnGI2aXsQYC4HTLX7oXy0BT",
-	"xcsijoqXRhu3qkWV1IIVKjyt4Bg1S65x999j6iiK3EA/WR3TlYsv118sFF+USwd8VY4qgqi88k6/FV+S",
-	"ERXTQlJMqjOfUS1qaKWJRhGGEK6MqjMCJWXDrnCxwLgKYFaK+itEmHiNcS4Ac1GgO2Gbs6JUni2GGstI",
-	"08Py66uJ1XUoeiNUb0Kofo8pKFXyAZeq+uaDNWjxK58VPpl132fmUcyJXjULWvpupvusvJSL3y8jKblX",
-	"azOqbO6SzzusJe9i+t7KlzCPJje3b0O3zyVsNqG1hJxcviPCitNOJswFBU0YETGJo5AlabrdIYa9pM8Z",
-	"/JAqHo+1BqlIAGl4kE5OFdgh9ztd8j7/Zk+cTsIhU/pA0uy9JpXnhA4pFxh5AhbTKHRyXG9JUyn0oRwe",
-	"PyBUEqloou5n37XabvSME7JmZynv9UMnDXbh+GYnQzhPigqHlU7rGVAvTFQKx1dJWq4wm6syedOOD2Zz",
-	"kKuyw+zsdDzf91ttcmQQg0YyBuyQGhsMJrgY4OG5BwCpALHroCcytEiN+3m0sMJriIc/O4tibgpFAaPK",
-	"u34CMWbZVvFWqDNq/AexYIdp4DkMly0cc5tra8oWMtmqisTOTL+xJ7UYSViS0hfeXpneVxGmG6q/Bap/",
-	"hRrXTGVnJZonF6B4ckaSqO+T4weSYCmcKMpR9i1RyVyqCzxtP24g7WVOMkARMIugxxr3X27k9t/oWxu9",
-	"+2hvPRqPo6mrdZWP95xNSZCzzsoAHPSU9OmYKxqRdz3CXtK+0nzbcVwQCdFovELaz4+3MF3JG4m3pdoV",
-	"Fre0ilcAbSVtcm2iFWTmRFHFpD70c8bGpDnXSNqyUoQWn09NLQRNylLpYRdcUxyNVCm0Z8g/Dsx2KqWf",
-	"jITtlk/iKjVZb4aNsqKKrmyvo/uWTncpulh4e2XKWHV9b2jjRmljvTHKOCGtE3gJ0rVVk5S7rFqiVdzh",
-	"V9kM5e5ihVu4gQt4c/c2ffcglMkJoqq/hUOT0LicCPGe89bWbiIO4hWWuLAAUQWDjVTYr0uHNyKbfo8q",
-	"fsojrqaHiFRDfoFNbiAS8ZS50fHNiYiYlIWAeZst32o76Z8VMg7sEmSciEtVJb9AJx8Tx+jMEV8KCc/p",
-	"WSDiVTpGEs/3/UpRZyvFqedVLLiR82axinJFkDkUv/pmLEX7q4ZYmQvUUqsbfrBJfoDRsfWswNQeWY4J",
-	"4KDvTqJoq1KZ5QV2jctxgWzn1QyAR6oyaT8NzRMh4UMRQ1IAhUDDVD+fXc5nf/Yuva3X/T9n08s4qXA4",
-	"va9JpS03c3kWS2aTNOKEcLGDDMNGP5J+LBTlQhKuMlN7jmQuXRNtk0Qv61CwIPlzUWJ5ype9vR7RK1zJ",
-	"G3q3SXoHOtycslZLUrtqGldXuGhZMgULntVLIb/aKxHFZpjUq6+gnH8mq9w4eHG9y5bhw80929A9+3bM",
-	"BQtN4sxMFXMjF20biuUSl7Sw2820a9swI8x1MpvPC0tbWupmFt5e+XpWodHNHd3QHX0kIi6Yxol677Rg",
-	"/dQ3XTZqEOcJAF0UkRhGxdLha8SWjyOq9KuLzDxmCbHPeyROQqiIcDpNvzx+cJj+LdN8ZSqmWIOfDRSJ",
-	"J4tHHD02Q9134LN44PMjB0CkSRWJGJXKtkkxA7Y2FvuM9mJZdXm5TEu6QiSPs7AcGFH8X6rgJG7yRFE1",
-	"kXPlIkt2XXxzMcBuYWF67GD25g3wS1hVFlrfUoTVeXNlolq891dFUCso17WjiScsGtT47qucVNfUxT5Y",
-	"08VeAYUbN/ubcLO77XlXd+RVHudSZKdihJXJT90Vu5HrNkbDkguWYPO7auJlm68tE3HodNKbx8/T4Zcg",
-	"ONmSn1T1CvowNp1K2o3VxlwS3bNX18DzwjHc8NkMR0H6qDfDTezPC2OomwQ+EzmzoectrZLlTbKK7WtW",
-	"X1/cgGbnnL/gpbA8fW9lFM+f4g0B3+TlcDWoGioOv2n+uRQ2LqWaOXMsTMxLy/9KXaT8wpe/UO77612s",
-	"EgbcXLCNXLBCUIE+5FhIthmr7TwpfvuO3WI9iFmL/pb7bPpuWHlWsBMoRnALCs0x24COyDGLIokZV+ds",
-	"iqljlNy+Hd6+fUg4VFO0NaokCdISF0ErU+yWrixV6+fNGbpzwFgOG5a4+jVj3JSYurb3v6b/IB5lmxwL",
-	"EmD5wztY1OY5fAiyoqGBQbiANG1Xr0O3zOeInkP3VpOTC/BoeT2B731o6ka5jTT1Zy5UEoeTvv1s60p5",
-	"UFTKNop+Oh2zgDS7h8TXJwFFKPXN6sIEgrHw91iSGzeK43MMKdAbN2WqNFmamjAd0McDMIcnjIaHJolY",
-	"4t1lipxOnd1VVrcqjlZlD0rr1GFzABZCNUwDMslGVCjel4UCXVsqerV+RSIYfenKUWv3U1ysMlFWxWbb",
-	"U224KeKsWT6sbNm/agbvrJmqKzR2SfMyTs6RTLQ86zaZYr9wtxwrYt46bhuXFlzFMeZpxHW4vRiElnYr",
-	"XsYiXjNikTZW1Ms6IN+JObSi0A9LLbwl8QWNvDQmjosLrhgJecL6Kpoekk72DgQE6t9NOaPTabmFmx63",
-	"J+y4h6R7QKiYalahR5HpwPNS6LsrQcDhOHUyXtZxPxf4vSE8c1fw0TicX5TQXRCUJYwo9AxXpjThWjQ8",
-	"t5qaolwfn8XpnKUVLSwDrVIxENXvqqpuQm838kjXNlBioUd2TfnkplMZubVO1ax64WnhLtYoRUmmUIR6",
-	"zrUA0iaryUEHqX8obQzkNKpOFRJNdqzEtIA45FXJQk5H7J6Y0xLbacVd03GbFBtuLyxClY5uc01nr09n",
-	"521IK1egam9BJtkm469k8lvErypu+wZ6K89meevAc9H2eNWW0oosiQqN1NSTh7bLw+omeXQ8fqjJUvIB",
-	"u2AVEUeS9x0KBdYaLobrSGbL1GJdspymc2cXeh6lsWUZq5a06osxY8+1U6c1bRPrZoFUj+FZXSMHAtuV",
-	"jCb9M4/skd99Ao3N1oCtXtq2NFa3h0Ld8KbdwuUZ75+5PSmzDgs+iRNszf0NrJ2tv15HBnPqp5aliVLK",
-	"iUcGFDCYnNL+uW3yN5FomDQPLS6WrVb/OYkjll63mYEh6YO5gJBVa7m6+bVlaiFyBZxVDBpF2qyieTpN",
-	"BTL9gzFqYZcK4egtoKKYdh6gpLTKRGcJErBah+ybSshzplsSYzdPKGeTQNLsuPnKmqhqlLLaLajKgl2w",
-	"pKBor8OXliz2nLAX26K0E5mJWDNjiSenEe9n0QtVl/5bM/E688voC09zJOAgRXUH0dtZV6+Ot9N5thi0",
-	"Sw1ojoYJY9ATRg8K7U+OAR30Zp7G9Q2Rty2VG6Ss7a3v1iWzNck8ImNsW6t5iZWQYRziyo8mad6wRFMF",
-	"B2pfTiWRIxpFh9Y+NIqx95fUr9AIppHrdu2fU8ps4/1bar1sBSBXOVoqsGFxnxovvnzjTLuOzrRvx1zU",
-	"3/QNuzquQKMvMcnVq36cpB5vMBRZ29TJg/fhm9CtmyXULUniS2FSLbC2xzwdBfrsdR2xrZINH5JcT6k5",
-	"ael78ztEvXiI1VbndLwwQQKb9/DPQcPFScx37Es3pOU6kpb3ef/8zQkR2BZzbRnifRgmL0LkhAU9z9dc",
-	"VMiDcs5RL359z+1LN9f3Ol7fhzQ5fyiH8kg+YTR8szXTJXshZ0oiNTWtSrrfbN64RGDqRkpw0pAl7fl1",
-	"yGH33qxeisWzWvwSjnJv3tzEa3kTs44TReeCicq0xfvjJMepoKTRk3dOnpIzrp+cmsAPSbjCbqOSfMxO",
-	"T+L+OVOk6/sdMp7IMyahd+KUcNXuiaAfC8WEgkaMlNy+jVu5fZucxRFYhDS3ZNgm9pYk3z559CFR7KUi",
-	"zaDX+F6v12uYEfSfB/qfM67/fdVrBC3PKYmcSdZcHfbEoLAbaSJR9XTZJPGABN/rNRAneo0DffLQ6/sp",
-	"HzuLwcbfvcargDQlY4TKqejTMb9j/2hP6Siq9uoqvMSlQP0SmcqRiBrEokpBC1prW1oIG/uzeiiAxx4e",
-	"uCXJ8QObDW5xojmiIcuH/2VtRvA9MqQXDO5Ha+ELYs60ejkV2LDswDUddv0OjOaRjt8lY95Xk4R5pN1u",
-	"p/qZeR8iumTrkHS6fmen2/X9PDJtNyjRc2MuDZCbuTbTio9MaClX0KfTPbTW1bRZrJXBn6aNtJuSQWtp",
-	"fRyke2d3cQThwFEW7+M5ksN3k3hUdea+6cEN3blNw/gufCunUrFRHf1b44zjwSDigj2eyLNFrMCPCo+D",
-	"XyotvEHDkCPvepyjLOXWOpV1R9Pd4Yikaai5pzUXyaUCjuesGC5E65BQAo3BxRCi+qGdCUS0qGTCynmY",
-	"wJr6F3X4AJ3nobNfDic6d/Zah9Dn1Dj5chQ77ciO5ScWi5liIqxbhP6NJThfeSbrClxqqsXvsYmdXv1q",
-	"4uqX7U+Jby3doxJfe5xWUJkF0FsyLa9CmtkrrUPiA6hx5ztApjZFRWVVmvDTjAbimvqgV3Mlc20mSXNI",
-	"xzuDhDEP+wF10qViEZQdCOo1rGCtE9MbTxnvgoBPb8c8snHiPDojWrADxwSezy5B+XaXDCiPWOiRPRKy",
-	"iKk13J9VLquHE8WcAJc3YsKBsIQT7Fpd3X80ijVMwPACTzlRMhOAQDUjzayl3Xt79+6+1b23P081XKtm",
-	"e2ZKSYs+5Pb2bJEDWEKny796o9RdS6XOHtIbuFpLGOadZa6AgDeodx1R71FZti3Gy1OlYWFESjAKFEzg",
-	"Z/FlVXY0k/3NWaTfaP4Vf3TyTRoOWZq9spgWwx+daLiexJOqBLoNQ0LyoaB1gacbh4jiKmJb3lOVKFJV",
-	"rW9eqcM1ixbO5/SOXF0qKJf9lC+Jt1hY8TyJ3VgTMnk9s3tIRYW6Y395zsPnKn4OwZTDuJWLGup6u96e",
-	"t+/d9d7y3vbueR3f63S8TnfVWKLjRycNr3EkwiTmYcNrfMxFGF/Khtd4dPKP9Wd22vAaD7ng+NcHXExe",
-	"Zm88pvqlY/zPUTji+n59iyajWExh5G/GCgKULHByNTAqKjSCLigc42Z2DhiJrQWxMv3ST9VrSsZyk5nY",
-	"skGXsIp8k/bPNcet7BWMDnjNUuNEsZCcMq29czTWnaZvkmbObLvnWmXmEKiVUXwR1M3HwlWbEeAZMqaJ",
-	"yk5C63pJPOARWytOddlQdbGsTr1s+G9Fvbcqhvy7E67enKd8soFYmadZmHnE6AUXw8Ms/SrtKpA1qWkv",
-	"JYQ68FlcCH1hX7oRQq+jEPqEjeILBv3qK7H+VP+ybL3tTXeCdRcxdxOLo2aSvXaDnNcTOYvFQCtlDFt8",
-	"mZoWXVDoGWpwdHZOqWRhmxzhQ5BsA35SEULPMIirR7qo3wVvLJbsoBGBaq9lzNAjfTjRRLbCRIgT4mxi",
-	"Yu0+9Sn31Q3bz+LLuhke65El/y7zCHUDL9prtokvl2O2m8ytp/qYLuJz9sY7+htL9pLBJhuIH9G7XzCA",
-	"ZHb8iAPIZaiYeemGhl1LGuYmuFUnpd6SJIkj8LCYFLMDCIgEJuiRu34apOwXq2C42qTve3d9r+uvqjw+",
-	"0tM5ih+arUHfO2EidMJfChc8HxVRcS/nePcWcQwt5qmS7EW1n6rWKbWwiz+vZa3ipyqX980ezseWODCr",
-	"QilzGk/q4DGIqMIAntM4nOqrJhkLie/7jmOGjrlUyaSv2tlwLTKOJpIEzlqCCu18VhRMes/xKfRVHj9o",
-	"kxN0naEHFxqeZcMQOqRckCZ8j67QVhojpV8Y8EQqkkDmlubRPQERVxAaf4Y1Zi7b5Glt2bCCDuSUY8mX",
-	"FYCwo/nFjkoatxOFUx1kgDhTi7o2UodAw3oI1sHjJs0w7ss7IetzCY7eUfhbg/0dM9+OeU222uQphHp1",
-	"/E7rACKxbLAXhGK12+1e4xVmqFpcuCV7Qj8IYVnuUwaQGNIWmGvfdsPPoEATLtCNLXIkkrve7tt75HSq",
-	"mISAm56As434iKt8uFvH93c90x9vv+N1fX9Hv0YGiX4B2rnaKLhD7OXBFZDHjokSK12PmZFLemvnXIRQ",
-	"VcXGKFFrzRvRKV6cJhVTZAvkgkYTZmbU/6mMfOr4u+Qi5n3m9UTH3yMXPGSx/nqfDHgED9wlv2NffIuM",
-	"WDJkoSZKlzQJ9Xdv623CX/dIFNvAwU7HJ/2JVPFI/71L1HTMxVBP0tkjLyax0kN33iI0vKCiz0K7ts7b",
-	"EFIaxpd6kD3fJ4+O8q6DXPTIXqtNPnR/haitnmimUVstkKfd0CmEfsp8Ol7H73odf9fr+Htex9/3Ov5d",
-	"r+O/5XX8t72Of8/rgHVz1+t09rxO5y2v03nb00tbgF9t3t2wUNiVZ6IunNAr0BB212jKyE092kcimlZI",
-	"9xN5puUP00MmZBe8D4Qsmh6mxM4pA5qqK+NoavmfJH6FHRILeDg+p/LkD2IoQwAXYJbbqXr09UO1srCn",
-	"9SxgmE6qIaVl7fIhdgBue+1GLsppRfHfhkJVNJ6e2Xe6PVs0Sluj6sVXNb52e6bmKmZKpjB8Vw+8sGhV",
-	"iIjKL+YYp7EbSlPR9WvyMBfmCh5Jsxwb0oQmZWLMwmvVQquMw9rGYtP6F6vf9KrIr0UN/auHL5WETMDv",
-	"TETJ88f8PDOFzcU1UomvrKaPuqrGjQa6CQ30JI9JpZg2LoYRFJtTh2TXhI/qT6TZ9UgWyCUmkoWk17hM",
-	"uDL8sdfwgKSlbZxlWiOlj9uIW4c9sZeXPFzNLC9EoD90Vf31BDZy/4xqJP9YrxL8DuaLJ4yG7mdX3IGv",
-	"UM9V953VybkGrQUavqTPmlJ/qc1pTjqkSaTyiIj1HWNUbTWV0WtMBH8xYeZnUGxqyv57eRBU41wRkMuQ",
-	"j/y7N3at60lVlG3CpjWNmqr/+oEr8B7p9etVVKOYYJcEfz/EI+hHjCaScLUyd5/prsptO13aQkBc6pa4",
-	"r95ckmt6SdJaXDOCCnJ1YBcq7GV5SV1ndPP7/DUthXDpezfYdh2x7WlChRyw5M3FsAh2+WgV6h1H4aO1",
-	"Yway8P7CcKV1LQC8xe+Fcl+8uRjX8WJ8JAZxcsqBJc9oorUi3s1w6OYnXhynJs57Nyh1LVEKKu7bGMt6",
-	"pFrAEporWlhCrLoOi8UFLIFcuTdv0OtaoldNC4UjTP09fnBAOjt396DswtHOPyF057vE37lH2uR3yG+T",
-	"ncAzLlNKIqYUS0ickJAPuTo0tUKD54FnahNLNqYJdpg+Y+T4gewJLkiAdqHnWMWBYuEG8+kUPwVV3slw",
-	"t7Oj17jDQ7lDRbiD4+z0z6jS37VKTtayXDGmes16v//LJ0c7/4TufNffufcs+7P9O7+98+x7vnd399U/",
-	"qmrSmncR1AMRa1Dg0y0NokDjUFAh9zgras5bUut/ql9UTXHyQvA1ORZZhyyIVgiQyUAjBmOZdvs5YCMq",
-	"9tLtPBVk9REC0hxJaGqVL3EekKbkfcfIZ2uaY21qE2mCTpQuRMSDKb2F0w2j+JRGT1j/4qEcPhqroCea",
-	"vq3l6ZEOCdGflH7TtX9CZ7t4otAuOOViiO7FRRtkFaq0b6F+xBM25FIlxhnKR2wTPVKqXJjvJowR9lIx",
-	"IWEq8OLHA8UE+NVbOc8OxjxknYNk1kljGx1mrrL3VQGX1jjW+iroG+2jtWTc4FqJCaV2s7NIiOaGfUaa",
-	"NkiF0IFmAGlLl1vSxkFhnjtKCK2qLELNc61XalaSDxMqmUL9Pkj3yfJxDknwybOANE196kkUtZBDG2fx",
-	"wgbtyoSjV+VqYPWp+8aj3qSKRIxKBcFB2UpbniZ52apWRL4NZKakm/CqT2Cx9DXUODQRq1F5JOsndY2H",
-	"0hwreUYTFhJ81i1BumaoLjQPX6WS3KKty1fvbWzgYtdYdx0z2C4heDvv3Yjd11XsfhqfM1Ed6cpejnkC",
-	"EkNtOYwP+IBBTSmTm6j0aLnSGCEb0EmkyF1/723f98hbJKRT2VowUgPGq0a4b3/89NDWbYPyQmeMBPB8",
-	"QM6gyCG0XwmOJuosTvh3TWX7bzKasCRozQchzu1VgGEmLCvJz3jlsIg3TLZWNhPlCAvQeQcGcwC4HI2B",
-	"l1YjMPkLcENU1icqiLOThKvpiQaWSauDS5f99a69+d/++Gl1mBkdwQ2Hzt+VN5igbg6XNNXPs2BfQwLg",
-	"msOpQfgeLiNd9JlS4/lUBms9BXfoRJ3d0Qj33FAZO92uMx35mAuJgbv5dQd4vqexOjPKH5aI4nomfLvh",
-	"NVCST0mPZd1j/j7TvBtKzdflOGPJTRoNDK5xzMzfwfAvLoZpk1kTWBehZgqU0xbDxCeOHh+Ti12MjM5i",
-	"l4dUsUs67YlmcGckh8/N5wAVZGxxkQt9UWdMYjCgJCrhwyFLYO+49lMWak4RVBfFDNo90TOF7OWBE9JP",
-	"caMJG7AERH/YA0Rls5d0NI6YxAXZ08ESiEyE0OINEt+wBW+2M3ahr3dPMNo/g/Xa5Up9onAl1RmbkpBL",
-	"OtQqrH7d2oH0bU1YP05CCMPTjCd4uaNn3+nHYhDxvpKBHoYqIhiHKGtIxuuJZmJ6vpPTOOTY+xLBJc/i",
-	"S5EaDmLBPDJO8wI9WwcgS/k4enzsIdnHgCSwXKQ6fYtw2RMFFQmS/lI9CUA2osk5C/Xy7bMHULYvIHia",
-	"ptYdLAFpoUcM1Z1CugEeABzdb/0WecdQ6p54B5ADIMslCR4/Onka2Ib/cHSQugHFYaEnjSS3b3/r6dPH",
-	"pOv7t2/Dkxi+b0hQr3FAOFJOJEX6C6Ra5rsHkcp/p/mB/uZ77Xb71asAIk0RZ08nkgsmJYknqh+P2KFp",
-	"zpxQIcdxonpiQHk0SZgkzYlI4omi+u6MqTrzTM6JvjRguuDfNWH/nr1tYXwpWppRmQB72BbqPEy2e2KH",
-	"BGZTAfFNuwVDqI2dCzZoMhGYIIFD1YNDkoXuQ/skjnkg8YAE79hh3WF6ghCpmY9D+T0i6Mhmq0CnUX2Y",
-	"xw8IVQSlt2bQa6gYWT0w3Xv37pEwxpQUwl5yqXqNoJVu50FkKvc6LUyRER5qcQ0V5D5NtMZDoPGifgK4",
-	"I9ZthYH0kdl9Z6h3S5IAif+jMVL+B/AcsiBI+gi+BxV3AUNJAGpE0MKcKDuKxJr7aFmyseZtDZ13YBVa",
-	"1uBpTWIRm9W0yX3InYAbOolCQiMZm5BAp/KlWXrGc50ms0QzcEm4QnBpGqtpUtbB2RIRHEMTTDArAP8A",
-	"xu9Zq7aYRFHQJid9GtG0eSwkSWpBCQGCqcEocejtpULHd1kSY7qHPoJ+NAlZ6BZGvtjFIGIN/RFpBo7k",
-	"cUBA8giIYppYxXTMdzT2DZkgMm7Z+68ZIBPKsIOecHloYjRDg51l7qroucnAQPE2QIkySOuS6IvXDGJY",
-	"bKe7GyDqR2BQ1cQOaA+kGRkdpNUmSIfMddHUCJuIqdmc3sNeLEbJQGbdE6hsHBhB5DuXqiiG7KKRfZb4",
-	"UvGW3zosiAq2abDVbi650ITjyGKbR0Y00pK1Pr9BnECnYdRa4CJrbKCQLaPfx759RlODNHJ0voZMGNv3",
-	"kClJDE0iHd/vwnlCnqR1JSBSafbGhxM9TarnBXwETwatQ+SZQBwQsnCaiiaYeD7Ettg8MWvRj+RxxOw3",
-	"4ufM9jpnkWRt8kgfM7A4CUlMcJTBnREVdMiSO7cD2GNfwZWnAs9bD3lAqJasdzBGHtKwegIwCeJqc8+a",
-	"HjyhBglEvJGUfsQJaQZ6vR+lfgonJk5/TB0Y7Xa7hRDt+P6uvRm/RyMemluBOGkcIBqJL/BHzaiHVEtx",
-	"mIEWxv0JoPMpG8T6ShNs6JeQZCLkQYYEwFE9cpnEmqRPx0x6FlV6IrACfWDohWcKAhw/MGTICgHWiHRA",
-	"OoGneeNOPNhJqEhT/ZE/TcS50LIKE5ORJSdDpnrCwaBOicG0yftsilg0oqp/ZloejVkUsZBoieswHfnc",
-	"PmnyP0gzI1KaB6X05jjU1GbAWSI9cGNAOLFTOFbTWzfYVmPywWK+v1RSVpdxdgskFEzyTF9y846JzDFv",
-	"epjBSfLtys2jiCZ2DsBWa9rWO89XvQVuwUem2AM4aG7fHvEo4sbacvu2vvfAigKMlgSXt+sZA2ILNUBK",
-	"PzVv33bGocAsuMi4QSvNvwonlocGbkVRjfenk0Q8MD/rzyXjCRA6+AvZ34e5esp6Y4hciBDZ/Jib1+n6",
-	"bxMMOPVIZ9ffNSSrs69/3O/s20y2bsfvmFoBnt4IlGJPGA3RKTdWZjcJvWBRfUcCTNTMBBGaZoimGEEV",
-	"CZwckwBkiEL2oRaeeg1ztk5Cm5GATR43jGVOfz6y5MR/g2Kwak3njWSby6uzNjo9zGGauZBbZ7YyrZjV",
-	"4zTALp1Mz+w2OGyTd7Qe5QpsjrZqqIxeSanPgtW6YPzLszhrlahlkFStMGpeT5iKKcZHaFQpqwWi4ICE",
-	"XV9ypmkeTzOOT6O4f57LFgeB3yimFyw5pYqPSPNSE6OeSJ/CLCoraFi6jSqZmSRdCoedG6VLq6TQwilu",
-	"HRoRxAqH6ZLP6AXILgZaFyzlS6HVnGG0QyMrpy/anaKgj2emJTI8sB38QkaToTlBc0aW65hxrEjeE8HL",
-	"HUziCw5SpDl+YO4D8mtMOrfpfqSZcn6gY9CmTn88NGEGRrURsXmdKkIj6H3xFOMwkGlqSc7wz739u/bP",
-	"t96+Z/+8d+9e6mKzQiQLW5YGm/fhb/dRpHRhqydApNIC0VkchYBsIMjEyYiKPiNyAm046ViCdpQweaZX",
-	"lyIfwF2DVvbECWMk1TKMtlXEfgff4S2N530qrOahL9rLHZYkIEDLoK355T3S/DBWx/pINMdnYUuLOT2h",
-	"tVMUpUDrS6cAMc7om0BFUtWM2zH0tFOGV4VLE6kwBphYV2Zic5Rgo0+oMqqs1LJmWmlgatLaz+JLMkg9",
-	"i5hQjraLJibMa8ITaxashx8nscb0Q33byMk79z96cvz0f26PwhRXjPwoWwc9MTYSmKcvFOTHBaSpF57P",
-	"o3ftTnifMogAFDBYQN+4EcNc4mb6xHEIQOgJEEj1b0CMgyFTWnTVS6BhmIC5FIMStPax0z9j0JotcL1b",
-	"hq2mxuigTY7wUoBhgCLEesKux2Y2Gyk4E7b3uvdIM3gaxw+pmBriptmqNYW0zCKthh0kTCXTo4FiyUP5",
-	"Dbzk1hp6QLJCBLAWIDbQMhnMP4K4okObPI1jMtJolYbicKGPbZhgVi9VQJ0Ac06ZvsCZdsdCjVs9oUV6",
-	"WOu+v5tJTLAEa7VvwyZBaK9B5kUwtJEWhm0cP7S4CXbBo8fHrq6d2TpbDa+hGabxkLf9to8NM5igY944",
-	"aOy2/fZuA4KfzsBqXaGtgi8nrmqibnHBmF8S7M4HXtUUEjyxMU+SNK2KQKxAflgd7ORhpJM1oxz2RC7U",
-	"SbPsYhyRR0qRT9UhTFYbU8S3hPjyLI4YOdUyORo2LYXFNidoWoIWTT1x+/Z94BEHt29b/cztzlRQ3A9T",
-	"2t/Wr+YEPz0CeDz0L0Bi4StUYfB9uPKHRoY6fkBopMW5qbvCju+/5TyhCa8WUC618KO1EEQchwQ0Dhru",
-	"PYbDT+iIKfDXf1LtBMoeufMoHepB49UzdJYwqb4Zh1OTOpnWScm6a9/5jumgaJk3/J0keoU74QSfc9q0",
-	"y8loRJOp6xkxG8SdcQEoB0fW1kiudTA35qGR2khSP7/em3XvNQyDbbzyqr589qoy4gIXvLsDR3SSuikL",
-	"i8WTS7kRqHr5shqVCxaxenrGTvKxCXrNWbRT49d/+sef//zPMwfjokt+C+I133mpuXJ+xUb8ABmxhFzL",
-	"QNZZ5etf/Pjzz/6wuEr9Qt0q7ZRPL+P88jIKY1VQqW9uLPpsmcWxl42DRsMJdwM3mDy4c8da7/vx6A69",
-	"oIom3fZ3xsOGG2TW+OKv/vT1v/23xQ3t7d8F9Flm8N3y4MufqRa482A6MYK6R3KU27K1pUH1xR/+36//",
-	"y//++j/9H1/85/+24M7KG5uJBuA0BSlyEX+1G+b0Ku+hTTEI1Q9A767vb44UpYBL/eT6ycz/jLD7pPOs",
-	"PclcBW+9fU9fKZcaN5aiKZWz7jqzGjLDJTKMg8LJZzbe6pCJxjLkonIxb5VA4OdAUEtVGgvRgHROE9Pg",
-	"Bir4LhxQnWysf1UQgXJ3ZdG5V8VmOcZ382KVdSEeOkYYLGqWizVoHHzyzKuglUgmtbRIh1A1QYt0jWdQ",
-	"UMGqXFhMsOMBUsFh7vv+Mz160RRdL/0dSzlhYFr4+Clpfuuku38X/U2plBcLEmQRMIGHVl58pspIVhc3",
-	"1ROPhNXAx6mlWoRpaf4DwqWcgHoBqeBaNkiY4olR1scJu+DxRGYegFRGT6v7G7bSE02QqVGtAymWK7Db",
-	"d3y/2/LQLFFT737MhLVwoZ1EgT/CRIhJgv2dSbPr+92eeJ/3zzHa9aEceujo7Eex1KqviElEFaq2wlS4",
-	"c6dK59DbNbsaMwE6zTkT4BED/bAn7A4ltNPGM9iCKKv3RHJbIiouFO+3kM8DBtuEnsYXrDVfFrYGckNp",
-	"Or6/d1jy5+iv3ybN1O7CJSAIxCooHvVE5jexeXjP9XtBq05cfmqiU96UrAxmpaf2QuYlTsclhT4e0K+5",
-	"suie4volnZJmivAd3yNgvGrlaJ4bttfxvXp5AVi6sX+tyNxyc3kzZeG8ADFjtr0dgyKa1JaF3Xv37pFL",
-	"KknRmFYPg3kgMKPOXNTbOymClpekhQW9pAyH4XanKOogaO0q9xdZJSo8K/FJxKQqeXJpWMEBLscx0yDT",
-	"rQh/+btVZP5VIcGGQdkgugabfvvs9L0+f8S/ffzRd487H/JjeSye7PfvH989Ph//49+7/+177Xa7sZoQ",
-	"s1kREU9yLfmwdMUql7JXEBCdKJrU1GVv32H6t+a2iP5lSxRmPC5z0SoX9nZhYa7Enr59mJWVMxVKo4hU",
-	"c43MOV3gNutetnqJ9EqRcqW7uqBoqwUOmYXRz5Zw32MqBXIzioeEi9Zycu6eB+efCruuQ/HOkKnnNIqe",
-	"u1/Kevn3aSEeUeYDIsgZlQcEoiud+msavW2hYuPo0+KkLVfIhYevoKMS2rD3RJwAf6C28Us88IC919Zc",
-	"M1KqmOY9ply5soIJMMzDQDKV33/gkTEXWqyFy2fE1NMpiKdSZW2iBbvUn+GpNjlhSnExtHxWMtUTYEpH",
-	"k7D1fJCm72FcFQaEt4xg+pgOGUiAQRYBGpAx75+jrTntB+FUU2sGWRODgPx/f/g3+tvWYRpQylVWSNUE",
-	"2PUE5lDb4WAYGZM4Co17x3gBIOcCLMHnjI3JZZycazFZazKTsZZz9Zs5uLXaJIDuEkFPmGg+dPKbqsQO",
-	"2qDDJIqwqwWIwB+wgYlqBShYx7X1SpKIDZQHSGFUCvApxMYTpr8PuRxxKTVBV3SamiIo+OIAm1RPwNOj",
-	"eMSEOiDBiL48YS8CjwR4tg/lMPfhxFQcta4foTV76NoXEKnisT4NvcKI0QtW0jDyl4MryaIBxmXZcqmz",
-	"LOQloXzI1FEU5arIvUnxPIpy7CZX4CwvtqKL2fl2Js8HHa7EZhcdfm//btXwC9Pz98pA3p4UVgCh5XQF",
-	"avzJ9xpUKdo/YyGm2jcaXsONwAEmVuxI0jDhTgZUzzPguE9i/cyOl5p04dYdmTrjvlNPWv94RqHv/gl7",
-	"0Tjoeg0uH8rhA4YV902aiv72MVBPWx+ey8cJv6AKi1jap9IrZt/HlHUf0pfsBCMu4E8fOviXnqzGCSy5",
-	"bDOu/RoT9ioQxUgZG39QCcndRSDpjOBCdHc+RLMvVgLp/kZA2nVACkQEiH7joLuerF997+skfWehru1V",
-	"y9husWo8cRPqn4m3dIpRYm4g6K18e43q5a5HRxaSENt5YSQLLBmVRMXvWcn3k2cap23+1SfPXuWEyA+g",
-	"CVQUFZmw7ZDoCJTFGqhVLUKqRM0uypv1UubKEmY8KPBRjH/iAuLxnAsqA8iDt8JRa7YU1xNGjDuEoKRU",
-	"zDijELwkJ/2zvCQJUZsJI/Kcj8fYfatCQjFxY5dG7r2ksidcGcEz4Y7BAnJ4cAUCxXWRJmYTgcJBQ+Jp",
-	"NXd75q0rKXiNWLDtz14jBi1DX65GSPlKkefy4d3IVFckUz1bhfuvge5viJe+xxQEGr4pXioX56UnTEns",
-	"EwL2FeBRmpuaiueBjXg0Zgv9U66KfR77A1S03UwlLnoi90qQNuZtxrYyjklXA0ccplZNYZCsaddlQsdj",
-	"lqSJKlSScUR5llPYE/hTC1OVc2w5iS81YTFxv2l2vcvMBSNTpjxyCim20dQkYOSGsa/0xCmLYg0OFR8Q",
-	"mrNjLVY8DnNFWm4YvnGgOiFsY8YSr2zj4JJQLZikJi8TNVuTK5JvOkCOABhofYqYktbDiaS02KEgKJIs",
-	"J58Jc6n1Ik3McQYFWyYNSVgAtPqUQaazcNq6QBBzoa8LGJVBCsPsagxyLWBZO8PPA9fWlesYUJSLqvHb",
-	"CEhg3prICY2iKQk+QdbzLGjlBKdDZwzb9IZCI/EpiQc9UczErhe0MMWDSzdE9ZYknV3fzyUl3YcoYcsU",
-	"bctyrtKsAdMmqScStgNHiPCaI1oHBX8ydRLG8qDW2zeXE4PJbda7jQDQ9OgwnyunJdeMfGj49QT8cHkW",
-	"261kYCvnrzcpYpV+PJ9XnOamtmwGXUlclddHXA3jD2MFxz8tRu9hLUBlu23dktZeLMsFAkkzY6ukm3dK",
-	"FxtyzLdGgLjx+mc/+fyXP/r1//ibotLuduj4JGXsz5Y20HV21HTMHnIJUZ61gnLlkpcQn3aLQs+m1r+I",
-	"jrHc4gvmmYUXWquAjLnYGlw7ZWGywj62HqgXlupOrkqJKdzXzUTazb0PdeGTtVIWNHLbLQZSF8h29WFr",
-	"0uqwaQ8ygkmntVGjm8GKg9VUOsyLWUWpK16INY5tDdxcN3RxQQ3DCAY5vmmF9C1oF5hme4eG4fPTiPbP",
-	"6/WJvPUJHkZ9KoC/zQ8HaREAAdGQ7m+QEWeL4+g7OyUqRlELl6GFBhEnPQHeR6fIcsZEVVwwgzU7HX+3",
-	"1SZHAiUJ8FLCaPKMjyEGkY2Vm01+sdvalGmt0/XfIpBofRSGmJObHwmuQXM0iRTfMQm6cir62LIPklNZ",
-	"mAr/cJfiKCwGBeaByF5MaFR0vRthra+skzYnt5UDCTGMsCdssHJ6nCbBpkoAo2EIW32DghdArESvHPA4",
-	"cV+ZAWbLvsm66de2RM6LPSpPfO/evc3t960dgx3fRDytjuNzIt5jYTnDLZlhVE6sXRdW64ocRwaHtyZq",
-	"VGPoBgSNKzfBVlVW2XCQnIMNNfWm5mRtlBF0ocyNMt4iOTYYa2tO1gXeroBtVyQ8HIWhrT9hQtHTTTmy",
-	"A7LHFaQGG0/2VqX8YIadYZAUocx4vXOTTEkmp9YOcFJbi8ypyyJixUiQsBcP5TBokyMtREAWBDTbx5xn",
-	"CHNKEyDcaSAKCErPsRCzB5z0CTB6xVFobYoJkwxqp42xy3+F0OAueBmZYZdg4ZYjZ235DUPZkjg3Q1Eo",
-	"cCe3MkE2wDICgfNaU0tf7tAtm3Bg7ooRrUino8d33jyjMidF5NanZTSIL50IC/+eWAYBgBjArPs1oglC",
-	"9Bok92o0yFGibFcFl8oLpEiv/+jHX/zgz778F//h9c/+i76l8cZFlTzX1uoibAZKwjksG3pDu9x63sq/",
-	"+MGfffEXP03THgsrT4PvNyPtzFvM57/88euf/LK8jDRTYXEAdvyOZS2IVjU5xFAZy0IU6u/lLslSsHz9",
-	"Bz98/Uc//vyz73/xt39d3oSxyyy3id2d0wrGuN6hrrSQ/R1DQyvBeEsSRpOIG6XQIYgOrwbTsiXdU6aW",
-	"gu2XP/3Z33//L7/81b/4/LPvf/7ZHy+KqrW7mhXPnnHCyuSRZaD/D7/4ky9/+rMvfvZ3SCE+/+znr3/y",
-	"y9f/8o+XOZWlhBXbfHXLOcclCllnKUuLkYJPJuSDAUuQVWRgJE2z1c3aupwJrqv0PKdU64zZqulbxYSd",
-	"Ut73AmRv5sTVNMmdsWhx1LMUhQuzEjSjVMiTkO8WY+LBzOXkKFPlcvarAGA2fAY5CmaEqnVkNOyQXFKu",
-	"sqJZQMoWTpd5kFYEK1QoA6+oqUMG6JZSn5XSutdUdiz9uCptx5oQKag9AysBVuk5c7UajeqAfXDm9frN",
-	"cwvvGZZSV47HQtfoUEc8cREkHuSk3gMSYLnPJ0xOIhWQjqk6LEkTKsWeMlNQCaXweGDKmQOR8UhAwxCr",
-	"qQek2/LITockbAA1qO3Itso0WEWN5uusqKzkOMoBZpPo7YcsaS2u8uAeDrTq0ymrPkfjcRJfsJLCg6EG",
-	"6fQmhLPT9fd6wgxija4aNm3yBLYK03TL0zxh32F9NXeaogN9SZOqvpFLKDY90fH9u4fFU0BN1VCZVOzp",
-	"dPy9mdrPE4uabzAvBI66RukwqJzJfS7iLSAlpRicivv/8Is/SSVV9+Zgr5NFhKQ5+sjujojVE4vz5VR0",
-	"swMBZS3RP2HqhHOFITtr7HHlTc1RD5dQstCivJFFzYH03R0RO9d19rLQarz9ZXX8PSspfQtGD2tQu3hX",
-	"N4LjpT3trL0pZAfVmzCswoosy6y9fB6ff/bDL//z33z50z/Y+CZWk0g0XdxeKldK9TZr8i/SnrlqS04n",
-	"0GdarbSA7OxUt4WopcS0lHH5EKgygNOEbzpFvqBiLWn8n0Uu3BnvutDJ+i7VWqGtzcGI7ilmLkEeKvWI",
-	"vfw6Zs6vdYxs/kphoLamlL3eb072x5t2VToAMltILtdbr/QvrKoTaOyBoyuqAyGLmGJzPR5P2Ci+YFLL",
-	"f/pBKwGmbRLMSq3PKefSb5MjmavMbgro6olN/5edSzo1BWBzMTUwnrn4tpXu5gIe9o1o/QCWYsVpd38g",
-	"UOeDNGyzjANseCF5iBX91xK1C9OmAahpMElPFKIkOtDmoiRAI1SviQehzlLlbjbHIBf1nSOPXkkoLM28",
-	"wUCDjt/VfK7KEFUx8UbCBfQh6Zv5bnp/NwfldSMUHji4+JXN6gKD1xsxirrnt4phtBYXXV7erY4nKFAf",
-	"Mrt4Vy0KXgXDzmPZFfFqnHQDlrpuiSEPmcL4xecQ61DLkR85pVRsao3MEl8KdmaPxFGY1njx0tYokPFO",
-	"+vFEqDYpFurmwGnTJitzIw8nG8znhWiTDzDa43pysay6jfnEsH4NllJLy9k0Drr+q7o6eJvhamuspOxS",
-	"tlUBK1cC2POYDtl2IbGBnOIUf64Z55mswXSqUomzqKitVn1biO9UY4dNXIaVmoxla9sHfpDFzplesdur",
-	"yu01MhLXOOjc3fPv3dvf9X0nwtY0TKuwZ9XITVndkM62M4cdpF66RhvwihzZX68KRxkBNxWWV8URjccK",
-	"Qu2XZIxlJVqS27dtAbfbt8np1Ol/55ZCq2aTPZHzbMmADHgEde5Pp9AolZGmb11kXur30jw4dWKFrUPT",
-	"xk7zSMw0xn5DNIpMZwssdnbOoODZ7dtBKkhjlxXbjKtPx1wv7l3spkahI2dFV8yKHhgbZdiZl2r6dWXb",
-	"G/ZQXB3bNsj4NH5YYy/Pej7lrglXJvN8RsRS7i40Dj7xn3mbh/EGiqEV8PP6igWL2LrnigXuMV4DyaCA",
-	"gCXZIE/bgFxUMOqur/+X8epBEo/eXby/hX78w4oeF6u4r3z7RVpvxDQ3TQdaKRTu3SWanKj4w4o2J1Xu",
-	"qCuUUEq37E3LKVXcH9itisuFTrYmt6wisUinBkSQ6e9ZQuAsVf4IBxxTrFRBmAh7Alv4QZdzFD7AvO60",
-	"PKCRLXzadk3SQdr6PFtOZe8v07n9ZdAud/3igtTaErJgsFtpc0kTFkZzbd+wYW/rKiSZ3yzbw8qx7Fco",
-	"xFCpnp6xd0RYHcKuJZVY2NtziBegm5r6oGqOwW5sHMujiHTy9fBrN9PdqCFjdtx1gW5UV+7fhsllBUr/",
-	"VbWwLFGsbX4s8JVJUbkbUBKizELRivLJmkx/WRSdUe8+v66c9afjzZLzMg4Ew2y+AdyWrT0r36drY9yx",
-	"uL+af6NKINLsefPWHC3RXU9LzhbllBMWDX4DrC5fWYFlxAWrFlXQ3IKdoN2wKdNgYqZ9ZT3zytb8LRXI",
-	"+DWXC66ZicViWw37vb62lQXC311Ti13vXVxv0eyS0YbfQOtL5SW8jhYYU9kBktq2ZX7BqJTlakEpes4K",
-	"ZaBIPBhABkRWBmZzEYhvY8klNwBxkaJL68cb5nZoSGGpeEjH9+9WyR4I2TddQek3s5TR3R0Rq6oqMeV5",
-	"NxLt5zUmYrlaVVcVXvgkw8KvW83461+wqBYN6xIWCp6tZQsV1aPhVcQY5lDtikIMcU7LKdNA+61UQbpb",
-	"Yp4yM/AkbEST89nV2U2nZqjkT/AF0qQRp7JV4GjnjI0ltpHOxbwfkqDX6DUC0o8YTarDFVZms3eJdTDq",
-	"lZ1gMaQlyhuaHXFp99haP7dWuQWIujVlot1lf13C+SFeGDCq8eX3/+kXf/WrzZbWWSrA31mLiRp7YyH/",
-	"ay1FMvUkvaYbOBhUaP7hFz94/a/+5POf//E//OIPG1spmuzi9w0T/xqnCFQj6BWVP85j2RXxb+AyGe+A",
-	"9hMbzBaAcvl3+lT0WfR8NFEMC+jXs+l3hFHvL8/iiO1gww79ImkGUlE1kQHxy571tP4/gQsB7NZ8Aai+",
-	"CAPe7+yT9/Qr92G5DydG103HLnBTEBD1bHfwNuW5KE7e8f39Q4OEps9Ip+t3Dp0Fc7eTaqdbzWT76ZJg",
-	"hdeAyYpYoVHZvSkVPReX5pr7lr68ZzGlbvgVCs11/Y5e+UOGludllz4z96Hrd3fSk1x+7Bmarcb/o0Lz",
-	"0nXGXJgq3c+j3dZ5XyVSzbKUW13N1DiHiqJAAIRz3zVVs0ACi2GfCn0lEbDz8uxn4KO7MrdslTkbYrF0",
-	"cWZXj5/ZXN1SjbAcr0vbGa2853pEdhfRLW44mw+yuhgTGWGr1ZarUPsq+G0Js6+I336E8KfI3xBkDqfF",
-	"zyupyPseYAaczDz++3yUItgcNgyrdSL8sN2S5V3NQP/+jm3a7bfa5ISOGEn03pJJxCShkgRmGaX5gy3x",
-	"8V3k43iLluDmNIriSyzIX8PJMzDIzXN1c+u/Orx9naD41dj9+qkOS0kA1clZy023hFCw3u6QmG5zjlWp",
-	"KwL76yk94P2XX3URwmjmcySJayQ0vGmJweL0VcsNRiO2rGLLggNEYMzT2e/DU1ILNXFynooG8F/odEm6",
-	"aaPSOCG+iTzrtuC2hRAPl69eE7IBnUTqwLFhtbw0BcC27JQkwD8+sh0omyB4dP1WGhgAV1iSAP5beO6u",
-	"f0goVLSk0t5jwgeA/ViPABpRJsw0QkXaMGRKooDT8f1DeJCLoUM8uCitK06KK+CSnNFkFDEpsVhPT+Tz",
-	"CvR9b2FAYDhB+sckRgSSWPQZLkmy5IIlZAQBAXoJWafQiYDBzRdiELftTz3BJXYQbTs/B4RGMiZSby9w",
-	"254GHgm4UEkcTvr2s02l8CCPAhMqBGPh77Ekey+XIcpxfVLFCQsRRzwLp/t6V0HakrIkFVIxNf4lRx7k",
-	"YH2RVTZNoWXQnIeDFvo31YmOfseYgEx/W1dgJE0MheOCK04jgzGl3lEO2seGrVBBfI0DXY+M4oThNx3f",
-	"91OsM90jiIjFDu5D0BHUrjW7QNQCwbQnoK8DCqc4gGdZlfPg3mHV2ad1zRQ9Z7CIt1yx9TKeRCFhL/uM",
-	"hXjVEMNu2QtCIj7iKr2hpOtBpHWwszOiL9Fct2M2FbRQfDcv4tCn0LAVoAAPSwRGfir8ZWfMkh3s9J+f",
-	"s1OeM3s4aEGTsEpxGw71TRvQ4KQ+pCMmH+mjqqhwCkfZT4lqpg8BqTTymZdmVp/Fkhkt5fhBLijTJTkY",
-	"k5kiRK10CH9+iAFjf//X//3X//Y///rvft9+jz0tu16jeNex4WmO6tlelij/W/F5wZb9MyNWU0+JHujd",
-	"OHmkb0iF3Otu0+zo9R/8b6//1Q+xXau7o1mLf7b5cJxa7aNiyV/80fe/+NFPP//533zx3/7pcgv3Usfi",
-	"sxV6kRnseEpBOpm50lk49Ppf/l/QBOI/LAn0DWUpuRKMTVHCutr5jGVT6FtmfLw16yplXVoLd2p2+gca",
-	"P3IhqYsftddwuXDjoPHlr/7NF3/xU4Ru8dU62GYq4AwoLyEUZyR1e7VeywSzFD2cOwNI2MArZqt9+TMz",
-	"eOAnJ70moz7lGi/2UFajm4UTbHiNKI7Pca24fN8eHAhF0Ji5gth6DVdCw5Hcbz4ah+lm/cJPTup3nYcd",
-	"PW2NA//Vmh30ain01vzZeMwp23Rd2zD2Yr7tmdpz3rudu2bYqne13nq1BLeus15JusuUaafZHgh6KyTP",
-	"FSjnjMy53OWbcc3m3psy/ctdhW4tI95gjluOoi2k3LcdFcpoOYJdGiPzqk2Jc1hcrecv1DdQy8JFrd4Y",
-	"WOap9Q+MHUbmDP7WCd9tHRARn8bhFLoMQwNhFROuPPKdmEOSUJzYHtRcgQ6nxf5DiFK3ek+fip7AHGdI",
-	"XtG/nXGtJE7b5GMt4AZYKxYvZEA04qJjwqojWHoXdFc2GivOQtLU+qizODP03LCBxbwLRkV8kJr3q5RE",
-	"q5eB0eOUDbTCYzdNE4i3iC9YqfOwpXOOulfph7CXe76PwTzxprUes4w883ZO1jTz99b0lTum4AphYeX5",
-	"VvdhLDLnSnEMXVsH/UGl0TU/LxoCryRk4IGDb1sTCSuxaUP1/8t4s4gLIXdvHYu5U/Uff9Myiln+NYs8",
-	"mINRM834BZljtgl/RVy6qqK55nDoxp3zJfP6kCnjD3cQfslMc2C2uaw1FWemtVRiji+FBO6mWRuXkD7e",
-	"TAVnyZhN9IVXb8mW1xMzUtNTw/EDGRBBkyS+dMQESZqFZPMDQqPILHnUOiSFjPaeWCGlvZTRDpO02oU2",
-	"wTJ9WSsDPWHK+Wh0o4qf8oirKWnit7eyYAV9NgnrX5QP6AMuVWDKFToQRk/BIbk8YwKt64SrnoBOiqcs",
-	"p72gZd75hktX7KgxfjfhlICcGCgbE3jhXFuL5+vnkgPAbG5M8+7iUhKihZDcVDBRDtrQ0CSzu3sVFmtj",
-	"vRcuBukbUlM+AC7/UR761zxEIiMWxkK0TCb8FgIosvWALXDd9dQKJlWdHetAsm49xq1UB6jCta9Z1ALq",
-	"S2qJugCrSyHyYEk5pAqBckaGXHkAa5tbzh49z8ZatDiUjW/+InazFQszusY5Li64ypdq1MzeFiXaLdQO",
-	"+F//6+s/+vHrf/6T8gYT9qJYSRrsMZMrKWZ9lZUFqi/wmy4tUCmiOcKSSZ4cUUGHTG5K4KyVNRHDlxQz",
-	"re0iHjghBk2kO0ZAhG6hGG9hPtiXTqcIA8VHrFUAbE8cgdcbZbngnE0v4yS0GZh2hMuzWGLziOMHWujg",
-	"wqSGWBwkmvJSDtWAtQQI4mRe+qMi7Ak+FHGi5Uiab/ZUFruc8Kf0rFaTrKoMOHnhrxRKOksYQqX+WshB",
-	"ywZvbknwWCGuc72V1OaBVPcWQGwEkle5GIP0SIGvhxSUIdmWBaCvV3pFKl7NDgud3YLCvgtVCMfjh1QM",
-	"WfIBu2ARcs0lWLXrZC5i3Rz5ooMfKz05TtQ/+hcrairNKFqYxBEz++mkgkg+smLtnXeX2Xq2NBcC3dUg",
-	"kJZZWgwCXb8qJDsTmrpXIjS59/3N13U0Rqj0Fq0rEpkQ1zqRSD7nRgyuayuJFalBDgDLjjXAiDSmJE5C",
-	"lrRJ5hWywh04e/T7LMSQrcyFVmnroRMtOykI+AyN5cfaTAZxMjI1+CQZT04jboosLWTgEVMbJUbUGVUF",
-	"sjnXCIOlUa+/yJG3NXiO5WODlY8dvKmsfFxt99hAQePsKL4ujLkM6gfmkazguimzLuI0EgEiO4on0XQc",
-	"uii256IYzCZbs6MYUsa7XhBRhl6Lsa262LB1jBlLBIzNj0SqM4ZcUSTSsyvhg+ZmLRn4IQOnNw0i5Koc",
-	"8D2mzAi3XIK/ZAhIpfqvhRkWGivAcuq/YWYlz4ojDjdnafnVfFHEqicw06JcRik31ZJ1iNcoelTDAb8N",
-	"sAMUudYVjEuVTNF7sCV1d36do8Jq1jUDrND2cSsQ2UCnpwJGXbO6QhnU5nR7qmkCCYpwoRQx3vyNFxfK",
-	"LXRDXSDNUm8EgesoCFydP6F0R9+0alz2GkDPos34DPZKQkMpNsXSonrJ4Qg68JnNoz8vVzw+HuRZu4oz",
-	"h8JBPi4kIB2gKPmef0L1RJrn6cSDyLZ9O3wohwFpyjGLIqt0U3L7dnj7tpfrOdnS0Dtn47TQp7tQKrXY",
-	"kTZf0GNuo1wFuicOSGffN+WnHP/VkfVdGIdRCgJ0sPREZ7/jE7yr7wjFkkIsamffv0fsVb7geiQITynu",
-	"tU9HDIt3UkHAOAbft9o98QSAC+u7W1rfE/Yd1q9a3xqlsnILgzXl8KXj+3fT+NeeSBs+djr+3swCHIcG",
-	"1BohTS5iwug5oZheeDAjC5LYzESbeby9LEhnqi1lQQ5LZ2iu9BtMiYSDmS21oQxayQhrCvGHxjf+t//n",
-	"l7/6U/SNrxhKXI7P2NzyNhptvNiyUAhfelkLlPx20GoRPWAz4JpT+XTPhrV+C8fZ0DnurLuy+oIZW0Wu",
-	"2jUhF90WdL74y3/2+Wc//OJPf/LFn/+/X/zr/+eLH/yr13/2F9vo8VJD3baXnVimXZuKRL/CsDBko1cR",
-	"FLaC13Y2bakr5Q7xuKi0lkUKqyraWOnZtW3mEBG3DO1efgVF0de6k515ySXNAuetOHMtCu1UUISrKLRT",
-	"f4WvKAMApW4ttiEECC2FcK2SkbePNewBSeCEqnLz0DP9XOPJcxXPS9E7CkNJAnwnTGvL5HQAKkmchFzQ",
-	"NClNpmVyPBJk/u6AdD07VlqJ5xtYmcOU4GmTj632gINrVCrXfdFqm9F4nRAnQ5ccmoQakoihHyqXWIvn",
-	"oCfK4CbNbJ2k28LGqFBIZhAnhNH+GTFAMEqxkIrR0IOfnbwchxCq2CoPxis7V+cNNhYjVqGWzcohtBml",
-	"sWAyLZLTOiRx4oE61xP5rkWJdXuFnp5ql3w75qJ4q0hTQ30MwNJLYC27BoRVvoBSTUSb0ypghSC3OnWt",
-	"J4y+Jgqn6tBJZ5y7h4uobjPr1/TEJlW3OfVremJV1Q2hoe/m0/h61IGut9fOiLsJCzUpTFZCwqhEw+HS",
-	"useycYjV6zD1aVZex5IhiCsvYnNVqLcHibtWYDqefyazVmIK8Ky0klkxHFV8NqsPYytPQHaVXWOrKsBj",
-	"FWj+/T/7/pc//Vl1tP66ESLHRRKxZb/S8g6bPIxWL5jx9QocRagcEirPs2dVbL4n03gCvGg8jqYorxhx",
-	"RctFRkq8DirDApffnbKm9VaJy88vQbpGEFEVKaiKENqq0lNxb69I28GZ4QZq6VLFK1Yd2SvWEoXzrdJx",
-	"HJyt1WyeZqIjECIGSTOgF2T5J7YgqL5hjAQJe/GQSUmHLLDFQ8q6SdeVSvV4sicoltTMyoceYunGSw7K",
-	"X5UbK6+B1KkYRp9v90RRsSqkJZPqrGQ97smD951k49TDcksSK4EfP8BwG1xQbQIxakMYSlMTPVOAFuke",
-	"kJkepjZ5ZOF0UK9q9MTymkVVsZOC0A85xan/xz0coObQsWw/r2P0RNEntK7mMMvnk3qLNqU5zPP5gOJU",
-	"qTl8xx7Lm/TyaOb1NNYYUu43rlnlIJ6IMGM6p1MiGU36Z4AxhgrkCHM+A3S59AaTPon0Yk4K5dIRUcvq",
-	"I7MWtuzsHX9/x0mkLYMZIRnaqkROrSTN5u2Fmi/szlr06z/44a///L9++dOfff7Z97/427/eshKzSfCt",
-	"orosOf+6wWMpjd2eUyN/VTfp2bhSsb1wFyot9vsVQrvlOHAhKvm/Y8A/JJeUq3o54DdZMF8Fp6/Kyg+6",
-	"lBUqV5N59z1AoNni7jnvn88Td7GNriSBftgx5acNdY249TRXRyoxzXfFNBaMnE6Uke4OHX+fiKapAyAr",
-	"nJ9KutvpwOO/bUTG92E7c63bphpewcI9o0OPiu3m9c5NXSHSLMQZeRkc4GksqJ7VSk+vq9cT6QN6DSwa",
-	"tGYEKblzbqQRkD7169jYz7ktouhGIioxWpk5iRSa80WHHJYXyinPMvVtuJdQ5TLWsTiuYAWuXMP69tel",
-	"5KeNw0EPuBYAipN/+au/ev0vf/jr//E3X/67399C1Mj79v59zar9mJv5NehRlMOSg69Mr6Kai3AVFkUH",
-	"p69IonqSwzYTT7x6BeMZfYkW6ST8cKKY00q4VMB4t3VQrM0JdgZsGKTFK8lEaCyBkgyZ0ux7b0stC/dM",
-	"y8Lr1HR4dNNu+Dew3fAbazb8dW0z/JvXZPg6tRh+Uw2Gr7618MOrbyy8REdhZMfVbYQHcUKgk3B4wvqx",
-	"CGVAmtCHjitJ8i2GVUxEfEl+m7iPt9rkCL+wFo5b0vrMXMuD4eG7ZCIUjyCFqmhSwS6LKANojDbCTMGi",
-	"0hPFmMotiQVdt5PxUj2MVYx7gUovVgpYo6+xyUdaUnL4CrY0dhGrcXC3ujzVlg0T+TXs3vX9K298PAcM",
-	"22+FvGkY6PEeCfateJJc9eTLM43r3DEZOmxaLp/2aBIpby6pVSMg/bYyqKtkQXP5AiW96aR8pbJR1ZW4",
-	"UvnoihspP3wDbZRfTLiaZ65IOXC5dYLTBJlEjF64HZly8stEKqISKuTAKClGvOKJVJUCisHLhcvrdPb9",
-	"PePZ+d0JV3P9OrFgsGIuhrVuHQ2cRSr0LGDbMF2TuhA05Igp5tUaYUUv4LqYOaqLtMxv438lUskCM25S",
-	"Akmn23L0yAJ8fSYgu/4+Njq8D9qvvhgbOb1aWAIN2Oa+Fibiv2uvzjWrXmT4MJdZe9eJMiVYzpkgpyyK",
-	"xRC0w0IrSaP59TGeIyNG8mtuvrlGQSqzb5M7ZzF0p5SycVjFDt3wefuzSQAxIXGWJdUss3z/rkJgcu7a",
-	"FYlKH+h9bsqDA8dVkItk2pNgdv3d+9BFEqWeAWdR6PYhEIP43Tg5YSpAO1Lh27TzfZsc5Uv+Q3RIQdjq",
-	"iSAtqxV4JHCrVAWQHpvV0Qqw+xHW8grIiFEhSa8xEdj0Muw1DknAXsIwxTB0ryeCfJmtABSjoFRtLMB8",
-	"ThwS0j21mKVBMYVfxgmDHpNZB6vLhI7HLJFQ62gcUS56IgZQ0siADwxmgl0WNkia+s5NRJ+NmFAtbKoJ",
-	"hrigupJXgE0VgnIxr2BLgUXGIKYhdsLUdfGUSVM99FpUSJ5p7ErvxWLNcn7wZ7/+y9+HEOjNS5ezlmLT",
-	"NHNV6z7/7Iev/9NfvP7Rv69f01ry5wZhs5Z8usF1zKj2IuiIHYnwyNz4tdfxXkzKpQTLdQI7pTqBX/zo",
-	"b1//2b///Od//sW/+cvX//w//vqf/Xcc5/UP/uDzn//HxhaaXJw41/Vr5mxMGy7LXPXgrQivJR57HX2R",
-	"SwPkKuurzLqDVyFT5i/CFYmVKM05XR7mlrneoCkuL/DPcFfScwa1TS4fZQVJtYBk0K3l3EsMpu74fsuY",
-	"oaLQ/KJglLR+h/7ultRi6oglRL9VKSX1J0miRTozehBHobuI1mKS0lsoKcGbT82uk9n+w+JMhL2Y0KgC",
-	"DBrkVeU93PyHnigNV3qqXibLwWyBIOtiZl+VlGbP/noY+zo7ko5Yudt0JaPNH0CODeaBvLp1rrb99eIL",
-	"QolwiQVt2EC5mUXNlyHNNB8ubsusXBkKiZtb2VJWzy3Dyt61N7yQhTnhU5c2bFkmrLv5rrTlSjx5CKGb",
-	"J+SDAUswxjYPprR6Seta9LpPDXDXLgJu5i2ukz4LZ/FVsaxWXserkDAL9+qKREw7q2twkmd8mwFx2L01",
-	"uTOIk1MeQjWReunyXXjICYcDyyVmuwQHphM/uipMaTlwiEoVjyW5jJNzyGSzVSv04loeqDgfs9OTuH/O",
-	"VE/0YyFYH0vCDZkiXd/vkvd5//yRiLhgD+UQQzESRvpRLKEnqghJcIdO1NkdUw3lnInA1lcnXMFcb7cw",
-	"fq4ngnTXE+HsO2gT3CBmzRL8KWSmXhwdUpuYOAFLoiRB+sjT6ZgZU6gBR7snjtArYzS6U5aNWC52gY/q",
-	"0asl4wowqNhAPAMZ2JfN4ZhmtiDtOjAFoJV76MdiBxV0ZE/YIt+JrksV+HL/meMHtR1ocMPg/7qm5sXc",
-	"CYKZJ03e+vWP/vjzv/vXn3/2w7//65//+ke/2IjvekbPmfqFfPmrv/ry3/3+l3/9J59/9vPiKsrR/TN7",
-	"zcyqLeZchcrecCuusAwnu8LFyfG7KR5dL7uXCzIuMRQku8mHxR40C6TWr1KabLJCH5k1Ck85m77yelMu",
-	"IlwRU8YpSfOUipbpXuLwY8NJFnEr7pW57pCp5zEQ9OforV+4sxnWvcIeIYpEjEqF+d1jJjJ26rIGLqCk",
-	"EtbsIeMk1qfhYQNQFpLTaU8gInlYmRbG1szZ5R5NKkmQWz4sxG7CJqklbBwn2P9k1PLIOJoYcxI0p+qJ",
-	"eEDwDbMPzTjjQW6msV5kRNUgTkYk1kumUWTT19vkCaNhVmYgLUSUjdATCRtyqZLpAaE5OEiCvdu02BuP",
-	"mFCEDhRI+gA9XA2G2pefAPYpSXMy1vx31yeyJ2wJDXf58YBQC2TTtpSbpi7xRIFINOZi2MJAOMN6YyHj",
-	"iJFmgL6/O0HLXEGulpcYqnrKlfg8sPOa3nEoaXwksZPtteTeC3dD6/hLdWav7rK1xmwzmPIyjZ2cI7le",
-	"jLCWouXYorntGW+EEOyFeOPsvmfOzYPDsIQDcbXuVy2i7Lt9uVBywZdCpiiPHptHT0wbLzMaCDf6j+dv",
-	"DXbpvX7Da3D5Tdo/1+qZCBsHAxpJVjGTbQfWqRKStt4qNIc+i/UKBYAAE7VtwTzzCwAtIP14IpQ0mohD",
-	"1NfuF5biih5RxJd1THcpNbiSAyP3eN6PxYAPZ9d2lAwirDQ0uCzwUpJMBLJkD7twkXHCheGCmktLRRN1",
-	"AGw6EHTEvgF4HJAx5Ynmdz1hhveIjBMFTJnoB72sZKQ8o5pbS9ZPmEJNWEyJPpBTKvUBSXkZJyEZUXnO",
-	"wgru0hPXhL2cAPDuI9DfYHm/fJLlErrULEK5hQ4xeYhtr4ZaddJpw2I+nI7A2AkahkmmAQBT8LsNfbvN",
-	"A4imziO3b9/G8qAhAzoDwpUpE9lakQJ6G2BZORKwGZ61+skuRpntgdgezkiBzbcrWyALwvSADyd40TxD",
-	"c6QhLdsjxxUaxWy9iAmVTEFhMGTAdF7wCFTQwuLooOcckLSORgdbCnKF1fLqdSjXJOkRFklGfLQ5AiGv",
-	"khMCZ0mO5tEMPnkW4LTxYKC3Z8T/hI2jaU/IMzqGjiIWhkbtSEM/b2nlS++sVvPyTBhlqLdu9qo5amAD",
-	"LW33EEkoOaUJIzRJ6BQL8VrlpKDL3EKTrtwmjzBlcRcyKg6ZAhEGpRkjmV1TBWVSUR9qaQd3vUVoUi5F",
-	"5mW9KTZkF6zBtUobYe2CKna+vBnwvYqTv156UB2s6oyDiytA6xkHV2pYsKKNsOlszJARZmw1/NGJ5xpF",
-	"UzJYYUdsZNRrOwpZZ65C5tXO6rxZmWK9dVWu4h4sKDY4PEFzvngGA11ViniPKRSbbln9TVoqvRm7ac5v",
-	"Vy8cfMAHpgnzKc35xg6q/IVcyglUhjwHIyC4+5rmE/yW1p62I0pFpz3BxQWNeNhqk4/MsowDEW7c5Vls",
-	"b3jmUOybzBARqzOs7hkSwAwWbpnNLshjLYCvs+tum964dXxsFnbLLHYT9sGPnDO7ZuHh4qvrKKs8zatw",
-	"deWP86py5/hAGcp1S2oatxE1r0DE5RD0l34sLlgisVvhSA5nlZlWk0RIgk6XAEyOARlhsXpMqnMHg+CH",
-	"27cFu9SKH1iOb9/2SByFkJdgmleY13siALvc/YgzoR7KIRYzeNmPJpJfsNZhlm5X8SB8IzNHlJnTjN0m",
-	"AZfviBDtp8mE9YTtY297vCL9h6W1ydMYfXyntH/ugS0PBg367pTGARhpbbWpX5SqZSckCeszfgHdVB5a",
-	"8GgtL3gohw80hngAKn3bA3LK9Nx6MBZB6twtSb598uhDothL1SZHJGEX8TkL09HPGRtjdSvJXgDT4rIn",
-	"Ejgdra1qpRLf0TvjfUaaZrKn0zEj3Y7fgRQ+97BSrTM9zlRBtXCPuFTwWE9YeGpgtjFSPC3cKRnLYquh",
-	"/4kZ0J4Ox845WC27oivmmCZqauHrrvHAKZ1N1GVsbUIDEkguhhF73pv4/m6fwn/sp1P8FHjVDTdJPLBp",
-	"m+YFExiYvpaLVswlK5oXkJ6Z5w/nh9dXCgojGkFkf0jyd8hEy2N8YAoaSnDHejJ3RfkzBVmjJypLdpUv",
-	"kROFiHgGYELtITfm3cNSuKJT4qvT9Ts19oL7zkCaRL/5IPpTGt7PgTvHX/qFnxr9M4qKZae7+zyTbIAS",
-	"Ng66PqgjObCu1JAS+Ppjfdazl2OwfgMLWr0jTWlReJWcuPpNQ+euXcyJHm0rEEJKr7nh843WbZ0FLBxy",
-	"cycHzMy6avOmZeRumRJlL7yz7b39uzlrwBYgu2SxlHm2saIcU2kY2+IVWq7T5nslarj1tIHZtK4ufaDA",
-	"jaoooOYcKfsCCxeZz49JE52rLY/UMt8id6vgt/NdUWU6OitLIReOn7LbHAesQZltpCeskJwwkz66k7lN",
-	"eooYTvIEsFI0WBoMm0/WfT4nSyJHAkuGTZBhreJkpVQ0ZdaRLEujzd1rfK/X0EJ6r3HQa3z+yx+//skv",
-	"/+EXf/Llr/7NF3/x088/+/7/z971/bZxHP9/ZcHvg0iAR4uinG8tIQ+OYydG49g1bQRFaehWd0vyouMd",
-	"fXsUzQJ6CFAECYq0QdEkRdMAadAi7UMT9yFBEaT/TaTkrf9CsTO7e7v3gz8l2QHalzrU3d7u7Ozs/PjM",
-	"zNknfz776tc/fPnB2dfvnL31Za92kr0swbtiudht/UEwEj+8sLt97drVnW3xP7M1HXhS7zOaTZgPbiXx",
-	"CLZSiAjvOJf+xFnk55L9xE+l3xF/YMktLEZS26sN03TM965ckWKk5cWjK/SYpjRpvTke1NQLrwfekQwx",
-	"n3776Xf/elf/5Z7p4BU/Ppb/nxyzRBF2xAftnY6aLedBnGGalVt3Z91g9AbI2tLbpK6MDtPeRRss8omS",
-	"t+Uu9GpOoymmAkn3+qNmjaYp9YbMh2IgsO/evAs0x43yP4Ahz37/9ek7TwVDPv3sh6ef/efbt1bhwBeQ",
-	"M4pNEg1OlN78OayY8V0Jd5Z+cHlW3KnixbNPfnP68cdzeXEnz4sSeZCRtZohmxtu22ULkblbWCZMZDjo",
-	"3oQPb8vKSj7jXm1PTA+56rtv3pZz+/ApTqyWfSi4232J+gN2A1UoySXB3a4YsYuBIPGcOI40zCiWBmkI",
-	"+6fHPPmfZNskOlXQMJd0Xw7jUDYMVsKqSUw33votXqiPKHA9rS1OhgFP42Rmujj5YMkCYdvYNa9tuzVH",
-	"NDkSR40fUH6QAJ8vLJwq3rHXTFzOHnO3zK9JKCdi3P2Cj2qLE3dI4XB12WNX9nWkGIjrRUnAmS4rH9Jk",
-	"AJgY1YAuSAnW5xoIbc+Pp1Gxw16WDbZs2dWdne1t8irO6T7zWDBOm6r9dBCVeNlUv+WslqrpcRIWAKlD",
-	"5S5svkd98FLj4z47DjzGscqETo0r8bsVHGCcPSaHbBbL/s45oo7oky573FzsKKNeaTnYZi/K6fT5jyxb",
-	"4styHlY5uwQ33eEDfh3F7HPg6ALK3gEqrukyEaehtveLa9cebV71tLoo58rzaT+64Gq2iz1cq83kwnxH",
-	"VdMor7Zf6TgSJ/rBNN5wV5o7jy6liOwd66RdvBOl6hxV+U8EPfYI2tCGeEN5RnbWsqTXLmmbwzoZJXhy",
-	"hWxVmvGIznQ5W1OcPi/ejsv3KZSdjkupeJ/j88sqeE+TIyMmiGrPWqpaQUvDEOX8kLPWdvBhS0EjNAUV",
-	"rVRDa5HbUU5n0eVFUJGXPZDFsPuQlakCWNkjRuzP0rOE+mN2SDZdAvmGFBJbXIjd9iIVvFVxUTGY2K8V",
-	"A7nnoCC2t9sE7APxqYW64WGcDrPQq0VjS+tT3ZTmq31rqnPSNWy3dAZKyZZFElUwT6krMlJlcNNQ9/Z1",
-	"H3MVl293ypVA/PvzEOgER3gXeNr2iSkPvtGNGYiYeXrVlQFlgpElgsTc8zXjK8pw3lyT3FR1q0KdrhyW",
-	"jOLuxBtupGDX9q5de+ZKZJEgK2qQYg6d7bYjDwrKFX8Tqmy4Q8jVd6fRM5vD0vf8fSU0LgM7mImEhRpk",
-	"sMp1Kq62drVqS6aUo0A5nBGLlM9H/Kz8IFcFzwwYmZaakCgqqCAU/+jHECtb4sxmn+7kTZy5ux3w/JVZ",
-	"qVuXHdPL0K6NU3dp7a7ti3Yz9yfsiKVdi1M5X7fuCjWPG1e9UEZ9FgbHUDAgRcX1MPZnKu+8H1IwBUew",
-	"2SqIVueMEfeJI35wvDjqh4GXcldopq7h/HZJ2+6qCZ5FF/37Lmi2mS9uGUBfY590SH0H2Mvz2DhFlXnK",
-	"wrCBX+pFVospVzVzyH+sGv3X2Ce7ZJoEKWpHZeg/XIB8XqIxDWR1L4KMAQPvKYkpwZ4kPnyTeSmp+7HH",
-	"r/jMCwTBeGvk/1//qiNfcuTDXNYIlhq6gpO2zLGD1IKP3oqTXiT+SequYTwIXbfdIEEqXnGtyCHp1Vqt",
-	"Vq92Am5umfWI8SsZ7QxQ0VccsMV7kZtFsbL3W8Q0V9rtDqk/mEG9FfHV8YQPmS9TUxzpd/ClBxxXuE94",
-	"jGXPZpZoBQQqpt3cjcKZBKIKS8i0tQYsVeWTnximoiymk+2/NHSgyiHFHFEwIjgeELFaqrzSNAwVMhZ3",
-	"ViaHmnZpwIk/SehhyFo50PBIV3RGOvpsNI5T3aaN05G+TsX/KVyw+L0XGSPJtBi9QIjKkITxSZgCbBkp",
-	"GRMOTSjNmSFhW+QNifcNUqN0D06wBwBVQTDVNzfgufo+Yewd7RNXxg3hgbYQBXCm5dcacogsmiZL81kx",
-	"ObcXUQlDw9+3OBkncT8IGfK6tH22EEF9xMZS9YBCSnjIZL/esjPkd646OK4TyVk4NPKdPvWYM0nCEvsZ",
-	"w4ul9jOpT4ex7u4PBno0iyPWqKwW2AY2V1YkNE1RGPAsPCKzszB2op5NmBeMA2jOYkhR0m5Adey4L981",
-	"WxHaT3Yakm9jm7pWoCZnj48CzgGYnZBJNOGCh9UZBpkmz446002C0u+KKqaq3le1mIz5gC3e3jfom3dC",
-	"Ns3Hya5QDs0EKtuU1xdHnGRDtre3d6sAz+p5qHoaUu9Ilp8yVNh2W3zB+GH1yuH516EVLLSNzrWF0X/Y",
-	"zb+S5aeJ657UoY8OJCzQqBchLfAipbK0V3lTmch/PjDWoCY9YE8KUF050EkZnmHZsL8ZW18PZz3PLYJk",
-	"ltUn2judLQ6FYPIuD0WRDNNx+vbvTt9/L0MxLFggWtJrLHDZzLr7zDuuIL856z/97fT9j5aYr/KdnPeG",
-	"zHfllEz4L5+ffvH16V//XT7n0jLvi2bdWXHW7e2Ocyjuw6KHYwMKXwzLz3UMbUreEqyX4uv55F2z3dHF",
-	"TLkEtNNZuaVnxxllPfd/LJPedWB4PedMHOqK4VOqLi6zDaL4Bd0LVgYpjfLBkCXk5jOmBAyr7qrifZBZ",
-	"gur79pKqIH/I4ee2Yi0pqrGVJUC1NUmSGSlFuqBx6PB0FjKwN7WyiCVRpdnojKivskuAOvvavBHmx1Ro",
-	"vdLYiiNtRy1H2hwI1iRtEQC7iMa1VeCrNomvbnBZz0ttUX6cqnQWtewUNmcxgHQJEpimtYZvbgoK3RDc",
-	"ebEYzsVX6ipdsUDxvnAkSrlaPSeNB/0MFM+p8ghYAWVwCUWMCdMCDC9M/DWcQ6QeJ0R5ehqEp0l1o9v1",
-	"4gy4/+shVTKjfEmkSrV+XFW7ADl2tdoFz6BFSZVSmn2pXdqgJW8cy23Yt/xbQgsQk+CCY59hcz7Y7jSe",
-	"3xvmsvtPV6t+5vcqmuOgbhUoz4WeA5bBhj2YpOwmuuUgeyUihzOlhw10Q2ScwkG4CDyVV/lK57qbp408",
-	"lzDZQtceqIWKNUXUkayYgqVrFWsJz9elCoD/zo4C/JcB8o30DhnLXiOlqKgJLT/rhVkvSySlnFciVKly",
-	"gXdSafrSgkyWObkX5TkRC9exxmW7bNTOZ1Ea9APlhcc4ilY41wvldeHaWT+QtyujeUIkWy3P4T+Nki25",
-	"mpPz256rai1QMBod6lyjmYJj2U+HF6tztsjtl2WxfJoA8oxgDX9oUCB+4kfBeMz8XsSDkEVpOIOGBLo+",
-	"JlxTjSbhMs0h4CnIgkMQWUmqyr9IpBovdvum0YzQSToUm+VRXQdtXjWNyvqUz0VX7R0nih8gL9knUZpK",
-	"8SSFRQO/LSrlmCvguEkpScFCG1eQNBAcUsW5/TLvIo8U7Wgjn9hkK4ybhqyfEkEMHQQZh7PlJlZSa/M8",
-	"8OWvGGx0wTq9xSSlyqGppkQxcsueismqOGYPpVavRoaQmwMBLE56teuTdBgnwS8llPMlEGcEo9j4CgSx",
-	"e7U1bpICS825Tyb6WEKy9YLMxbN3/376zw9O//HR2Rdf1Zq1/vJmYFRiAK5T7r+KrxcsjI7Hd2g0YMlr",
-	"7JiFMPbFrXUQxoc0FGbMHT64O07hc+dFgPM7Pyt0OxAvqKLa5h22aTVMPZBxUYOhOOemtm9g7DsH7L7g",
-	"Dn6oOtSpnXCbxJW7KoPh7ImblcSM+nFLwrdb5DpEnvSt2pRluNDmxvY49FDYYL2oH7DQxwB5MIhAp6lT",
-	"Ar8afe+8kEHXAtnFIOBgUjf2iZvxpZigzbgwz17k5jnMNT9X2okaywxCFJ3UCwtcqhF1Z7tDHsoXkZi+",
-	"BR+qB2k+81DFvKF7koR79JMA8UB1iVnpbHFyN+qysG+OLN68BY8avzbykHXDuZBhFVas6wlDq4U9B/Bw",
-	"K5toDjxc9sPPwqFy+cUrWp4LUwR98tvvvinvS7d5yVC7wBG6hMR3uSoAi82fLP/JMpM+++jT0/ffK233",
-	"d051vfPSpFodk7PDm+LDp9//8Vcr3RcRmx5U3Y9nHz49+8NX33/+dMntWc0l+tBi9wsHNq+RGpfJpfU8",
-	"j7iJazgeVyuampvmZbQZzLPnpfcazDPPJeFzH8odzcn5FZSGfM3VE+URQRk/ScLaXu0KHQdXjjsgxuXA",
-	"RUMeGughVhEvNyiGXbeaEDWJMgigBo1qDTNJh7KAuqWXmHqQ8bjk20LDYbgTiXH+eFPdqRoaqd3Gxnj4",
-	"TMmI4APnTZUk17TGhiFHE2ygosfClsvFoboYSWyqOhJNBJmret4Joz7WYx2n5lJHfFAy2HW93UxsqVn1",
-	"S7Wcqvv5o9MRW4AlBFpXNeOZ22COVPZVIUcQAStEjTVNWe33BBjNhlhLXkG0o9hsQEFDft4+cWU59WkQ",
-	"cRL0MWtPaGzjhAmlUXwj8CWLvAqGYg0FxbYQvDV3SWvR1W91xFvSJC1/LJ4knlhUCUyz7Yh5OEM1kTQe",
-	"B56cnbRjJeH0csVJIy+SV24+OHj95hs3uw8Oujd/1kTQ3Ivk3sPXXju4033l4KWf69875EXSvfn6y+L3",
-	"fQO+TPpCtQLMAoEi8vjwmM7CmPqw414SHKJrnvJZ5IlTq/7RmtFR2ND0nPIsAnhbuRtt2moAsLy9CDTI",
-	"dhPzhT1IgLSpW71ic2ULKL3jTNkhh546gIx1EvY4MOepSJ+1L+2Bj1cnVdaINdP8vghO2yMpAL01HqCe",
-	"Q4IvjwCn0Uxq+GosjWIW9PPScEbC4IgR18p7cIsbckOqEuZWaISKZ6SNcovqMK9eDZHrvRqpQ+wJJtBY",
-	"QOuOMx3S1CA46CceTYQ+bZBaPGW0i4UNVU/lqDsnD8PNGM/FgtkxSBgalsLQJbhRBzU0wSR0FMwJk1b4",
-	"WTQ16xinVQBgWcRR/EPuUtPGCRsx9iZptVoNW2yMEBO9RxQ4egFhdx21z84hTlORMscFkL+Sp6GbORjU",
-	"mk1v8U+ZvW77cWPW2JVxwVSvOrZvzAGfpnPE7FmX+PbdTBMTT+cWIaW9Tvc2cNAYrgXpixUcQh4TLxYi",
-	"Dl2E0jG4qmC7gW1k7glLlNskwtumabS9d7MmLzbZnAUEe8E4L7JxjWPYx2UCSj5GjMdy1MpOAoQpsXyb",
-	"JJRsfKeyHFDbL9PyI8jPiEcMurWE6N4E2qADBbSau2L8griXJkRdl6iXor9JpsPAG0KUOYplDBXOWO6E",
-	"mNPGdS4g4/87OCkMCTuxnFbGcRg0Nh9y8ftlIicdJoypw29IHaOrtBSeW1ym2gRRMdVGK0+NvLS5L06F",
-	"zVNG/BAK5hsirGlkp9h0yr1kPaWppRq7DVnC5sgOOKnQ1TNPkrKsqKosqv1M99J5asKyyiFvNEFS9iQt",
-	"u6pcjeEpy7Va6Yj9xBHvq+wygwIWNkj9Obd2zCniTWLF/BIZbgxSlc/AMv0m4Ji4c8ySQ5oGIwTpkCAM",
-	"J9qykREf6L6naYEGxA3tnnwYBWnhbLlCbOKTAHlw9XfRpLU87aROySgIw0Aug4Ax21iFfP0d500eR2gf",
-	"RNjQ2GCizIPYMvyqZCKmfvLo5L8BAAD//w==",
+	"7L37kyNHehj4r2RAjhhgVI0poLuHnO7YOPVySG4vORxqeij6TMxNZaMSQG4XsjCVie7BLidi7ZNlvVa2",
+	"LnQ+WZYipAvp7LNl7zkcvl2vJO//csHhUj/pX7jI78usynrhjZ4mtzekYQOoyseXX37vxw8a/Xg8iQUT",
+	"SjaOftCY0ISOmWIJfHo8YQlVPBanD/XHkMl+wif6i8ZR44SohPYZOX1I+qNYMkHOZ0SNGOlHnAl1DH9L",
+	"llyyhETxUBKuyBVXI8IuWTJTIy6G+DiNIhLGTBIqQtKPJ5zBs1yoWD/QE5+y87O4f8EUmUzliMnsNZXw",
+	"4ZAlsk2eZpON6QWTJBaMXI2YgKEkoeeSCdUmJ4qMY6lIp/s26Y9oQvt6s+2eaHgNrrc1YjRkScNrCDpm",
+	"jaNG7MDAa8j+iI2pBsaYvvyQiaEaNY463be9hppN9ONSJVwMG69evbIPAyRPwvDbEe1fPGEvAMyJHlZx",
+	"Bj+e618+kSxBMP+jhA0aR41fuZcdzT0z1D3z1CuvwV5WHIndnOd3D9ztNbzcev3uQWnBXiO+EixZbRmv",
+	"vEbCXkx5wsLG0We5Ebzctp6l88Xn32N9pefLYCIn5b3oA03YJJoRJi5ZFE8YiQeEmnf0jvJADKmii5b9",
+	"7niiZg2v8XIvHnPF4NPRgEaSaYAmyTtxyBaOYR7DNx5Gqrz0x/AHjUjIFOURrFsQliRxckxodEVnkkwS",
+	"phHSI71Gr4GIqkYsYRpXRSyY3mD+hOqX/UgOy4voNeS032dS9hokFsR88Eisp7niUt8OqoiKyYC/LM9W",
+	"PFoLnXTCmhN9L+FMhJVovn2MHSTxeCWE9SqQjE4mEe9TodoN3HMlOHNP3tFnpFhGTbqHh/WL7x4eVqxd",
+	"xRuvfCpZQqi8YGG7dF4OaJy5FhzaSvcQX7q9iDf8IspJLCSrvJA7uD4jKsKIVcJhg7uCoz5hcoqnPG+p",
+	"33Gf3c49SwCIIUtIU8HHPuNa0IgHIIkYCOgXWstexMKeljzDNe6nffn2nt7EewqyzKkYxBUwEYwwoZKZ",
+	"hkbgSFbBHUlAtIq4VG0S9BNGFXvKxyzQsOCC3L0rWT8Wobx7lzSpJI8nTJw+Ipf7LU/zLTKWZWygYXgW",
+	"T5M+HOcgTsZUNY4aXKj9brZVLhQbgnBcCdlM4DM7mocWH0/PI95Pn37lNbKNlKHxqTlv5HlX1AEBCz3y",
+	"ieAv3W3r/bmbuH+w9CZQSlkKk1A1iB2ZebnX8nL2Eu+8qkCdd6jos+jRVLH3k3g6ecTG5yypJPND/Xul",
+	"Bmco8v05ktf9A68x5iIVxCqo83QTlcEuLh3m2fJ7XZ4c9qsGuCWJN5EkFs76DWB0DYYutdi1UfIWGW8k",
+	"MsZiwIdnTCk9RAkP0URUdd4SX7kjySCiQ6IfJE2upEYBnsRizIQilzTh9DwCEJ0+Onv3yW+8++Q5+VXg",
+	"c/AGF2Q6mbCE9KlkHtkjVJLnraUheUmjacX6TpUk8NMxkayfMCXJ2GiR3pLcyAUkAMFOVgKiHiFkkg+F",
+	"flolU4ZgvWSJpLigsmFRs4I7klxydqVxLRaM9J1XEJIGxGg2lOwFSagYslaFaKMU7Y9YaKWSpWB3Pk3E",
+	"w2lSs8QzFDSKYsYKspK7nypKFkguhhF73pv6/n6fwn/sp3P8FJCmjBPFwpZHAqBS5ndDsexTcUICESs+",
+	"MEqKeQr5rXloaZxy1/0UXphPXc6YlPbR1aQr2MWJspPkweMToeEeeaRDfm3MPNIlv0ajyCP78F/ACfj+",
+	"gFAh4qnoM7hy/ZFGknCDg6vlPfraw48eGcQJ0aOR/aXhOqLyCaPhGbK78sgRTYZMKkB0NeISBeExTS5Y",
+	"qMlCwmi4rNSbv481C+LykRw+ZFIl075yDu08jiNGRaP2tY+5gLFXeCPhl1Sxd0Z0hYkiqphUhlPMw0C9",
+	"Dc1K3XfsvqqVDdAmxnIDJSKd6IyJcO4k1ogg2JU+3jGTkg4ZafoVLLR1nCODktCEEVSB7PsDnkjlkQmc",
+	"gSacUvNKFU+2ihtj+rIWUd0V3pF2XZK92ACcYy5q54Mdl67FbKULUTVlGUnWHGl1dU/z1/7lIzl8PFFV",
+	"pM8YoIDIAWGfaTIYxqDcmx81RbTPXXE1iqfKPMvFcAPyNxUasO/EU1GxtEeIvYDUIJbBcUhCB4olJCNx",
+	"HnH5EXLwhF3GmpaN7RjsZT+ahlq77+vZWEimEy3dPXjwoE30veJiSGh6YzQpNJ5BV1TQqzUvcrXVS5Cp",
+	"vWWknDCWZGxAkg5s8WB5AatKEk039V6cnDFVc/2AwcEJBPdcSNyTTD3PkY+ANNEydEcSd/gn7AU6arWU",
+	"dZVQkEAHnEWh1JxmElEueiK2OgH+0joyLlYtbohpFJFvkakw7Naz2gH5lhbb9PG9QOqV+YjvGP+vZteK",
+	"nIMIjW7Z+dLcBv4kvUwtf9tjLh/NMN7TX+7JCz7Zszvem8QaWZJ6YbF0t8Zc8PF03Djya2d18W/JaRfJ",
+	"kJnF/f48i/v9hRaerQh9N+GgCjJl+ZzoSzyng12d2cami9LhlAS1msW68tSSi3WFua2Omhf4tjf0Mlx7",
+	"N+ea59j1iNXd1QJWscI+TtBwVFTlCwRldWX+YzrkokZnfiwYmWhOHQ8IzTNpLcM6noo7kgSTdKSgdQzv",
+	"IcPo7J1TycI2OQFucwQcBGVAM3hPdHy/TU7w84RKBc8wEZIhv4QwIwLsFqfVTAe9ejQiKlY0quI6eqyP",
+	"puNzDfHixsyScD4xtablehzo+PA/BxM6pZN/5TXkKL6qm/NjPZfk32ceoZaS+v7CaedPWcAGZ8+5xSyJ",
+	"FuDNAdvmQ2PJrDLiLuEpej99sNo0q3+pNN5lK6i0ItNwzAVeCFlhJRNccRoReEqSZhJHjNz3wb6k5TW5",
+	"fKjWmL48xTc6cOxmpTRJ6KyR8oTVIOE1xuDEWLj+OAm5oMmM4PN2J92d7GTlEDJLiarc7jDYsSNW4q39",
+	"Vhr+x5I2eSyimb7RcEyg+IHllIpM/2hvgjcrGPSz19Yz5hdvzK0Jfxsm/IcsYorNCUsbwE+rhl9uO1gy",
+	"t4rF+1geLUPnvVsn043EUC7HXMp6RoVHiE7rCsUhkrEhjZowIpk3IlXIBnQaKQLbdh1HVrbehkayLWdq",
+	"Hg4rYLjz3i2G30QMR/hWHmegzycwoEhj7YnSa0iYmiYCYm1HXAyPSPCDV4GzaFAZJGMh8X3/Dtp+nyds",
+	"yKViCSJK67gnrABhQC3bpPkUFAJEIXmHBA4Ej/CyBESwlwAGVA4GLGGiz8gFYxNJgh7gVa9xRPSSwB5G",
+	"J3yvH4dsyMQdSeKpmkxVuwW6RBkgGU5VgMTANLC+AbvSNvFBXen4fmev4/uHoBE5AFBalcTECzhOVJlo",
+	"GLIQLXoSnugJ1FJkWw/1AKSmfjxmZJDEY0LFzDkIarMqIENDxIrw8SRCZ9qMqTY56FYM0BPZCE3JGOk1",
+	"nlDFSMTHXGnM4xjN5Wye0PP4krVgg1waU/ZES0Shfjp4uceSBAAsg3ZP9MTnRH8gn6PA9zkZMyq4GJLP",
+	"e+Lzvb299P/1kz75nJwZpPkcnoB1f06exvEjKmZP2Ispk0r/SEmSrlQLnXqZ5/FUhBqBpoJO1YgJxfuw",
+	"sMS+d4UuuP6IhcdwgA8jBeF4QcJUMjsZKJY8kt9Cz6swTtcjAj8a87ggYx5F3MSw4SIPfb3yU63pCxq9",
+	"q9GXfO4m1gwoj/SUOFBElZaYkbzg4RtAZ3k4ZAqRrIAjWWqLnW5fA0rFCR2yTwS9pBysE2ZOjfJa1dX7",
+	"Aj9Af6R/9WAVGvRxQgbTKDq2NxbAYmzAuTWSpsYrER4hWsIK9Sli6tAjOTx92LJLOtBLYiJ8PFUaxz4R",
+	"FyK+EuRzIlWc2CQi6wVQfMxCffkQjxSg5oheMnLOmIBXsqXUzn3kwgzegYwkq2nHmhDo8U06EjdfwYL1",
+	"5SSfk5NkKO15jWmktXIWkvM4nGkoUbSaA+AgGIOHcBDHBKko4LQ0tg39oB26Czh7wcSpgLf06FxKLoZe",
+	"Ng14HsDszl5ONKH2gBjSPgtJ84L3L1jYIkqP4lkMB7cZl/rFcx6GTKQzaoz4KP6YJTBPrAFP+0rDfaA3",
+	"4uhZqZ/pnIFrRmtkHrlKYjE0gSYYfgqC7z1U2Ows+pC18PtRrN6Dy6YvogZCSNCwldEEJO8sg8kh+ZwA",
+	"86942cgbGfViL7VgZF+9Tz4nT1g/TsLcuwabPDe0W0MqZ7TCCcz9MoSgbp63yOfk4RTHsrcJbwiNEkbD",
+	"GT4vSdPsNtuml+5BUTgx+4YTANtKJ3rbwPG97Byrz1ffUcQBCBqWcqpBLRSPyFTgU8/hJTvyA8ADdWqp",
+	"vz6APBUx0cdwdSasT86nCn2y9RyEAxMxc3Tw4uD2UGFJqXWnA6ivT6n0g8bQb0exRutvzz5mzJLICUOn",
+	"owspx3aQvq9x7yQ7aEwgsLtDvewenEEOHTRps0dBhbxyULIDKOkM+bHxVmrcmljPpTMWsM2UEKUZFRYp",
+	"cNQugOejWDkhrCkUugAetB2gOAw7sD9qEOEbj6bZyRk4cEnGU2VxmUtEOIMM+pd3MYYhHe3ATuUOdjWK",
+	"IxMAk454TGIRzfDCA8E0xjRNlOWE0Yt0SA2wx/qxd8D/9+tTrix6wcvjqVREJVTIgWFeOBNafu0o9zP8",
+	"ORWwQgcGb9lVf6hZ+xNk1hYSwKPIVTyNQrhnhJoJ4kszX+qlTBWsMVceEnO4KPAkVwZ8cm/Ckj34AZ6s",
+	"oOwoYuDy9uFwH8mhWf4T4w2H5WvhWkzHjaPPfO+g+8A79H3v0N/3Dv0DT7Mb/U9X/7Ov/4HvDvU/9/U/",
+	"b+l/3tb/PPD0FdP/dPU/+/qfA/3PoaeRS//T1f/s638O9D/ww339z1ueXuKzSgeFXtueI8lJrRc0vMYW",
+	"JCkUpDQ+1YtRWr7evkBkRt2+yDNH4ml4jd3JNKSJD+akGA9FmBA+tEC131RUAQ/bLiQSjVFbEzwAPefL",
+	"F84j1VIEPLAtUcHg2zaFAjPk2qzfvL85f294Dfy/JbiyeWoltgsHsTpfzS1rRV5o3lqL6Vm4LmZszvLe",
+	"GIPSa3iWkvlLmsDvmsQbhbrhNQpadMNr5FTWhtco65T6y5JW1/AaqeIE42aaTsNruGpIw2u4+kLDa+RU",
+	"gIbXyMv1Da+RCuDm3fccypKXbPUycmIoPpF9yImb+umS+Jj/0giAOIwjv9llpzJbw2s4cpr92X4oSEjZ",
+	"Mo20Y593JRw9YlGsaDx75TVw+xoQ1W4RC53qAOwOaRq72phRIUmnZQiM1Dx1qG8iF8cmChByA5D9Wiak",
+	"70VfpZez2nM91z2eMCor0wfWzzPeKJNtTv6aC+rl7dqD9K1bq/ZNtGojOVgjexeZG9kkf7cngsxjGJA+",
+	"TRJupTD4/o4kAWJk4JFA8P6Fptv67wHts0+efBjAHQzYy6AyytJNBy7efD6eQN6JR7rkHL3v/T6baLbp",
+	"cN9NkmOWyQTGfcoRn4BQMKYhe1OJwNlRLEU7TADH6qkS15ZwrG/DmCYX1aQKxrujbzWE8REacSox2jk9",
+	"lw1CnVNfvRYmqtLDzP0pSXpBVmsh0Fc9sOUWgjIBnYdim+d/rIQ78fg9vJIrvfORudIrvfTJnJh1p5DH",
+	"0jlLTrGPFd7ICnkUMxuMEO+RTkpSPLLXIQkbTOVGaVs489zzPiY+uRrxiNllbIAAON3ql+7FKtBU8aqI",
+	"o+KV0catn1IltWAtFE+rQkYhkxvc/feZOokiN6RUVkcP5jIZ9BdLRbLlEk9flePXIP6zvNPvxFdkTMWs",
+	"kH6VatcjqkUNrV7RKMJg1bVRdU5IrmzYFS4XglkBzEpRf41YJq8xyYX6Lgt0J0B4XjzUs+VQYxVpelh+",
+	"fT2xug5Fb4XqbQjV7zMFRXE+5FJV33ywGy1/5bMSO/Pu+9yMnQVx0mZBK9/NdJ+Vl3L5+2UkJfdqbUeV",
+	"zV3yRYe14l1M31v7EubR5Pb2ben2uYTNpk6XkJPLd0VYcdrJlLmgoAkjIiZxFLIkTew8xgCr9DmDH1LF",
+	"kwm6JwJI+ITCBVSBxfKw0yUf8G/3xPk0HDKlDyTNE21SeUHokHKROT/0jFk29R2Zc4RQSaSiiXrHcb20",
+	"3TgtJzjSzlLe60dOwvXSkfROLnqeFBUOK53WM6BemqgUjq+StFxj3mBlmrAdHwzsIFdlh9nZ63i+77fa",
+	"5MQgBo1kDNghNTYYTHAxwMNzDwBSAWLXUU9kaJG6AfJoYYXXEA9/fr7OwmSdAkaVd/0EohmzreKtUCNq",
+	"PA2xYMdpigMMly0cs+hrqxcXciaryhHPTfSyJ7UcSViR0hfeXpveVxGmW6q/A6p/jRrXXGVnLZonl6B4",
+	"ck46su+T04eSYNGlKMpR9h1RyVxSFTxtP24hwWpB2kkRMMugxwb3X27l9t/qW1u9+2hvPZlMopmrdZWP",
+	"94LNSJCzzsoAXPmU9OmEKxqR9zzCXtK+0nzbcVxA5Is0FTjy558fb2m6kjcS70q1KyxuZRWvANpK2uTa",
+	"RCvIzJmiikl96BeMTUhzoZG0ZaUILT6fm6obmpSl0sM+uKY4GqlSaM+RfxyY7VVKPxkJ2y+fxHVqst4c",
+	"G2VFvWbZ3kT3LZ3uSnSx8PbalLHq+t7Sxq3SxnpjlHFCWifwCqRrpyYpd1m1RKu4w6+zGcrdxRq3cAsX",
+	"8PbubfvuQSiTE0RVfwuHJnV2NRHifeetnd1EHMQrLHFpAaIKBlvp5VBXeMGIbPo9qvg5j7iaHSNSDfkl",
+	"tlOCmMVz5uYQNKciYlIW0gpsXYZW20k0rpBxYJcg40Rcqir5BXpGmYhHZ474Skh4Ts8CsbHSMZJ4vu9X",
+	"ijo7KYO+qDbGrZw3j1WUa88soPjVN2Ml2l81xNpcoJZa3fKDbfIDjI6tZwWmys1qTAAHfW8aRTuVyiwv",
+	"sGtcjQtkO69mADxSleUh0tA8ERI+FDGkD1AINEz18/mFow7n79LbeYeJCza7ipMKh9MHmlTawkZXo1gy",
+	"m84RJ4SLPWQYNvqR9GOhKBeScJWZ2nMkc+Xqe9skelkvjCXJn4sSq1O+7O3NiF7hSt7Su23SO9DhFhRQ",
+	"W5HaVdO4uhJZq5IpWPC8rh351V6LKDbHpF59BeXiM1nnxsGLm122DB9u79mW7tl3Yy5YaBJn5qqYW7lo",
+	"u1AsV7ikhd1upzHglhlhrmfeYl5Y2tJKN7Pw9trXswqNbu/olu7oYxFxwTRO1HunBeunvumyUYM4TwDo",
+	"oojEMCoWqd8gtnwSUaVfXWbmCUuIfd4jcRJC3YjzWfrl6cPj9G+ZZjZTMcNuD2ygSDxdPuLoYzPUOw58",
+	"lg98fuwAiDSpIhGjkDrOnE21thb7jPZiWXV5uUyLB0Mkj7OwHBhR/F+ptClu8kxRNZUL5SJLdl18czHA",
+	"bmFpeuxg9vYN8CtYVZZa30qE1XlzbaJavPfXRVArKNeNo4lnLBrU+O6rnFQ31MU+2NDFXgGFWzf7m3Cz",
+	"u42g13fkVR7nSmSnYoS1yU/dFbuV67ZGw5JLlmCbxWriZdv8rRJx6PRsXMTP0+FXIDjZkp9UdaX6KDY9",
+	"cdqN9cZcEd2zVzfA88Ix3PLZDEdB+qg3w03tz0tjqJsEPhc5s6EXLa2S5U2z3gAb1vlf3oBm51y84JWw",
+	"PH1vbRTPn+ItAd/m5XA1qBoqDr9p/rkSNq6kmjlzLE3MS8v/Wl2k/MJXv1Du+5tdrBIG3F6wrVywQlCB",
+	"PuRYSLYdq+0iKX73jt1iPYh5i/6O+2z6blh5VrATKEZwB0rSMdvqkMgJiyKJGVcXzNRLpOTu3fDu3WPC",
+	"odakrVElSZCWuAhamWK3cmWpWj9vztCdA8Zq2LDC1a8Z47bE1I29/zWdLvEo2+RUkAALJd7DojbP4UOQ",
+	"lVQNDMIFpGn7xx27RVDH9AL6BJucXIBHy+sJfO8jUzfKbdmqP3Ohkjic9u1nW1fKg6JStiX509mEBaTZ",
+	"PSa+PgkoV6lvVhcmEIyFv8GS3LhRHF9gSIHeuClTpcnSzITpgD4egDk8YTQ8NknEEu8uU+R85uyusrpV",
+	"cbQqe1Bapw7bULAQ6mbaovBsTIXifVko0LWjolebVySC0VeuHLVx587lKhNlVWx2PdWW22/Om+UjWnWS",
+	"62bwzpupukJjlzSv4uQCyUTLs26TGXamdwu3IuZt4rZxacF1HGOeRtyE24tBaGlf7FUs4jUjFmljRb2s",
+	"I/K9mEPTE/2w1MJbEl/SyEtj4ri45IqRkCesr6LZMelk70BAoP7dlDM6n5WbBepxe8KOe0y6R4SKmWYV",
+	"ehSZDrwohb67FgQcjlMn44l4KvpQtjUX+L0lPHNX8MkkXFyU0F0QlCWMKHSnV6Y04UY0PLeamqJcn47i",
+	"dM7SipaWgdapGIjqd1VVN6G3G3mka1t1sdAj+6bQctOpodzapGpWvfC0dL90lKIkUyhCPedaAGmT9eSg",
+	"o9Q/lLagclqipwqJJjtWYlpCHPKqZCGn93pPLGi+7jR9r+ntToqt3ZcWoUpHt732xjenh/gupJVrULV3",
+	"IJPskvFXMvkd4lcVt30DXbzns7xN4LlsI8ZqS2lFlkSFRmoqz0OD72F1O0Y6mTzSZCn5kF2yiogjyfsO",
+	"hQJrDRfDTSSzVWqxrlhO07mzSz2P0tiqjFVLWvXFmLG737nTBLmJdbNAqsfwrK6RA4HtSkaT/sgjB+TX",
+	"n0ALvQ1gq5e2K43V7bZQN7xpzHA14v2R2/0068XgkzjBJvDfwtrZ+utNZDCnfmpZmiilnHhkQAGDyTnt",
+	"X9h2klOJhknz0PJi2Xr1n5M4Yul1mxsYkj6YCwhZt5arm19bphYiV8BZxaBRpG0tmuezVCDTPxijFvaz",
+	"EI7eAiqKafwBSkqrTHRWIAHr9WK/rYS8YLoVMXb7hHI+CSTNjpuvrImqRimr3YKqLNglSwqK9iZ8acVi",
+	"zwl7sStKO5WZiDU3lnh6HvF+Fr1Qdem/MxevM7+MvvA0RwKOUlR3EL2d9T7reHudZ8tBu9Sq5mSYMAY9",
+	"YfSg0P7kFNBBb+ZpXN96e9dSuUHKTzIHc31dMluTzCMyxgbJmpdYCRnGIa78aJLmDUs0VXCg9uVMEjmm",
+	"UXRs7UPjGDujSf0KjWAauVIQdYW7e0Eps633b6n1shWAXOVoqcCG5X1qvPjyrTPtJjrTvhtzUX/Tt+zq",
+	"uAaNvsQk16/6cZZ6vMFQZG1TZw8/kNi0ULmhAXckia+ESbXA2h6LdBToyNd1xLZKNnxMcj2lFqSlHyzu",
+	"EPXiEVZbXdDxwgQJbN/DvwANlycx37Mv3ZKWm0haPuD9izcnRGADzY1liA9gmLwIkRMW9DzfcFEhD8oF",
+	"R7389b2wL91e35t4fR/R5OKRHMoT+YTR8M3WTJfshZwridTUtCrpfvN54wqBqVspwUlDlrQX1yGH3Xvz",
+	"eikWz2r5SzjOvXl7E2/kTcw6ThSdCyYq0xbvj5Mcp4KSRk/ePXtKRlw/OTOBH5Jw7JtNJfmUnZ/F/Qum",
+	"SNf3O9j6WkLvxBnhqt0TQT8WigkFjRgpuXsXt3L3LhnFUWj7cjNsE3tHku+ePf6IKPZSkWbQa/yg1+s1",
+	"zAj6zyP9z4jrf1/1GkHLc0oiZ5I1V8c9MSjsRppIVD1dNkk8IMEPeg3EiV7jSJ88dEJ/yifOYrAteq/x",
+	"KiBNyRihcib6dMLv2T/aMzqOqr26Ci9xKVC/RKZyJKIGsahS0ILW2paWwsb+vB4K4LGHB+5IcvrQZoNb",
+	"nGiOacjy4X9ZmxF8jwzpJYP70Vr6gpgzrV5OBTasOnBNh12/A6N5pON3yYT31TRhHmm326l+Zt6HiC7Z",
+	"Oiadrt/Z63Z9P49Muw1K9NyYSwPkZq4hteJjE1oKzetD5h5a63raLNbK4E/TlttNyaC1tD4O0r23vzyC",
+	"cOAoy/fxHMvhe0k8rjpz33Trhj7eprV8F76VM6nYuI7+bXDG8WAQccE+nsrRMlbgx4XHwS+VFt6gYciR",
+	"d32coyzl1jqVdUfT3eGIpGmouac1F8mlAo7nrBguROuYUAKNwcUQovqhnQlEtKhkysp5mMCa+pd1+AA9",
+	"6qGzXw4nOvcOWsfQ59Q4+XIUO+3djuUnlouZYiKsW4T+jSU4X3km6wpcaarl77GJnV7/auLqV+1PiW+t",
+	"3KMSX/s4raAyD6B3ZFpehTSzV1rHxAdQ4873gExti4rKqjThpxkNxDX1Qa/mSubaTJLmkE72BgljHvYD",
+	"6qRLxSIoexDUa1jBRiemN54y3iUBn96ORWTjzHl0TrRgB44JPJ9dgvLtPhlQHrHQIwckZBFTG7g/q1xW",
+	"j6aKOQEub8SEA2EJZ9i1urr/aBRrmIDhBZ5yomSmAIFqRppZS7sPDh7cf6v74HCRarhRzfbMlJIWfcjt",
+	"7dkyB7CCTpd/9Vapu5FKnT2kN3C1VjDMO8tcAwFvUe8mot7jsmxbjJenSsPCiJRgFCiYwEfxVVV2NJP9",
+	"7Vmk32j+FX989m0aDlmavbKcFsMfn2m4nsXTqgS6LUNC8qGgdYGnW4eI4ipiO95TlShSVa1vUanDDYsW",
+	"Lub0jlxdKiiX/ZQvibdcWPEiid1YEzJ5PbN7SEWFumd/ec7D5yp+DsGUw7iVixrqevvegXfo3ffe8t72",
+	"Hngd3+t0vE533Vii08dnDa9xIsIk5mHDa3zKRRhfyYbXeHz2j/Vndt7wGo+44PjXh1xMX2ZvfEz1S6f4",
+	"n5NwzPX9+g5NxrGYwcjfjhUEKFng5GpgVFRoBF1QOMbN7BwwElsLYmX6pZ+q15SM5SYzsWWDrmAV+Tbt",
+	"X2iOW9krGB3wmqXGiWIhOWdae+dorDtP3yTNnNn2wLXKLCBQa6P4Mqibj4WrNiPAM2RCE5WdhNb1knjA",
+	"I7ZRnOqqoepiVZ161fDfinpvVQz516dcvTlP+XQLsTJPszDziNFLLobHWfpV2lUga1LTXkkIdeCzvBD6",
+	"wr50K4TeRCH0CRvHlwz61Vdi/bn+ZdV629vuBOsuYuEmlkfNJHvtFjlvJnIWi4FWyhi2+DI1Lbqg0DPU",
+	"4OjsnVPJwjY5wYcg2Qb8pCKEnmEQV490Ub8L3lgs2UEjAtVey5ihR/poqolshYkQJ8TZxNTafepT7qsb",
+	"to/iq7oZPtYjS/595hHqBl60N2wTXy7HbDeZW0/1MV3GF+yNd/Q3luwVg022ED+id79kAMn8+BEHkKtQ",
+	"MfPSLQ27kTTMTXCrTkq9I0kSR+BhMSlmRxAQCUzQI/f9NEjZL1bBcLVJ3/fu+17XX1d5fKyncxQ/NFuD",
+	"vnfGROiEvxQueD4qouJeLvDuLeMYWs5TJdmLaj9VrVNqaRd/Xstax09VLu+bPZyPLXFgVoVS5jSe1MFj",
+	"EFGFATzncTjTV00yFhLf9x3HDJ1wqZJpX7Wz4VpkEk0lCZy1BBXa+bwomPSe41Poqzx92CZn6DpDDy40",
+	"PMuGIXRIuSBN+B5doa00Rkq/MOCJVCSBzC3No3sCIq4gNH6ENWau2uRpbdmwgg7klGPJlxWAsKPFxY5K",
+	"GrcThVMdZIA4U4u6NlKHQMN6CNbB4ybNMO7LeyHrcwmO3nH4K4PDPTPfnnlNttrkKYR6dfxO6wgisWyw",
+	"F4RitdvtXuMVZqhaXLgje0I/CGFZ7lMGkBjSFphr33bDz6BAEy7QjS1yJJL73v7bB+R8ppiEgJuegLON",
+	"+JirfLhbx/f3PdMf77DjdX1/T79GBol+Adq52ii4Y+zlwRWQx46JEitdj7mRS3prF1yEUFXFxihRa80b",
+	"0xlenCYVM2QL5JJGU2Zm1P+pjHzq+PvkMuZ95vVExz8glzxksf76kAx4BA/cJ79mX3yLjFkyZKEmSlc0",
+	"CfV3b+ttwl8PSBTbwMFOxyf9qVTxWP+9T9RswsVQT9I5IC+msdJDd94iNLykos9Cu7bO2xBSGsZXepAD",
+	"3yePT/Kug1z0yEGrTT5yf4WorZ5oplFbLZCn3dAphH7KfDpex+96HX/f6/gHXsc/9Dr+fa/jv+V1/Le9",
+	"jv/A64B1c9/rdA68Tuctr9N529NLW4Jfbd/dsFTYlWeiLpzQK9AQ9jdoyshNPdrHIppVSPdTOdLyh+kh",
+	"E7JL3gdCFs2OU2LnlAFN1ZVJNLP8TxK/wg6JBTwcn1N58ocxlCGACzDP7VQ9+uahWlnY02YWMEwn1ZDS",
+	"snb5EDsAt4N2IxfltKb4b0OhKhpPz+073Z4vGqWtUfXiqxpfuz1TcxUzJVMYvqsHXlq0KkRE5RdzitPY",
+	"DaWp6Po1eZwLcwWPpFmODWlCkzIxZuGNaqFVxmHtYrFp/Yv1b3pV5Neyhv71w5dKQibgdyai5Pljfp65",
+	"wubyGqnEV9bTR11V41YD3YYGepbHpFJMGxfDCIrNqWOyb8JH9SfS7HokC+QSU8lC0mtcJVwZ/threEDS",
+	"0jbOMq2R0sdtxK3jnjjISx6uZpYXItAfuq7+egYbeWdENZJ/qlcJfgfzxRNGQ/ezK+7AV6jnqnec1cmF",
+	"Bq0lGr6kz5pSf6nNaUE6pEmk8oiI9R1jVO00ldFrTAV/MWXmZ1Bsasr+e3kQVONcEZCrkI/8u7d2rZtJ",
+	"VZRtwqY1jZqq//qBa/Ae6fXrVVSjmGBXBH8/xiPoR4wmknC1Nnef667KbTtd2lJAXOmWuK/eXpIbeknS",
+	"WlxzggpydWCXKuxleUldZ3Tz++I1rYRw6Xu32HYTse1pQoUcsOTNxbAIdvV4HeodR+HjjWMGsvD+wnCl",
+	"dS0BvOXvhXJfvL0YN/FifCIGcXLOgSXPaaK1Jt7NcejmJ14ep6bOe7codSNRCiru2xjLeqRawhKaK1pY",
+	"Qqy6DovFBayAXLk3b9HrRqJXTQuFE0z9PX14RDp79w+g7MLJ3j8hdO/7xN97QNrk18ivkr3AMy5TSiKm",
+	"FEtInJCQD7k6NrVCg+eBZ2oTSzahCXaYHjFy+lD2BBckQLvQc6ziQLFwg/l0jp+CKu9kuN/Z02vc46Hc",
+	"oyLcw3H2+iOq9HetkpO1LFdMqF6z3u//8tnJ3j+he9/39x48y/5s/9qv7j37ge/d33/1j6qatOZdBPVA",
+	"xBoU+HRLgyjQOBRUyD3OipqLltT6n+oXVVOcvBB8TU5F1iELohUCZDLQiMFYpt1+DtiIir10O08FWX2E",
+	"gDTHEppa5UucB6Qped8x8tma5lib2kSaoBOlCxHxYEpv4XTDKD6n0RPWv3wkh48nKuiJpm9reXqkQ0L0",
+	"J6XfdO2f0Nkuniq0C864GKJ7cdkGWYUq7TuoH/GEDblUiXGG8jHbRo+UKhfmewljhL1UTEiYCrz48UAx",
+	"AX71Vs6zgzEPWecgmXXS2EWHmevsfVXApQ2Otb4K+lb7aK0YN7hRYkKp3ew8EqK5YZ+Rpg1SIXSgGUDa",
+	"0uWOtHFQmOeOEkKrKotQ81zrlZqX5MOESmZQvw/SfbJ8nGMSfPYsIE1Tn3oaRS3k0MZZvLRBuzLh6FW5",
+	"Glh96r7xqDepIhGjUkFwULbSlqdJXraqNZFvC5kp6Sa86hNYLn0NNQ5NxGpUHsn6SV3joTTHSo5owkKC",
+	"z7olSDcM1YXm4etUklu2dfn6vY0NXOwa665jBtsVBG/nvVux+6aK3U/jCyaqI13ZywlPQGKoLYfxIR8w",
+	"qCllchOVHi1XGiNkAzqNFLnvH7zt+x55i4R0JltLRmrAeNUI991Pnx7bum1QXmjESADPB2QERQ6h/Upw",
+	"MlWjOOHfN5Xtv81owpKgtRiEOLdXAYa5sKwkP5O1wyLeMNla20yUIyxA5x0YLADgajQGXlqPwOQvwC1R",
+	"2ZyoIM5OE65mZxpYJq0OLl3213v25n/306fVYWZ0DDccOn9X3mCCujlc0lQ/z4J9DQmAaw6nBuF7uIx0",
+	"0SOlJoupDNZ6Cu7RqRrd0wj33FAZO92+Mx35lAuJgbv5dQd4vuexGhnlD0tEcT0Tvt3wGijJp6THsu4J",
+	"/4Bp3g2l5utynLHkJo0GBtc4ZubvYfgXF8O0yawJrItQMwXKaYth4hMnH5+Sy32MjM5il4dUsSs664lm",
+	"cG8sh8/N5wAVZGxxkQt9USMmMRhQEpXw4ZAlsHdc+zkLNacIqotiBu2e6JlC9vLICemnuNGEDVgCoj/s",
+	"AaKy2Us6nkRM4oLs6WAJRCZCaPEGiW/YgjfbGbvU17snGO2PYL12uVKfKFxJNWIzEnJJh1qF1a9bO5C+",
+	"rQnrx0kIYXia8QQv9/Tse/1YDCLeVzLQw1BFBOMQZQ3JeD3RTEzPd3Iehxx7XyK45Ci+EqnhIBbMI5M0",
+	"L9CzdQCylI+Tj089JPsYkASWi1SnbxEue6KgIkHSX6onAcjGNLlgoV6+ffYIyvYFBE/T1LqDJSAt9Iih",
+	"ujNIN8ADgKP7lV8h7xpK3RPvAnIAZLkkwcePz54GtuE/HB2kbkBxWOhJI8ndu995+vRj0vX9u3fhSQzf",
+	"NySo1zgiHCknkiL9BVIt893DSOW/0/xAf/ODdrv96lUAkaaIs+dTyQWTksRT1Y/H7Ng0Z06okJM4UT0x",
+	"oDyaJkyS5lQk8VRRfXcmVI08k3OiLw2YLvj3Tdi/Z29bGF+JlmZUJsAetoU6D5PtntgjgdlUQHzTbsEQ",
+	"amPngg2aTAQmSOBQ9eCYZKH70D6JYx5IPCDBu3ZYd5ieIERq5uNQfo8IOrbZKtBpVB/m6UNCFUHprRn0",
+	"GipGVg9M98GDBySMMSWFsJdcql4jaKXbeRiZyr1OC1NkhMdaXEMFuU8TrfEQaLyonwDuiHVbYSB9ZHbf",
+	"GerdkSRA4v94gpT/ITyHLAiSPoIfQMVdwFASgBoRtDAnyo4iseY+WpZsrHlbQ+ddWIWWNXhak1jEZjVt",
+	"8g7kTsANnUYhoZGMTUigU/nSLD3juU6TWaIZuCRcIbg0jdU0KevgbIkIjqEJJpgVgH8A4/esVVtMoyho",
+	"k7M+jWjaPBaSJLWghADB1GCUOPT2UqHj+yyJMd1DH0E/moYsdAsjX+5jELGG/pg0A0fyOCIgeQREMU2s",
+	"Yjrhexr7hkwQGbfs/dcMkAll2EFPuDw0MZqhwc4yd1X0wmRgoHgboEQZpHVJ9MVrBjEsttPdDxD1IzCo",
+	"amIHtAfSjIwO0moTpEPmumhqhE3E1HxO72EvFqNkILPuCVQ2jowg8r0rVRRD9tHIPk98qXjLbx0XRAXb",
+	"NNhqN1dcaMJxYrHNI2Maaclan98gTqDTMGotcJE1NlDIltHvY98+o6lBGjk6X0MmjO17yJQkhiaRju93",
+	"4TwhT9K6EhCpNHvjw6meJtXzAj6GJ4PWMfJMIA4IWThNRRNMPB9iW2yemLXoR/I4YvYb8Qtme52zSLI2",
+	"eayPGVichCQmOMrg3pgKOmTJvbsB7LGv4MpTgeethzwiVEvWexgjD2lYPQGYBHG1uWdND55QgwQi3khK",
+	"P+KENAO93k9SP4UTE6c/pg6MdrvdQoh2fH/f3ozfoBEPza1AnDQOEI3El/ijZtRDqqU4zEAL4/4U0Pmc",
+	"DWJ9pQk29EtIMhXyKEMC4KgeuUpiTdJnEyY9iyo9EViBPjD0wjMFAU4fGjJkhQBrRDoincDTvHEvHuwl",
+	"VKSp/sifpuJCaFmFienYkpMhUz3hYFCnxGDa5AM2QywaU9UfmZZHExZFLCRa4jpOR76wT5r8D9LMiJTm",
+	"QSm9OQ01tRlwlkgP3BgQTuwUjtX01g221Zh8tJzvL5WU1VWc3QIJBZM805fcvGMic8ybHmZwkny7cvMo",
+	"oomdA7DVmrb1zvNVb4Fb8LEp9gAOmrt3xzyKuLG23L2r7z2wogCjJcHl7XrGgNhCDZDST827d51xKDAL",
+	"LjJu0Erzr8Kp5aGBW1FU4/35NBEPzc/6c8l4AoQO/kL291GunrLeGCIXIkQ2P+bmdbr+2wQDTj3S2ff3",
+	"DcnqHOofDzuHNpOt2/E7plaApzcCpdgTRkN0yk2U2U1CL1lU35EAEzUzQYSmGaIpRlBFAifHJAAZopB9",
+	"qIWnXsOcrZPQZiRgk8cNY5nTX4wsOfHfoBisWtN5I9nm8uqsjU4Pc5xmLuTWma1MK2b1OA2wSyfTM7sN",
+	"DtvkXa1HuQKbo60aKqNXUuqzYLUuGP9qFGetErUMkqoVRs3rCVMxxfgIjSpltUAUHJCw60vONM3jacbx",
+	"eRT3L3LZ4iDwG8X0kiXnVPExaV5pYtQT6VOYRWUFDUu3USUzk6RL4bBzo3RplRRaOMWtYyOCWOEwXfKI",
+	"XoLsYqB1yVK+FFrNGUY7NrJy+qLdKQr6eGZaIsMD28MvZDQdmhM0Z2S5jhnHiuQ9EbzcwyS+4ChFmtOH",
+	"5j4gv8akc5vuR5op5wc6Bm3q9MdjE2ZgVBsRm9epIjSC3hdPMQ4DmaaW5Az/PDi8b/986+0H9s8HDx6k",
+	"LjYrRLKwZWmweR/+dh9FShe2egJEKi0QjeIoBGQDQSZOxlT0GZFTaMNJJxK0o4TJkV5dinwAdw1a2RNn",
+	"jJFUyzDaVhH7HXyHtzSe96mwmoe+aC/3WJKAAC2DtuaXD0jzo1id6iPRHJ+FLS3m9ITWTlGUAq0vnQLE",
+	"OKNvAhVJVTNux9DTzhheFS5NpMIEYGJdmThYmxz6+z3RPFNxQofsE0EvKYee+i2UtWrWkHb30MTynEoG",
+	"tcJRZWa0P9IjIFcOtTDhkZDLCzKYRlHrqCdssu8VlcT4+FN2A+ilQXaur5tKuMZ/7MpSvw2ClpaeaAZV",
+	"UTtv7Unc357V7fdGjEZqBEE8mlGASSBIZYsnVBnNXmrROy28MDNZ/qP4igxSRyvm16Mpp4n1AzQdjrVE",
+	"opc5SWJ98Y818SFn777zyZPTp/9zexymV8eI01LDZmIEUk/TF0gXDEhTAydfVsA1wyF5yYABSIFw1QRo",
+	"zBDazfSJ0xCA2RMgn8NJaN4UDJnSkrxeAg3DBKzHGKOhlbG9/ohBp7rAdfYZKSO1zQdtcoKHCHYSihDr",
+	"Cbsee/ZGKch0j4PuA9IMnsbxIypmhtZrKcNahlpmkdbgEGjsmJ0MFEseyW8hzbPG4SOS1WWAtQDthQ7S",
+	"YA0TxJWk2uRpHJOxxvA0MokLfWzDBJOcqQJiDRh4zjQ9y5RdFuqr1hNaw4G1Hvr7mQAJS7BOjDZsct69",
+	"WnxhsS4E1sltnD6yuAlm0pOPT13TQ2b6bTW8hpYfTMBA22/72D+ECTrhjaPGfttv7zcgFmwERvwK5R1c",
+	"W3FVT3mLC8YalWCzQnAyp5DgiQ0Bk6RpNSZi9ZPj6tgvDwO/rFXpuCdykV9agimGVXmkFAhWHdFllVNF",
+	"fMuXrkZxxMi5VlHQzmsZDnZ9QUsbdKzqibt33wGWeXT3rlVX3WZVBTvGccoK2/rVnBysRwAHkP4FOA58",
+	"hRodvg9X/tiIlKcPCY000Zq5K+z4/lvOE5oPaXntSsuCWilDxHFIQOOo4d5jOPyEjpmC8IXPqn1i2SP3",
+	"HqdDPWy8eoa+IybVt+NwZjJJ07IxWbPxe98zDSWtLAN/J4le4V44xeecrvVyOh7TZOY6iswGcWdcAMrB",
+	"kbU1kmuV1A0BaaQmozTsQe/NejsbRt5ovPKqvnz2qjIABRe8vwdHdJZ6bQuLxZNLmTNovvkqI5ULFrF6",
+	"OmJn+VANveYs+Kvxiz/4vS9+9keZv3XZJb8F4avvvtRCSn7FRhoDkbmEXKtA1lnl67/98y9++jvFVeoX",
+	"6lZpp3x6FeeXl1EYq5FLfXNj0WerLI69bBw1Gk70H3gF5dG9e9aZ0Y/H9+glVTTptr83GTbcmLvGl3/2",
+	"B6//7b8tbujg8D6gzyqD75cHX/1Mtf6RB9OZ0Vs8kqPclq2tDKovf+f/fv1f/vfX/+n/+PI//7cld1be",
+	"2Fw0AB8yCNXLuO/dqK9XeYd1ikGojQF6d31/e6QoBVwaNqCfzNzxCLvPOs/a08xz8tbbD/SVcqlxYyWa",
+	"UjnrvjOrITNcIsM4Kpx8ZvKujiBprEIuKhfzVgkEfg4EtVSlsRQNSOc0IR5u3IbvwgG168bmVwURKHdX",
+	"lp17XWyWE3w3L1ZZj+qxY5PCGm+50IvG0WfPvApaiWRSS4t0CEUktEjXeAb1JawGirUVOx4gFRzmoe8/",
+	"06MXLfP10t+plFMGlpZPn5Lmd866h/fR/ZZKebEgQRYQFHho9MZnqmyGdWFkPfFYWIPEJDXcizDtVHBE",
+	"uJRTUC8gM17LBglTPDG2i0nCLnk8lZlDJJXR02YHhq30RBNkalTrQIrlCtwYHd/vtjy00tSU/58wYQ1+",
+	"aDZS4J4xAXOSYLtr0uz6frcnPuD9Cwz+fSSHHvp9+1EsWdjSYmNEFWr6Ru2m7lTpHHq7ZlcTJkCnuWAC",
+	"HIQx6sZ2hxK6i+MZ7ECU1XsiuS0RFRd6GVjI5wGDXVPP40vWWiwLW3+BoTQd3z84Lrm39Ndvk2ZqhuIS",
+	"EARCNxSPeiJzI9m0xOf6vaBVJy4/NcE6b0pWBivbU3sh8xKn46FDlxfo11xZdE9x/YrOSDNF+I7vEbDl",
+	"tXI0z41i7PhevbwALN2YA9dkbrm5vLmycF6AmDPbwZ5BEU1qy8LugwcPwP5UtC3Ww2ARCMyocxf19l6K",
+	"oOUlaWFBLynDYbjdKYo6CFq7ysNlVokKz1p8EjGpSp5cGVZwgKtxzDTmdifCX/5uFZl/VYS0YVA2prDB",
+	"Zt8dnb/f54/5d08/+f5p5yN+Kk/Fk8P+O6f3Ty8m//g33vnug3a73VhPiNmuiIgnuZF8WLpilUs5KAiI",
+	"TlBRauqyt+84/VtzW0T/siUKE0BXuWiVC3u7sDBXYk/fPs6q7JmCrVFEqrlG5qsvcJtNL1u9RHqtSLnW",
+	"XV1StNUCh8yyCuZLuO8zlQK5GcVDwkVrNTn3wIPzT4Vd1796b8jUcxpFz90vZb38+7QQninz8SFkROUR",
+	"gWBTpxydRm9bt9n4PbU4aas3cuHhK+i3Bf9HT8QJ8Adq++DEAw/Ye20JOiOlilnegcyVKyuYeMs8DCRT",
+	"+f0HHplwocVauHxGTD2fgXgqVdY1W7Ar/RmeapMzphQXQ8tnJVM9AaZ0NAlbzwdp+h6GmWF8fMsIph/T",
+	"IQMJMMgCYgMy4f0LtDWn7TGc4nLNIOvpEJD/73f+Un/bOk7ja7nK6sqaeMOewJRyOxwMI2MSR6Fx7xgv",
+	"AKSggCX4grEJuYqTCy0ma01mOtFyrn4zB7dWmwTQbCPoCRPciDEPpkizgzboMIkibPIBIvCHbGCCfAEK",
+	"1o9vnbQkYgPlAVIYlQJ8CrFxDOrvQy7HXEpN0BWdpaYICq5JwCbVE/D0OB4zoY5IMKYvz9iLwCMBnu0j",
+	"Ocx9ODMFWK3rR2jNHpoYBkSqeKJPQ68wYvSSlTSM/OXgSrJogGFqtnrsPAt5SSgfMnUSRbmiem9SPI+i",
+	"HLvJ1XvLi63ocXe+ncvzQYcrsdllhz84vF81/NL0/P0ykHcnhRVAaDldgRp/9oMGVYr2RyzEygONhtdw",
+	"A5KAiRUbtDRM9JcB1fMMOO6TWE6046UmXbh1J6bsuu+U19Y/jqh8wmh4xl40jrpeg8tHcviQYQMCk7Wj",
+	"v/0YqKctl8/lxwm/pApretqn0itm38cMfh+yuewEYy7gT/1txZPVOIEVqG0Cul9jwl4Hohg4ZMMxKiG5",
+	"vwwknRFciO4vhmj2xVogPdwKSLsOSIGIANFvHHU3k/Wr732dpO8s1LW9ahnbrd2NJ24yHzLxls4waM6N",
+	"i72T7zZSvdzN6MhSEmI7L4xkcTbjkqj4Ayv5fvZM47RNR/vs2aucEPkh9MSKoiITtg0jHYGyWBK2qmNK",
+	"lajZRXmzXspcW8KMBwU+iuFgXEB4onNBZQBlAaxw1JovxfWEEeOOIUYrFTNGFGK55LQ/ykuSEMSaMCIv",
+	"+GSCzcgqJBQTRndl5N4rKnvClRE8E/0ZLCGHB9cgUNwUaWI+ESgcNOThVnO3Z96mkoLXiAXb/ew1YtAq",
+	"9OV6hJSvFXkuH96tTHVNMtWzdbj/Buj+hnjp+0xBoOGb4qVyeV56xpTEtilgXwEepbmpKQAf2IhHY7bQ",
+	"P+WK+uexP0BF203c4qIncq8EaZ/iZmwLBZnsPXDEYabZDAbJephdJXQyYUmat0MlmUSUZymWPYE/tTBz",
+	"O8eWk/hKExYTBp1F6zrMXDAyY8oj55BxHM1MPkpuGPtKT5yzKNbgUPERoTk71nK19DB1puVmJRgHqhPC",
+	"NmEs8co2Di4J1YJJavIyUbM1qTP5HgzkBICB1qeIKWk9nEhKiw0bgiLJctK7MLVcL9KEYGdQsFXjkIQF",
+	"QKvPGSR+C6fLDcR0F9rcgFEZpDBMNscg1wKWtTP8PHJtXbkGCkW5qBq/jYAE5q2pnNIompHgM2Q9z4JW",
+	"TnA6dsawPYAo9FWfkXjQE8XE9HpBCzNeuHRDVO9I0tn3/VyO1jsQJWyZou3gzlWaRGG6RvVEwiBw28Br",
+	"gWgdFPzJ1Mmfy4Nab99cToytt0UAbASApkfH+dRBLblm5EPDryfgh6tRbLeSga2czt+kiFX68XyadZqq",
+	"27IJhSVxVd4ccTWMP4oVHP+sGL2HpRGVbT52R1p7sSzXSyTNjK2Sbt4pXexPstgaAeLG65/81Rd/96e/",
+	"+B9/WVTa3YYln6WM/dnKBrrOnppN2CMuIcqzVlCuXPIK4tN+UejZ1vqX0TFWW3zBPLP0QmsVkAkXO4Nr",
+	"pyxMVtjHNgP10lLd2XUpMYX7up1Iu4X3oS58slbKgr52+8VA6gLZrj5sTVodNu1BgjTptLZqdDNYcbSe",
+	"Sod5MesodcULscGxbYCbm4YuLqlhGMEgxzetkL4D7QKzju/RMHx+HtH+Rb0+kbc+wcOoTwXwt/nhKK2J",
+	"ICAa0v0Nst1srSB9Z2dExShq4TK00CDipCfA++jUnM6YqIoLZrBmp+Pvt9rkRKAkAV5KGE2O+ARiENlE",
+	"ucn1l/utbZnWOl3/LQJ55ydhiCnK+ZHgGjTH00jxPZOvLGeijx0MIVeXhanwD3cpjsJiUGAeiOzFlEZF",
+	"17sR1vrKOmlzcls5kBDDCHvCBiunx2kSbKoEMBqGsNU3KHgBxEr0ygGPE/eVGWB27Jusm35jS+Si2KPy",
+	"xA8ePNjeft/aM9jxbcTT6jg+J+I9FpYz3JEZRuXE2k1htanIcWJweGeiRjWGbkHQuHYTbFWhmS0HyTnY",
+	"UFN+a0HWRhlBl8rcKOMtkmODsbYEZ13g7RrYdk3Cw0kY2nIcJhQ93ZQjOyB7XENqsPFkb1XKD2bYOQZJ",
+	"EcqM1zs3yVSockoPASe1pdmcMjUiVowECXvxSA6DNjnRQgRkQQwpFybnGcKc0gQIdxqIAoJKfCzE7AEn",
+	"fQKMXnEUWptiwiSDUnITJkIuhhVCg7vgVWSGfYJ1bE6cteU3DEUC4twMRaHAndzKBNkAqwgEzmtNLX25",
+	"Q7dswoG5K0a0Ip2OHt95c0RlTorIrU/LaBBfOhUW/j2xCgIAMYBZD2tEE4ToDUju1WiQo0TZrgoulRdI",
+	"kV7/7p9/+dt/+NW/+A+vf/Jf9C2Nty6q5Lm2VhdhM1Ahz2HZ0Crb5daLVv7lb//hl3/84zTtsbDyNPh+",
+	"O9LOosV88Xd//vqv/q68jDRTYXkAdvyOZS2IVjU5xFAozEIUyhHmLslKsHz9Wz96/bt//sVPf/jlX/9F",
+	"eRPGLrPaJvb3zisY42aHutZCDvcMDa0E4x1JGE0ibpRChyA6vBpMy5Z0z5haCbZf/fgnf//DP/nq5//i",
+	"i5/+8Iuf/t6yqFq7q3nx7BknrEweWQX6//C3v//Vj3/y5U/+BinEFz/92eu/+rvX//L3VjmVlYQV24t2",
+	"xznHJQpZZylLa7OCTybkgwFLkFVkYCRNs9Xt2rqcCW6q9Lygcu2c2arpW8WEnVLe9xJkb+7E1TTJnbFo",
+	"cdSzFIULsxI0o1TIk5DvFmPiwdzl5ChT5XIOqwBgNjyCHAUzQtU6Mhp2TK4oV1kNMSBlS6fLPEwLpBUK",
+	"toFX1JRlA3RLqc9aad0bKjuWflyXtmNNiBTUnoGVAKv0nIVajUZ1wD4483r95rmF9xxLqSvHY91vdKgj",
+	"nrgIEg9yUu8RCbD66RMmp5EKSMcUYZakCYVzz5kpqIRSeDww1d2ByHgkoGGIxeUD0m15ZK9DEjaAktx2",
+	"ZFt0G6yiRvN1VlRWchzlALNJ9PZDlrSWV3lwD0da9emUVZ+TySSJL1lJ4cFQg3R6E8LZ6foHPWEGsUZX",
+	"DZs2eQJbhWm65WmesO+xvlo4TdGBvqJJVd/IFRSbnuj4/v3j4imgpmqoTCr2dDr+wVzt54lFzTeYFwJH",
+	"XaN0GFTO5D4X8ZaQklIMTsX9f/jb308lVffmYOuXZYSkBfrI/p6I1ROL8+VUdLMDAVU+0T9hyqZzhSE7",
+	"G+xx7U0tUA9XULLQoryVRS2A9P09ETvXdf6y0Gq8+2V1/AMrKX0HRg9rULt4V7eC46U97W28KWQH1Zsw",
+	"rMKKLKusvXweX/z0R1/957/86se/tfVNrCeRaLq4u1SulOpt1+RfpD0L1ZacTqDPtFppAdnZKfYLUUuJ",
+	"6bDj8iFQZQCnCd92inxBxVrR+D+PXLgz3nehk7WhqrVCW5uDEd1TzFyBPFTqEQf5dcydX+sY2fyVwkBt",
+	"TSl7vd+c7I837bp0AGS2kFyut17pX1hXJ9DYA0dXVAdCFjHFFno8nrBxfMmklv/0g1YCTLtGmJVan1PO",
+	"pd8mJzJXqN4U0NUTm3Y4e1d0ZgrA5mJqYDxz8W1n4e0FPBwa0fohLMWK0+7+QKDOB2nY3iFH2P9D8hAb",
+	"HGwkahemTQNQ02CSnihESXSg60dJgEao3hAPQp2lyt1sjkEu6ztHHr2WUFiaeYuBBh2/q/lclSGqYuKt",
+	"hAvoQ9I38730/m4PyptGKDx0cPFrm9UFBq83YhR1z28dw2gtLrq8vFsdT1CgPmR+8a5aFLwOhp3Hsmvi",
+	"1TjpFix13RJDHjKF8YvPIdahliM/dkqp2NQamSW+FOzMHomjMK3x4qWl+yHjnfTjqVBtUizUzYHTpj1n",
+	"FkYeTreYzwvRJh9itMfN5GJZdRvziWH9GiyllpazaRx1/Vd1dfC2w9U2WEnZpWyrAlauBLDnYzpku4XE",
+	"FnKKU/y5YZxnugHTqUolzqKidlr1bSm+U40dNnEZVmoylq1tH/hBFjtnWufuriq318hIXOOoc//Af/Dg",
+	"cN/3nQhb0z+uwp5VIzdldUM6u84cdpB65RptwCtyZH+zKhxlBNxWWF4VRzQeKwi1X5ExlpVoSe7etQXc",
+	"7t4l5zOnHaBbCq2aTfZEzrMlAzLgEdS5P59B31hGmr51kXmp30vz4NSJFbaOTVc/zSMx0xjbL9EoMp0t",
+	"sNjZBYOCZ3fvBqkgjV1WbG+yPp1wvbj3sLkchQalFU1CK3pgbJVhZ16q2TeVbW/ZQ3F9bNsg49P4UY29",
+	"PGuBlbsmXJnM8zkRS7m70Dj6zH/mbR/GWyiGVsDPmysWLGPrXigWuMd4AySDAgKWZIM8bQNyUcGou77+",
+	"X8arB0k8fm/5/hb68Y8qelys477y7RdpvRHT6zUdaK1QuPdWaHKi4o8q2pxUuaOuUUIp3bI3LadUcX9g",
+	"tyouFzrZmdyyjsQinRoQQaa/ZwmB81T5ExxwQrFSBWEi7AnsaAhN31H4APO60/KARrbwads1SQdpJ/hs",
+	"OZW9v0wj+5dBu9z1iwtSa0vIgsHupL02TVgYzbV9w/7FreuQZH65bA9rx7JfoxBDpXo6Yu+KsDqEXUsq",
+	"sbC35xgvQDc19UHVHIPd2EeXRxHp5Ovh126mu1VDxvy46wLdqK7cvwuTyxqU/utqYVmhWNviWOBrk6Jy",
+	"N6AkRJmFohXlsw2Z/qooOqfefX5dOetPx5sn52UcCIbZfgO4HVt71r5PN8a4Y3F/Pf9GlUCk2fP2rTla",
+	"oruZlpwdyilnLBr8ElhdvrYCy5gLVi2qoLkFO0G7YVOmwcRc+8pm5pWd+VsqkPEbLhfcMBOLxbYa9ntz",
+	"bStLhL+7pha73vu43qLZJaMNv4TWl8pLeBMtMKayAyS17cr8glEpq9WCUvSCFcpAkXgwgAyIrAzM9iIQ",
+	"38aSS24A4jJFlzaPN8zt0JDCUvGQju/fr5I9ELJvuoLSL2cpo/t7IlZVVWLK824l2s9rTMVqtaquK7zw",
+	"SYaF37Sa8Te/YFEtGtYlLBQ8W6sWKqpHw+uIMcyh2jWFGOKcllOmgfY7qYJ0v8Q8ZWbgSdiYJhfzq7Ob",
+	"Ts1QyZ/gC6RJI05lq8DRLhibSGwjnYt5PyZBr9FrBKQfMZpUhyuszWbvE+tg1Cs7w2JIK5Q3NDvi0u6x",
+	"tXlurXILEHVrykS7y/6mhPNDvDBgVOOrH/7TL//s59strbNSgL+zFhM19sZC/jdaimTqSXpNt3AwqND8",
+	"w9/+9ut/9ftf/Oz3/uFvf6exk6LJLn7fMvFvcIpANYJeU/njPJZdE/8GLpPxDmg/scVsASiXf69PRZ9F",
+	"z8dTxbCAfj2bflcY9f5qFEdsDxt26BdJM5CKqqkMiF/2rKf1/wlcCGC35gtA9WUY8GHnkLyvX3kHlvto",
+	"anTddOwCNwUBUc92D29Tnovi5B3fPzw2SGj6jHS6fufYWTB3O6l2utVMtp8uCVZ4A5isiBUald2bUtFz",
+	"cWWueWjpy/sWU+qGX6PQXNfv6JU/Ymh5XnXpc3Mfun53Lz3J1ceeo9lq/D8pNC/dZMylqdI7ebTbOe+r",
+	"RKp5lnKrq5ka51BRFAiAcO67pmoWSGAx7FOhryQCdlGe/Rx8dFfmlq0yZ0Msli7P7OrxM5urW6oRluN1",
+	"aTujtfdcj8juIrrFDWfzQVYXYyIjbLXachVqXwe/LWH2NfHbTxD+FPkbgszhtPh5LRX50APMgJNZxH+f",
+	"j1MEW8CGYbVOhB+2W7K8qxno39+1Tbv9Vpuc0TEjid5bMo2YJFSSwCyjNH+wIz6+j3wcb9EK3JxGUXyF",
+	"BflrOHkGBrl9rm5u/deHt28SFL8eu9881WElCaA6OWu16VYQCjbbHRLTXc6xLnVFYH8zpQe8//LrLkIY",
+	"zXyBJHGDhIY3LTFYnL5uucFoxJZV7FhwgAiMRTr7O/CU1EJNnFykogH8Fzpdkm7aqDROiG8iz7otuG0h",
+	"xMPlq9eEbECnkTpybFgtL00BsC07JQnwj09sB8omCB5dv5UGBsAVliSA/xaeu+8fEwoVLam095jwAWA/",
+	"1iOARpQJM41QkTYMmZIo4HR8/xge5GLoEA8uSuuKk+IKuCQjmowjJiUW6+mJfF6Bvu8tDAgMp0j/mMSI",
+	"QBKLPsMlSZZcsoSMISBALyHrFDoVMLj5Qgzitv2pJ7jEDqJt5+eA0EjGROrtBW7b08AjARcqicNp3362",
+	"qRQe5FFgQoVgLPwNlmTv5TJEOa5PqjhhIeKIZ+H0jt5VkLakLEmFVMyMf8mRBzlYX2SVTVNoGTTn4aCF",
+	"/k11oqPfMSYg09/WFRhJE0PhuOCK08hgTKl3lIP2sWErVBBf40DXI+M4YfhNx/f9FOtM9wgiYrGH+xB0",
+	"DLVrzS4QtUAw7Qno64DCKQ7gWVblPHhwXHX2aV0zRS8YLOItV2y9iqdRSNjLPmMhXjXEsDv2gpCIj7lK",
+	"byjpehBpHeztjelLNNftmU0FLRTfzYs49Dk0bAUowMMSgZGfCn/Zm7BkDzv95+fslOfMHg5a0CSsUtyG",
+	"Q33TBjQ4qY/omMnH+qgqKpzCUfZToprpQ0AqjXzmpZnVo1gyo6WcPswFZbokB2MyU4SolQ7hz48wYOzv",
+	"/+K//+Lf/udf/M1v2u+xp2XXaxTvOjY8zVE928sS5X8rPi/Zsn9uxGrqKdEDvRcnj/UNqZB73W2aHb3+",
+	"rf/t9b/6EbZrdXc0b/HPth+OU6t9VCz5y9/94Zd/+uMvfvaXX/63f7rawr3UsfhsjV5kBjueUpBO5q50",
+	"Hg69/pf/FzSB+A8rAn1LWUquBGNTlLCudj5j2RT6lhkfb827SlmX1sKdmp/+gcaPXEjq8kftNVwu3Dhq",
+	"fPXzf/PlH/8YoVt8tQ62mQo4B8orCMUZSd1drdcywSxFD+fOABI28IrZal/+3Awe+MlJr8moT7nGiz2U",
+	"9ehm4QQbXiOK4wtcKy7ftwcHQhE0Zq4gtl7DldBwJPebTyZhulm/8JOT+l3nYUdPW+PIf7VhB71aCr0z",
+	"fzYec8o2Xdc2jL2cb3uu9pz3bueuGbbqXa+3Xi3BreusV5LuMmXaabYHgt4ayXMFyjkncy53+eZcs4X3",
+	"pkz/clehW8uIt5jjlqNoSyn3bUeFMlqOYFfGyLxuU+IcFlfr+Uv1DdSycFGrNwaWRWr9Q2OHkTmDv3XC",
+	"d1tHRMTncTiDLsPQQFjFhCuPfC/mkCQUJ7YHNVegw2mx/xii1K3e06eiJzDHGZJX9G8jrpXEWZt8qgXc",
+	"AGvF4oUMiEZcdExYdQRL74LuysYTxVlImlofdRZnhl4YNrCcd8GoiA9T836Vkmj1MjB6nLOBVnjspmkC",
+	"8RbxJSt1HrZ0zlH3Kv0Q9nIv9jGYJ9601mOWkWfezsmaZv7ehr5yxxRcISysPd/6Poxl5lwrjqFr66A/",
+	"rDS65udFQ+C1hAw8dPBtZyJhJTZtqf5/GW+WcSHk7q1jMXeq/uNvWkYxy79hkQcLMGquGb8gc8w34a+J",
+	"S9dVNNccDt26c75kXh8yZfzhDsKvmGkOzDaXtabizLSWSszxlZDA3TRr4xLSx5up4CwZs4m+8Ood2fJ6",
+	"Yk5qemo4figDImiSxFeOmCBJs5BsfkRoFJklj1vHpJDR3hNrpLSXMtphkla70CZYpi9rZaAnTDkfjW5U",
+	"8XMecTUjTfz2ThasoM8mYf3L8gF9yKUKTLlCB8LoKTgmVyMm0LpOuOoJ6KR4znLaC1rmnW+4dMWOGuN3",
+	"E04JyImBsjGBF861tXy+fi45AMzmxjTvLi4lIVoIyU0FE+WgDQ1NMru7V2GxNtZ74WKQviE15QPg8p/k",
+	"oX/DQyQyYmEsRKtkwu8ggCJbD9gCN11PrWBS1dmxDiSb1mPcSXWAKlz7hkUtoL6kVqgLsL4UIo9WlEOq",
+	"EChnZMiVB7C2udXs0YtsrEWLQ9n45i9jN1uzMKNrnOPikqt8qUbN7G1Rov1C7YD/9b++/t0/f/3P/6q8",
+	"wYS9KFaSBnvM9FqKWV9nZYHqC/ymSwtUimiOsGSSJ8dU0CGT2xI4a2VNxPAVxUxru4gHTohBE+mOERCh",
+	"WyjGW5gP9qXzGcJA8TFrFQDbEyfg9UZZLrhgs6s4CW0Gph3hahRLbB5x+lALHVyY1BCLg0RTXsqhGrCW",
+	"AEGczEt/VIQ9wYciTrQcSfPNnspilxP+lJ7VepJVlQEnL/yVQknnCUOo1N8IOWjV4M0dCR5rxHVutpLa",
+	"PJDq3gKIjUDyKhdjkB4p8M2QgjIk27EA9M1Kr0jFq/lhofNbUNh3oQrhZPKIiiFLPmSXLEKuuQKrdp3M",
+	"RaxbIF908GOlJ8eJ+kf/YkVNpTlFC5M4YmY/nVQQyUdWbLzz7ipbz5bmQqC7HgTSMkvLQaDrV4VkZ0JT",
+	"91qEJve+v/m6jsYIld6iTUUiE+JaJxLJ59yIwXVtJbEiNcgBYNmxBhiRxpTESciSNsm8Qla4A2ePfp+F",
+	"GLKVudAqbT10qmUnBQGfobH8WJvJIE7GpgafJJPpecRNkaWlDDxiZqPEiBpRVSCbC40wWBr15osceVuD",
+	"51g+tlj52MGbysrH1XaPLRQ0zo7im8KYy6B+aB7JCq6bMusiTiMRILKjeBJNx6GLYnsuisFssjU/iiFl",
+	"vJsFEWXotRzbqosN28SYsULA2OJIpDpjyDVFIj27Fj5obtaKgR8ycHrTIEKuywHfZ8qMcMcl+CuGgFSq",
+	"/1qYYaGxAqym/htmVvKsOOJwc56WX80XRax6AjMtymWUclOtWId4g6JHNRzwuwA7QJEbXcG4VMkUvQc7",
+	"UncX1zkqrGZTM8AabR93ApEtdHoqYNQNqyuUQW1Bt6eaJpCgCBdKEePN33pxodxCt9QF0iz1VhC4iYLA",
+	"9fkTSnf0TavGZa8B9Czajs/goCQ0lGJTLC2qlxxOoAOf2Tz683LF4+NBnrWrOHMoHOXjQgLSAYqS7/kn",
+	"VE+keZ5OPIhs27fDR3IYkKacsCiySjcld++Gd+96uZ6TLQ29CzZJC326C6VSix1p8wU95i7KVaB74oh0",
+	"Dn1TfsrxX51Y34VxGKUgQAdLT3QOOz7Bu/quUCwpxKJ2Dv0HxF7lS65HgvCU4l77dMyweCcVBIxj8H2r",
+	"3RNPALiwvvul9T1h32P9qvVtUCortzBYUw5fOr5/P41/7Ym04WOn4x/MLcBxbECtEdLkIiaMXhCK6YVH",
+	"c7Igic1MtJnHu8uCdKbaURbksHSG5kq/wZRIOJj5UhvKoJWMsKYQf2h843/9f3718z9A3/iaocTl+Izt",
+	"LW+r0cbLLQuF8JWXtUTJbwetltEDtgOuBZVPD2xY63dwnC2d496mK6svmLFT5KpdE3LRXUHnyz/5Z1/8",
+	"9Edf/sFffflH/++X//r/+fK3/9XrP/zjXfR4qaFuu8tOLNOubUWiX2NYGLLR6wgKW8NrO5+21JVyh3hc",
+	"VFrLIoVVFW2s9PzaNguIiFuG9iC/gqLoa93JzrzkimaB81acuRGFdioownUU2qm/wteUAYBStxbbEAKE",
+	"lkK41snIO8Qa9oAkcEJVuXnomX6u8eS5ihel6J2EoSQBvhOmtWVyOgCVJE5CLmialCbTMjkeCTJ/d0C6",
+	"nh0rrcTzLazMYUrwtMmnVnvAwTUqleu+aLXNaLxOiJOhSw5NQg1JxNAPlUusxXPUE2Vwk2a2TtJtYWNU",
+	"KCQziBPCaH9EDBCMUiykYjT04GcnL8chhCq2yoPxyi7UeYOtxYhVqGXzcghtRmksmEyL5LSOSZx4oM71",
+	"RL5rUWLdXqGnp9on3425KN4q0tRQnwCw9BJYy64BYZUvoFQT0ea0ClgjyK1OXesJo6+Jwqk6dNIZ5/7x",
+	"Mqrb3Po1PbFN1W1B/ZqeWFd1Q2jou/k0vhl1oOvttXPibsJCTQqTlZAwKtFwuLLusWocYvU6TH2atdex",
+	"Ygji2ovYXhXq3UHivhWYThefybyVmAI8a61kXgxHFZ/N6sPYyhOQXWXX2KoK8FgHmn//z3741Y9/Uh2t",
+	"v2mEyGmRROzYr7S6wyYPo/ULZnyzAkcRKseEyovsWRWb78ksngIvmkyiGcorRlzRcpGREm+CyrDE5Xen",
+	"rGm9VeLyi0uQbhBEVEUKqiKEdqr0VNzba9J2cGa4gVq6VPGaVUcOirVE4XyrdBwHZ2s1m6eZ6AiEiEHS",
+	"DOgFWf6JLQiqbxgjQcJePGJS0iELbPGQsm7SdaVSPZ7sCYolNbPyocdYuvGKg/JX5cbKayB1KobR59s9",
+	"UVSsCmnJpDorWY979vADJ9k49bDckcRK4KcPMdwGF1SbQIzaEIbS1ETPFKBFukdkroepTR5bOB3Vqxo9",
+	"sbpmUVXspCD0Q05x6v9xDweoOXQsO8zrGD1R9AltqjnM8/mk3qJtaQ6LfD6gOFVqDt+zx/ImvTyaeT2N",
+	"NYaU+41rVjmIpyLMmM75jEhGk/4IMMZQgRxhzmeArpbeYNInkV4sSKFcOSJqVX1k3sJWnb3jH+45ibRl",
+	"MCMkQ1uVyKmVpNm8vVCLhd15i379Wz/6xR/9169+/JMvfvrDL//6L3asxGwTfOuoLivOv2nwWEpjd+fU",
+	"yF/VbXo2rlVsL9yFSov9YYXQbjkOXIhK/u8Y8I/JFeWqXg74ZRbM18Hp67Lygy5lhcr1ZN5DDxBovrh7",
+	"wfsXi8RdbKMrSaAfdkz5aUNdI249zdWRSkzzXTGLBSPnU2Wku2PH3yeiWeoAyArnp5Lubjrw+G8bkfED",
+	"2M5C67aphlewcM/p0KNiu3m9c1NXiDQLcUZeBgd4GguqZ7XS0+vq9UT6gF4DiwatOUFK7pxbaQSkT/0m",
+	"NvZzbosoupGISoxWZk4iheZi0SGH5YVyyvNMfVvuJVS5jE0sjmtYgSvXsLn9dSX5aetw0ANuBIDi5F/9",
+	"/M9e/8sf/eJ//OVX/+43dxA18oG9f9+waj/mZn4DehTlsOToa9OrqOYiXIdF0cHpa5KonuSwzcQTr1/B",
+	"eE5fomU6CT+aKua0Ei4VMN5vHRVrc4KdARsGafFKMhEaS6AkQ6Y0+z7YUcvCA9Oy8CY1HR7fthv+JWw3",
+	"/MaaDX9T2wz/8jUZvkktht9Ug+Hrby386PobC6/QURjZcXUb4UGcEOgkHJ6xfixCGZAm9KHjSpJ8i2EV",
+	"ExFfkV8l7uOtNjnBL6yF4460PjPX8mB4+D6ZCsUjSKEqmlSwyyLKABqjjTBTsKj0RDGmckdiQdftZLxS",
+	"D2MV416g0ouVAjboa2zykVaUHL6GLY1dxGoc3a8uT7Vjw0R+Dfv3ff/aGx8vAMPuWyFvGwZ6vMeCfSee",
+	"Jtc9+epM4yZ3TIYOm5bLpz2aRMqbS2rVGEi/rQzqKlnQXL5ASW87KV+rbFR1Ja5VPrrmRsqP3kAb5RdT",
+	"rhaZK1IOXG6d4DRBJhGjl25Hppz8MpWKqIQKOTBKihGveCJVpYBi8HLp8jqdQ//AeHZ+fcrVQr9OLBis",
+	"mIthrVtHA2eZCj1L2DZM16QuBA05Yop5tUZY0Qu4KWaO6iIti9v4X4tUssSM25RA0ul2HD2yBF+fC8iu",
+	"f4iNDt8B7VdfjK2cXi0sgQbscl9LE/Fft1fnhlUvMnyYy6y961SZEiwXTJBzFsViCNphoZWk0fz6GM+R",
+	"ESP5DTff3KAglfm3yZ2zGLpTStk4rmKHbvi8/dkkgJiQOMuSapZZvn/XITA5d+2aRKUP9T635cGB4yrI",
+	"RTLtSTC//u470EUSpZ4BZ1Ho9iEQg/i9ODljKkA7UuHbtPN9m5zkS/5DdEhB2OqJIC2rFXgkcKtUBZAe",
+	"m9XRCrD7EdbyCsiYUSFJrzEV2PQy7DWOScBewjDFMHSvJ4J8ma0AFKOgVG0swHxOHBLSPbWYpUExg18m",
+	"CYMek1kHq6uETiYskVDraBJRLnoiBlDSyIAPDGaCXRU2SJr6zk1Fn42ZUC1sqgmGuKC6kleATRWCcjGv",
+	"YEeBRcYgpiF2xtRN8ZRJUz30RlRInmvsSu/Fcs1yfvsPf/Envwkh0NuXLuctxaZp5qrWffHTH73+T3/8",
+	"+k//ff2aNpI/twibjeTTLa5jTrUXQcfsRIQn5sZvvI73Y1IuJViuE9gp1Qn88k//+vUf/vsvfvZHX/6b",
+	"P3n9z//jL/7Zf8dxXv/2b33xs//Y2EGTizPnun7DnI1pw2WZqx68E+G1xGNvoi9yZYBcZ32VeXfwOmTK",
+	"/EW4JrESpTmny8PCMtdbNMXlBf457kp6waC2ydXjrCCpFpAMurWce4nB1B3fbxkzVBSaXxSMktbv0N/d",
+	"kVpMHbOE6LcqpaT+NEm0SGdGD+IodBfRWk5SegslJXjzqdl1Mt9/WJyJsBdTGlWAQYO8qryHm//QE6Xh",
+	"Sk/Vy2Q5mC0RZF3M7KuS0uzZ3wxjX2dP0jErd5uuZLT5A8ixwTyQ17fO1ba/Xn5BKBGusKAtGyi3s6jF",
+	"MqSZ5qPlbZmVK0MhcXsrW8nquWNY2bv2hheyNCd86tKGHcuEdTfflbZciScPIXTzhHwwYAnG2ObBlFYv",
+	"ad2IXvepAe7GRcDNvcV10mfhLL4ultXK63gdEmbhXl2TiGlndQ1OcsR3GRCH3VuTe4M4OechVBOply7f",
+	"g4eccDiwXGK2S3BkOvGjq8KUlgOHqFTxRJKrOLmATDZbtUIvruWBivMpOz+L+xdM9UQ/FoL1sSTckCnS",
+	"9f0u+YD3Lx6LiAv2SA4xFCNhpB/FEnqiipAE9+hUje6ZaigXTAS2vjrhCuZ6u4Xxcz0RpLueCmffQZvg",
+	"BjFrluBPITP14uiQ2sTEKVgSJQnSR57OJsyYQg042j1xgl4Zo9Gds2zEcrELfFSPXi0ZV4BBxQbiGcjA",
+	"vmwOxzSzBWnXgSkArdxDPxZ7qKAje8IW+U50XarAl/vPnD6s7UCDGwb/1w01L+ZOEMw8afLWL/709774",
+	"m3/9xU9/9Pd/8bNf/OnfbsV3PafnTP1Cvvr5n331737zq7/4/S9++rPiKsrR/XN7zcyrLeZchcrecGuu",
+	"sAwnu8LlyfF7KR7dLLuXCzIuMRQku8nHxR40S6TWr1OabLpGH5kNCk85m772elMuIlwTU8YpSfOcipbp",
+	"XuLwY8NJlnErHpS57pCp5zEQ9OforV+6sxnWvcIeIYpEjEqF+d0TJjJ26rIGLqCkEtbsIZMk1qfhYQNQ",
+	"FpLzWU8gInlYmRbG1szZ5R5NKkmQWz4sxG7CJqklbBIn2P9k3PLIJJoacxI0p+qJeEDwDbMPzTjjQW6m",
+	"iV5kRNUgTsYk1kumUWTT19vkCaNhVmYgLUSUjdATCRtyqZLZEaE5OEiCvdu02BuPmVCEDhRI+gA9XA2G",
+	"2pefAPYpSXM60fx33yeyJ2wJDXf58YBQC2TTtpSbpi7xVIFINOFi2MJAOMN6YyHjiJFmgL6/e0HLXEGu",
+	"VpcYqnrKlfg8sPOa3nEoaXwisZPtjeTeS3dD6/grdWav7rK1wWxzmPIqjZ2cI7lZjLCWouXYorntGW+E",
+	"EOyleOP8vmfOzYPDsIQDcbXuVy2iHLp9uVBywZdCpiiPPjaPnpk2XmY0EG70H8/fGuzTB/2G1+Dy27R/",
+	"odUzETaOBjSSrGIm2w6sUyUk7bxVaA59lusVCgABJmrbgnnmFwBaQPrxVChpNBGHqG/cLyzFFT2iiK/q",
+	"mO5KanAlB0bu8bwfiwEfzq/tKBlEWGlocFngpSSZCmTJHnbhIpOEC8MFNZeWiibqCNh0IOiYfQvwOCAT",
+	"yhPN73rCDO8RGScKmDLRD3pZyUg5oppbS9ZPmEJNWMyIPpBzKvUBSXkVJyEZU3nBwgru0hM3hL2cAfDe",
+	"QaC/wfJ++STLFXSpeYRyBx1i8hDbXQ216qTThsV8OB2BsRM0DJNMAwCm4Hcb+nabBxBNnUfu3r2L5UFD",
+	"BnQGhCtTJrK1JgX0tsCyciRgOzxr/ZNdjjLbA7E9nJECm2/XtkAWhOkBH07xonmG5khDWnZHjis0ivl6",
+	"ERMqmYHCYMiA6bzgEaighcXRQc85ImkdjQ62FOQKq+XV61CuSdIjLJKM+GhzBEJeJScEzpIczaMZfPYs",
+	"wGnjwUBvz4j/CZtEs56QIzqBjiIWhkbtSEM/72jlS++sVvPyTBhlqLdu9qo5amADLW33EEkoOacJIzRJ",
+	"6AwL8VrlpKDL3EGTrtwljzBlcZcyKg6ZAhEGpRkjmd1QBWVaUR9qZQd3vUVoWi5F5mW9KbZkF6zBtUob",
+	"Ye2CKna+uhnw/YqTv1l6UB2s6oyDyytAmxkH12pYsKaNsOlszJARZmw1/PGZ5xpFUzJYYUdsZNRrNwpZ",
+	"Z6FC5tXO6rxZmWK9c1Wu4h4sKTY4PEFzvngOA11XinifKRSb7lj9TVoqvR27ac5vVy8cfMgHpgnzOc35",
+	"xo6q/IVcyilUhrwAIyC4+5rmE/yW1p62I0pFZz3BxSWNeNhqk0/MsowDEW7c1Si2NzxzKPZNZoiI1Qir",
+	"e4YEMIOFO2azS/JYC+Cb7LrbpTduEx+bhd0qi92GffAT58xuWHi4+Po6yipP8zpcXfnjvK7cOT5QhnLd",
+	"kZrGbUXNKxBxOQT9pR+LS5ZI7FY4lsN5ZabVNBGSoNMlAJNjQMZYrB6T6tzBIPjh7l3BrrTiB5bju3c9",
+	"Ekch5CWY5hXm9Z4IwC73TsSZUI/kEIsZvOxHU8kvWes4S7ereBC+kZkjysxpxm6TgMt3RYj202TKesL2",
+	"sbc9XpH+w9La5GmMPr5z2r/wwJYHgwZ9d0rjAIy0ttrUL0rVshOShPUZv4RuKo8seLSWFzySw4caQzwA",
+	"lb7tATlnem49GIsgde6OJN89e/wRUeylapMTkrDL+IKF6egXjE2wupVkL4BpcdkTCZyO1la1Uonv6J3x",
+	"PiNNM9nT2YSRbsfvQAqfe1ip1pkeZ6qgWrhHXCp4rCcsPDUw2xgpnhbulIxlsdXQ/8QMaE+HY+ccrJZd",
+	"0RVzQhM1s/B113jklM4m6iq2NqEBCSQXw4g97/3/7F3djxzHcf9XGpuH2wV2lvtxx4S30INEUTQRUWS4",
+	"JIwgS9z0zvTejm52Zjk9e8dNcEAMBIaNxIkQxJITR4BixHDyEIt5kGAYEvLP8M56878QdFV3T/d87Ofd",
+	"kQasF5HLmZ7u6urq+vhV1bzd7nkU/qf+NsK/uc3yhpskHqu0TfmCBAbq1yy0opWsKF9AeSaf76+G15cq",
+	"ClMaArLfJ/YZkmh5xAdq0lCCKxYfM2dk7ynoGsOotGRX8RAZKETkMyATWg/WmLf7BbiiUeKr0213KvwF",
+	"d42BhIh+8yD6EfXvWuS27hcv9081b0LRsOx0e0eZZgOSsHbYbYM5YpF1q4aUcK8/Fnu9fDqS669gQtt3",
+	"pClMCo+Sgau/aurcVpMZiNGuhUIo6cVteHSldVuXEQuHvLqdg8tMhWpt1zLebpkRpQ68sez9g9uWN+Aa",
+	"KLthsZRVvrG8HlPqGLvGI7RZp837BWl47WkDy2VdVfpA7jYqk4Di5tDXF3i4yOr7mNQxuNpoksrLN3+7",
+	"ldy3q0NRRTm6LEvBguPr69a6AStY5jrSE7ZITlgqH82PmU168hxObAFYqhpsTIarT9Y9WpElYYnAgmMT",
+	"dFhlOCktFV2ZVSJLyWh59mp/M6wJJX1YOxzWXn/7xcUvv/39N//w3f/96+XPvnz9m7+9/Pw/Lr/6++++",
+	"/Onl1z+6/MGXw9p59rIE74rlYrf1p8FU/HB7v33nzkG3Lf4zW9OBJ/UJo9mE+fEHSTyFrRQiwjvNpT9x",
+	"Fvm5ZD/xU+l3xD+w5AMsRlI7rE3SdMYPb92SYqTlxdNb9JSmNGl9PDuuqRc+CrwTGWK++OaL17/5sf6X",
+	"x6aDV/z4Qv4/OWWJIuyUH3e6PTVbzoM4wzQrt25322D0Dsja0tukrowO095FGyzyiZK35S70ak6jKaYC",
+	"Sff682aNpin1JsyHYiCw796yCzTHjfIvwJCX//L1xY9eCYZ89YvvXv3i99/8YBMOvI2cUWySaHCi9OYv",
+	"YcWM70q4s/SD67Nit4oXLz//x4uf/3wpL3bzvCiRBxlZqxmyueO23bQQWbqFZcJEhoMez/nkgays5DPu",
+	"1Q7F9JCrXv/2h3Jun77CidWyDwWPBu9R/5jdRRVKcknwaCBGHGAgSDwnjiMNM4qlQRrC/ukxz/8o2XaJ",
+	"ThU0zDXdl5M4lA2DlbBqEtONt32LF+ojClxPa4+TScDTOFmYLk5+vGaBsDZ2zevYbs0pTU7EUeNHlB8l",
+	"wOcrC6eKd+w1E5ezF9wt82sSyokYt1/wUe1x4k4oHK4Be+HKvo4UA3HDKAk402XlQ5ocAyZGNaALUoL1",
+	"uY6FtufHZ1Gxw16WDbZu2dVut90m38M5PWEeC2ZpU7WfDqISL5vqt5zVUjU9TsICIHWo3IXN96gPXmp8",
+	"3Gengcc4VpnQqXElfreCA4yzF2TEFrHs75wj6pS+HLAXzdWOMuqVloNtDqOcTp//yLolviznYZWzS3DT",
+	"Q37M30Ux+xY4uoCyD4GKW7pMxGmoHf7VnTvPd696Wl2Uc+P5dJ5fczXb1R6uzWZybb6jqmmUV9uvdByJ",
+	"E/30LN5xV5rd5zdSRPahddKu34lSdY6q/CeCHocEbWhDvKE8I92tLOmtS9rmsE5GCZ5cIVuVZjylC13O",
+	"1hSnb4u34+Z9CmWn40Yq3uf4/KYK3tPkxIgJotqzlapW0NIwRLk85Ky1HXzYUtAITUFFK9XQWuRBlNNZ",
+	"dHkRVORlD2QxbB+yMlUAK3vEiP1ZepZQf8wOyaZLIN+QQmKLC7HbYaSCtyouKgYT+7VhIPcKFMROu0PA",
+	"PhCfWqkbjuJ0koVeLRpbWp/qprRc7dtSnZOuYbulM1BKtiySqIJlSl2RkSqDm4a619d9zFVcvtMrVwLx",
+	"39+GQCc4wgfA07ZPTHnwjW7MQMTM06uuDCgTjCwRJOaebxlfUYbz7prkrqpbFep047BkFA/m3mQnBbt2",
+	"eOfOG1ciiwTZUIMUc+i1O448KChX/F2osuMOIVc/Oove2BzWvuefKKFxE9jBTCSs1CCDTa5TcbV1qlVb",
+	"ckY5CpTRglikfDviZ+UHuSp4ZsDItNSERFFBBaH4R38IsbI1zmz26V7exFm62wHPX5mVunXZMb0J7do4",
+	"dTfW7tq+aHdzf8KOWNq1OJXLdeuBUPO4cdULZdRnYXAKBQNSVFxHsb9QeefjkIIpOIXNVkG0OmeMuC8d",
+	"8YPjxdE4DLyUu0IzdQ3nt0s6dldN8Cy66N93QbPNfHHrAPoafdIj9S6wl+exWYoq8xkLwwZ+aRhZLaZc",
+	"1cwh/7Fq9F+jT/bJWRKkqB2Vof9wAfJ5icY0kNXDCDIGDLynJKYEe5J49DHzUlL3Y4/f8pkXCILx1tT/",
+	"k/GBI19y5MNc1giWGrqCk7bMsYPUgo9+ECfDSPyR1F3DeBC6bqdBglS84lqRQzKstVqtYe0c3Nwy6xHj",
+	"VzLaGaCirzhgjw8jN4tiZe+3iGmudDo9Un+6gHor4quzOZ8wX6amONLv4EsPOK6wT3iMZc8WlmgFBCqm",
+	"3TyKwoUEogpLyLS1jlmqyie/NExFWUwn239p6ECVQ4o5omBEcDwgYrVUeaVpGCpkLO6sTA417dKAE3+e",
+	"0FHIWjnQ8FRXdEY6+mw6i1Pdpo3Tqb5Oxf8ULlj8PoyMkWRajF4gRGVIwvg8TAG2jJSMCYcmlObMkLAt",
+	"8n2J9w1So3QPTnAIAFVBMNU3N+C5+j5h7J30iSvjhvBAR4gCONPyaw05RBZNk6X5rJicO4yohKHh73uc",
+	"zJJ4HIQMeV3aPnuIoD5hM6l6QCElPGSyX2/ZGfJ7Bw6O60RyFg6NfGdMPebMk7DEfsbwYqn9TOpnk1h3",
+	"9wcDPVrEEWtUVgvsAJsrKxKapigMeBYekdlZGDtRzybMC2YBNGcxpCjpNKA6djyW75qtCO0new3Jt7FN",
+	"XStQk7PHpwHnAMxOyDyac8HD6gyDTJNnR53pJkHpd0sVU1Xvq1pMxnzAFu/0DfrmnZBN83GyL5RDM4HK",
+	"NuX1xREn2ZCddnu/CvCsnoeqpyH1TmT5KUOF7XTEF4wfNq8cnn8dWsFC2+hcWxj9D/v5V7L8NHHdkzr0",
+	"0YGEBRoNI6QFXqRUlvYqbyoT+W8HxhrUpKfsZQGqKwc6L8MzrBv2N2Pr2+Gsl7lFkMyy+kSn29vjUAgm",
+	"7/JQFMkwHRc//OeLT36SoRhWLBAt6S0WuG5m3RPmnVaQ35z1v//XxSefrTFf5Tu56g1Z7sopmfB//uri",
+	"119f/PLb8jmXlnlfNevehrPutHvOSNyHRQ/HDhS+HpZf6hjalbwlWC/F18vJu2W7o+uZcglop7dxS8+e",
+	"M8167v+hTHrfgeH1nDNxqCuGn1F1cZltEMUv6F6wMkhplA+GrCE33zAlYFh1VxXvg8wSVN+3l1QF+UMO",
+	"v7IVa0lRja0sAaptSZLMSCnSBY1Dh6eLkIG9qZVFLIkqzUZnSn2VXQLU6WvzRpgfZ0LrlcZWHGk7aj3S",
+	"5kCwJmmLANhVNK5tAl+1SXyww2W9LLVF+XGq0lnUslPYnNUA0jVIYJrWGr65Kyh0R3Dn9WI4V1+pm3TF",
+	"AsX72pEo5Wr1kjQe9DNQPKfKI2AFlMElFDEmTAswvDDx13AOkXqcEOXpaRCeJtWNbreLM+D+b4dUyYzy",
+	"NZEq1fpxVe0C5NjNahe8gRYlVUpp9qVOaYOWvHEst6Fv+beEFiAmwQXHvsHmfLDdaby8N8xN95+uVv3M",
+	"71U0x0HdKlCeCz0HLIMNezBP2T10y0H2SkRGC6WHHeuGyDiFo3AVeCqv8pXOdT9PG3kuYbKFrj1QCxVr",
+	"iqgjWTEFS9cq1hJerksVAP+9rgL8lwHyjfQOGcveIqWoqAmtP+uVWS9rJKVcVSJUqXKBd1Jp+tKKTJYl",
+	"uRflOREr17HFZbtu1M5nURqMA+WFxziKVji3C+UN4NrZPpC3L6N5QiRbLc/hr/vNA7NsS67u5PLW56pi",
+	"CxSNRqc614im4FT21OHFCp0t8uB9WTCfJoA+I1jHH5oUiJ/4STCbMX8Y8SBkURouoCmBrpEJV1WjSbhM",
+	"dQh4CvJgBGIrSVUJGIlW48WO3zRaEDpPJ2LDPKproS2rqFFZo/Kt6KzddaL4KfKTfRqluRTPU1g08Nyq",
+	"co65Io67lJMULLRzFUkDxSHVnAfv8wHySNGWNnKKTbbC2GnIxikRxNCBkFm4WG9iJfU2rwJjft9go2vW",
+	"6y0mKVUQTVUlipFbDlVcVsUyhyi5hjUygfwcCGJxMqy9O08ncRL8tYRzvgcijWAkG1+BQPawtsVtUmCp",
+	"JXfKXB9LSLhekb14+eP/vvjfn178z2eXv/6q1qyN1zcFoxIjcJuS/1V8vWJhdDZ7SKNjlnzITlkIY1/f",
+	"Wo/DeERDYco85MePZil87qoIcHXnZ4OOB+IFVVjbvMN2rYipBzIuazAWl9zW9g2MveeA3Vfcwc9Ulzq1",
+	"E26TuHJXZUCcvXSzspjROG5JCHeLvAvRJ32rNmUpLrS7sUUOHQk7bBiNAxb6GCQPjiPQa+qUwK9G7zsv",
+	"ZNC5QHYyCDiY1Y0+cTO+FBO0GRfmOYzcPIe55udKu1FjqUGIpJN6YYFrNaPutXvkmXwRielbEKJ6kOaz",
+	"D1XcGzooScjHOAkQE1SXuJXeHiePogELx+bI4s0P4FHj10Yetm44GDK8woa1PWFotbC3ACJuZRQtgYjL",
+	"nvhZSFQuv3hFy3NhiqDP/+n1b8t70+1eNtQucoRuIfFdrorAYgMoy4eyzqQvP/vi4pOflLb8u6La3nlp",
+	"Uq2OydnhTfHpq9/9299tdF9E7Oyo6n68/PTV5c+++t2vXq25PZu5RZ9Z7H7t4OYt0uMyubSd9xE3cQvn",
+	"42aFU3PTvIlWg3n2vPF+g3nmuSGM7jO5ozk5v4HSkK+7eq68Iijj50lYO6zdorPg1mkPxLgcuGjIQxM9",
+	"xCvi5QYFsetWI6ImUQYB1KFR7WHm6UQWUbf0ElMPMh6XfFtoOgx3IjHOH2+qO1XDI7Xr2BgPnykZEfzg",
+	"vKkS5ZrW2DDkdI5NVPRY2Ha5ONQAo4lNVUuiiUBzVdM7YdTHmqyz1FzqlB+XDPau3m4mttSs/KXaTtX9",
+	"/NHpiS3AMgKtA8145jaYI5V9VcgRRMEKUWNNU1b8PQdGs2HWklcQ8Sg2G5DQkKPXJ64sqX4WRJwEY8zc",
+	"ExrbLGFCaRTfCHzJIt8DQ7GGgqItBG/NXdNadPVbPfGWNEnLH4vniScWVQLV7DhiHs5ETSSNZ4EnZyft",
+	"WEk4vVxx0sg75P69p0cf3fv+vcHTo8G9v2gicO4d8vjZhx8ePRzcP3rvL/XvPfIOGdz76H3xe9+AMJOx",
+	"UK0At0CgkDw+PKOLMKY+7LiXBCN0z1O+iDxxatUfWgs6DRuanmc8iwI+UC5Hm7YaBCxvLwJNst3EfOEQ",
+	"kiBt6lav2FzZCkp3nTM24tBXB9CxTsJeBOY8FemzFqZD8PPqxMoasWaa3xfBaYckBbC3xgTUc2jw9VHg",
+	"NFpIDV+NpZHMgn5eGi5IGJww4lq5D25xQ+5KVcLcCo1S8YzUUW5RHeY1rCF6fVgjdYg/wQQaK2jdc84m",
+	"NDUIDvqJRxOhTxukFk8ZLWNhQ9VTOeouycVwM8ZzsWh2DBKGhqVQdAlw1IENTTAJHwVzwqQVfhZNzTrG",
+	"ahUIWBZyFH+Qu9S0scJGnL1JWq1WwxYbU8RFHxIFkF5B2H1H7bMzwmkqUua4AHJY8jR0MweDWrPpLf5z",
+	"Zq/bftyYNXZmXDHVA8f2jTng03ROmD3rEt++m2li4uncIqS01ynfBhYaQ7YgfbGKQ8hj4sVCxKGLUDoG",
+	"NxVsd7GVzGNhiXKbRHjbNI3W927W6MUmm7OCYLeN8yKb1ziGfVwmoORjxHgsR63sJECoEku4SULJ5ncq",
+	"0wG1/TItP4IcjXjKoGNLiO5NoA06UECreSTGL4h7aULUdZl6Kfqb5GwSeBOINEexjKPCGcudEHPauM4V",
+	"ZPxTByeFYWEnltPKOA4Dx+ZDLn6/TOSkk4QxdfgNqWN0lpbCc4/LdJsgKqbbaOWpkZc2T8SpsHnKiCFC",
+	"0XxDhDWNDBWbTrmXrKc0tVRztwlL2BLZAScVOnvmSVKWGVWVSdXPdC+dqyYsqxz6RhMkZS/TsqvK1Tie",
+	"snyrjY7YnznifZVhZlDAwgepf86tHfOKeJNYMb9EhhuDVOU0sEy/CTgm75yyZETTYIpAHRKE4VxbNjLi",
+	"Ax34NC3QgLir3ZPPoiAtnC1XiE18EmAPrv4umrSWp53UKZkGYRjIZRAwZhubkG/cdT7mcYT2QYRNjQ0m",
+	"yjyILcOvSuZi6ufPz/8/AAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

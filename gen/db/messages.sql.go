@@ -677,6 +677,69 @@ func (q *Queries) ReadMarks(ctx context.Context, arg ReadMarksParams) (ReadMarks
 	return i, err
 }
 
+const recentMessages = `-- name: RecentMessages :many
+SELECT m.conversation_id, m.seq, m.server_msg_id, m.client_msg_id, m.send_id, m.recv_id, m.group_id, m.sender_platform_id, m.sender_nickname, m.sender_face_url, m.session_type, m.msg_from, m.content_type, m.content, m.send_time, m.create_time, m.status, m.options, m.offline_push_info, m.at_user_id_list, m.attached_info, m.ex, m.revoked FROM conversation_seqs s
+CROSS JOIN LATERAL (
+    SELECT conversation_id, seq, server_msg_id, client_msg_id, send_id, recv_id, group_id, sender_platform_id, sender_nickname, sender_face_url, session_type, msg_from, content_type, content, send_time, create_time, status, options, offline_push_info, at_user_id_list, attached_info, ex, revoked FROM messages x
+    WHERE x.conversation_id = s.conversation_id AND x.seq > s.max_seq - $1::bigint AND x.send_time >= $2::bigint
+) m
+WHERE s.max_seq_time >= $2::bigint
+ORDER BY m.conversation_id, m.seq
+LIMIT $3::int
+`
+
+type RecentMessagesParams struct {
+	PerConv int64
+	Since   int64
+	MaxRows int32
+}
+
+// Messages stored since a time (ms), at most the last @per_conv of each conversation written since then:
+// what a process whose LISTEN connection was lost pushes to its own connections when it is back.
+func (q *Queries) RecentMessages(ctx context.Context, arg RecentMessagesParams) ([]Message, error) {
+	rows, err := q.db.Query(ctx, recentMessages, arg.PerConv, arg.Since, arg.MaxRows)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []Message{}
+	for rows.Next() {
+		var i Message
+		if err := rows.Scan(
+			&i.ConversationID,
+			&i.Seq,
+			&i.ServerMsgID,
+			&i.ClientMsgID,
+			&i.SendID,
+			&i.RecvID,
+			&i.GroupID,
+			&i.SenderPlatformID,
+			&i.SenderNickname,
+			&i.SenderFaceUrl,
+			&i.SessionType,
+			&i.MsgFrom,
+			&i.ContentType,
+			&i.Content,
+			&i.SendTime,
+			&i.CreateTime,
+			&i.Status,
+			&i.Options,
+			&i.OfflinePushInfo,
+			&i.AtUserIDList,
+			&i.AttachedInfo,
+			&i.Ex,
+			&i.Revoked,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const sendersOfSeqs = `-- name: SendersOfSeqs :many
 SELECT DISTINCT send_id FROM messages WHERE conversation_id = $1 AND seq = ANY($2::bigint[])
 `

@@ -33,6 +33,31 @@ func (q *Queries) ExistingUserIDs(ctx context.Context, userIds []string) ([]stri
 	return items, nil
 }
 
+const forbiddenAmong = `-- name: ForbiddenAmong :many
+SELECT user_id FROM users WHERE user_id = ANY($1::text[]) AND forbidden_type <> 0
+`
+
+// The forbidden users among these: a process whose LISTEN connection was lost closes their connections.
+func (q *Queries) ForbiddenAmong(ctx context.Context, userIds []string) ([]string, error) {
+	rows, err := q.db.Query(ctx, forbiddenAmong, userIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var user_id string
+		if err := rows.Scan(&user_id); err != nil {
+			return nil, err
+		}
+		items = append(items, user_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const getUser = `-- name: GetUser :one
 SELECT user_id, nickname, face_url, ex, app_manger_level, global_recv_msg_opt, create_time, forbidden_type, forbid_reason, forbid_time FROM users WHERE user_id = $1
 `

@@ -83,9 +83,22 @@ type Options struct {
 	// Default [DefaultStartTimeout] (60 s). Start fails at once, with the end of the log, if postgres exits.
 	StartTimeout time.Duration
 
-	// Logf receives progress messages (initdb, start, stop). nil means silent.
+	// Logf receives progress messages (initdb, start, stop, restarts). nil means silent.
 	Logf func(format string, args ...any)
+
+	// Restart supervises the server: when postgres exits by itself (killed, crashed), it is started again on
+	// the same port after a delay that doubles from [RestartMinDelay] to [RestartMaxDelay] (and starts over
+	// once a server has run for [RestartHealthy]); [Cluster.Running] is false meanwhile. The default (false)
+	// leaves a dead server dead: [Cluster.Done] is closed and nothing else happens.
+	Restart bool
 }
+
+// Restart delays (see [Options.Restart]).
+const (
+	RestartMinDelay = 100 * time.Millisecond
+	RestartMaxDelay = 10 * time.Second
+	RestartHealthy  = time.Minute
+)
 
 // Cluster is a running PostgreSQL server started by [Start]. Its methods are safe for concurrent use.
 type Cluster struct {
@@ -99,9 +112,14 @@ type Cluster struct {
 	fast     bool
 	logf     func(string, ...any)
 
-	proc    *os.Process
+	mu      sync.Mutex    // guards proc, done, waitErr, up (replaced when a supervised server restarts)
+	proc    *os.Process   //
 	done    chan struct{} // closed when postgres has exited
 	waitErr error         // valid once done is closed
+	up      bool          // the current postgres accepted connections
+
+	stopping   chan struct{} // closed by Stop: the supervisor ends
+	supervised chan struct{} // closed when the supervisor has ended; nil without Options.Restart
 
 	stopOnce sync.Once
 	stopErr  error
@@ -142,11 +160,12 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	c := &Cluster{
-		binDir:  binDir,
-		dataDir: dataDir,
-		logPath: filepath.Join(dataDir, logFileName),
-		fast:    opts.Fast,
-		logf:    logf,
+		binDir:   binDir,
+		dataDir:  dataDir,
+		logPath:  filepath.Join(dataDir, logFileName),
+		fast:     opts.Fast,
+		logf:     logf,
+		stopping: make(chan struct{}),
 	}
 
 	if err := prepareDataDir(dataDir, owner, logf); err != nil {
@@ -203,9 +222,93 @@ func Start(ctx context.Context, opts Options) (*Cluster, error) {
 		return nil, err
 	}
 	ok = true
+	c.mu.Lock()
+	c.up = true
+	c.mu.Unlock()
 	logf("pgembed: PostgreSQL (%s) ready on 127.0.0.1:%d, data %s, in %s", binDir, c.port, dataDir,
 		time.Since(t0).Round(time.Millisecond))
+	if opts.Restart {
+		c.supervised = make(chan struct{})
+		go c.supervise(opts, owner)
+	}
 	return c, nil
+}
+
+// supervise restarts postgres whenever it exits until Stop is called.
+func (c *Cluster) supervise(opts Options, owner *runAs) {
+	defer close(c.supervised)
+	opts.Port = c.port // the pool's DSN names this port
+	delay := RestartMinDelay
+	for {
+		c.mu.Lock()
+		done, pid, began := c.done, c.proc.Pid, time.Now()
+		c.mu.Unlock()
+		select {
+		case <-c.stopping:
+			return
+		case <-done:
+		}
+		c.mu.Lock()
+		c.up = false
+		waitErr := c.waitErr
+		c.mu.Unlock()
+		if time.Since(began) >= RestartHealthy {
+			delay = RestartMinDelay
+		}
+		c.logf("pgembed: postgres (pid %d) exited unexpectedly (%v); restarting it in %s", pid, waitErr, delay)
+		for {
+			select {
+			case <-c.stopping:
+				return
+			case <-time.After(delay):
+			}
+			delay = min(delay*2, RestartMaxDelay)
+			err := c.restart(opts, owner)
+			if err == nil {
+				break
+			}
+			c.logf("pgembed: restarting postgres failed (retrying in %s): %v", delay, err)
+		}
+	}
+}
+
+func (c *Cluster) restart(opts Options, owner *runAs) error {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		select {
+		case <-c.stopping:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	t0 := time.Now()
+	if err := removeStalePidFile(c.dataDir, c.logf); err != nil {
+		return err
+	}
+	conn, _, err := c.launch(ctx, opts, owner)
+	if err != nil {
+		return err
+	}
+	conn.Close(context.Background())
+	c.mu.Lock()
+	c.up = true
+	c.mu.Unlock()
+	c.logf("pgembed: postgres restarted (pid %d) on 127.0.0.1:%d in %s", c.Pid(), c.port, time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// Running reports whether postgres is up and has accepted connections (false while a supervised server
+// restarts, and after it died or was stopped).
+func (c *Cluster) Running() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.done:
+		return false
+	default:
+		return c.up
+	}
 }
 
 // launch starts postgres once and waits until it accepts connections on the unix socket. retry reports
@@ -238,14 +341,20 @@ func (c *Cluster) launch(ctx context.Context, opts Options, owner *runAs) (conn 
 	cmd.SysProcAttr = sysProcAttr(owner, syscall.SIGKILL)
 
 	done := make(chan struct{})
+	c.mu.Lock()
 	c.done = done
+	c.mu.Unlock()
 	if err := startLocked(cmd, func(err error) {
+		c.mu.Lock()
 		c.waitErr = err
+		c.mu.Unlock()
 		close(done)
 	}); err != nil {
 		return nil, false, fmt.Errorf("pgembed: starting %s: %w", cmd.Path, err)
 	}
+	c.mu.Lock()
 	c.proc = cmd.Process
+	c.mu.Unlock()
 	c.logf("pgembed: started postgres (pid %d) on 127.0.0.1:%d", c.proc.Pid, c.port)
 
 	conn, err = c.waitReady(ctx, opts.StartTimeout)
@@ -306,10 +415,13 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) (*pgx.Co
 	}
 	cfg.ConnectTimeout = 2 * time.Second
 	delay := 10 * time.Millisecond
+	c.mu.Lock()
+	done := c.done
+	c.mu.Unlock()
 	for {
 		select {
-		case <-c.done:
-			return nil, fmt.Errorf("pgembed: postgres exited during start-up (%v)", c.waitErr)
+		case <-done:
+			return nil, fmt.Errorf("pgembed: postgres exited during start-up (%v)", c.exitErr())
 		default:
 		}
 		conn, err := pgx.ConnectConfig(ctx, cfg)
@@ -317,8 +429,8 @@ func (c *Cluster) waitReady(ctx context.Context, timeout time.Duration) (*pgx.Co
 			return conn, nil
 		}
 		select {
-		case <-c.done:
-			return nil, fmt.Errorf("pgembed: postgres exited during start-up (%v)", c.waitErr)
+		case <-done:
+			return nil, fmt.Errorf("pgembed: postgres exited during start-up (%v)", c.exitErr())
 		case <-ctx.Done():
 			if ctx.Err() == context.DeadlineExceeded {
 				return nil, fmt.Errorf("pgembed: postgres did not accept connections within %s: %v", timeout, err)
@@ -459,8 +571,19 @@ func (c *Cluster) socketDSN(db string) string {
 	return "postgres:///?" + q.Encode()
 }
 
-// Pid returns the process id of the postmaster (the leader of its own process group).
-func (c *Cluster) Pid() int { return c.proc.Pid }
+// Pid returns the process id of the postmaster (the leader of its own process group); it changes when a
+// supervised server restarts.
+func (c *Cluster) Pid() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.proc.Pid
+}
+
+func (c *Cluster) exitErr() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.waitErr
+}
 
 // Port returns the TCP port postgres listens on at 127.0.0.1.
 func (c *Cluster) Port() int { return c.port }
@@ -475,8 +598,13 @@ func (c *Cluster) SocketDir() string { return c.sockDir }
 // LogPath returns the path of the server log.
 func (c *Cluster) LogPath() string { return c.logPath }
 
-// Done is closed when postgres has exited, whether through Stop or not.
-func (c *Cluster) Done() <-chan struct{} { return c.done }
+// Done is closed when postgres has exited, whether through Stop or not. A supervised server that restarts
+// has a new Done channel.
+func (c *Cluster) Done() <-chan struct{} {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.done
+}
 
 // Stop shuts postgres down with a fast shutdown (SIGINT: open transactions are rolled back, sessions
 // are closed, a checkpoint is written), waits up to [StopTimeout] and then kills it. It returns an error
@@ -495,6 +623,10 @@ func (c *Cluster) stop() error {
 			os.RemoveAll(c.sockDir)
 		}
 	}()
+	close(c.stopping)
+	if c.supervised != nil {
+		<-c.supervised // no restart from here on
+	}
 	select {
 	case <-c.done:
 		return fmt.Errorf("pgembed: postgres had already exited: %v", c.waitErr)

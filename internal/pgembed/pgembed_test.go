@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -349,5 +350,43 @@ func TestStartCancelled(t *testing.T) {
 	c := start(t, pgembed.Options{DataDir: dir, Fast: true})
 	if err := c.Stop(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A supervised server killed with SIGKILL is noticed, logged and started again on the same port, so a
+// pool's DSN keeps working; Stop after that is prompt.
+func TestRestartAfterKill(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	var logs []string
+	c := start(t, pgembed.Options{DataDir: filepath.Join(t.TempDir(), "data"), Fast: true, Restart: true,
+		Logf: func(f string, a ...any) { mu.Lock(); logs = append(logs, fmt.Sprintf(f, a...)); mu.Unlock() }})
+	dsn, old := c.DSN("postgres"), c.Pid()
+	done := c.Done()
+	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-done
+	deadline := time.Now().Add(60 * time.Second)
+	for !c.Running() || c.Pid() == old {
+		if time.Now().After(deadline) {
+			t.Fatalf("postgres not restarted within 60 s; logs:\n%s", strings.Join(logs, "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if got := queryInt(t, dsn, "SELECT 7"); got != 7 { // same DSN (a Fast cluster may lose its last commits)
+		t.Fatalf("after the restart: got %d, want 7", got)
+	}
+	mu.Lock()
+	joined := strings.Join(logs, "\n")
+	mu.Unlock()
+	if !strings.Contains(joined, fmt.Sprintf("postgres (pid %d) exited unexpectedly", old)) {
+		t.Errorf("the death is not logged; logs:\n%s", joined)
+	}
+	if err := c.Stop(); err != nil {
+		t.Fatalf("stop after the restart: %v", err)
+	}
+	if c.Running() {
+		t.Error("Running after Stop")
 	}
 }

@@ -36,11 +36,13 @@ func removeStalePidFile(dataDir string, logf func(string, ...any)) error {
 	if pid < 0 {
 		pid = -pid // a standalone backend writes its pid negated
 	}
+	gone := "which is gone"
 	if pid > 0 && pid != os.Getpid() && pid != os.Getppid() && processAlive(pid) {
 		if isPostgresIn(pid, dataDir) {
 			return fmt.Errorf("pgembed: PostgreSQL (pid %d) is already running on %s; stop it first", pid, dataDir)
 		}
 		logf("pgembed: %s names pid %d, which is now an unrelated process", path, pid)
+		gone = "now an unrelated process"
 	}
 	waitOrphans(dataDir, logf)
 	if len(lines) >= 7 {
@@ -53,7 +55,7 @@ func removeStalePidFile(dataDir string, logf func(string, ...any)) error {
 			}
 		}
 	}
-	logf("pgembed: removing stale %s (left by pid %d, which is gone)", path, pid)
+	logf("pgembed: removing stale %s (left by pid %d, %s)", path, pid, gone)
 	if err := os.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("pgembed: %w", err)
 	}

@@ -7,6 +7,10 @@ export const ErrCode = {
   TooManyRequests: 429,
   /** 500: the server failed; retry later; details are in the server log under the operationID */
   InternalError: 500,
+  /** 503: the database is unreachable, failing or full; nothing was changed; retry later (a send with the same clientMsgID) */
+  StorageUnavailable: 503,
+  /** 504: storing the message timed out and it may have been stored; retry with the same clientMsgID (stored at most once, pushed once) */
+  SendOutcomeUnknown: 504,
   /** 1001: malformed body or a field fails validation; errMsg names the field */
   ArgsError: 1001,
   /** 1002: missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden */

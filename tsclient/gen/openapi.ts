@@ -1183,6 +1183,8 @@ export interface components {
          *     | 0 | Success | |
          *     | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
          *     | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+         *     | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+         *     | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
          *     | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
          *     | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
          *     | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
@@ -1207,7 +1209,7 @@ export interface components {
          *     | 1301 | MsgAlreadyRevoked | |
          * @enum {integer}
          */
-        ErrCode: 0 | 429 | 500 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1207 | 1301;
+        ErrCode: 0 | 429 | 500 | 503 | 504 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1207 | 1301;
         /**
          * @description A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
          *     in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).

@@ -4,8 +4,13 @@
 package apierr
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/imspec/imserver/gen/api"
 )
@@ -65,4 +70,47 @@ func Internal() *Error {
 // NotImplemented answers an operation of the spec this server does not implement yet.
 func NotImplemented(operationID string) *Error {
 	return New(api.ErrCodeNotImplemented, "%s is not implemented by this server yet", operationID)
+}
+
+// StorageUnavailable is what a client sees when the database failed before anything was changed.
+func StorageUnavailable() *Error {
+	return &Error{Code: api.ErrCodeStorageUnavailable, Msg: "the database is unavailable; nothing was changed; retry later"}
+}
+
+// SendOutcomeUnknown is what a sender sees when storing its message timed out: it may be stored.
+func SendOutcomeUnknown() *Error {
+	return &Error{Code: api.ErrCodeSendOutcomeUnknown, Msg: "storing the message timed out and it may have been stored; " +
+		"retry with the same clientMsgID (it is stored at most once)"}
+}
+
+// Of maps any error to what a client sees: an *Error as itself, a storage failure (unreachable, timed out,
+// disk full, shutting down) as 503, anything else as 500. It reports whether the cause is internal (to log).
+func Of(err error) (e *Error, internal bool) {
+	if e := From(err); e != nil {
+		return e, false
+	}
+	if IsStorage(err) {
+		return StorageUnavailable(), true
+	}
+	return Internal(), true
+}
+
+// IsStorage reports whether err is the database failing rather than the request: a connection that could
+// not be made or was lost, a timeout, an operator shutdown, insufficient resources (disk full) or a system error.
+func IsStorage(err error) bool {
+	if err == nil {
+		return false
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch pe.Code[:2] {
+		case "08", "53", "57", "58", "XX": // connection, resources, operator intervention, system, internal
+			return true
+		}
+		return false
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	return errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, context.DeadlineExceeded) ||
+		pgconn.SafeToRetry(err) || pgconn.Timeout(err) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
 }

@@ -55,6 +55,7 @@ type Service struct {
 	log    *slog.Logger
 	origin string
 	now    func() time.Time
+	pushed pushedSet // what was pushed here lately, for the catch-up after a LISTEN gap
 }
 
 // Options configure a Service.
@@ -63,6 +64,9 @@ type Options struct {
 	Workers int
 	// MaxBatch is the most messages one transaction stores. Default 256.
 	MaxBatch int
+	// WriteTimeout bounds each write transaction; a send whose COMMIT goes unanswered this long gets 504.
+	// Default DefaultWriteTimeout (30 s).
+	WriteTimeout time.Duration
 }
 
 // New returns a Service; pusher may be set later with SetPusher (the gateway needs the service first).
@@ -73,8 +77,11 @@ func New(pool *pgxpool.Pool, log *slog.Logger, opts Options) *Service {
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 256
 	}
+	if opts.WriteTimeout <= 0 {
+		opts.WriteTimeout = DefaultWriteTimeout
+	}
 	s := &Service{pool: pool, q: db.New(pool), log: log, origin: randomID(8), now: time.Now}
-	s.w = newWriter(pool, opts.Workers, opts.MaxBatch, log, NotifyChannel, s.origin, s.pushStored)
+	s.w = newWriter(pool, opts.Workers, opts.MaxBatch, opts.WriteTimeout, log, NotifyChannel, s.origin, s.pushStored)
 	return s
 }
 

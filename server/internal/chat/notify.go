@@ -194,20 +194,7 @@ func (s *Service) storeNotes(ctx context.Context, q *db.Queries, n *Notes) ([]*p
 func (s *Service) wakeups(wk wakeup, ps []*pending) []string {
 	out := []string{string(mustJSON(wk))}
 	for _, p := range ps {
-		chunk := wakeup{Kind: "msgx", Origin: s.origin, Conv: wk.Conv, Begin: p.msg.Seq, End: p.msg.Seq}
-		size := len(mustJSON(chunk))
-		for _, u := range p.extra {
-			n := len(mustJSON(u)) + 1 // as it will be encoded (escapes included), and a comma
-			if len(chunk.Recipients) > 0 && size+n > maxNotifyPayload {
-				out = append(out, string(mustJSON(chunk)))
-				chunk.Recipients, size = nil, len(mustJSON(chunk))
-			}
-			chunk.Recipients = append(chunk.Recipients, u)
-			size += n
-		}
-		if len(chunk.Recipients) > 0 {
-			out = append(out, string(mustJSON(chunk)))
-		}
+		out = append(out, extraWakeups(s.origin, wk.Conv, p.msg.Seq, p.extra)...)
 	}
 	return out
 }

@@ -175,6 +175,7 @@ func (s *Service) pushStored(ps []*pending) {
 		if p.dup {
 			continue
 		}
+		s.pushed.add(p.stored.ConversationID, p.stored.Seq)
 		s.pusher.Deliver(p.recipients, PushFrame(ToWire(p.stored), p.opID), p.exceptConn)
 	}
 }

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/imspec/imserver/gen/db"
+	"github.com/imspec/imserver/server/internal/apierr"
 )
 
 // convOwner is a conversation row that must exist before a message of that conversation is pushed.
@@ -59,6 +61,17 @@ type Writer struct {
 	// notify is the LISTEN/NOTIFY channel that tells other processes about new messages.
 	notifyChannel string
 	origin        string
+	// timeout bounds each transaction (default DefaultWriteTimeout).
+	timeout time.Duration
+
+	// unsure holds messages whose COMMIT was sent but not answered (a stall past the timeout): PostgreSQL may
+	// still commit them. Whoever finds one stored first (a retry with the same clientMsgID, or resolveUnsure)
+	// takes it out and pushes it, so it is pushed once, as if nothing had stalled.
+	unsureMu  sync.Mutex
+	unsure    map[string]*unsureMsg
+	resolving bool
+
+	health writeHealth
 
 	knownMu sync.Mutex
 	known   map[convOwner]struct{} // conversation rows known to exist
@@ -67,10 +80,11 @@ type Writer struct {
 	closed  chan struct{}
 }
 
-func newWriter(pool *pgxpool.Pool, workers, maxBatch int, log *slog.Logger, notifyChannel, origin string, after func([]*pending)) *Writer {
+func newWriter(pool *pgxpool.Pool, workers, maxBatch int, timeout time.Duration, log *slog.Logger, notifyChannel, origin string, after func([]*pending)) *Writer {
 	w := &Writer{
-		pool: pool, maxBatch: maxBatch, log: log, after: after,
+		pool: pool, maxBatch: maxBatch, log: log, after: after, timeout: timeout,
 		notifyChannel: notifyChannel, origin: origin, known: map[convOwner]struct{}{}, closed: make(chan struct{}),
+		unsure: map[string]*unsureMsg{},
 	}
 	for range workers {
 		in := make(chan *pending, maxBatch*2)
@@ -153,7 +167,25 @@ func (w *Writer) work(in chan *pending) {
 
 func (w *Writer) commit(batch []*pending) {
 	stored, err := w.tryCommit(batch)
-	if err != nil && len(batch) > 1 {
+	if errors.Is(err, errUnsureCommitted) {
+		stored, err = w.tryCommit(batch) // now FindSent sees it: a duplicate
+	}
+	w.health.record(err)
+	var unknown *commitUnknownError
+	if errors.As(err, &unknown) {
+		w.log.Error("message commit outcome unknown (the database did not answer COMMIT); the messages are pushed if they turn out stored",
+			"size", len(batch), "err", err)
+		w.rememberUnsure(batch)
+		for _, p := range batch {
+			if p.err == nil { // a refusal stands: the checks saw the same state the COMMIT would have
+				p.err = apierr.SendOutcomeUnknown()
+			}
+			close(p.done)
+		}
+		return
+	}
+	// A failing database fails every message alike: isolating would only multiply the timeouts.
+	if err != nil && len(batch) > 1 && !apierr.IsStorage(err) {
 		// Isolate the culprit: one transaction per message, so one bad message fails alone.
 		w.log.Warn("message batch failed; retrying one by one", "size", len(batch), "err", err)
 		for _, p := range batch {
@@ -169,6 +201,9 @@ func (w *Writer) commit(batch []*pending) {
 	if err == nil && len(stored) > 0 && w.after != nil {
 		w.after(stored)
 	}
+	if err == nil {
+		w.pushResolved(batch)
+	}
 	for _, p := range batch {
 		close(p.done)
 	}
@@ -178,7 +213,7 @@ func key(sendID, clientMsgID string) string { return sendID + "\x00" + clientMsg
 
 // tryCommit stores the batch in one transaction and returns the messages it newly stored.
 func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
 	defer cancel()
 	tx, err := w.pool.BeginTx(ctx, pgx.TxOptions{})
 	if err != nil {
@@ -191,7 +226,7 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 	}()
 	q := db.New(tx)
 	for _, p := range batch {
-		p.err = nil // a retry of a failed batch checks again
+		p.err, p.dup = nil, false // a retry of a failed batch checks again
 	}
 
 	// Idempotency: a (sender, clientMsgID) already stored, or repeated within the batch, is not stored again.
@@ -256,6 +291,9 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 		if err != nil {
 			return nil, fmt.Errorf("allocate seqs: %w", err)
 		}
+		if err := w.settleUnsure(ctx, q, byConv); err != nil {
+			return nil, err
+		}
 		maxSeqs := make(map[string]int64, len(got))
 		for _, g := range got {
 			maxSeqs[g.ConversationID] = g.MaxSeq
@@ -273,16 +311,10 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 				stored = append(stored, p)
 			}
 			wk := wakeup{Kind: "msg", Origin: w.origin, Conv: c, Begin: maxSeq - int64(len(ps)) + 1, End: maxSeq}
+			payloads = append(payloads, string(mustJSON(wk)))
 			for _, p := range ps {
-				if len(p.extra) > 0 {
-					if wk.Extra == nil {
-						wk.Extra = map[int64][]string{}
-					}
-					wk.Extra[p.msg.Seq] = p.extra
-				}
+				payloads = append(payloads, extraWakeups(w.origin, c, p.msg.Seq, p.extra)...)
 			}
-			payload, _ := json.Marshal(wk)
-			payloads = append(payloads, string(payload))
 		}
 		if err := q.NotifyAll(ctx, db.NotifyAllParams{Channel: w.notifyChannel, Payloads: payloads}); err != nil {
 			return nil, fmt.Errorf("notify: %w", err)
@@ -312,6 +344,10 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 		}
 	}
 	if err := tx.Commit(ctx); err != nil {
+		if apierr.IsStorage(err) && !pgconn.SafeToRetry(err) {
+			// COMMIT may have reached the server: the outcome is unknown, not a failure.
+			return nil, &commitUnknownError{err}
+		}
 		return nil, fmt.Errorf("commit: %w", err)
 	}
 	for _, p := range stored {
@@ -382,8 +418,27 @@ type wakeup struct {
 	PlatformID int             `json:"p,omitempty"`
 	Reason     string          `json:"m,omitempty"`
 	Except     string          `json:"x,omitempty"`
-	// Extra are recipients beyond the members, per seq (users who just left or were removed from a group).
-	Extra map[int64][]string `json:"xr,omitempty"`
+}
+
+// extraWakeups are the "msgx" wake-ups of a message with recipients beyond the conversation's members (users
+// who just left or were removed from a group): the recipients in chunks, each wake-up under PostgreSQL's
+// NOTIFY limit however big the group was.
+func extraWakeups(origin, conv string, seq int64, extra []string) []string {
+	var out []string
+	for len(extra) > 0 {
+		wk := wakeup{Kind: "msgx", Origin: origin, Conv: conv, Begin: seq, End: seq}
+		size := len(mustJSON(wk)) + 8
+		n := 0
+		for n < len(extra) && size+len(mustJSON(extra[n]))+1 <= maxNotifyPayload {
+			size += len(mustJSON(extra[n])) + 1
+			n++
+		}
+		n = max(n, 1) // a single ID past the limit is refused by NOTIFY, as IDs are bounded long before that
+		wk.Recipients = extra[:n]
+		out = append(out, string(mustJSON(wk)))
+		extra = extra[n:]
+	}
+	return out
 }
 
 func rowToMessage(p db.InsertMessagesParams) db.Message {

@@ -56,6 +56,9 @@ type Config struct {
 	WSIdleTimeout   time.Duration // default 30s
 	// DBMaxConns is the pgx pool size. Default 32.
 	DBMaxConns int
+	// DBWriteTimeout bounds each message-writing transaction; a send whose COMMIT is not answered in time gets
+	// errCode 504 (retry with the same clientMsgID). Default 30s.
+	DBWriteTimeout time.Duration
 	// MaxGroupMembers caps a group's members (errCode 1207). Default 2000.
 	MaxGroupMembers int
 	// MaxGroupsPerUser caps the live groups a user is a member of (errCode 1207). Default 1000.
@@ -155,6 +158,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 		dur(&c.ShutdownTimeout, "shutdown-timeout", "IMSERVER_SHUTDOWN_TIMEOUT", 15*time.Second, "graceful shutdown bound"),
 		dur(&c.WSWriteTimeout, "ws-write-timeout", "IMSERVER_WS_WRITE_TIMEOUT", 10*time.Second, "per-write timeout on WebSocket connections"),
 		dur(&c.WSIdleTimeout, "ws-idle-timeout", "IMSERVER_WS_IDLE_TIMEOUT", 30*time.Second, "close a WebSocket silent this long"),
+		dur(&c.DBWriteTimeout, "db-write-timeout", "IMSERVER_DB_WRITE_TIMEOUT", 30*time.Second, "bound of each message-writing transaction"),
 		num64(&c.MaxBodyBytes, "max-body-bytes", "IMSERVER_MAX_BODY_BYTES", 1<<20, "largest REST request body"),
 		num64(&c.WSMaxFrameBytes, "ws-max-frame-bytes", "IMSERVER_WS_MAX_FRAME_BYTES", 51200, "largest inbound WebSocket frame"),
 		num(&c.WSSendQueue, "ws-send-queue", "IMSERVER_WS_SEND_QUEUE", 256, "frames queued per connection before it counts as too slow"),
@@ -274,6 +278,7 @@ func (c *Config) Lines() []string {
 		"db-max-conns":        strconv.Itoa(c.DBMaxConns),
 		"max-group-members":   strconv.Itoa(c.MaxGroupMembers),
 		"max-groups-per-user": strconv.Itoa(c.MaxGroupsPerUser),
+		"db-write-timeout":    c.DBWriteTimeout.String(),
 		"debug-addr":          c.DebugAddr,
 	}
 	for k, v := range c.edgeLines() {

@@ -144,9 +144,15 @@ func (c *conn) writeLoop() {
 
 // writeFrames writes frames within WriteTimeout, corked: the frames (and the pieces coder/websocket
 // flushes through the small write buffer) reach the socket in one write.
-func (c *conn) writeFrames(frames [][]byte) error {
+func (c *conn) writeFrames(frames [][]byte) (err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.hub.opts.WriteTimeout)
 	defer cancel()
+	defer func() {
+		// coder/websocket reports a write cut by its deadline in more than one way: the deadline says it.
+		if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
+			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+		}
+	}()
 	if c.cork == nil {
 		for _, f := range frames {
 			if err := c.ws.Write(ctx, websocket.MessageText, f); err != nil {
@@ -314,15 +320,14 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 	}
 	if err != nil {
 		r.Data = nil
-		e := apierr.From(err)
-		if e == nil {
+		e, internal := apierr.Of(err)
+		if internal {
 			lvl := slog.LevelError
 			if c.isClosing() && errors.Is(err, context.Canceled) {
 				lvl = slog.LevelDebug // the connection went away mid-request; nobody is waiting for the reply
 			}
 			c.hub.log.Log(context.Background(), lvl, "gateway request failed", "operationID", req.OperationID, "reqIdentifier", req.ReqIdentifier,
-				"userID", c.info.UserID, "connID", c.info.ConnID, "err", err)
-			e = apierr.Internal()
+				"userID", c.info.UserID, "connID", c.info.ConnID, "errCode", int(e.Code), "err", err)
 		}
 		r.ErrCode, r.ErrMsg, r.ErrDlt = int(e.Code), e.Msg, e.Dlt
 	}

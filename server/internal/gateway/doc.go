@@ -70,8 +70,9 @@
 //	code  when
 //	1000  after the reply to 2003 logout
 //	1001  Hub.Close (graceful shutdown), or an upgrade that races it
-//	1008  the send queue overflowed (slow consumer); a write past WriteTimeout drops the socket instead,
-//	      since no close frame can get through
+//	1008  the send queue overflowed (slow consumer), seen by a client that reads again within WriteTimeout;
+//	      one that stays stalled cannot receive the close frame, and the socket is dropped after WriteTimeout
+//	      (a write past WriteTimeout drops it the same way)
 //	1009  an inbound frame over MaxFrameBytes (coder/websocket's read limit)
 //	4001  the connect-time check failed (after the isMsgResp error frame)
 //	4002  a newer connection of the same user and platform replaced this one (after 2002); Kick with a platform

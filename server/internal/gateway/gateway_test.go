@@ -25,7 +25,9 @@ import (
 	"github.com/imspec/imserver/server/internal/auth"
 )
 
-const wait = 5 * time.Second // the longest any test waits for something that should happen
+// wait is the longest any test waits for something that should happen: generous, so that a loaded machine
+// (make test with -race beside CPU-bound processes) is slow, never failing.
+const wait = 30 * time.Second
 
 // fakeAuth accepts tokens "tok:<userID>:<platformID>".
 type fakeAuth struct{}
@@ -542,8 +544,8 @@ func TestIdleTimeout(t *testing.T) {
 	t.Parallel()
 	s := newServer(t, Options{IdleTimeout: 200 * time.Millisecond, PingInterval: -1})
 	u := newUser("idle")
+	start := time.Now() // before connecting: the idle clock starts during connect, which a loaded machine makes slow
 	c := s.connect(t, u, 1)
-	start := time.Now()
 	if got := c.closed(); got != CloseIdleTimeout {
 		t.Errorf("close code = %d, want %d", got, CloseIdleTimeout)
 	}
@@ -555,10 +557,12 @@ func TestIdleTimeout(t *testing.T) {
 
 func TestTrafficAndPongsKeepAlive(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, Options{IdleTimeout: 600 * time.Millisecond, PingInterval: 150 * time.Millisecond})
+	// Pings every 250 ms, closed after 2 s without a pong: a client's reader late by more than 1.75 s would be
+	// a broken machine, not a loaded one.
+	s := newServer(t, Options{IdleTimeout: 2 * time.Second, PingInterval: 250 * time.Millisecond})
 	u := newUser("alive")
-	c := s.connect(t, u, 1) // its reader answers the server's pings
-	time.Sleep(1500 * time.Millisecond)
+	c := s.connect(t, u, 1)     // its reader answers the server's pings
+	time.Sleep(5 * time.Second) // the property: alive well past the idle timeout
 	if !s.hub.IsOnline(u) {
 		t.Fatal("a client answering pings was closed as idle")
 	}
@@ -583,7 +587,9 @@ func TestOversizeFrame(t *testing.T) {
 
 func TestSlowConsumer(t *testing.T) {
 	t.Parallel()
-	s := newServer(t, Options{SendQueue: 4, WriteTimeout: 300 * time.Millisecond})
+	// A write timeout far above what a loaded machine takes for one frame to a reading client: the queue
+	// overflows first.
+	s := newServer(t, Options{SendQueue: 4, WriteTimeout: 5 * time.Second})
 	slow, fast := newUser("slow"), newUser("fast")
 	// The slow client never reads (not even the ack: isMsgResp is off).
 	if _, _, err := s.dial(t, fmt.Sprintf("token=%s&userID=%s&platformID=1", tok(slow, 1), slow), nil); err != nil {
@@ -609,6 +615,37 @@ func TestSlowConsumer(t *testing.T) {
 	s.hub.Deliver([]string{fast}, []byte(`{"after":true}`), "")
 	if got := f.nextRaw(); got != `{"after":true}` {
 		t.Errorf("fast client got %s after the slow one was closed", got)
+	}
+}
+
+// A slow consumer that reads again before WriteTimeout passes gets the 1008 close frame after the frames
+// already on their way; one that stays stalled cannot get any frame, so its socket is dropped after
+// WriteTimeout (TestSlowConsumerWriteTimeout). Both are documented in asyncapi.yaml.
+func TestSlowConsumerThatResumesGets1008(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, Options{SendQueue: 4, WriteTimeout: wait})
+	u := newUser("resumes")
+	ws, _, err := s.dial(t, fmt.Sprintf("token=%s&userID=%s&platformID=1", tok(u, 1), u), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the client is registered", func() bool { return s.hub.IsOnline(u) })
+	payload := []byte(`{"reqIdentifier":2001,"data":"` + strings.Repeat("x", 64<<10) + `"}`)
+	for i := 0; s.hub.IsOnline(u); i++ {
+		if i > 100000 {
+			t.Fatal("the queue never overflowed")
+		}
+		s.hub.Deliver([]string{u}, payload, "")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), wait)
+	defer cancel()
+	for {
+		if _, _, err = ws.Read(ctx); err != nil {
+			break
+		}
+	}
+	if got := websocket.CloseStatus(err); got != ClosePolicyViolation {
+		t.Errorf("a slow consumer that resumed reading: %v (close status %d), want %d", err, got, ClosePolicyViolation)
 	}
 }
 
@@ -820,11 +857,14 @@ func TestDeliverBurstInOrder(t *testing.T) {
 	}
 	pinged := make(chan error, 1)
 	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), wait)
-		defer cancel()
+		// Each pong waits behind the frames queued before it (megabytes, under -race): bounded only by wait
+		// per ping, not by a budget for the whole burst that a loaded machine may overrun.
 		var err error
 		for range 20 {
-			if err = c.ws.Ping(ctx); err != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 4*wait) // behind the whole burst at worst
+			err = c.ws.Ping(ctx)
+			cancel()
+			if err != nil {
 				break
 			}
 		}

@@ -195,6 +195,20 @@ func (h *Hub) IsOnline(userID string) bool {
 	return len(s.users[userID]) > 0
 }
 
+// Users lists the users with a live connection to this process.
+func (h *Hub) Users() []string {
+	var out []string
+	for i := range h.shards {
+		s := &h.shards[i]
+		s.mu.RLock()
+		for u := range s.users {
+			out = append(out, u)
+		}
+		s.mu.RUnlock()
+	}
+	return out
+}
+
 // Count is the number of registered connections.
 func (h *Hub) Count() int { return int(h.count.Load()) }
 

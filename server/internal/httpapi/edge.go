@@ -37,10 +37,9 @@ type envelope struct {
 // writeError maps any error to the envelope: an *apierr.Error as itself, anything else as 500 with a stable
 // message (the cause is logged with the operationID, never sent).
 func writeError(w http.ResponseWriter, r *http.Request, status int, err error) {
-	e := apierr.From(err)
-	if e == nil {
-		logger(r).Error("internal error", "err", err)
-		e = apierr.Internal()
+	e, internal := apierr.Of(err)
+	if internal {
+		logger(r).Error("internal error", "errCode", int(e.Code), "err", err)
 	} else if e.Code == api.ErrCodeTooManyRequests {
 		// A flood must not become a flood of log lines; the metrics count these.
 		logger(r).Debug("request refused", "errCode", int(e.Code), "errMsg", e.Msg)

@@ -276,7 +276,7 @@ func (p *Presence) Close(ctx context.Context) error {
 		close(p.bgStop)
 		p.bgWG.Wait()
 		p.cancel()
-		p.closeErr = p.retire()
+		p.closeErr = p.retire(ctx)
 	})
 	return p.closeErr
 }
@@ -284,8 +284,14 @@ func (p *Presence) Close(ctx context.Context) error {
 // retire removes this process from the registry: it marks itself dead first, so that its connections
 // stop counting at once, then deletes them user by user, then its row. Whatever it does not get to (the
 // database is slow or gone), the other processes' reapers finish.
-func (p *Presence) retire() error {
-	ctx, cancel := context.WithTimeout(context.Background(), p.opts.Timeout)
+func (p *Presence) retire(parent context.Context) error {
+	// Even after Close's ctx ended, a moment to remove the rows: but no longer than Close's caller allowed
+	// plus that moment (a shutdown with the database down must not wait a whole Timeout for it).
+	d := p.opts.Timeout
+	if dl, ok := parent.Deadline(); ok {
+		d = min(d, max(time.Until(dl), 0)+500*time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	if err := p.q.ExpirePresenceProcess(ctx, p.id); err != nil {
 		p.opts.Log.Warn("presence: unregister process", "processID", p.id, "err", err)

@@ -356,7 +356,7 @@ func (w *WS) Next(timeout time.Duration, pred func(Frame) bool) (Frame, bool) {
 func (w *WS) Call(reqIdentifier int, data any) Frame {
 	w.t.Helper()
 	incr := w.Send(reqIdentifier, data)
-	return w.Await(5*time.Second, fmt.Sprintf("reply to %d", reqIdentifier), func(f Frame) bool { return f.MsgIncr == incr && f.ReqIdentifier == reqIdentifier })
+	return w.Await(30*time.Second, fmt.Sprintf("reply to %d", reqIdentifier), func(f Frame) bool { return f.MsgIncr == incr && f.ReqIdentifier == reqIdentifier })
 }
 
 // Push is a decoded 2001 push.
