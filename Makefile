@@ -6,7 +6,7 @@ SQLC_VERSION := v1.31.1
 SQLC  := $(BIN)/sqlc-$(SQLC_VERSION)
 GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: run test test-faults vet lint generate check-generated postgres build bench conformance clients image docs tools clean web check-web test-web mutants
+.PHONY: run test test-faults vet lint generate check-generated postgres build bench bench-compare conformance clients image docs tools clean web check-web test-web mutants
 
 ## run: start imserver on :10002 with an embedded PostgreSQL under ./data (installs PostgreSQL when missing)
 run: postgres
@@ -152,3 +152,9 @@ test-web: postgres
 ## this machine, then the Go benchmarks of the hot paths; see bench/README.md
 bench: postgres
 	bench/run.sh
+
+## bench-compare: the regression guard: BASE=<git ref> is built beside the working tree and both are run
+## alternated (BENCH_COUNT=3 times each, fresh server and PostgreSQL per run); prints per scenario the ratio
+## new/base as a median and its min–max. BENCH_SCENARIOS overrides the scenarios; see bench/compare.sh
+bench-compare: postgres
+	BASE='$(BASE)' bench/compare.sh

@@ -16,6 +16,8 @@
 #   BENCH_SCENARIOS  override the whole scenario list given to imload
 #   BENCH_GO=0       skip the Go benchmarks; BENCH_GO_TIME (default 1s) is their -benchtime
 #   IMSERVER_BIN     run this server binary instead of building ./server/cmd/imserver
+#   IMLOAD_BIN       run this imload instead of building ./load/cmd/imload
+#   BENCH_CHARTS=0   skip the SVG charts (bench/chart) written next to the table
 #   KEEP=1           keep the server's data directory
 set -euo pipefail
 
@@ -66,7 +68,7 @@ trap 'exit 130' INT TERM
 
 log "building imserver and imload"
 if [[ -n ${IMSERVER_BIN:-} ]]; then cp "$IMSERVER_BIN" "$WORK/imserver"; else $GO build -o "$WORK/imserver" ./server/cmd/imserver; fi
-$GO build -o "$WORK/imload" ./load/cmd/imload
+if [[ -n ${IMLOAD_BIN:-} ]]; then cp "$IMLOAD_BIN" "$WORK/imload"; else $GO build -o "$WORK/imload" ./load/cmd/imload; fi
 
 # A free port below the ephemeral range (32768+), so it cannot collide with imload's own source ports.
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -82,7 +84,10 @@ ADDR=127.0.0.1:$PORT
 log "starting imserver on $ADDR with its own PostgreSQL under $WORK/data"
 # --rate-limit off: the scenarios send as fast as they can from few users and one address, which is what the
 # limits exist to stop; the figures measure the server, not its limits.
-"$WORK/imserver" --data-dir "$WORK/data" --addr "$ADDR" --secret "$SECRET" --rate-limit off --log-level warn >"$WORK/server.log" 2>&1 &
+# An older binary (IMSERVER_BIN, bench/compare.sh's base) may predate the flag: ask its --help.
+RATE_LIMIT=()
+if "$WORK/imserver" --help 2>&1 | grep -q -- '-rate-limit'; then RATE_LIMIT=(--rate-limit off); fi
+"$WORK/imserver" --data-dir "$WORK/data" --addr "$ADDR" --secret "$SECRET" "${RATE_LIMIT[@]}" --log-level warn >"$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 
 ready() {
@@ -121,6 +126,11 @@ rc=0
 "$WORK/imload" --target "$ADDR" --secret "$SECRET" --server-pid "$SERVER_PID" --json "$OUT/imload.json" \
 	$SCENARIOS | tee "$OUT/imload.txt" || rc=$?
 
+if [[ ${BENCH_CHARTS:-1} != 0 && -s $OUT/imload.json ]]; then
+	log "charts (bench/chart) next to the table"
+	$GO run ./bench/chart -in "$OUT/imload.json" -out "$OUT" >&2 || log "charts failed (the figures are in imload.json)"
+fi
+
 if [[ ${BENCH_GO:-1} != 0 ]]; then
 	# The Go benchmarks of the write path use the server's durable PostgreSQL (a database of their own,
 	# dropped afterwards), so that every commit includes its WAL flush as in production.
@@ -140,5 +150,5 @@ if [[ ${BENCH_GO:-1} != 0 ]]; then
 fi
 
 log "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null || echo ?)"
-log "results in $OUT (imload.txt, imload.json, gobench.txt, server.log)"
+log "results in $OUT (imload.txt, imload.json, *.svg, gobench.txt, server.log)"
 exit "$rc"

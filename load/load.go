@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -227,7 +228,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	rep := Report{Started: time.Now().UTC(), Target: runs[0].cfg.Target, Machine: machine(), Command: "imload " + strings.Join(args, " ")}
+	rep := Report{Started: time.Now().UTC(), Target: runs[0].cfg.Target, Machine: machine(), Command: "imload " + strings.Join(maskSecret(args), " ")}
 	code := 0
 	for _, r := range runs {
 		if ctx.Err() != nil {
@@ -250,6 +251,23 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return code
+}
+
+// maskSecret hides the value of --secret: the command is written to the JSON report, which gets shared.
+func maskSecret(args []string) []string {
+	out := slices.Clone(args)
+	for i, a := range out {
+		switch {
+		case a == "--secret" || a == "-secret":
+			if i+1 < len(out) {
+				out[i+1] = "***"
+			}
+		case strings.HasPrefix(a, "--secret=") || strings.HasPrefix(a, "-secret="):
+			k, _, _ := strings.Cut(a, "=")
+			out[i] = k + "=***"
+		}
+	}
+	return out
 }
 
 type spec struct {

@@ -71,6 +71,15 @@ func TestHistogram(t *testing.T) {
 	if s.Count != 1000 || s.MaxMS != 1000 || s.MeanMS < 499 || s.MeanMS > 501 {
 		t.Errorf("summary %+v", s)
 	}
+	// 1000 samples: the percentiles stop at q=0.999 (one sample beyond), rise, and agree with Quantile.
+	if n := len(s.Percentiles); n == 0 || s.Percentiles[n-1].Q != 0.999 {
+		t.Errorf("percentiles %+v, want the last at q=0.999", s.Percentiles)
+	}
+	for i, p := range s.Percentiles {
+		if want := ms(h.Quantile(p.Q)); p.MS != want || (i > 0 && p.MS < s.Percentiles[i-1].MS) {
+			t.Errorf("percentile %d: %+v, want %v ms and not below the one before", i, p, want)
+		}
+	}
 	for v := uint64(0); v < 1<<20; v += 7 {
 		if i := histIndex(v); histUpper(i) < v || (i > 0 && histUpper(i-1) >= v) {
 			t.Fatalf("value %d in bucket %d [%d, %d]", v, i, histUpper(i-1)+1, histUpper(i))
@@ -193,5 +202,12 @@ func TestScenarios(t *testing.T) {
 	WriteTable(&out, Report{Target: cfg.Target, Results: []Result{res}})
 	if !strings.Contains(out.String(), "pairs:rate=40") || !strings.Contains(out.String(), "p99 ms") {
 		t.Errorf("table:\n%s", out.String())
+	}
+}
+
+func TestMaskSecret(t *testing.T) {
+	got := strings.Join(maskSecret([]string{"--target", "127.0.0.1:1", "--secret", "s3cr3t", "-secret=s3cr3t", "--json", "x.json", "pairs"}), " ")
+	if strings.Contains(got, "s3cr3t") || !strings.Contains(got, "--secret *** -secret=*** --json x.json pairs") {
+		t.Errorf("masked command %q", got)
 	}
 }

@@ -83,7 +83,18 @@ type Summary struct {
 	P95MS  float64 `json:"p95Ms"`
 	P99MS  float64 `json:"p99Ms"`
 	MaxMS  float64 `json:"maxMs"`
+	// Percentiles is the distribution at the fixed quantiles of percentileQs (for charts: bench/chart).
+	Percentiles []Percentile `json:"percentiles,omitempty"`
 }
+
+// Percentile is the duration below which a fraction Q of the recorded ones lie.
+type Percentile struct {
+	Q  float64 `json:"q"`
+	MS float64 `json:"ms"`
+}
+
+// percentileQs are spaced for a log axis of 1/(1-q), where the tail of a latency distribution shows.
+var percentileQs = []float64{0.001, 0.1, 0.25, 0.5, 0.75, 0.9, 0.95, 0.98, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9999, 0.99999}
 
 // Summary computes the figures.
 func (h *Histogram) Summary() *Summary {
@@ -91,11 +102,18 @@ func (h *Histogram) Summary() *Summary {
 	if n == 0 {
 		return nil
 	}
-	return &Summary{
+	s := &Summary{
 		Count: n, MeanMS: ms(time.Duration(h.sum.Load() / n)),
 		P50MS: ms(h.Quantile(0.50)), P95MS: ms(h.Quantile(0.95)), P99MS: ms(h.Quantile(0.99)),
 		MaxMS: ms(time.Duration(h.max.Load())),
 	}
+	for _, q := range percentileQs {
+		if float64(n)*(1-q) < 1 { // beyond the samples: the maximum says it
+			break
+		}
+		s.Percentiles = append(s.Percentiles, Percentile{Q: q, MS: ms(h.Quantile(q))})
+	}
+	return s
 }
 
 func ms(d time.Duration) float64 { return math.Round(float64(d)/1e3) / 1e3 }
