@@ -124,14 +124,21 @@ func TestUnauthenticatedRequestsBounded(t *testing.T) {
 	halfSend(t, e, "/auth/user_token", "", 100_000)
 
 	post := func() (*http.Response, error) {
-		return http.Post(e.URL+"/api/v3/user/get_users_info", "application/json", strings.NewReader(`{"userIDs":["x"]}`))
+		return http.Post(e.URL+"/api/v3/auth/user_token", "application/json", strings.NewReader(`{"secret":"x","userID":"x","platformID":1}`))
 	}
-	res := waitStatus(t, "token-less call with every slot taken", http.StatusServiceUnavailable, post)
+	res := waitStatus(t, "secret-checked call with every slot taken", http.StatusServiceUnavailable, post)
 	var env testenv.Resp
 	if err := json.NewDecoder(res.Body).Decode(&env); err != nil || env.ErrCode != 429 || !strings.HasPrefix(env.ErrDlt, "retryAfterMs=") {
 		t.Fatalf("refusal: %+v %v", env, err)
 	}
 	res.Body.Close()
+	// Token-bearing calls take no slot (their body is read only after the token passed): they are served.
+	if r := e.Post("/user/get_users_info", tok, map[string]any{"userIDs": []string{u}}); r.ErrCode != 0 {
+		t.Fatalf("authenticated call with every slot taken: %s", r.Raw)
+	}
+	if r := e.Post("/user/get_users_info", "", map[string]any{"userIDs": []string{u}}); r.ErrCode != 1002 {
+		t.Fatalf("token-less secured call with every slot taken: %s, want 1002 without reading the body", r.Raw)
+	}
 	ws, err := http.Get(e.URL + "/msg_gateway?token=" + tok + "&sendID=" + u + "&platformID=1")
 	if err != nil || ws.StatusCode != http.StatusServiceUnavailable {
 		t.Fatalf("WebSocket upgrade with every slot taken: %v %v, want 503", ws, err)
@@ -139,7 +146,7 @@ func TestUnauthenticatedRequestsBounded(t *testing.T) {
 	ws.Body.Close()
 	// Giving one slot back admits calls again.
 	c1.Close()
-	waitStatus(t, "token-less call after a slot was freed", http.StatusOK, post).Body.Close()
+	waitStatus(t, "secret-checked call after a slot was freed", http.StatusOK, post).Body.Close()
 }
 
 func sendBody(from, to string) map[string]any {

@@ -153,7 +153,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	for _, err := range []error{
 		dur(&c.HTTPReadTimeout, "http-read-timeout", "IMSERVER_HTTP_READ_TIMEOUT", 30*time.Second, "bound on reading a whole request, body included (WebSocket connections are exempt once upgraded)"),
 		dur(&c.HTTPIdleTimeout, "http-idle-timeout", "IMSERVER_HTTP_IDLE_TIMEOUT", 120*time.Second, "close a keep-alive connection idle this long between requests"),
-		num(&c.MaxUnauthenticated, "max-unauthenticated", "IMSERVER_MAX_UNAUTHENTICATED", guard.DefaultMaxUnauthenticated, "requests in progress before their token was checked; more get HTTP 503"),
+		num(&c.MaxUnauthenticated, "max-unauthenticated", "IMSERVER_MAX_UNAUTHENTICATED", guard.DefaultMaxUnauthenticated, "secret-checked calls in progress and WebSocket upgrades not yet authenticated; more get HTTP 503"),
 		dur(&c.TokenTTL, "token-ttl", "IMSERVER_TOKEN_TTL", 7*24*time.Hour, "token lifetime"),
 		dur(&c.ShutdownTimeout, "shutdown-timeout", "IMSERVER_SHUTDOWN_TIMEOUT", 15*time.Second, "graceful shutdown bound"),
 		dur(&c.WSWriteTimeout, "ws-write-timeout", "IMSERVER_WS_WRITE_TIMEOUT", 10*time.Second, "per-write timeout on WebSocket connections"),

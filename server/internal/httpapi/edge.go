@@ -99,14 +99,6 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "application/json") {
 			r.Header.Set("Content-Type", "application/json")
 		}
-		// Not authenticated yet: holds one of the bounded slots until the token passed (or the call ends).
-		release, err := g.guard.Anonymous()
-		if err != nil {
-			writeError(w, r, http.StatusServiceUnavailable, err)
-			return
-		}
-		defer release()
-
 		// The router matches paths without the server prefix.
 		rr := r.Clone(r.Context())
 		rr.URL.Path = strings.TrimPrefix(r.URL.Path, g.basePath)
@@ -133,14 +125,24 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 			info.log = info.log.With("caller", id.UserID)
 			r = r.WithContext(auth.With(r.Context(), id))
 			rr = rr.WithContext(r.Context())
-			release()
 			if err := g.guard.Caller(id, info.op); err != nil {
 				writeError(w, r, http.StatusOK, err)
 				return
 			}
-		} else if err := g.guard.Public(r.RemoteAddr, info.op); err != nil {
-			writeError(w, r, http.StatusOK, err)
-			return
+		} else {
+			if err := g.guard.Public(r.RemoteAddr, info.op); err != nil {
+				writeError(w, r, http.StatusOK, err)
+				return
+			}
+			// A secret-checked call's body is read before anything proves who sent it: it holds one of the
+			// bounded slots until the call ends. Secured calls need none: without a valid token their body is
+			// never read, and a burst of authenticated calls is a rate limit's business, not this bound's.
+			release, err := g.guard.Anonymous()
+			if err != nil {
+				writeError(w, r, http.StatusServiceUnavailable, err)
+				return
+			}
+			defer release()
 		}
 
 		// The body is read only now, so that a caller without a valid token (or over a limit) never makes
