@@ -229,6 +229,8 @@ var Set = []Mutant{
 		Files: goSrc, Find: "if in.ContentType == ContentText && !hasText(in.Content) {", Replace: "if false {"},
 	{ID: "val-notification-contenttype", Area: "validation", Desc: "clients may send notification content types",
 		Files: goSrc, Find: "return SendResult{}, apierr.Args(\"contentType %d is reserved for server notifications\", in.ContentType)", Replace: "_ = 0"},
+	{ID: "val-ws-contenttype-unlisted", Area: "validation", Desc: "over the WebSocket a client may send a contentType outside the sendable list (REST is still refused by the schema)",
+		Files: goSrc, Find: "if !sendableContentTypes[in.ContentType] {", Replace: "if false {"},
 	{ID: "val-transfer-self", Area: "validation", Desc: "transferring a group to its owner is accepted",
 		Files: goSrc, Find: "if b.OldOwnerUserID == b.NewOwnerUserID {", Replace: "if false {"},
 
