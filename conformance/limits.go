@@ -3,22 +3,24 @@ package conformance
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"regexp"
 	"sort"
 	"strings"
 )
 
 // Limit cases, derived from whatever limits the request schemas hold: for every maxLength, maxItems, maximum,
-// minimum, minLength, minItems and pattern of a request body (nested objects and array items included), the
+// minimum, minLength, minItems, pattern and enum of a request body (nested objects and array items included), the
 // operation's first success example with that one value just past the limit must be refused with 1001, before
 // the server acts on it. A limit added to the spec is a case at the next run.
 
 // Limit is one limit of a request schema.
 type Limit struct {
 	Path    string  // dotted, "[]" for the elements of an array: users[].nickname
-	Keyword string  // maxLength, maxItems, maximum, minimum, minLength, minItems, pattern
-	N       float64 // the bound (for pattern: 0)
+	Keyword string  // maxLength, maxItems, maximum, minimum, minLength, minItems, pattern, enum
+	N       float64 // the bound (for pattern and enum: 0)
 	Pattern string
+	Enum    []any  // the accepted values of an enum
 	Type    string // the schema's type (string, integer, number, array)
 	Exclude bool   // exclusiveMaximum / exclusiveMinimum
 	Items   map[string]any
@@ -68,6 +70,9 @@ func collectLimits(doc, schema map[string]any, path string, seen map[string]bool
 		}
 		if p := str(schema["pattern"]); p != "" {
 			out = append(out, Limit{Path: path, Keyword: "pattern", Pattern: p, Type: typ})
+		}
+		if e := list(schema["enum"]); len(e) > 0 {
+			out = append(out, Limit{Path: path, Keyword: "enum", Enum: e, Type: typ})
 		}
 	}
 	props := obj(schema["properties"])
@@ -149,6 +154,8 @@ func (l Limit) pastLimit(cur any) (any, bool) {
 			return l.N - 1, true
 		}
 		return l.N - 0.5, true
+	case "enum":
+		return l.outsideEnum()
 	case "pattern":
 		re, err := regexp.Compile(l.Pattern)
 		if err != nil {
@@ -156,6 +163,41 @@ func (l Limit) pastLimit(cur any) (any, bool) {
 		}
 		for _, c := range []string{"a b", "a_b", "a\u202eb", "_", " ", "-a", "a/b", "ä", ""} {
 			if !re.MatchString(c) {
+				return c, true
+			}
+		}
+	}
+	return nil, false
+}
+
+// outsideEnum is a value of the schema's type that the enum does not list. For integers it is the first gap
+// between the smallest and the largest listed value (a server that checks only the range accepts it), else one
+// past the largest; for strings a word no enum of the spec lists. None for other types (booleans, objects).
+func (l Limit) outsideEnum() (any, bool) {
+	in := map[any]bool{}
+	for _, v := range l.Enum {
+		in[v] = true
+	}
+	switch l.Type {
+	case "integer":
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, v := range l.Enum {
+			if f, ok := v.(float64); ok {
+				lo, hi = math.Min(lo, f), math.Max(hi, f)
+			}
+		}
+		if lo > hi {
+			return nil, false
+		}
+		for v := lo + 1; v < hi; v++ {
+			if !in[v] {
+				return v, true
+			}
+		}
+		return hi + 1, true
+	case "string":
+		for _, c := range []string{"notInTheEnum", "x", ""} {
+			if !in[c] {
 				return c, true
 			}
 		}
@@ -242,7 +284,11 @@ func (rt *runtime) runLimit(t TestLike, op *Op, l Limit) {
 	if len(shown) > 60 {
 		shown = fmt.Sprintf("%d characters/elements", lenOf(val))
 	}
-	t.Logf("%s: %s %v%s; sending %s", l.Path, l.Keyword, l.N, l.Pattern, shown)
+	if l.Keyword == "enum" {
+		t.Logf("%s: enum %v; sending %s", l.Path, l.Enum, shown)
+	} else {
+		t.Logf("%s: %s %v%s; sending %s", l.Path, l.Keyword, l.N, l.Pattern, shown)
+	}
 	b, _ := json.Marshal(body)
 	r := e.post(op, caller, b, nil)
 	e.checkReply(op, r, map[string]any{"errCode": 1001.0}, prep{})

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -266,6 +267,7 @@ func (s *Suite) wsCases() []wsCase {
 		{"sendMsg-typingNotStored", []string{"sendMsg"}, wsTypingNotStored},
 		{"sendMsg-idempotent", []string{"sendMsg"}, wsIdempotent},
 		{"sendMsg-err1003-sendIDMismatch", []string{"sendMsg"}, wsSendIDMismatch},
+		{"sendMsg-err1001-contentTypeNotSendable", []string{"sendMsg"}, wsContentTypeNotSendable},
 		{"malformedFrame", []string{"sendMsg"}, wsMalformed},
 		{"oversizeFrame", []string{"sendMsg"}, wsOversize},
 		{"kick-sameDeviceLogin", []string{"kickOnline"}, wsKick},
@@ -513,6 +515,62 @@ func wsSendIDMismatch(e *env) {
 	must.True(e.t, reply != nil, "want a reply with msgIncr m2 within %s", EventDeadline)
 	if num(reply["errCode"]) != 1003 {
 		e.t.Errorf("1003 whose frame sendID %s is not the connection's user %s (data.sendID is %s): errCode: want 1003, got %d", b, a, a, num(reply["errCode"]))
+	}
+	stillOpen(e, r)
+}
+
+// wsContentTypeNotSendable: 1003 accepts only the contentTypes of REST SendMsgReq's enum (the WebSocket is not
+// behind the REST schema validation, so the server must check them itself): a value in a gap of the enum and a
+// notification type the server itself pushes are both refused with 1001 naming contentType.
+func wsContentTypeNotSendable(e *env) {
+	var refused []any
+	var enum map[any]bool
+	if op := e.rt.s.opByID["sendMsg"]; op != nil {
+		for _, l := range op.Limits {
+			if l.Path == "contentType" && l.Keyword == "enum" {
+				if v, ok := l.outsideEnum(); ok {
+					refused = append(refused, v)
+				}
+				enum = map[any]bool{}
+				for _, v := range l.Enum {
+					enum[v] = true
+				}
+			}
+		}
+	}
+	cts := make([]int, 0, len(e.rt.s.msgByCT))
+	for ct := range e.rt.s.msgByCT {
+		cts = append(cts, ct)
+	}
+	sort.Ints(cts)
+	for _, ct := range cts {
+		if enum != nil && !enum[float64(ct)] {
+			refused = append(refused, float64(ct))
+			break
+		}
+	}
+	if len(refused) == 0 {
+		e.t.Skipf("SendMsgReq.contentType has no enum in the OpenAPI document: nothing to derive")
+	}
+	e.t.Logf("contentTypes outside SendMsgReq.contentType's enum: %v", refused)
+	a, b := e.user("user123"), e.user("user456")
+	r, _, err := e.rawDial(e.token(a, 1), a, 1, true)
+	must.NotError(e.t, "connecting", err)
+	r.next(EventDeadline)
+	for i, ct := range refused {
+		incr := fmt.Sprintf("c%d", i+1)
+		frame := map[string]any{"reqIdentifier": 1003, "sendID": a, "operationID": e.opID("contentType"), "msgIncr": incr,
+			"data": map[string]any{"sendID": a, "recvID": b, "sessionType": 1, "contentType": ct, "content": `{"content":"x"}`,
+				"clientMsgID": e.opID("ct")}}
+		must.NotError(e.t, "writing", r.write(e.ctx, frame))
+		reply := awaitReply(r, incr)
+		must.True(e.t, reply != nil, "want a reply with msgIncr %s within %s", incr, EventDeadline)
+		if num(reply["errCode"]) != 1001 {
+			e.t.Errorf("1003 with contentType %v (not in SendMsgReq.contentType's enum): errCode: want 1001, got %d (errMsg %q)",
+				ct, num(reply["errCode"]), str(reply["errMsg"]))
+		} else if !strings.Contains(str(reply["errMsg"]), "contentType") {
+			e.t.Errorf("1003 with contentType %v: errMsg: want it to name the field contentType, got %q", ct, str(reply["errMsg"]))
+		}
 	}
 	stillOpen(e, r)
 }
