@@ -189,9 +189,15 @@ func num(v float64) string {
 			return fmt.Sprintf("%.4f", v)
 		}
 	}
-	s := fmt.Sprintf("%d", int64(math.Abs(v)))
+	return Thousands(v)
+}
+
+// Thousands prints v rounded to an integer with thousands separators (-1,234,567).
+func Thousands(v float64) string {
+	n := int64(math.Round(math.Abs(v)))
+	s := fmt.Sprint(n)
 	var b strings.Builder
-	if v < 0 {
+	if v < 0 && n != 0 {
 		b.WriteByte('-')
 	}
 	for i, c := range s {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/imspec/imserver/load"
 )
 
 // canvas accumulates one SVG document.
@@ -85,21 +87,7 @@ func logTicks(lo, hi float64) (ticks []float64, from, to float64) {
 }
 
 // thousands prints v rounded to an integer with thousands separators.
-func thousands(v float64) string {
-	n := int64(math.Round(math.Abs(v)))
-	s := fmt.Sprint(n)
-	var b strings.Builder
-	if v < 0 && n != 0 {
-		b.WriteByte('-')
-	}
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
+func thousands(v float64) string { return load.Thousands(v) }
 
 // msString prints milliseconds with two significant decimals below 10 ms.
 func msString(v float64) string {

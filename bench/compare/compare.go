@@ -207,18 +207,7 @@ func num(v float64) string {
 	a := math.Abs(v)
 	switch {
 	case a >= 1000:
-		s := fmt.Sprintf("%.0f", a)
-		var b strings.Builder
-		if v < 0 {
-			b.WriteByte('-')
-		}
-		for i, c := range s {
-			if i > 0 && (len(s)-i)%3 == 0 {
-				b.WriteByte(',')
-			}
-			b.WriteRune(c)
-		}
-		return b.String()
+		return load.Thousands(v)
 	case a >= 100:
 		return fmt.Sprintf("%.0f", v)
 	case a >= 10:
