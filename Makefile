@@ -6,7 +6,7 @@ SQLC_VERSION := v1.31.1
 SQLC  := $(BIN)/sqlc-$(SQLC_VERSION)
 GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: run test test-faults vet lint generate check-generated postgres build bench bench-compare conformance clients image docs tools clean web check-web test-web mutants
+.PHONY: run test test-faults vet lint generate check-generated postgres build bench bench-compare conformance clients image docs tools clean web check-web test-web test-sdk mutants
 
 ## run: start imserver on :10002 with an embedded PostgreSQL under ./data (installs PostgreSQL when missing)
 run: postgres
@@ -147,6 +147,18 @@ test-web: postgres
 		$$SUDO apt-get update && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y chromium fonts-wqy-microhei fonts-noto-color-emoji; fi
 	$(GO) build -o $(BIN)/imserver ./server/cmd/imserver
 	cd $(WEB) && IMSERVER_BIN=$(BIN)/imserver CHROMIUM=$(CHROMIUM) SCREENSHOTS=$(CURDIR)/build/screenshots node --test test/browser.test.mjs
+
+## test-sdk: the unmodified OpenIM JavaScript SDK (@openim/client-sdk 0.0.14, installed from npm into
+## sdktest/node_modules at test time, never committed: GPL-3.0) against a fresh imserver on a loopback port:
+## login and sync, 1:1 and group messages, history, reconnect gap-fill, kick, friend, revoke, mark-as-read
+SDKTEST := sdktest
+test-sdk: postgres
+	@command -v node >/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1 || { \
+		echo "Node.js >= 20.10 and npm are needed (Debian: apt-get install nodejs npm, or nodesource)"; exit 1; }
+	@if [ ! -f $(SDKTEST)/node_modules/.package-lock.json ] || [ $(SDKTEST)/package-lock.json -nt $(SDKTEST)/node_modules/.package-lock.json ]; then \
+		echo "npm ci in $(SDKTEST)/"; cd $(SDKTEST) && $(NPM) ci --no-audit --no-fund; fi
+	$(GO) build -o $(BIN)/imserver ./server/cmd/imserver
+	IMSERVER_BIN=$(BIN)/imserver $(SDKTEST)/run.sh
 
 ## bench: a few minutes of load (imload, every scenario) against a fresh imserver with its own PostgreSQL on
 ## this machine, then the Go benchmarks of the hot paths; see bench/README.md
