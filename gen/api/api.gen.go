@@ -1306,6 +1306,130 @@ type GetConversationsResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// GetDesignatedFriendApplyData defines model for GetDesignatedFriendApplyData.
+type GetDesignatedFriendApplyData struct {
+	// FriendRequests The application, or nothing.
+	FriendRequests []FriendRequest `json:"friendRequests"`
+}
+
+// GetDesignatedFriendApplyReq defines model for GetDesignatedFriendApplyReq.
+type GetDesignatedFriendApplyReq struct {
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
+
+	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	ToUserID UserID `json:"toUserID"`
+}
+
+// GetDesignatedFriendApplyResp The reply envelope of getDesignatedFriendApply.
+type GetDesignatedFriendApplyResp struct {
+	Data GetDesignatedFriendApplyData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetDesignatedFriendsData defines model for GetDesignatedFriendsData.
+type GetDesignatedFriendsData struct {
+	FriendsInfo []FriendInfo `json:"friendsInfo"`
+}
+
+// GetDesignatedFriendsReq defines model for GetDesignatedFriendsReq.
+type GetDesignatedFriendsReq struct {
+	// FriendUserIDs At most 1,000 entries.
+	FriendUserIDs []UserID `json:"friendUserIDs"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
+}
+
+// GetDesignatedFriendsResp The reply envelope of getDesignatedFriends.
+type GetDesignatedFriendsResp struct {
+	Data GetDesignatedFriendsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
 // GetFriendApplyListData The key `FriendRequests` has a capital F, exactly as OpenIM v3 sends it.
 type GetFriendApplyListData struct {
 	FriendRequests []FriendRequest `json:"FriendRequests"`
@@ -1391,6 +1515,137 @@ type GetFriendListReq struct {
 // GetFriendListResp The reply envelope of getFriendList.
 type GetFriendListResp struct {
 	Data GetFriendListData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetFullFriendUserIDsData defines model for GetFullFriendUserIDsData.
+type GetFullFriendUserIDsData struct {
+	// Equal True when the request's idHash is the hash of today's IDs; userIDs is then empty.
+	Equal   bool     `json:"equal"`
+	UserIDs []string `json:"userIDs"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetFullFriendUserIDsReq defines model for GetFullFriendUserIDsReq.
+type GetFullFriendUserIDsReq struct {
+	// IdHash The client's hash of the IDs it has (see the operation); 0 when it has none.
+	IdHash uint64 `json:"idHash,omitempty"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetFullFriendUserIDsResp The reply envelope of getFullFriendUserIDs.
+type GetFullFriendUserIDsResp struct {
+	Data GetFullFriendUserIDsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetFullJoinGroupIDsData defines model for GetFullJoinGroupIDsData.
+type GetFullJoinGroupIDsData struct {
+	// Equal True when the request's idHash is the hash of today's IDs; groupIDs is then empty.
+	Equal    bool     `json:"equal"`
+	GroupIDs []string `json:"groupIDs"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetFullJoinGroupIDsReq defines model for GetFullJoinGroupIDsReq.
+type GetFullJoinGroupIDsReq = GetFullFriendUserIDsReq
+
+// GetFullJoinGroupIDsResp The reply envelope of getFullJoinGroupIDs.
+type GetFullJoinGroupIDsResp struct {
+	Data GetFullJoinGroupIDsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
 	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
@@ -1624,6 +1879,284 @@ type GetGroupsInfoResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// GetIncrementalConversationsData defines model for GetIncrementalConversationsData.
+type GetIncrementalConversationsData struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Insert New since the client's version.
+	Insert []ProfileConversation `json:"insert"`
+
+	// Update Changed since the client's version.
+	Update []ProfileConversation `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetIncrementalConversationsReq Which user's list, and the version the client has of it.
+type GetIncrementalConversationsReq = IncrementalReq
+
+// GetIncrementalConversationsResp The reply envelope of getIncrementalConversations.
+type GetIncrementalConversationsResp struct {
+	Data GetIncrementalConversationsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetIncrementalFriendsData defines model for GetIncrementalFriendsData.
+type GetIncrementalFriendsData struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Insert New since the client's version.
+	Insert []FriendInfo `json:"insert"`
+
+	// SortVersion Always 0 (no custom order is kept).
+	SortVersion int64 `json:"sortVersion"`
+
+	// Update Changed since the client's version.
+	Update []FriendInfo `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetIncrementalFriendsReq Which user's list, and the version the client has of it.
+type GetIncrementalFriendsReq = IncrementalReq
+
+// GetIncrementalFriendsResp The reply envelope of getIncrementalFriends.
+type GetIncrementalFriendsResp struct {
+	Data GetIncrementalFriendsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetIncrementalGroupMembersBatchData defines model for GetIncrementalGroupMembersBatchData.
+type GetIncrementalGroupMembersBatchData struct {
+	// RespList Keyed by groupID.
+	RespList map[string]IncrementalGroupMembers `json:"respList"`
+}
+
+// GetIncrementalGroupMembersBatchReq defines model for GetIncrementalGroupMembersBatchReq.
+type GetIncrementalGroupMembersBatchReq struct {
+	// ReqList One entry per group; at most 1,000.
+	ReqList []IncrementalGroupMembersReq `json:"reqList"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetIncrementalGroupMembersBatchResp The reply envelope of getIncrementalGroupMembersBatch.
+type GetIncrementalGroupMembersBatchResp struct {
+	Data GetIncrementalGroupMembersBatchData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetIncrementalJoinGroupsData defines model for GetIncrementalJoinGroupsData.
+type GetIncrementalJoinGroupsData struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Insert New since the client's version.
+	Insert []GroupInfo `json:"insert"`
+
+	// SortVersion Always 0 (no custom order is kept).
+	SortVersion int64 `json:"sortVersion"`
+
+	// Update Changed since the client's version.
+	Update []GroupInfo `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetIncrementalJoinGroupsReq Which user's list, and the version the client has of it.
+type GetIncrementalJoinGroupsReq = IncrementalReq
+
+// GetIncrementalJoinGroupsResp The reply envelope of getIncrementalJoinGroups.
+type GetIncrementalJoinGroupsResp struct {
+	Data GetIncrementalJoinGroupsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
 // GetJoinedGroupListData defines model for GetJoinedGroupListData.
 type GetJoinedGroupListData struct {
 	Groups []GroupInfo `json:"groups"`
@@ -1643,6 +2176,64 @@ type GetJoinedGroupListReq struct {
 // GetJoinedGroupListResp The reply envelope of getJoinedGroupList.
 type GetJoinedGroupListResp struct {
 	Data GetJoinedGroupListData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetNotNotifyConversationIDsData defines model for GetNotNotifyConversationIDsData.
+type GetNotNotifyConversationIDsData struct {
+	ConversationIDs []string `json:"conversationIDs"`
+}
+
+// GetNotNotifyConversationIDsReq defines model for GetNotNotifyConversationIDsReq.
+type GetNotNotifyConversationIDsReq struct {
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetNotNotifyConversationIDsResp The reply envelope of getNotNotifyConversationIDs.
+type GetNotNotifyConversationIDsResp struct {
+	Data GetNotNotifyConversationIDsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
 	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
@@ -2186,6 +2777,58 @@ type GroupRequest struct {
 // HandleResult The answer to an application: 1 accept, -1 refuse.
 type HandleResult int32
 
+// IncrementalGroupMembers defines model for IncrementalGroupMembers.
+type IncrementalGroupMembers struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Group The group, when the reply is full or the group changed; else null.
+	Group *GroupInfo `json:"group,omitempty"`
+
+	// Insert New since the client's version.
+	Insert []GroupMemberFullInfo `json:"insert"`
+
+	// SortVersion Always 0 (no custom order is kept).
+	SortVersion int64 `json:"sortVersion"`
+
+	// Update Changed since the client's version.
+	Update []GroupMemberFullInfo `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// IncrementalGroupMembersReq One group of a getIncrementalGroupMembersBatch request and the version the client has of its members.
+type IncrementalGroupMembersReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// Version The version of the client's last reply of this list; 0 when it has none.
+	Version int64 `json:"version,omitempty"`
+
+	// VersionID The versionID of the client's last reply of this list; "" when it has none. At most 64 characters.
+	VersionID string `json:"versionID,omitempty"`
+}
+
+// IncrementalReq Which user's list, and the version the client has of it.
+type IncrementalReq struct {
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+
+	// Version The version of the client's last reply of this list; 0 when it has none.
+	Version int64 `json:"version,omitempty"`
+
+	// VersionID The versionID of the client's last reply of this list; "" when it has none. At most 64 characters.
+	VersionID string `json:"versionID,omitempty"`
+}
+
 // InviteUserToGroupReq defines model for InviteUserToGroupReq.
 type InviteUserToGroupReq struct {
 	// GroupID At most 64 characters.
@@ -2328,6 +2971,71 @@ type KickGroupReq struct {
 
 // KickGroupResp The reply envelope of kickGroup.
 type KickGroupResp struct {
+	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// MarkConversationAsReadReq defines model for MarkConversationAsReadReq.
+type MarkConversationAsReadReq struct {
+	// ConversationID This API's form or the SDK's (si_, sg_, n_). At most 256 characters.
+	ConversationID string `json:"conversationID"`
+
+	// HasReadSeq The reader has read every message up to this seq; 0 says nothing.
+	HasReadSeq int64 `json:"hasReadSeq,omitempty"`
+
+	// Seqs Further seqs read; at most 1,000 entries.
+	Seqs []int64 `json:"seqs,omitempty"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// MarkConversationAsReadResp The reply envelope of markConversationAsRead.
+type MarkConversationAsReadResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
 	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
 	// oapi-codegen's output.)
@@ -2653,6 +3361,45 @@ type PlatformOnlineStatus struct {
 
 	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
 	PlatformID PlatformID `json:"platformID,omitempty"`
+}
+
+// ProfileConversation OpenIM's conversation settings record as the SDK reads it (conversation.Conversation): the conversation
+// ID in the SDK's form and no seq state (the SDK gets seqs over the WebSocket); `maxSeq` and
+// `latestMsgDestructTime` are 0.
+type ProfileConversation struct {
+	AttachedInfo string `json:"attachedInfo"`
+
+	// BurnDuration Seconds.
+	BurnDuration int32 `json:"burnDuration"`
+
+	// ConversationID `si_<a>_<b>`, `sg_<groupID>` or `n_<userID>`.
+	ConversationID string `json:"conversationID"`
+
+	// ConversationType 1 single chat, 3 group chat, 4 notifications.
+	ConversationType int32  `json:"conversationType"`
+	Ex               string `json:"ex"`
+	GroupAtType      int32  `json:"groupAtType"`
+
+	// GroupID The group, for type 3.
+	GroupID       string `json:"groupID"`
+	IsMsgDestruct bool   `json:"isMsgDestruct"`
+	IsPinned      bool   `json:"isPinned"`
+	IsPrivateChat bool   `json:"isPrivateChat"`
+
+	// LatestMsgDestructTime Always 0.
+	LatestMsgDestructTime int64 `json:"latestMsgDestructTime"`
+
+	// MaxSeq Always 0.
+	MaxSeq          int64  `json:"maxSeq"`
+	MinSeq          int64  `json:"minSeq"`
+	MsgDestructTime int64  `json:"msgDestructTime"`
+	OwnerUserID     string `json:"ownerUserID"`
+
+	// RecvMsgOpt 0 receive and notify, 1 do not receive, 2 receive without notifying.
+	RecvMsgOpt int32 `json:"recvMsgOpt"`
+
+	// UserID The peer, for types 1 and 4.
+	UserID string `json:"userID"`
 }
 
 // PublicUserInfo The public part of a user's profile.
@@ -3530,6 +4277,20 @@ type GetConversationsParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetIncrementalConversationsParams defines parameters for GetIncrementalConversations.
+type GetIncrementalConversationsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetNotNotifyConversationIDsParams defines parameters for GetNotNotifyConversationIDs.
+type GetNotNotifyConversationIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // SetConversationsParams defines parameters for SetConversations.
 type SetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3572,6 +4333,20 @@ type GetBlackListParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetDesignatedFriendApplyParams defines parameters for GetDesignatedFriendApply.
+type GetDesignatedFriendApplyParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetDesignatedFriendsParams defines parameters for GetDesignatedFriends.
+type GetDesignatedFriendsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetFriendApplyListParams defines parameters for GetFriendApplyList.
 type GetFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3581,6 +4356,20 @@ type GetFriendApplyListParams struct {
 
 // GetFriendListParams defines parameters for GetFriendList.
 type GetFriendListParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetFullFriendUserIDsParams defines parameters for GetFullFriendUserIDs.
+type GetFullFriendUserIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetIncrementalFriendsParams defines parameters for GetIncrementalFriends.
+type GetIncrementalFriendsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -3635,6 +4424,13 @@ type DismissGroupParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetFullJoinGroupIDsParams defines parameters for GetFullJoinGroupIDs.
+type GetFullJoinGroupIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetGroupApplicationListParams defines parameters for GetGroupApplicationList.
 type GetGroupApplicationListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3651,6 +4447,20 @@ type GetGroupMemberListParams struct {
 
 // GetGroupsInfoParams defines parameters for GetGroupsInfo.
 type GetGroupsInfoParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetIncrementalGroupMembersBatchParams defines parameters for GetIncrementalGroupMembersBatch.
+type GetIncrementalGroupMembersBatchParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetIncrementalJoinGroupsParams defines parameters for GetIncrementalJoinGroups.
+type GetIncrementalJoinGroupsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -3768,6 +4578,13 @@ type GetConversationMsgParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// MarkConversationAsReadParams defines parameters for MarkConversationAsRead.
+type MarkConversationAsReadParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // MarkMsgsAsReadParams defines parameters for MarkMsgsAsRead.
 type MarkMsgsAsReadParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3815,6 +4632,12 @@ type GetAllConversationsJSONRequestBody = GetAllConversationsReq
 // GetConversationsJSONRequestBody defines body for GetConversations for application/json ContentType.
 type GetConversationsJSONRequestBody = GetConversationsReq
 
+// GetIncrementalConversationsJSONRequestBody defines body for GetIncrementalConversations for application/json ContentType.
+type GetIncrementalConversationsJSONRequestBody = GetIncrementalConversationsReq
+
+// GetNotNotifyConversationIDsJSONRequestBody defines body for GetNotNotifyConversationIDs for application/json ContentType.
+type GetNotNotifyConversationIDsJSONRequestBody = GetNotNotifyConversationIDsReq
+
 // SetConversationsJSONRequestBody defines body for SetConversations for application/json ContentType.
 type SetConversationsJSONRequestBody = SetConversationsReq
 
@@ -3833,11 +4656,23 @@ type DeleteFriendJSONRequestBody = DeleteFriendReq
 // GetBlackListJSONRequestBody defines body for GetBlackList for application/json ContentType.
 type GetBlackListJSONRequestBody = GetBlackListReq
 
+// GetDesignatedFriendApplyJSONRequestBody defines body for GetDesignatedFriendApply for application/json ContentType.
+type GetDesignatedFriendApplyJSONRequestBody = GetDesignatedFriendApplyReq
+
+// GetDesignatedFriendsJSONRequestBody defines body for GetDesignatedFriends for application/json ContentType.
+type GetDesignatedFriendsJSONRequestBody = GetDesignatedFriendsReq
+
 // GetFriendApplyListJSONRequestBody defines body for GetFriendApplyList for application/json ContentType.
 type GetFriendApplyListJSONRequestBody = GetFriendApplyListReq
 
 // GetFriendListJSONRequestBody defines body for GetFriendList for application/json ContentType.
 type GetFriendListJSONRequestBody = GetFriendListReq
+
+// GetFullFriendUserIDsJSONRequestBody defines body for GetFullFriendUserIDs for application/json ContentType.
+type GetFullFriendUserIDsJSONRequestBody = GetFullFriendUserIDsReq
+
+// GetIncrementalFriendsJSONRequestBody defines body for GetIncrementalFriends for application/json ContentType.
+type GetIncrementalFriendsJSONRequestBody = GetIncrementalFriendsReq
 
 // GetSelfFriendApplyListJSONRequestBody defines body for GetSelfFriendApplyList for application/json ContentType.
 type GetSelfFriendApplyListJSONRequestBody = GetSelfFriendApplyListReq
@@ -3860,6 +4695,9 @@ type CreateGroupJSONRequestBody = CreateGroupReq
 // DismissGroupJSONRequestBody defines body for DismissGroup for application/json ContentType.
 type DismissGroupJSONRequestBody = DismissGroupReq
 
+// GetFullJoinGroupIDsJSONRequestBody defines body for GetFullJoinGroupIDs for application/json ContentType.
+type GetFullJoinGroupIDsJSONRequestBody = GetFullJoinGroupIDsReq
+
 // GetGroupApplicationListJSONRequestBody defines body for GetGroupApplicationList for application/json ContentType.
 type GetGroupApplicationListJSONRequestBody = GetGroupApplicationListReq
 
@@ -3868,6 +4706,12 @@ type GetGroupMemberListJSONRequestBody = GetGroupMemberListReq
 
 // GetGroupsInfoJSONRequestBody defines body for GetGroupsInfo for application/json ContentType.
 type GetGroupsInfoJSONRequestBody = GetGroupsInfoReq
+
+// GetIncrementalGroupMembersBatchJSONRequestBody defines body for GetIncrementalGroupMembersBatch for application/json ContentType.
+type GetIncrementalGroupMembersBatchJSONRequestBody = GetIncrementalGroupMembersBatchReq
+
+// GetIncrementalJoinGroupsJSONRequestBody defines body for GetIncrementalJoinGroups for application/json ContentType.
+type GetIncrementalJoinGroupsJSONRequestBody = GetIncrementalJoinGroupsReq
 
 // GetJoinedGroupListJSONRequestBody defines body for GetJoinedGroupList for application/json ContentType.
 type GetJoinedGroupListJSONRequestBody = GetJoinedGroupListReq
@@ -3916,6 +4760,9 @@ type UnforbidUserJSONRequestBody = UnforbidUserReq
 
 // GetConversationMsgJSONRequestBody defines body for GetConversationMsg for application/json ContentType.
 type GetConversationMsgJSONRequestBody = GetConversationMsgReq
+
+// MarkConversationAsReadJSONRequestBody defines body for MarkConversationAsRead for application/json ContentType.
+type MarkConversationAsReadJSONRequestBody = MarkConversationAsReadReq
 
 // MarkMsgsAsReadJSONRequestBody defines body for MarkMsgsAsRead for application/json ContentType.
 type MarkMsgsAsReadJSONRequestBody = MarkMsgsAsReadReq
@@ -4142,6 +4989,80 @@ type ClientInterface interface {
 	// Corresponds with POST /conversation/get_conversations (the `GetConversations` operationId).
 	GetConversations(ctx context.Context, params *GetConversationsParams, body GetConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetIncrementalConversationsWithBody Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversationsWithBody(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalConversations Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversations(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetNotNotifyConversationIDsWithBody Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDsWithBody(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDs(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SetConversationsWithBody Change conversation settings
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -4336,6 +5257,62 @@ type ClientInterface interface {
 	// Corresponds with POST /friend/get_black_list (the `GetBlackList` operationId).
 	GetBlackList(ctx context.Context, params *GetBlackListParams, body GetBlackListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetDesignatedFriendApplyWithBody The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApplyWithBody(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDesignatedFriendApply The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApply(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDesignatedFriendsWithBody Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriendsWithBody(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDesignatedFriends Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriends(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetFriendApplyListWithBody List friend applications sent to a user
 	//
 	// One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -4391,6 +5368,84 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /friend/get_friend_list (the `GetFriendList` operationId).
 	GetFriendList(ctx context.Context, params *GetFriendListParams, body GetFriendListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullFriendUserIDsWithBody All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDsWithBody(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDs(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalFriendsWithBody Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriendsWithBody(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalFriends Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriends(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSelfFriendApplyListWithBody List friend applications a user sent
 	//
@@ -4592,6 +5647,36 @@ type ClientInterface interface {
 	// Corresponds with POST /group/dismiss_group (the `DismissGroup` operationId).
 	DismissGroup(ctx context.Context, params *DismissGroupParams, body DismissGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetFullJoinGroupIDsWithBody All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDsWithBody(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDs(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetGroupApplicationListWithBody List join applications to the groups a user manages
 	//
 	// One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -4683,6 +5768,94 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /group/get_groups_info (the `GetGroupsInfo` operationId).
 	GetGroupsInfo(ctx context.Context, params *GetGroupsInfoParams, body GetGroupsInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalGroupMembersBatchWithBody Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatchWithBody(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatch(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalJoinGroupsWithBody Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroupsWithBody(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroups(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetJoinedGroupListWithBody List the groups a user is in
 	//
@@ -5206,6 +6379,44 @@ type ClientInterface interface {
 	// Corresponds with POST /msg/get_conversation_msg (the `GetConversationMsg` operationId).
 	GetConversationMsg(ctx context.Context, params *GetConversationMsgParams, body GetConversationMsgJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// MarkConversationAsReadWithBody Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsReadWithBody(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsRead(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// MarkMsgsAsReadWithBody Mark messages as read
 	//
 	// `userID` marks the messages `seqs` of `conversationID` as read; the conversation's `hasReadSeq` for that user
@@ -5607,6 +6818,120 @@ func (c *Client) GetConversations(ctx context.Context, params *GetConversationsP
 	return c.Client.Do(req)
 }
 
+// GetIncrementalConversationsWithBody Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *Client) GetIncrementalConversationsWithBody(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalConversationsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalConversations Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *Client) GetIncrementalConversations(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalConversationsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetNotNotifyConversationIDsWithBody Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *Client) GetNotNotifyConversationIDsWithBody(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetNotNotifyConversationIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *Client) GetNotNotifyConversationIDs(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetNotNotifyConversationIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // SetConversationsWithBody Change conversation settings
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -5921,6 +7246,102 @@ func (c *Client) GetBlackList(ctx context.Context, params *GetBlackListParams, b
 	return c.Client.Do(req)
 }
 
+// GetDesignatedFriendApplyWithBody The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *Client) GetDesignatedFriendApplyWithBody(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendApplyRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDesignatedFriendApply The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *Client) GetDesignatedFriendApply(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendApplyRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDesignatedFriendsWithBody Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *Client) GetDesignatedFriendsWithBody(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDesignatedFriends Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *Client) GetDesignatedFriends(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetFriendApplyListWithBody List friend applications sent to a user
 //
 // One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -6007,6 +7428,124 @@ func (c *Client) GetFriendListWithBody(ctx context.Context, params *GetFriendLis
 // Corresponds with POST /friend/get_friend_list (the `GetFriendList` operationId).
 func (c *Client) GetFriendList(ctx context.Context, params *GetFriendListParams, body GetFriendListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetFriendListRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullFriendUserIDsWithBody All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *Client) GetFullFriendUserIDsWithBody(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullFriendUserIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *Client) GetFullFriendUserIDs(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullFriendUserIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalFriendsWithBody Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *Client) GetIncrementalFriendsWithBody(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalFriendsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalFriends Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *Client) GetIncrementalFriends(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalFriendsRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6357,6 +7896,56 @@ func (c *Client) DismissGroup(ctx context.Context, params *DismissGroupParams, b
 	return c.Client.Do(req)
 }
 
+// GetFullJoinGroupIDsWithBody All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *Client) GetFullJoinGroupIDsWithBody(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullJoinGroupIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *Client) GetFullJoinGroupIDs(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullJoinGroupIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetGroupApplicationListWithBody List join applications to the groups a user manages
 //
 // One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -6499,6 +8088,134 @@ func (c *Client) GetGroupsInfoWithBody(ctx context.Context, params *GetGroupsInf
 // Corresponds with POST /group/get_groups_info (the `GetGroupsInfo` operationId).
 func (c *Client) GetGroupsInfo(ctx context.Context, params *GetGroupsInfoParams, body GetGroupsInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetGroupsInfoRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalGroupMembersBatchWithBody Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *Client) GetIncrementalGroupMembersBatchWithBody(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalGroupMembersBatchRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *Client) GetIncrementalGroupMembersBatch(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalGroupMembersBatchRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalJoinGroupsWithBody Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *Client) GetIncrementalJoinGroupsWithBody(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalJoinGroupsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *Client) GetIncrementalJoinGroups(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalJoinGroupsRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7351,6 +9068,64 @@ func (c *Client) GetConversationMsg(ctx context.Context, params *GetConversation
 	return c.Client.Do(req)
 }
 
+// MarkConversationAsReadWithBody Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *Client) MarkConversationAsReadWithBody(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMarkConversationAsReadRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *Client) MarkConversationAsRead(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMarkConversationAsReadRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // MarkMsgsAsReadWithBody Mark messages as read
 //
 // `userID` marks the messages `seqs` of `conversationID` as read; the conversation's `hasReadSeq` for that user
@@ -7847,6 +9622,112 @@ func NewGetConversationsRequestWithBody(server string, params *GetConversationsP
 	return req, nil
 }
 
+// NewGetIncrementalConversationsRequest calls the generic GetIncrementalConversations builder with application/json body
+func NewGetIncrementalConversationsRequest(server string, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalConversationsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalConversationsRequestWithBody constructs an http.Request for the GetIncrementalConversations method, with any body, and a specified content type
+func NewGetIncrementalConversationsRequestWithBody(server string, params *GetIncrementalConversationsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversation/get_incremental_conversations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetNotNotifyConversationIDsRequest calls the generic GetNotNotifyConversationIDs builder with application/json body
+func NewGetNotNotifyConversationIDsRequest(server string, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetNotNotifyConversationIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetNotNotifyConversationIDsRequestWithBody constructs an http.Request for the GetNotNotifyConversationIDs method, with any body, and a specified content type
+func NewGetNotNotifyConversationIDsRequestWithBody(server string, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversation/get_not_notify_conversation_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewSetConversationsRequest calls the generic SetConversations builder with application/json body
 func NewSetConversationsRequest(server string, params *SetConversationsParams, body SetConversationsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8165,6 +10046,112 @@ func NewGetBlackListRequestWithBody(server string, params *GetBlackListParams, c
 	return req, nil
 }
 
+// NewGetDesignatedFriendApplyRequest calls the generic GetDesignatedFriendApply builder with application/json body
+func NewGetDesignatedFriendApplyRequest(server string, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetDesignatedFriendApplyRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetDesignatedFriendApplyRequestWithBody constructs an http.Request for the GetDesignatedFriendApply method, with any body, and a specified content type
+func NewGetDesignatedFriendApplyRequestWithBody(server string, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_designated_friend_apply")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetDesignatedFriendsRequest calls the generic GetDesignatedFriends builder with application/json body
+func NewGetDesignatedFriendsRequest(server string, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetDesignatedFriendsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetDesignatedFriendsRequestWithBody constructs an http.Request for the GetDesignatedFriends method, with any body, and a specified content type
+func NewGetDesignatedFriendsRequestWithBody(server string, params *GetDesignatedFriendsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_designated_friends")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetFriendApplyListRequest calls the generic GetFriendApplyList builder with application/json body
 func NewGetFriendApplyListRequest(server string, params *GetFriendApplyListParams, body GetFriendApplyListJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8239,6 +10226,112 @@ func NewGetFriendListRequestWithBody(server string, params *GetFriendListParams,
 	}
 
 	operationPath := fmt.Sprintf("/friend/get_friend_list")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetFullFriendUserIDsRequest calls the generic GetFullFriendUserIDs builder with application/json body
+func NewGetFullFriendUserIDsRequest(server string, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetFullFriendUserIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetFullFriendUserIDsRequestWithBody constructs an http.Request for the GetFullFriendUserIDs method, with any body, and a specified content type
+func NewGetFullFriendUserIDsRequestWithBody(server string, params *GetFullFriendUserIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_full_friend_user_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetIncrementalFriendsRequest calls the generic GetIncrementalFriends builder with application/json body
+func NewGetIncrementalFriendsRequest(server string, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalFriendsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalFriendsRequestWithBody constructs an http.Request for the GetIncrementalFriends method, with any body, and a specified content type
+func NewGetIncrementalFriendsRequestWithBody(server string, params *GetIncrementalFriendsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_incremental_friends")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -8642,6 +10735,59 @@ func NewDismissGroupRequestWithBody(server string, params *DismissGroupParams, c
 	return req, nil
 }
 
+// NewGetFullJoinGroupIDsRequest calls the generic GetFullJoinGroupIDs builder with application/json body
+func NewGetFullJoinGroupIDsRequest(server string, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetFullJoinGroupIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetFullJoinGroupIDsRequestWithBody constructs an http.Request for the GetFullJoinGroupIDs method, with any body, and a specified content type
+func NewGetFullJoinGroupIDsRequestWithBody(server string, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_full_join_group_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetGroupApplicationListRequest calls the generic GetGroupApplicationList builder with application/json body
 func NewGetGroupApplicationListRequest(server string, params *GetGroupApplicationListParams, body GetGroupApplicationListJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8769,6 +10915,112 @@ func NewGetGroupsInfoRequestWithBody(server string, params *GetGroupsInfoParams,
 	}
 
 	operationPath := fmt.Sprintf("/group/get_groups_info")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetIncrementalGroupMembersBatchRequest calls the generic GetIncrementalGroupMembersBatch builder with application/json body
+func NewGetIncrementalGroupMembersBatchRequest(server string, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalGroupMembersBatchRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalGroupMembersBatchRequestWithBody constructs an http.Request for the GetIncrementalGroupMembersBatch method, with any body, and a specified content type
+func NewGetIncrementalGroupMembersBatchRequestWithBody(server string, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_incremental_group_members_batch")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetIncrementalJoinGroupsRequest calls the generic GetIncrementalJoinGroups builder with application/json body
+func NewGetIncrementalJoinGroupsRequest(server string, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalJoinGroupsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalJoinGroupsRequestWithBody constructs an http.Request for the GetIncrementalJoinGroups method, with any body, and a specified content type
+func NewGetIncrementalJoinGroupsRequestWithBody(server string, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_incremental_join_groups")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -9649,6 +11901,59 @@ func NewGetConversationMsgRequestWithBody(server string, params *GetConversation
 	return req, nil
 }
 
+// NewMarkConversationAsReadRequest calls the generic MarkConversationAsRead builder with application/json body
+func NewMarkConversationAsReadRequest(server string, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewMarkConversationAsReadRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewMarkConversationAsReadRequestWithBody constructs an http.Request for the MarkConversationAsRead method, with any body, and a specified content type
+func NewMarkConversationAsReadRequestWithBody(server string, params *MarkConversationAsReadParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/msg/mark_conversation_as_read")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewMarkMsgsAsReadRequest calls the generic MarkMsgsAsRead builder with application/json body
 func NewMarkMsgsAsReadRequest(server string, params *MarkMsgsAsReadParams, body MarkMsgsAsReadJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -10094,6 +12399,80 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /conversation/get_conversations (the `GetConversations` operationId).
 	GetConversationsWithResponse(ctx context.Context, params *GetConversationsParams, body GetConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationsResponse, error)
 
+	// GetIncrementalConversationsWithBodyWithResponse Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversationsWithBodyWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error)
+
+	// GetIncrementalConversationsWithResponse Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversationsWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error)
+
+	// GetNotNotifyConversationIDsWithBodyWithResponse Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDsWithBodyWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error)
+
+	// GetNotNotifyConversationIDsWithResponse Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDsWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error)
+
 	// SetConversationsWithBodyWithResponse Change conversation settings
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -10288,6 +12667,62 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /friend/get_black_list (the `GetBlackList` operationId).
 	GetBlackListWithResponse(ctx context.Context, params *GetBlackListParams, body GetBlackListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetBlackListResponse, error)
 
+	// GetDesignatedFriendApplyWithBodyWithResponse The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApplyWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error)
+
+	// GetDesignatedFriendApplyWithResponse The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApplyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error)
+
+	// GetDesignatedFriendsWithBodyWithResponse Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriendsWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error)
+
+	// GetDesignatedFriendsWithResponse Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriendsWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error)
+
 	// GetFriendApplyListWithBodyWithResponse List friend applications sent to a user
 	//
 	// One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -10343,6 +12778,84 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /friend/get_friend_list (the `GetFriendList` operationId).
 	GetFriendListWithResponse(ctx context.Context, params *GetFriendListParams, body GetFriendListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFriendListResponse, error)
+
+	// GetFullFriendUserIDsWithBodyWithResponse All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error)
+
+	// GetFullFriendUserIDsWithResponse All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDsWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error)
+
+	// GetIncrementalFriendsWithBodyWithResponse Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriendsWithBodyWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error)
+
+	// GetIncrementalFriendsWithResponse Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriendsWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error)
 
 	// GetSelfFriendApplyListWithBodyWithResponse List friend applications a user sent
 	//
@@ -10544,6 +13057,36 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /group/dismiss_group (the `DismissGroup` operationId).
 	DismissGroupWithResponse(ctx context.Context, params *DismissGroupParams, body DismissGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*DismissGroupResponse, error)
 
+	// GetFullJoinGroupIDsWithBodyWithResponse All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDsWithBodyWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error)
+
+	// GetFullJoinGroupIDsWithResponse All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDsWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error)
+
 	// GetGroupApplicationListWithBodyWithResponse List join applications to the groups a user manages
 	//
 	// One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -10635,6 +13178,94 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /group/get_groups_info (the `GetGroupsInfo` operationId).
 	GetGroupsInfoWithResponse(ctx context.Context, params *GetGroupsInfoParams, body GetGroupsInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupsInfoResponse, error)
+
+	// GetIncrementalGroupMembersBatchWithBodyWithResponse Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatchWithBodyWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error)
+
+	// GetIncrementalGroupMembersBatchWithResponse Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatchWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error)
+
+	// GetIncrementalJoinGroupsWithBodyWithResponse Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroupsWithBodyWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error)
+
+	// GetIncrementalJoinGroupsWithResponse Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroupsWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error)
 
 	// GetJoinedGroupListWithBodyWithResponse List the groups a user is in
 	//
@@ -11158,6 +13789,44 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /msg/get_conversation_msg (the `GetConversationMsg` operationId).
 	GetConversationMsgWithResponse(ctx context.Context, params *GetConversationMsgParams, body GetConversationMsgJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationMsgResponse, error)
 
+	// MarkConversationAsReadWithBodyWithResponse Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsReadWithBodyWithResponse(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error)
+
+	// MarkConversationAsReadWithResponse Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsReadWithResponse(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error)
+
 	// MarkMsgsAsReadWithBodyWithResponse Mark messages as read
 	//
 	// `userID` marks the messages `seqs` of `conversationID` as read; the conversation's `hasReadSeq` for that user
@@ -11507,6 +14176,88 @@ func (r GetConversationsResponse) ContentType() string {
 	return ""
 }
 
+type GetIncrementalConversationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalConversationsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalConversationsResponse) GetJSON200() *GetIncrementalConversationsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalConversationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalConversationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalConversationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalConversationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetNotNotifyConversationIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetNotNotifyConversationIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetNotNotifyConversationIDsResponse) GetJSON200() *GetNotNotifyConversationIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetNotNotifyConversationIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetNotNotifyConversationIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetNotNotifyConversationIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetNotNotifyConversationIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type SetConversationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11753,6 +14504,88 @@ func (r GetBlackListResponse) ContentType() string {
 	return ""
 }
 
+type GetDesignatedFriendApplyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetDesignatedFriendApplyResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDesignatedFriendApplyResponse) GetJSON200() *GetDesignatedFriendApplyResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDesignatedFriendApplyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDesignatedFriendApplyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDesignatedFriendApplyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDesignatedFriendApplyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetDesignatedFriendsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetDesignatedFriendsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDesignatedFriendsResponse) GetJSON200() *GetDesignatedFriendsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDesignatedFriendsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDesignatedFriendsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDesignatedFriendsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDesignatedFriendsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetFriendApplyListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11829,6 +14662,88 @@ func (r GetFriendListResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetFriendListResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetFullFriendUserIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetFullFriendUserIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFullFriendUserIDsResponse) GetJSON200() *GetFullFriendUserIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFullFriendUserIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFullFriendUserIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFullFriendUserIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFullFriendUserIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetIncrementalFriendsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalFriendsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalFriendsResponse) GetJSON200() *GetIncrementalFriendsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalFriendsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalFriendsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalFriendsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalFriendsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12122,6 +15037,47 @@ func (r DismissGroupResponse) ContentType() string {
 	return ""
 }
 
+type GetFullJoinGroupIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetFullJoinGroupIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFullJoinGroupIDsResponse) GetJSON200() *GetFullJoinGroupIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFullJoinGroupIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFullJoinGroupIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFullJoinGroupIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFullJoinGroupIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetGroupApplicationListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12239,6 +15195,88 @@ func (r GetGroupsInfoResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetGroupsInfoResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetIncrementalGroupMembersBatchResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalGroupMembersBatchResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalGroupMembersBatchResponse) GetJSON200() *GetIncrementalGroupMembersBatchResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalGroupMembersBatchResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalGroupMembersBatchResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalGroupMembersBatchResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalGroupMembersBatchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetIncrementalJoinGroupsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalJoinGroupsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalJoinGroupsResponse) GetJSON200() *GetIncrementalJoinGroupsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalJoinGroupsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalJoinGroupsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalJoinGroupsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalJoinGroupsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12901,6 +15939,47 @@ func (r GetConversationMsgResponse) ContentType() string {
 	return ""
 }
 
+type MarkConversationAsReadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MarkConversationAsReadResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MarkConversationAsReadResponse) GetJSON200() *MarkConversationAsReadResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r MarkConversationAsReadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MarkConversationAsReadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MarkConversationAsReadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MarkConversationAsReadResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type MarkMsgsAsReadResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13290,6 +16369,104 @@ func (c *ClientWithResponses) GetConversationsWithResponse(ctx context.Context, 
 	return ParseGetConversationsResponse(rsp)
 }
 
+// GetIncrementalConversationsWithBodyWithResponse Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *ClientWithResponses) GetIncrementalConversationsWithBodyWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error) {
+	rsp, err := c.GetIncrementalConversationsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalConversationsResponse(rsp)
+}
+
+// GetIncrementalConversationsWithResponse Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *ClientWithResponses) GetIncrementalConversationsWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error) {
+	rsp, err := c.GetIncrementalConversations(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalConversationsResponse(rsp)
+}
+
+// GetNotNotifyConversationIDsWithBodyWithResponse Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *ClientWithResponses) GetNotNotifyConversationIDsWithBodyWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error) {
+	rsp, err := c.GetNotNotifyConversationIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetNotNotifyConversationIDsResponse(rsp)
+}
+
+// GetNotNotifyConversationIDsWithResponse Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *ClientWithResponses) GetNotNotifyConversationIDsWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error) {
+	rsp, err := c.GetNotNotifyConversationIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetNotNotifyConversationIDsResponse(rsp)
+}
+
 // SetConversationsWithBodyWithResponse Change conversation settings
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -13556,6 +16733,86 @@ func (c *ClientWithResponses) GetBlackListWithResponse(ctx context.Context, para
 	return ParseGetBlackListResponse(rsp)
 }
 
+// GetDesignatedFriendApplyWithBodyWithResponse The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendApplyWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error) {
+	rsp, err := c.GetDesignatedFriendApplyWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendApplyResponse(rsp)
+}
+
+// GetDesignatedFriendApplyWithResponse The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendApplyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error) {
+	rsp, err := c.GetDesignatedFriendApply(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendApplyResponse(rsp)
+}
+
+// GetDesignatedFriendsWithBodyWithResponse Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendsWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error) {
+	rsp, err := c.GetDesignatedFriendsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendsResponse(rsp)
+}
+
+// GetDesignatedFriendsWithResponse Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendsWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error) {
+	rsp, err := c.GetDesignatedFriends(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendsResponse(rsp)
+}
+
 // GetFriendApplyListWithBodyWithResponse List friend applications sent to a user
 //
 // One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -13634,6 +16891,108 @@ func (c *ClientWithResponses) GetFriendListWithResponse(ctx context.Context, par
 		return nil, err
 	}
 	return ParseGetFriendListResponse(rsp)
+}
+
+// GetFullFriendUserIDsWithBodyWithResponse All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *ClientWithResponses) GetFullFriendUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error) {
+	rsp, err := c.GetFullFriendUserIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullFriendUserIDsResponse(rsp)
+}
+
+// GetFullFriendUserIDsWithResponse All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *ClientWithResponses) GetFullFriendUserIDsWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error) {
+	rsp, err := c.GetFullFriendUserIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullFriendUserIDsResponse(rsp)
+}
+
+// GetIncrementalFriendsWithBodyWithResponse Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *ClientWithResponses) GetIncrementalFriendsWithBodyWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error) {
+	rsp, err := c.GetIncrementalFriendsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalFriendsResponse(rsp)
+}
+
+// GetIncrementalFriendsWithResponse Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *ClientWithResponses) GetIncrementalFriendsWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error) {
+	rsp, err := c.GetIncrementalFriends(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalFriendsResponse(rsp)
 }
 
 // GetSelfFriendApplyListWithBodyWithResponse List friend applications a user sent
@@ -13920,6 +17279,48 @@ func (c *ClientWithResponses) DismissGroupWithResponse(ctx context.Context, para
 	return ParseDismissGroupResponse(rsp)
 }
 
+// GetFullJoinGroupIDsWithBodyWithResponse All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *ClientWithResponses) GetFullJoinGroupIDsWithBodyWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error) {
+	rsp, err := c.GetFullJoinGroupIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullJoinGroupIDsResponse(rsp)
+}
+
+// GetFullJoinGroupIDsWithResponse All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *ClientWithResponses) GetFullJoinGroupIDsWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error) {
+	rsp, err := c.GetFullJoinGroupIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullJoinGroupIDsResponse(rsp)
+}
+
 // GetGroupApplicationListWithBodyWithResponse List join applications to the groups a user manages
 //
 // One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -14046,6 +17447,118 @@ func (c *ClientWithResponses) GetGroupsInfoWithResponse(ctx context.Context, par
 		return nil, err
 	}
 	return ParseGetGroupsInfoResponse(rsp)
+}
+
+// GetIncrementalGroupMembersBatchWithBodyWithResponse Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *ClientWithResponses) GetIncrementalGroupMembersBatchWithBodyWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error) {
+	rsp, err := c.GetIncrementalGroupMembersBatchWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalGroupMembersBatchResponse(rsp)
+}
+
+// GetIncrementalGroupMembersBatchWithResponse Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *ClientWithResponses) GetIncrementalGroupMembersBatchWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error) {
+	rsp, err := c.GetIncrementalGroupMembersBatch(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalGroupMembersBatchResponse(rsp)
+}
+
+// GetIncrementalJoinGroupsWithBodyWithResponse Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *ClientWithResponses) GetIncrementalJoinGroupsWithBodyWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error) {
+	rsp, err := c.GetIncrementalJoinGroupsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalJoinGroupsResponse(rsp)
+}
+
+// GetIncrementalJoinGroupsWithResponse Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *ClientWithResponses) GetIncrementalJoinGroupsWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error) {
+	rsp, err := c.GetIncrementalJoinGroups(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalJoinGroupsResponse(rsp)
 }
 
 // GetJoinedGroupListWithBodyWithResponse List the groups a user is in
@@ -14762,6 +18275,56 @@ func (c *ClientWithResponses) GetConversationMsgWithResponse(ctx context.Context
 	return ParseGetConversationMsgResponse(rsp)
 }
 
+// MarkConversationAsReadWithBodyWithResponse Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *ClientWithResponses) MarkConversationAsReadWithBodyWithResponse(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error) {
+	rsp, err := c.MarkConversationAsReadWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMarkConversationAsReadResponse(rsp)
+}
+
+// MarkConversationAsReadWithResponse Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *ClientWithResponses) MarkConversationAsReadWithResponse(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error) {
+	rsp, err := c.MarkConversationAsRead(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMarkConversationAsReadResponse(rsp)
+}
+
 // MarkMsgsAsReadWithBodyWithResponse Mark messages as read
 //
 // `userID` marks the messages `seqs` of `conversationID` as read; the conversation's `hasReadSeq` for that user
@@ -15110,6 +18673,58 @@ func ParseGetConversationsResponse(rsp *http.Response) (*GetConversationsRespons
 	return response, nil
 }
 
+// ParseGetIncrementalConversationsResponse parses an HTTP response from a GetIncrementalConversationsWithResponse call
+func ParseGetIncrementalConversationsResponse(rsp *http.Response) (*GetIncrementalConversationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalConversationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalConversationsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetNotNotifyConversationIDsResponse parses an HTTP response from a GetNotNotifyConversationIDsWithResponse call
+func ParseGetNotNotifyConversationIDsResponse(rsp *http.Response) (*GetNotNotifyConversationIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetNotNotifyConversationIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetNotNotifyConversationIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseSetConversationsResponse parses an HTTP response from a SetConversationsWithResponse call
 func ParseSetConversationsResponse(rsp *http.Response) (*SetConversationsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15266,6 +18881,58 @@ func ParseGetBlackListResponse(rsp *http.Response) (*GetBlackListResponse, error
 	return response, nil
 }
 
+// ParseGetDesignatedFriendApplyResponse parses an HTTP response from a GetDesignatedFriendApplyWithResponse call
+func ParseGetDesignatedFriendApplyResponse(rsp *http.Response) (*GetDesignatedFriendApplyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDesignatedFriendApplyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetDesignatedFriendApplyResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetDesignatedFriendsResponse parses an HTTP response from a GetDesignatedFriendsWithResponse call
+func ParseGetDesignatedFriendsResponse(rsp *http.Response) (*GetDesignatedFriendsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDesignatedFriendsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetDesignatedFriendsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetFriendApplyListResponse parses an HTTP response from a GetFriendApplyListWithResponse call
 func ParseGetFriendApplyListResponse(rsp *http.Response) (*GetFriendApplyListResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15308,6 +18975,58 @@ func ParseGetFriendListResponse(rsp *http.Response) (*GetFriendListResponse, err
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetFriendListResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetFullFriendUserIDsResponse parses an HTTP response from a GetFullFriendUserIDsWithResponse call
+func ParseGetFullFriendUserIDsResponse(rsp *http.Response) (*GetFullFriendUserIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFullFriendUserIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetFullFriendUserIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetIncrementalFriendsResponse parses an HTTP response from a GetIncrementalFriendsWithResponse call
+func ParseGetIncrementalFriendsResponse(rsp *http.Response) (*GetIncrementalFriendsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalFriendsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalFriendsResp
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -15500,6 +19219,32 @@ func ParseDismissGroupResponse(rsp *http.Response) (*DismissGroupResponse, error
 	return response, nil
 }
 
+// ParseGetFullJoinGroupIDsResponse parses an HTTP response from a GetFullJoinGroupIDsWithResponse call
+func ParseGetFullJoinGroupIDsResponse(rsp *http.Response) (*GetFullJoinGroupIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFullJoinGroupIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetFullJoinGroupIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetGroupApplicationListResponse parses an HTTP response from a GetGroupApplicationListWithResponse call
 func ParseGetGroupApplicationListResponse(rsp *http.Response) (*GetGroupApplicationListResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15568,6 +19313,58 @@ func ParseGetGroupsInfoResponse(rsp *http.Response) (*GetGroupsInfoResponse, err
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetGroupsInfoResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetIncrementalGroupMembersBatchResponse parses an HTTP response from a GetIncrementalGroupMembersBatchWithResponse call
+func ParseGetIncrementalGroupMembersBatchResponse(rsp *http.Response) (*GetIncrementalGroupMembersBatchResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalGroupMembersBatchResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalGroupMembersBatchResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetIncrementalJoinGroupsResponse parses an HTTP response from a GetIncrementalJoinGroupsWithResponse call
+func ParseGetIncrementalJoinGroupsResponse(rsp *http.Response) (*GetIncrementalJoinGroupsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalJoinGroupsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalJoinGroupsResp
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -15994,6 +19791,32 @@ func ParseGetConversationMsgResponse(rsp *http.Response) (*GetConversationMsgRes
 	return response, nil
 }
 
+// ParseMarkConversationAsReadResponse parses an HTTP response from a MarkConversationAsReadWithResponse call
+func ParseMarkConversationAsReadResponse(rsp *http.Response) (*MarkConversationAsReadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MarkConversationAsReadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MarkConversationAsReadResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseMarkMsgsAsReadResponse parses an HTTP response from a MarkMsgsAsReadWithResponse call
 func ParseMarkMsgsAsReadResponse(rsp *http.Response) (*MarkMsgsAsReadResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -16138,6 +19961,12 @@ type ServerInterface interface {
 	// GetConversations Get some conversations of a user
 	// (POST /conversation/get_conversations)
 	GetConversations(w http.ResponseWriter, r *http.Request, params GetConversationsParams)
+	// GetIncrementalConversations Conversations changed since a version (SDK sync)
+	// (POST /conversation/get_incremental_conversations)
+	GetIncrementalConversations(w http.ResponseWriter, r *http.Request, params GetIncrementalConversationsParams)
+	// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+	// (POST /conversation/get_not_notify_conversation_ids)
+	GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request, params GetNotNotifyConversationIDsParams)
 	// SetConversations Change conversation settings
 	// (POST /conversation/set_conversations)
 	SetConversations(w http.ResponseWriter, r *http.Request, params SetConversationsParams)
@@ -16156,12 +19985,24 @@ type ServerInterface interface {
 	// GetBlackList List a user's blacklist
 	// (POST /friend/get_black_list)
 	GetBlackList(w http.ResponseWriter, r *http.Request, params GetBlackListParams)
+	// GetDesignatedFriendApply The application between two users (SDK)
+	// (POST /friend/get_designated_friend_apply)
+	GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendApplyParams)
+	// GetDesignatedFriends Named friends of a user (SDK)
+	// (POST /friend/get_designated_friends)
+	GetDesignatedFriends(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendsParams)
 	// GetFriendApplyList List friend applications sent to a user
 	// (POST /friend/get_friend_apply_list)
 	GetFriendApplyList(w http.ResponseWriter, r *http.Request, params GetFriendApplyListParams)
 	// GetFriendList List a user's friends
 	// (POST /friend/get_friend_list)
 	GetFriendList(w http.ResponseWriter, r *http.Request, params GetFriendListParams)
+	// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+	// (POST /friend/get_full_friend_user_ids)
+	GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request, params GetFullFriendUserIDsParams)
+	// GetIncrementalFriends Friends changed since a version (SDK sync)
+	// (POST /friend/get_incremental_friends)
+	GetIncrementalFriends(w http.ResponseWriter, r *http.Request, params GetIncrementalFriendsParams)
 	// GetSelfFriendApplyList List friend applications a user sent
 	// (POST /friend/get_self_friend_apply_list)
 	GetSelfFriendApplyList(w http.ResponseWriter, r *http.Request, params GetSelfFriendApplyListParams)
@@ -16183,6 +20024,9 @@ type ServerInterface interface {
 	// DismissGroup Dismiss a group
 	// (POST /group/dismiss_group)
 	DismissGroup(w http.ResponseWriter, r *http.Request, params DismissGroupParams)
+	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+	// (POST /group/get_full_join_group_ids)
+	GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams)
 	// GetGroupApplicationList List join applications to the groups a user manages
 	// (POST /group/get_group_application_list)
 	GetGroupApplicationList(w http.ResponseWriter, r *http.Request, params GetGroupApplicationListParams)
@@ -16192,6 +20036,12 @@ type ServerInterface interface {
 	// GetGroupsInfo Get groups' information
 	// (POST /group/get_groups_info)
 	GetGroupsInfo(w http.ResponseWriter, r *http.Request, params GetGroupsInfoParams)
+	// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+	// (POST /group/get_incremental_group_members_batch)
+	GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request, params GetIncrementalGroupMembersBatchParams)
+	// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+	// (POST /group/get_incremental_join_groups)
+	GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request, params GetIncrementalJoinGroupsParams)
 	// GetJoinedGroupList List the groups a user is in
 	// (POST /group/get_joined_group_list)
 	GetJoinedGroupList(w http.ResponseWriter, r *http.Request, params GetJoinedGroupListParams)
@@ -16240,6 +20090,9 @@ type ServerInterface interface {
 	// GetConversationMsg Read a conversation's history
 	// (POST /msg/get_conversation_msg)
 	GetConversationMsg(w http.ResponseWriter, r *http.Request, params GetConversationMsgParams)
+	// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+	// (POST /msg/mark_conversation_as_read)
+	MarkConversationAsRead(w http.ResponseWriter, r *http.Request, params MarkConversationAsReadParams)
 	// MarkMsgsAsRead Mark messages as read
 	// (POST /msg/mark_msgs_as_read)
 	MarkMsgsAsRead(w http.ResponseWriter, r *http.Request, params MarkMsgsAsReadParams)
@@ -16285,6 +20138,18 @@ func (_ Unimplemented) GetConversations(w http.ResponseWriter, r *http.Request, 
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetIncrementalConversations Conversations changed since a version (SDK sync)
+// (POST /conversation/get_incremental_conversations)
+func (_ Unimplemented) GetIncrementalConversations(w http.ResponseWriter, r *http.Request, params GetIncrementalConversationsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+// (POST /conversation/get_not_notify_conversation_ids)
+func (_ Unimplemented) GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request, params GetNotNotifyConversationIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // SetConversations Change conversation settings
 // (POST /conversation/set_conversations)
 func (_ Unimplemented) SetConversations(w http.ResponseWriter, r *http.Request, params SetConversationsParams) {
@@ -16321,6 +20186,18 @@ func (_ Unimplemented) GetBlackList(w http.ResponseWriter, r *http.Request, para
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetDesignatedFriendApply The application between two users (SDK)
+// (POST /friend/get_designated_friend_apply)
+func (_ Unimplemented) GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendApplyParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetDesignatedFriends Named friends of a user (SDK)
+// (POST /friend/get_designated_friends)
+func (_ Unimplemented) GetDesignatedFriends(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetFriendApplyList List friend applications sent to a user
 // (POST /friend/get_friend_apply_list)
 func (_ Unimplemented) GetFriendApplyList(w http.ResponseWriter, r *http.Request, params GetFriendApplyListParams) {
@@ -16330,6 +20207,18 @@ func (_ Unimplemented) GetFriendApplyList(w http.ResponseWriter, r *http.Request
 // GetFriendList List a user's friends
 // (POST /friend/get_friend_list)
 func (_ Unimplemented) GetFriendList(w http.ResponseWriter, r *http.Request, params GetFriendListParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+// (POST /friend/get_full_friend_user_ids)
+func (_ Unimplemented) GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request, params GetFullFriendUserIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetIncrementalFriends Friends changed since a version (SDK sync)
+// (POST /friend/get_incremental_friends)
+func (_ Unimplemented) GetIncrementalFriends(w http.ResponseWriter, r *http.Request, params GetIncrementalFriendsParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -16375,6 +20264,12 @@ func (_ Unimplemented) DismissGroup(w http.ResponseWriter, r *http.Request, para
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+// (POST /group/get_full_join_group_ids)
+func (_ Unimplemented) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetGroupApplicationList List join applications to the groups a user manages
 // (POST /group/get_group_application_list)
 func (_ Unimplemented) GetGroupApplicationList(w http.ResponseWriter, r *http.Request, params GetGroupApplicationListParams) {
@@ -16390,6 +20285,18 @@ func (_ Unimplemented) GetGroupMemberList(w http.ResponseWriter, r *http.Request
 // GetGroupsInfo Get groups' information
 // (POST /group/get_groups_info)
 func (_ Unimplemented) GetGroupsInfo(w http.ResponseWriter, r *http.Request, params GetGroupsInfoParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+// (POST /group/get_incremental_group_members_batch)
+func (_ Unimplemented) GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request, params GetIncrementalGroupMembersBatchParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+// (POST /group/get_incremental_join_groups)
+func (_ Unimplemented) GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request, params GetIncrementalJoinGroupsParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -16486,6 +20393,12 @@ func (_ Unimplemented) UnforbidUser(w http.ResponseWriter, r *http.Request, para
 // GetConversationMsg Read a conversation's history
 // (POST /msg/get_conversation_msg)
 func (_ Unimplemented) GetConversationMsg(w http.ResponseWriter, r *http.Request, params GetConversationMsgParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+// (POST /msg/mark_conversation_as_read)
+func (_ Unimplemented) MarkConversationAsRead(w http.ResponseWriter, r *http.Request, params MarkConversationAsReadParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -16683,6 +20596,88 @@ func (siw *ServerInterfaceWrapper) GetConversations(w http.ResponseWriter, r *ht
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIncrementalConversations operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalConversations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalConversationsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetNotNotifyConversationIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetNotNotifyConversationIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetNotNotifyConversationIDs(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -16938,6 +20933,88 @@ func (siw *ServerInterfaceWrapper) GetBlackList(w http.ResponseWriter, r *http.R
 	handler.ServeHTTP(w, r)
 }
 
+// GetDesignatedFriendApply operation middleware
+func (siw *ServerInterfaceWrapper) GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDesignatedFriendApplyParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetDesignatedFriendApply(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetDesignatedFriends operation middleware
+func (siw *ServerInterfaceWrapper) GetDesignatedFriends(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDesignatedFriendsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetDesignatedFriends(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetFriendApplyList operation middleware
 func (siw *ServerInterfaceWrapper) GetFriendApplyList(w http.ResponseWriter, r *http.Request) {
 
@@ -17011,6 +21088,88 @@ func (siw *ServerInterfaceWrapper) GetFriendList(w http.ResponseWriter, r *http.
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetFriendList(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetFullFriendUserIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFullFriendUserIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetFullFriendUserIDs(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIncrementalFriends operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalFriends(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalFriendsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalFriends(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -17307,6 +21466,47 @@ func (siw *ServerInterfaceWrapper) DismissGroup(w http.ResponseWriter, r *http.R
 	handler.ServeHTTP(w, r)
 }
 
+// GetFullJoinGroupIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFullJoinGroupIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetFullJoinGroupIDs(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetGroupApplicationList operation middleware
 func (siw *ServerInterfaceWrapper) GetGroupApplicationList(w http.ResponseWriter, r *http.Request) {
 
@@ -17421,6 +21621,88 @@ func (siw *ServerInterfaceWrapper) GetGroupsInfo(w http.ResponseWriter, r *http.
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetGroupsInfo(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIncrementalGroupMembersBatch operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalGroupMembersBatchParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalGroupMembersBatch(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIncrementalJoinGroups operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalJoinGroupsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalJoinGroups(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -18086,6 +22368,47 @@ func (siw *ServerInterfaceWrapper) GetConversationMsg(w http.ResponseWriter, r *
 	handler.ServeHTTP(w, r)
 }
 
+// MarkConversationAsRead operation middleware
+func (siw *ServerInterfaceWrapper) MarkConversationAsRead(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params MarkConversationAsReadParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.MarkConversationAsRead(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // MarkMsgsAsRead operation middleware
 func (siw *ServerInterfaceWrapper) MarkMsgsAsRead(w http.ResponseWriter, r *http.Request) {
 
@@ -18533,6 +22856,36 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/manager/get_server_config", wrapper.GetServerConfig)
 	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_incremental_friends", wrapper.GetIncrementalFriends)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_full_friend_user_ids", wrapper.GetFullFriendUserIDs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_designated_friends", wrapper.GetDesignatedFriends)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_designated_friend_apply", wrapper.GetDesignatedFriendApply)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_incremental_join_groups", wrapper.GetIncrementalJoinGroups)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_full_join_group_ids", wrapper.GetFullJoinGroupIDs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_incremental_group_members_batch", wrapper.GetIncrementalGroupMembersBatch)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/conversation/get_incremental_conversations", wrapper.GetIncrementalConversations)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/conversation/get_not_notify_conversation_ids", wrapper.GetNotNotifyConversationIDs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/msg/mark_conversation_as_read", wrapper.MarkConversationAsRead)
+	})
 
 	return r
 }
@@ -18618,6 +22971,52 @@ type GetConversationsResponseObject interface {
 type GetConversations200JSONResponse GetConversationsResp
 
 func (response GetConversations200JSONResponse) VisitGetConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIncrementalConversationsRequestObject struct {
+	Params GetIncrementalConversationsParams
+	Body   *GetIncrementalConversationsJSONRequestBody
+}
+
+type GetIncrementalConversationsResponseObject interface {
+	VisitGetIncrementalConversationsResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalConversations200JSONResponse GetIncrementalConversationsResp
+
+func (response GetIncrementalConversations200JSONResponse) VisitGetIncrementalConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotNotifyConversationIDsRequestObject struct {
+	Params GetNotNotifyConversationIDsParams
+	Body   *GetNotNotifyConversationIDsJSONRequestBody
+}
+
+type GetNotNotifyConversationIDsResponseObject interface {
+	VisitGetNotNotifyConversationIDsResponse(w http.ResponseWriter) error
+}
+
+type GetNotNotifyConversationIDs200JSONResponse GetNotNotifyConversationIDsResp
+
+func (response GetNotNotifyConversationIDs200JSONResponse) VisitGetNotNotifyConversationIDsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -18767,6 +23166,52 @@ func (response GetBlackList200JSONResponse) VisitGetBlackListResponse(w http.Res
 	return err
 }
 
+type GetDesignatedFriendApplyRequestObject struct {
+	Params GetDesignatedFriendApplyParams
+	Body   *GetDesignatedFriendApplyJSONRequestBody
+}
+
+type GetDesignatedFriendApplyResponseObject interface {
+	VisitGetDesignatedFriendApplyResponse(w http.ResponseWriter) error
+}
+
+type GetDesignatedFriendApply200JSONResponse GetDesignatedFriendApplyResp
+
+func (response GetDesignatedFriendApply200JSONResponse) VisitGetDesignatedFriendApplyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDesignatedFriendsRequestObject struct {
+	Params GetDesignatedFriendsParams
+	Body   *GetDesignatedFriendsJSONRequestBody
+}
+
+type GetDesignatedFriendsResponseObject interface {
+	VisitGetDesignatedFriendsResponse(w http.ResponseWriter) error
+}
+
+type GetDesignatedFriends200JSONResponse GetDesignatedFriendsResp
+
+func (response GetDesignatedFriends200JSONResponse) VisitGetDesignatedFriendsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFriendApplyListRequestObject struct {
 	Params GetFriendApplyListParams
 	Body   *GetFriendApplyListJSONRequestBody
@@ -18802,6 +23247,52 @@ type GetFriendListResponseObject interface {
 type GetFriendList200JSONResponse GetFriendListResp
 
 func (response GetFriendList200JSONResponse) VisitGetFriendListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFullFriendUserIDsRequestObject struct {
+	Params GetFullFriendUserIDsParams
+	Body   *GetFullFriendUserIDsJSONRequestBody
+}
+
+type GetFullFriendUserIDsResponseObject interface {
+	VisitGetFullFriendUserIDsResponse(w http.ResponseWriter) error
+}
+
+type GetFullFriendUserIDs200JSONResponse GetFullFriendUserIDsResp
+
+func (response GetFullFriendUserIDs200JSONResponse) VisitGetFullFriendUserIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIncrementalFriendsRequestObject struct {
+	Params GetIncrementalFriendsParams
+	Body   *GetIncrementalFriendsJSONRequestBody
+}
+
+type GetIncrementalFriendsResponseObject interface {
+	VisitGetIncrementalFriendsResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalFriends200JSONResponse GetIncrementalFriendsResp
+
+func (response GetIncrementalFriends200JSONResponse) VisitGetIncrementalFriendsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -18974,6 +23465,29 @@ func (response DismissGroup200JSONResponse) VisitDismissGroupResponse(w http.Res
 	return err
 }
 
+type GetFullJoinGroupIDsRequestObject struct {
+	Params GetFullJoinGroupIDsParams
+	Body   *GetFullJoinGroupIDsJSONRequestBody
+}
+
+type GetFullJoinGroupIDsResponseObject interface {
+	VisitGetFullJoinGroupIDsResponse(w http.ResponseWriter) error
+}
+
+type GetFullJoinGroupIDs200JSONResponse GetFullJoinGroupIDsResp
+
+func (response GetFullJoinGroupIDs200JSONResponse) VisitGetFullJoinGroupIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetGroupApplicationListRequestObject struct {
 	Params GetGroupApplicationListParams
 	Body   *GetGroupApplicationListJSONRequestBody
@@ -19032,6 +23546,52 @@ type GetGroupsInfoResponseObject interface {
 type GetGroupsInfo200JSONResponse GetGroupsInfoResp
 
 func (response GetGroupsInfo200JSONResponse) VisitGetGroupsInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIncrementalGroupMembersBatchRequestObject struct {
+	Params GetIncrementalGroupMembersBatchParams
+	Body   *GetIncrementalGroupMembersBatchJSONRequestBody
+}
+
+type GetIncrementalGroupMembersBatchResponseObject interface {
+	VisitGetIncrementalGroupMembersBatchResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalGroupMembersBatch200JSONResponse GetIncrementalGroupMembersBatchResp
+
+func (response GetIncrementalGroupMembersBatch200JSONResponse) VisitGetIncrementalGroupMembersBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIncrementalJoinGroupsRequestObject struct {
+	Params GetIncrementalJoinGroupsParams
+	Body   *GetIncrementalJoinGroupsJSONRequestBody
+}
+
+type GetIncrementalJoinGroupsResponseObject interface {
+	VisitGetIncrementalJoinGroupsResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalJoinGroups200JSONResponse GetIncrementalJoinGroupsResp
+
+func (response GetIncrementalJoinGroups200JSONResponse) VisitGetIncrementalJoinGroupsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -19411,6 +23971,29 @@ func (response GetConversationMsg200JSONResponse) VisitGetConversationMsgRespons
 	return err
 }
 
+type MarkConversationAsReadRequestObject struct {
+	Params MarkConversationAsReadParams
+	Body   *MarkConversationAsReadJSONRequestBody
+}
+
+type MarkConversationAsReadResponseObject interface {
+	VisitMarkConversationAsReadResponse(w http.ResponseWriter) error
+}
+
+type MarkConversationAsRead200JSONResponse MarkConversationAsReadResp
+
+func (response MarkConversationAsRead200JSONResponse) VisitMarkConversationAsReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type MarkMsgsAsReadRequestObject struct {
 	Params MarkMsgsAsReadParams
 	Body   *MarkMsgsAsReadJSONRequestBody
@@ -19540,6 +24123,12 @@ type StrictServerInterface interface {
 	// GetConversations Get some conversations of a user
 	// (POST /conversation/get_conversations)
 	GetConversations(ctx context.Context, request GetConversationsRequestObject) (GetConversationsResponseObject, error)
+	// GetIncrementalConversations Conversations changed since a version (SDK sync)
+	// (POST /conversation/get_incremental_conversations)
+	GetIncrementalConversations(ctx context.Context, request GetIncrementalConversationsRequestObject) (GetIncrementalConversationsResponseObject, error)
+	// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+	// (POST /conversation/get_not_notify_conversation_ids)
+	GetNotNotifyConversationIDs(ctx context.Context, request GetNotNotifyConversationIDsRequestObject) (GetNotNotifyConversationIDsResponseObject, error)
 	// SetConversations Change conversation settings
 	// (POST /conversation/set_conversations)
 	SetConversations(ctx context.Context, request SetConversationsRequestObject) (SetConversationsResponseObject, error)
@@ -19558,12 +24147,24 @@ type StrictServerInterface interface {
 	// GetBlackList List a user's blacklist
 	// (POST /friend/get_black_list)
 	GetBlackList(ctx context.Context, request GetBlackListRequestObject) (GetBlackListResponseObject, error)
+	// GetDesignatedFriendApply The application between two users (SDK)
+	// (POST /friend/get_designated_friend_apply)
+	GetDesignatedFriendApply(ctx context.Context, request GetDesignatedFriendApplyRequestObject) (GetDesignatedFriendApplyResponseObject, error)
+	// GetDesignatedFriends Named friends of a user (SDK)
+	// (POST /friend/get_designated_friends)
+	GetDesignatedFriends(ctx context.Context, request GetDesignatedFriendsRequestObject) (GetDesignatedFriendsResponseObject, error)
 	// GetFriendApplyList List friend applications sent to a user
 	// (POST /friend/get_friend_apply_list)
 	GetFriendApplyList(ctx context.Context, request GetFriendApplyListRequestObject) (GetFriendApplyListResponseObject, error)
 	// GetFriendList List a user's friends
 	// (POST /friend/get_friend_list)
 	GetFriendList(ctx context.Context, request GetFriendListRequestObject) (GetFriendListResponseObject, error)
+	// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+	// (POST /friend/get_full_friend_user_ids)
+	GetFullFriendUserIDs(ctx context.Context, request GetFullFriendUserIDsRequestObject) (GetFullFriendUserIDsResponseObject, error)
+	// GetIncrementalFriends Friends changed since a version (SDK sync)
+	// (POST /friend/get_incremental_friends)
+	GetIncrementalFriends(ctx context.Context, request GetIncrementalFriendsRequestObject) (GetIncrementalFriendsResponseObject, error)
 	// GetSelfFriendApplyList List friend applications a user sent
 	// (POST /friend/get_self_friend_apply_list)
 	GetSelfFriendApplyList(ctx context.Context, request GetSelfFriendApplyListRequestObject) (GetSelfFriendApplyListResponseObject, error)
@@ -19585,6 +24186,9 @@ type StrictServerInterface interface {
 	// DismissGroup Dismiss a group
 	// (POST /group/dismiss_group)
 	DismissGroup(ctx context.Context, request DismissGroupRequestObject) (DismissGroupResponseObject, error)
+	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+	// (POST /group/get_full_join_group_ids)
+	GetFullJoinGroupIDs(ctx context.Context, request GetFullJoinGroupIDsRequestObject) (GetFullJoinGroupIDsResponseObject, error)
 	// GetGroupApplicationList List join applications to the groups a user manages
 	// (POST /group/get_group_application_list)
 	GetGroupApplicationList(ctx context.Context, request GetGroupApplicationListRequestObject) (GetGroupApplicationListResponseObject, error)
@@ -19594,6 +24198,12 @@ type StrictServerInterface interface {
 	// GetGroupsInfo Get groups' information
 	// (POST /group/get_groups_info)
 	GetGroupsInfo(ctx context.Context, request GetGroupsInfoRequestObject) (GetGroupsInfoResponseObject, error)
+	// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+	// (POST /group/get_incremental_group_members_batch)
+	GetIncrementalGroupMembersBatch(ctx context.Context, request GetIncrementalGroupMembersBatchRequestObject) (GetIncrementalGroupMembersBatchResponseObject, error)
+	// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+	// (POST /group/get_incremental_join_groups)
+	GetIncrementalJoinGroups(ctx context.Context, request GetIncrementalJoinGroupsRequestObject) (GetIncrementalJoinGroupsResponseObject, error)
 	// GetJoinedGroupList List the groups a user is in
 	// (POST /group/get_joined_group_list)
 	GetJoinedGroupList(ctx context.Context, request GetJoinedGroupListRequestObject) (GetJoinedGroupListResponseObject, error)
@@ -19642,6 +24252,9 @@ type StrictServerInterface interface {
 	// GetConversationMsg Read a conversation's history
 	// (POST /msg/get_conversation_msg)
 	GetConversationMsg(ctx context.Context, request GetConversationMsgRequestObject) (GetConversationMsgResponseObject, error)
+	// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+	// (POST /msg/mark_conversation_as_read)
+	MarkConversationAsRead(ctx context.Context, request MarkConversationAsReadRequestObject) (MarkConversationAsReadResponseObject, error)
 	// MarkMsgsAsRead Mark messages as read
 	// (POST /msg/mark_msgs_as_read)
 	MarkMsgsAsRead(ctx context.Context, request MarkMsgsAsReadRequestObject) (MarkMsgsAsReadResponseObject, error)
@@ -19823,6 +24436,72 @@ func (sh *strictHandler) GetConversations(w http.ResponseWriter, r *http.Request
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetConversationsResponseObject); ok {
 		if err := validResponse.VisitGetConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIncrementalConversations operation middleware
+func (sh *strictHandler) GetIncrementalConversations(w http.ResponseWriter, r *http.Request, params GetIncrementalConversationsParams) {
+	var request GetIncrementalConversationsRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalConversationsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalConversations(ctx, request.(GetIncrementalConversationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalConversations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalConversationsResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetNotNotifyConversationIDs operation middleware
+func (sh *strictHandler) GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request, params GetNotNotifyConversationIDsParams) {
+	var request GetNotNotifyConversationIDsRequestObject
+
+	request.Params = params
+
+	var body GetNotNotifyConversationIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetNotNotifyConversationIDs(ctx, request.(GetNotNotifyConversationIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetNotNotifyConversationIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetNotNotifyConversationIDsResponseObject); ok {
+		if err := validResponse.VisitGetNotNotifyConversationIDsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -20028,6 +24707,72 @@ func (sh *strictHandler) GetBlackList(w http.ResponseWriter, r *http.Request, pa
 	}
 }
 
+// GetDesignatedFriendApply operation middleware
+func (sh *strictHandler) GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendApplyParams) {
+	var request GetDesignatedFriendApplyRequestObject
+
+	request.Params = params
+
+	var body GetDesignatedFriendApplyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDesignatedFriendApply(ctx, request.(GetDesignatedFriendApplyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDesignatedFriendApply")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetDesignatedFriendApplyResponseObject); ok {
+		if err := validResponse.VisitGetDesignatedFriendApplyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetDesignatedFriends operation middleware
+func (sh *strictHandler) GetDesignatedFriends(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendsParams) {
+	var request GetDesignatedFriendsRequestObject
+
+	request.Params = params
+
+	var body GetDesignatedFriendsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDesignatedFriends(ctx, request.(GetDesignatedFriendsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDesignatedFriends")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetDesignatedFriendsResponseObject); ok {
+		if err := validResponse.VisitGetDesignatedFriendsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetFriendApplyList operation middleware
 func (sh *strictHandler) GetFriendApplyList(w http.ResponseWriter, r *http.Request, params GetFriendApplyListParams) {
 	var request GetFriendApplyListRequestObject
@@ -20087,6 +24832,72 @@ func (sh *strictHandler) GetFriendList(w http.ResponseWriter, r *http.Request, p
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetFriendListResponseObject); ok {
 		if err := validResponse.VisitGetFriendListResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetFullFriendUserIDs operation middleware
+func (sh *strictHandler) GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request, params GetFullFriendUserIDsParams) {
+	var request GetFullFriendUserIDsRequestObject
+
+	request.Params = params
+
+	var body GetFullFriendUserIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFullFriendUserIDs(ctx, request.(GetFullFriendUserIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFullFriendUserIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFullFriendUserIDsResponseObject); ok {
+		if err := validResponse.VisitGetFullFriendUserIDsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIncrementalFriends operation middleware
+func (sh *strictHandler) GetIncrementalFriends(w http.ResponseWriter, r *http.Request, params GetIncrementalFriendsParams) {
+	var request GetIncrementalFriendsRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalFriendsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalFriends(ctx, request.(GetIncrementalFriendsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalFriends")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalFriendsResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalFriendsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -20325,6 +25136,39 @@ func (sh *strictHandler) DismissGroup(w http.ResponseWriter, r *http.Request, pa
 	}
 }
 
+// GetFullJoinGroupIDs operation middleware
+func (sh *strictHandler) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams) {
+	var request GetFullJoinGroupIDsRequestObject
+
+	request.Params = params
+
+	var body GetFullJoinGroupIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFullJoinGroupIDs(ctx, request.(GetFullJoinGroupIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFullJoinGroupIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFullJoinGroupIDsResponseObject); ok {
+		if err := validResponse.VisitGetFullJoinGroupIDsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetGroupApplicationList operation middleware
 func (sh *strictHandler) GetGroupApplicationList(w http.ResponseWriter, r *http.Request, params GetGroupApplicationListParams) {
 	var request GetGroupApplicationListRequestObject
@@ -20417,6 +25261,72 @@ func (sh *strictHandler) GetGroupsInfo(w http.ResponseWriter, r *http.Request, p
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetGroupsInfoResponseObject); ok {
 		if err := validResponse.VisitGetGroupsInfoResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIncrementalGroupMembersBatch operation middleware
+func (sh *strictHandler) GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request, params GetIncrementalGroupMembersBatchParams) {
+	var request GetIncrementalGroupMembersBatchRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalGroupMembersBatchJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalGroupMembersBatch(ctx, request.(GetIncrementalGroupMembersBatchRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalGroupMembersBatch")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalGroupMembersBatchResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalGroupMembersBatchResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIncrementalJoinGroups operation middleware
+func (sh *strictHandler) GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request, params GetIncrementalJoinGroupsParams) {
+	var request GetIncrementalJoinGroupsRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalJoinGroupsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalJoinGroups(ctx, request.(GetIncrementalJoinGroupsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalJoinGroups")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalJoinGroupsResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalJoinGroupsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -20952,6 +25862,39 @@ func (sh *strictHandler) GetConversationMsg(w http.ResponseWriter, r *http.Reque
 	}
 }
 
+// MarkConversationAsRead operation middleware
+func (sh *strictHandler) MarkConversationAsRead(w http.ResponseWriter, r *http.Request, params MarkConversationAsReadParams) {
+	var request MarkConversationAsReadRequestObject
+
+	request.Params = params
+
+	var body MarkConversationAsReadJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.MarkConversationAsRead(ctx, request.(MarkConversationAsReadRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "MarkConversationAsRead")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(MarkConversationAsReadResponseObject); ok {
+		if err := validResponse.VisitMarkConversationAsReadResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // MarkMsgsAsRead operation middleware
 func (sh *strictHandler) MarkMsgsAsRead(w http.ResponseWriter, r *http.Request, params MarkMsgsAsReadParams) {
 	var request MarkMsgsAsReadRequestObject
@@ -21122,511 +26065,587 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17k2NHdh/4VTIgRzTQuoW+QFU12VUxsaphk5wastlUV1P0mujtm4WbAHLqIi/6ZqKqMcOOGHtlWa+R",
-	"rQ2tV5alCGlDWntt2bMOh3fGI8nzXTbYHOovfYWNPCfz3rwvvFFd5NSE1CwA9+bz5Dm/c/I8ftDox+NJ",
-	"LJhQsnH0g8aEJnTMFEvg0+MJS6jisTh9qD+GTPYTPtFfNI4aJ0QltM/I6UPSH8WSCXI+I2rESD/iTKhj",
-	"+Fuy5JIlJIqHknBFrrgaEXbJkpkacTHEx2kUkTBmklARkn484Qye5ULF+oGe+JSdn8X9C6bIZCpHTGav",
-	"qYQPhyyRbfI062xML5gksWDkasQENCUJPZdMqDY5UWQcS0U63bdJf0QT2teTbfdEw2twPa0RoyFLGl5D",
-	"0DFrHDViZw28huyP2JjqxRjTlx8yMVSjxlGn+7bXULOJflyqhIth49WrV/ZhWMmTMPx2RPsXT9gLWOZE",
-	"N6s4gx/P9S+fSJbgMv+jhA0aR41fuZdtzT3T1D3z1CuvwV5WbImdnOd3D9zpNbzceP3uQWnAXiO+EixZ",
-	"bRivvEbCXkx5wsLG0We5FrzctJ6l/cXn32N9pfvL1kROynPRG5qwSTQjTFyyKJ4wEg8INe/oGeUXMaSK",
-	"Lhr2u+OJmjW8xsu9eMwVg09HAxpJphc0Sd6JQ7awDfMYvvEwUuWhP4Y/aERCpiiPYNyCsCSJk2NCoys6",
-	"k2SSME2QHuk1eg0kVDViCdO0KmLB9ATzO1Q/7EdyWB5EryGn/T6TstcgsSDmg0di3c0Vl/p0UEVUTAb8",
-	"Zbm34tba1Uk7rNnR9xLORFhJ5tun2EESj1ciWK+CyOhkEvE+FardwDlXLmfuyTt6jxTLuEn38LB+8N3D",
-	"w4qxq3jjkU8lSwiVFyxsl/bLWRqnrwWbttI5xJduD+INP4hyEgvJKg/kDo7PiIowYpXrsMFZwVafMDnF",
-	"XZ431O+4z27nnCWwiCFLSFPBxz7jGmjEA0AiZgX0C61lD2JhTkvu4Rrn0758e05v4jkFLHMqBnHFmghG",
-	"mFDJTK9G4CCr4I4kAK0iLlWbBP2EUcWe8jEL9FpwQe7elawfi1DevUuaVJLHEyZOH5HL/Zan5RYZyzI1",
-	"0DA8i6dJH7ZzECdjqhpHDS7UfjebKheKDQEcV65sBvjMjOaRxcfT84j306dfeY1sIuXV+NTsN8q8K+os",
-	"AQs98ongL91p6/m5k7h/sPQkEKUsRUmoGsQOZl7utTzOXuKdVxWk8w4VfRY9mir2fhJPJ4/Y+JwllWx+",
-	"qH+v1OAMR74/B3ndP/AaYy5SIFbBnaebqAx2cGkzz5af6/LssF/VwC1LvIkssbDXb4Ciayh0qcGuTZK3",
-	"xHgjiTEWAz48Y0rpJkp0iCaiqv2W+ModSQYRHRL9IGlyJTUJ8CQWYyYUuaQJp+cRLNHpo7N3n/zGu0+e",
-	"k18FOQdvcEGmkwlLSJ9K5pE9QiV53lp6JS9pNK0Y36mSBH46JpL1E6YkGRst0ltSGrkLCYtgOystom4h",
-	"ZJIPhX5aJVOGy3rJEklxQGXDohYFdyS55OxK01osGOk7r+BKmiVGs6FkL0hCxZC1KqCNUrQ/YqFFJUut",
-	"3fk0EQ+nSc0QzxBoFGHGCljJnU8VJwskF8OIPe9NfX+/T+E/9tM5fgpIU8aJYmHLIwFwKfO74Vj2qTgh",
-	"gYgVHxglxTyF8tY8tDRNueN+Ci/M5y5nTEr76GroCmZxomwn+eXxidDrHnmkQ35tzDzSJb9Go8gj+/Bf",
-	"oAn4/oBQIeKp6DM4cv2RJpJwg42rlT362MOPHhnECdGtkf2l13VE5RNGwzMUd+WWI5oMmVRA6GrEJQLh",
-	"MU0uWKjZQsJouCzqzZ/HmgFx+UgOHzKpkmlfOZt2HscRo6JR+9rHXEDbK7yR8Euq2DsjukJHEVVMKiMp",
-	"5lGgnoYWpe47dl7VygZoE2O5gRKRdnTGRDi3E2tEEOxKb++YSUmHjDT9ChHaOs6xQUlowgiqQPb9AU+k",
-	"8sgE9kAzTqllpYonW6WNMX1ZS6juCO9IOy7JXmywnGMuavuDGZeOxWylA1HVZZlI1mxpdXVPy9f+5SM5",
-	"fDxRVazPGKCAyQFjn2k2GMag3JsfNUe0z11xNYqnyjzLxXAD9jcVemHfiaeiYmiPkHqBqAGWwXZIQgeK",
-	"JSRjcR5x5RFK8IRdxpqXjW0b7GU/moZau+/r3lhIphON7h48eNAm+lxxMSQ0PTGaFZqbQRcq6NGaF7na",
-	"6iHI1N4yUU4YSzIxIEkHpniwPMCqQqLppN6LkzOmao4fCDjYgeCeuxL3JFPPc+wjIE20DN2RxG3+CXuB",
-	"F7UaZV0lFBDogLMolFrSTCLKRU/EVifAX1pH5opVww0xjSLyLTIVRtx6Vjsg39KwTW/fC+Re2R3xHXP/",
-	"q8W1IucAofFadj6a2+A+SQ9T42+7zeWtGcZ7+ss9ecEne3bGe5NYE0tSDxZLZ2vMBR9Px40jv7ZXl/6W",
-	"7HYRhsws7vfnWdzvL7TwbAX03YSNKmDK8j7Rl7hPB7vas41NF6XNKQG1msG6eGrJwbpgbqut5gHf9ppe",
-	"RmrvZl/zEruesLq7GsAqVtjHCRqOiqp8gaGsrsx/TIdc1OjMjwUjEy2p4wGheSGtMaxzU3FHkmCSthS0",
-	"juE9FBidvXMqWdgmJyBtjkCCIAY0jfdEx/fb5AQ/T6hU8AwTIRnyS3AzIiBusVstdPBWj0ZExYpGVVJH",
-	"t/XRdHyuV7w4MTMk7E9MrWm5ngY6PvzPoYROaedfeQ05iq/q+vxY9yX595lHqOWkvr+w2/ldFqjBmXNu",
-	"MEuSBdzmgG3zobFkVhlxl7gpej99sNo0q3+pNN5lI6i0ItNwzAUeCFlhJRNccRoReEqSZhJHjNz3wb6k",
-	"8Zpc3lVrTF+e4hsd2HYzUpokdNZIZcJqK+E1xnCJsXD8cRJyQZMZweftTLo7mcnKLmSWE1Vdu0Njxw6s",
-	"xFP7rdT9jyVt8lhEM32iYZtA8QPLKRWZ/tHehG5WMOhnr61nzC+emFsT/jZM+A9ZxBSb45Y2gJ9Wdb/c",
-	"trNkbhSL57E8WYbOe7eXTDeSQrkccynrBRVuIV5aVygOkYwNa9SMEdm8gVQhG9BppAhM2704sth6GxrJ",
-	"ti5T8+uwAoU7791S+E2kcFzfyu0M9P4EZilSX3ui9BgSpqaJAF/bERfDIxL84FXgDBpUBslYSHzfv4O2",
-	"3+cJG3KpWIKE0jruCQsgzFLLNmk+BYUASUjeIYGzgkd4WAIi2EtYBlQOBixhos/IBWMTSYIe0FWvcUT0",
-	"kMAeRid8rx+HbMjEHUniqZpMVbsFukR5QTKaqlgSs6aBvRuwI20TH9SVju939jq+fwgakbMASquSGHgB",
-	"24kqEw1DFqJFT8ITPYFaimzrph4AaurHY0YGSTwmVMycjaA2qgIiNESsCB9PIrxMmzHVJgfdigZ6Imuh",
-	"KRkjvcYTqhiJ+JgrTXkcvbmcyRN6Hl+yFkyQS2PKnmhEFOqng5d7LElggWXQ7ome+JzoD+RzBHyfkzGj",
-	"gosh+bwnPt/b20v/Xz/pk8/JmSGaz+EJGPfn5GkcP6Ji9oS9mDKp9I+UJOlINejUwzyPpyLUBDQVdKpG",
-	"TCjeh4El9r0rvILrj1h4DBv4MFLgjhckTCWzk4FiySP5Lbx5FebS9YjAj8Y8LsiYRxE3Pmw4yENfj/xU",
-	"a/qCRu9q8iWfu4E1A8oj3SU2FFGlETOyF9x8s9BZHA6Zgicr0EgW2mK729cLpeKEDtkngl5SDtYJ06cm",
-	"ea3q6nnBPUB/pH/1YBR66eOEDKZRdGxPLCyLsQHnxkiamq5EeIRkCSPUu4ihQ4/k8PRhyw7pQA+JifDx",
-	"VGka+0RciPhKkM+JVHFig4jsLYDiYxbqw4d0pIA0R/SSkXPGBLySDaW27yN3zeAdiEiymnasGYFu34Qj",
-	"cfMVDFgfTvI5OUmG0u7XmEZaK2chOY/DmV4lilZzWDhwxuAhbMQxQS4KNC2NbUM/aJvuAs1eMHEq4C3d",
-	"OpeSi6GXdQM3D2B2Zy8nmlF7wAxpn4WkecH7FyxsEaVb8SyFw7UZl/rFcx6GTKQ9aor4KP6YJdBPrBee",
-	"9pVe94GeiKNnpfdM5wyuZrRG5pGrJBZD42iC7qcAfO+hwmZ70Zuswe9HsXoPDps+iHoRQoKGrYwnIHtn",
-	"2Zocks8JCP+Klw3eyLgXe6mBkX31PvmcPGH9OAlz7xpq8lzXbr1SOaMVdmDOl2EEdf28RT4nD6fYlj1N",
-	"eEJolDAazvB5SZpmttk0vXQOisKO2TccB9hW2tHbZh3fy/axen/1GUUaAKdhKad6qYXiEZkKfOo5vGRb",
-	"fgB0oE4t99cbkOcixvsYjs6E9cn5VOGdbL0E4SBETB8dPDg4PVRYUm7d6QDp610q/aAp9NtRrMn627OP",
-	"GbMscsLw0tFdKcd2kL6vae8k22gMILCzQ73sHuxBjhw0a7NbQYW8ckiyAyTpNPmxua3UtDWxN5dOWyA2",
-	"U0aURlRYosBWu7A8H8XKcWFNV6ELy4O2A4TDMAP7o14ifOPRNNs5sw5ckvFUWVrmEgnOEIP+5V30YUhb",
-	"O7BduY1djeLIOMCkLR6TWEQzPPDAMI0xTTNlOWH0Im1SL9hj/dg7cP/361OuLHnBy+OpVEQlVMiBEV7Y",
-	"E1p+bSv3M/o5FTBCZw3esqP+UIv2Jyis7UqAjCJX8TQK4ZwRajqIL01/6S1lqmCNufKQmcNBgSe5Mssn",
-	"9yYs2YMf4MkKzo4QA4e3D5v7SA7N8J+Y23AYvgbXYjpuHH3mewfdB96h73uH/r536B94Wtzof7r6n339",
-	"D3x3qP+5r/95S//ztv7ngaePmP6nq//Z1/8c6H8OPU1c+p+u/mdf/3Og/4Ef7ut/3vL0EJ9VXlDose05",
-	"SE5qvaDhNbaApBBIaXqqh1EaX28fEJlWtw955iCehtfYHaYhTXwwh2I8hDAhfGiBar8pVIEbtl0gEk1R",
-	"WwMeQJ7z8YXzSDWKgAe2BRUMvW0TFJgm1xb95v3N5XvDa+D/LSGVzVMriV3YiNXlam5YK8pC89ZaQs+u",
-	"62LB5gzvjQkoPYZnKZu/pAn8rlm8UagbXqOgRTe8Rk5lbXiNsk6pvyxpdQ2vkSpO0G6m6TS8hquGNLyG",
-	"qy80vEZOBWh4jTyub3iNFICbd99zOEse2eph5GAoPpF9yMFN/XQJPua/NAAQm3Hwmx12itkaXsPBafZn",
-	"+6GAkLJhGrRjn3cRjm6xCCsaz155DZy+XojqaxG7OtUO2B3SNHa1MaNCkk7LMBipZepQn0Qujo0XIMQG",
-	"oPi1Qkifi75KD2f1zfXc6/GEUVkZPrB+nPFGkWxz4tfcpV7erj1I37q1at9EqzaygzWid1G4kU3id3si",
-	"yG4MA9KnScItCoPv70gSIEUGHgkE719ovq3/HtA+++TJhwGcwYC9DCq9LN1w4OLJ5+MJxJ14pEvO8fa9",
-	"32cTLTYd6btJcMwykcA4TzniEwAFYxqyNxUInG3FUrzDOHCsHipxbQHH+jSMaXJRzaqgvTv6VIMbH6ER",
-	"pxK9ndN92cDVOb2r12CiKjzMnJ8S0guyXAuBPuqBTbcQlBnoPBLbPP5jJdqJx+/hkVzpnY/MkV7ppU/m",
-	"+Kw7iTyWjllykn2s8EaWyKMY2WBAvEc6KUvxyF6HJGwwlRuFbWHPc/f7mPjkasQjZoexAQFgd6sfuher",
-	"rKaKVyUcFa9MNm7+lCrUgrlQPK0KGYVMbnD232fqJIpcl1JZ7T2Yi2TQXyzlyZYLPH1V9l8D/8/yTL8T",
-	"X5ExFbNC+FWqXY+ohhpavaJRhM6qa5PqHJdc2bAjXM4Fs2IxK6H+Gr5MXmOSc/VddtEdB+F5/lDPliON",
-	"VdD0sPz6erC6jkRvQfU2QPX7TEFSnA+5VNUnH+xGyx/5LMXOvPM+N2JngZ+0GdDKZzOdZ+WhXP58GaTk",
-	"Hq3tqLK5Q75os1Y8i+l7ax/CPJncnr4tnT6XsdnQ6RJxcvmuCCt2O5kydylowoiISRyFLEkDO4/RwSp9",
-	"ztCHVPFkgtcTAQR8QuICqsBiedjpkg/4t3vifBoOmdIbksaJNqm8IHRIucguP3SPWTT1HZm7CKGSSEUT",
-	"9Y5z9dJ2/bQc50jbS3muHzkB10t70jux6HlWVNistFvPLPXSTKWwfZWs5RrjBivDhG37YGAHXJVtZmev",
-	"4/m+32qTE0MYNJIxUIfU1GAowaUAD/c9gJUKkLqOeiIji/QaIE8WFryGuPnz43UWBusUKKo86yfgzZhN",
-	"FU+FGlFz0xALdpyGOEBz2cAxir42e3EhZrIqHfHcQC+7U8uxhBU5feHttfl9FWO65fo74PrXqHHNVXbW",
-	"4nlyCY4n54Qj+z45fSgJJl2Kohxn3xGXzAVVwdP24xYCrBaEnRQXZhny2OD8y62c/lt9a6tnH+2tJ5NJ",
-	"NHO1rvL2XrAZCXLWWRnAVT4lfTrhikbkPY+wl7SvtNx2Li7A80WaDBz5/c+3tzRfyRuJd6XaFQa3sopX",
-	"WNpK3uTaRCvYzJmiikm96ReMTUhzoZG0ZVGEhs/nJuuGZmUpetiHqymORqp0tefgH2fN9irRT8bC9ss7",
-	"cZ2arDfHRlmRr1m2N9F9S7u7El8svL02Z6w6vre8cau8sd4YZS4h7SXwCqxrpyYpd1i1TKs4w6+zGcqd",
-	"xRqncAsH8PbsbfvsgSuT40RVfwqHJnR2NQjxvvPWzk4iNuIVhrg0gKhag63UcqhLvGAgm36PKn7OI65m",
-	"x0hUQ36J5ZTAZ/GcuTEEzamImJSFsAKbl6HVdgKNKzAOzBIwTsSlqsIvUDPKeDw6fcRXQsJzuhfwjZWO",
-	"kcTzfb8S6uwkDfqi3Bi3OG+eqCjnnlnA8atPxkq8v6qJtaVALbe6lQfblAfoHVsvCkyWm9WEADb63jSK",
-	"dorKrCywY1xNCmQzrxYAPFKV6SFS1zwREj4UMYQPUHA0TPXz+YmjDufP0tt5hYkLNruKk4oLpw80q7SJ",
-	"ja5GsWQ2nCNOCBd7KDCs9yPpx0JRLiThKjO151jmytn3tsn0sloYS7I/lyRW53zZ25sxvcKRvOV32+R3",
-	"oMMtSKC2Irer5nF1KbJWZVMw4HlVO/KjvRYoNsekXn0E5eI9WefEwYubHbaMHm7P2ZbO2XdjLlhoAmfm",
-	"qphbOWi7UCxXOKSF2W6nMOCWBWGuZt5iWVia0kons/D22sezioxuz+iWzuhjEXHBNE3U304L1k/vpstG",
-	"DeI8AUsXRSSGVjFJ/Qa+5ZOIKv3qMj1PWELs8x6JkxDyRpzP0i9PHx6nf8s0spmKGVZ7YANF4unyHkcf",
-	"m6becdZnecfnx84CkSZVJGIUQseZM6nW1nyf0V4sqw4vl2nyYPDkcQaWW0aE/yulNsVJnimqpnIhLrJs",
-	"16U3lwLsFJbmxw5lb98Av4JVZanxrcRYnTfXZqrFc39dDLWCc904nnjGokHN3X3VJdUNvWIfbHjFXrEK",
-	"t9fsb+Ka3S0Evf5FXuV2rsR2KlpYm/3UHbFbXLc1HpZcsgTLLFYzL1vmbxWPQ6dm4yJ5nja/AsPJhvyk",
-	"qirVR7GpidNurNfmiuSevboBnRe24VbOZjQK6KPeDDe1Py9NoW4Q+FzizJpeNLRKkTfNagNsmOd/eQOa",
-	"7XPxgFei8vS9tUk8v4u3DHybh8PVoGq4OPym5edK1LiSaub0sTQzLw3/a3WQ8gNf/UC57292sEoUcHvA",
-	"tnLACk4FepNjIdl2rLaLUPzuL3aL+SDmDfo77rPpu2HlXsFMIBnBHUhJx2ypQyInLIokRlxdMJMvkZK7",
-	"d8O7d48Jh1yTNkeVJEGa4iJoZYrdypmlau95c4bu3GKsRg0rHP2aNm5TTN3Y819T6RK3sk1OBQkwUeI9",
-	"TGrzHD4EWUrVwBBcQJq2ftyxmwR1TC+gTrCJyYX1aHk9ge99ZPJGuSVb9WcuVBKH0779bPNKeZBUypYk",
-	"fzqbsIA0u8fE1zsB6Sr1yepCB4Kx8DdYkms3iuMLdCnQEzdpqjRbmhk3HdDHAzCHJ4yGxyaIWOLZZYqc",
-	"z5zZVWa3KrZWZQ9K89RhGQoWQt5MmxSejalQvC8LCbp2lPRq84xE0PrKmaM2rty5XGaiLIvNrrvacvnN",
-	"eb18RKt2ct0I3nk9VWdo7JLmVZxcIJtoefbaZIaV6d3ErUh5m1zbuLzgOrYxzyNuwulFJ7S0LvYqFvGa",
-	"Fou8sSJf1hH5Xsyh6Il+WGrwlsSXNPJSnzguLrliJOQJ66todkw62TvgEKh/N+mMzmflYoG63Z6w7R6T",
-	"7hGhYqZFhW5Fpg0vCqHvrrUCjsSpw3ginoo+pG3NOX5vic7cEXwyCRcnJXQHBGkJIwrV6ZVJTbgRD8+N",
-	"piYp16ejOO2zNKKlMdA6GQNR/a7K6ib0dCOPdG2pLhZ6ZN8kWm46OZRbm2TNqgdPS9dLRxQlmUII9Zxr",
-	"ANIm6+Ggo/R+KC1B5ZRETxUSzXYsYloCDnlVWMipvd4TC4qvO0Xfa2q7k2Jp96UhVGnrtlfe+ObUEN8F",
-	"WrkGVXsHmGSXgr9SyO+Qvqqk7Ruo4j1f5G2ynssWYqy2lFZESVRopCbzPBT4HlaXY6STySPNlpIP2SWr",
-	"8DiSvO9wKLDWcDHcBJmtkot1xXSazpld6nlEY6sKVo206pMxY3W/c6cIchPzZgGqR/esrsGBIHYlo0l/",
-	"5JED8utPoITeBmurh7YrjdWttlDXvCnMcDXi/ZFb/TSrxeCTOMEi8N/C3Nn6600wmJM/tYwmSiEnHhlQ",
-	"oGByTvsXtpzkVKJh0jy0PCxbL/9zEkcsPW5zHUPSB3MOIevmcnXja8vcQuQSOKsYNIq0rEXzfJYCMv2D",
-	"MWphPQvh6C2gopjCH6CktMpMZwUWsF4t9ttMyAu6W5Fit88o57NA0uy48cqaqWqSstotqMqCXbKkoGhv",
-	"IpdWTPacsBe74rRTmUGsub7E0/OI9zPvhapD/525dJ3dy+gDT3Ms4CgldYfQ21nts46313m23GqXStWc",
-	"DBPGoCaMbhTKn5wCOejJPI3rS2/vGpUbovwku2Cuz0tmc5J5RMZYIFnLEouQoR3i4kcTNG9EosmCA7kv",
-	"Z5LIMY2iY2sfGsdYGU3qV2gE3ciVnKgrrrsXpDLbev2W2lu2wiJXXbRUUMPyd2q8+PLtZdpNvEz7bsxF",
-	"/Unf8lXHNWj0JSG5ftaPs/TGGwxF1jZ19vADiUULlesacEeS+EqYUAvM7bFIR4GKfF0HtlWK4WOSqym1",
-	"ICz9YHGFqBePMNvqgooXxklg+zf8C8hweRbzPfvSLWu5iazlA96/eHMgAgtobowhPoBm8hAiBxZ0P99w",
-	"qJBfygVbvfzxvbAv3R7fm3h8H9Hk4pEcyhP5hNHwzeZMl+yFnItEanJalXS/+bJxBcfUraTgpCFL2ovz",
-	"kMPsvXm1FIt7tfwhHOfevD2JN/IkZhUnipcLxivTJu+Pk5ykgpRGT949e0pGXD85M44fknCsm00l+ZSd",
-	"n8X9C6ZI1/c7WPpaQu3EGeGq3RNBPxaKCQWFGCm5exencvcuGcVRaOtyMywTe0eS7549/ogo9lKRZtBr",
-	"/KDX6zVMC/rPI/3PiOt/X/UaQctzUiJnyJqr454YFGYjjSeq7i7rJB6Q4Ae9BtJEr3Gkdx4qoT/lE2cw",
-	"WBa913gVkKZkjFA5E3064ffsH+0ZHUfVt7oKD3HJUb/EpnIsooawqFJQgtbalpaixv68GgpwYw8P3JHk",
-	"9KGNBrc00RzTkOXd/7IyI/geGdJLBuejtfQBMXtaPZwKali14ZoKu34HWvNIx++SCe+racI80m63U/3M",
-	"vA8eXbJ1TDpdv7PX7fp+nph265TouT6XZpGbuYLUio+NaykUrw+Zu2mt6ymzWIvBn6Ylt5uSQWlpvR2k",
-	"e29/eQLhIFGWr+M5lsP3knhctee+qdYNdbxNafkufCtnUrFxHf/bYI/jwSDign08laNlrMCPC4/DvVSa",
-	"eIOGIUfZ9XGOs5RL61TmHU1nhy2SpuHmntZcJJcKJJ4zYjgQrWNCCRQGF0Pw6odyJuDRopIpK8dhgmjq",
-	"X9bRA9Soh8p+OZro3DtoHUOdU3PJl+PYae12TD+xnM8UE2HdIPRvLMH+yj3Zq8CVulr+HBvf6fWPJo5+",
-	"1fqU+NbKNSrxtY/TDCrzFvSOTNOrkGb2SuuY+LDUOPM9YFPb4qKyKkz4acYDcUx90Ku5krkyk6Q5pJO9",
-	"QcKYh/WAOulQMQnKHjj1GlGw0Y7piaeCd8mFT0/HIrZx5jw6x1uwA9sEN59dgvh2nwwoj1jokQMSsoip",
-	"Da4/q66sHk0Vcxxc3ogJB9wSzrBqdXX90SjWawKGF3jK8ZKZwgpUC9LMWtp9cPDg/lvdB4eLVMONcrZn",
-	"ppQ06UNubs+W2YAVdLr8q7dK3Y1U6uwmvYGjtYJh3hnmGgR4S3o3kfQel7Ft0V+eKr0WBlKCUaBgAh/F",
-	"V1XR0Uz2t2eRfqPxV/zx2bdpOGRp9MpyWgx/fKbX9SyeVgXQbXklJB8KWud4uvUVUVxFbMdzqoIiVdn6",
-	"FqU63DBp4WJJ7+DqUkK57Kd8Srzl3IoXIXZjTcjwemb3kIoKdc/+8pyHz1X8HJwph3Er5zXU9fa9A+/Q",
-	"u++95b3tPfA6vtfpeJ3uur5Ep4/PGl7jRIRJzMOG1/iUizC+kg2v8fjsH+vP7LzhNR5xwfGvD7mYvsze",
-	"+Jjql07xPyfhmOvz9R2ajGMxg5a/HStwULKLk8uBUZGhEXRB4Rg3s31AT2wNxMr8Sz9VrykZy01mYssa",
-	"XcEq8m3av9ASt7JWMF7Aa5EaJ4qF5Jxp7Z2jse48fZM0c2bbA9cqs4BBrU3iy5Bu3heu2owAz5AJTVS2",
-	"E1rXS+IBj9hGfqqruqqLVXXqVd1/K/K9VQnkX59y9eZuyqdb8JV5mrmZR4xecjE8zsKv0qoCWZGa9kog",
-	"1Fmf5UHoC/vSLQi9iSD0CRvHlwzq1VdS/bn+ZdV829uuBOsOYuEklifNJHvtljhvJnEWk4FWYgybfJma",
-	"El2Q6BlycHT2zqlkYZuc4EMQbAP3pCKEmmHgV498Ub8Lt7GYsoNGBLK9lilDt/TRVDPZChMhdoi9iam1",
-	"+9SH3FcXbB/FV3U9fKxblvz7zCPUdbxob1gmvpyO2U4yN57qbbqML9gbr+hvLNkrOptswX9Ez35JB5L5",
-	"/iPOQq7CxcxLtzzsRvIwN8CtOij1jiRJHMENiwkxOwKHSBCCHrnvp07KfjELhqtN+r533/e6/rrK42Pd",
-	"naP4odka9L0zJkLH/aVwwPNeERXncsHt3jIXQ8vdVEn2ovqeqvZSaukr/ryWtc49VTm9b/Zw3rfEWbMq",
-	"kjK78aRuPQYRVejAcx6HM33UJGMh8X3fuZihEy5VMu2rdtZci0yiqSSBM5agQjuf5wWTnnN8Cu8qTx+2",
-	"yRleneENLhQ8y5ohdEi5IE34Hq9CW6mPlH5hwBOpSAKRW1pG9wR4XIFr/AhzzFy1ydPatGEFHchJx5JP",
-	"KwBuR4uTHZU0bscLp9rJAGmmlnStpw6BgvXgrIPbTZph3Jf3QtbnEi56x+GvDA73TH975jXZapOn4OrV",
-	"8TutI/DEss5e4IrVbrd7jVcYoWpp4Y7sCf0guGW5T5mFRJe2wBz7tut+BgmacICub5GDSO57+28fkPOZ",
-	"YhIcbnoC9jbiY67y7m4d39/3TH28w47X9f09/RoZJPoFKOdqveCOsZYHV8AeO8ZLrHQ85nou6aldcBFC",
-	"VhXro0StNW9MZ3hwmlTMUCyQSxpNmelR/6fS86nj75PLmPeZ1xMd/4Bc8pDF+utDMuARPHCf/Jp98S0y",
-	"ZsmQhZopXdEk1N+9racJfz0gUWwdBzsdn/SnUsVj/fc+UbMJF0PdSeeAvJjGSjfdeYvQ8JKKPgvt2Dpv",
-	"g0tpGF/pRg58nzw+yV8d5LxHDlpt8pH7K3ht9UQz9dpqAZ52Xadw9VPh0/E6ftfr+Ptexz/wOv6h1/Hv",
-	"ex3/La/jv+11/AdeB6yb+16nc+B1Om95nc7bnh7aEvJq+9cNS7ldecbrwnG9Ag1hf4OijNzko30solkF",
-	"up/KkcYfpoZMyC55HxhZNDtOmZ2TBjRVVybRzMo/SfwKOyQm8HDunMqdP4whDQEcgHnXTtWtb+6qlbk9",
-	"bWYBw3BSvVIaa5c3sQPrdtBu5Lyc1oT/1hWqovD03LrT7fnQKC2NqgdfVfjarZmay5gpmUL3Xd3w0tCq",
-	"4BGVH8wpdmMnlIai69fkcc7NFW4kzXCsSxOalIkxC2+UC63SD2sXg03zX6x/0qs8v5Y19K/vvlQCmUDf",
-	"GUTJy8d8P3PB5vIaqcRX1tNHXVXjVgPdhgZ6lqekkk8bF8MIks2pY7Jv3Ef1J9LseiRz5BJTyULSa1wl",
-	"XBn52Gt4wNLSMs4yzZHSx2nEreOeOMgjD1czy4MIvA9dV389g4m8M6KayD/Vo4R7B/PFE0ZD97MLd+Ar",
-	"1HPVO87o5EKD1hIFX9JnTaq/1Oa0IBzSBFJ5RMT6jDGqdhrK6DWmgr+YMvMzKDY1af+9/BJU01xxIVdh",
-	"H/l3b+1aN5OrKFuETWsaNVn/9QPXcHukx69HUU1igl0R/P0Yt6AfMZpIwtXa0n3udVVu2unQllrElU6J",
-	"++rtIbmhhyTNxTXHqSCXB3apxF5WltRVRje/Lx7TSgSXvndLbTeR2p4mVMgBS96cD4tgV4/X4d5xFD7e",
-	"2Gcgc+8vNFca1xKLt/y5UO6LtwfjJh6MT8QgTs45iOQ5RbTWpLs5F7r5jpenqanz3i1J3UiSgoz71sey",
-	"nqiWsITmkhaWCKuuwmJxACsQV+7NW/K6keRVU0LhBEN/Tx8ekc7e/QNIu3Cy908I3fs+8fcekDb5NfKr",
-	"ZC/wzJUpJRFTiiUkTkjIh1wdm1yhwfPAM7mJJZvQBCtMjxg5fSh7ggsSoF3oOWZxoJi4wXw6x09B1e1k",
-	"uN/Z02Pc46HcoyLcw3b2+iOq9Het0iVrGVdMqB6znu//8tnJ3j+he9/39x48y/5s/9qv7j37ge/d33/1",
-	"j6qKtOavCOoXEXNQ4NMtvUSBpqGgAvc4I2ouGlLrf6ofVE1y8oLzNTkVWYUs8FYIUMhAIQZjmXbrOWAh",
-	"KvbSrTwVZPkRAtIcSyhqlU9xHpCm5H3HyGdzmmNuauNpgpcoXfCIB1N6C7sbRvE5jZ6w/uUjOXw8UUFP",
-	"NH2by9MjHRLifVL6Tdf+CZXt4qlCu+CMiyFeLy5bIKuQpX0H+SOesCGXKjGXoXzMtlEjpeoK872EMcJe",
-	"KiYkdAW3+PFAMQH36q3czQ76PGSVg2RWSWMXFWaus/ZVgZY22Nb6LOhbraO1ot/gRoEJpXKz81iIloZ9",
-	"RprWSYXQgRYAaUmXO9L6QWGcOyKEVlUUoZa59lZqXpAPEyqZQf4+CPfJ4nGOSfDZs4A0TX7qaRS1UEKb",
-	"y+KlDdqVAUevytnA6kP3zY16kyoSMSoVOAdlI215muVlo1qT+LYQmZJOwqvegeXC11Dj0EysRuWRrJ/U",
-	"FR5KY6zkiCYsJPism4J0Q1ddKB6+Tia5ZUuXr1/b2KyLHWPdcczWdgXg7bx3C7tvKux+Gl8wUe3pyl5O",
-	"eAKIoTYdxod8wCCnlIlNVLq1XGqMkA3oNFLkvn/wtu975C0S0plsLempAe1VE9x3P316bPO2QXqhESMB",
-	"PB+QESQ5hPIrwclUjeKEf99ktv82owlLgtbiJcS+vYplmLuWlexnsrZbxBtmW2ubiXKMBfi8swYLFnA1",
-	"HgMvrcdg8gfglqlszlSQZqcJV7MzvVgmrA4OXfbXe/bkf/fTp9VuZnQMJxwqf1eeYIK6ORzSVD/PnH0N",
-	"C4BjDrsG7ns4jHTQI6Umi7kM5noK7tGpGt3TBPfccBnb3b7THfmUC4mOu/lxB7i/57EaGeUPU0Rx3RO+",
-	"3fAaiORT1mNF94R/wLTshlTzdTHOmHKTRgNDaxwj8/fQ/YuLYVpk1jjWRaiZAue0yTDxiZOPT8nlPnpG",
-	"Z77LQ6rYFZ31RDO4N5bD5+ZzgAoylrjIub6oEZPoDCiJSvhwyBKYO479nIVaUgTVSTGDdk/0TCJ7eeS4",
-	"9FOcaMIGLAHoD3MAr2z2ko4nEZM4ILs7mAKRiRBKvEHgG5bgzWbGLvXx7glG+yMYrx2u1DsKR1KN2IyE",
-	"XNKhVmH169YOpE9rwvpxEoIbnhY8wcs93ftePxaDiPeVDHQzVBHBOHhZQzBeTzQTU/OdnMchx9qXuFxy",
-	"FF+J1HAQC+aRSRoX6Nk8AFnIx8nHpx6yfXRIAstFqtO3CJc9UVCRIOgv1ZNgycY0uWChHr599gjS9gUE",
-	"d9PkuoMhIC/0iOG6Mwg3wA2ArfuVXyHvGk7dE+8CccDKckmCjx+fPQ1swX/YOgjdgOSwUJNGkrt3v/P0",
-	"6cek6/t378KT6L5vWFCvcUQ4ck5kRfoL5Frmu4eRyn+n5YH+5gftdvvVqwA8TZFmz6eSCyYliaeqH4/Z",
-	"sSnOnFAhJ3GiemJAeTRNmCTNqUjiqaL67EyoGnkm5kQfGjBd8O8bt3/PnrYwvhItLaiMgz1MC3UeJts9",
-	"sUcCM6mA+KbcgmHUxs4FEzSRCEyQwOHqwTHJXPehfBLHOJB4QIJ3bbNuMz1BiNTCx+H8HhF0bKNVoNKo",
-	"3szTh4QqguitGfQaKkZRD0L3wYMHJIwxJIWwl1yqXiNopdN5GJnMvU4JUxSExxquoYLcp4nWeAgUXtRP",
-	"gHTEvK3QkN4yO++M9O5IEiDzfzxBzv8QnkMRBEEfwQ8g4y5QKAlAjQhaGBNlW5GYcx8tS9bXvK1X510Y",
-	"hcYaPM1JLGIzmjZ5B2In4IROo5DQSMbGJdDJfGmGnslcp8gs0QJcEq5wuTSP1Twpq+BsmQi2oRkmmBVA",
-	"foDg96xVW0yjKGiTsz6NaFo8FoIkNVDCBcHQYEQcenop6Pg+S2IM99Bb0I+mIQvdxMiX++hErFd/TJqB",
-	"gzyOCCCPgCimmVVMJ3xPU9+QCSLjlj3/WgAyoYw46AlXhiZGMzTUWZauil6YCAyEtwEiyiDNS6IPXjOI",
-	"YbCd7n6ApB+BQVUzO+A9EGZkdJBWmyAfMsdFcyMsIqbmS3oPa7EYJQOFdU+gsnFkgMj3rlQRhuyjkX0e",
-	"fKl4y28dF6CCLRpstZsrLjTjOLHU5pExjTSy1vs3iBOoNIxaCxxkTQ0UomX0+1i3z2hqEEaOl68hE8b2",
-	"PWRKEsOTSMf3u7CfECdprxKQqLR448Op7ibV8wI+hieD1jHKTGAOuLKwm4omGHg+xLLYPDFj0Y/kacTM",
-	"N+IXzNY6Z5FkbfJYbzOIOAlBTLCVwb0xFXTIknt3A5hjX8GRpwL3Wzd5RKhG1nvoIw9hWD0BlAR+tbln",
-	"TQ2eUC8JeLyRlH/ECWkGeryfpPcUjk+c/pheYLTb7RauaMf39+3J+A0a8dCcCqRJcwGiifgSf9SCekg1",
-	"isMItDDuT4Gcz9kg1keaYEG/hCRTIY8yIgCJ6pGrJNYsfTZh0rOk0hOBBfSB4ReeSQhw+tCwIQsCrBHp",
-	"iHQCT8vGvXiwl1CRhvqjfJqKC6GxChPTsWUnQ6Z6wqGgTknAtMkHbIZUNKaqPzIljyYsilhINOI6Tlu+",
-	"sE+a+A/SzJiUlkEpvzkNNbcZcJZID64xwJ3YSRyr+a3rbKsp+Wi5u78UKaurODsFEhImeaYuuXnHeOaY",
-	"Nz2M4CT5cuXmUSQT2wdQqzVt65nns96CtOBjk+wBLmju3h3zKOLG2nL3rj73IIoC9JaEK2/3ZgyYLeQA",
-	"Kf3UvHvXaYeCsOAikwatNP4qnFoZGrgZRTXdn08T8dD8rD+XjCfA6OAvFH8f5fIp64khcSFBZP1jbF6n",
-	"679N0OHUI519f9+wrM6h/vGwc2gj2bodv2NyBXh6IpCKPWE0xEu5iTKzSegli+orEmCgZgZEaBohmlIE",
-	"VSRwYkwCwBCF6EMNnnoNs7dOQJtBwCaOG9oyu7+YWHLw35AYjFrzeYNsc3F11kanmzlOIxdy48xGphWz",
-	"epqGtUs70z27BQ7b5F2tR7mAzdFWDZfRIynVWbBaF7R/NYqzUokag6RqhVHzesJkTDF3hEaVslogAgdk",
-	"7PqQM83zeBpxfB7F/YtctDgAfqOYXrLknCo+Js0rzYx6In0Ko6gs0LB8G1Uy00k6FA4zN0qXVkmhhFPc",
-	"OjYQxILDdMgjegnYxazWJUvlUmg1Z2jt2GDl9EU7UwT6uGcakeGG7eEXMpoOzQ6aPbJSx7RjIXlPBC/3",
-	"MIgvOEqJ5vShOQ8orzHo3Ib7kWYq+YGPQZk6/fHYuBkY1UbE5nWqCI2g9sVT9MNAoamRnJGfB4f37Z9v",
-	"vf3A/vngwYP0is2CSBa2LA8278Pf7qPI6cJWTwCk0oBoFEchEBsAmTgZU9FnRE6hDCedSNCOEiZHenQp",
-	"8cG666WVPXHGGEm1DKNtFanfoXd4S9N5nwqreeiD9nKPJQkAaBm0tbx8QJofxepUb4mW+CxsaZjTE1o7",
-	"RSgFWl/aBcA4o28CF0lVM27b0N3OGB4VLo2nwgTWxF5lYmNtcujv90TzTMUJHbJPBL2kHGrqtxBr1Ywh",
-	"re6hmeU5lQxyhaPKzGh/pFtAqRxqMOGRkMsLMphGUeuoJ2yw7xWVxNzxp+IGyEsv2bk+birhmv6xKkv9",
-	"NAhaWnqiGVR57by1J3F+e1a33xsxGqkROPFoQQEmgSDFFk+oMpq91NA7TbwwM1H+o/iKDNKLVoyvR1NO",
-	"E/MHaD4ca0SihzlJYn3wjzXzIWfvvvPJk9On/3N7HKZHx8BpqddmYgCpp/kLhAsGpKkXJ59WwDXDIXvJ",
-	"FgOIAtdVM6Axw9Vupk+chrCYPQH4HHZCy6ZgyJRG8noINAwTsB6jj4ZWxvb6IwaV6gL3ss+gjNQ2H7TJ",
-	"CW4i2EkorlhP2PHYvTdKQaZ7HHQfkGbwNI4fUTEzvF6jDGsZaplBWoNDoKljdjJQLHkkv4U8zxqHj0iW",
-	"lwHGArwXKkiDNUwQF0m1ydM4JmNN4alnEhd624YJBjlTBcwaKPCcaX6WKbss1EetJ7SGA2M99PczAAlD",
-	"sJcYbZjkvHO1+MBiXgjMk9s4fWRpE8ykJx+fuqaHzPTbangNjR+Mw0Dbb/tYP4QJOuGNo8Z+22/vN8AX",
-	"bARG/ArlHa624qqa8pYWjDUqwWKFcMmcrgRPrAuYJE2rMRGrnxxX+3556PhlrUrHPZHz/NIIpuhW5ZGS",
-	"I1i1R5dVThXxrVy6GsURI+daRUE7rxU4WPUFLW1Qsaon7t59B0Tm0d27Vl11i1UV7BjHqShs61dzOFi3",
-	"ABdA+heQOPAVanT4Phz5YwMpTx8SGmmmNXNH2PH9t5wntBzSeO1KY0GtlCHhOCygcdRwzzFsfkLHTIH7",
-	"wmfVd2LZI/cep009bLx6hndHTKpvx+HMRJKmaWOyYuP3vmcKSlosA38niR7hXjjF55yq9XI6HtNk5l4U",
-	"mQnizLgAkoMta2si1yqp6wLSSE1GqduDnpu97WwYvNF45VV9+exVpQMKDnh/D7boLL21LQwWdy4VzqD5",
-	"5rOMVA5YxOrpiJ3lXTX0mDPnr8Yv/uD3vvjZH2X3rcsO+S1wX333pQYp+REbNAaQuURcq6ysM8rXf/vn",
-	"X/z0d4qj1C/UjdJ2+fQqzg8v4zBWI5f65Maiz1YZHHvZOGo0HO8/uBWUR/fu2cuMfjy+Ry+pokm3/b3J",
-	"sOH63DW+/LM/eP1v/21xQgeH94F8Vml8v9z46nuq9Y/8Mp0ZvcUjOc5txdrKS/Xl7/zfr//L//76P/0f",
-	"X/7n/7bkzMoTm0sGcIcMoHqZ63vX6+tV/sI6pSDUxoC8u76/PVaULlzqNqCfzK7jce0+6zxrT7Obk7fe",
-	"fqCPlMuNGyvxlMpe951eDZvhEgXGUWHnM5N3tQdJYxV2UTmYt0pL4OeWoJarNJbiAWmfxsXD9dvw3XVA",
-	"7bqx+VFBAsqdlWX7Xpea5QTfzcMqe6N67NikMMdbzvWicfTZM6+CVyKb1GiRDiGJhIZ0jWeQX8JqoJhb",
-	"seMBUcFmHvr+M9160TJfj/5OpZwysLR8+pQ0v3PWPbyP128pyosFCTKHoMBDozc+U2UzrHMj64nHwhok",
-	"JqnhXoRppYIjwqWcgnoBkfEaGyRM8cTYLiYJu+TxVGYXIilGT4sdGLHSE03A1KjWAYrlCq4xOr7fbXlo",
-	"palJ/z9hwhr80Gyk4HrGOMxJguWuSbPr+92e+ID3L9D595Ecenjv249iycKWho0RVajpG7Wbul2lfejp",
-	"mllNmACd5oIJuCCMUTe2M5RQXRz3YAdQVs+J5KZEVFyoZWBXPr8wWDX1PL5krcVY2N4XGE7T8f2D49L1",
-	"lv76bdJMzVBcAoGA64biUU9k10g2LPG5fi9o1cHlp8ZZ501hZbCyPbUHMo84nRs6vPIC/ZorS+4prV/R",
-	"GWmmBN/xPQK2vFaO57lejB3fq8cLINKNOXBN4Zbry5uLhfMAYk5vB3uGRDSrLYPdBw8egP2paFusX4NF",
-	"S2BanTuot/dSAi0PSYMFPaSMhuF0pyTqEGjtKA+XGSUqPGvJSaSkKjy58lrBBq4mMVOf252Av/zZKgr/",
-	"Kg9pI6CsT2GDzb47On+/zx/z755+8v3Tzkf8VJ6KJ4f9d07vn15M/vFvvPPdB+12u7EeiNkuRMSd3Agf",
-	"lo5Y5VAOCgDRcSpKTV329B2nf2tpi+RftkRhAOgqB61yYG8XBuYi9vTt4yzLnknYGkWkWmpkd/UFabPp",
-	"YatHpNdKlGud1SWhrQYcMosqmI9w32cqXeRmFA8JF63VcO6BB/ufgl33fvXekKnnNIqeu1/Kevz7tOCe",
-	"KfP+IWRE5REBZ1MnHZ0mb5u32dx7ajhpszdy4eEreG8L9x89EScgH6itgxMPPBDvtSnoDEoVs/wFMlcu",
-	"VjD+lvk1kEzl5x94ZMKFhrVw+AxMPZ8BPJUqq5ot2JX+DE+1yRlTiouhlbOSqZ4AUzqahO3NB2n6HrqZ",
-	"oX98ywDTj+mQAQIMMofYgEx4/wJtzWl5DCe5XDPIajoE5P/7nb/U37aOU/9arrK8ssbfsCcwpNw2B83I",
-	"mMRRaK53zC0AhKCAJfiCsQm5ipMLDZO1JjOdaJyr38ytW6tNAii2EfSEcW5EnweTpNkhG7wwiSIs8gEQ",
-	"+EM2ME6+sAr2Ht9e0pKIDZQHRGFUCrhTiM3FoP4+5HLMpdQMXdFZaoqgcDUJ1KR6Ap4ex2Mm1BEJxvTl",
-	"GXsReCTAvX0kh7kPZyYBq736EVqzhyKGAZEqnujd0COMGL1kJQ0jfzi4kiwaoJuazR47z0JeAuVDpk6i",
-	"KJdU703C8yjKiZtcvrc8bMUbd+fbuTIfdLiSmF22+YPD+1XNL83P3y8v8u5QWGEJraQrcOPPftCgStH+",
-	"iIWYeaDR8BquQxIIsWKBlobx/jJL9TxbHPdJTCfa8VKTLpy6E5N23XfSa+sfR1Q+YTQ8Yy8aR12vweUj",
-	"OXzIsACBidrR334M3NOmy+fy44RfUoU5Pe1T6RGz72MEvw/RXLaDMRfwp/624slqmsAM1DYA3a8xYa+z",
-	"oug4ZN0xKldyf5mVdFpwV3R/8YpmX6y1pIdbWdKus6TARIDpN466m2H96nNfh/Sdgbq2V42x3dzduOMm",
-	"8iGDt3SGTnOuX+ydfLWR6uFuxkeWQojtPBjJ/GzGJaj4A4t8P3umadqGo3327FUORH4INbGiqCiEbcFI",
-	"B1AWU8K+3KN9JfeoLObHfFZdTaUKhnYRi9Yj0LXRZzwoyFh0FeMCXBedwysDSBlggVNrPsLrCQPxjsF/",
-	"K4UgIwp+XnLaH+VRJji4JozICz6ZYKGyCvRiXOyuDCa+orInXPzgGc/QYAmMHlwD2LgpSGM+gyhsNMTo",
-	"Vku+Z96mKMJrxILtvvcaiLQK77keAPO1Yt3lzbvFW9eEt56tgww2IPc3JGffZwqcEG+inJXLy9kzpiSW",
-	"WwG7DMgvLWlN4vjAekoac4f+KVcMIH8yAlTQ3YAvLnoi90qQ1jduxjbBkIn6gws8jFCbQSNZ7bOrhE4m",
-	"LEnjfagkk4jyLDSzJ/CnFkZ850R2El9ppmPcpzMvX0fQC0ZmTHnkHCKVo5mJY8k1Y1/piXMWxXo5VHxE",
-	"aM7+tVwOPgy5abnRDObi1XF9mzCWeGXbCJeEatCSmsqMt21NyE2+dgM5gcVAq1XElLQ3o8hmi4UegiI7",
-	"c8LCMCRdD9K4bmerYLPNIXsLgI+fMwgYF051HPAFL5THAWM0IDQMUkfn2AKVtTP6PHJtZLnCC0XMVE3f",
-	"BjyBWWwqpzSKZiT4DMXSs6CVA1XHThu2dhCFeuwzEg96ohjQXg/CMFKGS9e19Y4knX3fz8V2vQPexVZg",
-	"2srvXKXBF6baVE8kDBy+zXotgN1B4R6aOnF3+aXW0zeHE33ybfIA6zmg+dFxPuRQo9qMfej16wn44WoU",
-	"26lky1ZOA9CkSFX68Xx4dhri27KBiCUoK28OlA3jj2IF2z8rev1hSkVli5bdkdbOLMt5FkkzE7mkm7/M",
-	"LtY1WWzFACjy+id/9cXf/ekv/sdfFpV9t9DJZ6nQf7ayYa+zp2YT9ohL8A6tBdGVQ14BWu0XAdG2xr+M",
-	"/rHa4AtmnaUHWqucTLjY2bp2ykCzwq622VIvjfjOrkvBKZzX7XjoLTwPdW6XtSgL6uHtFx2wC2y7erM1",
-	"a3XEtAeB1aTT2qqxzlDF0XrqHsbTrKPwFQ/EBtu2AW1u6vK4pPZhgEFOblqQvqzmYTbqs2eb6B0Yx3yP",
-	"huHz84j2L+o1jbzNCh5GLSyAv80PR2mWBQH+le5vED9nsw/p0zwjKkYQhsPQcELESU/AfaaTxToTryou",
-	"GM+anY6/32qTE4EYA+49oTU54hPwamQT5YbrX+63tmWQ63T9twhEsp+EIQY951uCA9IcTyPF90wEtJyJ",
-	"PtZEhOhfFqZqAZyyOAqLbob5RWQvpjQqXuYbGNdX9to3h+jKronomNgT1v053U4TslMFzWgYwlTfICSD",
-	"FStxMmd5HE+yzGyz49vOuu43tl8u8mYqd/zgwYPtzfetPUMd30Y6rfYMdHzoY2Flxh2ZUVQO8G66VpuC",
-	"kRNDwzsDIdUUugUIcu2G26rUNVt2u3OooSah14I4kDKBLhULUqZbZMeGYm1SzzpX3jWo7ZpgxUkY2gQf",
-	"xrk9nZSDKlA8btmSab3X3qrEFqbLOWZMEcoMBzinzOTDchIdgZS1ieCcpDgiVowECXvxSA6DNjnRAANi",
-	"LoaUCxNhDU5VabiF2w34HEHePxZirIITrAGmsjgKrSUyYZJB4roJEyEXwwpA4Q54FTyxTzBrzokztvyE",
-	"ISVBnOuhCBjczi1eyBpYBSw4rzU1MnObbtnwBnOODOwinY5u33lzRGUOYeTGp/EbeLNOhV3/nliFAIBR",
-	"QK+HNbAFV/QGhBJrMshxqWxWhUuaF8itXv/un3/523/41b/4D69/8l/0CY63DmPyEl0rmTAZyMfniHMo",
-	"zO1K8kUj//K3//DLP/5xGmRZGHnq6r8dJLRoMF/83Z+//qu/Kw8jjYtYfgE7fseKHSSrmohlSEtmVxSS",
-	"H+YOyUpr+fq3fvT6d//8i5/+8Mu//ovyJIw1Z7VJ7O+dVwjNzTZ1rYEc7hkeWrmMdyRhNIm4URgdhujI",
-	"cTBIW9Y9Y2qltf3qxz/5+x/+yVc//xdf/PSHX/z095Yl1dpZzfOezyRhZajKKqv/D3/7+1/9+Cdf/uRv",
-	"kEN88dOfvf6rv3v9L39vlV1ZCcjYyrc7jnAuccg6+1qaCRZuckI+GLAERUW2jKRpprpdC5nTwU1F1gvy",
-	"5M7prZq/VXTYKUWZL8H25nZczZPcHot2St1LEVyYkaCJpQJPQnRdjGEOc4eT40yVwzmsWgAz4RFERJgW",
-	"qsaR8bBjckW5yjKWAStbOjjnYZqOrZAeDu5STRI4ILeU+6wVRL6hImT5x3VpQta8SEElGlgEuEAHcljw",
-	"s6UUHn0KgDCBHOpVn+d2K+YYWF2IjwnI8YYeScilnXiQA8RHJMA0rE+YnEYqIB2TDVqSJmTwPWcmsxMC",
-	"9Hhg0swD//FIQMMQs9wHpNvyyF6HJGwAucFtyzb7NxhTjcLsjKis/zh6A4a16OmHLGktrw3hHI60VtQp",
-	"a0Unk0kSX7KSLoS+C2n3xl+00/UPesI0Ym21em3a5AlMFbrplrt5wr7H+mphN8Ub+RUtsfqwrqDz9ETH",
-	"9+8fF3cBlVjDgFJE1On4B3MVoyeWNN9ggApsdY0+Ykg5g4Qu4S0BoFIKTjWBf/jb309BrHtysAbNMvhp",
-	"gaqyvydi9cTSfDkm3sxAQLpRvNYw+du5Qh+gDea49qQWaI4r6F9oiN7KoBas9P09ETvHdf6w0Ni8+2F1",
-	"/AMLor4DrYc1pF08q1uh8dKc9jaeFIqD6kkYUWHRzCpjL+/HFz/90Vf/+S+/+vFvbX0S64EVzRd3F1OW",
-	"cr3t3hQUec9CjSanLug9rdZnAFY7WYfBDSoxpX5cOQRaDtA04duO1S9oXyveGcxjF26P993Vyeph1Rqo",
-	"rTnCoPqUMldgD5UqxkF+HHP71+pH1n8lGKhNbmWP95tTC/CkXZd6gMIWotz11CuvHharCyk/erbk7ch9",
-	"D/a0qCeELGKKLbwlecLG8SWTGhjqBy00TOtamCnYO6yci0CbnMhcKn2T4ld3bAr27F3RmUlRm/PegfYM",
-	"R7C1j7fnQHFoMPdDGIrF2e78AGnnnT5sdZMjrFAieYglGDbC4IVuU1fX1DmlJwpeFx2oS1JC1riqN+TW",
-	"oc665U42JzmXvYtH4b0WWiz1vEXHhY7f1QKwynhV0fFW3A/0JumT+V56fre3ypt6PDx0aPFrG1sGRrI3",
-	"Ykh1928dY2otLbpCvlvtn1DgPmR+erFaErwOSZ6nsmsS4tjpCta9kofDEua9bklYD5lCX8nn4FdRK60f",
-	"O4lgbICPzMJvCnZrj8RRmGao8dLCAxCvT/rxVKg2KaYZ5yCF04o5C70cp1uMOAbPlg/Rs+RmSrgsN4/5",
-	"xDD7DiaCS5PxNI66/qu6LH7bkXgbjKR8RW1zGlaOBKjnYzpku12JLUQ9p/Rzw6TSdAOBVBXsnHlg7TRn",
-	"3VIyqZo6bGg1jNTEVNsLAZAVmZ+eKfy7u5ziXiNjcY2jzv0D/8GDw33fd7x5TfW7CiNYDabKsp50dh3b",
-	"7BD1yhnmQFbk2P5mOUTKBLhQQE438v6rEpTm9gu8/VeUl2WFXJK7d21Wurt3yfnMqXHo5nerlp49kbsl",
-	"kwEZ8AiS95/PoBguI03fXrd56R2aFs3phVjYOjalCrXoxDBorClFo8iU68AMbhcMsrjdvRuk2BtLx9iC",
-	"a3064Xpw72HFPApVVysqn1YU9tiqHM9uvGbfVGm+5duO65Pmhhifxo9qbO9ZXa/cMeHKhMXPcYzKnYXG",
-	"0Wf+M2/7a7yFDG8F+ry5aGEZu/lCtOBu4w0ADAUCLEGGPG8DdlEhv7u+/l8mwgdJPH5v+aId+vGPKgp3",
-	"rHMV5tsv0kQppoBt2tBaHnfvrVC5RcUfVdRuqbraukbgUjplbxq+VEl/ELcqLmdouW44sw6QkU7eiiDT",
-	"9rNQxXmK/wk2OKGYXYMwEfYEVm+EAveIScBQ75R3oJFN8tp2jdtBWvU+G05lnTNTtP9l0C5XOOOC1Foe",
-	"Mle0O2ldUeOURnMl7rBWc+s6AM4vl6VibU/6a8Q2VKqnI/auCKsd6DWAiYU9Pcd4ALqp0RAy/RjqxprB",
-	"PIpIJ5/7v3Yy3a2aPeZ7fRf4RnWVgl0YaNYQAF9Xe8wKyecWeyJfG7jKnYAStjIDRZvLZxtigVVJdE5u",
-	"//y4craijjcP/mUSCJrZfrG7HduG1j5PN8YUZGl/JeS0Dk7SUnv7th+N/26m3WeH8OWMRYNfAhvN1xbH",
-	"jLlg1QgGjTNYDNt12DI1NuZaYzYzxuzs0qaCGL/hcOGGGWQstdVI5ZtriVnC8d41zNjx3sfxFo00GW/4",
-	"JbTVVB7Cm2ivMakoINLumo016A2zWk4rRS9YIZ0ViQcDCMnI0tlsz/PxbUwd5To+LpM8anM/x9wMDYcs",
-	"JUHp+P79KkiCK/umM0H9cqZkur8nYlWV7abc71a8DL3GVKyWc+u63BqfZFT4TcuYf/MTL9WSYV0EReF6",
-	"bNWES/VkeB2+jTlSuybXRuzTCtDUwf/aszndLwlWmZmKEjamycX83PSmvjXUOCD4AmnSiFPZKki7C8Ym",
-	"Eotv5/zwj0nQa/QaAelHjCbV/hBri+D7xN5g6pGdYVKnFVI4mhlxaefY2jwQWLmJlLo1SbLdYX9TQgzA",
-	"hxkoqvHVD//pl3/28+2mCFop6MAZi/FWe2NhCBsNRTL1JD2mW9gY1IH+4W9/+/W/+v0vfvZ7//C3v9PY",
-	"Scpol75vBfw3OGyhmkCvKflznsquSbaDlMlkBxTfuKYIBigkcK9PRZ9Fz8dTxbC0QL0If1cYa8HVKI7Y",
-	"HpYy0S+SZiAVVVMZEL98f59WRiAwYBDF5gs4BssI58POIXlfv/IODPfR1OjIadsFSQvAUvd2D09aXsJi",
-	"5x3fPzw2BGoqsHS6fufYGTB3a9N2utUCuJ8OCUZ4AwSwiBXaqN1TVFHFcmWJemh5z/uWUuqaXyOZXtfv",
-	"6JE/YmjIXnXoc+Mxun53L93J1dueoxFr+j8plIPdpM2lOdY7ebLbuVysJKp5hner45kc75A1FRiAcM67",
-	"5nh2kcAA2adCH0lc2EUJA+bQozsyNzWX2RtiqXR5QVhPn1lf3VIetJwcTAs9rT3nekJ2B9EtTjjrDyLN",
-	"GBMZY6vVsqtI+zpkcYmyr0kWf4LrT1G+4ZI5Uhg/r6U+H3pAGbAzWv7qNxItQ5NpVlE6vtK9dHy/4TXu",
-	"+41nr+ZJ6efjlAwXCGuYk+NtiOWqrIRrBvr3d22xdL/VJmd0zIgeHYHRESpJYIZR6j/YkbTfR2mPZ20F",
-	"mQ/LiGULauR9tgxy+7Lf8IavDwLYxG9/PVCweTTGSjihOqxste5WgA6bzQ5Z7i77WJcH42J/MzEGnn/5",
-	"dQcaRrdfgDduELR407jC0vR1owujN1tRce3wAguX3tcwI/3URdCRfnimx5UMmWocNc7jcNY2LCeHScCj",
-	"ZJHR4B14SmpUFScXKeqA/0IRUtJNa8jGCfGNJ123BQc5BP++fLqfkA3oNFJHjoGt5aWRDraaqiQB/vGJ",
-	"LQ7aBEzT9VupowNwB0kC+G/hufv+MaGQG5RKyyIIH8DBwiQNUCM0YaZGLbKdIVMSsVPH94/hQS6GDl/i",
-	"ojSuOCmOgEsyosk4YlJidqOeyIdPaFbSQgfHcIqslUn0cCSx6DMckmTJJUvIGDwZ9BCyIq5TAY2bL8Qg",
-	"btufeoJLLO7adn4OCI1kTKSeXuBWpA08EnChkjic9u1nGzHiQbgIxo0IxsLfYEn2Xi4+luP4pIoTFiKN",
-	"eHad3tGzCtJqoSXAScXMXIw5UJOD+UdWGVyFhre56xdaKKBVh0r9jrFBmdLDLhYlTXTt44IrTiNDMaXi",
-	"XQ7Zx0ZiUUF8TQNdj4zjhOE3Hd/3U6ozJTqIiMUezkPQMWQBNrNA0gLM2xNQPANxLzbgWSnoPHhwXLX3",
-	"aYY4RS8YDOItFxFfxdMoJOxln7EQjxpS2B17QEjEx1ylJ5R0PXAoD/b2xvQl2gv3zKSCFmoG5kVs+hxq",
-	"6cIqwMMSFyPfFf6yN2HJHuxeoc9Ouc/s4aAFVdoqkTxs6pu24MFOfUTHTD7WW1WRKxa2sp8y1UzVAlZp",
-	"oJ+XxpWPYsmMAnT6MOdk6rIc9DFNCaIWeMKfH6ED3N//xX//xb/9z7/4m9+032O50a7XKJ51rEWb43rW",
-	"xwtVC4vMny3nMjLXAze9xtENvRcnj/UJqYDU7jTNjF7/1v/2+l/9CCvpujOaN/hn2/cjqlVsKob85e/+",
-	"8Ms//fEXP/vLL//bP11t4F566/lsjWJwhjqeUgA+c0c6j4Ze/8v/Cypt/IcVF31LwVgugrGRWJihPB+v",
-	"bVKmy0yOt+YdpayAbuFMzY9yQbtKzsV2+a32Gq4Ubhw1vvr5v/nyj3+Mq1t8tW5tM+1yziqvgLczlrq7",
-	"rLllhlnyhs7tAQSg4BGz6dH8uYFK8JMTRZRxn3LiG7sp6/HNwg42vEYUxxc4Vhy+bzcOQBHUzK5gtl7D",
-	"RWjYkvvNJ5Mwnaxf+MkJfK+7/servsaR/2rDEoa1HHpnl+24zanYdO/doe3lLt7nKub5q/fcMcMqyusV",
-	"N6xluHWlDUvoLtPTnWqHAPTWiBEscM45AYK5wzfnmC08N2X+lzsK3VpBvMVQvhxHW8pu0HZUKKPlCHZl",
-	"7Nfr1ovOUXG1CWEjNwFNSRonF30FjF1nkcr/0Jh/ZO6ewXoIdFtHRMTncTiDEtBQ3VnFhCuPfC/mEBAV",
-	"J7Z0OFeg32mV4Bhc761O1KeiJzDMGwJ19G8jrhXIWZt8qsFvgIl38bAGRBM13odYVQXzGINey8YTxVlI",
-	"mlpXdQZnml7o07DcpYZRHx+mtwpVCqTV2cAgcs4GWhmyk6YJOIrEl6xUFtryQEcVrLz+sAd/8dWGeeJN",
-	"a0RmGHnB7uxs42hAI8m8DS/yHQt0BZBYu7/1r06W6XMtJ4uuzTb/sNLWm+8X7Y/X4s/w0KG3ncHFSmra",
-	"UpWFMt0sc3ORO7eOod6prYC/afxihn/D3CIWUNTc24MCHpl/c7AmLV1XBmKzOXTrngNLOQ3k/AWGTJl7",
-	"eudErBh2D9I4F8Kn4swul8Lt+EpIEH9a9nEJsfTNFHVLxmzUM7x6R7a8npgTp59anR/KgAiaJPGVgyMk",
-	"aRYi748IjSIz5HHrmBTC+3tijfj+Ung/dNJqFwo5y/RlrUn0hEl5pOmRKn7OI65mpInf3smcKPTeJKx/",
-	"Wd6gD7lUgcn06KwwXjMck6sRE2iaJ1z1BNS6PGc51QfN+s43XLq4pMZy3oRdAn5jVtnYzwv72lo+eUEu",
-	"7AFs7sau7w4u5TEapeS6go5yqw11ZTKjvVdh7jamf+FSkD5CNbkUgDuc5Ff/hrtuZNzEmJdWSQuwA8eO",
-	"bDxgSNx0PLXIpar2Zt2SbJrKciepEqpo7RvmTYEKlVohScL6MEUerQhUqggoZ6HI5Uqwhr3VjNmLDLRF",
-	"c0XZcucvY3RbM6ela9nj4pKrfJZLLext4qb9QiKF//W/vv7dP3/9z/+qPMGEvSjm5gZjzvRa0oNfZ5qF",
-	"6gP8pvMsVEI0ByyZkNExFXTI5LYQacEqlGFNpPAVYaY1bsQDxz+hiXzHAEQo2orOGuaDfel8hmug+Ji1",
-	"CgvbEydwZY5YLrhgs6s4CW1sqW3hahRLLMdx+lCDDi5MYIulQaI5L+WQSFkjQICTefRHRdgTfCjiRONI",
-	"mi+tVYZdjltWulfrIasqC08e/JVcXOeBIdT6bwQOWtWpdEfAYw1/081GUhvFUl2tAakRWF7lYAzRIwe+",
-	"GSgoI7IdA6BvVnBICq/mu6vOL+ph34VMjZPJIyqGLPmQXbIIpeYKotq9oS5S3QJ80cGPlddATjQCXk5W",
-	"JJiak9gxiSNm5tNJgUjeLWPjmXdXmXo2NHcFuuutQJpzarkV6PpVruIZaOpeC2hyz/ubz31pjFDpKdoU",
-	"EhnX2zpIJJ9zA4Prinhi1m7AAWDZsQYYkTqkxEnIkjbJro0suIPbIP0+C9HfK7tjq7T10KnGTgq8RUNj",
-	"+bE2k0GcjE1CQkkm0/OIm9RSSxl4xMy6mBE1oqrANhcaYTB97M2HHHlbg+dYPraYHdqhm8rs0NV2jy0k",
-	"fc624psimMtL/dA8kiWlN6noRZy6MYBbSHEnms6NL8L2nAuEmWRrvgtEKng380DKyGs5sVXnWLaJMWMF",
-	"b7PFbkx1xpBrcmN6di1y0JysFb1GZOCU9UGCXFcCvs+UaeGOy/CrReAcgVch6zSYYaGxAqym/hthVrpZ",
-	"ceBwc56WXy0XRax6AsM0ygmicl2tmJR5g3RONRLwu7B2QCI3Op1zKa0r3h7sSN1dnMGpMJpNzQBrFNLc",
-	"yYpsoUhWgaJuWMakbNUWFMqqKasJinAhLzOe/K2nTcoNdEt1Nc1Qb4HATQQC13efUDqjb1o1Lt8aQF2n",
-	"hd6lDhPcNFuzwRMltxXLpupBxQnUNTTrgld9uST78SAv9VWc3TUc5V1GAtIBZpOvpChUT6Txo46riGzb",
-	"t8NHchiQppywKLL6OCV374Z373q5Sp4tvbAXbJJmPnUHSqVGJGmRCt3mLjJs4M3FEekc+iavlnO1dWKv",
-	"NcxdUroEePfSE53Djk/wGL8rFEsKfqydQ/8Bsaf8kuuWwHOlONc+HTPMZkoFAbsZfN9q98QTWFwY3/3S",
-	"+J6w77F+1fg2yAGWGxiMKUcvHd+/n/rO9kRaRrPT8Q/m5gw5NkutCdLEOCaMXhCKYYtHc6IriY14tBHN",
-	"u4uudLraUXTlsLSH5ki/wVBL2Jj5gA7haaWMrClYEJpr87/+P7/6+R/gtfmabshl143tDW+rnsrLDQvx",
-	"+crDWiIHukNWy6gI21muBeleD6xL7HewnS3t496mI6vP8bFT4qodE0rRXa3Ol3/yz7746Y++/IO/+vKP",
-	"/t8v//X/8+Vv/6vXf/jHu6iFU8Pddhf1WOZd2/Jiv0aPMRSj1+EvtsaF7nzeUpfbHlx1UZ8tQwqrRVo3",
-	"6vnpeBYwETf37kF+BEXoa2+anX7JFc2c7i2cuRG5gSo4wnXkBqo/wtcUPYCoW8M2XAFCS95dK1pqbfyA",
-	"plAgEtihqrg+vLR+runkuYoXhfedhKEkAb4TpjlrcjoAlSROQi5oGtAm0/Q7Hgmyq/CAdD3bVprh51uY",
-	"8cOk9mmTT632gI1rUirnk9Fqm1GGHe8nw5ccnoQakoihnCyXmOPnqCfKy02a2ThJt4V1ZSFBzSBOCKP9",
-	"ETGLYPRlIRWjoQc/OzE9DiNUsVUezIXtQp032Jr7WIVaNi/+0EaqxoLJNPlO65jEiQfqXE/kqzsl9kYs",
-	"9HRX++S7MRfFU0WaetUnsFh6CKxlx4BrlU/MVOPs5tRHWMP/rU5d6wmjr4nCrjp80mnn/vEyqtvcvDg9",
-	"sU3VbUFenJ5YV3XD1dBn82l8MxJc15ty57jkhIVcFyZgIWFUok1xZd1jVRfF6nGYvDdrj2NF78S1B7G9",
-	"9Nq7W4n7FjCdLt6TeSMxiX3WGsk8944qOZvlnbEZLSDwyo6xVeX7sc5q/v0/++FXP/5JtSP/ps4jp0UW",
-	"seMrp9XvcvJrtH4ijm+WTymuyjGh8iJ7VsXmezKLpyCLJpNohnjFwBWNiwxKvAkqwxKH3+2yphZZScov",
-	"zpq6gX9RFSuoch7aqdJTcW6vSdvBnuEEanSp4vlR07U6zkEx/Snsb5WO49BsrWbzNIOOwIgYxNOAXpCF",
-	"pthEo/qEMRIk7MUjJiUdssAmHinrJl0Xler2ZE9QTNWZpSU9xpSQVxyUv6prrLwGUqdiGH2+3RNFxaoQ",
-	"sUyqA5Z1u2cPP3DikNMbljuSWAR++hA9cXBAtbHFqA2hl02NY01htUj3iMy9YWqTx3adjupVjZ5YXbOo",
-	"SpRSAP0Qbpze/7ibA9wcyrQd5nWMnijeCW2qOcy780lvi7alOSy68wHFqVJz+J7dljd5y6OF19NYU0i5",
-	"LrsWlYN4KsJM6JzPiGQ06Y+AYgwXyDHmfHDoapEPJrIS+cWC6MqVnaVW1UfmDWzV3jv+4Z4TY1teZlzJ",
-	"0GY0cvIsaTFvD9RisDtv0K9/60e/+KP/+tWPf/LFT3/45V//xY6VmG0u3zqqy4r9b+pXlvLY3V1q5I/q",
-	"Nm82rhW2F85CpcX+sAK0W4kDB6JS/jsG/GNyRbmqxwG/zMB8HZq+Lis/6FIWVK6HeQ89IKD5cPeC9y8W",
-	"wV2sKyxJoB92TPlphWEDt57mclAlphqxmMWCkfOpMuju2LnvE9EsvQDIEvKnSHc3RYP8tw1k/ACms9C6",
-	"bTLpFSzcc4oKqdhOXs/cpBwizYKfkZetAzyNidqzHOzpcfV6In1Aj4FFg9YcJyW3z63ULtK7fhMrFjqn",
-	"RRSvkYhKjFZmdiJdzcXQIUflhTTN80x9Wy5/VDmMTSyOa1iBK8ewuf11Jfy09XXQDW60AMXOv/r5n73+",
-	"lz/6xf/4y6/+3W/uwGvkA3v+vmGJgMzJ/AaUVcpRydHXprxSzUG4DouiQ9PXhKie5KjN+BOvhauuq5RS",
-	"jqo+e5arqbRMGeZHU8WcOsylBMv7raNi7lCwZWCxIw3hJBOhsTZKMmRKQ4SDHVVyPDCVHG9Sxebxba3m",
-	"X8JazW+sUvM3tUbzL1+F5ptUn/lNVWe+/rrMj25qVeYVyjGj0K6uwTyIEwJlmMMz1o9FKAPShEp7XEmS",
-	"r8+sYiLiK/KrxH281SYn+IW1tdyR9vbOtYEYSb9PpkLxCIK5isYdLFGJSEHTvYFVBdtOTxS9O3cEHrpu",
-	"GeiVCkCrGOcC6WgsVtigKLSJjFoRX3wN60G7hNU4ul+dQ2vHJpL8GPbv+/61V41esAy7ryO97TXQ7T0W",
-	"7DvxNLnuzlcXLTe53DTUELVYIK1CJVIJXlK+xsD6bfpSVxWDyvwFTnpbhvpaEVTVkbhWFHXNVagffbNq",
-	"UL+YcrXIXpIK93LpCKeCNIkYvXRLVuWg0VQqohIq5MBoSQa58USqSuxjSH7p9EKdQ//AXF/9+pSrhZdX",
-	"sWAwYi6GtXdXenGWyVC0hHHFlJXqgmeUg4DMqzU4SA/gpthZqpPUVEq/6wc8S/S4TXCTdrdjF5klIMPc",
-	"hez6h1gl8h1Qv/XB2Mru1a4l8IBdzmtp+fDr9ujcsOxNRsRzmdXGnSqTguaCCXLOolgMQfEs1OE0SmUf",
-	"nVYyZiS/4fajG+SJM/80uX0W/ZNKcSnHVeLQjRGwP5soF+P3Z0VSzTDL5+86sJhz1q4JhX2o57l0Ac/p",
-	"0rU7C57wpVyNMi3VMD8t8TtQfRPB0ICzKHTLM4hB/F6cnDEVoOWq8K2tNxu0yUm+EgJ4xhQwWE8Eabax",
-	"wCOBm7wrgNDgLL1YgEWhMMVZQMaMCkl6janAYqFhr3FMAvYSmim64Hs9EeSzjwWgigWlJGwBxrJikxDq",
-	"qtGXXooZ/DJJGNTmzAp7XSV0MmGJhDxPk4hy0RMxLCWNzPKBiU6wq8IESVMfxanoszETqoXFSMH0F1Qn",
-	"OAuw1kRQznEW7Mipypjg9IqdMXVTbvCkSap6IxJHzzWvpediuRpCv/2Hv/iT3wT37+2DznlDsSGquWR+",
-	"X/z0R6//0x+//tN/Xz+mjWDpFtdmI9i6xXHMyXQj6JidiPDEnPiNx/F+TMoZFsvpEzul9Ilf/ulfv/7D",
-	"f//Fz/7oy3/zJ6//+X/8xT/779jO69/+rS9+9h8bO6j9ceYc12/YJWhaqFrmkirvBNOWZOxNvCNdeUGu",
-	"M7fMvDN4HVAzfxCuCW0imnOKXyzM/n3tN6l5bWHONSq9YJD95epxls1VwyhDlC3n9KK7ecf3W8aGFYXm",
-	"FwWtpBlO9Hd3pAazY5YQ/VYllupPk0QDP9N6EEehO4jWcnjqLcRT8OZTM+tk/r1msSfCXkxpVLEMemOq",
-	"EqC4ESI9UWqu9FQ9csut2RJu6MXYxyosZ/f+ZlgKO3uSjlm5lnelOM5vQE5Y5hd5fdNebXHx5QeEuHGF",
-	"AW3ZurmdQS1Gmqabj5Y3hFaODKHk9ka2ksl0x2tlz9obHsjS8vKpyxt2jBzrTr6LyVxclF8hvCMK+WDA",
-	"EvRCzi9Tmt+ltTgH4/wx1MHXPKMfOKa64oU0nWXWuxvnvzf3FNdh1MJefF3MspXH8TpwaOFcXRMQtb26",
-	"Zik54pMbdANdunQu8EH7sx7Cfd/r+gbGYond5N4gTs55CHld6lHse/CQ4w4IdlSMOwqOCN724n2KSfIH",
-	"t7ZSxRNJruLkAmIKbf4QvQgtDxSuT9n5Wdy/YKon+rEQrI/J+YZMka7vd8kHvH/xWERcsEdyiK4oCSP9",
-	"KJZQuFaEJLhHp2p0z+SluWAisJnuCVfQ19st9B/siSCd9VQ48w7aBCeI8csEfwqZydxHh9SGiE7BrilJ",
-	"kD7ydDZhxjBrlqPdEyd4dWT0y3OWtVhOO4KP6tarEXjFMqjYrHi2ZGDtNptjKg4DqnbWFBatWBAI6g2j",
-	"uQDFIOgErndhak4oFwk6fVhbJggnDJd0N9TYmdtBMDqlYXS/+NPf++Jv/vUXP/3R3//Fz37xp3+7lQv2",
-	"OYWB6gfy1c//7Kt/95tf/cXvf/HTnxVHUY6BmFsQaF6WN+coVBbwW3OE5XWyI1ye7b+X0tHNssK5S8Yl",
-	"+qtkJ/m4WChoiSQH6ySJm65R7GeDFGDOpK8985dLCNck/LFL0jynomVKzDhy30iSZS45nYoxVv4MmXoe",
-	"A0N/ji4FS5efwwxkWK1FkYhRqTDSfsJEJk5d0cAFJLfC7ElkksR6Nzys0spCcj7rCSQkD3MEQ9taOLvS",
-	"o0klCXLDh4HYSdhQvoRN4gQr0YxbHplEU2O2ggpiPREPCL5h5qEFZzzI9TTRg4yoGsTJmMR6yDSKbCKB",
-	"NnnCaJglfEhTQmUt9ETChlyqZHZEaG4dJMECexpex2MmFKEDBRoFrB6OBkMNyk+A+JSkOZ1o+bvvE9kT",
-	"NpmJO/x4QKhdZFNblpvyOvFUASSacDFsobeeEb2xkHHESDPAm8h7QcscQa5WRwxVhf9Kch7EeU2BP0Qa",
-	"n0gsN3wjpffSJes6/krl86tLoW3Q2xyhvEr1LWdLbpYgrOVoObFoTnsmG8EFfSnZOL84nXPyYDMs40Ba",
-	"rftVQ5RDt3gaIhd8KWSK8uhj8+iZqbVmWgNwo/94/tZgnz7oN7wGl9+m/QutBoqwcTSgkWQVPdmabZ0q",
-	"kLTzeq458lmuoCssCAhRW7vNM7/AogWkH0+FkkYTcZj6xkXdUlrRLYr4qk7orqRuV0pglB7P+7EY8OH8",
-	"LJuSgRuYXg0uC7KUJFOBItnDemhkknBhpKCW0lLRRB2BmA4EHbNvAR0HZEJ5ouVdT5jmPSLjRIFQJvpB",
-	"L0veKUdUS2vJ+glTqAmLGdEbck6l3iApr+IkJGMqL1hYIV164oaIlzNYvHdw0d9gosV8KOoKutQ8RrmD",
-	"Wj35FdtdNrvq0NyGpXzYHYGeHDQMk0wDAKHgdxv6dJsHkEydR+7evYuJWkMGfAbAlUnY2VqTA3pbEFk5",
-	"FrAdmbX+zi7Hme2G2ELbyIHNt2tbOgtgesCHUzxonuE50rCW3bHjCo1ivl7EhEpmoDAYNmBqYHgEcplh",
-	"mnrQc45Imm2kg8UducK8hfU6lGuS9AiLJCM+2hyBkVfhhMAZkqN5NIPPngXYbTwY6OkZ+J+wSTTrCTmi",
-	"E6jtYtfQqB2pI+odrXzpmdVqXp5x6gz11M1ctUQNrNunreMiCSXnNGGEJgmdYUpkq5wUdJk7aNKVu5QR",
-	"JkHxUkbFIVMAYRDNGGR2QxWUaUWmrpUv0ustQtNyUjgvqxKyJbtgDa1V2ghrB1Qx89XNgO9X7PzN0oPq",
-	"1qrOOLi8ArSZcXCt0hFr2gibzsQMG2HGVsMfn3muUTRlgxV2xEbGvXajkHUWKmReba/Om5Uh5jtX5SrO",
-	"wZKwwZEJWvLFcwTouijifaYQNt2x+pu0XHo7dtPcvV09OPiQD0w57HOauxs7qrov5FJOIUfnBRgB4bqv",
-	"aT7Bb2kWcNuiVHTWE1xc0oiHrTb5xAzLXCDCibsaxfaEZxeKfROnImI1wjyrIQHKYOGOxeySMtYu8E2+",
-	"utvlbdwmd2x27VYZ7Dbsg584e3bDnNXF1/eirHI3r+OqK7+d1xXgxwfKcK47UvO4rah5BSYuh6C/9GNx",
-	"yRKJdSPHcjgv4beaJkISvHQJwOQYkDGWDcAQP7cxcH64e1ewK634geX47l2PxFEIURKmjIh5vScCsMu9",
-	"E3Em1CM5xIwLL/vRVPJL1jrOgv8qHoRvZHYRZfo0bbdJwOW7IkT7aTJlPXFlfDJstV3k/zC0Nnka4x3f",
-	"Oe1feGDLg0aDvtuluQCMtLba1C9K1bIdkoT1Gb+EujaP7PJoLS94JIcPNYV4sFT6tAfknOm+dWMsgkC+",
-	"O5J89+zxR0Sxl+r/Z+/6euQ4jvtXaWweuAvsLG93j0x4Bz1QFCUTEUWGS8IIssRN30zv7ehmZ5bTs3fc",
-	"BAfEQGDYSJwIQSw5cQQoRgwnD7GYBwmGISFfhnfWm79C0FXdPd0zPfv37kgD9ovFvZme7urq6vrzq6oO",
-	"uUsydpIes1CPfszYFKt7cfYCLq2ID5MMdkdYq8KoxHfEyqKAkab82NP5lJFed6cLCYXmZmmrU2+nNlAV",
-	"3eOI5/DYMFH0FMTsICJdl1DljBUYbuhEIwdUuxNhDyOsW+7oTzqlWT5X9DXnuGcUMSf5aap8QiPi8yg5",
-	"itkB4LACinAs+a9D/Jffdrc+JelIJZHKFyQAUb9moSKt1En5Asoz+fz+chi/U1GY0BgyCEJinyGJykcc",
-	"oiYNJbhi8TFzRvaegq4xTJwly6qHyEA7Ip8BmdB6sMa8vV+BRRolzrq9nW6Nv+CeMZAQ0W8erH9Iw3sW",
-	"ua37JSj9qRGMKRqW3V7/oNBsQBI29no7YI5YZN2oNSjc64/FXi+ejuT6S5jQ5r2BKpPCo2Tg9y+bOrfV",
-	"ZAZitCuhEEp6cRseXGp120XEwiEvb+fgMlOhWtu1jLdbYUSpA28se/fWbcsbcAWUXbOiyzLfWFmPcTrG",
-	"rvAIrdfz9IOKNLzy9ITFsq4uTaF0G7kkoLg59PUFHi6y/D4mTQyuttqk9vIt326O+3Z5KKoqRxdlQ1iw",
-	"f33dWjdgDctcRRrEBkkQC+Wj+TGzXVKZw4ktAJ2qwdpkuPzU4YMl2RiWCKw4NkGHVYaT0lLRlVknspSM",
-	"lmev8TfDhlDSh429YeP1t1+c//Lb33/zD9/9379e/OzL17/524vP/+Piq7//7sufXnz9o4sffDlsnBUv",
-	"S/CuWC72vX8aTcQPt3d37ty51dsR/zObBIIn9QmjxYT50ftZOoGtFCIiOCmlWXGWhKWkQvGT8zviDyx7",
-	"H0ujNPYa4zyf8r2bN6UY6QTp5CY9oTnNOh9PjxrqhY+i4FiGmM+/+eL1b36s//LYdPCKH1/I/89OWKYI",
-	"O+FH3V5fzZbzKC0wzcqt29s0GL0FstZ5mzSV0WHau2iDJSFR8tbtQq/nNJpjYoh0rz9vN2ie02DMQihN",
-	"AvseLLpAS9wo/wEMefEvX5//6JVgyFe/+O7VL37/zQ/W4cDbyBnVdpUGJ0pv/gJWLPjOwZ3OD67Oir06",
-	"Xrz4/B/Pf/7zhbzYK/OiRB4UZK1nyPaW23bdQmThFrqEiQwHPZ7x8QNZ5ylkPGjsiekhV73+7Q/l3D59",
-	"hRNrFB+KHg3epeERu4cqlOSS6NFAjDjAQJB4ThxHGhcUy6M8hv3TY579UbJtE52qaJgrui/HaSxbNyth",
-	"1SamG2/zZjs0RBS4ntYNTsYRz9Nsbro4+dGK5cp2sH9h13ZrTmh2LI4aP6D8IAM+X1rdVbxjr5n4nL3g",
-	"vsuvSSgnYtz9io/qBif+mMLhGrAXvuywSTEQN0yyiDNdVj+m2RFgYlQrwCgnWC3sSGh7YXqaVHsdFtlg",
-	"q9aG7fV2dsj3cE5PWMCiad5WjcCjxOFlU52vi4KvpsdJWACkCXXEsA0iDcFLjY+H7CQKGMdqFjo1zuF3",
-	"qzjAOHtBDtk8lZ22S0Sd0JcD9qK93FFGA2fN2vYwKen05Y+sWnDMch7WObsENz3kR/wuitm3wNEFlH0I",
-	"VNzQZSJOQ2Pvr+7ceb59adb6yqFrz6f7/IpL7i73cK03kyvzHdVNw91toNZxJE7009N0y11p955fS6Xb",
-	"h9ZJu3onSt05qvOfCHrsEbShDfGG8oz0NrKkN667W8I6GaV+StV2VZrxhM51zV1TnL4t3o7r9ym4Tse1",
-	"VPwv8fl1Ffyn2bERE0S1x6WqbVNw1lLeMHK5OBKtlSB82NLbCM1Bc3Mqbh3yICmpMrq6Cer3skm1GHYf",
-	"kjVVXKt4xAgJWuqX0IrMFtamp6Dcp0NCjish3WGiYroqXCoGE9u4Znz3EvTG7k6XgNkgPrVUZTxM83ER",
-	"kbVobCmDqsnUYm1wQy1PeoztnttAKdnJSYINFul6VUaqjXkaWuC+bjSvwvXdvls3xL+/DfFP8I8PgKdt",
-	"V5ly7BvtsoGIhQNY3SRQyxhZIsrMPd8w7KLs6e0VzG01ujow6trRyiQdzILxVnp3Y+/OnTeuW1YJsqZi",
-	"KebQ3+l68qCgXAm3ocqWO4Rc/eg0eWNzWPn6f6KExnVACguRsFSxjNa5TsXV1q3XeMkp5ShQDufEIuXb",
-	"EVZzH+S6mJqBLtNSE/JHBRWEPZD8IYTQVjizxaf7Zctn4W5HvHxl1qrcrmN6HUq3cequrR+5fdFepqqt",
-	"naWwUUtqnAkl0SxutnqzLTz4TSh/xtmLluy4JXR78afFmv1AKJncUDSEKhyyODqBKgY5qs1ibJUMP4op",
-	"2KcTYDUV2Wtyxoj/0hM/eEGajOIoyLkv9GLf8Mj7pGu3OgV3p49BBx/06sJBuArKsLVP+qTZA+YOAjbN",
-	"UWE/ZXHcwi8NE6s5l6/6XZQ/Vg9JbO2TXXKaRTnqZi5IIi5APi8hogbce5hAGoMBQpXElAhUkh5+zIKc",
-	"NMM04DdDFkSCYLwzCf9kdMuTL3nyYS4LJEv7QGFcO+bYUW5hWt9Ps2Ei/pM0fcN0EZp2t0WiXLziW+FM",
-	"Mmx0Op1h4wx87zIVE4NqMgQboZmhOOAGHyZ+EVor3u8Q01jqdvuk+XQORWDEV6czPmahzJfxpDMklG55",
-	"XOE+4SnWYptbgh1gsZgL9CiJ5xIdK+ww09I7YrmqHf3SMFRlhZ9i/6WZBSUeKSauggnD8YCI1VLlKqdx",
-	"rOC6uLMyY9W0iiNOwllGD2PWKSGZJ7qcNdIxZJNpmusGd5xO9GUu/k+BlcXvw8QYSebq6AVCqIhkjM/i",
-	"HLDUSMmUcOgMas4MCdsh35cg5Cg36gnhBIeAmhUEU82MI14qOhSnwfE+8WUwEx7oClEAZ1p+rSWHKEJ8",
-	"sl6gFSj0hwmV2Dj8/QYn0ywdRTFDXpeW1w2EdR+zqVR8oLoTHjLZRNl1hsL+LQ/H9RI5C48moTeiAfNm",
-	"Weyw3jHm6bTeSfN0nIKeBd+jwJlpwlq1JQy7wObKhoW+MgqYXsRsZMoYBnTUsxkLomkE/WsMKUq6LSgN",
-	"no7ku2Z/SPvJfkvybWpT14oelbwBk4hzQItnZJbMuOBhdYZBpsmzo850m6D0u6kqyar3VYEoYz7gCeju",
-	"G/Qte0bb5uNkV6imZlaX7UjQF0eaFUN2d3Z261DY6nko+RrT4FjWxDIU6G5XfMH4Yf2y6eXXoT8v9PIu",
-	"dc7Rf9gtv1IkzQmtgjSh1RBkUdBkmCAt8CKlst6Yu+9OEr4dwG9Q0p6ylxX8sBzozAWyWBWLYAb8NwN/",
-	"L3LKIJllSYxur3+DQ3WassNFUaQAmpz/8J/PP/lJAa1YskC04zdY4Krpfk9YcFJDfnPW//5f5598tsJ8",
-	"lefmsjdksSPJMeH//NX5r78+/+W37jk7a9wvm3V/zVl3d/reobgPq/6VLSh8NSy/0C21LXkdADTF14vJ",
-	"u2FHqKuZsgNJ1F+7GWrfwwvjoRDyfyiT3vVgeD3nQhzqcumnVF1cZgNJ8Qs6N6y0VpqUQzEryM03TAkY",
-	"Vt1V1fugsATV9+0l1eEQkcMvbcVaUtQDPh3ouQ1JUhgpVbqgcejxfB4zsDe1soh1WqXZ6E1oqFJegDr7",
-	"2rwR5sep0HqlsZUm2o5ajbQlZK5J2ioqdxmNG+tgam0S39risl6Ub6P8OHU5NmrZOWzOclTrCiQwTWuN",
-	"Kd0Wqbol4vRqgaXLr9R1GoeB4n3l8Bi3Wr0gtwj9DBTPqfIIWOFscAkljAnTAgwvzEY2nEOkmWZEeXpa",
-	"hOdZfYvgzaIcuP+bwWcKo3xF+Ey9flxXUAE5dr2CCm+gP0udUlp8qevsTlM2juU27Fv+LaEFiElwwbFv",
-	"sH8hbHeeLm6Mc92du+tVP/N7NZ2BULeKlOdCzwFrc8MezHJ2H91ykFKTkMO50sOOdM9onMJBvAzRVVb5",
-	"nHPdLdNGnkuYbKVlERRoxUIn6kjWTMHStaoFjhfrUpUshH5PZSG4sgSMnBMZSd8gz6mqCa0+66WpOCtk",
-	"ylxWdpZTucA7yZlTtSS9ZkFCiDtRY+k6NrhsV40ZhizJo1GkvPAYR9EK52aBxAFcOyuGEaV+s1IVMIwl",
-	"CkltNYuHf+62b5klZko1Mhc3jVfVZaDANfrauYZZRSey/w+vVhPtkAfvyeL+NANIHMGeA9BQQfzEj6Pp",
-	"lIXDhEcxS/J4Dg0UdD1PuMFabcJlWkbEcxAThyDNslyVq5EQOl7tlU6TOaGzfCz2MaC6btui6h+19TTf",
-	"ip7kPS9JnyKb2YdUWlHpLIdFAysuKz1ZKji5TelLwUJbV7w0oCVS+3nwHh8gj1RNbCP/2WQrDKnGbJQT",
-	"QQwdH5nG89Um5qgNehl4+A8MNrpidd9iEqfeaGowSYrcsqfCtSrEOUSBNmyQMeQSQWyLk2Hj7iwfp1n0",
-	"1xJj+i5IOoIBbnwF4tvDxgaXTIWlFlw1M30sITl8SablxY//+/x/f3r+P59d/PqrRrsxWt1CTBy24Sbt",
-	"Cer4esnC6HT6kCZHLPuQnbAYxr66tR7F6SGNhYXzkB89mubwucsiwOWdnzW6M4gXVBFw8w7btnqnHsi4",
-	"w8GGXHBb2zcw9skDdl9yBz9THfXUTvht4stdlXFy9tIvSngmo7QjceUdcheCUvpWbcuyYWiOYzsfeijM",
-	"s2EyilgcYuw8OkpA3WlSAr8affqCmEGXBdl1IeJgbbf2iV/wpZigzbgwz2HilznMNz/n7NCNZREhwE6a",
-	"lQWu1KC7v9Mnz+SLSMzQQhY1o7ycKanC4dDtSSJBRlmEUKGmhLP0b3DyKBmweGSOLN58Hx41fm2VsfSG",
-	"36GAMaxZhxSGVgt7C3DrVvbTAtw6Vng1IqVy+dUrWp4LUwR9/k+vf+vuo7d9iVO7IBN6i8R3uSpYi82q",
-	"LNfKKpO++OyL809+4mxPeEl1yMvSpF4dk7PDm+LTV7/7t79b675I2OlB3f148emri5999btfvVpxe9bz",
-	"lj6z2P3KEdcbpPIVcmkzpyRu4gY+yfWKvJameR1tEcvsee29EcvMc03A4WdyR0ty3qk0lAHExTatUwj8",
-	"TDlT8A6YZXFjr3GTTqObJ30Q8/LDVUMfGgIizBEvPyju3bSaKrWJMhigpo5qdTPLx7IgvKW3mHqS8bjk",
-	"60oDZbgziXE+eVvduRpVqT3Oxnj4jGNEcJ/ztsrua1tjw5CTGTaE0WNhq+rqUAMMQrZVXYw2ouNVffKM",
-	"0RDry05zc6kTfuQY7K5mBya21KxiplpoNcPy0eqLLcCSCJ1bmjHNbTBHcn1VyBkEzwpRZE1TVi8+A0az",
-	"0dmSVxAoKTYbANSQWLhPfFke/jRKOIlGmG4oNLppxoRSKb4RhZJFvgeGZAMFyY4QzA1/RWvS12/1xVvS",
-	"ZHU/ls6yQCzKgfDsemIe3lhNJE+nUSBnJ+1cSTi9XHHSyDvkg/tPDz66//37g6cHg/t/0Ua83Tvk8bMP",
-	"Pzx4OPjg4N2/1L/3yTtkcP+j98Tv+wbymYyE6gVwBwJF8fHhKZ3HKQ1hx4MsOkSvPuXzJBCnVv1HZ04n",
-	"cUvT85QXwcMHylNp01Zjh+XtRqDht5+ZL+xB5qZN3foVmytbQumed8oOOfQIAlCtl7EXkTlPRfqiHesQ",
-	"HJ46G7RBrJmW90Vw2h7JASOuoQTNEoh8dfA4TebSAlBjaQC0oF+Qx3MSR8eM+FbKhF/dkHtS1TC3QoNb",
-	"AiPflVtUh3kNGwh6HzZIE8JWMIHWElr3vdMxzQ2Cg/4S0Ezo2wapxVNG+1vYUPVUiboLUjj8gvF8LACe",
-	"goShsRPBLnGROh6iCSZRp2BumLTCz6Ip2kQXuMIOy6KU4j/kLrVtiLERnm+TTqfTssXGBOHUe0ThqpcQ",
-	"dtdT++wd4jQVKUtcAKkvZRr6hQNCrdn0Jv85s9dtP27MGrtMLpnqLc/2nXng8/SOmT1rh+/fLzQ18XRp",
-	"EVLa6zx1A0KNkV6QvliRIuYpCVIh4tCFKB2H6wq2e9gW57GwVLlNIrxt2kYbf79oWmOTzVtCsNvGeZGN",
-	"eDzDfnYJKPkYMR4rUas4CRDhxHJ0klCykZ9KkEBrwGUFJJDakU4YdJ+J0f0JtEEHC2g1j8T4FXEvTYym",
-	"LrkvRX+bnI6jYAwB6iSV4Vc4Y6UTYk4b17mEjH/q4aQwmuylcloFx2G82XzIx++7RE4+zhhTh9+QOkaX",
-	"bCk8b3CZpRMl1SwdrTy1ytLmiTgVNk8ZoUdoAGCIsLaR2GLTqfSS9ZSmlmpUN2YZWyA74KRCl9IySVwJ",
-	"VXUJWPuF7qVT3ITlVQLtaILk7GXuuqp8Df9xpWmtdcT+zBPvq8Q0gwIWrEj9ubR2TEfibWLFBDMZjoxy",
-	"lQrBCv0m4pjzc8KyQ5pHE8T3kCiOZ9qykREh6CaoaYEGxD3tvnyWRHnlbPlCbOKTgJbw9XfR5LU88aRJ",
-	"ySSK40gug4Cx21qHfKOe9zFPE7QPEmzQbDBR4WHsGH5XMhNTP3t+9v8BAAD//w==",
+	"7L17jyNJnhj2VQI8AU22kuwkq6p7uoiFr6ZreqZ2ph/q6tmRNWx3BplBMraSkeyMYFVzdxpY+SHdW3eG",
+	"bJ91ErAy7gxYkG8tGPKtT3u672LMzK3+uq9gxC8iMiNfZCYf1TWzdbjtKZKZ8fy9nz9tjMLZPGSECd44",
+	"/mljjiM8I4JE8OnZnERY0JCdncqPPuGjiM7lF43jxgkSER4RdHaKRtOQE4aGSySmBI0CSpjow9+cRJck",
+	"QkE44YgKdEXFFJFLEi3FlLKJehwHAfJDwhFmPhqFc0rgWcpEKB8YsC/I8DwcXRCB5gs+JTx5TUR0MiER",
+	"76CXyWQzfEE4ChlBV1PCYCiO8JATJjroRKBZyAXq9j5AoymO8EhutjNgDadB5bamBPskajgNhmekcdwI",
+	"rTNwGnw0JTMsD2OG335G2ERMG8fd3gdOQyzn8nEuIsomjXfv3pmH4SRPfP/DAI8uXpA3cMyRHFZQAj8O",
+	"5S+fcxKpY/4HERk3jhu/dS+5mnt6qHv6qXdOg7wtuBKzOcftHdrbazip9bq9w9yCnUZ4xUhUbxnvnEZE",
+	"3ixoRPzG8ZepEZzUtl7F84XDH5ORkPMlZ8Ln+b3IC43IPFgiwi5JEM4JCscI63fkjtKH6GOB1y37o9lc",
+	"LBtO4207nFFB4NPxGAecyAONokehT9aOoR9Tb5wGIr/0Z/AHDpBPBKYBrJshEkVh1Ec4uMJLjuYRkQDp",
+	"oEFj0FCAKqYkIhJWWciI3GD6hsqX/YRP8osYNPhiNCKcDxooZEh/cFAop7miXGIHFkiEaEzf5mfLXq05",
+	"nXjCkht9HFHC/EIw3z3EjqNwVgtgnQIgw/N5QEeYiU5D7bnwOFNP3pF3JEhCTXpHR+WL7x0dFaxdhFuv",
+	"fMFJhDC/IH4nd1/W0Vhzrbm0WnioXrpFxBuOiHweMk4KEXIP6DPFzA9I4TlsgStq1BeEL9Qtr1rqJ/az",
+	"u8GzCA7RJxFqCvg4IlQKGuEYJBF9AvKFVlVEzOyp4h1ugJ/m5Vs8vYl4CrLMGRuHBWfCCCJMREt5Gp4l",
+	"WXl3OALRKqBcdJA3iggW5CWdEU+eBWXo7l1ORiHz+d27qIk5ejYn7OwJujxoOZJvoRnPQwP2/fNwEY3g",
+	"OsdhNMOicdygTBz0kq1SJsgEhOPCk00EPr2jVWDxfDEM6Ch++p3TSDaSP40v9H0rnneFrSMgvoM+Z/St",
+	"vW25P3sT9w8rb0JJKZUgSakGoSUzV3stLWdXeOddAeg8wmxEgicLQT6OwsX8CZkNSVRI5ify90INTlPk",
+	"+yskr/uHTmNGWSyIFVDnxTYqg1lcPMyr6nutTg5HRQPcksSbSBIzd/0eILoEQistdmOQvAXGGwmMIRvT",
+	"yTkRQg6Rg0NlIiq6b65eucPROMATJB9ETSq4BAEahWxGmECXOKJ4GMARnT05/+jFjz568Rr9Q+Bz8AZl",
+	"aDGfkwiNMCcOaiPM0etW5ZO8xMGiYH1ngiP4qY84GUVEcDTTWqRTkRvZBwmHYCbLHaIcwSecTph8WkQL",
+	"oo71kkQcqwXlDYuSFdzh6JKSKwlrISNoZL2iTlIfsTIbcvIGRZhNSKtAtBECj6bEN1JJpbMbLiJ2uohK",
+	"lniuBI2smFFDVrL3U0TJPE7ZJCCvBwvXPRhh+I/5NFSfPNTkYSSI33KQB1RK/64plnkqjJDHQkHHWknR",
+	"Tyl+qx+qDFP2ul/CC6upyznh3DxaT7qCXZwIM0n6eFzE5LkHDuqi354RB/XQb+MgcNAB/BdgAr4/RJix",
+	"cMFGBFBuNJVA4m9xcaW8R6I9/OigcRghORo6qHyuU8xfEOyfK3aXHznA0YRwAYAuppQrQXiGowviS7IQ",
+	"EexXlXrT+FiyIMqf8Mkp4SJajIR1acMwDAhmjdLXnlMGY9d4I6KXWJBHU1xjogALwoXmFKsgUG5DslL7",
+	"HbOvYmUDtIkZ30KJiCc6J8xfOYkxIjByJa93RjjHE4KabgELbfVTZJAjHBGkVCDz/phGXDhoDncgCSeX",
+	"vFKE853Cxgy/LQVUe4V3uFkXJ2+2OM4ZZaXzwY5zaLGshRBFU+aBZMOR6qt7kr+OLp/wybO5KCJ92gAF",
+	"RA4I+1KSQT8E5V7/KCmiee6Kimm4EPpZyiZbkL8Fkwf7KFywgqU9UdALQA1iGVwHR3gsSIQSEucgmx8p",
+	"Dh6Ry1DSspkZg7wdBQtfavcjORvx0WIupbuHDx92kMQryiYIxxgjSaH2DNqiglytfpGKnSJBovbmgXJO",
+	"SJSwAY66sMXD6gJWkSQab+pxGJ0TUYJ+wODgBrx79knc40S8TpEPDzWVZegOR/bwL8gb5aiVUtZVhEEC",
+	"HVMS+FxymnmAKRuw0OgE6pfWsXaxSnGDLYIA/QAtmGa3jtEO0A+k2Cav742iXomP+I72/0p2LdAQRGjl",
+	"ll0tzW3hT5LLlPK3ueb81UzCtvyyzS/ovG123J6HEliicmExh1szyuhsMWscu6Wz2vBXcdp1MmRicb+/",
+	"yuJ+f62FZydC3024qIxMmb8n/Fbd0+G+7mxr00XucnKCWslibXmq4mJtYW6no6YFvt0NXYVr7+de0xy7",
+	"HLB6+1pAHSvss0gZjrKqfIag1Ffmn+MJZSU68zNG0Fxy6nCMcJpJSxnW8lTc4cibxyN5rT68pxhGtz3E",
+	"nPgddALc5hg4iJIB9eAD1nXdDjpRn+eYC3iGMB9N6CWEGSFgt2payXSUVw8HSIQCB0VcR471dDEbyhPP",
+	"bkwvSc3HFsa0XA4DXRf+z4KEbu7m3zkNPg2vyuZ8Lufi9CfEQdhQUtddO+3qKTPQYO05tZiKYAHeHLBt",
+	"nmpLZpERt4Kn6OP4wWLTrPyl0HiXrKDQioz9GWUKIXiBlYxRQXGA4CmOmlEYEHTfBfuSlNd49VCtGX57",
+	"pt7owrXrleIowstGzBPqnYTTmIETY+36w8inDEdLpJ43O+ntZSe1Q8gMJSpyu8NgfUusVFj7gzj8j0Qd",
+	"9IwFS4nRcE2g+IHlFLNE/+hsAzc1DPrJa5sZ87MYc2vC34UJ/5QERJAVYWlj+Klu+OWugyVTq1i/j+pg",
+	"6Vvv3TqZbiSEUj6jnJczKnWFymldoDgEPNSkURJGRea1SOWTMV4EAsG2bceRka13oZHsypmaPocaEG69",
+	"dwvhNxHC1fkWXqcn78fTRxHH2iMh1xARsYgYxNpOKZscI++n7zxr0aAycEJ85LruHWX7fR2RCeWCRApQ",
+	"Wv0BMwKEPmreQc2XoBAoEOJ3kGed4LFCFg8x8haOQSkHYxIRNiLogpA5R94A4GrQOEZySWAPw3PaHoU+",
+	"mRB2h6NwIeYL0WmBLpE/kASmCo5En6lnfANmpR3kgrrSdd1uu+u6R6ARWQcgpCqpEi/gOpXKhH2f+Mqi",
+	"x+GJAVNaCu/IoR6C1DQKZwSNo3CGMFtaF4FNVgVkaLBQIDqbB8qZtiSigw57BQMMWDJCkxOCBo0XWBAU",
+	"0BkVEvKoiuayNo/wMLwkLdgg5dqUPZcSkS+f9t62SRTBAXOvM2AD9hWSH9BXSuD7Cs0IZpRN0FcD9lW7",
+	"3Y7/J5900VfoXAPNV/AErPsr9DIMn2C2fEHeLAgX8keMonilUuiUyxyGC+ZLAFowvBBTwgQdwcIi896V",
+	"csGNpsTvwwWeBgLC8byIiGh5MhYkesJ/oDyvTDtdjxH8qM3jDM1oEFAdw6YWeeTKlZ9JTZ/h4CMJvugr",
+	"O7FmjGkgp1QDBVhIiVmRF3X5+qCTPBy0gEhWgJEktcVMdyAPSoQRnpDPGb7EFKwTek4J8lLVlfsCP8Bo",
+	"Kn91YBXy6MMIjRdB0DcYC8eibcCpNaKmhCvmHyuwhBXKW1SpQ0/45Oy0ZZZ0KJdEmP9sISSMfc4uWHjF",
+	"0FeIizAySUTGCyDojPgS+RQcCQDNKb4kaEgIg1eSpZTOfWyfGbwDGUlG0w4lIZDj63Qkqr+CBUvkRF+h",
+	"k2jCzX3NcCC1cuKjYegv5SlhZTWHg4NgDOrDRfSRoqIA01zbNuSDZugewOwFYWcM3pKjU84pmzjJNOB5",
+	"ALM7eTuXhNoBYohHxEfNCzq6IH4LCTmKYyAc3GaUyxeH1PcJi2eUEPE0fE4imCeUB49HQp77WG7E0rNi",
+	"P9OQgGtGamQOuopCNtGBJir8FATfe0phM7PIS5bC79NQPAZkk4goD8FHyrCV0ARF3klyJkfoKwTMv+Bl",
+	"LW8k1Iu8lYKRefU++gq9IKMw8lPvamhy7NBueVIpo5WaQOOXJgRl8zxAX6HThRrLYJPCEBxEBPtL9TxH",
+	"Tb3bZJtOvAeB4cbMG1YAbCue6AN9jo+Teyy+X4mjCgYgaJjzhTxqJmiAFkw99RpeMiM/BDgQZ4b6ywtI",
+	"UxEdfQyoMycjNFwI5ZMt5yAUmIieo6sQR21PKSwxte52AfTlLeV+kBD6YRBKsP5w+ZwQQyLnRDkd7ZOy",
+	"bAfx+xL2TpKLVgkEZndKL7sHd5ACB0nazFVgxq8skOwCSFpDPtfeSglbc+O5tMYCthkTojijwgCFGrUH",
+	"x/M0FFYIa3wKPTgeZTtQ4jDswPwoj0i98WSR3Jw+B8rRbCEMLFOuAE4Dg/zlIxXDEI92aKayB7uahoEO",
+	"gIlH7KOQBUuF8EAwtTFNEmU+J/giHlIe2DP52CPw//2jBRUGvODl2YILJCLM+FgzLzWTsvyaUe4n8HPG",
+	"YIXWGTwwq/5MsvYXilmbkwAeha7CReADniGsJwgv9XyxlzJWsGZUOIqYA6LAk1To4+PtOYna8AM8WUDZ",
+	"lYihlncAl/uET/TyX2hvOCxfCtdsMWscf+k6h72HzpHrOkfugXPkHjqS3ch/evKfA/kPfHck/7kv/3kg",
+	"//lA/vPQkSgm/+nJfw7kP4fynyNHApf8pyf/OZD/HMp/4If78p8Hjlziq0IHhVxb25LkuNQLGk5jB5KU",
+	"EqQkPJWLUVK+3r1ApEfdvcizQuJpOI39yTSoqR5MSTGOEmF8+NAC1X5bUQU8bPuQSCRE7UzwAPBcLV9Y",
+	"jxRLEfDArkQFDW+7FAr0kBuzfv3+9vy94TTU/1fgyvqpWmwXLqI+X00tqyYv1G9txPTMua5nbNby3huD",
+	"kmt4FZP5SxzB75LEa4W64TQyWnTDaaRU1obTyOuU8sucVtdwGrHiBOMmmk7DadhqSMNp2PpCw2mkVICG",
+	"00jL9Q2nEQvg+t3HFmVJS7ZyGSkxVD2RfEiJm/LpnPiY/lILgGoYS34zy45ltobTsOQ087P5kJGQkmVq",
+	"acc8b0s4csSsWNF49c5pqO3Lgyh2i5jTKQ7A7qKmtqvNCGYcdVuawHDJUycSEynr6yhAyA1Q7NcwIYkX",
+	"IxEjZ7HneqV7PCKYF6YPbJ5nvFUm24r8Nfuoq9u1x/Fbt1btm2jVVuRgg+xdxdzQNvm7A+YlHkMPjXAU",
+	"USOFwfd3OPIURHoO8hgdXUi6Lf8e4xH5/MVnHuCgR956hVGWdjpwFvPpbA55Jw7qoaHyvo9GZC7ZpsV9",
+	"t0mOqZIJrPbJp3QOQsEM++R9JQInV1GJdugAjvqpEteWcCyxYYaji2JSBePdkVgNYXwIBxRzFe0c38sW",
+	"oc6xr14KE0XpYRp/cpKel9Ra8CSqe6bcgpcnoKtAbPv8j1qwE84eK5Ss9c5TjdK1Xvp8Rcy6Vcijcs6S",
+	"VeyjxhtJIY9sZoMW4h3UjUmKg9pdFJHxgm+VtqVmXnnffeSiqykNiFnGFgCgpquPdG/qnKYI6wKOCGuD",
+	"jV0/pUhqUbVQHKkKaYWMb4H7HxNxEgR2SCkvjh5MZTLILypFsqUST9/l49cg/jO/00/CKzTDbJlJv4q1",
+	"6ymWooZUr3AQqGDVjUF1RUgub5gVVgvBLDjMQlF/g1gmpzFPhfpWPXQrQHhVPNSraqBRR5qe5F/fTKwu",
+	"A9FboXoXQvXHREBRnM8oF8WYD3aj6iiflNhZhe8rM3bWxEnrBdXGzXifhUhZHb+0pGSj1m5U2RSSr7us",
+	"mrgYv7cxEqbB5Bb7doR9NmEzqdM54KT8I+YX3Ha0IPZR4IggFqIw8EkUJ3b2VYBV/JyGDy7C+Vy5JzxI",
+	"+ITCBViAxfKo20Of0g8HbLjwJ0TIC4nzRJuYXyA8wZQlzg85Y5JNfYenHCGYIy5wJB5ZrpeOHadlBUea",
+	"WfJ7fWolXFeOpLdy0dOkKHNZ8bSOPurKRCVzfYWk5RrzBgvThM34YGAHuSq5zG6767iu2+qgEw0YOOAh",
+	"QAeX0KAhwYYAR927ByflKeg6HrAELGI3QBosjPDqq8tfna+zNlknA1H5Xb+AaMZkqworxBRrT0PISD9O",
+	"cYDhkoWrLPrS6sWZnMmicsQrE73MTVUjCTUpfebtjel9EWG6pfp7oPrXqHGtVHY2onm8AsXjK9KRXRed",
+	"nXKkii4FQYqy74lKppKq4GnzcQcJVmvSTrIHUwU8tsB/vhPsv9W3dor7p4BSWBBdMvZkPg+WxTRgbJtm",
+	"+Uo7ovwGvM86MKayjJQ2/64jGZkV1dnibmoi1y8xvHmp7vKd1MLIwjE2xsxy8LnF0D1hKF+Fndx4JGtg",
+	"W7F9pBDVeGnebNFC12Zc8pWlQVwXvKhU2VO3TFa+Vsaa3mP149oKkfnOkPiWxe4UgS3KaBs289d8QZbI",
+	"S3FA7kG0HEYjPKcCB+ixg8hbPBJSNbZiAyC4lOsiV2kYeJzj2rtgxDuynmYWV9uKmjnaQoJjux0LCM65",
+	"wIJweekXhMxRc60fsmUU9TAy5Ql+gKS2ECvoB4V0a4WJwTqzdqGBIaFmB/mbuE5jsbPCDVjQEoF3tjEv",
+	"5263Fn3MvL0xdSxC31vauFPaWO7v2bVUsyO6ZS+rlGhld/hd9vTYu9gAC3eAgLe4t3PcWwTBY1tSLUZB",
+	"8mZRFBaRcveYvIY7HFH/E8yn8mzk91P5t+QLoY+Xdzg6O+V9nXTB9TO6IFdBfYqVtTfToky+w1YG7S9J",
+	"xAsrk0F9ZQpLHy2iCEqzq2dRU0XVt2fYJ30kAQxHRAX4j8MIwcFQsWwVhgqtoCZlFdvVtGXRNsWLhNye",
+	"ZJmtzcq4m9OxF+Hom08OvCocFRI6BRcldUvBdXKHJ+AyJWCJpQLkX6gikEpHaal4LdXhUT5iEDG+h0WF",
+	"i9hj1HfxudQjndn3N6eghZh+S0h3SEh/GFKVhnGNdFSngW1MSM37t5T0uihpfOIVIemWkpYcS21Car++",
+	"FR3NIfotGd0RGYVTtfLmyrXCia6WVs+k9bH11t40QzWIk1liZYNW0RnsxFVVVmtTmxCBJAs6pJIM9xVQ",
+	"TeilogqQpjokdtmI5oIFhPNMJQlTirPVaWTYS3pS2CXY3CQpLrKnQZtwneRqzRFeMQ7PyVkgHZpbcTGl",
+	"LoO9dL5bVw711u64ynSRLze8xgJRjBm1+EDREBvzglJqdcsPdskPVEJ0OSvQhY3rMQE1qOTme7USGl5g",
+	"1liPCyQ7L2YANBCFFUHjbEzmIzphIVSMwJBbGvuLVtcKP1on6u27qegFWV6FUUGM8aeSVJpa1lfTkBNT",
+	"wSOMEGVtxTBMwisahUxgyqT0m0RXpkhm7YYLuyR6SfvTiuTPBon6lC95ezuil0HJW3q3S3oHPoU1NfNr",
+	"UrtK8R3W4PXIFCx4VaPW9GqvRRRbEexRjIJ8/Z1sgnHw4nbIlsDDLZ7tCM/O2CiCWi+4Sq6pqr9d0GLh",
+	"lKNJyAjilI20bmSML9r0kxLD19rVxotgrXkwO4OqTAbVc/q6ag8XcXMt0+rEdDlRb6OIDBc08Hn8QnWL",
+	"IWWcRKIwH6bqOaxsCx+FYxqQdYm6i7mPi67kkaq8do0rubWF1reFApw7Bq9imIqvtSbWvijqDfnFlI6m",
+	"ppOw3KITI4G5Bgshphha5hVFTy1qRgOvBAgztTbLxsAZYC40F4GfKNd2kTWG2RgojOD+0HUfdB8+7B0d",
+	"Pjh0Hz7srpPj18BGAgyVV5ywCnvRm4rbtYzE5QBSi3GXDbMxG1/Jbm6Z+u6Z+sow6Vt2fn3sfHUgFg8j",
+	"8aMycnmioNVFTRai0YKLcIbCyFdm5gsyF60t6rNcg/yweuu3YsPuxYY0QFWmErfiw634UAoamwoO2yZk",
+	"lDCzW2Fh98KCZdHkH2IxmhaLDRHh88+oqkiHfZ+qs3ueembVhZTMKNeTtXAviY+GSxPc08l3EMpsOl7a",
+	"BpsttNtF5I3ZalldyzmJ1AL7SQdSx1U9SCvxx5JFyfVUcK3uJurZ7HOjc9uUNOSG2gWRKAbiW3Kxe3IR",
+	"R//cqhfvXb1Y4dz4nmsXK3d+q1y8f+UiIRO3+sWtfrEKOjaVI5IxdiFAZNjareSwI8lBnivxdVuGldGs",
+	"O/Hp7yOGtUY8QGa3OyuxssuYm1S9lfVhN7kt1cLXzNsbY2oRGN3i6I5w9Gko/5+Ol4/S5bDWF0KrmTqz",
+	"sgwfr7u8QuzaYw5G+TpqoUTZMBvjxsrru0WSHSHJMxZQRiTglOMFI6O4PGA+yQBZT8DRBYFUMChTIZx8",
+	"i/L+8wAL+WqVmeckQuZ5Ryl9yt5mvjw77cd/87i5HGZL0JMDMhYoXFQv+vpcD/XIOp/qteefWQeEmlig",
+	"gGDo3kesTbV2Vn5eWdYKS7tRDmMbUdu+udQxKiJSq2CT2uS5wGLB11JNI5vY8GZDgNlCZaHFguzdF2io",
+	"keVQaX21SK315sbUNYv310VQCyjXjaOJ5yQYl9R2Wlc48QaVYBpvWYKp4BRuyzC9jzJMVgufLQq9FF5n",
+	"LbJTMMLG5KcMxW7lup3RsOiSRI9CNqYl1f45EYKySa2iz2M6OVevreXn8fA1CE6y5ELr6tNQNSPmed9p",
+	"tTFrgnvy6hZwnrmGWz6bwChIH+VpMQvzc2UItfvwrQTOZOh1S1uhjfN66zrdLqFlTa0ea8G1oDx+b2MQ",
+	"T9/iLQHfJXLYGlQJFYffTFjHflQza47KxDy3/O8UIqUXXh+h7Pe3Q6wcBNwi2E4QLJPkLy85ZJzsxrWx",
+	"Torff6J1tiXnqkV/Yj8bv+sX3hXsBPpB3pG3Lwhq6txzPidBwJVP9oIsVfcejO7e9e/e7SMqJLiYNuEc",
+	"eXGXUa+VKHa1m3uX5l2nvEGpw6gHDTVQv2SM2y7fNxb/i5t8n6ir7KAzhrx78Pc91Vf4NXzwTC03jjwN",
+	"cB5qhvokVfyVCmdBM3xBoAWUOjY4j5YzYOq9p7p1NwsFHWuokZ8pE1HoL0bms2nt7UBfb0fP+nI5Jx5q",
+	"9vrIhTJx+IIwiVk9mIAR4v+IRKlxgzC8ULGEcuO6U7gkS0tdNgP0cQ/M4RHBfl8XruMKd4lAw6W1u8IG",
+	"49nRiuxBigYwH0XQO4v4fcRCc2SczDATdMQzPdL31Hd8+6bQMHrt5t2qlXRph4TeCurfdXuHFTFunDQS",
+	"3vdUWzO06rM8xUU3uWkTtVUzvYQnszP1UPMqjC4UmWg5xm2yRHJgxQA1MCvI28ZtY9OC67jGNI24Cdir",
+	"isI8Mj0H61jES0bM0saCluXH6MchZZRNkHyYS+EtCi9x4MQ1aii7pIIgn0ZkJIJlH3WTd6BAj/xdd5Qe",
+	"LlEY+ZThaBm/L8cdMDNuH/WOEWZLySrkKDweeF0Xw95GJ2BxnDIZj4ULNoIoslQhth3Bmb2CzyEUs5g+",
+	"f2FCnu0FoSusQwE5EQ7anoanVlPSF/2LaRjPmVtRZRko05Cm0jtK/S5qrM/kdgMH9ZBP+YxyTnwHHaDZ",
+	"QhAfNa+mYUA0ldqmcXm58PQ4jM6JKClYClHREBFgpChOhBKhXlMpgHTQZnLQcewfGrDYQbRgIx2G3bTI",
+	"jpGYKohDTpEsdGw8UHIutggCeybHiMboBwAUeuI7HF1FeD4nkbZWS6lsHmDKkBES9Q+tyiJU7urkWvAw",
+	"IMrkUniVk7Atv23zCzpvm5nb81A+E+1QEilZigXTFVeyD2nlGlTtPcgk+2T8hUx+j/BVxG0rs7MdLmMl",
+	"y9vmPEtsEBUtpQVVCws0UiU1gHqutdMiuvFEkqXoM3JJCiKOOB1ZFAqsNZRNtpHMFOWoq4jU1SYqPa+k",
+	"sbqMVUpa5+EiGhWgbhdh31eRT6b4LWqq1uUg1avwrJ6WA4HtcoKj0dRBh+gfvUCj0CdbnK1c2r40Vike",
+	"fMT8lcOjBRM0QFeQzyKlHQ2BlCvpoo9cFEZoLgWiHyAWCvX1NjKYru1YLE3kSkA6aIwBgtEQjy6QCGGV",
+	"OvPGPFRdLIOi6bW1+CgMSIxuKwND4gdTASHVspyK5S8TPpSnFsxu1CVPRgKTIRyoOVzGApn8QRu1oKkr",
+	"ZpbeAioKqDNaSWnliU4NEjCxLW6V0yBiM3HlebKW76zMvCb6aAucVTOvRCuVWkUDYpaxBcKo6WpC7O4J",
+	"5WoSiJpdu364JKoSpIx2C6oyI5ckyija2/CliLypAzARebMvSrvgiYi1MpZ4MQzoKIleKEL6T1bCdeKX",
+	"kQiPUyTgOAZ1C9DlrgiTYtaXXafdfVXttOUb7UscSeLKpbRzMokIaTiNFzBo49U7p1FWEeE2pXptyxaQ",
+	"44Lg2bhx/GVlIvmqyNsIwzl2+5l5sJR7kmchSb0wD2lF3e8jEnCCpMTdKVAAKgva15Ebvr7M9/c/S3z9",
+	"Gdzmi7+PfPEVBVAK664oJFSa3eraH8bvWCmlnBtLc15o27dB5DYXfY+56KXmhTTo3VYnuK1OIAFCSuby",
+	"Hl6GRmksLee+N3qg9YPPk1i/EuOb60IW3wgHgYO41OixcrUYYyWMg2xTnu4npK0TumE1R1xIBs9nOAj6",
+	"xlU3CyOCKENcvoIDmIbXymcriDxcGXgo7wnzVfbG3QU8ZQ65IjRUD2+i2Zdv45puYlxTXO+jENN3HHVy",
+	"Dc6VnL1i84Zo53HwIfjsjJvw/PRT+Ma3W9wDOQ+vmM56VW3P1pmLZ5TFFmEgToUWkb5xKc4IZhyt6dhz",
+	"aDGrwsy1iLx5QjjHkxLDqb0hFgqy+2DLNWBYncT82Lx0S1puImn5lI4u3p8QcUFHFzuQIT6FYdIiREpY",
+	"kPN8z0WF9FGuuerq6HthXrpF35uIvk9wdGFXUjnhLwj2C3E5XcCmpGjEyfOzOxxJzmXMieenn97hqMnp",
+	"awfxyWsHsdep2P77q+D3foWUBljxeZFmqyAS+yQC9Ur+GWsGwBzRYq58hBCc+UYqkVxeNQvFtMwNs7EC",
+	"ycmbAhL1eBHJ65XTcx1fjdc2ON1oUWtS3HdQetcpPf/OmnJIDWeVwloGpNWp0KxwhFuSdFNJ0hM+4VuQ",
+	"op1Rl2KcPdkAQWth4UqR4PpQEna/FjPtu6qHkcmbt5h4IzGRx0UisqFnOmfP8NEwSgnP0ID2xUfnL9GU",
+	"yieXOi2AI6r8FJijL8jwPBxdEIF6rttF8wWfEo5GOIqWiIrOgHmjkAnChAehAujuXbWVu3fRNAwgXkCK",
+	"FyQA2/Ydjn54/uwpEuStQE1v0PjpYDBo6BHkn8fynymV/74bNLwWLDGn7FPRH7BxZjdc5ynK6ZJJwjHy",
+	"fjpoKJgYNI7lzS9c92D0ks6txcB3ZNB456EmJwRhvmQjPKf3zB+dJZ4FxTG/QiFxLo17tWu7BLCwEHg0",
+	"Jb6JPKgEjcqI/YRPyszesZU7MXwbmGjOsE/SyWFZxzqa4EsC+NGqjCD6TouXUwANdQcuzu7pul0YzUFd",
+	"t4fmdCQWEXFQp9OJTUb6fcj34a0+6vbcbrvXc900MO03Zc2xM/L0ITeTC7jDkaAzEnsd4IqsS9vGxV07",
+	"6qsEpHRAGiec05DJ60C9ewfVAYQCR7HWsibGYsYnj6NwVnTnLsLGMaYPyJHUCmHEl1yQWRn92+KOw/E4",
+	"oIw8X/BplRihZ5nHIWoxLstY1rokczC5riQaouPdqRFRU1NzB81JxCkXwPGsFQNCtPoIoxnlXJLoC7JE",
+	"o3DBBOQ7iGhBCjqcSNY0uiyDhzkhEdxCGia69w5bfQg/0CGgKYodB7KkWqqsyaghzC9bhPyNRGq+/Ewm",
+	"ULTWVNXxWGfWbo6aavWPa4Zbq7eeWhG4NV57HtfXXHWgd3hcfBM1k1daUhOXR20FdOyMivIyU4EGd7Wm",
+	"EZj6qODIFotRc4Ln7XFEiIPGUThD3XipqkRmG4JiNCvY6sbkxmPGW/HgY+xYRzbOrUdX5JJ14ZogLraH",
+	"lHx7gMaYBsR30CFS8TD+TrPIniwEsWJc3otVGYLWz8koZH7BoXwSXqEglGcCtmB4ysqhWMAJtFbbjg57",
+	"Dw8f3n/Qe3i0TjXcqsRzYt2NSwKm9vaqygXU0OnSr94qdTdSqTOX9B5Qq4av0FrmBgB4C3o3EfSe5WXb",
+	"bCgaFvIstEgJRoGMV24aXhXVziJ8tDsn2XutzkGfnX+I/QmJaxtUbL717Fye63m4KCqvsuOT4HTCcFla",
+	"4s5PRFARkD3vqUgUKarlvq4Q/pYl7ddzekuuzpUbT35KF0yvlnS6TmLX1oREXk/sHlxgJu6ZX15T/7UI",
+	"X0Oq3SRspXJKes6Bc+gcOfedB84HzkOn6zrdrtPtbZppcvbsvOE0TpgfhdRvOI0vKPPDK95wGs/O/7H8",
+	"TIYNp/GEMqr++oyyxdvkjedYvnSm/nPiz6jEr09wNAvZEkb+MBSQvmIOJ1UhsTByO5wTZhk3k3tQ0dxS",
+	"EMvTL/lUuaakLTdWbGk8aA2ryId4dCE5bhF90DFBkqWGkSA+GhKpvVNlrBvGb6Jmymx72KqeyrIxiFcB",
+	"3Sgc04DYHr7i3hAgoacUOlOQGEVkFEZgmdZea/CTgO23ab/RsWdpHZv7iL8asLNTc3DK9w3YAiltIeLk",
+	"DZLaFlFWOTnNhAiu3L/Q1kF+HR9yq4+8GX57Tt5AYa4B8wIsCBdP+OSUcBEtRuIlnRFVncstNiJvYPYd",
+	"LiJ2uohKDlJrD9sYMtf47zxOXytjOlb2c/1pqD55DvL4RH+nhUj9Cwoj5DH9k1J69C917MDx4kqMwYhT",
+	"NgmgmgmoxHHKlJBq8a4MFXUNqiex7XrDCdebZR0wdUBFq4MapMcC1xoSDX9OGWB5jTcieokFeTTFNSYq",
+	"RKny/LBtcuwBlfczNGV66E0HyO9/w5E2qWYUkdHlEz55Ni/MztYR/JqICjpeOqiL/BBKDOgfHdSLnzNt",
+	"fNSzBZE8NVvkrDJNJyjBURdWeFg99Swvc6ZzfotnhWfQHEcikSnuSJ0RuOBW+fh1S3KwutbhumUOKua0",
+	"/KMFFe8vDHWxg0D0l0k5jYDgS8om/aTMlE4s/oGSNnAQFMVvrDKnWOdT3Zzyxrx0a065ieaUF2QWXpIP",
+	"Azy6KIT6ofylbvPNDPHewOhsj+CkFrF2E9VBM0peuwXOmwmc2aZHhdqyaTKHdU4kNLQDbabbHmJO/A46",
+	"UQ9BUSGI+GE+mkA+HzYFF+S7cdJqRHCAoKtVHjLkSE8XksgWSPVqQjUbWxgPRnlp0UJ/DZ+GV2UzPJcj",
+	"c/oT4qRjfFcn+8QhgaWz5tvOmU2m1lN8TZfhBXnCJ+89znKDsMkdRELK3VcMhVwdCWkdZB0qpl+6pWE3",
+	"kobZhbyKi+/d4SgKA4gV0KW0jiHbCJigg+67cQagm632a9tFXde57zo9d1Mz6DM5nWXCVA5YsFyeE+Zb",
+	"gZwZBE/H9xXg5Zo4lSoaa7WYC07eFEdclIZXVA5WS9sLN4m4yLcxSx5OR0laZ1YEUvo2XpSdxzjAQoWi",
+	"DkMfCgZwQnzkuq4VYoDnVCnqnWS4FpoHC448ay1egZ15VTxnjOfqKRV1c3baQecqCETFIuGZcQXAMAhP",
+	"MGWoCd+roJ5WHO0rXxjTCOof8EUglA0TYofjJBvEyFUHvSxtj5DRgayy0+nyqWD7XF/UPWc7tuJJi8Pl",
+	"FMyUgq6JOUWYI6zCTtV1o6Yfjvg9n4woB0vgzP+t8VFbz9fWr/FWB72EoOWu220dQ0yxCVuGoOJOpzNo",
+	"vFOV+Aws3OEDJh+EAGP7KX2QKjjb02jfsQOpIddJLdCOkrUkkvvOwQeHaLgUhIOResDgbgM6oyIduN11",
+	"3QMHXU1DTtBR1+m5blu+hsaRfGG24CKO5+4r4zYVQB67Ot45hx4rY3Dl1i4o86EAiYm2xcYvNcNLhThN",
+	"zJaKLaBLHCyInlH+pzCGt+seoMuQjogzYF33EF1Sn4Ty6yM0pgE8cB/9tnnxAZqRaEJ8SZSucOTL7z6Q",
+	"24S/HqIgNCHw3a6ry0jJvw+QWM4pm8hJuofozSIUcujuA4T9S8xGxDdr634AyRF+eCUHOXRd9Owk7QRP",
+	"xUEetjroqf0rmKIGrBnHH7dMfbLYlaROP2Y+Xafr9pyue+B03UOn6x45Xfe+03UfOF33A6frPnS64Kc7",
+	"cLrdQ6fbfeB0ux84cmkV+NXuHec1LNWpIGLQEA42LrDiNKjuu/WMBcsC6X7Bp1L+0L2yfXJJR0DIgmU/",
+	"JnZWu6NYXZkHS8P/tA04H5/LQmFFT+QnP1W2UECAVQEUxaNvH3ScBPBuZwFTFlx5UlLWzl9ibGFNxetu",
+	"KP6boF6gVENiGdfQggWEc/sbq15lZ7VodKILiMLiYyf5bI4FHdKA6gKBdMIkHKQ6A3HlClQDVxatMrG9",
+	"mbKJahqzobjkpnyN91MJGxBbo5djgnOVSRlps/BWPR8KI4r3sdi4zu/mmF4Uw1zVZb15IG5OyAT4TkSU",
+	"NH9Mz7NS2KyukXL1ymb6qK1q3Gqgu9BAz9OQtMIN3U+5oVGz56AkJJktOPHRoHEVUaH546DhAEkztAqk",
+	"V2sAEYat/oClvdkpzSwtRKjInk3113PYCLhtncYXcpXgd9BfvCDYtz/b4g58pfRcYUdm8LUGrQqNreNn",
+	"dUuT2Oa0ptaITgl2EAsljhEs9lonxGksGH2zIPpnUGxK2pumwxtKYC57kHXIR/rdW7vWzaQqQjWReUGk",
+	"plHS3VQ+cA3eI7l+uYpiEGPkCqnfdb3EUUBwxBEVuyqUmHZXpbYdL63SIdbCEvvVWyS5oUgSl9NeEVSQ",
+	"6ndVqTa34SWF3vvk9/VrqgVw8Xu30HYToe1lhBkfk+j9xbAwcvVsE+odBv6zrWMGkkS1zHC5dVU4vOp4",
+	"IewXbxHjJiLG52wcRkMKLLkQL7ZKkFzh0E1PXB2mFtZ7tyB1I0EKivabGMtyoKpgCU01Z8kBlvyhygJq",
+	"AFfqzVvwupHgVRIwfKKKWJydHqNu+/4hFBA6af8ThNs/QW77Ieqg30b/ELU9R7tMMQqIECRCYYR8OqGi",
+	"r3siea89R/dg42SOIyyIsoSenfIBowx5yi60MoWiyDvpH3Tbco1t6vM2Zn5bjdMeTbGQ37VyTta8XDHH",
+	"cs1yv//Nlyftf4LbP3HbD18lf3Z++x+2X/3Ude4fvPsHjQIxJO0iKD9EVU1JPd2CrA8JQ16B3GOtqLlu",
+	"Sa3/qnxRJU0YM8HX6IyZjhzK94M8xWSg4ay2TNt9a1XDffLW7rDvJZV+PNSccWjen27l6KEmpyPLyGd6",
+	"N6oefDrSRDlRepDbBab0lppuEoRDHLyIg+69AWu6SSR9rdh65V7Mlysp7mKb6Ua5h0pIL8iEchFpZyid",
+	"kV30gi5yYT6OCEHkrSBMNckAL344FoSBX72V8uyomIekQzpPOgbvo5P2dfb4z8DSFtda3u1xM1vP2hyE",
+	"So7DrRIT5Cirk0YtEiK54YigpglSQXgsGUDcuvoON3FQqmKLkhBaRfnwkucar9SqdFXCRLSE4tiQuJpk",
+	"lvaR9+UrDzV1H75FELQUh9bO4soG7cLU2aLmXKVFaLRHvYkFCgjmAoKDkpW2HEnyklVtneizcWZKvAmn",
+	"+AaqJWIrjUMSsRKVh5NRVNZgPc4W5lMcER+pZ3dYcFludaOaqNXk6FrFUHMOUzgXs8YydEzOtobgbb13",
+	"K3bfVLH7ZXhBWHGkK3k7pxFIDKWFnT6jYwLVEXWWvZCjpYo8+WSMF4FA993DD1zXQQ+Qj5e8VTFSA8Yr",
+	"BrgffvGybyqQmhR0D5730FRVMG9KGfdkIaZhRH+iO3h+SHBEIq+1/gjV3E7BMaw8y0LyM984LOI9k62N",
+	"zUQpwgJ03jqDNQdYj8bAS5sRmDQC3BKV7YmKgtlFRMXyXB6WTqsDpEv+emww/4dfvCwOM8MzwHCJ2MUY",
+	"jJRuDkga6+dJsK8mAYDmcGsQvqeWES96KsR8PZVRVQu9e3ghpvckwL3WVMZMd2BNh76gTFelSK/bU/c7",
+	"DMVUK3+q2CGVM6m3G05DSfIx6TGse04/JZJ3Qx+nshxnVTwaB2MNa1TVmGmr8C/KJkaxMoF1gdJMgXKa",
+	"ss7qiZPnZ+jyQEVGJ7HLEyzIFV4OWNO7N+OT1/qzpxRk1SUiFfoipoSrYECOREQnExLB3tXah8SXnMIr",
+	"Lu/sdQZsoLtE8WMrpB+rjUZkTCIQ/WEPEJVN3uLZPCBcLcjcjiobQpgPHXZ1u8ZUyRC5dib4gBE8msJ6",
+	"zXK5vFFASTElS+RTjidShZWvGzuQxFZVCQXC8CTj8d625eztUcjGAR0J7slhsECMUIiyhmS8AWtGhM9D",
+	"xgkahj4lKkobjotPwysWGw5CRhw0j/MCnVwFFXljjiL7KiAJLBexTt9ClA9YRkWCpL9YT4Ijm+Hogvhy",
+	"+ebZYyhA6yHd0VJVbYUlKFroIE11l5BuoC4Aru63fgt9pCn1gH0EwAEnSznynj87f+mpi9Px/5C6AWXO",
+	"ofc2R3fvfvLy5XPUc927d+FJFb6vSdCgcYyoopyKFMkvFNXS350GIv2d5Afym592Op137zzVhReWNVxw",
+	"ygjnKFyIUTgjfWWEAk/XPIzEgI0xDRYR4ai5YFG4EFjizhyLqaNzTkwVGk5/osP+HYNtfnjFWpJR6QB7",
+	"2JbSeQjvDFgbeXpTHnJ1LzNNqLWdCzaoMxEIQ55F1b0+SkL3oU08VXkg4Rh5H5lh7WEGDKmGLRbldxDD",
+	"M5OtMqYk8OVlnp0iLJCS3preoCFCxeqB6T58+BD5oUpJQeQt5WLQ8Frxdk4DXYOeoTDNCPtSXFMK8ghH",
+	"UuNB0PdaPgHcUVUgh4HklZl9J6B3hyNPEf9nc0X5T+E5xYIg6cP7KdSOBwhFHqgRXkvlRJlRuGpopSxL",
+	"cfcaeTofwSqkrEHj6vos1KvpoEeQOwEYugh8hAMe6pBAq4azXnrCc+PSX5cHSDJwjqhQx/Uyboke9/LX",
+	"RESNIQkmmBWu4m7pjrFqs0UQeB10PsIBjtTNcZUkCa1T4UBUarCSOOT2YqHjJyQKVbqHvIJRsPCJb5f4",
+	"vzxQQcTy9Geo6VmSxzECycNDgkhiFeI5bUvomxCGeNgy+C8ZIGFCs4MBs3lopDVDDZ157irwhc7AUOKt",
+	"pyRKL66wJRGv6YWw2G7vwFOgH4BBVRI7oD2QZqR1kFYHKTqk0UVSI0aI7jK/gtM7qtGhVjIUsx4wpWwc",
+	"a0Hkx1ciK4YcKCP7KvGl4C231c+ICvrGYu3mijJJOE4MtDlohgMpWcv7G4fRRP5XaS2AyBIaMGTLyPcB",
+	"QbDW1CCNXDlffcK07Ruqa2mahLqu24P7hDxJ40pQQCXZG50s5DSxnufRGTzptfqKZwJxUCcLtylwpBLP",
+	"JwSS02mk1yIfScOI3m9AL4gkc5KukYCTDnomrxlYHIckJrhK794MMzwh0b27UNMKjwSgPGbqvuWQxwhL",
+	"ybqtYuQhDWvAAJIgrjb1rG5w6csjgYg3FNOPMEJNT67389hPYcXEyY+xA6PT6bTUiXZd98Bgxo9wQH2N",
+	"FQomTUtyyiVOyh8lo55gKcWpDDQ/HC0AnIdkHEqURlPM/EBy8gXjxwkQAEd10FUUSpK+nBPuGFAZMM8I",
+	"9J6mF44uCHB2qsmQEQKMEekYdT1H8sZ2OG5HmMWp/oo/LdgFk7IKYYuZIScTIgbMgqBujsF00KdkqaBo",
+	"hsVoqvuJzkkQEB9Jiasfj3xhntT5H6iZECnJg2J6c+ZLajOmJOIOuDEgnNiqLCbprR1sKyH5uJrvL5aU",
+	"xVWYYAGH0n8O8kDqKiyv5qgMToQ8eylF5dYUtBrTttx5uiwacAs608UewEFz9+6MBgHV1pa7dyXeAyvy",
+	"VLQkuLxtzxgQW6gBkvupefeuNQ4GZkFZwg1acf6VvzA81LNrY0u4t8vgyc854wkQOvhLsb+nqc4AcmMK",
+	"uBRAJPOr3Lxuz/0AqYBTB3UP3ANNsrpH8sej7pHJZOt13a6uFeDIjUBTEehmB065udC7ifAlCcp766hE",
+	"zUQQwXGGaAwRWCDPyjHxQIbIZB9K4WnQ0HdrJbRpCVjnccNY+vbXA0tK/NcgBquWdF5Ltqm8OmOjk8P0",
+	"48yF1DqTlUnFrBym4eziyeTMdvfwDvpI6lG2wGZpq5rKyJXkOgYZrQvGv5qGSR9yKYPEaoVW8wZMV0zR",
+	"PkKtShktUAkOirBLJCeS5tE443gYhKOLVLY4CPxaMb0k0RALOkPNK0mMBix+SmVRGUHD0G2lkulJ4qVQ",
+	"2LlWuqRKCv1Rw1ZfiyBGOIyXPMWXILvo07okMV/yjeYMo/W1rBy/aHaqBH11Z1IiUxfWVl/wYDExpR3V",
+	"HRmuo8cxIvmAeW/bKonPO46B5uxU44Pi1yrp3KT7oWbM+VV1tylRHLqvwwy0asNC/ToWCAfQxemlisNQ",
+	"TFNKcpp/Hh7dN38++OCh+fPhw4exi80IkcRvGRqs34e/7UcVpfNbAwYilRSIpmHgA7CBIBNGM8xGBPEF",
+	"9LjHcw7aUUT4VK4uBj44d3m0fMDOCUGxlqG1rSz0W/AOb0k4H2FmNA+JaG/bJIpAgOZeR/LLh6j5NBRn",
+	"8kokxyd+S4o5Aya1UyVKgdYXTwFinNY3gYrEqhk1Y8hpl0ShCuU6UmEOZ2JcmWqwDjpyDwaseS7CCE/I",
+	"5wxfYhpIjbelZK2SNcR9qiSxHGJOoOuFUpkJHk3lCIor+1KYcJBP+QUaL4KgdTxgJtn3CnOkffwxuwHw",
+	"kkc2lOgmIirhX/UXK98GUpaWAWt6RVE7D9pc7a9tdPv2lOBATCGIRzIKMAl4sWzxAgut2XMpeseFF5Y6",
+	"y38aXqFx7GhV+fXKlNNU9QMkHQ6lRCKXOY9Cifh9SXzQ+UePPn9x9vK/7sz8GHW0OM3l2cy1QOpI+gLp",
+	"gh5qysNJlxWwzXCKvCSHAUChzlUSoBlRp92Mnzjz4TAHDORzuAnJm7wJEVKSl0vAvh+B9VjFaEhlrD2a",
+	"EmgD7dnOPi1lxLZ5r4NO1CWCnQSrExswsx5z91opSHSPw95D1PRehuETzJaa1kspw1iGWnqRxuDgSehY",
+	"nowFiZ7wHyiaZ4zDxyipywBrAdorlT9lDWPIlqQ66GUYopmE8DgyiTJ5bZNIJTljAcQaIHBIJD1LlF3i",
+	"S1QbMKnhwFqP3INEgIQlGCdGBza5Cq/WI6yqC6EqvjfOnhjYBDPpyfMz2/SQmH5bDach5QcdMNBxO67q",
+	"hEUYntPGceOg43YOGhALNgUjfoHyDq6tkIuyiCJJXcEaFalO4OBkjk+CRiYEjKOm0ZiQ0U/6xbFfjgr8",
+	"Mlal/oClIr+gK3EmrMpBuUCw4oguo5wK5Bq+dDUNA4KGUkVRdl7DcFT/MmVpg96LA3b37iNgmcd37xp1",
+	"1W67mLFj9GNW2JGvpuRgOQI4gOQvwHHgK6XRqfcB5ftapDw7RTiQRGtpr7Drug+sJyQfkvLalZQFpVKm",
+	"AMciAY3jho3HcPkRnhEB4QtfFvvEkkfuPYuHOm28e6V8R4SLD0N/qTNJ47Ix83mgN3vvx7pbu5Fl4O8o",
+	"kits+wv1HEkiRPliNsPR0nYU6Q2qnVEGIAdX1pFALlVSOwSkEZuM4rAHuTfj7WxoeaPxzin68tW7wgAU",
+	"teCDNlzReey1zSxW3VzMnEHzTVcZKVwwC8XLKTlPh2rINSfBX42/+6Pf//qv/2Xib6265AcQvvrRWymk",
+	"pFespTEQmXPAVedkrVV+86uff/3L382uUr5Qtkoz5curML28hMIYjZxLzA3ZiNRZHHnbOG40rOg/8Ary",
+	"43v3jDNjFM7u4UsscNTr/Hg+adgxd41v/80fffNnf5bd0OHRfQCfOoMf5Aevf6dS/0gf07nWWxyUotyG",
+	"rdU+qm9/9//45j/8T9/8n//Lt3/5HyvuLL+xlWAAPmQQqqu47+2or3dph3UMQUobA/Duue7uSFF8cHHY",
+	"gHwyccers/uy+6qzSDwnDz54KFHKpsaNWjSlcNYDa1ZNZihXDOM4c/OJybs4gqRRh1wULuZB7gjc1BGU",
+	"UpVGJRoQz6lDPOy4Ddc+B6VdN7ZHFQVAKVypOvem0Mzn6t20WGU8qn3LJqVqvKVCLxrHX75yCmilIpNS",
+	"WsQTKCIhRbrGK6gvYTRQVVux6wBQwWUeue4rOXrWMl8u/Z1xviBgafniJWp+ct47uq/cb7GUFzLkJQFB",
+	"nqOM3uqZIpthWRjZgD1jxiAxjw33zI977hwjyvkC1AvIjJeyQUQEjbTtYh6RSxoueOIQiWX0uG2PZisD",
+	"1gSZWql1IMVSAW6Mruv2Wo6y0pQ0spkTZgx+ymwkwD2jA+Y4uqCgSDV7rtsbsE/p6EIF/z7hE0f5fUdB",
+	"yInfkmJjgIXS9LXaje2p4jnkdvWu5oSBTnNBGDgIQ6Ubmx1yKfku1R3sQZSVe0KpLSERZrrymJNPH4zq",
+	"/z0ML0lrvSxs/AWa0nRd97Cfc2/Jrz9AzdgMRTkACIRuCBoMWOJGMmmJr+V7XqtMXH6pg3Xel6wMVraX",
+	"BiHTEqfloVMuL9CvqTDgHsP6FV6iZgzwXddBYMtrpWieHcXYdZ1yeQFYujYHbsjcUnM5K2XhtACxYrbD",
+	"tgYRSWrzwu7Dhw/B/pS1LZafwboj0KOuXNQH7RhA80uSwoJcUgLDgN0xiFoAWrrKoyqrVArPRnxSQVKR",
+	"PFn7rOAC63HMOOZ2L8JfGreyzL8oQlozKBNT2CDLH06HH4/oM/rDs89/ctZ9Ss/4GXtxNHp0dv/sYv6P",
+	"f/Tohw87nU5jMyFmtyKiusmt5MMcihUu5TAjIFpBRbGpy2BfP/5bclsF/nlLlEoArYNohQv7ILMwW2KP",
+	"3+4nVfZ0wdYgQMVcI/HVZ7jNtshWLpFeK1BuhKsVRVspcPAkq2C1hPsxEfEhN4Nwgihr1ZNzDx24/1jY",
+	"tf2r9yZEvMZB8Nr+kpfLvy8z4Zk8HR+CppgfIwg2tcrRSfA2dZu131OKk6Z6I2WOekX5bcH/MWBhBPwB",
+	"mz444dgB9l5agk5LqWyZdiBTYcsKOt4yfQaciPT+PQfNod2YQj4tpg6XSHUHMyt3pCAqP8NTHXRu2gcq",
+	"PsuJGDAwpSuTsPF8oKbrqDAzFR/f0oLpczwhIAF6SUCsh+Z0dKFszXF7DKu4XNNLejp46P/73T+X37b6",
+	"cXwtFUldWR1vOGAqpdwMB8PwEIWBr9072gsAKShgCb4gZI6uwuhCislSk1nMpZwr30ydW6uDPGi24Q2Y",
+	"Dm5UMQ+6SLMFNsphEgSqyQeIwJ+RsQ7yhVMwfnzjpEUBGQsHgEKrFOBTCLVjUH7vUz6jnEuCLvAyNkVg",
+	"cE0CNIkBg6dn4YwwcRw3VHRQ0kwx9eFcF2A1rh8mNXtox+shLsK5vA25woDgS5LTMNLIQQUnwViFqZnq",
+	"sass5DmhfELESRCkiuq9T/E8CFLsJlXvLS22Ko+79e1Kng86XI7NVh3+8Oh+0fCV6fnH+UPenxSWOULD",
+	"6TLU+Mts685GI9uX08030mzo6C99VK+Tw8l3tew6sUk31T7Stcpryx+nmL8g2Ifugr1cN0dF1Kxmjapc",
+	"fqYVo36qpNOim3RG7CWdDN2CnoSuUwIT6Q6CbokJe5MTVYFDJhyj8CQPqpykNYJ9ogfrTzT5YqMjPdrJ",
+	"kfasIwUiAkS/cdzbTtYvxvsySd9aqG17lTK2Xbtb3bjOfEjEW7xUQXN2XGymHXDxcrejI5UkxE5aGEni",
+	"bGY5UfGnRvL98pWEaZOO9uWrdykh8jPoiRUEWSZsGkZaAmW2JOzbNh4J3sY8Wx/zVXE3lSIxtKdk0XIJ",
+	"dGPpMxxneKwKFaMMQhct5OUelAwwglNrtYQ3YFrE60P8ViyCTDHEefHFaJqWMiHANSKIX9D5XDUqK5Be",
+	"dIjdlZaJrzAfMFt+cHRkqFdBRveuQdi4KZLGagKRuWjI0S3mfK+cbaUIpxEysv/ZS0SkOrTnegSY7xTp",
+	"zl/erbx1TfLWq00kgy3A/T3x2Y+JgCDEm8pnKRtFEDSLN7b4IG6sHJL3Gq+nFYbpI07ZSDdQAXvCHY50",
+	"QF4csXd++mlm1CUbtTq5HBaVHaPcOeenn94BY+UMNT1OV2a1OMjjk5KsFa8w7aClk6/i7Y2kko/iqF2O",
+	"mgmUO8jgHPyVYJuDbDLhIAu5HZTBKPmqhY4OsmmOg8hbByl0bPXB46lFEm7qsTWVWYmTN1zFWMbJurGj",
+	"1pGyzn1lYDLpmJCIpa4DsqCttkOe/l4bO/QnI1aZLDdBpPBiUt05xMCqsGCVVTnEowtlaJpjCrbtAHOB",
+	"JqHo54xROrCajk3OuwiRCH0MTZDkVMfIo4yTSEC8+1XLQZ6qe+mhpoY3KIjnk4DAlxJoJiEjLUfH0I4X",
+	"QWDSOiHnnVmgaSQ6WGkz2b/rpLYPZjoH6RBm+TAYuIxfVvt8dXhqU4RgTXNiDmXcDck38iLu8JZjHYhc",
+	"iV4sZKY7Vj9brvJgYN2LKJILl4s4tncSkeGCGsOyiu6E61ancO/HnPsXeWEbEgqryZvohCV16tTYqvUu",
+	"tGm0ljVgqg8gRG0ne+ggj4eR+JE5YwiUgXIhrg4l1wd4QcgcbkV1TENhBBUoJBBb5MN0+CmqXXl41Ob+",
+	"Rdsid20gMMcIx6SIcnRB5kJJFyY6HSB1TK4U8Enx3BzvFeZIhIEvyR5Yq1WP4vj38SKCmx2SKTXh3unr",
+	"VFZhrB38CcznBfnFhjK8HUaAR8JYa1O5nzq6lsXAG8/WVPKVkr54C8IMShSDs+Rgvxs6wiIvs8Qx4m78",
+	"tzZoVFcGlG8uF5ygDOwS4o4hD8RJQlcMnugZU36u7Ra5A52h7FpvmPqweA+aQ3zTOd1BcR7ltpOXHUvh",
+	"wLbU94plqb/jK+2mr/T+uDtyyQF+OOz5h6Mj0ti3yFx+2xX9mJJhrRgHkkk3laRTI2Uky4SGNyUjAMpu",
+	"Sdbcv8gJ1ItNZWnwn5YL1CyE/9HxMsUtX1N/jUh9dsqdaxJsHROBljedadI/YDodOLJSRjRauahZrwKw",
+	"o3PH+5ajEhrbf/fY3NNQwBqWjzJGnu8Mm6vBy5g2juTzJCAVPq4ks5Jj7YUtlV3DLVuKL22lRUuZJfdu",
+	"gim/pnr8pGycHfITBdHDpSlcIPnI+2AhvLrv45wIrlrggvYBy05IOPdM9qplnEk1aEwDhLbY2EV4KBuw",
+	"1Cte3/Rbb4am6LOuxARB1apq0BIGSfrRX0V4PidRXIMFczQPpDZoEhsHTP3UUlX4UlagKLySeKNT2pPM",
+	"a8v5wghaErCzWKobTg9jXhmwIQlCeRwilKqfHZNUrS+CYmUtu8KEDoa30hHnhEROPl5F6rcDZoUvaR2z",
+	"pAxKup8mOoHDUDpjQMACsFQh/pJSZJtvelkTs1WqR5UJlIvU6fTJKZgOAEqQ8IAUDQmo9czqWAz5+ZmW",
+	"xRAgCBYcVThQmRkyUNZJ4PPYjltKNcPMygXF8K2lBAhVWvAFDoIl8r5UlPWV10pJD31rDNPPGaM5hmJ+",
+	"Y21HSR9gibShRDTK7XTjOxx1D1w3Zat8BAKqoflyJpU+GxfE0B3ABywikIRvzDKrXaFeVtqxaiGlj1pu",
+	"XyOnqpNgCjqabA5JlPppGYkym3zI8xsw+OFqGpqtJMeWL83YxAqq5OPpknlx2bWWKQ6VE6/4zXEv+mHM",
+	"crKZmErIFaaR/B2eWGFzkq9tIEa9dIJBttfs+sgScA9981d/8fXf/Ou/+89/ng3AsJvPfhnLWa9qB1t1",
+	"22I5J08oh4zdUsdm4ZJruLsOsk6qXa2/ik+43uIzoTaVF1oqV88p29u5dvPOv4JYp+2OurIIeH5dTucM",
+	"vu4ma3ItPpSlwpZKWfKK0EE2KT5DtosvW5JWi007UOwOdVs7DaDSUHG8mcaiTDKb6CxZhNji2raAzW3T",
+	"UKvqHeqYCj2oVb3B+qK+fLWNL1jVlruHff/1MMCji3JNIx1HBA8rH5QHf+sfjuPKlwxyXu3foKaRqQgt",
+	"sXmJRKiEMLUMKU6wMBowiDG3Oosl7FWEmYCmZrfrHrTACwUyBph9YDQ+pfPYndO067y2dhUk1e25DxBU",
+	"FzzxfVWILj0SIEhztggEbeuqdHzJRsrjCRXZiB+rBYBlYeBnUz/Th0jeLHCQTbDQYtxKq5edLqqSRQfM",
+	"pKTH16nLqBSJZtj3YavvUSSDE8tRMut4rOy+JJRmzxHoZdNvHVO2LsMsP/HDhw93t98HbQ0dHyo4Lc7W",
+	"tOoahMzwjDs8gaiUwLvtWW0rjJxoGN6bEFIMoTsQQa49mK6onPCOUyEtaCgpsr6mNkceQCvV58jDrSLH",
+	"GmJNo5Wy9OoNoO2axIoT3ze2Sx18Em/KkioUe9xxdJnJKHxQKFvoKVeYMZnPEznAwjJdo9wqPg1c1hTn",
+	"twoVs1CAr+rNEz7xOuhEChhQB0NFnYxVCQkyYHEJDHsayAODXgzEV/UjrAIaYCoLA99YIiPCCTQTmBPm",
+	"UzYpECjsBdeRJw6QqmR8Yq0tvWEoExmmZsgKDPbkRl5IBqgjLFivNaVkZg/dMiUnNB5psQt1u3J8680p",
+	"5ikJI7U+Kb9pl5w5/wGrAwBAKGDWoxKxRZ3oDSjvJsEgRaWSXWUCZ98oavXN7/3829/5k1//83/3zV/9",
+	"B4nB4c7FmDRHl0ombAZ6JFjsnOFZOvt63cq//Z0/+fZPfxEXvsqsPC6/sBtJaN1ivv6bn3/zF3+TX0Zc",
+	"q6L6AXbdrmE7CqxKqshBqXhzotCQIoUktc7ym3/2h9/83s+//uXPvv33/za/CW3NqbeJg/awgGlud6kb",
+	"LeSorWlo4THe4YjgKKBaYbQIosXHwSBtSPeSiFpn++tf/NV/+dm/+vXf/vOvf/mzr3/5+1VBtXRXqyoa",
+	"JJywsHxIndP/+1/9wa9/8Vff/tV/UhTi61/+9Td/8Tff/Ivfr3MrtQQZBex7rzqXo5Bl9rW4Ow94clTY",
+	"pGIVyTGipt7qbi1k1gQ3VbJe07toxWzF9K1gwm6u8l8Fsrdy4mKaZM+YtVPKWbLChV6JMrEUyJNQ8ShU",
+	"pSdWLidFmQqXc1R0AHrDU6hSoUcoWkdCw/roClORVJEHUla5YMppXCI/U7IffKm6MD+AW0x9Nirst6Ui",
+	"ZOjHdWlCxryIQSUaGwlwjQ5kkeBXlRQeiQUAmAAO5arPa3MVKwystoivmsIpD70CIRt2wnFKID5GnmqN",
+	"84LwRSA81NUdujhqQlelIdHVtpWAHo516z+gPw7ysO+rzoMe6rUc1O6iiIyhX5sZ2XRk07HxClCTFeX1",
+	"H0tvUMkMcvs+iVrVtSG1h2OpFXXzWtHJfB6FlySnC6nYhXh6ncPb7bmHA6YHMbZaeTYd9AK2CtP08tO8",
+	"ID8mI7F2mlrxh3lLrETWGjrPgHVd934/ewtKidUEKJaIut3iSEZsIyWA5nssGgJXXaKPaFBOREIb8CoI",
+	"UDEEx5rA3//qD2Ih1sYc1Re4ivy0RlU5aLNQvDAwn08F0Dtg0AJGuTV0Tz0qVAzQFnvceFNrNMca+pcy",
+	"RO9kUWtO+n6bhRa6rl6WMjbvf1ld99AIUZ/A6H4JaGdxdScwnttTe+tNKXZQvAnNKow0U2ft+fv4+pd/",
+	"+Ou//PNf/+Kf7XwTmwkrki7ur85PTPV26ynI0p61Gk1KXZB3WqzPgFhtdYKCMKhIt1+2+RBoOQDTiO66",
+	"fmJG+6rpM1hFLuwZ79unk/QoLzVQG3OElupjyKxBHgpVjMP0OlbOL9WPZP5CYaC04LhB7/enFihMuy71",
+	"QDFbqDwot17oelivLsT06FVF78h9B+40qyeoZLG1XpIXZBZeEi4FQ/mgEQ3jXqN6C8aHlQoR6KATnmpv",
+	"qNsuyYl1E+X2FV7qtkGp6B2THi4xTKdc7TCA4kjL3KewFCNn2/sDSTsd9GE6zh6rrrGc+qot5lYyeGba",
+	"ONQ1Dk4ZsEzURRd6xeYka3WqN8TrUGbdsjeb4pxVffGKeW8kLeZm3mHgQtftSQZYZLwqmHgn4QfykiRm",
+	"Po7xd3envG3Ew6kFi9/Zej9gJHsvhlT7/jYxppbCos3ke8XxCRnqg1aXfC8Fwevg5GkouyYmriatYd3L",
+	"RThUMO/1csx6QoSKlXwNcRWl3PqZVZzXJPjwJP0mY7d2UBj4cdVgJ24GCTUUVdWZDsq2fqPAheMuxmuj",
+	"HBc7rAIHkS2fqciSm8nhknrJ+hNRFZFVcf64QHLjuOe+c6okrW7M8bZYSd5FbfpMlBckeI4nZL8nsYP0",
+	"3Rh+vov5uiUMqShfN4nA2msfgUo8qRg6THIwrFTXuTMOAeAVSZwelL3bZ583p5GQuMZx9/6h+/Dh0YHr",
+	"WtG8QD3ConpzJTJVUom2u+9kZwuoa1f9B16RIvvb1XXNA+BaBrmjZGaLUapRsCCxIwwC/1dXwagfBQgJ",
+	"xTjWfE1OKcTuqVpTJmkYLDkDJhmbTjU+P/0UEFeVg1ftpbo9t3uv23N79yAkL5WQi6OIXhLuQLtsKscT",
+	"6VBCcinBIsd9dfNUuF3TwXGz6hYWMZLkSWdUxMptCcM+ja8icXItbwDzHi65wDlTZYmdu5IFuJRPrwo1",
+	"0nFvvmVC66PExo01lta0y1+LxfrjksvdO2ctvrpVnNWoNhpmC0JpWBihrD16La+dYxqlHQ9lWWYFIR2G",
+	"/42Nkgz9rwEZCphRz5X/l/AjuYXH1buCysefFnQG3cSv45ov4kqs6mPCA/NBkH//qz/49nf+5Nv/7v/+",
+	"5vd+/vXf/DwdOPa4RlNYET4taAtbBO97LzFSAvz16osUDrJVcZGXGe/8kIgrIrlQ3L+3tMDIVsl8hXyX",
+	"V2G5BZXT8Sxkk7RplHtQo0pTflWH0VRE19VDpCBqhoQyIaFQRQR4K1UQfbfFyjerAJW2LFcvA5UFGP6d",
+	"MPXGct4OK58nRqf1cdAaKvqozNCl+/8bCEnz2JJ9ODHbv95q6jkQ+E2oqL46lDMFDiUslis9Mq1n9pwS",
+	"bmuzWnP/+sieYDYh0WfkkgSq9ro1gP1eDbY2CcIhDl6kK5dXbICeb8hSqKyucgCAHRdHF6qFynUzTr4t",
+	"09yuGtdT6NJhsaIadbh2kL1WxEdtpbWmvTevxXJ0967pdHf3LhouY4tsumdcsfV3wFJRntxDYxpIPiIH",
+	"UgW4m64JF3XiGFDiWwGdfquvay9LvqjKeM0IZhzhIOioauCq7vQFgWLcd+96j1NisU64w2iE51Qu7vHd",
+	"uw4ib/FIBFD8K3Ewq7rfVOzXDm1Ja99Xa/SOo/WuzxqtgfFl+KQkdizurZBGE2oqsK9I7EnhQuP4S/eV",
+	"s/sz3oFmnoHPm2vtrhL3tVY4sK/xBhi8MwCYk0cef79V/soZY3tS/K/P8J7Dsvdtfi/i/sBuRZjv+nJt",
+	"5ngtzmwiyKRKQyfe6qTUzirH9YkacI5VdUhEmD9gERGLSIoezOoHkeTzRwQHpnFsx7ZAeGiEIwibT5bj",
+	"GRFd/q3lfR05Rt56UAoz6zpHpZ7zJJXqDkcaEXRSFUYzGgRUv4iAoLSuQ8D5zfK0b5wJfo2yDebi5ZR8",
+	"VGb4kAJMyAz29BUC9OKgF6hUq6Eb7B2CBgHqpkSc8s30duq2X521nKEbhanLewkw2IABfFfjCXZmfrlW",
+	"4SqFAWtsPVvKAnVBVF10UaLrKhtU11kl/qXNT3WMSlXtR/uNbdgYn25MKMM4NrTXkJw2kpMWQWAgSo61",
+	"vnMHGKrOTpXZKgiKhaZYtrEi9e8kXbLiRmP37C5jTcwHzLNXZ/fr0/N4uumWmJJZq4M86n+C+dTT/dSS",
+	"jntTzKdGrpOr1Zp2XMNax/+rVkUfoOFSEO6gIZ20pSaFWdw15Mnpkfnzh+fPniIcRXiZGlklCYN3SBXL",
+	"lvTO6qZoZMgBywqRrb6Kw6DCVC9K+qjd4Q7y4Fu1uWhBdA/+uCK4CStFri6UDiVWCf8Othp5vAiCxymv",
+	"x00VARXA5ft8Xos3KUXn661kB16g3CX9Rksgqx1AgLmxe2RR6JK8Ma2wCi62nnskN8BW7pGTmK3EjCbx",
+	"j1xnv6vVrKh6oME2bWL1QagGsbeNTH/jG5muEd70la8OkbltZnrbzLSomelNj+/ZUxvTdbaERT6Ds+K0",
+	"61NYvpfdU29mkND310C1XXdWi5ArZeKGd2vdMIQnP8JWQqoe48b0ZrUYvmQ0uw/o4YSJmxnMs0ef1DkJ",
+	"xr8BgTffWefUjJZ1bVXithTTlqngdKoqYq4MsdkuwmZv9pcCYPyes9gbFmVjoO07l1FToRqgHW1j1ntf",
+	"rTcbeZPQht/AAJxCJLyJQTjaZgblf685AkeV6KjXaEvgC5LpsYXC8RgMEkmPnd2VY/pA9bOyqzFV6Wi1",
+	"ffGl1A41hcx1Zum67v0ikUSd7PtuT/Wb2SfqfpuFoqgFT37enZQ+choLVq8R2HVlBL1IoPD7lgh087tB",
+	"lYJhWVnHTMxz3S5Q5WB4HQWXUqB2TfWW1JyGgcZVB6+9xdT9HGPlSfyPSZ9a1TBfiRoRvZRqtnoBNXFA",
+	"MW9luJ0y00vATxcH7CNv0Bg0PDQKCI6Kk1w2ZsH3kQlLlys7V52mavSV1Dui3OyxtX11cmF3d+qVdO62",
+	"l/19qXtoJeT9+mf/9Nt/87e77VtUqxKitRZdQue91UbcaimciBcxmu7gYpQO9Pe/+p1v/vgPvv7r3//7",
+	"X/1uYy99rG34vmXw3+NaisUAek0dqdNQdk28HbhMwjsgtuSayipOonAxvzfCbESC17OFIK/hm3IW/hGz",
+	"owDa8DSSL6KmxwUWC+4hN5+UId9Qz8KCgRXrLwANqjDno+4R+li+8giW+2ShdeR47AynBcFSznZPYVqa",
+	"w6rJu6571NcAOiOzoeS6PbfbtxZMOfIpn1HOiQ99SooY8CheEqzwBjBgFgplo7axCHYElBz+2kjXPTK0",
+	"52MDKWXDb9Dhr+d25cqfEGXIrrv0lUUie26vHd9k/bFXaMQS/k+CYGdjVqZYj9Jgt3e+WAhUqwzvRsfT",
+	"JacgKBkIALPwXVI8c0hggBxhJlFSHey6LgYr4NFemd0vTN8NMlBanRGWw2cyVy/XnC3FBzWZ2WLP5YBs",
+	"L6KX3XAyH5S/JYQlhK1Uyy4C7evgxTnIviZe/Lk6f6yj3CaamhsurD5vpD4fOQAZcDOS/8o3IslDo4Vp",
+	"SRIE4ZWcpeu6Dadx3228ereKS7+exWC4hlnDnuyoT50goOCi6cnfP2K+StB0Wx10jmcEydUhWB3EK+hl",
+	"5Ob39sTtDxS3V7hWg+fDMUpeXcrvk2Pgu+f9mjZ8dySAbYoxbCYUbF9io5acUFzrtt50NUSH7XanSO4+",
+	"59iUBqvD/n7KGAr/+Xdd0NC6/Rp54waJFu9brjAwfd3ShdabDau4dvFisHDdA3Jfihnxp54SOuIPr+S6",
+	"ogkRjePGMPSXHU1yUjIJRJSsMxo8gqe4lKrC6CKWOuC/L5dz4qFe3wTRhRFydSRdrwWI7EN8X7pSpE/G",
+	"eBGIY8vA1kqCkgdM4zPy1B+mdiZqgkzTc1txoANQB448+G/muftuH2FoWIq5IRGIjgGxVOcIyJuITDVr",
+	"RXYgNB/e77puHx6kbGLRJcpy6wqj7AooR1MczQLCuWq5NGDpmhiSlLRUgKO/UKSVcBXhiEI2ImpJOuVh",
+	"BpEMcgmepkkeWjAYXH/BxmHH/AQJKBN6SVjH+tlDOOAh4pB5YFfl9hzkUSai0F+MzGdTBsSBGiAqAYQR",
+	"4v+IRMl7qaJnOluWizAivoIRx5zTI7krKbWOgoVfULoUs6V2jFmiJgXzDy8yuELKUcr9IgXcVMuuEqnU",
+	"7WobFIB0WhZFTRXaRxkVFAcaYrIOIBvsQ82xMEOuhIGeg2ZhRNQ3Xdd1Y6iTCN9HGLGQtdU+GJ5Ba2K9",
+	"CwVaIPMOmJV+oQZwDBe0HjzsF9193LZO4AsCi3hgS8RX4SLwEXk7IsRXqGYSkAyjCeiMihhDUc+BKgFe",
+	"uz3Db5W9sK035bWUZqBfVEMPicQPOAV4mKvDSE+lfmnPSdSG28vM2c3PmTzstaQk/6BQkodLfd8WPLip",
+	"p3hG+DN5VQUNbFUeTUxUE1ULSKUW/Zy4WOA05EQrQGenqSBTm+SoGNMYIEoFT/jzqQqA+y//9v/9uz/7",
+	"y7/7T/+9+V6CNVRIyeJ647j3zmmkqN5WRWRXRuDGbhw50OMweiYxpECktrepd/TNP/sfv/njP/y7//zn",
+	"mR2tWvyr3ccRlSo2BUv+9vd+9u2//sXXf/3n3/7Hf1pv4U7s9XxVO/LoQVtDx0sMgs/Kla6CoW/+xf/+",
+	"9S9/9vUv/13NQ99RhR1bgonLajfzRfh0H3ee8PHWKlSKF5TFqdWlS5RdJRViW/2qnYbNhRvHjV//7f/6",
+	"7Z/+Qp1u9tWys020yxWnXEPeTkjq/lr55glmLho6dQeQgKJQzKTLuyurz8BPVmmYhPrkyxybS9mMbmZu",
+	"sOE0gjC8UGtVy3fNxYFQ1Dg+KCS2TsOW0NRI9jefQ0JVXMgw9ZNVzbDM/a9cfY1j99123ZLLKfTenO3q",
+	"mmO2afvdYexqjveVinna9Z5Cs2Mlbm4QY7eC4NozP8iZHyzpLtHTKU8LehsUfspQzhVVn1LItwLN1uJN",
+	"nv6lUKFXyoh3WJ8pRdEq2Q06lgqltRxGrrT9ekNLwqMUFBebELYKE5CQJOXkbKyAtuusU/lPtfmHp/wM",
+	"JkKg1zpGLByG/hKNMIPaDlKTosJBPw4pJESFkU5jlB+kfidVgj6E3hudaITZgKnafZCoI3+bUqlALjvo",
+	"CyhNoHJNFbJ6qmAR+EOMqqJKVoBeS2ZzQYmPmlJXtRanh14b01DNqaHVx9PYq1CkQBqdDQwiQzKWypDZ",
+	"NI4gUCS8JH6rwPmRWBnK3R8G8de7NvQT71sj0stIM3brZuOaNts58i0LdIEgsfF8m7tOqsy5UZBFz7TA",
+	"Py209abnVfbHa4lnOLXgbW/iYiE0bW56XgM3VTwXKby1DPVafEl+k/KLXv4NC4tYA1ErvQcZeWS152BD",
+	"WLqutsj6cvDOIwcqBQ2k4gXicjySpWqP/dpSirq4FdSqoZexDc72mNsupeZwqTi2oDNiWeDhS+Jr21um",
+	"1uKAlRZbjKMMsvWtkj2Ullu8CqMLiFSgLFOzsbAo0Xe0IuEPQ6pQ+jejIGFMvfL9KzKgaEhJpXqE++s4",
+	"kbmi73kyvMLI8mqEBTJNYTHCiYFoQym16exGlSNM32v9aoT2+1sXI1QEVsv177ckYUKxtfkyAd2aVV6A",
+	"laQyxkWYuIFiIA2vGAfqLGGTcijd0oxhlRNiimzAq3d4yxmwFWVhYifnKfcQw1EUXllqKzddjONCL8dQ",
+	"ZFgtedbqo0w1mQHboJxMrpoMTNLqpPsuS5KnX5YsJq5XJ2EWCzqkARXLpKBwiptGZHSZv6DPKBeeLq5o",
+	"nbDyautSwOAJRlQM2GzBpUKaIhjKi5xui2yxzRJHbRNuCYiMPmXtrs3ca2tDNgwuXoMe1uJikVby4NRU",
+	"MFHqtCVGWeTOKfCuak8zsyFISmwlDByw/yR9+jc8UjBHkutUodlDHGGyHvBbbbueUkW5qFlx2ZFs2w5r",
+	"L5V5imDtexa8p+x3okZNns21Yn5cUy9e1e16og0cSWke40eq5ztd5w/MWsfzjiK3io9nw75YtiOJsksq",
+	"0p2yJLM3zR8OMnV7oEX2N//DX+Q3GJE3Kd/BgfYdgCyjz61O79GDfJsInVRbFDZ8nVV9ihH4fZf1KRTR",
+	"LGFJy6AzzPCE8F0ZQEplTQXhNcVMY0sPx1Y4XFPRHS0gQv1oFRuoP5iXUhaPzMEO2AlEaClZzrsgy6sw",
+	"8k0pAzPC1TTkqmnF2akUOijTeZQGBpGkvJhCM0YpAYI4mZb+oGYznbAwknIkGD2SHlp5scvSk+O72kyy",
+	"KnIopIW/XEbFKmFIGZlvhBxUN4dhT4LHBukN262kNGkSUOE5nqSjtBU0AskrXIwGekWBb4YUlADZngWg",
+	"71cuYixerc6OKAYTI+qYd6HbU75reB1WbQdEZaFujXzRVR8Low6s5Ldsw/G4NOGK5lBRGBC9n65bbPDc",
+	"eue9OltPlmafQG+zE4hLHFY7gV6hoTURmnrXIjTZ+P7++2dpI1SMRduKRDrTo0wk4q+pFoOLhaEXuvMn",
+	"yAFg2TEGGBbHP0JHhA5KohSMcAfBB/J94uvmD3FIR6GtBy+k7CQgOcHXlh9jMxmH0UzXv+VovhgGVFcy",
+	"rGTgYUsT0axamKTJ5lojjGpBd/NFjrStwbEsHzvsMGnBTWGHyWK7xw4aRyZX8X1hzPmjPtWPJI1tdTtb",
+	"FsZRc+AvzN5E0wowUmJ7KuJOb7K1OuIuZrzbBbwm4FWNbZXFMW9jzKgR3Lw+arbMGHJNUbOvroUPasyq",
+	"GaTIvaRRoCb8m3LAj4nQI9yxCX4xC1zB8Ap4nR0cYJsC+OshFqNpOf97HEaqwY4XkTfK/UGYiJZOuWmg",
+	"ao8sQFMsDMc3aYhwnFZsBIfiCkldhXXdJZt2nx81jN2+ScUaDJjRzPVqWsatFQedGkEEqMuVaVYVZ9/J",
+	"SUwbKpNBx0kwNjt3EAk4QWwBDQ48SbvU8UGno6VKPjJZRirMkZeXWgjHqBmQsXDQBR1dyNFV/yLl13SM",
+	"naGlLB1+kSQiX0fhAqqFJsuJI0sjgk35i+RSceISWsIgclGUddCJ+mHAVGInEld0RJQvi1+RiPhWUqU6",
+	"Mi5CuRDfp2xiliWfgb6eIE5C7luSOMoQDoK+3VcL8wtuulmZFlER0TWlt+xFVSu+BTWvpqHt5V9mxdbW",
+	"jesMZYn6/EPA+ZsaDqMJDSypkA2Wd0V6tV0Ezdp+Tindv5np7QQ/tPplIhBoSZTHeJiSRLbYs1NicKt+",
+	"SnsL71kFfr/JoT7l3Z4MXY6lUnn7K7pAxXkFe5VZ9yCP3nyhcx8ttt5dY5OtAozbuN1WbqytArI+tsp5",
+	"lLbfcoAlcinl4CCOLXpvsVol0bWrw4OrxARv0lFWCWVKbjGiGFLiYRglEeGOnIsyk9fj3TafvW0+uzLY",
+	"3bSeLbSR3racvW05W6RYxHG6v3FdZ7+/7V+TO70V039TmrLad76xoJgMspWE+EMrXP/mNGhN2KIyu2nG",
+	"WS+ayoiD2UD10jSxbPR9oZuRhcLY4vLcJDXV3jhKrhlLCetQdwtAcqObseaaMio+sKfoofX9VzKr2Taq",
+	"an1j83ws0z5OZAdmpgxE3TCWlZwaKshittjWgw8eFrGtQNkOq7OtzZuepBZar3d5aUST0ZNv/ao30K96",
+	"feHZORx935FG+SBsMJasrQ1jEcEdyRO5LEBDpsqFihPwsulzUZkTqRbZ4TjN9UWY+GeP0xl4HuoCsdEe",
+	"bD0KEwMWV3+1Mu+kDq/e9p/wiYeafE6CwIQ3YXT3rn/3LkRYx+HVLUvRtqeAhWIwHsQt5uWY+6iPrwLB",
+	"j1H3yNVdcaxMgRMTJa7tN/ERqFD2AesedV2k0PgjJkiUqULTPXIfIoPll1SOFLuL7b2O8IyoXoSYIQhD",
+	"hO9bnQF7AYcL67ufW98L8mMyKlrfFh18UguDNaXgpeu69+PKNwMWO3W7XfdwZcX/vj5qCZC6QmlE8AXC",
+	"qujo8YraqLF5zAoE2FNtVGuqPdVGneTuUKP0eyyUChezWqBT4mkhjyxpN+7rLKR//7/9+m//SGUhbVhE",
+	"KJ8Jt7vl7bTOULVlKfm89rIqdDC2wKqKirCb41rTrPHQFLT5RI2zo3tsb7uy8gr9ewWu0jUpLrqv0/n2",
+	"X/23X//yD7/9o7/49l/+P9/+z//Xt7/zx9/8yZ/uw1hYQt32V7M0T7t2VYPqGhNwFRu9jvTbDfJjVtOW",
+	"ss7UUPlA6bN5kcJokaYqxepmGmuIiN058zC9gqzoaxJ3rHnBe2NKZhlx5kZ09iigCNfR2aMcha+p9peS",
+	"uqXYpk4A4VyybM3AV1P9S0IoAAncUFFVTpUDpIpbiXBdcc4T3+fIU+/4cceJlA6AOQojnzIcl6PkcfMM",
+	"B3lJZpGHeo4ZK+7P8QPlJteNOSzntBocPMK5bhBSbdPKsJVMqumSRZOUhsRCFDIVoOn7xD8esPxxo2ay",
+	"TtQDtU23lxibIGB9CFpfZlwQ7Dux7/T/Z+9bf9w4rj3/lQL3w5BekiKHmkk8A3+QJdnRtWU5GgnB4tKY",
+	"brKLZHua1VRXc0bchYHcC6/hi3u9N1kkzssG4iCBs8jDXiySeL3O5p/RSMqn/AuLOqequ7q7utl8inI2",
+	"X2Jx+nH6VNU5v/OOzTMlCENfGQ+p+HOuzWutrRrXYJYVdQ9VfWZ9Rnk0OqN2TPygDuZclyXKuO1AFRg4",
+	"dfGqDolCH9d0lgquT4BZggRaUzQgr5JjVXJqh7Xp5kuUE+eZa10m7TWWWlVNTmrPOTwuY7oVTrXosnWa",
+	"bnOmWnTZsqYbckOczXv+boynzXflFlQ4OqlO9bL/S0Btjj7FhW2PRSu+zXTIqRVL07FgsffSRKxvOO7m",
+	"OHGoANOt+WtSRIkcy7EUJUXVciY9G0+NUEF86GOlaKyZSumW4eZf//m7Tz/7k7kvyqq1eLfSImLDIafF",
+	"YzlJHi3fRv/rVaKPXDkmNj+Lrw19+TuZ+VPQRZOJN0O8IuFKnCW3EyZDicOvv/LQbMNmtPz8mYcrlGua",
+	"RIGpFnOjRo/h3G7J2sE3wwkU6DL0i3se59o4V9PDC2F9TTaOtmcLc5QldARBRKE9EdgFcTlflLzG/JBC",
+	"GeBtyrk9hDRaAPVZ22RfR6XiebzLbBy0Fw8VPMaBbhcuGH+mMFbSAskzMaQ93+yytGGVagBJzP0fxXMh",
+	"kyhq6xhFWPY4UQj81g3MxEGCcls1ojWEWTY5iTUpbpH9I1IYYWqSO4pPR/mmRpctblmYxhykQD/kiUbx",
+	"H31xQJpz0m4rI0TZGHr9IdoYq1oORTGfKFq0LsthXswHDCej5fC2WpZnGeURyuueL3ZItg+0UJUDf8qc",
+	"WOn0ZoRTO+iPYMdIKZAQzMlee4s1kpGN6lBezGlWt3Cy1KL2SBFhi7693TpoaC0Ls2xGTjpqHok2JUWo",
+	"eXWg5oPdIqIv3/vgyQ/+19PP/vToi+8+/u0nGzZi1sm+ZUyXBd+/al5ZJGM3F9RIHtV1Rja2CttTZ8Ho",
+	"sT8wgHalceBAGPW/5sA/Jhe2G+bjgL9nYL7Mnt6Wlx9sKQUql8O8B3XYQMVw98ztn82Du3dhEBQnFvZQ",
+	"iFz5EKzS4Na9xAQZHB8lAJ7PKOlNQ4nujrV4H/NmUQAgHqcdId1NpDS1D1rflJDxNficud5tOQcr5eE2",
+	"JBHBkBR8oPx48eWygzuppvKM6jEf4GocsxxPUI6Oa73LogsEDdQb1AqSlPR3LuLYzh3PJVZ9Nxy6ycCz",
+	"dlpYOoxEwkBaZXIlIm7Ohw6JXZ4aslrk6lu56XgSdhnJWMXjuIQX2EjD6v7XhfDT2vkgHrgSA9Ivf/qX",
+	"jy///YMn//eXTz99dwNZI6+p8/c166suT2Zx28/nwp2a2CVHpIR3dSdgV85B2IZHUdvTW0JUdxO7TeYT",
+	"L4WrOmlf4vyRad1pq9Whh61KPf7XvvjXYfyPtwQVwZCGlaOKMHibiV31j29V9Klr46nq0JcP225PQ6qX",
+	"s6fHo3ZqR+nJf+DLAM8XQDhOmSO9jZwMaSggwtXNgLL2VczfFkQnIdkK2dqrIh/B5V1EPkU6a8O4ZJN4",
+	"Y5N+mAXoFqt+zfPW9sTSQvH2dNMz7J+NohcM3bFBohsOmM7/4u1pedN23oaK13bzllS8eCOxdW23xsmo",
+	"pXU9aPXkjNRYW8v2ofOUdtzIRE9oHPgBscSznBPa97FpJ6ch9pGxtPbqkGXJ/AvyH4l+OTQ9gh+Ur2WP",
+	"q+id7gORmr5Dpix0PSjmSjt3YINLpCD2vYRVKd9Ol6WzOzcEHvaJ1mmrFITQfDXwLdBOSmGFXEiR22c0",
+	"gheyMmpBfCEl0fODMlCsqI1VOTpccQbrci6SJA2dw1a5Aazr9JDMYQOMc9qoe2TdPBDPu8Pot/xpsO2X",
+	"L65acJV2Ey4JMRlhgajxDos0eMb4GoPoV9OgdFNMPCEtSZ93NCW7JTwPfpK8I7FVFKW2+nax1FBrOfks",
+	"wNRSjhMpgXQE9mDqhvP8JXE/t8yQ3Dgrq0Y8asu58Ia415SHJAxsxgdUb3EOrT6M2Edu+dLthdoHrasy",
+	"fPXtqRvODV75jALFLhvmxq4Ec8p0KCrhXEE2tPchM4qk+qnn4iBBwK74WcxNaozab/uAp8Qb1wluotdt",
+	"OEVm+a7a6nUHDdh518H8FgdjLauXy0uQAZv8rtL64dvq6Oxmw0GXR9CnNw1lC5ozykiPej4bguGZaj0o",
+	"jco+Jq3Ewoh/zf1HO5SJU3ya9Hem85MydSnHJnWo1wioP8sqF5n3p1RSDpnZ87cNLKadtS2hsNfFdxaH",
+	"qXLaNZYHYbCKqawgHk2+LZ7ydh06TCIYGrjUc/SRNmzgv+IHJzS00HOV+rWpMuWb5FpysCxkxqQwWJdZ",
+	"Ubcxq04svXmXBaXBcXsxC2fsY4szi4ypzTjpVqIWzN3KMbHoQ3hMOgW/3mVWsvuYbO6cacJmYS2r7LF5",
+	"MaLYpjga+TIJqCBcNSDf4+QisCcTGnDo8zTxbJd1mQ+stD3JPnDRMXqR+kBSFUdxyvrQLrRGbI/7BFx/",
+	"lrnBmYUdr61sjzNrQ0lV0gUnOHZCw12J4HE5o2on5vAVuteic1FuJPv733/y03ch/Xv9oLOIFFWimmjm",
+	"9+iLDy5/9+PLj36dT9NKsHSNvFkJtq6RjoJON8we02vMuSZP/Mp0vOqTbIfFbPvEdqZ94uOPfnv5/V8/",
+	"+vIHj3/y08v/+psn//y/8TmX77/36MvfVDYwSvlEO65fsyAoKgoI1egz6jaCaTM6dhdjpAszZJu9ZYrO",
+	"4DagZvIgbAltIprTZgnPHaa49Uhq0looCKPaZxS6v1zcibu5ChglN2VNO72Ybt5utWrSh+U58i8hPCXq",
+	"cCJ+24NJiGMaEHGXEUupYQXy6ZbvOToRtXJ46huIp+DOe/Krg+K4ZvpNhD6Y2p6BDWJhTA1Q9AqRLss8",
+	"LnNVPnJL8KxEGnq69tGE5dTa74ansN3g9pgCf+Y7gpILkFCWSSYv79qTGm0VghA3LkDQmr2b6yFqPtKU",
+	"r3mjvCPUSBlCyfVRtpDLdMO8UmftGRNSWl/e02XDhpFj3snXMZmOi5IcwhgRDjHCLOQkm6L+LrX5PRiL",
+	"aciDr0lBP9BcdemAtD2LvXc7l79XeIrzMGpqLZ4Xt6zxOG4Dh6bO1ZaAqHqr7pbiI3eyQxHoTNA5JQfV",
+	"nwUJh636fkvC2LHN7CENrgz8oOc60NelcIh4z3W0dEDwo2LdkXVEMNqL8RTZ5A+itjgy+sIPzqCmUPUP",
+	"EUyo1cHg+g7tnfj9Mxp2Wd9njPaxOd+QhmS/1donr7n9szvMcxm9zYeYihJQ0vd8mI6Iw+7saTi6IvvS",
+	"nFFmqU73xA3hXd+sYf5gl1nRV0+Z9t1Wk+AHYv0ywT85VHbuw1F4IJJwBBQnVnTJvdmESsesZEezy65h",
+	"6Ejalz0aPzHbdgQvFU83I3ADG0JfcjxmGXi75eLU44GMOk+BaemBQIT5rKFPjQObIDHqUrkTskOCbt3I",
+	"HROEHwxBuh11diZWEJxOURndk4/+9dH/+fDRFx/89ZMvn3z01VoC7AWDgfIJefqXj59++u7TT/7t0Rdf",
+	"pqnI1kAUDgQq6vKmHQXV3C1RnLokhVk+KQrLi/1Xon20W144nWUux3yV+CQfpwcFlWhysEyTuOkSw35W",
+	"aAGmffTWO3/pG2FLyh9fSao9m9XkiBlN70tNUibIqU2MUfpnSMNTHwT6KaYUlB4/hx3IcFpLSDxq8xAr",
+	"7SeUxepUVw0wx3WmRrNOAl+sRh1nslKH9GZdhhupjj2C4dkwEVbTHlWbEytBPhCiPkKV8gV04gc4iWZc",
+	"q5OJN5VuK5gg1mX+gOAd8juE4vQHiTdNBJGeHQ78YEx8GLjqeaqRQJPcpbYTN3yIWkLFT+iygA5dHgaz",
+	"I2In+MAJDtgT8NofUxYSexCCRQHcQ2qw1CB7BahPTqrTidC/nRbhXaaamejk+wNiKyZjMr/jyvE6/jQE",
+	"SDRx2bCG2XpS9fqM+x4lVQsjkVesmjyCbrg4YjAN/svoeVDnOQP+EGnch325o9q79Mi6dqu1SNDLPApt",
+	"hbcVKOVFpm9pS7JbijBXoiXUojztsW7UZr/O0Y3Fw+m0kweLoQQH7tW8vwqIcqAPT0Pkgjc5NLRd7015",
+	"6YmctSafBuBG/MfpNwYd+8V+pV5x+ct2/0yYgcypHMF8csOb1My2tgkkvbXp4W2J7VNKfULuMrfkeHfQ",
+	"QHX5F2CaRfr+lIVcWiKaUF95qFu0V8QTmX+Rp3QXMreNGhi1x2nfZwN3WNxlk1NIAxPciMecKzEfTBmq",
+	"5DrOQyOTwGVSCwotzUM7CI9ATVvMHtOXYB9bOK1+IvSifHydcD8IQSnDqH5t8jQf2UJbc9oPaIiWMJsR",
+	"sSA9m4sF4vzCDxwytvkZdQzapct2RL2cAPOuI9OfYaPFZCnqArZUkaDcyGBvnWOb62ZnLs2tqJ0Pq8Mw",
+	"k8N2nCC2AEAptPYr4nTLC3Cbape88MIL2KjVoSBnAFzJhp21JSVgfQ0qKyEC1qOzll/ZcpJZLYgFcFZJ",
+	"YPnr0p7OFJgeuMMpHrS6lDlcipbNiWODRVFsF1EWBjMwGKQYkDMw6gR6mWGberBzjkjUbaSNwx3dEPsW",
+	"5ttQukuyTqjHKWmhzxEEuQknWBpJmuVRtf7xLQtf6w8G4vMk/A/oxJt1GR/ZE5jtongozY4oEXVPGF/i",
+	"y3Itr7pM6nTEp8tvFRrVUmmfao4LJzbp2QEldhDYM2yJrIyTlC2zhy5dvkkdIRsUl3IqDmkIEAbRjERm",
+	"O2qgTA2duhYOpOd7hKbZpnD1eErImvyCOXvN6CPMJcjw5Yu7AV81rPxu2UF5vMpzDpY3gFZzDi41OmJJ",
+	"H2FV+zApRqj01bh3Tuq6UzQSgwY/YiWWXpsxyNpzDbJ67lu1O40l5hs35QznoCRs0HSC0Hx+gQJdFkW8",
+	"SkOETXvKfuNKSq/Hb5qI2+WDg9fdgRyH3bMTsbEjU7zQ5XwKPTrPwAkI4b6q/Bf8LeoCrp7IQ3vWZS47",
+	"tz3XqTXJfUmWDCDCibsY+eqExwHFvqxTYX44wj6rDoGdQZ0Nq9mSOlYxeJdDd5uMxq0SY1O8W4TYdfgH",
+	"72trtmPJ6uz5DZQZV3Mboa7kcm6rwM8dhFJy7XEh49Zi5qWEOB+C/dL32TkNOM6NHPNhUcPvcBowTjDo",
+	"YoHL0SJjHBuAJX76wyD54YUXGL0Qhh94jl94oU58z4EqCTlGRN7eZRb45a57LmXhbT7EjgsP+96Uu+e0",
+	"dhwX/xkuhF94HIiS75TPbhLL5TeZg/7TYEq77ELmZKhpuyj/gbQmuedjjK9n98/q4MuDh1p9/ZUyAOgJ",
+	"a7UqbuRhTb2QBLRP3XOYa3NbsUdYedZtPrwhdkgdWCVOu0V6VLxbPIx6UMi3x8k/nNx5g4T0Ydgk10hA",
+	"z/0z6kRPP6N0gt29OH0ASsvlXRbA6ghrVRiVeI/4MrdPSVW+7N5sQsl+u9WGgkJ9sSKrM1rOyEBVfPdc",
+	"HsJlXab4KZjZxIz0qIUqpzTO4YZJNPKBanVcnGGEfcsN80kndhDOFH91Go+0JuYkvPCVT2hALO6yoUdP",
+	"IQ+rb2M6lvxXD/9l1c2jT4k/UEWk8gaZgBjdlsiKTJROyhtQnsnrj+en8RuBwtj2oILAIckzJLPyMQ8x",
+	"Yo1N8IvFy3SKkmsKWKPLjC3LsodIy3bEfQZsQush8czD40xapNbirL3fauf4C65rDxIi+tkn6/ds53qC",
+	"3Qn90k/9qdIf2WhYtvc7pzGyAUlYOdpvgTmSYOtSo0FBr78p1rqYHLnr10DQ8rOBMkThUdLy99fNnUNF",
+	"zIl42kY4hJJeaMPTtXa3LWIWPnJ9KwfKTIVqk65l1G6xEaUOvPbZVw8OE96ADXB2wY4u83xjaRxjdIxt",
+	"8AgtNvP01Yw03Hh5QrGsyytTSGkjkwQUmiNSX+DhIvP1MalicLVWJ7nKN63dDPp2figqK0eLqiESaf+R",
+	"uk1owJwts4kyiCWKIArlo/4yfVxSeoeTpAA0QoOF2bD+0uHTOdUYCRGYcWwChlWGk0Kp6MrME1lKRsuz",
+	"V/kv3YoA6d3KUbfy6M8/v/zVn//21b89/ctPHv/4s0dffPfxx588/sO/Pv3sh4//+P7jf/qsW3knvlkm",
+	"74rPxbn399yx+OHwauvFFw/2W+J/+pBA8KTepXZMMB++EvhjWEohIvrnqTIrTpmTKioUPxnfI/5Ag1ew",
+	"NUrlqDIKwwk/unJFipFm3x9fsc/t0A6ab0+GFXXDG27/TIaYL7/6+aMv/iX6y5u6g1f8+ED+f3BOA8XY",
+	"MR+29zuKWs5dP85pVm7d/WWD0Stk1hq1SVUZHbq9izYYc4iSt2YXev5Os0MsDJHu9bfqFTsM7f6IOtCa",
+	"BNa9X6RAU7tR/gM25OMf/PHy/c/Fhvz8F08//8XfvvqnRXbgIe6M7LhKbSdKb37BVoz3nWF3Gl9Yfivu",
+	"5+3Fxx//t8uf/axwL+6n96LMPIjZmr8h6ysu27aFSOESmoSJDAe9OeWjW7LPk0N5v3IkyMNd9ejL9yRt",
+	"H36OhFXiF7l3Tl62nSG9jhBK7hL3zol44gkGgsR14jjaXsyx0A09WL/ome/8f8m2SnQqgzBLui9HvidH",
+	"NythVSe6G2/5YTu2g1ngEVl7nIxcHvrBTHdx8mHJdmUtnF/YTro1x3ZwlpTgNj8NYL/P7fI6sjkRl2Z8",
+	"mcrtObLh6JzQB9B/y0nwiVicPuBW7Qib7+vXBi6HsFaXod8wGEI+jBoD6IYEO4UNBdJz/AtWq5OLkdsf",
+	"kb5H7QDXY8qANjBOmlkSx/ZMjmyWU7j3MC9+TKoWd+e4xyw+zPGAWUZPVw3HEbqcXHvz1h6HV5TwwhX5",
+	"2lKtyYxvxba7k4AO3IckpJ7HJZuqjt/nVxzad8V5482x8x+cq4cN7pw1dD41XIc3fNYIKA9rzS5LLFIL",
+	"UzyZLxcyHSLMuCvj4ryyrXqxdEPt0jEfcrU7rWgeq3h3cvdATSOQdET291st8i38413ap+5ENVbrMhRS",
+	"HPeVz6nuz3Xk3ErbgbCCQ8/dPuUZTySnD0iPznx5feq0ju2HJ/RBfb7H0u4bmwfXuyxlXKVfUrbzW8KL",
+	"m+d1FEzWxeA11Hs74HkEDt8Gbs7zYRncE/HeqBy9+CLoIZkQsWrX3PymrotT1s4lbIlA8QJuNT7UfWrl",
+	"KDLPZMh1r4ljdO/Cz44rv3pwiAokYzCohBzs/xhJ6OTmv3WjNs9jNYfp++vZDeV70RuP2ObdWXkHKM+T",
+	"JeQa+jI06Qbxu1W8Gkv3QE7lnWltl1Kdj1XJt1Duqv+xLlF3yuWiHYvtDkTI2YQlEa9QyjfHk3BmLT0Z",
+	"wQ7OUtgWxQDCRlSr1ZMbr9U0oMuds8J2vUv2sMiCYR1mlADB4h5uAramID+RiPnYBBcSIAbhjY1ZaV2m",
+	"EDEpC4jXgL4M2KlOhP2BudrZkLMkT5t+oIdf++JrqtBUN4Gt8HKJsLC1W9QnwgBfvv4Y7DYf8ucSe+WE",
+	"h6SGffHFbSOuYnrab214/sT8cO9ilGwskJpHxvIwb4VVqe9vD4rFJ20nIRg/yoIwlGdk/+sHwLYa+vv7",
+	"Qnv6Pt/W9CuB8WKHCsIek99ylekLCfCGaXzFaZkRCMKLE7iN2CEgNyNwa5JbLAVlolZ/6EeCLY+PPYbO",
+	"JSrJK75Ey49LwC+BirSZn4mwWXponay/y+Q3dplKcFS5g+JhYhkXTHZcA25st9oEfOjiVXMhY88PR3F6",
+	"YoLHCTCoJq4Wo8ElUZ5Mn9CHmkpOybGmMvO2COtlN1JuAqCGAo+J7YmzMYtyV9sdMzbEv+9CMiAki5zA",
+	"njY7dcLARXNFMjHOhkg4dnBLuIG+5kvmIKng0uoAc1VEl1eZtXDqHvNPpv3RSrgbHZ7PGFtmGbIgsBQ0",
+	"dFrthjwoKFecVbiy4grhrr5zwZ4ZDaXV/10lNLZRXxOLhLnA0l1EnQrV1s5HvOTC5ihQejOSYOVu5JiZ",
+	"D3JegplWahFJTYi0Kacsex7yyUqc2fjVnYzzuWi1XZ5WmbmQ23RMtwG6tVO3Jbx9N6Vo1wm1o8wBWKg5",
+	"DX8FSNQ7/ZafPIsHvwq9gDl9UJPjZwW2F38qRvYnAmRyDWgIKOxQzz2Hll4hwmbxbNUZauDZYJ+OYaup",
+	"NLcqp5RYDxvih0bfZwPP7Yfcgui3lp5ikXZy7j+4Oy3MwLEAV8cOwjLB/tox6ZDqPmzufp9OQgTsF9Tz",
+	"avimLktMqrXU8Lf0y/JzBmrH5Cq5CNwQsZkpfwA/QF4v66W02scug5perSJLMlOWYxG/9zbth6b8gsFB",
+	"Q97UkBdzOS1E2geq4KupP9sNEwVer/hBl4n/JFVLM10E0m7XiBuKW6xEbh/pVprNZrfyDvjeZV8SzDCT",
+	"+YgumhlqB+zxLrPiPLP4/ibRjaV2u0Oq92bQEVG8dTLlI+rI4vGGdIY40i2PX3hMuI+NiWcJwQ41YlgY",
+	"f4d5M1kqJuww3dIb0lANUnmoGaqy3WW8/tLMgn7nNnZxAROG4wERX6vSGwTQULVruLKyfYtuFbucONPA",
+	"7nm0mSrrG0ezXZCPDh1P/DCa9sztcaTMxf+pyj3xe5dpT5KF69EHQt4UCSifeiEUFiInfcJhTL5OGTK2",
+	"Sb4jK/LcUGuuiQR2oYRMMAzT3qItGzcN8vz+2TGxZGYfXNAWogDOtHxbTT4izneLEk20rDmry2xZKIK/",
+	"73EyCfyB69FjmVECltce1jie0YkEPtDqFA/ZntyXphydzkEDn9tgkoqGzZzGwO7TxjTwDNY7JgAarXdS",
+	"vRj5gLPgfTbsTJ/RWm4/7zZsc2XDwpBFVaUZx2xk/wQM6KhrA9p3Jy4E8zUpSto1mJPjD+S9+rD05JWd",
+	"mty3fpK7iehRyhswdjmH0smATNmUiz2szjDINHl21JmuE5R+V9RYBXV/nGoU0QOegPaxxt+0Z7SuX06u",
+	"CmiqtzhIOhIixeEH8SPbrdbVvJJEdT3MP/Ds/plsEKsB6HZbvEH7YfEZQunbx9MQ/9JJjZGM/nA1fUvc",
+	"QUKgClKFuZtQUmyzLkNeoCK1ZfNd8xBK5uxGFSSAtHv0YaaYTj7oHVPGcdnEXD37dblKyCKnDLJZ9odr",
+	"73f2OLRqTDtcFEfirOvL9/775fc+iPOM53wg2vFLfGDZ3hd3af88h/061R/9+vJ7PypBr/LcrHtBih1J",
+	"BoJ/+enl7/94+as/m2k2DnyaR3VnQarbrU6jJ/Rh1r+yAoc3s+UL3VKrstdQjaH2dTF7lxyPuhmSDWn1",
+	"nYVTCTsNVBi3hZB/Xoi+2oDHRzTH4jCaHXRhK8WlT1MXv6BzI9HjxWbpUEwJufmMOQGPVboqqw9iS1C9",
+	"P/lJeUU5uMPX9sWRpMivfjKUkizJkthIyfIFjcMGD2ceBXszAos4tECajY2x7aj6b+DOcWTeCPPjQqBe",
+	"aWz5LLKjyrE2VaamszZbojaPx5VFCsySLD5YQVkXFZ8rP05ewbn67BAWZ36JVwkW6KZ1VGC1atnWiuVX",
+	"m62ymq9SF5miC8B74+kxZlhdUGiPfgYbz6nyCCTC2eASYpQK0wIML2zNozmHSNUPiPL01AgPA5cN51fJ",
+	"LxDlwPVfLn0mNspLps/k4+O87mK4YxfrLvYMhhXmgdL4TW3jqMa0cSyX4Tjh3xIoQBDBxY59hsO8YblD",
+	"v3hK5PbmJc6Dfvr7csZkIrZyleciogEH1cAaTEN6E91yUF/OSG+mcNiQhgjDTpGEU29eRlca8hlpvZrm",
+	"jTyXQGxmfidMK8Cuf+pI5pCQwFrZaR/FWCpTktvZVyW5ppJZrQBbRtKXKPrPIqHyVM+tSy9RNr6uVgVG",
+	"cIE6ydhgYE6teUF1tLlqee53LKFsy8YMHcpCd+AqLzzGUSLAuVwg8QTUTskwosQ3pVriYixRSOp4eCgI",
+	"DziVB3q/xVTDeFdCtOJWi1jqCr52HqVZuedyGCbPttZvkls35KQrO4CUOIIDuGC6mPiJn7mTCXW6jLse",
+	"ZaE3g2liUXN70GC1OuGyLMPloSor5iM/CFXvRplCx61sBz82I/Y0HIl17NtRE+OiVni5zeUByD5rB+l+",
+	"g/n3cJslD6m0ovxpCB8NW3FeH/ZU9/VV+sCLLbRy+3cttUSin1s3+AnukayJrTUD0rcVhlQ9OgiJYEYU",
+	"H5l4s3KEGRrlryMf/lVtG20Y7ic2iRE36giG+bhbjlS4VoU4uyjQuhUygloiiG1x0q1cm4YjP3D/s8wx",
+	"fRkkHcEAN94C8e1uZQklk9lSBapmGh1L6JQ0p+3I43/5H5f/84eXv/vR49//oVKvDMpbiMxgGy4zqytv",
+	"X8/5MHsyuW2zIQ1ep+fUg2dv7luHnt+zPWHh3ObDO5MQXrcuBqzv/CwwqkzcoCbi6Dps1Vb20YM0HQ42",
+	"ZIG2TmpgHBoN232ODr6vxkurlbDqxJKrKuPk9KEV97NnA78p88qb5BoEpSKtWpc9dNEcx2YMdk+YZ102",
+	"cKnnYOzcHTKAO1WbwK/a0GpoAqLcutiW1fa82jGx4n0pCExuXKCzy6z0DrP012U0eJT7gwF2Us18YK1E",
+	"yny70+qQ+/JGZKaTyCyqumG6UlKFw2H0qcwEGQQupgpVZTpLZ4+TO+yEegP9yeLOV+BS7ddaOpde8zvE",
+	"aQwLNuWHR6sP24G89UT1U0HeOvYy0SKl8vOzKlqeC10Effzvj740D5Vevd9/sjspeovEe7ma3oCTWxOu",
+	"lTJEP/7Rzy+/94FxVveahvKkpUk+HJPUoab48PMnP313IX3B6MVpnn58/OHnj3/8hyeffl5yeRbzlt5P",
+	"bPeNZ1wvUcoXy6XlnJK4iEv4JBebeJAicxszwtPbc+uDwtObZ0uJw/fliqbkvBE0pBOI42VaZCrOO8qZ",
+	"gjpgGniVo8oVe+JeOe+AmJcvzhr6MB0b0xxR+cGkm2piwmidKIMBmsOouY/TcCSnIyVwi46TtMvlvk5f",
+	"jjqTaOeT15XOjbIqI4+z9jy8xvBEcJ/zuqruqyeeDY8cT3E6YvQs8DQaHnWCQci6ahJXx+x4NawHGmwE",
+	"2MZB/9QxHxoedi3aDjRoJFv6qnmyVSd9tDpiCbAlQvMg2pj6MuhPMr1VyBlMnhWiKEGmHOWRvUnoQQke",
+	"T268FuGUiDzZBS3wpyFVneHGvuMOXOpoNyJIRPWJKWzU4cTxQeaI5eyyqsv6AaQu2x7hM9avy7mHAKo8",
+	"3z+DtRR3/8OJbFg0CfzQ700H8v01bTCusaORwG4b6D8H6e8znMUrcy2DqaeKM2GDTGgACY9ywIXGtC6z",
+	"e/45NXeNO4CucRpnGpIzS3WYixecO2cgDNKp+FIw4HPFyYZseagiPSaWHIx14TJO3AHWlopPngRUWBBi",
+	"Q7mOlAffAq9BBbVGS2jhilXSdWBFd3XEXdI/Yb7MnwZ98UEGhrQbgo7GSBES+hO3L6mTTg254aPPFWKV",
+	"vERevXnv9I2b37l5cu/05Oa365hc+RJ58/7rr5/ePnn19OX/FP3eIS+Rk5tv3BC/H2tp7mQgcDbkthAY",
+	"B4YXT+yZ59sOnJ9+4PYwhGOLRRUiWv1Hc2aPvVrEzwseR4pvKbd0krdRoriEMkLCcGIF+g1HUKab5G7+",
+	"F+tfNofT+40L2uMwHRUyqBsBfeDqdCrWR0NUSRe821Hpb4UkKE2vi9hpRySEgoAob6SaqhgoXylgs5k0",
+	"99Szomx3wb9+6M2I555R2R9RhT6s7IJcl7hSX4ook6mvFTfzBNeBrm4FKxy6FVKFGCUQUJvD607jYmSH",
+	"GsMBrPbtQBhXGqvFVfHQWlxQdVWKuwX1Ola88SwcfeSDZrA9Y7mCTIKNgl8Rw2SKMdiWOq/wteh3qGK8",
+	"QyWKy3b84j/kKtWT+eRaLkadNJvNWlJsjDF3/oioJPo5jL3aUOvc6CGZipWpXQB1TmkeWrG3SX2zHjp4",
+	"jSa/O3m5RjXO159D6kEj6ShtgIO7cUaTVBsCPVYMy8XVqY+Q0j5qSqDly2NYH6Qvth/xuE/6/jjq8Sq9",
+	"xIsKtus4EPRNO7DHPMki1Db1iJw6seJxnUm2NeYw7FA7L3IEaUNzlpgElLyMaJeluBWfBAhnYyNuySg5",
+	"wlxVw6DpZzL5GNTx+GMKczc99HUDb9CbBhD2jnh+RtxLe7IaDRuTol916x1B7oWMtcMZS50QnWz8zjls",
+	"/EYDicLUgYYvyYp3HCYX6BdZ+H6TyAlHAaXq8GtSp04m3jTRPGSPy5Isl2VLsmIompY2d8WpSO4pLc4M",
+	"o880EVbXqpiSfErdlLgq4pYa0T2iAS2QHXBSCVi8KZaYqufyqu2OY+wV1TMKMzuVoRUxJKQPQ5OqsqJc",
+	"L1NN3kJH7JsNcb+qQtQ4kMghU39OfTvWngkDTQ8ABzL27IbHkdEQ4RuXY4HXOQ16duiOMZmLuJ43jcxY",
+	"Gf6DOeoRL9BavB75qu8zN8ycLUuITbwSUmOs6L3o30iEXUjVJmPX81z5GQQ8G7VF2DfYb7zNfYbonYF9",
+	"qm+i2J3c1JzsZCpIf+etd/5fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
