@@ -29,6 +29,9 @@ var operationIDs = []string{
 	"cancelMuteGroupMember", "muteGroup", "cancelMuteGroup", "getGroupMemberList", "getJoinedGroupList",
 	"getGroupApplicationList", "sendMsg", "getConversationMsg", "revokeMsg", "markMsgsAsRead", "getAllConversations",
 	"getConversations", "setConversations", "getUsersOnlineStatus", "forbidUser", "unforbidUser", "getOnlineUsers", "getServerConfig",
+	"getIncrementalFriends", "getFullFriendUserIDs", "getDesignatedFriends", "getDesignatedFriendApply",
+	"getIncrementalJoinGroups", "getFullJoinGroupIDs", "getIncrementalGroupMembersBatch", "getIncrementalConversations",
+	"getNotNotifyConversationIDs", "markConversationAsRead",
 }
 
 // unauthenticated operations take the shared secret instead of a token.

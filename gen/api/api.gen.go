@@ -1306,6 +1306,130 @@ type GetConversationsResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// GetDesignatedFriendApplyData defines model for GetDesignatedFriendApplyData.
+type GetDesignatedFriendApplyData struct {
+	// FriendRequests The application, or nothing.
+	FriendRequests []FriendRequest `json:"friendRequests"`
+}
+
+// GetDesignatedFriendApplyReq defines model for GetDesignatedFriendApplyReq.
+type GetDesignatedFriendApplyReq struct {
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
+
+	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	ToUserID UserID `json:"toUserID"`
+}
+
+// GetDesignatedFriendApplyResp The reply envelope of getDesignatedFriendApply.
+type GetDesignatedFriendApplyResp struct {
+	Data GetDesignatedFriendApplyData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetDesignatedFriendsData defines model for GetDesignatedFriendsData.
+type GetDesignatedFriendsData struct {
+	FriendsInfo []FriendInfo `json:"friendsInfo"`
+}
+
+// GetDesignatedFriendsReq defines model for GetDesignatedFriendsReq.
+type GetDesignatedFriendsReq struct {
+	// FriendUserIDs At most 1,000 entries.
+	FriendUserIDs []UserID `json:"friendUserIDs"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
+}
+
+// GetDesignatedFriendsResp The reply envelope of getDesignatedFriends.
+type GetDesignatedFriendsResp struct {
+	Data GetDesignatedFriendsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
 // GetFriendApplyListData The key `FriendRequests` has a capital F, exactly as OpenIM v3 sends it.
 type GetFriendApplyListData struct {
 	FriendRequests []FriendRequest `json:"FriendRequests"`
@@ -1391,6 +1515,137 @@ type GetFriendListReq struct {
 // GetFriendListResp The reply envelope of getFriendList.
 type GetFriendListResp struct {
 	Data GetFriendListData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetFullFriendUserIDsData defines model for GetFullFriendUserIDsData.
+type GetFullFriendUserIDsData struct {
+	// Equal True when the request's idHash is the hash of today's IDs; userIDs is then empty.
+	Equal   bool     `json:"equal"`
+	UserIDs []string `json:"userIDs"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetFullFriendUserIDsReq defines model for GetFullFriendUserIDsReq.
+type GetFullFriendUserIDsReq struct {
+	// IdHash The client's hash of the IDs it has (see the operation); 0 when it has none.
+	IdHash uint64 `json:"idHash,omitempty"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetFullFriendUserIDsResp The reply envelope of getFullFriendUserIDs.
+type GetFullFriendUserIDsResp struct {
+	Data GetFullFriendUserIDsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetFullJoinGroupIDsData defines model for GetFullJoinGroupIDsData.
+type GetFullJoinGroupIDsData struct {
+	// Equal True when the request's idHash is the hash of today's IDs; groupIDs is then empty.
+	Equal    bool     `json:"equal"`
+	GroupIDs []string `json:"groupIDs"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetFullJoinGroupIDsReq defines model for GetFullJoinGroupIDsReq.
+type GetFullJoinGroupIDsReq = GetFullFriendUserIDsReq
+
+// GetFullJoinGroupIDsResp The reply envelope of getFullJoinGroupIDs.
+type GetFullJoinGroupIDsResp struct {
+	Data GetFullJoinGroupIDsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
 	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
@@ -1624,6 +1879,284 @@ type GetGroupsInfoResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// GetIncrementalConversationsData defines model for GetIncrementalConversationsData.
+type GetIncrementalConversationsData struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Insert New since the client's version.
+	Insert []ProfileConversation `json:"insert"`
+
+	// Update Changed since the client's version.
+	Update []ProfileConversation `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetIncrementalConversationsReq Which user's list, and the version the client has of it.
+type GetIncrementalConversationsReq = IncrementalReq
+
+// GetIncrementalConversationsResp The reply envelope of getIncrementalConversations.
+type GetIncrementalConversationsResp struct {
+	Data GetIncrementalConversationsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetIncrementalFriendsData defines model for GetIncrementalFriendsData.
+type GetIncrementalFriendsData struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Insert New since the client's version.
+	Insert []FriendInfo `json:"insert"`
+
+	// SortVersion Always 0 (no custom order is kept).
+	SortVersion int64 `json:"sortVersion"`
+
+	// Update Changed since the client's version.
+	Update []FriendInfo `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetIncrementalFriendsReq Which user's list, and the version the client has of it.
+type GetIncrementalFriendsReq = IncrementalReq
+
+// GetIncrementalFriendsResp The reply envelope of getIncrementalFriends.
+type GetIncrementalFriendsResp struct {
+	Data GetIncrementalFriendsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetIncrementalGroupMembersBatchData defines model for GetIncrementalGroupMembersBatchData.
+type GetIncrementalGroupMembersBatchData struct {
+	// RespList Keyed by groupID.
+	RespList map[string]IncrementalGroupMembers `json:"respList"`
+}
+
+// GetIncrementalGroupMembersBatchReq defines model for GetIncrementalGroupMembersBatchReq.
+type GetIncrementalGroupMembersBatchReq struct {
+	// ReqList One entry per group; at most 1,000.
+	ReqList []IncrementalGroupMembersReq `json:"reqList"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetIncrementalGroupMembersBatchResp The reply envelope of getIncrementalGroupMembersBatch.
+type GetIncrementalGroupMembersBatchResp struct {
+	Data GetIncrementalGroupMembersBatchData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetIncrementalJoinGroupsData defines model for GetIncrementalJoinGroupsData.
+type GetIncrementalJoinGroupsData struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Insert New since the client's version.
+	Insert []GroupInfo `json:"insert"`
+
+	// SortVersion Always 0 (no custom order is kept).
+	SortVersion int64 `json:"sortVersion"`
+
+	// Update Changed since the client's version.
+	Update []GroupInfo `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetIncrementalJoinGroupsReq Which user's list, and the version the client has of it.
+type GetIncrementalJoinGroupsReq = IncrementalReq
+
+// GetIncrementalJoinGroupsResp The reply envelope of getIncrementalJoinGroups.
+type GetIncrementalJoinGroupsResp struct {
+	Data GetIncrementalJoinGroupsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
 // GetJoinedGroupListData defines model for GetJoinedGroupListData.
 type GetJoinedGroupListData struct {
 	Groups []GroupInfo `json:"groups"`
@@ -1643,6 +2176,64 @@ type GetJoinedGroupListReq struct {
 // GetJoinedGroupListResp The reply envelope of getJoinedGroupList.
 type GetJoinedGroupListResp struct {
 	Data GetJoinedGroupListData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetNotNotifyConversationIDsData defines model for GetNotNotifyConversationIDsData.
+type GetNotNotifyConversationIDsData struct {
+	ConversationIDs []string `json:"conversationIDs"`
+}
+
+// GetNotNotifyConversationIDsReq defines model for GetNotNotifyConversationIDsReq.
+type GetNotNotifyConversationIDsReq struct {
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetNotNotifyConversationIDsResp The reply envelope of getNotNotifyConversationIDs.
+type GetNotNotifyConversationIDsResp struct {
+	Data GetNotNotifyConversationIDsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
 	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
@@ -2186,6 +2777,58 @@ type GroupRequest struct {
 // HandleResult The answer to an application: 1 accept, -1 refuse.
 type HandleResult int32
 
+// IncrementalGroupMembers defines model for IncrementalGroupMembers.
+type IncrementalGroupMembers struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Group The group, when the reply is full or the group changed; else null.
+	Group *GroupInfo `json:"group,omitempty"`
+
+	// Insert New since the client's version.
+	Insert []GroupMemberFullInfo `json:"insert"`
+
+	// SortVersion Always 0 (no custom order is kept).
+	SortVersion int64 `json:"sortVersion"`
+
+	// Update Changed since the client's version.
+	Update []GroupMemberFullInfo `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// IncrementalGroupMembersReq One group of a getIncrementalGroupMembersBatch request and the version the client has of its members.
+type IncrementalGroupMembersReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// Version The version of the client's last reply of this list; 0 when it has none.
+	Version int64 `json:"version,omitempty"`
+
+	// VersionID The versionID of the client's last reply of this list; "" when it has none. At most 64 characters.
+	VersionID string `json:"versionID,omitempty"`
+}
+
+// IncrementalReq Which user's list, and the version the client has of it.
+type IncrementalReq struct {
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+
+	// Version The version of the client's last reply of this list; 0 when it has none.
+	Version int64 `json:"version,omitempty"`
+
+	// VersionID The versionID of the client's last reply of this list; "" when it has none. At most 64 characters.
+	VersionID string `json:"versionID,omitempty"`
+}
+
 // InviteUserToGroupReq defines model for InviteUserToGroupReq.
 type InviteUserToGroupReq struct {
 	// GroupID At most 64 characters.
@@ -2328,6 +2971,71 @@ type KickGroupReq struct {
 
 // KickGroupResp The reply envelope of kickGroup.
 type KickGroupResp struct {
+	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// MarkConversationAsReadReq defines model for MarkConversationAsReadReq.
+type MarkConversationAsReadReq struct {
+	// ConversationID This API's form or the SDK's (si_, sg_, n_). At most 256 characters.
+	ConversationID string `json:"conversationID"`
+
+	// HasReadSeq The reader has read every message up to this seq; 0 says nothing.
+	HasReadSeq int64 `json:"hasReadSeq,omitempty"`
+
+	// Seqs Further seqs read; at most 1,000 entries.
+	Seqs []int64 `json:"seqs,omitempty"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// MarkConversationAsReadResp The reply envelope of markConversationAsRead.
+type MarkConversationAsReadResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
 	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
 	// oapi-codegen's output.)
@@ -2653,6 +3361,45 @@ type PlatformOnlineStatus struct {
 
 	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
 	PlatformID PlatformID `json:"platformID,omitempty"`
+}
+
+// ProfileConversation OpenIM's conversation settings record as the SDK reads it (conversation.Conversation): the conversation
+// ID in the SDK's form and no seq state (the SDK gets seqs over the WebSocket); `maxSeq` and
+// `latestMsgDestructTime` are 0.
+type ProfileConversation struct {
+	AttachedInfo string `json:"attachedInfo"`
+
+	// BurnDuration Seconds.
+	BurnDuration int32 `json:"burnDuration"`
+
+	// ConversationID `si_<a>_<b>`, `sg_<groupID>` or `n_<userID>`.
+	ConversationID string `json:"conversationID"`
+
+	// ConversationType 1 single chat, 3 group chat, 4 notifications.
+	ConversationType int32  `json:"conversationType"`
+	Ex               string `json:"ex"`
+	GroupAtType      int32  `json:"groupAtType"`
+
+	// GroupID The group, for type 3.
+	GroupID       string `json:"groupID"`
+	IsMsgDestruct bool   `json:"isMsgDestruct"`
+	IsPinned      bool   `json:"isPinned"`
+	IsPrivateChat bool   `json:"isPrivateChat"`
+
+	// LatestMsgDestructTime Always 0.
+	LatestMsgDestructTime int64 `json:"latestMsgDestructTime"`
+
+	// MaxSeq Always 0.
+	MaxSeq          int64  `json:"maxSeq"`
+	MinSeq          int64  `json:"minSeq"`
+	MsgDestructTime int64  `json:"msgDestructTime"`
+	OwnerUserID     string `json:"ownerUserID"`
+
+	// RecvMsgOpt 0 receive and notify, 1 do not receive, 2 receive without notifying.
+	RecvMsgOpt int32 `json:"recvMsgOpt"`
+
+	// UserID The peer, for types 1 and 4.
+	UserID string `json:"userID"`
 }
 
 // PublicUserInfo The public part of a user's profile.
@@ -3530,6 +4277,20 @@ type GetConversationsParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetIncrementalConversationsParams defines parameters for GetIncrementalConversations.
+type GetIncrementalConversationsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetNotNotifyConversationIDsParams defines parameters for GetNotNotifyConversationIDs.
+type GetNotNotifyConversationIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // SetConversationsParams defines parameters for SetConversations.
 type SetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3572,6 +4333,20 @@ type GetBlackListParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetDesignatedFriendApplyParams defines parameters for GetDesignatedFriendApply.
+type GetDesignatedFriendApplyParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetDesignatedFriendsParams defines parameters for GetDesignatedFriends.
+type GetDesignatedFriendsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetFriendApplyListParams defines parameters for GetFriendApplyList.
 type GetFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3581,6 +4356,20 @@ type GetFriendApplyListParams struct {
 
 // GetFriendListParams defines parameters for GetFriendList.
 type GetFriendListParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetFullFriendUserIDsParams defines parameters for GetFullFriendUserIDs.
+type GetFullFriendUserIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetIncrementalFriendsParams defines parameters for GetIncrementalFriends.
+type GetIncrementalFriendsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -3635,6 +4424,13 @@ type DismissGroupParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetFullJoinGroupIDsParams defines parameters for GetFullJoinGroupIDs.
+type GetFullJoinGroupIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetGroupApplicationListParams defines parameters for GetGroupApplicationList.
 type GetGroupApplicationListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3651,6 +4447,20 @@ type GetGroupMemberListParams struct {
 
 // GetGroupsInfoParams defines parameters for GetGroupsInfo.
 type GetGroupsInfoParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetIncrementalGroupMembersBatchParams defines parameters for GetIncrementalGroupMembersBatch.
+type GetIncrementalGroupMembersBatchParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetIncrementalJoinGroupsParams defines parameters for GetIncrementalJoinGroups.
+type GetIncrementalJoinGroupsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -3768,6 +4578,13 @@ type GetConversationMsgParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// MarkConversationAsReadParams defines parameters for MarkConversationAsRead.
+type MarkConversationAsReadParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // MarkMsgsAsReadParams defines parameters for MarkMsgsAsRead.
 type MarkMsgsAsReadParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3815,6 +4632,12 @@ type GetAllConversationsJSONRequestBody = GetAllConversationsReq
 // GetConversationsJSONRequestBody defines body for GetConversations for application/json ContentType.
 type GetConversationsJSONRequestBody = GetConversationsReq
 
+// GetIncrementalConversationsJSONRequestBody defines body for GetIncrementalConversations for application/json ContentType.
+type GetIncrementalConversationsJSONRequestBody = GetIncrementalConversationsReq
+
+// GetNotNotifyConversationIDsJSONRequestBody defines body for GetNotNotifyConversationIDs for application/json ContentType.
+type GetNotNotifyConversationIDsJSONRequestBody = GetNotNotifyConversationIDsReq
+
 // SetConversationsJSONRequestBody defines body for SetConversations for application/json ContentType.
 type SetConversationsJSONRequestBody = SetConversationsReq
 
@@ -3833,11 +4656,23 @@ type DeleteFriendJSONRequestBody = DeleteFriendReq
 // GetBlackListJSONRequestBody defines body for GetBlackList for application/json ContentType.
 type GetBlackListJSONRequestBody = GetBlackListReq
 
+// GetDesignatedFriendApplyJSONRequestBody defines body for GetDesignatedFriendApply for application/json ContentType.
+type GetDesignatedFriendApplyJSONRequestBody = GetDesignatedFriendApplyReq
+
+// GetDesignatedFriendsJSONRequestBody defines body for GetDesignatedFriends for application/json ContentType.
+type GetDesignatedFriendsJSONRequestBody = GetDesignatedFriendsReq
+
 // GetFriendApplyListJSONRequestBody defines body for GetFriendApplyList for application/json ContentType.
 type GetFriendApplyListJSONRequestBody = GetFriendApplyListReq
 
 // GetFriendListJSONRequestBody defines body for GetFriendList for application/json ContentType.
 type GetFriendListJSONRequestBody = GetFriendListReq
+
+// GetFullFriendUserIDsJSONRequestBody defines body for GetFullFriendUserIDs for application/json ContentType.
+type GetFullFriendUserIDsJSONRequestBody = GetFullFriendUserIDsReq
+
+// GetIncrementalFriendsJSONRequestBody defines body for GetIncrementalFriends for application/json ContentType.
+type GetIncrementalFriendsJSONRequestBody = GetIncrementalFriendsReq
 
 // GetSelfFriendApplyListJSONRequestBody defines body for GetSelfFriendApplyList for application/json ContentType.
 type GetSelfFriendApplyListJSONRequestBody = GetSelfFriendApplyListReq
@@ -3860,6 +4695,9 @@ type CreateGroupJSONRequestBody = CreateGroupReq
 // DismissGroupJSONRequestBody defines body for DismissGroup for application/json ContentType.
 type DismissGroupJSONRequestBody = DismissGroupReq
 
+// GetFullJoinGroupIDsJSONRequestBody defines body for GetFullJoinGroupIDs for application/json ContentType.
+type GetFullJoinGroupIDsJSONRequestBody = GetFullJoinGroupIDsReq
+
 // GetGroupApplicationListJSONRequestBody defines body for GetGroupApplicationList for application/json ContentType.
 type GetGroupApplicationListJSONRequestBody = GetGroupApplicationListReq
 
@@ -3868,6 +4706,12 @@ type GetGroupMemberListJSONRequestBody = GetGroupMemberListReq
 
 // GetGroupsInfoJSONRequestBody defines body for GetGroupsInfo for application/json ContentType.
 type GetGroupsInfoJSONRequestBody = GetGroupsInfoReq
+
+// GetIncrementalGroupMembersBatchJSONRequestBody defines body for GetIncrementalGroupMembersBatch for application/json ContentType.
+type GetIncrementalGroupMembersBatchJSONRequestBody = GetIncrementalGroupMembersBatchReq
+
+// GetIncrementalJoinGroupsJSONRequestBody defines body for GetIncrementalJoinGroups for application/json ContentType.
+type GetIncrementalJoinGroupsJSONRequestBody = GetIncrementalJoinGroupsReq
 
 // GetJoinedGroupListJSONRequestBody defines body for GetJoinedGroupList for application/json ContentType.
 type GetJoinedGroupListJSONRequestBody = GetJoinedGroupListReq
@@ -3916,6 +4760,9 @@ type UnforbidUserJSONRequestBody = UnforbidUserReq
 
 // GetConversationMsgJSONRequestBody defines body for GetConversationMsg for application/json ContentType.
 type GetConversationMsgJSONRequestBody = GetConversationMsgReq
+
+// MarkConversationAsReadJSONRequestBody defines body for MarkConversationAsRead for application/json ContentType.
+type MarkConversationAsReadJSONRequestBody = MarkConversationAsReadReq
 
 // MarkMsgsAsReadJSONRequestBody defines body for MarkMsgsAsRead for application/json ContentType.
 type MarkMsgsAsReadJSONRequestBody = MarkMsgsAsReadReq
@@ -4142,6 +4989,80 @@ type ClientInterface interface {
 	// Corresponds with POST /conversation/get_conversations (the `GetConversations` operationId).
 	GetConversations(ctx context.Context, params *GetConversationsParams, body GetConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetIncrementalConversationsWithBody Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversationsWithBody(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalConversations Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversations(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetNotNotifyConversationIDsWithBody Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDsWithBody(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDs(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SetConversationsWithBody Change conversation settings
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -4336,6 +5257,62 @@ type ClientInterface interface {
 	// Corresponds with POST /friend/get_black_list (the `GetBlackList` operationId).
 	GetBlackList(ctx context.Context, params *GetBlackListParams, body GetBlackListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetDesignatedFriendApplyWithBody The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApplyWithBody(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDesignatedFriendApply The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApply(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDesignatedFriendsWithBody Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriendsWithBody(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDesignatedFriends Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriends(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetFriendApplyListWithBody List friend applications sent to a user
 	//
 	// One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -4391,6 +5368,84 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /friend/get_friend_list (the `GetFriendList` operationId).
 	GetFriendList(ctx context.Context, params *GetFriendListParams, body GetFriendListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullFriendUserIDsWithBody All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDsWithBody(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDs(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalFriendsWithBody Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriendsWithBody(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalFriends Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriends(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetSelfFriendApplyListWithBody List friend applications a user sent
 	//
@@ -4592,6 +5647,36 @@ type ClientInterface interface {
 	// Corresponds with POST /group/dismiss_group (the `DismissGroup` operationId).
 	DismissGroup(ctx context.Context, params *DismissGroupParams, body DismissGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetFullJoinGroupIDsWithBody All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDsWithBody(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDs(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetGroupApplicationListWithBody List join applications to the groups a user manages
 	//
 	// One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -4683,6 +5768,94 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /group/get_groups_info (the `GetGroupsInfo` operationId).
 	GetGroupsInfo(ctx context.Context, params *GetGroupsInfoParams, body GetGroupsInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalGroupMembersBatchWithBody Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatchWithBody(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatch(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalJoinGroupsWithBody Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroupsWithBody(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroups(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetJoinedGroupListWithBody List the groups a user is in
 	//
@@ -5206,6 +6379,44 @@ type ClientInterface interface {
 	// Corresponds with POST /msg/get_conversation_msg (the `GetConversationMsg` operationId).
 	GetConversationMsg(ctx context.Context, params *GetConversationMsgParams, body GetConversationMsgJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// MarkConversationAsReadWithBody Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsReadWithBody(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsRead(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// MarkMsgsAsReadWithBody Mark messages as read
 	//
 	// `userID` marks the messages `seqs` of `conversationID` as read; the conversation's `hasReadSeq` for that user
@@ -5607,6 +6818,120 @@ func (c *Client) GetConversations(ctx context.Context, params *GetConversationsP
 	return c.Client.Do(req)
 }
 
+// GetIncrementalConversationsWithBody Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *Client) GetIncrementalConversationsWithBody(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalConversationsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalConversations Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *Client) GetIncrementalConversations(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalConversationsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetNotNotifyConversationIDsWithBody Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *Client) GetNotNotifyConversationIDsWithBody(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetNotNotifyConversationIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *Client) GetNotNotifyConversationIDs(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetNotNotifyConversationIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // SetConversationsWithBody Change conversation settings
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -5921,6 +7246,102 @@ func (c *Client) GetBlackList(ctx context.Context, params *GetBlackListParams, b
 	return c.Client.Do(req)
 }
 
+// GetDesignatedFriendApplyWithBody The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *Client) GetDesignatedFriendApplyWithBody(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendApplyRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDesignatedFriendApply The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *Client) GetDesignatedFriendApply(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendApplyRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDesignatedFriendsWithBody Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *Client) GetDesignatedFriendsWithBody(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDesignatedFriends Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *Client) GetDesignatedFriends(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetFriendApplyListWithBody List friend applications sent to a user
 //
 // One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -6007,6 +7428,124 @@ func (c *Client) GetFriendListWithBody(ctx context.Context, params *GetFriendLis
 // Corresponds with POST /friend/get_friend_list (the `GetFriendList` operationId).
 func (c *Client) GetFriendList(ctx context.Context, params *GetFriendListParams, body GetFriendListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetFriendListRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullFriendUserIDsWithBody All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *Client) GetFullFriendUserIDsWithBody(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullFriendUserIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *Client) GetFullFriendUserIDs(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullFriendUserIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalFriendsWithBody Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *Client) GetIncrementalFriendsWithBody(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalFriendsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalFriends Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *Client) GetIncrementalFriends(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalFriendsRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6357,6 +7896,56 @@ func (c *Client) DismissGroup(ctx context.Context, params *DismissGroupParams, b
 	return c.Client.Do(req)
 }
 
+// GetFullJoinGroupIDsWithBody All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *Client) GetFullJoinGroupIDsWithBody(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullJoinGroupIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *Client) GetFullJoinGroupIDs(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullJoinGroupIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetGroupApplicationListWithBody List join applications to the groups a user manages
 //
 // One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -6499,6 +8088,134 @@ func (c *Client) GetGroupsInfoWithBody(ctx context.Context, params *GetGroupsInf
 // Corresponds with POST /group/get_groups_info (the `GetGroupsInfo` operationId).
 func (c *Client) GetGroupsInfo(ctx context.Context, params *GetGroupsInfoParams, body GetGroupsInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetGroupsInfoRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalGroupMembersBatchWithBody Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *Client) GetIncrementalGroupMembersBatchWithBody(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalGroupMembersBatchRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *Client) GetIncrementalGroupMembersBatch(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalGroupMembersBatchRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalJoinGroupsWithBody Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *Client) GetIncrementalJoinGroupsWithBody(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalJoinGroupsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *Client) GetIncrementalJoinGroups(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalJoinGroupsRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7351,6 +9068,64 @@ func (c *Client) GetConversationMsg(ctx context.Context, params *GetConversation
 	return c.Client.Do(req)
 }
 
+// MarkConversationAsReadWithBody Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *Client) MarkConversationAsReadWithBody(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMarkConversationAsReadRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *Client) MarkConversationAsRead(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMarkConversationAsReadRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // MarkMsgsAsReadWithBody Mark messages as read
 //
 // `userID` marks the messages `seqs` of `conversationID` as read; the conversation's `hasReadSeq` for that user
@@ -7847,6 +9622,112 @@ func NewGetConversationsRequestWithBody(server string, params *GetConversationsP
 	return req, nil
 }
 
+// NewGetIncrementalConversationsRequest calls the generic GetIncrementalConversations builder with application/json body
+func NewGetIncrementalConversationsRequest(server string, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalConversationsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalConversationsRequestWithBody constructs an http.Request for the GetIncrementalConversations method, with any body, and a specified content type
+func NewGetIncrementalConversationsRequestWithBody(server string, params *GetIncrementalConversationsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversation/get_incremental_conversations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetNotNotifyConversationIDsRequest calls the generic GetNotNotifyConversationIDs builder with application/json body
+func NewGetNotNotifyConversationIDsRequest(server string, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetNotNotifyConversationIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetNotNotifyConversationIDsRequestWithBody constructs an http.Request for the GetNotNotifyConversationIDs method, with any body, and a specified content type
+func NewGetNotNotifyConversationIDsRequestWithBody(server string, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversation/get_not_notify_conversation_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewSetConversationsRequest calls the generic SetConversations builder with application/json body
 func NewSetConversationsRequest(server string, params *SetConversationsParams, body SetConversationsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8165,6 +10046,112 @@ func NewGetBlackListRequestWithBody(server string, params *GetBlackListParams, c
 	return req, nil
 }
 
+// NewGetDesignatedFriendApplyRequest calls the generic GetDesignatedFriendApply builder with application/json body
+func NewGetDesignatedFriendApplyRequest(server string, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetDesignatedFriendApplyRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetDesignatedFriendApplyRequestWithBody constructs an http.Request for the GetDesignatedFriendApply method, with any body, and a specified content type
+func NewGetDesignatedFriendApplyRequestWithBody(server string, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_designated_friend_apply")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetDesignatedFriendsRequest calls the generic GetDesignatedFriends builder with application/json body
+func NewGetDesignatedFriendsRequest(server string, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetDesignatedFriendsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetDesignatedFriendsRequestWithBody constructs an http.Request for the GetDesignatedFriends method, with any body, and a specified content type
+func NewGetDesignatedFriendsRequestWithBody(server string, params *GetDesignatedFriendsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_designated_friends")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetFriendApplyListRequest calls the generic GetFriendApplyList builder with application/json body
 func NewGetFriendApplyListRequest(server string, params *GetFriendApplyListParams, body GetFriendApplyListJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8239,6 +10226,112 @@ func NewGetFriendListRequestWithBody(server string, params *GetFriendListParams,
 	}
 
 	operationPath := fmt.Sprintf("/friend/get_friend_list")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetFullFriendUserIDsRequest calls the generic GetFullFriendUserIDs builder with application/json body
+func NewGetFullFriendUserIDsRequest(server string, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetFullFriendUserIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetFullFriendUserIDsRequestWithBody constructs an http.Request for the GetFullFriendUserIDs method, with any body, and a specified content type
+func NewGetFullFriendUserIDsRequestWithBody(server string, params *GetFullFriendUserIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_full_friend_user_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetIncrementalFriendsRequest calls the generic GetIncrementalFriends builder with application/json body
+func NewGetIncrementalFriendsRequest(server string, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalFriendsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalFriendsRequestWithBody constructs an http.Request for the GetIncrementalFriends method, with any body, and a specified content type
+func NewGetIncrementalFriendsRequestWithBody(server string, params *GetIncrementalFriendsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_incremental_friends")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -8642,6 +10735,59 @@ func NewDismissGroupRequestWithBody(server string, params *DismissGroupParams, c
 	return req, nil
 }
 
+// NewGetFullJoinGroupIDsRequest calls the generic GetFullJoinGroupIDs builder with application/json body
+func NewGetFullJoinGroupIDsRequest(server string, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetFullJoinGroupIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetFullJoinGroupIDsRequestWithBody constructs an http.Request for the GetFullJoinGroupIDs method, with any body, and a specified content type
+func NewGetFullJoinGroupIDsRequestWithBody(server string, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_full_join_group_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetGroupApplicationListRequest calls the generic GetGroupApplicationList builder with application/json body
 func NewGetGroupApplicationListRequest(server string, params *GetGroupApplicationListParams, body GetGroupApplicationListJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8769,6 +10915,112 @@ func NewGetGroupsInfoRequestWithBody(server string, params *GetGroupsInfoParams,
 	}
 
 	operationPath := fmt.Sprintf("/group/get_groups_info")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetIncrementalGroupMembersBatchRequest calls the generic GetIncrementalGroupMembersBatch builder with application/json body
+func NewGetIncrementalGroupMembersBatchRequest(server string, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalGroupMembersBatchRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalGroupMembersBatchRequestWithBody constructs an http.Request for the GetIncrementalGroupMembersBatch method, with any body, and a specified content type
+func NewGetIncrementalGroupMembersBatchRequestWithBody(server string, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_incremental_group_members_batch")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetIncrementalJoinGroupsRequest calls the generic GetIncrementalJoinGroups builder with application/json body
+func NewGetIncrementalJoinGroupsRequest(server string, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalJoinGroupsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalJoinGroupsRequestWithBody constructs an http.Request for the GetIncrementalJoinGroups method, with any body, and a specified content type
+func NewGetIncrementalJoinGroupsRequestWithBody(server string, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_incremental_join_groups")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -9649,6 +11901,59 @@ func NewGetConversationMsgRequestWithBody(server string, params *GetConversation
 	return req, nil
 }
 
+// NewMarkConversationAsReadRequest calls the generic MarkConversationAsRead builder with application/json body
+func NewMarkConversationAsReadRequest(server string, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewMarkConversationAsReadRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewMarkConversationAsReadRequestWithBody constructs an http.Request for the MarkConversationAsRead method, with any body, and a specified content type
+func NewMarkConversationAsReadRequestWithBody(server string, params *MarkConversationAsReadParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/msg/mark_conversation_as_read")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewMarkMsgsAsReadRequest calls the generic MarkMsgsAsRead builder with application/json body
 func NewMarkMsgsAsReadRequest(server string, params *MarkMsgsAsReadParams, body MarkMsgsAsReadJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -10094,6 +12399,80 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /conversation/get_conversations (the `GetConversations` operationId).
 	GetConversationsWithResponse(ctx context.Context, params *GetConversationsParams, body GetConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationsResponse, error)
 
+	// GetIncrementalConversationsWithBodyWithResponse Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversationsWithBodyWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error)
+
+	// GetIncrementalConversationsWithResponse Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversationsWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error)
+
+	// GetNotNotifyConversationIDsWithBodyWithResponse Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDsWithBodyWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error)
+
+	// GetNotNotifyConversationIDsWithResponse Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDsWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error)
+
 	// SetConversationsWithBodyWithResponse Change conversation settings
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -10288,6 +12667,62 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /friend/get_black_list (the `GetBlackList` operationId).
 	GetBlackListWithResponse(ctx context.Context, params *GetBlackListParams, body GetBlackListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetBlackListResponse, error)
 
+	// GetDesignatedFriendApplyWithBodyWithResponse The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApplyWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error)
+
+	// GetDesignatedFriendApplyWithResponse The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApplyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error)
+
+	// GetDesignatedFriendsWithBodyWithResponse Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriendsWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error)
+
+	// GetDesignatedFriendsWithResponse Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriendsWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error)
+
 	// GetFriendApplyListWithBodyWithResponse List friend applications sent to a user
 	//
 	// One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -10343,6 +12778,84 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /friend/get_friend_list (the `GetFriendList` operationId).
 	GetFriendListWithResponse(ctx context.Context, params *GetFriendListParams, body GetFriendListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFriendListResponse, error)
+
+	// GetFullFriendUserIDsWithBodyWithResponse All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error)
+
+	// GetFullFriendUserIDsWithResponse All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDsWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error)
+
+	// GetIncrementalFriendsWithBodyWithResponse Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriendsWithBodyWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error)
+
+	// GetIncrementalFriendsWithResponse Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriendsWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error)
 
 	// GetSelfFriendApplyListWithBodyWithResponse List friend applications a user sent
 	//
@@ -10544,6 +13057,36 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /group/dismiss_group (the `DismissGroup` operationId).
 	DismissGroupWithResponse(ctx context.Context, params *DismissGroupParams, body DismissGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*DismissGroupResponse, error)
 
+	// GetFullJoinGroupIDsWithBodyWithResponse All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDsWithBodyWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error)
+
+	// GetFullJoinGroupIDsWithResponse All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDsWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error)
+
 	// GetGroupApplicationListWithBodyWithResponse List join applications to the groups a user manages
 	//
 	// One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -10635,6 +13178,94 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /group/get_groups_info (the `GetGroupsInfo` operationId).
 	GetGroupsInfoWithResponse(ctx context.Context, params *GetGroupsInfoParams, body GetGroupsInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupsInfoResponse, error)
+
+	// GetIncrementalGroupMembersBatchWithBodyWithResponse Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatchWithBodyWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error)
+
+	// GetIncrementalGroupMembersBatchWithResponse Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatchWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error)
+
+	// GetIncrementalJoinGroupsWithBodyWithResponse Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroupsWithBodyWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error)
+
+	// GetIncrementalJoinGroupsWithResponse Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroupsWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error)
 
 	// GetJoinedGroupListWithBodyWithResponse List the groups a user is in
 	//
@@ -11158,6 +13789,44 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /msg/get_conversation_msg (the `GetConversationMsg` operationId).
 	GetConversationMsgWithResponse(ctx context.Context, params *GetConversationMsgParams, body GetConversationMsgJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationMsgResponse, error)
 
+	// MarkConversationAsReadWithBodyWithResponse Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsReadWithBodyWithResponse(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error)
+
+	// MarkConversationAsReadWithResponse Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsReadWithResponse(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error)
+
 	// MarkMsgsAsReadWithBodyWithResponse Mark messages as read
 	//
 	// `userID` marks the messages `seqs` of `conversationID` as read; the conversation's `hasReadSeq` for that user
@@ -11507,6 +14176,88 @@ func (r GetConversationsResponse) ContentType() string {
 	return ""
 }
 
+type GetIncrementalConversationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalConversationsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalConversationsResponse) GetJSON200() *GetIncrementalConversationsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalConversationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalConversationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalConversationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalConversationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetNotNotifyConversationIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetNotNotifyConversationIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetNotNotifyConversationIDsResponse) GetJSON200() *GetNotNotifyConversationIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetNotNotifyConversationIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetNotNotifyConversationIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetNotNotifyConversationIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetNotNotifyConversationIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type SetConversationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11753,6 +14504,88 @@ func (r GetBlackListResponse) ContentType() string {
 	return ""
 }
 
+type GetDesignatedFriendApplyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetDesignatedFriendApplyResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDesignatedFriendApplyResponse) GetJSON200() *GetDesignatedFriendApplyResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDesignatedFriendApplyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDesignatedFriendApplyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDesignatedFriendApplyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDesignatedFriendApplyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetDesignatedFriendsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetDesignatedFriendsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDesignatedFriendsResponse) GetJSON200() *GetDesignatedFriendsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDesignatedFriendsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDesignatedFriendsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDesignatedFriendsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDesignatedFriendsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetFriendApplyListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11829,6 +14662,88 @@ func (r GetFriendListResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetFriendListResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetFullFriendUserIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetFullFriendUserIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFullFriendUserIDsResponse) GetJSON200() *GetFullFriendUserIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFullFriendUserIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFullFriendUserIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFullFriendUserIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFullFriendUserIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetIncrementalFriendsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalFriendsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalFriendsResponse) GetJSON200() *GetIncrementalFriendsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalFriendsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalFriendsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalFriendsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalFriendsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12122,6 +15037,47 @@ func (r DismissGroupResponse) ContentType() string {
 	return ""
 }
 
+type GetFullJoinGroupIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetFullJoinGroupIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFullJoinGroupIDsResponse) GetJSON200() *GetFullJoinGroupIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFullJoinGroupIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFullJoinGroupIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFullJoinGroupIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFullJoinGroupIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetGroupApplicationListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12239,6 +15195,88 @@ func (r GetGroupsInfoResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetGroupsInfoResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetIncrementalGroupMembersBatchResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalGroupMembersBatchResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalGroupMembersBatchResponse) GetJSON200() *GetIncrementalGroupMembersBatchResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalGroupMembersBatchResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalGroupMembersBatchResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalGroupMembersBatchResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalGroupMembersBatchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetIncrementalJoinGroupsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalJoinGroupsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalJoinGroupsResponse) GetJSON200() *GetIncrementalJoinGroupsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalJoinGroupsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalJoinGroupsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalJoinGroupsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalJoinGroupsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12901,6 +15939,47 @@ func (r GetConversationMsgResponse) ContentType() string {
 	return ""
 }
 
+type MarkConversationAsReadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MarkConversationAsReadResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MarkConversationAsReadResponse) GetJSON200() *MarkConversationAsReadResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r MarkConversationAsReadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MarkConversationAsReadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MarkConversationAsReadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MarkConversationAsReadResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type MarkMsgsAsReadResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13290,6 +16369,104 @@ func (c *ClientWithResponses) GetConversationsWithResponse(ctx context.Context, 
 	return ParseGetConversationsResponse(rsp)
 }
 
+// GetIncrementalConversationsWithBodyWithResponse Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *ClientWithResponses) GetIncrementalConversationsWithBodyWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error) {
+	rsp, err := c.GetIncrementalConversationsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalConversationsResponse(rsp)
+}
+
+// GetIncrementalConversationsWithResponse Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *ClientWithResponses) GetIncrementalConversationsWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error) {
+	rsp, err := c.GetIncrementalConversations(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalConversationsResponse(rsp)
+}
+
+// GetNotNotifyConversationIDsWithBodyWithResponse Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *ClientWithResponses) GetNotNotifyConversationIDsWithBodyWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error) {
+	rsp, err := c.GetNotNotifyConversationIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetNotNotifyConversationIDsResponse(rsp)
+}
+
+// GetNotNotifyConversationIDsWithResponse Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *ClientWithResponses) GetNotNotifyConversationIDsWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error) {
+	rsp, err := c.GetNotNotifyConversationIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetNotNotifyConversationIDsResponse(rsp)
+}
+
 // SetConversationsWithBodyWithResponse Change conversation settings
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -13556,6 +16733,86 @@ func (c *ClientWithResponses) GetBlackListWithResponse(ctx context.Context, para
 	return ParseGetBlackListResponse(rsp)
 }
 
+// GetDesignatedFriendApplyWithBodyWithResponse The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendApplyWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error) {
+	rsp, err := c.GetDesignatedFriendApplyWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendApplyResponse(rsp)
+}
+
+// GetDesignatedFriendApplyWithResponse The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendApplyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error) {
+	rsp, err := c.GetDesignatedFriendApply(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendApplyResponse(rsp)
+}
+
+// GetDesignatedFriendsWithBodyWithResponse Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendsWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error) {
+	rsp, err := c.GetDesignatedFriendsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendsResponse(rsp)
+}
+
+// GetDesignatedFriendsWithResponse Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendsWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error) {
+	rsp, err := c.GetDesignatedFriends(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendsResponse(rsp)
+}
+
 // GetFriendApplyListWithBodyWithResponse List friend applications sent to a user
 //
 // One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -13634,6 +16891,108 @@ func (c *ClientWithResponses) GetFriendListWithResponse(ctx context.Context, par
 		return nil, err
 	}
 	return ParseGetFriendListResponse(rsp)
+}
+
+// GetFullFriendUserIDsWithBodyWithResponse All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *ClientWithResponses) GetFullFriendUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error) {
+	rsp, err := c.GetFullFriendUserIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullFriendUserIDsResponse(rsp)
+}
+
+// GetFullFriendUserIDsWithResponse All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *ClientWithResponses) GetFullFriendUserIDsWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error) {
+	rsp, err := c.GetFullFriendUserIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullFriendUserIDsResponse(rsp)
+}
+
+// GetIncrementalFriendsWithBodyWithResponse Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *ClientWithResponses) GetIncrementalFriendsWithBodyWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error) {
+	rsp, err := c.GetIncrementalFriendsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalFriendsResponse(rsp)
+}
+
+// GetIncrementalFriendsWithResponse Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *ClientWithResponses) GetIncrementalFriendsWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error) {
+	rsp, err := c.GetIncrementalFriends(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalFriendsResponse(rsp)
 }
 
 // GetSelfFriendApplyListWithBodyWithResponse List friend applications a user sent
@@ -13920,6 +17279,48 @@ func (c *ClientWithResponses) DismissGroupWithResponse(ctx context.Context, para
 	return ParseDismissGroupResponse(rsp)
 }
 
+// GetFullJoinGroupIDsWithBodyWithResponse All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *ClientWithResponses) GetFullJoinGroupIDsWithBodyWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error) {
+	rsp, err := c.GetFullJoinGroupIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullJoinGroupIDsResponse(rsp)
+}
+
+// GetFullJoinGroupIDsWithResponse All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *ClientWithResponses) GetFullJoinGroupIDsWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error) {
+	rsp, err := c.GetFullJoinGroupIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullJoinGroupIDsResponse(rsp)
+}
+
 // GetGroupApplicationListWithBodyWithResponse List join applications to the groups a user manages
 //
 // One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -14046,6 +17447,118 @@ func (c *ClientWithResponses) GetGroupsInfoWithResponse(ctx context.Context, par
 		return nil, err
 	}
 	return ParseGetGroupsInfoResponse(rsp)
+}
+
+// GetIncrementalGroupMembersBatchWithBodyWithResponse Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *ClientWithResponses) GetIncrementalGroupMembersBatchWithBodyWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error) {
+	rsp, err := c.GetIncrementalGroupMembersBatchWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalGroupMembersBatchResponse(rsp)
+}
+
+// GetIncrementalGroupMembersBatchWithResponse Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *ClientWithResponses) GetIncrementalGroupMembersBatchWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error) {
+	rsp, err := c.GetIncrementalGroupMembersBatch(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalGroupMembersBatchResponse(rsp)
+}
+
+// GetIncrementalJoinGroupsWithBodyWithResponse Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *ClientWithResponses) GetIncrementalJoinGroupsWithBodyWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error) {
+	rsp, err := c.GetIncrementalJoinGroupsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalJoinGroupsResponse(rsp)
+}
+
+// GetIncrementalJoinGroupsWithResponse Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *ClientWithResponses) GetIncrementalJoinGroupsWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error) {
+	rsp, err := c.GetIncrementalJoinGroups(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalJoinGroupsResponse(rsp)
 }
 
 // GetJoinedGroupListWithBodyWithResponse List the groups a user is in
@@ -14762,6 +18275,56 @@ func (c *ClientWithResponses) GetConversationMsgWithResponse(ctx context.Context
 	return ParseGetConversationMsgResponse(rsp)
 }
 
+// MarkConversationAsReadWithBodyWithResponse Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *ClientWithResponses) MarkConversationAsReadWithBodyWithResponse(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error) {
+	rsp, err := c.MarkConversationAsReadWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMarkConversationAsReadResponse(rsp)
+}
+
+// MarkConversationAsReadWithResponse Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *ClientWithResponses) MarkConversationAsReadWithResponse(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error) {
+	rsp, err := c.MarkConversationAsRead(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMarkConversationAsReadResponse(rsp)
+}
+
 // MarkMsgsAsReadWithBodyWithResponse Mark messages as read
 //
 // `userID` marks the messages `seqs` of `conversationID` as read; the conversation's `hasReadSeq` for that user
@@ -15110,6 +18673,58 @@ func ParseGetConversationsResponse(rsp *http.Response) (*GetConversationsRespons
 	return response, nil
 }
 
+// ParseGetIncrementalConversationsResponse parses an HTTP response from a GetIncrementalConversationsWithResponse call
+func ParseGetIncrementalConversationsResponse(rsp *http.Response) (*GetIncrementalConversationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalConversationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalConversationsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetNotNotifyConversationIDsResponse parses an HTTP response from a GetNotNotifyConversationIDsWithResponse call
+func ParseGetNotNotifyConversationIDsResponse(rsp *http.Response) (*GetNotNotifyConversationIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetNotNotifyConversationIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetNotNotifyConversationIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseSetConversationsResponse parses an HTTP response from a SetConversationsWithResponse call
 func ParseSetConversationsResponse(rsp *http.Response) (*SetConversationsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15266,6 +18881,58 @@ func ParseGetBlackListResponse(rsp *http.Response) (*GetBlackListResponse, error
 	return response, nil
 }
 
+// ParseGetDesignatedFriendApplyResponse parses an HTTP response from a GetDesignatedFriendApplyWithResponse call
+func ParseGetDesignatedFriendApplyResponse(rsp *http.Response) (*GetDesignatedFriendApplyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDesignatedFriendApplyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetDesignatedFriendApplyResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetDesignatedFriendsResponse parses an HTTP response from a GetDesignatedFriendsWithResponse call
+func ParseGetDesignatedFriendsResponse(rsp *http.Response) (*GetDesignatedFriendsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDesignatedFriendsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetDesignatedFriendsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetFriendApplyListResponse parses an HTTP response from a GetFriendApplyListWithResponse call
 func ParseGetFriendApplyListResponse(rsp *http.Response) (*GetFriendApplyListResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15308,6 +18975,58 @@ func ParseGetFriendListResponse(rsp *http.Response) (*GetFriendListResponse, err
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetFriendListResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetFullFriendUserIDsResponse parses an HTTP response from a GetFullFriendUserIDsWithResponse call
+func ParseGetFullFriendUserIDsResponse(rsp *http.Response) (*GetFullFriendUserIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFullFriendUserIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetFullFriendUserIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetIncrementalFriendsResponse parses an HTTP response from a GetIncrementalFriendsWithResponse call
+func ParseGetIncrementalFriendsResponse(rsp *http.Response) (*GetIncrementalFriendsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalFriendsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalFriendsResp
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -15500,6 +19219,32 @@ func ParseDismissGroupResponse(rsp *http.Response) (*DismissGroupResponse, error
 	return response, nil
 }
 
+// ParseGetFullJoinGroupIDsResponse parses an HTTP response from a GetFullJoinGroupIDsWithResponse call
+func ParseGetFullJoinGroupIDsResponse(rsp *http.Response) (*GetFullJoinGroupIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFullJoinGroupIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetFullJoinGroupIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetGroupApplicationListResponse parses an HTTP response from a GetGroupApplicationListWithResponse call
 func ParseGetGroupApplicationListResponse(rsp *http.Response) (*GetGroupApplicationListResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15568,6 +19313,58 @@ func ParseGetGroupsInfoResponse(rsp *http.Response) (*GetGroupsInfoResponse, err
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetGroupsInfoResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetIncrementalGroupMembersBatchResponse parses an HTTP response from a GetIncrementalGroupMembersBatchWithResponse call
+func ParseGetIncrementalGroupMembersBatchResponse(rsp *http.Response) (*GetIncrementalGroupMembersBatchResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalGroupMembersBatchResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalGroupMembersBatchResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetIncrementalJoinGroupsResponse parses an HTTP response from a GetIncrementalJoinGroupsWithResponse call
+func ParseGetIncrementalJoinGroupsResponse(rsp *http.Response) (*GetIncrementalJoinGroupsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalJoinGroupsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalJoinGroupsResp
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -15994,6 +19791,32 @@ func ParseGetConversationMsgResponse(rsp *http.Response) (*GetConversationMsgRes
 	return response, nil
 }
 
+// ParseMarkConversationAsReadResponse parses an HTTP response from a MarkConversationAsReadWithResponse call
+func ParseMarkConversationAsReadResponse(rsp *http.Response) (*MarkConversationAsReadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MarkConversationAsReadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MarkConversationAsReadResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseMarkMsgsAsReadResponse parses an HTTP response from a MarkMsgsAsReadWithResponse call
 func ParseMarkMsgsAsReadResponse(rsp *http.Response) (*MarkMsgsAsReadResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -16138,6 +19961,12 @@ type ServerInterface interface {
 	// GetConversations Get some conversations of a user
 	// (POST /conversation/get_conversations)
 	GetConversations(w http.ResponseWriter, r *http.Request, params GetConversationsParams)
+	// GetIncrementalConversations Conversations changed since a version (SDK sync)
+	// (POST /conversation/get_incremental_conversations)
+	GetIncrementalConversations(w http.ResponseWriter, r *http.Request, params GetIncrementalConversationsParams)
+	// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+	// (POST /conversation/get_not_notify_conversation_ids)
+	GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request, params GetNotNotifyConversationIDsParams)
 	// SetConversations Change conversation settings
 	// (POST /conversation/set_conversations)
 	SetConversations(w http.ResponseWriter, r *http.Request, params SetConversationsParams)
@@ -16156,12 +19985,24 @@ type ServerInterface interface {
 	// GetBlackList List a user's blacklist
 	// (POST /friend/get_black_list)
 	GetBlackList(w http.ResponseWriter, r *http.Request, params GetBlackListParams)
+	// GetDesignatedFriendApply The application between two users (SDK)
+	// (POST /friend/get_designated_friend_apply)
+	GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendApplyParams)
+	// GetDesignatedFriends Named friends of a user (SDK)
+	// (POST /friend/get_designated_friends)
+	GetDesignatedFriends(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendsParams)
 	// GetFriendApplyList List friend applications sent to a user
 	// (POST /friend/get_friend_apply_list)
 	GetFriendApplyList(w http.ResponseWriter, r *http.Request, params GetFriendApplyListParams)
 	// GetFriendList List a user's friends
 	// (POST /friend/get_friend_list)
 	GetFriendList(w http.ResponseWriter, r *http.Request, params GetFriendListParams)
+	// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+	// (POST /friend/get_full_friend_user_ids)
+	GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request, params GetFullFriendUserIDsParams)
+	// GetIncrementalFriends Friends changed since a version (SDK sync)
+	// (POST /friend/get_incremental_friends)
+	GetIncrementalFriends(w http.ResponseWriter, r *http.Request, params GetIncrementalFriendsParams)
 	// GetSelfFriendApplyList List friend applications a user sent
 	// (POST /friend/get_self_friend_apply_list)
 	GetSelfFriendApplyList(w http.ResponseWriter, r *http.Request, params GetSelfFriendApplyListParams)
@@ -16183,6 +20024,9 @@ type ServerInterface interface {
 	// DismissGroup Dismiss a group
 	// (POST /group/dismiss_group)
 	DismissGroup(w http.ResponseWriter, r *http.Request, params DismissGroupParams)
+	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+	// (POST /group/get_full_join_group_ids)
+	GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams)
 	// GetGroupApplicationList List join applications to the groups a user manages
 	// (POST /group/get_group_application_list)
 	GetGroupApplicationList(w http.ResponseWriter, r *http.Request, params GetGroupApplicationListParams)
@@ -16192,6 +20036,12 @@ type ServerInterface interface {
 	// GetGroupsInfo Get groups' information
 	// (POST /group/get_groups_info)
 	GetGroupsInfo(w http.ResponseWriter, r *http.Request, params GetGroupsInfoParams)
+	// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+	// (POST /group/get_incremental_group_members_batch)
+	GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request, params GetIncrementalGroupMembersBatchParams)
+	// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+	// (POST /group/get_incremental_join_groups)
+	GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request, params GetIncrementalJoinGroupsParams)
 	// GetJoinedGroupList List the groups a user is in
 	// (POST /group/get_joined_group_list)
 	GetJoinedGroupList(w http.ResponseWriter, r *http.Request, params GetJoinedGroupListParams)
@@ -16240,6 +20090,9 @@ type ServerInterface interface {
 	// GetConversationMsg Read a conversation's history
 	// (POST /msg/get_conversation_msg)
 	GetConversationMsg(w http.ResponseWriter, r *http.Request, params GetConversationMsgParams)
+	// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+	// (POST /msg/mark_conversation_as_read)
+	MarkConversationAsRead(w http.ResponseWriter, r *http.Request, params MarkConversationAsReadParams)
 	// MarkMsgsAsRead Mark messages as read
 	// (POST /msg/mark_msgs_as_read)
 	MarkMsgsAsRead(w http.ResponseWriter, r *http.Request, params MarkMsgsAsReadParams)
@@ -16285,6 +20138,18 @@ func (_ Unimplemented) GetConversations(w http.ResponseWriter, r *http.Request, 
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetIncrementalConversations Conversations changed since a version (SDK sync)
+// (POST /conversation/get_incremental_conversations)
+func (_ Unimplemented) GetIncrementalConversations(w http.ResponseWriter, r *http.Request, params GetIncrementalConversationsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+// (POST /conversation/get_not_notify_conversation_ids)
+func (_ Unimplemented) GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request, params GetNotNotifyConversationIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // SetConversations Change conversation settings
 // (POST /conversation/set_conversations)
 func (_ Unimplemented) SetConversations(w http.ResponseWriter, r *http.Request, params SetConversationsParams) {
@@ -16321,6 +20186,18 @@ func (_ Unimplemented) GetBlackList(w http.ResponseWriter, r *http.Request, para
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetDesignatedFriendApply The application between two users (SDK)
+// (POST /friend/get_designated_friend_apply)
+func (_ Unimplemented) GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendApplyParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetDesignatedFriends Named friends of a user (SDK)
+// (POST /friend/get_designated_friends)
+func (_ Unimplemented) GetDesignatedFriends(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetFriendApplyList List friend applications sent to a user
 // (POST /friend/get_friend_apply_list)
 func (_ Unimplemented) GetFriendApplyList(w http.ResponseWriter, r *http.Request, params GetFriendApplyListParams) {
@@ -16330,6 +20207,18 @@ func (_ Unimplemented) GetFriendApplyList(w http.ResponseWriter, r *http.Request
 // GetFriendList List a user's friends
 // (POST /friend/get_friend_list)
 func (_ Unimplemented) GetFriendList(w http.ResponseWriter, r *http.Request, params GetFriendListParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+// (POST /friend/get_full_friend_user_ids)
+func (_ Unimplemented) GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request, params GetFullFriendUserIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetIncrementalFriends Friends changed since a version (SDK sync)
+// (POST /friend/get_incremental_friends)
+func (_ Unimplemented) GetIncrementalFriends(w http.ResponseWriter, r *http.Request, params GetIncrementalFriendsParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -16375,6 +20264,12 @@ func (_ Unimplemented) DismissGroup(w http.ResponseWriter, r *http.Request, para
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+// (POST /group/get_full_join_group_ids)
+func (_ Unimplemented) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetGroupApplicationList List join applications to the groups a user manages
 // (POST /group/get_group_application_list)
 func (_ Unimplemented) GetGroupApplicationList(w http.ResponseWriter, r *http.Request, params GetGroupApplicationListParams) {
@@ -16390,6 +20285,18 @@ func (_ Unimplemented) GetGroupMemberList(w http.ResponseWriter, r *http.Request
 // GetGroupsInfo Get groups' information
 // (POST /group/get_groups_info)
 func (_ Unimplemented) GetGroupsInfo(w http.ResponseWriter, r *http.Request, params GetGroupsInfoParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+// (POST /group/get_incremental_group_members_batch)
+func (_ Unimplemented) GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request, params GetIncrementalGroupMembersBatchParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+// (POST /group/get_incremental_join_groups)
+func (_ Unimplemented) GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request, params GetIncrementalJoinGroupsParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -16486,6 +20393,12 @@ func (_ Unimplemented) UnforbidUser(w http.ResponseWriter, r *http.Request, para
 // GetConversationMsg Read a conversation's history
 // (POST /msg/get_conversation_msg)
 func (_ Unimplemented) GetConversationMsg(w http.ResponseWriter, r *http.Request, params GetConversationMsgParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+// (POST /msg/mark_conversation_as_read)
+func (_ Unimplemented) MarkConversationAsRead(w http.ResponseWriter, r *http.Request, params MarkConversationAsReadParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -16683,6 +20596,88 @@ func (siw *ServerInterfaceWrapper) GetConversations(w http.ResponseWriter, r *ht
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIncrementalConversations operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalConversations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalConversationsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetNotNotifyConversationIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetNotNotifyConversationIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetNotNotifyConversationIDs(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -16938,6 +20933,88 @@ func (siw *ServerInterfaceWrapper) GetBlackList(w http.ResponseWriter, r *http.R
 	handler.ServeHTTP(w, r)
 }
 
+// GetDesignatedFriendApply operation middleware
+func (siw *ServerInterfaceWrapper) GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDesignatedFriendApplyParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetDesignatedFriendApply(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetDesignatedFriends operation middleware
+func (siw *ServerInterfaceWrapper) GetDesignatedFriends(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDesignatedFriendsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetDesignatedFriends(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetFriendApplyList operation middleware
 func (siw *ServerInterfaceWrapper) GetFriendApplyList(w http.ResponseWriter, r *http.Request) {
 
@@ -17011,6 +21088,88 @@ func (siw *ServerInterfaceWrapper) GetFriendList(w http.ResponseWriter, r *http.
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetFriendList(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetFullFriendUserIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFullFriendUserIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetFullFriendUserIDs(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIncrementalFriends operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalFriends(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalFriendsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalFriends(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -17307,6 +21466,47 @@ func (siw *ServerInterfaceWrapper) DismissGroup(w http.ResponseWriter, r *http.R
 	handler.ServeHTTP(w, r)
 }
 
+// GetFullJoinGroupIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFullJoinGroupIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetFullJoinGroupIDs(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetGroupApplicationList operation middleware
 func (siw *ServerInterfaceWrapper) GetGroupApplicationList(w http.ResponseWriter, r *http.Request) {
 
@@ -17421,6 +21621,88 @@ func (siw *ServerInterfaceWrapper) GetGroupsInfo(w http.ResponseWriter, r *http.
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetGroupsInfo(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIncrementalGroupMembersBatch operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalGroupMembersBatchParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalGroupMembersBatch(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIncrementalJoinGroups operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalJoinGroupsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalJoinGroups(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -18086,6 +22368,47 @@ func (siw *ServerInterfaceWrapper) GetConversationMsg(w http.ResponseWriter, r *
 	handler.ServeHTTP(w, r)
 }
 
+// MarkConversationAsRead operation middleware
+func (siw *ServerInterfaceWrapper) MarkConversationAsRead(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params MarkConversationAsReadParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.MarkConversationAsRead(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // MarkMsgsAsRead operation middleware
 func (siw *ServerInterfaceWrapper) MarkMsgsAsRead(w http.ResponseWriter, r *http.Request) {
 
@@ -18533,6 +22856,36 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/manager/get_server_config", wrapper.GetServerConfig)
 	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_incremental_friends", wrapper.GetIncrementalFriends)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_full_friend_user_ids", wrapper.GetFullFriendUserIDs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_designated_friends", wrapper.GetDesignatedFriends)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_designated_friend_apply", wrapper.GetDesignatedFriendApply)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_incremental_join_groups", wrapper.GetIncrementalJoinGroups)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_full_join_group_ids", wrapper.GetFullJoinGroupIDs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_incremental_group_members_batch", wrapper.GetIncrementalGroupMembersBatch)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/conversation/get_incremental_conversations", wrapper.GetIncrementalConversations)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/conversation/get_not_notify_conversation_ids", wrapper.GetNotNotifyConversationIDs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/msg/mark_conversation_as_read", wrapper.MarkConversationAsRead)
+	})
 
 	return r
 }
@@ -18618,6 +22971,52 @@ type GetConversationsResponseObject interface {
 type GetConversations200JSONResponse GetConversationsResp
 
 func (response GetConversations200JSONResponse) VisitGetConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIncrementalConversationsRequestObject struct {
+	Params GetIncrementalConversationsParams
+	Body   *GetIncrementalConversationsJSONRequestBody
+}
+
+type GetIncrementalConversationsResponseObject interface {
+	VisitGetIncrementalConversationsResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalConversations200JSONResponse GetIncrementalConversationsResp
+
+func (response GetIncrementalConversations200JSONResponse) VisitGetIncrementalConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotNotifyConversationIDsRequestObject struct {
+	Params GetNotNotifyConversationIDsParams
+	Body   *GetNotNotifyConversationIDsJSONRequestBody
+}
+
+type GetNotNotifyConversationIDsResponseObject interface {
+	VisitGetNotNotifyConversationIDsResponse(w http.ResponseWriter) error
+}
+
+type GetNotNotifyConversationIDs200JSONResponse GetNotNotifyConversationIDsResp
+
+func (response GetNotNotifyConversationIDs200JSONResponse) VisitGetNotNotifyConversationIDsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -18767,6 +23166,52 @@ func (response GetBlackList200JSONResponse) VisitGetBlackListResponse(w http.Res
 	return err
 }
 
+type GetDesignatedFriendApplyRequestObject struct {
+	Params GetDesignatedFriendApplyParams
+	Body   *GetDesignatedFriendApplyJSONRequestBody
+}
+
+type GetDesignatedFriendApplyResponseObject interface {
+	VisitGetDesignatedFriendApplyResponse(w http.ResponseWriter) error
+}
+
+type GetDesignatedFriendApply200JSONResponse GetDesignatedFriendApplyResp
+
+func (response GetDesignatedFriendApply200JSONResponse) VisitGetDesignatedFriendApplyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDesignatedFriendsRequestObject struct {
+	Params GetDesignatedFriendsParams
+	Body   *GetDesignatedFriendsJSONRequestBody
+}
+
+type GetDesignatedFriendsResponseObject interface {
+	VisitGetDesignatedFriendsResponse(w http.ResponseWriter) error
+}
+
+type GetDesignatedFriends200JSONResponse GetDesignatedFriendsResp
+
+func (response GetDesignatedFriends200JSONResponse) VisitGetDesignatedFriendsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFriendApplyListRequestObject struct {
 	Params GetFriendApplyListParams
 	Body   *GetFriendApplyListJSONRequestBody
@@ -18802,6 +23247,52 @@ type GetFriendListResponseObject interface {
 type GetFriendList200JSONResponse GetFriendListResp
 
 func (response GetFriendList200JSONResponse) VisitGetFriendListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFullFriendUserIDsRequestObject struct {
+	Params GetFullFriendUserIDsParams
+	Body   *GetFullFriendUserIDsJSONRequestBody
+}
+
+type GetFullFriendUserIDsResponseObject interface {
+	VisitGetFullFriendUserIDsResponse(w http.ResponseWriter) error
+}
+
+type GetFullFriendUserIDs200JSONResponse GetFullFriendUserIDsResp
+
+func (response GetFullFriendUserIDs200JSONResponse) VisitGetFullFriendUserIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIncrementalFriendsRequestObject struct {
+	Params GetIncrementalFriendsParams
+	Body   *GetIncrementalFriendsJSONRequestBody
+}
+
+type GetIncrementalFriendsResponseObject interface {
+	VisitGetIncrementalFriendsResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalFriends200JSONResponse GetIncrementalFriendsResp
+
+func (response GetIncrementalFriends200JSONResponse) VisitGetIncrementalFriendsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -18974,6 +23465,29 @@ func (response DismissGroup200JSONResponse) VisitDismissGroupResponse(w http.Res
 	return err
 }
 
+type GetFullJoinGroupIDsRequestObject struct {
+	Params GetFullJoinGroupIDsParams
+	Body   *GetFullJoinGroupIDsJSONRequestBody
+}
+
+type GetFullJoinGroupIDsResponseObject interface {
+	VisitGetFullJoinGroupIDsResponse(w http.ResponseWriter) error
+}
+
+type GetFullJoinGroupIDs200JSONResponse GetFullJoinGroupIDsResp
+
+func (response GetFullJoinGroupIDs200JSONResponse) VisitGetFullJoinGroupIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetGroupApplicationListRequestObject struct {
 	Params GetGroupApplicationListParams
 	Body   *GetGroupApplicationListJSONRequestBody
@@ -19032,6 +23546,52 @@ type GetGroupsInfoResponseObject interface {
 type GetGroupsInfo200JSONResponse GetGroupsInfoResp
 
 func (response GetGroupsInfo200JSONResponse) VisitGetGroupsInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIncrementalGroupMembersBatchRequestObject struct {
+	Params GetIncrementalGroupMembersBatchParams
+	Body   *GetIncrementalGroupMembersBatchJSONRequestBody
+}
+
+type GetIncrementalGroupMembersBatchResponseObject interface {
+	VisitGetIncrementalGroupMembersBatchResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalGroupMembersBatch200JSONResponse GetIncrementalGroupMembersBatchResp
+
+func (response GetIncrementalGroupMembersBatch200JSONResponse) VisitGetIncrementalGroupMembersBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIncrementalJoinGroupsRequestObject struct {
+	Params GetIncrementalJoinGroupsParams
+	Body   *GetIncrementalJoinGroupsJSONRequestBody
+}
+
+type GetIncrementalJoinGroupsResponseObject interface {
+	VisitGetIncrementalJoinGroupsResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalJoinGroups200JSONResponse GetIncrementalJoinGroupsResp
+
+func (response GetIncrementalJoinGroups200JSONResponse) VisitGetIncrementalJoinGroupsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -19411,6 +23971,29 @@ func (response GetConversationMsg200JSONResponse) VisitGetConversationMsgRespons
 	return err
 }
 
+type MarkConversationAsReadRequestObject struct {
+	Params MarkConversationAsReadParams
+	Body   *MarkConversationAsReadJSONRequestBody
+}
+
+type MarkConversationAsReadResponseObject interface {
+	VisitMarkConversationAsReadResponse(w http.ResponseWriter) error
+}
+
+type MarkConversationAsRead200JSONResponse MarkConversationAsReadResp
+
+func (response MarkConversationAsRead200JSONResponse) VisitMarkConversationAsReadResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type MarkMsgsAsReadRequestObject struct {
 	Params MarkMsgsAsReadParams
 	Body   *MarkMsgsAsReadJSONRequestBody
@@ -19540,6 +24123,12 @@ type StrictServerInterface interface {
 	// GetConversations Get some conversations of a user
 	// (POST /conversation/get_conversations)
 	GetConversations(ctx context.Context, request GetConversationsRequestObject) (GetConversationsResponseObject, error)
+	// GetIncrementalConversations Conversations changed since a version (SDK sync)
+	// (POST /conversation/get_incremental_conversations)
+	GetIncrementalConversations(ctx context.Context, request GetIncrementalConversationsRequestObject) (GetIncrementalConversationsResponseObject, error)
+	// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+	// (POST /conversation/get_not_notify_conversation_ids)
+	GetNotNotifyConversationIDs(ctx context.Context, request GetNotNotifyConversationIDsRequestObject) (GetNotNotifyConversationIDsResponseObject, error)
 	// SetConversations Change conversation settings
 	// (POST /conversation/set_conversations)
 	SetConversations(ctx context.Context, request SetConversationsRequestObject) (SetConversationsResponseObject, error)
@@ -19558,12 +24147,24 @@ type StrictServerInterface interface {
 	// GetBlackList List a user's blacklist
 	// (POST /friend/get_black_list)
 	GetBlackList(ctx context.Context, request GetBlackListRequestObject) (GetBlackListResponseObject, error)
+	// GetDesignatedFriendApply The application between two users (SDK)
+	// (POST /friend/get_designated_friend_apply)
+	GetDesignatedFriendApply(ctx context.Context, request GetDesignatedFriendApplyRequestObject) (GetDesignatedFriendApplyResponseObject, error)
+	// GetDesignatedFriends Named friends of a user (SDK)
+	// (POST /friend/get_designated_friends)
+	GetDesignatedFriends(ctx context.Context, request GetDesignatedFriendsRequestObject) (GetDesignatedFriendsResponseObject, error)
 	// GetFriendApplyList List friend applications sent to a user
 	// (POST /friend/get_friend_apply_list)
 	GetFriendApplyList(ctx context.Context, request GetFriendApplyListRequestObject) (GetFriendApplyListResponseObject, error)
 	// GetFriendList List a user's friends
 	// (POST /friend/get_friend_list)
 	GetFriendList(ctx context.Context, request GetFriendListRequestObject) (GetFriendListResponseObject, error)
+	// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+	// (POST /friend/get_full_friend_user_ids)
+	GetFullFriendUserIDs(ctx context.Context, request GetFullFriendUserIDsRequestObject) (GetFullFriendUserIDsResponseObject, error)
+	// GetIncrementalFriends Friends changed since a version (SDK sync)
+	// (POST /friend/get_incremental_friends)
+	GetIncrementalFriends(ctx context.Context, request GetIncrementalFriendsRequestObject) (GetIncrementalFriendsResponseObject, error)
 	// GetSelfFriendApplyList List friend applications a user sent
 	// (POST /friend/get_self_friend_apply_list)
 	GetSelfFriendApplyList(ctx context.Context, request GetSelfFriendApplyListRequestObject) (GetSelfFriendApplyListResponseObject, error)
@@ -19585,6 +24186,9 @@ type StrictServerInterface interface {
 	// DismissGroup Dismiss a group
 	// (POST /group/dismiss_group)
 	DismissGroup(ctx context.Context, request DismissGroupRequestObject) (DismissGroupResponseObject, error)
+	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+	// (POST /group/get_full_join_group_ids)
+	GetFullJoinGroupIDs(ctx context.Context, request GetFullJoinGroupIDsRequestObject) (GetFullJoinGroupIDsResponseObject, error)
 	// GetGroupApplicationList List join applications to the groups a user manages
 	// (POST /group/get_group_application_list)
 	GetGroupApplicationList(ctx context.Context, request GetGroupApplicationListRequestObject) (GetGroupApplicationListResponseObject, error)
@@ -19594,6 +24198,12 @@ type StrictServerInterface interface {
 	// GetGroupsInfo Get groups' information
 	// (POST /group/get_groups_info)
 	GetGroupsInfo(ctx context.Context, request GetGroupsInfoRequestObject) (GetGroupsInfoResponseObject, error)
+	// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+	// (POST /group/get_incremental_group_members_batch)
+	GetIncrementalGroupMembersBatch(ctx context.Context, request GetIncrementalGroupMembersBatchRequestObject) (GetIncrementalGroupMembersBatchResponseObject, error)
+	// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+	// (POST /group/get_incremental_join_groups)
+	GetIncrementalJoinGroups(ctx context.Context, request GetIncrementalJoinGroupsRequestObject) (GetIncrementalJoinGroupsResponseObject, error)
 	// GetJoinedGroupList List the groups a user is in
 	// (POST /group/get_joined_group_list)
 	GetJoinedGroupList(ctx context.Context, request GetJoinedGroupListRequestObject) (GetJoinedGroupListResponseObject, error)
@@ -19642,6 +24252,9 @@ type StrictServerInterface interface {
 	// GetConversationMsg Read a conversation's history
 	// (POST /msg/get_conversation_msg)
 	GetConversationMsg(ctx context.Context, request GetConversationMsgRequestObject) (GetConversationMsgResponseObject, error)
+	// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+	// (POST /msg/mark_conversation_as_read)
+	MarkConversationAsRead(ctx context.Context, request MarkConversationAsReadRequestObject) (MarkConversationAsReadResponseObject, error)
 	// MarkMsgsAsRead Mark messages as read
 	// (POST /msg/mark_msgs_as_read)
 	MarkMsgsAsRead(ctx context.Context, request MarkMsgsAsReadRequestObject) (MarkMsgsAsReadResponseObject, error)
@@ -19823,6 +24436,72 @@ func (sh *strictHandler) GetConversations(w http.ResponseWriter, r *http.Request
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetConversationsResponseObject); ok {
 		if err := validResponse.VisitGetConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIncrementalConversations operation middleware
+func (sh *strictHandler) GetIncrementalConversations(w http.ResponseWriter, r *http.Request, params GetIncrementalConversationsParams) {
+	var request GetIncrementalConversationsRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalConversationsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalConversations(ctx, request.(GetIncrementalConversationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalConversations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalConversationsResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetNotNotifyConversationIDs operation middleware
+func (sh *strictHandler) GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request, params GetNotNotifyConversationIDsParams) {
+	var request GetNotNotifyConversationIDsRequestObject
+
+	request.Params = params
+
+	var body GetNotNotifyConversationIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetNotNotifyConversationIDs(ctx, request.(GetNotNotifyConversationIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetNotNotifyConversationIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetNotNotifyConversationIDsResponseObject); ok {
+		if err := validResponse.VisitGetNotNotifyConversationIDsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -20028,6 +24707,72 @@ func (sh *strictHandler) GetBlackList(w http.ResponseWriter, r *http.Request, pa
 	}
 }
 
+// GetDesignatedFriendApply operation middleware
+func (sh *strictHandler) GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendApplyParams) {
+	var request GetDesignatedFriendApplyRequestObject
+
+	request.Params = params
+
+	var body GetDesignatedFriendApplyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDesignatedFriendApply(ctx, request.(GetDesignatedFriendApplyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDesignatedFriendApply")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetDesignatedFriendApplyResponseObject); ok {
+		if err := validResponse.VisitGetDesignatedFriendApplyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetDesignatedFriends operation middleware
+func (sh *strictHandler) GetDesignatedFriends(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendsParams) {
+	var request GetDesignatedFriendsRequestObject
+
+	request.Params = params
+
+	var body GetDesignatedFriendsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDesignatedFriends(ctx, request.(GetDesignatedFriendsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDesignatedFriends")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetDesignatedFriendsResponseObject); ok {
+		if err := validResponse.VisitGetDesignatedFriendsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetFriendApplyList operation middleware
 func (sh *strictHandler) GetFriendApplyList(w http.ResponseWriter, r *http.Request, params GetFriendApplyListParams) {
 	var request GetFriendApplyListRequestObject
@@ -20087,6 +24832,72 @@ func (sh *strictHandler) GetFriendList(w http.ResponseWriter, r *http.Request, p
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetFriendListResponseObject); ok {
 		if err := validResponse.VisitGetFriendListResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetFullFriendUserIDs operation middleware
+func (sh *strictHandler) GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request, params GetFullFriendUserIDsParams) {
+	var request GetFullFriendUserIDsRequestObject
+
+	request.Params = params
+
+	var body GetFullFriendUserIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFullFriendUserIDs(ctx, request.(GetFullFriendUserIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFullFriendUserIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFullFriendUserIDsResponseObject); ok {
+		if err := validResponse.VisitGetFullFriendUserIDsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIncrementalFriends operation middleware
+func (sh *strictHandler) GetIncrementalFriends(w http.ResponseWriter, r *http.Request, params GetIncrementalFriendsParams) {
+	var request GetIncrementalFriendsRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalFriendsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalFriends(ctx, request.(GetIncrementalFriendsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalFriends")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalFriendsResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalFriendsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -20325,6 +25136,39 @@ func (sh *strictHandler) DismissGroup(w http.ResponseWriter, r *http.Request, pa
 	}
 }
 
+// GetFullJoinGroupIDs operation middleware
+func (sh *strictHandler) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams) {
+	var request GetFullJoinGroupIDsRequestObject
+
+	request.Params = params
+
+	var body GetFullJoinGroupIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFullJoinGroupIDs(ctx, request.(GetFullJoinGroupIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFullJoinGroupIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFullJoinGroupIDsResponseObject); ok {
+		if err := validResponse.VisitGetFullJoinGroupIDsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetGroupApplicationList operation middleware
 func (sh *strictHandler) GetGroupApplicationList(w http.ResponseWriter, r *http.Request, params GetGroupApplicationListParams) {
 	var request GetGroupApplicationListRequestObject
@@ -20417,6 +25261,72 @@ func (sh *strictHandler) GetGroupsInfo(w http.ResponseWriter, r *http.Request, p
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetGroupsInfoResponseObject); ok {
 		if err := validResponse.VisitGetGroupsInfoResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIncrementalGroupMembersBatch operation middleware
+func (sh *strictHandler) GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request, params GetIncrementalGroupMembersBatchParams) {
+	var request GetIncrementalGroupMembersBatchRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalGroupMembersBatchJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalGroupMembersBatch(ctx, request.(GetIncrementalGroupMembersBatchRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalGroupMembersBatch")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalGroupMembersBatchResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalGroupMembersBatchResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIncrementalJoinGroups operation middleware
+func (sh *strictHandler) GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request, params GetIncrementalJoinGroupsParams) {
+	var request GetIncrementalJoinGroupsRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalJoinGroupsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalJoinGroups(ctx, request.(GetIncrementalJoinGroupsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalJoinGroups")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalJoinGroupsResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalJoinGroupsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -20952,6 +25862,39 @@ func (sh *strictHandler) GetConversationMsg(w http.ResponseWriter, r *http.Reque
 	}
 }
 
+// MarkConversationAsRead operation middleware
+func (sh *strictHandler) MarkConversationAsRead(w http.ResponseWriter, r *http.Request, params MarkConversationAsReadParams) {
+	var request MarkConversationAsReadRequestObject
+
+	request.Params = params
+
+	var body MarkConversationAsReadJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.MarkConversationAsRead(ctx, request.(MarkConversationAsReadRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "MarkConversationAsRead")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(MarkConversationAsReadResponseObject); ok {
+		if err := validResponse.VisitMarkConversationAsReadResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // MarkMsgsAsRead operation middleware
 func (sh *strictHandler) MarkMsgsAsRead(w http.ResponseWriter, r *http.Request, params MarkMsgsAsReadParams) {
 	var request MarkMsgsAsReadRequestObject
@@ -21122,511 +26065,589 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17k2NHdh/4VTIgRzTQuoW+QFU12VUxsaphk5wastlUV1P0mujtm4WbAHLqIi/6ZqKqMcOOGHtlWa+R",
-	"rQ2tV5alCGlDWntt2bMOh3fGI8nzXTbYHOovfYWNPCfz3rwvvFFd5NSE1CwA9+bz5Dm/c/I8ftDox+NJ",
-	"LJhQsnH0g8aEJnTMFEvg0+MJS6jisTh9qD+GTPYTPtFfNI4aJ0QltM/I6UPSH8WSCXI+I2rESD/iTKhj",
-	"+Fuy5JIlJIqHknBFrrgaEXbJkpkacTHEx2kUkTBmklARkn484Qye5ULF+oGe+JSdn8X9C6bIZCpHTGav",
-	"qYQPhyyRbfI062xML5gksWDkasQENCUJPZdMqDY5UWQcS0U63bdJf0QT2teTbfdEw2twPa0RoyFLGl5D",
-	"0DFrHDViZw28huyP2JjqxRjTlx8yMVSjxlGn+7bXULOJflyqhIth49WrV/ZhWMmTMPx2RPsXT9gLWOZE",
-	"N6s4gx/P9S+fSJbgMv+jhA0aR41fuZdtzT3T1D3z1CuvwV5WbImdnOd3D9zpNbzceP3uQWnAXiO+EixZ",
-	"bRivvEbCXkx5wsLG0We5FrzctJ6l/cXn32N9pfvL1kROynPRG5qwSTQjTFyyKJ4wEg8INe/oGeUXMaSK",
-	"Lhr2u+OJmjW8xsu9eMwVg09HAxpJphc0Sd6JQ7awDfMYvvEwUuWhP4Y/aERCpiiPYNyCsCSJk2NCoys6",
-	"k2SSME2QHuk1eg0kVDViCdO0KmLB9ATzO1Q/7EdyWB5EryGn/T6TstcgsSDmg0di3c0Vl/p0UEVUTAb8",
-	"Zbm34tba1Uk7rNnR9xLORFhJ5tun2EESj1ciWK+CyOhkEvE+FardwDlXLmfuyTt6jxTLuEn38LB+8N3D",
-	"w4qxq3jjkU8lSwiVFyxsl/bLWRqnrwWbttI5xJduD+INP4hyEgvJKg/kDo7PiIowYpXrsMFZwVafMDnF",
-	"XZ431O+4z27nnCWwiCFLSFPBxz7jGmjEA0AiZgX0C61lD2JhTkvu4Rrn0758e05v4jkFLHMqBnHFmghG",
-	"mFDJTK9G4CCr4I4kAK0iLlWbBP2EUcWe8jEL9FpwQe7elawfi1DevUuaVJLHEyZOH5HL/Zan5RYZyzI1",
-	"0DA8i6dJH7ZzECdjqhpHDS7UfjebKheKDQEcV65sBvjMjOaRxcfT84j306dfeY1sIuXV+NTsN8q8K+os",
-	"AQs98ongL91p6/m5k7h/sPQkEKUsRUmoGsQOZl7utTzOXuKdVxWk8w4VfRY9mir2fhJPJ4/Y+JwllWx+",
-	"qH+v1OAMR74/B3ndP/AaYy5SIFbBnaebqAx2cGkzz5af6/LssF/VwC1LvIkssbDXb4Ciayh0qcGuTZK3",
-	"xHgjiTEWAz48Y0rpJkp0iCaiqv2W+ModSQYRHRL9IGlyJTUJ8CQWYyYUuaQJp+cRLNHpo7N3n/zGu0+e",
-	"k18FOQdvcEGmkwlLSJ9K5pE9QiV53lp6JS9pNK0Y36mSBH46JpL1E6YkGRst0ltSGrkLCYtgOystom4h",
-	"ZJIPhX5aJVOGy3rJEklxQGXDohYFdyS55OxK01osGOk7r+BKmiVGs6FkL0hCxZC1KqCNUrQ/YqFFJUut",
-	"3fk0EQ+nSc0QzxBoFGHGCljJnU8VJwskF8OIPe9NfX+/T+E/9tM5fgpIU8aJYmHLIwFwKfO74Vj2qTgh",
-	"gYgVHxglxTyF8tY8tDRNueN+Ci/M5y5nTEr76GroCmZxomwn+eXxidDrHnmkQ35tzDzSJb9Go8gj+/Bf",
-	"oAn4/oBQIeKp6DM4cv2RJpJwg42rlT362MOPHhnECdGtkf2l13VE5RNGwzMUd+WWI5oMmVRA6GrEJQLh",
-	"MU0uWKjZQsJouCzqzZ/HmgFx+UgOHzKpkmlfOZt2HscRo6JR+9rHXEDbK7yR8Euq2DsjukJHEVVMKiMp",
-	"5lGgnoYWpe47dl7VygZoE2O5gRKRdnTGRDi3E2tEEOxKb++YSUmHjDT9ChHaOs6xQUlowgiqQPb9AU+k",
-	"8sgE9kAzTqllpYonW6WNMX1ZS6juCO9IOy7JXmywnGMuavuDGZeOxWylA1HVZZlI1mxpdXVPy9f+5SM5",
-	"fDxRVazPGKCAyQFjn2k2GMag3JsfNUe0z11xNYqnyjzLxXAD9jcVemHfiaeiYmiPkHqBqAGWwXZIQgeK",
-	"JSRjcR5x5RFK8IRdxpqXjW0b7GU/moZau+/r3lhIphON7h48eNAm+lxxMSQ0PTGaFZqbQRcq6NGaF7na",
-	"6iHI1N4yUU4YSzIxIEkHpniwPMCqQqLppN6LkzOmao4fCDjYgeCeuxL3JFPPc+wjIE20DN2RxG3+CXuB",
-	"F7UaZV0lFBDogLMolFrSTCLKRU/EVifAX1pH5opVww0xjSLyLTIVRtx6Vjsg39KwTW/fC+Re2R3xHXP/",
-	"q8W1IucAofFadj6a2+A+SQ9T42+7zeWtGcZ7+ss9ecEne3bGe5NYE0tSDxZLZ2vMBR9Px40jv7ZXl/6W",
-	"7HYRhsws7vfnWdzvL7TwbAX03YSNKmDK8j7Rl7hPB7vas41NF6XNKQG1msG6eGrJwbpgbqut5gHf9ppe",
-	"RmrvZl/zEruesLq7GsAqVtjHCRqOiqp8gaGsrsx/TIdc1OjMjwUjEy2p4wGheSGtMaxzU3FHkmCSthS0",
-	"juE9FBidvXMqWdgmJyBtjkCCIAY0jfdEx/fb5AQ/T6hU8AwTIRnyS3AzIiBusVstdPBWj0ZExYpGVVJH",
-	"t/XRdHyuV7w4MTMk7E9MrWm5ngY6PvzPoYROaedfeQ05iq/q+vxY9yX595lHqOWkvr+w2/ldFqjBmXNu",
-	"MEuSBdzmgG3zobFkVhlxl7gpej99sNo0q3+pNN5lI6i0ItNwzAUeCFlhJRNccRoReEqSZhJHjNz3wb6k",
-	"8Zpc3lVrTF+e4hsd2HYzUpokdNZIZcJqK+E1xnCJsXD8cRJyQZMZweftTLo7mcnKLmSWE1Vdu0Njxw6s",
-	"xFP7rdT9jyVt8lhEM32iYZtA8QPLKRWZ/tHehG5WMOhnr61nzC+emFsT/jZM+A9ZxBSb45Y2gJ9Wdb/c",
-	"trNkbhSL57E8WYbOe7eXTDeSQrkccynrBRVuIV5aVygOkYwNa9SMEdm8gVQhG9BppAhM2704sth6GxrJ",
-	"ti5T8+uwAoU7791S+E2kcFzfyu0M9P4EZilSX3ui9BgSpqaJAF/bERfDIxL84FXgDBpUBslYSHzfv4O2",
-	"3+cJG3KpWIKE0jruCQsgzFLLNmk+BYUASUjeIYGzgkd4WAIi2EtYBlQOBixhos/IBWMTSYIe0FWvcUT0",
-	"kMAeRid8rx+HbMjEHUniqZpMVbsFukR5QTKaqlgSs6aBvRuwI20TH9SVju939jq+fwgakbMASquSGHgB",
-	"24kqEw1DFqJFT8ITPYFaimzrph4AaurHY0YGSTwmVMycjaA2qgIiNESsCB9PIrxMmzHVJgfdigZ6Imuh",
-	"KRkjvcYTqhiJ+JgrTXkcvbmcyRN6Hl+yFkyQS2PKnmhEFOqng5d7LElggWXQ7ome+JzoD+RzBHyfkzGj",
-	"gosh+bwnPt/b20v/Xz/pk8/JmSGaz+EJGPfn5GkcP6Ji9oS9mDKp9I+UJOlINejUwzyPpyLUBDQVdKpG",
-	"TCjeh4El9r0rvILrj1h4DBv4MFLgjhckTCWzk4FiySP5Lbx5FebS9YjAj8Y8LsiYRxE3Pmw4yENfj/xU",
-	"a/qCRu9q8iWfu4E1A8oj3SU2FFGlETOyF9x8s9BZHA6Zgicr0EgW2mK729cLpeKEDtkngl5SDtYJ06cm",
-	"ea3q6nnBPUB/pH/1YBR66eOEDKZRdGxPLCyLsQHnxkiamq5EeIRkCSPUu4ihQ4/k8PRhyw7pQA+JifDx",
-	"VGka+0RciPhKkM+JVHFig4jsLYDiYxbqw4d0pIA0R/SSkXPGBLySDaW27yN3zeAdiEiymnasGYFu34Qj",
-	"cfMVDFgfTvI5OUmG0u7XmEZaK2chOY/DmV4lilZzWDhwxuAhbMQxQS4KNC2NbUM/aJvuAs1eMHEq4C3d",
-	"OpeSi6GXdQM3D2B2Zy8nmlF7wAxpn4WkecH7FyxsEaVb8SyFw7UZl/rFcx6GTKQ9aor4KP6YJdBPrBee",
-	"9pVe94GeiKNnpfdM5wyuZrRG5pGrJBZD42iC7qcAfO+hwmZ70Zuswe9HsXoPDps+iHoRQoKGrYwnIHtn",
-	"2Zocks8JCP+Klw3eyLgXe6mBkX31PvmcPGH9OAlz7xpq8lzXbr1SOaMVdmDOl2EEdf28RT4nD6fYlj1N",
-	"eEJolDAazvB5SZpmttk0vXQOisKO2TccB9hW2tHbZh3fy/axen/1GUUaAKdhKad6qYXiEZkKfOo5vGRb",
-	"fgB0oE4t99cbkOcixvsYjs6E9cn5VOGdbL0E4SBETB8dPDg4PVRYUm7d6QDp610q/aAp9NtRrMn627OP",
-	"GbMscsLw0tFdKcd2kL6vae8k22gMILCzQ73sHuxBjhw0a7NbQYW8ckiyAyTpNPmxua3UtDWxN5dOWyA2",
-	"U0aURlRYosBWu7A8H8XKcWFNV6ELy4O2A4TDMAP7o14ifOPRNNs5sw5ckvFUWVrmEgnOEIP+5V30YUhb",
-	"O7BduY1djeLIOMCkLR6TWEQzPPDAMI0xTTNlOWH0Im1SL9hj/dg7cP/361OuLHnBy+OpVEQlVMiBEV7Y",
-	"E1p+bSv3M/o5FTBCZw3esqP+UIv2Jyis7UqAjCJX8TQK4ZwRajqIL01/6S1lqmCNufKQmcNBgSe5Mssn",
-	"9yYs2YMf4MkKzo4QA4e3D5v7SA7N8J+Y23AYvgbXYjpuHH3mewfdB96h73uH/r536B94Wtzof7r6n339",
-	"D3x3qP+5r/95S//ztv7ngaePmP6nq//Z1/8c6H8OPU1c+p+u/mdf/3Og/4Ef7ut/3vL0EJ9VXlDose05",
-	"SE5qvaDhNbaApBBIaXqqh1EaX28fEJlWtw955iCehtfYHaYhTXwwh2I8hDAhfGiBar8pVIEbtl0gEk1R",
-	"WwMeQJ7z8YXzSDWKgAe2BRUMvW0TFJgm1xb95v3N5XvDa+D/LSGVzVMriV3YiNXlam5YK8pC89ZaQs+u",
-	"62LB5gzvjQkoPYZnKZu/pAn8rlm8UagbXqOgRTe8Rk5lbXiNsk6pvyxpdQ2vkSpO0G6m6TS8hquGNLyG",
-	"qy80vEZOBWh4jTyub3iNFICbd99zOEse2eph5GAoPpF9yMFN/XQJPua/NAAQm3Hwmx12itkaXsPBafZn",
-	"+6GAkLJhGrRjn3cRjm6xCCsaz155DZy+XojqaxG7OtUO2B3SNHa1MaNCkk7LMBipZepQn0Qujo0XIMQG",
-	"oPi1Qkifi75KD2f1zfXc6/GEUVkZPrB+nPFGkWxz4tfcpV7erj1I37q1at9EqzaygzWid1G4kU3id3si",
-	"yG4MA9KnScItCoPv70gSIEUGHgkE719ovq3/HtA+++TJhwGcwYC9DCq9LN1w4OLJ5+MJxJ14pEvO8fa9",
-	"32cTLTYd6btJcMwykcA4TzniEwAFYxqyNxUInG3FUrzDOHCsHipxbQHH+jSMaXJRzaqgvTv6VIMbH6ER",
-	"pxK9ndN92cDVOb2r12CiKjzMnJ8S0guyXAuBPuqBTbcQlBnoPBLbPP5jJdqJx+/hkVzpnY/MkV7ppU/m",
-	"+Kw7iTyWjllykn2s8EaWyKMY2WBAvEc6KUvxyF6HJGwwlRuFbWHPc/f7mPjkasQjZoexAQFgd6sfuher",
-	"rKaKVyUcFa9MNm7+lCrUgrlQPK0KGYVMbnD232fqJIpcl1JZ7T2Yi2TQXyzlyZYLPH1V9l8D/8/yTL8T",
-	"X5ExFbNC+FWqXY+ohhpavaJRhM6qa5PqHJdc2bAjXM4Fs2IxK6H+Gr5MXmOSc/VddtEdB+F5/lDPliON",
-	"VdD0sPz6erC6jkRvQfU2QPX7TEFSnA+5VNUnH+xGyx/5LMXOvPM+N2JngZ+0GdDKZzOdZ+WhXP58GaTk",
-	"Hq3tqLK5Q75os1Y8i+l7ax/CPJncnr4tnT6XsdnQ6RJxcvmuCCt2O5kydylowoiISRyFLEkDO4/RwSp9",
-	"ztCHVPFkgtcTAQR8QuICqsBiedjpkg/4t3vifBoOmdIbksaJNqm8IHRIucguP3SPWTT1HZm7CKGSSEUT",
-	"9Y5z9dJ2/bQc50jbS3muHzkB10t70jux6HlWVNistFvPLPXSTKWwfZWs5RrjBivDhG37YGAHXJVtZmev",
-	"4/m+32qTE0MYNJIxUIfU1GAowaUAD/c9gJUKkLqOeiIji/QaIE8WFryGuPnz43UWBusUKKo86yfgzZhN",
-	"FU+FGlFz0xALdpyGOEBz2cAxir42e3EhZrIqHfHcQC+7U8uxhBU5feHttfl9FWO65fo74PrXqHHNVXbW",
-	"4nlyCY4n54Qj+z45fSgJJl2Kohxn3xGXzAVVwdP24xYCrBaEnRQXZhny2OD8y62c/lt9a6tnH+2tJ5NJ",
-	"NHO1rvL2XrAZCXLWWRnAVT4lfTrhikbkPY+wl7SvtNx2Li7A80WaDBz5/c+3tzRfyRuJd6XaFQa3sopX",
-	"WNpK3uTaRCvYzJmiikm96ReMTUhzoZG0ZVGEhs/nJuuGZmUpetiHqymORqp0tefgH2fN9irRT8bC9ss7",
-	"cZ2arDfHRlmRr1m2N9F9S7u7El8svL02Z6w6vre8cau8sd4YZS4h7SXwCqxrpyYpd1i1TKs4w6+zGcqd",
-	"xRqncAsH8PbsbfvsgSuT40RVfwqHJnR2NQjxvvPWzk4iNuIVhrg0gKhag63UcqhLvGAgm36PKn7OI65m",
-	"x0hUQ36J5ZTAZ/GcuTEEzamImJSFsAKbl6HVdgKNKzAOzBIwTsSlqsIvUDPKeDw6fcRXQsJzuhfwjZWO",
-	"kcTzfb8S6uwkDfqi3Bi3OG+eqCjnnlnA8atPxkq8v6qJtaVALbe6lQfblAfoHVsvCkyWm9WEADb63jSK",
-	"dorKrCywY1xNCmQzrxYAPFKV6SFS1zwREj4UMYQPUHA0TPXz+YmjDufP0tt5hYkLNruKk4oLpw80q7SJ",
-	"ja5GsWQ2nCNOCBd7KDCs9yPpx0JRLiThKjO151jmytn3tsn0sloYS7I/lyRW53zZ25sxvcKRvOV32+R3",
-	"oMMtSKC2Irer5nF1KbJWZVMw4HlVO/KjvRYoNsekXn0E5eI9WefEwYubHbaMHm7P2ZbO2XdjLlhoAmfm",
-	"qphbOWi7UCxXOKSF2W6nMOCWBWGuZt5iWVia0kons/D22sezioxuz+iWzuhjEXHBNE3U304L1k/vpstG",
-	"DeI8AUsXRSSGVjFJ/Qa+5ZOIKv3qMj1PWELs8x6JkxDyRpzP0i9PHx6nf8s0spmKGVZ7YANF4unyHkcf",
-	"m6becdZnecfnx84CkSZVJGIUQseZM6nW1nyf0V4sqw4vl2nyYPDkcQaWW0aE/yulNsVJnimqpnIhLrJs",
-	"16U3lwLsFJbmxw5lb98Av4JVZanxrcRYnTfXZqrFc39dDLWCc904nnjGokHN3X3VJdUNvWIfbHjFXrEK",
-	"t9fsb+Ka3S0Evf5FXuV2rsR2KlpYm/3UHbFbXLc1HpZcsgTLLFYzL1vmbxWPQ6dm4yJ5nja/AsPJhvyk",
-	"qirVR7GpidNurNfmiuSevboBnRe24VbOZjQK6KPeDDe1Py9NoW4Q+FzizJpeNLRKkTfNagNsmOd/eQOa",
-	"7XPxgFei8vS9tUk8v4u3DHybh8PVoGq4OPym5edK1LiSaub0sTQzLw3/a3WQ8gNf/UC57292sEoUcHvA",
-	"tnLACk4FepNjIdl2rLaLUPzuL3aL+SDmDfo77rPpu2HlXsFMIBnBHUhJx2ypQyInLIokRlxdMJMvkZK7",
-	"d8O7d48Jh1yTNkeVJEGa4iJoZYrdypmlau95c4bu3GKsRg0rHP2aNm5TTN3Y819T6RK3sk1OBQkwUeI9",
-	"TGrzHD4EWUrVwBBcQJq2ftyxmwR1TC+gTrCJyYX1aHk9ge99ZPJGuSVb9WcuVBKH0779bPNKeZBUypYk",
-	"fzqbsIA0u8fE1zsB6Sr1yepCB4Kx8DdYkms3iuMLdCnQEzdpqjRbmhk3HdDHAzCHJ4yGxyaIWOLZZYqc",
-	"z5zZVWa3KrZWZQ9K89RhGQoWQt5MmxSejalQvC8LCbp2lPRq84xE0PrKmaM2rty5XGaiLIvNrrvacvnN",
-	"eb18RKt2ct0I3nk9VWdo7JLmVZxcIJtoefbaZIaV6d3ErUh5m1zbuLzgOrYxzyNuwulFJ7S0LvYqFvGa",
-	"Fou8sSJf1hH5Xsyh6Il+WGrwlsSXNPJSnzguLrliJOQJ66todkw62TvgEKh/N+mMzmflYoG63Z6w7R6T",
-	"7hGhYqZFhW5Fpg0vCqHvrrUCjsSpw3ginoo+pG3NOX5vic7cEXwyCRcnJXQHBGkJIwrV6ZVJTbgRD8+N",
-	"piYp16ejOO2zNKKlMdA6GQNR/a7K6ib0dCOPdG2pLhZ6ZN8kWm46OZRbm2TNqgdPS9dLRxQlmUII9Zxr",
-	"ANIm6+Ggo/R+KC1B5ZRETxUSzXYsYloCDnlVWMipvd4TC4qvO0Xfa2q7k2Jp96UhVGnrtlfe+ObUEN8F",
-	"WrkGVXsHmGSXgr9SyO+Qvqqk7Ruo4j1f5G2ynssWYqy2lFZESVRopCbzPBT4HlaXY6STySPNlpIP2SWr",
-	"8DiSvO9wKLDWcDHcBJmtkot1xXSazpld6nlEY6sKVo206pMxY3W/c6cIchPzZgGqR/esrsGBIHYlo0l/",
-	"5JED8utPoITeBmurh7YrjdWttlDXvCnMcDXi/ZFb/TSrxeCTOMEi8N/C3Nn6600wmJM/tYwmSiEnHhlQ",
-	"oGByTvsXtpzkVKJh0jy0PCxbL/9zEkcsPW5zHUPSB3MOIevmcnXja8vcQuQSOKsYNIq0rEXzfJYCMv2D",
-	"MWphPQvh6C2gopjCH6CktMpMZwUWsF4t9ttMyAu6W5Fit88o57NA0uy48cqaqWqSstotqMqCXbKkoGhv",
-	"IpdWTPacsBe74rRTmUGsub7E0/OI9zPvhapD/525dJ3dy+gDT3Ms4CgldYfQ21nts46313m23GqXStWc",
-	"DBPGoCaMbhTKn5wCOejJPI3rS2/vGpUbovwku2Cuz0tmc5J5RMZYIFnLEouQoR3i4kcTNG9EosmCA7kv",
-	"Z5LIMY2iY2sfGsdYGU3qV2gE3ciVnKgrrrsXpDLbev2W2lu2wiJXXbRUUMPyd2q8+PLtZdpNvEz7bsxF",
-	"/Unf8lXHNWj0JSG5ftaPs/TGGwxF1jZ19vADiUULlesacEeS+EqYUAvM7bFIR4GKfF0HtlWK4WOSqym1",
-	"ICz9YHGFqBePMNvqgooXxklg+zf8C8hweRbzPfvSLWu5iazlA96/eHMgAgtobowhPoBm8hAiBxZ0P99w",
-	"qJBfygVbvfzxvbAv3R7fm3h8H9Hk4pEcyhP5hNHwzeZMl+yFnItEanJalXS/+bJxBcfUraTgpCFL2ovz",
-	"kMPsvXm1FIt7tfwhHOfevD2JN/IkZhUnipcLxivTJu+Pk5ykgpRGT949e0pGXD85M44fknCsm00l+ZSd",
-	"n8X9C6ZI1/c7WPpaQu3EGeGq3RNBPxaKCQWFGCm5exencvcuGcVRaOtyMywTe0eS7549/ogo9lKRZtBr",
-	"/KDX6zVMC/rPI/3PiOt/X/UaQctzUiJnyJqr454YFGYjjSeq7i7rJB6Q4Ae9BtJEr3Gkdx4qoT/lE2cw",
-	"WBa913gVkKZkjFA5E3064ffsH+0ZHUfVt7oKD3HJUb/EpnIsooawqFJQgtbalpaixv68GgpwYw8P3JHk",
-	"9KGNBrc00RzTkOXd/7IyI/geGdJLBuejtfQBMXtaPZwKali14ZoKu34HWvNIx++SCe+racI80m63U/3M",
-	"vA8eXbJ1TDpdv7PX7fp+nph265TouT6XZpGbuYLUio+NaykUrw+Zu2mt6ymzWIvBn6Ylt5uSQWlpvR2k",
-	"e29/eQLhIFGWr+M5lsP3knhctee+qdYNdbxNafkufCtnUrFxHf/bYI/jwSDign08laNlrMCPC4/DvVSa",
-	"eIOGIUfZ9XGOs5RL61TmHU1nhy2SpuHmntZcJJcKJJ4zYjgQrWNCCRQGF0Pw6odyJuDRopIpK8dhgmjq",
-	"X9bRA9Soh8p+OZro3DtoHUOdU3PJl+PYae12TD+xnM8UE2HdIPRvLMH+yj3Zq8CVulr+HBvf6fWPJo5+",
-	"1fqU+NbKNSrxtY/TDCrzFvSOTNOrkGb2SuuY+LDUOPM9YFPb4qKyKkz4acYDcUx90Ku5krkyk6Q5pJO9",
-	"QcKYh/WAOulQMQnKHjj1GlGw0Y7piaeCd8mFT0/HIrZx5jw6x1uwA9sEN59dgvh2nwwoj1jokQMSsoip",
-	"Da4/q66sHk0Vcxxc3ogJB9wSzrBqdXX90SjWawKGF3jK8ZKZwgpUC9LMWtp9cPDg/lvdB4eLVMONcrZn",
-	"ppQ06UNubs+W2YAVdLr8q7dK3Y1U6uwmvYGjtYJh3hnmGgR4S3o3kfQel7Ft0V+eKr0WBlKCUaBgAh/F",
-	"V1XR0Uz2t2eRfqPxV/zx2bdpOGRp9MpyWgx/fKbX9SyeVgXQbXklJB8KWud4uvUVUVxFbMdzqoIiVdn6",
-	"FqU63DBp4WJJ7+DqUkK57Kd8Srzl3IoXIXZjTcjwemb3kIoKdc/+8pyHz1X8HJwph3Er5zXU9fa9A+/Q",
-	"u++95b3tPfA6vtfpeJ3uur5Ep4/PGl7jRIRJzMOG1/iUizC+kg2v8fjsH+vP7LzhNR5xwfGvD7mYvsze",
-	"+Jjql07xPyfhmOvz9R2ajGMxg5a/HStwULKLk8uBUZGhEXRB4Rg3s31AT2wNxMr8Sz9VrykZy01mYssa",
-	"XcEq8m3av9ASt7JWMF7Aa5EaJ4qF5Jxp7Z2jse48fZM0c2bbA9cqs4BBrU3iy5Bu3heu2owAz5AJTVS2",
-	"E1rXS+IBj9hGfqqruqqLVXXqVd1/K/K9VQnkX59y9eZuyqdb8JV5mrmZR4xecjE8zsKv0qoCWZGa9kog",
-	"1Fmf5UHoC/vSLQi9iSD0CRvHlwzq1VdS/bn+ZdV829uuBOsOYuEklifNJHvtljhvJnEWk4FWYgybfJma",
-	"El2Q6BlycHT2zqlkYZuc4EMQbAP3pCKEmmHgV498Ub8Lt7GYsoNGBLK9lilDt/TRVDPZChMhdoi9iam1",
-	"+9SH3FcXbB/FV3U9fKxblvz7zCPUdbxob1gmvpyO2U4yN57qbbqML9gbr+hvLNkrOptswX9Ez35JB5L5",
-	"/iPOQq7CxcxLtzzsRvIwN8CtOij1jiRJHMENiwkxOwKHSBCCHrnvp07KfjELhqtN+r533/e6/rrK42Pd",
-	"naP4odka9L0zJkLH/aVwwPNeERXncsHt3jIXQ8vdVEn2ovqeqvZSaukr/ryWtc49VTm9b/Zw3rfEWbMq",
-	"kjK78aRuPQYRVejAcx6HM33UJGMh8X3fuZihEy5VMu2rdtZci0yiqSSBM5agQjuf5wWTnnN8Cu8qTx+2",
-	"yRleneENLhQ8y5ohdEi5IE34Hq9CW6mPlH5hwBOpSAKRW1pG9wR4XIFr/AhzzFy1ydPatGEFHchJx5JP",
-	"KwBuR4uTHZU0bscLp9rJAGmmlnStpw6BgvXgrIPbTZph3Jf3QtbnEi56x+GvDA73TH975jXZapOn4OrV",
-	"8TutI/DEss5e4IrVbrd7jVcYoWpp4Y7sCf0guGW5T5mFRJe2wBz7tut+BgmacICub5GDSO57+28fkPOZ",
-	"YhIcbnoC9jbiY67y7m4d39/3TH28w47X9f09/RoZJPoFKOdqveCOsZYHV8AeO8ZLrHQ85nou6aldcBFC",
-	"VhXro0StNW9MZ3hwmlTMUCyQSxpNmelR/6fS86nj75PLmPeZ1xMd/4Bc8pDF+utDMuARPHCf/Jp98S0y",
-	"ZsmQhZopXdEk1N+9racJfz0gUWwdBzsdn/SnUsVj/fc+UbMJF0PdSeeAvJjGSjfdeYvQ8JKKPgvt2Dpv",
-	"g0tpGF/pRg58nzw+yV8d5LxHDlpt8pH7K3ht9UQz9dpqAZ52Xadw9VPh0/E6ftfr+Ptexz/wOv6h1/Hv",
-	"ex3/La/jv+11/AdeB6yb+16nc+B1Om95nc7bnh7aEvJq+9cNS7ldecbrwnG9Ag1hf4OijNzko30solkF",
-	"up/KkcYfpoZMyC55HxhZNDtOmZ2TBjRVVybRzMo/SfwKOyQm8HDunMqdP4whDQEcgHnXTtWtb+6qlbk9",
-	"bWYBw3BSvVIaa5c3sQPrdtBu5Lyc1oT/1hWqovD03LrT7fnQKC2NqgdfVfjarZmay5gpmUL3Xd3w0tCq",
-	"4BGVH8wpdmMnlIai69fkcc7NFW4kzXCsSxOalIkxC2+UC63SD2sXg03zX6x/0qs8v5Y19K/vvlQCmUDf",
-	"GUTJy8d8P3PB5vIaqcRX1tNHXVXjVgPdhgZ6lqekkk8bF8MIks2pY7Jv3Ef1J9LseiRz5BJTyULSa1wl",
-	"XBn52Gt4wNLSMs4yzZHSx2nEreOeOMgjD1czy4MIvA9dV389g4m8M6KayD/Vo4R7B/PFE0ZD97MLd+Ar",
-	"1HPVO87o5EKD1hIFX9JnTaq/1Oa0IBzSBFJ5RMT6jDGqdhrK6DWmgr+YMvMzKDY1af+9/BJU01xxIVdh",
-	"H/l3b+1aN5OrKFuETWsaNVn/9QPXcHukx69HUU1igl0R/P0Yt6AfMZpIwtXa0n3udVVu2unQllrElU6J",
-	"++rtIbmhhyTNxTXHqSCXB3apxF5WltRVRje/Lx7TSgSXvndLbTeR2p4mVMgBS96cD4tgV4/X4d5xFD7e",
-	"2Gcgc+8vNFca1xKLt/y5UO6LtwfjJh6MT8QgTs45iOQ5RbTWpLs5F7r5jpenqanz3i1J3UiSgoz71sey",
-	"nqiWsITmkhaWCKuuwmJxACsQV+7NW/K6keRVU0LhBEN/Tx8ekc7e/QNIu3Cy908I3fs+8fcekDb5NfKr",
-	"ZC/wzJUpJRFTiiUkTkjIh1wdm1yhwfPAM7mJJZvQBCtMjxg5fSh7ggsSoF3oOWZxoJi4wXw6x09B1e1k",
-	"uN/Z02Pc46HcoyLcw3b2+iOq9Het0iVrGVdMqB6znu//8tnJ3j+he9/39x48y/5s/9qv7j37ge/d33/1",
-	"j6qKtOavCOoXEXNQ4NMtvUSBpqGgAvc4I2ouGlLrf6ofVE1y8oLzNTkVWYUs8FYIUMhAIQZjmXbrOWAh",
-	"KvbSrTwVZPkRAtIcSyhqlU9xHpCm5H3HyGdzmmNuauNpgpcoXfCIB1N6C7sbRvE5jZ6w/uUjOXw8UUFP",
-	"NH2by9MjHRLifVL6Tdf+CZXt4qlCu+CMiyFeLy5bIKuQpX0H+SOesCGXKjGXoXzMtlEjpeoK872EMcJe",
-	"KiYkdAW3+PFAMQH36q3czQ76PGSVg2RWSWMXFWaus/ZVgZY22Nb6LOhbraO1ot/gRoEJpXKz81iIloZ9",
-	"RprWSYXQgRYAaUmXO9L6QWGcOyKEVlUUoZa59lZqXpAPEyqZQf4+CPfJ4nGOSfDZs4A0TX7qaRS1UEKb",
-	"y+KlDdqVAUevytnA6kP3zY16kyoSMSoVOAdlI215muVlo1qT+LYQmZJOwqvegeXC11Dj0EysRuWRrJ/U",
-	"FR5KY6zkiCYsJPism4J0Q1ddKB6+Tia5ZUuXr1/b2KyLHWPdcczWdgXg7bx3C7tvKux+Gl8wUe3pyl5O",
-	"eAKIoTYdxod8wCCnlIlNVLq1XGqMkA3oNFLkvn/wtu975C0S0plsLempAe1VE9x3P316bPO2QXqhESMB",
-	"PB+QESQ5hPIrwclUjeKEf99ktv82owlLgtbiJcS+vYplmLuWlexnsrZbxBtmW2ubiXKMBfi8swYLFnA1",
-	"HgMvrcdg8gfglqlszlSQZqcJV7MzvVgmrA4OXfbXe/bkf/fTp9VuZnQMJxwqf1eeYIK6ORzSVD/PnH0N",
-	"C4BjDrsG7ns4jHTQI6Umi7kM5noK7tGpGt3TBPfccBnb3b7THfmUC4mOu/lxB7i/57EaGeUPU0Rx3RO+",
-	"3fAaiORT1mNF94R/wLTshlTzdTHOmHKTRgNDaxwj8/fQ/YuLYVpk1jjWRaiZAue0yTDxiZOPT8nlPnpG",
-	"Z77LQ6rYFZ31RDO4N5bD5+ZzgAoylrjIub6oEZPoDCiJSvhwyBKYO479nIVaUgTVSTGDdk/0TCJ7eeS4",
-	"9FOcaMIGLAHoD3MAr2z2ko4nEZM4ILs7mAKRiRBKvEHgG5bgzWbGLvXx7glG+yMYrx2u1DsKR1KN2IyE",
-	"XNKhVmH169YOpE9rwvpxEoIbnhY8wcs93ftePxaDiPeVDHQzVBHBOHhZQzBeTzQTU/OdnMchx9qXuFxy",
-	"FF+J1HAQC+aRSRoX6Nk8AFnIx8nHpx6yfXRIAstFqtO3CJc9UVCRIOgv1ZNgycY0uWChHr599gjS9gUE",
-	"d9PkuoMhIC/0iOG6Mwg3wA2ArfuVXyHvGk7dE+8CccDKckmCjx+fPQ1swX/YOgjdgOSwUJNGkrt3v/P0",
-	"6cek6/t378KT6L5vWFCvcUQ4ck5kRfoL5Frmu4eRyn+n5YH+5gftdvvVqwA8TZFmz6eSCyYliaeqH4/Z",
-	"sSnOnFAhJ3GiemJAeTRNmCTNqUjiqaL67EyoGnkm5kQfGjBd8O8bt3/PnrYwvhItLaiMgz1MC3UeJts9",
-	"sUcCM6mA+KbcgmHUxs4FEzSRCEyQwOHqwTHJXPehfBLHOJB4QIJ3bbNuMz1BiNTCx+H8HhF0bKNVoNKo",
-	"3szTh4QqguitGfQaKkZRD0L3wYMHJIwxJIWwl1yqXiNopdN5GJnMvU4JUxSExxquoYLcp4nWeAgUXtRP",
-	"gHTEvK3QkN4yO++M9O5IEiDzfzxBzv8QnkMRBEEfwQ8g4y5QKAlAjQhaGBNlW5GYcx8tS9bXvK1X510Y",
-	"hcYaPM1JLGIzmjZ5B2In4IROo5DQSMbGJdDJfGmGnslcp8gs0QJcEq5wuTSP1Twpq+BsmQi2oRkmmBVA",
-	"foDg96xVW0yjKGiTsz6NaFo8FoIkNVDCBcHQYEQcenop6Pg+S2IM99Bb0I+mIQvdxMiX++hErFd/TJqB",
-	"gzyOCCCPgCimmVVMJ3xPU9+QCSLjlj3/WgAyoYw46AlXhiZGMzTUWZauil6YCAyEtwEiyiDNS6IPXjOI",
-	"YbCd7n6ApB+BQVUzO+A9EGZkdJBWmyAfMsdFcyMsIqbmS3oPa7EYJQOFdU+gsnFkgMj3rlQRhuyjkX0e",
-	"fKl4y28dF6CCLRpstZsrLjTjOLHU5pExjTSy1vs3iBOoNIxaCxxkTQ0UomX0+1i3z2hqEEaOl68hE8b2",
-	"PWRKEsOTSMf3u7CfECdprxKQqLR448Op7ibV8wI+hieD1jHKTGAOuLKwm4omGHg+xLLYPDFj0Y/kacTM",
-	"N+IXzNY6Z5FkbfJYbzOIOAlBTLCVwb0xFXTIknt3A5hjX8GRpwL3Wzd5RKhG1nvoIw9hWD0BlAR+tbln",
-	"TQ2eUC8JeLyRlH/ECWkGeryfpPcUjk+c/pheYLTb7RauaMf39+3J+A0a8dCcCqRJcwGiifgSf9SCekg1",
-	"isMItDDuT4Gcz9kg1keaYEG/hCRTIY8yIgCJ6pGrJNYsfTZh0rOk0hOBBfSB4ReeSQhw+tCwIQsCrBHp",
-	"iHQCT8vGvXiwl1CRhvqjfJqKC6GxChPTsWUnQ6Z6wqGgTknAtMkHbIZUNKaqPzIljyYsilhINOI6Tlu+",
-	"sE+a+A/SzJiUlkEpvzkNNbcZcJZID64xwJ3YSRyr+a3rbKsp+Wi5u78UKaurODsFEhImeaYuuXnHeOaY",
-	"Nz2M4CT5cuXmUSQT2wdQqzVt65nns96CtOBjk+wBLmju3h3zKOLG2nL3rj73IIoC9JaEK2/3ZgyYLeQA",
-	"Kf3UvHvXaYeCsOAikwatNP4qnFoZGrgZRTXdn08T8dD8rD+XjCfA6OAvFH8f5fIp64khcSFBZP1jbF6n",
-	"679N0OHUI519f9+wrM6h/vGwc2gj2bodv2NyBXh6IpCKPWE0xEu5iTKzSegli+orEmCgZgZEaBohmlIE",
-	"VSRwYkwCwBCF6EMNnnoNs7dOQJtBwCaOG9oyu7+YWHLw35AYjFrzeYNsc3F11kanmzlOIxdy48xGphWz",
-	"epqGtUs70z27BQ7b5F2tR7mAzdFWDZfRIynVWbBaF7R/NYqzUokag6RqhVHzesJkTDF3hEaVslogAgdk",
-	"7PqQM83zeBpxfB7F/YtctDgAfqOYXrLknCo+Js0rzYx6In0Ko6gs0LB8G1Uy00k6FA4zN0qXVkmhhFPc",
-	"OjYQxILDdMgjegnYxazWJUvlUmg1Z2jt2GDl9EU7UwT6uGcakeGG7eEXMpoOzQ6aPbJSx7RjIXlPBC/3",
-	"MIgvOEqJ5vShOQ8orzHo3Ib7kWYq+YGPQZk6/fHYuBkY1UbE5nWqCI2g9sVT9MNAoamRnJGfB4f37Z9v",
-	"vf3A/vngwYP0is2CSBa2LA8278Pf7qPI6cJWTwCk0oBoFEchEBsAmTgZU9FnRE6hDCedSNCOEiZHenQp",
-	"8cG666WVPXHGGEm1DKNtFanfoXd4S9N5nwqreeiD9nKPJQkAaBm0tbx8QJofxepUb4mW+CxsaZjTE1o7",
-	"RSgFWl/aBcA4o28CF0lVM27b0N3OGB4VLo2nwgTWxF5lYmNtcujv90TzTMUJHbJPBL2kHGrqtxBr1Ywh",
-	"re6hmeU5lQxyhaPKzGh/pFtAqRxqMOGRkMsLMphGUeuoJ2yw7xWVxNzxp+IGyEsv2bk+birhmv6xKkv9",
-	"NAhaWnqiGVR57by1J3F+e1a33xsxGqkROPFoQQEmgSDFFk+oMpq91NA7TbwwM1H+o/iKDNKLVoyvR1NO",
-	"E/MHaD4ca0SihzlJYn3wjzXzIWfvvvPJk9On/3N7HKZHx8BpqddmYgCpp/kLhAsGpKkXJ59WwDXDIXvJ",
-	"FgOIAtdVM6Axw9Vupk+chrCYPQH4HHZCy6ZgyJRG8noINAwTsB6jj4ZWxvb6IwaV6gL3ss+gjNQ2H7TJ",
-	"CW4i2EkorlhP2PHYvTdKQaZ7HHQfkGbwNI4fUTEzvF6jDGsZaplBWoNDoKljdjJQLHkkv4U8zxqHj0iW",
-	"lwHGArwXKkiDNUwQF0m1ydM4JmNN4alnEhd624YJBjlTBcwaKPCcaX6WKbss1EetJ7SGA2M99PczAAlD",
-	"sJcYbZjkvHO1+MBiXgjMk9s4fWRpE8ykJx+fuqaHzPTbangNjR+Mw0Dbb/tYP4QJOuGNo8Z+22/vN8AX",
-	"bARG/ArlHa624qqa8pYWjDUqwWKFcMmcrgRPrAuYJE2rMRGrnxxX+3556PhlrUrHPZHz/NIIpuhW5ZGS",
-	"I1i1R5dVThXxrVy6GsURI+daRUE7rxU4WPUFLW1Qsaon7t59B0Tm0d27Vl11i1UV7BjHqShs61dzOFi3",
-	"ABdA+heQOPAVanT4Phz5YwMpTx8SGmmmNXNH2PH9t5wntBzSeO1KY0GtlCHhOCygcdRwzzFsfkLHTIH7",
-	"wmfVd2LZI/cep009bLx6hndHTKpvx+HMRJKmaWOyYuP3vmcKSlosA38niR7hXjjF55yq9XI6HtNk5l4U",
-	"mQnizLgAkoMta2si1yqp6wLSSE1GqduDnpu97WwYvNF45VV9+exVpQMKDnh/D7boLL21LQwWdy4VzqD5",
-	"5rOMVA5YxOrpiJ3lXTX0mDPnr8Yv/uD3vvjZH2X3rcsO+S1wX333pQYp+REbNAaQuURcq6ysM8rXf/vn",
-	"X/z0d4qj1C/UjdJ2+fQqzg8v4zBWI5f65Maiz1YZHHvZOGo0HO8/uBWUR/fu2cuMfjy+Ry+pokm3/b3J",
-	"sOH63DW+/LM/eP1v/21xQgeH94F8Vml8v9z46nuq9Y/8Mp0ZvcUjOc5txdrKS/Xl7/zfr//L//76P/0f",
-	"X/7n/7bkzMoTm0sGcIcMoHqZ63vX6+tV/sI6pSDUxoC8u76/PVaULlzqNqCfzK7jce0+6zxrT7Obk7fe",
-	"fqCPlMuNGyvxlMpe951eDZvhEgXGUWHnM5N3tQdJYxV2UTmYt0pL4OeWoJarNJbiAWmfxsXD9dvw3XVA",
-	"7bqx+VFBAsqdlWX7Xpea5QTfzcMqe6N67NikMMdbzvWicfTZM6+CVyKb1GiRDiGJhIZ0jWeQX8JqoJhb",
-	"seMBUcFmHvr+M9160TJfj/5OpZwysLR8+pQ0v3PWPbyP128pyosFCTKHoMBDozc+U2UzrHMj64nHwhok",
-	"JqnhXoRppYIjwqWcgnoBkfEaGyRM8cTYLiYJu+TxVGYXIilGT4sdGLHSE03A1KjWAYrlCq4xOr7fbXlo",
-	"palJ/z9hwhr80Gyk4HrGOMxJguWuSbPr+92e+ID3L9D595Ecenjv249iycKWho0RVajpG7Wbul2lfejp",
-	"mllNmACd5oIJuCCMUTe2M5RQXRz3YAdQVs+J5KZEVFyoZWBXPr8wWDX1PL5krcVY2N4XGE7T8f2D49L1",
-	"lv76bdJMzVBcAoGA64biUU9k10g2LPG5fi9o1cHlp8ZZ501hZbCyPbUHMo84nRs6vPIC/ZorS+4prV/R",
-	"GWmmBN/xPQK2vFaO57lejB3fq8cLINKNOXBN4Zbry5uLhfMAYk5vB3uGRDSrLYPdBw8egP2paFusX4NF",
-	"S2BanTuot/dSAi0PSYMFPaSMhuF0pyTqEGjtKA+XGSUqPGvJSaSkKjy58lrBBq4mMVOf252Av/zZKgr/",
-	"Kg9pI6CsT2GDzb47On+/zx/z755+8v3Tzkf8VJ6KJ4f9d07vn15M/vFvvPPdB+12u7EeiNkuRMSd3Agf",
-	"lo5Y5VAOCgDRcSpKTV329B2nf2tpi+RftkRhAOgqB61yYG8XBuYi9vTt4yzLnknYGkWkWmpkd/UFabPp",
-	"YatHpNdKlGud1SWhrQYcMosqmI9w32cqXeRmFA8JF63VcO6BB/ufgl33fvXekKnnNIqeu1/Kevz7tOCe",
-	"KfP+IWRE5REBZ1MnHZ0mb5u32dx7ajhpszdy4eEreG8L9x89EScgH6itgxMPPBDvtSnoDEoVs/wFMlcu",
-	"VjD+lvk1kEzl5x94ZMKFhrVw+AxMPZ8BPJUqq5ot2JX+DE+1yRlTiouhlbOSqZ4AUzqahO3NB2n6HrqZ",
-	"oX98ywDTj+mQAQIMMofYgEx4/wJtzWl5DCe5XDPIajoE5P/7nb/U37aOU/9arrK8ssbfsCcwpNw2B83I",
-	"mMRRaK53zC0AhKCAJfiCsQm5ipMLDZO1JjOdaJyr38ytW6tNAii2EfSEcW5EnweTpNkhG7wwiSIs8gEQ",
-	"+EM2ME6+sAr2Ht9e0pKIDZQHRGFUCrhTiM3FoP4+5HLMpdQMXdFZaoqgcDUJ1KR6Ap4ex2Mm1BEJxvTl",
-	"GXsReCTAvX0kh7kPZyYBq736EVqzhyKGAZEqnujd0COMGL1kJQ0jfzi4kiwaoJuazR47z0JeAuVDpk6i",
-	"KJdU703C8yjKiZtcvrc8bMUbd+fbuTIfdLiSmF22+YPD+1XNL83P3y8v8u5QWGEJraQrcOPPftCgStH+",
-	"iIWYeaDR8BquQxIIsWKBlobx/jJL9TxbHPdJTCfa8VKTLpy6E5N23XfSa+sfR1Q+YTQ8Yy8aR12vweUj",
-	"OXzIsACBidrR334M3NOmy+fy44RfUoU5Pe1T6RGz72MEvw/RXLaDMRfwp/624slqmsAM1DYA3a8xYa+z",
-	"oug4ZN0xKldyf5mVdFpwV3R/8YpmX6y1pIdbWdKus6TARIDpN466m2H96nNfh/Sdgbq2V42x3dzduOMm",
-	"8iGDt3SGTnOuX+ydfLWR6uFuxkeWQojtPBjJ/GzGJaj4A4t8P3umadqGo3327FUORH4INbGiqCiEbcFI",
-	"B1AWU8K+3KN9JfeoLObHfFZdTaUKhnYRi9Yj0LXRZzwoyFh0FeMCXBedwysDSBlggVNrPsLrCQPxjsF/",
-	"K4UgIwp+XnLaH+VRJji4JozICz6ZYKGyCvRiXOyuDCa+orInXPzgGc/QYAmMHlwD2LgpSGM+gyhsNMTo",
-	"Vku+Z96mKMJrxILtvvcaiLQK77keAPO1Yt3lzbvFW9eEt56tgww2IPc3JGffZwqcEG+inJXLy9kzpiSW",
-	"WwG7DMgvLWlN4vjAekoac4f+KVcMIH8yAlTQ3YAvLnoi90qQ1jduxjbBkIn6gws8jFCbQSNZ7bOrhE4m",
-	"LEnjfagkk4jyLDSzJ/CnFkZ850R2El9ppmPcpzMvX0fQC0ZmTHnkHCKVo5mJY8k1Y1/piXMWxXo5VHxE",
-	"aM7+tVwOPgy5abnRDObi1XF9mzCWeGXbCJeEatCSmsqMt21NyE2+dgM5gcVAq1XElLQ3o8hmi4UegiI7",
-	"c8LCMCRdD9K4bmerYLPNIXsLgI+fMwgYF051HPAFL5THAWM0IDQMUkfn2AKVtTP6PHJtZLnCC0XMVE3f",
-	"BjyBWWwqpzSKZiT4DMXSs6CVA1XHThu2dhCFeuwzEg96ohjQXg/CMFKGS9e19Y4knX3fz8V2vQPexVZg",
-	"2srvXKXBF6baVE8kDBy+zXotgN1B4R6aOnF3+aXW0zeHE33ybfIA6zmg+dFxPuRQo9qMfej16wn44WoU",
-	"26lky1ZOA9CkSFX68Xx4dhri27KBiCUoK28OlA3jj2IF2z8rev1hSkVli5bdkdbOLMt5FkkzE7mkm7/M",
-	"LtY1WWzFACjy+id/9cXf/ekv/sdfFpV9t9DJZ6nQf7ayYa+zp2YT9ohL8A6tBdGVQ14BWu0XAdG2xr+M",
-	"/rHa4AtmnaUHWqucTLjY2bp2ykCzwq622VIvjfjOrkvBKZzX7XjoLTwPdW6XtSgL6uHtFx2wC2y7erM1",
-	"a3XEtAeB1aTT2qqxzlDF0XrqHsbTrKPwFQ/EBtu2AW1u6vK4pPZhgEFOblqQvqzmYTbqs2eb6B0Yx3yP",
-	"huHz84j2L+o1jbzNCh5GLSyAv80PR2mWBQH+le5vED9nsw/p0zwjKkYQhsPQcELESU/AfaaTxToTryou",
-	"GM+anY6/32qTE4EYA+49oTU54hPwamQT5YbrX+63tmWQ63T9twhEsp+EIQY951uCA9IcTyPF90wEtJyJ",
-	"PtZEhOhfFqZqAZyyOAqLbob5RWQvpjQqXuYbGNdX9to3h+jKronomNgT1v053U4TslMFzWgYwlTfICSD",
-	"FStxMmd5HE+yzGyz49vOuu43tl8u8mYqd/zgwYPtzfetPUMd30Y6rfYMdHzoY2Flxh2ZUVQO8G66VpuC",
-	"kRNDwzsDIdUUugUIcu2G26rUNVt2u3OooSah14I4kDKBLhULUqZbZMeGYm1SzzpX3jWo7ZpgxUkY2gQf",
-	"xrk9nZSDKlA8btmSab3X3qrEFqbLOWZMEcoMBzinzOTDchIdgZS1ieCcpDgiVowECXvxSA6DNjnRAANi",
-	"LoaUCxNhDU5VabiF2w34HEHePxZirIITrAGmsjgKrSUyYZJB4roJEyEXwwpA4Q54FTyxTzBrzokztvyE",
-	"ISVBnOuhCBjczi1eyBpYBSw4rzU1MnObbtnwBnOODOwinY5u33lzRGUOYeTGp/EbeLNOhV3/nliFAIBR",
-	"QK+HNbAFV/QGhBJrMshxqWxWhUuaF8itXv/un3/523/41b/4D69/8l/0CY63DmPyEl0rmTAZyMfniHMo",
-	"zO1K8kUj//K3//DLP/5xGmRZGHnq6r8dJLRoMF/83Z+//qu/Kw8jjYtYfgE7fseKHSSrmohlSEtmVxSS",
-	"H+YOyUpr+fq3fvT6d//8i5/+8Mu//ovyJIw1Z7VJ7O+dVwjNzTZ1rYEc7hkeWrmMdyRhNIm4URgdhujI",
-	"cTBIW9Y9Y2qltf3qxz/5+x/+yVc//xdf/PSHX/z095Yl1dpZzfOezyRhZajKKqv/D3/7+1/9+Cdf/uRv",
-	"kEN88dOfvf6rv3v9L39vlV1ZCcjYyrc7jnAuccg6+1qaCRZuckI+GLAERUW2jKRpprpdC5nTwU1F1gvy",
-	"5M7prZq/VXTYKUWZL8H25nZczZPcHot2St1LEVyYkaCJpQJPQnRdjGEOc4eT40yVwzmsWgAz4RFERJgW",
-	"qsaR8bBjckW5yjKWAStbOjjnYZqOrZAeDu5STRI4ILeU+6wVRL6hImT5x3VpQta8SEElGlgEuEAHcljw",
-	"s6UUHn0KgDCBHOpVn+d2K+YYWF2IjwnI8YYeScilnXiQA8RHJMA0rE+YnEYqIB2TDVqSJmTwPWcmsxMC",
-	"9Hhg0swD//FIQMMQs9wHpNvyyF6HJGwAucFtyzb7NxhTjcLsjKis/zh6A4a16OmHLGktrw3hHI60VtQp",
-	"a0Unk0kSX7KSLoS+C2n3xl+00/UPesI0Ym21em3a5AlMFbrplrt5wr7H+mphN8Ub+RUtsfqwrqDz9ETH",
-	"9+8fF3cBlVjDgFJE1On4B3MVoyeWNN9ggApsdY0+Ykg5g4Qu4S0BoFIKTjWBf/jb309BrHtysAbNMvhp",
-	"gaqyvydi9cTSfDkm3sxAQLpRvNYw+du5Qh+gDea49qQWaI4r6F9oiN7KoBas9P09ETvHdf6w0Ni8+2F1",
-	"/AMLor4DrYc1pF08q1uh8dKc9jaeFIqD6kkYUWHRzCpjL+/HFz/90Vf/+S+/+vFvbX0S64EVzRd3F1OW",
-	"cr3t3hQUec9CjSanLug9rdZnAFY7WYfBDSoxpX5cOQRaDtA04duO1S9oXyveGcxjF26P993Vyeph1Rqo",
-	"rTnCoPqUMldgD5UqxkF+HHP71+pH1n8lGKhNbmWP95tTC/CkXZd6gMIWotz11CuvHharCyk/erbk7ch9",
-	"D/a0qCeELGKKLbwlecLG8SWTGhjqBy00TOtamCnYO6yci0CbnMhcKn2T4ld3bAr27F3RmUlRm/PegfYM",
-	"R7C1j7fnQHFoMPdDGIrF2e78AGnnnT5sdZMjrFAieYglGDbC4IVuU1fX1DmlJwpeFx2oS1JC1riqN+TW",
-	"oc665U42JzmXvYtH4b0WWiz1vEXHhY7f1QKwynhV0fFW3A/0JumT+V56fre3ypt6PDx0aPFrG1sGRrI3",
-	"Ykh1928dY2otLbpCvlvtn1DgPmR+erFaErwOSZ6nsmsS4tjpCta9kofDEua9bklYD5lCX8nn4FdRK60f",
-	"O4lgbICPzMJvCnZrj8RRmGao8dLCAxCvT/rxVKg2KaYZ5yCF04o5C70cp1uMOAbPlg/Rs+RmSrgsN4/5",
-	"xDD7DiaCS5PxNI66/qu6LH7bkXgbjKR8RW1zGlaOBKjnYzpku12JLUQ9p/Rzw6TSdAOBVBXsnHlg7TRn",
-	"3VIyqZo6bGg1jNTEVNsLAZAVmZ+eKfy7u5ziXiNjcY2jzv0D/8GDw33fd7x5TfW7CiNYDabKsp50dh3b",
-	"7BD1yhnmQFbk2P5mOUTKBLhQQE438v6rEpTm9gu8/VeUl2WFXJK7d21Wurt3yfnMqXHo5nerlp49kbsl",
-	"kwEZ8AiS95/PoBguI03fXrd56R2aFs3phVjYOjalCrXoxDBorClFo8iU68AMbhcMsrjdvRuk2BtLx9iC",
-	"a3064Xpw72HFPApVVysqn1YU9tiqHM9uvGbfVGm+5duO65Pmhhifxo9qbO9ZXa/cMeHKhMXPcYzKnYXG",
-	"0Wf+M2/7a7yFDG8F+ry5aGEZu/lCtOBu4w0ADAUCLEGGPG8DdlEhv7u+/l8mwgdJPH5v+aId+vGPKgp3",
-	"rHMV5tsv0kQppoBt2tBaHnfvrVC5RcUfVdRuqbraukbgUjplbxq+VEl/ELcqLmdouW44sw6QkU7eiiDT",
-	"9rNQxXmK/wk2OKGYXYMwEfYEVm+EAveIScBQ75R3oJFN8tp2jdtBWvU+G05lnTNTtP9l0C5XOOOC1Foe",
-	"Mle0O2ldUeOURnMl7rBWc+s6AM4vl6VibU/6a8Q2VKqnI/auCKsd6DWAiYU9Pcd4ALqp0RAy/RjqxprB",
-	"PIpIJ5/7v3Yy3a2aPeZ7fRf4RnWVgl0YaNYQAF9Xe8wKyecWeyJfG7jKnYAStjIDRZvLZxtigVVJdE5u",
-	"//y4craijjcP/mUSCJrZfrG7HduG1j5PN8YUZGl/JeS0Dk7SUnv7th+N/26m3WeH8OWMRYNfAhvN1xbH",
-	"jLlg1QgGjTNYDNt12DI1NuZaYzYzxuzs0qaCGL/hcOGGGWQstdVI5ZtriVnC8d41zNjx3sfxFo00GW/4",
-	"JbTVVB7Cm2ivMakoINLumo016A2zWk4rRS9YIZ0ViQcDCMnI0tlsz/PxbUwd5To+LpM8anM/x9wMDYcs",
-	"JUHp+P79KkiCK/umM0H9cqZkur8nYlWV7abc71a8DL3GVKyWc+u63BqfZFT4TcuYf/MTL9WSYV0EReF6",
-	"bNWES/VkeB2+jTlSuybXRuzTCtDUwf/aszndLwlWmZmKEjamycX83PSmvjXUOCD4AmnSiFPZKki7C8Ym",
-	"Eotv5/zwj0nQa/QaAelHjCbV/hBri+D7xN5g6pGdYVKnFVI4mhlxaefY2jwQWLmJlLo1SbLdYX9TQgzA",
-	"hxkoqvHVD//pl3/28+2mCFop6MAZi/FWe2NhCBsNRTL1JD2mW9gY1IH+4W9/+/W/+v0vfvZ7//C3v9PY",
-	"Scpol75vBfw3OGyhmkCvKflznsquSbaDlMlkBxTfuKYIBigkcK9PRZ9Fz8dTxbC0QL0If1cYa8HVKI7Y",
-	"HpYy0S+SZiAVVVMZEL98f59WRiAwYBDF5gs4BssI58POIXlfv/IODPfR1OjIadsFSQvAUvd2D09aXsJi",
-	"5x3fPzw2BGoqsHS6fufYGTB3a9N2utUCuJ8OCUZ4AwSwiBXaqN1TVFHFcmWJemh5z/uWUuqaXyOZXtfv",
-	"6JE/YmjIXnXoc+Mxun53L93J1dueoxFr+j8plIPdpM2lOdY7ebLbuVysJKp5hner45kc75A1FRiAcM67",
-	"5nh2kcAA2adCH0lc2EUJA+bQozsyNzWX2RtiqXR5QVhPn1lf3VIetJwcTAs9rT3nekJ2B9EtTjjrDyLN",
-	"GBMZY6vVsqtI+zpkcYmyr0kWf4LrT1G+4ZI5Uhg/r6U+H3pAGbAzWv7qNxItQ5NpVlE6vtK9dHy/4TXu",
-	"+41nr+ZJ6efjlAwXCGuYk+NtiOWqrIRrBvr3d22xdL/VJmd0zIgeHYHRESpJYIZR6j/YkbTfR2mPZ20F",
-	"mQ/LiGULauR9tgxy+7Lf8IavDwLYxG9/PVCweTTGSjihOqxste5WgA6bzQ5Z7i77WJcH42J/MzEGnn/5",
-	"dQcaRrdfgDduELR407jC0vR1owujN1tRce3wAguX3tcwI/3URdCRfnimx5UMmWocNc7jcNY2LCeHScCj",
-	"ZJHR4B14SmpUFScXKeqA/0IRUtJNa8jGCfGNJ123BQc5BP++fLqfkA3oNFJHjoGt5aWRDraaqiQB/vGJ",
-	"LQ7aBEzT9VupowNwB0kC+G/hufv+MaGQG5RKyyIIH8DBwiQNUCM0YaZGLbKdIVMSsVPH94/hQS6GDl/i",
-	"ojSuOCmOgEsyosk4YlJidqOeyIdPaFbSQgfHcIqslUn0cCSx6DMckmTJJUvIGDwZ9BCyIq5TAY2bL8Qg",
-	"btufeoJLLO7adn4OCI1kTKSeXuBWpA08EnChkjic9u1nGzHiQbgIxo0IxsLfYEn2Xi4+luP4pIoTFiKN",
-	"eHad3tGzCtJqoSXAScXMXIw5UJOD+UdWGVyFhre56xdaKKBVh0r9jrFBmdLDLhYlTXTt44IrTiNDMaXi",
-	"XQ7Zx0ZiUUF8TQNdj4zjhOE3Hd/3U6ozJTqIiMUezkPQMWQBNrNA0gLM2xNQPANxLzbgWSnoPHhwXLX3",
-	"aYY4RS8YDOItFxFfxdMoJOxln7EQjxpS2B17QEjEx1ylJ5R0PXAoD/b2xvQl2gv3zKSCFmoG5kVs+hxq",
-	"6cIqwMMSFyPfFf6yN2HJHuxeoc9Ouc/s4aAFVdoqkTxs6pu24MFOfUTHTD7WW1WRKxa2sp8y1UzVAlZp",
-	"oJ+XxpWPYsmMAnT6MOdk6rIc9DFNCaIWeMKfH6ED3N//xX//xb/9z7/4m9+032O50a7XKJ51rEWb43rW",
-	"xwtVC4vMny3nMjLXAze9xtENvRcnj/UJqYDU7jTNjF7/1v/2+l/9CCvpujOaN/hn2/cjqlVsKob85e/+",
-	"8Ms//fEXP/vLL//bP11t4F566/lsjWJwhjqeUgA+c0c6j4Ze/8v/Cypt/IcVF31LwVgugrGRWJihPB+v",
-	"bVKmy0yOt+YdpayAbuFMzY9yQbtKzsV2+a32Gq4Ubhw1vvr5v/nyj3+Mq1t8tW5tM+1yziqvgLczlrq7",
-	"rLllhlnyhs7tAQSg4BGz6dH8uYFK8JMTRZRxn3LiG7sp6/HNwg42vEYUxxc4Vhy+bzcOQBHUzK5gtl7D",
-	"RWjYkvvNJ5Mwnaxf+MkJfK+7/servsaR/2rDEoa1HHpnl+24zanYdO/doe3lLt7nKub5q/fcMcMqyusV",
-	"N6xluHWlDUvoLtPTnWqHAPTWiBEscM45AYK5wzfnmC08N2X+lzsK3VpBvMVQvhxHW8pu0HZUKKPlCHZl",
-	"7Nfr1ovOUXG1CWEjNwFNSRonF30FjF1nkcr/0Jh/ZO6ewXoIdFtHRMTncTiDEtBQ3VnFhCuPfC/mEBAV",
-	"J7Z0OFeg32mV4Bhc761O1KeiJzDMGwJ19G8jrhXIWZt8qsFvgIl38bAGRBM13odYVQXzGINey8YTxVlI",
-	"mlpXdQZnml7o07DcpYZRHx+mtwpVCqTV2cAgcs4GWhmyk6YJOIrEl6xUFtryQEcVrLz+sAd/8dWGeeJN",
-	"a0RmGHnB7uxs42hAI8m8DS/yHQt0BZBYu7/1r06W6XMtJ4uuzTb/sNLWm+8X7Y/X4s/w0KG3ncHFSmra",
-	"UpWFMt0sc3ORO7eOod6prYC/afxihn/D3CIWUNTc24MCHpl/c7AmLV1XBmKzOXTrngNLOQ3k/AWGTJl7",
-	"eudErBh2D9I4F8Kn4swul8Lt+EpIEH9a9nEJsfTNFHVLxmzUM7x6R7a8npgTp59anR/KgAiaJPGVgyMk",
-	"aRYi748IjSIz5HHrmBTC+3tijfj+Ung/dNJqFwo5y/RlrUn0hEl5pOmRKn7OI65mpInf3smcKPTeJKx/",
-	"Wd6gD7lUgcn06KwwXjMck6sRE2iaJ1z1BNS6PGc51QfN+s43XLq4pMZy3oRdAn5jVtnYzwv72lo+eUEu",
-	"7AFs7sau7w4u5TEapeS6go5yqw11ZTKjvVdh7jamf+FSkD5CNbkUgDuc5Ff/hrtuZNzEmJdWSQuwA8eO",
-	"bDxgSNx0PLXIpar2Zt2SbJrKciepEqpo7RvmTYEKlVohScL6MEUerQhUqggoZ6HI5Uqwhr3VjNmLDLRF",
-	"c0XZcucvY3RbM6ela9nj4pKrfJZLLext4qb9QiKF//W/vv7dP3/9z/+qPMGEvSjm5gZjzvRa0oNfZ5qF",
-	"6gP8pvMsVEI0ByyZkNExFXTI5LYQacEqlGFNpPAVYaY1bsQDxz+hiXzHAEQo2orOGuaDfel8hmug+Ji1",
-	"CgvbEydwZY5YLrhgs6s4CW1sqW3hahRLLMdx+lCDDi5MYIulQaI5L+WQSFkjQICTefRHRdgTfCjiRONI",
-	"mi+tVYZdjltWulfrIasqC08e/JVcXOeBIdT6bwQOWtWpdEfAYw1/081GUhvFUl2tAakRWF7lYAzRIwe+",
-	"GSgoI7IdA6BvVnBICq/mu6vOL+ph34VMjZPJIyqGLPmQXbIIpeYKotq9oS5S3QJ80cGPlddATjQCXk5W",
-	"JJiak9gxiSNm5tNJgUjeLWPjmXdXmXo2NHcFuuutQJpzarkV6PpVruIZaOpeC2hyz/ubz31pjFDpKdoU",
-	"EhnX2zpIJJ9zA4Prinhi1m7AAWDZsQYYkTqkxEnIkjbJro0suIPbIP0+C9HfK7tjq7T10KnGTgq8RUNj",
-	"+bE2k0GcjE1CQkkm0/OIm9RSSxl4xMy6mBE1oqrANhcaYTB97M2HHHlbg+dYPraYHdqhm8rs0NV2jy0k",
-	"fc624psimMtL/dA8kiWlN6noRZy6MYBbSHEnms6NL8L2nAuEmWRrvgtEKng380DKyGs5sVXnWLaJMWMF",
-	"b7PFbkx1xpBrcmN6di1y0JysFb1GZOCU9UGCXFcCvs+UaeGOy/CrReAcgVch6zSYYaGxAqym/hthVrpZ",
-	"ceBwc56WXy0XRax6AsM0ygmicl2tmJR5g3RONRLwu7B2QCI3Op1zKa0r3h7sSN1dnMGpMJpNzQBrFNLc",
-	"yYpsoUhWgaJuWMakbNUWFMqqKasJinAhLzOe/K2nTcoNdEt1Nc1Qb4HATQQC13efUDqjb1o1Lt8aQF2n",
-	"hd6lDhPcNFuzwRMltxXLpupBxQnUNTTrgld9uST78SAv9VWc3TUc5V1GAtIBZpOvpChUT6Txo46riGzb",
-	"t8NHchiQppywKLL6OCV374Z373q5Sp4tvbAXbJJmPnUHSqVGJGmRCt3mLjJs4M3FEekc+iavlnO1dWKv",
-	"NcxdUroEePfSE53Djk/wGL8rFEsKfqydQ/8Bsaf8kuuWwHOlONc+HTPMZkoFAbsZfN9q98QTWFwY3/3S",
-	"+J6w77F+1fg2yAGWGxiMKUcvHd+/n/rO9kRaRrPT8Q/m5gw5NkutCdLEOCaMXhCKYYtHc6IriY14tBHN",
-	"u4uudLraUXTlsLSH5ki/wVBL2Jj5gA7haaWMrClYEJpr87/+P7/6+R/gtfmabshl143tDW+rnsrLDQvx",
-	"+crDWiIHukNWy6gI21muBeleD6xL7HewnS3t496mI6vP8bFT4qodE0rRXa3Ol3/yz7746Y++/IO/+vKP",
-	"/t8v//X/8+Vv/6vXf/jHu6iFU8Pddhf1WOZd2/Jiv0aPMRSj1+EvtsaF7nzeUpfbHlx1UZ8tQwqrRVo3",
-	"6vnpeBYwETf37kF+BEXoa2+anX7JFc2c7i2cuRG5gSo4wnXkBqo/wtcUPYCoW8M2XAFCS95dK1pqbfyA",
-	"plAgEtihqrg+vLR+runkuYoXhfedhKEkAb4TpjlrcjoAlSROQi5oGtAm0/Q7Hgmyq/CAdD3bVprh51uY",
-	"8cOk9mmTT632gI1rUirnk9Fqm1GGHe8nw5ccnoQakoihnCyXmOPnqCfKy02a2ThJt4V1ZSFBzSBOCKP9",
-	"ETGLYPRlIRWjoQc/OzE9DiNUsVUezIXtQp032Jr7WIVaNi/+0EaqxoLJNPlO65jEiQfqXE/kqzsl9kYs",
-	"9HRX++S7MRfFU0WaetUnsFh6CKxlx4BrlU/MVOPs5tRHWMP/rU5d6wmjr4nCrjp80mnn/vEyqtvcvDg9",
-	"sU3VbUFenJ5YV3XD1dBn82l8MxJc15ty57jkhIVcFyZgIWFUok1xZd1jVRfF6nGYvDdrj2NF78S1B7G9",
-	"9Nq7W4n7FjCdLt6TeSMxiX3WGsk8944qOZvlnbEZLSDwyo6xVeX7sc5q/v0/++FXP/5JtSP/ps4jp0UW",
-	"seMrp9XvcvJrtH4ijm+WTymuyjGh8iJ7VsXmezKLpyCLJpNohnjFwBWNiwxKvAkqwxKH3+2yphZZScov",
-	"zpq6gX9RFSuoch7aqdJTcW6vSdvBnuEEanSp4vlR07U6zkEx/Snsb5WO49BsrWbzNIOOwIgYxNOAXpCF",
-	"pthEo/qEMRIk7MUjJiUdssAmHinrJl0Xler2ZE9QTNWZpSU9xpSQVxyUv6prrLwGUqdiGH2+3RNFxaoQ",
-	"sUyqA5Z1u2cPP3DikNMbljuSWAR++hA9cXBAtbHFqA2hl02NY01htUj3iMy9YWqTx3adjupVjZ5YXbOo",
-	"SpRSAP0Qbpze/7ibA9wcyrQd5nWMnijeCW2qOcy780lvi7alOSy68wHFqVJz+J7dljd5y6OF19NYU0i5",
-	"LrsWlYN4KsJM6JzPiGQ06Y+AYgwXyDHmfHDoapEPJrIS+cWC6MqVnaVW1UfmDWzV3jv+4Z4TY1teZlzJ",
-	"0GY0cvIsaTFvD9RisDtv0K9/60e/+KP/+tWPf/LFT3/45V//xY6VmG0u3zqqy4r9b+pXlvLY3V1q5I/q",
-	"Nm82rhW2F85CpcX+sAK0W4kDB6JS/jsG/GNyRbmqxwG/zMB8HZq+Lis/6FIWVK6HeQ89IKD5cPeC9y8W",
-	"wV2sKyxJoB92TPlphWEDt57mclAlphqxmMWCkfOpMuju2LnvE9EsvQDIEvKnSHc3RYP8tw1k/ACms9C6",
-	"bTLpFSzcc4oKqdhOXs/cpBwizYKfkZetAzyNidqzHOzpcfV6In1Aj4FFg9YcJyW3z63ULtK7fhMrFjqn",
-	"RRSvkYhKjFZmdiJdzcXQIUflhTTN80x9Wy5/VDmMTSyOa1iBK8ewuf11Jfy09XXQDW60AMXOv/r5n73+",
-	"lz/6xf/4y6/+3W/uwGvkA3v+vmGJgMzJ/AaUVcpRydHXprxSzUG4DouiQ9PXhKie5KjN+BOvhauuq5RS",
-	"jqo+e5arqbRMGeZHU8WcOsylBMv7raNi7lCwZWCxIw3hJBOhsTZKMmRKQ4SDHVVyPDCVHG9Sxebxba3m",
-	"X8JazW+sUvM3tUbzL1+F5ptUn/lNVWe+/rrMj25qVeYVyjGj0K6uwTyIEwJlmMMz1o9FKAPShEp7XEmS",
-	"r8+sYiLiK/KrxH281SYn+IW1tdyR9vbOtYEYSb9PpkLxCIK5isYdLFGJSEHTvYFVBdtOTxS9O3cEHrpu",
-	"GeiVCkCrGOcC6WgsVtigKLSJjFoRX3wN60G7hNU4ul+dQ2vHJpL8GPbv+/61V41esAy7ryO97TXQ7T0W",
-	"7DvxNLnuzlcXLTe53DTUELVYIK1CJVIJXlK+xsD6bfpSVxWDyvwFTnpbhvpaEVTVkbhWFHXNVagffbNq",
-	"UL+YcrXIXpIK93LpCKeCNIkYvXRLVuWg0VQqohIq5MBoSQa58USqSuxjSH7p9EKdQ//AXF/9+pSrhZdX",
-	"sWAwYi6GtXdXenGWyVC0hHHFlJXqgmeUg4DMqzU4SA/gpthZqpPUVEq/6wc8S/S4TXCTdrdjF5klIMPc",
-	"hez6h1gl8h1Qv/XB2Mru1a4l8IBdzmtp+fDr9ujcsOxNRsRzmdXGnSqTguaCCXLOolgMQfEs1OE0SmUf",
-	"nVYyZiS/4fajG+SJM/80uX0W/ZNKcSnHVeLQjRGwP5soF+P3Z0VSzTDL5+86sJhz1q4JhX2o57l0Ac/p",
-	"0rU7C57wpVyNMi3VMD8t8TtQfRPB0ICzKHTLM4hB/F6cnDEVoOWq8K2tNxu0yUm+EgJ4xhQwWE8Eabax",
-	"wCOBm7wrgNDgLL1YgEWhMMVZQMaMCkl6janAYqFhr3FMAvYSmim64Hs9EeSzjwWgigWlJGwBxrJikxDq",
-	"qtGXXooZ/DJJGNTmzAp7XSV0MmGJhDxPk4hy0RMxLCWNzPKBiU6wq8IESVMfxanoszETqoXFSMH0F1Qn",
-	"OAuw1kRQznEW7Mipypjg9IqdMXVTbvCkSap6IxJHzzWvpediuRpCv/2Hv/iT3wT37+2DznlDsSGquWR+",
-	"X/z0R6//0x+//tN/Xz+mjWDpFtdmI9i6xXHMyXQj6JidiPDEnPiNx/F+TMoZFsvpEzul9Ilf/ulfv/7D",
-	"f//Fz/7oy3/zJ6//+X/8xT/779jO69/+rS9+9h8bO6j9ceYc12/YJWhaqFrmkirvBNOWZOxNvCNdeUGu",
-	"M7fMvDN4HVAzfxCuCW0imnOKXyzM/n3tN6l5bWHONSq9YJD95epxls1VwyhDlC3n9KK7ecf3W8aGFYXm",
-	"FwWtpBlO9Hd3pAazY5YQ/VYllupPk0QDP9N6EEehO4jWcnjqLcRT8OZTM+tk/r1msSfCXkxpVLEMemOq",
-	"EqC4ESI9UWqu9FQ9csut2RJu6MXYxyosZ/f+ZlgKO3uSjlm5lnelOM5vQE5Y5hd5fdNebXHx5QeEuHGF",
-	"AW3ZurmdQS1Gmqabj5Y3hFaODKHk9ka2ksl0x2tlz9obHsjS8vKpyxt2jBzrTr6LyVxclF8hvCMK+WDA",
-	"EvRCzi9Tmt+ltTgH4/wx1MHXPKMfOKa64oU0nWXWuxvnvzf3FNdh1MJefF3MspXH8TpwaOFcXRMQtb26",
-	"Zik54pMbdANdunQu8EH7sx7Cfd/r+gbGYond5N4gTs55CHld6lHse/CQ4w4IdlSMOwqOCN724n2KSfIH",
-	"t7ZSxRNJruLkAmIKbf4QvQgtDxSuT9n5Wdy/YKon+rEQrI/J+YZMka7vd8kHvH/xWERcsEdyiK4oCSP9",
-	"KJZQuFaEJLhHp2p0z+SluWAisJnuCVfQ19st9B/siSCd9VQ48w7aBCeI8csEfwqZydxHh9SGiE7BrilJ",
-	"kD7ydDZhxjBrlqPdEyd4dWT0y3OWtVhOO4KP6tarEXjFMqjYrHi2ZGDtNptjKg4DqnbWFBatWBAI6g2j",
-	"uQDFIOgErndhak4oFwk6fVhbJggnDJd0N9TYmdtBMDqlYXS/+NPf++Jv/vUXP/3R3//Fz37xp3+7lQv2",
-	"OYWB6gfy1c//7Kt/95tf/cXvf/HTnxVHUY6BmFsQaF6WN+coVBbwW3OE5XWyI1ye7b+X0tHNssK5S8Yl",
-	"+qtkJ/m4WChoiSQH6ySJm65R7GeDFGDOpK8985dLCNck/LFL0jynomVKzDhy30iSZS45nYoxVv4MmXoe",
-	"A0N/ji4FS5efwwxkWK1FkYhRqTDSfsJEJk5d0cAFJLfC7ElkksR6Nzys0spCcj7rCSQkD3MEQ9taOLvS",
-	"o0klCXLDh4HYSdhQvoRN4gQr0YxbHplEU2O2ggpiPREPCL5h5qEFZzzI9TTRg4yoGsTJmMR6yDSKbCKB",
-	"NnnCaJglfEhTQmUt9ETChlyqZHZEaG4dJMECexpex2MmFKEDBRoFrB6OBkMNyk+A+JSkOZ1o+bvvE9kT",
-	"NpmJO/x4QKhdZFNblpvyOvFUASSacDFsobeeEb2xkHHESDPAm8h7QcscQa5WRwxVhf9Kch7EeU2BP0Qa",
-	"n0gsN3wjpffSJes6/krl86tLoW3Q2xyhvEr1LWdLbpYgrOVoObFoTnsmG8EFfSnZOL84nXPyYDMs40Ba",
-	"rftVQ5RDt3gaIhd8KWSK8uhj8+iZqbVmWgNwo/94/tZgnz7oN7wGl9+m/QutBoqwcTSgkWQVPdmabZ0q",
-	"kLTzeq458lmuoCssCAhRW7vNM7/AogWkH0+FkkYTcZj6xkXdUlrRLYr4qk7orqRuV0pglB7P+7EY8OH8",
-	"LJuSgRuYXg0uC7KUJFOBItnDemhkknBhpKCW0lLRRB2BmA4EHbNvAR0HZEJ5ouVdT5jmPSLjRIFQJvpB",
-	"L0veKUdUS2vJ+glTqAmLGdEbck6l3iApr+IkJGMqL1hYIV164oaIlzNYvHdw0d9gosV8KOoKutQ8RrmD",
-	"Wj35FdtdNrvq0NyGpXzYHYGeHDQMk0wDAKHgdxv6dJsHkEydR+7evYuJWkMGfAbAlUnY2VqTA3pbEFk5",
-	"FrAdmbX+zi7Hme2G2ELbyIHNt2tbOgtgesCHUzxonuE50rCW3bHjCo1ivl7EhEpmoDAYNmBqYHgEcplh",
-	"mnrQc45Imm2kg8UducK8hfU6lGuS9AiLJCM+2hyBkVfhhMAZkqN5NIPPngXYbTwY6OkZ+J+wSTTrCTmi",
-	"E6jtYtfQqB2pI+odrXzpmdVqXp5x6gz11M1ctUQNrNunreMiCSXnNGGEJgmdYUpkq5wUdJk7aNKVu5QR",
-	"JkHxUkbFIVMAYRDNGGR2QxWUaUWmrpUv0ustQtNyUjgvqxKyJbtgDa1V2ghrB1Qx89XNgO9X7PzN0oPq",
-	"1qrOOLi8ArSZcXCt0hFr2gibzsQMG2HGVsMfn3muUTRlgxV2xEbGvXajkHUWKmReba/Om5Uh5jtX5SrO",
-	"wZKwwZEJWvLFcwTouijifaYQNt2x+pu0XHo7dtPcvV09OPiQD0w57HOauxs7qrov5FJOIUfnBRgB4bqv",
-	"aT7Bb2kWcNuiVHTWE1xc0oiHrTb5xAzLXCDCibsaxfaEZxeKfROnImI1wjyrIQHKYOGOxeySMtYu8E2+",
-	"utvlbdwmd2x27VYZ7Dbsg584e3bDnNXF1/eirHI3r+OqK7+d1xXgxwfKcK47UvO4rah5BSYuh6C/9GNx",
-	"yRKJdSPHcjgv4beaJkISvHQJwOQYkDGWDcAQP7cxcH64e1ewK634geX47l2PxFEIURKmjIh5vScCsMu9",
-	"E3Em1CM5xIwLL/vRVPJL1jrOgv8qHoRvZHYRZfo0bbdJwOW7IkT7aTJlPXFlfDJstV3k/zC0Nnka4x3f",
-	"Oe1feGDLg0aDvtuluQCMtLba1C9K1bIdkoT1Gb+EujaP7PJoLS94JIcPNYV4sFT6tAfknOm+dWMsgkC+",
-	"O5J89+zxR0Sxl+r/Z+/6euQ4jvtXaWweuAvsLG93j0x4Bz1QFCUTEUWGS8IIssRN30zv7ehmZ5bTs3fc",
-	"BAfEQGDYSJwIQSw5cQQoRgwnD7GYBwmGISFfhnfWm79C0FXdPd0zPfv37kgD9ovFvZme7urq6vrzq6oO",
-	"uUsydpIes1CPfszYFKt7cfYCLq2ID5MMdkdYq8KoxHfEyqKAkab82NP5lJFed6cLCYXmZmmrU2+nNlAV",
-	"3eOI5/DYMFH0FMTsICJdl1DljBUYbuhEIwdUuxNhDyOsW+7oTzqlWT5X9DXnuGcUMSf5aap8QiPi8yg5",
-	"itkB4LACinAs+a9D/Jffdrc+JelIJZHKFyQAUb9moSKt1En5Asoz+fz+chi/U1GY0BgyCEJinyGJykcc",
-	"oiYNJbhi8TFzRvaegq4xTJwly6qHyEA7Ip8BmdB6sMa8vV+BRRolzrq9nW6Nv+CeMZAQ0W8erH9Iw3sW",
-	"ua37JSj9qRGMKRqW3V7/oNBsQBI29no7YI5YZN2oNSjc64/FXi+ejuT6S5jQ5r2BKpPCo2Tg9y+bOrfV",
-	"ZAZitCuhEEp6cRseXGp120XEwiEvb+fgMlOhWtu1jLdbYUSpA28se/fWbcsbcAWUXbOiyzLfWFmPcTrG",
-	"rvAIrdfz9IOKNLzy9ITFsq4uTaF0G7kkoLg59PUFHi6y/D4mTQyuttqk9vIt326O+3Z5KKoqRxdlQ1iw",
-	"f33dWjdgDctcRRrEBkkQC+Wj+TGzXVKZw4ktAJ2qwdpkuPzU4YMl2RiWCKw4NkGHVYaT0lLRlVknspSM",
-	"lmev8TfDhlDSh429YeP1t1+c//Lb33/zD9/9379e/OzL17/524vP/+Piq7//7sufXnz9o4sffDlsnBUv",
-	"S/CuWC72vX8aTcQPt3d37ty51dsR/zObBIIn9QmjxYT50ftZOoGtFCIiOCmlWXGWhKWkQvGT8zviDyx7",
-	"H0ujNPYa4zyf8r2bN6UY6QTp5CY9oTnNOh9PjxrqhY+i4FiGmM+/+eL1b36s//LYdPCKH1/I/89OWKYI",
-	"O+FH3V5fzZbzKC0wzcqt29s0GL0FstZ5mzSV0WHau2iDJSFR8tbtQq/nNJpjYoh0rz9vN2ie02DMQihN",
-	"AvseLLpAS9wo/wEMefEvX5//6JVgyFe/+O7VL37/zQ/W4cDbyBnVdpUGJ0pv/gJWLPjOwZ3OD67Oir06",
-	"Xrz4/B/Pf/7zhbzYK/OiRB4UZK1nyPaW23bdQmThFrqEiQwHPZ7x8QNZ5ylkPGjsiekhV73+7Q/l3D59",
-	"hRNrFB+KHg3epeERu4cqlOSS6NFAjDjAQJB4ThxHGhcUy6M8hv3TY579UbJtE52qaJgrui/HaSxbNyth",
-	"1SamG2/zZjs0RBS4ntYNTsYRz9Nsbro4+dGK5cp2sH9h13ZrTmh2LI4aP6D8IAM+X1rdVbxjr5n4nL3g",
-	"vsuvSSgnYtz9io/qBif+mMLhGrAXvuywSTEQN0yyiDNdVj+m2RFgYlQrwCgnWC3sSGh7YXqaVHsdFtlg",
-	"q9aG7fV2dsj3cE5PWMCiad5WjcCjxOFlU52vi4KvpsdJWACkCXXEsA0iDcFLjY+H7CQKGMdqFjo1zuF3",
-	"qzjAOHtBDtk8lZ22S0Sd0JcD9qK93FFGA2fN2vYwKen05Y+sWnDMch7WObsENz3kR/wuitm3wNEFlH0I",
-	"VNzQZSJOQ2Pvr+7ceb59adb6yqFrz6f7/IpL7i73cK03kyvzHdVNw91toNZxJE7009N0y11p955fS6Xb",
-	"h9ZJu3onSt05qvOfCHrsEbShDfGG8oz0NrKkN667W8I6GaV+StV2VZrxhM51zV1TnL4t3o7r9ym4Tse1",
-	"VPwv8fl1Ffyn2bERE0S1x6WqbVNw1lLeMHK5OBKtlSB82NLbCM1Bc3Mqbh3yICmpMrq6Cer3skm1GHYf",
-	"kjVVXKt4xAgJWuqX0IrMFtamp6Dcp0NCjish3WGiYroqXCoGE9u4Znz3EvTG7k6XgNkgPrVUZTxM83ER",
-	"kbVobCmDqsnUYm1wQy1PeoztnttAKdnJSYINFul6VUaqjXkaWuC+bjSvwvXdvls3xL+/DfFP8I8PgKdt",
-	"V5ly7BvtsoGIhQNY3SRQyxhZIsrMPd8w7KLs6e0VzG01ujow6trRyiQdzILxVnp3Y+/OnTeuW1YJsqZi",
-	"KebQ3+l68qCgXAm3ocqWO4Rc/eg0eWNzWPn6f6KExnVACguRsFSxjNa5TsXV1q3XeMkp5ShQDufEIuXb",
-	"EVZzH+S6mJqBLtNSE/JHBRWEPZD8IYTQVjizxaf7Zctn4W5HvHxl1qrcrmN6HUq3cequrR+5fdFepqqt",
-	"naWwUUtqnAkl0SxutnqzLTz4TSh/xtmLluy4JXR78afFmv1AKJncUDSEKhyyODqBKgY5qs1ibJUMP4op",
-	"2KcTYDUV2Wtyxoj/0hM/eEGajOIoyLkv9GLf8Mj7pGu3OgV3p49BBx/06sJBuArKsLVP+qTZA+YOAjbN",
-	"UWE/ZXHcwi8NE6s5l6/6XZQ/Vg9JbO2TXXKaRTnqZi5IIi5APi8hogbce5hAGoMBQpXElAhUkh5+zIKc",
-	"NMM04DdDFkSCYLwzCf9kdMuTL3nyYS4LJEv7QGFcO+bYUW5hWt9Ps2Ei/pM0fcN0EZp2t0WiXLziW+FM",
-	"Mmx0Op1h4wx87zIVE4NqMgQboZmhOOAGHyZ+EVor3u8Q01jqdvuk+XQORWDEV6czPmahzJfxpDMklG55",
-	"XOE+4SnWYptbgh1gsZgL9CiJ5xIdK+ww09I7YrmqHf3SMFRlhZ9i/6WZBSUeKSauggnD8YCI1VLlKqdx",
-	"rOC6uLMyY9W0iiNOwllGD2PWKSGZJ7qcNdIxZJNpmusGd5xO9GUu/k+BlcXvw8QYSebq6AVCqIhkjM/i",
-	"HLDUSMmUcOgMas4MCdsh35cg5Cg36gnhBIeAmhUEU82MI14qOhSnwfE+8WUwEx7oClEAZ1p+rSWHKEJ8",
-	"sl6gFSj0hwmV2Dj8/QYn0ywdRTFDXpeW1w2EdR+zqVR8oLoTHjLZRNl1hsL+LQ/H9RI5C48moTeiAfNm",
-	"Weyw3jHm6bTeSfN0nIKeBd+jwJlpwlq1JQy7wObKhoW+MgqYXsRsZMoYBnTUsxkLomkE/WsMKUq6LSgN",
-	"no7ku2Z/SPvJfkvybWpT14oelbwBk4hzQItnZJbMuOBhdYZBpsmzo850m6D0u6kqyar3VYEoYz7gCeju",
-	"G/Qte0bb5uNkV6imZlaX7UjQF0eaFUN2d3Z261DY6nko+RrT4FjWxDIU6G5XfMH4Yf2y6eXXoT8v9PIu",
-	"dc7Rf9gtv1IkzQmtgjSh1RBkUdBkmCAt8CKlst6Yu+9OEr4dwG9Q0p6ylxX8sBzozAWyWBWLYAb8NwN/",
-	"L3LKIJllSYxur3+DQ3WassNFUaQAmpz/8J/PP/lJAa1YskC04zdY4Krpfk9YcFJDfnPW//5f5598tsJ8",
-	"lefmsjdksSPJMeH//NX5r78+/+W37jk7a9wvm3V/zVl3d/reobgPq/6VLSh8NSy/0C21LXkdADTF14vJ",
-	"u2FHqKuZsgNJ1F+7GWrfwwvjoRDyfyiT3vVgeD3nQhzqcumnVF1cZgNJ8Qs6N6y0VpqUQzEryM03TAkY",
-	"Vt1V1fugsATV9+0l1eEQkcMvbcVaUtQDPh3ouQ1JUhgpVbqgcejxfB4zsDe1soh1WqXZ6E1oqFJegDr7",
-	"2rwR5sep0HqlsZUm2o5ajbQlZK5J2ioqdxmNG+tgam0S39risl6Ub6P8OHU5NmrZOWzOclTrCiQwTWuN",
-	"Kd0Wqbol4vRqgaXLr9R1GoeB4n3l8Bi3Wr0gtwj9DBTPqfIIWOFscAkljAnTAgwvzEY2nEOkmWZEeXpa",
-	"hOdZfYvgzaIcuP+bwWcKo3xF+Ey9flxXUAE5dr2CCm+gP0udUlp8qevsTlM2juU27Fv+LaEFiElwwbFv",
-	"sH8hbHeeLm6Mc92du+tVP/N7NZ2BULeKlOdCzwFrc8MezHJ2H91ykFKTkMO50sOOdM9onMJBvAzRVVb5",
-	"nHPdLdNGnkuYbKVlERRoxUIn6kjWTMHStaoFjhfrUpUshH5PZSG4sgSMnBMZSd8gz6mqCa0+66WpOCtk",
-	"ylxWdpZTucA7yZlTtSS9ZkFCiDtRY+k6NrhsV40ZhizJo1GkvPAYR9EK52aBxAFcOyuGEaV+s1IVMIwl",
-	"CkltNYuHf+62b5klZko1Mhc3jVfVZaDANfrauYZZRSey/w+vVhPtkAfvyeL+NANIHMGeA9BQQfzEj6Pp",
-	"lIXDhEcxS/J4Dg0UdD1PuMFabcJlWkbEcxAThyDNslyVq5EQOl7tlU6TOaGzfCz2MaC6btui6h+19TTf",
-	"ip7kPS9JnyKb2YdUWlHpLIdFAysuKz1ZKji5TelLwUJbV7w0oCVS+3nwHh8gj1RNbCP/2WQrDKnGbJQT",
-	"QQwdH5nG89Um5qgNehl4+A8MNrpidd9iEqfeaGowSYrcsqfCtSrEOUSBNmyQMeQSQWyLk2Hj7iwfp1n0",
-	"1xJj+i5IOoIBbnwF4tvDxgaXTIWlFlw1M30sITl8SablxY//+/x/f3r+P59d/PqrRrsxWt1CTBy24Sbt",
-	"Cer4esnC6HT6kCZHLPuQnbAYxr66tR7F6SGNhYXzkB89mubwucsiwOWdnzW6M4gXVBFw8w7btnqnHsi4",
-	"w8GGXHBb2zcw9skDdl9yBz9THfXUTvht4stdlXFy9tIvSngmo7QjceUdcheCUvpWbcuyYWiOYzsfeijM",
-	"s2EyilgcYuw8OkpA3WlSAr8affqCmEGXBdl1IeJgbbf2iV/wpZigzbgwz2HilznMNz/n7NCNZREhwE6a",
-	"lQWu1KC7v9Mnz+SLSMzQQhY1o7ycKanC4dDtSSJBRlmEUKGmhLP0b3DyKBmweGSOLN58Hx41fm2VsfSG",
-	"36GAMaxZhxSGVgt7C3DrVvbTAtw6Vng1IqVy+dUrWp4LUwR9/k+vf+vuo7d9iVO7IBN6i8R3uSpYi82q",
-	"LNfKKpO++OyL809+4mxPeEl1yMvSpF4dk7PDm+LTV7/7t79b675I2OlB3f148emri5999btfvVpxe9bz",
-	"lj6z2P3KEdcbpPIVcmkzpyRu4gY+yfWKvJameR1tEcvsee29EcvMc03A4WdyR0ty3qk0lAHExTatUwj8",
-	"TDlT8A6YZXFjr3GTTqObJ30Q8/LDVUMfGgIizBEvPyju3bSaKrWJMhigpo5qdTPLx7IgvKW3mHqS8bjk",
-	"60oDZbgziXE+eVvduRpVqT3Oxnj4jGNEcJ/ztsrua1tjw5CTGTaE0WNhq+rqUAMMQrZVXYw2ouNVffKM",
-	"0RDry05zc6kTfuQY7K5mBya21KxiplpoNcPy0eqLLcCSCJ1bmjHNbTBHcn1VyBkEzwpRZE1TVi8+A0az",
-	"0dmSVxAoKTYbANSQWLhPfFke/jRKOIlGmG4oNLppxoRSKb4RhZJFvgeGZAMFyY4QzA1/RWvS12/1xVvS",
-	"ZHU/ls6yQCzKgfDsemIe3lhNJE+nUSBnJ+1cSTi9XHHSyDvkg/tPDz66//37g6cHg/t/0Ua83Tvk8bMP",
-	"Pzx4OPjg4N2/1L/3yTtkcP+j98Tv+wbymYyE6gVwBwJF8fHhKZ3HKQ1hx4MsOkSvPuXzJBCnVv1HZ04n",
-	"cUvT85QXwcMHylNp01Zjh+XtRqDht5+ZL+xB5qZN3foVmytbQumed8oOOfQIAlCtl7EXkTlPRfqiHesQ",
-	"HJ46G7RBrJmW90Vw2h7JASOuoQTNEoh8dfA4TebSAlBjaQC0oF+Qx3MSR8eM+FbKhF/dkHtS1TC3QoNb",
-	"AiPflVtUh3kNGwh6HzZIE8JWMIHWElr3vdMxzQ2Cg/4S0Ezo2wapxVNG+1vYUPVUiboLUjj8gvF8LACe",
-	"goShsRPBLnGROh6iCSZRp2BumLTCz6Ip2kQXuMIOy6KU4j/kLrVtiLERnm+TTqfTssXGBOHUe0ThqpcQ",
-	"dtdT++wd4jQVKUtcAKkvZRr6hQNCrdn0Jv85s9dtP27MGrtMLpnqLc/2nXng8/SOmT1rh+/fLzQ18XRp",
-	"EVLa6zx1A0KNkV6QvliRIuYpCVIh4tCFKB2H6wq2e9gW57GwVLlNIrxt2kYbf79oWmOTzVtCsNvGeZGN",
-	"eDzDfnYJKPkYMR4rUas4CRDhxHJ0klCykZ9KkEBrwGUFJJDakU4YdJ+J0f0JtEEHC2g1j8T4FXEvTYym",
-	"LrkvRX+bnI6jYAwB6iSV4Vc4Y6UTYk4b17mEjH/q4aQwmuylcloFx2G82XzIx++7RE4+zhhTh9+QOkaX",
-	"bCk8b3CZpRMl1SwdrTy1ytLmiTgVNk8ZoUdoAGCIsLaR2GLTqfSS9ZSmlmpUN2YZWyA74KRCl9IySVwJ",
-	"VXUJWPuF7qVT3ITlVQLtaILk7GXuuqp8Df9xpWmtdcT+zBPvq8Q0gwIWrEj9ubR2TEfibWLFBDMZjoxy",
-	"lQrBCv0m4pjzc8KyQ5pHE8T3kCiOZ9qykREh6CaoaYEGxD3tvnyWRHnlbPlCbOKTgJbw9XfR5LU88aRJ",
-	"ySSK40gug4Cx21qHfKOe9zFPE7QPEmzQbDBR4WHsGH5XMhNTP3t+9v8BAAD//w==",
+	"7L17jyNJnhj2VQI8AU22kuwk69HTRSx8NV3TM7U73T3q6tmRNWx3RjGDZGwlI9kZkVXN3WlgBdune0tn",
+	"2LDsk4CVcWfAgnwLwRBufdrTfRdjZm71130FI34RkRn5IjNJVnXNbB1ue4pkZjx/7+fPWuNwvggZYYK3",
+	"jn7WWuAIz4kgEXx6viARFjRkpyfyo0/4OKIL+UXrqHWMRITHBJ2eoPEs5ISh8yUSM4LGASVMDOFvTqJL",
+	"EqEgnHJEBbqiYobIJYmWYkbZVD2OgwD5IeEIMx+NwwUl8CxlIpQPjNgX5PwsHF8QgRYxnxGeviYiOp2S",
+	"iPfQy3SyOb4gHIWMoKsZYTAUR/icEyZ66FigecgF6g8+QOMZjvBYbrY3Yi2nReW2ZgT7JGo5LYbnpHXU",
+	"Cq0zcFp8PCNzLA9jjt9+SthUzFpH/cEHTkssF/JxLiLKpq13796Zh+Ekj33/wwCPL16QN3DMkRxWUAI/",
+	"nstfPuckUsf8jyIyaR21fudBejUP9FAP9FPvnBZ5W3IlZnOOO9i3t9dyMut1B/uFBTut8IqRqNky3jmt",
+	"iLyJaUT81tGXmRGczLZeJfOF5z8hYyHnS8+EL4p7kRcakUWwRIRdkiBcEBROENbvyB1lD9HHAq9b9kfz",
+	"hVi2nNbbbjingsCnowkOOJEHGkWPQ5+sHUM/pt44CURx6c/hDxwgnwhMA1g3QySKwmiIcHCFlxwtIiIB",
+	"0kGj1qilAFXMSEQkrLKQEbnB7A1VL/spnxYXMWrxeDwmnI9aKGRIf3BQKKe5olxiBxZIhGhC3xZny1+t",
+	"OZ1kwoobfRJRwvxSMN89xE6icN4IYJ0SIMOLRUDHmIleS+259DgzT96TdyRISk0GBwfVix8cHJSsXYRb",
+	"rzzmJEKYXxC/V7gv62isudZcWiM8VC/dIeItR0S+CBknpQh5Degzw8wPSOk5bIEratQXhMfqllct9RP7",
+	"2d3gWQSH6JMItQV8HBMqBY1wApKIPgH5QqcuIub2VPMON8BP8/Idnt5GPAVZ5pRNwpIzYQQRJqKlPA3P",
+	"kqy8exyBaBVQLnrIG0cEC/KSzoknz4IydP8+J+OQ+fz+fdTGHD1fEHb6FF3udRzJt9CcF6EB+/5ZGEdj",
+	"uM5JGM2xaB21KBN7g3SrlAkyBeG49GRTgU/vaBVYfBafB3ScPP3OaaUbKZ7GF/q+Fc+7wtYREN9BnzP6",
+	"1t623J+9icP92ptQUkotSFKqQWjJzPVey8rZNd55VwI6jzEbk+BpLMjHURgvnpL5OYlKyfxU/l6qwWmK",
+	"fLhC8jrcd1pzyhJBrIQ6x9uoDGZxyTCv6u+1Pjkclw1wRxJvI0nM3fV7gOgKCK212I1B8g4YbyUwhmxC",
+	"p2dECDlEAQ6Viajsvrl65R5HkwBPkXwQtangEgRoFLI5YQJd4oji8wCO6PTp2UcvfvzRi9foHwOfgzco",
+	"Q/FiQSI0xpw4qIswR687tU/yEgdxyfpOBUfw0xBxMo6I4GiutUinJjeyDxIOwUxWOEQ5gk84nTL5tIhi",
+	"oo71kkQcqwUVDYuSFdzj6JKSKwlrISNobL2iTlIfsTIbcvIGRZhNSadEtBECj2fEN1JJrbM7jyN2EkcV",
+	"SzxTgkZezGggK9n7KaNkHqdsGpDXo9h198YY/mM+natPHmrzMBLE7zjIAyqlf9cUyzwVRshjoaATraTo",
+	"pxS/1Q/Vhil73S/hhdXU5Yxwbh5tJl3BLo6FmSR7PC5i8twDB/XR786Jgwbod3EQOGgP/gswAd/vI8xY",
+	"GLMxAZQbzySQ+FtcXCXvkWgPPzpoEkZIjob2ap/rDPMXBPtnit0VRw5wNCVcAKCLGeVKEJ7j6IL4kixE",
+	"BPt1pd4sPlYsiPKnfHpCuIjisbAu7TwMA4JZq/K1zyiDsRu8EdFLLMjjGW4wUYAF4UJzilUQKLchWan9",
+	"jtlXubIB2sScb6FEJBOdEeavnMQYERi5ktc7J5zjKUFtt4SFdoYZMsgRjghSKpB5f0IjLhy0gDuQhJNL",
+	"XinCxU5hY47fVgKqvcJ73KyLkzdbHOecssr5YMcFtFg2QoiyKYtAsuFIzdU9yV/Hl0/59PlClJE+bYAC",
+	"IgeEfSnJoB+Ccq9/lBTRPHdFxSyMhX6WsukW5C9m8mAfhzErWdpTBb0A1CCWwXVwhCeCRCglcQ6y+ZHi",
+	"4BG5DCUtm5sxyNtxEPtSux/L2YiP4oWU7h49etRDEq8omyKcYIwkhdozaIsKcrX6RSp2igSp2lsEygUh",
+	"UcoGOOrDFvfrC1hlkmiyqSdhdEZEBfoBg4Mb8B7YJ/GAE/E6Qz481FaWoXsc2cO/IG+Uo1ZKWVcRBgl0",
+	"Qkngc8lpFgGmbMRCoxOoXzpH2sUqxQ0WBwH6AYqZZreO0Q7QD6TYJq/vjaJeqY/4nvb/SnYt0DmI0Mot",
+	"u1qa28KfJJcp5W9zzcWrmYZd+WWXX9BF1+y4uwglsETVwmIBt+aU0Xk8bx25lbPa8Fdz2nUyZGpxP1xl",
+	"cT9ca+HZidB3Gy4qJ1MW7wm/Vfe0f113trXponA5BUGtYrG2PFVzsbYwt9NRswLf7oauw7Wv516zHLsa",
+	"sAbXtYAmVtjnkTIc5VX5HEFprsx/hqeUVejMzxlBC8mpwwnCWSYtZVjLU3GPI2+RjOR1hvCeYhj97jnm",
+	"xO+hY+A2R8BBlAyoBx+xvuv20LH6vMBcwDOE+WhKLyHMCAG7VdNKpqO8ejhAIhQ4KOM6cqxn8fxcnnh+",
+	"Y3pJaj4WG9NyNQz0Xfg/CxL6hZt/57T4LLyqmvMzORenPyUOwoaSuu7aaVdPmYMGa8+ZxdQEC/DmgG3z",
+	"RFsyy4y4NTxFHycPlptm5S+lxrt0BaVWZOzPKVMIwUusZIwKigMET3HUjsKAoEMX7EtSXuP1Q7Xm+O2p",
+	"eqMP165XiqMIL1sJT2h2Ek5rDk6MtesPI58yHC2Ret7sZHAtO2kcQmYoUZnbHQYbWmKlwtofJOF/JOqh",
+	"5yxYSoyGawLFDyynmKX6R28buGlg0E9f28yYn8eYOxP+Lkz4JyQggqwIS5vAT03DL3cdLJlZxfp91AdL",
+	"33rvzsl0KyGU8jnlvJpRqStUTusSxSHgoSaNkjAqMq9FKp9McBwIBNu2HUdGtt6FRrIrZ2r2HBpAuPXe",
+	"HYTfRghX51t6nZ68H08fRRJrj4RcQ0REHDGItZ1RNj1C3s/eedaiQWXghPjIdd17yvb7OiJTygWJFKB0",
+	"hiNmBAh91LyH2i9BIVAgxO8hzzrBI4UsHmLkLRyDUg4mJCJsTNAFIQuOvBHA1ah1hOSSwB6GF7Q7Dn0y",
+	"JeweR2EsFrHodUCXKB5IClMlR6LP1DO+AbPSHnJBXem7br/bd90D0IisAxBSlVSJF3CdSmXCvk98ZdHj",
+	"8MSIKS2F9+RQj0BqGodzgiZROEeYLa2LwCarAjI0WCgQnS8C5UxbEtFD+4OSAUYsHaHNCUGj1gssCAro",
+	"nAoJeVRFc1mbR/g8vCQd2CDl2pS9kBKRL5/23nZJFMEBc683YiP2FZIf0FdK4PsKzQlmlE3RVyP2Vbfb",
+	"Tf4nn3TRV+hMA81X8ASs+yv0MgyfYrZ8Qd7EhAv5I0ZRslIpdMplnocx8yUAxQzHYkaYoGNYWGTeu1Iu",
+	"uPGM+EO4wJNAQDieFxERLY8ngkRP+Q+U55Vpp+sRgh+1eZyhOQ0CqmPY1CIPXLnyU6npMxx8JMEXfWUn",
+	"1kwwDeSUaqAACykxK/KiLl8fdJqHg2KIZAUYSVNbzHR78qBEGOEp+ZzhS0zBOqHnlCAvVV25L/ADjGfy",
+	"VwdWIY8+jNAkDoKhwVg4Fm0DzqwRtSVcMf9IgSWsUN6iSh16yqenJx2zpH25JML857GQMPY5u2DhFUNf",
+	"IS7CyCQRGS+AoHPiS+RTcCQANGf4kqBzQhi8ki6lcu4j+8zgHchIMpp2KAmBHF+nI1H9FSxYIif6Ch1H",
+	"U27ua44DqZUTH52H/lKeElZWczg4CMagPlzEECkqCjDNtW1DPmiGHgDMXhB2yuAtOTrlnLKpk04Dngcw",
+	"u5O3C0moHSCGeEx81L6g4wvid5CQozgGwsFtRrl88Zz6PmHJjBIinoWfkQjmCeXB47GQ5z6RG7H0rMTP",
+	"dE7ANSM1MgddRSGb6kATFX4Kgu8DpbCZWeQlS+H3WSieALJJRJSH4CNl2EppgiLvJD2TA/QVAuZf8rKW",
+	"N1LqRd5Kwci8eoi+Qi/IOIz8zLsamhw7tFueVMZopSbQ+KUJQdU8D9FX6CRWYxlsUhiCg4hgf6me56it",
+	"d5tu00n2IDDcmHnDCoDtJBN9oM/xSXqP5fcrcVTBAAQNcx7Lo2aCBihm6qnX8JIZ+RHAgTg11F9eQJaK",
+	"6OhjQJ0FGaPzWCifbDUHocBE9Bx9hThqe0phSah1vw+gL2+p8IOE0A+DUIL1h8vPCDEkckGU09E+Kct2",
+	"kLwvYe84vWiVQGB2p/SyB3AHGXCQpM1cBWb8ygLJPoCkNeRn2lspYWthPJfWWMA2E0KUZFQYoFCjDuB4",
+	"noXCCmFNTmEAx6NsB0ochh2YH+URqTeexunN6XOgHM1jYWCZcgVwGhjkLx+pGIZktH0zlT3Y1SwMdABM",
+	"MuIQhSxYKoQHgqmNaZIo8wXBF8mQ8sCey8ceg//vn8RUGPCCl+cxF0hEmPGJZl5qJmX5NaMcpvBzymCF",
+	"1hk8NKv+VLL2F4pZm5MAHoWuwjjwAc8Q1hOEl3q+xEuZKFhzKhxFzAFR4Ekq9PHx7oJEXfgBniyh7ErE",
+	"UMvbg8t9yqd6+S+0NxyWL4VrFs9bR1+6zv7gkXPgus6Bu+ccuPuOZDfyn4H8Z0/+A98dyH8O5T8P5T8f",
+	"yH8eORLF5D8D+c+e/Gdf/nPgSOCS/wzkP3vyn335D/xwKP956Mglvip1UMi1dS1Jjku9oOW0diBJKUFK",
+	"wlO1GCXl690LRHrU3Ys8KySeltO6PpkGtdWDGSnGUSKMDx86oNpvK6qAh+06JBIJUTsTPAA8V8sX1iPl",
+	"UgQ8sCtRQcPbLoUCPeTGrF+/vz1/bzkt9f81uLJ+qhHbhYtozlczy2rIC/VbGzE9c67rGZu1vPfGoOQa",
+	"XiVk/hJH8Lsk8VqhbjmtnBbdcloZlbXltIo6pfyyoNW1nFaiOMG4qabTclq2GtJyWra+0HJaGRWg5bSy",
+	"cn3LaSUCuH73iUVZspKtXEZGDFVPpB8y4qZ8uiA+Zr/UAqAaxpLfzLITma3ltCw5zfxsPuQkpHSZWtox",
+	"z9sSjhwxL1a0Xr1zWmr78iDK3SLmdMoDsPuore1qc4IZR/2OJjBc8tSpxETKhjoKEHIDFPs1TEjixVgk",
+	"yFnuuV7pHo8I5qXpA5vnGW+VybYif80+6vp27Uny1p1V+zZatRU52CB7VzE3tE3+7oh5qcfQQ2McRdRI",
+	"YfD9PY48BZGegzxGxxeSbsu/J3hMPn/xqQc46JG3XmmUpZ0OnMd8Ol9A3omDBuhced/HY7KQbNPivtsk",
+	"x9TJBFb75DO6AKFgjn3yvhKB06uoRTt0AEfzVIkbSziW2DDH0UU5qYLx7kmshjA+hAOKuYp2Tu5li1Dn",
+	"xFcvhYmy9DCNPwVJz0trLXgS1T1TbsErEtBVILZ9/kcj2AnnTxRKNnrnmUbpRi99viJm3SrkUTtnySr2",
+	"0eCNtJBHPrNBC/EO6ickxUHdPorIJOZbpW2pmVfe9xC56GpGA2KWsQUAqOmaI92bJqcpwqaAI8LGYGPX",
+	"TymTWlQtFEeqQloh41vg/sdEHAeBHVLKy6MHM5kM8otakWyZxNN3xfg1iP8s7vST8ArNMVvm0q8S7XqG",
+	"pagh1SscBCpYdWNQXRGSy1tmhfVCMEsOs1TU3yCWyWktMqG+dQ/dChBeFQ/1qh5oNJGmp8XXNxOrq0D0",
+	"TqjehVD9MRFQFOdTykU55oPdqD7KpyV2VuH7yoydNXHSekGNcTPZZylS1scvLSnZqLUbVTaD5OsuqyEu",
+	"Ju9tjIRZMLnDvh1hn03YTOp0ATgp/4j5JbcdxcQ+ChwRxEIUBj6JksTOoQqwSp7T8MFFuFgo94QHCZ9Q",
+	"uAALsFge9AfoR/TDETuP/SkR8kKSPNE25hcITzFlqfNDzphmU9/jGUcI5ogLHInHluulZ8dpWcGRZpbi",
+	"Xp9ZCde1I+mtXPQsKcpdVjKto4+6NlHJXV8pabnBvMHSNGEzPhjYQa5KL7Pf7Tuu63Z66FgDBg54CNDB",
+	"JTRoSLAhwFH37sFJeQq6jkYsBYvEDZAFCyO8+uryV+frrE3WyUFUcdcvIJox3arCCjHD2tMQMjJMUhxg",
+	"uHThKou+snpxLmeyrBzxykQvc1P1SEJDSp97e2N6X0aY7qj+NVD9G9S4Vio7G9E8XoPi8RXpyK6LTk84",
+	"UkWXgiBD2a+JSmaSquBp83EHCVZr0k7yB1MHPLbAf74T7L/Tt3aK+yeAUlgQXTL2eLEIluU0YGKbZvlK",
+	"O6L8BrzPOjCmtoyUNf+uIxm5FTXZ4m5qIjcvMbx5qe7qnTTCyNIxNsbMavC5w9BrwlC+Cju58Ug2wLZy",
+	"+0gpqvHKvNmyha7NuOQrS4O4LnhRqbKnbpmsfKOMNbvH+se1FSLznSHxHYvdKQJblNE2bBav+YIskZfh",
+	"gNyDaDmMxnhBBQ7QEweRt3gspGpsxQZAcCnXRa6yMPCkwLV3wYh3ZD3NLa6xFTV3tKUEx3Y7lhCcM4EF",
+	"4fLSLwhZoPZaP2THKOphZMoT/ABJbSFR0PdK6dYKE4N1Zt1SA0NKzfaKN3GTxmJnhRuwpCUC721jXi7c",
+	"biP6mHt7Y+pYhr53tHGntLHa37NrqWZHdMteViXRyu/wu+zpsXexARbuAAHvcG/nuBcHwRNbUi1HQfIm",
+	"LguLyLh7TF7DPY6o/wnmM3k28vuZ/FvyhdDHy3scnZ7woU664PoZXZCrpD7FytqbWVGm2GErh/aXJOKl",
+	"lcmgvjKFpY/jKILS7OpZ1FZR9d059skQSQDDEVEB/pMwQnAwVCw7paFCK6hJVcV2NW1VtE35IiG3J11m",
+	"Z7My7uZ07EU4+ubTA68LR6WETsFFRd1ScJ3c4ym4zAhYYqkA+ReqCGTSUToqXkt1eJSPGERM7iGucRHX",
+	"GPVdfi7NSGf+/c0paCmm3xHSHRLSH4ZUpWHcIB3VaWAbE1Lz/h0lvSlKmpx4TUi6o6QVx9KYkNqvb0VH",
+	"C4h+R0Z3REbhVK28uWqtcKqrpTUzaX1svXVtmqEaxMktsbZBq+wMduKqqqq1qU2IQJIFPaeSDA8VUE3p",
+	"paIKkKZ6TuyyEe2YBYTzXCUJU4qz02vl2Et2Utgl2NwkKS6zp0GbcJ3kas0RXjEOz8lZIB2aW3ExlS6D",
+	"a+l8t64c6p3dcZXpolhueI0FohwzGvGBsiE25gWV1OqOH+ySH6iE6GpWoAsbN2MCalDJza/VSmh4gVlj",
+	"My6Q7rycAdBAlFYETbIxmY/olIVQMQJDbmniL1pdK/xgnah33U1FL8jyKoxKYox/JEmlqWV9NQs5MRU8",
+	"wghR1lUMwyS8onHIBKZMSr9pdGWGZDZuuLBLope2P61J/myQaE750re3I3o5lLyjd7ukd+BTWFMzvyG1",
+	"qxXfYQ3ejEzBglc1as2u9kZEsRXBHuUoyNffySYYBy9uh2wpPNzh2Y7w7JSNI6j1guvkmqr62yUtFk44",
+	"moaMIE7ZWOtGxviiTT8ZMXytXW0SB2vNg/kZVGUyqJ4z1FV7uEiaa5lWJ6bLiXobReQ8poHPkxfqWwwp",
+	"4yQSpfkwdc9hZVv4KJzQgKxL1I0XPi67kseq8toNruTOFtrcFgpw7hi8SmAqudaGWPuirDfkFzM6nplO",
+	"wnKLToIE5hoshJhhaJlXFj0VN4wGXgkQZmptlk2AM8BcaC4CP1Gu7SJrDLMJUBjB/ZHrPuw/ejQ42H+4",
+	"7z561F8nx6+BjRQYaq84ZRX2ojcVtxsZiasBpBHjrhpmYza+kt3cMfXdM/WVYdJ37Pzm2PnqQCweRuLH",
+	"VeTyWEGri9osROOYi3COwshXZuYLshCdLeqz3ID8sHrrd2LD7sWGLEDVphJ34sOd+FAJGpsKDtsmZFQw",
+	"szthYffCgmXR5B9iMZ6Viw0R4YtPqapIh32fqrP7LPPMqgupmFGuJ2/hXhIfnS9NcE+v2EEot+lkaRts",
+	"ttRuF5E3ZqtVdS0XJFILHKYdSB1X9SCtxR8rFiXXU8O1upuoZ7PPjc5tU9JQGGoXRKIciO/Ixe7JRRL9",
+	"c6devHf1YoVz43uuXazc+Z1y8f6Vi5RM3OkXd/rFKujYVI5Ix9iFAJFja3eSw44kB3muxNdtGVZGs+7E",
+	"p38dMawN4gFyu91ZiZVdxtxk6q2sD7spbKkRvube3hhTy8DoDkd3hKPPQvn/dLJ8nC2Htb4QWsPUmZVl",
+	"+HjT5ZVi1zXmYFSvoxFKVA2zMW6svL47JNkRkjxnAWVEAk41XjAyTsoDFpMMkPUEHF0QSAWDMhXCybco",
+	"778IsJCv1pl5QSJknneU0qfsbebL05Nh8jdPmsthtgQ9OSATgcK4ftHXz/RQj63zqV97/rl1QKiNBQoI",
+	"hu59xNpUZ2fl55VlrbS0G+UwthG17ZvLHKMiIo0KNqlNngksYr6WahrZxIY3GwLMFmoLLRZk775AQ4Ms",
+	"h1rra0RqrTc3pq55vL8pglpCuW4dTTwjwaSittO6wom3qATTZMsSTCWncFeG6X2UYbJa+GxR6KX0OhuR",
+	"nZIRNiY/VSh2J9ftjIZFlyR6HLIJraj2z4kQlE0bFX2e0OmZem0tP0+Gb0Bw0iWXWlefhaoZMS/6TuuN",
+	"2RDc01e3gPPcNdzx2RRGQfqoTouJzc+1IdTuw7cSONOh1y1thTbOm63rZLuEljW1eqwFN4Ly5L2NQTx7",
+	"i3cEfJfIYWtQFVQcfjNhHdejmllz1CbmheV/pxApu/DmCGW/vx1iFSDgDsF2gmC5JH95ySHjZDeujXVS",
+	"/PUnWudbcq5a9Cf2s8m7fuldwU6gH+Q9efuCoLbOPecLEgRc+WQvyFJ178Ho/n3//v0hokKCi2kTzpGX",
+	"dBn1Oqli17i5d2XedcYblDmMZtDQAPUrxrjr8n1r8b+8yfexusoeOmXIewB/P1B9hV/DB8/UcuPI0wDn",
+	"oXaoT1LFX6lwFjTHFwRaQKljg/PoOCOm3numW3ezUNCJhhr5mTIRhX48Np9Na28H+no7etaXywXxUHsw",
+	"RC6UicMXhEnMGsAEjBD/xyTKjBuE4YWKJZQb153CJVla6rIZoI97YA6PCPaHunAdV7hLBDpfWrsrbTCe",
+	"H63MHqRoAPNRBL2ziD9ELDRHxskcM0HHPNcj/Zr6jm/fFBpGb9y8W7WSruyQMFhB/fvuYL8mxk3SRsLX",
+	"PdXWDK3+LM9w2U1u2kRt1Uwv4cn8TAPUvgqjC0UmOo5xmyyRHFgxQA3MCvK2cdvYtOAmrjFLI24D9qqi",
+	"MI9Nz8EmFvGKEfO0saRl+RH6SUgZZVMkH+ZSeIvCSxw4SY0ayi6pIMinERmLYDlE/fQdKNAjf9cdpc+X",
+	"KIx8ynC0TN6X446YGXeIBkcIs6VkFXIUngy8rovhYKMTsDhOlYzHwpiNIYosU4htR3Bmr+BzCMUsp89f",
+	"mJBne0HoCutQQE6Eg7an4ZnVVPRF/2IWJnMWVlRbBso1pKn1jlK/yxrrM7ndwEED5FM+p5wT30F7aB4L",
+	"4qP21SwMiKZS2zQurxaenoTRGREVBUshKhoiAowUxYlQItRrKgWQHtpMDjpK/EMjljiIYjbWYdhti+wY",
+	"iamGOOSUyUJHxgMl52JxENgzOUY0Rj8AoNAT3+PoKsKLBYm0tVpKZYsAU4aMkKh/6NQWoQpXJ9eCzwOi",
+	"TC6lVzkNu/LbLr+gi66ZubsI5TPRDiWRiqVYMF1zJdchrdyAqn0NMsl1Mv5SJn+N8FXGbWuzsx0uYyXL",
+	"2+Y8K2wQNS2lJVULSzRSJTWAeq610zK68VSSpehTcklKIo44HVsUCqw1lE23kcwU5WiqiDTVJmo9r6Sx",
+	"poxVSlpnYRyNS1C3j7Dvq8gnU/wWtVXrcpDqVXjWQMuBwHY5wdF45qB99E9eoHHoky3OVi7tujRWKR58",
+	"xPyVw6OYCRqgK8hnkdKOhkDKlXQxRC4KI7SQAtEPEAuF+nobGUzXdiyXJgolIB00wQDB6ByPL5AIYZU6",
+	"88Y8VF8sg6LpjbX4KAxIgm4rA0OSBzMBIfWynMrlLxM+VKQWzG7UJU9GApMhHKh9vkwEMvmDNmpBU1fM",
+	"LL0FVBRQZ7SS0ikSnQYkYGpb3GqnQSRm4trz5C3feZl5TfTRFjirZl6JViq1igbELGMLhFHTNYTY3RPK",
+	"1SQQtft2/XBJVCVIGe0WVGVGLkmUU7S34UsRedMEYCLy5roobcxTEWtlLHF8HtBxGr1QhvSfrITr1C8j",
+	"ER5nSMBRAuoWoMtdESbFrC/7Trf/qt5pyze6lziSxJVLaed4GhHSclovYNDWq3dOq6oiwl1K9dqWLSDH",
+	"BcHzSevoy9pE8lWZtxGGc+z2M4tgKfckz0KSemEe0oq6P0Qk4ARJibtXogDUFrRvIjd8fZnv73+W+Poz",
+	"uMsXfx/54isKoJTWXVFIqDS71bU/jN+xVko5N5bmotB23QaRu1z0a8xFrzQvZEHvrjrBXXUCCRBSMpf3",
+	"8DI0SmNlOfdrowdaP/g8jfWrML65LmTxjXEQOIhLjR4rV4sxVsI4yDbl6X5C2jqhG1ZzxIVk8HyOg2Bo",
+	"XHXzMCKIMsTlKziAaXijfLaSyMOVgYfynjBfZW/cXcBT7pBrQkP98Caaf/kuruk2xjUl9T5KMX3HUSc3",
+	"4Fwp2Cs2b4h2lgQfgs/OuAnPTn4E3/h2i3sg5+EV01mvqu3ZOnPxnLLEIgzEqdQiMjQuxTnBjKM1HXv2",
+	"LWZVmrkWkTdPCed4WmE4tTfEQkF2H2y5Bgzrk5ifmJfuSMttJC0/ouOL9ydEXNDxxQ5kiB/BMFkRIiMs",
+	"yHm+56JC9ijXXHV99L0wL92h721E36c4urArqRzzFwT7pbicLWBTUTTi+LPTexxJzmXMiWcnP7rHUZvT",
+	"1w7i09cOYq8zsf2Hq+D3sEZKA6z4rEyzVRCJfRKBeiX/TDQDYI4oXigfIQRnvpFKJJdXzUIxq3LDbKxA",
+	"cvKmhEQ9iSN5vXJ6ruOr8doGpxstak2K+w5K7zqV599bUw6p5axSWKuAtD4VmpeOcEeSbitJesqnfAtS",
+	"tDPqUo6zxxsgaCMsXCkS3BxKwu7XYqZ9V80wMn3zDhNvJSbypEhEPvRM5+wZPhpGGeEZGtC++OjsJZpR",
+	"+eRSpwVwRJWfAnP0BTk/C8cXRKCB6/bRIuYzwtEYR9ESUdEbMW8cMkGY8CBUAN2/r7Zy/z6ahQHEC0jx",
+	"ggRg277H0Q/Pnj9DgrwVqO2NWj8bjUYtPYL880j+M6Py33ejlteBJRaUfSqGIzbJ7YbrPEU5XTpJOEHe",
+	"z0YtBROj1pG8+dh198Yv6cJaDHxHRq13HmpzQhDmSzbGC/rA/NFb4nlQHvMrFBIX0rhXu7YrAAsLgccz",
+	"4pvIg1rQqIzYT/m0yuydWLlTw7eBifYc+ySbHJZ3rKMpviSAH53aCKLvtHw5JdDQdODy7J6+24fRHNR3",
+	"B2hBxyKOiIN6vV5iMtLvQ74P7wxRf+D2u4OB62aB6XpT1hw7I08fcju9gHscCTonidcBrsi6tG1c3I2j",
+	"vipASgekccI5DZm8DjR4sFcfQChwFGsta2Is5nz6JArnZXfuImwcY/qAHEmtEEZ8yQWZV9G/Le44nEwC",
+	"yshnMZ/ViRF6nnscohaTsoxVrUtyB1PoSqIhOtmdGhG1NTV30IJEnHIBHM9aMSBEZ4gwmlPOJYm+IEs0",
+	"DmMmIN9BRDEp6XAiWdP4sgoeFoREcAtZmOg/2O8MIfxAh4BmKHYSyJJpqbImo4Ywv2oR8jcSqfmKM5lA",
+	"0UZT1cdjnVm7OWqq1T9pGG6t3npmReA2eO2zpL7mqgO9x5Pim6idvtKRmrg8aiugY2dUlFeZCjS4qzWN",
+	"wdRHBUe2WIzaU7zoTiJCHDSJwjnqJ0tVJTK7EBSjWcFWNyY3njDemgefYMc6snFmPboil6wP1wRxsQOk",
+	"5Ns9NME0IL6D9pGKh/F3mkX2NBbEinF5L1ZlCFo/I+OQ+SWH8kl4hYJQngnYguEpK4cihhPorLYd7Q8e",
+	"7T86fDh4dLBONdyqxHNq3U1KAmb29qrOBTTQ6bKv3il1t1KpM5f0HlCrga/QWuYGAHgHercR9J4XZdt8",
+	"KBoW8iy0SAlGgZxXbhZeldXOIny8OyfZe63OQZ+ffYj9KUlqG9RsvvX8TJ7rWRiXlVfZ8UlwOmW4Ki1x",
+	"5yciqAjINe+pTBQpq+W+rhD+liXt13N6S64ulBtPf8oWTK+XdLpOYtfWhFReT+0eXGAmHphfXlP/tQhf",
+	"Q6rdNOxkckoGzp6z7xw4h85D5wPnkdN3nX7f6Q82zTQ5fX7WclrHzI9C6rec1heU+eEVbzmt52f/VH4m",
+	"5y2n9ZQyqv76lLL4bfrGZ1i+dKr+c+zPqcSvT3A0D9kSRv4wFJC+Yg4nUyGxNHI7XBBmGTfTe1DR3FIQ",
+	"K9Iv+VS1pqQtN1ZsaTJoA6vIh3h8ITluGX3QMUGSpYaRID46J1J7p8pYd568idoZs+1+p34qy8YgXgd0",
+	"o3BCA2J7+Mp7Q4CEnlHoTEFiFJFxGIFlWnutwU8Ctt+2/UbPnqVzZO4j+WrETk/MwSnfN2ALpLSFiJM3",
+	"SGpbRFnl5DRTIrhy/0JbB/l1csidIfLm+O0ZeQOFuUbMC7AgXDzl0xPCRRSPxUs6J6o6l1tuRN7A7Hse",
+	"R+wkjioOUmsP2xgy1/jvPE5fK2M6VvZz/elcffIc5PGp/k4LkfoXFEbIY/onpfToX5rYgZPFVRiDEads",
+	"GkA1E1CJk5QpIdXiXRkqmhpUjxPb9YYTrjfLOmDqgIpWew1IjwWuDSQa/hllgOUN3ojoJRbk8Qw3mKgU",
+	"parzw7bJsQdUvp6hKdNDbzpAcf8bjrRJNaOIjC+f8unzRWl2to7g10RU0MnSQX3kh1BiQP/ooEHynGnj",
+	"o54tieRp2CJnlWk6RQmO+rDC/fqpZ0WZM5vzWz4rPIMWOBKpTHFP6ozABbfKx29akoM1tQ43LXNQM6fl",
+	"n8RUvL8w1HgHgegv03IaAcGXlE2HaZkpnVj8AyVt4CAoi99YZU6xzqe+OeWNeenOnHIbzSkvyDy8JB8G",
+	"eHxRCvXn8pemzTdzxHsDo7M9gpNZxNpN1AfNKH3tDjhvJ3Dmmx6VasumyRzWOZHQ0A60mX73HHPi99Cx",
+	"egiKCkHED/PRFPL5sCm4IN9NklYjggMEXa2KkCFHehZLIlsi1asJ1WwsNh6M6tKipf4aPguvqmb4TI7M",
+	"6U+Jk43xXZ3sk4QEVs5abDtnNplZT/k1XYYX5Cmfvvc4yw3CJncQCSl3XzMUcnUkpHWQTaiYfumOht1K",
+	"GmYX8iovvnePoygMIFZAl9I6gmwjYIIOOnSTDEA3X+3Xtou6rnPoOgN3UzPoczmdZcJUDliwXJ4R5luB",
+	"nDkEz8b3leDlmjiVOhprvZgLTt6UR1xUhlfUDlbL2gs3ibgotjFLH85GSVpnVgZS+jZeVJ3HJMBChaKe",
+	"hz4UDOCE+Mh1XSvEAC+oUtR76XAdtAhijjxrLV6JnXlVPGeC5+opFXVzetJDZyoIRMUi4blxBcAwCE8x",
+	"ZagN36ugnk4S7StfmNAI6h/wOBDKhgmxw0mSDWLkqodeVrZHyOlAVtnpbPlUsH2uL+pesB1b8aTl4XIK",
+	"ZipB18ScIswRVmGn6rpR2w/H/IFPxpSDJXDu/87koKvn6+rXeKeHXkLQct/td44gptiELUNQca/XG7Xe",
+	"qUp8Bhbu8RGTD0KAsf2UPkgVnO1ptO/ZgdSQ66QWaEfJWhLJobP3wT46XwrCwUg9YnC3AZ1TkQ3c7rvu",
+	"noOuZiEn6KDvDFy3K19Dk0i+MI+5SOK5h8q4TQWQx76Ody6gx8oYXLm1C8p8KEBiom2x8UvN8VIhThuz",
+	"pWIL6BIHMdEzyv+UxvD23T10GdIxcUas7+6jS+qTUH59gCY0gAcO0e+aFx+iOYmmxJdE6QpHvvzuA7lN",
+	"+OsRCkITAt/vu7qMlPx7D4nlgrKpnKS/j97EoZBD9x8i7F9iNia+WVv/A0iO8MMrOci+66Lnx1kneCYO",
+	"cr/TQ8/sX8EUNWLtJP64Y+qTJa4kdfoJ8+k7fXfg9N09p+/uO333wOm7h07ffej03Q+cvvvI6YOfbs/p",
+	"9/edfv+h0+9/4Mil1eBXu3ecN7BUZ4KIQUPY27jAitOiuu/WcxYsS6T7mM+k/KF7Zfvkko6BkAXLYULs",
+	"rHZHibqyCJaG/2kbcDE+l4XCip4oTn6ibKGAAKsCKMpH3z7oOA3g3c4Cpiy48qSkrF28xMTCmonX3VD8",
+	"N0G9QKnOiWVcQzELCOf2N1a9yt5q0ehYFxCFxSdO8vkCC3pOA6oLBNIpk3CQ6QzElStQDVxbtMrF9ubK",
+	"JqppzIaSkpvyNT7MJGxAbI1ejgnOVSZlpM3CW/V8KI0ovo7FJnV+N8f0shjmui7rzQNxC0ImwHcqomT5",
+	"Y3aelcJmfY2Uq1c200dtVeNOA92FBnqWhaQVbuhhxg2N2gMHpSHJLObER6PWVUSF5o+jlgMkzdAqkF6t",
+	"AUQYdoYjlvVmZzSzrBChIns21V/PYCPgtnVaX8hVgt9Bf/GCYN/+bIs78JXSc4UdmcHXGrRqNLZOntUt",
+	"TRKb05paIzol2EEslDhGsLjWOiFOK2b0TUz0z6DYVLQ3zYY3VMBc/iCbkI/su3d2rdtJVYRqIvOCSE2j",
+	"orupfOAGvEdy/XIV5SDGyBVSv+t6ieOA4IgjKnZVKDHrrspsO1larUNshCX2q3dIckuRJCmnvSKoINPv",
+	"qlZtbsNLSr336e/r19QI4JL37qDtNkLbywgzPiHR+4thYeTq+SbUOwz851vHDKSJarnhCuuqcXj18ULY",
+	"L94hxm1EjM/ZJIzOKbDkUrzYKkFyhUM3O3F9mIqt9+5A6laCFBTtNzGW1UBVwxKaac5SACz5Q50FNACu",
+	"zJt34HUrwasiYPhYFbE4PTlC/e7hPhQQOu7+M4S7P0Vu9xHqod9F/xh1PUe7TDEKiBAkQmGEfDqlYqh7",
+	"InmvPUf3YONkgSMsiLKEnp7wEaMMecoutDKFosw76e/1u3KNXerzLmZ+V43THc+wkN91Ck7WolyxwHLN",
+	"cr//3ZfH3X+Guz91u49epX/2fvcfd1/9zHUO9979o1aJGJJ1EVQfoqqmpJ7uQNaHhCGvRO6xVtRet6TO",
+	"f1O9qIomjLnga3TKTEcO5ftBnmIy0HBWW6btvrWq4T55a3fY99JKPx5qzzk078+2cvRQm9OxZeQzvRtV",
+	"Dz4daaKcKAPI7QJTekdNNw3Ccxy8SILuvRFru2kkfaPYeuVeLJYrKe9im+tGeQ2VkF6QKeUi0s5QOie7",
+	"6AVd5sJ8EhGCyFtBmGqSAV78cCIIA796J+PZUTEPaYd0nnYMvo5O2jfZ4z8HS1tca3W3x81sPWtzEGo5",
+	"DrdKTJCjrE4atUiI5IZjgtomSAXhiWQASevqe9zEQamKLUpC6JTlw0uea7xSq9JVCRPREopjQ+Jqmlk6",
+	"RN6XrzzU1n344iDoKA6tncW1DdqlqbNlzbkqi9Boj3obCxQQzAUEB6Ur7TiS5KWr2jrRZ+PMlGQTTvkN",
+	"1EvEVhqHJGIVKg8n46iqwXqSLcxnOCI+Us/usOCy3OpGNVHrydGNiqEWHKZwLmaNVeiYnm0Dwdt6707s",
+	"vq1i98vwgrDySFfydkEjkBgqCzt9SicEqiPqLHshR8sUefLJBMeBQIfu/geu66CHyMdL3qkZqQHjlQPc",
+	"D794OTQVSE0KugfPe2imKpi3pYx7HItZGNGf6g6eHxIckcjrrD9CNbdTcgwrz7KU/Cw2Dot4z2RrYzNR",
+	"hrAAnbfOYM0BNqMx8NJmBCaLAHdEZXuiomA2jqhYnsnD0ml1gHTpX08M5v/wi5flYWZ4DhguEbscg5HS",
+	"zQFJE/08DfbVJADQHG4NwvfUMpJFz4RYrKcyqmqh9wDHYvZAAtxrTWXMdHvWdOgLynRViuy6PXW/56GY",
+	"aeVPFTukcib1dstpKUk+IT2GdS/oj4jk3dDHqSrHWRWPxsFEwxpVNWa6KvyLsqlRrExgXaA0U6Ccpqyz",
+	"euL4s1N0uacio9PY5SkW5AovR6ztPZjz6Wv92VMKsuoSkQl9ETPCVTAgRyKi0ymJYO9q7efEl5zCKy/v",
+	"7PVGbKS7RPEjK6Qfq41GZEIiEP1hDxCVTd7i+SIgXC3I3I4qG0KYDx12dbvGTMkQuXYm+IgRPJ7Bes1y",
+	"ubxRQEkxI0vkU46nUoWVrxs7kMRWVQkFwvAk4/HeduXs3XHIJgEdC+7JYbBAjFCIsoZkvBFrR4QvQsYJ",
+	"Og99SlSUNhwXn4VXLDEchIw4aJHkBTqFCiryxhxF9lVAElguEp2+gygfsZyKBEl/iZ4ERzbH0QXx5fLN",
+	"s0dQgNZDuqOlqtoKS1C00EGa6i4h3UBdAFzd7/wO+khT6hH7CIADTpZy5H32/Oylpy5Ox/9D6gaUOYfe",
+	"2xzdv//Jy5efoYHr3r8PT6rwfU2CRq0jRBXlVKRIfqGolv7uJBDZ7yQ/kN/8rNfrvXvnqS68sKzzmFNG",
+	"OEdhLMbhnAyVEQo8XYswEiM2wTSII8JRO2ZRGAsscWeBxczROSemCg2nP9Vh/47BNj+8Yh3JqHSAPWxL",
+	"6TyE90asizy9KQ+5upeZJtTazgUb1JkIhCHPoureEKWh+9Amnqo8kHCCvI/MsPYwI4ZUwxaL8juI4bnJ",
+	"VplQEvjyMk9PEBZISW9tb9QSoWL1wHQfPXqE/FClpCDylnIxanmdZDsnga5Bz1CYZYRDKa4pBXmMI6nx",
+	"IOh7LZ8A7qgqkMNA8srMvlPQu8eRp4j/84Wi/CfwnGJBkPTh/QxqxwOEIg/UCK+jcqLMKFw1tFKWpaR7",
+	"jTydj2AVUtagSXV9FurV9NBjyJ0ADI0DH+GAhzok0KrhrJee8tyk9NflHpIMnCMq1HG9TFqiJ738NRFR",
+	"Y0iCCWaFq6RbumOs2iwOAq+HzsY4wJG6Oa6SJKF1KhyISg1WEofcXiJ0/JREoUr3kFcwDmKf+HaJ/8s9",
+	"FUQsT3+O2p4leRwhkDw8JIgkViFe0K6EvilhiIcdg/+SARImNDsYMZuHRloz1NBZ5K4CX+gMDCXeekqi",
+	"9JIKWxLx2l4Ii+0P9jwF+gEYVCWxA9oDaUZaB+n0kKJDGl0kNWKE6C7zKzi9oxodaiVDMesRU8rGkRZE",
+	"fnIl8mLInjKyrxJfSt5yO8OcqKBvLNFuriiThOPYQJuD5jiQkrW8v0kYTeV/ldYCiCyhAUO2jHwfEARr",
+	"TQ3SyJXz1SdM276hupamSajvugO4T8iTNK4EBVSSvdFpLKdJ9DyPzuFJrzNUPBOIgzpZuE2BI5V4PiWQ",
+	"nE4jvRb5SBZG9H4DekEkmZN0jQSc9NBzec3A4jgkMcFVeg/mmOEpiR7ch5pWeCwA5TFT9y2HPEJYStZd",
+	"FSMPaVgjBpAEcbWZZ3WDS18eCUS8oYR+hBFqe3K9nyd+CismTn5MHBi9Xq+jTrTvunsGM36MA+prrFAw",
+	"aVqSUy5xUv4oGfUUSylOZaD54TgGcD4nk1CiNJph5geSk8eMH6VAABzVQVdRKEn6ckG4Y0BlxDwj0Hua",
+	"Xji6IMDpiSZDRggwRqQj1PccyRu74aQbYZak+iv+FLMLJmUVwuK5ISdTIkbMgqB+gcH00I/IUkHRHIvx",
+	"TPcTXZAgID6SEtcwGfnCPKnzP1A7JVKSByX05tSX1GZCScQdcGNAOLFVWUzSWzvYVkLyUT3fXyIpi6sw",
+	"xQIOpf8c5IHUVVpezVEZnAh59lLKyq0paDWmbbnzbFk04BZ0ros9gIPm/v05DQKqrS3370u8B1bkqWhJ",
+	"cHnbnjEgtlADpPBT+/59axwMzIKylBt0kvwrPzY81LNrY0u4t8vgyc8F4wkQOvhLsb9nmc4AcmMKuBRA",
+	"pPOr3Lz+wP0AqYBTB/X33D1NsvoH8seD/oHJZBv03b6uFeDIjUBTEehmB065hdC7ifAlCap766hEzVQQ",
+	"wUmGaAIRWCDPyjHxQIbIZR9K4WnU0ndrJbRpCVjnccNY+vbXA0tG/NcgBquWdF5Ltpm8OmOjk8MMk8yF",
+	"zDrTlUnFrBqm4eySyeTMdvfwHvpI6lG2wGZpq5rKyJUUOgYZrQvGv5qFaR9yKYMkaoVW80ZMV0zRPkKt",
+	"ShktUAkOirBLJCeS5tEk4/g8CMcXmWxxEPi1YnpJonMs6By1ryQxGrHkKZVFZQQNQ7eVSqYnSZZCYeda",
+	"6ZIqKfRHDTtDLYIY4TBZ8gxfguyiT+uSJHzJN5ozjDbUsnLyotmpEvTVnUmJTF1YV33Bg3hqSjuqOzJc",
+	"R49jRPIR8952VRKfd5QAzemJxgfFr1XSuUn3Q+2E86vqbjOiOPRQhxlo1YaF+nUsEA6gi9NLFYehmKaU",
+	"5DT/3D84NH8+/OCR+fPRo0eJi80IkcTvGBqs34e/7UcVpfM7IwYilRSIZmHgA7CBIBNGc8zGBPEYetzj",
+	"BQftKCJ8JleXAB+cuzxaPmJnhKBEy9DaVh76LXiHtyScjzEzmodEtLddEkUgQHOvJ/nlI9R+FopTeSWS",
+	"4xO/I8WcEZPaqRKlQOtLpgAxTuubQEUS1YyaMeS0S6JQhXIdqbCAMzGuTDVYDx24eyPWPhNhhKfkc4Yv",
+	"MQ2kxttRslbFGpI+VZJYnmNOoOuFUpkJHs/kCIor+1KYcJBP+QWaxEHQORoxk+x7hTnSPv6E3QB4ySM7",
+	"l+gmIirhX/UXq94GUpaWEWt7ZVE7D7tc7a9rdPvujOBAzCCIRzIKMAl4iWyR9j0zcSsKcC2FMrWe6CeO",
+	"EPcvvNQ3nWaVR2FsIpBiNg99KbT4md5qygqley4r8sNNiImEqCOps0VwtThAfMnGqO1JhiAZ7wPz1+mJ",
+	"98CTZ+w98CjjJBLeA09FxHkPPNWMxOs4cA2JBOgYUxGcahCGF/GCO8l1/PBMF+ldRKEIz+OJ2Y1WWx/8",
+	"hHP/4oEqrLBUelwaxJEW+ZXgnBXFUHvzKrZORQ1bJy3BAWoLmL6MmL+IyIS+7ai9AbsYMcXJolhCKzBD",
+	"xexIBCJ0yFJJUI1hAUBZfNj+QZf7F13rsrrysuQZlzx8CA/b5wKBZSHrRoRLBdZL6h/JHWc7QmrpLp9Q",
+	"5o0YGCnURaDcoRfrLh9BQRl1NFrBV5FzUJQZ8M4gxQsstLmLS300qUay1KUvZuEVmiTRB6rohLJvtlVR",
+	"DSmchFJMX8BthJIbDiVHRmcfPf78xenL/7Y39xN+onVMLgnGQmtpEiJUDq2H2nL/2Vobtm06d18KuxSx",
+	"kVx5ThQJaidPnPpAYUYMlFYgT/LuvSkRUr2VS8C+H4FLRQUujSMiuuMZgd7onu0B15eTOKy8HjpWSA7G",
+	"Q6xObMTMegxB1JpyqpDvDx6htvcyDJ9ittQCkBS9jbm0oxdprHCeJJnLYwn3T/kPFIYYj8kRSouVwFpA",
+	"IJGURuEJQ7Z60UMvwxDNJdlPwvUok9c2jVTmPxYgwQCROieSyacWIOJL/jNiUu2HtR64eykuwRKMZ68H",
+	"m1zFbNZzMVUsRbVBaJ0+NbAJvoPjz05te1zqD+m0nJamnK2jVr/n9lzVHo4wvKCto9Zez+3ttSBAcgae",
+	"rRKLFvh7Qy6qwuykyAEm2ki1x4fIi+QkaGT4iySH2oyAjNI+LA+IdFQ0pDG1DkcsEw4JrbpzsYYOKkRH",
+	"loc5GouNQK4R1q5mYUDQudTblfPDSGGqqZ8yP0ND0hG7f/8xyJFH9+8bG47dizRn3Bsm8mFPvppRDuUI",
+	"4BWVv4AYBl8pM4d6H1B+qPWs0xOEA8nJl/YK+6770HpCMjypxFxJBanvun0FOBYJaB21bDyGy4/wnAiI",
+	"6fmy3FGcPvLgeTLUSevdK+VQJVx8GPpLnV6d1FJaLAK92Qc/4Srb2gj48HcUyRV2/Vg9R9KwaR7P5zha",
+	"2t5TvUG1M8oA5ODKehLIcRATOy6qldhRk1gguTcTAtDSQnjrnVP25at3pVFZasF7XbiisySUIbdYdXOJ",
+	"xArmoGzpndIFs1C8nJGzbPySXHMaEdn6+z/9o6//5n9OgxDqLvkhxHR/9FZKQ9kVaxUF9MgCcDU5WWuV",
+	"3/z6F1//6g/yq5QvVK3STPnyKswuL6UwxkzFJeaGbEyaLI68bR21WlZILLjK+dGDB8bDNw7nD/AlFjga",
+	"9H6ymLbsQNTWt//2T7/58z/Pb2j/4BDAp8nge8XBm9+plJ2zx3SmlXkHZSi3YWuNj+rbP/i/vvmP/8s3",
+	"//f/+u1f/aeaOytubCUYQGAFaJp1YlrsUMh32SiOBIKUiQLAe+C6uyNFycElsTTyyTRGRZ3dl/1XvTh1",
+	"Jz784JFEKZsatxrRlNJZ96xZNZmhXDGMo9zNp36g8rCqVhNyUbqYh4UjcDNHUElVWrVoQDKnjnuyg5lc",
+	"+xyUyam1PaooAMrgSt25N4VmvlDvZsUqE2YwtAy1qvBhJh6pdfTlK6eEVioyKaVFPIXKKlKka72CoivG",
+	"LKMKjvYdACq4zAPXfSVHz7urqqW/U85jAubHL16i9idng4ND5ZNOpLyQIS+NkvMc5QlSz5QZ0qtiK0fs",
+	"OTNWukXizZJarB78CFHOY1AvoFyElA0iImikbRKLiFzSMOaplzCR0ZNeVpqtjFgbZGql1oEUSwX49vqu",
+	"O9CqNa7o7rQgzFjBlS1VgM9SR5FydEFBkWoPXHcwYj+i4wsVEf+UTx0VDDEOQk78jhQbAyyU+UvborA9",
+	"VTKH3K7e1YIw0GkuCAOveagMRmaHXEq+S3UH1yDKyj2hzJaQCHOtqszJZw9GNcU/Dy9JZ70sbJxomtL0",
+	"XXd/WPD5yq8/QO3ENks5AAjEMwkajFjqWzW5uq/le16nSlx+qSPY3pesDKbnlwYhsxKn5bZWfmDQr6kw",
+	"4J7A+hVeonYC8H3XQWDg7mRonh3a23edankBWLq2kW/I3DJzOStl4awAsWK2/a4GEUlqi8Luo0ePwCib",
+	"N7hXn8G6I9CjrlzUB90EQItLksKCXFIKw4DdCYhaAFq5yoM6q1QKz0Z8UkFSmTzZ+KzgAptxzCQQ/VqE",
+	"vyxu5Zl/WdqAZlAm0LZFlj+cnX88ps/pD08//+lp/xk95afsxcH48enh6cXin/748Q8f9Xq91mZCzG5F",
+	"RHWTW8mHBRQrXcp+TkC0Iu0SU5fBvmHyt+S2CvyLliiVFd0E0UoX9kFuYbbEnrw9TEtP6irGQYDKuUYa",
+	"wJLjNtsiW7VEeqNAuRGu1hRtpcDB01Sb1RLux0Qkh9wOwimirNNMzt134P4TYdd2HjyYEvEaB8Fr+0te",
+	"Lf++zMUs82zQFJphfoQgAtuq0SjB2xQz18EAUpw0JU0pc9QrKpgBnBMjFkbAH7BpDhVOHGDvlXUZtZTK",
+	"llnvCBW2rKCDkLNnwInI7t9z0AJ68Cnk02Lq+RKplnlm5Y4UROVneKqHzkxPTcVnOREjBqZ0ZRI2ng/U",
+	"dh0Ve6mSRjpaMP0MTwlIgF4aJe6hBR1fKFtz0jPGqrjY9tJGJx76//7gL+S3nWESdE5FWmxZB+GOmKqz",
+	"YIaDYXiIwsDX7h3tBYC8LLAEXxCyQFdhdCHFZKnJxAsp58o3M+fW6SEPOtB4I6YjflUgkK5cboGNcpgE",
+	"gep8AyLwp2SiI9/hFExwi4lcQAGZCAeAQqsU4FMItbdcfu9TPqecS4Iu8DIxRWDw1wM0iRGDp+fhnDBx",
+	"lHQZdVDaYTTz4UxXJTauHyY1e+hR7SEuwgVSzl3oXUYKGkYWOajgJJio2E1TUnmVhbwglE+JOA6CjGPw",
+	"fYrnQZBhN5kiiFmxVYWhWN+u5PmgwxXYbN3h9w8Oy4avTc8/Lh7y9UlhuSM0nC5Hjb/M97NttfLNat1i",
+	"d9mWDonUR/U6PZxiq9e+k5h0Mz1VXavmvPxxhsFLDS03B4UWp4qoWR1MVQ+JXH9S/VRF+1E3bRc6SNt7",
+	"uiWNOl2nAiaybTXdChP2JieqoulMjFLpSe7VOUlrBPtE99afaPrFRkd6sJMjHVhHCkQEiH7raLCdrF+O",
+	"91WSvrVQ2/YqZWy7oL26cZ0OlIq3eKkiSe1g8VyP7PLlbkdHakmIvawwkgafzQui4s+M5PvlKwnTJkfz",
+	"y1fvMkLkp9AoLgjyTNh0UbUEynyd5LddPBa8i3m+aOyr8hZDZWLoQMmi1RLoxtJnOMnxWBU/SRnE81rI",
+	"yz2oo2EEp85qCW/EtIg3hICjRASZYQh+5PF4lpUyIeo7Iohf0MVCde8rkV503OmVlomvMB8xW35wdLi0",
+	"V0NG925A2LgtksZqApG7aEhcL+d8r5xtpQinFTJy/bNXiEhNaM/NCDDfKdJdvLw7eeuG5K1Xm0gGW4D7",
+	"e+KzHxMBQYi3lc9aEayb8lzEjZVD8l7j9bTCMH3EKRvrrkJgT7jHkQ7ISyL2zk5+lBt1ycadXiGxS6WM",
+	"5aNbryPGuKMzEpPtjaWSj5JQdo7aKZQ7yOAc/JVim4NsMuEgC7kdlMMo+aqFjg6yaY6DyFsHKXTsDMHj",
+	"qUWSJIK8rcxKnLzhKsYyyWBPHLWOlHUOlYHJ5ChDdqK6DigNYPXiSmLPlbEjjT8HscqkfgoihRdT/4FD",
+	"DKwKC1apxud4fKEMTQtMwbYdYC7QNBTDgjFKZxvQiSkEIUIkQh9DZzA51REyMe+ozchVx0Em9B21NbxB",
+	"lUgdBo/aEmimISMdR8fQTuIgMLnOUAiCWaBpJDpYaRp7j1wns30w0zlIhzDLh8HAZfyy2uerw1PbIgRr",
+	"mpNwKONuSL+RF3GPdxzrQORK9GKhXINjNXnmKjkM1h1HkVy4XMSRvZOInMfUGJZVdCdctzoFHdBfELYh",
+	"y7aevImOWVq8UY2t+lFD71JrWSOmmmNC1Ha6hx7yeBiJH5szhkAZqKHj6lByfYAXhCzgVlQbQRRGUJZF",
+	"AnExg6NJwH7nCOGEFFGOLshCKOnCRKcDpE7IlQI+KZ6b473CHIkw8CXZA2u1atyd/D6JI7jZczKjJtw7",
+	"e53KKoy1gz+F+aIgH28ow9thBHgsjLU2kxCto2tZArzJbG0lXynpi3cgzKBCMThND/a7oSPERZkliRF3",
+	"k7+1QaO+MqB8c4XgBGVglxB3BFk5Thq6YvBEz5jxc223yB3oDFXXesvUh/g9aA7JTRd0B8V5lNtOXnYi",
+	"hQPbUt8rlqX+Tq60n73Sw0l/7JI9/Oh84O+PD0jrukXm6tuu6ceUDGvFOJBhvakknRkpJ1mmNLwtGQFQ",
+	"9rqSdbypUA2O1ANo/ZrkBsrL8C9a5bI2C+F/dLLMMNLX1F8jbZ+ecOeGZF7HBKcVrWqaK4yYTp+PrGwS",
+	"jXEuajermO3oWgtDy4fpuK77HeSAz0IBa1g+ztl/vjMcsAGbY9puUkyhgNIRSeWllczsWjhW1TXccazk",
+	"0lYau5TF8tqtM9XX1IzVVI2zQ1ajIPp8aQp9SBZzy7gLr+8xOSOCq27SoLPAjlLqzk1mtW3SyfQ6zcKK",
+	"tvPY9awoG7HMK94Q4XP4qR2a+um6qBmEYqsCXEsYpJ10cbiK8GJBoqScEeZoEUgd0qRDjpj6qaMKWmZs",
+	"R1F4JVFKV4dIixhYLhtG0JKAdcZS+HJ51OaVETsnQSiPQ4RSYbQjmeq1GFFcrmMXa9Eh9FYS44KQyClG",
+	"uUiteMSsoCetmVZUFMq2pkXHcBhK0wwI2A2WKjFAEpF8H1svb5i2ql6piptykboyRXoKppmGkjE8oFLn",
+	"BIwBzGr+DaUuct2/IawQ7D6qBqcyTuSgrJfC55Ed7ZTpK5sXGcrhWwsQEOAU8xgHwRJ5Xyqi+8rrZASL",
+	"oTWGaY2O0QJDXcyJtr5kD7BCEFHSG+V2kvI9jvp7rpuxcD4GsdawAzmTSrpNasvoZvojFhGoZ2GMOasd",
+	"qF5eELLKimWPWm5fI6cqOWJqo5ocEEmmhlnxiTKbfMjzGzH44WoWmq2kx1asctrGCqrk49nqk0kFw46p",
+	"s1aQvPjtcUr6YcKN8vmbSv6VOwccucdT221BKLbNymiQTUvIt21eH48CTqVv/vovv/7bf/P3/+Uv8mEb",
+	"dh/nLxMR7FXjEK1+VywX5CnlkOdb6Q4tXXIDJ9le3rW1q/XX8SQ3W3wuQKf2QitF7gVl13au/aLLsCRC",
+	"arujri0dnt2UqzqHr7vJtVyLD1UJtJVSlrwitJdPpc+R7fLLlqTVYtMO1I1E/c5Ow640VBxtpswoQ84m",
+	"6kweIba4ti1gc9vk1boqiTqmUr9rM12Ef/lqGw+yKtP4APv+6/MAjy+qNY1s9BE8rDxXHvytfzhKisgy",
+	"yJS1f4PyYKa4usTmJRKhEsLUMqQ4wcJoxCAy3WrSl7JXEebCoNr9vrvXAd8VyBhgEYLR+IwuEidQ2y6Z",
+	"3NlVaFV/4D5EUKjz2PdVTcfsSIAg7XkcCNrVBR75ko2VnxSKGxI/UQsAy8LAzyeMZg+RvIlxkE/L0GLc",
+	"SoOYnWSqUkxHzCSyJ9epi6+UiWbY92Gr71EkgxMrUDLreKycwDQA55rj1qum3zoSbV1eWnHiR48e7W6/",
+	"D7saOj5UcFqe42lVQwiZ4Rn3eApRGYF327PaVhg51jB8bUJIOYTuQAS58RC8ssrcO06gtKChol/Bmooe",
+	"RQCtVdWjCLeKHGuINT2LqpKyN4C2GxIrjn3fmDV1yEqyKUuqUOxxxzFpJg/xYalsoadcYcZkPk/lAAvL",
+	"dLl/q447cFnT58Kq+c1CAW6sN0/51OuhYylgQPUMFasyUYUnyIglhTPsaSB7DNqaEF9VnbDKboCpLAx8",
+	"Y4mMCCfQl2NBmE/ZtESgsBfcRJ7YQ6oo+LG1tuyGocRnmJkhLzDYkxt5IR2gibBgvdaWkpk9dMcUqtB4",
+	"pMUu1O/L8a03Z5hnJIzM+qT8pr115vxHrAkAAKGAWQ8qxBZ1oregKJwEgwyVSneVC7d9o6jVN3/4i29/",
+	"/89+8y/+/Td//R8lBoc7F2OyHF0qmbAZaDdisXOG59mc7XUr//b3/+zbf/3LpFxWbuVJ0YbdSELrFvP1",
+	"3/7im7/82+IykgoX9Q+w7/YN21FgVVF7DroumBOF3i4ZJGl0lt/83p9884e/+PpXP//2P/y74ia0NafZ",
+	"Jva65yVMc7tL3WghB11NQ0uP8R5HBEcB1QqjRRAtPg4GaUO6l0Q0Otvf/PKv/+vP//ff/N2/+PpXP//6",
+	"V39UF1Qrd7WqDkLKCUuLjjQ5/X/49R//5pd//e1f/2dFIb7+1d9885d/+82//KMmt9JIkFHAfu216goU",
+	"ssq+ljS6Ak+OCrZUrCI9RtTWW92thcya4LZK1mvagK2YrZy+lUzYL9QLrEH2Vk5cTpPsGfN2SjlLXrjQ",
+	"K1EmlhJ5EuokhapgxcrlZChT6XIOyg5Ab3gGtS30CGXrSGnYEF1hKtKGDEDKapdZOUm6TeS6X4AvVfe4",
+	"AHBLqM9G5QC3VIQM/bgpTciYFzGoRBMjAa7RgSwS/KqWwiOxAAATwKFa9XltrmKFgdUW8VV/ReWhVyBk",
+	"w044yQjER8hTXaZeEB4HwkN93eyOozY0KDsnuka3EtDDie6iCfTHQR72fdXE00ODjoO6fRSRCbQ+NCOb",
+	"5oY6ol4Barqiov5j6Q0qBUJu3ydRp742pPZwJLWiflErOl4sovCSFHQhFbuQTK8zf/sDd3/E9CDGVivP",
+	"podewFZhmkFxmhfkJ2Qs1k7TKDSxaImVyNpA5xmxvuseDvO3oJRYTYASiajfLw9yxDZSAmi+x1IjcNUV",
+	"+ogG5VQktAGvhgCVQHCiCfzDr/84EWJtzFEttuvIT2tUlb0uC8ULA/PFBAK9AwbdlJRbQ7enpELFAG2x",
+	"x403tUZzbKB/KUP0Tha15qQPuyy00HX1spSx+fqX1Xf3jRD1CYzuV4B2Hld3AuOFPXW33pRiB+Wb0KzC",
+	"SDNN1l68j69/9Se/+au/+M0vf2/nm9hMWJF08fqqAyVUb7eegjztWavRZNQFeafl+gyI1VZTNQiDinQn",
+	"c5sPgZYDMI3orqsu5rSvhj6DVeTCnvHQPp203X+lgdqYI7RUn0BmA/JQqmLsZ9excn6pfqTzlwoDlWXK",
+	"DXq/P7VAYdpNqQeK2UK9Qrn1UtfDenUhoUevanpHDh2407yeoFLM1npJXpB5eEm4FAzlg0Y0TNr26i0Y",
+	"H1YmRKCHjnmmU6hu1iQn1v3Iu1d4qZsNZaJ3TFK5xDCdqLXDAIoDLXOfwFKMnG3vDyTtbNCHad58pBow",
+	"c+qrDrNbyeC5aZNQ1yQ4ZcRyURd9aLtckKzVqd4Sr0OVdcvebIZz1vXFK+a9kbRYmHmHgQt9dyAZYJnx",
+	"qmTinYQfyEuSmPkkwd/dnfK2EQ8nFix+Z6sEgZHsvRhS7fvbxJhaCYs2kx+UxyfkqA9aXSi+EgRvgpNn",
+	"oeyGmLiatIF1rxDhUMO8Nygw6ykRKlbyNcRVVHLr51ZJX5Pgw9P0m5zd2kFh4Ce1htNGnlB5UdWq6aF8",
+	"wzgKXDhpCL42yjHeYe04iGz5VEWW3E4Ol1ZZ1p+IqqOsSvonZZVbRwP3nVMnn3VjjrfFSoouatOdorqM",
+	"wWd4Sq73JHaQ2ZvAz3cxlbeCIZWl8qYRWNfafaAWTyqHDpM3DCvV1fGMQwB4RRqnB8XyrrM7nNNKSVzr",
+	"qH+47z56dLDnulY0L1CPsKxKXYVMldav7V93HrQF1I17BQCvyJD97arBFgFwLYPcPr05zyjTHtXGEQaB",
+	"/6sLZDSPAoSEYpxovianFGL3VIUqkzQMlpwRk4xNpxqfnfwIEFcVkVdNqfoDt/+gP3AHDyAkL5OQi6OI",
+	"XhLuQOd5KscT2VBCcinBosB9dctVuF3T93GzwhcWMZLkSWdUJMptBcM+Sa4idXItbwHzPl9ygQumygo7",
+	"dy0LcCWfXhVqpOPefMuENkSpjRtrLG1ol78Ri/XHFZd77Zy1/OpWcVaj2miYLQmlYWGE8vbotbx2gWmU",
+	"dTxUZZmVhHQY/jcxSjJ0zQZkKGFGA1f+X8qP5Bae1O8lKh9/VtJPdBO/jmu+SOq3qo8pDywGQf7Dr//4",
+	"29//s2//+//nmz/8xdd/+4ts4NiTBq1kRfispJlsGbxfe/WRCuBvVnqkdJCt6o68zHnnz4m4IpILJV1/",
+	"87VHbLbcOJ+vorLIKmbM6/DhkiLseB6yadZeyj2oaaXZgSrpaIqr65IiUjo1Q0LtkFCoygK8k6mtvtu6",
+	"55tVjMqam+uXjcpDEf9O2H8T4W+HRdRTS9T64GgNFUNUZf2SL1CeQEiW8Vbsw0lkgZstzF4Agd+G4uyr",
+	"4zsz4FDBd7lSLrPK58CpYME2/zX3r4/sKWZTEn1KLkmgyrhbA9jvNeB10yA8x8GLbBH0mr3Ui71dSjXY",
+	"VV4BMO7i6EJ1Y7lpbsq35aTbVe96Bg0/LFZUUbfr+rLa6jFXW71taBku6rsc3b9vOundv4/Ol4ntNtuT",
+	"rtxOPGKZeFDuoQkNJHORA6kC323XBJY6SbQo8a3QT78z1LWdJbNUBb/mBDOOcBD0VLVxVdf6gkCx7/v3",
+	"vScZAVqn5mE0xgsqF/fk/n0Hkbd4LAIoE5a6olVdcSqu12JtyXXfV7v1juP6bs5urYHxZfi0Isos6d2Q",
+	"RRNqKryvSAHK4ELr6EuJzTs/4x3o8Dn4vL128ToRYmslBvsab4FpPAeABSHlyffbOFA7t+yaTAQ3Z6Iv",
+	"YNn7NtSXcX9gtyIsdpW5McO9Fmc2EWQy9aVTv3ZalGeVi/tYDbjAqo4kIswfsYiIOJKiB7P6TaSZ/xHB",
+	"gWlM27PNEh4a4wgC7NPleEZul39rJUDHmJG3HhTNzDvZUaWPPU26useRRgSdfoXRnAYB1S8iICidmxBw",
+	"frt88hvnjN+gbIO5eDkjH1VZQ6QAEzKDPUOFAIMkPAZq2mroBiOIoEGA+hkRp3ozg506+FfnN+foRmmS",
+	"87WEImzAAL6rkQc7s8ncqHCVwYA1BqAtZYGmIKouuiwldpVhqu+sEv+yNqkmlqa6RqXrjYLYGJ9uTdDD",
+	"JLG+N5CcNpKT4iAwECXHWt/+A6xXpyfKlhUE5UJTIttYMf330i5cSSOzB3YXszbmI+bZq7P7Aep5PN3U",
+	"S8zIvNNDHvU/wXzm6X5taUe/GeYzI9fJ1WpNO6l2rTMFVCukD9D5UhDuoHM67UpNCrOk9cjTkwPz5w/P",
+	"nj9DOIrwMjOySicGl5Eqqy3pndWt0ciQI5YXIjtDFbFBhalzlPZpu8cd5MG3anNRTHSP/6R2uAlARa4u",
+	"qQ7FWAn/DvYreRIHwZOMK+S2ioAK4Ip9RG/ExZSh881WsgPXUOGSfqslkNVeIcDcxGcSl/opb02rrZKL",
+	"beYzKQywlc/kOGErCaNJnSaFflrXZlNY7zQp4U/1QxK26U2rT0d1pb3rnvpb3z11jUSnr3x1MM1dB9W7",
+	"DqplHVRveyTQNfVOXWdgiIsJoDWnXZ8B871s2Xo7w4m+v1ar7VrCWoRcaRi3vEXshsE+xRG2klz1GM0a",
+	"wr5HAVZyn92H/nDCxO0M+7lG79UZCSa/BSE631k31pxWNYlVMriU3ZaZgHeqqmyuDMbZLhbn2iw1JcD4",
+	"Pee7tywex0Dbdy5Lp0aFQTsux6z3UK03H6OT0obfwlCdUiS8jeE62roGJYVvOFZHlf1o1rxL4AuS69uF",
+	"wskErBRp357dlXj6QPXIsis81emStX1Bp8wONYUsdHvpu+5hmUiiTvZ9t7z67ew9ddhloShr61Ocdyfl",
+	"lJxWzJo1F7uphKIXKRR+3/KIbn+HqUowrCoVmYuObtpZqhoMb6KIUwbUbqiGk5rTMNCkkuGNt606LDBW",
+	"nkYKmeyrVU34lagR0UupZqsXUBsHFPNOjtsp270E/GzBwSHyRq1Ry0PjgOCoPB1mYxZ8iEwAu1zZmepe",
+	"1aBXpd4R5WaPne0rngu7Y9Sgohu4vezvSy1FK5/vNz//59/+27/bbS+kRtUVrbXosjzvrd7iVkvhRLxI",
+	"0HQHF6N0oH/49e9/86/++Ou/+aN/+PUftK6lN7YN33cM/ntcn7EcQG+oy3UWym6ItwOXSXkHRKHcUKnG",
+	"aRTGiwdjzMYkeD2PBXkN31Sz8I+YHRrQhaeRfBG1PS6wiLmH3GL6hnxDPQsLBlasvwA0qMOcD/oH6GP5",
+	"ymNY7tNY68jJ2DlOC4KlnO2BwrQsh1WT9133YKgBdE7m55LrDtz+0Fow5cinfE45Jz70PiljwONkSbDC",
+	"W8CAWSiUjdrGItgRUHL4ayNd98DQno8NpFQNv0HXwIHblyt/SpQhu+nSVxaeHLiDbnKTzcdeoRFL+D8O",
+	"gp2NWZtiPc6C3bXzxVKgWmV4NzqeLmMF4ctAAJiF75LimUMCA+QYM4mS6mDXdUZYAY/2yuweZPpukIHS",
+	"+oywGj7TuQaFhm8ZPqjJzBZ7rgZkexGD/IbT+aCkLiEsJWyVWnYZaN8ELy5A9g3x4s/V+WMd+jbV1Nxw",
+	"YfV5I/X5wAHIgJsxPvNI8tAoNm1OgiC8krP0XbfltA7d1qt3q7j063kChmuYNezJDgXVqQQKLtqe/P0j",
+	"5qtUTrfTQ2d4TpBcHYLVQRCDXkZhfu+auP2e4vYK1xrwfDhGyasr+X16DHz3vF/Thu+OBLBN2YbNhILt",
+	"i3E0khPK6+c2m66B6LDd7hTJvc45NqXB6rC/nzKGwn/+XRc0tG6/Rt64RaLF+5YrDEzftHSh9WbDKm5c",
+	"vBjFrrtHDqWYkXwaKKEj+fBKriuaEtE6ap2H/rKnSU5GJoGIknVGg8fwFJdSVRhdJFIH/PflckE8NBia",
+	"ILowQq6OpBt0AJF9iO/LFpr0yQTHgTiyDGydNFJ5xDQ+I0/9YUpvojbINAO3kwQ6AHXgyIP/5p47dIcI",
+	"QxNUzA2JQHQCiKW6UUAyRWQqZCuyA/H68H7fdYfwIGVTiy5RVlhXGOVXQDma4WgeEM5VG6cRy1bPkKSk",
+	"owIc/ViRVsJVhCMK2ZioJek8iDlEMsgleJomeShmMLj+gk3CnvkJslKm9JKwnvWzh3DAQ8QhHcGu9O05",
+	"yKNMRKEfj81nUzDEgWohKiuEEeL/mETpe5nyaDqvloswIr6CEcec02O5Kym1joPYL6l8itlSO8YsUZOC",
+	"+YeXGVwhDynjfpECbqYNWIVU6va1DQpAOiuLorYK7aOMCooDDTF5B5AN9qHmWJghV8LAwEHzMCLqm77r",
+	"ugnUSYQfIoxYyLpqHwzPod2x3oUCLZB5R8zKyVADOIYLWg/uD8vuPmmFJ/AFgUU8tCXiqzAOfETejgnx",
+	"FaqZrCTDaAI6pyLBUDRwoJ6A1+3O8VtlL+zqTXkdpRnoF9XQ50TiB5wCPMzVYWSnUr90FyTqwu3l5uwX",
+	"50wf9jpSkn9YKsnDpb5vCx7c1DM8J/y5vKqSprgquSYhqqmqBaRSi35OUlZwFnKiFaDTk0yQqU1yVIxp",
+	"AhCVgif8+UwFwP3Xf/f//v2f/9Xf/+f/wXwvwRpqqeRxvXU0eOe0MlRvqxq0KyNwEzeOHOhJGD2XGFIi",
+	"Utvb1Dv65vf+p2/+1Z/8/X/5i9yOVi3+1e7jiCoVm5Ilf/uHP//23/zy67/5i2//0z9vtnAn8Xq+ahx5",
+	"9LCroeMlBsFn5UpXwdA3//L//PpXP//6V/++4aHvqBaPLcEkVbnbxXJ9ujc8T/l4ZxUqJQvK49TqIifK",
+	"rpIJsa1/1U7L5sKto9Zv/u5/+/Zf/1Kdbv7VqrNNtcsVp9xA3k5J6vW1By4SzEI0dOYOIAFFoZhJrHdX",
+	"1qmBn6wiMin1KVZJNpeyGd3M3WDLaQVheKHWqpbvmosDoah1tFdKbJ2WLaGpkexvPocsq6TkYeYnq+5h",
+	"lftfufpaR+677TowV1Poa3O2q2tO2Kbtd4ex6zneVyrmWdd7Bs2OlLi5QYzdCoJrz/ywYH6wpLtUT6c8",
+	"K+htUCIqRzlX1IfKIN8KNFuLN0X6l0GFQSUj3mElpwxFq2U36FkqlNZyGLnS9usNLQmPM1BcbkLYKkxA",
+	"QpKUk/OxAtqus07lP9HmH57xM5gIgUHnCLHwPPSXaIwZFHyQmhQVDvpJSCEhKox0bqP8IPU7qRIMIfTe",
+	"6ERjzEZMVfmDRB3524xKBXLZQ19AvQKVgKqQ1VOljcAfYlQVVccC9FoyXwhKfNSWuqq1OD302piGek4N",
+	"rT6eJF6FMgXS6GxgEDknE6kMmU3jCAJFwkvid0qcH6mVodr9YRB/vWtDP/G+NSK9jCxjt242qX6znSPf",
+	"skCXCBIbz7e566TOnBsFWQxMW/2TUltvdl5lf7yReIYTC96uTVwshabNTc9r4KaO5yKDt5ahXosv6W9S",
+	"ftHLv2VhEWsgaqX3ICePrPYcbAhLN9VqWV8O3nnkQK2ggUy8QFKjR7JU7bFfW3RRl8GCAjb0MrHB2R5z",
+	"26XUPl8qji3onFgWePiS+Nr2lqvKOGKVZRmTKIN80at0D5WFGa/C6AIiFSjLVXcsrVT0Ha1d+MOQKpT+",
+	"7ShdmFCvYqeLHCgaUlKrcuH19abIXdH3PBleYWR13cISmaa0bOHUQLShlNp0dqsKF2bvtXndQvv9rcsW",
+	"KgKr5foaxQvL9cJrK/2SUnFt0kzBuWHlF2AvmSxyEaauoQRwwyvGgWJLeKUcyrm0E/jlhJjCG/DqPd5x",
+	"RmxFqZjE8XnCPcRwFIVXlirLTbfkpPjLEZQoVkued4YoV2FmxDYoMVOoMAOTdHrZ/s6SDOqXJdtJCttJ",
+	"OMaCntOAimVajjjDYSMyvixe0KeUC09XYbROWHm6dSFh8A4jKkZsHnOppGaIiPIsZ9svW6y0wnnbhlsC",
+	"wqNPWbtwc/fa2ZA1g9vXoIy1uETMlXw5MxVMlDltiWUWCXRKPK7a+8xsCJJSXAVTB4pwnD39Wx49WCDT",
+	"TSrTXENsYboe8GVtu55K5bmsKXLVkWzbTOtaqvWUwdr3LKBP2fREgzo9m2vK/Kihrryqq/ZUGz3Scj3G",
+	"t9TMn7rOR5i3mBedR24dv8+GXbVs5xJll1Rk+2xJZm9aR+zlavlAK+5v/se/LG4wIm8y/oQ97U8A6Uaf",
+	"W5N2pnvFJhM60bYslPgmK/2UI/D7LvVTKqJZwpKWS+eY4SnhuzKK5BwTqaypILyhmGns6+HECpFrK7qj",
+	"BUQoNK3iBfUH81LGCpI72BE7hqgtJct5F2R5FUa+KW9gRriahVy1vDg9kUIHZTq30sAgkpQXU2jlKCVA",
+	"ECez0h8Ud6ZTFkZSjgRDSNqBqyh2WbpzclebSVZlToas8FfIslglDCnD862Qg5rmNVyT4LFBysN2K6lM",
+	"pARU+AxPs5HbChqB5JUuRgO9osC3QwpKgeyaBaDvV35iIl6tzpgoBxMj6ph3oVdUsRF5E1ZtB0nloW6N",
+	"fNFXH0sjEayEuHwP86Rc4YrWUlEYEL2fvltuBN1654MmW0+XZp/AYLMTSMoe1juBQanxNRWaBjciNNn4",
+	"/v67b2kjVIJF24pEOvujSiTir6kWg8uFoRe6byjIAWDZMQYYlsREQuuEHkojF4xwBwEJ8n3i6y4RSZhH",
+	"qa0Hx1J2EpCw4GvLj7GZTMJormvicrSIzwOqqxvWMvCwpYlyVr1OsmRzrRFGNbC7/SJH1tbgWJaPHfan",
+	"tOCmtD9lud1jB20n06v4vjDm4lGf6EfStri6GS4Lk0g68CHmb6JtBR0psT0Thac32VkdhZcw3u2CYFPw",
+	"qse2qmKbtzFmNAh4Xh9JW2UMuaFI2lc3wgc1ZjUMXORe2mZQE/5NOeDHROgR7tkEv5wFrmB4JbzODhiw",
+	"TQH89TkW41k1/3sSRqoTjxeRN8r9QZiIlk61aaBuMy1AUywMxzepiXCcVrwEh4ILaa2Fdb0p23ZDIDWM",
+	"3edJxR+MmNHM9Wo6xq2VBKIaQQSoy5XpapVk5MlJTL8qk1XHSTAxO3cQCThBLIamB56kXer4oCXSUiUk",
+	"mcwjFfrIq8svhBPUDshEOOiCji/k6KrRkfJ1OsbO0FGWDr9MEpGvozCGCqLpcpJo04hgUxIjvVScuoSW",
+	"MIhcFGU9dKx+GDGV7InEFR0T5cviVyQivpVoqY6Mi1AuxPcpm5plyWegKyiIk5APlyaTMoSDYGg34ML8",
+	"gpu2V6aXVER0nektm1Y1inlB7atZaHv+l3mxtXPrWkhZoj7/EHD+tobIaEIDSyplg9Xtk15tF1WztvFT",
+	"Rvdv55pAwQ+dYZUIBFoS5QkeZiSRLfbsVBjc6p/StYX8rAK/3+bwn+q2UIYuJ1KpvP0V7aKSXINrlVmv",
+	"QR69/ULndfTieneD3bhKMG7jvlyFsbYK0vrYKvFR2afLAZbIpZSDgyS26FbFb1VE4a4OI64TO7xJO1ol",
+	"qClZxohnSImMYZRGjjtyLspM/o9317n2rnPtyqB407e21G5616/2rl9tmbKRxPP+1rWs/f72jk3v9E50",
+	"/23p6Grf+cbCYzrIVlLjD62w/obdXd+bhKjMc5qZNou6MiJiPqC9MsUsH6Vf6o5koTA2uyKHyUx1bVym",
+	"0Milgp2o+wbAudWNXAsNHRVvuKYoo/W9W3Kr2Tb6an2n9GLM03WcyA7MUTmIumVsLD01VJIBbbGyhx88",
+	"KmNlgbIx1mdlmzdMySy0WTP0ysgnozvf+V9vof/15sK4Czj6viOSisHaYEBZK11YRHDbPq1anihkCxoy",
+	"VS1UHIM3Tp+LyrDItNcOJ1muL8LUj3uUzdTzUB+IjfZ061GYGLGkcqyVoSf1evW2/5RPPdTmCxIEJgwK",
+	"o/v3/fv3IRI7CcPuWMq3PQUsFINBIWlPL8e8jtr6KmD8CPUPXN1Rx8ooODbR5NqmkxyBCnkfsf5B30UK",
+	"jT9igkS5Cjb9A/cRMlh+SeVIiVvZ3usYz4nqY4gZgnBF+L7TG7EXcLiwvsPC+l6Qn5Bx2fq26P6TWRis",
+	"KQMvfdc9TKrmjFji/O333f2V3QKG+qglQOrqphHBFwirgqVHK+qqJiYzK2DgmuqqWlNdU13VaeEONUq/",
+	"xyKrcDGrBTolnpbyyIpW5b7OVvoP/8dv/u5PVbbShgWIihlzu1veTmsU1VuWks8bL6tG92MLrOqoCLs5",
+	"rjWNHvdNMZxP/n/2vvbHjePM818p8D4M6SMpcjgziWfgD7IkOzpblqOREByWxnQPu0i2p1lNdTU14h0E",
+	"ZAOf4cWud52D1/F6bSBebOAc9sU6HOL1+ZzLP6MZaT/lXzjU81R1V3dXN5uvopzLl1icfnn6qarn/Xl+",
+	"+JwVrWNjWcryp/uvdXPl0oRadF3cufzsF0++/fDyr39z+fE3l588vvzgo4tffrqOAGKOdFvfvNOs7FrV",
+	"/KoNNuqiGt1Em+4CfTTFsiUP1RomJKA/mzUplBepplcUA3HMECI66uZekoK06asafLT3QkZHjdtS5sxW",
+	"oIIYJMImUEHyj/CG5oah1S3MNuQAsTNNtXMWyKrJYWKHwiaBFTJN9MReIRyMFfqzBntedRxOLLzHidAq",
+	"Ej6AzYkfOC6zo1GWPALeqBMr7kCyyG5dPSvC9ngFU+cS1ENLWOPDIUucQZIQbpt0hrWmUymXNJmEHhLz",
+	"ic+wkNNxqHPYZVl2k2pMJ9kFt01CU/RVsbBkgvSXGQ+p7dSjfGrsnilBGPrKeUjlpHN9XmtlXbsGt6xo",
+	"8qiaUeszyiPYjdoR8YM6uHNdlmj3tgPViODUxas6JEqHXNVZKrg+BmYJEmhN0YC8SkKy5PQYa8joC7Qd",
+	"57lrXSb9NZZaVU1Oas85OCrjuhUiYnTZKl23GYgYXbao64bcEGfzrr8d0Lb5odyCTkgnNeVezokJqM0x",
+	"pji37zFvZ7iZDol4sTAdczaFL0zE6oB118eJA2Uw3Zy9JkWUSEiPhSgp6qoz6dkYcUIl9mHelaKxZmq5",
+	"W4Sb//6Lnz/7+t/M81OW7dm7mRYRa045zZ/LSfJo8RH8P6xWfuTKEbH5WXxt6MvfydSfgC4aj70p2ivS",
+	"XIkr57bCZShx+PVXHph92IyWn42XuERbp0kUmHo21+r0GM7thrwdfDOcQGFdhn7xvORcH2cvDXwI62vy",
+	"cbQ9W1i3LE1HEEQUxhiBXxC3/UUFbcwPKbQL3qKc2wMorQWjPuub7OpWqXge7zIbQfpiQMIjBIM7d8H5",
+	"M6Wxkh5Inosh/flml6Udq9SgSGKeEymeC9VF0fjHKMOyw4mywG9ex0ocJCh3pCN6Q1hlk1NYk+IW2T0k",
+	"hRmmJrmt+HSY72p02fyehQkiIWX0Q+1olP/RFwekOSfttnJClI+h9ymij7Gs51CU84myRavyHGblfMBx",
+	"MnoO76pleZ5ZHqG87vpih2RnSAtV2fcnzImVzumUcGoHvSHsGCkFEoI5OZNvvoEzcqAdyosZQ+3mLpaa",
+	"1x8pImzet7db+w1ttGGWzchJR2GZaAgrQs2rAzXb2C0i+uL9D59+/L+eff1vT779+eU/f7lmJ2aV7FvE",
+	"dZnz/cvWlUUydn1JjeRRXWVmY6Nme+osGCP2+wajXWkcOBBG/a8F8I/Iue2G+XbAn7Jhvsie3lSUH3wp",
+	"ZVQuZvPu12EDFZu7Z27vbJa5ewdApDixcNZCFMqHZJVmbt1NoM8g9JQw8HxGyekklNbdkZbvY940SgDE",
+	"UNyRpbuOkqb2fuvH0mR8Az5nZnRbYmilItyGIiIAWMEHyo8XXy4nvZNqqs6oHvMBrkaI5hh9OTqu9S6L",
+	"LhA0UK9fKyhS0t85T2A7F9pLrPp2BHSTiWfttLB0GomEgfTK5EpE3JxtOiR2eQqgtSjUt/Rw8qTZZSRj",
+	"mYjjAlFgIw3Lx1/nsp9WzgfxwKUYkH75sz98cfE3Hz79v//47Kv31lA18oY6fz+w+evyZBaPB30hwqmJ",
+	"XXJISkRXt8LsyjkIm4goant6QxbVncRuk/XEC9lVnXQscTbcWnfSanXoQatSj/+1K/51EP/jHUFFMKBh",
+	"5bAiHN5mYlf92TsVHbFtNFGT/PLNtluTkOot7mlo1U7tMI0aCLEMiHyBCccpc2S0kZMBDYWJsLceo6y9",
+	"h/XbguikSbZEtfaylo/g8jZaPkU6a812yTrtjXXGYeagW6z6Vc9b2RNLC8Vbk3Xj3z8fRS8YumUgpGtO",
+	"mM7+4s1pedN23oSK13bzhlS8eCOxdW23QlTV0roetHoSXzXW1nLM6CylHQ830Qsa+35ALPEs55j2fBzu",
+	"yWmIs2UsbQw7VFky/5z8R6JfDoOQ4AcVa9nhKnunx0Ckpu+QCQtdD5q50sEd2ODSUhD7XppVqdhOl6Wr",
+	"O9dkPOwSbSJXKRNCi9XAt8CIKWUr5JoUufNII/NCdkbNaV9ISfTiWBkoVtTGqhweLInfuliIJElD56BV",
+	"Drx1lRGSGWwA2Ke1hkdWzQPxvNuM/sSfBJt++fyqBVdpO80lISYjWyAaxsMiDZ5xvkYg+hVqlO6KiSek",
+	"JemLbk3JaQkvQpwk70hs1IpSW32zttRAG035PIyphQInUgLpFtj9iRvOipfEM94yYLpxVVaNeNSWmPKG",
+	"vNeEhyQMbMb7VB+FDqM+jLaP3PKlxwu191t7Mn3104kbzkxe+YwCxS4b5OauBHPKTCgqEVxBNrR3oTKK",
+	"pOau59pBgoBtibOYh9QYtd/mDZ4Sb1ylcRO9bs0lMotP31av22/AzrsG7rc4GCtZvVxeggxY53eV1g8/",
+	"VUdnO4cQujwyfU4noRxBc0YZOaWezwbgeKbGEUqnsodFK7Ew4j/w+NEWVeIUnyb9nen6pExfypFJHeo9",
+	"AurPsstF1v0plZRDZvb8bcIW087ahqywN8V3FqepcgY4ljfCYBVTVUE8QsgtRoO7BlMn0Rjqu9RzdOgb",
+	"1vdf84NjGloYuUr92lSV8k1yNQlAC5UxKRusy6xo2phVJ5Y+vMuC1uB4vJiFWPw44swiI2ozTrqVaCxz",
+	"t3JELPoQHpMuwa93mZWcPiYHPmeGsFnYyyrnbp4PKY4ujqBhxgEVhKuh5DucnAf2eEwDDnOexp7tsi7z",
+	"gZW2J9kHITpGz1MfSKriKE5YD0aI1ojtcZ9A6M8yDzizcAq2lZ1xZq2pqEqG4ATHjmm4LRk8LrGstgKv",
+	"rzC8Fp2LctDtH/zy6WfvQfn36o3OIlJUi2pimN+Tbz+8+JdPLz7/bT5NS5mlK+TNUmbrCukomHTD7BG9",
+	"ypyr8sQvTcfrPslOWMyOT2xnxidefv7PF7/87ZPvPr78u88u/ts/Pf3F/8bnXHzw/pPv/qmyBsjlY+24",
+	"/sCSoKgoIFWjY9mtxabN6NhtzJHOzZBNzpYpOoObMDWTB2FD1iZacxrm8EzQxY1nUpPeQkEa1T6jMP3l",
+	"/HY8zVWYUXJT1rTTi+Xm7VarJmNYniP/EsJTogkn4rcdQEwc0YCIu4y2lAIwkE+3fM/RiaiVs6d+hPYU",
+	"3HlXfnVQnNdMv4nQ+xPbM7BBLIxpAIreIdJlmcdlrsq33BI8K1GGnu59NNlyau23I1LYbnB7RIE/swNB",
+	"yQVIKMskkxcP7UmNtgxBaDfOQdCKo5urIWq2pSlf81b5QKiRMjQlV0fZXCHTNfNKnbXnTEhpfXlXlw1r",
+	"thzzTr5uk+l2UZJDmCNCYCOsQk6yKZrvUps9g7GYhjzzNSno+1qoLp2Qtqdx9G7r6vcKT3GejZpaixcl",
+	"LGs8jpuwQ1PnakOGqHqrHpbiQ3e8RRnoTNI5JQfVnwUJB636bkuasSOb2QMaXOn7wanrwFyXQrDxU9fR",
+	"ygEhjop9R9YhwWwv5lPkkD/I2iK09LkfnEFPoZofIphQq4PD9TN6euz3zmjYZT2fMdrD4XwDGpLdVmuX",
+	"vOH2zm4zz2X0Fh9gKUpASc/zATERAfDsSTi8IufSnFFmqUn3xA3hXT+uYf1gl1nRV0+Y9t1Wk+AHYv8y",
+	"wT85VE7uQ3g8EEkIC8WJFV1ydzqmMjAr2dHssquYOpL+5SmNn5gdO4KXiqebLXADG0JfcjxmGUS75eLU",
+	"Y5BGnafAtDQgEGE+a+hIcuATJOAvVTghCxJ083ouTBB+MCTptjTYmVhBCDpFbXRPP//LJ//nkyfffvjv",
+	"X3739PPvV5JgLwAGyifk2R++ePbVe8++/Ksn336XpiLbA1EICFQ05U07Cmq4W6I5dUEKs3xSFJYX+69F",
+	"+2i7onA6y1yO9SrxST5KAwWVGHKwyJC4yQJgP0uMANM+euOTv/SNsCHlj68k1VOb1STEjKb3pSYpk+TU",
+	"EGOU/hnQ8MQHgX6CJQWl4edwAhmitYTEozYPsdN+TFmsTnXVANiuUwXXOg58sRp1xGmlDjmddhlupDrO",
+	"CIZnA0qspj2qNidWgnwgRH2EauUL6NgPEIlmVKuTsTeRYStAEOsyv0/wDvkdQnH6/cSbxoJIzw77fjAi",
+	"PoCwep4aJNAkd6jtxAMfopFQ8RO6LKADl4fB9JDYCT5wggB7wrz2R5SFxO6H4FEA95AabDXIXgHqk5Pq",
+	"ZCz0b6dFeJepYSY6+X6f2IrJWMzvuBJex5+EYBKNXTaoYbWeVL0+475HSdXCTOQVqyaPoBvObzGYgP8y",
+	"eh7UeQ7AH1oa92Bfbqn2Lg1Z12615kl6maHQlnhbgVKeB31LW5LtUoS5Ei2hFuVpj3Wjhgc7QzcWg9Np",
+	"Jw8WQwkO3Kt5fxUmyr4OnoaWC97k0NB2vbflpccSa00+DYwb8R8nP+p37Jd7lXrF5a/avTPhBjKncgiY",
+	"5YY3Kcy2tslIemfd4G2J7VNKfULtMrck5DtooLr8CzDNIj1/wkIuPRFNqC8N6hbtFfFE5p/nKd253G2j",
+	"BkbtcdLzWd8dFE/Z5BTKwAQ3YuhzJeaDCUOVXEc8NDIOXCa1oNDSPLSD8BDUtMXsEX0F9rGFCPZjoRfl",
+	"4+uE+0EIShng+zU0aj60hbbmtBfQED1hNiViQU5tLhaI83M/cMjI5mfUMWiXLtsS9XIMzLuGTH+OgxaT",
+	"rahz+FJFgnItYN86x9Y3zc7cmltROx9Wh2Elh+04QewBgFJo7VbE6ZYX4DbVLnnppZdwUKtDQc6AcSUH",
+	"dtYWlID1FaishAhYjc5afGXLSWa1IBaYs0oCy18XjnSmjOm+O5jgQatLmcOlaFmfODZ4FMV+EWVhMAWH",
+	"QYoBiYFRJzDLDMfUg59zSKJpI20Ed3RDnFuY70PpIck6oR6npIUxRxDkJjvB0kjSPI+q9WfvWPhav98X",
+	"nyfN/4COvWmX8aE9BmwXxUPpdkSFqDvC+RJflut51WVRpyM+XX6r0KiWKvtUOC6c2OTUDiixg8Ce4khk",
+	"5ZykfJkdDOnydeoIOaC4VFBxQEMwYdCakZbZljooE8OkrrkT6fkRoUl2KFw9RglZUVwwZ68ZY4S5BBm+",
+	"fP4w4OuGld8uPyiPV3nBwfIO0HLBwYWgIxaMEVa1D5NihMpYjXv7uK4HRSMxaIgjVmLptR6HrD3TIavn",
+	"vlW709hivnZXznAOSpoNmk4Qms8vUKCLWhGv0xDNph3lv3ElpVcTN03k7fKNgzfdvoTDPrUTubFDU77Q",
+	"5XwCMzrPIAgI6b6q/Bf8LZoCrp7IQ3vaZS57YHuuU2uSe5IsmUCEE3c+9NUJjxOKPdmnwvxwiHNWHQI7",
+	"gzprVrMldaxi8Dan7taZjVsmx6Z4Nw+xq4gP3tPWbMuK1dmLmygzruYmUl3J5dxUg5/bD6Xk2uFCxq3E",
+	"zUsJcT4A/6Xnswc04IgbOeKDooHf4SRgnGDSxYKQo0VGCBuALX76w6D44aWXGD0Xjh9Ejl96qU58z4Eu",
+	"CQkjIm/vMgvictc8l7LwFh/gxIWHPW/C3Qe0dhQ3/xkuhF94nIiS75TPbhLL5TeYg/HTYEK77FzWZCi0",
+	"XZT/QFqT3PUxx3dq987qEMuDh1o9/ZUyAegJb7UqbuRhTb2QBLRH3QeAa3NLsUd4edYtPrgudkgdWCVO",
+	"u0VOqXi3eBj1oJFvh5P/dHz7LRLSh2GTXCUBfeCfUSd6+hmlY5zuxel9UFou77IAVkd4q8KpxHvEl7k9",
+	"SqryZXenY0p22602NBTqixV5ndFyRg6q4rvn8hAu6zLFT8HMJlakRyNUOaVxDTcg0cgHqtVxEcMI55Yb",
+	"8EnHdhBOFX91Gg+1IeYkPPdVTKhPLO6ygUdPoA6rZ2M5lvzXKf7LqpuhT4nfV02k8gZZgBjdlqiKTLRO",
+	"yhtQnsnrj2aX8RsNhZHtQQeBQ5JnSFblYx1ixBqb4BeLl+kUJdcUbI0uM44syx4irdoR9xmwCb2HxDMP",
+	"jjJlkdqIs/Zuq50TL7imPUiI6OdfrH9qO9cS7E7ol17qT5Xe0EbHsr3bOYktG5CElcPdFrgjCbYuBA0K",
+	"ev1tsdbF5MhdvwKCFscGyhCFR0mr3181dw4UMcfiaWvhEEp6oQ1PVjrdtohZ+MjVrRwoM5WqTYaWUbvF",
+	"TpQ68Npn7+0fJKIBa+DsnBNdZsXG0naMMTC2xiM0H+bp6xlpuPb2hGJZl9emkNJGJgkoNEekviDCRWbr",
+	"Y1LF5GqtTnKVb1q7GfTt7FRUVo4WdUMkyv4jdZvQgDlbZh1tEAs0QRTKR/1lOlxSeoeTpAA0mgZzs2H1",
+	"rcMnM7oxEiIwE9gEG1Y5TspKxVBmnshSMlqevcp/7VaEkd6tHHYrT37/64vf/P6P3//Vsz/83eWnXz/5",
+	"9ueXX3x5+bu/fPb1315+88Hln3/drTyKb5bFu+JzEff+rjsSPxzstV5+eX+3Jf6ngwRCJPUOtWOC+eC1",
+	"wB/BUgoR0XuQarPilDmppkLxk/E94g80eA1Ho1QOK8MwHPPDK1ekGGn2/NEV+4Ed2kHz3fGgom54y+2d",
+	"yRTzxfe/fvLtX0R/eVsP8Iof78v/Dx7QQDF2xAft3Y6ilnPXj2uaVVh3d9Fk9BKVtUZtUlVOh+7vog/G",
+	"HKLkrTmEnr/T7BAbQ2R4/Z16xQ5DuzekDowmgXXvFSnQ1G6U/4ANefnxNxcfPBYb8vE/PHv8D3/8/s/n",
+	"2YEHuDOycJXaTpTR/IKtGO87w+40vrD8VtzN24uXX/z1xd//feFe3E3vRVl5ELM1f0PWl1y2TQuRwiU0",
+	"CROZDnp7woc35Zwnh/Je5VCQh7vqyXfvS9o+eYyEVeIXubePX7WdAb2GJpTcJe7tY/HEY0wEievEcbS9",
+	"mGOhG3qwftEzH/1/ybZMdipjYZYMXw59T0I3K2FVJ3oYb3GwHdvBKvCIrB1Ohi4P/WCqhzj5oOS4shbi",
+	"F7aTYc2RHZwlJbjNTwLY7zOnvA5tTsSlmVimCnsObTg6x/Q+zN9yEnwiFqf3uVU7xOH7+rWByyGt1WUY",
+	"NwwGUA+jYADdkOCksIGw9Bz/nNXq5Hzo9oak51E7wPWYMKANnJNmlsSRPZWQzRKFewfr4kekanF3RnjM",
+	"4oOcCJhljHTVEI7Q5eTq2zd3OLyiRBSuKNaWGk1mfCuO3R0HtO8+JCH1PC7ZVHX8Hr/i0J4rzhtvjpz/",
+	"4OwdNLhz1tD51HAd3vBZI6A8rDW7LLFILSzxZL5cyHSKMBOujJvzyo7qxdYNtUtHfMDV7rQiPFbx7uTu",
+	"gZ5GIOmQ7O62WuQn+Mc7tEfdsRqs1mUopDjuK59TPZ7rSNxK24G0gkMfuD3KM5FITu+TUzr15fWp0zqy",
+	"Hx7T+/XZEUu7ZxweXO+ylHOVfknZyW+JKG5e1FEwWReDV1HvbUHkETh8C7g5K4ZlCE/Ee6Ny+PLLoIdk",
+	"QcSyU3Pzh7rOT1k7l7AFEsVzhNX4QI+plaPIjMmQG14Tx+juuZ+FK9/bP0AFknEYVEEOzn+MJHRy89+8",
+	"XpsVsZrB9N3V7Ibys+iNR2z94ay8A5QXyRJyDWMZmnSD/N0yUY2FZyCn6s60sUupyceq5VsodzX/WJeo",
+	"WxVy0Y7FZgERcjZhSYtXKOUbo3E4tRZGRrCDs5Rti2IAzUZUq9Xj62/UTIZuzrjeBWdYqPEV48Dvu+BS",
+	"ceeskjSPdcOjhFks7uEmU9eU9ifShj4yGRAJswYNHhvr1LpM2cikrIm8AnvMYE3VifBIsHo7m4SW5Gl4",
+	"CHpCtie+pgpjdhPWFl4ubS4c9hZNjjAYND98q+wWH/AX0hrLSRhJnfvyy5u2wYrpab+zZkSK2Qng+ShZ",
+	"W2o1j4zFDb8lVqW+uznjLD5pW2mU8cOsWYbyjOz+8EyyjSYD/7TsP32fbwoPS1h9cYgFzZ45DLzS5lxk",
+	"vGFhX3GhZmQE4cUJu43YIVhuRsOtSW6ylCkTDf/DyBJseXzsEcwyUWVf8SVaxVzC/BJWkYYCmkikpWHs",
+	"ZEdepuKxy1TJo6omFA8Tyzhn+eMK7MZ2q00gqi5eNdNkPPXDYVywmOBxwhhUGKzF1uCCVp4sqNBhTiWn",
+	"JNCprMUtsvWyGym3JFCzAo+I7YmzMY2qWdsds22If9+G8kAoHzmGPW0O84SBi+6KZGJcH5EI9eCWcAN9",
+	"zResSlLppuUNzGUturxerbmL+Zh/POkNl7K7MQT6nG3LLEPmNCwFDZ1WuyEPCsoVZxmuLLlCuKtvn7Pn",
+	"RkNp9X9HCY1NdNzEImGmYenOo06FamvnW7zk3OYoUE6nJMHK7ag6Mx/kvJIzrfkikpqQe1NhWvYiVJiV",
+	"OLPxqzuZcHTRars8rTJzTW7TMd2E0a2dug3Z23dSinaVpnZUSwALNWMEsDAS9dm/5bFo8eBXYTowp/dr",
+	"EpBW2PbiT8WW/bEwMrlmaAhT2KGe+wCGfIVoNotnq1lRfc8G/3QEW00VvlU5pcR62BA/NHo+63tuL+QW",
+	"5MO1ghWLtEFQRTFZCHdaWJNjgV0dBwjLpP9rR6RDqruwuXs9Og7RYD+nnlfDN3VZArvWUnBw6ZflVxHU",
+	"jsgeOQ/cEG0zU0UBfoC8XnZQad2QXQZdvlqPlmSmbNAi/um7tBeaKg76+w15U0NezCV+iPQPVAtYU3+2",
+	"GyZavl7zgy4T/0mqlua6CEu7XSNuKG6xEtV+pFtpNpvdyiOIvctJJVhzJisUXXQz1A7Y4V1mxZVn8f1N",
+	"ojtL7XaHVO9OYUaieOt4wofUke3kDRkMcWRYHr/wiHAfRxVPE4IdusawVf4286ayeUz4YbqnN6ChglZ5",
+	"qDmqcgBmvP7SzYIJ6DbOdQEXhuMBEV+rCh6EoaG62XBl5UAX3St2OXEmgX3q0Waq0W8Uob0gHx06Gvth",
+	"hP/M7VGkzMX/qV4+8XuXaU+SrezRB0IlFQkon3ghtBoiJ33CAThfpwwZ2yQ/kz16bqiN20QCu9BUJhiG",
+	"hXDRlo3HCHl+7+yIWLLWDy5oC1EAZ1q+rSYfEVfARaUnWh2d1WW2bB3B33c4kbmmI1ljAp7XDnY9ntGx",
+	"NHxg+Ckesh25L01VO539Bj63wSQVDZs5jb7do41J4Bm8dywJNHrvpHo+9MHOgvfZsDN9Rmu5E77bsM2V",
+	"Dwuwi6pvM87ZyIkKmNBR1wa0545dSO9rUpS0a4Cc4/flvTp8evLKTk3uWz/J3UT2KBUNGLmcQzNlQCZs",
+	"wsUeVmcYZJo8O+pM1wlKvysKaEHdHxcfRfRAJKB9pPE3HRmt65eTPWGa6kMPkoGESHH4QfzIdqu1l9ek",
+	"qK4HRATP7p3JkbGaAd1uizdoP8yPKpS+fTQJ8S+dFLBk9Ie99C3xTAlhVZAqIHFCk7HNugx5gYrUluN4",
+	"zbCUzNmOvkgw0u7Sh5n2OvmgR6Ya5LKluno97GK9kUVBGWSznBjX3u3scBjemA64KI7EddgX7//3i48+",
+	"jCuPZ3wg+vELfGDZaRh3aO9BDvt1qj//7cVHvypBr4rcrHpBigNJBoL/8auLf/3m4je/N9NshICaRXVn",
+	"TqrbrU7jVOjDbHxlCQ6vZ8sXhqWWZa+hP0Pt62L2LgiYuh6SDYX2nbmLCzsNVBi3hJB/UYjea8DjI5pj",
+	"cRihCZ3bSnHp+OriFwxuJKa+2CydiikhN58zJ+CxSldl9UHsCar3Jz8pr00Hd/jKvjiSFPn9UIbmkgVZ",
+	"EjspWb6gc9jg4dSj4G9GxiLCGEi3sTGyHdURDtw5itwb4X6cC6tXOls+i/yocqxNNa7prM02rc3icWWe",
+	"lrMki/eXUNZF7egqjpPXgq4+O4TFmd30VYIFumsdtVwt28i1ZEPWevuuZqvUeXB1wfBee3mM2awuaL3H",
+	"OION51RFBBLpbAgJMUqFawGOFw7r0YJDpOoHREV6aoSHgcsGs/vm58hy4PovVj4TO+Uly2fy7eO8eWO4",
+	"Y+ebN/Yc4AvzjNL4TW0jeGPaOZbLcJSIbwkrQBDBxY59jvDesNyhX4wbuTkExVmmn/6+HOBMtK1cFbmI",
+	"aEDoGliDSUhvYFgOOs4ZOZ0qO2xAQzTDTpCEE29WRVfa5DPSupfmjTyXQGwG0RPwC3AOoDqSOSQkbK0s",
+	"/kexLZVp0u3sqiZdUxOt1pItM+kLjAHIWkLlqZ7ZqV6ikXxVwwuMxgXqJOPIgRnd5wX90uY+5pnfsYCy",
+	"LZszdCgL3b6rovCYR4kMzsUSicegdkqmEaV9U2pILuYShaSO4URBeMCp3NcnMKZGyLvSRCsevojNrxBr",
+	"51GZlftAwmPy7LD9Jrl5XWJf2QGUxBGE5AK8MfETP3PHY+p0GXc9ykJvCvhi0bh70GC1OuGyLcPloWo0",
+	"5kM/CNU0R1lCx63sTD82JfYkHIp17NnRWOOi4Xi54+bBkH3eAdLdBvPv4jZLHlLpRfmTED4atuKsyeyp",
+	"eezLTIYXW2jpgfBaaYm0fm5e58e4R7IutjYeSN9WmFL1aD8kghlRfmTsTcsRZhidv4p6+Ne1bbRmcz+x",
+	"SYx2o27BMB93y6FK16oUZxcFWrdChtBLBLktTrqVq5Nw6Afuf5E1pq+CpCOY4MZbIL/drSygZDJbqkDV",
+	"TKJjCbOTZgwiufyL/3HxP//24l9+dfmvv6vUK/3yHiIz+IaLoHfl7esZH2aPx7dsNqDBm/QB9eDZ6/vW",
+	"geef2p7wcG7xwe1xCK9bFQNWd37mAC8TNyiMHF2HLTvcPnqQpsPBhyzQ1kkNjDDSsN1n6OB7CnBarYRV",
+	"J5ZcVZknpw+teMI96/tNWVfeJFchKRVp1bqcqovuOI5nsE+Fe9ZlfZd6DubO3QEDc6dqE/hVg7GGsSAq",
+	"rIuDWm3Pqx0RK96XgsDkxgU6u8xK7zBLf11Gg0e1P5hgJ9XMB9ZKlMy3O60OuSdvRGY6icqiqhumOyVV",
+	"OhzAUGUlSD9wsVSoKstZOjuc3GbH1OvrTxZ3vgaXar/W0rX0WtwhLmOYc0w/PFp92BbUrSe6nwrq1nG6",
+	"iZYplZ+fVdHyXOgi6Iu/efKdGWZ6eQSA5LxSjBaJ93KF54BYronQShmiL3/164uPPjSid68IpictTfLN",
+	"MUkdaopPHj/97L259AWj5yd5+vHyk8eXn/7u6VePSy7PfNHSe4ntvvaK6wVa+WK5tFhQEhdxgZjkfBgI",
+	"KTI3gRqe3p4bhw5Pb54NFQ7fkyuakvNGoyFdQBwv0zw4OY9UMAV1wCTwKoeVK/bYvfKgA2Jevjjr6ANe",
+	"NpY5ovID7JtqAnO0TpTDAONiFBLkJBxKvKSE3aLbSdrlcl+nL0edSbTzyetK50ZVlVHEWXseXmN4IoTP",
+	"eV1199UTz4ZHjiaIlxg9CyKNhkcdYxKyrsbG1bE6XsH3wMiNAMc46J864gPDw65G24EGjeSQX4UwW3XS",
+	"R6sjlgBHIjT3o42pL4P+JNNbhZzB4lkhihJkSnCPR7DRktXZcq9goaRYbCighsbCI2JJ9KRzl3Hi9rHd",
+	"UFh044AKo1K8w3XkFvkJOJIVFCQtIZgrVklv0oru6oi7pMtqvsyfBD3xUYYKz3ZD0NEYKkJCf+z2JHXS",
+	"z5WMiz5XnDTyCnn9xt2Tt2787Mbx3ZPjGz+tY73dK+Tte2++eXLr+PWTV/9z9HuHvEKOb7x1Xfx+pFU+",
+	"k74wvaDcgQBmFF48tqeebzuw4r3APcWovs2nrCdOrfqP5tQeebWIn+c8Th7eVJHKJG+j2mGp3cSm48QK",
+	"9BsOoXMzyd38L9a/bAandxvn9JQDhCYU1TYCet/V6VSsj5A2SRcCnlE3aIUkKE2vi9hphySEGvGolKCa",
+	"KiIvXzxus6n0ANSzogJowb9e6E2J555ROURPRcOt7IJck6aGvhRRcUtP63flCa4DXd0KFr13K6QKaSsg",
+	"oDaD153G+dAONYaD/dKzA2Fva6wWV8XIprig6qoUdwtaOKx441mIj+ODhLE9YwW7rIuM8iERw2TVKbgb",
+	"Oq/wteiKVjEErmqH5cx28R9ylerJEmMtPV8nzWazlhQbIyynPiSqrnoGY/caap0bp0imYmVqF0DrS5qH",
+	"VhyAUN+sR5PfoMnvTl6uUY0g7DNI3W8kY2cNiHk2zmiSakPs34otNXF16iOktI/61LUSasz0gvTFiRQe",
+	"90nPH0WDQGXgcF7Bdg1RI98WnipPsgi1TT0ip06sGNMxybbGDIYdaOdF4lQ2NP/ZJKDkZUS7LMWt+CRA",
+	"hhOnNUtGSZxr1SCB3oDJC2DQ2uGPKIAzehj+BN5ggAWsmtvi+RlxL12MaoRIJUW/Guk6hHS8TL/CGUud",
+	"EJ1s/M4ZbPxRA4nCbHLDl2TFOw7zzfpFFr7fJHLCYUCpOvya1KmTsTdJzJPY4bJLx2XZLp3IeKqlpc0d",
+	"cSqSe0pLPQI+libC6lpjS5JPqZsSV0XcUjjOQxrQAtkBJxVA/NMsMTVU5TVgHcW2V9TiJjyvVNFOxJCQ",
+	"PgxNqsqKyn9MbVpzHbEfN8T9qjFN40CirEj9OfXt2I4kbHY9JxjIdKQbqlYIGts3Lseenwc0OLVDd4T1",
+	"PcT1vEnk2ciMEIBtR7xAB+JaFL68x9wwc7YsITbxSqiWsKL3osubiMSTqk1Grue58jMIOLu1edjX3228",
+	"y32G/gEDl0XfRHGEsanFXclEkP7onUf/LwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1,0 +1,113 @@
+package chat
+
+import (
+	"context"
+	"slices"
+
+	"github.com/imspec/imserver/gen/api"
+	"github.com/imspec/imserver/gen/db"
+	"github.com/imspec/imserver/server/internal/apierr"
+	"github.com/imspec/imserver/server/internal/sdkprofile"
+	"github.com/imspec/imserver/server/internal/syncver"
+)
+
+// MaxSyncedConversations bounds the conversation rows the SDK sync routes read in one call; a longer list is
+// answered full (the SDK then reads conversations by ID).
+const MaxSyncedConversations = 10_000
+
+// settingsOf returns every conversation row of owner (settings only), or over = true past
+// MaxSyncedConversations; an unknown owner is 1004.
+func (s *Service) settingsOf(ctx context.Context, owner string) (rows []db.ConversationSettingsOfRow, over bool, err error) {
+	ok, err := s.q.UserExists(ctx, owner)
+	if err != nil {
+		return nil, false, err
+	}
+	if !ok {
+		return nil, false, apierr.UserNotFound("userID %s does not exist", owner)
+	}
+	rows, err = s.q.ConversationSettingsOf(ctx, db.ConversationSettingsOfParams{OwnerUserID: owner, Lim: MaxSyncedConversations + 1})
+	if err != nil {
+		return nil, false, err
+	}
+	return rows, len(rows) > MaxSyncedConversations, nil
+}
+
+// profileConversation is a settings row as the SDK reads it: its ID in the SDK's form, no seq state.
+func profileConversation(owner string, r db.ConversationSettingsOfRow) api.ProfileConversation {
+	return api.ProfileConversation{
+		OwnerUserID: owner, ConversationID: sdkprofile.ConvToSDK(r.ConversationID), RecvMsgOpt: r.RecvMsgOpt,
+		ConversationType: r.ConversationType, UserID: r.UserID, GroupID: r.GroupID, IsPinned: r.IsPinned,
+		AttachedInfo: r.AttachedInfo, IsPrivateChat: r.IsPrivateChat, GroupAtType: r.GroupAtType, Ex: r.Ex,
+		BurnDuration: r.BurnDuration, MinSeq: r.MinSeq, MsgDestructTime: r.MsgDestructTime, IsMsgDestruct: r.IsMsgDestruct,
+	}
+}
+
+// IncrementalConversations answers the SDK's conversation sync: owner's conversations whose settings were
+// inserted, updated or deleted since the client's version. New messages are not changes (their seqs reach the
+// SDK over the WebSocket), so a settings record is the whole item (docs/decisions.md#d45-sdk-incremental-sync).
+func (s *Service) IncrementalConversations(ctx context.Context, owner string, version int64, versionID string) (api.GetIncrementalConversationsData, error) {
+	rows, over, err := s.settingsOf(ctx, owner)
+	if err != nil {
+		return api.GetIncrementalConversationsData{}, err
+	}
+	if over {
+		rows, version = nil, 0
+	}
+	byID := make(map[string]api.ProfileConversation, len(rows))
+	items := make([]syncver.Item, len(rows))
+	for i, r := range rows {
+		c := profileConversation(owner, r)
+		byID[c.ConversationID] = c
+		items[i] = syncver.Of(c.ConversationID, c)
+	}
+	d, err := syncver.Sync(ctx, s.q, syncver.Conversations, owner, version, versionID, items)
+	if err != nil {
+		return api.GetIncrementalConversationsData{}, err
+	}
+	pick := func(ids []string) []api.ProfileConversation {
+		out := make([]api.ProfileConversation, len(ids))
+		for i, id := range ids {
+			out[i] = byID[id]
+		}
+		return out
+	}
+	return api.GetIncrementalConversationsData{
+		Version: d.Version, VersionID: d.VersionID, Full: d.Full,
+		Insert: pick(d.Insert), Update: pick(d.Update), Delete: d.Delete,
+	}, nil
+}
+
+// NotNotifyConversationIDs returns, in the SDK's form and sorted, owner's conversations with a recvMsgOpt
+// other than 0 (at most MaxSyncedConversations).
+func (s *Service) NotNotifyConversationIDs(ctx context.Context, owner string) ([]string, error) {
+	rows, _, err := s.settingsOf(ctx, owner)
+	if err != nil {
+		return nil, err
+	}
+	out := []string{}
+	for _, r := range rows[:min(len(rows), MaxSyncedConversations)] {
+		if r.RecvMsgOpt != 0 {
+			out = append(out, sdkprofile.ConvToSDK(r.ConversationID))
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// MarkConversationRead is the SDK's mark-as-read: reader has read conv up to hasReadSeq and the messages
+// seqs. It is MarkRead of those seqs (hasReadSeq rises to the largest, 2200 goes to their senders); nothing to
+// mark (hasReadSeq 0, no seqs) changes nothing.
+func (s *Service) MarkConversationRead(ctx context.Context, reader, conv string, hasReadSeq int64, seqs []int64) error {
+	all := slices.Clone(seqs)
+	if hasReadSeq > 0 {
+		all = append(all, hasReadSeq)
+	}
+	slices.Sort(all)
+	all = slices.Compact(all)
+	if len(all) == 0 {
+		_, err := s.readableFrom(ctx, reader, false, conv)
+		return err
+	}
+	_, err := s.MarkRead(ctx, reader, conv, all)
+	return err
+}
