@@ -23,6 +23,43 @@ if (!apiAddr || !wsAddr) throw new Error("IMSERVER_API_ADDR and IMSERVER_WS_ADDR
 if (typeof WebSocket === "undefined") throw new Error("no global WebSocket: run node with --experimental-websocket");
 
 const { CbEvents } = defaultBuild;
+
+// What the SDK asked the server and was refused: REST calls that failed (HTTP status or errCode), quoted in
+// failure messages so a failure names the route. SDKTEST_TRACE=1 also prints every call and WebSocket frame.
+const trace = process.env.SDKTEST_TRACE === "1";
+const refused = [];
+const realFetch = globalThis.fetch;
+globalThis.fetch = async (url, init) => {
+  const res = await realFetch(url, init);
+  const path = String(url).replace(apiAddr, "");
+  const body = await res.clone().text();
+  let errCode;
+  try {
+    errCode = JSON.parse(body).errCode;
+  } catch {
+    // not JSON
+  }
+  if (!res.ok || errCode) refused.push(`${path} -> HTTP ${res.status} ${body.slice(0, 300)}`);
+  if (trace) console.log(`[http] ${path} ${res.status} ${body.slice(0, 500)}`);
+  return res;
+};
+if (trace) {
+  const RealWebSocket = globalThis.WebSocket;
+  globalThis.WebSocket = class extends RealWebSocket {
+    constructor(url, protocols) {
+      super(url, protocols);
+      this.addEventListener("message", async (e) => {
+        const text = typeof e.data === "string" ? e.data : Buffer.from(await e.data.arrayBuffer()).toString();
+        console.log(`[ws <-] ${typeof e.data === "string" ? "text" : "binary"} ${text.slice(0, 500)}`);
+      });
+    }
+    send(data) {
+      console.log(`[ws ->] ${typeof data === "string" ? data : Buffer.from(data).toString().slice(0, 500)}`);
+      super.send(data);
+    }
+  };
+}
+const refusedSince = (n) => (refused.length > n ? `; refused calls: ${refused.slice(n).join(" | ")}` : "");
 const WAIT = 20000; // bound on anything the SDK must report; a failure, never a pass condition
 const PLATFORM_WEB = 5;
 const SINGLE = 1;
@@ -129,9 +166,10 @@ function newClient(label, build = defaultBuild) {
 async function login(label, userID, { build, ws = wsAddr, platformID = PLATFORM_WEB } = {}) {
   const c = newClient(label, build);
   const token = await userToken(userID, platformID);
+  const n = refused.length;
   const failed = new Promise((_, reject) => {
-    c.sdk.on(CbEvents.OnConnectFailed, (ev) => reject(new Error(`${label}: OnConnectFailed ${ev.errCode} ${ev.errMsg}`)));
-    c.sdk.on(CbEvents.OnSyncServerFailed, (ev) => reject(new Error(`${label}: OnSyncServerFailed ${ev.errCode} ${ev.errMsg}`)));
+    c.sdk.on(CbEvents.OnConnectFailed, (ev) => reject(new Error(`${label}: OnConnectFailed ${ev.errCode} ${ev.errMsg}${refusedSince(n)}`)));
+    c.sdk.on(CbEvents.OnSyncServerFailed, (ev) => reject(new Error(`${label}: OnSyncServerFailed ${ev.errCode} ${ev.errMsg}${refusedSince(n)}`)));
   });
   failed.catch(() => {}); // raced below; an unobserved rejection would fail the run by itself
   await c.sdk.login({ userID, token, wsAddr: ws, apiAddr, platformID, logLevel: 5 });
