@@ -62,7 +62,9 @@ if (trace) {
 const refusedSince = (n) => (refused.length > n ? `; refused calls: ${refused.slice(n).join(" | ")}` : "");
 const WAIT = 20000; // bound on anything the SDK must report; a failure, never a pass condition
 const PLATFORM_WEB = 5;
+const PLATFORM_ANDROID = 2;
 const SINGLE = 1;
+const MSG_SUCCEEDED = 2; // MessageStatus.Succeed
 const GROUP_TYPE_WORKING = 2;
 const run = Date.now().toString(36).slice(-5);
 let seq = 0;
@@ -203,20 +205,29 @@ test("login and sync: two users connect and the SDK reports OnSyncServerFinish",
   await b.logout();
 });
 
-test("1:1 text: the sender's ack carries a seq, the peer gets OnRecvNewMessages", async () => {
+test("1:1 text: the send is acknowledged, the peer gets OnRecvNewMessages, the sender learns the seq", async () => {
   const [alice, bob] = await register("alice", "bob");
   const a = await login("alice", alice);
   const b = await login("bob", bob);
   const text = `hello bob ${run}`;
   const sent = await sendText(a, { recvID: bob }, text);
-  assert.ok(sent.seq > 0, `ack seq: ${sent.seq}`);
+  assert.equal(sent.status, MSG_SUCCEEDED, `ack status: ${sent.status}`);
   assert.ok(sent.serverMsgID, "ack serverMsgID");
+  assert.ok(sent.sendTime > 0, "ack sendTime");
   const ev = await b.waitForMessage(isText(text), `OnRecvNewMessages with "${text}"`);
   const got = ev.data.find(isText(text));
   assert.equal(got.sendID, alice);
   assert.equal(got.recvID, bob);
   assert.equal(got.clientMsgID, sent.clientMsgID);
-  assert.equal(got.seq, sent.seq);
+  assert.equal(got.serverMsgID, sent.serverMsgID);
+  assert.ok(got.seq > 0, `received seq: ${got.seq}`);
+  // OpenIM's send ack (UserSendMsgResp) has no seq: the sender learns it from the push of its own message,
+  // which the server writes after the ack on the same connection, so before the ack of a later send.
+  await sendText(a, { recvID: bob }, `${text} (2)`);
+  const mine = (await a.sdk.getAdvancedHistoryMessageList({ conversationID: singleConv(alice, bob), count: 20, startClientMsgID: "" })).data;
+  const own = mine.messageList.find((m) => m.clientMsgID === sent.clientMsgID);
+  assert.ok(own, `the sender's history has its message: ${JSON.stringify(mine.messageList.map((m) => [m.seq, m.textElem?.content]))}`);
+  assert.equal(own.seq, got.seq, "the sender's copy carries the seq the peer got");
   await a.logout();
   await b.logout();
 });
@@ -233,7 +244,7 @@ test("group: a created group reaches its members (OnJoinedGroupAdded) and a grou
   await b.waitFor(CbEvents.OnJoinedGroupAdded, (ev) => ev.data?.groupID === group.groupID, "OnJoinedGroupAdded");
   const text = `hello group ${run}`;
   const sent = await sendText(a, { groupID: group.groupID }, text);
-  assert.ok(sent.seq > 0, `ack seq: ${sent.seq}`);
+  assert.equal(sent.status, MSG_SUCCEEDED, `ack status: ${sent.status}`);
   for (const member of [b, c]) {
     const ev = await member.waitForMessage(isText(text), `group message "${text}"`);
     const got = ev.data.find(isText(text));
@@ -395,6 +406,10 @@ test("mark as read: the unread count the SDK shows drops to zero", async () => {
   await b.sdk.markConversationMessageAsRead(conversationID);
   assert.equal((await conv()).unreadCount, 0, "unread after");
   assert.equal((await b.sdk.getTotalUnreadMsgCount()).data, 0, "total unread after");
-  await a.logout();
-  await b.logout();
+  // The read mark is the server's, not only the SDK's memory: a fresh device of bob sees no unread either.
+  const b2 = await login("bob#android", bob, { platformID: PLATFORM_ANDROID });
+  const conv2 = (await b2.sdk.getOneConversation({ sourceID: alice, sessionType: SINGLE })).data;
+  assert.equal(conv2.unreadCount, 0, "unread on a fresh device");
+  assert.equal((await b2.sdk.getTotalUnreadMsgCount()).data, 0, "total unread on a fresh device");
+  await Promise.all([a, b, b2].map((x) => x.logout()));
 });
