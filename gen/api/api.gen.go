@@ -43,6 +43,11 @@ const (
 	ErrCodeNotImplemented     ErrCode = 1009
 	ErrCodeOwnerCannotQuit    ErrCode = 1205
 	ErrCodeRecordNotFound     ErrCode = 1006
+	ErrCodeSDKTokenExpired    ErrCode = 1501
+	ErrCodeSDKTokenInvalid    ErrCode = 1502
+	ErrCodeSDKTokenKicked     ErrCode = 1506
+	ErrCodeSDKTokenMalformed  ErrCode = 1503
+	ErrCodeSDKTokenNotExist   ErrCode = 1507
 	ErrCodeSendOutcomeUnknown ErrCode = 504
 	ErrCodeStorageUnavailable ErrCode = 503
 	ErrCodeSuccess            ErrCode = 0
@@ -94,6 +99,16 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeOwnerCannotQuit:
 		return true
 	case ErrCodeRecordNotFound:
+		return true
+	case ErrCodeSDKTokenExpired:
+		return true
+	case ErrCodeSDKTokenInvalid:
+		return true
+	case ErrCodeSDKTokenKicked:
+		return true
+	case ErrCodeSDKTokenMalformed:
+		return true
+	case ErrCodeSDKTokenNotExist:
 		return true
 	case ErrCodeSendOutcomeUnknown:
 		return true
@@ -336,6 +351,11 @@ type AddBlackResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -402,6 +422,11 @@ type AddFriendResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -468,6 +493,11 @@ type AddFriendResponseResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -541,6 +571,11 @@ type CancelMuteGroupMemberResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -596,6 +631,11 @@ type CancelMuteGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -772,6 +812,11 @@ type CreateGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -832,6 +877,11 @@ type DeleteFriendResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -890,6 +940,11 @@ type DismissGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -937,6 +992,11 @@ type Empty = map[string]interface{}
 // | 1206 | AlreadyInGroup | |
 // | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 // | 1301 | MsgAlreadyRevoked | |
+// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 type ErrCode int
 
 // ForbidUserReq defines model for ForbidUserReq.
@@ -992,6 +1052,11 @@ type ForbidUserResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1105,6 +1170,11 @@ type GetAllConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1167,6 +1237,11 @@ type GetBlackListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1236,6 +1311,11 @@ type GetConversationMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1297,6 +1377,11 @@ type GetConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1363,6 +1448,11 @@ type GetFriendApplyListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1425,6 +1515,11 @@ type GetFriendListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1492,6 +1587,11 @@ type GetGroupApplicationListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1559,6 +1659,11 @@ type GetGroupMemberListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1615,6 +1720,11 @@ type GetGroupsInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1677,6 +1787,11 @@ type GetJoinedGroupListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1744,6 +1859,11 @@ type GetOnlineUsersResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1809,6 +1929,11 @@ type GetSelfFriendApplyListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1863,6 +1988,11 @@ type GetServerConfigResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1919,6 +2049,11 @@ type GetUsersInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1975,6 +2110,11 @@ type GetUsersOnlineStatusResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2040,6 +2180,11 @@ type GroupApplicationResponseResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2238,6 +2383,11 @@ type InviteUserToGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2305,6 +2455,11 @@ type JoinGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2366,6 +2521,11 @@ type KickGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2428,6 +2588,11 @@ type MarkMsgsAsReadResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2549,6 +2714,11 @@ type MuteGroupMemberResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2604,6 +2774,11 @@ type MuteGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2712,6 +2887,11 @@ type QuitGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2772,6 +2952,11 @@ type RemoveBlackResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2841,6 +3026,11 @@ type RevokeMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2964,6 +3154,11 @@ type SendMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3027,6 +3222,11 @@ type SetConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3090,6 +3290,11 @@ type SetFriendRemarkResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3147,6 +3352,11 @@ type SetGroupInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3210,6 +3420,11 @@ type TransferGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3266,6 +3481,11 @@ type UnforbidUserResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3323,6 +3543,11 @@ type UpdateUserInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3422,6 +3647,11 @@ type UserRegisterResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3490,6 +3720,11 @@ type UserTokenResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -21122,511 +21357,517 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17k2NHdh/4VTIgRzTQuoW+QFU12VUxsaphk5wastlUV1P0mujtm4WbAHLqIi/6ZqKqMcOOGHtlWa+R",
-	"rQ2tV5alCGlDWntt2bMOh3fGI8nzXTbYHOovfYWNPCfz3rwvvFFd5NSE1CwA9+bz5Dm/c/I8ftDox+NJ",
-	"LJhQsnH0g8aEJnTMFEvg0+MJS6jisTh9qD+GTPYTPtFfNI4aJ0QltM/I6UPSH8WSCXI+I2rESD/iTKhj",
-	"+Fuy5JIlJIqHknBFrrgaEXbJkpkacTHEx2kUkTBmklARkn484Qye5ULF+oGe+JSdn8X9C6bIZCpHTGav",
-	"qYQPhyyRbfI062xML5gksWDkasQENCUJPZdMqDY5UWQcS0U63bdJf0QT2teTbfdEw2twPa0RoyFLGl5D",
-	"0DFrHDViZw28huyP2JjqxRjTlx8yMVSjxlGn+7bXULOJflyqhIth49WrV/ZhWMmTMPx2RPsXT9gLWOZE",
-	"N6s4gx/P9S+fSJbgMv+jhA0aR41fuZdtzT3T1D3z1CuvwV5WbImdnOd3D9zpNbzceP3uQWnAXiO+EixZ",
-	"bRivvEbCXkx5wsLG0We5FrzctJ6l/cXn32N9pfvL1kROynPRG5qwSTQjTFyyKJ4wEg8INe/oGeUXMaSK",
-	"Lhr2u+OJmjW8xsu9eMwVg09HAxpJphc0Sd6JQ7awDfMYvvEwUuWhP4Y/aERCpiiPYNyCsCSJk2NCoys6",
-	"k2SSME2QHuk1eg0kVDViCdO0KmLB9ATzO1Q/7EdyWB5EryGn/T6TstcgsSDmg0di3c0Vl/p0UEVUTAb8",
-	"Zbm34tba1Uk7rNnR9xLORFhJ5tun2EESj1ciWK+CyOhkEvE+FardwDlXLmfuyTt6jxTLuEn38LB+8N3D",
-	"w4qxq3jjkU8lSwiVFyxsl/bLWRqnrwWbttI5xJduD+INP4hyEgvJKg/kDo7PiIowYpXrsMFZwVafMDnF",
-	"XZ431O+4z27nnCWwiCFLSFPBxz7jGmjEA0AiZgX0C61lD2JhTkvu4Rrn0758e05v4jkFLHMqBnHFmghG",
-	"mFDJTK9G4CCr4I4kAK0iLlWbBP2EUcWe8jEL9FpwQe7elawfi1DevUuaVJLHEyZOH5HL/Zan5RYZyzI1",
-	"0DA8i6dJH7ZzECdjqhpHDS7UfjebKheKDQEcV65sBvjMjOaRxcfT84j306dfeY1sIuXV+NTsN8q8K+os",
-	"AQs98ongL91p6/m5k7h/sPQkEKUsRUmoGsQOZl7utTzOXuKdVxWk8w4VfRY9mir2fhJPJ4/Y+JwllWx+",
-	"qH+v1OAMR74/B3ndP/AaYy5SIFbBnaebqAx2cGkzz5af6/LssF/VwC1LvIkssbDXb4Ciayh0qcGuTZK3",
-	"xHgjiTEWAz48Y0rpJkp0iCaiqv2W+ModSQYRHRL9IGlyJTUJ8CQWYyYUuaQJp+cRLNHpo7N3n/zGu0+e",
-	"k18FOQdvcEGmkwlLSJ9K5pE9QiV53lp6JS9pNK0Y36mSBH46JpL1E6YkGRst0ltSGrkLCYtgOystom4h",
-	"ZJIPhX5aJVOGy3rJEklxQGXDohYFdyS55OxK01osGOk7r+BKmiVGs6FkL0hCxZC1KqCNUrQ/YqFFJUut",
-	"3fk0EQ+nSc0QzxBoFGHGCljJnU8VJwskF8OIPe9NfX+/T+E/9tM5fgpIU8aJYmHLIwFwKfO74Vj2qTgh",
-	"gYgVHxglxTyF8tY8tDRNueN+Ci/M5y5nTEr76GroCmZxomwn+eXxidDrHnmkQ35tzDzSJb9Go8gj+/Bf",
-	"oAn4/oBQIeKp6DM4cv2RJpJwg42rlT362MOPHhnECdGtkf2l13VE5RNGwzMUd+WWI5oMmVRA6GrEJQLh",
-	"MU0uWKjZQsJouCzqzZ/HmgFx+UgOHzKpkmlfOZt2HscRo6JR+9rHXEDbK7yR8Euq2DsjukJHEVVMKiMp",
-	"5lGgnoYWpe47dl7VygZoE2O5gRKRdnTGRDi3E2tEEOxKb++YSUmHjDT9ChHaOs6xQUlowgiqQPb9AU+k",
-	"8sgE9kAzTqllpYonW6WNMX1ZS6juCO9IOy7JXmywnGMuavuDGZeOxWylA1HVZZlI1mxpdXVPy9f+5SM5",
-	"fDxRVazPGKCAyQFjn2k2GMag3JsfNUe0z11xNYqnyjzLxXAD9jcVemHfiaeiYmiPkHqBqAGWwXZIQgeK",
-	"JSRjcR5x5RFK8IRdxpqXjW0b7GU/moZau+/r3lhIphON7h48eNAm+lxxMSQ0PTGaFZqbQRcq6NGaF7na",
-	"6iHI1N4yUU4YSzIxIEkHpniwPMCqQqLppN6LkzOmao4fCDjYgeCeuxL3JFPPc+wjIE20DN2RxG3+CXuB",
-	"F7UaZV0lFBDogLMolFrSTCLKRU/EVifAX1pH5opVww0xjSLyLTIVRtx6Vjsg39KwTW/fC+Re2R3xHXP/",
-	"q8W1IucAofFadj6a2+A+SQ9T42+7zeWtGcZ7+ss9ecEne3bGe5NYE0tSDxZLZ2vMBR9Px40jv7ZXl/6W",
-	"7HYRhsws7vfnWdzvL7TwbAX03YSNKmDK8j7Rl7hPB7vas41NF6XNKQG1msG6eGrJwbpgbqut5gHf9ppe",
-	"RmrvZl/zEruesLq7GsAqVtjHCRqOiqp8gaGsrsx/TIdc1OjMjwUjEy2p4wGheSGtMaxzU3FHkmCSthS0",
-	"juE9FBidvXMqWdgmJyBtjkCCIAY0jfdEx/fb5AQ/T6hU8AwTIRnyS3AzIiBusVstdPBWj0ZExYpGVVJH",
-	"t/XRdHyuV7w4MTMk7E9MrWm5ngY6PvzPoYROaedfeQ05iq/q+vxY9yX595lHqOWkvr+w2/ldFqjBmXNu",
-	"MEuSBdzmgG3zobFkVhlxl7gpej99sNo0q3+pNN5lI6i0ItNwzAUeCFlhJRNccRoReEqSZhJHjNz3wb6k",
-	"8Zpc3lVrTF+e4hsd2HYzUpokdNZIZcJqK+E1xnCJsXD8cRJyQZMZweftTLo7mcnKLmSWE1Vdu0Njxw6s",
-	"xFP7rdT9jyVt8lhEM32iYZtA8QPLKRWZ/tHehG5WMOhnr61nzC+emFsT/jZM+A9ZxBSb45Y2gJ9Wdb/c",
-	"trNkbhSL57E8WYbOe7eXTDeSQrkccynrBRVuIV5aVygOkYwNa9SMEdm8gVQhG9BppAhM2704sth6GxrJ",
-	"ti5T8+uwAoU7791S+E2kcFzfyu0M9P4EZilSX3ui9BgSpqaJAF/bERfDIxL84FXgDBpUBslYSHzfv4O2",
-	"3+cJG3KpWIKE0jruCQsgzFLLNmk+BYUASUjeIYGzgkd4WAIi2EtYBlQOBixhos/IBWMTSYIe0FWvcUT0",
-	"kMAeRid8rx+HbMjEHUniqZpMVbsFukR5QTKaqlgSs6aBvRuwI20TH9SVju939jq+fwgakbMASquSGHgB",
-	"24kqEw1DFqJFT8ITPYFaimzrph4AaurHY0YGSTwmVMycjaA2qgIiNESsCB9PIrxMmzHVJgfdigZ6Imuh",
-	"KRkjvcYTqhiJ+JgrTXkcvbmcyRN6Hl+yFkyQS2PKnmhEFOqng5d7LElggWXQ7ome+JzoD+RzBHyfkzGj",
-	"gosh+bwnPt/b20v/Xz/pk8/JmSGaz+EJGPfn5GkcP6Ji9oS9mDKp9I+UJOlINejUwzyPpyLUBDQVdKpG",
-	"TCjeh4El9r0rvILrj1h4DBv4MFLgjhckTCWzk4FiySP5Lbx5FebS9YjAj8Y8LsiYRxE3Pmw4yENfj/xU",
-	"a/qCRu9q8iWfu4E1A8oj3SU2FFGlETOyF9x8s9BZHA6Zgicr0EgW2mK729cLpeKEDtkngl5SDtYJ06cm",
-	"ea3q6nnBPUB/pH/1YBR66eOEDKZRdGxPLCyLsQHnxkiamq5EeIRkCSPUu4ihQ4/k8PRhyw7pQA+JifDx",
-	"VGka+0RciPhKkM+JVHFig4jsLYDiYxbqw4d0pIA0R/SSkXPGBLySDaW27yN3zeAdiEiymnasGYFu34Qj",
-	"cfMVDFgfTvI5OUmG0u7XmEZaK2chOY/DmV4lilZzWDhwxuAhbMQxQS4KNC2NbUM/aJvuAs1eMHEq4C3d",
-	"OpeSi6GXdQM3D2B2Zy8nmlF7wAxpn4WkecH7FyxsEaVb8SyFw7UZl/rFcx6GTKQ9aor4KP6YJdBPrBee",
-	"9pVe94GeiKNnpfdM5wyuZrRG5pGrJBZD42iC7qcAfO+hwmZ70Zuswe9HsXoPDps+iHoRQoKGrYwnIHtn",
-	"2Zocks8JCP+Klw3eyLgXe6mBkX31PvmcPGH9OAlz7xpq8lzXbr1SOaMVdmDOl2EEdf28RT4nD6fYlj1N",
-	"eEJolDAazvB5SZpmttk0vXQOisKO2TccB9hW2tHbZh3fy/axen/1GUUaAKdhKad6qYXiEZkKfOo5vGRb",
-	"fgB0oE4t99cbkOcixvsYjs6E9cn5VOGdbL0E4SBETB8dPDg4PVRYUm7d6QDp610q/aAp9NtRrMn627OP",
-	"GbMscsLw0tFdKcd2kL6vae8k22gMILCzQ73sHuxBjhw0a7NbQYW8ckiyAyTpNPmxua3UtDWxN5dOWyA2",
-	"U0aURlRYosBWu7A8H8XKcWFNV6ELy4O2A4TDMAP7o14ifOPRNNs5sw5ckvFUWVrmEgnOEIP+5V30YUhb",
-	"O7BduY1djeLIOMCkLR6TWEQzPPDAMI0xTTNlOWH0Im1SL9hj/dg7cP/361OuLHnBy+OpVEQlVMiBEV7Y",
-	"E1p+bSv3M/o5FTBCZw3esqP+UIv2Jyis7UqAjCJX8TQK4ZwRajqIL01/6S1lqmCNufKQmcNBgSe5Mssn",
-	"9yYs2YMf4MkKzo4QA4e3D5v7SA7N8J+Y23AYvgbXYjpuHH3mewfdB96h73uH/r536B94Wtzof7r6n339",
-	"D3x3qP+5r/95S//ztv7ngaePmP6nq//Z1/8c6H8OPU1c+p+u/mdf/3Og/4Ef7ut/3vL0EJ9VXlDose05",
-	"SE5qvaDhNbaApBBIaXqqh1EaX28fEJlWtw955iCehtfYHaYhTXwwh2I8hDAhfGiBar8pVIEbtl0gEk1R",
-	"WwMeQJ7z8YXzSDWKgAe2BRUMvW0TFJgm1xb95v3N5XvDa+D/LSGVzVMriV3YiNXlam5YK8pC89ZaQs+u",
-	"62LB5gzvjQkoPYZnKZu/pAn8rlm8UagbXqOgRTe8Rk5lbXiNsk6pvyxpdQ2vkSpO0G6m6TS8hquGNLyG",
-	"qy80vEZOBWh4jTyub3iNFICbd99zOEse2eph5GAoPpF9yMFN/XQJPua/NAAQm3Hwmx12itkaXsPBafZn",
-	"+6GAkLJhGrRjn3cRjm6xCCsaz155DZy+XojqaxG7OtUO2B3SNHa1MaNCkk7LMBipZepQn0Qujo0XIMQG",
-	"oPi1Qkifi75KD2f1zfXc6/GEUVkZPrB+nPFGkWxz4tfcpV7erj1I37q1at9EqzaygzWid1G4kU3id3si",
-	"yG4MA9KnScItCoPv70gSIEUGHgkE719ovq3/HtA+++TJhwGcwYC9DCq9LN1w4OLJ5+MJxJ14pEvO8fa9",
-	"32cTLTYd6btJcMwykcA4TzniEwAFYxqyNxUInG3FUrzDOHCsHipxbQHH+jSMaXJRzaqgvTv6VIMbH6ER",
-	"pxK9ndN92cDVOb2r12CiKjzMnJ8S0guyXAuBPuqBTbcQlBnoPBLbPP5jJdqJx+/hkVzpnY/MkV7ppU/m",
-	"+Kw7iTyWjllykn2s8EaWyKMY2WBAvEc6KUvxyF6HJGwwlRuFbWHPc/f7mPjkasQjZoexAQFgd6sfuher",
-	"rKaKVyUcFa9MNm7+lCrUgrlQPK0KGYVMbnD232fqJIpcl1JZ7T2Yi2TQXyzlyZYLPH1V9l8D/8/yTL8T",
-	"X5ExFbNC+FWqXY+ohhpavaJRhM6qa5PqHJdc2bAjXM4Fs2IxK6H+Gr5MXmOSc/VddtEdB+F5/lDPliON",
-	"VdD0sPz6erC6jkRvQfU2QPX7TEFSnA+5VNUnH+xGyx/5LMXOvPM+N2JngZ+0GdDKZzOdZ+WhXP58GaTk",
-	"Hq3tqLK5Q75os1Y8i+l7ax/CPJncnr4tnT6XsdnQ6RJxcvmuCCt2O5kydylowoiISRyFLEkDO4/RwSp9",
-	"ztCHVPFkgtcTAQR8QuICqsBiedjpkg/4t3vifBoOmdIbksaJNqm8IHRIucguP3SPWTT1HZm7CKGSSEUT",
-	"9Y5z9dJ2/bQc50jbS3muHzkB10t70jux6HlWVNistFvPLPXSTKWwfZWs5RrjBivDhG37YGAHXJVtZmev",
-	"4/m+32qTE0MYNJIxUIfU1GAowaUAD/c9gJUKkLqOeiIji/QaIE8WFryGuPnz43UWBusUKKo86yfgzZhN",
-	"FU+FGlFz0xALdpyGOEBz2cAxir42e3EhZrIqHfHcQC+7U8uxhBU5feHttfl9FWO65fo74PrXqHHNVXbW",
-	"4nlyCY4n54Qj+z45fSgJJl2Kohxn3xGXzAVVwdP24xYCrBaEnRQXZhny2OD8y62c/lt9a6tnH+2tJ5NJ",
-	"NHO1rvL2XrAZCXLWWRnAVT4lfTrhikbkPY+wl7SvtNx2Li7A80WaDBz5/c+3tzRfyRuJd6XaFQa3sopX",
-	"WNpK3uTaRCvYzJmiikm96ReMTUhzoZG0ZVGEhs/nJuuGZmUpetiHqymORqp0tefgH2fN9irRT8bC9ss7",
-	"cZ2arDfHRlmRr1m2N9F9S7u7El8svL02Z6w6vre8cau8sd4YZS4h7SXwCqxrpyYpd1i1TKs4w6+zGcqd",
-	"xRqncAsH8PbsbfvsgSuT40RVfwqHJnR2NQjxvvPWzk4iNuIVhrg0gKhag63UcqhLvGAgm36PKn7OI65m",
-	"x0hUQ36J5ZTAZ/GcuTEEzamImJSFsAKbl6HVdgKNKzAOzBIwTsSlqsIvUDPKeDw6fcRXQsJzuhfwjZWO",
-	"kcTzfb8S6uwkDfqi3Bi3OG+eqCjnnlnA8atPxkq8v6qJtaVALbe6lQfblAfoHVsvCkyWm9WEADb63jSK",
-	"dorKrCywY1xNCmQzrxYAPFKV6SFS1zwREj4UMYQPUHA0TPXz+YmjDufP0tt5hYkLNruKk4oLpw80q7SJ",
-	"ja5GsWQ2nCNOCBd7KDCs9yPpx0JRLiThKjO151jmytn3tsn0sloYS7I/lyRW53zZ25sxvcKRvOV32+R3",
-	"oMMtSKC2Irer5nF1KbJWZVMw4HlVO/KjvRYoNsekXn0E5eI9WefEwYubHbaMHm7P2ZbO2XdjLlhoAmfm",
-	"qphbOWi7UCxXOKSF2W6nMOCWBWGuZt5iWVia0kons/D22sezioxuz+iWzuhjEXHBNE3U304L1k/vpstG",
-	"DeI8AUsXRSSGVjFJ/Qa+5ZOIKv3qMj1PWELs8x6JkxDyRpzP0i9PHx6nf8s0spmKGVZ7YANF4unyHkcf",
-	"m6becdZnecfnx84CkSZVJGIUQseZM6nW1nyf0V4sqw4vl2nyYPDkcQaWW0aE/yulNsVJnimqpnIhLrJs",
-	"16U3lwLsFJbmxw5lb98Av4JVZanxrcRYnTfXZqrFc39dDLWCc904nnjGokHN3X3VJdUNvWIfbHjFXrEK",
-	"t9fsb+Ka3S0Evf5FXuV2rsR2KlpYm/3UHbFbXLc1HpZcsgTLLFYzL1vmbxWPQ6dm4yJ5nja/AsPJhvyk",
-	"qirVR7GpidNurNfmiuSevboBnRe24VbOZjQK6KPeDDe1Py9NoW4Q+FzizJpeNLRKkTfNagNsmOd/eQOa",
-	"7XPxgFei8vS9tUk8v4u3DHybh8PVoGq4OPym5edK1LiSaub0sTQzLw3/a3WQ8gNf/UC57292sEoUcHvA",
-	"tnLACk4FepNjIdl2rLaLUPzuL3aL+SDmDfo77rPpu2HlXsFMIBnBHUhJx2ypQyInLIokRlxdMJMvkZK7",
-	"d8O7d48Jh1yTNkeVJEGa4iJoZYrdypmlau95c4bu3GKsRg0rHP2aNm5TTN3Y819T6RK3sk1OBQkwUeI9",
-	"TGrzHD4EWUrVwBBcQJq2ftyxmwR1TC+gTrCJyYX1aHk9ge99ZPJGuSVb9WcuVBKH0779bPNKeZBUypYk",
-	"fzqbsIA0u8fE1zsB6Sr1yepCB4Kx8DdYkms3iuMLdCnQEzdpqjRbmhk3HdDHAzCHJ4yGxyaIWOLZZYqc",
-	"z5zZVWa3KrZWZQ9K89RhGQoWQt5MmxSejalQvC8LCbp2lPRq84xE0PrKmaM2rty5XGaiLIvNrrvacvnN",
-	"eb18RKt2ct0I3nk9VWdo7JLmVZxcIJtoefbaZIaV6d3ErUh5m1zbuLzgOrYxzyNuwulFJ7S0LvYqFvGa",
-	"Fou8sSJf1hH5Xsyh6Il+WGrwlsSXNPJSnzguLrliJOQJ66todkw62TvgEKh/N+mMzmflYoG63Z6w7R6T",
-	"7hGhYqZFhW5Fpg0vCqHvrrUCjsSpw3ginoo+pG3NOX5vic7cEXwyCRcnJXQHBGkJIwrV6ZVJTbgRD8+N",
-	"piYp16ejOO2zNKKlMdA6GQNR/a7K6ib0dCOPdG2pLhZ6ZN8kWm46OZRbm2TNqgdPS9dLRxQlmUII9Zxr",
-	"ANIm6+Ggo/R+KC1B5ZRETxUSzXYsYloCDnlVWMipvd4TC4qvO0Xfa2q7k2Jp96UhVGnrtlfe+ObUEN8F",
-	"WrkGVXsHmGSXgr9SyO+Qvqqk7Ruo4j1f5G2ynssWYqy2lFZESVRopCbzPBT4HlaXY6STySPNlpIP2SWr",
-	"8DiSvO9wKLDWcDHcBJmtkot1xXSazpld6nlEY6sKVo206pMxY3W/c6cIchPzZgGqR/esrsGBIHYlo0l/",
-	"5JED8utPoITeBmurh7YrjdWttlDXvCnMcDXi/ZFb/TSrxeCTOMEi8N/C3Nn6600wmJM/tYwmSiEnHhlQ",
-	"oGByTvsXtpzkVKJh0jy0PCxbL/9zEkcsPW5zHUPSB3MOIevmcnXja8vcQuQSOKsYNIq0rEXzfJYCMv2D",
-	"MWphPQvh6C2gopjCH6CktMpMZwUWsF4t9ttMyAu6W5Fit88o57NA0uy48cqaqWqSstotqMqCXbKkoGhv",
-	"IpdWTPacsBe74rRTmUGsub7E0/OI9zPvhapD/525dJ3dy+gDT3Ms4CgldYfQ21nts46313m23GqXStWc",
-	"DBPGoCaMbhTKn5wCOejJPI3rS2/vGpUbovwku2Cuz0tmc5J5RMZYIFnLEouQoR3i4kcTNG9EosmCA7kv",
-	"Z5LIMY2iY2sfGsdYGU3qV2gE3ciVnKgrrrsXpDLbev2W2lu2wiJXXbRUUMPyd2q8+PLtZdpNvEz7bsxF",
-	"/Unf8lXHNWj0JSG5ftaPs/TGGwxF1jZ19vADiUULlesacEeS+EqYUAvM7bFIR4GKfF0HtlWK4WOSqym1",
-	"ICz9YHGFqBePMNvqgooXxklg+zf8C8hweRbzPfvSLWu5iazlA96/eHMgAgtobowhPoBm8hAiBxZ0P99w",
-	"qJBfygVbvfzxvbAv3R7fm3h8H9Hk4pEcyhP5hNHwzeZMl+yFnItEanJalXS/+bJxBcfUraTgpCFL2ovz",
-	"kMPsvXm1FIt7tfwhHOfevD2JN/IkZhUnipcLxivTJu+Pk5ykgpRGT949e0pGXD85M44fknCsm00l+ZSd",
-	"n8X9C6ZI1/c7WPpaQu3EGeGq3RNBPxaKCQWFGCm5exencvcuGcVRaOtyMywTe0eS7549/ogo9lKRZtBr",
-	"/KDX6zVMC/rPI/3PiOt/X/UaQctzUiJnyJqr454YFGYjjSeq7i7rJB6Q4Ae9BtJEr3Gkdx4qoT/lE2cw",
-	"WBa913gVkKZkjFA5E3064ffsH+0ZHUfVt7oKD3HJUb/EpnIsooawqFJQgtbalpaixv68GgpwYw8P3JHk",
-	"9KGNBrc00RzTkOXd/7IyI/geGdJLBuejtfQBMXtaPZwKali14ZoKu34HWvNIx++SCe+racI80m63U/3M",
-	"vA8eXbJ1TDpdv7PX7fp+nph265TouT6XZpGbuYLUio+NaykUrw+Zu2mt6ymzWIvBn6Ylt5uSQWlpvR2k",
-	"e29/eQLhIFGWr+M5lsP3knhctee+qdYNdbxNafkufCtnUrFxHf/bYI/jwSDign08laNlrMCPC4/DvVSa",
-	"eIOGIUfZ9XGOs5RL61TmHU1nhy2SpuHmntZcJJcKJJ4zYjgQrWNCCRQGF0Pw6odyJuDRopIpK8dhgmjq",
-	"X9bRA9Soh8p+OZro3DtoHUOdU3PJl+PYae12TD+xnM8UE2HdIPRvLMH+yj3Zq8CVulr+HBvf6fWPJo5+",
-	"1fqU+NbKNSrxtY/TDCrzFvSOTNOrkGb2SuuY+LDUOPM9YFPb4qKyKkz4acYDcUx90Ku5krkyk6Q5pJO9",
-	"QcKYh/WAOulQMQnKHjj1GlGw0Y7piaeCd8mFT0/HIrZx5jw6x1uwA9sEN59dgvh2nwwoj1jokQMSsoip",
-	"Da4/q66sHk0Vcxxc3ogJB9wSzrBqdXX90SjWawKGF3jK8ZKZwgpUC9LMWtp9cPDg/lvdB4eLVMONcrZn",
-	"ppQ06UNubs+W2YAVdLr8q7dK3Y1U6uwmvYGjtYJh3hnmGgR4S3o3kfQel7Ft0V+eKr0WBlKCUaBgAh/F",
-	"V1XR0Uz2t2eRfqPxV/zx2bdpOGRp9MpyWgx/fKbX9SyeVgXQbXklJB8KWud4uvUVUVxFbMdzqoIiVdn6",
-	"FqU63DBp4WJJ7+DqUkK57Kd8Srzl3IoXIXZjTcjwemb3kIoKdc/+8pyHz1X8HJwph3Er5zXU9fa9A+/Q",
-	"u++95b3tPfA6vtfpeJ3uur5Ep4/PGl7jRIRJzMOG1/iUizC+kg2v8fjsH+vP7LzhNR5xwfGvD7mYvsze",
-	"+Jjql07xPyfhmOvz9R2ajGMxg5a/HStwULKLk8uBUZGhEXRB4Rg3s31AT2wNxMr8Sz9VrykZy01mYssa",
-	"XcEq8m3av9ASt7JWMF7Aa5EaJ4qF5Jxp7Z2jse48fZM0c2bbA9cqs4BBrU3iy5Bu3heu2owAz5AJTVS2",
-	"E1rXS+IBj9hGfqqruqqLVXXqVd1/K/K9VQnkX59y9eZuyqdb8JV5mrmZR4xecjE8zsKv0qoCWZGa9kog",
-	"1Fmf5UHoC/vSLQi9iSD0CRvHlwzq1VdS/bn+ZdV829uuBOsOYuEklifNJHvtljhvJnEWk4FWYgybfJma",
-	"El2Q6BlycHT2zqlkYZuc4EMQbAP3pCKEmmHgV498Ub8Lt7GYsoNGBLK9lilDt/TRVDPZChMhdoi9iam1",
-	"+9SH3FcXbB/FV3U9fKxblvz7zCPUdbxob1gmvpyO2U4yN57qbbqML9gbr+hvLNkrOptswX9Ez35JB5L5",
-	"/iPOQq7CxcxLtzzsRvIwN8CtOij1jiRJHMENiwkxOwKHSBCCHrnvp07KfjELhqtN+r533/e6/rrK42Pd",
-	"naP4odka9L0zJkLH/aVwwPNeERXncsHt3jIXQ8vdVEn2ovqeqvZSaukr/ryWtc49VTm9b/Zw3rfEWbMq",
-	"kjK78aRuPQYRVejAcx6HM33UJGMh8X3fuZihEy5VMu2rdtZci0yiqSSBM5agQjuf5wWTnnN8Cu8qTx+2",
-	"yRleneENLhQ8y5ohdEi5IE34Hq9CW6mPlH5hwBOpSAKRW1pG9wR4XIFr/AhzzFy1ydPatGEFHchJx5JP",
-	"KwBuR4uTHZU0bscLp9rJAGmmlnStpw6BgvXgrIPbTZph3Jf3QtbnEi56x+GvDA73TH975jXZapOn4OrV",
-	"8TutI/DEss5e4IrVbrd7jVcYoWpp4Y7sCf0guGW5T5mFRJe2wBz7tut+BgmacICub5GDSO57+28fkPOZ",
-	"YhIcbnoC9jbiY67y7m4d39/3TH28w47X9f09/RoZJPoFKOdqveCOsZYHV8AeO8ZLrHQ85nou6aldcBFC",
-	"VhXro0StNW9MZ3hwmlTMUCyQSxpNmelR/6fS86nj75PLmPeZ1xMd/4Bc8pDF+utDMuARPHCf/Jp98S0y",
-	"ZsmQhZopXdEk1N+9racJfz0gUWwdBzsdn/SnUsVj/fc+UbMJF0PdSeeAvJjGSjfdeYvQ8JKKPgvt2Dpv",
-	"g0tpGF/pRg58nzw+yV8d5LxHDlpt8pH7K3ht9UQz9dpqAZ52Xadw9VPh0/E6ftfr+Ptexz/wOv6h1/Hv",
-	"ex3/La/jv+11/AdeB6yb+16nc+B1Om95nc7bnh7aEvJq+9cNS7ldecbrwnG9Ag1hf4OijNzko30solkF",
-	"up/KkcYfpoZMyC55HxhZNDtOmZ2TBjRVVybRzMo/SfwKOyQm8HDunMqdP4whDQEcgHnXTtWtb+6qlbk9",
-	"bWYBw3BSvVIaa5c3sQPrdtBu5Lyc1oT/1hWqovD03LrT7fnQKC2NqgdfVfjarZmay5gpmUL3Xd3w0tCq",
-	"4BGVH8wpdmMnlIai69fkcc7NFW4kzXCsSxOalIkxC2+UC63SD2sXg03zX6x/0qs8v5Y19K/vvlQCmUDf",
-	"GUTJy8d8P3PB5vIaqcRX1tNHXVXjVgPdhgZ6lqekkk8bF8MIks2pY7Jv3Ef1J9LseiRz5BJTyULSa1wl",
-	"XBn52Gt4wNLSMs4yzZHSx2nEreOeOMgjD1czy4MIvA9dV389g4m8M6KayD/Vo4R7B/PFE0ZD97MLd+Ar",
-	"1HPVO87o5EKD1hIFX9JnTaq/1Oa0IBzSBFJ5RMT6jDGqdhrK6DWmgr+YMvMzKDY1af+9/BJU01xxIVdh",
-	"H/l3b+1aN5OrKFuETWsaNVn/9QPXcHukx69HUU1igl0R/P0Yt6AfMZpIwtXa0n3udVVu2unQllrElU6J",
-	"++rtIbmhhyTNxTXHqSCXB3apxF5WltRVRje/Lx7TSgSXvndLbTeR2p4mVMgBS96cD4tgV4/X4d5xFD7e",
-	"2Gcgc+8vNFca1xKLt/y5UO6LtwfjJh6MT8QgTs45iOQ5RbTWpLs5F7r5jpenqanz3i1J3UiSgoz71sey",
-	"nqiWsITmkhaWCKuuwmJxACsQV+7NW/K6keRVU0LhBEN/Tx8ekc7e/QNIu3Cy908I3fs+8fcekDb5NfKr",
-	"ZC/wzJUpJRFTiiUkTkjIh1wdm1yhwfPAM7mJJZvQBCtMjxg5fSh7ggsSoF3oOWZxoJi4wXw6x09B1e1k",
-	"uN/Z02Pc46HcoyLcw3b2+iOq9Het0iVrGVdMqB6znu//8tnJ3j+he9/39x48y/5s/9qv7j37ge/d33/1",
-	"j6qKtOavCOoXEXNQ4NMtvUSBpqGgAvc4I2ouGlLrf6ofVE1y8oLzNTkVWYUs8FYIUMhAIQZjmXbrOWAh",
-	"KvbSrTwVZPkRAtIcSyhqlU9xHpCm5H3HyGdzmmNuauNpgpcoXfCIB1N6C7sbRvE5jZ6w/uUjOXw8UUFP",
-	"NH2by9MjHRLifVL6Tdf+CZXt4qlCu+CMiyFeLy5bIKuQpX0H+SOesCGXKjGXoXzMtlEjpeoK872EMcJe",
-	"KiYkdAW3+PFAMQH36q3czQ76PGSVg2RWSWMXFWaus/ZVgZY22Nb6LOhbraO1ot/gRoEJpXKz81iIloZ9",
-	"RprWSYXQgRYAaUmXO9L6QWGcOyKEVlUUoZa59lZqXpAPEyqZQf4+CPfJ4nGOSfDZs4A0TX7qaRS1UEKb",
-	"y+KlDdqVAUevytnA6kP3zY16kyoSMSoVOAdlI215muVlo1qT+LYQmZJOwqvegeXC11Dj0EysRuWRrJ/U",
-	"FR5KY6zkiCYsJPism4J0Q1ddKB6+Tia5ZUuXr1/b2KyLHWPdcczWdgXg7bx3C7tvKux+Gl8wUe3pyl5O",
-	"eAKIoTYdxod8wCCnlIlNVLq1XGqMkA3oNFLkvn/wtu975C0S0plsLempAe1VE9x3P316bPO2QXqhESMB",
-	"PB+QESQ5hPIrwclUjeKEf99ktv82owlLgtbiJcS+vYplmLuWlexnsrZbxBtmW2ubiXKMBfi8swYLFnA1",
-	"HgMvrcdg8gfglqlszlSQZqcJV7MzvVgmrA4OXfbXe/bkf/fTp9VuZnQMJxwqf1eeYIK6ORzSVD/PnH0N",
-	"C4BjDrsG7ns4jHTQI6Umi7kM5noK7tGpGt3TBPfccBnb3b7THfmUC4mOu/lxB7i/57EaGeUPU0Rx3RO+",
-	"3fAaiORT1mNF94R/wLTshlTzdTHOmHKTRgNDaxwj8/fQ/YuLYVpk1jjWRaiZAue0yTDxiZOPT8nlPnpG",
-	"Z77LQ6rYFZ31RDO4N5bD5+ZzgAoylrjIub6oEZPoDCiJSvhwyBKYO479nIVaUgTVSTGDdk/0TCJ7eeS4",
-	"9FOcaMIGLAHoD3MAr2z2ko4nEZM4ILs7mAKRiRBKvEHgG5bgzWbGLvXx7glG+yMYrx2u1DsKR1KN2IyE",
-	"XNKhVmH169YOpE9rwvpxEoIbnhY8wcs93ftePxaDiPeVDHQzVBHBOHhZQzBeTzQTU/OdnMchx9qXuFxy",
-	"FF+J1HAQC+aRSRoX6Nk8AFnIx8nHpx6yfXRIAstFqtO3CJc9UVCRIOgv1ZNgycY0uWChHr599gjS9gUE",
-	"d9PkuoMhIC/0iOG6Mwg3wA2ArfuVXyHvGk7dE+8CccDKckmCjx+fPQ1swX/YOgjdgOSwUJNGkrt3v/P0",
-	"6cek6/t378KT6L5vWFCvcUQ4ck5kRfoL5Frmu4eRyn+n5YH+5gftdvvVqwA8TZFmz6eSCyYliaeqH4/Z",
-	"sSnOnFAhJ3GiemJAeTRNmCTNqUjiqaL67EyoGnkm5kQfGjBd8O8bt3/PnrYwvhItLaiMgz1MC3UeJts9",
-	"sUcCM6mA+KbcgmHUxs4FEzSRCEyQwOHqwTHJXPehfBLHOJB4QIJ3bbNuMz1BiNTCx+H8HhF0bKNVoNKo",
-	"3szTh4QqguitGfQaKkZRD0L3wYMHJIwxJIWwl1yqXiNopdN5GJnMvU4JUxSExxquoYLcp4nWeAgUXtRP",
-	"gHTEvK3QkN4yO++M9O5IEiDzfzxBzv8QnkMRBEEfwQ8g4y5QKAlAjQhaGBNlW5GYcx8tS9bXvK1X510Y",
-	"hcYaPM1JLGIzmjZ5B2In4IROo5DQSMbGJdDJfGmGnslcp8gs0QJcEq5wuTSP1Twpq+BsmQi2oRkmmBVA",
-	"foDg96xVW0yjKGiTsz6NaFo8FoIkNVDCBcHQYEQcenop6Pg+S2IM99Bb0I+mIQvdxMiX++hErFd/TJqB",
-	"gzyOCCCPgCimmVVMJ3xPU9+QCSLjlj3/WgAyoYw46AlXhiZGMzTUWZauil6YCAyEtwEiyiDNS6IPXjOI",
-	"YbCd7n6ApB+BQVUzO+A9EGZkdJBWmyAfMsdFcyMsIqbmS3oPa7EYJQOFdU+gsnFkgMj3rlQRhuyjkX0e",
-	"fKl4y28dF6CCLRpstZsrLjTjOLHU5pExjTSy1vs3iBOoNIxaCxxkTQ0UomX0+1i3z2hqEEaOl68hE8b2",
-	"PWRKEsOTSMf3u7CfECdprxKQqLR448Op7ibV8wI+hieD1jHKTGAOuLKwm4omGHg+xLLYPDFj0Y/kacTM",
-	"N+IXzNY6Z5FkbfJYbzOIOAlBTLCVwb0xFXTIknt3A5hjX8GRpwL3Wzd5RKhG1nvoIw9hWD0BlAR+tbln",
-	"TQ2eUC8JeLyRlH/ECWkGeryfpPcUjk+c/pheYLTb7RauaMf39+3J+A0a8dCcCqRJcwGiifgSf9SCekg1",
-	"isMItDDuT4Gcz9kg1keaYEG/hCRTIY8yIgCJ6pGrJNYsfTZh0rOk0hOBBfSB4ReeSQhw+tCwIQsCrBHp",
-	"iHQCT8vGvXiwl1CRhvqjfJqKC6GxChPTsWUnQ6Z6wqGgTknAtMkHbIZUNKaqPzIljyYsilhINOI6Tlu+",
-	"sE+a+A/SzJiUlkEpvzkNNbcZcJZID64xwJ3YSRyr+a3rbKsp+Wi5u78UKaurODsFEhImeaYuuXnHeOaY",
-	"Nz2M4CT5cuXmUSQT2wdQqzVt65nns96CtOBjk+wBLmju3h3zKOLG2nL3rj73IIoC9JaEK2/3ZgyYLeQA",
-	"Kf3UvHvXaYeCsOAikwatNP4qnFoZGrgZRTXdn08T8dD8rD+XjCfA6OAvFH8f5fIp64khcSFBZP1jbF6n",
-	"679N0OHUI519f9+wrM6h/vGwc2gj2bodv2NyBXh6IpCKPWE0xEu5iTKzSegli+orEmCgZgZEaBohmlIE",
-	"VSRwYkwCwBCF6EMNnnoNs7dOQJtBwCaOG9oyu7+YWHLw35AYjFrzeYNsc3F11kanmzlOIxdy48xGphWz",
-	"epqGtUs70z27BQ7b5F2tR7mAzdFWDZfRIynVWbBaF7R/NYqzUokag6RqhVHzesJkTDF3hEaVslogAgdk",
-	"7PqQM83zeBpxfB7F/YtctDgAfqOYXrLknCo+Js0rzYx6In0Ko6gs0LB8G1Uy00k6FA4zN0qXVkmhhFPc",
-	"OjYQxILDdMgjegnYxazWJUvlUmg1Z2jt2GDl9EU7UwT6uGcakeGG7eEXMpoOzQ6aPbJSx7RjIXlPBC/3",
-	"MIgvOEqJ5vShOQ8orzHo3Ib7kWYq+YGPQZk6/fHYuBkY1UbE5nWqCI2g9sVT9MNAoamRnJGfB4f37Z9v",
-	"vf3A/vngwYP0is2CSBa2LA8278Pf7qPI6cJWTwCk0oBoFEchEBsAmTgZU9FnRE6hDCedSNCOEiZHenQp",
-	"8cG666WVPXHGGEm1DKNtFanfoXd4S9N5nwqreeiD9nKPJQkAaBm0tbx8QJofxepUb4mW+CxsaZjTE1o7",
-	"RSgFWl/aBcA4o28CF0lVM27b0N3OGB4VLo2nwgTWxF5lYmNtcujv90TzTMUJHbJPBL2kHGrqtxBr1Ywh",
-	"re6hmeU5lQxyhaPKzGh/pFtAqRxqMOGRkMsLMphGUeuoJ2yw7xWVxNzxp+IGyEsv2bk+birhmv6xKkv9",
-	"NAhaWnqiGVR57by1J3F+e1a33xsxGqkROPFoQQEmgSDFFk+oMpq91NA7TbwwM1H+o/iKDNKLVoyvR1NO",
-	"E/MHaD4ca0SihzlJYn3wjzXzIWfvvvPJk9On/3N7HKZHx8BpqddmYgCpp/kLhAsGpKkXJ59WwDXDIXvJ",
-	"FgOIAtdVM6Axw9Vupk+chrCYPQH4HHZCy6ZgyJRG8noINAwTsB6jj4ZWxvb6IwaV6gL3ss+gjNQ2H7TJ",
-	"CW4i2EkorlhP2PHYvTdKQaZ7HHQfkGbwNI4fUTEzvF6jDGsZaplBWoNDoKljdjJQLHkkv4U8zxqHj0iW",
-	"lwHGArwXKkiDNUwQF0m1ydM4JmNN4alnEhd624YJBjlTBcwaKPCcaX6WKbss1EetJ7SGA2M99PczAAlD",
-	"sJcYbZjkvHO1+MBiXgjMk9s4fWRpE8ykJx+fuqaHzPTbangNjR+Mw0Dbb/tYP4QJOuGNo8Z+22/vN8AX",
-	"bARG/ArlHa624qqa8pYWjDUqwWKFcMmcrgRPrAuYJE2rMRGrnxxX+3556PhlrUrHPZHz/NIIpuhW5ZGS",
-	"I1i1R5dVThXxrVy6GsURI+daRUE7rxU4WPUFLW1Qsaon7t59B0Tm0d27Vl11i1UV7BjHqShs61dzOFi3",
-	"ABdA+heQOPAVanT4Phz5YwMpTx8SGmmmNXNH2PH9t5wntBzSeO1KY0GtlCHhOCygcdRwzzFsfkLHTIH7",
-	"wmfVd2LZI/cep009bLx6hndHTKpvx+HMRJKmaWOyYuP3vmcKSlosA38niR7hXjjF55yq9XI6HtNk5l4U",
-	"mQnizLgAkoMta2si1yqp6wLSSE1GqduDnpu97WwYvNF45VV9+exVpQMKDnh/D7boLL21LQwWdy4VzqD5",
-	"5rOMVA5YxOrpiJ3lXTX0mDPnr8Yv/uD3vvjZH2X3rcsO+S1wX333pQYp+REbNAaQuURcq6ysM8rXf/vn",
-	"X/z0d4qj1C/UjdJ2+fQqzg8v4zBWI5f65Maiz1YZHHvZOGo0HO8/uBWUR/fu2cuMfjy+Ry+pokm3/b3J",
-	"sOH63DW+/LM/eP1v/21xQgeH94F8Vml8v9z46nuq9Y/8Mp0ZvcUjOc5txdrKS/Xl7/zfr//L//76P/0f",
-	"X/7n/7bkzMoTm0sGcIcMoHqZ63vX6+tV/sI6pSDUxoC8u76/PVaULlzqNqCfzK7jce0+6zxrT7Obk7fe",
-	"fqCPlMuNGyvxlMpe951eDZvhEgXGUWHnM5N3tQdJYxV2UTmYt0pL4OeWoJarNJbiAWmfxsXD9dvw3XVA",
-	"7bqx+VFBAsqdlWX7Xpea5QTfzcMqe6N67NikMMdbzvWicfTZM6+CVyKb1GiRDiGJhIZ0jWeQX8JqoJhb",
-	"seMBUcFmHvr+M9160TJfj/5OpZwysLR8+pQ0v3PWPbyP128pyosFCTKHoMBDozc+U2UzrHMj64nHwhok",
-	"JqnhXoRppYIjwqWcgnoBkfEaGyRM8cTYLiYJu+TxVGYXIilGT4sdGLHSE03A1KjWAYrlCq4xOr7fbXlo",
-	"palJ/z9hwhr80Gyk4HrGOMxJguWuSbPr+92e+ID3L9D595Ecenjv249iycKWho0RVajpG7Wbul2lfejp",
-	"mllNmACd5oIJuCCMUTe2M5RQXRz3YAdQVs+J5KZEVFyoZWBXPr8wWDX1PL5krcVY2N4XGE7T8f2D49L1",
-	"lv76bdJMzVBcAoGA64biUU9k10g2LPG5fi9o1cHlp8ZZ501hZbCyPbUHMo84nRs6vPIC/ZorS+4prV/R",
-	"GWmmBN/xPQK2vFaO57lejB3fq8cLINKNOXBN4Zbry5uLhfMAYk5vB3uGRDSrLYPdBw8egP2paFusX4NF",
-	"S2BanTuot/dSAi0PSYMFPaSMhuF0pyTqEGjtKA+XGSUqPGvJSaSkKjy58lrBBq4mMVOf252Av/zZKgr/",
-	"Kg9pI6CsT2GDzb47On+/zx/z755+8v3Tzkf8VJ6KJ4f9d07vn15M/vFvvPPdB+12u7EeiNkuRMSd3Agf",
-	"lo5Y5VAOCgDRcSpKTV329B2nf2tpi+RftkRhAOgqB61yYG8XBuYi9vTt4yzLnknYGkWkWmpkd/UFabPp",
-	"YatHpNdKlGud1SWhrQYcMosqmI9w32cqXeRmFA8JF63VcO6BB/ufgl33fvXekKnnNIqeu1/Kevz7tOCe",
-	"KfP+IWRE5REBZ1MnHZ0mb5u32dx7ajhpszdy4eEreG8L9x89EScgH6itgxMPPBDvtSnoDEoVs/wFMlcu",
-	"VjD+lvk1kEzl5x94ZMKFhrVw+AxMPZ8BPJUqq5ot2JX+DE+1yRlTiouhlbOSqZ4AUzqahO3NB2n6HrqZ",
-	"oX98ywDTj+mQAQIMMofYgEx4/wJtzWl5DCe5XDPIajoE5P/7nb/U37aOU/9arrK8ssbfsCcwpNw2B83I",
-	"mMRRaK53zC0AhKCAJfiCsQm5ipMLDZO1JjOdaJyr38ytW6tNAii2EfSEcW5EnweTpNkhG7wwiSIs8gEQ",
-	"+EM2ME6+sAr2Ht9e0pKIDZQHRGFUCrhTiM3FoP4+5HLMpdQMXdFZaoqgcDUJ1KR6Ap4ex2Mm1BEJxvTl",
-	"GXsReCTAvX0kh7kPZyYBq736EVqzhyKGAZEqnujd0COMGL1kJQ0jfzi4kiwaoJuazR47z0JeAuVDpk6i",
-	"KJdU703C8yjKiZtcvrc8bMUbd+fbuTIfdLiSmF22+YPD+1XNL83P3y8v8u5QWGEJraQrcOPPftCgStH+",
-	"iIWYeaDR8BquQxIIsWKBlobx/jJL9TxbHPdJTCfa8VKTLpy6E5N23XfSa+sfR1Q+YTQ8Yy8aR12vweUj",
-	"OXzIsACBidrR334M3NOmy+fy44RfUoU5Pe1T6RGz72MEvw/RXLaDMRfwp/624slqmsAM1DYA3a8xYa+z",
-	"oug4ZN0xKldyf5mVdFpwV3R/8YpmX6y1pIdbWdKus6TARIDpN466m2H96nNfh/Sdgbq2V42x3dzduOMm",
-	"8iGDt3SGTnOuX+ydfLWR6uFuxkeWQojtPBjJ/GzGJaj4A4t8P3umadqGo3327FUORH4INbGiqCiEbcFI",
-	"B1AWU8K+3KN9JfeoLObHfFZdTaUKhnYRi9Yj0LXRZzwoyFh0FeMCXBedwysDSBlggVNrPsLrCQPxjsF/",
-	"K4UgIwp+XnLaH+VRJji4JozICz6ZYKGyCvRiXOyuDCa+orInXPzgGc/QYAmMHlwD2LgpSGM+gyhsNMTo",
-	"Vku+Z96mKMJrxILtvvcaiLQK77keAPO1Yt3lzbvFW9eEt56tgww2IPc3JGffZwqcEG+inJXLy9kzpiSW",
-	"WwG7DMgvLWlN4vjAekoac4f+KVcMIH8yAlTQ3YAvLnoi90qQ1jduxjbBkIn6gws8jFCbQSNZ7bOrhE4m",
-	"LEnjfagkk4jyLDSzJ/CnFkZ850R2El9ppmPcpzMvX0fQC0ZmTHnkHCKVo5mJY8k1Y1/piXMWxXo5VHxE",
-	"aM7+tVwOPgy5abnRDObi1XF9mzCWeGXbCJeEatCSmsqMt21NyE2+dgM5gcVAq1XElLQ3o8hmi4UegiI7",
-	"c8LCMCRdD9K4bmerYLPNIXsLgI+fMwgYF051HPAFL5THAWM0IDQMUkfn2AKVtTP6PHJtZLnCC0XMVE3f",
-	"BjyBWWwqpzSKZiT4DMXSs6CVA1XHThu2dhCFeuwzEg96ohjQXg/CMFKGS9e19Y4knX3fz8V2vQPexVZg",
-	"2srvXKXBF6baVE8kDBy+zXotgN1B4R6aOnF3+aXW0zeHE33ybfIA6zmg+dFxPuRQo9qMfej16wn44WoU",
-	"26lky1ZOA9CkSFX68Xx4dhri27KBiCUoK28OlA3jj2IF2z8rev1hSkVli5bdkdbOLMt5FkkzE7mkm7/M",
-	"LtY1WWzFACjy+id/9cXf/ekv/sdfFpV9t9DJZ6nQf7ayYa+zp2YT9ohL8A6tBdGVQ14BWu0XAdG2xr+M",
-	"/rHa4AtmnaUHWqucTLjY2bp2ykCzwq622VIvjfjOrkvBKZzX7XjoLTwPdW6XtSgL6uHtFx2wC2y7erM1",
-	"a3XEtAeB1aTT2qqxzlDF0XrqHsbTrKPwFQ/EBtu2AW1u6vK4pPZhgEFOblqQvqzmYTbqs2eb6B0Yx3yP",
-	"huHz84j2L+o1jbzNCh5GLSyAv80PR2mWBQH+le5vED9nsw/p0zwjKkYQhsPQcELESU/AfaaTxToTryou",
-	"GM+anY6/32qTE4EYA+49oTU54hPwamQT5YbrX+63tmWQ63T9twhEsp+EIQY951uCA9IcTyPF90wEtJyJ",
-	"PtZEhOhfFqZqAZyyOAqLbob5RWQvpjQqXuYbGNdX9to3h+jKronomNgT1v053U4TslMFzWgYwlTfICSD",
-	"FStxMmd5HE+yzGyz49vOuu43tl8u8mYqd/zgwYPtzfetPUMd30Y6rfYMdHzoY2Flxh2ZUVQO8G66VpuC",
-	"kRNDwzsDIdUUugUIcu2G26rUNVt2u3OooSah14I4kDKBLhULUqZbZMeGYm1SzzpX3jWo7ZpgxUkY2gQf",
-	"xrk9nZSDKlA8btmSab3X3qrEFqbLOWZMEcoMBzinzOTDchIdgZS1ieCcpDgiVowECXvxSA6DNjnRAANi",
-	"LoaUCxNhDU5VabiF2w34HEHePxZirIITrAGmsjgKrSUyYZJB4roJEyEXwwpA4Q54FTyxTzBrzokztvyE",
-	"ISVBnOuhCBjczi1eyBpYBSw4rzU1MnObbtnwBnOODOwinY5u33lzRGUOYeTGp/EbeLNOhV3/nliFAIBR",
-	"QK+HNbAFV/QGhBJrMshxqWxWhUuaF8itXv/un3/523/41b/4D69/8l/0CY63DmPyEl0rmTAZyMfniHMo",
-	"zO1K8kUj//K3//DLP/5xGmRZGHnq6r8dJLRoMF/83Z+//qu/Kw8jjYtYfgE7fseKHSSrmohlSEtmVxSS",
-	"H+YOyUpr+fq3fvT6d//8i5/+8Mu//ovyJIw1Z7VJ7O+dVwjNzTZ1rYEc7hkeWrmMdyRhNIm4URgdhujI",
-	"cTBIW9Y9Y2qltf3qxz/5+x/+yVc//xdf/PSHX/z095Yl1dpZzfOezyRhZajKKqv/D3/7+1/9+Cdf/uRv",
-	"kEN88dOfvf6rv3v9L39vlV1ZCcjYyrc7jnAuccg6+1qaCRZuckI+GLAERUW2jKRpprpdC5nTwU1F1gvy",
-	"5M7prZq/VXTYKUWZL8H25nZczZPcHot2St1LEVyYkaCJpQJPQnRdjGEOc4eT40yVwzmsWgAz4RFERJgW",
-	"qsaR8bBjckW5yjKWAStbOjjnYZqOrZAeDu5STRI4ILeU+6wVRL6hImT5x3VpQta8SEElGlgEuEAHcljw",
-	"s6UUHn0KgDCBHOpVn+d2K+YYWF2IjwnI8YYeScilnXiQA8RHJMA0rE+YnEYqIB2TDVqSJmTwPWcmsxMC",
-	"9Hhg0swD//FIQMMQs9wHpNvyyF6HJGwAucFtyzb7NxhTjcLsjKis/zh6A4a16OmHLGktrw3hHI60VtQp",
-	"a0Unk0kSX7KSLoS+C2n3xl+00/UPesI0Ym21em3a5AlMFbrplrt5wr7H+mphN8Ub+RUtsfqwrqDz9ETH",
-	"9+8fF3cBlVjDgFJE1On4B3MVoyeWNN9ggApsdY0+Ykg5g4Qu4S0BoFIKTjWBf/jb309BrHtysAbNMvhp",
-	"gaqyvydi9cTSfDkm3sxAQLpRvNYw+du5Qh+gDea49qQWaI4r6F9oiN7KoBas9P09ETvHdf6w0Ni8+2F1",
-	"/AMLor4DrYc1pF08q1uh8dKc9jaeFIqD6kkYUWHRzCpjL+/HFz/90Vf/+S+/+vFvbX0S64EVzRd3F1OW",
-	"cr3t3hQUec9CjSanLug9rdZnAFY7WYfBDSoxpX5cOQRaDtA04duO1S9oXyveGcxjF26P993Vyeph1Rqo",
-	"rTnCoPqUMldgD5UqxkF+HHP71+pH1n8lGKhNbmWP95tTC/CkXZd6gMIWotz11CuvHharCyk/erbk7ch9",
-	"D/a0qCeELGKKLbwlecLG8SWTGhjqBy00TOtamCnYO6yci0CbnMhcKn2T4ld3bAr27F3RmUlRm/PegfYM",
-	"R7C1j7fnQHFoMPdDGIrF2e78AGnnnT5sdZMjrFAieYglGDbC4IVuU1fX1DmlJwpeFx2oS1JC1riqN+TW",
-	"oc665U42JzmXvYtH4b0WWiz1vEXHhY7f1QKwynhV0fFW3A/0JumT+V56fre3ypt6PDx0aPFrG1sGRrI3",
-	"Ykh1928dY2otLbpCvlvtn1DgPmR+erFaErwOSZ6nsmsS4tjpCta9kofDEua9bklYD5lCX8nn4FdRK60f",
-	"O4lgbICPzMJvCnZrj8RRmGao8dLCAxCvT/rxVKg2KaYZ5yCF04o5C70cp1uMOAbPlg/Rs+RmSrgsN4/5",
-	"xDD7DiaCS5PxNI66/qu6LH7bkXgbjKR8RW1zGlaOBKjnYzpku12JLUQ9p/Rzw6TSdAOBVBXsnHlg7TRn",
-	"3VIyqZo6bGg1jNTEVNsLAZAVmZ+eKfy7u5ziXiNjcY2jzv0D/8GDw33fd7x5TfW7CiNYDabKsp50dh3b",
-	"7BD1yhnmQFbk2P5mOUTKBLhQQE438v6rEpTm9gu8/VeUl2WFXJK7d21Wurt3yfnMqXHo5nerlp49kbsl",
-	"kwEZ8AiS95/PoBguI03fXrd56R2aFs3phVjYOjalCrXoxDBorClFo8iU68AMbhcMsrjdvRuk2BtLx9iC",
-	"a3064Xpw72HFPApVVysqn1YU9tiqHM9uvGbfVGm+5duO65Pmhhifxo9qbO9ZXa/cMeHKhMXPcYzKnYXG",
-	"0Wf+M2/7a7yFDG8F+ry5aGEZu/lCtOBu4w0ADAUCLEGGPG8DdlEhv7u+/l8mwgdJPH5v+aId+vGPKgp3",
-	"rHMV5tsv0kQppoBt2tBaHnfvrVC5RcUfVdRuqbraukbgUjplbxq+VEl/ELcqLmdouW44sw6QkU7eiiDT",
-	"9rNQxXmK/wk2OKGYXYMwEfYEVm+EAveIScBQ75R3oJFN8tp2jdtBWvU+G05lnTNTtP9l0C5XOOOC1Foe",
-	"Mle0O2ldUeOURnMl7rBWc+s6AM4vl6VibU/6a8Q2VKqnI/auCKsd6DWAiYU9Pcd4ALqp0RAy/RjqxprB",
-	"PIpIJ5/7v3Yy3a2aPeZ7fRf4RnWVgl0YaNYQAF9Xe8wKyecWeyJfG7jKnYAStjIDRZvLZxtigVVJdE5u",
-	"//y4craijjcP/mUSCJrZfrG7HduG1j5PN8YUZGl/JeS0Dk7SUnv7th+N/26m3WeH8OWMRYNfAhvN1xbH",
-	"jLlg1QgGjTNYDNt12DI1NuZaYzYzxuzs0qaCGL/hcOGGGWQstdVI5ZtriVnC8d41zNjx3sfxFo00GW/4",
-	"JbTVVB7Cm2ivMakoINLumo016A2zWk4rRS9YIZ0ViQcDCMnI0tlsz/PxbUwd5To+LpM8anM/x9wMDYcs",
-	"JUHp+P79KkiCK/umM0H9cqZkur8nYlWV7abc71a8DL3GVKyWc+u63BqfZFT4TcuYf/MTL9WSYV0EReF6",
-	"bNWES/VkeB2+jTlSuybXRuzTCtDUwf/aszndLwlWmZmKEjamycX83PSmvjXUOCD4AmnSiFPZKki7C8Ym",
-	"Eotv5/zwj0nQa/QaAelHjCbV/hBri+D7xN5g6pGdYVKnFVI4mhlxaefY2jwQWLmJlLo1SbLdYX9TQgzA",
-	"hxkoqvHVD//pl3/28+2mCFop6MAZi/FWe2NhCBsNRTL1JD2mW9gY1IH+4W9/+/W/+v0vfvZ7//C3v9PY",
-	"Scpol75vBfw3OGyhmkCvKflznsquSbaDlMlkBxTfuKYIBigkcK9PRZ9Fz8dTxbC0QL0If1cYa8HVKI7Y",
-	"HpYy0S+SZiAVVVMZEL98f59WRiAwYBDF5gs4BssI58POIXlfv/IODPfR1OjIadsFSQvAUvd2D09aXsJi",
-	"5x3fPzw2BGoqsHS6fufYGTB3a9N2utUCuJ8OCUZ4AwSwiBXaqN1TVFHFcmWJemh5z/uWUuqaXyOZXtfv",
-	"6JE/YmjIXnXoc+Mxun53L93J1dueoxFr+j8plIPdpM2lOdY7ebLbuVysJKp5hner45kc75A1FRiAcM67",
-	"5nh2kcAA2adCH0lc2EUJA+bQozsyNzWX2RtiqXR5QVhPn1lf3VIetJwcTAs9rT3nekJ2B9EtTjjrDyLN",
-	"GBMZY6vVsqtI+zpkcYmyr0kWf4LrT1G+4ZI5Uhg/r6U+H3pAGbAzWv7qNxItQ5NpVlE6vtK9dHy/4TXu",
-	"+41nr+ZJ6efjlAwXCGuYk+NtiOWqrIRrBvr3d22xdL/VJmd0zIgeHYHRESpJYIZR6j/YkbTfR2mPZ20F",
-	"mQ/LiGULauR9tgxy+7Lf8IavDwLYxG9/PVCweTTGSjihOqxste5WgA6bzQ5Z7i77WJcH42J/MzEGnn/5",
-	"dQcaRrdfgDduELR407jC0vR1owujN1tRce3wAguX3tcwI/3URdCRfnimx5UMmWocNc7jcNY2LCeHScCj",
-	"ZJHR4B14SmpUFScXKeqA/0IRUtJNa8jGCfGNJ123BQc5BP++fLqfkA3oNFJHjoGt5aWRDraaqiQB/vGJ",
-	"LQ7aBEzT9VupowNwB0kC+G/hufv+MaGQG5RKyyIIH8DBwiQNUCM0YaZGLbKdIVMSsVPH94/hQS6GDl/i",
-	"ojSuOCmOgEsyosk4YlJidqOeyIdPaFbSQgfHcIqslUn0cCSx6DMckmTJJUvIGDwZ9BCyIq5TAY2bL8Qg",
-	"btufeoJLLO7adn4OCI1kTKSeXuBWpA08EnChkjic9u1nGzHiQbgIxo0IxsLfYEn2Xi4+luP4pIoTFiKN",
-	"eHad3tGzCtJqoSXAScXMXIw5UJOD+UdWGVyFhre56xdaKKBVh0r9jrFBmdLDLhYlTXTt44IrTiNDMaXi",
-	"XQ7Zx0ZiUUF8TQNdj4zjhOE3Hd/3U6ozJTqIiMUezkPQMWQBNrNA0gLM2xNQPANxLzbgWSnoPHhwXLX3",
-	"aYY4RS8YDOItFxFfxdMoJOxln7EQjxpS2B17QEjEx1ylJ5R0PXAoD/b2xvQl2gv3zKSCFmoG5kVs+hxq",
-	"6cIqwMMSFyPfFf6yN2HJHuxeoc9Ouc/s4aAFVdoqkTxs6pu24MFOfUTHTD7WW1WRKxa2sp8y1UzVAlZp",
-	"oJ+XxpWPYsmMAnT6MOdk6rIc9DFNCaIWeMKfH6ED3N//xX//xb/9z7/4m9+032O50a7XKJ51rEWb43rW",
-	"xwtVC4vMny3nMjLXAze9xtENvRcnj/UJqYDU7jTNjF7/1v/2+l/9CCvpujOaN/hn2/cjqlVsKob85e/+",
-	"8Ms//fEXP/vLL//bP11t4F566/lsjWJwhjqeUgA+c0c6j4Ze/8v/Cypt/IcVF31LwVgugrGRWJihPB+v",
-	"bVKmy0yOt+YdpayAbuFMzY9yQbtKzsV2+a32Gq4Ubhw1vvr5v/nyj3+Mq1t8tW5tM+1yziqvgLczlrq7",
-	"rLllhlnyhs7tAQSg4BGz6dH8uYFK8JMTRZRxn3LiG7sp6/HNwg42vEYUxxc4Vhy+bzcOQBHUzK5gtl7D",
-	"RWjYkvvNJ5Mwnaxf+MkJfK+7/servsaR/2rDEoa1HHpnl+24zanYdO/doe3lLt7nKub5q/fcMcMqyusV",
-	"N6xluHWlDUvoLtPTnWqHAPTWiBEscM45AYK5wzfnmC08N2X+lzsK3VpBvMVQvhxHW8pu0HZUKKPlCHZl",
-	"7Nfr1ovOUXG1CWEjNwFNSRonF30FjF1nkcr/0Jh/ZO6ewXoIdFtHRMTncTiDEtBQ3VnFhCuPfC/mEBAV",
-	"J7Z0OFeg32mV4Bhc761O1KeiJzDMGwJ19G8jrhXIWZt8qsFvgIl38bAGRBM13odYVQXzGINey8YTxVlI",
-	"mlpXdQZnml7o07DcpYZRHx+mtwpVCqTV2cAgcs4GWhmyk6YJOIrEl6xUFtryQEcVrLz+sAd/8dWGeeJN",
-	"a0RmGHnB7uxs42hAI8m8DS/yHQt0BZBYu7/1r06W6XMtJ4uuzTb/sNLWm+8X7Y/X4s/w0KG3ncHFSmra",
-	"UpWFMt0sc3ORO7eOod6prYC/afxihn/D3CIWUNTc24MCHpl/c7AmLV1XBmKzOXTrngNLOQ3k/AWGTJl7",
-	"eudErBh2D9I4F8Kn4swul8Lt+EpIEH9a9nEJsfTNFHVLxmzUM7x6R7a8npgTp59anR/KgAiaJPGVgyMk",
-	"aRYi748IjSIz5HHrmBTC+3tijfj+Ung/dNJqFwo5y/RlrUn0hEl5pOmRKn7OI65mpInf3smcKPTeJKx/",
-	"Wd6gD7lUgcn06KwwXjMck6sRE2iaJ1z1BNS6PGc51QfN+s43XLq4pMZy3oRdAn5jVtnYzwv72lo+eUEu",
-	"7AFs7sau7w4u5TEapeS6go5yqw11ZTKjvVdh7jamf+FSkD5CNbkUgDuc5Ff/hrtuZNzEmJdWSQuwA8eO",
-	"bDxgSNx0PLXIpar2Zt2SbJrKciepEqpo7RvmTYEKlVohScL6MEUerQhUqggoZ6HI5Uqwhr3VjNmLDLRF",
-	"c0XZcucvY3RbM6ela9nj4pKrfJZLLext4qb9QiKF//W/vv7dP3/9z/+qPMGEvSjm5gZjzvRa0oNfZ5qF",
-	"6gP8pvMsVEI0ByyZkNExFXTI5LYQacEqlGFNpPAVYaY1bsQDxz+hiXzHAEQo2orOGuaDfel8hmug+Ji1",
-	"CgvbEydwZY5YLrhgs6s4CW1sqW3hahRLLMdx+lCDDi5MYIulQaI5L+WQSFkjQICTefRHRdgTfCjiRONI",
-	"mi+tVYZdjltWulfrIasqC08e/JVcXOeBIdT6bwQOWtWpdEfAYw1/081GUhvFUl2tAakRWF7lYAzRIwe+",
-	"GSgoI7IdA6BvVnBICq/mu6vOL+ph34VMjZPJIyqGLPmQXbIIpeYKotq9oS5S3QJ80cGPlddATjQCXk5W",
-	"JJiak9gxiSNm5tNJgUjeLWPjmXdXmXo2NHcFuuutQJpzarkV6PpVruIZaOpeC2hyz/ubz31pjFDpKdoU",
-	"EhnX2zpIJJ9zA4Prinhi1m7AAWDZsQYYkTqkxEnIkjbJro0suIPbIP0+C9HfK7tjq7T10KnGTgq8RUNj",
-	"+bE2k0GcjE1CQkkm0/OIm9RSSxl4xMy6mBE1oqrANhcaYTB97M2HHHlbg+dYPraYHdqhm8rs0NV2jy0k",
-	"fc624psimMtL/dA8kiWlN6noRZy6MYBbSHEnms6NL8L2nAuEmWRrvgtEKng380DKyGs5sVXnWLaJMWMF",
-	"b7PFbkx1xpBrcmN6di1y0JysFb1GZOCU9UGCXFcCvs+UaeGOy/CrReAcgVch6zSYYaGxAqym/hthVrpZ",
-	"ceBwc56WXy0XRax6AsM0ygmicl2tmJR5g3RONRLwu7B2QCI3Op1zKa0r3h7sSN1dnMGpMJpNzQBrFNLc",
-	"yYpsoUhWgaJuWMakbNUWFMqqKasJinAhLzOe/K2nTcoNdEt1Nc1Qb4HATQQC13efUDqjb1o1Lt8aQF2n",
-	"hd6lDhPcNFuzwRMltxXLpupBxQnUNTTrgld9uST78SAv9VWc3TUc5V1GAtIBZpOvpChUT6Txo46riGzb",
-	"t8NHchiQppywKLL6OCV374Z373q5Sp4tvbAXbJJmPnUHSqVGJGmRCt3mLjJs4M3FEekc+iavlnO1dWKv",
-	"NcxdUroEePfSE53Djk/wGL8rFEsKfqydQ/8Bsaf8kuuWwHOlONc+HTPMZkoFAbsZfN9q98QTWFwY3/3S",
-	"+J6w77F+1fg2yAGWGxiMKUcvHd+/n/rO9kRaRrPT8Q/m5gw5NkutCdLEOCaMXhCKYYtHc6IriY14tBHN",
-	"u4uudLraUXTlsLSH5ki/wVBL2Jj5gA7haaWMrClYEJpr87/+P7/6+R/gtfmabshl143tDW+rnsrLDQvx",
-	"+crDWiIHukNWy6gI21muBeleD6xL7HewnS3t496mI6vP8bFT4qodE0rRXa3Ol3/yz7746Y++/IO/+vKP",
-	"/t8v//X/8+Vv/6vXf/jHu6iFU8Pddhf1WOZd2/Jiv0aPMRSj1+EvtsaF7nzeUpfbHlx1UZ8tQwqrRVo3",
-	"6vnpeBYwETf37kF+BEXoa2+anX7JFc2c7i2cuRG5gSo4wnXkBqo/wtcUPYCoW8M2XAFCS95dK1pqbfyA",
-	"plAgEtihqrg+vLR+runkuYoXhfedhKEkAb4TpjlrcjoAlSROQi5oGtAm0/Q7Hgmyq/CAdD3bVprh51uY",
-	"8cOk9mmTT632gI1rUirnk9Fqm1GGHe8nw5ccnoQakoihnCyXmOPnqCfKy02a2ThJt4V1ZSFBzSBOCKP9",
-	"ETGLYPRlIRWjoQc/OzE9DiNUsVUezIXtQp032Jr7WIVaNi/+0EaqxoLJNPlO65jEiQfqXE/kqzsl9kYs",
-	"9HRX++S7MRfFU0WaetUnsFh6CKxlx4BrlU/MVOPs5tRHWMP/rU5d6wmjr4nCrjp80mnn/vEyqtvcvDg9",
-	"sU3VbUFenJ5YV3XD1dBn82l8MxJc15ty57jkhIVcFyZgIWFUok1xZd1jVRfF6nGYvDdrj2NF78S1B7G9",
-	"9Nq7W4n7FjCdLt6TeSMxiX3WGsk8944qOZvlnbEZLSDwyo6xVeX7sc5q/v0/++FXP/5JtSP/ps4jp0UW",
-	"seMrp9XvcvJrtH4ijm+WTymuyjGh8iJ7VsXmezKLpyCLJpNohnjFwBWNiwxKvAkqwxKH3+2yphZZScov",
-	"zpq6gX9RFSuoch7aqdJTcW6vSdvBnuEEanSp4vlR07U6zkEx/Snsb5WO49BsrWbzNIOOwIgYxNOAXpCF",
-	"pthEo/qEMRIk7MUjJiUdssAmHinrJl0Xler2ZE9QTNWZpSU9xpSQVxyUv6prrLwGUqdiGH2+3RNFxaoQ",
-	"sUyqA5Z1u2cPP3DikNMbljuSWAR++hA9cXBAtbHFqA2hl02NY01htUj3iMy9YWqTx3adjupVjZ5YXbOo",
-	"SpRSAP0Qbpze/7ibA9wcyrQd5nWMnijeCW2qOcy780lvi7alOSy68wHFqVJz+J7dljd5y6OF19NYU0i5",
-	"LrsWlYN4KsJM6JzPiGQ06Y+AYgwXyDHmfHDoapEPJrIS+cWC6MqVnaVW1UfmDWzV3jv+4Z4TY1teZlzJ",
-	"0GY0cvIsaTFvD9RisDtv0K9/60e/+KP/+tWPf/LFT3/45V//xY6VmG0u3zqqy4r9b+pXlvLY3V1q5I/q",
-	"Nm82rhW2F85CpcX+sAK0W4kDB6JS/jsG/GNyRbmqxwG/zMB8HZq+Lis/6FIWVK6HeQ89IKD5cPeC9y8W",
-	"wV2sKyxJoB92TPlphWEDt57mclAlphqxmMWCkfOpMuju2LnvE9EsvQDIEvKnSHc3RYP8tw1k/ACms9C6",
-	"bTLpFSzcc4oKqdhOXs/cpBwizYKfkZetAzyNidqzHOzpcfV6In1Aj4FFg9YcJyW3z63ULtK7fhMrFjqn",
-	"RRSvkYhKjFZmdiJdzcXQIUflhTTN80x9Wy5/VDmMTSyOa1iBK8ewuf11Jfy09XXQDW60AMXOv/r5n73+",
-	"lz/6xf/4y6/+3W/uwGvkA3v+vmGJgMzJ/AaUVcpRydHXprxSzUG4DouiQ9PXhKie5KjN+BOvhauuq5RS",
-	"jqo+e5arqbRMGeZHU8WcOsylBMv7raNi7lCwZWCxIw3hJBOhsTZKMmRKQ4SDHVVyPDCVHG9Sxebxba3m",
-	"X8JazW+sUvM3tUbzL1+F5ptUn/lNVWe+/rrMj25qVeYVyjGj0K6uwTyIEwJlmMMz1o9FKAPShEp7XEmS",
-	"r8+sYiLiK/KrxH281SYn+IW1tdyR9vbOtYEYSb9PpkLxCIK5isYdLFGJSEHTvYFVBdtOTxS9O3cEHrpu",
-	"GeiVCkCrGOcC6WgsVtigKLSJjFoRX3wN60G7hNU4ul+dQ2vHJpL8GPbv+/61V41esAy7ryO97TXQ7T0W",
-	"7DvxNLnuzlcXLTe53DTUELVYIK1CJVIJXlK+xsD6bfpSVxWDyvwFTnpbhvpaEVTVkbhWFHXNVagffbNq",
-	"UL+YcrXIXpIK93LpCKeCNIkYvXRLVuWg0VQqohIq5MBoSQa58USqSuxjSH7p9EKdQ//AXF/9+pSrhZdX",
-	"sWAwYi6GtXdXenGWyVC0hHHFlJXqgmeUg4DMqzU4SA/gpthZqpPUVEq/6wc8S/S4TXCTdrdjF5klIMPc",
-	"hez6h1gl8h1Qv/XB2Mru1a4l8IBdzmtp+fDr9ujcsOxNRsRzmdXGnSqTguaCCXLOolgMQfEs1OE0SmUf",
-	"nVYyZiS/4fajG+SJM/80uX0W/ZNKcSnHVeLQjRGwP5soF+P3Z0VSzTDL5+86sJhz1q4JhX2o57l0Ac/p",
-	"0rU7C57wpVyNMi3VMD8t8TtQfRPB0ICzKHTLM4hB/F6cnDEVoOWq8K2tNxu0yUm+EgJ4xhQwWE8Eabax",
-	"wCOBm7wrgNDgLL1YgEWhMMVZQMaMCkl6janAYqFhr3FMAvYSmim64Hs9EeSzjwWgigWlJGwBxrJikxDq",
-	"qtGXXooZ/DJJGNTmzAp7XSV0MmGJhDxPk4hy0RMxLCWNzPKBiU6wq8IESVMfxanoszETqoXFSMH0F1Qn",
-	"OAuw1kRQznEW7Mipypjg9IqdMXVTbvCkSap6IxJHzzWvpediuRpCv/2Hv/iT3wT37+2DznlDsSGquWR+",
-	"X/z0R6//0x+//tN/Xz+mjWDpFtdmI9i6xXHMyXQj6JidiPDEnPiNx/F+TMoZFsvpEzul9Ilf/ulfv/7D",
-	"f//Fz/7oy3/zJ6//+X/8xT/779jO69/+rS9+9h8bO6j9ceYc12/YJWhaqFrmkirvBNOWZOxNvCNdeUGu",
-	"M7fMvDN4HVAzfxCuCW0imnOKXyzM/n3tN6l5bWHONSq9YJD95epxls1VwyhDlC3n9KK7ecf3W8aGFYXm",
-	"FwWtpBlO9Hd3pAazY5YQ/VYllupPk0QDP9N6EEehO4jWcnjqLcRT8OZTM+tk/r1msSfCXkxpVLEMemOq",
-	"EqC4ESI9UWqu9FQ9csut2RJu6MXYxyosZ/f+ZlgKO3uSjlm5lnelOM5vQE5Y5hd5fdNebXHx5QeEuHGF",
-	"AW3ZurmdQS1Gmqabj5Y3hFaODKHk9ka2ksl0x2tlz9obHsjS8vKpyxt2jBzrTr6LyVxclF8hvCMK+WDA",
-	"EvRCzi9Tmt+ltTgH4/wx1MHXPKMfOKa64oU0nWXWuxvnvzf3FNdh1MJefF3MspXH8TpwaOFcXRMQtb26",
-	"Zik54pMbdANdunQu8EH7sx7Cfd/r+gbGYond5N4gTs55CHld6lHse/CQ4w4IdlSMOwqOCN724n2KSfIH",
-	"t7ZSxRNJruLkAmIKbf4QvQgtDxSuT9n5Wdy/YKon+rEQrI/J+YZMka7vd8kHvH/xWERcsEdyiK4oCSP9",
-	"KJZQuFaEJLhHp2p0z+SluWAisJnuCVfQ19st9B/siSCd9VQ48w7aBCeI8csEfwqZydxHh9SGiE7BrilJ",
-	"kD7ydDZhxjBrlqPdEyd4dWT0y3OWtVhOO4KP6tarEXjFMqjYrHi2ZGDtNptjKg4DqnbWFBatWBAI6g2j",
-	"uQDFIOgErndhak4oFwk6fVhbJggnDJd0N9TYmdtBMDqlYXS/+NPf++Jv/vUXP/3R3//Fz37xp3+7lQv2",
-	"OYWB6gfy1c//7Kt/95tf/cXvf/HTnxVHUY6BmFsQaF6WN+coVBbwW3OE5XWyI1ye7b+X0tHNssK5S8Yl",
-	"+qtkJ/m4WChoiSQH6ySJm65R7GeDFGDOpK8985dLCNck/LFL0jynomVKzDhy30iSZS45nYoxVv4MmXoe",
-	"A0N/ji4FS5efwwxkWK1FkYhRqTDSfsJEJk5d0cAFJLfC7ElkksR6Nzys0spCcj7rCSQkD3MEQ9taOLvS",
-	"o0klCXLDh4HYSdhQvoRN4gQr0YxbHplEU2O2ggpiPREPCL5h5qEFZzzI9TTRg4yoGsTJmMR6yDSKbCKB",
-	"NnnCaJglfEhTQmUt9ETChlyqZHZEaG4dJMECexpex2MmFKEDBRoFrB6OBkMNyk+A+JSkOZ1o+bvvE9kT",
-	"NpmJO/x4QKhdZFNblpvyOvFUASSacDFsobeeEb2xkHHESDPAm8h7QcscQa5WRwxVhf9Kch7EeU2BP0Qa",
-	"n0gsN3wjpffSJes6/krl86tLoW3Q2xyhvEr1LWdLbpYgrOVoObFoTnsmG8EFfSnZOL84nXPyYDMs40Ba",
-	"rftVQ5RDt3gaIhd8KWSK8uhj8+iZqbVmWgNwo/94/tZgnz7oN7wGl9+m/QutBoqwcTSgkWQVPdmabZ0q",
-	"kLTzeq458lmuoCssCAhRW7vNM7/AogWkH0+FkkYTcZj6xkXdUlrRLYr4qk7orqRuV0pglB7P+7EY8OH8",
-	"LJuSgRuYXg0uC7KUJFOBItnDemhkknBhpKCW0lLRRB2BmA4EHbNvAR0HZEJ5ouVdT5jmPSLjRIFQJvpB",
-	"L0veKUdUS2vJ+glTqAmLGdEbck6l3iApr+IkJGMqL1hYIV164oaIlzNYvHdw0d9gosV8KOoKutQ8RrmD",
-	"Wj35FdtdNrvq0NyGpXzYHYGeHDQMk0wDAKHgdxv6dJsHkEydR+7evYuJWkMGfAbAlUnY2VqTA3pbEFk5",
-	"FrAdmbX+zi7Hme2G2ELbyIHNt2tbOgtgesCHUzxonuE50rCW3bHjCo1ivl7EhEpmoDAYNmBqYHgEcplh",
-	"mnrQc45Imm2kg8UducK8hfU6lGuS9AiLJCM+2hyBkVfhhMAZkqN5NIPPngXYbTwY6OkZ+J+wSTTrCTmi",
-	"E6jtYtfQqB2pI+odrXzpmdVqXp5x6gz11M1ctUQNrNunreMiCSXnNGGEJgmdYUpkq5wUdJk7aNKVu5QR",
-	"JkHxUkbFIVMAYRDNGGR2QxWUaUWmrpUv0ustQtNyUjgvqxKyJbtgDa1V2ghrB1Qx89XNgO9X7PzN0oPq",
-	"1qrOOLi8ArSZcXCt0hFr2gibzsQMG2HGVsMfn3muUTRlgxV2xEbGvXajkHUWKmReba/Om5Uh5jtX5SrO",
-	"wZKwwZEJWvLFcwTouijifaYQNt2x+pu0XHo7dtPcvV09OPiQD0w57HOauxs7qrov5FJOIUfnBRgB4bqv",
-	"aT7Bb2kWcNuiVHTWE1xc0oiHrTb5xAzLXCDCibsaxfaEZxeKfROnImI1wjyrIQHKYOGOxeySMtYu8E2+",
-	"utvlbdwmd2x27VYZ7Dbsg584e3bDnNXF1/eirHI3r+OqK7+d1xXgxwfKcK47UvO4rah5BSYuh6C/9GNx",
-	"yRKJdSPHcjgv4beaJkISvHQJwOQYkDGWDcAQP7cxcH64e1ewK634geX47l2PxFEIURKmjIh5vScCsMu9",
-	"E3Em1CM5xIwLL/vRVPJL1jrOgv8qHoRvZHYRZfo0bbdJwOW7IkT7aTJlPXFlfDJstV3k/zC0Nnka4x3f",
-	"Oe1feGDLg0aDvtuluQCMtLba1C9K1bIdkoT1Gb+EujaP7PJoLS94JIcPNYV4sFT6tAfknOm+dWMsgkC+",
-	"O5J89+zxR0Sxl+r/Z+/6euQ4jvtXaWweuAvsLG93j0x4Bz1QFCUTEUWGS8IIssRN30zv7ehmZ5bTs3fc",
-	"BAfEQGDYSJwIQSw5cQQoRgwnD7GYBwmGISFfhnfWm79C0FXdPd0zPfv37kgD9ovFvZme7urq6vrzq6oO",
-	"uUsydpIes1CPfszYFKt7cfYCLq2ID5MMdkdYq8KoxHfEyqKAkab82NP5lJFed6cLCYXmZmmrU2+nNlAV",
-	"3eOI5/DYMFH0FMTsICJdl1DljBUYbuhEIwdUuxNhDyOsW+7oTzqlWT5X9DXnuGcUMSf5aap8QiPi8yg5",
-	"itkB4LACinAs+a9D/Jffdrc+JelIJZHKFyQAUb9moSKt1En5Asoz+fz+chi/U1GY0BgyCEJinyGJykcc",
-	"oiYNJbhi8TFzRvaegq4xTJwly6qHyEA7Ip8BmdB6sMa8vV+BRRolzrq9nW6Nv+CeMZAQ0W8erH9Iw3sW",
-	"ua37JSj9qRGMKRqW3V7/oNBsQBI29no7YI5YZN2oNSjc64/FXi+ejuT6S5jQ5r2BKpPCo2Tg9y+bOrfV",
-	"ZAZitCuhEEp6cRseXGp120XEwiEvb+fgMlOhWtu1jLdbYUSpA28se/fWbcsbcAWUXbOiyzLfWFmPcTrG",
-	"rvAIrdfz9IOKNLzy9ITFsq4uTaF0G7kkoLg59PUFHi6y/D4mTQyuttqk9vIt326O+3Z5KKoqRxdlQ1iw",
-	"f33dWjdgDctcRRrEBkkQC+Wj+TGzXVKZw4ktAJ2qwdpkuPzU4YMl2RiWCKw4NkGHVYaT0lLRlVknspSM",
-	"lmev8TfDhlDSh429YeP1t1+c//Lb33/zD9/9379e/OzL17/524vP/+Piq7//7sufXnz9o4sffDlsnBUv",
-	"S/CuWC72vX8aTcQPt3d37ty51dsR/zObBIIn9QmjxYT50ftZOoGtFCIiOCmlWXGWhKWkQvGT8zviDyx7",
-	"H0ujNPYa4zyf8r2bN6UY6QTp5CY9oTnNOh9PjxrqhY+i4FiGmM+/+eL1b36s//LYdPCKH1/I/89OWKYI",
-	"O+FH3V5fzZbzKC0wzcqt29s0GL0FstZ5mzSV0WHau2iDJSFR8tbtQq/nNJpjYoh0rz9vN2ie02DMQihN",
-	"AvseLLpAS9wo/wEMefEvX5//6JVgyFe/+O7VL37/zQ/W4cDbyBnVdpUGJ0pv/gJWLPjOwZ3OD67Oir06",
-	"Xrz4/B/Pf/7zhbzYK/OiRB4UZK1nyPaW23bdQmThFrqEiQwHPZ7x8QNZ5ylkPGjsiekhV73+7Q/l3D59",
-	"hRNrFB+KHg3epeERu4cqlOSS6NFAjDjAQJB4ThxHGhcUy6M8hv3TY579UbJtE52qaJgrui/HaSxbNyth",
-	"1SamG2/zZjs0RBS4ntYNTsYRz9Nsbro4+dGK5cp2sH9h13ZrTmh2LI4aP6D8IAM+X1rdVbxjr5n4nL3g",
-	"vsuvSSgnYtz9io/qBif+mMLhGrAXvuywSTEQN0yyiDNdVj+m2RFgYlQrwCgnWC3sSGh7YXqaVHsdFtlg",
-	"q9aG7fV2dsj3cE5PWMCiad5WjcCjxOFlU52vi4KvpsdJWACkCXXEsA0iDcFLjY+H7CQKGMdqFjo1zuF3",
-	"qzjAOHtBDtk8lZ22S0Sd0JcD9qK93FFGA2fN2vYwKen05Y+sWnDMch7WObsENz3kR/wuitm3wNEFlH0I",
-	"VNzQZSJOQ2Pvr+7ceb59adb6yqFrz6f7/IpL7i73cK03kyvzHdVNw91toNZxJE7009N0y11p955fS6Xb",
-	"h9ZJu3onSt05qvOfCHrsEbShDfGG8oz0NrKkN667W8I6GaV+StV2VZrxhM51zV1TnL4t3o7r9ym4Tse1",
-	"VPwv8fl1Ffyn2bERE0S1x6WqbVNw1lLeMHK5OBKtlSB82NLbCM1Bc3Mqbh3yICmpMrq6Cer3skm1GHYf",
-	"kjVVXKt4xAgJWuqX0IrMFtamp6Dcp0NCjish3WGiYroqXCoGE9u4Znz3EvTG7k6XgNkgPrVUZTxM83ER",
-	"kbVobCmDqsnUYm1wQy1PeoztnttAKdnJSYINFul6VUaqjXkaWuC+bjSvwvXdvls3xL+/DfFP8I8PgKdt",
-	"V5ly7BvtsoGIhQNY3SRQyxhZIsrMPd8w7KLs6e0VzG01ujow6trRyiQdzILxVnp3Y+/OnTeuW1YJsqZi",
-	"KebQ3+l68qCgXAm3ocqWO4Rc/eg0eWNzWPn6f6KExnVACguRsFSxjNa5TsXV1q3XeMkp5ShQDufEIuXb",
-	"EVZzH+S6mJqBLtNSE/JHBRWEPZD8IYTQVjizxaf7Zctn4W5HvHxl1qrcrmN6HUq3cequrR+5fdFepqqt",
-	"naWwUUtqnAkl0SxutnqzLTz4TSh/xtmLluy4JXR78afFmv1AKJncUDSEKhyyODqBKgY5qs1ibJUMP4op",
-	"2KcTYDUV2Wtyxoj/0hM/eEGajOIoyLkv9GLf8Mj7pGu3OgV3p49BBx/06sJBuArKsLVP+qTZA+YOAjbN",
-	"UWE/ZXHcwi8NE6s5l6/6XZQ/Vg9JbO2TXXKaRTnqZi5IIi5APi8hogbce5hAGoMBQpXElAhUkh5+zIKc",
-	"NMM04DdDFkSCYLwzCf9kdMuTL3nyYS4LJEv7QGFcO+bYUW5hWt9Ps2Ei/pM0fcN0EZp2t0WiXLziW+FM",
-	"Mmx0Op1h4wx87zIVE4NqMgQboZmhOOAGHyZ+EVor3u8Q01jqdvuk+XQORWDEV6czPmahzJfxpDMklG55",
-	"XOE+4SnWYptbgh1gsZgL9CiJ5xIdK+ww09I7YrmqHf3SMFRlhZ9i/6WZBSUeKSauggnD8YCI1VLlKqdx",
-	"rOC6uLMyY9W0iiNOwllGD2PWKSGZJ7qcNdIxZJNpmusGd5xO9GUu/k+BlcXvw8QYSebq6AVCqIhkjM/i",
-	"HLDUSMmUcOgMas4MCdsh35cg5Cg36gnhBIeAmhUEU82MI14qOhSnwfE+8WUwEx7oClEAZ1p+rSWHKEJ8",
-	"sl6gFSj0hwmV2Dj8/QYn0ywdRTFDXpeW1w2EdR+zqVR8oLoTHjLZRNl1hsL+LQ/H9RI5C48moTeiAfNm",
-	"Weyw3jHm6bTeSfN0nIKeBd+jwJlpwlq1JQy7wObKhoW+MgqYXsRsZMoYBnTUsxkLomkE/WsMKUq6LSgN",
-	"no7ku2Z/SPvJfkvybWpT14oelbwBk4hzQItnZJbMuOBhdYZBpsmzo850m6D0u6kqyar3VYEoYz7gCeju",
-	"G/Qte0bb5uNkV6imZlaX7UjQF0eaFUN2d3Z261DY6nko+RrT4FjWxDIU6G5XfMH4Yf2y6eXXoT8v9PIu",
-	"dc7Rf9gtv1IkzQmtgjSh1RBkUdBkmCAt8CKlst6Yu+9OEr4dwG9Q0p6ylxX8sBzozAWyWBWLYAb8NwN/",
-	"L3LKIJllSYxur3+DQ3WassNFUaQAmpz/8J/PP/lJAa1YskC04zdY4Krpfk9YcFJDfnPW//5f5598tsJ8",
-	"lefmsjdksSPJMeH//NX5r78+/+W37jk7a9wvm3V/zVl3d/reobgPq/6VLSh8NSy/0C21LXkdADTF14vJ",
-	"u2FHqKuZsgNJ1F+7GWrfwwvjoRDyfyiT3vVgeD3nQhzqcumnVF1cZgNJ8Qs6N6y0VpqUQzEryM03TAkY",
-	"Vt1V1fugsATV9+0l1eEQkcMvbcVaUtQDPh3ouQ1JUhgpVbqgcejxfB4zsDe1soh1WqXZ6E1oqFJegDr7",
-	"2rwR5sep0HqlsZUm2o5ajbQlZK5J2ioqdxmNG+tgam0S39risl6Ub6P8OHU5NmrZOWzOclTrCiQwTWuN",
-	"Kd0Wqbol4vRqgaXLr9R1GoeB4n3l8Bi3Wr0gtwj9DBTPqfIIWOFscAkljAnTAgwvzEY2nEOkmWZEeXpa",
-	"hOdZfYvgzaIcuP+bwWcKo3xF+Ey9flxXUAE5dr2CCm+gP0udUlp8qevsTlM2juU27Fv+LaEFiElwwbFv",
-	"sH8hbHeeLm6Mc92du+tVP/N7NZ2BULeKlOdCzwFrc8MezHJ2H91ykFKTkMO50sOOdM9onMJBvAzRVVb5",
-	"nHPdLdNGnkuYbKVlERRoxUIn6kjWTMHStaoFjhfrUpUshH5PZSG4sgSMnBMZSd8gz6mqCa0+66WpOCtk",
-	"ylxWdpZTucA7yZlTtSS9ZkFCiDtRY+k6NrhsV40ZhizJo1GkvPAYR9EK52aBxAFcOyuGEaV+s1IVMIwl",
-	"CkltNYuHf+62b5klZko1Mhc3jVfVZaDANfrauYZZRSey/w+vVhPtkAfvyeL+NANIHMGeA9BQQfzEj6Pp",
-	"lIXDhEcxS/J4Dg0UdD1PuMFabcJlWkbEcxAThyDNslyVq5EQOl7tlU6TOaGzfCz2MaC6btui6h+19TTf",
-	"ip7kPS9JnyKb2YdUWlHpLIdFAysuKz1ZKji5TelLwUJbV7w0oCVS+3nwHh8gj1RNbCP/2WQrDKnGbJQT",
-	"QQwdH5nG89Um5qgNehl4+A8MNrpidd9iEqfeaGowSYrcsqfCtSrEOUSBNmyQMeQSQWyLk2Hj7iwfp1n0",
-	"1xJj+i5IOoIBbnwF4tvDxgaXTIWlFlw1M30sITl8SablxY//+/x/f3r+P59d/PqrRrsxWt1CTBy24Sbt",
-	"Cer4esnC6HT6kCZHLPuQnbAYxr66tR7F6SGNhYXzkB89mubwucsiwOWdnzW6M4gXVBFw8w7btnqnHsi4",
-	"w8GGXHBb2zcw9skDdl9yBz9THfXUTvht4stdlXFy9tIvSngmo7QjceUdcheCUvpWbcuyYWiOYzsfeijM",
-	"s2EyilgcYuw8OkpA3WlSAr8affqCmEGXBdl1IeJgbbf2iV/wpZigzbgwz2HilznMNz/n7NCNZREhwE6a",
-	"lQWu1KC7v9Mnz+SLSMzQQhY1o7ycKanC4dDtSSJBRlmEUKGmhLP0b3DyKBmweGSOLN58Hx41fm2VsfSG",
-	"36GAMaxZhxSGVgt7C3DrVvbTAtw6Vng1IqVy+dUrWp4LUwR9/k+vf+vuo7d9iVO7IBN6i8R3uSpYi82q",
-	"LNfKKpO++OyL809+4mxPeEl1yMvSpF4dk7PDm+LTV7/7t79b675I2OlB3f148emri5999btfvVpxe9bz",
-	"lj6z2P3KEdcbpPIVcmkzpyRu4gY+yfWKvJameR1tEcvsee29EcvMc03A4WdyR0ty3qk0lAHExTatUwj8",
-	"TDlT8A6YZXFjr3GTTqObJ30Q8/LDVUMfGgIizBEvPyju3bSaKrWJMhigpo5qdTPLx7IgvKW3mHqS8bjk",
-	"60oDZbgziXE+eVvduRpVqT3Oxnj4jGNEcJ/ztsrua1tjw5CTGTaE0WNhq+rqUAMMQrZVXYw2ouNVffKM",
-	"0RDry05zc6kTfuQY7K5mBya21KxiplpoNcPy0eqLLcCSCJ1bmjHNbTBHcn1VyBkEzwpRZE1TVi8+A0az",
-	"0dmSVxAoKTYbANSQWLhPfFke/jRKOIlGmG4oNLppxoRSKb4RhZJFvgeGZAMFyY4QzA1/RWvS12/1xVvS",
-	"ZHU/ls6yQCzKgfDsemIe3lhNJE+nUSBnJ+1cSTi9XHHSyDvkg/tPDz66//37g6cHg/t/0Ua83Tvk8bMP",
-	"Pzx4OPjg4N2/1L/3yTtkcP+j98Tv+wbymYyE6gVwBwJF8fHhKZ3HKQ1hx4MsOkSvPuXzJBCnVv1HZ04n",
-	"cUvT85QXwcMHylNp01Zjh+XtRqDht5+ZL+xB5qZN3foVmytbQumed8oOOfQIAlCtl7EXkTlPRfqiHesQ",
-	"HJ46G7RBrJmW90Vw2h7JASOuoQTNEoh8dfA4TebSAlBjaQC0oF+Qx3MSR8eM+FbKhF/dkHtS1TC3QoNb",
-	"AiPflVtUh3kNGwh6HzZIE8JWMIHWElr3vdMxzQ2Cg/4S0Ezo2wapxVNG+1vYUPVUiboLUjj8gvF8LACe",
-	"goShsRPBLnGROh6iCSZRp2BumLTCz6Ip2kQXuMIOy6KU4j/kLrVtiLERnm+TTqfTssXGBOHUe0ThqpcQ",
-	"dtdT++wd4jQVKUtcAKkvZRr6hQNCrdn0Jv85s9dtP27MGrtMLpnqLc/2nXng8/SOmT1rh+/fLzQ18XRp",
-	"EVLa6zx1A0KNkV6QvliRIuYpCVIh4tCFKB2H6wq2e9gW57GwVLlNIrxt2kYbf79oWmOTzVtCsNvGeZGN",
-	"eDzDfnYJKPkYMR4rUas4CRDhxHJ0klCykZ9KkEBrwGUFJJDakU4YdJ+J0f0JtEEHC2g1j8T4FXEvTYym",
-	"LrkvRX+bnI6jYAwB6iSV4Vc4Y6UTYk4b17mEjH/q4aQwmuylcloFx2G82XzIx++7RE4+zhhTh9+QOkaX",
-	"bCk8b3CZpRMl1SwdrTy1ytLmiTgVNk8ZoUdoAGCIsLaR2GLTqfSS9ZSmlmpUN2YZWyA74KRCl9IySVwJ",
-	"VXUJWPuF7qVT3ITlVQLtaILk7GXuuqp8Df9xpWmtdcT+zBPvq8Q0gwIWrEj9ubR2TEfibWLFBDMZjoxy",
-	"lQrBCv0m4pjzc8KyQ5pHE8T3kCiOZ9qykREh6CaoaYEGxD3tvnyWRHnlbPlCbOKTgJbw9XfR5LU88aRJ",
-	"ySSK40gug4Cx21qHfKOe9zFPE7QPEmzQbDBR4WHsGH5XMhNTP3t+9v8BAAD//w==",
+	"7L17k2PJdR/4VTIgRzTQuoW+QFV1T1cFY1WcnhkWZ3p61NWj8XrQ2zcLNwEk6yIv5maiqkFOR9BeWdaL",
+	"srWh9coyFSFtSGuvLZvrcHhJU5T5XTamh6O/9BU28pzMe/O+8EZ1cVgMqacA3JvPk+f8zsnz+F6jH48n",
+	"sWBCycbR9xoTmtAxUyyBT08mLKGKx+L0kf4YMtlP+ER/0ThqnBCV0D4jp49IfxRLJsj5jKgRI/2IM6GO",
+	"4W/JkkuWkCgeSsIVueJqRNglS2ZqxMUQH6dRRMKYSUJFSPrxhDN4lgsV6wd64hN2fhb3L5gik6kcMZm9",
+	"phI+HLJEtsmzrLMxvWCSxIKRqxET0JQk9FwyodrkRJFxLBXpdN8i/RFNaF9Ptt0TDa/B9bRGjIYsaXgN",
+	"QcescdSInTXwGrI/YmOqF2NMX37AxFCNGked7lteQ80m+nGpEi6GjVevXtmHYSVPwvCbEe1fPGWfwTIn",
+	"ulnFGfx4rn/5WLIEl/kfJWzQOGr82r1sa+6Zpu6Zp155DfayYkvs5Dy/e+BOr+Hlxut3D0oD9hrxlWDJ",
+	"asN45TUS9tmUJyxsHH2aa8HLTet52l98/h3WV7q/bE3kpDwXvaEJm0QzwsQli+IJI/GAUPOOnlF+EUOq",
+	"6KJhvzOeqFnDa7zci8dcMfh0NKCRZHpBk+TtOGQL2zCP4RuPIlUe+hP4g0YkZIryCMYtCEuSODkmNLqi",
+	"M0kmCdME6ZFeo9dAQlUjljBNqyIWTE8wv0P1w34sh+VB9Bpy2u8zKXsNEgtiPngk1t1ccalPB1VExWTA",
+	"X5Z7K26tXZ20w5odfTfhTISVZL59ih0k8XglgvUqiIxOJhHvU6HaDZxz5XLmnryj90ixjJt0Dw/rB989",
+	"PKwYu4o3HvlUsoRQecHCdmm/nKVx+lqwaSudQ3zp9iDe8IMoJ7GQrPJA7uD4jKgII1a5DhucFWz1KZNT",
+	"3OV5Q/2W++x2zlkCixiyhDQVfOwzroFGPAAkYlZAv9Ba9iAW5rTkHq5xPu3Lt+f0Jp5TwDKnYhBXrIlg",
+	"hAmVzPRqBA6yCu5IAtAq4lK1SdBPGFXsGR+zQK8FF+TuXcn6sQjl3bukSSV5MmHi9DG53G95Wm6RsSxT",
+	"Aw3Ds3ia9GE7B3Eypqpx1OBC7XezqXKh2BDAceXKZoDPzGgeWXw0PY94P336ldfIJlJejU/MfqPMu6LO",
+	"ErDQIx8L/tKdtp6fO4n7B0tPAlHKUpSEqkHsYOblXsvj7CXeeVVBOm9T0WfR46li7yXxdPKYjc9ZUsnm",
+	"h/r3Sg3OcOT7c5DX/QOvMeYiBWIV3Hm6icpgB5c283z5uS7PDvtVDdyyxJvIEgt7/QYouoZClxrs2iR5",
+	"S4w3khhjMeDDM6aUbqJEh2giqtpvia/ckWQQ0SHRD5ImV1KTAE9iMWZCkUuacHoewRKdPj575+lvvfP0",
+	"Bfl1kHPwBhdkOpmwhPSpZB7ZI1SSF62lV/KSRtOK8Z0qSeCnYyJZP2FKkrHRIr0lpZG7kLAItrPSIuoW",
+	"Qib5UOinVTJluKyXLJEUB1Q2LGpRcEeSS86uNK3FgpG+8wqupFliNBtK9hlJqBiyVgW0UYr2Ryy0qGSp",
+	"tTufJuLRNKkZ4hkCjSLMWAErufOp4mSB5GIYsRe9qe/v9yn8x346x08Baco4USxseSQALmV+NxzLPhUn",
+	"JBCx4gOjpJinUN6ah5amKXfcz+CF+dzljElpH10NXcEsTpTtJL88PhF63SOPdMhvjJlHuuQ3aBR5ZB/+",
+	"CzQB3x8QKkQ8FX0GR64/0kQSbrBxtbJHH3v40SODOCG6NbK/9LqOqHzKaHiG4q7cckSTIZMKCF2NuEQg",
+	"PKbJBQs1W0gYDZdFvfnzWDMgLh/L4SMmVTLtK2fTzuM4YlQ0al/7iAtoe4U3En5JFXt7RFfoKKKKSWUk",
+	"xTwK1NPQotR9x86rWtkAbWIsN1Ai0o7OmAjndmKNCIJd6e0dMynpkJGmXyFCW8c5NigJTRhBFci+P+CJ",
+	"VB6ZwB5oxim1rFTxZKu0MaYvawnVHeEdaccl2WcbLOeYi9r+YMalYzFb6UBUdVkmkjVbWl3d0/K1f/lY",
+	"Dp9MVBXrMwYoYHLA2GeaDYYxKPfmR80R7XNXXI3iqTLPcjHcgP1NhV7Yt+OpqBjaY6ReIGqAZbAdktCB",
+	"YgnJWJxHXHmEEjxhl7HmZWPbBnvZj6ah1u77ujcWkulEo7uHDx+2iT5XXAwJTU+MZoXmZtCFCnq05kWu",
+	"tnoIMrW3TJQTxpJMDEjSgSkeLA+wqpBoOql34+SMqZrjBwIOdiC4567EPcnUixz7CEgTLUN3JHGbf8o+",
+	"w4tajbKuEgoIdMBZFEotaSYR5aInYqsT4C+tI3PFquGGmEYR+QaZCiNuPasdkG9o2Ka37zPkXtkd8R1z",
+	"/6vFtSLnAKHxWnY+mtvgPkkPU+Nvu83lrRnGe/rLPXnBJ3t2xnuTWBNLUg8WS2drzAUfT8eNI7+2V5f+",
+	"lux2EYbMLO7351nc7y+08GwF9N2EjSpgyvI+0Ze4Twe72rONTRelzSkBtZrBunhqycG6YG6rreYB3/aa",
+	"XkZq72Zf8xK7nrC6uxrAKlbYJwkajoqqfIGhrK7Mf0SHXNTozE8EIxMtqeMBoXkhrTGsc1NxR5JgkrYU",
+	"tI7hPRQYnb1zKlnYJicgbY5AgiAGNI33RMf32+QEP0+oVPAMEyEZ8ktwMyIgbrFbLXTwVo9GRMWKRlVS",
+	"R7f14XR8rle8ODEzJOxPTK1puZ4GOj78z6GETmnnX3kNOYqv6vr8SPcl+XeZR6jlpL6/sNv5XRaowZlz",
+	"bjBLkgXc5oBt85GxZFYZcZe4KXovfbDaNKt/qTTeZSOotCLTcMwFHghZYSUTXHEaEXhKkmYSR4zc98G+",
+	"pPGaXN5Va0xfnuIbHdh2M1KaJHTWSGXCaivhNcZwibFw/HESckGTGcHn7Uy6O5nJyi5klhNVXbtDY8cO",
+	"rMRT+43U/Y8lbfJERDN9omGbQPEDyykVmf7R3oRuVjDoZ6+tZ8wvnphbE/42TPiPWMQUm+OWNoCfVnW/",
+	"3LazZG4Ui+exPFmGznu3l0w3kkK5HHMp6wUVbiFeWlcoDpGMDWvUjBHZvIFUIRvQaaQITNu9OLLYehsa",
+	"ybYuU/PrsAKFO+/dUvhNpHBc38rtDPT+BGYpUl97ovQYEqamiQBf2xEXwyMSfO9V4AwaVAbJWEh837+D",
+	"tt8XCRtyqViChNI67gkLIMxSyzZpPgOFAElI3iGBs4JHeFgCIthLWAZUDgYsYaLPyAVjE0mCHtBVr3FE",
+	"9JDAHkYnfK8fh2zIxB1J4qmaTFW7BbpEeUEymqpYErOmgb0bsCNtEx/UlY7vd/Y6vn8IGpGzAEqrkhh4",
+	"AduJKhMNQxaiRU/CEz2BWops66YeAmrqx2NGBkk8JlTMnI2gNqoCIjRErAgfTyK8TJsx1SYH3YoGeiJr",
+	"oSkZI73GU6oYifiYK015HL25nMkTeh5fshZMkEtjyp5oRBTqp4OXeyxJYIFl0O6Jnvic6A/kcwR8n5Mx",
+	"o4KLIfm8Jz7f29tL/18/6ZPPyZkhms/hCRj35+RZHD+mYvaUfTZlUukfKUnSkWrQqYd5Hk9FqAloKuhU",
+	"jZhQvA8DS+x7V3gF1x+x8Bg28FGkwB0vSJhKZicDxZLH8ht48yrMpesRgR+NeVyQMY8ibnzYcJCHvh75",
+	"qdb0BY3e0eRLPncDawaUR7pLbCiiSiNmZC+4+WahszgcMgVPVqCRLLTFdrevF0rFCR2yjwW9pBysE6ZP",
+	"TfJa1dXzgnuA/kj/6sEo9NLHCRlMo+jYnlhYFmMDzo2RNDVdifAIyRJGqHcRQ4cey+Hpo5Yd0oEeEhPh",
+	"k6nSNPaxuBDxlSCfE6nixAYR2VsAxccs1IcP6UgBaY7oJSPnjAl4JRtKbd9H7prBOxCRZDXtWDMC3b4J",
+	"R+LmKxiwPpzkc3KSDKXdrzGNtFbOQnIehzO9ShSt5rBw4IzBQ9iIY4JcFGhaGtuGftA23QWavWDiVMBb",
+	"unUuJRdDL+sGbh7A7M5eTjSj9oAZ0j4LSfOC9y9Y2CJKt+JZCodrMy71i+c8DJlIe9QU8WH8EUugn1gv",
+	"PO0rve4DPRFHz0rvmc4ZXM1ojcwjV0kshsbRBN1PAfjeQ4XN9qI3WYPfD2P1Lhw2fRD1IoQEDVsZT0D2",
+	"zrI1OSSfExD+FS8bvJFxL/ZSAyP76n3yOXnK+nES5t411OS5rt16pXJGK+zAnC/DCOr6eUA+J4+m2JY9",
+	"TXhCaJQwGs7weUmaZrbZNL10DorCjtk3HAfYVtrRW2Yd3832sXp/9RlFGgCnYSmneqmF4hGZCnzqBbxk",
+	"W34IdKBOLffXG5DnIsb7GI7OhPXJ+VThnWy9BOEgREwfHTw4OD1UWFJu3ekA6etdKv2gKfSbUazJ+puz",
+	"jxizLHLC8NLRXSnHdpC+r2nvJNtoDCCws0O97B7sQY4cNGuzW0GFvHJIsgMk6TT5kbmt1LQ1sTeXTlsg",
+	"NlNGlEZUWKLAVruwPB/GynFhTVehC8uDtgOEwzAD+6NeInzj8TTbObMOXJLxVFla5hIJzhCD/uUd9GFI",
+	"WzuwXbmNXY3iyDjApC0ek1hEMzzwwDCNMU0zZTlh9CJtUi/YE/3Y23D/95tTrix5wcvjqVREJVTIgRFe",
+	"2BNafm0r9zP6ORUwQmcNHthRf6BF+1MU1nYlQEaRq3gahXDOCDUdxJemv/SWMlWwxlx5yMzhoMCTXJnl",
+	"k3sTluzBD/BkBWdHiIHD24fNfSyHZvhPzW24Hf4h/H726H1g/u8gW9drhq79Z4/eJ5MkHvCIwZIf2Ytw",
+	"wfqK0P6F1TXMi3jwIZpFvzrgWsI9AWOo20HrmAyZ0syUXZl3gFTvaRR0D+A2fmsH2XUGmUmolQZp+knY",
+	"YKpp2BUyCaMyFh5h7WG7RmrVT8kMp5WOdd8Z6+NUQq83WlBXjISKBUPgnnG+ZoVotpO6YLNsTPedMb0P",
+	"gnrNAcGWIeDjAlyALHeZRFTpsTiQoLhm2POTwSDi4HSkUSMXhA4pz7b6gTPUD2P1Dsq7NfdaAVWesz6d",
+	"anipZBbngcaPELCl3WY4dvEgFWFlMv0c9C4mpuPG0ae+d9B96B36vnfo73uH/oGnQZr+p6v/2df/wHeH",
+	"+p/7+p8H+p+39D8PPS2Y9D9d/c++/udA/3PoaZas/+nqf/b1Pwf6H/jhvv7ngacPtqdPr/6nq//Z1//c",
+	"1/88eF5536cHvecoRlKr2Q2vsQXFBPUSTaj1WolWV7evX5hWt69BzFEgGl5jdyoCaeKDOaXAQ40ghA8t",
+	"sJRtivzhwnoXAF9T1NZwPJDnfLjuPFINyuGBbSFvQ2/bxNimybWRtHl/c7jc8Br4f0uAXPPUSigWNmJ1",
+	"mJob1orQ0ry1Foa067oYJzrDe2N4D8dwM2DbqgPZNTRbczwbgq81e90Zwlp7V7YNohrPUzhySROgYw1F",
+	"jB214TUKxtOG18hZKhteo2xK1F+WjHkNr5Hay6DdjCgaXsO1PjW8hmsmaniNnOWn4TXy5pyG10jtLubd",
+	"dx0JmDdo6GHkrA/4RPYhZ2XQT5esBvkvjd6PzThqux12qqo3vIajntuf7YeCYpwN0yi59nlXsdUtFrVJ",
+	"vfZ5DdL5JlvvklLkfIeE63xhoX/j+SuvgUurF7n6pt2ufHVMT4c0zVXNmFEhSadliFXq8zHU0oiLY+NY",
+	"DuFmCEEtENOyoa/Sc1jtDDXX4wq52FZTV2wUHD0nJNpd6uWvSgfpW7cXpTfxohRZzRoJIRDgkU1SQvRE",
+	"kDmhBKRPk4RbTQS+vyNJgBQZeCQQvH+hZYL+e0D77OOnHwRwBgP2Mqh03HczTBRPPh9PIJTRI11yjg5d",
+	"/T6baJnlINBN4i2XSS6B85QjPgGpOaYhe1O5JbKtWIp3GJ/A1aPvri2HhT4NY5pcVLMqaO+OPtXgGU5o",
+	"xKnEAJp0XzaInkndvzRQqYo4NuenpO0EWfqeQB/1wGbwCcoMdB6JbR5SuBLtxON38Uiu9M6H5kiv9NLH",
+	"c8KgnNxQS4fBOvmjVngjyw1VDJYziqxHOilL8chex2oxG7AU7Hnufh8Tn1yNNH43w9iAALC71Q/dZ6us",
+	"popXJRwVr0w2bkquKtSC6bU8cjWKjVFCbnD232PqJIrcKAVZ7ZCeC47TXyzlHJ3LZfCq7BINIQXlmX4r",
+	"viJjKmaFiN5UdR5RDTW0/kqjCOMf1ibVOVEesmFHuJxXf8ViVkL9NdxjvcYkFz2y7KI7MSfzXGyfL0ca",
+	"q6DpYfn19WB1HYneguptgOr3mII8ax9wqapPPthOlz/yWda2eed9bhDogtAbM6CVz2Y6z8pDufz5MkjJ",
+	"PVrbUWVzh3zRZq14FtP31j6EeTK5PX1bOn0uY7PZOErEyeU7IqzY7WTK3KWgCSMiJnEUsiTNFXCMPrvp",
+	"c4Y+pIonE7yiCyCHAOTCoQpso4edLnmff7MnzqfhkCm9IWnqgSaVF+a6O70A1D1mCTruyNxlIJVEKpqo",
+	"t53rx7br+uv429teynP90MnhsXRwlpPeJM+KCpuVduuZpV6aqRS2r5K1XGMoemXmCds+GP4BV2Wb2dnr",
+	"eL7vt9rkxBAGjWQM1CE1NRhKcCnAw30PYKUCpK6jnsjIIr0Ky5OFBa8hbv78ENCF8Z8FiirP+ik4yGdT",
+	"xVOhRtTctsWCHadRc9BcNnBMzFKbEL8Qhl+V4X5u7LDdqeVYwoqcvvD22vy+ijHdcv0dcP1r1LjmKjtr",
+	"8Ty5BMeTczJc+D45fSQJ5vGLohxn3xGXzMXpwtP24xZidhdEMhYXZhny2OD8y62c/lt9a6tnH+2tJ5NJ",
+	"NHO1rvL2XrAZCXLWWRmAOwslfTrhikbkXY+wl7SvtNx2Li7A+0uapE75/c+3tzRfyRuJd6XaFQa3sopX",
+	"WNpK3uTaRCvYzJmiikm96ReMTUhzoZG0ZVGEhs/nJpGTZmUpetiHqymORqp0tefgH2fN9irRT8bC9ss7",
+	"cZ2arDfHRllRAkC2N9F9S7u7El8svL02Z6w6vre8cau8sd4YZS4h7SXwCqxrpyYpd1i1TKs4w19mM5Q7",
+	"izVO4RYO4O3Z2/bZAzcpx0Gr/hQOTTaG1SDEe85bOzuJ2IhXGOLSAKJqDbZSHqgul4+BbPo9qvg5j7ia",
+	"HSNRDfklVugDv91z5oalNaciYlIWItVsqp9W28ldUYFxYJaAcSIuVRV+gTKExuvX6SO+EhKe072Af7h0",
+	"jCSe7/uVUGcnlTUWpVu6xXnzREU5ndkCjl99Mlbi/VVNrC0FarnVrTzYpjxAz9t6UWASp60mBLDRd6dR",
+	"tFNUZmWBHeNqUiCbebUA4JGqzDiUuuaJkPChiCGEhoKjYaqfz89FeDh/lt7OixZdsNlVnFRcOL2vWaXN",
+	"lXc1iiWzIU1xQrjYQ4FhvR9JPxaKciEJV5mpPccyV07ouk2ml5VXWpL9uSSxOufL3t6M6RWO5C2/2ya/",
+	"Ax1uQU7OFbldNY+ry7q4KpuCAc8rBJUf7bVAsTkm9eojKBfvyTonDl7c7LBl9HB7zrZ0zr4dc8FCE5Qz",
+	"V8XcykHbhWK5wiEtzHY7tWa3LAhzZVgXy8LSlFY6mYW31z6eVWR0e0a3dEafiIgLpmmi/nZasH56N102",
+	"ahDnCVi6KCIxtIp1TzbwLbcxpMv0PGFJGnPqkTgJIRXR+Sz98vTRcfq3TKP7qZhhASE2UCSeLu9x9JFp",
+	"6m1nfZZ3fH7iLBBpUkUiRqWyNd5Mg62t+T6jvVhWHV4u03z04MnjDCy3jAj/V8qWjZM8U1RN5UJcZNmu",
+	"S28uBdgpLM2PHcrevgF+BavKUuNbibE6b67NVIvn/roYagXnunE88YxFg5q7+6pLqht6xT7Y8Iq9YhVu",
+	"r9nfxDW7Ez+2wUVe5XauxHYqWlib/dQdsVtctzUellyyBCv3VjMvWzl2FY9DpwzwInmeNr8Cw8mG/LSq",
+	"0OGHsSmz1m6s1+aK5J69ugGdF7bhVs5mNAroo94MN7U/L02hbhD4XOLMml40tEqRN83KzWxYOmZ5A5rt",
+	"c/GAV6Ly9L21STy/i7cMfJuHw9Wgarg4/Kbl50rUuJJq5vSxNDMvDf+X6iDlB776gXLf3+xglSjg9oBt",
+	"5YAVnAr0JsdCsu1YbReh+N1f7BbzQcwb9LfcZ9N3w8q9gplAMoI7kGqO2eq5RE5YFEmMuLpgJmcoJXfv",
+	"hnfvHhMOuelsjipJgjTFRdDKFLuVM0vV3vPmDN25xViNGlY4+jVt3KaYurHnv6Z4Mm5lm5wKEmCy0HuY",
+	"1OYFfAiytMKBIbiANG1J0mM3EfCYXkDpeROTC+vR8noC3/vQ5I1yq4Drz1yoJA6nffvZ5pXyIKmUZ3p9",
+	"NpuwgDS7x8TXOwEpW/XJ6kIHgrHwt1iSazeK4wt0KdATN2mqNFuaGTcd0McDMIcnjIbHJohY4tllipzP",
+	"nNlVZrcqtlZlD0rz1GFlIxZC7lhbZ4SNqVC8LwsJunaU9GrzjETQ+sqZozYuBr1cZqIsi82uu9pyRed5",
+	"vXxIq3Zy3QjeeT1VZ2jskuZVnFwgm2h59tpkBlXuc0lXkfI2ubZxecF1bGOeR9yE04tOaG/bgPdVLOI1",
+	"LRZ5Y0W+rCPynZhDHS39sNTgLYkvaeSlPnFcXHLFSMgT1lfR7Jh0snfAIVD/btIZnc/K9Wd1uz1h2z0m",
+	"3SNCxUyLCt2KTBteFELfXWsFHIlTh/FEPBV9SAmbc/zeEp25I/h4Ei5OSugOCNISRlQqLZRMasKNeHhu",
+	"NDVJuT4ZxWmfpREtjYHWyRiI6ndVVjehpxt5pGurP7LQI/sm2XjTySPe2iRrVj14ejdOzpiqpiBMLg4e",
+	"ARZFSaYQQr3gGoC0yXo46Ci9H0qrGn6DTIWpj5AqJJrtWMS0BBzyqrDQUVZ3uSfENIrcnjwLjck3gCia",
+	"ad32q4ROJiwx1mqNyiYR5YJYkGh+aC0NoUpbt72K+RsjkZqhODS95Eh2gVauQdXeASbZpeCvFPI7pK8q",
+	"abu0ONviMOaKvE3Wc9navtWW0oooiQqN1FRfgET3w+oKv3QyeazZUvIBu2QVHkeS9x0OBdYaLoabILNV",
+	"crGumE7TObNLPY9obFXBqpFWfTJmLBh77tTVb2LeLED16J7VNTgQxK5kNOmPPHJAfvMpVGXdYG310Hal",
+	"sboVR+qaN8VJrka8P3ILamf1SHwSJ2SiAdE3MHe2/noTDObkTy2jiVLIiUcGFCiYnNP+ha1QPJVomDQP",
+	"LQ/L1sv/nMQRS4/bXMeQ9MGcQ8i6uVzd+NoytxC5BM4qBo0iLe3SPJ+lgEz/YIxaWNNFOHoLqCim+A0o",
+	"Ka0y01mBBQxdi9vSHt63mZAXdLcixW6fUc5ngaTZceOVNVPVJGW1W1CVBbtkSUHR3kQurZjsOWGf7YrT",
+	"TmUGseb6Ek/PI97PvBeqDv235tJ1di+jDzzNsYCjlNQdQm9nhQE73l7n+XKrXSqDczJMGIN6M7pRKH9y",
+	"CuSAZY0sp6qNWdoZKjdE+XF2wVyfl8zmJPOIjLGOkpYlFiFDO8TFjyZo3ohEkwUHcl/OJJFjGkXH1j40",
+	"jrE6oNSv0Ai6kSs5UVdcdy9IZbb1+i21t2yFRa66aKmghuXv1Hjx5dvLtJt4mfbtmIv6k77lq45r0OhL",
+	"QnL9rB9n6Y03GIqaWU0ziYU7lesacEeS+EqYUAvM7bFIR4GqlF0HtlWK4WOSqym1ICz9YHGFqM8eY7bV",
+	"BRUvjJPA9m/4F5Dh8izmO/alW9ZyE1nL+7x/8eZABBaR3RhDmBrWOQiRAwu6n685VMgv5YKtXv74XtiX",
+	"bo/vTTy+j2ly8VgO5Yl8ymj4ZnOmS/aZnItEanJalXS/+bJxBcfUraTgpCFL2ovzkMPsvXm1FIt7tfwh",
+	"HOfevD2JN/IkZhUnipcLxivTJu+Pk5ykgpRGT985e0ZGXD85M44fknCsHU8l+YSdn8X9C6ZI1/c7WP5d",
+	"Qu3EGeGq3RNBPxaKCQWFGCm5exencvcuGcVRaGvTMyxBe0eSb589+ZAo9lKRZtBrfK/X6zVMC/rPI/3P",
+	"iOt/X/UaQctzUiJnyJqr454YFGYjjSeq7i7rJB6Q4Hu9BtJEr3Gkd37q+/v9Z3ziDAa+Y73Gq4A0JWOE",
+	"ypno0wm/Z/9oz+g4qr7VVXiIS476JTaVYxE1hEWVgvK21ra0FDX259VQgBt7eOCOJKePbDS4pYnmmIYs",
+	"7/6XlRnB98iQXjI4H62lD4jZ0+rhVFDDqg3XVNj1O9CaRzp+l0x4X00T5pF2u53qZ+Z98OiSrWPS6fqd",
+	"vW7X9/PEtFunRM/1uTSL3MwVZVd8bFxLuYI6ne6mta6nzGItBn+Wlp1vSgZlq/V2kO69/eUJhINEWb6O",
+	"51gO303icdWe+6ZiPdSyhwXyNLcilMiZVGxcx/822OMYK5t/NJWjZazATwqPw71UmniDhiFH2fVRjrOU",
+	"S+tU5h1NZ4ctkqbh5p7WXCSXCiSeM2I4EK1jQgkUHRdD8OqHcibg0aKSKSvHYYJo6l/W0cOEsQQr++Vo",
+	"onPvoHUMdU7NJV+OYytLSJh+YjmfKSbCukHo31iC/ZV7sleBK3W1/Dk2vtPrH00c/ar1KfGtlWtU4msf",
+	"pRlU5i3oHZnV/G9mr7SOiQ9LjTPfAza1LS4qq8KEn2U8EMfUB72aK5krM0maQzrZGySMeVgPqJMOFZOg",
+	"7IFTrxEFG+2YnngqeJdc+PR0LGIbZ86jc7wFO7BNcPPZJYhv98mA8oiFHjkgIYuY2uD6s+rK6vFUMcfB",
+	"5Y2YcMAt4QyrVlfXH41ivSZgeIGnHC+ZKaxAtSDNrKXdhwcP7z/oPjxcpBpulLM9M6WkSR9yc3u+zAas",
+	"oNPlX71V6m6kUmc36Q0crRUM884w1yDAW9K7iaT3pIxti/7yVOm1MJASjAIFE/govqqKjmayvz2L9BuN",
+	"v+JPzr5JwyFLo1eW02L4kzO9rmfxtCqAbssrIflQ0DrH062viOIqYjueUxUUqcrWtyjV4YZJCxdLegdX",
+	"lxLKZT/lU+It51a8CLEba0KG1zO7h1RUqHv2lxc8fKHiF+BMOYxbOa+hrrfvHXiH3n3vgfeW99Dr+F6n",
+	"43W66/oSnT45a3iNExEmMQ8bXuMTLsL4Sja8xpOzf6w/s/OG13jMBce/PuBi+jJ74yOqXzrF/5yEY67P",
+	"17doMo7FDFr+ZqzAQckuTi4HRkWGRtAFhWPczPYBPbE1ECvzL/1UvaZkLDeZiS1rdAWryDdp/0JL3Mpa",
+	"wXgBr0VqnCgWknOmtXeOxrrz9E3SzJltD1yrzAIGtTaJL0O6eV+4ajMCPEMmNFHZTmhdL4kHPGIb+amu",
+	"6qouVtWpV3X/rcj3ViWQf3PK1Zu7KZ9uwVfmWeZmHjF6ycXwOAu/SqsKZEVq2iuBUGd9lgehn9mXbkHo",
+	"TQShT9k4vmRQr76S6s/1L6vm2952JVh3EAsnsTxpJtlrt8R5M4mzmAy0EmPY5MvUlOiCRM+Qg6Ozd04l",
+	"C9vkBB+CYBu4JxUh1AwDv3rki/pduI3FlB00IpDttUwZuqUPp5rJVpgIsUPsTUyt3ac+5L66YPsovqrr",
+	"4SPdsuTfZR6hruNFe8My8eV0zHaSufFUb9NlfMHeeEV/Y8le0dlkC/4jevZLOpDM9x9xFnIVLmZeuuVh",
+	"N5KHuQFu1UGpdyRJ4ghuWEyI2RE4RIIQ9Mh9P3VS9otZMFxt0ve9+77X9ddVHp/o7hzFD83WoO+dMRE6",
+	"7i+FA573iqg4lwtu95a5GFrupkqyz6rvqWovpZa+4s9rWevcU5XT+2YP531LnDWrIimzG0/r1mMQUYUO",
+	"POdxONNHTTIWEt/3nYsZOuFSJdO+amfNtcgkmkoSOGMJKrTzeV4w6TnHp/Cu8vRRm5zh1Rne4ELBs6wZ",
+	"QoeUC9KE7/EqtJX6SOkXBjyRiiQQuaVldE+AxxW4xo8wx8xVmzyrTRtW0IGcdCz5tALgdrQ42VFJ43a8",
+	"cKqdDJBmaknXeuoQKFgPzjq43aQZxn15L2R9LuGidxz+2uBwz/S3Z16TrTZ5Bq5eHb/TOgJPLOvsBa5Y",
+	"7Xa713iFEaqWFu7IntAPgluW+5RZSHRpC8yxb7vuZ5CgCQfo+hY5iOS+t//WATmfKSbB4aYnYG8jPuYq",
+	"7+7W8f19z9THO+x4Xd/f06+RQaJfgHKu1gvuGGt5cAXssWO8xErHY67nkp7aBRchZFWxPkrUWvPGdIYH",
+	"p0nFDMUCuaTRlJke9X8qPZ86/j65jHmfeT3R8Q/IJQ9ZrL8+JAMewQP3yW/YFx+QMUuGLNRM6Yomof7u",
+	"LT1N+OshiWLrONjp+KQ/lSoe67/3iZpNuBjqTjoH5LNprHTTnQeEhpdU9Flox9Z5C1xKw/hKN3Lg++TJ",
+	"Sf7qIOc9ctBqkw/dX8FrqyeaqddWC/C06zqFq58Kn47X8btex9/3Ov6B1/EPvY5/3+v4D7yO/5bX8R96",
+	"HbBu7nudzoHX6TzwOp23PD20JeTV9q8blnK78ozXheN6BRrC/gZFGbnJR/tERLMKdD+VI40/TA2ZkF3y",
+	"PjCyaHacMjsnDWiqrkyimZV/kvgVdkhM4OHcOZU7fxRDGgI4APOunapb39xVK3N72swChuGkeqU01i5v",
+	"YgfW7aDdyHk5rQn/rStUReHpuXWn2/OhUVoaVQ++qvC1WzM1lzFTMoXuu7rhpaFVwSMqP5hT7MZOKA1F",
+	"16/J45ybK9xImuFYlyY0KRNjFt4oF1qlH9YuBpvmv1j/pFd5fi1r6F/ffakEMoG+M4iSl4/5fuaCzeU1",
+	"UomvrKePuqrGrQa6DQ30LE9JJZ82LoYRJJtTx2TfuI/qT6TZ9UjmyCWmkoWk17hKuDLysdfwgKWlZZxl",
+	"miOlj9OIW8c9cZBHHq5mlgcReB+6rv56BhN5e0Q1kX+iRwn3DuaLp4yG7mcX7sBXqOeqt53RyYUGrSUK",
+	"vqTPmlR/qc1pQTikCaTyiIj1GWNU7TSU0WtMBf9syszPoNjUpP338ktQTXPFhVyFfeTfvbVr3UyuomwR",
+	"Nq1p1GT91w9cw+2RHr8eRTWJCXZF8Pdj3IJ+xGgiCVdrS/e511W5aadDW2oRVzol7qu3h+SGHpI0F9cc",
+	"p4JcHtilEntZWVJXGd38vnhMKxFc+t4ttd1EanuWUCEHLHlzPiyCXT1Zh3vHUfhkY5+BzL2/0FxpXEss",
+	"3vLnQrkv3h6Mm3gwPhaDODnnIJLnFNFak+7mXOjmO16epqbOe7ckdSNJCjLuWx/LeqJawhKaS1pYIqy6",
+	"CovFAaxAXLk3b8nrRpJXTQmFEwz9PX10RDp79w8g7cLJ3j8hdO+7xN97SNrkN8ivk73AM1emlERMKZaQ",
+	"OCEhH3J1bHKFBi8Cz+QmlmxCE6wwPWLk9JHsCS5IgHahF5jFgWLiBvPpHD8FVbeT4X5nT49xj4dyj4pw",
+	"D9vZ64+o0t+1SpesZVwxoXrMer7/y6cne/+E7n3X33v4PPuz/Ru/vvf8e753f//VP6oq0pq/IqhfRMxB",
+	"gU+39BIFmoaCCtzjjKi5aEit/6l+UDXJyQvO1+RUZBWywFshQCEDhRiMZdqt54CFqNhLt/JUkOVHCEhz",
+	"LKGoVT7FeUCakvcdI5/NaY65qY2nCV6idMEjHkzpLexuGMXnNHrK+peP5fDJRAU90fRtLk+PdEiI90np",
+	"N137J1S2i6cK7YIzLoZ4vbhsgaxClvYd5I94yoZcqsRchvIx20aNlKorzHcTxgh7qZiQ0BXc4scDxQTc",
+	"q7dyNzvo85BVDpJZJY1dVJi5ztpXBVraYFvrs6BvtY7Win6DGwUmlMrNzmMhWhr2GWlaJxVCB1oApCVd",
+	"7kjrB4Vx7ogQWlVRhFrm2lupeUE+TKhkBvn7INwni8c5JsGnzwPSNPmpp1HUQgltLouXNmhXBhy9KmcD",
+	"qw/dNzfqTapIxKhU4ByUjbTlaZaXjWpN4ttCZEo6Ca96B5YLX0ONQzOxGpVHsn5SV3gojbGSI5qwkOCz",
+	"bgrSDV11oXj4Opnkli1dvn5tY7Mudox1xzFb2xWAt/PeLey+qbD7WXzBRLWnK3s54Qkghtp0GB/wAYOc",
+	"UiY2UenWcqkxQjag00iR+/7BW77vkQckpDPZWtJTA9qrJrhvf/Ls2OZtg/RCI0YCeD4gI0hyCOVXgpOp",
+	"GsUJ/67JbP9NRhOWBK3FS4h9exXLMHctK9nPZG23iDfMttY2E+UYC/B5Zw0WLOBqPAZeWo/B5A/ALVPZ",
+	"nKkgzU4TrmZnerFMWB0cuuyvd+3J//Ynz6rdzOgYTjhU/q48wQR1czikqX6eOfsaFgDHHHYN3PdwGOmg",
+	"R0pNFnMZzPUU3KNTNbqnCe6F4TK2u32nO/IJFxIdd/PjDnB/z2M1Msofpojiuid8u+E1EMmnrMeK7gl/",
+	"n2nZDanm62KcMeUmjQaG1jhG5u+h+xcXw7TIrHGsi1AzBc5pk2HiEycfnZLLffSMznyXh1SxKzrriWZw",
+	"byyHL8znABVkLHGRc31RIybRGVASlfDhkCUwdxz7OQu1pAiqk2IG7Z7omUT28shx6ac40YQNWALQH+YA",
+	"XtnsJR1PIiZxQHZ3MAUiEyGUeIPANyzBm82MXerj3ROM9kcwXjtcqXcUjqQasRkJuaRDrcLq160dSJ/W",
+	"hPXjJAQ3PC14gpd7uve9fiwGEe8rGehmqCKCcfCyhmC8nmgmpuY7OY9DjrUvcbnkKL4SqeEgFswjkzQu",
+	"0LN5ALKQj5OPTj1k++iQBJaLVKdvES57oqAiQdBfqifBko1pcsFCPXz77BGk7QsI7qbJdQdDQF7oEcN1",
+	"ZxBugBsAW/drv0beMZy6J94B4oCV5ZIEHz05exbYgv+wdRC6AclhoSaNJHfvfuvZs49I1/fv3oUn0X3f",
+	"sKBe44hw5JzIivQXyLXMd48ilf9OywP9zffa7farVwF4miLNnk8lF0xKEk9VPx6zY1OcOaFCTuJE9cSA",
+	"8miaMEmaU5HEU0X12ZlQNfJMzIk+NGC64N81bv+ePW1hfCVaWlAZB3uYFuo8TLZ7Yo8EZlIB8U25BcOo",
+	"jZ0LJmgiEZgggcPVg2OSue5D+SSOcSDxgATv2GbdZnqCEKmFj8P5PSLo2EarQKVRvZmnjwhVBNFbM+g1",
+	"VIyiHoTuw4cPSRhjSAphL7lUvUbQSqfzKDKZe50SpigIjzVcQwW5TxOt8RAovKifAOmIeVuhIb1ldt4Z",
+	"6d2RJEDm/2SCnP8RPIciCII+gu9Bxl2gUBKAGhG0MCbKtiIx5z5alqyveVuvzjswCo01eJqTWMRmNG3y",
+	"NsROwAmdRiGhkYyNS6CT+dIMPZO5TpFZogW4JFzhcmkeq3lSVsHZMhFsQzNMMCuA/ADB71mrtphGUdAm",
+	"Z30a0bR4LARJaqCEC4KhwYg49PRS0PFdlsQY7qG3oB9NQxa6iZEv99GJWK/+mDQDB3kcEUAeAVFMM6uY",
+	"Tviepr4hE0TGLXv+tQBkQhlx0BOuDE2MZmiosyxdFb0wERgIbwNElEGal0QfvGYQw2A73f0AST8Cg6pm",
+	"dsB7IMzI6CCtNkE+ZI6L5kZYREzNl/Qe1mIxSgYK655AZePIAJHvXKkiDNlHI/s8+FLxlt86LkAFWzTY",
+	"ajdXXGjGcWKpzSNjGmlkrfdvECdQaRi1FjjImhooRMvo97Fun9HUIIwcL19DJozte8iUJIYnkY7vd2E/",
+	"IU7SXiUgUWnxxodT3U2q5wV8DE8GrWOUmcAccGVhNxVNMPB8iGWxeWLGoh/J04iZb8QvmK11ziLJ2uSJ",
+	"3mYQcRKCmGArg3tjKuiQJffuBjDHvoIjTwXut27yiFCNrPfQRx7CsHoCKAn8anPPmho8oV4S8HgjKf+I",
+	"E9IM9Hg/Tu8pHJ84/TG9wGi32y1c0Y7v79uT8Vs04qE5FUiT5gJEE/El/qgF9ZBqFIcRaGHcnwI5n7NB",
+	"rI80wYJ+CUmmQh5lRAAS1SNXSaxZ+mzCpGdJpScCC+gDwy88kxDg9JFhQxYEWCPSEekEnpaNe/FgL6Ei",
+	"DfVH+TQVF0JjFSamY8tOhkz1hENBnZKAaZP32QypaExVf2RKHk1YFLGQaMR1nLZ8YZ808R+kmTEpLYNS",
+	"fnMaam4z4CyRHlxjgDuxkzhW81vX2VZT8tFyd38pUlZXcXYKJCRM8kxdcvOO8cwxb3oYwUny5crNo0gm",
+	"tg+gVmva1jPPZ70FacHHJtkDXNDcvTvmUcSNteXuXX3uQRQF6C0JV97uzRgwW8gBUvqpefeu0w4FYcFF",
+	"Jg1aafxVOLUyNHAzimq6P58m4pH5WX8uGU+A0cFfKP4+zOVT1hND4kKCyPrH2LxO13+LoMOpRzr7/r5h",
+	"WZ1D/eNh59BGsnU7fsfkCvD0RCAVe8JoiJdyE2Vmk9BLFtVXJMBAzQyI0DRCNKUIqkjgxJgEgCEK0Yca",
+	"PPUaZm+dgDaDgE0cN7Rldn8xseTgvyExGLXm8wbZ5uLqrI1ON3OcRi7kxpmNTCtm9TQNa5d2pnt2Cxy2",
+	"yTtaj3IBm6OtGi6jR1Kqs2C1Lmj/ahRnpRI1BknVCqPm9YTJmGLuCI0qZbVABA7I2PUhZ5rn8TTi+DyK",
+	"+xe5aHEA/EYxvWTJOVV8TJpXmhn1RPoURlFZoGH5NqpkppN0KBxmbpQurZJCCae4dWwgiAWH6ZBH9BKw",
+	"i1mtS5bKpdBqztDascHK6Yt2pgj0cc80IsMN28MvZDQdmh00e2SljmnHQvKeCF7uYRBfcJQSzekjcx5Q",
+	"XmPQuQ33I81U8gMfgzJ1+uOxcTMwqo2IzetUERpB7Ytn6IeBQlMjOSM/Dw7v2z8fvPXQ/vnw4cP0is2C",
+	"SBa2LA8278Pf7qPI6cJWTwCk0oBoFEchEBsAmTgZU9FnRE6hDCedSNCOEiZHenQp8cG666WVPXHGGEm1",
+	"DKNtFanfoXd4S9N5nwqreeiD9nKPJQkAaBm0tbx8SJofxupUb4mW+CxsaZjTE1o7RSgFWl/aBcA4o28C",
+	"F0lVM27b0N3OGB4VLo2nwgTWxF5lYmNtcujv90TzTMUJHbKPBb2kHGrqtxBr1Ywhre6hmeU5lQxyhaPK",
+	"zGh/pFtAqRxqMOGRkMsLMphGUeuoJ2yw7xWVxNzxp+IGyEsv2bk+birhmv6xKkv9NAhaWnqiGVR57TzY",
+	"kzi/Pavb740YjdQInHi0oACTQJBii6dUGc1eauidJl6YmSj/UXxFBulFK8bXoymnifkDNB+ONSLRw5wk",
+	"sT74x5r5kLN33v746emz/7k9DtOjY+C01GszMYDU0/wFwgUD0tSLk08r4JrhkL1kiwFEgeuqGdCY4Wo3",
+	"0ydOQ1jMngB8DjuhZVMwZEojeT0EGoYJWI/RR0MrY3v9EYNKdYF72WdQRmqbD9rkBDcR7CQUV6wn7Hjs",
+	"3hulINM9DroPSTN4FsePqZgZXq9RhrUMtcwgrcEh0NQxOxkoljyW30CeZ43DRyTLywBjAd4LFaTBGiaI",
+	"i6Ta5Fkck7Gm8NQziQu9bcMEg5ypAmYNFHjOND/LlF0W6qPWE1rDgbEe+vsZgIQh2EuMNkxy3rlafGAx",
+	"LwTmyW2cPra0CWbSk49OXdNDZvptNbyGxg/GYaDtt32sH8IEnfDGUWO/7bf3G+ALNgIjfoXyDldbcVVN",
+	"eUsLxhqVYLFCuGROV4In1gVMkqbVmIjVT46rfb88dPyyVqXjnsh5fmkEU3Sr8kjJEazao8sqp4r4Vi5d",
+	"jeKIkXOtoqCd1wocrPqCljaoWNUTd+++DSLz6O5dq666xaoKdozjVBS29as5HKxbgAsg/QtIHPgKNTp8",
+	"H478sYGUp48IjTTTmrkj7Pj+A+cJLYc0XrvSWFArZUg4DgtoHDXccwybn9AxU+C+8Gn1nVj2yL0naVOP",
+	"Gq+e490Rk+qbcTgzkaRp2pis2Pi975iCkhbLwN9Joke4F07xOadqvZyOxzSZuRdFZoI4My6A5GDL2prI",
+	"tUrquoA0UpNR6vag52ZvOxsGbzReeVVfPn9V6YCCA97fgy06S29tC4PFnUuFM2i++SwjlQMWsXo2Ymd5",
+	"Vw095sz5q/GLP/qDL376J9l967JDfgDuq++81CAlP2KDxgAyl4hrlZV1Rvn6Z3/xxU9+rzhK/ULdKG2X",
+	"z67i/PAyDmM1cqlPbiz6bJXBsZeNo0bD8f6DW0F5dO+evczox+N79JIqmnTb35kMG67PXePLP/+j1//2",
+	"3xYndHB4H8hnlcb3y42vvqda/8gv05nRWzyS49xWrK28VF/+3v/9+r/876//0//x5X/+b0vOrDyxuWQA",
+	"d8gAqpe5vne9vl7lL6xTCkJtDMi76/vbY0XpwqVuA/rJ7Doe1+7TzvP2NLs5efDWQ32kXG7cWImnVPa6",
+	"7/Rq2AyXKDCOCjufmbyrPUgaq7CLysE8KC2Bn1uCWq7SWIoHpH0aFw/Xb8N31wG168bmRwUJKHdWlu17",
+	"XWqWE3w3D6vsjeqxY5PCHG8514vG0afPvQpeiWxSo0U6hCQSGtI1nkN+CauBYm7FjgdEBZt56PvPdetF",
+	"y3w9+juVcsrA0vLJM9L81ln38D5ev6UoLxYkyByCAg+N3vhMlc2wzo2sJ54Ia5CYpIZ7EaaVCo4Il3IK",
+	"6gVExmtskDDFE2O7mCTsksdTmV2IpBg9LXZgxEpPNAFTo1oHKJYruMbo+H635aGVpib9/4QJa/BDs5GC",
+	"6xnjMCcJlrsmza7vd3vifd6/QOffx3Lo4b1vP4olC1saNkZUoaZv1G7qdpX2oadrZjVhAnSaCybggjBG",
+	"3djOUEJ1cdyDHUBZPSeSmxJRcaGWgV35/MJg1dTz+JK1FmNhe19gOE3H9w+OS9db+uu3SDM1Q3EJBAKu",
+	"G4pHPZFdI9mwxBf6vaBVB5efGWedN4WVwcr2zB7IPOJ0bujwygv0a64suae0fkVnpJkSfMf3CNjyWjme",
+	"53oxdnyvHi+ASDfmwDWFW64vby4WzgOIOb0d7BkS0ay2DHYfPnwI9qeibbF+DRYtgWl17qDe2ksJtDwk",
+	"DRb0kDIahtOdkqhDoLWjPFxmlKjwrCUnkZKq8OTKawUbuJrETH1udwL+8merKPyrPKSNgLI+hQ02+/bo",
+	"/L0+f8K/ffrxd087H/JTeSqeHvbfPr1/ejH5x7/19rcfttvtxnogZrsQEXdyI3xYOmKVQzkoAETHqSg1",
+	"ddnTd5z+raUtkn/ZEoUBoKsctMqBvVUYmIvY07ePsyx7JmFrFJFqqZHd1RekzaaHrR6RXitRrnVWl4S2",
+	"GnDILKpgPsJ9j6l0kZtRPCRctFbDuQce7H8Kdt371XtDpl7QKHrhfinr8e+zgnumzPuHkBGVRwScTZ10",
+	"dJq8bd5mc++p4aTN3siFh6/gvS3cf/REnIB8oLYOTjzwQLzXpqAzKFXM8hfIXLlYwfhb5tdAMpWff+CR",
+	"CRca1sLhMzD1fAbwVKqsarZgV/ozPNUmZ0wpLoZWzkqmegJM6WgStjcfpOl76GaG/vEtA0w/okMGCDDI",
+	"HGIDMuH9C7Q1p+UxnORyzSCr6RCQ/+/3/kp/2zpO/Wu5yvLKGn/DnsCQctscNCNjEkehud4xtwAQggKW",
+	"4AvGJuQqTi40TNaazHSica5+M7durTYJoNhG0BPGuRF9HkySZods8MIkirDIB0DgD9jAOPnCKth7fHtJ",
+	"SyI2UB4QhVEp4E4hNheD+vuQyzGXUjN0RWepKYLC1SRQk+oJeHocj5lQRyQY05dn7LPAIwHu7WM5zH04",
+	"MwlY7dWP0Jo9FDEMiFTxRO+GHmHE6CUraRj5w8GVZNEA3dRs9th5FvISKB8ydRJFuaR6bxKeR1FO3OTy",
+	"veVhK964O9/Olfmgw5XE7LLNHxzer2p+aX7+XnmRd4fCCktoJV2BG3/6vQZVivZHLMTMA42G13AdkkCI",
+	"FQu0NIz3l1mqF9niuE9iOtGOl5p04dSdmLTrvpNeW/84ovIpo+EZ+6xx1PUaXD6Ww0cMCxCYqB397UfA",
+	"PW26fC4/SvglVZjT0z6VHjH7Pkbw+xDNZTsYcwF/6m8rnqymCcxAbQPQ/RoT9jorio5D1h2jciX3l1lJ",
+	"pwV3RfcXr2j2xVpLeriVJe06SwpMBJh+46i7GdavPvd1SN8ZqGt71Rjbzd2NO24iHzJ4S2foNOf6xd7J",
+	"VxupHu5mfGQphNjOg5HMz2Zcgorfs8j30+eapm042qfPX+VA5AdQEyuKikLYFox0AGUxJezLPdpXco/K",
+	"Yn7M59XVVKpgaBexaD0CXRt9xoOCjEVXMS7AddE5vDKAlAEWOLXmI7yeMBDvGPy3UggyouDnJaf9UR5l",
+	"goNrwoi84JMJFiqrQC/Gxe7KYOIrKnvCxQ+e8QwNlsDowTWAjZuCNOYziMJGQ4xuteR77m2KIrxGLNju",
+	"e6+BSKvwnusBML9UrLu8ebd465rw1vN1kMEG5P6G5Ox7TIET4k2Us3J5OXvGlMRyK2CXAfmlJa1JHB9Y",
+	"T0lj7tA/5YoB5E9GgAq6G/DFRU/kXgnS+sbN2CYYMlF/cIGHEWozaCSrfXaV0MmEJWm8D5VkElGehWb2",
+	"BP7UwojvnMhO4ivNdIz7dObl6wh6wciMKY+cQ6RyNDNxLLlm7Cs9cc6iWC+Hio8Izdm/lsvBhyE3LTea",
+	"wVy8Oq5vE8YSr2wb4ZJQDVpSU5nxtq0JucnXbiAnsBhotYqYkvZmFNlssdBDUGRnTlgYhqTrQRrX7WwV",
+	"bLY5ZG8B8PFzBgHjwqmOA77ghfI4YIwGhIZB6ugcW6CydkafR66NLFd4oYiZqunbgCcwi03llEbRjASf",
+	"olh6HrRyoOrYacPWDqJQj31G4kFPFAPa60EYRspw6bq23pGks+/7udiut8G72ApMW/mdqzT4wlSb6omE",
+	"gcO3Wa8FsDso3ENTJ+4uv9R6+uZwok++TR5gPQc0PzrOhxxqVJuxD71+PQE/XI1iO5Vs2cppAJoUqUo/",
+	"ng/PTkN8WzYQsQRl5c2BsmH8Yaxg+2dFrz9Mqahs0bI70tqZZTnPImlmIpd085fZxbomi60YAEVe//iv",
+	"v/i7H/7if/xVUdl3C518mgr95ysb9jp7ajZhj7kE79BaEF055BWg1X4REG1r/MvoH6sNvmDWWXqgtcrJ",
+	"hIudrWunDDQr7GqbLfXSiO/suhScwnndjofewvNQ53ZZi7KgHt5+0QG7wLarN1uzVkdMexBYTTqtrRrr",
+	"DFUcrafuYTzNOgpf8UBssG0b0OamLo9Lah8GGOTkpgXpy2oeZqM+fb6J3oFxzPdoGL44j2j/ol7TyNus",
+	"4GHUwgL42/xwlGZZEOBf6f4G8XM2+5A+zTOiYgRhOAwNJ0Sc9ATcZzpZrDPxquKC8azZ6fj7rTY5EYgx",
+	"4N4TWpMjPgGvRjZRbrj+5X5rWwa5Ttd/QCCS/SQMMeg53xIckOZ4Gim+ZyKg5Uz0sSYiRP+yMFUL4JTF",
+	"UVh0M8wvIvtsSqPiZb6BcX1lr31ziK7smoiOiT1h3Z/T7TQhO1XQjIYhTPUNQjJYsRInc5bH8STLzDY7",
+	"vu2s635j++Uib6Zyxw8fPtzefB/sGer4JtJptWeg40MfCysz7siMonKAd9O12hSMnBga3hkIqabQLUCQ",
+	"azfcVqWu2bLbnUMNNQm9FsSBlAl0qViQMt0iOzYUa5N61rnyrkFt1wQrTsLQJvgwzu3ppBxUgeJxy5ZM",
+	"6732oBJbmC7nmDFFKDMc4Jwykw/LSXQEUtYmgnOS4ohYMRIk7LPHchi0yYkGGBBzMaRcmAhrcKpKwy3c",
+	"bsDnCPL+sRBjFZxgDTCVxVFoLZEJkwwS102YCLkYVgAKd8Cr4Il9gllzTpyx5ScMKQniXA9FwOB2bvFC",
+	"1sAqYMF5ramRmdt0y4Y3mHNkYBfpdHT7zpsjKnMIIzc+jd/Am3Uq7Pr3xCoEAIwCej2sgS24ojcglFiT",
+	"QY5LZbMqXNJ8htzq9e//xZe/+8df/Yv/8PrH/0Wf4HjrMCYv0bWSCZOBfHyOOIfC3K4kXzTyL3/3j7/8",
+	"0x+lQZaFkaeu/ttBQosG88Xf/cXrv/678jDSuIjlF7Djd6zYQbKqiViGtGR2RSH5Ye6QrLSWr3/nB69/",
+	"/y+++Mn3v/ybvyxPwlhzVpvE/t55hdDcbFPXGsjhnuGhlct4RxJGk4gbhdFhiI4cB4O0Zd0zplZa269+",
+	"9OO///6fffXzf/HFT77/xU/+YFlSrZ3VPO/5TBJWhqqssvr/8LM//OpHP/7yx3+LHOKLn/z09V//3et/",
+	"+Qer7MpKQMZWvt1xhHOJQ9bZ19JMsHCTE/LBgCUoKrJlJE0z1e1ayJwObiqyXpAnd05v1fytosNOKcp8",
+	"CbY3t+NqnuT2WLRT6l6K4MKMBE0sFXgSoutiDHOYO5wcZ6oczmHVApgJjyAiwrRQNY6Mhx2TK8pVlrEM",
+	"WNnSwTmP0nRshfRwcJdqksABuaXcZ60g8g0VIcs/rksTsuZFCirRwCLABTqQw4KfL6Xw6FMAhAnkUK/6",
+	"vLBbMcfA6kJ8TECON/RIQi7txIMcID4iAaZhfcrkNFIB6Zhs0JI0IYPvOTOZnRCgxwOTZh74j0cCGoaY",
+	"5T4g3ZZH9jokYQPIDW5bttm/wZhqFGZnRGX9x9EbMKxFTz9kSWt5bQjncKS1ok5ZKzqZTJL4kpV0IfRd",
+	"SLs3/qKdrn/QE6YRa6vVa9MmT2Gq0E233M1T9h3WVwu7Kd7Ir2iJ1Yd1BZ2nJzq+f/+4uAuoxBoGlCKi",
+	"Tsc/mKsYPbWk+QYDVGCra/QRQ8oZJHQJbwkAlVJwqgn8w8/+MAWx7snBGjTL4KcFqsr+nojVU0vz5Zh4",
+	"MwMB6UbxWsPkb+cKfYA2mOPak1qgOa6gf6EheiuDWrDS9/dE7BzX+cNCY/Puh9XxDyyI+ha0HtaQdvGs",
+	"boXGS3Pa23hSKA6qJ2FEhUUzq4y9vB9f/OQHX/3nv/rqR7+z9UmsB1Y0X9xdTFnK9bZ7U1DkPQs1mpy6",
+	"oPe0Wp8BWO1kHQY3qMSU+nHlEGg5QNOEbztWv6B9rXhnMI9duD3ed1cnq4dVa6C25giD6lPKXIE9VKoY",
+	"B/lxzO1fqx9Z/5VgoDa5lT3eb04twJN2XeoBCluIctdTr7x6WKwupPzo+ZK3I/c92NOinhCyiCm28Jbk",
+	"KRvHl0xqYKgftNAwrWthpmDvsHIuAm1yInOp9E2KX92xKdizd0VnJkVtznsH2jMcwdY+3p4DxaHB3I9g",
+	"KBZnu/MDpJ13+rDVTY6wQonkIZZg2AiDF7pNXV1T55SeKHhddKAuSQlZ46rekFuHOuuWO9mc5Fz2Lh6F",
+	"91posdTzFh0XOn5XC8Aq41VFx1txP9CbpE/mu+n53d4qb+rx8MihxV/a2DIwkr0RQ6q7f+sYU2tp0RXy",
+	"3Wr/hAL3IfPTi9WS4HVI8jyVXZMQx05XsO6VPByWMO91S8J6yBT6Sr4Av4paaf3ESQRjA3xkFn5TsFt7",
+	"JI7CNEONlxYegHh90o+nQrVJMc04BymcVsxZ6OU43WLEMXi2fICeJTdTwmW5ecwnhtl3MBFcmoyncdT1",
+	"X9Vl8duOxNtgJOUrapvTsHIkQD0f0SHb7UpsIeo5pZ8bJpWmGwikqmDnzANrpznrlpJJ1dRhQ6thpCam",
+	"2l4IgKzI/PRM4d/d5RT3GhmLaxx17h/4Dx8e7vu+481rqt9VGMFqMFWW9aSz69hmh6hXzjAHsiLH9jfL",
+	"IVImwIUCcrqR91+VoDS3X+Dtv6K8LCvkkty9a7PS3b1LzmdOjUM3v1u19OyJ3C2ZDMiAR5C8/3wGxXAZ",
+	"afr2us1L79C0aE4vxMLWsSlVqEUnhkFjTSkaRaZcB2Zwu2CQxe3u3SDF3lg6xhZc69MJ14N7FyvmUai6",
+	"WlH5tKKwx1bleHbjNfu6SvMt33ZcnzQ3xPgsflxje8/qeuWOCVcmLH6OY1TuLDSOPvWfe9tf4y1keCvQ",
+	"581FC8vYzReiBXcbbwBgKBBgCTLkeRuwiwr53fX1/zIRPkji8bvLF+3Qj39YUbhjnasw336RJkoxBWzT",
+	"htbyuHt3hcotKv6wonZL1dXWNQKX0il70/ClSvqDuFVxOUPLdcOZdYCMdPJWBJm2n4UqzlP8T7DBCcXs",
+	"GoSJsCeweiMUuEdMAoZ6p7wDjWyS17Zr3A7SqvfZcCrrnJmi/S+DdrnCGRek1vKQuaLdSeuKGqc0mitx",
+	"h7WaW9cBcH61LBVre9JfI7ahUj0bsXdEWO1ArwFMLOzpOcYD0E2NhpDpx1A31gzmUUQ6+dz/tZPpbtXs",
+	"Md/ru8A3qqsU7MJAs4YA+GW1x6yQfG6xJ/K1gavcCShhKzNQtLl8uiEWWJVE5+T2z48rZyvqePPgXyaB",
+	"oJntF7vbsW1o7fN0Y0xBlvZXQk7r4CQttbdv+9H472bafXYIX85YNPgVsNH80uKYMResGsGgcQaLYbsO",
+	"W6bGxlxrzGbGmJ1d2lQQ49ccLtwwg4ylthqpfHMtMUs43ruGGTve+zjeopEm4w2/graaykN4E+01JhUF",
+	"RNpds7EGvWFWy2ml6AUrpLMi8WAAIRlZOpvteT6+hamjXMfHZZJHbe7nmJuh4ZClJCgd379fBUlwZd90",
+	"JqhfzZRM9/dErKqy3ZT73YqXodeYitVybl2XW+PTjAq/bhnzb37ipVoyrIugKFyPrZpwqZ4Mr8O3MUdq",
+	"1+TaiH1aAZo6+F97Nqf7JcEqM1NRwsY0uZifm97Ut4YaBwRfIE0acSpbBWl3wdhEYvHtnB/+MQl6jV4j",
+	"IP2I0aTaH2JtEXyf2BtMPbIzTOq0QgpHMyMu7RxbmwcCKzeRUrcmSbY77K9LiAH4MANFNb76/j/98s9/",
+	"vt0UQSsFHThjMd5qbywMYaOhSKaepsd0CxuDOtA//Ox3X/+rP/zip3/wDz/7vcZOUka79H0r4L/GYQvV",
+	"BHpNyZ/zVHZNsh2kTCY7oPjGNUUwQCGBe30q+ix6MZ4qhqUF6kX4O8JYC65GccT2sJSJfpE0A6momsqA",
+	"+OX7+7QyAoEBgyg2X8AxWEY4H3YOyXv6lbdhuI+nRkdO2y5IWgCWurd7eNLyEhY77/j+4bEhUFOBpdP1",
+	"O8fOgLlbm7bTrRbA/XRIMMIbIIBFrNBG7Z6iiiqWK0vUQ8t73rOUUtf8Gsn0un5Hj/wxQ0P2qkOfG4/R",
+	"9bt76U6u3vYcjVjT/0mhHOwmbS7Nsd7Ok93O5WIlUc0zvFsdz+R4h6ypwACEc941x7OLBAbIPhX6SOLC",
+	"LkoYMIce3ZG5qbnM3hBLpcsLwnr6zPrqlvKg5eRgWuhp7TnXE7I7iG5xwll/EGnGmMgYW62WXUXa1yGL",
+	"S5R9TbL4Y1x/ivINl8yRwvh5LfX50APKgJ3R8le/kWgZmkyzitLxle6l4/sNr3Hfbzx/NU9KvxinZLhA",
+	"WMOcHG9DLFdlJVwz0L+/Y4ul+602OaNjRvToCIyOUEkCM4xS/8GOpP0+Sns8ayvIfFhGLFtQI++zZZDb",
+	"l/2GN/zyIIBN/PbXAwWbR2OshBOqw8pW624F6LDZ7JDl7rKPdXkwLvbXE2Pg+Ze/7EDD6PYL8MYNghZv",
+	"GldYmr5udGH0Zisqrh1eYOHS+xpmpJ+6CDrSD8/1uJIhU42jxnkcztqG5eQwCXiULDIavA1PSY2q4uQi",
+	"RR3wXyhCSrppDdk4Ib7xpOu24CCH4N+XT/cTsgGdRurIMbC1vDTSwVZTlSTAPz62xUGbgGm6fit1dADu",
+	"IEkA/y08d98/JhRyg1JpWQThAzhYmKQBaoQmzNSoRbYzZEoidur4/jE8yMXQ4UtclMYVJ8URcElGNBlH",
+	"TErMbtQT+fAJzUpa6OAYTpG1MokejiQWfYZDkiy5ZAkZgyeDHkJWxHUqoHHzhRjEbftTT3CJxV3bzs8B",
+	"oZGMidTTC9yKtIFHAi5UEofTvv1sI0Y8CBfBuBHBWPhbLMney8XHchyfVHHCQqQRz67T23pWQVottAQ4",
+	"qZiZizEHanIw/8gqg6vQ8DZ3/UILBbTqUKnfMTYoU3rYxaKkia59XHDFaWQoplS8yyH72EgsKoivaaDr",
+	"kXGcMPym4/t+SnWmRAcRsdjDeQg6hizAZhZIWoB5ewKKZyDuxQY8KwWdBw+Oq/Y+zRCn6AWDQTxwEfFV",
+	"PI1Cwl72GQvxqCGF3bEHhER8zFV6QknXA4fyYG9vTF+ivXDPTCpooWZgXsSmz6GWLqwCPCxxMfJd4S97",
+	"E5bswe4V+uyU+8weDlpQpa0SycOmvmkLHuzUh3TM5BO9VRW5YmEr+ylTzVQtYJUG+nlpXPkolswoQKeP",
+	"ck6mLstBH9OUIGqBJ/z5ITrA/f1f/vdf/Nv//Iu//W37PZYb7XqN4lnHWrQ5rmd9vFC1sMj8+XIuI3M9",
+	"cNNrHN3Qu3HyRJ+QCkjtTtPM6PXv/G+v/9UPsJKuO6N5g3++fT+iWsWmYshf/v73v/zhj7746V99+d/+",
+	"6WoD99Jbz+drFIMz1PGMAvCZO9J5NPT6X/5fUGnjP6y46FsKxnIRjI3Ewgzl+XhtkzJdZnK8Ne8oZQV0",
+	"C2dqfpQL2lVyLrbLb7XXcKVw46jx1c//zZd/+iNc3eKrdWubaZdzVnkFvJ2x1N1lzS0zzJI3dG4PIAAF",
+	"j5hNj+bPDVSCn5woooz7lBPf2E1Zj28WdrDhNaI4vsCx4vB9u3EAiqBmdgWz9RouQsOW3G8+noTpZP3C",
+	"T07ge931P171NY78VxuWMKzl0Du7bMdtTsWme+8ObS938T5XMc9fveeOGVZRXq+4YS3DrSttWEJ3mZ7u",
+	"VDsEoLdGjGCBc84JEMwdvjnHbOG5KfO/3FHo1griLYby5TjaUnaDtqNCGS1HsCtjv163XnSOiqtNCBu5",
+	"CWhK0ji56Ctg7DqLVP5Hxvwjc/cM1kOg2zoiIj6PwxmUgIbqziomXHnkOzGHgKg4saXDuQL9TqsEx+B6",
+	"b3WiPhU9gWHeEKijfxtxrUDO2uQTDX4DTLyLhzUgmqjxPsSqKpjHGPRaNp4ozkLS1LqqMzjT9EKfhuUu",
+	"NYz6+Ci9VahSIK3OBgaRczbQypCdNE3AUSS+ZKWy0JYHOqpg5fWHPfiLrzbME29aIzLDyAt2Z2cbRwMa",
+	"SeZteJHvWKArgMTa/a1/dbJMn2s5WXRttvlHlbbefL9of7wWf4ZHDr3tDC5WUtOWqiyU6WaZm4vcuXUM",
+	"9U5tBfxN4xcz/BvmFrGAoubeHhTwyPybgzVp6boyEJvNoVv3HFjKaSDnLzBkytzTOydixbB7kMa5ED4V",
+	"Z3a5FG7HV0KC+NOyj0uIpW+mqFsyZqOe4dU7suX1xJw4/dTq/EgGRNAkia8cHCFJsxB5f0RoFJkhj1vH",
+	"pBDe3xNrxPeXwvuhk1a7UMhZpi9rTaInTMojTY9U8XMecTUjTfz2TuZEofcmYf3L8gZ9wKUKTKZHZ4Xx",
+	"muGYXI2YQNM84aonoNblOcupPmjWd77h0sUlNZbzJuwS8BuzysZ+XtjX1vLJC3JhD2BzN3Z9d3Apj9Eo",
+	"JdcVdJRbbagrkxntvQpztzH9C5eC9BGqyaUA3OEkv/o33HUj4ybGvLRKWoAdOHZk4wFD4qbjqUUuVbU3",
+	"65Zk01SWO0mVUEVrXzNvClSo1ApJEtaHKfJoRaBSRUA5C0UuV4I17K1mzF5koC2aK8qWO38Zo9uaOS1d",
+	"yx4Xl1zls1xqYW8TN+0XEin8r//19e//xet//tflCSbss2JubjDmTK8lPfh1plmoPsBvOs9CJURzwJIJ",
+	"GR1TQYdMbguRFqxCGdZECl8RZlrjRjxw/BOayHcMQISireisYT7Yl85nuAaKj1mrsLA9cQJX5ojlggs2",
+	"u4qT0MaW2hauRrHEchynjzTo4MIEtlgaJJrzUg6JlDUCBDiZR39UhD3BhyJONI6k+dJaZdjluGWle7Ue",
+	"sqqy8OTBX8nFdR4YQq3/RuCgVZ1KdwQ81vA33WwktVEs1dUakBqB5VUOxhA9cuCbgYIyItsxAPp6BYek",
+	"8Gq+u+r8oh72XcjUOJk8pmLIkg/YJYtQaq4gqt0b6iLVLcAXHfxYeQ3kRCPg5WRFgqk5iR2TOGJmPp0U",
+	"iOTdMjaeeXeVqWdDc1egu94KpDmnlluBrl/lKp6Bpu61gCb3vL/53JfGCJWeok0hkXG9rYNE8gU3MLiu",
+	"iCdm7QYcAJYda4ARqUNKnIQsaZPs2siCO7gN0u+zEP29sju2SlsPnWrspMBbNDSWH2szGcTJ2CQklGQy",
+	"PY+4SS21lIFHzKyLGVEjqgpsc6ERBtPH3nzIkbc1eI7lY4vZoR26qcwOXW332ELS52wrvi6CubzUj8wj",
+	"WVJ6k4pexKkbA7iFFHei6dz4ImzPuUCYSbbmu0CkgnczD6SMvJYTW3WOZZsYM1bwNlvsxlRnDLkmN6bn",
+	"1yIHzcla0WtEBk5ZHyTIdSXge0yZFu64DL9aBM4ReBWyToMZFhorwGrqvxFmpZsVBw4352n51XJRxKon",
+	"MEyjnCAq19WKSZk3SOdUIwG/DWsHJHKj0zmX0rri7cGO1N3FGZwKo9nUDLBGIc2drMgWimQVKOqGZUzK",
+	"Vm1BoayaspqgCBfyMuPJ33rapNxAt1RX0wz1FgjcRCBwffcJpTP6plXj8q0B1HVa6F3qMMFNszUbPFFy",
+	"W7Fsqh5UnEBdQ7MueNWXS7IfD/JSX8XZXcNR3mUkIB1gNvlKikL1RBo/6riKyLZ9O3wshwFpygmLIquP",
+	"U3L3bnj3rper5NnSC3vBJmnmU3egVGpEkhap0G3uIsMG3lwckc6hb/JqOVdbJ/Zaw9wlpUuAdy890Tns",
+	"+ASP8TtCsaTgx9o59B8Se8ovuW4JPFeKc+3TMcNsplQQsJvB9612TzyFxYXx3S+N7yn7DutXjW+DHGC5",
+	"gcGYcvTS8f37qe9sT6RlNDsd/2BuzpBjs9SaIE2MY8LoBaEYtng0J7qS2IhHG9G8u+hKp6sdRVcOS3to",
+	"jvQbDLWEjZkP6BCeVsrImoIFobk2/5v/86uf/xFem6/phlx23dje8LbqqbzcsBCfrzysJXKgO2S1jIqw",
+	"neVakO71wLrEfgvb2dI+7m06svocHzslrtoxoRTd1ep8+Wf/7Iuf/ODLP/rrL//k//3yX/8/X/7uv3r9",
+	"x3+6i1o4Ndxtd1GPZd61LS/2a/QYQzF6Hf5ia1zozuctdbntwVUX9dkypLBapHWjnp+OZwETcXPvHuRH",
+	"UIS+9qbZ6Zdc0czp3sKZG5EbqIIjXEduoPojfE3RA4i6NWzDFSC05N21oqXWxg9oCgUigR2qiuvDS+sX",
+	"mk5eqHhReN9JGEoS4DthmrMmpwNQSeIk5IKmAW0yTb/jkSC7Cg9I17NtpRl+voEZP0xqnzb5xGoP2Lgm",
+	"pXI+Ga22GWXY8X4yfMnhSaghiRjKyXKJOX6OeqK83KSZjZN0W1hXFhLUDOKEMNofEbMIRl8WUjEaevCz",
+	"E9PjMEIVW+XBXNgu1HmDrbmPVahl8+IPbaRqLJhMk++0jkmceKDO9US+ulNib8RCT3e1T74dc1E8VaSp",
+	"V30Ci6WHwFp2DLhW+cRMNc5uTn2ENfzf6tS1njD6mijsqsMnnXbuHy+jus3Ni9MT21TdFuTF6Yl1VTdc",
+	"DX02n8U3I8F1vSl3jktOWMh1YQIWEkYl2hRX1j1WdVGsHofJe7P2OFb0Tlx7ENtLr727lbhvAdPp4j2Z",
+	"NxKT2Getkcxz76iSs1neGZvRAgKv7BhbVb4f66zm3/+z73/1ox9XO/Jv6jxyWmQRO75yWv0uJ79G6yfi",
+	"+Hr5lOKqHBMqL7JnVWy+J7N4CrJoMolmiFcMXNG4yKDEm6AyLHH43S5rapGVpPzirKkb+BdVsYIq56Gd",
+	"Kj0V5/aatB3sGU6gRpcqnh81XavjHBTTn8L+Vuk4Ds3WajbPMugIjIhBPA3oBVloik00qk8YI0HCPnvM",
+	"pKRDFtjEI2XdpOuiUt2e7AmKqTqztKTHmBLyioPyV3WNlddA6lQMo8+3e6KoWBUilkl1wLJu9+zR+04c",
+	"cnrDckcSi8BPH6EnDg6oNrYYtSH0sqlxrCmsFukekbk3TG3yxK7TUb2q0ROraxZViVIKoB/CjdP7H3dz",
+	"gJtDmbbDvI7RE8U7oU01h3l3Pult0bY0h0V3PqA4VWoO37Hb8iZvebTwehZrCinXZdeichBPRZgJnfMZ",
+	"kYwm/RFQjOECOcacDw5dLfLBRFYiv1gQXbmys9Sq+si8ga3ae8c/3HNibMvLjCsZ2oxGTp4lLebtgVoM",
+	"ducN+vXv/OAXf/Jfv/rRj7/4yfe//Ju/3LESs83lW0d1WbH/Tf3KUh67u0uN/FHd5s3GtcL2wlmotNgf",
+	"VoB2K3HgQFTKf8eAf0yuKFf1OOBXGZivQ9PXZeUHXcqCyvUw76EHBDQf7l7w/sUiuIt1hSUJ9MOOKT+t",
+	"MGzg1rNcDqrEVCMWs1gwcj5VBt0dO/d9IpqlFwBZQv4U6e6maJD/loGM78N0Flq3TSa9goV7TlEhFdvJ",
+	"65mblEOkWfAz8rJ1gKcxUXuWgz09rl5PpA/oMbBo0JrjpOT2uZXaRXrXb2LFQue0iOI1ElGJ0crMTqSr",
+	"uRg65Ki8kKZ5nqlvy+WPKoexicVxDStw5Rg2t7+uhJ+2vg66wY0WoNj5Vz//89f/8ge/+B9/9dW/++0d",
+	"eI28b8/f1ywRkDmZX4OySjkqOfqlKa9UcxCuw6Lo0PQ1IaqnOWoz/sRr4arrKqWUo6pPn+dqKi1Thvnx",
+	"VDGnDnMpwfJ+66iYOxRsGVjsSEM4yURorI2SDJnSEOFgR5UcD0wlx5tUsXl8W6v5V7BW8xur1Px1rdH8",
+	"q1eh+SbVZ35T1Zmvvy7z45talXmFcswotKtrMA/ihEAZ5vCM9WMRyoA0odIeV5Lk6zOrmIj4ivw6cR9v",
+	"tckJfmFtLXekvb1zbSBG0u+TqVA8gmCuonEHS1QiUtB0b2BVwbbTE0Xvzh2Bh65bBnqlAtAqxrlAOhqL",
+	"FTYoCm0io1bEF7+E9aBdwmoc3a/OobVjE0l+DPv3ff/aq0YvWIbd15He9hro9p4I9q14mlx356uLlptc",
+	"bhpqiFoskFahEqkELylfY2D9Nn2pq4pBZf4CJ70tQ32tCKrqSFwrirrmKtSPv141qD+bcrXIXpIK93Lp",
+	"CKeCNIkYvXRLVuWg0VQqohIq5MBoSQa58USqSuxjSH7p9EKdQ//AXF/95pSrhZdXsWAwYi6GtXdXenGW",
+	"yVC0hHHFlJXqgmeUg4DMqzU4SA/gpthZqpPUVEq/6wc8S/S4TXCTdrdjF5klIMPchez6h1gl8m1Qv/XB",
+	"2Mru1a4l8IBdzmtp+fCb9ujcsOxNRsRzmdXGnSqTguaCCXLOolgMQfEs1OE0SmUfnVYyZiS/5vajG+SJ",
+	"M/80uX0W/ZNKcSnHVeLQjRGwP5soF+P3Z0VSzTDL5+86sJhz1q4JhX2g57l0Ac/p0rU7C57wpVyNMi3V",
+	"MD8t8dtQfRPB0ICzKHTLM4hB/G6cnDEVoOWq8K2tNxu0yUm+EgJ4xhQwWE8EabaxwCOBm7wrgNDgLL1Y",
+	"gEWhMMVZQMaMCkl6janAYqFhr3FMAvYSmim64Hs9EeSzjwWgigWlJGwBxrJikxDqqtGXXooZ/DJJGNTm",
+	"zAp7XSV0MmGJhDxPk4hy0RMxLCWNzPKBiU6wq8IESVMfxanoszETqoXFSMH0F1QnOAuw1kRQznEW7Mip",
+	"ypjg9IqdMXVTbvCkSap6IxJHzzWvpediuRpCv/vHv/iz3wb37+2DznlDsSGquWR+X/zkB6//05++/uG/",
+	"rx/TRrB0i2uzEWzd4jjmZLoRdMxORHhiTvzG43gvJuUMi+X0iZ1S+sQvf/g3r//433/x0z/58t/82et/",
+	"/h9/8c/+O7bz+nd/54uf/sfGDmp/nDnH9Wt2CZoWqpa5pMo7wbQlGXsT70hXXpDrzC0z7wxeB9TMH4Rr",
+	"QpuI5pziFwuzf1/7TWpeW5hzjUovGGR/uXqSZXPVMMoQZcs5vehu3vH9lrFhRaH5RUEraYYT/d0dqcHs",
+	"mCVEv1WJpfrTJNHAz7QexFHoDqK1HJ56gHgK3nxmZp3Mv9cs9kTYZ1MaVSyD3piqBChuhEhPlJorPVWP",
+	"3HJrtoQbejH2sQrL2b2/GZbCzp6kY1au5V0pjvMbkBOW+UVe37RXW1x8+QEhblxhQFu2bm5nUIuRpunm",
+	"w+UNoZUjQyi5vZGtZDLd8VrZs/aGB7K0vHzm8oYdI8e6k+9iMhcX5VcI74hCPhiwBL2Q88uU5ndpLc7B",
+	"OH8MdfA1z+gHjqmueCFNZ5n17sb57809xXUYtbAXvyxm2crjeB04tHCurgmI2l5ds5Qc8ckNuoEuXToX",
+	"+KD9WQ/hvu91fQNjscRucm8QJ+c8hLwu9Sj2XXjIcQcEOyrGHQVHBG978T7FJPmDW1up4okkV3FyATGF",
+	"Nn+IXoSWBwrXJ+z8LO5fMNUT/VgI1sfkfEOmSNf3u+R93r94IiIu2GM5RFeUhJF+FEsoXCtCEtyjUzW6",
+	"Z/LSXDAR2Ez3hCvo660W+g/2RJDOeiqceQdtghPE+GWCP4XMZO6jQ2pDRKdg15QkSB95NpswY5g1y9Hu",
+	"iRO8OjL65TnLWiynHcFHdevVCLxiGVRsVjxbMrB2m80xFYcBVTtrCotWLAgE9YbRXIBiEHQC17swNSeU",
+	"iwSdPqotE4QThku6G2rszO0gGJ3SMLpf/PAPvvjbf/3FT37w93/501/88GdbuWCfUxiofiBf/fzPv/p3",
+	"v/3VX/7hFz/5aXEU5RiIuQWB5mV5c45CZQG/NUdYXic7wuXZ/rspHd0sK5y7ZFyiv0p2ko+LhYKWSHKw",
+	"TpK46RrFfjZIAeZM+tozf7mEcE3CH7skzXMqWqbEjCP3jSRZ5pLTqRhj5c+QqRcxMPQX6FKwdPk5zECG",
+	"1VoUiRiVCiPtJ0xk4tQVDVxAcivMnkQmSax3w8MqrSwk57OeQELyMEcwtK2Fsys9mlSSIDd8GIidhA3l",
+	"S9gkTrASzbjlkUk0NWYrqCDWE/GA4BtmHlpwxoNcTxM9yIiqQZyMSayHTKPIJhJok6eMhlnChzQlVNZC",
+	"TyRsyKVKZkeE5tZBEiywp+F1PGZCETpQoFHA6uFoMNSg/ASIT0ma04mWv/s+kT1hk5m4w48HhNpFNrVl",
+	"uSmvE08VQKIJF8MWeusZ0RsLGUeMNAO8ibwXtMwR5Gp1xFBV+K8k50Gc1xT4Q6TxscRywzdSei9dsq7j",
+	"r1Q+v7oU2ga9zRHKq1TfcrbkZgnCWo6WE4vmtGeyEVzQl5KN84vTOScPNsMyDqTVul81RDl0i6chcsGX",
+	"QqYojz4yj56ZWmumNQA3+o8XDwb79GG/4TW4/CbtX2g1UISNowGNJKvoydZs61SBpJ3Xc82Rz3IFXWFB",
+	"QIja2m2e+QUWLSD9eCqUNJqIw9Q3LuqW0opuUcRXdUJ3JXW7UgKj9HjRj8WAD+dn2ZQM3MD0anBZkKUk",
+	"mQoUyR7WQyOThAsjBbWUloom6gjEdCDomH0D6DggE8oTLe96wjTvERknCoQy0Q96WfJOOaJaWkvWT5hC",
+	"TVjMiN6Qcyr1Bkl5FSchGVN5wcIK6dITN0S8nMHivY2L/gYTLeZDUVfQpeYxyh3U6smv2O6y2VWH5jYs",
+	"5cPuCPTkoGGYZBoACAW/29Cn2zyAZOo8cvfuXUzUGjLgMwCuTMLO1poc0NuCyMqxgO3IrPV3djnObDfE",
+	"FtpGDmy+XdvSWQDTAz6c4kHzDM+RhrXsjh1XaBTz9SImVDIDhcGwAVMDwyOQywzT1IOec0TSbCMdLO7I",
+	"FeYtrNehXJOkR1gkGfHR5giMvAonBM6QHM2jGXz6PMBu48FAT8/A/4RNollPyBGdQG0Xu4ZG7UgdUe9o",
+	"5UvPrFbz8oxTZ6inbuaqJWpg3T5tHRdJKDmnCSM0SegMUyJb5aSgy9xBk67cpYwwCYqXMioOmQIIg2jG",
+	"ILMbqqBMKzJ1rXyRXm8RmpaTwnlZlZAt2QVraK3SRlg7oIqZr24GfK9i52+WHlS3VnXGweUVoM2Mg2uV",
+	"jljTRth0JmbYCDO2Gv7kzHONoikbrLAjNjLutRuFrLNQIfNqe3XerAwx37kqV3EOloQNjkzQki+eI0DX",
+	"RRHvMYWw6Y7V36Tl0tuxm+bu7erBwQd8YMphn9Pc3dhR1X0hl3IKOTov/n/2rq/HjSO5f5UG87CkQVJL",
+	"cqVEu/CDLMs+JV5LEVc4BKGwM5xpku0dzlDTw6WYQEAOCA53SC4xgpx9ycWAc8jhkoeclQcbh4ONfBnt",
+	"nt/8FYKu6u7pnj/8u1ytgfjF2uFMT091dXX9+VUVOAEh3FeVf8Fvugq4GpEn7rwXsvDcDZhfa5Kncloy",
+	"gAg7bjaK1A5PA4qezFMJo2SEdVZ9ApxB/R0fsyuesYrANzl0t8to3DYxNkW7dSZ7Ff7Bp8aa3TCwevj9",
+	"DZQVruZ1hLrs5byuBD82SKTk2uNCxl2JmZcR4nwI9osXhec05tg3csyHiwp+J9M45ASDLg64HB0yxrYB",
+	"mOJnDgbgh7feCulMGH7gOX7rrTqJAh+yJGQbEfl4L3TAL3c/YDRMjvkQKy688IIpZ+e0dpQm/xXcCFd4",
+	"GoiS75RjN4nD+IPQR/9pPKW9cCYxGarbLsp/mFqTnEQY4+u73lkdfHkwqOOZr5QBwEBYq1XxIE9q6oUk",
+	"ph5l59DX5liRR1h5zjEfvis4pA6kErvdIX0q3i0GowEk8u1x8qfdRx+ShL5ImuQeiel5dEZ9PfoZpROs",
+	"7sXpczi0GO+FMayOsFaFUYnPiC9jHiVV+bKT+YSSdmu/BQmF5mJpq1MvpzZQFd0DxhO4rRcqegpiNhGR",
+	"rkuockpTDDd0opEDqtVh2MMI65YX9CeduHEyV/Q153hoFDEnySxSPqEBcTgLhwE9BRyW5yIcS/7Vx7+c",
+	"enHrUxINVBKpfEACEPVjFirSSp2UD6A8k/cfLYfxFyoKYzeADAKf2HtIovIRh6hJ4xL8YvEyc0b2moKu",
+	"0QsLS5blN5GBdkQ+AzKh9WCNeecoB4s0Spy12vutEn/BfWMgIaLfPFi/7/r3LXJb54uX+anijVw0LFvt",
+	"zmmq2YAkrBy298Ecsci6UWtQONcfi7VePB3J9Vcwoc17A+UmhVvJwO9fNXXuqMl0xWg7oRBKenEanl5p",
+	"ddtFxMIhr27l4DBToVrbtYynW2pEqQ1vfPbB7TuWN2AHlF2zossy31hWjyl0jO1wC63X8/T9nDTceXrC",
+	"YllXlqaQOY2KJKA4OfTxBR4usvw8JlUMrtbqpPTwzZ5uBeft8lBUXo4uyoawYP/6uLVOwBKW2UUaxAZJ",
+	"EAvlo/kys11SlsOJLQALVYO1yXD1qcOnS7IxLBGYc2yCDqsMJ6WloiuzTGQpGS33XuWvexWhpPcqh73K",
+	"628+v/j1N999/fff/u+/XP7ii9e/+5vLz/798su/+/aLn19+9ZPLH33Rq7xMH5bgXfG52Pf+hI3FhTsH",
+	"+3fv3m7vi//MJoHgSX1C3XTCfPheHI1hKYWI8M4zaVachn4mqVBcKnyP+IHG72FplMphZZQkE35465YU",
+	"I00vGt9yz93EjZsfTYYV9cCHzDuTIeaLrz9//buf6l8emw5ecfG5/H98TmNF2DEfttodNVvOWZRimpVb",
+	"t71pMHoLZG3haVJVRodp76INFvpEydtiF3o5p7kJJoZI9/qzesVNEtcbUR9Kk8C6e4sO0Aw3yj+AIS//",
+	"+auLn7wSDPnqV9+++tV3X/9oHQ68g5yRb1dpcKL05i9gxZTvCriz8IWrs2K7jBcvP/uHi1/+ciEvtrO8",
+	"KJEHKVnLGbK+5bJdtxBZuIRFwkSGgx5P+eihrPPkU+5VDsX0kKte//7Hcm6fvMKJVdIXsUfdd1x/SO+j",
+	"CiW5hD3qihG7GAgS94nt6AYpxRKWBLB+esyX/y/ZtolO5TTMFd2XoyiQrZuVsKoT0423ebMd10cUuJ7W",
+	"HicjxpMonpsuTj5csVzZPvYvbNluzbEbn4mtxk9dfhoDny+t7iqesb+ZOJw+506RX5O4nIhxj3I+qj1O",
+	"nJELm6tLnzuyw6aLgbheGDNOdVn9wI2HgIlRrQBZQrBa2FBoe340C/O9DtNssFVrw7bb+/vkBzinJ9Sj",
+	"bJLUVSNwFhZ42VTn67Tgq+lxEhYAqUIdMWyD6PrgpcbbfXrOPMqxmoVOjSvwu+UcYJw+J306j2Sn7QxR",
+	"x+6LLn1eX+4oc73CmrX1XpjR6bMvWbXgmOU8LHN2CW465kN+D8XsDXB0AWWPgYobukzEbqgc/uXdu8+2",
+	"L81aXjl07fm0nu245O5yD9d6M9mZ76hsGsXdBkodR2JHn8yiLVel3n52LZVuj62dtnsnStk+KvOfCHoc",
+	"ErShDfGG8oy0N7KkN667m8E6GaV+MtV2VZrx2J3rmrumOL0p3o7r9ykU7Y5rqfif4fPrKvjvxmdGTBDV",
+	"niJVbZuCs5byhpHLxZForQThzZbeRtwENLdCxa1JHoYZVUZXN0H9XjapFsMeQbKmimultxghQUv9ElqR",
+	"2cLa9BRk+3RIyHEupNsLVUxXhUvFYGIZ14zvXoHe2NpvETAbxKuWqoz9KBmlEVmLxpYyqJpMLdYGN9Ty",
+	"pMfY7rkNlJKdnCTYYJGul2ek0pinoQUe6UbzKlzf6hTrhvj7TYh/gn+8Czxtu8qUY99olw1ETB3A6iSB",
+	"WsbIEiw213zDsIuyp7dXMLfV6MrAqGtHK8OoO/VGW+ndlcO7d9+4bpknyJqKpZhDZ7/VkBsF5Yq/DVW2",
+	"XCHk6kez8I3NYeXj/4kSGtcBKUxFwlLFkq1znIqjrVWu8ZKZy1Gg9OfEIuXNCKsVb+SymJqBLtNSE/JH",
+	"BRWEPRB+H0JoK+zZ9NWdrOWzcLUZzx6ZpSp30Ta9DqXb2HXX1o/cPmivUtXWzlJYqCU1zoSSaBY3W73Z",
+	"Fm78KpQ/4/R5TXbcErq9+GmxZt8VSiY3FA2hCvs0YOdQxSBBtVmMrZLhB4EL9ukYWE1F9qqcUuK8aIgL",
+	"DS8KBwHzEu4IvdgxPPIOadmtTsHd6WDQwQG9OnUQroIyrB2RDqm2gbk9j04SVNhnNAhq+KZeaDXnclS/",
+	"i+zLyiGJtSNyQGYxS1A3K4Ik4gfI+yVE1IB790JIYzBAqJKYEoFKov5H1EtI1Y88fsunHhME482x/0eD",
+	"2w35UEPezGWBZGkfKIxr0xybJRam9b0o7oXin6TqGKaL0LRbNcIS8YhjhTNJr9JsNnuVl+B7l6mYGFST",
+	"IViGZobigD3eC500tJY+3ySmsdRqdUj1ZA5FYMRbJ1M+or7Ml2lIZ4gv3fL4hUeER1iLbW4JdoDFYi7Q",
+	"ozCYS3SssMNMS29IE1U7+oVhqMoKP+n6SzMLSjy6mLgKJgzHDSK+1lWucjcIFFwXV1ZmrJpWMePEn8Zu",
+	"P6DNDJJ5rMtZIx19Op5EiW5wx92xPszF/xRYWVzvhcZIMldHfyCEikhM+TRIAEuNlIwIh86g5syQsE3y",
+	"QwlCZolRTwgn2APUrCCYambMeKboUBB5Z0fEkcFMuKElRAHsafm2mhwiDfHJeoFWoNDpha7ExuH1PU4m",
+	"cTRgAUVel5bXHsK6z+hEKj5Q3Qk3mWyiXLSH/M7tBo7bCOUsGm7oNwauRxvTOCiw3jHmWWi9k+psFIGe",
+	"Be9zgTOjkNZKSxi2gM2VDQt9ZRQwPY3ZyJQxDOioe2PqsQmD/jWGFCWtGpQGjwbyWbM/pH1npyb5NrKp",
+	"a0WPMt6AMeMc0OIxmYZTLnhY7WGQaXLvqD1dJyj9bqlKsup5VSDKmA94AlpHBn2zntG6eTs5EKqpmdVl",
+	"OxL0wRHF6ZCt/f2DMhS2uh9KvgaudyZrYhkKdKsl3mBcWL9sevZx6M8LvbwznXP0DwfZR9KkOaFVkCq0",
+	"GoIsCjfshUgLPEhdWW+suO9O6N8M4DcoaSf0RQ4/LAd6WQSyWBWLYAb8NwN/L3LKIJllSYxWu7PHoTpN",
+	"1uGiKJICTS5+/E8XH/8shVYs+UC04zf4wFXT/Z5Q77yE/Oas/+0/Lz7+dIX5Ks/NVS/IYkdSwYT/4zcX",
+	"v/3q4tffFM+5sMb9sll31px1a7/T6IvzMO9f2YLCu2H5hW6pbclbAEBTfL2YvBt2hNrNlAuQRJ21m6F2",
+	"GnhgHAsh/32Z9EEDhtdzTsWhLpc+c9XBZTaQFFfQuWGltbphNhSzgtx8w5SAYdVZlT8PUktQvd/+pDIc",
+	"InL4lX2xlhTlgM8C9NyGJEmNlDxd0Dhs8GQeULA3tbKIdVql2dgYu75KeQHqHGnzRpgfM6H1SmMrCrUd",
+	"tRppM8hck7R5VO4yGlfWwdTaJL69xWG9KN9G+XHKcmzUZyewOMtRrSuQwDStNaZ0W6TqlojT3QJLlx+p",
+	"6zQOA8V75/CYYrV6QW4R+hlc3KfKI2CFs8ElFFIqTAswvDAb2XAOkWoUE+XpqRGexOUtgjeLcuD6bwaf",
+	"SY3yFeEz5fpxWUEF5Nj1Ciq8gf4sZUpp+qZWYXearHEsl+HI8m8JLUBMgguOfYP9C2G5k2hxY5zr7txd",
+	"rvqZ7yvpDIS6FVOeCz0HrM0NazBN6AN0y0FKTUj6c6WHDXXPaJzCabAM0ZVV+QrnepCljdyXMNlcyyIo",
+	"0IqFTtSWLJmCpWvlCxwv1qVyWQidtspCKMoSMHJOZCR9gzynvCa0+qyXpuKskClzVdlZhcoFnkmFOVVL",
+	"0msWJIQUJ2os/Y4NDttVY4Y+DRM2YMoLj3EUrXBuFkjswrGzYhhR6jcrVQHDWKKQ1FazePjzoH7bLDGT",
+	"qZG5uGm8qi4DBa7R1841zIqdy/4/PF9NtEkeviuL+7sxQOII9hyAhgriEj9jkwn1eyFnAQ2TYA4NFHQ9",
+	"TzjBanXCZVoG4wmIiT5IszhR5WokhI7ne6W74Zy402Qk1tFzdd22RdU/Sutp3oie5O1GGJ0gm9mbVFpR",
+	"0TSBjwZWXFZ6MlNwcpvSl4KFtq54aUBLpPbz8F3eRR7Jm9hG/rPJVhhSDeggIYIYOj4yCearTaygNuhV",
+	"4OHfN9hox+q+xSSFeqOpwYQRcsuhCteqEGcPBVqvQkaQSwSxLU56lXvTZBTF7K8kxvQdkHQEA9z4CMS3",
+	"e5UNDpkcSy04aqZ6W0Jy+JJMy8uf/tfF//z84r8/vfztl5V6ZbC6hRgW2IabtCco4+slH+ZOJsduOKTx",
+	"B/ScBjD27r51GER9NxAWzjEfPpok8LqrIsDV7Z81ujOIB1QRcPMM27Z6px7IOMPBhlxwWtsnMPbJA3Zf",
+	"cgY/VR311Eo4deLIVZVxcvrCSUt4hoOoKXHlTXIPglL6VK3LsmFojmM7H7cvzLNeOGA08DF2zoYhqDtV",
+	"l8BVo0+fF1DosiC7LjAO1nbtiDgpX4oJ2owL8+yFTpbDHPN1hR26sSwiBNhJNfeBKzXo7ux3yFP5IBLT",
+	"t5BFVZZkMyVVOBy6PUkkyCBmCBWqSjhLZ4+TR2GXBgNzZPHke3CrcbWWxdIbfocUxrBmHVIYWn3YDcCt",
+	"W9lPC3DrWOHViJTKz88f0XJfmCLos398/fviPnrblzi1CzKht0i8l6uCtdisynKtrDLpy08/v/j4Z4Xt",
+	"Ca+oDnlWmpSrY3J2eFJ88uoP//q3a50XIZ2dlp2Pl5+8uvzFl3/4zasVl2c9b+lTi913jrjeIJUvlUub",
+	"OSVxETfwSa5X5DUzzetoi5hlz2vvjZhlnmsCDj+VK5qR84VKQxZAnC7TOoXAXypnCp4B0zioHFZuuRN2",
+	"67wDYl6+OG/oQ0NAhDni4QfFvatWU6U6UQYD1NRRrW6myUgWhLf0FlNPMm6XfJ1roAxnJjH2J6+rM1ej",
+	"KrXH2RgP7ykYEdznvK6y++rW2DDkeIoNYfRY2Ko6P1QXg5B1VRejjuh4VZ88pq6P9WUnifmpYz4sGOye",
+	"ZgcqltSsYqZaaFX97NbqiCXAkgjN25oxzWUwRyp6q5AzCJ4Vosiapqxe/BIYzUZnS15BoKRYbABQQ2Lh",
+	"EXFkefgZCzlhA0w3FBrdJKZCqRTvYL5kkR+AIVlBQbIvBHPFWdGadPRTHfGUNFmLb4umsSc+qgDh2WqI",
+	"eTRGaiJJNGGenJ20cyXh9OeKnUbeJu8/ODn98MEPH3RPTrsP/ryOeLu3yeOnH3xwetx9//Sdv9DXO+Rt",
+	"0n3w4bvi+pGBfCYDoXoB3IFAUXy8eeLOg8j1YcW9mPXRq+/yeeiJXav+0Zy746Cm6TnjafDwofJU2rTV",
+	"2GF5uhFo+O3E5gOHkLlpU7f8i80vW0LpdmNG+xx6BAGothHT58ycpyJ92o61Bw5PnQ1aIdZMs+siOO2Q",
+	"JIAR11CCagZEvjp43A3n0gJQY2kAtKCflwRzErAzShwrZcLJL8h9qWqYS6HBLZ6R78otqsO8ehUEvfcq",
+	"pAphK5hAbQmtO43ZyE0MgoP+4rmx0LcNUou7jPa3sKDqrgx1F6RwOCnjOVgAPAIJ4waFCHaJi9TxEE0w",
+	"iToFc8OkFb4WTdEqusAVdlgWpRT/kKtUtyHGRni+TprNZs0WG2OEUx8ShateQtiDhlrnRh+nqUiZ4QJI",
+	"fcnS0EkdEOqbTW/yn1H7u+3bjVljl8klU73dsH1nDfB5Ns6oPesC37+Tamri7sxHSGmv89QNCDVGekH6",
+	"YkWKgEfEi4SIQxeidByuK9juY1ucx8JS5TaJ8LSpG238nbRpjU22xhKC3TH2i2zE0zDs5yIBJW8jxm0Z",
+	"aqU7ASKcWI5OEko28lMJEmgNFFkBIaR2RGMK3WcCdH8CbdDBAlrNIzF+TtxLE6OqS+5L0V8nsxHzRhCg",
+	"DiMZfoU9ltkh5rTxO5eQ8Y8bOCmMJjciOa2U4zDebN7k4PuLRE4yiilVm9+QOkaXbCk897jM0mFhPktH",
+	"K0+1rLR5InaFzVNG6BEaABgirG4ktth0yjxk3aWppRrVjWhMF8gO2KnQpTRLkqKEqrIErKNU99IpbsLy",
+	"yoB2NEES+iIpOqocDf8pStNaa4v9SUM8rxLTDApYsCL1c+bbMR2J14kVE4xlOJIlKhWCpvoN45jzc07j",
+	"vpuwMeJ7CAuCqbZsZEQIuglqWqABcV+7L5+GLMntLUeITbwT0BKOfi+avJYnnlRdMmZBwORnEDB2a+uQ",
+	"b9BufMSjEO2DEBs0G0yUehibht+VTMXUXz57+X8BAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
