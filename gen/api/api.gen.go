@@ -43,6 +43,11 @@ const (
 	ErrCodeNotImplemented     ErrCode = 1009
 	ErrCodeOwnerCannotQuit    ErrCode = 1205
 	ErrCodeRecordNotFound     ErrCode = 1006
+	ErrCodeSDKTokenExpired    ErrCode = 1501
+	ErrCodeSDKTokenInvalid    ErrCode = 1502
+	ErrCodeSDKTokenKicked     ErrCode = 1506
+	ErrCodeSDKTokenMalformed  ErrCode = 1503
+	ErrCodeSDKTokenNotExist   ErrCode = 1507
 	ErrCodeSendOutcomeUnknown ErrCode = 504
 	ErrCodeStorageUnavailable ErrCode = 503
 	ErrCodeSuccess            ErrCode = 0
@@ -94,6 +99,16 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeOwnerCannotQuit:
 		return true
 	case ErrCodeRecordNotFound:
+		return true
+	case ErrCodeSDKTokenExpired:
+		return true
+	case ErrCodeSDKTokenInvalid:
+		return true
+	case ErrCodeSDKTokenKicked:
+		return true
+	case ErrCodeSDKTokenMalformed:
+		return true
+	case ErrCodeSDKTokenNotExist:
 		return true
 	case ErrCodeSendOutcomeUnknown:
 		return true
@@ -336,6 +351,11 @@ type AddBlackResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -402,6 +422,11 @@ type AddFriendResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -468,6 +493,11 @@ type AddFriendResponseResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -541,6 +571,11 @@ type CancelMuteGroupMemberResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -596,6 +631,11 @@ type CancelMuteGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -772,6 +812,11 @@ type CreateGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -832,6 +877,11 @@ type DeleteFriendResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -890,6 +940,11 @@ type DismissGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -937,6 +992,11 @@ type Empty = map[string]interface{}
 // | 1206 | AlreadyInGroup | |
 // | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 // | 1301 | MsgAlreadyRevoked | |
+// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 type ErrCode int
 
 // ForbidUserReq defines model for ForbidUserReq.
@@ -992,6 +1052,11 @@ type ForbidUserResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1105,6 +1170,11 @@ type GetAllConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1167,6 +1237,11 @@ type GetBlackListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1236,6 +1311,11 @@ type GetConversationMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1297,6 +1377,11 @@ type GetConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1360,6 +1445,11 @@ type GetDesignatedFriendApplyResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1421,6 +1511,11 @@ type GetDesignatedFriendsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1487,6 +1582,11 @@ type GetFriendApplyListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1549,6 +1649,11 @@ type GetFriendListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1618,6 +1723,11 @@ type GetFullFriendUserIDsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1680,6 +1790,11 @@ type GetFullJoinGroupIDsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1747,6 +1862,11 @@ type GetGroupApplicationListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1814,6 +1934,11 @@ type GetGroupMemberListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1870,6 +1995,11 @@ type GetGroupsInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1940,6 +2070,11 @@ type GetIncrementalConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2013,6 +2148,11 @@ type GetIncrementalFriendsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2075,6 +2215,11 @@ type GetIncrementalGroupMembersBatchResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2148,6 +2293,11 @@ type GetIncrementalJoinGroupsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2210,6 +2360,11 @@ type GetJoinedGroupListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2268,6 +2423,11 @@ type GetNotNotifyConversationIDsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2335,6 +2495,11 @@ type GetOnlineUsersResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2400,6 +2565,11 @@ type GetSelfFriendApplyListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2454,6 +2624,11 @@ type GetServerConfigResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2510,6 +2685,11 @@ type GetUsersInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2566,6 +2746,11 @@ type GetUsersOnlineStatusResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2631,6 +2816,11 @@ type GroupApplicationResponseResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2881,6 +3071,11 @@ type InviteUserToGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2948,6 +3143,11 @@ type JoinGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3009,6 +3209,11 @@ type KickGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3074,6 +3279,11 @@ type MarkConversationAsReadResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3136,6 +3346,11 @@ type MarkMsgsAsReadResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3257,6 +3472,11 @@ type MuteGroupMemberResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3312,6 +3532,11 @@ type MuteGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3459,6 +3684,11 @@ type QuitGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3519,6 +3749,11 @@ type RemoveBlackResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3588,6 +3823,11 @@ type RevokeMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3711,6 +3951,11 @@ type SendMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3774,6 +4019,11 @@ type SetConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3837,6 +4087,11 @@ type SetFriendRemarkResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3894,6 +4149,11 @@ type SetGroupInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3957,6 +4217,11 @@ type TransferGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -4013,6 +4278,11 @@ type UnforbidUserResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -4070,6 +4340,11 @@ type UpdateUserInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -4169,6 +4444,11 @@ type UserRegisterResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -4237,6 +4517,11 @@ type UserTokenResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -26065,589 +26350,594 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17jyNJnhj2VQI8AU22kuwk69HTRSx8NV3TM7U73T3q6tmRNWx3RjGDZGwlI9kZkVXN3WlgBdune0tn",
-	"2LDsk4CVcWfAgnwLwRBufdrTfRdjZm71130FI34RkRn5IjNJVnXNbB1ue4pkZjx/7+fPWuNwvggZYYK3",
-	"jn7WWuAIz4kgEXx6viARFjRkpyfyo0/4OKIL+UXrqHWMRITHBJ2eoPEs5ISh8yUSM4LGASVMDOFvTqJL",
-	"EqEgnHJEBbqiYobIJYmWYkbZVD2OgwD5IeEIMx+NwwUl8CxlIpQPjNgX5PwsHF8QgRYxnxGeviYiOp2S",
-	"iPfQy3SyOb4gHIWMoKsZYTAUR/icEyZ66FigecgF6g8+QOMZjvBYbrY3Yi2nReW2ZgT7JGo5LYbnpHXU",
-	"Cq0zcFp8PCNzLA9jjt9+SthUzFpH/cEHTkssF/JxLiLKpq13796Zh+Ekj33/wwCPL16QN3DMkRxWUAI/",
-	"nstfPuckUsf8jyIyaR21fudBejUP9FAP9FPvnBZ5W3IlZnOOO9i3t9dyMut1B/uFBTut8IqRqNky3jmt",
-	"iLyJaUT81tGXmRGczLZeJfOF5z8hYyHnS8+EL4p7kRcakUWwRIRdkiBcEBROENbvyB1lD9HHAq9b9kfz",
-	"hVi2nNbbbjingsCnowkOOJEHGkWPQ5+sHUM/pt44CURx6c/hDxwgnwhMA1g3QySKwmiIcHCFlxwtIiIB",
-	"0kGj1qilAFXMSEQkrLKQEbnB7A1VL/spnxYXMWrxeDwmnI9aKGRIf3BQKKe5olxiBxZIhGhC3xZny1+t",
-	"OZ1kwoobfRJRwvxSMN89xE6icN4IYJ0SIMOLRUDHmIleS+259DgzT96TdyRISk0GBwfVix8cHJSsXYRb",
-	"rzzmJEKYXxC/V7gv62isudZcWiM8VC/dIeItR0S+CBknpQh5Degzw8wPSOk5bIEratQXhMfqllct9RP7",
-	"2d3gWQSH6JMItQV8HBMqBY1wApKIPgH5QqcuIub2VPMON8BP8/Idnt5GPAVZ5pRNwpIzYQQRJqKlPA3P",
-	"kqy8exyBaBVQLnrIG0cEC/KSzoknz4IydP8+J+OQ+fz+fdTGHD1fEHb6FF3udRzJt9CcF6EB+/5ZGEdj",
-	"uM5JGM2xaB21KBN7g3SrlAkyBeG49GRTgU/vaBVYfBafB3ScPP3OaaUbKZ7GF/q+Fc+7wtYREN9BnzP6",
-	"1t623J+9icP92ptQUkotSFKqQWjJzPVey8rZNd55VwI6jzEbk+BpLMjHURgvnpL5OYlKyfxU/l6qwWmK",
-	"fLhC8jrcd1pzyhJBrIQ6x9uoDGZxyTCv6u+1Pjkclw1wRxJvI0nM3fV7gOgKCK212I1B8g4YbyUwhmxC",
-	"p2dECDlEAQ6Viajsvrl65R5HkwBPkXwQtangEgRoFLI5YQJd4oji8wCO6PTp2UcvfvzRi9foHwOfgzco",
-	"Q/FiQSI0xpw4qIswR687tU/yEgdxyfpOBUfw0xBxMo6I4GiutUinJjeyDxIOwUxWOEQ5gk84nTL5tIhi",
-	"oo71kkQcqwUVDYuSFdzj6JKSKwlrISNobL2iTlIfsTIbcvIGRZhNSadEtBECj2fEN1JJrbM7jyN2EkcV",
-	"SzxTgkZezGggK9n7KaNkHqdsGpDXo9h198YY/mM+natPHmrzMBLE7zjIAyqlf9cUyzwVRshjoaATraTo",
-	"pxS/1Q/Vhil73S/hhdXU5Yxwbh5tJl3BLo6FmSR7PC5i8twDB/XR786Jgwbod3EQOGgP/gswAd/vI8xY",
-	"GLMxAZQbzySQ+FtcXCXvkWgPPzpoEkZIjob2ap/rDPMXBPtnit0VRw5wNCVcAKCLGeVKEJ7j6IL4kixE",
-	"BPt1pd4sPlYsiPKnfHpCuIjisbAu7TwMA4JZq/K1zyiDsRu8EdFLLMjjGW4wUYAF4UJzilUQKLchWan9",
-	"jtlXubIB2sScb6FEJBOdEeavnMQYERi5ktc7J5zjKUFtt4SFdoYZMsgRjghSKpB5f0IjLhy0gDuQhJNL",
-	"XinCxU5hY47fVgKqvcJ73KyLkzdbHOecssr5YMcFtFg2QoiyKYtAsuFIzdU9yV/Hl0/59PlClJE+bYAC",
-	"IgeEfSnJoB+Ccq9/lBTRPHdFxSyMhX6WsukW5C9m8mAfhzErWdpTBb0A1CCWwXVwhCeCRCglcQ6y+ZHi",
-	"4BG5DCUtm5sxyNtxEPtSux/L2YiP4oWU7h49etRDEq8omyKcYIwkhdozaIsKcrX6RSp2igSp2lsEygUh",
-	"UcoGOOrDFvfrC1hlkmiyqSdhdEZEBfoBg4Mb8B7YJ/GAE/E6Qz481FaWoXsc2cO/IG+Uo1ZKWVcRBgl0",
-	"Qkngc8lpFgGmbMRCoxOoXzpH2sUqxQ0WBwH6AYqZZreO0Q7QD6TYJq/vjaJeqY/4nvb/SnYt0DmI0Mot",
-	"u1qa28KfJJcp5W9zzcWrmYZd+WWXX9BF1+y4uwglsETVwmIBt+aU0Xk8bx25lbPa8Fdz2nUyZGpxP1xl",
-	"cT9ca+HZidB3Gy4qJ1MW7wm/Vfe0f113trXponA5BUGtYrG2PFVzsbYwt9NRswLf7oauw7Wv516zHLsa",
-	"sAbXtYAmVtjnkTIc5VX5HEFprsx/hqeUVejMzxlBC8mpwwnCWSYtZVjLU3GPI2+RjOR1hvCeYhj97jnm",
-	"xO+hY+A2R8BBlAyoBx+xvuv20LH6vMBcwDOE+WhKLyHMCAG7VdNKpqO8ejhAIhQ4KOM6cqxn8fxcnnh+",
-	"Y3pJaj4WG9NyNQz0Xfg/CxL6hZt/57T4LLyqmvMzORenPyUOwoaSuu7aaVdPmYMGa8+ZxdQEC/DmgG3z",
-	"RFsyy4y4NTxFHycPlptm5S+lxrt0BaVWZOzPKVMIwUusZIwKigMET3HUjsKAoEMX7EtSXuP1Q7Xm+O2p",
-	"eqMP165XiqMIL1sJT2h2Ek5rDk6MtesPI58yHC2Ret7sZHAtO2kcQmYoUZnbHQYbWmKlwtofJOF/JOqh",
-	"5yxYSoyGawLFDyynmKX6R28buGlg0E9f28yYn8eYOxP+Lkz4JyQggqwIS5vAT03DL3cdLJlZxfp91AdL",
-	"33rvzsl0KyGU8jnlvJpRqStUTusSxSHgoSaNkjAqMq9FKp9McBwIBNu2HUdGtt6FRrIrZ2r2HBpAuPXe",
-	"HYTfRghX51t6nZ68H08fRRJrj4RcQ0REHDGItZ1RNj1C3s/eedaiQWXghPjIdd17yvb7OiJTygWJFKB0",
-	"hiNmBAh91LyH2i9BIVAgxO8hzzrBI4UsHmLkLRyDUg4mJCJsTNAFIQuOvBHA1ah1hOSSwB6GF7Q7Dn0y",
-	"JeweR2EsFrHodUCXKB5IClMlR6LP1DO+AbPSHnJBXem7br/bd90D0IisAxBSlVSJF3CdSmXCvk98ZdHj",
-	"8MSIKS2F9+RQj0BqGodzgiZROEeYLa2LwCarAjI0WCgQnS8C5UxbEtFD+4OSAUYsHaHNCUGj1gssCAro",
-	"nAoJeVRFc1mbR/g8vCQd2CDl2pS9kBKRL5/23nZJFMEBc683YiP2FZIf0FdK4PsKzQlmlE3RVyP2Vbfb",
-	"Tf4nn3TRV+hMA81X8ASs+yv0MgyfYrZ8Qd7EhAv5I0ZRslIpdMplnocx8yUAxQzHYkaYoGNYWGTeu1Iu",
-	"uPGM+EO4wJNAQDieFxERLY8ngkRP+Q+U55Vpp+sRgh+1eZyhOQ0CqmPY1CIPXLnyU6npMxx8JMEXfWUn",
-	"1kwwDeSUaqAACykxK/KiLl8fdJqHg2KIZAUYSVNbzHR78qBEGOEp+ZzhS0zBOqHnlCAvVV25L/ADjGfy",
-	"VwdWIY8+jNAkDoKhwVg4Fm0DzqwRtSVcMf9IgSWsUN6iSh16yqenJx2zpH25JML857GQMPY5u2DhFUNf",
-	"IS7CyCQRGS+AoHPiS+RTcCQANGf4kqBzQhi8ki6lcu4j+8zgHchIMpp2KAmBHF+nI1H9FSxYIif6Ch1H",
-	"U27ua44DqZUTH52H/lKeElZWczg4CMagPlzEECkqCjDNtW1DPmiGHgDMXhB2yuAtOTrlnLKpk04Dngcw",
-	"u5O3C0moHSCGeEx81L6g4wvid5CQozgGwsFtRrl88Zz6PmHJjBIinoWfkQjmCeXB47GQ5z6RG7H0rMTP",
-	"dE7ANSM1MgddRSGb6kATFX4Kgu8DpbCZWeQlS+H3WSieALJJRJSH4CNl2EppgiLvJD2TA/QVAuZf8rKW",
-	"N1LqRd5Kwci8eoi+Qi/IOIz8zLsamhw7tFueVMZopSbQ+KUJQdU8D9FX6CRWYxlsUhiCg4hgf6me56it",
-	"d5tu00n2IDDcmHnDCoDtJBN9oM/xSXqP5fcrcVTBAAQNcx7Lo2aCBihm6qnX8JIZ+RHAgTg11F9eQJaK",
-	"6OhjQJ0FGaPzWCifbDUHocBE9Bx9hThqe0phSah1vw+gL2+p8IOE0A+DUIL1h8vPCDEkckGU09E+Kct2",
-	"kLwvYe84vWiVQGB2p/SyB3AHGXCQpM1cBWb8ygLJPoCkNeRn2lspYWthPJfWWMA2E0KUZFQYoFCjDuB4",
-	"noXCCmFNTmEAx6NsB0ochh2YH+URqTeexunN6XOgHM1jYWCZcgVwGhjkLx+pGIZktH0zlT3Y1SwMdABM",
-	"MuIQhSxYKoQHgqmNaZIo8wXBF8mQ8sCey8ceg//vn8RUGPCCl+cxF0hEmPGJZl5qJmX5NaMcpvBzymCF",
-	"1hk8NKv+VLL2F4pZm5MAHoWuwjjwAc8Q1hOEl3q+xEuZKFhzKhxFzAFR4Ekq9PHx7oJEXfgBniyh7ErE",
-	"UMvbg8t9yqd6+S+0NxyWL4VrFs9bR1+6zv7gkXPgus6Bu+ccuPuOZDfyn4H8Z0/+A98dyH8O5T8P5T8f",
-	"yH8eORLF5D8D+c+e/Gdf/nPgSOCS/wzkP3vyn335D/xwKP956Mglvip1UMi1dS1Jjku9oOW0diBJKUFK",
-	"wlO1GCXl690LRHrU3Ys8KySeltO6PpkGtdWDGSnGUSKMDx86oNpvK6qAh+06JBIJUTsTPAA8V8sX1iPl",
-	"UgQ8sCtRQcPbLoUCPeTGrF+/vz1/bzkt9f81uLJ+qhHbhYtozlczy2rIC/VbGzE9c67rGZu1vPfGoOQa",
-	"XiVk/hJH8Lsk8VqhbjmtnBbdcloZlbXltIo6pfyyoNW1nFaiOMG4qabTclq2GtJyWra+0HJaGRWg5bSy",
-	"cn3LaSUCuH73iUVZspKtXEZGDFVPpB8y4qZ8uiA+Zr/UAqAaxpLfzLITma3ltCw5zfxsPuQkpHSZWtox",
-	"z9sSjhwxL1a0Xr1zWmr78iDK3SLmdMoDsPuore1qc4IZR/2OJjBc8tSpxETKhjoKEHIDFPs1TEjixVgk",
-	"yFnuuV7pHo8I5qXpA5vnGW+VybYif80+6vp27Uny1p1V+zZatRU52CB7VzE3tE3+7oh5qcfQQ2McRdRI",
-	"YfD9PY48BZGegzxGxxeSbsu/J3hMPn/xqQc46JG3XmmUpZ0OnMd8Ol9A3omDBuhced/HY7KQbNPivtsk",
-	"x9TJBFb75DO6AKFgjn3yvhKB06uoRTt0AEfzVIkbSziW2DDH0UU5qYLx7kmshjA+hAOKuYp2Tu5li1Dn",
-	"xFcvhYmy9DCNPwVJz0trLXgS1T1TbsErEtBVILZ9/kcj2AnnTxRKNnrnmUbpRi99viJm3SrkUTtnySr2",
-	"0eCNtJBHPrNBC/EO6ickxUHdPorIJOZbpW2pmVfe9xC56GpGA2KWsQUAqOmaI92bJqcpwqaAI8LGYGPX",
-	"TymTWlQtFEeqQloh41vg/sdEHAeBHVLKy6MHM5kM8otakWyZxNN3xfg1iP8s7vST8ArNMVvm0q8S7XqG",
-	"pagh1SscBCpYdWNQXRGSy1tmhfVCMEsOs1TU3yCWyWktMqG+dQ/dChBeFQ/1qh5oNJGmp8XXNxOrq0D0",
-	"TqjehVD9MRFQFOdTykU55oPdqD7KpyV2VuH7yoydNXHSekGNcTPZZylS1scvLSnZqLUbVTaD5OsuqyEu",
-	"Ju9tjIRZMLnDvh1hn03YTOp0ATgp/4j5JbcdxcQ+ChwRxEIUBj6JksTOoQqwSp7T8MFFuFgo94QHCZ9Q",
-	"uAALsFge9AfoR/TDETuP/SkR8kKSPNE25hcITzFlqfNDzphmU9/jGUcI5ogLHInHluulZ8dpWcGRZpbi",
-	"Xp9ZCde1I+mtXPQsKcpdVjKto4+6NlHJXV8pabnBvMHSNGEzPhjYQa5KL7Pf7Tuu63Z66FgDBg54CNDB",
-	"JTRoSLAhwFH37sFJeQq6jkYsBYvEDZAFCyO8+uryV+frrE3WyUFUcdcvIJox3arCCjHD2tMQMjJMUhxg",
-	"uHThKou+snpxLmeyrBzxykQvc1P1SEJDSp97e2N6X0aY7qj+NVD9G9S4Vio7G9E8XoPi8RXpyK6LTk84",
-	"UkWXgiBD2a+JSmaSquBp83EHCVZr0k7yB1MHPLbAf74T7L/Tt3aK+yeAUlgQXTL2eLEIluU0YGKbZvlK",
-	"O6L8BrzPOjCmtoyUNf+uIxm5FTXZ4m5qIjcvMbx5qe7qnTTCyNIxNsbMavC5w9BrwlC+Cju58Ug2wLZy",
-	"+0gpqvHKvNmyha7NuOQrS4O4LnhRqbKnbpmsfKOMNbvH+se1FSLznSHxHYvdKQJblNE2bBav+YIskZfh",
-	"gNyDaDmMxnhBBQ7QEweRt3gspGpsxQZAcCnXRa6yMPCkwLV3wYh3ZD3NLa6xFTV3tKUEx3Y7lhCcM4EF",
-	"4fLSLwhZoPZaP2THKOphZMoT/ABJbSFR0PdK6dYKE4N1Zt1SA0NKzfaKN3GTxmJnhRuwpCUC721jXi7c",
-	"biP6mHt7Y+pYhr53tHGntLHa37NrqWZHdMteViXRyu/wu+zpsXexARbuAAHvcG/nuBcHwRNbUi1HQfIm",
-	"LguLyLh7TF7DPY6o/wnmM3k28vuZ/FvyhdDHy3scnZ7woU664PoZXZCrpD7FytqbWVGm2GErh/aXJOKl",
-	"lcmgvjKFpY/jKILS7OpZ1FZR9d059skQSQDDEVEB/pMwQnAwVCw7paFCK6hJVcV2NW1VtE35IiG3J11m",
-	"Z7My7uZ07EU4+ubTA68LR6WETsFFRd1ScJ3c4ym4zAhYYqkA+ReqCGTSUToqXkt1eJSPGERM7iGucRHX",
-	"GPVdfi7NSGf+/c0paCmm3xHSHRLSH4ZUpWHcIB3VaWAbE1Lz/h0lvSlKmpx4TUi6o6QVx9KYkNqvb0VH",
-	"C4h+R0Z3REbhVK28uWqtcKqrpTUzaX1svXVtmqEaxMktsbZBq+wMduKqqqq1qU2IQJIFPaeSDA8VUE3p",
-	"paIKkKZ6TuyyEe2YBYTzXCUJU4qz02vl2Et2Utgl2NwkKS6zp0GbcJ3kas0RXjEOz8lZIB2aW3ExlS6D",
-	"a+l8t64c6p3dcZXpolhueI0FohwzGvGBsiE25gWV1OqOH+ySH6iE6GpWoAsbN2MCalDJza/VSmh4gVlj",
-	"My6Q7rycAdBAlFYETbIxmY/olIVQMQJDbmniL1pdK/xgnah33U1FL8jyKoxKYox/JEmlqWV9NQs5MRU8",
-	"wghR1lUMwyS8onHIBKZMSr9pdGWGZDZuuLBLope2P61J/myQaE750re3I3o5lLyjd7ukd+BTWFMzvyG1",
-	"qxXfYQ3ejEzBglc1as2u9kZEsRXBHuUoyNffySYYBy9uh2wpPNzh2Y7w7JSNI6j1guvkmqr62yUtFk44",
-	"moaMIE7ZWOtGxviiTT8ZMXytXW0SB2vNg/kZVGUyqJ4z1FV7uEiaa5lWJ6bLiXobReQ8poHPkxfqWwwp",
-	"4yQSpfkwdc9hZVv4KJzQgKxL1I0XPi67kseq8toNruTOFtrcFgpw7hi8SmAqudaGWPuirDfkFzM6nplO",
-	"wnKLToIE5hoshJhhaJlXFj0VN4wGXgkQZmptlk2AM8BcaC4CP1Gu7SJrDLMJUBjB/ZHrPuw/ejQ42H+4",
-	"7z561F8nx6+BjRQYaq84ZRX2ojcVtxsZiasBpBHjrhpmYza+kt3cMfXdM/WVYdJ37Pzm2PnqQCweRuLH",
-	"VeTyWEGri9osROOYi3COwshXZuYLshCdLeqz3ID8sHrrd2LD7sWGLEDVphJ34sOd+FAJGpsKDtsmZFQw",
-	"szthYffCgmXR5B9iMZ6Viw0R4YtPqapIh32fqrP7LPPMqgupmFGuJ2/hXhIfnS9NcE+v2EEot+lkaRts",
-	"ttRuF5E3ZqtVdS0XJFILHKYdSB1X9SCtxR8rFiXXU8O1upuoZ7PPjc5tU9JQGGoXRKIciO/Ixe7JRRL9",
-	"c6devHf1YoVz43uuXazc+Z1y8f6Vi5RM3OkXd/rFKujYVI5Ix9iFAJFja3eSw44kB3muxNdtGVZGs+7E",
-	"p38dMawN4gFyu91ZiZVdxtxk6q2sD7spbKkRvube3hhTy8DoDkd3hKPPQvn/dLJ8nC2Htb4QWsPUmZVl",
-	"+HjT5ZVi1zXmYFSvoxFKVA2zMW6svL47JNkRkjxnAWVEAk41XjAyTsoDFpMMkPUEHF0QSAWDMhXCybco",
-	"778IsJCv1pl5QSJknneU0qfsbebL05Nh8jdPmsthtgQ9OSATgcK4ftHXz/RQj63zqV97/rl1QKiNBQoI",
-	"hu59xNpUZ2fl55VlrbS0G+UwthG17ZvLHKMiIo0KNqlNngksYr6WahrZxIY3GwLMFmoLLRZk775AQ4Ms",
-	"h1rra0RqrTc3pq55vL8pglpCuW4dTTwjwaSittO6wom3qATTZMsSTCWncFeG6X2UYbJa+GxR6KX0OhuR",
-	"nZIRNiY/VSh2J9ftjIZFlyR6HLIJraj2z4kQlE0bFX2e0OmZem0tP0+Gb0Bw0iWXWlefhaoZMS/6TuuN",
-	"2RDc01e3gPPcNdzx2RRGQfqoTouJzc+1IdTuw7cSONOh1y1thTbOm63rZLuEljW1eqwFN4Ly5L2NQTx7",
-	"i3cEfJfIYWtQFVQcfjNhHdejmllz1CbmheV/pxApu/DmCGW/vx1iFSDgDsF2gmC5JH95ySHjZDeujXVS",
-	"/PUnWudbcq5a9Cf2s8m7fuldwU6gH+Q9efuCoLbOPecLEgRc+WQvyFJ178Ho/n3//v0hokKCi2kTzpGX",
-	"dBn1Oqli17i5d2XedcYblDmMZtDQAPUrxrjr8n1r8b+8yfexusoeOmXIewB/P1B9hV/DB8/UcuPI0wDn",
-	"oXaoT1LFX6lwFjTHFwRaQKljg/PoOCOm3numW3ezUNCJhhr5mTIRhX48Np9Na28H+no7etaXywXxUHsw",
-	"RC6UicMXhEnMGsAEjBD/xyTKjBuE4YWKJZQb153CJVla6rIZoI97YA6PCPaHunAdV7hLBDpfWrsrbTCe",
-	"H63MHqRoAPNRBL2ziD9ELDRHxskcM0HHPNcj/Zr6jm/fFBpGb9y8W7WSruyQMFhB/fvuYL8mxk3SRsLX",
-	"PdXWDK3+LM9w2U1u2kRt1Uwv4cn8TAPUvgqjC0UmOo5xmyyRHFgxQA3MCvK2cdvYtOAmrjFLI24D9qqi",
-	"MI9Nz8EmFvGKEfO0saRl+RH6SUgZZVMkH+ZSeIvCSxw4SY0ayi6pIMinERmLYDlE/fQdKNAjf9cdpc+X",
-	"KIx8ynC0TN6X446YGXeIBkcIs6VkFXIUngy8rovhYKMTsDhOlYzHwpiNIYosU4htR3Bmr+BzCMUsp89f",
-	"mJBne0HoCutQQE6Eg7an4ZnVVPRF/2IWJnMWVlRbBso1pKn1jlK/yxrrM7ndwEED5FM+p5wT30F7aB4L",
-	"4qP21SwMiKZS2zQurxaenoTRGREVBUshKhoiAowUxYlQItRrKgWQHtpMDjpK/EMjljiIYjbWYdhti+wY",
-	"iamGOOSUyUJHxgMl52JxENgzOUY0Rj8AoNAT3+PoKsKLBYm0tVpKZYsAU4aMkKh/6NQWoQpXJ9eCzwOi",
-	"TC6lVzkNu/LbLr+gi66ZubsI5TPRDiWRiqVYMF1zJdchrdyAqn0NMsl1Mv5SJn+N8FXGbWuzsx0uYyXL",
-	"2+Y8K2wQNS2lJVULSzRSJTWAeq610zK68VSSpehTcklKIo44HVsUCqw1lE23kcwU5WiqiDTVJmo9r6Sx",
-	"poxVSlpnYRyNS1C3j7Dvq8gnU/wWtVXrcpDqVXjWQMuBwHY5wdF45qB99E9eoHHoky3OVi7tujRWKR58",
-	"xPyVw6OYCRqgK8hnkdKOhkDKlXQxRC4KI7SQAtEPEAuF+nobGUzXdiyXJgolIB00wQDB6ByPL5AIYZU6",
-	"88Y8VF8sg6LpjbX4KAxIgm4rA0OSBzMBIfWynMrlLxM+VKQWzG7UJU9GApMhHKh9vkwEMvmDNmpBU1fM",
-	"LL0FVBRQZ7SS0ikSnQYkYGpb3GqnQSRm4trz5C3feZl5TfTRFjirZl6JViq1igbELGMLhFHTNYTY3RPK",
-	"1SQQtft2/XBJVCVIGe0WVGVGLkmUU7S34UsRedMEYCLy5roobcxTEWtlLHF8HtBxGr1QhvSfrITr1C8j",
-	"ER5nSMBRAuoWoMtdESbFrC/7Trf/qt5pyze6lziSxJVLaed4GhHSclovYNDWq3dOq6oiwl1K9dqWLSDH",
-	"BcHzSevoy9pE8lWZtxGGc+z2M4tgKfckz0KSemEe0oq6P0Qk4ARJibtXogDUFrRvIjd8fZnv73+W+Poz",
-	"uMsXfx/54isKoJTWXVFIqDS71bU/jN+xVko5N5bmotB23QaRu1z0a8xFrzQvZEHvrjrBXXUCCRBSMpf3",
-	"8DI0SmNlOfdrowdaP/g8jfWrML65LmTxjXEQOIhLjR4rV4sxVsI4yDbl6X5C2jqhG1ZzxIVk8HyOg2Bo",
-	"XHXzMCKIMsTlKziAaXijfLaSyMOVgYfynjBfZW/cXcBT7pBrQkP98Caaf/kuruk2xjUl9T5KMX3HUSc3",
-	"4Fwp2Cs2b4h2lgQfgs/OuAnPTn4E3/h2i3sg5+EV01mvqu3ZOnPxnLLEIgzEqdQiMjQuxTnBjKM1HXv2",
-	"LWZVmrkWkTdPCed4WmE4tTfEQkF2H2y5Bgzrk5ifmJfuSMttJC0/ouOL9ydEXNDxxQ5kiB/BMFkRIiMs",
-	"yHm+56JC9ijXXHV99L0wL92h721E36c4urArqRzzFwT7pbicLWBTUTTi+LPTexxJzmXMiWcnP7rHUZvT",
-	"1w7i09cOYq8zsf2Hq+D3sEZKA6z4rEyzVRCJfRKBeiX/TDQDYI4oXigfIQRnvpFKJJdXzUIxq3LDbKxA",
-	"cvKmhEQ9iSN5vXJ6ruOr8doGpxstak2K+w5K7zqV599bUw6p5axSWKuAtD4VmpeOcEeSbitJesqnfAtS",
-	"tDPqUo6zxxsgaCMsXCkS3BxKwu7XYqZ9V80wMn3zDhNvJSbypEhEPvRM5+wZPhpGGeEZGtC++OjsJZpR",
-	"+eRSpwVwRJWfAnP0BTk/C8cXRKCB6/bRIuYzwtEYR9ESUdEbMW8cMkGY8CBUAN2/r7Zy/z6ahQHEC0jx",
-	"ggRg277H0Q/Pnj9DgrwVqO2NWj8bjUYtPYL880j+M6Py33ejlteBJRaUfSqGIzbJ7YbrPEU5XTpJOEHe",
-	"z0YtBROj1pG8+dh198Yv6cJaDHxHRq13HmpzQhDmSzbGC/rA/NFb4nlQHvMrFBIX0rhXu7YrAAsLgccz",
-	"4pvIg1rQqIzYT/m0yuydWLlTw7eBifYc+ySbHJZ3rKMpviSAH53aCKLvtHw5JdDQdODy7J6+24fRHNR3",
-	"B2hBxyKOiIN6vV5iMtLvQ74P7wxRf+D2u4OB62aB6XpT1hw7I08fcju9gHscCTonidcBrsi6tG1c3I2j",
-	"vipASgekccI5DZm8DjR4sFcfQChwFGsta2Is5nz6JArnZXfuImwcY/qAHEmtEEZ8yQWZV9G/Le44nEwC",
-	"yshnMZ/ViRF6nnscohaTsoxVrUtyB1PoSqIhOtmdGhG1NTV30IJEnHIBHM9aMSBEZ4gwmlPOJYm+IEs0",
-	"DmMmIN9BRDEp6XAiWdP4sgoeFoREcAtZmOg/2O8MIfxAh4BmKHYSyJJpqbImo4Ywv2oR8jcSqfmKM5lA",
-	"0UZT1cdjnVm7OWqq1T9pGG6t3npmReA2eO2zpL7mqgO9x5Pim6idvtKRmrg8aiugY2dUlFeZCjS4qzWN",
-	"wdRHBUe2WIzaU7zoTiJCHDSJwjnqJ0tVJTK7EBSjWcFWNyY3njDemgefYMc6snFmPboil6wP1wRxsQOk",
-	"5Ns9NME0IL6D9pGKh/F3mkX2NBbEinF5L1ZlCFo/I+OQ+SWH8kl4hYJQngnYguEpK4cihhPorLYd7Q8e",
-	"7T86fDh4dLBONdyqxHNq3U1KAmb29qrOBTTQ6bKv3il1t1KpM5f0HlCrga/QWuYGAHgHercR9J4XZdt8",
-	"KBoW8iy0SAlGgZxXbhZeldXOIny8OyfZe63OQZ+ffYj9KUlqG9RsvvX8TJ7rWRiXlVfZ8UlwOmW4Ki1x",
-	"5yciqAjINe+pTBQpq+W+rhD+liXt13N6S64ulBtPf8oWTK+XdLpOYtfWhFReT+0eXGAmHphfXlP/tQhf",
-	"Q6rdNOxkckoGzp6z7xw4h85D5wPnkdN3nX7f6Q82zTQ5fX7WclrHzI9C6rec1heU+eEVbzmt52f/VH4m",
-	"5y2n9ZQyqv76lLL4bfrGZ1i+dKr+c+zPqcSvT3A0D9kSRv4wFJC+Yg4nUyGxNHI7XBBmGTfTe1DR3FIQ",
-	"K9Iv+VS1pqQtN1ZsaTJoA6vIh3h8ITluGX3QMUGSpYaRID46J1J7p8pYd568idoZs+1+p34qy8YgXgd0",
-	"o3BCA2J7+Mp7Q4CEnlHoTEFiFJFxGIFlWnutwU8Ctt+2/UbPnqVzZO4j+WrETk/MwSnfN2ALpLSFiJM3",
-	"SGpbRFnl5DRTIrhy/0JbB/l1csidIfLm+O0ZeQOFuUbMC7AgXDzl0xPCRRSPxUs6J6o6l1tuRN7A7Hse",
-	"R+wkjioOUmsP2xgy1/jvPE5fK2M6VvZz/elcffIc5PGp/k4LkfoXFEbIY/onpfToX5rYgZPFVRiDEads",
-	"GkA1E1CJk5QpIdXiXRkqmhpUjxPb9YYTrjfLOmDqgIpWew1IjwWuDSQa/hllgOUN3ojoJRbk8Qw3mKgU",
-	"parzw7bJsQdUvp6hKdNDbzpAcf8bjrRJNaOIjC+f8unzRWl2to7g10RU0MnSQX3kh1BiQP/ooEHynGnj",
-	"o54tieRp2CJnlWk6RQmO+rDC/fqpZ0WZM5vzWz4rPIMWOBKpTHFP6ozABbfKx29akoM1tQ43LXNQM6fl",
-	"n8RUvL8w1HgHgegv03IaAcGXlE2HaZkpnVj8AyVt4CAoi99YZU6xzqe+OeWNeenOnHIbzSkvyDy8JB8G",
-	"eHxRCvXn8pemzTdzxHsDo7M9gpNZxNpN1AfNKH3tDjhvJ3Dmmx6VasumyRzWOZHQ0A60mX73HHPi99Cx",
-	"egiKCkHED/PRFPL5sCm4IN9NklYjggMEXa2KkCFHehZLIlsi1asJ1WwsNh6M6tKipf4aPguvqmb4TI7M",
-	"6U+Jk43xXZ3sk4QEVs5abDtnNplZT/k1XYYX5Cmfvvc4yw3CJncQCSl3XzMUcnUkpHWQTaiYfumOht1K",
-	"GmYX8iovvnePoygMIFZAl9I6gmwjYIIOOnSTDEA3X+3Xtou6rnPoOgN3UzPoczmdZcJUDliwXJ4R5luB",
-	"nDkEz8b3leDlmjiVOhprvZgLTt6UR1xUhlfUDlbL2gs3ibgotjFLH85GSVpnVgZS+jZeVJ3HJMBChaKe",
-	"hz4UDOCE+Mh1XSvEAC+oUtR76XAdtAhijjxrLV6JnXlVPGeC5+opFXVzetJDZyoIRMUi4blxBcAwCE8x",
-	"ZagN36ugnk4S7StfmNAI6h/wOBDKhgmxw0mSDWLkqodeVrZHyOlAVtnpbPlUsH2uL+pesB1b8aTl4XIK",
-	"ZipB18ScIswRVmGn6rpR2w/H/IFPxpSDJXDu/87koKvn6+rXeKeHXkLQct/td44gptiELUNQca/XG7Xe",
-	"qUp8Bhbu8RGTD0KAsf2UPkgVnO1ptO/ZgdSQ66QWaEfJWhLJobP3wT46XwrCwUg9YnC3AZ1TkQ3c7rvu",
-	"noOuZiEn6KDvDFy3K19Dk0i+MI+5SOK5h8q4TQWQx76Ody6gx8oYXLm1C8p8KEBiom2x8UvN8VIhThuz",
-	"pWIL6BIHMdEzyv+UxvD23T10GdIxcUas7+6jS+qTUH59gCY0gAcO0e+aFx+iOYmmxJdE6QpHvvzuA7lN",
-	"+OsRCkITAt/vu7qMlPx7D4nlgrKpnKS/j97EoZBD9x8i7F9iNia+WVv/A0iO8MMrOci+66Lnx1kneCYO",
-	"cr/TQ8/sX8EUNWLtJP64Y+qTJa4kdfoJ8+k7fXfg9N09p+/uO333wOm7h07ffej03Q+cvvvI6YOfbs/p",
-	"9/edfv+h0+9/4Mil1eBXu3ecN7BUZ4KIQUPY27jAitOiuu/WcxYsS6T7mM+k/KF7Zfvkko6BkAXLYULs",
-	"rHZHibqyCJaG/2kbcDE+l4XCip4oTn6ibKGAAKsCKMpH3z7oOA3g3c4Cpiy48qSkrF28xMTCmonX3VD8",
-	"N0G9QKnOiWVcQzELCOf2N1a9yt5q0ehYFxCFxSdO8vkCC3pOA6oLBNIpk3CQ6QzElStQDVxbtMrF9ubK",
-	"JqppzIaSkpvyNT7MJGxAbI1ejgnOVSZlpM3CW/V8KI0ovo7FJnV+N8f0shjmui7rzQNxC0ImwHcqomT5",
-	"Y3aelcJmfY2Uq1c200dtVeNOA92FBnqWhaQVbuhhxg2N2gMHpSHJLObER6PWVUSF5o+jlgMkzdAqkF6t",
-	"AUQYdoYjlvVmZzSzrBChIns21V/PYCPgtnVaX8hVgt9Bf/GCYN/+bIs78JXSc4UdmcHXGrRqNLZOntUt",
-	"TRKb05paIzol2EEslDhGsLjWOiFOK2b0TUz0z6DYVLQ3zYY3VMBc/iCbkI/su3d2rdtJVYRqIvOCSE2j",
-	"orupfOAGvEdy/XIV5SDGyBVSv+t6ieOA4IgjKnZVKDHrrspsO1larUNshCX2q3dIckuRJCmnvSKoINPv",
-	"qlZtbsNLSr336e/r19QI4JL37qDtNkLbywgzPiHR+4thYeTq+SbUOwz851vHDKSJarnhCuuqcXj18ULY",
-	"L94hxm1EjM/ZJIzOKbDkUrzYKkFyhUM3O3F9mIqt9+5A6laCFBTtNzGW1UBVwxKaac5SACz5Q50FNACu",
-	"zJt34HUrwasiYPhYFbE4PTlC/e7hPhQQOu7+M4S7P0Vu9xHqod9F/xh1PUe7TDEKiBAkQmGEfDqlYqh7",
-	"InmvPUf3YONkgSMsiLKEnp7wEaMMecoutDKFosw76e/1u3KNXerzLmZ+V43THc+wkN91Ck7WolyxwHLN",
-	"cr//3ZfH3X+Guz91u49epX/2fvcfd1/9zHUO9979o1aJGJJ1EVQfoqqmpJ7uQNaHhCGvRO6xVtRet6TO",
-	"f1O9qIomjLnga3TKTEcO5ftBnmIy0HBWW6btvrWq4T55a3fY99JKPx5qzzk078+2cvRQm9OxZeQzvRtV",
-	"Dz4daaKcKAPI7QJTekdNNw3Ccxy8SILuvRFru2kkfaPYeuVeLJYrKe9im+tGeQ2VkF6QKeUi0s5QOie7",
-	"6AVd5sJ8EhGCyFtBmGqSAV78cCIIA796J+PZUTEPaYd0nnYMvo5O2jfZ4z8HS1tca3W3x81sPWtzEGo5",
-	"DrdKTJCjrE4atUiI5IZjgtomSAXhiWQASevqe9zEQamKLUpC6JTlw0uea7xSq9JVCRPREopjQ+Jqmlk6",
-	"RN6XrzzU1n344iDoKA6tncW1DdqlqbNlzbkqi9Boj3obCxQQzAUEB6Ur7TiS5KWr2jrRZ+PMlGQTTvkN",
-	"1EvEVhqHJGIVKg8n46iqwXqSLcxnOCI+Us/usOCy3OpGNVHrydGNiqEWHKZwLmaNVeiYnm0Dwdt6707s",
-	"vq1i98vwgrDySFfydkEjkBgqCzt9SicEqiPqLHshR8sUefLJBMeBQIfu/geu66CHyMdL3qkZqQHjlQPc",
-	"D794OTQVSE0KugfPe2imKpi3pYx7HItZGNGf6g6eHxIckcjrrD9CNbdTcgwrz7KU/Cw2Dot4z2RrYzNR",
-	"hrAAnbfOYM0BNqMx8NJmBCaLAHdEZXuiomA2jqhYnsnD0ml1gHTpX08M5v/wi5flYWZ4DhguEbscg5HS",
-	"zQFJE/08DfbVJADQHG4NwvfUMpJFz4RYrKcyqmqh9wDHYvZAAtxrTWXMdHvWdOgLynRViuy6PXW/56GY",
-	"aeVPFTukcib1dstpKUk+IT2GdS/oj4jk3dDHqSrHWRWPxsFEwxpVNWa6KvyLsqlRrExgXaA0U6Ccpqyz",
-	"euL4s1N0uacio9PY5SkW5AovR6ztPZjz6Wv92VMKsuoSkQl9ETPCVTAgRyKi0ymJYO9q7efEl5zCKy/v",
-	"7PVGbKS7RPEjK6Qfq41GZEIiEP1hDxCVTd7i+SIgXC3I3I4qG0KYDx12dbvGTMkQuXYm+IgRPJ7Bes1y",
-	"ubxRQEkxI0vkU46nUoWVrxs7kMRWVQkFwvAk4/HeduXs3XHIJgEdC+7JYbBAjFCIsoZkvBFrR4QvQsYJ",
-	"Og99SlSUNhwXn4VXLDEchIw4aJHkBTqFCiryxhxF9lVAElguEp2+gygfsZyKBEl/iZ4ERzbH0QXx5fLN",
-	"s0dQgNZDuqOlqtoKS1C00EGa6i4h3UBdAFzd7/wO+khT6hH7CIADTpZy5H32/Oylpy5Ox/9D6gaUOYfe",
-	"2xzdv//Jy5efoYHr3r8PT6rwfU2CRq0jRBXlVKRIfqGolv7uJBDZ7yQ/kN/8rNfrvXvnqS68sKzzmFNG",
-	"OEdhLMbhnAyVEQo8XYswEiM2wTSII8JRO2ZRGAsscWeBxczROSemCg2nP9Vh/47BNj+8Yh3JqHSAPWxL",
-	"6TyE90asizy9KQ+5upeZJtTazgUb1JkIhCHPoureEKWh+9Amnqo8kHCCvI/MsPYwI4ZUwxaL8juI4bnJ",
-	"VplQEvjyMk9PEBZISW9tb9QSoWL1wHQfPXqE/FClpCDylnIxanmdZDsnga5Bz1CYZYRDKa4pBXmMI6nx",
-	"IOh7LZ8A7qgqkMNA8srMvlPQu8eRp4j/84Wi/CfwnGJBkPTh/QxqxwOEIg/UCK+jcqLMKFw1tFKWpaR7",
-	"jTydj2AVUtagSXV9FurV9NBjyJ0ADI0DH+GAhzok0KrhrJee8tyk9NflHpIMnCMq1HG9TFqiJ738NRFR",
-	"Y0iCCWaFq6RbumOs2iwOAq+HzsY4wJG6Oa6SJKF1KhyISg1WEofcXiJ0/JREoUr3kFcwDmKf+HaJ/8s9",
-	"FUQsT3+O2p4leRwhkDw8JIgkViFe0K6EvilhiIcdg/+SARImNDsYMZuHRloz1NBZ5K4CX+gMDCXeekqi",
-	"9JIKWxLx2l4Ii+0P9jwF+gEYVCWxA9oDaUZaB+n0kKJDGl0kNWKE6C7zKzi9oxodaiVDMesRU8rGkRZE",
-	"fnIl8mLInjKyrxJfSt5yO8OcqKBvLNFuriiThOPYQJuD5jiQkrW8v0kYTeV/ldYCiCyhAUO2jHwfEARr",
-	"TQ3SyJXz1SdM276hupamSajvugO4T8iTNK4EBVSSvdFpLKdJ9DyPzuFJrzNUPBOIgzpZuE2BI5V4PiWQ",
-	"nE4jvRb5SBZG9H4DekEkmZN0jQSc9NBzec3A4jgkMcFVeg/mmOEpiR7ch5pWeCwA5TFT9y2HPEJYStZd",
-	"FSMPaVgjBpAEcbWZZ3WDS18eCUS8oYR+hBFqe3K9nyd+CismTn5MHBi9Xq+jTrTvunsGM36MA+prrFAw",
-	"aVqSUy5xUv4oGfUUSylOZaD54TgGcD4nk1CiNJph5geSk8eMH6VAABzVQVdRKEn6ckG4Y0BlxDwj0Hua",
-	"Xji6IMDpiSZDRggwRqQj1PccyRu74aQbYZak+iv+FLMLJmUVwuK5ISdTIkbMgqB+gcH00I/IUkHRHIvx",
-	"TPcTXZAgID6SEtcwGfnCPKnzP1A7JVKSByX05tSX1GZCScQdcGNAOLFVWUzSWzvYVkLyUT3fXyIpi6sw",
-	"xQIOpf8c5IHUVVpezVEZnAh59lLKyq0paDWmbbnzbFk04BZ0ros9gIPm/v05DQKqrS3370u8B1bkqWhJ",
-	"cHnbnjEgtlADpPBT+/59axwMzIKylBt0kvwrPzY81LNrY0u4t8vgyc8F4wkQOvhLsb9nmc4AcmMKuBRA",
-	"pPOr3Lz+wP0AqYBTB/X33D1NsvoH8seD/oHJZBv03b6uFeDIjUBTEehmB065hdC7ifAlCap766hEzVQQ",
-	"wUmGaAIRWCDPyjHxQIbIZR9K4WnU0ndrJbRpCVjnccNY+vbXA0tG/NcgBquWdF5Ltpm8OmOjk8MMk8yF",
-	"zDrTlUnFrBqm4eySyeTMdvfwHvpI6lG2wGZpq5rKyJUUOgYZrQvGv5qFaR9yKYMkaoVW80ZMV0zRPkKt",
-	"ShktUAkOirBLJCeS5tEk4/g8CMcXmWxxEPi1YnpJonMs6By1ryQxGrHkKZVFZQQNQ7eVSqYnSZZCYeda",
-	"6ZIqKfRHDTtDLYIY4TBZ8gxfguyiT+uSJHzJN5ozjDbUsnLyotmpEvTVnUmJTF1YV33Bg3hqSjuqOzJc",
-	"R49jRPIR8952VRKfd5QAzemJxgfFr1XSuUn3Q+2E86vqbjOiOPRQhxlo1YaF+nUsEA6gi9NLFYehmKaU",
-	"5DT/3D84NH8+/OCR+fPRo0eJi80IkcTvGBqs34e/7UcVpfM7IwYilRSIZmHgA7CBIBNGc8zGBPEYetzj",
-	"BQftKCJ8JleXAB+cuzxaPmJnhKBEy9DaVh76LXiHtyScjzEzmodEtLddEkUgQHOvJ/nlI9R+FopTeSWS",
-	"4xO/I8WcEZPaqRKlQOtLpgAxTuubQEUS1YyaMeS0S6JQhXIdqbCAMzGuTDVYDx24eyPWPhNhhKfkc4Yv",
-	"MQ2kxttRslbFGpI+VZJYnmNOoOuFUpkJHs/kCIor+1KYcJBP+QWaxEHQORoxk+x7hTnSPv6E3QB4ySM7",
-	"l+gmIirhX/UXq94GUpaWEWt7ZVE7D7tc7a9rdPvujOBAzCCIRzIKMAl4iWyR9j0zcSsKcC2FMrWe6CeO",
-	"EPcvvNQ3nWaVR2FsIpBiNg99KbT4md5qygqley4r8sNNiImEqCOps0VwtThAfMnGqO1JhiAZ7wPz1+mJ",
-	"98CTZ+w98CjjJBLeA09FxHkPPNWMxOs4cA2JBOgYUxGcahCGF/GCO8l1/PBMF+ldRKEIz+OJ2Y1WWx/8",
-	"hHP/4oEqrLBUelwaxJEW+ZXgnBXFUHvzKrZORQ1bJy3BAWoLmL6MmL+IyIS+7ai9AbsYMcXJolhCKzBD",
-	"xexIBCJ0yFJJUI1hAUBZfNj+QZf7F13rsrrysuQZlzx8CA/b5wKBZSHrRoRLBdZL6h/JHWc7QmrpLp9Q",
-	"5o0YGCnURaDcoRfrLh9BQRl1NFrBV5FzUJQZ8M4gxQsstLmLS300qUay1KUvZuEVmiTRB6rohLJvtlVR",
-	"DSmchFJMX8BthJIbDiVHRmcfPf78xenL/7Y39xN+onVMLgnGQmtpEiJUDq2H2nL/2Vobtm06d18KuxSx",
-	"kVx5ThQJaidPnPpAYUYMlFYgT/LuvSkRUr2VS8C+H4FLRQUujSMiuuMZgd7onu0B15eTOKy8HjpWSA7G",
-	"Q6xObMTMegxB1JpyqpDvDx6htvcyDJ9ittQCkBS9jbm0oxdprHCeJJnLYwn3T/kPFIYYj8kRSouVwFpA",
-	"IJGURuEJQ7Z60UMvwxDNJdlPwvUok9c2jVTmPxYgwQCROieSyacWIOJL/jNiUu2HtR64eykuwRKMZ68H",
-	"m1zFbNZzMVUsRbVBaJ0+NbAJvoPjz05te1zqD+m0nJamnK2jVr/n9lzVHo4wvKCto9Zez+3ttSBAcgae",
-	"rRKLFvh7Qy6qwuykyAEm2ki1x4fIi+QkaGT4iySH2oyAjNI+LA+IdFQ0pDG1DkcsEw4JrbpzsYYOKkRH",
-	"loc5GouNQK4R1q5mYUDQudTblfPDSGGqqZ8yP0ND0hG7f/8xyJFH9+8bG47dizRn3Bsm8mFPvppRDuUI",
-	"4BWVv4AYBl8pM4d6H1B+qPWs0xOEA8nJl/YK+6770HpCMjypxFxJBanvun0FOBYJaB21bDyGy4/wnAiI",
-	"6fmy3FGcPvLgeTLUSevdK+VQJVx8GPpLnV6d1FJaLAK92Qc/4Srb2gj48HcUyRV2/Vg9R9KwaR7P5zha",
-	"2t5TvUG1M8oA5ODKehLIcRATOy6qldhRk1gguTcTAtDSQnjrnVP25at3pVFZasF7XbiisySUIbdYdXOJ",
-	"xArmoGzpndIFs1C8nJGzbPySXHMaEdn6+z/9o6//5n9OgxDqLvkhxHR/9FZKQ9kVaxUF9MgCcDU5WWuV",
-	"3/z6F1//6g/yq5QvVK3STPnyKswuL6UwxkzFJeaGbEyaLI68bR21WlZILLjK+dGDB8bDNw7nD/AlFjga",
-	"9H6ymLbsQNTWt//2T7/58z/Pb2j/4BDAp8nge8XBm9+plJ2zx3SmlXkHZSi3YWuNj+rbP/i/vvmP/8s3",
-	"//f/+u1f/aeaOytubCUYQGAFaJp1YlrsUMh32SiOBIKUiQLAe+C6uyNFycElsTTyyTRGRZ3dl/1XvTh1",
-	"Jz784JFEKZsatxrRlNJZ96xZNZmhXDGMo9zNp36g8rCqVhNyUbqYh4UjcDNHUElVWrVoQDKnjnuyg5lc",
-	"+xyUyam1PaooAMrgSt25N4VmvlDvZsUqE2YwtAy1qvBhJh6pdfTlK6eEVioyKaVFPIXKKlKka72CoivG",
-	"LKMKjvYdACq4zAPXfSVHz7urqqW/U85jAubHL16i9idng4ND5ZNOpLyQIS+NkvMc5QlSz5QZ0qtiK0fs",
-	"OTNWukXizZJarB78CFHOY1AvoFyElA0iImikbRKLiFzSMOaplzCR0ZNeVpqtjFgbZGql1oEUSwX49vqu",
-	"O9CqNa7o7rQgzFjBlS1VgM9SR5FydEFBkWoPXHcwYj+i4wsVEf+UTx0VDDEOQk78jhQbAyyU+UvborA9",
-	"VTKH3K7e1YIw0GkuCAOveagMRmaHXEq+S3UH1yDKyj2hzJaQCHOtqszJZw9GNcU/Dy9JZ70sbJxomtL0",
-	"XXd/WPD5yq8/QO3ENks5AAjEMwkajFjqWzW5uq/le16nSlx+qSPY3pesDKbnlwYhsxKn5bZWfmDQr6kw",
-	"4J7A+hVeonYC8H3XQWDg7mRonh3a23edankBWLq2kW/I3DJzOStl4awAsWK2/a4GEUlqi8Luo0ePwCib",
-	"N7hXn8G6I9CjrlzUB90EQItLksKCXFIKw4DdCYhaAFq5yoM6q1QKz0Z8UkFSmTzZ+KzgAptxzCQQ/VqE",
-	"vyxu5Zl/WdqAZlAm0LZFlj+cnX88ps/pD08//+lp/xk95afsxcH48enh6cXin/748Q8f9Xq91mZCzG5F",
-	"RHWTW8mHBRQrXcp+TkC0Iu0SU5fBvmHyt+S2CvyLliiVFd0E0UoX9kFuYbbEnrw9TEtP6irGQYDKuUYa",
-	"wJLjNtsiW7VEeqNAuRGu1hRtpcDB01Sb1RLux0Qkh9wOwimirNNMzt134P4TYdd2HjyYEvEaB8Fr+0te",
-	"Lf++zMUs82zQFJphfoQgAtuq0SjB2xQz18EAUpw0JU0pc9QrKpgBnBMjFkbAH7BpDhVOHGDvlXUZtZTK",
-	"llnvCBW2rKCDkLNnwInI7t9z0AJ68Cnk02Lq+RKplnlm5Y4UROVneKqHzkxPTcVnOREjBqZ0ZRI2ng/U",
-	"dh0Ve6mSRjpaMP0MTwlIgF4aJe6hBR1fKFtz0jPGqrjY9tJGJx76//7gL+S3nWESdE5FWmxZB+GOmKqz",
-	"YIaDYXiIwsDX7h3tBYC8LLAEXxCyQFdhdCHFZKnJxAsp58o3M+fW6SEPOtB4I6YjflUgkK5cboGNcpgE",
-	"gep8AyLwp2SiI9/hFExwi4lcQAGZCAeAQqsU4FMItbdcfu9TPqecS4Iu8DIxRWDw1wM0iRGDp+fhnDBx",
-	"lHQZdVDaYTTz4UxXJTauHyY1e+hR7SEuwgVSzl3oXUYKGkYWOajgJJio2E1TUnmVhbwglE+JOA6CjGPw",
-	"fYrnQZBhN5kiiFmxVYWhWN+u5PmgwxXYbN3h9w8Oy4avTc8/Lh7y9UlhuSM0nC5Hjb/M97NttfLNat1i",
-	"d9mWDonUR/U6PZxiq9e+k5h0Mz1VXavmvPxxhsFLDS03B4UWp4qoWR1MVQ+JXH9S/VRF+1E3bRc6SNt7",
-	"uiWNOl2nAiaybTXdChP2JieqoulMjFLpSe7VOUlrBPtE99afaPrFRkd6sJMjHVhHCkQEiH7raLCdrF+O",
-	"91WSvrVQ2/YqZWy7oL26cZ0OlIq3eKkiSe1g8VyP7PLlbkdHakmIvawwkgafzQui4s+M5PvlKwnTJkfz",
-	"y1fvMkLkp9AoLgjyTNh0UbUEynyd5LddPBa8i3m+aOyr8hZDZWLoQMmi1RLoxtJnOMnxWBU/SRnE81rI",
-	"yz2oo2EEp85qCW/EtIg3hICjRASZYQh+5PF4lpUyIeo7Iohf0MVCde8rkV503OmVlomvMB8xW35wdLi0",
-	"V0NG925A2LgtksZqApG7aEhcL+d8r5xtpQinFTJy/bNXiEhNaM/NCDDfKdJdvLw7eeuG5K1Xm0gGW4D7",
-	"e+KzHxMBQYi3lc9aEayb8lzEjZVD8l7j9bTCMH3EKRvrrkJgT7jHkQ7ISyL2zk5+lBt1ycadXiGxS6WM",
-	"5aNbryPGuKMzEpPtjaWSj5JQdo7aKZQ7yOAc/JVim4NsMuEgC7kdlMMo+aqFjg6yaY6DyFsHKXTsDMHj",
-	"qUWSJIK8rcxKnLzhKsYyyWBPHLWOlHUOlYHJ5ChDdqK6DigNYPXiSmLPlbEjjT8HscqkfgoihRdT/4FD",
-	"DKwKC1apxud4fKEMTQtMwbYdYC7QNBTDgjFKZxvQiSkEIUIkQh9DZzA51REyMe+ozchVx0Em9B21NbxB",
-	"lUgdBo/aEmimISMdR8fQTuIgMLnOUAiCWaBpJDpYaRp7j1wns30w0zlIhzDLh8HAZfyy2uerw1PbIgRr",
-	"mpNwKONuSL+RF3GPdxzrQORK9GKhXINjNXnmKjkM1h1HkVy4XMSRvZOInMfUGJZVdCdctzoFHdBfELYh",
-	"y7aevImOWVq8UY2t+lFD71JrWSOmmmNC1Ha6hx7yeBiJH5szhkAZqKHj6lByfYAXhCzgVlQbQRRGUJZF",
-	"AnExg6NJwH7nCOGEFFGOLshCKOnCRKcDpE7IlQI+KZ6b473CHIkw8CXZA2u1atyd/D6JI7jZczKjJtw7",
-	"e53KKoy1gz+F+aIgH28ow9thBHgsjLU2kxCto2tZArzJbG0lXynpi3cgzKBCMThND/a7oSPERZkliRF3",
-	"k7+1QaO+MqB8c4XgBGVglxB3BFk5Thq6YvBEz5jxc223yB3oDFXXesvUh/g9aA7JTRd0B8V5lNtOXnYi",
-	"hQPbUt8rlqX+Tq60n73Sw0l/7JI9/Oh84O+PD0jrukXm6tuu6ceUDGvFOJBhvakknRkpJ1mmNLwtGQFQ",
-	"9rqSdbypUA2O1ANo/ZrkBsrL8C9a5bI2C+F/dLLMMNLX1F8jbZ+ecOeGZF7HBKcVrWqaK4yYTp+PrGwS",
-	"jXEuajermO3oWgtDy4fpuK77HeSAz0IBa1g+ztl/vjMcsAGbY9puUkyhgNIRSeWllczsWjhW1TXccazk",
-	"0lYau5TF8tqtM9XX1IzVVI2zQ1ajIPp8aQp9SBZzy7gLr+8xOSOCq27SoLPAjlLqzk1mtW3SyfQ6zcKK",
-	"tvPY9awoG7HMK94Q4XP4qR2a+um6qBmEYqsCXEsYpJ10cbiK8GJBoqScEeZoEUgd0qRDjpj6qaMKWmZs",
-	"R1F4JVFKV4dIixhYLhtG0JKAdcZS+HJ51OaVETsnQSiPQ4RSYbQjmeq1GFFcrmMXa9Eh9FYS44KQyClG",
-	"uUiteMSsoCetmVZUFMq2pkXHcBhK0wwI2A2WKjFAEpF8H1svb5i2ql6piptykboyRXoKppmGkjE8oFLn",
-	"BIwBzGr+DaUuct2/IawQ7D6qBqcyTuSgrJfC55Ed7ZTpK5sXGcrhWwsQEOAU8xgHwRJ5Xyqi+8rrZASL",
-	"oTWGaY2O0QJDXcyJtr5kD7BCEFHSG+V2kvI9jvp7rpuxcD4GsdawAzmTSrpNasvoZvojFhGoZ2GMOasd",
-	"qF5eELLKimWPWm5fI6cqOWJqo5ocEEmmhlnxiTKbfMjzGzH44WoWmq2kx1asctrGCqrk49nqk0kFw46p",
-	"s1aQvPjtcUr6YcKN8vmbSv6VOwccucdT221BKLbNymiQTUvIt21eH48CTqVv/vovv/7bf/P3/+Uv8mEb",
-	"dh/nLxMR7FXjEK1+VywX5CnlkOdb6Q4tXXIDJ9le3rW1q/XX8SQ3W3wuQKf2QitF7gVl13au/aLLsCRC",
-	"arujri0dnt2UqzqHr7vJtVyLD1UJtJVSlrwitJdPpc+R7fLLlqTVYtMO1I1E/c5Ow640VBxtpswoQ84m",
-	"6kweIba4ti1gc9vk1boqiTqmUr9rM12Ef/lqGw+yKtP4APv+6/MAjy+qNY1s9BE8rDxXHvytfzhKisgy",
-	"yJS1f4PyYKa4usTmJRKhEsLUMqQ4wcJoxCAy3WrSl7JXEebCoNr9vrvXAd8VyBhgEYLR+IwuEidQ2y6Z",
-	"3NlVaFV/4D5EUKjz2PdVTcfsSIAg7XkcCNrVBR75ko2VnxSKGxI/UQsAy8LAzyeMZg+RvIlxkE/L0GLc",
-	"SoOYnWSqUkxHzCSyJ9epi6+UiWbY92Gr71EkgxMrUDLreKycwDQA55rj1qum3zoSbV1eWnHiR48e7W6/",
-	"D7saOj5UcFqe42lVQwiZ4Rn3eApRGYF327PaVhg51jB8bUJIOYTuQAS58RC8ssrcO06gtKChol/Bmooe",
-	"RQCtVdWjCLeKHGuINT2LqpKyN4C2GxIrjn3fmDV1yEqyKUuqUOxxxzFpJg/xYalsoadcYcZkPk/lAAvL",
-	"dLl/q447cFnT58Kq+c1CAW6sN0/51OuhYylgQPUMFasyUYUnyIglhTPsaSB7DNqaEF9VnbDKboCpLAx8",
-	"Y4mMCCfQl2NBmE/ZtESgsBfcRJ7YQ6oo+LG1tuyGocRnmJkhLzDYkxt5IR2gibBgvdaWkpk9dMcUqtB4",
-	"pMUu1O/L8a03Z5hnJIzM+qT8pr115vxHrAkAAKGAWQ8qxBZ1oregKJwEgwyVSneVC7d9o6jVN3/4i29/",
-	"/89+8y/+/Td//R8lBoc7F2OyHF0qmbAZaDdisXOG59mc7XUr//b3/+zbf/3LpFxWbuVJ0YbdSELrFvP1",
-	"3/7im7/82+IykgoX9Q+w7/YN21FgVVF7DroumBOF3i4ZJGl0lt/83p9884e/+PpXP//2P/y74ia0NafZ",
-	"Jva65yVMc7tL3WghB11NQ0uP8R5HBEcB1QqjRRAtPg4GaUO6l0Q0Otvf/PKv/+vP//ff/N2/+PpXP//6",
-	"V39UF1Qrd7WqDkLKCUuLjjQ5/X/49R//5pd//e1f/2dFIb7+1d9885d/+82//KMmt9JIkFHAfu216goU",
-	"ssq+ljS6Ak+OCrZUrCI9RtTWW92thcya4LZK1mvagK2YrZy+lUzYL9QLrEH2Vk5cTpPsGfN2SjlLXrjQ",
-	"K1EmlhJ5EuokhapgxcrlZChT6XIOyg5Ab3gGtS30CGXrSGnYEF1hKtKGDEDKapdZOUm6TeS6X4AvVfe4",
-	"AHBLqM9G5QC3VIQM/bgpTciYFzGoRBMjAa7RgSwS/KqWwiOxAAATwKFa9XltrmKFgdUW8VV/ReWhVyBk",
-	"w044yQjER8hTXaZeEB4HwkN93eyOozY0KDsnuka3EtDDie6iCfTHQR72fdXE00ODjoO6fRSRCbQ+NCOb",
-	"5oY6ol4Barqiov5j6Q0qBUJu3ydRp742pPZwJLWiflErOl4sovCSFHQhFbuQTK8zf/sDd3/E9CDGVivP",
-	"podewFZhmkFxmhfkJ2Qs1k7TKDSxaImVyNpA5xmxvuseDvO3oJRYTYASiajfLw9yxDZSAmi+x1IjcNUV",
-	"+ogG5VQktAGvhgCVQHCiCfzDr/84EWJtzFEttuvIT2tUlb0uC8ULA/PFBAK9AwbdlJRbQ7enpELFAG2x",
-	"x403tUZzbKB/KUP0Tha15qQPuyy00HX1spSx+fqX1Xf3jRD1CYzuV4B2Hld3AuOFPXW33pRiB+Wb0KzC",
-	"SDNN1l68j69/9Se/+au/+M0vf2/nm9hMWJF08fqqAyVUb7eegjztWavRZNQFeafl+gyI1VZTNQiDinQn",
-	"c5sPgZYDMI3orqsu5rSvhj6DVeTCnvHQPp203X+lgdqYI7RUn0BmA/JQqmLsZ9excn6pfqTzlwoDlWXK",
-	"DXq/P7VAYdpNqQeK2UK9Qrn1UtfDenUhoUevanpHDh2407yeoFLM1npJXpB5eEm4FAzlg0Y0TNr26i0Y",
-	"H1YmRKCHjnmmU6hu1iQn1v3Iu1d4qZsNZaJ3TFK5xDCdqLXDAIoDLXOfwFKMnG3vDyTtbNCHad58pBow",
-	"c+qrDrNbyeC5aZNQ1yQ4ZcRyURd9aLtckKzVqd4Sr0OVdcvebIZz1vXFK+a9kbRYmHmHgQt9dyAZYJnx",
-	"qmTinYQfyEuSmPkkwd/dnfK2EQ8nFix+Z6sEgZHsvRhS7fvbxJhaCYs2kx+UxyfkqA9aXSi+EgRvgpNn",
-	"oeyGmLiatIF1rxDhUMO8Nygw6ykRKlbyNcRVVHLr51ZJX5Pgw9P0m5zd2kFh4Ce1htNGnlB5UdWq6aF8",
-	"wzgKXDhpCL42yjHeYe04iGz5VEWW3E4Ol1ZZ1p+IqqOsSvonZZVbRwP3nVMnn3VjjrfFSoouatOdorqM",
-	"wWd4Sq73JHaQ2ZvAz3cxlbeCIZWl8qYRWNfafaAWTyqHDpM3DCvV1fGMQwB4RRqnB8XyrrM7nNNKSVzr",
-	"qH+47z56dLDnulY0L1CPsKxKXYVMldav7V93HrQF1I17BQCvyJD97arBFgFwLYPcPr05zyjTHtXGEQaB",
-	"/6sLZDSPAoSEYpxovianFGL3VIUqkzQMlpwRk4xNpxqfnfwIEFcVkVdNqfoDt/+gP3AHDyAkL5OQi6OI",
-	"XhLuQOd5KscT2VBCcinBosB9dctVuF3T93GzwhcWMZLkSWdUJMptBcM+Sa4idXItbwHzPl9ygQumygo7",
-	"dy0LcCWfXhVqpOPefMuENkSpjRtrLG1ol78Ri/XHFZd77Zy1/OpWcVaj2miYLQmlYWGE8vbotbx2gWmU",
-	"dTxUZZmVhHQY/jcxSjJ0zQZkKGFGA1f+X8qP5Bae1O8lKh9/VtJPdBO/jmu+SOq3qo8pDywGQf7Dr//4",
-	"29//s2//+//nmz/8xdd/+4ts4NiTBq1kRfispJlsGbxfe/WRCuBvVnqkdJCt6o68zHnnz4m4IpILJV1/",
-	"87VHbLbcOJ+vorLIKmbM6/DhkiLseB6yadZeyj2oaaXZgSrpaIqr65IiUjo1Q0LtkFCoygK8k6mtvtu6",
-	"55tVjMqam+uXjcpDEf9O2H8T4W+HRdRTS9T64GgNFUNUZf2SL1CeQEiW8Vbsw0lkgZstzF4Agd+G4uyr",
-	"4zsz4FDBd7lSLrPK58CpYME2/zX3r4/sKWZTEn1KLkmgyrhbA9jvNeB10yA8x8GLbBH0mr3Ui71dSjXY",
-	"VV4BMO7i6EJ1Y7lpbsq35aTbVe96Bg0/LFZUUbfr+rLa6jFXW71taBku6rsc3b9vOundv4/Ol4ntNtuT",
-	"rtxOPGKZeFDuoQkNJHORA6kC323XBJY6SbQo8a3QT78z1LWdJbNUBb/mBDOOcBD0VLVxVdf6gkCx7/v3",
-	"vScZAVqn5mE0xgsqF/fk/n0Hkbd4LAIoE5a6olVdcSqu12JtyXXfV7v1juP6bs5urYHxZfi0Isos6d2Q",
-	"RRNqKryvSAHK4ELr6EuJzTs/4x3o8Dn4vL128ToRYmslBvsab4FpPAeABSHlyffbOFA7t+yaTAQ3Z6Iv",
-	"YNn7NtSXcX9gtyIsdpW5McO9Fmc2EWQy9aVTv3ZalGeVi/tYDbjAqo4kIswfsYiIOJKiB7P6TaSZ/xHB",
-	"gWlM27PNEh4a4wgC7NPleEZul39rJUDHmJG3HhTNzDvZUaWPPU26useRRgSdfoXRnAYB1S8iICidmxBw",
-	"frt88hvnjN+gbIO5eDkjH1VZQ6QAEzKDPUOFAIMkPAZq2mroBiOIoEGA+hkRp3ozg506+FfnN+foRmmS",
-	"87WEImzAAL6rkQc7s8ncqHCVwYA1BqAtZYGmIKouuiwldpVhqu+sEv+yNqkmlqa6RqXrjYLYGJ9uTdDD",
-	"JLG+N5CcNpKT4iAwECXHWt/+A6xXpyfKlhUE5UJTIttYMf330i5cSSOzB3YXszbmI+bZq7P7Aep5PN3U",
-	"S8zIvNNDHvU/wXzm6X5taUe/GeYzI9fJ1WpNO6l2rTMFVCukD9D5UhDuoHM67UpNCrOk9cjTkwPz5w/P",
-	"nj9DOIrwMjOySicGl5Eqqy3pndWt0ciQI5YXIjtDFbFBhalzlPZpu8cd5MG3anNRTHSP/6R2uAlARa4u",
-	"qQ7FWAn/DvYreRIHwZOMK+S2ioAK4Ip9RG/ExZSh881WsgPXUOGSfqslkNVeIcDcxGcSl/opb02rrZKL",
-	"beYzKQywlc/kOGErCaNJnSaFflrXZlNY7zQp4U/1QxK26U2rT0d1pb3rnvpb3z11jUSnr3x1MM1dB9W7",
-	"DqplHVRveyTQNfVOXWdgiIsJoDWnXZ8B871s2Xo7w4m+v1ar7VrCWoRcaRi3vEXshsE+xRG2klz1GM0a",
-	"wr5HAVZyn92H/nDCxO0M+7lG79UZCSa/BSE631k31pxWNYlVMriU3ZaZgHeqqmyuDMbZLhbn2iw1JcD4",
-	"Pee7tywex0Dbdy5Lp0aFQTsux6z3UK03H6OT0obfwlCdUiS8jeE62roGJYVvOFZHlf1o1rxL4AuS69uF",
-	"wskErBRp357dlXj6QPXIsis81emStX1Bp8wONYUsdHvpu+5hmUiiTvZ9t7z67ew9ddhloShr61Ocdyfl",
-	"lJxWzJo1F7uphKIXKRR+3/KIbn+HqUowrCoVmYuObtpZqhoMb6KIUwbUbqiGk5rTMNCkkuGNt606LDBW",
-	"nkYKmeyrVU34lagR0UupZqsXUBsHFPNOjtsp270E/GzBwSHyRq1Ry0PjgOCoPB1mYxZ8iEwAu1zZmepe",
-	"1aBXpd4R5WaPne0rngu7Y9Sgohu4vezvSy1FK5/vNz//59/+27/bbS+kRtUVrbXosjzvrd7iVkvhRLxI",
-	"0HQHF6N0oH/49e9/86/++Ou/+aN/+PUftK6lN7YN33cM/ntcn7EcQG+oy3UWym6ItwOXSXkHRKHcUKnG",
-	"aRTGiwdjzMYkeD2PBXkN31Sz8I+YHRrQhaeRfBG1PS6wiLmH3GL6hnxDPQsLBlasvwA0qMOcD/oH6GP5",
-	"ymNY7tNY68jJ2DlOC4KlnO2BwrQsh1WT9133YKgBdE7m55LrDtz+0Fow5cinfE45Jz70PiljwONkSbDC",
-	"W8CAWSiUjdrGItgRUHL4ayNd98DQno8NpFQNv0HXwIHblyt/SpQhu+nSVxaeHLiDbnKTzcdeoRFL+D8O",
-	"gp2NWZtiPc6C3bXzxVKgWmV4NzqeLmMF4ctAAJiF75LimUMCA+QYM4mS6mDXdUZYAY/2yuweZPpukIHS",
-	"+oywGj7TuQaFhm8ZPqjJzBZ7rgZkexGD/IbT+aCkLiEsJWyVWnYZaN8ELy5A9g3x4s/V+WMd+jbV1Nxw",
-	"YfV5I/X5wAHIgJsxPvNI8tAoNm1OgiC8krP0XbfltA7d1qt3q7j063kChmuYNezJDgXVqQQKLtqe/P0j",
-	"5qtUTrfTQ2d4TpBcHYLVQRCDXkZhfu+auP2e4vYK1xrwfDhGyasr+X16DHz3vF/Thu+OBLBN2YbNhILt",
-	"i3E0khPK6+c2m66B6LDd7hTJvc45NqXB6rC/nzKGwn/+XRc0tG6/Rt64RaLF+5YrDEzftHSh9WbDKm5c",
-	"vBjFrrtHDqWYkXwaKKEj+fBKriuaEtE6ap2H/rKnSU5GJoGIknVGg8fwFJdSVRhdJFIH/PflckE8NBia",
-	"ILowQq6OpBt0AJF9iO/LFpr0yQTHgTiyDGydNFJ5xDQ+I0/9YUpvojbINAO3kwQ6AHXgyIP/5p47dIcI",
-	"QxNUzA2JQHQCiKW6UUAyRWQqZCuyA/H68H7fdYfwIGVTiy5RVlhXGOVXQDma4WgeEM5VG6cRy1bPkKSk",
-	"owIc/ViRVsJVhCMK2ZioJek8iDlEMsgleJomeShmMLj+gk3CnvkJslKm9JKwnvWzh3DAQ8QhHcGu9O05",
-	"yKNMRKEfj81nUzDEgWohKiuEEeL/mETpe5nyaDqvloswIr6CEcec02O5Kym1joPYL6l8itlSO8YsUZOC",
-	"+YeXGVwhDynjfpECbqYNWIVU6va1DQpAOiuLorYK7aOMCooDDTF5B5AN9qHmWJghV8LAwEHzMCLqm77r",
-	"ugnUSYQfIoxYyLpqHwzPod2x3oUCLZB5R8zKyVADOIYLWg/uD8vuPmmFJ/AFgUU8tCXiqzAOfETejgnx",
-	"FaqZrCTDaAI6pyLBUDRwoJ6A1+3O8VtlL+zqTXkdpRnoF9XQ50TiB5wCPMzVYWSnUr90FyTqwu3l5uwX",
-	"50wf9jpSkn9YKsnDpb5vCx7c1DM8J/y5vKqSprgquSYhqqmqBaRSi35OUlZwFnKiFaDTk0yQqU1yVIxp",
-	"AhCVgif8+UwFwP3Xf/f//v2f/9Xf/+f/wXwvwRpqqeRxvXU0eOe0MlRvqxq0KyNwEzeOHOhJGD2XGFIi",
-	"Utvb1Dv65vf+p2/+1Z/8/X/5i9yOVi3+1e7jiCoVm5Ilf/uHP//23/zy67/5i2//0z9vtnAn8Xq+ahx5",
-	"9LCroeMlBsFn5UpXwdA3//L//PpXP//6V/++4aHvqBaPLcEkVbnbxXJ9ujc8T/l4ZxUqJQvK49TqIifK",
-	"rpIJsa1/1U7L5sKto9Zv/u5/+/Zf/1Kdbv7VqrNNtcsVp9xA3k5J6vW1By4SzEI0dOYOIAFFoZhJrHdX",
-	"1qmBn6wiMin1KVZJNpeyGd3M3WDLaQVheKHWqpbvmosDoah1tFdKbJ2WLaGpkexvPocsq6TkYeYnq+5h",
-	"lftfufpaR+677TowV1Poa3O2q2tO2Kbtd4ex6zneVyrmWdd7Bs2OlLi5QYzdCoJrz/ywYH6wpLtUT6c8",
-	"K+htUCIqRzlX1IfKIN8KNFuLN0X6l0GFQSUj3mElpwxFq2U36FkqlNZyGLnS9usNLQmPM1BcbkLYKkxA",
-	"QpKUk/OxAtqus07lP9HmH57xM5gIgUHnCLHwPPSXaIwZFHyQmhQVDvpJSCEhKox0bqP8IPU7qRIMIfTe",
-	"6ERjzEZMVfmDRB3524xKBXLZQ19AvQKVgKqQ1VOljcAfYlQVVccC9FoyXwhKfNSWuqq1OD302piGek4N",
-	"rT6eJF6FMgXS6GxgEDknE6kMmU3jCAJFwkvid0qcH6mVodr9YRB/vWtDP/G+NSK9jCxjt242qX6znSPf",
-	"skCXCBIbz7e566TOnBsFWQxMW/2TUltvdl5lf7yReIYTC96uTVwshabNTc9r4KaO5yKDt5ahXosv6W9S",
-	"ftHLv2VhEWsgaqX3ICePrPYcbAhLN9VqWV8O3nnkQK2ggUy8QFKjR7JU7bFfW3RRl8GCAjb0MrHB2R5z",
-	"26XUPl8qji3onFgWePiS+Nr2lqvKOGKVZRmTKIN80at0D5WFGa/C6AIiFSjLVXcsrVT0Ha1d+MOQKpT+",
-	"7ShdmFCvYqeLHCgaUlKrcuH19abIXdH3PBleYWR13cISmaa0bOHUQLShlNp0dqsKF2bvtXndQvv9rcsW",
-	"KgKr5foaxQvL9cJrK/2SUnFt0kzBuWHlF2AvmSxyEaauoQRwwyvGgWJLeKUcyrm0E/jlhJjCG/DqPd5x",
-	"RmxFqZjE8XnCPcRwFIVXlirLTbfkpPjLEZQoVkued4YoV2FmxDYoMVOoMAOTdHrZ/s6SDOqXJdtJCttJ",
-	"OMaCntOAimVajjjDYSMyvixe0KeUC09XYbROWHm6dSFh8A4jKkZsHnOppGaIiPIsZ9svW6y0wnnbhlsC",
-	"wqNPWbtwc/fa2ZA1g9vXoIy1uETMlXw5MxVMlDltiWUWCXRKPK7a+8xsCJJSXAVTB4pwnD39Wx49WCDT",
-	"TSrTXENsYboe8GVtu55K5bmsKXLVkWzbTOtaqvWUwdr3LKBP2fREgzo9m2vK/Kihrryqq/ZUGz3Scj3G",
-	"t9TMn7rOR5i3mBedR24dv8+GXbVs5xJll1Rk+2xJZm9aR+zlavlAK+5v/se/LG4wIm8y/oQ97U8A6Uaf",
-	"W5N2pnvFJhM60bYslPgmK/2UI/D7LvVTKqJZwpKWS+eY4SnhuzKK5BwTqaypILyhmGns6+HECpFrK7qj",
-	"BUQoNK3iBfUH81LGCpI72BE7hqgtJct5F2R5FUa+KW9gRriahVy1vDg9kUIHZTq30sAgkpQXU2jlKCVA",
-	"ECez0h8Ud6ZTFkZSjgRDSNqBqyh2WbpzclebSVZlToas8FfIslglDCnD862Qg5rmNVyT4LFBysN2K6lM",
-	"pARU+AxPs5HbChqB5JUuRgO9osC3QwpKgeyaBaDvV35iIl6tzpgoBxMj6ph3oVdUsRF5E1ZtB0nloW6N",
-	"fNFXH0sjEayEuHwP86Rc4YrWUlEYEL2fvltuBN1654MmW0+XZp/AYLMTSMoe1juBQanxNRWaBjciNNn4",
-	"/v67b2kjVIJF24pEOvujSiTir6kWg8uFoRe6byjIAWDZMQYYlsREQuuEHkojF4xwBwEJ8n3i6y4RSZhH",
-	"qa0Hx1J2EpCw4GvLj7GZTMJormvicrSIzwOqqxvWMvCwpYlyVr1OsmRzrRFGNbC7/SJH1tbgWJaPHfan",
-	"tOCmtD9lud1jB20n06v4vjDm4lGf6EfStri6GS4Lk0g68CHmb6JtBR0psT0Thac32VkdhZcw3u2CYFPw",
-	"qse2qmKbtzFmNAh4Xh9JW2UMuaFI2lc3wgc1ZjUMXORe2mZQE/5NOeDHROgR7tkEv5wFrmB4JbzODhiw",
-	"TQH89TkW41k1/3sSRqoTjxeRN8r9QZiIlk61aaBuMy1AUywMxzepiXCcVrwEh4ILaa2Fdb0p23ZDIDWM",
-	"3edJxR+MmNHM9Wo6xq2VBKIaQQSoy5XpapVk5MlJTL8qk1XHSTAxO3cQCThBLIamB56kXer4oCXSUiUk",
-	"mcwjFfrIq8svhBPUDshEOOiCji/k6KrRkfJ1OsbO0FGWDr9MEpGvozCGCqLpcpJo04hgUxIjvVScuoSW",
-	"MIhcFGU9dKx+GDGV7InEFR0T5cviVyQivpVoqY6Mi1AuxPcpm5plyWegKyiIk5APlyaTMoSDYGg34ML8",
-	"gpu2V6aXVER0nektm1Y1inlB7atZaHv+l3mxtXPrWkhZoj7/EHD+tobIaEIDSyplg9Xtk15tF1WztvFT",
-	"Rvdv55pAwQ+dYZUIBFoS5QkeZiSRLfbsVBjc6p/StYX8rAK/3+bwn+q2UIYuJ1KpvP0V7aKSXINrlVmv",
-	"QR69/ULndfTieneD3bhKMG7jvlyFsbYK0vrYKvFR2afLAZbIpZSDgyS26FbFb1VE4a4OI64TO7xJO1ol",
-	"qClZxohnSImMYZRGjjtyLspM/o9317n2rnPtyqB407e21G5616/2rl9tmbKRxPP+1rWs/f72jk3v9E50",
-	"/23p6Grf+cbCYzrIVlLjD62w/obdXd+bhKjMc5qZNou6MiJiPqC9MsUsH6Vf6o5koTA2uyKHyUx1bVym",
-	"0Milgp2o+wbAudWNXAsNHRVvuKYoo/W9W3Kr2Tb6an2n9GLM03WcyA7MUTmIumVsLD01VJIBbbGyhx88",
-	"KmNlgbIx1mdlmzdMySy0WTP0ysgnozvf+V9vof/15sK4Czj6viOSisHaYEBZK11YRHDbPq1anihkCxoy",
-	"VS1UHIM3Tp+LyrDItNcOJ1muL8LUj3uUzdTzUB+IjfZ061GYGLGkcqyVoSf1evW2/5RPPdTmCxIEJgwK",
-	"o/v3/fv3IRI7CcPuWMq3PQUsFINBIWlPL8e8jtr6KmD8CPUPXN1Rx8ooODbR5NqmkxyBCnkfsf5B30UK",
-	"jT9igkS5Cjb9A/cRMlh+SeVIiVvZ3usYz4nqY4gZgnBF+L7TG7EXcLiwvsPC+l6Qn5Bx2fq26P6TWRis",
-	"KQMvfdc9TKrmjFji/O333f2V3QKG+qglQOrqphHBFwirgqVHK+qqJiYzK2DgmuqqWlNdU13VaeEONUq/",
-	"xyKrcDGrBTolnpbyyIpW5b7OVvoP/8dv/u5PVbbShgWIihlzu1veTmsU1VuWks8bL6tG92MLrOqoCLs5",
-	"rjWNHvdNMZxP/n/2vvbHjePM818p8D4M6SMpcjgziWfgD7IkOzpblqOREByWxnQPu0i2p1lNdTU14h0E",
-	"ZAOf4cWud52D1/F6bSBebOAc9sU6HOL1+ZzLP6MZaT/lXzjU81R1V3dXN5uvopzLl1icfnn6qarn/Xl+",
-	"+JwVrWNjWcryp/uvdXPl0oRadF3cufzsF0++/fDyr39z+fE3l588vvzgo4tffrqOAGKOdFvfvNOs7FrV",
-	"/KoNNuqiGt1Em+4CfTTFsiUP1RomJKA/mzUplBepplcUA3HMECI66uZekoK06asafLT3QkZHjdtS5sxW",
-	"oIIYJMImUEHyj/CG5oah1S3MNuQAsTNNtXMWyKrJYWKHwiaBFTJN9MReIRyMFfqzBntedRxOLLzHidAq",
-	"Ej6AzYkfOC6zo1GWPALeqBMr7kCyyG5dPSvC9ngFU+cS1ENLWOPDIUucQZIQbpt0hrWmUymXNJmEHhLz",
-	"ic+wkNNxqHPYZVl2k2pMJ9kFt01CU/RVsbBkgvSXGQ+p7dSjfGrsnilBGPrKeUjlpHN9XmtlXbsGt6xo",
-	"8qiaUeszyiPYjdoR8YM6uHNdlmj3tgPViODUxas6JEqHXNVZKrg+BmYJEmhN0YC8SkKy5PQYa8joC7Qd",
-	"57lrXSb9NZZaVU1Oas85OCrjuhUiYnTZKl23GYgYXbao64bcEGfzrr8d0Lb5odyCTkgnNeVezokJqM0x",
-	"pji37zFvZ7iZDol4sTAdczaFL0zE6oB118eJA2Uw3Zy9JkWUSEiPhSgp6qoz6dkYcUIl9mHelaKxZmq5",
-	"W4Sb//6Lnz/7+t/M81OW7dm7mRYRa045zZ/LSfJo8RH8P6xWfuTKEbH5WXxt6MvfydSfgC4aj70p2ivS",
-	"XIkr57bCZShx+PVXHph92IyWn42XuERbp0kUmHo21+r0GM7thrwdfDOcQGFdhn7xvORcH2cvDXwI62vy",
-	"cbQ9W1i3LE1HEEQUxhiBXxC3/UUFbcwPKbQL3qKc2wMorQWjPuub7OpWqXge7zIbQfpiQMIjBIM7d8H5",
-	"M6Wxkh5Inosh/flml6Udq9SgSGKeEymeC9VF0fjHKMOyw4mywG9ex0ocJCh3pCN6Q1hlk1NYk+IW2T0k",
-	"hRmmJrmt+HSY72p02fyehQkiIWX0Q+1olP/RFwekOSfttnJClI+h9ymij7Gs51CU84myRavyHGblfMBx",
-	"MnoO76pleZ5ZHqG87vpih2RnSAtV2fcnzImVzumUcGoHvSHsGCkFEoI5OZNvvoEzcqAdyosZQ+3mLpaa",
-	"1x8pImzet7db+w1ttGGWzchJR2GZaAgrQs2rAzXb2C0i+uL9D59+/L+eff1vT779+eU/f7lmJ2aV7FvE",
-	"dZnz/cvWlUUydn1JjeRRXWVmY6Nme+osGCP2+wajXWkcOBBG/a8F8I/Iue2G+XbAn7Jhvsie3lSUH3wp",
-	"ZVQuZvPu12EDFZu7Z27vbJa5ewdApDixcNZCFMqHZJVmbt1NoM8g9JQw8HxGyekklNbdkZbvY940SgDE",
-	"UNyRpbuOkqb2fuvH0mR8Az5nZnRbYmilItyGIiIAWMEHyo8XXy4nvZNqqs6oHvMBrkaI5hh9OTqu9S6L",
-	"LhA0UK9fKyhS0t85T2A7F9pLrPp2BHSTiWfttLB0GomEgfTK5EpE3JxtOiR2eQqgtSjUt/Rw8qTZZSRj",
-	"mYjjAlFgIw3Lx1/nsp9WzgfxwKUYkH75sz98cfE3Hz79v//47Kv31lA18oY6fz+w+evyZBaPB30hwqmJ",
-	"XXJISkRXt8LsyjkIm4goant6QxbVncRuk/XEC9lVnXQscTbcWnfSanXoQatSj/+1K/51EP/jHUFFMKBh",
-	"5bAiHN5mYlf92TsVHbFtNFGT/PLNtluTkOot7mlo1U7tMI0aCLEMiHyBCccpc2S0kZMBDYWJsLceo6y9",
-	"h/XbguikSbZEtfaylo/g8jZaPkU6a812yTrtjXXGYeagW6z6Vc9b2RNLC8Vbk3Xj3z8fRS8YumUgpGtO",
-	"mM7+4s1pedN23oSK13bzhlS8eCOxdW23QlTV0roetHoSXzXW1nLM6CylHQ830Qsa+35ALPEs55j2fBzu",
-	"yWmIs2UsbQw7VFky/5z8R6JfDoOQ4AcVa9nhKnunx0Ckpu+QCQtdD5q50sEd2ODSUhD7XppVqdhOl6Wr",
-	"O9dkPOwSbSJXKRNCi9XAt8CIKWUr5JoUufNII/NCdkbNaV9ISfTiWBkoVtTGqhweLInfuliIJElD56BV",
-	"Drx1lRGSGWwA2Ke1hkdWzQPxvNuM/sSfBJt++fyqBVdpO80lISYjWyAaxsMiDZ5xvkYg+hVqlO6KiSek",
-	"JemLbk3JaQkvQpwk70hs1IpSW32zttRAG035PIyphQInUgLpFtj9iRvOipfEM94yYLpxVVaNeNSWmPKG",
-	"vNeEhyQMbMb7VB+FDqM+jLaP3PKlxwu191t7Mn3104kbzkxe+YwCxS4b5OauBHPKTCgqEVxBNrR3oTKK",
-	"pOau59pBgoBtibOYh9QYtd/mDZ4Sb1ylcRO9bs0lMotP31av22/AzrsG7rc4GCtZvVxeggxY53eV1g8/",
-	"VUdnO4cQujwyfU4noRxBc0YZOaWezwbgeKbGEUqnsodFK7Ew4j/w+NEWVeIUnyb9nen6pExfypFJHeo9",
-	"AurPsstF1v0plZRDZvb8bcIW087ahqywN8V3FqepcgY4ljfCYBVTVUE8QsgtRoO7BlMn0Rjqu9RzdOgb",
-	"1vdf84NjGloYuUr92lSV8k1yNQlAC5UxKRusy6xo2phVJ5Y+vMuC1uB4vJiFWPw44swiI2ozTrqVaCxz",
-	"t3JELPoQHpMuwa93mZWcPiYHPmeGsFnYyyrnbp4PKY4ujqBhxgEVhKuh5DucnAf2eEwDDnOexp7tsi7z",
-	"gZW2J9kHITpGz1MfSKriKE5YD0aI1ojtcZ9A6M8yDzizcAq2lZ1xZq2pqEqG4ATHjmm4LRk8LrGstgKv",
-	"rzC8Fp2LctDtH/zy6WfvQfn36o3OIlJUi2pimN+Tbz+8+JdPLz7/bT5NS5mlK+TNUmbrCukomHTD7BG9",
-	"ypyr8sQvTcfrPslOWMyOT2xnxidefv7PF7/87ZPvPr78u88u/ts/Pf3F/8bnXHzw/pPv/qmyBsjlY+24",
-	"/sCSoKgoIFWjY9mtxabN6NhtzJHOzZBNzpYpOoObMDWTB2FD1iZacxrm8EzQxY1nUpPeQkEa1T6jMP3l",
-	"/HY8zVWYUXJT1rTTi+Xm7VarJmNYniP/EsJTogkn4rcdQEwc0YCIu4y2lAIwkE+3fM/RiaiVs6d+hPYU",
-	"3HlXfnVQnNdMv4nQ+xPbM7BBLIxpAIreIdJlmcdlrsq33BI8K1GGnu59NNlyau23I1LYbnB7RIE/swNB",
-	"yQVIKMskkxcP7UmNtgxBaDfOQdCKo5urIWq2pSlf81b5QKiRMjQlV0fZXCHTNfNKnbXnTEhpfXlXlw1r",
-	"thzzTr5uk+l2UZJDmCNCYCOsQk6yKZrvUps9g7GYhjzzNSno+1qoLp2Qtqdx9G7r6vcKT3GejZpaixcl",
-	"LGs8jpuwQ1PnakOGqHqrHpbiQ3e8RRnoTNI5JQfVnwUJB636bkuasSOb2QMaXOn7wanrwFyXQrDxU9fR",
-	"ygEhjop9R9YhwWwv5lPkkD/I2iK09LkfnEFPoZofIphQq4PD9TN6euz3zmjYZT2fMdrD4XwDGpLdVmuX",
-	"vOH2zm4zz2X0Fh9gKUpASc/zATERAfDsSTi8IufSnFFmqUn3xA3hXT+uYf1gl1nRV0+Y9t1Wk+AHYv8y",
-	"wT85VE7uQ3g8EEkIC8WJFV1ydzqmMjAr2dHssquYOpL+5SmNn5gdO4KXiqebLXADG0JfcjxmGUS75eLU",
-	"Y5BGnafAtDQgEGE+a+hIcuATJOAvVTghCxJ083ouTBB+MCTptjTYmVhBCDpFbXRPP//LJ//nkyfffvjv",
-	"X3739PPvV5JgLwAGyifk2R++ePbVe8++/Ksn336XpiLbA1EICFQ05U07Cmq4W6I5dUEKs3xSFJYX+69F",
-	"+2i7onA6y1yO9SrxST5KAwWVGHKwyJC4yQJgP0uMANM+euOTv/SNsCHlj68k1VOb1STEjKb3pSYpk+TU",
-	"EGOU/hnQ8MQHgX6CJQWl4edwAhmitYTEozYPsdN+TFmsTnXVANiuUwXXOg58sRp1xGmlDjmddhlupDrO",
-	"CIZnA0qspj2qNidWgnwgRH2EauUL6NgPEIlmVKuTsTeRYStAEOsyv0/wDvkdQnH6/cSbxoJIzw77fjAi",
-	"PoCwep4aJNAkd6jtxAMfopFQ8RO6LKADl4fB9JDYCT5wggB7wrz2R5SFxO6H4FEA95AabDXIXgHqk5Pq",
-	"ZCz0b6dFeJepYSY6+X6f2IrJWMzvuBJex5+EYBKNXTaoYbWeVL0+475HSdXCTOQVqyaPoBvObzGYgP8y",
-	"eh7UeQ7AH1oa92Bfbqn2Lg1Z12615kl6maHQlnhbgVKeB31LW5LtUoS5Ei2hFuVpj3Wjhgc7QzcWg9Np",
-	"Jw8WQwkO3Kt5fxUmyr4OnoaWC97k0NB2vbflpccSa00+DYwb8R8nP+p37Jd7lXrF5a/avTPhBjKncgiY",
-	"5YY3Kcy2tslIemfd4G2J7VNKfULtMrck5DtooLr8CzDNIj1/wkIuPRFNqC8N6hbtFfFE5p/nKd253G2j",
-	"BkbtcdLzWd8dFE/Z5BTKwAQ3YuhzJeaDCUOVXEc8NDIOXCa1oNDSPLSD8BDUtMXsEX0F9rGFCPZjoRfl",
-	"4+uE+0EIShng+zU0aj60hbbmtBfQED1hNiViQU5tLhaI83M/cMjI5mfUMWiXLtsS9XIMzLuGTH+OgxaT",
-	"rahz+FJFgnItYN86x9Y3zc7cmltROx9Wh2Elh+04QewBgFJo7VbE6ZYX4DbVLnnppZdwUKtDQc6AcSUH",
-	"dtYWlID1FaishAhYjc5afGXLSWa1IBaYs0oCy18XjnSmjOm+O5jgQatLmcOlaFmfODZ4FMV+EWVhMAWH",
-	"QYoBiYFRJzDLDMfUg59zSKJpI20Ed3RDnFuY70PpIck6oR6npIUxRxDkJjvB0kjSPI+q9WfvWPhav98X",
-	"nyfN/4COvWmX8aE9BmwXxUPpdkSFqDvC+RJflut51WVRpyM+XX6r0KiWKvtUOC6c2OTUDiixg8Ce4khk",
-	"5ZykfJkdDOnydeoIOaC4VFBxQEMwYdCakZbZljooE8OkrrkT6fkRoUl2KFw9RglZUVwwZ68ZY4S5BBm+",
-	"fP4w4OuGld8uPyiPV3nBwfIO0HLBwYWgIxaMEVa1D5NihMpYjXv7uK4HRSMxaIgjVmLptR6HrD3TIavn",
-	"vlW709hivnZXznAOSpoNmk4Qms8vUKCLWhGv0xDNph3lv3ElpVcTN03k7fKNgzfdvoTDPrUTubFDU77Q",
-	"5XwCMzrPIAgI6b6q/Bf8LZoCrp7IQ3vaZS57YHuuU2uSe5IsmUCEE3c+9NUJjxOKPdmnwvxwiHNWHQI7",
-	"gzprVrMldaxi8Dan7taZjVsmx6Z4Nw+xq4gP3tPWbMuK1dmLmygzruYmUl3J5dxUg5/bD6Xk2uFCxq3E",
-	"zUsJcT4A/6Xnswc04IgbOeKDooHf4SRgnGDSxYKQo0VGCBuALX76w6D44aWXGD0Xjh9Ejl96qU58z4Eu",
-	"CQkjIm/vMgvictc8l7LwFh/gxIWHPW/C3Qe0dhQ3/xkuhF94nIiS75TPbhLL5TeYg/HTYEK77FzWZCi0",
-	"XZT/QFqT3PUxx3dq987qEMuDh1o9/ZUyAegJb7UqbuRhTb2QBLRH3QeAa3NLsUd4edYtPrgudkgdWCVO",
-	"u0VOqXi3eBj1oJFvh5P/dHz7LRLSh2GTXCUBfeCfUSd6+hmlY5zuxel9UFou77IAVkd4q8KpxHvEl7k9",
-	"SqryZXenY0p22602NBTqixV5ndFyRg6q4rvn8hAu6zLFT8HMJlakRyNUOaVxDTcg0cgHqtVxEcMI55Yb",
-	"8EnHdhBOFX91Gg+1IeYkPPdVTKhPLO6ygUdPoA6rZ2M5lvzXKf7LqpuhT4nfV02k8gZZgBjdlqiKTLRO",
-	"yhtQnsnrj2aX8RsNhZHtQQeBQ5JnSFblYx1ixBqb4BeLl+kUJdcUbI0uM44syx4irdoR9xmwCb2HxDMP",
-	"jjJlkdqIs/Zuq50TL7imPUiI6OdfrH9qO9cS7E7ol17qT5Xe0EbHsr3bOYktG5CElcPdFrgjCbYuBA0K",
-	"ev1tsdbF5MhdvwKCFscGyhCFR0mr3181dw4UMcfiaWvhEEp6oQ1PVjrdtohZ+MjVrRwoM5WqTYaWUbvF",
-	"TpQ68Npn7+0fJKIBa+DsnBNdZsXG0naMMTC2xiM0H+bp6xlpuPb2hGJZl9emkNJGJgkoNEekviDCRWbr",
-	"Y1LF5GqtTnKVb1q7GfTt7FRUVo4WdUMkyv4jdZvQgDlbZh1tEAs0QRTKR/1lOlxSeoeTpAA0mgZzs2H1",
-	"rcMnM7oxEiIwE9gEG1Y5TspKxVBmnshSMlqevcp/7VaEkd6tHHYrT37/64vf/P6P3//Vsz/83eWnXz/5",
-	"9ueXX3x5+bu/fPb1315+88Hln3/drTyKb5bFu+JzEff+rjsSPxzstV5+eX+3Jf6ngwRCJPUOtWOC+eC1",
-	"wB/BUgoR0XuQarPilDmppkLxk/E94g80eA1Ho1QOK8MwHPPDK1ekGGn2/NEV+4Ed2kHz3fGgom54y+2d",
-	"yRTzxfe/fvLtX0R/eVsP8Iof78v/Dx7QQDF2xAft3Y6ilnPXj2uaVVh3d9Fk9BKVtUZtUlVOh+7vog/G",
-	"HKLkrTmEnr/T7BAbQ2R4/Z16xQ5DuzekDowmgXXvFSnQ1G6U/4ANefnxNxcfPBYb8vE/PHv8D3/8/s/n",
-	"2YEHuDOycJXaTpTR/IKtGO87w+40vrD8VtzN24uXX/z1xd//feFe3E3vRVl5ELM1f0PWl1y2TQuRwiU0",
-	"CROZDnp7woc35Zwnh/Je5VCQh7vqyXfvS9o+eYyEVeIXubePX7WdAb2GJpTcJe7tY/HEY0wEievEcbS9",
-	"mGOhG3qwftEzH/1/ybZMdipjYZYMXw59T0I3K2FVJ3oYb3GwHdvBKvCIrB1Ohi4P/WCqhzj5oOS4shbi",
-	"F7aTYc2RHZwlJbjNTwLY7zOnvA5tTsSlmVimCnsObTg6x/Q+zN9yEnwiFqf3uVU7xOH7+rWByyGt1WUY",
-	"NwwGUA+jYADdkOCksIGw9Bz/nNXq5Hzo9oak51E7wPWYMKANnJNmlsSRPZWQzRKFewfr4kekanF3RnjM",
-	"4oOcCJhljHTVEI7Q5eTq2zd3OLyiRBSuKNaWGk1mfCuO3R0HtO8+JCH1PC7ZVHX8Hr/i0J4rzhtvjpz/",
-	"4OwdNLhz1tD51HAd3vBZI6A8rDW7LLFILSzxZL5cyHSKMBOujJvzyo7qxdYNtUtHfMDV7rQiPFbx7uTu",
-	"gZ5GIOmQ7O62WuQn+Mc7tEfdsRqs1mUopDjuK59TPZ7rSNxK24G0gkMfuD3KM5FITu+TUzr15fWp0zqy",
-	"Hx7T+/XZEUu7ZxweXO+ylHOVfknZyW+JKG5e1FEwWReDV1HvbUHkETh8C7g5K4ZlCE/Ee6Ny+PLLoIdk",
-	"QcSyU3Pzh7rOT1k7l7AFEsVzhNX4QI+plaPIjMmQG14Tx+juuZ+FK9/bP0AFknEYVEEOzn+MJHRy89+8",
-	"XpsVsZrB9N3V7Ibys+iNR2z94ay8A5QXyRJyDWMZmnSD/N0yUY2FZyCn6s60sUupyceq5VsodzX/WJeo",
-	"WxVy0Y7FZgERcjZhSYtXKOUbo3E4tRZGRrCDs5Rti2IAzUZUq9Xj62/UTIZuzrjeBWdYqPEV48Dvu+BS",
-	"ceeskjSPdcOjhFks7uEmU9eU9ifShj4yGRAJswYNHhvr1LpM2cikrIm8AnvMYE3VifBIsHo7m4SW5Gl4",
-	"CHpCtie+pgpjdhPWFl4ubS4c9hZNjjAYND98q+wWH/AX0hrLSRhJnfvyy5u2wYrpab+zZkSK2Qng+ShZ",
-	"W2o1j4zFDb8lVqW+uznjLD5pW2mU8cOsWYbyjOz+8EyyjSYD/7TsP32fbwoPS1h9cYgFzZ45DLzS5lxk",
-	"vGFhX3GhZmQE4cUJu43YIVhuRsOtSW6ylCkTDf/DyBJseXzsEcwyUWVf8SVaxVzC/BJWkYYCmkikpWHs",
-	"ZEdepuKxy1TJo6omFA8Tyzhn+eMK7MZ2q00gqi5eNdNkPPXDYVywmOBxwhhUGKzF1uCCVp4sqNBhTiWn",
-	"JNCprMUtsvWyGym3JFCzAo+I7YmzMY2qWdsds22If9+G8kAoHzmGPW0O84SBi+6KZGJcH5EI9eCWcAN9",
-	"zResSlLppuUNzGUturxerbmL+Zh/POkNl7K7MQT6nG3LLEPmNCwFDZ1WuyEPCsoVZxmuLLlCuKtvn7Pn",
-	"RkNp9X9HCY1NdNzEImGmYenOo06FamvnW7zk3OYoUE6nJMHK7ag6Mx/kvJIzrfkikpqQe1NhWvYiVJiV",
-	"OLPxqzuZcHTRars8rTJzTW7TMd2E0a2dug3Z23dSinaVpnZUSwALNWMEsDAS9dm/5bFo8eBXYTowp/dr",
-	"EpBW2PbiT8WW/bEwMrlmaAhT2KGe+wCGfIVoNotnq1lRfc8G/3QEW00VvlU5pcR62BA/NHo+63tuL+QW",
-	"5MO1ghWLtEFQRTFZCHdaWJNjgV0dBwjLpP9rR6RDqruwuXs9Og7RYD+nnlfDN3VZArvWUnBw6ZflVxHU",
-	"jsgeOQ/cEG0zU0UBfoC8XnZQad2QXQZdvlqPlmSmbNAi/um7tBeaKg76+w15U0NezCV+iPQPVAtYU3+2",
-	"GyZavl7zgy4T/0mqlua6CEu7XSNuKG6xEtV+pFtpNpvdyiOIvctJJVhzJisUXXQz1A7Y4V1mxZVn8f1N",
-	"ojtL7XaHVO9OYUaieOt4wofUke3kDRkMcWRYHr/wiHAfRxVPE4IdusawVf4286ayeUz4YbqnN6ChglZ5",
-	"qDmqcgBmvP7SzYIJ6DbOdQEXhuMBEV+rCh6EoaG62XBl5UAX3St2OXEmgX3q0Waq0W8Uob0gHx06Gvth",
-	"hP/M7VGkzMX/qV4+8XuXaU+SrezRB0IlFQkon3ghtBoiJ33CAThfpwwZ2yQ/kz16bqiN20QCu9BUJhiG",
-	"hXDRlo3HCHl+7+yIWLLWDy5oC1EAZ1q+rSYfEVfARaUnWh2d1WW2bB3B33c4kbmmI1ljAp7XDnY9ntGx",
-	"NHxg+Ckesh25L01VO539Bj63wSQVDZs5jb7do41J4Bm8dywJNHrvpHo+9MHOgvfZsDN9Rmu5E77bsM2V",
-	"Dwuwi6pvM87ZyIkKmNBR1wa0545dSO9rUpS0a4Cc4/flvTp8evLKTk3uWz/J3UT2KBUNGLmcQzNlQCZs",
-	"wsUeVmcYZJo8O+pM1wlKvysKaEHdHxcfRfRAJKB9pPE3HRmt65eTPWGa6kMPkoGESHH4QfzIdqu1l9ek",
-	"qK4HRATP7p3JkbGaAd1uizdoP8yPKpS+fTQJ8S+dFLBk9Ie99C3xTAlhVZAqIHFCk7HNugx5gYrUluN4",
-	"zbCUzNmOvkgw0u7Sh5n2OvmgR6Ya5LKluno97GK9kUVBGWSznBjX3u3scBjemA64KI7EddgX7//3i48+",
-	"jCuPZ3wg+vELfGDZaRh3aO9BDvt1qj//7cVHvypBr4rcrHpBigNJBoL/8auLf/3m4je/N9NshICaRXVn",
-	"TqrbrU7jVOjDbHxlCQ6vZ8sXhqWWZa+hP0Pt62L2LgiYuh6SDYX2nbmLCzsNVBi3hJB/UYjea8DjI5pj",
-	"cRihCZ3bSnHp+OriFwxuJKa+2CydiikhN58zJ+CxSldl9UHsCar3Jz8pr00Hd/jKvjiSFPn9UIbmkgVZ",
-	"EjspWb6gc9jg4dSj4G9GxiLCGEi3sTGyHdURDtw5itwb4X6cC6tXOls+i/yocqxNNa7prM02rc3icWWe",
-	"lrMki/eXUNZF7egqjpPXgq4+O4TFmd30VYIFumsdtVwt28i1ZEPWevuuZqvUeXB1wfBee3mM2awuaL3H",
-	"OION51RFBBLpbAgJMUqFawGOFw7r0YJDpOoHREV6aoSHgcsGs/vm58hy4PovVj4TO+Uly2fy7eO8eWO4",
-	"Y+ebN/Yc4AvzjNL4TW0jeGPaOZbLcJSIbwkrQBDBxY59jvDesNyhX4wbuTkExVmmn/6+HOBMtK1cFbmI",
-	"aEDoGliDSUhvYFgOOs4ZOZ0qO2xAQzTDTpCEE29WRVfa5DPSupfmjTyXQGwG0RPwC3AOoDqSOSQkbK0s",
-	"/kexLZVp0u3sqiZdUxOt1pItM+kLjAHIWkLlqZ7ZqV6ikXxVwwuMxgXqJOPIgRnd5wX90uY+5pnfsYCy",
-	"LZszdCgL3b6rovCYR4kMzsUSicegdkqmEaV9U2pILuYShaSO4URBeMCp3NcnMKZGyLvSRCsevojNrxBr",
-	"51GZlftAwmPy7LD9Jrl5XWJf2QGUxBGE5AK8MfETP3PHY+p0GXc9ykJvCvhi0bh70GC1OuGyLcPloWo0",
-	"5kM/CNU0R1lCx63sTD82JfYkHIp17NnRWOOi4Xi54+bBkH3eAdLdBvPv4jZLHlLpRfmTED4atuKsyeyp",
-	"eezLTIYXW2jpgfBaaYm0fm5e58e4R7IutjYeSN9WmFL1aD8kghlRfmTsTcsRZhidv4p6+Ne1bbRmcz+x",
-	"SYx2o27BMB93y6FK16oUZxcFWrdChtBLBLktTrqVq5Nw6Afuf5E1pq+CpCOY4MZbIL/drSygZDJbqkDV",
-	"TKJjCbOTZgwiufyL/3HxP//24l9+dfmvv6vUK/3yHiIz+IaLoHfl7esZH2aPx7dsNqDBm/QB9eDZ6/vW",
-	"geef2p7wcG7xwe1xCK9bFQNWd37mAC8TNyiMHF2HLTvcPnqQpsPBhyzQ1kkNjDDSsN1n6OB7CnBarYRV",
-	"J5ZcVZknpw+teMI96/tNWVfeJFchKRVp1bqcqovuOI5nsE+Fe9ZlfZd6DubO3QEDc6dqE/hVg7GGsSAq",
-	"rIuDWm3Pqx0RK96XgsDkxgU6u8xK7zBLf11Gg0e1P5hgJ9XMB9ZKlMy3O60OuSdvRGY6icqiqhumOyVV",
-	"OhzAUGUlSD9wsVSoKstZOjuc3GbH1OvrTxZ3vgaXar/W0rX0WtwhLmOYc0w/PFp92BbUrSe6nwrq1nG6",
-	"iZYplZ+fVdHyXOgi6Iu/efKdGWZ6eQSA5LxSjBaJ93KF54BYronQShmiL3/164uPPjSid68IpictTfLN",
-	"MUkdaopPHj/97L259AWj5yd5+vHyk8eXn/7u6VePSy7PfNHSe4ntvvaK6wVa+WK5tFhQEhdxgZjkfBgI",
-	"KTI3gRqe3p4bhw5Pb54NFQ7fkyuakvNGoyFdQBwv0zw4OY9UMAV1wCTwKoeVK/bYvfKgA2Jevjjr6ANe",
-	"NpY5ovID7JtqAnO0TpTDAONiFBLkJBxKvKSE3aLbSdrlcl+nL0edSbTzyetK50ZVlVHEWXseXmN4IoTP",
-	"eV1199UTz4ZHjiaIlxg9CyKNhkcdYxKyrsbG1bE6XsH3wMiNAMc46J864gPDw65G24EGjeSQX4UwW3XS",
-	"R6sjlgBHIjT3o42pL4P+JNNbhZzB4lkhihJkSnCPR7DRktXZcq9goaRYbCighsbCI2JJ9KRzl3Hi9rHd",
-	"UFh044AKo1K8w3XkFvkJOJIVFCQtIZgrVklv0oru6oi7pMtqvsyfBD3xUYYKz3ZD0NEYKkJCf+z2JHXS",
-	"z5WMiz5XnDTyCnn9xt2Tt2787Mbx3ZPjGz+tY73dK+Tte2++eXLr+PWTV/9z9HuHvEKOb7x1Xfx+pFU+",
-	"k74wvaDcgQBmFF48tqeebzuw4r3APcWovs2nrCdOrfqP5tQeebWIn+c8Th7eVJHKJG+j2mGp3cSm48QK",
-	"9BsOoXMzyd38L9a/bAandxvn9JQDhCYU1TYCet/V6VSsj5A2SRcCnlE3aIUkKE2vi9hphySEGvGolKCa",
-	"KiIvXzxus6n0ANSzogJowb9e6E2J555ROURPRcOt7IJck6aGvhRRcUtP63flCa4DXd0KFr13K6QKaSsg",
-	"oDaD153G+dAONYaD/dKzA2Fva6wWV8XIprig6qoUdwtaOKx441mIj+ODhLE9YwW7rIuM8iERw2TVKbgb",
-	"Oq/wteiKVjEErmqH5cx28R9ylerJEmMtPV8nzWazlhQbIyynPiSqrnoGY/caap0bp0imYmVqF0DrS5qH",
-	"VhyAUN+sR5PfoMnvTl6uUY0g7DNI3W8kY2cNiHk2zmiSakPs34otNXF16iOktI/61LUSasz0gvTFiRQe",
-	"90nPH0WDQGXgcF7Bdg1RI98WnipPsgi1TT0ip06sGNMxybbGDIYdaOdF4lQ2NP/ZJKDkZUS7LMWt+CRA",
-	"hhOnNUtGSZxr1SCB3oDJC2DQ2uGPKIAzehj+BN5ggAWsmtvi+RlxL12MaoRIJUW/Guk6hHS8TL/CGUud",
-	"EJ1s/M4ZbPxRA4nCbHLDl2TFOw7zzfpFFr7fJHLCYUCpOvya1KmTsTdJzJPY4bJLx2XZLp3IeKqlpc0d",
-	"cSqSe0pLPQI+libC6lpjS5JPqZsSV0XcUjjOQxrQAtkBJxVA/NMsMTVU5TVgHcW2V9TiJjyvVNFOxJCQ",
-	"PgxNqsqKyn9MbVpzHbEfN8T9qjFN40CirEj9OfXt2I4kbHY9JxjIdKQbqlYIGts3Lseenwc0OLVDd4T1",
-	"PcT1vEnk2ciMEIBtR7xAB+JaFL68x9wwc7YsITbxSqiWsKL3osubiMSTqk1Grue58jMIOLu1edjX3228",
-	"y32G/gEDl0XfRHGEsanFXclEkP7onUf/LwAA//8=",
+	"7L17jxtJniD2VQLcA0Rqk1SS9VCriIG3WtXqqemW1KtST5+vKSujmEEyppKRVEZklTjTAuZge2+fd7eG",
+	"DZ+9d8AcsGvAB3sHB+Ow473Z2+9idPfO/bVfwYhfRGRGvshMklWq7qnBdKmKzIzn7/38WWsczhchI0zw",
+	"1tHPWgsc4TkRJIK/ni9IhAUN2emJ/NMnfBzRhfygddQ6RiLCY4JOT9B4FnLC0PkSiRlB44ASJobwOyfR",
+	"JYlQEE45ogJdUTFD5JJESzGjbKoex0GA/JBwhJmPxuGCEniWMhHKB0bsC3J+Fo4viECLmM8IT18TEZ1O",
+	"ScR76GU62RxfEI5CRtDVjDAYiiN8zgkTPXQs0DzkAvUHH6DxDEd4LDfbG7GW06JyWzOCfRK1nBbDc9I6",
+	"aoXWGTgtPp6ROZaHMcdvPyVsKmato/7gA6cllgv5OBcRZdPWu3fvzMNwkse+/2GAxxcvyBs45kgOKyiB",
+	"L8/lN59zEqlj/icRmbSOWr/zIL2aB3qoB/qpd06LvC25ErM5xx3s29trOZn1uoP9woKdVnjFSNRsGe+c",
+	"VkTexDQifuvoy8wITmZbr5L5wvOfkLGQ86VnwhfFvcgLjcgiWCLCLkkQLggKJwjrd+SOsofoY4HXLfuj",
+	"+UIsW07rbTecU0Hgr6MJDjiRBxpFj0OfrB1DP6beOAlEcenP4RccIJ8ITANYN0MkisJoiHBwhZccLSIi",
+	"AdJBo9aopQBVzEhEJKyykBG5wewNVS/7KZ8WFzFq8Xg8JpyPWihkSP/hoFBOc0W5xA4skAjRhL4tzpa/",
+	"WnM6yYQVN/okooT5pWC+e4idROG8EcA6JUCGF4uAjjETvZbac+lxZp68J+9IkJSaDA4Oqhc/ODgoWbsI",
+	"t155zEmEML8gfq9wX9bRWHOtubRGeKheukPEW46IfBEyTkoR8hrQZ4aZH5DSc9gCV9SoLwiP1S2vWuoP",
+	"7Wd3g2cRHKJPItQW8OeYUClohBOQRPQJyBc6dRExt6ead7gBfpqX7/D0NuIpyDKnbBKWnAkjiDARLeVp",
+	"eJZk5d3jCESrgHLRQ944IliQl3ROPHkWlKH79zkZh8zn9++jNubo+YKw06focq/jSL6F5rwIDdj3z8I4",
+	"GsN1TsJojkXrqEWZ2BukW6VMkCkIx6Unmwp8ekerwOKz+Dyg4+Tpd04r3UjxNL7Q96143hW2joD4Dvqc",
+	"0bf2tuX+7E0c7tfehJJSakGSUg1CS2au91pWzq7xzrsS0HmM2ZgET2NBPo7CePGUzM9JVErmp/L7Ug1O",
+	"U+TDFZLX4b7TmlOWCGIl1DneRmUwi0uGeVV/r/XJ4bhsgDuSeBtJYu6u3wNEV0BorcVuDJJ3wHgrgTFk",
+	"Ezo9I0LIIQpwqExEZffN1Sv3OJoEeIrkg6hNBZcgQKOQzQkT6BJHFJ8HcESnT88+evHjj168Rr8LfA7e",
+	"oAzFiwWJ0Bhz4qAuwhy97tQ+yUscxCXrOxUcwVdDxMk4IoKjudYinZrcyD5IOAQzWeEQ5Qg+4XTK5NMi",
+	"iok61ksScawWVDQsSlZwj6NLSq4krIWMoLH1ijpJfcTKbMjJGxRhNiWdEtFGCDyeEd9IJbXO7jyO2Ekc",
+	"VSzxTAkaeTGjgaxk76eMknmcsmlAXo9i190bY/jH/HWu/vJQm4eRIH7HQR5QKf29pljmqTBCHgsFnWgl",
+	"RT+l+K1+qDZM2et+CS+spi5nhHPzaDPpCnZxLMwk2eNxEZPnHjioj35vThw0QL+Hg8BBe/AvwAR8vo8w",
+	"Y2HMxgRQbjyTQOJvcXGVvEeiPXzpoEkYITka2qt9rjPMXxDsnyl2Vxw5wNGUcAGALmaUK0F4jqML4kuy",
+	"EBHs15V6s/hYsSDKn/LpCeEiisfCurTzMAwIZq3K1z6jDMZu8EZEL7Egj2e4wUQBFoQLzSlWQaDchmSl",
+	"9jtmX+XKBmgTc76FEpFMdEaYv3ISY0Rg5Epe75xwjqcEtd0SFtoZZsggRzgiSKlA5v0Jjbhw0ALuQBJO",
+	"LnmlCBc7hY05flsJqPYK73GzLk7ebHGcc8oq54MdF9Bi2QghyqYsAsmGIzVX9yR/HV8+5dPnC1FG+rQB",
+	"CogcEPalJIN+CMq9/lJSRPPcFRWzMBb6WcqmW5C/mMmDfRzGrGRpTxX0AlCDWAbXwRGeCBKhlMQ5yOZH",
+	"ioNH5DKUtGxuxiBvx0HsS+1+LGcjPooXUrp79OhRD0m8omyKcIIxkhRqz6AtKsjV6hep2CkSpGpvESgX",
+	"hEQpG+CoD1vcry9glUmiyaaehNEZERXoBwwObsB7YJ/EA07E6wz58FBbWYbucWQP/4K8UY5aKWVdRRgk",
+	"0Aklgc8lp1kEmLIRC41OoL7pHGkXqxQ3WBwE6AcoZprdOkY7QD+QYpu8vjeKeqU+4nva/yvZtUDnIEIr",
+	"t+xqaW4Lf5JcppS/zTUXr2YaduWHXX5BF12z4+4ilMASVQuLBdyaU0bn8bx15FbOasNfzWnXyZCpxf1w",
+	"lcX9cK2FZydC3224qJxMWbwn/Fbd0/513dnWpovC5RQEtYrF2vJUzcXawtxOR80KfLsbug7Xvp57zXLs",
+	"asAaXNcCmlhhn0fKcJRX5XMEpbky/xmeUlahMz9nBC0kpw4nCGeZtJRhLU/FPY68RTKS1xnCe4ph9Lvn",
+	"mBO/h46B2xwBB1EyoB58xPqu20PH6u8F5gKeIcxHU3oJYUYI2K2aVjId5dXDARKhwEEZ15FjPYvn5/LE",
+	"8xvTS1LzsdiYlqthoO/C/yxI6Bdu/p3T4rPwqmrOz+RcnP6UOAgbSuq6a6ddPWUOGqw9ZxZTEyzAmwO2",
+	"zRNtySwz4tbwFH2cPFhumpXflBrv0hWUWpGxP6dMIQQvsZIxKigOEDzFUTsKA4IOXbAvSXmN1w/VmuO3",
+	"p+qNPly7XimOIrxsJTyh2Uk4rTk4MdauP4x8ynC0ROp5s5PBteykcQiZoURlbncYbGiJlQprf5CE/5Go",
+	"h56zYCkxGq4JFD+wnGKW6h+9beCmgUE/fW0zY34eY+5M+Lsw4Z+QgAiyIixtAl81Db/cdbBkZhXr91Ef",
+	"LH3rvTsn062EUMrnlPNqRqWuUDmtSxSHgIeaNErCqMi8Fql8MsFxIBBs23YcGdl6FxrJrpyp2XNoAOHW",
+	"e3cQfhshXJ1v6XV68n48fRRJrD0Scg0REXHEINZ2Rtn0CHk/e+dZiwaVgRPiI9d17ynb7+uITCkXJFKA",
+	"0hmOmBEg9FHzHmq/BIVAgRC/hzzrBI8UsniIkbdwDEo5mJCIsDFBF4QsOPJGAFej1hGSSwJ7GF7Q7jj0",
+	"yZSwexyFsVjEotcBXaJ4IClMlRyJPlPP+AbMSnvIBXWl77r9bt91D0Ajsg5ASFVSJV7AdSqVCfs+8ZVF",
+	"j8MTI6a0FN6TQz0CqWkczgmaROEcYba0LgKbrArI0GChQHS+CJQzbUlED+0PSgYYsXSENicEjVovsCAo",
+	"oHMqJORRFc1lbR7h8/CSdGCDlGtT9kJKRL582nvbJVEEB8y93oiN2FdI/oG+UgLfV2hOMKNsir4asa+6",
+	"3W7yn3zSRV+hMw00X8ETsO6v0MswfIrZ8gV5ExMu5JcYRclKpdApl3kexsyXABQzHIsZYYKOYWGRee9K",
+	"ueDGM+IP4QJPAgHheF5ERLQ8nggSPeU/UJ5Xpp2uRwi+1OZxhuY0CKiOYVOLPHDlyk+lps9w8JEEX/SV",
+	"nVgzwTSQU6qBAiykxKzIi7p8fdBpHg6KIZIVYCRNbTHT7cmDEmGEp+Rzhi8xBeuEnlOCvFR15b7ADzCe",
+	"yW8dWIU8+jBCkzgIhgZj4Vi0DTizRtSWcMX8IwWWsEJ5iyp16Cmfnp50zJL25ZII85/HQsLY5+yChVcM",
+	"fYW4CCOTRGS8AILOiS+RT8GRANCc4UuCzglh8Eq6lMq5j+wzg3cgI8lo2qEkBHJ8nY5E9UewYImc6Ct0",
+	"HE25ua85DqRWTnx0HvpLeUpYWc3h4CAYg/pwEUOkqCjANNe2DfmgGXoAMHtB2CmDt+TolHPKpk46DXge",
+	"wOxO3i4koXaAGOIx8VH7go4viN9BQo7iGAgHtxnl8sVz6vuEJTNKiHgWfkYimCeUB4/HQp77RG7E0rMS",
+	"P9M5AdeM1MgcdBWFbKoDTVT4KQi+D5TCZmaRlyyF32eheALIJhFRHoKPlGErpQmKvJP0TA7QVwiYf8nL",
+	"Wt5IqRd5KwUj8+oh+gq9IOMw8jPvamhy7NBueVIZo5WaQOOXJgRV8zxEX6GTWI1lsElhCA4igv2lep6j",
+	"tt5tuk0n2YPAcGPmDSsAtpNM9IE+xyfpPZbfr8RRBQMQNMx5LI+aCRqgmKmnXsNLZuRHAAfi1FB/eQFZ",
+	"KqKjjwF1FmSMzmOhfLLVHIQCE9Fz9BXiqO0phSWh1v0+gL68pcIXEkI/DEIJ1h8uPyPEkMgFUU5H+6Qs",
+	"20HyvoS94/SiVQKB2Z3Syx7AHWTAQZI2cxWY8SsLJPsAktaQn2lvpYSthfFcWmMB20wIUZJRYYBCjTqA",
+	"43kWCiuENTmFARyPsh0ocRh2YL6UR6TeeBqnN6fPgXI0j4WBZcoVwGlgkN98pGIYktH2zVT2YFezMNAB",
+	"MMmIQxSyYKkQHgimNqZJoswXBF8kQ8oDey4fewz+v9+PqTDgBS/PYy6QiDDjE8281EzK8mtGOUzh55TB",
+	"Cq0zeGhW/alk7S8UszYnATwKXYVx4AOeIawnCC/1fImXMlGw5lQ4ipgDosCTVOjj490FibrwBTxZQtmV",
+	"iKGWtweX+5RP9fJfaG+4Wf4BfH928gkQ/48UWZdnpkL7z04+QYsonNCAwJEfGUc4I2OB8PjC6Br6RYX4",
+	"kM0iX51QyeGegzHUnqAzRFMiJDElV/odANUHUgp6AOK2+tQscmAtMuVQjRap54nIJJYwbDOZiGAeMgeR",
+	"3rRXwbWqt6SX00nWumet9WnCoTdbLagrmkOFjCjBPaV87RLWbDZ1QZbpmg6tNX0CjHrDBcGVKYGPMggB",
+	"MtRlEWAh12KJBPkzUzM/n0wCCkFHUmqkDOEppulVP7SW+iwUHyl+t+FdC4DKczLGsRQvBU/zPJTxwwfZ",
+	"0lwzoF04SVhYEUy/Ar2LsHjeOvrSdfYHj5wD13UO3D3nwN13pJAmfwzkjz35Az47kD8O5Y+H8scH8scj",
+	"RzIm+WMgf+zJH/vyx4EjSbL8MZA/9uSPffkDvjiUPx46ErEdib3yx0D+2JM/DuWPh69K/X1y0V1LMeJS",
+	"zW45rR0oJkovkYBarZVIdXX3+oUedfcaxAoFouW0rk9FQG31YEYpcJRG4MMfHbCUbSv5g8P6OgR8CVE7",
+	"k+MBPFeL69Yj5UI5PLAryVvD2y5lbD3kxpK0fn97cbnltNT/awi5+qlGUixcRHMxNbOshqKlfmsjGdKc",
+	"63o50Vree5P31Bpuh9jWdCHXLZptuJ4tha8NZ702CWvjW9m1ENV6lYgjlzgCOJaiiLajtpxWznjacloZ",
+	"S2XLaRVNifLDgjGv5bQSexmMmwJFy2nZ1qeW07LNRC2nlbH8tJxW1pzTclqJ3UW/+8TigFmDhlxGxvqg",
+	"nkj/yFgZ5NMFq0H2Q633q2Estd0sO1HVW07LUs/N1+aPnGKcLlMrueZ5W7GVI+a1SXn2WQ3S+iQ974JS",
+	"ZH2mANf6wIj+rVfvnJY6WnnI5Z52c/LlOT191NaumjnBjKN+RwMrl/gxldyIsqEOLId0MyWCGkFM8oax",
+	"SPCwPBhqZcSVomI7LV2xVXL0ipRo+6jru0onyVt3jtLb6ChVpGaDghBKwEPblIQYMS8NQvHQGEcRNZoI",
+	"fH6PI09BpOcgj9HxheQJ8vcJHpPPX3zqAQ565K1XGrhvV5jIYz6dLyCV0UEDdK4CusZjspA8y5JAt8m3",
+	"rFNcQu2Tz+gCuOYc++R91ZZIr6IW7dAxgc2z726shoXEhjmOLspJFYx3T2I1RIYjHFDMVQJNci9bZM8k",
+	"4V9SUCnLONb4U9B2vLR8jydR3TMVfLwiAV0FYtunFDaCnXD+RKFko3eeaZRu9NLnK9KgrNpQtdNgrfpR",
+	"Dd5Ia0Plk+W0IuugfkJSHNTtGy1mC5KiZl5530PkoquZlN/1MrYAADVdc6R70+Q0RdgUcETYGGzsklxl",
+	"Uosqr+Wgq1mojRJ8C9z/mIjjILCzFHh5QHomOU5+UCs4OlPL4F0xJBpSCoo7/WF4heaYLXMZvYnqPMNS",
+	"1JD6Kw4Clf+wMaiuyPLgLbPCelH9JYdZKupvEB7rtBaZ7JG6h27lnKwKsX1VDzSaSNPT4uubidVVIHon",
+	"VO9CqP6YCKiz9inlohzzwXZaH+XTqm2r8H1lEuia1Bu9oMa4meyzFCnr45eWlGzU2o0qm0HydZfVEBeT",
+	"9zZGwiyY3GHfjrDPJmymGkcBOCn/iPkltx3FxD4KHBHEQhQGPomSWgFDFbObPKfhg4twsVAuOg9qCEAt",
+	"HCzANnrQH6BP6Icjdh77UyLkhSSlB9qYX2h3d+IAlDOmBTru8YwzEHPEBY7EY8v92LNDf614ezNLca/P",
+	"rBoetZOzrPImWVKUu6xkWkcfdW2ikru+UtJyg6nopZUnzPhg+Ae5Kr3MfrfvuK7b6aFjDRg44CFAB5fQ",
+	"oCHBhgBH3bsHJ+Up6DoasRQsEldYFiyM8Oqry1+dAro2/zMHUcVdv4AA+XSrCivEDGtvW8jIMMmag+HS",
+	"havCLJUF8XNp+GUV7lfmDpubqkcSGlL63Nsb0/sywnRH9a+B6t+gxrVS2dmI5vEaFI+vqHDhuuj0hCNV",
+	"xy8IMpT9mqhkJk8XnjZ/7iBnd00mY/5g6oDHFvjPd4L9d/rWTnH/BFAKC6KrkB8vFsGynAZMbNMsX2lH",
+	"lJ+A11oHh9WWkbLm33UkI7eiJlvcTZn95lXrN+/+UL2TRhhZOsbGmFkNPncYek0YyldhJzceyQbYVm4f",
+	"KUU1XlmKoWyha5P4+cpqU64LXlSq7Klb1r+4Ucaa3WP949oKkfnOkPiOxe4UgS3KaBs2i9d8QZbIy3BA",
+	"7kHEKEZjvKACB+iJg8hbPBZSNbZiAyDAmuu6iVkYeFLg2rtgxDuynuYW19iKmjvaUoJjux1LCM6ZwIJw",
+	"eekXhCxQe60fsmMU9TAyFW9+gKS2kCjoe6V0a4WJwTqzbqmBIaVme8WbuEljsbPCDVjSZYf3tjEvF263",
+	"EX3Mvb0xdSxD3zvauFPaWO3v2bVUsyO6ZS+rkmjld/hd9vTYu9gAC3eAgHe4t3Pci4PgiS2plqMgeROX",
+	"hUVk3D0mt+ceR9T/IeYzeTby85n8XfKF0MfLexydnvChTjzi+hld47Gk5NHKcs5ZUabYtDGH9pck4qXF",
+	"LqFkP4Wlj+Mogm4f6lnUVnkJ3Tn2yRBJAMORiu+HeDc4GCqWndJQoRXUpKoJiJq2KtqmfJGQ35Yus7NZ",
+	"ZxBzOvYiHH3z6YHXhaNSQqfgoqIUNrhO7vEUXGYELLFUgPwLhWkyKVkdFa+lmgbLRwwiJvcQ17iIa4z6",
+	"Lj+XZqQz//7mFLQU0+8I6Q4J6Y9CqlI8bpCO6lTIjQmpef+Okt4UJU1OvCYk3VHSimNpTEjt17eiowVE",
+	"vyOjOyKjcKpWTl61VjjVBTibmbQ+tt66Ns1QDeLklljboFV2BjtxVVWVb9YmRCDJgp5TSYaHCqim9FJR",
+	"BUjVPid2JaJ2zALCea44kanu3Om1cuwlOynsEmxukhSX2dPIJYmWOtHbmiO8Yhyek7NASQBuxcVUugyu",
+	"pZnqugrbd3bHVaaLYgX7NRaIcsxoxAfKhtiYF1RSqzt+sEt+oJKtq1mBrpXfjAmoQSU3v1YroeEFZo3N",
+	"uEC683IGQANRWmQ6ycZkPqJTFkLVFAy5pYm/aHX7iYN1ot5196m+IMurMCqJMf5EkkrTHuFqFnJiqtiE",
+	"EaKsqxiGSXhF45AJTJmUftPoygzJbNzDZ5dEL+2oXZP82SDRnPKlb29H9HIoeUfvdknvwKewpg1LQ2pX",
+	"K77DGrwZmYIFr+r9nV3tjYhiK4I9ylGQr7+TTTAOXtwO2VJ4uMOzHeHZKRtHUEcG18k1VQV5Srr2nHA0",
+	"DRlBnLKx1o2M8UWbfjJi+Fq72iQO1poH8zOo6nxQmWeoK1dxkfRrNN2zTOMs9TaKyHlMA58nL9S3GFLG",
+	"SSRK82HqnsMqwP1MlVBal6gbL3xcdiWPVfXBG1zJnS20uS0U4NwxeJXAVHKtDbH2RVm74S9mdDwzzenl",
+	"Fp0ECcw1WAgxw9CFtSx6Km4YDbwSIMzU2iybAGeAudBcxFREU3aRNYbZBCiM4P7IdR/2Hz0aHOw/3Hcf",
+	"Peqvk+PXwEYKDLVXnLIKe9GbituNjMTVANKIcVcNszEbX8lu7pj67pn6yjDpO3Z+c+x8dSAWDyPx4ypy",
+	"eayg1UVtFqJxzEU4R2HkKzPzBVmIzhb1WW5Afli99TuxYfdiQxagalOJO/HhTnyoBI1NBYdtEzIqmNmd",
+	"sLB7YcGyaPIPsRjPysWGiPDFp1RVpMO+T9XZfZZ5ZtWFVMwo15O3cC+Jj86XJrinV2xKl9t0srQNNltq",
+	"t4vIG7PVqrqWCxKpBQ7TptaOq9pa1+KPFYuS66nhWt1N1LPZ50bntilpKAy1CyJRDsR35GL35CKJ/rlT",
+	"L967erHCufE91y5W7vxOuXj/ykVKJu70izv9YhV0bCpHpGPsQoDIsbU7yWFHkoM8V+Lrlg8ro1l34tO/",
+	"jhjWBvEAud3urMTKLmNuMvVW1ofdFLbUCF9zb2+MqWVgdIejO8LRZ6H8P50sH2fLYa0vhNYwdWZlGT7e",
+	"dHml2HWNORjV62iEElXDbIwbK6/vDkl2hCTPWUAZkYBTjReMjJPygMUkA2Q9AUcXBFLBoEyFcPItyvub",
+	"Nl51Zl6QKGn75SilT9nbzIenJ8Pkd540WMRsCXpyQCYChXH9oq+f6aEeW+dTv/b8c+uAUBsLFBDMVe+0",
+	"dFOdnZWfV5a10tJulMPYRtS2by5zjIqINCrYpDZ5JrCI+VqqaWQTG95sCDBbqC20WJC9+wINDbIcaq2v",
+	"Eam13tyYuubx/qYIagnlunU08YwEk4raTusKJ96iEkyTLUswlZzCXRmm91GGyWrhs0Whl9LrbER2SkbY",
+	"mPxUodidXLczGhZdkuhxyCa0oto/J0JQNm1U9HlCp2fqtbX8PBm+AcFJl1xqXX0WqobcvOg7rTdmQ3BP",
+	"X90CznPXcMdnUxgF6aM6LSY2X9eGULsP30rgTIdet7QV2jhvtq6T7RJa1tTqsRbcCMqT9zYG8ewt3hHw",
+	"XSKHrUFVUHH4zoR1XI9qZs1Rm5gXlv+dQqTswpsjlP3+dohVgIA7BNsJguWS/OUlh4yT3bg21knx159o",
+	"nW/JuWrRP7SfTd71S+8KdgL9IO9Bt3+C2jr3nC9IEHDlk70gS9W9B6P79/3794eICgkupk04R17SZdTr",
+	"pIpd4+belXnXGW9Q5jCaQUMD1K8Y467L963F//Im38fqKnvolCHvAfz+QPUVfg1/eKaWG0eeBjgPtUN9",
+	"kir+SoWzoDm+INACSh0bnEfHGTH13jPdupuFgk401Mi/KRNR6Mdj87dp7e1AX29Hz/pyuSAeag+GyIUy",
+	"cfiCMIlZA5iAEeL/mESZcYMwvFCxhHLjulO4JEtLXTYD9HEPzOERwf5QF67jCneJQOdLa3elDcbzo5XZ",
+	"gxQNYD6KoHcW8YeIhebIOJljJuiY53qkX1Pf8e2bQsPojZt3q1bSlR0SBiuof98d7NfEuEnaSPi6p9qa",
+	"odWf5Rkuu8lNm6itmuklPJmfaYDaV2F0ochExzFukyWSAysGqIFZQd42bhubFtzENWZpxG3AXlUU5rHp",
+	"OdjEIl4xYp42lrQsP0I/CSmjbIrkw1wKb1F4iQMnqVFD2SUVBPk0ImMRLIeon74DBXrk97qj9PkShZFP",
+	"GY6Wyfty3BEz4w7R4AhhtpSsQo7Ck4HXdTEcbHQCFsepkvFYGLMxRJFlCrHtCM7sFXwOoZjl9PkLE/Js",
+	"LwhdYR0KyIlw0PY0PLOair7oX8zCZM7CimrLQLmGNLXeUep3WWN9JrcbOGiAfMrnlHPiO2gPzWNBfNS+",
+	"moUB0VRqm8bl1cLTkzA6I6KiYClERUNEgJGiOBFKhHpNpQDSQ5vJQUeJf2jEEgdRzMY6DLttkR0jMdUQ",
+	"h5wyWejIeKDkXCwOAnsmx4jG6AcAFHriexxdRXixIJG2VkupbBFgypAREvUXndoiVOHq5FrweUCUyaX0",
+	"KqdhV37a5Rd00TUzdxehfCbaoSRSsRQLpmuu5DqklRtQta9BJrlOxl/K5K8Rvsq4bW12tsNlrGR525xn",
+	"hQ2ipqW0pGphiUaqpAZQz7V2WkY3nkqyFH1KLklJxBGnY4tCgbWGsuk2kpmiHE0VkabaRK3nlTTWlLFK",
+	"SessjKNxCer2EfZ9Fflkit+itmpdDlK9Cs8aaDkQ2C4nOBrPHLSPfv8FGoc+2eJs5dKuS2OV4sFHzF85",
+	"PIqZoAG6gnwWKe1oCKRcSRdD5KIwQgspEP0AsVCoj7eRwXRtx3JpolAC0kETDBCMzvH4AokQVqkzb8xD",
+	"9cUyKJreWIuPwoAk6LYyMCR5MBMQUi/LqVz+MuFDRWrB7EZd8mQkMBnCgdrny0Qgk19ooxY0dcXM0ltA",
+	"RQF1RispnSLRaUACprbFrXYaRGImrj1P3vKdl5nXRB9tgbNq5pVopVKraEDMMrZAGDVdQ4jdPaFcTQJR",
+	"u2/XD5dEVYKU0W5BVWbkkkQ5RXsbvhSRN00AJiJvrovSxjwVsVbGEsfnAR2n0QtlSP/DlXCd+mUkwuMM",
+	"CThKQN0CdLkrwqSY9WXf6fZf1Ttt+Ub3EkeSuHIp7RxPI0JaTusFDNp69c5pVVVEuEupXtuyBeS4IHg+",
+	"aR19WZtIvirzNsJwjt1+ZhEs5Z7kWUhSL8xDWlH3h4gEnCApcfdKFIDagvZN5IavL/P9/c8SX38Gd/ni",
+	"7yNffEUBlNK6KwoJlWa3uvaH8TvWSinnxtJcFNqu2yByl4t+jbnoleaFLOjdVSe4q04gAUJK5vIeXoZG",
+	"aaws535t9EDrB5+nsX4VxjfXhSy+MQ4CB3Gp0WPlajHGShgH2aY83U9IWyd0w2qOuJAMns9xEAyNq24e",
+	"RgRRhrh8BQcwDW+Uz1YSebgy8FDeE+ar7I27C3jKHXJNaKgf3kTzL9/FNd3GuKak3kcppu846uQGnCsF",
+	"e8XmDdHOkuBD8NkZN+HZySfwiW+3uAdyHl4xnfWq2p6tMxfPKUsswkCcSi0iQ+NSnBPMOFrTsWffYlal",
+	"mWsRefOUcI6nFYZTe0MsFGT3wZZrwLA+ifmJeemOtNxG0vIJHV+8PyHigo4vdiBDfALDZEWIjLAg5/me",
+	"iwrZo1xz1fXR98K8dIe+txF9n+Lowq6kcsxfEOyX4nK2gE1F0Yjjz07vcSQ5lzEnnp18co+jNqevHcSn",
+	"rx3EXmdi+w9Xwe9hjZQGWPFZmWarIBL7JAL1Sv6aaAbAHFG8UD5CCM58I5VILq+ahWJW5YbZWIHk5E0J",
+	"iXoSR/J65fRcx1fjtQ1ON1rUmhT3HZTedSrPv7emHFLLWaWwVgFpfSo0Lx3hjiTdVpL0lE/5FqRoZ9Sl",
+	"HGePN0DQRli4UiS4OZSE3a/FTPuummFk+uYdJt5KTORJkYh86JnO2TN8NIwywjM0oH3x0dlLNKPyyaVO",
+	"C+CIKj8F5ugLcn4Wji+IQAPX7aNFzGeEozGOoiWiojdi3jhkgjDhQagAun9fbeX+fTQLA4gXkOIFCcC2",
+	"fY+jH509f4YEeStQ2xu1fjYajVp6BPnrkfwxo/Lnu1HL68ASC8o+FcMRm+R2w3WeopwunSScIO9no5aC",
+	"iVHrSN587Lp745d0YS0GPiOj1jsPtTkhCPMlG+MFfWB+6S3xPCiP+RUKiQtp3Ktd2xWAhYXA4xnxTeRB",
+	"LWhURuynfFpl9k6s3Knh28BEe459kk0OyzvW0RRfEsCPTm0E0XdavpwSaGg6cHl2T9/tw2gO6rsDtKBj",
+	"EUfEQb1eLzEZ6fch34d3hqg/cPvdwcB1s8B0vSlrjp2Rpw+5nV7APY4EnZPE6wBXZF3aNi7uxlFfFSCl",
+	"A9I44ZyGTF4HGjzYqw8gFDiKtZY1MRZzPn0ShfOyO3cRNo4xfUCOpFYII77kgsyr6N8WdxxOJgFl5LOY",
+	"z+rECD3PPQ5Ri0lZxqrWJbmDKXQl0RCd7E6NiNqamjtoQSJOuQCOZ60YEKIzRBjNKeeSRF+QJRqHMROQ",
+	"7yCimJR0OJGsaXxZBQ8LQiK4hSxM9B/sd4YQfqBDQDMUOwlkybRUWZNRQ5hftQj5HYnUfMWZTKBoo6nq",
+	"47HOrN0cNdXqnzQMt1ZvPbMicBu89llSX3PVgd7jSfFN1E5f6UhNXB61FdCxMyrKq0wFGtzVmsZg6qOC",
+	"I1ssRu0pXnQnESEOmkThHPWTpaoSmV0IitGsYKsbkxtPGG/Ng0+wYx3ZOLMeXZFL1odrgrjYAVLy7R6a",
+	"YBoQ30H7SMXD+DvNInsaC2LFuLwXqzIErZ+Rccj8kkP5YXiFglCeCdiC4SkrhyKGE+isth3tDx7tPzp8",
+	"OHh0sE413KrEc2rdTUoCZvb2qs4FNNDpsq/eKXW3Uqkzl/QeUKuBr9Ba5gYAeAd6txH0nhdl23woGhby",
+	"LLRICUaBnFduFl6V1c4ifLw7J9l7rc5Bn599iP0pSWob1Gy+9fxMnutZGJeVV9nxSXA6ZbgqLXHnJyKo",
+	"CMg176lMFCmr5b6uEP6WJe3Xc3pLri6UG0+/yhZMr5d0uk5i19aEVF5P7R5cYCYemG9eU/+1CF9Dqt00",
+	"7GRySgbOnrPvHDiHzkPnA+eR03edft/pDzbNNDl9ftZyWsfMj0Lqt5zWF5T54RVvOa3nZ/9U/k3OW07r",
+	"KWVU/fYpZfHb9I3PsHzpVP1z7M+pxK8f4mgesiWM/GEoIH3FHE6mQmJp5Ha4IMwybqb3oKK5pSBWpF/y",
+	"qWpNSVturNjSZNAGVpEP8fhCctwy+qBjgiRLDSNBfHROpPZOlbHuPHkTtTNm2/1O/VSWjUG8DuhG4YQG",
+	"xPbwlfeGAAk9o9CZgsQoIuMwAsu09lqDnwRsv237jZ49S+fI3Efy0YidnpiDU75vwBZIaQsRJ2+Q1LaI",
+	"ssrJaaZEcOX+hbYO8uPkkDtD5M3x2zPyBgpzjZgXYEG4eMqnJ4SLKB6Ll3ROVHUut9yIvIHZ9zyO2Ekc",
+	"VRyk1h62MWSu8d95nL5WxnSs7Of6r3P1l+cgj0/1Z1qI1N+gMEIe018ppUd/08QOnCyuwhiMOGXTAKqZ",
+	"gEqcpEwJqRbvylDR1KB6nNiuN5xwvVnWAVMHVLTaa0B6LHBtINHwzygDLG/wRkQvsSCPZ7jBRKUoVZ0f",
+	"tk2OPaDy9QxNmR560wGK+99wpE2qGUVkfPmUT58vSrOzdQS/JqKCTpYO6iM/hBID+ksHDZLnTBsf9WxJ",
+	"JE/DFjmrTNMpSnDUhxXu1089K8qc2Zzf8lnhGbTAkUhlintSZwQuuFU+ftOSHKypdbhpmYOaOS2/H1Px",
+	"/sJQ4x0Eor9My2kEBF9SNh2mZaZ0YvEPlLSBg6AsfmOVOcU6n/rmlDfmpTtzym00p7wg8/CSfBjg8UUp",
+	"1J/Lb5o238wR7w2MzvYITmYRazdRHzSj9LU74LydwJlvelSqLZsmc1jnREJDO9Bm+t1zzInfQ8fqISgq",
+	"BBE/zEdTyOfDpuCCfDdJWo0IDhB0tSpChhzpWSyJbIlUryZUs7HYeDCqS4uW+mv4LLyqmuEzOTKnPyVO",
+	"NsZ3dbJPEhJYOWux7ZzZZGY95dd0GV6Qp3z63uMsNwib3EEkpNx9zVDI1ZGQ1kE2oWL6pTsaditpmF3I",
+	"q7z43j2OojCAWAFdSusIso2ACTro0E0yAN18tV/bLuq6zqHrDNxNzaDP5XSWCVM5YMFyeUaYbwVy5hA8",
+	"G99Xgpdr4lTqaKz1Yi44eVMecVEZXlE7WC1rL9wk4qLYxix9OBslaZ1ZGUjp23hRdR6TAAsVinoe+lAw",
+	"gBPiI9d1rRADvKBKUe+lw3XQIog58qy1eCV25lXxnAmeq6dU1M3pSQ+dqSAQFYuE58YVAMMgPMWUoTZ8",
+	"roJ6Okm0r3xhQiOof8DjQCgbJsQOJ0k2iJGrHnpZ2R4hpwNZZaez5VPB9rm+qHvBdmzFk5aHyymYqQRd",
+	"E3OKMEdYhZ2q60ZtPxzzBz4ZUw6WwLn/O5ODrp6vq1/jnR56CUHLfbffOYKYYhO2DEHFvV5v1HqnKvEZ",
+	"WLjHR0w+CAHG9lP6IFVwtqfRvmcHUkOuk1qgHSVrSSSHzt4H++h8KQgHI/WIwd0GdE5FNnC777p7Drqa",
+	"hZygg74zcN2ufA1NIvnCPOYiieceKuM2FUAe+zreuYAeK2Nw5dYuKPOhAImJtsXGLzXHS4U4bcyWii2g",
+	"SxzERM8o/ymN4e27e+gypGPijFjf3UeX1Ceh/PgATWgADxyi3zMvPkRzEk2JL4nSFY58+dkHcpvw2yMU",
+	"hCYEvt93dRkp+fseEssFZVM5SX8fvYlDIYfuP0TYv8RsTHyztv4HkBzhh1dykH3XRc+Ps07wTBzkfqeH",
+	"ntnfgilqxNpJ/HHH1CdLXEnq9BPm03f67sDpu3tO3913+u6B03cPnb770Om7Hzh995HTBz/dntPv7zv9",
+	"/kOn3//AkUurwa927zhvYKnOBBGDhrC3cYEVp0V1363nLFiWSPcxn0n5Q/fK9sklHQMhC5bDhNhZ7Y4S",
+	"dWURLA3/0zbgYnwuC4UVPVGc/ETZQgEBVgVQlI++fdBxGsC7nQVMWXDlSUlZu3iJiYU1E6+7ofhvgnqB",
+	"Up0Ty7iGYhYQzu1PrHqVvdWi0bEuIAqLT5zk8wUW9JwGVBcIpFMm4SDTGYgrV6AauLZolYvtzZVNVNOY",
+	"DSUlN+VrfJhJ2IDYGr0cE5yrTMpIm4W36vlQGlF8HYtN6vxujullMcx1XdabB+IWhEyA71REyfLH7Dwr",
+	"hc36GilXr2ymj9qqxp0GugsN9CwLSSvc0MOMGxq1Bw5KQ5JZzImPRq2riArNH0ctB0iaoVUgvVoDiDDs",
+	"DEcs683OaGZZIUJF9myqv57BRsBt67S+kKsEv4P+4AXBvv23Le7AR0rPFXZkBl9r0KrR2Dp5Vrc0SWxO",
+	"a2qN6JRgB7FQ4hjB4lrrhDitmNE3MdFfg2JT0d40G95QAXP5g2xCPrLv3tm1bidVEaqJzAsiNY2K7qby",
+	"gRvwHsn1y1WUgxgjV0h9r+sljgOCI46o2FWhxKy7KrPtZGm1DrERltiv3iHJLUWSpJz2iqCCTL+rWrW5",
+	"DS8p9d6n369fUyOAS967g7bbCG0vI8z4hETvL4aFkavnm1DvMPCfbx0zkCaq5YYrrKvG4dXHC2G/eIcY",
+	"txExPmeTMDqnwJJL8WKrBMkVDt3sxPVhKrbeuwOpWwlSULTfxFhWA1UNS2imOUsBsOQXdRbQALgyb96B",
+	"160Er4qA4WNVxOL05Aj1u4f7UEDouPvPEO7+FLndR6iHfg/9Lup6jnaZYhQQIUiEwgj5dErFUPdE8l57",
+	"ju7BxskCR1gQZQk9PeEjRhnylF1oZQpFmXfS3+t35Rq71OddzPyuGqc7nmEhP+sUnKxFuWKB5Zrlfv+7",
+	"L4+7/wx3f+p2H71Kf+393u92X/3MdQ733v2TVokYknURVB+iqqaknu5A1oeEIa9E7rFW1F63pM5/U72o",
+	"iiaMueBrdMpMRw7l+0GeYjLQcFZbpu2+tarhPnlrd9j30ko/HmrPOTTvz7Zy9FCb07Fl5DO9G1UPPh1p",
+	"opwoA8jtAlN6R003DcJzHLxIgu69EWu7aSR9o9h65V4slisp72Kb60Z5DZWQXpAp5SLSzlA6J7voBV3m",
+	"wnwSEYLIW0GYapIBXvxwIggDv3on49lRMQ9ph3Sedgy+jk7aN9njPwdLW1xrdbfHzWw9a3MQajkOt0pM",
+	"kKOsThq1SIjkhmOC2iZIBeGJZABJ6+p73MRBqYotSkLolOXDS55rvFKr0lUJE9ESimND4mqaWTpE3pev",
+	"PNTWffjiIOgoDq2dxbUN2qWps2XNuSqL0GiPehsLFBDMBQQHpSvtOJLkpavaOtFn48yUZBNO+Q3US8RW",
+	"GockYhUqDyfjqKrBepItzGc4Ij5Sz+6w4LLc6kY1UevJ0Y2KoRYcpnAuZo1V6JiebQPB23rvTuy+rWL3",
+	"y/CCsPJIV/J2QSOQGCoLO31KJwSqI+oseyFHyxR58skEx4FAh+7+B67roIfIx0veqRmpAeOVA9yPvng5",
+	"NBVITQq6B897aKYqmLeljHsci1kY0Z/qDp4fEhyRyOusP0I1t1NyDCvPspT8LDYOi3jPZGtjM1GGsACd",
+	"t85gzQE2ozHw0mYEJosAd0Rle6KiYDaOqFieycPSaXWAdOlvTwzm/+iLl+VhZngOGC4RuxyDkdLNAUkT",
+	"/TwN9tUkANAcbg3C99QykkXPhFispzKqaqH3AMdi9kAC3GtNZcx0e9Z06AvKdFWK7Lo9db/noZhp5U8V",
+	"O6RyJvV2y2kpST4hPYZ1L+gnRPJu6ONUleOsikfjYKJhjaoaM10V/kXZ1ChWJrAuUJopUE5T1lk9cfzZ",
+	"KbrcU5HRaezyFAtyhZcj1vYezPn0tf7bUwqy6hKRCX0RM8JVMCBHIqLTKYlg72rt58SXnMIrL+/s9UZs",
+	"pLtE8SMrpB+rjUZkQiIQ/WEPEJVN3uL5IiBcLcjcjiobQpgPHXZ1u8ZMyRC5dib4iBE8nsF6zXK5vFFA",
+	"STEjS+RTjqdShZWvGzuQxFZVCQXC8CTj8d525ezdccgmAR0L7slhsECMUIiyhmS8EWtHhC9Cxgk6D31K",
+	"VJQ2HBefhVcsMRyEjDhokeQFOoUKKvLGHEX2VUASWC4Snb6DKB+xnIoESX+JngRHNsfRBfHl8s2zR1CA",
+	"1kO6o6Wq2gpLULTQQZrqLiHdQF0AXN3v/A76SFPqEfsIgANOlnLkffb87KWnLk7H/0PqBpQ5h97bHN2/",
+	"/8OXLz9DA9e9fx+eVOH7mgSNWkeIKsqpSJH8QFEt/dlJILKfSX4gP/lZr9d7985TXXhhWecxp4xwjsJY",
+	"jMM5GSojFHi6FmEkRmyCaRBHhKN2zKIwFljizgKLmaNzTkwVGk5/qsP+HYNtfnjFOpJR6QB72JbSeQjv",
+	"jVgXeXpTHnJ1LzNNqLWdCzaoMxEIQ55F1b0hSkP3oU08VXkg4QR5H5lh7WFGDKmGLRbldxDDc5OtMqEk",
+	"8OVlnp4gLJCS3treqCVCxeqB6T569Aj5oUpJQeQt5WLU8jrJdk4CXYOeoTDLCIdSXFMK8hhHUuNB0Pda",
+	"PgHcUVUgh4HklZl9p6B3jyNPEf/nC0X5T+A5xYIg6cP7GdSOBwhFHqgRXkflRJlRuGpopSxLSfcaeTof",
+	"wSqkrEGT6vos1KvpoceQOwEYGgc+wgEPdUigVcNZLz3luUnpr8s9JBk4R1So43qZtERPevlrIqLGkAQT",
+	"zApXSbd0x1i1WRwEXg+djXGAI3VzXCVJQutUOBCVGqwkDrm9ROj4KYlCle4hr2AcxD7x7RL/l3sqiFie",
+	"/hy1PUvyOEIgeXhIEEmsQrygXQl9U8IQDzsG/yUDJExodjBiNg+NtGaoobPIXQW+0BkYSrz1lETpJRW2",
+	"JOK1vRAW2x/seQr0AzCoSmIHtAfSjLQO0ukhRYc0ukhqxAjRXeZXcHpHNTrUSoZi1iOmlI0jLYj85Erk",
+	"xZA9ZWRfJb6UvOV2hjlRQd9Yot1cUSYJx7GBNgfNcSAla3l/kzCayn+V1gKILKEBQ7aMfB8QBGtNDdLI",
+	"lfPVJ0zbvqG6lqZJqO+6A7hPyJM0rgQFVJK90Wksp0n0PI/O4UmvM1Q8E4iDOlm4TYEjlXg+JZCcTiO9",
+	"FvlIFkb0fgN6QSSZk3SNBJz00HN5zcDiOCQxwVV6D+aY4SmJHtyHmlZ4LADlMVP3LYc8QlhK1l0VIw9p",
+	"WCMGkARxtZlndYNLXx4JRLyhhH6EEWp7cr2fJ34KKyZO/pk4MHq9XkedaN919wxm/BgH1NdYoWDStCSn",
+	"XOKk/FIy6imWUpzKQPPDcQzgfE4moURpNMPMDyQnjxk/SoEAOKqDrqJQkvTlgnDHgMqIeUag9zS9cHRB",
+	"gNMTTYaMEGCMSEeo7zmSN3bDSTfCLEn1V/wpZhdMyiqExXNDTqZEjJgFQf0Cg+mhT8hSQdEci/FM9xNd",
+	"kCAgPpIS1zAZ+cI8qfM/UDslUpIHJfTm1JfUZkJJxB1wY0A4sVVZTNJbO9hWQvJRPd9fIimLqzDFAg6l",
+	"/xzkgdRVWl7NURmcCHn2UsrKrSloNaZtufNsWTTgFnSuiz2Ag+b+/TkNAqqtLffvS7wHVuSpaElwedue",
+	"MSC2UAOk8FX7/n1rHAzMgrKUG3SS/Cs/NjzUs2tjS7i3y+DJvwvGEyB08Jtif88ynQHkxhRwKYBI51e5",
+	"ef2B+wFSAacO6u+5e5pk9Q/klwf9A5PJNui7fV0rwJEbgaYi0M0OnHILoXcT4UsSVPfWUYmaqSCCkwzR",
+	"BCKwQJ6VY+KBDJHLPpTC06il79ZKaNMSsM7jhrH07a8Hloz4r0EMVi3pvJZsM3l1xkYnhxkmmQuZdaYr",
+	"k4pZNUzD2SWTyZnt7uE99JHUo2yBzdJWNZWRKyl0DDJaF4x/NQvTPuRSBknUCq3mjZiumKJ9hFqVMlqg",
+	"EhwUYZdITiTNo0nG8XkQji8y2eIg8GvF9JJE51jQOWpfSWI0YslTKovKCBqGbiuVTE+SLIXCzrXSJVVS",
+	"6I8adoZaBDHCYbLkGb4E2UWf1iVJ+JJvNGcYbahl5eRFs1Ml6Ks7kxKZurCu+oAH8dSUdlR3ZLiOHseI",
+	"5CPmve2qJD7vKAGa0xOND4pfq6Rzk+6H2gnnV9XdZkRx6KEOM9CqDQv161ggHEAXp5cqDkMxTSnJaf65",
+	"f3Bofn34wSPz66NHjxIXmxEiid8xNFi/D7/bjypK53dGDEQqKRDNwsAHYANBJozmmI0J4jH0uMcLDtpR",
+	"RPhMri4BPjh3ebR8xM4IQYmWobWtPPRb8A5vSTgfY2Y0D4lob7skikCA5l5P8stHqP0sFKfySiTHJ35H",
+	"ijkjJrVTJUqB1pdMAWKc1jeBiiSqGTVjyGmXRKEK5TpSYQFnYlyZarAeOnD3Rqx9JsIIT8nnDF9iGkiN",
+	"t6NkrYo1JH2qJLE8x5xA1wulMhM8nskRFFf2pTDhIJ/yCzSJg6BzNGIm2fcKc6R9/Am7AfCSR3Yu0U1E",
+	"VMK/6i9WvQ2kLC0j1vbKonYedrnaX9fo9t0ZwYGYQRCPZBRgEvAS2SLte2biVhTgWgplaj3RTxwh7l94",
+	"qW86zSqPwthEIMVsHvpSaPEzvdWUFUr3XFbkh5sQEwlRR1Jni+BqcYD4ko1R25MMQTLeB+a30xPvgSfP",
+	"2HvgUcZJJLwHnoqI8x54qhmJ13HgGhIJ0DGmIjjVIAwv4gV3kuv40Zku0ruIQhGexxOzG622PvgJ5/7F",
+	"A1VYYan0uDSIIy3yK8E5K4qh9uZVbJ2KGrZOWoID1BYwfRkxfxGRCX3bUXsDdjFiipNFsYRWYIaK2ZEI",
+	"ROiQpZKgGsMCgLL4sP2DLvcvutZldeVlyTMuefgQHrbPBQLLQtaNCJcKrJfUP5I7znaE1NJdPqHMGzEw",
+	"UqiLQLlDL9ZdPoKCMupotIKvIuegKDPgnUGKF1hocxeX+mhSjWSpS1/Mwis0SaIPVNEJZd9sq6IaUjgJ",
+	"pZi+gNsIJTccSo6Mzj56/PmL05f/bW/uJ/xE65hcEoyF1tIkRKgcWg+15f6ztTZs23TuvhR2KWIjufKc",
+	"KBLUTp449YHCjBgorUCe5N17UyKkeiuXgH0/ApeKClwaR0R0xzMCvdE92wOuLydxWHk9dKyQHIyHWJ3Y",
+	"iJn1GIKoNeVUId8fPEJt72UYPsVsqQUgKXobc2lHL9JY4TxJMpfHEu6f8h8oDDEekyOUFiuBtYBAIimN",
+	"whOGbPWih16GIZpLsp+E61Emr20aqcx/LECCASJ1TiSTTy1AxJf8Z8Sk2g9rPXD3UlyCJRjPXg82uYrZ",
+	"rOdiqliKaoPQOn1qYBN8B8efndr2uNQf0mk5LU05W0etfs/tuao9HGF4QVtHrb2e29trQYDkDDxbJRYt",
+	"8PeGXFSF2UmRA0y0kWqPD5EXyUnQyPAXSQ61GQEZpX1YHhDpqGhIY2odjlgmHBJadediDR1UiI4sD3M0",
+	"FhuBXCOsXc3CgKBzqbcr54eRwlRTP2V+hoakI3b//mOQI4/u3zc2HLsXac64N0zkw558NaMcyhHAKyq/",
+	"ATEMPlJmDvU+oPxQ61mnJwgHkpMv7RX2Xfeh9YRkeFKJuZIKUt91+wpwLBLQOmrZeAyXH+E5ERDT82W5",
+	"ozh95MHzZKiT1rtXyqFKuPgw9Jc6vTqppbRYBHqzD37CVba1EfDh9yiSK+z6sXqOpGHTPJ7PcbS0vad6",
+	"g2pnlAHIwZX1JJDjICZ2XFQrsaMmsUBybyYEoKWF8NY7p+zDV+9Ko7LUgve6cEVnSShDbrHq5hKJFcxB",
+	"2dI7pQtmoXg5I2fZ+CW55jQisvUP//JPvv7b/zkNQqi75IcQ0/3RWykNZVesVRTQIwvA1eRkrVV+8+tf",
+	"fP2rP8qvUr5QtUoz5curMLu8lMIYMxWXmBuyMWmyOPK2ddRqWSGx4CrnRw8eGA/fOJw/wJdY4GjQ+8li",
+	"2rIDUVvf/rt/+c1f/EV+Q/sHhwA+TQbfKw7e/E6l7Jw9pjOtzDsoQ7kNW2t8VN/+0f/5zX/8X775v//X",
+	"b//6P9XcWXFjK8EAAitA06wT02KHQr7LRnEkEKRMFADeA9fdHSlKDi6JpZFPpjEq6uy+7L/qxak78eEH",
+	"jyRK2dS41YimlM66Z82qyQzlimEc5W4+9QOVh1W1mpCL0sU8LByBmzmCSqrSqkUDkjl13JMdzOTa56BM",
+	"Tq3tUUUBUAZX6s69KTTzhXo3K1aZMIOhZahVhQ8z8Uitoy9fOSW0UpFJKS3iKVRWkSJd6xUUXTFmGVVw",
+	"tO8AUMFlHrjuKzl63l1VLf2dch4TMD9+8RK1f3g2ODhUPulEygsZ8tIoOc9RniD1TJkhvSq2csSeM2Ol",
+	"WyTeLKnF6sGPEOU8BvUCykVI2SAigkbaJrGIyCUNY556CRMZPellpdnKiLVBplZqHUixVIBvr++6A61a",
+	"44ruTgvCjBVc2VIF+Cx1FClHFxQUqfbAdQcj9gkdX6iI+Kd86qhgiHEQcuJ3pNgYYKHMX9oWhe2pkjnk",
+	"dvWuFoSBTnNBGHjNQ2UwMjvkUvJdqju4BlFW7glltoREmGtVZU4+ezCqKf55eEk662Vh40TTlKbvuvvD",
+	"gs9XfvwBaie2WcoBQCCeSdBgxFLfqsnVfS3f8zpV4vJLHcH2vmRlMD2/NAiZlTgtt7XyA4N+TYUB9wTW",
+	"r/AStROA77sOAgN3J0Pz7NDevutUywvA0rWNfEPmlpnLWSkLZwWIFbPtdzWISFJbFHYfPXoERtm8wb36",
+	"DNYdgR515aI+6CYAWlySFBbkklIYBuxOQNQC0MpVHtRZpVJ4NuKTCpLK5MnGZwUX2IxjJoHo1yL8ZXEr",
+	"z/zL0gY0gzKBti2y/NHs/OMxfU5/dPr5T0/7z+gpP2UvDsaPTw9PLxb/9MePf/So1+u1NhNidisiqpvc",
+	"Sj4soFjpUvZzAqIVaZeYugz2DZPfJbdV4F+0RKms6CaIVrqwD3ILsyX25O1hWnpSVzEOAlTONdIAlhy3",
+	"2RbZqiXSGwXKjXC1pmgrBQ6eptqslnA/JiI55HYQThFlnWZy7r4D958Iu7bz4MGUiNc4CF7bH/Jq+fdl",
+	"LmaZZ4Om0AzzIwQR2FaNRgneppi5DgaQ4qQpaUqZo15RwQzgnBixMAL+gE1zqHDiAHuvrMuopVS2zHpH",
+	"qLBlBR2EnD0DTkR2/56DFtCDTyGfFlPPl0i1zDMrd6QgKv+Gp3rozPTUVHyWEzFiYEpXJmHj+UBt11Gx",
+	"lypppKMF08/wlIAE6KVR4h5a0PGFsjUnPWOsiottL2104qH/74/+Un7aGSZB51SkxZZ1EO6IqToLZjgY",
+	"hocoDHzt3tFeAMjLAkvwBSELdBVGF1JMlppMvJByrnwzc26dHvKgA403YjriVwUC6crlFtgoh0kQqM43",
+	"IAJ/SiY68h1OwQS3mMgFFJCJcAAotEoBPoVQe8vl5z7lc8q5JOgCLxNTBAZ/PUCTGDF4eh7OCRNHSZdR",
+	"B6UdRjN/nOmqxMb1w6RmDz2qPcRFuEDKuQu9y0hBw8giBxWcBBMVu2lKKq+ykBeE8ikRx0GQcQy+T/E8",
+	"CDLsJlMEMSu2qjAU69OVPB90uAKbrTv8/sFh2fC16fnHxUO+Piksd4SG0+Wo8Zf5fratVr5ZrVvsLtvS",
+	"IZH6qF6nh1Ns9dp3EpNupqeqa9Wcl1/OMHipoeXmoNDiVBE1q4Op6iGR60+qn6poP+qm7UIHaXtPt6RR",
+	"p+tUwES2raZbYcLe5ERVNJ2JUSo9yb06J2mNYJ/o3voTTT/Y6EgPdnKkA+tIgYgA0W8dDbaT9cvxvkrS",
+	"txZq216ljG0XtFc3rtOBUvEWL1UkqR0snuuRXb7c7ehILQmxlxVG0uCzeUFU/JmRfL98JWHa5Gh++epd",
+	"Roj8FBrFBUGeCZsuqpZAma+T/LaLx4J3Mc8XjX1V3mKoTAwdKFm0WgLdWPoMJzkeq+InKYN4Xgt5uQd1",
+	"NIzg1Fkt4Y2YFvGGEHCUiCAzDMGPPB7PslImRH1HBPELulio7n0l0ouOO73SMvEV5iNmyw+ODpf2asjo",
+	"3g0IG7dF0lhNIHIXDYnr5ZzvlbOtFOG0Qkauf/YKEakJ7bkZAeY7RbqLl3cnb92QvPVqE8lgC3B/T3z2",
+	"YyIgCPG28lkrgnVTnou4sXJI3mu8nlYYpo84ZWPdVQjsCfc40gF5ScTe2cknuVGXbNzpFRK7VMpYPrr1",
+	"OmKMOzojMdneWCr5KAll56idQrmDDM7Bbym2OcgmEw6ykNtBOYySr1ro6CCb5jiIvHWQQsfOEDyeWiRJ",
+	"IsjbyqzEyRuuYiyTDPbEUetIWedQGZhMjjJkJ6rrgNIAVi+uJPZcGTvS+HMQq0zqpyBSeDH1HzjEwKqw",
+	"YJVqfI7HF8rQtMAUbNsB5gJNQzEsGKN0tgGdmEIQIkQi9DF0BpNTHSET847ajFx1HGRC31FbwxtUidRh",
+	"8KgtgWYaMtJxdAztJA4Ck+sMhSCYBZpGooOVprH3yHUy2wcznYN0CLN8GAxcxi+rfb46PLUtQrCmOQmH",
+	"Mu6G9BN5Efd4x7EORK5ELxbKNThWk2euksNg3XEUyYXLRRzZO4nIeUyNYVlFd8J1q1PQAf0FYRuybOvJ",
+	"m+iYpcUb1diqHzX0LrWWNWKqOSZEbad76CGPh5H4sTljCJSBGjquDiXXB3hByAJuRbURRGEEZVkkEBcz",
+	"OJoE7HeOEE5IEeXogiyEki5MdDpA6oRcKeCT4rk53ivMkQgDX5I9sFarxt3J95M4gps9JzNqwr2z16ms",
+	"wlg7+FOYLwry8YYyvB1GgMfCWGszCdE6upYlwJvM1lbylZK+eAfCDCoUg9P0YL8bOkJclFmSGHE3+V0b",
+	"NOorA8o3VwhOUAZ2CXFHkJXjpKErBk/0jBk/13aL3IHOUHWtt0x9iN+D5pDcdEF3UJxHue3kZSdSOLAt",
+	"9bliWer35Er72Ss9nPTHLtnDj84H/v74gLSuW2Suvu2afkzJsFaMAxnWm0rSmZFykmVKw9uSEQBlrytZ",
+	"x5sK1eBIPYDWr0luoLwM/6JVLmuzEP6jk2WGkb6m/hpp+/SEOzck8zomOK1oVdNcYcR0+nxkZZNojHNR",
+	"u1nFbEfXWhhaPkzHdd3vIAd8FgpYw/Jxzv7zneGADdgc03aTYgoFlI5IKi+tZGbXwrGqruGOYyWXttLY",
+	"pSyW126dqb6mZqymapwdshoF0edLU+hDsphbxl14fY/JGRFcdZMGnQV2lFJ3bjKrbZNOptdpFla0nceu",
+	"Z0XZiGVe8YYIn8NX7dDUT9dFzSAUWxXgWsIg7aSLw1WEFwsSJeWMMEeLQOqQJh1yxNRXHVXQMmM7isIr",
+	"iVK6OkRaxMBy2TCClgSsM5bCl8ujNq+M2DkJQnkcIpQKox3JVK/FiOJyHbtYiw6ht5IYF4RETjHKRWrF",
+	"I2YFPWnNtKKiULY1LTqGw1CaZkDAbrBUiQGSiOT72Hp5w7RV9UpV3JSL1JUp0lMwzTSUjOEBlTonYAxg",
+	"VvNvKHWR6/4NYYVg91E1OJVxIgdlvRQ+j+xop0xf2bzIUA7fWoCAAKeYxzgIlsj7UhHdV14nI1gMrTFM",
+	"a3SMFhjqYk609SV7gBWCiJLeKLeTlO9x1N9z3YyF8zGItYYdyJlU0m1SW0Y30x+xiEA9C2PMWe1A9fKC",
+	"kFVWLHvUcvsaOVXJEVMb1eSASDI1zIpPlNnkQ57fiMEXV7PQbCU9tmKV0zZWUCUfz1afTCoYdkydtYLk",
+	"xW+PU9IPE26Uz99U8q/cOeDIPZ7abgtCsW1WRoNsWkK+bfP6eBRwKn3zN3/19d/923/4L3+ZD9uw+zh/",
+	"mYhgrxqHaPW7YrkgTymHPN9Kd2jpkhs4yfbyrq1drb+OJ7nZ4nMBOrUXWilyLyi7tnPtF12GJRFS2x11",
+	"benw7KZc1Tl83U2u5Vp8qEqgrZSy5BWhvXwqfY5sl1+2JK0Wm3agbiTqd3YadqWh4mgzZUYZcjZRZ/II",
+	"scW1bQGb2yav1lVJ1DGV+l2b6SL8y1fbeJBVmcYH2Pdfnwd4fFGtaWSjj+Bh5bny4Hf9xVFSRJZBpqz9",
+	"HZQHM8XVJTYvkQiVEKaWIcUJFkYjBpHpVpO+lL2KMBcG1e733b0O+K5AxgCLEIzGZ3SROIHadsnkzq5C",
+	"q/oD9yGCQp3Hvq9qOmZHAgRpz+NA0K4u8MiXbKz8pFDckPiJWgBYFgZ+PmE0e4jkTYyDfFqGFuNWGsTs",
+	"JFOVYjpiJpE9uU5dfKVMNMO+D1t9jyIZnFiBklnHY+UEpgE41xy3XjX91pFo6/LSihM/evRod/t92NXQ",
+	"8aGC0/IcT6saQsgMz7jHU4jKCLzbntW2wsixhuFrE0LKIXQHIsiNh+CVVebecQKlBQ0V/QrWVPQoAmit",
+	"qh5FuFXkWEOs6VlUlZS9AbTdkFhx7PvGrKlDVpJNWVKFYo87jkkzeYgPS2ULPeUKMybzeSoHWFimy/1b",
+	"ddyBy5o+F1bNbxYKcGO9ecqnXg8dSwEDqmeoWJWJKjxBRiwpnGFPA9lj0NaE+KrqhFV2A0xlYeAbS2RE",
+	"OIG+HAvCfMqmJQKFveAm8sQeUkXBj621ZTcMJT7DzAx5gcGe3MgL6QBNhAXrtbaUzOyhO6ZQhcYjLXah",
+	"fl+Ob705wzwjYWTWJ+U37a0z5z9iTQAACAXMelAhtqgTvQVF4SQYZKhUuqtcuO0bRa2++eNffPuHf/6b",
+	"f/Efvvmb/ygxONy5GJPl6FLJhM1AuxGLnTM8z+Zsr1v5t3/459/+m18m5bJyK0+KNuxGElq3mK//7hff",
+	"/NXfFZeRVLiof4B9t2/YjgKritpz0HXBnCj0dskgSaOz/OYP/uybP/7F17/6+bf/178vbkJbc5ptYq97",
+	"XsI0t7vUjRZy0NU0tPQY73FEcBRQrTBaBNHi42CQNqR7SUSjs/3NL//mv/78f//N3/+Lr3/1869/9Sd1",
+	"QbVyV6vqIKScsLToSJPT/8df/+lvfvk33/7Nf1YU4utf/e03f/V33/yrP2lyK40EGQXs116rrkAhq+xr",
+	"SaMr8OSoYEvFKtJjRG291d1ayKwJbqtkvaYN2IrZyulbyYT9Qr3AGmRv5cTlNMmeMW+nlLPkhQu9EmVi",
+	"KZEnoU5SqApWrFxOhjKVLueg7AD0hmdQ20KPULaOlIYN0RWmIm3IAKSsdpmVk6TbRK77BfhSdY8LALeE",
+	"+mxUDnBLRcjQj5vShIx5EYNKNDES4BodyCLBr2opPBILADABHKpVn9fmKlYYWG0RX/VXVB56BUI27IST",
+	"jEB8hDzVZeoF4XEgPNTXze44akODsnOia3QrAT2c6C6aQH8c5GHfV008PTToOKjbRxGZQOtDM7Jpbqgj",
+	"6hWgpisq6j+W3qBSIOT2fRJ16mtDag9HUivqF7Wi48UiCi9JQRdSsQvJ9Drztz9w90dMD2JstfJseugF",
+	"bBWmGRSneUF+QsZi7TSNQhOLlliJrA10nhHru+7hMH8LSonVBCiRiPr98iBHbCMlgOZ7LDUCV12hj2hQ",
+	"TkVCG/BqCFAJBCeawD/++k8TIdbGHNViu478tEZV2euyULwwMF9MINA7YNBNSbk1dHtKKlQM0BZ73HhT",
+	"azTHBvqXMkTvZFFrTvqwy0ILXVcvSxmbr39ZfXffCFE/hNH9CtDO4+pOYLywp+7Wm1LsoHwTmlUYaabJ",
+	"2ov38fWv/uw3f/2Xv/nlH+x8E5sJK5IuXl91oITq7dZTkKc9azWajLog77RcnwGx2mqqBmFQke5kbvMh",
+	"0HIAphHdddXFnPbV0GewilzYMx7ap5O2+680UBtzhJbqE8hsQB5KVYz97DpWzi/Vj3T+UmGgsky5Qe/3",
+	"pxYoTLsp9UAxW6hXKLde6npYry4k9OhVTe/IoQN3mtcTVIrZWi/JCzIPLwmXgqF80IiGSdtevQXjw8qE",
+	"CPTQMc90CtXNmuTEuh959wovdbOhTPSOSSqXGKYTtXYYQHGgZe4TWIqRs+39gaSdDfowzZuPVANmTn3V",
+	"YXYrGTw3bRLqmgSnjFgu6qIPbZcLkrU61VvidaiybtmbzXDOur54xbw3khYLM+8wcKHvDiQDLDNelUy8",
+	"k/ADeUkSM58k+Lu7U9424uHEgsXvbJUgMJK9F0OqfX+bGFMrYdFm8oPy+IQc9UGrC8VXguBNcPIslN0Q",
+	"E1eTNrDuFSIcapj3BgVmPSVCxUq+hriKSm793CrpaxJ8eJp+k7NbOygM/KTWcNrIEyovqlo1PZRvGEeB",
+	"CycNwddGOcY7rB0HkS2fqsiS28nh0irL+i+i6iirkv5JWeXW0cB959TJZ92Y422xkqKL2nSnqC5j8Bme",
+	"kus9iR1k9ibw811M5a1gSGWpvGkE1rV2H6jFk8qhw+QNw0p1dTzjEABekcbpQbG86+wO57RSEtc66h/u",
+	"u48eHey5rhXNC9QjLKtSVyFTpfVr+9edB20BdeNeAcArMmR/u2qwRQBcyyC3T2/OM8q0R7VxhEHg/+oC",
+	"Gc2jACGhGCear8kphdg9VaHKJA2DJWfEJGPTqcZnJ58A4qoi8qopVX/g9h/0B+7gAYTkZRJycRTRS8Id",
+	"6DxP5XgiG0pILiVYFLivbrkKt2v6Pm5W+MIiRpI86YyKRLmtYNgnyVWkTq7lLWDe50sucMFUWWHnrmUB",
+	"ruTTq0KNdNybb5nQhii1cWONpQ3t8jdisf644nKvnbOWX90qzmpUGw2zJaE0LIxQ3h69ltcuMI2yjoeq",
+	"LLOSkA7D/yZGSYau2YAMJcxo4Mr/pfxIbuFJ/V6i8vFnJf1EN/HruOaDpH6r+jPlgcUgyH/89Z9++4d/",
+	"/u1///9888e/+PrvfpENHHvSoJWsCJ+VNJMtg/drrz5SAfzNSo+UDrJV3ZGXOe/8ORFXRHKhpOtvvvaI",
+	"zZYb5/NVVBZZxYx5HT5cUoQdz0M2zdpLuQc1rTQ7UCUdTXF1XVJESqdmSKgdEgpVWYB3MrXVd1v3fLOK",
+	"UVlzc/2yUXko4t8J+28i/O2wiHpqiVofHK2hYoiqrF/yBcoTCMky3op9OIkscLOF2Qsg8NtQnH11fGcG",
+	"HCr4LlfKZVb5HDgVLNjmv+b+9ZE9xWxKok/JJQlUGXdrAPu9BrxuGoTnOHiRLYJes5d6sbdLqQa7yisA",
+	"xl0cXahuLDfNTfm2nHS76l3PoOGHxYoq6nZdX1ZbPeZqq7cNLcNFfZej+/dNJ73799H5MrHdZnvSlduJ",
+	"RywTD8o9NKGBZC5yIFXgu+2awFIniRYlvhX66XeGurazZJaq4NecYMYRDoKeqjau6lpfECj2ff++9yQj",
+	"QOvUPIzGeEHl4p7cv+8g8haPRQBlwlJXtKorTsX1Wqwtue77arfecVzfzdmtNTC+DJ9WRJklvRuyaEJN",
+	"hfcVKUAZXGgdfSmxeednvAMdPgeft9cuXidCbK3EYF/jLTCN5wCwIKQ8+X4bB2rnll2TieDmTPQFLHvf",
+	"hvoy7g/sVoTFrjI3ZrjX4swmgkymvnTq106L8qxycR+rARdY1ZFEhPkjFhERR1L0YFa/iTTzPyI4MI1p",
+	"e7ZZwkNjHEGAfbocz8jt8netBOgYM/LWg6KZeSc7qvSxp0lX9zjSiKDTrzCa0yCg+kUEBKVzEwLOb5dP",
+	"fuOc8RuUbTAXL2fkoypriBRgQmawZ6gQYJCEx0BNWw3dYAQRNAhQPyPiVG9msFMH/+r85hzdKE1yvpZQ",
+	"hA0YwHc18mBnNpkbFa4yGLDGALSlLNAURNVFl6XErjJM9Z1V4l/WJtXE0lTXqHS9URAb49OtCXqYJNb3",
+	"BpLTRnJSHAQGouRY69t/gPXq9ETZsoKgXGhKZBsrpv9e2oUraWT2wO5i1sZ8xDx7dXY/QD2Pp5t6iRmZ",
+	"d3rIo/4PMZ95ul9b2tFvhvnMyHVytVrTTqpd60wB1QrpA3S+FIQ76JxOu1KTwixpPfL05MD8+qOz588Q",
+	"jiK8zIys0onBZaTKakt6Z3VrNDLkiOWFyM5QRWxQYeocpX3a7nEHefCp2lwUE93jP6kdbgJQkatLqkMx",
+	"VsK/g/1KnsRB8CTjCrmtIqACuGIf0RtxMWXofLOV7MA1VLik32oJZLVXCDA38ZnEpX7KW9Nqq+Rim/lM",
+	"CgNs5TM5TthKwmhSp0mhn9a12RTWO01K+FP9kIRtetPq01Fdae+6p/7Wd09dI9HpK18dTHPXQfWug2pZ",
+	"B9XbHgl0Tb1T1xkY4mICaM1p12fAfC9btt7OcKLvr9Vqu5awFiFXGsYtbxG7YbBPcYStJFc9RrOGsO9R",
+	"gJXcZ/ehP5wwcTvDfq7Re3VGgslvQYjOd9aNNadVTWKVDC5lt2Um4J2qKpsrg3G2i8W5NktNCTB+z/nu",
+	"LYvHMdD2ncvSqVFh0I7LMes9VOvNx+iktOG3MFSnFAlvY7iOtq5BSeEbjtVRZT+aNe8S+ILk+nahcDIB",
+	"K0Xat2d3JZ4+UD2y7ApPdbpkbV/QKbNDTSEL3V76rntYJpKok33fLa9+O3tPHXZZKMra+hTn3Uk5JacV",
+	"s2bNxW4qoehFCoXftzyi299hqhIMq0pF5qKjm3aWqgbDmyjilAG1G6rhpOY0DDSpZHjjbasOC4yVp5FC",
+	"JvtqVRN+JWpE9FKq2eoF1MYBxbyT43bKdi8BP1twcIi8UWvU8tA4IDgqT4fZmAUfIhPALld2prpXNehV",
+	"qXdEudljZ/uK58LuGDWo6AZuL/v7UkvRyuf7zc//+bf/7u932wupUXVFay26LM97q7e41VI4ES8SNN3B",
+	"xSgd6B9//Yff/Os//fpv/+Qff/1HrWvpjW3D9x2D/x7XZywH0Bvqcp2Fshvi7cBlUt4BUSg3VKpxGoXx",
+	"4sEYszEJXs9jQV7DJ9Us/CNmhwZ04WkkX0RtjwssYu4ht5i+Id9Qz8KCgRXrDwAN6jDng/4B+li+8hiW",
+	"+zTWOnIydo7TgmApZ3ugMC3LYdXkfdc9GGoAnZP5ueS6A7c/tBZMOfIpn1POiQ+9T8oY8DhZEqzwFjBg",
+	"Fgplo7axCHYElBx+20jXPTC052MDKVXDb9A1cOD25cqfEmXIbrr0lYUnB+6gm9xk87FXaMQS/o+DYGdj",
+	"1qZYj7Ngd+18sRSoVhnejY6ny1hB+DIQAGbhu6R45pDAADnGTKKkOth1nRFWwKO9MrsHmb4bZKC0PiOs",
+	"hs90rkGh4VuGD2oys8WeqwHZXsQgv+F0PiipSwhLCVulll0G2jfBiwuQfUO8+HN1/liHvk01NTdcWP29",
+	"kfp84ABkwM0Yn3kkeWgUmzYnQRBeyVn6rttyWodu69W7VVz69TwBwzXMGvZkh4LqVAIFF21Pfv8R81Uq",
+	"p9vpoTM8J0iuDsHqIIhBL6Mwv3dN3H5PcXuFaw14Phyj5NWV/D49Br573q9pw3dHAtimbMNmQsH2xTga",
+	"yQnl9XObTddAdNhud4rkXuccm9JgddjfTxlD4T//rgsaWrdfI2/cItHifcsVBqZvWrrQerNhFTcuXoxi",
+	"190jh1LMSP4aKKEj+eOVXFc0JaJ11DoP/WVPk5yMTAIRJeuMBo/hKS6lqjC6SKQO+PflckE8NBiaILow",
+	"Qq6OpBt0AJF9iO/LFpr0yQTHgTiyDGydNFJ5xDQ+I0/9YkpvojbINAO3kwQ6AHXgyIN/c88dukOEoQkq",
+	"5oZEIDoBxFLdKCCZIjIVshXZgXh9eL/vukN4kLKpRZcoK6wrjPIroBzNcDQPCOeqjdOIZatnSFLSUQGO",
+	"fqxIK+EqwhGFbEzUknQexBwiGeQSPE2TPBQzGFx/wCZhz3wFWSlTeklYz/raQzjgIeKQjmBX+vYc5FEm",
+	"otCPx+ZvUzDEgWohKiuEEeL/mETpe5nyaDqvloswIr6CEcec02O5Kym1joPYL6l8itlSO8YsUZOC+YeX",
+	"GVwhDynjfpECbqYNWIVU6va1DQpAOiuLorYK7aOMCooDDTF5B5AN9qHmWJghV8LAwEHzMCLqk77rugnU",
+	"SYQfIoxYyLpqHwzPod2x3oUCLZB5R8zKyVADOIYLWg/uD8vuPmmFJ/AFgUU8tCXiqzAOfETejgnxFaqZ",
+	"rCTDaAI6pyLBUDRwoJ6A1+3O8VtlL+zqTXkdpRnoF9XQ50TiB5wCPMzVYWSnUt90FyTqwu3l5uwX50wf",
+	"9jpSkn9YKsnDpb5vCx7c1DM8J/y5vKqSprgquSYhqqmqBaRSi35OUlZwFnKiFaDTk0yQqU1yVIxpAhCV",
+	"gif8+kwFwP3Xf////sNf/PU//Of/wXwuwRpqqeRxvXU0eOe0MlRvqxq0KyNwEzeOHOhJGD2XGFIiUtvb",
+	"1Dv65g/+p2/+9Z/9w3/5y9yOVi3+1e7jiCoVm5Ilf/vHP//23/7y67/9y2//0z9vtnAn8Xq+ahx59LCr",
+	"oeMlBsFn5UpXwdA3/+r/+PpXP//6V/+h4aHvqBaPLcEkVbnbxXJ9ujc8T/l4ZxUqJQvK49TqIifKrpIJ",
+	"sa1/1U7L5sKto9Zv/v5/+/bf/FKdbv7VqrNNtcsVp9xA3k5J6vW1By4SzEI0dOYOIAFFoZhJrHdX1qmB",
+	"r6wiMin1KVZJNpeyGd3M3WDLaQVheKHWqpbvmosDoah1tFdKbJ2WLaGpkexPPocsq6TkYeYrq+5hlftf",
+	"ufpaR+677TowV1Poa3O2q2tO2Kbtd4ex6zneVyrmWdd7Bs2OlLi5QYzdCoJrz/ywYH6wpLtUT6c8K+ht",
+	"UCIqRzlX1IfKIN8KNFuLN0X6l0GFQSUj3mElpwxFq2U36FkqlNZyGLnS9usNLQmPM1BcbkLYKkxAQpKU",
+	"k/OxAtqus07lP9HmH57xM5gIgUHnCLHwPPSXaIwZFHyQmhQVDvpJSCEhKox0bqP8Q+p3UiUYQui90YnG",
+	"mI2YqvIHiTryuxmVCuSyh76AegUqAVUhq6dKG4E/xKgqqo4F6LVkvhCU+KgtdVVrcXrotTEN9ZwaWn08",
+	"SbwKZQqk0dnAIHJOJlIZMpvGEQSKhJfE75Q4P1IrQ7X7wyD+eteGfuJ9a0R6GVnGbt1sUv1mO0e+ZYEu",
+	"ESQ2nm9z10mdOTcKshiYtvonpbbe7LzK/ngj8QwnFrxdm7hYCk2bm57XwE0dz0UGby1DvRZf0u+k/KKX",
+	"f8vCItZA1ErvQU4eWe052BCWbqrVsr4cvPPIgVpBA5l4gaRGj2Sp2mO/tuiiLoMFBWzoZWKDsz3mtkup",
+	"fb5UHFvQObEs8PAh8bXtLVeVccQqyzImUQb5olfpHioLM16F0QVEKlCWq+5YWqnoO1q78EchVSj921G6",
+	"MKFexU4XOVA0pKRW5cLr602Ru6LveTK8wsjquoUlMk1p2cKpgWhDKbXp7FYVLszea/O6hfb7W5ctVARW",
+	"y/U1iheW64XXVvolpeLapJmCc8PKL8BeMlnkIkxdQwnghleMA8WW8Eo5lHNpJ/DLCTGFN+DVe7zjjNiK",
+	"UjGJ4/OEe4jhKAqvLFWWm27JSfGXIyhRrJY87wxRrsLMiG1QYqZQYQYm6fSy/Z0lGdQvS7aTFLaTcIwF",
+	"PacBFcu0HHGGw0ZkfFm8oE8pF56uwmidsPJ060LC4B1GVIzYPOZSSc0QEeVZzrZftlhphfO2DbcEhEef",
+	"snbh5u61syFrBrevQRlrcYmYK/lyZiqYKHPaEsssEuiUeFy195nZECSluAqmDhThOHv6tzx6sECmm1Sm",
+	"uYbYwnQ94Mvadj2VynNZU+SqI9m2mda1VOspg7XvWUCfsumJBnV6NteU+VFDXXlVV+2pNnqk5XqMb6mZ",
+	"P3WdjzBvMS86j9w6fp8Nu2rZziXKLqnI9tmSzN60jtjL1fKBVtzf/I9/VdxgRN5k/Al72p8A0o0+tybt",
+	"TPeKTSZ0om1ZKPFNVvopR+D3XeqnVESzhCUtl84xw1PCd2UUyTkmUllTQXhDMdPY18OJFSLXVnRHC4hQ",
+	"aFrFC+o/zEsZK0juYEfsGKK2lCznXZDlVRj5pryBGeFqFnLV8uL0RAodlOncSgODSFJeTKGVo5QAQZzM",
+	"Sn9Q3JlOWRhJORIMIWkHrqLYZenOyV1tJlmVORmywl8hy2KVMKQMz7dCDmqa13BNgscGKQ/braQykRJQ",
+	"4TM8zUZuK2gEkle6GA30igLfDikoBbJrFoC+X/mJiXi1OmOiHEyMqGPehV5RxUbkTVi1HSSVh7o18kVf",
+	"/VkaiWAlxOV7mCflCle0lorCgOj99N1yI+jWOx802Xq6NPsEBpudQFL2sN4JDEqNr6nQNLgRocnG9/ff",
+	"fUsboRIs2lYk0tkfVSIRf021GFwuDL3QfUNBDgDLjjHAsCQmElon9FAauWCEOwhIkO8TX3eJSMI8Sm09",
+	"OJayk4CEBV9bfozNZBJGc10Tl6NFfB5QXd2wloGHLU2Us+p1kiWba40wqoHd7Rc5srYGx7J87LA/pQU3",
+	"pf0py+0eO2g7mV7F94UxF4/6RD+StsXVzXBZmETSgQ8xfxNtK+hIie2ZKDy9yc7qKLyE8W4XBJuCVz22",
+	"VRXbvI0xo0HA8/pI2ipjyA1F0r66ET6oMath4CL30jaDmvBvygE/JkKPcM8m+OUscAXDK+F1dsCAbQrg",
+	"r8+xGM+q+d+TMFKdeLyIvFHuD8JEtHSqTQN1m2kBmmJhOL5JTYTjtOIlOBRcSGstrOtN2bYbAqlh7D5P",
+	"Kv5gxIxmrlfTMW6tJBDVCCJAXa5MV6skI09OYvpVmaw6ToKJ2bmDSMAJYjE0PfAk7VLHBy2RliohyWQe",
+	"qdBHXl1+IZygdkAmwkEXdHwhR1eNjpSv0zF2ho6ydPhlkoh8HYUxVBBNl5NEm0YEm5IY6aXi1CW0hEHk",
+	"oijroWP1xYipZE8kruiYKF8WvyIR8a1ES3VkXIRyIb5P2dQsSz4DXUFBnIR8uDSZlCEcBEO7ARfmF9y0",
+	"vTK9pCKi60xv2bSqUcwLal/NQtvzv8yLrZ1b10LKEvX5h4DztzVERhMaWFIpG6xun/Rqu6iatY2fMrp/",
+	"O9cECr7oDKtEINCSKE/wMCOJbLFnp8LgVv+Uri3kZxX4/TaH/1S3hTJ0OZFK5e2vaBeV5Bpcq8x6DfLo",
+	"7Rc6r6MX17sb7MZVgnEb9+UqjLVVkNbHVomPyj5dDrBELqUcHCSxRbcqfqsiCnd1GHGd2OFN2tEqQU3J",
+	"MkY8Q0pkDKM0ctyRc1Fm8n+8u861d51rVwbFm761pXbTu361d/1qy5SNJJ73t65l7fe3d2x6p3ei+29L",
+	"R1f7zjcWHtNBtpIaf2SF9Tfs7vreJERlntPMtFnUlRER8wHtlSlm+Sj9UnckC4Wx2RU5TGaqa+MyhUYu",
+	"FexE3TcAzq1u5Fpo6Kh4wzVFGa3v3ZJbzbbRV+s7pRdjnq7jRHZgjspB1C1jY+mpoZIMaIuVPfzgURkr",
+	"C5SNsT4r27xhSmahzZqhV0Y+Gd35zv96C/2vNxfGXcDR9x2RVAzWBgPKWunCIoLb9mnV8kQhW9CQqWqh",
+	"4hi8cfpcVIZFpr12OMlyfRGmftyjbKbe/8/e9/+4cVx5/isF3g9D6kiKHM5M4hn4B0WWHZ0ty9FICA7b",
+	"hrqHXSTb06ymupoz4h0MZINc4MWus8kh62SzNpAEGySHza59OCTr8yWXf0Yz1v60/8Kh3qvqru6ubja/",
+	"inIuv8Ti9JfXr6re9/c+NumCsJGZbvkUFlksnhyrdegJvx7vdu/xoU3qfEJ9X5VBOeTGDffGDajEjsuw",
+	"G5rzrb8CCHUgoBDD04tnbmK2PhaMH5PuYUci6mgdBbdUNbmM6cQswJJ3i3UPux2Cx/gOi2iYmWDTPey8",
+	"QtQpv/DEk+K0sv6tfWdMEcfQYQTKFeH3RttiD4C5QN9Rjr4H9D3aN9G3AvpPijCgKbVfup3OUTw1x2Jx",
+	"8rfb7RyUogWcSFaLDSmnm4bUOScODiw9LpmrGofMtIKBDc1V1V61obmqw9wayiP9AoeswsKUG3Ronhp1",
+	"ZAFUuSu7lX77y+d/+gF2Ky05gCjfMbc+8tY6o6gaWWifL0xWBfRjbVtVcRHWw645QI8HahjON/E5a1rH",
+	"1qqUFU/33+jmKqQJteimuHP9s+8++/zD6x/86vrHv7/+6LPrD3549aOfbiKAWCDdNjfvNC+71jW/aouN",
+	"uqhGt9Gmu0QfTblsKUK1hgkJ6M/mTQrlRarpFeVAHHOEiI66eZCmIGv6qgYf7b2Q0VHjtpQ5sxOoIAaJ",
+	"sA1UkOIjvKW5YWh1C7MNOUCcXFPtggWyanKY2KGwSWCFTBM9sVcIB2NFwbzBnrdclxMb73FjtIqUD+Bw",
+	"EoSux5x4lCWPgTeaxE46kGyy31TPirE9XsXUuQT10BLW+HDIEueQJITbJp1hrelUyiVNJqGHxAISMCzk",
+	"dF3qHlssz25ST+gk++C2SWiKgSoWlkyQ/jLjEXXcZpxPTdwzJQijQDkPmZx0oc9rr61r1+CWlU0eVTNq",
+	"A0Z5DLvROCFB2AR3zmKpdm8nVI0IblO8qkfidMgtnaWC6xNgliCBNhQNyKs0JEtBj7GGjL5E23GRu2Yx",
+	"6a+xzKpqclJ7ztFJFdetFBHDYut03eYgYlhsWdcNuSHO5sNgN6Bti0O5JZ2QbmbKvZwTE1KHY0xxYd9j",
+	"0c5wMx0S8WJpOhZsCl+aiPUB626OE0fKYLo7f03KKJGQHktRUtZVZ9KzCeKESuzDvCtFY8PUcrcMN//t",
+	"u995/um/muenrNqzdzcrIjacclo8l5Pm0fIj+L9arfzIlRPi8PPk2iiQv5NZMAVdNJn4M7RXpLmSVM7t",
+	"hMtQ4fDrrzwy+7A5LT8fL3GFtk6TKDD1bG7U6TGc2y15O/hmOIHCuoyC8nnJhT7OQRb4ENbX5ONoe7a0",
+	"blmajiCIKIwxAr8gafuLC9pYEFFoF7xHOXeGUFoLRn3eN9nXrVLxPG4xB0H6EkDCEwSDu/TA+TOlsdIe",
+	"SJGLIf35tsWyjlVmUCQxz4kUz4Xqonj8Y5xh2eNEWeB3X8NKHCSocKQjekNYZVNQWJPhFtk/JqUZpja5",
+	"r/h0XOxqWGxxz8IEkZAx+qF2NM7/6IsD0pyTblc5IcrH0PsU0cdY1XMoy/nE2aJ1eQ7zcj7gOBk9h/fU",
+	"srzILI9QXg8DsUPyM6SFqhwEU+YmSudsRjh1wv4IdoyUAinBnJ7Jt9jAGTnQDuXFnKF2CxdLLeqPlBG2",
+	"6Nu7ncOWNtowz2bkpKuwTDSEFaHm1YGab+yWEX31/Q+//PH/ev7pvz77/DvXv/3Fhp2YdbJvGddlwfev",
+	"WlcWy9jNJTXSR3WdmY2tmu2Zs2CM2B8ajHalceBAGPW/FsA/IZeOFxXbAX/Ohvkye3pbUX7wpZRRuZzN",
+	"e9iEDVRu7p57/fN55u4DAJHixMZZC3EoH5JVmrn1MIU+g9BTwsALGCVn00hadydavo/5szgBkEBxx5bu",
+	"Jkqauoedr0uT8U34nLnRbYmhlYlwG4qIAGAFHyg/Xny5nPRO6pk6o2bCB7gaIZoT9OX4uDYtFl8gaKD+",
+	"oFFSpKS/c5HAdiG0l1j13QjophPP2mlh2TQSiULplcmViLk533RI7fIMQGtZqG/l4eRps8tIxioRxyWi",
+	"wEYaVo+/LmQ/rZ0P4oErMSD78ud/+uTqbz/88v/+4/Nff28DVSNvqvP3FZu/Lk9m+XjQlyKcmtolx6RC",
+	"dHUnzK6Cg7CNiKK2p7dkUT1I7TZZT7yUXdXLxhLnw61Z006nR486tWbyr33xr6PkH+8KKsIhjWrHNeHw",
+	"tlO76i/eremIbeOpmuRXbLbdm0ZUb3HPQqv2GsdZ1ECIZUDkC0w4Tpkro42cDGkkTISDzRhl3QOs3xZE",
+	"p02yFaq1V7V8BJd30fIp01kbtks2aW9sMg6zAN1i1W/5/tqeWFko3ptuGv/+xSh6wdAdAyHdcMJ0/hdv",
+	"T8ubtvM2VLy2m7ek4sUbiaNruzWiqlbW9aDV0/iqibaWY0bnKe1kuIle0DgIQmKLZ7mntB/gcE9OI5wt",
+	"Y2tj2KHKkgWX5D8S/XIYhAQ/qFjLHlfZOz0GIjV9j0xZ5PnQzJUN7sAGl5aC2PfSrMrEdiyWre7ckPGw",
+	"T7SJXJVMCC1WA98CI6aUrVBoUhTOI43NC9kZtaB9ISXRy2NloFhRG6t2fLQifutyIZI0Db2jTjXw1nVG",
+	"SOawAWCfNhoeWTcPxPPuM/rNYBpu++WLqxZcpd00l4SYjG2BeBgPizV4zvkag+hXqFG6KyaekJWkL7s1",
+	"JaclvAxxkqIjsVUrSm317dpSQ2005YswppYKnEgJpFtgT6ZeNC9eksx4y4HpJlVZDeJTR2LKG/JeUx6R",
+	"KHQYH1B9FDqM+jDaPnLLVx4v1D3sHMj01bemXjQ3eRUwChR7bFiYuxLMqTKhqEJwBdnQ3YfKKJKZu15o",
+	"BwkCdiXOYh5SY9R+2zd4KrxxncZN/LoNl8gsP31bve6wBTvvNrjf4mCsZfUKeQkyYJPfVVk/fEsdnd0c",
+	"Qujx2PQ5m0ZyBM05ZeSM+gEbguOZGUconco+Fq0kwoh/xeNHO1SJU36a9Hdm65NyfSknJnWo9wioP8su",
+	"F1n3p1RSAZn587cNW0w7a1uywt4S31mepioY4FjdCINVzFQF8RghtxwN7jZMnURjaOBR39Whb9ggeD0I",
+	"T2lkY+Qq82tbVcq3ya00AC1UxmRsMIvZ8bQxu0lsfXiXDa3ByXgxG7H4ccSZTcbUYZxYtXgss1U7ITZ9",
+	"Co/JluA3LWanp4/Jgc+5IWw29rLKuZuXI4qji2NomElIBeFqKPkeJ5ehM5nQkMOcp4nveMxiAbDS8SX7",
+	"IETH6GXmA0ldHMUp68MI0QZxfB4QCP3Z5gFnNk7BtvMzzuwNFVXJEJzg2CmNdiWDxyWW1U7g9ZWG1+Jz",
+	"UQ26/YMfffmz70H59/qNzjJSVItqapjfs88/vPrnn159/JtimlYyS9fIm5XM1jXSUTLphjljeou5t+SJ",
+	"X5mONwKSn7CYH5/YzY1PvP74t1c/+s2zL358/fc/u/pv//Tld/83Pufqg+8/++KfahuAXD7VjutXLAmK",
+	"igJSNTqW3UZs2pyO3cUc6cIM2eZsmbIzuA1TM30QtmRtojWnYQ7PBV3ceiY17S2UpFGdcwrTXy7vJ9Nc",
+	"hRklN2VDO71Ybt7tdBoyhuW78i8RPCWecCJ+2wPExDENibjLaEspAAP5dDvwXZ2IRjV76mtoT8GdD+VX",
+	"h+V5zeybCH0ydXwDG8TCmAag6B0iFss9LndVseWW4lmFMvRs76PJllNrvxuRwm6LO2MK/JkfCEovQEpZ",
+	"ppm8fGhParRVCEK7cQGC1hzdXA9R8y1N+Zq3qwdCjZShKbk+yhYKmW6YV+qsvWBCKuvLh7ps2LDlWHTy",
+	"dZtMt4vSHMIcEQIbYRVymk3xfJfG/BmM5TQUma9pQT/QQnXZhLQzS6J3O1e/V3qKi2zUzFq8LGFZ43Hc",
+	"hh2aOVdbMkTVW/WwFB95kx3KQOeSzhk5qP4sSDjqNPc70owdO8wZ0vDmIAjPPBfmupSCjZ95rlYOCHFU",
+	"7DuyjwlmezGfIof8QdYWoaUvg/AcegrV/BDBhEYTHK5v07PToH9OI4v1A8ZoH4fzDWlE9judffKm1z+/",
+	"z3yP0Xt8iKUoISV9PwDERATAc6bR6KacS3NOma0m3RMvgnd9vYH1gxaz46+eMu277TbBD8T+ZYJ/cqmc",
+	"3IfweCCSEBaKEzu+5OFsQmVgVrKjbbFbmDqS/uUZTZ6YHzuCl4qnmy1wAxuiQHI8YRlEu+XiNBOQRp2n",
+	"wLQsIBBhAWvpSHLgE6TgL1U4IQ8SdPe1Qpgg/GBI0u1osDO1ghB0itvovvz4r5/9n4+eff7hv/3iiy8/",
+	"/sNaEuwlwEDFhDz/0yfPf/2957/4m2eff5GlIt8DUQoIVDblTTsKarhbqjl1SQrzfFIUVhf7r8f7aLei",
+	"cDrLPI71KslJPskCBVUYcrDMkLjpEmA/K4wA0z5665O/9I2wJeWPryT1M4c1JMSMpvelJqmS5NQQY5T+",
+	"GdLocQAC/TGWFFSGn8MJZIjWEhGfOjzCTvsJZYk61VUDYLvOFFzrJAzEajQRp5W65GxmMdxITZwRDM8G",
+	"lFhNe9QdTuwU+UCI+gjVyhfSSRAiEs240SQTfyrDVoAgZrFgQPAO+R1CcQaD1JsmgkjfiQZBOCYBgLD6",
+	"vhok0CYPqOMmAx/ikVDJEywW0qHHo3B2TJwUHzhBgD1hXgdjyiLiDCLwKIB7SA22GuSvAPXJSX06Efq3",
+	"1yHcYmqYiU5+MCCOYjIW87uehNcJphGYRBOPDRtYrSdVb8B44FNStzETedNuyCPoRYtbDCbgv5yeB3Ve",
+	"APCHlsYj2Jc7qr0rQ9Z1O51Fkl5mKLQV3lailBdB39KWZLcUYaFES6lFedoT3ajhwc7RjeXgdNrJg8VQ",
+	"ggP3atFfhYlyqIOnoeWCN7k0cjz/HXnpqcRak08D40b8x+OvDXrOK/1as+bxbzj9c+EGMrd2DJjlhjcp",
+	"zLauyUh6d9PgbantU0l9Qu0ytyXkO2igpvwLMM0m/WDKIi49EU2orwzqFu8V8UQWXBYp3YXcbaMGRu3x",
+	"uB+wgTcsn7LJKZSBCW4k0OdKzIdThiq5iXhoZBJ6TGpBoaV55ITRMahpmzlj+irsYxsR7CdCL8rHNwkP",
+	"wgiUMsD3a2jUfOQIbc1pP6QResJsRsSCnDlcLBDnl0HokrHDz6lr0C4W2xH1cgrMu41Mf4GDFtOtqAv4",
+	"UmWCciNg3zrHNjfNztyaW1M7H1aHYSWH47ph4gGAUujs18TplhfgNtUuuXHjBg5qdSnIGTCu5MDOxpIS",
+	"sLkGlZUSAevRWcuvbDXJrBbEBnNWSWD569KRzowxPfCGUzxoTSlzuBQtmxPHBo+i3C+iLApn4DBIMSAx",
+	"MJoEZpnhmHrwc45JPG2ki+COXoRzC4t9KD0k2STU55R0MOYIgtxkJ9gaSZrnUbf/4l0bXxsMBuLzpPkf",
+	"0ok/sxgfORPAdlE8lG5HXIi6J5wv8WWFnldTFnW64tPltwqNaquyT4XjwolDzpyQEicMnRmORFbOScaX",
+	"2cOQLt+kjpADiisFFYc0AhMGrRlpme2ogzI1TOpaOJFeHBGa5ofCNROUkDXFBQv2mjFGWEiQ4csXDwO+",
+	"YVj53fKDinhVFBys7gCtFhxcCjpiyRhhXfswKUaojNV490+belA0FoOGOGItkV6bcci6cx2yZuFbtTuN",
+	"LeYbd+UM56Ci2aDpBKH5ghIFuqwV8QaN0GzaU/4bV1J6PXHTVN6u2Dh4yxtIOOwzJ5UbOzblCz3OpzCj",
+	"8xyCgJDuq8t/wd/iKeDqiTxyZhbz2IXje26jTR5JsmQCEU7c5ShQJzxJKPZlnwoLohHOWXUJ7AzqbljN",
+	"VtSxisG7nLrbZDZulRyb4t0ixK4jPvhIW7MdK1ZnL2+izLia20h1pZdzWw1+3iCSkmuPCxm3FjcvI8T5",
+	"EPyXfsAuaMgRN3LMh2UDv6NpyDjBpIsNIUebjBE2AFv89IdB8cONG4xeCscPIsc3bjRJ4LvQJSFhROTt",
+	"FrMhLnfb9yiL7vEhTlx42ven3LugjZOk+c9wIfzCk0SUfKd8dpvYHr/DXIyfhlNqsUtZk6HQdlH+A2lt",
+	"8jDAHN+Z0z9vQiwPHmr39VfKBKAvvNW6uJFHDfVCEtI+9S4A1+aeYo/w8ux7fPia2CFNYJU47TY5o+Ld",
+	"4mHUh0a+PU7+0+n9t0lEn0ZtcouE9CI4p2789HNKJzjdi9MnoLQ8brEQVkd4q8KpxHvEl3l9SuryZQ9n",
+	"E0r2u50uNBTqixV7nfFyxg6q4rvv8Qgus5jip2BmGyvS4xGqnNKkhhuQaOQD1ep4iGGEc8sN+KQTJ4xm",
+	"ir86jcfaEHMSXQYqJjQgNvfY0KePoQ6r72A5lvzXGf7LbpqhT0kwUE2k8gZZgBjflqqKTLVOyhtQnsnr",
+	"T+aX8RsNhbHjQweBS9JnSFblYx1izBqH4BeLl+kUpdcUbA2LGUeW5Q+RVu2I+wzYhN5D6plHJ7mySG3E",
+	"WXe/0y2IF9zWHiRE9Isv1j9z3Nspdqf0Sz/zp1p/5KBj2d3vPU4sG5CEteP9DrgjKbYuBQ0Kev0dsdbl",
+	"5MhdvwaClscGyhGFR0mr3183d44UMafiaRvhEEp6oQ0fr3W6bRmz8JHrWzlQZipVmw4to3ZLnCh14LXP",
+	"Pjg8SkUDNsDZBSe6zIuNZe0YY2Bsg0doMczTN3LScOPtCeWyrqhNIaONTBJQaI5YfUGEi8zXx6SOydVG",
+	"kxQq36x2M+jb+amovBwt64ZIlf3H6jalAQu2zCbaIJZogiiVj/rLdLik7A4naQFoNA0WZsP6W4cfz+nG",
+	"SInAXGATbFjlOCkrFUOZRSJLyWh59mr/1aoJI92qHVu1Z3/8+dWv/vjvf/ib53/6++uffvrs8+9cf/KL",
+	"69/99fNP/+769x9c/+WnVu395GZZvCs+F3HvH3pj8cPRQeeVVw73O+J/OkggRFIfUCchmA9fD4MxLKUQ",
+	"Ef2LTJsVp8zNNBWKn4zvEX+g4es4GqV2XBtF0YQf37wpxUi7H4xvOhdO5ITt9ybDmrrhba9/LlPMV3/4",
+	"+bPP/yr+yzt6gFf8+ET+f3hBQ8XYMR9293uKWs69IKlpVmHd/WWT0StU1hq1SV05Hbq/iz4Yc4mSt+YQ",
+	"evFOcyJsDJHh9XebNSeKnP6IujCaBNa9X6ZAM7tR/gM25PWPf3/1wWdiQ372y+ef/fLf//CXi+zAI9wZ",
+	"ebhKbSfKaH7JVkz2nWF3Gl9YfSvuF+3F609+cPUP/1C6F/eze1FWHiRsLd6QzRWXbdtCpHQJTcJEpoPe",
+	"mfLRXTnnyaW8XzsW5OGuevbF9yVtH32GhNWSF3n3T7/huEN6G00ouUu8+6fiiaeYCBLXiePo+AnHIi/y",
+	"Yf3iZ77//yXbKtmpnIVZMXw5CnwJ3ayEVZPoYbzlwXYcF6vAY7L2OBl5PArCmR7i5MOK48o6iF/YTYc1",
+	"x054npbgDn8cwn6fO+V15HAiLs3FMlXYc+TA0TmlT2D+lpviE7E5fcLtxjEO39evDT0OaS2LYdwwHEI9",
+	"jIIB9CKCk8KGwtJzg0vWaJLLkdcfkb5PnRDXY8qANnBO2nkSx85MQjZLFO49rIsfk7rNvTnhMZsPCyJg",
+	"tjHS1UA4Qo+TW+/c3ePwigpRuLJYW2Y0mfGtOHZ3EtKB95RE1Pe5ZFPdDfr8pkv7njhvvD12/4N7cNTi",
+	"7nlL51PLc3krYK2Q8qjRtlhqkTpY4skCuZDZFGEuXJk051Ud1YutG2qXjvmQq91px3is4t3p3QM9jUDS",
+	"Mdnf73TIN/GPD2ifehM1WM1iKKQ47quAUz2e60rcSseFtIJLL7w+5blIJKdPyBmdBfL6zGkdO09P6ZPm",
+	"/Iil0zcOD25aLONcZV9SdfJbKopbFHUUTNbF4C3UezsQeQQO3wNuzothGcITyd6oHb/yCughWRCx6tTc",
+	"4qGui1PWLSRsiUTxAmE1PtRjatUoMmMyFIbXxDF6eBnk4coPDo9QgeQcBlWQg/MfYwmd3vx3X2vMi1jN",
+	"Yfr+enZD9Vn0xiO2+XBW0QEqimQJuYaxDE26Qf5ulajG0jOQM3Vn2tilzORj1fItlLuaf6xL1J0KuWjH",
+	"YruACAWbsKLFK5TynfEkmtlLIyM44XnGtkUxgGYjqtX66WtvNkyGbsG43iVnWKjxFZMwGHjgUnH3vJY2",
+	"j3XDo4JZLO7hJlPXlPYn0oY+MRkQKbMGDR4H69QspmxkUtVEXoM9ZrCmmkR4JFi9nU9CS/I0PAQ9IdsX",
+	"X1OHMbspawsvlzYXDnuLJ0cYDJqvvlV2jw/5S2mNFSSMpM595ZVt22Dl9HTf3TAixfwE8GKUbCy1WkTG",
+	"8obfCqvS3N+ecZactJ00yvhx3ixDeUb2v3om2VaTgX9e9p++z7eFhyWsviTEgmbPAgZeZXMuNt6wsK+8",
+	"UDM2gvDilN1GnAgsN6Ph1iZ3WcaUiYf/YWQJtjw+9gRmmaiyr+QSrWIuZX4Jq0hDAU0l0rIwdrIjL1fx",
+	"aDFV8qiqCcXDxDIuWP64Brux2+kSiKqLV801Gc+CaJQULKZ4nDIGFQZruTW4pJUnCyp0mFPJKQl0Kmtx",
+	"y2y9/EYqLAnUrMAT4vjibMziatZuz2wb4t93oTwQykdOYU+bwzxR6KG7IpmY1EekQj24JbxQX/Mlq5JU",
+	"uml1A3NVi66oV2vhYj4WnE77o5XsbgyBvmDbMs+QBQ1LQUOv023Jg4JyxV2FKyuuEO7q+5fshdFQWf0/",
+	"UEJjGx03iUiYa1h6i6hTodq6xRYvuXQ4CpSzGUmxcjeqzswHuajkTGu+iKUm5N5UmJa9DBVmFc5s8upe",
+	"Lhxdttoez6rMQpPbdEy3YXRrp25L9vaDjKJdp6kd1xLAQs0ZASyMRH32b3UsWjz4dZgOzOmThgSkFba9",
+	"+FO5ZX8qjEyuGRrCFHap713AkK8IzWbxbDUrauA74J+OYaupwrc6p5TYT1vih1Y/YAPf60fchny4VrBi",
+	"ky4IqjgmC+FOG2tybLCrkwBhlfR/44T0SH0fNne/TycRGuyX1Pcb+CaLpbBrbQUHl31ZcRVB44QckMvQ",
+	"i9A2M1UU4AfI62UHldYNaTHo8tV6tCQzZYMWCc7eo/3IVHEwOGzJm1ryYi7xQ6R/oFrA2vqzvSjV8vV6",
+	"EFpM/Cep25rrIiztboN4kbjFTlX7EavWbret2vsQe5eTSrDmTFYoeuhmqB2wxy1mJ5Vnyf1tojtL3W6P",
+	"1B/OYEaieOtkykfUle3kLRkMcWVYHr/whPAARxXPUoIdusawVf4+82eyeUz4YbqnN6SRglZ5qjmqcgBm",
+	"sv7SzYIJ6A7OdQEXhuMBEV+rCh6EoaG62XBl5UAX3Sv2OHGnoXPm03am0W8co70gH106ngRRjP/MnXGs",
+	"zMX/qV4+8bvFtCfJVvb4A6GSioSUT/0IWg2RkwHhAJyvU4aMbZNvyx49L9LGbSKBFjSVCYZhIVy8ZZMx",
+	"Qn7QPz8htqz1gwu6QhTAmZZva8hHJBVwcemJVkdnW8yRrSP4+x4nMtd0ImtMwPPaw67HczqRhg8MP8VD",
+	"tif3palqp3fYwue2mKSi5TC3NXD6tDUNfYP3jiWBRu+d1C9HAdhZ8D4HdmbAaKNwwncXtrnyYQF2UfVt",
+	"JjkbOVEBEzrq2pD2vYkH6X1NipJuA5BzgoG8V4dPT1/Za8h9G6S5m8oeZaIBY49zaKYMyZRNudjD6gyD",
+	"TJNnR53pJkHpd1MBLaj7k+KjmB6IBHRPNP5mI6NN/XJyIExTfehBOpAQK44gTB7Z7XQOipoU1fWAiOA7",
+	"/XM5MlYzoLtd8Qbth8VRhbK3j6cR/qWXAZaM/3CQvSWZKSGsClIHJE5oMnaYxZAXqEgdOY7XDEvJ3N3o",
+	"iwQj7SF9mmuvkw9631SDXLVUV6+HXa43siwog2yWE+O6+709DsMbswEXxZGkDvvq+//96ocfJpXHcz4Q",
+	"/fglPrDqNIwHtH9RwH6d6o9/c/XDn1SgV0Vu1r0g5YEkA8H/+Ourf/n91a/+aKbZCAE1j+reglR3O73W",
+	"mdCH+fjKChzezJYvDUutyl5Df4ba1+XsXRIwdTMkGwrtewsXF/ZaqDDuCSH/shB90ILHxzQn4jBGE7p0",
+	"lOLS8dXFLxjcSE19cVg2FVNBbr5gTsBjla7K64PEE1TvT39SUZsO7vC1fXEsKYr7oQzNJUuyJHFS8nxB",
+	"57DFo5lPwd+MjUWEMZBuY2vsuKojHLhzErs3wv24FFavdLYCFvtR1VibaVzTWZtvWpvH49oiLWdpFh+u",
+	"oKzL2tFVHKeoBV19dgSLM7/pqwILdNc6brlatZFrxYaszfZdzVepi+DqguG98fIYs1ld0nqPcQYHz6mK",
+	"CKTS2RASYpQK1wIcLxzWowWHSD0IiYr0NAiPQo8N5/fNL5DlwPVfrnwmccorls8U28dF88Zwxy42b+wF",
+	"wBcWGaXJm7pG8MascyyX4SQV3xJWgCCCix37AuG9YbmjoBw3cnsIivNMP/19BcCZaFt5KnIR04DQNbAG",
+	"04jewbAcdJwzcjZTdtiQRmiGPUYSHvvzKrqyJp+R1oMsb+S5BGJziJ6AX4BzANWRLCAhZWvl8T/Kbalc",
+	"k25vXzXpmppotZZsmUlfYgxA3hKqTvXcTvUKjeTrGl5gNC5QJxlHDszpPi/plzb3Mc/9jiWUbdWcoUtZ",
+	"5A08FYXHPEpscC6XSDwFtVMxjSjtm0pDcjGXKCR1AicKwgNO5aE+gTEzQt6TJlr58EVsfoVYO4/LrLwL",
+	"CY/J88P22+TuaxL7ygmhJI4gJBfgjYmf+Lk3mVDXYtzzKYv8GeCLxePuQYM1moTLtgyPR6rRmI+CMFLT",
+	"HGUJHbfzM/3YjDjTaCTWse/EY43LhuMVjpsHQ/ZFB0j3Wyx4iNssfUilFxVMI/ho2IrzJrNn5rGvMhle",
+	"bKGVB8JrpSXS+rn7Gj/FPZJ3sbXxQPq2wpSqTwcREcyI8yMTf1aNMMPo/HXUw7+hbaMNm/upTWK0G3UL",
+	"hgW4W45VulalOC0UaFaNjKCXCHJbnFi1W9NoFITef5E1pt8ASUcwwY23QH7bqi2hZHJbqkTVTONjCbOT",
+	"5gwiuf6r/3H1P//u6p9/cv0vv6s1a4PqHiIz+IbLoHcV7es5H+ZMJvccNqThW/SC+vDszX3r0A/OHF94",
+	"OPf48P4kgtetiwHrOz8LgJeJGxRGjq7DVh1uHz9I0+HgQ5Zo67QGRhhp2O5zdPAjBTitVsJuEluuqsyT",
+	"06d2MuGeDYK2rCtvk1uQlIq1alNO1UV3HMczOGfCPbPYwKO+i7lzb8jA3Kk7BH7VYKxhLIgK6+KgVsf3",
+	"GyfETvalIDC9cYFOi9nZHWbrr8tp8Lj2BxPspJ77wEaFkvlur9Mjj+SNyEw3VVlU96Jsp6RKhwMYqqwE",
+	"GYQelgrVZTlLb4+T++yU+gP9yeLO1+FS7ddGtpZeizskZQwLjumHR6sP24G69VT3U0ndOk430TKl8vPz",
+	"KlqeC10EffK3z74ww0yvjgCQnleK0SLxXq7wHBDLNRVaqUL09U9+fvXDD43o3WuC6clKk2JzTFKHmuKj",
+	"z7782fcW0heMXj4u0o/XH312/dPfffnrzyouz2LR0kep7b7xiuslWvkSubRcUBIXcYmY5GIYCBkyt4Ea",
+	"nt2eW4cOz26eLRUOP5IrmpHzRqMhW0CcLNMiODnvq2AK6oBp6NeOazediXfzogdiXr447+gDXjaWOaLy",
+	"A+ybegpztEmUwwDjYhQS5DQaSbyklN2i20na5XJfZy9HnUm088mbSufGVZVxxFl7Hl5jeCKEz3lTdfc1",
+	"U8+GR46niJcYPwsijYZHnWISsqnGxjWxOl7B98DIjRDHOOifOuZDw8NuxduBhq30kF+FMFt3s0erJ5YA",
+	"RyK0D+ONqS+D/iTTW4WcweJZIYpSZEpwj/dho6Wrs+VewUJJsdhQQA2NhSfEluhJlx7jxBtgu6Gw6CYh",
+	"FUaleIfnyi3yTXAkayhIOkIw1+yK3qQd39UTd0mX1XxZMA374qMMFZ7dlqCjNVKERMHE60vqpJ8rGRd/",
+	"rjhp5FXyxp2Hj9++8+07pw8fn975VhPr7V4l7zx6663H907fePyN/xz/3iOvktM7b78mfj/RKp/JQJhe",
+	"UO5AADMKL544Mz9wXFjxfuidYVTf4TPWF6dW/Ud75oz9RszPS54kD++qSGWat3HtsNRuYtNxYof6DcfQ",
+	"uZnmbvEX6182h9P7rUt6xgFCE4pqWyF94ul0KtbHSJvEgoBn3A1aIylKs+sidtoxiaBGPC4lqGeKyKsX",
+	"jztsJj0A9ay4AFrwrx/5M+J751QO0VPRcDu/ILelqaEvRVzc0tf6XXmK60CXVcOid6tG6pC2AgIac3jd",
+	"a12OnEhjONgvfScU9rbGanFVgmyKC6quynC3pIXDTjaejfg4AUgYxzdWsMu6yDgfEjNMVp2Cu6HzCl+L",
+	"rmgdQ+CqdljObBf/IVepmS4x1tLzTdJutxtpsTHGcupjouqq5zD2oKXWuXWGZCpWZnYBtL5keWgnAQj1",
+	"zXo0+U2a/u705RrVCMI+h9TDVjp21oKYZ+ucpqk2xP7txFITV2c+Qkr7uE9dK6HGTC9IX5xI4fOA9INx",
+	"PAhUBg4XFWy3ETXyHeGp8jSLUNs0Y3KaxE4wHdNsa81h2JF2XiROZUvzn00CSl5GtMsy3EpOAmQ4cVqz",
+	"ZJTEuVYNEugNmLwABq0dwZgCOKOP4U/gDQZYwKq5L56fE/fSxajHiFRS9KuRriNIx8v0K5yxzAnRycbv",
+	"nMPGr7WQKMwmtwJJVrLjMN+sX2Tj+00iJxqFlKrDr0mdJpn409Q8iT0uu3Q8lu/SiY2nRlbaPBCnIr2n",
+	"tNQj4GNpIqypNbak+ZS5KXVVzC2F4zyiIS2RHXBSAcQ/yxJTQ1VRA9ZJYnvFLW7C88oU7cQMiejTyKSq",
+	"7Lj8x9SmtdAR+3pL3K8a0zQOpMqK1J8z347tSMJm13OCoUxHepFqhaCJfeNx7Pm5oOGZE3ljrO8hnu9P",
+	"Y89GZoQAbDvmBToQt+Pw5SPmRbmzZQuxiVdCtYQdvxdd3lQkntQdMvZ835OfQcDZbSzCvsF+6z0eMPQP",
+	"GLgs+iZKIoxtLe5KpoL09999//8FAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

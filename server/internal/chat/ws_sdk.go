@@ -290,10 +290,11 @@ func sdkKeys(m map[string]int64) map[string]int64 {
 	return out
 }
 
+// sdkMsgs converts pulled messages (sdkprofile.HistoryMsgData).
 func sdkMsgs(ws []Wire) []*sdkws.MsgData {
 	out := make([]*sdkws.MsgData, len(ws))
 	for i, w := range ws {
-		out[i] = sdkprofile.MsgData(sdkprofile.Msg(w))
+		out[i] = sdkprofile.HistoryMsgData(sdkprofile.Msg(w))
 	}
 	return out
 }

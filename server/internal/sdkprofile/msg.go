@@ -144,3 +144,21 @@ func Marshal(m proto.Message) []byte {
 	}
 	return b
 }
+
+// msgFromSystem is MsgData.msgFrom of a notification; statusFiltered is OpenIM's MsgStatusFiltered.
+const (
+	msgFromSystem  = 200
+	statusFiltered = 5
+)
+
+// HistoryMsgData is MsgData for a pull reply (1002, 1005) of a chat conversation: a stored notification that is
+// not a group tip (a revoke or read receipt, whose event the SDK got as a push) is marked filtered, so the SDK
+// skips it in history while its seq stays accounted for.
+func HistoryMsgData(m Msg) *sdkws.MsgData {
+	d := MsgData(m)
+	if m.MsgFrom == msgFromSystem && isNotification(m.ContentType) && !(m.ContentType >= groupTipsBegin && m.ContentType < groupTipsEnd) &&
+		!IsNotification(ToSDK(m.ConversationID)) {
+		d.Status = statusFiltered
+	}
+	return d
+}
