@@ -35,7 +35,7 @@ func (s *Service) settingsOf(ctx context.Context, owner string) (rows []db.Conve
 // profileConversation is a settings row as the SDK reads it: its ID in the SDK's form, no seq state.
 func profileConversation(owner string, r db.ConversationSettingsOfRow) api.ProfileConversation {
 	return api.ProfileConversation{
-		OwnerUserID: owner, ConversationID: sdkprofile.ConvToSDK(r.ConversationID), RecvMsgOpt: r.RecvMsgOpt,
+		OwnerUserID: owner, ConversationID: sdkprofile.ToSDK(r.ConversationID), RecvMsgOpt: r.RecvMsgOpt,
 		ConversationType: r.ConversationType, UserID: r.UserID, GroupID: r.GroupID, IsPinned: r.IsPinned,
 		AttachedInfo: r.AttachedInfo, IsPrivateChat: r.IsPrivateChat, GroupAtType: r.GroupAtType, Ex: r.Ex,
 		BurnDuration: r.BurnDuration, MinSeq: r.MinSeq, MsgDestructTime: r.MsgDestructTime, IsMsgDestruct: r.IsMsgDestruct,
@@ -87,7 +87,7 @@ func (s *Service) NotNotifyConversationIDs(ctx context.Context, owner string) ([
 	out := []string{}
 	for _, r := range rows[:min(len(rows), MaxSyncedConversations)] {
 		if r.RecvMsgOpt != 0 {
-			out = append(out, sdkprofile.ConvToSDK(r.ConversationID))
+			out = append(out, sdkprofile.ToSDK(r.ConversationID))
 		}
 	}
 	slices.Sort(out)

@@ -66,7 +66,7 @@ func (h *Handlers) SetConversations(ctx context.Context, req api.SetConversation
 		}
 	}
 	for _, u := range req.Body.UserIDs {
-		err := h.chat.SetConversation(ctx, u, sdkprofile.ConvFromSDK(c.ConversationID), c.UserID, chat.ConversationSettings{
+		err := h.chat.SetConversation(ctx, u, sdkprofile.FromSDK(c.ConversationID), c.UserID, chat.ConversationSettings{
 			ConversationType: int32(c.ConversationType), GroupID: c.GroupID,
 			RecvMsgOpt: c.RecvMsgOpt, BurnDuration: c.BurnDuration, GroupAtType: c.GroupAtType, IsPinned: c.IsPinned,
 			IsPrivateChat: c.IsPrivateChat, IsMsgDestruct: c.IsMsgDestruct, AttachedInfo: c.AttachedInfo, Ex: c.Ex,

@@ -108,7 +108,7 @@ func (h *Handlers) MarkConversationAsRead(ctx context.Context, req api.MarkConve
 	if err := actFor(ctx, "userID", b.UserID); err != nil {
 		return nil, err
 	}
-	if err := h.chat.MarkConversationRead(ctx, b.UserID, sdkprofile.ConvFromSDK(b.ConversationID), b.HasReadSeq, b.Seqs); err != nil {
+	if err := h.chat.MarkConversationRead(ctx, b.UserID, sdkprofile.FromSDK(b.ConversationID), b.HasReadSeq, b.Seqs); err != nil {
 		return nil, err
 	}
 	return api.MarkConversationAsRead200JSONResponse{ErrMsg: msgSuccess, Data: api.Empty{}}, nil
