@@ -116,12 +116,12 @@ function newClient(label, build = defaultBuild) {
     label,
     sdk,
     events,
-    // Resolves with the first (past or future) event `name` whose payload satisfies `pred`.
-    waitFor(name, pred = () => true, what = name) {
+    // Resolves with the first event `name` (among events[from:], past or future) whose payload satisfies `pred`.
+    waitFor(name, pred = () => true, what = name, from = 0) {
       return new Promise((resolve, reject) => {
         const w = {
           check() {
-            const hit = events.find((e) => e.name === name && pred(e.ev));
+            const hit = events.slice(from).find((e) => e.name === name && pred(e.ev));
             if (hit) {
               waiters.delete(w);
               clearTimeout(w.timer);
@@ -331,12 +331,14 @@ test("reconnect gap-fill (modern build): messages sent while the socket was down
     await e.waitForMessage(isText(before), "the message before the cut");
 
     const connects = r.accepted();
+    const mark = e.events.length;
     r.cut();
-    await e.waitFor(CbEvents.OnConnecting, () => true, "OnConnecting (reconnect attempt)");
+    await e.waitFor(CbEvents.OnConnecting, () => true, "OnConnecting (reconnect attempt)", mark);
     // Sent and acknowledged while erin has no connection: only a pull after the reconnect can bring them.
     const texts = [1, 2, 3].map((i) => `gap ${i} ${run}`);
     for (const t of texts) await sendText(a, { recvID: erin }, t);
     r.restore();
+    await e.waitFor(CbEvents.OnSyncServerFinish, () => true, "OnSyncServerFinish after the reconnect", mark);
     for (const t of texts) await e.waitForMessage(isText(t), `gap message "${t}" after the reconnect`);
     assert.ok(r.accepted() > connects, "erin reconnected through the relay");
     await a.logout();
