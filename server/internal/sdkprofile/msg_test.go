@@ -65,9 +65,9 @@ func TestHistoryMsgDataHidesNotifications(t *testing.T) {
 		want int32
 	}{
 		{Msg{ConversationID: "single_a_b", ContentType: 2101, MsgFrom: 200, Status: 2}, statusDeleted}, // the revoke tip
-		{Msg{ConversationID: "single_a_b", ContentType: 2101, MsgFrom: 100, Status: 2}, 2},              // the revoked message itself
-		{Msg{ConversationID: "group_g", ContentType: 1510, MsgFrom: 200, Status: 2}, 2},                 // a group tip is shown
-		{Msg{ConversationID: "notification_a", ContentType: 1203, MsgFrom: 200, Status: 2}, 2},          // notification conversation
+		{Msg{ConversationID: "single_a_b", ContentType: 2101, MsgFrom: 100, Status: 2}, 2},             // the revoked message itself
+		{Msg{ConversationID: "group_g", ContentType: 1510, MsgFrom: 200, Status: 2}, 2},                // a group tip is shown
+		{Msg{ConversationID: "notification_a", ContentType: 1203, MsgFrom: 200, Status: 2}, 2},         // notification conversation
 		{Msg{ConversationID: "single_a_b", ContentType: 101, MsgFrom: 100, Status: 2}, 2},
 	} {
 		if got := HistoryMsgData(c.m).Status; got != c.want {
