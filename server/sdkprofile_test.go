@@ -386,7 +386,7 @@ func TestSDKProfileNotifications(t *testing.T) {
 	if tips := tipsOf(t, rv); rv.ContentType != 2101 || tips["conversationID"] != "sg_"+gid || tips["seq"] != float64(seq) || len(p.Msgs) != 0 {
 		t.Fatalf("revoke push: %v tips %s", p, rv.Content)
 	}
-	// In history the revoked message is there (2101, shown as revoked) and the revoke's own row is filtered.
+	// In history the revoked message is there (2101, shown as revoked) and the revoke's own row is hidden.
 	var hist msgpb.GetSeqMessageResp
 	req := &msgpb.GetSeqMessageReq{UserID: bob, Conversations: []*msgpb.ConversationSeqs{{ConversationID: "sg_" + gid, Seqs: []int64{seq, rv.Seq}}}}
 	if f := b.call(1005, req, &hist); f.ErrCode != 0 {
@@ -396,7 +396,7 @@ func TestSDKProfileNotifications(t *testing.T) {
 	for _, m := range hist.Msgs["sg_"+gid].GetMsgs() {
 		got[m.Seq] = m.Status
 	}
-	if len(got) != 2 || got[seq] == 5 || got[rv.Seq] != 5 {
-		t.Fatalf("1005 statuses by seq: %v, want the revoked message unfiltered and the revoke row (seq %d) filtered (5)", got, rv.Seq)
+	if len(got) != 2 || got[seq] == 4 || got[rv.Seq] != 4 {
+		t.Fatalf("1005 statuses by seq: %v, want the revoked message shown and the revoke row (seq %d) deleted (4)", got, rv.Seq)
 	}
 }

@@ -59,15 +59,15 @@ func TestTipsConversationID(t *testing.T) {
 	}
 }
 
-func TestHistoryMsgDataFiltersNotifications(t *testing.T) {
+func TestHistoryMsgDataHidesNotifications(t *testing.T) {
 	for _, c := range []struct {
 		m    Msg
 		want int32
 	}{
-		{Msg{ConversationID: "single_a_b", ContentType: 2101, MsgFrom: 200, Status: 2}, statusFiltered}, // the revoke tip
-		{Msg{ConversationID: "single_a_b", ContentType: 2101, MsgFrom: 100, Status: 2}, 2},              // the revoked message itself
-		{Msg{ConversationID: "group_g", ContentType: 1510, MsgFrom: 200, Status: 2}, 2},                 // a group tip is shown
-		{Msg{ConversationID: "notification_a", ContentType: 1203, MsgFrom: 200, Status: 2}, 2},          // notification conversation
+		{Msg{ConversationID: "single_a_b", ContentType: 2101, MsgFrom: 200, Status: 2}, statusDeleted}, // the revoke tip
+		{Msg{ConversationID: "single_a_b", ContentType: 2101, MsgFrom: 100, Status: 2}, 2},             // the revoked message itself
+		{Msg{ConversationID: "group_g", ContentType: 1510, MsgFrom: 200, Status: 2}, 2},                // a group tip is shown
+		{Msg{ConversationID: "notification_a", ContentType: 1203, MsgFrom: 200, Status: 2}, 2},         // notification conversation
 		{Msg{ConversationID: "single_a_b", ContentType: 101, MsgFrom: 100, Status: 2}, 2},
 	} {
 		if got := HistoryMsgData(c.m).Status; got != c.want {
@@ -98,5 +98,25 @@ func TestPushFrame(t *testing.T) {
 	kick := []byte(`{"reqIdentifier":2002,"msgIncr":"","operationID":"","errCode":0,"errMsg":"replaced"}`)
 	if got, err := PushFrame(kick); err != nil || string(got) != string(kick) {
 		t.Fatalf("kick: %s %v", got, err)
+	}
+}
+
+func TestAddPulledMirrorsNotifications(t *testing.T) {
+	var r sdkws.PullMessageBySeqsResp
+	AddPulled(&r, "group_g", []Msg{
+		{ConversationID: "group_g", Seq: 1, ContentType: 1501, MsgFrom: 200},
+		{ConversationID: "group_g", Seq: 2, ContentType: 101, MsgFrom: 100},
+		{ConversationID: "group_g", Seq: 3, ContentType: 2101, MsgFrom: 200},
+	}, true, 3)
+	AddPulled(&r, "notification_a", []Msg{{ConversationID: "notification_a", Seq: 1, ContentType: 1203, MsgFrom: 200}}, true, 1)
+	chat := r.Msgs["sg_g"]
+	if chat == nil || len(chat.Msgs) != 3 || chat.Msgs[2].Status != statusDeleted || chat.Msgs[0].Status == statusDeleted || chat.EndSeq != 3 {
+		t.Fatalf("msgs[sg_g] = %v", chat)
+	}
+	if n := r.NotificationMsgs["n_g"]; n == nil || len(n.Msgs) != 2 || n.Msgs[0].Seq != 1 || n.Msgs[1].Seq != 3 || n.Msgs[1].Status == statusDeleted {
+		t.Fatalf("notificationMsgs[n_g] = %v, want the 1501 and the 2101 as events", n)
+	}
+	if n := r.NotificationMsgs["n_a"]; n == nil || len(n.Msgs) != 1 || len(r.Msgs) != 1 {
+		t.Fatalf("notification conversation: %v", &r)
 	}
 }
