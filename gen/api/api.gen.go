@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for ErrCode.
@@ -1047,6 +1048,59 @@ type FriendRequest struct {
 
 	// ToUserID The receiver, who answers.
 	ToUserID string `json:"toUserID"`
+}
+
+// GetActiveConversationsData The base64 of the protobuf bytes of openim.jssdk.GetActiveConversationsResp; never "".
+type GetActiveConversationsData = []byte
+
+// GetActiveConversationsReq The protobuf bytes of openim.jssdk.GetActiveConversationsReq; at most 64 KiB.
+type GetActiveConversationsReq = openapi_types.File
+
+// GetActiveConversationsResp The reply envelope of getActiveConversations.
+type GetActiveConversationsResp struct {
+	// Data The base64 of the protobuf bytes of openim.jssdk.GetActiveConversationsResp; never "".
+	Data GetActiveConversationsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
 }
 
 // GetAllConversationsData defines model for GetAllConversationsData.
@@ -2176,6 +2230,59 @@ type GetJoinedGroupListReq struct {
 // GetJoinedGroupListResp The reply envelope of getJoinedGroupList.
 type GetJoinedGroupListResp struct {
 	Data GetJoinedGroupListData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetJssdkConversationsData The base64 of the protobuf bytes of openim.jssdk.GetConversationsResp; never "".
+type GetJssdkConversationsData = []byte
+
+// GetJssdkConversationsReq The protobuf bytes of openim.jssdk.GetConversationsReq; at most 64 KiB.
+type GetJssdkConversationsReq = openapi_types.File
+
+// GetJssdkConversationsResp The reply envelope of getJssdkConversations.
+type GetJssdkConversationsResp struct {
+	// Data The base64 of the protobuf bytes of openim.jssdk.GetConversationsResp; never "".
+	Data GetJssdkConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
 	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
@@ -4536,6 +4643,20 @@ type TransferGroupParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetActiveConversationsParams defines parameters for GetActiveConversations.
+type GetActiveConversationsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetJssdkConversationsParams defines parameters for GetJssdkConversations.
+type GetJssdkConversationsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // ForbidUserParams defines parameters for ForbidUser.
 type ForbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -6180,6 +6301,58 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /group/transfer_group (the `TransferGroup` operationId).
 	TransferGroup(ctx context.Context, params *TransferGroupParams, body TransferGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetActiveConversationsWithBody The newest conversations with their last message (JS SDK)
+	//
+	// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+	// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+	GetActiveConversationsWithBody(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetJssdkConversationsWithBody Named conversations with their last message (JS SDK)
+	//
+	// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
+	// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+	GetJssdkConversationsWithBody(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ForbidUserWithBody Forbid (ban) a user
 	//
@@ -8740,6 +8913,78 @@ func (c *Client) TransferGroupWithBody(ctx context.Context, params *TransferGrou
 // Corresponds with POST /group/transfer_group (the `TransferGroup` operationId).
 func (c *Client) TransferGroup(ctx context.Context, params *TransferGroupParams, body TransferGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewTransferGroupRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetActiveConversationsWithBody The newest conversations with their last message (JS SDK)
+//
+// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+func (c *Client) GetActiveConversationsWithBody(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetActiveConversationsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetJssdkConversationsWithBody Named conversations with their last message (JS SDK)
+//
+// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
+// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+func (c *Client) GetJssdkConversationsWithBody(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetJssdkConversationsRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -11583,6 +11828,90 @@ func NewTransferGroupRequestWithBody(server string, params *TransferGroupParams,
 	return req, nil
 }
 
+// NewGetActiveConversationsRequestWithBody constructs an http.Request for the GetActiveConversations method, with any body, and a specified content type
+func NewGetActiveConversationsRequestWithBody(server string, params *GetActiveConversationsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jssdk/get_active_conversations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetJssdkConversationsRequestWithBody constructs an http.Request for the GetJssdkConversations method, with any body, and a specified content type
+func NewGetJssdkConversationsRequestWithBody(server string, params *GetJssdkConversationsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jssdk/get_conversations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewForbidUserRequest calls the generic ForbidUser builder with application/json body
 func NewForbidUserRequest(server string, params *ForbidUserParams, body ForbidUserJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -13590,6 +13919,58 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /group/transfer_group (the `TransferGroup` operationId).
 	TransferGroupWithResponse(ctx context.Context, params *TransferGroupParams, body TransferGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*TransferGroupResponse, error)
+
+	// GetActiveConversationsWithBodyWithResponse The newest conversations with their last message (JS SDK)
+	//
+	// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+	// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+	GetActiveConversationsWithBodyWithResponse(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetActiveConversationsResponse, error)
+
+	// GetJssdkConversationsWithBodyWithResponse Named conversations with their last message (JS SDK)
+	//
+	// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
+	// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+	GetJssdkConversationsWithBodyWithResponse(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetJssdkConversationsResponse, error)
 
 	// ForbidUserWithBodyWithResponse Forbid (ban) a user
 	//
@@ -15687,6 +16068,88 @@ func (r TransferGroupResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r TransferGroupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetActiveConversationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetActiveConversationsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetActiveConversationsResponse) GetJSON200() *GetActiveConversationsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetActiveConversationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetActiveConversationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetActiveConversationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetActiveConversationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetJssdkConversationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetJssdkConversationsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetJssdkConversationsResponse) GetJSON200() *GetJssdkConversationsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetJssdkConversationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetJssdkConversationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetJssdkConversationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetJssdkConversationsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18005,6 +18468,70 @@ func (c *ClientWithResponses) TransferGroupWithResponse(ctx context.Context, par
 	return ParseTransferGroupResponse(rsp)
 }
 
+// GetActiveConversationsWithBodyWithResponse The newest conversations with their last message (JS SDK)
+//
+// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+func (c *ClientWithResponses) GetActiveConversationsWithBodyWithResponse(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetActiveConversationsResponse, error) {
+	rsp, err := c.GetActiveConversationsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetActiveConversationsResponse(rsp)
+}
+
+// GetJssdkConversationsWithBodyWithResponse Named conversations with their last message (JS SDK)
+//
+// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
+// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+func (c *ClientWithResponses) GetJssdkConversationsWithBodyWithResponse(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetJssdkConversationsResponse, error) {
+	rsp, err := c.GetJssdkConversationsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetJssdkConversationsResponse(rsp)
+}
+
 // ForbidUserWithBodyWithResponse Forbid (ban) a user
 //
 // Forbids `userID` for `reason`: every token of the user stops working at once (1002), its WebSocket
@@ -19635,6 +20162,58 @@ func ParseTransferGroupResponse(rsp *http.Response) (*TransferGroupResponse, err
 	return response, nil
 }
 
+// ParseGetActiveConversationsResponse parses an HTTP response from a GetActiveConversationsWithResponse call
+func ParseGetActiveConversationsResponse(rsp *http.Response) (*GetActiveConversationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetActiveConversationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetActiveConversationsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetJssdkConversationsResponse parses an HTTP response from a GetJssdkConversationsWithResponse call
+func ParseGetJssdkConversationsResponse(rsp *http.Response) (*GetJssdkConversationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetJssdkConversationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetJssdkConversationsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseForbidUserResponse parses an HTTP response from a ForbidUserWithResponse call
 func ParseForbidUserResponse(rsp *http.Response) (*ForbidUserResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -20072,6 +20651,12 @@ type ServerInterface interface {
 	// TransferGroup Transfer group ownership
 	// (POST /group/transfer_group)
 	TransferGroup(w http.ResponseWriter, r *http.Request, params TransferGroupParams)
+	// GetActiveConversations The newest conversations with their last message (JS SDK)
+	// (POST /jssdk/get_active_conversations)
+	GetActiveConversations(w http.ResponseWriter, r *http.Request, params GetActiveConversationsParams)
+	// GetJssdkConversations Named conversations with their last message (JS SDK)
+	// (POST /jssdk/get_conversations)
+	GetJssdkConversations(w http.ResponseWriter, r *http.Request, params GetJssdkConversationsParams)
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams)
@@ -20357,6 +20942,18 @@ func (_ Unimplemented) SetGroupInfo(w http.ResponseWriter, r *http.Request, para
 // TransferGroup Transfer group ownership
 // (POST /group/transfer_group)
 func (_ Unimplemented) TransferGroup(w http.ResponseWriter, r *http.Request, params TransferGroupParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetActiveConversations The newest conversations with their last message (JS SDK)
+// (POST /jssdk/get_active_conversations)
+func (_ Unimplemented) GetActiveConversations(w http.ResponseWriter, r *http.Request, params GetActiveConversationsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetJssdkConversations Named conversations with their last message (JS SDK)
+// (POST /jssdk/get_conversations)
+func (_ Unimplemented) GetJssdkConversations(w http.ResponseWriter, r *http.Request, params GetJssdkConversationsParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -22122,6 +22719,88 @@ func (siw *ServerInterfaceWrapper) TransferGroup(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// GetActiveConversations operation middleware
+func (siw *ServerInterfaceWrapper) GetActiveConversations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetActiveConversationsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetActiveConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetJssdkConversations operation middleware
+func (siw *ServerInterfaceWrapper) GetJssdkConversations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetJssdkConversationsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetJssdkConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ForbidUser operation middleware
 func (siw *ServerInterfaceWrapper) ForbidUser(w http.ResponseWriter, r *http.Request) {
 
@@ -22885,6 +23564,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/msg/mark_conversation_as_read", wrapper.MarkConversationAsRead)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/jssdk/get_active_conversations", wrapper.GetActiveConversations)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/jssdk/get_conversations", wrapper.GetJssdkConversations)
 	})
 
 	return r
@@ -23833,6 +24518,52 @@ func (response TransferGroup200JSONResponse) VisitTransferGroupResponse(w http.R
 	return err
 }
 
+type GetActiveConversationsRequestObject struct {
+	Params GetActiveConversationsParams
+	Body   io.Reader
+}
+
+type GetActiveConversationsResponseObject interface {
+	VisitGetActiveConversationsResponse(w http.ResponseWriter) error
+}
+
+type GetActiveConversations200JSONResponse GetActiveConversationsResp
+
+func (response GetActiveConversations200JSONResponse) VisitGetActiveConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJssdkConversationsRequestObject struct {
+	Params GetJssdkConversationsParams
+	Body   io.Reader
+}
+
+type GetJssdkConversationsResponseObject interface {
+	VisitGetJssdkConversationsResponse(w http.ResponseWriter) error
+}
+
+type GetJssdkConversations200JSONResponse GetJssdkConversationsResp
+
+func (response GetJssdkConversations200JSONResponse) VisitGetJssdkConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ForbidUserRequestObject struct {
 	Params ForbidUserParams
 	Body   *ForbidUserJSONRequestBody
@@ -24234,6 +24965,12 @@ type StrictServerInterface interface {
 	// TransferGroup Transfer group ownership
 	// (POST /group/transfer_group)
 	TransferGroup(ctx context.Context, request TransferGroupRequestObject) (TransferGroupResponseObject, error)
+	// GetActiveConversations The newest conversations with their last message (JS SDK)
+	// (POST /jssdk/get_active_conversations)
+	GetActiveConversations(ctx context.Context, request GetActiveConversationsRequestObject) (GetActiveConversationsResponseObject, error)
+	// GetJssdkConversations Named conversations with their last message (JS SDK)
+	// (POST /jssdk/get_conversations)
+	GetJssdkConversations(ctx context.Context, request GetJssdkConversationsRequestObject) (GetJssdkConversationsResponseObject, error)
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(ctx context.Context, request ForbidUserRequestObject) (ForbidUserResponseObject, error)
@@ -25664,6 +26401,62 @@ func (sh *strictHandler) TransferGroup(w http.ResponseWriter, r *http.Request, p
 	}
 }
 
+// GetActiveConversations operation middleware
+func (sh *strictHandler) GetActiveConversations(w http.ResponseWriter, r *http.Request, params GetActiveConversationsParams) {
+	var request GetActiveConversationsRequestObject
+
+	request.Params = params
+
+	request.Body = r.Body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetActiveConversations(ctx, request.(GetActiveConversationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetActiveConversations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetActiveConversationsResponseObject); ok {
+		if err := validResponse.VisitGetActiveConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetJssdkConversations operation middleware
+func (sh *strictHandler) GetJssdkConversations(w http.ResponseWriter, r *http.Request, params GetJssdkConversationsParams) {
+	var request GetJssdkConversationsRequestObject
+
+	request.Params = params
+
+	request.Body = r.Body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetJssdkConversations(ctx, request.(GetJssdkConversationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetJssdkConversations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetJssdkConversationsResponseObject); ok {
+		if err := validResponse.VisitGetJssdkConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ForbidUser operation middleware
 func (sh *strictHandler) ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams) {
 	var request ForbidUserRequestObject
@@ -26065,589 +26858,609 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17jyNJnhj2VQI8AU22kuwk69HTRSx8NV3TM7U73T3q6tmRNWx3RjGDZGwlI9kZkVXN3WlgBdune0tn",
-	"2LDsk4CVcWfAgnwLwRBufdrTfRdjZm71130FI34RkRn5IjNJVnXNbB1ue4pkZjx/7+fPWuNwvggZYYK3",
-	"jn7WWuAIz4kgEXx6viARFjRkpyfyo0/4OKIL+UXrqHWMRITHBJ2eoPEs5ISh8yUSM4LGASVMDOFvTqJL",
-	"EqEgnHJEBbqiYobIJYmWYkbZVD2OgwD5IeEIMx+NwwUl8CxlIpQPjNgX5PwsHF8QgRYxnxGeviYiOp2S",
-	"iPfQy3SyOb4gHIWMoKsZYTAUR/icEyZ66FigecgF6g8+QOMZjvBYbrY3Yi2nReW2ZgT7JGo5LYbnpHXU",
-	"Cq0zcFp8PCNzLA9jjt9+SthUzFpH/cEHTkssF/JxLiLKpq13796Zh+Ekj33/wwCPL16QN3DMkRxWUAI/",
-	"nstfPuckUsf8jyIyaR21fudBejUP9FAP9FPvnBZ5W3IlZnOOO9i3t9dyMut1B/uFBTut8IqRqNky3jmt",
-	"iLyJaUT81tGXmRGczLZeJfOF5z8hYyHnS8+EL4p7kRcakUWwRIRdkiBcEBROENbvyB1lD9HHAq9b9kfz",
-	"hVi2nNbbbjingsCnowkOOJEHGkWPQ5+sHUM/pt44CURx6c/hDxwgnwhMA1g3QySKwmiIcHCFlxwtIiIB",
-	"0kGj1qilAFXMSEQkrLKQEbnB7A1VL/spnxYXMWrxeDwmnI9aKGRIf3BQKKe5olxiBxZIhGhC3xZny1+t",
-	"OZ1kwoobfRJRwvxSMN89xE6icN4IYJ0SIMOLRUDHmIleS+259DgzT96TdyRISk0GBwfVix8cHJSsXYRb",
-	"rzzmJEKYXxC/V7gv62isudZcWiM8VC/dIeItR0S+CBknpQh5Degzw8wPSOk5bIEratQXhMfqllct9RP7",
-	"2d3gWQSH6JMItQV8HBMqBY1wApKIPgH5QqcuIub2VPMON8BP8/Idnt5GPAVZ5pRNwpIzYQQRJqKlPA3P",
-	"kqy8exyBaBVQLnrIG0cEC/KSzoknz4IydP8+J+OQ+fz+fdTGHD1fEHb6FF3udRzJt9CcF6EB+/5ZGEdj",
-	"uM5JGM2xaB21KBN7g3SrlAkyBeG49GRTgU/vaBVYfBafB3ScPP3OaaUbKZ7GF/q+Fc+7wtYREN9BnzP6",
-	"1t623J+9icP92ptQUkotSFKqQWjJzPVey8rZNd55VwI6jzEbk+BpLMjHURgvnpL5OYlKyfxU/l6qwWmK",
-	"fLhC8jrcd1pzyhJBrIQ6x9uoDGZxyTCv6u+1Pjkclw1wRxJvI0nM3fV7gOgKCK212I1B8g4YbyUwhmxC",
-	"p2dECDlEAQ6Viajsvrl65R5HkwBPkXwQtangEgRoFLI5YQJd4oji8wCO6PTp2UcvfvzRi9foHwOfgzco",
-	"Q/FiQSI0xpw4qIswR687tU/yEgdxyfpOBUfw0xBxMo6I4GiutUinJjeyDxIOwUxWOEQ5gk84nTL5tIhi",
-	"oo71kkQcqwUVDYuSFdzj6JKSKwlrISNobL2iTlIfsTIbcvIGRZhNSadEtBECj2fEN1JJrbM7jyN2EkcV",
-	"SzxTgkZezGggK9n7KaNkHqdsGpDXo9h198YY/mM+natPHmrzMBLE7zjIAyqlf9cUyzwVRshjoaATraTo",
-	"pxS/1Q/Vhil73S/hhdXU5Yxwbh5tJl3BLo6FmSR7PC5i8twDB/XR786Jgwbod3EQOGgP/gswAd/vI8xY",
-	"GLMxAZQbzySQ+FtcXCXvkWgPPzpoEkZIjob2ap/rDPMXBPtnit0VRw5wNCVcAKCLGeVKEJ7j6IL4kixE",
-	"BPt1pd4sPlYsiPKnfHpCuIjisbAu7TwMA4JZq/K1zyiDsRu8EdFLLMjjGW4wUYAF4UJzilUQKLchWan9",
-	"jtlXubIB2sScb6FEJBOdEeavnMQYERi5ktc7J5zjKUFtt4SFdoYZMsgRjghSKpB5f0IjLhy0gDuQhJNL",
-	"XinCxU5hY47fVgKqvcJ73KyLkzdbHOecssr5YMcFtFg2QoiyKYtAsuFIzdU9yV/Hl0/59PlClJE+bYAC",
-	"IgeEfSnJoB+Ccq9/lBTRPHdFxSyMhX6WsukW5C9m8mAfhzErWdpTBb0A1CCWwXVwhCeCRCglcQ6y+ZHi",
-	"4BG5DCUtm5sxyNtxEPtSux/L2YiP4oWU7h49etRDEq8omyKcYIwkhdozaIsKcrX6RSp2igSp2lsEygUh",
-	"UcoGOOrDFvfrC1hlkmiyqSdhdEZEBfoBg4Mb8B7YJ/GAE/E6Qz481FaWoXsc2cO/IG+Uo1ZKWVcRBgl0",
-	"Qkngc8lpFgGmbMRCoxOoXzpH2sUqxQ0WBwH6AYqZZreO0Q7QD6TYJq/vjaJeqY/4nvb/SnYt0DmI0Mot",
-	"u1qa28KfJJcp5W9zzcWrmYZd+WWXX9BF1+y4uwglsETVwmIBt+aU0Xk8bx25lbPa8Fdz2nUyZGpxP1xl",
-	"cT9ca+HZidB3Gy4qJ1MW7wm/Vfe0f113trXponA5BUGtYrG2PFVzsbYwt9NRswLf7oauw7Wv516zHLsa",
-	"sAbXtYAmVtjnkTIc5VX5HEFprsx/hqeUVejMzxlBC8mpwwnCWSYtZVjLU3GPI2+RjOR1hvCeYhj97jnm",
-	"xO+hY+A2R8BBlAyoBx+xvuv20LH6vMBcwDOE+WhKLyHMCAG7VdNKpqO8ejhAIhQ4KOM6cqxn8fxcnnh+",
-	"Y3pJaj4WG9NyNQz0Xfg/CxL6hZt/57T4LLyqmvMzORenPyUOwoaSuu7aaVdPmYMGa8+ZxdQEC/DmgG3z",
-	"RFsyy4y4NTxFHycPlptm5S+lxrt0BaVWZOzPKVMIwUusZIwKigMET3HUjsKAoEMX7EtSXuP1Q7Xm+O2p",
-	"eqMP165XiqMIL1sJT2h2Ek5rDk6MtesPI58yHC2Ret7sZHAtO2kcQmYoUZnbHQYbWmKlwtofJOF/JOqh",
-	"5yxYSoyGawLFDyynmKX6R28buGlg0E9f28yYn8eYOxP+Lkz4JyQggqwIS5vAT03DL3cdLJlZxfp91AdL",
-	"33rvzsl0KyGU8jnlvJpRqStUTusSxSHgoSaNkjAqMq9FKp9McBwIBNu2HUdGtt6FRrIrZ2r2HBpAuPXe",
-	"HYTfRghX51t6nZ68H08fRRJrj4RcQ0REHDGItZ1RNj1C3s/eedaiQWXghPjIdd17yvb7OiJTygWJFKB0",
-	"hiNmBAh91LyH2i9BIVAgxO8hzzrBI4UsHmLkLRyDUg4mJCJsTNAFIQuOvBHA1ah1hOSSwB6GF7Q7Dn0y",
-	"JeweR2EsFrHodUCXKB5IClMlR6LP1DO+AbPSHnJBXem7br/bd90D0IisAxBSlVSJF3CdSmXCvk98ZdHj",
-	"8MSIKS2F9+RQj0BqGodzgiZROEeYLa2LwCarAjI0WCgQnS8C5UxbEtFD+4OSAUYsHaHNCUGj1gssCAro",
-	"nAoJeVRFc1mbR/g8vCQd2CDl2pS9kBKRL5/23nZJFMEBc683YiP2FZIf0FdK4PsKzQlmlE3RVyP2Vbfb",
-	"Tf4nn3TRV+hMA81X8ASs+yv0MgyfYrZ8Qd7EhAv5I0ZRslIpdMplnocx8yUAxQzHYkaYoGNYWGTeu1Iu",
-	"uPGM+EO4wJNAQDieFxERLY8ngkRP+Q+U55Vpp+sRgh+1eZyhOQ0CqmPY1CIPXLnyU6npMxx8JMEXfWUn",
-	"1kwwDeSUaqAACykxK/KiLl8fdJqHg2KIZAUYSVNbzHR78qBEGOEp+ZzhS0zBOqHnlCAvVV25L/ADjGfy",
-	"VwdWIY8+jNAkDoKhwVg4Fm0DzqwRtSVcMf9IgSWsUN6iSh16yqenJx2zpH25JML857GQMPY5u2DhFUNf",
-	"IS7CyCQRGS+AoHPiS+RTcCQANGf4kqBzQhi8ki6lcu4j+8zgHchIMpp2KAmBHF+nI1H9FSxYIif6Ch1H",
-	"U27ua44DqZUTH52H/lKeElZWczg4CMagPlzEECkqCjDNtW1DPmiGHgDMXhB2yuAtOTrlnLKpk04Dngcw",
-	"u5O3C0moHSCGeEx81L6g4wvid5CQozgGwsFtRrl88Zz6PmHJjBIinoWfkQjmCeXB47GQ5z6RG7H0rMTP",
-	"dE7ANSM1MgddRSGb6kATFX4Kgu8DpbCZWeQlS+H3WSieALJJRJSH4CNl2EppgiLvJD2TA/QVAuZf8rKW",
-	"N1LqRd5Kwci8eoi+Qi/IOIz8zLsamhw7tFueVMZopSbQ+KUJQdU8D9FX6CRWYxlsUhiCg4hgf6me56it",
-	"d5tu00n2IDDcmHnDCoDtJBN9oM/xSXqP5fcrcVTBAAQNcx7Lo2aCBihm6qnX8JIZ+RHAgTg11F9eQJaK",
-	"6OhjQJ0FGaPzWCifbDUHocBE9Bx9hThqe0phSah1vw+gL2+p8IOE0A+DUIL1h8vPCDEkckGU09E+Kct2",
-	"kLwvYe84vWiVQGB2p/SyB3AHGXCQpM1cBWb8ygLJPoCkNeRn2lspYWthPJfWWMA2E0KUZFQYoFCjDuB4",
-	"noXCCmFNTmEAx6NsB0ochh2YH+URqTeexunN6XOgHM1jYWCZcgVwGhjkLx+pGIZktH0zlT3Y1SwMdABM",
-	"MuIQhSxYKoQHgqmNaZIo8wXBF8mQ8sCey8ceg//vn8RUGPCCl+cxF0hEmPGJZl5qJmX5NaMcpvBzymCF",
-	"1hk8NKv+VLL2F4pZm5MAHoWuwjjwAc8Q1hOEl3q+xEuZKFhzKhxFzAFR4Ekq9PHx7oJEXfgBniyh7ErE",
-	"UMvbg8t9yqd6+S+0NxyWL4VrFs9bR1+6zv7gkXPgus6Bu+ccuPuOZDfyn4H8Z0/+A98dyH8O5T8P5T8f",
-	"yH8eORLF5D8D+c+e/Gdf/nPgSOCS/wzkP3vyn335D/xwKP956Mglvip1UMi1dS1Jjku9oOW0diBJKUFK",
-	"wlO1GCXl690LRHrU3Ys8KySeltO6PpkGtdWDGSnGUSKMDx86oNpvK6qAh+06JBIJUTsTPAA8V8sX1iPl",
-	"UgQ8sCtRQcPbLoUCPeTGrF+/vz1/bzkt9f81uLJ+qhHbhYtozlczy2rIC/VbGzE9c67rGZu1vPfGoOQa",
-	"XiVk/hJH8Lsk8VqhbjmtnBbdcloZlbXltIo6pfyyoNW1nFaiOMG4qabTclq2GtJyWra+0HJaGRWg5bSy",
-	"cn3LaSUCuH73iUVZspKtXEZGDFVPpB8y4qZ8uiA+Zr/UAqAaxpLfzLITma3ltCw5zfxsPuQkpHSZWtox",
-	"z9sSjhwxL1a0Xr1zWmr78iDK3SLmdMoDsPuore1qc4IZR/2OJjBc8tSpxETKhjoKEHIDFPs1TEjixVgk",
-	"yFnuuV7pHo8I5qXpA5vnGW+VybYif80+6vp27Uny1p1V+zZatRU52CB7VzE3tE3+7oh5qcfQQ2McRdRI",
-	"YfD9PY48BZGegzxGxxeSbsu/J3hMPn/xqQc46JG3XmmUpZ0OnMd8Ol9A3omDBuhced/HY7KQbNPivtsk",
-	"x9TJBFb75DO6AKFgjn3yvhKB06uoRTt0AEfzVIkbSziW2DDH0UU5qYLx7kmshjA+hAOKuYp2Tu5li1Dn",
-	"xFcvhYmy9DCNPwVJz0trLXgS1T1TbsErEtBVILZ9/kcj2AnnTxRKNnrnmUbpRi99viJm3SrkUTtnySr2",
-	"0eCNtJBHPrNBC/EO6ickxUHdPorIJOZbpW2pmVfe9xC56GpGA2KWsQUAqOmaI92bJqcpwqaAI8LGYGPX",
-	"TymTWlQtFEeqQloh41vg/sdEHAeBHVLKy6MHM5kM8otakWyZxNN3xfg1iP8s7vST8ArNMVvm0q8S7XqG",
-	"pagh1SscBCpYdWNQXRGSy1tmhfVCMEsOs1TU3yCWyWktMqG+dQ/dChBeFQ/1qh5oNJGmp8XXNxOrq0D0",
-	"TqjehVD9MRFQFOdTykU55oPdqD7KpyV2VuH7yoydNXHSekGNcTPZZylS1scvLSnZqLUbVTaD5OsuqyEu",
-	"Ju9tjIRZMLnDvh1hn03YTOp0ATgp/4j5JbcdxcQ+ChwRxEIUBj6JksTOoQqwSp7T8MFFuFgo94QHCZ9Q",
-	"uAALsFge9AfoR/TDETuP/SkR8kKSPNE25hcITzFlqfNDzphmU9/jGUcI5ogLHInHluulZ8dpWcGRZpbi",
-	"Xp9ZCde1I+mtXPQsKcpdVjKto4+6NlHJXV8pabnBvMHSNGEzPhjYQa5KL7Pf7Tuu63Z66FgDBg54CNDB",
-	"JTRoSLAhwFH37sFJeQq6jkYsBYvEDZAFCyO8+uryV+frrE3WyUFUcdcvIJox3arCCjHD2tMQMjJMUhxg",
-	"uHThKou+snpxLmeyrBzxykQvc1P1SEJDSp97e2N6X0aY7qj+NVD9G9S4Vio7G9E8XoPi8RXpyK6LTk84",
-	"UkWXgiBD2a+JSmaSquBp83EHCVZr0k7yB1MHPLbAf74T7L/Tt3aK+yeAUlgQXTL2eLEIluU0YGKbZvlK",
-	"O6L8BrzPOjCmtoyUNf+uIxm5FTXZ4m5qIjcvMbx5qe7qnTTCyNIxNsbMavC5w9BrwlC+Cju58Ug2wLZy",
-	"+0gpqvHKvNmyha7NuOQrS4O4LnhRqbKnbpmsfKOMNbvH+se1FSLznSHxHYvdKQJblNE2bBav+YIskZfh",
-	"gNyDaDmMxnhBBQ7QEweRt3gspGpsxQZAcCnXRa6yMPCkwLV3wYh3ZD3NLa6xFTV3tKUEx3Y7lhCcM4EF",
-	"4fLSLwhZoPZaP2THKOphZMoT/ABJbSFR0PdK6dYKE4N1Zt1SA0NKzfaKN3GTxmJnhRuwpCUC721jXi7c",
-	"biP6mHt7Y+pYhr53tHGntLHa37NrqWZHdMteViXRyu/wu+zpsXexARbuAAHvcG/nuBcHwRNbUi1HQfIm",
-	"LguLyLh7TF7DPY6o/wnmM3k28vuZ/FvyhdDHy3scnZ7woU664PoZXZCrpD7FytqbWVGm2GErh/aXJOKl",
-	"lcmgvjKFpY/jKILS7OpZ1FZR9d059skQSQDDEVEB/pMwQnAwVCw7paFCK6hJVcV2NW1VtE35IiG3J11m",
-	"Z7My7uZ07EU4+ubTA68LR6WETsFFRd1ScJ3c4ym4zAhYYqkA+ReqCGTSUToqXkt1eJSPGERM7iGucRHX",
-	"GPVdfi7NSGf+/c0paCmm3xHSHRLSH4ZUpWHcIB3VaWAbE1Lz/h0lvSlKmpx4TUi6o6QVx9KYkNqvb0VH",
-	"C4h+R0Z3REbhVK28uWqtcKqrpTUzaX1svXVtmqEaxMktsbZBq+wMduKqqqq1qU2IQJIFPaeSDA8VUE3p",
-	"paIKkKZ6TuyyEe2YBYTzXCUJU4qz02vl2Et2Utgl2NwkKS6zp0GbcJ3kas0RXjEOz8lZIB2aW3ExlS6D",
-	"a+l8t64c6p3dcZXpolhueI0FohwzGvGBsiE25gWV1OqOH+ySH6iE6GpWoAsbN2MCalDJza/VSmh4gVlj",
-	"My6Q7rycAdBAlFYETbIxmY/olIVQMQJDbmniL1pdK/xgnah33U1FL8jyKoxKYox/JEmlqWV9NQs5MRU8",
-	"wghR1lUMwyS8onHIBKZMSr9pdGWGZDZuuLBLope2P61J/myQaE750re3I3o5lLyjd7ukd+BTWFMzvyG1",
-	"qxXfYQ3ejEzBglc1as2u9kZEsRXBHuUoyNffySYYBy9uh2wpPNzh2Y7w7JSNI6j1guvkmqr62yUtFk44",
-	"moaMIE7ZWOtGxviiTT8ZMXytXW0SB2vNg/kZVGUyqJ4z1FV7uEiaa5lWJ6bLiXobReQ8poHPkxfqWwwp",
-	"4yQSpfkwdc9hZVv4KJzQgKxL1I0XPi67kseq8toNruTOFtrcFgpw7hi8SmAqudaGWPuirDfkFzM6nplO",
-	"wnKLToIE5hoshJhhaJlXFj0VN4wGXgkQZmptlk2AM8BcaC4CP1Gu7SJrDLMJUBjB/ZHrPuw/ejQ42H+4",
-	"7z561F8nx6+BjRQYaq84ZRX2ojcVtxsZiasBpBHjrhpmYza+kt3cMfXdM/WVYdJ37Pzm2PnqQCweRuLH",
-	"VeTyWEGri9osROOYi3COwshXZuYLshCdLeqz3ID8sHrrd2LD7sWGLEDVphJ34sOd+FAJGpsKDtsmZFQw",
-	"szthYffCgmXR5B9iMZ6Viw0R4YtPqapIh32fqrP7LPPMqgupmFGuJ2/hXhIfnS9NcE+v2EEot+lkaRts",
-	"ttRuF5E3ZqtVdS0XJFILHKYdSB1X9SCtxR8rFiXXU8O1upuoZ7PPjc5tU9JQGGoXRKIciO/Ixe7JRRL9",
-	"c6devHf1YoVz43uuXazc+Z1y8f6Vi5RM3OkXd/rFKujYVI5Ix9iFAJFja3eSw44kB3muxNdtGVZGs+7E",
-	"p38dMawN4gFyu91ZiZVdxtxk6q2sD7spbKkRvube3hhTy8DoDkd3hKPPQvn/dLJ8nC2Htb4QWsPUmZVl",
-	"+HjT5ZVi1zXmYFSvoxFKVA2zMW6svL47JNkRkjxnAWVEAk41XjAyTsoDFpMMkPUEHF0QSAWDMhXCybco",
-	"778IsJCv1pl5QSJknneU0qfsbebL05Nh8jdPmsthtgQ9OSATgcK4ftHXz/RQj63zqV97/rl1QKiNBQoI",
-	"hu59xNpUZ2fl55VlrbS0G+UwthG17ZvLHKMiIo0KNqlNngksYr6WahrZxIY3GwLMFmoLLRZk775AQ4Ms",
-	"h1rra0RqrTc3pq55vL8pglpCuW4dTTwjwaSittO6wom3qATTZMsSTCWncFeG6X2UYbJa+GxR6KX0OhuR",
-	"nZIRNiY/VSh2J9ftjIZFlyR6HLIJraj2z4kQlE0bFX2e0OmZem0tP0+Gb0Bw0iWXWlefhaoZMS/6TuuN",
-	"2RDc01e3gPPcNdzx2RRGQfqoTouJzc+1IdTuw7cSONOh1y1thTbOm63rZLuEljW1eqwFN4Ly5L2NQTx7",
-	"i3cEfJfIYWtQFVQcfjNhHdejmllz1CbmheV/pxApu/DmCGW/vx1iFSDgDsF2gmC5JH95ySHjZDeujXVS",
-	"/PUnWudbcq5a9Cf2s8m7fuldwU6gH+Q9efuCoLbOPecLEgRc+WQvyFJ178Ho/n3//v0hokKCi2kTzpGX",
-	"dBn1Oqli17i5d2XedcYblDmMZtDQAPUrxrjr8n1r8b+8yfexusoeOmXIewB/P1B9hV/DB8/UcuPI0wDn",
-	"oXaoT1LFX6lwFjTHFwRaQKljg/PoOCOm3numW3ezUNCJhhr5mTIRhX48Np9Na28H+no7etaXywXxUHsw",
-	"RC6UicMXhEnMGsAEjBD/xyTKjBuE4YWKJZQb153CJVla6rIZoI97YA6PCPaHunAdV7hLBDpfWrsrbTCe",
-	"H63MHqRoAPNRBL2ziD9ELDRHxskcM0HHPNcj/Zr6jm/fFBpGb9y8W7WSruyQMFhB/fvuYL8mxk3SRsLX",
-	"PdXWDK3+LM9w2U1u2kRt1Uwv4cn8TAPUvgqjC0UmOo5xmyyRHFgxQA3MCvK2cdvYtOAmrjFLI24D9qqi",
-	"MI9Nz8EmFvGKEfO0saRl+RH6SUgZZVMkH+ZSeIvCSxw4SY0ayi6pIMinERmLYDlE/fQdKNAjf9cdpc+X",
-	"KIx8ynC0TN6X446YGXeIBkcIs6VkFXIUngy8rovhYKMTsDhOlYzHwpiNIYosU4htR3Bmr+BzCMUsp89f",
-	"mJBne0HoCutQQE6Eg7an4ZnVVPRF/2IWJnMWVlRbBso1pKn1jlK/yxrrM7ndwEED5FM+p5wT30F7aB4L",
-	"4qP21SwMiKZS2zQurxaenoTRGREVBUshKhoiAowUxYlQItRrKgWQHtpMDjpK/EMjljiIYjbWYdhti+wY",
-	"iamGOOSUyUJHxgMl52JxENgzOUY0Rj8AoNAT3+PoKsKLBYm0tVpKZYsAU4aMkKh/6NQWoQpXJ9eCzwOi",
-	"TC6lVzkNu/LbLr+gi66ZubsI5TPRDiWRiqVYMF1zJdchrdyAqn0NMsl1Mv5SJn+N8FXGbWuzsx0uYyXL",
-	"2+Y8K2wQNS2lJVULSzRSJTWAeq610zK68VSSpehTcklKIo44HVsUCqw1lE23kcwU5WiqiDTVJmo9r6Sx",
-	"poxVSlpnYRyNS1C3j7Dvq8gnU/wWtVXrcpDqVXjWQMuBwHY5wdF45qB99E9eoHHoky3OVi7tujRWKR58",
-	"xPyVw6OYCRqgK8hnkdKOhkDKlXQxRC4KI7SQAtEPEAuF+nobGUzXdiyXJgolIB00wQDB6ByPL5AIYZU6",
-	"88Y8VF8sg6LpjbX4KAxIgm4rA0OSBzMBIfWynMrlLxM+VKQWzG7UJU9GApMhHKh9vkwEMvmDNmpBU1fM",
-	"LL0FVBRQZ7SS0ikSnQYkYGpb3GqnQSRm4trz5C3feZl5TfTRFjirZl6JViq1igbELGMLhFHTNYTY3RPK",
-	"1SQQtft2/XBJVCVIGe0WVGVGLkmUU7S34UsRedMEYCLy5roobcxTEWtlLHF8HtBxGr1QhvSfrITr1C8j",
-	"ER5nSMBRAuoWoMtdESbFrC/7Trf/qt5pyze6lziSxJVLaed4GhHSclovYNDWq3dOq6oiwl1K9dqWLSDH",
-	"BcHzSevoy9pE8lWZtxGGc+z2M4tgKfckz0KSemEe0oq6P0Qk4ARJibtXogDUFrRvIjd8fZnv73+W+Poz",
-	"uMsXfx/54isKoJTWXVFIqDS71bU/jN+xVko5N5bmotB23QaRu1z0a8xFrzQvZEHvrjrBXXUCCRBSMpf3",
-	"8DI0SmNlOfdrowdaP/g8jfWrML65LmTxjXEQOIhLjR4rV4sxVsI4yDbl6X5C2jqhG1ZzxIVk8HyOg2Bo",
-	"XHXzMCKIMsTlKziAaXijfLaSyMOVgYfynjBfZW/cXcBT7pBrQkP98Caaf/kuruk2xjUl9T5KMX3HUSc3",
-	"4Fwp2Cs2b4h2lgQfgs/OuAnPTn4E3/h2i3sg5+EV01mvqu3ZOnPxnLLEIgzEqdQiMjQuxTnBjKM1HXv2",
-	"LWZVmrkWkTdPCed4WmE4tTfEQkF2H2y5Bgzrk5ifmJfuSMttJC0/ouOL9ydEXNDxxQ5kiB/BMFkRIiMs",
-	"yHm+56JC9ijXXHV99L0wL92h721E36c4urArqRzzFwT7pbicLWBTUTTi+LPTexxJzmXMiWcnP7rHUZvT",
-	"1w7i09cOYq8zsf2Hq+D3sEZKA6z4rEyzVRCJfRKBeiX/TDQDYI4oXigfIQRnvpFKJJdXzUIxq3LDbKxA",
-	"cvKmhEQ9iSN5vXJ6ruOr8doGpxstak2K+w5K7zqV599bUw6p5axSWKuAtD4VmpeOcEeSbitJesqnfAtS",
-	"tDPqUo6zxxsgaCMsXCkS3BxKwu7XYqZ9V80wMn3zDhNvJSbypEhEPvRM5+wZPhpGGeEZGtC++OjsJZpR",
-	"+eRSpwVwRJWfAnP0BTk/C8cXRKCB6/bRIuYzwtEYR9ESUdEbMW8cMkGY8CBUAN2/r7Zy/z6ahQHEC0jx",
-	"ggRg277H0Q/Pnj9DgrwVqO2NWj8bjUYtPYL880j+M6Py33ejlteBJRaUfSqGIzbJ7YbrPEU5XTpJOEHe",
-	"z0YtBROj1pG8+dh198Yv6cJaDHxHRq13HmpzQhDmSzbGC/rA/NFb4nlQHvMrFBIX0rhXu7YrAAsLgccz",
-	"4pvIg1rQqIzYT/m0yuydWLlTw7eBifYc+ySbHJZ3rKMpviSAH53aCKLvtHw5JdDQdODy7J6+24fRHNR3",
-	"B2hBxyKOiIN6vV5iMtLvQ74P7wxRf+D2u4OB62aB6XpT1hw7I08fcju9gHscCTonidcBrsi6tG1c3I2j",
-	"vipASgekccI5DZm8DjR4sFcfQChwFGsta2Is5nz6JArnZXfuImwcY/qAHEmtEEZ8yQWZV9G/Le44nEwC",
-	"yshnMZ/ViRF6nnscohaTsoxVrUtyB1PoSqIhOtmdGhG1NTV30IJEnHIBHM9aMSBEZ4gwmlPOJYm+IEs0",
-	"DmMmIN9BRDEp6XAiWdP4sgoeFoREcAtZmOg/2O8MIfxAh4BmKHYSyJJpqbImo4Ywv2oR8jcSqfmKM5lA",
-	"0UZT1cdjnVm7OWqq1T9pGG6t3npmReA2eO2zpL7mqgO9x5Pim6idvtKRmrg8aiugY2dUlFeZCjS4qzWN",
-	"wdRHBUe2WIzaU7zoTiJCHDSJwjnqJ0tVJTK7EBSjWcFWNyY3njDemgefYMc6snFmPboil6wP1wRxsQOk",
-	"5Ns9NME0IL6D9pGKh/F3mkX2NBbEinF5L1ZlCFo/I+OQ+SWH8kl4hYJQngnYguEpK4cihhPorLYd7Q8e",
-	"7T86fDh4dLBONdyqxHNq3U1KAmb29qrOBTTQ6bKv3il1t1KpM5f0HlCrga/QWuYGAHgHercR9J4XZdt8",
-	"KBoW8iy0SAlGgZxXbhZeldXOIny8OyfZe63OQZ+ffYj9KUlqG9RsvvX8TJ7rWRiXlVfZ8UlwOmW4Ki1x",
-	"5yciqAjINe+pTBQpq+W+rhD+liXt13N6S64ulBtPf8oWTK+XdLpOYtfWhFReT+0eXGAmHphfXlP/tQhf",
-	"Q6rdNOxkckoGzp6z7xw4h85D5wPnkdN3nX7f6Q82zTQ5fX7WclrHzI9C6rec1heU+eEVbzmt52f/VH4m",
-	"5y2n9ZQyqv76lLL4bfrGZ1i+dKr+c+zPqcSvT3A0D9kSRv4wFJC+Yg4nUyGxNHI7XBBmGTfTe1DR3FIQ",
-	"K9Iv+VS1pqQtN1ZsaTJoA6vIh3h8ITluGX3QMUGSpYaRID46J1J7p8pYd568idoZs+1+p34qy8YgXgd0",
-	"o3BCA2J7+Mp7Q4CEnlHoTEFiFJFxGIFlWnutwU8Ctt+2/UbPnqVzZO4j+WrETk/MwSnfN2ALpLSFiJM3",
-	"SGpbRFnl5DRTIrhy/0JbB/l1csidIfLm+O0ZeQOFuUbMC7AgXDzl0xPCRRSPxUs6J6o6l1tuRN7A7Hse",
-	"R+wkjioOUmsP2xgy1/jvPE5fK2M6VvZz/elcffIc5PGp/k4LkfoXFEbIY/onpfToX5rYgZPFVRiDEads",
-	"GkA1E1CJk5QpIdXiXRkqmhpUjxPb9YYTrjfLOmDqgIpWew1IjwWuDSQa/hllgOUN3ojoJRbk8Qw3mKgU",
-	"parzw7bJsQdUvp6hKdNDbzpAcf8bjrRJNaOIjC+f8unzRWl2to7g10RU0MnSQX3kh1BiQP/ooEHynGnj",
-	"o54tieRp2CJnlWk6RQmO+rDC/fqpZ0WZM5vzWz4rPIMWOBKpTHFP6ozABbfKx29akoM1tQ43LXNQM6fl",
-	"n8RUvL8w1HgHgegv03IaAcGXlE2HaZkpnVj8AyVt4CAoi99YZU6xzqe+OeWNeenOnHIbzSkvyDy8JB8G",
-	"eHxRCvXn8pemzTdzxHsDo7M9gpNZxNpN1AfNKH3tDjhvJ3Dmmx6VasumyRzWOZHQ0A60mX73HHPi99Cx",
-	"egiKCkHED/PRFPL5sCm4IN9NklYjggMEXa2KkCFHehZLIlsi1asJ1WwsNh6M6tKipf4aPguvqmb4TI7M",
-	"6U+Jk43xXZ3sk4QEVs5abDtnNplZT/k1XYYX5Cmfvvc4yw3CJncQCSl3XzMUcnUkpHWQTaiYfumOht1K",
-	"GmYX8iovvnePoygMIFZAl9I6gmwjYIIOOnSTDEA3X+3Xtou6rnPoOgN3UzPoczmdZcJUDliwXJ4R5luB",
-	"nDkEz8b3leDlmjiVOhprvZgLTt6UR1xUhlfUDlbL2gs3ibgotjFLH85GSVpnVgZS+jZeVJ3HJMBChaKe",
-	"hz4UDOCE+Mh1XSvEAC+oUtR76XAdtAhijjxrLV6JnXlVPGeC5+opFXVzetJDZyoIRMUi4blxBcAwCE8x",
-	"ZagN36ugnk4S7StfmNAI6h/wOBDKhgmxw0mSDWLkqodeVrZHyOlAVtnpbPlUsH2uL+pesB1b8aTl4XIK",
-	"ZipB18ScIswRVmGn6rpR2w/H/IFPxpSDJXDu/87koKvn6+rXeKeHXkLQct/td44gptiELUNQca/XG7Xe",
-	"qUp8Bhbu8RGTD0KAsf2UPkgVnO1ptO/ZgdSQ66QWaEfJWhLJobP3wT46XwrCwUg9YnC3AZ1TkQ3c7rvu",
-	"noOuZiEn6KDvDFy3K19Dk0i+MI+5SOK5h8q4TQWQx76Ody6gx8oYXLm1C8p8KEBiom2x8UvN8VIhThuz",
-	"pWIL6BIHMdEzyv+UxvD23T10GdIxcUas7+6jS+qTUH59gCY0gAcO0e+aFx+iOYmmxJdE6QpHvvzuA7lN",
-	"+OsRCkITAt/vu7qMlPx7D4nlgrKpnKS/j97EoZBD9x8i7F9iNia+WVv/A0iO8MMrOci+66Lnx1kneCYO",
-	"cr/TQ8/sX8EUNWLtJP64Y+qTJa4kdfoJ8+k7fXfg9N09p+/uO333wOm7h07ffej03Q+cvvvI6YOfbs/p",
-	"9/edfv+h0+9/4Mil1eBXu3ecN7BUZ4KIQUPY27jAitOiuu/WcxYsS6T7mM+k/KF7Zfvkko6BkAXLYULs",
-	"rHZHibqyCJaG/2kbcDE+l4XCip4oTn6ibKGAAKsCKMpH3z7oOA3g3c4Cpiy48qSkrF28xMTCmonX3VD8",
-	"N0G9QKnOiWVcQzELCOf2N1a9yt5q0ehYFxCFxSdO8vkCC3pOA6oLBNIpk3CQ6QzElStQDVxbtMrF9ubK",
-	"JqppzIaSkpvyNT7MJGxAbI1ejgnOVSZlpM3CW/V8KI0ovo7FJnV+N8f0shjmui7rzQNxC0ImwHcqomT5",
-	"Y3aelcJmfY2Uq1c200dtVeNOA92FBnqWhaQVbuhhxg2N2gMHpSHJLObER6PWVUSF5o+jlgMkzdAqkF6t",
-	"AUQYdoYjlvVmZzSzrBChIns21V/PYCPgtnVaX8hVgt9Bf/GCYN/+bIs78JXSc4UdmcHXGrRqNLZOntUt",
-	"TRKb05paIzol2EEslDhGsLjWOiFOK2b0TUz0z6DYVLQ3zYY3VMBc/iCbkI/su3d2rdtJVYRqIvOCSE2j",
-	"orupfOAGvEdy/XIV5SDGyBVSv+t6ieOA4IgjKnZVKDHrrspsO1larUNshCX2q3dIckuRJCmnvSKoINPv",
-	"qlZtbsNLSr336e/r19QI4JL37qDtNkLbywgzPiHR+4thYeTq+SbUOwz851vHDKSJarnhCuuqcXj18ULY",
-	"L94hxm1EjM/ZJIzOKbDkUrzYKkFyhUM3O3F9mIqt9+5A6laCFBTtNzGW1UBVwxKaac5SACz5Q50FNACu",
-	"zJt34HUrwasiYPhYFbE4PTlC/e7hPhQQOu7+M4S7P0Vu9xHqod9F/xh1PUe7TDEKiBAkQmGEfDqlYqh7",
-	"InmvPUf3YONkgSMsiLKEnp7wEaMMecoutDKFosw76e/1u3KNXerzLmZ+V43THc+wkN91Ck7WolyxwHLN",
-	"cr//3ZfH3X+Guz91u49epX/2fvcfd1/9zHUO9979o1aJGJJ1EVQfoqqmpJ7uQNaHhCGvRO6xVtRet6TO",
-	"f1O9qIomjLnga3TKTEcO5ftBnmIy0HBWW6btvrWq4T55a3fY99JKPx5qzzk078+2cvRQm9OxZeQzvRtV",
-	"Dz4daaKcKAPI7QJTekdNNw3Ccxy8SILuvRFru2kkfaPYeuVeLJYrKe9im+tGeQ2VkF6QKeUi0s5QOie7",
-	"6AVd5sJ8EhGCyFtBmGqSAV78cCIIA796J+PZUTEPaYd0nnYMvo5O2jfZ4z8HS1tca3W3x81sPWtzEGo5",
-	"DrdKTJCjrE4atUiI5IZjgtomSAXhiWQASevqe9zEQamKLUpC6JTlw0uea7xSq9JVCRPREopjQ+Jqmlk6",
-	"RN6XrzzU1n344iDoKA6tncW1DdqlqbNlzbkqi9Boj3obCxQQzAUEB6Ur7TiS5KWr2jrRZ+PMlGQTTvkN",
-	"1EvEVhqHJGIVKg8n46iqwXqSLcxnOCI+Us/usOCy3OpGNVHrydGNiqEWHKZwLmaNVeiYnm0Dwdt6707s",
-	"vq1i98vwgrDySFfydkEjkBgqCzt9SicEqiPqLHshR8sUefLJBMeBQIfu/geu66CHyMdL3qkZqQHjlQPc",
-	"D794OTQVSE0KugfPe2imKpi3pYx7HItZGNGf6g6eHxIckcjrrD9CNbdTcgwrz7KU/Cw2Dot4z2RrYzNR",
-	"hrAAnbfOYM0BNqMx8NJmBCaLAHdEZXuiomA2jqhYnsnD0ml1gHTpX08M5v/wi5flYWZ4DhguEbscg5HS",
-	"zQFJE/08DfbVJADQHG4NwvfUMpJFz4RYrKcyqmqh9wDHYvZAAtxrTWXMdHvWdOgLynRViuy6PXW/56GY",
-	"aeVPFTukcib1dstpKUk+IT2GdS/oj4jk3dDHqSrHWRWPxsFEwxpVNWa6KvyLsqlRrExgXaA0U6Ccpqyz",
-	"euL4s1N0uacio9PY5SkW5AovR6ztPZjz6Wv92VMKsuoSkQl9ETPCVTAgRyKi0ymJYO9q7efEl5zCKy/v",
-	"7PVGbKS7RPEjK6Qfq41GZEIiEP1hDxCVTd7i+SIgXC3I3I4qG0KYDx12dbvGTMkQuXYm+IgRPJ7Bes1y",
-	"ubxRQEkxI0vkU46nUoWVrxs7kMRWVQkFwvAk4/HeduXs3XHIJgEdC+7JYbBAjFCIsoZkvBFrR4QvQsYJ",
-	"Og99SlSUNhwXn4VXLDEchIw4aJHkBTqFCiryxhxF9lVAElguEp2+gygfsZyKBEl/iZ4ERzbH0QXx5fLN",
-	"s0dQgNZDuqOlqtoKS1C00EGa6i4h3UBdAFzd7/wO+khT6hH7CIADTpZy5H32/Oylpy5Ox/9D6gaUOYfe",
-	"2xzdv//Jy5efoYHr3r8PT6rwfU2CRq0jRBXlVKRIfqGolv7uJBDZ7yQ/kN/8rNfrvXvnqS68sKzzmFNG",
-	"OEdhLMbhnAyVEQo8XYswEiM2wTSII8JRO2ZRGAsscWeBxczROSemCg2nP9Vh/47BNj+8Yh3JqHSAPWxL",
-	"6TyE90asizy9KQ+5upeZJtTazgUb1JkIhCHPoureEKWh+9Amnqo8kHCCvI/MsPYwI4ZUwxaL8juI4bnJ",
-	"VplQEvjyMk9PEBZISW9tb9QSoWL1wHQfPXqE/FClpCDylnIxanmdZDsnga5Bz1CYZYRDKa4pBXmMI6nx",
-	"IOh7LZ8A7qgqkMNA8srMvlPQu8eRp4j/84Wi/CfwnGJBkPTh/QxqxwOEIg/UCK+jcqLMKFw1tFKWpaR7",
-	"jTydj2AVUtagSXV9FurV9NBjyJ0ADI0DH+GAhzok0KrhrJee8tyk9NflHpIMnCMq1HG9TFqiJ738NRFR",
-	"Y0iCCWaFq6RbumOs2iwOAq+HzsY4wJG6Oa6SJKF1KhyISg1WEofcXiJ0/JREoUr3kFcwDmKf+HaJ/8s9",
-	"FUQsT3+O2p4leRwhkDw8JIgkViFe0K6EvilhiIcdg/+SARImNDsYMZuHRloz1NBZ5K4CX+gMDCXeekqi",
-	"9JIKWxLx2l4Ii+0P9jwF+gEYVCWxA9oDaUZaB+n0kKJDGl0kNWKE6C7zKzi9oxodaiVDMesRU8rGkRZE",
-	"fnIl8mLInjKyrxJfSt5yO8OcqKBvLNFuriiThOPYQJuD5jiQkrW8v0kYTeV/ldYCiCyhAUO2jHwfEARr",
-	"TQ3SyJXz1SdM276hupamSajvugO4T8iTNK4EBVSSvdFpLKdJ9DyPzuFJrzNUPBOIgzpZuE2BI5V4PiWQ",
-	"nE4jvRb5SBZG9H4DekEkmZN0jQSc9NBzec3A4jgkMcFVeg/mmOEpiR7ch5pWeCwA5TFT9y2HPEJYStZd",
-	"FSMPaVgjBpAEcbWZZ3WDS18eCUS8oYR+hBFqe3K9nyd+CismTn5MHBi9Xq+jTrTvunsGM36MA+prrFAw",
-	"aVqSUy5xUv4oGfUUSylOZaD54TgGcD4nk1CiNJph5geSk8eMH6VAABzVQVdRKEn6ckG4Y0BlxDwj0Hua",
-	"Xji6IMDpiSZDRggwRqQj1PccyRu74aQbYZak+iv+FLMLJmUVwuK5ISdTIkbMgqB+gcH00I/IUkHRHIvx",
-	"TPcTXZAgID6SEtcwGfnCPKnzP1A7JVKSByX05tSX1GZCScQdcGNAOLFVWUzSWzvYVkLyUT3fXyIpi6sw",
-	"xQIOpf8c5IHUVVpezVEZnAh59lLKyq0paDWmbbnzbFk04BZ0ros9gIPm/v05DQKqrS3370u8B1bkqWhJ",
-	"cHnbnjEgtlADpPBT+/59axwMzIKylBt0kvwrPzY81LNrY0u4t8vgyc8F4wkQOvhLsb9nmc4AcmMKuBRA",
-	"pPOr3Lz+wP0AqYBTB/X33D1NsvoH8seD/oHJZBv03b6uFeDIjUBTEehmB065hdC7ifAlCap766hEzVQQ",
-	"wUmGaAIRWCDPyjHxQIbIZR9K4WnU0ndrJbRpCVjnccNY+vbXA0tG/NcgBquWdF5Ltpm8OmOjk8MMk8yF",
-	"zDrTlUnFrBqm4eySyeTMdvfwHvpI6lG2wGZpq5rKyJUUOgYZrQvGv5qFaR9yKYMkaoVW80ZMV0zRPkKt",
-	"ShktUAkOirBLJCeS5tEk4/g8CMcXmWxxEPi1YnpJonMs6By1ryQxGrHkKZVFZQQNQ7eVSqYnSZZCYeda",
-	"6ZIqKfRHDTtDLYIY4TBZ8gxfguyiT+uSJHzJN5ozjDbUsnLyotmpEvTVnUmJTF1YV33Bg3hqSjuqOzJc",
-	"R49jRPIR8952VRKfd5QAzemJxgfFr1XSuUn3Q+2E86vqbjOiOPRQhxlo1YaF+nUsEA6gi9NLFYehmKaU",
-	"5DT/3D84NH8+/OCR+fPRo0eJi80IkcTvGBqs34e/7UcVpfM7IwYilRSIZmHgA7CBIBNGc8zGBPEYetzj",
-	"BQftKCJ8JleXAB+cuzxaPmJnhKBEy9DaVh76LXiHtyScjzEzmodEtLddEkUgQHOvJ/nlI9R+FopTeSWS",
-	"4xO/I8WcEZPaqRKlQOtLpgAxTuubQEUS1YyaMeS0S6JQhXIdqbCAMzGuTDVYDx24eyPWPhNhhKfkc4Yv",
-	"MQ2kxttRslbFGpI+VZJYnmNOoOuFUpkJHs/kCIor+1KYcJBP+QWaxEHQORoxk+x7hTnSPv6E3QB4ySM7",
-	"l+gmIirhX/UXq94GUpaWEWt7ZVE7D7tc7a9rdPvujOBAzCCIRzIKMAl4iWyR9j0zcSsKcC2FMrWe6CeO",
-	"EPcvvNQ3nWaVR2FsIpBiNg99KbT4md5qygqley4r8sNNiImEqCOps0VwtThAfMnGqO1JhiAZ7wPz1+mJ",
-	"98CTZ+w98CjjJBLeA09FxHkPPNWMxOs4cA2JBOgYUxGcahCGF/GCO8l1/PBMF+ldRKEIz+OJ2Y1WWx/8",
-	"hHP/4oEqrLBUelwaxJEW+ZXgnBXFUHvzKrZORQ1bJy3BAWoLmL6MmL+IyIS+7ai9AbsYMcXJolhCKzBD",
-	"xexIBCJ0yFJJUI1hAUBZfNj+QZf7F13rsrrysuQZlzx8CA/b5wKBZSHrRoRLBdZL6h/JHWc7QmrpLp9Q",
-	"5o0YGCnURaDcoRfrLh9BQRl1NFrBV5FzUJQZ8M4gxQsstLmLS300qUay1KUvZuEVmiTRB6rohLJvtlVR",
-	"DSmchFJMX8BthJIbDiVHRmcfPf78xenL/7Y39xN+onVMLgnGQmtpEiJUDq2H2nL/2Vobtm06d18KuxSx",
-	"kVx5ThQJaidPnPpAYUYMlFYgT/LuvSkRUr2VS8C+H4FLRQUujSMiuuMZgd7onu0B15eTOKy8HjpWSA7G",
-	"Q6xObMTMegxB1JpyqpDvDx6htvcyDJ9ittQCkBS9jbm0oxdprHCeJJnLYwn3T/kPFIYYj8kRSouVwFpA",
-	"IJGURuEJQ7Z60UMvwxDNJdlPwvUok9c2jVTmPxYgwQCROieSyacWIOJL/jNiUu2HtR64eykuwRKMZ68H",
-	"m1zFbNZzMVUsRbVBaJ0+NbAJvoPjz05te1zqD+m0nJamnK2jVr/n9lzVHo4wvKCto9Zez+3ttSBAcgae",
-	"rRKLFvh7Qy6qwuykyAEm2ki1x4fIi+QkaGT4iySH2oyAjNI+LA+IdFQ0pDG1DkcsEw4JrbpzsYYOKkRH",
-	"loc5GouNQK4R1q5mYUDQudTblfPDSGGqqZ8yP0ND0hG7f/8xyJFH9+8bG47dizRn3Bsm8mFPvppRDuUI",
-	"4BWVv4AYBl8pM4d6H1B+qPWs0xOEA8nJl/YK+6770HpCMjypxFxJBanvun0FOBYJaB21bDyGy4/wnAiI",
-	"6fmy3FGcPvLgeTLUSevdK+VQJVx8GPpLnV6d1FJaLAK92Qc/4Srb2gj48HcUyRV2/Vg9R9KwaR7P5zha",
-	"2t5TvUG1M8oA5ODKehLIcRATOy6qldhRk1gguTcTAtDSQnjrnVP25at3pVFZasF7XbiisySUIbdYdXOJ",
-	"xArmoGzpndIFs1C8nJGzbPySXHMaEdn6+z/9o6//5n9OgxDqLvkhxHR/9FZKQ9kVaxUF9MgCcDU5WWuV",
-	"3/z6F1//6g/yq5QvVK3STPnyKswuL6UwxkzFJeaGbEyaLI68bR21WlZILLjK+dGDB8bDNw7nD/AlFjga",
-	"9H6ymLbsQNTWt//2T7/58z/Pb2j/4BDAp8nge8XBm9+plJ2zx3SmlXkHZSi3YWuNj+rbP/i/vvmP/8s3",
-	"//f/+u1f/aeaOytubCUYQGAFaJp1YlrsUMh32SiOBIKUiQLAe+C6uyNFycElsTTyyTRGRZ3dl/1XvTh1",
-	"Jz784JFEKZsatxrRlNJZ96xZNZmhXDGMo9zNp36g8rCqVhNyUbqYh4UjcDNHUElVWrVoQDKnjnuyg5lc",
-	"+xyUyam1PaooAMrgSt25N4VmvlDvZsUqE2YwtAy1qvBhJh6pdfTlK6eEVioyKaVFPIXKKlKka72CoivG",
-	"LKMKjvYdACq4zAPXfSVHz7urqqW/U85jAubHL16i9idng4ND5ZNOpLyQIS+NkvMc5QlSz5QZ0qtiK0fs",
-	"OTNWukXizZJarB78CFHOY1AvoFyElA0iImikbRKLiFzSMOaplzCR0ZNeVpqtjFgbZGql1oEUSwX49vqu",
-	"O9CqNa7o7rQgzFjBlS1VgM9SR5FydEFBkWoPXHcwYj+i4wsVEf+UTx0VDDEOQk78jhQbAyyU+UvborA9",
-	"VTKH3K7e1YIw0GkuCAOveagMRmaHXEq+S3UH1yDKyj2hzJaQCHOtqszJZw9GNcU/Dy9JZ70sbJxomtL0",
-	"XXd/WPD5yq8/QO3ENks5AAjEMwkajFjqWzW5uq/le16nSlx+qSPY3pesDKbnlwYhsxKn5bZWfmDQr6kw",
-	"4J7A+hVeonYC8H3XQWDg7mRonh3a23edankBWLq2kW/I3DJzOStl4awAsWK2/a4GEUlqi8Luo0ePwCib",
-	"N7hXn8G6I9CjrlzUB90EQItLksKCXFIKw4DdCYhaAFq5yoM6q1QKz0Z8UkFSmTzZ+KzgAptxzCQQ/VqE",
-	"vyxu5Zl/WdqAZlAm0LZFlj+cnX88ps/pD08//+lp/xk95afsxcH48enh6cXin/748Q8f9Xq91mZCzG5F",
-	"RHWTW8mHBRQrXcp+TkC0Iu0SU5fBvmHyt+S2CvyLliiVFd0E0UoX9kFuYbbEnrw9TEtP6irGQYDKuUYa",
-	"wJLjNtsiW7VEeqNAuRGu1hRtpcDB01Sb1RLux0Qkh9wOwimirNNMzt134P4TYdd2HjyYEvEaB8Fr+0te",
-	"Lf++zMUs82zQFJphfoQgAtuq0SjB2xQz18EAUpw0JU0pc9QrKpgBnBMjFkbAH7BpDhVOHGDvlXUZtZTK",
-	"llnvCBW2rKCDkLNnwInI7t9z0AJ68Cnk02Lq+RKplnlm5Y4UROVneKqHzkxPTcVnOREjBqZ0ZRI2ng/U",
-	"dh0Ve6mSRjpaMP0MTwlIgF4aJe6hBR1fKFtz0jPGqrjY9tJGJx76//7gL+S3nWESdE5FWmxZB+GOmKqz",
-	"YIaDYXiIwsDX7h3tBYC8LLAEXxCyQFdhdCHFZKnJxAsp58o3M+fW6SEPOtB4I6YjflUgkK5cboGNcpgE",
-	"gep8AyLwp2SiI9/hFExwi4lcQAGZCAeAQqsU4FMItbdcfu9TPqecS4Iu8DIxRWDw1wM0iRGDp+fhnDBx",
-	"lHQZdVDaYTTz4UxXJTauHyY1e+hR7SEuwgVSzl3oXUYKGkYWOajgJJio2E1TUnmVhbwglE+JOA6CjGPw",
-	"fYrnQZBhN5kiiFmxVYWhWN+u5PmgwxXYbN3h9w8Oy4avTc8/Lh7y9UlhuSM0nC5Hjb/M97NttfLNat1i",
-	"d9mWDonUR/U6PZxiq9e+k5h0Mz1VXavmvPxxhsFLDS03B4UWp4qoWR1MVQ+JXH9S/VRF+1E3bRc6SNt7",
-	"uiWNOl2nAiaybTXdChP2JieqoulMjFLpSe7VOUlrBPtE99afaPrFRkd6sJMjHVhHCkQEiH7raLCdrF+O",
-	"91WSvrVQ2/YqZWy7oL26cZ0OlIq3eKkiSe1g8VyP7PLlbkdHakmIvawwkgafzQui4s+M5PvlKwnTJkfz",
-	"y1fvMkLkp9AoLgjyTNh0UbUEynyd5LddPBa8i3m+aOyr8hZDZWLoQMmi1RLoxtJnOMnxWBU/SRnE81rI",
-	"yz2oo2EEp85qCW/EtIg3hICjRASZYQh+5PF4lpUyIeo7Iohf0MVCde8rkV503OmVlomvMB8xW35wdLi0",
-	"V0NG925A2LgtksZqApG7aEhcL+d8r5xtpQinFTJy/bNXiEhNaM/NCDDfKdJdvLw7eeuG5K1Xm0gGW4D7",
-	"e+KzHxMBQYi3lc9aEayb8lzEjZVD8l7j9bTCMH3EKRvrrkJgT7jHkQ7ISyL2zk5+lBt1ycadXiGxS6WM",
-	"5aNbryPGuKMzEpPtjaWSj5JQdo7aKZQ7yOAc/JVim4NsMuEgC7kdlMMo+aqFjg6yaY6DyFsHKXTsDMHj",
-	"qUWSJIK8rcxKnLzhKsYyyWBPHLWOlHUOlYHJ5ChDdqK6DigNYPXiSmLPlbEjjT8HscqkfgoihRdT/4FD",
-	"DKwKC1apxud4fKEMTQtMwbYdYC7QNBTDgjFKZxvQiSkEIUIkQh9DZzA51REyMe+ozchVx0Em9B21NbxB",
-	"lUgdBo/aEmimISMdR8fQTuIgMLnOUAiCWaBpJDpYaRp7j1wns30w0zlIhzDLh8HAZfyy2uerw1PbIgRr",
-	"mpNwKONuSL+RF3GPdxzrQORK9GKhXINjNXnmKjkM1h1HkVy4XMSRvZOInMfUGJZVdCdctzoFHdBfELYh",
-	"y7aevImOWVq8UY2t+lFD71JrWSOmmmNC1Ha6hx7yeBiJH5szhkAZqKHj6lByfYAXhCzgVlQbQRRGUJZF",
-	"AnExg6NJwH7nCOGEFFGOLshCKOnCRKcDpE7IlQI+KZ6b473CHIkw8CXZA2u1atyd/D6JI7jZczKjJtw7",
-	"e53KKoy1gz+F+aIgH28ow9thBHgsjLU2kxCto2tZArzJbG0lXynpi3cgzKBCMThND/a7oSPERZkliRF3",
-	"k7+1QaO+MqB8c4XgBGVglxB3BFk5Thq6YvBEz5jxc223yB3oDFXXesvUh/g9aA7JTRd0B8V5lNtOXnYi",
-	"hQPbUt8rlqX+Tq60n73Sw0l/7JI9/Oh84O+PD0jrukXm6tuu6ceUDGvFOJBhvakknRkpJ1mmNLwtGQFQ",
-	"9rqSdbypUA2O1ANo/ZrkBsrL8C9a5bI2C+F/dLLMMNLX1F8jbZ+ecOeGZF7HBKcVrWqaK4yYTp+PrGwS",
-	"jXEuajermO3oWgtDy4fpuK77HeSAz0IBa1g+ztl/vjMcsAGbY9puUkyhgNIRSeWllczsWjhW1TXccazk",
-	"0lYau5TF8tqtM9XX1IzVVI2zQ1ajIPp8aQp9SBZzy7gLr+8xOSOCq27SoLPAjlLqzk1mtW3SyfQ6zcKK",
-	"tvPY9awoG7HMK94Q4XP4qR2a+um6qBmEYqsCXEsYpJ10cbiK8GJBoqScEeZoEUgd0qRDjpj6qaMKWmZs",
-	"R1F4JVFKV4dIixhYLhtG0JKAdcZS+HJ51OaVETsnQSiPQ4RSYbQjmeq1GFFcrmMXa9Eh9FYS44KQyClG",
-	"uUiteMSsoCetmVZUFMq2pkXHcBhK0wwI2A2WKjFAEpF8H1svb5i2ql6piptykboyRXoKppmGkjE8oFLn",
-	"BIwBzGr+DaUuct2/IawQ7D6qBqcyTuSgrJfC55Ed7ZTpK5sXGcrhWwsQEOAU8xgHwRJ5Xyqi+8rrZASL",
-	"oTWGaY2O0QJDXcyJtr5kD7BCEFHSG+V2kvI9jvp7rpuxcD4GsdawAzmTSrpNasvoZvojFhGoZ2GMOasd",
-	"qF5eELLKimWPWm5fI6cqOWJqo5ocEEmmhlnxiTKbfMjzGzH44WoWmq2kx1asctrGCqrk49nqk0kFw46p",
-	"s1aQvPjtcUr6YcKN8vmbSv6VOwccucdT221BKLbNymiQTUvIt21eH48CTqVv/vovv/7bf/P3/+Uv8mEb",
-	"dh/nLxMR7FXjEK1+VywX5CnlkOdb6Q4tXXIDJ9le3rW1q/XX8SQ3W3wuQKf2QitF7gVl13au/aLLsCRC",
-	"arujri0dnt2UqzqHr7vJtVyLD1UJtJVSlrwitJdPpc+R7fLLlqTVYtMO1I1E/c5Ow640VBxtpswoQ84m",
-	"6kweIba4ti1gc9vk1boqiTqmUr9rM12Ef/lqGw+yKtP4APv+6/MAjy+qNY1s9BE8rDxXHvytfzhKisgy",
-	"yJS1f4PyYKa4usTmJRKhEsLUMqQ4wcJoxCAy3WrSl7JXEebCoNr9vrvXAd8VyBhgEYLR+IwuEidQ2y6Z",
-	"3NlVaFV/4D5EUKjz2PdVTcfsSIAg7XkcCNrVBR75ko2VnxSKGxI/UQsAy8LAzyeMZg+RvIlxkE/L0GLc",
-	"SoOYnWSqUkxHzCSyJ9epi6+UiWbY92Gr71EkgxMrUDLreKycwDQA55rj1qum3zoSbV1eWnHiR48e7W6/",
-	"D7saOj5UcFqe42lVQwiZ4Rn3eApRGYF327PaVhg51jB8bUJIOYTuQAS58RC8ssrcO06gtKChol/Bmooe",
-	"RQCtVdWjCLeKHGuINT2LqpKyN4C2GxIrjn3fmDV1yEqyKUuqUOxxxzFpJg/xYalsoadcYcZkPk/lAAvL",
-	"dLl/q447cFnT58Kq+c1CAW6sN0/51OuhYylgQPUMFasyUYUnyIglhTPsaSB7DNqaEF9VnbDKboCpLAx8",
-	"Y4mMCCfQl2NBmE/ZtESgsBfcRJ7YQ6oo+LG1tuyGocRnmJkhLzDYkxt5IR2gibBgvdaWkpk9dMcUqtB4",
-	"pMUu1O/L8a03Z5hnJIzM+qT8pr115vxHrAkAAKGAWQ8qxBZ1oregKJwEgwyVSneVC7d9o6jVN3/4i29/",
-	"/89+8y/+/Td//R8lBoc7F2OyHF0qmbAZaDdisXOG59mc7XUr//b3/+zbf/3LpFxWbuVJ0YbdSELrFvP1",
-	"3/7im7/82+IykgoX9Q+w7/YN21FgVVF7DroumBOF3i4ZJGl0lt/83p9884e/+PpXP//2P/y74ia0NafZ",
-	"Jva65yVMc7tL3WghB11NQ0uP8R5HBEcB1QqjRRAtPg4GaUO6l0Q0Otvf/PKv/+vP//ff/N2/+PpXP//6",
-	"V39UF1Qrd7WqDkLKCUuLjjQ5/X/49R//5pd//e1f/2dFIb7+1d9885d/+82//KMmt9JIkFHAfu216goU",
-	"ssq+ljS6Ak+OCrZUrCI9RtTWW92thcya4LZK1mvagK2YrZy+lUzYL9QLrEH2Vk5cTpPsGfN2SjlLXrjQ",
-	"K1EmlhJ5EuokhapgxcrlZChT6XIOyg5Ab3gGtS30CGXrSGnYEF1hKtKGDEDKapdZOUm6TeS6X4AvVfe4",
-	"AHBLqM9G5QC3VIQM/bgpTciYFzGoRBMjAa7RgSwS/KqWwiOxAAATwKFa9XltrmKFgdUW8VV/ReWhVyBk",
-	"w044yQjER8hTXaZeEB4HwkN93eyOozY0KDsnuka3EtDDie6iCfTHQR72fdXE00ODjoO6fRSRCbQ+NCOb",
-	"5oY6ol4Barqiov5j6Q0qBUJu3ydRp742pPZwJLWiflErOl4sovCSFHQhFbuQTK8zf/sDd3/E9CDGVivP",
-	"podewFZhmkFxmhfkJ2Qs1k7TKDSxaImVyNpA5xmxvuseDvO3oJRYTYASiajfLw9yxDZSAmi+x1IjcNUV",
-	"+ogG5VQktAGvhgCVQHCiCfzDr/84EWJtzFEttuvIT2tUlb0uC8ULA/PFBAK9AwbdlJRbQ7enpELFAG2x",
-	"x403tUZzbKB/KUP0Tha15qQPuyy00HX1spSx+fqX1Xf3jRD1CYzuV4B2Hld3AuOFPXW33pRiB+Wb0KzC",
-	"SDNN1l68j69/9Se/+au/+M0vf2/nm9hMWJF08fqqAyVUb7eegjztWavRZNQFeafl+gyI1VZTNQiDinQn",
-	"c5sPgZYDMI3orqsu5rSvhj6DVeTCnvHQPp203X+lgdqYI7RUn0BmA/JQqmLsZ9excn6pfqTzlwoDlWXK",
-	"DXq/P7VAYdpNqQeK2UK9Qrn1UtfDenUhoUevanpHDh2407yeoFLM1npJXpB5eEm4FAzlg0Y0TNr26i0Y",
-	"H1YmRKCHjnmmU6hu1iQn1v3Iu1d4qZsNZaJ3TFK5xDCdqLXDAIoDLXOfwFKMnG3vDyTtbNCHad58pBow",
-	"c+qrDrNbyeC5aZNQ1yQ4ZcRyURd9aLtckKzVqd4Sr0OVdcvebIZz1vXFK+a9kbRYmHmHgQt9dyAZYJnx",
-	"qmTinYQfyEuSmPkkwd/dnfK2EQ8nFix+Z6sEgZHsvRhS7fvbxJhaCYs2kx+UxyfkqA9aXSi+EgRvgpNn",
-	"oeyGmLiatIF1rxDhUMO8Nygw6ykRKlbyNcRVVHLr51ZJX5Pgw9P0m5zd2kFh4Ce1htNGnlB5UdWq6aF8",
-	"wzgKXDhpCL42yjHeYe04iGz5VEWW3E4Ol1ZZ1p+IqqOsSvonZZVbRwP3nVMnn3VjjrfFSoouatOdorqM",
-	"wWd4Sq73JHaQ2ZvAz3cxlbeCIZWl8qYRWNfafaAWTyqHDpM3DCvV1fGMQwB4RRqnB8XyrrM7nNNKSVzr",
-	"qH+47z56dLDnulY0L1CPsKxKXYVMldav7V93HrQF1I17BQCvyJD97arBFgFwLYPcPr05zyjTHtXGEQaB",
-	"/6sLZDSPAoSEYpxovianFGL3VIUqkzQMlpwRk4xNpxqfnfwIEFcVkVdNqfoDt/+gP3AHDyAkL5OQi6OI",
-	"XhLuQOd5KscT2VBCcinBosB9dctVuF3T93GzwhcWMZLkSWdUJMptBcM+Sa4idXItbwHzPl9ygQumygo7",
-	"dy0LcCWfXhVqpOPefMuENkSpjRtrLG1ol78Ri/XHFZd77Zy1/OpWcVaj2miYLQmlYWGE8vbotbx2gWmU",
-	"dTxUZZmVhHQY/jcxSjJ0zQZkKGFGA1f+X8qP5Bae1O8lKh9/VtJPdBO/jmu+SOq3qo8pDywGQf7Dr//4",
-	"29//s2//+//nmz/8xdd/+4ts4NiTBq1kRfispJlsGbxfe/WRCuBvVnqkdJCt6o68zHnnz4m4IpILJV1/",
-	"87VHbLbcOJ+vorLIKmbM6/DhkiLseB6yadZeyj2oaaXZgSrpaIqr65IiUjo1Q0LtkFCoygK8k6mtvtu6",
-	"55tVjMqam+uXjcpDEf9O2H8T4W+HRdRTS9T64GgNFUNUZf2SL1CeQEiW8Vbsw0lkgZstzF4Agd+G4uyr",
-	"4zsz4FDBd7lSLrPK58CpYME2/zX3r4/sKWZTEn1KLkmgyrhbA9jvNeB10yA8x8GLbBH0mr3Ui71dSjXY",
-	"VV4BMO7i6EJ1Y7lpbsq35aTbVe96Bg0/LFZUUbfr+rLa6jFXW71taBku6rsc3b9vOundv4/Ol4ntNtuT",
-	"rtxOPGKZeFDuoQkNJHORA6kC323XBJY6SbQo8a3QT78z1LWdJbNUBb/mBDOOcBD0VLVxVdf6gkCx7/v3",
-	"vScZAVqn5mE0xgsqF/fk/n0Hkbd4LAIoE5a6olVdcSqu12JtyXXfV7v1juP6bs5urYHxZfi0Isos6d2Q",
-	"RRNqKryvSAHK4ELr6EuJzTs/4x3o8Dn4vL128ToRYmslBvsab4FpPAeABSHlyffbOFA7t+yaTAQ3Z6Iv",
-	"YNn7NtSXcX9gtyIsdpW5McO9Fmc2EWQy9aVTv3ZalGeVi/tYDbjAqo4kIswfsYiIOJKiB7P6TaSZ/xHB",
-	"gWlM27PNEh4a4wgC7NPleEZul39rJUDHmJG3HhTNzDvZUaWPPU26useRRgSdfoXRnAYB1S8iICidmxBw",
-	"frt88hvnjN+gbIO5eDkjH1VZQ6QAEzKDPUOFAIMkPAZq2mroBiOIoEGA+hkRp3ozg506+FfnN+foRmmS",
-	"87WEImzAAL6rkQc7s8ncqHCVwYA1BqAtZYGmIKouuiwldpVhqu+sEv+yNqkmlqa6RqXrjYLYGJ9uTdDD",
-	"JLG+N5CcNpKT4iAwECXHWt/+A6xXpyfKlhUE5UJTIttYMf330i5cSSOzB3YXszbmI+bZq7P7Aep5PN3U",
-	"S8zIvNNDHvU/wXzm6X5taUe/GeYzI9fJ1WpNO6l2rTMFVCukD9D5UhDuoHM67UpNCrOk9cjTkwPz5w/P",
-	"nj9DOIrwMjOySicGl5Eqqy3pndWt0ciQI5YXIjtDFbFBhalzlPZpu8cd5MG3anNRTHSP/6R2uAlARa4u",
-	"qQ7FWAn/DvYreRIHwZOMK+S2ioAK4Ip9RG/ExZSh881WsgPXUOGSfqslkNVeIcDcxGcSl/opb02rrZKL",
-	"beYzKQywlc/kOGErCaNJnSaFflrXZlNY7zQp4U/1QxK26U2rT0d1pb3rnvpb3z11jUSnr3x1MM1dB9W7",
-	"DqplHVRveyTQNfVOXWdgiIsJoDWnXZ8B871s2Xo7w4m+v1ar7VrCWoRcaRi3vEXshsE+xRG2klz1GM0a",
-	"wr5HAVZyn92H/nDCxO0M+7lG79UZCSa/BSE631k31pxWNYlVMriU3ZaZgHeqqmyuDMbZLhbn2iw1JcD4",
-	"Pee7tywex0Dbdy5Lp0aFQTsux6z3UK03H6OT0obfwlCdUiS8jeE62roGJYVvOFZHlf1o1rxL4AuS69uF",
-	"wskErBRp357dlXj6QPXIsis81emStX1Bp8wONYUsdHvpu+5hmUiiTvZ9t7z67ew9ddhloShr61Ocdyfl",
-	"lJxWzJo1F7uphKIXKRR+3/KIbn+HqUowrCoVmYuObtpZqhoMb6KIUwbUbqiGk5rTMNCkkuGNt606LDBW",
-	"nkYKmeyrVU34lagR0UupZqsXUBsHFPNOjtsp270E/GzBwSHyRq1Ry0PjgOCoPB1mYxZ8iEwAu1zZmepe",
-	"1aBXpd4R5WaPne0rngu7Y9Sgohu4vezvSy1FK5/vNz//59/+27/bbS+kRtUVrbXosjzvrd7iVkvhRLxI",
-	"0HQHF6N0oH/49e9/86/++Ou/+aN/+PUftK6lN7YN33cM/ntcn7EcQG+oy3UWym6ItwOXSXkHRKHcUKnG",
-	"aRTGiwdjzMYkeD2PBXkN31Sz8I+YHRrQhaeRfBG1PS6wiLmH3GL6hnxDPQsLBlasvwA0qMOcD/oH6GP5",
-	"ymNY7tNY68jJ2DlOC4KlnO2BwrQsh1WT9133YKgBdE7m55LrDtz+0Fow5cinfE45Jz70PiljwONkSbDC",
-	"W8CAWSiUjdrGItgRUHL4ayNd98DQno8NpFQNv0HXwIHblyt/SpQhu+nSVxaeHLiDbnKTzcdeoRFL+D8O",
-	"gp2NWZtiPc6C3bXzxVKgWmV4NzqeLmMF4ctAAJiF75LimUMCA+QYM4mS6mDXdUZYAY/2yuweZPpukIHS",
-	"+oywGj7TuQaFhm8ZPqjJzBZ7rgZkexGD/IbT+aCkLiEsJWyVWnYZaN8ELy5A9g3x4s/V+WMd+jbV1Nxw",
-	"YfV5I/X5wAHIgJsxPvNI8tAoNm1OgiC8krP0XbfltA7d1qt3q7j063kChmuYNezJDgXVqQQKLtqe/P0j",
-	"5qtUTrfTQ2d4TpBcHYLVQRCDXkZhfu+auP2e4vYK1xrwfDhGyasr+X16DHz3vF/Thu+OBLBN2YbNhILt",
-	"i3E0khPK6+c2m66B6LDd7hTJvc45NqXB6rC/nzKGwn/+XRc0tG6/Rt64RaLF+5YrDEzftHSh9WbDKm5c",
-	"vBjFrrtHDqWYkXwaKKEj+fBKriuaEtE6ap2H/rKnSU5GJoGIknVGg8fwFJdSVRhdJFIH/PflckE8NBia",
-	"ILowQq6OpBt0AJF9iO/LFpr0yQTHgTiyDGydNFJ5xDQ+I0/9YUpvojbINAO3kwQ6AHXgyIP/5p47dIcI",
-	"QxNUzA2JQHQCiKW6UUAyRWQqZCuyA/H68H7fdYfwIGVTiy5RVlhXGOVXQDma4WgeEM5VG6cRy1bPkKSk",
-	"owIc/ViRVsJVhCMK2ZioJek8iDlEMsgleJomeShmMLj+gk3CnvkJslKm9JKwnvWzh3DAQ8QhHcGu9O05",
-	"yKNMRKEfj81nUzDEgWohKiuEEeL/mETpe5nyaDqvloswIr6CEcec02O5Kym1joPYL6l8itlSO8YsUZOC",
-	"+YeXGVwhDynjfpECbqYNWIVU6va1DQpAOiuLorYK7aOMCooDDTF5B5AN9qHmWJghV8LAwEHzMCLqm77r",
-	"ugnUSYQfIoxYyLpqHwzPod2x3oUCLZB5R8zKyVADOIYLWg/uD8vuPmmFJ/AFgUU8tCXiqzAOfETejgnx",
-	"FaqZrCTDaAI6pyLBUDRwoJ6A1+3O8VtlL+zqTXkdpRnoF9XQ50TiB5wCPMzVYWSnUr90FyTqwu3l5uwX",
-	"50wf9jpSkn9YKsnDpb5vCx7c1DM8J/y5vKqSprgquSYhqqmqBaRSi35OUlZwFnKiFaDTk0yQqU1yVIxp",
-	"AhCVgif8+UwFwP3Xf/f//v2f/9Xf/+f/wXwvwRpqqeRxvXU0eOe0MlRvqxq0KyNwEzeOHOhJGD2XGFIi",
-	"Utvb1Dv65vf+p2/+1Z/8/X/5i9yOVi3+1e7jiCoVm5Ilf/uHP//23/zy67/5i2//0z9vtnAn8Xq+ahx5",
-	"9LCroeMlBsFn5UpXwdA3//L//PpXP//6V/++4aHvqBaPLcEkVbnbxXJ9ujc8T/l4ZxUqJQvK49TqIifK",
-	"rpIJsa1/1U7L5sKto9Zv/u5/+/Zf/1Kdbv7VqrNNtcsVp9xA3k5J6vW1By4SzEI0dOYOIAFFoZhJrHdX",
-	"1qmBn6wiMin1KVZJNpeyGd3M3WDLaQVheKHWqpbvmosDoah1tFdKbJ2WLaGpkexvPocsq6TkYeYnq+5h",
-	"lftfufpaR+677TowV1Poa3O2q2tO2Kbtd4ex6zneVyrmWdd7Bs2OlLi5QYzdCoJrz/ywYH6wpLtUT6c8",
-	"K+htUCIqRzlX1IfKIN8KNFuLN0X6l0GFQSUj3mElpwxFq2U36FkqlNZyGLnS9usNLQmPM1BcbkLYKkxA",
-	"QpKUk/OxAtqus07lP9HmH57xM5gIgUHnCLHwPPSXaIwZFHyQmhQVDvpJSCEhKox0bqP8IPU7qRIMIfTe",
-	"6ERjzEZMVfmDRB3524xKBXLZQ19AvQKVgKqQ1VOljcAfYlQVVccC9FoyXwhKfNSWuqq1OD302piGek4N",
-	"rT6eJF6FMgXS6GxgEDknE6kMmU3jCAJFwkvid0qcH6mVodr9YRB/vWtDP/G+NSK9jCxjt242qX6znSPf",
-	"skCXCBIbz7e566TOnBsFWQxMW/2TUltvdl5lf7yReIYTC96uTVwshabNTc9r4KaO5yKDt5ahXosv6W9S",
-	"ftHLv2VhEWsgaqX3ICePrPYcbAhLN9VqWV8O3nnkQK2ggUy8QFKjR7JU7bFfW3RRl8GCAjb0MrHB2R5z",
-	"26XUPl8qji3onFgWePiS+Nr2lqvKOGKVZRmTKIN80at0D5WFGa/C6AIiFSjLVXcsrVT0Ha1d+MOQKpT+",
-	"7ShdmFCvYqeLHCgaUlKrcuH19abIXdH3PBleYWR13cISmaa0bOHUQLShlNp0dqsKF2bvtXndQvv9rcsW",
-	"KgKr5foaxQvL9cJrK/2SUnFt0kzBuWHlF2AvmSxyEaauoQRwwyvGgWJLeKUcyrm0E/jlhJjCG/DqPd5x",
-	"RmxFqZjE8XnCPcRwFIVXlirLTbfkpPjLEZQoVkued4YoV2FmxDYoMVOoMAOTdHrZ/s6SDOqXJdtJCttJ",
-	"OMaCntOAimVajjjDYSMyvixe0KeUC09XYbROWHm6dSFh8A4jKkZsHnOppGaIiPIsZ9svW6y0wnnbhlsC",
-	"wqNPWbtwc/fa2ZA1g9vXoIy1uETMlXw5MxVMlDltiWUWCXRKPK7a+8xsCJJSXAVTB4pwnD39Wx49WCDT",
-	"TSrTXENsYboe8GVtu55K5bmsKXLVkWzbTOtaqvWUwdr3LKBP2fREgzo9m2vK/Kihrryqq/ZUGz3Scj3G",
-	"t9TMn7rOR5i3mBedR24dv8+GXbVs5xJll1Rk+2xJZm9aR+zlavlAK+5v/se/LG4wIm8y/oQ97U8A6Uaf",
-	"W5N2pnvFJhM60bYslPgmK/2UI/D7LvVTKqJZwpKWS+eY4SnhuzKK5BwTqaypILyhmGns6+HECpFrK7qj",
-	"BUQoNK3iBfUH81LGCpI72BE7hqgtJct5F2R5FUa+KW9gRriahVy1vDg9kUIHZTq30sAgkpQXU2jlKCVA",
-	"ECez0h8Ud6ZTFkZSjgRDSNqBqyh2WbpzclebSVZlToas8FfIslglDCnD862Qg5rmNVyT4LFBysN2K6lM",
-	"pARU+AxPs5HbChqB5JUuRgO9osC3QwpKgeyaBaDvV35iIl6tzpgoBxMj6ph3oVdUsRF5E1ZtB0nloW6N",
-	"fNFXH0sjEayEuHwP86Rc4YrWUlEYEL2fvltuBN1654MmW0+XZp/AYLMTSMoe1juBQanxNRWaBjciNNn4",
-	"/v67b2kjVIJF24pEOvujSiTir6kWg8uFoRe6byjIAWDZMQYYlsREQuuEHkojF4xwBwEJ8n3i6y4RSZhH",
-	"qa0Hx1J2EpCw4GvLj7GZTMJormvicrSIzwOqqxvWMvCwpYlyVr1OsmRzrRFGNbC7/SJH1tbgWJaPHfan",
-	"tOCmtD9lud1jB20n06v4vjDm4lGf6EfStri6GS4Lk0g68CHmb6JtBR0psT0Thac32VkdhZcw3u2CYFPw",
-	"qse2qmKbtzFmNAh4Xh9JW2UMuaFI2lc3wgc1ZjUMXORe2mZQE/5NOeDHROgR7tkEv5wFrmB4JbzODhiw",
-	"TQH89TkW41k1/3sSRqoTjxeRN8r9QZiIlk61aaBuMy1AUywMxzepiXCcVrwEh4ILaa2Fdb0p23ZDIDWM",
-	"3edJxR+MmNHM9Wo6xq2VBKIaQQSoy5XpapVk5MlJTL8qk1XHSTAxO3cQCThBLIamB56kXer4oCXSUiUk",
-	"mcwjFfrIq8svhBPUDshEOOiCji/k6KrRkfJ1OsbO0FGWDr9MEpGvozCGCqLpcpJo04hgUxIjvVScuoSW",
-	"MIhcFGU9dKx+GDGV7InEFR0T5cviVyQivpVoqY6Mi1AuxPcpm5plyWegKyiIk5APlyaTMoSDYGg34ML8",
-	"gpu2V6aXVER0nektm1Y1inlB7atZaHv+l3mxtXPrWkhZoj7/EHD+tobIaEIDSyplg9Xtk15tF1WztvFT",
-	"Rvdv55pAwQ+dYZUIBFoS5QkeZiSRLfbsVBjc6p/StYX8rAK/3+bwn+q2UIYuJ1KpvP0V7aKSXINrlVmv",
-	"QR69/ULndfTieneD3bhKMG7jvlyFsbYK0vrYKvFR2afLAZbIpZSDgyS26FbFb1VE4a4OI64TO7xJO1ol",
-	"qClZxohnSImMYZRGjjtyLspM/o9317n2rnPtyqB407e21G5616/2rl9tmbKRxPP+1rWs/f72jk3v9E50",
-	"/23p6Grf+cbCYzrIVlLjD62w/obdXd+bhKjMc5qZNou6MiJiPqC9MsUsH6Vf6o5koTA2uyKHyUx1bVym",
-	"0Milgp2o+wbAudWNXAsNHRVvuKYoo/W9W3Kr2Tb6an2n9GLM03WcyA7MUTmIumVsLD01VJIBbbGyhx88",
-	"KmNlgbIx1mdlmzdMySy0WTP0ysgnozvf+V9vof/15sK4Czj6viOSisHaYEBZK11YRHDbPq1anihkCxoy",
-	"VS1UHIM3Tp+LyrDItNcOJ1muL8LUj3uUzdTzUB+IjfZ061GYGLGkcqyVoSf1evW2/5RPPdTmCxIEJgwK",
-	"o/v3/fv3IRI7CcPuWMq3PQUsFINBIWlPL8e8jtr6KmD8CPUPXN1Rx8ooODbR5NqmkxyBCnkfsf5B30UK",
-	"jT9igkS5Cjb9A/cRMlh+SeVIiVvZ3usYz4nqY4gZgnBF+L7TG7EXcLiwvsPC+l6Qn5Bx2fq26P6TWRis",
-	"KQMvfdc9TKrmjFji/O333f2V3QKG+qglQOrqphHBFwirgqVHK+qqJiYzK2DgmuqqWlNdU13VaeEONUq/",
-	"xyKrcDGrBTolnpbyyIpW5b7OVvoP/8dv/u5PVbbShgWIihlzu1veTmsU1VuWks8bL6tG92MLrOqoCLs5",
-	"rjWNHvdNMZxP/n/2vvbHjePM818p8D4M6SMpcjgziWfgD7IkOzpblqOREByWxnQPu0i2p1lNdTU14h0E",
-	"ZAOf4cWud52D1/F6bSBebOAc9sU6HOL1+ZzLP6MZaT/lXzjU81R1V3dXN5uvopzLl1icfnn6qarn/Xl+",
-	"+JwVrWNjWcryp/uvdXPl0oRadF3cufzsF0++/fDyr39z+fE3l588vvzgo4tffrqOAGKOdFvfvNOs7FrV",
-	"/KoNNuqiGt1Em+4CfTTFsiUP1RomJKA/mzUplBepplcUA3HMECI66uZekoK06asafLT3QkZHjdtS5sxW",
-	"oIIYJMImUEHyj/CG5oah1S3MNuQAsTNNtXMWyKrJYWKHwiaBFTJN9MReIRyMFfqzBntedRxOLLzHidAq",
-	"Ej6AzYkfOC6zo1GWPALeqBMr7kCyyG5dPSvC9ngFU+cS1ENLWOPDIUucQZIQbpt0hrWmUymXNJmEHhLz",
-	"ic+wkNNxqHPYZVl2k2pMJ9kFt01CU/RVsbBkgvSXGQ+p7dSjfGrsnilBGPrKeUjlpHN9XmtlXbsGt6xo",
-	"8qiaUeszyiPYjdoR8YM6uHNdlmj3tgPViODUxas6JEqHXNVZKrg+BmYJEmhN0YC8SkKy5PQYa8joC7Qd",
-	"57lrXSb9NZZaVU1Oas85OCrjuhUiYnTZKl23GYgYXbao64bcEGfzrr8d0Lb5odyCTkgnNeVezokJqM0x",
-	"pji37zFvZ7iZDol4sTAdczaFL0zE6oB118eJA2Uw3Zy9JkWUSEiPhSgp6qoz6dkYcUIl9mHelaKxZmq5",
-	"W4Sb//6Lnz/7+t/M81OW7dm7mRYRa045zZ/LSfJo8RH8P6xWfuTKEbH5WXxt6MvfydSfgC4aj70p2ivS",
-	"XIkr57bCZShx+PVXHph92IyWn42XuERbp0kUmHo21+r0GM7thrwdfDOcQGFdhn7xvORcH2cvDXwI62vy",
-	"cbQ9W1i3LE1HEEQUxhiBXxC3/UUFbcwPKbQL3qKc2wMorQWjPuub7OpWqXge7zIbQfpiQMIjBIM7d8H5",
-	"M6Wxkh5Inosh/flml6Udq9SgSGKeEymeC9VF0fjHKMOyw4mywG9ex0ocJCh3pCN6Q1hlk1NYk+IW2T0k",
-	"hRmmJrmt+HSY72p02fyehQkiIWX0Q+1olP/RFwekOSfttnJClI+h9ymij7Gs51CU84myRavyHGblfMBx",
-	"MnoO76pleZ5ZHqG87vpih2RnSAtV2fcnzImVzumUcGoHvSHsGCkFEoI5OZNvvoEzcqAdyosZQ+3mLpaa",
-	"1x8pImzet7db+w1ttGGWzchJR2GZaAgrQs2rAzXb2C0i+uL9D59+/L+eff1vT779+eU/f7lmJ2aV7FvE",
-	"dZnz/cvWlUUydn1JjeRRXWVmY6Nme+osGCP2+wajXWkcOBBG/a8F8I/Iue2G+XbAn7Jhvsie3lSUH3wp",
-	"ZVQuZvPu12EDFZu7Z27vbJa5ewdApDixcNZCFMqHZJVmbt1NoM8g9JQw8HxGyekklNbdkZbvY940SgDE",
-	"UNyRpbuOkqb2fuvH0mR8Az5nZnRbYmilItyGIiIAWMEHyo8XXy4nvZNqqs6oHvMBrkaI5hh9OTqu9S6L",
-	"LhA0UK9fKyhS0t85T2A7F9pLrPp2BHSTiWfttLB0GomEgfTK5EpE3JxtOiR2eQqgtSjUt/Rw8qTZZSRj",
-	"mYjjAlFgIw3Lx1/nsp9WzgfxwKUYkH75sz98cfE3Hz79v//47Kv31lA18oY6fz+w+evyZBaPB30hwqmJ",
-	"XXJISkRXt8LsyjkIm4goant6QxbVncRuk/XEC9lVnXQscTbcWnfSanXoQatSj/+1K/51EP/jHUFFMKBh",
-	"5bAiHN5mYlf92TsVHbFtNFGT/PLNtluTkOot7mlo1U7tMI0aCLEMiHyBCccpc2S0kZMBDYWJsLceo6y9",
-	"h/XbguikSbZEtfaylo/g8jZaPkU6a812yTrtjXXGYeagW6z6Vc9b2RNLC8Vbk3Xj3z8fRS8YumUgpGtO",
-	"mM7+4s1pedN23oSK13bzhlS8eCOxdW23QlTV0roetHoSXzXW1nLM6CylHQ830Qsa+35ALPEs55j2fBzu",
-	"yWmIs2UsbQw7VFky/5z8R6JfDoOQ4AcVa9nhKnunx0Ckpu+QCQtdD5q50sEd2ODSUhD7XppVqdhOl6Wr",
-	"O9dkPOwSbSJXKRNCi9XAt8CIKWUr5JoUufNII/NCdkbNaV9ISfTiWBkoVtTGqhweLInfuliIJElD56BV",
-	"Drx1lRGSGWwA2Ke1hkdWzQPxvNuM/sSfBJt++fyqBVdpO80lISYjWyAaxsMiDZ5xvkYg+hVqlO6KiSek",
-	"JemLbk3JaQkvQpwk70hs1IpSW32zttRAG035PIyphQInUgLpFtj9iRvOipfEM94yYLpxVVaNeNSWmPKG",
-	"vNeEhyQMbMb7VB+FDqM+jLaP3PKlxwu191t7Mn3104kbzkxe+YwCxS4b5OauBHPKTCgqEVxBNrR3oTKK",
-	"pOau59pBgoBtibOYh9QYtd/mDZ4Sb1ylcRO9bs0lMotP31av22/AzrsG7rc4GCtZvVxeggxY53eV1g8/",
-	"VUdnO4cQujwyfU4noRxBc0YZOaWezwbgeKbGEUqnsodFK7Ew4j/w+NEWVeIUnyb9nen6pExfypFJHeo9",
-	"AurPsstF1v0plZRDZvb8bcIW087ahqywN8V3FqepcgY4ljfCYBVTVUE8QsgtRoO7BlMn0Rjqu9RzdOgb",
-	"1vdf84NjGloYuUr92lSV8k1yNQlAC5UxKRusy6xo2phVJ5Y+vMuC1uB4vJiFWPw44swiI2ozTrqVaCxz",
-	"t3JELPoQHpMuwa93mZWcPiYHPmeGsFnYyyrnbp4PKY4ujqBhxgEVhKuh5DucnAf2eEwDDnOexp7tsi7z",
-	"gZW2J9kHITpGz1MfSKriKE5YD0aI1ojtcZ9A6M8yDzizcAq2lZ1xZq2pqEqG4ATHjmm4LRk8LrGstgKv",
-	"rzC8Fp2LctDtH/zy6WfvQfn36o3OIlJUi2pimN+Tbz+8+JdPLz7/bT5NS5mlK+TNUmbrCukomHTD7BG9",
-	"ypyr8sQvTcfrPslOWMyOT2xnxidefv7PF7/87ZPvPr78u88u/ts/Pf3F/8bnXHzw/pPv/qmyBsjlY+24",
-	"/sCSoKgoIFWjY9mtxabN6NhtzJHOzZBNzpYpOoObMDWTB2FD1iZacxrm8EzQxY1nUpPeQkEa1T6jMP3l",
-	"/HY8zVWYUXJT1rTTi+Xm7VarJmNYniP/EsJTogkn4rcdQEwc0YCIu4y2lAIwkE+3fM/RiaiVs6d+hPYU",
-	"3HlXfnVQnNdMv4nQ+xPbM7BBLIxpAIreIdJlmcdlrsq33BI8K1GGnu59NNlyau23I1LYbnB7RIE/swNB",
-	"yQVIKMskkxcP7UmNtgxBaDfOQdCKo5urIWq2pSlf81b5QKiRMjQlV0fZXCHTNfNKnbXnTEhpfXlXlw1r",
-	"thzzTr5uk+l2UZJDmCNCYCOsQk6yKZrvUps9g7GYhjzzNSno+1qoLp2Qtqdx9G7r6vcKT3GejZpaixcl",
-	"LGs8jpuwQ1PnakOGqHqrHpbiQ3e8RRnoTNI5JQfVnwUJB636bkuasSOb2QMaXOn7wanrwFyXQrDxU9fR",
-	"ygEhjop9R9YhwWwv5lPkkD/I2iK09LkfnEFPoZofIphQq4PD9TN6euz3zmjYZT2fMdrD4XwDGpLdVmuX",
-	"vOH2zm4zz2X0Fh9gKUpASc/zATERAfDsSTi8IufSnFFmqUn3xA3hXT+uYf1gl1nRV0+Y9t1Wk+AHYv8y",
-	"wT85VE7uQ3g8EEkIC8WJFV1ydzqmMjAr2dHssquYOpL+5SmNn5gdO4KXiqebLXADG0JfcjxmGUS75eLU",
-	"Y5BGnafAtDQgEGE+a+hIcuATJOAvVTghCxJ083ouTBB+MCTptjTYmVhBCDpFbXRPP//LJ//nkyfffvjv",
-	"X3739PPvV5JgLwAGyifk2R++ePbVe8++/Ksn336XpiLbA1EICFQ05U07Cmq4W6I5dUEKs3xSFJYX+69F",
-	"+2i7onA6y1yO9SrxST5KAwWVGHKwyJC4yQJgP0uMANM+euOTv/SNsCHlj68k1VOb1STEjKb3pSYpk+TU",
-	"EGOU/hnQ8MQHgX6CJQWl4edwAhmitYTEozYPsdN+TFmsTnXVANiuUwXXOg58sRp1xGmlDjmddhlupDrO",
-	"CIZnA0qspj2qNidWgnwgRH2EauUL6NgPEIlmVKuTsTeRYStAEOsyv0/wDvkdQnH6/cSbxoJIzw77fjAi",
-	"PoCwep4aJNAkd6jtxAMfopFQ8RO6LKADl4fB9JDYCT5wggB7wrz2R5SFxO6H4FEA95AabDXIXgHqk5Pq",
-	"ZCz0b6dFeJepYSY6+X6f2IrJWMzvuBJex5+EYBKNXTaoYbWeVL0+475HSdXCTOQVqyaPoBvObzGYgP8y",
-	"eh7UeQ7AH1oa92Bfbqn2Lg1Z12615kl6maHQlnhbgVKeB31LW5LtUoS5Ei2hFuVpj3Wjhgc7QzcWg9Np",
-	"Jw8WQwkO3Kt5fxUmyr4OnoaWC97k0NB2vbflpccSa00+DYwb8R8nP+p37Jd7lXrF5a/avTPhBjKncgiY",
-	"5YY3Kcy2tslIemfd4G2J7VNKfULtMrck5DtooLr8CzDNIj1/wkIuPRFNqC8N6hbtFfFE5p/nKd253G2j",
-	"BkbtcdLzWd8dFE/Z5BTKwAQ3YuhzJeaDCUOVXEc8NDIOXCa1oNDSPLSD8BDUtMXsEX0F9rGFCPZjoRfl",
-	"4+uE+0EIShng+zU0aj60hbbmtBfQED1hNiViQU5tLhaI83M/cMjI5mfUMWiXLtsS9XIMzLuGTH+OgxaT",
-	"rahz+FJFgnItYN86x9Y3zc7cmltROx9Wh2Elh+04QewBgFJo7VbE6ZYX4DbVLnnppZdwUKtDQc6AcSUH",
-	"dtYWlID1FaishAhYjc5afGXLSWa1IBaYs0oCy18XjnSmjOm+O5jgQatLmcOlaFmfODZ4FMV+EWVhMAWH",
-	"QYoBiYFRJzDLDMfUg59zSKJpI20Ed3RDnFuY70PpIck6oR6npIUxRxDkJjvB0kjSPI+q9WfvWPhav98X",
-	"nyfN/4COvWmX8aE9BmwXxUPpdkSFqDvC+RJflut51WVRpyM+XX6r0KiWKvtUOC6c2OTUDiixg8Ce4khk",
-	"5ZykfJkdDOnydeoIOaC4VFBxQEMwYdCakZbZljooE8OkrrkT6fkRoUl2KFw9RglZUVwwZ68ZY4S5BBm+",
-	"fP4w4OuGld8uPyiPV3nBwfIO0HLBwYWgIxaMEVa1D5NihMpYjXv7uK4HRSMxaIgjVmLptR6HrD3TIavn",
-	"vlW709hivnZXznAOSpoNmk4Qms8vUKCLWhGv0xDNph3lv3ElpVcTN03k7fKNgzfdvoTDPrUTubFDU77Q",
-	"5XwCMzrPIAgI6b6q/Bf8LZoCrp7IQ3vaZS57YHuuU2uSe5IsmUCEE3c+9NUJjxOKPdmnwvxwiHNWHQI7",
-	"gzprVrMldaxi8Dan7taZjVsmx6Z4Nw+xq4gP3tPWbMuK1dmLmygzruYmUl3J5dxUg5/bD6Xk2uFCxq3E",
-	"zUsJcT4A/6Xnswc04IgbOeKDooHf4SRgnGDSxYKQo0VGCBuALX76w6D44aWXGD0Xjh9Ejl96qU58z4Eu",
-	"CQkjIm/vMgvictc8l7LwFh/gxIWHPW/C3Qe0dhQ3/xkuhF94nIiS75TPbhLL5TeYg/HTYEK77FzWZCi0",
-	"XZT/QFqT3PUxx3dq987qEMuDh1o9/ZUyAegJb7UqbuRhTb2QBLRH3QeAa3NLsUd4edYtPrgudkgdWCVO",
-	"u0VOqXi3eBj1oJFvh5P/dHz7LRLSh2GTXCUBfeCfUSd6+hmlY5zuxel9UFou77IAVkd4q8KpxHvEl7k9",
-	"SqryZXenY0p22602NBTqixV5ndFyRg6q4rvn8hAu6zLFT8HMJlakRyNUOaVxDTcg0cgHqtVxEcMI55Yb",
-	"8EnHdhBOFX91Gg+1IeYkPPdVTKhPLO6ygUdPoA6rZ2M5lvzXKf7LqpuhT4nfV02k8gZZgBjdlqiKTLRO",
-	"yhtQnsnrj2aX8RsNhZHtQQeBQ5JnSFblYx1ixBqb4BeLl+kUJdcUbI0uM44syx4irdoR9xmwCb2HxDMP",
-	"jjJlkdqIs/Zuq50TL7imPUiI6OdfrH9qO9cS7E7ol17qT5Xe0EbHsr3bOYktG5CElcPdFrgjCbYuBA0K",
-	"ev1tsdbF5MhdvwKCFscGyhCFR0mr3181dw4UMcfiaWvhEEp6oQ1PVjrdtohZ+MjVrRwoM5WqTYaWUbvF",
-	"TpQ68Npn7+0fJKIBa+DsnBNdZsXG0naMMTC2xiM0H+bp6xlpuPb2hGJZl9emkNJGJgkoNEekviDCRWbr",
-	"Y1LF5GqtTnKVb1q7GfTt7FRUVo4WdUMkyv4jdZvQgDlbZh1tEAs0QRTKR/1lOlxSeoeTpAA0mgZzs2H1",
-	"rcMnM7oxEiIwE9gEG1Y5TspKxVBmnshSMlqevcp/7VaEkd6tHHYrT37/64vf/P6P3//Vsz/83eWnXz/5",
-	"9ueXX3x5+bu/fPb1315+88Hln3/drTyKb5bFu+JzEff+rjsSPxzstV5+eX+3Jf6ngwRCJPUOtWOC+eC1",
-	"wB/BUgoR0XuQarPilDmppkLxk/E94g80eA1Ho1QOK8MwHPPDK1ekGGn2/NEV+4Ed2kHz3fGgom54y+2d",
-	"yRTzxfe/fvLtX0R/eVsP8Iof78v/Dx7QQDF2xAft3Y6ilnPXj2uaVVh3d9Fk9BKVtUZtUlVOh+7vog/G",
-	"HKLkrTmEnr/T7BAbQ2R4/Z16xQ5DuzekDowmgXXvFSnQ1G6U/4ANefnxNxcfPBYb8vE/PHv8D3/8/s/n",
-	"2YEHuDOycJXaTpTR/IKtGO87w+40vrD8VtzN24uXX/z1xd//feFe3E3vRVl5ELM1f0PWl1y2TQuRwiU0",
-	"CROZDnp7woc35Zwnh/Je5VCQh7vqyXfvS9o+eYyEVeIXubePX7WdAb2GJpTcJe7tY/HEY0wEievEcbS9",
-	"mGOhG3qwftEzH/1/ybZMdipjYZYMXw59T0I3K2FVJ3oYb3GwHdvBKvCIrB1Ohi4P/WCqhzj5oOS4shbi",
-	"F7aTYc2RHZwlJbjNTwLY7zOnvA5tTsSlmVimCnsObTg6x/Q+zN9yEnwiFqf3uVU7xOH7+rWByyGt1WUY",
-	"NwwGUA+jYADdkOCksIGw9Bz/nNXq5Hzo9oak51E7wPWYMKANnJNmlsSRPZWQzRKFewfr4kekanF3RnjM",
-	"4oOcCJhljHTVEI7Q5eTq2zd3OLyiRBSuKNaWGk1mfCuO3R0HtO8+JCH1PC7ZVHX8Hr/i0J4rzhtvjpz/",
-	"4OwdNLhz1tD51HAd3vBZI6A8rDW7LLFILSzxZL5cyHSKMBOujJvzyo7qxdYNtUtHfMDV7rQiPFbx7uTu",
-	"gZ5GIOmQ7O62WuQn+Mc7tEfdsRqs1mUopDjuK59TPZ7rSNxK24G0gkMfuD3KM5FITu+TUzr15fWp0zqy",
-	"Hx7T+/XZEUu7ZxweXO+ylHOVfknZyW+JKG5e1FEwWReDV1HvbUHkETh8C7g5K4ZlCE/Ee6Ny+PLLoIdk",
-	"QcSyU3Pzh7rOT1k7l7AFEsVzhNX4QI+plaPIjMmQG14Tx+juuZ+FK9/bP0AFknEYVEEOzn+MJHRy89+8",
-	"XpsVsZrB9N3V7Ibys+iNR2z94ay8A5QXyRJyDWMZmnSD/N0yUY2FZyCn6s60sUupyceq5VsodzX/WJeo",
-	"WxVy0Y7FZgERcjZhSYtXKOUbo3E4tRZGRrCDs5Rti2IAzUZUq9Xj62/UTIZuzrjeBWdYqPEV48Dvu+BS",
-	"ceeskjSPdcOjhFks7uEmU9eU9ifShj4yGRAJswYNHhvr1LpM2cikrIm8AnvMYE3VifBIsHo7m4SW5Gl4",
-	"CHpCtie+pgpjdhPWFl4ubS4c9hZNjjAYND98q+wWH/AX0hrLSRhJnfvyy5u2wYrpab+zZkSK2Qng+ShZ",
-	"W2o1j4zFDb8lVqW+uznjLD5pW2mU8cOsWYbyjOz+8EyyjSYD/7TsP32fbwoPS1h9cYgFzZ45DLzS5lxk",
-	"vGFhX3GhZmQE4cUJu43YIVhuRsOtSW6ylCkTDf/DyBJseXzsEcwyUWVf8SVaxVzC/BJWkYYCmkikpWHs",
-	"ZEdepuKxy1TJo6omFA8Tyzhn+eMK7MZ2q00gqi5eNdNkPPXDYVywmOBxwhhUGKzF1uCCVp4sqNBhTiWn",
-	"JNCprMUtsvWyGym3JFCzAo+I7YmzMY2qWdsds22If9+G8kAoHzmGPW0O84SBi+6KZGJcH5EI9eCWcAN9",
-	"zResSlLppuUNzGUturxerbmL+Zh/POkNl7K7MQT6nG3LLEPmNCwFDZ1WuyEPCsoVZxmuLLlCuKtvn7Pn",
-	"RkNp9X9HCY1NdNzEImGmYenOo06FamvnW7zk3OYoUE6nJMHK7ag6Mx/kvJIzrfkikpqQe1NhWvYiVJiV",
-	"OLPxqzuZcHTRars8rTJzTW7TMd2E0a2dug3Z23dSinaVpnZUSwALNWMEsDAS9dm/5bFo8eBXYTowp/dr",
-	"EpBW2PbiT8WW/bEwMrlmaAhT2KGe+wCGfIVoNotnq1lRfc8G/3QEW00VvlU5pcR62BA/NHo+63tuL+QW",
-	"5MO1ghWLtEFQRTFZCHdaWJNjgV0dBwjLpP9rR6RDqruwuXs9Og7RYD+nnlfDN3VZArvWUnBw6ZflVxHU",
-	"jsgeOQ/cEG0zU0UBfoC8XnZQad2QXQZdvlqPlmSmbNAi/um7tBeaKg76+w15U0NezCV+iPQPVAtYU3+2",
-	"GyZavl7zgy4T/0mqlua6CEu7XSNuKG6xEtV+pFtpNpvdyiOIvctJJVhzJisUXXQz1A7Y4V1mxZVn8f1N",
-	"ojtL7XaHVO9OYUaieOt4wofUke3kDRkMcWRYHr/wiHAfRxVPE4IdusawVf4286ayeUz4YbqnN6ChglZ5",
-	"qDmqcgBmvP7SzYIJ6DbOdQEXhuMBEV+rCh6EoaG62XBl5UAX3St2OXEmgX3q0Waq0W8Uob0gHx06Gvth",
-	"hP/M7VGkzMX/qV4+8XuXaU+SrezRB0IlFQkon3ghtBoiJ33CAThfpwwZ2yQ/kz16bqiN20QCu9BUJhiG",
-	"hXDRlo3HCHl+7+yIWLLWDy5oC1EAZ1q+rSYfEVfARaUnWh2d1WW2bB3B33c4kbmmI1ljAp7XDnY9ntGx",
-	"NHxg+Ckesh25L01VO539Bj63wSQVDZs5jb7do41J4Bm8dywJNHrvpHo+9MHOgvfZsDN9Rmu5E77bsM2V",
-	"Dwuwi6pvM87ZyIkKmNBR1wa0545dSO9rUpS0a4Cc4/flvTp8evLKTk3uWz/J3UT2KBUNGLmcQzNlQCZs",
-	"wsUeVmcYZJo8O+pM1wlKvysKaEHdHxcfRfRAJKB9pPE3HRmt65eTPWGa6kMPkoGESHH4QfzIdqu1l9ek",
-	"qK4HRATP7p3JkbGaAd1uizdoP8yPKpS+fTQJ8S+dFLBk9Ie99C3xTAlhVZAqIHFCk7HNugx5gYrUluN4",
-	"zbCUzNmOvkgw0u7Sh5n2OvmgR6Ya5LKluno97GK9kUVBGWSznBjX3u3scBjemA64KI7EddgX7//3i48+",
-	"jCuPZ3wg+vELfGDZaRh3aO9BDvt1qj//7cVHvypBr4rcrHpBigNJBoL/8auLf/3m4je/N9NshICaRXVn",
-	"TqrbrU7jVOjDbHxlCQ6vZ8sXhqWWZa+hP0Pt62L2LgiYuh6SDYX2nbmLCzsNVBi3hJB/UYjea8DjI5pj",
-	"cRihCZ3bSnHp+OriFwxuJKa+2CydiikhN58zJ+CxSldl9UHsCar3Jz8pr00Hd/jKvjiSFPn9UIbmkgVZ",
-	"EjspWb6gc9jg4dSj4G9GxiLCGEi3sTGyHdURDtw5itwb4X6cC6tXOls+i/yocqxNNa7prM02rc3icWWe",
-	"lrMki/eXUNZF7egqjpPXgq4+O4TFmd30VYIFumsdtVwt28i1ZEPWevuuZqvUeXB1wfBee3mM2awuaL3H",
-	"OION51RFBBLpbAgJMUqFawGOFw7r0YJDpOoHREV6aoSHgcsGs/vm58hy4PovVj4TO+Uly2fy7eO8eWO4",
-	"Y+ebN/Yc4AvzjNL4TW0jeGPaOZbLcJSIbwkrQBDBxY59jvDesNyhX4wbuTkExVmmn/6+HOBMtK1cFbmI",
-	"aEDoGliDSUhvYFgOOs4ZOZ0qO2xAQzTDTpCEE29WRVfa5DPSupfmjTyXQGwG0RPwC3AOoDqSOSQkbK0s",
-	"/kexLZVp0u3sqiZdUxOt1pItM+kLjAHIWkLlqZ7ZqV6ikXxVwwuMxgXqJOPIgRnd5wX90uY+5pnfsYCy",
-	"LZszdCgL3b6rovCYR4kMzsUSicegdkqmEaV9U2pILuYShaSO4URBeMCp3NcnMKZGyLvSRCsevojNrxBr",
-	"51GZlftAwmPy7LD9Jrl5XWJf2QGUxBGE5AK8MfETP3PHY+p0GXc9ykJvCvhi0bh70GC1OuGyLcPloWo0",
-	"5kM/CNU0R1lCx63sTD82JfYkHIp17NnRWOOi4Xi54+bBkH3eAdLdBvPv4jZLHlLpRfmTED4atuKsyeyp",
-	"eezLTIYXW2jpgfBaaYm0fm5e58e4R7IutjYeSN9WmFL1aD8kghlRfmTsTcsRZhidv4p6+Ne1bbRmcz+x",
-	"SYx2o27BMB93y6FK16oUZxcFWrdChtBLBLktTrqVq5Nw6Afuf5E1pq+CpCOY4MZbIL/drSygZDJbqkDV",
-	"TKJjCbOTZgwiufyL/3HxP//24l9+dfmvv6vUK/3yHiIz+IaLoHfl7esZH2aPx7dsNqDBm/QB9eDZ6/vW",
-	"geef2p7wcG7xwe1xCK9bFQNWd37mAC8TNyiMHF2HLTvcPnqQpsPBhyzQ1kkNjDDSsN1n6OB7CnBarYRV",
-	"J5ZcVZknpw+teMI96/tNWVfeJFchKRVp1bqcqovuOI5nsE+Fe9ZlfZd6DubO3QEDc6dqE/hVg7GGsSAq",
-	"rIuDWm3Pqx0RK96XgsDkxgU6u8xK7zBLf11Gg0e1P5hgJ9XMB9ZKlMy3O60OuSdvRGY6icqiqhumOyVV",
-	"OhzAUGUlSD9wsVSoKstZOjuc3GbH1OvrTxZ3vgaXar/W0rX0WtwhLmOYc0w/PFp92BbUrSe6nwrq1nG6",
-	"iZYplZ+fVdHyXOgi6Iu/efKdGWZ6eQSA5LxSjBaJ93KF54BYronQShmiL3/164uPPjSid68IpictTfLN",
-	"MUkdaopPHj/97L259AWj5yd5+vHyk8eXn/7u6VePSy7PfNHSe4ntvvaK6wVa+WK5tFhQEhdxgZjkfBgI",
-	"KTI3gRqe3p4bhw5Pb54NFQ7fkyuakvNGoyFdQBwv0zw4OY9UMAV1wCTwKoeVK/bYvfKgA2Jevjjr6ANe",
-	"NpY5ovID7JtqAnO0TpTDAONiFBLkJBxKvKSE3aLbSdrlcl+nL0edSbTzyetK50ZVlVHEWXseXmN4IoTP",
-	"eV1199UTz4ZHjiaIlxg9CyKNhkcdYxKyrsbG1bE6XsH3wMiNAMc46J864gPDw65G24EGjeSQX4UwW3XS",
-	"R6sjlgBHIjT3o42pL4P+JNNbhZzB4lkhihJkSnCPR7DRktXZcq9goaRYbCighsbCI2JJ9KRzl3Hi9rHd",
-	"UFh044AKo1K8w3XkFvkJOJIVFCQtIZgrVklv0oru6oi7pMtqvsyfBD3xUYYKz3ZD0NEYKkJCf+z2JHXS",
-	"z5WMiz5XnDTyCnn9xt2Tt2787Mbx3ZPjGz+tY73dK+Tte2++eXLr+PWTV/9z9HuHvEKOb7x1Xfx+pFU+",
-	"k74wvaDcgQBmFF48tqeebzuw4r3APcWovs2nrCdOrfqP5tQeebWIn+c8Th7eVJHKJG+j2mGp3cSm48QK",
-	"9BsOoXMzyd38L9a/bAandxvn9JQDhCYU1TYCet/V6VSsj5A2SRcCnlE3aIUkKE2vi9hphySEGvGolKCa",
-	"KiIvXzxus6n0ANSzogJowb9e6E2J555ROURPRcOt7IJck6aGvhRRcUtP63flCa4DXd0KFr13K6QKaSsg",
-	"oDaD153G+dAONYaD/dKzA2Fva6wWV8XIprig6qoUdwtaOKx441mIj+ODhLE9YwW7rIuM8iERw2TVKbgb",
-	"Oq/wteiKVjEErmqH5cx28R9ylerJEmMtPV8nzWazlhQbIyynPiSqrnoGY/caap0bp0imYmVqF0DrS5qH",
-	"VhyAUN+sR5PfoMnvTl6uUY0g7DNI3W8kY2cNiHk2zmiSakPs34otNXF16iOktI/61LUSasz0gvTFiRQe",
-	"90nPH0WDQGXgcF7Bdg1RI98WnipPsgi1TT0ip06sGNMxybbGDIYdaOdF4lQ2NP/ZJKDkZUS7LMWt+CRA",
-	"hhOnNUtGSZxr1SCB3oDJC2DQ2uGPKIAzehj+BN5ggAWsmtvi+RlxL12MaoRIJUW/Guk6hHS8TL/CGUud",
-	"EJ1s/M4ZbPxRA4nCbHLDl2TFOw7zzfpFFr7fJHLCYUCpOvya1KmTsTdJzJPY4bJLx2XZLp3IeKqlpc0d",
-	"cSqSe0pLPQI+libC6lpjS5JPqZsSV0XcUjjOQxrQAtkBJxVA/NMsMTVU5TVgHcW2V9TiJjyvVNFOxJCQ",
-	"PgxNqsqKyn9MbVpzHbEfN8T9qjFN40CirEj9OfXt2I4kbHY9JxjIdKQbqlYIGts3Lseenwc0OLVDd4T1",
-	"PcT1vEnk2ciMEIBtR7xAB+JaFL68x9wwc7YsITbxSqiWsKL3osubiMSTqk1Grue58jMIOLu1edjX3228",
-	"y32G/gEDl0XfRHGEsanFXclEkP7onUf/LwAA//8=",
+	"7L17jyNJnhj2VQI8AU22kuwk69HTRSx8NV3Ts7U7/VBXz46sYbszihkkYysZyc6IrGruTgMr2JbupccZ",
+	"Niz7JGAF3BmwYN9CMIRbn/Z038WYmVv9dV/BiF9EZEa+yEySVV0zW4fbniKZGc/f+/nz1jicL0JGmOCt",
+	"o5+3FjjCcyJIBJ+eL0iEBQ3Z6Yn86BM+juhCftE6ah0jEeExQacnaDwLOWHofInEjKBxQAkTQ/ibk+iS",
+	"RCgIpxxRga6omCFySaKlmFE2VY/jIEB+SDjCzEfjcEEJPEuZCOUDI/YFOT8LxxdEoEXMZ4Snr4mITqck",
+	"4j30Kp1sji8IRyEj6GpGGAzFET7nhIkeOhZoHnKB+oOP0HiGIzyWm+2NWMtpUbmtGcE+iVpOi+E5aR21",
+	"QusMnBYfz8gcy8OY43efETYVs9ZRf/CR0xLLhXyci4iyaev9+/fmYTjJY9//OMDji5fkLRxzJIcVlMCP",
+	"5/KXzzmJ1DH/g4hMWket33uQXs0DPdQD/dR7p0XelVyJ2ZzjDvbt7bWczHrdwX5hwU4rvGIkaraM904r",
+	"Im9jGhG/dfRlZgQns63XyXzh+U/JWMj50jPhi+Je5IVGZBEsEWGXJAgXBIUThPU7ckfZQ/SxwOuW/cl8",
+	"IZYtp/WuG86pIPDpaIIDTuSBRtHj0Cdrx9CPqTdOAlFc+nP4AwfIJwLTANbNEImiMBoiHFzhJUeLiEiA",
+	"dNCoNWopQBUzEhEJqyxkRG4we0PVy37Kp8VFjFo8Ho8J56MWChnSHxwUymmuKJfYgQUSIZrQd8XZ8ldr",
+	"TieZsOJGn0SUML8UzHcPsZMonDcCWKcEyPBiEdAxZqLXUnsuPc7Mk/fkHQmSUpPBwUH14gcHByVrF+HW",
+	"K485iRDmF8TvFe7LOhprrjWX1ggP1Ut3iHjLEZEvQsZJKUJeA/rMMPMDUnoOW+CKGvUl4bG65VVL/aH9",
+	"7G7wLIJD9EmE2gI+jgmVgkY4AUlEn4B8oVMXEXN7qnmHG+CnefkOT28jnoIsc8omYcmZMIIIE9FSnoZn",
+	"SVbePY5AtAooFz3kjSOCBXlF58STZ0EZun+fk3HIfH7/Pmpjjp4vCDt9ii73Oo7kW2jOi9CAff8sjKMx",
+	"XOckjOZYtI5alIm9QbpVygSZgnBcerKpwKd3tAosXsTnAR0nT793WulGiqfxhb5vxfOusHUExHfQ54y+",
+	"s7ct92dv4nC/9iaUlFILkpRqEFoyc73XsnJ2jXfel4DOY8zGJHgaC/JpFMaLp2R+TqJSMj+Vv5dqcJoi",
+	"H66QvA73ndacskQQK6HO8TYqg1lcMszr+nutTw7HZQPckcTbSBJzd/0BILoCQmstdmOQvAPGWwmMIZvQ",
+	"6RkRQg5RgENlIiq7b65eucfRJMBTJB9EbSq4BAEahWxOmECXOKL4PIAjOn169snLn3zy8g36h8Dn4A3K",
+	"ULxYkAiNMScO6iLM0ZtO7ZO8xEFcsr5TwRH8NEScjCMiOJprLdKpyY3sg4RDMJMVDlGO4BNOp0w+LaKY",
+	"qGO9JBHHakFFw6JkBfc4uqTkSsJayAgaW6+ok9RHrMyGnLxFEWZT0ikRbYTA4xnxjVRS6+zO44idxFHF",
+	"Es+UoJEXMxrISvZ+yiiZxymbBuTNKHbdvTGG/5hP5+qTh9o8jATxOw7ygErp3zXFMk+FEfJYKOhEKyn6",
+	"KcVv9UO1Ycpe9yt4YTV1OSOcm0ebSVewi2NhJskej4uYPPfAQX30+3PioAH6fRwEDtqD/wJMwPf7CDMW",
+	"xmxMAOXGMwkk/hYXV8l7JNrDjw6ahBGSo6G92uc6w/wlwf6ZYnfFkQMcTQkXAOhiRrkShOc4uiC+JAsR",
+	"wX5dqTeLjxULovwpn54QLqJ4LKxLOw/DgGDWqnztBWUwdoM3InqJBXk8ww0mCrAgXGhOsQoC5TYkK7Xf",
+	"MfsqVzZAm5jzLZSIZKIzwvyVkxgjAiNX8nrnhHM8JajtlrDQzjBDBjnCEUFKBTLvT2jEhYMWcAeScHLJ",
+	"K0W42ClszPG7SkC1V3iPm3Vx8naL45xTVjkf7LiAFstGCFE2ZRFINhypubon+ev48imfPl+IMtKnDVBA",
+	"5ICwLyUZ9ENQ7vWPkiKa566omIWx0M9SNt2C/MVMHuzjMGYlS3uqoBeAGsQyuA6O8ESQCKUkzkE2P1Ic",
+	"PCKXoaRlczMGeTcOYl9q92M5G/FRvJDS3aNHj3pI4hVlU4QTjJGkUHsGbVFBrla/SMVOkSBVe4tAuSAk",
+	"StkAR33Y4n59AatMEk029SSMzoioQD9gcHAD3gP7JB5wIt5kyIeH2soydI8je/iX5K1y1Eop6yrCIIFO",
+	"KAl8LjnNIsCUjVhodAL1S+dIu1iluMHiIEA/QDHT7NYx2gH6gRTb5PW9VdQr9RHf0/5fya4FOgcRWrll",
+	"V0tzW/iT5DKl/G2uuXg107Arv+zyC7romh13F6EElqhaWCzg1pwyOo/nrSO3clYb/mpOu06GTC3uh6ss",
+	"7odrLTw7Efpuw0XlZMriPeF36p72r+vOtjZdFC6nIKhVLNaWp2ou1hbmdjpqVuDb3dB1uPb13GuWY1cD",
+	"1uC6FtDECvs8UoajvCqfIyjNlfkXeEpZhc78nBG0kJw6nCCcZdJShrU8Ffc48hbJSF5nCO8phtHvnmNO",
+	"/B46Bm5zBBxEyYB68BHru24PHavPC8wFPEOYj6b0EsKMELBbNa1kOsqrhwMkQoGDMq4jx3oWz8/liec3",
+	"ppek5mOxMS1Xw0Dfhf+zIKFfuPn3TovPwquqOV/IuTj9GXEQNpTUdddOu3rKHDRYe84spiZYgDcHbJsn",
+	"2pJZZsSt4Sn6NHmw3DQrfyk13qUrKLUiY39OmUIIXmIlY1RQHCB4iqN2FAYEHbpgX5LyGq8fqjXH707V",
+	"G324dr1SHEV42Up4QrOTcFpzcGKsXX8Y+ZThaInU82Yng2vZSeMQMkOJytzuMNjQEisV1v4gCf8jUQ89",
+	"Z8FSYjRcEyh+YDnFLNU/etvATQODfvraZsb8PMbcmfB3YcI/IQERZEVY2gR+ahp+uetgycwq1u+jPlj6",
+	"1nt3TqZbCaGUzynn1YxKXaFyWpcoDgEPNWmUhFGReS1S+WSC40Ag2LbtODKy9S40kl05U7Pn0ADCrffu",
+	"IPw2Qrg639Lr9OT9ePooklh7JOQaIiLiiEGs7Yyy6RHyfv7esxYNKgMnxEeu695Ttt83EZlSLkikAKUz",
+	"HDEjQOij5j3UfgUKgQIhfg951gkeKWTxECPv4BiUcjAhEWFjgi4IWXDkjQCuRq0jJJcE9jC8oN1x6JMp",
+	"Yfc4CmOxiEWvA7pE8UBSmCo5En2mnvENmJX2kAvqSt91+92+6x6ARmQdgJCqpEq8gOtUKhP2feIrix6H",
+	"J0ZMaSm8J4d6BFLTOJwTNInCOcJsaV0ENlkVkKHBQoHofBEoZ9qSiB7aH5QMMGLpCG1OCBq1XmJBUEDn",
+	"VEjIoyqay9o8wufhJenABinXpuyFlIh8+bT3rkuiCA6Ye70RG7GvkPyAvlIC31doTjCjbIq+GrGvut1u",
+	"8j/5pIu+QmcaaL6CJ2DdX6FXYfgUs+VL8jYmXMgfMYqSlUqhUy7zPIyZLwEoZjgWM8IEHcPCIvPelXLB",
+	"jWfEH8IFngQCwvG8iIhoeTwRJHrKf6A8r0w7XY8Q/KjN4wzNaRBQHcOmFnngypWfSk2f4eATCb7oKzux",
+	"ZoJpIKdUAwVYSIlZkRd1+fqg0zwcFEMkK8BImtpiptuTByXCCE/J5wxfYgrWCT2nBHmp6sp9gR9gPJO/",
+	"OrAKefRhhCZxEAwNxsKxaBtwZo2oLeGK+UcKLGGF8hZV6tBTPj096Zgl7cslEeY/j4WEsc/ZBQuvGPoK",
+	"cRFGJonIeAEEnRNfIp+CIwGgOcOXBJ0TwuCVdCmVcx/ZZwbvQEaS0bRDSQjk+DodieqvYMESOdFX6Dia",
+	"cnNfcxxIrZz46Dz0l/KUsLKaw8FBMAb14SKGSFFRgGmubRvyQTP0AGD2grBTBm/J0SnnlE2ddBrwPIDZ",
+	"nbxbSELtADHEY+Kj9gUdXxC/g4QcxTEQDm4zyuWL59T3CUtmlBDxLHxBIpgnlAePx0Ke+0RuxNKzEj/T",
+	"OQHXjNTIHHQVhWyqA01U+CkIvg+UwmZmkZcshd9noXgCyCYRUR6Cj5RhK6UJiryT9EwO0FcImH/Jy1re",
+	"SKkXeScFI/PqIfoKvSTjMPIz72pocuzQbnlSGaOVmkDjlyYEVfM8RF+hk1iNZbBJYQgOIoL9pXqeo7be",
+	"bbpNJ9mDwHBj5g0rALaTTPSRPscn6T2W36/EUQUDEDTMeSyPmgkaoJipp97AS2bkRwAH4tRQf3kBWSqi",
+	"o48BdRZkjM5joXyy1RyEAhPRc/QV4qjtKYUlodb9PoC+vKXCDxJCPw5CCdYfL18QYkjkgiino31Slu0g",
+	"eV/C3nF60SqBwOxO6WUP4A4y4CBJm7kKzPiVBZJ9AElryBfaWylha2E8l9ZYwDYTQpRkVBigUKMO4Hie",
+	"hcIKYU1OYQDHo2wHShyGHZgf5RGpN57G6c3pc6AczWNhYJlyBXAaGOQvn6gYhmS0fTOVPdjVLAx0AEwy",
+	"4hCFLFgqhAeCqY1pkijzBcEXyZDywJ7Lxx6D/+8fxVQY8IKX5zEXSESY8YlmXmomZfk1oxym8HPKYIXW",
+	"GTw0q/5MsvaXilmbkwAeha7COPABzxDWE4SXer7ES5koWHMqHEXMAVHgSSr08fHugkRd+AGeLKHsSsRQ",
+	"y9uDy33Kp3r5L7U3HJYvhWsWz1tHX7rO/uCRc+C6zoG75xy4+45kN/KfgfxnT/4D3x3Ifw7lPw/lPx/J",
+	"fx45EsXkPwP5z578Z1/+c+BI4JL/DOQ/e/KfffkP/HAo/3noyCW+LnVQyLV1LUmOS72g5bR2IEkpQUrC",
+	"U7UYJeXr3QtEetTdizwrJJ6W07o+mQa11YMZKcZRIowPHzqg2m8rqoCH7TokEglROxM8ADxXyxfWI+VS",
+	"BDywK1FBw9suhQI95MasX7+/PX9vOS31/zW4sn6qEduFi2jOVzPLasgL9VsbMT1zrusZm7W8D8ag5Bpe",
+	"J2T+EkfwuyTxWqFuOa2cFt1yWhmVteW0ijql/LKg1bWcVqI4wbipptNyWrYa0nJatr7QcloZFaDltLJy",
+	"fctpJQK4fveJRVmykq1cRkYMVU+kHzLipny6ID5mv9QCoBrGkt/MshOZreW0LDnN/Gw+5CSkdJla2jHP",
+	"2xKOHDEvVrRev3daavvyIMrdIuZ0ygOw+6it7WpzghlH/Y4mMFzy1KnERMqGOgoQcgMU+zVMSOLFWCTI",
+	"We65XukejwjmpekDm+cZb5XJtiJ/zT7q+nbtSfLWnVX7Nlq1FTnYIHtXMTe0Tf7uiHmpx9BDYxxF1Ehh",
+	"8P09jjwFkZ6DPEbHF5Juy78neEw+f/mZBzjokXdeaZSlnQ6cx3w6X0DeiYMG6Fx538djspBs0+K+2yTH",
+	"1MkEVvvkM7oAoWCOffKhEoHTq6hFO3QAR/NUiRtLOJbYMMfRRTmpgvHuSayGMD6EA4q5inZO7mWLUOfE",
+	"Vy+FibL0MI0/BUnPS2steBLVPVNuwSsS0FUgtn3+RyPYCedPFEo2eueZRulGL32+ImbdKuRRO2fJKvbR",
+	"4I20kEc+s0EL8Q7qJyTFQd0+isgk5lulbamZV973ELnoakYDYpaxBQCo6Zoj3dsmpynCpoAjwsZgY9dP",
+	"KZNaVC0UR6pCWiHjW+D+p0QcjwW9JHZUKTcBhMX5zzEnh/vGUbqIQhGexxN0vhQ6C2VBGJ33fsq5f9Er",
+	"H1yKZEPEiNSOpHiSuXU5UGttfHzVwBUpSxsu8+0wsd0c7qMf04+zK4Uov1x0xsHB3mGD9daXTaelI2wm",
+	"p6648ztBdReCqjzgICjFqBxTtB+RX9QKD81kc78vBoVCUHXxJH4YXqE5ZstcTmNisppheSwSK3EQqAjw",
+	"jen/ijh33jIrrBfXXHKYpfrzBgGCTmuRiZ+ve+hW1P2qIMOaoNGUDORe35wGlIHoHQHYEQGASlOfUS7K",
+	"MR+MsfVRPq1btQrfV6bBrUk+0AtqjJvJPkuRsj5+afXDRq3d2IcySL7ushriYvLexkiYBZM77NsR9tmE",
+	"zdQjKAAn5Z8wv+S2o5jYR4EjgliIwsAnUZItPVRRi8lzGj64CBcL5fPzIIsaqoFgAW6Ag/5ASpEjdh77",
+	"UyLkhSTJ123MLxCeYspSj6KcMS1RcI9nvIuYIy5wJB5b/syeHfxoRRybWYp7fWZVMaidnmIVeMiSotxl",
+	"JdM6+qhrE5Xc9ZWSlhtMxi3NvTfjg9cK5Kr0MvvdvuO6bqeHjjVg4ICHAB1cQoOGBBsCHHXvHpyUp6Dr",
+	"aMRSsEh8a1mwMBqhry5/dRLc2gy4HEQVd/0SQoTTrSqsEDOs3XchI8MkbwiGSxeuSlNUlgTPJSKX1fhe",
+	"mT1pbqoeSWhI6XNvb0zvywjTHdW/Bqp/gxrXSmVnI5rHa1A8viLH33XR6QlHqpJZEGQo+zVRyUymIjxt",
+	"Pu4ga3FNLlf+YOqAxxb4z3eC/Xf61k5x/wRQCgui6zAfLxbBspwGTGx/B19pnJffQEiHjjarLSNlfSrr",
+	"SEZuRU22uJtC483rdm9e/756J40wsnSMjTGzGnzuMPSaMJSvwk5u3PwNsK3cPlKKarwyGb1soWvTmPnK",
+	"ejuuC6EJVNlTt6wAcKOMNbvH+se1FSLznSHxHYvdKQJblNE2bBav+YIskZfhgNyDEFSMxnhBBQ7QEweR",
+	"d3gspGpsBdxAxDbXleOyMPCkwLV3wYh3ZD3NLa6xFTV3tKUEx/bllxCcM4EF4fLSLwhZoPZa537HKOph",
+	"ZGp+/ABJbSFR0PdK6dYKE4N1Zt1SA0NKzfaKN3GTxmJnhW+9pM8I721jXi7cbiP6mHt7Y+pYhr53tHGn",
+	"tLHa37NrqWZHdMteViXRyu/wu+zpsXexARbuAAHvcG/nuBcHwRNbUi1HQfI2LguLyLh7TLLQPY6o/0PM",
+	"Z/Js5Pcz+bfkC6GPl/c4Oj3hQ53JxPUzuspdSdGXlQVts6JMsW1dDu0vScRLy/1B0XIKSx/HUQT9DtSz",
+	"qK1SVbpz7JMhkgCGI6KyZiZhhOBgqFh2SuPvVlCTqjYIatqqELbyRULCXLrMzma9Eczp2Itw9M2nB14X",
+	"jkoJnYKLimLA4Dq5x1NwmRGwxFIB8i+U5sjkeHVUEKRqmyofMYiY3ENc4yKuMZWi/Fyakc78+5tT0FJM",
+	"vyOkOySkPwqpym26QTqqcys3JqTm/TtKelOUNDnxmpB0R0krjqUxIbVf34qOFhD9jozuiIzCqVrJqNVa",
+	"4VSXIGxm0vrUeuvaNEM1iJNbYm2DVtkZ7MRVVVXAVpsQgSQLek4lGR4qoJrSS0UVIPf7nNi1WNoxCwjn",
+	"ufIspr5tp9fKsZfspLBLsLlJUlxmT4Pe+zpz3JojvGIcnpOzQI0BbsXFVLoMrqWd5Loaw3d2x1Wmi2IN",
+	"7zUWiHLMaMQHyobYmBdUUqs7frBLfqCqDFSzAl0tvBkTUINKbn6tVkLDC8wam3GBdOflDIAGorTMbpLi",
+	"zHxEpyyEMiwYErYTf9HqAvwH60S96+7Ue0GWV2FUEmP8Y0kqTYH4q1nIiSmLE0aIsq5iGCaLHI1DJjBl",
+	"UvpNoyszJLNxF5NdEr20p3BN8meDRHPKl769HdHLoeQdvdslvQOfwppGFA2pXa34DmvwZmQKFryq+3F2",
+	"tTciiq0I9ihHQb7+TjbBOHhxO2RL4eEOz3aEZ6dsHEEBJVwn11QVtS/pW3LC0TRkBHHKxlo3MsYXbfrJ",
+	"iOFr7WqTOFhrHszPoMr9QUmqoS6FxUXSsc70DzKtg9TbKCLnMQ18nrxQ32JIGSeRKM2HqXsOqwD3RRRO",
+	"aEDWJerGCx+XXcljVc7wBldyZwttbgsFOHcMXiUwlVxrQ6wtrV7wxYyOZ6Y9t9yikyCBuQYLIWYYihuU",
+	"RU/FDaOBVwKEmVqbZRPgDDAXmovAT5Rru8gaw2wCFEZwf+S6D/uPHg0O9h/uu48e9dfJ8WtgIwWG2itO",
+	"WYW96E3F7UZG4moAacS4q4bZmI2vZDd3TH33TH1lmPQdO785dr46EIuHkfhJFbk8VtDqojYL0TjmIpyj",
+	"MPKVmfmCLERni6JHNyA/rN76ndiwe7EhC1C1qcSd+HAnPlSCxqaCw7YJGRXM7E5Y2L2wYFk0+cdYjGfl",
+	"YkNE+OIzqso8Yt+n6uxeZJ5ZdSEVM8r15C3cS+Kj86UJ7ukV23LlNp0sbYPNltrtIvLWbLWqWOyCRGqB",
+	"aak38L7W5o8Vi5LrqeFa3U3Us9nnRue2KWkoDLULIlEOxHfkYvfkIon+uVMvPrh6scK58T3XLlbu/E65",
+	"+PDKRUom7vSLO/1iFXRsKkekY+xCgMixtTvJYUeSgzxX4uteJyujWXfi07+OGNYG8QC53e6sxMouY24y",
+	"9VbWh90UttQIX3Nvb4ypZWB0h6O7wlHO/YtrKuN+DQXci8vdon77dVZuL1toM+wpDLA5ApXf8R0O7QiH",
+	"noXy/+lk+ThbUm59McGG6WcrS1nypssr5VDXmMdUvY5GiFE1zMbosfL67pBkR0jynAWUEQk41XjByDgp",
+	"sVlM1EHWE3B0QSCVdMpUGDTfou/MIsBCvlpn5gWJkHneUYYTZbM2X56eDJO/edL1FLMl2JoCMhEojOsX",
+	"Tn6hh3psnU/9/g3PrQNCbSxQQDC0lSXWpjo7a+GgrNOl5REph7GN+GDfXOYYFRFpVPRMbfJMYBHztVTT",
+	"yPc2vNkQYLZQW/C3IHv3RU4aZArVWl8jUmu9uTF1zeP9TRHUEsp162jiGQkmFfXR1hUfvUVlzCZbljEr",
+	"OYW7UmYfopSZ1Vtui2JJpdfZiOyUjLAx+alCsTu5bmc0LLok0eOQTWhFxwxOhKBs2qhw+oROz9Rra/l5",
+	"MnwDgpMuudR88CxUXfJ5Mf6g3pgNwT19dQs4z13DHZ9NYRSkj+rUstj8XBtC7QaxK4EzHXrd0lZo47zZ",
+	"uk62SwpbU+/KWnAjKE/e2xjEs7d4R8B3iRy2BlVBxeE3Exp1PaqZNUdtYl5Y/ncKkbILb45Q9vvbIVYB",
+	"Au4QbCcIliuUIS85ZJzsxj24Toq//mIF+V7Rqxb9Q/vZ5F2/9K5gJ9Co+J68fUFQW9dv4AsSBFzFNVyQ",
+	"peqAhdH9+/79+0NEhQQXLsKI+Ahz5CXtr71OqtgNDg5WNa45WHf1ae2CjEc1cxjNoKEB6leMsRn6m7pI",
+	"VYh0h/87wH8jW+Zb5MNV9tApQ94D+PuBanj/Bj54ph4iR54GOA+1Q32SKoZRhYShOb4g0EZNHRucR8cZ",
+	"MfXeMzwnnoM8Fgo60VAjP1MmotCPx+bzRPUpl3+Sd/JfePvVckE81B4MkQulFvEFYRKzBjABI8T/CYky",
+	"4wZheKHiceXGPYju8iRZWurSM6CPe2AOjwj2h7r4I1e4SwQ6X1q7Uz3qsqBdGK3MHqRoAPNRBP3niD9E",
+	"LDRHxskcM0HH0EUxrQ3T2cL0rS5vZff6LSIrYfSwabN68m5ll5HBCurfdwf7NTFukna4v+6ptmZo9Wd5",
+	"hstuctNGhKtmegVP5mcaoPZVGF0oMtFxjNtkieTAigFqYFaQt43bxqYFN3GNWRpxG7BXFVZ6bPp2NrGI",
+	"V4yYp43FXbpH6KchZZRNkXyYS+EtCi9x4CR1nii7pIIgn0ZkLILlEPXTd6DIlfxdd2U/X6Iw8iFQJXlf",
+	"jjtiZtwhGhwhzJaSVchReDLwuk6gg41OwOI4VTIeC2M2hkjMTDHDHcGZvYLPIZy5nD5/YdIG7AWhK6zD",
+	"aTkRDtqehmdWkxDy/ErCZM7CimrLQLmmTrXeUep3CZQiJrcbOGiAfMrnlHPiO2gPzWNBfNS+moUB0VRq",
+	"m+b/1cLTkzA6I6Ki6C9kFkBEgJGiOBFKhHpDpQDSQ5vJQUeJf2jEEgdRzMY6laFtkR0jMdUQh5wyWejI",
+	"eKDkXCwOAnsmx4jG6AcAFHriexxdRXixIJG2VkupbBFgypAREvUPndoiVOHq5FrweUCUyaX0KqdhV37b",
+	"5Rd00TUzdxehfCbaoSRSsRQLpmuu5DqklRtQta9BJrlOxl/K5K8Rvsq4bW12tsNlrGR525xnhQ2ipqW0",
+	"pPJniUaqpAZQz7V2WkY3nkqyFH1GLklJxBGnY4tCgbWGsuk2kpmiHE0VkabaRK3nlTTWlLFKSessjKNx",
+	"Cer2EfZ9FflkCkijtmr/D1K9Cs8aaDkQ2C4nOBrPHLSP/tFLNA59ssXZyqVdl8YqxYNPmL9yeBQzQQN0",
+	"BTlhUtrREEi5ki6GyEVhhBZSIPoBYqFQX28jg+n6qOXSRKGMqoMmGCAYnePxBRIhrFJnr5mH6otl0Hig",
+	"sRYfhQFJ0G1lYEjyYCYgpF6mYLn8ZcKHitSC2c3u5MlIYDKEA7XPl4lAJn/QRi1ojIyZpbeAigLqjFZS",
+	"OkWi04AETG2LW+1UosRMXHuevOU7LzOviT7aAmfVzCvRSqUn0oCYZWyBMGq6hhC7e0K5mgSidt+uwS+J",
+	"qgQpo92CqqyST7KK9jZ8KSJvmwBMRN5eF6WNeSpirYwljs8DOk6jF8qQ/ocr4Tr1y0iExxkScJSAugXo",
+	"cleESTHry77T7b+ud9ryje4ljiRx5VLaOZ5GhLSc1ksYtPX6vdOqqipyV5ZgbdsjkOOC4PmkdfRlbSL5",
+	"uszbCMM5dgunRbCUe5JnIUm9MA9pRd0fIhJwgqTE3StRAGoL2jdRX2F9qfzvf6WF9WdwV3PhQ9RcWFFE",
+	"qLR2kUJCpdmtrp9j/I61yjJwY2kuCm3XbRC5q+dwjfUcKs0LWdC7q/BxV+FDAoSUzOU9vAqN0ljZEuHa",
+	"6IHWDz5PY/0qjG+uC1l8YxwEDuJSo8fK1WKMlTAOsk15uieXtk7opu8ccSEZPJ/jIBgaV908jAiiDHH5",
+	"Cg5gGt4on60k8nBl4KG8J8xX2Rt3F/CUO+Sa0FA/vInmX76La7qNcU1JzZxSTN9x1MkNOFcK9orNmwqe",
+	"JcGH4LMzbsKzkx/DN4oPJlGa9zgKr5jOelWtA9eZi+eUJRZhIE6lFpGhcSnOCWYcrel6tW8xq9LMtYi8",
+	"fUo4x9MKw6m9IRYKsvtgyzVgWJ/E/NS8dEdabiNp+TEdX3w4IeKCji92IEP8GIbJihAZYUHO8z0XFbJH",
+	"ueaq66PvhXnpDn1vI/o+xVGm2NAxf0mwX4rL2QI2FUUjjl+c3uNIci5jTjw7+fE9jtqcvnEQn75xEHuT",
+	"ie0/XAW/hzVSGmDFZ1WFpSKCfRKBeiX/TDQDYI4oXigfIQRnvpVKJJdXzUIxq3LDbKxAcvK2hEQ9iSN5",
+	"vXJ6ruOr8domwRstak2K+w7KVzuV599bUw6p5axSWKuAtD4VmpeOcEeSbitJesqnfAtStDPqUo6zxxsg",
+	"aCMsXCkS3BxKwu7XYqZ9V80wMn3zDhNvJSbyaXl9yWOTs2f4aBhlhGdo4vzyk7NXaEblk0udFsARVX4K",
+	"zNEX5PwsHF8QgQau20eLmM8IR2McRUtERW/EvHHIBGHCg1ABdP++2sr9+2gWBhAvIMULEoBt+x5HPzp7",
+	"/gwJ8k6gtjdq/Xw0GrX0CPLPI/nPjMp/349aXgeWWFD2qRiO2CS3G67zFOV06SThBHk/H7UUTIxaR/Lm",
+	"Y9fdG7+iC2sx8B0Ztd57qM0JQZgv2Rgv6APzR2+J50F5zK9QSFxI417t2q4ALCwEHs+IbyIPakGjMmI/",
+	"5dMqs3di5U4N3wYm2nPsk2xyWN6xjqb4kgB+dGojiL7T8uWUQEPTgcuze/puH0ZzUN8doAUdizgiDur1",
+	"eonJSL8P+T68M0T9gdvvDgaumwWm601Zc+yMPH3I7fQC7nEk6JwkXge4IuvStnFxN476qgApHZDGCec0",
+	"ZPI60ODBXn0AocBRrLWsibGY8+mTKJyX3bmLsHGM6QNyJLVCGPElF2ReRf+2uONwMgkoIy9iPqsTI/Q8",
+	"9zhELSZlGava/+QOptDZR0N0sjs1Imprau6gBYk45QI4nrViQIjOEGE0p5xLEn1BlmgcxkxAvoOIYlLS",
+	"JUiypvFlFTwsCIngFrIw0X+w3xlC+IEOAc1Q7CSQJdOWaE1GDWF+1SLkbyRS8xVnMoGijaaqj8c6s3Zz",
+	"1FSrf9Iw3Fq99cyKwG3w2oukvuaqA73Hk+KbqJ2+0pGauDxqK6BjZ1SUV5kKNLirNY3B1EcFR7ZYjNpT",
+	"vOhOIkIcNInCOeonS1UlMrsQFKNZwVY3JjeeMN6aB59gxzqycWY9uiKXrA/XBHGxA6Tk2z00wTQgvoP2",
+	"kYqH8XeaRfY0FsSKcfkgVmUIWj8j45D5JYfyw/AKBaE8E7AFw1NWDkUMJ9BZbTvaHzzaf3T4cPDoYJ1q",
+	"uFWJ59S6m5QEzOztdZ0LaKDTZV+9U+pupVJnLukDoFYDX6G1zA0A8A70biPoPS/KtvlQNCzkWWiREowC",
+	"Oa/cLLwqq51F+Hh3TrIPWp2DPj/7GPtTktQ2qNnA7vmZPNezMC4rr7Ljk+B0ynBVWuLOT0RQEZBr3lOZ",
+	"KFJWy31dIfwtS9qv5/SWXF0oN57+lC2YXi/pdJ3Erq0Jqbye2j24wEw8ML+8of4bEb6BVLtp2MnklAyc",
+	"PWffOXAOnYfOR84jp+86/b7TH2yaaXL6/KzltI6ZH4XUbzmtLyjzwyveclrPz/6x/EzOW07rKWVU/fUZ",
+	"ZfG79I0XWL50qv5z7M+pxK8f4mgesiWM/HEoIH3FHE6mQmJp5Ha4IMwybqb3oKK5pSBWpF/yqWpNSVtu",
+	"rNjSZNAGVpGP8fhCctwy+qBjgiRLDSNBfHROpPZOlbHuPHkTtTNm2/1O/VSWjUG8DuhG4YQGxPbwlfeG",
+	"AAk9o9CZgsQoIuMwAsu09lqDnwRsv237jZ49S+fI3Efy1YidnpiDU75vwBZIaQsRJ2+R1LaIssrJaaZE",
+	"cOX+hbYO8uvkkDtD5M3xuzPyFgpzjZgXYEG4eMqnJ4SLKB6LV3ROVHUut9yIvIHZ9zyO2EkcVRyk1h62",
+	"MWSu8d95nL5RxnSs7Of607n65DnI41P9nRYi9S8ojJDH9E9K6dG/NLEDJ4urMAYjTtk0gGomoBInKVNC",
+	"qsW7MlQ0NageJ7brDSdcb5Z1wNQBFa32GpAeC1wbSDT8BWWA5Q3eiOglFuTxDDeYqBSlqvPDtsmxB1S+",
+	"nqEp00NvOkBx/xuOtEk1o4iML5/y6fNFaXa2juDXRFTQydJBfeSHUGJA/+igQfKcaeOjni2J5GnYImeV",
+	"aTpFCY76sML9+qlnRZkzm/NbPis8gxY4EqlMcU/qjMAFt8rHb1qSgzW1Djctc1Azp+UfxVR8uDDUeAeB",
+	"6K/SchoBwZeUTYdpmSmdWPwDJW3gICiL31hlTrHOp7455a156c6cchvNKS/JPLwkHwd4fFEK9efyl6YN",
+	"bHPEewOjsz2Ck1nE2k3UB80ofe0OOG8ncOabHpVqy6bJHNY5kdDQDrSZfvccc+L30LF6CIoKQcQP89EU",
+	"8vmwKbgg302SViOCAwRdrYqQIUd6FksiWyLVqwnVbCw2Hozq0qKl/ho+C6+qZnghR+b0Z8TJxviuTvZJ",
+	"QgIrZy22nTObzKyn/JouwwvylE8/eJzlBmGTO4iElLuvGQq5OhLSOsgmVEy/dEfDbiUNswt5lRffu8dR",
+	"FAYQK6BLaR1BthEwQQcdukkGoJuv9mvbRV3XOXSdgbupGfS5nM4yYSoHLFguzwjzrUDOHIJn4/tK8HJN",
+	"nEodjbVezAUnb8sjLirDK2oHq2XthZtEXBTbmKUPZ6MkrTMrAyl9G5V90CcBFioU9Tz0oWAAJ8RHruta",
+	"IQZ4QZWi3kuH66BFEHPkWWvxSuzMq+I5EzxXT6mom9OTHjpTQSAqFgnPjSsAhkF4iilDbfheBfV0kmhf",
+	"+cKERlD/gMeBUDZMiB1OkmwQI1c99KqyPUJOB7LKTmfLp4Ltc31R94Lt2IonLQ+XUzBTCbom5hRhjrAK",
+	"O1XXjdp+OOYPfDKmHCyBc//3JgddPV9Xv8Y7PfQKgpb7br9zBDHFJmwZgop7vd6o9V5V4jOwcI+PmHwQ",
+	"Aoztp/RBquBsT6N9zw6khlwntUA7StaSSA6dvY/2dR/+tpiREYO7Deicimzgdt919xx0NQs5QQd9Z+C6",
+	"XfkamkTyhXnMRRLPPVTGbSqAPPZ1vHMBPVbG4MqtXVDmQwESE22LjV9qjpcKcdqYLRVbQJc4iImeUf6n",
+	"NIa37+6hy5COiTNifXcfXVKfhPLrAzShATxwiH7fvPgQzUk0Jb4kSlc48uV3H8ltwl+PUBCaEPh+39Vl",
+	"pOTfe0gsF5RN5ST9ffQ2DoUcuv8QYf8SszHxzdr6H0FyhB9eyUH2XRc9P846wTNxkPudHnpm/wqmqBFr",
+	"J/HHHVOfLHElqdNPmE/f6bsDp+/uOX133+m7B07fPXT67kOn737k9N1HTh/8dHtOv7/v9PsPnX7/I0cu",
+	"rQa/2r3jvIGlOhNEDBrC3sYFVpwW1X23nrNgWSLdx3wm5Q/dK9snl3QMhCxYDhNiZ7U7StSVRbA0/E/b",
+	"gIvxuSwUVvREcfITZQsFBFgVQFE++vZBx2kA73YWMGXBlSclZe3iJSYW1ky87obivwnqBUp1TizjGopZ",
+	"QDi3v7HqVfZWi0bHuoAoLD5xks8XWNBzGlBdIJBOmYSDTGcgrlyBauDaolUutjdXNlFNYzaUlNyUr/Fh",
+	"JmEDYmv0ckxwrjIpI20W3qrnQ2lE8XUsNqnzuzmml8Uw13VZbx6IWxAyAb5TESXLH7PzrBQ262ukXL2y",
+	"mT5qqxp3GuguNNCzLCStcEMPM25o1B44KA1JZjEnPhq1riIqNH8ctRwgaYZWgfRqDSDCsDMcsaw3O6OZ",
+	"ZYUIFdmzqf56BhsBt63T+kKuEvwO+ouXBPv2Z1vcga+UnivsyAy+1qBVo7F18qxuaZLYnNbUGtEpwQ5i",
+	"ocQxgsW11glxWjGjb2OifwbFpqK9aTa8oQLm8gfZhHxk372za91OqiJUE5mXRGoaFd1N5QM34D2S65er",
+	"KAcxRq6Q+l3XSxwHBEccUbGrQolZd1Vm28nSah1iIyyxX71DkluKJEk57RVBBZl+V7VqcxteUuq9T39f",
+	"v6ZGAJe8dwdttxHaXkWY8QmJPlwMCyNXzzeh3mHgP986ZiBNVMsNV1hXjcOrjxfCfvEOMW4jYnzOJmF0",
+	"ToEll+LFVgmSKxy62Ynrw1RsvXcHUrcSpKBov4mxrAaqGpbQTHOWAmDJH+osoAFwZd68A69bCV4VAcPH",
+	"qojF6ckR6ncP96GA0HH3nyDc/Rlyu49QD/0++oeo6znaZYpRQIQgEQoj5NMpFUPdE8l74zm6BxsnCxxh",
+	"QZQl9PSEjxhlyFN2oZUpFGXeSX+v35Vr7FKfdzHzu2qc7niGhfyuU3CyFuWKBZZrlvv977487v4T3P2Z",
+	"2330Ov2z9/v/sPv6565zuPf+H7RKxJCsi6D6EFU1JfV0B7I+JAx5JXKPtaL2uiV1/pvqRVU0YcwFX6NT",
+	"ZjpyKN8P8hSTgYaz2jJt961VDffJO7vDvpdW+vFQe86heX+2laOH2pyOLSOf6d2oevDpSBPlRBlAbheY",
+	"0jtqumkQnuPgZRJ0741Y200j6RvF1iv3YrFcSXkX21w3ymuohPSSTCkXkXaG0jnZRS/oMhfmk4gQRN4J",
+	"wlSTDPDihxNBGPjVOxnPjop5SDuk87Rj8HV00r7JHv85WNriWqu7PW5m61mbg1DLcbhVYoIcZXXSqEVC",
+	"JDccE9Q2QSoITyQDSFpX3+MmDkpVbFESQqcsH17yXOOVWpWuSpiIllAcGxJX08zSIfK+fO2htu7DFwdB",
+	"R3Fo7SyubdAuTZ0ta85VWYRGe9TbWKCAYC4gOChdaceRJC9d1daJPhtnpiSbcMpvoF4ittI4JBGrUHk4",
+	"GUdVDdaTbGE+wxHxkXp2hwWX5VY3qolaT45uVAy14DCFczFrrELH9GwbCN7We3di920Vu1+FF4SVR7qS",
+	"dwsagcRQWdjpMzohUB1RZ9kLOVqmyJNPJjgOBDp09z9yXQc9RD5e8k7NSA0YrxzgfvTFq6GpQGpS0D14",
+	"3kMzVcG8LWXc41jMwoj+THfw/JjgiEReZ/0RqrmdkmNYeZal5GexcVjEByZbG5uJMoQF6Lx1BmsOsBmN",
+	"gZc2IzBZBLgjKtsTFQWzcUTF8kwelk6rA6RL/3piMP9HX7wqDzPDc8BwidjlGIyUbg5ImujnabCvJgGA",
+	"5nBrEL6nlpEseibEYj2VUVULvQc4FrMHEuDeaCpjptuzpkNfUKarUmTX7an7PQ/FTCt/qtghlTOpt1tO",
+	"S0nyCekxrHtBf0wk74Y+TlU5zqp4NA4mGtaoqjHTVeFflE2NYmUC6wKlmQLlNGWd1RPHL07R5Z6KjE5j",
+	"l6dYkCu8HLG292DOp2/0Z08pyKpLRCb0RcwIV8GAHImITqckgr2rtZ8TX3IKr7y8s9cbsZHuEsWPrJB+",
+	"rDYakQmJQPSHPUBUNnmH54uAcLUgczuqbAhhPnTY1e0aMyVD5NqZ4CNG8HgG6zXL5fJGASXFjCyRTzme",
+	"ShVWvm7sQBJbVSUUCMOTjMd715Wzd8chmwR0LLgnh8ECMUIhyhqS8UasHRG+CBkn6Dz0KVFR2nBcfBZe",
+	"scRwEDLioEWSF+gUKqjIG3MU2VcBSWC5SHT6DqJ8xHIqEiT9JXoSHNkcRxfEl8s3zx5BAVoP6Y6Wqmor",
+	"LEHRQgdpqruEdAN1AXB1v/d76BNNqUfsEwAOOFnKkffi+dkrT12cjv+H1A0ocw69tzm6f/+Hr169QAPX",
+	"vX8fnlTh+5oEjVpHiCrKqUiR/EJRLf3dSSCy30l+IL/5ea/Xe//eU114YVnnMaeMcI7CWIzDORkqIxR4",
+	"uhZhJEZsgmkQR4SjdsyiMBZY4s4Ci5mjc05MFRpOf6bD/h2DbX54xTqSUekAe9iW0nkI741YF3l6Ux5y",
+	"dS8zTai1nQs2qDMRCEOeRdW9IUpD96FNPFV5IOEEeZ+YYe1hRgyphi0W5XcQw3OTrTKhJPDlZZ6eICyQ",
+	"kt7a3qglQsXqgek+evQI+aFKSUHkHeVi1PI6yXZOAl2DnqEwywiHUlxTCvIYR1LjQdD3Wj4B3FFVIIeB",
+	"5JWZfaegd48jTxH/5wtF+U/gOcWCIOnD+znUjgcIRR6oEV5H5USZUbhqaKUsS0n3Gnk6n8AqpKxBk+r6",
+	"LNSr6aHHkDsBGBoHPsIBD3VIoFXDWS895blJ6a/LPSQZOEdUqON6lbRET3r5ayKixpAEE8wKV0m3dMdY",
+	"tVkcBF4PnY1xgCN1c1wlSULrVDgQlRqsJA65vUTo+BmJQpXuIa9gHMQ+8e0S/5d7KohYnv4ctT1L8jhC",
+	"IHl4SBBJrEK8oF0JfVPCEA87Bv8lAyRMaHYwYjYPjbRmqKGzyF0FvtAZGEq89ZRE6SUVtiTitb0QFtsf",
+	"7HkK9AMwqEpiB7QH0oy0DtLpIUWHNLpIasQI0V3mV3B6RzU61EqGYtYjppSNIy2I/PRK5MWQPWVkXyW+",
+	"lLzldoY5UUHfWKLdXFEmCcexgTYHzXEgJWt5f5Mwmsr/Kq0FEFlCA4ZsGfk+IAjWmhqkkSvnq0+Ytn1D",
+	"dS1Nk1DfdQdwn5AnaVwJCqgke6PTWE6T6HkencOTXmeoeCYQB3WycJsCRyrxfEogOZ1Gei3ykSyM6P0G",
+	"9IJIMifpGgk46aHn8pqBxXFIYoKr9B7MMcNTEj24DzWt8FgAymOm7lsOeYSwlKy7KkYe0rBGDCAJ4moz",
+	"z+oGl748Eoh4Qwn9CCPU9uR6P0/8FFZMnPyYODB6vV5HnWjfdfcMZvwEB9TXWKFg0rQkp1zipPxRMuop",
+	"llKcykDzw3EM4HxOJqFEaTTDzA8kJ48ZP0qBADiqg66iUJL05YJwx4DKiHlGoPc0vXB0QYDTE02GjBBg",
+	"jEhHqO85kjd2w0k3wixJ9Vf8KWYXTMoqhMVzQ06mRIyYBUH9AoPpoR+TpYKiORbjme4nuiBBQHwkJa5h",
+	"MvKFeVLnf6B2SqQkD0rozakvqc2Ekog74MaAcGKrspikt3awrYTko3q+v0RSFldhigUcSv85yAOpq7S8",
+	"mqMyOBHy7KWUlVtT0GpM23Ln2bJowC3oXBd7AAfN/ftzGgRUW1vu35d4D6zIU9GS4PK2PWNAbKEGSOGn",
+	"9v371jgYmAVlKTfoJPlXfmx4qGfXxpZwb5fBk58LxhMgdPCXYn/PMp0B5MYUcCmASOdXuXn9gfsRUgGn",
+	"DurvuXuaZPUP5I8H/QOTyTbou31dK8CRG4GmItDNDpxyC6F3E+FLElT31lGJmqkggpMM0QQisECelWPi",
+	"gQyRyz6UwtOope/WSmjTErDO44ax9O2vB5aM+K9BDFYt6byWbDN5dcZGJ4cZJpkLmXWmK5OKWTVMw9kl",
+	"k8mZ7e7hPfSJ1KNsgc3SVjWVkSspdAwyWheMfzUL0z7kUgZJ1Aqt5o2YrpiifYRalTJaoBIcFGGXSE4k",
+	"zaNJxvF5EI4vMtniIPBrxfSSROdY0DlqX0liNGLJUyqLyggahm4rlUxPkiyFws610iVVUuiPGnaGWgQx",
+	"wmGy5Bm+BNlFn9YlSfiSbzRnGG2oZeXkRbNTJeirO5MSmbqwrvqCB/HUlHZUd2S4jh7HiOQj5r3rqiQ+",
+	"7ygBmtMTjQ+KX6ukc5Puh9oJ51fV3WZEceihDjPQqg0L9etYIBxAF6dXKg5DMU0pyWn+uX9waP58+NEj",
+	"8+ejR48SF5sRIonfMTRYvw9/248qSud3RgxEKikQzcLAB2ADQSaM5piNCeIx9LjHCw7aUUT4TK4uAT44",
+	"d3m0fMTOCEGJlqG1rTz0W/AOb0k4H2NmNA+JaO+6JIpAgOZeT/LLR6j9LBSn8kokxyd+R4o5Iya1UyVK",
+	"gdaXTAFinNY3gYokqhk1Y8hpl0ShCuU6UmEBZ2JcmWqwHjpw90asfSbCCE/J5wxfYhpIjbejZK2KNSR9",
+	"qiSxPMecQNcLpTITPJ7JERRX9qUw4SCf8gs0iYOgczRiJtn3CnOkffwJuwHwkkd2LtFNRFTCv+ovVr0N",
+	"pCwtI9b2yqJ2Hna52l/X6PbdGcGBmEEQj2QUYBLwEtki7Xtm4lYU4FoKZWo90U8cIe5feKlvOs0qj8LY",
+	"RCDFbB76UmjxM73VlBVK91xW5IebEBMJUUdSZ4vganGA+JKNUduTDEEy3gfmr9MT74Enz9h74FHGSSS8",
+	"B56KiPMeeKoZiddx4BoSCdAxpiI41SAML+IFd5Lr+NGZLtK7iEIRnscTsxuttj74Kef+xQNVWGGp9Lg0",
+	"iCMt8ivBOSuKofbmVWydihq2TlqCA9QWMH0ZMX8RkQl911F7A3YxYoqTRbGEVmCGitmRCETokKWSoBrD",
+	"AoCy+LD9gy73L7rWZXXlZckzLnn4EB62zwUCy0LWjQiXCqyX1D+SO852hNTSXT6hzBsxMFKoi0C5Qy/W",
+	"XT6CgjLqaLSCryLnoCgz4J1BipdYaHMXl/poUo1kqUtfzMIrNEmiD1TRCWXfbKuiGlI4CaWYvoDbCCU3",
+	"HEqOjM4+efz5y9NX/21v7if8ROuYXBKMhdbSJESoHFoPteX+s7U2bNt07r4UdiliI7nynCgS1E6eOPWB",
+	"wowYKK1AnuTde1MipHorl4B9PwKXigpcGkdEdMczAr3RPdsDri8ncVh5PXSskByMh1id2IiZ9RiCqDXl",
+	"VCHfHzxCbe9VGD7FbKkFICl6G3NpRy/SWOE8STKXxxLun/IfKAwxHpMjlBYrgbWAQCIpjcIThmz1oode",
+	"hSGaS7KfhOtRJq9tGqnMfyxAggEidU4kk08tQMSX/GfEpNoPaz1w91JcgiUYz14PNrmK2aznYqpYimqD",
+	"0Dp9amATfAfHL05te1zqD+m0nJamnK2jVr/n9lzVHo4wvKCto9Zez+3ttSBAcgaerRKLFvh7Qy6qwuyk",
+	"yAEm2ki1x4fIi+QkaGT4iySH2oyAjNI+LA+IdFQ0pDG1DkcsEw4JrbpzsYYOKkRHloc5GouNQK4R1q5m",
+	"YUDQudTblfPDSGGqqZ8yP0ND0hG7f/8xyJFH9+8bG47dizRn3Bsm8mFPvppRDuUI4BWVv4AYBl8pM4d6",
+	"H1B+qPWs0xOEA8nJl/YK+6770HpCMjypxFxJBanvun0FOBYJaB21bDyGy4/wnAiI6fmy3FGcPvLgeTLU",
+	"Sev9a+VQJVx8HPpLnV6d1FJaLAK92Qc/5Srb2gj48HcUyRV2/Vg9R9KwaR7P5zha2t5TvUG1M8oA5ODK",
+	"ehLIcRATOy6qldhRk1gguTcTAtDSQnjrvVP25ev3pVFZasF7XbiisySUIbdYdXOJxArmoGzpndIFs1C8",
+	"mpGzbPySXHMaEdn6u3/5x1//9f+cBiHUXfJDiOn+5J2UhrIr1ioK6JEF4GpystYqv/nNL7/+9R/mVylf",
+	"qFqlmfLVVZhdXkphjJmKS8wN2Zg0WRx51zpqtayQWHCV86MHD4yHbxzOH+BLLHA06P10MW3Zgaitb//d",
+	"v/zmz/4sv6H9g0MAnyaD7xUHb36nUnbOHtOZVuYdlKHchq01Pqpv//D//OY//i/f/N//67d/+Z9q7qy4",
+	"sZVgAIEVoGnWiWmxQyHfZ6M4EghSJgoA74Hr7o4UJQeXxNLIJ9MYFXV2X/Zf9+LUnfjwo0cSpWxq3GpE",
+	"U0pn3bNm1WSGcsUwjnI3n/qBysOqWk3IReliHhaOwM0cQSVVadWiAcmcOu7JDmZy7XNQJqfW9qiiACiD",
+	"K3Xn3hSa+UK9mxWrTJjB0DLUqsKHmXik1tGXr50SWqnIpJQW8RQqq0iRrvUaiq4Ys4wqONp3AKjgMg9c",
+	"97UcPe+uqpb+TjmPCZgfv3iF2j88GxwcKp90IuWFDHlplJznKE+QeqbMkF4VWzliz5mx0i0Sb5bUYvXg",
+	"R4hyHoN6AeUipGwQEUEjbZNYROSShjFPvYSJjJ70stJsZcTaIFMrtQ6kWCrAt9d33YFWrXFFd6cFYcYK",
+	"rmypAnyWOoqUowsKilR74LqDEfsxHV+oiPinfOqoYIhxEHLid6TYGGChzF/aFoXtqZI55Hb1rhaEgU5z",
+	"QRh4zUNlMDI75FLyXao7uAZRVu4JZbaERJhrVWVOPnswqin+eXhJOutlYeNE05Sm77r7w4LPV379EWon",
+	"tlnKAUAgnknQYMRS36rJ1X0j3/M6VeLyKx3B9qFkZTA9vzIImZU4Lbe18gODfk2FAfcE1q/wErUTgO+7",
+	"DgIDdydD8+zQ3r7rVMsLwNK1jXxD5paZy1kpC2cFiBWz7Xc1iEhSWxR2Hz16BEbZvMG9+gzWHYEedeWi",
+	"PuomAFpckhQW5JJSGAbsTkDUAtDKVR7UWaVSeDbikwqSyuTJxmcFF9iMYyaB6Nci/GVxK8/8y9IGNIMy",
+	"gbYtsvzR7PzTMX1Of3T6+c9O+8/oKT9lLw/Gj08PTy8W//gnj3/0qNfrtTYTYnYrIqqb3Eo+LKBY6VL2",
+	"cwKiFWmXmLoM9g2TvyW3VeBftESprOgmiFa6sI9yC7Ml9uTtYVp6UlcxDgJUzjXSAJYct9kW2aol0hsF",
+	"yo1wtaZoKwUOnqbarJZwPyUiOeR2EE4RZZ1mcu6+A/efCLu28+DBlIg3OAje2F/yavn3VS5mmWeDptAM",
+	"8yMEEdhWjUYJ3qaYuQ4GkOKkKWlKmaNeUcEM4JwYsTAC/oBNc6hw4gB7r6zLqKVUtsx6R6iwZQUdhJw9",
+	"A05Edv+egxbQg08hnxZTz5dItcwzK3ekICo/w1M9dGZ6aio+y4kYMTClK5Ow8Xygtuuo2EuVNNLRgukL",
+	"PCUgAXpplLiHFnR8oWzNSc8Yq+Ji20sbnXjo//vDP5ffdoZJ0DkVabFlHYQ7YqrOghkOhuEhCgNfu3e0",
+	"FwDyssASfEHIAl2F0YUUk6UmEy+knCvfzJxbp4c86EDjjZiO+FWBQLpyuQU2ymESBKrzDYjAn5GJjnyH",
+	"UzDBLSZyAQVkIhwACq1SgE8h1N5y+b1P+ZxyLgm6wMvEFIHBXw/QJEYMnp6Hc8LEUdJl1EFph9HMhzNd",
+	"ldi4fpjU7KFHtYe4CBdIOXehdxkpaBhZ5KCCk2CiYjdNSeVVFvKCUD4l4jgIMo7BDymeB0GG3WSKIGbF",
+	"VhWGYn27kueDDldgs3WH3z84LBu+Nj3/tHjI1yeF5Y7QcLocNf4y38+21co3q3WL3WVbOiRSH9Wb9HCK",
+	"rV77TmLSzfRUda2a8/LHGQYvNbTcHBRanCqiZnUwVT0kcv1J9VMV7UfdtF3oIG3v6ZY06nSdCpjIttV0",
+	"K0zYm5yoiqYzMUqlJ7lX5yStEewT3Vt/oukXGx3pwU6OdGAdKRARIPqto8F2sn453ldJ+tZCbdurlLHt",
+	"gvbqxnU6UCre4qWKJLWDxXM9ssuXux0dqSUh9rLCSBp8Ni+Iij83ku+XryVMmxzNL1+/zwiRn0GjuCDI",
+	"M2HTRdUSKPN1kt918VjwLub5orGvy1sMlYmhAyWLVkugG0uf4STHY1X8JGUQz2shL/egjoYRnDqrJbwR",
+	"0yLeEAKOEhFkhiH4kcfjWVbKhKjviCB+QRcL1b2vRHrRcadXWia+wnzEbPnB0eHSXg0Z3bsBYeO2SBqr",
+	"CUTuoiFxvZzzvXa2lSKcVsjI9c9eISI1oT03I8B8p0h38fLu5K0bkrdebyIZbAHuH4jPfkoEBCHeVj5r",
+	"RbBuynMRN1YOyXuN19MKw/QRp2ysuwqBPeEeRzogL4nYOzv5cW7UJRt3eoXELpUylo9uvY4Y447OSEy2",
+	"N5ZKPkpC2Tlqp1DuIINz8FeKbQ6yyYSDLOR2UA6j5KsWOjrIpjkOIu8cpNCxMwSPpxZJkgjytjIrcfKW",
+	"qxjLJIM9cdQ6UtY5VAYmk6MM2YnqOqA0gNWLK4k9V8aONP4cxCqT+imIFF5M/QcOMbAqLFilGp/j8YUy",
+	"NC0wBdt2gLlA01AMC8YonW1AJ6YQhAiRCH0MncHkVEfIxLyjNiNXHQeZ0HfU1vAGVSJ1GDxqS6CZhox0",
+	"HB1DO4mDwOQ6QyEIZoGmkehgpWnsPXKdzPbBTOcgHcIsHwYDl/HLap+vDk9tixCsaU7CoYy7If1GXsQ9",
+	"3nGsA5Er0YuFcg2O1eSZq+QwWHccRXLhchFH9k4ich5TY1hW0Z1w3eoUdEB/QdiGLNt68iY6ZmnxRjW2",
+	"6kcNvUutZY2Yao4JUdvpHnrI42EkfmLOGAJloIaOq0PJ9QFeELKAW1FtBFEYQVkWCcTFDI4mAfudI4QT",
+	"UkQ5uiALoaQLE50OkDohVwr4pHhujvcKcyTCwJdkD6zVqnF38vskjuBmz8mMmnDv7HUqqzDWDv4U5ouC",
+	"fLyhDG+HEeCxMNbaTEK0jq5lCfAms7WVfKWkL96BMIMKxeA0Pdjvho4QF2WWJEbcTf7WBo36yoDyzRWC",
+	"E5SBXULcEWTlOGnoisETPWPGz7XdInegM1Rd6y1TH+IPoDkkN13QHRTnUW47edmJFA5sS32vWJb6O7nS",
+	"fvZKDyf9sUv28KPzgb8/PiCt6xaZq2+7ph9TMqwV40CG9aaSdGaknGSZ0vC2ZARA2etK1vGmQjU4Ug+g",
+	"9WuSGygvw79olcvaLIT/0ckyw0jfUH+NtH16wp0bknkdE5xWtKpprjBiOn0+srJJNMa5qN2sYrajay0M",
+	"LR+m47rud5ADPgsFrGH5OGf/+c5wwAZsjmm7STGFAkpHJJWXVjKza+FYVddwx7GSS1tp7FIWy2u3zlRf",
+	"UzNWUzXODlmNgujzpSn0IVnMLeMuvL7H5IwIrrpJg84CO0qpOzeZ1bZJJ9PrNAsr2s5j17OibMQyr3hD",
+	"hM/hp3Zo6qfromYQiq0KcC1hkHbSxeEqwosFiZJyRpijRSB1SJMOOWLqp44qaJmxHUXhlUQpXR0iLWJg",
+	"uWwYQUsC1hlL4cvlUZtXRuycBKE8DhFKhdGOZKrXYkRxuY5drEWH0FtJjAtCIqcY5SK14hGzgp60ZlpR",
+	"USjbmhYdw2EoTTMgYDdYqsQASUTyfWy9vGHaqnqlKm7KRerKFOkpmGYaSsbwgEqdEzAGMKv5N5S6yHX/",
+	"hrBCsPuoGpzKOJGDsl4Kn0d2tFOmr2xeZCiHby1AQIBTzGMcBEvkfamI7muvkxEshtYYpjU6RgsMdTEn",
+	"2vqSPcAKQURJb5TbScr3OOrvuW7GwvkYxFrDDuRMKuk2qS2jm+mPWESgnoUx5qx2oHp5QcgqK5Y9arl9",
+	"jZyq5IipjWpyQCSZGmbFJ8ps8iHPb8Tgh6tZaLaSHluxymkbK6iSj2erTyYVDDumzlpB8uK3xynphwk3",
+	"yudvKvlX7hxw5B5PbbcFodg2K6NBNi0h37Z5fTwKOJW++au/+Ppv/u3f/Zc/z4dt2H2cv0xEsNeNQ7T6",
+	"XbFckKeUQ55vpTu0dMkNnGR7edfWrtZfx5PcbPG5AJ3aC60UuReUXdu59osuw5IIqe2OurZ0eHZTruoc",
+	"vu4m13ItPlQl0FZKWfKK0F4+lT5HtssvW5JWi007UDcS9Ts7DbvSUHG0mTKjDDmbqDN5hNji2raAzW2T",
+	"V+uqJOqYSv2uzXQR/uXrbTzIqkzjA+z7b84DPL6o1jSy0UfwsPJcefC3/uEoKSLLIFPW/g3Kg5ni6hKb",
+	"l0iESghTy5DiBAujEYPIdKtJX8peRZgLg2r3++5eB3xXIGOARQhG4zO6SJxAbbtkcmdXoVX9gfsQQaHO",
+	"Y99XNR2zIwGCtOdxIGhXF3jkSzZWflIobkj8RC0ALAsDP58wmj1E8jbGQT4tQ4txKw1idpKpSjEdMZPI",
+	"nlynLr5SJpph34etfkCRDE6sQMms47FyAtMAnGuOW6+afutItHV5acWJHz16tLv9Puxq6PhYwWl5jqdV",
+	"DSFkhmfc4ylEZQTebc9qW2HkWMPwtQkh5RC6AxHkxkPwyipz7ziB0oKGin4Fayp6FAG0VlWPItwqcqwh",
+	"1vQsqkrK3gDabkisOPZ9Y9bUISvJpiypQrHHHcekmTzEh6WyhZ5yhRmT+TyVAyws0+X+rTruwGVNnwur",
+	"5jcLBbix3j7lU6+HjqWAAdUzVKzKRBWeICOWFM6wp4HsMWhrQnxVdcIquwGmsjDwjSUyIpxAX44FYT5l",
+	"0xKBwl5wE3liD6mi4MfW2rIbhhKfYWaGvMBgT27khXSAJsKC9VpbSmb20B1TqELjkRa7UL8vx7fenGGe",
+	"kTAy65Pym/bWmfMfsSYAAIQCZj2oEFvUid6ConASDDJUKt1VLtz2raJW3/zRL7/9gz/97T//D9/81X+U",
+	"GBzuXIzJcnSpZMJmoN2Ixc4Znmdzttet/Ns/+NNv/82vknJZuZUnRRt2IwmtW8zXf/PLb/7ib4rLSCpc",
+	"1D/Avts3bEeBVUXtOei6YE4UertkkKTRWX7zz/7FN3/0y69//Ytv/69/X9yEtuY028Re97yEaW53qRst",
+	"5KCraWjpMd7jiOAooFphtAiixcfBIG1I95KIRmf721/91X/9xf/+27/951//+hdf//qP64Jq5a5W1UFI",
+	"OWFp0ZEmp//3v/mT3/7qr779q/+sKMTXv/7rb/7ib775V3/c5FYaCTIK2K+9Vl2BQlbZ15JGV+DJUcGW",
+	"ilWkx4jaequ7tZBZE9xWyXpNG7AVs5XTt5IJ+4V6gTXI3sqJy2mSPWPeTilnyQsXeiXKxFIiT0KdpFAV",
+	"rFi5nAxlKl3OQdkB6A3PoLaFHqFsHSkNG6IrTEXakAFIWe0yKydJt4lc9wvwpeoeFwBuCfXZqBzgloqQ",
+	"oR83pQkZ8yIGlWhiJMA1OpBFgl/XUngkFgBgAjhUqz5vzFWsMLDaIr7qr6g89AqEbNgJJxmB+Ah5qsvU",
+	"S8LjQHior5vdcdSGBmXnRNfoVgJ6ONFdNIH+OMjDvq+aeHpo0HFQt48iMoHWh2Zk09xQR9QrQE1XVNR/",
+	"LL1BpUDI7fsk6tTXhtQejqRW1C9qRceLRRRekoIupGIXkul15m9/4O6PmB7E2Grl2fTQS9gqTDMoTvOS",
+	"/JSMxdppGoUmFi2xElkb6Dwj1nfdw2H+FpQSqwlQIhH1++VBjthGSgDND1hqBK66Qh/RoJyKhDbg1RCg",
+	"EghONIG//82fJEKsjTmqxXYd+WmNqrLXZaF4aWC+mECgd8Cgm5Jya+j2lFSoGKAt9rjxptZojg30L2WI",
+	"3smi1pz0YZeFFrquXpYyNl//svruvhGifgij+xWgncfVncB4YU/drTel2EH5JjSrMNJMk7UX7+PrX/+L",
+	"3/7ln//2V/9s55vYTFiRdPH6qgMlVG+3noI87Vmr0WTUBXmn5foMiNVWUzUIg4p0J3ObD4GWAzCN6K6r",
+	"Lua0r4Y+g1Xkwp7x0D6dtN1/pYHamCO0VJ9AZgPyUKpi7GfXsXJ+qX6k85cKA5Vlyg16fzi1QGHaTakH",
+	"itlCvUK59VLXw3p1IaFHr2t6Rw4duNO8nqBSzNZ6SV6SeXhJuBQM5YNGNEza9uotGB9WJkSgh455plOo",
+	"btYkJ9b9yLtXeKmbDWWid0xSucQwnai1wwCKAy1zn8BSjJxt7w8k7WzQh2nefKQaMHPqqw6zW8nguWmT",
+	"UNckOGXEclEXfWi7XJCs1aneEq9DlXXL3myGc9b1xSvmvZG0WJh5h4ELfXcgGWCZ8apk4p2EH8hLkpj5",
+	"JMHf3Z3ythEPJxYsfmerBIGR7IMYUu3728SYWgmLNpMflMcn5KgPWl0ovhIEb4KTZ6Hshpi4mrSBda8Q",
+	"4VDDvDcoMOspESpW8g3EVVRy6+dWSV+T4MPT9Juc3dpBYeAntYbTRp5QeVHVqumhfMM4Clw4aQi+Nsox",
+	"3mHtOIhs+UxFltxODpdWWdafiKqjrEr6J2WVW0cD971TJ591Y463xUqKLmrTnaK6jMELPCXXexI7yOxN",
+	"4Oe7mMpbwZDKUnnTCKxr7T5QiyeVQ4fJG4aV6up4xiEAvCKN04NiedfZHc5ppSSuddQ/3HcfPTrYc10r",
+	"mheoR1hWpa5Cpkrr1/avOw/aAurGvQKAV2TI/nbVYIsAuJZBbp/enGeUaY9q4wiDwP/VBTKaRwFCQjFO",
+	"NF+TUwqxe6pClUkaBkvOiEnGplONz05+DIirisirplT9gdt/0B+4gwcQkpdJyMVRRC8Jd6DzPJXjiWwo",
+	"IbmUYFHgvrrlKtyu6fu4WeELixhJ8qQzKhLltoJhnyRXkTq5lreAeZ8vucAFU2WFnbuWBbiST68KNdJx",
+	"b75lQhui1MaNNZY2tMvfiMX604rLvXbOWn51qzirUW00zJaE0rAwQnl79Fpeu8A0yjoeqrLMSkI6DP+b",
+	"GCUZumYDMpQwo4Er/y/lR3ILT+r3EpWPPyvpJ7qJX8c1XyT1W9XHlAcWgyD//jd/8u0f/Om3//3/880f",
+	"/fLrv/llNnDsSYNWsiJ8VtJMtgzer736SAXwNys9UjrIVnVHXuW88+dEXBHJhZKuv/naIzZbbpzPV1FZ",
+	"ZBUz5nX4cEkRdjwP2TRrL+Ue1LTS7ECVdDTF1XVJESmdmiGhdkgoVGUB3snUVt9t3fPNKkZlzc31y0bl",
+	"oYh/J+y/ifC3wyLqqSVqfXC0hoohqrJ+yRcoTyAky3gr9uEkssDNFmYvgMDvQnH21fGdGXCo4LtcKZdZ",
+	"5XPgVLBgm/+a+9dH9hSzKYk+I5ckUGXcrQHs9xrwumkQnuPgZbYIes1e6sXeLqUa7CqvABh3cXShurHc",
+	"NDfl23LS7ap3PYOGHxYrqqjbdX1ZbfWYq63eNrQMF/Vdju7fN5307t9H58vEdpvtSVduJx6xTDwo99CE",
+	"BpK5yIFUge+2awJLnSRalPhW6KffGerazpJZqoJfc4IZRzgIeqrauKprfUGg2Pf9+96TjACtU/MwGuMF",
+	"lYt7cv++g8g7PBYBlAlLXdGqrjgV12uxtuS676vdesdxfTdnt9bA+Cp8WhFllvRuyKIJNRXeV6QAZXCh",
+	"dfSlxOadn/EOdPgcfN5eu3idCLG1EoN9jbfANJ4DwIKQ8uT7bRyonVt2TSaCmzPRF7DsQxvqy7g/sFsR",
+	"FrvK3JjhXoszmwgymfrSqV87LcqzysV9rAZcYFVHEhHmj1hERBxJ0YNZ/SbSzP+I4MA0pu3ZZgkPjXEE",
+	"Afbpcjwjt8u/tRKgY8zIOw+KZuad7KjSx54mXd3jSCOCTr/CaE6DgOoXERCUzk0IOL9bPvmNc8ZvULbB",
+	"XLyakU+qrCFSgAmZwZ6hQoBBEh4DNW01dIMRRNAgQP2MiFO9mcFOHfyr85tzdKM0yflaQhE2YADf1ciD",
+	"ndlkblS4ymDAGgPQlrJAUxBVF12WErvKMNV3Vol/WZtUE0tTXaPS9UZBbIxPtyboYZJY3xtIThvJSXEQ",
+	"GIiSY61v/wHWq9MTZcsKgnKhKZFtrJj+e2kXrqSR2QO7i1kb8xHz7NXZ/QD1PJ5u6iVmZN7pIY/6P8R8",
+	"5ul+bWlHvxnmMyPXydVqTTupdq0zBVQrpI/Q+VIQ7qBzOu1KTQqzpPXI05MD8+ePzp4/QziK8DIzskon",
+	"BpeRKqst6Z3VrdHIkCOWFyI7QxWxQYWpc5T2abvHHeTBt2pzUUx0j/+kdrgJQEWuLqkOxVgJ/w72K3kS",
+	"B8GTjCvktoqACuCKfURvxMWUofPNVrID11Dhkn6nJZDVXiHA3MRnEpf6KW9Nq62Si23mMykMsJXP5Dhh",
+	"KwmjSZ0mhX5a12ZTWO80KeFP9UMStulNq09HdaW96576O989dY1Ep698dTDNXQfVuw6qZR1Ub3sk0DX1",
+	"Tl1nYIiLCaA1p12fAfO9bNl6O8OJvr9Wq+1awlqEXGkYt7xF7IbBPsURtpJc9RjNGsJ+QAFWcp/dh/5w",
+	"wsTtDPu5Ru/VGQkmvwMhOt9ZN9acVjWJVTK4lN2WmYB3qqpsrgzG2S4W59osNSXA+D3nu7csHsdA23cu",
+	"S6dGhUE7Lses91CtNx+jk9KG38FQnVIkvI3hOtq6BiWFbzhWR5X9aNa8S+ALkuvbhcLJBKwUad+e3ZV4",
+	"+kj1yLIrPNXpkrV9QafMDjWFLHR76bvuYZlIok72Q7e8+t3sPXXYZaEoa+tTnHcn5ZScVsyaNRe7qYSi",
+	"lykUft/yiG5/h6lKMKwqFZmLjm7aWaoaDG+iiFMG1G6ohpOa0zDQpJLhjbetOiwwVp5GCpnsq1VN+JWo",
+	"EdFLqWarF1AbBxTzTo7bKdu9BPxswcEh8katUctD44DgqDwdZmMWfIhMALtc2ZnqXtWgV6XeEeVmj53t",
+	"K54Lu2PUoKIbuL3s70stRSuf77e/+Kff/ru/3W0vpEbVFa216LI8H6ze4lZL4US8TNB0BxejdKC//80f",
+	"fPOv/+Trv/7jv//NH7aupTe2Dd93DP57XJ+xHEBvqMt1FspuiLcDl0l5B0Sh3FCpxmkUxosHY8zGJHgz",
+	"jwV5A99Us/BPmB0a0IWnkXwRtT0usIi5h9xi+oZ8Qz0LCwZWrL8ANKjDnA/6B+hT+cpjWO7TWOvIydg5",
+	"TguCpZztgcK0LIdVk/dd92CoAXRO5ueS6w7c/tBaMOXIp3xOOSc+9D4pY8DjZEmwwlvAgFkolI3axiLY",
+	"EVBy+GsjXffA0J5PDaRUDb9B18CB25crf0qUIbvp0lcWnhy4g25yk83HXqERS/g/DoKdjVmbYj3Ogt21",
+	"88VSoFpleDc6ni5jBeHLQACYhe+S4plDAgPkGDOJkupg13VGWAGP9srsHmT6bpCB0vqMsBo+07kGhYZv",
+	"GT6oycwWe64GZHsRg/yG0/mgpC4hLCVslVp2GWjfBC8uQPYN8eLP1fljHfo21dTccGH1eSP1+cAByICb",
+	"MT7zSPLQKDZtToIgvJKz9F235bQO3dbr96u49Jt5AoZrmDXsyQ4F1akECi7anvz9E+arVE6300NneE6Q",
+	"XB2C1UEQg15GYX7vmrj9nuL2Ctca8Hw4RsmrK/l9egx897xf04bvjgSwTdmGzYSC7YtxNJITyuvnNpuu",
+	"geiw3e4Uyb3OOTalweqwv58yhsJ//l0XNLRuv0beuEWixYeWKwxM37R0ofVmwypuXLwYxa67Rw6lmJF8",
+	"GiihI/nwWq4rmhLROmqdh/6yp0lORiaBiJJ1RoPH8BSXUlUYXSRSB/z31XJBPDQYmiC6MEKujqQbdACR",
+	"fYjvyxaa9MkEx4E4sgxsnTRSecQ0PiNP/WFKb6I2yDQDt5MEOgB14MiD/+aeO3SHCEMTVMwNiUB0Aoil",
+	"ulFAMkVkKmQrsgPx+vB+33WH8CBlU4suUVZYVxjlV0A5muFoHhDOVRunEctWz5CkpKMCHP1YkVbCVYQj",
+	"CtmYqCXpPIg5RDLIJXiaJnkoZjC4/oJNwp75CbJSpvSSsJ71s4dwwEPEIR3BrvTtOcijTEShH4/NZ1Mw",
+	"xIFqISorhBHi/4RE6XuZ8mg6r5aLMCK+ghHHnNNjuSsptY6D2C+pfIrZUjvGLFGTgvmHlxlcIQ8p436R",
+	"Am6mDViFVOr2tQ0KQDori6K2Cu2jjAqKAw0xeQeQDfah5liYIVfCwMBB8zAi6pu+67oJ1EmEHyKMWMi6",
+	"ah8Mz6Hdsd6FAi2QeUfMyslQAziGC1oP7g/L7j5phSfwBYFFPLQl4qswDnxE3o0J8RWqmawkw2gCOqci",
+	"wVA0cKCegNftzvE7ZS/s6k15HaUZ6BfV0OdE4gecAjzM1WFkp1K/dBck6sLt5ebsF+dMH/Y6UpJ/WCrJ",
+	"w6V+aAse3NQzPCf8ubyqkqa4KrkmIaqpqgWkUot+TlJWcBZyohWg05NMkKlNclSMaQIQlYIn/PlMBcD9",
+	"13////7dn/3l3/3n/8F8L8Eaaqnkcb11NHjvtDJUb6satCsjcBM3jhzoSRg9lxhSIlLb29Q7+uaf/U/f",
+	"/Ot/8Xf/5c9zO1q1+Ne7jyOqVGxKlvztH/3i23/7q6//+s+//U//tNnCncTr+bpx5NHDroaOVxgEn5Ur",
+	"XQVD3/yr/+PrX//i61//h4aHvqNaPLYEk1TlbhfL9ene8Dzl451VqJQsKI9Tq4ucKLtKJsS2/lU7LZsL",
+	"t45av/3b/+3bf/Mrdbr5V6vONtUuV5xyA3k7JanX1x64SDAL0dCZO4AEFIViJrHeXVmnBn6yisik1KdY",
+	"JdlcymZ0M3eDLacVhOGFWqtavmsuDoSi1tFeKbF1WraEpkayv/kcsqySkoeZn6y6h1Xuf+Xqax2577fr",
+	"wFxNoa/N2a6uOWGbtt8dxq7neF+pmGdd7xk0O1Li5gYxdisIrj3zw4L5wZLuUj2d8qygt0GJqBzlXFEf",
+	"KoN8K9BsLd4U6V8GFQaVjHiHlZwyFK2W3aBnqVBay2HkStuvN7QkPM5AcbkJYaswAQlJUk7Oxwpou846",
+	"lf9Em394xs9gIgQGnSPEwvPQX6IxZlDwQWpSVDjopyGFhKgw0rmN8oPU76RKMITQe6MTjTEbMVXlDxJ1",
+	"5G8zKhXIZQ99AfUKVAKqQlZPlTYCf4hRVVQdC9BryXwhKPFRW+qq1uL00GtjGuo5NbT6eJJ4FcoUSKOz",
+	"gUHknEykMmQ2jSMIFAkvid8pcX6kVoZq94dB/PWuDf3Eh9aI9DKyjN262aT6zXaOfMsCXSJIbDzf5q6T",
+	"OnNuFGQxMG31T0ptvdl5lf3xRuIZTix4uzZxsRSaNjc9r4GbOp6LDN5ahnotvqS/SflFL/+WhUWsgaiV",
+	"3oOcPLLac7AhLN1Uq2V9OXjnkQO1ggYy8QJJjR7JUrXHfm3RRV0GCwrY0MvEBmd7zG2XUvt8qTi2oHNi",
+	"WeDhS+Jr21uuKuOIVZZlTKIM8kWv0j1UFma8CqMLiFSgLFfdsbRS0Xe0duGPQqpQ+nejdGFCvYqdLnKg",
+	"aEhJrcqF19ebIndF3/NkeIWR1XULS2Sa0rKFUwPRhlJq09mtKlyYvdfmdQvt97cuW6gIrJbraxQvLNcL",
+	"r630S0rFtUkzBeeGlV+AvWSyyEWYuoYSwA2vGAeKLeGVcijn0k7glxNiCm/Aq/d4xxmxFaViEsfnCfcQ",
+	"w1EUXlmqLDfdkpPiL0dQolgted4ZolyFmRHboMRMocIMTNLpZfs7SzKoX5ZsJylsJ+EYC3pOAyqWaTni",
+	"DIeNyPiyeEGfUS48XYXROmHl6daFhME7jKgYsXnMpZKaISLKs5xtv2yx0grnbRtuCQiPPmXtws3da2dD",
+	"1gxuX4My1uISMVfy5cxUMFHmtCWWWSTQKfG4au8zsyFISnEVTB0ownH29G959GCBTDepTHMNsYXpesCX",
+	"te16KpXnsqbIVUeybTOta6nWUwZr37OAPmXTEw3q9GyuKfOjhrryqq7aU230SMv1GN9SM3/qOh9h3mJe",
+	"dB65dfw+G3bVsp1LlF1Ske2zJZm9aR2xl6vlA624v/kf/6K4wYi8zfgT9rQ/AaQbfW5N2pnuFZtM6ETb",
+	"slDim6z0U47AH7rUT6mIZglLWi6dY4anhO/KKJJzTKSypoLwhmKmsa+HEytErq3ojhYQodC0ihfUH8xL",
+	"GStI7mBH7BiitpQs512Q5VUY+aa8gRnhahZy1fLi9EQKHZTp3EoDg0hSXkyhlaOUAEGczEp/UNyZTlkY",
+	"STkSDCFpB66i2GXpzsldbSZZlTkZssJfIctilTCkDM+3Qg5qmtdwTYLHBikP262kMpESUOEFnmYjtxU0",
+	"AskrXYwGekWBb4cUlALZNQtA36/8xES8Wp0xUQ4mRtQx70KvqGIj8ias2g6SykPdGvmirz6WRiJYCXH5",
+	"HuZJucIVraWiMCB6P3233Ai69c4HTbaeLs0+gcFmJ5CUPax3AoNS42sqNA1uRGiy8f3Dd9/SRqgEi7YV",
+	"iXT2R5VIxN9QLQaXC0Mvdd9QkAPAsmMMMCyJiYTWCT2URi4Y4Q4CEuT7xNddIpIwj1JbD46l7CQgYcHX",
+	"lh9jM5mE0VzXxOVoEZ8HVFc3rGXgYUsT5ax6nWTJ5lojjGpgd/tFjqytwbEsHzvsT2nBTWl/ynK7xw7a",
+	"TqZX8X1hzMWjPtGPpG1xdTNcFiaRdOBDzN9E2wo6UmJ7JgpPb7KzOgovYbzbBcGm4FWPbVXFNm9jzGgQ",
+	"8Lw+krbKGHJDkbSvb4QPasxqGLjIvbTNoCb8m3LAT4nQI9yzCX45C1zB8Ep4nR0wYJsC+JtzLMazav73",
+	"JIxUJx4vIm+V+4MwES2datNA3WZagKZYGI5vUhPhOK14CQ4FF9JaC+t6U7bthkBqGLvPk4o/GDGjmevV",
+	"dIxbKwlENYIIUJcr09UqyciTk5h+VSarjpNgYnbuIBJwglgMTQ88SbvU8UFLpKVKSDKZRyr0kVeXXwgn",
+	"qB2QiXDQBR1fyNFVoyPl63SMnaGjLB1+mSQiX0dhDBVE0+Uk0aYRwaYkRnqpOHUJLWEQuSjKeuhY/TBi",
+	"KtkTiSs6JsqXxa9IRHwr0VIdGRehXIjvUzY1y5LPQFdQECchHy5NJmUIB8HQbsCF+QU3ba9ML6mI6DrT",
+	"WzatahTzgtpXs9D2/C/zYmvn1rWQskR9/jHg/G0NkdGEBpZUygar2ye93i6qZm3jp4zu3841gYIfOsMq",
+	"EQi0JMoTPMxIIlvs2akwuNU/pWsL+VkFfr/L4T/VbaEMXU6kUnn7K9pFJbkG1yqzXoM8evuFzuvoxfX+",
+	"BrtxlWDcxn25CmNtFaT1qVXio7JPlwMskUspBwdJbNGtit+qiMJdHUZcJ3Z4k3a0SlBTsowRz5ASGcMo",
+	"jRx35FyUmfwf765z7V3n2pVB8aZvband9K5f7V2/2jJlI4nn/Z1rWfv97R2b3umd6P670tHVvvONhcd0",
+	"kK2kxh9ZYf0Nu7t+MAlRmec0M20WdWVExHxAe2WKWT5Kv9QdyUJhbHZFDpOZ6tq4TKGRSwU7UfcNgHOr",
+	"G7kWGjoq3nBNUUbre7fkVrNt9NX6TunFmKfrOJEdmKNyEHXL2Fh6aqgkA9piZQ8/elTGygJlY6zPyjZv",
+	"mJJZaLNm6JWRT0Z3vvO/3kL/682FcRdw9ENHJBWDtcGAsla6sIjgtn1atTxRyBY0ZKpaqDgGb5w+F5Vh",
+	"kWmvHU6yXF+EqR/3KJup56E+EBvt6dajMDFiSeVYK0NP6vXqbf8pn3qozRckCEwYFEb37/v370MkdhKG",
+	"3bGUb3sKWCgGg0LSnl6OeR219VXA+BHqH7i6o46VUXBsosm1TSc5AhXyPmL9g76LFBr//+x97Y8bx5nn",
+	"v1LglyF1TYqcN0cc+IMiyY4Sy3I0EoKDW5hukkWyPc1qqqs5o7lAQDbIBV7sOpscsk42awNJsEFy2Oza",
+	"h0OyPl9y+Wc0Y+2n/RcO9TxV1dWvfKcor/Mh1pDN7qefqnqe3/N+h0U0THWwaR00bxB1ys88cScdVjbf",
+	"teuOKM4xdBmBdEX4vNaw2QNgLtB3mKHvAX2PdvPoW2L6T4IwoCmxX1rN5qHummMzHfxttZr7pdMCjiSr",
+	"xYaU3U1D6p4SFxuWtkv6qmqXmZEwsKa+qsaj1tRXdZBZQ3mkX2KTVViYckCH8DRXRxaMKu/JaqXf//rF",
+	"X36E1UoLNiDKVsytjryV9iiajSzE53OTNcP0Y2NbzWIirIZdUwY97qtmON/A+6xoHevLUlbc3X+tm6uQ",
+	"JtSi6+LO1S++//yzD65+9Jurn/7x6sNPr97/8eVPfr4OB2KBdFtfv9Os7FpV/6oNFuqiGt1Eme4CdTTl",
+	"sqVoqjV0SEB7NgsplBWpuleUD+KYIkTMqZv7SQrS0FcV+BjPhYiOarel4MxWTAXJkQibmApSfIQ31DcM",
+	"UbeAbcgB4maKaudMkFWdw8QOhU0CK5TX0RNrhbAxVhRMa+x5s9fjxMHf9PS0ioQN4HIShD2PubqVJdeD",
+	"NyzixBVIDtm11L30bI/XMXQuh3oYAWu8OUSJM5MkhNkmjWGj6FTKJUMmoYXEAhIwTOTs9WivbbMsu0k1",
+	"ppPsgtkmR1P0VbKwZIK0lxmPqNuzdDw1Ns+UIIwCZTykYtKFNq+zsqrdHLOsrPOo6lEbMMr12I3aEQlC",
+	"C8w5myXKvd1QFSL0LPGoPaLDITdNlgquj4FZggRaUzQgr5IjWQpqjI3J6AuUHReZazaT9hpLraohJ437",
+	"HB7NYrqVTsSw2SpNtykTMWy2qOmG3BBn82GwHaNti125JZWQvVSXe9knJqQuR5/i3LbHvJXh+XTIiRcL",
+	"0zFnUfjCRKxusO76OHGoANPd6WtSRokc6bEQJWVVdXl6Np44oQL70O9K0VjLK7lbhJv//v3vvfjk3/L7",
+	"pyxbs3c3LSLWHHKaP5aT5NHiLfi/XKX8yJUj4vLT+NookJ+Ti2ACumg89i8Qr0i4EmfObYXJMMPhNx95",
+	"mG/DZrT89HmJS5R15omCvJrNtRo9Oed2Q9YOPhlOoECXUVDeL7nQxtlPDz6E9c2zcYw9W5q3LKEjCCIK",
+	"bYzALojL/nRCGwsiCuWC9yjn7gBSawHUZ22TXROVivtxm7k4pC8eSHiEw+DOPTD+8sJYSQukyMSQ9nzD",
+	"ZmnDKtUokuT3iRT3hewi3f5RR1h2OFEI/O5tzMRBggpbOqI1hFk2BYk1KW6R3TYpjTA1yH3Fp3axqWGz",
+	"+S2LvBEJKdAPuaM6/mMuDkhzTlotZYQoG8OsU0QbY1nLoSzmo6NFq7IcpsV8wHDKtRzeU8vyMqM8Qnk9",
+	"DMQOyfaQFqqyH0xYL1Y6nQvCqRt2h7BjpBRICOZkT775Gs7IhnYoL6Y0tZs7WWpee6SMsHmf3moe1I3W",
+	"hlk2Iyd7apaJMWFFqHl1oKaD3TKiL3/4wRc//d8vPvm355997+r3v1qzEbNK9i1iusz5/GXzyrSMXV9Q",
+	"I3lUVxnZ2ChsT52FXI/9QQ5oVxoHDkSu/jcc+Efk3PWiYhzwnxmYL7KnN+XlB1tKgcrFMO+BBRuoHO6e",
+	"et3TaXD3AQyR4sTBXgvalQ/BKgNuPUxMn8HRUwLgBYySziSS6O7IiPcx/0IHAOJR3BrpriOlqXXQ/JqE",
+	"jN+C15nq3ZYztFIe7pwkIhiwgjeULy/eXHZ6J9VUnpEV8wGuxhHN8fRlfVwtm+kLBA3U79dKkpTMZ87j",
+	"2C4c7SVWfTscusnAs3FaWDqMRKJQWmVyJTQ3p0OHxC5PDWgtc/Ut3Zw8CbtyyVjG47iAFziXhuX9r3Ph",
+	"p5XzQdxwKQakH/7iLx9f/t0HX/y/f3rx2x+sIWvkW+r8fcn6r8uTWd4e9JVwpyZ2SZvM4F3dCthVcBA2",
+	"4VE09vSGENWDxG6T+cQL4aq9tC9x+rg1e9Js7tHDZsWK/9oVfx3GfzwWVIQDGlXaFWHwNhK76t3HFXNi",
+	"22iiOvkVw7Z7k4iaJe7p0ap7tXZ6aiD4MsDzBRCOU9aT3kZOBjQSEGF/PaCstY/524LoJCRbIlt7WeQj",
+	"uLyNyKdMZ60Zl6wTb6zTDzMH3WLVb/r+yu44s1C8N1n3/PuXo+gFQ7dsCOmaA6bT33hzWj5vO29CxRu7",
+	"eUMqXjyRuKa2W+FU1Zl1PWj15HzVWFvLNqPTlHbc3MRMaOwHIXHEvXrHtBtgc09OI+wt4xht2CHLkgXn",
+	"5L8Q83JohAQfKF/LDlfRO9MHIjX9HpmwyPOhmCvt3IENLpGC2PcSVqV8OzZLZ3euCTzsEqMj10wQwvDV",
+	"wLtAiymFFQohRWE/Ug0vZGXUnPhCSqJXB2WgWFEbq9I+XHJ+62IukiQNe4fN2Ya3rtJDMoUNMPZpre6R",
+	"VfNA3O8+o98IJuGmHz6/asFV2k64JMSkxgK6GQ/TGjxjfI1A9KupUaYpJu6QlqSvOpqS3RJeBT9J0ZHY",
+	"KIpSW32zWGpgtKZ8GWBqIceJlEAmAnsy8aJp/pK4x1tmmG6clVUjPnXlTPmcuNeERyQKXcb71GyFDq0+",
+	"crGP3PIztxdqHTT3Zfjq2xMvmhq8ChgFij02KIxdCebM0qFoBucKsqG1C5lRJNV3vRAHCQK2xc+S36Qm",
+	"V/ttHvDM8MRVghv9uDWnyCzefVs97qAOO+8WmN/iYKxk9Qp5CTJgne81s374tjo629mE0OMa+nQmkWxB",
+	"c0oZ6VA/YAMwPFPtCKVR2cWklVgY8S+5/2iLMnHKT5P5zHR+UqYu5ShPHZo1AuprWeUi8/6USiogM3v+",
+	"NoHFjLO2IRT2lnjP8jBVQQPH2UEYrGIqK4jrCbnl0+BuQddJBEN9j/o9c/QN6wdvBOExjRz0XKU+bahM",
+	"+Qa5mRxAC5kxKQxmM0d3G3Ms4pjNuxwoDY7bizk4ix9bnDlkRF3GiV3RbZntyhFx6FO4TToF37KZk+w+",
+	"Jhs+Z5qwOVjLKvtung8pti7Wo2HGIRWEq6bkO5ych+54TEMOfZ7GvusxmwXASteX7AMXHaPnqRckVXEU",
+	"J6wLLURrxPV5QMD15+Q3OHOwC7aT7XHmrCmpSrrgBMeOabQtETwuZ1ltxby+UveaPhezjW5//ydf/OIH",
+	"kP69etBZRooqUU0083v+2QeX//Lzy49+V0zTUrB0hbxZCraukI6STjfMHdGbrHdTnvil6XgzINkOi9n2",
+	"ia1M+8Srj35/+ZPfPf/8p1f/8IvL//7PX3z//+B9Lt//4fPP/7myhpHLx8Zx/ZIFQVFRQKjGnGW3Fkyb",
+	"0bHbGCOdmyGb7C1TdgY3ATWTB2FDaBPRnDFzeOrQxY1HUpPWQkkY1T2l0P3l/H7czVXAKLkpa8bpxXTz",
+	"VrNZkz4svye/ieAuusOJ+GwHJiaOaEjEr3KxlBpgIO/uBH7PJKI2G556DfEU/PKhfOuwPK6ZfhKhTyau",
+	"n8MGsTB5DVDMChGbZW6XuaoYuSV4NkMaerr2MQ/LqbXfDk9hq87dEQX+THcEJRcgoSyTTF7ctSc12jIE",
+	"IW6cg6AVezdXQ9R0pCkf8/bsjtBcyhBKro6yuVyma+aVOmsvmZCZ9eVDUzasGTkWnXwTk5m4KMkhjBHh",
+	"YCPMQk6ySfd3qU3vwVhOQxF8TQr6vuGqSwek3YvYe7d1+Xulp7gIo6bW4lVxy+Yex03g0NS52hAQVU81",
+	"3VJ86I23KAKdCTqn5KD6WpBw2LR2mxLGvsd57xRm4bjdyDujJ92AndGQy7ampS1H5BCLxC/Qlz7Cim5u",
+	"kbHHGO1hwBn7sJMOnunIG+lhOjDBTf7IIm5ERgGPiNMNJixybFZtCoganNGQHDSbbYHpjvRVrWYT/Jsh",
+	"jSYho70a5qo4ExZStwcDGhyMmOMnmjgYoO37igb1NkMXZ/apYfEIqQUuU4B6HAZR0Jn0Seciwts4wZgy",
+	"b9QAbjbepNFNYOYtkzMP6BPy3RYxpjkQHoUeG1hkl8CbEo9Fh/vPHMNFizeEB9Ys4txC3VB/eDGm7UQn",
+	"w+sw6QjIchrk2rUHdOxrgr95fP9tQuWpIOfDgFPjaIgrOi6nh/uKFZkXFOB7ljfkY4c4320Rg/f4UviO",
+	"5j5597H523t88MyBBo0hhdc0v3EAkIv7mrcgVUmS+WHD/ClmHNy9rbJWj29/S5pLNUGP2HT3+IBUee/0",
+	"nDfu8cFtN3JrFtmDvWAz+QUsFusHlhzTgPLYJdxjAx887lHNIvsEJ9xrskLqI0nonhd3uM/8CyseKgC3",
+	"gplR+NOaZbMDlTqBz9ZGd80ih2TkPj2mTyzyGsxFO6ZPnjkNYyHR4e/YFbvitIkrh1PCgWRBNMSUC+JF",
+	"pOuGoUcFT81DQpqEPhUbyov8C1J1bt28+bqwDju06044VSyUVqgOicjn94MQm0WJZ7qQ0Gqz3DGPr8GY",
+	"R7XH6mEwiSivNYgjX0pvSnkinaHLH6ivqlo4IDMEgTywmfyT1Il5l/OhG2m6saGVy+XuPCLO9REfXB+5",
+	"4WlC6p24/ERc4JCuT92QEy9q2EysXZ6ocyPiUyG+AkaVaMF5/jjFC7Jx9IGSQSmM1FAo95biUE8gHVKb",
+	"obojnFKOZ7DWJk5g2r6A2jrUNJqrQYhLksgPsgj1OVUTJMnI9cFf0CPQxERoo+ygscSTMBUI7q6cBHNM",
+	"z8fHQDazgfU0P2KZTxgduEKkSFmIPoHUvKQkZeKdCoaT5UinDVnosRyeJ3GhYjOhypuvSbAt/miBdm/t",
+	"V2a3c8UK5PexkcNyzQ3cJuLkimURJ51UTaHdrFmIQNUpR1VlFKsnKH7tazfKKS4Ic8wzeShfpW5TjkmQ",
+	"QvIrmXaZxGPPSpc9BcUrYl0rax4IVYADZsXlJeADVMnCkB0dfpRHeUI7GlIvTKBOUv3msdAS5lhKwDoL",
+	"YPqS0ZMx3J4DZzNXyOvkaxigFQdnZzAO9uzwOLn5zt0dnsDLsY8Ueohgj7mAU5sJ7gQTtDyRL/zUG4/n",
+	"RNVwsyTBi8HoeQB0fKVgx7uP8btXBE1/haO/wtFf4eivcPTSOBo6ZkKrzFazmZGKy4Hqbwpp9epi6pXg",
+	"aKGLhaRJSFBPL4rH2kpjWgl4PQ0578L/H3LvRFJ7YhK4aiydXcmvoPTLh9J5q/LykfTbOejz5YLokcvc",
+	"AQ2v94Ow4/XgoBQD6DfgIqOEHXJ/sVeW0yZYoYQ1ACam5lEw5uQ8CE+hD57qeS3oq1mQJPQd2jkOuqc0",
+	"slk3YIx2kTUDGpHdZnOXfMvrnt5nvseoAEdQPim0lR9wIRsATF93J9HwuuylfkqZo6azCokinvW1Gta8",
+	"28zRbz1hxns7DYIviD03CX7Vo3LajDtwVVvDCeTicuLoSwTslcnEkh0Nm93EcgeZE9Wh8R2zrbLxUnH3",
+	"fD2Ww4YokByPWQbAXy6OjBDAETd4CkzLaEQWsDoeeBQHkMdiVsRrgZAdbH/3duFoe3xhkFRbmqCbWEFI",
+	"lNSt37746G+e/98Pn3/2wb//6vMvPvrTSorCSobZFxPy4i8fv/jtD1786m+ff/Z5mops357SIfZlk0mM",
+	"o6AGkiQaKi5IYZZPisLZBfobeh9tV+aoyTKPY41lfJKP0sPtZ2jMu8hgk8kCA+qXGFthvPTGp1WYG2FD",
+	"AWt8JKl2XFaTY9ENlSw1ySyFOcaUc6V/BjQ6CUCgn2AZXKHqvc/ktHdDseZZe8LQj9WpqRo8BgMZpE03",
+	"DgOxGkLO92CMQefCZriRLJxrB/cWytnUHlWXEydBPhCiXkK1nwvpOAhxevqoZpGxP5GplpNRh4Y2C/oE",
+	"fyHfQyjOoJ940lgQ6bsRut8EyXF8edQgwviOmxTrMQbxHWwW0oHHo/CijSaG5gOXZrCwPIMRZRFx+xFk",
+	"wQD3kBpsj5O9AtQnJ9XJWOjfvSbhNlMNuE3ywRsjmYymZs+TI+GDSQSQaOyxQQ1tcal6A8YDn5Kqg9Uz",
+	"152aPIJeND9iyLV803q+zERFpPEI9uWWau+xO/CYnswqzsfbE8wXalkVwTr9Z7M5T6EGpFi8A330V/O0",
+	"EqU8j1VjLMl2KcJCiZZQi/K0x7rRMEWn6Mb8FZEqp2KcPFgMJThwrxZ9KyDKgdidURC5PnwlpfC7QvxG",
+	"rue/Iy89BsGm7wbgRvzj5LX+nnujW7EqHv+62z0dhMGE9SrtvutzmvMkLu/TygNJj5+t2ShObJ+Z1Cf0",
+	"2+DaJh6DXwy/AaY5GGHm0hIxhPrCZbEejwwNJ+/IgvMipTu3JZzRwKg9TroB63uD8vARp1C6zDEalNSl",
+	"JJxIcx6KQL2IjEOPSS0otDSP3DBqg5p2mDuir8M+dsjY9UKh72wmb28RHoQR+mHFhVY8cIoPXaGtOe2G",
+	"NEJLmF2Ad6zjcrFAnJ8HYY+MXH6qPL0J7WKzLVEvx8C8W8j0lzgcKNk+cQ5bqkxQrmG+fJJj65vAkt9O",
+	"sqJ2PqwOw+pDt9cLDV+sUArN3Yo43fIC3KbGJdeuXcPhYj0KcgbAlRwyVVtQAlorUFkJEbAanbX4ys4m",
+	"mdWCOABnlQSWny4T6jfBdN8bTEIZuMTF5FK0rE8c51gU5XYRZVF4AQaDFANybrNFYP4GjlYFO6dNdIfs",
+	"FsY8vQhn7RTbUKZLUgaumuhzBEGehxMcgyTD8qg67z528LFBvy9eT8J/8CnbjA/dMcwjVzyUZodunrAj",
+	"jC/xZoWWlyUbEfTEq8t3FRpVR+7V7HFOXNJxQ0rcMHQvcIyfMk5StswOunT5OnWEHKo3k1NxQCOAMIhm",
+	"JDLbUgNlkjNdYu7ir2KP0CQ7yMSKJ1uvyC9YsNdyfYSFBOW8+fxuwDdzVn677KAiXhU5B2c3gJZzDi40",
+	"7nhBH2HVeDEpRqj01Xj3jy3TKarFYI4fsRJLr/UYZK2pBplV+FTjl7ltUdduyuWcgxlhg6EThOYLShTo",
+	"oijiTRohbNpR9htXUno1ftNE3K4YHLzl9SMVzE3Extp58UKP8wnMlToFJyCE+6ryL/hOT65Ud+SRe2Ez",
+	"j525vterNcgjSZYMIMKJOx8G6oTHAcWu7K2kUqBgiK7YGbS3ZjU7o45VDN7m0N06o3HLxNgU7+YhdhX+",
+	"wUfGmm1ZgxX26gbKcldzE6Gu5HJuqimd14+k5NrhQsatxMxLCXE+yGRtn4z4oGxIZTQJGScYdJGljIks",
+	"aSeZnedY5No1mbIOnuNr1ywS+D3o7CNHX8uf28wBv9wt36MsuscH2CX4adefcO+M1o6MrNLshfAJjwNR",
+	"8pny3g3iePwO66H/NJxQm6lE25DKvQ7yH0hrkIcBxvg6bvfUAl8e3NTpmo80yzyr4oc8qumkoZB2qXcG",
+	"s9jvKfYIK8+RmcSOBawSp90hHSqeLW5GfWg+t8MxITuiT6MGuUlCehacUp2PTk4pHeNECk6fgNLyuM1U",
+	"sSiBmbX4G/FmXpeSqnzYw4sxJbutZgua4CUS/pTVqZdTG6iK777HI7jMZoqfgpkN7KKix35xSuO+IzA9",
+	"Xd5QrY6Hc/dx1mZWzZKxG0YXir/J6p548CaJzgPlE+oTBxOuT6B2uOtiCbH8q4N/OVai9tzoyNdXjQ/l",
+	"D2TRvP5ZopI/0e5P/gDlmbz+aHrrmVygEGffJs+QTHDF2nnNGp1iDqnV8f2TawpYw2a5Yzayh8io0Md9",
+	"BmzyeOaeh0eZUn5jLEdrF/KG8/wFqeT9LWgw03F7txLsTuiXbuqrSnfoRjnZrCAJK+3dJpgjCbYuMLxT",
+	"6vV3xFqXkyN3/QoIWnyefYYoPEpGz5lVc+dQEXMs7rYWDqGkF9rwZKUT2cqYhbdc3cqBMlOh2qRrGbVb",
+	"bESpA2+89v7BYcIbsAbOztmFfJpvLI1jch1jazxCYE3M4ztIScO1t9Qpl3VFrXVS2ihPAgrNodUXeLjI",
+	"dH1MqhhcrVmkUPmmtVuOvp0eisrK0bIOPolWNVrdJjRgwZZZR+ueBRr3lMpH82HmiP/0DidJAZgLDeZm",
+	"w+rbXZ5M6SCUEIEZxyZgWGU4KZSKrswikaVktDx7le/aFQHS7Urbrjz/8y8vf/Pn//jT3774yz9c/fyT",
+	"55997+rjX1394W9efPL3V398/+qvPrErz+Ify+Rd8brdkMqW0pV263C/eePGwW5T/M8y2oGBJ/UBdWOC",
+	"+eCNMBjBUgoR0T1LtQbjlPVSjfDER7nPEV/Q8A1s511pV4ZRNObt69elGGl0g9F198yN3LDx3nhQUT94",
+	"2+ueyhDz5Z9++fyzv9bfvGM6eMWHT+R/wzMaKsaO+KC1u6eo5dwL4pxm5dbdXTQYvURmba42qSqjw7R3",
+	"0QZjPaLkbb4LvXinuRFWBEn3+mOr4kaR2x1SKArFde+WKdDUbpR/wIa8+ukfL9//VGzIT3/94tNf/8ef",
+	"/mqeHXiIO4M+RSJyd6L05pdsxXjf5ezO3AfOvhV3i/bi1cc/uvzHfyzdi7vpvSgzD2K2Fm9Ia8ll27QQ",
+	"KV3CPGEiw0HvTPjwrpxN0KO8W2kL8nBXPf/8h5K2Dz9Fwirxg7z7x193ewN6CyGU3CXe/WNxx2MMBInr",
+	"xHF0/ZhjkRdBVVR8z2dfSbZlolMZhDmj+3IY+D1uWgbcIqYbb/EB8W4vVWi6w8nQ41EQXpguTj6YccSG",
+	"gDEAGhJuzcK67Rkmkw1djpWWaV+mcnsmS86hz0TMJ+Jw+oQ7tTYOjDWvDT0OYS2bod8wHEA+DGbSk6oX",
+	"ySL9gUB6veCc1SxyPvS6Q1VrbnSmAOOkkSVx5F6QDk00NYC8+BGpOtyb4h5z+KDAA+bkerpqyXYc8IgZ",
+	"vHBlvrbUOI3cp7ZlISjte09JRH2fSzbldhQ4hI4CJp/qXo/XA1YPKY9qDZslFqmpeiLIhUyHCLMF8ZNE",
+	"LfwMjaexdEPt0hEf8LirgCphEM9O7h6oaQSS2mR3t9kk38AvH9Au9cZqGIjNUEgZLUsMfy5uVfEkCCv0",
+	"6JnXpTzjieT0CenQi0BenzqtqtHEVI+l280deGfZLGVcpR8y67SShBe3yOsomGyKwZuo97bA8wgcvgfc",
+	"nObDynFPxHuj0r5xA/SQTIhYdtJbcWX7/JS1CglbIFA8h1uND0yf2mwU5c8RLnSviWP08DzItlTYPzhE",
+	"BZIxGFRCDs4sitvOJDb/3du1aR6rKUzfXc1umH1+au4RW787q+gAFXmyhFxDX4Yh3RK1/ot4NRae27dQ",
+	"Dwg1s8+UqFvlcjGOxWaH+BZswhkRr1DKd0bj6MJZeJqvG56mm6iAGEDYiGq1muokoYFuwYi5BfsulzWa",
+	"yAMeM8Bi8RueB3Xzwv5EYuijPACRgDUIeNxIttVSGJnMCpFXgMdy0JRFhEWC2dvZILQkz5jhm+75BXYB",
+	"4nyNtvByiblwQInuHJEDaL78qOweH/BXEo0VBIykzr1xY9MYrJye1uM1T1GeHgCej5K1hVaLyFgc+C2x",
+	"Ktbu5sBZfNK2EpTxdhaWyZZ9u18+SLbRYOB/Lvxn7vMNJWoC6otdLAh75gB4M8M5Dd4wsa88UVODILw4",
+	"gduIGwFyywVuDXKXpaCMHliDniXZiU7c9gh6mai0r/gSI2MuAb8EKlIDHMVNzUBaEPY85mooxGVFXibj",
+	"0WYq5VFlE4qbiWWcM/1xBbix1WwR8KqLR02FjJ0gGsYJiwkeJ8CgzWZBgwuiPJlQQWD6Ck66k5wCEK5z",
+	"ccuwXnYjFaYEGijwiLi+OBsXOpu1tZePDfH7bUgPhPSRY9jT+W6eKPTQXJFMjPMjEq4e3BJeaK75gllJ",
+	"Kty0PMBcFtEV1WrNnczHguNJd7gU7kYX6EvGllmGzAksBQ17zVZdHhSUK71luLLkCuGuvn/OXhoNM6v/",
+	"B0pobKLiJhYJU4GlN486FaqtVYx4ybnLUaB0LkiClduRdZZ/kItSzoziCy01Ifam3LTsVcgwm+HMxo/e",
+	"y7ijy1bb42mVWQi5847pJkC3ceo2hLcfpBTtKqG2ziWAhZoytk6ARHNeXWZ6nVU5zB9lhwe/ChPtOH1S",
+	"Q74BthdflSP7YwEyuQE0BBTuUd87o9iNHmAzNFaXvaL6vhvJ4Rn9OPGtyiklztO6+KDeDVjf97oRdyAe",
+	"biSsOKQFgkr7ZMHd6WBOjgO4OnYQzhL+rx2RPVLdhc3d7dJxhID9nPp+DZ9kM3P8sswWyHlYcRZB7Yjs",
+	"k/PQixCb5WUU4AvI62UFlVENaTOo8jVqtCQzZYEWCTrv0W6Ul3HQP6jLH9XlxVzOvJb2gSoBa5j39qJE",
+	"ydcbQWgz8U9SdQzTRSDtVk22ZncS2X7ErjQaDbvyDHzvslMJ5pzJDEUPzQy1A3ZgbIbOPIt/3yCmsdRq",
+	"7ZHqwwvokSieOp7wIe3JcvK6dIb0pFse3/CI8ABbFV8kBDtUjWGp/H3mX8jiMWGHmZbegEZqHPhTw1CV",
+	"DTCN/vRoZsHUThf7uoAJw/GAiLdVCQ8CaKhqNlxZ2dDFtIo9TnqT0O34tJEq9BvpCeXIxx4djQPBIExE",
+	"4e5IK3PxH1XLJz63mXEnWcquXxAyqUhI+cSPoNQQORkQTrsB65mUIWMb5DuyRs+LzLkQQKANRWWCYZgI",
+	"p7ds3EbID7qnR8SRuX5wQUuIAjjT8mk1eYs4A06nnhh5dI7NXFk6gp/vcCJjTUcyxwQsrx2sejylYwl8",
+	"oPkpHrIduS/zsnb2Dup43zqTVNRd1qv33S6tT0I/x3rHlMBc651Uz4cB4Cx4ngs7M2C0VtjhuwXbXNmw",
+	"jJ7HdZtxzEZ2VMCAjro2pF1v7EF435CipFWDae9BX/52YBRMJq/ck0OJpAzU3E1Ej1LegJHHORRThmTC",
+	"JlzsYXWGQabJs6POtEVQ+l1Xw4HV7+PkI00PeAJaRwZ/055Ry7yc7AtoajY9SDoStOIIwviWrWZzv6hI",
+	"UV0PU3x9t3sqW8YaALrVEk8wPph/En7656NJhN/sJX8Xf7Gf/kncU0KgClJ1fR5giymX2Qx5gYrUle14",
+	"81wf4ortqIsEkPaQPs2U18kbPcvLQZ41VdfMh12sNrLMKYNslh3jWrt7OxyaN6YdLoojcR725Q//x+WP",
+	"P4gzj6e8INrxC7zgrN0wHtDuWQH7Tao/+t3lj382A73Kc7PqBSl3JOUQ/E+/vfzXP17+5s/5NKcm4M9G",
+	"9d6cVLeae/WO0IdZ/8oSHF7Pli91Sy3L3pz6DLWvy9lb6sUqntq+HpJzEu335k4u3KujwrgnhPyrQvR+",
+	"HW6vaY7FoZ6Af+4qxQXuFVT718Un6NxIdH1xWToUM4PcfMmcgNsqXZXVB7ElqJ6ffKWiMh3c4St7Yy0p",
+	"iuuhcopLFmRJbKRk+YLGYZ1HFz4Fe1ODRRxjIM3G+sjtqYpw4M6RNm+E+XEuUK80tozxdrOxNlW4ZrI2",
+	"W7Q2jceVeUrOkiw+WEJZl5WjKz9OUQm6eu0IFmd60dcMLDBNa11ytWwh15IFWeutu5quUmd3ZB4j8F57",
+	"ekw+rC4pvUc/g4vnVI8kS3homq0aYZQK0wIML2zWYziHYD6j8vTU5IDZ6XXzc0Q5cP0XS5+JjfIZ02eK",
+	"8XFRvzHcsfP1G1sugnL39gIxlCJQGj+plUlaEgoubRzLZThK+LfOXSSCix27yQiK2BAu66nxa7DcUUC8",
+	"ciqK8KNJxW5+3Eo8EFhCKSPxXZ4tBP3M5+XxXjsFPOW50DTg6BpYg0lE76BbDirOGelcKBw2oBHCsBMk",
+	"4cSfltGVhny5tO6neSPPJRB7FEchsa8VzC/APoDqSBaQkMBa2fkf5VgqU6S7t6uKdPOKaI2SbBlJX6AN",
+	"QBYJzU711Er1GQrJV9W8IBdcoE7KbTkwpfq8pF46v4556nssoGxnjRn2KIu8vqe88BhH0YBzsUDiMaid",
+	"GcOIEt/M1CQXY4lCUmMsUcgpEB5wKg/MDoypFvKehGjlzRflFNS+51M9Mn/gncnxmDzbbL9B7t6Ws6/c",
+	"EFLiCI7kgnlj4iM53ddm3PMpgwnfcRDpbA80GMzSxrIMj0eq0JgPgzBS3RxlCh13sj392AVxJ9FQrGPX",
+	"1W2Ny5rjFbabByD7sh2ku3UWPMRtljyk0ooKJhG8NGzFaZ3ZU/3Yl+kML7bQ0g3hjdQSiX7u3ubHuEey",
+	"JrbRHsjcVhhS9Wk/IoIZOj4CU3utxVrnryIf/k1jG60Z7ic2SS5uNBEMC3C3tFW4VoU4bRRodoUMoZYI",
+	"Yluc2JWbk2gYhN5/kzmmXwdJRzDAjT+B+LZdWUDJZLZUiaqZ6GMJvZOmNCK5+uv/efm//v7yX3529a9/",
+	"qFiV/uwWIsuxDReZ3lW0r6e8mDse33PZgIZv0TPqw73X964DP+i4vrBw7vHB/XEEj1sVA1Z3fuYYXiZ+",
+	"oGbkmDps2eb2+kaGDgcbskRbJzUwjpGG7T5FBz9SA6fVSjgWceSqyjg5ferEHe5ZP2jIvPIGuQlBKa1V",
+	"LdlVF81xbM/gdoR5ZrO+R/0exs69AQO4U3UJfGqMsYa2IMqti41aXd+vHREn3peCwOTGBTpt5qR3mGM+",
+	"LqPBde4PBthJNfOCtRlS5lt7zT3ySP4QmdlLZBZVvShdKanC4TAMVWaC9EMPU4WqMp1lb4eT++yY+n3z",
+	"zuKXb8Clxqe1dC59cqC+3E1ztumHW6sX24K89UT1U0neOnY3MSKl8vWzKlqeC1MEffx3zz/PHzO9/ASA",
+	"ZL9S9BaJ53I1zwFnuSZcK7MQffWzX17++IPc6d0rGtOTlibFcExSh5riw0+/+MUP5tIXjJ6fFOnHqw8/",
+	"vfr5H7747aczLs983tJHie2+9ozrBUr5Yrm0mFMSF3EBn+R8MxBSZG5ianh6e258dHh682wocfiRXNGU",
+	"nM8FDekE4niZ5pmT80w5U1AHTEK/0q5cd8fe9bM9EPPywVlDH+ZlY5ojKj+YfVNNzBy1iDIYoF2MmgQ5",
+	"iYZyXlICt5g4ybhc7uv05agziXE+uaV0rs6q1B5n4354Tc4dwX3OLVXdZyXuDbccTXBeor4XeBpzbnWM",
+	"QUhLtY2zMDteje+BlhshtnEwX3XEBzk3u6m3Aw3rySa/asJstZc+WntiCbAlQuNAb0xzGcw75T1VyBlM",
+	"nhWiKEGmHO6R/ZHQgxI8fvNYNg4ah0EUdCZ9EgYTgUtVTyG11haJidfdQAjvnZrEvsehOQjs7GQ6uNyc",
+	"mJkpdhdkbEMl4xFx5Limc49x4vWxvlFAyHFIBYoVT/B6ck9+AyzXCkquptAEFWdG89XRv9oTv5I2cv5l",
+	"wSTsilfKSSlt1QUd9aEiJArGXldSJw1ryXT9uuJok9fJm3cenrx95zt3jh+eHN/5toUJfq+Tdx699dbJ",
+	"veM3T77+X/Xne+R1cnzn7dvi8yMj1Zr0BdaD/AoCQ6rw4rF74QduD7ZYN/Q6GEZw+QXrCjGh/tG4cEd+",
+	"TfPznMfRyrvKNZrkrU5WlupU7HJOnND8QRtKRZPcLX5j882mcHq3fk47HGZ2QhZvPaRPPJNOxXo92pPY",
+	"4GHV5acVkqA0vS5ip7VJBEnpOnehmspanz1b3WUX0uRQ99IZ14J/3ci/IL53SmXXPuV+d7ILcktiG3Mp",
+	"dDZN1yiw5QmuA112BbPs7QqpQpwMCKhN4fVe/XzoRgbDATB13VAAfIPV4qp4lCouqLoqxd2SmhEn3ngO",
+	"DuQJQDq5fm7KvEzE1AEYzTCZ5gr2jckrfCzavlX0uatkZdkkXvxDrpKVzGk28gEs0mg0akmxMcL87TZR",
+	"idxTGLtfV+tc7yCZipWpXQC1NmkeOrHHQ72z6b7+Fk2+d/Jyg2qc+j6F1IN60llXBydr/ZQmqc4JNjgx",
+	"NBRXp15CSntdGG/kbGNoGaQvtsDweUC6wUh3HpWeynkF2y0cU/mOMI15kkWobSxNjkWceIhkkm31KQw7",
+	"NM6LHIxZNwz2PAElLyPGZSluxScBQqrYHloySg7WVhUZaH7kmR0MakmCEYVpkD76W4E36NEBGHVf3D8j",
+	"7qVNU9UjsKToVz1khxD/l/FeOGOpE2KSje85hY2v1ZEoDF/XA0lWvOMwwG1e5ODz80RONAwpVYffkDoW",
+	"GfuTRAOLHS7LgjyWLQvSaK2WljYPxKlI7ikj1gkDuQwRZhmVNEk+pX6UuEpzSw2OHtKQlsgOOKkErK4U",
+	"S/IquIoqvo5i7KVr6oSpl8oS0gyJ6NMoT1U5Ot8ory5sriP2tbr4vaqEMziQyGNSX6feHeufhJFgBiFD",
+	"Gf/0IlV7QWN843EsMjqjYceNvBEmFBHP9yfalJIhKJjurXmBFsst7S99xLwoc7YcITbxSkjPcPRz0cZO",
+	"uP5J1SUjz/c9+RoErOvaPOzr79bf4wFDg4SBjWRuotil2TAcvWQiSH/2+Nn/DwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
