@@ -46,3 +46,26 @@ FROM friend_requests r
 JOIN users fu ON fu.user_id = r.from_user_id
 JOIN users tu ON tu.user_id = r.to_user_id
 WHERE r.from_user_id = @from_user_id AND r.to_user_id = @to_user_id;
+
+-- name: UnreadTotal :one
+-- The unread messages of all of the owner's chats and groups, counted as ListConversations counts them (others'
+-- chat messages after the read mark, notifications and revoked ones aside, up to 999 per conversation), over
+-- the rows it shows, notification conversations aside; a group the owner left counts up to the leave.
+SELECT COALESCE(sum(u.n), 0)::bigint
+FROM conversations c
+LEFT JOIN conversation_seqs s ON s.conversation_id = c.conversation_id
+CROSS JOIN LATERAL (
+    SELECT LEAST(COALESCE(s.max_seq, 0), COALESCE(c.leave_seq, s.max_seq, 0))::bigint AS max_seq
+) v
+CROSS JOIN LATERAL (
+    SELECT count(*) AS n FROM (
+        SELECT 1 FROM messages m
+        WHERE m.conversation_id = c.conversation_id AND m.seq > GREATEST(c.has_read_seq, c.min_seq - 1)
+          AND m.seq <= v.max_seq
+          AND m.send_id <> c.owner_user_id AND m.content_type < 1000 AND NOT m.revoked
+        LIMIT 999
+    ) x
+) u
+WHERE c.owner_user_id = @owner_user_id AND c.conversation_type <> 4
+  AND (c.conversation_type <> 1 OR (c.conversation_id = single_conversation_id(c.owner_user_id, c.user_id)
+                                     AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)));

@@ -1,10 +1,17 @@
 package server_test
 
 import (
+	"bytes"
+	"encoding/base64"
 	"encoding/json"
+	"io"
+	"net/http"
 	"slices"
 	"testing"
 
+	"google.golang.org/protobuf/proto"
+
+	"github.com/imspec/imserver/gen/openim/jssdkpb"
 	"github.com/imspec/imserver/server/internal/chat"
 	"github.com/imspec/imserver/server/internal/syncver"
 	"github.com/imspec/imserver/server/internal/testenv"
@@ -345,4 +352,130 @@ func TestSDKMarkConversationAsRead(t *testing.T) {
 	}
 	// revoke_msg takes the SDK's ID as well.
 	e.MustOK("/msg/revoke_msg", aTok, map[string]any{"conversationID": sdkConv, "seq": 3, "userID": a})
+}
+
+// postProto calls a /jssdk/ route with a protobuf body and decodes the reply's base64 data into out.
+func postProto(t *testing.T, e *testenv.Env, path, tok string, in, out proto.Message) testenv.Resp {
+	t.Helper()
+	b, err := proto.Marshal(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := postRaw(t, e, path, tok, b)
+	if r.ErrCode == 0 {
+		var data string
+		r.Decode(t, &data)
+		if data == "" {
+			t.Fatalf("%s: data is \"\" (the SDK reads that as no reply): %s", path, r.Raw)
+		}
+		raw, err := base64.StdEncoding.DecodeString(data)
+		if err != nil {
+			t.Fatalf("%s: data is not base64: %v", path, err)
+		}
+		if err := proto.Unmarshal(raw, out); err != nil {
+			t.Fatalf("%s: data is not the protobuf reply: %v", path, err)
+		}
+	}
+	return r
+}
+
+func postRaw(t *testing.T, e *testenv.Env, path, tok string, body []byte) testenv.Resp {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, e.URL+"/api/v3"+path, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-protobuf")
+	req.Header.Set("token", tok)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var r testenv.Resp
+	r.Raw, _ = io.ReadAll(res.Body)
+	if err := json.Unmarshal(r.Raw, &r); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("%s: status %d, body %s", path, res.StatusCode, r.Raw)
+	}
+	return r
+}
+
+func TestSDKJSConversations(t *testing.T) {
+	t.Parallel()
+	e := testenv.Start(t)
+	a, aTok := e.User("sja")
+	b, bTok := e.User("sjb")
+	c, cTok := e.User("sjc")
+	const active, named = "/jssdk/get_active_conversations", "/jssdk/get_conversations"
+
+	// Nothing yet: the reply is not "" (see postProto) and says 0.
+	var none jssdkpb.GetActiveConversationsResp
+	postProto(t, e, active, cTok, &jssdkpb.GetActiveConversationsReq{OwnerUserID: c, Count: 20}, &none)
+	if none.UnreadCount != 0 || len(none.Conversations) != 0 {
+		t.Fatalf("c has nothing: %v", &none)
+	}
+
+	sendREST(t, e, aTok, a, b, "one", "")
+	sendREST(t, e, aTok, a, b, "two", "")
+	g := gCreate(t, e, aTok, map[string]any{"memberUserIDs": []string{b}, "groupInfo": map[string]any{"groupName": "jsg", "groupType": 2}})
+	e.MustOK("/msg/send_msg", aTok, gSendBody(a, g, "hi all"))
+	si, sg := "si_"+chat.SingleConversationID(a, b)[len("single_"):], "sg_"+g
+
+	list := func() (*jssdkpb.GetActiveConversationsResp, map[string]*jssdkpb.ConversationMsg) {
+		var d jssdkpb.GetActiveConversationsResp
+		postProto(t, e, active, bTok, &jssdkpb.GetActiveConversationsReq{OwnerUserID: b, Count: 20}, &d)
+		by := map[string]*jssdkpb.ConversationMsg{}
+		var sum int64
+		for _, m := range d.Conversations {
+			by[m.Conversation.ConversationID] = m
+			sum += m.MaxSeq - m.ReadSeq
+		}
+		if sum != d.UnreadCount {
+			t.Fatalf("unreadCount %d is not the sum %d of maxSeq - readSeq", d.UnreadCount, sum)
+		}
+		return &d, by
+	}
+	d, by := list()
+	if len(d.Conversations) != 2 || by[si] == nil || by[sg] == nil {
+		t.Fatalf("b's active conversations: want %s and %s, got %v", si, sg, d)
+	}
+	if m := by[si]; m.MaxSeq != 2 || m.ReadSeq != 0 || m.User.GetUserID() != a || m.User.GetNickname() != "nick-"+a || m.Friend != nil ||
+		string(m.LastMsg.GetContent()) != `{"content":"two"}` || m.LastMsg.GetSeq() != 2 {
+		t.Fatalf("the single chat: %v", m)
+	}
+	if m := by[sg]; m.Group.GetGroupID() != g || m.Group.GetGroupName() != "jsg" || m.LastMsg.GetContentType() != 101 || m.User != nil {
+		t.Fatalf("the group chat: %v", m)
+	}
+	if d.Conversations[0].Conversation.ConversationID != sg {
+		t.Fatalf("newest first: want %s first, got %s", sg, d.Conversations[0].Conversation.ConversationID)
+	}
+	before := d.UnreadCount
+
+	// The SDK's mark-as-read clears what it shows as unread.
+	e.MustOK("/msg/mark_conversation_as_read", bTok, map[string]any{"conversationID": si, "userID": b, "hasReadSeq": 2})
+	d, by = list()
+	// The read receipt is stored in the chat too (its seq is 3), yet nothing is unread there.
+	if by[si].MaxSeq-by[si].ReadSeq != 0 || d.UnreadCount != before-2 {
+		t.Fatalf("after reading %s: readSeq %d, unread %d (was %d)", si, by[si].ReadSeq, d.UnreadCount, before)
+	}
+
+	// Named conversations: the caller's own only, in either ID form.
+	var nd jssdkpb.GetConversationsResp
+	postProto(t, e, named, bTok, &jssdkpb.GetConversationsReq{OwnerUserID: b, ConversationIDs: []string{sg, chat.SingleConversationID(a, b), "si_" + a + "_" + c}}, &nd)
+	if len(nd.Conversations) != 2 || nd.UnreadCount != by[sg].MaxSeq-by[sg].ReadSeq {
+		t.Fatalf("b's named conversations: %v", &nd)
+	}
+	postProto(t, e, named, cTok, &jssdkpb.GetConversationsReq{ConversationIDs: []string{si, sg}}, &nd)
+	if len(nd.Conversations) != 0 || nd.UnreadCount != 0 {
+		t.Fatalf("c naming a and b's conversations: %v", &nd)
+	}
+	if r := postProto(t, e, active, cTok, &jssdkpb.GetActiveConversationsReq{OwnerUserID: b}, &none); r.ErrCode != 1003 {
+		t.Fatalf("c asking for b's conversations: errCode %d, want 1003", r.ErrCode)
+	}
+	if r := postRaw(t, e, active, bTok, []byte(`{"ownerUserID":"x"}`)); r.ErrCode != 1001 {
+		t.Fatalf("a JSON body on a protobuf route: errCode %d %q, want 1001", r.ErrCode, r.ErrMsg)
+	}
+	if r := postRaw(t, e, named, bTok, bytes.Repeat([]byte{0x12, 0x01, 'x'}, 30_000)); r.ErrCode != 1001 {
+		t.Fatalf("a body over 64 KiB: errCode %d %q, want 1001", r.ErrCode, r.ErrMsg)
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for ErrCode.
@@ -1112,6 +1113,64 @@ type FriendRequest struct {
 
 	// ToUserID The receiver, who answers.
 	ToUserID string `json:"toUserID"`
+}
+
+// GetActiveConversationsData The base64 of the protobuf bytes of openim.jssdk.GetActiveConversationsResp; never "".
+type GetActiveConversationsData = []byte
+
+// GetActiveConversationsReq The protobuf bytes of openim.jssdk.GetActiveConversationsReq; at most 64 KiB.
+type GetActiveConversationsReq = openapi_types.File
+
+// GetActiveConversationsResp The reply envelope of getActiveConversations.
+type GetActiveConversationsResp struct {
+	// Data The base64 of the protobuf bytes of openim.jssdk.GetActiveConversationsResp; never "".
+	Data GetActiveConversationsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
 }
 
 // GetAllConversationsData defines model for GetAllConversationsData.
@@ -2326,6 +2385,64 @@ type GetJoinedGroupListReq struct {
 // GetJoinedGroupListResp The reply envelope of getJoinedGroupList.
 type GetJoinedGroupListResp struct {
 	Data GetJoinedGroupListData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetJssdkConversationsData The base64 of the protobuf bytes of openim.jssdk.GetConversationsResp; never "".
+type GetJssdkConversationsData = []byte
+
+// GetJssdkConversationsReq The protobuf bytes of openim.jssdk.GetConversationsReq; at most 64 KiB.
+type GetJssdkConversationsReq = openapi_types.File
+
+// GetJssdkConversationsResp The reply envelope of getJssdkConversations.
+type GetJssdkConversationsResp struct {
+	// Data The base64 of the protobuf bytes of openim.jssdk.GetConversationsResp; never "".
+	Data GetJssdkConversationsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
 	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
@@ -4821,6 +4938,20 @@ type TransferGroupParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetActiveConversationsParams defines parameters for GetActiveConversations.
+type GetActiveConversationsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetJssdkConversationsParams defines parameters for GetJssdkConversations.
+type GetJssdkConversationsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // ForbidUserParams defines parameters for ForbidUser.
 type ForbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -6465,6 +6596,58 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /group/transfer_group (the `TransferGroup` operationId).
 	TransferGroup(ctx context.Context, params *TransferGroupParams, body TransferGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetActiveConversationsWithBody The newest conversations with their last message (JS SDK)
+	//
+	// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+	// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+	GetActiveConversationsWithBody(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetJssdkConversationsWithBody Named conversations with their last message (JS SDK)
+	//
+	// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
+	// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+	GetJssdkConversationsWithBody(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// ForbidUserWithBody Forbid (ban) a user
 	//
@@ -9025,6 +9208,78 @@ func (c *Client) TransferGroupWithBody(ctx context.Context, params *TransferGrou
 // Corresponds with POST /group/transfer_group (the `TransferGroup` operationId).
 func (c *Client) TransferGroup(ctx context.Context, params *TransferGroupParams, body TransferGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewTransferGroupRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetActiveConversationsWithBody The newest conversations with their last message (JS SDK)
+//
+// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+func (c *Client) GetActiveConversationsWithBody(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetActiveConversationsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetJssdkConversationsWithBody Named conversations with their last message (JS SDK)
+//
+// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
+// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+func (c *Client) GetJssdkConversationsWithBody(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetJssdkConversationsRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -11868,6 +12123,90 @@ func NewTransferGroupRequestWithBody(server string, params *TransferGroupParams,
 	return req, nil
 }
 
+// NewGetActiveConversationsRequestWithBody constructs an http.Request for the GetActiveConversations method, with any body, and a specified content type
+func NewGetActiveConversationsRequestWithBody(server string, params *GetActiveConversationsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jssdk/get_active_conversations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetJssdkConversationsRequestWithBody constructs an http.Request for the GetJssdkConversations method, with any body, and a specified content type
+func NewGetJssdkConversationsRequestWithBody(server string, params *GetJssdkConversationsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jssdk/get_conversations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewForbidUserRequest calls the generic ForbidUser builder with application/json body
 func NewForbidUserRequest(server string, params *ForbidUserParams, body ForbidUserJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -13875,6 +14214,58 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /group/transfer_group (the `TransferGroup` operationId).
 	TransferGroupWithResponse(ctx context.Context, params *TransferGroupParams, body TransferGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*TransferGroupResponse, error)
+
+	// GetActiveConversationsWithBodyWithResponse The newest conversations with their last message (JS SDK)
+	//
+	// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+	// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+	GetActiveConversationsWithBodyWithResponse(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetActiveConversationsResponse, error)
+
+	// GetJssdkConversationsWithBodyWithResponse Named conversations with their last message (JS SDK)
+	//
+	// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
+	// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+	GetJssdkConversationsWithBodyWithResponse(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetJssdkConversationsResponse, error)
 
 	// ForbidUserWithBodyWithResponse Forbid (ban) a user
 	//
@@ -15972,6 +16363,88 @@ func (r TransferGroupResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r TransferGroupResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetActiveConversationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetActiveConversationsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetActiveConversationsResponse) GetJSON200() *GetActiveConversationsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetActiveConversationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetActiveConversationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetActiveConversationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetActiveConversationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetJssdkConversationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetJssdkConversationsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetJssdkConversationsResponse) GetJSON200() *GetJssdkConversationsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetJssdkConversationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetJssdkConversationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetJssdkConversationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetJssdkConversationsResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18290,6 +18763,70 @@ func (c *ClientWithResponses) TransferGroupWithResponse(ctx context.Context, par
 	return ParseTransferGroupResponse(rsp)
 }
 
+// GetActiveConversationsWithBodyWithResponse The newest conversations with their last message (JS SDK)
+//
+// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+func (c *ClientWithResponses) GetActiveConversationsWithBodyWithResponse(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetActiveConversationsResponse, error) {
+	rsp, err := c.GetActiveConversationsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetActiveConversationsResponse(rsp)
+}
+
+// GetJssdkConversationsWithBodyWithResponse Named conversations with their last message (JS SDK)
+//
+// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
+// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+func (c *ClientWithResponses) GetJssdkConversationsWithBodyWithResponse(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetJssdkConversationsResponse, error) {
+	rsp, err := c.GetJssdkConversationsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetJssdkConversationsResponse(rsp)
+}
+
 // ForbidUserWithBodyWithResponse Forbid (ban) a user
 //
 // Forbids `userID` for `reason`: every token of the user stops working at once (1002), its WebSocket
@@ -19920,6 +20457,58 @@ func ParseTransferGroupResponse(rsp *http.Response) (*TransferGroupResponse, err
 	return response, nil
 }
 
+// ParseGetActiveConversationsResponse parses an HTTP response from a GetActiveConversationsWithResponse call
+func ParseGetActiveConversationsResponse(rsp *http.Response) (*GetActiveConversationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetActiveConversationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetActiveConversationsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetJssdkConversationsResponse parses an HTTP response from a GetJssdkConversationsWithResponse call
+func ParseGetJssdkConversationsResponse(rsp *http.Response) (*GetJssdkConversationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetJssdkConversationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetJssdkConversationsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseForbidUserResponse parses an HTTP response from a ForbidUserWithResponse call
 func ParseForbidUserResponse(rsp *http.Response) (*ForbidUserResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -20357,6 +20946,12 @@ type ServerInterface interface {
 	// TransferGroup Transfer group ownership
 	// (POST /group/transfer_group)
 	TransferGroup(w http.ResponseWriter, r *http.Request, params TransferGroupParams)
+	// GetActiveConversations The newest conversations with their last message (JS SDK)
+	// (POST /jssdk/get_active_conversations)
+	GetActiveConversations(w http.ResponseWriter, r *http.Request, params GetActiveConversationsParams)
+	// GetJssdkConversations Named conversations with their last message (JS SDK)
+	// (POST /jssdk/get_conversations)
+	GetJssdkConversations(w http.ResponseWriter, r *http.Request, params GetJssdkConversationsParams)
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams)
@@ -20642,6 +21237,18 @@ func (_ Unimplemented) SetGroupInfo(w http.ResponseWriter, r *http.Request, para
 // TransferGroup Transfer group ownership
 // (POST /group/transfer_group)
 func (_ Unimplemented) TransferGroup(w http.ResponseWriter, r *http.Request, params TransferGroupParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetActiveConversations The newest conversations with their last message (JS SDK)
+// (POST /jssdk/get_active_conversations)
+func (_ Unimplemented) GetActiveConversations(w http.ResponseWriter, r *http.Request, params GetActiveConversationsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetJssdkConversations Named conversations with their last message (JS SDK)
+// (POST /jssdk/get_conversations)
+func (_ Unimplemented) GetJssdkConversations(w http.ResponseWriter, r *http.Request, params GetJssdkConversationsParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -22407,6 +23014,88 @@ func (siw *ServerInterfaceWrapper) TransferGroup(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// GetActiveConversations operation middleware
+func (siw *ServerInterfaceWrapper) GetActiveConversations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetActiveConversationsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetActiveConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetJssdkConversations operation middleware
+func (siw *ServerInterfaceWrapper) GetJssdkConversations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetJssdkConversationsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetJssdkConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ForbidUser operation middleware
 func (siw *ServerInterfaceWrapper) ForbidUser(w http.ResponseWriter, r *http.Request) {
 
@@ -23170,6 +23859,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/msg/mark_conversation_as_read", wrapper.MarkConversationAsRead)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/jssdk/get_active_conversations", wrapper.GetActiveConversations)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/jssdk/get_conversations", wrapper.GetJssdkConversations)
 	})
 
 	return r
@@ -24118,6 +24813,52 @@ func (response TransferGroup200JSONResponse) VisitTransferGroupResponse(w http.R
 	return err
 }
 
+type GetActiveConversationsRequestObject struct {
+	Params GetActiveConversationsParams
+	Body   io.Reader
+}
+
+type GetActiveConversationsResponseObject interface {
+	VisitGetActiveConversationsResponse(w http.ResponseWriter) error
+}
+
+type GetActiveConversations200JSONResponse GetActiveConversationsResp
+
+func (response GetActiveConversations200JSONResponse) VisitGetActiveConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJssdkConversationsRequestObject struct {
+	Params GetJssdkConversationsParams
+	Body   io.Reader
+}
+
+type GetJssdkConversationsResponseObject interface {
+	VisitGetJssdkConversationsResponse(w http.ResponseWriter) error
+}
+
+type GetJssdkConversations200JSONResponse GetJssdkConversationsResp
+
+func (response GetJssdkConversations200JSONResponse) VisitGetJssdkConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ForbidUserRequestObject struct {
 	Params ForbidUserParams
 	Body   *ForbidUserJSONRequestBody
@@ -24519,6 +25260,12 @@ type StrictServerInterface interface {
 	// TransferGroup Transfer group ownership
 	// (POST /group/transfer_group)
 	TransferGroup(ctx context.Context, request TransferGroupRequestObject) (TransferGroupResponseObject, error)
+	// GetActiveConversations The newest conversations with their last message (JS SDK)
+	// (POST /jssdk/get_active_conversations)
+	GetActiveConversations(ctx context.Context, request GetActiveConversationsRequestObject) (GetActiveConversationsResponseObject, error)
+	// GetJssdkConversations Named conversations with their last message (JS SDK)
+	// (POST /jssdk/get_conversations)
+	GetJssdkConversations(ctx context.Context, request GetJssdkConversationsRequestObject) (GetJssdkConversationsResponseObject, error)
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(ctx context.Context, request ForbidUserRequestObject) (ForbidUserResponseObject, error)
@@ -25949,6 +26696,62 @@ func (sh *strictHandler) TransferGroup(w http.ResponseWriter, r *http.Request, p
 	}
 }
 
+// GetActiveConversations operation middleware
+func (sh *strictHandler) GetActiveConversations(w http.ResponseWriter, r *http.Request, params GetActiveConversationsParams) {
+	var request GetActiveConversationsRequestObject
+
+	request.Params = params
+
+	request.Body = r.Body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetActiveConversations(ctx, request.(GetActiveConversationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetActiveConversations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetActiveConversationsResponseObject); ok {
+		if err := validResponse.VisitGetActiveConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetJssdkConversations operation middleware
+func (sh *strictHandler) GetJssdkConversations(w http.ResponseWriter, r *http.Request, params GetJssdkConversationsParams) {
+	var request GetJssdkConversationsRequestObject
+
+	request.Params = params
+
+	request.Body = r.Body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetJssdkConversations(ctx, request.(GetJssdkConversationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetJssdkConversations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetJssdkConversationsResponseObject); ok {
+		if err := validResponse.VisitGetJssdkConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ForbidUser operation middleware
 func (sh *strictHandler) ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams) {
 	var request ForbidUserRequestObject
@@ -26426,518 +27229,538 @@ var swaggerSpec = []string{
 	"rFNcQu2Tz+gCuOYc++R91ZZIr6IW7dAxgc2z726shoXEhjmOLspJFYx3T2I1RIYjHFDMVQJNci9bZM8k",
 	"4V9SUCnLONb4U9B2vLR8jydR3TMVfLwiAV0FYtunFDaCnXD+RKFko3eeaZRu9NLnK9KgrNpQtdNgrfpR",
 	"Dd5Ia0Plk+W0IuugfkJSHNTtGy1mC5KiZl5530PkoquZlN/1MrYAADVdc6R70+Q0RdgUcETYGGzsklxl",
-	"Uosqr+Wgq1mojRJ8C9z/mIjjILCzFHh5QHomOU5+UCs4OlPL4F0xJBpSCoo7/WF4heaYLXMZvYnqPMNS",
-	"1JD6Kw4Clf+wMaiuyPLgLbPCelH9JYdZKupvEB7rtBaZ7JG6h27lnKwKsX1VDzSaSNPT4uubidVVIHon",
-	"VO9CqP6YCKiz9inlohzzwXZaH+XTqm2r8H1lEuia1Bu9oMa4meyzFCnr45eWlGzU2o0qm0HydZfVEBeT",
-	"9zZGwiyY3GHfjrDPJmymGkcBOCn/iPkltx3FxD4KHBHEQhQGPomSWgFDFbObPKfhg4twsVAuOg9qCEAt",
-	"HCzANnrQH6BP6Icjdh77UyLkhSSlB9qYX2h3d+IAlDOmBTru8YwzEHPEBY7EY8v92LNDf614ezNLca/P",
-	"rBoetZOzrPImWVKUu6xkWkcfdW2ikru+UtJyg6nopZUnzPhg+Ae5Kr3MfrfvuK7b6aFjDRg44CFAB5fQ",
-	"oCHBhgBH3bsHJ+Up6DoasRQsEldYFiyM8Oqry1+dAro2/zMHUcVdv4AA+XSrCivEDGtvW8jIMMmag+HS",
-	"havCLJUF8XNp+GUV7lfmDpubqkcSGlL63Nsb0/sywnRH9a+B6t+gxrVS2dmI5vEaFI+vqHDhuuj0hCNV",
-	"xy8IMpT9mqhkJk8XnjZ/7iBnd00mY/5g6oDHFvjPd4L9d/rWTnH/BFAKC6KrkB8vFsGynAZMbNMsX2lH",
-	"lJ+A11oHh9WWkbLm33UkI7eiJlvcTZn95lXrN+/+UL2TRhhZOsbGmFkNPncYek0YyldhJzceyQbYVm4f",
-	"KUU1XlmKoWyha5P4+cpqU64LXlSq7Klb1r+4Ucaa3WP949oKkfnOkPiOxe4UgS3KaBs2i9d8QZbIy3BA",
-	"7kHEKEZjvKACB+iJg8hbPBZSNbZiAyDAmuu6iVkYeFLg2rtgxDuynuYW19iKmjvaUoJjux1LCM6ZwIJw",
-	"eekXhCxQe60fsmMU9TAyFW9+gKS2kCjoe6V0a4WJwTqzbqmBIaVme8WbuEljsbPCDVjSZYf3tjEvF263",
-	"EX3Mvb0xdSxD3zvauFPaWO3v2bVUsyO6ZS+rkmjld/hd9vTYu9gAC3eAgHe4t3Pci4PgiS2plqMgeROX",
-	"hUVk3D0mt+ceR9T/IeYzeTby85n8XfKF0MfLexydnvChTjzi+hld47Gk5NHKcs5ZUabYtDGH9pck4qXF",
-	"LqFkP4Wlj+Mogm4f6lnUVnkJ3Tn2yRBJAMORiu+HeDc4GCqWndJQoRXUpKoJiJq2KtqmfJGQ35Yus7NZ",
-	"ZxBzOvYiHH3z6YHXhaNSQqfgoqIUNrhO7vEUXGYELLFUgPwLhWkyKVkdFa+lmgbLRwwiJvcQ17iIa4z6",
-	"Lj+XZqQz//7mFLQU0+8I6Q4J6Y9CqlI8bpCO6lTIjQmpef+Okt4UJU1OvCYk3VHSimNpTEjt17eiowVE",
-	"vyOjOyKjcKpWTl61VjjVBTibmbQ+tt66Ns1QDeLklljboFV2BjtxVVWVb9YmRCDJgp5TSYaHCqim9FJR",
-	"BUjVPid2JaJ2zALCea44kanu3Om1cuwlOynsEmxukhSX2dPIJYmWOtHbmiO8Yhyek7NASQBuxcVUugyu",
-	"pZnqugrbd3bHVaaLYgX7NRaIcsxoxAfKhtiYF1RSqzt+sEt+oJKtq1mBrpXfjAmoQSU3v1YroeEFZo3N",
-	"uEC683IGQANRWmQ6ycZkPqJTFkLVFAy5pYm/aHX7iYN1ot5196m+IMurMCqJMf5EkkrTHuFqFnJiqtiE",
-	"EaKsqxiGSXhF45AJTJmUftPoygzJbNzDZ5dEL+2oXZP82SDRnPKlb29H9HIoeUfvdknvwKewpg1LQ2pX",
-	"K77DGrwZmYIFr+r9nV3tjYhiK4I9ylGQr7+TTTAOXtwO2VJ4uMOzHeHZKRtHUEcG18k1VQV5Srr2nHA0",
-	"DRlBnLKx1o2M8UWbfjJi+Fq72iQO1poH8zOo6nxQmWeoK1dxkfRrNN2zTOMs9TaKyHlMA58nL9S3GFLG",
-	"SSRK82HqnsMqwP1MlVBal6gbL3xcdiWPVfXBG1zJnS20uS0U4NwxeJXAVHKtDbH2RVm74S9mdDwzzenl",
-	"Fp0ECcw1WAgxw9CFtSx6Km4YDbwSIMzU2iybAGeAudBcxFREU3aRNYbZBCiM4P7IdR/2Hz0aHOw/3Hcf",
-	"Peqvk+PXwEYKDLVXnLIKe9GbituNjMTVANKIcVcNszEbX8lu7pj67pn6yjDpO3Z+c+x8dSAWDyPx4ypy",
-	"eayg1UVtFqJxzEU4R2HkKzPzBVmIzhb1WW5Afli99TuxYfdiQxagalOJO/HhTnyoBI1NBYdtEzIqmNmd",
-	"sLB7YcGyaPIPsRjPysWGiPDFp1RVpMO+T9XZfZZ5ZtWFVMwo15O3cC+Jj86XJrinV2xKl9t0srQNNltq",
-	"t4vIG7PVqrqWCxKpBQ7TptaOq9pa1+KPFYuS66nhWt1N1LPZ50bntilpKAy1CyJRDsR35GL35CKJ/rlT",
-	"L967erHCufE91y5W7vxOuXj/ykVKJu70izv9YhV0bCpHpGPsQoDIsbU7yWFHkoM8V+Lrlg8ro1l34tO/",
-	"jhjWBvEAud3urMTKLmNuMvVW1ofdFLbUCF9zb2+MqWVgdIejO8LRZ6H8P50sH2fLYa0vhNYwdWZlGT7e",
-	"dHml2HWNORjV62iEElXDbIwbK6/vDkl2hCTPWUAZkYBTjReMjJPygMUkA2Q9AUcXBFLBoEyFcPItyvub",
-	"Nl51Zl6QKGn75SilT9nbzIenJ8Pkd540WMRsCXpyQCYChXH9oq+f6aEeW+dTv/b8c+uAUBsLFBDMVe+0",
-	"dFOdnZWfV5a10tJulMPYRtS2by5zjIqINCrYpDZ5JrCI+VqqaWQTG95sCDBbqC20WJC9+wINDbIcaq2v",
-	"Eam13tyYuubx/qYIagnlunU08YwEk4raTusKJ96iEkyTLUswlZzCXRmm91GGyWrhs0Whl9LrbER2SkbY",
-	"mPxUodidXLczGhZdkuhxyCa0oto/J0JQNm1U9HlCp2fqtbX8PBm+AcFJl1xqXX0WqobcvOg7rTdmQ3BP",
-	"X90CznPXcMdnUxgF6aM6LSY2X9eGULsP30rgTIdet7QV2jhvtq6T7RJa1tTqsRbcCMqT9zYG8ewt3hHw",
-	"XSKHrUFVUHH4zoR1XI9qZs1Rm5gXlv+dQqTswpsjlP3+dohVgIA7BNsJguWS/OUlh4yT3bg21knx159o",
-	"nW/JuWrRP7SfTd71S+8KdgL9IO9Bt3+C2jr3nC9IEHDlk70gS9W9B6P79/3794eICgkupk04R17SZdTr",
-	"pIpd4+belXnXGW9Q5jCaQUMD1K8Y467L963F//Im38fqKnvolCHvAfz+QPUVfg1/eKaWG0eeBjgPtUN9",
-	"kir+SoWzoDm+INACSh0bnEfHGTH13jPdupuFgk401Mi/KRNR6Mdj87dp7e1AX29Hz/pyuSAeag+GyIUy",
-	"cfiCMIlZA5iAEeL/mESZcYMwvFCxhHLjulO4JEtLXTYD9HEPzOERwf5QF67jCneJQOdLa3elDcbzo5XZ",
-	"gxQNYD6KoHcW8YeIhebIOJljJuiY53qkX1Pf8e2bQsPojZt3q1bSlR0SBiuof98d7NfEuEnaSPi6p9qa",
-	"odWf5Rkuu8lNm6itmuklPJmfaYDaV2F0ochExzFukyWSAysGqIFZQd42bhubFtzENWZpxG3AXlUU5rHp",
-	"OdjEIl4xYp42lrQsP0I/CSmjbIrkw1wKb1F4iQMnqVFD2SUVBPk0ImMRLIeon74DBXrk97qj9PkShZFP",
-	"GY6Wyfty3BEz4w7R4AhhtpSsQo7Ck4HXdTEcbHQCFsepkvFYGLMxRJFlCrHtCM7sFXwOoZjl9PkLE/Js",
-	"LwhdYR0KyIlw0PY0PLOair7oX8zCZM7CimrLQLmGNLXeUep3WWN9JrcbOGiAfMrnlHPiO2gPzWNBfNS+",
-	"moUB0VRqm8bl1cLTkzA6I6KiYClERUNEgJGiOBFKhHpNpQDSQ5vJQUeJf2jEEgdRzMY6DLttkR0jMdUQ",
-	"h5wyWejIeKDkXCwOAnsmx4jG6AcAFHriexxdRXixIJG2VkupbBFgypAREvUXndoiVOHq5FrweUCUyaX0",
-	"KqdhV37a5Rd00TUzdxehfCbaoSRSsRQLpmuu5DqklRtQta9BJrlOxl/K5K8Rvsq4bW12tsNlrGR525xn",
-	"hQ2ipqW0pGphiUaqpAZQz7V2WkY3nkqyFH1KLklJxBGnY4tCgbWGsuk2kpmiHE0VkabaRK3nlTTWlLFK",
-	"SessjKNxCer2EfZ9Fflkit+itmpdDlK9Cs8aaDkQ2C4nOBrPHLSPfv8FGoc+2eJs5dKuS2OV4sFHzF85",
-	"PIqZoAG6gnwWKe1oCKRcSRdD5KIwQgspEP0AsVCoj7eRwXRtx3JpolAC0kETDBCMzvH4AokQVqkzb8xD",
-	"9cUyKJreWIuPwoAk6LYyMCR5MBMQUi/LqVz+MuFDRWrB7EZd8mQkMBnCgdrny0Qgk19ooxY0dcXM0ltA",
-	"RQF1RispnSLRaUACprbFrXYaRGImrj1P3vKdl5nXRB9tgbNq5pVopVKraEDMMrZAGDVdQ4jdPaFcTQJR",
-	"u2/XD5dEVYKU0W5BVWbkkkQ5RXsbvhSRN00AJiJvrovSxjwVsVbGEsfnAR2n0QtlSP/DlXCd+mUkwuMM",
-	"CThKQN0CdLkrwqSY9WXf6fZf1Ttt+Ub3EkeSuHIp7RxPI0JaTusFDNp69c5pVVVEuEupXtuyBeS4IHg+",
-	"aR19WZtIvirzNsJwjt1+ZhEs5Z7kWUhSL8xDWlH3h4gEnCApcfdKFIDagvZN5IavL/P9/c8SX38Gd/ni",
-	"7yNffEUBlNK6KwoJlWa3uvaH8TvWSinnxtJcFNqu2yByl4t+jbnoleaFLOjdVSe4q04gAUJK5vIeXoZG",
-	"aaws535t9EDrB5+nsX4VxjfXhSy+MQ4CB3Gp0WPlajHGShgH2aY83U9IWyd0w2qOuJAMns9xEAyNq24e",
-	"RgRRhrh8BQcwDW+Uz1YSebgy8FDeE+ar7I27C3jKHXJNaKgf3kTzL9/FNd3GuKak3kcppu846uQGnCsF",
-	"e8XmDdHOkuBD8NkZN+HZySfwiW+3uAdyHl4xnfWq2p6tMxfPKUsswkCcSi0iQ+NSnBPMOFrTsWffYlal",
-	"mWsRefOUcI6nFYZTe0MsFGT3wZZrwLA+ifmJeemOtNxG0vIJHV+8PyHigo4vdiBDfALDZEWIjLAg5/me",
-	"iwrZo1xz1fXR98K8dIe+txF9n+Lowq6kcsxfEOyX4nK2gE1F0Yjjz07vcSQ5lzEnnp18co+jNqevHcSn",
-	"rx3EXmdi+w9Xwe9hjZQGWPFZmWarIBL7JAL1Sv6aaAbAHFG8UD5CCM58I5VILq+ahWJW5YbZWIHk5E0J",
-	"iXoSR/J65fRcx1fjtQ1ON1rUmhT3HZTedSrPv7emHFLLWaWwVgFpfSo0Lx3hjiTdVpL0lE/5FqRoZ9Sl",
-	"HGePN0DQRli4UiS4OZSE3a/FTPuummFk+uYdJt5KTORJkYh86JnO2TN8NIwywjM0oH3x0dlLNKPyyaVO",
-	"C+CIKj8F5ugLcn4Wji+IQAPX7aNFzGeEozGOoiWiojdi3jhkgjDhQagAun9fbeX+fTQLA4gXkOIFCcC2",
-	"fY+jH509f4YEeStQ2xu1fjYajVp6BPnrkfwxo/Lnu1HL68ASC8o+FcMRm+R2w3WeopwunSScIO9no5aC",
-	"iVHrSN587Lp745d0YS0GPiOj1jsPtTkhCPMlG+MFfWB+6S3xPCiP+RUKiQtp3Ktd2xWAhYXA4xnxTeRB",
-	"LWhURuynfFpl9k6s3Knh28BEe459kk0OyzvW0RRfEsCPTm0E0XdavpwSaGg6cHl2T9/tw2gO6rsDtKBj",
-	"EUfEQb1eLzEZ6fch34d3hqg/cPvdwcB1s8B0vSlrjp2Rpw+5nV7APY4EnZPE6wBXZF3aNi7uxlFfFSCl",
-	"A9I44ZyGTF4HGjzYqw8gFDiKtZY1MRZzPn0ShfOyO3cRNo4xfUCOpFYII77kgsyr6N8WdxxOJgFl5LOY",
-	"z+rECD3PPQ5Ri0lZxqrWJbmDKXQl0RCd7E6NiNqamjtoQSJOuQCOZ60YEKIzRBjNKeeSRF+QJRqHMROQ",
-	"7yCimJR0OJGsaXxZBQ8LQiK4hSxM9B/sd4YQfqBDQDMUOwlkybRUWZNRQ5hftQj5HYnUfMWZTKBoo6nq",
-	"47HOrN0cNdXqnzQMt1ZvPbMicBu89llSX3PVgd7jSfFN1E5f6UhNXB61FdCxMyrKq0wFGtzVmsZg6qOC",
-	"I1ssRu0pXnQnESEOmkThHPWTpaoSmV0IitGsYKsbkxtPGG/Ng0+wYx3ZOLMeXZFL1odrgrjYAVLy7R6a",
-	"YBoQ30H7SMXD+DvNInsaC2LFuLwXqzIErZ+Rccj8kkP5YXiFglCeCdiC4SkrhyKGE+isth3tDx7tPzp8",
-	"OHh0sE413KrEc2rdTUoCZvb2qs4FNNDpsq/eKXW3Uqkzl/QeUKuBr9Ba5gYAeAd6txH0nhdl23woGhby",
-	"LLRICUaBnFduFl6V1c4ifLw7J9l7rc5Bn599iP0pSWob1Gy+9fxMnutZGJeVV9nxSXA6ZbgqLXHnJyKo",
-	"CMg176lMFCmr5b6uEP6WJe3Xc3pLri6UG0+/yhZMr5d0uk5i19aEVF5P7R5cYCYemG9eU/+1CF9Dqt00",
-	"7GRySgbOnrPvHDiHzkPnA+eR03edft/pDzbNNDl9ftZyWsfMj0Lqt5zWF5T54RVvOa3nZ/9U/k3OW07r",
-	"KWVU/fYpZfHb9I3PsHzpVP1z7M+pxK8f4mgesiWM/GEoIH3FHE6mQmJp5Ha4IMwybqb3oKK5pSBWpF/y",
-	"qWpNSVturNjSZNAGVpEP8fhCctwy+qBjgiRLDSNBfHROpPZOlbHuPHkTtTNm2/1O/VSWjUG8DuhG4YQG",
-	"xPbwlfeGAAk9o9CZgsQoIuMwAsu09lqDnwRsv237jZ49S+fI3Efy0YidnpiDU75vwBZIaQsRJ2+Q1LaI",
-	"ssrJaaZEcOX+hbYO8uPkkDtD5M3x2zPyBgpzjZgXYEG4eMqnJ4SLKB6Ll3ROVHUut9yIvIHZ9zyO2Ekc",
-	"VRyk1h62MWSu8d95nL5WxnSs7Of6r3P1l+cgj0/1Z1qI1N+gMEIe018ppUd/08QOnCyuwhiMOGXTAKqZ",
-	"gEqcpEwJqRbvylDR1KB6nNiuN5xwvVnWAVMHVLTaa0B6LHBtINHwzygDLG/wRkQvsSCPZ7jBRKUoVZ0f",
-	"tk2OPaDy9QxNmR560wGK+99wpE2qGUVkfPmUT58vSrOzdQS/JqKCTpYO6iM/hBID+ksHDZLnTBsf9WxJ",
-	"JE/DFjmrTNMpSnDUhxXu1089K8qc2Zzf8lnhGbTAkUhlintSZwQuuFU+ftOSHKypdbhpmYOaOS2/H1Px",
-	"/sJQ4x0Eor9My2kEBF9SNh2mZaZ0YvEPlLSBg6AsfmOVOcU6n/rmlDfmpTtzym00p7wg8/CSfBjg8UUp",
-	"1J/Lb5o238wR7w2MzvYITmYRazdRHzSj9LU74LydwJlvelSqLZsmc1jnREJDO9Bm+t1zzInfQ8fqISgq",
-	"BBE/zEdTyOfDpuCCfDdJWo0IDhB0tSpChhzpWSyJbIlUryZUs7HYeDCqS4uW+mv4LLyqmuEzOTKnPyVO",
-	"NsZ3dbJPEhJYOWux7ZzZZGY95dd0GV6Qp3z63uMsNwib3EEkpNx9zVDI1ZGQ1kE2oWL6pTsaditpmF3I",
-	"q7z43j2OojCAWAFdSusIso2ACTro0E0yAN18tV/bLuq6zqHrDNxNzaDP5XSWCVM5YMFyeUaYbwVy5hA8",
-	"G99Xgpdr4lTqaKz1Yi44eVMecVEZXlE7WC1rL9wk4qLYxix9OBslaZ1ZGUjp23hRdR6TAAsVinoe+lAw",
-	"gBPiI9d1rRADvKBKUe+lw3XQIog58qy1eCV25lXxnAmeq6dU1M3pSQ+dqSAQFYuE58YVAMMgPMWUoTZ8",
-	"roJ6Okm0r3xhQiOof8DjQCgbJsQOJ0k2iJGrHnpZ2R4hpwNZZaez5VPB9rm+qHvBdmzFk5aHyymYqQRd",
-	"E3OKMEdYhZ2q60ZtPxzzBz4ZUw6WwLn/O5ODrp6vq1/jnR56CUHLfbffOYKYYhO2DEHFvV5v1HqnKvEZ",
-	"WLjHR0w+CAHG9lP6IFVwtqfRvmcHUkOuk1qgHSVrSSSHzt4H++h8KQgHI/WIwd0GdE5FNnC777p7Drqa",
-	"hZygg74zcN2ufA1NIvnCPOYiieceKuM2FUAe+zreuYAeK2Nw5dYuKPOhAImJtsXGLzXHS4U4bcyWii2g",
-	"SxzERM8o/ymN4e27e+gypGPijFjf3UeX1Ceh/PgATWgADxyi3zMvPkRzEk2JL4nSFY58+dkHcpvw2yMU",
-	"hCYEvt93dRkp+fseEssFZVM5SX8fvYlDIYfuP0TYv8RsTHyztv4HkBzhh1dykH3XRc+Ps07wTBzkfqeH",
-	"ntnfgilqxNpJ/HHH1CdLXEnq9BPm03f67sDpu3tO3913+u6B03cPnb770Om7Hzh995HTBz/dntPv7zv9",
-	"/kOn3//AkUurwa927zhvYKnOBBGDhrC3cYEVp0V1363nLFiWSPcxn0n5Q/fK9sklHQMhC5bDhNhZ7Y4S",
-	"dWURLA3/0zbgYnwuC4UVPVGc/ETZQgEBVgVQlI++fdBxGsC7nQVMWXDlSUlZu3iJiYU1E6+7ofhvgnqB",
-	"Up0Ty7iGYhYQzu1PrHqVvdWi0bEuIAqLT5zk8wUW9JwGVBcIpFMm4SDTGYgrV6AauLZolYvtzZVNVNOY",
-	"DSUlN+VrfJhJ2IDYGr0cE5yrTMpIm4W36vlQGlF8HYtN6vxujullMcx1XdabB+IWhEyA71REyfLH7Dwr",
-	"hc36GilXr2ymj9qqxp0GugsN9CwLSSvc0MOMGxq1Bw5KQ5JZzImPRq2riArNH0ctB0iaoVUgvVoDiDDs",
-	"DEcs683OaGZZIUJF9myqv57BRsBt67S+kKsEv4P+4AXBvv23Le7AR0rPFXZkBl9r0KrR2Dp5Vrc0SWxO",
-	"a2qN6JRgB7FQ4hjB4lrrhDitmNE3MdFfg2JT0d40G95QAXP5g2xCPrLv3tm1bidVEaqJzAsiNY2K7qby",
-	"gRvwHsn1y1WUgxgjV0h9r+sljgOCI46o2FWhxKy7KrPtZGm1DrERltiv3iHJLUWSpJz2iqCCTL+rWrW5",
-	"DS8p9d6n369fUyOAS967g7bbCG0vI8z4hETvL4aFkavnm1DvMPCfbx0zkCaq5YYrrKvG4dXHC2G/eIcY",
-	"txExPmeTMDqnwJJL8WKrBMkVDt3sxPVhKrbeuwOpWwlSULTfxFhWA1UNS2imOUsBsOQXdRbQALgyb96B",
-	"160Er4qA4WNVxOL05Aj1u4f7UEDouPvPEO7+FLndR6iHfg/9Lup6jnaZYhQQIUiEwgj5dErFUPdE8l57",
-	"ju7BxskCR1gQZQk9PeEjRhnylF1oZQpFmXfS3+t35Rq71OddzPyuGqc7nmEhP+sUnKxFuWKB5Zrlfv+7",
-	"L4+7/wx3f+p2H71Kf+393u92X/3MdQ733v2TVokYknURVB+iqqaknu5A1oeEIa9E7rFW1F63pM5/U72o",
-	"iiaMueBrdMpMRw7l+0GeYjLQcFZbpu2+tarhPnlrd9j30ko/HmrPOTTvz7Zy9FCb07Fl5DO9G1UPPh1p",
-	"opwoA8jtAlN6R003DcJzHLxIgu69EWu7aSR9o9h65V4slisp72Kb60Z5DZWQXpAp5SLSzlA6J7voBV3m",
-	"wnwSEYLIW0GYapIBXvxwIggDv3on49lRMQ9ph3Sedgy+jk7aN9njPwdLW1xrdbfHzWw9a3MQajkOt0pM",
-	"kKOsThq1SIjkhmOC2iZIBeGJZABJ6+p73MRBqYotSkLolOXDS55rvFKr0lUJE9ESimND4mqaWTpE3pev",
-	"PNTWffjiIOgoDq2dxbUN2qWps2XNuSqL0GiPehsLFBDMBQQHpSvtOJLkpavaOtFn48yUZBNO+Q3US8RW",
-	"GockYhUqDyfjqKrBepItzGc4Ij5Sz+6w4LLc6kY1UevJ0Y2KoRYcpnAuZo1V6JiebQPB23rvTuy+rWL3",
-	"y/CCsPJIV/J2QSOQGCoLO31KJwSqI+oseyFHyxR58skEx4FAh+7+B67roIfIx0veqRmpAeOVA9yPvng5",
-	"NBVITQq6B897aKYqmLeljHsci1kY0Z/qDp4fEhyRyOusP0I1t1NyDCvPspT8LDYOi3jPZGtjM1GGsACd",
-	"t85gzQE2ozHw0mYEJosAd0Rle6KiYDaOqFieycPSaXWAdOlvTwzm/+iLl+VhZngOGC4RuxyDkdLNAUkT",
-	"/TwN9tUkANAcbg3C99QykkXPhFispzKqaqH3AMdi9kAC3GtNZcx0e9Z06AvKdFWK7Lo9db/noZhp5U8V",
-	"O6RyJvV2y2kpST4hPYZ1L+gnRPJu6ONUleOsikfjYKJhjaoaM10V/kXZ1ChWJrAuUJopUE5T1lk9cfzZ",
-	"KbrcU5HRaezyFAtyhZcj1vYezPn0tf7bUwqy6hKRCX0RM8JVMCBHIqLTKYlg72rt58SXnMIrL+/s9UZs",
-	"pLtE8SMrpB+rjUZkQiIQ/WEPEJVN3uL5IiBcLcjcjiobQpgPHXZ1u8ZMyRC5dib4iBE8nsF6zXK5vFFA",
-	"STEjS+RTjqdShZWvGzuQxFZVCQXC8CTj8d525ezdccgmAR0L7slhsECMUIiyhmS8EWtHhC9Cxgk6D31K",
-	"VJQ2HBefhVcsMRyEjDhokeQFOoUKKvLGHEX2VUASWC4Snb6DKB+xnIoESX+JngRHNsfRBfHl8s2zR1CA",
-	"1kO6o6Wq2gpLULTQQZrqLiHdQF0AXN3v/A76SFPqEfsIgANOlnLkffb87KWnLk7H/0PqBpQ5h97bHN2/",
-	"/8OXLz9DA9e9fx+eVOH7mgSNWkeIKsqpSJH8QFEt/dlJILKfSX4gP/lZr9d7985TXXhhWecxp4xwjsJY",
-	"jMM5GSojFHi6FmEkRmyCaRBHhKN2zKIwFljizgKLmaNzTkwVGk5/qsP+HYNtfnjFOpJR6QB72JbSeQjv",
-	"jVgXeXpTHnJ1LzNNqLWdCzaoMxEIQ55F1b0hSkP3oU08VXkg4QR5H5lh7WFGDKmGLRbldxDDc5OtMqEk",
-	"8OVlnp4gLJCS3treqCVCxeqB6T569Aj5oUpJQeQt5WLU8jrJdk4CXYOeoTDLCIdSXFMK8hhHUuNB0Pda",
-	"PgHcUVUgh4HklZl9p6B3jyNPEf/nC0X5T+A5xYIg6cP7GdSOBwhFHqgRXkflRJlRuGpopSxLSfcaeTof",
-	"wSqkrEGT6vos1KvpoceQOwEYGgc+wgEPdUigVcNZLz3luUnpr8s9JBk4R1So43qZtERPevlrIqLGkAQT",
-	"zApXSbd0x1i1WRwEXg+djXGAI3VzXCVJQutUOBCVGqwkDrm9ROj4KYlCle4hr2AcxD7x7RL/l3sqiFie",
-	"/hy1PUvyOEIgeXhIEEmsQrygXQl9U8IQDzsG/yUDJExodjBiNg+NtGaoobPIXQW+0BkYSrz1lETpJRW2",
-	"JOK1vRAW2x/seQr0AzCoSmIHtAfSjLQO0ukhRYc0ukhqxAjRXeZXcHpHNTrUSoZi1iOmlI0jLYj85Erk",
-	"xZA9ZWRfJb6UvOV2hjlRQd9Yot1cUSYJx7GBNgfNcSAla3l/kzCayn+V1gKILKEBQ7aMfB8QBGtNDdLI",
-	"lfPVJ0zbvqG6lqZJqO+6A7hPyJM0rgQFVJK90Wksp0n0PI/O4UmvM1Q8E4iDOlm4TYEjlXg+JZCcTiO9",
-	"FvlIFkb0fgN6QSSZk3SNBJz00HN5zcDiOCQxwVV6D+aY4SmJHtyHmlZ4LADlMVP3LYc8QlhK1l0VIw9p",
-	"WCMGkARxtZlndYNLXx4JRLyhhH6EEWp7cr2fJ34KKyZO/pk4MHq9XkedaN919wxm/BgH1NdYoWDStCSn",
-	"XOKk/FIy6imWUpzKQPPDcQzgfE4moURpNMPMDyQnjxk/SoEAOKqDrqJQkvTlgnDHgMqIeUag9zS9cHRB",
-	"gNMTTYaMEGCMSEeo7zmSN3bDSTfCLEn1V/wpZhdMyiqExXNDTqZEjJgFQf0Cg+mhT8hSQdEci/FM9xNd",
-	"kCAgPpIS1zAZ+cI8qfM/UDslUpIHJfTm1JfUZkJJxB1wY0A4sVVZTNJbO9hWQvJRPd9fIimLqzDFAg6l",
-	"/xzkgdRVWl7NURmcCHn2UsrKrSloNaZtufNsWTTgFnSuiz2Ag+b+/TkNAqqtLffvS7wHVuSpaElwedue",
-	"MSC2UAOk8FX7/n1rHAzMgrKUG3SS/Cs/NjzUs2tjS7i3y+DJvwvGEyB08Jtif88ynQHkxhRwKYBI51e5",
-	"ef2B+wFSAacO6u+5e5pk9Q/klwf9A5PJNui7fV0rwJEbgaYi0M0OnHILoXcT4UsSVPfWUYmaqSCCkwzR",
-	"BCKwQJ6VY+KBDJHLPpTC06il79ZKaNMSsM7jhrH07a8Hloz4r0EMVi3pvJZsM3l1xkYnhxkmmQuZdaYr",
-	"k4pZNUzD2SWTyZnt7uE99JHUo2yBzdJWNZWRKyl0DDJaF4x/NQvTPuRSBknUCq3mjZiumKJ9hFqVMlqg",
-	"EhwUYZdITiTNo0nG8XkQji8y2eIg8GvF9JJE51jQOWpfSWI0YslTKovKCBqGbiuVTE+SLIXCzrXSJVVS",
-	"6I8adoZaBDHCYbLkGb4E2UWf1iVJ+JJvNGcYbahl5eRFs1Ml6Ks7kxKZurCu+oAH8dSUdlR3ZLiOHseI",
-	"5CPmve2qJD7vKAGa0xOND4pfq6Rzk+6H2gnnV9XdZkRx6KEOM9CqDQv161ggHEAXp5cqDkMxTSnJaf65",
-	"f3Bofn34wSPz66NHjxIXmxEiid8xNFi/D7/bjypK53dGDEQqKRDNwsAHYANBJozmmI0J4jH0uMcLDtpR",
-	"RPhMri4BPjh3ebR8xM4IQYmWobWtPPRb8A5vSTgfY2Y0D4lob7skikCA5l5P8stHqP0sFKfySiTHJ35H",
-	"ijkjJrVTJUqB1pdMAWKc1jeBiiSqGTVjyGmXRKEK5TpSYQFnYlyZarAeOnD3Rqx9JsIIT8nnDF9iGkiN",
-	"t6NkrYo1JH2qJLE8x5xA1wulMhM8nskRFFf2pTDhIJ/yCzSJg6BzNGIm2fcKc6R9/Am7AfCSR3Yu0U1E",
-	"VMK/6i9WvQ2kLC0j1vbKonYedrnaX9fo9t0ZwYGYQRCPZBRgEvAS2SLte2biVhTgWgplaj3RTxwh7l94",
-	"qW86zSqPwthEIMVsHvpSaPEzvdWUFUr3XFbkh5sQEwlRR1Jni+BqcYD4ko1R25MMQTLeB+a30xPvgSfP",
-	"2HvgUcZJJLwHnoqI8x54qhmJ13HgGhIJ0DGmIjjVIAwv4gV3kuv40Zku0ruIQhGexxOzG622PvgJ5/7F",
-	"A1VYYan0uDSIIy3yK8E5K4qh9uZVbJ2KGrZOWoID1BYwfRkxfxGRCX3bUXsDdjFiipNFsYRWYIaK2ZEI",
-	"ROiQpZKgGsMCgLL4sP2DLvcvutZldeVlyTMuefgQHrbPBQLLQtaNCJcKrJfUP5I7znaE1NJdPqHMGzEw",
-	"UqiLQLlDL9ZdPoKCMupotIKvIuegKDPgnUGKF1hocxeX+mhSjWSpS1/Mwis0SaIPVNEJZd9sq6IaUjgJ",
-	"pZi+gNsIJTccSo6Mzj56/PmL05f/bW/uJ/xE65hcEoyF1tIkRKgcWg+15f6ztTZs23TuvhR2KWIjufKc",
-	"KBLUTp449YHCjBgorUCe5N17UyKkeiuXgH0/ApeKClwaR0R0xzMCvdE92wOuLydxWHk9dKyQHIyHWJ3Y",
-	"iJn1GIKoNeVUId8fPEJt72UYPsVsqQUgKXobc2lHL9JY4TxJMpfHEu6f8h8oDDEekyOUFiuBtYBAIimN",
-	"whOGbPWih16GIZpLsp+E61Emr20aqcx/LECCASJ1TiSTTy1AxJf8Z8Sk2g9rPXD3UlyCJRjPXg82uYrZ",
-	"rOdiqliKaoPQOn1qYBN8B8efndr2uNQf0mk5LU05W0etfs/tuao9HGF4QVtHrb2e29trQYDkDDxbJRYt",
-	"8PeGXFSF2UmRA0y0kWqPD5EXyUnQyPAXSQ61GQEZpX1YHhDpqGhIY2odjlgmHBJadediDR1UiI4sD3M0",
-	"FhuBXCOsXc3CgKBzqbcr54eRwlRTP2V+hoakI3b//mOQI4/u3zc2HLsXac64N0zkw558NaMcyhHAKyq/",
-	"ATEMPlJmDvU+oPxQ61mnJwgHkpMv7RX2Xfeh9YRkeFKJuZIKUt91+wpwLBLQOmrZeAyXH+E5ERDT82W5",
-	"ozh95MHzZKiT1rtXyqFKuPgw9Jc6vTqppbRYBHqzD37CVba1EfDh9yiSK+z6sXqOpGHTPJ7PcbS0vad6",
-	"g2pnlAHIwZX1JJDjICZ2XFQrsaMmsUBybyYEoKWF8NY7p+zDV+9Ko7LUgve6cEVnSShDbrHq5hKJFcxB",
-	"2dI7pQtmoXg5I2fZ+CW55jQisvUP//JPvv7b/zkNQqi75IcQ0/3RWykNZVesVRTQIwvA1eRkrVV+8+tf",
-	"fP2rP8qvUr5QtUoz5curMLu8lMIYMxWXmBuyMWmyOPK2ddRqWSGx4CrnRw8eGA/fOJw/wJdY4GjQ+8li",
-	"2rIDUVvf/rt/+c1f/EV+Q/sHhwA+TQbfKw7e/E6l7Jw9pjOtzDsoQ7kNW2t8VN/+0f/5zX/8X775v//X",
-	"b//6P9XcWXFjK8EAAitA06wT02KHQr7LRnEkEKRMFADeA9fdHSlKDi6JpZFPpjEq6uy+7L/qxak78eEH",
-	"jyRK2dS41YimlM66Z82qyQzlimEc5W4+9QOVh1W1mpCL0sU8LByBmzmCSqrSqkUDkjl13JMdzOTa56BM",
-	"Tq3tUUUBUAZX6s69KTTzhXo3K1aZMIOhZahVhQ8z8Uitoy9fOSW0UpFJKS3iKVRWkSJd6xUUXTFmGVVw",
-	"tO8AUMFlHrjuKzl63l1VLf2dch4TMD9+8RK1f3g2ODhUPulEygsZ8tIoOc9RniD1TJkhvSq2csSeM2Ol",
-	"WyTeLKnF6sGPEOU8BvUCykVI2SAigkbaJrGIyCUNY556CRMZPellpdnKiLVBplZqHUixVIBvr++6A61a",
-	"44ruTgvCjBVc2VIF+Cx1FClHFxQUqfbAdQcj9gkdX6iI+Kd86qhgiHEQcuJ3pNgYYKHMX9oWhe2pkjnk",
-	"dvWuFoSBTnNBGHjNQ2UwMjvkUvJdqju4BlFW7glltoREmGtVZU4+ezCqKf55eEk662Vh40TTlKbvuvvD",
-	"gs9XfvwBaie2WcoBQCCeSdBgxFLfqsnVfS3f8zpV4vJLHcH2vmRlMD2/NAiZlTgtt7XyA4N+TYUB9wTW",
-	"r/AStROA77sOAgN3J0Pz7NDevutUywvA0rWNfEPmlpnLWSkLZwWIFbPtdzWISFJbFHYfPXoERtm8wb36",
-	"DNYdgR515aI+6CYAWlySFBbkklIYBuxOQNQC0MpVHtRZpVJ4NuKTCpLK5MnGZwUX2IxjJoHo1yL8ZXEr",
-	"z/zL0gY0gzKBti2y/NHs/OMxfU5/dPr5T0/7z+gpP2UvDsaPTw9PLxb/9MePf/So1+u1NhNidisiqpvc",
-	"Sj4soFjpUvZzAqIVaZeYugz2DZPfJbdV4F+0RKms6CaIVrqwD3ILsyX25O1hWnpSVzEOAlTONdIAlhy3",
-	"2RbZqiXSGwXKjXC1pmgrBQ6eptqslnA/JiI55HYQThFlnWZy7r4D958Iu7bz4MGUiNc4CF7bH/Jq+fdl",
-	"LmaZZ4Om0AzzIwQR2FaNRgneppi5DgaQ4qQpaUqZo15RwQzgnBixMAL+gE1zqHDiAHuvrMuopVS2zHpH",
-	"qLBlBR2EnD0DTkR2/56DFtCDTyGfFlPPl0i1zDMrd6QgKv+Gp3rozPTUVHyWEzFiYEpXJmHj+UBt11Gx",
-	"lypppKMF08/wlIAE6KVR4h5a0PGFsjUnPWOsiottL2104qH/74/+Un7aGSZB51SkxZZ1EO6IqToLZjgY",
-	"hocoDHzt3tFeAMjLAkvwBSELdBVGF1JMlppMvJByrnwzc26dHvKgA403YjriVwUC6crlFtgoh0kQqM43",
-	"IAJ/SiY68h1OwQS3mMgFFJCJcAAotEoBPoVQe8vl5z7lc8q5JOgCLxNTBAZ/PUCTGDF4eh7OCRNHSZdR",
-	"B6UdRjN/nOmqxMb1w6RmDz2qPcRFuEDKuQu9y0hBw8giBxWcBBMVu2lKKq+ykBeE8ikRx0GQcQy+T/E8",
-	"CDLsJlMEMSu2qjAU69OVPB90uAKbrTv8/sFh2fC16fnHxUO+Piksd4SG0+Wo8Zf5fratVr5ZrVvsLtvS",
-	"IZH6qF6nh1Ns9dp3EpNupqeqa9Wcl1/OMHipoeXmoNDiVBE1q4Op6iGR60+qn6poP+qm7UIHaXtPt6RR",
-	"p+tUwES2raZbYcLe5ERVNJ2JUSo9yb06J2mNYJ/o3voTTT/Y6EgPdnKkA+tIgYgA0W8dDbaT9cvxvkrS",
-	"txZq216ljG0XtFc3rtOBUvEWL1UkqR0snuuRXb7c7ehILQmxlxVG0uCzeUFU/JmRfL98JWHa5Gh++epd",
-	"Roj8FBrFBUGeCZsuqpZAma+T/LaLx4J3Mc8XjX1V3mKoTAwdKFm0WgLdWPoMJzkeq+InKYN4Xgt5uQd1",
-	"NIzg1Fkt4Y2YFvGGEHCUiCAzDMGPPB7PslImRH1HBPELulio7n0l0ouOO73SMvEV5iNmyw+ODpf2asjo",
-	"3g0IG7dF0lhNIHIXDYnr5ZzvlbOtFOG0Qkauf/YKEakJ7bkZAeY7RbqLl3cnb92QvPVqE8lgC3B/T3z2",
-	"YyIgCPG28lkrgnVTnou4sXJI3mu8nlYYpo84ZWPdVQjsCfc40gF5ScTe2cknuVGXbNzpFRK7VMpYPrr1",
-	"OmKMOzojMdneWCr5KAll56idQrmDDM7Bbym2OcgmEw6ykNtBOYySr1ro6CCb5jiIvHWQQsfOEDyeWiRJ",
-	"IsjbyqzEyRuuYiyTDPbEUetIWedQGZhMjjJkJ6rrgNIAVi+uJPZcGTvS+HMQq0zqpyBSeDH1HzjEwKqw",
-	"YJVqfI7HF8rQtMAUbNsB5gJNQzEsGKN0tgGdmEIQIkQi9DF0BpNTHSET847ajFx1HGRC31FbwxtUidRh",
-	"8KgtgWYaMtJxdAztJA4Ck+sMhSCYBZpGooOVprH3yHUy2wcznYN0CLN8GAxcxi+rfb46PLUtQrCmOQmH",
-	"Mu6G9BN5Efd4x7EORK5ELxbKNThWk2euksNg3XEUyYXLRRzZO4nIeUyNYVlFd8J1q1PQAf0FYRuybOvJ",
-	"m+iYpcUb1diqHzX0LrWWNWKqOSZEbad76CGPh5H4sTljCJSBGjquDiXXB3hByAJuRbURRGEEZVkkEBcz",
-	"OJoE7HeOEE5IEeXogiyEki5MdDpA6oRcKeCT4rk53ivMkQgDX5I9sFarxt3J95M4gps9JzNqwr2z16ms",
-	"wlg7+FOYLwry8YYyvB1GgMfCWGszCdE6upYlwJvM1lbylZK+eAfCDCoUg9P0YL8bOkJclFmSGHE3+V0b",
-	"NOorA8o3VwhOUAZ2CXFHkJXjpKErBk/0jBk/13aL3IHOUHWtt0x9iN+D5pDcdEF3UJxHue3kZSdSOLAt",
-	"9bliWer35Er72Ss9nPTHLtnDj84H/v74gLSuW2Suvu2afkzJsFaMAxnWm0rSmZFykmVKw9uSEQBlrytZ",
-	"x5sK1eBIPYDWr0luoLwM/6JVLmuzEP6jk2WGkb6m/hpp+/SEOzck8zomOK1oVdNcYcR0+nxkZZNojHNR",
-	"u1nFbEfXWhhaPkzHdd3vIAd8FgpYw/Jxzv7zneGADdgc03aTYgoFlI5IKi+tZGbXwrGqruGOYyWXttLY",
-	"pSyW126dqb6mZqymapwdshoF0edLU+hDsphbxl14fY/JGRFcdZMGnQV2lFJ3bjKrbZNOptdpFla0nceu",
-	"Z0XZiGVe8YYIn8NX7dDUT9dFzSAUWxXgWsIg7aSLw1WEFwsSJeWMMEeLQOqQJh1yxNRXHVXQMmM7isIr",
-	"iVK6OkRaxMBy2TCClgSsM5bCl8ujNq+M2DkJQnkcIpQKox3JVK/FiOJyHbtYiw6ht5IYF4RETjHKRWrF",
-	"I2YFPWnNtKKiULY1LTqGw1CaZkDAbrBUiQGSiOT72Hp5w7RV9UpV3JSL1JUp0lMwzTSUjOEBlTonYAxg",
-	"VvNvKHWR6/4NYYVg91E1OJVxIgdlvRQ+j+xop0xf2bzIUA7fWoCAAKeYxzgIlsj7UhHdV14nI1gMrTFM",
-	"a3SMFhjqYk609SV7gBWCiJLeKLeTlO9x1N9z3YyF8zGItYYdyJlU0m1SW0Y30x+xiEA9C2PMWe1A9fKC",
-	"kFVWLHvUcvsaOVXJEVMb1eSASDI1zIpPlNnkQ57fiMEXV7PQbCU9tmKV0zZWUCUfz1afTCoYdkydtYLk",
-	"xW+PU9IPE26Uz99U8q/cOeDIPZ7abgtCsW1WRoNsWkK+bfP6eBRwKn3zN3/19d/923/4L3+ZD9uw+zh/",
-	"mYhgrxqHaPW7YrkgTymHPN9Kd2jpkhs4yfbyrq1drb+OJ7nZ4nMBOrUXWilyLyi7tnPtF12GJRFS2x11",
-	"benw7KZc1Tl83U2u5Vp8qEqgrZSy5BWhvXwqfY5sl1+2JK0Wm3agbiTqd3YadqWh4mgzZUYZcjZRZ/II",
-	"scW1bQGb2yav1lVJ1DGV+l2b6SL8y1fbeJBVmcYH2Pdfnwd4fFGtaWSjj+Bh5bny4Hf9xVFSRJZBpqz9",
-	"HZQHM8XVJTYvkQiVEKaWIcUJFkYjBpHpVpO+lL2KMBcG1e733b0O+K5AxgCLEIzGZ3SROIHadsnkzq5C",
-	"q/oD9yGCQp3Hvq9qOmZHAgRpz+NA0K4u8MiXbKz8pFDckPiJWgBYFgZ+PmE0e4jkTYyDfFqGFuNWGsTs",
-	"JFOVYjpiJpE9uU5dfKVMNMO+D1t9jyIZnFiBklnHY+UEpgE41xy3XjX91pFo6/LSihM/evRod/t92NXQ",
-	"8aGC0/IcT6saQsgMz7jHU4jKCLzbntW2wsixhuFrE0LKIXQHIsiNh+CVVebecQKlBQ0V/QrWVPQoAmit",
-	"qh5FuFXkWEOs6VlUlZS9AbTdkFhx7PvGrKlDVpJNWVKFYo87jkkzeYgPS2ULPeUKMybzeSoHWFimy/1b",
-	"ddyBy5o+F1bNbxYKcGO9ecqnXg8dSwEDqmeoWJWJKjxBRiwpnGFPA9lj0NaE+KrqhFV2A0xlYeAbS2RE",
-	"OIG+HAvCfMqmJQKFveAm8sQeUkXBj621ZTcMJT7DzAx5gcGe3MgL6QBNhAXrtbaUzOyhO6ZQhcYjLXah",
-	"fl+Ob705wzwjYWTWJ+U37a0z5z9iTQAACAXMelAhtqgTvQVF4SQYZKhUuqtcuO0bRa2++eNffPuHf/6b",
-	"f/Efvvmb/ygxONy5GJPl6FLJhM1AuxGLnTM8z+Zsr1v5t3/459/+m18m5bJyK0+KNuxGElq3mK//7hff",
-	"/NXfFZeRVLiof4B9t2/YjgKritpz0HXBnCj0dskgSaOz/OYP/uybP/7F17/6+bf/178vbkJbc5ptYq97",
-	"XsI0t7vUjRZy0NU0tPQY73FEcBRQrTBaBNHi42CQNqR7SUSjs/3NL//mv/78f//N3/+Lr3/1869/9Sd1",
-	"QbVyV6vqIKScsLToSJPT/8df/+lvfvk33/7Nf1YU4utf/e03f/V33/yrP2lyK40EGQXs116rrkAhq+xr",
-	"SaMr8OSoYEvFKtJjRG291d1ayKwJbqtkvaYN2IrZyulbyYT9Qr3AGmRv5cTlNMmeMW+nlLPkhQu9EmVi",
-	"KZEnoU5SqApWrFxOhjKVLueg7AD0hmdQ20KPULaOlIYN0RWmIm3IAKSsdpmVk6TbRK77BfhSdY8LALeE",
-	"+mxUDnBLRcjQj5vShIx5EYNKNDES4BodyCLBr2opPBILADABHKpVn9fmKlYYWG0RX/VXVB56BUI27IST",
-	"jEB8hDzVZeoF4XEgPNTXze44akODsnOia3QrAT2c6C6aQH8c5GHfV008PTToOKjbRxGZQOtDM7Jpbqgj",
-	"6hWgpisq6j+W3qBSIOT2fRJ16mtDag9HUivqF7Wi48UiCi9JQRdSsQvJ9Drztz9w90dMD2JstfJseugF",
-	"bBWmGRSneUF+QsZi7TSNQhOLlliJrA10nhHru+7hMH8LSonVBCiRiPr98iBHbCMlgOZ7LDUCV12hj2hQ",
-	"TkVCG/BqCFAJBCeawD/++k8TIdbGHNViu478tEZV2euyULwwMF9MINA7YNBNSbk1dHtKKlQM0BZ73HhT",
-	"azTHBvqXMkTvZFFrTvqwy0ILXVcvSxmbr39ZfXffCFE/hNH9CtDO4+pOYLywp+7Wm1LsoHwTmlUYaabJ",
-	"2ov38fWv/uw3f/2Xv/nlH+x8E5sJK5IuXl91oITq7dZTkKc9azWajLog77RcnwGx2mqqBmFQke5kbvMh",
-	"0HIAphHdddXFnPbV0GewilzYMx7ap5O2+680UBtzhJbqE8hsQB5KVYz97DpWzi/Vj3T+UmGgsky5Qe/3",
-	"pxYoTLsp9UAxW6hXKLde6npYry4k9OhVTe/IoQN3mtcTVIrZWi/JCzIPLwmXgqF80IiGSdtevQXjw8qE",
-	"CPTQMc90CtXNmuTEuh959wovdbOhTPSOSSqXGKYTtXYYQHGgZe4TWIqRs+39gaSdDfowzZuPVANmTn3V",
-	"YXYrGTw3bRLqmgSnjFgu6qIPbZcLkrU61VvidaiybtmbzXDOur54xbw3khYLM+8wcKHvDiQDLDNelUy8",
-	"k/ADeUkSM58k+Lu7U9424uHEgsXvbJUgMJK9F0OqfX+bGFMrYdFm8oPy+IQc9UGrC8VXguBNcPIslN0Q",
-	"E1eTNrDuFSIcapj3BgVmPSVCxUq+hriKSm793CrpaxJ8eJp+k7NbOygM/KTWcNrIEyovqlo1PZRvGEeB",
-	"CycNwddGOcY7rB0HkS2fqsiS28nh0irL+i+i6iirkv5JWeXW0cB959TJZ92Y422xkqKL2nSnqC5j8Bme",
-	"kus9iR1k9ibw811M5a1gSGWpvGkE1rV2H6jFk8qhw+QNw0p1dTzjEABekcbpQbG86+wO57RSEtc66h/u",
-	"u48eHey5rhXNC9QjLKtSVyFTpfVr+9edB20BdeNeAcArMmR/u2qwRQBcyyC3T2/OM8q0R7VxhEHg/+oC",
-	"Gc2jACGhGCear8kphdg9VaHKJA2DJWfEJGPTqcZnJ58A4qoi8qopVX/g9h/0B+7gAYTkZRJycRTRS8Id",
-	"6DxP5XgiG0pILiVYFLivbrkKt2v6Pm5W+MIiRpI86YyKRLmtYNgnyVWkTq7lLWDe50sucMFUWWHnrmUB",
-	"ruTTq0KNdNybb5nQhii1cWONpQ3t8jdisf644nKvnbOWX90qzmpUGw2zJaE0LIxQ3h69ltcuMI2yjoeq",
-	"LLOSkA7D/yZGSYau2YAMJcxo4Mr/pfxIbuFJ/V6i8vFnJf1EN/HruOaDpH6r+jPlgcUgyH/89Z9++4d/",
-	"/u1///9888e/+PrvfpENHHvSoJWsCJ+VNJMtg/drrz5SAfzNSo+UDrJV3ZGXOe/8ORFXRHKhpOtvvvaI",
-	"zZYb5/NVVBZZxYx5HT5cUoQdz0M2zdpLuQc1rTQ7UCUdTXF1XVJESqdmSKgdEgpVWYB3MrXVd1v3fLOK",
-	"UVlzc/2yUXko4t8J+28i/O2wiHpqiVofHK2hYoiqrF/yBcoTCMky3op9OIkscLOF2Qsg8NtQnH11fGcG",
-	"HCr4LlfKZVb5HDgVLNjmv+b+9ZE9xWxKok/JJQlUGXdrAPu9BrxuGoTnOHiRLYJes5d6sbdLqQa7yisA",
-	"xl0cXahuLDfNTfm2nHS76l3PoOGHxYoq6nZdX1ZbPeZqq7cNLcNFfZej+/dNJ73799H5MrHdZnvSlduJ",
-	"RywTD8o9NKGBZC5yIFXgu+2awFIniRYlvhX66XeGurazZJaq4NecYMYRDoKeqjau6lpfECj2ff++9yQj",
-	"QOvUPIzGeEHl4p7cv+8g8haPRQBlwlJXtKorTsX1Wqwtue77arfecVzfzdmtNTC+DJ9WRJklvRuyaEJN",
-	"hfcVKUAZXGgdfSmxeednvAMdPgeft9cuXidCbK3EYF/jLTCN5wCwIKQ8+X4bB2rnll2TieDmTPQFLHvf",
-	"hvoy7g/sVoTFrjI3ZrjX4swmgkymvnTq106L8qxycR+rARdY1ZFEhPkjFhERR1L0YFa/iTTzPyI4MI1p",
-	"e7ZZwkNjHEGAfbocz8jt8netBOgYM/LWg6KZeSc7qvSxp0lX9zjSiKDTrzCa0yCg+kUEBKVzEwLOb5dP",
-	"fuOc8RuUbTAXL2fkoypriBRgQmawZ6gQYJCEx0BNWw3dYAQRNAhQPyPiVG9msFMH/+r85hzdKE1yvpZQ",
-	"hA0YwHc18mBnNpkbFa4yGLDGALSlLNAURNVFl6XErjJM9Z1V4l/WJtXE0lTXqHS9URAb49OtCXqYJNb3",
-	"BpLTRnJSHAQGouRY69t/gPXq9ETZsoKgXGhKZBsrpv9e2oUraWT2wO5i1sZ8xDx7dXY/QD2Pp5t6iRmZ",
-	"d3rIo/4PMZ95ul9b2tFvhvnMyHVytVrTTqpd60wB1QrpA3S+FIQ76JxOu1KTwixpPfL05MD8+qOz588Q",
-	"jiK8zIys0onBZaTKakt6Z3VrNDLkiOWFyM5QRWxQYeocpX3a7nEHefCp2lwUE93jP6kdbgJQkatLqkMx",
-	"VsK/g/1KnsRB8CTjCrmtIqACuGIf0RtxMWXofLOV7MA1VLik32oJZLVXCDA38ZnEpX7KW9Nqq+Rim/lM",
-	"CgNs5TM5TthKwmhSp0mhn9a12RTWO01K+FP9kIRtetPq01Fdae+6p/7Wd09dI9HpK18dTHPXQfWug2pZ",
-	"B9XbHgl0Tb1T1xkY4mICaM1p12fAfC9btt7OcKLvr9Vqu5awFiFXGsYtbxG7YbBPcYStJFc9RrOGsO9R",
-	"gJXcZ/ehP5wwcTvDfq7Re3VGgslvQYjOd9aNNadVTWKVDC5lt2Um4J2qKpsrg3G2i8W5NktNCTB+z/nu",
-	"LYvHMdD2ncvSqVFh0I7LMes9VOvNx+iktOG3MFSnFAlvY7iOtq5BSeEbjtVRZT+aNe8S+ILk+nahcDIB",
-	"K0Xat2d3JZ4+UD2y7ApPdbpkbV/QKbNDTSEL3V76rntYJpKok33fLa9+O3tPHXZZKMra+hTn3Uk5JacV",
-	"s2bNxW4qoehFCoXftzyi299hqhIMq0pF5qKjm3aWqgbDmyjilAG1G6rhpOY0DDSpZHjjbasOC4yVp5FC",
-	"JvtqVRN+JWpE9FKq2eoF1MYBxbyT43bKdi8BP1twcIi8UWvU8tA4IDgqT4fZmAUfIhPALld2prpXNehV",
-	"qXdEudljZ/uK58LuGDWo6AZuL/v7UkvRyuf7zc//+bf/7u932wupUXVFay26LM97q7e41VI4ES8SNN3B",
-	"xSgd6B9//Yff/Os//fpv/+Qff/1HrWvpjW3D9x2D/x7XZywH0Bvqcp2Fshvi7cBlUt4BUSg3VKpxGoXx",
-	"4sEYszEJXs9jQV7DJ9Us/CNmhwZ04WkkX0RtjwssYu4ht5i+Id9Qz8KCgRXrDwAN6jDng/4B+li+8hiW",
-	"+zTWOnIydo7TgmApZ3ugMC3LYdXkfdc9GGoAnZP5ueS6A7c/tBZMOfIpn1POiQ+9T8oY8DhZEqzwFjBg",
-	"Fgplo7axCHYElBx+20jXPTC052MDKVXDb9A1cOD25cqfEmXIbrr0lYUnB+6gm9xk87FXaMQS/o+DYGdj",
-	"1qZYj7Ngd+18sRSoVhnejY6ny1hB+DIQAGbhu6R45pDAADnGTKKkOth1nRFWwKO9MrsHmb4bZKC0PiOs",
-	"hs90rkGh4VuGD2oys8WeqwHZXsQgv+F0PiipSwhLCVulll0G2jfBiwuQfUO8+HN1/liHvk01NTdcWP29",
-	"kfp84ABkwM0Yn3kkeWgUmzYnQRBeyVn6rttyWodu69W7VVz69TwBwzXMGvZkh4LqVAIFF21Pfv8R81Uq",
-	"p9vpoTM8J0iuDsHqIIhBL6Mwv3dN3H5PcXuFaw14Phyj5NWV/D49Br573q9pw3dHAtimbMNmQsH2xTga",
-	"yQnl9XObTddAdNhud4rkXuccm9JgddjfTxlD4T//rgsaWrdfI2/cItHifcsVBqZvWrrQerNhFTcuXoxi",
-	"190jh1LMSP4aKKEj+eOVXFc0JaJ11DoP/WVPk5yMTAIRJeuMBo/hKS6lqjC6SKQO+PflckE8NBiaILow",
-	"Qq6OpBt0AJF9iO/LFpr0yQTHgTiyDGydNFJ5xDQ+I0/9YkpvojbINAO3kwQ6AHXgyIN/c88dukOEoQkq",
-	"5oZEIDoBxFLdKCCZIjIVshXZgXh9eL/vukN4kLKpRZcoK6wrjPIroBzNcDQPCOeqjdOIZatnSFLSUQGO",
-	"fqxIK+EqwhGFbEzUknQexBwiGeQSPE2TPBQzGFx/wCZhz3wFWSlTeklYz/raQzjgIeKQjmBX+vYc5FEm",
-	"otCPx+ZvUzDEgWohKiuEEeL/mETpe5nyaDqvloswIr6CEcec02O5Kym1joPYL6l8itlSO8YsUZOC+YeX",
-	"GVwhDynjfpECbqYNWIVU6va1DQpAOiuLorYK7aOMCooDDTF5B5AN9qHmWJghV8LAwEHzMCLqk77rugnU",
-	"SYQfIoxYyLpqHwzPod2x3oUCLZB5R8zKyVADOIYLWg/uD8vuPmmFJ/AFgUU8tCXiqzAOfETejgnxFaqZ",
-	"rCTDaAI6pyLBUDRwoJ6A1+3O8VtlL+zqTXkdpRnoF9XQ50TiB5wCPMzVYWSnUt90FyTqwu3l5uwX50wf",
-	"9jpSkn9YKsnDpb5vCx7c1DM8J/y5vKqSprgquSYhqqmqBaRSi35OUlZwFnKiFaDTk0yQqU1yVIxpAhCV",
-	"gif8+kwFwP3Xf////sNf/PU//Of/wXwuwRpqqeRxvXU0eOe0MlRvqxq0KyNwEzeOHOhJGD2XGFIiUtvb",
-	"1Dv65g/+p2/+9Z/9w3/5y9yOVi3+1e7jiCoVm5Ilf/vHP//23/7y67/9y2//0z9vtnAn8Xq+ahx59LCr",
-	"oeMlBsFn5UpXwdA3/+r/+PpXP//6V/+h4aHvqBaPLcEkVbnbxXJ9ujc8T/l4ZxUqJQvK49TqIifKrpIJ",
-	"sa1/1U7L5sKto9Zv/v5/+/bf/FKdbv7VqrNNtcsVp9xA3k5J6vW1By4SzEI0dOYOIAFFoZhJrHdX1qmB",
-	"r6wiMin1KVZJNpeyGd3M3WDLaQVheKHWqpbvmosDoah1tFdKbJ2WLaGpkexPPocsq6TkYeYrq+5hlftf",
-	"ufpaR+677TowV1Poa3O2q2tO2Kbtd4ex6zneVyrmWdd7Bs2OlLi5QYzdCoJrz/ywYH6wpLtUT6c8K+ht",
-	"UCIqRzlX1IfKIN8KNFuLN0X6l0GFQSUj3mElpwxFq2U36FkqlNZyGLnS9usNLQmPM1BcbkLYKkxAQpKU",
-	"k/OxAtqus07lP9HmH57xM5gIgUHnCLHwPPSXaIwZFHyQmhQVDvpJSCEhKox0bqP8Q+p3UiUYQui90YnG",
-	"mI2YqvIHiTryuxmVCuSyh76AegUqAVUhq6dKG4E/xKgqqo4F6LVkvhCU+KgtdVVrcXrotTEN9ZwaWn08",
-	"SbwKZQqk0dnAIHJOJlIZMpvGEQSKhJfE75Q4P1IrQ7X7wyD+eteGfuJ9a0R6GVnGbt1sUv1mO0e+ZYEu",
-	"ESQ2nm9z10mdOTcKshiYtvonpbbe7LzK/ngj8QwnFrxdm7hYCk2bm57XwE0dz0UGby1DvRZf0u+k/KKX",
-	"f8vCItZA1ErvQU4eWe052BCWbqrVsr4cvPPIgVpBA5l4gaRGj2Sp2mO/tuiiLoMFBWzoZWKDsz3mtkup",
-	"fb5UHFvQObEs8PAh8bXtLVeVccQqyzImUQb5olfpHioLM16F0QVEKlCWq+5YWqnoO1q78EchVSj921G6",
-	"MKFexU4XOVA0pKRW5cLr602Ru6LveTK8wsjquoUlMk1p2cKpgWhDKbXp7FYVLszea/O6hfb7W5ctVARW",
-	"y/U1iheW64XXVvolpeLapJmCc8PKL8BeMlnkIkxdQwnghleMA8WW8Eo5lHNpJ/DLCTGFN+DVe7zjjNiK",
-	"UjGJ4/OEe4jhKAqvLFWWm27JSfGXIyhRrJY87wxRrsLMiG1QYqZQYQYm6fSy/Z0lGdQvS7aTFLaTcIwF",
-	"PacBFcu0HHGGw0ZkfFm8oE8pF56uwmidsPJ060LC4B1GVIzYPOZSSc0QEeVZzrZftlhphfO2DbcEhEef",
-	"snbh5u61syFrBrevQRlrcYmYK/lyZiqYKHPaEsssEuiUeFy195nZECSluAqmDhThOHv6tzx6sECmm1Sm",
-	"uYbYwnQ94Mvadj2VynNZU+SqI9m2mda1VOspg7XvWUCfsumJBnV6NteU+VFDXXlVV+2pNnqk5XqMb6mZ",
-	"P3WdjzBvMS86j9w6fp8Nu2rZziXKLqnI9tmSzN60jtjL1fKBVtzf/I9/VdxgRN5k/Al72p8A0o0+tybt",
-	"TPeKTSZ0om1ZKPFNVvopR+D3XeqnVESzhCUtl84xw1PCd2UUyTkmUllTQXhDMdPY18OJFSLXVnRHC4hQ",
-	"aFrFC+o/zEsZK0juYEfsGKK2lCznXZDlVRj5pryBGeFqFnLV8uL0RAodlOncSgODSFJeTKGVo5QAQZzM",
-	"Sn9Q3JlOWRhJORIMIWkHrqLYZenOyV1tJlmVORmywl8hy2KVMKQMz7dCDmqa13BNgscGKQ/braQykRJQ",
-	"4TM8zUZuK2gEkle6GA30igLfDikoBbJrFoC+X/mJiXi1OmOiHEyMqGPehV5RxUbkTVi1HSSVh7o18kVf",
-	"/VkaiWAlxOV7mCflCle0lorCgOj99N1yI+jWOx802Xq6NPsEBpudQFL2sN4JDEqNr6nQNLgRocnG9/ff",
-	"fUsboRIs2lYk0tkfVSIRf021GFwuDL3QfUNBDgDLjjHAsCQmElon9FAauWCEOwhIkO8TX3eJSMI8Sm09",
-	"OJayk4CEBV9bfozNZBJGc10Tl6NFfB5QXd2wloGHLU2Us+p1kiWba40wqoHd7Rc5srYGx7J87LA/pQU3",
-	"pf0py+0eO2g7mV7F94UxF4/6RD+StsXVzXBZmETSgQ8xfxNtK+hIie2ZKDy9yc7qKLyE8W4XBJuCVz22",
-	"VRXbvI0xo0HA8/pI2ipjyA1F0r66ET6oMath4CL30jaDmvBvygE/JkKPcM8m+OUscAXDK+F1dsCAbQrg",
-	"r8+xGM+q+d+TMFKdeLyIvFHuD8JEtHSqTQN1m2kBmmJhOL5JTYTjtOIlOBRcSGstrOtN2bYbAqlh7D5P",
-	"Kv5gxIxmrlfTMW6tJBDVCCJAXa5MV6skI09OYvpVmaw6ToKJ2bmDSMAJYjE0PfAk7VLHBy2RliohyWQe",
-	"qdBHXl1+IZygdkAmwkEXdHwhR1eNjpSv0zF2ho6ydPhlkoh8HYUxVBBNl5NEm0YEm5IY6aXi1CW0hEHk",
-	"oijroWP1xYipZE8kruiYKF8WvyIR8a1ES3VkXIRyIb5P2dQsSz4DXUFBnIR8uDSZlCEcBEO7ARfmF9y0",
-	"vTK9pCKi60xv2bSqUcwLal/NQtvzv8yLrZ1b10LKEvX5h4DztzVERhMaWFIpG6xun/Rqu6iatY2fMrp/",
-	"O9cECr7oDKtEINCSKE/wMCOJbLFnp8LgVv+Uri3kZxX4/TaH/1S3hTJ0OZFK5e2vaBeV5Bpcq8x6DfLo",
-	"7Rc6r6MX17sb7MZVgnEb9+UqjLVVkNbHVomPyj5dDrBELqUcHCSxRbcqfqsiCnd1GHGd2OFN2tEqQU3J",
-	"MkY8Q0pkDKM0ctyRc1Fm8n+8u861d51rVwbFm761pXbTu361d/1qy5SNJJ73t65l7fe3d2x6p3ei+29L",
-	"R1f7zjcWHtNBtpIaf2SF9Tfs7vreJERlntPMtFnUlRER8wHtlSlm+Sj9UnckC4Wx2RU5TGaqa+MyhUYu",
-	"FexE3TcAzq1u5Fpo6Kh4wzVFGa3v3ZJbzbbRV+s7pRdjnq7jRHZgjspB1C1jY+mpoZIMaIuVPfzgURkr",
-	"C5SNsT4r27xhSmahzZqhV0Y+Gd35zv96C/2vNxfGXcDR9x2RVAzWBgPKWunCIoLb9mnV8kQhW9CQqWqh",
-	"4hi8cfpcVIZFpr12OMlyfRGmftyjbKbe/8/e9/+4cVx5/isF3g9D6kiKHM5M4hn4B0WWHZ0ty9FICA7b",
-	"hrqHXSTb06ymupoz4h0MZINc4MWus8kh62SzNpAEGySHza59OCTr8yWXf0Yz1v60/8Kh3qvqru6ubja/",
-	"inIuv8Ti9JfXr6re9/c+NumCsJGZbvkUFlksnhyrdegJvx7vdu/xoU3qfEJ9X5VBOeTGDffGDajEjsuw",
-	"G5rzrb8CCHUgoBDD04tnbmK2PhaMH5PuYUci6mgdBbdUNbmM6cQswJJ3i3UPux2Cx/gOi2iYmWDTPey8",
-	"QtQpv/DEk+K0sv6tfWdMEcfQYQTKFeH3RttiD4C5QN9Rjr4H9D3aN9G3AvpPijCgKbVfup3OUTw1x2Jx",
-	"8rfb7RyUogWcSFaLDSmnm4bUOScODiw9LpmrGofMtIKBDc1V1V61obmqw9wayiP9AoeswsKUG3Ronhp1",
-	"ZAFUuSu7lX77y+d/+gF2Ky05gCjfMbc+8tY6o6gaWWifL0xWBfRjbVtVcRHWw645QI8HahjON/E5a1rH",
-	"1qqUFU/33+jmKqQJteimuHP9s+8++/zD6x/86vrHv7/+6LPrD3549aOfbiKAWCDdNjfvNC+71jW/aouN",
-	"uqhGt9Gmu0QfTblsKUK1hgkJ6M/mTQrlRarpFeVAHHOEiI66eZCmIGv6qgYf7b2Q0VHjtpQ5sxOoIAaJ",
-	"sA1UkOIjvKW5YWh1C7MNOUCcXFPtggWyanKY2KGwSWCFTBM9sVcIB2NFwbzBnrdclxMb73FjtIqUD+Bw",
-	"EoSux5x4lCWPgTeaxE46kGyy31TPirE9XsXUuQT10BLW+HDIEueQJITbJp1hrelUyiVNJqGHxAISMCzk",
-	"dF3qHlssz25ST+gk++C2SWiKgSoWlkyQ/jLjEXXcZpxPTdwzJQijQDkPmZx0oc9rr61r1+CWlU0eVTNq",
-	"A0Z5DLvROCFB2AR3zmKpdm8nVI0IblO8qkfidMgtnaWC6xNgliCBNhQNyKs0JEtBj7GGjL5E23GRu2Yx",
-	"6a+xzKpqclJ7ztFJFdetFBHDYut03eYgYlhsWdcNuSHO5sNgN6Bti0O5JZ2QbmbKvZwTE1KHY0xxYd9j",
-	"0c5wMx0S8WJpOhZsCl+aiPUB626OE0fKYLo7f03KKJGQHktRUtZVZ9KzCeKESuzDvCtFY8PUcrcMN//t",
-	"u995/um/muenrNqzdzcrIjacclo8l5Pm0fIj+L9arfzIlRPi8PPk2iiQv5NZMAVdNJn4M7RXpLmSVM7t",
-	"hMtQ4fDrrzwy+7A5LT8fL3GFtk6TKDD1bG7U6TGc2y15O/hmOIHCuoyC8nnJhT7OQRb4ENbX5ONoe7a0",
-	"blmajiCIKIwxAr8gafuLC9pYEFFoF7xHOXeGUFoLRn3eN9nXrVLxPG4xB0H6EkDCEwSDu/TA+TOlsdIe",
-	"SJGLIf35tsWyjlVmUCQxz4kUz4Xqonj8Y5xh2eNEWeB3X8NKHCSocKQjekNYZVNQWJPhFtk/JqUZpja5",
-	"r/h0XOxqWGxxz8IEkZAx+qF2NM7/6IsD0pyTblc5IcrH0PsU0cdY1XMoy/nE2aJ1eQ7zcj7gOBk9h/fU",
-	"srzILI9QXg8DsUPyM6SFqhwEU+YmSudsRjh1wv4IdoyUAinBnJ7Jt9jAGTnQDuXFnKF2CxdLLeqPlBG2",
-	"6Nu7ncOWNtowz2bkpKuwTDSEFaHm1YGab+yWEX31/Q+//PH/ev7pvz77/DvXv/3Fhp2YdbJvGddlwfev",
-	"WlcWy9jNJTXSR3WdmY2tmu2Zs2CM2B8ajHalceBAGPW/FsA/IZeOFxXbAX/Ohvkye3pbUX7wpZRRuZzN",
-	"e9iEDVRu7p57/fN55u4DAJHixMZZC3EoH5JVmrn1MIU+g9BTwsALGCVn00hadydavo/5szgBkEBxx5bu",
-	"Jkqauoedr0uT8U34nLnRbYmhlYlwG4qIAGAFHyg/Xny5nPRO6pk6o2bCB7gaIZoT9OX4uDYtFl8gaKD+",
-	"oFFSpKS/c5HAdiG0l1j13QjophPP2mlh2TQSiULplcmViLk533RI7fIMQGtZqG/l4eRps8tIxioRxyWi",
-	"wEYaVo+/LmQ/rZ0P4oErMSD78ud/+uTqbz/88v/+4/Nff28DVSNvqvP3FZu/Lk9m+XjQlyKcmtolx6RC",
-	"dHUnzK6Cg7CNiKK2p7dkUT1I7TZZT7yUXdXLxhLnw61Z006nR486tWbyr33xr6PkH+8KKsIhjWrHNeHw",
-	"tlO76i/eremIbeOpmuRXbLbdm0ZUb3HPQqv2GsdZ1ECIZUDkC0w4Tpkro42cDGkkTISDzRhl3QOs3xZE",
-	"p02yFaq1V7V8BJd30fIp01kbtks2aW9sMg6zAN1i1W/5/tqeWFko3ptuGv/+xSh6wdAdAyHdcMJ0/hdv",
-	"T8ubtvM2VLy2m7ek4sUbiaNruzWiqlbW9aDV0/iqibaWY0bnKe1kuIle0DgIQmKLZ7mntB/gcE9OI5wt",
-	"Y2tj2KHKkgWX5D8S/XIYhAQ/qFjLHlfZOz0GIjV9j0xZ5PnQzJUN7sAGl5aC2PfSrMrEdiyWre7ckPGw",
-	"T7SJXJVMCC1WA98CI6aUrVBoUhTOI43NC9kZtaB9ISXRy2NloFhRG6t2fLQifutyIZI0Db2jTjXw1nVG",
-	"SOawAWCfNhoeWTcPxPPuM/rNYBpu++WLqxZcpd00l4SYjG2BeBgPizV4zvkag+hXqFG6KyaekJWkL7s1",
-	"JaclvAxxkqIjsVUrSm317dpSQ2005YswppYKnEgJpFtgT6ZeNC9eksx4y4HpJlVZDeJTR2LKG/JeUx6R",
-	"KHQYH1B9FDqM+jDaPnLLVx4v1D3sHMj01bemXjQ3eRUwChR7bFiYuxLMqTKhqEJwBdnQ3YfKKJKZu15o",
-	"BwkCdiXOYh5SY9R+2zd4KrxxncZN/LoNl8gsP31bve6wBTvvNrjf4mCsZfUKeQkyYJPfVVk/fEsdnd0c",
-	"Qujx2PQ5m0ZyBM05ZeSM+gEbguOZGUconco+Fq0kwoh/xeNHO1SJU36a9Hdm65NyfSknJnWo9wioP8su",
-	"F1n3p1RSAZn587cNW0w7a1uywt4S31mepioY4FjdCINVzFQF8RghtxwN7jZMnURjaOBR39Whb9ggeD0I",
-	"T2lkY+Qq82tbVcq3ya00AC1UxmRsMIvZ8bQxu0lsfXiXDa3ByXgxG7H4ccSZTcbUYZxYtXgss1U7ITZ9",
-	"Co/JluA3LWanp4/Jgc+5IWw29rLKuZuXI4qji2NomElIBeFqKPkeJ5ehM5nQkMOcp4nveMxiAbDS8SX7",
-	"IETH6GXmA0ldHMUp68MI0QZxfB4QCP3Z5gFnNk7BtvMzzuwNFVXJEJzg2CmNdiWDxyWW1U7g9ZWG1+Jz",
-	"UQ26/YMfffmz70H59/qNzjJSVItqapjfs88/vPrnn159/JtimlYyS9fIm5XM1jXSUTLphjljeou5t+SJ",
-	"X5mONwKSn7CYH5/YzY1PvP74t1c/+s2zL358/fc/u/pv//Tld/83Pufqg+8/++KfahuAXD7VjutXLAmK",
-	"igJSNTqW3UZs2pyO3cUc6cIM2eZsmbIzuA1TM30QtmRtojWnYQ7PBV3ceiY17S2UpFGdcwrTXy7vJ9Nc",
-	"hRklN2VDO71Ybt7tdBoyhuW78i8RPCWecCJ+2wPExDENibjLaEspAAP5dDvwXZ2IRjV76mtoT8GdD+VX",
-	"h+V5zeybCH0ydXwDG8TCmAag6B0iFss9LndVseWW4lmFMvRs76PJllNrvxuRwm6LO2MK/JkfCEovQEpZ",
-	"ppm8fGhParRVCEK7cQGC1hzdXA9R8y1N+Zq3qwdCjZShKbk+yhYKmW6YV+qsvWBCKuvLh7ps2LDlWHTy",
-	"dZtMt4vSHMIcEQIbYRVymk3xfJfG/BmM5TQUma9pQT/QQnXZhLQzS6J3O1e/V3qKi2zUzFq8LGFZ43Hc",
-	"hh2aOVdbMkTVW/WwFB95kx3KQOeSzhk5qP4sSDjqNPc70owdO8wZ0vDmIAjPPBfmupSCjZ95rlYOCHFU",
-	"7DuyjwlmezGfIof8QdYWoaUvg/AcegrV/BDBhEYTHK5v07PToH9OI4v1A8ZoH4fzDWlE9judffKm1z+/",
-	"z3yP0Xt8iKUoISV9PwDERATAc6bR6KacS3NOma0m3RMvgnd9vYH1gxaz46+eMu277TbBD8T+ZYJ/cqmc",
-	"3IfweCCSEBaKEzu+5OFsQmVgVrKjbbFbmDqS/uUZTZ6YHzuCl4qnmy1wAxuiQHI8YRlEu+XiNBOQRp2n",
-	"wLQsIBBhAWvpSHLgE6TgL1U4IQ8SdPe1Qpgg/GBI0u1osDO1ghB0itvovvz4r5/9n4+eff7hv/3iiy8/",
-	"/sNaEuwlwEDFhDz/0yfPf/2957/4m2eff5GlIt8DUQoIVDblTTsKarhbqjl1SQrzfFIUVhf7r8f7aLei",
-	"cDrLPI71KslJPskCBVUYcrDMkLjpEmA/K4wA0z5665O/9I2wJeWPryT1M4c1JMSMpvelJqmS5NQQY5T+",
-	"GdLocQAC/TGWFFSGn8MJZIjWEhGfOjzCTvsJZYk61VUDYLvOFFzrJAzEajQRp5W65GxmMdxITZwRDM8G",
-	"lFhNe9QdTuwU+UCI+gjVyhfSSRAiEs240SQTfyrDVoAgZrFgQPAO+R1CcQaD1JsmgkjfiQZBOCYBgLD6",
-	"vhok0CYPqOMmAx/ikVDJEywW0qHHo3B2TJwUHzhBgD1hXgdjyiLiDCLwKIB7SA22GuSvAPXJSX06Efq3",
-	"1yHcYmqYiU5+MCCOYjIW87uehNcJphGYRBOPDRtYrSdVb8B44FNStzETedNuyCPoRYtbDCbgv5yeB3Ve",
-	"APCHlsYj2Jc7qr0rQ9Z1O51Fkl5mKLQV3lailBdB39KWZLcUYaFES6lFedoT3ajhwc7RjeXgdNrJg8VQ",
-	"ggP3atFfhYlyqIOnoeWCN7k0cjz/HXnpqcRak08D40b8x+OvDXrOK/1as+bxbzj9c+EGMrd2DJjlhjcp",
-	"zLauyUh6d9PgbantU0l9Qu0ytyXkO2igpvwLMM0m/WDKIi49EU2orwzqFu8V8UQWXBYp3YXcbaMGRu3x",
-	"uB+wgTcsn7LJKZSBCW4k0OdKzIdThiq5iXhoZBJ6TGpBoaV55ITRMahpmzlj+irsYxsR7CdCL8rHNwkP",
-	"wgiUMsD3a2jUfOQIbc1pP6QResJsRsSCnDlcLBDnl0HokrHDz6lr0C4W2xH1cgrMu41Mf4GDFtOtqAv4",
-	"UmWCciNg3zrHNjfNztyaW1M7H1aHYSWH47ph4gGAUujs18TplhfgNtUuuXHjBg5qdSnIGTCu5MDOxpIS",
-	"sLkGlZUSAevRWcuvbDXJrBbEBnNWSWD569KRzowxPfCGUzxoTSlzuBQtmxPHBo+i3C+iLApn4DBIMSAx",
-	"MJoEZpnhmHrwc45JPG2ki+COXoRzC4t9KD0k2STU55R0MOYIgtxkJ9gaSZrnUbf/4l0bXxsMBuLzpPkf",
-	"0ok/sxgfORPAdlE8lG5HXIi6J5wv8WWFnldTFnW64tPltwqNaquyT4XjwolDzpyQEicMnRmORFbOScaX",
-	"2cOQLt+kjpADiisFFYc0AhMGrRlpme2ogzI1TOpaOJFeHBGa5ofCNROUkDXFBQv2mjFGWEiQ4csXDwO+",
-	"YVj53fKDinhVFBys7gCtFhxcCjpiyRhhXfswKUaojNV490+belA0FoOGOGItkV6bcci6cx2yZuFbtTuN",
-	"LeYbd+UM56Ci2aDpBKH5ghIFuqwV8QaN0GzaU/4bV1J6PXHTVN6u2Dh4yxtIOOwzJ5UbOzblCz3OpzCj",
-	"8xyCgJDuq8t/wd/iKeDqiTxyZhbz2IXje26jTR5JsmQCEU7c5ShQJzxJKPZlnwoLohHOWXUJ7AzqbljN",
-	"VtSxisG7nLrbZDZulRyb4t0ixK4jPvhIW7MdK1ZnL2+izLia20h1pZdzWw1+3iCSkmuPCxm3FjcvI8T5",
-	"EPyXfsAuaMgRN3LMh2UDv6NpyDjBpIsNIUebjBE2AFv89IdB8cONG4xeCscPIsc3bjRJ4LvQJSFhROTt",
-	"FrMhLnfb9yiL7vEhTlx42ven3LugjZOk+c9wIfzCk0SUfKd8dpvYHr/DXIyfhlNqsUtZk6HQdlH+A2lt",
-	"8jDAHN+Z0z9vQiwPHmr39VfKBKAvvNW6uJFHDfVCEtI+9S4A1+aeYo/w8ux7fPia2CFNYJU47TY5o+Ld",
-	"4mHUh0a+PU7+0+n9t0lEn0ZtcouE9CI4p2789HNKJzjdi9MnoLQ8brEQVkd4q8KpxHvEl3l9SuryZQ9n",
-	"E0r2u50uNBTqixV7nfFyxg6q4rvv8Qgus5jip2BmGyvS4xGqnNKkhhuQaOQD1ep4iGGEc8sN+KQTJ4xm",
-	"ir86jcfaEHMSXQYqJjQgNvfY0KePoQ6r72A5lvzXGf7LbpqhT0kwUE2k8gZZgBjflqqKTLVOyhtQnsnr",
-	"T+aX8RsNhbHjQweBS9JnSFblYx1izBqH4BeLl+kUpdcUbA2LGUeW5Q+RVu2I+wzYhN5D6plHJ7mySG3E",
-	"WXe/0y2IF9zWHiRE9Isv1j9z3Nspdqf0Sz/zp1p/5KBj2d3vPU4sG5CEteP9DrgjKbYuBQ0Kev0dsdbl",
-	"5MhdvwaClscGyhGFR0mr3183d44UMafiaRvhEEp6oQ0fr3W6bRmz8JHrWzlQZipVmw4to3ZLnCh14LXP",
-	"Pjg8SkUDNsDZBSe6zIuNZe0YY2Bsg0doMczTN3LScOPtCeWyrqhNIaONTBJQaI5YfUGEi8zXx6SOydVG",
-	"kxQq36x2M+jb+amovBwt64ZIlf3H6jalAQu2zCbaIJZogiiVj/rLdLik7A4naQFoNA0WZsP6W4cfz+nG",
-	"SInAXGATbFjlOCkrFUOZRSJLyWh59mr/1aoJI92qHVu1Z3/8+dWv/vjvf/ib53/6++uffvrs8+9cf/KL",
-	"69/99fNP/+769x9c/+WnVu395GZZvCs+F3HvH3pj8cPRQeeVVw73O+J/OkggRFIfUCchmA9fD4MxLKUQ",
-	"Ef2LTJsVp8zNNBWKn4zvEX+g4es4GqV2XBtF0YQf37wpxUi7H4xvOhdO5ITt9ybDmrrhba9/LlPMV3/4",
-	"+bPP/yr+yzt6gFf8+ET+f3hBQ8XYMR9293uKWs69IKlpVmHd/WWT0StU1hq1SV05Hbq/iz4Yc4mSt+YQ",
-	"evFOcyJsDJHh9XebNSeKnP6IujCaBNa9X6ZAM7tR/gM25PWPf3/1wWdiQ372y+ef/fLf//CXi+zAI9wZ",
-	"ebhKbSfKaH7JVkz2nWF3Gl9YfSvuF+3F609+cPUP/1C6F/eze1FWHiRsLd6QzRWXbdtCpHQJTcJEpoPe",
-	"mfLRXTnnyaW8XzsW5OGuevbF9yVtH32GhNWSF3n3T7/huEN6G00ouUu8+6fiiaeYCBLXiePo+AnHIi/y",
-	"Yf3iZ77//yXbKtmpnIVZMXw5CnwJ3ayEVZPoYbzlwXYcF6vAY7L2OBl5PArCmR7i5MOK48o6iF/YTYc1",
-	"x054npbgDn8cwn6fO+V15HAiLs3FMlXYc+TA0TmlT2D+lpviE7E5fcLtxjEO39evDT0OaS2LYdwwHEI9",
-	"jIIB9CKCk8KGwtJzg0vWaJLLkdcfkb5PnRDXY8qANnBO2nkSx85MQjZLFO49rIsfk7rNvTnhMZsPCyJg",
-	"tjHS1UA4Qo+TW+/c3ePwigpRuLJYW2Y0mfGtOHZ3EtKB95RE1Pe5ZFPdDfr8pkv7njhvvD12/4N7cNTi",
-	"7nlL51PLc3krYK2Q8qjRtlhqkTpY4skCuZDZFGEuXJk051Ud1YutG2qXjvmQq91px3is4t3p3QM9jUDS",
-	"Mdnf73TIN/GPD2ifehM1WM1iKKQ47quAUz2e60rcSseFtIJLL7w+5blIJKdPyBmdBfL6zGkdO09P6ZPm",
-	"/Iil0zcOD25aLONcZV9SdfJbKopbFHUUTNbF4C3UezsQeQQO3wNuzothGcITyd6oHb/yCughWRCx6tTc",
-	"4qGui1PWLSRsiUTxAmE1PtRjatUoMmMyFIbXxDF6eBnk4coPDo9QgeQcBlWQg/MfYwmd3vx3X2vMi1jN",
-	"Yfr+enZD9Vn0xiO2+XBW0QEqimQJuYaxDE26Qf5ulajG0jOQM3Vn2tilzORj1fItlLuaf6xL1J0KuWjH",
-	"YruACAWbsKLFK5TynfEkmtlLIyM44XnGtkUxgGYjqtX66WtvNkyGbsG43iVnWKjxFZMwGHjgUnH3vJY2",
-	"j3XDo4JZLO7hJlPXlPYn0oY+MRkQKbMGDR4H69QspmxkUtVEXoM9ZrCmmkR4JFi9nU9CS/I0PAQ9IdsX",
-	"X1OHMbspawsvlzYXDnuLJ0cYDJqvvlV2jw/5S2mNFSSMpM595ZVt22Dl9HTf3TAixfwE8GKUbCy1WkTG",
-	"8obfCqvS3N+ecZactJ00yvhx3ixDeUb2v3om2VaTgX9e9p++z7eFhyWsviTEgmbPAgZeZXMuNt6wsK+8",
-	"UDM2gvDilN1GnAgsN6Ph1iZ3WcaUiYf/YWQJtjw+9gRmmaiyr+QSrWIuZX4Jq0hDAU0l0rIwdrIjL1fx",
-	"aDFV8qiqCcXDxDIuWP64Brux2+kSiKqLV801Gc+CaJQULKZ4nDIGFQZruTW4pJUnCyp0mFPJKQl0Kmtx",
-	"y2y9/EYqLAnUrMAT4vjibMziatZuz2wb4t93oTwQykdOYU+bwzxR6KG7IpmY1EekQj24JbxQX/Mlq5JU",
-	"uml1A3NVi66oV2vhYj4WnE77o5XsbgyBvmDbMs+QBQ1LQUOv023Jg4JyxV2FKyuuEO7q+5fshdFQWf0/",
-	"UEJjGx03iUiYa1h6i6hTodq6xRYvuXQ4CpSzGUmxcjeqzswHuajkTGu+iKUm5N5UmJa9DBVmFc5s8upe",
-	"Lhxdttoez6rMQpPbdEy3YXRrp25L9vaDjKJdp6kd1xLAQs0ZASyMRH32b3UsWjz4dZgOzOmThgSkFba9",
-	"+FO5ZX8qjEyuGRrCFHap713AkK8IzWbxbDUrauA74J+OYaupwrc6p5TYT1vih1Y/YAPf60fchny4VrBi",
-	"ky4IqjgmC+FOG2tybLCrkwBhlfR/44T0SH0fNne/TycRGuyX1Pcb+CaLpbBrbQUHl31ZcRVB44QckMvQ",
-	"i9A2M1UU4AfI62UHldYNaTHo8tV6tCQzZYMWCc7eo/3IVHEwOGzJm1ryYi7xQ6R/oFrA2vqzvSjV8vV6",
-	"EFpM/Cep25rrIiztboN4kbjFTlX7EavWbret2vsQe5eTSrDmTFYoeuhmqB2wxy1mJ5Vnyf1tojtL3W6P",
-	"1B/OYEaieOtkykfUle3kLRkMcWVYHr/whPAARxXPUoIdusawVf4+82eyeUz4YbqnN6SRglZ5qjmqcgBm",
-	"sv7SzYIJ6A7OdQEXhuMBEV+rCh6EoaG62XBl5UAX3Sv2OHGnoXPm03am0W8co70gH106ngRRjP/MnXGs",
-	"zMX/qV4+8bvFtCfJVvb4A6GSioSUT/0IWg2RkwHhAJyvU4aMbZNvyx49L9LGbSKBFjSVCYZhIVy8ZZMx",
-	"Qn7QPz8htqz1gwu6QhTAmZZva8hHJBVwcemJVkdnW8yRrSP4+x4nMtd0ImtMwPPaw67HczqRhg8MP8VD",
-	"tif3palqp3fYwue2mKSi5TC3NXD6tDUNfYP3jiWBRu+d1C9HAdhZ8D4HdmbAaKNwwncXtrnyYQF2UfVt",
-	"JjkbOVEBEzrq2pD2vYkH6X1NipJuA5BzgoG8V4dPT1/Za8h9G6S5m8oeZaIBY49zaKYMyZRNudjD6gyD",
-	"TJNnR53pJkHpd1MBLaj7k+KjmB6IBHRPNP5mI6NN/XJyIExTfehBOpAQK44gTB7Z7XQOipoU1fWAiOA7",
-	"/XM5MlYzoLtd8Qbth8VRhbK3j6cR/qWXAZaM/3CQvSWZKSGsClIHJE5oMnaYxZAXqEgdOY7XDEvJ3N3o",
-	"iwQj7SF9mmuvkw9631SDXLVUV6+HXa43siwog2yWE+O6+709DsMbswEXxZGkDvvq+//96ocfJpXHcz4Q",
-	"/fglPrDqNIwHtH9RwH6d6o9/c/XDn1SgV0Vu1r0g5YEkA8H/+Ourf/n91a/+aKbZCAE1j+reglR3O73W",
-	"mdCH+fjKChzezJYvDUutyl5Df4ba1+XsXRIwdTMkGwrtewsXF/ZaqDDuCSH/shB90ILHxzQn4jBGE7p0",
-	"lOLS8dXFLxjcSE19cVg2FVNBbr5gTsBjla7K64PEE1TvT39SUZsO7vC1fXEsKYr7oQzNJUuyJHFS8nxB",
-	"57DFo5lPwd+MjUWEMZBuY2vsuKojHLhzErs3wv24FFavdLYCFvtR1VibaVzTWZtvWpvH49oiLWdpFh+u",
-	"oKzL2tFVHKeoBV19dgSLM7/pqwILdNc6brlatZFrxYaszfZdzVepi+DqguG98fIYs1ld0nqPcQYHz6mK",
-	"CKTS2RASYpQK1wIcLxzWowWHSD0IiYr0NAiPQo8N5/fNL5DlwPVfrnwmccorls8U28dF88Zwxy42b+wF",
-	"wBcWGaXJm7pG8MascyyX4SQV3xJWgCCCix37AuG9YbmjoBw3cnsIivNMP/19BcCZaFt5KnIR04DQNbAG",
-	"04jewbAcdJwzcjZTdtiQRmiGPUYSHvvzKrqyJp+R1oMsb+S5BGJziJ6AX4BzANWRLCAhZWvl8T/Kbalc",
-	"k25vXzXpmppotZZsmUlfYgxA3hKqTvXcTvUKjeTrGl5gNC5QJxlHDszpPi/plzb3Mc/9jiWUbdWcoUtZ",
-	"5A08FYXHPEpscC6XSDwFtVMxjSjtm0pDcjGXKCR1AicKwgNO5aE+gTEzQt6TJlr58EVsfoVYO4/LrLwL",
-	"CY/J88P22+TuaxL7ygmhJI4gJBfgjYmf+Lk3mVDXYtzzKYv8GeCLxePuQYM1moTLtgyPR6rRmI+CMFLT",
-	"HGUJHbfzM/3YjDjTaCTWse/EY43LhuMVjpsHQ/ZFB0j3Wyx4iNssfUilFxVMI/ho2IrzJrNn5rGvMhle",
-	"bKGVB8JrpSXS+rn7Gj/FPZJ3sbXxQPq2wpSqTwcREcyI8yMTf1aNMMPo/HXUw7+hbaMNm/upTWK0G3UL",
-	"hgW4W45VulalOC0UaFaNjKCXCHJbnFi1W9NoFITef5E1pt8ASUcwwY23QH7bqi2hZHJbqkTVTONjCbOT",
-	"5gwiuf6r/3H1P//u6p9/cv0vv6s1a4PqHiIz+IbLoHcV7es5H+ZMJvccNqThW/SC+vDszX3r0A/OHF94",
-	"OPf48P4kgtetiwHrOz8LgJeJGxRGjq7DVh1uHz9I0+HgQ5Zo67QGRhhp2O5zdPAjBTitVsJuEluuqsyT",
-	"06d2MuGeDYK2rCtvk1uQlIq1alNO1UV3HMczOGfCPbPYwKO+i7lzb8jA3Kk7BH7VYKxhLIgK6+KgVsf3",
-	"GyfETvalIDC9cYFOi9nZHWbrr8tp8Lj2BxPspJ77wEaFkvlur9Mjj+SNyEw3VVlU96Jsp6RKhwMYqqwE",
-	"GYQelgrVZTlLb4+T++yU+gP9yeLO1+FS7ddGtpZeizskZQwLjumHR6sP24G69VT3U0ndOk430TKl8vPz",
-	"KlqeC10EffK3z74ww0yvjgCQnleK0SLxXq7wHBDLNRVaqUL09U9+fvXDD43o3WuC6clKk2JzTFKHmuKj",
-	"z7782fcW0heMXj4u0o/XH312/dPfffnrzyouz2LR0kep7b7xiuslWvkSubRcUBIXcYmY5GIYCBkyt4Ea",
-	"nt2eW4cOz26eLRUOP5IrmpHzRqMhW0CcLNMiODnvq2AK6oBp6NeOazediXfzogdiXr447+gDXjaWOaLy",
-	"A+ybegpztEmUwwDjYhQS5DQaSbyklN2i20na5XJfZy9HnUm088mbSufGVZVxxFl7Hl5jeCKEz3lTdfc1",
-	"U8+GR46niJcYPwsijYZHnWISsqnGxjWxOl7B98DIjRDHOOifOuZDw8NuxduBhq30kF+FMFt3s0erJ5YA",
-	"RyK0D+ONqS+D/iTTW4WcweJZIYpSZEpwj/dho6Wrs+VewUJJsdhQQA2NhSfEluhJlx7jxBtgu6Gw6CYh",
-	"FUaleIfnyi3yTXAkayhIOkIw1+yK3qQd39UTd0mX1XxZMA374qMMFZ7dlqCjNVKERMHE60vqpJ8rGRd/",
-	"rjhp5FXyxp2Hj9++8+07pw8fn975VhPr7V4l7zx6663H907fePyN/xz/3iOvktM7b78mfj/RKp/JQJhe",
-	"UO5AADMKL544Mz9wXFjxfuidYVTf4TPWF6dW/Ud75oz9RszPS54kD++qSGWat3HtsNRuYtNxYof6DcfQ",
-	"uZnmbvEX6182h9P7rUt6xgFCE4pqWyF94ul0KtbHSJvEgoBn3A1aIylKs+sidtoxiaBGPC4lqGeKyKsX",
-	"jztsJj0A9ay4AFrwrx/5M+J751QO0VPRcDu/ILelqaEvRVzc0tf6XXmK60CXVcOid6tG6pC2AgIac3jd",
-	"a12OnEhjONgvfScU9rbGanFVgmyKC6quynC3pIXDTjaejfg4AUgYxzdWsMu6yDgfEjNMVp2Cu6HzCl+L",
-	"rmgdQ+CqdljObBf/IVepmS4x1tLzTdJutxtpsTHGcupjouqq5zD2oKXWuXWGZCpWZnYBtL5keWgnAQj1",
-	"zXo0+U2a/u705RrVCMI+h9TDVjp21oKYZ+ucpqk2xP7txFITV2c+Qkr7uE9dK6HGTC9IX5xI4fOA9INx",
-	"PAhUBg4XFWy3ETXyHeGp8jSLUNs0Y3KaxE4wHdNsa81h2JF2XiROZUvzn00CSl5GtMsy3EpOAmQ4cVqz",
-	"ZJTEuVYNEugNmLwABq0dwZgCOKOP4U/gDQZYwKq5L56fE/fSxajHiFRS9KuRriNIx8v0K5yxzAnRycbv",
-	"nMPGr7WQKMwmtwJJVrLjMN+sX2Tj+00iJxqFlKrDr0mdJpn409Q8iT0uu3Q8lu/SiY2nRlbaPBCnIr2n",
-	"tNQj4GNpIqypNbak+ZS5KXVVzC2F4zyiIS2RHXBSAcQ/yxJTQ1VRA9ZJYnvFLW7C88oU7cQMiejTyKSq",
-	"7Lj8x9SmtdAR+3pL3K8a0zQOpMqK1J8z347tSMJm13OCoUxHepFqhaCJfeNx7Pm5oOGZE3ljrO8hnu9P",
-	"Y89GZoQAbDvmBToQt+Pw5SPmRbmzZQuxiVdCtYQdvxdd3lQkntQdMvZ835OfQcDZbSzCvsF+6z0eMPQP",
-	"GLgs+iZKIoxtLe5KpoL09999//8FAAD//w==",
+	"Uosqr+Wgq1mojRJ8C9z/mIjjsaCXxE5U4CYmvTj/OebkcN/E3iyiUITn8QSdL4VObFwQRue9n3DuX/TK",
+	"B5ci2RAxItVPKZ5kbl0O1FqbclU1cEUW7IbLfDNM7JeH++gT+mF2pRA4ngv4OzjYO2yw3vqy6bR0hM3k",
+	"1BV3fieo7kJQlQccBKUYlWOK9iPyg1oZB5kCIe+KeQaQp1M8iR+GV2iO2TKXJp/Yo2ZYHovEShwEKqlo",
+	"Y/q/InWKt8wK66XKlBxmqf68Qcy501pkUrLqHrqVyLUqbr0maDQlA7nXN6cBZSB6RwB2RACgeOGnlIty",
+	"zAeHRH2UT0shrsL3lZnVa/LZ9IIa42ayz1KkrI9fWv2wUWs39qEMkq+7rIa4mLy3MRJmweQO+3aEfTZh",
+	"MyVuCsBJ+UfML7ntKCb2UeCIIBaiMPBJlBTgGKpA+OQ5DR9chIuF8nt7UJgDCkxhAQ6Hg/5ASpEjdh77",
+	"UyLkhST1PNqYX+gYksSrLmdMq97c4xkPO+aICxyJx5ZPv2fH01tJLGaW4l6fWYVxamc8WjWDsqQod1nJ",
+	"tI4+6tpEJXd9paTlBus7lJZzMeODNw3kqvQy+92+47pup4eONWDggIcAHVxCg4YEGwIcde8enJSnoOto",
+	"xFKwSPzLWbAwGqGvLn91XvXapOocRBV3/QKyTtKtKqwQM6xd2CEjwyQVFYZLF66qHVV2mcjVtihrG7Ey",
+	"Id/cVD2S0JDS597emN6XEaY7qn8NVP8GNa6Vys5GNI/XoHh8RdkY10WnJxyp4phBkKHs10QlM8nv8LT5",
+	"cweJ8GvSg/MHUwc8tsB/vhPsv9O3dor7J4BSWBBd2v94sQiW5TRgYvs7+ErjvPwEQkF0xGVtGSnrU1lH",
+	"MnIrarLF3fSuaN4KYvOWKtU7aYSRpWNsjJnV4HOHodeEoXwVdnLj5m+AbeX2kVJU45X1TcoWurYyBl9Z",
+	"ws11ITSBKnvqlkVlbpSxZvdY/7i2QmS+MyS+Y7E7RWCLMtqGzeI1X5Al8jIckHsQho3RGC+owAF64iDy",
+	"Fo+FVI2tgBvIWuC6GGkWBp4UuPYuGPGOrKe5xTW2ouaOtpTg2L78EoJzJrAgXF76BSEL1F7r3O8YRT2M",
+	"TBmpHyCpLSQK+l4p3VphYrDOrFtqYEip2V7xJm7SWOys8K2XtK7ivW3My4XbbUQfc29vTB3L0PeONu6U",
+	"Nlb7e3Yt1eyIbtnLqiRa+R1+lz099i42wMIdIOAd7u0c9+IgeGJLquUoSN7EZWERGXePSZi7xxH1f4j5",
+	"TJ6N/Hwmf5d8IfTx8h5Hpyd8qLP5uH5GF04tqSO2skZ6VpQpdkLNof0liXhpBVnog0Fh6eM4iqCFjnoW",
+	"tVWyT3eOfTJEEsBwpJJmIIgUDoaKZac0/m4FNanqrKOmrQphK18kJI2my+xs1m7HnI69CEfffHrgdeGo",
+	"lNApuKioLw+uk3s8BZcZAUssFSD/QrWnTJ5jRwVBqk7c8hGDiMk9xDUu4hpTKcrPpRnpzL+/OQUtxfQ7",
+	"QrpDQvqjkKq8qRukozq/eGNCat6/o6Q3RUmTE68JSXeUtOJYGhNS+/Wt6GgB0e/I6I7IKJyqleharRVO",
+	"dVXbZiatj623rk0zVIM4uSXWNmiVncFOXFVVNdG1CRFIsqDnVJLhoQKqKb1UVAHqH5wTu7xXO2YB4TxX",
+	"8cuUTO/0Wjn2kp0Udgk2N0mKy+xp5JJES109wZojvGIcnpOzQJ0NbsXFVLoMrqVD8bqy9Xd2x1Wmi2Jb",
+	"iDUWiHLMaMQHyobYmBdUUqs7frBLfqAqGFSzAt2AohkTUINKbn6tVkLDC8wam3GBdOflDIAGorRye5Li",
+	"zHxEpyyEUkQYErYTf9Hqni4H60S9627+fkGWV2FUEmP8iSSVpufI1SzkxJSGCiNEWVcxDJNFjsYhE5gy",
+	"Kf2m0ZUZktm4MdYuiV7apr4m+bNBojnlS9/ejujlUPKO3u2S3oFPYU1vo4bUrlZ8hzV4MzIFC17VUD+7",
+	"2hsRxVYEe5SjIF9/J5tgHLy4HbKl8HCHZzvCs1M2jqA4E66Ta6qqXJW0wjrhaBoygjhlY60bGeOLNv1k",
+	"xPC1drVJHKw1D+ZnUCUvodzVUJeD4yJpgmpa0pludOptFJHzmAY+T16obzGkjJNIlObD1D2HVYD7mapL",
+	"ti5RN174uOxKHquSnje4kjtbaHNbKMC5Y/AqgankWhtibWn1gi9mdDwD0fAehy06CRKYa7AQYoahuEFZ",
+	"9FTcMBp4JUCYqbVZNgHOAHOhuYgpM6jsImsMswlQGMH9kes+7D96NDjYf7jvPnrUXyfHr4GNFBhqrzhl",
+	"FfaiNxW3GxmJqwGkEeOuGmZjNr6S3dwx9d0z9ZVh0nfs/ObY+epALB5G4sdV5PJYQauL2ixE45iLcI7C",
+	"yFdm5guyEJ0tih7dgPyweut3YsPuxYYsQNWmEnfiw534UAkamwoO2yZkVDCzO2Fh98KCZdHkH2IxnpWL",
+	"DRHhi0+pKvOIfZ+qs/ss88yqC6mYUa4nb+FeEh+dL01wT6/Y6TG36WRpG2y21G4XkTdmq1XFYhckUgtM",
+	"S72B97U2f6xYlFxPDdfqbqKezT43OrdNSUNhqF0QiXIgviMXuycXSfTPnXrx3tWLFc6N77l2sXLnd8rF",
+	"+1cuUjJxp1/c6ReroGNTOSIdYxcCRI6t3UkOO5Ic5LkSX/dRWRnNuhOf/nXEsDaIB8jtdmclVnYZc5Op",
+	"t7I+7KawpUb4mnt7Y0wtA6M7HN0VjnLuX1xTGfdrKOBeXO4W9duvs3J72UKbYU9hgM0RqPyO73BoRzj0",
+	"LJT/p5Pl42xJufXFBBumn60sZcmbLq+UQ11jHlP1OhohRtUwG6PHyuu7Q5IdIclzFlBGJOBU4wUj46TE",
+	"ZjFRB1lPwNEFgVTSKVNh0HyLvjOmv2SdmRckSvpROspwomzW5sPTk2HyO086/2K2BFtTQCYChXH9wsmf",
+	"6aEeW+dTv3/Dc+uAUBsLFBDMVVPPdFOdnbVwUNbp0vKIlMPYRnywby5zjIqINCp6pjZ5JrCI+VqqaeR7",
+	"G95sCDBbqC34W5C9+yInDTKFaq2vEam13tyYuubx/qYIagnlunU08YwEk4r6aOuKj96iMmaTLcuYlZzC",
+	"XSmz91HKzOott0WxpNLrbER2SkbYmPxUodidXLczGhZdkuhxyCa0omMGJ0JQNm1UOH1Cp2fqtbX8PBm+",
+	"AcFJl1xqPngmz4gEPi/GH9QbsyG4p69uAee5a7jjsymMgvRRnVoWm69rQ6jdIHYlcKZDr1vaCm2cN1vX",
+	"yXZJYWvqXVkLbgTlyXsbg3j2Fu8I+C6Rw9agKqg4fGdCo65HNbPmqE3MC8v/TiFSduHNEcp+fzvEKkDA",
+	"HYLtBMFyhTLkJYeMk924B9dJ8ddfrCDfK3rVon9oP5u865feFewEGhXfk7cvCGrr+g18QYKAq7iGC7JU",
+	"HbAwun/fv39/iKiQ4MJFGBEfYY68pP2110kVu8HBwarGNQfrrj6tXZDxqGYOoxk0NED9ijE2Q39TF6kK",
+	"ke7wfwf4b2TLfIt8uMoeOmXIewC/P1AN71/DH56ph8iRpwHOQ+1Qn6SKYVQhYWiOLwi0UVPHBufRcUZM",
+	"vfcMz4nnII+Fgk401Mi/KRNR6Mdj8/dE9SmXv5K38ie8/XK5IB5qD4bIhVKL+IIwiVkDmIAR4v+YRJlx",
+	"gzC8UPG4cuMeRHd5kiwtdekZ0Mc9MIdHBPtDXfyRK9wlAp0vrd2pHnVZ0C6MVmYPUjSA+SiC/nPEHyIW",
+	"miPjZI6ZoGPoopjWhulsYfpWl7eye/0WkZUweti0WT15u7LLyGAF9e+7g/2aGDdJO9xf91RbM7T6szzD",
+	"ZTe5aSPCVTO9hCfzMw1Q+yqMLhSZ6DjGbbJEcmDFADUwK8jbxm1j04KbuMYsjbgN2KsKKz02fTubWMQr",
+	"RszTxuIu3SP0k5AyyqZIPsyl8BaFlzhwkjpPlF1SQZBPIzIWwXKI+uk7UORKfq+7sp8vURj5EKiSvC/H",
+	"HTEz7hANjhBmS8kq5Cg8GXhdJ9DBRidgcZwqGY+FMRtDJGammOGO4MxewecQzlxOn78waQP2gtAV1uG0",
+	"nAgHbU/DM6tJCHl+JWEyZ2FFtWWgXFOnWu8o9bsEShGT2w0cNEA+5XPKOfEdtIfmsSA+al/NwoBoKrVN",
+	"8/9q4elJGJ0RUVH0FzILICLASFGcCCVCvaZSAOmhzeSgo8Q/NGKJgyhmY53K0LbIjpGYaohDTpksdGQ8",
+	"UHIuFgeBPZNjRGP0AwAKPfE9jq4ivFiQSFurpVS2CDBlyAiJ+otObRGqcHVyLfg8IMrkUnqV07ArP+3y",
+	"C7rompm7i1A+E+1QEqlYigXTNVdyHdLKDaja1yCTXCfjL2Xy1whfZdy2Njvb4TJWsrxtzrPCBlHTUlpS",
+	"+bNEI1VSA6jnWjstoxtPJVmKPiWXpCTiiNOxRaHAWkPZdBvJTFGOpopIU22i1vNKGmvKWKWkdRbG0bgE",
+	"dfsI+76KfDIFpFFbtf8HqV6FZw20HAhslxMcjWcO2ke//wKNQ59scbZyadelsUrx4CPmrxwexUzQAF1B",
+	"TpiUdjQEUq6kiyFyURihhRSIfoBYKNTH28hguj5quTRRKKPqoAkGCEbneHyBRAir1Nlr5qH6Yhk0Hmis",
+	"xUdhQBJ0WxkYkjyYCQiplylYLn+Z8KEitWB2szt5MhKYDOFA7fNlIpDJL7RRCxojY2bpLaCigDqjlZRO",
+	"keg0IAFT2+JWO5UoMRPXnidv+c7LzGuij7bAWTXzSrRS6Yk0IGYZWyCMmq4hxO6eUK4mgajdt2vwS6Iq",
+	"Qcpot6Aqq+STrKK9DV+KyJsmABORN9dFaWOeilgrY4nj84CO0+iFMqT/4Uq4Tv0yEuFxhgQcJaBuAbrc",
+	"FWFSzPqy73T7r+qdtnyje4kjSVy5lHaOpxEhLaf1AgZtvXrntKqqityVJVjb9gjkuCB4PmkdfVmbSL4q",
+	"8zbCcI7dwmkRLOWe5FlIUi/MQ1pR94eIBJwgKXH3ShSA2oL2TdRXWF8q//tfaWH9GdzVXHgfNRdWFBEq",
+	"rV2kkFBpdqvr5xi/Y62yDNxYmotC23UbRO7qOVxjPYdK80IW9O4qfNxV+JAAISVzeQ8vQ6M0VrZEuDZ6",
+	"oPWDz9NYvwrjm+tCFt8YB4GDuNTosXK1GGMljINsU57uyaWtE7rpO0dcSAbP5zgIhsZVNw8jgihDXL6C",
+	"A5iGN8pnK4k8XBl4KO8J81X2xt0FPOUOuSY01A9vovmX7+KabmNcU1IzpxTTdxx1cgPOlYK9YvOmgmdJ",
+	"8CH47Iyb8OzkE/hE8cEkSvMeR+EV01mvqnXgOnPxnLLEIgzEqdQiMjQuxTnBjKM1Xa/2LWZVmrkWkTdP",
+	"Ced4WmE4tTfEQkF2H2y5Bgzrk5ifmJfuSMttJC2f0PHF+xMiLuj4YgcyxCcwTFaEyAgLcp7vuaiQPco1",
+	"V10ffS/MS3foexvR9ymOMsWGjvkLgv1SXM4WsKkoGnH82ek9jiTnMubEs5NP7nHU5vS1g/j0tYPY60xs",
+	"/+Eq+D2skdIAKz6rKiwVEeyTCNQr+WuiGQBzRPFC+QghOPONVCK5vGoWilmVG2ZjBZKTNyUk6kkcyeuV",
+	"03MdX43XNgneaFFrUtx3UL7aqTz/3ppySC1nlcJaBaT1qdC8dIQ7knRbSdJTPuVbkKKdUZdynD3eAEEb",
+	"YeFKkeDmUBJ2vxYz7btqhpHpm3eYeCsxkU/L60sem5w9w0fDKCM8QxPnFx+dvUQzKp9c6rQAjqjyU2CO",
+	"viDnZ+H4ggg0cN0+WsR8Rjga4yhaIip6I+aNQyYIEx6ECqD799VW7t9HszCAeAEpXpAAbNv3OPrR2fNn",
+	"SJC3ArW9Uetno9GopUeQvx7JHzMqf74btbwOLLGg7FMxHLFJbjdc5ynK6dJJwgnyfjZqKZgYtY7kzceu",
+	"uzd+SRfWYuAzMmq981CbE4IwX7IxXtAH5pfeEs+D8phfoZC4kMa92rVdAVhYCDyeEd9EHtSCRmXEfsqn",
+	"VWbvxMqdGr4NTLTn2CfZ5LC8Yx1N8SUB/OjURhB9p+XLKYGGpgOXZ/f03T6M5qC+O0ALOhZxRBzU6/US",
+	"k5F+H/J9eGeI+gO33x0MXDcLTNebsubYGXn6kNvpBdzjSNA5SbwOcEXWpW3j4m4c9VUBUjogjRPOacjk",
+	"daDBg736AEKBo1hrWRNjMefTJ1E4L7tzF2HjGNMH5EhqhTDiSy7IvIr+bXHH4WQSUEY+i/msTozQ89zj",
+	"ELWYlGWsav+TO5hCZx8N0cnu1Iioram5gxYk4pQL4HjWigEhOkOE0ZxyLkn0BVmicRgzAfkOIopJSZcg",
+	"yZrGl1XwsCAkglvIwkT/wX5nCOEHOgQ0Q7GTQJZMW6I1GTWE+VWLkN+RSM1XnMkEijaaqj4e68zazVFT",
+	"rf5Jw3Br9dYzKwK3wWufJfU1Vx3oPZ4U30Tt9JWO1MTlUVsBHTujorzKVKDBXa1pDKY+KjiyxWLUnuJF",
+	"dxIR4qBJFM5RP1mqKpHZhaAYzQq2ujG58YTx1jz4BDvWkY0z69EVuWR9uCaIix0gJd/uoQmmAfEdtI9U",
+	"PIy/0yyyp7EgVozLe7EqQ9D6GRmHzC85lB+GVygI5ZmALRiesnIoYjiBzmrb0f7g0f6jw4eDRwfrVMOt",
+	"Sjyn1t2kJGBmb6/qXEADnS776p1SdyuVOnNJ7wG1GvgKrWVuAIB3oHcbQe95UbbNh6JhIc9Ci5RgFMh5",
+	"5WbhVVntLMLHu3OSvdfqHPT52YfYn5KktkHNBnbPz+S5noVxWXmVHZ8Ep1OGq9ISd34igoqAXPOeykSR",
+	"slru6wrhb1nSfj2nt+TqQrnx9KtswfR6SafrJHZtTUjl9dTuwQVm4oH55jX1X4vwNaTaTcNOJqdk4Ow5",
+	"+86Bc+g8dD5wHjl91+n3nf5g00yT0+dnLad1zPwopH7LaX1BmR9e8ZbTen72T+Xf5LzltJ5SRtVvn1IW",
+	"v03f+AzLl07VP8f+nEr8+iGO5iFbwsgfhgLSV8zhZCoklkZuhwvCLONmeg8qmlsKYkX6JZ+q1pS05caK",
+	"LU0GbWAV+RCPLyTHLaMPOiZIstQwEsRH50Rq71QZ686TN1E7Y7bd79RPZdkYxOuAbhROaEBsD195bwiQ",
+	"0DMKnSlIjCIyDiOwTGuvNfhJwPbbtt/o2bN0jsx9JB+N2OmJOTjl+wZsgZS2EHHyBkltiyirnJxmSgRX",
+	"7l9o6yA/Tg65M0TeHL89I2+gMNeIeQEWhIunfHpCuIjisXhJ50RV53LLjcgbmH3P44idxFHFQWrtYRtD",
+	"5hr/ncfpa2VMx8p+rv86V395DvL4VH+mhUj9DQoj5DH9lVJ69DdN7MDJ4iqMwYhTNg2gmgmoxEnKlJBq",
+	"8a4MFU0NqseJ7XrDCdebZR0wdUBFq70GpMcC1wYSDf+MMsDyBm9E9BIL8niGG0xUilLV+WHb5NgDKl/P",
+	"0JTpoTcdoLj/DUfapJpRRMaXT/n0+aI0O1tH8GsiKuhk6aA+8kMoMaC/dNAgec608VHPlkTyNGyRs8o0",
+	"naIER31Y4X791LOizJnN+S2fFZ5BCxyJVKa4J3VG4IJb5eM3LcnBmlqHm5Y5qJnT8vsxFe8vDDXeQSD6",
+	"y7ScRkDwJWXTYVpmSicW/0BJGzgIyuI3VplTrPOpb055Y166M6fcRnPKCzIPL8mHAR5flEL9ufymaQPb",
+	"HPHewOhsj+BkFrF2E/VBM0pfuwPO2wmc+aZHpdqyaTKHdU4kNLQDbabfPcec+D10rB6CokIQ8cN8NIV8",
+	"PmwKLsh3k6TViOAAQVerImTIkZ7FksiWSPVqQjUbi40Ho7q0aKm/hs/Cq6oZPpMjc/pT4mRjfFcn+yQh",
+	"gZWzFtvOmU1m1lN+TZfhBXnKp+89znKDsMkdRELK3dcMhVwdCWkdZBMqpl+6o2G3kobZhbzKi+/d4ygK",
+	"A4gV0KW0jiDbCJiggw7dJAPQzVf7te2iruscus7A3dQM+lxOZ5kwlQMWLJdnhPlWIGcOwbPxfSV4uSZO",
+	"pY7GWi/mgpM35REXleEVtYPVsvbCTSIuim3M0oezUZLWmZWBlL6Nyj7okwALFYp6HvpQMIAT4iPXda0Q",
+	"A7ygSlHvpcN10CKIOfKstXglduZV8ZwJnqunVNTN6UkPnakgEBWLhOfGFQDDIDzFlKE2fK6CejpJtK98",
+	"YUIjqH/A40AoGybEDidJNoiRqx56WdkeIacDWWWns+VTwfa5vqh7wXZsxZOWh8spmKkEXRNzijBHWIWd",
+	"qutGbT8c8wc+GVMOlsC5/zuTg66er6tf450eeglBy3233zmCmGITtgxBxb1eb9R6pyrxGVi4x0dMPggB",
+	"xvZT+iBVcLan0b5nB1JDrpNaoB0la0kkh87eB/u6D39bzMiIwd0GdE5FNnC777p7DrqahZygg74zcN2u",
+	"fA1NIvnCPOYiieceKuM2FUAe+zreuYAeK2Nw5dYuKPOhAImJtsXGLzXHS4U4bcyWii2gSxzERM8o/ymN",
+	"4e27e+gypGPijFjf3UeX1Ceh/PgATWgADxyi3zMvPkRzEk2JL4nSFY58+dkHcpvw2yMUhCYEvt93dRkp",
+	"+fseEssFZVM5SX8fvYlDIYfuP0TYv8RsTHyztv4HkBzhh1dykH3XRc+Ps07wTBzkfqeHntnfgilqxNpJ",
+	"/HHH1CdLXEnq9BPm03f67sDpu3tO3913+u6B03cPnb770Om7Hzh995HTBz/dntPv7zv9/kOn3//AkUur",
+	"wa927zhvYKnOBBGDhrC3cYEVp0V1363nLFiWSPcxn0n5Q/fK9sklHQMhC5bDhNhZ7Y4SdWURLA3/0zbg",
+	"YnwuC4UVPVGc/ETZQgEBVgVQlI++fdBxGsC7nQVMWXDlSUlZu3iJiYU1E6+7ofhvgnqBUp0Ty7iGYhYQ",
+	"zu1PrHqVvdWi0bEuIAqLT5zk8wUW9JwGVBcIpFMm4SDTGYgrV6AauLZolYvtzZVNVNOYDSUlN+VrfJhJ",
+	"2IDYGr0cE5yrTMpIm4W36vlQGlF8HYtN6vxujullMcx1XdabB+IWhEyA71REyfLH7Dwrhc36GilXr2ym",
+	"j9qqxp0GugsN9CwLSSvc0MOMGxq1Bw5KQ5JZzImPRq2riArNH0ctB0iaoVUgvVoDiDDsDEcs683OaGZZ",
+	"IUJF9myqv57BRsBt67S+kKsEv4P+4AXBvv23Le7AR0rPFXZkBl9r0KrR2Dp5Vrc0SWxOa2qN6JRgB7FQ",
+	"4hjB4lrrhDitmNE3MdFfg2JT0d40G95QAXP5g2xCPrLv3tm1bidVEaqJzAsiNY2K7qbygRvwHsn1y1WU",
+	"gxgjV0h9r+sljgOCI46o2FWhxKy7KrPtZGm1DrERltiv3iHJLUWSpJz2iqCCTL+rWrW5DS8p9d6n369f",
+	"UyOAS967g7bbCG0vI8z4hETvL4aFkavnm1DvMPCfbx0zkCaq5YYrrKvG4dXHC2G/eIcYtxExPmeTMDqn",
+	"wJJL8WKrBMkVDt3sxPVhKrbeuwOpWwlSULTfxFhWA1UNS2imOUsBsOQXdRbQALgyb96B160Er4qA4WNV",
+	"xOL05Aj1u4f7UEDouPvPEO7+FLndR6iHfg/9Lup6jnaZYhQQIUiEwgj5dErFUPdE8l57ju7BxskCR1gQ",
+	"ZQk9PeEjRhnylF1oZQpFmXfS3+t35Rq71OddzPyuGqc7nmEhP+sUnKxFuWKB5Zrlfv+7L4+7/wx3f+p2",
+	"H71Kf+393u92X/3MdQ733v2TVokYknURVB+iqqaknu5A1oeEIa9E7rFW1F63pM5/U72oiiaMueBrdMpM",
+	"Rw7l+0GeYjLQcFZbpu2+tarhPnlrd9j30ko/HmrPOTTvz7Zy9FCb07Fl5DO9G1UPPh1popwoA8jtAlN6",
+	"R003DcJzHLxIgu69EWu7aSR9o9h65V4slisp72Kb60Z5DZWQXpAp5SLSzlA6J7voBV3mwnwSEYLIW0GY",
+	"apIBXvxwIggDv3on49lRMQ9ph3Sedgy+jk7aN9njPwdLW1xrdbfHzWw9a3MQajkOt0pMkKOsThq1SIjk",
+	"hmOC2iZIBeGJZABJ6+p73MRBqYotSkLolOXDS55rvFKr0lUJE9ESimND4mqaWTpE3pevPNTWffjiIOgo",
+	"Dq2dxbUN2qWps2XNuSqL0GiPehsLFBDMBQQHpSvtOJLkpavaOtFn48yUZBNO+Q3US8RWGockYhUqDyfj",
+	"qKrBepItzGc4Ij5Sz+6w4LLc6kY1UevJ0Y2KoRYcpnAuZo1V6JiebQPB23rvTuy+rWL3y/CCsPJIV/J2",
+	"QSOQGCoLO31KJwSqI+oseyFHyxR58skEx4FAh+7+B67roIfIx0veqRmpAeOVA9yPvng5NBVITQq6B897",
+	"aKYqmLeljHsci1kY0Z/qDp4fEhyRyOusP0I1t1NyDCvPspT8LDYOi3jPZGtjM1GGsACdt85gzQE2ozHw",
+	"0mYEJosAd0Rle6KiYDaOqFieycPSaXWAdOlvTwzm/+iLl+VhZngOGC4RuxyDkdLNAUkT/TwN9tUkANAc",
+	"bg3C99QykkXPhFispzKqaqH3AMdi9kAC3GtNZcx0e9Z06AvKdFWK7Lo9db/noZhp5U8VO6RyJvV2y2kp",
+	"ST4hPYZ1L+gnRPJu6ONUleOsikfjYKJhjaoaM10V/kXZ1ChWJrAuUJopUE5T1lk9cfzZKbrcU5HRaezy",
+	"FAtyhZcj1vYezPn0tf7bUwqy6hKRCX0RM8JVMCBHIqLTKYlg72rt58SXnMIrL+/s9UZspLtE8SMrpB+r",
+	"jUZkQiIQ/WEPEJVN3uL5IiBcLcjcjiobQpgPHXZ1u8ZMyRC5dib4iBE8nsF6zXK5vFFASTEjS+RTjqdS",
+	"hZWvGzuQxFZVCQXC8CTj8d525ezdccgmAR0L7slhsECMUIiyhmS8EWtHhC9Cxgk6D31KVJQ2HBefhVcs",
+	"MRyEjDhokeQFOoUKKvLGHEX2VUASWC4Snb6DKB+xnIoESX+JngRHNsfRBfHl8s2zR1CA1kO6o6Wq2gpL",
+	"ULTQQZrqLiHdQF0AXN3v/A76SFPqEfsIgANOlnLkffb87KWnLk7H/0PqBpQ5h97bHN2//8OXLz9DA9e9",
+	"fx+eVOH7mgSNWkeIKsqpSJH8QFEt/dlJILKfSX4gP/lZr9d7985TXXhhWecxp4xwjsJYjMM5GSojFHi6",
+	"FmEkRmyCaRBHhKN2zKIwFljizgKLmaNzTkwVGk5/qsP+HYNtfnjFOpJR6QB72JbSeQjvjVgXeXpTHnJ1",
+	"LzNNqLWdCzaoMxEIQ55F1b0hSkP3oU08VXkg4QR5H5lh7WFGDKmGLRbldxDDc5OtMqEk8OVlnp4gLJCS",
+	"3treqCVCxeqB6T569Aj5oUpJQeQt5WLU8jrJdk4CXYOeoTDLCIdSXFMK8hhHUuNB0PdaPgHcUVUgh4Hk",
+	"lZl9p6B3jyNPEf/nC0X5T+A5xYIg6cP7GdSOBwhFHqgRXkflRJlRuGpopSxLSfcaeTofwSqkrEGT6vos",
+	"1KvpoceQOwEYGgc+wgEPdUigVcNZLz3luUnpr8s9JBk4R1So43qZtERPevlrIqLGkAQTzApXSbd0x1i1",
+	"WRwEXg+djXGAI3VzXCVJQutUOBCVGqwkDrm9ROj4KYlCle4hr2AcxD7x7RL/l3sqiFie/hy1PUvyOEIg",
+	"eXhIEEmsQrygXQl9U8IQDzsG/yUDJExodjBiNg+NtGaoobPIXQW+0BkYSrz1lETpJRW2JOK1vRAW2x/s",
+	"eQr0AzCoSmIHtAfSjLQO0ukhRYc0ukhqxAjRXeZXcHpHNTrUSoZi1iOmlI0jLYj85ErkxZA9ZWRfJb6U",
+	"vOV2hjlRQd9Yot1cUSYJx7GBNgfNcSAla3l/kzCayn+V1gKILKEBQ7aMfB8QBGtNDdLIlfPVJ0zbvqG6",
+	"lqZJqO+6A7hPyJM0rgQFVJK90Wksp0n0PI/O4UmvM1Q8E4iDOlm4TYEjlXg+JZCcTiO9FvlIFkb0fgN6",
+	"QSSZk3SNBJz00HN5zcDiOCQxwVV6D+aY4SmJHtyHmlZ4LADlMVP3LYc8QlhK1l0VIw9pWCMGkARxtZln",
+	"dYNLXx4JRLyhhH6EEWp7cr2fJ34KKyZO/pk4MHq9XkedaN919wxm/BgH1NdYoWDStCSnXOKk/FIy6imW",
+	"UpzKQPPDcQzgfE4moURpNMPMDyQnjxk/SoEAOKqDrqJQkvTlgnDHgMqIeUag9zS9cHRBgNMTTYaMEGCM",
+	"SEeo7zmSN3bDSTfCLEn1V/wpZhdMyiqExXNDTqZEjJgFQf0Cg+mhT8hSQdEci/FM9xNdkCAgPpIS1zAZ",
+	"+cI8qfM/UDslUpIHJfTm1JfUZkJJxB1wY0A4sVVZTNJbO9hWQvJRPd9fIimLqzDFAg6l/xzkgdRVWl7N",
+	"URmcCHn2UsrKrSloNaZtufNsWTTgFnSuiz2Ag+b+/TkNAqqtLffvS7wHVuSpaElwedueMSC2UAOk8FX7",
+	"/n1rHAzMgrKUG3SS/Cs/NjzUs2tjS7i3y+DJvwvGEyB08Jtif88ynQHkxhRwKYBI51e5ef2B+wFSAacO",
+	"6u+5e5pk9Q/klwf9A5PJNui7fV0rwJEbgaYi0M0OnHILoXcT4UsSVPfWUYmaqSCCkwzRBCKwQJ6VY+KB",
+	"DJHLPpTC06il79ZKaNMSsM7jhrH07a8Hloz4r0EMVi3pvJZsM3l1xkYnhxkmmQuZdaYrk4pZNUzD2SWT",
+	"yZnt7uE99JHUo2yBzdJWNZWRKyl0DDJaF4x/NQvTPuRSBknUCq3mjZiumKJ9hFqVMlqgEhwUYZdITiTN",
+	"o0nG8XkQji8y2eIg8GvF9JJE51jQOWpfSWI0YslTKovKCBqGbiuVTE+SLIXCzrXSJVVS6I8adoZaBDHC",
+	"YbLkGb4E2UWf1iVJ+JJvNGcYbahl5eRFs1Ml6Ks7kxKZurCu+oAH8dSUdlR3ZLiOHseI5CPmve2qJD7v",
+	"KAGa0xOND4pfq6Rzk+6H2gnnV9XdZkRx6KEOM9CqDQv161ggHEAXp5cqDkMxTSnJaf65f3Bofn34wSPz",
+	"66NHjxIXmxEiid8xNFi/D7/bjypK53dGDEQqKRDNwsAHYANBJozmmI0J4jH0uMcLDtpRRPhMri4BPjh3",
+	"ebR8xM4IQYmWobWtPPRb8A5vSTgfY2Y0D4lob7skikCA5l5P8stHqP0sFKfySiTHJ35HijkjJrVTJUqB",
+	"1pdMAWKc1jeBiiSqGTVjyGmXRKEK5TpSYQFnYlyZarAeOnD3Rqx9JsIIT8nnDF9iGkiNt6NkrYo1JH2q",
+	"JLE8x5xA1wulMhM8nskRFFf2pTDhIJ/yCzSJg6BzNGIm2fcKc6R9/Am7AfCSR3Yu0U1EVMK/6i9WvQ2k",
+	"LC0j1vbKonYedrnaX9fo9t0ZwYGYQRCPZBRgEvAS2SLte2biVhTgWgplaj3RTxwh7l94qW86zSqPwthE",
+	"IMVsHvpSaPEzvdWUFUr3XFbkh5sQEwlRR1Jni+BqcYD4ko1R25MMQTLeB+a30xPvgSfP2HvgUcZJJLwH",
+	"noqI8x54qhmJ13HgGhIJ0DGmIjjVIAwv4gV3kuv40Zku0ruIQhGexxOzG622PvgJ5/7FA1VYYan0uDSI",
+	"Iy3yK8E5K4qh9uZVbJ2KGrZOWoID1BYwfRkxfxGRCX3bUXsDdjFiipNFsYRWYIaK2ZEIROiQpZKgGsMC",
+	"gLL4sP2DLvcvutZldeVlyTMuefgQHrbPBQLLQtaNCJcKrJfUP5I7znaE1NJdPqHMGzEwUqiLQLlDL9Zd",
+	"PoKCMupotIKvIuegKDPgnUGKF1hocxeX+mhSjWSpS1/Mwis0SaIPVNEJZd9sq6IaUjgJpZi+gNsIJTcc",
+	"So6Mzj56/PmL05f/bW/uJ/xE65hcEoyF1tIkRKgcWg+15f6ztTZs23TuvhR2KWIjufKcKBLUTp449YHC",
+	"jBgorUCe5N17UyKkeiuXgH0/ApeKClwaR0R0xzMCvdE92wOuLydxWHk9dKyQHIyHWJ3YiJn1GIKoNeVU",
+	"Id8fPEJt72UYPsVsqQUgKXobc2lHL9JY4TxJMpfHEu6f8h8oDDEekyOUFiuBtYBAIimNwhOGbPWih16G",
+	"IZpLsp+E61Emr20aqcx/LECCASJ1TiSTTy1AxJf8Z8Sk2g9rPXD3UlyCJRjPXg82uYrZrOdiqliKaoPQ",
+	"On1qYBN8B8efndr2uNQf0mk5LU05W0etfs/tuao9HGF4QVtHrb2e29trQYDkDDxbJRYt8PeGXFSF2UmR",
+	"A0y0kWqPD5EXyUnQyPAXSQ61GQEZpX1YHhDpqGhIY2odjlgmHBJadediDR1UiI4sD3M0FhuBXCOsXc3C",
+	"gKBzqbcr54eRwlRTP2V+hoakI3b//mOQI4/u3zc2HLsXac64N0zkw558NaMcyhHAKyq/ATEMPlJmDvU+",
+	"oPxQ61mnJwgHkpMv7RX2Xfeh9YRkeFKJuZIKUt91+wpwLBLQOmrZeAyXH+E5ERDT82W5ozh95MHzZKiT",
+	"1rtXyqFKuPgw9Jc6vTqppbRYBHqzD37CVba1EfDh9yiSK+z6sXqOpGHTPJ7PcbS0vad6g2pnlAHIwZX1",
+	"JJDjICZ2XFQrsaMmsUBybyYEoKWF8NY7p+zDV+9Ko7LUgve6cEVnSShDbrHq5hKJFcxB2dI7pQtmoXg5",
+	"I2fZ+CW55jQisvUP//JPvv7b/zkNQqi75IcQ0/3RWykNZVesVRTQIwvA1eRkrVV+8+tffP2rP8qvUr5Q",
+	"tUoz5curMLu8lMIYMxWXmBuyMWmyOPK2ddRqWSGx4CrnRw8eGA/fOJw/wJdY4GjQ+8li2rIDUVvf/rt/",
+	"+c1f/EV+Q/sHhwA+TQbfKw7e/E6l7Jw9pjOtzDsoQ7kNW2t8VN/+0f/5zX/8X775v//Xb//6P9XcWXFj",
+	"K8EAAitA06wT02KHQr7LRnEkEKRMFADeA9fdHSlKDi6JpZFPpjEq6uy+7L/qxak78eEHjyRK2dS41Yim",
+	"lM66Z82qyQzlimEc5W4+9QOVh1W1mpCL0sU8LByBmzmCSqrSqkUDkjl13JMdzOTa56BMTq3tUUUBUAZX",
+	"6s69KTTzhXo3K1aZMIOhZahVhQ8z8Uitoy9fOSW0UpFJKS3iKVRWkSJd6xUUXTFmGVVwtO8AUMFlHrju",
+	"Kzl63l1VLf2dch4TMD9+8RK1f3g2ODhUPulEygsZ8tIoOc9RniD1TJkhvSq2csSeM2OlWyTeLKnF6sGP",
+	"EOU8BvUCykVI2SAigkbaJrGIyCUNY556CRMZPellpdnKiLVBplZqHUixVIBvr++6A61a44ruTgvCjBVc",
+	"2VIF+Cx1FClHFxQUqfbAdQcj9gkdX6iI+Kd86qhgiHEQcuJ3pNgYYKHMX9oWhe2pkjnkdvWuFoSBTnNB",
+	"GHjNQ2UwMjvkUvJdqju4BlFW7glltoREmGtVZU4+ezCqKf55eEk662Vh40TTlKbvuvvDgs9XfvwBaie2",
+	"WcoBQCCeSdBgxFLfqsnVfS3f8zpV4vJLHcH2vmRlMD2/NAiZlTgtt7XyA4N+TYUB9wTWr/AStROA77sO",
+	"AgN3J0Pz7NDevutUywvA0rWNfEPmlpnLWSkLZwWIFbPtdzWISFJbFHYfPXoERtm8wb36DNYdgR515aI+",
+	"6CYAWlySFBbkklIYBuxOQNQC0MpVHtRZpVJ4NuKTCpLK5MnGZwUX2IxjJoHo1yL8ZXErz/zL0gY0gzKB",
+	"ti2y/NHs/OMxfU5/dPr5T0/7z+gpP2UvDsaPTw9PLxb/9MePf/So1+u1NhNidisiqpvcSj4soFjpUvZz",
+	"AqIVaZeYugz2DZPfJbdV4F+0RKms6CaIVrqwD3ILsyX25O1hWnpSVzEOAlTONdIAlhy32RbZqiXSGwXK",
+	"jXC1pmgrBQ6eptqslnA/JiI55HYQThFlnWZy7r4D958Iu7bz4MGUiNc4CF7bH/Jq+fdlLmaZZ4Om0Azz",
+	"IwQR2FaNRgneppi5DgaQ4qQpaUqZo15RwQzgnBixMAL+gE1zqHDiAHuvrMuopVS2zHpHqLBlBR2EnD0D",
+	"TkR2/56DFtCDTyGfFlPPl0i1zDMrd6QgKv+Gp3rozPTUVHyWEzFiYEpXJmHj+UBt11GxlypppKMF08/w",
+	"lIAE6KVR4h5a0PGFsjUnPWOsiottL2104qH/74/+Un7aGSZB51SkxZZ1EO6IqToLZjgYhocoDHzt3tFe",
+	"AMjLAkvwBSELdBVGF1JMlppMvJByrnwzc26dHvKgA403YjriVwUC6crlFtgoh0kQqM43IAJ/SiY68h1O",
+	"wQS3mMgFFJCJcAAotEoBPoVQe8vl5z7lc8q5JOgCLxNTBAZ/PUCTGDF4eh7OCRNHSZdRB6UdRjN/nOmq",
+	"xMb1w6RmDz2qPcRFuEDKuQu9y0hBw8giBxWcBBMVu2lKKq+ykBeE8ikRx0GQcQy+T/E8CDLsJlMEMSu2",
+	"qjAU69OVPB90uAKbrTv8/sFh2fC16fnHxUO+Piksd4SG0+Wo8Zf5fratVr5ZrVvsLtvSIZH6qF6nh1Ns",
+	"9dp3EpNupqeqa9Wcl1/OMHipoeXmoNDiVBE1q4Op6iGR60+qn6poP+qm7UIHaXtPt6RRp+tUwES2raZb",
+	"YcLe5ERVNJ2JUSo9yb06J2mNYJ/o3voTTT/Y6EgPdnKkA+tIgYgA0W8dDbaT9cvxvkrStxZq216ljG0X",
+	"tFc3rtOBUvEWL1UkqR0snuuRXb7c7ehILQmxlxVG0uCzeUFU/JmRfL98JWHa5Gh++epdRoj8FBrFBUGe",
+	"CZsuqpZAma+T/LaLx4J3Mc8XjX1V3mKoTAwdKFm0WgLdWPoMJzkeq+InKYN4Xgt5uQd1NIzg1Fkt4Y2Y",
+	"FvGGEHCUiCAzDMGPPB7PslImRH1HBPELulio7n0l0ouOO73SMvEV5iNmyw+ODpf2asjo3g0IG7dF0lhN",
+	"IHIXDYnr5ZzvlbOtFOG0Qkauf/YKEakJ7bkZAeY7RbqLl3cnb92QvPVqE8lgC3B/T3z2YyIgCPG28lkr",
+	"gnVTnou4sXJI3mu8nlYYpo84ZWPdVQjsCfc40gF5ScTe2cknuVGXbNzpFRK7VMpYPrr1OmKMOzojMdne",
+	"WCr5KAll56idQrmDDM7Bbym2OcgmEw6ykNtBOYySr1ro6CCb5jiIvHWQQsfOEDyeWiRJIsjbyqzEyRuu",
+	"YiyTDPbEUetIWedQGZhMjjJkJ6rrgNIAVi+uJPZcGTvS+HMQq0zqpyBSeDH1HzjEwKqwYJVqfI7HF8rQ",
+	"tMAUbNsB5gJNQzEsGKN0tgGdmEIQIkQi9DF0BpNTHSET847ajFx1HGRC31FbwxtUidRh8KgtgWYaMtJx",
+	"dAztJA4Ck+sMhSCYBZpGooOVprH3yHUy2wcznYN0CLN8GAxcxi+rfb46PLUtQrCmOQmHMu6G9BN5Efd4",
+	"x7EORK5ELxbKNThWk2euksNg3XEUyYXLRRzZO4nIeUyNYVlFd8J1q1PQAf0FYRuybOvJm+iYpcUb1diq",
+	"HzX0LrWWNWKqOSZEbad76CGPh5H4sTljCJSBGjquDiXXB3hByAJuRbURRGEEZVkkEBczOJoE7HeOEE5I",
+	"EeXogiyEki5MdDpA6oRcKeCT4rk53ivMkQgDX5I9sFarxt3J95M4gps9JzNqwr2z16mswlg7+FOYLwry",
+	"8YYyvB1GgMfCWGszCdE6upYlwJvM1lbylZK+eAfCDCoUg9P0YL8bOkJclFmSGHE3+V0bNOorA8o3VwhO",
+	"UAZ2CXFHkJXjpKErBk/0jBk/13aL3IHOUHWtt0x9iN+D5pDcdEF3UJxHue3kZSdSOLAt9bliWer35Er7",
+	"2Ss9nPTHLtnDj84H/v74gLSuW2Suvu2afkzJsFaMAxnWm0rSmZFykmVKw9uSEQBlrytZx5sK1eBIPYDW",
+	"r0luoLwM/6JVLmuzEP6jk2WGkb6m/hpp+/SEOzck8zomOK1oVdNcYcR0+nxkZZNojHNRu1nFbEfXWhha",
+	"PkzHdd3vIAd8FgpYw/Jxzv7zneGADdgc03aTYgoFlI5IKi+tZGbXwrGqruGOYyWXttLYpSyW126dqb6m",
+	"ZqymapwdshoF0edLU+hDsphbxl14fY/JGRFcdZMGnQV2lFJ3bjKrbZNOptdpFla0nceuZ0XZiGVe8YYI",
+	"n8NX7dDUT9dFzSAUWxXgWsIg7aSLw1WEFwsSJeWMMEeLQOqQJh1yxNRXHVXQMmM7isIriVK6OkRaxMBy",
+	"2TCClgSsM5bCl8ujNq+M2DkJQnkcIpQKox3JVK/FiOJyHbtYiw6ht5IYF4RETjHKRWrFI2YFPWnNtKKi",
+	"ULY1LTqGw1CaZkDAbrBUiQGSiOT72Hp5w7RV9UpV3JSL1JUp0lMwzTSUjOEBlTonYAxgVvNvKHWR6/4N",
+	"YYVg91E1OJVxIgdlvRQ+j+xop0xf2bzIUA7fWoCAAKeYxzgIlsj7UhHdV14nI1gMrTFMa3SMFhjqYk60",
+	"9SV7gBWCiJLeKLeTlO9x1N9z3YyF8zGItYYdyJlU0m1SW0Y30x+xiEA9C2PMWe1A9fKCkFVWLHvUcvsa",
+	"OVXJEVMb1eSASDI1zIpPlNnkQ57fiMEXV7PQbCU9tmKV0zZWUCUfz1afTCoYdkydtYLkxW+PU9IPE26U",
+	"z99U8q/cOeDIPZ7abgtCsW1WRoNsWkK+bfP6eBRwKn3zN3/19d/923/4L3+ZD9uw+zh/mYhgrxqHaPW7",
+	"YrkgTymHPN9Kd2jpkhs4yfbyrq1drb+OJ7nZ4nMBOrUXWilyLyi7tnPtF12GJRFS2x11benw7KZc1Tl8",
+	"3U2u5Vp8qEqgrZSy5BWhvXwqfY5sl1+2JK0Wm3agbiTqd3YadqWh4mgzZUYZcjZRZ/IIscW1bQGb2yav",
+	"1lVJ1DGV+l2b6SL8y1fbeJBVmcYH2Pdfnwd4fFGtaWSjj+Bh5bny4Hf9xVFSRJZBpqz9HZQHM8XVJTYv",
+	"kQiVEKaWIcUJFkYjBpHpVpO+lL2KMBcG1e733b0O+K5AxgCLEIzGZ3SROIHadsnkzq5Cq/oD9yGCQp3H",
+	"vq9qOmZHAgRpz+NA0K4u8MiXbKz8pFDckPiJWgBYFgZ+PmE0e4jkTYyDfFqGFuNWGsTsJFOVYjpiJpE9",
+	"uU5dfKVMNMO+D1t9jyIZnFiBklnHY+UEpgE41xy3XjX91pFo6/LSihM/evRod/t92NXQ8aGC0/IcT6sa",
+	"QsgMz7jHU4jKCLzbntW2wsixhuFrE0LKIXQHIsiNh+CVVebecQKlBQ0V/QrWVPQoAmitqh5FuFXkWEOs",
+	"6VlUlZS9AbTdkFhx7PvGrKlDVpJNWVKFYo87jkkzeYgPS2ULPeUKMybzeSoHWFimy/1bddyBy5o+F1bN",
+	"bxYKcGO9ecqnXg8dSwEDqmeoWJWJKjxBRiwpnGFPA9lj0NaE+KrqhFV2A0xlYeAbS2REOIG+HAvCfMqm",
+	"JQKFveAm8sQeUkXBj621ZTcMJT7DzAx5gcGe3MgL6QBNhAXrtbaUzOyhO6ZQhcYjLXahfl+Ob705wzwj",
+	"YWTWJ+U37a0z5z9iTQAACAXMelAhtqgTvQVF4SQYZKhUuqtcuO0bRa2++eNffPuHf/6bf/Efvvmb/ygx",
+	"ONy5GJPl6FLJhM1AuxGLnTM8z+Zsr1v5t3/459/+m18m5bJyK0+KNuxGElq3mK//7hff/NXfFZeRVLio",
+	"f4B9t2/YjgKritpz0HXBnCj0dskgSaOz/OYP/uybP/7F17/6+bf/178vbkJbc5ptYq97XsI0t7vUjRZy",
+	"0NU0tPQY73FEcBRQrTBaBNHi42CQNqR7SUSjs/3NL//mv/78f//N3/+Lr3/1869/9Sd1QbVyV6vqIKSc",
+	"sLToSJPT/8df/+lvfvk33/7Nf1YU4utf/e03f/V33/yrP2lyK40EGQXs116rrkAhq+xrSaMr8OSoYEvF",
+	"KtJjRG291d1ayKwJbqtkvaYN2IrZyulbyYT9Qr3AGmRv5cTlNMmeMW+nlLPkhQu9EmViKZEnoU5SqApW",
+	"rFxOhjKVLueg7AD0hmdQ20KPULaOlIYN0RWmIm3IAKSsdpmVk6TbRK77BfhSdY8LALeE+mxUDnBLRcjQ",
+	"j5vShIx5EYNKNDES4BodyCLBr2opPBILADABHKpVn9fmKlYYWG0RX/VXVB56BUI27ISTjEB8hDzVZeoF",
+	"4XEgPNTXze44akODsnOia3QrAT2c6C6aQH8c5GHfV008PTToOKjbRxGZQOtDM7Jpbqgj6hWgpisq6j+W",
+	"3qBSIOT2fRJ16mtDag9HUivqF7Wi48UiCi9JQRdSsQvJ9Drztz9w90dMD2JstfJseugFbBWmGRSneUF+",
+	"QsZi7TSNQhOLlliJrA10nhHru+7hMH8LSonVBCiRiPr98iBHbCMlgOZ7LDUCV12hj2hQTkVCG/BqCFAJ",
+	"BCeawD/++k8TIdbGHNViu478tEZV2euyULwwMF9MINA7YNBNSbk1dHtKKlQM0BZ73HhTazTHBvqXMkTv",
+	"ZFFrTvqwy0ILXVcvSxmbr39ZfXffCFE/hNH9CtDO4+pOYLywp+7Wm1LsoHwTmlUYaabJ2ov38fWv/uw3",
+	"f/2Xv/nlH+x8E5sJK5IuXl91oITq7dZTkKc9azWajLog77RcnwGx2mqqBmFQke5kbvMh0HIAphHdddXF",
+	"nPbV0GewilzYMx7ap5O2+680UBtzhJbqE8hsQB5KVYz97DpWzi/Vj3T+UmGgsky5Qe/3pxYoTLsp9UAx",
+	"W6hXKLde6npYry4k9OhVTe/IoQN3mtcTVIrZWi/JCzIPLwmXgqF80IiGSdtevQXjw8qECPTQMc90CtXN",
+	"muTEuh959wovdbOhTPSOSSqXGKYTtXYYQHGgZe4TWIqRs+39gaSdDfowzZuPVANmTn3VYXYrGTw3bRLq",
+	"mgSnjFgu6qIPbZcLkrU61VvidaiybtmbzXDOur54xbw3khYLM+8wcKHvDiQDLDNelUy8k/ADeUkSM58k",
+	"+Lu7U9424uHEgsXvbJUgMJK9F0OqfX+bGFMrYdFm8oPy+IQc9UGrC8VXguBNcPIslN0QE1eTNrDuFSIc",
+	"apj3BgVmPSVCxUq+hriKSm793CrpaxJ8eJp+k7NbOygM/KTWcNrIEyovqlo1PZRvGEeBCycNwddGOcY7",
+	"rB0HkS2fqsiS28nh0irL+i+i6iirkv5JWeXW0cB959TJZ92Y422xkqKL2nSnqC5j8Bmekus9iR1k9ibw",
+	"811M5a1gSGWpvGkE1rV2H6jFk8qhw+QNw0p1dTzjEABekcbpQbG86+wO57RSEtc66h/uu48eHey5rhXN",
+	"C9QjLKtSVyFTpfVr+9edB20BdeNeAcArMmR/u2qwRQBcyyC3T2/OM8q0R7VxhEHg/+oCGc2jACGhGCea",
+	"r8kphdg9VaHKJA2DJWfEJGPTqcZnJ58A4qoi8qopVX/g9h/0B+7gAYTkZRJycRTRS8Id6DxP5XgiG0pI",
+	"LiVYFLivbrkKt2v6Pm5W+MIiRpI86YyKRLmtYNgnyVWkTq7lLWDe50sucMFUWWHnrmUBruTTq0KNdNyb",
+	"b5nQhii1cWONpQ3t8jdisf644nKvnbOWX90qzmpUGw2zJaE0LIxQ3h69ltcuMI2yjoeqLLOSkA7D/yZG",
+	"SYau2YAMJcxo4Mr/pfxIbuFJ/V6i8vFnJf1EN/HruOaDpH6r+jPlgcUgyH/89Z9++4d//u1///9888e/",
+	"+PrvfpENHHvSoJWsCJ+VNJMtg/drrz5SAfzNSo+UDrJV3ZGXOe/8ORFXRHKhpOtvvvaIzZYb5/NVVBZZ",
+	"xYx5HT5cUoQdz0M2zdpLuQc1rTQ7UCUdTXF1XVJESqdmSKgdEgpVWYB3MrXVd1v3fLOKUVlzc/2yUXko",
+	"4t8J+28i/O2wiHpqiVofHK2hYoiqrF/yBcoTCMky3op9OIkscLOF2Qsg8NtQnH11fGcGHCr4LlfKZVb5",
+	"HDgVLNjmv+b+9ZE9xWxKok/JJQlUGXdrAPu9BrxuGoTnOHiRLYJes5d6sbdLqQa7yisAxl0cXahuLDfN",
+	"Tfm2nHS76l3PoOGHxYoq6nZdX1ZbPeZqq7cNLcNFfZej+/dNJ73799H5MrHdZnvSlduJRywTD8o9NKGB",
+	"ZC5yIFXgu+2awFIniRYlvhX66XeGurazZJaq4NecYMYRDoKeqjau6lpfECj2ff++9yQjQOvUPIzGeEHl",
+	"4p7cv+8g8haPRQBlwlJXtKorTsX1Wqwtue77arfecVzfzdmtNTC+DJ9WRJklvRuyaEJNhfcVKUAZXGgd",
+	"fSmxeednvAMdPgeft9cuXidCbK3EYF/jLTCN5wCwIKQ8+X4bB2rnll2TieDmTPQFLHvfhvoy7g/sVoTF",
+	"rjI3ZrjX4swmgkymvnTq106L8qxycR+rARdY1ZFEhPkjFhERR1L0YFa/iTTzPyI4MI1pe7ZZwkNjHEGA",
+	"fbocz8jt8netBOgYM/LWg6KZeSc7qvSxp0lX9zjSiKDTrzCa0yCg+kUEBKVzEwLOb5dPfuOc8RuUbTAX",
+	"L2fkoypriBRgQmawZ6gQYJCEx0BNWw3dYAQRNAhQPyPiVG9msFMH/+r85hzdKE1yvpZQhA0YwHc18mBn",
+	"NpkbFa4yGLDGALSlLNAURNVFl6XErjJM9Z1V4l/WJtXE0lTXqHS9URAb49OtCXqYJNb3BpLTRnJSHAQG",
+	"ouRY69t/gPXq9ETZsoKgXGhKZBsrpv9e2oUraWT2wO5i1sZ8xDx7dXY/QD2Pp5t6iRmZd3rIo/4PMZ95",
+	"ul9b2tFvhvnMyHVytVrTTqpd60wB1QrpA3S+FIQ76JxOu1KTwixpPfL05MD8+qOz588QjiK8zIys0onB",
+	"ZaTKakt6Z3VrNDLkiOWFyM5QRWxQYeocpX3a7nEHefCp2lwUE93jP6kdbgJQkatLqkMxVsK/g/1KnsRB",
+	"8CTjCrmtIqACuGIf0RtxMWXofLOV7MA1VLik32oJZLVXCDA38ZnEpX7KW9Nqq+Rim/lMCgNs5TM5TthK",
+	"wmhSp0mhn9a12RTWO01K+FP9kIRtetPq01Fdae+6p/7Wd09dI9HpK18dTHPXQfWug2pZB9XbHgl0Tb1T",
+	"1xkY4mICaM1p12fAfC9btt7OcKLvr9Vqu5awFiFXGsYtbxG7YbBPcYStJFc9RrOGsO9RgJXcZ/ehP5ww",
+	"cTvDfq7Re3VGgslvQYjOd9aNNadVTWKVDC5lt2Um4J2qKpsrg3G2i8W5NktNCTB+z/nuLYvHMdD2ncvS",
+	"qVFh0I7LMes9VOvNx+iktOG3MFSnFAlvY7iOtq5BSeEbjtVRZT+aNe8S+ILk+nahcDIBK0Xat2d3JZ4+",
+	"UD2y7ApPdbpkbV/QKbNDTSEL3V76rntYJpKok33fLa9+O3tPHXZZKMra+hTn3Uk5JacVs2bNxW4qoehF",
+	"CoXftzyi299hqhIMq0pF5qKjm3aWqgbDmyjilAG1G6rhpOY0DDSpZHjjbasOC4yVp5FCJvtqVRN+JWpE",
+	"9FKq2eoF1MYBxbyT43bKdi8BP1twcIi8UWvU8tA4IDgqT4fZmAUfIhPALld2prpXNehVqXdEudljZ/uK",
+	"58LuGDWo6AZuL/v7UkvRyuf7zc//+bf/7u932wupUXVFay26LM97q7e41VI4ES8SNN3BxSgd6B9//Yff",
+	"/Os//fpv/+Qff/1HrWvpjW3D9x2D/x7XZywH0Bvqcp2Fshvi7cBlUt4BUSg3VKpxGoXx4sEYszEJXs9j",
+	"QV7DJ9Us/CNmhwZ04WkkX0RtjwssYu4ht5i+Id9Qz8KCgRXrDwAN6jDng/4B+li+8hiW+zTWOnIydo7T",
+	"gmApZ3ugMC3LYdXkfdc9GGoAnZP5ueS6A7c/tBZMOfIpn1POiQ+9T8oY8DhZEqzwFjBgFgplo7axCHYE",
+	"lBx+20jXPTC052MDKVXDb9A1cOD25cqfEmXIbrr0lYUnB+6gm9xk87FXaMQS/o+DYGdj1qZYj7Ngd+18",
+	"sRSoVhnejY6ny1hB+DIQAGbhu6R45pDAADnGTKKkOth1nRFWwKO9MrsHmb4bZKC0PiOshs90rkGh4VuG",
+	"D2oys8WeqwHZXsQgv+F0PiipSwhLCVulll0G2jfBiwuQfUO8+HN1/liHvk01NTdcWP29kfp84ABkwM0Y",
+	"n3kkeWgUmzYnQRBeyVn6rttyWodu69W7VVz69TwBwzXMGvZkh4LqVAIFF21Pfv8R81Uqp9vpoTM8J0iu",
+	"DsHqIIhBL6Mwv3dN3H5PcXuFaw14Phyj5NWV/D49Br573q9pw3dHAtimbMNmQsH2xTgayQnl9XObTddA",
+	"dNhud4rkXuccm9JgddjfTxlD4T//rgsaWrdfI2/cItHifcsVBqZvWrrQerNhFTcuXoxi190jh1LMSP4a",
+	"KKEj+eOVXFc0JaJ11DoP/WVPk5yMTAIRJeuMBo/hKS6lqjC6SKQO+PflckE8NBiaILowQq6OpBt0AJF9",
+	"iO/LFpr0yQTHgTiyDGydNFJ5xDQ+I0/9YkpvojbINAO3kwQ6AHXgyIN/c88dukOEoQkq5oZEIDoBxFLd",
+	"KCCZIjIVshXZgXh9eL/vukN4kLKpRZcoK6wrjPIroBzNcDQPCOeqjdOIZatnSFLSUQGOfqxIK+EqwhGF",
+	"bEzUknQexBwiGeQSPE2TPBQzGFx/wCZhz3wFWSlTeklYz/raQzjgIeKQjmBX+vYc5FEmotCPx+ZvUzDE",
+	"gWohKiuEEeL/mETpe5nyaDqvloswIr6CEcec02O5Kym1joPYL6l8itlSO8YsUZOC+YeXGVwhDynjfpEC",
+	"bqYNWIVU6va1DQpAOiuLorYK7aOMCooDDTF5B5AN9qHmWJghV8LAwEHzMCLqk77rugnUSYQfIoxYyLpq",
+	"HwzPod2x3oUCLZB5R8zKyVADOIYLWg/uD8vuPmmFJ/AFgUU8tCXiqzAOfETejgnxFaqZrCTDaAI6pyLB",
+	"UDRwoJ6A1+3O8VtlL+zqTXkdpRnoF9XQ50TiB5wCPMzVYWSnUt90FyTqwu3l5uwX50wf9jpSkn9YKsnD",
+	"pb5vCx7c1DM8J/y5vKqSprgquSYhqqmqBaRSi35OUlZwFnKiFaDTk0yQqU1yVIxpAhCVgif8+kwFwP3X",
+	"f////sNf/PU//Of/wXwuwRpqqeRxvXU0eOe0MlRvqxq0KyNwEzeOHOhJGD2XGFIiUtvb1Dv65g/+p2/+",
+	"9Z/9w3/5y9yOVi3+1e7jiCoVm5Ilf/vHP//23/7y67/9y2//0z9vtnAn8Xq+ahx59LCroeMlBsFn5UpX",
+	"wdA3/+r/+PpXP//6V/+h4aHvqBaPLcEkVbnbxXJ9ujc8T/l4ZxUqJQvK49TqIifKrpIJsa1/1U7L5sKt",
+	"o9Zv/v5/+/bf/FKdbv7VqrNNtcsVp9xA3k5J6vW1By4SzEI0dOYOIAFFoZhJrHdX1qmBr6wiMin1KVZJ",
+	"NpeyGd3M3WDLaQVheKHWqpbvmosDoah1tFdKbJ2WLaGpkexPPocsq6TkYeYrq+5hlftfufpaR+677Tow",
+	"V1Poa3O2q2tO2Kbtd4ex6zneVyrmWdd7Bs2OlLi5QYzdCoJrz/ywYH6wpLtUT6c8K+htUCIqRzlX1IfK",
+	"IN8KNFuLN0X6l0GFQSUj3mElpwxFq2U36FkqlNZyGLnS9usNLQmPM1BcbkLYKkxAQpKUk/OxAtqus07l",
+	"P9HmH57xM5gIgUHnCLHwPPSXaIwZFHyQmhQVDvpJSCEhKox0bqP8Q+p3UiUYQui90YnGmI2YqvIHiTry",
+	"uxmVCuSyh76AegUqAVUhq6dKG4E/xKgqqo4F6LVkvhCU+KgtdVVrcXrotTEN9ZwaWn08SbwKZQqk0dnA",
+	"IHJOJlIZMpvGEQSKhJfE75Q4P1IrQ7X7wyD+eteGfuJ9a0R6GVnGbt1sUv1mO0e+ZYEuESQ2nm9z10md",
+	"OTcKshiYtvonpbbe7LzK/ngj8QwnFrxdm7hYCk2bm57XwE0dz0UGby1DvRZf0u+k/KKXf8vCItZA1Erv",
+	"QU4eWe052BCWbqrVsr4cvPPIgVpBA5l4gaRGj2Sp2mO/tuiiLoMFBWzoZWKDsz3mtkupfb5UHFvQObEs",
+	"8PAh8bXtLVeVccQqyzImUQb5olfpHioLM16F0QVEKlCWq+5YWqnoO1q78EchVSj921G6MKFexU4XOVA0",
+	"pKRW5cLr602Ru6LveTK8wsjquoUlMk1p2cKpgWhDKbXp7FYVLszea/O6hfb7W5ctVARWy/U1iheW64XX",
+	"VvolpeLapJmCc8PKL8BeMlnkIkxdQwnghleMA8WW8Eo5lHNpJ/DLCTGFN+DVe7zjjNiKUjGJ4/OEe4jh",
+	"KAqvLFWWm27JSfGXIyhRrJY87wxRrsLMiG1QYqZQYQYm6fSy/Z0lGdQvS7aTFLaTcIwFPacBFcu0HHGG",
+	"w0ZkfFm8oE8pF56uwmidsPJ060LC4B1GVIzYPOZSSc0QEeVZzrZftlhphfO2DbcEhEefsnbh5u61syFr",
+	"BrevQRlrcYmYK/lyZiqYKHPaEsssEuiUeFy195nZECSluAqmDhThOHv6tzx6sECmm1SmuYbYwnQ94Mva",
+	"dj2VynNZU+SqI9m2mda1VOspg7XvWUCfsumJBnV6NteU+VFDXXlVV+2pNnqk5XqMb6mZP3WdjzBvMS86",
+	"j9w6fp8Nu2rZziXKLqnI9tmSzN60jtjL1fKBVtzf/I9/VdxgRN5k/Al72p8A0o0+tybtTPeKTSZ0om1Z",
+	"KPFNVvopR+D3XeqnVESzhCUtl84xw1PCd2UUyTkmUllTQXhDMdPY18OJFSLXVnRHC4hQaFrFC+o/zEsZ",
+	"K0juYEfsGKK2lCznXZDlVRj5pryBGeFqFnLV8uL0RAodlOncSgODSFJeTKGVo5QAQZzMSn9Q3JlOWRhJ",
+	"ORIMIWkHrqLYZenOyV1tJlmVORmywl8hy2KVMKQMz7dCDmqa13BNgscGKQ/braQykRJQ4TM8zUZuK2gE",
+	"kle6GA30igLfDikoBbJrFoC+X/mJiXi1OmOiHEyMqGPehV5RxUbkTVi1HSSVh7o18kVf/VkaiWAlxOV7",
+	"mCflCle0lorCgOj99N1yI+jWOx802Xq6NPsEBpudQFL2sN4JDEqNr6nQNLgRocnG9/fffUsboRIs2lYk",
+	"0tkfVSIRf021GFwuDL3QfUNBDgDLjjHAsCQmElon9FAauWCEOwhIkO8TX3eJSMI8Sm09OJayk4CEBV9b",
+	"fozNZBJGc10Tl6NFfB5QXd2wloGHLU2Us+p1kiWba40wqoHd7Rc5srYGx7J87LA/pQU3pf0py+0eO2g7",
+	"mV7F94UxF4/6RD+StsXVzXBZmETSgQ8xfxNtK+hIie2ZKDy9yc7qKLyE8W4XBJuCVz22VRXbvI0xo0HA",
+	"8/pI2ipjyA1F0r66ET6oMath4CL30jaDmvBvygE/JkKPcM8m+OUscAXDK+F1dsCAbQrgr8+xGM+q+d+T",
+	"MFKdeLyIvFHuD8JEtHSqTQN1m2kBmmJhOL5JTYTjtOIlOBRcSGstrOtN2bYbAqlh7D5PKv5gxIxmrlfT",
+	"MW6tJBDVCCJAXa5MV6skI09OYvpVmaw6ToKJ2bmDSMAJYjE0PfAk7VLHBy2RliohyWQeqdBHXl1+IZyg",
+	"dkAmwkEXdHwhR1eNjpSv0zF2ho6ydPhlkoh8HYUxVBBNl5NEm0YEm5IY6aXi1CW0hEHkoijroWP1xYip",
+	"ZE8kruiYKF8WvyIR8a1ES3VkXIRyIb5P2dQsSz4DXUFBnIR8uDSZlCEcBEO7ARfmF9y0vTK9pCKi60xv",
+	"2bSqUcwLal/NQtvzv8yLrZ1b10LKEvX5h4DztzVERhMaWFIpG6xun/Rqu6iatY2fMrp/O9cECr7oDKtE",
+	"INCSKE/wMCOJbLFnp8LgVv+Uri3kZxX4/TaH/1S3hTJ0OZFK5e2vaBeV5Bpcq8x6DfLo7Rc6r6MX17sb",
+	"7MZVgnEb9+UqjLVVkNbHVomPyj5dDrBELqUcHCSxRbcqfqsiCnd1GPH/z97X/rhxnHn+KwV+EalrUuS8",
+	"2eLAHyaS7ci2LEcjIzi4jekmWSTb06ymupozmgsEZINc4MWus8kh62SzNpAEGySHza59OCTr8yWXf0Yz",
+	"1n7Kv3Co56mqrn7lO0U5yodYQza7n36q6nl+z/ssucOLjKNFoIZYRsEzgpAxCOPMcUs8y2Oq/sd5Mbn2",
+	"xeTa0qR4Nbc212/6Yl7ti3m1ecaGzuf9qxtZ+/WdHRuv6Qvo/tcy0dVc84XBY3yTpVDjG0Za/5zTXZ8Z",
+	"QkT3nFSm82VdKYiYTmgvLDFLZ+nnhiNZECmfXVbDJB61Ni2TGeRSoE5wvWHjbPUg18xAR9QNa8oymj67",
+	"JUXNstlX0yelZ3Oe1sGRFbijUjtqy9RYzDWSUwFtqLKXXr6Zp8p89DHOrsoWH5iSIHS+YeiFmU/Kdn4R",
+	"f93C+Ovm0rgzZ/RZZyRlk7XBgTIVXRhCcNk5rRJPZKoFlZgqBhVHEI2TfMEKi8R47aCf1PpREMdx28lK",
+	"PYe0QNjISLe8C4tspjvHGhV6wq7HX/fu8oFDqnxMfV+lQbnk+vXe9euQia3TsGuG8W0+Agh1waGgx9OL",
+	"e66jtz4mjLdJa78pJ+oYFQVHKptc+nQ0CzDl3Wat/VaT4DF+lUU0THWwae03bxJ1ys88cScdVjbfteuO",
+	"KM4xdBmBdEX4vNaw2X1gLtB3kKHvPv2AdvPoW2L6T4IwoCmxX1rN5oHummMzHfxttZp7pdMCDiWrxYaU",
+	"3U1D6p4SFxuWtkv6qmqXmZEwsKa+qsaj1tRXdZBZQ3mkn2GTVViYckCH8DRXRxaMKu/JaqXf/erpn3+I",
+	"1UoLNiDKVsytjryV9iiajSzE53OTNcP0Y2NbzWIirIZdUwY97qlmON/E+6xoHevLUlbc3X+tm6uQJtSi",
+	"6+LO1c+/9+SLj65++Ourn/zh6uPPrz780eWPf7YOB2KBdFtfv9Os7FpV/6oNFuqiGt1Eme4CdTTlsqVo",
+	"qjV0SEB7NgsplBWpuleUD+KYIkTMqZt7SQrS0FcV+BjPhYiOarel4MxWTAXJkQibmApSfIQ31DcMUbeA",
+	"bcgB4maKaudMkFWdw8QOhU0CK5TX0RNrhbAxVhRMa+x51Otx4uBvenpaRcIGcDkJwp7HXN3KkuvBGxZx",
+	"4gokh+xY6l56tscrGDqXQz2MgDXeHKLEmUkSwmyTxrBRdCrlkiGT0EJiAQkYJnL2erTXtlmW3aQa00l2",
+	"wGyToyn6KllYMkHay4xH1O1ZOp4am2dKEEaBMh5SMelCm9dZWdVujllW1nlU9agNGOV67EbtkAShBeac",
+	"zRLl3m6oChF6lnjULtHhkCOTpYLrY2CWIIHWFA3Iq+RIloIaY2My+gJlx0Xmms2kvcZSq2rISeM+B4ez",
+	"mG6lEzFstkrTbcpEDJstarohN8TZfBBsx2jbYlduSSVkL9XlXvaJCanL0ac4t+0xb2V4Ph1y4sXCdMxZ",
+	"FL4wEasbrLs+ThwowHRn+pqUUSJHeixESVlVXZ6ejSdOqMA+9LtSNNbySu4W4eZ/fu+7Tz/7j/z+KcvW",
+	"7N1Ji4g1h5zmj+UkebR4C/6vVyk/cuWQuPw0vjYK5OfkIpiALhqP/QvEKxKuxJlzW2EyzHD4zUce5Nuw",
+	"GS0/fV7iEmWdeaIgr2ZzrUZPzrndkLWDT4YTKNBlFJT3Sy60cfbSgw9hffNsHGPPluYtS+gIgohCGyOw",
+	"C+KyP53QxoKIQrngXcq5O4DUWgD1Wdtkx0Sl4n7cZi4O6YsHEh7iMLhzD4y/vDBW0gIpMjGkPd+wWdqw",
+	"SjWKJPl9IsV9IbtIt3/UEZZrnCgEfuc2ZuIgQYUtHdEawiybgsSaFLfITpuURpga5J7iU7vY1LDZ/JZF",
+	"3oiEFOiH3FEd/zEXB6Q5J62WMkKUjWHWKaKNsazlUBbz0dGiVVkO02I+YDjlWg4fqGV5llEeobweBGKH",
+	"ZHtIC1XZDyasFyudzgXh1A27Q9gxUgokBHOyJ998DWdkQzuUF1Oa2s2dLDWvPVJG2LxPbzX360Zrwyyb",
+	"kZM9NcvEmLAi1Lw6UNPBbhnRlz/46Kuf/O+nn/3Hky++e/W7X67ZiFkl+xYxXeZ8/rJ5ZVrGri+okTyq",
+	"q4xsbBS2p85Crsd+Pwe0K40DByJX/xsO/ENy7npRMQ74awbmi+zpTXn5wZZSoHIxzLtvwQYqh7unXvd0",
+	"Gty9D0OkOHGw14J25UOwyoBbDxLTZ3D0lAB4AaOkM4kkujs04n3Mv9ABgHgUt0a660hpau03X5aQ8U14",
+	"nanebTlDK+XhzkkiggEreEP58uLNZad3Uk3lGVkxH+BqHNEcT1/Wx9Wymb5A0ED9fq0kScl85jyO7cLR",
+	"XmLVt8Ohmww8G6eFpcNIJAqlVSZXQnNzOnRI7PLUgNYyV9/SzcmTsCuXjGU8jgt4gXNpWN7/Ohd+Wjkf",
+	"xA2XYkD64U///OnlP3z01f/7l6e/+f4askbeVOfva9Z/XZ7M8vagz4U7NbFL2mQG7+pWwK6Cg7AJj6Kx",
+	"pzeEqO4ndpvMJ14IV+2mfYnTx63Zk2Zzlx40K1b814746yD+431BRTigUaVdEQZvI7Gr3nu/Yk5sG01U",
+	"J79i2HZ3ElGzxD09WnW31k5PDQRfBni+AMJxynrS28jJgEYCIuytB5S19jB/WxCdhGRLZGsvi3wEl7cR",
+	"+ZTprDXjknXijXX6YeagW6z6ke+v7I4zC8W7k3XPv382il4wdMuGkK45YDr9jTen5fO28yZUvLGbN6Ti",
+	"xROJa2q7FU5VnVnXg1ZPzleNtbVsMzpNacfNTcyExn4QEkfcq3dMuwE29+Q0wt4yjtGGHbIsWXBO/gsx",
+	"L4dGSPCB8rVc4yp6Z/pApKbfJRMWeT4Uc6WdO7DBJVIQ+17CqpRvx2bp7M41gYcdYnTkmglCGL4aeBdo",
+	"MaWwQiGkKOxHquGFrIyaE19ISfT8oAwUK2pjVdoHS85vXcxFkqRh96A52/DWVXpIprABxj6t1T2yah6I",
+	"+91j9JvBJNz0w+dXLbhK2wmXhJjUWEA342Fag2eMrxGIfjU1yjTFxB3SkvR5R1OyW8Lz4CcpOhIbRVFq",
+	"q28WSw2M1pTPAkwt5DiREshEYA8nXjTNXxL3eMsM042zsmrEp66cKZ8T95rwiEShy3ifmq3QodVHLvaR",
+	"W37m9kKt/eaeDF99a+JFU4NXAaNAsccGhbErwZxZOhTN4FxBNrR2IDOKpPquF+IgQcC2+Fnym9Tkar/N",
+	"A54ZnrhKcKMft+YUmcW7b6vH7ddh590C81scjJWsXiEvQQas871m1g/fUkdnO5sQelxDn84kki1oTikj",
+	"HeoHbACGZ6odoTQqu5i0Egsj/jX3H21RJk75aTKfmc5PytSlHOapQ7NGQH0tq1xk3p9SSQVkZs/fJrCY",
+	"cdY2hMLeEu9ZHqYqaOA4OwiDVUxlBXE9Ibd8Gtwt6DqJYKjvUb9njr5h/eC1IDymkYOeq9SnDZUp3yBH",
+	"yQG0kBmTwmA2c3S3Mccijtm8y4HS4Li9mIOz+LHFmUNG1GWc2BXdltmuHBKHPoLbpFPwLZs5ye5jsuFz",
+	"pgmbg7Wssu/m+ZBi62I9GmYcUkG4akp+jZPz0B2Pacihz9PYdz1mswBY6fqSfeCiY/Q89YKkKo7ihHWh",
+	"hWiNuD4PCLj+nPwGZw52wXayPc6cNSVVSRec4NgxjbYlgsflLKutmNdX6l7T52K20e0f/virn38f0r9X",
+	"DzrLSFElqolmfk+++Ojy3352+clvi2laCpaukDdLwdYV0lHS6Ya5I3rEekfyxC9Nx+sByXZYzLZPbGXa",
+	"J1598rvLH//2yZc/ufqnn1/+93/96nv/B+9z+eEPnnz5r5U1jFw+No7r1ywIiooCQjXmLLu1YNqMjt3G",
+	"GOncDNlkb5myM7gJqJk8CBtCm4jmjJnDU4cubjySmrQWSsKo7imF7i/n9+JurgJGyU1ZM04vppu3ms2a",
+	"9GH5PflNBHfRHU7EZ9dgYuKIhkT8KhdLqQEG8u5O4PdMImqz4amXEE/BLx/Itw7L45rpJxH6cOL6OWwQ",
+	"C5PXAMWsELFZ5naZq4qRW4JnM6Shp2sf87CcWvvt8BS26twdUeDPdEdQcgESyjLJ5MVde1KjLUMQ4sY5",
+	"CFqxd3M1RE1HmvIxb8/uCM2lDKHk6iiby2W6Zl6ps/aMCZlZXz4wZcOakWPRyTcxmYmLkhzCGBEONsIs",
+	"5CSbdH+X2vQejOU0FMHXpKDvG666dEDavYi9d1uXv1d6ioswamotnhe3bO5x3AQOTZ2rDQFR9VTTLcWH",
+	"3niLItCZoHNKDqqvBQkHTWunKWHsB5z3TmEWjtuNvDN60g3YGQ25bGta2nJEDrFI/AJ96SOs6OYWGXuM",
+	"0R4GnLEPO+ngmY68kR6mAxPc5I8s4kZkFPCION1gwiLHZtWmgKjBGQ3JfrPZFpjuUF/VajbBvxnSaBIy",
+	"2qthroozYSF1ezCgwcGIOX6iiYMB2r6vaFBvM3RxZp8aFo+QWuAyBajHYRAFnUmfdC4ivI0TjCnzRg3g",
+	"ZuN1Gh0BM2+ZnLlPH5LvtIgxzYHwKPTYwCI7BN6UeCw62HvsGC5avCE8sGYR5xbqhvqDizFtJzoZ3oBJ",
+	"R0CW0yDXr9+nY18T/MbxvbcJlaeCnA8DTo2jIa7ouJwe7ClWZF5QgO9Z3pCPHeJ8p0UM3uNL4Tua++S9",
+	"983f3uWDxw40aAwpvKb5jQOAXNzXvAWpSpLMDxvmTzHj4M5tlbV6fPtNaS7VBD1i093lA1LlvdNz3rjL",
+	"B7fdyK1ZZBf2gs3kF7BYrB9YckwDymOXcI8NfPC4RzWL7BGccK/JCqmPJKF7XtzhHvMvrHioANwKZkbh",
+	"T2uWzfZV6gQ+WxvdNYsckJH76Jg+tMhLMBftmD587DSMhUSHv2NX7IrTJq4cTgkHkgXREFMuiBeRrhuG",
+	"HhU8NQ8JaRL6SGwoL/IvSNW5dXT0irAOO7TrTjhVLJRWqA6JyOf3gxCbRYlnupDQarPcMY8vwZhHtcfq",
+	"YTCJKK81iCNfSm9KeSKdocvvq6+qWjggMwSBPLCZ/JPUiXmX86EbabqxoZXL5e48JM6NER/cGLnhaULq",
+	"nbj8RFzgkK5P3ZATL2rYTKxdnqhzI+JTIb4CRpVowXn+OMULsnH0gZJBKYzUUCj3luJQTyAdUpuhuiOc",
+	"Uo5nsNYmTmDavoDaOtQ0mqtBiEuSyA+yCPU5VRMkycj1wV/QI9DERGij7KCxxJMwFQjurpwEc0zPx8dA",
+	"NrOB9TQ/YplPGB24QqRIWYg+gdS8pCRl4p0KhpPlSKcNWeixHJ4ncaFiM6HKmy9JsC3+aIF2b+1VZrdz",
+	"xQrk97GRw3LNDdwm4uSKZREnnVRNod2sWYhA1SlHVWUUqycofunlm+UUF4Q55pk8lK9StynHJEgh+ZVM",
+	"u0ziscely56C4hWxrpU1D4QqwAGz4vIS8AGqZGHIjg4/yqM8oR0NqRcmUCepvnEstIQ5lhKwzgKYvmT0",
+	"ZAy358DZzBXyOvkaBmjFwdkZjIM9OzxOjt65c40n8HLsI4UeIthjLuDUZoI7wQQtT+QLP/XG4zlRNdws",
+	"SfBiMHoeAB1fKdjx3vv43XOCpl/g6Bc4+gWOfoGjl8bR0DETWmW2ms2MVFwOVL8hpNXzi6lXgqOFLhaS",
+	"JiFBPb0oHmsrjWkl4PU05LwD/3/AvRNJ7YlJ4KqxdHYlX0DpZw+l81bl2SPpt3PQ57MF0SOXuQMa3ugH",
+	"YcfrwUEpBtCvwUVGCTvk/mKvLKdNsEIJawBMTM2jYMzJeRCeQh881fNa0FezIEno27RzHHRPaWSzbsAY",
+	"7SJrBjQiO83mDnnT657eY77HqABHUD4ptJUfcCEbAEzfcCfR8IbspX5KmaOmswqJIp71cg1r3m3m6Lee",
+	"MOO9nQbBF8SemwS/6lE5bcYduKqt4QRycTlx9CUC9spkYsmOhs2OsNxB5kR1aHzHbKtsvFTcPV+P5bAh",
+	"CiTHY5YB8JeLIyMEcMQNngLTMhqRBayOBx7FAeSxmBXxWiBkB9vfuV042h5fGCTVliboJlYQEiV167ev",
+	"Pvm7J//34ydffPSfv/zyq0/+uJKisJJh9sWEPP3zp09/8/2nv/z7J198maYi27endIh92WQS4yiogSSJ",
+	"hooLUpjlk6JwdoH+mt5H25U5arLM41hjGZ/kw/Rw+xka8y4y2GSywID6JcZWGC+98WkV5kbYUMAaH0mq",
+	"HZfV5Fh0QyVLTTJLYY4x5VzpnwGNTgIQ6CdYBleoeu8xOe3dUKx51p4w9GN1aqoGj8FABmnTjcNArIaQ",
+	"8z0YY9C5sBluJAvn2sG9hXI2tUfV5cRJkA+EqJdQ7edCOg5CnJ4+qllk7E9kquVk1KGhzYI+wV/I9xCK",
+	"M+gnnjQWRPpuhO43QXIcXx41iDC+4ybFeoxBfAebhXTg8Si8aKOJofnApRksLM9gRFlE3H4EWTDAPaQG",
+	"2+NkrwD1yUl1Mhb6d7dJuM1UA26TfPDGSCajqdnz5Ej4YBIBJBp7bFBDW1yq3oDxwKek6mD1zA2nJo+g",
+	"F82PGHIt37SeLzNREWm8C/tyS7X32B14TE9mFefj7QnmC7WsimCd/rPZnKdQA1Is3oE++qt5WolSnseq",
+	"MZZkuxRhoURLqEV52mPdaJiiU3Rj/opIlVMxTh4shhIcuFeLvhUQZV/sziiIXB++klL4PSF+I9fz35GX",
+	"HoNg03cDcCP+cfJSf9e92a1YFY9/w+2eDsJgwnqVdt/1Oc15Epf3aeWBpPcfr9koTmyfmdQn9Nvg2iYe",
+	"g18MvwGmORhh5tISMYT6wmWxHo8MDSfvyILzIqU7tyWc0cCoPU66Aet7g/LwEadQuswxGpTUpSScSHMe",
+	"ikC9iIxDj0ktKLQ0j9wwaoOadpg7oq/APnbI2PVCoe9sJm9vER6EEfphxYVWPHCKD12hrTnthjRCS5hd",
+	"gHes43KxQJyfB2GPjFx+qjy9Ce1isy1RL8fAvFvI9Gc4HCjZPnEOW6pMUK5hvnySY+ubwJLfTrKidj6s",
+	"DsPqQ7fXCw1frFAKzZ2KON3yAtymxiXXr1/H4WI9CnIGwJUcMlVbUAJaK1BZCRGwGp21+MrOJpnVgjgA",
+	"Z5UElp8uE+o3wXTfG0xCGbjExeRStKxPHOdYFOV2EWVReAEGgxQDcm6zRWD+Bo5WBTunTXSH7BbGPL0I",
+	"Z+0U21CmS1IGrprocwRBnocTHIMkw/KoOu+97+Bjg35fvJ6E/+BTthkfumOYR654KM0O3TzhmjC+xJsV",
+	"Wl6WbETQE68u31VoVB25V7PHOXFJxw0pccPQvcAxfso4Sdky19Cly9epI+RQvZmcigMaAYRBNCOR2ZYa",
+	"KJOc6RJzF38Ve4Qm2UEmVjzZekV+wYK9lusjLCQo583ndwO+nrPy22UHFfGqyDk4uwG0nHNwoXHHC/oI",
+	"q8aLSTFCpa/Gu3dsmU5RLQZz/IiVWHqtxyBrTTXIrMKnGr/MbYu6dlMu5xzMCBsMnSA0X1CiQBdFEa/T",
+	"CGHTNWW/cSWlV+M3TcTtisHBW14/UsHcRGysnRcv9DifwFypU3ACQrivKv+C7/TkSnVHHrkXNvPYmet7",
+	"vVqDvCvJkgFEOHHnw0Cd8Dig2JW9lVQKFAzRFTuD9tasZmfUsYrB2xy6W2c0bpkYm+LdPMSuwj/4rrFm",
+	"W9ZghT2/gbLc1dxEqCu5nJtqSuf1Iym5rnEh41Zi5qWEOB9ksrZPRnxQNqQymoSMEwy6yFLGRJa0k8zO",
+	"cyxy/bpMWQfP8fXrFgn8HnT2kaOv5c9t5oBf7pbvURbd5QPsEvyo60+4d0Zrh0ZWafZC+ITHgSj5THnv",
+	"BnE8/irrof80nFCbqUTbkMq9DvIfSGuQBwHG+Dpu99QCXx7c1OmajzTLPKvihzyq6aShkHapdwaz2O8q",
+	"9ggrz5GZxI4FrBKn3SEdKp4tbkZ9aD53jWNCdkQfRQ1yREJ6FpxSnY9OTikd40QKTh+C0vK4zVSxKIGZ",
+	"tfgb8WZel5KqfNiDizElO61mC5rgJRL+lNWpl1MbqIrvvscjuMxmip+CmQ3soqLHfnFK474jMD1d3lCt",
+	"jodz93HWZlbNkrEbRheKv8nqnnjwJonOA+UT6hMHE65PoHa462IJsfyrg385VqL23OjI11eND+UPZNG8",
+	"/lmikj/R7k/+AOWZvP5weuuZXKAQZ98mz5BMcMXaec0anWIOqdXx/ZNrCljDZrljNrKHyKjQx30GbPJ4",
+	"5p4Hh5lSfmMsR2sH8obz/AWp5P0taDDTcXu3EuxO6Jdu6qtKd+hGOdmsIAkr7Z0mmCMJti4wvFPq9XfE",
+	"WpeTI3f9CghafJ59hig8SkbPmVVz50ARcyzuthYOoaQX2vBkpRPZypiFt1zdyoEyU6HapGsZtVtsRKkD",
+	"b7z23v5BwhuwBs7O2YV8mm8sjWNyHWNrPEJgTczjO0hJw7W31CmXdUWtdVLaKE8CCs2h1Rd4uMh0fUyq",
+	"GFytWaRQ+aa1W46+nR6KysrRsg4+iVY1Wt0mNGDBlllH654FGveUykfzYeaI//QOJ0kBmAsN5mbD6ttd",
+	"nkzpIJQQgRnHJmBYZTgplIquzCKRpWS0PHuV79gVAdLtStuuPPnTLy5//ae//PHvn/75n65+9tmTL757",
+	"9ekvr37/d08/+8erP3x49Tef2ZXH8Y9l8q543W5IZUvpSrt1sNe8eXN/pyn+ZxntwMCTep+6McF88FoY",
+	"jGAphYjonqVag3HKeqlGeOKj3OeIL2j4GrbzrrQrwyga8/aNG1KMNLrB6IZ75kZu2PhgPKioH7ztdU9l",
+	"iPnyj7948sXf6m/eMR284sOH8r/hGQ0VY0d80NrZVdRy7gVxTrNy6+4sGoxeIrM2V5tUldFh2rtog7Ee",
+	"UfI234VevNPcCCuCpHv9faviRpHbHVIoCsV175Yp0NRulH/Ahrz6yR8uP/xcbMjPf/X081/95Y9/M88O",
+	"PMCdQR8hEbk7UXrzS7ZivO9ydmfuA2ffijtFe/Hq0x9e/vM/l+7FnfRelJkHMVuLN6S15LJtWoiULmGe",
+	"MJHhoHcmfHhHziboUd6ttAV5uKuefPkDSdvHnyNhlfhB3r3jb7i9Ab2FEEruEu/esbjjMQaCxHXiOLp+",
+	"zLHIi6AqKr7n4xeSbZnoVAZhzui+HAZ+j5uWAbeI6cZbfEC820sVml7jZOjxKAgvTBcnH8w4YkPAGAAN",
+	"CbdmYd32DJPJhi7HSsu0L1O5PZMl59BnIuYTcTh9yJ1aGwfGmteGHoewls3QbxgOIB8GM+lJ1Ytkkf5A",
+	"IL1ecM5qFjkfet2hqjU3OlOAcdLIkjhyL0iHJpoaQF78iFQd7k1xjzl8UOABc3I9XbVkOw54xAxeuDJf",
+	"W2qcRu5T27IQlPa9RySivs8lm3I7ChxARwGTT3Wvx+sBq4eUR7WGzRKL1FQ9EeRCpkOE2YL4SaIWfobG",
+	"01i6oXbpiA943FVAlTCIZyd3D9Q0AkltsrPTbJJv4pf3aZd6YzUMxGYopIyWJYY/F7eqeBKEFXr0zOtS",
+	"nvFEcvqQdOhFIK9PnVbVaGKqx9Lt5g68s2yWMq7SD5l1WknCi1vkdRRMNsXgEeq9LfA8AofvAjen+bBy",
+	"3BPx3qi0b94EPSQTIpad9FZc2T4/Za1CwhYIFM/hVuMD06c2G0X5c4QL3WviGD04D7ItFfb2D1CBZAwG",
+	"lZCDM4vitjOJzX/ndm2ax2oK03dWsxtmn5+ae8TW784qOkBFniwh19CXYUi3RK3/Il6Nhef2LdQDQs3s",
+	"MyXqVrlcjGOx2SG+BZtwRsQrlPKro3F04Sw8zdcNT9NNVEAMIGxEtVpNdZLQQLdgxNyCfZfLGk3kAY8Z",
+	"YLH4Dc+DunlhfyIx9GEegEjAGgQ8biTbaimMTGaFyCvAYzloyiLCIsHs7WwQWpJnzPBN9/wCuwBxvkZb",
+	"eLnEXDigRHeOyAE0X39UdpcP+HOJxgoCRlLn3ry5aQxWTk/r/TVPUZ4eAJ6PkrWFVovIWBz4LbEq1s7m",
+	"wFl80rYSlPF2FpbJln07Xz9IttFg4F8X/jP3+YYSNQH1xS4WhD1zALyZ4ZwGb5jYV56oqUEQXpzAbcSN",
+	"ALnlArcGucNSUEYPrEHPkuxEJ257CL1MVNpXfImRMZeAXwIVqQGO4qZmIC0Iex5zNRTisiIvk/FoM5Xy",
+	"qLIJxc3EMs6Z/rgC3Nhqtgh41cWjpkLGThAN44TFBI8TYNBms6DBBVGeTKggMH0FJ91JTgEI17m4ZVgv",
+	"u5EKUwINFHhIXF+cjQudzdrazceG+P02pAdC+sgx7Ol8N08UemiuSCbG+REJVw9uCS8013zBrCQVbloe",
+	"YC6L6IpqteZO5mPB8aQ7XAp3owv0GWPLLEPmBJaCht1mqy4PCsqV3jJcWXKFcFffO2fPjIaZ1f99JTQ2",
+	"UXETi4SpwNKbR50K1dYqRrzk3OUoUDoXJMHK7cg6yz/IRSlnRvGFlpoQe1NuWvY8ZJjNcGbjR+9m3NFl",
+	"q+3xtMoshNx5x3QToNs4dRvC2/dTinaVUFvnEsBCTRlbJ0CiOa8uM73Oqhzkj7LDg1+FiXacPqwh3wDb",
+	"i6/Kkf2xAJncABoCCveo751R7EYPsBkaq8teUX3fjeTwjH6c+FbllBLnUV18UO8GrO973Yg7EA83ElYc",
+	"0gJBpX2y4O50MCfHAVwdOwhnCf/XDskuqe7A5u526ThCwH5Ofb+GT7KZOX5ZZgvkPKw4i6B2SPbIeehF",
+	"iM3yMgrwBeT1soLKqIa0GVT5GjVakpmyQIsEnQ9oN8rLOOjv1+WP6vJiLmdeS/tAlYA1zHt7UaLk67Ug",
+	"tJn4J6k6hukikHarJluzO4lsP2JXGo2GXXkMvnfZqQRzzmSGoodmhtoB12Bshs48i3/fIKax1GrtkuqD",
+	"C+iRKJ46nvAh7cly8rp0hvSkWx7f8JDwAFsVXyQEO1SNYan8PeZfyOIxYYeZlt6ARmoc+CPDUJUNMI3+",
+	"9GhmwdROF/u6gAnD8YCIt1UJDwJoqGo2XFnZ0MW0ij1OepPQ7fi0kSr0G+kJ5cjHHh2NA8EgTETh7kgr",
+	"c/EfVcsnPreZcSdZyq5fEDKpSEj5xI+g1BA5GRBOuwHrmZQhYxvk27JGz4vMuRBAoA1FZYJhmAint2zc",
+	"RsgPuqeHxJG5fnBBS4gCONPyaTV5izgDTqeeGHl0js1cWTqCn1/jRMaaDmWOCVhe17Dq8ZSOJfCB5qd4",
+	"yK7JfZmXtbO7X8f71pmkou6yXr3vdml9Evo51jumBOZa76R6PgwAZ8HzXNiZAaO1wg7fLdjmyoZl9Dyu",
+	"24xjNrKjAgZ01LUh7XpjD8L7hhQlrRpMew/68rcDo2AyeeWuHEokZaDmbiJ6lPIGjDzOoZgyJBM24WIP",
+	"qzMMMk2eHXWmLYLS74YaDqx+HycfaXrAE9A6NPib9oxa5uVkT0BTs+lB0pGgFUcQxrdsNZt7RUWK6nqY",
+	"4uu73VPZMtYA0K2WeILxwfyT8NM/H00i/GY3+bv4i730T+KeEgJVkKrr8wBbTLnMZsgLVKSubMeb5/oQ",
+	"V2xHXSSAtAf0Uaa8Tt7ocV4O8qypumY+7GK1kWVOGWSz7BjX2tm9xqF5Y9rhojgS52Ff/uB/XP7oozjz",
+	"eMoLoh2/wAvO2g3jPu2eFbDfpPqT317+6Kcz0Ks8N6tekHJHUg7B//Kby3//w+Wv/5RPc2oC/mxU785J",
+	"dau5W+8IfZj1ryzB4fVs+VK31LLszanPUPu6nL2lXqziqe3rITkn0X537uTC3ToqjLtCyD8vRO/V4faa",
+	"5lgc6gn4565SXOBeQbV/Q3yCzo1E1xeXpUMxM8jNZ8wJuK3SVVl9EFuC6vnJVyoq08EdvrI31pKiuB4q",
+	"p7hkQZbERkqWL2gc1nl04VOwNzVYxDEG0mysj9yeqggH7hxq80aYH+cC9UpjyxhvNxtrU4VrJmuzRWvT",
+	"eFyZp+QsyeL9JZR1WTm68uMUlaCr145gcaYXfc3AAtO01iVXyxZyLVmQtd66q+kqdXZH5jEC77Wnx+TD",
+	"6pLSe/QzuHhO9UiyhIem2aoRRqkwLcDwwmY9hnMI5jMqT09NDpidXjc/R5QD13+x9JnYKJ8xfaYYHxf1",
+	"G8MdO1+/seUiKHduLxBDKQKl8ZNamaQloeDSxrFchsOEf+vcRSK42LGbjKCIDeGynhq/BssdBcQrp6II",
+	"P5pU7OTHrcQDgSWUMhLf5fFC0M98Xh7vtVPAU54LTQOOroE1mET0VXTLQcU5I50LhcMGNEIYdoIknPjT",
+	"MrrSkC+X1r00b+S5BGIP4ygk9rWC+QXYB1AdyQISElgrO/+jHEtlinR3d1SRbl4RrVGSLSPpC7QByCKh",
+	"2ameWqk+QyH5qpoX5IIL1Em5LQemVJ+X1Evn1zFPfY8FlO2sMcMeZZHX95QXHuMoGnAuFkg8BrUzYxhR",
+	"4puZmuRiLFFIaowlCjkFwgNO5b7ZgTHVQt6TEK28+aKcgtr3fKpH5g+8Mzkek2eb7TfIndty9pUbQkoc",
+	"wZFcMG9MfCSn+9qMez5lMOE7DiKd7YIGg1naWJbh8UgVGvNhEEaqm6NMoeNOtqcfuyDuJBqKdey6uq1x",
+	"WXO8wnbzAGSftYN0p86CB7jNkodUWlHBJIKXhq04rTN7qh/7Mp3hxRZauiG8kVoi0c+d2/wY90jWxDba",
+	"A5nbCkOqPu1HRDBDx0dgaq+1WOv8VeTDv25sozXD/cQmycWNJoJhAe6WtgrXqhCnjQLNrpAh1BJBbIsT",
+	"u3I0iYZB6P03mWP6DZB0BAPc+BOIb9uVBZRMZkuVqJqJPpbQO2lKI5Krv/2fl//rHy//7adX//77ilXp",
+	"z24hshzbcJHpXUX7esqLuePxXZcNaPgWPaM+3Ht97zrwg47rCwvnLh/cG0fwuFUxYHXnZ47hZeIHakaO",
+	"qcOWbW6vb2TocLAhS7R1UgPjGGnY7lN08Ltq4LRaCccijlxVGSenj5y4wz3rBw2ZV94gRxCU0lrVkl11",
+	"0RzH9gxuR5hnNut71O9h7NwbMIA7VZfAp8YYa2gLoty62KjV9f3aIXHifSkITG5coNNmTnqHOebjMhpc",
+	"5/5ggJ1UMy9YmyFlvrXb3CXvyh8iM3uJzKKqF6UrJVU4HIahykyQfuhhqlBVprPsXuPkHjumft+8s/jl",
+	"a3Cp8WktnUufHKgvd9Ocbfrh1urFtiBvPVH9VJK3jt1NjEipfP2sipbnwhRBn/7Dky/zx0wvPwEg2a8U",
+	"vUXiuVzNc8BZrgnXyixEX/30F5c/+ih3eveKxvSkpUkxHJPUoab4+POvfv79ufQFo+cnRfrx6uPPr372",
+	"+69+8/mMyzOft/TdxHZfe8b1AqV8sVxazCmJi7iAT3K+GQgpMjcxNTy9PTc+Ojy9eTaUOPyuXNGUnM8F",
+	"DekE4niZ5pmT81g5U1AHTEK/0q7ccMfejbNdEPPywVlDH+ZlY5ojKj+YfVNNzBy1iDIYoF2MmgQ5iYZy",
+	"XlICt5g4ybhc7uv05agziXE+uaV0rs6q1B5n4354Tc4dwX3OLVXdZyXuDbccTXBeor4XeBpzbnWMQUhL",
+	"tY2zMDteje+BlhshtnEwX3XEBzk3O9LbgYb1ZJNfNWG22ksfrV2xBNgSobGvN6a5DOad8p4q5AwmzwpR",
+	"lCBTDvfI/kjoQQke3ziWjYPGYRAFnUmfhMFE4FLVU0ittUVi4nU3EMJ7pyaxH3BoDgI7O5kOLjcnZmaK",
+	"3QUZ21DJeEgcOa7p3GOceH2sbxQQchxSgWLFE7ye3JPfBMu1gpKrKTRBxZnRfHX0r3bFr6SNnH9ZMAm7",
+	"4pVyUkpbdUFHfagIiYKx15XUScNaMl2/rjja5BXy+qsPTt5+9duvHj84OX71WxYm+L1C3nn3rbdO7h6/",
+	"fvKN/6o/3yWvkONX374tPj80Uq1JX2A9yK8gMKQKLx67F37g9mCLdUOvg2EEl1+wrhAT6h+NC3fk1zQ/",
+	"z3kcrbyjXKNJ3upkZalOxS7nxAnNH7ShVDTJ3eI3Nt9sCqd36ue0w2FmJ2Tx1kP60DPpVKzXoz2JDR5W",
+	"XX5aIQlK0+sidlqbRJCUrnMXqqms9dmz1V12IU0OdS+dcS341438C+J7p1R27VPudye7ILcktjGXQmfT",
+	"dI0CW57gOtBlVzDL3q6QKsTJgIDaFF7v1s+HbmQwHABT1w0FwDdYLa6KR6nigqqrUtwtqRlx4o3n4ECe",
+	"AKST6+emzMtETB2A0QyTaa5g35i8wsei7VtFn7tKVpZN4sU/5CpZyZxmIx/AIo1Go5YUGyPM324Tlcg9",
+	"hbF7dbXO9Q6SqViZ2gVQa5PmoRN7PNQ7m+7rN2nyvZOXG1Tj1PcppO7Xk866OjhZ66c0SXVOsMGJoaG4",
+	"OvUSUtrrwngjZxtDyyB9sQWGzwPSDUa686j0VM4r2G7hmMp3hGnMkyxCbWNpcizixEMkk2yrT2HYgXFe",
+	"5GDMumGw5wkoeRkxLktxKz4JEFLF9tCSUXKwtqrIQPMjz+xgUEsSjChMg/TR3wq8QY8OwKh74v4ZcS9t",
+	"mqoegSVFv+ohO4T4v4z3whlLnRCTbHzPKWx8qY5EYfi6Hkiy4h2HAW7zIgefnydyomFIqTr8htSxyNif",
+	"JBpYXOOyLMhj2bIgjdZqaWlzX5yK5J4yYp0wkMsQYZZRSZPkU+pHias0t9Tg6CENaYnsgJNKwOpKsSSv",
+	"gquo4uswxl66pk6YeqksIc2QiD6K8lSVo/ON8urC5jpiL9fF71UlnMGBRB6T+jr17lj/JIwEMwgZyvin",
+	"F6naCxrjG49jkdEZDTtu5I0woYh4vj/RppQMQcF0b80LtFhuaX/pu8yLMmfLEWITr4T0DEc/F23shOuf",
+	"VF0y8nzfk69BwLquzcO+/k79Ax4wNEgY2EjmJopdmg3D0UsmgvTH7z/+/wEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

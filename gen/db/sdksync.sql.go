@@ -261,3 +261,34 @@ func (q *Queries) SyncSnapshot(ctx context.Context, arg SyncSnapshotParams) (Syn
 	err := row.Scan(&i.StateHash, &i.Items)
 	return i, err
 }
+
+const unreadTotal = `-- name: UnreadTotal :one
+SELECT COALESCE(sum(u.n), 0)::bigint
+FROM conversations c
+LEFT JOIN conversation_seqs s ON s.conversation_id = c.conversation_id
+CROSS JOIN LATERAL (
+    SELECT LEAST(COALESCE(s.max_seq, 0), COALESCE(c.leave_seq, s.max_seq, 0))::bigint AS max_seq
+) v
+CROSS JOIN LATERAL (
+    SELECT count(*) AS n FROM (
+        SELECT 1 FROM messages m
+        WHERE m.conversation_id = c.conversation_id AND m.seq > GREATEST(c.has_read_seq, c.min_seq - 1)
+          AND m.seq <= v.max_seq
+          AND m.send_id <> c.owner_user_id AND m.content_type < 1000 AND NOT m.revoked
+        LIMIT 999
+    ) x
+) u
+WHERE c.owner_user_id = $1 AND c.conversation_type <> 4
+  AND (c.conversation_type <> 1 OR (c.conversation_id = single_conversation_id(c.owner_user_id, c.user_id)
+                                     AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)))
+`
+
+// The unread messages of all of the owner's chats and groups, counted as ListConversations counts them (others'
+// chat messages after the read mark, notifications and revoked ones aside, up to 999 per conversation), over
+// the rows it shows, notification conversations aside; a group the owner left counts up to the leave.
+func (q *Queries) UnreadTotal(ctx context.Context, ownerUserID string) (int64, error) {
+	row := q.db.QueryRow(ctx, unreadTotal, ownerUserID)
+	var column_1 int64
+	err := row.Scan(&column_1)
+	return column_1, err
+}

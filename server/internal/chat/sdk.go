@@ -111,3 +111,63 @@ func (s *Service) MarkConversationRead(ctx context.Context, reader, conv string,
 	_, err := s.MarkRead(ctx, reader, conv, all)
 	return err
 }
+
+// JS SDK conversation lists (/jssdk/): at most MaxConversationPage conversations per reply; an active list's
+// count defaults to defaultActive when 0 or over maxActiveAsked (OpenIM's bounds).
+const (
+	defaultActive  = 100
+	maxActiveAsked = 500
+)
+
+// sdkListed keeps the views the JS SDK lists: conversations with a message, notification conversations aside.
+func sdkListed(views []ConversationView) []ConversationView {
+	out := views[:0]
+	for _, v := range views {
+		if v.MaxSeq > 0 && v.ConversationType != NotificationChat {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+// ReadSeq is the read mark the JS SDK is told of a view: maxSeq minus the unread count, because the SDK shows
+// maxSeq - readSeq as unread and a conversation's seqs also number notifications stored in it (a read
+// receipt, a group tip), which are never unread (docs/decisions.md#d47-sdk-protobuf-routes).
+func ReadSeq(v ConversationView) int64 { return max(v.MaxSeq-v.UnreadCount, 0) }
+
+// ActiveConversations returns owner's newest conversations with a message (pinned first, at most count) and
+// the unread messages of all its chats and groups.
+func (s *Service) ActiveConversations(ctx context.Context, owner string, count int) ([]ConversationView, int64, error) {
+	if count <= 0 || count > maxActiveAsked {
+		count = defaultActive
+	}
+	views, _, err := s.Conversations(ctx, owner, nil, 1, MaxConversationPage)
+	if err != nil {
+		return nil, 0, err
+	}
+	views = sdkListed(views)
+	views = views[:min(len(views), count)]
+	unread, err := s.q.UnreadTotal(ctx, owner)
+	if err != nil {
+		return nil, 0, err
+	}
+	return views, unread, nil
+}
+
+// NamedConversations returns owner's conversations among ids (stored form; unknown ones, those without a
+// message and notification conversations skipped) and their unread messages.
+func (s *Service) NamedConversations(ctx context.Context, owner string, ids []string) ([]ConversationView, int64, error) {
+	if len(ids) == 0 {
+		return nil, 0, nil
+	}
+	views, _, err := s.Conversations(ctx, owner, ids, 0, 0)
+	if err != nil {
+		return nil, 0, err
+	}
+	views = sdkListed(views)
+	var unread int64
+	for _, v := range views {
+		unread += v.UnreadCount
+	}
+	return views, unread, nil
+}
