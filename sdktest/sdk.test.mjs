@@ -43,6 +43,11 @@ globalThis.fetch = async (url, init) => {
   if (trace) console.log(`[http] ${path} ${res.status} ${body.slice(0, 500)}`);
   return res;
 };
+if (!trace) {
+  // The SDK prints its sync results with console.warn/info; keep the report readable.
+  console.warn = () => {};
+  console.info = () => {};
+}
 if (trace) {
   const RealWebSocket = globalThis.WebSocket;
   globalThis.WebSocket = class extends RealWebSocket {
@@ -195,9 +200,11 @@ function scenario(name, fn) {
     try {
       await fn();
     } catch (err) {
+      // The SDK rejects with plain objects ({event, errCode, errMsg}): make them Errors that say so.
+      const e = err instanceof Error ? err : new Error(`SDK call failed: ${JSON.stringify(err)}`);
       const more = refusedSince(n);
-      if (more && err instanceof Error && !err.message.includes("refused calls")) err.message += more;
-      throw err;
+      if (more && !e.message.includes("refused calls")) e.message += more;
+      throw e;
     }
   });
 }
