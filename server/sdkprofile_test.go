@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/imspec/imserver/gen/openim/msgpb"
+	"github.com/imspec/imserver/server/internal/chat"
 	"github.com/imspec/imserver/server/internal/config"
 	"github.com/imspec/imserver/server/internal/testenv"
 )
@@ -262,6 +263,15 @@ func TestSDKProfileMessaging(t *testing.T) {
 	f := b.call(1005, &msgpb.GetSeqMessageReq{UserID: bob, Conversations: []*msgpb.ConversationSeqs{{ConversationID: sdkSingle(alice, carol), Seqs: []int64{1}}}}, nil)
 	if f.ErrCode != 1003 {
 		t.Fatalf("1005 of another pair's conversation: errCode %d, want 1003", f.ErrCode)
+	}
+
+	// 1005 over its limits is 1001.
+	tooMany := make([]int64, chat.MaxSeqListSeqs+1)
+	for i := range tooMany {
+		tooMany[i] = int64(i + 1)
+	}
+	if f := b.call(1005, &msgpb.GetSeqMessageReq{UserID: bob, Conversations: []*msgpb.ConversationSeqs{{ConversationID: conv, Seqs: tooMany}}}, nil); f.ErrCode != 1001 {
+		t.Fatalf("1005 with %d seqs: errCode %d, want 1001", len(tooMany), f.ErrCode)
 	}
 
 	// 1006 now knows the conversation's max seq.
