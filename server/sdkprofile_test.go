@@ -19,6 +19,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/imspec/imserver/gen/openim/msgpb"
+	"github.com/imspec/imserver/server/internal/chat"
+	"github.com/imspec/imserver/server/internal/config"
 	"github.com/imspec/imserver/server/internal/testenv"
 )
 
@@ -187,6 +189,7 @@ func textMsg(from, to, clientMsgID, text string) *sdkws.MsgData {
 }
 
 func TestSDKProfileMessaging(t *testing.T) {
+	t.Parallel()
 	e := testenv.Start(t)
 	alice, _ := e.User("alice")
 	bob, bobTok := e.User("bob")
@@ -262,6 +265,15 @@ func TestSDKProfileMessaging(t *testing.T) {
 		t.Fatalf("1005 of another pair's conversation: errCode %d, want 1003", f.ErrCode)
 	}
 
+	// 1005 over its limits is 1001.
+	tooMany := make([]int64, chat.MaxSeqListSeqs+1)
+	for i := range tooMany {
+		tooMany[i] = int64(i + 1)
+	}
+	if f := b.call(1005, &msgpb.GetSeqMessageReq{UserID: bob, Conversations: []*msgpb.ConversationSeqs{{ConversationID: conv, Seqs: tooMany}}}, nil); f.ErrCode != 1001 {
+		t.Fatalf("1005 with %d seqs: errCode %d, want 1001", len(tooMany), f.ErrCode)
+	}
+
 	// 1006 now knows the conversation's max seq.
 	seqs.Reset()
 	if f := b.call(1006, &msgpb.GetConversationsHasReadAndMaxSeqReq{UserID: bob}, &seqs); f.ErrCode != 0 {
@@ -293,6 +305,7 @@ func TestSDKProfileMessaging(t *testing.T) {
 }
 
 func TestSDKProfileKickAndTokenCodes(t *testing.T) {
+	t.Parallel()
 	e := testenv.Start(t)
 	alice, _ := e.User("alice")
 	old := e.Token(alice, 5)
@@ -326,6 +339,35 @@ func TestSDKProfileKickAndTokenCodes(t *testing.T) {
 	if _, err := e.TryDial(alice, old, 5); err == nil || !strings.Contains(err.Error(), `"errCode":1002`) {
 		t.Fatalf("JSON profile, replaced token: %v, want errCode 1002", err)
 	}
+
+	// Forbidding kicks the SDK connection (2002, binary) and its token is then refused with 1502 (invalid);
+	// after an unforbid the retired token is 1507 (no longer exists).
+	bob, bobTok := e.User("bob")
+	bobWeb := e.Token(bob, 5)
+	b := sdkDial(t, e, bob, bobWeb, 5)
+	admin := e.AdminToken()
+	e.MustOK("/manager/forbid_user", admin, map[string]any{"userID": bob, "forbiddenType": 1, "reason": "test"})
+	if f := b.next("the forbid kick"); f.ReqIdentifier != 2002 {
+		t.Fatalf("forbidden: got %d, want 2002", f.ReqIdentifier)
+	}
+	if _, ack := sdkTryDial(t, e, bob, bobWeb, 5); ack.ErrCode != 1502 {
+		t.Fatalf("forbidden user's token: ack %d %s, want 1502", ack.ErrCode, ack.ErrMsg)
+	}
+	e.MustOK("/manager/unforbid_user", admin, map[string]any{"userID": bob})
+	if _, ack := sdkTryDial(t, e, bob, bobTok, 1); ack.ErrCode != 1507 {
+		t.Fatalf("token retired by the forbid: ack %d %s, want 1507", ack.ErrCode, ack.ErrMsg)
+	}
+}
+
+func TestSDKProfileExpiredToken(t *testing.T) {
+	t.Parallel()
+	e := testenv.Start(t, func(c *config.Config) { c.TokenTTL = time.Second })
+	u, _ := e.User("u")
+	tok := e.Token(u, 5)
+	time.Sleep(2100 * time.Millisecond) // the token's expiry, not a synchronisation: JWT expiry has one-second resolution
+	if _, ack := sdkTryDial(t, e, u, tok, 5); ack.ErrCode != 1501 {
+		t.Fatalf("expired token: ack %d %s, want 1501 (the SDK's OnUserTokenExpired)", ack.ErrCode, ack.ErrMsg)
+	}
 }
 
 // tipsOf decodes a notification's content ({"detail": "<Tips JSON>"}).
@@ -340,6 +382,7 @@ func tipsOf(t *testing.T, m *sdkws.MsgData) map[string]any {
 }
 
 func TestSDKProfileNotifications(t *testing.T) {
+	t.Parallel()
 	e := testenv.Start(t)
 	alice, aliceTok := e.User("alice")
 	bob, _ := e.User("bob")

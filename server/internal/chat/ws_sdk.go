@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/imspec/imserver/gen/db"
+	"github.com/imspec/imserver/gen/events"
 	"github.com/imspec/imserver/gen/openim/msgpb"
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/gateway"
@@ -29,7 +30,7 @@ const (
 // Limits of the profile's 1005 request (asyncapi.yaml): conversations per request and seqs per conversation.
 const (
 	MaxSeqListConversations = MaxPullRanges
-	MaxSeqListSeqs          = MaxPullPerRange
+	MaxSeqListSeqs          = events.MaxSeqListSeqs
 )
 
 // handleSDK is Handle for an SDK-profile connection: data is a base64 protobuf message, the reply is
