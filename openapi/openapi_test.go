@@ -76,6 +76,11 @@ var errCodes = []struct {
 	{1206, "AlreadyInGroup", ""},
 	{1207, "GroupLimitReached", "the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit"},
 	{1301, "MsgAlreadyRevoked", ""},
+	{1501, "SDKTokenExpired", "OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token"},
+	{1502, "SDKTokenInvalid", "OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid)"},
+	{1503, "SDKTokenMalformed", "OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key)"},
+	{1506, "SDKTokenKicked", "OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again"},
+	{1507, "SDKTokenNotExist", "OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token"},
 }
 
 var tags = map[string]bool{"auth": true, "user": true, "friend": true, "group": true, "msg": true,

@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/imspec/imserver/gen/openim/msgpb"
+	"github.com/imspec/imserver/server/internal/config"
 	"github.com/imspec/imserver/server/internal/testenv"
 )
 
@@ -187,6 +188,7 @@ func textMsg(from, to, clientMsgID, text string) *sdkws.MsgData {
 }
 
 func TestSDKProfileMessaging(t *testing.T) {
+	t.Parallel()
 	e := testenv.Start(t)
 	alice, _ := e.User("alice")
 	bob, bobTok := e.User("bob")
@@ -293,6 +295,7 @@ func TestSDKProfileMessaging(t *testing.T) {
 }
 
 func TestSDKProfileKickAndTokenCodes(t *testing.T) {
+	t.Parallel()
 	e := testenv.Start(t)
 	alice, _ := e.User("alice")
 	old := e.Token(alice, 5)
@@ -325,5 +328,108 @@ func TestSDKProfileKickAndTokenCodes(t *testing.T) {
 	// The JSON profile keeps 1002 for the same refusal.
 	if _, err := e.TryDial(alice, old, 5); err == nil || !strings.Contains(err.Error(), `"errCode":1002`) {
 		t.Fatalf("JSON profile, replaced token: %v, want errCode 1002", err)
+	}
+
+	// Forbidding kicks the SDK connection (2002, binary) and its token is then refused with 1502 (invalid);
+	// after an unforbid the retired token is 1507 (no longer exists).
+	bob, bobTok := e.User("bob")
+	bobWeb := e.Token(bob, 5)
+	b := sdkDial(t, e, bob, bobWeb, 5)
+	admin := e.AdminToken()
+	e.MustOK("/manager/forbid_user", admin, map[string]any{"userID": bob, "forbiddenType": 1, "reason": "test"})
+	if f := b.next("the forbid kick"); f.ReqIdentifier != 2002 {
+		t.Fatalf("forbidden: got %d, want 2002", f.ReqIdentifier)
+	}
+	if _, ack := sdkTryDial(t, e, bob, bobWeb, 5); ack.ErrCode != 1502 {
+		t.Fatalf("forbidden user's token: ack %d %s, want 1502", ack.ErrCode, ack.ErrMsg)
+	}
+	e.MustOK("/manager/unforbid_user", admin, map[string]any{"userID": bob})
+	if _, ack := sdkTryDial(t, e, bob, bobTok, 1); ack.ErrCode != 1507 {
+		t.Fatalf("token retired by the forbid: ack %d %s, want 1507", ack.ErrCode, ack.ErrMsg)
+	}
+}
+
+func TestSDKProfileExpiredToken(t *testing.T) {
+	t.Parallel()
+	e := testenv.Start(t, func(c *config.Config) { c.TokenTTL = time.Second })
+	u, _ := e.User("u")
+	tok := e.Token(u, 5)
+	time.Sleep(2100 * time.Millisecond) // the token's expiry, not a synchronisation: JWT expiry has one-second resolution
+	if _, ack := sdkTryDial(t, e, u, tok, 5); ack.ErrCode != 1501 {
+		t.Fatalf("expired token: ack %d %s, want 1501 (the SDK's OnUserTokenExpired)", ack.ErrCode, ack.ErrMsg)
+	}
+}
+
+// tipsOf decodes a notification's content ({"detail": "<Tips JSON>"}).
+func tipsOf(t *testing.T, m *sdkws.MsgData) map[string]any {
+	t.Helper()
+	var outer struct{ Detail string }
+	var tips map[string]any
+	if json.Unmarshal(m.Content, &outer) != nil || json.Unmarshal([]byte(outer.Detail), &tips) != nil {
+		t.Fatalf("content %s is not {\"detail\": Tips}", m.Content)
+	}
+	return tips
+}
+
+func TestSDKProfileNotifications(t *testing.T) {
+	t.Parallel()
+	e := testenv.Start(t)
+	alice, aliceTok := e.User("alice")
+	bob, _ := e.User("bob")
+	a := sdkDial(t, e, alice, e.Token(alice, 5), 5)
+	b := sdkDial(t, e, bob, e.Token(bob, 5), 5)
+
+	// A friend application reaches bob under notificationMsgs[n_bob], where the SDK fires OnFriendApplicationAdded.
+	e.MustOK("/friend/add_friend", aliceTok, map[string]any{"fromUserID": alice, "toUserID": bob, "reqMsg": "hi"})
+	p := b.awaitPush("1203", func(p *sdkws.PushMessages) bool { return p.NotificationMsgs["n_"+bob] != nil })
+	if n := p.NotificationMsgs["n_"+bob].Msgs[0]; n.ContentType != 1203 || len(p.Msgs) != 0 {
+		t.Fatalf("friend application push: %v", p)
+	} else if ft, _ := tipsOf(t, n)["fromToUserID"].(map[string]any); ft["fromUserID"] != alice || ft["toUserID"] != bob {
+		t.Fatalf("FriendApplicationTips: %s", n.Content)
+	}
+
+	// A group created with bob: the 1501 tip is in msgs[sg_] (a seq of the group) and notificationMsgs[n_].
+	gid := testenv.ID("g")
+	e.MustOK("/group/create_group", aliceTok, map[string]any{"memberUserIDs": []string{bob}, "ownerUserID": alice,
+		"groupInfo": map[string]any{"groupID": gid, "groupName": "sdk", "groupType": 2}})
+	p = b.awaitPush("1501", func(p *sdkws.PushMessages) bool { return p.Msgs["sg_"+gid] != nil })
+	if n := p.NotificationMsgs["n_"+gid]; n == nil || n.Msgs[0].ContentType != 1501 || p.Msgs["sg_"+gid].Msgs[0].ContentType != 1501 {
+		t.Fatalf("group created push: %v", p)
+	}
+
+	// A group message sent over the profile: the other member gets it under sg_, the sender its own push.
+	cid := testenv.ID("c")
+	msg := &sdkws.MsgData{SendID: alice, GroupID: gid, ClientMsgID: cid, SenderPlatformID: 5, SessionType: 3, MsgFrom: 100,
+		ContentType: 101, Content: []byte(`{"content":"to the group"}`), CreateTime: time.Now().UnixMilli()}
+	if f := a.call(1003, msg, &sdkws.UserSendMsgResp{}); f.ErrCode != 0 {
+		t.Fatalf("group 1003: %d %s", f.ErrCode, f.ErrMsg)
+	}
+	own := a.awaitPush("own group push", func(p *sdkws.PushMessages) bool {
+		return p.Msgs["sg_"+gid] != nil && p.Msgs["sg_"+gid].Msgs[0].ClientMsgID == cid
+	})
+	seq := own.Msgs["sg_"+gid].Msgs[0].Seq
+	b.awaitPush("the group message", func(p *sdkws.PushMessages) bool {
+		return p.Msgs["sg_"+gid] != nil && p.Msgs["sg_"+gid].Msgs[0].ClientMsgID == cid && p.Msgs["sg_"+gid].Msgs[0].Seq == seq
+	})
+
+	// A revoke reaches bob as a notification whose Tips name the conversation in the SDK's form.
+	e.MustOK("/msg/revoke_msg", aliceTok, map[string]any{"conversationID": "group_" + gid, "seq": seq, "userID": alice})
+	p = b.awaitPush("2101", func(p *sdkws.PushMessages) bool { return p.NotificationMsgs["n_"+gid] != nil })
+	rv := p.NotificationMsgs["n_"+gid].Msgs[0]
+	if tips := tipsOf(t, rv); rv.ContentType != 2101 || tips["conversationID"] != "sg_"+gid || tips["seq"] != float64(seq) || len(p.Msgs) != 0 {
+		t.Fatalf("revoke push: %v tips %s", p, rv.Content)
+	}
+	// In history the revoked message is there (2101, shown as revoked) and the revoke's own row is hidden.
+	var hist msgpb.GetSeqMessageResp
+	req := &msgpb.GetSeqMessageReq{UserID: bob, Conversations: []*msgpb.ConversationSeqs{{ConversationID: "sg_" + gid, Seqs: []int64{seq, rv.Seq}}}}
+	if f := b.call(1005, req, &hist); f.ErrCode != 0 {
+		t.Fatalf("1005: %d %s", f.ErrCode, f.ErrMsg)
+	}
+	got := map[int64]int32{}
+	for _, m := range hist.Msgs["sg_"+gid].GetMsgs() {
+		got[m.Seq] = m.Status
+	}
+	if len(got) != 2 || got[seq] == 4 || got[rv.Seq] != 4 {
+		t.Fatalf("1005 statuses by seq: %v, want the revoked message shown and the revoke row (seq %d) deleted (4)", got, rv.Seq)
 	}
 }

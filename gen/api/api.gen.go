@@ -44,6 +44,11 @@ const (
 	ErrCodeNotImplemented     ErrCode = 1009
 	ErrCodeOwnerCannotQuit    ErrCode = 1205
 	ErrCodeRecordNotFound     ErrCode = 1006
+	ErrCodeSDKTokenExpired    ErrCode = 1501
+	ErrCodeSDKTokenInvalid    ErrCode = 1502
+	ErrCodeSDKTokenKicked     ErrCode = 1506
+	ErrCodeSDKTokenMalformed  ErrCode = 1503
+	ErrCodeSDKTokenNotExist   ErrCode = 1507
 	ErrCodeSendOutcomeUnknown ErrCode = 504
 	ErrCodeStorageUnavailable ErrCode = 503
 	ErrCodeSuccess            ErrCode = 0
@@ -95,6 +100,16 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeOwnerCannotQuit:
 		return true
 	case ErrCodeRecordNotFound:
+		return true
+	case ErrCodeSDKTokenExpired:
+		return true
+	case ErrCodeSDKTokenInvalid:
+		return true
+	case ErrCodeSDKTokenKicked:
+		return true
+	case ErrCodeSDKTokenMalformed:
+		return true
+	case ErrCodeSDKTokenNotExist:
 		return true
 	case ErrCodeSendOutcomeUnknown:
 		return true
@@ -337,6 +352,11 @@ type AddBlackResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -403,6 +423,11 @@ type AddFriendResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -469,6 +494,11 @@ type AddFriendResponseResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -542,6 +572,11 @@ type CancelMuteGroupMemberResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -597,6 +632,11 @@ type CancelMuteGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -773,6 +813,11 @@ type CreateGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -833,6 +878,11 @@ type DeleteFriendResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -891,6 +941,11 @@ type DismissGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -938,6 +993,11 @@ type Empty = map[string]interface{}
 // | 1206 | AlreadyInGroup | |
 // | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 // | 1301 | MsgAlreadyRevoked | |
+// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 type ErrCode int
 
 // ForbidUserReq defines model for ForbidUserReq.
@@ -993,6 +1053,11 @@ type ForbidUserResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1094,6 +1159,11 @@ type GetActiveConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1159,6 +1229,11 @@ type GetAllConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1221,6 +1296,11 @@ type GetBlackListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1290,6 +1370,11 @@ type GetConversationMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1351,6 +1436,11 @@ type GetConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1414,6 +1504,11 @@ type GetDesignatedFriendApplyResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1475,6 +1570,11 @@ type GetDesignatedFriendsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1541,6 +1641,11 @@ type GetFriendApplyListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1603,6 +1708,11 @@ type GetFriendListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1672,6 +1782,11 @@ type GetFullFriendUserIDsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1734,6 +1849,11 @@ type GetFullJoinGroupIDsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1801,6 +1921,11 @@ type GetGroupApplicationListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1868,6 +1993,11 @@ type GetGroupMemberListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1924,6 +2054,11 @@ type GetGroupsInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1994,6 +2129,11 @@ type GetIncrementalConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2067,6 +2207,11 @@ type GetIncrementalFriendsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2129,6 +2274,11 @@ type GetIncrementalGroupMembersBatchResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2202,6 +2352,11 @@ type GetIncrementalJoinGroupsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2264,6 +2419,11 @@ type GetJoinedGroupListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2317,6 +2477,11 @@ type GetJssdkConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2375,6 +2540,11 @@ type GetNotNotifyConversationIDsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2442,6 +2612,11 @@ type GetOnlineUsersResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2507,6 +2682,11 @@ type GetSelfFriendApplyListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2561,6 +2741,11 @@ type GetServerConfigResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -2617,6 +2802,11 @@ type GetUsersInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2673,6 +2863,11 @@ type GetUsersOnlineStatusResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2738,6 +2933,11 @@ type GroupApplicationResponseResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2988,6 +3188,11 @@ type InviteUserToGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3055,6 +3260,11 @@ type JoinGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3116,6 +3326,11 @@ type KickGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3181,6 +3396,11 @@ type MarkConversationAsReadResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3243,6 +3463,11 @@ type MarkMsgsAsReadResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3364,6 +3589,11 @@ type MuteGroupMemberResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3419,6 +3649,11 @@ type MuteGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3566,6 +3801,11 @@ type QuitGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3626,6 +3866,11 @@ type RemoveBlackResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3695,6 +3940,11 @@ type RevokeMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3818,6 +4068,11 @@ type SendMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3881,6 +4136,11 @@ type SetConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3944,6 +4204,11 @@ type SetFriendRemarkResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -4001,6 +4266,11 @@ type SetGroupInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -4064,6 +4334,11 @@ type TransferGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -4120,6 +4395,11 @@ type UnforbidUserResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -4177,6 +4457,11 @@ type UpdateUserInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -4276,6 +4561,11 @@ type UserRegisterResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -4344,6 +4634,11 @@ type UserTokenResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -26858,609 +27153,614 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17jyNJnhj2VQI8AU22kuwk69HTRSx8NV3Ts7U7/VBXz46sYbszihkkYysZyc6IrGruTgMr2JbuqYdh",
-	"w7JPAk7AnQEL9i0EQ7j16U73XYyZudVf9xWM+EVEZuSLzCRZ1TUzdbjtKZKZ8fy9n79sjcP5ImSECd46",
-	"+mVrgSM8J4JE8On5gkRY0JCdnsiPPuHjiC7kF62j1jESER4TdHqCxrOQE4bOl0jMCBoHlDAxhL85iS5J",
-	"hIJwyhEV6IqKGSKXJFqKGWVT9TgOAuSHhCPMfDQOF5TAs5SJUD4wYl+Q87NwfEEEWsR8Rnj6mojodEoi",
-	"3kOv0snm+IJwFDKCrmaEwVAc4XNOmOihY4HmIReoP/gIjWc4wmO52d6ItZwWlduaEeyTqOW0GJ6T1lEr",
-	"tM7AafHxjMyxPIw5fvcZYVMxax31Bx85LbFcyMe5iCibtt6/f28ehpM89v2PAzy+eEnewjFHclhBCfx4",
-	"Ln/5nJNIHfM/iMikddT6nQfp1TzQQz3QT713WuRdyZWYzTnuYN/eXsvJrNcd7BcW7LTCK0aiZst477Qi",
-	"8jamEfFbR19mRnAy23qdzBee/5yMhZwvPRO+KO5FXmhEFsESEXZJgnBBUDhBWL8jd5Q9RB8LvG7Zn8wX",
-	"YtlyWu+64ZwKAp+OJjjgRB5oFD0OfbJ2DP2YeuMkEMWlP4c/cIB8IjANYN0MkSgKoyHCwRVecrSIiARI",
-	"B41ao5YCVDEjEZGwykJG5AazN1S97Kd8WlzEqMXj8ZhwPmqhkCH9wUGhnOaKcokdWCARogl9V5wtf7Xm",
-	"dJIJK270SUQJ80vBfPcQO4nCeSOAdUqADC8WAR1jJnottefS48w8eU/ekSApNRkcHFQvfnBwULJ2EW69",
-	"8piTCGF+Qfxe4b6so7HmWnNpjfBQvXSHiLccEfkiZJyUIuQ1oM8MMz8gpeewBa6oUV8SHqtbXrXUH9vP",
-	"7gbPIjhEn0SoLeDjmFApaIQTkET0CcgXOnURMbenmne4AX6al+/w9DbiKcgyp2wSlpwJI4gwES3laXiW",
-	"ZOXd4whEq4By0UPeOCJYkFd0Tjx5FpSh+/c5GYfM5/fvozbm6PmCsNOn6HKv40i+hea8CA3Y98/COBrD",
-	"dU7CaI5F66hFmdgbpFulTJApCMelJ5sKfHpHq8DiRXwe0HHy9HunlW6keBpf6PtWPO8KW0dAfAd9zug7",
-	"e9tyf/YmDvdrb0JJKbUgSakGoSUz13stK2fXeOd9Ceg8xmxMgqexIJ9GYbx4SubnJCol81P5e6kGpyny",
-	"4QrJ63Dfac0pSwSxEuocb6MymMUlw7yuv9f65HBcNsAdSbyNJDF31x8AoisgtNZiNwbJO2C8lcAYsgmd",
-	"nhEh5BAFOFQmorL75uqVexxNAjxF8kHUpoJLEKBRyOaECXSJI4rPAzii06dnn7z82Scv36B/CHwO3qAM",
-	"xYsFidAYc+KgLsIcvenUPslLHMQl6zsVHMFPQ8TJOCKCo7nWIp2a3Mg+SDgEM1nhEOUIPuF0yuTTIoqJ",
-	"OtZLEnGsFlQ0LEpWcI+jS0quJKyFjKCx9Yo6SX3EymzIyVsUYTYlnRLRRgg8nhHfSCW1zu48jthJHFUs",
-	"8UwJGnkxo4GsZO+njJJ5nLJpQN6MYtfdG2P4j/l0rj55qM3DSBC/4yAPqJT+XVMs81QYIY+Fgk60kqKf",
-	"UvxWP1Qbpux1v4IXVlOXM8K5ebSZdAW7OBZmkuzxuIjJcw8c1Ee/OycOGqDfxUHgoD34L8AEfL+PMGNh",
-	"zMYEUG48k0Dib3FxlbxHoj386KBJGCE5Gtqrfa4zzF8S7J8pdlccOcDRlHABgC5mlCtBeI6jC+JLshAR",
-	"7NeVerP4WLEgyp/y6QnhIorHwrq08zAMCGatytdeUAZjN3gjopdYkMcz3GCiAAvCheYUqyBQbkOyUvsd",
-	"s69yZQO0iTnfQolIJjojzF85iTEiMHIlr3dOOMdTgtpuCQvtDDNkkCMcEaRUIPP+hEZcOGgBdyAJJ5e8",
-	"UoSLncLGHL+rBFR7hfe4WRcnb7c4zjlllfPBjgtosWyEEGVTFoFkw5Gaq3uSv44vn/Lp84UoI33aAAVE",
-	"Dgj7UpJBPwTlXv8oKaJ57oqKWRgL/Sxl0y3IX8zkwT4OY1aytKcKegGoQSyD6+AITwSJUEriHGTzI8XB",
-	"I3IZSlo2N2OQd+Mg9qV2P5azER/FCyndPXr0qIckXlE2RTjBGEkKtWfQFhXkavWLVOwUCVK1twiUC0Ki",
-	"lA1w1Ict7tcXsMok0WRTT8LojIgK9AMGBzfgPbBP4gEn4k2GfHiorSxD9ziyh39J3ipHrZSyriIMEuiE",
-	"ksDnktMsAkzZiIVGJ1C/dI60i1WKGywOAvQjFDPNbh2jHaAfSbFNXt9bRb1SH/E97f+V7FqgcxChlVt2",
-	"tTS3hT9JLlPK3+aai1czDbvyyy6/oIuu2XF3EUpgiaqFxQJuzSmj83jeOnIrZ7Xhr+a062TI1OJ+uMri",
-	"frjWwrMToe82XFROpizeE36n7mn/uu5sa9NF4XIKglrFYm15quZibWFup6NmBb7dDV2Ha1/PvWY5djVg",
-	"Da5rAU2ssM8jZTjKq/I5gtJcmX+Bp5RV6MzPGUELyanDCcJZJi1lWMtTcY8jb5GM5HWG8J5iGP3uOebE",
-	"76Fj4DZHwEGUDKgHH7G+6/bQsfq8wFzAM4T5aEovIcwIAbtV00qmo7x6OEAiFDgo4zpyrGfx/FyeeH5j",
-	"eklqPhYb03I1DPRd+D8LEvqFm3/vtPgsvKqa84Wci9NfEAdhQ0ldd+20q6fMQYO158xiaoIFeHPAtnmi",
-	"LZllRtwanqJPkwfLTbPyl1LjXbqCUisy9ueUKYTgJVYyRgXFAYKnOGpHYUDQoQv2JSmv8fqhWnP87lS9",
-	"0Ydr1yvFUYSXrYQnNDsJpzUHJ8ba9YeRTxmOlkg9b3YyuJadNA4hM5SozO0Ogw0tsVJh7Y+S8D8S9dBz",
-	"FiwlRsM1geIHllPMUv2jtw3cNDDop69tZszPY8ydCX8XJvwTEhBBVoSlTeCnpuGXuw6WzKxi/T7qg6Vv",
-	"vXfnZLqVEEr5nHJezajUFSqndYniEPBQk0ZJGBWZ1yKVTyY4DgSCbduOIyNb70Ij2ZUzNXsODSDceu8O",
-	"wm8jhKvzLb1OT96Pp48iibVHQq4hIiKOGMTaziibHiHvl+89a9GgMnBCfOS67j1l+30TkSnlgkQKUDrD",
-	"ETMChD5q3kPtV6AQKBDi95BnneCRQhYPMfIOjkEpBxMSETYm6IKQBUfeCOBq1DpCcklgD8ML2h2HPpkS",
-	"do+jMBaLWPQ6oEsUDySFqZIj0WfqGd+AWWkPuaCu9F233+277gFoRNYBCKlKqsQLuE6lMmHfJ76y6HF4",
-	"YsSUlsJ7cqhHIDWNwzlBkyicI8yW1kVgk1UBGRosFIjOF4Fypi2J6KH9QckAI5aO0OaEoFHrJRYEBXRO",
-	"hYQ8qqK5rM0jfB5ekg5skHJtyl5IiciXT3vvuiSK4IC51xuxEfsKyQ/oKyXwfYXmBDPKpuirEfuq2+0m",
-	"/5NPuugrdKaB5it4Atb9FXoVhk8xW74kb2PChfwRoyhZqRQ65TLPw5j5EoBihmMxI0zQMSwsMu9dKRfc",
-	"eEb8IVzgSSAgHM+LiIiWxxNBoqf8R8rzyrTT9QjBj9o8ztCcBgHVMWxqkQeuXPmp1PQZDj6R4Iu+shNr",
-	"JpgGcko1UICFlJgVeVGXrw86zcNBMUSyAoykqS1muj15UCKM8JR8zvAlpmCd0HNKkJeqrtwX+AHGM/mr",
-	"A6uQRx9GaBIHwdBgLByLtgFn1ojaEq6Yf6TAElYob1GlDj3l09OTjlnSvlwSYf7zWEgY+5xdsPCKoa8Q",
-	"F2FkkoiMF0DQOfEl8ik4EgCaM3xJ0DkhDF5Jl1I595F9ZvAOZCQZTTuUhECOr9ORqP4KFiyRE32FjqMp",
-	"N/c1x4HUyomPzkN/KU8JK6s5HBwEY1AfLmKIFBUFmObatiEfNEMPAGYvCDtl8JYcnXJO2dRJpwHPA5jd",
-	"ybuFJNQOEEM8Jj5qX9DxBfE7SMhRHAPh4DajXL54Tn2fsGRGCRHPwhckgnlCefB4LOS5T+RGLD0r8TOd",
-	"E3DNSI3MQVdRyKY60ESFn4Lg+0ApbGYWeclS+H0WiieAbBIR5SH4SBm2UpqgyDtJz+QAfYWA+Ze8rOWN",
-	"lHqRd1IwMq8eoq/QSzIOIz/zroYmxw7tlieVMVqpCTR+aUJQNc9D9BU6idVYBpsUhuAgIthfquc5auvd",
-	"ptt0kj0IDDdm3rACYDvJRB/pc3yS3mP5/UocVTAAQcOcx/KomaABipl66g28ZEZ+BHAgTg31lxeQpSI6",
-	"+hhQZ0HG6DwWyidbzUEoMBE9R18hjtqeUlgSat3vA+jLWyr8ICH04yCUYP3x8gUhhkQuiHI62idl2Q6S",
-	"9yXsHacXrRIIzO6UXvYA7iADDpK0mavAjF9ZINkHkLSGfKG9lRK2FsZzaY0FbDMhRElGhQEKNeoAjudZ",
-	"KKwQ1uQUBnA8ynagxGHYgflRHpF642mc3pw+B8rRPBYGlilXAKeBQf7yiYphSEbbN1PZg13NwkAHwCQj",
-	"DlHIgqVCeCCY2pgmiTJfEHyRDCkP7Ll87DH4//5RTIUBL3h5HnOBRIQZn2jmpWZSll8zymEKP6cMVmid",
-	"wUOz6s8ka3+pmLU5CeBR6CqMAx/wDGE9QXip50u8lImCNafCUcQcEAWepEIfH+8uSNSFH+DJEsquRAy1",
-	"vD243Kd8qpf/UnvDYflSuGbxvHX0pevsDx45B67rHLh7zoG770h2I/8ZyH/25D/w3YH851D+81D+85H8",
-	"55EjUUz+M5D/7Ml/9uU/B44ELvnPQP6zJ//Zl//AD4fyn4eOXOLrUgeFXFvXkuS41AtaTmsHkpQSpCQ8",
-	"VYtRUr7evUCkR929yLNC4mk5reuTaVBbPZiRYhwlwvjwoQOq/baiCnjYrkMikRC1M8EDwHO1fGE9Ui5F",
-	"wAO7EhU0vO1SKNBDbsz69fvb8/eW01L/X4Mr66casV24iOZ8NbOshrxQv7UR0zPnup6xWcv7YAxKruF1",
-	"QuYvcQS/SxKvFeqW08pp0S2nlVFZW06rqFPKLwtaXctpJYoTjJtqOi2nZashLadl6wstp5VRAVpOKyvX",
-	"t5xWIoDrd59YlCUr2cplZMRQ9UT6ISNuyqcL4mP2Sy0AqmEs+c0sO5HZWk7LktPMz+ZDTkJKl6mlHfO8",
-	"LeHIEfNiRev1e6elti8PotwtYk6nPAC7j9rarjYnmHHU72gCwyVPnUpMpGyoowAhN0CxX8OEJF6MRYKc",
-	"5Z7rle7xiGBemj6weZ7xVplsK/LX7KOub9eeJG/dWbVvo1VbkYMNsncVc0Pb5O+OmJd6DD00xlFEjRQG",
-	"39/jyFMQ6TnIY3R8Iem2/HuCx+Tzl595gIMeeeeVRlna6cB5zKfzBeSdOGiAzpX3fTwmC8k2Le67TXJM",
-	"nUxgtU8+owsQCubYJx8qETi9ilq0QwdwNE+VuLGEY4kNcxxdlJMqGO+exGoI40M4oJiraOfkXrYIdU58",
-	"9VKYKEsP0/hTkPS8tNaCJ1HdM+UWvCIBXQVi2+d/NIKdcP5EoWSjd55plG700ucrYtatQh61c5asYh8N",
-	"3kgLeeQzG7QQ76B+QlIc1O2jiExivlXalpp55X0PkYuuZjQgZhlbAICarjnSvW1ymiJsCjgibAw2dv2U",
-	"MqlF1UJxpCqkFTK+Be5/SsTxWNBLYkeVchNAWJz/HHNyuG8cpYsoFOF5PEHnS6GzUBaE0Xnv55z7F73y",
-	"waVINkSMSO1IiieZW5cDtdbGx1cNXJGytOEy3w4T283hPvop/Ti7Uojyy0VnHBzsHTZYb33ZdFo6wmZy",
-	"6oo7vxNUdyGoygMOglKMyjFF+xH5Ra3w0Ew29/tiUCgEVRdP4sfhFZpjtszlNCYmqxmWxyKxEgeBigDf",
-	"mP6viHPnLbPCenHNJYdZqj9vECDotBaZ+Pm6h25F3a8KMqwJGk3JQO71zWlAGYjeEYAdEQCoNPUZ5aIc",
-	"88EYWx/l07pVq/B9ZRrcmuQDvaDGuJnssxQp6+OXVj9s1NqNfSiD5OsuqyEuJu9tjIRZMLnDvh1hn03Y",
-	"TD2CAnBS/gnzS247iol9FDgiiIUoDHwSJdnSQxW1mDyn4YOLcLFQPj8PsqihGggW4AY46A+kFDli57E/",
-	"JUJeSJJ83cb8AuEppiz1KMoZ0xIF93jGu4g54gJH4rHlz+zZwY9WxLGZpbjXZ1YVg9rpKVaBhywpyl1W",
-	"Mq2jj7o2UcldXylpucFk3NLcezM+eK1Arkovs9/tO67rdnroWAMGDngI0MElNGhIsCHAUffuwUl5CrqO",
-	"RiwFi8S3lgULoxH66vJXJ8GtzYDLQVRx1y8hRDjdqsIKMcPafRcyMkzyhmC4dOGqNEVlSfBcInJZje+V",
-	"2ZPmpuqRhIaUPvf2xvS+jDDdUf1roPo3qHGtVHY2onm8BsXjK3L8XRednnCkKpkFQYayXxOVzGQqwtPm",
-	"4w6yFtfkcuUPpg54bIH/fCfYf6dv7RT3TwClsCC6DvPxYhEsy2nAxPZ38JXGefkNhHToaLPaMlLWp7KO",
-	"ZORW1GSLuyk03rxu9+b176t30ggjS8fYGDOrwecOQ68JQ/kq7OTGzd8A28rtI6WoxiuT0csWujaNma+s",
-	"t+O6EJpAlT11ywoAN8pYs3usf1xbITLfGRLfsdidIrBFGW3DZvGaL8gSeRkOyD0IQcVojBdU4AA9cRB5",
-	"h8dCqsZWwA1EbHNdOS4LA08KXHsXjHhH1tPc4hpbUXNHW0pwbF9+CcE5E1gQLi/9gpAFaq917neMoh5G",
-	"pubHj5DUFhIFfa+Ubq0wMVhn1i01MKTUbK94EzdpLHZW+NZL+ozw3jbm5cLtNqKPubc3po5l6HtHG3dK",
-	"G6v9PbuWanZEt+xlVRKt/A6/y54eexcbYOEOEPAO93aOe3EQPLEl1XIUJG/jsrCIjLvHJAvd44j6P8Z8",
-	"Js9Gfj+Tf0u+EPp4eY+j0xM+1JlMXD+jq9yVFH1ZWdA2K8oU29bl0P6SRLy03B8ULaew9HEcRdDvQD2L",
-	"2ipVpTvHPhkiCWA4IiprZhJGCA6GimWnNP5uBTWpaoOgpq0KYStfJCTMpcvsbNYbwZyOvQhH33x64HXh",
-	"qJTQKbioKAYMrpN7PAWXGQFLLBUg/0JpjkyOV0cFQaq2qfIRg4jJPcQ1LuIaUynKz6UZ6cy/vzkFLcX0",
-	"O0K6Q0L6k5Cq3KYbpKM6t3JjQmrev6OkN0VJkxOvCUl3lLTiWBoTUvv1rehoAdHvyOiOyCicqpWMWq0V",
-	"TnUJwmYmrU+tt65NM1SDOLkl1jZolZ3BTlxVVQVstQkRSLKg51SS4aECqim9VFQBcr/PiV2LpR2zgHCe",
-	"K89i6tt2eq0ce8lOCrsEm5skxWX2NOi9rzPHrTnCK8bhOTkL1BjgVlxMpcvgWtpJrqsxfGd3XGW6KNbw",
-	"XmOBKMeMRnygbIiNeUEltbrjB7vkB6rKQDUr0NXCmzEBNajk5tdqJTS8wKyxGRdId17OAGggSsvsJinO",
-	"zEd0ykIow4IhYTvxF60uwH+wTtS77k69F2R5FUYlMcY/laTSFIi/moWcmLI4YYQo6yqGYbLI0ThkAlMm",
-	"pd80ujJDMht3Mdkl0Ut7CtckfzZINKd86dvbEb0cSt7Ru13SO/AprGlE0ZDa1YrvsAZvRqZgwau6H2dX",
-	"eyOi2Ipgj3IU5OvvZBOMgxe3Q7YUHu7wbEd4dsrGERRQwnVyTVVR+5K+JSccTUNGEKdsrHUjY3zRpp+M",
-	"GL7WrjaJg7XmwfwMqtwflKQa6lJYXCQd60z/INM6SL2NInIe08DnyQv1LYaUcRKJ0nyYuuewCnBfROGE",
-	"BmRdom688HHZlTxW5QxvcCV3ttDmtlCAc8fgVQJTybU2xNrS6gVfzOh4Ztpzyy06CRKYa7AQYoahuEFZ",
-	"9FTcMBp4JUCYqbVZNgHOAHOhuQj8RLm2i6wxzCZAYQT3R677sP/o0eBg/+G+++hRf50cvwY2UmCoveKU",
-	"VdiL3lTcbmQkrgaQRoy7apiN2fhKdnPH1HfP1FeGSd+x85tj56sDsXgYiZ9VkctjBa0uarMQjWMuwjkK",
-	"I1+ZmS/IQnS2KHp0A/LD6q3fiQ27FxuyAFWbStyJD3fiQyVobCo4bJuQUcHM7oSF3QsLlkWTf4zFeFYu",
-	"NkSELz6jqswj9n2qzu5F5plVF1Ixo1xP3sK9JD46X5rgnl6xLVdu08nSNthsqd0uIm/NVquKxS5IpBaY",
-	"lnoD72tt/lixKLmeGq7V3UQ9m31udG6bkobCULsgEuVAfEcudk8ukuifO/Xig6sXK5wb33PtYuXO75SL",
-	"D69cpGTiTr+40y9WQcemckQ6xi4EiBxbu5McdiQ5yHMlvu51sjKadSc+/euIYW0QD5Db7c5KrOwy5iZT",
-	"b2V92E1hS43wNff2xphaBkZ3OLorHOXcv7imMu7XUMC9uNwt6rdfZ+X2soU2w57CAJsjUPkd3+HQjnDo",
-	"WSj/n06Wj7Ml5dYXE2yYfraylCVvurxSDnWNeUzV62iEGFXDbIweK6/vDkl2hCTPWUAZkYBTjReMjJMS",
-	"m8VEHWQ9AUcXBFJJp0yFQfMt+s4sAizkq3VmXpAImecdZThRNmvz5enJMPmbJ11PMVuCrSkgE4HCuH7h",
-	"5Bd6qMfW+dTv3/DcOiDUxgIFBENbWWJtqrOzFg7KOl1aHpFyGNuID/bNZY5REZFGRc/UJs8EFjFfSzWN",
-	"fG/Dmw0BZgu1BX8Lsndf5KRBplCt9TUitdabG1PXPN7fFEEtoVy3jiaekWBSUR9tXfHRW1TGbLJlGbOS",
-	"U7grZfYhSplZveW2KJZUep2NyE7JCBuTnyoUu5PrdkbDoksSPQ7ZhFZ0zOBECMqmjQqnT+j0TL22lp8n",
-	"wzcgOOmSS80Hz0LVJZ8X4w/qjdkQ3NNXt4Dz3DXc8dkURkH6qE4ti83PtSHUbhC7EjjTodctbYU2zput",
-	"62S7pLA19a6sBTeC8uS9jUE8e4t3BHyXyGFrUBVUHH4zoVHXo5pZc9Qm5oXlf6cQKbvw5ghlv78dYhUg",
-	"4A7BdoJguUIZ8pJDxslu3IPrpPjrL1aQ7xW9atE/tp9N3vVL7wp2Ao2K78nbFwS1df0GviBBwFVcwwVZ",
-	"qg5YGN2/79+/P0RUSHDhIoyIjzBHXtL+2uukit3g4GBV45qDdVef1i7IeFQzh9EMGhqgfsUYm6G/qYtU",
-	"hUh3+L8D/DeyZb5FPlxlD50y5D2Avx+ohvdv4INn6iFy5GmA81A71CepYhhVSBia4wsCbdTUscF5dJwR",
-	"U+89w3PiOchjoaATDTXyM2UiCv14bD5PVJ9y+Sd5J/+Ft18tF8RD7cEQuVBqEV8QJjFrABMwQvyfkSgz",
-	"bhCGFyoeV27cg+guT5KlpS49A/q4B+bwiGB/qIs/coW7RKDzpbU71aMuC9qF0crsQYoGMB9F0H+O+EPE",
-	"QnNknMwxE3QMXRTT2jCdLUzf6vJWdq/fIrISRg+bNqsn71Z2GRmsoP59d7BfE+MmaYf7655qa4ZWf5Zn",
-	"uOwmN21EuGqmV/BkfqYBal+F0YUiEx3HuE2WSA6sGKAGZgV527htbFpwE9eYpRG3AXtVYaXHpm9nE4t4",
-	"xYh52ljcpXuEfh5SRtkUyYe5FN6i8BIHTlLnibJLKgjyaUTGIlgOUT99B4pcyd91V/bzJQojHwJVkvfl",
-	"uCNmxh2iwRHCbClZhRyFJwOv6wQ62OgELI5TJeOxMGZjiMTMFDPcEZzZK/gcwpnL6fMXJm3AXhC6wjqc",
-	"lhPhoO1peGY1CSHPryRM5iysqLYMlGvqVOsdpX6XQClicruBgwbIp3xOOSe+g/bQPBbER+2rWRgQTaW2",
-	"af5fLTw9CaMzIiqK/kJmAUQEGCmKE6FEqDdUCiA9tJkcdJT4h0YscRDFbKxTGdoW2TESUw1xyCmThY6M",
-	"B0rOxeIgsGdyjGiMfgRAoSe+x9FVhBcLEmlrtZTKFgGmDBkhUf/QqS1CFa5OrgWfB0SZXEqvchp25bdd",
-	"fkEXXTNzdxHKZ6IdSiIVS7FguuZKrkNauQFV+xpkkutk/KVM/hrhq4zb1mZnO1zGSpa3zXlW2CBqWkpL",
-	"Kn+WaKRKagD1XGunZXTjqSRL0WfkkpREHHE6tigUWGsom24jmSnK0VQRaapN1HpeSWNNGauUtM7COBqX",
-	"oG4fYd9XkU+mgDRqq/b/INWr8KyBlgOB7XKCo/HMQfvoH71E49AnW5ytXNp1aaxSPPiE+SuHRzETNEBX",
-	"kBMmpR0NgZQr6WKIXBRGaCEFoh8hFgr19TYymK6PWi5NFMqoOmiCAYLROR5fIBHCKnX2mnmovlgGjQca",
-	"a/FRGJAE3VYGhiQPZgJC6mUKlstfJnyoSC2Y3exOnowEJkM4UPt8mQhk8gdt1ILGyJhZeguoKKDOaCWl",
-	"UyQ6DUjA1La41U4lSszEtefJW77zMvOa6KMtcFbNvBKtVHoiDYhZxhYIo6ZrCLG7J5SrSSBq9+0a/JKo",
-	"SpAy2i2oyir5JKtob8OXIvK2CcBE5O11UdqYpyLWylji+Dyg4zR6oQzpf7wSrlO/jER4nCEBRwmoW4Au",
-	"d0WYFLO+7Dvd/ut6py3f6F7iSBJXLqWd42lESMtpvYRBW6/fO62qqiJ3ZQnWtj0COS4Ink9aR1/WJpKv",
-	"y7yNMJxjt3BaBEu5J3kWktQL85BW1P0hIgEnSErcvRIFoLagfRP1FdaXyv/+V1pYfwZ3NRc+RM2FFUWE",
-	"SmsXKSRUmt3q+jnG71irLAM3luai0HbdBpG7eg7XWM+h0ryQBb27Ch93FT4kQEjJXN7Dq9AojZUtEa6N",
-	"Hmj94PM01q/C+Oa6kMU3xkHgIC41eqxcLcZYCeMg25Sne3Jp64Ru+s4RF5LB8zkOgqFx1c3DiCDKEJev",
-	"4ACm4Y3y2UoiD1cGHsp7wnyVvXF3AU+5Q64JDfXDm2j+5bu4ptsY15TUzCnF9B1HndyAc6Vgr9i8qeBZ",
-	"EnwIPjvjJjw7+Sl8o/hgEqV5j6PwiumsV9U6cJ25eE5ZYhEG4lRqERkal+KcYMbRmq5X+xazKs1ci8jb",
-	"p4RzPK0wnNobYqEguw+2XAOG9UnMz81Ld6TlNpKWn9LxxYcTIi7o+GIHMsRPYZisCJERFuQ833NRIXuU",
-	"a666PvpemJfu0Pc2ou9THGWKDR3zlwT7pbicLWBTUTTi+MXpPY4k5zLmxLOTn97jqM3pGwfx6RsHsTeZ",
-	"2P7DVfB7WCOlAVZ8VlVYKiLYJxGoV/LPRDMA5ojihfIRQnDmW6lEcnnVLBSzKjfMxgokJ29LSNSTOJLX",
-	"K6fnOr4ar20SvNGi1qS476B8tVN5/r015ZBaziqFtQpI61OheekIdyTptpKkp3zKtyBFO6Mu5Th7vAGC",
-	"NsLClSLBzaEk7H4tZtp31Qwj0zfvMPFWYiKflteXPDY5e4aPhlFGeIYmzi8/OXuFZlQ+udRpARxR5afA",
-	"HH1Bzs/C8QURaOC6fbSI+YxwNMZRtERU9EbMG4dMECY8CBVA9++rrdy/j2ZhAPECUrwgAdi273H0k7Pn",
-	"z5Ag7wRqe6PWL0ejUUuPIP88kv/MqPz3/ajldWCJBWWfiuGITXK74TpPUU6XThJOkPfLUUvBxKh1JG8+",
-	"dt298Su6sBYD35FR672H2pwQhPmSjfGCPjB/9JZ4HpTH/AqFxIU07tWu7QrAwkLg8Yz4JvKgFjQqI/ZT",
-	"Pq0yeydW7tTwbWCiPcc+ySaH5R3raIovCeBHpzaC6DstX04JNDQduDy7p+/2YTQH9d0BWtCxiCPioF6v",
-	"l5iM9PuQ78M7Q9QfuP3uYOC6WWC63pQ1x87I04fcTi/gHkeCzknidYArsi5tGxd346ivCpDSAWmccE5D",
-	"Jq8DDR7s1QcQChzFWsuaGIs5nz6JwnnZnbsIG8eYPiBHUiuEEV9yQeZV9G+LOw4nk4Ay8iLmszoxQs9z",
-	"j0PUYlKWsar9T+5gCp19NEQnu1Mjoram5g5akIhTLoDjWSsGhOgMEUZzyrkk0RdkicZhzATkO4goJiVd",
-	"giRrGl9WwcOCkAhuIQsT/Qf7nSGEH+gQ0AzFTgJZMm2J1mTUEOZXLUL+RiI1X3EmEyjaaKr6eKwzazdH",
-	"TbX6Jw3DrdVbz6wI3AavvUjqa6460Hs8Kb6J2ukrHamJy6O2Ajp2RkV5lalAg7ta0xhMfVRwZIvFqD3F",
-	"i+4kIsRBkyico36yVFUiswtBMZoVbHVjcuMJ46158Al2rCMbZ9ajK3LJ+nBNEBc7QEq+3UMTTAPiO2gf",
-	"qXgYf6dZZE9jQawYlw9iVYag9TMyDplfcig/Dq9QEMozAVswPGXlUMRwAp3VtqP9waP9R4cPB48O1qmG",
-	"W5V4Tq27SUnAzN5e17mABjpd9tU7pe5WKnXmkj4AajXwFVrL3AAA70DvNoLe86Jsmw9Fw0KehRYpwSiQ",
-	"88rNwquy2lmEj3fnJPug1Tno87OPsT8lSW2Dmg3snp/Jcz0L47LyKjs+CU6nDFelJe78RAQVAbnmPZWJ",
-	"ImW13NcVwt+ypP16Tm/J1YVy4+lP2YLp9ZJO10ns2pqQyuup3YMLzMQD88sb6r8R4RtItZuGnUxOycDZ",
-	"c/adA+fQeeh85Dxy+q7T7zv9waaZJqfPz1pO65j5UUj9ltP6gjI/vOItp/X87B/Lz+S85bSeUkbVX59R",
-	"Fr9L33iB5Uun6j/H/pxK/PoxjuYhW8LIH4cC0lfM4WQqJJZGbocLwizjZnoPKppbCmJF+iWfqtaUtOXG",
-	"ii1NBm1gFfkYjy8kxy2jDzomSLLUMBLER+dEau9UGevOkzdRO2O23e/UT2XZGMTrgG4UTmhAbA9feW8I",
-	"kNAzCp0pSIwiMg4jsExrrzX4ScD227bf6NmzdI7MfSRfjdjpiTk45fsGbIGUthBx8hZJbYsoq5ycZkoE",
-	"V+5faOsgv04OuTNE3hy/OyNvoTDXiHkBFoSLp3x6QriI4rF4RedEVedyy43IG5h9z+OIncRRxUFq7WEb",
-	"Q+Ya/53H6RtlTMfKfq4/natPnoM8PtXfaSFS/4LCCHlM/6SUHv1LEztwsrgKYzDilE0DqGYCKnGSMiWk",
-	"WrwrQ0VTg+pxYrvecML1ZlkHTB1Q0WqvAemxwLWBRMNfUAZY3uCNiF5iQR7PcIOJSlGqOj9smxx7QOXr",
-	"GZoyPfSmAxT3v+FIm1Qzisj48imfPl+UZmfrCH5NRAWdLB3UR34IJQb0jw4aJM+ZNj7q2ZJInoYtclaZ",
-	"plOU4KgPK9yvn3pWlDmzOb/ls8IzaIEjkcoU96TOCFxwq3z8piU5WFPrcNMyBzVzWv5RTMWHC0ONdxCI",
-	"/iotpxEQfEnZdJiWmdKJxT9S0gYOgrL4jVXmFOt86ptT3pqX7swpt9Gc8pLMw0vycYDHF6VQfy5/adrA",
-	"Nke8NzA62yM4mUWs3UR90IzS1+6A83YCZ77pUam2bJrMYZ0TCQ3tQJvpd88xJ34PHauHoKgQRPwwH00h",
-	"nw+bggvy3SRpNSI4QNDVqggZcqRnsSSyJVK9mlDNxmLjwaguLVrqr+Gz8KpqhhdyZE5/QZxsjO/qZJ8k",
-	"JLBy1mLbObPJzHrKr+kyvCBP+fSDx1luEDa5g0hIufuaoZCrIyGtg2xCxfRLdzTsVtIwu5BXefG9exxF",
-	"YQCxArqU1hFkGwETdNChm2QAuvlqv7Zd1HWdQ9cZuJuaQZ/L6SwTpnLAguXyjDDfCuTMIXg2vq8EL9fE",
-	"qdTRWOvFXHDytjziojK8onawWtZeuEnERbGNWfpwNkrSOrMykNK3UdkHfRJgoUJRz0MfCgZwQnzkuq4V",
-	"YoAXVCnqvXS4DloEMUeetRavxM68Kp4zwXP1lIq6OT3poTMVBKJikfDcuAJgGISnmDLUhu9VUE8nifaV",
-	"L0xoBPUPeBwIZcOE2OEkyQYxctVDryrbI+R0IKvsdLZ8Ktg+1xd1L9iOrXjS8nA5BTOVoGtiThHmCKuw",
-	"U3XdqO2HY/7AJ2PKwRI4939nctDV83X1a7zTQ68gaLnv9jtHEFNswpYhqLjX641a71UlPgML9/iIyQch",
-	"wNh+Sh+kCs72NNr37EBqyHVSC7SjZC2J5NDZ+2hf9+FvixkZMbjbgM6pyAZu9113z0FXs5ATdNB3Bq7b",
-	"la+hSSRfmMdcJPHcQ2XcpgLIY1/HOxfQY2UMrtzaBWU+FCAx0bbY+KXmeKkQp43ZUrEFdImDmOgZ5X9K",
-	"Y3j77h66DOmYOCPWd/fRJfVJKL8+QBMawAOH6HfNiw/RnERT4kuidIUjX373kdwm/PUIBaEJge/3XV1G",
-	"Sv69h8RyQdlUTtLfR2/jUMih+w8R9i8xGxPfrK3/ESRH+OGVHGTfddHz46wTPBMHud/poWf2r2CKGrF2",
-	"En/cMfXJEleSOv2E+fSdvjtw+u6e03f3nb574PTdQ6fvPnT67kdO333k9MFPt+f0+/tOv//Q6fc/cuTS",
-	"avCr3TvOG1iqM0HEoCHsbVxgxWlR3XfrOQuWJdJ9zGdS/tC9sn1yScdAyILlMCF2VrujRF1ZBEvD/7QN",
-	"uBify0JhRU8UJz9RtlBAgFUBFOWjbx90nAbwbmcBUxZceVJS1i5eYmJhzcTrbij+m6BeoFTnxDKuoZgF",
-	"hHP7G6teZW+1aHSsC4jC4hMn+XyBBT2nAdUFAumUSTjIdAbiyhWoBq4tWuVie3NlE9U0ZkNJyU35Gh9m",
-	"EjYgtkYvxwTnKpMy0mbhrXo+lEYUX8dikzq/m2N6WQxzXZf15oG4BSET4DsVUbL8MTvPSmGzvkbK1Sub",
-	"6aO2qnGnge5CAz3LQtIKN/Qw44ZG7YGD0pBkFnPio1HrKqJC88dRywGSZmgVSK/WACIMO8MRy3qzM5pZ",
-	"VohQkT2b6q9nsBFw2zqtL+Qqwe+gv3hJsG9/tsUd+ErpucKOzOBrDVo1Glsnz+qWJonNaU2tEZ0S7CAW",
-	"ShwjWFxrnRCnFTP6Nib6Z1BsKtqbZsMbKmAuf5BNyEf23Tu71u2kKkI1kXlJpKZR0d1UPnAD3iO5frmK",
-	"chBj5Aqp33W9xHFAcMQRFbsqlJh1V2W2nSyt1iE2whL71TskuaVIkpTTXhFUkOl3Vas2t+Elpd779Pf1",
-	"a2oEcMl7d9B2G6HtVYQZn5Dow8WwMHL1fBPqHQb+861jBtJEtdxwhXXVOLz6eCHsF+8Q4zYixudsEkbn",
-	"FFhyKV5slSC5wqGbnbg+TMXWe3cgdStBCor2mxjLaqCqYQnNNGcpAJb8oc4CGgBX5s078LqV4FURMHys",
-	"ilicnhyhfvdwHwoIHXf/CcLdXyC3+wj10O+if4i6nqNdphgFRAgSoTBCPp1SMdQ9kbw3nqN7sHGywBEW",
-	"RFlCT0/4iFGGPGUXWplCUead9Pf6XbnGLvV5FzO/q8bpjmdYyO86BSdrUa5YYLlmud//7svj7j/B3V+4",
-	"3Uev0z97v/sPu69/6TqHe+//QatEDMm6CKoPUVVTUk93IOtDwpBXIvdYK2qvW1Lnv6leVEUTxlzwNTpl",
-	"piOH8v0gTzEZaDirLdN231rVcJ+8szvse2mlHw+15xya92dbOXqozenYMvKZ3o2qB5+ONFFOlAHkdoEp",
-	"vaOmmwbhOQ5eJkH33oi13TSSvlFsvXIvFsuVlHexzXWjvIZKSC/JlHIRaWconZNd9IIuc2E+iQhB5J0g",
-	"TDXJAC9+OBGEgV+9k/HsqJiHtEM6TzsGX0cn7Zvs8Z+DpS2utbrb42a2nrU5CLUch1slJshRVieNWiRE",
-	"csMxQW0TpILwRDKApHX1PW7ioFTFFiUhdMry4SXPNV6pVemqhIloCcWxIXE1zSwdIu/L1x5q6z58cRB0",
-	"FIfWzuLaBu3S1Nmy5lyVRWi0R72NBQoI5gKCg9KVdhxJ8tJVbZ3os3FmSrIJp/wG6iViK41DErEKlYeT",
-	"cVTVYD3JFuYzHBEfqWd3WHBZbnWjmqj15OhGxVALDlM4F7PGKnRMz7aB4G29dyd231ax+1V4QVh5pCt5",
-	"t6ARSAyVhZ0+oxMC1RF1lr2Qo2WKPPlkguNAoEN3/yPXddBD5OMl79SM1IDxygHuJ1+8GpoKpCYF3YPn",
-	"PTRTFczbUsY9jsUsjOgvdAfPjwmOSOR11h+hmtspOYaVZ1lKfhYbh0V8YLK1sZkoQ1iAzltnsOYAm9EY",
-	"eGkzApNFgDuisj1RUTAbR1Qsz+Rh6bQ6QLr0rycG83/yxavyMDM8BwyXiF2OwUjp5oCkiX6eBvtqEgBo",
-	"DrcG4XtqGcmiZ0Is1lMZVbXQe4BjMXsgAe6NpjJmuj1rOvQFZboqRXbdnrrf81DMtPKnih1SOZN6u+W0",
-	"lCSfkB7Duhf0p0TybujjVJXjrIpH42CiYY2qGjNdFf5F2dQoViawLlCaKVBOU9ZZPXH84hRd7qnI6DR2",
-	"eYoFucLLEWt7D+Z8+kZ/9pSCrLpEZEJfxIxwFQzIkYjodEoi2Lta+znxJafwyss7e70RG+kuUfzICunH",
-	"aqMRmZAIRH/YA0Rlk3d4vggIVwsyt6PKhhDmQ4dd3a4xUzJErp0JPmIEj2ewXrNcLm8UUFLMyBL5lOOp",
-	"VGHl68YOJLFVVUKBMDzJeLx3XTl7dxyySUDHgntyGCwQIxSirCEZb8TaEeGLkHGCzkOfEhWlDcfFZ+EV",
-	"SwwHISMOWiR5gU6hgoq8MUeRfRWQBJaLRKfvIMpHLKciQdJfoifBkc1xdEF8uXzz7BEUoPWQ7mipqrbC",
-	"EhQtdJCmuktIN1AXAFf3O7+DPtGUesQ+AeCAk6UceS+en73y1MXp+H9I3YAy59B7m6P793/86tULNHDd",
-	"+/fhSRW+r0nQqHWEqKKcihTJLxTV0t+dBCL7neQH8ptf9nq99+891YUXlnUec8oI5yiMxTick6EyQoGn",
-	"axFGYsQmmAZxRDhqxywKY4El7iywmDk658RUoeH0Fzrs3zHY5odXrCMZlQ6wh20pnYfw3oh1kac35SFX",
-	"9zLThFrbuWCDOhOBMORZVN0bojR0H9rEU5UHEk6Q94kZ1h5mxJBq2GJRfgcxPDfZKhNKAl9e5ukJwgIp",
-	"6a3tjVoiVKwemO6jR4+QH6qUFETeUS5GLa+TbOck0DXoGQqzjHAoxTWlII9xJDUeBH2v5RPAHVUFchhI",
-	"XpnZdwp69zjyFPF/vlCU/wSeUywIkj68X0LteIBQ5IEa4XVUTpQZhauGVsqylHSvkafzCaxCyho0qa7P",
-	"Qr2aHnoMuROAoXHgIxzwUIcEWjWc9dJTnpuU/rrcQ5KBc0SFOq5XSUv0pJe/JiJqDEkwwaxwlXRLd4xV",
-	"m8VB4PXQ2RgHOFI3x1WSJLROhQNRqcFK4pDbS4SOX5AoVOke8grGQewT3y7xf7mngojl6c9R27MkjyME",
-	"koeHBJHEKsQL2pXQNyUM8bBj8F8yQMKEZgcjZvPQSGuGGjqL3FXgC52BocRbT0mUXlJhSyJe2wthsf3B",
-	"nqdAPwCDqiR2QHsgzUjrIJ0eUnRIo4ukRowQ3WV+Bad3VKNDrWQoZj1iStk40oLIz69EXgzZU0b2VeJL",
-	"yVtuZ5gTFfSNJdrNFWWScBwbaHPQHAdSspb3Nwmjqfyv0loAkSU0YMiWke8DgmCtqUEauXK++oRp2zdU",
-	"19I0CfVddwD3CXmSxpWggEqyNzqN5TSJnufROTzpdYaKZwJxUCcLtylwpBLPpwSS02mk1yIfycKI3m9A",
-	"L4gkc5KukYCTHnourxlYHIckJrhK78EcMzwl0YP7UNMKjwWgPGbqvuWQRwhLybqrYuQhDWvEAJIgrjbz",
-	"rG5w6csjgYg3lNCPMEJtT67388RPYcXEyY+JA6PX63XUifZdd89gxs9wQH2NFQomTUtyyiVOyh8lo55i",
-	"KcWpDDQ/HMcAzudkEkqURjPM/EBy8pjxoxQIgKM66CoKJUlfLgh3DKiMmGcEek/TC0cXBDg90WTICAHG",
-	"iHSE+p4jeWM3nHQjzJJUf8WfYnbBpKxCWDw35GRKxIhZENQvMJge+ilZKiiaYzGe6X6iCxIExEdS4hom",
-	"I1+YJ3X+B2qnREryoITenPqS2kwoibgDbgwIJ7Yqi0l6awfbSkg+quf7SyRlcRWmWMCh9J+DPJC6Ssur",
-	"OSqDEyHPXkpZuTUFrca0LXeeLYsG3ILOdbEHcNDcvz+nQUC1teX+fYn3wIo8FS0JLm/bMwbEFmqAFH5q",
-	"379vjYOBWVCWcoNOkn/lx4aHenZtbAn3dhk8+blgPAFCB38p9vcs0xlAbkwBlwKIdH6Vm9cfuB8hFXDq",
-	"oP6eu6dJVv9A/njQPzCZbIO+29e1Ahy5EWgqAt3swCm3EHo3Eb4kQXVvHZWomQoiOMkQTSACC+RZOSYe",
-	"yBC57EMpPI1a+m6thDYtAes8bhhL3/56YMmI/xrEYNWSzmvJNpNXZ2x0cphhkrmQWWe6MqmYVcM0nF0y",
-	"mZzZ7h7eQ59IPcoW2CxtVVMZuZJCxyCjdcH4V7Mw7UMuZZBErdBq3ojpiinaR6hVKaMFKsFBEXaJ5ETS",
-	"PJpkHJ8H4fgiky0OAr9WTC9JdI4FnaP2lSRGI5Y8pbKojKBh6LZSyfQkyVIo7FwrXVIlhf6oYWeoRRAj",
-	"HCZLnuFLkF30aV2ShC/5RnOG0YZaVk5eNDtVgr66MymRqQvrqi94EE9NaUd1R4br6HGMSD5i3ruuSuLz",
-	"jhKgOT3R+KD4tUo6N+l+qJ1wflXdbUYUhx7qMAOt2rBQv44FwgF0cXql4jAU05SSnOaf+weH5s+HHz0y",
-	"fz569ChxsRkhkvgdQ4P1+/C3/aiidH5nxECkkgLRLAx8ADYQZMJojtmYIB5Dj3u84KAdRYTP5OoS4INz",
-	"l0fLR+yMEJRoGVrbykO/Be/wloTzMWZG85CI9q5LoggEaO71JL98hNrPQnEqr0RyfOJ3pJgzYlI7VaIU",
-	"aH3JFCDGaX0TqEiimlEzhpx2SRSqUK4jFRZwJsaVqQbroQN3b8TaZyKM8JR8zvAlpoHUeDtK1qpYQ9Kn",
-	"ShLLc8wJdL1QKjPB45kcQXFlXwoTDvIpv0CTOAg6RyNmkn2vMEfax5+wGwAveWTnEt1ERCX8q/5i1dtA",
-	"ytIyYm2vLGrnYZer/XWNbt+dERyIGQTxSEYBJgEvkS3SvmcmbkUBrqVQptYT/cQR4v6Fl/qm06zyKIxN",
-	"BFLM5qEvhRY/01tNWaF0z2VFfrgJMZEQdSR1tgiuFgeIL9kYtT3JECTjfWD+Oj3xHnjyjL0HHmWcRMJ7",
-	"4KmIOO+Bp5qReB0HriGRAB1jKoJTDcLwIl5wJ7mOn5zpIr2LKBTheTwxu9Fq64Ofc+5fPFCFFZZKj0uD",
-	"ONIivxKcs6IYam9exdapqGHrpCU4QG0B05cR8xcRmdB3HbU3YBcjpjhZFEtoBWaomB2JQIQOWSoJqjEs",
-	"ACiLD9s/6HL/omtdVldeljzjkocP4WH7XCCwLGTdiHCpwHpJ/SO542xHSC3d5RPKvBEDI4W6CJQ79GLd",
-	"5SMoKKOORiv4KnIOijID3hmkeImFNndxqY8m1UiWuvTFLLxCkyT6QBWdUPbNtiqqIYWTUIrpC7iNUHLD",
-	"oeTI6OyTx5+/PH313/bmfsJPtI7JJcFYaC1NQoTKofVQW+4/W2vDtk3n7kthlyI2kivPiSJB7eSJUx8o",
-	"zIiB0grkSd69NyVCqrdyCdj3I3CpqMClcUREdzwj0Bvdsz3g+nISh5XXQ8cKycF4iNWJjZhZjyGIWlNO",
-	"FfL9wSPU9l6F4VPMlloAkqK3MZd29CKNFc6TJHN5LOH+Kf+RwhDjMTlCabESWAsIJJLSKDxhyFYveuhV",
-	"GKK5JPtJuB5l8tqmkcr8xwIkGCBS50Qy+dQCRHzJf0ZMqv2w1gN3L8UlWILx7PVgk6uYzXoupoqlqDYI",
-	"rdOnBjbBd3D84tS2x6X+kE7LaWnK2Tpq9Xtuz1Xt4QjDC9o6au313N5eCwIkZ+DZKrFogb835KIqzE6K",
-	"HGCijVR7fIi8SE6CRoa/SHKozQjIKO3D8oBIR0VDGlPrcMQy4ZDQqjsXa+igQnRkeZijsdgI5Bph7WoW",
-	"BgSdS71dOT+MFKaa+inzMzQkHbH79x+DHHl0/76x4di9SHPGvWEiH/bkqxnlUI4AXlH5C4hh8JUyc6j3",
-	"AeWHWs86PUE4kJx8aa+w77oPrSckw5NKzJVUkPqu21eAY5GA1lHLxmO4/AjPiYCYni/LHcXpIw+eJ0Od",
-	"tN6/Vg5VwsXHob/U6dVJLaXFItCbffBzrrKtjYAPf0eRXGHXj9VzJA2b5vF8jqOl7T3VG1Q7owxADq6s",
-	"J4EcBzGx46JaiR01iQWSezMhAC0thLfeO2Vfvn5fGpWlFrzXhSs6S0IZcotVN5dIrGAOypbeKV0wC8Wr",
-	"GTnLxi/JNacRka2/+xd/+PVf/c9pEELdJT+EmO5P3klpKLtiraKAHlkAriYna63ym7/+069/8/v5VcoX",
-	"qlZppnx1FWaXl1IYY6biEnNDNiZNFkfetY5aLSskFlzl/OjBA+PhG4fzB/gSCxwNej9fTFt2IGrr23/3",
-	"L775kz/Jb2j/4BDAp8nge8XBm9+plJ2zx3SmlXkHZSi3YWuNj+rb3/8/v/mP/8s3//f/+u1f/KeaOytu",
-	"bCUYQGAFaJp1YlrsUMj32SiOBIKUiQLAe+C6uyNFycElsTTyyTRGRZ3dl/3XvTh1Jz786JFEKZsatxrR",
-	"lNJZ96xZNZmhXDGMo9zNp36g8rCqVhNyUbqYh4UjcDNHUElVWrVoQDKnjnuyg5lc+xyUyam1PaooAMrg",
-	"St25N4VmvlDvZsUqE2YwtAy1qvBhJh6pdfTla6eEVioyKaVFPIXKKlKka72GoivGLKMKjvYdACq4zAPX",
-	"fS1Hz7urqqW/U85jAubHL16h9o/PBgeHyiedSHkhQ14aJec5yhOknikzpFfFVo7Yc2asdIvEmyW1WD34",
-	"EaKcx6BeQLkIKRtERNBI2yQWEbmkYcxTL2Eioye9rDRbGbE2yNRKrQMplgrw7fVdd6BVa1zR3WlBmLGC",
-	"K1uqAJ+ljiLl6IKCItUeuO5gxH5KxxcqIv4pnzoqGGIchJz4HSk2Blgo85e2RWF7qmQOuV29qwVhoNNc",
-	"EAZe81AZjMwOuZR8l+oOrkGUlXtCmS0hEeZaVZmTzx6Maop/Hl6SznpZ2DjRNKXpu+7+sODzlV9/hNqJ",
-	"bZZyABCIZxI0GLHUt2pydd/I97xOlbj8SkewfShZGUzPrwxCZiVOy22t/MCgX1NhwD2B9Su8RO0E4Puu",
-	"g8DA3cnQPDu0t+861fICsHRtI9+QuWXmclbKwlkBYsVs+10NIpLUFoXdR48egVE2b3CvPoN1R6BHXbmo",
-	"j7oJgBaXJIUFuaQUhgG7ExC1ALRylQd1VqkUno34pIKkMnmy8VnBBTbjmEkg+rUIf1ncyjP/srQBzaBM",
-	"oG2LLH8yO/90TJ/Tn5x+/ovT/jN6yk/Zy4Px49PD04vFP/7Z45886vV6rc2EmN2KiOomt5IPCyhWupT9",
-	"nIBoRdolpi6DfcPkb8ltFfgXLVEqK7oJopUu7KPcwmyJPXl7mJae1FWMgwCVc400gCXHbbZFtmqJ9EaB",
-	"ciNcrSnaSoGDp6k2qyXcT4lIDrkdhFNEWaeZnLvvwP0nwq7tPHgwJeINDoI39pe8Wv59lYtZ5tmgKTTD",
-	"/AhBBLZVo1GCtylmroMBpDhpSppS5qhXVDADOCdGLIyAP2DTHCqcOMDeK+syaimVLbPeESpsWUEHIWfP",
-	"gBOR3b/noAX04FPIp8XU8yVSLfPMyh0piMrP8FQPnZmemorPciJGDEzpyiRsPB+o7Toq9lIljXS0YPoC",
-	"TwlIgF4aJe6hBR1fKFtz0jPGqrjY9tJGJx76/37/z+S3nWESdE5FWmxZB+GOmKqzYIaDYXiIwsDX7h3t",
-	"BYC8LLAEXxCyQFdhdCHFZKnJxAsp58o3M+fW6SEPOtB4I6YjflUgkK5cboGNcpgEgep8AyLwZ2SiI9/h",
-	"FExwi4lcQAGZCAeAQqsU4FMItbdcfu9TPqecS4Iu8DIxRWDw1wM0iRGDp+fhnDBxlHQZdVDaYTTz4UxX",
-	"JTauHyY1e+hR7SEuwgVSzl3oXUYKGkYWOajgJJio2E1TUnmVhbwglE+JOA6CjGPwQ4rnQZBhN5kiiFmx",
-	"VYWhWN+u5PmgwxXYbN3h9w8Oy4avTc8/LR7y9UlhuSM0nC5Hjb/M97NttfLNat1id9mWDonUR/UmPZxi",
-	"q9e+k5h0Mz1VXavmvPxxhsFLDS03B4UWp4qoWR1MVQ+JXH9S/VRF+1E3bRc6SNt7uiWNOl2nAiaybTXd",
-	"ChP2JieqoulMjFLpSe7VOUlrBPtE99afaPrFRkd6sJMjHVhHCkQEiH7raLCdrF+O91WSvrVQ2/YqZWy7",
-	"oL26cZ0OlIq3eKkiSe1g8VyP7PLlbkdHakmIvawwkgafzQui4i+N5PvlawnTJkfzy9fvM0LkZ9AoLgjy",
-	"TNh0UbUEynyd5HddPBa8i3m+aOzr8hZDZWLoQMmi1RLoxtJnOMnxWBU/SRnE81rIyz2oo2EEp85qCW/E",
-	"tIg3hICjRASZYQh+5PF4lpUyIeo7Iohf0MVCde8rkV503OmVlomvMB8xW35wdLi0V0NG925A2LgtksZq",
-	"ApG7aEhcL+d8r51tpQinFTJy/bNXiEhNaM/NCDDfKdJdvLw7eeuG5K3Xm0gGW4D7B+KznxIBQYi3lc9a",
-	"Eayb8lzEjZVD8l7j9bTCMH3EKRvrrkJgT7jHkQ7ISyL2zk5+mht1ycadXiGxS6WM5aNbryPGuKMzEpPt",
-	"jaWSj5JQdo7aKZQ7yOAc/JVim4NsMuEgC7kdlMMo+aqFjg6yaY6DyDsHKXTsDMHjqUWSJIK8rcxKnLzl",
-	"KsYyyWBPHLWOlHUOlYHJ5ChDdqK6DigNYPXiSmLPlbEjjT8HscqkfgoihRdT/4FDDKwKC1apxud4fKEM",
-	"TQtMwbYdYC7QNBTDgjFKZxvQiSkEIUIkQh9DZzA51REyMe+ozchVx0Em9B21NbxBlUgdBo/aEmimISMd",
-	"R8fQTuIgMLnOUAiCWaBpJDpYaRp7j1wns30w0zlIhzDLh8HAZfyy2uerw1PbIgRrmpNwKONuSL+RF3GP",
-	"dxzrQORK9GKhXINjNXnmKjkM1h1HkVy4XMSRvZOInMfUGJZVdCdctzoFHdBfELYhy7aevImOWVq8UY2t",
-	"+lFD71JrWSOmmmNC1Ha6hx7yeBiJn5kzhkAZqKHj6lByfYAXhCzgVlQbQRRGUJZFAnExg6NJwH7nCOGE",
-	"FFGOLshCKOnCRKcDpE7IlQI+KZ6b473CHIkw8CXZA2u1atyd/D6JI7jZczKjJtw7e53KKoy1gz+F+aIg",
-	"H28ow9thBHgsjLU2kxCto2tZArzJbG0lXynpi3cgzKBCMThND/a7oSPERZkliRF3k7+1QaO+MqB8c4Xg",
-	"BGVglxB3BFk5Thq6YvBEz5jxc223yB3oDFXXesvUh/gDaA7JTRd0B8V5lNtOXnYihQPbUt8rlqX+Tq60",
-	"n73Sw0l/7JI9/Oh84O+PD0jrukXm6tuu6ceUDGvFOJBhvakknRkpJ1mmNLwtGQFQ9rqSdbypUA2O1ANo",
-	"/ZrkBsrL8C9a5bI2C+F/dLLMMNI31F8jbZ+ecOeGZF7HBKcVrWqaK4yYTp+PrGwSjXEuajermO3oWgtD",
-	"y4fpuK77HeSAz0IBa1g+ztl/vjMcsAGbY9puUkyhgNIRSeWllczsWjhW1TXccazk0lYau5TF8tqtM9XX",
-	"1IzVVI2zQ1ajIPp8aQp9SBZzy7gLr+8xOSOCq27SoLPAjlLqzk1mtW3SyfQ6zcKKtvPY9awoG7HMK94Q",
-	"4XP4qR2a+um6qBmEYqsCXEsYpJ10cbiK8GJBoqScEeZoEUgd0qRDjpj6qaMKWmZsR1F4JVFKV4dIixhY",
-	"LhtG0JKAdcZS+HJ51OaVETsnQSiPQ4RSYbQjmeq1GFFcrmMXa9Eh9FYS44KQyClGuUiteMSsoCetmVZU",
-	"FMq2pkXHcBhK0wwI2A2WKjFAEpF8H1svb5i2ql6piptykboyRXoKppmGkjE8oFLnBIwBzGr+DaUuct2/",
-	"IawQ7D6qBqcyTuSgrJfC55Ed7ZTpK5sXGcrhWwsQEOAU8xgHwRJ5Xyqi+9rrZASLoTWGaY2O0QJDXcyJ",
-	"tr5kD7BCEFHSG+V2kvI9jvp7rpuxcD4GsdawAzmTSrpNasvoZvojFhGoZ2GMOasdqF5eELLKimWPWm5f",
-	"I6cqOWJqo5ocEEmmhlnxiTKbfMjzGzH44WoWmq2kx1asctrGCqrk49nqk0kFw46ps1aQvPjtcUr6YcKN",
-	"8vmbSv6VOwccucdT221BKLbNymiQTUvIt21eH48CTqVv/vLPv/6bf/t3/+XP8mEbdh/nLxMR7HXjEK1+",
-	"VywX5CnlkOdb6Q4tXXIDJ9le3rW1q/XX8SQ3W3wuQKf2QitF7gVl13au/aLLsCRCarujri0dnt2UqzqH",
-	"r7vJtVyLD1UJtJVSlrwitJdPpc+R7fLLlqTVYtMO1I1E/c5Ow640VBxtpswoQ84m6kweIba4ti1gc9vk",
-	"1boqiTqmUr9rM12Ef/l6Gw+yKtP4APv+m/MAjy+qNY1s9BE8rDxXHvytfzhKisgyyJS1f4PyYKa4usTm",
-	"JRKhEsLUMqQ4wcJoxCAy3WrSl7JXEebCoNr9vrvXAd8VyBhgEYLR+IwuEidQ2y6Z3NlVaFV/4D5EUKjz",
-	"2PdVTcfsSIAg7XkcCNrVBR75ko2VnxSKGxI/UQsAy8LAzyeMZg+RvI1xkE/L0GLcSoOYnWSqUkxHzCSy",
-	"J9epi6+UiWbY92GrH1AkgxMrUDLreKycwDQA55rj1qum3zoSbV1eWnHiR48e7W6/D7saOj5WcFqe42lV",
-	"QwiZ4Rn3eApRGYF327PaVhg51jB8bUJIOYTuQAS58RC8ssrcO06gtKChol/BmooeRQCtVdWjCLeKHGuI",
-	"NT2LqpKyN4C2GxIrjn3fmDV1yEqyKUuqUOxxxzFpJg/xYalsoadcYcZkPk/lAAvLdLl/q447cFnT58Kq",
-	"+c1CAW6st0/51OuhYylgQPUMFasyUYUnyIglhTPsaSB7DNqaEF9VnbDKboCpLAx8Y4mMCCfQl2NBmE/Z",
-	"tESgsBfcRJ7YQ6oo+LG1tuyGocRnmJkhLzDYkxt5IR2gibBgvdaWkpk9dMcUqtB4pMUu1O/L8a03Z5hn",
-	"JIzM+qT8pr115vxHrAkAAKGAWQ8qxBZ1oregKJwEgwyVSneVC7d9q6jVN3/wp9/+3r/+7T//D9/85X+U",
-	"GBzuXIzJcnSpZMJmoN2Ixc4Znmdzttet/Nvf+9ff/ptfJ+WycitPijbsRhJat5iv/+ZPv/nzvykuI6lw",
-	"Uf8A+27fsB0FVhW156DrgjlR6O2SQZJGZ/nNP/vjb/7gT7/+za++/b/+fXET2prTbBN73fMSprndpW60",
-	"kIOupqGlx3iPI4KjgGqF0SKIFh8Hg7Qh3UsiGp3tb3/9l//1V//7b//2n3/9m199/Zs/rAuqlbtaVQch",
-	"5YSlRUeanP7f//Uf/fbXf/ntX/5nRSG+/s1fffPnf/PNv/zDJrfSSJBRwH7tteoKFLLKvpY0ugJPjgq2",
-	"VKwiPUbU1lvdrYXMmuC2StZr2oCtmK2cvpVM2C/UC6xB9lZOXE6T7Bnzdko5S1640CtRJpYSeRLqJIWq",
-	"YMXK5WQoU+lyDsoOQG94BrUt9Ahl60hp2BBdYSrShgxAymqXWTlJuk3kul+AL1X3uABwS6jPRuUAt1SE",
-	"DP24KU3ImBcxqEQTIwGu0YEsEvy6lsIjsQAAE8ChWvV5Y65ihYHVFvFVf0XloVcgZMNOOMkIxEfIU12m",
-	"XhIeB8JDfd3sjqM2NCg7J7pGtxLQw4nuogn0x0Ee9n3VxNNDg46Dun0UkQm0PjQjm+aGOqJeAWq6oqL+",
-	"Y+kNKgVCbt8nUae+NqT2cCS1on5RKzpeLKLwkhR0IRW7kEyvM3/7A3d/xPQgxlYrz6aHXsJWYZpBcZqX",
-	"5OdkLNZO0yg0sWiJlcjaQOcZsb7rHg7zt6CUWE2AEomo3y8PcsQ2UgJofsBSI3DVFfqIBuVUJLQBr4YA",
-	"lUBwogn8/V//USLE2pijWmzXkZ/WqCp7XRaKlwbmiwkEegcMuikpt4ZuT0mFigHaYo8bb2qN5thA/1KG",
-	"6J0sas1JH3ZZaKHr6mUpY/P1L6vv7hsh6scwul8B2nlc3QmMF/bU3XpTih2Ub0KzCiPNNFl78T6+/s0f",
-	"//Yv/uy3v/5nO9/EZsKKpIvXVx0ooXq79RTkac9ajSajLsg7LddnQKy2mqpBGFSkO5nbfAi0HIBpRHdd",
-	"dTGnfTX0GawiF/aMh/bppO3+Kw3UxhyhpfoEMhuQh1IVYz+7jpXzS/Ujnb9UGKgsU27Q+8OpBQrTbko9",
-	"UMwW6hXKrZe6HtarCwk9el3TO3LowJ3m9QSVYrbWS/KSzMNLwqVgKB80omHStldvwfiwMiECPXTMM51C",
-	"dbMmObHuR969wkvdbCgTvWOSyiWG6UStHQZQHGiZ+wSWYuRse38gaWeDPkzz5iPVgJlTX3WY3UoGz02b",
-	"hLomwSkjlou66EPb5YJkrU71lngdqqxb9mYznLOuL14x742kxcLMOwxc6LsDyQDLjFclE+8k/EBeksTM",
-	"Jwn+7u6Ut414OLFg8TtbJQiMZB/EkGrf3ybG1EpYtJn8oDw+IUd90OpC8ZUgeBOcPAtlN8TE1aQNrHuF",
-	"CIca5r1BgVlPiVCxkm8grqKSWz+3SvqaBB+ept/k7NYOCgM/qTWcNvKEyouqVk0P5RvGUeDCSUPwtVGO",
-	"8Q5rx0Fky2cqsuR2cri0yrL+RFQdZVXSPymr3DoauO+dOvmsG3O8LVZSdFGb7hTVZQxe4Cm53pPYQWZv",
-	"Aj/fxVTeCoZUlsqbRmBda/eBWjypHDpM3jCsVFfHMw4B4BVpnB4Uy7vO7nBOKyVxraP+4b776NHBnuta",
-	"0bxAPcKyKnUVMlVav7Z/3XnQFlA37hUAvCJD9rerBlsEwLUMcvv05jyjTHtUG0cYBP6vLpDRPAoQEopx",
-	"ovmanFKI3VMVqkzSMFhyRkwyNp1qfHbyU0BcVUReNaXqD9z+g/7AHTyAkLxMQi6OInpJuAOd56kcT2RD",
-	"CcmlBIsC99UtV+F2Td/HzQpfWMRIkiedUZEotxUM+yS5itTJtbwFzPt8yQUumCor7Ny1LMCVfHpVqJGO",
-	"e/MtE9oQpTZurLG0oV3+RizWn1Zc7rVz1vKrW8VZjWqjYbYklIaFEcrbo9fy2gWmUdbxUJVlVhLSYfjf",
-	"xCjJ0DUbkKGEGQ1c+X8pP5JbeFK/l6h8/FlJP9FN/Dqu+SKp36o+pjxwo/CxJw0ayorwWUlL2TKov/Ya",
-	"JBUo0KwASekgW1UfeZXz0Z8TcUUkL0p6/+YrkNjMuXFWX0V9kVUsmdfhxiWl2PE8ZNOs1ZR7UNlKMwVV",
-	"2NGUWNeFRaSMaoaECiKhUPUFeCdTYX231c83qxuVNTrXLx6VhyL+nbACJyLgDkupp/ao9SHSGiqGqMoG",
-	"Jl+gPIGQLPut2IeTSAQ3W569AAI/hBLtq6M8M+BQwX25UjGzKujAqWDENhc296+P7ClmUxJ9Ri5JoIq5",
-	"WwPY7zXgddMgPMfBy2wp9Jod1YsdXkr12FW+ATDx4uhC9WS5aW7Kt+Wk29XwegZtPyxWVFG96/py2+ox",
-	"V1vJbWgfLmq9HN2/b/rp3b+PzpeJBTfbma7cWjximahQ7qEJDSRzkQOpMt9t14SXOknMKPGtAFC/M9QV",
-	"niWzVGW/5gQzjnAQ9FTNcVXd+oJAye/7970nGTFaJ+hhNMYLKhf35P59B5F3eCwCKBaWOqRVdXEqrtdu",
-	"bcl131fr9Y6j+27Oeq2B8VX4tCLWLOngkEUTauq8r0gEyuBC6+hLic07P+MdaPI5+Ly91vE6cWJrJQb7",
-	"Gm+BgTwHgAUh5cmdieA6TQQ3Z6gvYNmHNteXcX9gtyIs9pa5MfO9Fmc2EWQyVaZT73ZammeVo/tYDbjA",
-	"qpokIswfsYiIOJKiB7O6TqT5/xHBgWlP27PNEh4a4wjC7NPleEZul39rJUBHmpF3HpTOzLvaUaWnPU29",
-	"useRRgSdhIXRnAYB1S8iICidmxBwflie+Y0zx29QtsFcvJqRT6qsIVKACZnBnqFCgEESJAOVbTV0gxFE",
-	"0CBA/YyIU72ZwU7d/KuznHN0ozTV+VoCEjZgAN/V+IOd2WRuVLjKYMAaA9CWskBTEFUXXZYYu8ow1XdW",
-	"iX9Zm1QTS1Ndo9L1xkJsjE+3JvRhkljfG0hOG8lJcRAYiJJjrW8CAtar0xNlywqCcqEpkW2syP57aS+u",
-	"pJ3ZA7uXWRvzEfPs1dldAfU8nm7tJWZk3ukhj/o/xnzm6a5taV+/GeYzI9fJ1WpNO6l5rfMFVEOkj9D5",
-	"UhDuoHM67UpNCrOkAcnTkwPz50/Onj9DOIrwMjOySioGl5Eqri3pndWz0ciQI5YXIjtDFbdBhal2lHZr",
-	"u8cd5MG3anNRTHSn/6SCuAlDRa4urA4lWQn/DnYteRIHwZOMK+S2ioAK4IrdRG/ExZSh881WsgPXUOGS",
-	"ftASyGqvEGBu4jOJS/2Ut6bhVsnFNvOZFAbYymdynLCVhNGkTpNCV61rsymsd5qU8Kf6IQnbdKjVp6N6",
-	"0971UP3B91BdI9HpK18dTHPXR/Wuj2pZH9XbHgl0TR1U1xkY4mIaaM1p1+fBfC8bt97OcKLvr9Vqu8aw",
-	"FiFXGsYtbxS7YbBPcYStJFc9RrO2sB9QgJXcZ/ehP5wwcTvDfq7Re3VGgskPIETnO+vGmtOqVrFKBpey",
-	"2zIT8E5Vrc2VwTjbxeJcm6WmBBi/53z3lsXjGGj7zuXq1KgzaMflmPUeqvXmY3RS2vADDNUpRcLbGK6j",
-	"rWtQWPiGY3VU8Y9mLbwEviC57l0onEzASpF279ldoaePVKcsu85TnV5Z25d1yuxQU8hCz5e+6x6WiSTq",
-	"ZD9046sfZgeqwy4LRVlzn+K8Oymq5LRi1qzF2E0lFL1MofD7lkd0+/tMVYJhVcHIXHR00/5S1WB4E6Wc",
-	"MqB2Q5Wc1JyGgSb1DG+8edVhgbHyNFLIZF+tasWvRI2IXko1W72A2jigmHdy3E7Z7iXgZ8sODpE3ao1a",
-	"HhoHBEfl6TAbs+BDZALY5crOVA+rBh0r9Y4oN3vsbF/3XNh9owYVPcHtZX9fKipa+Xy//dU//fbf/e1u",
-	"OyI1qrForUUX5/lgVRe3Wgon4mWCpju4GKUD/f1f/943/+qPvv6rP/z7v/791rV0yLbh+47Bf4+rNJYD",
-	"6A31us5C2Q3xduAyKe+AKJQbKtg4jcJ48WCM2ZgEb+axIG/gm2oW/gmzQwO68DSSL6K2xwUWMfeQW0zf",
-	"kG+oZ2HBwIr1F4AGdZjzQf8AfSpfeQzLfRprHTkZO8dpQbCUsz1QmJblsGryvuseDDWAzsn8XHLdgdsf",
-	"WgumHPmUzynnxIcOKGUMeJwsCVZ4CxgwC4WyUdtYBDsCSg5/baTrHhja86mBlKrhN+gdOHD7cuVPiTJk",
-	"N136yvKTA3fQTW6y+dgrNGIJ/8dBsLMxa1Osx1mwu3a+WApUqwzvRsfTxawgfBkIALPwXVI8c0hggBxj",
-	"JlFSHey6/ggr4NFemd2JTN8NMlBanxFWw2c616DQ9i3DBzWZ2WLP1YBsL2KQ33A6HxTWJYSlhK1Syy4D",
-	"7ZvgxQXIviFe/Lk6f6xD36aamhsurD5vpD4fOAAZcDPGZx5JHhrFptlJEIRXcpa+67ac1qHbev1+FZd+",
-	"M0/AcA2zhj3ZoaA6lUDBRduTv3/CfJXK6XZ66AzPCZKrQ7A6CGLQyyjM710Tt99T3F7hWgOeD8coeXUl",
-	"v0+Pge+e92va8N2RALYp27CZULB9MY5GckJ5Fd1m0zUQHbbbnSK51znHpjRYHfb3U8ZQ+M+/64KG1u3X",
-	"yBu3SLT40HKFgembli603mxYxY2LF6PYdffIoRQzkk8DJXQkH17LdUVTIlpHrfPQX/Y0ycnIJBBRss5o",
-	"8Bie4lKqCqOLROqA/75aLoiHBkMTRBdGyNWRdIMOILIP8X3ZQpM+meA4EEeWga2TRiqPmMZn5Kk/TOlN",
-	"1AaZZuB2kkAHoA4cefDf3HOH7hBhaIWKuSERiE4AsVRPCkimiEydbEV2IF4f3u+77hAepGxq0SXKCusK",
-	"o/wKKEczHM0Dwrlq5jRi2eoZkpR0VICjHyvSSriKcEQhGxO1JJ0HMYdIBrkET9MkD8UMBtdfsEnYMz9B",
-	"VsqUXhLWs372EA54iDikI9j1vj0HeZSJKPTjsflsCoY4UC1EZYUwQvyfkSh9L1MeTefVchFGxFcw4phz",
-	"eix3JaXWcRD7JZVPMVtqx5glalIw//AygyvkIWXcL1LAzTQDq5BK3b62QQFIZ2VR1FahfZRRQXGgISbv",
-	"ALLBPtQcCzPkShgYOGgeRkR903ddN4E6ifBDhBELWVftg+E5ND3Wu1CgBTLviFk5GWoAx3BB68H9Ydnd",
-	"Jw3xBL4gsIiHtkR8FcaBj8i7MSG+QjWTlWQYTUDnVCQYigYO1BPwut05fqfshV29Ka+jNAP9ohr6nEj8",
-	"gFOAh7k6jOxU6pfugkRduL3cnP3inOnDXkdK8g9LJXm41A9twYObeobnhD+XV1XSGlcl1yRENVW1gFRq",
-	"0c9JygrOQk60AnR6kgkytUmOijFNAKJS8IQ/n6kAuP/67//fv/uTv/i7//w/mO8lWEMtlTyut44G751W",
-	"huptVYN2ZQRu4saRAz0Jo+cSQ0pEanubekff/LP/6Zt/9cd/91/+LLejVYt/vfs4okrFpmTJ3/7Br779",
-	"t7/++q/+7Nv/9E+bLdxJvJ6vG0cePexq6HiFQfBZudJVMPTNv/w/vv7Nr77+zX9oeOg7qsVjSzBJVe52",
-	"sVyf7hDPUz7eWYVKyYLyOLW6yImyq2RCbOtftdOyuXDrqPXbv/3fvv03v1anm3+16mxT7XLFKTeQt1OS",
-	"en1NgosEsxANnbkDSEBRKGYS692VdWrgJ6uITEp9ilWSzaVsRjdzN9hyWkEYXqi1quW75uJAKGod7ZUS",
-	"W6dlS2hqJPubzyHLKil5mPnJqntY5f5Xrr7Wkft+uz7M1RT62pzt6poTtmn73WHseo73lYp51vWeQbMj",
-	"JW5uEGO3guDaMz8smB8s6S7V0ynPCnoblIjKUc4V9aEyyLcCzdbiTZH+ZVBhUMmId1jJKUPRatkNepYK",
-	"pbUcRq60/XpDS8LjDBSXmxC2ChOQkCTl5HysgLbrrFP5T7T5h2f8DCZCYNA5Qiw8D/0lGmMGBR+kJkWF",
-	"g34eUkiICiOd2yg/SP1OqgRDCL03OtEYsxFTVf4gUUf+NqNSgVz20BdQr0AloCpk9VRpI/CHGFVF1bEA",
-	"vZbMF4ISH7WlrmotTg+9NqahnlNDq48niVehTIE0OhsYRM7JRCpDZtM4gkCR8JL4nRLnR2plqHZ/GMRf",
-	"79rQT3xojUgvI8vYrZtNqt9s58i3LNAlgsTG823uOqkz50ZBFgPTXP+k1NabnVfZH28knuHEgrdrExdL",
-	"oWlz0/MauKnjucjgrWWo1+JL+puUX/Tyb1lYxBqIWuk9yMkjqz0HG8LSTTVc1peDdx45UCtoIBMvkNTo",
-	"kSxVe+zXFl3UZbCggA29TGxwtsfcdim1z5eKYws6J5YFHr4kvra95aoyjlhlWcYkyiBf9CrdQ2Vhxqsw",
-	"uoBIBcpy1R1LKxV9R2sX/iSkCqV/GKULE+pV7HSRA0VDSmpVLry+3hS5K/qeJ8MrjKyuW1gi05SWLZwa",
-	"iDaUUpvOblXhwuy9Nq9baL+/ddlCRWC1XF+jeGG5XnhtpV9SKq5Nmik4N6z8Auwlk0UuwtQ1lABueMU4",
-	"UGwJr5RDOZd2Ar+cEFN4A169xzvOiK0oFZM4Pk+4hxiOovDKUmW56ZmcFH85ghLFasnzzhDlKsyM2AYl",
-	"ZgoVZmCSTi/b5VmSQf2yZDtJYTsJx1jQcxpQsUzLEWc4bETGl8UL+oxy4ekqjNYJK0+3LiQM3mFExYjN",
-	"Yy6V1AwRUZ7lbBNmi5VWOG/bcEtAePQpaxdu7l47G7JmcPsalLEWl4i5ki9npoKJMqctscwigU6Jx1V7",
-	"n5kNQVKKq2DqQBGOs6d/y6MHC2S6SWWaa4gtTNcDvqxt11OpPJe1Rq46km2baV1LtZ4yWPueBfQpm55o",
-	"UKdnc02ZHzXUlVf11p5qo0darsf4lpr5U9f5CPMW86LzyK3j99mwq5btXKLskopsny3J7E3riL1cLZ//",
-	"/v/55g/+9Jv/8c+LG4zI24w/YU/7E0C60efWpJ3pXrHJhE60LQslvslKP+UI/KFL/ZSKaJawpOXSOWZ4",
-	"SviujCI5x0QqayoIbyhmGvt6OLFC5NqK7mgBEQpNq3hB/cG8lLGC5A52xI4hakvJct4FWV6FkW/KG5gR",
-	"rmYhVy0vTk+k0EGZzq00MIgk5cUUWjlKCRDEyaz0B8Wd6ZSFkZQjwRCSduAqil2W7pzc1WaSVZmTISv8",
-	"FbIsVglDyvB8K+SgpnkN1yR4bJDysN1KKhMpARVe4Gk2cltBI5C80sVooFcU+HZIQSmQXbMA9P3KT0zE",
-	"q9UZE+VgYkQd8y70iio2Im/Cqu0gqTzUrZEv+upjaSSClRCX72GelCtc0VoqCgOi99N3y42gW+980GTr",
-	"6dLsExhsdgJJ2cN6JzAoNb6mQtPgRoQmG98/fPctbYRKsGhbkUhnf1SJRPwN1WJwuTD0UvcNBTkALDvG",
-	"AMOSmEhondBDaeSCEe4gIEG+T3zdJSIJ8yi19eBYyk4CEhZ8bfkxNpNJGM11TVyOFvF5QHV1w1oGHrY0",
-	"Uc6q10mWbK41wqgGdrdf5MjaGhzL8rHD/pQW3JT2pyy3e+yg7WR6Fd8Xxlw86hP9SNoWVzfDZWESSQc+",
-	"xPxNtK2gIyW2Z6Lw9CY7q6PwEsa7XRBsCl712FZVbPM2xowGAc/rI2mrjCE3FEn7+kb4oMashoGL3Evb",
-	"DGrCvykH/JQIPcI9m+CXs8AVDK+E19kBA7YpgL85x2I8q+Z/T8JIdeLxIvJWuT8IE9HSqTYN1G2mBWiK",
-	"heH4JjURjtOKl+BQcCGttbCuN2XbbgikhrH7PKn4gxEzmrleTce4tZJAVCOIAHW5Ml2tkow8OYnpV2Wy",
-	"6jgJJmbnDiIBJ4jF0PTAk7RLHR+0RFqqhCSTeaRCH3l1+YVwgtoBmQgHXdDxhRxdNTpSvk7H2Bk6ytLh",
-	"l0ki8nUUxlBBNF1OEm0aEWxKYqSXilOX0BIGkYuirIeO1Q8jppI9kbiiY6J8WfyKRMS3Ei3VkXERyoX4",
-	"PmVTsyz5DHQFBXES8uHSZFKGcBAM7QZcmF9w0/bK9JKKiK4zvWXTqkYxL6h9NQttz/8yL7Z2bl0LKUvU",
-	"5x8Dzt/WEBlNaGBJpWywun3S6+2iatY2fsro/u1cEyj4oTOsEoFAS6I8wcOMJLLFnp0Kg1v9U7q2kJ9V",
-	"4PdDDv+pbgtl6HIilcrbX9EuKsk1uJNZb5nMeh2tvN7fYDOvEoTduK1XYaytYrw+tSqEVLb5coCjcikk",
-	"4SAJTbpV4V8VQbyro5DrhB5v0s1WyXlKFDLSHVISZxilgeeOnIsykz7k3TW+vWt8uzKm3rS9LTW73rW7",
-	"vWt3W6arJOHAP7iOt9/f1rPpnd5J/j+UhrD2nW8sPKaDbCU1/sTKCmjYHPaDSYjKuqeZabOgLSMi5uPh",
-	"KzPU8kH+pd5MFgpj8itymMxU18ZlCn1gKtiJum8AnFvdB7bQD1LxhmsKUlrf+iW3mm2Dt9Y3Wi+GTF3H",
-	"iezAmpWDqFvGxtJTQyUJ1BYre/jRozJWFigTZX1Wtnm/lcxCm/VSrwycMrrznfv2Frpvby4KvICjHzqg",
-	"qRjrDQaUtdKFRQS3bfOq5YlCsqEhU9VCxTE48/S5qASNTHfucJLl+iJM3cBH2UQ/D/WB2GhHuR6FiRFL",
-	"Cs9aCX5Sr1dv+0/51ENtviBBYKKoMLp/379/HwK5kyjujqV821PAQjEYFJLu9nLM6yjNr+LNj1D/wNUN",
-	"eayEhGMTjK5tOskRqIj5Eesf9F2k0PgTJkiUK4DTP3AfIYPll/T/Z+/7f9w4rjz/lQJ/EelrUuTMaBzP",
-	"wD8oku0osSxHIyM4uIXpJlkk29OsprqaM5oLBGSDXODFrrPJIetkszaQBBskh82ufTgk6/Mll39GM9b+",
-	"tP/Cod6rqq7qb/xOjbzOD7GGbHa/flX13ud9F3fSUWnzXXv+mOIYRJ8RyHaEzxstl90H5gJ9+zn67tP3",
-	"aK+IvhWGB1mEAU3Wfum02/u66Y7LdOy402nvVQ4bOJSsFhtSNkeNqX9CfOx3elDRllW7zIx8gw21ZTUe",
-	"taG2rMPcGsoj/Rx7tMLCVAM6hKeFOrJk0nlfFjv9/tfP/vIjLHZasn9RvuBufeSttcXRfGQhPl+YrDmG",
-	"Jxvbah4TYT3smjEnck/10vkG3mdN69hclbLy4QAb3VylNKEW3RR3Ln/x/aeffXD5o99c/vSPlx9+evn+",
-	"jy9+8vNNOBBLpNvm2qXmZde62l9tsc4X1eg2qnyXKMOpli1lQ7GhwQLas3lIoaxI1fyieo7HDCFiDu3c",
-	"synIQl9VH2Q8FyI6qluXgjNXYqhIgUTYxlCR8iO8pbZjiLoFbEMOED9Xk7tgfq1qPCZ2KGwSWKGihqBY",
-	"aoR9tZJoVl/Qm/0+Jx7+pq+HXVg2gM9JFPcD5utOmFzP7XCIlxYweWTHUffSo0FexdC5nAliBKzx5hAl",
-	"zg2iEGabNIaNmlUplwyZhBYSi0jEMA+036f9A5fl2U3qKZ1kB8w2OdlioHKNJROkvcx4Qv2+o+OpqXmm",
-	"BGESKeMhE5MutXm9tRX9FphlVY1LVYvbiFGup3Y0DkkUO2DOucyqFvdjVcfQd8SjdokOh9w0WSq4PgFm",
-	"CRJoQ9GAvLInupSUKBuD1ZeoWi4z11wm7TWWWVVDThr32T+cx3SrHKjhsnWabjMGarhsWdMNuSHO5oPo",
-	"akzGLXflVhRS9jNN8mWbmZj6HH2KC9seixaWF9MhB2YsTceCNeVLE7G+ubyb48S+Akx3Zq9JFSVyIshS",
-	"lFQV5RXp2XRghQrsQ7ssRWOjqGJvGW7++/e/9+yTfytuv7Jqyd+drIjYcMhp8ViOzaPlO/h/uToBIFcO",
-	"ic9P0muTSH5OzqMp6KLJJDxHvCLhSpo5dyVMhjkOv/nI/WIbNqflZ49bXKEqtEgUFJV8btToKTi3W7J2",
-	"8MlwAgW6TKLqdsulNs5edm4irG+RjWPs2cq8ZQkdQRBR6IIEdkFaNagT2liUUKg2vEs594eQWgugPm+b",
-	"7JioVNyPu8zHGX/pPMNDnCV3FoDxVxTGsi2QMhND2vMtl2UNq0yfSVLcZlLcF7KLdPdIHWG5xolC4Hdu",
-	"YyYOElTaERKtIcyyKUmsyXCL7ByQyghTi9xTfDooNzVctrhlUTRhIQP6IXdUx3/MxQFpzkmno4wQZWOY",
-	"ZY5oY6xqOVTFfHS0aF2Ww6yYDxhOhZbDe2pZnmeURyivB5HYIfkW1EJVDqIp66dKp3tOOPXj3gh2jJQC",
-	"lmC2W/ot1q9G9sNDeTGjJ97CyVKL2iNVhC369E77RtPojJhnM3Kyr0ahGANahJpXB2o22K0i+uKHH3zx",
-	"0//97JN/e/rZ9y5//6sNGzHrZN8ypsuCz181r0zL2M0FNeyjus7IxlZhe+YsFHrsbxSAdqVx4EAU6n/D",
-	"gX9IzvwgKccB/5mB+TJ7eltefrClFKhcDvPecGADVcPdk6B3Mgvu3ocZVJx42KpBu/IhWGXArQfW8Bqc",
-	"XCUAXsQo6U4Tie4OjXgfC891ACCd5K2R7iZSmjo32l+TkPFb8DozvdtyBFfGw12QRATzWfCG8uXFm8tG",
-	"8aSeyTNyUj7A1TjhOR3erI+r4zJ9gaCBhoNGRZKS+cxFHNulk8HEql8Nh64deDZOC8uGkUgSS6tMroTm",
-	"5mzoYO3yzHzXKlffyr3NbdhVSMYqHsclvMCFNKzuf10IP62dD+KGKzEg+/Bnf/n44u8++OL//dOz3/5g",
-	"A1kj31Ln70vWvl2ezOruoi+EO9XaJQdkDu/qlYBdJQdhGx5FY09vCVHdt3abzCdeClftZn2Js6e1udN2",
-	"e5fut2tO+teO+Gs//eOhoCIe0qR2UBMGb8vaVe8+rJkD38ZT1QiwHLbdnSbULHHPTmbdbRxkhw6CLwM8",
-	"XwDhOGV96W3kZEgTARH2NgPKOnuYvy2ItiHZCtnaqyIfweWriHyqdNaGcckm8cYm/TAL0C1W/WYYru2O",
-	"cwvFu9NNj89/PopeMPSKzTDdcMB09htvT8sXbedtqHhjN29JxYsnEt/Udmscyjq3rgetbo9nTbW17FI6",
-	"S2mnzU3MhMZBFBNP3Kt/RHsR9gblNMHeMp7RxR2yLFl0Rv4LMS+HRkjwgfK1XOMqemf6QKSm3yVTlgQh",
-	"FHNlnTuwwSVSEPtewqqMb8dl2ezODYGHHWJ05JoLQhi+GngXaDGlsEIppChtZ6rhhayMWhBfSEn04qAM",
-	"FCtqY9UO9lcc/7qci8SmYXe/Pd/s13V6SGawAaZGbdQ9sm4eiPvdY/Qb0TTe9sMXVy24SlcTLgkxqbGA",
-	"bsbDtAbPGV9jEP1q6JRpiok7ZCXpi46mZLeEF8FPUnYktoqi1FbfLpYaGq0pnweYWspxIiWQicAeTYNk",
-	"lr8k7fGWm8WbZmU1SEh9OZK+IO415QlJYp/xATU7qUOrj0LsI7f83O2FOjfaezJ89e1pkMwMXkWMAsUB",
-	"G5bGrgRz5ulQNIdzBdnQ2YHMKJJp216KgwQBV8XPUtykplD7bR/wzPHEdYIb/bgNp8gs37xbPe5GE3be",
-	"LTC/xcFYy+qV8hJkwCbfa2798G11dK5mE8KAa+jTnSayBc0JZaRLw4gNwfDMtCOURmUPk1ZSYcS/5P6j",
-	"K5SJU32azGdm85NydSmHRerQrBFQX8sqF5n3p1RSCZn587cNLGactS2hsDfFe1aHqUoaOM4PwmAVM1lB",
-	"XA/YrR4mdwu6TiIYGgQ07JuTc9ggej2Kj2jioecq82lLZcq3yE17fi1kxmQwmMs83W3Mc4hnNu/yoDQ4",
-	"bS/m4Sh/bHHmkTH1GSduTbdldmuHxKOP4TbZFHzHZZ7dfUw2fM41YfOwllX23TwbUWxdrCfLTGIqCFdN",
-	"ya9xchb7kwmNOfR5moR+wFwWASv9ULIPXHSMnmVekNTFUZyyHrQQbRA/5BEB159X3ODMwy7YXr7Hmbeh",
-	"pCrpghMcO6LJVYngcTkK60qM+6t0r+lzMd/k9/d/8sUvfgDp3+sHnVWkqBJVq5nf088+uPiXn1989Lty",
-	"mlaCpWvkzUqwdY10VHS6Yf6Y3mT9m/LEr0zHGxHJd1jMt0/s5NonXn70+4uf/O7p5z+9/IdfXPz3f/7i",
-	"+/8H73Px/g+ffv7PtQ1MbD4yjuuXLAiKigJCNeYovI1g2pyOvYox0oUZss3eMlVncBtQ0z4IW0KbiOaM",
-	"kcUzZzZuPZJqWwsVYVT/hEL3l7N7aTdXAaPkpmwYpxfTzTvtdkP6sMK+/CaBu+gOJ+KzazBwcUxjIn5V",
-	"iKXUAAN5dy8K+yYRjfnw1MuIp+CXD+Rbx9VxzeyTCH009cMCNoiFKWqAYlaIuCx3u9xV5cjN4tkcaejZ",
-	"2sciLKfW/mp4CjtN7o8p8Ge2I8heAEtZ2kxe3rUnNdoqBCFuXICgNXs310PUbKQpH/PW/I7QQsoQSq6P",
-	"soVcphvmlTprz5mQufXlA1M2bBg5lp18E5OZuMjmEMaIcLARZiHbbNL9XRqzezBW01AGX21BPzBcddmA",
-	"tH+eeu+uXP5e5Skuw6iZtXhR3LKFx3EbODRzrrYERNVTTbcUHwWTKxSBzgWdM3JQfS1I2G87O20JY9/j",
-	"vH8Cs3D8XhKc0uNexE5pzGVb08qWI3KIhfUL9KWPsaKbO2QSMEb7GHDGPuyki2c6CcZ6mA5McJM/coif",
-	"kHHEE+L1oilLPJfV2wKiRqc0Jjfa7QOB6Q71VZ12G/ybMU2mMaP9BuaqeFMWU78PAxo8jJjjJ5o4mL8d",
-	"hooG9TYjH2f2qVnzCKkFLlOAehJHSdSdDkj3PMHbeNGEsmDcAm623qDJTWDmLZMz9+kj8t0OMaY5EJ7E",
-	"ARs6ZIfAm5KAJft7TzzDRYs3hAc2HOLdQt3QfHA+oQdWJ8PrMOkIyPJa5KWX7tNJqAn+5tG9twiVp4Kc",
-	"jSJOjaMhruj6nO7vKVbkXlCA73nekE884n23Qwze40vhO5r75N2H5m/v8uETDxo0xhRe0/zGA0Au7mve",
-	"gtQlSeaHLfOnmHFw57bKWj26/S1pLjUEPWLT3eVDUuf9kzPeusuHt/3EbzhkF/aCy+QXsFhsEDlyTAPK",
-	"Y5/wgA1D8LgnDYfsERyQr8mKaYgkoXte3OEeC8+ddKgA3ApmRuFPG47LbqjUCXy2NrobDtknY//xEX3k",
-	"kJdhLtoRffTEaxkLiQ5/z625Ne+A+HI4JRxIFiUjTLkgQUJ6fhwHVPDUPCSkTehjsaGCJDwnde/WzZuv",
-	"CuuwS3v+lFPFQmmF6pCIfP4girFZlHimDwmtLisc8/gyjHlUe6wZR9OE8kaLePKl9KaUJ9Ib+fy++qqu",
-	"hQMyQxDII5fJP0mTmHc5G/mJphsbWvlc7s5D4l0f8+H1sR+fWFLv2OfH4gKP9ELqx5wESctlYu2KRJ2f",
-	"kJAK8RUxqkQLyCM5xQuycfSBkkEpjNRQKPeW4lBPIB1Rl6G6I5xSjmewcUC8yLR9AbV1qWk016MYl8TK",
-	"D3IIDTlVEyTJ2A/BX9An0MREaKP8oDHrSZgKBHdXToIFhu/jYyCb2cB6mh+pzCeMDn0hUqQsRJ9AZl6S",
-	"TZl4p5LhZAXSaUsWeiqHF0lcqLlMqPL2yxJsiz86oN07e7X57VyxAsV9bOSwXHMDHxBxcsWyiJNO6qbQ",
-	"bjccRKDqlKOqMorVLYpf/tor1RSXhDkWmTxUrFKvUo5JlEHya5l2aeOxJ5XLnoHiNbGutQ0PhCrBAfPi",
-	"8grwAapkaciODj/KkyKhnYxoEFuok9S/eSS0hDmWErDOEpi+YvRkCrcXwNnMF/Lafg0DtOLg7BzGwZ4d",
-	"ASc3375zjVt4OfWRQg8R7DEXceoywZ1oipYn8oWfBJPJgqgabmYTvByMXgRAp1cKdrz7EL97QdD0Vzj6",
-	"Kxz9FY7+CkevjKOhYya0yuy02zmpuBqo/qaQVi8upl4Ljha6WEgaS4IGelECdqA0pmPB61nIeQf+f58H",
-	"x5LaY5PAdWPp/Ep+BaWfP5QuWpXnj6TfKkCfzxdEj33mD2l8fRDF3aAPB6UcQL8OFxkl7JD7i72yvAOC",
-	"FUpYA2Biap5EE07OovgE+uCpnteCvoYDSULfod2jqHdCE5f1IsZoD1kzpAnZabd3yLeC3sk9FgaMCnAE",
-	"5ZNCW4URF7IBwPR1f5qMrste6ieUeWo6q5Ao4llfa2DNu8s8/dZTZry31yL4gthzk+BXfSqnzfhDX7U1",
-	"nEIuLieevkTAXplMLNnRctlNLHeQOVFdmt4x3yobLxV3L9ZjBWxIIsnxlGUA/OXiyAgBHHGDp8C0nEZk",
-	"EWvigUdxAHksZkW8Fgj5wfZ3bpeOtscXBkl1RRN0rRWEREnd+u2Lj/7m6f/98OlnH/z7rz7/4qM/raUo",
-	"rGKYfTkhz/7y8bPf/uDZr/726WefZ6nI9+2pHGJfNZnEOApqIInVUHFJCvN8UhTOL9Bf1/voamWOmiwL",
-	"ONZYpif5MDvcfo7GvMsMNpkuMaB+hbEVxktvfVqFuRG2FLDGR5J612cNORbdUMlSk8xTmGNMOVf6Z0iT",
-	"4wgE+jGWwZWq3ntMTns3FGuRtScM/VSdmqohYDCQQdp0kzgSqyHkfB/GGHTPXYYbycG5dnBvoZxN7VH3",
-	"OfEs8oEQ9RKq/VxMJ1GM09PHDYdMwqlMtZyOuzR2WTQg+Av5HkJxRgPrSRNBZOgn6H4TJKfx5XGLCOM7",
-	"bVKsxxikd3BZTIcBT+LzAzQxNB+4NIOF5RmNKUuIP0ggCwa4h9Rge5z8FaA+OalPJ0L/7rYJd5lqwG2S",
-	"D94YyWQ0NfuBHAkfTROARJOADRtoi0vVGzEehZTUPayeue415BEMksURQ6Hlm9XzVSYqIo13YF9eUe09",
-	"8YcB05NZxfl4a4r5Qh2nJlin/2y3FynUgBSLt6GP/nqeVqGUF7FqjCW5WoqwVKJZalGe9lQ3GqboDN1Y",
-	"vCJS5dSMkweLoQQH7tWybwVEuSF2ZxIlfghfSSn8rhC/iR+Eb8tLj0Cw6bsBuBH/OH55sOu/0qs5tYB/",
-	"3e+dDONoyvq1g4EfclrwJC7v0ykCSQ+fbNgotrbPXOoT+m1wbRNPwC+G3wDTPIwwc2mJGEJ96bLYgCeG",
-	"hpN3ZNFZmdJd2BLOaWDUHse9iA2CYXX4iFMoXeYYDbJ1KYmn0pyHItAgIZM4YFILCi3NEz9ODkBNe8wf",
-	"01dhH3tk4gex0Hcuk7d3CI/iBP2w4kInHTjFR77Q1pz2YpqgJczOwTvW9blYIM7PorhPxj4/UZ5eS7u4",
-	"7IqolyNg3i1k+nMcDmS3T1zAlqoSlBuYL29zbHMTWIrbSdbUzofVYVh96Pf7seGLFUqhvVMTp1tegNvU",
-	"uOSll17C4WJ9CnIGwJUcMtVYUgI6a1BZlghYj85afmXnk8xqQTyAs0oCy09XCfWbYHoQDKexDFziYnIp",
-	"WjYnjgssimq7iLIkPgeDQYoBObfZITB/A0ergp1zQHSH7A7GPIMEZ+2U21CmS1IGrtrocwRBXoQTPIMk",
-	"w/Koe+8+9PCx0WAgXk/Cf/Apu4yP/AnMI1c8lGaHbp5wTRhf4s1KLS9HNiLoi1eX7yo0qo7cq9njnPik",
-	"68eU+HHsn+MYP2WcZGyZa+jS5ZvUEXKo3lxOxSFNAMIgmpHI7IoaKNOC6RILF3+Ve4Sm+UEmTjrZek1+",
-	"wZK9VugjLCWo4M0XdwO+UbDyV8sOKuNVmXNwfgNoNefgUuOOl/QR1o0Xk2KESl9NcO/IMZ2iWgwW+BFr",
-	"qfTajEHWmWmQOaVPNX5Z2BZ146ZcwTmYEzYYOkFovqhCgS6LIt6gCcKma8p+40pKr8dvasXtysHBm8Eg",
-	"UcFcKzZ2UBQvDDifwlypE3ACQrivLv+C7/TkSnVHnvjnLgvYqR8G/UaLvCPJkgFEOHFno0id8DSg2JO9",
-	"lVQKFAzRFTuD9jesZufUsYrBVzl0t8lo3CoxNsW7RYhdh3/wHWPNrliDFfbiBsoKV3MboS57ObfVlC4Y",
-	"JFJyXeNCxq3FzMsIcT7MZW0fj/mwakhlMo0ZJxh0kaWMVpa0Z2fneQ556SWZsg6e45deckgU9qGzjxx9",
-	"LX/uMg/8crfCgLLkLh9il+DHvXDKg1PaODSySvMXwic8DUTJZ8p7t4gX8NdYH/2n8ZS6TCXaxlTudZD/",
-	"QFqLPIgwxtf1eycO+PLgpl7PfKRZ5lkXP+RJQycNxbRHg1OYxX5XsUdYeZ7MJPYcYJU47R7pUvFscTMa",
-	"QvO5axwTshP6OGmRmySmp9EJ1fno5ITSCU6k4PQRKK2Au0wVixKYWYu/EW8W9Cipy4c9OJ9QstNpd6AJ",
-	"npXwp6xOvZzaQFV8DwOewGUuU/wUzGxhFxU99otTmvYdgenp8oZqdQKcu4+zNvNqlkz8ODlX/LWre9LB",
-	"myQ5i5RPaEA8TLg+htrhno8lxPKvLv7lOVbtudGRb6AaH8ofyKJ5/TOrkt9q9yd/gPJMXn84u/VMIVBI",
-	"s2/tMyQTXLF2XrNGp5hDanV6f3tNAWu4rHDMRv4QGRX6uM+ATQHP3XP/MFfKb4zl6OxA3nCRvyCTvH8F",
-	"Gsx0/f4ti92Wfullvqr1Rn5SkM0KkrB2sNMGc8Ri6xLDO6Vef1usdTU5ctevgaDl59nniMKjZPScWTd3",
-	"9hUxR+JuG+EQSnqhDY/XOpGtill4y/WtHCgzFaq1Xcuo3VIjSh1447X3buxb3oANcHbBLuSzfGNZHFPo",
-	"GNvgEQJrYhHfQUYabrylTrWsK2utk9FGRRJQaA6tvsDDRWbrY1LH4GrDIaXKN6vdCvTt7FBUXo5WdfCx",
-	"WtVodWtpwJIts4nWPUs07qmUj+bDzBH/2R1ObAFYCA0WZsP6210ez+ggZInAnGMTMKwynBRKRVdmmchS",
-	"Mlqevdp33ZoA6W7twK09/fMvL37z5//4098++8s/XP78k6effe/y419d/uFvnn3y95d/fP/yrz5xa0/S",
-	"H8vkXfG6vZjKltK1g87+XvuVV27stMX/HKMdGHhS71M/JZgPX4+jMSylEBG900xrME5ZP9MIT3xU+Bzx",
-	"BY1fx3betYPaKEkm/OD6dSlGWr1ofN0/9RM/br03GdbUD94KeicyxHzxp18+/eyv9Tdvmw5e8eEj+d/4",
-	"lMaKsWM+7OzsKmo5D6I0p1m5dXeWDUavkFlbqE3qyugw7V20wVifKHlb7EIv32l+ghVB0r3+0Kn5SeL3",
-	"RhSKQnHde1UKNLMb5R+wIS9/+seL9z8VG/LTXz/79Nf/8ae/WmQH7uPOoI+RiMKdKL35FVsx3XcFu7Pw",
-	"gfNvxZ2yvXj58Y8u/vEfK/fiTnYvysyDlK3lG9JZcdm2LUQql7BImMhw0NtTProjZxP0Ke/VDgR5uKue",
-	"fv5DSduHnyJhtfRBwb2jr/v9Ib2FEErukuDekbjjEQaCxHXiOPphyrEkSKAqKr3nk68k2yrRqRzCnNN9",
-	"OYrCPjctA+4Q0423/IB4v58pNL3GySjgSRSfmy5OPpxzxIaAMQAaLLdmad32HJPJRj7HSsusL1O5Pe2S",
-	"c+gzkfKJeJw+4l7jAAfGmtfGAYewlsvQbxgPIR8GM+lJPUhkkf5QIL1+dMYaDjkbBb2RqjU3OlOAcdLK",
-	"kzj2z0mXWk0NIC9+TOoeD2a4xzw+LPGAeYWerobdjgMeMYcXrsrXlhmnUfjUA1kISgfBY5LQMOSSTYUd",
-	"Bfaho4DJp2bQ582INWPKk0bLZdYitVVPBLmQ2RBhviB+atXCz9F4Gks31C4d8yFPuwqoEgbxbHv3QE0j",
-	"kHRAdnbabfIN/PI+7dFgooaBuAyFlNGyxPDn4lYVT4KwQp+eBj3Kc55ITh+RLj2P5PWZ06oaTcz0WPq9",
-	"woF3jssyxlX2IfNOK7G8uGVeR8FkUwzeRL13BTyPwOG7wM1ZPqwC90S6N2oHr7wCekgmRKw66a28sn1x",
-	"yjqlhC0RKF7ArcaHpk9tPoqK5wiXutfEMXpwFuVbKuzd2EcFkjMYVEIOzixK285Ym//O7cYsj9UMpu+s",
-	"ZzfMPz+18Iht3p1VdoDKPFlCrqEvw5BuVq3/Ml6Npef2LdUDQs3sMyXqlXK5GMdiu0N8SzbhnIhXKOXX",
-	"xpPk3Ft6mq8fn2SbqIAYQNiIarWe6SShgW7JiLkl+y5XNZooAh5zwGLxG14EdYvC/kRi6MMiAGHBGgQ8",
-	"fiLbaimMTOaFyGvAYwVoyiHCIsHs7XwQWpJnzPDN9vwCuwBxvkZbeLnEXDigRHeOKAA0X35UdpcP+QuJ",
-	"xkoCRlLnvvLKtjFYNT2dhxueojw7ALwYJRsLrZaRsTzwW2FVnJ3tgbP0pF1JUMYP8rBMtuzb+fJBsq0G",
-	"A/9z4T9zn28pURNQX+piQdizAMCbG85p8IaJfdWJmhoE4cUWbiN+AsitELi1yB2WgTJ6YA16lmQnOnHb",
-	"Q+hlotK+0kuMjDkLfglUpAY4ipuagbQo7gfM11CIy4q8XMajy1TKo8omFDcTy7hg+uMacGOn3SHgVReP",
-	"mgkZu1EyShMWLR5bYNBl86DBJVGeTKggMH0FJ91JTgEI17m4VVgvv5FKUwINFHhI/FCcjXOdzdrZLcaG",
-	"+P1VSA+E9JEj2NPFbp4kDtBckUxM8yMsVw9uiSA213zJrCQVblodYK6K6MpqtRZO5mPR0bQ3Wgl3owv0",
-	"OWPLPEMWBJaCht12pykPCsqV/ipcWXGFcFffO2PPjYa51f99JTS2UXGTioSZwDJYRJ0K1dYpR7zkzOco",
-	"ULrnxGLl1cg6Kz7IZSlnRvGFlpoQe1NuWvYiZJjNcWbTR+/m3NFVqx3wrMoshdxFx3QboNs4dVvC2/cz",
-	"inadUFvnEsBCzRhbJ0CiOa8uN73Oqe0Xj7LDg1+HiXacPmog3wDbi6+qkf2RAJncABoCCvdpGJxS7EYP",
-	"sBkaq8teUYPQT+TwjEGa+FbnlBLvcVN80OxFbBAGvYR7EA83ElY80gFBpX2y4O70MCfHA1ydOgjnCf83",
-	"Dskuqe/A5u716CRBwH5Gw7CBT3KZOX5ZZgsUPKw8i6BxSPbIWRwkiM2KMgrwBeT1soLKqIZ0GVT5GjVa",
-	"kpmyQItE3fdoLynKOBjcaMofNeXFXM68lvaBKgFrmfcOEqvk6/Uodpn4J6l7hukikHanIVuze1a2H3Fr",
-	"rVbLrT0B37vsVII5ZzJDMUAzQ+2AazA2Q2eepb9vEdNY6nR2Sf3BOfRIFE+dTPmI9mU5eVM6Q/rSLY9v",
-	"eEh4hK2Kzy3BDlVjWCp/j4XnsnhM2GGmpTekiRoH/tgwVGUDTKM/PZpZMLXTx74uYMJwPCDibVXCgwAa",
-	"qpoNV1Y2dDGt4oCT/jT2uyFtZQr9xnpCOfKxT8eTSDAIE1G4P9bKXPxH1fKJz11m3EmWsusXhEwqElM+",
-	"DRMoNURORoTTXsT6JmXI2Bb5jqzRCxJzLgQQ6EJRmWAYJsLpLZu2EQqj3skh8WSuH1zQEaIAzrR8WkPe",
-	"Is2A06knRh6d5zJflo7g59c4kbGmQ5ljApbXNax6PKETCXyg+SkesmtyXxZl7ezeaOJ9m0xS0fRZvznw",
-	"e7Q5jcMC6x1TAgutd1I/G0WAs+B5PuzMiNFGaYfvDmxzZcMyepbWbaYxG9lRAQM66tqY9oJJAOF9Q4qS",
-	"TgOmvUcD+duhUTBpX7krhxJJGai5a0WPMt6AccA5FFPGZMqmXOxhdYZBpsmzo860Q1D6XVfDgdXv0+Qj",
-	"TQ94AjqHBn+znlHHvJzsCWhqNj2wHQlacURxestOu71XVqSorocpvqHfO5EtYw0A3emIJxgfLD4JP/vz",
-	"8TTBb3bt36Vf7GV/kvaUEKiC1P2QR9hiymcuQ16gIvVlO94i14e44mrURQJIe0Af58rr5I2eFOUgz5uq",
-	"a+bDLlcbWeWUQTbLjnGdnd1rHJo3Zh0uiiNpHvbFD//HxY8/SDOPZ7wg2vFLvOC83TDu095pCftNqj/6",
-	"3cWPfzYHvcpzs+4FqXYkFRD8T7+9+Nc/Xvzmz8U0Zybgz0f17oJUd9q7za7Qh3n/ygoc3syWr3RLrcre",
-	"gvoMta+r2VvpxSqf2r4ZkgsS7XcXTi7cbaLCuCuE/ItC9F4Tbq9pTsWhnoB/5ivFBe4VVPvXxSfo3LC6",
-	"vvgsG4qZQ24+Z07AbZWuyuuD1BJUz7dfqaxMB3f42t5YS4ryeqiC4pIlWZIaKXm+oHHY5Ml5SMHe1GAR",
-	"xxhIs7E59vuqIhy4c6jNG2F+nAnUK40tY7zdfKzNFK6ZrM0Xrc3icW2RkjObxTdWUNZV5ejKj1NWgq5e",
-	"O4HFmV30NQcLTNNal1ytWsi1YkHWZuuuZqvU+R2ZRwi8N54eUwyrK0rv0c/g4znVI8ksD0270yCMUmFa",
-	"gOGFzXoM5xDMZ1SenoYcMDu7bn6BKAeu/3LpM6lRPmf6TDk+Lus3hjt2sX5jq0VQ7txeIoZSBkrTJ3Vy",
-	"SUtCwWWNY7kMh5Z/68xHIrjYsduMoIgN4bO+Gr8Gy51EJKimogw/mlTsFMetxAOBJZQykt7lyVLQz3xe",
-	"Ee+1UyBQngtNA46ugTWYJvQ1dMtBxTkj3XOFw4Y0QRh2jCQch7MyurKQr5DWvSxv5LkEYg/TKCT2tYL5",
-	"BdgHUB3JEhIsrJWf/1GNpXJFurs7qki3qIjWKMmWkfQl2gDkkdD8VM+sVJ+jkHxdzQsKwQXqpMKWAzOq",
-	"zyvqpYvrmGe+xxLKdt6YYZ+yJBgEyguPcRQNOJcLJB6B2pkzjCjxzVxNcjGWKCQ1xhKFnALhAafyhtmB",
-	"MdNCPpAQrbr5opyCOghCqkfmD4NTOR6T55vtt8id23L2lR9DShzBkVwwb0x8JKf7uowHIWUw4TsNIp3u",
-	"ggaDWdpYlhHwRBUa81EUJ6qbo0yh416+px87J/40GYl17Pm6rXFVc7zSdvMAZJ+3g3SnyaIHuM3sQyqt",
-	"qGiawEvDVpzVmT3Tj32VzvBiC63cEN5ILZHo585tfoR7JG9iG+2BzG2FIdWQDhIimKHjIzC111mudf46",
-	"8uHfMLbRhuG+tUkKcaOJYFiEu+VAhWtViNNFgebWyAhqiSC2xYlbuzlNRlEc/DeZY/p1kHQEA9z4E4hv",
-	"u7UllExuS1Womqk+ltA7aUYjksu//p8X/+vvL/7lZ5f/+oeaUxvMbyGyAttwmeldZft6xov5k8ldnw1p",
-	"/CY9pSHce3PvOgyjrh8KC+cuH96bJPC4dTFgfedngeFl4gdqRo6pw1Ztbq9vZOhwsCErtLWtgXGMNGz3",
-	"GTr4HTVwWq2E5xBPrqqMk9PHXtrhng2ilswrb5GbEJTSWtWRXXXRHMf2DH5XmGcuGwQ07GPsPBgygDt1",
-	"n8CnxhhraAui3LrYqNUPw8Yh8dJ9KQi0Ny7Q6TIvu8M883E5Da5zfzDATuq5F2zMkTLf2W3vknfkD5GZ",
-	"fSuzqB4k2UpJFQ6HYagyE2QQB5gqVJfpLLvXOLnHjmg4MO8sfvk6XGp82sjm0tsD9eVuWrBNP9xavdgV",
-	"yFu3qp8q8taxu4kRKZWvn1fR8lyYIujjv3v6efGY6dUnANj9StFbJJ7L1TwHnOVquVbmIfryZ7+8+PEH",
-	"hdO71zSmJytNyuGYpA41xYeffvGLHyykLxg9Oy7Tj5cffnr58z988dtP51yexbyl71jbfeMZ10uU8qVy",
-	"aTmnJC7iEj7JxWYgZMjcxtTw7Pbc+ujw7ObZUuLwO3JFM3K+EDRkE4jTZVpkTs4T5UxBHTCNw9pB7bo/",
-	"Ca6f7oKYlw/OG/owLxvTHFH5weybujVz1CHKYIB2MWoS5DQZyXlJFm4xcZJxudzX2ctRZxLjfHJH6Vyd",
-	"Vak9zsb98JqCO4L7nDuqus+x7g23HE9xXqK+F3gaC251hEFIR7WNczA7Xo3vgZYbMbZxMF91zIcFN7up",
-	"twONm3aTXzVhtt7PHq1dsQTYEqF1Q29McxnMOxU9VcgZTJ4VosgiUw73yP9I6EEJHr95JBsHTeIoibrT",
-	"AYmjqcClqqeQWmuHpMTrbiCE909MYt/j0BwEdradDi43J2Zmit0FGdtQyXhIPDmu6SxgnAQDrG8UEHIS",
-	"U4FixROCvtyT3wDLtYaSqy00Qc2b03z19K92xa+kjVx8WTSNe+KVClJKO01BR3OkCEmiSdCT1EnDWjJd",
-	"v6442uRV8sZrD47feu07rx09OD567dsOJvi9St5+5803j+8evXH89f+qP98lr5Kj1966LT4/NFKtyUBg",
-	"PcivIDCkCi+e+Odh5Pdhi/XioIthBJ+fs54QE+ofrXN/HDY0P894Gq28o1yjNm91srJUp2KXc+LF5g8O",
-	"oFTU5m75G5tvNoPTO80z2uUwsxOyeJsxfRSYdCrW69GexAUPqy4/rRGL0uy6iJ12QBJISte5C/VM1vr8",
-	"2eo+O5cmh7qXzrgW/Osl4TkJgxMqu/Yp97uXX5BbEtuYS6GzaXpGgS23uA50uTXMsndrpA5xMiCgMYPX",
-	"u82zkZ8YDAfA1PNjAfANVour0lGquKDqqgx3K2pGvHTjeTiQJwLp5IeFKfMyEVMHYDTDZJor2Dcmr/Cx",
-	"aPvW0eeukpVlk3jxD7lKjp3TbOQDOKTVajVssTHG/O0DohK5ZzB2r6nWudlFMhUrM7sAam2yPPRSj4d6",
-	"Z9N9/S1qv7d9uUE1Tn2fQeqNpu2sa4KTtXlCbaoLgg1eCg3F1ZmXkNJeF8YbOdsYWgbpiy0wQh6RXjTW",
-	"nUelp3JRwXYLx1S+LUxjbrMItY2jyXGIlw6RtNnWnMGwfeO8yMGYTcNgLxJQ8jJiXJbhVnoSIKSK7aEl",
-	"o+RgbVWRgeZHkdnBoJYkGlOYBhmivxV4gx4dgFH3xP1z4l7aNHU9AkuKftVDdgTxfxnvhTOWOSEm2fie",
-	"M9j4chOJwvB1M5JkpTsOA9zmRR4+v0jkJKOYUnX4DanjkEk4tRpYXOOyLChg+bIgjdYaWWlzX5wKe08Z",
-	"sU4YyGWIMMeopLH5lPmRdZXmlhocPaIxrZAdcFIJWF0ZlhRVcJVVfB2m2EvX1AlTL5MlpBmS0MdJkary",
-	"dL5RUV3YQkfsa03xe1UJZ3DAymNSX2feHeufhJFgBiFjGf8MElV7QVN8E3AsMjqlcddPgjEmFJEgDKfa",
-	"lJIhKJjurXmBFsst7S99hwVJ7mx5QmzilZCe4ennoo1tuf5J3SfjIAwD+RoErOvGIuwb7DTf4xFDg4SB",
-	"jWRuotSl2TIcvWQqSH/y8Mn/DwAA//8=",
+	"7L17jyNJnhj2VQI8AU22kuwk69HTRSx8NV3Ts7Uz/VBXz46sYbszihkkYysZyc6IrGruTgMr2JbuqYdh",
+	"w7JPAk7AnQEL9i0EQ7j16U73XYyZudVf9xWM+EVEZuSLzCRZ1TWztdipriIz4/l7P3/RGofzRcgIE7x1",
+	"9IvWAkd4TgSJ4K/nCxJhQUN2eiL/9AkfR3QhP2gdtY6RiPCYoNMTNJ6FnDB0vkRiRtA4oISJIfzOSXRJ",
+	"IhSEU46oQFdUzBC5JNFSzCibqsdxECA/JBxh5qNxuKAEnqVMhPKBEfuSnJ+F4wsi0CLmM8LT10REp1MS",
+	"8R56lU42xxeEo5ARdDUjDIbiCJ9zwkQPHQs0D7lA/cFHaDzDER7LzfZGrOW0qNzWjGCfRC2nxfCctI5a",
+	"oXUGTouPZ2SO5WHM8bvPCZuKWeuoP/jIaYnlQj7ORUTZtPX+/XvzMJzkse9/HODxxUvyFo45ksMKSuDL",
+	"c/nNF5xE6pj/QUQmraPW7zxIr+aBHuqBfuq90yLvSq7EbM5xB/v29lpOZr3uYL+wYKcVXjESNVvGe6cV",
+	"kbcxjYjfOvoqM4KT2dbrZL7w/GdkLOR86ZnwRXEv8kIjsgiWiLBLEoQLgsIJwvoduaPsIfpY4HXL/mS+",
+	"EMuW03rXDedUEPjraIIDTuSBRtHj0Cdrx9CPqTdOAlFc+nP4BQfIJwLTANbNEImiMBoiHFzhJUeLiEiA",
+	"dNCoNWopQBUzEhEJqyxkRG4we0PVy37Kp8VFjFo8Ho8J56MWChnSfzgolNNcUS6xAwskQjSh74qz5a/W",
+	"nE4yYcWNPokoYX4pmO8eYidROG8EsE4JkOHFIqBjzESvpfZcepyZJ+/JOxIkpSaDg4PqxQ8ODkrWLsKt",
+	"Vx5zEiHML4jfK9yXdTTWXGsurREeqpfuEPGWIyJfhIyTUoS8BvSZYeYHpPQctsAVNepLwmN1y6uW+mP7",
+	"2d3gWQSH6JMItQX8OSZUChrhBCQRfQLyhU5dRMztqeYdboCf5uU7PL2NeAqyzCmbhCVnwggiTERLeRqe",
+	"JVl59zgC0SqgXPSQN44IFuQVnRNPngVl6P59TsYh8/n9+6iNOXq+IOz0Kbrc6ziSb6E5L0ID9v2zMI7G",
+	"cJ2TMJpj0TpqUSb2BulWKRNkCsJx6cmmAp/e0SqweBGfB3ScPP3eaaUbKZ7Gl/q+Fc+7wtYREN9BXzD6",
+	"zt623J+9icP92ptQUkotSFKqQWjJzPVey8rZNd55XwI6jzEbk+BpLMinURgvnpL5OYlKyfxUfl+qwWmK",
+	"fLhC8jrcd1pzyhJBrIQ6x9uoDGZxyTCv6++1Pjkclw1wRxJvI0nM3fUHgOgKCK212I1B8g4YbyUwhmxC",
+	"p2dECDlEAQ6Viajsvrl65R5HkwBPkXwQtangEgRoFLI5YQJd4oji8wCO6PTp2Scvf/rJyzfoHwKfgzco",
+	"Q/FiQSI0xpw4qIswR286tU/yEgdxyfpOBUfw1RBxMo6I4GiutUinJjeyDxIOwUxWOEQ5gk84nTL5tIhi",
+	"oo71kkQcqwUVDYuSFdzj6JKSKwlrISNobL2iTlIfsTIbcvIWRZhNSadEtBECj2fEN1JJrbM7jyN2EkcV",
+	"SzxTgkZezGggK9n7KaNkHqdsGpA3o9h198YY/jF/nau/PNTmYSSI33GQB1RKf68plnkqjJDHQkEnWknR",
+	"Tyl+qx+qDVP2ul/BC6upyxnh3DzaTLqCXRwLM0n2eFzE5LkHDuqj350TBw3Q7+IgcNAe/AswAZ/vI8xY",
+	"GLMxAZQbzySQ+FtcXCXvkWgPXzpoEkZIjob2ap/rDPOXBPtnit0VRw5wNCVcAKCLGeVKEJ7j6IL4kixE",
+	"BPt1pd4sPlYsiPKnfHpCuIjisbAu7TwMA4JZq/K1F5TB2A3eiOglFuTxDDeYKMCCcKE5xSoIlNuQrNR+",
+	"x+yrXNkAbWLOt1AikonOCPNXTmKMCIxcyeudE87xlKC2W8JCO8MMGeQIRwQpFci8P6ERFw5awB1Iwskl",
+	"rxThYqewMcfvKgHVXuE9btbFydstjnNOWeV8sOMCWiwbIUTZlEUg2XCk5uqe5K/jy6d8+nwhykifNkAB",
+	"kQPCvpRk0A9BuddfSoponruiYhbGQj9L2XQL8hczebCPw5iVLO2pgl4AahDL4Do4whNBIpSSOAfZ/Ehx",
+	"8IhchpKWzc0Y5N04iH2p3Y/lbMRH8UJKd48ePeohiVeUTRFOMEaSQu0ZtEUFuVr9IhU7RYJU7S0C5YKQ",
+	"KGUDHPVhi/v1BawySTTZ1JMwOiOiAv2AwcENeA/sk3jAiXiTIR8eaivL0D2O7OFfkrfKUSulrKsIgwQ6",
+	"oSTwueQ0iwBTNmKh0QnUN50j7WKV4gaLgwD9CMVMs1vHaAfoR1Jsk9f3VlGv1Ed8T/t/JbsW6BxEaOWW",
+	"XS3NbeFPksuU8re55uLVTMOu/LDLL+iia3bcXYQSWKJqYbGAW3PK6Dyet47cyllt+Ks57ToZMrW4H66y",
+	"uB+utfDsROi7DReVkymL94TfqXvav64729p0UbicgqBWsVhbnqq5WFuY2+moWYFvd0PX4drXc69Zjl0N",
+	"WIPrWkATK+zzSBmO8qp8jqA0V+Zf4CllFTrzc0bQQnLqcIJwlklLGdbyVNzjyFskI3mdIbynGEa/e445",
+	"8XvoGLjNEXAQJQPqwUes77o9dKz+XmAu4BnCfDSllxBmhIDdqmkl01FePRwgEQoclHEdOdazeH4uTzy/",
+	"Mb0kNR+LjWm5Ggb6LvzPgoR+4ebfOy0+C6+q5nwh5+L058RB2FBS11077eopc9Bg7TmzmJpgAd4csG2e",
+	"aEtmmRG3hqfo0+TBctOs/KbUeJeuoNSKjP05ZQoheImVjFFBcYDgKY7aURgQdOiCfUnKa7x+qNYcvztV",
+	"b/Th2vVKcRThZSvhCc1OwmnNwYmxdv1h5FOGoyVSz5udDK5lJ41DyAwlKnO7w2BDS6xUWPujJPyPRD30",
+	"nAVLidFwTaD4geUUs1T/6G0DNw0M+ulrmxnz8xhzZ8LfhQn/hAREkBVhaRP4qmn45a6DJTOrWL+P+mDp",
+	"W+/dOZluJYRSPqecVzMqdYXKaV2iOAQ81KRREkZF5rVI5ZMJjgOBYNu248jI1rvQSHblTM2eQwMIt967",
+	"g/DbCOHqfEuv05P34+mjSGLtkZBriIiIIwaxtjPKpkfI+8V7z1o0qAycEB+5rntP2X7fRGRKuSCRApTO",
+	"cMSMAKGPmvdQ+xUoBAqE+D3kWSd4pJDFQ4y8g2NQysGERISNCbogZMGRNwK4GrWOkFwS2MPwgnbHoU+m",
+	"hN3jKIzFIha9DugSxQNJYarkSPSZesY3YFbaQy6oK33X7Xf7rnsAGpF1AEKqkirxAq5TqUzY94mvLHoc",
+	"nhgxpaXwnhzqEUhN43BO0CQK5wizpXUR2GRVQIYGCwWi80WgnGlLInpof1AywIilI7Q5IWjUeokFQQGd",
+	"UyEhj6poLmvzCJ+Hl6QDG6Rcm7IXUiLy5dPeuy6JIjhg7vVGbMS+RvIP9LUS+L5Gc4IZZVP09Yh93e12",
+	"k//kky76Gp1poPkanoB1f41eheFTzJYvyduYcCG/xChKViqFTrnM8zBmvgSgmOFYzAgTdAwLi8x7V8oF",
+	"N54RfwgXeBIICMfzIiKi5fFEkOgp/5HyvDLtdD1C8KU2jzM0p0FAdQybWuSBK1d+KjV9hoNPJPiir+3E",
+	"mgmmgZxSDRRgISVmRV7U5euDTvNwUAyRrAAjaWqLmW5PHpQIIzwlXzB8iSlYJ/ScEuSlqiv3BX6A8Ux+",
+	"68Aq5NGHEZrEQTA0GAvHom3AmTWitoQr5h8psIQVyltUqUNP+fT0pGOWtC+XRJj/PBYSxr5gFyy8Yuhr",
+	"xEUYmSQi4wUQdE58iXwKjgSA5gxfEnROCINX0qVUzn1knxm8AxlJRtMOJSGQ4+t0JKo/ggVL5ERfo+No",
+	"ys19zXEgtXLio/PQX8pTwspqDgcHwRjUh4sYIkVFAaa5tm3IB83QA4DZC8JOGbwlR6ecUzZ10mnA8wBm",
+	"d/JuIQm1A8QQj4mP2hd0fEH8DhJyFMdAOLjNKJcvnlPfJyyZUULEs/AFiWCeUB48Hgt57hO5EUvPSvxM",
+	"5wRcM1Ijc9BVFLKpDjRR4acg+D5QCpuZRV6yFH6fheIJIJtERHkIPlKGrZQmKPJO0jM5QF8jYP4lL2t5",
+	"I6Ve5J0UjMyrh+hr9JKMw8jPvKuhybFDu+VJZYxWagKNX5oQVM3zEH2NTmI1lsEmhSE4iAj2l+p5jtp6",
+	"t+k2nWQPAsONmTesANhOMtFH+hyfpPdYfr8SRxUMQNAw57E8aiZogGKmnnoDL5mRHwEciFND/eUFZKmI",
+	"jj4G1FmQMTqPhfLJVnMQCkxEz9FXiKO2pxSWhFr3+wD68pYKX0gI/TgIJVh/vHxBiCGRC6KcjvZJWbaD",
+	"5H0Je8fpRasEArM7pZc9gDvIgIMkbeYqMONXFkj2ASStIV9ob6WErYXxXFpjAdtMCFGSUWGAQo06gON5",
+	"FgorhDU5hQEcj7IdKHEYdmC+lEek3ngapzenz4FyNI+FgWXKFcBpYJDffKJiGJLR9s1U9mBXszDQATDJ",
+	"iEMUsmCpEB4IpjamSaLMFwRfJEPKA3suH3sM/r9/FFNhwAtensdcIBFhxieaeamZlOXXjHKYws8pgxVa",
+	"Z/DQrPpzydpfKmZtTgJ4FLoK48AHPENYTxBe6vkSL2WiYM2pcBQxB0SBJ6nQx8e7CxJ14Qt4soSyKxFD",
+	"LW8PLvcpn+rlv9TecLP8A/j+7OQzIP6fKLIuz0yF9p+dfIYWUTihAYEjPzKOcEbGAuHxhdE19IsK8SGb",
+	"Rb46oZLDPQdjqD1BZ4imREhiSq70OwCqD6QU9ADEbfWpWeTAWmTKoRotUs8TkUksYdhmMhHBPGQOIr1p",
+	"r4JrVW9JL6eTrHXPWuvThENvtlpQVzSHChlRgntK+dolrNls6oIs0zUdWmv6DBj1hguCK1MCH2UQAmSo",
+	"yyLAQq7FEgnyZ6Zmfj6ZBBSCjqTUSBnCU0zTq35oLfVZKD5R/G7DuxYAledkjGMpXgqe5nko44cPsqW5",
+	"ZkC7cJKwsCKYfg16F2HxvHX0levsDx45B67rHLh7zoG770ghTf4YyB978gd8diB/HMofD+WPj+SPR45k",
+	"TPLHQP7Ykz/25Y8DR5Jk+WMgf+zJH/vyB3xxKH88dCRiOxJ75Y+B/LEnfxzKHw9fl/r75KK7lmLEpZrd",
+	"clo7UEyUXiIBtVorkerq7vULPeruNYgVCkTLaV2fioDa6sGMUuAojcCHPzpgKdtW8geH9XUI+BKidibH",
+	"A3iuFtetR8qFcnhgV5K3hrddyth6yI0laf3+9uJyy2mp/9cQcvVTjaRYuIjmYmpmWQ1FS/3WRjKkOdf1",
+	"cqK1vA8m76k13A6xrelCrls023A9WwpfG856bRLWxreyayGq9ToRRy5xBHAsRRFtR205rZzxtOW0MpbK",
+	"ltMqmhLlhwVjXstpJfYyGDcFipbTsq1PLadlm4laTitj+Wk5raw5p+W0EruLfveJxQGzBg25jIz1QT2R",
+	"/pGxMsinC1aD7Ida71fDWGq7WXaiqreclqWem6/NHznFOF2mVnLN87ZiK0fMa5Py7LMapPVJet4Fpcj6",
+	"TAGu9YER/Vuv3zstdbTykMs97ebky3N6+qitXTVzghlH/Y4GVi7xYyq5EWVDHVgO6WZKBDWCmOQNY5Hg",
+	"YXkw1MqIK0XFdlq6Yqvk6BUp0fZR13eVTpK37hylt9FRqkjNBgUhlICHtikJMWJeGoTioTGOImo0Efj8",
+	"HkeegkjPQR6j4wvJE+TvEzwmX7z83AMc9Mg7rzRw364wkcd8Ol9AKqODBuhcBXSNx2QheZYlgW6Tb1mn",
+	"uITaJ5/RBXDNOfbJh6otkV5FLdqhYwKbZ9/dWA0LiQ1zHF2UkyoY757EaogMRzigmKsEmuRetsieScK/",
+	"pKBSlnGs8aeg7Xhp+R5PorpnKvh4RQK6CsS2TylsBDvh/IlCyUbvPNMo3eilL1akQVm1oWqnwVr1oxq8",
+	"kdaGyifLaUXWQf2EpDio2zdazBYkRc288r6HyEVXMym/62VsAQBquuZI97bJaYqwKeCIsDHY2CW5yqQW",
+	"VV7LQVezUBsl+Ba4/ykRx2NBL4mdqMBNTHpx/nPMyeG+ib1ZRKEIz+MJOl8Kndi4IIzOez/j3L/olQ8u",
+	"RbIhYkSqn1I8ydy6HKi1NuWqauCKLNgNl/l2mNgvD/fRZ/Tj7EohcDwX8HdwsHfYYL31ZdNp6Qibyakr",
+	"7vxOUN2FoCoPOAhKMSrHFO1H5Ae1Mg4yBULeF/MMIE+neBI/Dq/QHLNlLk0+sUfNsDwWiZU4CFRS0cb0",
+	"f0XqFG+ZFdZLlSk5zFL9eYOYc6e1yKRk1T10K5FrVdx6TdBoSgZyr29OA8pA9I4A7IgAQPHCzykX5ZgP",
+	"Don6KJ+WQlyF7yszq9fks+kFNcbNZJ+lSFkfv7T6YaPWbuxDGSRfd1kNcTF5b2MkzILJHfbtCPtswmZK",
+	"3BSAk/JPmF9y21FM7KPAEUEsRGHgkygpwDFUgfDJcxo+uAgXC+X39qAwBxSYwgIcDgf9gZQiR+w89qdE",
+	"yAtJ6nm0Mb/QMSSJV13OmFa9ucczHnbMERc4Eo8tn37Pjqe3kljMLMW9PrMK49TOeLRqBmVJUe6ykmkd",
+	"fdS1iUru+kpJyw3Wdygt52LGB28ayFXpZfa7fcd13U4PHWvAwAEPATq4hAYNCTYEOOrePTgpT0HX0Yil",
+	"YJH4l7NgYTRCX13+6rzqtUnVOYgq7volZJ2kW1VYIWZYu7BDRoZJKioMly5cVTuq7DKRq21R1jZiZUK+",
+	"ual6JKEhpc+9vTG9LyNMd1T/Gqj+DWpcK5WdjWger0Hx+IqyMa6LTk84UsUxgyBD2a+JSmaS3+Fp8+cO",
+	"EuHXpAfnD6YOeGyB/3wn2H+nb+0U908ApbAgurT/8WIRLMtpwMT2d/CVxnn5CYSC6IjL2jJS1qeyjmTk",
+	"VtRki7vpXdG8FcTmLVWqd9III0vH2Bgzq8HnDkOvCUP5Kuzkxs3fANvK7SOlqMYr65uULXRtZQy+soSb",
+	"60JoAlX21C2LytwoY83usf5xbYXIfGdIfMdid4rAFmW0DZvFa74gS+RlOCD3IAwbozFeUIED9MRB5B0e",
+	"C6kaWwE3kLXAdTHSLAw8KXDtXTDiHVlPc4trbEXNHW0pwbF9+SUE50xgQbi89AtCFqi91rnfMYp6GJky",
+	"Uj9CUltIFPS9Urq1wsRgnVm31MCQUrO94k3cpLHYWeFbL2ldxXvbmJcLt9uIPube3pg6lqHvHW3cKW2s",
+	"9vfsWqrZEd2yl1VJtPI7/D57euxdbICFO0DAO9zbOe7FQfDEllTLUZC8jcvCIjLuHpMwd48j6v8Y85k8",
+	"G/n5TP4u+ULo4+U9jk5P+FBn83H9jC6cWlJHbGWN9KwoU+yEmkP7SxLx0gqy0AeDwtLHcRRBCx31LGqr",
+	"ZJ/uHPtkiCSA4UglzUAQKRwMFctOafzdCmpS1VlHTVsVwla+SEgaTZfZ2azdjjkdexGOvvn0wOvCUSmh",
+	"U3BRUV8eXCf3eAouMwKWWCpA/oVqT5k8x44KglSduOUjBhGTe4hrXMQ1plKUn0sz0pl/f3MKWorpd4R0",
+	"h4T0JyFVeVM3SEd1fvHGhNS8f0dJb4qSJideE5LuKGnFsTQmpPbrW9HRAqLfkdEdkVE4VSvRtVornOqq",
+	"ts1MWp9ab12bZqgGcXJLrG3QKjuDnbiqqmqiaxMikGRBz6kkw0MFVFN6qagC1D84J3Z5r3bMAsJ5ruKX",
+	"KZne6bVy7CU7KewSbG6SFJfZ08gliZa6eoI1R3jFODwnZ4E6G9yKi6l0GVxLh+J1Zevv7I6rTBfFthBr",
+	"LBDlmNGID5QNsTEvqKRWd/xgl/xAVTCoZgW6AUUzJqAGldz8Wq2EhheYNTbjAunOyxkADURp5fYkxZn5",
+	"iE5ZCKWIMCRsJ/6i1T1dDtaJetfd/P2CLK/CqCTG+DNJKk3PkatZyIkpDRVGiLKuYhgmixyNQyYwZVL6",
+	"TaMrMySzcWOsXRK9tE19TfJng0Rzype+vR3Ry6HkHb3bJb0Dn8Ka3kYNqV2t+A5r8GZkCha8qqF+drU3",
+	"IoqtCPYoR0G+/k42wTh4cTtkS+HhDs92hGenbBxBcSZcJ9dUVbkqaYV1wtE0ZARxysZaNzLGF236yYjh",
+	"a+1qkzhYax7Mz6BKXkK5q6EuB8dF0gTVtKQz3ejU2ygi5zENfJ68UN9iSBknkSjNh6l7DqsA94WqS7Yu",
+	"UTde+LjsSh6rkp43uJI7W2hzWyjAuWPwKoGp5FobYm1p9YIvZ3Q8A9HwHoctOgkSmGuwEGKGobhBWfRU",
+	"3DAaeCVAmKm1WTYBzgBzobmIKTOo7CJrDLMJUBjB/ZHrPuw/ejQ42H+47z561F8nx6+BjRQYaq84ZRX2",
+	"ojcVtxsZiasBpBHjrhpmYza+kt3cMfXdM/WVYdJ37Pzm2PnqQCweRuKnVeTyWEGri9osROOYi3COwshX",
+	"ZuYLshCdLYoe3YD8sHrrd2LD7sWGLEDVphJ34sOd+FAJGpsKDtsmZFQwszthYffCgmXR5B9jMZ6Viw0R",
+	"4YvPqSrziH2fqrN7kXlm1YVUzCjXk7dwL4mPzpcmuKdX7PSY23SytA02W2q3i8hbs9WqYrELEqkFpqXe",
+	"wPtamz9WLEqup4ZrdTdRz2afG53bpqShMNQuiEQ5EN+Ri92TiyT65069+ODqxQrnxg9cu1i58zvl4sMr",
+	"FymZuNMv7vSLVdCxqRyRjrELASLH1u4khx1JDvJcia/7qKyMZt2JT/86YlgbxAPkdruzEiu7jLnJ1FtZ",
+	"H3ZT2FIjfM29vTGmloHRHY7uCkc59y+uqYz7NRRwLy53i/rt11m5vWyhzbCnMMDmCFR+x3c4tCMcehbK",
+	"/9PJ8nG2pNz6YoIN089WlrLkTZdXyqGuMY+peh2NEKNqmI3RY+X13SHJjpDkOQsoIxJwqvGCkXFSYrOY",
+	"qIOsJ+DogkAq6ZSpMGi+Rd8Z01+yzswLEiX9KB1lOFE2a/Ph6ckw+Z0nnX8xW4KtKSATgcK4fuHkF3qo",
+	"x9b51O/f8Nw6INTGAgUEc9XUM91UZ2ctHJR1urQ8IuUwthEf7JvLHKMiIo2KnqlNngksYr6Wahr53oY3",
+	"GwLMFmoL/hZk777ISYNMoVrra0RqrTc3pq55vL8pglpCuW4dTTwjwaSiPtq64qO3qIzZZMsyZiWncFfK",
+	"7EOUMrN6y21RLKn0OhuRnZIRNiY/VSh2J9ftjIZFlyR6HLIJreiYwYkQlE0bFU6f0OmZem0tP0+Gb0Bw",
+	"0iWXmg+eyTMigc+L8Qf1xmwI7umrW8B57hru+GwKoyB9VKeWxebr2hBqN4hdCZzp0OuWtkIb583WdbJd",
+	"UtiaelfWghtBefLexiCevcU7Ar5L5LA1qAoqDt+Z0KjrUc2sOWoT88Lyv1eIlF14c4Sy398OsQoQcIdg",
+	"O0GwXKEMeckh42Q37sF1Uvz1FyvI94petegf288m7/qldwU7gUbF9+TtC4Laun4DX5Ag4Cqu4YIsVQcs",
+	"jO7f9+/fHyIqJLhwEUbER5gjL2l/7XVSxW5wcLCqcc3BuqtPaxdkPKqZw2gGDQ1Qv2KMzdDf1EWqQqQ7",
+	"/N8B/hvZMt8iH66yh04Z8h7A7w9Uw/s38Idn6iFy5GmA81A71CepYhhVSBia4wsCbdTUscF5dJwRU+89",
+	"w3PiOchjoaATDTXyb8pEFPrx2Pw9UX3K5a/knfwJb79aLoiH2oMhcqHUIr4gTGLWACZghPg/JVFm3CAM",
+	"L1Q8rty4B9FdniRLS116BvRxD8zhEcH+UBd/5Ap3iUDnS2t3qkddFrQLo5XZgxQNYD6KoP8c8YeIhebI",
+	"OJljJugYuiimtWE6W5i+1eWt7F6/RWQljB42bVZP3q3sMjJYQf377mC/JsZN0g731z3V1gyt/izPcNlN",
+	"btqIcNVMr+DJ/EwD1L4KowtFJjqOcZsskRxYMUANzArytnHb2LTgJq4xSyNuA/aqwkqPTd/OJhbxihHz",
+	"tLG4S/cI/SykjLIpkg9zKbxF4SUOnKTOE2WXVBDk04iMRbAcon76DhS5kt/rruznSxRGPgSqJO/LcUfM",
+	"jDtEgyOE2VKyCjkKTwZe1wl0sNEJWBynSsZjYczGEImZKWa4IzizV/AFhDOX0+cvTdqAvSB0hXU4LSfC",
+	"QdvT8MxqEkKeX0mYzFlYUW0ZKNfUqdY7Sv0ugVLE5HYDBw2QT/mcck58B+2heSyIj9pXszAgmkpt0/y/",
+	"Wnh6EkZnRFQU/YXMAogIMFIUJ0KJUG+oFEB6aDM56CjxD41Y4iCK2VinMrQtsmMkphrikFMmCx0ZD5Sc",
+	"i8VBYM/kGNEY/QiAQk98j6OrCC8WJNLWaimVLQJMGTJCov6iU1uEKlydXAs+D4gyuZRe5TTsyk+7/IIu",
+	"umbm7iKUz0Q7lEQqlmLBdM2VXIe0cgOq9jXIJNfJ+EuZ/DXCVxm3rc3OdriMlSxvm/OssEHUtJSWVP4s",
+	"0UiV1ADqudZOy+jGU0mWos/JJSmJOOJ0bFEosNZQNt1GMlOUo6ki0lSbqPW8ksaaMlYpaZ2FcTQuQd0+",
+	"wr6vIp9MAWnUVu3/QapX4VkDLQcC2+UER+OZg/bRP3qJxqFPtjhbubTr0lilePAJ81cOj2ImaICuICdM",
+	"SjsaAilX0sUQuSiM0EIKRD9CLBTq421kMF0ftVyaKJRRddAEAwSjczy+QCKEVersNfNQfbEMGg801uKj",
+	"MCAJuq0MDEkezASE1MsULJe/TPhQkVowu9mdPBkJTIZwoPb5MhHI5BfaqAWNkTGz9BZQUUCd0UpKp0h0",
+	"GpCAqW1xq51KlJiJa8+Tt3znZeY10Udb4KyaeSVaqfREGhCzjC0QRk3XEGJ3TyhXk0DU7ts1+CVRlSBl",
+	"tFtQlVXySVbR3oYvReRtE4CJyNvrorQxT0WslbHE8XlAx2n0QhnS/3glXKd+GYnwOEMCjhJQtwBd7oow",
+	"KWZ91Xe6/df1Tlu+0b3EkSSuXEo7x9OIkJbTegmDtl6/d1pVVUXuyhKsbXsEclwQPJ+0jr6qTSRfl3kb",
+	"YTjHbuG0CJZyT/IsJKkX5iGtqPtDRAJOkJS4eyUKQG1B+ybqK6wvlf/Dr7Sw/gzuai58iJoLK4oIldYu",
+	"UkioNLvV9XOM37FWWQZuLM1Foe26DSJ39RyusZ5DpXkhC3p3FT7uKnxIgJCSubyHV6FRGitbIlwbPdD6",
+	"wRdprF+F8c11IYtvjIPAQVxq9Fi5WoyxEsZBtilP9+TS1gnd9J0jLiSD53McBEPjqpuHEUGUIS5fwQFM",
+	"wxvls5VEHq4MPJT3hPkqe+PuAp5yh1wTGuqHN9H8y3dxTbcxrimpmVOK6TuOOrkB50rBXrF5U8GzJPgQ",
+	"fHbGTXh28hl8ovhgEqV5j6PwiumsV9U6cJ25eE5ZYhEG4lRqERkal+KcYMbRmq5X+xazKs1ci8jbp4Rz",
+	"PK0wnNobYqEguw+2XAOG9UnMz8xLd6TlNpKWz+j44sMJERd0fLEDGeIzGCYrQmSEBTnPD1xUyB7lmquu",
+	"j74X5qU79L2N6PsUR5liQ8f8JcF+KS5nC9hUFI04fnF6jyPJuYw58ezks3sctTl94yA+feMg9iYT23+4",
+	"Cn4Pa6Q0wIrPqgpLRQT7JAL1Sv6aaAbAHFG8UD5CCM58K5VILq+ahWJW5YbZWIHk5G0JiXoSR/J65fRc",
+	"x1fjtU2CN1rUmhT3HZSvdirPv7emHFLLWaWwVgFpfSo0Lx3hjiTdVpL0lE/5FqRoZ9SlHGePN0DQRli4",
+	"UiS4OZSE3a/FTPuummFk+uYdJt5KTOTT8vqSxyZnz/DRMMoIz9DE+eUnZ6/QjMonlzotgCOq/BSYoy/J",
+	"+Vk4viACDVy3jxYxnxGOxjiKloiK3oh545AJwoQHoQLo/n21lfv30SwMIF5AihckANv2PY5+cvb8GRLk",
+	"nUBtb9T6xWg0aukR5K9H8seMyp/vRy2vA0ssKPtUDEdsktsN13mKcrp0knCCvF+MWgomRq0jefOx6+6N",
+	"X9GFtRj4jIxa7z3U5oQgzJdsjBf0gfmlt8TzoDzmVygkLqRxr3ZtVwAWFgKPZ8Q3kQe1oFEZsZ/yaZXZ",
+	"O7Fyp4ZvAxPtOfZJNjks71hHU3xJAD86tRFE32n5ckqgoenA5dk9fbcPozmo7w7Qgo5FHBEH9Xq9xGSk",
+	"34d8H94Zov7A7XcHA9fNAtP1pqw5dkaePuR2egH3OBJ0ThKvA1yRdWnbuLgbR31VgJQOSOOEcxoyeR1o",
+	"8GCvPoBQ4CjWWtbEWMz59EkUzsvu3EXYOMb0ATmSWiGM+JILMq+if1vccTiZBJSRFzGf1YkRep57HKIW",
+	"k7KMVe1/cgdT6OyjITrZnRoRtTU1d9CCRJxyARzPWjEgRGeIMJpTziWJviBLNA5jJiDfQUQxKekSJFnT",
+	"+LIKHhaERHALWZjoP9jvDCH8QIeAZih2EsiSaUu0JqOGML9qEfI7Eqn5ijOZQNFGU9XHY51ZuzlqqtU/",
+	"aRhurd56ZkXgNnjtRVJfc9WB3uNJ8U3UTl/pSE1cHrUV0LEzKsqrTAUa3NWaxmDqo4IjWyxG7SledCcR",
+	"IQ6aROEc9ZOlqhKZXQiK0axgqxuTG08Yb82DT7BjHdk4sx5dkUvWh2uCuNgBUvLtHppgGhDfQftIxcP4",
+	"O80iexoLYsW4fBCrMgStn5FxyPySQ/lxeIWCUJ4J2ILhKSuHIoYT6Ky2He0PHu0/Onw4eHSwTjXcqsRz",
+	"at1NSgJm9va6zgU00Omyr94pdbdSqTOX9AFQq4Gv0FrmBgB4B3q3EfSeF2XbfCgaFvIstEgJRoGcV24W",
+	"XpXVziJ8vDsn2QetzkGfn32M/SlJahvUbGD3/Eye61kYl5VX2fFJcDpluCotcecnIqgIyDXvqUwUKavl",
+	"vq4Q/pYl7ddzekuuLpQbT7/KFkyvl3S6TmLX1oRUXk/tHlxgJh6Yb95Q/40I30Cq3TTsZHJKBs6es+8c",
+	"OIfOQ+cj55HTd51+3+kPNs00OX1+1nJax8yPQuq3nNaXlPnhFW85redn/1j+Tc5bTuspZVT99jll8bv0",
+	"jRdYvnSq/jn251Ti149xNA/ZEkb+OBSQvmIOJ1MhsTRyO1wQZhk303tQ0dxSECvSL/lUtaakLTdWbGky",
+	"aAOryMd4fCE5bhl90DFBkqWGkSA+OidSe6fKWHeevInaGbPtfqd+KsvGIF4HdKNwQgNie/jKe0OAhJ5R",
+	"6ExBYhSRcRiBZVp7rcFPArbftv1Gz56lc2TuI/loxE5PzMEp3zdgC6S0hYiTt0hqW0RZ5eQ0UyK4cv9C",
+	"Wwf5cXLInSHy5vjdGXkLhblGzAuwIFw85dMTwkUUj8UrOieqOpdbbkTewOx7HkfsJI4qDlJrD9sYMtf4",
+	"7zxO3yhjOlb2c/3XufrLc5DHp/ozLUTqb1AYIY/pr5TSo79pYgdOFldhDEacsmkA1UxAJU5SpoRUi3dl",
+	"qGhqUD1ObNcbTrjeLOuAqQMqWu01ID0WuDaQaPgLygDLG7wR0UssyOMZbjBRKUpV54dtk2MPqHw9Q1Om",
+	"h950gOL+Nxxpk2pGERlfPuXT54vS7Gwdwa+JqKCTpYP6yA+hxID+0kGD5DnTxkc9WxLJ07BFzirTdIoS",
+	"HPVhhfv1U8+KMmc257d8VngGLXAkUpnintQZgQtulY/ftCQHa2odblrmoGZOyz+KqfhwYajxDgLRX6Xl",
+	"NAKCLymbDtMyUzqx+EdK2sBBUBa/scqcYp1PfXPKW/PSnTnlNppTXpJ5eEk+DvD4ohTqz+U3TRvY5oj3",
+	"BkZnewQns4i1m6gPmlH62h1w3k7gzDc9KtWWTZM5rHMioaEdaDP97jnmxO+hY/UQFBWCiB/moynk82FT",
+	"cEG+myStRgQHCLpaFSFDjvQslkS2RKpXE6rZWGw8GNWlRUv9NXwWXlXN8EKOzOnPiZON8V2d7JOEBFbO",
+	"Wmw7ZzaZWU/5NV2GF+Qpn37wOMsNwiZ3EAkpd18zFHJ1JKR1kE2omH7pjobdShpmF/IqL753j6MoDCBW",
+	"QJfSOoJsI2CCDjp0kwxAN1/t17aLuq5z6DoDd1Mz6HM5nWXCVA5YsFyeEeZbgZw5BM/G95Xg5Zo4lToa",
+	"a72YC07elkdcVIZX1A5Wy9oLN4m4KLYxSx/ORklaZ1YGUvo2KvugTwIsVCjqeehDwQBOiI9c17VCDPCC",
+	"KkW9lw7XQYsg5siz1uKV2JlXxXMmeK6eUlE3pyc9dKaCQFQsEp4bVwAMg/AUU4ba8LkK6ukk0b7yhQmN",
+	"oP4BjwOhbJgQO5wk2SBGrnroVWV7hJwOZJWdzpZPBdvn+qLuBduxFU9aHi6nYKYSdE3MKcIcYRV2qq4b",
+	"tf1wzB/4ZEw5WALn/u9MDrp6vq5+jXd66BUELffdfucIYopN2DIEFfd6vVHrvarEZ2DhHh8x+SAEGNtP",
+	"6YNUwdmeRvueHUgNuU5qgXaUrCWRHDp7H+3rPvxtMSMjBncb0DkV2cDtvuvuOehqFnKCDvrOwHW78jU0",
+	"ieQL85iLJJ57qIzbVAB57Ot45wJ6rIzBlVu7oMyHAiQm2hYbv9QcLxXitDFbKraALnEQEz2j/Kc0hrfv",
+	"7qHLkI6JM2J9dx9dUp+E8uMDNKEBPHCIfte8+BDNSTQlviRKVzjy5WcfyW3Cb49QEJoQ+H7f1WWk5O97",
+	"SCwXlE3lJP199DYOhRy6/xBh/xKzMfHN2vofQXKEH17JQfZdFz0/zjrBM3GQ+50eemZ/C6aoEWsn8ccd",
+	"U58scSWp00+YT9/puwOn7+45fXff6bsHTt89dPruQ6fvfuT03UdOH/x0e06/v+/0+w+dfv8jRy6tBr/a",
+	"veO8gaU6E0QMGsLexgVWnBbVfbees2BZIt3HfCblD90r2yeXdAyELFgOE2JntTtK1JVFsDT8T9uAi/G5",
+	"LBRW9ERx8hNlCwUEWBVAUT769kHHaQDvdhYwZcGVJyVl7eIlJhbWTLzuhuK/CeoFSnVOLOMaillAOLc/",
+	"sepV9laLRse6gCgsPnGSzxdY0HMaUF0gkE6ZhINMZyCuXIFq4NqiVS62N1c2UU1jNpSU3JSv8WEmYQNi",
+	"a/RyTHCuMikjbRbequdDaUTxdSw2qfO7OaaXxTDXdVlvHohbEDIBvlMRJcsfs/OsFDbra6RcvbKZPmqr",
+	"Gnca6C400LMsJK1wQw8zbmjUHjgoDUlmMSc+GrWuIio0fxy1HCBphlaB9GoNIMKwMxyxrDc7o5llhQgV",
+	"2bOp/noGGwG3rdP6Uq4S/A76g5cE+/bftrgDHyk9V9iRGXytQatGY+vkWd3SJLE5rak1olOCHcRCiWME",
+	"i2utE+K0YkbfxkR/DYpNRXvTbHhDBczlD7IJ+ci+e2fXup1URagmMi+J1DQqupvKB27AeyTXL1dRDmKM",
+	"XCH1va6XOA4IjjiiYleFErPuqsy2k6XVOsRGWGK/eocktxRJknLaK4IKMv2uatXmNryk1Huffr9+TY0A",
+	"LnnvDtpuI7S9ijDjExJ9uBgWRq6eb0K9w8B/vnXMQJqolhuusK4ah1cfL4T94h1i3EbE+IJNwuicAksu",
+	"xYutEiRXOHSzE9eHqdh67w6kbiVIQdF+E2NZDVQ1LKGZ5iwFwJJf1FlAA+DKvHkHXrcSvCoCho9VEYvT",
+	"kyPU7x7uQwGh4+4/Qbj7c+R2H6Ee+l30D1HXc7TLFKOACEEiFEbIp1MqhronkvfGc3QPNk4WOMKCKEvo",
+	"6QkfMcqQp+xCK1MoyryT/l6/K9fYpT7vYuZ31Tjd8QwL+Vmn4GQtyhULLNcs9/vffXXc/Se4+3O3++h1",
+	"+mvvd/9h9/UvXOdw7/0/aJWIIVkXQfUhqmpK6ukOZH1IGPJK5B5rRe11S+r8N9WLqmjCmAu+RqfMdORQ",
+	"vh/kKSYDDWe1ZdruW6sa7pN3dod9L63046H2nEPz/mwrRw+1OR1bRj7Tu1H14NORJsqJMoDcLjCld9R0",
+	"0yA8x8HLJOjeG7G2m0bSN4qtV+7FYrmS8i62uW6U11AJ6SWZUi4i7Qylc7KLXtBlLswnESGIvBOEqSYZ",
+	"4MUPJ4Iw8Kt3Mp4dFfOQdkjnacfg6+ikfZM9/nOwtMW1Vnd73MzWszYHoZbjcKvEBDnK6qRRi4RIbjgm",
+	"qG2CVBCeSAaQtK6+x00clKrYoiSETlk+vOS5xiu1Kl2VMBEtoTg2JK6mmaVD5H312kNt3YcvDoKO4tDa",
+	"WVzboF2aOlvWnKuyCI32qLexQAHBXEBwULrSjiNJXrqqrRN9Ns5MSTbhlN9AvURspXFIIlah8nAyjqoa",
+	"rCfZwnyGI+Ij9ewOCy7LrW5UE7WeHN2oGGrBYQrnYtZYhY7p2TYQvK337sTu2yp2vwovCCuPdCXvFjQC",
+	"iaGysNPndEKgOqLOshdytEyRJ59McBwIdOjuf+S6DnqIfLzknZqRGjBeOcD95MtXQ1OB1KSge/C8h2aq",
+	"gnlbyrjHsZiFEf257uD5McERibzO+iNUczslx7DyLEvJz2LjsIgPTLY2NhNlCAvQeesM1hxgMxoDL21G",
+	"YLIIcEdUticqCmbjiIrlmTwsnVYHSJf+9sRg/k++fFUeZobngOESscsxGCndHJA00c/TYF9NAgDN4dYg",
+	"fE8tI1n0TIjFeiqjqhZ6D3AsZg8kwL3RVMZMt2dNh76kTFelyK7bU/d7HoqZVv5UsUMqZ1Jvt5yWkuQT",
+	"0mNY94J+RiTvhj5OVTnOqng0DiYa1qiqMdNV4V+UTY1iZQLrAqWZAuU0ZZ3VE8cvTtHlnoqMTmOXp1iQ",
+	"K7wcsbb3YM6nb/TfnlKQVZeITOiLmBGuggE5EhGdTkkEe1drPye+5BReeXlnrzdiI90lih9ZIf1YbTQi",
+	"ExKB6A97gKhs8g7PFwHhakHmdlTZEMJ86LCr2zVmSobItTPBR4zg8QzWa5bL5Y0CSooZWSKfcjyVKqx8",
+	"3diBJLaqSigQhicZj/euK2fvjkM2CehYcE8OgwVihEKUNSTjjVg7InwRMk7QeehToqK04bj4LLxiieEg",
+	"ZMRBiyQv0ClUUJE35iiyrwKSwHKR6PQdRPmI5VQkSPpL9CQ4sjmOLogvl2+ePYICtB7SHS1V1VZYgqKF",
+	"DtJUdwnpBuoC4Op+53fQJ5pSj9gnABxwspQj78Xzs1eeujgd/w+pG1DmHHpvc3T//o9fvXqBBq57/z48",
+	"qcL3NQkatY4QVZRTkSL5gaJa+rOTQGQ/k/xAfvKLXq/3/r2nuvDCss5jThnhHIWxGIdzMlRGKPB0LcJI",
+	"jNgE0yCOCEftmEVhLLDEnQUWM0fnnJgqNJz+XIf9Owbb/PCKdSSj0gH2sC2l8xDeG7Eu8vSmPOTqXmaa",
+	"UGs7F2xQZyIQhjyLqntDlIbuQ5t4qvJAwgnyPjHD2sOMGFINWyzK7yCG5yZbZUJJ4MvLPD1BWCAlvbW9",
+	"UUuEitUD03306BHyQ5WSgsg7ysWo5XWS7ZwEugY9Q2GWEQ6luKYU5DGOpMaDoO+1fAK4o6pADgPJKzP7",
+	"TkHvHkeeIv7PF4ryn8BzigVB0of3C6gdDxCKPFAjvI7KiTKjcNXQSlmWku418nQ+gVVIWYMm1fVZqFfT",
+	"Q48hdwIwNA58hAMe6pBAq4azXnrKc5PSX5d7SDJwjqhQx/UqaYme9PLXRESNIQkmmBWukm7pjrFqszgI",
+	"vB46G+MAR+rmuEqShNapcCAqNVhJHHJ7idDxcxKFKt1DXsE4iH3i2yX+L/dUELE8/Tlqe5bkcYRA8vCQ",
+	"IJJYhXhBuxL6poQhHnYM/ksGSJjQ7GDEbB4aac1QQ2eRuwp8oTMwlHjrKYnSSypsScRreyEstj/Y8xTo",
+	"B2BQlcQOaA+kGWkdpNNDig5pdJHUiBGiu8yv4PSOanSolQzFrEdMKRtHWhD52ZXIiyF7ysi+Snwpecvt",
+	"DHOigr6xRLu5okwSjmMDbQ6a40BK1vL+JmE0lf8qrQUQWUIDhmwZ+T4gCNaaGqSRK+erT5i2fUN1LU2T",
+	"UN91B3CfkCdpXAkKqCR7o9NYTpPoeR6dw5NeZ6h4JhAHdbJwmwJHKvF8SiA5nUZ6LfKRLIzo/Qb0gkgy",
+	"J+kaCTjpoefymoHFcUhigqv0Hswxw1MSPbgPNa3wWADKY6buWw55hLCUrLsqRh7SsEYMIAniajPP6gaX",
+	"vjwSiHhDCf0II9T25Hq/SPwUVkyc/DNxYPR6vY460b7r7hnM+CkOqK+xQsGkaUlOucRJ+aVk1FMspTiV",
+	"geaH4xjA+ZxMQonSaIaZH0hOHjN+lAIBcFQHXUWhJOnLBeGOAZUR84xA72l64eiCAKcnmgwZIcAYkY5Q",
+	"33Mkb+yGk26EWZLqr/hTzC6YlFUIi+eGnEyJGDELgvoFBtNDn5GlgqI5FuOZ7ie6IEFAfCQlrmEy8oV5",
+	"Uud/oHZKpCQPSujNqS+pzYSSiDvgxoBwYquymKS3drCthOSjer6/RFIWV2GKBRxK/znIA6mrtLyaozI4",
+	"EfLspZSVW1PQakzbcufZsmjALehcF3sAB839+3MaBFRbW+7fl3gPrMhT0ZLg8rY9Y0BsoQZI4av2/fvW",
+	"OBiYBWUpN+gk+Vd+bHioZ9fGlnBvl8GTfxeMJ0Do4DfF/p5lOgPIjSngUgCRzq9y8/oD9yOkAk4d1N9z",
+	"9zTJ6h/ILw/6ByaTbdB3+7pWgCM3Ak1FoJsdOOUWQu8mwpckqO6toxI1U0EEJxmiCURggTwrx8QDGSKX",
+	"fSiFp1FL362V0KYlYJ3HDWPp218PLBnxX4MYrFrSeS3ZZvLqjI1ODjNMMhcy60xXJhWzapiGs0smkzPb",
+	"3cN76BOpR9kCm6WtaiojV1LoGGS0Lhj/ahamfcilDJKoFVrNGzFdMUX7CLUqZbRAJTgowi6RnEiaR5OM",
+	"4/MgHF9kssVB4NeK6SWJzrGgc9S+ksRoxJKnVBaVETQM3VYqmZ4kWQqFnWulS6qk0B817Ay1CGKEw2TJ",
+	"M3wJsos+rUuS8CXfaM4w2lDLysmLZqdK0Fd3JiUydWFd9QEP4qkp7ajuyHAdPY4RyUfMe9dVSXzeUQI0",
+	"pycaHxS/VknnJt0PtRPOr6q7zYji0EMdZqBVGxbq17FAOIAuTq9UHIZimlKS0/xz/+DQ/Prwo0fm10eP",
+	"HiUuNiNEEr9jaLB+H363H1WUzu+MGIhUUiCahYEPwAaCTBjNMRsTxGPocY8XHLSjiPCZXF0CfHDu8mj5",
+	"iJ0RghItQ2tbeei34B3eknA+xsxoHhLR3nVJFIEAzb2e5JePUPtZKE7llUiOT/yOFHNGTGqnSpQCrS+Z",
+	"AsQ4rW8CFUlUM2rGkNMuiUIVynWkwgLOxLgy1WA9dODujVj7TIQRnpIvGL7ENJAab0fJWhVrSPpUSWJ5",
+	"jjmBrhdKZSZ4PJMjKK7sS2HCQT7lF2gSB0HnaMRMsu8V5kj7+BN2A+Alj+xcopuIqIR/1V+sehtIWVpG",
+	"rO2VRe087HK1v67R7bszggMxgyAeySjAJOAlskXa98zErSjAtRTK1HqinzhC3L/wUt90mlUehbGJQIrZ",
+	"PPSl0OJneqspK5TuuazIDzchJhKijqTOFsHV4gDxJRujticZgmS8D8xvpyfeA0+esffAo4yTSHgPPBUR",
+	"5z3wVDMSr+PANSQSoGNMRXCqQRhexAvuJNfxkzNdpHcRhSI8jydmN1ptffAzzv2LB6qwwlLpcWkQR1rk",
+	"V4JzVhRD7c2r2DoVNWydtAQHqC1g+jJi/iIiE/quo/YG7GLEFCeLYgmtwAwVsyMRiNAhSyVBNYYFAGXx",
+	"YfsHXe5fdK3L6srLkmdc8vAhPGyfCwSWhawbES4VWC+pfyR3nO0IqaW7fEKZN2JgpFAXgXKHXqy7fAQF",
+	"ZdTRaAVfRc5BUWbAO4MUL7HQ5i4u9dGkGslSl76YhVdokkQfqKITyr7ZVkU1pHASSjF9AbcRSm44lBwZ",
+	"nX3y+IuXp6/+297cT/iJ1jG5JBgLraVJiFA5tB5qy/1na23YtuncfSnsUsRGcuU5USSonTxx6gOFGTFQ",
+	"WoE8ybv3pkRI9VYuAft+BC4VFbg0jojojmcEeqN7tgdcX07isPJ66FghORgPsTqxETPrMQRRa8qpQr4/",
+	"eITa3qswfIrZUgtAUvQ25tKOXqSxwnmSZC6PJdw/5T9SGGI8JkcoLVYCawGBRFIahScM2epFD70KQzSX",
+	"ZD8J16NMXts0Upn/WIAEA0TqnEgmn1qAiC/5z4hJtR/WeuDupbgESzCevR5schWzWc/FVLEU1QahdfrU",
+	"wCb4Do5fnNr2uNQf0mk5LU05W0etfs/tuao9HGF4QVtHrb2e29trQYDkDDxbJRYt8PeGXFSF2UmRA0y0",
+	"kWqPD5EXyUnQyPAXSQ61GQEZpX1YHhDpqGhIY2odjlgmHBJadediDR1UiI4sD3M0FhuBXCOsXc3CgKBz",
+	"qbcr54eRwlRTP2V+hoakI3b//mOQI4/u3zc2HLsXac64N0zkw558NaMcyhHAKyq/ATEMPlJmDvU+oPxQ",
+	"61mnJwgHkpMv7RX2Xfeh9YRkeFKJuZIKUt91+wpwLBLQOmrZeAyXH+E5ERDT81W5ozh95MHzZKiT1vvX",
+	"yqFKuPg49Jc6vTqppbRYBHqzD37GVba1EfDh9yiSK+z6sXqOpGHTPJ7PcbS0vad6g2pnlAHIwZX1JJDj",
+	"ICZ2XFQrsaMmsUBybyYEoKWF8NZ7p+zD1+9Lo7LUgve6cEVnSShDbrHq5hKJFcxB2dI7pQtmoXg1I2fZ",
+	"+CW55jQisvV3/+IPv/mr/zkNQqi75IcQ0/3JOykNZVesVRTQIwvA1eRkrVV++9d/+s2vfz+/SvlC1SrN",
+	"lK+uwuzyUgpjzFRcYm7IxqTJ4si71lGrZYXEgqucHz14YDx843D+AF9igaNB72eLacsORG199+/+xbd/",
+	"8if5De0fHAL4NBl8rzh48zuVsnP2mM60Mu+gDOU2bK3xUX33+//nt//xf/n2//5fv/uL/1RzZ8WNrQQD",
+	"CKwATbNOTIsdCvk+G8WRQJAyUQB4D1x3d6QoObgklkY+mcaoqLP7qv+6F6fuxIcfPZIoZVPjViOaUjrr",
+	"njWrJjOUK4ZxlLv51A9UHlbVakIuShfzsHAEbuYIKqlKqxYNSObUcU92MJNrn4MyObW2RxUFQBlcqTv3",
+	"ptDMF+rdrFhlwgyGlqFWFT7MxCO1jr567ZTQSkUmpbSIp1BZRYp0rddQdMWYZVTB0b4DQAWXeeC6r+Xo",
+	"eXdVtfR3ynlMwPz45SvU/vHZ4OBQ+aQTKS9kyEuj5DxHeYLUM2WG9KrYyhF7zoyVbpF4s6QWqwc/QpTz",
+	"GNQLKBchZYOICBppm8QiIpc0jHnqJUxk9KSXlWYrI9YGmVqpdSDFUgG+vb7rDrRqjSu6Oy0IM1ZwZUsV",
+	"4LPUUaQcXVBQpNoD1x2M2Gd0fKEi4p/yqaOCIcZByInfkWJjgIUyf2lbFLanSuaQ29W7WhAGOs0FYeA1",
+	"D5XByOyQS8l3qe7gGkRZuSeU2RISYa5VlTn57MGopvjn4SXprJeFjRNNU5q+6+4PCz5f+fFHqJ3YZikH",
+	"AIF4JkGDEUt9qyZX9418z+tUicuvdATbh5KVwfT8yiBkVuK03NbKDwz6NRUG3BNYv8JL1E4Avu86CAzc",
+	"nQzNs0N7+65TLS8AS9c28g2ZW2YuZ6UsnBUgVsy239UgIkltUdh99OgRGGXzBvfqM1h3BHrUlYv6qJsA",
+	"aHFJUliQS0phGLA7AVELQCtXeVBnlUrh2YhPKkgqkycbnxVcYDOOmQSiX4vwl8WtPPMvSxvQDMoE2rbI",
+	"8iez80/H9Dn9yekXPz/tP6On/JS9PBg/Pj08vVj8458+/smjXq/X2kyI2a2IqG5yK/mwgGKlS9nPCYhW",
+	"pF1i6jLYN0x+l9xWgX/REqWyopsgWunCPsotzJbYk7eHaelJXcU4CFA510gDWHLcZltkq5ZIbxQoN8LV",
+	"mqKtFDh4mmqzWsL9lIjkkNtBOEWUdZrJufsO3H8i7NrOgwdTIt7gIHhjf8ir5d9XuZhlng2aQjPMjxBE",
+	"YFs1GiV4m2LmOhhAipOmpClljnpFBTOAc2LEwgj4AzbNocKJA+y9si6jllLZMusdocKWFXQQcvYMOBHZ",
+	"/XsOWkAPPoV8Wkw9XyLVMs+s3JGCqPwbnuqhM9NTU/FZTsSIgSldmYSN5wO1XUfFXqqkkY4WTF/gKQEJ",
+	"0EujxD20oOMLZWtOesZYFRfbXtroxEP/3+//mfy0M0yCzqlIiy3rINwRU3UWzHAwDA9RGPjavaO9AJCX",
+	"BZbgC0IW6CqMLqSYLDWZeCHlXPlm5tw6PeRBBxpvxHTErwoE0pXLLbBRDpMgUJ1vQAT+nEx05Ducgglu",
+	"MZELKCAT4QBQaJUCfAqh9pbLz33K55RzSdAFXiamCAz+eoAmMWLw9DycEyaOki6jDko7jGb+ONNViY3r",
+	"h0nNHnpUe4iLcIGUcxd6l5GChpFFDio4CSYqdtOUVF5lIS8I5VMijoMg4xj8kOJ5EGTYTaYIYlZsVWEo",
+	"1qcreT7ocAU2W3f4/YPDsuFr0/NPi4d8fVJY7ggNp8tR46/y/WxbrXyzWrfYXbalQyL1Ub1JD6fY6rXv",
+	"JCbdTE9V16o5L7+cYfBSQ8vNQaHFqSJqVgdT1UMi159UP1XRftRN24UO0vaebkmjTtepgIlsW023woS9",
+	"yYmqaDoTo1R6knt1TtIawT7RvfUnmn6w0ZEe7ORIB9aRAhEBot86Gmwn65fjfZWkby3Utr1KGdsuaK9u",
+	"XKcDpeItXqpIUjtYPNcju3y529GRWhJiLyuMpMFn84Ko+Asj+X71WsK0ydH86vX7jBD5OTSKC4I8EzZd",
+	"VC2BMl8n+V0XjwXvYp4vGvu6vMVQmRg6ULJotQS6sfQZTnI8VsVPUgbxvBbycg/qaBjBqbNawhsxLeIN",
+	"IeAoEUFmGIIfeTyeZaVMiPqOCOIXdLFQ3ftKpBcdd3qlZeIrzEfMlh8cHS7t1ZDRvRsQNm6LpLGaQOQu",
+	"GhLXyznfa2dbKcJphYxc/+wVIlIT2nMzAsz3inQXL+9O3roheev1JpLBFuD+gfjsp0RAEOJt5bNWBOum",
+	"PBdxY+WQvNd4Pa0wTB9xysa6qxDYE+5xpAPykoi9s5PPcqMu2bjTKyR2qZSxfHTrdcQYd3RGYrK9sVTy",
+	"URLKzlE7hXIHGZyD31Jsc5BNJhxkIbeDchglX7XQ0UE2zXEQeecghY6dIXg8tUiSRJC3lVmJk7dcxVgm",
+	"GeyJo9aRss6hMjCZHGXITlTXAaUBrF5cSey5Mnak8ecgVpnUT0Gk8GLqP3CIgVVhwSrV+ByPL5ShaYEp",
+	"2LYDzAWahmJYMEbpbAM6MYUgRIhE6GPoDCanOkIm5h21GbnqOMiEvqO2hjeoEqnD4FFbAs00ZKTj6Bja",
+	"SRwEJtcZCkEwCzSNRAcrTWPvketktg9mOgfpEGb5MBi4jF9W+3x1eGpbhGBNcxIOZdwN6SfyIu7xjmMd",
+	"iFyJXiyUa3CsJs9cJYfBuuMokguXiziydxKR85gaw7KK7oTrVqegA/oLwjZk2daTN9ExS4s3qrFVP2ro",
+	"XWota8RUc0yI2k730EMeDyPxU3PGECgDNXRcHUquD/CCkAXcimojiMIIyrJIIC5mcDQJ2O8cIZyQIsrR",
+	"BVkIJV2Y6HSA1Am5UsAnxXNzvFeYIxEGviR7YK1WjbuT7ydxBDd7TmbUhHtnr1NZhbF28KcwXxTk4w1l",
+	"eDuMAI+FsdZmEqJ1dC1LgDeZra3kKyV98Q6EGVQoBqfpwX4/dIS4KLMkMeJu8rs2aNRXBpRvrhCcoAzs",
+	"EuKOICvHSUNXDJ7oGTN+ru0WuQOdoepab5n6EH8AzSG56YLuoDiPctvJy06kcGBb6nPFstTvyZX2s1d6",
+	"OOmPXbKHH50P/P3xAWldt8hcfds1/ZiSYa0YBzKsN5WkMyPlJMuUhrclIwDKXleyjjcVqsGRegCtX5Pc",
+	"QHkZ/kWrXNZmIfxHJ8sMI31D/TXS9ukJd25I5nVMcFrRqqa5wojp9PnIyibRGOeidrOK2Y6utTC0fJiO",
+	"67rfQw74LBSwhuXjnP3ne8MBG7A5pu0mxRQKKB2RVF5aycyuhWNVXcMdx0oubaWxS1ksr906U31NzVhN",
+	"1Tg7ZDUKos+XptCHZDG3jLvw+h6TMyK46iYNOgvsKKXu3GRW2yadTK/TLKxoO49dz4qyEcu84g0RPoev",
+	"2qGpn66LmkEotirAtYRB2kkXh6sILxYkSsoZYY4WgdQhTTrkiKmvOqqgZcZ2FIVXEqV0dYi0iIHlsmEE",
+	"LQlYZyyFL5dHbV4ZsXMShPI4RCgVRjuSqV6LEcXlOnaxFh1CbyUxLgiJnGKUi9SKR8wKetKaaUVFoWxr",
+	"WnQMh6E0zYCA3WCpEgMkEcn3sfXyhmmr6pWquCkXqStTpKdgmmkoGcMDKnVOwBjArObfUOoi1/0bwgrB",
+	"7qNqcCrjRA7Keil8HtnRTpm+snmRoRy+tQABAU4xj3EQLJH3lSK6r71ORrAYWmOY1ugYLTDUxZxo60v2",
+	"ACsEESW9UW4nKd/jqL/nuhkL52MQaw07kDOppNuktoxupj9iEYF6FsaYs9qB6uUFIausWPao5fY1cqqS",
+	"I6Y2qskBkWRqmBWfKLPJhzy/EYMvrmah2Up6bMUqp22soEo+nq0+mVQw7Jg6awXJi98ep6QfJtwon7+p",
+	"5F+5c8CRezy13RaEYtusjAbZtIR82+b18SjgVPr2L//8m7/5t3/3X/4sH7Zh93H+KhHBXjcO0ep3xXJB",
+	"nlIOeb6V7tDSJTdwku3lXVu7Wn8dT3KzxecCdGovtFLkXlB2befaL7oMSyKktjvq2tLh2U25qnP4uptc",
+	"y7X4UJVAWyllyStCe/lU+hzZLr9sSVotNu1A3UjU7+w07EpDxdFmyowy5GyizuQRYotr2wI2t01erauS",
+	"qGMq9bs200X4V6+38SCrMo0PsO+/OQ/w+KJa08hGH8HDynPlwe/6i6OkiCyDTFn7OygPZoqrS2xeIhEq",
+	"IUwtQ4oTLIxGDCLTrSZ9KXsVYS4Mqt3vu3sd8F2BjAEWIRiNz+gicQK17ZLJnV2FVvUH7kMEhTqPfV/V",
+	"dMyOBAjSnseBoF1d4JEv2Vj5SaG4IfETtQCwLAz8fMJo9hDJ2xgH+bQMLcatNIjZSaYqxXTETCJ7cp26",
+	"+EqZaIZ9H7b6AUUyOLECJbOOx8oJTANwrjluvWr6rSPR1uWlFSd+9OjR7vb7sKuh42MFp+U5nlY1hJAZ",
+	"nnGPpxCVEXi3PatthZFjDcPXJoSUQ+gORJAbD8Erq8y94wRKCxoq+hWsqehRBNBaVT2KcKvIsYZY07Oo",
+	"Kil7A2i7IbHi2PeNWVOHrCSbsqQKxR53HJNm8hAflsoWesoVZkzm81QOsLBMl/u36rgDlzV9Lqya3ywU",
+	"4MZ6+5RPvR46lgIGVM9QsSoTVXiCjFhSOMOeBrLHoK0J8VXVCavsBpjKwsA3lsiIcAJ9ORaE+ZRNSwQK",
+	"e8FN5Ik9pIqCH1try24YSnyGmRnyAoM9uZEX0gGaCAvWa20pmdlDd0yhCo1HWuxC/b4c33pzhnlGwsis",
+	"T8pv2ltnzn/EmgAAEAqY9aBCbFEneguKwkkwyFCpdFe5cNu3ilp9+wd/+t3v/evf/PP/8O1f/keJweHO",
+	"xZgsR5dKJmwG2o1Y7JzheTZne93Kv/u9f/3dv/lVUi4rt/KkaMNuJKF1i/nmb/702z//m+IykgoX9Q+w",
+	"7/YN21FgVVF7DroumBOF3i4ZJGl0lt/+sz/+9g/+9Jtf//K7/+vfFzehrTnNNrHXPS9hmttd6kYLOehq",
+	"Glp6jPc4IjgKqFYYLYJo8XEwSBvSvSSi0dn+5ld/+V9/+b//5m//+Te//uU3v/7DuqBauatVdRBSTlha",
+	"dKTJ6f/9X//Rb371l9/95X9WFOKbX//Vt3/+N9/+yz9sciuNBBkF7Ndeq65AIavsa0mjK/DkqGBLxSrS",
+	"Y0RtvdXdWsisCW6rZL2mDdiK2crpW8mE/UK9wBpkb+XE5TTJnjFvp5Sz5IULvRJlYimRJ6FOUqgKVqxc",
+	"ToYylS7noOwA9IZnUNtCj1C2jpSGDdEVpiJtyACkrHaZlZOk20Su+wX4UnWPCwC3hPpsVA5wS0XI0I+b",
+	"0oSMeRGDSjQxEuAaHcgiwa9rKTwSCwAwARyqVZ835ipWGFhtEV/1V1QeegVCNuyEk4xAfIQ81WXqJeFx",
+	"IDzU183uOGpDg7Jzomt0KwE9nOgumkB/HORh31dNPD006Dio20cRmUDrQzOyaW6oI+oVoKYrKuo/lt6g",
+	"UiDk9n0SdeprQ2oPR1Ir6he1ouPFIgovSUEXUrELyfQ687c/cPdHTA9ibLXybHroJWwVphkUp3lJfkbG",
+	"Yu00jUITi5ZYiawNdJ4R67vu4TB/C0qJ1QQokYj6/fIgR2wjJYDmByw1AlddoY9oUE5FQhvwaghQCQQn",
+	"msDf//UfJUKsjTmqxXYd+WmNqrLXZaF4aWC+mECgd8Cgm5Jya+j2lFSoGKAt9rjxptZojg30L2WI3smi",
+	"1pz0YZeFFrquXpYyNl//svruvhGifgyj+xWgncfVncB4YU/drTel2EH5JjSrMNJMk7UX7+ObX//xb/7i",
+	"z37zq3+2801sJqxIunh91YESqrdbT0Ge9qzVaDLqgrzTcn0GxGqrqRqEQUW6k7nNh0DLAZhGdNdVF3Pa",
+	"V0OfwSpyYc94aJ9O2u6/0kBtzBFaqk8gswF5KFUx9rPrWDm/VD/S+UuFgcoy5Qa9P5xaoDDtptQDxWyh",
+	"XqHceqnrYb26kNCj1zW9I4cO3GleT1ApZmu9JC/JPLwkXAqG8kEjGiZte/UWjA8rEyLQQ8c80ylUN2uS",
+	"E+t+5N0rvNTNhjLROyapXGKYTtTaYQDFgZa5T2ApRs629weSdjbowzRvPlINmDn1VYfZrWTw3LRJqGsS",
+	"nDJiuaiLPrRdLkjW6lRvidehyrplbzbDOev64hXz3khaLMy8w8CFvjuQDLDMeFUy8U7CD+QlScx8kuDv",
+	"7k5524iHEwsWv7dVgsBI9kEMqfb9bWJMrYRFm8kPyuMTctQHrS4UXwmCN8HJs1B2Q0xcTdrAuleIcKhh",
+	"3hsUmPWUCBUr+QbiKiq59XOrpK9J8OFp+k3Obu2gMPCTWsNpI0+ovKhq1fRQvmEcBS6cNARfG+UY77B2",
+	"HES2fK4iS24nh0urLOu/iKqjrEr6J2WVW0cD971TJ591Y463xUqKLmrTnaK6jMELPCXXexI7yOxN4Of7",
+	"mMpbwZDKUnnTCKxr7T5QiyeVQ4fJG4aV6up4xiEAvCKN04NiedfZHc5ppSSuddQ/3HcfPTrYc10rmheo",
+	"R1hWpa5Cpkrr1/avOw/aAurGvQKAV2TI/nbVYIsAuJZBbp/enGeUaY9q4wiDwP/VBTKaRwFCQjFONF+T",
+	"Uwqxe6pClUkaBkvOiEnGplONz04+A8RVReRVU6r+wO0/6A/cwQMIycsk5OIoopeEO9B5nsrxRDaUkFxK",
+	"sChwX91yFW7X9H3crPCFRYwkedIZFYlyW8GwT5KrSJ1cy1vAvM+XXOCCqbLCzl3LAlzJp1eFGum4N98y",
+	"oQ1RauPGGksb2uVvxGL9acXlXjtnLb+6VZzVqDYaZktCaVgYobw9ei2vXWAaZR0PVVlmJSEdhv9NjJIM",
+	"XbMBGUqY0cCV/0v5kdzCk/q9ROXjz0r6iW7i13HNB0n9VvVnygM3Ch970qChrAiflbSULYP6a69BUoEC",
+	"zQqQlA6yVfWRVzkf/TkRV0TyoqT3b74Cic2cG2f1VdQXWcWSeR1uXFKKHc9DNs1aTbkHla00U1CFHU2J",
+	"dV1YRMqoZkioIBIKVV+AdzIV1ndb/XyzulFZo3P94lF5KOLfCytwIgLusJR6ao9aHyKtoWKIqmxg8gXK",
+	"EwjJst+KfTiJRHCz5dkLIPDbUKJ9dZRnBhwquC9XKmZWBR04FYzY5sLm/vWRPcVsSqLPySUJVDF3awD7",
+	"vQa8bhqE5zh4mS2FXrOjerHDS6keu8o3ACZeHF2oniw3zU35tpx0uxpez6Dth8WKKqp3XV9uWz3maiu5",
+	"De3DRa2Xo/v3TT+9+/fR+TKx4GY705Vbi0csExXKPTShgWQuciBV5rvtmvBSJ4kZJb4VAOp3hrrCs2SW",
+	"quzXnGDGEQ6Cnqo5rqpbXxAo+X3/vvckI0brBD2MxnhB5eKe3L/vIPIOj0UAxcJSh7SqLk7F9dqtLbnu",
+	"h2q93nF0381ZrzUwvgqfVsSaJR0csmhCTZ33FYlAGVxoHX0lsXnnZ7wDTT4Hn7fXOl4nTmytxGBf4y0w",
+	"kOcAsCCkPLkzEVynieDmDPUFLPvQ5voy7g/sVoTF3jI3Zr7X4swmgkymynTq3U5L86xydB+rARdYVZNE",
+	"hPkjFhERR1L0YFbXiTT/PyI4MO1pe7ZZwkNjHEGYfbocz8jt8netBOhIM/LOg9KZeVc7qvS0p6lX9zjS",
+	"iKCTsDCa0yCg+kUEBKVzEwLOb5dnfuPM8RuUbTAXr2bkkypriBRgQmawZ6gQYJAEyUBlWw3dYAQRNAhQ",
+	"PyPiVG9msFM3/+os5xzdKE11vpaAhA0YwPc1/mBnNpkbFa4yGLDGALSlLNAURNVFlyXGrjJM9Z1V4l/W",
+	"JtXE0lTXqHS9sRAb49OtCX2YJNb3BpLTRnJSHAQGouRY65uAgPXq9ETZsoKgXGhKZBsrsv9e2osraWf2",
+	"wO5l1sZ8xDx7dXZXQD2Pp1t7iRmZd3rIo/6PMZ95umtb2tdvhvnMyHVytVrTTmpe63wB1RDpI3S+FIQ7",
+	"6JxOu1KTwixpQPL05MD8+pOz588QjiK8zIyskorBZaSKa0t6Z/VsNDLkiOWFyM5QxW1QYaodpd3a7nEH",
+	"efCp2lwUE93pP6kgbsJQkasLq0NJVsK/h11LnsRB8CTjCrmtIqACuGI30RtxMWXofLOV7MA1VLik32oJ",
+	"ZLVXCDA38ZnEpX7KW9Nwq+Rim/lMCgNs5TM5TthKwmhSp0mhq9a12RTWO01K+FP9kIRtOtTq01G9ae96",
+	"qP7W91BdI9HpK18dTHPXR/Wuj2pZH9XbHgl0TR1U1xkY4mIaaM1p1+fB/CAbt97OcKIfrtVqu8awFiFX",
+	"GsYtbxS7YbBPcYStJFc9RrO2sB9QgJXcZ/ehP5wwcTvDfq7Re3VGgslvQYjO99aNNadVrWKVDC5lt2Um",
+	"4J2qWpsrg3G2i8W5NktNCTD+wPnuLYvHMdD2vcvVqVFn0I7LMes9VOvNx+iktOG3MFSnFAlvY7iOtq5B",
+	"YeEbjtVRxT+atfAS+ILkunehcDIBK0XavWd3hZ4+Up2y7DpPdXplbV/WKbNDTSELPV/6rntYJpKok/3Q",
+	"ja9+OztQHXZZKMqa+xTn3UlRJacVs2Ytxm4qoehlCoU/tDyi299nqhIMqwpG5qKjm/aXqgbDmyjllAG1",
+	"G6rkpOY0DDSpZ3jjzasOC4yVp5FCJvtqVSt+JWpE9FKq2eoF1MYBxbyT43bKdi8BP1t2cIi8UWvU8tA4",
+	"IDgqT4fZmAUfIhPALld2pnpYNehYqXdEudljZ/u658LuGzWo6AluL/uHUlHRyuf7zS//6Xf/7m932xGp",
+	"UY1Fay26OM8Hq7q41VI4ES8TNN3BxSgd6O//+ve+/Vd/9M1f/eHf//Xvt66lQ7YN33cM/gdcpbEcQG+o",
+	"13UWym6ItwOXSXkHRKHcUMHGaRTGiwdjzMYkeDOPBXkDn1Sz8E+YHRrQhaeRfBG1PS6wiLmH3GL6hnxD",
+	"PQsLBlasPwA0qMOcD/oH6FP5ymNY7tNY68jJ2DlOC4KlnO2BwrQsh1WT9133YKgBdE7m55LrDtz+0Fow",
+	"5cinfE45Jz50QCljwONkSbDCW8CAWSiUjdrGItgRUHL4bSNd98DQnk8NpFQNv0HvwIHblyt/SpQhu+nS",
+	"V5afHLiDbnKTzcdeoRFL+D8Ogp2NWZtiPc6C3bXzxVKgWmV4NzqeLmYF4ctAAJiF75LimUMCA+QYM4mS",
+	"6mDX9UdYAY/2yuxOZPpukIHS+oywGj7TuQaFtm8ZPqjJzBZ7rgZkexGD/IbT+aCwLiEsJWyVWnYZaN8E",
+	"Ly5A9g3x4i/U+WMd+jbV1NxwYfX3RurzgQOQATdjfOaR5KFRbJqdBEF4JWfpu27LaR26rdfvV3HpN/ME",
+	"DNcwa9iTHQqqUwkUXLQ9+f0nzFepnG6nh87wnCC5OgSrgyAGvYzC/N41cfs9xe0VrjXg+XCMkldX8vv0",
+	"GPjueb+mDd8fCWCbsg2bCQXbF+NoJCeUV9FtNl0D0WG73SmSe51zbEqD1WH/MGUMhf/8+y5oaN1+jbxx",
+	"i0SLDy1XGJi+aelC682GVdy4eDGKXXePHEoxI/lroISO5I/Xcl3RlIjWUes89Jc9TXIyMglElKwzGjyG",
+	"p7iUqsLoIpE64N9XywXx0GBogujCCLk6km7QAUT2Ib4vW2jSJxMcB+LIMrB10kjlEdP4jDz1iym9idog",
+	"0wzcThLoANSBIw/+zT136A4RhlaomBsSgegEEEv1pIBkisjUyVZkB+L14f2+6w7hQcqmFl2irLCuMMqv",
+	"gHI0w9E8IJyrZk4jlq2eIUlJRwU4+rEirYSrCEcUsjFRS9J5EHOIZJBL8DRN8lDMYHD9AZuEPfMVZKVM",
+	"6SVhPetrD+GAh4hDOoJd79tzkEeZiEI/Hpu/TcEQB6qFqKwQRoj/UxKl72XKo+m8Wi7CiPgKRhxzTo/l",
+	"rqTUOg5iv6TyKWZL7RizRE0K5h9eZnCFPKSM+0UKuJlmYBVSqdvXNigA6awsitoqtI8yKigONMTkHUA2",
+	"2IeaY2GGXAkDAwfNw4ioT/qu6yZQJxF+iDBiIeuqfTA8h6bHehcKtEDmHTErJ0MN4BguaD24Pyy7+6Qh",
+	"nsAXBBbx0JaIr8I48BF5NybEV6hmspIMownonIoEQ9HAgXoCXrc7x++UvbCrN+V1lGagX1RDnxOJH3AK",
+	"8DBXh5GdSn3TXZCoC7eXm7NfnDN92OtISf5hqSQPl/qhLXhwU8/wnPDn8qpKWuOq5JqEqKaqFpBKLfo5",
+	"SVnBWciJVoBOTzJBpjbJUTGmCUBUCp7w6zMVAPdf//3/+3d/8hd/95//B/O5BGuopZLH9dbR4L3TylC9",
+	"rWrQrozATdw4cqAnYfRcYkiJSG1vU+/o23/2P337r/747/7Ln+V2tGrxr3cfR1Sp2JQs+bs/+OV3//ZX",
+	"3/zVn333n/5ps4U7idfzdePIo4ddDR2vMAg+K1e6Coa+/Zf/xze//uU3v/4PDQ99R7V4bAkmqcrdLpbr",
+	"0x3iecrHO6tQKVlQHqdWFzlRdpVMiG39q3ZaNhduHbV+87f/23f/5lfqdPOvVp1tql2uOOUG8nZKUq+v",
+	"SXCRYBaioTN3AAkoCsVMYr27sk4NfGUVkUmpT7FKsrmUzehm7gZbTisIwwu1VrV811wcCEWto71SYuu0",
+	"bAlNjWR/8gVkWSUlDzNfWXUPq9z/ytXXOnLfb9eHuZpCX5uzXV1zwjZtvzuMXc/xvlIxz7reM2h2pMTN",
+	"DWLsVhBce+aHBfODJd2lejrlWUFvgxJROcq5oj5UBvlWoNlavCnSvwwqDCoZ8Q4rOWUoWi27Qc9SobSW",
+	"w8iVtl9vaEl4nIHichPCVmECEpKknJyPFdB2nXUq/4k2//CMn8FECAw6R4iF56G/RGPMoOCD1KSocNDP",
+	"QgoJUWGkcxvlH1K/kyrBEELvjU40xmzEVJU/SNSR382oVCCXPfQl1CtQCagKWT1V2gj8IUZVUXUsQK8l",
+	"84WgxEdtqatai9NDr41pqOfU0OrjSeJVKFMgjc4GBpFzMpHKkNk0jiBQJLwkfqfE+ZFaGardHwbx17s2",
+	"9BMfWiPSy8gydutmk+o32znyLQt0iSCx8Xybu07qzLlRkMXANNc/KbX1ZudV9scbiWc4seDt2sTFUmja",
+	"3PS8Bm7qeC4yeGsZ6rX4kn4n5Re9/FsWFrEGolZ6D3LyyGrPwYawdFMNl/Xl4J1HDtQKGsjECyQ1eiRL",
+	"1R77tUUXdRksKGBDLxMbnO0xt11K7fOl4tiCzollgYcPia9tb7mqjCNWWZYxiTLIF71K91BZmPEqjC4g",
+	"UoGyXHXH0kpF39PahT8JqULp347ShQn1Kna6yIGiISW1KhdeX2+K3BX9wJPhFUZW1y0skWlKyxZODUQb",
+	"SqlNZ7eqcGH2XpvXLbTf37psoSKwWq6vUbywXC+8ttIvKRXXJs0UnBtWfgH2kskiF2HqGkoAN7xiHCi2",
+	"hFfKoZxLO4FfTogpvAGv3uMdZ8RWlIpJHJ8n3EMMR1F4Zamy3PRMToq/HEGJYrXkeWeIchVmRmyDEjOF",
+	"CjMwSaeX7fIsyaB+WbKdpLCdhGMs6DkNqFim5YgzHDYi48viBX1OufB0FUbrhJWnWxcSBu8womLE5jGX",
+	"SmqGiCjPcrYJs8VKK5y3bbglIDz6lLULN3evnQ1ZM7h9DcpYi0vEXMmXM1PBRJnTllhmkUCnxOOqvc/M",
+	"hiApxVUwdaAIx9nTv+XRgwUy3aQyzTXEFqbrAV/WtuupVJ7LWiNXHcm2zbSupVpPGaz9wAL6lE1PNKjT",
+	"s7mmzI8a6sqremtPtdEjLddjfEvN/KnrfIR5i3nReeTW8fts2FXLdi5RdklFts+WZPamdcRerpbPf///",
+	"fPsHf/rt//jnxQ1G5G3Gn7Cn/Qkg3ehza9LOdK/YZEIn2paFEt9kpZ9yBP7QpX5KRTRLWNJy6RwzPCV8",
+	"V0aRnGMilTUVhDcUM419PZxYIXJtRXe0gAiFplW8oP7DvJSxguQOdsSOIWpLyXLeBVlehZFvyhuYEa5m",
+	"IVctL05PpNBBmc6tNDCIJOXFFFo5SgkQxMms9AfFnemUhZGUI8EQknbgKopdlu6c3NVmklWZkyEr/BWy",
+	"LFYJQ8rwfCvkoKZ5DdckeGyQ8rDdSioTKQEVXuBpNnJbQSOQvNLFaKBXFPh2SEEpkF2zAPTDyk9MxKvV",
+	"GRPlYGJEHfMu9IoqNiJvwqrtIKk81K2RL/rqz9JIBCshLt/DPClXuKK1VBQGRO+n75YbQbfe+aDJ1tOl",
+	"2Scw2OwEkrKH9U5gUGp8TYWmwY0ITTa+f/juW9oIlWDRtiKRzv6oEon4G6rF4HJh6KXuGwpyAFh2jAGG",
+	"JTGR0Dqhh9LIBSPcQUCCfJ/4uktEEuZRauvBsZSdBCQs+NryY2wmkzCa65q4HC3i84Dq6oa1DDxsaaKc",
+	"Va+TLNlca4RRDexuv8iRtTU4luVjh/0pLbgp7U9ZbvfYQdvJ9Cp+KIy5eNQn+pG0La5uhsvCJJIOfIj5",
+	"m2hbQUdKbM9E4elNdlZH4SWMd7sg2BS86rGtqtjmbYwZDQKe10fSVhlDbiiS9vWN8EGNWQ0DF7mXthnU",
+	"hH9TDvgpEXqEezbBL2eBKxheCa+zAwZsUwB/c47FeFbN/56EkerE40XkrXJ/ECaipVNtGqjbTAvQFAvD",
+	"8U1qIhynFS/BoeBCWmthXW/Ktt0QSA1j93lS8QcjZjRzvZqOcWslgahGEAHqcmW6WiUZeXIS06/KZNVx",
+	"EkzMzh1EAk4Qi6HpgSdplzo+aIm0VAlJJvNIhT7y6vIL4QS1AzIRDrqg4ws5ump0pHydjrEzdJSlwy+T",
+	"ROTrKIyhgmi6nCTaNCLYlMRILxWnLqElDCIXRVkPHasvRkwleyJxRcdE+bL4FYmIbyVaqiPjIpQL8X3K",
+	"pmZZ8hnoCgriJOTDpcmkDOEgGNoNuDC/4KbtleklFRFdZ3rLplWNYl5Q+2oW2p7/ZV5s7dy6FlKWqM8/",
+	"Bpy/rSEymtDAkkrZYHX7pNfbRdWsbfyU0f3buSZQ8EVnWCUCgZZEeYKHGUlkiz07FQa3+qd0bSE/q8Dv",
+	"tzn8p7otlKHLiVQqb39Fu6gk1+BOZr1lMut1tPJ6f4PNvEoQduO2XoWxtorx+tSqEFLZ5ssBjsqlkISD",
+	"JDTpVoV/VQTxro5CrhN6vEk3WyXnKVHISHdISZxhlAaeO3Iuyv5/9r72x43jzPNfKfCLSB1JkfNmiwN/",
+	"UCTbkW1ZjkZGcHAb0z1kkWxPs5rqamo0FwjIBrnAi11nk0PWyWZtIAk2SA6bXftwSNbnSy7/jGas/ZR/",
+	"4VDPU1Vd1W98pyhH+RBryGb3009VPc/veVflQ+6LwbcvBt+W5tSrsbe5btcX425fjLvNs1V0OvBf3cTb",
+	"r+/o2WRNXyD/v5aBsOaaLwwek5sshRrfMKoC5hwO+8wQInr3pDKdL2lLQcR0PnxhhVo6yT83msnCWLn8",
+	"shrGetTatExmDkyBOsH1ho2z1XNgM/MgUTesKUlp+uiXFDXLJm9NH7SeTZlaB0dW4M1K7agtU2MJ10hO",
+	"AbWhyl56+XqeKgvQRTm7Klt83opF6Hyz1AsTp5Tt/CJ8u4Xh281lgWfO6LNOaMrmeoMDZSq6MITgsmNe",
+	"JZ7IFBsqMVUMKm5AME/yBQs0rOncYd/W+nGYhIE7dqGfS9ogbGSgXN6FxQ7TjWeNAj9h1+Ove3f4wCVV",
+	"PqZBoLKoPHL1au/qVUjk1lncNcP4Nh8BhHrgUNDT7cU919GaH/PNO6S935IDeYyChBsqGV36dDQLMGPe",
+	"Ye39dovgMX6VxTRKNcBp77euE3XKH/riTjoqbb5r1xtRHIPoMQLZjvB5remwe8BcoO8gQ989+gHt5tG3",
+	"xPAgizCgydov7VbrQDfdcZiOHbfbrb3SYQOHktViQ8rmqBH1TomH/U47JW1ZtcvMyDdYU1tW41Frass6",
+	"yKyhPNLPsEcrLEw5oEN4mqsjCyad92Sx0+9+9fTPP8RipwX7F2UL7lZH3kpbHM1GFuLzucmaYXiysa1m",
+	"MRFWw64pcyL3VC+db+J9VrSOjWUpKx4OsNbNVUgTatF1cefy59978sVHlz/89eVP/nD58eeXH/7o4sc/",
+	"W4cDsUC6ra9dalZ2rar91QbrfFGNbqLKd4EynHLZUjQUGxosoD2bhRTKilTNL8rneEwRIubQzj2bgjT0",
+	"VfVBxnMhoqO6dSk4sxVDRXIkwiaGihQf4Q21HUPULWAbcoB4mZrcOfNrVeMxsUNhk8AK5TUExVIj7KsV",
+	"h9P6gt7o9Thx8Tc9PezCsgE8TsKo5zNPd8Lkem5HnbhJAZNLdurqXno0yCsYOpczQYyANd4cosSZQRTC",
+	"bJPGsFGzKuWSIZPQQmIhCRnmgfZ6tNdxWJbdpJrQSXbAbJOTLfoq11gyQdrLjMfU69V1PDUxz5QgjENl",
+	"PKRi0oU2r7uyot8cs6yscalqcRsyyvXUjtohCaM6mHMOs6rFvUjVMfTq4lG7RIdDbpgsFVwfA7MECbSm",
+	"aEBe2RNdCkqUjcHqC1QtF5lrDpP2GkutqiEnjfscHM5iupUO1HDYKk23KQM1HLao6YbcEGfzfrgdk3GL",
+	"XbklhZS9VJN82WYmoh5Hn+Lctse8heX5dMiBGQvTMWdN+cJErG4u7/o4caAA0+3pa1JGiZwIshAlZUV5",
+	"eXo2GVihAvvQLkvRWMur2FuEm//5ve8+/ew/8tuvLFvydzstItYccpo/lmPzaPEO/l+vTgDIlUPi8dPk",
+	"2jiUn5PzcAK6aDwOzhGvSLiSZM5thckww+E3H3mQb8NmtPz0cYtLVIXmiYK8ks+1Gj0553ZD1g4+GU6g",
+	"QJdxWN5uudDG2UvPTYT1zbNxjD1bmrcsoSMIIgpdkMAuSKoGdUIbC2MK1YZ3KOfeAFJrAdRnbZMdE5WK",
+	"+3GHeTjjL5lneIiz5M58MP7ywli2BVJkYkh7vumwtGGV6jNJ8ttMivtCdpHuHqkjLFc4UQj89i3MxEGC",
+	"CjtCojWEWTYFiTUpbpGdDimNMDXJXcWnTrGp4bD5LYu8CQsp0A+5ozr+Yy4OSHNO2m1lhCgbwyxzRBtj",
+	"WcuhLOajo0WrshymxXzAcMq1HD5Qy/IsozxCed0PxQ7JtqAWqrIfTlgvUTon54RTL+oOYcdIKWAJZrul",
+	"33z9amQ/PJQXU3rizZ0sNa89UkbYvE9vt/YbRmfELJuRkz01CsUY0CLUvDpQ08FuGdEXP/joq5/876ef",
+	"/ceTL757+btfrtmIWSX7FjFd5nz+snllWsauL6hhH9VVRjY2CttTZyHXY7+fA9qVxoEDkav/DQf+ITnz",
+	"/LgYB/w1A/NF9vSmvPxgSylQuRjm3a/DBiqHu6d+93Qa3L0HM6g4cbFVg3blQ7DKgFv3reE1OLlKALyQ",
+	"UXIyiSW6OzTifSw41wGAZJK3RrrrSGlq77delpDxTXidqd5tOYIr5eHOSSKC+Sx4Q/ny4s1lo3hSTeUZ",
+	"1RM+wNU44TkZ3qyPa91h+gJBAw36tZIkJfOZ8zi2CyeDiVXfDoeuHXg2TgtLh5FIHEmrTK6E5uZ06GDt",
+	"8tR81zJX39K9zW3YlUvGMh7HBbzAuTQs73+dCz+tnA/ihksxIP3wp3/+9OIfPvrq//3L0998fw1ZI2+q",
+	"8/c1a98uT2Z5d9Hnwp1q7ZIOmcG7uhWwq+AgbMKjaOzpDSGqe9Zuk/nEC+Gq3bQvcfq0NmfSau3Sg1al",
+	"nvy1I/46SP54X1ARDWhc6VSEwdu0dtV771fMgW+jiWoEWAzb7kxiapa4pyez7tY66aGD4MsAzxdAOE5Z",
+	"T3obORnQWECEvfWAsvYe5m8Lom1ItkS29rLIR3B5G5FPmc5aMy5ZJ95Ypx9mDrrFqt8IgpXdcWaheGey",
+	"7vH5z0bRC4Zu2QzTNQdMp7/x5rR83nbehIo3dvOGVLx4IvFMbbfCoawz63rQ6vZ41kRbyy6l05R20tzE",
+	"TGjshxFxxb16R7QbYm9QTmPsLeMaXdwhy5KFZ+S/EPNyaIQEHyhfyxWuonemD0Rq+l0yYbEfQDFX2rkD",
+	"G1wiBbHvJaxK+XYcls7uXBN42CFGR66ZIIThq4F3gRZTCisUQorCdqYaXsjKqDnxhZREzw/KQLGiNlal",
+	"c7Dk+NfFXCQ2DbsHrdlmv67SQzKFDTA1aq3ukVXzQNzvLqPfDCfRph8+v2rBVdpOuCTEpMYCuhkP0xo8",
+	"Y3yNQPSroVOmKSbukJakzzuakt0Sngc/SdGR2CiKUlt9s1hqYLSmfBZgaiHHiZRAJgJ7MPHjaf6SpMdb",
+	"ZhZvkpVVIwH15Ej6nLjXhMckjjzG+9TspA6tPnKxj9zyM7cXau+39mT46lsTP54avAoZBYp9NiiMXQnm",
+	"zNKhaAbnCrKhvQOZUSTVtr0QBwkCtsXPkt+kJlf7bR7wzPDEVYIb/bg1p8gs3rxbPW6/ATvvJpjf4mCs",
+	"ZPUKeQkyYJ3vNbN++JY6OtvZhNDnGvqcTGLZguaUMnJCg5ANwPBMtSOURmUXk1YSYcS/5v6jLcrEKT9N",
+	"5jPT+UmZupTDPHVo1gior2WVi8z7UyqpgMzs+dsEFjPO2oZQ2FviPcvDVAUNHGcHYbCKqawgrgfslg+T",
+	"uwldJxEM9X0a9MzJOawfvhZGRzR20XOV+rSpMuWb5IY9vxYyY1IYzGGu7jbm1olrNu9yoTQ4aS/m4ih/",
+	"bHHmkhH1GCdORbdldiqHxKWP4DbpFPy6w1y7+5hs+JxpwuZiLavsu3k2pNi6WE+WGUdUEK6akl/h5Czy",
+	"xmMacejzNA48nzksBFZ6gWQfuOgYPUu9IKmKozhhXWghWiNewEMCrj83v8GZi12w3WyPM3dNSVXSBSc4",
+	"dkTjbYngcTkKayvG/ZW61/S5mG3y+4c//urn34f079WDzjJSVImq1czvyRcfXfzbzy4++W0xTUvB0hXy",
+	"ZinYukI6SjrdMG9Eb7DeDXnil6bj9ZBkOyxm2ye2M+0TLz/53cWPf/vky59c/tPPL/77v371vf+D97n4",
+	"8AdPvvzXyhomNh8Zx/VrFgRFRQGhGnMU3lowbUbHbmOMdG6GbLK3TNkZ3ATUtA/ChtAmojljZPHUmY0b",
+	"j6Ta1kJJGNU7pdD95exu0s1VwCi5KWvG6cV083arVZM+rKAnv4nhLrrDifjsCgxcHNGIiF/lYik1wEDe",
+	"3Q2DnklEbTY89RLiKfjlffnWUXlcM/0kQh9MvCCHDWJh8hqgmBUiDsvcLnNVMXKzeDZDGnq69jEPy6m1",
+	"3w5PYbvBvREF/kx3BNkLYClLm8mLu/akRluGIMSNcxC0Yu/maoiajjTlY96e3RGaSxlCydVRNpfLdM28",
+	"UmftGRMys768b8qGNSPHopNvYjITF9kcwhgRDjbCLGSbTbq/S216D8ZyGorgqy3o+4arLh2Q9s4T793W",
+	"5e+VnuIijJpai+fFLZt7HDeBQ1PnakNAVD3VdEvxoT/eogh0JuickoPqa0HCQau+05Iw9gPOe6cwC8fr",
+	"xv5DetwN2UMacdnWtLTliBxiYf0CfekjrOjmdTL2GaM9DDhjH3Zygmc69kd6mA5McJM/qhMvJqOQx8Tt",
+	"hhMWuw6rtgREDR/SiOy3Wh2B6Q71Ve1WC/ybEY0nEaO9GuaquBMWUa8HAxpcjJjjJ5o4mL8dBIoG9TZD",
+	"D2f2qVnzCKkFLlOAehyFcXgy6ZOT8xhv44ZjyvxRE7jZfJ3GN4CZN03O3KMPyHfaxJjmQHgc+WxQJzsE",
+	"3pT4LD7Ye+waLlq8ITywVifuTdQNjfvnY9qxOhleg0lHQJbbJFev3qPjQBP8xtHdtwmVp4KcDUNOjaMh",
+	"rjjxOD3YU6zIvKAA37O8IR+7xP1Omxi8x5fCdzT3yXvvm7+9wwePXWjQGFF4TfMbFwC5uK95C1KVJJkf",
+	"Ns2fYsbB7Vsqa/Xo1pvSXKoJesSmu8MHpMp7p2e8eYcPbnmxV6uTXdgLDpNfwGKxfliXYxpQHnuE+2wQ",
+	"gMc9rtXJHsEB+ZqsiAZIErrnxR3usuC8ngwVgFvBzCj8aa3usH2VOoHP1kZ3rU4OyMh7dEQf1MlLMBft",
+	"iD547DaNhUSHv+tUnIrbIZ4cTgkHkoXxEFMuiB+TrhdFPhU8NQ8JaRH6SGwoPw7OSdW9eePGK8I6PKFd",
+	"b8KpYqG0QnVIRD6/H0bYLEo804OEVofljnl8CcY8qj3WiMJJTHmtSVz5UnpTyhPpDj1+T31V1cIBmSEI",
+	"5KHD5J+kQcy7nA29WNONDa08LnfnIXGvjfjg2siLTi2pd+zxY3GBS7oB9SJO/LjpMLF2eaLOi0lAhfgK",
+	"GVWiBeSRnOIF2Tj6QMmgFEZqKJR7S3GoJ5AOqcNQ3RFOKcczWOsQNzRtX0BtJ9Q0mqthhEti5QfVCQ04",
+	"VRMkycgLwF/QI9DERGij7KAx60mYCgR3V06COYbv42Mgm9nAepoficwnjA48IVKkLESfQGpekk2ZeKeC",
+	"4WQ50mlDFnoih+dJXKg4TKjy1ksSbIs/2qDd23uV2e1csQL5fWzksFxzA3eIOLliWcRJJ1VTaLdqdUSg",
+	"6pSjqjKK1S2KX3r5ejnFBWGOeSYP5avUbcoxCVNIfiXTLm089rh02VNQvCLWtbLmgVAFOGBWXF4CPkCV",
+	"LAzZ0eFHeZwntOMh9SMLdZLqG0dCS5hjKQHrLIDpS0ZPJnB7DpzNPCGv7dcwQCsOzs5gHOzZ4XNy453b",
+	"V7iFlxMfKfQQwR5zIacOE9wJJ2h5Il/4qT8ez4mq4WY2wYvB6HkAdHKlYMd77+N3zwmafoGjX+DoFzj6",
+	"BY5eGkdDx0xoldlutTJScTlQ/YaQVs8vpl4Jjha6WEgaS4L6elF81lEas27B62nIeQf+/4D7x5LaY5PA",
+	"VWPp7Eq+gNLPHkrnrcqzR9Jv56DPZwuiRx7zBjS61g+jE78HB6UYQL8GFxkl7JD7i72y3A7BCiWsATAx",
+	"NY/DMSdnYXQKffBUz2tBX60OSULfpidHYfeUxg7rhozRLrJmQGOy02rtkDf97uldFviMCnAE5ZNCWwUh",
+	"F7IBwPQ1bxIPr8le6qeUuWo6q5Ao4lkv17Dm3WGufusJM97bbRJ8Qey5SfCrHpXTZryBp9oaTiAXlxNX",
+	"XyJgr0wmluxoOuwGljvInKgTmtwx2yobLxV3z9djOWyIQ8nxhGUA/OXiyAgBHHGDp8C0jEZkIWvggUdx",
+	"AHksZkW8FgjZwfa3bxWOtscXBkm1pQm61gpCoqRu/fbVJ3/35P9+/OSLj/7zl19+9ckfV1IUVjLMvpiQ",
+	"p3/+9Olvvv/0l3//5Isv01Rk+/aUDrEvm0xiHAU1kMRqqLgghVk+KQpnF+iv6X20XZmjJst8jjWWyUk+",
+	"TA+3n6Ex7yKDTSYLDKhfYmyF8dIbn1ZhboQNBazxkaR64rGaHItuqGSpSWYpzDGmnCv9M6DxcQgC/RjL",
+	"4ApV710mp70bijXP2hOGfqJOTdXgMxjIIG26cRSK1RByvgdjDE7OHYYbqY5z7eDeQjmb2qPqceJa5AMh",
+	"6iVU+7mIjsMIp6ePanUyDiYy1XIyOqGRw8I+wV/I9xCKM+xbTxoLIgMvRvebIDmJL4+aRBjfSZNiPcYg",
+	"uYPDIjrweRydd9DE0Hzg0gwWlmc4oiwmXj+GLBjgHlKD7XGyV4D65KQ6GQv9u9si3GGqAbdJPnhjJJPR",
+	"1Oz5ciR8OIkBEo19NqihLS5Vb8h4GFBSdbF65ppbk0fQj+dHDLmWb1rPl5moiDTehX25pdp77A18piez",
+	"ivPx9gTzhdr1imCd/rPVmqdQA1Is3oE++qt5WolSnseqMZZkuxRhoUSz1KI87YluNEzRKboxf0WkyqkY",
+	"Jw8WQwkO3KtF3wqIsi92ZxzGXgBfSSn8nhC/secH78hLj0Cw6bsBuBH/OH6pv+td71bqFZ9/w+ueDqJw",
+	"wnqVTt8LOM15Epf3aeeBpPcfr9kotrbPTOoT+m1wbROPwS+G3wDTXIwwc2mJGEJ94bJYn8eGhpN3ZOFZ",
+	"kdKd2xLOaGDUHsfdkPX9QXn4iFMoXeYYDbJ1KYkm0pyHIlA/JuPIZ1ILCi3NYy+KO6CmXeaN6Cuwj10y",
+	"9vxI6DuHydvXCQ+jGP2w4sJ6MnCKDz2hrTntRjRGS5idg3fsxONigTg/C6MeGXn8VHl6Le3isC1RL0fA",
+	"vJvI9Gc4HMhunziHLVUmKNcwX97m2PomsOS3k6yonQ+rw7D60Ov1IsMXK5RCa6ciTre8ALepccnVq1dx",
+	"uFiPgpwBcCWHTNUWlID1FagsSwSsRmctvrKzSWa1IC7AWSWB5afLhPpNMN33B5NIBi5xMbkULesTxzkW",
+	"RbldRFkcnYPBIMWAnNtcJzB/A0ergp3TIbpDdhtjnn6Ms3aKbSjTJSkDVy30OYIgz8MJrkGSYXlU3ffe",
+	"d/GxYb8vXk/Cf/ApO4wPvTHMI1c8lGaHbp5wRRhf4s0KLa+6bETQE68u31VoVB25V7PHOfHIiRdR4kWR",
+	"d45j/JRxkrJlrqBLl69TR8ihejM5FQc0BgiDaEYisy01UCY50yXmLv4q9ghNsoNM6slk6xX5BQv2Wq6P",
+	"sJCgnDef3w34es7Kb5cdVMSrIufg7AbQcs7BhcYdL+gjrBovJsUIlb4a/+5R3XSKajGY40esJNJrPQZZ",
+	"e6pBVi98qvHL3Laoazflcs7BjLDB0AlC84UlCnRRFPE6jRE2XVH2G1dSejV+UytuVwwO3vL7sQrmWrGx",
+	"Tl680Od8AnOlTsEJCOG+qvwLvtOTK9UdeeydO8xnD73A79Wa5F1Jlgwgwok7G4bqhCcBxa7sraRSoGCI",
+	"rtgZtLdmNTujjlUM3ubQ3TqjccvE2BTv5iF2Ff7Bd40127IGK+z5DZTlruYmQl32cm6qKZ3fj6XkusKF",
+	"jFuJmZcS4nyQydo+HvFB2ZDKeBIxTjDoIksZrSxp187Oc+vk6lWZsg6e46tX6yQMetDZR46+lj93mAt+",
+	"uZuBT1l8hw+wS/CjbjDh/kNaOzSySrMXwic8CUTJZ8p7N4nr81dZD/2n0YQ6TCXaRlTudZD/QFqT3A8x",
+	"xnfidU/r4MuDm7pd85FmmWdV/JDHNZ00FNEu9R/CLPY7ij3CynNlJrFbB1aJ0+6SEyqeLW5GA2g+d4Vj",
+	"QnZMH8VNcoNE9GF4SnU+OjmldIwTKTh9AErL5w5TxaIEZtbib8Sb+V1KqvJh98/HlOy0W21ogmcl/Cmr",
+	"Uy+nNlAV3wOfx3CZwxQ/BTOb2EVFj/3ilCZ9R2B6uryhWh0f5+7jrM2smiVjL4rPFX/t6p5k8CaJz0Ll",
+	"E+oTFxOuj6F2uOthCbH86wT/cutW7bnRka+vGh/KH8iief0zq5Lfavcnf4DyTF5/OL31TC5QSLJv7TMk",
+	"E1yxdl6zRqeYQ2p1cn97TQFrOCx3zEb2EBkV+rjPgE0+z9zz4DBTym+M5WjvQN5wnr8glby/BQ1mTrze",
+	"TYvdln7ppr6qdIdenJPNCpKw0tlpgTlisXWB4Z1Sr78j1rqcHLnrV0DQ4vPsM0ThUTJ6zqyaOweKmCNx",
+	"t7VwCCW90IbHK53IVsYsvOXqVg6UmQrV2q5l1G6JEaUOvPHae/sHljdgDZydswv5NN9YGsfkOsbWeITA",
+	"mpjHd5CShmtvqVMu64pa66S0UZ4EFJpDqy/wcJHp+phUMbhaq5NC5ZvWbjn6dnooKitHyzr4WK1qtLq1",
+	"NGDBlllH654FGveUykfzYeaI//QOJ7YAzIUGc7Nh9e0uj6d0ELJEYMaxCRhWGU4KpaIrs0hkKRktz17l",
+	"O05FgHSn0nEqT/70i4tf/+kvf/z7p3/+p8ufffbki+9efvrLy9//3dPP/vHyDx9e/s1nTuVx8mOZvCte",
+	"txtR2VK60mkf7LWuX9/faYn/1Y12YOBJvUe9hGA+eC0KR7CUQkR0H6Zag3HKeqlGeOKj3OeIL2j0Grbz",
+	"rnQqwzge8861a1KMNLvh6Jr30Iu9qPnBeFBRP3jb757KEPPFH3/x5Iu/1d+8Yzp4xYcP5H+jhzRSjB3x",
+	"QXtnV1HLuR8mOc3KrbuzaDB6iczaXG1SVUaHae+iDcZ6RMnbfBd68U7zYqwIku719+sVL4697pBCUSiu",
+	"e7dMgaZ2o/wDNuTlT/5w8eHnYkN+/qunn//qL3/8m3l24AHuDPoIicjdidKbX7IVk32XsztzHzj7Vtwp",
+	"2ouXn/7w4p//uXQv7qT3osw8SNhavCHrSy7bpoVI6RLmCRMZDnpnwoe35WyCHuXdSkeQh7vqyZc/kLR9",
+	"/DkSVkke5N89+obXG9CbCKHkLvHvHok7HmEgSFwnjqMXJByL/RiqopJ7Pn4h2ZaJTmUQ5ozuy2EY9Lhp",
+	"GfA6Md14iw+I93qpQtMrnAx9HofRueni5IMZR2wIGAOgwXJrFtZtzzCZbOhxrLRM+zKV29MuOYc+Ewmf",
+	"iMvpA+7WOjgw1rw28jmEtRyGfsNoAPkwmElPqn4si/QHAun1wjNWq5Ozod8dqlpzozMFGCfNLIkj75yc",
+	"UKupAeTFj0jV5f4U95jLBwUeMDfX01Wz23HAI2bwwpX52lLjNHKf2pGFoLTvPyIxDQIu2ZTbUeAAOgqY",
+	"fGr4Pd4IWSOiPK41HWYtUkv1RJALmQ4RZgviJ1Yt/AyNp7F0Q+3SER/wpKuAKmEQz7Z3D9Q0AkkdsrPT",
+	"apFv4pf3aJf6YzUMxGEopIyWJYY/F7eqeBKEFXr0od+lPOOJ5PQBOaHnobw+dVpVo4mpHkuvmzvwru6w",
+	"lHGVfsis00osL26R11Ew2RSDN1DvbYHnETh8B7g5zYeV455I9kalc/066CGZELHspLfiyvb5KWsXErZA",
+	"oHgOtxofmD612SjKnyNc6F4Tx+j+WZhtqbC3f4AKJGMwqIQcnFmUtJ2xNv/tW7VpHqspTN9ZzW6YfX5q",
+	"7hFbvzur6AAVebKEXENfhiHdrFr/RbwaC8/tW6gHhJrZZ0rUrXK5GMdis0N8CzbhjIhXKOVXR+P43F14",
+	"mq8XnaabqIAYQNiIarWa6iShgW7BiLkF+y6XNZrIAx4zwGLxG54HdfPC/kRi6MM8AGHBGgQ8XizbaimM",
+	"TGaFyCvAYzloqk6ERYLZ29kgtCTPmOGb7vkFdgHifI228HKJuXBAie4ckQNovv6o7A4f8OcSjRUEjKTO",
+	"vX590xisnJ72+2ueojw9ADwfJWsLrRaRsTjwW2JV6jubA2fJSdtKUMY7WVgmW/btfP0g2UaDgX9d+M/c",
+	"5xtK1ATUl7hYEPbMAfBmhnMavGFiX3mipgZBeLGF24gXA3LLBW5NcpuloIweWIOeJdmJTtz2EHqZqLSv",
+	"5BIjY86CXwIVqQGO4qZmIC2Mej7zNBTisiIvk/HoMJXyqLIJxc3EMs6Z/rgC3NhutQl41cWjpkLGkzAe",
+	"JgmLFo8tMOiwWdDggihPJlQQmL6Ck+4kpwCE61zcMqyX3UiFKYEGCjwkXiDOxrnOZm3v5mND/H4b0gMh",
+	"feQI9nS+myeOfDRXJBOT/AjL1YNbwo/MNV8wK0mFm5YHmMsiuqJarbmT+Vh4NOkOl8Ld6AJ9xtgyy5A5",
+	"gaWgYbfVbsiDgnKltwxXllwh3NV3z9gzo2Fm9X9PCY1NVNwkImEqsPTnUadCtbWLES858zgKlJNzYrFy",
+	"O7LO8g9yUcqZUXyhpSbE3pSblj0PGWYznNnk0bsZd3TZavs8rTILIXfeMd0E6DZO3Ybw9r2Uol0l1Na5",
+	"BLBQU8bWCZBozqvLTK+rVw7yR9nhwa/CRDtOH9SQb4DtxVflyP5IgExuAA0BhXs08B9S7EYPsBkaq8te",
+	"Uf3Ai+XwjH6S+FbllBL3UUN80OiGrB/43Zi7EA83ElZc0gZBpX2y4O50MSfHBVydOAhnCf/XDskuqe7A",
+	"5u526ThGwH5Gg6CGT3KYOX5ZZgvkPKw4i6B2SPbIWeTHiM3yMgrwBeT1soLKqIZ0GFT5GjVakpmyQIuE",
+	"Jx/QbpyXcdDfb8gfNeTFXM68lvaBKgFrmvf2Y6vk67Uwcpj4J6m6hukikHa7Jluzu1a2H3EqzWbTqTwG",
+	"37vsVII5ZzJD0UczQ+2AKzA2Q2eeJb9vEtNYard3SfX+OfRIFE8dT/iQ9mQ5eUM6Q3rSLY9veEh4iK2K",
+	"zy3BDlVjWCp/lwXnsnhM2GGmpTegsRoH/sgwVGUDTKM/PZpZMLXTw74uYMJwPCDibVXCgwAaqpoNV1Y2",
+	"dDGtYp+T3iTyTgLaTBX6jfSEcuRjj47GoWAQJqJwb6SVufiPquUTnzvMuJMsZdcvCJlUJKJ8EsRQaoic",
+	"DAmn3ZD1TMqQsU3ybVmj58fmXAgg0IGiMsEwTITTWzZpIxSE3dND4spcP7igLUQBnGn5tJq8RZIBp1NP",
+	"jDw612GeLB3Bz69wImNNhzLHBCyvK1j1eErHEvhA81M8ZFfkvszL2tndb+B9G0xS0fBYr9H3urQxiYIc",
+	"6x1TAnOtd1I9G4aAs+B5HuzMkNFaYYfvNmxzZcMyepbUbSYxG9lRAQM66tqIdv2xD+F9Q4qSdg2mvYd9",
+	"+duBUTBpX7krhxJJGai5a0WPUt6Akc85FFNGZMImXOxhdYZBpsmzo850naD0u6aGA6vfJ8lHmh7wBLQP",
+	"Df6mPaN183KyJ6Cp2fTAdiRoxRFGyS3brdZeUZGiuh6m+AZe91S2jDUAdLstnmB8MP8k/PTPR5MYv9m1",
+	"f5d8sZf+SdJTQqAKUvUCHmKLKY85DHmBitST7XjzXB/iiu2oiwSQdp8+ypTXyRs9zstBnjVV18yHXaw2",
+	"sswpg2yWHePaO7tXODRvTDtcFEeSPOyLH/yPix99lGQeT3lBtOMXeMFZu2Hco92HBew3qf7ktxc/+ukM",
+	"9CrPzaoXpNyRlEPwv/zm4t//cPHrP+XTnJqAPxvVu3NS3W7tNk6EPsz6V5bg8Hq2fKlbaln25tRnqH1d",
+	"zt5SL1bx1Pb1kJyTaL87d3LhbgMVxh0h5J8XovcacHtNcyIO9QT8M08pLnCvoNq/Jj5B54bV9cVj6VDM",
+	"DHLzGXMCbqt0VVYfJJager79SkVlOrjDV/bGWlIU10PlFJcsyJLESMnyBY3DBo/PAwr2pgaLOMZAmo2N",
+	"kddTFeHAnUNt3gjz40ygXmlsGePtZmNtqnDNZG22aG0ajyvzlJzZLN5fQlmXlaMrP05RCbp67RgWZ3rR",
+	"1wwsME1rXXK1bCHXkgVZ6627mq5SZ3dkHiHwXnt6TD6sLim9Rz+Dh+dUjySzPDStdo0wSoVpAYYXNusx",
+	"nEMwn1F5empywOz0uvk5ohy4/oulzyRG+YzpM8X4uKjfGO7Y+fqNLRdBuX1rgRhKEShNntTOJC0JBZc2",
+	"juUyHFr+rTMPieBix24ygiI2hMd6avwaLHccEr+ciiL8aFKxkx+3Eg8EllDKSHKXxwtBP/N5ebzXTgFf",
+	"eS40DTi6BtZgEtNX0S0HFeeMnJwrHDagMcKwYyThOJiW0ZWGfLm07qV5I88lEHuYRCGxrxXML8A+gOpI",
+	"FpBgYa3s/I9yLJUp0t3dUUW6eUW0Rkm2jKQv0AYgi4Rmp3pqpfoMheSral6QCy5QJ+W2HJhSfV5SL51f",
+	"xzz1PRZQtrPGDHuUxX7fV154jKNowLlYIPEI1M6MYUSJb2ZqkouxRCGpMZYo5BQIDziV+2YHxlQLeV9C",
+	"tPLmi3IKat8PqB6ZP/AfyvGYPNtsv0lu35Kzr7wIUuIIjuSCeWPiIznd12HcDyiDCd9JEOnhLmgwmKWN",
+	"ZRk+j1WhMR+GUay6OcoUOu5me/qxc+JN4qFYx66n2xqXNccrbDcPQPZZO0h3Giy8j9vMPqTSigonMbw0",
+	"bMVpndlT/diX6QwvttDSDeGN1BKJfm7f4ke4R7ImttEeyNxWGFINaD8mghk6PgJTe+uLtc5fRT7868Y2",
+	"WjPctzZJLm40EQwLcbd0VLhWhTgdFGhOhQyhlghiW5w4lRuTeBhG/n+TOabfAElHMMCNP4H4tlNZQMlk",
+	"tlSJqpnoYwm9k6Y0Irn82/958b/+8eLffnr577+v1Cv92S1ElmMbLjK9q2hfT3kxbzy+47EBjd6iD2kA",
+	"917fuw6C8MQLhIVzhw/ujmN43KoYsLrzM8fwMvEDNSPH1GHLNrfXNzJ0ONiQJdra1sA4Rhq2+xQd/K4a",
+	"OK1Wwq0TV66qjJPTR27S4Z71w6bMK2+SGxCU0lq1LrvqojmO7Rm8E2GeOazv06CHsXN/wADuVD0Cnxpj",
+	"rKEtiHLrYqNWLwhqh8RN9qUg0N64QKfD3PQOc83HZTS4zv3BADupZl6wNkPKfHu3tUvelT9EZvaszKKq",
+	"H6crJVU4HIahykyQfuRjqlBVprPsXuHkLjuiQd+8s/jla3Cp8WktnUtvD9SXu2nONv1wa/ViW5C3blU/",
+	"leStY3cTI1IqXz+rouW5MEXQp//w5Mv8MdPLTwCw+5Wit0g8l6t5DjjL1XKtzEL05U9/cfGjj3Knd69o",
+	"TE9amhTDMUkdaoqPP//q59+fS18wenZcpB8vP/788me//+o3n8+4PPN5S9+1tvvaM64XKOVL5NJiTklc",
+	"xAV8kvPNQEiRuYmp4entufHR4enNs6HE4XfliqbkfC5oSCcQJ8s0z5ycx8qZgjpgEgWVTuWaN/avPdwF",
+	"MS8fnDX0YV42pjmi8oPZN1Vr5midKIMB2sWoSZCTeCjnJVm4xcRJxuVyX6cvR51JjPPJ60rn6qxK7XE2",
+	"7ofX5NwR3Oe8rqr76ta94ZajCc5L1PcCT2POrY4wCFlXbePqmB2vxvdAy40I2ziYrzrig5yb3dDbgUYN",
+	"u8mvmjBb7aWP1q5YAmyJ0NzXG9NcBvNOeU8VcgaTZ4UossiUwz2yPxJ6UILHN45k46BxFMbhyaRPonAi",
+	"cKnqKaTWuk4S4nU3EMJ7pyaxH3BoDgI7204Hl5sTMzPF7oKMbahkPCSuHNd05jNO/D7WNwoIOY6oQLHi",
+	"CX5P7slvguVaQcnVEpqg4s5ovrr6V7viV9JGzr8snERd8Uo5KaXthqCjMVSExOHY70rqpGEtma5fVxxt",
+	"8gp5/dX7x2+/+u1Xj+4fH736rTom+L1C3nn3rbeO7xy9fvyN/6o/3yWvkKNX374lPj80Uq1JX2A9yK8g",
+	"MKQKLx5750Ho9WCLdSP/BMMIHj9nXSEm1D+a594oqGl+nvEkWnlbuUZt3upkZalOxS7nxI3MH3SgVNTm",
+	"bvEbm282hdM7jTN6wmFmJ2TxNiL6wDfpVKzXoz2JAx5WXX5aIRal6XURO61DYkhK17kL1VTW+uzZ6h47",
+	"lyaHupfOuBb868bBOQn8Uyq79in3u5tdkJsS25hLobNpukaBLbe4DnQ5FcyydyqkCnEyIKA2hde7jbOh",
+	"FxsMB8DU9SIB8A1Wi6uSUaq4oOqqFHdLakbcZOO5OJAnBOnkBbkp8zIRUwdgNMNkmivYNyav8LFo+1bR",
+	"566SlWWTePEPuUp1O6fZyAeok2azWbPFxgjztztEJXJPYexeQ61z4wTJVKxM7QKotUnz0E08HuqdTff1",
+	"m9R+b/tyg2qc+j6F1P2G7axrgJO1cUptqnOCDW4CDcXVqZeQ0l4Xxhs52xhaBumLLTACHpJuONKdR6Wn",
+	"cl7BdhPHVL4jTGNuswi1TV2TUyduMkTSZltjCsMOjPMiB2M2DIM9T0DJy4hxWYpbyUmAkCq2h5aMkoO1",
+	"VUUGmh95ZgeDWpJwRGEaZID+VuANenQARt0V98+Ie2nTVPUILCn6VQ/ZIcT/ZbwXzljqhJhk43tOYeNL",
+	"DSQKw9eNUJKV7DgMcJsXufj8PJETDyNK1eE3pE6djIOJ1cDiCpdlQT7LlgVptFZLS5t74lTYe8qIdcJA",
+	"LkOE1Y1KGptPqR9ZV2luqcHRQxrREtkBJ5WA1ZViSV4FV1HF12GCvXRNnTD1UllCmiExfRTnqSpX5xvl",
+	"1YXNdcRebojfq0o4gwNWHpP6OvXuWP8kjAQzCBnJ+Kcfq9oLmuAbn2OR0UManXixP8KEIuIHwUSbUjIE",
+	"BdO9NS/QYrmp/aXvMj/OnC1XiE28EtIzXP1ctLEt1z+pemTkB4EvX4OAdV2bh339ncYHPGRokDCwkcxN",
+	"lLg0m4ajl0wE6Y/ff/z/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -1207,9 +1207,14 @@ export interface components {
          *     | 1206 | AlreadyInGroup | |
          *     | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
          *     | 1301 | MsgAlreadyRevoked | |
+         *     | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+         *     | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+         *     | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+         *     | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+         *     | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
          * @enum {integer}
          */
-        ErrCode: 0 | 429 | 500 | 503 | 504 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1207 | 1301;
+        ErrCode: 0 | 429 | 500 | 503 | 504 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1207 | 1301 | 1501 | 1502 | 1503 | 1506 | 1507;
         /**
          * @description A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
          *     in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).

@@ -75,13 +75,13 @@ func (s *Service) handleSDK(ctx context.Context, c gateway.ConnInfo, reqIdentifi
 		if err != nil {
 			return nil, err
 		}
-		out := &sdkws.PullMessageBySeqsResp{Msgs: sdkPulls(res.Msgs), NotificationMsgs: sdkPulls(res.NotificationMsgs)}
-		if r.Order == sdkws.PullOrder_PullOrderDesc {
-			for _, p := range out.Msgs {
-				slices.Reverse(p.Msgs)
-			}
-			for _, p := range out.NotificationMsgs {
-				slices.Reverse(p.Msgs)
+		out := &sdkws.PullMessageBySeqsResp{}
+		for _, m := range []map[string]PullMsgs{res.Msgs, res.NotificationMsgs} {
+			for conv, p := range m {
+				if r.Order == sdkws.PullOrder_PullOrderDesc {
+					slices.Reverse(p.Msgs)
+				}
+				sdkprofile.AddPulled(out, conv, sdkMsgList(p.Msgs), p.IsEnd, p.EndSeq)
 			}
 		}
 		return sdkprofile.Marshal(out), nil
@@ -290,21 +290,19 @@ func sdkKeys(m map[string]int64) map[string]int64 {
 	return out
 }
 
+// sdkMsgs converts pulled messages (sdkprofile.HistoryMsgData).
 func sdkMsgs(ws []Wire) []*sdkws.MsgData {
 	out := make([]*sdkws.MsgData, len(ws))
 	for i, w := range ws {
-		out[i] = sdkprofile.MsgData(sdkprofile.Msg(w))
+		out[i] = sdkprofile.HistoryMsgData(sdkprofile.Msg(w))
 	}
 	return out
 }
 
-func sdkPulls(m map[string]PullMsgs) map[string]*sdkws.PullMsgs {
-	if len(m) == 0 {
-		return nil
-	}
-	out := make(map[string]*sdkws.PullMsgs, len(m))
-	for conv, p := range m {
-		out[sdkprofile.ToSDK(conv)] = &sdkws.PullMsgs{Msgs: sdkMsgs(p.Msgs), IsEnd: p.IsEnd, EndSeq: p.EndSeq}
+func sdkMsgList(ws []Wire) []sdkprofile.Msg {
+	out := make([]sdkprofile.Msg, len(ws))
+	for i, w := range ws {
+		out[i] = sdkprofile.Msg(w)
 	}
 	return out
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/coder/websocket"
 	"github.com/openimsdk/protocol/sdkws"
 
-	"github.com/imspec/imserver/gen/api"
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/sdkprofile"
 )
@@ -112,6 +111,6 @@ func (p *sdkPush) frame(h *Hub, frame []byte) []byte {
 // which the SDK turns into OnUserTokenExpired / OnUserTokenInvalid / OnKickedOffline.
 func sdkRefusal(e *apierr.Error, cause error) *apierr.Error {
 	r := *e
-	r.Code = api.ErrCode(sdkprofile.ConnectErrCode(e.Code, cause))
+	r.Code = sdkprofile.ConnectErrCode(e.Code, cause)
 	return &r
 }

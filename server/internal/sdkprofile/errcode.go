@@ -9,17 +9,17 @@ import (
 // (OnUserTokenExpired for 1501, OnKickedOffline for 1506, OnUserTokenInvalid for the others). The SDK
 // profile answers a refused connection with them instead of 1002.
 const (
-	ErrTokenExpired   = 1501
-	ErrTokenInvalid   = 1502
-	ErrTokenMalformed = 1503
-	ErrTokenKicked    = 1506
-	ErrTokenNotExist  = 1507
+	ErrTokenExpired   = api.ErrCodeSDKTokenExpired
+	ErrTokenInvalid   = api.ErrCodeSDKTokenInvalid
+	ErrTokenMalformed = api.ErrCodeSDKTokenMalformed
+	ErrTokenKicked    = api.ErrCodeSDKTokenKicked
+	ErrTokenNotExist  = api.ErrCodeSDKTokenNotExist
 )
 
 // ConnectErrCode is the errCode of the SDK profile's connect ack for a refusal with code and cause err.
-func ConnectErrCode(code api.ErrCode, err error) int {
+func ConnectErrCode(code api.ErrCode, err error) api.ErrCode {
 	if code != api.ErrCodeTokenInvalid {
-		return int(code)
+		return code
 	}
 	switch auth.RefusalReason(err) {
 	case auth.ReasonExpired:

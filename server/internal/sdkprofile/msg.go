@@ -144,3 +144,61 @@ func Marshal(m proto.Message) []byte {
 	}
 	return b
 }
+
+// msgFromSystem is MsgData.msgFrom of a notification; statusDeleted is OpenIM's MsgStatusHasDeleted, which
+// the SDK skips both in history and when it receives the message.
+const (
+	msgFromSystem = 200
+	statusDeleted = 4
+)
+
+// hiddenInChat reports whether m, pulled from a chat conversation, is a stored notification that is not a group
+// tip: a revoke or read receipt, whose event the SDK gets from notificationMsgs.
+func hiddenInChat(m Msg) bool {
+	return m.MsgFrom == msgFromSystem && isNotification(m.ContentType) && !isGroupTip(m.ContentType) &&
+		!IsNotification(ToSDK(m.ConversationID))
+}
+
+func isGroupTip(ct int32) bool { return ct >= groupTipsBegin && ct < groupTipsEnd }
+
+// HistoryMsgData is MsgData for a pull reply (1002, 1005) of a chat conversation: a stored revoke or read
+// receipt is marked deleted, so the SDK skips it in history while its seq stays accounted for.
+func HistoryMsgData(m Msg) *sdkws.MsgData {
+	d := MsgData(m)
+	if hiddenInChat(m) {
+		d.Status = statusDeleted
+	}
+	return d
+}
+
+// AddPulled adds the messages pulled from one conversation (stored ID storeConv) to a 1002 reply: under msgs
+// (notificationMsgs for a notification conversation), and the notifications of a chat conversation once more
+// under notificationMsgs[n_…], so that an SDK filling a gap after a reconnect fires the events it missed.
+func AddPulled(r *sdkws.PullMessageBySeqsResp, storeConv string, msgs []Msg, isEnd bool, endSeq int64) {
+	conv := ToSDK(storeConv)
+	p := &sdkws.PullMsgs{Msgs: make([]*sdkws.MsgData, len(msgs)), IsEnd: isEnd, EndSeq: endSeq}
+	var notes []*sdkws.MsgData
+	for i, m := range msgs {
+		p.Msgs[i] = HistoryMsgData(m)
+		if isNotification(m.ContentType) && m.MsgFrom == msgFromSystem {
+			notes = append(notes, MsgData(m))
+		}
+	}
+	if IsNotification(conv) {
+		if r.NotificationMsgs == nil {
+			r.NotificationMsgs = map[string]*sdkws.PullMsgs{}
+		}
+		r.NotificationMsgs[conv] = p
+		return
+	}
+	if r.Msgs == nil {
+		r.Msgs = map[string]*sdkws.PullMsgs{}
+	}
+	r.Msgs[conv] = p
+	if len(notes) > 0 {
+		if r.NotificationMsgs == nil {
+			r.NotificationMsgs = map[string]*sdkws.PullMsgs{}
+		}
+		r.NotificationMsgs[notificationKey(conv)] = &sdkws.PullMsgs{Msgs: notes, IsEnd: true}
+	}
+}
