@@ -465,6 +465,16 @@ func TestSDKJSConversations(t *testing.T) {
 	if len(nd.Conversations) != 2 || nd.UnreadCount != by[sg].MaxSeq-by[sg].ReadSeq {
 		t.Fatalf("b's named conversations: %v", &nd)
 	}
+	// A chat without a message yet is answered as a default conversation (the SDK reads the first one of the
+	// reply for every conversation it opens); b's own notification conversation is left out.
+	d2, _ := e.User("sjd")
+	sd := "si_" + chat.SingleConversationID(b, d2)[len("single_"):]
+	postProto(t, e, named, bTok, &jssdkpb.GetConversationsReq{ConversationIDs: []string{sd, "n_" + b}}, &nd)
+	if len(nd.Conversations) != 1 || nd.Conversations[0].Conversation.GetConversationID() != sd ||
+		nd.Conversations[0].Conversation.GetConversationType() != 1 || nd.Conversations[0].Conversation.GetUserID() != d2 ||
+		nd.Conversations[0].MaxSeq != 0 || nd.Conversations[0].User.GetUserID() != d2 || nd.Conversations[0].LastMsg != nil {
+		t.Fatalf("b naming its new chat with d: %v", &nd)
+	}
 	postProto(t, e, named, cTok, &jssdkpb.GetConversationsReq{ConversationIDs: []string{si, sg}}, &nd)
 	if len(nd.Conversations) != 0 || nd.UnreadCount != 0 {
 		t.Fatalf("c naming a and b's conversations: %v", &nd)

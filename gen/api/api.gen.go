@@ -6625,8 +6625,11 @@ type ClientInterface interface {
 
 	// GetJssdkConversationsWithBody Named conversations with their last message (JS SDK)
 	//
-	// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
-	// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+	// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+	// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+	// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+	// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+	// is not a party of, unknown ones and notification conversations are left out, never described.
 	//
 	// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
 	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
@@ -6637,7 +6640,7 @@ type ClientInterface interface {
 	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
 	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
 	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
-	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// The protobuf fields are checked by the server (the
 	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
 	//
 	// **Caller:** `ownerUserID` itself (or an admin).
@@ -9256,8 +9259,11 @@ func (c *Client) GetActiveConversationsWithBody(ctx context.Context, params *Get
 
 // GetJssdkConversationsWithBody Named conversations with their last message (JS SDK)
 //
-// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
-// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+// is not a party of, unknown ones and notification conversations are left out, never described.
 //
 // **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
 // application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
@@ -9268,7 +9274,7 @@ func (c *Client) GetActiveConversationsWithBody(ctx context.Context, params *Get
 // `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
 // (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
 // `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
-// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// The protobuf fields are checked by the server (the
 // schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
 //
 // **Caller:** `ownerUserID` itself (or an admin).
@@ -14243,8 +14249,11 @@ type ClientWithResponsesInterface interface {
 
 	// GetJssdkConversationsWithBodyWithResponse Named conversations with their last message (JS SDK)
 	//
-	// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
-	// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+	// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+	// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+	// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+	// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+	// is not a party of, unknown ones and notification conversations are left out, never described.
 	//
 	// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
 	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
@@ -14255,7 +14264,7 @@ type ClientWithResponsesInterface interface {
 	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
 	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
 	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
-	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// The protobuf fields are checked by the server (the
 	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
 	//
 	// **Caller:** `ownerUserID` itself (or an admin).
@@ -18797,8 +18806,11 @@ func (c *ClientWithResponses) GetActiveConversationsWithBodyWithResponse(ctx con
 
 // GetJssdkConversationsWithBodyWithResponse Named conversations with their last message (JS SDK)
 //
-// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
-// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+// is not a party of, unknown ones and notification conversations are left out, never described.
 //
 // **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
 // application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
@@ -18809,7 +18821,7 @@ func (c *ClientWithResponses) GetActiveConversationsWithBodyWithResponse(ctx con
 // `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
 // (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
 // `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
-// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// The protobuf fields are checked by the server (the
 // schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
 //
 // **Caller:** `ownerUserID` itself (or an admin).
@@ -27575,192 +27587,194 @@ var swaggerSpec = []string{
 	"pmZZ8hnoCgriJOTDpcmkDOEgGNoNuDC/4KbtleklFRFdZ3rLplWNYl5Q+2oW2p7/ZV5s7dy6FlKWqM8/",
 	"Bpy/rSEymtDAkkrZYHX7pNfbRdWsbfyU0f3buSZQ8EVnWCUCgZZEeYKHGUlkiz07FQa3+qd0bSE/q8Dv",
 	"tzn8p7otlKHLiVQqb39Fu6gk1+BOZr1lMut1tPJ6f4PNvEoQduO2XoWxtorx+tSqEFLZ5ssBjsqlkISD",
-	"JDTpVoV/VQTxro5CrhN6vEk3WyXnKVHISHdISZxhlAaeO3Iuyv5/9r72x43jzPNfKfCLSB1JkfNmiwN/",
-	"UCTbkW1ZjkZGcHAb0z1kkWxPs5rqamo0FwjIBrnAi11nk0PWyWZtIAk2SA6bXftwSNbnSy7/jGas/ZR/",
-	"4VDPU1Vd1W98pyhH+RBryGb3009VPc/veVflQ+6LwbcvBt+W5tSrsbe5btcX425fjLvNs1V0OvBf3cTb",
-	"r+/o2WRNXyD/v5aBsOaaLwwek5sshRrfMKoC5hwO+8wQInr3pDKdL2lLQcR0PnxhhVo6yT83msnCWLn8",
-	"shrGetTatExmDkyBOsH1ho2z1XNgM/MgUTesKUlp+uiXFDXLJm9NH7SeTZlaB0dW4M1K7agtU2MJ10hO",
-	"AbWhyl56+XqeKgvQRTm7Klt83opF6Hyz1AsTp5Tt/CJ8u4Xh281lgWfO6LNOaMrmeoMDZSq6MITgsmNe",
-	"JZ7IFBsqMVUMKm5AME/yBQs0rOncYd/W+nGYhIE7dqGfS9ogbGSgXN6FxQ7TjWeNAj9h1+Ove3f4wCVV",
-	"PqZBoLKoPHL1au/qVUjk1lncNcP4Nh8BhHrgUNDT7cU919GaH/PNO6S935IDeYyChBsqGV36dDQLMGPe",
-	"Ye39dovgMX6VxTRKNcBp77euE3XKH/riTjoqbb5r1xtRHIPoMQLZjvB5remwe8BcoO8gQ989+gHt5tG3",
-	"xPAgizCgydov7VbrQDfdcZiOHbfbrb3SYQOHktViQ8rmqBH1TomH/U47JW1ZtcvMyDdYU1tW41Frass6",
-	"yKyhPNLPsEcrLEw5oEN4mqsjCyad92Sx0+9+9fTPP8RipwX7F2UL7lZH3kpbHM1GFuLzucmaYXiysa1m",
-	"MRFWw64pcyL3VC+db+J9VrSOjWUpKx4OsNbNVUgTatF1cefy59978sVHlz/89eVP/nD58eeXH/7o4sc/",
-	"W4cDsUC6ra9dalZ2rar91QbrfFGNbqLKd4EynHLZUjQUGxosoD2bhRTKilTNL8rneEwRIubQzj2bgjT0",
-	"VfVBxnMhoqO6dSk4sxVDRXIkwiaGihQf4Q21HUPULWAbcoB4mZrcOfNrVeMxsUNhk8AK5TUExVIj7KsV",
-	"h9P6gt7o9Thx8Tc9PezCsgE8TsKo5zNPd8Lkem5HnbhJAZNLdurqXno0yCsYOpczQYyANd4cosSZQRTC",
-	"bJPGsFGzKuWSIZPQQmIhCRnmgfZ6tNdxWJbdpJrQSXbAbJOTLfoq11gyQdrLjMfU69V1PDUxz5QgjENl",
-	"PKRi0oU2r7uyot8cs6yscalqcRsyyvXUjtohCaM6mHMOs6rFvUjVMfTq4lG7RIdDbpgsFVwfA7MECbSm",
-	"aEBe2RNdCkqUjcHqC1QtF5lrDpP2GkutqiEnjfscHM5iupUO1HDYKk23KQM1HLao6YbcEGfzfrgdk3GL",
-	"XbklhZS9VJN82WYmoh5Hn+Lctse8heX5dMiBGQvTMWdN+cJErG4u7/o4caAA0+3pa1JGiZwIshAlZUV5",
-	"eXo2GVihAvvQLkvRWMur2FuEm//5ve8+/ew/8tuvLFvydzstItYccpo/lmPzaPEO/l+vTgDIlUPi8dPk",
-	"2jiUn5PzcAK6aDwOzhGvSLiSZM5thckww+E3H3mQb8NmtPz0cYtLVIXmiYK8ks+1Gj0553ZD1g4+GU6g",
-	"QJdxWN5uudDG2UvPTYT1zbNxjD1bmrcsoSMIIgpdkMAuSKoGdUIbC2MK1YZ3KOfeAFJrAdRnbZMdE5WK",
-	"+3GHeTjjL5lneIiz5M58MP7ywli2BVJkYkh7vumwtGGV6jNJ8ttMivtCdpHuHqkjLFc4UQj89i3MxEGC",
-	"CjtCojWEWTYFiTUpbpGdDimNMDXJXcWnTrGp4bD5LYu8CQsp0A+5ozr+Yy4OSHNO2m1lhCgbwyxzRBtj",
-	"WcuhLOajo0WrshymxXzAcMq1HD5Qy/IsozxCed0PxQ7JtqAWqrIfTlgvUTon54RTL+oOYcdIKWAJZrul",
-	"33z9amQ/PJQXU3rizZ0sNa89UkbYvE9vt/YbRmfELJuRkz01CsUY0CLUvDpQ08FuGdEXP/joq5/876ef",
-	"/ceTL757+btfrtmIWSX7FjFd5nz+snllWsauL6hhH9VVRjY2CttTZyHXY7+fA9qVxoEDkav/DQf+ITnz",
-	"/LgYB/w1A/NF9vSmvPxgSylQuRjm3a/DBiqHu6d+93Qa3L0HM6g4cbFVg3blQ7DKgFv3reE1OLlKALyQ",
-	"UXIyiSW6OzTifSw41wGAZJK3RrrrSGlq77delpDxTXidqd5tOYIr5eHOSSKC+Sx4Q/ny4s1lo3hSTeUZ",
-	"1RM+wNU44TkZ3qyPa91h+gJBAw36tZIkJfOZ8zi2CyeDiVXfDoeuHXg2TgtLh5FIHEmrTK6E5uZ06GDt",
-	"8tR81zJX39K9zW3YlUvGMh7HBbzAuTQs73+dCz+tnA/ihksxIP3wp3/+9OIfPvrq//3L0998fw1ZI2+q",
-	"8/c1a98uT2Z5d9Hnwp1q7ZIOmcG7uhWwq+AgbMKjaOzpDSGqe9Zuk/nEC+Gq3bQvcfq0NmfSau3Sg1al",
-	"nvy1I/46SP54X1ARDWhc6VSEwdu0dtV771fMgW+jiWoEWAzb7kxiapa4pyez7tY66aGD4MsAzxdAOE5Z",
-	"T3obORnQWECEvfWAsvYe5m8Lom1ItkS29rLIR3B5G5FPmc5aMy5ZJ95Ypx9mDrrFqt8IgpXdcWaheGey",
-	"7vH5z0bRC4Zu2QzTNQdMp7/x5rR83nbehIo3dvOGVLx4IvFMbbfCoawz63rQ6vZ41kRbyy6l05R20tzE",
-	"TGjshxFxxb16R7QbYm9QTmPsLeMaXdwhy5KFZ+S/EPNyaIQEHyhfyxWuonemD0Rq+l0yYbEfQDFX2rkD",
-	"G1wiBbHvJaxK+XYcls7uXBN42CFGR66ZIIThq4F3gRZTCisUQorCdqYaXsjKqDnxhZREzw/KQLGiNlal",
-	"c7Dk+NfFXCQ2DbsHrdlmv67SQzKFDTA1aq3ukVXzQNzvLqPfDCfRph8+v2rBVdpOuCTEpMYCuhkP0xo8",
-	"Y3yNQPSroVOmKSbukJakzzuakt0Sngc/SdGR2CiKUlt9s1hqYLSmfBZgaiHHiZRAJgJ7MPHjaf6SpMdb",
-	"ZhZvkpVVIwH15Ej6nLjXhMckjjzG+9TspA6tPnKxj9zyM7cXau+39mT46lsTP54avAoZBYp9NiiMXQnm",
-	"zNKhaAbnCrKhvQOZUSTVtr0QBwkCtsXPkt+kJlf7bR7wzPDEVYIb/bg1p8gs3rxbPW6/ATvvJpjf4mCs",
-	"ZPUKeQkyYJ3vNbN++JY6OtvZhNDnGvqcTGLZguaUMnJCg5ANwPBMtSOURmUXk1YSYcS/5v6jLcrEKT9N",
-	"5jPT+UmZupTDPHVo1gior2WVi8z7UyqpgMzs+dsEFjPO2oZQ2FviPcvDVAUNHGcHYbCKqawgrgfslg+T",
-	"uwldJxEM9X0a9MzJOawfvhZGRzR20XOV+rSpMuWb5IY9vxYyY1IYzGGu7jbm1olrNu9yoTQ4aS/m4ih/",
-	"bHHmkhH1GCdORbdldiqHxKWP4DbpFPy6w1y7+5hs+JxpwuZiLavsu3k2pNi6WE+WGUdUEK6akl/h5Czy",
-	"xmMacejzNA48nzksBFZ6gWQfuOgYPUu9IKmKozhhXWghWiNewEMCrj83v8GZi12w3WyPM3dNSVXSBSc4",
-	"dkTjbYngcTkKayvG/ZW61/S5mG3y+4c//urn34f079WDzjJSVImq1czvyRcfXfzbzy4++W0xTUvB0hXy",
-	"ZinYukI6SjrdMG9Eb7DeDXnil6bj9ZBkOyxm2ye2M+0TLz/53cWPf/vky59c/tPPL/77v371vf+D97n4",
-	"8AdPvvzXyhomNh8Zx/VrFgRFRQGhGnMU3lowbUbHbmOMdG6GbLK3TNkZ3ATUtA/ChtAmojljZPHUmY0b",
-	"j6Ta1kJJGNU7pdD95exu0s1VwCi5KWvG6cV083arVZM+rKAnv4nhLrrDifjsCgxcHNGIiF/lYik1wEDe",
-	"3Q2DnklEbTY89RLiKfjlffnWUXlcM/0kQh9MvCCHDWJh8hqgmBUiDsvcLnNVMXKzeDZDGnq69jEPy6m1",
-	"3w5PYbvBvREF/kx3BNkLYClLm8mLu/akRluGIMSNcxC0Yu/maoiajjTlY96e3RGaSxlCydVRNpfLdM28",
-	"UmftGRMys768b8qGNSPHopNvYjITF9kcwhgRDjbCLGSbTbq/S216D8ZyGorgqy3o+4arLh2Q9s4T793W",
-	"5e+VnuIijJpai+fFLZt7HDeBQ1PnakNAVD3VdEvxoT/eogh0JuickoPqa0HCQau+05Iw9gPOe6cwC8fr",
-	"xv5DetwN2UMacdnWtLTliBxiYf0CfekjrOjmdTL2GaM9DDhjH3Zygmc69kd6mA5McJM/qhMvJqOQx8Tt",
-	"hhMWuw6rtgREDR/SiOy3Wh2B6Q71Ve1WC/ybEY0nEaO9GuaquBMWUa8HAxpcjJjjJ5o4mL8dBIoG9TZD",
-	"D2f2qVnzCKkFLlOAehyFcXgy6ZOT8xhv44ZjyvxRE7jZfJ3GN4CZN03O3KMPyHfaxJjmQHgc+WxQJzsE",
-	"3pT4LD7Ye+waLlq8ITywVifuTdQNjfvnY9qxOhleg0lHQJbbJFev3qPjQBP8xtHdtwmVp4KcDUNOjaMh",
-	"rjjxOD3YU6zIvKAA37O8IR+7xP1Omxi8x5fCdzT3yXvvm7+9wwePXWjQGFF4TfMbFwC5uK95C1KVJJkf",
-	"Ns2fYsbB7Vsqa/Xo1pvSXKoJesSmu8MHpMp7p2e8eYcPbnmxV6uTXdgLDpNfwGKxfliXYxpQHnuE+2wQ",
-	"gMc9rtXJHsEB+ZqsiAZIErrnxR3usuC8ngwVgFvBzCj8aa3usH2VOoHP1kZ3rU4OyMh7dEQf1MlLMBft",
-	"iD547DaNhUSHv+tUnIrbIZ4cTgkHkoXxEFMuiB+TrhdFPhU8NQ8JaRH6SGwoPw7OSdW9eePGK8I6PKFd",
-	"b8KpYqG0QnVIRD6/H0bYLEo804OEVofljnl8CcY8qj3WiMJJTHmtSVz5UnpTyhPpDj1+T31V1cIBmSEI",
-	"5KHD5J+kQcy7nA29WNONDa08LnfnIXGvjfjg2siLTi2pd+zxY3GBS7oB9SJO/LjpMLF2eaLOi0lAhfgK",
-	"GVWiBeSRnOIF2Tj6QMmgFEZqKJR7S3GoJ5AOqcNQ3RFOKcczWOsQNzRtX0BtJ9Q0mqthhEti5QfVCQ04",
-	"VRMkycgLwF/QI9DERGij7KAx60mYCgR3V06COYbv42Mgm9nAepoficwnjA48IVKkLESfQGpekk2ZeKeC",
-	"4WQ50mlDFnoih+dJXKg4TKjy1ksSbIs/2qDd23uV2e1csQL5fWzksFxzA3eIOLliWcRJJ1VTaLdqdUSg",
-	"6pSjqjKK1S2KX3r5ejnFBWGOeSYP5avUbcoxCVNIfiXTLm089rh02VNQvCLWtbLmgVAFOGBWXF4CPkCV",
-	"LAzZ0eFHeZwntOMh9SMLdZLqG0dCS5hjKQHrLIDpS0ZPJnB7DpzNPCGv7dcwQCsOzs5gHOzZ4XNy453b",
-	"V7iFlxMfKfQQwR5zIacOE9wJJ2h5Il/4qT8ez4mq4WY2wYvB6HkAdHKlYMd77+N3zwmafoGjX+DoFzj6",
-	"BY5eGkdDx0xoldlutTJScTlQ/YaQVs8vpl4Jjha6WEgaS4L6elF81lEas27B62nIeQf+/4D7x5LaY5PA",
-	"VWPp7Eq+gNLPHkrnrcqzR9Jv56DPZwuiRx7zBjS61g+jE78HB6UYQL8GFxkl7JD7i72y3A7BCiWsATAx",
-	"NY/DMSdnYXQKffBUz2tBX60OSULfpidHYfeUxg7rhozRLrJmQGOy02rtkDf97uldFviMCnAE5ZNCWwUh",
-	"F7IBwPQ1bxIPr8le6qeUuWo6q5Ao4lkv17Dm3WGufusJM97bbRJ8Qey5SfCrHpXTZryBp9oaTiAXlxNX",
-	"XyJgr0wmluxoOuwGljvInKgTmtwx2yobLxV3z9djOWyIQ8nxhGUA/OXiyAgBHHGDp8C0jEZkIWvggUdx",
-	"AHksZkW8FgjZwfa3bxWOtscXBkm1pQm61gpCoqRu/fbVJ3/35P9+/OSLj/7zl19+9ckfV1IUVjLMvpiQ",
-	"p3/+9Olvvv/0l3//5Isv01Rk+/aUDrEvm0xiHAU1kMRqqLgghVk+KQpnF+iv6X20XZmjJst8jjWWyUk+",
-	"TA+3n6Ex7yKDTSYLDKhfYmyF8dIbn1ZhboQNBazxkaR64rGaHItuqGSpSWYpzDGmnCv9M6DxcQgC/RjL",
-	"4ApV710mp70bijXP2hOGfqJOTdXgMxjIIG26cRSK1RByvgdjDE7OHYYbqY5z7eDeQjmb2qPqceJa5AMh",
-	"6iVU+7mIjsMIp6ePanUyDiYy1XIyOqGRw8I+wV/I9xCKM+xbTxoLIgMvRvebIDmJL4+aRBjfSZNiPcYg",
-	"uYPDIjrweRydd9DE0Hzg0gwWlmc4oiwmXj+GLBjgHlKD7XGyV4D65KQ6GQv9u9si3GGqAbdJPnhjJJPR",
-	"1Oz5ciR8OIkBEo19NqihLS5Vb8h4GFBSdbF65ppbk0fQj+dHDLmWb1rPl5moiDTehX25pdp77A18piez",
-	"ivPx9gTzhdr1imCd/rPVmqdQA1Is3oE++qt5WolSnseqMZZkuxRhoUSz1KI87YluNEzRKboxf0WkyqkY",
-	"Jw8WQwkO3KtF3wqIsi92ZxzGXgBfSSn8nhC/secH78hLj0Cw6bsBuBH/OH6pv+td71bqFZ9/w+ueDqJw",
-	"wnqVTt8LOM15Epf3aeeBpPcfr9kotrbPTOoT+m1wbROPwS+G3wDTXIwwc2mJGEJ94bJYn8eGhpN3ZOFZ",
-	"kdKd2xLOaGDUHsfdkPX9QXn4iFMoXeYYDbJ1KYkm0pyHIlA/JuPIZ1ILCi3NYy+KO6CmXeaN6Cuwj10y",
-	"9vxI6DuHydvXCQ+jGP2w4sJ6MnCKDz2hrTntRjRGS5idg3fsxONigTg/C6MeGXn8VHl6Le3isC1RL0fA",
-	"vJvI9Gc4HMhunziHLVUmKNcwX97m2PomsOS3k6yonQ+rw7D60Ov1IsMXK5RCa6ciTre8ALepccnVq1dx",
-	"uFiPgpwBcCWHTNUWlID1FagsSwSsRmctvrKzSWa1IC7AWSWB5afLhPpNMN33B5NIBi5xMbkULesTxzkW",
-	"RbldRFkcnYPBIMWAnNtcJzB/A0ergp3TIbpDdhtjnn6Ms3aKbSjTJSkDVy30OYIgz8MJrkGSYXlU3ffe",
-	"d/GxYb8vXk/Cf/ApO4wPvTHMI1c8lGaHbp5wRRhf4s0KLa+6bETQE68u31VoVB25V7PHOfHIiRdR4kWR",
-	"d45j/JRxkrJlrqBLl69TR8ihejM5FQc0BgiDaEYisy01UCY50yXmLv4q9ghNsoNM6slk6xX5BQv2Wq6P",
-	"sJCgnDef3w34es7Kb5cdVMSrIufg7AbQcs7BhcYdL+gjrBovJsUIlb4a/+5R3XSKajGY40esJNJrPQZZ",
-	"e6pBVi98qvHL3Laoazflcs7BjLDB0AlC84UlCnRRFPE6jRE2XVH2G1dSejV+UytuVwwO3vL7sQrmWrGx",
-	"Tl680Od8AnOlTsEJCOG+qvwLvtOTK9UdeeydO8xnD73A79Wa5F1Jlgwgwok7G4bqhCcBxa7sraRSoGCI",
-	"rtgZtLdmNTujjlUM3ubQ3TqjccvE2BTv5iF2Ff7Bd40127IGK+z5DZTlruYmQl32cm6qKZ3fj6XkusKF",
-	"jFuJmZcS4nyQydo+HvFB2ZDKeBIxTjDoIksZrSxp187Oc+vk6lWZsg6e46tX6yQMetDZR46+lj93mAt+",
-	"uZuBT1l8hw+wS/CjbjDh/kNaOzSySrMXwic8CUTJZ8p7N4nr81dZD/2n0YQ6TCXaRlTudZD/QFqT3A8x",
-	"xnfidU/r4MuDm7pd85FmmWdV/JDHNZ00FNEu9R/CLPY7ij3CynNlJrFbB1aJ0+6SEyqeLW5GA2g+d4Vj",
-	"QnZMH8VNcoNE9GF4SnU+OjmldIwTKTh9AErL5w5TxaIEZtbib8Sb+V1KqvJh98/HlOy0W21ogmcl/Cmr",
-	"Uy+nNlAV3wOfx3CZwxQ/BTOb2EVFj/3ilCZ9R2B6uryhWh0f5+7jrM2smiVjL4rPFX/t6p5k8CaJz0Ll",
-	"E+oTFxOuj6F2uOthCbH86wT/cutW7bnRka+vGh/KH8iief0zq5Lfavcnf4DyTF5/OL31TC5QSLJv7TMk",
-	"E1yxdl6zRqeYQ2p1cn97TQFrOCx3zEb2EBkV+rjPgE0+z9zz4DBTym+M5WjvQN5wnr8glby/BQ1mTrze",
-	"TYvdln7ppr6qdIdenJPNCpKw0tlpgTlisXWB4Z1Sr78j1rqcHLnrV0DQ4vPsM0ThUTJ6zqyaOweKmCNx",
-	"t7VwCCW90IbHK53IVsYsvOXqVg6UmQrV2q5l1G6JEaUOvPHae/sHljdgDZydswv5NN9YGsfkOsbWeITA",
-	"mpjHd5CShmtvqVMu64pa66S0UZ4EFJpDqy/wcJHp+phUMbhaq5NC5ZvWbjn6dnooKitHyzr4WK1qtLq1",
-	"NGDBlllH654FGveUykfzYeaI//QOJ7YAzIUGc7Nh9e0uj6d0ELJEYMaxCRhWGU4KpaIrs0hkKRktz17l",
-	"O05FgHSn0nEqT/70i4tf/+kvf/z7p3/+p8ufffbki+9efvrLy9//3dPP/vHyDx9e/s1nTuVx8mOZvCte",
-	"txtR2VK60mkf7LWuX9/faYn/1Y12YOBJvUe9hGA+eC0KR7CUQkR0H6Zag3HKeqlGeOKj3OeIL2j0Grbz",
-	"rnQqwzge8861a1KMNLvh6Jr30Iu9qPnBeFBRP3jb757KEPPFH3/x5Iu/1d+8Yzp4xYcP5H+jhzRSjB3x",
-	"QXtnV1HLuR8mOc3KrbuzaDB6iczaXG1SVUaHae+iDcZ6RMnbfBd68U7zYqwIku719+sVL4697pBCUSiu",
-	"e7dMgaZ2o/wDNuTlT/5w8eHnYkN+/qunn//qL3/8m3l24AHuDPoIicjdidKbX7IVk32XsztzHzj7Vtwp",
-	"2ouXn/7w4p//uXQv7qT3osw8SNhavCHrSy7bpoVI6RLmCRMZDnpnwoe35WyCHuXdSkeQh7vqyZc/kLR9",
-	"/DkSVkke5N89+obXG9CbCKHkLvHvHok7HmEgSFwnjqMXJByL/RiqopJ7Pn4h2ZaJTmUQ5ozuy2EY9Lhp",
-	"GfA6Md14iw+I93qpQtMrnAx9HofRueni5IMZR2wIGAOgwXJrFtZtzzCZbOhxrLRM+zKV29MuOYc+Ewmf",
-	"iMvpA+7WOjgw1rw28jmEtRyGfsNoAPkwmElPqn4si/QHAun1wjNWq5Ozod8dqlpzozMFGCfNLIkj75yc",
-	"UKupAeTFj0jV5f4U95jLBwUeMDfX01Wz23HAI2bwwpX52lLjNHKf2pGFoLTvPyIxDQIu2ZTbUeAAOgqY",
-	"fGr4Pd4IWSOiPK41HWYtUkv1RJALmQ4RZgviJ1Yt/AyNp7F0Q+3SER/wpKuAKmEQz7Z3D9Q0AkkdsrPT",
-	"apFv4pf3aJf6YzUMxGEopIyWJYY/F7eqeBKEFXr0od+lPOOJ5PQBOaHnobw+dVpVo4mpHkuvmzvwru6w",
-	"lHGVfsis00osL26R11Ew2RSDN1DvbYHnETh8B7g5zYeV455I9kalc/066CGZELHspLfiyvb5KWsXErZA",
-	"oHgOtxofmD612SjKnyNc6F4Tx+j+WZhtqbC3f4AKJGMwqIQcnFmUtJ2xNv/tW7VpHqspTN9ZzW6YfX5q",
-	"7hFbvzur6AAVebKEXENfhiHdrFr/RbwaC8/tW6gHhJrZZ0rUrXK5GMdis0N8CzbhjIhXKOVXR+P43F14",
-	"mq8XnaabqIAYQNiIarWa6iShgW7BiLkF+y6XNZrIAx4zwGLxG54HdfPC/kRi6MM8AGHBGgQ8XizbaimM",
-	"TGaFyCvAYzloqk6ERYLZ29kgtCTPmOGb7vkFdgHifI228HKJuXBAie4ckQNovv6o7A4f8OcSjRUEjKTO",
-	"vX590xisnJ72+2ueojw9ADwfJWsLrRaRsTjwW2JV6jubA2fJSdtKUMY7WVgmW/btfP0g2UaDgX9d+M/c",
-	"5xtK1ATUl7hYEPbMAfBmhnMavGFiX3mipgZBeLGF24gXA3LLBW5NcpuloIweWIOeJdmJTtz2EHqZqLSv",
-	"5BIjY86CXwIVqQGO4qZmIC2Mej7zNBTisiIvk/HoMJXyqLIJxc3EMs6Z/rgC3NhutQl41cWjpkLGkzAe",
-	"JgmLFo8tMOiwWdDggihPJlQQmL6Ck+4kpwCE61zcMqyX3UiFKYEGCjwkXiDOxrnOZm3v5mND/H4b0gMh",
-	"feQI9nS+myeOfDRXJBOT/AjL1YNbwo/MNV8wK0mFm5YHmMsiuqJarbmT+Vh4NOkOl8Ld6AJ9xtgyy5A5",
-	"gaWgYbfVbsiDgnKltwxXllwh3NV3z9gzo2Fm9X9PCY1NVNwkImEqsPTnUadCtbWLES858zgKlJNzYrFy",
-	"O7LO8g9yUcqZUXyhpSbE3pSblj0PGWYznNnk0bsZd3TZavs8rTILIXfeMd0E6DZO3Ybw9r2Uol0l1Na5",
-	"BLBQU8bWCZBozqvLTK+rVw7yR9nhwa/CRDtOH9SQb4DtxVflyP5IgExuAA0BhXs08B9S7EYPsBkaq8te",
-	"Uf3Ai+XwjH6S+FbllBL3UUN80OiGrB/43Zi7EA83ElZc0gZBpX2y4O50MSfHBVydOAhnCf/XDskuqe7A",
-	"5u526ThGwH5Gg6CGT3KYOX5ZZgvkPKw4i6B2SPbIWeTHiM3yMgrwBeT1soLKqIZ0GFT5GjVakpmyQIuE",
-	"Jx/QbpyXcdDfb8gfNeTFXM68lvaBKgFrmvf2Y6vk67Uwcpj4J6m6hukikHa7Jluzu1a2H3EqzWbTqTwG",
-	"37vsVII5ZzJD0UczQ+2AKzA2Q2eeJb9vEtNYard3SfX+OfRIFE8dT/iQ9mQ5eUM6Q3rSLY9veEh4iK2K",
-	"zy3BDlVjWCp/lwXnsnhM2GGmpTegsRoH/sgwVGUDTKM/PZpZMLXTw74uYMJwPCDibVXCgwAaqpoNV1Y2",
-	"dDGtYp+T3iTyTgLaTBX6jfSEcuRjj47GoWAQJqJwb6SVufiPquUTnzvMuJMsZdcvCJlUJKJ8EsRQaoic",
-	"DAmn3ZD1TMqQsU3ybVmj58fmXAgg0IGiMsEwTITTWzZpIxSE3dND4spcP7igLUQBnGn5tJq8RZIBp1NP",
-	"jDw612GeLB3Bz69wImNNhzLHBCyvK1j1eErHEvhA81M8ZFfkvszL2tndb+B9G0xS0fBYr9H3urQxiYIc",
-	"6x1TAnOtd1I9G4aAs+B5HuzMkNFaYYfvNmxzZcMyepbUbSYxG9lRAQM66tqIdv2xD+F9Q4qSdg2mvYd9",
-	"+duBUTBpX7krhxJJGai5a0WPUt6Akc85FFNGZMImXOxhdYZBpsmzo850naD0u6aGA6vfJ8lHmh7wBLQP",
-	"Df6mPaN183KyJ6Cp2fTAdiRoxRFGyS3brdZeUZGiuh6m+AZe91S2jDUAdLstnmB8MP8k/PTPR5MYv9m1",
-	"f5d8sZf+SdJTQqAKUvUCHmKLKY85DHmBitST7XjzXB/iiu2oiwSQdp8+ypTXyRs9zstBnjVV18yHXaw2",
-	"sswpg2yWHePaO7tXODRvTDtcFEeSPOyLH/yPix99lGQeT3lBtOMXeMFZu2Hco92HBew3qf7ktxc/+ukM",
-	"9CrPzaoXpNyRlEPwv/zm4t//cPHrP+XTnJqAPxvVu3NS3W7tNk6EPsz6V5bg8Hq2fKlbaln25tRnqH1d",
-	"zt5SL1bx1Pb1kJyTaL87d3LhbgMVxh0h5J8XovcacHtNcyIO9QT8M08pLnCvoNq/Jj5B54bV9cVj6VDM",
-	"DHLzGXMCbqt0VVYfJJager79SkVlOrjDV/bGWlIU10PlFJcsyJLESMnyBY3DBo/PAwr2pgaLOMZAmo2N",
-	"kddTFeHAnUNt3gjz40ygXmlsGePtZmNtqnDNZG22aG0ajyvzlJzZLN5fQlmXlaMrP05RCbp67RgWZ3rR",
-	"1wwsME1rXXK1bCHXkgVZ6627mq5SZ3dkHiHwXnt6TD6sLim9Rz+Dh+dUjySzPDStdo0wSoVpAYYXNusx",
-	"nEMwn1F5empywOz0uvk5ohy4/oulzyRG+YzpM8X4uKjfGO7Y+fqNLRdBuX1rgRhKEShNntTOJC0JBZc2",
-	"juUyHFr+rTMPieBix24ygiI2hMd6avwaLHccEr+ciiL8aFKxkx+3Eg8EllDKSHKXxwtBP/N5ebzXTgFf",
-	"eS40DTi6BtZgEtNX0S0HFeeMnJwrHDagMcKwYyThOJiW0ZWGfLm07qV5I88lEHuYRCGxrxXML8A+gOpI",
-	"FpBgYa3s/I9yLJUp0t3dUUW6eUW0Rkm2jKQv0AYgi4Rmp3pqpfoMheSral6QCy5QJ+W2HJhSfV5SL51f",
-	"xzz1PRZQtrPGDHuUxX7fV154jKNowLlYIPEI1M6MYUSJb2ZqkouxRCGpMZYo5BQIDziV+2YHxlQLeV9C",
-	"tPLmi3IKat8PqB6ZP/AfyvGYPNtsv0lu35Kzr7wIUuIIjuSCeWPiIznd12HcDyiDCd9JEOnhLmgwmKWN",
-	"ZRk+j1WhMR+GUay6OcoUOu5me/qxc+JN4qFYx66n2xqXNccrbDcPQPZZO0h3Giy8j9vMPqTSigonMbw0",
-	"bMVpndlT/diX6QwvttDSDeGN1BKJfm7f4ke4R7ImttEeyNxWGFINaD8mghk6PgJTe+uLtc5fRT7868Y2",
-	"WjPctzZJLm40EQwLcbd0VLhWhTgdFGhOhQyhlghiW5w4lRuTeBhG/n+TOabfAElHMMCNP4H4tlNZQMlk",
-	"tlSJqpnoYwm9k6Y0Irn82/958b/+8eLffnr577+v1Cv92S1ElmMbLjK9q2hfT3kxbzy+47EBjd6iD2kA",
-	"917fuw6C8MQLhIVzhw/ujmN43KoYsLrzM8fwMvEDNSPH1GHLNrfXNzJ0ONiQJdra1sA4Rhq2+xQd/K4a",
-	"OK1Wwq0TV66qjJPTR27S4Z71w6bMK2+SGxCU0lq1LrvqojmO7Rm8E2GeOazv06CHsXN/wADuVD0Cnxpj",
-	"rKEtiHLrYqNWLwhqh8RN9qUg0N64QKfD3PQOc83HZTS4zv3BADupZl6wNkPKfHu3tUvelT9EZvaszKKq",
-	"H6crJVU4HIahykyQfuRjqlBVprPsXuHkLjuiQd+8s/jla3Cp8WktnUtvD9SXu2nONv1wa/ViW5C3blU/",
-	"leStY3cTI1IqXz+rouW5MEXQp//w5Mv8MdPLTwCw+5Wit0g8l6t5DjjL1XKtzEL05U9/cfGjj3Knd69o",
-	"TE9amhTDMUkdaoqPP//q59+fS18wenZcpB8vP/788me//+o3n8+4PPN5S9+1tvvaM64XKOVL5NJiTklc",
-	"xAV8kvPNQEiRuYmp4entufHR4enNs6HE4XfliqbkfC5oSCcQJ8s0z5ycx8qZgjpgEgWVTuWaN/avPdwF",
-	"MS8fnDX0YV42pjmi8oPZN1Vr5midKIMB2sWoSZCTeCjnJVm4xcRJxuVyX6cvR51JjPPJ60rn6qxK7XE2",
-	"7ofX5NwR3Oe8rqr76ta94ZajCc5L1PcCT2POrY4wCFlXbePqmB2vxvdAy40I2ziYrzrig5yb3dDbgUYN",
-	"u8mvmjBb7aWP1q5YAmyJ0NzXG9NcBvNOeU8VcgaTZ4UossiUwz2yPxJ6UILHN45k46BxFMbhyaRPonAi",
-	"cKnqKaTWuk4S4nU3EMJ7pyaxH3BoDgI7204Hl5sTMzPF7oKMbahkPCSuHNd05jNO/D7WNwoIOY6oQLHi",
-	"CX5P7slvguVaQcnVEpqg4s5ovrr6V7viV9JGzr8snERd8Uo5KaXthqCjMVSExOHY70rqpGEtma5fVxxt",
-	"8gp5/dX7x2+/+u1Xj+4fH736rTom+L1C3nn3rbeO7xy9fvyN/6o/3yWvkKNX374lPj80Uq1JX2A9yK8g",
-	"MKQKLx5750Ho9WCLdSP/BMMIHj9nXSEm1D+a594oqGl+nvEkWnlbuUZt3upkZalOxS7nxI3MH3SgVNTm",
-	"bvEbm282hdM7jTN6wmFmJ2TxNiL6wDfpVKzXoz2JAx5WXX5aIRal6XURO61DYkhK17kL1VTW+uzZ6h47",
-	"lyaHupfOuBb868bBOQn8Uyq79in3u5tdkJsS25hLobNpukaBLbe4DnQ5FcyydyqkCnEyIKA2hde7jbOh",
-	"FxsMB8DU9SIB8A1Wi6uSUaq4oOqqFHdLakbcZOO5OJAnBOnkBbkp8zIRUwdgNMNkmivYNyav8LFo+1bR",
-	"566SlWWTePEPuUp1O6fZyAeok2azWbPFxgjztztEJXJPYexeQ61z4wTJVKxM7QKotUnz0E08HuqdTff1",
-	"m9R+b/tyg2qc+j6F1P2G7axrgJO1cUptqnOCDW4CDcXVqZeQ0l4Xxhs52xhaBumLLTACHpJuONKdR6Wn",
-	"cl7BdhPHVL4jTGNuswi1TV2TUyduMkTSZltjCsMOjPMiB2M2DIM9T0DJy4hxWYpbyUmAkCq2h5aMkoO1",
-	"VUUGmh95ZgeDWpJwRGEaZID+VuANenQARt0V98+Ie2nTVPUILCn6VQ/ZIcT/ZbwXzljqhJhk43tOYeNL",
-	"DSQKw9eNUJKV7DgMcJsXufj8PJETDyNK1eE3pE6djIOJ1cDiCpdlQT7LlgVptFZLS5t74lTYe8qIdcJA",
-	"LkOE1Y1KGptPqR9ZV2luqcHRQxrREtkBJ5WA1ZViSV4FV1HF12GCvXRNnTD1UllCmiExfRTnqSpX5xvl",
-	"1YXNdcRebojfq0o4gwNWHpP6OvXuWP8kjAQzCBnJ+Kcfq9oLmuAbn2OR0UManXixP8KEIuIHwUSbUjIE",
-	"BdO9NS/QYrmp/aXvMj/OnC1XiE28EtIzXP1ctLEt1z+pemTkB4EvX4OAdV2bh339ncYHPGRokDCwkcxN",
-	"lLg0m4ajl0wE6Y/ff/z/AwAA//8=",
+	"JDTpVoV/VQTxro5CrhN6vEk3WyXnKVHISHdISZxhlAaeO3Iuyv5/9r6tR47jSvOvBOqFVdysYlXfZFZD",
+	"DzR1MS1R1LApGAul0JldFVWd6qzIYkZWN3sNAh7Da2gwI4+98MgejwTYxhj2YjwjLRb2aLX2+s+wW5yn",
+	"+QuLOCciMiJvdS82Jc7DWOzKy8kTEed+zqfah7wXwLcvgG8ra+oV7G1h2PUF3O0LuNsiX0WXA3/tEG+/",
+	"utCz6Zq+sPy/LoCw5povbDymD1nKavy20RUwJzjsM7MQMbonlel8RVvKRMzWw5d2qGWL/AuzmSxKVMgv",
+	"r2GsV61Ny+RwYErUCa43bJwrjQObw4NE3bCmIqXp0C8ZapYt3poOtJ4vmVoHR1YQzcrsqCumxlKukYIG",
+	"akOVvfSNm0WqLMQQ5eyqbHG8FYvQ+bDUSwunlO/8In17BdO3m6sCz53RZ13QlK/1hgDKVOvCEILLwrxK",
+	"eyLXbKjEVLlRcQuSeZIv2KBhoXNHA1vrJ1GaBu7ajX4e6YCwkYly+RSWuEwPnjUa/IRfj3f37/KhR+p8",
+	"TMNQVVH55Pr1/vXrUMitq7gbhvNtvgII9SGgoNHtxTPXMZof6827pLPbloA8RkPCLVWMLmM6mgVYMe+y",
+	"zm6nTfAYv8oSGmcG4HR22zeJOuWngXiSzkqb39rzRxRhEH1GoNoR/t5ouew+MBfo28vRd5++T3tF9C0B",
+	"HmQRBjRZ+6XTbu/poTsu07njTqe9Uwk2sC9ZLTakHI4aU/+E+DjvtFsxllWHzIx6gzWNZTVetaaxrMPc",
+	"Gsoj/QxntMLCVBt0aJ4W6sgSpPO+bHb6/a+f/uVH2Oy04PyifMPd6shb6Yij2chC+3xusmYATza21Swu",
+	"wmrYNQUnckfN0vkWPmdF69hclrJycIC1bq5SmlCLros7l7/4/pPPP7z80W8uf/rHy48+u/zgxxc/+fk6",
+	"Aogl0m1941LzsmtV46822OeLanQTXb4LtOFUy5YyUGwYsID+bN6kUF6kGn5RjeMxRYiYoJ07NgVZ01f1",
+	"BxnvhYyOmtalzJkrASpSIBE2ASpSfoQ3NHYMrW5htiEHiJ/ryZ2zvlYNHhM7FDYJrFDRQFBsNcK5Wkk0",
+	"bS7orX6fEw/v6WuwC8sH8DmJ4n7AfD0Jk2vcDod4aQOTR7Yc9SwNDfIyps4lJoiRsMaHQ5Y4B0Qh3Dbp",
+	"DBs9q1IuGTIJPSQWkYhhHWi/T/tdl+XZTeopnWQL3DaJbDFQtcaSCdJfZjyhft/R+dTUPVOCMImU85DJ",
+	"SZf6vN7Kmn4L3LKqwaVqxG3EKNeoHY19EsUOuHMus7rF/Vj1MfQd8aptotMht0yWCq6PgVmCBNpQNCCv",
+	"bESXkhZlA1h9ga7lMnfNZdJfY5lVNeSk8Zy9/Vlct0pADZet0nWbAqjhskVdN+SGOJsPoquBjFseyq1o",
+	"pOxnhuTLMTMx9TnGFOf2PeZtLC+mQwJmLEzHnD3lCxOxOlze9XFiTxlMd6avSRUlEhFkIUqqmvKK9GwK",
+	"WKES+zAuS9HYKOrYW4Sb//H97z399N+Lx68s2/J3Jysi1pxymj+XY/No8Qn+X61JAMiVfeLzk/TaJJJ/",
+	"J+fRBHTReByeo70izZW0cu5KuAwzHH7zlXvFPmxOy0+HW1yiK7RIFBS1fK7V6Sk4txvydvDNcAKFdZlE",
+	"1eOWS32cnSxuIqxvkY9j7NnKumVpOoIgojAFCfyCtGtQF7SxKKHQbXiXcu4PobQWjPq8b7JlWqXiedxl",
+	"PmL8pXiG+4gldxaA81eUxrI9kDIXQ/rzLZdlHavMnElSPGZSPBeqi/T0SJ1hucaJssDvvIKVOEhQ6URI",
+	"9IawyqaksCbDLbLVJZUZpha5p/jULXc1XDa/Z1GEsJAx+qF2VOd/zMUBac5Jp6OcEOVjmG2O6GMs6zlU",
+	"5Xx0tmhVnsO0nA84ToWew/tqWZ5llkcorweR2CH5EdRCVQ6iCeunSufonHDqx71j2DFSCliC2R7pN9+8",
+	"GjkPD+XFlJl4cxdLzeuPVBE279s77d2mMRkxz2bkZF9BoRgALULNqwM13ditIvrihx9++dP//fTTf3/y",
+	"+fcuf/+rNTsxq2TfIq7LnO9ftq5My9j1JTXso7rKzMZGzfbMWSiM2O8WGO1K48CBKNT/RgB/n5z5QVJu",
+	"B3ydDfNF9vSmovzgSymjcjGbd9eBDVRt7p4EvZNp5u59wKDixMNRDTqUD8kqw9x6YIHXIHKVMPAiRsnR",
+	"JJHW3b6R72PhuU4ApEje2tJdR0lTZ7f9DWkyvgGfMzW6LSG4MhHugiIiwGfBB8qPF18uB8WTeqbOyEn5",
+	"AFcjwnMK3qyPq+MyfYGggYaDRkWRkvnOeQLbpchgYtWvRkDXTjwbp4Vl00gkiaVXJldCc3O66WDt8gy+",
+	"a1Wob+nZ5rbZVUjGMhHHBaLAhTQsH3+dy35aOR/EA5diQPblT//yycXff/jl//vnp7/9wRqqRt5Q5+8r",
+	"Nr5dnszq6aLPRTjV2iVdMkN09UqYXSUHYRMRRWNPb8iium/tNllPvJBdtZ2NJU5Ha3Mn7fY23WvXnPRf",
+	"W+Jfe+k/3hNUxEOa1Lo14fC2rF317ns1E/BtNFGDAMvNtruThJot7llk1u1GNws6CLEMiHyBCccp68to",
+	"IydDmggTYWc9RllnB+u3BdG2SbZEtfaylo/g8lW0fKp01prtknXaG+uMw8xBt1j1W2G4sifOLBTvTtYN",
+	"n/9sFL1g6BXDMF1zwnT6F29Oyxdt502oeGM3b0jFizcS39R2KwRlnVnXg1a34VlTbS2nlE5T2ulwE7Og",
+	"cRDFxBPP6h/QXoSzQTlNcLaMZ0xxhypLFp2R/0LMy2EQEvxBxVqucZW9M2MgUtNvkwlLghCaubLBHdjg",
+	"0lIQ+16aVZnYjsuy1Z1rMh62iDGRayYTwojVwLfAiCllK5SaFKXjTLV5ITuj5rQvpCR6fqwMFCtqY9W6",
+	"e0vCvy4WIrFp2N5rz4b9usoIyRQ2AGrUWsMjq+aBeN49Rr8VTeJNv3x+1YKrdDXNJSEmtS2gh/EwrcFz",
+	"ztcIRL8CnTJdMfGErCR93q0pOS3heYiTlB2JjVpRaqtv1pYaGqMpn4UxtVDgREog0wJ7OAmSafGSdMZb",
+	"Dos3rcpqkJD6EpK+IO814QlJYp/xATUnqcOoj0LbR275mccLdXbbOzJ99VeTIJmavIoYBYoDNizNXQnm",
+	"zDKhaIbgCrKhswWVUSQztr3UDhIEXJU4S/GQmkLtt3mDZ4Y3rtK40a9bc4nM4sO71et2m7DzboP7LQ7G",
+	"SlavlJcgA9b5XTPrh79SR+dqDiEMuDZ9jiaJHEFzQhk5omHEhuB4ZsYRSqeyh0UrqTDiX/H40RWqxKk+",
+	"TeY7s/VJub6U/SJ1aPYIqJ9ll4us+1MqqYTM/PnbhC1mnLUNWWFviu+sTlOVDHCc3QiDVcxUBXENsFsN",
+	"Jncbpk6iMTQIaNg3kXPYIHotig9o4mHkKvPXlqqUb5FbNn4tVMZkbDCXeXramOcQzxze5UFrcDpezEMo",
+	"fxxx5pER9Rknbk2PZXZr+8Sjj+Ax2RJ8x2WePX1MDnzODWHzsJdVzt08O6Y4ulgjy4xjKghXQ8mvcXIW",
+	"++MxjTnMeRqHfsBcFgEr/VCyD0J0jJ5lPpDUxVGcsB6MEG0QP+QRgdCfVzzgzMMp2F5+xpm3pqIqGYIT",
+	"HDugyVXJ4HEJhXUl4P4qw2v6XMyG/P7BT778xQ+g/Hv1RmcVKapF1Rrm9+TzDy/+9ecXH/+unKalzNIV",
+	"8mYps3WFdFRMumH+iN5i/VvyxC9Nx+sRyU9YzI9P7OTGJ15+/PuLn/zuyRc/vfzHX1z893/58vv/B59z",
+	"8cEPn3zxL7U1IDYfGMf1K5YERUUBqRoTCm8tNm1Ox17FHOncDNnkbJmqM7gJU9M+CBuyNtGaMyCLp2I2",
+	"bjyTansLFWlU/4TC9Jeze+k0V2FGyU3ZME4vlpt32u2GjGGFfflLAk/RE07E364B4OKIxkTcVWhLKQAD",
+	"+XQvCvsmEY3Z7KmX0J6COx/Ir46r85rZNxH6cOKHBWwQC1M0AMXsEHFZ7nG5q8otN4tnM5ShZ3sfi2w5",
+	"tfZXI1LYaXJ/RIE/0wNB9gJYytJm8uKhPanRliEI7cY5CFpxdHM1RE23NOVr3po9EFpIGZqSq6NsrpDp",
+	"mnmlztozJmRmffnAlA1rthzLTr5pk5l2kc0hzBEhsBFWIdts0vNdGtNnMFbTUGa+2oJ+YITqsglp/zyN",
+	"3l25+r3KU1xmo2bW4nkJyxYex03YoZlztSFDVL3VDEvx42B8hTLQuaRzRg6qnwUJe21nqy3N2Pc5758A",
+	"Fo7fS4JTetiL2CmNuRxrWjlyRIJYWHdgLH2EHd3cIeOAMdrHhDPOYSdHeKaTYKTBdADBTd7kED8ho4gn",
+	"xOtFE5Z4Lqu3hYkandKY7LbbXWHT7eurOu02xDdjmkxiRvsNrFXxJiymfh8AGjzMmONfNHGAvx2Gigb1",
+	"Ncc+YvYprHk0qYVdpgzqcRwl0dFkQI7OE3yMF40pC0Yt4GbrdZrcAmbeNjlznz4k3+0QA82B8CQO2NAh",
+	"WwS+lAQs2dt57BkhWnwgvLDhEO826obmg/Mx7VqTDG8A0hGQ5bXI9ev36TjUBH/74N5bhMpTQc6OI06N",
+	"oyGuOPI53dtRrMh9oDC+Z/lCPvaI990OMXiPH4XfaO6Td98z773Lh489GNAYU/hM8xcPDHLxXPMRpC5J",
+	"Mv/YMm/FioM7r6iq1YNX3pDuUkPQIzbdXT4kdd4/OeOtu3z4ip/4DYdsw15wmfwBFosNIkfCNKA89gkP",
+	"2DCEiHvScMgOQYB8TVZMQyQJw/PiCfdYeO6koALwKMCMwlsbjst2VekEvls73Q2H7JGR/+iAPnTIS4CL",
+	"dkAfPvZaxkJiwN9za27N6xJfglPCgWRRcowlFyRISM+P44AKnpqHhLQJfSQ2VJCE56Tu3b5162XhHR7R",
+	"nj/hVLFQeqE6JSLfP4hiHBYl3ulDQavLCmEeXwKYR7XHmnE0SShvtIgnP0pvSnkivWOf31c/1bVwQGYI",
+	"AnnkMvlP0iTmU86O/UTTjQOtfC535z7xboz48MbIj08sqXfo80NxgUd6IfVjToKk5TKxdkWizk9ISIX4",
+	"ihhVogXkkUTxgmocfaBkUgozNRTavaU41Aikx9RlqO4Ip5TjGWx0iReZvi9YbUfUdJrrUYxLYtUHOYSG",
+	"nCoESTLyQ4gX9AkMMRHaKA80Zr0JS4Hg6SpIMAf4Pr4GqpkNW0/zI5X5hNGhL0SKlIUYE8jgJdmUiW8q",
+	"AScrkE4b8tBTOTxP4ULNZUKVt1+Sxrb4Rwe0e2enNrufK1ageI6NBMs1N3CXiJMrlkWcdFI3hXa74aAF",
+	"qk45qiqjWd2i+KVv3KymuCTNMQ/yULFKvUo1JlHGkl8J2qVtjz2uXPaMKV4T61pbMyBUiR0wq11eYXyA",
+	"KlnYZMeAH+VJkdBOjmkQW1YnqX/7QGgJE5YSbJ0FbPoK6MnU3J7Dzma+kNf2ZxhGq0NgZAdOYwXYZYTS",
+	"zlk9OMUj4OTW23euccuCRqM5YxCUWs0JWJAWQQAlLqR8pLwkRR5aOGM/Ts7FvUcTQO52GYs07wNGziko",
+	"iHRCnbhJTXKzzT5OoRSHE9TtQayu4w7h9CEnbZiTLs27RhfBt4UFID6EW7DpiPtrPR+GpEPdqvXnICHC",
+	"sOMtIngbDTLrob4WwMXRd1ef7OiINExswRFiqerMPAhMBzpISDRJFPy0AmzvL+aMzOOGpFeKz3z3Pfzt",
+	"OfFJXngjL7yRr4c38sKpmMWpgPGhMDe0027nhNtyHsa3hdB5fh2MlTgVwjARAiOrKOWiBKxL+EkwHtO+",
+	"Y/ka09yILfj/ezw4lNQemgSu2rHIr+QLv+LZ+xVFq/Ls3Yq3CkzxZ+tRjHzmD2l8YxDFR0EfDkq5N/Ea",
+	"XGT080MhNA4O87rS7MWGCMPBIDyJxpycRfEJDAVUA8AFfQ0HKqa+Q48Oot4JTVzWixijPWTNkCZkq93e",
+	"Im8EvZN7LAwYFTYO9JIKbRVGXMgGiNff8CfJ8Q05WP6EMk9B1QqJIt71jQYOAHCZp796wozv9loEPxAH",
+	"kBL8qU8l9I4/9NWMxwkUJnPi6UuE9SorqyU7Wi67hb0fskDsiKZPzM8Nx0vF04v1WAEbkih1NCTLwH6X",
+	"iyPTJXDEDZ4C03IakUWsiQcexQEU9ZjjAbRAyKP833mlFOcfPxgk1RWtVrZWEKpG9Ry8Lz/+2yf/96Mn",
+	"n3/4H7/64suP/7SSDrkKZP9yQp7+5ZOnv/3B01/93ZPPv8hSkR9iVInoXwXTYhwFFQ+wpksuSGGeT4rC",
+	"2QX6a3ofXa0yWpNlAceG0/Qk72eR/meYUrwIystkAbT+JTA8jI/eOHSHuRE2lL3HV5L6kc8aEiPeUMlS",
+	"k8zSpWRAviv9M6TJYQQC/RB7AktV7z0moe8NxVqUQhL+eqpOTdUQMECnkD7dOI7EajgY8QOXz2W4kRwE",
+	"+YNnC+Vsao+6z4lnkQ+EqI9Qs/hiOo5ihJIfNRwyDiey7nQyOqKxy6IBwTvkdwjFiTEx/aaxIDL0E4w8",
+	"CpLTZPuoRYQPnU5s1pgO6RNcFtNhwJP4vIsuhuYDl7k14XlGI8oS4g8SKAnCEB1Qg7OC8leA+uSkPhkL",
+	"/bvdJtxlahq5ST4EVSST0dXsBxIfP5okYBKNAzZsYIJPqt6I8SikpO5hK9ENryGPYJDMbzEUer5ZPV/l",
+	"oqKl8Q7syyuqvcf+MGAaplacj7cmWDzVcWqCdfqf7fY8XSsQ130bQAVW87YKpTyPV2MsydVShKUSzVKL",
+	"8rSnutFwRafoxuIVkSqnZpw8WAwlOHCvlv0qTJRdsTuTKPFD+ElK4XeF+E38IHxbXnoAgk0/DYwb8R+H",
+	"Lw22/Zu9mlML+Df93skwjiasX+sO/JDTgjdx+ZxOkZH03uM1O8XW9plJfcLwEa594jHExfAXYJqH6XYu",
+	"PRFDqC/cIxzwxNBw8oksOitTunN7wjkNjNrjsBexQTCszqXp5BEkwmxdSuKJdOehIzZIyDgOmNSCQkvz",
+	"xI+TLqhpj/kj+jLsY4+M/SAW+s5l8vEO4VGcYBxWXOik6Fv82BfamtNeTBP0hNk5RMeOfC4WiPOzKO6T",
+	"kc9PVPmIpV1cdkXUywEw7zYy/RkiJdmzJOfwpaoE5RrA9m2OrQ+Opni2Zk3tfFgdhq2Yfr8fG7FYoRTa",
+	"WzVxuuUFuE2NS65fv45Ia30KcgaMK5l/bSwoAZ0VqCxLBKxGZy2+srNJZrUgHpizSgLLvy5T92Aa04Ng",
+	"OIll/hEXk0vRsj5xXOBRVPtFlCXxOTgMUgxIEOt8ZUOX6HHhHUxdBgkCD5X7UGZIUiau2hhzBEFeZCd4",
+	"BkmG51H33n3Pw9dGg4H4PGn+Q0zZZfzYHwM4u+KhdDv0JIlrwvkSX1bqeTlyKkNffLr8VqFRdQJeAbFz",
+	"4pMjP6bEj2P/HDENlXOS8WWuYUiXr1NHSITBmYKKQ5qACYPWjLTMrqiDMimA2pi7E648IjTJo7o4Kcz3",
+	"iuKCJXutMEZYSlDBl88fBny9YOWvlh9Uxquy4ODsDtBywcGFsJ8XjBHWjQ+TYoTKWE1w78Axg6JaDBbE",
+	"EWup9FqPQ9aZ6pA5pW817iycEbt2V67gHMxoNhg6QWi+qEKBLmpFvE4TNJuuKf+NKym9mriplbcrNw7e",
+	"DAaJSuZaubFuUb4w4HwCIFsnEASEdF9d/gt+0zCe6ok88c9dFrBTPwz6jRZ5R5IlE4hw4s6OI3XC04Ri",
+	"Tw6aUpVMgCgsdgbtr1nNzqhjFYOvcupundm4ZXJsinfzELuK+OA7xppdsWkz7PlNlBWu5iZSXfZybmpC",
+	"XzBIpOS6xoWMW4mblxHifJgrYT8c8WEVYmcyiRknmHSRfZ1WSblnV+d5Drl+XdbvQ+T4+nWHRGEfxhxJ",
+	"HHB5u8s8iMvdDgPKkrt8iCOTH/XCCQ9OaWPfKA7NXwh/4WkiSr5TPrtFvIC/yvoYP40n1GWqXjamcq+D",
+	"/AfSWuRBhDm+I7934kAsDx7q9cxXmj2vdXEjTxq6aCimPRqcQqX3XcUe4eV5siDYc4BV4rR75IiKd4uH",
+	"0RAm8V3jWFed0EdJi9wiMT2NTqgu3icnlI4RnoPTh6C0Au4y1TmLRfd4D5So9yipy5c9OB9TstVpd2Ai",
+	"oFXwp7xOvZzaQVV8DwOewGUuU/wUzGzhSBmNgcYpTYewAJS8fKBanSAG/FkEHs2r2bTJQDrARqtTikJK",
+	"krNIxYQGxMO66UNopO752E8t/3WE//IcqxHfGE84UFMg5Q1ygoC+zRprYM0+lDegPJPX70+fw1NoKKTV",
+	"t/YZkgWudjNCWikOFdIlbQhoa7isEHMkf4iMcQW4z4BNAc89c28/N9fAwCjpbEHdcFG8IFODfwWm7Rz5",
+	"/dsWuy390sv8VOsd+0lBNStIwlp3qw3uiMXWBZBMpV5/W6x1NTly16+AoMXB/XNE4VEyBvCsmjt7ipgD",
+	"8bS1cAglvdCGhyuFp6tiFj5ydSsHykylau3QMmq31IlSB9747J3dPSsasAbOzjmSfVpsLGvHFAbG1niE",
+	"wJuYJ3aQkYZrny9ULevK5gxltFGRBBSaQ6sviHCR6fqY1DG52nBIqfLNarcCfTs9FZWXo1XjjKy5PVrd",
+	"WhqwZMusY47RAlOMKuWj+bI901PK7HBiC8BC02BuNqx+9ufhlHFKlgjMBTbBhlWOk7JSMZRZJrKUjJZn",
+	"r/ZdtyaMdLfWdWtP/vzLi9/8+T//9HdP//KPlz//9Mnn37v85FeXf/jbp5/+w+UfP7j860/d2uP0Zlm8",
+	"Kz63F1M5X7vW7ezttG/e3N1qi/9zjNloEEm9T/2UYD58LY5GsJRCRPROM3PSOGX9zFRA8afC94gfaPwa",
+	"zjavdWvHSTLm3Rs3pBhp9aLRDf/UT/y49f54WFM3vBX0TmSK+eJPv3zy+d/oX942A7zijw/l/8anNFaM",
+	"HfFhZ2tbUct5EKU1zSqsu7VoMnqJytpCbVJXTofp76IPxvpEydviEHr5TvMT7AiS4fX3nJqfJH7vmEJv",
+	"J657r0qBZnaj/AdsyMuf/vHig8/Ehvzs108/+/V//umv59mBe7gz6CMkonAnymh+xVZM913B7ix84exb",
+	"catsL15+8qOLf/qnyr24ld2LsvIgZWv5hnSWXLZNC5HKJSwSJjId9PaEH9+RQA19ynu1riAPd9WTL34o",
+	"afvoMySslr4ouHfwTb8/pLfRhJK7JLh3IJ54gIkgcZ04jn6YciwJEuiKSp/5+IVkWyY7lbMwZwxfHkeh",
+	"nLCQjoAzw3iLo+X7/Uyj6TVOjgOeRPG5GeLkwxnxRoQZA0aDFdYsbb+eAabt2OfYaZmNZaqwp905zvoW",
+	"n4jH6UPuNbqInmteGwcc0lo4yCL04yHUw2AlPakHiey1HwpLrx+dsYZDzo6D3rFqGTfGeIBz0sqTOPLP",
+	"yRG1ZhNAXfyI1D0eTAmPeXxYEgHzCiNdDXsSCbxihihcVawtgy1S+NaubASlg+ARSWgYcsmmwsEAezAY",
+	"wORTM+jzZsSaMeVJo+Uya5HaarSBXMhsijDfED+xeuFnmMKNrRtql474kKfDAVQLAwxAsQiDnkYgqUu2",
+	"ttpt8i388T7t0WCskFFchkLKmO9ixHP7cmiK34e0Qp+eBj3Kc5FITh+SI3oeyeszp1XNi5gasfR7heh/",
+	"jssyzlX2JbNCt1hR3LKoo2CyKQZvod67ApFH4PBd4Oa0GFZBeCLdG7XuzZugh2RBxLKwd+Wd7fNT1ikl",
+	"bIFE8RxhNT40Y2qzUVQMqlwaXhPH6MFZlB+psLO7hwok5zCoghwEcEqnx1ib/84rjWkRqylM31rNbpgd",
+	"TLbwiK0/nFV2gMoiWUKuYSzDkG5Wr/8iUY2FQQwXmgGhAAxNiXqlQi7GsdgsonHJJpzR4hVK+dXRODn3",
+	"FoY29uOT7BAVEANoNqJarWcmSWhDtwRvb8Eh1FWDJooMjxnMYnEPLzJ1i9L+RNrQ+0UGhGXWoMHjJ3I6",
+	"lrKRyawm8grssQJryiHCI8Hq7XwSWpJnABpnR3eBX4B2vra28HJpcyFai54cUWDQfPWtsrt8yJ9La6wk",
+	"YSR17s2bm7bBqunpvLdmSOnpCeD5KFlbarWMjMUNvyVWxdnanHGWnrQraZTxbt4sk5P3tr56JtlGk4Ff",
+	"L/vP3OcbKtQEqy8NsaDZM4eBN7M5p403LOyrLtTURhBebNltxE/Acis03FrkDsuYMhq9ByNLchKdeOw+",
+	"zDJRZV/pJUbFnGV+CatIoVmKh5qJtCjuB8zXphCXHXm5ikeXqZJHVU0oHiaWcc7yxxXYjZ12h0BUXbxq",
+	"qsl4FCXHacGixWPLGHTZLNbgglaeLKggAEWDsH+SU2CE61rcKlsvv5FKSwINK3Cf+KE4G+e6mrWzXWwb",
+	"4u9XoTwQykcOYE8Xh3mSOEB3RTIxrY+wQj24JYLYXPMFq5JUuml5A3NZi66sV2vuYj4WHUx6x0vZ3RgC",
+	"fca2ZZ4hcxqWgobtdqcpDwrKlf4yXFlyhXBX3ztjz4yGmdX/fSU0NtFxk4qEqYZlMI86FaqtU27xkjOf",
+	"o0A5OicWK69G1VnxQS4rOTOaL7TUhNybCtOy56HCbIYzm756OxeOrlrtgGdVZqnJXXRMN2F0G6duQ/b2",
+	"/YyiXaWprWsJYKGmYPgJI9EE78tB+Tm1vWJcPzz4dYD34/RhA/kGtr34qdqyPxBGJjcMDWEK92kYnFIc",
+	"Kg9mMwxWl7OiBqGfSNyQQVr4VueUEu9RU/yh2YvYIAx6CfcgH24UrHikA4JKx2Qh3OlhTY4HdnUaIJwl",
+	"/d/YJ9ukvgWbu9ej4wQN9jMahg18k8tMLGpZLVDwsvIqgsY+2SFncZCgbVZUUYAfIK+XHVRGN6TLoMvX",
+	"6NGSzJQNWiQ6ep/2kqKKg8FuU97UlBdzCQAu/QPVAtYynx0kVsvXa1HsMvGfpO4ZrouwtDsNOZrds6r9",
+	"iFtrtVpu7THE3uWkEqw5kxWKAboZagdcA/QLXXmW3t8iprPU6WyT+oNzmJEo3jqe8GPal+3kTRkM6cuw",
+	"PH7hPuERjio+twQ7dI1hq/w9Fp7L5jHhh5me3pAmChv9keGoygGYxnx6dLMAwtTHuS7gwnA8IOJrVcGD",
+	"MDRUNxuurBzoYnrFASf9SewfhbSVafQbabh25GOfjsaRYBAWonB/pJW5+B/Vyyf+7jLjSbKVXX8ggtbE",
+	"lE/CBFoNJaYM4bQXsb5JGTK2Rb4je/SCxMSFAAJdaCoTDMNCOL1l0zFCYdQ72SeerPWDCzpCFMCZlm9r",
+	"yEekFXC69MSoo/Nc5svWEfz7NU5krmlf1piA53UNux5P6FgaPjD8FA/ZNbkvi6p2tneb+Nwmk1Q0fdZv",
+	"DvwebU7isMB7x5LAQu+d1M+OI7Cz4H0+7MyI0UbphO8ObHPlwzJ6lvZtpjkbOVEBEzrq2pj2gnEA6X1D",
+	"ipJOA6Dvo4G8d2g0TNpXbkvcUykDNXet7FEmGjAKOIdmyphM2ISLPazOMMg0eXbUmXYISr8bCilZ3Z8W",
+	"H2l6IBLQ2Tf4m42MOublZEeYpubQAzuQoBVHFKeP7LTbO2VNiup6gDQO/d6JHBlrGNCdjniD8YesKYfR",
+	"h1SjBNxlGhlZ/LqVvX00SfCXbfu+9Ied7C3pTAlhVZC6H/IIR0z5zGXIC1SkvhzHWxT6EFdcjb5IMNIe",
+	"0Ee59jr5oMdFNcizluqa9bCL9UZWBWWQzXJiXGdr+xqH4Y3ZgIviSFqHffHD/3Hx4w/TyuMpH4h+/AIf",
+	"OOs0jPu0d1rCfpPqj3938eOfzUCvitysekGqA0kFBP/zby/+7Y8Xv/lzMc1plboVb6qmentOqjvt7eaR",
+	"0If5+MoSHF7Plq8MSy3L3oL+DLWvq9lbGcUqh7BfD8kFhfbbcxcXbjdRYdwVQv55IXqnCY/XNKfiUL0W",
+	"okaouCC8gmr/hvgLBjesqS8+y6ZiZpCbz5gT8Filq/L6IPUE1fvtTypr08EdvrIv1pKivB+qoLlkQZak",
+	"TkqeL+gcNnlyHlLwN7WxiDAG0m1sjvy+6ggH7uxr90a4H2fC6pXOloGZPRtrM41rJmvzTWvTeFybp+XM",
+	"ZvHuEsq6qh1dxXHKWtDVZyewONObvmZggela65arZRu5lmzIWm/f1XSVOnsg8wAN77WXxxSb1RWt9xhn",
+	"8PGcakgyK0LT7jQIo1S4FuB44bAeIzgE+Iwq0tOQOLHT++bnyHLg+i9WPpM65TOWz5Tbx2XzxnDHzjdv",
+	"bLkMyp1XFsihlBml6Zs6uaIloeCyzrFchn0rvnXmIxFc7NhNZlDEhvBZX8GvwXInEQmqqSizH00qtorz",
+	"VuKFwBJKGUmf8ngh0898XxHvdVAgUJELTQNC18AaTBL6KobloOOckaNzZYcNaYJm2CGScBhOq+jKmnyF",
+	"tO5keSPPJRC7n2Yhca4V4BfgHEB1JEtIsGytPP5HtS2Va9Ld3lJNukVNtEZLtsykLzAGIG8JzU711E71",
+	"GRrJVzW8oNC4QJ1UOHJgSvd5Rb90cR/z1O9YQNnOmjPsU5YEg0BF4TGPog3OxRKJB6B2ZkwjSvtmpiG5",
+	"mEsUkhpziUJOgfCAU7lrTmDMjJAPpIlWPXxRoqAOglCh+FMyDE4lPCbPD9tHqHtIjvgxlMQRhORChP6Y",
+	"KnRfl/EgpAyAutMk0uk2aDCAxMa2jIAnqtGYH0dxoqY5yhI67uVn+rFz4k+SY7GOPV+PNa4ajlc6bh4M",
+	"2WcdIN1qsugBbjP7kEovKpok8NGwFadNZs/MY19mMrzYQksPhDdKS6T1c+cVfoB7JO9iG+OBzG2FKdWQ",
+	"DhIimKHzI4Da6yw2On8V9fCvG9tozea+tUkK7UbTgmER7pauSteqFKeLAs2tkWPoJYLcFidu7dYkOY7i",
+	"4L/JGtNvgqQjmODGWyC/7dYWUDK5LVWhaib6WMLspCmDSC7/5n9e/K9/uPjXn13+2x9qTm0wu4fICnzD",
+	"RdC7yvb1lA/zx+O7PhvS+E16SkN49vq+dRhGR34oPJy7fHhvnMDrVsWA1Z2fOcDLxA0KI8fUYcsOt9cP",
+	"MnQ4+JAV2trWwAgjDdt9ig5+RwFOq5XwHOLJVZV5cvrISyfcs0HUknXlLXILklJaqzpyqi664ziewT8S",
+	"7pnLBgEN+5g7D4YMzJ26T+CvBow1jAVRYV0c1OqHYWOfeOm+FATaGxfodJmX3WGe+bqcBte1P5hgJ/Xc",
+	"BzZmKJnvbLe3yTvyRmRm36osqgdJtlNSpcMBDFVWggziAEuF6rKcZfsaJ/fYAQ0H5pPFna/BpcZfG9la",
+	"ehtQX+6mOcf0w6PVh12BunWr+6mibh2nmxiZUvn5eRUtz4Upgj75+ydfFMNML48AYM8rxWiReC9XeA6I",
+	"5WqFVmYh+vJnv7z48YeF6N0rgunJSpNyc0xSh5rio8++/MUP5tIXjJ4dlunHy48+u/z5H7787WczLs98",
+	"0dJ3rO2+9orrBVr5Urm0WFASF3GBmOR8GAgZMjeBGp7dnhuHDs9ung0VDr8jVzQj5wuNhmwBcbpM8+Dk",
+	"PFbBFNQBkzisdWs3/HFw43QbxLx8cd7RB7xsLHNE5QfYN3ULc9QhymGAcTEKCXKSHEu8JMtuMe0k43K5",
+	"r7OXo84kxvnkjtK5uqpSR5yN5+E1BU+E8Dl3VHefYz0bHjmaIF6ifhZEGgsedYBJSEeNjXOwOl7B98DI",
+	"jRjHOJifOuLDgofd0tuBxk17yK9CmK33s0drWywBjkRo7eqNaS6D+aSitwo5g8WzQhRZZEpwj/xNQg9K",
+	"4/HbB3Jw0DiOkuhoMiBxNBF2qZoppNbaISnxehoI4f0Tk9j3OQwHgZ1tl4PLzYmVmWJ3QcU2dDLuE0/C",
+	"NZ0FjJNggP2NwoQcx1RYseINQV/uyW+B51pDydUWmqDmzei+evqubXGX9JGLL4smcU98UkFJaacp6Gge",
+	"K0KSaBz0JHXSsZZM158rjjZ5mbz+6oPDt179zqsHDw4PXv0rBwv8XiZvv/Pmm4d3D14//OZ/1X/fJi+T",
+	"g1ffekX8fd8otSYDYetBfQUBkCq8eOyfh5Hfhy3Wi4MjTCP4/Jz1hJhQ/9E690dhQ/PzjKfZyjsqNGrz",
+	"VhcrS3UqdjknXmze0IVWUZu75V9sftkUTm81z+gRB8xOqOJtxvRhYNKpWK+hPYkLEVbdflojFqXZdRE7",
+	"rUsSKErXtQv1TNX67NXqPjuXLod6lq64FvzrJeE5CYMTKqf2qfC7l1+Q29K2MZdCV9P0jAZbbnEd6HJr",
+	"WGXv1kgd8mRAQGMKr7ebZ8d+YjAcDKaeHwsD32C1uCqFUsUFVVdluFvRM+KlG89DQJ4IpJMfFpbMy0JM",
+	"nYDRDJNlruDfmLzC16LvW8eYuypWlkPixX/IVXLsmmajHsAhrVarYYuNEdZvd4kq5J7C2J2mWufmEZKp",
+	"WJnZBdBrk+Whl0Y81Deb4es3qP3d9uUG1Yj6PoXU3aYdrGtCkLV5Qm2qC5INXmoaiqszHyGlvW6MN2q2",
+	"MbUM0hdHYIQ8Ir1opCePykjlvILtNsJUvi1cY26zCLWNo8lxiJeCSNpsa05h2J5xXiQwZtNw2IsElLyM",
+	"GJdluJWeBEip4nhoySgJrK06MtD9KHI7GPSSRCMKaJAhxluBNxjRATPqnnh+TtxLn6auIbCk6FczZI8h",
+	"/y/zvXDGMifEJBu/cwobX2oiUZi+bkaSrHTHYYLbvMjD9xeJnOQ4plQdfkPqOGQcTqwBFte4bAsKWL4t",
+	"SFtrjay0uS9Ohb2njFwnAHIZIswxOmlsPmVusq7S3FLA0cc0phWyA04qAa8rw5KiDq6yjq/91PbSPXXC",
+	"1ctUCWmGJPRRUqSqPF1vVNQXNtcR+0ZT3K864QwOWHVM6ufMt2P/k3ASzCRkLPOfQaJ6L2hq3wQcm4xO",
+	"aXzkJ8EIC4pIEIYT7UrJFBSge2teoMdyW8dL32FBkjtbnhCbeCWUZ3j6vehjW6F/UvfJKAjDQH4GAe+6",
+	"MQ/7BlvN93nE0CFh4COZmygNabaMQC+ZCNIfv/f4/wcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
