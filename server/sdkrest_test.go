@@ -249,6 +249,32 @@ func TestSDKGroupSync(t *testing.T) {
 	r2 := batch(mTok, m, map[string]any{"groupID": g, "version": r1.Version, "versionID": r1.VersionID})[g]
 	changes(t, "members after the kick", r2.incr, []string{"userID"}, []string{}, []string{}, []string{x})
 
+	// Named members and all member IDs: to members only; the IDs carry the member sync's version.
+	var mi struct {
+		Members []struct {
+			UserID    string
+			RoleLevel int
+		}
+	}
+	e.MustOK("/group/get_group_members_info", mTok, map[string]any{"groupID": g, "userIDs": []string{o, x, y}}).Decode(t, &mi)
+	if len(mi.Members) != 1 || mi.Members[0].UserID != o || mi.Members[0].RoleLevel != 100 {
+		t.Fatalf("members of g among [o x y]: %+v", mi)
+	}
+	var full struct {
+		Version   int64
+		VersionID string
+		UserIDs   []string
+	}
+	e.MustOK("/group/get_full_group_member_user_ids", mTok, map[string]any{"groupID": g}).Decode(t, &full)
+	if !slices.Equal(full.UserIDs, []string{o, m}) || full.Version != r2.Version || full.VersionID != r2.VersionID {
+		t.Fatalf("member IDs of g: %+v; want [%s %s] at version %d/%s", full, o, m, r2.Version, r2.VersionID)
+	}
+	for _, p := range []string{"/group/get_group_members_info", "/group/get_full_group_member_user_ids"} {
+		if r := e.Post(p, yTok, map[string]any{"groupID": g, "userIDs": []string{o}}); r.ErrCode != 1201 {
+			t.Fatalf("%s by an outsider: errCode %d, want 1201", p, r.ErrCode)
+		}
+	}
+
 	// An outsider gets nothing of g, whatever version it sends; nobody asks for another user.
 	if r := batch(yTok, y, from); len(r) != 0 {
 		t.Fatalf("an outsider's member sync of g: %+v, want nothing", r)

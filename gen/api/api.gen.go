@@ -1796,6 +1796,79 @@ type GetFullFriendUserIDsResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// GetFullGroupMemberUserIDsData defines model for GetFullGroupMemberUserIDsData.
+type GetFullGroupMemberUserIDsData struct {
+	// Equal True when the request's idHash is the hash of today's IDs; userIDs is then empty.
+	Equal   bool     `json:"equal"`
+	UserIDs []string `json:"userIDs"`
+
+	// Version The member list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The member list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetFullGroupMemberUserIDsReq defines model for GetFullGroupMemberUserIDsReq.
+type GetFullGroupMemberUserIDsReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// IdHash The client's hash of the IDs it has (see the operation); 0 when it has none.
+	IdHash uint64 `json:"idHash,omitempty"`
+}
+
+// GetFullGroupMemberUserIDsResp The reply envelope of getFullGroupMemberUserIDs.
+type GetFullGroupMemberUserIDsResp struct {
+	Data GetFullGroupMemberUserIDsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
 // GetFullJoinGroupIDsData defines model for GetFullJoinGroupIDsData.
 type GetFullJoinGroupIDsData struct {
 	// Equal True when the request's idHash is the hash of today's IDs; groupIDs is then empty.
@@ -1959,6 +2032,71 @@ type GetGroupMemberListReq struct {
 // GetGroupMemberListResp The reply envelope of getGroupMemberList.
 type GetGroupMemberListResp struct {
 	Data GetGroupMemberListData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetGroupMembersInfoData defines model for GetGroupMembersInfoData.
+type GetGroupMembersInfoData struct {
+	Members []GroupMemberFullInfo `json:"members"`
+}
+
+// GetGroupMembersInfoReq defines model for GetGroupMembersInfoReq.
+type GetGroupMembersInfoReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// UserIDs At most 1,000 entries.
+	UserIDs []UserID `json:"userIDs"`
+}
+
+// GetGroupMembersInfoResp The reply envelope of getGroupMembersInfo.
+type GetGroupMembersInfoResp struct {
+	Data GetGroupMembersInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
 	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
@@ -4826,6 +4964,13 @@ type DismissGroupParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetFullGroupMemberUserIDsParams defines parameters for GetFullGroupMemberUserIDs.
+type GetFullGroupMemberUserIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetFullJoinGroupIDsParams defines parameters for GetFullJoinGroupIDs.
 type GetFullJoinGroupIDsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -4842,6 +4987,13 @@ type GetGroupApplicationListParams struct {
 
 // GetGroupMemberListParams defines parameters for GetGroupMemberList.
 type GetGroupMemberListParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetGroupMembersInfoParams defines parameters for GetGroupMembersInfo.
+type GetGroupMembersInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -5111,6 +5263,9 @@ type CreateGroupJSONRequestBody = CreateGroupReq
 // DismissGroupJSONRequestBody defines body for DismissGroup for application/json ContentType.
 type DismissGroupJSONRequestBody = DismissGroupReq
 
+// GetFullGroupMemberUserIDsJSONRequestBody defines body for GetFullGroupMemberUserIDs for application/json ContentType.
+type GetFullGroupMemberUserIDsJSONRequestBody = GetFullGroupMemberUserIDsReq
+
 // GetFullJoinGroupIDsJSONRequestBody defines body for GetFullJoinGroupIDs for application/json ContentType.
 type GetFullJoinGroupIDsJSONRequestBody = GetFullJoinGroupIDsReq
 
@@ -5119,6 +5274,9 @@ type GetGroupApplicationListJSONRequestBody = GetGroupApplicationListReq
 
 // GetGroupMemberListJSONRequestBody defines body for GetGroupMemberList for application/json ContentType.
 type GetGroupMemberListJSONRequestBody = GetGroupMemberListReq
+
+// GetGroupMembersInfoJSONRequestBody defines body for GetGroupMembersInfo for application/json ContentType.
+type GetGroupMembersInfoJSONRequestBody = GetGroupMembersInfoReq
 
 // GetGroupsInfoJSONRequestBody defines body for GetGroupsInfo for application/json ContentType.
 type GetGroupsInfoJSONRequestBody = GetGroupsInfoReq
@@ -6063,6 +6221,36 @@ type ClientInterface interface {
 	// Corresponds with POST /group/dismiss_group (the `DismissGroup` operationId).
 	DismissGroup(ctx context.Context, params *DismissGroupParams, body DismissGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetFullGroupMemberUserIDsWithBody All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDsWithBody(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDs(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetFullJoinGroupIDsWithBody All joined group IDs of a user (SDK sync)
 	//
 	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
@@ -6158,6 +6346,34 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /group/get_group_member_list (the `GetGroupMemberList` operationId).
 	GetGroupMemberList(ctx context.Context, params *GetGroupMemberListParams, body GetGroupMemberListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetGroupMembersInfoWithBody Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfoWithBody(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetGroupMembersInfo Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfo(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetGroupsInfoWithBody Get groups' information
 	//
@@ -8367,6 +8583,56 @@ func (c *Client) DismissGroup(ctx context.Context, params *DismissGroupParams, b
 	return c.Client.Do(req)
 }
 
+// GetFullGroupMemberUserIDsWithBody All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *Client) GetFullGroupMemberUserIDsWithBody(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullGroupMemberUserIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *Client) GetFullGroupMemberUserIDs(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullGroupMemberUserIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetFullJoinGroupIDsWithBody All joined group IDs of a user (SDK sync)
 //
 // The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
@@ -8513,6 +8779,54 @@ func (c *Client) GetGroupMemberListWithBody(ctx context.Context, params *GetGrou
 // Corresponds with POST /group/get_group_member_list (the `GetGroupMemberList` operationId).
 func (c *Client) GetGroupMemberList(ctx context.Context, params *GetGroupMemberListParams, body GetGroupMemberListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetGroupMemberListRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetGroupMembersInfoWithBody Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *Client) GetGroupMembersInfoWithBody(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetGroupMembersInfoRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetGroupMembersInfo Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *Client) GetGroupMembersInfo(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetGroupMembersInfoRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -11281,6 +11595,59 @@ func NewDismissGroupRequestWithBody(server string, params *DismissGroupParams, c
 	return req, nil
 }
 
+// NewGetFullGroupMemberUserIDsRequest calls the generic GetFullGroupMemberUserIDs builder with application/json body
+func NewGetFullGroupMemberUserIDsRequest(server string, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetFullGroupMemberUserIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetFullGroupMemberUserIDsRequestWithBody constructs an http.Request for the GetFullGroupMemberUserIDs method, with any body, and a specified content type
+func NewGetFullGroupMemberUserIDsRequestWithBody(server string, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_full_group_member_user_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetFullJoinGroupIDsRequest calls the generic GetFullJoinGroupIDs builder with application/json body
 func NewGetFullJoinGroupIDsRequest(server string, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -11408,6 +11775,59 @@ func NewGetGroupMemberListRequestWithBody(server string, params *GetGroupMemberL
 	}
 
 	operationPath := fmt.Sprintf("/group/get_group_member_list")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetGroupMembersInfoRequest calls the generic GetGroupMembersInfo builder with application/json body
+func NewGetGroupMembersInfoRequest(server string, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetGroupMembersInfoRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetGroupMembersInfoRequestWithBody constructs an http.Request for the GetGroupMembersInfo method, with any body, and a specified content type
+func NewGetGroupMembersInfoRequestWithBody(server string, params *GetGroupMembersInfoParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_group_members_info")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -13687,6 +14107,36 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /group/dismiss_group (the `DismissGroup` operationId).
 	DismissGroupWithResponse(ctx context.Context, params *DismissGroupParams, body DismissGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*DismissGroupResponse, error)
 
+	// GetFullGroupMemberUserIDsWithBodyWithResponse All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error)
+
+	// GetFullGroupMemberUserIDsWithResponse All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDsWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error)
+
 	// GetFullJoinGroupIDsWithBodyWithResponse All joined group IDs of a user (SDK sync)
 	//
 	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
@@ -13782,6 +14232,34 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /group/get_group_member_list (the `GetGroupMemberList` operationId).
 	GetGroupMemberListWithResponse(ctx context.Context, params *GetGroupMemberListParams, body GetGroupMemberListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupMemberListResponse, error)
+
+	// GetGroupMembersInfoWithBodyWithResponse Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfoWithBodyWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error)
+
+	// GetGroupMembersInfoWithResponse Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfoWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error)
 
 	// GetGroupsInfoWithBodyWithResponse Get groups' information
 	//
@@ -15722,6 +16200,47 @@ func (r DismissGroupResponse) ContentType() string {
 	return ""
 }
 
+type GetFullGroupMemberUserIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetFullGroupMemberUserIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFullGroupMemberUserIDsResponse) GetJSON200() *GetFullGroupMemberUserIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFullGroupMemberUserIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFullGroupMemberUserIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFullGroupMemberUserIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFullGroupMemberUserIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetFullJoinGroupIDsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15839,6 +16358,47 @@ func (r GetGroupMemberListResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetGroupMemberListResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetGroupMembersInfoResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetGroupMembersInfoResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetGroupMembersInfoResponse) GetJSON200() *GetGroupMembersInfoResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetGroupMembersInfoResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetGroupMembersInfoResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetGroupMembersInfoResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetGroupMembersInfoResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18046,6 +18606,48 @@ func (c *ClientWithResponses) DismissGroupWithResponse(ctx context.Context, para
 	return ParseDismissGroupResponse(rsp)
 }
 
+// GetFullGroupMemberUserIDsWithBodyWithResponse All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *ClientWithResponses) GetFullGroupMemberUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error) {
+	rsp, err := c.GetFullGroupMemberUserIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullGroupMemberUserIDsResponse(rsp)
+}
+
+// GetFullGroupMemberUserIDsWithResponse All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *ClientWithResponses) GetFullGroupMemberUserIDsWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error) {
+	rsp, err := c.GetFullGroupMemberUserIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullGroupMemberUserIDsResponse(rsp)
+}
+
 // GetFullJoinGroupIDsWithBodyWithResponse All joined group IDs of a user (SDK sync)
 //
 // The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
@@ -18176,6 +18778,46 @@ func (c *ClientWithResponses) GetGroupMemberListWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetGroupMemberListResponse(rsp)
+}
+
+// GetGroupMembersInfoWithBodyWithResponse Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *ClientWithResponses) GetGroupMembersInfoWithBodyWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error) {
+	rsp, err := c.GetGroupMembersInfoWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetGroupMembersInfoResponse(rsp)
+}
+
+// GetGroupMembersInfoWithResponse Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *ClientWithResponses) GetGroupMembersInfoWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error) {
+	rsp, err := c.GetGroupMembersInfo(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetGroupMembersInfoResponse(rsp)
 }
 
 // GetGroupsInfoWithBodyWithResponse Get groups' information
@@ -20053,6 +20695,32 @@ func ParseDismissGroupResponse(rsp *http.Response) (*DismissGroupResponse, error
 	return response, nil
 }
 
+// ParseGetFullGroupMemberUserIDsResponse parses an HTTP response from a GetFullGroupMemberUserIDsWithResponse call
+func ParseGetFullGroupMemberUserIDsResponse(rsp *http.Response) (*GetFullGroupMemberUserIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFullGroupMemberUserIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetFullGroupMemberUserIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetFullJoinGroupIDsResponse parses an HTTP response from a GetFullJoinGroupIDsWithResponse call
 func ParseGetFullJoinGroupIDsResponse(rsp *http.Response) (*GetFullJoinGroupIDsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -20121,6 +20789,32 @@ func ParseGetGroupMemberListResponse(rsp *http.Response) (*GetGroupMemberListRes
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetGroupMemberListResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetGroupMembersInfoResponse parses an HTTP response from a GetGroupMembersInfoWithResponse call
+func ParseGetGroupMembersInfoResponse(rsp *http.Response) (*GetGroupMembersInfoResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetGroupMembersInfoResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetGroupMembersInfoResp
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -20910,6 +21604,9 @@ type ServerInterface interface {
 	// DismissGroup Dismiss a group
 	// (POST /group/dismiss_group)
 	DismissGroup(w http.ResponseWriter, r *http.Request, params DismissGroupParams)
+	// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+	// (POST /group/get_full_group_member_user_ids)
+	GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request, params GetFullGroupMemberUserIDsParams)
 	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
 	// (POST /group/get_full_join_group_ids)
 	GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams)
@@ -20919,6 +21616,9 @@ type ServerInterface interface {
 	// GetGroupMemberList List a group's members
 	// (POST /group/get_group_member_list)
 	GetGroupMemberList(w http.ResponseWriter, r *http.Request, params GetGroupMemberListParams)
+	// GetGroupMembersInfo Named members of a group (SDK)
+	// (POST /group/get_group_members_info)
+	GetGroupMembersInfo(w http.ResponseWriter, r *http.Request, params GetGroupMembersInfoParams)
 	// GetGroupsInfo Get groups' information
 	// (POST /group/get_groups_info)
 	GetGroupsInfo(w http.ResponseWriter, r *http.Request, params GetGroupsInfoParams)
@@ -21156,6 +21856,12 @@ func (_ Unimplemented) DismissGroup(w http.ResponseWriter, r *http.Request, para
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+// (POST /group/get_full_group_member_user_ids)
+func (_ Unimplemented) GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request, params GetFullGroupMemberUserIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
 // (POST /group/get_full_join_group_ids)
 func (_ Unimplemented) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams) {
@@ -21171,6 +21877,12 @@ func (_ Unimplemented) GetGroupApplicationList(w http.ResponseWriter, r *http.Re
 // GetGroupMemberList List a group's members
 // (POST /group/get_group_member_list)
 func (_ Unimplemented) GetGroupMemberList(w http.ResponseWriter, r *http.Request, params GetGroupMemberListParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetGroupMembersInfo Named members of a group (SDK)
+// (POST /group/get_group_members_info)
+func (_ Unimplemented) GetGroupMembersInfo(w http.ResponseWriter, r *http.Request, params GetGroupMembersInfoParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -22370,6 +23082,47 @@ func (siw *ServerInterfaceWrapper) DismissGroup(w http.ResponseWriter, r *http.R
 	handler.ServeHTTP(w, r)
 }
 
+// GetFullGroupMemberUserIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFullGroupMemberUserIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetFullGroupMemberUserIDs(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetFullJoinGroupIDs operation middleware
 func (siw *ServerInterfaceWrapper) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request) {
 
@@ -22484,6 +23237,47 @@ func (siw *ServerInterfaceWrapper) GetGroupMemberList(w http.ResponseWriter, r *
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetGroupMemberList(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetGroupMembersInfo operation middleware
+func (siw *ServerInterfaceWrapper) GetGroupMembersInfo(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetGroupMembersInfoParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetGroupMembersInfo(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -23873,6 +24667,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/msg/mark_conversation_as_read", wrapper.MarkConversationAsRead)
 	})
 	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_group_members_info", wrapper.GetGroupMembersInfo)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_full_group_member_user_ids", wrapper.GetFullGroupMemberUserIDs)
+	})
+	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/jssdk/get_active_conversations", wrapper.GetActiveConversations)
 	})
 	r.Group(func(r chi.Router) {
@@ -24457,6 +25257,29 @@ func (response DismissGroup200JSONResponse) VisitDismissGroupResponse(w http.Res
 	return err
 }
 
+type GetFullGroupMemberUserIDsRequestObject struct {
+	Params GetFullGroupMemberUserIDsParams
+	Body   *GetFullGroupMemberUserIDsJSONRequestBody
+}
+
+type GetFullGroupMemberUserIDsResponseObject interface {
+	VisitGetFullGroupMemberUserIDsResponse(w http.ResponseWriter) error
+}
+
+type GetFullGroupMemberUserIDs200JSONResponse GetFullGroupMemberUserIDsResp
+
+func (response GetFullGroupMemberUserIDs200JSONResponse) VisitGetFullGroupMemberUserIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFullJoinGroupIDsRequestObject struct {
 	Params GetFullJoinGroupIDsParams
 	Body   *GetFullJoinGroupIDsJSONRequestBody
@@ -24515,6 +25338,29 @@ type GetGroupMemberListResponseObject interface {
 type GetGroupMemberList200JSONResponse GetGroupMemberListResp
 
 func (response GetGroupMemberList200JSONResponse) VisitGetGroupMemberListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGroupMembersInfoRequestObject struct {
+	Params GetGroupMembersInfoParams
+	Body   *GetGroupMembersInfoJSONRequestBody
+}
+
+type GetGroupMembersInfoResponseObject interface {
+	VisitGetGroupMembersInfoResponse(w http.ResponseWriter) error
+}
+
+type GetGroupMembersInfo200JSONResponse GetGroupMembersInfoResp
+
+func (response GetGroupMembersInfo200JSONResponse) VisitGetGroupMembersInfoResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -25224,6 +26070,9 @@ type StrictServerInterface interface {
 	// DismissGroup Dismiss a group
 	// (POST /group/dismiss_group)
 	DismissGroup(ctx context.Context, request DismissGroupRequestObject) (DismissGroupResponseObject, error)
+	// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+	// (POST /group/get_full_group_member_user_ids)
+	GetFullGroupMemberUserIDs(ctx context.Context, request GetFullGroupMemberUserIDsRequestObject) (GetFullGroupMemberUserIDsResponseObject, error)
 	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
 	// (POST /group/get_full_join_group_ids)
 	GetFullJoinGroupIDs(ctx context.Context, request GetFullJoinGroupIDsRequestObject) (GetFullJoinGroupIDsResponseObject, error)
@@ -25233,6 +26082,9 @@ type StrictServerInterface interface {
 	// GetGroupMemberList List a group's members
 	// (POST /group/get_group_member_list)
 	GetGroupMemberList(ctx context.Context, request GetGroupMemberListRequestObject) (GetGroupMemberListResponseObject, error)
+	// GetGroupMembersInfo Named members of a group (SDK)
+	// (POST /group/get_group_members_info)
+	GetGroupMembersInfo(ctx context.Context, request GetGroupMembersInfoRequestObject) (GetGroupMembersInfoResponseObject, error)
 	// GetGroupsInfo Get groups' information
 	// (POST /group/get_groups_info)
 	GetGroupsInfo(ctx context.Context, request GetGroupsInfoRequestObject) (GetGroupsInfoResponseObject, error)
@@ -26180,6 +27032,39 @@ func (sh *strictHandler) DismissGroup(w http.ResponseWriter, r *http.Request, pa
 	}
 }
 
+// GetFullGroupMemberUserIDs operation middleware
+func (sh *strictHandler) GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request, params GetFullGroupMemberUserIDsParams) {
+	var request GetFullGroupMemberUserIDsRequestObject
+
+	request.Params = params
+
+	var body GetFullGroupMemberUserIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFullGroupMemberUserIDs(ctx, request.(GetFullGroupMemberUserIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFullGroupMemberUserIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFullGroupMemberUserIDsResponseObject); ok {
+		if err := validResponse.VisitGetFullGroupMemberUserIDsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetFullJoinGroupIDs operation middleware
 func (sh *strictHandler) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams) {
 	var request GetFullJoinGroupIDsRequestObject
@@ -26272,6 +27157,39 @@ func (sh *strictHandler) GetGroupMemberList(w http.ResponseWriter, r *http.Reque
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetGroupMemberListResponseObject); ok {
 		if err := validResponse.VisitGetGroupMemberListResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetGroupMembersInfo operation middleware
+func (sh *strictHandler) GetGroupMembersInfo(w http.ResponseWriter, r *http.Request, params GetGroupMembersInfoParams) {
+	var request GetGroupMembersInfoRequestObject
+
+	request.Params = params
+
+	var body GetGroupMembersInfoJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetGroupMembersInfo(ctx, request.(GetGroupMembersInfoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetGroupMembersInfo")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetGroupMembersInfoResponseObject); ok {
+		if err := validResponse.VisitGetGroupMembersInfoResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -27260,521 +28178,534 @@ var swaggerSpec = []string{
 	"G/n5TP4u+ULo4+U9jk5P+FBn83H9jC6cWlJHbGWN9KwoU+yEmkP7SxLx0gqy0AeDwtLHcRRBCx31LGqr",
 	"ZJ/uHPtkiCSA4UglzUAQKRwMFctOafzdCmpS1VlHTVsVwla+SEgaTZfZ2azdjjkdexGOvvn0wOvCUSmh",
 	"U3BRUV8eXCf3eAouMwKWWCpA/oVqT5k8x44KglSduOUjBhGTe4hrXMQ1plKUn0sz0pl/f3MKWorpd4R0",
-	"h4T0JyFVeVM3SEd1fvHGhNS8f0dJb4qSJideE5LuKGnFsTQmpPbrW9HRAqLfkdEdkVE4VSvRtVornOqq",
-	"ts1MWp9ab12bZqgGcXJLrG3QKjuDnbiqqmqiaxMikGRBz6kkw0MFVFN6qagC1D84J3Z5r3bMAsJ5ruKX",
-	"KZne6bVy7CU7KewSbG6SFJfZ08gliZa6eoI1R3jFODwnZ4E6G9yKi6l0GVxLh+J1Zevv7I6rTBfFthBr",
-	"LBDlmNGID5QNsTEvqKRWd/xgl/xAVTCoZgW6AUUzJqAGldz8Wq2EhheYNTbjAunOyxkADURp5fYkxZn5",
-	"iE5ZCKWIMCRsJ/6i1T1dDtaJetfd/P2CLK/CqCTG+DNJKk3PkatZyIkpDRVGiLKuYhgmixyNQyYwZVL6",
-	"TaMrMySzcWOsXRK9tE19TfJng0Rzype+vR3Ry6HkHb3bJb0Dn8Ka3kYNqV2t+A5r8GZkCha8qqF+drU3",
-	"IoqtCPYoR0G+/k42wTh4cTtkS+HhDs92hGenbBxBcSZcJ9dUVbkqaYV1wtE0ZARxysZaNzLGF236yYjh",
-	"a+1qkzhYax7Mz6BKXkK5q6EuB8dF0gTVtKQz3ejU2ygi5zENfJ68UN9iSBknkSjNh6l7DqsA94WqS7Yu",
-	"UTde+LjsSh6rkp43uJI7W2hzWyjAuWPwKoGp5FobYm1p9YIvZ3Q8A9HwHoctOgkSmGuwEGKGobhBWfRU",
-	"3DAaeCVAmKm1WTYBzgBzobmIKTOo7CJrDLMJUBjB/ZHrPuw/ejQ42H+47z561F8nx6+BjRQYaq84ZRX2",
-	"ojcVtxsZiasBpBHjrhpmYza+kt3cMfXdM/WVYdJ37Pzm2PnqQCweRuKnVeTyWEGri9osROOYi3COwshX",
-	"ZuYLshCdLYoe3YD8sHrrd2LD7sWGLEDVphJ34sOd+FAJGpsKDtsmZFQwszthYffCgmXR5B9jMZ6Viw0R",
-	"4YvPqSrziH2fqrN7kXlm1YVUzCjXk7dwL4mPzpcmuKdX7PSY23SytA02W2q3i8hbs9WqYrELEqkFpqXe",
-	"wPtamz9WLEqup4ZrdTdRz2afG53bpqShMNQuiEQ5EN+Ri92TiyT65069+ODqxQrnxg9cu1i58zvl4sMr",
-	"FymZuNMv7vSLVdCxqRyRjrELASLH1u4khx1JDvJcia/7qKyMZt2JT/86YlgbxAPkdruzEiu7jLnJ1FtZ",
-	"H3ZT2FIjfM29vTGmloHRHY7uCkc59y+uqYz7NRRwLy53i/rt11m5vWyhzbCnMMDmCFR+x3c4tCMcehbK",
-	"/9PJ8nG2pNz6YoIN089WlrLkTZdXyqGuMY+peh2NEKNqmI3RY+X13SHJjpDkOQsoIxJwqvGCkXFSYrOY",
-	"qIOsJ+DogkAq6ZSpMGi+Rd8Z01+yzswLEiX9KB1lOFE2a/Ph6ckw+Z0nnX8xW4KtKSATgcK4fuHkF3qo",
-	"x9b51O/f8Nw6INTGAgUEc9XUM91UZ2ctHJR1urQ8IuUwthEf7JvLHKMiIo2KnqlNngksYr6Wahr53oY3",
-	"GwLMFmoL/hZk777ISYNMoVrra0RqrTc3pq55vL8pglpCuW4dTTwjwaSiPtq64qO3qIzZZMsyZiWncFfK",
-	"7EOUMrN6y21RLKn0OhuRnZIRNiY/VSh2J9ftjIZFlyR6HLIJreiYwYkQlE0bFU6f0OmZem0tP0+Gb0Bw",
-	"0iWXmg+eyTMigc+L8Qf1xmwI7umrW8B57hru+GwKoyB9VKeWxebr2hBqN4hdCZzp0OuWtkIb583WdbJd",
-	"UtiaelfWghtBefLexiCevcU7Ar5L5LA1qAoqDt+Z0KjrUc2sOWoT88Lyv1eIlF14c4Sy398OsQoQcIdg",
-	"O0GwXKEMeckh42Q37sF1Uvz1FyvI94petegf288m7/qldwU7gUbF9+TtC4Laun4DX5Ag4Cqu4YIsVQcs",
-	"jO7f9+/fHyIqJLhwEUbER5gjL2l/7XVSxW5wcLCqcc3BuqtPaxdkPKqZw2gGDQ1Qv2KMzdDf1EWqQqQ7",
-	"/N8B/hvZMt8iH66yh04Z8h7A7w9Uw/s38Idn6iFy5GmA81A71CepYhhVSBia4wsCbdTUscF5dJwRU+89",
-	"w3PiOchjoaATDTXyb8pEFPrx2Pw9UX3K5a/knfwJb79aLoiH2oMhcqHUIr4gTGLWACZghPg/JVFm3CAM",
-	"L1Q8rty4B9FdniRLS116BvRxD8zhEcH+UBd/5Ap3iUDnS2t3qkddFrQLo5XZgxQNYD6KoP8c8YeIhebI",
-	"OJljJugYuiimtWE6W5i+1eWt7F6/RWQljB42bVZP3q3sMjJYQf377mC/JsZN0g731z3V1gyt/izPcNlN",
-	"btqIcNVMr+DJ/EwD1L4KowtFJjqOcZsskRxYMUANzArytnHb2LTgJq4xSyNuA/aqwkqPTd/OJhbxihHz",
-	"tLG4S/cI/SykjLIpkg9zKbxF4SUOnKTOE2WXVBDk04iMRbAcon76DhS5kt/rruznSxRGPgSqJO/LcUfM",
-	"jDtEgyOE2VKyCjkKTwZe1wl0sNEJWBynSsZjYczGEImZKWa4IzizV/AFhDOX0+cvTdqAvSB0hXU4LSfC",
-	"QdvT8MxqEkKeX0mYzFlYUW0ZKNfUqdY7Sv0ugVLE5HYDBw2QT/mcck58B+2heSyIj9pXszAgmkpt0/y/",
-	"Wnh6EkZnRFQU/YXMAogIMFIUJ0KJUG+oFEB6aDM56CjxD41Y4iCK2VinMrQtsmMkphrikFMmCx0ZD5Sc",
-	"i8VBYM/kGNEY/QiAQk98j6OrCC8WJNLWaimVLQJMGTJCov6iU1uEKlydXAs+D4gyuZRe5TTsyk+7/IIu",
-	"umbm7iKUz0Q7lEQqlmLBdM2VXIe0cgOq9jXIJNfJ+EuZ/DXCVxm3rc3OdriMlSxvm/OssEHUtJSWVP4s",
-	"0UiV1ADqudZOy+jGU0mWos/JJSmJOOJ0bFEosNZQNt1GMlOUo6ki0lSbqPW8ksaaMlYpaZ2FcTQuQd0+",
-	"wr6vIp9MAWnUVu3/QapX4VkDLQcC2+UER+OZg/bRP3qJxqFPtjhbubTr0lilePAJ81cOj2ImaICuICdM",
-	"SjsaAilX0sUQuSiM0EIKRD9CLBTq421kMF0ftVyaKJRRddAEAwSjczy+QCKEVersNfNQfbEMGg801uKj",
-	"MCAJuq0MDEkezASE1MsULJe/TPhQkVowu9mdPBkJTIZwoPb5MhHI5BfaqAWNkTGz9BZQUUCd0UpKp0h0",
-	"GpCAqW1xq51KlJiJa8+Tt3znZeY10Udb4KyaeSVaqfREGhCzjC0QRk3XEGJ3TyhXk0DU7ts1+CVRlSBl",
-	"tFtQlVXySVbR3oYvReRtE4CJyNvrorQxT0WslbHE8XlAx2n0QhnS/3glXKd+GYnwOEMCjhJQtwBd7oow",
-	"KWZ91Xe6/df1Tlu+0b3EkSSuXEo7x9OIkJbTegmDtl6/d1pVVUXuyhKsbXsEclwQPJ+0jr6qTSRfl3kb",
-	"YTjHbuG0CJZyT/IsJKkX5iGtqPtDRAJOkJS4eyUKQG1B+ybqK6wvlf/Dr7Sw/gzuai58iJoLK4oIldYu",
-	"UkioNLvV9XOM37FWWQZuLM1Foe26DSJ39RyusZ5DpXkhC3p3FT7uKnxIgJCSubyHV6FRGitbIlwbPdD6",
-	"wRdprF+F8c11IYtvjIPAQVxq9Fi5WoyxEsZBtilP9+TS1gnd9J0jLiSD53McBEPjqpuHEUGUIS5fwQFM",
-	"wxvls5VEHq4MPJT3hPkqe+PuAp5yh1wTGuqHN9H8y3dxTbcxrimpmVOK6TuOOrkB50rBXrF5U8GzJPgQ",
-	"fHbGTXh28hl8ovhgEqV5j6PwiumsV9U6cJ25eE5ZYhEG4lRqERkal+KcYMbRmq5X+xazKs1ci8jbp4Rz",
-	"PK0wnNobYqEguw+2XAOG9UnMz8xLd6TlNpKWz+j44sMJERd0fLEDGeIzGCYrQmSEBTnPD1xUyB7lmquu",
-	"j74X5qU79L2N6PsUR5liQ8f8JcF+KS5nC9hUFI04fnF6jyPJuYw58ezks3sctTl94yA+feMg9iYT23+4",
-	"Cn4Pa6Q0wIrPqgpLRQT7JAL1Sv6aaAbAHFG8UD5CCM58K5VILq+ahWJW5YbZWIHk5G0JiXoSR/J65fRc",
-	"x1fjtU2CN1rUmhT3HZSvdirPv7emHFLLWaWwVgFpfSo0Lx3hjiTdVpL0lE/5FqRoZ9SlHGePN0DQRli4",
-	"UiS4OZSE3a/FTPuummFk+uYdJt5KTOTT8vqSxyZnz/DRMMoIz9DE+eUnZ6/QjMonlzotgCOq/BSYoy/J",
-	"+Vk4viACDVy3jxYxnxGOxjiKloiK3oh545AJwoQHoQLo/n21lfv30SwMIF5AihckANv2PY5+cvb8GRLk",
-	"nUBtb9T6xWg0aukR5K9H8seMyp/vRy2vA0ssKPtUDEdsktsN13mKcrp0knCCvF+MWgomRq0jefOx6+6N",
-	"X9GFtRj4jIxa7z3U5oQgzJdsjBf0gfmlt8TzoDzmVygkLqRxr3ZtVwAWFgKPZ8Q3kQe1oFEZsZ/yaZXZ",
-	"O7Fyp4ZvAxPtOfZJNjks71hHU3xJAD86tRFE32n5ckqgoenA5dk9fbcPozmo7w7Qgo5FHBEH9Xq9xGSk",
-	"34d8H94Zov7A7XcHA9fNAtP1pqw5dkaePuR2egH3OBJ0ThKvA1yRdWnbuLgbR31VgJQOSOOEcxoyeR1o",
-	"8GCvPoBQ4CjWWtbEWMz59EkUzsvu3EXYOMb0ATmSWiGM+JILMq+if1vccTiZBJSRFzGf1YkRep57HKIW",
-	"k7KMVe1/cgdT6OyjITrZnRoRtTU1d9CCRJxyARzPWjEgRGeIMJpTziWJviBLNA5jJiDfQUQxKekSJFnT",
-	"+LIKHhaERHALWZjoP9jvDCH8QIeAZih2EsiSaUu0JqOGML9qEfI7Eqn5ijOZQNFGU9XHY51ZuzlqqtU/",
-	"aRhurd56ZkXgNnjtRVJfc9WB3uNJ8U3UTl/pSE1cHrUV0LEzKsqrTAUa3NWaxmDqo4IjWyxG7SledCcR",
-	"IQ6aROEc9ZOlqhKZXQiK0axgqxuTG08Yb82DT7BjHdk4sx5dkUvWh2uCuNgBUvLtHppgGhDfQftIxcP4",
-	"O80iexoLYsW4fBCrMgStn5FxyPySQ/lxeIWCUJ4J2ILhKSuHIoYT6Ky2He0PHu0/Onw4eHSwTjXcqsRz",
-	"at1NSgJm9va6zgU00Omyr94pdbdSqTOX9AFQq4Gv0FrmBgB4B3q3EfSeF2XbfCgaFvIstEgJRoGcV24W",
-	"XpXVziJ8vDsn2QetzkGfn32M/SlJahvUbGD3/Eye61kYl5VX2fFJcDpluCotcecnIqgIyDXvqUwUKavl",
-	"vq4Q/pYl7ddzekuuLpQbT7/KFkyvl3S6TmLX1oRUXk/tHlxgJh6Yb95Q/40I30Cq3TTsZHJKBs6es+8c",
-	"OIfOQ+cj55HTd51+3+kPNs00OX1+1nJax8yPQuq3nNaXlPnhFW85redn/1j+Tc5bTuspZVT99jll8bv0",
-	"jRdYvnSq/jn251Ti149xNA/ZEkb+OBSQvmIOJ1MhsTRyO1wQZhk303tQ0dxSECvSL/lUtaakLTdWbGky",
-	"aAOryMd4fCE5bhl90DFBkqWGkSA+OidSe6fKWHeevInaGbPtfqd+KsvGIF4HdKNwQgNie/jKe0OAhJ5R",
-	"6ExBYhSRcRiBZVp7rcFPArbftv1Gz56lc2TuI/loxE5PzMEp3zdgC6S0hYiTt0hqW0RZ5eQ0UyK4cv9C",
-	"Wwf5cXLInSHy5vjdGXkLhblGzAuwIFw85dMTwkUUj8UrOieqOpdbbkTewOx7HkfsJI4qDlJrD9sYMtf4",
-	"7zxO3yhjOlb2c/3XufrLc5DHp/ozLUTqb1AYIY/pr5TSo79pYgdOFldhDEacsmkA1UxAJU5SpoRUi3dl",
-	"qGhqUD1ObNcbTrjeLOuAqQMqWu01ID0WuDaQaPgLygDLG7wR0UssyOMZbjBRKUpV54dtk2MPqHw9Q1Om",
-	"h950gOL+Nxxpk2pGERlfPuXT54vS7Gwdwa+JqKCTpYP6yA+hxID+0kGD5DnTxkc9WxLJ07BFzirTdIoS",
-	"HPVhhfv1U8+KMmc257d8VngGLXAkUpnintQZgQtulY/ftCQHa2odblrmoGZOyz+KqfhwYajxDgLRX6Xl",
-	"NAKCLymbDtMyUzqx+EdK2sBBUBa/scqcYp1PfXPKW/PSnTnlNppTXpJ5eEk+DvD4ohTqz+U3TRvY5oj3",
-	"BkZnewQns4i1m6gPmlH62h1w3k7gzDc9KtWWTZM5rHMioaEdaDP97jnmxO+hY/UQFBWCiB/moynk82FT",
-	"cEG+myStRgQHCLpaFSFDjvQslkS2RKpXE6rZWGw8GNWlRUv9NXwWXlXN8EKOzOnPiZON8V2d7JOEBFbO",
-	"Wmw7ZzaZWU/5NV2GF+Qpn37wOMsNwiZ3EAkpd18zFHJ1JKR1kE2omH7pjobdShpmF/IqL753j6MoDCBW",
-	"QJfSOoJsI2CCDjp0kwxAN1/t17aLuq5z6DoDd1Mz6HM5nWXCVA5YsFyeEeZbgZw5BM/G95Xg5Zo4lToa",
-	"a72YC07elkdcVIZX1A5Wy9oLN4m4KLYxSx/ORklaZ1YGUvo2KvugTwIsVCjqeehDwQBOiI9c17VCDPCC",
-	"KkW9lw7XQYsg5siz1uKV2JlXxXMmeK6eUlE3pyc9dKaCQFQsEp4bVwAMg/AUU4ba8LkK6ukk0b7yhQmN",
-	"oP4BjwOhbJgQO5wk2SBGrnroVWV7hJwOZJWdzpZPBdvn+qLuBduxFU9aHi6nYKYSdE3MKcIcYRV2qq4b",
-	"tf1wzB/4ZEw5WALn/u9MDrp6vq5+jXd66BUELffdfucIYopN2DIEFfd6vVHrvarEZ2DhHh8x+SAEGNtP",
-	"6YNUwdmeRvueHUgNuU5qgXaUrCWRHDp7H+3rPvxtMSMjBncb0DkV2cDtvuvuOehqFnKCDvrOwHW78jU0",
-	"ieQL85iLJJ57qIzbVAB57Ot45wJ6rIzBlVu7oMyHAiQm2hYbv9QcLxXitDFbKraALnEQEz2j/Kc0hrfv",
-	"7qHLkI6JM2J9dx9dUp+E8uMDNKEBPHCIfte8+BDNSTQlviRKVzjy5WcfyW3Cb49QEJoQ+H7f1WWk5O97",
-	"SCwXlE3lJP199DYOhRy6/xBh/xKzMfHN2vofQXKEH17JQfZdFz0/zjrBM3GQ+50eemZ/C6aoEWsn8ccd",
-	"U58scSWp00+YT9/puwOn7+45fXff6bsHTt89dPruQ6fvfuT03UdOH/x0e06/v+/0+w+dfv8jRy6tBr/a",
-	"veO8gaU6E0QMGsLexgVWnBbVfbees2BZIt3HfCblD90r2yeXdAyELFgOE2JntTtK1JVFsDT8T9uAi/G5",
-	"LBRW9ERx8hNlCwUEWBVAUT769kHHaQDvdhYwZcGVJyVl7eIlJhbWTLzuhuK/CeoFSnVOLOMaillAOLc/",
-	"sepV9laLRse6gCgsPnGSzxdY0HMaUF0gkE6ZhINMZyCuXIFq4NqiVS62N1c2UU1jNpSU3JSv8WEmYQNi",
-	"a/RyTHCuMikjbRbequdDaUTxdSw2qfO7OaaXxTDXdVlvHohbEDIBvlMRJcsfs/OsFDbra6RcvbKZPmqr",
-	"Gnca6C400LMsJK1wQw8zbmjUHjgoDUlmMSc+GrWuIio0fxy1HCBphlaB9GoNIMKwMxyxrDc7o5llhQgV",
-	"2bOp/noGGwG3rdP6Uq4S/A76g5cE+/bftrgDHyk9V9iRGXytQatGY+vkWd3SJLE5rak1olOCHcRCiWME",
-	"i2utE+K0YkbfxkR/DYpNRXvTbHhDBczlD7IJ+ci+e2fXup1URagmMi+J1DQqupvKB27AeyTXL1dRDmKM",
-	"XCH1va6XOA4IjjiiYleFErPuqsy2k6XVOsRGWGK/eocktxRJknLaK4IKMv2uatXmNryk1Huffr9+TY0A",
-	"LnnvDtpuI7S9ijDjExJ9uBgWRq6eb0K9w8B/vnXMQJqolhuusK4ah1cfL4T94h1i3EbE+IJNwuicAksu",
-	"xYutEiRXOHSzE9eHqdh67w6kbiVIQdF+E2NZDVQ1LKGZ5iwFwJJf1FlAA+DKvHkHXrcSvCoCho9VEYvT",
-	"kyPU7x7uQwGh4+4/Qbj7c+R2H6Ee+l30D1HXc7TLFKOACEEiFEbIp1MqhronkvfGc3QPNk4WOMKCKEvo",
-	"6QkfMcqQp+xCK1MoyryT/l6/K9fYpT7vYuZ31Tjd8QwL+Vmn4GQtyhULLNcs9/vffXXc/Se4+3O3++h1",
-	"+mvvd/9h9/UvXOdw7/0/aJWIIVkXQfUhqmpK6ukOZH1IGPJK5B5rRe11S+r8N9WLqmjCmAu+RqfMdORQ",
-	"vh/kKSYDDWe1ZdruW6sa7pN3dod9L63046H2nEPz/mwrRw+1OR1bRj7Tu1H14NORJsqJMoDcLjCld9R0",
-	"0yA8x8HLJOjeG7G2m0bSN4qtV+7FYrmS8i62uW6U11AJ6SWZUi4i7Qylc7KLXtBlLswnESGIvBOEqSYZ",
-	"4MUPJ4Iw8Kt3Mp4dFfOQdkjnacfg6+ikfZM9/nOwtMW1Vnd73MzWszYHoZbjcKvEBDnK6qRRi4RIbjgm",
-	"qG2CVBCeSAaQtK6+x00clKrYoiSETlk+vOS5xiu1Kl2VMBEtoTg2JK6mmaVD5H312kNt3YcvDoKO4tDa",
-	"WVzboF2aOlvWnKuyCI32qLexQAHBXEBwULrSjiNJXrqqrRN9Ns5MSTbhlN9AvURspXFIIlah8nAyjqoa",
-	"rCfZwnyGI+Ij9ewOCy7LrW5UE7WeHN2oGGrBYQrnYtZYhY7p2TYQvK337sTu2yp2vwovCCuPdCXvFjQC",
-	"iaGysNPndEKgOqLOshdytEyRJ59McBwIdOjuf+S6DnqIfLzknZqRGjBeOcD95MtXQ1OB1KSge/C8h2aq",
-	"gnlbyrjHsZiFEf257uD5McERibzO+iNUczslx7DyLEvJz2LjsIgPTLY2NhNlCAvQeesM1hxgMxoDL21G",
-	"YLIIcEdUticqCmbjiIrlmTwsnVYHSJf+9sRg/k++fFUeZobngOESscsxGCndHJA00c/TYF9NAgDN4dYg",
-	"fE8tI1n0TIjFeiqjqhZ6D3AsZg8kwL3RVMZMt2dNh76kTFelyK7bU/d7HoqZVv5UsUMqZ1Jvt5yWkuQT",
-	"0mNY94J+RiTvhj5OVTnOqng0DiYa1qiqMdNV4V+UTY1iZQLrAqWZAuU0ZZ3VE8cvTtHlnoqMTmOXp1iQ",
-	"K7wcsbb3YM6nb/TfnlKQVZeITOiLmBGuggE5EhGdTkkEe1drPye+5BReeXlnrzdiI90lih9ZIf1YbTQi",
-	"ExKB6A97gKhs8g7PFwHhakHmdlTZEMJ86LCr2zVmSobItTPBR4zg8QzWa5bL5Y0CSooZWSKfcjyVKqx8",
-	"3diBJLaqSigQhicZj/euK2fvjkM2CehYcE8OgwVihEKUNSTjjVg7InwRMk7QeehToqK04bj4LLxiieEg",
-	"ZMRBiyQv0ClUUJE35iiyrwKSwHKR6PQdRPmI5VQkSPpL9CQ4sjmOLogvl2+ePYICtB7SHS1V1VZYgqKF",
-	"DtJUdwnpBuoC4Op+53fQJ5pSj9gnABxwspQj78Xzs1eeujgd/w+pG1DmHHpvc3T//o9fvXqBBq57/z48",
-	"qcL3NQkatY4QVZRTkSL5gaJa+rOTQGQ/k/xAfvKLXq/3/r2nuvDCss5jThnhHIWxGIdzMlRGKPB0LcJI",
-	"jNgE0yCOCEftmEVhLLDEnQUWM0fnnJgqNJz+XIf9Owbb/PCKdSSj0gH2sC2l8xDeG7Eu8vSmPOTqXmaa",
-	"UGs7F2xQZyIQhjyLqntDlIbuQ5t4qvJAwgnyPjHD2sOMGFINWyzK7yCG5yZbZUJJ4MvLPD1BWCAlvbW9",
-	"UUuEitUD03306BHyQ5WSgsg7ysWo5XWS7ZwEugY9Q2GWEQ6luKYU5DGOpMaDoO+1fAK4o6pADgPJKzP7",
-	"TkHvHkeeIv7PF4ryn8BzigVB0of3C6gdDxCKPFAjvI7KiTKjcNXQSlmWku418nQ+gVVIWYMm1fVZqFfT",
-	"Q48hdwIwNA58hAMe6pBAq4azXnrKc5PSX5d7SDJwjqhQx/UqaYme9PLXRESNIQkmmBWukm7pjrFqszgI",
-	"vB46G+MAR+rmuEqShNapcCAqNVhJHHJ7idDxcxKFKt1DXsE4iH3i2yX+L/dUELE8/Tlqe5bkcYRA8vCQ",
-	"IJJYhXhBuxL6poQhHnYM/ksGSJjQ7GDEbB4aac1QQ2eRuwp8oTMwlHjrKYnSSypsScRreyEstj/Y8xTo",
-	"B2BQlcQOaA+kGWkdpNNDig5pdJHUiBGiu8yv4PSOanSolQzFrEdMKRtHWhD52ZXIiyF7ysi+Snwpecvt",
-	"DHOigr6xRLu5okwSjmMDbQ6a40BK1vL+JmE0lf8qrQUQWUIDhmwZ+T4gCNaaGqSRK+erT5i2fUN1LU2T",
-	"UN91B3CfkCdpXAkKqCR7o9NYTpPoeR6dw5NeZ6h4JhAHdbJwmwJHKvF8SiA5nUZ6LfKRLIzo/Qb0gkgy",
-	"J+kaCTjpoefymoHFcUhigqv0Hswxw1MSPbgPNa3wWADKY6buWw55hLCUrLsqRh7SsEYMIAniajPP6gaX",
-	"vjwSiHhDCf0II9T25Hq/SPwUVkyc/DNxYPR6vY460b7r7hnM+CkOqK+xQsGkaUlOucRJ+aVk1FMspTiV",
-	"geaH4xjA+ZxMQonSaIaZH0hOHjN+lAIBcFQHXUWhJOnLBeGOAZUR84xA72l64eiCAKcnmgwZIcAYkY5Q",
-	"33Mkb+yGk26EWZLqr/hTzC6YlFUIi+eGnEyJGDELgvoFBtNDn5GlgqI5FuOZ7ie6IEFAfCQlrmEy8oV5",
-	"Uud/oHZKpCQPSujNqS+pzYSSiDvgxoBwYquymKS3drCthOSjer6/RFIWV2GKBRxK/znIA6mrtLyaozI4",
-	"EfLspZSVW1PQakzbcufZsmjALehcF3sAB839+3MaBFRbW+7fl3gPrMhT0ZLg8rY9Y0BsoQZI4av2/fvW",
-	"OBiYBWUpN+gk+Vd+bHioZ9fGlnBvl8GTfxeMJ0Do4DfF/p5lOgPIjSngUgCRzq9y8/oD9yOkAk4d1N9z",
-	"9zTJ6h/ILw/6ByaTbdB3+7pWgCM3Ak1FoJsdOOUWQu8mwpckqO6toxI1U0EEJxmiCURggTwrx8QDGSKX",
-	"fSiFp1FL362V0KYlYJ3HDWPp218PLBnxX4MYrFrSeS3ZZvLqjI1ODjNMMhcy60xXJhWzapiGs0smkzPb",
-	"3cN76BOpR9kCm6WtaiojV1LoGGS0Lhj/ahamfcilDJKoFVrNGzFdMUX7CLUqZbRAJTgowi6RnEiaR5OM",
-	"4/MgHF9kssVB4NeK6SWJzrGgc9S+ksRoxJKnVBaVETQM3VYqmZ4kWQqFnWulS6qk0B817Ay1CGKEw2TJ",
-	"M3wJsos+rUuS8CXfaM4w2lDLysmLZqdK0Fd3JiUydWFd9QEP4qkp7ajuyHAdPY4RyUfMe9dVSXzeUQI0",
-	"pycaHxS/VknnJt0PtRPOr6q7zYji0EMdZqBVGxbq17FAOIAuTq9UHIZimlKS0/xz/+DQ/Prwo0fm10eP",
-	"HiUuNiNEEr9jaLB+H363H1WUzu+MGIhUUiCahYEPwAaCTBjNMRsTxGPocY8XHLSjiPCZXF0CfHDu8mj5",
-	"iJ0RghItQ2tbeei34B3eknA+xsxoHhLR3nVJFIEAzb2e5JePUPtZKE7llUiOT/yOFHNGTGqnSpQCrS+Z",
-	"AsQ4rW8CFUlUM2rGkNMuiUIVynWkwgLOxLgy1WA9dODujVj7TIQRnpIvGL7ENJAab0fJWhVrSPpUSWJ5",
-	"jjmBrhdKZSZ4PJMjKK7sS2HCQT7lF2gSB0HnaMRMsu8V5kj7+BN2A+Alj+xcopuIqIR/1V+sehtIWVpG",
-	"rO2VRe087HK1v67R7bszggMxgyAeySjAJOAlskXa98zErSjAtRTK1HqinzhC3L/wUt90mlUehbGJQIrZ",
-	"PPSl0OJneqspK5TuuazIDzchJhKijqTOFsHV4gDxJRujticZgmS8D8xvpyfeA0+esffAo4yTSHgPPBUR",
-	"5z3wVDMSr+PANSQSoGNMRXCqQRhexAvuJNfxkzNdpHcRhSI8jydmN1ptffAzzv2LB6qwwlLpcWkQR1rk",
-	"V4JzVhRD7c2r2DoVNWydtAQHqC1g+jJi/iIiE/quo/YG7GLEFCeLYgmtwAwVsyMRiNAhSyVBNYYFAGXx",
-	"YfsHXe5fdK3L6srLkmdc8vAhPGyfCwSWhawbES4VWC+pfyR3nO0IqaW7fEKZN2JgpFAXgXKHXqy7fAQF",
-	"ZdTRaAVfRc5BUWbAO4MUL7HQ5i4u9dGkGslSl76YhVdokkQfqKITyr7ZVkU1pHASSjF9AbcRSm44lBwZ",
-	"nX3y+IuXp6/+297cT/iJ1jG5JBgLraVJiFA5tB5qy/1na23YtuncfSnsUsRGcuU5USSonTxx6gOFGTFQ",
-	"WoE8ybv3pkRI9VYuAft+BC4VFbg0jojojmcEeqN7tgdcX07isPJ66FghORgPsTqxETPrMQRRa8qpQr4/",
-	"eITa3qswfIrZUgtAUvQ25tKOXqSxwnmSZC6PJdw/5T9SGGI8JkcoLVYCawGBRFIahScM2epFD70KQzSX",
-	"ZD8J16NMXts0Upn/WIAEA0TqnEgmn1qAiC/5z4hJtR/WeuDupbgESzCevR5schWzWc/FVLEU1QahdfrU",
-	"wCb4Do5fnNr2uNQf0mk5LU05W0etfs/tuao9HGF4QVtHrb2e29trQYDkDDxbJRYt8PeGXFSF2UmRA0y0",
-	"kWqPD5EXyUnQyPAXSQ61GQEZpX1YHhDpqGhIY2odjlgmHBJadediDR1UiI4sD3M0FhuBXCOsXc3CgKBz",
-	"qbcr54eRwlRTP2V+hoakI3b//mOQI4/u3zc2HLsXac64N0zkw558NaMcyhHAKyq/ATEMPlJmDvU+oPxQ",
-	"61mnJwgHkpMv7RX2Xfeh9YRkeFKJuZIKUt91+wpwLBLQOmrZeAyXH+E5ERDT81W5ozh95MHzZKiT1vvX",
-	"yqFKuPg49Jc6vTqppbRYBHqzD37GVba1EfDh9yiSK+z6sXqOpGHTPJ7PcbS0vad6g2pnlAHIwZX1JJDj",
-	"ICZ2XFQrsaMmsUBybyYEoKWF8NZ7p+zD1+9Lo7LUgve6cEVnSShDbrHq5hKJFcxB2dI7pQtmoXg1I2fZ",
-	"+CW55jQisvV3/+IPv/mr/zkNQqi75IcQ0/3JOykNZVesVRTQIwvA1eRkrVV++9d/+s2vfz+/SvlC1SrN",
-	"lK+uwuzyUgpjzFRcYm7IxqTJ4si71lGrZYXEgqucHz14YDx843D+AF9igaNB72eLacsORG199+/+xbd/",
-	"8if5De0fHAL4NBl8rzh48zuVsnP2mM60Mu+gDOU2bK3xUX33+//nt//xf/n2//5fv/uL/1RzZ8WNrQQD",
-	"CKwATbNOTIsdCvk+G8WRQJAyUQB4D1x3d6QoObgklkY+mcaoqLP7qv+6F6fuxIcfPZIoZVPjViOaUjrr",
-	"njWrJjOUK4ZxlLv51A9UHlbVakIuShfzsHAEbuYIKqlKqxYNSObUcU92MJNrn4MyObW2RxUFQBlcqTv3",
-	"ptDMF+rdrFhlwgyGlqFWFT7MxCO1jr567ZTQSkUmpbSIp1BZRYp0rddQdMWYZVTB0b4DQAWXeeC6r+Xo",
-	"eXdVtfR3ynlMwPz45SvU/vHZ4OBQ+aQTKS9kyEuj5DxHeYLUM2WG9KrYyhF7zoyVbpF4s6QWqwc/QpTz",
-	"GNQLKBchZYOICBppm8QiIpc0jHnqJUxk9KSXlWYrI9YGmVqpdSDFUgG+vb7rDrRqjSu6Oy0IM1ZwZUsV",
-	"4LPUUaQcXVBQpNoD1x2M2Gd0fKEi4p/yqaOCIcZByInfkWJjgIUyf2lbFLanSuaQ29W7WhAGOs0FYeA1",
-	"D5XByOyQS8l3qe7gGkRZuSeU2RISYa5VlTn57MGopvjn4SXprJeFjRNNU5q+6+4PCz5f+fFHqJ3YZikH",
-	"AIF4JkGDEUt9qyZX9418z+tUicuvdATbh5KVwfT8yiBkVuK03NbKDwz6NRUG3BNYv8JL1E4Avu86CAzc",
-	"nQzNs0N7+65TLS8AS9c28g2ZW2YuZ6UsnBUgVsy239UgIkltUdh99OgRGGXzBvfqM1h3BHrUlYv6qJsA",
-	"aHFJUliQS0phGLA7AVELQCtXeVBnlUrh2YhPKkgqkycbnxVcYDOOmQSiX4vwl8WtPPMvSxvQDMoE2rbI",
-	"8iez80/H9Dn9yekXPz/tP6On/JS9PBg/Pj08vVj8458+/smjXq/X2kyI2a2IqG5yK/mwgGKlS9nPCYhW",
-	"pF1i6jLYN0x+l9xWgX/REqWyopsgWunCPsotzJbYk7eHaelJXcU4CFA510gDWHLcZltkq5ZIbxQoN8LV",
-	"mqKtFDh4mmqzWsL9lIjkkNtBOEWUdZrJufsO3H8i7NrOgwdTIt7gIHhjf8ir5d9XuZhlng2aQjPMjxBE",
-	"YFs1GiV4m2LmOhhAipOmpClljnpFBTOAc2LEwgj4AzbNocKJA+y9si6jllLZMusdocKWFXQQcvYMOBHZ",
-	"/XsOWkAPPoV8Wkw9XyLVMs+s3JGCqPwbnuqhM9NTU/FZTsSIgSldmYSN5wO1XUfFXqqkkY4WTF/gKQEJ",
-	"0EujxD20oOMLZWtOesZYFRfbXtroxEP/3+//mfy0M0yCzqlIiy3rINwRU3UWzHAwDA9RGPjavaO9AJCX",
-	"BZbgC0IW6CqMLqSYLDWZeCHlXPlm5tw6PeRBBxpvxHTErwoE0pXLLbBRDpMgUJ1vQAT+nEx05Ducgglu",
-	"MZELKCAT4QBQaJUCfAqh9pbLz33K55RzSdAFXiamCAz+eoAmMWLw9DycEyaOki6jDko7jGb+ONNViY3r",
-	"h0nNHnpUe4iLcIGUcxd6l5GChpFFDio4CSYqdtOUVF5lIS8I5VMijoMg4xj8kOJ5EGTYTaYIYlZsVWEo",
-	"1qcreT7ocAU2W3f4/YPDsuFr0/NPi4d8fVJY7ggNp8tR46/y/WxbrXyzWrfYXbalQyL1Ub1JD6fY6rXv",
-	"JCbdTE9V16o5L7+cYfBSQ8vNQaHFqSJqVgdT1UMi159UP1XRftRN24UO0vaebkmjTtepgIlsW023woS9",
-	"yYmqaDoTo1R6knt1TtIawT7RvfUnmn6w0ZEe7ORIB9aRAhEBot86Gmwn65fjfZWkby3Utr1KGdsuaK9u",
-	"XKcDpeItXqpIUjtYPNcju3y529GRWhJiLyuMpMFn84Ko+Asj+X71WsK0ydH86vX7jBD5OTSKC4I8EzZd",
-	"VC2BMl8n+V0XjwXvYp4vGvu6vMVQmRg6ULJotQS6sfQZTnI8VsVPUgbxvBbycg/qaBjBqbNawhsxLeIN",
-	"IeAoEUFmGIIfeTyeZaVMiPqOCOIXdLFQ3ftKpBcdd3qlZeIrzEfMlh8cHS7t1ZDRvRsQNm6LpLGaQOQu",
-	"GhLXyznfa2dbKcJphYxc/+wVIlIT2nMzAsz3inQXL+9O3roheev1JpLBFuD+gfjsp0RAEOJt5bNWBOum",
-	"PBdxY+WQvNd4Pa0wTB9xysa6qxDYE+5xpAPykoi9s5PPcqMu2bjTKyR2qZSxfHTrdcQYd3RGYrK9sVTy",
-	"URLKzlE7hXIHGZyD31Jsc5BNJhxkIbeDchglX7XQ0UE2zXEQeecghY6dIXg8tUiSRJC3lVmJk7dcxVgm",
-	"GeyJo9aRss6hMjCZHGXITlTXAaUBrF5cSey5Mnak8ecgVpnUT0Gk8GLqP3CIgVVhwSrV+ByPL5ShaYEp",
-	"2LYDzAWahmJYMEbpbAM6MYUgRIhE6GPoDCanOkIm5h21GbnqOMiEvqO2hjeoEqnD4FFbAs00ZKTj6Bja",
-	"SRwEJtcZCkEwCzSNRAcrTWPvketktg9mOgfpEGb5MBi4jF9W+3x1eGpbhGBNcxIOZdwN6SfyIu7xjmMd",
-	"iFyJXiyUa3CsJs9cJYfBuuMokguXiziydxKR85gaw7KK7oTrVqegA/oLwjZk2daTN9ExS4s3qrFVP2ro",
-	"XWota8RUc0yI2k730EMeDyPxU3PGECgDNXRcHUquD/CCkAXcimojiMIIyrJIIC5mcDQJ2O8cIZyQIsrR",
-	"BVkIJV2Y6HSA1Am5UsAnxXNzvFeYIxEGviR7YK1WjbuT7ydxBDd7TmbUhHtnr1NZhbF28KcwXxTk4w1l",
-	"eDuMAI+FsdZmEqJ1dC1LgDeZra3kKyV98Q6EGVQoBqfpwX4/dIS4KLMkMeJu8rs2aNRXBpRvrhCcoAzs",
-	"EuKOICvHSUNXDJ7oGTN+ru0WuQOdoepab5n6EH8AzSG56YLuoDiPctvJy06kcGBb6nPFstTvyZX2s1d6",
-	"OOmPXbKHH50P/P3xAWldt8hcfds1/ZiSYa0YBzKsN5WkMyPlJMuUhrclIwDKXleyjjcVqsGRegCtX5Pc",
-	"QHkZ/kWrXNZmIfxHJ8sMI31D/TXS9ukJd25I5nVMcFrRqqa5wojp9PnIyibRGOeidrOK2Y6utTC0fJiO",
-	"67rfQw74LBSwhuXjnP3ne8MBG7A5pu0mxRQKKB2RVF5aycyuhWNVXcMdx0oubaWxS1ksr906U31NzVhN",
-	"1Tg7ZDUKos+XptCHZDG3jLvw+h6TMyK46iYNOgvsKKXu3GRW2yadTK/TLKxoO49dz4qyEcu84g0RPoev",
-	"2qGpn66LmkEotirAtYRB2kkXh6sILxYkSsoZYY4WgdQhTTrkiKmvOqqgZcZ2FIVXEqV0dYi0iIHlsmEE",
-	"LQlYZyyFL5dHbV4ZsXMShPI4RCgVRjuSqV6LEcXlOnaxFh1CbyUxLgiJnGKUi9SKR8wKetKaaUVFoWxr",
-	"WnQMh6E0zYCA3WCpEgMkEcn3sfXyhmmr6pWquCkXqStTpKdgmmkoGcMDKnVOwBjArObfUOoi1/0bwgrB",
-	"7qNqcCrjRA7Keil8HtnRTpm+snmRoRy+tQABAU4xj3EQLJH3lSK6r71ORrAYWmOY1ugYLTDUxZxo60v2",
-	"ACsEESW9UW4nKd/jqL/nuhkL52MQaw07kDOppNuktoxupj9iEYF6FsaYs9qB6uUFIausWPao5fY1cqqS",
-	"I6Y2qskBkWRqmBWfKLPJhzy/EYMvrmah2Up6bMUqp22soEo+nq0+mVQw7Jg6awXJi98ep6QfJtwon7+p",
-	"5F+5c8CRezy13RaEYtusjAbZtIR82+b18SjgVPr2L//8m7/5t3/3X/4sH7Zh93H+KhHBXjcO0ep3xXJB",
-	"nlIOeb6V7tDSJTdwku3lXVu7Wn8dT3KzxecCdGovtFLkXlB2befaL7oMSyKktjvq2tLh2U25qnP4uptc",
-	"y7X4UJVAWyllyStCe/lU+hzZLr9sSVotNu1A3UjU7+w07EpDxdFmyowy5GyizuQRYotr2wI2t01erauS",
-	"qGMq9bs200X4V6+38SCrMo0PsO+/OQ/w+KJa08hGH8HDynPlwe/6i6OkiCyDTFn7OygPZoqrS2xeIhEq",
-	"IUwtQ4oTLIxGDCLTrSZ9KXsVYS4Mqt3vu3sd8F2BjAEWIRiNz+gicQK17ZLJnV2FVvUH7kMEhTqPfV/V",
-	"dMyOBAjSnseBoF1d4JEv2Vj5SaG4IfETtQCwLAz8fMJo9hDJ2xgH+bQMLcatNIjZSaYqxXTETCJ7cp26",
-	"+EqZaIZ9H7b6AUUyOLECJbOOx8oJTANwrjluvWr6rSPR1uWlFSd+9OjR7vb7sKuh42MFp+U5nlY1hJAZ",
-	"nnGPpxCVEXi3PatthZFjDcPXJoSUQ+gORJAbD8Erq8y94wRKCxoq+hWsqehRBNBaVT2KcKvIsYZY07Oo",
-	"Kil7A2i7IbHi2PeNWVOHrCSbsqQKxR53HJNm8hAflsoWesoVZkzm81QOsLBMl/u36rgDlzV9Lqya3ywU",
-	"4MZ6+5RPvR46lgIGVM9QsSoTVXiCjFhSOMOeBrLHoK0J8VXVCavsBpjKwsA3lsiIcAJ9ORaE+ZRNSwQK",
-	"e8FN5Ik9pIqCH1try24YSnyGmRnyAoM9uZEX0gGaCAvWa20pmdlDd0yhCo1HWuxC/b4c33pzhnlGwsis",
-	"T8pv2ltnzn/EmgAAEAqY9aBCbFEneguKwkkwyFCpdFe5cNu3ilp9+wd/+t3v/evf/PP/8O1f/keJweHO",
-	"xZgsR5dKJmwG2o1Y7JzheTZne93Kv/u9f/3dv/lVUi4rt/KkaMNuJKF1i/nmb/702z//m+IykgoX9Q+w",
-	"7/YN21FgVVF7DroumBOF3i4ZJGl0lt/+sz/+9g/+9Jtf//K7/+vfFzehrTnNNrHXPS9hmttd6kYLOehq",
-	"Glp6jPc4IjgKqFYYLYJo8XEwSBvSvSSi0dn+5ld/+V9/+b//5m//+Te//uU3v/7DuqBauatVdRBSTlha",
-	"dKTJ6f/9X//Rb371l9/95X9WFOKbX//Vt3/+N9/+yz9sciuNBBkF7Ndeq65AIavsa0mjK/DkqGBLxSrS",
-	"Y0RtvdXdWsisCW6rZL2mDdiK2crpW8mE/UK9wBpkb+XE5TTJnjFvp5Sz5IULvRJlYimRJ6FOUqgKVqxc",
-	"ToYylS7noOwA9IZnUNtCj1C2jpSGDdEVpiJtyACkrHaZlZOk20Su+wX4UnWPCwC3hPpsVA5wS0XI0I+b",
-	"0oSMeRGDSjQxEuAaHcgiwa9rKTwSCwAwARyqVZ835ipWGFhtEV/1V1QeegVCNuyEk4xAfIQ81WXqJeFx",
-	"IDzU183uOGpDg7Jzomt0KwE9nOgumkB/HORh31dNPD006Dio20cRmUDrQzOyaW6oI+oVoKYrKuo/lt6g",
-	"UiDk9n0SdeprQ2oPR1Ir6he1ouPFIgovSUEXUrELyfQ687c/cPdHTA9ibLXybHroJWwVphkUp3lJfkbG",
-	"Yu00jUITi5ZYiawNdJ4R67vu4TB/C0qJ1QQokYj6/fIgR2wjJYDmByw1AlddoY9oUE5FQhvwaghQCQQn",
-	"msDf//UfJUKsjTmqxXYd+WmNqrLXZaF4aWC+mECgd8Cgm5Jya+j2lFSoGKAt9rjxptZojg30L2WI3smi",
-	"1pz0YZeFFrquXpYyNl//svruvhGifgyj+xWgncfVncB4YU/drTel2EH5JjSrMNJMk7UX7+ObX//xb/7i",
-	"z37zq3+2801sJqxIunh91YESqrdbT0Ge9qzVaDLqgrzTcn0GxGqrqRqEQUW6k7nNh0DLAZhGdNdVF3Pa",
-	"V0OfwSpyYc94aJ9O2u6/0kBtzBFaqk8gswF5KFUx9rPrWDm/VD/S+UuFgcoy5Qa9P5xaoDDtptQDxWyh",
-	"XqHceqnrYb26kNCj1zW9I4cO3GleT1ApZmu9JC/JPLwkXAqG8kEjGiZte/UWjA8rEyLQQ8c80ylUN2uS",
-	"E+t+5N0rvNTNhjLROyapXGKYTtTaYQDFgZa5T2ApRs629weSdjbowzRvPlINmDn1VYfZrWTw3LRJqGsS",
-	"nDJiuaiLPrRdLkjW6lRvidehyrplbzbDOev64hXz3khaLMy8w8CFvjuQDLDMeFUy8U7CD+QlScx8kuDv",
-	"7k5524iHEwsWv7dVgsBI9kEMqfb9bWJMrYRFm8kPyuMTctQHrS4UXwmCN8HJs1B2Q0xcTdrAuleIcKhh",
-	"3hsUmPWUCBUr+QbiKiq59XOrpK9J8OFp+k3Obu2gMPCTWsNpI0+ovKhq1fRQvmEcBS6cNARfG+UY77B2",
-	"HES2fK4iS24nh0urLOu/iKqjrEr6J2WVW0cD971TJ591Y463xUqKLmrTnaK6jMELPCXXexI7yOxN4Of7",
-	"mMpbwZDKUnnTCKxr7T5QiyeVQ4fJG4aV6up4xiEAvCKN04NiedfZHc5ppSSuddQ/3HcfPTrYc10rmheo",
-	"R1hWpa5Cpkrr1/avOw/aAurGvQKAV2TI/nbVYIsAuJZBbp/enGeUaY9q4wiDwP/VBTKaRwFCQjFONF+T",
-	"Uwqxe6pClUkaBkvOiEnGplONz04+A8RVReRVU6r+wO0/6A/cwQMIycsk5OIoopeEO9B5nsrxRDaUkFxK",
-	"sChwX91yFW7X9H3crPCFRYwkedIZFYlyW8GwT5KrSJ1cy1vAvM+XXOCCqbLCzl3LAlzJp1eFGum4N98y",
-	"oQ1RauPGGksb2uVvxGL9acXlXjtnLb+6VZzVqDYaZktCaVgYobw9ei2vXWAaZR0PVVlmJSEdhv9NjJIM",
-	"XbMBGUqY0cCV/0v5kdzCk/q9ROXjz0r6iW7i13HNB0n9VvVnygM3Ch970qChrAiflbSULYP6a69BUoEC",
-	"zQqQlA6yVfWRVzkf/TkRV0TyoqT3b74Cic2cG2f1VdQXWcWSeR1uXFKKHc9DNs1aTbkHla00U1CFHU2J",
-	"dV1YRMqoZkioIBIKVV+AdzIV1ndb/XyzulFZo3P94lF5KOLfCytwIgLusJR6ao9aHyKtoWKIqmxg8gXK",
-	"EwjJst+KfTiJRHCz5dkLIPDbUKJ9dZRnBhwquC9XKmZWBR04FYzY5sLm/vWRPcVsSqLPySUJVDF3awD7",
-	"vQa8bhqE5zh4mS2FXrOjerHDS6keu8o3ACZeHF2oniw3zU35tpx0uxpez6Dth8WKKqp3XV9uWz3maiu5",
-	"De3DRa2Xo/v3TT+9+/fR+TKx4GY705Vbi0csExXKPTShgWQuciBV5rvtmvBSJ4kZJb4VAOp3hrrCs2SW",
-	"quzXnGDGEQ6Cnqo5rqpbXxAo+X3/vvckI0brBD2MxnhB5eKe3L/vIPIOj0UAxcJSh7SqLk7F9dqtLbnu",
-	"h2q93nF0381ZrzUwvgqfVsSaJR0csmhCTZ33FYlAGVxoHX0lsXnnZ7wDTT4Hn7fXOl4nTmytxGBf4y0w",
-	"kOcAsCCkPLkzEVynieDmDPUFLPvQ5voy7g/sVoTF3jI3Zr7X4swmgkymynTq3U5L86xydB+rARdYVZNE",
-	"hPkjFhERR1L0YFbXiTT/PyI4MO1pe7ZZwkNjHEGYfbocz8jt8netBOhIM/LOg9KZeVc7qvS0p6lX9zjS",
-	"iKCTsDCa0yCg+kUEBKVzEwLOb5dnfuPM8RuUbTAXr2bkkypriBRgQmawZ6gQYJAEyUBlWw3dYAQRNAhQ",
-	"PyPiVG9msFM3/+os5xzdKE11vpaAhA0YwPc1/mBnNpkbFa4yGLDGALSlLNAURNVFlyXGrjJM9Z1V4l/W",
-	"JtXE0lTXqHS9sRAb49OtCX2YJNb3BpLTRnJSHAQGouRY65uAgPXq9ETZsoKgXGhKZBsrsv9e2osraWf2",
-	"wO5l1sZ8xDx7dXZXQD2Pp1t7iRmZd3rIo/6PMZ95umtb2tdvhvnMyHVytVrTTmpe63wB1RDpI3S+FIQ7",
-	"6JxOu1KTwixpQPL05MD8+pOz588QjiK8zIyskorBZaSKa0t6Z/VsNDLkiOWFyM5QxW1QYaodpd3a7nEH",
-	"efCp2lwUE93pP6kgbsJQkasLq0NJVsK/h11LnsRB8CTjCrmtIqACuGI30RtxMWXofLOV7MA1VLik32oJ",
-	"ZLVXCDA38ZnEpX7KW9Nwq+Rim/lMCgNs5TM5TthKwmhSp0mhq9a12RTWO01K+FP9kIRtOtTq01G9ae96",
-	"qP7W91BdI9HpK18dTHPXR/Wuj2pZH9XbHgl0TR1U1xkY4mIaaM1p1+fB/CAbt97OcKIfrtVqu8awFiFX",
-	"GsYtbxS7YbBPcYStJFc9RrO2sB9QgJXcZ/ehP5wwcTvDfq7Re3VGgslvQYjO99aNNadVrWKVDC5lt2Um",
-	"4J2qWpsrg3G2i8W5NktNCTD+wPnuLYvHMdD2vcvVqVFn0I7LMes9VOvNx+iktOG3MFSnFAlvY7iOtq5B",
-	"YeEbjtVRxT+atfAS+ILkunehcDIBK0XavWd3hZ4+Up2y7DpPdXplbV/WKbNDTSELPV/6rntYJpKok/3Q",
-	"ja9+OztQHXZZKMqa+xTn3UlRJacVs2Ytxm4qoehlCoU/tDyi299nqhIMqwpG5qKjm/aXqgbDmyjllAG1",
-	"G6rkpOY0DDSpZ3jjzasOC4yVp5FCJvtqVSt+JWpE9FKq2eoF1MYBxbyT43bKdi8BP1t2cIi8UWvU8tA4",
-	"IDgqT4fZmAUfIhPALld2pnpYNehYqXdEudljZ/u658LuGzWo6AluL/uHUlHRyuf7zS//6Xf/7m932xGp",
-	"UY1Fay26OM8Hq7q41VI4ES8TNN3BxSgd6O//+ve+/Vd/9M1f/eHf//Xvt66lQ7YN33cM/gdcpbEcQG+o",
-	"13UWym6ItwOXSXkHRKHcUMHGaRTGiwdjzMYkeDOPBXkDn1Sz8E+YHRrQhaeRfBG1PS6wiLmH3GL6hnxD",
-	"PQsLBlasPwA0qMOcD/oH6FP5ymNY7tNY68jJ2DlOC4KlnO2BwrQsh1WT9133YKgBdE7m55LrDtz+0Fow",
-	"5cinfE45Jz50QCljwONkSbDCW8CAWSiUjdrGItgRUHL4bSNd98DQnk8NpFQNv0HvwIHblyt/SpQhu+nS",
-	"V5afHLiDbnKTzcdeoRFL+D8Ogp2NWZtiPc6C3bXzxVKgWmV4NzqeLmYF4ctAAJiF75LimUMCA+QYM4mS",
-	"6mDX9UdYAY/2yuxOZPpukIHS+oywGj7TuQaFtm8ZPqjJzBZ7rgZkexGD/IbT+aCwLiEsJWyVWnYZaN8E",
-	"Ly5A9g3x4i/U+WMd+jbV1NxwYfX3RurzgQOQATdjfOaR5KFRbJqdBEF4JWfpu27LaR26rdfvV3HpN/ME",
-	"DNcwa9iTHQqqUwkUXLQ9+f0nzFepnG6nh87wnCC5OgSrgyAGvYzC/N41cfs9xe0VrjXg+XCMkldX8vv0",
-	"GPjueb+mDd8fCWCbsg2bCQXbF+NoJCeUV9FtNl0D0WG73SmSe51zbEqD1WH/MGUMhf/8+y5oaN1+jbxx",
-	"i0SLDy1XGJi+aelC682GVdy4eDGKXXePHEoxI/lroISO5I/Xcl3RlIjWUes89Jc9TXIyMglElKwzGjyG",
-	"p7iUqsLoIpE64N9XywXx0GBogujCCLk6km7QAUT2Ib4vW2jSJxMcB+LIMrB10kjlEdP4jDz1iym9idog",
-	"0wzcThLoANSBIw/+zT136A4RhlaomBsSgegEEEv1pIBkisjUyVZkB+L14f2+6w7hQcqmFl2irLCuMMqv",
-	"gHI0w9E8IJyrZk4jlq2eIUlJRwU4+rEirYSrCEcUsjFRS9J5EHOIZJBL8DRN8lDMYHD9AZuEPfMVZKVM",
-	"6SVhPetrD+GAh4hDOoJd79tzkEeZiEI/Hpu/TcEQB6qFqKwQRoj/UxKl72XKo+m8Wi7CiPgKRhxzTo/l",
-	"rqTUOg5iv6TyKWZL7RizRE0K5h9eZnCFPKSM+0UKuJlmYBVSqdvXNigA6awsitoqtI8yKigONMTkHUA2",
-	"2IeaY2GGXAkDAwfNw4ioT/qu6yZQJxF+iDBiIeuqfTA8h6bHehcKtEDmHTErJ0MN4BguaD24Pyy7+6Qh",
-	"nsAXBBbx0JaIr8I48BF5NybEV6hmspIMownonIoEQ9HAgXoCXrc7x++UvbCrN+V1lGagX1RDnxOJH3AK",
-	"8DBXh5GdSn3TXZCoC7eXm7NfnDN92OtISf5hqSQPl/qhLXhwU8/wnPDn8qpKWuOq5JqEqKaqFpBKLfo5",
-	"SVnBWciJVoBOTzJBpjbJUTGmCUBUCp7w6zMVAPdf//3/+3d/8hd/95//B/O5BGuopZLH9dbR4L3TylC9",
-	"rWrQrozATdw4cqAnYfRcYkiJSG1vU+/o23/2P337r/747/7Ln+V2tGrxr3cfR1Sp2JQs+bs/+OV3//ZX",
-	"3/zVn333n/5ps4U7idfzdePIo4ddDR2vMAg+K1e6Coa+/Zf/xze//uU3v/4PDQ99R7V4bAkmqcrdLpbr",
-	"0x3iecrHO6tQKVlQHqdWFzlRdpVMiG39q3ZaNhduHbV+87f/23f/5lfqdPOvVp1tql2uOOUG8nZKUq+v",
-	"SXCRYBaioTN3AAkoCsVMYr27sk4NfGUVkUmpT7FKsrmUzehm7gZbTisIwwu1VrV811wcCEWto71SYuu0",
-	"bAlNjWR/8gVkWSUlDzNfWXUPq9z/ytXXOnLfb9eHuZpCX5uzXV1zwjZtvzuMXc/xvlIxz7reM2h2pMTN",
-	"DWLsVhBce+aHBfODJd2lejrlWUFvgxJROcq5oj5UBvlWoNlavCnSvwwqDCoZ8Q4rOWUoWi27Qc9SobSW",
-	"w8iVtl9vaEl4nIHichPCVmECEpKknJyPFdB2nXUq/4k2//CMn8FECAw6R4iF56G/RGPMoOCD1KSocNDP",
-	"QgoJUWGkcxvlH1K/kyrBEELvjU40xmzEVJU/SNSR382oVCCXPfQl1CtQCagKWT1V2gj8IUZVUXUsQK8l",
-	"84WgxEdtqatai9NDr41pqOfU0OrjSeJVKFMgjc4GBpFzMpHKkNk0jiBQJLwkfqfE+ZFaGardHwbx17s2",
-	"9BMfWiPSy8gydutmk+o32znyLQt0iSCx8Xybu07qzLlRkMXANNc/KbX1ZudV9scbiWc4seDt2sTFUmja",
-	"3PS8Bm7qeC4yeGsZ6rX4kn4n5Re9/FsWFrEGolZ6D3LyyGrPwYawdFMNl/Xl4J1HDtQKGsjECyQ1eiRL",
-	"1R77tUUXdRksKGBDLxMbnO0xt11K7fOl4tiCzollgYcPia9tb7mqjCNWWZYxiTLIF71K91BZmPEqjC4g",
-	"UoGyXHXH0kpF39PahT8JqULp347ShQn1Kna6yIGiISW1KhdeX2+K3BX9wJPhFUZW1y0skWlKyxZODUQb",
-	"SqlNZ7eqcGH2XpvXLbTf37psoSKwWq6vUbywXC+8ttIvKRXXJs0UnBtWfgH2kskiF2HqGkoAN7xiHCi2",
-	"hFfKoZxLO4FfTogpvAGv3uMdZ8RWlIpJHJ8n3EMMR1F4Zamy3PRMToq/HEGJYrXkeWeIchVmRmyDEjOF",
-	"CjMwSaeX7fIsyaB+WbKdpLCdhGMs6DkNqFim5YgzHDYi48viBX1OufB0FUbrhJWnWxcSBu8womLE5jGX",
-	"SmqGiCjPcrYJs8VKK5y3bbglIDz6lLULN3evnQ1ZM7h9DcpYi0vEXMmXM1PBRJnTllhmkUCnxOOqvc/M",
-	"hiApxVUwdaAIx9nTv+XRgwUy3aQyzTXEFqbrAV/WtuupVJ7LWiNXHcm2zbSupVpPGaz9wAL6lE1PNKjT",
-	"s7mmzI8a6sqremtPtdEjLddjfEvN/KnrfIR5i3nReeTW8fts2FXLdi5RdklFts+WZPamdcRerpbPf///",
-	"fPsHf/rt//jnxQ1G5G3Gn7Cn/Qkg3ehza9LOdK/YZEIn2paFEt9kpZ9yBP7QpX5KRTRLWNJy6RwzPCV8",
-	"V0aRnGMilTUVhDcUM419PZxYIXJtRXe0gAiFplW8oP7DvJSxguQOdsSOIWpLyXLeBVlehZFvyhuYEa5m",
-	"IVctL05PpNBBmc6tNDCIJOXFFFo5SgkQxMms9AfFnemUhZGUI8EQknbgKopdlu6c3NVmklWZkyEr/BWy",
-	"LFYJQ8rwfCvkoKZ5DdckeGyQ8rDdSioTKQEVXuBpNnJbQSOQvNLFaKBXFPh2SEEpkF2zAPTDyk9MxKvV",
-	"GRPlYGJEHfMu9IoqNiJvwqrtIKk81K2RL/rqz9JIBCshLt/DPClXuKK1VBQGRO+n75YbQbfe+aDJ1tOl",
-	"2Scw2OwEkrKH9U5gUGp8TYWmwY0ITTa+f/juW9oIlWDRtiKRzv6oEon4G6rF4HJh6KXuGwpyAFh2jAGG",
-	"JTGR0Dqhh9LIBSPcQUCCfJ/4uktEEuZRauvBsZSdBCQs+NryY2wmkzCa65q4HC3i84Dq6oa1DDxsaaKc",
-	"Va+TLNlca4RRDexuv8iRtTU4luVjh/0pLbgp7U9ZbvfYQdvJ9Cp+KIy5eNQn+pG0La5uhsvCJJIOfIj5",
-	"m2hbQUdKbM9E4elNdlZH4SWMd7sg2BS86rGtqtjmbYwZDQKe10fSVhlDbiiS9vWN8EGNWQ0DF7mXthnU",
-	"hH9TDvgpEXqEezbBL2eBKxheCa+zAwZsUwB/c47FeFbN/56EkerE40XkrXJ/ECaipVNtGqjbTAvQFAvD",
-	"8U1qIhynFS/BoeBCWmthXW/Ktt0QSA1j93lS8QcjZjRzvZqOcWslgahGEAHqcmW6WiUZeXIS06/KZNVx",
-	"EkzMzh1EAk4Qi6HpgSdplzo+aIm0VAlJJvNIhT7y6vIL4QS1AzIRDrqg4ws5ump0pHydjrEzdJSlwy+T",
-	"ROTrKIyhgmi6nCTaNCLYlMRILxWnLqElDCIXRVkPHasvRkwleyJxRcdE+bL4FYmIbyVaqiPjIpQL8X3K",
-	"pmZZ8hnoCgriJOTDpcmkDOEgGNoNuDC/4KbtleklFRFdZ3rLplWNYl5Q+2oW2p7/ZV5s7dy6FlKWqM8/",
-	"Bpy/rSEymtDAkkrZYHX7pNfbRdWsbfyU0f3buSZQ8EVnWCUCgZZEeYKHGUlkiz07FQa3+qd0bSE/q8Dv",
-	"tzn8p7otlKHLiVQqb39Fu6gk1+BOZr1lMut1tPJ6f4PNvEoQduO2XoWxtorx+tSqEFLZ5ssBjsqlkISD",
-	"JDTpVoV/VQTxro5CrhN6vEk3WyXnKVHISHdISZxhlAaeO3Iuyv5/9r6tR47jSvOvBOqFVdysYlXfZFZD",
-	"DzR1MS1R1LApGAul0JldFVWd6qzIYkZWN3sNAh7Da2gwI4+98MgejwTYxhj2YjwjLRb2aLX2+s+wW5yn",
-	"+QuLOCciMiJvdS82Jc7DWOzKy8kTEed+zqfah7wXwLcvgG8ra+oV7G1h2PUF3O0LuNsiX0WXA3/tEG+/",
-	"utCz6Zq+sPy/LoCw5povbDymD1nKavy20RUwJzjsM7MQMbonlel8RVvKRMzWw5d2qGWL/AuzmSxKVMgv",
-	"r2GsV61Ny+RwYErUCa43bJwrjQObw4NE3bCmIqXp0C8ZapYt3poOtJ4vmVoHR1YQzcrsqCumxlKukYIG",
-	"akOVvfSNm0WqLMQQ5eyqbHG8FYvQ+bDUSwunlO/8In17BdO3m6sCz53RZ13QlK/1hgDKVOvCEILLwrxK",
-	"eyLXbKjEVLlRcQuSeZIv2KBhoXNHA1vrJ1GaBu7ajX4e6YCwkYly+RSWuEwPnjUa/IRfj3f37/KhR+p8",
-	"TMNQVVH55Pr1/vXrUMitq7gbhvNtvgII9SGgoNHtxTPXMZof6827pLPbloA8RkPCLVWMLmM6mgVYMe+y",
-	"zm6nTfAYv8oSGmcG4HR22zeJOuWngXiSzkqb39rzRxRhEH1GoNoR/t5ouew+MBfo28vRd5++T3tF9C0B",
-	"HmQRBjRZ+6XTbu/poTsu07njTqe9Uwk2sC9ZLTakHI4aU/+E+DjvtFsxllWHzIx6gzWNZTVetaaxrMPc",
-	"Gsoj/QxntMLCVBt0aJ4W6sgSpPO+bHb6/a+f/uVH2Oy04PyifMPd6shb6Yij2chC+3xusmYATza21Swu",
-	"wmrYNQUnckfN0vkWPmdF69hclrJycIC1bq5SmlCLros7l7/4/pPPP7z80W8uf/rHy48+u/zgxxc/+fk6",
-	"Aogl0m1941LzsmtV46822OeLanQTXb4LtOFUy5YyUGwYsID+bN6kUF6kGn5RjeMxRYiYoJ07NgVZ01f1",
-	"BxnvhYyOmtalzJkrASpSIBE2ASpSfoQ3NHYMrW5htiEHiJ/ryZ2zvlYNHhM7FDYJrFDRQFBsNcK5Wkk0",
-	"bS7orX6fEw/v6WuwC8sH8DmJ4n7AfD0Jk2vcDod4aQOTR7Yc9SwNDfIyps4lJoiRsMaHQ5Y4B0Qh3Dbp",
-	"DBs9q1IuGTIJPSQWkYhhHWi/T/tdl+XZTeopnWQL3DaJbDFQtcaSCdJfZjyhft/R+dTUPVOCMImU85DJ",
-	"SZf6vN7Kmn4L3LKqwaVqxG3EKNeoHY19EsUOuHMus7rF/Vj1MfQd8aptotMht0yWCq6PgVmCBNpQNCCv",
-	"bESXkhZlA1h9ga7lMnfNZdJfY5lVNeSk8Zy9/Vlct0pADZet0nWbAqjhskVdN+SGOJsPoquBjFseyq1o",
-	"pOxnhuTLMTMx9TnGFOf2PeZtLC+mQwJmLEzHnD3lCxOxOlze9XFiTxlMd6avSRUlEhFkIUqqmvKK9GwK",
-	"WKES+zAuS9HYKOrYW4Sb//H97z399N+Lx68s2/J3Jysi1pxymj+XY/No8Qn+X61JAMiVfeLzk/TaJJJ/",
-	"J+fRBHTReByeo70izZW0cu5KuAwzHH7zlXvFPmxOy0+HW1yiK7RIFBS1fK7V6Sk4txvydvDNcAKFdZlE",
-	"1eOWS32cnSxuIqxvkY9j7NnKumVpOoIgojAFCfyCtGtQF7SxKKHQbXiXcu4PobQWjPq8b7JlWqXiedxl",
-	"PmL8pXiG+4gldxaA81eUxrI9kDIXQ/rzLZdlHavMnElSPGZSPBeqi/T0SJ1hucaJssDvvIKVOEhQ6URI",
-	"9IawyqaksCbDLbLVJZUZpha5p/jULXc1XDa/Z1GEsJAx+qF2VOd/zMUBac5Jp6OcEOVjmG2O6GMs6zlU",
-	"5Xx0tmhVnsO0nA84ToWew/tqWZ5llkcorweR2CH5EdRCVQ6iCeunSufonHDqx71j2DFSCliC2R7pN9+8",
-	"GjkPD+XFlJl4cxdLzeuPVBE279s77d2mMRkxz2bkZF9BoRgALULNqwM13ditIvrihx9++dP//fTTf3/y",
-	"+fcuf/+rNTsxq2TfIq7LnO9ftq5My9j1JTXso7rKzMZGzfbMWSiM2O8WGO1K48CBKNT/RgB/n5z5QVJu",
-	"B3ydDfNF9vSmovzgSymjcjGbd9eBDVRt7p4EvZNp5u59wKDixMNRDTqUD8kqw9x6YIHXIHKVMPAiRsnR",
-	"JJHW3b6R72PhuU4ApEje2tJdR0lTZ7f9DWkyvgGfMzW6LSG4MhHugiIiwGfBB8qPF18uB8WTeqbOyEn5",
-	"AFcjwnMK3qyPq+MyfYGggYaDRkWRkvnOeQLbpchgYtWvRkDXTjwbp4Vl00gkiaVXJldCc3O66WDt8gy+",
-	"a1Wob+nZ5rbZVUjGMhHHBaLAhTQsH3+dy35aOR/EA5diQPblT//yycXff/jl//vnp7/9wRqqRt5Q5+8r",
-	"Nr5dnszq6aLPRTjV2iVdMkN09UqYXSUHYRMRRWNPb8iium/tNllPvJBdtZ2NJU5Ha3Mn7fY23WvXnPRf",
-	"W+Jfe+k/3hNUxEOa1Lo14fC2rF317ns1E/BtNFGDAMvNtruThJot7llk1u1GNws6CLEMiHyBCccp68to",
-	"IydDmggTYWc9RllnB+u3BdG2SbZEtfaylo/g8lW0fKp01prtknXaG+uMw8xBt1j1W2G4sifOLBTvTtYN",
-	"n/9sFL1g6BXDMF1zwnT6F29Oyxdt502oeGM3b0jFizcS39R2KwRlnVnXg1a34VlTbS2nlE5T2ulwE7Og",
-	"cRDFxBPP6h/QXoSzQTlNcLaMZ0xxhypLFp2R/0LMy2EQEvxBxVqucZW9M2MgUtNvkwlLghCaubLBHdjg",
-	"0lIQ+16aVZnYjsuy1Z1rMh62iDGRayYTwojVwLfAiCllK5SaFKXjTLV5ITuj5rQvpCR6fqwMFCtqY9W6",
-	"e0vCvy4WIrFp2N5rz4b9usoIyRQ2AGrUWsMjq+aBeN49Rr8VTeJNv3x+1YKrdDXNJSEmtS2gh/EwrcFz",
-	"ztcIRL8CnTJdMfGErCR93q0pOS3heYiTlB2JjVpRaqtv1pYaGqMpn4UxtVDgREog0wJ7OAmSafGSdMZb",
-	"Dos3rcpqkJD6EpK+IO814QlJYp/xATUnqcOoj0LbR275mccLdXbbOzJ99VeTIJmavIoYBYoDNizNXQnm",
-	"zDKhaIbgCrKhswWVUSQztr3UDhIEXJU4S/GQmkLtt3mDZ4Y3rtK40a9bc4nM4sO71et2m7DzboP7LQ7G",
-	"SlavlJcgA9b5XTPrh79SR+dqDiEMuDZ9jiaJHEFzQhk5omHEhuB4ZsYRSqeyh0UrqTDiX/H40RWqxKk+",
-	"TeY7s/VJub6U/SJ1aPYIqJ9ll4us+1MqqYTM/PnbhC1mnLUNWWFviu+sTlOVDHCc3QiDVcxUBXENsFsN",
-	"Jncbpk6iMTQIaNg3kXPYIHotig9o4mHkKvPXlqqUb5FbNn4tVMZkbDCXeXramOcQzxze5UFrcDpezEMo",
-	"fxxx5pER9Rknbk2PZXZr+8Sjj+Ax2RJ8x2WePX1MDnzODWHzsJdVzt08O6Y4ulgjy4xjKghXQ8mvcXIW",
-	"++MxjTnMeRqHfsBcFgEr/VCyD0J0jJ5lPpDUxVGcsB6MEG0QP+QRgdCfVzzgzMMp2F5+xpm3pqIqGYIT",
-	"HDugyVXJ4HEJhXUl4P4qw2v6XMyG/P7BT778xQ+g/Hv1RmcVKapF1Rrm9+TzDy/+9ecXH/+unKalzNIV",
-	"8mYps3WFdFRMumH+iN5i/VvyxC9Nx+sRyU9YzI9P7OTGJ15+/PuLn/zuyRc/vfzHX1z893/58vv/B59z",
-	"8cEPn3zxL7U1IDYfGMf1K5YERUUBqRoTCm8tNm1Ox17FHOncDNnkbJmqM7gJU9M+CBuyNtGaMyCLp2I2",
-	"bjyTansLFWlU/4TC9Jeze+k0V2FGyU3ZME4vlpt32u2GjGGFfflLAk/RE07E364B4OKIxkTcVWhLKQAD",
-	"+XQvCvsmEY3Z7KmX0J6COx/Ir46r85rZNxH6cOKHBWwQC1M0AMXsEHFZ7nG5q8otN4tnM5ShZ3sfi2w5",
-	"tfZXI1LYaXJ/RIE/0wNB9gJYytJm8uKhPanRliEI7cY5CFpxdHM1RE23NOVr3po9EFpIGZqSq6NsrpDp",
-	"mnmlztozJmRmffnAlA1rthzLTr5pk5l2kc0hzBEhsBFWIdts0vNdGtNnMFbTUGa+2oJ+YITqsglp/zyN",
-	"3l25+r3KU1xmo2bW4nkJyxYex03YoZlztSFDVL3VDEvx42B8hTLQuaRzRg6qnwUJe21nqy3N2Pc5758A",
-	"Fo7fS4JTetiL2CmNuRxrWjlyRIJYWHdgLH2EHd3cIeOAMdrHhDPOYSdHeKaTYKTBdADBTd7kED8ho4gn",
-	"xOtFE5Z4Lqu3hYkandKY7LbbXWHT7eurOu02xDdjmkxiRvsNrFXxJiymfh8AGjzMmONfNHGAvx2Gigb1",
-	"Ncc+YvYprHk0qYVdpgzqcRwl0dFkQI7OE3yMF40pC0Yt4GbrdZrcAmbeNjlznz4k3+0QA82B8CQO2NAh",
-	"WwS+lAQs2dt57BkhWnwgvLDhEO826obmg/Mx7VqTDG8A0hGQ5bXI9ev36TjUBH/74N5bhMpTQc6OI06N",
-	"oyGuOPI53dtRrMh9oDC+Z/lCPvaI990OMXiPH4XfaO6Td98z773Lh489GNAYU/hM8xcPDHLxXPMRpC5J",
-	"Mv/YMm/FioM7r6iq1YNX3pDuUkPQIzbdXT4kdd4/OeOtu3z4ip/4DYdsw15wmfwBFosNIkfCNKA89gkP",
-	"2DCEiHvScMgOQYB8TVZMQyQJw/PiCfdYeO6koALwKMCMwlsbjst2VekEvls73Q2H7JGR/+iAPnTIS4CL",
-	"dkAfPvZaxkJiwN9za27N6xJfglPCgWRRcowlFyRISM+P44AKnpqHhLQJfSQ2VJCE56Tu3b5162XhHR7R",
-	"nj/hVLFQeqE6JSLfP4hiHBYl3ulDQavLCmEeXwKYR7XHmnE0SShvtIgnP0pvSnkivWOf31c/1bVwQGYI",
-	"AnnkMvlP0iTmU86O/UTTjQOtfC535z7xboz48MbIj08sqXfo80NxgUd6IfVjToKk5TKxdkWizk9ISIX4",
-	"ihhVogXkkUTxgmocfaBkUgozNRTavaU41Aikx9RlqO4Ip5TjGWx0iReZvi9YbUfUdJrrUYxLYtUHOYSG",
-	"nCoESTLyQ4gX9AkMMRHaKA80Zr0JS4Hg6SpIMAf4Pr4GqpkNW0/zI5X5hNGhL0SKlIUYE8jgJdmUiW8q",
-	"AScrkE4b8tBTOTxP4ULNZUKVt1+Sxrb4Rwe0e2enNrufK1ageI6NBMs1N3CXiJMrlkWcdFI3hXa74aAF",
-	"qk45qiqjWd2i+KVv3KymuCTNMQ/yULFKvUo1JlHGkl8J2qVtjz2uXPaMKV4T61pbMyBUiR0wq11eYXyA",
-	"KlnYZMeAH+VJkdBOjmkQW1YnqX/7QGgJE5YSbJ0FbPoK6MnU3J7Dzma+kNf2ZxhGq0NgZAdOYwXYZYTS",
-	"zlk9OMUj4OTW23euccuCRqM5YxCUWs0JWJAWQQAlLqR8pLwkRR5aOGM/Ts7FvUcTQO52GYs07wNGziko",
-	"iHRCnbhJTXKzzT5OoRSHE9TtQayu4w7h9CEnbZiTLs27RhfBt4UFID6EW7DpiPtrPR+GpEPdqvXnICHC",
-	"sOMtIngbDTLrob4WwMXRd1ef7OiINExswRFiqerMPAhMBzpISDRJFPy0AmzvL+aMzOOGpFeKz3z3Pfzt",
-	"OfFJXngjL7yRr4c38sKpmMWpgPGhMDe0027nhNtyHsa3hdB5fh2MlTgVwjARAiOrKOWiBKxL+EkwHtO+",
-	"Y/ka09yILfj/ezw4lNQemgSu2rHIr+QLv+LZ+xVFq/Ls3Yq3CkzxZ+tRjHzmD2l8YxDFR0EfDkq5N/Ea",
-	"XGT080MhNA4O87rS7MWGCMPBIDyJxpycRfEJDAVUA8AFfQ0HKqa+Q48Oot4JTVzWixijPWTNkCZkq93e",
-	"Im8EvZN7LAwYFTYO9JIKbRVGXMgGiNff8CfJ8Q05WP6EMk9B1QqJIt71jQYOAHCZp796wozv9loEPxAH",
-	"kBL8qU8l9I4/9NWMxwkUJnPi6UuE9SorqyU7Wi67hb0fskDsiKZPzM8Nx0vF04v1WAEbkih1NCTLwH6X",
-	"iyPTJXDEDZ4C03IakUWsiQcexQEU9ZjjAbRAyKP833mlFOcfPxgk1RWtVrZWEKpG9Ry8Lz/+2yf/96Mn",
-	"n3/4H7/64suP/7SSDrkKZP9yQp7+5ZOnv/3B01/93ZPPv8hSkR9iVInoXwXTYhwFFQ+wpksuSGGeT4rC",
-	"2QX6a3ofXa0yWpNlAceG0/Qk72eR/meYUrwIystkAbT+JTA8jI/eOHSHuRE2lL3HV5L6kc8aEiPeUMlS",
-	"k8zSpWRAviv9M6TJYQQC/RB7AktV7z0moe8NxVqUQhL+eqpOTdUQMECnkD7dOI7EajgY8QOXz2W4kRwE",
-	"+YNnC+Vsao+6z4lnkQ+EqI9Qs/hiOo5ihJIfNRwyDiey7nQyOqKxy6IBwTvkdwjFiTEx/aaxIDL0E4w8",
-	"CpLTZPuoRYQPnU5s1pgO6RNcFtNhwJP4vIsuhuYDl7k14XlGI8oS4g8SKAnCEB1Qg7OC8leA+uSkPhkL",
-	"/bvdJtxlahq5ST4EVSST0dXsBxIfP5okYBKNAzZsYIJPqt6I8SikpO5hK9ENryGPYJDMbzEUer5ZPV/l",
-	"oqKl8Q7syyuqvcf+MGAaplacj7cmWDzVcWqCdfqf7fY8XSsQ130bQAVW87YKpTyPV2MsydVShKUSzVKL",
-	"8rSnutFwRafoxuIVkSqnZpw8WAwlOHCvlv0qTJRdsTuTKPFD+ElK4XeF+E38IHxbXnoAgk0/DYwb8R+H",
-	"Lw22/Zu9mlML+Df93skwjiasX+sO/JDTgjdx+ZxOkZH03uM1O8XW9plJfcLwEa594jHExfAXYJqH6XYu",
-	"PRFDqC/cIxzwxNBw8oksOitTunN7wjkNjNrjsBexQTCszqXp5BEkwmxdSuKJdOehIzZIyDgOmNSCQkvz",
-	"xI+TLqhpj/kj+jLsY4+M/SAW+s5l8vEO4VGcYBxWXOik6Fv82BfamtNeTBP0hNk5RMeOfC4WiPOzKO6T",
-	"kc9PVPmIpV1cdkXUywEw7zYy/RkiJdmzJOfwpaoE5RrA9m2OrQ+Opni2Zk3tfFgdhq2Yfr8fG7FYoRTa",
-	"WzVxuuUFuE2NS65fv45Ia30KcgaMK5l/bSwoAZ0VqCxLBKxGZy2+srNJZrUgHpizSgLLvy5T92Aa04Ng",
-	"OIll/hEXk0vRsj5xXOBRVPtFlCXxOTgMUgxIEOt8ZUOX6HHhHUxdBgkCD5X7UGZIUiau2hhzBEFeZCd4",
-	"BkmG51H33n3Pw9dGg4H4PGn+Q0zZZfzYHwM4u+KhdDv0JIlrwvkSX1bqeTlyKkNffLr8VqFRdQJeAbFz",
-	"4pMjP6bEj2P/HDENlXOS8WWuYUiXr1NHSITBmYKKQ5qACYPWjLTMrqiDMimA2pi7E648IjTJo7o4Kcz3",
-	"iuKCJXutMEZYSlDBl88fBny9YOWvlh9Uxquy4ODsDtBywcGFsJ8XjBHWjQ+TYoTKWE1w78Axg6JaDBbE",
-	"EWup9FqPQ9aZ6pA5pW817iycEbt2V67gHMxoNhg6QWi+qEKBLmpFvE4TNJuuKf+NKym9mriplbcrNw7e",
-	"DAaJSuZaubFuUb4w4HwCIFsnEASEdF9d/gt+0zCe6ok88c9dFrBTPwz6jRZ5R5IlE4hw4s6OI3XC04Ri",
-	"Tw6aUpVMgCgsdgbtr1nNzqhjFYOvcupundm4ZXJsinfzELuK+OA7xppdsWkz7PlNlBWu5iZSXfZybmpC",
-	"XzBIpOS6xoWMW4mblxHifJgrYT8c8WEVYmcyiRknmHSRfZ1WSblnV+d5Drl+XdbvQ+T4+nWHRGEfxhxJ",
-	"HHB5u8s8iMvdDgPKkrt8iCOTH/XCCQ9OaWPfKA7NXwh/4WkiSr5TPrtFvIC/yvoYP40n1GWqXjamcq+D",
-	"/AfSWuRBhDm+I7934kAsDx7q9cxXmj2vdXEjTxq6aCimPRqcQqX3XcUe4eV5siDYc4BV4rR75IiKd4uH",
-	"0RAm8V3jWFed0EdJi9wiMT2NTqgu3icnlI4RnoPTh6C0Au4y1TmLRfd4D5So9yipy5c9OB9TstVpd2Ai",
-	"oFXwp7xOvZzaQVV8DwOewGUuU/wUzGzhSBmNgcYpTYewAJS8fKBanSAG/FkEHs2r2bTJQDrARqtTikJK",
-	"krNIxYQGxMO66UNopO752E8t/3WE//IcqxHfGE84UFMg5Q1ygoC+zRprYM0+lDegPJPX70+fw1NoKKTV",
-	"t/YZkgWudjNCWikOFdIlbQhoa7isEHMkf4iMcQW4z4BNAc89c28/N9fAwCjpbEHdcFG8IFODfwWm7Rz5",
-	"/dsWuy390sv8VOsd+0lBNStIwlp3qw3uiMXWBZBMpV5/W6x1NTly16+AoMXB/XNE4VEyBvCsmjt7ipgD",
-	"8bS1cAglvdCGhyuFp6tiFj5ydSsHykylau3QMmq31IlSB9747J3dPSsasAbOzjmSfVpsLGvHFAbG1niE",
-	"wJuYJ3aQkYZrny9ULevK5gxltFGRBBSaQ6sviHCR6fqY1DG52nBIqfLNarcCfTs9FZWXo1XjjKy5PVrd",
-	"WhqwZMusY47RAlOMKuWj+bI901PK7HBiC8BC02BuNqx+9ufhlHFKlgjMBTbBhlWOk7JSMZRZJrKUjJZn",
-	"r/ZdtyaMdLfWdWtP/vzLi9/8+T//9HdP//KPlz//9Mnn37v85FeXf/jbp5/+w+UfP7j860/d2uP0Zlm8",
-	"Kz63F1M5X7vW7ezttG/e3N1qi/9zjNloEEm9T/2UYD58LY5GsJRCRPROM3PSOGX9zFRA8afC94gfaPwa",
-	"zjavdWvHSTLm3Rs3pBhp9aLRDf/UT/y49f54WFM3vBX0TmSK+eJPv3zy+d/oX942A7zijw/l/8anNFaM",
-	"HfFhZ2tbUct5EKU1zSqsu7VoMnqJytpCbVJXTofp76IPxvpEydviEHr5TvMT7AiS4fX3nJqfJH7vmEJv",
-	"J657r0qBZnaj/AdsyMuf/vHig8/Ehvzs108/+/V//umv59mBe7gz6CMkonAnymh+xVZM913B7ix84exb",
-	"catsL15+8qOLf/qnyr24ld2LsvIgZWv5hnSWXLZNC5HKJSwSJjId9PaEH9+RQA19ynu1riAPd9WTL34o",
-	"afvoMySslr4ouHfwTb8/pLfRhJK7JLh3IJ54gIkgcZ04jn6YciwJEuiKSp/5+IVkWyY7lbMwZwxfHkeh",
-	"nLCQjoAzw3iLo+X7/Uyj6TVOjgOeRPG5GeLkwxnxRoQZA0aDFdYsbb+eAabt2OfYaZmNZaqwp905zvoW",
-	"n4jH6UPuNbqInmteGwcc0lo4yCL04yHUw2AlPakHiey1HwpLrx+dsYZDzo6D3rFqGTfGeIBz0sqTOPLP",
-	"yRG1ZhNAXfyI1D0eTAmPeXxYEgHzCiNdDXsSCbxihihcVawtgy1S+NaubASlg+ARSWgYcsmmwsEAezAY",
-	"wORTM+jzZsSaMeVJo+Uya5HaarSBXMhsijDfED+xeuFnmMKNrRtql474kKfDAVQLAwxAsQiDnkYgqUu2",
-	"ttpt8i388T7t0WCskFFchkLKmO9ixHP7cmiK34e0Qp+eBj3Kc5FITh+SI3oeyeszp1XNi5gasfR7heh/",
-	"jssyzlX2JbNCt1hR3LKoo2CyKQZvod67ApFH4PBd4Oa0GFZBeCLdG7XuzZugh2RBxLKwd+Wd7fNT1ikl",
-	"bIFE8RxhNT40Y2qzUVQMqlwaXhPH6MFZlB+psLO7hwok5zCoghwEcEqnx1ib/84rjWkRqylM31rNbpgd",
-	"TLbwiK0/nFV2gMoiWUKuYSzDkG5Wr/8iUY2FQQwXmgGhAAxNiXqlQi7GsdgsonHJJpzR4hVK+dXRODn3",
-	"FoY29uOT7BAVEANoNqJarWcmSWhDtwRvb8Eh1FWDJooMjxnMYnEPLzJ1i9L+RNrQ+0UGhGXWoMHjJ3I6",
-	"lrKRyawm8grssQJryiHCI8Hq7XwSWpJnABpnR3eBX4B2vra28HJpcyFai54cUWDQfPWtsrt8yJ9La6wk",
-	"YSR17s2bm7bBqunpvLdmSOnpCeD5KFlbarWMjMUNvyVWxdnanHGWnrQraZTxbt4sk5P3tr56JtlGk4Ff",
-	"L/vP3OcbKtQEqy8NsaDZM4eBN7M5p403LOyrLtTURhBebNltxE/Acis03FrkDsuYMhq9ByNLchKdeOw+",
-	"zDJRZV/pJUbFnGV+CatIoVmKh5qJtCjuB8zXphCXHXm5ikeXqZJHVU0oHiaWcc7yxxXYjZ12h0BUXbxq",
-	"qsl4FCXHacGixWPLGHTZLNbgglaeLKggAEWDsH+SU2CE61rcKlsvv5FKSwINK3Cf+KE4G+e6mrWzXWwb",
-	"4u9XoTwQykcOYE8Xh3mSOEB3RTIxrY+wQj24JYLYXPMFq5JUuml5A3NZi66sV2vuYj4WHUx6x0vZ3RgC",
-	"fca2ZZ4hcxqWgobtdqcpDwrKlf4yXFlyhXBX3ztjz4yGmdX/fSU0NtFxk4qEqYZlMI86FaqtU27xkjOf",
-	"o0A5OicWK69G1VnxQS4rOTOaL7TUhNybCtOy56HCbIYzm756OxeOrlrtgGdVZqnJXXRMN2F0G6duQ/b2",
-	"/YyiXaWprWsJYKGmYPgJI9EE78tB+Tm1vWJcPzz4dYD34/RhA/kGtr34qdqyPxBGJjcMDWEK92kYnFIc",
-	"Kg9mMwxWl7OiBqGfSNyQQVr4VueUEu9RU/yh2YvYIAx6CfcgH24UrHikA4JKx2Qh3OlhTY4HdnUaIJwl",
-	"/d/YJ9ukvgWbu9ej4wQN9jMahg18k8tMLGpZLVDwsvIqgsY+2SFncZCgbVZUUYAfIK+XHVRGN6TLoMvX",
-	"6NGSzJQNWiQ6ep/2kqKKg8FuU97UlBdzCQAu/QPVAtYynx0kVsvXa1HsMvGfpO4ZrouwtDsNOZrds6r9",
-	"iFtrtVpu7THE3uWkEqw5kxWKAboZagdcA/QLXXmW3t8iprPU6WyT+oNzmJEo3jqe8GPal+3kTRkM6cuw",
-	"PH7hPuERjio+twQ7dI1hq/w9Fp7L5jHhh5me3pAmChv9keGoygGYxnx6dLMAwtTHuS7gwnA8IOJrVcGD",
-	"MDRUNxuurBzoYnrFASf9SewfhbSVafQbabh25GOfjsaRYBAWonB/pJW5+B/Vyyf+7jLjSbKVXX8ggtbE",
-	"lE/CBFoNJaYM4bQXsb5JGTK2Rb4je/SCxMSFAAJdaCoTDMNCOL1l0zFCYdQ72SeerPWDCzpCFMCZlm9r",
-	"yEekFXC69MSoo/Nc5svWEfz7NU5krmlf1piA53UNux5P6FgaPjD8FA/ZNbkvi6p2tneb+Nwmk1Q0fdZv",
-	"DvwebU7isMB7x5LAQu+d1M+OI7Cz4H0+7MyI0UbphO8ObHPlwzJ6lvZtpjkbOVEBEzrq2pj2gnEA6X1D",
-	"ipJOA6Dvo4G8d2g0TNpXbkvcUykDNXet7FEmGjAKOIdmyphM2ISLPazOMMg0eXbUmXYISr8bCilZ3Z8W",
-	"H2l6IBLQ2Tf4m42MOublZEeYpubQAzuQoBVHFKeP7LTbO2VNiup6gDQO/d6JHBlrGNCdjniD8YesKYfR",
-	"h1SjBNxlGhlZ/LqVvX00SfCXbfu+9Ied7C3pTAlhVZC6H/IIR0z5zGXIC1SkvhzHWxT6EFdcjb5IMNIe",
-	"0Ee59jr5oMdFNcizluqa9bCL9UZWBWWQzXJiXGdr+xqH4Y3ZgIviSFqHffHD/3Hx4w/TyuMpH4h+/AIf",
-	"OOs0jPu0d1rCfpPqj3938eOfzUCvitysekGqA0kFBP/zby/+7Y8Xv/lzMc1plboVb6qmentOqjvt7eaR",
-	"0If5+MoSHF7Plq8MSy3L3oL+DLWvq9lbGcUqh7BfD8kFhfbbcxcXbjdRYdwVQv55IXqnCY/XNKfiUL0W",
-	"okaouCC8gmr/hvgLBjesqS8+y6ZiZpCbz5gT8Filq/L6IPUE1fvtTypr08EdvrIv1pKivB+qoLlkQZak",
-	"TkqeL+gcNnlyHlLwN7WxiDAG0m1sjvy+6ggH7uxr90a4H2fC6pXOloGZPRtrM41rJmvzTWvTeFybp+XM",
-	"ZvHuEsq6qh1dxXHKWtDVZyewONObvmZggela65arZRu5lmzIWm/f1XSVOnsg8wAN77WXxxSb1RWt9xhn",
-	"8PGcakgyK0LT7jQIo1S4FuB44bAeIzgE+Iwq0tOQOLHT++bnyHLg+i9WPpM65TOWz5Tbx2XzxnDHzjdv",
-	"bLkMyp1XFsihlBml6Zs6uaIloeCyzrFchn0rvnXmIxFc7NhNZlDEhvBZX8GvwXInEQmqqSizH00qtorz",
-	"VuKFwBJKGUmf8ngh0898XxHvdVAgUJELTQNC18AaTBL6KobloOOckaNzZYcNaYJm2CGScBhOq+jKmnyF",
-	"tO5keSPPJRC7n2Yhca4V4BfgHEB1JEtIsGytPP5HtS2Va9Ld3lJNukVNtEZLtsykLzAGIG8JzU711E71",
-	"GRrJVzW8oNC4QJ1UOHJgSvd5Rb90cR/z1O9YQNnOmjPsU5YEg0BF4TGPog3OxRKJB6B2ZkwjSvtmpiG5",
-	"mEsUkhpziUJOgfCAU7lrTmDMjJAPpIlWPXxRoqAOglCh+FMyDE4lPCbPD9tHqHtIjvgxlMQRhORChP6Y",
-	"KnRfl/EgpAyAutMk0uk2aDCAxMa2jIAnqtGYH0dxoqY5yhI67uVn+rFz4k+SY7GOPV+PNa4ajlc6bh4M",
-	"2WcdIN1qsugBbjP7kEovKpok8NGwFadNZs/MY19mMrzYQksPhDdKS6T1c+cVfoB7JO9iG+OBzG2FKdWQ",
-	"DhIimKHzI4Da6yw2On8V9fCvG9tozea+tUkK7UbTgmER7pauSteqFKeLAs2tkWPoJYLcFidu7dYkOY7i",
-	"4L/JGtNvgqQjmODGWyC/7dYWUDK5LVWhaib6WMLspCmDSC7/5n9e/K9/uPjXn13+2x9qTm0wu4fICnzD",
-	"RdC7yvb1lA/zx+O7PhvS+E16SkN49vq+dRhGR34oPJy7fHhvnMDrVsWA1Z2fOcDLxA0KI8fUYcsOt9cP",
-	"MnQ4+JAV2trWwAgjDdt9ig5+RwFOq5XwHOLJVZV5cvrISyfcs0HUknXlLXILklJaqzpyqi664ziewT8S",
-	"7pnLBgEN+5g7D4YMzJ26T+CvBow1jAVRYV0c1OqHYWOfeOm+FATaGxfodJmX3WGe+bqcBte1P5hgJ/Xc",
-	"BzZmKJnvbLe3yTvyRmRm36osqgdJtlNSpcMBDFVWggziAEuF6rKcZfsaJ/fYAQ0H5pPFna/BpcZfG9la",
-	"ehtQX+6mOcf0w6PVh12BunWr+6mibh2nmxiZUvn5eRUtz4Upgj75+ydfFMNML48AYM8rxWiReC9XeA6I",
-	"5WqFVmYh+vJnv7z48YeF6N0rgunJSpNyc0xSh5rio8++/MUP5tIXjJ4dlunHy48+u/z5H7787WczLs98",
-	"0dJ3rO2+9orrBVr5Urm0WFASF3GBmOR8GAgZMjeBGp7dnhuHDs9ung0VDr8jVzQj5wuNhmwBcbpM8+Dk",
-	"PFbBFNQBkzisdWs3/HFw43QbxLx8cd7RB7xsLHNE5QfYN3ULc9QhymGAcTEKCXKSHEu8JMtuMe0k43K5",
-	"r7OXo84kxvnkjtK5uqpSR5yN5+E1BU+E8Dl3VHefYz0bHjmaIF6ifhZEGgsedYBJSEeNjXOwOl7B98DI",
-	"jRjHOJifOuLDgofd0tuBxk17yK9CmK33s0drWywBjkRo7eqNaS6D+aSitwo5g8WzQhRZZEpwj/xNQg9K",
-	"4/HbB3Jw0DiOkuhoMiBxNBF2qZoppNbaISnxehoI4f0Tk9j3OQwHgZ1tl4PLzYmVmWJ3QcU2dDLuE0/C",
-	"NZ0FjJNggP2NwoQcx1RYseINQV/uyW+B51pDydUWmqDmzei+evqubXGX9JGLL4smcU98UkFJaacp6Gge",
-	"K0KSaBz0JHXSsZZM158rjjZ5mbz+6oPDt179zqsHDw4PXv0rBwv8XiZvv/Pmm4d3D14//OZ/1X/fJi+T",
-	"g1ffekX8fd8otSYDYetBfQUBkCq8eOyfh5Hfhy3Wi4MjTCP4/Jz1hJhQ/9E690dhQ/PzjKfZyjsqNGrz",
-	"VhcrS3UqdjknXmze0IVWUZu75V9sftkUTm81z+gRB8xOqOJtxvRhYNKpWK+hPYkLEVbdflojFqXZdRE7",
-	"rUsSKErXtQv1TNX67NXqPjuXLod6lq64FvzrJeE5CYMTKqf2qfC7l1+Q29K2MZdCV9P0jAZbbnEd6HJr",
-	"WGXv1kgd8mRAQGMKr7ebZ8d+YjAcDKaeHwsD32C1uCqFUsUFVVdluFvRM+KlG89DQJ4IpJMfFpbMy0JM",
-	"nYDRDJNlruDfmLzC16LvW8eYuypWlkPixX/IVXLsmmajHsAhrVarYYuNEdZvd4kq5J7C2J2mWufmEZKp",
-	"WJnZBdBrk+Whl0Y81Deb4es3qP3d9uUG1Yj6PoXU3aYdrGtCkLV5Qm2qC5INXmoaiqszHyGlvW6MN2q2",
-	"MbUM0hdHYIQ8Ir1opCePykjlvILtNsJUvi1cY26zCLWNo8lxiJeCSNpsa05h2J5xXiQwZtNw2IsElLyM",
-	"GJdluJWeBEip4nhoySgJrK06MtD9KHI7GPSSRCMKaJAhxluBNxjRATPqnnh+TtxLn6auIbCk6FczZI8h",
-	"/y/zvXDGMifEJBu/cwobX2oiUZi+bkaSrHTHYYLbvMjD9xeJnOQ4plQdfkPqOGQcTqwBFte4bAsKWL4t",
-	"SFtrjay0uS9Ohb2njFwnAHIZIswxOmlsPmVusq7S3FLA0cc0phWyA04qAa8rw5KiDq6yjq/91PbSPXXC",
-	"1ctUCWmGJPRRUqSqPF1vVNQXNtcR+0ZT3K864QwOWHVM6ufMt2P/k3ASzCRkLPOfQaJ6L2hq3wQcm4xO",
-	"aXzkJ8EIC4pIEIYT7UrJFBSge2teoMdyW8dL32FBkjtbnhCbeCWUZ3j6vehjW6F/UvfJKAjDQH4GAe+6",
-	"MQ/7BlvN93nE0CFh4COZmygNabaMQC+ZCNIfv/f4/wcAAP//",
+	"h4TUSsT6baemVrHIW09UV671ltDWImh9kI6ct5KAN6gEuuI0G5Pl4iBb0eYK4nFHoHdIoH8SUpXYeoOk",
+	"WYPjxrTZvH8n6t4UOU5OvCYk3Ym6FcfSmKTar29FTAuIfkdGd0RG4VStSgTVZrupLjvezOfwqfXWtZnu",
+	"1CBObom1PQ5lZ7CTWIKqphXaxwMkWdBzKsnwUAHVlF4qqgAFas6JXX+xHbOAcJ4ryWh6WnR6rRx7yU4K",
+	"uwSniCTFZQ4PckmipS5vY80RXjEOz8lZoBAStwIXK3261yKwrusrcucYWmVbLvbtWWMiLseMRnygbIiN",
+	"eUEltbrjB7vkB0ptqWYFukNQMyagBpXc/FrdOIYXmDU24wLpzssZAA1EaWuNpAYF8xGdshBqxWGoqJE4",
+	"9Fc33TpYJ+pdty3ggiyvwqgkCeQzSSpNU6irWciJqd0XRoiyrmIYpswHGodMYMqk9JuGv2dIZuPOhbsk",
+	"euYYnbrkzwaJ5pQvfXs7opdDyTt6t3t6B67fGyR4hRShCoJVvtAPYi+Mb1GIXyVerzG/Fg9yU6yG13eB",
+	"1ink3eH1LvF6BUYnnf0aInUtVLYGbyZ+rMXs7GpvRMVqjIJ8/Z1sgnM7wLY7PNs5np2ycQRVMXGdIh+q",
+	"vGhJD9ITjqYhI4hTNtY2D2NU1SbdDDNZay+fxMFas39+BlVrHOqMDnUdXi6S7vOmF7BpA6zeRhE5j2ng",
+	"8+SF+p4AyjiJRGkict1zWAW4L1RB2HUVUuKFj8uu5LGqpX6DK7nzcTT3cQCcOwavEphKrrUh1paWjfpy",
+	"RsczUPnucdiikyCBuQYLIWYYqkqVha3HDdOwVgKEmVq7WxLgDDAXmouY+s7K3rnG4ZIAhVHIH7nuw/6j",
+	"R4OD/Yf77qNH/XX6+RrYSIGh9opTVmEvelM1upHzpxpAGjHuqmE2ZuMr2c0dU989U1+Zn3bHzm+Ona+O",
+	"gOdhJH5aRS6PFbS6qM1CNI65COcojHzlProgC9HZotrkDcgPq7d+JzbsXmzIAlRtKnEnPtyJD5Wgsang",
+	"sG0mbAUzuxMWdi8s2CbNj7EYz8rFhojwxedU1dfGvk/V2b3IPLPqQipmlOvJe66WxEfnSxO01yu22M5t",
+	"OlnaBpsttdtF5K3ZalWV/gWJ1ALTGrtgRq/NHysWJddTI2RiN+lmZp8bndumpKEw1C6IRDkQ35GL3ZOL",
+	"JKrvTr344OrFCufGD1y7WLnzO+XiwysXKZm40y/u9ItV0LGpHJGOsQsBIsfW7iSHHUkO8lyJrxvYrYxS",
+	"34lP/zpi0xvEA+R2u7PadruMpcsUulsfTlfYUiN8zb29MaaWgdEdju4KRzn3L66pf841dM4pLneLxjnX",
+	"2TKnbKHNsKcwwOYIVH7Hdzi0Ixx6Fsr/08nycbaW7/oqzg3TSlfWEOdNl1fKoa4xP7F6HY0Qo2qYjdFj",
+	"5fXdIcmOkOQ5CygjEnCq8YKRcVLbvJiAh6wn4OiCQCrplKn0Br5Fwz/T2LvOzAsSJY3AHWU4UTZr8+Hp",
+	"yTD5nUNnhDAWCLMl2JoCMhEojOt3rHihh3psnU/9xlnPrQNCbSxQQKR6GDJibaqzs95ZyjpdWpeachjb",
+	"iA/2zWWOURGRRqHoapNnAouYr6WaRr634c2GALOF2oK/Bdm7ry7XIAOw1voakVrrzY2pax7vb4qgllCu",
+	"W0cTz0gwqShMu67q+y2qHzvZsn5sySnc1ZD9EDVkraa+W1SpLL3ORmSnZISNyU8Vit3JdTujYdEliR6H",
+	"bEIrWpVxIgRl00YdayZ0eqZeW8vPk+EbEJx0yaXmg2fyjEjg82L8Qb0xG4J7+uoWcJ67hjs+m8IoSB/V",
+	"qWWx+bo2hNqd+VcCZzr0uqWt0MZ5s3VtmZe5JhvTWnAjKE/e2xjEs7d4R8B3iRy2BlVBxeE7Exp1PaqZ",
+	"NUdtYl5Y/vcKkbILb45Q9vvbIVYBAu4QbCcIliuAIy85ZJzsxj24Toq//iIktlK2btE/tp9N3vVL7wp2",
+	"wvgVBImwUBDU1nVZ+IIEAVdxDRdkqVqPYnT/vn///hBRIcGFizAiPsIceWqSp3zqdVLFbnBwsKpj4MG6",
+	"q09rF2Q8qpnDaAYNDVC/YozN0N/UO6tCpDv83wH+G9kyh4HqKnvolCHvAfz+YBwRLMgb+MMzdU458jTA",
+	"eagd6pNUMYwqJAzN8QWB/rXq2OA8Os6Iqfee4TnxHOSxUNCJhhr5N2UiCv14bP6e4DH54uXn8lfyTv6E",
+	"t18tF8RD7cEQuVBCFV8QJjFrABMwQvyfkigzbhCGFyoeV27cg+guT5Klpa6wAvq4B+bwiGB/qIu6coW7",
+	"RKDzpbU71Rw4C9qF0crsQYoGMB9F0PiX+EPEQnNknMwxE3QM7avTmk+dLUzf6vJe0XlJ/OMXjL5Dc75F",
+	"ZCWMHlod0urhwruVtV8GK6h/3x3s18Q4DTk3MdXWDK3+LBJvVmypYQfoVTO9gifzMw1Q+yqMLhSZ6DjG",
+	"bbJEcmDFADUwK8jbxm1j04KbuMYsjbgN2KvKOT02DdObWMQrRszTxuIu3SP0s5AyyqZIPsyl8BaFlzhw",
+	"kvptlF1SQZBPIzIWwXKI+uk7ULxOfq+iOiTZDCMfAlWS9+W4I2bGHaLBEcJsKVmFHIUnA69rwT7Y6AQs",
+	"jlMl47EwZmOIxMwUKd0RnNkr+ALCmcvp85cmbcBeELrCOpyWE+Gg7Wl4ZjUJIc+vJEzmLKyotgyU66ZZ",
+	"6x2lfpdAKWJyu4GDBsinfE45J76D9tA8FsRH7atZGBBNpTZGwPerhKcnYXRGREUxb8gsgIgAI0VxIpQI",
+	"9YZKAaSHNpODjhL/0IglDqKYjXUqQ9siO0ZiqiEOOWWy0JHxQMm5WBwE9kyOEY3RjwAo9MT3OLqK8GJB",
+	"Im2tllLZIsCUISMk6i86tUWowtXJteDzgCiTS+lVTsOu/LTLL+iia2buLkL5TLRDSaRiKRZM11zJdUgr",
+	"N6BqX4NMcp2Mv5TJXyN8lXHb2uxsh8tYyfK2Oc+6bVbKLaUlBS5LNFLdikeq51o7LaMbTyVZij4nl6Qk",
+	"4ojTsUWhwFpD2XQbyUxRjqaKSFNtotbzShprylilpHUWxtG4BHX7CPu+inwyheFRO4wQFkqqV+FZAy0H",
+	"AtvlBEfjmYP20T96icahT7Y4W7m069JYpXjwCfNXDo9iJmiAriAnTKTNoChX0sUQuSiM0EIKRD9CLBTq",
+	"421kMF33uFyaKJRHdtAEAwSjczy+QCKEVersNfNQfbEMGoo01uKjMCAJuq0MDEkezASE1MsULJe/TPhQ",
+	"kVowu8uwPBkJTIZwoPb5MhHI5BfaqOVAuA2z9BZQUUCd0UpKp0h0GpCAqW1xq51KlJiJa8+Tt3znZeY1",
+	"0Udb4KyaeSVaqfREGhCzjC0QRk3XEGJ3TyhXk0DU7tu9NSRRlSBltFtQlVXySVbR3oYvReRtE4CJyNvr",
+	"orQxT0WslbHE8XlAx2n0QhnS/3glXKd+GYnwOEMCjhJQtwBd7oowKWZ91Xe6/df1Tlu+0b3EkSSuXEo7",
+	"x9OIkJbTegmDtl6/d1pVVUXuyhKsbWcGclwQPJ+0jr6qTSRfl3kbYTjHbs22CJZyT/IsJKkX5iGtqPtD",
+	"RAJOkJS4eyUKQG1B+ybqK6xvgfHDr7Sw/gzuai58iJoLK4oIldYuUkioNLvV9XOM37FWWQZuLM1Foe26",
+	"DSJ39RyusZ7Dqi6uFvDcVfi4q/AhAUJK5vIeXoVGafwAzZGVfvDF2p4nrgtZfGMcBA7iUqPHytVijJUw",
+	"DrJNebrXnrZORGRM6CXhiAvJ4PkcB8HQuOrmYUQQZYjLV3AA02zdWmVl4KG8J8xX2Rt3F/CUO+Sa0FA/",
+	"vInmX76La7qNcU1JzZxSTN9x1MkNOFcK9orNm4WeJcGH4LMzbsKzk8/gE8UHkyjNexyFV0xnvaqWoOvM",
+	"xXPKEoswEKdSi8jQuBTnBDOO1nSz27eYVWnmWkTePiWc42mF4dTeEAsF2X2w5RowrE9ifmZeuiMtt5G0",
+	"fEbHFx9OiLig44sdyBCfwTBZESIjLMh5fuCiQvYo11x1ffS9MC/doe9tRN+nOMoUGzrmLwn2S3E5W8Cm",
+	"omjE8YvTexxJzmXMiWcnn93jqM3pGwfx6RsHsTeZ2P7DVfB7WCOlAVZ8VlVYKiLYJxGoV/LXRDMA5oji",
+	"hfIRQnDmW6lEcnnVLBSzKjfMxgokJ29LSNSTOJLXK6fnOr4ar+32uNGi1qS476B8tVN5/r015ZCSvpKN",
+	"gLQ+FZqXjnBHkm4rSXrKp3wLUrQz6lKOs8cbIGgjLFwpEtwcSsLu12KmfVfNMDJ98w4TbyUm8ml5fclj",
+	"k7Nn+GgYZYRnaM7+8pOzV2hG5ZNLnRbAEVV+CszRl+T8LBxfEIEGrttHi5jPCEdjHEVLREVvxLxxyARh",
+	"woNQAXT/vtrK/ftoFgYQLyDFCxKAbfseRz85e/4MCfJOoLY3av1iNBq19Ajy1yP5Y0blz/ejlteBJRaU",
+	"fSqGIzbJ7YbrPEU5XTpJOEHeL0YtBROj1pG8+dh198av6MJaDHxGRq33HmpzQhDmSzbGC/rA/NJb4nlQ",
+	"HvMrFBIX0rhXu7YrAAsLgccz4pvIg1rQqIzYT/m0yuydWLlTw7eBifYc+ySbHJZ3rKMpviSAH53aCKLv",
+	"tHw5JdDQdODy7J6+24fRHNR3B2hBxyKOiIN6vV5iMtLvQ74P7wxRf+D2u4OB62aB6XpT1hw7I08fcju9",
+	"gHscCTonidcBrsi6tG1c3I2jvipASgekccI5DZm8DjR4sFcfQChwFGsta2Is5nz6JArnZXfuImwcY/qA",
+	"HEmtEEZ8yQWZV9G/Le44nEwCysiLmM/qxAg9zz0OUYtJWcaq9j+5gyl09tEQnexOjYjampo7aEEiTrkA",
+	"jmetGBCiM0QYzSnnkkRfkCUahzETkO8gopiUdAmSrGl8WQUPC0IiuIUsTPQf7HeGEH6gQ0AzFDsJZMm0",
+	"JVqTUUOYX7UI+R2J1HzFmUygaKOp6uOxzqzdHDXV6p80DLdWbz2zInAbvPYiqa+56kDv8aT4Jmqnr3Sk",
+	"Ji6P2gro2BkV5VWmAg3uak1jMPVRwZEtFqP2FC+6k4gQB02icI76yVJVicwuBMVoVrDVjcmNJ4y35sEn",
+	"2LGObJxZj67IJevDNUFc7AAp+XYPTTANiO+gfaTiYfydZpE9jQWxYlw+iFUZgtbPyDhkfsmh/Di8QkEo",
+	"zwRswfCUlUMRwwl0VtuO9geP9h8dPhw8OlinGm5V4jm17iYlATN7e13nAhrodNlX75S6W6nUmUv6AKjV",
+	"wFdoLXMDALwDvdsIes+Lsm0+FA0LeRZapASjQM4rNwuvympnET7enZPsg1bnoM/PPsb+lCS1DWo2sHt+",
+	"Js/1LIzLyqvs+CQ4nTJclZa48xMRVATkmvdUJoqU1XJfVwh/y5L26zm9JVcXyo2nX2ULptdLOl0nsWtr",
+	"Qiqvp3YPLjATD8w3b6j/RoRvINVuGnYyOSUDZ8/Zdw6cQ+eh85HzyOm7Tr/v9AebZpqcPj9rOa1j5kch",
+	"9VtO60vK/PCKt5zW87N/LP8m5y2n9ZQyqn77nLL4XfrGCyxfOlX/HPtzKvHrxziah2wJI38cCkhfMYeT",
+	"qZBYGrkdLgizjJvpPahobimIFemXfKpaU9KWGyu2NBm0gVXkYzy+kBy3jD7omCDJUsNIEB+dE6m9U2Ws",
+	"O0/eRO2M2Xa/Uz+VZWMQrwO6UTihAbE9fOW9IUBCzyh0piAxisg4jMAyrb3W4CcB22/bfqNnz9I5MveR",
+	"fDRipyfm4JTvG7AFUtpCxMlbJLUtoqxycpopEVy5f6Gtg/w4OeTOEHlz/O6MvIXCXCPmBVgQLp7y6Qnh",
+	"IorH4hWdE1Wdyy03Im9g9j2PI3YSRxUHqbWHbQyZa/x3HqdvlDEdK/u5/utc/eU5yONT/ZkWIvU3KIyQ",
+	"x/RXSunR3zSxAyeLqzAGI07ZNIBqJqASJylTQqrFuzJUNDWoHie26w0nXG+WdcDUARWt9hqQHgtcG0g0",
+	"/AVlgOUN3ojoJRbk8Qw3mKgUparzw7bJsQdUvp6hKdNDbzpAcf8bjrRJNaOIjC+f8unzRWl2to7g10RU",
+	"0MnSQX3kh1BiQH/poEHynGnjo54tieRp2CJnlWk6RQmO+rDC/fqpZ0WZM5vzWz4rPIMWOBKpTHFP6ozA",
+	"BbfKx29akoM1tQ43LXNQM6flH8VUfLgw1HgHgeiv0nIaAcGXlE2HaZkpnVj8IyVt4CAoi99YZU6xzqe+",
+	"OeWteenOnHIbzSkvyTy8JB8HeHxRCvXn8pumDWxzxHsDo7M9gpNZxNpN1AfNKH3tDjhvJ3Dmmx6Vasum",
+	"yRzWOZHQ0A60mX73HHPi99CxegiKCkHED/PRFPL5sCm4IN9NklYjggMEXa2KkCFHehZLIlsi1asJ1Wws",
+	"Nh6M6tKipf4aPguvqmZ4IUfm9OfEycb4rk72SUICK2cttp0zm8ysp/yaLsML8pRPP3ic5QZhkzuIhJS7",
+	"rxkKuToS0jrIJlRMv3RHw24lDbMLeZUX37vHURQGECugS2kdQbYRMEEHHbpJBqCbr/Zr20Vd1zl0nYG7",
+	"qRn0uZzOMmEqByxYLs8I861AzhyCZ+P7SvByTZxKHY21XswFJ2/LIy4qwytqB6tl7YWbRFwU25ilD2ej",
+	"JK0zKwMpfRuVfdAnARYqFPU89KFgACfER67rWiEGeEGVot5Lh+ugRRBz5Flr8UrszKviORM8V0+pqJvT",
+	"kx46U0EgKhYJz40rAIZBeIopQ234XAX1dJJoX/nChEZQ/4DHgVA2TIgdTpJsECNXPfSqsj1CTgeyyk5n",
+	"y6eC7XN9UfeC7diKJy0Pl1MwUwm6JuYUYY6wCjtV143afjjmD3wyphwsgXP/dyYHXT1fV7/GOz30CoKW",
+	"+26/cwQxxSZsGYKKe73eqPVeVeIzsHCPj5h8EAKM7af0QargbE+jfc8OpIZcJ7VAO0rWkkgOnb2P9nUf",
+	"/raYkRGDuw3onIps4HbfdfccdDULOUEHfWfgul35GppE8oV5zEUSzz1Uxm0qgDz2dbxzAT1WxuDKrV1Q",
+	"5kMBEhNti41fao6XCnHamC0VW0CXOIiJnlH+UxrD23f30GVIx8QZsb67jy6pT0L58QGa0AAeOES/a158",
+	"iOYkmhJfEqUrHPnys4/kNuG3RygITQh8v+/qMlLy9z0klgvKpnKS/j56G4dCDt1/iLB/idmY+GZt/Y8g",
+	"OcIPr+Qg+66Lnh9nneCZOMj9Tg89s78FU9SItZP4446pT5a4ktTpJ8yn7/TdgdN395y+u+/03QOn7x46",
+	"ffeh03c/cvruI6cPfro9p9/fd/r9h06//5Ejl1aDX+3ecd7AUp0JIgYNYW/jAitOi+q+W89ZsCyR7mM+",
+	"k/KH7pXtk0s6BkIWLIcJsbPaHSXqyiJYGv6nbcDF+FwWCit6ojj5ibKFAgKsCqAoH337oOM0gHc7C5iy",
+	"4MqTkrJ28RITC2smXndD8d8E9QKlOieWcQ3FLCCc259Y9Sp7q0WjY11AFBafOMnnCyzoOQ2oLhBIp0zC",
+	"QaYzEFeuQDVwbdEqF9ubK5uopjEbSkpuytf4MJOwAbE1ejkmOFeZlJE2C2/V86E0ovg6FpvU+d0c08ti",
+	"mOu6rDcPxC0ImQDfqYiS5Y/ZeVYKm/U1Uq5e2UwftVWNOw10FxroWRaSVrihhxk3NGoPHJSGJLOYEx+N",
+	"WlcRFZo/jloOkDRDq0B6tQYQYdgZjljWm53RzLJChIrs2VR/PYONgNvWaX0pVwl+B/3BS4J9+29b3IGP",
+	"lJ4r7MgMvtagVaOxdfKsbmmS2JzW1BrRKcEOYqHEMYLFtdYJcVoxo29jor8GxaaivWk2vKEC5vIH2YR8",
+	"ZN+9s2vdTqoiVBOZl0RqGhXdTeUDN+A9kuuXqygHMUaukPpe10scBwRHHFGxq0KJWXdVZtvJ0modYiMs",
+	"sV+9Q5JbiiRJOe0VQQWZfle1anMbXlLqvU+/X7+mRgCXvHcHbbcR2l5FmPEJiT5cDAsjV883od5h4D/f",
+	"OmYgTVTLDVdYV43Dq48Xwn7xDjFuI2J8wSZhdE6BJZfixVYJkiscutmJ68NUbL13B1K3EqSgaL+JsawG",
+	"qhqW0ExzlgJgyS/qLKABcGXevAOvWwleFQHDx6qIxenJEep3D/ehgNBx958g3P05cruPUA/9LvqHqOs5",
+	"2mWKUUCEIBEKI+TTKRVD3RPJe+M5ugcbJwscYUGUJfT0hI8YZchTdqGVKRRl3kl/r9+Va+xSn3cx87tq",
+	"nO54hoX8rFNwshbligWWa5b7/e++Ou7+E9z9udt99Dr9tfe7/7D7+heuc7j3/h+0SsSQrIug+hBVNSX1",
+	"dAeyPiQMeSVyj7Wi9roldf6b6kVVNGHMBV+jU2Y6cijfD/IUk4GGs9oybfetVQ33yTu7w76XVvrxUHvO",
+	"oXl/tpWjh9qcji0jn+ndqHrw6UgT5UQZQG4XmNI7arppEJ7j4GUSdO+NWNtNI+kbxdYr92KxXEl5F9tc",
+	"N8prqIT0kkwpF5F2htI52UUv6DIX5pOIEETeCcJUkwzw4ocTQRj41TsZz46KeUg7pPO0Y/B1dNK+yR7/",
+	"OVja4lqruz1uZutZm4NQy3G4VWKCHGV10qhFQiQ3HBPUNkEqCE8kA0haV9/jJg5KVWxREkKnLB9e8lzj",
+	"lVqVrkqYiJZQHBsSV9PM0iHyvnrtobbuwxcHQUdxaO0srm3QLk2dLWvOVVmERnvU21iggGAuIDgoXWnH",
+	"kSQvXdXWiT4bZ6Ykm3DKb6BeIrbSOCQRq1B5OBlHVQ3Wk2xhPsMR8ZF6docFl+VWN6qJWk+OblQMteAw",
+	"hXMxa6xCx/RsGwje1nt3YvdtFbtfhReElUe6kncLGoHEUFnY6XM6IVAdUWfZCzlapsiTTyY4DgQ6dPc/",
+	"cl0HPUQ+XvJOzUgNGK8c4H7y5auhqUBqUtA9eN5DM1XBvC1l3ONYzMKI/lx38PyY4IhEXmf9Eaq5nZJj",
+	"WHmWpeRnsXFYxAcmWxubiTKEBei8dQZrDrAZjYGXNiMwWQS4IyrbExUFs3FExfJMHpZOqwOkS397YjD/",
+	"J1++Kg8zw3PAcInY5RiMlG4OSJro52mwryYBgOZwaxC+p5aRLHomxGI9lVFVC70HOBazBxLg3mgqY6bb",
+	"s6ZDX1Kmq1Jk1+2p+z0PxUwrf6rYIZUzqbdbTktJ8gnpMax7QT8jkndDH6eqHGdVPBoHEw1rVNWY6arw",
+	"L8qmRrEygXWB0kyBcpqyzuqJ4xen6HJPRUansctTLMgVXo5Y23sw59M3+m9PKciqS0Qm9EXMCFfBgByJ",
+	"iE6nJIK9q7WfE19yCq+8vLPXG7GR7hLFj6yQfqw2GpEJiUD0hz1AVDZ5h+eLgHC1IHM7qmwIYT502NXt",
+	"GjMlQ+TameAjRvB4Bus1y+XyRgElxYwskU85nkoVVr5u7EASW1UlFAjDk4zHe9eVs3fHIZsEdCy4J4fB",
+	"AjFCIcoakvFGrB0RvggZJ+g89ClRUdpwXHwWXrHEcBAy4qBFkhfoFCqoyBtzFNlXAUlguUh0+g6ifMRy",
+	"KhIk/SV6EhzZHEcXxJfLN88eQQFaD+mOlqpqKyxB0UIHaaq7hHQDdQFwdb/zO+gTTalH7BMADjhZypH3",
+	"4vnZK09dnI7/h9QNKHMOvbc5un//x69evUAD171/H55U4fuaBI1aR4gqyqlIkfxAUS392Ukgsp9JfiA/",
+	"+UWv13v/3lNdeGFZ5zGnjHCOwliMwzkZKiMUeLoWYSRGbIJpEEeEo3bMojAWWOLOAouZo3NOTBUaTn+u",
+	"w/4dg21+eMU6klHpAHvYltJ5CO+NWBd5elMecnUvM02otZ0LNqgzEQhDnkXVvSFKQ/ehTTxVeSDhBHmf",
+	"mGHtYUYMqYYtFuV3EMNzk60yoSTw5WWeniAskJLe2t6oJULF6oHpPnr0CPmhSklB5B3lYtTyOsl2TgJd",
+	"g56hMMsIh1JcUwryGEdS40HQ91o+AdxRVSCHgeSVmX2noHePI08R/+cLRflP4DnFgiDpw/sF1I4HCEUe",
+	"qBFeR+VEmVG4amilLEtJ9xp5Op/AKqSsQZPq+izUq+mhx5A7ARgaBz7CAQ91SKBVw1kvPeW5Semvyz0k",
+	"GThHVKjjepW0RE96+WsiosaQBBPMCldJt3THWLVZHAReD52NcYAjdXNcJUlC61Q4EJUarCQOub1E6Pg5",
+	"iUKV7iGvYBzEPvHtEv+XeyqIWJ7+HLU9S/I4QiB5eEgQSaxCvKBdCX1TwhAPOwb/JQMkTGh2MGI2D420",
+	"Zqihs8hdBb7QGRhKvPWUROklFbYk4rW9EBbbH+x5CvQDMKhKYge0B9KMtA7S6SFFhzS6SGrECNFd5ldw",
+	"ekc1OtRKhmLWI6aUjSMtiPzsSuTFkD1lZF8lvpS85XaGOVFB31ii3VxRJgnHsYE2B81xICVreX+TMJrK",
+	"f5XWAogsoQFDtox8HxAEa00N0siV89UnTNu+obqWpkmo77oDuE/IkzSuBAVUkr3RaSynSfQ8j87hSa8z",
+	"VDwTiIM6WbhNgSOVeD4lkJxOI70W+UgWRvR+A3pBJJmTdI0EnPTQc3nNwOI4JDHBVXoP5pjhKYke3Iea",
+	"VngsAOUxU/cthzxCWErWXRUjD2lYIwaQBHG1mWd1g0tfHglEvKGEfoQRantyvV8kfgorJk7+mTgwer1e",
+	"R51o33X3DGb8FAfU11ihYNK0JKdc4qT8UjLqKZZSnMpA88NxDOB8TiahRGk0w8wPJCePGT9KgQA4qoOu",
+	"olCS9OWCcMeAyoh5RqD3NL1wdEGA0xNNhowQYIxIR6jvOZI3dsNJN8IsSfVX/ClmF0zKKoTFc0NOpkSM",
+	"mAVB/QKD6aHPyFJB0RyL8Uz3E12QICA+khLXMBn5wjyp8z9QOyVSkgcl9ObUl9RmQknEHXBjQDixVVlM",
+	"0ls72FZC8lE9318iKYurMMUCDqX/HOSB1FVaXs1RGZwIefZSysqtKWg1pm2582xZNOAWdK6LPYCD5v79",
+	"OQ0Cqq0t9+9LvAdW5KloSXB5254xILZQA6TwVfv+fWscDMyCspQbdJL8Kz82PNSza2NLuLfL4Mm/C8YT",
+	"IHTwm2J/zzKdAeTGFHApgEjnV7l5/YH7EVIBpw7q77l7mmT1D+SXB/0Dk8k26Lt9XSvAkRuBpiLQzQ6c",
+	"cguhdxPhSxJU99ZRiZqpIIKTDNEEIrBAnpVj4oEMkcs+lMLTqKXv1kpo0xKwzuOGsfTtrweWjPivQQxW",
+	"Lem8lmwzeXXGRieHGSaZC5l1piuTilk1TMPZJZPJme3u4T30idSjbIHN0lY1lZErKXQMMloXjH81C9M+",
+	"5FIGSdQKreaNmK6Yon2EWpUyWqASHBRhl0hOJM2jScbxeRCOLzLZ4iDwa8X0kkTnWNA5al9JYjRiyVMq",
+	"i8oIGoZuK5VMT5IshcLOtdIlVVLojxp2hloEMcJhsuQZvgTZRZ/WJUn4km80ZxhtqGXl5EWzUyXoqzuT",
+	"Epm6sK76gAfx1JR2VHdkuI4ex4jkI+a966okPu8oAZrTE40Pil+rpHOT7ofaCedX1d1mRHHooQ4z0KoN",
+	"C/XrWCAcQBenVyoOQzFNKclp/rl/cGh+ffjRI/Pro0ePEhebESKJ3zE0WL8Pv9uPKkrnd0YMRCopEM3C",
+	"wAdgA0EmjOaYjQniMfS4xwsO2lFE+EyuLgE+OHd5tHzEzghBiZahta089FvwDm9JOB9jZjQPiWjvuiSK",
+	"QIDmXk/yy0eo/SwUp/JKJMcnfkeKOSMmtVMlSoHWl0wBYpzWN4GKJKoZNWPIaZdEoQrlOlJhAWdiXJlq",
+	"sB46cPdGrH0mwghPyRcMX2IaSI23o2StijUkfaoksTzHnEDXC6UyEzyeyREUV/alMOEgn/ILNImDoHM0",
+	"YibZ9wpzpH38CbsB8JJHdi7RTURUwr/qL1a9DaQsLSPW9sqidh52udpf1+j23RnBgZhBEI9kFGAS8BLZ",
+	"Iu17ZuJWFOBaCmVqPdFPHCHuX3ipbzrNKo/C2EQgxWwe+lJo8TO91ZQVSvdcVuSHmxATCVFHUmeL4Gpx",
+	"gPiSjVHbkwxBMt4H5rfTE++BJ8/Ye+BRxkkkvAeeiojzHniqGYnXceAaEgnQMaYiONUgDC/iBXeS6/jJ",
+	"mS7Su4hCEZ7HE7MbrbY++Bnn/sUDVVhhqfS4NIgjLfIrwTkriqH25lVsnYoatk5aggPUFjB9GTF/EZEJ",
+	"fddRewN2MWKKk0WxhFZghorZkQhE6JClkqAawwKAsviw/YMu9y+61mV15WXJMy55+BAets8FAstC1o0I",
+	"lwqsl9Q/kjvOdoTU0l0+ocwbMTBSqItAuUMv1l0+goIy6mi0gq8i56AoM+CdQYqXWGhzF5f6aFKNZKlL",
+	"X8zCKzRJog9U0Qll32yrohpSOAmlmL6A2wglNxxKjozOPnn8xcvTV/9tb+4n/ETrmFwSjIXW0iREqBxa",
+	"D7Xl/rO1NmzbdO6+FHYpYiO58pwoEtROnjj1gcKMGCitQJ7k3XtTIqR6K5eAfT8Cl4oKXBpHRHTHMwK9",
+	"0T3bA64vJ3FYeT10rJAcjIdYndiImfUYgqg15VQh3x88Qm3vVRg+xWypBSApehtzaUcv0ljhPEkyl8cS",
+	"7p/yHykMMR6TI5QWK4G1gEAiKY3CE4Zs9aKHXoUhmkuyn4TrUSavbRqpzH8sQIIBInVOJJNPLUDEl/xn",
+	"xKTaD2s9cPdSXIIlGM9eDza5itms52KqWIpqg9A6fWpgE3wHxy9ObXtc6g/ptJyWppyto1a/5/Zc1R6O",
+	"MLygraPWXs/t7bUgQHIGnq0Sixb4e0MuqsLspMgBJtpItceHyIvkJGhk+Iskh9qMgIzSPiwPiHRUNKQx",
+	"tQ5HLBMOCa26c7GGDipER5aHORqLjUCuEdauZmFA0LnU25Xzw0hhqqmfMj9DQ9IRu3//MciRR/fvGxuO",
+	"3Ys0Z9wbJvJhT76aUQ7lCOAVld+AGAYfKTOHeh9Qfqj1rNMThAPJyZf2Cvuu+9B6QjI8qcRcSQWp77p9",
+	"BTgWCWgdtWw8hsuP8JwIiOn5qtxRnD7y4Hky1Enr/WvlUCVcfBz6S51endRSWiwCvdkHP+Mq29oI+PB7",
+	"FMkVdv1YPUfSsGkez+c4WtreU71BtTPKAOTgynoSyHEQEzsuqpXYUZNYILk3EwLQ0kJ4671T9uHr96VR",
+	"WWrBe124orMklCG3WHVzicQK5qBs6Z3SBbNQvJqRs2z8klxzGhHZ+rt/8Yff/NX/nAYh1F3yQ4jp/uSd",
+	"lIayK9YqCuiRBeBqcrLWKr/96z/95te/n1+lfKFqlWbKV1dhdnkphTFmKi4xN2Rj0mRx5F3rqNWyQmLB",
+	"Vc6PHjwwHr5xOH+AL7HA0aD3s8W0ZQeitr77d//i2z/5k/yG9g8OAXyaDL5XHLz5nUrZOXtMZ1qZd1CG",
+	"chu21viovvv9//Pb//i/fPt//6/f/cV/qrmz4sZWggEEVoCmWSemxQ6FfJ+N4kggSJkoALwHrrs7UpQc",
+	"XBJLI59MY1TU2X3Vf92LU3fiw48eSZSyqXGrEU0pnXXPmlWTGcoVwzjK3XzqByoPq2o1IReli3lYOAI3",
+	"cwSVVKVViwYkc+q4JzuYybXPQZmcWtujigKgDK7UnXtTaOYL9W5WrDJhBkPLUKsKH2bikVpHX712Smil",
+	"IpNSWsRTqKwiRbrWayi6YswyquBo3wGggss8cN3XcvS8u6pa+jvlPCZgfvzyFWr/+GxwcKh80omUFzLk",
+	"pVFynqM8QeqZMkN6VWzliD1nxkq3SLxZUovVgx8hynkM6gWUi5CyQUQEjbRNYhGRSxrGPPUSJjJ60stK",
+	"s5URa4NMrdQ6kGKpAN9e33UHWrXGFd2dFoQZK7iypQrwWeooUo4uKChS7YHrDkbsMzq+UBHxT/nUUcEQ",
+	"4yDkxO9IsTHAQpm/tC0K21Mlc8jt6l0tCAOd5oIw8JqHymBkdsil5LtUd3ANoqzcE8psCYkw16rKnHz2",
+	"YFRT/PPwknTWy8LGiaYpTd9194cFn6/8+CPUTmyzlAOAQDyToMGIpb5Vk6v7Rr7ndarE5Vc6gu1Dycpg",
+	"en5lEDIrcVpua+UHBv2aCgPuCaxf4SVqJwDfdx0EBu5OhubZob1916mWF4Claxv5hswtM5ezUhbOChAr",
+	"ZtvvahCRpLYo7D569AiMsnmDe/UZrDsCPerKRX3UTQC0uCQpLMglpTAM2J2AqAWglas8qLNKpfBsxCcV",
+	"JJXJk43PCi6wGcdMAtGvRfjL4lae+ZelDWgGZQJtW2T5k9n5p2P6nP7k9Iufn/af0VN+yl4ejB+fHp5e",
+	"LP7xTx//5FGv12ttJsTsVkRUN7mVfFhAsdKl7OcERCvSLjF1GewbJr9LbqvAv2iJUlnRTRCtdGEf5RZm",
+	"S+zJ28O09KSuYhwEqJxrpAEsOW6zLbJVS6Q3CpQb4WpN0VYKHDxNtVkt4X5KRHLI7SCcIso6zeTcfQfu",
+	"PxF2befBgykRb3AQvLE/5NXy76tczDLPBk2hGeZHCCKwrRqNErxNMXMdDCDFSVPSlDJHvaKCGcA5MWJh",
+	"BPwBm+ZQ4cQB9l5Zl1FLqWyZ9Y5QYcsKOgg5ewaciOz+PQctoAefQj4tpp4vkWqZZ1buSEFU/g1P9dCZ",
+	"6amp+CwnYsTAlK5Mwsbzgdquo2IvVdJIRwumL/CUgATopVHiHlrQ8YWyNSc9Y6yKi20vbXTiof/v9/9M",
+	"ftoZJkHnVKTFlnUQ7oipOgtmOBiGhygMfO3e0V4AyMsCS/AFIQt0FUYXUkyWmky8kHKufDNzbp0e8qAD",
+	"jTdiOuJXBQLpyuUW2CiHSRCozjcgAn9OJjryHU7BBLeYyAUUkIlwACi0SgE+hVB7y+XnPuVzyrkk6AIv",
+	"E1MEBn89QJMYMXh6Hs4JE0dJl1EHpR1GM3+c6arExvXDpGYPPao9xEW4QMq5C73LSEHDyCIHFZwEExW7",
+	"aUoqr7KQF4TyKRHHQZBxDH5I8TwIMuwmUwQxK7aqMBTr05U8H3S4AputO/z+wWHZ8LXp+afFQ74+KSx3",
+	"hIbT5ajxV/l+tq1WvlmtW+wu29Ihkfqo3qSHU2z12ncSk26mp6pr1ZyXX84weKmh5eag0OJUETWrg6nq",
+	"IZHrT6qfqmg/6qbtQgdpe0+3pFGn61TARLatplthwt7kRFU0nYlRKj3JvTonaY1gn+je+hNNP9joSA92",
+	"cqQD60iBiADRbx0NtpP1y/G+StK3FmrbXqWMbRe0Vzeu04FS8RYvVSSpHSye65Fdvtzt6EgtCbGXFUbS",
+	"4LN5QVT8hZF8v3otYdrkaH71+n1GiPwcGsUFQZ4Jmy6qlkCZr5P8rovHgncxzxeNfV3eYqhMDB0oWbRa",
+	"At1Y+gwnOR6r4icpg3heC3m5B3U0jODUWS3hjZgW8YYQcJSIIDMMwY88Hs+yUiZEfUcE8Qu6WKjufSXS",
+	"i447vdIy8RXmI2bLD44Ol/ZqyOjeDQgbt0XSWE0gchcNievlnO+1s60U4bRCRq5/9goRqQntuRkB5ntF",
+	"uouXdydv3ZC89XoTyWALcP9AfPZTIiAI8bbyWSuCdVOei7ixckjea7yeVhimjzhlY91VCOwJ9zjSAXlJ",
+	"xN7ZyWe5UZds3OkVErtUylg+uvU6Yow7OiMx2d5YKvkoCWXnqJ1CuYMMzsFvKbY5yCYTDrKQ20E5jJKv",
+	"WujoIJvmOIi8c5BCx84QPJ5aJEkiyNvKrMTJW65iLJMM9sRR60hZ51AZmEyOMmQnquuA0gBWL64k9lwZ",
+	"O9L4cxCrTOqnIFJ4MfUfOMTAqrBglWp8jscXytC0wBRs2wHmAk1DMSwYo3S2AZ2YQhAiRCL0MXQGk1Md",
+	"IRPzjtqMXHUcZELfUVvDG1SJ1GHwqC2BZhoy0nF0DO0kDgKT6wyFIJgFmkaig5WmsffIdTLbBzOdg3QI",
+	"s3wYDFzGL6t9vjo8tS1CsKY5CYcy7ob0E3kR93jHsQ5ErkQvFso1OFaTZ66Sw2DdcRTJhctFHNk7ich5",
+	"TI1hWUV3wnWrU9AB/QVhG7Js68mb6JilxRvV2KofNfQutZY1Yqo5JkRtp3voIY+HkfipOWMIlIEaOq4O",
+	"JdcHeEHIAm5FtRFEYQRlWSQQFzM4mgTsd44QTkgR5eiCLISSLkx0OkDqhFwp4JPiuTneK8yRCANfkj2w",
+	"VqvG3cn3kziCmz0nM2rCvbPXqazCWDv4U5gvCvLxhjK8HUaAx8JYazMJ0Tq6liXAm8zWVvKVkr54B8IM",
+	"KhSD0/Rgvx86QlyUWZIYcTf5XRs06isDyjdXCE5QBnYJcUeQleOkoSsGT/SMGT/Xdovcgc5Qda23TH2I",
+	"P4DmkNx0QXdQnEe57eRlJ1I4sC31uWJZ6vfkSvvZKz2c9Mcu2cOPzgf+/viAtK5bZK6+7Zp+TMmwVowD",
+	"GdabStKZkXKSZUrD25IRAGWvK1nHmwrV4Eg9gNavSW6gvAz/olUua7MQ/qOTZYaRvqH+Gmn79IQ7NyTz",
+	"OiY4rWhV01xhxHT6fGRlk2iMc1G7WcVsR9daGFo+TMd13e8hB3wWCljD8nHO/vO94YAN2BzTdpNiCgWU",
+	"jkgqL61kZtfCsaqu4Y5jJZe20tilLJbXbp2pvqZmrKZqnB2yGgXR50tT6EOymFvGXXh9j8kZEVx1kwad",
+	"BXaUUnduMqttk06m12kWVrSdx65nRdmIZV7xhgifw1ft0NRP10XNIBRbFeBawiDtpIvDVYQXCxIl5Yww",
+	"R4tA6pAmHXLE1FcdVdAyYzuKwiuJUro6RFrEwHLZMIKWBKwzlsKXy6M2r4zYOQlCeRwilAqjHclUr8WI",
+	"4nIdu1iLDqG3khgXhEROMcpFasUjZgU9ac20oqJQtjUtOobDUJpmQMBusFSJAZKI5PvYennDtFX1SlXc",
+	"lIvUlSnSUzDNNJSM4QGVOidgDGBW828odZHr/g1hhWD3UTU4lXEiB2W9FD6P7GinTF/ZvMhQDt9agIAA",
+	"p5jHOAiWyPtKEd3XXicjWAytMUxrdIwWGOpiTrT1JXuAFYKIkt4ot5OU73HU33PdjIXzMYi1hh3ImVTS",
+	"bVJbRjfTH7GIQD0LY8xZ7UD18oKQVVYse9Ry+xo5VckRUxvV5IBIMjXMik+U2eRDnt+IwRdXs9BsJT22",
+	"YpXTNlZQJR/PVp9MKhh2TJ21guTFb49T0g8TbpTP31Tyr9w54Mg9ntpuC0KxbVZGg2xaQr5t8/p4FHAq",
+	"ffuXf/7N3/zbv/svf5YP27D7OH+ViGCvG4do9btiuSBPKYc830p3aOmSGzjJ9vKurV2tv44nudnicwE6",
+	"tRdaKXIvKLu2c+0XXYYlEVLbHXVt6fDsplzVOXzdTa7lWnyoSqCtlLLkFaG9fCp9jmyXX7YkrRabdqBu",
+	"JOp3dhp2paHiaDNlRhlyNlFn8gixxbVtAZvbJq/WVUnUMZX6XZvpIvyr19t4kFWZxgfY99+cB3h8Ua1p",
+	"ZKOP4GHlufLgd/3FUVJElkGmrP0dlAczxdUlNi+RCJUQppYhxQkWRiMGkelWk76UvYowFwbV7vfdvQ74",
+	"rkDGAIsQjMZndJE4gdp2yeTOrkKr+gP3IYJCnce+r2o6ZkcCBGnP40DQri7wyJdsrPykUNyQ+IlaAFgW",
+	"Bn4+YTR7iORtjIN8WoYW41YaxOwkU5ViOmImkT25Tl18pUw0w74PW/2AIhmcWIGSWcdj5QSmATjXHLde",
+	"Nf3WkWjr8tKKEz969Gh3+33Y1dDxsYLT8hxPqxpCyAzPuMdTiMoIvNue1bbCyLGG4WsTQsohdAciyI2H",
+	"4JVV5t5xAqUFDRX9CtZU9CgCaK2qHkW4VeRYQ6zpWVSVlL0BtN2QWHHs+8asqUNWkk1ZUoVijzuOSTN5",
+	"iA9LZQs95QozJvN5KgdYWKbL/Vt13IHLmj4XVs1vFgpwY719yqdeDx1LAQOqZ6hYlYkqPEFGLCmcYU8D",
+	"2WPQ1oT4quqEVXYDTGVh4BtLZEQ4gb4cC8J8yqYlAoW94CbyxB5SRcGPrbVlNwwlPsPMDHmBwZ7cyAvp",
+	"AE2EBeu1tpTM7KE7plCFxiMtdqF+X45vvTnDPCNhZNYn5TftrTPnP2JNAAAIBcx6UCG2qBO9BUXhJBhk",
+	"qFS6q1y47VtFrb79gz/97vf+9W/++X/49i//o8TgcOdiTJajSyUTNgPtRix2zvA8m7O9buXf/d6//u7f",
+	"/Copl5VbeVK0YTeS0LrFfPM3f/rtn/9NcRlJhYv6B9h3+4btKLCqqD0HXRfMiUJvlwySNDrLb//ZH3/7",
+	"B3/6za9/+d3/9e+Lm9DWnGab2OuelzDN7S51o4UcdDUNLT3GexwRHAVUK4wWQbT4OBikDeleEtHobH/z",
+	"q7/8r7/833/zt//8m1//8ptf/2FdUK3c1ao6CCknLC060uT0//6v/+g3v/rL7/7yPysK8c2v/+rbP/+b",
+	"b//lHza5lUaCjAL2a69VV6CQVfa1pNEVeHJUsKViFekxorbe6m4tZNYEt1WyXtMGbMVs5fStZMJ+oV5g",
+	"DbK3cuJymmTPmLdTylnywoVeiTKxlMiTUCcpVAUrVi4nQ5lKl3NQdgB6wzOobaFHKFtHSsOG6ApTkTZk",
+	"AFJWu8zKSdJtItf9AnypuscFgFtCfTYqB7ilImTox01pQsa8iEElmhgJcI0OZJHg17UUHokFAJgADtWq",
+	"zxtzFSsMrLaIr/orKg+9AiEbdsJJRiA+Qp7qMvWS8DgQHurrZncctaFB2TnRNbqVgB5OdBdNoD8O8rDv",
+	"qyaeHhp0HNTto4hMoPWhGdk0N9QR9QpQ0xUV9R9Lb1ApEHL7Pok69bUhtYcjqRX1i1rR8WIRhZekoAup",
+	"2IVkep352x+4+yOmBzG2Wnk2PfQStgrTDIrTvCQ/I2OxdppGoYlFS6xE1gY6z4j1XfdwmL8FpcRqApRI",
+	"RP1+eZAjtpESQPMDlhqBq67QRzQopyKhDXg1BKgEghNN4O//+o8SIdbGHNViu478tEZV2euyULw0MF9M",
+	"INA7YNBNSbk1dHtKKlQM0BZ73HhTazTHBvqXMkTvZFFrTvqwy0ILXVcvSxmbr39ZfXffCFE/htH9CtDO",
+	"4+pOYLywp+7Wm1LsoHwTmlUYaabJ2ov38c2v//g3f/Fnv/nVP9v5JjYTViRdvL7qQAnV262nIE971mo0",
+	"GXVB3mm5PgNitdVUDcKgIt3J3OZDoOUATCO666qLOe2roc9gFbmwZzy0Tydt919poDbmCC3VJ5DZgDyU",
+	"qhj72XWsnF+qH+n8pcJAZZlyg94fTi1QmHZT6oFitlCvUG691PWwXl1I6NHrmt6RQwfuNK8nqBSztV6S",
+	"l2QeXhIuBUP5oBENk7a9egvGh5UJEeihY57pFKqbNcmJdT/y7hVe6mZDmegdk1QuMUwnau0wgOJAy9wn",
+	"sBQjZ9v7A0k7G/RhmjcfqQbMnPqqw+xWMnhu2iTUNQlOGbFc1EUf2i4XJGt1qrfE61Bl3bI3m+GcdX3x",
+	"inlvJC0WZt5h4ELfHUgGWGa8Kpl4J+EH8pIkZj5J8Hd3p7xtxMOJBYvf2ypBYCT7IIZU+/42MaZWwqLN",
+	"5Afl8Qk56oNWF4qvBMGb4ORZKLshJq4mbWDdK0Q41DDvDQrMekqEipV8A3EVldz6uVXS1yT48DT9Jme3",
+	"dlAY+Emt4bSRJ1ReVLVqeijfMI4CF04agq+Ncox3WDsOIls+V5Elt5PDpVWW9V9E1VFWJf2Tssqto4H7",
+	"3qmTz7oxx9tiJUUXtelOUV3G4AWekus9iR1k9ibw831M5a1gSGWpvGkE1rV2H6jFk8qhw+QNw0p1dTzj",
+	"EABekcbpQbG86+wO57RSEtc66h/uu48eHey5rhXNC9QjLKtSVyFTpfVr+9edB20BdeNeAcArMmR/u2qw",
+	"RQBcyyC3T2/OM8q0R7VxhEHg/+oCGc2jACGhGCear8kphdg9VaHKJA2DJWfEJGPTqcZnJ58B4qoi8qop",
+	"VX/g9h/0B+7gAYTkZRJycRTRS8Id6DxP5XgiG0pILiVYFLivbrkKt2v6Pm5W+MIiRpI86YyKRLmtYNgn",
+	"yVWkTq7lLWDe50sucMFUWWHnrmUBruTTq0KNdNybb5nQhii1cWONpQ3t8jdisf604nKvnbOWX90qzmpU",
+	"Gw2zJaE0LIxQ3h69ltcuMI2yjoeqLLOSkA7D/yZGSYau2YAMJcxo4Mr/pfxIbuFJ/V6i8vFnJf1EN/Hr",
+	"uOaDpH6r+jPlgRuFjz1p0FBWhM9KWsqWQf211yCpQIFmBUhKB9mq+sirnI/+nIgrInlR0vs3X4HEZs6N",
+	"s/oq6ousYsm8DjcuKcWO5yGbZq2m3IPKVpopqMKOpsS6LiwiZVQzJFQQCYWqL8A7mQrru61+vlndqKzR",
+	"uX7xqDwU8e+FFTgRAXdYSj21R60PkdZQMURVNjD5AuUJhGTZb8U+nEQiuNny7AUQ+G0o0b46yjMDDhXc",
+	"lysVM6uCDpwKRmxzYXP/+sieYjYl0efkkgSqmLs1gP1eA143DcJzHLzMlkKv2VG92OGlVI9d5RsAEy+O",
+	"LlRPlpvmpnxbTrpdDa9n0PbDYkUV1buuL7etHnO1ldyG9uGi1svR/fumn979++h8mVhws53pyq3FI5aJ",
+	"CuUemtBAMhc5kCrz3XZNeKmTxIwS3woA9TtDXeFZMktV9mtOMOMIB0FP1RxX1a0vCJT8vn/fe5IRo3WC",
+	"HkZjvKBycU/u33cQeYfHIoBiYalDWlUXp+J67daWXPdDtV7vOLrv5qzXGhhfhU8rYs2SDg5ZNKGmzvuK",
+	"RKAMLrSOvpLYvPMz3oEmn4PP22sdrxMntlZisK/xFhjIcwBYEFKe3JkIrtNEcHOG+gKWfWhzfRn3B3Yr",
+	"wmJvmRsz32txZhNBJlNlOvVup6V5Vjm6j9WAC6yqSSLC/BGLiIgjKXowq+tEmv8fERyY9rQ92yzhoTGO",
+	"IMw+XY5n5Hb5u1YCdKQZeedB6cy8qx1VetrT1Kt7HGlE0ElYGM1pEFD9IgKC0rkJAee3yzO/ceb4Dco2",
+	"mItXM/JJlTVECjAhM9gzVAgwSIJkoLKthm4wgggaBKifEXGqNzPYqZt/dZZzjm6UpjpfS0DCBgzg+xp/",
+	"sDObzI0KVxkMWGMA2lIWaAqi6qLLEmNXGab6zirxL2uTamJpqmtUut5YiI3x6daEPkwS63sDyWkjOSkO",
+	"AgNRcqz1TUDAenV6omxZQVAuNCWyjRXZfy/txZW0M3tg9zJrYz5inr06uyugnsfTrb3EjMw7PeRR/8eY",
+	"zzzdtS3t6zfDfGbkOrlarWknNa91voBqiPQROl8Kwh10TqddqUlhljQgeXpyYH79ydnzZwhHEV5mRlZJ",
+	"xeAyUsW1Jb2zejYaGXLE8kJkZ6jiNqgw1Y7Sbm33uIM8+FRtLoqJ7vSfVBA3YajI1YXVoSQr4d/DriVP",
+	"4iB4knGF3FYRUAFcsZvojbiYMnS+2Up24BoqXNJvtQSy2isEmJv4TOJSP+WtabhVcrHNfCaFAbbymRwn",
+	"bCVhNKnTpNBV69psCuudJiX8qX5IwjYdavXpqN60dz1Uf+t7qK6R6PSVrw6mueujetdHtayP6m2PBLqm",
+	"DqrrDAxxMQ205rTr82B+kI1bb2c40Q/XarVdY1iLkCsN45Y3it0w2Kc4wlaSqx6jWVvYDyjASu6z+9Af",
+	"Tpi4nWE/1+i9OiPB5LcgROd768aa06pWsUoGl7LbMhPwTlWtzZXBONvF4lybpaYEGH/gfPeWxeMYaPve",
+	"5erUqDNox+WY9R6q9eZjdFLa8FsYqlOKhLcxXEdb16Cw8A3H6qjiH81aeAl8QXLdu1A4mYCVIu3es7tC",
+	"Tx+pTll2nac6vbK2L+uU2aGmkIWeL33XPSwTSdTJfujGV7+dHagOuywUZc19ivPupKiS04pZsxZjN5VQ",
+	"9DKFwh9aHtHt7zNVCYZVBSNz0dFN+0tVg+FNlHLKgNoNVXJScxoGmtQzvPHmVYcFxsrTSCGTfbWqFb8S",
+	"NSJ6KdVs9QJq44Bi3slxO2W7l4CfLTs4RN6oNWp5aBwQHJWnw2zMgg+RCWCXKztTPawadKzUO6Lc7LGz",
+	"fd1zYfeNGlT0BLeX/UOpqGjl8/3ml//0u3/3t7vtiNSoxqK1Fl2c54NVXdxqKZyIlwma7uBilA7093/9",
+	"e9/+qz/65q/+8O//+vdb19Ih24bvOwb/A67SWA6gN9TrOgtlN8TbgcukvAOiUG6oYOM0CuPFgzFmYxK8",
+	"mceCvIFPqln4J8wODejC00i+iNoeF1jE3ENuMX1DvqGehQUDK9YfABrUYc4H/QP0qXzlMSz3aax15GTs",
+	"HKcFwVLO9kBhWpbDqsn7rnsw1AA6J/NzyXUHbn9oLZhy5FM+p5wTHzqglDHgcbIkWOEtYMAsFMpGbWMR",
+	"7AgoOfy2ka57YGjPpwZSqobfoHfgwO3LlT8lypDddOkry08O3EE3ucnmY6/QiCX8HwfBzsasTbEeZ8Hu",
+	"2vliKVCtMrwbHU8Xs4LwZSAAzMJ3SfHMIYEBcoyZREl1sOv6I6yAR3tldicyfTfIQGl9RlgNn+lcg0Lb",
+	"twwf1GRmiz1XA7K9iEF+w+l8UFiXEJYStkotuwy0b4IXFyD7hnjxF+r8sQ59m2pqbriw+nsj9fnAAciA",
+	"mzE+80jy0Cg2zU6CILySs/Rdt+W0Dt3W6/eruPSbeQKGa5g17MkOBdWpBAou2p78/hPmq1ROt9NDZ3hO",
+	"kFwdgtVBEINeRmF+75q4/Z7i9grXGvB8OEbJqyv5fXoMfPe8X9OG748EsE3Zhs2Egu2LcTSSE8qr6Dab",
+	"roHosN3uFMm9zjk2pcHqsH+YMobCf/59FzS0br9G3rhFosWHlisMTN+0dKH1ZsMqbly8GMWuu0cOpZiR",
+	"/DVQQkfyx2u5rmhKROuodR76y54mORmZBCJK1hkNHsNTXEpVYXSRSB3w76vlgnhoMDRBdGGEXB1JN+gA",
+	"IvsQ35ctNOmTCY4DcWQZ2DpppPKIaXxGnvrFlN5EbZBpBm4nCXQA6sCRB//mnjt0hwhDK1TMDYlAdAKI",
+	"pXpSQDJFZOpkK7ID8frwft91h/AgZVOLLlFWWFcY5VdAOZrhaB4QzlUzpxHLVs+QpKSjAhz9WJFWwlWE",
+	"IwrZmKgl6TyIOUQyyCV4miZ5KGYwuP6ATcKe+QqyUqb0krCe9bWHcMBDxCEdwa737TnIo0xEoR+Pzd+m",
+	"YIgD1UJUVggjxP8pidL3MuXRdF4tF2FEfAUjjjmnx3JXUmodB7FfUvkUs6V2jFmiJgXzDy8zuEIeUsb9",
+	"IgXcTDOwCqnU7WsbFIB0VhZFbRXaRxkVFAcaYvIOIBvsQ82xMEOuhIGBg+ZhRNQnfdd1E6iTCD9EGLGQ",
+	"ddU+GJ5D02O9CwVaIPOOmJWToQZwDBe0Htwflt190hBP4AsCi3hoS8RXYRz4iLwbE+IrVDNZSYbRBHRO",
+	"RYKhaOBAPQGv253jd8pe2NWb8jpKM9AvqqHPicQPOAV4mKvDyE6lvukuSNSF28vN2S/OmT7sdaQk/7BU",
+	"kodL/dAWPLipZ3hO+HN5VSWtcVVyTUJUU1ULSKUW/ZykrOAs5EQrQKcnmSBTm+SoGNMEICoFT/j1mQqA",
+	"+6///v/9uz/5i7/7z/+D+VyCNdRSyeN662jw3mllqN5WNWhXRuAmbhw50JMwei4xpESktrepd/TtP/uf",
+	"vv1Xf/x3/+XPcjtatfjXu48jqlRsSpb83R/88rt/+6tv/urPvvtP/7TZwp3E6/m6ceTRw66GjlcYBJ+V",
+	"K10FQ9/+y//jm1//8ptf/4eGh76jWjy2BJNU5W4Xy/XpDvE85eOdVaiULCiPU6uLnCi7SibEtv5VOy2b",
+	"C7eOWr/52//tu3/zK3W6+VerzjbVLleccgN5OyWp19ckuEgwC9HQmTuABBSFYiax3l1Zpwa+sorIpNSn",
+	"WCXZXMpmdDN3gy2nFYThhVqrWr5rLg6EotbRXimxdVq2hKZGsj/5ArKskpKHma+suodV7n/l6msdue+3",
+	"68NcTaGvzdmurjlhm7bfHcau53hfqZhnXe8ZNDtS4uYGMXYrCK4988OC+cGS7lI9nfKsoLdBiagc5VxR",
+	"HyqDfCvQbC3eFOlfBhUGlYx4h5WcMhStlt2gZ6lQWsth5Erbrze0JDzOQHG5CWGrMAEJSVJOzscKaLvO",
+	"OpX/RJt/eMbPYCIEBp0jxMLz0F+iMWZQ8EFqUlQ46GchhYSoMNK5jfIPqd9JlWAIofdGJxpjNmKqyh8k",
+	"6sjvZlQqkMse+hLqFagEVIWsniptBP4Qo6qoOhag15L5QlDio7bUVa3F6aHXxjTUc2po9fEk8SqUKZBG",
+	"ZwODyDmZSGXIbBpHECgSXhK/U+L8SK0M1e4Pg/jrXRv6iQ+tEellZBm7dbNJ9ZvtHPmWBbpEkNh4vs1d",
+	"J3Xm3CjIYmCa65+U2nqz8yr7443EM5xY8HZt4mIpNG1uel4DN3U8Fxm8tQz1WnxJv5Pyi17+LQuLWANR",
+	"K70HOXlktedgQ1i6qYbL+nLwziMHagUNZOIFkho9trN+w9qLhvuEE8uA3NZ8T5nQHVWIyTx5vlSsXNA5",
+	"sUzzNuu9x0dsbaHGJO4gXwbL3hV/c47FeFZVsvEqjC44wnzEKKtRw6hoXracaAmz3qyWTs3wQ2wxZ/1o",
+	"BYvWJQ0tb9btqGvY0EOflBhsENQnrsKn2m+bUVEyzkgpFCriWVLxMKOtNF3XLjpZlN7ctbrYrz2CLRHF",
+	"V/vUs5fXrKphzkZ1y+obll1o8yKHxVG2rnSo7y2pdKh1jrJKMZtxqzIfdElZmBx7kmxCU/O1fEmvHeqr",
+	"0cvERWQHdNnw2a7iQvJD4mvXUK5o8Ig1Z0bpHvg6JoQoyxUfrseEvh+ldX8SUiVx/nZU1k2E62Ijphwo",
+	"GlJZq7Du9bVOyl3RD7xWi8LI6rK6JSp3Kf+ZGog2pFF7dm4V38nea3OOY7+/Na9RBFazmBq1dcvNltdW",
+	"mSyl4trjloJzw8JkwF4yRU5EmEYuJIAbXjEOFFvCK+VQbaydwC8nxNSFglfv8Y4zYisqmSVxOSfcQwxH",
+	"UXhlWVq5aemf1CY7Ai1OLXneGaJcAbQR26ACWqEAGkzSgcZCpvqP4sj6Zcl2krqrEo6xoOc0oGKZVsvP",
+	"cNiIjC+LF/Q55cLTRYKtE1aBWLrOPQQvISpGbB5zgc5JhoiowCfrE8ptVloRW9SGWwLCo09ZRxjl7rWz",
+	"IWuGqCSDMtbiEiuM5MuZqWCizGlLLLNIoFMSEKSDo5gNQVJ2q2DqQBGOs6d/y4PbC2S6SeG0awh9T9cD",
+	"oRbbrqfStlvWub/qSLbt9XgtxeTKYO0HFm+uXE6iQRm5zQ25/KihKbcMgDI+3Ew1ORP60CzcZ10IS96h",
+	"W4xtcOuEJWzY9NGOfaDskopsG0jJ7E1no71cqbn//v/59g/+9Nv/8c+LG4zI24y7e0+7u0G60efWpNv2",
+	"XrEHkq4DUZbpcpOF6MoR+ENXoisV0SxhSculc8zwlPBd2exzfvNU1tSG+GZi5goDvBEQwfy+3hafO9gR",
+	"O4agYiXLeRdkeRVGvqm+Y0a4moVceQVOT6TQQZlO/TcwiCTlxRQ6DUsJEMTJrPQHvQfolIWRlCPBEJI2",
+	"iLxpm3tW+CtY4FcJQ8oodyvkoKZpd9ckeGxg799uJZUuAUCFF3iaTSxS0Agkr3QxGugVBb4dUlAKZNcs",
+	"AP2w0ucT8Wq186EcTIyoY96FVoaLxVPMpiT6nFySQHHNBqzajuEtuJZWyxd99WdpoJyVr63CN0tK8K7o",
+	"fBiFAdH76bvlRtCtdz5osvV0afYJDDY7gaQqb70TGJQaX1OhaXAjQpON7x++OaQ2QiVYtCPH0BqRiL+h",
+	"WhqudgCVykF4HrKp1a+wfmDCEGyT0BgLRwRIjH5uxOQH/IIuFsRXuXRnJ5+BlVn5dpJGP5wwXy/JPjnO",
+	"pTQJ1yKfTIkSGuPxjHzfggwsKFWNXr9vsk+JD/n1TVQdWDdjpSwTFrO/jPkhgcI0ZkzCF8w9TILLgWea",
+	"K5dwSHkC0GsDHypd7hXpQjtwTuVB7E7y2X3YRViZIXM7pB73Q0o9r2+Q1WsIb+amy7+/lZvuGbgbLIZq",
+	"R4R8gGAQZY1ZIwO8JCKOmPZ1gZPH+GJYkr0HTf566CTL3EzovHyf+LqfYZKQUOr2wbGUHASk1vvaCWTc",
+	"J5MwmuvuLRwt4vOA6jr8tXw9bGnycZXwkaUja/0x3xcOnHU7OJYTZEfZmzm4MSBQxt5yLpBtExs/ta/i",
+	"h8Kpikd9oh8ZIq4PHfFZeAWShdkbyLf5m2hb6TFKoM3ki+lNdlbniyXcaLt0zRS86nGxqizcbfwaDVJz",
+	"1+d8VvlFbijn82b4ZBMOmabYcS9tiK8J/6YM8lMi9Aj3bIJfzhlX8MEStXdNIPv/z9639biRXGn+lQBf",
+	"RGqTFFmlqrZY6AdZfbFsq9WjUsNYOAVlkhkksysZSWUki6o1BHgMr+HBTHvshcf2eGzANsawF+MZ92Jh",
+	"T2+vvf4zqmrN0/yFRZwTERl55Z2iunsexq1iXk6eiDjnO/dy/fdWGOHMWCeiTzATgrI4urDKowSLjn2G",
+	"Y+rGyoRVTXSAnUbqJIfWgElXwOop1Q6pm6Nr8THmRGJMRbSZslklNQ2V4aJLJpVlDdJlpuYv694x4iVq",
+	"srLq/8JpMFBfbhEacErYFMbzOUJ2IftgeO8Fts5QPTKwSI+XNwoMB6Qe0EFskTO/fyaejiN5Me3JUhZ4",
+	"A4MeXhESEbeTcAqzLhJydF1kYuIVILR4RC+0w8JnLXIbf7AZtiUi8czvU0xr4TMaUc9oCYQs43EoCPE8",
+	"nw0VWeIa4sfSswSdW5K2R4y4QXBijop2+RlXA5qVMySiciLSmuOVl0p/JfXZKDSTAC+yHqzG3g07NqH8",
+	"F+HM72u2rBQ0QFKhGiwf9PtovQTbuSOKU8ZwPTOuGH5onJRBIOURUecwhUTW+GarxP+0OJe2lv1btf0+",
+	"y5nA5QOMlVzWqFSsfsVgY10V/zlm3TPMuo2h0892OHa64MCuPIA696y1/EhvG70sSwdSW6BRuQBJbqCz",
+	"lPcqE7yknqc6HrVIFdKiALxuYCbEeQiFFLojiDjDKInbWOJdPlONLrBqCOnC1hby2dTrJnD5Gk/KbbEz",
+	"o1HlBMk82IjRhUb0BD+6R7kgREI/zL7uuf0z7Mw3cf1IXBu4PCbDMD5Jg/NYwXXPHwxoRIEFIYlDzxXU",
+	"wKu6xMET6pA6o7OGRRw8lQ6pS+Y1LJupLyX1u29wMgyZruuSdgaUbDgt8jX1TknyyAWnBVBaT76/baU+",
+	"367ZNUzgxsCqH0EzTAX6ZOKY7KpZj8OQhIFnaW2jOhQmf8HasoZlMERQYhpFVsogAosB6Jal0YKIrvkl",
+	"Ee1N/cCcw4LLjVyoLq+TC17sdnVa5LYAuGqvwlOxms2PeYoghfvF0wzqW8QxRCuehGDmXnDSJvV45HPF",
+	"OkwvYyHpT3kcjtFn29iE5dA1puCDbTeJESMoEwX26IDOcNsJC0YxduZyEocBDCkCI1t80wnRvw+mEaxp",
+	"j4585mGj1/RCohXoklkUsqGx21/Baj5DX+jKoP0t6ZvmdX8FRN+cBdIlGatDHRL5xpRVsR6RG0gtK1zT",
+	"z5F/EfIvQ/ibR5G7w5Dmmq8MHpOHrIUav2wUCJaixj1DiOjdk8p0ufxtBRGzpXGlxerZer/CaCYLY+Xy",
+	"y2uY1Ku2pmVyE0tL1AmuN2ycPSkhKxtRqriW0g1byleeP6Q0Q826edyVfZNLsqe3wZENeLMyO2rP1FjC",
+	"NVLQ6stQZa994VaRKgvQRbm4Klt9MmiK0IVjxdU51Mp2/jx8u4fh290VhOXO6MvObc6XfYEDZS66MITg",
+	"GgjDxBO5vgNKTJWDitsQzJN8wVpNs64NIomm1o/DJAzcTdf8O6QDwkYGyuVTWGwzPSLFqPUXdj3e7d3j",
+	"Q4fU+YQGgcqicsn1697161DTpQu6Gobxbb4CCMW+XDZzdJHmVobIYelZl3SO2nJ0rFGbeFvVpUmfjmYB",
+	"5ovbrHPUaRM8xm+ymEaZVq2do/Ytok75uS+epKPS5rf23THFgf0uI5D9CH9vtGz2AJgL9B3n6HtA36f9",
+	"IvrWGHObIgxoSu2XTrt9rNvD2kzHjjud9s3KsXgnktViQ8oxHhF1z4iLkzm6FQNEtMvMyDfY0gAR41Vb",
+	"GiAyzK2hPNIvcZoILEw1oEN4Wqgj02XTHfUHT9Y9/+5XL/7yPax7XrHTbr72fnPkbbQZ72JkIT5fmqw5",
+	"nDpustDYVouYCJthVyVdnfZN1fX1S/icDa1jc13KysfYbXVzldKEWnRb3Ln66beef/TB1fd+ffXDP179",
+	"6MOr737/8gc/2YYDsUS6bW+wR152bapR8w5bfqAa3UXDjxXqUqpli/m+Y+N90GtJ1hflIIWyIlUfrOqJ",
+	"k3OESEJBJ2W1ZlFWONCTL433QkRH9ZVWcGYvxl8WSIRdjL8sP8I7apCNqFvANuQAcXPtOZbMr1UtssUO",
+	"hU0CK1Q0ugJLj7DFZhzOm2Bx2/M4cfAeT49lTNkALidh5PnM1TMbuJ4waREnqWtyyIGlnqWHWL6OoXM5",
+	"vdIIWOPDIUqcG5kozDZpDBvtK6RcMmQSWkgsJCHDPFDPo17XZnl2k3pCJzkAs03OYByoXGPJBGkvMx5T",
+	"17N0PDUxz5QgjENlPGRi0qU27+Z6bheYZVUjNtQwlpBRrudLNk5IGFlgztks1TjGjVQdg2eJVx0SHQ65",
+	"bbJUcH0CzBIk0IaiAXmVnj1aUryrHeonqzQwKTPXbCbtNZZZVUNOGs85PlnEdKsc/WizTZpuc0Y/2mxV",
+	"0w25Ic7mw/BlzzuZ58qtKKz0MuPcZMe5iLocfYpL2x7L1lkX0yFHO65Mx7Lt5FclojJSs+QY+G1x4lgB",
+	"prvz16SKEtk8fSVKqoryivRsMlpRBfahc6aisbFAJ/6FuPkf3/rmi9//e3EntnVL/u5mRcSWQ07Lx3LS",
+	"PFp91tynqzQeuXJCXH6WXBuH8u/kIpyCLppMggvEKxKuJJlze2EyLHD4zVceF9uwOS1vMG3zVaFFoqCo",
+	"5HOrRk/Bud2RtYNvhhMo0GUcVg8GKrVxbmYL6mF9i2wcY89W5i1L6AiCiEJDRLALkqpBndDGwphCteE9",
+	"bGnjqNl6edvkwESl4nncZi5Oo08m75/g1POZD8ZfURgrbYGUmRjSnm/ZLGtYZVpOk+KO07Hs6JM0ktYR",
+	"lmswMka2O8RMHCSotDm0pXr80GBQkliT4RY56JLKCFOL3Fd86pabGjZb3rIomgWYAf2QO6rjP+bigDTn",
+	"pNNRRoiyMcwyR7Qx1rUcqmI+Olq0KcthXswHDKdCy+F9tSwvM8ojlNfDUOyQfMcgoSoH4ZR5idLpXRBO",
+	"3ag/gh0jpUBKMKe7+y7XxEW2xkV5Mac97tLJUsvaI1WELfv2TvuoaTRJzrMZOempoZ3GKFGh5tWBmg92",
+	"q4i+/M4Hn/zwf7/4/b8//+ibV7/75ZaNmE2ybxXTZcn3r5tXpmXs9oIa6aO6ycjGTmF75iwUeuyPCkC7",
+	"0jhwIAr1v+HAPyEz14/LccBnGZivsqd35eUHW0qBytUw75EFG6ga7p75/bN5cPcBTEvmxMFWDdqVD8Eq",
+	"A249TI1ZxRnLAuCFjJLeNJbo7sSI97HgQgcAFCBJIgCNbaQ0dY7aX5CQ8SvwOXO923JYdMbDXZBEBJNE",
+	"8YHy48WXy5kxpJ7JM7ISPsDVcIg1Z4zjatlMXyBooMGgUZGkZL5zGcd2ae9Kser74dBNB56N08KyYSQS",
+	"R9IqkyuhuTkfOqR2ear3ZLWrb+0xJ2nYVUjGOh7HFbzAhTSs739dCj9tnA/igWsxIPvyF3/5+eXff/DJ",
+	"//vnF7/59hayRr6izt+nbJKLPJnV7TZfCXdqapd0yQLe1b2AXSUHYRceRWNP7whRPUjtNplPvBKuOixr",
+	"zlk+V9yettuH9Lhds5J/HYh/HSf/eCSoiIY0rnVrwuBtpXbV1x/VzNHk46lqBFgO2+5NY2qWuEuAo1t2",
+	"Hja62fH44MsAzxdAOE6ZJ72NnAxpLCDCze2Ass5NzN8WRKch2RrZ2usiH8HlfUQ+VTpry7hkm3hjm36Y",
+	"JegWq347CDb2xIWF4j213T5lil4wlPifpYDp/C/enZYv2s67UPHGbt6RihdvJK6p7TY1imwZXQ9avfao",
+	"WFvLLqXzlHbS3MRMaByEEXHEs7xT2g+xNyinMfaWcYzm7pBlycIZ+S/EvBwaIcEflK/lGlfRO9MHIjX9",
+	"IZmy2A+gmCvr3IENLpGC2PcSVmV8OzbLZnduCTwcEKMj10IQwvDVwLdAiymFFUohRWk7Uw0vZGXUkvhC",
+	"SqJXB2WgWFEbq9Y9XnMS/GoukjQNh8ftxcbAb9JDMocNMEByq+6RTfNAPO8+o18Kp9GuX768asFV2k+4",
+	"JMSkxgK6GQ/TGjxnfI1B9KuRS6YpJp6QlaSvOpqS3RJeBT9J2ZHYKYpSW323WGpotKZ8GWBqJceJlEAm",
+	"Ansy9eN5/pKkx1tuLH+SldUgAXXPKS+Je015TOLIZXxAzU7q0OqjEPvILb9we6HOUfumDF/91dSP5wav",
+	"QkaBYp8NS2NXgjmLdChawLmCbOgcQGbUwtPRBAH74mcpblJTMeFrl4BngTdufv7a9vP8V2/erV531ISd",
+	"dwfMb3EwNrJ6pbwEGbDN71pYP/yVOjr72YTQ5xr69KaxbEFzRhnp0SBkQzA8M+0IpVHZx6SVRBjxT7n/",
+	"aI8ycapPk/nObH5Sri7lpEgdmjUC6mdZ5SLz/pRKKiEzf/52gcWMs7YjFPZV8Z3VYaqSBo6LgzBYxUxW",
+	"ENeDZauHyd2BrpMIhgY+DTxzcg4bhG+F0SmNHfRcZf7aUpnyLXI7PcoeMmMyGMxmju425ljEMZt3OVAa",
+	"nLQXc8Rtjmxx5pAxdRkndk23ZbZrJ8ShT+Ex2RR8y2ZOuvuYbPica8LmYC2r7Ls5G1FsXawny0wiKghX",
+	"TcmvcTKL3MmERhz6PE0C12c2C4GVbiDZBy46RmeZDyR1cRSnrA8tRBvEDXhIwPXnFDc4c7ALtpPvceZs",
+	"KalKuuAEx05pvC8RPC5HYe3FuL9K95o+F6VoItVt77s/+OSn34b0782DzipSVIlqqpnf848+uPzXn1z+",
+	"7LflNK0FSzfIm7Vg6wbpqOh0w9wxvc282/LEr03H2yHJd1jMt0/s5NonXv3sd5c/+O3zj3949Y8/vfzv",
+	"//LJt/4PPufyu995/vG/LPFVC2vYU+O4fsqCoKgoIFRjjsLbCqbN6dh9jJEuzZBd9papOoO7gJrpg7Aj",
+	"tIlozpjBP3dm484jqWlroSKM6p5R6P4yu590cxUwSm7KhnF6Md280243pA8r8OQvMTxFdzgRf7sGAxfH",
+	"NCLirkIspQYYyKc7YeCZRDQWw1OvIZ6COx/Kr46q45rZNxH6ZOoGBWwQC1PUAMWsELFZ7nG5q8qRW4pn",
+	"C6ShZ2sfi7CcWvv98BR2mtwd0/u5afCF6ji9ACllmWby6q49qdHWIQhx4xIEbdi7uRmi5iNN+Zp3FneE",
+	"FlKGUHJzlC3lMt0yr9RZe8mELKwvH5qyYcvIsezkm5jMxEVpDmGMCAcbYRZymk26v0tjfg/GahrK4Gta",
+	"0A8MV102IO1eJN67vcvfqzzFZRg1sxavilu28DjuAodmztWOgKh6q+mW4iN/skcR6FzQOSMH1c+ChOO2",
+	"ddCWMPZ9zr0zmIXj9mP/nD7uh+ycRly2Na1sOSKHWKTuQF/6GCu6uUUmPmPUw4Az9mEnPTzTsT/Ww3Rg",
+	"gpu8ySJuTMYhj4nTD6csdmxWbwuIGp7TiBy1212B6U70VZ12G/ybEY2nEaNeA3NVnCmLqOvBgAYHI+b4",
+	"F00czN8OAkWD+pqRizP71Kx5hNQClylAPYnCOOxNB6R3EeNjnHBCmT9uATdbb9P4NjDzjsmZB/QJ+UaH",
+	"GNMcCI8jnw0tckDgS4nP4uObzxzDRYsPhBc2LOLcQd3QfHgxod1UJ8MbMOkIyHJa5Pr1B3QSaIK/fHr/",
+	"HULlqSCzUcipcTTEFT2X0+ObihW5DxTge5Ev5BOHON/oEIP3+FH4jeY++foj8957fPjMgQaNEYXPNH9x",
+	"AJCL55qPIHVJkvnHlnkrZhzcfUNlrZ6+8RVpLjUEPWLT3eNDUufe2Yy37vHhG27sNixyCHvBZvIHWCw2",
+	"CC05pgHlsUu4z4YBeNzjhkVuEhyQr8mKaIAkoXtePOE+Cy6sZKgAPApmRuGtDctmRyp1At+tje6GRY7J",
+	"2H16Sp9Y5DWYi3ZKnzxzWsZCosPfsWt2zekSVw6nhAPJwniEKRfEj0nfjSKfCp6ah4S0CX0qNpQfBxek",
+	"7ty5fft1YR32aN+dcqpYKK1QHRKR7x+EETaLEu90IaHVZoVjHl+DMY9qjzWjcBpT3mgRR36U3pTyRDoj",
+	"lz9QP9W1cEBmCAJ5aDP5T9Ik5lNmIzfWdGNDK5fL3XlCnBtjPrwxdqOzlNR77PLH4gKH9APqRpz4cctm",
+	"Yu2KRJ0bk4AK8RUyqkQLyCM5xQuycfSBkkEpjNRQKPeW4lBPIB1Rm6G6I5xSjmew0SVOaNq+gNp61DSa",
+	"62GES5LKD7IIDThVEyTJ2A3AX+ARaGIitFF+0FjqTZgKBE9XToIlhu/jayCb2cB6mh+JzCeMDl0hUqQs",
+	"RJ9AZl5SmjLxTSXDyQqk044s9EQOL5O4ULOZUOXt1yTYFv/ogHbv3KwtbueKFSjuYyOH5ZobuEvEyRXL",
+	"Ik46qZtCu92wEIGqU46qyihWT1H82hduVVNcEuZYZvJQsUrdpxyTMIPkNzLtMo3HnlUuewaK18S61rY8",
+	"EKoEByyKyyvAB6iSlSE7Ovwoj4uEdjyifpRCnaT+5VOhJcyxlIB1VsD0FaMnE7i9BM5mrpDX6c8wQKtF",
+	"oGUHdmOFscs4SjuHerCLh8/J7XfvXuMpBI2gOQMISlFzDAgyRRCMEhdSPlRWkiIPEc7EjeILcW9vCpO7",
+	"bcZCzXufkQsKCiLpUCduUp3c0rCPU0jF4QR1ux+p67hFOH3CSRv6pEt41+ji8G2BAMSH8NTYdJz7m3o+",
+	"NEmHvNXUn/2YCGDHW0TwNhxk1kN9LQwXR9tdfbKlPdLQsQVbiCWqM/MggA50EJNwGqvx02pgu7eaMbKM",
+	"GZJcKT7z64/wt1fEJvncGvncGvlsWCOfGxWLGBXQPhT6hnba7ZxwW8/C+LIQOq+ugbERo0IAEyEwsopS",
+	"LorPuoSf+ZMJ9ayUrTHPjDiA/3/M/ceS2scmgZs2LPIr+bld8fLtiqJVeflmxTsFUPzlWhRjl7lDGt0Y",
+	"hFHP9+CglFsTb8FFRj0/JEJj4zCnK2EvFkQYBgbhcTjhZBZGZ9AUUDUAF/Q1LMiY+hrtnYb9MxrbrB8y",
+	"RvvImiGNyUG7fUC+4vfP7rPAZ1RgHKglFdoqCLmQDeCvv+FO49EN2Vj+jDJHjaoVEkW86wsNbABgM0d/",
+	"9ZQZ3+20CH4gNiAl+JNH5egdd+iqHo9TSEzmxNGXCPQqM6slO1o2u421HzJBrEeTJ+b7huOl4unFeqyA",
+	"DXGYGBqSZYDf5eLIcAkccYOnwLScRmQha+KBR3EAST1mewAtEPJT/u++UTrnHz8YJNWeZiunVhCyRnUf",
+	"vE9+9rfP/++Pnn/0wX/88uNPfvanjVTIVUz2LyfkxV9+/uI3337xy797/tHHWSryTYwqJ/pXjWkxjoLy",
+	"B6S6S65IYZ5PisLFBfpbeh/tVxqtyTKfY8FpcpJPspP+F+hSvMqUl+kK0/rXmOFhfPTOR3eYG2FH0Xt8",
+	"Jan3XNaQM+INlSw1ySJVSsbId6V/hjR+HIJAf4w1gaWq9z6To+8NxVoUQhL2eqJOTdXgM5hOIW26SRSK",
+	"1bDQ4wcmn81wI1k45A+eLZSzqT3qLidOinwgRH2E6sUX0UkY4Sj5ccMik2Aq806n4x6NbBYOCN4hv0Mo",
+	"TvSJ6TdNBJGBG6PnUZCcBNvHLSJs6KRjs57pkDzBZhEd+jyOLrpoYmg+cBlbE5ZnOKYsJu4ghpQgdNEB",
+	"NdgrKH8FqE9O6tOJ0L+HbcJtprqRm+SDU0UyGU1Nz5fz8cNpDJBo4rNhAwN8UvWGjIcBJXUHS4luOA15",
+	"BP14ecRQaPlm9XyViYpI4z3Yl3uqvSfu0Gd6TK04H+9MMXmqY9UE6/Q/2+1lqlbAr/suDBXYzNsqlPIy",
+	"Vo2xJPulCEslWkotytOe6EbDFJ2jG4tXRKqcmnHyYDGU4MC9WvargChHYnfGYewG8JOUwl8X4jd2/eBd",
+	"eekpCDb9NAA34j8evzY4dG/1a1bN5190+2fDKJwyr9YduAGnBW/i8jmdIpD06NmWjeLU9llIfULzEa5t",
+	"4gn4xfAXYJqD4XYuLRFDqK9cI+zz2NBw8oksnJUp3aUt4ZwGRu3xuB+ygT+sjqXp4BEEwtK6lERTac5D",
+	"Rawfk0nkM6kFhZbmsRvFXVDTDnPH9HXYxw6ZuH4k9J3N5OMtwsMoRj+suNBKpm/xkSu0Naf9iMZoCbML",
+	"8I71XC4WiPNZGHlk7PIzlT6S0i422xP1cgrMu4NMf4mTktK9JJewpaoE5RaG7ac5tr1xNMW9NWtq58Pq",
+	"MCzFdD0vMnyxQim0D2ridMsLcJsal1y/fh0nrXkU5AyAKxl/bawoAa0NqKyUCNiMzlp9ZReTzGpBHICz",
+	"SgLLv66T92CC6YE/nEYy/oiLyaVo2Z44LrAoqu0iyuLoAgwGKQbkEOt8ZkOX6HbhHQxd+jEOHiq3oUyX",
+	"pAxctdHnCIK8CCc4BkmG5VF3vv7IwdeGg4H4PAn/wadsMz5yJzCcXfFQmh26k8Q1YXyJLyu1vCzZlcET",
+	"ny6/VWhUHYBXg9g5cUnPjShxo8i9wJmGyjjJ2DLX0KXLt6kj5ITBhZyKQxoDhEE0I5HZnhoo04JRG0tX",
+	"wpV7hKb5qS5WMuZ7Q37Bkr1W6CMsJajgy5d3A75dsPL7ZQeV8arMObi4AbSec3Cl2c8r+gjrxodJMUKl",
+	"r8a/f2qZTlEtBgv8iLVEem3HIOvMNcis0rcadxb2iN26KVdwDhaEDYZOEJovrFCgq6KIt2mMsOmast+4",
+	"ktKb8Zum4nbl4OCr/iBWwdxUbKxbFC/0OZ/CkK0zcAJCuK8u/wW/6TGe6ok8di9s5rNzN/C9Rou8J8mS",
+	"AUQ4cbNRqE54ElDsy0ZTKpMJJgqLnUG9LavZBXWsYvA+h+62GY1bJ8ameLcMsZvwD75nrNmedZthr26g",
+	"rHA1dxHqSi/nrjr0+YNYSq5rXMi4jZh5GSHOh7kU9sdjPqya2BlPI8YJBl1kXWcqpdxJZ+c5Frl+Xebv",
+	"g+f4+nWLhIEHbY7kHHB5u80c8MvdCXzK4nt8iC2Tn/aDKffPaePESA7NXwh/4UkgSr5TPrtFHJ+/yTz0",
+	"n0ZTajOVLxtRuddB/gNpLfIwxBhfz+2fWeDLg4c6ffOVZs1rXdzI44ZOGopon/rnkOl9T7FHWHmOTAh2",
+	"LGCVOO0O6VHxbvEwGkAnvmsc86pj+jRukdskoufhGdXJ++SM0gmO5+D0CSgtn9tMVc5i0j3eAynqfUrq",
+	"8mUPLyaUHHTaHegImEr4U1anXk5toCq+Bz6P4TKbKX4KZrawpYyegcYpTZqwwCh5+UC1On4E82dx8Ghe",
+	"zSZFBtIANkqdkimkJJ6Fyic0IA7mTT+GQuq+i/XU8l89/JdjpQrxjfaEA9UFUt4gOwjo21JtDVK9D+UN",
+	"KM/k9Sfz+/AUAoUk+zZ9hmSCa7oYIckUhwzpkjIExBo2K5w5kj9ERrsC3GfAJp/nnnl8kutrYMwo6RxA",
+	"3nCRvyCTg78H3XZ6rncnxe6Ufulnfqr1R25ckM0KkrDWPWiDOZJi6wqTTKVef1esdTU5ctdvgKDVh/vn",
+	"iMKjZDTg2TR3jhUxp+JpW+EQSnqhDR9vdDxdFbPwkZtbOVBmKlSbdi2jdkuMKHXgjc++eXSc8gZsgbNL",
+	"tmSf5xvL4phCx9gWjxBYE8v4DjLScOv9haplXVmfoYw2KpKAQnNo9QUeLjJfH5M6BlcbFilVvlntVqBv",
+	"54ei8nK0qp1Rqm+PVrcpDViyZbbRx2iFLkaV8tF82bFpKWV2OEkLwEJosDQbNt/78/GcdkopEZhzbAKG",
+	"VYaTQqnoyiwTWUpGy7NX+4ZdEyDdrnXt2vM//+Ly13/+zz/93Yu//OPVT37//KNvXv38l1d/+NsXv/+H",
+	"qz9+9+qvf2/XniU3y+Rd8bn9iMr+2rVu5/hm+9ato4O2+D/L6I0GntQH1E0I5sO3onAMSylERP880yeN",
+	"U+ZlugKKPxW+R/xAo7ewt3mtWxvF8YR3b9yQYqTVD8c33HM3dqPW+5NhTd3wjt8/kyHmyz/94vlHf6N/",
+	"edd08Io/PpH/G53TSDF2zIedg0NFLed+mOQ0K7fuwarB6DUyawu1SV0ZHaa9izYY84iSt8Uu9PKd5sZY",
+	"ESTd64+smhvHbn9EobYT171fpUAzu1H+Azbk1Q//ePndD8WG/PBXLz781X/+6a+X2YHHuDPoUySicCdK",
+	"b37FVkz2XcHuLHzh4lvxoGwvXv38e5f/9E+Ve/Eguxdl5kHC1vINaa25bLsWIpVLWCRMZDjo3Skf3ZWD",
+	"GjzK+7WuIA931fOPvyNp+9GHSFgteZF///SLrjekdxBCyV3i3z8VTzzFQJC4ThxHN0g4FvsxVEUlz3z2",
+	"uWRbJzqVQ5gLui9HYSA7LCQt4Ew33urT8l0vU2h6jZORz+MwujBdnHy44LwRAWMANKTcmqXl1wuMaRu5",
+	"HCsts75M5fZMV44zL8Un4nD6hDuNLk7PNa+NfA5hLWxkEbjREPJhMJOe1P1Y1toPBdLzwhlrWGQ28vsj",
+	"VTJutPEA46SVJ3HsXpAeTfUmgLz4Mak73J/jHnP4sMQD5hR6uhrpTiTwigW8cFW+tsxskcK3dmUhKB34",
+	"T0lMg4BLNhU2BjiGxgAmn5q+x5sha0aUx42WzVKL1FatDeRCZkOE+YL4aaoWfoEu3Fi6oXbpmA950hxA",
+	"lTBAA5QUYVDTCCR1ycFBu02+hD8+oH3qT9RkFJuhkDL6uxj+XE82TXE9CCt49NzvU57zRHL6hPToRSiv",
+	"z5xW1S9irsfS7RdO/7NsljGusi9ZdHRLyotb5nUUTDbF4G3Ue3vgeQQO3wNuzvNhFbgnkr1R6966BXpI",
+	"JkSsO/auvLJ9eco6pYStEChewq3Gh6ZPbTGKiocql7rXxDF6OAvzLRVuHh2jAskZDCohBwc4Jd1jUpv/",
+	"7huNeR6rOUw/2MxuWHyYbOER2747q+wAlXmyhFxDX4Yh3VK1/qt4NVYeYrhSDwg1wNCUqHvlcjGOxW4n",
+	"GpdswgURr1DKb44n8YWz8mhjNzrLNlEBMYCwEdVqPdNJQgPdknl7Kzahrmo0UQQ8FoDF4h5eBHWLwv5E",
+	"YuiTIgCRgjUIeNxYdsdSGJksCpE3gMcK0JRFhEWC2dv5ILQkzxhonG3dBXYB4nyNtvByiblwWovuHFEA",
+	"aD79qOweH/JXEo2VBIykzr11a9cYrJqezqMtj5SeHwBejpKthVbLyFgd+K2xKtbB7sBZctL2EpTxbh6W",
+	"yc57B58+SLbTYOBnC/+Z+3xHiZqA+hIXC8KeJQDewnBOgzdM7KtO1NQgCC9O4TbixoDcCoFbi9xlGSij",
+	"p/egZ0l2ohOPPYFeJirtK7nEyJhLwS+BitQ0S/FQM5AWRp7PXA2FuKzIy2U82kylPKpsQvEwsYxLpj9u",
+	"ADd22h0CXnXxqrmQsRfGoyRhMcXjFBi02SJocEWUJxMqCIyiwbF/klMAwnUubhXWy2+k0pRAAwWeEDcQ",
+	"Z+NCZ7N2DouxIf6+D+mBkD5yCnu62M0TRz6aK5KJSX5EytWDW8KPzDVfMStJhZvWB5jrIrqyWq2lk/lY",
+	"eDrtj9bC3egCfcnYMs+QJYGloOGw3WnKg4JyxVuHK2uuEO7q+zP20mhYWP0/UEJjFxU3iUiYCyz9ZdSp",
+	"UG2dcsRLZi5HgdK7IClW7kfWWfFBLks5M4ovtNSE2Jty07JXIcNsgTObvPow546uWm2fZ1VmKeQuOqa7",
+	"AN3GqdsR3n6QUbSbhNo6lwAWas4MPwESzeF9uVF+Vu24eK4fHvw6jPfj9EkD+QbYXvxUjexPBcjkBtAQ",
+	"UNijgX9Osak8wGZorC57RQ0CN5ZzQwZJ4ludU0qcp03xh2Y/ZIPA78fcgXi4kbDikA4IKu2TBXengzk5",
+	"DuDqxEG4SPi/cUIOSf0ANne/TycxAvYZDYIGvslm5ixqmS1Q8LLyLILGCblJZpEfIzYryijAD5DXywoq",
+	"oxrSZlDla9RoSWbKAi0S9t6n/bgo42Bw1JQ3NeXFXA4Al/aBKgFrmc/241TJ11thZDPxn6TuGKaLQNqd",
+	"hmzN7qSy/Yhda7Vadu0Z+N5lpxLMOZMZij6aGWoHXIPpFzrzLLm/RUxjqdM5JPWHF9AjUbx1MuUj6sly",
+	"8qZ0hnjSLY9feEJ4iK2KL1KCHarGsFT+PgsuZPGYsMNMS29IYzUb/alhqMoGmEZ/ejSzYISpi31dwITh",
+	"eEDE16qEBwE0VDUbrqxs6GJaxT4n3jRyewFtZQr9xnpcO/LRo+NJKBiEiSjcHWtlLv5H1fKJv9vMeJIs",
+	"ZdcfiENrIsqnQQylhnKmDOG0HzLPpAwZ2yJfkzV6fmzOhQACbSgqEwzDRDi9ZZM2QkHYPzshjsz1gws6",
+	"QhTAmZZva8hHJBlwOvXEyKNzbObK0hH8+zVOZKzpROaYgOV1Dasez+hEAh9ofoqH7Jrcl0VZO4dHTXxu",
+	"k0kqmi7zmgO3T5vTKCiw3jElsNB6J/XZKAScBe9zYWeGjDZKO3x3YJsrG5bRWVK3mcRsZEcFDOioayPa",
+	"9yc+hPcNKUo6DRh9Hw7kvUOjYDJ95aGceyploOZuKnqU8QaMfc6hmDIiUzblYg+rMwwyTZ4ddaYtgtLv",
+	"hpqUrO5Pko80PeAJ6JwY/M16Ri3zcnJTQFOz6UHakaAVRxglj+y02zfLihTV9TDSOHD7Z7JlrAGgOx3x",
+	"BuMPWSiH3odEo/jcZnoysvj1IHv7eBrjL4fp+5IfbmZvSXpKCFRB6m7AQ2wx5TKbIS9QkbqyHW+R60Nc",
+	"sR91kQDSHtKnufI6+aBnRTnIi6bqmvmwq9VGVjllkM2yY1zn4PAah+aNWYeL4kiSh335nf9x+f0Pkszj",
+	"OR+IdvwKH7hoN4wHtH9ewn6T6p/99vL7P16AXuW52fSCVDuSCgj+599c/tsfL3/952Kakyz1lL+pmurD",
+	"JanutA+bPaEP8/6VNTi8nS1f6ZZal70F9RlqX1ezt9KLVT7CfjskFyTaHy6dXHjYRIVxTwj5V4Xom014",
+	"vKY5EYfqteA1QsUF7hVU+zfEX9C5ker64rJsKGYBufmSOQGPVboqrw8SS1C9P/1JZWU6uMM39sVaUpTX",
+	"QxUUl6zIksRIyfMFjcMmjy8CCvamBos4xkCajc2x66mKcODOiTZvhPkxE6hXGlvGzOzFWJspXDNZmy9a",
+	"m8fj2jIlZ2kWH62hrKvK0ZUfp6wEXX12DIszv+hrARaYprUuuVq3kGvNgqzt1l3NV6mLOzJPEXhvPT2m",
+	"GFZXlN6jn8HFc6pHkqU8NO1OgzBKhWkBhhc26zGcQzCfUXl6GnJO7Py6+SWiHLj+q6XPJEb5gukz5fi4",
+	"rN8Y7tjl+o2tF0G5+8YKMZQyUJq8qZNLWhIKLmscy2U4Sfm3Zi4SwcWO3WUERWwIl3lq/BosdxwSv5qK",
+	"MvxoUnFQHLcSLwSWUMpI8pRnK0E/831FvNdOAV95LjQNOLoG1mAa0zfRLQcV54z0LhQOG9IYYdhjJOFx",
+	"MC+jKwv5Cmm9meWNPJdA7EkShcS+VjC/APsAqiNZQkIKa+Xnf1RjqVyR7uGBKtItKqI1SrJlJH2FNgB5",
+	"JLQ41XMr1RcoJN9U84JCcIE6qbDlwJzq84p66eI65rnfsYKyXTRm6FEW+wNfeeExjqIB52qBxFNQOwuG",
+	"ESW+WahJLsYShaTGWKKQUyA84FQemR0YMy3kfQnRqpsvyimoAz9QU/wpGfrncjwmzzfbx1H3EBxxI0iJ",
+	"IziSCyf0R1RN97UZ9wPKYFB3EkQ6PwQNBiOxsSzD57EqNOajMIpVN0eZQsedfE8/dkHcaTwS69h3dVvj",
+	"quZ4pe3mAci+bAfpQZOFD3GbpQ+ptKLCaQwfDVtxXmf2TD/2dTrDiy20dkN4I7VEop+7b/BT3CN5E9to",
+	"D2RuKwypBnQQE8EMHR+Bqb3Waq3zN5EP/7axjbYM91ObpBA3mgiGhbhbuipcq0KcNgo0u0ZGUEsEsS1O",
+	"7NrtaTwKI/+/yRzTL4KkIxjgxlsgvm3XVlAyuS1VoWqm+lhC76Q5jUiu/uZ/Xv6vf7j81x9f/dsfalZt",
+	"sLiFyApsw1Wmd5Xt6zkf5k4m91w2pNFX6TkN4Nnb+9ZhEPbcQFg49/jw/iSG122KAZs7P0sMLxM3qBk5",
+	"pg5bt7m9fpChw8GGrNDWaQ2MY6Rhu8/Rwe+pgdNqJRyLOHJVZZycPnWSDvdsELZkXnmL3IaglNaqluyq",
+	"i+Y4tmdwe8I8s9nAp4GHsXN/yADu1F0CfzXGWENbEOXWxUatbhA0ToiT7EtBYHrjAp02c7I7zDFfl9Pg",
+	"OvcHA+yknvvAxgIp853D9iF5T96IzPRSmUV1P85WSqpwOAxDlZkgg8jHVKG6TGc5vMbJfXZKg4H5ZHHn",
+	"W3Cp8ddGNpc+PVBf7qYl2/TDo9WH7UHeeqr6qSJvHbubGJFS+fl5FS3PhSmCfv73zz8uHjO9/gSAdL9S",
+	"9BaJ93I1zwFnuaZcK4sQffXjX1x+/4PC6d0bGtOTlSblcExSh5riRx9+8tNvL6UvGJ09LtOPVz/68Oon",
+	"f/jkNx8uuDzLeUvfS233rWdcr1DKl8il1ZySuIgr+CSXm4GQIXMXU8Oz23Pno8Ozm2dHicPvyRXNyPlC",
+	"0JBNIE6WaZk5Oc+UMwV1wDQKat3aDXfi3zg/BDEvX5w39GFeNqY5ovKD2Tf11MxRiyiDAdrFqEmQ03gk",
+	"5yWlcIuJk4zL5b7OXo46kxjnk1tK5+qsSu1xNp6H1xQ8Edzn3FLVfVbq2fDI8RTnJepngaex4FGnGIS0",
+	"VNs4C7Pj1fgeaLkRYRsH81PHfFjwsNt6O9ComW7yqybM1r3s0ToUS4AtEVpHemOay2A+qeitQs5g8qwQ",
+	"RSky5XCP/E1CD0rw+OVT2ThoEoVx2JsOSBROBS5VPYXUWlskIV53AyHcOzOJfZ9DcxDY2el0cLk5MTNT",
+	"7C7I2IZKxhPiyHFNM59x4g+wvlFAyElEBYoVb/A9uSe/BJZrDSVXW2iCmrOg+erouw7FXdJGLr4snEZ9",
+	"8UkFKaWdpqCjOVKExOHE70vqpGEtma4/Vxxt8jp5+82Hj99582tvnj58fPrmX1mY4Pc6efe9r3718b3T",
+	"tx9/8b/qvx+S18npm++8If5+YqRak4HAepBfQWBIFV48cS+C0PVgi/Ujv4dhBJdfsL4QE+o/WhfuOGho",
+	"fs54Eq28q1yjad7qZGWpTsUu58SJzBu6UCqa5m75F5tfNofTB80Z7XGY2QlZvM2IPvFNOhXr9WhPYoOH",
+	"VZef1kiK0uy6iJ3WJTEkpevchXoma33xbHWXXUiTQz1LZ1wL/vXj4IIE/hmVXfuU+93JL8gdiW3MpdDZ",
+	"NH2jwJanuA502TXMsrdrpA5xMiCgMYfXh83ZyI0NhgNg6ruRAPgGq8VVyShVXFB1VYa7FTUjTrLxHBzI",
+	"E4J0coPClHmZiKkDMJphMs0V7BuTV/hatH3r6HNXycqySbz4D7lKVjqn2cgHsEir1WqkxcYY87e7RCVy",
+	"z2HszaZa52YPyVSszOwCqLXJ8tBJPB7qm0339Vdo+rvTlxtU49T3OaQeNdPOuiY4WZtnNE11QbDBSaCh",
+	"uDrzEVLa68J4I2cbQ8sgfbEFRsBD0g/HuvOo9FQuK9ju4JjKd4VpzNMsQm1jaXIs4iRDJNNsa85h2LFx",
+	"XuRgzKZhsBcJKHkZMS7LcCs5CRBSxfbQklFysLaqyEDzo8jsYFBLEo4pTIMM0N8KvEGPDsCo++L5OXEv",
+	"bZq6HoElRb/qITuC+L+M98IZy5wQk2z8zjlsfK2JRGH4uhlKspIdhwFu8yIH318kcuJRRKk6/IbUscgk",
+	"mKYaWFzjsizIZ/myII3WGllp80CcivSeMmKdMJDLEGGWUUmT5lPmptRVmltqcPSIRrRCdsBJJWB1ZVhS",
+	"VMFVVvF1kmAvXVMnTL1MlpBmSEyfxkWqytH5RkV1YUsdsS80xf2qEs7gQCqPSf2c+XasfxJGghmEjGT8",
+	"049V7QVN8I3PscjonEY9N/bHmFBE/CCYalNKhqBgurfmBVosd7S/9D3mx7mz5QixiVdCeoaj34s2dsr1",
+	"T+ouGftB4MvPIGBdN5Zh3+Cg+T4PGRokDGwkcxMlLs2W4eglU0H6s0fP/n8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
