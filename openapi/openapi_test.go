@@ -31,7 +31,8 @@ var operationIDs = []string{
 	"getConversations", "setConversations", "getUsersOnlineStatus", "forbidUser", "unforbidUser", "getOnlineUsers", "getServerConfig",
 	"getIncrementalFriends", "getFullFriendUserIDs", "getDesignatedFriends", "getDesignatedFriendApply",
 	"getIncrementalJoinGroups", "getFullJoinGroupIDs", "getIncrementalGroupMembersBatch", "getIncrementalConversations",
-	"getNotNotifyConversationIDs", "markConversationAsRead", "getActiveConversations", "getJssdkConversations",
+	"getNotNotifyConversationIDs", "markConversationAsRead", "getGroupMembersInfo", "getFullGroupMemberUserIDs", "getActiveConversations",
+	"getJssdkConversations",
 }
 
 // unauthenticated operations take the shared secret instead of a token.

@@ -249,6 +249,32 @@ func TestSDKGroupSync(t *testing.T) {
 	r2 := batch(mTok, m, map[string]any{"groupID": g, "version": r1.Version, "versionID": r1.VersionID})[g]
 	changes(t, "members after the kick", r2.incr, []string{"userID"}, []string{}, []string{}, []string{x})
 
+	// Named members and all member IDs: to members only; the IDs carry the member sync's version.
+	var mi struct {
+		Members []struct {
+			UserID    string
+			RoleLevel int
+		}
+	}
+	e.MustOK("/group/get_group_members_info", mTok, map[string]any{"groupID": g, "userIDs": []string{o, x, y}}).Decode(t, &mi)
+	if len(mi.Members) != 1 || mi.Members[0].UserID != o || mi.Members[0].RoleLevel != 100 {
+		t.Fatalf("members of g among [o x y]: %+v", mi)
+	}
+	var full struct {
+		Version   int64
+		VersionID string
+		UserIDs   []string
+	}
+	e.MustOK("/group/get_full_group_member_user_ids", mTok, map[string]any{"groupID": g}).Decode(t, &full)
+	if !slices.Equal(full.UserIDs, []string{o, m}) || full.Version != r2.Version || full.VersionID != r2.VersionID {
+		t.Fatalf("member IDs of g: %+v; want [%s %s] at version %d/%s", full, o, m, r2.Version, r2.VersionID)
+	}
+	for _, p := range []string{"/group/get_group_members_info", "/group/get_full_group_member_user_ids"} {
+		if r := e.Post(p, yTok, map[string]any{"groupID": g, "userIDs": []string{o}}); r.ErrCode != 1201 {
+			t.Fatalf("%s by an outsider: errCode %d, want 1201", p, r.ErrCode)
+		}
+	}
+
 	// An outsider gets nothing of g, whatever version it sends; nobody asks for another user.
 	if r := batch(yTok, y, from); len(r) != 0 {
 		t.Fatalf("an outsider's member sync of g: %+v, want nothing", r)
@@ -464,6 +490,16 @@ func TestSDKJSConversations(t *testing.T) {
 	postProto(t, e, named, bTok, &jssdkpb.GetConversationsReq{OwnerUserID: b, ConversationIDs: []string{sg, chat.SingleConversationID(a, b), "si_" + a + "_" + c}}, &nd)
 	if len(nd.Conversations) != 2 || nd.UnreadCount != by[sg].MaxSeq-by[sg].ReadSeq {
 		t.Fatalf("b's named conversations: %v", &nd)
+	}
+	// A chat without a message yet is answered as a default conversation (the SDK reads the first one of the
+	// reply for every conversation it opens); b's own notification conversation is left out.
+	d2, _ := e.User("sjd")
+	sd := "si_" + chat.SingleConversationID(b, d2)[len("single_"):]
+	postProto(t, e, named, bTok, &jssdkpb.GetConversationsReq{ConversationIDs: []string{sd, "n_" + b}}, &nd)
+	if len(nd.Conversations) != 1 || nd.Conversations[0].Conversation.GetConversationID() != sd ||
+		nd.Conversations[0].Conversation.GetConversationType() != 1 || nd.Conversations[0].Conversation.GetUserID() != d2 ||
+		nd.Conversations[0].MaxSeq != 0 || nd.Conversations[0].User.GetUserID() != d2 || nd.Conversations[0].LastMsg != nil {
+		t.Fatalf("b naming its new chat with d: %v", &nd)
 	}
 	postProto(t, e, named, cTok, &jssdkpb.GetConversationsReq{ConversationIDs: []string{si, sg}}, &nd)
 	if len(nd.Conversations) != 0 || nd.UnreadCount != 0 {

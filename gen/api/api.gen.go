@@ -1796,6 +1796,79 @@ type GetFullFriendUserIDsResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// GetFullGroupMemberUserIDsData defines model for GetFullGroupMemberUserIDsData.
+type GetFullGroupMemberUserIDsData struct {
+	// Equal True when the request's idHash is the hash of today's IDs; userIDs is then empty.
+	Equal   bool     `json:"equal"`
+	UserIDs []string `json:"userIDs"`
+
+	// Version The member list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The member list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetFullGroupMemberUserIDsReq defines model for GetFullGroupMemberUserIDsReq.
+type GetFullGroupMemberUserIDsReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// IdHash The client's hash of the IDs it has (see the operation); 0 when it has none.
+	IdHash uint64 `json:"idHash,omitempty"`
+}
+
+// GetFullGroupMemberUserIDsResp The reply envelope of getFullGroupMemberUserIDs.
+type GetFullGroupMemberUserIDsResp struct {
+	Data GetFullGroupMemberUserIDsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
 // GetFullJoinGroupIDsData defines model for GetFullJoinGroupIDsData.
 type GetFullJoinGroupIDsData struct {
 	// Equal True when the request's idHash is the hash of today's IDs; groupIDs is then empty.
@@ -1959,6 +2032,71 @@ type GetGroupMemberListReq struct {
 // GetGroupMemberListResp The reply envelope of getGroupMemberList.
 type GetGroupMemberListResp struct {
 	Data GetGroupMemberListData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetGroupMembersInfoData defines model for GetGroupMembersInfoData.
+type GetGroupMembersInfoData struct {
+	Members []GroupMemberFullInfo `json:"members"`
+}
+
+// GetGroupMembersInfoReq defines model for GetGroupMembersInfoReq.
+type GetGroupMembersInfoReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// UserIDs At most 1,000 entries.
+	UserIDs []UserID `json:"userIDs"`
+}
+
+// GetGroupMembersInfoResp The reply envelope of getGroupMembersInfo.
+type GetGroupMembersInfoResp struct {
+	Data GetGroupMembersInfoData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
 	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
@@ -4826,6 +4964,13 @@ type DismissGroupParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetFullGroupMemberUserIDsParams defines parameters for GetFullGroupMemberUserIDs.
+type GetFullGroupMemberUserIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetFullJoinGroupIDsParams defines parameters for GetFullJoinGroupIDs.
 type GetFullJoinGroupIDsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -4842,6 +4987,13 @@ type GetGroupApplicationListParams struct {
 
 // GetGroupMemberListParams defines parameters for GetGroupMemberList.
 type GetGroupMemberListParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetGroupMembersInfoParams defines parameters for GetGroupMembersInfo.
+type GetGroupMembersInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -5111,6 +5263,9 @@ type CreateGroupJSONRequestBody = CreateGroupReq
 // DismissGroupJSONRequestBody defines body for DismissGroup for application/json ContentType.
 type DismissGroupJSONRequestBody = DismissGroupReq
 
+// GetFullGroupMemberUserIDsJSONRequestBody defines body for GetFullGroupMemberUserIDs for application/json ContentType.
+type GetFullGroupMemberUserIDsJSONRequestBody = GetFullGroupMemberUserIDsReq
+
 // GetFullJoinGroupIDsJSONRequestBody defines body for GetFullJoinGroupIDs for application/json ContentType.
 type GetFullJoinGroupIDsJSONRequestBody = GetFullJoinGroupIDsReq
 
@@ -5119,6 +5274,9 @@ type GetGroupApplicationListJSONRequestBody = GetGroupApplicationListReq
 
 // GetGroupMemberListJSONRequestBody defines body for GetGroupMemberList for application/json ContentType.
 type GetGroupMemberListJSONRequestBody = GetGroupMemberListReq
+
+// GetGroupMembersInfoJSONRequestBody defines body for GetGroupMembersInfo for application/json ContentType.
+type GetGroupMembersInfoJSONRequestBody = GetGroupMembersInfoReq
 
 // GetGroupsInfoJSONRequestBody defines body for GetGroupsInfo for application/json ContentType.
 type GetGroupsInfoJSONRequestBody = GetGroupsInfoReq
@@ -6063,6 +6221,36 @@ type ClientInterface interface {
 	// Corresponds with POST /group/dismiss_group (the `DismissGroup` operationId).
 	DismissGroup(ctx context.Context, params *DismissGroupParams, body DismissGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetFullGroupMemberUserIDsWithBody All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDsWithBody(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDs(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetFullJoinGroupIDsWithBody All joined group IDs of a user (SDK sync)
 	//
 	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
@@ -6158,6 +6346,34 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /group/get_group_member_list (the `GetGroupMemberList` operationId).
 	GetGroupMemberList(ctx context.Context, params *GetGroupMemberListParams, body GetGroupMemberListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetGroupMembersInfoWithBody Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfoWithBody(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetGroupMembersInfo Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfo(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetGroupsInfoWithBody Get groups' information
 	//
@@ -6625,8 +6841,11 @@ type ClientInterface interface {
 
 	// GetJssdkConversationsWithBody Named conversations with their last message (JS SDK)
 	//
-	// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
-	// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+	// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+	// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+	// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+	// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+	// is not a party of, unknown ones and notification conversations are left out, never described.
 	//
 	// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
 	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
@@ -6637,7 +6856,7 @@ type ClientInterface interface {
 	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
 	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
 	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
-	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// The protobuf fields are checked by the server (the
 	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
 	//
 	// **Caller:** `ownerUserID` itself (or an admin).
@@ -8364,6 +8583,56 @@ func (c *Client) DismissGroup(ctx context.Context, params *DismissGroupParams, b
 	return c.Client.Do(req)
 }
 
+// GetFullGroupMemberUserIDsWithBody All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *Client) GetFullGroupMemberUserIDsWithBody(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullGroupMemberUserIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *Client) GetFullGroupMemberUserIDs(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullGroupMemberUserIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetFullJoinGroupIDsWithBody All joined group IDs of a user (SDK sync)
 //
 // The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
@@ -8510,6 +8779,54 @@ func (c *Client) GetGroupMemberListWithBody(ctx context.Context, params *GetGrou
 // Corresponds with POST /group/get_group_member_list (the `GetGroupMemberList` operationId).
 func (c *Client) GetGroupMemberList(ctx context.Context, params *GetGroupMemberListParams, body GetGroupMemberListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetGroupMemberListRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetGroupMembersInfoWithBody Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *Client) GetGroupMembersInfoWithBody(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetGroupMembersInfoRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetGroupMembersInfo Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *Client) GetGroupMembersInfo(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetGroupMembersInfoRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -9256,8 +9573,11 @@ func (c *Client) GetActiveConversationsWithBody(ctx context.Context, params *Get
 
 // GetJssdkConversationsWithBody Named conversations with their last message (JS SDK)
 //
-// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
-// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+// is not a party of, unknown ones and notification conversations are left out, never described.
 //
 // **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
 // application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
@@ -9268,7 +9588,7 @@ func (c *Client) GetActiveConversationsWithBody(ctx context.Context, params *Get
 // `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
 // (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
 // `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
-// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// The protobuf fields are checked by the server (the
 // schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
 //
 // **Caller:** `ownerUserID` itself (or an admin).
@@ -11275,6 +11595,59 @@ func NewDismissGroupRequestWithBody(server string, params *DismissGroupParams, c
 	return req, nil
 }
 
+// NewGetFullGroupMemberUserIDsRequest calls the generic GetFullGroupMemberUserIDs builder with application/json body
+func NewGetFullGroupMemberUserIDsRequest(server string, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetFullGroupMemberUserIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetFullGroupMemberUserIDsRequestWithBody constructs an http.Request for the GetFullGroupMemberUserIDs method, with any body, and a specified content type
+func NewGetFullGroupMemberUserIDsRequestWithBody(server string, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_full_group_member_user_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetFullJoinGroupIDsRequest calls the generic GetFullJoinGroupIDs builder with application/json body
 func NewGetFullJoinGroupIDsRequest(server string, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -11402,6 +11775,59 @@ func NewGetGroupMemberListRequestWithBody(server string, params *GetGroupMemberL
 	}
 
 	operationPath := fmt.Sprintf("/group/get_group_member_list")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetGroupMembersInfoRequest calls the generic GetGroupMembersInfo builder with application/json body
+func NewGetGroupMembersInfoRequest(server string, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetGroupMembersInfoRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetGroupMembersInfoRequestWithBody constructs an http.Request for the GetGroupMembersInfo method, with any body, and a specified content type
+func NewGetGroupMembersInfoRequestWithBody(server string, params *GetGroupMembersInfoParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_group_members_info")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -13681,6 +14107,36 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /group/dismiss_group (the `DismissGroup` operationId).
 	DismissGroupWithResponse(ctx context.Context, params *DismissGroupParams, body DismissGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*DismissGroupResponse, error)
 
+	// GetFullGroupMemberUserIDsWithBodyWithResponse All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error)
+
+	// GetFullGroupMemberUserIDsWithResponse All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDsWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error)
+
 	// GetFullJoinGroupIDsWithBodyWithResponse All joined group IDs of a user (SDK sync)
 	//
 	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
@@ -13776,6 +14232,34 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /group/get_group_member_list (the `GetGroupMemberList` operationId).
 	GetGroupMemberListWithResponse(ctx context.Context, params *GetGroupMemberListParams, body GetGroupMemberListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupMemberListResponse, error)
+
+	// GetGroupMembersInfoWithBodyWithResponse Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfoWithBodyWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error)
+
+	// GetGroupMembersInfoWithResponse Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfoWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error)
 
 	// GetGroupsInfoWithBodyWithResponse Get groups' information
 	//
@@ -14243,8 +14727,11 @@ type ClientWithResponsesInterface interface {
 
 	// GetJssdkConversationsWithBodyWithResponse Named conversations with their last message (JS SDK)
 	//
-	// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
-	// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+	// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+	// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+	// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+	// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+	// is not a party of, unknown ones and notification conversations are left out, never described.
 	//
 	// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
 	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
@@ -14255,7 +14742,7 @@ type ClientWithResponsesInterface interface {
 	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
 	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
 	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
-	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// The protobuf fields are checked by the server (the
 	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
 	//
 	// **Caller:** `ownerUserID` itself (or an admin).
@@ -15713,6 +16200,47 @@ func (r DismissGroupResponse) ContentType() string {
 	return ""
 }
 
+type GetFullGroupMemberUserIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetFullGroupMemberUserIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFullGroupMemberUserIDsResponse) GetJSON200() *GetFullGroupMemberUserIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFullGroupMemberUserIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFullGroupMemberUserIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFullGroupMemberUserIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFullGroupMemberUserIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetFullJoinGroupIDsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -15830,6 +16358,47 @@ func (r GetGroupMemberListResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetGroupMemberListResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetGroupMembersInfoResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetGroupMembersInfoResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetGroupMembersInfoResponse) GetJSON200() *GetGroupMembersInfoResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetGroupMembersInfoResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetGroupMembersInfoResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetGroupMembersInfoResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetGroupMembersInfoResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18037,6 +18606,48 @@ func (c *ClientWithResponses) DismissGroupWithResponse(ctx context.Context, para
 	return ParseDismissGroupResponse(rsp)
 }
 
+// GetFullGroupMemberUserIDsWithBodyWithResponse All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *ClientWithResponses) GetFullGroupMemberUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error) {
+	rsp, err := c.GetFullGroupMemberUserIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullGroupMemberUserIDsResponse(rsp)
+}
+
+// GetFullGroupMemberUserIDsWithResponse All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *ClientWithResponses) GetFullGroupMemberUserIDsWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error) {
+	rsp, err := c.GetFullGroupMemberUserIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullGroupMemberUserIDsResponse(rsp)
+}
+
 // GetFullJoinGroupIDsWithBodyWithResponse All joined group IDs of a user (SDK sync)
 //
 // The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
@@ -18167,6 +18778,46 @@ func (c *ClientWithResponses) GetGroupMemberListWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetGroupMemberListResponse(rsp)
+}
+
+// GetGroupMembersInfoWithBodyWithResponse Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *ClientWithResponses) GetGroupMembersInfoWithBodyWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error) {
+	rsp, err := c.GetGroupMembersInfoWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetGroupMembersInfoResponse(rsp)
+}
+
+// GetGroupMembersInfoWithResponse Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *ClientWithResponses) GetGroupMembersInfoWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error) {
+	rsp, err := c.GetGroupMembersInfo(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetGroupMembersInfoResponse(rsp)
 }
 
 // GetGroupsInfoWithBodyWithResponse Get groups' information
@@ -18797,8 +19448,11 @@ func (c *ClientWithResponses) GetActiveConversationsWithBodyWithResponse(ctx con
 
 // GetJssdkConversationsWithBodyWithResponse Named conversations with their last message (JS SDK)
 //
-// The named conversations of the user (IDs in the SDK's form or this API's; at most 100; unknown ones and those
-// without a message skipped), and `unreadCount`: the unread messages of those conversations.
+// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+// is not a party of, unknown ones and notification conversations are left out, never described.
 //
 // **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
 // application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
@@ -18809,7 +19463,7 @@ func (c *ClientWithResponses) GetActiveConversationsWithBodyWithResponse(ctx con
 // `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
 // (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
 // `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
-// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// The protobuf fields are checked by the server (the
 // schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
 //
 // **Caller:** `ownerUserID` itself (or an admin).
@@ -20041,6 +20695,32 @@ func ParseDismissGroupResponse(rsp *http.Response) (*DismissGroupResponse, error
 	return response, nil
 }
 
+// ParseGetFullGroupMemberUserIDsResponse parses an HTTP response from a GetFullGroupMemberUserIDsWithResponse call
+func ParseGetFullGroupMemberUserIDsResponse(rsp *http.Response) (*GetFullGroupMemberUserIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFullGroupMemberUserIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetFullGroupMemberUserIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetFullJoinGroupIDsResponse parses an HTTP response from a GetFullJoinGroupIDsWithResponse call
 func ParseGetFullJoinGroupIDsResponse(rsp *http.Response) (*GetFullJoinGroupIDsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -20109,6 +20789,32 @@ func ParseGetGroupMemberListResponse(rsp *http.Response) (*GetGroupMemberListRes
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetGroupMemberListResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetGroupMembersInfoResponse parses an HTTP response from a GetGroupMembersInfoWithResponse call
+func ParseGetGroupMembersInfoResponse(rsp *http.Response) (*GetGroupMembersInfoResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetGroupMembersInfoResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetGroupMembersInfoResp
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -20898,6 +21604,9 @@ type ServerInterface interface {
 	// DismissGroup Dismiss a group
 	// (POST /group/dismiss_group)
 	DismissGroup(w http.ResponseWriter, r *http.Request, params DismissGroupParams)
+	// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+	// (POST /group/get_full_group_member_user_ids)
+	GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request, params GetFullGroupMemberUserIDsParams)
 	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
 	// (POST /group/get_full_join_group_ids)
 	GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams)
@@ -20907,6 +21616,9 @@ type ServerInterface interface {
 	// GetGroupMemberList List a group's members
 	// (POST /group/get_group_member_list)
 	GetGroupMemberList(w http.ResponseWriter, r *http.Request, params GetGroupMemberListParams)
+	// GetGroupMembersInfo Named members of a group (SDK)
+	// (POST /group/get_group_members_info)
+	GetGroupMembersInfo(w http.ResponseWriter, r *http.Request, params GetGroupMembersInfoParams)
 	// GetGroupsInfo Get groups' information
 	// (POST /group/get_groups_info)
 	GetGroupsInfo(w http.ResponseWriter, r *http.Request, params GetGroupsInfoParams)
@@ -21144,6 +21856,12 @@ func (_ Unimplemented) DismissGroup(w http.ResponseWriter, r *http.Request, para
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+// (POST /group/get_full_group_member_user_ids)
+func (_ Unimplemented) GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request, params GetFullGroupMemberUserIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
 // (POST /group/get_full_join_group_ids)
 func (_ Unimplemented) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams) {
@@ -21159,6 +21877,12 @@ func (_ Unimplemented) GetGroupApplicationList(w http.ResponseWriter, r *http.Re
 // GetGroupMemberList List a group's members
 // (POST /group/get_group_member_list)
 func (_ Unimplemented) GetGroupMemberList(w http.ResponseWriter, r *http.Request, params GetGroupMemberListParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetGroupMembersInfo Named members of a group (SDK)
+// (POST /group/get_group_members_info)
+func (_ Unimplemented) GetGroupMembersInfo(w http.ResponseWriter, r *http.Request, params GetGroupMembersInfoParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -22358,6 +23082,47 @@ func (siw *ServerInterfaceWrapper) DismissGroup(w http.ResponseWriter, r *http.R
 	handler.ServeHTTP(w, r)
 }
 
+// GetFullGroupMemberUserIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFullGroupMemberUserIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetFullGroupMemberUserIDs(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetFullJoinGroupIDs operation middleware
 func (siw *ServerInterfaceWrapper) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request) {
 
@@ -22472,6 +23237,47 @@ func (siw *ServerInterfaceWrapper) GetGroupMemberList(w http.ResponseWriter, r *
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetGroupMemberList(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetGroupMembersInfo operation middleware
+func (siw *ServerInterfaceWrapper) GetGroupMembersInfo(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetGroupMembersInfoParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetGroupMembersInfo(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -23861,6 +24667,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/msg/mark_conversation_as_read", wrapper.MarkConversationAsRead)
 	})
 	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_group_members_info", wrapper.GetGroupMembersInfo)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_full_group_member_user_ids", wrapper.GetFullGroupMemberUserIDs)
+	})
+	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/jssdk/get_active_conversations", wrapper.GetActiveConversations)
 	})
 	r.Group(func(r chi.Router) {
@@ -24445,6 +25257,29 @@ func (response DismissGroup200JSONResponse) VisitDismissGroupResponse(w http.Res
 	return err
 }
 
+type GetFullGroupMemberUserIDsRequestObject struct {
+	Params GetFullGroupMemberUserIDsParams
+	Body   *GetFullGroupMemberUserIDsJSONRequestBody
+}
+
+type GetFullGroupMemberUserIDsResponseObject interface {
+	VisitGetFullGroupMemberUserIDsResponse(w http.ResponseWriter) error
+}
+
+type GetFullGroupMemberUserIDs200JSONResponse GetFullGroupMemberUserIDsResp
+
+func (response GetFullGroupMemberUserIDs200JSONResponse) VisitGetFullGroupMemberUserIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFullJoinGroupIDsRequestObject struct {
 	Params GetFullJoinGroupIDsParams
 	Body   *GetFullJoinGroupIDsJSONRequestBody
@@ -24503,6 +25338,29 @@ type GetGroupMemberListResponseObject interface {
 type GetGroupMemberList200JSONResponse GetGroupMemberListResp
 
 func (response GetGroupMemberList200JSONResponse) VisitGetGroupMemberListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetGroupMembersInfoRequestObject struct {
+	Params GetGroupMembersInfoParams
+	Body   *GetGroupMembersInfoJSONRequestBody
+}
+
+type GetGroupMembersInfoResponseObject interface {
+	VisitGetGroupMembersInfoResponse(w http.ResponseWriter) error
+}
+
+type GetGroupMembersInfo200JSONResponse GetGroupMembersInfoResp
+
+func (response GetGroupMembersInfo200JSONResponse) VisitGetGroupMembersInfoResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -25212,6 +26070,9 @@ type StrictServerInterface interface {
 	// DismissGroup Dismiss a group
 	// (POST /group/dismiss_group)
 	DismissGroup(ctx context.Context, request DismissGroupRequestObject) (DismissGroupResponseObject, error)
+	// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+	// (POST /group/get_full_group_member_user_ids)
+	GetFullGroupMemberUserIDs(ctx context.Context, request GetFullGroupMemberUserIDsRequestObject) (GetFullGroupMemberUserIDsResponseObject, error)
 	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
 	// (POST /group/get_full_join_group_ids)
 	GetFullJoinGroupIDs(ctx context.Context, request GetFullJoinGroupIDsRequestObject) (GetFullJoinGroupIDsResponseObject, error)
@@ -25221,6 +26082,9 @@ type StrictServerInterface interface {
 	// GetGroupMemberList List a group's members
 	// (POST /group/get_group_member_list)
 	GetGroupMemberList(ctx context.Context, request GetGroupMemberListRequestObject) (GetGroupMemberListResponseObject, error)
+	// GetGroupMembersInfo Named members of a group (SDK)
+	// (POST /group/get_group_members_info)
+	GetGroupMembersInfo(ctx context.Context, request GetGroupMembersInfoRequestObject) (GetGroupMembersInfoResponseObject, error)
 	// GetGroupsInfo Get groups' information
 	// (POST /group/get_groups_info)
 	GetGroupsInfo(ctx context.Context, request GetGroupsInfoRequestObject) (GetGroupsInfoResponseObject, error)
@@ -26168,6 +27032,39 @@ func (sh *strictHandler) DismissGroup(w http.ResponseWriter, r *http.Request, pa
 	}
 }
 
+// GetFullGroupMemberUserIDs operation middleware
+func (sh *strictHandler) GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request, params GetFullGroupMemberUserIDsParams) {
+	var request GetFullGroupMemberUserIDsRequestObject
+
+	request.Params = params
+
+	var body GetFullGroupMemberUserIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFullGroupMemberUserIDs(ctx, request.(GetFullGroupMemberUserIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFullGroupMemberUserIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFullGroupMemberUserIDsResponseObject); ok {
+		if err := validResponse.VisitGetFullGroupMemberUserIDsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetFullJoinGroupIDs operation middleware
 func (sh *strictHandler) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams) {
 	var request GetFullJoinGroupIDsRequestObject
@@ -26260,6 +27157,39 @@ func (sh *strictHandler) GetGroupMemberList(w http.ResponseWriter, r *http.Reque
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetGroupMemberListResponseObject); ok {
 		if err := validResponse.VisitGetGroupMemberListResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetGroupMembersInfo operation middleware
+func (sh *strictHandler) GetGroupMembersInfo(w http.ResponseWriter, r *http.Request, params GetGroupMembersInfoParams) {
+	var request GetGroupMembersInfoRequestObject
+
+	request.Params = params
+
+	var body GetGroupMembersInfoJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetGroupMembersInfo(ctx, request.(GetGroupMembersInfoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetGroupMembersInfo")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetGroupMembersInfoResponseObject); ok {
+		if err := validResponse.VisitGetGroupMembersInfoResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -27153,614 +28083,629 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17jxtJniD2VQLcA0Rqk1SS9VCriIG3WtXqqemW1KtST5+vKSujmEEyppKRVEZklTjTAuZge2+fd7eG",
-	"DZ+9d8AcsGvAB3sHB+Ow473Z2+9idPfO/bVfwYhfRGRGvshMklWq7qnBdKmKzIzn7/38WWsczhchI0zw",
-	"1tHPWgsc4TkRJIK/ni9IhAUN2emJ/NMnfBzRhfygddQ6RiLCY4JOT9B4FnLC0PkSiRlB44ASJobwOyfR",
-	"JYlQEE45ogJdUTFD5JJESzGjbKoex0GA/JBwhJmPxuGCEniWMhHKB0bsC3J+Fo4viECLmM8IT18TEZ1O",
-	"ScR76GU62RxfEI5CRtDVjDAYiiN8zgkTPXQs0DzkAvUHH6DxDEd4LDfbG7GW06JyWzOCfRK1nBbDc9I6",
-	"aoXWGTgtPp6ROZaHMcdvPyVsKmato/7gA6cllgv5OBcRZdPWu3fvzMNwkse+/2GAxxcvyBs45kgOKyiB",
-	"L8/lN59zEqlj/icRmbSOWr/zIL2aB3qoB/qpd06LvC25ErM5xx3s29trOZn1uoP9woKdVnjFSNRsGe+c",
-	"VkTexDQifuvoy8wITmZbr5L5wvOfkLGQ86VnwhfFvcgLjcgiWCLCLkkQLggKJwjrd+SOsofoY4HXLfuj",
-	"+UIsW07rbTecU0Hgr6MJDjiRBxpFj0OfrB1DP6beOAlEcenP4RccIJ8ITANYN0MkisJoiHBwhZccLSIi",
-	"AdJBo9aopQBVzEhEJKyykBG5wewNVS/7KZ8WFzFq8Xg8JpyPWihkSP/hoFBOc0W5xA4skAjRhL4tzpa/",
-	"WnM6yYQVN/okooT5pWC+e4idROG8EcA6JUCGF4uAjjETvZbac+lxZp68J+9IkJSaDA4Oqhc/ODgoWbsI",
-	"t155zEmEML8gfq9wX9bRWHOtubRGeKheukPEW46IfBEyTkoR8hrQZ4aZH5DSc9gCV9SoLwiP1S2vWuoP",
-	"7Wd3g2cRHKJPItQW8OeYUClohBOQRPQJyBc6dRExt6ead7gBfpqX7/D0NuIpyDKnbBKWnAkjiDARLeVp",
-	"eJZk5d3jCESrgHLRQ944IliQl3ROPHkWlKH79zkZh8zn9++jNubo+YKw06focq/jSL6F5rwIDdj3z8I4",
-	"GsN1TsJojkXrqEWZ2BukW6VMkCkIx6Unmwp8ekerwOKz+Dyg4+Tpd04r3UjxNL7Q96143hW2joD4Dvqc",
-	"0bf2tuX+7E0c7tfehJJSakGSUg1CS2au91pWzq7xzrsS0HmM2ZgET2NBPo7CePGUzM9JVErmp/L7Ug1O",
-	"U+TDFZLX4b7TmlOWCGIl1DneRmUwi0uGeVV/r/XJ4bhsgDuSeBtJYu6u3wNEV0BorcVuDJJ3wHgrgTFk",
-	"Ezo9I0LIIQpwqExEZffN1Sv3OJoEeIrkg6hNBZcgQKOQzQkT6BJHFJ8HcESnT88+evHjj168Rr8LfA7e",
-	"oAzFiwWJ0Bhz4qAuwhy97tQ+yUscxCXrOxUcwVdDxMk4IoKjudYinZrcyD5IOAQzWeEQ5Qg+4XTK5NMi",
-	"iok61ksScawWVDQsSlZwj6NLSq4krIWMoLH1ijpJfcTKbMjJGxRhNiWdEtFGCDyeEd9IJbXO7jyO2Ekc",
-	"VSzxTAkaeTGjgaxk76eMknmcsmlAXo9i190bY/jH/HWu/vJQm4eRIH7HQR5QKf29pljmqTBCHgsFnWgl",
-	"RT+l+K1+qDZM2et+CS+spi5nhHPzaDPpCnZxLMwk2eNxEZPnHjioj35vThw0QL+Hg8BBe/AvwAR8vo8w",
-	"Y2HMxgRQbjyTQOJvcXGVvEeiPXzpoEkYITka2qt9rjPMXxDsnyl2Vxw5wNGUcAGALmaUK0F4jqML4kuy",
-	"EBHs15V6s/hYsSDKn/LpCeEiisfCurTzMAwIZq3K1z6jDMZu8EZEL7Egj2e4wUQBFoQLzSlWQaDchmSl",
-	"9jtmX+XKBmgTc76FEpFMdEaYv3ISY0Rg5Epe75xwjqcEtd0SFtoZZsggRzgiSKlA5v0Jjbhw0ALuQBJO",
-	"LnmlCBc7hY05flsJqPYK73GzLk7ebHGcc8oq54MdF9Bi2QghyqYsAsmGIzVX9yR/HV8+5dPnC1FG+rQB",
-	"CogcEPalJIN+CMq9/lJSRPPcFRWzMBb6WcqmW5C/mMmDfRzGrGRpTxX0AlCDWAbXwRGeCBKhlMQ5yOZH",
-	"ioNH5DKUtGxuxiBvx0HsS+1+LGcjPooXUrp79OhRD0m8omyKcIIxkhRqz6AtKsjV6hep2CkSpGpvESgX",
-	"hEQpG+CoD1vcry9glUmiyaaehNEZERXoBwwObsB7YJ/EA07E6wz58FBbWYbucWQP/4K8UY5aKWVdRRgk",
-	"0Aklgc8lp1kEmLIRC41OoL7pHGkXqxQ3WBwE6AcoZprdOkY7QD+QYpu8vjeKeqU+4nva/yvZtUDnIEIr",
-	"t+xqaW4Lf5JcppS/zTUXr2YaduWHXX5BF12z4+4ilMASVQuLBdyaU0bn8bx15FbOasNfzWnXyZCpxf1w",
-	"lcX9cK2FZydC3224qJxMWbwn/Fbd0/513dnWpovC5RQEtYrF2vJUzcXawtxOR80KfLsbug7Xvp57zXLs",
-	"asAaXNcCmlhhn0fKcJRX5XMEpbky/xmeUlahMz9nBC0kpw4nCGeZtJRhLU/FPY68RTKS1xnCe4ph9Lvn",
-	"mBO/h46B2xwBB1EyoB58xPqu20PH6u8F5gKeIcxHU3oJYUYI2K2aVjId5dXDARKhwEEZ15FjPYvn5/LE",
-	"8xvTS1LzsdiYlqthoO/C/yxI6Bdu/p3T4rPwqmrOz+RcnP6UOAgbSuq6a6ddPWUOGqw9ZxZTEyzAmwO2",
-	"zRNtySwz4tbwFH2cPFhumpXflBrv0hWUWpGxP6dMIQQvsZIxKigOEDzFUTsKA4IOXbAvSXmN1w/VmuO3",
-	"p+qNPly7XimOIrxsJTyh2Uk4rTk4MdauP4x8ynC0ROp5s5PBteykcQiZoURlbncYbGiJlQprf5CE/5Go",
-	"h56zYCkxGq4JFD+wnGKW6h+9beCmgUE/fW0zY34eY+5M+Lsw4Z+QgAiyIixtAl81Db/cdbBkZhXr91Ef",
-	"LH3rvTsn062EUMrnlPNqRqWuUDmtSxSHgIeaNErCqMi8Fql8MsFxIBBs23YcGdl6FxrJrpyp2XNoAOHW",
-	"e3cQfhshXJ1v6XV68n48fRRJrD0Scg0REXHEINZ2Rtn0CHk/e+dZiwaVgRPiI9d17ynb7+uITCkXJFKA",
-	"0hmOmBEg9FHzHmq/BIVAgRC/hzzrBI8UsniIkbdwDEo5mJCIsDFBF4QsOPJGAFej1hGSSwJ7GF7Q7jj0",
-	"yZSwexyFsVjEotcBXaJ4IClMlRyJPlPP+AbMSnvIBXWl77r9bt91D0Ajsg5ASFVSJV7AdSqVCfs+8ZVF",
-	"j8MTI6a0FN6TQz0CqWkczgmaROEcYba0LgKbrArI0GChQHS+CJQzbUlED+0PSgYYsXSENicEjVovsCAo",
-	"oHMqJORRFc1lbR7h8/CSdGCDlGtT9kJKRL582nvbJVEEB8y93oiN2FdI/oG+UgLfV2hOMKNsir4asa+6",
-	"3W7yn3zSRV+hMw00X8ETsO6v0MswfIrZ8gV5ExMu5JcYRclKpdApl3kexsyXABQzHIsZYYKOYWGRee9K",
-	"ueDGM+IP4QJPAgHheF5ERLQ8nggSPeU/UJ5Xpp2uRwi+1OZxhuY0CKiOYVOLPHDlyk+lps9w8JEEX/SV",
-	"nVgzwTSQU6qBAiykxKzIi7p8fdBpHg6KIZIVYCRNbTHT7cmDEmGEp+Rzhi8xBeuEnlOCvFR15b7ADzCe",
-	"yW8dWIU8+jBCkzgIhgZj4Vi0DTizRtSWcMX8IwWWsEJ5iyp16Cmfnp50zJL25ZII85/HQsLY5+yChVcM",
-	"fYW4CCOTRGS8AILOiS+RT8GRANCc4UuCzglh8Eq6lMq5j+wzg3cgI8lo2qEkBHJ8nY5E9UewYImc6Ct0",
-	"HE25ua85DqRWTnx0HvpLeUpYWc3h4CAYg/pwEUOkqCjANNe2DfmgGXoAMHtB2CmDt+TolHPKpk46DXge",
-	"wOxO3i4koXaAGOIx8VH7go4viN9BQo7iGAgHtxnl8sVz6vuEJTNKiHgWfkYimCeUB4/HQp77RG7E0rMS",
-	"P9M5AdeM1MgcdBWFbKoDTVT4KQi+D5TCZmaRlyyF32eheALIJhFRHoKPlGErpQmKvJP0TA7QVwiYf8nL",
-	"Wt5IqRd5KwUj8+oh+gq9IOMw8jPvamhy7NBueVIZo5WaQOOXJgRV8zxEX6GTWI1lsElhCA4igv2lep6j",
-	"tt5tuk0n2YPAcGPmDSsAtpNM9IE+xyfpPZbfr8RRBQMQNMx5LI+aCRqgmKmnXsNLZuRHAAfi1FB/eQFZ",
-	"KqKjjwF1FmSMzmOhfLLVHIQCE9Fz9BXiqO0phSWh1v0+gL68pcIXEkI/DEIJ1h8uPyPEkMgFUU5H+6Qs",
-	"20HyvoS94/SiVQKB2Z3Syx7AHWTAQZI2cxWY8SsLJPsAktaQn2lvpYSthfFcWmMB20wIUZJRYYBCjTqA",
-	"43kWCiuENTmFARyPsh0ocRh2YL6UR6TeeBqnN6fPgXI0j4WBZcoVwGlgkN98pGIYktH2zVT2YFezMNAB",
-	"MMmIQxSyYKkQHgimNqZJoswXBF8kQ8oDey4fewz+v9+PqTDgBS/PYy6QiDDjE8281EzK8mtGOUzh55TB",
-	"Cq0zeGhW/alk7S8UszYnATwKXYVx4AOeIawnCC/1fImXMlGw5lQ4ipgDosCTVOjj490FibrwBTxZQtmV",
-	"iKGWtweX+5RP9fJfaG+4Wf4BfH928gkQ/48UWZdnpkL7z04+QYsonNCAwJEfGUc4I2OB8PjC6Br6RYX4",
-	"kM0iX51QyeGegzHUnqAzRFMiJDElV/odANUHUgp6AOK2+tQscmAtMuVQjRap54nIJJYwbDOZiGAeMgeR",
-	"3rRXwbWqt6SX00nWumet9WnCoTdbLagrmkOFjCjBPaV87RLWbDZ1QZbpmg6tNX0CjHrDBcGVKYGPMggB",
-	"MtRlEWAh12KJBPkzUzM/n0wCCkFHUmqkDOEppulVP7SW+iwUHyl+t+FdC4DKczLGsRQvBU/zPJTxwwfZ",
-	"0lwzoF04SVhYEUy/Ar2LsHjeOvrSdfYHj5wD13UO3D3nwN13pJAmfwzkjz35Az47kD8O5Y+H8scH8scj",
-	"RzIm+WMgf+zJH/vyx4EjSbL8MZA/9uSPffkDvjiUPx46ErEdib3yx0D+2JM/DuWPh69K/X1y0V1LMeJS",
-	"zW45rR0oJkovkYBarZVIdXX3+oUedfcaxAoFouW0rk9FQG31YEYpcJRG4MMfHbCUbSv5g8P6OgR8CVE7",
-	"k+MBPFeL69Yj5UI5PLAryVvD2y5lbD3kxpK0fn97cbnltNT/awi5+qlGUixcRHMxNbOshqKlfmsjGdKc",
-	"63o50Vree5P31Bpuh9jWdCHXLZptuJ4tha8NZ702CWvjW9m1ENV6lYgjlzgCOJaiiLajtpxWznjacloZ",
-	"S2XLaRVNifLDgjGv5bQSexmMmwJFy2nZ1qeW07LNRC2nlbH8tJxW1pzTclqJ3UW/+8TigFmDhlxGxvqg",
-	"nkj/yFgZ5NMFq0H2Q633q2Estd0sO1HVW07LUs/N1+aPnGKcLlMrueZ5W7GVI+a1SXn2WQ3S+iQ974JS",
-	"ZH2mANf6wIj+rVfvnJY6WnnI5Z52c/LlOT191NaumjnBjKN+RwMrl/gxldyIsqEOLId0MyWCGkFM8oax",
-	"SPCwPBhqZcSVomI7LV2xVXL0ipRo+6jru0onyVt3jtLb6ChVpGaDghBKwEPblIQYMS8NQvHQGEcRNZoI",
-	"fH6PI09BpOcgj9HxheQJ8vcJHpPPX3zqAQ565K1XGrhvV5jIYz6dLyCV0UEDdK4CusZjspA8y5JAt8m3",
-	"rFNcQu2Tz+gCuOYc++R91ZZIr6IW7dAxgc2z726shoXEhjmOLspJFYx3T2I1RIYjHFDMVQJNci9bZM8k",
-	"4V9SUCnLONb4U9B2vLR8jydR3TMVfLwiAV0FYtunFDaCnXD+RKFko3eeaZRu9NLnK9KgrNpQtdNgrfpR",
-	"Dd5Ia0Plk+W0IuugfkJSHNTtGy1mC5KiZl5530PkoquZlN/1MrYAADVdc6R70+Q0RdgUcETYGGzsklxl",
-	"Uosqr+Wgq1mojRJ8C9z/mIjjsaCXxE5U4CYmvTj/OebkcN/E3iyiUITn8QSdL4VObFwQRue9n3DuX/TK",
-	"B5ci2RAxItVPKZ5kbl0O1FqbclU1cEUW7IbLfDNM7JeH++gT+mF2pRA4ngv4OzjYO2yw3vqy6bR0hM3k",
-	"1BV3fieo7kJQlQccBKUYlWOK9iPyg1oZB5kCIe+KeQaQp1M8iR+GV2iO2TKXJp/Yo2ZYHovEShwEKqlo",
-	"Y/q/InWKt8wK66XKlBxmqf68Qcy501pkUrLqHrqVyLUqbr0maDQlA7nXN6cBZSB6RwB2RACgeOGnlIty",
-	"zAeHRH2UT0shrsL3lZnVa/LZ9IIa42ayz1KkrI9fWv2wUWs39qEMkq+7rIa4mLy3MRJmweQO+3aEfTZh",
-	"MyVuCsBJ+UfML7ntKCb2UeCIIBaiMPBJlBTgGKpA+OQ5DR9chIuF8nt7UJgDCkxhAQ6Hg/5ASpEjdh77",
-	"UyLkhST1PNqYX+gYksSrLmdMq97c4xkPO+aICxyJx5ZPv2fH01tJLGaW4l6fWYVxamc8WjWDsqQod1nJ",
-	"tI4+6tpEJXd9paTlBus7lJZzMeODNw3kqvQy+92+47pup4eONWDggIcAHVxCg4YEGwIcde8enJSnoOto",
-	"xFKwSPzLWbAwGqGvLn91XvXapOocRBV3/QKyTtKtKqwQM6xd2CEjwyQVFYZLF66qHVV2mcjVtihrG7Ey",
-	"Id/cVD2S0JDS597emN6XEaY7qn8NVP8GNa6Vys5GNI/XoHh8RdkY10WnJxyp4phBkKHs10QlM8nv8LT5",
-	"cweJ8GvSg/MHUwc8tsB/vhPsv9O3dor7J4BSWBBd2v94sQiW5TRgYvs7+ErjvPwEQkF0xGVtGSnrU1lH",
-	"MnIrarLF3fSuaN4KYvOWKtU7aYSRpWNsjJnV4HOHodeEoXwVdnLj5m+AbeX2kVJU45X1TcoWurYyBl9Z",
-	"ws11ITSBKnvqlkVlbpSxZvdY/7i2QmS+MyS+Y7E7RWCLMtqGzeI1X5Al8jIckHsQho3RGC+owAF64iDy",
-	"Fo+FVI2tgBvIWuC6GGkWBp4UuPYuGPGOrKe5xTW2ouaOtpTg2L78EoJzJrAgXF76BSEL1F7r3O8YRT2M",
-	"TBmpHyCpLSQK+l4p3VphYrDOrFtqYEip2V7xJm7SWOys8K2XtK7ivW3My4XbbUQfc29vTB3L0PeONu6U",
-	"Nlb7e3Yt1eyIbtnLqiRa+R1+lz099i42wMIdIOAd7u0c9+IgeGJLquUoSN7EZWERGXePSZi7xxH1f4j5",
-	"TJ6N/Hwmf5d8IfTx8h5Hpyd8qLP5uH5GF04tqSO2skZ6VpQpdkLNof0liXhpBVnog0Fh6eM4iqCFjnoW",
-	"tVWyT3eOfTJEEsBwpJJmIIgUDoaKZac0/m4FNanqrKOmrQphK18kJI2my+xs1m7HnI69CEfffHrgdeGo",
-	"lNApuKioLw+uk3s8BZcZAUssFSD/QrWnTJ5jRwVBqk7c8hGDiMk9xDUu4hpTKcrPpRnpzL+/OQUtxfQ7",
-	"QrpDQvqjkKq8qRukozq/eGNCat6/o6Q3RUmTE68JSXeUtOJYGhNS+/Wt6GgB0e/I6I7IKJyqleharRVO",
-	"dVXbZiatj623rk0zVIM4uSXWNmiVncFOXFVVNdG1CRFIsqDnVJLhoQKqKb1UVAHqH5wTu7xXO2YB4TxX",
-	"8cuUTO/0Wjn2kp0Udgk2N0mKy+xp5JJES109wZojvGIcnpOzQJ0NbsXFVLoMrqVD8bqy9Xd2x1Wmi2Jb",
-	"iDUWiHLMaMQHyobYmBdUUqs7frBLfqAqGFSzAt2AohkTUINKbn6tVkLDC8wam3GBdOflDIAGorRye5Li",
-	"zHxEpyyEUkQYErYTf9Hqni4H60S9627+fkGWV2FUEmP8iSSVpufI1SzkxJSGCiNEWVcxDJNFjsYhE5gy",
-	"Kf2m0ZUZktm4MdYuiV7apr4m+bNBojnlS9/ejujlUPKO3u2S3oFPYU1vo4bUrlZ8hzV4MzIFC17VUD+7",
-	"2hsRxVYEe5SjIF9/J5tgHLy4HbKl8HCHZzvCs1M2jqA4E66Ta6qqXJW0wjrhaBoygjhlY60bGeOLNv1k",
-	"xPC1drVJHKw1D+ZnUCUvodzVUJeD4yJpgmpa0pludOptFJHzmAY+T16obzGkjJNIlObD1D2HVYD7mapL",
-	"ti5RN174uOxKHquSnje4kjtbaHNbKMC5Y/AqgankWhtibWn1gi9mdDwD0fAehy06CRKYa7AQYoahuEFZ",
-	"9FTcMBp4JUCYqbVZNgHOAHOhuYgpM6jsImsMswlQGMH9kes+7D96NDjYf7jvPnrUXyfHr4GNFBhqrzhl",
-	"FfaiNxW3GxmJqwGkEeOuGmZjNr6S3dwx9d0z9ZVh0nfs/ObY+epALB5G4sdV5PJYQauL2ixE45iLcI7C",
-	"yFdm5guyEJ0tih7dgPyweut3YsPuxYYsQNWmEnfiw534UAkamwoO2yZkVDCzO2Fh98KCZdHkH2IxnpWL",
-	"DRHhi0+pKvOIfZ+qs/ss88yqC6mYUa4nb+FeEh+dL01wT6/Y6TG36WRpG2y21G4XkTdmq1XFYhckUgtM",
-	"S72B97U2f6xYlFxPDdfqbqKezT43OrdNSUNhqF0QiXIgviMXuycXSfTPnXrx3tWLFc6N77l2sXLnd8rF",
-	"+1cuUjJxp1/c6ReroGNTOSIdYxcCRI6t3UkOO5Ic5LkSX/dRWRnNuhOf/nXEsDaIB8jtdmclVnYZc5Op",
-	"t7I+7KawpUb4mnt7Y0wtA6M7HN0VjnLuX1xTGfdrKOBeXO4W9duvs3J72UKbYU9hgM0RqPyO73BoRzj0",
-	"LJT/p5Pl42xJufXFBBumn60sZcmbLq+UQ11jHlP1OhohRtUwG6PHyuu7Q5IdIclzFlBGJOBU4wUj46TE",
-	"ZjFRB1lPwNEFgVTSKVNh0HyLvjOmv2SdmRckSvpROspwomzW5sPTk2HyO086/2K2BFtTQCYChXH9wsmf",
-	"6aEeW+dTv3/Dc+uAUBsLFBDMVVPPdFOdnbVwUNbp0vKIlMPYRnywby5zjIqINCp6pjZ5JrCI+VqqaeR7",
-	"G95sCDBbqC34W5C9+yInDTKFaq2vEam13tyYuubx/qYIagnlunU08YwEk4r6aOuKj96iMmaTLcuYlZzC",
-	"XSmz91HKzOott0WxpNLrbER2SkbYmPxUodidXLczGhZdkuhxyCa0omMGJ0JQNm1UOH1Cp2fqtbX8PBm+",
-	"AcFJl1xqPngmz4gEPi/GH9QbsyG4p69uAee5a7jjsymMgvRRnVoWm69rQ6jdIHYlcKZDr1vaCm2cN1vX",
-	"yXZJYWvqXVkLbgTlyXsbg3j2Fu8I+C6Rw9agKqg4fGdCo65HNbPmqE3MC8v/TiFSduHNEcp+fzvEKkDA",
-	"HYLtBMFyhTLkJYeMk924B9dJ8ddfrCDfK3rVon9oP5u865feFewEGhXfk7cvCGrr+g18QYKAq7iGC7JU",
-	"HbAwun/fv39/iKiQ4MJFGBEfYY68pP2110kVu8HBwarGNQfrrj6tXZDxqGYOoxk0NED9ijE2Q39TF6kK",
-	"ke7wfwf4b2TLfIt8uMoeOmXIewC/P1AN71/DH56ph8iRpwHOQ+1Qn6SKYVQhYWiOLwi0UVPHBufRcUZM",
-	"vfcMz4nnII+Fgk401Mi/KRNR6Mdj8/dE9SmXv5K38ie8/XK5IB5qD4bIhVKL+IIwiVkDmIAR4v+YRJlx",
-	"gzC8UPG4cuMeRHd5kiwtdekZ0Mc9MIdHBPtDXfyRK9wlAp0vrd2pHnVZ0C6MVmYPUjSA+SiC/nPEHyIW",
-	"miPjZI6ZoGPoopjWhulsYfpWl7eye/0WkZUweti0WT15u7LLyGAF9e+7g/2aGDdJO9xf91RbM7T6szzD",
-	"ZTe5aSPCVTO9hCfzMw1Q+yqMLhSZ6DjGbbJEcmDFADUwK8jbxm1j04KbuMYsjbgN2KsKKz02fTubWMQr",
-	"RszTxuIu3SP0k5AyyqZIPsyl8BaFlzhwkjpPlF1SQZBPIzIWwXKI+uk7UORKfq+7sp8vURj5EKiSvC/H",
-	"HTEz7hANjhBmS8kq5Cg8GXhdJ9DBRidgcZwqGY+FMRtDJGammOGO4MxewecQzlxOn78waQP2gtAV1uG0",
-	"nAgHbU/DM6tJCHl+JWEyZ2FFtWWgXFOnWu8o9bsEShGT2w0cNEA+5XPKOfEdtIfmsSA+al/NwoBoKrVN",
-	"8/9q4elJGJ0RUVH0FzILICLASFGcCCVCvaZSAOmhzeSgo8Q/NGKJgyhmY53K0LbIjpGYaohDTpksdGQ8",
-	"UHIuFgeBPZNjRGP0AwAKPfE9jq4ivFiQSFurpVS2CDBlyAiJ+otObRGqcHVyLfg8IMrkUnqV07ArP+3y",
-	"C7rompm7i1A+E+1QEqlYigXTNVdyHdLKDaja1yCTXCfjL2Xy1whfZdy2Njvb4TJWsrxtzrPCBlHTUlpS",
-	"+bNEI1VSA6jnWjstoxtPJVmKPiWXpCTiiNOxRaHAWkPZdBvJTFGOpopIU22i1vNKGmvKWKWkdRbG0bgE",
-	"dfsI+76KfDIFpFFbtf8HqV6FZw20HAhslxMcjWcO2ke//wKNQ59scbZyadelsUrx4CPmrxwexUzQAF1B",
-	"TpiUdjQEUq6kiyFyURihhRSIfoBYKNTH28hguj5quTRRKKPqoAkGCEbneHyBRAir1Nlr5qH6Yhk0Hmis",
-	"xUdhQBJ0WxkYkjyYCQiplylYLn+Z8KEitWB2szt5MhKYDOFA7fNlIpDJL7RRCxojY2bpLaCigDqjlZRO",
-	"keg0IAFT2+JWO5UoMRPXnidv+c7LzGuij7bAWTXzSrRS6Yk0IGYZWyCMmq4hxO6eUK4mgajdt2vwS6Iq",
-	"Qcpot6Aqq+STrKK9DV+KyJsmABORN9dFaWOeilgrY4nj84CO0+iFMqT/4Uq4Tv0yEuFxhgQcJaBuAbrc",
-	"FWFSzPqy73T7r+qdtnyje4kjSVy5lHaOpxEhLaf1AgZtvXrntKqqityVJVjb9gjkuCB4PmkdfVmbSL4q",
-	"8zbCcI7dwmkRLOWe5FlIUi/MQ1pR94eIBJwgKXH3ShSA2oL2TdRXWF8q//tfaWH9GdzVXHgfNRdWFBEq",
-	"rV2kkFBpdqvr5xi/Y62yDNxYmotC23UbRO7qOVxjPYdK80IW9O4qfNxV+JAAISVzeQ8vQ6M0VrZEuDZ6",
-	"oPWDz9NYvwrjm+tCFt8YB4GDuNTosXK1GGMljINsU57uyaWtE7rpO0dcSAbP5zgIhsZVNw8jgihDXL6C",
-	"A5iGN8pnK4k8XBl4KO8J81X2xt0FPOUOuSY01A9vovmX7+KabmNcU1IzpxTTdxx1cgPOlYK9YvOmgmdJ",
-	"8CH47Iyb8OzkE/hE8cEkSvMeR+EV01mvqnXgOnPxnLLEIgzEqdQiMjQuxTnBjKM1Xa/2LWZVmrkWkTdP",
-	"Ced4WmE4tTfEQkF2H2y5Bgzrk5ifmJfuSMttJC2f0PHF+xMiLuj4YgcyxCcwTFaEyAgLcp7vuaiQPco1",
-	"V10ffS/MS3foexvR9ymOMsWGjvkLgv1SXM4WsKkoGnH82ek9jiTnMubEs5NP7nHU5vS1g/j0tYPY60xs",
-	"/+Eq+D2skdIAKz6rKiwVEeyTCNQr+WuiGQBzRPFC+QghOPONVCK5vGoWilmVG2ZjBZKTNyUk6kkcyeuV",
-	"03MdX43XNgneaFFrUtx3UL7aqTz/3ppySC1nlcJaBaT1qdC8dIQ7knRbSdJTPuVbkKKdUZdynD3eAEEb",
-	"YeFKkeDmUBJ2vxYz7btqhpHpm3eYeCsxkU/L60sem5w9w0fDKCM8QxPnFx+dvUQzKp9c6rQAjqjyU2CO",
-	"viDnZ+H4ggg0cN0+WsR8Rjga4yhaIip6I+aNQyYIEx6ECqD799VW7t9HszCAeAEpXpAAbNv3OPrR2fNn",
-	"SJC3ArW9Uetno9GopUeQvx7JHzMqf74btbwOLLGg7FMxHLFJbjdc5ynK6dJJwgnyfjZqKZgYtY7kzceu",
-	"uzd+SRfWYuAzMmq981CbE4IwX7IxXtAH5pfeEs+D8phfoZC4kMa92rVdAVhYCDyeEd9EHtSCRmXEfsqn",
-	"VWbvxMqdGr4NTLTn2CfZ5LC8Yx1N8SUB/OjURhB9p+XLKYGGpgOXZ/f03T6M5qC+O0ALOhZxRBzU6/US",
-	"k5F+H/J9eGeI+gO33x0MXDcLTNebsubYGXn6kNvpBdzjSNA5SbwOcEXWpW3j4m4c9VUBUjogjRPOacjk",
-	"daDBg736AEKBo1hrWRNjMefTJ1E4L7tzF2HjGNMH5EhqhTDiSy7IvIr+bXHH4WQSUEY+i/msTozQ89zj",
-	"ELWYlGWsav+TO5hCZx8N0cnu1Iioram5gxYk4pQL4HjWigEhOkOE0ZxyLkn0BVmicRgzAfkOIopJSZcg",
-	"yZrGl1XwsCAkglvIwkT/wX5nCOEHOgQ0Q7GTQJZMW6I1GTWE+VWLkN+RSM1XnMkEijaaqj4e68zazVFT",
-	"rf5Jw3Br9dYzKwK3wWufJfU1Vx3oPZ4U30Tt9JWO1MTlUVsBHTujorzKVKDBXa1pDKY+KjiyxWLUnuJF",
-	"dxIR4qBJFM5RP1mqKpHZhaAYzQq2ujG58YTx1jz4BDvWkY0z69EVuWR9uCaIix0gJd/uoQmmAfEdtI9U",
-	"PIy/0yyyp7EgVozLe7EqQ9D6GRmHzC85lB+GVygI5ZmALRiesnIoYjiBzmrb0f7g0f6jw4eDRwfrVMOt",
-	"Sjyn1t2kJGBmb6/qXEADnS776p1SdyuVOnNJ7wG1GvgKrWVuAIB3oHcbQe95UbbNh6JhIc9Ci5RgFMh5",
-	"5WbhVVntLMLHu3OSvdfqHPT52YfYn5KktkHNBnbPz+S5noVxWXmVHZ8Ep1OGq9ISd34igoqAXPOeykSR",
-	"slru6wrhb1nSfj2nt+TqQrnx9KtswfR6SafrJHZtTUjl9dTuwQVm4oH55jX1X4vwNaTaTcNOJqdk4Ow5",
-	"+86Bc+g8dD5wHjl91+n3nf5g00yT0+dnLad1zPwopH7LaX1BmR9e8ZbTen72T+Xf5LzltJ5SRtVvn1IW",
-	"v03f+AzLl07VP8f+nEr8+iGO5iFbwsgfhgLSV8zhZCoklkZuhwvCLONmeg8qmlsKYkX6JZ+q1pS05caK",
-	"LU0GbWAV+RCPLyTHLaMPOiZIstQwEsRH50Rq71QZ686TN1E7Y7bd79RPZdkYxOuAbhROaEBsD195bwiQ",
-	"0DMKnSlIjCIyDiOwTGuvNfhJwPbbtt/o2bN0jsx9JB+N2OmJOTjl+wZsgZS2EHHyBkltiyirnJxmSgRX",
-	"7l9o6yA/Tg65M0TeHL89I2+gMNeIeQEWhIunfHpCuIjisXhJ50RV53LLjcgbmH3P44idxFHFQWrtYRtD",
-	"5hr/ncfpa2VMx8p+rv86V395DvL4VH+mhUj9DQoj5DH9lVJ69DdN7MDJ4iqMwYhTNg2gmgmoxEnKlJBq",
-	"8a4MFU0NqseJ7XrDCdebZR0wdUBFq70GpMcC1wYSDf+MMsDyBm9E9BIL8niGG0xUilLV+WHb5NgDKl/P",
-	"0JTpoTcdoLj/DUfapJpRRMaXT/n0+aI0O1tH8GsiKuhk6aA+8kMoMaC/dNAgec608VHPlkTyNGyRs8o0",
-	"naIER31Y4X791LOizJnN+S2fFZ5BCxyJVKa4J3VG4IJb5eM3LcnBmlqHm5Y5qJnT8vsxFe8vDDXeQSD6",
-	"y7ScRkDwJWXTYVpmSicW/0BJGzgIyuI3VplTrPOpb055Y166M6fcRnPKCzIPL8mHAR5flEL9ufymaQPb",
-	"HPHewOhsj+BkFrF2E/VBM0pfuwPO2wmc+aZHpdqyaTKHdU4kNLQDbabfPcec+D10rB6CokIQ8cN8NIV8",
-	"PmwKLsh3k6TViOAAQVerImTIkZ7FksiWSPVqQjUbi40Ho7q0aKm/hs/Cq6oZPpMjc/pT4mRjfFcn+yQh",
-	"gZWzFtvOmU1m1lN+TZfhBXnKp+89znKDsMkdRELK3dcMhVwdCWkdZBMqpl+6o2G3kobZhbzKi+/d4ygK",
-	"A4gV0KW0jiDbCJiggw7dJAPQzVf7te2iruscus7A3dQM+lxOZ5kwlQMWLJdnhPlWIGcOwbPxfSV4uSZO",
-	"pY7GWi/mgpM35REXleEVtYPVsvbCTSIuim3M0oezUZLWmZWBlL6Nyj7okwALFYp6HvpQMIAT4iPXda0Q",
-	"A7ygSlHvpcN10CKIOfKstXglduZV8ZwJnqunVNTN6UkPnakgEBWLhOfGFQDDIDzFlKE2fK6CejpJtK98",
-	"YUIjqH/A40AoGybEDidJNoiRqx56WdkeIacDWWWns+VTwfa5vqh7wXZsxZOWh8spmKkEXRNzijBHWIWd",
-	"qutGbT8c8wc+GVMOlsC5/zuTg66er6tf450eeglBy3233zmCmGITtgxBxb1eb9R6pyrxGVi4x0dMPggB",
-	"xvZT+iBVcLan0b5nB1JDrpNaoB0la0kkh87eB/u6D39bzMiIwd0GdE5FNnC777p7DrqahZygg74zcN2u",
-	"fA1NIvnCPOYiieceKuM2FUAe+zreuYAeK2Nw5dYuKPOhAImJtsXGLzXHS4U4bcyWii2gSxzERM8o/ymN",
-	"4e27e+gypGPijFjf3UeX1Ceh/PgATWgADxyi3zMvPkRzEk2JL4nSFY58+dkHcpvw2yMUhCYEvt93dRkp",
-	"+fseEssFZVM5SX8fvYlDIYfuP0TYv8RsTHyztv4HkBzhh1dykH3XRc+Ps07wTBzkfqeHntnfgilqxNpJ",
-	"/HHH1CdLXEnq9BPm03f67sDpu3tO3913+u6B03cPnb770Om7Hzh995HTBz/dntPv7zv9/kOn3//AkUur",
-	"wa927zhvYKnOBBGDhrC3cYEVp0V1363nLFiWSPcxn0n5Q/fK9sklHQMhC5bDhNhZ7Y4SdWURLA3/0zbg",
-	"YnwuC4UVPVGc/ETZQgEBVgVQlI++fdBxGsC7nQVMWXDlSUlZu3iJiYU1E6+7ofhvgnqBUp0Ty7iGYhYQ",
-	"zu1PrHqVvdWi0bEuIAqLT5zk8wUW9JwGVBcIpFMm4SDTGYgrV6AauLZolYvtzZVNVNOYDSUlN+VrfJhJ",
-	"2IDYGr0cE5yrTMpIm4W36vlQGlF8HYtN6vxujullMcx1XdabB+IWhEyA71REyfLH7Dwrhc36GilXr2ym",
-	"j9qqxp0GugsN9CwLSSvc0MOMGxq1Bw5KQ5JZzImPRq2riArNH0ctB0iaoVUgvVoDiDDsDEcs683OaGZZ",
-	"IUJF9myqv57BRsBt67S+kKsEv4P+4AXBvv23Le7AR0rPFXZkBl9r0KrR2Dp5Vrc0SWxOa2qN6JRgB7FQ",
-	"4hjB4lrrhDitmNE3MdFfg2JT0d40G95QAXP5g2xCPrLv3tm1bidVEaqJzAsiNY2K7qbygRvwHsn1y1WU",
-	"gxgjV0h9r+sljgOCI46o2FWhxKy7KrPtZGm1DrERltiv3iHJLUWSpJz2iqCCTL+rWrW5DS8p9d6n369f",
-	"UyOAS967g7bbCG0vI8z4hETvL4aFkavnm1DvMPCfbx0zkCaq5YYrrKvG4dXHC2G/eIcYtxExPmeTMDqn",
-	"wJJL8WKrBMkVDt3sxPVhKrbeuwOpWwlSULTfxFhWA1UNS2imOUsBsOQXdRbQALgyb96B160Er4qA4WNV",
-	"xOL05Aj1u4f7UEDouPvPEO7+FLndR6iHfg/9Lup6jnaZYhQQIUiEwgj5dErFUPdE8l57ju7BxskCR1gQ",
-	"ZQk9PeEjRhnylF1oZQpFmXfS3+t35Rq71OddzPyuGqc7nmEhP+sUnKxFuWKB5Zrlfv+7L4+7/wx3f+p2",
-	"H71Kf+393u92X/3MdQ733v2TVokYknURVB+iqqaknu5A1oeEIa9E7rFW1F63pM5/U72oiiaMueBrdMpM",
-	"Rw7l+0GeYjLQcFZbpu2+tarhPnlrd9j30ko/HmrPOTTvz7Zy9FCb07Fl5DO9G1UPPh1popwoA8jtAlN6",
-	"R003DcJzHLxIgu69EWu7aSR9o9h65V4slisp72Kb60Z5DZWQXpAp5SLSzlA6J7voBV3mwnwSEYLIW0GY",
-	"apIBXvxwIggDv3on49lRMQ9ph3Sedgy+jk7aN9njPwdLW1xrdbfHzWw9a3MQajkOt0pMkKOsThq1SIjk",
-	"hmOC2iZIBeGJZABJ6+p73MRBqYotSkLolOXDS55rvFKr0lUJE9ESimND4mqaWTpE3pevPNTWffjiIOgo",
-	"Dq2dxbUN2qWps2XNuSqL0GiPehsLFBDMBQQHpSvtOJLkpavaOtFn48yUZBNO+Q3US8RWGockYhUqDyfj",
-	"qKrBepItzGc4Ij5Sz+6w4LLc6kY1UevJ0Y2KoRYcpnAuZo1V6JiebQPB23rvTuy+rWL3y/CCsPJIV/J2",
-	"QSOQGCoLO31KJwSqI+oseyFHyxR58skEx4FAh+7+B67roIfIx0veqRmpAeOVA9yPvng5NBVITQq6B897",
-	"aKYqmLeljHsci1kY0Z/qDp4fEhyRyOusP0I1t1NyDCvPspT8LDYOi3jPZGtjM1GGsACdt85gzQE2ozHw",
-	"0mYEJosAd0Rle6KiYDaOqFieycPSaXWAdOlvTwzm/+iLl+VhZngOGC4RuxyDkdLNAUkT/TwN9tUkANAc",
-	"bg3C99QykkXPhFispzKqaqH3AMdi9kAC3GtNZcx0e9Z06AvKdFWK7Lo9db/noZhp5U8VO6RyJvV2y2kp",
-	"ST4hPYZ1L+gnRPJu6ONUleOsikfjYKJhjaoaM10V/kXZ1ChWJrAuUJopUE5T1lk9cfzZKbrcU5HRaezy",
-	"FAtyhZcj1vYezPn0tf7bUwqy6hKRCX0RM8JVMCBHIqLTKYlg72rt58SXnMIrL+/s9UZspLtE8SMrpB+r",
-	"jUZkQiIQ/WEPEJVN3uL5IiBcLcjcjiobQpgPHXZ1u8ZMyRC5dib4iBE8nsF6zXK5vFFASTEjS+RTjqdS",
-	"hZWvGzuQxFZVCQXC8CTj8d525ezdccgmAR0L7slhsECMUIiyhmS8EWtHhC9Cxgk6D31KVJQ2HBefhVcs",
-	"MRyEjDhokeQFOoUKKvLGHEX2VUASWC4Snb6DKB+xnIoESX+JngRHNsfRBfHl8s2zR1CA1kO6o6Wq2gpL",
-	"ULTQQZrqLiHdQF0AXN3v/A76SFPqEfsIgANOlnLkffb87KWnLk7H/0PqBpQ5h97bHN2//8OXLz9DA9e9",
-	"fx+eVOH7mgSNWkeIKsqpSJH8QFEt/dlJILKfSX4gP/lZr9d7985TXXhhWecxp4xwjsJYjMM5GSojFHi6",
-	"FmEkRmyCaRBHhKN2zKIwFljizgKLmaNzTkwVGk5/qsP+HYNtfnjFOpJR6QB72JbSeQjvjVgXeXpTHnJ1",
-	"LzNNqLWdCzaoMxEIQ55F1b0hSkP3oU08VXkg4QR5H5lh7WFGDKmGLRbldxDDc5OtMqEk8OVlnp4gLJCS",
-	"3treqCVCxeqB6T569Aj5oUpJQeQt5WLU8jrJdk4CXYOeoTDLCIdSXFMK8hhHUuNB0PdaPgHcUVUgh4Hk",
-	"lZl9p6B3jyNPEf/nC0X5T+A5xYIg6cP7GdSOBwhFHqgRXkflRJlRuGpopSxLSfcaeTofwSqkrEGT6vos",
-	"1KvpoceQOwEYGgc+wgEPdUigVcNZLz3luUnpr8s9JBk4R1So43qZtERPevlrIqLGkAQTzApXSbd0x1i1",
-	"WRwEXg+djXGAI3VzXCVJQutUOBCVGqwkDrm9ROj4KYlCle4hr2AcxD7x7RL/l3sqiFie/hy1PUvyOEIg",
-	"eXhIEEmsQrygXQl9U8IQDzsG/yUDJExodjBiNg+NtGaoobPIXQW+0BkYSrz1lETpJRW2JOK1vRAW2x/s",
-	"eQr0AzCoSmIHtAfSjLQO0ukhRYc0ukhqxAjRXeZXcHpHNTrUSoZi1iOmlI0jLYj85ErkxZA9ZWRfJb6U",
-	"vOV2hjlRQd9Yot1cUSYJx7GBNgfNcSAla3l/kzCayn+V1gKILKEBQ7aMfB8QBGtNDdLIlfPVJ0zbvqG6",
-	"lqZJqO+6A7hPyJM0rgQFVJK90Wksp0n0PI/O4UmvM1Q8E4iDOlm4TYEjlXg+JZCcTiO9FvlIFkb0fgN6",
-	"QSSZk3SNBJz00HN5zcDiOCQxwVV6D+aY4SmJHtyHmlZ4LADlMVP3LYc8QlhK1l0VIw9pWCMGkARxtZln",
-	"dYNLXx4JRLyhhH6EEWp7cr2fJ34KKyZO/pk4MHq9XkedaN919wxm/BgH1NdYoWDStCSnXOKk/FIy6imW",
-	"UpzKQPPDcQzgfE4moURpNMPMDyQnjxk/SoEAOKqDrqJQkvTlgnDHgMqIeUag9zS9cHRBgNMTTYaMEGCM",
-	"SEeo7zmSN3bDSTfCLEn1V/wpZhdMyiqExXNDTqZEjJgFQf0Cg+mhT8hSQdEci/FM9xNdkCAgPpIS1zAZ",
-	"+cI8qfM/UDslUpIHJfTm1JfUZkJJxB1wY0A4sVVZTNJbO9hWQvJRPd9fIimLqzDFAg6l/xzkgdRVWl7N",
-	"URmcCHn2UsrKrSloNaZtufNsWTTgFnSuiz2Ag+b+/TkNAqqtLffvS7wHVuSpaElwedueMSC2UAOk8FX7",
-	"/n1rHAzMgrKUG3SS/Cs/NjzUs2tjS7i3y+DJvwvGEyB08Jtif88ynQHkxhRwKYBI51e5ef2B+wFSAacO",
-	"6u+5e5pk9Q/klwf9A5PJNui7fV0rwJEbgaYi0M0OnHILoXcT4UsSVPfWUYmaqSCCkwzRBCKwQJ6VY+KB",
-	"DJHLPpTC06il79ZKaNMSsM7jhrH07a8Hloz4r0EMVi3pvJZsM3l1xkYnhxkmmQuZdaYrk4pZNUzD2SWT",
-	"yZnt7uE99JHUo2yBzdJWNZWRKyl0DDJaF4x/NQvTPuRSBknUCq3mjZiumKJ9hFqVMlqgEhwUYZdITiTN",
-	"o0nG8XkQji8y2eIg8GvF9JJE51jQOWpfSWI0YslTKovKCBqGbiuVTE+SLIXCzrXSJVVS6I8adoZaBDHC",
-	"YbLkGb4E2UWf1iVJ+JJvNGcYbahl5eRFs1Ml6Ks7kxKZurCu+oAH8dSUdlR3ZLiOHseI5CPmve2qJD7v",
-	"KAGa0xOND4pfq6Rzk+6H2gnnV9XdZkRx6KEOM9CqDQv161ggHEAXp5cqDkMxTSnJaf65f3Bofn34wSPz",
-	"66NHjxIXmxEiid8xNFi/D7/bjypK53dGDEQqKRDNwsAHYANBJozmmI0J4jH0uMcLDtpRRPhMri4BPjh3",
-	"ebR8xM4IQYmWobWtPPRb8A5vSTgfY2Y0D4lob7skikCA5l5P8stHqP0sFKfySiTHJ35HijkjJrVTJUqB",
-	"1pdMAWKc1jeBiiSqGTVjyGmXRKEK5TpSYQFnYlyZarAeOnD3Rqx9JsIIT8nnDF9iGkiNt6NkrYo1JH2q",
-	"JLE8x5xA1wulMhM8nskRFFf2pTDhIJ/yCzSJg6BzNGIm2fcKc6R9/Am7AfCSR3Yu0U1EVMK/6i9WvQ2k",
-	"LC0j1vbKonYedrnaX9fo9t0ZwYGYQRCPZBRgEvAS2SLte2biVhTgWgplaj3RTxwh7l94qW86zSqPwthE",
-	"IMVsHvpSaPEzvdWUFUr3XFbkh5sQEwlRR1Jni+BqcYD4ko1R25MMQTLeB+a30xPvgSfP2HvgUcZJJLwH",
-	"noqI8x54qhmJ13HgGhIJ0DGmIjjVIAwv4gV3kuv40Zku0ruIQhGexxOzG622PvgJ5/7FA1VYYan0uDSI",
-	"Iy3yK8E5K4qh9uZVbJ2KGrZOWoID1BYwfRkxfxGRCX3bUXsDdjFiipNFsYRWYIaK2ZEIROiQpZKgGsMC",
-	"gLL4sP2DLvcvutZldeVlyTMuefgQHrbPBQLLQtaNCJcKrJfUP5I7znaE1NJdPqHMGzEwUqiLQLlDL9Zd",
-	"PoKCMupotIKvIuegKDPgnUGKF1hocxeX+mhSjWSpS1/Mwis0SaIPVNEJZd9sq6IaUjgJpZi+gNsIJTcc",
-	"So6Mzj56/PmL05f/bW/uJ/xE65hcEoyF1tIkRKgcWg+15f6ztTZs23TuvhR2KWIjufKcKBLUTp449YHC",
-	"jBgorUCe5N17UyKkeiuXgH0/ApeKClwaR0R0xzMCvdE92wOuLydxWHk9dKyQHIyHWJ3YiJn1GIKoNeVU",
-	"Id8fPEJt72UYPsVsqQUgKXobc2lHL9JY4TxJMpfHEu6f8h8oDDEekyOUFiuBtYBAIimNwhOGbPWih16G",
-	"IZpLsp+E61Emr20aqcx/LECCASJ1TiSTTy1AxJf8Z8Sk2g9rPXD3UlyCJRjPXg82uYrZrOdiqliKaoPQ",
-	"On1qYBN8B8efndr2uNQf0mk5LU05W0etfs/tuao9HGF4QVtHrb2e29trQYDkDDxbJRYt8PeGXFSF2UmR",
-	"A0y0kWqPD5EXyUnQyPAXSQ61GQEZpX1YHhDpqGhIY2odjlgmHBJadediDR1UiI4sD3M0FhuBXCOsXc3C",
-	"gKBzqbcr54eRwlRTP2V+hoakI3b//mOQI4/u3zc2HLsXac64N0zkw558NaMcyhHAKyq/ATEMPlJmDvU+",
-	"oPxQ61mnJwgHkpMv7RX2Xfeh9YRkeFKJuZIKUt91+wpwLBLQOmrZeAyXH+E5ERDT82W5ozh95MHzZKiT",
-	"1rtXyqFKuPgw9Jc6vTqppbRYBHqzD37CVba1EfDh9yiSK+z6sXqOpGHTPJ7PcbS0vad6g2pnlAHIwZX1",
-	"JJDjICZ2XFQrsaMmsUBybyYEoKWF8NY7p+zDV+9Ko7LUgve6cEVnSShDbrHq5hKJFcxB2dI7pQtmoXg5",
-	"I2fZ+CW55jQisvUP//JPvv7b/zkNQqi75IcQ0/3RWykNZVesVRTQIwvA1eRkrVV+8+tffP2rP8qvUr5Q",
-	"tUoz5curMLu8lMIYMxWXmBuyMWmyOPK2ddRqWSGx4CrnRw8eGA/fOJw/wJdY4GjQ+8li2rIDUVvf/rt/",
-	"+c1f/EV+Q/sHhwA+TQbfKw7e/E6l7Jw9pjOtzDsoQ7kNW2t8VN/+0f/5zX/8X775v//Xb//6P9XcWXFj",
-	"K8EAAitA06wT02KHQr7LRnEkEKRMFADeA9fdHSlKDi6JpZFPpjEq6uy+7L/qxak78eEHjyRK2dS41Yim",
-	"lM66Z82qyQzlimEc5W4+9QOVh1W1mpCL0sU8LByBmzmCSqrSqkUDkjl13JMdzOTa56BMTq3tUUUBUAZX",
-	"6s69KTTzhXo3K1aZMIOhZahVhQ8z8Uitoy9fOSW0UpFJKS3iKVRWkSJd6xUUXTFmGVVwtO8AUMFlHrju",
-	"Kzl63l1VLf2dch4TMD9+8RK1f3g2ODhUPulEygsZ8tIoOc9RniD1TJkhvSq2csSeM2OlWyTeLKnF6sGP",
-	"EOU8BvUCykVI2SAigkbaJrGIyCUNY556CRMZPellpdnKiLVBplZqHUixVIBvr++6A61a44ruTgvCjBVc",
-	"2VIF+Cx1FClHFxQUqfbAdQcj9gkdX6iI+Kd86qhgiHEQcuJ3pNgYYKHMX9oWhe2pkjnkdvWuFoSBTnNB",
-	"GHjNQ2UwMjvkUvJdqju4BlFW7glltoREmGtVZU4+ezCqKf55eEk662Vh40TTlKbvuvvDgs9XfvwBaie2",
-	"WcoBQCCeSdBgxFLfqsnVfS3f8zpV4vJLHcH2vmRlMD2/NAiZlTgtt7XyA4N+TYUB9wTWr/AStROA77sO",
-	"AgN3J0Pz7NDevutUywvA0rWNfEPmlpnLWSkLZwWIFbPtdzWISFJbFHYfPXoERtm8wb36DNYdgR515aI+",
-	"6CYAWlySFBbkklIYBuxOQNQC0MpVHtRZpVJ4NuKTCpLK5MnGZwUX2IxjJoHo1yL8ZXErz/zL0gY0gzKB",
-	"ti2y/NHs/OMxfU5/dPr5T0/7z+gpP2UvDsaPTw9PLxb/9MePf/So1+u1NhNidisiqpvcSj4soFjpUvZz",
-	"AqIVaZeYugz2DZPfJbdV4F+0RKms6CaIVrqwD3ILsyX25O1hWnpSVzEOAlTONdIAlhy32RbZqiXSGwXK",
-	"jXC1pmgrBQ6eptqslnA/JiI55HYQThFlnWZy7r4D958Iu7bz4MGUiNc4CF7bH/Jq+fdlLmaZZ4Om0Azz",
-	"IwQR2FaNRgneppi5DgaQ4qQpaUqZo15RwQzgnBixMAL+gE1zqHDiAHuvrMuopVS2zHpHqLBlBR2EnD0D",
-	"TkR2/56DFtCDTyGfFlPPl0i1zDMrd6QgKv+Gp3rozPTUVHyWEzFiYEpXJmHj+UBt11GxlypppKMF08/w",
-	"lIAE6KVR4h5a0PGFsjUnPWOsiottL2104qH/74/+Un7aGSZB51SkxZZ1EO6IqToLZjgYhocoDHzt3tFe",
-	"AMjLAkvwBSELdBVGF1JMlppMvJByrnwzc26dHvKgA403YjriVwUC6crlFtgoh0kQqM43IAJ/SiY68h1O",
-	"wQS3mMgFFJCJcAAotEoBPoVQe8vl5z7lc8q5JOgCLxNTBAZ/PUCTGDF4eh7OCRNHSZdRB6UdRjN/nOmq",
-	"xMb1w6RmDz2qPcRFuEDKuQu9y0hBw8giBxWcBBMVu2lKKq+ykBeE8ikRx0GQcQy+T/E8CDLsJlMEMSu2",
-	"qjAU69OVPB90uAKbrTv8/sFh2fC16fnHxUO+Piksd4SG0+Wo8Zf5fratVr5ZrVvsLtvSIZH6qF6nh1Ns",
-	"9dp3EpNupqeqa9Wcl1/OMHipoeXmoNDiVBE1q4Op6iGR60+qn6poP+qm7UIHaXtPt6RRp+tUwES2raZb",
-	"YcLe5ERVNJ2JUSo9yb06J2mNYJ/o3voTTT/Y6EgPdnKkA+tIgYgA0W8dDbaT9cvxvkrStxZq216ljG0X",
-	"tFc3rtOBUvEWL1UkqR0snuuRXb7c7ehILQmxlxVG0uCzeUFU/JmRfL98JWHa5Gh++epdRoj8FBrFBUGe",
-	"CZsuqpZAma+T/LaLx4J3Mc8XjX1V3mKoTAwdKFm0WgLdWPoMJzkeq+InKYN4Xgt5uQd1NIzg1Fkt4Y2Y",
-	"FvGGEHCUiCAzDMGPPB7PslImRH1HBPELulio7n0l0ouOO73SMvEV5iNmyw+ODpf2asjo3g0IG7dF0lhN",
-	"IHIXDYnr5ZzvlbOtFOG0Qkauf/YKEakJ7bkZAeY7RbqLl3cnb92QvPVqE8lgC3B/T3z2YyIgCPG28lkr",
-	"gnVTnou4sXJI3mu8nlYYpo84ZWPdVQjsCfc40gF5ScTe2cknuVGXbNzpFRK7VMpYPrr1OmKMOzojMdne",
-	"WCr5KAll56idQrmDDM7Bbym2OcgmEw6ykNtBOYySr1ro6CCb5jiIvHWQQsfOEDyeWiRJIsjbyqzEyRuu",
-	"YiyTDPbEUetIWedQGZhMjjJkJ6rrgNIAVi+uJPZcGTvS+HMQq0zqpyBSeDH1HzjEwKqwYJVqfI7HF8rQ",
-	"tMAUbNsB5gJNQzEsGKN0tgGdmEIQIkQi9DF0BpNTHSET847ajFx1HGRC31FbwxtUidRh8KgtgWYaMtJx",
-	"dAztJA4Ck+sMhSCYBZpGooOVprH3yHUy2wcznYN0CLN8GAxcxi+rfb46PLUtQrCmOQmHMu6G9BN5Efd4",
-	"x7EORK5ELxbKNThWk2euksNg3XEUyYXLRRzZO4nIeUyNYVlFd8J1q1PQAf0FYRuybOvJm+iYpcUb1diq",
-	"HzX0LrWWNWKqOSZEbad76CGPh5H4sTljCJSBGjquDiXXB3hByAJuRbURRGEEZVkkEBczOJoE7HeOEE5I",
-	"EeXogiyEki5MdDpA6oRcKeCT4rk53ivMkQgDX5I9sFarxt3J95M4gps9JzNqwr2z16mswlg7+FOYLwry",
-	"8YYyvB1GgMfCWGszCdE6upYlwJvM1lbylZK+eAfCDCoUg9P0YL8bOkJclFmSGHE3+V0bNOorA8o3VwhO",
-	"UAZ2CXFHkJXjpKErBk/0jBk/13aL3IHOUHWtt0x9iN+D5pDcdEF3UJxHue3kZSdSOLAt9bliWer35Er7",
-	"2Ss9nPTHLtnDj84H/v74gLSuW2Suvu2afkzJsFaMAxnWm0rSmZFykmVKw9uSEQBlrytZx5sK1eBIPYDW",
-	"r0luoLwM/6JVLmuzEP6jk2WGkb6m/hpp+/SEOzck8zomOK1oVdNcYcR0+nxkZZNojHNRu1nFbEfXWhha",
-	"PkzHdd3vIAd8FgpYw/Jxzv7zneGADdgc03aTYgoFlI5IKi+tZGbXwrGqruGOYyWXttLYpSyW126dqb6m",
-	"ZqymapwdshoF0edLU+hDsphbxl14fY/JGRFcdZMGnQV2lFJ3bjKrbZNOptdpFla0nceuZ0XZiGVe8YYI",
-	"n8NX7dDUT9dFzSAUWxXgWsIg7aSLw1WEFwsSJeWMMEeLQOqQJh1yxNRXHVXQMmM7isIriVK6OkRaxMBy",
-	"2TCClgSsM5bCl8ujNq+M2DkJQnkcIpQKox3JVK/FiOJyHbtYiw6ht5IYF4RETjHKRWrFI2YFPWnNtKKi",
-	"ULY1LTqGw1CaZkDAbrBUiQGSiOT72Hp5w7RV9UpV3JSL1JUp0lMwzTSUjOEBlTonYAxgVvNvKHWR6/4N",
-	"YYVg91E1OJVxIgdlvRQ+j+xop0xf2bzIUA7fWoCAAKeYxzgIlsj7UhHdV14nI1gMrTFMa3SMFhjqYk60",
-	"9SV7gBWCiJLeKLeTlO9x1N9z3YyF8zGItYYdyJlU0m1SW0Y30x+xiEA9C2PMWe1A9fKCkFVWLHvUcvsa",
-	"OVXJEVMb1eSASDI1zIpPlNnkQ57fiMEXV7PQbCU9tmKV0zZWUCUfz1afTCoYdkydtYLkxW+PU9IPE26U",
-	"z99U8q/cOeDIPZ7abgtCsW1WRoNsWkK+bfP6eBRwKn3zN3/19d/923/4L3+ZD9uw+zh/mYhgrxqHaPW7",
-	"YrkgTymHPN9Kd2jpkhs4yfbyrq1drb+OJ7nZ4nMBOrUXWilyLyi7tnPtF12GJRFS2x11benw7KZc1Tl8",
-	"3U2u5Vp8qEqgrZSy5BWhvXwqfY5sl1+2JK0Wm3agbiTqd3YadqWh4mgzZUYZcjZRZ/IIscW1bQGb2yav",
-	"1lVJ1DGV+l2b6SL8y1fbeJBVmcYH2Pdfnwd4fFGtaWSjj+Bh5bny4Hf9xVFSRJZBpqz9HZQHM8XVJTYv",
-	"kQiVEKaWIcUJFkYjBpHpVpO+lL2KMBcG1e733b0O+K5AxgCLEIzGZ3SROIHadsnkzq5Cq/oD9yGCQp3H",
-	"vq9qOmZHAgRpz+NA0K4u8MiXbKz8pFDckPiJWgBYFgZ+PmE0e4jkTYyDfFqGFuNWGsTsJFOVYjpiJpE9",
-	"uU5dfKVMNMO+D1t9jyIZnFiBklnHY+UEpgE41xy3XjX91pFo6/LSihM/evRod/t92NXQ8aGC0/IcT6sa",
-	"QsgMz7jHU4jKCLzbntW2wsixhuFrE0LKIXQHIsiNh+CVVebecQKlBQ0V/QrWVPQoAmitqh5FuFXkWEOs",
-	"6VlUlZS9AbTdkFhx7PvGrKlDVpJNWVKFYo87jkkzeYgPS2ULPeUKMybzeSoHWFimy/1bddyBy5o+F1bN",
-	"bxYKcGO9ecqnXg8dSwEDqmeoWJWJKjxBRiwpnGFPA9lj0NaE+KrqhFV2A0xlYeAbS2REOIG+HAvCfMqm",
-	"JQKFveAm8sQeUkXBj621ZTcMJT7DzAx5gcGe3MgL6QBNhAXrtbaUzOyhO6ZQhcYjLXahfl+Ob705wzwj",
-	"YWTWJ+U37a0z5z9iTQAACAXMelAhtqgTvQVF4SQYZKhUuqtcuO0bRa2++eNffPuHf/6bf/Efvvmb/ygx",
-	"ONy5GJPl6FLJhM1AuxGLnTM8z+Zsr1v5t3/459/+m18m5bJyK0+KNuxGElq3mK//7hff/NXfFZeRVLio",
-	"f4B9t2/YjgKritpz0HXBnCj0dskgSaOz/OYP/uybP/7F17/6+bf/178vbkJbc5ptYq97XsI0t7vUjRZy",
-	"0NU0tPQY73FEcBRQrTBaBNHi42CQNqR7SUSjs/3NL//mv/78f//N3/+Lr3/1869/9Sd1QbVyV6vqIKSc",
-	"sLToSJPT/8df/+lvfvk33/7Nf1YU4utf/e03f/V33/yrP2lyK40EGQXs116rrkAhq+xrSaMr8OSoYEvF",
-	"KtJjRG291d1ayKwJbqtkvaYN2IrZyulbyYT9Qr3AGmRv5cTlNMmeMW+nlLPkhQu9EmViKZEnoU5SqApW",
-	"rFxOhjKVLueg7AD0hmdQ20KPULaOlIYN0RWmIm3IAKSsdpmVk6TbRK77BfhSdY8LALeE+mxUDnBLRcjQ",
-	"j5vShIx5EYNKNDES4BodyCLBr2opPBILADABHKpVn9fmKlYYWG0RX/VXVB56BUI27ISTjEB8hDzVZeoF",
-	"4XEgPNTXze44akODsnOia3QrAT2c6C6aQH8c5GHfV008PTToOKjbRxGZQOtDM7Jpbqgj6hWgpisq6j+W",
-	"3qBSIOT2fRJ16mtDag9HUivqF7Wi48UiCi9JQRdSsQvJ9Drztz9w90dMD2JstfJseugFbBWmGRSneUF+",
-	"QsZi7TSNQhOLlliJrA10nhHru+7hMH8LSonVBCiRiPr98iBHbCMlgOZ7LDUCV12hj2hQTkVCG/BqCFAJ",
-	"BCeawD/++k8TIdbGHNViu478tEZV2euyULwwMF9MINA7YNBNSbk1dHtKKlQM0BZ73HhTazTHBvqXMkTv",
-	"ZFFrTvqwy0ILXVcvSxmbr39ZfXffCFE/hNH9CtDO4+pOYLywp+7Wm1LsoHwTmlUYaabJ2ov38fWv/uw3",
-	"f/2Xv/nlH+x8E5sJK5IuXl91oITq7dZTkKc9azWajLog77RcnwGx2mqqBmFQke5kbvMh0HIAphHdddXF",
-	"nPbV0GewilzYMx7ap5O2+680UBtzhJbqE8hsQB5KVYz97DpWzi/Vj3T+UmGgsky5Qe/3pxYoTLsp9UAx",
-	"W6hXKLde6npYry4k9OhVTe/IoQN3mtcTVIrZWi/JCzIPLwmXgqF80IiGSdtevQXjw8qECPTQMc90CtXN",
-	"muTEuh959wovdbOhTPSOSSqXGKYTtXYYQHGgZe4TWIqRs+39gaSdDfowzZuPVANmTn3VYXYrGTw3bRLq",
-	"mgSnjFgu6qIPbZcLkrU61VvidaiybtmbzXDOur54xbw3khYLM+8wcKHvDiQDLDNelUy8k/ADeUkSM58k",
-	"+Lu7U9424uHEgsXvbJUgMJK9F0OqfX+bGFMrYdFm8oPy+IQc9UGrC8VXguBNcPIslN0QE1eTNrDuFSIc",
-	"apj3BgVmPSVCxUq+hriKSm793CrpaxJ8eJp+k7NbOygM/KTWcNrIEyovqlo1PZRvGEeBCycNwddGOcY7",
-	"rB0HkS2fqsiS28nh0irL+i+i6iirkv5JWeXW0cB959TJZ92Y422xkqKL2nSnqC5j8Bmekus9iR1k9ibw",
-	"811M5a1gSGWpvGkE1rV2H6jFk8qhw+QNw0p1dTzjEABekcbpQbG86+wO57RSEtc66h/uu48eHey5rhXN",
-	"C9QjLKtSVyFTpfVr+9edB20BdeNeAcArMmR/u2qwRQBcyyC3T2/OM8q0R7VxhEHg/+oCGc2jACGhGCea",
-	"r8kphdg9VaHKJA2DJWfEJGPTqcZnJ58A4qoi8qopVX/g9h/0B+7gAYTkZRJycRTRS8Id6DxP5XgiG0pI",
-	"LiVYFLivbrkKt2v6Pm5W+MIiRpI86YyKRLmtYNgnyVWkTq7lLWDe50sucMFUWWHnrmUBruTTq0KNdNyb",
-	"b5nQhii1cWONpQ3t8jdisf644nKvnbOWX90qzmpUGw2zJaE0LIxQ3h69ltcuMI2yjoeqLLOSkA7D/yZG",
-	"SYau2YAMJcxo4Mr/pfxIbuFJ/V6i8vFnJf1EN/HruOaDpH6r+jPlgcUgyH/89Z9++4d//u1///9888e/",
-	"+PrvfpENHHvSoJWsCJ+VNJMtg/drrz5SAfzNSo+UDrJV3ZGXOe/8ORFXRHKhpOtvvvaIzZYb5/NVVBZZ",
-	"xYx5HT5cUoQdz0M2zdpLuQc1rTQ7UCUdTXF1XVJESqdmSKgdEgpVWYB3MrXVd1v3fLOKUVlzc/2yUXko",
-	"4t8J+28i/O2wiHpqiVofHK2hYoiqrF/yBcoTCMky3op9OIkscLOF2Qsg8NtQnH11fGcGHCr4LlfKZVb5",
-	"HDgVLNjmv+b+9ZE9xWxKok/JJQlUGXdrAPu9BrxuGoTnOHiRLYJes5d6sbdLqQa7yisAxl0cXahuLDfN",
-	"Tfm2nHS76l3PoOGHxYoq6nZdX1ZbPeZqq7cNLcNFfZej+/dNJ73799H5MrHdZnvSlduJRywTD8o9NKGB",
-	"ZC5yIFXgu+2awFIniRYlvhX66XeGurazZJaq4NecYMYRDoKeqjau6lpfECj2ff++9yQjQOvUPIzGeEHl",
-	"4p7cv+8g8haPRQBlwlJXtKorTsX1Wqwtue77arfecVzfzdmtNTC+DJ9WRJklvRuyaEJNhfcVKUAZXGgd",
-	"fSmxeednvAMdPgeft9cuXidCbK3EYF/jLTCN5wCwIKQ8+X4bB2rnll2TieDmTPQFLHvfhvoy7g/sVoTF",
-	"rjI3ZrjX4swmgkymvnTq106L8qxycR+rARdY1ZFEhPkjFhERR1L0YFa/iTTzPyI4MI1pe7ZZwkNjHEGA",
-	"fbocz8jt8netBOgYM/LWg6KZeSc7qvSxp0lX9zjSiKDTrzCa0yCg+kUEBKVzEwLOb5dPfuOc8RuUbTAX",
-	"L2fkoypriBRgQmawZ6gQYJCEx0BNWw3dYAQRNAhQPyPiVG9msFMH/+r85hzdKE1yvpZQhA0YwHc18mBn",
-	"NpkbFa4yGLDGALSlLNAURNVFl6XErjJM9Z1V4l/WJtXE0lTXqHS9URAb49OtCXqYJNb3BpLTRnJSHAQG",
-	"ouRY69t/gPXq9ETZsoKgXGhKZBsrpv9e2oUraWT2wO5i1sZ8xDx7dXY/QD2Pp5t6iRmZd3rIo/4PMZ95",
-	"ul9b2tFvhvnMyHVytVrTTqpd60wB1QrpA3S+FIQ76JxOu1KTwixpPfL05MD8+qOz588QjiK8zIys0onB",
-	"ZaTKakt6Z3VrNDLkiOWFyM5QRWxQYeocpX3a7nEHefCp2lwUE93jP6kdbgJQkatLqkMxVsK/g/1KnsRB",
-	"8CTjCrmtIqACuGIf0RtxMWXofLOV7MA1VLik32oJZLVXCDA38ZnEpX7KW9Nqq+Rim/lMCgNs5TM5TthK",
-	"wmhSp0mhn9a12RTWO01K+FP9kIRtetPq01Fdae+6p/7Wd09dI9HpK18dTHPXQfWug2pZB9XbHgl0Tb1T",
-	"1xkY4mICaM1p12fAfC9btt7OcKLvr9Vqu5awFiFXGsYtbxG7YbBPcYStJFc9RrOGsO9RgJXcZ/ehP5ww",
-	"cTvDfq7Re3VGgslvQYjOd9aNNadVTWKVDC5lt2Um4J2qKpsrg3G2i8W5NktNCTB+z/nuLYvHMdD2ncvS",
-	"qVFh0I7LMes9VOvNx+iktOG3MFSnFAlvY7iOtq5BSeEbjtVRZT+aNe8S+ILk+nahcDIBK0Xat2d3JZ4+",
-	"UD2y7ApPdbpkbV/QKbNDTSEL3V76rntYJpKok33fLa9+O3tPHXZZKMra+hTn3Uk5JacVs2bNxW4qoehF",
-	"CoXftzyi299hqhIMq0pF5qKjm3aWqgbDmyjilAG1G6rhpOY0DDSpZHjjbasOC4yVp5FCJvtqVRN+JWpE",
-	"9FKq2eoF1MYBxbyT43bKdi8BP1twcIi8UWvU8tA4IDgqT4fZmAUfIhPALld2prpXNehVqXdEudljZ/uK",
-	"58LuGDWo6AZuL/v7UkvRyuf7zc//+bf/7u932wupUXVFay26LM97q7e41VI4ES8SNN3BxSgd6B9//Yff",
-	"/Os//fpv/+Qff/1HrWvpjW3D9x2D/x7XZywH0Bvqcp2Fshvi7cBlUt4BUSg3VKpxGoXx4sEYszEJXs9j",
-	"QV7DJ9Us/CNmhwZ04WkkX0RtjwssYu4ht5i+Id9Qz8KCgRXrDwAN6jDng/4B+li+8hiW+zTWOnIydo7T",
-	"gmApZ3ugMC3LYdXkfdc9GGoAnZP5ueS6A7c/tBZMOfIpn1POiQ+9T8oY8DhZEqzwFjBgFgplo7axCHYE",
-	"lBx+20jXPTC052MDKVXDb9A1cOD25cqfEmXIbrr0lYUnB+6gm9xk87FXaMQS/o+DYGdj1qZYj7Ngd+18",
-	"sRSoVhnejY6ny1hB+DIQAGbhu6R45pDAADnGTKKkOth1nRFWwKO9MrsHmb4bZKC0PiOshs90rkGh4VuG",
-	"D2oys8WeqwHZXsQgv+F0PiipSwhLCVulll0G2jfBiwuQfUO8+HN1/liHvk01NTdcWP29kfp84ABkwM0Y",
-	"n3kkeWgUmzYnQRBeyVn6rttyWodu69W7VVz69TwBwzXMGvZkh4LqVAIFF21Pfv8R81Uqp9vpoTM8J0iu",
-	"DsHqIIhBL6Mwv3dN3H5PcXuFaw14Phyj5NWV/D49Br573q9pw3dHAtimbMNmQsH2xTgayQnl9XObTddA",
-	"dNhud4rkXuccm9JgddjfTxlD4T//rgsaWrdfI2/cItHifcsVBqZvWrrQerNhFTcuXoxi190jh1LMSP4a",
-	"KKEj+eOVXFc0JaJ11DoP/WVPk5yMTAIRJeuMBo/hKS6lqjC6SKQO+PflckE8NBiaILowQq6OpBt0AJF9",
-	"iO/LFpr0yQTHgTiyDGydNFJ5xDQ+I0/9YkpvojbINAO3kwQ6AHXgyIN/c88dukOEoQkq5oZEIDoBxFLd",
-	"KCCZIjIVshXZgXh9eL/vukN4kLKpRZcoK6wrjPIroBzNcDQPCOeqjdOIZatnSFLSUQGOfqxIK+EqwhGF",
-	"bEzUknQexBwiGeQSPE2TPBQzGFx/wCZhz3wFWSlTeklYz/raQzjgIeKQjmBX+vYc5FEmotCPx+ZvUzDE",
-	"gWohKiuEEeL/mETpe5nyaDqvloswIr6CEcec02O5Kym1joPYL6l8itlSO8YsUZOC+YeXGVwhDynjfpEC",
-	"bqYNWIVU6va1DQpAOiuLorYK7aOMCooDDTF5B5AN9qHmWJghV8LAwEHzMCLqk77rugnUSYQfIoxYyLpq",
-	"HwzPod2x3oUCLZB5R8zKyVADOIYLWg/uD8vuPmmFJ/AFgUU8tCXiqzAOfETejgnxFaqZrCTDaAI6pyLB",
-	"UDRwoJ6A1+3O8VtlL+zqTXkdpRnoF9XQ50TiB5wCPMzVYWSnUt90FyTqwu3l5uwX50wf9jpSkn9YKsnD",
-	"pb5vCx7c1DM8J/y5vKqSprgquSYhqqmqBaRSi35OUlZwFnKiFaDTk0yQqU1yVIxpAhCVgif8+kwFwP3X",
-	"f////sNf/PU//Of/wXwuwRpqqeRxvXU0eOe0MlRvqxq0KyNwEzeOHOhJGD2XGFIiUtvb1Dv65g/+p2/+",
-	"9Z/9w3/5y9yOVi3+1e7jiCoVm5Ilf/vHP//23/7y67/9y2//0z9vtnAn8Xq+ahx59LCroeMlBsFn5UpX",
-	"wdA3/+r/+PpXP//6V/+h4aHvqBaPLcEkVbnbxXJ9ujc8T/l4ZxUqJQvK49TqIifKrpIJsa1/1U7L5sKt",
-	"o9Zv/v5/+/bf/FKdbv7VqrNNtcsVp9xA3k5J6vW1By4SzEI0dOYOIAFFoZhJrHdX1qmBr6wiMin1KVZJ",
-	"NpeyGd3M3WDLaQVheKHWqpbvmosDoah1tFdKbJ2WLaGpkexPPocsq6TkYeYrq+5hlftfufpaR+677Tow",
-	"V1Poa3O2q2tO2Kbtd4ex6zneVyrmWdd7Bs2OlLi5QYzdCoJrz/ywYH6wpLtUT6c8K+htUCIqRzlX1IfK",
-	"IN8KNFuLN0X6l0GFQSUj3mElpwxFq2U36FkqlNZyGLnS9usNLQmPM1BcbkLYKkxAQpKUk/OxAtqus07l",
-	"P9HmH57xM5gIgUHnCLHwPPSXaIwZFHyQmhQVDvpJSCEhKox0bqP8Q+p3UiUYQui90YnGmI2YqvIHiTry",
-	"uxmVCuSyh76AegUqAVUhq6dKG4E/xKgqqo4F6LVkvhCU+KgtdVVrcXrotTEN9ZwaWn08SbwKZQqk0dnA",
-	"IHJOJlIZMpvGEQSKhJfE75Q4P1IrQ7X7wyD+eteGfuJ9a0R6GVnGbt1sUv1mO0e+ZYEuESQ2nm9z10md",
-	"OTcKshiYtvonpbbe7LzK/ngj8QwnFrxdm7hYCk2bm57XwE0dz0UGby1DvRZf0u+k/KKXf8vCItZA1Erv",
-	"QU4eWe052BCWbqrVsr4cvPPIgVpBA5l4gaRGj2Sp2mO/tuiiLoMFBWzoZWKDsz3mtkupfb5UHFvQObEs",
-	"8PAh8bXtLVeVccQqyzImUQb5olfpHioLM16F0QVEKlCWq+5YWqnoO1q78EchVSj921G6MKFexU4XOVA0",
-	"pKRW5cLr602Ru6LveTK8wsjquoUlMk1p2cKpgWhDKbXp7FYVLszea/O6hfb7W5ctVARWy/U1iheW64XX",
-	"VvolpeLapJmCc8PKL8BeMlnkIkxdQwnghleMA8WW8Eo5lHNpJ/DLCTGFN+DVe7zjjNiKUjGJ4/OEe4jh",
-	"KAqvLFWWm27JSfGXIyhRrJY87wxRrsLMiG1QYqZQYQYm6fSy/Z0lGdQvS7aTFLaTcIwFPacBFcu0HHGG",
-	"w0ZkfFm8oE8pF56uwmidsPJ060LC4B1GVIzYPOZSSc0QEeVZzrZftlhphfO2DbcEhEefsnbh5u61syFr",
-	"BrevQRlrcYmYK/lyZiqYKHPaEsssEuiUeFy195nZECSluAqmDhThOHv6tzx6sECmm1SmuYbYwnQ94Mva",
-	"dj2VynNZU+SqI9m2mda1VOspg7XvWUCfsumJBnV6NteU+VFDXXlVV+2pNnqk5XqMb6mZP3WdjzBvMS86",
-	"j9w6fp8Nu2rZziXKLqnI9tmSzN60jtjL1fKBVtzf/I9/VdxgRN5k/Al72p8A0o0+tybtTPeKTSZ0om1Z",
-	"KPFNVvopR+D3XeqnVESzhCUtl84xw1PCd2UUyTkmUllTQXhDMdPY18OJFSLXVnRHC4hQaFrFC+o/zEsZ",
-	"K0juYEfsGKK2lCznXZDlVRj5pryBGeFqFnLV8uL0RAodlOncSgODSFJeTKGVo5QAQZzMSn9Q3JlOWRhJ",
-	"ORIMIWkHrqLYZenOyV1tJlmVORmywl8hy2KVMKQMz7dCDmqa13BNgscGKQ/braQykRJQ4TM8zUZuK2gE",
-	"kle6GA30igLfDikoBbJrFoC+X/mJiXi1OmOiHEyMqGPehV5RxUbkTVi1HSSVh7o18kVf/VkaiWAlxOV7",
-	"mCflCle0lorCgOj99N1yI+jWOx802Xq6NPsEBpudQFL2sN4JDEqNr6nQNLgRocnG9/fffUsboRIs2lYk",
-	"0tkfVSIRf021GFwuDL3QfUNBDgDLjjHAsCQmElon9FAauWCEOwhIkO8TX3eJSMI8Sm09OJayk4CEBV9b",
-	"fozNZBJGc10Tl6NFfB5QXd2wloGHLU2Us+p1kiWba40wqoHd7Rc5srYGx7J87LA/pQU3pf0py+0eO2g7",
-	"mV7F94UxF4/6RD+StsXVzXBZmETSgQ8xfxNtK+hIie2ZKDy9yc7qKLyE8W4XBJuCVz22VRXbvI0xo0HA",
-	"8/pI2ipjyA1F0r66ET6oMath4CL30jaDmvBvygE/JkKPcM8m+OUscAXDK+F1dsCAbQrgr8+xGM+q+d+T",
-	"MFKdeLyIvFHuD8JEtHSqTQN1m2kBmmJhOL5JTYTjtOIlOBRcSGstrOtN2bYbAqlh7D5PKv5gxIxmrlfT",
-	"MW6tJBDVCCJAXa5MV6skI09OYvpVmaw6ToKJ2bmDSMAJYjE0PfAk7VLHBy2RliohyWQeqdBHXl1+IZyg",
-	"dkAmwkEXdHwhR1eNjpSv0zF2ho6ydPhlkoh8HYUxVBBNl5NEm0YEm5IY6aXi1CW0hEHkoijroWP1xYip",
-	"ZE8kruiYKF8WvyIR8a1ES3VkXIRyIb5P2dQsSz4DXUFBnIR8uDSZlCEcBEO7ARfmF9y0vTK9pCKi60xv",
-	"2bSqUcwLal/NQtvzv8yLrZ1b10LKEvX5h4DztzVERhMaWFIpG6xun/Rqu6iatY2fMrp/O9cECr7oDKtE",
-	"INCSKE/wMCOJbLFnp8LgVv+Uri3kZxX4/TaH/1S3hTJ0OZFK5e2vaBeV5Bpcq8x6DfLo7Rc6r6MX17sb",
-	"7MZVgnEb9+UqjLVVkNbHVomPyj5dDrBELqUcHCSxRbcqfqsiCnd1GPH/z97X/rhxnHn+KwV+EalrUuS8",
-	"2eLAHyaS7ci2LEcjIzi4jekmWSTb06ymupozmgsEZINc4MWus8kh62SzNpAEGySHza59OCTr8yWXf0Yz",
-	"1n7Kv3Co56mqrn7lO0U5yodYQza7n36q6nl+z/ssucOLjKNFoIZYRsEzgpAxCOPMcUs8y2Oq/sd5Mbn2",
-	"xeTa0qR4Nbc212/6Yl7ti3m1ecaGzuf9qxtZ+/WdHRuv6Qvo/tcy0dVc84XBY3yTpVDjG0Za/5zTXZ8Z",
-	"QkT3nFSm82VdKYiYTmgvLDFLZ+nnhiNZECmfXVbDJB61Ni2TGeRSoE5wvWHjbPUg18xAR9QNa8oymj67",
-	"JUXNstlX0yelZ3Oe1sGRFbijUjtqy9RYzDWSUwFtqLKXXr6Zp8p89DHOrsoWH5iSIHS+YeiFmU/Kdn4R",
-	"f93C+Ovm0rgzZ/RZZyRlk7XBgTIVXRhCcNk5rRJPZKoFlZgqBhVHEI2TfMEKi8R47aCf1PpREMdx28lK",
-	"PYe0QNjISLe8C4tspjvHGhV6wq7HX/fu8oFDqnxMfV+lQbnk+vXe9euQia3TsGuG8W0+Agh1waGgx9OL",
-	"e66jtz4mjLdJa78pJ+oYFQVHKptc+nQ0CzDl3Wat/VaT4DF+lUU0THWwae03bxJ1ys88cScdVjbfteuO",
-	"KM4xdBmBdEX4vNaw2X1gLtB3kKHvPv2AdvPoW2L6T4IwoCmxX1rN5oHummMzHfxttZp7pdMCDiWrxYaU",
-	"3U1D6p4SFxuWtkv6qmqXmZEwsKa+qsaj1tRXdZBZQ3mkn2GTVViYckCH8DRXRxaMKu/JaqXf/erpn3+I",
-	"1UoLNiDKVsytjryV9iiajSzE53OTNcP0Y2NbzWIirIZdUwY97qlmON/E+6xoHevLUlbc3X+tm6uQJtSi",
-	"6+LO1c+/9+SLj65++Ourn/zh6uPPrz780eWPf7YOB2KBdFtfv9Os7FpV/6oNFuqiGt1Eme4CdTTlsqVo",
-	"qjV0SEB7NgsplBWpuleUD+KYIkTMqZt7SQrS0FcV+BjPhYiOarel4MxWTAXJkQibmApSfIQ31DcMUbeA",
-	"bcgB4maKaudMkFWdw8QOhU0CK5TX0RNrhbAxVhRMa+x51Otx4uBvenpaRcIGcDkJwp7HXN3KkuvBGxZx",
-	"4gokh+xY6l56tscrGDqXQz2MgDXeHKLEmUkSwmyTxrBRdCrlkiGT0EJiAQkYJnL2erTXtlmW3aQa00l2",
-	"wGyToyn6KllYMkHay4xH1O1ZOp4am2dKEEaBMh5SMelCm9dZWdVujllW1nlU9agNGOV67EbtkAShBeac",
-	"zRLl3m6oChF6lnjULtHhkCOTpYLrY2CWIIHWFA3Iq+RIloIaY2My+gJlx0Xmms2kvcZSq2rISeM+B4ez",
-	"mG6lEzFstkrTbcpEDJstarohN8TZfBBsx2jbYlduSSVkL9XlXvaJCanL0ac4t+0xb2V4Ph1y4sXCdMxZ",
-	"FL4wEasbrLs+ThwowHRn+pqUUSJHeixESVlVXZ6ejSdOqMA+9LtSNNbySu4W4eZ/fu+7Tz/7j/z+KcvW",
-	"7N1Ji4g1h5zmj+UkebR4C/6vVyk/cuWQuPw0vjYK5OfkIpiALhqP/QvEKxKuxJlzW2EyzHD4zUce5Nuw",
-	"GS0/fV7iEmWdeaIgr2ZzrUZPzrndkLWDT4YTKNBlFJT3Sy60cfbSgw9hffNsHGPPluYtS+gIgohCGyOw",
-	"C+KyP53QxoKIQrngXcq5O4DUWgD1Wdtkx0Sl4n7cZi4O6YsHEh7iMLhzD4y/vDBW0gIpMjGkPd+wWdqw",
-	"SjWKJPl9IsV9IbtIt3/UEZZrnCgEfuc2ZuIgQYUtHdEawiybgsSaFLfITpuURpga5J7iU7vY1LDZ/JZF",
-	"3oiEFOiH3FEd/zEXB6Q5J62WMkKUjWHWKaKNsazlUBbz0dGiVVkO02I+YDjlWg4fqGV5llEeobweBGKH",
-	"ZHtIC1XZDyasFyudzgXh1A27Q9gxUgokBHOyJ998DWdkQzuUF1Oa2s2dLDWvPVJG2LxPbzX360Zrwyyb",
-	"kZM9NcvEmLAi1Lw6UNPBbhnRlz/46Kuf/O+nn/3Hky++e/W7X67ZiFkl+xYxXeZ8/rJ5ZVrGri+okTyq",
-	"q4xsbBS2p85Crsd+Pwe0K40DByJX/xsO/ENy7npRMQ74awbmi+zpTXn5wZZSoHIxzLtvwQYqh7unXvd0",
-	"Gty9D0OkOHGw14J25UOwyoBbDxLTZ3D0lAB4AaOkM4kkujs04n3Mv9ABgHgUt0a660hpau03X5aQ8U14",
-	"nanebTlDK+XhzkkiggEreEP58uLNZad3Uk3lGVkxH+BqHNEcT1/Wx9Wymb5A0ED9fq0kScl85jyO7cLR",
-	"XmLVt8Ohmww8G6eFpcNIJAqlVSZXQnNzOnRI7PLUgNYyV9/SzcmTsCuXjGU8jgt4gXNpWN7/Ohd+Wjkf",
-	"xA2XYkD64U///OnlP3z01f/7l6e/+f4askbeVOfva9Z/XZ7M8vagz4U7NbFL2mQG7+pWwK6Cg7AJj6Kx",
-	"pzeEqO4ndpvMJ14IV+2mfYnTx63Zk2Zzlx40K1b814746yD+431BRTigUaVdEQZvI7Gr3nu/Yk5sG01U",
-	"J79i2HZ3ElGzxD09WnW31k5PDQRfBni+AMJxynrS28jJgEYCIuytB5S19jB/WxCdhGRLZGsvi3wEl7cR",
-	"+ZTprDXjknXijXX6YeagW6z6ke+v7I4zC8W7k3XPv382il4wdMuGkK45YDr9jTen5fO28yZUvLGbN6Ti",
-	"xROJa2q7FU5VnVnXg1ZPzleNtbVsMzpNacfNTcyExn4QEkfcq3dMuwE29+Q0wt4yjtGGHbIsWXBO/gsx",
-	"L4dGSPCB8rVc4yp6Z/pApKbfJRMWeT4Uc6WdO7DBJVIQ+17CqpRvx2bp7M41gYcdYnTkmglCGL4aeBdo",
-	"MaWwQiGkKOxHquGFrIyaE19ISfT8oAwUK2pjVdoHS85vXcxFkqRh96A52/DWVXpIprABxj6t1T2yah6I",
-	"+91j9JvBJNz0w+dXLbhK2wmXhJjUWEA342Fag2eMrxGIfjU1yjTFxB3SkvR5R1OyW8Lz4CcpOhIbRVFq",
-	"q28WSw2M1pTPAkwt5DiREshEYA8nXjTNXxL3eMsM042zsmrEp66cKZ8T95rwiEShy3ifmq3QodVHLvaR",
-	"W37m9kKt/eaeDF99a+JFU4NXAaNAsccGhbErwZxZOhTN4FxBNrR2IDOKpPquF+IgQcC2+Fnym9Tkar/N",
-	"A54ZnrhKcKMft+YUmcW7b6vH7ddh590C81scjJWsXiEvQQas871m1g/fUkdnO5sQelxDn84kki1oTikj",
-	"HeoHbACGZ6odoTQqu5i0Egsj/jX3H21RJk75aTKfmc5PytSlHOapQ7NGQH0tq1xk3p9SSQVkZs/fJrCY",
-	"cdY2hMLeEu9ZHqYqaOA4OwiDVUxlBXE9Ibd8Gtwt6DqJYKjvUb9njr5h/eC1IDymkYOeq9SnDZUp3yBH",
-	"yQG0kBmTwmA2c3S3Mccijtm8y4HS4Li9mIOz+LHFmUNG1GWc2BXdltmuHBKHPoLbpFPwLZs5ye5jsuFz",
-	"pgmbg7Wssu/m+ZBi62I9GmYcUkG4akp+jZPz0B2Pacihz9PYdz1mswBY6fqSfeCiY/Q89YKkKo7ihHWh",
-	"hWiNuD4PCLj+nPwGZw52wXayPc6cNSVVSRec4NgxjbYlgsflLKutmNdX6l7T52K20e0f/virn38f0r9X",
-	"DzrLSFElqolmfk+++Ojy3352+clvi2laCpaukDdLwdYV0lHS6Ya5I3rEekfyxC9Nx+sByXZYzLZPbGXa",
-	"J1598rvLH//2yZc/ufqnn1/+93/96nv/B+9z+eEPnnz5r5U1jFw+No7r1ywIiooCQjXmLLu1YNqMjt3G",
-	"GOncDNlkb5myM7gJqJk8CBtCm4jmjJnDU4cubjySmrQWSsKo7imF7i/n9+JurgJGyU1ZM04vppu3ms2a",
-	"9GH5PflNBHfRHU7EZ9dgYuKIhkT8KhdLqQEG8u5O4PdMImqz4amXEE/BLx/Itw7L45rpJxH6cOL6OWwQ",
-	"C5PXAMWsELFZ5naZq4qRW4JnM6Shp2sf87CcWvvt8BS26twdUeDPdEdQcgESyjLJ5MVde1KjLUMQ4sY5",
-	"CFqxd3M1RE1HmvIxb8/uCM2lDKHk6iiby2W6Zl6ps/aMCZlZXz4wZcOakWPRyTcxmYmLkhzCGBEONsIs",
-	"5CSbdH+X2vQejOU0FMHXpKDvG666dEDavYi9d1uXv1d6ioswamotnhe3bO5x3AQOTZ2rDQFR9VTTLcWH",
-	"3niLItCZoHNKDqqvBQkHTWunKWHsB5z3TmEWjtuNvDN60g3YGQ25bGta2nJEDrFI/AJ96SOs6OYWGXuM",
-	"0R4GnLEPO+ngmY68kR6mAxPc5I8s4kZkFPCION1gwiLHZtWmgKjBGQ3JfrPZFpjuUF/VajbBvxnSaBIy",
-	"2qthroozYSF1ezCgwcGIOX6iiYMB2r6vaFBvM3RxZp8aFo+QWuAyBajHYRAFnUmfdC4ivI0TjCnzRg3g",
-	"ZuN1Gh0BM2+ZnLlPH5LvtIgxzYHwKPTYwCI7BN6UeCw62HvsGC5avCE8sGYR5xbqhvqDizFtJzoZ3oBJ",
-	"R0CW0yDXr9+nY18T/MbxvbcJlaeCnA8DTo2jIa7ouJwe7ClWZF5QgO9Z3pCPHeJ8p0UM3uNL4Tua++S9",
-	"983f3uWDxw40aAwpvKb5jQOAXNzXvAWpSpLMDxvmTzHj4M5tlbV6fPtNaS7VBD1i093lA1LlvdNz3rjL",
-	"B7fdyK1ZZBf2gs3kF7BYrB9YckwDymOXcI8NfPC4RzWL7BGccK/JCqmPJKF7XtzhHvMvrHioANwKZkbh",
-	"T2uWzfZV6gQ+WxvdNYsckJH76Jg+tMhLMBftmD587DSMhUSHv2NX7IrTJq4cTgkHkgXREFMuiBeRrhuG",
-	"HhU8NQ8JaRL6SGwoL/IvSNW5dXT0irAOO7TrTjhVLJRWqA6JyOf3gxCbRYlnupDQarPcMY8vwZhHtcfq",
-	"YTCJKK81iCNfSm9KeSKdocvvq6+qWjggMwSBPLCZ/JPUiXmX86EbabqxoZXL5e48JM6NER/cGLnhaULq",
-	"nbj8RFzgkK5P3ZATL2rYTKxdnqhzI+JTIb4CRpVowXn+OMULsnH0gZJBKYzUUCj3luJQTyAdUpuhuiOc",
-	"Uo5nsNYmTmDavoDaOtQ0mqtBiEuSyA+yCPU5VRMkycj1wV/QI9DERGij7KCxxJMwFQjurpwEc0zPx8dA",
-	"NrOB9TQ/YplPGB24QqRIWYg+gdS8pCRl4p0KhpPlSKcNWeixHJ4ncaFiM6HKmy9JsC3+aIF2b+1VZrdz",
-	"xQrk97GRw3LNDdwm4uSKZREnnVRNod2sWYhA1SlHVWUUqycofunlm+UUF4Q55pk8lK9StynHJEgh+ZVM",
-	"u0ziscely56C4hWxrpU1D4QqwAGz4vIS8AGqZGHIjg4/yqM8oR0NqRcmUCepvnEstIQ5lhKwzgKYvmT0",
-	"ZAy358DZzBXyOvkaBmjFwdkZjIM9OzxOjt65c40n8HLsI4UeIthjLuDUZoI7wQQtT+QLP/XG4zlRNdws",
-	"SfBiMHoeAB1fKdjx3vv43XOCpl/g6Bc4+gWOfoGjl8bR0DETWmW2ms2MVFwOVL8hpNXzi6lXgqOFLhaS",
-	"JiFBPb0oHmsrjWkl4PU05LwD/3/AvRNJ7YlJ4KqxdHYlX0DpZw+l81bl2SPpt3PQ57MF0SOXuQMa3ugH",
-	"YcfrwUEpBtCvwUVGCTvk/mKvLKdNsEIJawBMTM2jYMzJeRCeQh881fNa0FezIEno27RzHHRPaWSzbsAY",
-	"7SJrBjQiO83mDnnT657eY77HqABHUD4ptJUfcCEbAEzfcCfR8IbspX5KmaOmswqJIp71cg1r3m3m6Lee",
-	"MOO9nQbBF8SemwS/6lE5bcYduKqt4QRycTlx9CUC9spkYsmOhs2OsNxB5kR1aHzHbKtsvFTcPV+P5bAh",
-	"CiTHY5YB8JeLIyMEcMQNngLTMhqRBayOBx7FAeSxmBXxWiBkB9vfuV042h5fGCTVliboJlYQEiV167ev",
-	"Pvm7J//34ydffPSfv/zyq0/+uJKisJJh9sWEPP3zp09/8/2nv/z7J198maYi27endIh92WQS4yiogSSJ",
-	"hooLUpjlk6JwdoH+mt5H25U5arLM41hjGZ/kw/Rw+xka8y4y2GSywID6JcZWGC+98WkV5kbYUMAaH0mq",
-	"HZfV5Fh0QyVLTTJLYY4x5VzpnwGNTgIQ6CdYBleoeu8xOe3dUKx51p4w9GN1aqoGj8FABmnTjcNArIaQ",
-	"8z0YY9C5sBluJAvn2sG9hXI2tUfV5cRJkA+EqJdQ7edCOg5CnJ4+qllk7E9kquVk1KGhzYI+wV/I9xCK",
-	"M+gnnjQWRPpuhO43QXIcXx41iDC+4ybFeoxBfAebhXTg8Si8aKOJofnApRksLM9gRFlE3H4EWTDAPaQG",
-	"2+NkrwD1yUl1Mhb6d7dJuM1UA26TfPDGSCajqdnz5Ej4YBIBJBp7bFBDW1yq3oDxwKek6mD1zA2nJo+g",
-	"F82PGHIt37SeLzNREWm8C/tyS7X32B14TE9mFefj7QnmC7WsimCd/rPZnKdQA1Is3oE++qt5WolSnseq",
-	"MZZkuxRhoURLqEV52mPdaJiiU3Rj/opIlVMxTh4shhIcuFeLvhUQZV/sziiIXB++klL4PSF+I9fz35GX",
-	"HoNg03cDcCP+cfJSf9e92a1YFY9/w+2eDsJgwnqVdt/1Oc15Epf3aeWBpPcfr9koTmyfmdQn9Nvg2iYe",
-	"g18MvwGmORhh5tISMYT6wmWxHo8MDSfvyILzIqU7tyWc0cCoPU66Aet7g/LwEadQuswxGpTUpSScSHMe",
-	"ikC9iIxDj0ktKLQ0j9wwaoOadpg7oq/APnbI2PVCoe9sJm9vER6EEfphxYVWPHCKD12hrTnthjRCS5hd",
-	"gHes43KxQJyfB2GPjFx+qjy9Ce1isy1RL8fAvFvI9Gc4HCjZPnEOW6pMUK5hvnySY+ubwJLfTrKidj6s",
-	"DsPqQ7fXCw1frFAKzZ2KON3yAtymxiXXr1/H4WI9CnIGwJUcMlVbUAJaK1BZCRGwGp21+MrOJpnVgjgA",
-	"Z5UElp8uE+o3wXTfG0xCGbjExeRStKxPHOdYFOV2EWVReAEGgxQDcm6zRWD+Bo5WBTunTXSH7BbGPL0I",
-	"Z+0U21CmS1IGrprocwRBnocTHIMkw/KoOu+97+Bjg35fvJ6E/+BTthkfumOYR654KM0O3TzhmjC+xJsV",
-	"Wl6WbETQE68u31VoVB25V7PHOXFJxw0pccPQvcAxfso4Sdky19Cly9epI+RQvZmcigMaAYRBNCOR2ZYa",
-	"KJOc6RJzF38Ve4Qm2UEmVjzZekV+wYK9lusjLCQo583ndwO+nrPy22UHFfGqyDk4uwG0nHNwoXHHC/oI",
-	"q8aLSTFCpa/Gu3dsmU5RLQZz/IiVWHqtxyBrTTXIrMKnGr/MbYu6dlMu5xzMCBsMnSA0X1CiQBdFEa/T",
-	"CGHTNWW/cSWlV+M3TcTtisHBW14/UsHcRGysnRcv9DifwFypU3ACQrivKv+C7/TkSnVHHrkXNvPYmet7",
-	"vVqDvCvJkgFEOHHnw0Cd8Dig2JW9lVQKFAzRFTuD9tasZmfUsYrB2xy6W2c0bpkYm+LdPMSuwj/4rrFm",
-	"W9ZghT2/gbLc1dxEqCu5nJtqSuf1Iym5rnEh41Zi5qWEOB9ksrZPRnxQNqQymoSMEwy6yFLGRJa0k8zO",
-	"cyxy/bpMWQfP8fXrFgn8HnT2kaOv5c9t5oBf7pbvURbd5QPsEvyo60+4d0Zrh0ZWafZC+ITHgSj5THnv",
-	"BnE8/irrof80nFCbqUTbkMq9DvIfSGuQBwHG+Dpu99QCXx7c1OmajzTLPKvihzyq6aShkHapdwaz2O8q",
-	"9ggrz5GZxI4FrBKn3SEdKp4tbkZ9aD53jWNCdkQfRQ1yREJ6FpxSnY9OTikd40QKTh+C0vK4zVSxKIGZ",
-	"tfgb8WZel5KqfNiDizElO61mC5rgJRL+lNWpl1MbqIrvvscjuMxmip+CmQ3soqLHfnFK474jMD1d3lCt",
-	"jodz93HWZlbNkrEbRheKv8nqnnjwJonOA+UT6hMHE65PoHa462IJsfyrg385VqL23OjI11eND+UPZNG8",
-	"/lmikj/R7k/+AOWZvP5weuuZXKAQZ98mz5BMcMXaec0anWIOqdXx/ZNrCljDZrljNrKHyKjQx30GbPJ4",
-	"5p4Hh5lSfmMsR2sH8obz/AWp5P0taDDTcXu3EuxO6Jdu6qtKd+hGOdmsIAkr7Z0mmCMJti4wvFPq9XfE",
-	"WpeTI3f9CghafJ59hig8SkbPmVVz50ARcyzuthYOoaQX2vBkpRPZypiFt1zdyoEyU6HapGsZtVtsRKkD",
-	"b7z23v5BwhuwBs7O2YV8mm8sjWNyHWNrPEJgTczjO0hJw7W31CmXdUWtdVLaKE8CCs2h1Rd4uMh0fUyq",
-	"GFytWaRQ+aa1W46+nR6KysrRsg4+iVY1Wt0mNGDBlllH654FGveUykfzYeaI//QOJ0kBmAsN5mbD6ttd",
-	"nkzpIJQQgRnHJmBYZTgplIquzCKRpWS0PHuV79gVAdLtStuuPPnTLy5//ae//PHvn/75n65+9tmTL757",
-	"9ekvr37/d08/+8erP3x49Tef2ZXH8Y9l8q543W5IZUvpSrt1sNe8eXN/pyn+ZxntwMCTep+6McF88FoY",
-	"jGAphYjonqVag3HKeqlGeOKj3OeIL2j4GrbzrrQrwyga8/aNG1KMNLrB6IZ75kZu2PhgPKioH7ztdU9l",
-	"iPnyj7948sXf6m/eMR284sOH8r/hGQ0VY0d80NrZVdRy7gVxTrNy6+4sGoxeIrM2V5tUldFh2rtog7Ee",
-	"UfI234VevNPcCCuCpHv9faviRpHbHVIoCsV175Yp0NRulH/Ahrz6yR8uP/xcbMjPf/X081/95Y9/M88O",
-	"PMCdQR8hEbk7UXrzS7ZivO9ydmfuA2ffijtFe/Hq0x9e/vM/l+7FnfRelJkHMVuLN6S15LJtWoiULmGe",
-	"MJHhoHcmfHhHziboUd6ttAV5uKuefPkDSdvHnyNhlfhB3r3jb7i9Ab2FEEruEu/esbjjMQaCxHXiOLp+",
-	"zLHIi6AqKr7n4xeSbZnoVAZhzui+HAZ+j5uWAbeI6cZbfEC820sVml7jZOjxKAgvTBcnH8w4YkPAGAAN",
-	"CbdmYd32DJPJhi7HSsu0L1O5PZMl59BnIuYTcTh9yJ1aGwfGmteGHoewls3QbxgOIB8GM+lJ1Ytkkf5A",
-	"IL1ecM5qFjkfet2hqjU3OlOAcdLIkjhyL0iHJpoaQF78iFQd7k1xjzl8UOABc3I9XbVkOw54xAxeuDJf",
-	"W2qcRu5T27IQlPa9RySivs8lm3I7ChxARwGTT3Wvx+sBq4eUR7WGzRKL1FQ9EeRCpkOE2YL4SaIWfobG",
-	"01i6oXbpiA943FVAlTCIZyd3D9Q0AkltsrPTbJJv4pf3aZd6YzUMxGYopIyWJYY/F7eqeBKEFXr0zOtS",
-	"nvFEcvqQdOhFIK9PnVbVaGKqx9Lt5g68s2yWMq7SD5l1WknCi1vkdRRMNsXgEeq9LfA8AofvAjen+bBy",
-	"3BPx3qi0b94EPSQTIpad9FZc2T4/Za1CwhYIFM/hVuMD06c2G0X5c4QL3WviGD04D7ItFfb2D1CBZAwG",
-	"lZCDM4vitjOJzX/ndm2ax2oK03dWsxtmn5+ae8TW784qOkBFniwh19CXYUi3RK3/Il6Nhef2LdQDQs3s",
-	"MyXqVrlcjGOx2SG+BZtwRsQrlPKro3F04Sw8zdcNT9NNVEAMIGxEtVpNdZLQQLdgxNyCfZfLGk3kAY8Z",
-	"YLH4Dc+DunlhfyIx9GEegEjAGgQ8biTbaimMTGaFyCvAYzloyiLCIsHs7WwQWpJnzPBN9/wCuwBxvkZb",
-	"eLnEXDigRHeOyAE0X39UdpcP+HOJxgoCRlLn3ry5aQxWTk/r/TVPUZ4eAJ6PkrWFVovIWBz4LbEq1s7m",
-	"wFl80rYSlPF2FpbJln07Xz9IttFg4F8X/jP3+YYSNQH1xS4WhD1zALyZ4ZwGb5jYV56oqUEQXpzAbcSN",
-	"ALnlArcGucNSUEYPrEHPkuxEJ257CL1MVNpXfImRMZeAXwIVqQGO4qZmIC0Iex5zNRTisiIvk/FoM5Xy",
-	"qLIJxc3EMs6Z/rgC3Nhqtgh41cWjpkLGThAN44TFBI8TYNBms6DBBVGeTKggMH0FJ91JTgEI17m4ZVgv",
-	"u5EKUwINFHhIXF+cjQudzdrazceG+P02pAdC+sgx7Ol8N08UemiuSCbG+REJVw9uCS8013zBrCQVbloe",
-	"YC6L6IpqteZO5mPB8aQ7XAp3owv0GWPLLEPmBJaCht1mqy4PCsqV3jJcWXKFcFffO2fPjIaZ1f99JTQ2",
-	"UXETi4SpwNKbR50K1dYqRrzk3OUoUDoXJMHK7cg6yz/IRSlnRvGFlpoQe1NuWvY8ZJjNcGbjR+9m3NFl",
-	"q+3xtMoshNx5x3QToNs4dRvC2/dTinaVUFvnEsBCTRlbJ0CiOa8uM73Oqhzkj7LDg1+FiXacPqwh3wDb",
-	"i6/Kkf2xAJncABoCCveo751R7EYPsBkaq8teUX3fjeTwjH6c+FbllBLnUV18UO8GrO973Yg7EA83ElYc",
-	"0gJBpX2y4O50MCfHAVwdOwhnCf/XDskuqe7A5u526ThCwH5Ofb+GT7KZOX5ZZgvkPKw4i6B2SPbIeehF",
-	"iM3yMgrwBeT1soLKqIa0GVT5GjVakpmyQIsEnQ9oN8rLOOjv1+WP6vJiLmdeS/tAlYA1zHt7UaLk67Ug",
-	"tJn4J6k6hukikHarJluzO4lsP2JXGo2GXXkMvnfZqQRzzmSGoodmhtoB12Bshs48i3/fIKax1GrtkuqD",
-	"C+iRKJ46nvAh7cly8rp0hvSkWx7f8JDwAFsVXyQEO1SNYan8PeZfyOIxYYeZlt6ARmoc+CPDUJUNMI3+",
-	"9GhmwdROF/u6gAnD8YCIt1UJDwJoqGo2XFnZ0MW0ij1OepPQ7fi0kSr0G+kJ5cjHHh2NA8EgTETh7kgr",
-	"c/EfVcsnPreZcSdZyq5fEDKpSEj5xI+g1BA5GRBOuwHrmZQhYxvk27JGz4vMuRBAoA1FZYJhmAint2zc",
-	"RsgPuqeHxJG5fnBBS4gCONPyaTV5izgDTqeeGHl0js1cWTqCn1/jRMaaDmWOCVhe17Dq8ZSOJfCB5qd4",
-	"yK7JfZmXtbO7X8f71pmkou6yXr3vdml9Evo51jumBOZa76R6PgwAZ8HzXNiZAaO1wg7fLdjmyoZl9Dyu",
-	"24xjNrKjAgZ01LUh7XpjD8L7hhQlrRpMew/68rcDo2AyeeWuHEokZaDmbiJ6lPIGjDzOoZgyJBM24WIP",
-	"qzMMMk2eHXWmLYLS74YaDqx+HycfaXrAE9A6NPib9oxa5uVkT0BTs+lB0pGgFUcQxrdsNZt7RUWK6nqY",
-	"4uu73VPZMtYA0K2WeILxwfyT8NM/H00i/GY3+bv4i730T+KeEgJVkKrr8wBbTLnMZsgLVKSubMeb5/oQ",
-	"V2xHXSSAtAf0Uaa8Tt7ocV4O8qypumY+7GK1kWVOGWSz7BjX2tm9xqF5Y9rhojgS52Ff/uB/XP7oozjz",
-	"eMoLoh2/wAvO2g3jPu2eFbDfpPqT317+6Kcz0Ks8N6tekHJHUg7B//Kby3//w+Wv/5RPc2oC/mxU785J",
-	"dau5W+8IfZj1ryzB4fVs+VK31LLszanPUPu6nL2lXqziqe3rITkn0X537uTC3ToqjLtCyD8vRO/V4faa",
-	"5lgc6gn4565SXOBeQbV/Q3yCzo1E1xeXpUMxM8jNZ8wJuK3SVVl9EFuC6vnJVyoq08EdvrI31pKiuB4q",
-	"p7hkQZbERkqWL2gc1nl04VOwNzVYxDEG0mysj9yeqggH7hxq80aYH+cC9UpjyxhvNxtrU4VrJmuzRWvT",
-	"eFyZp+QsyeL9JZR1WTm68uMUlaCr145gcaYXfc3AAtO01iVXyxZyLVmQtd66q+kqdXZH5jEC77Wnx+TD",
-	"6pLSe/QzuHhO9UiyhIem2aoRRqkwLcDwwmY9hnMI5jMqT09NDpidXjc/R5QD13+x9JnYKJ8xfaYYHxf1",
-	"G8MdO1+/seUiKHduLxBDKQKl8ZNamaQloeDSxrFchsOEf+vcRSK42LGbjKCIDeGynhq/BssdBcQrp6II",
-	"P5pU7OTHrcQDgSWUMhLf5fFC0M98Xh7vtVPAU54LTQOOroE1mET0VXTLQcU5I50LhcMGNEIYdoIknPjT",
-	"MrrSkC+X1r00b+S5BGIP4ygk9rWC+QXYB1AdyQISElgrO/+jHEtlinR3d1SRbl4RrVGSLSPpC7QByCKh",
-	"2ameWqk+QyH5qpoX5IIL1Em5LQemVJ+X1Evn1zFPfY8FlO2sMcMeZZHX95QXHuMoGnAuFkg8BrUzYxhR",
-	"4puZmuRiLFFIaowlCjkFwgNO5b7ZgTHVQt6TEK28+aKcgtr3fKpH5g+8Mzkek2eb7TfIndty9pUbQkoc",
-	"wZFcMG9MfCSn+9qMez5lMOE7DiKd7YIGg1naWJbh8UgVGvNhEEaqm6NMoeNOtqcfuyDuJBqKdey6uq1x",
-	"WXO8wnbzAGSftYN0p86CB7jNkodUWlHBJIKXhq04rTN7qh/7Mp3hxRZauiG8kVoi0c+d2/wY90jWxDba",
-	"A5nbCkOqPu1HRDBDx0dgaq+1WOv8VeTDv25sozXD/cQmycWNJoJhAe6WtgrXqhCnjQLNrpAh1BJBbIsT",
-	"u3I0iYZB6P03mWP6DZB0BAPc+BOIb9uVBZRMZkuVqJqJPpbQO2lKI5Krv/2fl//rHy//7adX//77ilXp",
-	"z24hshzbcJHpXUX7esqLuePxXZcNaPgWPaM+3Ht97zrwg47rCwvnLh/cG0fwuFUxYHXnZ47hZeIHakaO",
-	"qcOWbW6vb2TocLAhS7R1UgPjGGnY7lN08Ltq4LRaCccijlxVGSenj5y4wz3rBw2ZV94gRxCU0lrVkl11",
-	"0RzH9gxuR5hnNut71O9h7NwbMIA7VZfAp8YYa2gLoty62KjV9f3aIXHifSkITG5coNNmTnqHOebjMhpc",
-	"5/5ggJ1UMy9YmyFlvrXb3CXvyh8iM3uJzKKqF6UrJVU4HIahykyQfuhhqlBVprPsXuPkHjumft+8s/jl",
-	"a3Cp8WktnUufHKgvd9Ocbfrh1urFtiBvPVH9VJK3jt1NjEipfP2sipbnwhRBn/7Dky/zx0wvPwEg2a8U",
-	"vUXiuVzNc8BZrgnXyixEX/30F5c/+ih3eveKxvSkpUkxHJPUoab4+POvfv79ufQFo+cnRfrx6uPPr372",
-	"+69+8/mMyzOft/TdxHZfe8b1AqV8sVxazCmJi7iAT3K+GQgpMjcxNTy9PTc+Ojy9eTaUOPyuXNGUnM8F",
-	"DekE4niZ5pmT81g5U1AHTEK/0q7ccMfejbNdEPPywVlDH+ZlY5ojKj+YfVNNzBy1iDIYoF2MmgQ5iYZy",
-	"XlICt5g4ybhc7uv05agziXE+uaV0rs6q1B5n4354Tc4dwX3OLVXdZyXuDbccTXBeor4XeBpzbnWMQUhL",
-	"tY2zMDteje+BlhshtnEwX3XEBzk3O9LbgYb1ZJNfNWG22ksfrV2xBNgSobGvN6a5DOad8p4q5AwmzwpR",
-	"lCBTDvfI/kjoQQke3ziWjYPGYRAFnUmfhMFE4FLVU0ittUVi4nU3EMJ7pyaxH3BoDgI7O5kOLjcnZmaK",
-	"3QUZ21DJeEgcOa7p3GOceH2sbxQQchxSgWLFE7ye3JPfBMu1gpKrKTRBxZnRfHX0r3bFr6SNnH9ZMAm7",
-	"4pVyUkpbdUFHfagIiYKx15XUScNaMl2/rjja5BXy+qsPTt5+9duvHj84OX71WxYm+L1C3nn3rbdO7h6/",
-	"fvKN/6o/3yWvkONX374tPj80Uq1JX2A9yK8gMKQKLx67F37g9mCLdUOvg2EEl1+wrhAT6h+NC3fk1zQ/",
-	"z3kcrbyjXKNJ3upkZalOxS7nxAnNH7ShVDTJ3eI3Nt9sCqd36ue0w2FmJ2Tx1kP60DPpVKzXoz2JDR5W",
-	"XX5aIQlK0+sidlqbRJCUrnMXqqms9dmz1V12IU0OdS+dcS341438C+J7p1R27VPudye7ILcktjGXQmfT",
-	"dI0CW57gOtBlVzDL3q6QKsTJgIDaFF7v1s+HbmQwHABT1w0FwDdYLa6KR6nigqqrUtwtqRlx4o3n4ECe",
-	"AKST6+emzMtETB2A0QyTaa5g35i8wsei7VtFn7tKVpZN4sU/5CpZyZxmIx/AIo1Go5YUGyPM324Tlcg9",
-	"hbF7dbXO9Q6SqViZ2gVQa5PmoRN7PNQ7m+7rN2nyvZOXG1Tj1PcppO7Xk866OjhZ66c0SXVOsMGJoaG4",
-	"OvUSUtrrwngjZxtDyyB9sQWGzwPSDUa686j0VM4r2G7hmMp3hGnMkyxCbWNpcizixEMkk2yrT2HYgXFe",
-	"5GDMumGw5wkoeRkxLktxKz4JEFLF9tCSUXKwtqrIQPMjz+xgUEsSjChMg/TR3wq8QY8OwKh74v4ZcS9t",
-	"mqoegSVFv+ohO4T4v4z3whlLnRCTbHzPKWx8qY5EYfi6Hkiy4h2HAW7zIgefnydyomFIqTr8htSxyNif",
-	"JBpYXOOyLMhj2bIgjdZqaWlzX5yK5J4yYp0wkMsQYZZRSZPkU+pHias0t9Tg6CENaYnsgJNKwOpKsSSv",
-	"gquo4uswxl66pk6YeqksIc2QiD6K8lSVo/ON8urC5jpiL9fF71UlnMGBRB6T+jr17lj/JIwEMwgZyvin",
-	"F6naCxrjG49jkdEZDTtu5I0woYh4vj/RppQMQcF0b80LtFhuaX/pu8yLMmfLEWITr4T0DEc/F23shOuf",
-	"VF0y8nzfk69BwLquzcO+/k79Ax4wNEgY2EjmJopdmg3D0UsmgvTH7z/+/wEAAP//",
+	"7L17jyNJnhj2VQI8AU22kuwk69HTRSx8NV3Ts7Uz/VBXz46sYbszihkkYysZyc6IrGruTgMr2JbuqYdh",
+	"w7JPAk7AnQEL9i0EQ7j16U73XYyZudVf9xWM+EVEZuSLzCRZ1TWztdipriIz4/l7P3/RGofzRcgIE7x1",
+	"9IvWAkd4TgSJ4K/nCxJhQUN2eiL/9AkfR3QhP2gdtY6RiPCYoNMTNJ6FnDB0vkRiRtA4oISJIfzOSXRJ",
+	"IhSEU46oQFdUzBC5JNFSzCibqsdxECA/JBxh5qNxuKAEnqVMhPKBEfuSnJ+F4wsi0CLmM8LT10REp1MS",
+	"8R56lU42xxeEo5ARdDUjDIbiCJ9zwkQPHQs0D7lA/cFHaDzDER7LzfZGrOW0qNzWjGCfRC2nxfCctI5a",
+	"oXUGTouPZ2SO5WHM8bvPCZuKWeuoP/jIaYnlQj7ORUTZtPX+/XvzMJzkse9/HODxxUvyFo45ksMKSuDL",
+	"c/nNF5xE6pj/QUQmraPW7zxIr+aBHuqBfuq90yLvSq7EbM5xB/v29lpOZr3uYL+wYKcVXjESNVvGe6cV",
+	"kbcxjYjfOvoqM4KT2dbrZL7w/GdkLOR86ZnwRXEv8kIjsgiWiLBLEoQLgsIJwvoduaPsIfpY4HXL/mS+",
+	"EMuW03rXDedUEPjraIIDTuSBRtHj0Cdrx9CPqTdOAlFc+nP4BQfIJwLTANbNEImiMBoiHFzhJUeLiEiA",
+	"dNCoNWopQBUzEhEJqyxkRG4we0PVy37Kp8VFjFo8Ho8J56MWChnSfzgolNNcUS6xAwskQjSh74qz5a/W",
+	"nE4yYcWNPokoYX4pmO8eYidROG8EsE4JkOHFIqBjzESvpfZcepyZJ+/JOxIkpSaDg4PqxQ8ODkrWLsKt",
+	"Vx5zEiHML4jfK9yXdTTWXGsurREeqpfuEPGWIyJfhIyTUoS8BvSZYeYHpPQctsAVNepLwmN1y6uW+mP7",
+	"2d3gWQSH6JMItQX8OSZUChrhBCQRfQLyhU5dRMztqeYdboCf5uU7PL2NeAqyzCmbhCVnwggiTERLeRqe",
+	"JVl59zgC0SqgXPSQN44IFuQVnRNPngVl6P59TsYh8/n9+6iNOXq+IOz0Kbrc6ziSb6E5L0ID9v2zMI7G",
+	"cJ2TMJpj0TpqUSb2BulWKRNkCsJx6cmmAp/e0SqweBGfB3ScPP3eaaUbKZ7Gl/q+Fc+7wtYREN9BXzD6",
+	"zt623J+9icP92ptQUkotSFKqQWjJzPVey8rZNd55XwI6jzEbk+BpLMinURgvnpL5OYlKyfxUfl+qwWmK",
+	"fLhC8jrcd1pzyhJBrIQ6x9uoDGZxyTCv6++1Pjkclw1wRxJvI0nM3fUHgOgKCK212I1B8g4YbyUwhmxC",
+	"p2dECDlEAQ6Viajsvrl65R5HkwBPkXwQtangEgRoFLI5YQJd4oji8wCO6PTp2Scvf/rJyzfoHwKfgzco",
+	"Q/FiQSI0xpw4qIswR286tU/yEgdxyfpOBUfw1RBxMo6I4GiutUinJjeyDxIOwUxWOEQ5gk84nTL5tIhi",
+	"oo71kkQcqwUVDYuSFdzj6JKSKwlrISNobL2iTlIfsTIbcvIWRZhNSadEtBECj2fEN1JJrbM7jyN2EkcV",
+	"SzxTgkZezGggK9n7KaNkHqdsGpA3o9h198YY/jF/nau/PNTmYSSI33GQB1RKf68plnkqjJDHQkEnWknR",
+	"Tyl+qx+qDVP2ul/BC6upyxnh3DzaTLqCXRwLM0n2eFzE5LkHDuqj350TBw3Q7+IgcNAe/AswAZ/vI8xY",
+	"GLMxAZQbzySQ+FtcXCXvkWgPXzpoEkZIjob2ap/rDPOXBPtnit0VRw5wNCVcAKCLGeVKEJ7j6IL4kixE",
+	"BPt1pd4sPlYsiPKnfHpCuIjisbAu7TwMA4JZq/K1F5TB2A3eiOglFuTxDDeYKMCCcKE5xSoIlNuQrNR+",
+	"x+yrXNkAbWLOt1AikonOCPNXTmKMCIxcyeudE87xlKC2W8JCO8MMGeQIRwQpFci8P6ERFw5awB1Iwskl",
+	"rxThYqewMcfvKgHVXuE9btbFydstjnNOWeV8sOMCWiwbIUTZlEUg2XCk5uqe5K/jy6d8+nwhykifNkAB",
+	"kQPCvpRk0A9BuddfSoponruiYhbGQj9L2XQL8hczebCPw5iVLO2pgl4AahDL4Do4whNBIpSSOAfZ/Ehx",
+	"8IhchpKWzc0Y5N04iH2p3Y/lbMRH8UJKd48ePeohiVeUTRFOMEaSQu0ZtEUFuVr9IhU7RYJU7S0C5YKQ",
+	"KGUDHPVhi/v1BawySTTZ1JMwOiOiAv2AwcENeA/sk3jAiXiTIR8eaivL0D2O7OFfkrfKUSulrKsIgwQ6",
+	"oSTwueQ0iwBTNmKh0QnUN50j7WKV4gaLgwD9CMVMs1vHaAfoR1Jsk9f3VlGv1Ed8T/t/JbsW6BxEaOWW",
+	"XS3NbeFPksuU8re55uLVTMOu/LDLL+iia3bcXYQSWKJqYbGAW3PK6Dyet47cyllt+Ks57ToZMrW4H66y",
+	"uB+utfDsROi7DReVkymL94TfqXvav64729p0UbicgqBWsVhbnqq5WFuY2+moWYFvd0PX4drXc69Zjl0N",
+	"WIPrWkATK+zzSBmO8qp8jqA0V+Zf4CllFTrzc0bQQnLqcIJwlklLGdbyVNzjyFskI3mdIbynGEa/e445",
+	"8XvoGLjNEXAQJQPqwUes77o9dKz+XmAu4BnCfDSllxBmhIDdqmkl01FePRwgEQoclHEdOdazeH4uTzy/",
+	"Mb0kNR+LjWm5Ggb6LvzPgoR+4ebfOy0+C6+q5nwh5+L058RB2FBS11077eopc9Bg7TmzmJpgAd4csG2e",
+	"aEtmmRG3hqfo0+TBctOs/KbUeJeuoNSKjP05ZQoheImVjFFBcYDgKY7aURgQdOiCfUnKa7x+qNYcvztV",
+	"b/Th2vVKcRThZSvhCc1OwmnNwYmxdv1h5FOGoyVSz5udDK5lJ41DyAwlKnO7w2BDS6xUWPujJPyPRD30",
+	"nAVLidFwTaD4geUUs1T/6G0DNw0M+ulrmxnz8xhzZ8LfhQn/hAREkBVhaRP4qmn45a6DJTOrWL+P+mDp",
+	"W+/dOZluJYRSPqecVzMqdYXKaV2iOAQ81KRREkZF5rVI5ZMJjgOBYNu248jI1rvQSHblTM2eQwMIt967",
+	"g/DbCOHqfEuv05P34+mjSGLtkZBriIiIIwaxtjPKpkfI+8V7z1o0qAycEB+5rntP2X7fRGRKuSCRApTO",
+	"cMSMAKGPmvdQ+xUoBAqE+D3kWSd4pJDFQ4y8g2NQysGERISNCbogZMGRNwK4GrWOkFwS2MPwgnbHoU+m",
+	"hN3jKIzFIha9DugSxQNJYarkSPSZesY3YFbaQy6oK33X7Xf7rnsAGpF1AEKqkirxAq5TqUzY94mvLHoc",
+	"nhgxpaXwnhzqEUhN43BO0CQK5wizpXUR2GRVQIYGCwWi80WgnGlLInpof1AywIilI7Q5IWjUeokFQQGd",
+	"UyEhj6poLmvzCJ+Hl6QDG6Rcm7IXUiLy5dPeuy6JIjhg7vVGbMS+RvIP9LUS+L5Gc4IZZVP09Yh93e12",
+	"k//kky76Gp1poPkanoB1f41eheFTzJYvyduYcCG/xChKViqFTrnM8zBmvgSgmOFYzAgTdAwLi8x7V8oF",
+	"N54RfwgXeBIICMfzIiKi5fFEkOgp/5HyvDLtdD1C8KU2jzM0p0FAdQybWuSBK1d+KjV9hoNPJPiir+3E",
+	"mgmmgZxSDRRgISVmRV7U5euDTvNwUAyRrAAjaWqLmW5PHpQIIzwlXzB8iSlYJ/ScEuSlqiv3BX6A8Ux+",
+	"68Aq5NGHEZrEQTA0GAvHom3AmTWitoQr5h8psIQVyltUqUNP+fT0pGOWtC+XRJj/PBYSxr5gFyy8Yuhr",
+	"xEUYmSQi4wUQdE58iXwKjgSA5gxfEnROCINX0qVUzn1knxm8AxlJRtMOJSGQ4+t0JKo/ggVL5ERfo+No",
+	"ys19zXEgtXLio/PQX8pTwspqDgcHwRjUh4sYIkVFAaa5tm3IB83QA4DZC8JOGbwlR6ecUzZ10mnA8wBm",
+	"d/JuIQm1A8QQj4mP2hd0fEH8DhJyFMdAOLjNKJcvnlPfJyyZUULEs/AFiWCeUB48Hgt57hO5EUvPSvxM",
+	"5wRcM1Ijc9BVFLKpDjRR4acg+D5QCpuZRV6yFH6fheIJIJtERHkIPlKGrZQmKPJO0jM5QF8jYP4lL2t5",
+	"I6Ve5J0UjMyrh+hr9JKMw8jPvKuhybFDu+VJZYxWagKNX5oQVM3zEH2NTmI1lsEmhSE4iAj2l+p5jtp6",
+	"t+k2nWQPAsONmTesANhOMtFH+hyfpPdYfr8SRxUMQNAw57E8aiZogGKmnnoDL5mRHwEciFND/eUFZKmI",
+	"jj4G1FmQMTqPhfLJVnMQCkxEz9FXiKO2pxSWhFr3+wD68pYKX0gI/TgIJVh/vHxBiCGRC6KcjvZJWbaD",
+	"5H0Je8fpRasEArM7pZc9gDvIgIMkbeYqMONXFkj2ASStIV9ob6WErYXxXFpjAdtMCFGSUWGAQo06gON5",
+	"FgorhDU5hQEcj7IdKHEYdmC+lEek3ngapzenz4FyNI+FgWXKFcBpYJDffKJiGJLR9s1U9mBXszDQATDJ",
+	"iEMUsmCpEB4IpjamSaLMFwRfJEPKA3suH3sM/r9/FFNhwAtensdcIBFhxieaeamZlOXXjHKYws8pgxVa",
+	"Z/DQrPpzydpfKmZtTgJ4FLoK48AHPENYTxBe6vkSL2WiYM2pcBQxB0SBJ6nQx8e7CxJ14Qt4soSyKxFD",
+	"LW8PLvcpn+rlv9TecLP8A/j+7OQzIP6fKLIuz0yF9p+dfIYWUTihAYEjPzKOcEbGAuHxhdE19IsK8SGb",
+	"Rb46oZLDPQdjqD1BZ4imREhiSq70OwCqD6QU9ADEbfWpWeTAWmTKoRotUs8TkUksYdhmMhHBPGQOIr1p",
+	"r4JrVW9JL6eTrHXPWuvThENvtlpQVzSHChlRgntK+dolrNls6oIs0zUdWmv6DBj1hguCK1MCH2UQAmSo",
+	"yyLAQq7FEgnyZ6Zmfj6ZBBSCjqTUSBnCU0zTq35oLfVZKD5R/G7DuxYAledkjGMpXgqe5nko44cPsqW5",
+	"ZkC7cJKwsCKYfg16F2HxvHX0levsDx45B67rHLh7zoG770ghTf4YyB978gd8diB/HMofD+WPj+SPR45k",
+	"TPLHQP7Ykz/25Y8DR5Jk+WMgf+zJH/vyB3xxKH88dCRiOxJ75Y+B/LEnfxzKHw9fl/r75KK7lmLEpZrd",
+	"clo7UEyUXiIBtVorkerq7vULPeruNYgVCkTLaV2fioDa6sGMUuAojcCHPzpgKdtW8geH9XUI+BKidibH",
+	"A3iuFtetR8qFcnhgV5K3hrddyth6yI0laf3+9uJyy2mp/9cQcvVTjaRYuIjmYmpmWQ1FS/3WRjKkOdf1",
+	"cqK1vA8m76k13A6xrelCrls023A9WwpfG856bRLWxreyayGq9ToRRy5xBHAsRRFtR205rZzxtOW0MpbK",
+	"ltMqmhLlhwVjXstpJfYyGDcFipbTsq1PLadlm4laTitj+Wk5raw5p+W0EruLfveJxQGzBg25jIz1QT2R",
+	"/pGxMsinC1aD7Ida71fDWGq7WXaiqreclqWem6/NHznFOF2mVnLN87ZiK0fMa5Py7LMapPVJet4Fpcj6",
+	"TAGu9YER/Vuv3zstdbTykMs97ebky3N6+qitXTVzghlH/Y4GVi7xYyq5EWVDHVgO6WZKBDWCmOQNY5Hg",
+	"YXkw1MqIK0XFdlq6Yqvk6BUp0fZR13eVTpK37hylt9FRqkjNBgUhlICHtikJMWJeGoTioTGOImo0Efj8",
+	"HkeegkjPQR6j4wvJE+TvEzwmX7z83AMc9Mg7rzRw364wkcd8Ol9AKqODBuhcBXSNx2QheZYlgW6Tb1mn",
+	"uITaJ5/RBXDNOfbJh6otkV5FLdqhYwKbZ9/dWA0LiQ1zHF2UkyoY757EaogMRzigmKsEmuRetsieScK/",
+	"pKBSlnGs8aeg7Xhp+R5PorpnKvh4RQK6CsS2TylsBDvh/IlCyUbvPNMo3eilL1akQVm1oWqnwVr1oxq8",
+	"kdaGyifLaUXWQf2EpDio2zdazBYkRc288r6HyEVXMym/62VsAQBquuZI97bJaYqwKeCIsDHY2CW5yqQW",
+	"VV7LQVezUBsl+Ba4/ykRx2NBL4mdqMBNTHpx/nPMyeG+ib1ZRKEIz+MJOl8Kndi4IIzOez/j3L/olQ8u",
+	"RbIhYkSqn1I8ydy6HKi1NuWqauCKLNgNl/l2mNgvD/fRZ/Tj7EohcDwX8HdwsHfYYL31ZdNp6Qibyakr",
+	"7vxOUN2FoCoPOAhKMSrHFO1H5Ae1Mg4yBULeF/MMIE+neBI/Dq/QHLNlLk0+sUfNsDwWiZU4CFRS0cb0",
+	"f0XqFG+ZFdZLlSk5zFL9eYOYc6e1yKRk1T10K5FrVdx6TdBoSgZyr29OA8pA9I4A7IgAQPHCzykX5ZgP",
+	"Don6KJ+WQlyF7yszq9fks+kFNcbNZJ+lSFkfv7T6YaPWbuxDGSRfd1kNcTF5b2MkzILJHfbtCPtswmZK",
+	"3BSAk/JPmF9y21FM7KPAEUEsRGHgkygpwDFUgfDJcxo+uAgXC+X39qAwBxSYwgIcDgf9gZQiR+w89qdE",
+	"yAtJ6nm0Mb/QMSSJV13OmFa9ucczHnbMERc4Eo8tn37Pjqe3kljMLMW9PrMK49TOeLRqBmVJUe6ykmkd",
+	"fdS1iUru+kpJyw3Wdygt52LGB28ayFXpZfa7fcd13U4PHWvAwAEPATq4hAYNCTYEOOrePTgpT0HX0Yil",
+	"YJH4l7NgYTRCX13+6rzqtUnVOYgq7volZJ2kW1VYIWZYu7BDRoZJKioMly5cVTuq7DKRq21R1jZiZUK+",
+	"ual6JKEhpc+9vTG9LyNMd1T/Gqj+DWpcK5WdjWger0Hx+IqyMa6LTk84UsUxgyBD2a+JSmaS3+Fp8+cO",
+	"EuHXpAfnD6YOeGyB/3wn2H+nb+0U908ApbAgurT/8WIRLMtpwMT2d/CVxnn5CYSC6IjL2jJS1qeyjmTk",
+	"VtRki7vpXdG8FcTmLVWqd9III0vH2Bgzq8HnDkOvCUP5Kuzkxs3fANvK7SOlqMYr65uULXRtZQy+soSb",
+	"60JoAlX21C2LytwoY83usf5xbYXIfGdIfMdid4rAFmW0DZvFa74gS+RlOCD3IAwbozFeUIED9MRB5B0e",
+	"C6kaWwE3kLXAdTHSLAw8KXDtXTDiHVlPc4trbEXNHW0pwbF9+SUE50xgQbi89AtCFqi91rnfMYp6GJky",
+	"Uj9CUltIFPS9Urq1wsRgnVm31MCQUrO94k3cpLHYWeFbL2ldxXvbmJcLt9uIPube3pg6lqHvHW3cKW2s",
+	"9vfsWqrZEd2yl1VJtPI7/D57euxdbICFO0DAO9zbOe7FQfDEllTLUZC8jcvCIjLuHpMwd48j6v8Y85k8",
+	"G/n5TP4u+ULo4+U9jk5P+FBn83H9jC6cWlJHbGWN9KwoU+yEmkP7SxLx0gqy0AeDwtLHcRRBCx31LGqr",
+	"ZJ/uHPtkiCSA4UglzUAQKRwMFctOafzdCmpS1VlHTVsVwla+SEgaTZfZ2azdjjkdexGOvvn0wOvCUSmh",
+	"U3BRUV8eXCf3eAouMwKWWCpA/oVqT5k8x44KglSduOUjBhGTe4hrXMQ1plKUn0sz0pl/f3MKWorpd4R0",
+	"h4TUSsT6baemVrHIW09UV671ltDWImh9kI6ct5KAN6gEuuI0G5Pl4iBb0eYK4nFHoHdIoH8SUpXYeoOk",
+	"WYPjxrTZvH8n6t4UOU5OvCYk3Ym6FcfSmKTar29FTAuIfkdGd0RG4VStSgTVZrupLjvezOfwqfXWtZnu",
+	"1CBObom1PQ5lZ7CTWIKqphXaxwMkWdBzKsnwUAHVlF4qqgAFas6JXX+xHbOAcJ4ryWh6WnR6rRx7yU4K",
+	"uwSniCTFZQ4PckmipS5vY80RXjEOz8lZoBAStwIXK3261yKwrusrcucYWmVbLvbtWWMiLseMRnygbIiN",
+	"eUEltbrjB7vkB0ptqWYFukNQMyagBpXc/FrdOIYXmDU24wLpzssZAA1EaWuNpAYF8xGdshBqxWGoqJE4",
+	"9Fc33TpYJ+pdty3ggiyvwqgkCeQzSSpNU6irWciJqd0XRoiyrmIYpswHGodMYMqk9JuGv2dIZuPOhbsk",
+	"euYYnbrkzwaJ5pQvfXs7opdDyTt6t3t6B67fGyR4hRShCoJVvtAPYi+Mb1GIXyVerzG/Fg9yU6yG13eB",
+	"1ink3eH1LvF6BUYnnf0aInUtVLYGbyZ+rMXs7GpvRMVqjIJ8/Z1sgnM7wLY7PNs5np2ycQRVMXGdIh+q",
+	"vGhJD9ITjqYhI4hTNtY2D2NU1SbdDDNZay+fxMFas39+BlVrHOqMDnUdXi6S7vOmF7BpA6zeRhE5j2ng",
+	"8+SF+p4AyjiJRGkict1zWAW4L1RB2HUVUuKFj8uu5LGqpX6DK7nzcTT3cQCcOwavEphKrrUh1paWjfpy",
+	"RsczUPnucdiikyCBuQYLIWYYqkqVha3HDdOwVgKEmVq7WxLgDDAXmouY+s7K3rnG4ZIAhVHIH7nuw/6j",
+	"R4OD/Yf77qNH/XX6+RrYSIGh9opTVmEvelM1upHzpxpAGjHuqmE2ZuMr2c0dU989U1+Zn3bHzm+Ona+O",
+	"gOdhJH5aRS6PFbS6qM1CNI65COcojHzlProgC9HZotrkDcgPq7d+JzbsXmzIAlRtKnEnPtyJD5Wgsang",
+	"sG0mbAUzuxMWdi8s2CbNj7EYz8rFhojwxedU1dfGvk/V2b3IPLPqQipmlOvJe66WxEfnSxO01yu22M5t",
+	"OlnaBpsttdtF5K3ZalWV/gWJ1ALTGrtgRq/NHysWJddTI2RiN+lmZp8bndumpKEw1C6IRDkQ35GL3ZOL",
+	"JKrvTr344OrFCufGD1y7WLnzO+XiwysXKZm40y/u9ItV0LGpHJGOsQsBIsfW7iSHHUkO8lyJrxvYrYxS",
+	"34lP/zpi0xvEA+R2u7PadruMpcsUulsfTlfYUiN8zb29MaaWgdEdju4KRzn3L66pf841dM4pLneLxjnX",
+	"2TKnbKHNsKcwwOYIVH7Hdzi0Ixx6Fsr/08nycbaW7/oqzg3TSlfWEOdNl1fKoa4xP7F6HY0Qo2qYjdFj",
+	"5fXdIcmOkOQ5CygjEnCq8YKRcVLbvJiAh6wn4OiCQCrplKn0Br5Fwz/T2LvOzAsSJY3AHWU4UTZr8+Hp",
+	"yTD5nUNnhDAWCLMl2JoCMhEojOt3rHihh3psnU/9xlnPrQNCbSxQQKR6GDJibaqzs95ZyjpdWpeachjb",
+	"iA/2zWWOURGRRqHoapNnAouYr6WaRr634c2GALOF2oK/Bdm7ry7XIAOw1voakVrrzY2pax7vb4qgllCu",
+	"W0cTz0gwqShMu67q+y2qHzvZsn5sySnc1ZD9EDVkraa+W1SpLL3ORmSnZISNyU8Vit3JdTujYdEliR6H",
+	"bEIrWpVxIgRl00YdayZ0eqZeW8vPk+EbEJx0yaXmg2fyjEjg82L8Qb0xG4J7+uoWcJ67hjs+m8IoSB/V",
+	"qWWx+bo2hNqd+VcCZzr0uqWt0MZ5s3VtmZe5JhvTWnAjKE/e2xjEs7d4R8B3iRy2BlVBxeE7Exp1PaqZ",
+	"NUdtYl5Y/vcKkbILb45Q9vvbIVYBAu4QbCcIliuAIy85ZJzsxj24Toq//iIktlK2btE/tp9N3vVL7wp2",
+	"wvgVBImwUBDU1nVZ+IIEAVdxDRdkqVqPYnT/vn///hBRIcGFizAiPsIceWqSp3zqdVLFbnBwsKpj4MG6",
+	"q09rF2Q8qpnDaAYNDVC/YozN0N/UO6tCpDv83wH+G9kyh4HqKnvolCHvAfz+YBwRLMgb+MMzdU458jTA",
+	"eagd6pNUMYwqJAzN8QWB/rXq2OA8Os6Iqfee4TnxHOSxUNCJhhr5N2UiCv14bP6e4DH54uXn8lfyTv6E",
+	"t18tF8RD7cEQuVBCFV8QJjFrABMwQvyfkigzbhCGFyoeV27cg+guT5Klpa6wAvq4B+bwiGB/qIu6coW7",
+	"RKDzpbU71Rw4C9qF0crsQYoGMB9F0PiX+EPEQnNknMwxE3QM7avTmk+dLUzf6vJe0XlJ/OMXjL5Dc75F",
+	"ZCWMHlod0urhwruVtV8GK6h/3x3s18Q4DTk3MdXWDK3+LBJvVmypYQfoVTO9gifzMw1Q+yqMLhSZ6DjG",
+	"bbJEcmDFADUwK8jbxm1j04KbuMYsjbgN2KvKOT02DdObWMQrRszTxuIu3SP0s5AyyqZIPsyl8BaFlzhw",
+	"kvptlF1SQZBPIzIWwXKI+uk7ULxOfq+iOiTZDCMfAlWS9+W4I2bGHaLBEcJsKVmFHIUnA69rwT7Y6AQs",
+	"jlMl47EwZmOIxMwUKd0RnNkr+ALCmcvp85cmbcBeELrCOpyWE+Gg7Wl4ZjUJIc+vJEzmLKyotgyU66ZZ",
+	"6x2lfpdAKWJyu4GDBsinfE45J76D9tA8FsRH7atZGBBNpTZGwPerhKcnYXRGREUxb8gsgIgAI0VxIpQI",
+	"9YZKAaSHNpODjhL/0IglDqKYjXUqQ9siO0ZiqiEOOWWy0JHxQMm5WBwE9kyOEY3RjwAo9MT3OLqK8GJB",
+	"Im2tllLZIsCUISMk6i86tUWowtXJteDzgCiTS+lVTsOu/LTLL+iia2buLkL5TLRDSaRiKRZM11zJdUgr",
+	"N6BqX4NMcp2Mv5TJXyN8lXHb2uxsh8tYyfK2Oc+6bVbKLaUlBS5LNFLdikeq51o7LaMbTyVZij4nl6Qk",
+	"4ojTsUWhwFpD2XQbyUxRjqaKSFNtotbzShprylilpHUWxtG4BHX7CPu+inwyheFRO4wQFkqqV+FZAy0H",
+	"AtvlBEfjmYP20T96icahT7Y4W7m069JYpXjwCfNXDo9iJmiAriAnTKTNoChX0sUQuSiM0EIKRD9CLBTq",
+	"421kMF33uFyaKJRHdtAEAwSjczy+QCKEVersNfNQfbEMGoo01uKjMCAJuq0MDEkezASE1MsULJe/TPhQ",
+	"kVowu8uwPBkJTIZwoPb5MhHI5BfaqOVAuA2z9BZQUUCd0UpKp0h0GpCAqW1xq51KlJiJa8+Tt3znZeY1",
+	"0Udb4KyaeSVaqfREGhCzjC0QRk3XEGJ3TyhXk0DU7tu9NSRRlSBltFtQlVXySVbR3oYvReRtE4CJyNvr",
+	"orQxT0WslbHE8XlAx2n0QhnS/3glXKd+GYnwOEMCjhJQtwBd7oowKWZ91Xe6/df1Tlu+0b3EkSSuXEo7",
+	"x9OIkJbTegmDtl6/d1pVVUXuyhKsbWcGclwQPJ+0jr6qTSRfl3kbYTjHbs22CJZyT/IsJKkX5iGtqPtD",
+	"RAJOkJS4eyUKQG1B+ybqK6xvgfHDr7Sw/gzuai58iJoLK4oIldYuUkioNLvV9XOM37FWWQZuLM1Foe26",
+	"DSJ39RyusZ7Dqi6uFvDcVfi4q/AhAUJK5vIeXoVGafwAzZGVfvDF2p4nrgtZfGMcBA7iUqPHytVijJUw",
+	"DrJNebrXnrZORGRM6CXhiAvJ4PkcB8HQuOrmYUQQZYjLV3AA02zdWmVl4KG8J8xX2Rt3F/CUO+Sa0FA/",
+	"vInmX76La7qNcU1JzZxSTN9x1MkNOFcK9orNm4WeJcGH4LMzbsKzk8/gE8UHkyjNexyFV0xnvaqWoOvM",
+	"xXPKEoswEKdSi8jQuBTnBDOO1nSz27eYVWnmWkTePiWc42mF4dTeEAsF2X2w5RowrE9ifmZeuiMtt5G0",
+	"fEbHFx9OiLig44sdyBCfwTBZESIjLMh5fuCiQvYo11x1ffS9MC/doe9tRN+nOMoUGzrmLwn2S3E5W8Cm",
+	"omjE8YvTexxJzmXMiWcnn93jqM3pGwfx6RsHsTeZ2P7DVfB7WCOlAVZ8VlVYKiLYJxGoV/LXRDMA5oji",
+	"hfIRQnDmW6lEcnnVLBSzKjfMxgokJ29LSNSTOJLXK6fnOr4ar+32uNGi1qS476B8tVN5/r015ZCSvpKN",
+	"gLQ+FZqXjnBHkm4rSXrKp3wLUrQz6lKOs8cbIGgjLFwpEtwcSsLu12KmfVfNMDJ98w4TbyUm8ml5fclj",
+	"k7Nn+GgYZYRnaM7+8pOzV2hG5ZNLnRbAEVV+CszRl+T8LBxfEIEGrttHi5jPCEdjHEVLREVvxLxxyARh",
+	"woNQAXT/vtrK/ftoFgYQLyDFCxKAbfseRz85e/4MCfJOoLY3av1iNBq19Ajy1yP5Y0blz/ejlteBJRaU",
+	"fSqGIzbJ7YbrPEU5XTpJOEHeL0YtBROj1pG8+dh198av6MJaDHxGRq33HmpzQhDmSzbGC/rA/NJb4nlQ",
+	"HvMrFBIX0rhXu7YrAAsLgccz4pvIg1rQqIzYT/m0yuydWLlTw7eBifYc+ySbHJZ3rKMpviSAH53aCKLv",
+	"tHw5JdDQdODy7J6+24fRHNR3B2hBxyKOiIN6vV5iMtLvQ74P7wxRf+D2u4OB62aB6XpT1hw7I08fcju9",
+	"gHscCTonidcBrsi6tG1c3I2jvipASgekccI5DZm8DjR4sFcfQChwFGsta2Is5nz6JArnZXfuImwcY/qA",
+	"HEmtEEZ8yQWZV9G/Le44nEwCysiLmM/qxAg9zz0OUYtJWcaq9j+5gyl09tEQnexOjYjampo7aEEiTrkA",
+	"jmetGBCiM0QYzSnnkkRfkCUahzETkO8gopiUdAmSrGl8WQUPC0IiuIUsTPQf7HeGEH6gQ0AzFDsJZMm0",
+	"JVqTUUOYX7UI+R2J1HzFmUygaKOp6uOxzqzdHDXV6p80DLdWbz2zInAbvPYiqa+56kDv8aT4Jmqnr3Sk",
+	"Ji6P2gro2BkV5VWmAg3uak1jMPVRwZEtFqP2FC+6k4gQB02icI76yVJVicwuBMVoVrDVjcmNJ4y35sEn",
+	"2LGObJxZj67IJevDNUFc7AAp+XYPTTANiO+gfaTiYfydZpE9jQWxYlw+iFUZgtbPyDhkfsmh/Di8QkEo",
+	"zwRswfCUlUMRwwl0VtuO9geP9h8dPhw8OlinGm5V4jm17iYlATN7e13nAhrodNlX75S6W6nUmUv6AKjV",
+	"wFdoLXMDALwDvdsIes+Lsm0+FA0LeRZapASjQM4rNwuvympnET7enZPsg1bnoM/PPsb+lCS1DWo2sHt+",
+	"Js/1LIzLyqvs+CQ4nTJclZa48xMRVATkmvdUJoqU1XJfVwh/y5L26zm9JVcXyo2nX2ULptdLOl0nsWtr",
+	"Qiqvp3YPLjATD8w3b6j/RoRvINVuGnYyOSUDZ8/Zdw6cQ+eh85HzyOm7Tr/v9AebZpqcPj9rOa1j5kch",
+	"9VtO60vK/PCKt5zW87N/LP8m5y2n9ZQyqn77nLL4XfrGCyxfOlX/HPtzKvHrxziah2wJI38cCkhfMYeT",
+	"qZBYGrkdLgizjJvpPahobimIFemXfKpaU9KWGyu2NBm0gVXkYzy+kBy3jD7omCDJUsNIEB+dE6m9U2Ws",
+	"O0/eRO2M2Xa/Uz+VZWMQrwO6UTihAbE9fOW9IUBCzyh0piAxisg4jMAyrb3W4CcB22/bfqNnz9I5MveR",
+	"fDRipyfm4JTvG7AFUtpCxMlbJLUtoqxycpopEVy5f6Gtg/w4OeTOEHlz/O6MvIXCXCPmBVgQLp7y6Qnh",
+	"IorH4hWdE1Wdyy03Im9g9j2PI3YSRxUHqbWHbQyZa/x3HqdvlDEdK/u5/utc/eU5yONT/ZkWIvU3KIyQ",
+	"x/RXSunR3zSxAyeLqzAGI07ZNIBqJqASJylTQqrFuzJUNDWoHie26w0nXG+WdcDUARWt9hqQHgtcG0g0",
+	"/AVlgOUN3ojoJRbk8Qw3mKgUparzw7bJsQdUvp6hKdNDbzpAcf8bjrRJNaOIjC+f8unzRWl2to7g10RU",
+	"0MnSQX3kh1BiQH/poEHynGnjo54tieRp2CJnlWk6RQmO+rDC/fqpZ0WZM5vzWz4rPIMWOBKpTHFP6ozA",
+	"BbfKx29akoM1tQ43LXNQM6flH8VUfLgw1HgHgeiv0nIaAcGXlE2HaZkpnVj8IyVt4CAoi99YZU6xzqe+",
+	"OeWteenOnHIbzSkvyTy8JB8HeHxRCvXn8pumDWxzxHsDo7M9gpNZxNpN1AfNKH3tDjhvJ3Dmmx6Vasum",
+	"yRzWOZHQ0A60mX73HHPi99CxegiKCkHED/PRFPL5sCm4IN9NklYjggMEXa2KkCFHehZLIlsi1asJ1Wws",
+	"Nh6M6tKipf4aPguvqmZ4IUfm9OfEycb4rk72SUICK2cttp0zm8ysp/yaLsML8pRPP3ic5QZhkzuIhJS7",
+	"rxkKuToS0jrIJlRMv3RHw24lDbMLeZUX37vHURQGECugS2kdQbYRMEEHHbpJBqCbr/Zr20Vd1zl0nYG7",
+	"qRn0uZzOMmEqByxYLs8I861AzhyCZ+P7SvByTZxKHY21XswFJ2/LIy4qwytqB6tl7YWbRFwU25ilD2ej",
+	"JK0zKwMpfRuVfdAnARYqFPU89KFgACfER67rWiEGeEGVot5Lh+ugRRBz5Flr8UrszKviORM8V0+pqJvT",
+	"kx46U0EgKhYJz40rAIZBeIopQ234XAX1dJJoX/nChEZQ/4DHgVA2TIgdTpJsECNXPfSqsj1CTgeyyk5n",
+	"y6eC7XN9UfeC7diKJy0Pl1MwUwm6JuYUYY6wCjtV143afjjmD3wyphwsgXP/dyYHXT1fV7/GOz30CoKW",
+	"+26/cwQxxSZsGYKKe73eqPVeVeIzsHCPj5h8EAKM7af0QargbE+jfc8OpIZcJ7VAO0rWkkgOnb2P9nUf",
+	"/raYkRGDuw3onIps4HbfdfccdDULOUEHfWfgul35GppE8oV5zEUSzz1Uxm0qgDz2dbxzAT1WxuDKrV1Q",
+	"5kMBEhNti41fao6XCnHamC0VW0CXOIiJnlH+UxrD23f30GVIx8QZsb67jy6pT0L58QGa0AAeOES/a158",
+	"iOYkmhJfEqUrHPnys4/kNuG3RygITQh8v+/qMlLy9z0klgvKpnKS/j56G4dCDt1/iLB/idmY+GZt/Y8g",
+	"OcIPr+Qg+66Lnh9nneCZOMj9Tg89s78FU9SItZP4446pT5a4ktTpJ8yn7/TdgdN395y+u+/03QOn7x46",
+	"ffeh03c/cvruI6cPfro9p9/fd/r9h06//5Ejl1aDX+3ecd7AUp0JIgYNYW/jAitOi+q+W89ZsCyR7mM+",
+	"k/KH7pXtk0s6BkIWLIcJsbPaHSXqyiJYGv6nbcDF+FwWCit6ojj5ibKFAgKsCqAoH337oOM0gHc7C5iy",
+	"4MqTkrJ28RITC2smXndD8d8E9QKlOieWcQ3FLCCc259Y9Sp7q0WjY11AFBafOMnnCyzoOQ2oLhBIp0zC",
+	"QaYzEFeuQDVwbdEqF9ubK5uopjEbSkpuytf4MJOwAbE1ejkmOFeZlJE2C2/V86E0ovg6FpvU+d0c08ti",
+	"mOu6rDcPxC0ImQDfqYiS5Y/ZeVYKm/U1Uq5e2UwftVWNOw10FxroWRaSVrihhxk3NGoPHJSGJLOYEx+N",
+	"WlcRFZo/jloOkDRDq0B6tQYQYdgZjljWm53RzLJChIrs2VR/PYONgNvWaX0pVwl+B/3BS4J9+29b3IGP",
+	"lJ4r7MgMvtagVaOxdfKsbmmS2JzW1BrRKcEOYqHEMYLFtdYJcVoxo29jor8GxaaivWk2vKEC5vIH2YR8",
+	"ZN+9s2vdTqoiVBOZl0RqGhXdTeUDN+A9kuuXqygHMUaukPpe10scBwRHHFGxq0KJWXdVZtvJ0modYiMs",
+	"sV+9Q5JbiiRJOe0VQQWZfle1anMbXlLqvU+/X7+mRgCXvHcHbbcR2l5FmPEJiT5cDAsjV883od5h4D/f",
+	"OmYgTVTLDVdYV43Dq48Xwn7xDjFuI2J8wSZhdE6BJZfixVYJkiscutmJ68NUbL13B1K3EqSgaL+JsawG",
+	"qhqW0ExzlgJgyS/qLKABcGXevAOvWwleFQHDx6qIxenJEep3D/ehgNBx958g3P05cruPUA/9LvqHqOs5",
+	"2mWKUUCEIBEKI+TTKRVD3RPJe+M5ugcbJwscYUGUJfT0hI8YZchTdqGVKRRl3kl/r9+Va+xSn3cx87tq",
+	"nO54hoX8rFNwshbligWWa5b7/e++Ou7+E9z9udt99Dr9tfe7/7D7+heuc7j3/h+0SsSQrIug+hBVNSX1",
+	"dAeyPiQMeSVyj7Wi9roldf6b6kVVNGHMBV+jU2Y6cijfD/IUk4GGs9oybfetVQ33yTu7w76XVvrxUHvO",
+	"oXl/tpWjh9qcji0jn+ndqHrw6UgT5UQZQG4XmNI7arppEJ7j4GUSdO+NWNtNI+kbxdYr92KxXEl5F9tc",
+	"N8prqIT0kkwpF5F2htI52UUv6DIX5pOIEETeCcJUkwzw4ocTQRj41TsZz46KeUg7pPO0Y/B1dNK+yR7/",
+	"OVja4lqruz1uZutZm4NQy3G4VWKCHGV10qhFQiQ3HBPUNkEqCE8kA0haV9/jJg5KVWxREkKnLB9e8lzj",
+	"lVqVrkqYiJZQHBsSV9PM0iHyvnrtobbuwxcHQUdxaO0srm3QLk2dLWvOVVmERnvU21iggGAuIDgoXWnH",
+	"kSQvXdXWiT4bZ6Ykm3DKb6BeIrbSOCQRq1B5OBlHVQ3Wk2xhPsMR8ZF6docFl+VWN6qJWk+OblQMteAw",
+	"hXMxa6xCx/RsGwje1nt3YvdtFbtfhReElUe6kncLGoHEUFnY6XM6IVAdUWfZCzlapsiTTyY4DgQ6dPc/",
+	"cl0HPUQ+XvJOzUgNGK8c4H7y5auhqUBqUtA9eN5DM1XBvC1l3ONYzMKI/lx38PyY4IhEXmf9Eaq5nZJj",
+	"WHmWpeRnsXFYxAcmWxubiTKEBei8dQZrDrAZjYGXNiMwWQS4IyrbExUFs3FExfJMHpZOqwOkS397YjD/",
+	"J1++Kg8zw3PAcInY5RiMlG4OSJro52mwryYBgOZwaxC+p5aRLHomxGI9lVFVC70HOBazBxLg3mgqY6bb",
+	"s6ZDX1Kmq1Jk1+2p+z0PxUwrf6rYIZUzqbdbTktJ8gnpMax7QT8jkndDH6eqHGdVPBoHEw1rVNWY6arw",
+	"L8qmRrEygXWB0kyBcpqyzuqJ4xen6HJPRUansctTLMgVXo5Y23sw59M3+m9PKciqS0Qm9EXMCFfBgByJ",
+	"iE6nJIK9q7WfE19yCq+8vLPXG7GR7hLFj6yQfqw2GpEJiUD0hz1AVDZ5h+eLgHC1IHM7qmwIYT502NXt",
+	"GjMlQ+TameAjRvB4Bus1y+XyRgElxYwskU85nkoVVr5u7EASW1UlFAjDk4zHe9eVs3fHIZsEdCy4J4fB",
+	"AjFCIcoakvFGrB0RvggZJ+g89ClRUdpwXHwWXrHEcBAy4qBFkhfoFCqoyBtzFNlXAUlguUh0+g6ifMRy",
+	"KhIk/SV6EhzZHEcXxJfLN88eQQFaD+mOlqpqKyxB0UIHaaq7hHQDdQFwdb/zO+gTTalH7BMADjhZypH3",
+	"4vnZK09dnI7/h9QNKHMOvbc5un//x69evUAD171/H55U4fuaBI1aR4gqyqlIkfxAUS392Ukgsp9JfiA/",
+	"+UWv13v/3lNdeGFZ5zGnjHCOwliMwzkZKiMUeLoWYSRGbIJpEEeEo3bMojAWWOLOAouZo3NOTBUaTn+u",
+	"w/4dg21+eMU6klHpAHvYltJ5CO+NWBd5elMecnUvM02otZ0LNqgzEQhDnkXVvSFKQ/ehTTxVeSDhBHmf",
+	"mGHtYUYMqYYtFuV3EMNzk60yoSTw5WWeniAskJLe2t6oJULF6oHpPnr0CPmhSklB5B3lYtTyOsl2TgJd",
+	"g56hMMsIh1JcUwryGEdS40HQ91o+AdxRVSCHgeSVmX2noHePI08R/+cLRflP4DnFgiDpw/sF1I4HCEUe",
+	"qBFeR+VEmVG4amilLEtJ9xp5Op/AKqSsQZPq+izUq+mhx5A7ARgaBz7CAQ91SKBVw1kvPeW5Semvyz0k",
+	"GThHVKjjepW0RE96+WsiosaQBBPMCldJt3THWLVZHAReD52NcYAjdXNcJUlC61Q4EJUarCQOub1E6Pg5",
+	"iUKV7iGvYBzEPvHtEv+XeyqIWJ7+HLU9S/I4QiB5eEgQSaxCvKBdCX1TwhAPOwb/JQMkTGh2MGI2D420",
+	"Zqihs8hdBb7QGRhKvPWUROklFbYk4rW9EBbbH+x5CvQDMKhKYge0B9KMtA7S6SFFhzS6SGrECNFd5ldw",
+	"ekc1OtRKhmLWI6aUjSMtiPzsSuTFkD1lZF8lvpS85XaGOVFB31ii3VxRJgnHsYE2B81xICVreX+TMJrK",
+	"f5XWAogsoQFDtox8HxAEa00N0siV89UnTNu+obqWpkmo77oDuE/IkzSuBAVUkr3RaSynSfQ8j87hSa8z",
+	"VDwTiIM6WbhNgSOVeD4lkJxOI70W+UgWRvR+A3pBJJmTdI0EnPTQc3nNwOI4JDHBVXoP5pjhKYke3Iea",
+	"VngsAOUxU/cthzxCWErWXRUjD2lYIwaQBHG1mWd1g0tfHglEvKGEfoQRantyvV8kfgorJk7+mTgwer1e",
+	"R51o33X3DGb8FAfU11ihYNK0JKdc4qT8UjLqKZZSnMpA88NxDOB8TiahRGk0w8wPJCePGT9KgQA4qoOu",
+	"olCS9OWCcMeAyoh5RqD3NL1wdEGA0xNNhowQYIxIR6jvOZI3dsNJN8IsSfVX/ClmF0zKKoTFc0NOpkSM",
+	"mAVB/QKD6aHPyFJB0RyL8Uz3E12QICA+khLXMBn5wjyp8z9QOyVSkgcl9ObUl9RmQknEHXBjQDixVVlM",
+	"0ls72FZC8lE9318iKYurMMUCDqX/HOSB1FVaXs1RGZwIefZSysqtKWg1pm2582xZNOAWdK6LPYCD5v79",
+	"OQ0Cqq0t9+9LvAdW5KloSXB5254xILZQA6TwVfv+fWscDMyCspQbdJL8Kz82PNSza2NLuLfL4Mm/C8YT",
+	"IHTwm2J/zzKdAeTGFHApgEjnV7l5/YH7EVIBpw7q77l7mmT1D+SXB/0Dk8k26Lt9XSvAkRuBpiLQzQ6c",
+	"cguhdxPhSxJU99ZRiZqpIIKTDNEEIrBAnpVj4oEMkcs+lMLTqKXv1kpo0xKwzuOGsfTtrweWjPivQQxW",
+	"Lem8lmwzeXXGRieHGSaZC5l1piuTilk1TMPZJZPJme3u4T30idSjbIHN0lY1lZErKXQMMloXjH81C9M+",
+	"5FIGSdQKreaNmK6Yon2EWpUyWqASHBRhl0hOJM2jScbxeRCOLzLZ4iDwa8X0kkTnWNA5al9JYjRiyVMq",
+	"i8oIGoZuK5VMT5IshcLOtdIlVVLojxp2hloEMcJhsuQZvgTZRZ/WJUn4km80ZxhtqGXl5EWzUyXoqzuT",
+	"Epm6sK76gAfx1JR2VHdkuI4ex4jkI+a966okPu8oAZrTE40Pil+rpHOT7ofaCedX1d1mRHHooQ4z0KoN",
+	"C/XrWCAcQBenVyoOQzFNKclp/rl/cGh+ffjRI/Pro0ePEhebESKJ3zE0WL8Pv9uPKkrnd0YMRCopEM3C",
+	"wAdgA0EmjOaYjQniMfS4xwsO2lFE+EyuLgE+OHd5tHzEzghBiZahta089FvwDm9JOB9jZjQPiWjvuiSK",
+	"QIDmXk/yy0eo/SwUp/JKJMcnfkeKOSMmtVMlSoHWl0wBYpzWN4GKJKoZNWPIaZdEoQrlOlJhAWdiXJlq",
+	"sB46cPdGrH0mwghPyRcMX2IaSI23o2StijUkfaoksTzHnEDXC6UyEzyeyREUV/alMOEgn/ILNImDoHM0",
+	"YibZ9wpzpH38CbsB8JJHdi7RTURUwr/qL1a9DaQsLSPW9sqidh52udpf1+j23RnBgZhBEI9kFGAS8BLZ",
+	"Iu17ZuJWFOBaCmVqPdFPHCHuX3ipbzrNKo/C2EQgxWwe+lJo8TO91ZQVSvdcVuSHmxATCVFHUmeL4Gpx",
+	"gPiSjVHbkwxBMt4H5rfTE++BJ8/Ye+BRxkkkvAeeiojzHniqGYnXceAaEgnQMaYiONUgDC/iBXeS6/jJ",
+	"mS7Su4hCEZ7HE7MbrbY++Bnn/sUDVVhhqfS4NIgjLfIrwTkriqH25lVsnYoatk5aggPUFjB9GTF/EZEJ",
+	"fddRewN2MWKKk0WxhFZghorZkQhE6JClkqAawwKAsviw/YMu9y+61mV15WXJMy55+BAets8FAstC1o0I",
+	"lwqsl9Q/kjvOdoTU0l0+ocwbMTBSqItAuUMv1l0+goIy6mi0gq8i56AoM+CdQYqXWGhzF5f6aFKNZKlL",
+	"X8zCKzRJog9U0Qll32yrohpSOAmlmL6A2wglNxxKjozOPnn8xcvTV/9tb+4n/ETrmFwSjIXW0iREqBxa",
+	"D7Xl/rO1NmzbdO6+FHYpYiO58pwoEtROnjj1gcKMGCitQJ7k3XtTIqR6K5eAfT8Cl4oKXBpHRHTHMwK9",
+	"0T3bA64vJ3FYeT10rJAcjIdYndiImfUYgqg15VQh3x88Qm3vVRg+xWypBSApehtzaUcv0ljhPEkyl8cS",
+	"7p/yHykMMR6TI5QWK4G1gEAiKY3CE4Zs9aKHXoUhmkuyn4TrUSavbRqpzH8sQIIBInVOJJNPLUDEl/xn",
+	"xKTaD2s9cPdSXIIlGM9eDza5itms52KqWIpqg9A6fWpgE3wHxy9ObXtc6g/ptJyWppyto1a/5/Zc1R6O",
+	"MLygraPWXs/t7bUgQHIGnq0Sixb4e0MuqsLspMgBJtpItceHyIvkJGhk+Iskh9qMgIzSPiwPiHRUNKQx",
+	"tQ5HLBMOCa26c7GGDipER5aHORqLjUCuEdauZmFA0LnU25Xzw0hhqqmfMj9DQ9IRu3//MciRR/fvGxuO",
+	"3Ys0Z9wbJvJhT76aUQ7lCOAVld+AGAYfKTOHeh9Qfqj1rNMThAPJyZf2Cvuu+9B6QjI8qcRcSQWp77p9",
+	"BTgWCWgdtWw8hsuP8JwIiOn5qtxRnD7y4Hky1Enr/WvlUCVcfBz6S51endRSWiwCvdkHP+Mq29oI+PB7",
+	"FMkVdv1YPUfSsGkez+c4WtreU71BtTPKAOTgynoSyHEQEzsuqpXYUZNYILk3EwLQ0kJ4671T9uHr96VR",
+	"WWrBe124orMklCG3WHVzicQK5qBs6Z3SBbNQvJqRs2z8klxzGhHZ+rt/8Yff/NX/nAYh1F3yQ4jp/uSd",
+	"lIayK9YqCuiRBeBqcrLWKr/96z/95te/n1+lfKFqlWbKV1dhdnkphTFmKi4xN2Rj0mRx5F3rqNWyQmLB",
+	"Vc6PHjwwHr5xOH+AL7HA0aD3s8W0ZQeitr77d//i2z/5k/yG9g8OAXyaDL5XHLz5nUrZOXtMZ1qZd1CG",
+	"chu21viovvv9//Pb//i/fPt//6/f/cV/qrmz4sZWggEEVoCmWSemxQ6FfJ+N4kggSJkoALwHrrs7UpQc",
+	"XBJLI59MY1TU2X3Vf92LU3fiw48eSZSyqXGrEU0pnXXPmlWTGcoVwzjK3XzqByoPq2o1IReli3lYOAI3",
+	"cwSVVKVViwYkc+q4JzuYybXPQZmcWtujigKgDK7UnXtTaOYL9W5WrDJhBkPLUKsKH2bikVpHX712Smil",
+	"IpNSWsRTqKwiRbrWayi6YswyquBo3wGggss8cN3XcvS8u6pa+jvlPCZgfvzyFWr/+GxwcKh80omUFzLk",
+	"pVFynqM8QeqZMkN6VWzliD1nxkq3SLxZUovVgx8hynkM6gWUi5CyQUQEjbRNYhGRSxrGPPUSJjJ60stK",
+	"s5URa4NMrdQ6kGKpAN9e33UHWrXGFd2dFoQZK7iypQrwWeooUo4uKChS7YHrDkbsMzq+UBHxT/nUUcEQ",
+	"4yDkxO9IsTHAQpm/tC0K21Mlc8jt6l0tCAOd5oIw8JqHymBkdsil5LtUd3ANoqzcE8psCYkw16rKnHz2",
+	"YFRT/PPwknTWy8LGiaYpTd9194cFn6/8+CPUTmyzlAOAQDyToMGIpb5Vk6v7Rr7ndarE5Vc6gu1Dycpg",
+	"en5lEDIrcVpua+UHBv2aCgPuCaxf4SVqJwDfdx0EBu5OhubZob1916mWF4Claxv5hswtM5ezUhbOChAr",
+	"ZtvvahCRpLYo7D569AiMsnmDe/UZrDsCPerKRX3UTQC0uCQpLMglpTAM2J2AqAWglas8qLNKpfBsxCcV",
+	"JJXJk43PCi6wGcdMAtGvRfjL4lae+ZelDWgGZQJtW2T5k9n5p2P6nP7k9Iufn/af0VN+yl4ejB+fHp5e",
+	"LP7xTx//5FGv12ttJsTsVkRUN7mVfFhAsdKl7OcERCvSLjF1GewbJr9LbqvAv2iJUlnRTRCtdGEf5RZm",
+	"S+zJ28O09KSuYhwEqJxrpAEsOW6zLbJVS6Q3CpQb4WpN0VYKHDxNtVkt4X5KRHLI7SCcIso6zeTcfQfu",
+	"PxF2befBgykRb3AQvLE/5NXy76tczDLPBk2hGeZHCCKwrRqNErxNMXMdDCDFSVPSlDJHvaKCGcA5MWJh",
+	"BPwBm+ZQ4cQB9l5Zl1FLqWyZ9Y5QYcsKOgg5ewaciOz+PQctoAefQj4tpp4vkWqZZ1buSEFU/g1P9dCZ",
+	"6amp+CwnYsTAlK5Mwsbzgdquo2IvVdJIRwumL/CUgATopVHiHlrQ8YWyNSc9Y6yKi20vbXTiof/v9/9M",
+	"ftoZJkHnVKTFlnUQ7oipOgtmOBiGhygMfO3e0V4AyMsCS/AFIQt0FUYXUkyWmky8kHKufDNzbp0e8qAD",
+	"jTdiOuJXBQLpyuUW2CiHSRCozjcgAn9OJjryHU7BBLeYyAUUkIlwACi0SgE+hVB7y+XnPuVzyrkk6AIv",
+	"E1MEBn89QJMYMXh6Hs4JE0dJl1EHpR1GM3+c6arExvXDpGYPPao9xEW4QMq5C73LSEHDyCIHFZwEExW7",
+	"aUoqr7KQF4TyKRHHQZBxDH5I8TwIMuwmUwQxK7aqMBTr05U8H3S4AputO/z+wWHZ8LXp+afFQ74+KSx3",
+	"hIbT5ajxV/l+tq1WvlmtW+wu29Ihkfqo3qSHU2z12ncSk26mp6pr1ZyXX84weKmh5eag0OJUETWrg6nq",
+	"IZHrT6qfqmg/6qbtQgdpe0+3pFGn61TARLatplthwt7kRFU0nYlRKj3JvTonaY1gn+je+hNNP9joSA92",
+	"cqQD60iBiADRbx0NtpP1y/G+StK3FmrbXqWMbRe0Vzeu04FS8RYvVSSpHSye65Fdvtzt6EgtCbGXFUbS",
+	"4LN5QVT8hZF8v3otYdrkaH71+n1GiPwcGsUFQZ4Jmy6qlkCZr5P8rovHgncxzxeNfV3eYqhMDB0oWbRa",
+	"At1Y+gwnOR6r4icpg3heC3m5B3U0jODUWS3hjZgW8YYQcJSIIDMMwY88Hs+yUiZEfUcE8Qu6WKjufSXS",
+	"i447vdIy8RXmI2bLD44Ol/ZqyOjeDQgbt0XSWE0gchcNievlnO+1s60U4bRCRq5/9goRqQntuRkB5ntF",
+	"uouXdydv3ZC89XoTyWALcP9AfPZTIiAI8bbyWSuCdVOei7ixckjea7yeVhimjzhlY91VCOwJ9zjSAXlJ",
+	"xN7ZyWe5UZds3OkVErtUylg+uvU6Yow7OiMx2d5YKvkoCWXnqJ1CuYMMzsFvKbY5yCYTDrKQ20E5jJKv",
+	"WujoIJvmOIi8c5BCx84QPJ5aJEkiyNvKrMTJW65iLJMM9sRR60hZ51AZmEyOMmQnquuA0gBWL64k9lwZ",
+	"O9L4cxCrTOqnIFJ4MfUfOMTAqrBglWp8jscXytC0wBRs2wHmAk1DMSwYo3S2AZ2YQhAiRCL0MXQGk1Md",
+	"IRPzjtqMXHUcZELfUVvDG1SJ1GHwqC2BZhoy0nF0DO0kDgKT6wyFIJgFmkaig5WmsffIdTLbBzOdg3QI",
+	"s3wYDFzGL6t9vjo8tS1CsKY5CYcy7ob0E3kR93jHsQ5ErkQvFso1OFaTZ66Sw2DdcRTJhctFHNk7ich5",
+	"TI1hWUV3wnWrU9AB/QVhG7Js68mb6JilxRvV2KofNfQutZY1Yqo5JkRtp3voIY+HkfipOWMIlIEaOq4O",
+	"JdcHeEHIAm5FtRFEYQRlWSQQFzM4mgTsd44QTkgR5eiCLISSLkx0OkDqhFwp4JPiuTneK8yRCANfkj2w",
+	"VqvG3cn3kziCmz0nM2rCvbPXqazCWDv4U5gvCvLxhjK8HUaAx8JYazMJ0Tq6liXAm8zWVvKVkr54B8IM",
+	"KhSD0/Rgvx86QlyUWZIYcTf5XRs06isDyjdXCE5QBnYJcUeQleOkoSsGT/SMGT/Xdovcgc5Qda23TH2I",
+	"P4DmkNx0QXdQnEe57eRlJ1I4sC31uWJZ6vfkSvvZKz2c9Mcu2cOPzgf+/viAtK5bZK6+7Zp+TMmwVowD",
+	"GdabStKZkXKSZUrD25IRAGWvK1nHmwrV4Eg9gNavSW6gvAz/olUua7MQ/qOTZYaRvqH+Gmn79IQ7NyTz",
+	"OiY4rWhV01xhxHT6fGRlk2iMc1G7WcVsR9daGFo+TMd13e8hB3wWCljD8nHO/vO94YAN2BzTdpNiCgWU",
+	"jkgqL61kZtfCsaqu4Y5jJZe20tilLJbXbp2pvqZmrKZqnB2yGgXR50tT6EOymFvGXXh9j8kZEVx1kwad",
+	"BXaUUnduMqttk06m12kWVrSdx65nRdmIZV7xhgifw1ft0NRP10XNIBRbFeBawiDtpIvDVYQXCxIl5Yww",
+	"R4tA6pAmHXLE1FcdVdAyYzuKwiuJUro6RFrEwHLZMIKWBKwzlsKXy6M2r4zYOQlCeRwilAqjHclUr8WI",
+	"4nIdu1iLDqG3khgXhEROMcpFasUjZgU9ac20oqJQtjUtOobDUJpmQMBusFSJAZKI5PvYennDtFX1SlXc",
+	"lIvUlSnSUzDNNJSM4QGVOidgDGBW828odZHr/g1hhWD3UTU4lXEiB2W9FD6P7GinTF/ZvMhQDt9agIAA",
+	"p5jHOAiWyPtKEd3XXicjWAytMUxrdIwWGOpiTrT1JXuAFYKIkt4ot5OU73HU33PdjIXzMYi1hh3ImVTS",
+	"bVJbRjfTH7GIQD0LY8xZ7UD18oKQVVYse9Ry+xo5VckRUxvV5IBIMjXMik+U2eRDnt+IwRdXs9BsJT22",
+	"YpXTNlZQJR/PVp9MKhh2TJ21guTFb49T0g8TbpTP31Tyr9w54Mg9ntpuC0KxbVZGg2xaQr5t8/p4FHAq",
+	"ffuXf/7N3/zbv/svf5YP27D7OH+ViGCvG4do9btiuSBPKYc830p3aOmSGzjJ9vKurV2tv44nudnicwE6",
+	"tRdaKXIvKLu2c+0XXYYlEVLbHXVt6fDsplzVOXzdTa7lWnyoSqCtlLLkFaG9fCp9jmyXX7YkrRabdqBu",
+	"JOp3dhp2paHiaDNlRhlyNlFn8gixxbVtAZvbJq/WVUnUMZX6XZvpIvyr19t4kFWZxgfY99+cB3h8Ua1p",
+	"ZKOP4GHlufLgd/3FUVJElkGmrP0dlAczxdUlNi+RCJUQppYhxQkWRiMGkelWk76UvYowFwbV7vfdvQ74",
+	"rkDGAIsQjMZndJE4gdp2yeTOrkKr+gP3IYJCnce+r2o6ZkcCBGnP40DQri7wyJdsrPykUNyQ+IlaAFgW",
+	"Bn4+YTR7iORtjIN8WoYW41YaxOwkU5ViOmImkT25Tl18pUw0w74PW/2AIhmcWIGSWcdj5QSmATjXHLde",
+	"Nf3WkWjr8tKKEz969Gh3+33Y1dDxsYLT8hxPqxpCyAzPuMdTiMoIvNue1bbCyLGG4WsTQsohdAciyI2H",
+	"4JVV5t5xAqUFDRX9CtZU9CgCaK2qHkW4VeRYQ6zpWVSVlL0BtN2QWHHs+8asqUNWkk1ZUoVijzuOSTN5",
+	"iA9LZQs95QozJvN5KgdYWKbL/Vt13IHLmj4XVs1vFgpwY719yqdeDx1LAQOqZ6hYlYkqPEFGLCmcYU8D",
+	"2WPQ1oT4quqEVXYDTGVh4BtLZEQ4gb4cC8J8yqYlAoW94CbyxB5SRcGPrbVlNwwlPsPMDHmBwZ7cyAvp",
+	"AE2EBeu1tpTM7KE7plCFxiMtdqF+X45vvTnDPCNhZNYn5TftrTPnP2JNAAAIBcx6UCG2qBO9BUXhJBhk",
+	"qFS6q1y47VtFrb79gz/97vf+9W/++X/49i//o8TgcOdiTJajSyUTNgPtRix2zvA8m7O9buXf/d6//u7f",
+	"/Copl5VbeVK0YTeS0LrFfPM3f/rtn/9NcRlJhYv6B9h3+4btKLCqqD0HXRfMiUJvlwySNDrLb//ZH3/7",
+	"B3/6za9/+d3/9e+Lm9DWnGab2OuelzDN7S51o4UcdDUNLT3GexwRHAVUK4wWQbT4OBikDeleEtHobH/z",
+	"q7/8r7/833/zt//8m1//8ptf/2FdUK3c1ao6CCknLC060uT0//6v/+g3v/rL7/7yPysK8c2v/+rbP/+b",
+	"b//lHza5lUaCjAL2a69VV6CQVfa1pNEVeHJUsKViFekxorbe6m4tZNYEt1WyXtMGbMVs5fStZMJ+oV5g",
+	"DbK3cuJymmTPmLdTylnywoVeiTKxlMiTUCcpVAUrVi4nQ5lKl3NQdgB6wzOobaFHKFtHSsOG6ApTkTZk",
+	"AFJWu8zKSdJtItf9AnypuscFgFtCfTYqB7ilImTox01pQsa8iEElmhgJcI0OZJHg17UUHokFAJgADtWq",
+	"zxtzFSsMrLaIr/orKg+9AiEbdsJJRiA+Qp7qMvWS8DgQHurrZncctaFB2TnRNbqVgB5OdBdNoD8O8rDv",
+	"qyaeHhp0HNTto4hMoPWhGdk0N9QR9QpQ0xUV9R9Lb1ApEHL7Pok69bUhtYcjqRX1i1rR8WIRhZekoAup",
+	"2IVkep352x+4+yOmBzG2Wnk2PfQStgrTDIrTvCQ/I2OxdppGoYlFS6xE1gY6z4j1XfdwmL8FpcRqApRI",
+	"RP1+eZAjtpESQPMDlhqBq67QRzQopyKhDXg1BKgEghNN4O//+o8SIdbGHNViu478tEZV2euyULw0MF9M",
+	"INA7YNBNSbk1dHtKKlQM0BZ73HhTazTHBvqXMkTvZFFrTvqwy0ILXVcvSxmbr39ZfXffCFE/htH9CtDO",
+	"4+pOYLywp+7Wm1LsoHwTmlUYaabJ2ov38c2v//g3f/Fnv/nVP9v5JjYTViRdvL7qQAnV262nIE971mo0",
+	"GXVB3mm5PgNitdVUDcKgIt3J3OZDoOUATCO666qLOe2roc9gFbmwZzy0Tydt919poDbmCC3VJ5DZgDyU",
+	"qhj72XWsnF+qH+n8pcJAZZlyg94fTi1QmHZT6oFitlCvUG691PWwXl1I6NHrmt6RQwfuNK8nqBSztV6S",
+	"l2QeXhIuBUP5oBENk7a9egvGh5UJEeihY57pFKqbNcmJdT/y7hVe6mZDmegdk1QuMUwnau0wgOJAy9wn",
+	"sBQjZ9v7A0k7G/RhmjcfqQbMnPqqw+xWMnhu2iTUNQlOGbFc1EUf2i4XJGt1qrfE61Bl3bI3m+GcdX3x",
+	"inlvJC0WZt5h4ELfHUgGWGa8Kpl4J+EH8pIkZj5J8Hd3p7xtxMOJBYvf2ypBYCT7IIZU+/42MaZWwqLN",
+	"5Afl8Qk56oNWF4qvBMGb4ORZKLshJq4mbWDdK0Q41DDvDQrMekqEipV8A3EVldz6uVXS1yT48DT9Jme3",
+	"dlAY+Emt4bSRJ1ReVLVqeijfMI4CF04agq+Ncox3WDsOIls+V5Elt5PDpVWW9V9E1VFWJf2Tssqto4H7",
+	"3qmTz7oxx9tiJUUXtelOUV3G4AWekus9iR1k9ibw831M5a1gSGWpvGkE1rV2H6jFk8qhw+QNw0p1dTzj",
+	"EABekcbpQbG86+wO57RSEtc66h/uu48eHey5rhXNC9QjLKtSVyFTpfVr+9edB20BdeNeAcArMmR/u2qw",
+	"RQBcyyC3T2/OM8q0R7VxhEHg/+oCGc2jACGhGCear8kphdg9VaHKJA2DJWfEJGPTqcZnJ58B4qoi8qop",
+	"VX/g9h/0B+7gAYTkZRJycRTRS8Id6DxP5XgiG0pILiVYFLivbrkKt2v6Pm5W+MIiRpI86YyKRLmtYNgn",
+	"yVWkTq7lLWDe50sucMFUWWHnrmUBruTTq0KNdNybb5nQhii1cWONpQ3t8jdisf604nKvnbOWX90qzmpU",
+	"Gw2zJaE0LIxQ3h69ltcuMI2yjoeqLLOSkA7D/yZGSYau2YAMJcxo4Mr/pfxIbuFJ/V6i8vFnJf1EN/Hr",
+	"uOaDpH6r+jPlgRuFjz1p0FBWhM9KWsqWQf211yCpQIFmBUhKB9mq+sirnI/+nIgrInlR0vs3X4HEZs6N",
+	"s/oq6ousYsm8DjcuKcWO5yGbZq2m3IPKVpopqMKOpsS6LiwiZVQzJFQQCYWqL8A7mQrru61+vlndqKzR",
+	"uX7xqDwU8e+FFTgRAXdYSj21R60PkdZQMURVNjD5AuUJhGTZb8U+nEQiuNny7AUQ+G0o0b46yjMDDhXc",
+	"lysVM6uCDpwKRmxzYXP/+sieYjYl0efkkgSqmLs1gP1eA143DcJzHLzMlkKv2VG92OGlVI9d5RsAEy+O",
+	"LlRPlpvmpnxbTrpdDa9n0PbDYkUV1buuL7etHnO1ldyG9uGi1svR/fumn979++h8mVhws53pyq3FI5aJ",
+	"CuUemtBAMhc5kCrz3XZNeKmTxIwS3woA9TtDXeFZMktV9mtOMOMIB0FP1RxX1a0vCJT8vn/fe5IRo3WC",
+	"HkZjvKBycU/u33cQeYfHIoBiYalDWlUXp+J67daWXPdDtV7vOLrv5qzXGhhfhU8rYs2SDg5ZNKGmzvuK",
+	"RKAMLrSOvpLYvPMz3oEmn4PP22sdrxMntlZisK/xFhjIcwBYEFKe3JkIrtNEcHOG+gKWfWhzfRn3B3Yr",
+	"wmJvmRsz32txZhNBJlNlOvVup6V5Vjm6j9WAC6yqSSLC/BGLiIgjKXowq+tEmv8fERyY9rQ92yzhoTGO",
+	"IMw+XY5n5Hb5u1YCdKQZeedB6cy8qx1VetrT1Kt7HGlE0ElYGM1pEFD9IgKC0rkJAee3yzO/ceb4Dco2",
+	"mItXM/JJlTVECjAhM9gzVAgwSIJkoLKthm4wgggaBKifEXGqNzPYqZt/dZZzjm6UpjpfS0DCBgzg+xp/",
+	"sDObzI0KVxkMWGMA2lIWaAqi6qLLEmNXGab6zirxL2uTamJpqmtUut5YiI3x6daEPkwS63sDyWkjOSkO",
+	"AgNRcqz1TUDAenV6omxZQVAuNCWyjRXZfy/txZW0M3tg9zJrYz5inr06uyugnsfTrb3EjMw7PeRR/8eY",
+	"zzzdtS3t6zfDfGbkOrlarWknNa91voBqiPQROl8Kwh10TqddqUlhljQgeXpyYH79ydnzZwhHEV5mRlZJ",
+	"xeAyUsW1Jb2zejYaGXLE8kJkZ6jiNqgw1Y7Sbm33uIM8+FRtLoqJ7vSfVBA3YajI1YXVoSQr4d/DriVP",
+	"4iB4knGF3FYRUAFcsZvojbiYMnS+2Up24BoqXNJvtQSy2isEmJv4TOJSP+WtabhVcrHNfCaFAbbymRwn",
+	"bCVhNKnTpNBV69psCuudJiX8qX5IwjYdavXpqN60dz1Uf+t7qK6R6PSVrw6mueujetdHtayP6m2PBLqm",
+	"DqrrDAxxMQ205rTr82B+kI1bb2c40Q/XarVdY1iLkCsN45Y3it0w2Kc4wlaSqx6jWVvYDyjASu6z+9Af",
+	"Tpi4nWE/1+i9OiPB5LcgROd768aa06pWsUoGl7LbMhPwTlWtzZXBONvF4lybpaYEGH/gfPeWxeMYaPve",
+	"5erUqDNox+WY9R6q9eZjdFLa8FsYqlOKhLcxXEdb16Cw8A3H6qjiH81aeAl8QXLdu1A4mYCVIu3es7tC",
+	"Tx+pTll2nac6vbK2L+uU2aGmkIWeL33XPSwTSdTJfujGV7+dHagOuywUZc19ivPupKiS04pZsxZjN5VQ",
+	"9DKFwh9aHtHt7zNVCYZVBSNz0dFN+0tVg+FNlHLKgNoNVXJScxoGmtQzvPHmVYcFxsrTSCGTfbWqFb8S",
+	"NSJ6KdVs9QJq44Bi3slxO2W7l4CfLTs4RN6oNWp5aBwQHJWnw2zMgg+RCWCXKztTPawadKzUO6Lc7LGz",
+	"fd1zYfeNGlT0BLeX/UOpqGjl8/3ml//0u3/3t7vtiNSoxqK1Fl2c54NVXdxqKZyIlwma7uBilA7093/9",
+	"e9/+qz/65q/+8O//+vdb19Ih24bvOwb/A67SWA6gN9TrOgtlN8TbgcukvAOiUG6oYOM0CuPFgzFmYxK8",
+	"mceCvIFPqln4J8wODejC00i+iNoeF1jE3ENuMX1DvqGehQUDK9YfABrUYc4H/QP0qXzlMSz3aax15GTs",
+	"HKcFwVLO9kBhWpbDqsn7rnsw1AA6J/NzyXUHbn9oLZhy5FM+p5wTHzqglDHgcbIkWOEtYMAsFMpGbWMR",
+	"7AgoOfy2ka57YGjPpwZSqobfoHfgwO3LlT8lypDddOkry08O3EE3ucnmY6/QiCX8HwfBzsasTbEeZ8Hu",
+	"2vliKVCtMrwbHU8Xs4LwZSAAzMJ3SfHMIYEBcoyZREl1sOv6I6yAR3tldicyfTfIQGl9RlgNn+lcg0Lb",
+	"twwf1GRmiz1XA7K9iEF+w+l8UFiXEJYStkotuwy0b4IXFyD7hnjxF+r8sQ59m2pqbriw+nsj9fnAAciA",
+	"mzE+80jy0Cg2zU6CILySs/Rdt+W0Dt3W6/eruPSbeQKGa5g17MkOBdWpBAou2p78/hPmq1ROt9NDZ3hO",
+	"kFwdgtVBEINeRmF+75q4/Z7i9grXGvB8OEbJqyv5fXoMfPe8X9OG748EsE3Zhs2Egu2LcTSSE8qr6Dab",
+	"roHosN3uFMm9zjk2pcHqsH+YMobCf/59FzS0br9G3rhFosWHlisMTN+0dKH1ZsMqbly8GMWuu0cOpZiR",
+	"/DVQQkfyx2u5rmhKROuodR76y54mORmZBCJK1hkNHsNTXEpVYXSRSB3w76vlgnhoMDRBdGGEXB1JN+gA",
+	"IvsQ35ctNOmTCY4DcWQZ2DpppPKIaXxGnvrFlN5EbZBpBm4nCXQA6sCRB//mnjt0hwhDK1TMDYlAdAKI",
+	"pXpSQDJFZOpkK7ID8frwft91h/AgZVOLLlFWWFcY5VdAOZrhaB4QzlUzpxHLVs+QpKSjAhz9WJFWwlWE",
+	"IwrZmKgl6TyIOUQyyCV4miZ5KGYwuP6ATcKe+QqyUqb0krCe9bWHcMBDxCEdwa737TnIo0xEoR+Pzd+m",
+	"YIgD1UJUVggjxP8pidL3MuXRdF4tF2FEfAUjjjmnx3JXUmodB7FfUvkUs6V2jFmiJgXzDy8zuEIeUsb9",
+	"IgXcTDOwCqnU7WsbFIB0VhZFbRXaRxkVFAcaYvIOIBvsQ82xMEOuhIGBg+ZhRNQnfdd1E6iTCD9EGLGQ",
+	"ddU+GJ5D02O9CwVaIPOOmJWToQZwDBe0Htwflt190hBP4AsCi3hoS8RXYRz4iLwbE+IrVDNZSYbRBHRO",
+	"RYKhaOBAPQGv253jd8pe2NWb8jpKM9AvqqHPicQPOAV4mKvDyE6lvukuSNSF28vN2S/OmT7sdaQk/7BU",
+	"kodL/dAWPLipZ3hO+HN5VSWtcVVyTUJUU1ULSKUW/ZykrOAs5EQrQKcnmSBTm+SoGNMEICoFT/j1mQqA",
+	"+6///v/9uz/5i7/7z/+D+VyCNdRSyeN662jw3mllqN5WNWhXRuAmbhw50JMwei4xpESktrepd/TtP/uf",
+	"vv1Xf/x3/+XPcjtatfjXu48jqlRsSpb83R/88rt/+6tv/urPvvtP/7TZwp3E6/m6ceTRw66GjlcYBJ+V",
+	"K10FQ9/+y//jm1//8ptf/4eGh76jWjy2BJNU5W4Xy/XpDvE85eOdVaiULCiPU6uLnCi7SibEtv5VOy2b",
+	"C7eOWr/52//tu3/zK3W6+VerzjbVLleccgN5OyWp19ckuEgwC9HQmTuABBSFYiax3l1Zpwa+sorIpNSn",
+	"WCXZXMpmdDN3gy2nFYThhVqrWr5rLg6EotbRXimxdVq2hKZGsj/5ArKskpKHma+suodV7n/l6msdue+3",
+	"68NcTaGvzdmurjlhm7bfHcau53hfqZhnXe8ZNDtS4uYGMXYrCK4988OC+cGS7lI9nfKsoLdBiagc5VxR",
+	"HyqDfCvQbC3eFOlfBhUGlYx4h5WcMhStlt2gZ6lQWsth5Erbrze0JDzOQHG5CWGrMAEJSVJOzscKaLvO",
+	"OpX/RJt/eMbPYCIEBp0jxMLz0F+iMWZQ8EFqUlQ46GchhYSoMNK5jfIPqd9JlWAIofdGJxpjNmKqyh8k",
+	"6sjvZlQqkMse+hLqFagEVIWsniptBP4Qo6qoOhag15L5QlDio7bUVa3F6aHXxjTUc2po9fEk8SqUKZBG",
+	"ZwODyDmZSGXIbBpHECgSXhK/U+L8SK0M1e4Pg/jrXRv6iQ+tEellZBm7dbNJ9ZvtHPmWBbpEkNh4vs1d",
+	"J3Xm3CjIYmCa65+U2nqz8yr7443EM5xY8HZt4mIpNG1uel4DN3U8Fxm8tQz1WnxJv5Pyi17+LQuLWANR",
+	"K70HOXlktedgQ1i6qYbL+nLwziMHagUNZOIFkho9trN+w9qLhvuEE8uA3NZ8T5nQHVWIyTx5vlSsXNA5",
+	"sUzzNuu9x0dsbaHGJO4gXwbL3hV/c47FeFZVsvEqjC44wnzEKKtRw6hoXracaAmz3qyWTs3wQ2wxZ/1o",
+	"BYvWJQ0tb9btqGvY0EOflBhsENQnrsKn2m+bUVEyzkgpFCriWVLxMKOtNF3XLjpZlN7ctbrYrz2CLRHF",
+	"V/vUs5fXrKphzkZ1y+obll1o8yKHxVG2rnSo7y2pdKh1jrJKMZtxqzIfdElZmBx7kmxCU/O1fEmvHeqr",
+	"0cvERWQHdNnw2a7iQvJD4mvXUK5o8Ig1Z0bpHvg6JoQoyxUfrseEvh+ldX8SUiVx/nZU1k2E62Ijphwo",
+	"GlJZq7Du9bVOyl3RD7xWi8LI6rK6JSp3Kf+ZGog2pFF7dm4V38nea3OOY7+/Na9RBFazmBq1dcvNltdW",
+	"mSyl4trjloJzw8JkwF4yRU5EmEYuJIAbXjEOFFvCK+VQbaydwC8nxNSFglfv8Y4zYisqmSVxOSfcQwxH",
+	"UXhlWVq5aemf1CY7Ai1OLXneGaJcAbQR26ACWqEAGkzSgcZCpvqP4sj6Zcl2krqrEo6xoOc0oGKZVsvP",
+	"cNiIjC+LF/Q55cLTRYKtE1aBWLrOPQQvISpGbB5zgc5JhoiowCfrE8ptVloRW9SGWwLCo09ZRxjl7rWz",
+	"IWuGqCSDMtbiEiuM5MuZqWCizGlLLLNIoFMSEKSDo5gNQVJ2q2DqQBGOs6d/y4PbC2S6SeG0awh9T9cD",
+	"oRbbrqfStlvWub/qSLbt9XgtxeTKYO0HFm+uXE6iQRm5zQ25/KihKbcMgDI+3Ew1ORP60CzcZ10IS96h",
+	"W4xtcOuEJWzY9NGOfaDskopsG0jJ7E1no71cqbn//v/59g/+9Nv/8c+LG4zI24y7e0+7u0G60efWpNv2",
+	"XrEHkq4DUZbpcpOF6MoR+ENXoisV0SxhSculc8zwlPBd2exzfvNU1tSG+GZi5goDvBEQwfy+3hafO9gR",
+	"O4agYiXLeRdkeRVGvqm+Y0a4moVceQVOT6TQQZlO/TcwiCTlxRQ6DUsJEMTJrPQHvQfolIWRlCPBEJI2",
+	"iLxpm3tW+CtY4FcJQ8oodyvkoKZpd9ckeGxg799uJZUuAUCFF3iaTSxS0Agkr3QxGugVBb4dUlAKZNcs",
+	"AP2w0ucT8Wq186EcTIyoY96FVoaLxVPMpiT6nFySQHHNBqzajuEtuJZWyxd99WdpoJyVr63CN0tK8K7o",
+	"fBiFAdH76bvlRtCtdz5osvV0afYJDDY7gaQqb70TGJQaX1OhaXAjQpON7x++OaQ2QiVYtCPH0BqRiL+h",
+	"WhqudgCVykF4HrKp1a+wfmDCEGyT0BgLRwRIjH5uxOQH/IIuFsRXuXRnJ5+BlVn5dpJGP5wwXy/JPjnO",
+	"pTQJ1yKfTIkSGuPxjHzfggwsKFWNXr9vsk+JD/n1TVQdWDdjpSwTFrO/jPkhgcI0ZkzCF8w9TILLgWea",
+	"K5dwSHkC0GsDHypd7hXpQjtwTuVB7E7y2X3YRViZIXM7pB73Q0o9r2+Q1WsIb+amy7+/lZvuGbgbLIZq",
+	"R4R8gGAQZY1ZIwO8JCKOmPZ1gZPH+GJYkr0HTf566CTL3EzovHyf+LqfYZKQUOr2wbGUHASk1vvaCWTc",
+	"J5MwmuvuLRwt4vOA6jr8tXw9bGnycZXwkaUja/0x3xcOnHU7OJYTZEfZmzm4MSBQxt5yLpBtExs/ta/i",
+	"h8Kpikd9oh8ZIq4PHfFZeAWShdkbyLf5m2hb6TFKoM3ki+lNdlbniyXcaLt0zRS86nGxqizcbfwaDVJz",
+	"1+d8VvlFbijn82b4ZBMOmabYcS9tiK8J/6YM8lMi9Aj3bIJfzhlX8MEStXdNIPv/z9639biRXGn+lQBf",
+	"RGqTFFmlqrZY6AdZfbFsq9WjUsNYOAVlkhkksysZSWUki6o1BHgMr+HBTHvshcf2eGzANsawF+MZ92Jh",
+	"T2+vvf4zqmrN0/yFRZwTERl55Z2iunsexq1iXk6eiDjnO/dy/fdWGOHMWCeiTzATgrI4urDKowSLjn2G",
+	"Y+rGyoRVTXSAnUbqJIfWgElXwOop1Q6pm6Nr8THmRGJMRbSZslklNQ2V4aJLJpVlDdJlpuYv694x4iVq",
+	"srLq/8JpMFBfbhEacErYFMbzOUJ2IftgeO8Fts5QPTKwSI+XNwoMB6Qe0EFskTO/fyaejiN5Me3JUhZ4",
+	"A4MeXhESEbeTcAqzLhJydF1kYuIVILR4RC+0w8JnLXIbf7AZtiUi8czvU0xr4TMaUc9oCYQs43EoCPE8",
+	"nw0VWeIa4sfSswSdW5K2R4y4QXBijop2+RlXA5qVMySiciLSmuOVl0p/JfXZKDSTAC+yHqzG3g07NqH8",
+	"F+HM72u2rBQ0QFKhGiwf9PtovQTbuSOKU8ZwPTOuGH5onJRBIOURUecwhUTW+GarxP+0OJe2lv1btf0+",
+	"y5nA5QOMlVzWqFSsfsVgY10V/zlm3TPMuo2h0892OHa64MCuPIA696y1/EhvG70sSwdSW6BRuQBJbqCz",
+	"lPcqE7yknqc6HrVIFdKiALxuYCbEeQiFFLojiDjDKInbWOJdPlONLrBqCOnC1hby2dTrJnD5Gk/KbbEz",
+	"o1HlBMk82IjRhUb0BD+6R7kgREI/zL7uuf0z7Mw3cf1IXBu4PCbDMD5Jg/NYwXXPHwxoRIEFIYlDzxXU",
+	"wKu6xMET6pA6o7OGRRw8lQ6pS+Y1LJupLyX1u29wMgyZruuSdgaUbDgt8jX1TknyyAWnBVBaT76/baU+",
+	"367ZNUzgxsCqH0EzTAX6ZOKY7KpZj8OQhIFnaW2jOhQmf8HasoZlMERQYhpFVsogAosB6Jal0YKIrvkl",
+	"Ee1N/cCcw4LLjVyoLq+TC17sdnVa5LYAuGqvwlOxms2PeYoghfvF0wzqW8QxRCuehGDmXnDSJvV45HPF",
+	"OkwvYyHpT3kcjtFn29iE5dA1puCDbTeJESMoEwX26IDOcNsJC0YxduZyEocBDCkCI1t80wnRvw+mEaxp",
+	"j4585mGj1/RCohXoklkUsqGx21/Baj5DX+jKoP0t6ZvmdX8FRN+cBdIlGatDHRL5xpRVsR6RG0gtK1zT",
+	"z5F/EfIvQ/ibR5G7w5Dmmq8MHpOHrIUav2wUCJaixj1DiOjdk8p0ufxtBRGzpXGlxerZer/CaCYLY+Xy",
+	"y2uY1Ku2pmVyE0tL1AmuN2ycPSkhKxtRqriW0g1byleeP6Q0Q826edyVfZNLsqe3wZENeLMyO2rP1FjC",
+	"NVLQ6stQZa994VaRKgvQRbm4Klt9MmiK0IVjxdU51Mp2/jx8u4fh290VhOXO6MvObc6XfYEDZS66MITg",
+	"GgjDxBO5vgNKTJWDitsQzJN8wVpNs64NIomm1o/DJAzcTdf8O6QDwkYGyuVTWGwzPSLFqPUXdj3e7d3j",
+	"Q4fU+YQGgcqicsn1697161DTpQu6Gobxbb4CCMW+XDZzdJHmVobIYelZl3SO2nJ0rFGbeFvVpUmfjmYB",
+	"5ovbrHPUaRM8xm+ymEaZVq2do/Ytok75uS+epKPS5rf23THFgf0uI5D9CH9vtGz2AJgL9B3n6HtA36f9",
+	"IvrWGHObIgxoSu2XTrt9rNvD2kzHjjud9s3KsXgnktViQ8oxHhF1z4iLkzm6FQNEtMvMyDfY0gAR41Vb",
+	"GiAyzK2hPNIvcZoILEw1oEN4Wqgj02XTHfUHT9Y9/+5XL/7yPax7XrHTbr72fnPkbbQZ72JkIT5fmqw5",
+	"nDpustDYVouYCJthVyVdnfZN1fX1S/icDa1jc13KysfYbXVzldKEWnRb3Ln66beef/TB1fd+ffXDP179",
+	"6MOr737/8gc/2YYDsUS6bW+wR152bapR8w5bfqAa3UXDjxXqUqpli/m+Y+N90GtJ1hflIIWyIlUfrOqJ",
+	"k3OESEJBJ2W1ZlFWONCTL433QkRH9ZVWcGYvxl8WSIRdjL8sP8I7apCNqFvANuQAcXPtOZbMr1UtssUO",
+	"hU0CK1Q0ugJLj7DFZhzOm2Bx2/M4cfAeT49lTNkALidh5PnM1TMbuJ4waREnqWtyyIGlnqWHWL6OoXM5",
+	"vdIIWOPDIUqcG5kozDZpDBvtK6RcMmQSWkgsJCHDPFDPo17XZnl2k3pCJzkAs03OYByoXGPJBGkvMx5T",
+	"17N0PDUxz5QgjENlPGRi0qU27+Z6bheYZVUjNtQwlpBRrudLNk5IGFlgztks1TjGjVQdg2eJVx0SHQ65",
+	"bbJUcH0CzBIk0IaiAXmVnj1aUryrHeonqzQwKTPXbCbtNZZZVUNOGs85PlnEdKsc/WizTZpuc0Y/2mxV",
+	"0w25Ic7mw/BlzzuZ58qtKKz0MuPcZMe5iLocfYpL2x7L1lkX0yFHO65Mx7Lt5FclojJSs+QY+G1x4lgB",
+	"prvz16SKEtk8fSVKqoryivRsMlpRBfahc6aisbFAJ/6FuPkf3/rmi9//e3EntnVL/u5mRcSWQ07Lx3LS",
+	"PFp91tynqzQeuXJCXH6WXBuH8u/kIpyCLppMggvEKxKuJJlze2EyLHD4zVceF9uwOS1vMG3zVaFFoqCo",
+	"5HOrRk/Bud2RtYNvhhMo0GUcVg8GKrVxbmYL6mF9i2wcY89W5i1L6AiCiEJDRLALkqpBndDGwphCteE9",
+	"bGnjqNl6edvkwESl4nncZi5Oo08m75/g1POZD8ZfURgrbYGUmRjSnm/ZLGtYZVpOk+KO07Hs6JM0ktYR",
+	"lmswMka2O8RMHCSotDm0pXr80GBQkliT4RY56JLKCFOL3Fd86pabGjZb3rIomgWYAf2QO6rjP+bigDTn",
+	"pNNRRoiyMcwyR7Qx1rUcqmI+Olq0KcthXswHDKdCy+F9tSwvM8ojlNfDUOyQfMcgoSoH4ZR5idLpXRBO",
+	"3ag/gh0jpUBKMKe7+y7XxEW2xkV5Mac97tLJUsvaI1WELfv2TvuoaTRJzrMZOempoZ3GKFGh5tWBmg92",
+	"q4i+/M4Hn/zwf7/4/b8//+ibV7/75ZaNmE2ybxXTZcn3r5tXpmXs9oIa6aO6ycjGTmF75iwUeuyPCkC7",
+	"0jhwIAr1v+HAPyEz14/LccBnGZivsqd35eUHW0qBytUw75EFG6ga7p75/bN5cPcBTEvmxMFWDdqVD8Eq",
+	"A249TI1ZxRnLAuCFjJLeNJbo7sSI97HgQgcAFCBJIgCNbaQ0dY7aX5CQ8SvwOXO923JYdMbDXZBEBJNE",
+	"8YHy48WXy5kxpJ7JM7ISPsDVcIg1Z4zjatlMXyBooMGgUZGkZL5zGcd2ae9Kser74dBNB56N08KyYSQS",
+	"R9IqkyuhuTkfOqR2ear3ZLWrb+0xJ2nYVUjGOh7HFbzAhTSs739dCj9tnA/igWsxIPvyF3/5+eXff/DJ",
+	"//vnF7/59hayRr6izt+nbJKLPJnV7TZfCXdqapd0yQLe1b2AXSUHYRceRWNP7whRPUjtNplPvBKuOixr",
+	"zlk+V9yettuH9Lhds5J/HYh/HSf/eCSoiIY0rnVrwuBtpXbV1x/VzNHk46lqBFgO2+5NY2qWuEuAo1t2",
+	"Hja62fH44MsAzxdAOE6ZJ72NnAxpLCDCze2Ass5NzN8WRKch2RrZ2usiH8HlfUQ+VTpry7hkm3hjm36Y",
+	"JegWq347CDb2xIWF4j213T5lil4wlPifpYDp/C/enZYv2s67UPHGbt6RihdvJK6p7TY1imwZXQ9avfao",
+	"WFvLLqXzlHbS3MRMaByEEXHEs7xT2g+xNyinMfaWcYzm7pBlycIZ+S/EvBwaIcEflK/lGlfRO9MHIjX9",
+	"IZmy2A+gmCvr3IENLpGC2PcSVmV8OzbLZnduCTwcEKMj10IQwvDVwLdAiymFFUohRWk7Uw0vZGXUkvhC",
+	"SqJXB2WgWFEbq9Y9XnMS/GoukjQNh8ftxcbAb9JDMocNMEByq+6RTfNAPO8+o18Kp9GuX768asFV2k+4",
+	"JMSkxgK6GQ/TGjxnfI1B9KuRS6YpJp6QlaSvOpqS3RJeBT9J2ZHYKYpSW323WGpotKZ8GWBqJceJlEAm",
+	"Ansy9eN5/pKkx1tuLH+SldUgAXXPKS+Je015TOLIZXxAzU7q0OqjEPvILb9we6HOUfumDF/91dSP5wav",
+	"QkaBYp8NS2NXgjmLdChawLmCbOgcQGbUwtPRBAH74mcpblJTMeFrl4BngTdufv7a9vP8V2/erV531ISd",
+	"dwfMb3EwNrJ6pbwEGbDN71pYP/yVOjr72YTQ5xr69KaxbEFzRhnp0SBkQzA8M+0IpVHZx6SVRBjxT7n/",
+	"aI8ycapPk/nObH5Sri7lpEgdmjUC6mdZ5SLz/pRKKiEzf/52gcWMs7YjFPZV8Z3VYaqSBo6LgzBYxUxW",
+	"ENeDZauHyd2BrpMIhgY+DTxzcg4bhG+F0SmNHfRcZf7aUpnyLXI7PcoeMmMyGMxmju425ljEMZt3OVAa",
+	"nLQXc8Rtjmxx5pAxdRkndk23ZbZrJ8ShT+Ex2RR8y2ZOuvuYbPica8LmYC2r7Ls5G1FsXawny0wiKghX",
+	"TcmvcTKL3MmERhz6PE0C12c2C4GVbiDZBy46RmeZDyR1cRSnrA8tRBvEDXhIwPXnFDc4c7ALtpPvceZs",
+	"KalKuuAEx05pvC8RPC5HYe3FuL9K95o+F6VoItVt77s/+OSn34b0782DzipSVIlqqpnf848+uPzXn1z+",
+	"7LflNK0FSzfIm7Vg6wbpqOh0w9wxvc282/LEr03H2yHJd1jMt0/s5NonXv3sd5c/+O3zj3949Y8/vfzv",
+	"//LJt/4PPufyu995/vG/LPFVC2vYU+O4fsqCoKgoIFRjjsLbCqbN6dh9jJEuzZBd9papOoO7gJrpg7Aj",
+	"tIlozpjBP3dm484jqWlroSKM6p5R6P4yu590cxUwSm7KhnF6Md280243pA8r8OQvMTxFdzgRf7sGAxfH",
+	"NCLirkIspQYYyKc7YeCZRDQWw1OvIZ6COx/Kr46q45rZNxH6ZOoGBWwQC1PUAMWsELFZ7nG5q8qRW4pn",
+	"C6ShZ2sfi7CcWvv98BR2mtwd0/u5afCF6ji9ACllmWby6q49qdHWIQhx4xIEbdi7uRmi5iNN+Zp3FneE",
+	"FlKGUHJzlC3lMt0yr9RZe8mELKwvH5qyYcvIsezkm5jMxEVpDmGMCAcbYRZymk26v0tjfg/GahrK4Gta",
+	"0A8MV102IO1eJN67vcvfqzzFZRg1sxavilu28DjuAodmztWOgKh6q+mW4iN/skcR6FzQOSMH1c+ChOO2",
+	"ddCWMPZ9zr0zmIXj9mP/nD7uh+ycRly2Na1sOSKHWKTuQF/6GCu6uUUmPmPUw4Az9mEnPTzTsT/Ww3Rg",
+	"gpu8ySJuTMYhj4nTD6csdmxWbwuIGp7TiBy1212B6U70VZ12G/ybEY2nEaNeA3NVnCmLqOvBgAYHI+b4",
+	"F00czN8OAkWD+pqRizP71Kx5hNQClylAPYnCOOxNB6R3EeNjnHBCmT9uATdbb9P4NjDzjsmZB/QJ+UaH",
+	"GNMcCI8jnw0tckDgS4nP4uObzxzDRYsPhBc2LOLcQd3QfHgxod1UJ8MbMOkIyHJa5Pr1B3QSaIK/fHr/",
+	"HULlqSCzUcipcTTEFT2X0+ObihW5DxTge5Ev5BOHON/oEIP3+FH4jeY++foj8957fPjMgQaNEYXPNH9x",
+	"AJCL55qPIHVJkvnHlnkrZhzcfUNlrZ6+8RVpLjUEPWLT3eNDUufe2Yy37vHhG27sNixyCHvBZvIHWCw2",
+	"CC05pgHlsUu4z4YBeNzjhkVuEhyQr8mKaIAkoXtePOE+Cy6sZKgAPApmRuGtDctmRyp1At+tje6GRY7J",
+	"2H16Sp9Y5DWYi3ZKnzxzWsZCosPfsWt2zekSVw6nhAPJwniEKRfEj0nfjSKfCp6ah4S0CX0qNpQfBxek",
+	"7ty5fft1YR32aN+dcqpYKK1QHRKR7x+EETaLEu90IaHVZoVjHl+DMY9qjzWjcBpT3mgRR36U3pTyRDoj",
+	"lz9QP9W1cEBmCAJ5aDP5T9Ik5lNmIzfWdGNDK5fL3XlCnBtjPrwxdqOzlNR77PLH4gKH9APqRpz4cctm",
+	"Yu2KRJ0bk4AK8RUyqkQLyCM5xQuycfSBkkEpjNRQKPeW4lBPIB1Rm6G6I5xSjmew0SVOaNq+gNp61DSa",
+	"62GES5LKD7IIDThVEyTJ2A3AX+ARaGIitFF+0FjqTZgKBE9XToIlhu/jayCb2cB6mh+JzCeMDl0hUqQs",
+	"RJ9AZl5SmjLxTSXDyQqk044s9EQOL5O4ULOZUOXt1yTYFv/ogHbv3KwtbueKFSjuYyOH5ZobuEvEyRXL",
+	"Ik46qZtCu92wEIGqU46qyihWT1H82hduVVNcEuZYZvJQsUrdpxyTMIPkNzLtMo3HnlUuewaK18S61rY8",
+	"EKoEByyKyyvAB6iSlSE7Ovwoj4uEdjyifpRCnaT+5VOhJcyxlIB1VsD0FaMnE7i9BM5mrpDX6c8wQKtF",
+	"oGUHdmOFscs4SjuHerCLh8/J7XfvXuMpBI2gOQMISlFzDAgyRRCMEhdSPlRWkiIPEc7EjeILcW9vCpO7",
+	"bcZCzXufkQsKCiLpUCduUp3c0rCPU0jF4QR1ux+p67hFOH3CSRv6pEt41+ji8G2BAMSH8NTYdJz7m3o+",
+	"NEmHvNXUn/2YCGDHW0TwNhxk1kN9LQwXR9tdfbKlPdLQsQVbiCWqM/MggA50EJNwGqvx02pgu7eaMbKM",
+	"GZJcKT7z64/wt1fEJvncGvncGvlsWCOfGxWLGBXQPhT6hnba7ZxwW8/C+LIQOq+ugbERo0IAEyEwsopS",
+	"LorPuoSf+ZMJ9ayUrTHPjDiA/3/M/ceS2scmgZs2LPIr+bld8fLtiqJVeflmxTsFUPzlWhRjl7lDGt0Y",
+	"hFHP9+CglFsTb8FFRj0/JEJj4zCnK2EvFkQYBgbhcTjhZBZGZ9AUUDUAF/Q1LMiY+hrtnYb9MxrbrB8y",
+	"RvvImiGNyUG7fUC+4vfP7rPAZ1RgHKglFdoqCLmQDeCvv+FO49EN2Vj+jDJHjaoVEkW86wsNbABgM0d/",
+	"9ZQZ3+20CH4gNiAl+JNH5egdd+iqHo9TSEzmxNGXCPQqM6slO1o2u421HzJBrEeTJ+b7huOl4unFeqyA",
+	"DXGYGBqSZYDf5eLIcAkccYOnwLScRmQha+KBR3EAST1mewAtEPJT/u++UTrnHz8YJNWeZiunVhCyRnUf",
+	"vE9+9rfP/++Pnn/0wX/88uNPfvanjVTIVUz2LyfkxV9+/uI3337xy797/tHHWSryTYwqJ/pXjWkxjoLy",
+	"B6S6S65IYZ5PisLFBfpbeh/tVxqtyTKfY8FpcpJPspP+F+hSvMqUl+kK0/rXmOFhfPTOR3eYG2FH0Xt8",
+	"Jan3XNaQM+INlSw1ySJVSsbId6V/hjR+HIJAf4w1gaWq9z6To+8NxVoUQhL2eqJOTdXgM5hOIW26SRSK",
+	"1bDQ4wcmn81wI1k45A+eLZSzqT3qLidOinwgRH2E6sUX0UkY4Sj5ccMik2Aq806n4x6NbBYOCN4hv0Mo",
+	"TvSJ6TdNBJGBG6PnUZCcBNvHLSJs6KRjs57pkDzBZhEd+jyOLrpoYmg+cBlbE5ZnOKYsJu4ghpQgdNEB",
+	"NdgrKH8FqE9O6tOJ0L+HbcJtprqRm+SDU0UyGU1Nz5fz8cNpDJBo4rNhAwN8UvWGjIcBJXUHS4luOA15",
+	"BP14ecRQaPlm9XyViYpI4z3Yl3uqvSfu0Gd6TK04H+9MMXmqY9UE6/Q/2+1lqlbAr/suDBXYzNsqlPIy",
+	"Vo2xJPulCEslWkotytOe6EbDFJ2jG4tXRKqcmnHyYDGU4MC9WvargChHYnfGYewG8JOUwl8X4jd2/eBd",
+	"eekpCDb9NAA34j8evzY4dG/1a1bN5190+2fDKJwyr9YduAGnBW/i8jmdIpD06NmWjeLU9llIfULzEa5t",
+	"4gn4xfAXYJqD4XYuLRFDqK9cI+zz2NBw8oksnJUp3aUt4ZwGRu3xuB+ygT+sjqXp4BEEwtK6lERTac5D",
+	"Rawfk0nkM6kFhZbmsRvFXVDTDnPH9HXYxw6ZuH4k9J3N5OMtwsMoRj+suNBKpm/xkSu0Naf9iMZoCbML",
+	"8I71XC4WiPNZGHlk7PIzlT6S0i422xP1cgrMu4NMf4mTktK9JJewpaoE5RaG7ac5tr1xNMW9NWtq58Pq",
+	"MCzFdD0vMnyxQim0D2ridMsLcJsal1y/fh0nrXkU5AyAKxl/bawoAa0NqKyUCNiMzlp9ZReTzGpBHICz",
+	"SgLLv66T92CC6YE/nEYy/oiLyaVo2Z44LrAoqu0iyuLoAgwGKQbkEOt8ZkOX6HbhHQxd+jEOHiq3oUyX",
+	"pAxctdHnCIK8CCc4BkmG5VF3vv7IwdeGg4H4PAn/wadsMz5yJzCcXfFQmh26k8Q1YXyJLyu1vCzZlcET",
+	"ny6/VWhUHYBXg9g5cUnPjShxo8i9wJmGyjjJ2DLX0KXLt6kj5ITBhZyKQxoDhEE0I5HZnhoo04JRG0tX",
+	"wpV7hKb5qS5WMuZ7Q37Bkr1W6CMsJajgy5d3A75dsPL7ZQeV8arMObi4AbSec3Cl2c8r+gjrxodJMUKl",
+	"r8a/f2qZTlEtBgv8iLVEem3HIOvMNcis0rcadxb2iN26KVdwDhaEDYZOEJovrFCgq6KIt2mMsOmast+4",
+	"ktKb8Zum4nbl4OCr/iBWwdxUbKxbFC/0OZ/CkK0zcAJCuK8u/wW/6TGe6ok8di9s5rNzN/C9Rou8J8mS",
+	"AUQ4cbNRqE54ElDsy0ZTKpMJJgqLnUG9LavZBXWsYvA+h+62GY1bJ8ameLcMsZvwD75nrNmedZthr26g",
+	"rHA1dxHqSi/nrjr0+YNYSq5rXMi4jZh5GSHOh7kU9sdjPqya2BlPI8YJBl1kXWcqpdxJZ+c5Frl+Xebv",
+	"g+f4+nWLhIEHbY7kHHB5u80c8MvdCXzK4nt8iC2Tn/aDKffPaePESA7NXwh/4UkgSr5TPrtFHJ+/yTz0",
+	"n0ZTajOVLxtRuddB/gNpLfIwxBhfz+2fWeDLg4c6ffOVZs1rXdzI44ZOGopon/rnkOl9T7FHWHmOTAh2",
+	"LGCVOO0O6VHxbvEwGkAnvmsc86pj+jRukdskoufhGdXJ++SM0gmO5+D0CSgtn9tMVc5i0j3eAynqfUrq",
+	"8mUPLyaUHHTaHegImEr4U1anXk5toCq+Bz6P4TKbKX4KZrawpYyegcYpTZqwwCh5+UC1On4E82dx8Ghe",
+	"zSZFBtIANkqdkimkJJ6Fyic0IA7mTT+GQuq+i/XU8l89/JdjpQrxjfaEA9UFUt4gOwjo21JtDVK9D+UN",
+	"KM/k9Sfz+/AUAoUk+zZ9hmSCa7oYIckUhwzpkjIExBo2K5w5kj9ERrsC3GfAJp/nnnl8kutrYMwo6RxA",
+	"3nCRvyCTg78H3XZ6rncnxe6Ufulnfqr1R25ckM0KkrDWPWiDOZJi6wqTTKVef1esdTU5ctdvgKDVh/vn",
+	"iMKjZDTg2TR3jhUxp+JpW+EQSnqhDR9vdDxdFbPwkZtbOVBmKlSbdi2jdkuMKHXgjc++eXSc8gZsgbNL",
+	"tmSf5xvL4phCx9gWjxBYE8v4DjLScOv9haplXVmfoYw2KpKAQnNo9QUeLjJfH5M6BlcbFilVvlntVqBv",
+	"54ei8nK0qp1Rqm+PVrcpDViyZbbRx2iFLkaV8tF82bFpKWV2OEkLwEJosDQbNt/78/GcdkopEZhzbAKG",
+	"VYaTQqnoyiwTWUpGy7NX+4ZdEyDdrnXt2vM//+Ly13/+zz/93Yu//OPVT37//KNvXv38l1d/+NsXv/+H",
+	"qz9+9+qvf2/XniU3y+Rd8bn9iMr+2rVu5/hm+9ato4O2+D/L6I0GntQH1E0I5sO3onAMSylERP880yeN",
+	"U+ZlugKKPxW+R/xAo7ewt3mtWxvF8YR3b9yQYqTVD8c33HM3dqPW+5NhTd3wjt8/kyHmyz/94vlHf6N/",
+	"edd08Io/PpH/G53TSDF2zIedg0NFLed+mOQ0K7fuwarB6DUyawu1SV0ZHaa9izYY84iSt8Uu9PKd5sZY",
+	"ESTd64+smhvHbn9EobYT171fpUAzu1H+Azbk1Q//ePndD8WG/PBXLz781X/+6a+X2YHHuDPoUySicCdK",
+	"b37FVkz2XcHuLHzh4lvxoGwvXv38e5f/9E+Ve/Eguxdl5kHC1vINaa25bLsWIpVLWCRMZDjo3Skf3ZWD",
+	"GjzK+7WuIA931fOPvyNp+9GHSFgteZF///SLrjekdxBCyV3i3z8VTzzFQJC4ThxHN0g4FvsxVEUlz3z2",
+	"uWRbJzqVQ5gLui9HYSA7LCQt4Ew33urT8l0vU2h6jZORz+MwujBdnHy44LwRAWMANKTcmqXl1wuMaRu5",
+	"HCsts75M5fZMV44zL8Un4nD6hDuNLk7PNa+NfA5hLWxkEbjREPJhMJOe1P1Y1toPBdLzwhlrWGQ28vsj",
+	"VTJutPEA46SVJ3HsXpAeTfUmgLz4Mak73J/jHnP4sMQD5hR6uhrpTiTwigW8cFW+tsxskcK3dmUhKB34",
+	"T0lMg4BLNhU2BjiGxgAmn5q+x5sha0aUx42WzVKL1FatDeRCZkOE+YL4aaoWfoEu3Fi6oXbpmA950hxA",
+	"lTBAA5QUYVDTCCR1ycFBu02+hD8+oH3qT9RkFJuhkDL6uxj+XE82TXE9CCt49NzvU57zRHL6hPToRSiv",
+	"z5xW1S9irsfS7RdO/7NsljGusi9ZdHRLyotb5nUUTDbF4G3Ue3vgeQQO3wNuzvNhFbgnkr1R6966BXpI",
+	"JkSsO/auvLJ9eco6pYStEChewq3Gh6ZPbTGKiocql7rXxDF6OAvzLRVuHh2jAskZDCohBwc4Jd1jUpv/",
+	"7huNeR6rOUw/2MxuWHyYbOER2747q+wAlXmyhFxDX4Yh3VK1/qt4NVYeYrhSDwg1wNCUqHvlcjGOxW4n",
+	"GpdswgURr1DKb44n8YWz8mhjNzrLNlEBMYCwEdVqPdNJQgPdknl7Kzahrmo0UQQ8FoDF4h5eBHWLwv5E",
+	"YuiTIgCRgjUIeNxYdsdSGJksCpE3gMcK0JRFhEWC2dv5ILQkzxhonG3dBXYB4nyNtvByiblwWovuHFEA",
+	"aD79qOweH/JXEo2VBIykzr11a9cYrJqezqMtj5SeHwBejpKthVbLyFgd+K2xKtbB7sBZctL2EpTxbh6W",
+	"yc57B58+SLbTYOBnC/+Z+3xHiZqA+hIXC8KeJQDewnBOgzdM7KtO1NQgCC9O4TbixoDcCoFbi9xlGSij",
+	"p/egZ0l2ohOPPYFeJirtK7nEyJhLwS+BitQ0S/FQM5AWRp7PXA2FuKzIy2U82kylPKpsQvEwsYxLpj9u",
+	"ADd22h0CXnXxqrmQsRfGoyRhMcXjFBi02SJocEWUJxMqCIyiwbF/klMAwnUubhXWy2+k0pRAAwWeEDcQ",
+	"Z+NCZ7N2DouxIf6+D+mBkD5yCnu62M0TRz6aK5KJSX5EytWDW8KPzDVfMStJhZvWB5jrIrqyWq2lk/lY",
+	"eDrtj9bC3egCfcnYMs+QJYGloOGw3WnKg4JyxVuHK2uuEO7q+zP20mhYWP0/UEJjFxU3iUiYCyz9ZdSp",
+	"UG2dcsRLZi5HgdK7IClW7kfWWfFBLks5M4ovtNSE2Jty07JXIcNsgTObvPow546uWm2fZ1VmKeQuOqa7",
+	"AN3GqdsR3n6QUbSbhNo6lwAWas4MPwESzeF9uVF+Vu24eK4fHvw6jPfj9EkD+QbYXvxUjexPBcjkBtAQ",
+	"UNijgX9Osak8wGZorC57RQ0CN5ZzQwZJ4ludU0qcp03xh2Y/ZIPA78fcgXi4kbDikA4IKu2TBXengzk5",
+	"DuDqxEG4SPi/cUIOSf0ANne/TycxAvYZDYIGvslm5ixqmS1Q8LLyLILGCblJZpEfIzYryijAD5DXywoq",
+	"oxrSZlDla9RoSWbKAi0S9t6n/bgo42Bw1JQ3NeXFXA4Al/aBKgFrmc/241TJ11thZDPxn6TuGKaLQNqd",
+	"hmzN7qSy/Yhda7Vadu0Z+N5lpxLMOZMZij6aGWoHXIPpFzrzLLm/RUxjqdM5JPWHF9AjUbx1MuUj6sly",
+	"8qZ0hnjSLY9feEJ4iK2KL1KCHarGsFT+PgsuZPGYsMNMS29IYzUb/alhqMoGmEZ/ejSzYISpi31dwITh",
+	"eEDE16qEBwE0VDUbrqxs6GJaxT4n3jRyewFtZQr9xnpcO/LRo+NJKBiEiSjcHWtlLv5H1fKJv9vMeJIs",
+	"ZdcfiENrIsqnQQylhnKmDOG0HzLPpAwZ2yJfkzV6fmzOhQACbSgqEwzDRDi9ZZM2QkHYPzshjsz1gws6",
+	"QhTAmZZva8hHJBlwOvXEyKNzbObK0hH8+zVOZKzpROaYgOV1Dasez+hEAh9ofoqH7Jrcl0VZO4dHTXxu",
+	"k0kqmi7zmgO3T5vTKCiw3jElsNB6J/XZKAScBe9zYWeGjDZKO3x3YJsrG5bRWVK3mcRsZEcFDOioayPa",
+	"9yc+hPcNKUo6DRh9Hw7kvUOjYDJ95aGceyploOZuKnqU8QaMfc6hmDIiUzblYg+rMwwyTZ4ddaYtgtLv",
+	"hpqUrO5Pko80PeAJ6JwY/M16Ri3zcnJTQFOz6UHakaAVRxglj+y02zfLihTV9TDSOHD7Z7JlrAGgOx3x",
+	"BuMPWSiH3odEo/jcZnoysvj1IHv7eBrjL4fp+5IfbmZvSXpKCFRB6m7AQ2wx5TKbIS9QkbqyHW+R60Nc",
+	"sR91kQDSHtKnufI6+aBnRTnIi6bqmvmwq9VGVjllkM2yY1zn4PAah+aNWYeL4kiSh335nf9x+f0Pkszj",
+	"OR+IdvwKH7hoN4wHtH9ewn6T6p/99vL7P16AXuW52fSCVDuSCgj+599c/tsfL3/952Kakyz1lL+pmurD",
+	"JanutA+bPaEP8/6VNTi8nS1f6ZZal70F9RlqX1ezt9KLVT7CfjskFyTaHy6dXHjYRIVxTwj5V4Xom014",
+	"vKY5EYfqteA1QsUF7hVU+zfEX9C5ker64rJsKGYBufmSOQGPVboqrw8SS1C9P/1JZWU6uMM39sVaUpTX",
+	"QxUUl6zIksRIyfMFjcMmjy8CCvamBos4xkCajc2x66mKcODOiTZvhPkxE6hXGlvGzOzFWJspXDNZmy9a",
+	"m8fj2jIlZ2kWH62hrKvK0ZUfp6wEXX12DIszv+hrARaYprUuuVq3kGvNgqzt1l3NV6mLOzJPEXhvPT2m",
+	"GFZXlN6jn8HFc6pHkqU8NO1OgzBKhWkBhhc26zGcQzCfUXl6GnJO7Py6+SWiHLj+q6XPJEb5gukz5fi4",
+	"rN8Y7tjl+o2tF0G5+8YKMZQyUJq8qZNLWhIKLmscy2U4Sfm3Zi4SwcWO3WUERWwIl3lq/BosdxwSv5qK",
+	"MvxoUnFQHLcSLwSWUMpI8pRnK0E/831FvNdOAV95LjQNOLoG1mAa0zfRLQcV54z0LhQOG9IYYdhjJOFx",
+	"MC+jKwv5Cmm9meWNPJdA7EkShcS+VjC/APsAqiNZQkIKa+Xnf1RjqVyR7uGBKtItKqI1SrJlJH2FNgB5",
+	"JLQ41XMr1RcoJN9U84JCcIE6qbDlwJzq84p66eI65rnfsYKyXTRm6FEW+wNfeeExjqIB52qBxFNQOwuG",
+	"ESW+WahJLsYShaTGWKKQUyA84FQemR0YMy3kfQnRqpsvyimoAz9QU/wpGfrncjwmzzfbx1H3EBxxI0iJ",
+	"IziSCyf0R1RN97UZ9wPKYFB3EkQ6PwQNBiOxsSzD57EqNOajMIpVN0eZQsedfE8/dkHcaTwS69h3dVvj",
+	"quZ4pe3mAci+bAfpQZOFD3GbpQ+ptKLCaQwfDVtxXmf2TD/2dTrDiy20dkN4I7VEop+7b/BT3CN5E9to",
+	"D2RuKwypBnQQE8EMHR+Bqb3Waq3zN5EP/7axjbYM91ObpBA3mgiGhbhbuipcq0KcNgo0u0ZGUEsEsS1O",
+	"7NrtaTwKI/+/yRzTL4KkIxjgxlsgvm3XVlAyuS1VoWqm+lhC76Q5jUiu/uZ/Xv6vf7j81x9f/dsfalZt",
+	"sLiFyApsw1Wmd5Xt6zkf5k4m91w2pNFX6TkN4Nnb+9ZhEPbcQFg49/jw/iSG122KAZs7P0sMLxM3qBk5",
+	"pg5bt7m9fpChw8GGrNDWaQ2MY6Rhu8/Rwe+pgdNqJRyLOHJVZZycPnWSDvdsELZkXnmL3IaglNaqluyq",
+	"i+Y4tmdwe8I8s9nAp4GHsXN/yADu1F0CfzXGWENbEOXWxUatbhA0ToiT7EtBYHrjAp02c7I7zDFfl9Pg",
+	"OvcHA+yknvvAxgIp853D9iF5T96IzPRSmUV1P85WSqpwOAxDlZkgg8jHVKG6TGc5vMbJfXZKg4H5ZHHn",
+	"W3Cp8ddGNpc+PVBf7qYl2/TDo9WH7UHeeqr6qSJvHbubGJFS+fl5FS3PhSmCfv73zz8uHjO9/gSAdL9S",
+	"9BaJ93I1zwFnuaZcK4sQffXjX1x+/4PC6d0bGtOTlSblcExSh5riRx9+8tNvL6UvGJ09LtOPVz/68Oon",
+	"f/jkNx8uuDzLeUvfS233rWdcr1DKl8il1ZySuIgr+CSXm4GQIXMXU8Oz23Pno8Ozm2dHicPvyRXNyPlC",
+	"0JBNIE6WaZk5Oc+UMwV1wDQKat3aDXfi3zg/BDEvX5w39GFeNqY5ovKD2Tf11MxRiyiDAdrFqEmQ03gk",
+	"5yWlcIuJk4zL5b7OXo46kxjnk1tK5+qsSu1xNp6H1xQ8Edzn3FLVfVbq2fDI8RTnJepngaex4FGnGIS0",
+	"VNs4C7Pj1fgeaLkRYRsH81PHfFjwsNt6O9ComW7yqybM1r3s0ToUS4AtEVpHemOay2A+qeitQs5g8qwQ",
+	"RSky5XCP/E1CD0rw+OVT2ThoEoVx2JsOSBROBS5VPYXUWlskIV53AyHcOzOJfZ9DcxDY2el0cLk5MTNT",
+	"7C7I2IZKxhPiyHFNM59x4g+wvlFAyElEBYoVb/A9uSe/BJZrDSVXW2iCmrOg+erouw7FXdJGLr4snEZ9",
+	"8UkFKaWdpqCjOVKExOHE70vqpGEtma4/Vxxt8jp5+82Hj99582tvnj58fPrmX1mY4Pc6efe9r3718b3T",
+	"tx9/8b/qvx+S18npm++8If5+YqRak4HAepBfQWBIFV48cS+C0PVgi/Ujv4dhBJdfsL4QE+o/WhfuOGho",
+	"fs54Eq28q1yjad7qZGWpTsUu58SJzBu6UCqa5m75F5tfNofTB80Z7XGY2QlZvM2IPvFNOhXr9WhPYoOH",
+	"VZef1kiK0uy6iJ3WJTEkpevchXoma33xbHWXXUiTQz1LZ1wL/vXj4IIE/hmVXfuU+93JL8gdiW3MpdDZ",
+	"NH2jwJanuA502TXMsrdrpA5xMiCgMYfXh83ZyI0NhgNg6ruRAPgGq8VVyShVXFB1VYa7FTUjTrLxHBzI",
+	"E4J0coPClHmZiKkDMJphMs0V7BuTV/hatH3r6HNXycqySbz4D7lKVjqn2cgHsEir1WqkxcYY87e7RCVy",
+	"z2HszaZa52YPyVSszOwCqLXJ8tBJPB7qm0339Vdo+rvTlxtU49T3OaQeNdPOuiY4WZtnNE11QbDBSaCh",
+	"uDrzEVLa68J4I2cbQ8sgfbEFRsBD0g/HuvOo9FQuK9ju4JjKd4VpzNMsQm1jaXIs4iRDJNNsa85h2LFx",
+	"XuRgzKZhsBcJKHkZMS7LcCs5CRBSxfbQklFysLaqyEDzo8jsYFBLEo4pTIMM0N8KvEGPDsCo++L5OXEv",
+	"bZq6HoElRb/qITuC+L+M98IZy5wQk2z8zjlsfK2JRGH4uhlKspIdhwFu8yIH318kcuJRRKk6/IbUscgk",
+	"mKYaWFzjsizIZ/myII3WGllp80CcivSeMmKdMJDLEGGWUUmT5lPmptRVmltqcPSIRrRCdsBJJWB1ZVhS",
+	"VMFVVvF1kmAvXVMnTL1MlpBmSEyfxkWqytH5RkV1YUsdsS80xf2qEs7gQCqPSf2c+XasfxJGghmEjGT8",
+	"049V7QVN8I3PscjonEY9N/bHmFBE/CCYalNKhqBgurfmBVosd7S/9D3mx7mz5QixiVdCeoaj34s2dsr1",
+	"T+ouGftB4MvPIGBdN5Zh3+Cg+T4PGRokDGwkcxMlLs2W4eglU0H6s0fP/n8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

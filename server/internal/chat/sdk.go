@@ -154,8 +154,11 @@ func (s *Service) ActiveConversations(ctx context.Context, owner string, count i
 	return views, unread, nil
 }
 
-// NamedConversations returns owner's conversations among ids (stored form; unknown ones, those without a
-// message and notification conversations skipped) and their unread messages.
+// NamedConversations returns owner's conversations among ids (stored form), in request order, and their
+// unread messages. The SDK reads the first conversation of the reply for every conversation it opens, so a
+// chat or group the owner is a party of but has no row of yet (no message yet) is answered as a default
+// conversation (settings at their defaults, seqs 0), as OpenIM creates one; IDs of other users' conversations,
+// unknown ones and notification conversations are left out.
 func (s *Service) NamedConversations(ctx context.Context, owner string, ids []string) ([]ConversationView, int64, error) {
 	if len(ids) == 0 {
 		return nil, 0, nil
@@ -164,10 +167,34 @@ func (s *Service) NamedConversations(ctx context.Context, owner string, ids []st
 	if err != nil {
 		return nil, 0, err
 	}
-	views = sdkListed(views)
-	var unread int64
+	byID := make(map[string]ConversationView, len(views))
 	for _, v := range views {
+		byID[v.ConversationID] = v
+	}
+	out := make([]ConversationView, 0, len(ids))
+	var unread int64
+	for _, id := range ids {
+		v, ok := byID[id]
+		if !ok {
+			typ, peer, group, err := s.partyOf(ctx, owner, id, "")
+			if err != nil {
+				if apierr.From(err) != nil {
+					continue // not the owner's: skipped, never described
+				}
+				return nil, 0, err
+			}
+			v = ConversationView{ListConversationsRow: db.ListConversationsRow{OwnerUserID: owner, ConversationID: id,
+				ConversationType: typ, GroupID: group}}
+			if typ == SingleChat {
+				v.UserID = peer
+			}
+		}
+		if v.ConversationType == NotificationChat {
+			continue
+		}
+		delete(byID, id) // a conversation named twice is answered once
+		out = append(out, v)
 		unread += v.UnreadCount
 	}
-	return views, unread, nil
+	return out, unread, nil
 }

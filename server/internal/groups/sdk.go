@@ -3,6 +3,7 @@ package groups
 import (
 	"context"
 	"errors"
+	"slices"
 
 	"github.com/jackc/pgx/v5"
 
@@ -141,30 +142,18 @@ func (s *Service) IncrementalMembers(ctx context.Context, by auth.Identity, user
 		if _, done := out[r.GroupID]; done {
 			continue
 		}
-		gs, err := s.q.GetGroupsWithCount(ctx, []string{r.GroupID})
+		st, err := s.memberState(ctx, r.GroupID)
 		if err != nil {
 			return nil, err
 		}
-		if len(gs) == 0 || gs[0].Group.Status == dismissedStatus {
+		if st == nil {
 			continue
 		}
-		rows, err := s.q.GroupMembersFull(ctx, db.GroupMembersFullParams{GroupID: r.GroupID, UserIds: []string{}})
-		if err != nil {
-			return nil, err
-		}
-		read += len(rows)
-		members := make(map[string]api.GroupMemberFullInfo, len(rows))
-		items := make([]syncver.Item, 0, len(rows)+1)
-		for _, m := range rows {
-			mi := memberInfo(m.GroupMember, m.UserNickname, m.UserFaceUrl, m.AppMangerLevel)
-			members[mi.UserID] = mi
-			items = append(items, syncver.Of(mi.UserID, mi))
-		}
-		if _, ok := members[userID]; !ok {
+		read += len(st.members)
+		if _, ok := st.members[userID]; !ok {
 			continue // nobody reads the members of a group they are not in
 		}
-		g := groupInfo(gs[0].Group, gs[0].MemberCount)
-		items = append(items, syncver.Of(groupItem, g))
+		members, g, items := st.members, st.group, st.items
 		d, err := syncver.Sync(ctx, s.q, syncver.GroupMembers, r.GroupID, r.Version, r.VersionID, items)
 		if err != nil {
 			return nil, err
@@ -196,6 +185,94 @@ func (s *Service) IncrementalMembers(ctx context.Context, by auth.Identity, user
 		}
 		carried += len(res.Insert) + len(res.Update) + len(res.Delete)
 		out[r.GroupID] = res
+	}
+	return out, nil
+}
+
+// memberList is a live group's members and its state as the member sync remembers it.
+type memberList struct {
+	group   api.GroupInfo
+	members map[string]api.GroupMemberFullInfo
+	ids     []string // owner, admins, then members by join time
+	items   []syncver.Item
+}
+
+// memberState reads a group's members; nil when the group does not exist or is dismissed.
+func (s *Service) memberState(ctx context.Context, groupID string) (*memberList, error) {
+	gs, err := s.q.GetGroupsWithCount(ctx, []string{groupID})
+	if err != nil {
+		return nil, err
+	}
+	if len(gs) == 0 || gs[0].Group.Status == dismissedStatus {
+		return nil, nil
+	}
+	rows, err := s.q.GroupMembersFull(ctx, db.GroupMembersFullParams{GroupID: groupID, UserIds: []string{}})
+	if err != nil {
+		return nil, err
+	}
+	st := &memberList{group: groupInfo(gs[0].Group, gs[0].MemberCount), members: make(map[string]api.GroupMemberFullInfo, len(rows))}
+	for _, m := range rows {
+		mi := memberInfo(m.GroupMember, m.UserNickname, m.UserFaceUrl, m.AppMangerLevel)
+		st.members[mi.UserID] = mi
+		st.ids = append(st.ids, mi.UserID)
+		st.items = append(st.items, syncver.Of(mi.UserID, mi))
+	}
+	st.items = append(st.items, syncver.Of(groupItem, st.group))
+	return st, nil
+}
+
+// readableMembers checks that by may read groupID's members (a member, or an admin) and returns them.
+func (s *Service) readableMembers(ctx context.Context, by auth.Identity, groupID string) (*memberList, error) {
+	st, err := s.memberState(ctx, groupID)
+	if err != nil {
+		return nil, err
+	}
+	if st == nil {
+		exists, err := s.q.GroupExists(ctx, groupID)
+		if err != nil {
+			return nil, err
+		}
+		if !exists {
+			return nil, apierr.GroupNotFound("groupID %s does not exist", groupID)
+		}
+		return nil, apierr.New(api.ErrCodeGroupDismissed, "group %s is dismissed", groupID)
+	}
+	if _, ok := st.members[by.UserID]; !ok && !by.Admin {
+		return nil, apierr.New(api.ErrCodeNotGroupMember, "%s is not a member of %s and cannot read its members", by.UserID, groupID)
+	}
+	return st, nil
+}
+
+// MembersInfo returns the members of groupID among userIDs (owner, admins, then members by join time);
+// non-members are skipped.
+func (s *Service) MembersInfo(ctx context.Context, by auth.Identity, groupID string, userIDs []string) ([]api.GroupMemberFullInfo, error) {
+	st, err := s.readableMembers(ctx, by, groupID)
+	if err != nil {
+		return nil, err
+	}
+	out := []api.GroupMemberFullInfo{}
+	for _, id := range st.ids {
+		if slices.Contains(userIDs, id) {
+			out = append(out, st.members[id])
+		}
+	}
+	return out, nil
+}
+
+// FullMemberIDs returns the IDs of groupID's members with the member list's version (the member sync's);
+// equal (and no IDs) when idHash is OpenIM's hash of those IDs.
+func (s *Service) FullMemberIDs(ctx context.Context, by auth.Identity, groupID string, idHash uint64) (api.GetFullGroupMemberUserIDsData, error) {
+	st, err := s.readableMembers(ctx, by, groupID)
+	if err != nil {
+		return api.GetFullGroupMemberUserIDsData{}, err
+	}
+	d, err := syncver.Sync(ctx, s.q, syncver.GroupMembers, groupID, 0, "", st.items)
+	if err != nil {
+		return api.GetFullGroupMemberUserIDsData{}, err
+	}
+	out := api.GetFullGroupMemberUserIDsData{Version: d.Version, VersionID: d.VersionID, UserIDs: st.ids}
+	if idHash != 0 && idHash == syncver.IDHash(st.ids) {
+		out.Equal, out.UserIDs = true, []string{}
 	}
 	return out, nil
 }

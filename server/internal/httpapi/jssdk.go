@@ -163,7 +163,7 @@ func (h *Handlers) conversationMsgs(ctx context.Context, owner string, views []c
 			MaxSeq: v.MaxSeq, ReadSeq: chat.ReadSeq(v),
 		}
 		if v.Latest != nil {
-			m.LastMsg = sdkprofile.MsgData(sdkprofile.Msg(*v.Latest))
+			m.LastMsg = sdkprofile.HistoryMsgData(sdkprofile.Msg(*v.Latest)) // a revoke or receipt as latest: status 4, the SDK walks back
 		}
 		if v.GroupID != "" {
 			m.Group = groups[v.GroupID]

@@ -122,3 +122,21 @@ func actForAs(ctx context.Context, field, userID, may string) error {
 	}
 	return apierr.NoPermission("%s %s is not the caller %s; only an admin may %s", field, userID, id.UserID, may)
 }
+
+// GetGroupMembersInfo returns the members of groupID among userIDs.
+func (h *Handlers) GetGroupMembersInfo(ctx context.Context, req api.GetGroupMembersInfoRequestObject) (api.GetGroupMembersInfoResponseObject, error) {
+	ms, err := h.groups.MembersInfo(ctx, caller(ctx), req.Body.GroupID, req.Body.UserIDs)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetGroupMembersInfo200JSONResponse{ErrMsg: msgSuccess, Data: api.GetGroupMembersInfoData{Members: ms}}, nil
+}
+
+// GetFullGroupMemberUserIDs lists the IDs of groupID's members with the member list's version.
+func (h *Handlers) GetFullGroupMemberUserIDs(ctx context.Context, req api.GetFullGroupMemberUserIDsRequestObject) (api.GetFullGroupMemberUserIDsResponseObject, error) {
+	d, err := h.groups.FullMemberIDs(ctx, caller(ctx), req.Body.GroupID, req.Body.IdHash)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetFullGroupMemberUserIDs200JSONResponse{ErrMsg: msgSuccess, Data: d}, nil
+}
