@@ -271,7 +271,7 @@ scenario("1:1 text: the send is acknowledged, the peer gets OnRecvNewMessages, t
   await b.logout();
 });
 
-scenario("group: a created group reaches its members (OnJoinedGroupAdded) and a group message reaches every online member", async () => {
+scenario("group: a created group reaches its members (OnJoinedGroupAdded), a group message every online member, an invite OnGroupMemberAdded", async () => {
   const [alice, bob, carol] = await register("alice", "bob", "carol");
   const a = await login("alice", alice);
   const b = await login("bob", bob);
@@ -290,7 +290,17 @@ scenario("group: a created group reaches its members (OnJoinedGroupAdded) and a 
     assert.equal(got.groupID, group.groupID, `${member.label}: groupID`);
     assert.equal(got.sendID, alice, `${member.label}: sendID`);
   }
-  await Promise.all([a, b, c].map((x) => x.logout()));
+  // A member invited later: the members online see OnGroupMemberAdded, the invitee OnJoinedGroupAdded.
+  const [dave] = await register("dave");
+  const d = await login("dave", dave);
+  await a.sdk.inviteUserToGroup({ groupID: group.groupID, reason: "", userIDList: [dave] });
+  await d.waitFor(CbEvents.OnJoinedGroupAdded, (ev) => ev.data?.groupID === group.groupID, "OnJoinedGroupAdded (invited)");
+  await b.waitFor(
+    CbEvents.OnGroupMemberAdded,
+    (ev) => ev.data?.groupID === group.groupID && ev.data?.userID === dave,
+    "OnGroupMemberAdded for the invitee",
+  );
+  await Promise.all([a, b, c, d].map((x) => x.logout()));
 });
 
 scenario("history: a fresh device reads from the server the messages sent while it was offline", async () => {
