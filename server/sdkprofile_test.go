@@ -279,8 +279,17 @@ func TestSDKProfileMessaging(t *testing.T) {
 	if f := b.call(1006, &msgpb.GetConversationsHasReadAndMaxSeqReq{UserID: bob}, &seqs); f.ErrCode != 0 {
 		t.Fatalf("1006: %d %s", f.ErrCode, f.ErrMsg)
 	}
-	if s := seqs.Seqs[conv]; s == nil || s.MaxSeq != seq {
-		t.Fatalf("1006 after the send: %v, want %s maxSeq %d", seqs.Seqs, conv, seq)
+	if s := seqs.Seqs[conv]; s == nil || s.MaxSeq != seq || s.MaxSeq-s.HasReadSeq != 1 || s.MaxSeqTime == 0 {
+		t.Fatalf("1006 after the send: %v, want %s maxSeq %d with 1 unread (maxSeq - hasReadSeq)", seqs.Seqs, conv, seq)
+	}
+	// Marked as read (which stores a 2200 in the conversation), nothing is unread: the receipt is not a message.
+	e.MustOK("/msg/mark_msgs_as_read", e.Token(bob, 1), map[string]any{"conversationID": singleConv(alice, bob), "seqs": []int64{seq}, "userID": bob})
+	seqs.Reset()
+	if f := b.call(1006, &msgpb.GetConversationsHasReadAndMaxSeqReq{UserID: bob, ConversationIDs: []string{conv}}, &seqs); f.ErrCode != 0 {
+		t.Fatalf("1006: %d %s", f.ErrCode, f.ErrMsg)
+	}
+	if s := seqs.Seqs[conv]; s == nil || s.MaxSeq <= seq || s.HasReadSeq != s.MaxSeq || len(seqs.Seqs) != 1 {
+		t.Fatalf("1006 after mark-as-read: %v, want only %s, its maxSeq past %d (the receipt) and nothing unread", seqs.Seqs, conv, seq)
 	}
 
 	// Bad data is 1001 and the connection stays.
