@@ -242,6 +242,18 @@ func TestSDKProfileMessaging(t *testing.T) {
 		t.Fatalf("JSON push: %+v, want conversationID %s seq %d", jp, singleConv(alice, bob), seq)
 	}
 
+	// Typing, as the SDK sends it (options all false): online-only, no seq, to the peer under si_.
+	typing := &sdkws.MsgData{SendID: alice, RecvID: bob, ClientMsgID: testenv.ID("t"), SenderPlatformID: 5, SessionType: 1,
+		MsgFrom: 100, ContentType: 113, Content: []byte(`{"msgTips":"yes"}`), Options: map[string]bool{"history": false, "unreadCount": false},
+		CreateTime: time.Now().UnixMilli()}
+	if f := a.call(1003, typing, &sdkws.UserSendMsgResp{}); f.ErrCode != 0 {
+		t.Fatalf("typing: %d %s", f.ErrCode, f.ErrMsg)
+	}
+	tp := b.awaitPush("typing", func(p *sdkws.PushMessages) bool { return p.Msgs[conv] != nil && p.Msgs[conv].Msgs[0].ContentType == 113 })
+	if m := tp.Msgs[conv].Msgs[0]; m.Seq != 0 || m.Options["unreadCount"] {
+		t.Fatalf("typing push: %v", m)
+	}
+
 	// 1002 (range) and 1005 (seq list) from bob, in the SDK's IDs.
 	var pulled sdkws.PullMessageBySeqsResp
 	if f := b.call(1002, &sdkws.PullMessageBySeqsReq{UserID: bob, SeqRanges: []*sdkws.SeqRange{{ConversationID: conv, Begin: 1, End: seq, Num: 20}}}, &pulled); f.ErrCode != 0 {
