@@ -464,3 +464,63 @@ func TestSDKProfileNotifications(t *testing.T) {
 		t.Fatalf("1005 statuses by seq: %v, want the revoked message shown and the revoke row (seq %d) deleted (4)", got, rv.Seq)
 	}
 }
+
+// FuzzSDKFrame sends arbitrary protobuf bytes as the data of each SDK-profile request: the server answers
+// (an error or not) or closes, never faults, and the connection keeps being served.
+func FuzzSDKFrame(f *testing.F) {
+	e := testenv.Start(f, testenv.NoRateLimits)
+	u, _ := e.User("fz")
+	tok := e.Token(u, 5)
+	for _, id := range []int{1001, 1002, 1003, 1005, 1006, 2004, 2005} {
+		f.Add(id, []byte{})
+		f.Add(id, []byte{0x0a, 0x03, 'a', 'b', 'c', 0x12, 0x02, 0x08, 0x01})
+	}
+	m, _ := proto.Marshal(&msgpb.GetSeqMessageReq{Conversations: []*msgpb.ConversationSeqs{{ConversationID: "n_" + u, Seqs: []int64{-1, 0, 1 << 62}}}})
+	f.Add(1005, m)
+	m, _ = proto.Marshal(&sdkws.PullMessageBySeqsReq{SeqRanges: []*sdkws.SeqRange{{ConversationID: "sg_nope", Begin: -5, End: 1 << 62, Num: -1}}})
+	f.Add(1002, m)
+	f.Fuzz(func(t *testing.T, reqIdentifier int, data []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, sdkDialURL(e, u, tok, 5), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		c.SetReadLimit(1 << 20)
+		if _, _, err := c.Read(ctx); err != nil { // the connect ack
+			t.Fatal(err)
+		}
+		for i, req := range []map[string]any{
+			{"reqIdentifier": reqIdentifier, "sendID": u, "operationID": "o", "msgIncr": "fuzz", "data": data},
+			{"reqIdentifier": 1006, "sendID": u, "operationID": "o", "msgIncr": "probe", "data": []byte{}},
+		} {
+			b, _ := json.Marshal(req)
+			if err := c.Write(ctx, websocket.MessageBinary, b); err != nil {
+				if i == 0 {
+					t.Fatal(err)
+				}
+				return // closed after the fuzzed frame (a 2003 logout): allowed
+			}
+		}
+		for {
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				if websocket.CloseStatus(err) != -1 {
+					return
+				}
+				t.Fatalf("req %d data %x: connection neither answered nor closed: %v", reqIdentifier, data, err)
+			}
+			var fr sdkFrame
+			if err := json.Unmarshal(b, &fr); err != nil {
+				t.Fatalf("not a JSON frame: %s", b)
+			}
+			if fr.ErrCode == 500 {
+				t.Fatalf("req %d data %x: server fault %+v", reqIdentifier, data, fr)
+			}
+			if fr.MsgIncr == "probe" {
+				return
+			}
+		}
+	})
+}
