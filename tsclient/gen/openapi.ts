@@ -1512,6 +1512,56 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/friend/get_specified_blacks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Named blacklist entries of a user (SDK)
+         * @description The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+         *     skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+         *
+         *     **Caller:** `ownerUserID` itself, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** acting for another user 1003.
+         */
+        post: operations["getSpecifiedBlacks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/group/get_specified_user_group_request_info": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A user's application to a group (SDK)
+         * @description The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+         *     The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+         *
+         *     **Caller:** the applicant, an owner or admin of the group, or an app admin.
+         *     **Notifications:** none.
+         *     **Errors:** anyone else 1003.
+         */
+        post: operations["getSpecifiedUserGroupRequestInfo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jssdk/get_active_conversations": {
         parameters: {
             query?: never;
@@ -3372,6 +3422,44 @@ export interface components {
             errDlt?: string;
             data?: components["schemas"]["GetFullGroupMemberUserIDsData"];
         };
+        GetSpecifiedBlacksReq: {
+            ownerUserID: components["schemas"]["UserID"];
+            /** @description At most 1,000 entries. */
+            userIDList: components["schemas"]["UserID"][];
+        };
+        GetSpecifiedBlacksData: {
+            blacks: components["schemas"]["BlackInfo"][];
+            /** Format: int32 */
+            total: number;
+        };
+        GetSpecifiedUserGroupRequestInfoReq: {
+            /** @description At most 64 characters. */
+            groupID: string;
+            userID: components["schemas"]["UserID"];
+        };
+        GetSpecifiedUserGroupRequestInfoData: {
+            groupRequests: components["schemas"]["GroupRequest"][];
+            /** Format: int32 */
+            total: number;
+        };
+        /** @description The reply envelope of getSpecifiedBlacks. */
+        GetSpecifiedBlacksResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetSpecifiedBlacksData"];
+        };
+        /** @description The reply envelope of getSpecifiedUserGroupRequestInfo. */
+        GetSpecifiedUserGroupRequestInfoResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetSpecifiedUserGroupRequestInfoData"];
+        };
     };
     responses: never;
     parameters: {
@@ -5033,6 +5121,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GetFullGroupMemberUserIDsResp"];
+                };
+            };
+        };
+    };
+    getSpecifiedBlacks: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetSpecifiedBlacksReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetSpecifiedBlacksData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetSpecifiedBlacksResp"];
+                };
+            };
+        };
+    };
+    getSpecifiedUserGroupRequestInfo: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetSpecifiedUserGroupRequestInfoReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetSpecifiedUserGroupRequestInfoData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetSpecifiedUserGroupRequestInfoResp"];
                 };
             };
         };
