@@ -19,6 +19,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/imspec/imserver/gen/openim/msgpb"
+	"github.com/imspec/imserver/server/internal/chat"
 	"github.com/imspec/imserver/server/internal/config"
 	"github.com/imspec/imserver/server/internal/testenv"
 )
@@ -241,6 +242,18 @@ func TestSDKProfileMessaging(t *testing.T) {
 		t.Fatalf("JSON push: %+v, want conversationID %s seq %d", jp, singleConv(alice, bob), seq)
 	}
 
+	// Typing, as the SDK sends it (options all false): online-only, no seq, to the peer under si_.
+	typing := &sdkws.MsgData{SendID: alice, RecvID: bob, ClientMsgID: testenv.ID("t"), SenderPlatformID: 5, SessionType: 1,
+		MsgFrom: 100, ContentType: 113, Content: []byte(`{"msgTips":"yes"}`), Options: map[string]bool{"history": false, "unreadCount": false},
+		CreateTime: time.Now().UnixMilli()}
+	if f := a.call(1003, typing, &sdkws.UserSendMsgResp{}); f.ErrCode != 0 {
+		t.Fatalf("typing: %d %s", f.ErrCode, f.ErrMsg)
+	}
+	tp := b.awaitPush("typing", func(p *sdkws.PushMessages) bool { return p.Msgs[conv] != nil && p.Msgs[conv].Msgs[0].ContentType == 113 })
+	if m := tp.Msgs[conv].Msgs[0]; m.Seq != 0 || m.Options["unreadCount"] {
+		t.Fatalf("typing push: %v", m)
+	}
+
 	// 1002 (range) and 1005 (seq list) from bob, in the SDK's IDs.
 	var pulled sdkws.PullMessageBySeqsResp
 	if f := b.call(1002, &sdkws.PullMessageBySeqsReq{UserID: bob, SeqRanges: []*sdkws.SeqRange{{ConversationID: conv, Begin: 1, End: seq, Num: 20}}}, &pulled); f.ErrCode != 0 {
@@ -264,13 +277,31 @@ func TestSDKProfileMessaging(t *testing.T) {
 		t.Fatalf("1005 of another pair's conversation: errCode %d, want 1003", f.ErrCode)
 	}
 
+	// 1005 over its limits is 1001.
+	tooMany := make([]int64, chat.MaxSeqListSeqs+1)
+	for i := range tooMany {
+		tooMany[i] = int64(i + 1)
+	}
+	if f := b.call(1005, &msgpb.GetSeqMessageReq{UserID: bob, Conversations: []*msgpb.ConversationSeqs{{ConversationID: conv, Seqs: tooMany}}}, nil); f.ErrCode != 1001 {
+		t.Fatalf("1005 with %d seqs: errCode %d, want 1001", len(tooMany), f.ErrCode)
+	}
+
 	// 1006 now knows the conversation's max seq.
 	seqs.Reset()
 	if f := b.call(1006, &msgpb.GetConversationsHasReadAndMaxSeqReq{UserID: bob}, &seqs); f.ErrCode != 0 {
 		t.Fatalf("1006: %d %s", f.ErrCode, f.ErrMsg)
 	}
-	if s := seqs.Seqs[conv]; s == nil || s.MaxSeq != seq {
-		t.Fatalf("1006 after the send: %v, want %s maxSeq %d", seqs.Seqs, conv, seq)
+	if s := seqs.Seqs[conv]; s == nil || s.MaxSeq != seq || s.MaxSeq-s.HasReadSeq != 1 || s.MaxSeqTime == 0 {
+		t.Fatalf("1006 after the send: %v, want %s maxSeq %d with 1 unread (maxSeq - hasReadSeq)", seqs.Seqs, conv, seq)
+	}
+	// Marked as read (which stores a 2200 in the conversation), nothing is unread: the receipt is not a message.
+	e.MustOK("/msg/mark_msgs_as_read", e.Token(bob, 1), map[string]any{"conversationID": singleConv(alice, bob), "seqs": []int64{seq}, "userID": bob})
+	seqs.Reset()
+	if f := b.call(1006, &msgpb.GetConversationsHasReadAndMaxSeqReq{UserID: bob, ConversationIDs: []string{conv}}, &seqs); f.ErrCode != 0 {
+		t.Fatalf("1006: %d %s", f.ErrCode, f.ErrMsg)
+	}
+	if s := seqs.Seqs[conv]; s == nil || s.MaxSeq <= seq || s.HasReadSeq != s.MaxSeq || len(seqs.Seqs) != 1 {
+		t.Fatalf("1006 after mark-as-read: %v, want only %s, its maxSeq past %d (the receipt) and nothing unread", seqs.Seqs, conv, seq)
 	}
 
 	// Bad data is 1001 and the connection stays.
@@ -432,4 +463,64 @@ func TestSDKProfileNotifications(t *testing.T) {
 	if len(got) != 2 || got[seq] == 4 || got[rv.Seq] != 4 {
 		t.Fatalf("1005 statuses by seq: %v, want the revoked message shown and the revoke row (seq %d) deleted (4)", got, rv.Seq)
 	}
+}
+
+// FuzzSDKFrame sends arbitrary protobuf bytes as the data of each SDK-profile request: the server answers
+// (an error or not) or closes, never faults, and the connection keeps being served.
+func FuzzSDKFrame(f *testing.F) {
+	e := testenv.Start(f, testenv.NoRateLimits)
+	u, _ := e.User("fz")
+	tok := e.Token(u, 5)
+	for _, id := range []int{1001, 1002, 1003, 1005, 1006, 2004, 2005} {
+		f.Add(id, []byte{})
+		f.Add(id, []byte{0x0a, 0x03, 'a', 'b', 'c', 0x12, 0x02, 0x08, 0x01})
+	}
+	m, _ := proto.Marshal(&msgpb.GetSeqMessageReq{Conversations: []*msgpb.ConversationSeqs{{ConversationID: "n_" + u, Seqs: []int64{-1, 0, 1 << 62}}}})
+	f.Add(1005, m)
+	m, _ = proto.Marshal(&sdkws.PullMessageBySeqsReq{SeqRanges: []*sdkws.SeqRange{{ConversationID: "sg_nope", Begin: -5, End: 1 << 62, Num: -1}}})
+	f.Add(1002, m)
+	f.Fuzz(func(t *testing.T, reqIdentifier int, data []byte) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, _, err := websocket.Dial(ctx, sdkDialURL(e, u, tok, 5), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.CloseNow()
+		c.SetReadLimit(1 << 20)
+		if _, _, err := c.Read(ctx); err != nil { // the connect ack
+			t.Fatal(err)
+		}
+		for i, req := range []map[string]any{
+			{"reqIdentifier": reqIdentifier, "sendID": u, "operationID": "o", "msgIncr": "fuzz", "data": data},
+			{"reqIdentifier": 1006, "sendID": u, "operationID": "o", "msgIncr": "probe", "data": []byte{}},
+		} {
+			b, _ := json.Marshal(req)
+			if err := c.Write(ctx, websocket.MessageBinary, b); err != nil {
+				if i == 0 {
+					t.Fatal(err)
+				}
+				return // closed after the fuzzed frame (a 2003 logout): allowed
+			}
+		}
+		for {
+			_, b, err := c.Read(ctx)
+			if err != nil {
+				if websocket.CloseStatus(err) != -1 {
+					return
+				}
+				t.Fatalf("req %d data %x: connection neither answered nor closed: %v", reqIdentifier, data, err)
+			}
+			var fr sdkFrame
+			if err := json.Unmarshal(b, &fr); err != nil {
+				t.Fatalf("not a JSON frame: %s", b)
+			}
+			if fr.ErrCode == 500 {
+				t.Fatalf("req %d data %x: server fault %+v", reqIdentifier, data, fr)
+			}
+			if fr.MsgIncr == "probe" {
+				return
+			}
+		}
+	})
 }

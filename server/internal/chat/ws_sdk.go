@@ -12,6 +12,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/imspec/imserver/gen/db"
+	"github.com/imspec/imserver/gen/events"
 	"github.com/imspec/imserver/gen/openim/msgpb"
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/gateway"
@@ -29,7 +30,7 @@ const (
 // Limits of the profile's 1005 request (asyncapi.yaml): conversations per request and seqs per conversation.
 const (
 	MaxSeqListConversations = MaxPullRanges
-	MaxSeqListSeqs          = MaxPullPerRange
+	MaxSeqListSeqs          = events.MaxSeqListSeqs
 )
 
 // handleSDK is Handle for an SDK-profile connection: data is a base64 protobuf message, the reply is
@@ -244,7 +245,8 @@ func (s *Service) pullSeqListSDK(ctx context.Context, c gateway.ConnInfo, r *msg
 
 // seqStates answers 1006: max seq, read seq and time of the newest message of each of userID's
 // conversations (only those in convs when it is not empty), keyed by SDK conversation ID. The set and the
-// max seqs are NewestSeq's (1001), so the two requests agree.
+// max seqs are NewestSeq's (1001), so the two requests agree; maxSeq - hasReadSeq is the conversation's
+// unread count as the JSON protocol and /jssdk report it.
 func (s *Service) seqStates(ctx context.Context, userID string, convs []string) (map[string]*msgpb.Seqs, error) {
 	maxSeqs, _, err := s.NewestSeq(ctx, userID)
 	if err != nil {
@@ -254,6 +256,9 @@ func (s *Service) seqStates(ctx context.Context, userID string, convs []string) 
 	for conv, m := range maxSeqs {
 		if len(convs) == 0 || slices.Contains(convs, conv) {
 			out[conv] = &msgpb.Seqs{MaxSeq: m}
+			if conv == NotificationConversationID(userID) {
+				out[conv].HasReadSeq = m // notifications are never unread
+			}
 		}
 	}
 	arg := db.ListConversationsParams{OwnerUserID: userID, ConversationIds: convs, Lim: MaxConversationPage}
@@ -267,7 +272,10 @@ func (s *Service) seqStates(ctx context.Context, userID string, convs []string) 
 		}
 		for _, r := range rows {
 			if st := out[r.ConversationID]; st != nil {
-				st.HasReadSeq, st.MaxSeqTime = min(r.HasReadSeq, st.MaxSeq), r.MaxSeqTime
+				// The SDK shows maxSeq - hasReadSeq as unread: report the read seq that makes that the JSON
+				// protocol's unread count (others' chat messages after the read mark; a notification stored
+				// in the conversation, such as the 2200 of a mark-as-read, is never unread).
+				st.HasReadSeq, st.MaxSeqTime = max(st.MaxSeq-r.UnreadCount, 0), r.MaxSeqTime
 			}
 		}
 		if len(rows) < int(arg.Lim) || len(convs) > 0 {

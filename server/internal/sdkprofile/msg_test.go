@@ -120,3 +120,27 @@ func TestAddPulledMirrorsNotifications(t *testing.T) {
 		t.Fatalf("notification conversation: %v", &r)
 	}
 }
+
+// FuzzPushFrame: whatever a 2001 frame holds, transcoding it never panics and a success is a frame the SDK
+// can decode.
+func FuzzPushFrame(f *testing.F) {
+	f.Add([]byte(`{"reqIdentifier":2001,"operationID":"op","data":{"conversationID":"single_a_b","contentType":2101,"content":"{\"detail\":\"{\\\"conversationID\\\":\\\"single_a_b\\\"}\"}"}}`))
+	f.Add([]byte(`{"reqIdentifier":2002}`))
+	f.Add([]byte(`{"reqIdentifier":2001,"data":{"conversationID":"group_g","contentType":1501,"offlinePushInfo":null}}`))
+	f.Fuzz(func(t *testing.T, in []byte) {
+		out, err := PushFrame(in)
+		if err != nil || string(out) == string(in) { // refused, or not a 2001 and passed through
+			return
+		}
+		var fr Frame
+		if json.Unmarshal(out, &fr) != nil {
+			t.Fatalf("output is not JSON: %s", out)
+		}
+		if fr.ReqIdentifier == 2001 {
+			var p sdkws.PushMessages
+			if err := proto.Unmarshal(fr.Data, &p); err != nil {
+				t.Fatalf("2001 data is not PushMessages: %v", err)
+			}
+		}
+	})
+}
