@@ -69,3 +69,19 @@ CROSS JOIN LATERAL (
 WHERE c.owner_user_id = @owner_user_id AND c.conversation_type <> 4
   AND (c.conversation_type <> 1 OR (c.conversation_id = single_conversation_id(c.owner_user_id, c.user_id)
                                      AND EXISTS (SELECT 1 FROM users pu WHERE pu.user_id = c.user_id)));
+
+-- name: BlacksAmong :many
+-- The owner's blacklist entries among user_ids, oldest first, with each blacklisted user's public profile.
+SELECT sqlc.embed(b), u.nickname, u.face_url, u.ex AS user_ex
+FROM blacks b JOIN users u ON u.user_id = b.block_user_id
+WHERE b.owner_user_id = @owner_user_id AND b.block_user_id = ANY(@user_ids::text[])
+ORDER BY b.create_time, b.block_user_id;
+
+-- name: UserGroupRequest :many
+-- The application of one user to one group (none or one row), with the applicant's profile and the group.
+SELECT sqlc.embed(r), u.nickname AS user_nickname, u.face_url AS user_face_url, u.ex AS user_ex, sqlc.embed(g),
+       (SELECT count(*) FROM group_members c WHERE c.group_id = g.group_id)::int AS member_count
+FROM group_requests r
+JOIN users u ON u.user_id = r.user_id
+JOIN groups g ON g.group_id = r.group_id
+WHERE r.group_id = @group_id AND r.user_id = @user_id;

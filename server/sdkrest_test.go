@@ -515,3 +515,47 @@ func TestSDKJSConversations(t *testing.T) {
 		t.Fatalf("a body over 64 KiB: errCode %d %q, want 1001", r.ErrCode, r.ErrMsg)
 	}
 }
+
+func TestSDKBlackAndGroupRequestLookups(t *testing.T) {
+	t.Parallel()
+	e := testenv.Start(t)
+	a, aTok := e.User("sba")
+	b, bTok := e.User("sbb")
+	c, cTok := e.User("sbc")
+	e.MustOK("/friend/add_black", aTok, map[string]any{"ownerUserID": a, "blackUserID": b})
+	var bl struct {
+		Blacks []struct {
+			OwnerUserID   string
+			BlackUserInfo struct{ UserID string }
+		}
+		Total int
+	}
+	e.MustOK("/friend/get_specified_blacks", aTok, map[string]any{"ownerUserID": a, "userIDList": []string{c, b}}).Decode(t, &bl)
+	if bl.Total != 1 || len(bl.Blacks) != 1 || bl.Blacks[0].BlackUserInfo.UserID != b || bl.Blacks[0].OwnerUserID != a {
+		t.Fatalf("a's blacklist among [c b]: %+v", bl)
+	}
+	if r := e.Post("/friend/get_specified_blacks", cTok, map[string]any{"ownerUserID": a, "userIDList": []string{b}}); r.ErrCode != 1003 {
+		t.Fatalf("c reading a's blacklist: errCode %d, want 1003", r.ErrCode)
+	}
+
+	// b applies to a's group; the applicant and the owner read it, nobody else.
+	g := gCreate(t, e, aTok, map[string]any{"memberUserIDs": []string{}, "groupInfo": map[string]any{"groupName": "req", "groupType": 2, "needVerification": 1}})
+	e.MustOK("/group/join_group", bTok, map[string]any{"groupID": g, "reqMessage": "let me in", "joinSource": 3})
+	var rq struct {
+		GroupRequests []struct {
+			UserInfo  struct{ UserID string }
+			GroupInfo struct{ GroupID string }
+			ReqMsg    string
+		}
+		Total int
+	}
+	for _, tok := range []string{aTok, bTok} {
+		e.MustOK("/group/get_specified_user_group_request_info", tok, map[string]any{"groupID": g, "userID": b}).Decode(t, &rq)
+		if rq.Total != 1 || rq.GroupRequests[0].UserInfo.UserID != b || rq.GroupRequests[0].GroupInfo.GroupID != g || rq.GroupRequests[0].ReqMsg != "let me in" {
+			t.Fatalf("b's application to %s: %+v", g, rq)
+		}
+	}
+	if r := e.Post("/group/get_specified_user_group_request_info", cTok, map[string]any{"groupID": g, "userID": b}); r.ErrCode != 1003 {
+		t.Fatalf("c reading b's application: errCode %d, want 1003", r.ErrCode)
+	}
+}

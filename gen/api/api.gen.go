@@ -2893,6 +2893,140 @@ type GetServerConfigResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// GetSpecifiedBlacksData defines model for GetSpecifiedBlacksData.
+type GetSpecifiedBlacksData struct {
+	Blacks []BlackInfo `json:"blacks"`
+	Total  int32       `json:"total"`
+}
+
+// GetSpecifiedBlacksReq defines model for GetSpecifiedBlacksReq.
+type GetSpecifiedBlacksReq struct {
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
+
+	// UserIDList At most 1,000 entries.
+	UserIDList []UserID `json:"userIDList"`
+}
+
+// GetSpecifiedBlacksResp The reply envelope of getSpecifiedBlacks.
+type GetSpecifiedBlacksResp struct {
+	Data GetSpecifiedBlacksData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetSpecifiedUserGroupRequestInfoData defines model for GetSpecifiedUserGroupRequestInfoData.
+type GetSpecifiedUserGroupRequestInfoData struct {
+	GroupRequests []GroupRequest `json:"groupRequests"`
+	Total         int32          `json:"total"`
+}
+
+// GetSpecifiedUserGroupRequestInfoReq defines model for GetSpecifiedUserGroupRequestInfoReq.
+type GetSpecifiedUserGroupRequestInfoReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetSpecifiedUserGroupRequestInfoResp The reply envelope of getSpecifiedUserGroupRequestInfo.
+type GetSpecifiedUserGroupRequestInfoResp struct {
+	Data GetSpecifiedUserGroupRequestInfoData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
 // GetUsersInfoData defines model for GetUsersInfoData.
 type GetUsersInfoData struct {
 	UsersInfo []UserInfo `json:"usersInfo"`
@@ -4922,6 +5056,13 @@ type GetSelfFriendApplyListParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetSpecifiedBlacksParams defines parameters for GetSpecifiedBlacks.
+type GetSpecifiedBlacksParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // RemoveBlackParams defines parameters for RemoveBlack.
 type RemoveBlackParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -5022,6 +5163,13 @@ type GetIncrementalJoinGroupsParams struct {
 
 // GetJoinedGroupListParams defines parameters for GetJoinedGroupList.
 type GetJoinedGroupListParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetSpecifiedUserGroupRequestInfoParams defines parameters for GetSpecifiedUserGroupRequestInfo.
+type GetSpecifiedUserGroupRequestInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -5245,6 +5393,9 @@ type GetIncrementalFriendsJSONRequestBody = GetIncrementalFriendsReq
 // GetSelfFriendApplyListJSONRequestBody defines body for GetSelfFriendApplyList for application/json ContentType.
 type GetSelfFriendApplyListJSONRequestBody = GetSelfFriendApplyListReq
 
+// GetSpecifiedBlacksJSONRequestBody defines body for GetSpecifiedBlacks for application/json ContentType.
+type GetSpecifiedBlacksJSONRequestBody = GetSpecifiedBlacksReq
+
 // RemoveBlackJSONRequestBody defines body for RemoveBlack for application/json ContentType.
 type RemoveBlackJSONRequestBody = RemoveBlackReq
 
@@ -5289,6 +5440,9 @@ type GetIncrementalJoinGroupsJSONRequestBody = GetIncrementalJoinGroupsReq
 
 // GetJoinedGroupListJSONRequestBody defines body for GetJoinedGroupList for application/json ContentType.
 type GetJoinedGroupListJSONRequestBody = GetJoinedGroupListReq
+
+// GetSpecifiedUserGroupRequestInfoJSONRequestBody defines body for GetSpecifiedUserGroupRequestInfo for application/json ContentType.
+type GetSpecifiedUserGroupRequestInfoJSONRequestBody = GetSpecifiedUserGroupRequestInfoReq
 
 // GroupApplicationResponseJSONRequestBody defines body for GroupApplicationResponse for application/json ContentType.
 type GroupApplicationResponseJSONRequestBody = GroupApplicationResponseReq
@@ -6047,6 +6201,34 @@ type ClientInterface interface {
 	// Corresponds with POST /friend/get_self_friend_apply_list (the `GetSelfFriendApplyList` operationId).
 	GetSelfFriendApplyList(ctx context.Context, params *GetSelfFriendApplyListParams, body GetSelfFriendApplyListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetSpecifiedBlacksWithBody Named blacklist entries of a user (SDK)
+	//
+	// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+	// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+	GetSpecifiedBlacksWithBody(ctx context.Context, params *GetSpecifiedBlacksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+	//
+	// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+	// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+	GetSpecifiedBlacks(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// RemoveBlackWithBody Remove a user from the blacklist
 	//
 	// `ownerUserID` takes `blackUserID` off its blacklist.
@@ -6516,6 +6698,34 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /group/get_joined_group_list (the `GetJoinedGroupList` operationId).
 	GetJoinedGroupList(ctx context.Context, params *GetJoinedGroupListParams, body GetJoinedGroupListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSpecifiedUserGroupRequestInfoWithBody A user's application to a group (SDK)
+	//
+	// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+	// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+	//
+	// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+	// **Notifications:** none.
+	// **Errors:** anyone else 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+	GetSpecifiedUserGroupRequestInfoWithBody(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+	//
+	// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+	// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+	//
+	// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+	// **Notifications:** none.
+	// **Errors:** anyone else 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+	GetSpecifiedUserGroupRequestInfo(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GroupApplicationResponseWithBody Accept or refuse a join application
 	//
@@ -8289,6 +8499,54 @@ func (c *Client) GetSelfFriendApplyList(ctx context.Context, params *GetSelfFrie
 	return c.Client.Do(req)
 }
 
+// GetSpecifiedBlacksWithBody Named blacklist entries of a user (SDK)
+//
+// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+func (c *Client) GetSpecifiedBlacksWithBody(ctx context.Context, params *GetSpecifiedBlacksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSpecifiedBlacksRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+//
+// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+func (c *Client) GetSpecifiedBlacks(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSpecifiedBlacksRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // RemoveBlackWithBody Remove a user from the blacklist
 //
 // `ownerUserID` takes `blackUserID` off its blacklist.
@@ -9049,6 +9307,54 @@ func (c *Client) GetJoinedGroupListWithBody(ctx context.Context, params *GetJoin
 // Corresponds with POST /group/get_joined_group_list (the `GetJoinedGroupList` operationId).
 func (c *Client) GetJoinedGroupList(ctx context.Context, params *GetJoinedGroupListParams, body GetJoinedGroupListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetJoinedGroupListRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSpecifiedUserGroupRequestInfoWithBody A user's application to a group (SDK)
+//
+// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+//
+// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+// **Notifications:** none.
+// **Errors:** anyone else 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+func (c *Client) GetSpecifiedUserGroupRequestInfoWithBody(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSpecifiedUserGroupRequestInfoRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+//
+// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+//
+// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+// **Notifications:** none.
+// **Errors:** anyone else 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+func (c *Client) GetSpecifiedUserGroupRequestInfo(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSpecifiedUserGroupRequestInfoRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -11277,6 +11583,59 @@ func NewGetSelfFriendApplyListRequestWithBody(server string, params *GetSelfFrie
 	return req, nil
 }
 
+// NewGetSpecifiedBlacksRequest calls the generic GetSpecifiedBlacks builder with application/json body
+func NewGetSpecifiedBlacksRequest(server string, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetSpecifiedBlacksRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetSpecifiedBlacksRequestWithBody constructs an http.Request for the GetSpecifiedBlacks method, with any body, and a specified content type
+func NewGetSpecifiedBlacksRequestWithBody(server string, params *GetSpecifiedBlacksParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_specified_blacks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewRemoveBlackRequest calls the generic RemoveBlack builder with application/json body
 func NewRemoveBlackRequest(server string, params *RemoveBlackParams, body RemoveBlackJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -12040,6 +12399,59 @@ func NewGetJoinedGroupListRequestWithBody(server string, params *GetJoinedGroupL
 	}
 
 	operationPath := fmt.Sprintf("/group/get_joined_group_list")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetSpecifiedUserGroupRequestInfoRequest calls the generic GetSpecifiedUserGroupRequestInfo builder with application/json body
+func NewGetSpecifiedUserGroupRequestInfoRequest(server string, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetSpecifiedUserGroupRequestInfoRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetSpecifiedUserGroupRequestInfoRequestWithBody constructs an http.Request for the GetSpecifiedUserGroupRequestInfo method, with any body, and a specified content type
+func NewGetSpecifiedUserGroupRequestInfoRequestWithBody(server string, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_specified_user_group_request_info")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -13933,6 +14345,34 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /friend/get_self_friend_apply_list (the `GetSelfFriendApplyList` operationId).
 	GetSelfFriendApplyListWithResponse(ctx context.Context, params *GetSelfFriendApplyListParams, body GetSelfFriendApplyListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSelfFriendApplyListResponse, error)
 
+	// GetSpecifiedBlacksWithBodyWithResponse Named blacklist entries of a user (SDK)
+	//
+	// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+	// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+	GetSpecifiedBlacksWithBodyWithResponse(ctx context.Context, params *GetSpecifiedBlacksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSpecifiedBlacksResponse, error)
+
+	// GetSpecifiedBlacksWithResponse Named blacklist entries of a user (SDK)
+	//
+	// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+	// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+	GetSpecifiedBlacksWithResponse(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSpecifiedBlacksResponse, error)
+
 	// RemoveBlackWithBodyWithResponse Remove a user from the blacklist
 	//
 	// `ownerUserID` takes `blackUserID` off its blacklist.
@@ -14402,6 +14842,34 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /group/get_joined_group_list (the `GetJoinedGroupList` operationId).
 	GetJoinedGroupListWithResponse(ctx context.Context, params *GetJoinedGroupListParams, body GetJoinedGroupListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetJoinedGroupListResponse, error)
+
+	// GetSpecifiedUserGroupRequestInfoWithBodyWithResponse A user's application to a group (SDK)
+	//
+	// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+	// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+	//
+	// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+	// **Notifications:** none.
+	// **Errors:** anyone else 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+	GetSpecifiedUserGroupRequestInfoWithBodyWithResponse(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSpecifiedUserGroupRequestInfoResponse, error)
+
+	// GetSpecifiedUserGroupRequestInfoWithResponse A user's application to a group (SDK)
+	//
+	// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+	// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+	//
+	// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+	// **Notifications:** none.
+	// **Errors:** anyone else 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+	GetSpecifiedUserGroupRequestInfoWithResponse(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSpecifiedUserGroupRequestInfoResponse, error)
 
 	// GroupApplicationResponseWithBodyWithResponse Accept or refuse a join application
 	//
@@ -15954,6 +16422,47 @@ func (r GetSelfFriendApplyListResponse) ContentType() string {
 	return ""
 }
 
+type GetSpecifiedBlacksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetSpecifiedBlacksResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSpecifiedBlacksResponse) GetJSON200() *GetSpecifiedBlacksResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSpecifiedBlacksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSpecifiedBlacksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSpecifiedBlacksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSpecifiedBlacksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type RemoveBlackResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16563,6 +17072,47 @@ func (r GetJoinedGroupListResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetJoinedGroupListResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSpecifiedUserGroupRequestInfoResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetSpecifiedUserGroupRequestInfoResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSpecifiedUserGroupRequestInfoResponse) GetJSON200() *GetSpecifiedUserGroupRequestInfoResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSpecifiedUserGroupRequestInfoResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSpecifiedUserGroupRequestInfoResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSpecifiedUserGroupRequestInfoResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSpecifiedUserGroupRequestInfoResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18360,6 +18910,46 @@ func (c *ClientWithResponses) GetSelfFriendApplyListWithResponse(ctx context.Con
 	return ParseGetSelfFriendApplyListResponse(rsp)
 }
 
+// GetSpecifiedBlacksWithBodyWithResponse Named blacklist entries of a user (SDK)
+//
+// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+func (c *ClientWithResponses) GetSpecifiedBlacksWithBodyWithResponse(ctx context.Context, params *GetSpecifiedBlacksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSpecifiedBlacksResponse, error) {
+	rsp, err := c.GetSpecifiedBlacksWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSpecifiedBlacksResponse(rsp)
+}
+
+// GetSpecifiedBlacksWithResponse Named blacklist entries of a user (SDK)
+//
+// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+func (c *ClientWithResponses) GetSpecifiedBlacksWithResponse(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSpecifiedBlacksResponse, error) {
+	rsp, err := c.GetSpecifiedBlacks(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSpecifiedBlacksResponse(rsp)
+}
+
 // RemoveBlackWithBodyWithResponse Remove a user from the blacklist
 //
 // `ownerUserID` takes `blackUserID` off its blacklist.
@@ -19008,6 +19598,46 @@ func (c *ClientWithResponses) GetJoinedGroupListWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetJoinedGroupListResponse(rsp)
+}
+
+// GetSpecifiedUserGroupRequestInfoWithBodyWithResponse A user's application to a group (SDK)
+//
+// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+//
+// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+// **Notifications:** none.
+// **Errors:** anyone else 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+func (c *ClientWithResponses) GetSpecifiedUserGroupRequestInfoWithBodyWithResponse(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSpecifiedUserGroupRequestInfoResponse, error) {
+	rsp, err := c.GetSpecifiedUserGroupRequestInfoWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSpecifiedUserGroupRequestInfoResponse(rsp)
+}
+
+// GetSpecifiedUserGroupRequestInfoWithResponse A user's application to a group (SDK)
+//
+// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+//
+// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+// **Notifications:** none.
+// **Errors:** anyone else 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+func (c *ClientWithResponses) GetSpecifiedUserGroupRequestInfoWithResponse(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSpecifiedUserGroupRequestInfoResponse, error) {
+	rsp, err := c.GetSpecifiedUserGroupRequestInfo(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSpecifiedUserGroupRequestInfoResponse(rsp)
 }
 
 // GroupApplicationResponseWithBodyWithResponse Accept or refuse a join application
@@ -20539,6 +21169,32 @@ func ParseGetSelfFriendApplyListResponse(rsp *http.Response) (*GetSelfFriendAppl
 	return response, nil
 }
 
+// ParseGetSpecifiedBlacksResponse parses an HTTP response from a GetSpecifiedBlacksWithResponse call
+func ParseGetSpecifiedBlacksResponse(rsp *http.Response) (*GetSpecifiedBlacksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSpecifiedBlacksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetSpecifiedBlacksResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseRemoveBlackResponse parses an HTTP response from a RemoveBlackWithResponse call
 func ParseRemoveBlackResponse(rsp *http.Response) (*RemoveBlackResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -20919,6 +21575,32 @@ func ParseGetJoinedGroupListResponse(rsp *http.Response) (*GetJoinedGroupListRes
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetJoinedGroupListResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSpecifiedUserGroupRequestInfoResponse parses an HTTP response from a GetSpecifiedUserGroupRequestInfoWithResponse call
+func ParseGetSpecifiedUserGroupRequestInfoResponse(rsp *http.Response) (*GetSpecifiedUserGroupRequestInfoResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSpecifiedUserGroupRequestInfoResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetSpecifiedUserGroupRequestInfoResp
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -21586,6 +22268,9 @@ type ServerInterface interface {
 	// GetSelfFriendApplyList List friend applications a user sent
 	// (POST /friend/get_self_friend_apply_list)
 	GetSelfFriendApplyList(w http.ResponseWriter, r *http.Request, params GetSelfFriendApplyListParams)
+	// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+	// (POST /friend/get_specified_blacks)
+	GetSpecifiedBlacks(w http.ResponseWriter, r *http.Request, params GetSpecifiedBlacksParams)
 	// RemoveBlack Remove a user from the blacklist
 	// (POST /friend/remove_black)
 	RemoveBlack(w http.ResponseWriter, r *http.Request, params RemoveBlackParams)
@@ -21631,6 +22316,9 @@ type ServerInterface interface {
 	// GetJoinedGroupList List the groups a user is in
 	// (POST /group/get_joined_group_list)
 	GetJoinedGroupList(w http.ResponseWriter, r *http.Request, params GetJoinedGroupListParams)
+	// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+	// (POST /group/get_specified_user_group_request_info)
+	GetSpecifiedUserGroupRequestInfo(w http.ResponseWriter, r *http.Request, params GetSpecifiedUserGroupRequestInfoParams)
 	// GroupApplicationResponse Accept or refuse a join application
 	// (POST /group/group_application_response)
 	GroupApplicationResponse(w http.ResponseWriter, r *http.Request, params GroupApplicationResponseParams)
@@ -21820,6 +22508,12 @@ func (_ Unimplemented) GetSelfFriendApplyList(w http.ResponseWriter, r *http.Req
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+// (POST /friend/get_specified_blacks)
+func (_ Unimplemented) GetSpecifiedBlacks(w http.ResponseWriter, r *http.Request, params GetSpecifiedBlacksParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // RemoveBlack Remove a user from the blacklist
 // (POST /friend/remove_black)
 func (_ Unimplemented) RemoveBlack(w http.ResponseWriter, r *http.Request, params RemoveBlackParams) {
@@ -21907,6 +22601,12 @@ func (_ Unimplemented) GetIncrementalJoinGroups(w http.ResponseWriter, r *http.R
 // GetJoinedGroupList List the groups a user is in
 // (POST /group/get_joined_group_list)
 func (_ Unimplemented) GetJoinedGroupList(w http.ResponseWriter, r *http.Request, params GetJoinedGroupListParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+// (POST /group/get_specified_user_group_request_info)
+func (_ Unimplemented) GetSpecifiedUserGroupRequestInfo(w http.ResponseWriter, r *http.Request, params GetSpecifiedUserGroupRequestInfoParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -22836,6 +23536,47 @@ func (siw *ServerInterfaceWrapper) GetSelfFriendApplyList(w http.ResponseWriter,
 	handler.ServeHTTP(w, r)
 }
 
+// GetSpecifiedBlacks operation middleware
+func (siw *ServerInterfaceWrapper) GetSpecifiedBlacks(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetSpecifiedBlacksParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetSpecifiedBlacks(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // RemoveBlack operation middleware
 func (siw *ServerInterfaceWrapper) RemoveBlack(w http.ResponseWriter, r *http.Request) {
 
@@ -23442,6 +24183,47 @@ func (siw *ServerInterfaceWrapper) GetJoinedGroupList(w http.ResponseWriter, r *
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetJoinedGroupList(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetSpecifiedUserGroupRequestInfo operation middleware
+func (siw *ServerInterfaceWrapper) GetSpecifiedUserGroupRequestInfo(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetSpecifiedUserGroupRequestInfoParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetSpecifiedUserGroupRequestInfo(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -24673,6 +25455,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/group/get_full_group_member_user_ids", wrapper.GetFullGroupMemberUserIDs)
 	})
 	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_specified_blacks", wrapper.GetSpecifiedBlacks)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_specified_user_group_request_info", wrapper.GetSpecifiedUserGroupRequestInfo)
+	})
+	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/jssdk/get_active_conversations", wrapper.GetActiveConversations)
 	})
 	r.Group(func(r chi.Router) {
@@ -25119,6 +25907,29 @@ func (response GetSelfFriendApplyList200JSONResponse) VisitGetSelfFriendApplyLis
 	return err
 }
 
+type GetSpecifiedBlacksRequestObject struct {
+	Params GetSpecifiedBlacksParams
+	Body   *GetSpecifiedBlacksJSONRequestBody
+}
+
+type GetSpecifiedBlacksResponseObject interface {
+	VisitGetSpecifiedBlacksResponse(w http.ResponseWriter) error
+}
+
+type GetSpecifiedBlacks200JSONResponse GetSpecifiedBlacksResp
+
+func (response GetSpecifiedBlacks200JSONResponse) VisitGetSpecifiedBlacksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type RemoveBlackRequestObject struct {
 	Params RemoveBlackParams
 	Body   *RemoveBlackJSONRequestBody
@@ -25453,6 +26264,29 @@ type GetJoinedGroupListResponseObject interface {
 type GetJoinedGroupList200JSONResponse GetJoinedGroupListResp
 
 func (response GetJoinedGroupList200JSONResponse) VisitGetJoinedGroupListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSpecifiedUserGroupRequestInfoRequestObject struct {
+	Params GetSpecifiedUserGroupRequestInfoParams
+	Body   *GetSpecifiedUserGroupRequestInfoJSONRequestBody
+}
+
+type GetSpecifiedUserGroupRequestInfoResponseObject interface {
+	VisitGetSpecifiedUserGroupRequestInfoResponse(w http.ResponseWriter) error
+}
+
+type GetSpecifiedUserGroupRequestInfo200JSONResponse GetSpecifiedUserGroupRequestInfoResp
+
+func (response GetSpecifiedUserGroupRequestInfo200JSONResponse) VisitGetSpecifiedUserGroupRequestInfoResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -26052,6 +26886,9 @@ type StrictServerInterface interface {
 	// GetSelfFriendApplyList List friend applications a user sent
 	// (POST /friend/get_self_friend_apply_list)
 	GetSelfFriendApplyList(ctx context.Context, request GetSelfFriendApplyListRequestObject) (GetSelfFriendApplyListResponseObject, error)
+	// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+	// (POST /friend/get_specified_blacks)
+	GetSpecifiedBlacks(ctx context.Context, request GetSpecifiedBlacksRequestObject) (GetSpecifiedBlacksResponseObject, error)
 	// RemoveBlack Remove a user from the blacklist
 	// (POST /friend/remove_black)
 	RemoveBlack(ctx context.Context, request RemoveBlackRequestObject) (RemoveBlackResponseObject, error)
@@ -26097,6 +26934,9 @@ type StrictServerInterface interface {
 	// GetJoinedGroupList List the groups a user is in
 	// (POST /group/get_joined_group_list)
 	GetJoinedGroupList(ctx context.Context, request GetJoinedGroupListRequestObject) (GetJoinedGroupListResponseObject, error)
+	// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+	// (POST /group/get_specified_user_group_request_info)
+	GetSpecifiedUserGroupRequestInfo(ctx context.Context, request GetSpecifiedUserGroupRequestInfoRequestObject) (GetSpecifiedUserGroupRequestInfoResponseObject, error)
 	// GroupApplicationResponse Accept or refuse a join application
 	// (POST /group/group_application_response)
 	GroupApplicationResponse(ctx context.Context, request GroupApplicationResponseRequestObject) (GroupApplicationResponseResponseObject, error)
@@ -26834,6 +27674,39 @@ func (sh *strictHandler) GetSelfFriendApplyList(w http.ResponseWriter, r *http.R
 	}
 }
 
+// GetSpecifiedBlacks operation middleware
+func (sh *strictHandler) GetSpecifiedBlacks(w http.ResponseWriter, r *http.Request, params GetSpecifiedBlacksParams) {
+	var request GetSpecifiedBlacksRequestObject
+
+	request.Params = params
+
+	var body GetSpecifiedBlacksJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSpecifiedBlacks(ctx, request.(GetSpecifiedBlacksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSpecifiedBlacks")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetSpecifiedBlacksResponseObject); ok {
+		if err := validResponse.VisitGetSpecifiedBlacksResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // RemoveBlack operation middleware
 func (sh *strictHandler) RemoveBlack(w http.ResponseWriter, r *http.Request, params RemoveBlackParams) {
 	var request RemoveBlackRequestObject
@@ -27322,6 +28195,39 @@ func (sh *strictHandler) GetJoinedGroupList(w http.ResponseWriter, r *http.Reque
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetJoinedGroupListResponseObject); ok {
 		if err := validResponse.VisitGetJoinedGroupListResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetSpecifiedUserGroupRequestInfo operation middleware
+func (sh *strictHandler) GetSpecifiedUserGroupRequestInfo(w http.ResponseWriter, r *http.Request, params GetSpecifiedUserGroupRequestInfoParams) {
+	var request GetSpecifiedUserGroupRequestInfoRequestObject
+
+	request.Params = params
+
+	var body GetSpecifiedUserGroupRequestInfoJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSpecifiedUserGroupRequestInfo(ctx, request.(GetSpecifiedUserGroupRequestInfoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSpecifiedUserGroupRequestInfo")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetSpecifiedUserGroupRequestInfoResponseObject); ok {
+		if err := validResponse.VisitGetSpecifiedUserGroupRequestInfoResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -28083,7 +28989,7 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17jyNJnhj2VQI8AU22kuwk69HTRSx8NV3Ts7Uz/VBXz46sYbszihkkYysZyc6IrGruTgMr2JbuqYdh",
+	"7L17jyNJnhj2VQI8AU22kuwk69HTRSx8NV3TO7Uz/VBXz46sYbszihkkYysZyc6IrGruTgMr2JbuqYdh",
 	"w7JPAk7AnQEL9i0EQ7j16U73XYyZudVf9xWM+EVEZuSLzCRZ1TWztdipriIz4/l7P3/RGofzRcgIE7x1",
 	"9IvWAkd4TgSJ4K/nCxJhQUN2eiL/9AkfR3QhP2gdtY6RiPCYoNMTNJ6FnDB0vkRiRtA4oISJIfzOSXRJ",
 	"IhSEU46oQFdUzBC5JNFSzCibqsdxECA/JBxh5qNxuKAEnqVMhPKBEfuSnJ+F4wsi0CLmM8LT10REp1MS",
@@ -28094,11 +29000,11 @@ var swaggerSpec = []string{
 	"EMuW03rXDedUEPjraIIDTuSBRtHj0Cdrx9CPqTdOAlFc+nP4BQfIJwLTANbNEImiMBoiHFzhJUeLiEiA",
 	"dNCoNWopQBUzEhEJqyxkRG4we0PVy37Kp8VFjFo8Ho8J56MWChnSfzgolNNcUS6xAwskQjSh74qz5a/W",
 	"nE4yYcWNPokoYX4pmO8eYidROG8EsE4JkOHFIqBjzESvpfZcepyZJ+/JOxIkpSaDg4PqxQ8ODkrWLsKt",
-	"Vx5zEiHML4jfK9yXdTTWXGsurREeqpfuEPGWIyJfhIyTUoS8BvSZYeYHpPQctsAVNepLwmN1y6uW+mP7",
-	"2d3gWQSH6JMItQX8OSZUChrhBCQRfQLyhU5dRMztqeYdboCf5uU7PL2NeAqyzCmbhCVnwggiTERLeRqe",
-	"JVl59zgC0SqgXPSQN44IFuQVnRNPngVl6P59TsYh8/n9+6iNOXq+IOz0Kbrc6ziSb6E5L0ID9v2zMI7G",
-	"cJ2TMJpj0TpqUSb2BulWKRNkCsJx6cmmAp/e0SqweBGfB3ScPP3eaaUbKZ7Gl/q+Fc+7wtYREN9BXzD6",
-	"zt623J+9icP92ptQUkotSFKqQWjJzPVey8rZNd55XwI6jzEbk+BpLMinURgvnpL5OYlKyfxUfl+qwWmK",
+	"Vx5zEiHML4jfK9yXdTTWXGsurREeqpfuEPGWIyJfhIyTUoS8BvSZYeYHpPQctsAVNepLwmN1y6uW+qn9",
+	"7G7wLIJD9EmE2gL+HBMqBY1wApKIPgH5QqcuIub2VPMON8BP8/Idnt5GPAVZ5pRNwpIzYQQRJqKlPA3P",
+	"kqy8exyBaBVQLnrIG0cEC/KKzoknz4IydP8+J+OQ+fz+fdTGHD1fEHb6FF3udRzJt9CcF6EB+/5ZGEdj",
+	"uM5JGM2xaB21KBN7g3SrlAkyBeG49GRTgU/vaBVYvIjPAzpOnn7vtNKNFE/jS33fiuddYesIiO+gLxh9",
+	"Z29b7s/exOF+7U0oKaUWJCnVILRk5nqvZeXsGu+8LwGdx5iNSfA0FuTHURgvnpL5OYlKyfxUfl+qwWmK",
 	"fLhC8jrcd1pzyhJBrIQ6x9uoDGZxyTCv6++1Pjkclw1wRxJvI0nM3fUHgOgKCK212I1B8g4YbyUwhmxC",
 	"p2dECDlEAQ6Viajsvrl65R5HkwBPkXwQtangEgRoFLI5YQJd4oji8wCO6PTp2Scvf/rJyzfoHwKfgzco",
 	"Q/FiQSI0xpw4qIswR286tU/yEgdxyfpOBUfw1RBxMo6I4GiutUinJjeyDxIOwUxWOEQ5gk84nTL5tIhi",
@@ -28118,594 +29024,604 @@ var swaggerSpec = []string{
 	"WIPrWkATK+zzSBmO8qp8jqA0V+Zf4CllFTrzc0bQQnLqcIJwlklLGdbyVNzjyFskI3mdIbynGEa/e445",
 	"8XvoGLjNEXAQJQPqwUes77o9dKz+XmAu4BnCfDSllxBmhIDdqmkl01FePRwgEQoclHEdOdazeH4uTzy/",
 	"Mb0kNR+LjWm5Ggb6LvzPgoR+4ebfOy0+C6+q5nwh5+L058RB2FBS11077eopc9Bg7TmzmJpgAd4csG2e",
-	"aEtmmRG3hqfo0+TBctOs/KbUeJeuoNSKjP05ZQoheImVjFFBcYDgKY7aURgQdOiCfUnKa7x+qNYcvztV",
-	"b/Th2vVKcRThZSvhCc1OwmnNwYmxdv1h5FOGoyVSz5udDK5lJ41DyAwlKnO7w2BDS6xUWPujJPyPRD30",
-	"nAVLidFwTaD4geUUs1T/6G0DNw0M+ulrmxnz8xhzZ8LfhQn/hAREkBVhaRP4qmn45a6DJTOrWL+P+mDp",
-	"W+/dOZluJYRSPqecVzMqdYXKaV2iOAQ81KRREkZF5rVI5ZMJjgOBYNu248jI1rvQSHblTM2eQwMIt967",
-	"g/DbCOHqfEuv05P34+mjSGLtkZBriIiIIwaxtjPKpkfI+8V7z1o0qAycEB+5rntP2X7fRGRKuSCRApTO",
-	"cMSMAKGPmvdQ+xUoBAqE+D3kWSd4pJDFQ4y8g2NQysGERISNCbogZMGRNwK4GrWOkFwS2MPwgnbHoU+m",
-	"hN3jKIzFIha9DugSxQNJYarkSPSZesY3YFbaQy6oK33X7Xf7rnsAGpF1AEKqkirxAq5TqUzY94mvLHoc",
-	"nhgxpaXwnhzqEUhN43BO0CQK5wizpXUR2GRVQIYGCwWi80WgnGlLInpof1AywIilI7Q5IWjUeokFQQGd",
-	"UyEhj6poLmvzCJ+Hl6QDG6Rcm7IXUiLy5dPeuy6JIjhg7vVGbMS+RvIP9LUS+L5Gc4IZZVP09Yh93e12",
-	"k//kky76Gp1poPkanoB1f41eheFTzJYvyduYcCG/xChKViqFTrnM8zBmvgSgmOFYzAgTdAwLi8x7V8oF",
-	"N54RfwgXeBIICMfzIiKi5fFEkOgp/5HyvDLtdD1C8KU2jzM0p0FAdQybWuSBK1d+KjV9hoNPJPiir+3E",
-	"mgmmgZxSDRRgISVmRV7U5euDTvNwUAyRrAAjaWqLmW5PHpQIIzwlXzB8iSlYJ/ScEuSlqiv3BX6A8Ux+",
-	"68Aq5NGHEZrEQTA0GAvHom3AmTWitoQr5h8psIQVyltUqUNP+fT0pGOWtC+XRJj/PBYSxr5gFyy8Yuhr",
-	"xEUYmSQi4wUQdE58iXwKjgSA5gxfEnROCINX0qVUzn1knxm8AxlJRtMOJSGQ4+t0JKo/ggVL5ERfo+No",
-	"ys19zXEgtXLio/PQX8pTwspqDgcHwRjUh4sYIkVFAaa5tm3IB83QA4DZC8JOGbwlR6ecUzZ10mnA8wBm",
-	"d/JuIQm1A8QQj4mP2hd0fEH8DhJyFMdAOLjNKJcvnlPfJyyZUULEs/AFiWCeUB48Hgt57hO5EUvPSvxM",
-	"5wRcM1Ijc9BVFLKpDjRR4acg+D5QCpuZRV6yFH6fheIJIJtERHkIPlKGrZQmKPJO0jM5QF8jYP4lL2t5",
-	"I6Ve5J0UjMyrh+hr9JKMw8jPvKuhybFDu+VJZYxWagKNX5oQVM3zEH2NTmI1lsEmhSE4iAj2l+p5jtp6",
-	"t+k2nWQPAsONmTesANhOMtFH+hyfpPdYfr8SRxUMQNAw57E8aiZogGKmnnoDL5mRHwEciFND/eUFZKmI",
-	"jj4G1FmQMTqPhfLJVnMQCkxEz9FXiKO2pxSWhFr3+wD68pYKX0gI/TgIJVh/vHxBiCGRC6KcjvZJWbaD",
-	"5H0Je8fpRasEArM7pZc9gDvIgIMkbeYqMONXFkj2ASStIV9ob6WErYXxXFpjAdtMCFGSUWGAQo06gON5",
-	"FgorhDU5hQEcj7IdKHEYdmC+lEek3ngapzenz4FyNI+FgWXKFcBpYJDffKJiGJLR9s1U9mBXszDQATDJ",
-	"iEMUsmCpEB4IpjamSaLMFwRfJEPKA3suH3sM/r9/FFNhwAtensdcIBFhxieaeamZlOXXjHKYws8pgxVa",
-	"Z/DQrPpzydpfKmZtTgJ4FLoK48AHPENYTxBe6vkSL2WiYM2pcBQxB0SBJ6nQx8e7CxJ14Qt4soSyKxFD",
-	"LW8PLvcpn+rlv9TecLP8A/j+7OQzIP6fKLIuz0yF9p+dfIYWUTihAYEjPzKOcEbGAuHxhdE19IsK8SGb",
-	"Rb46oZLDPQdjqD1BZ4imREhiSq70OwCqD6QU9ADEbfWpWeTAWmTKoRotUs8TkUksYdhmMhHBPGQOIr1p",
-	"r4JrVW9JL6eTrHXPWuvThENvtlpQVzSHChlRgntK+dolrNls6oIs0zUdWmv6DBj1hguCK1MCH2UQAmSo",
-	"yyLAQq7FEgnyZ6Zmfj6ZBBSCjqTUSBnCU0zTq35oLfVZKD5R/G7DuxYAledkjGMpXgqe5nko44cPsqW5",
-	"ZkC7cJKwsCKYfg16F2HxvHX0levsDx45B67rHLh7zoG770ghTf4YyB978gd8diB/HMofD+WPj+SPR45k",
-	"TPLHQP7Ykz/25Y8DR5Jk+WMgf+zJH/vyB3xxKH88dCRiOxJ75Y+B/LEnfxzKHw9fl/r75KK7lmLEpZrd",
-	"clo7UEyUXiIBtVorkerq7vULPeruNYgVCkTLaV2fioDa6sGMUuAojcCHPzpgKdtW8geH9XUI+BKidibH",
-	"A3iuFtetR8qFcnhgV5K3hrddyth6yI0laf3+9uJyy2mp/9cQcvVTjaRYuIjmYmpmWQ1FS/3WRjKkOdf1",
-	"cqK1vA8m76k13A6xrelCrls023A9WwpfG856bRLWxreyayGq9ToRRy5xBHAsRRFtR205rZzxtOW0MpbK",
-	"ltMqmhLlhwVjXstpJfYyGDcFipbTsq1PLadlm4laTitj+Wk5raw5p+W0EruLfveJxQGzBg25jIz1QT2R",
-	"/pGxMsinC1aD7Ida71fDWGq7WXaiqreclqWem6/NHznFOF2mVnLN87ZiK0fMa5Py7LMapPVJet4Fpcj6",
-	"TAGu9YER/Vuv3zstdbTykMs97ebky3N6+qitXTVzghlH/Y4GVi7xYyq5EWVDHVgO6WZKBDWCmOQNY5Hg",
-	"YXkw1MqIK0XFdlq6Yqvk6BUp0fZR13eVTpK37hylt9FRqkjNBgUhlICHtikJMWJeGoTioTGOImo0Efj8",
-	"HkeegkjPQR6j4wvJE+TvEzwmX7z83AMc9Mg7rzRw364wkcd8Ol9AKqODBuhcBXSNx2QheZYlgW6Tb1mn",
-	"uITaJ5/RBXDNOfbJh6otkV5FLdqhYwKbZ9/dWA0LiQ1zHF2UkyoY757EaogMRzigmKsEmuRetsieScK/",
-	"pKBSlnGs8aeg7Xhp+R5PorpnKvh4RQK6CsS2TylsBDvh/IlCyUbvPNMo3eilL1akQVm1oWqnwVr1oxq8",
-	"kdaGyifLaUXWQf2EpDio2zdazBYkRc288r6HyEVXMym/62VsAQBquuZI97bJaYqwKeCIsDHY2CW5yqQW",
-	"VV7LQVezUBsl+Ba4/ykRx2NBL4mdqMBNTHpx/nPMyeG+ib1ZRKEIz+MJOl8Kndi4IIzOez/j3L/olQ8u",
-	"RbIhYkSqn1I8ydy6HKi1NuWqauCKLNgNl/l2mNgvD/fRZ/Tj7EohcDwX8HdwsHfYYL31ZdNp6Qibyakr",
-	"7vxOUN2FoCoPOAhKMSrHFO1H5Ae1Mg4yBULeF/MMIE+neBI/Dq/QHLNlLk0+sUfNsDwWiZU4CFRS0cb0",
-	"f0XqFG+ZFdZLlSk5zFL9eYOYc6e1yKRk1T10K5FrVdx6TdBoSgZyr29OA8pA9I4A7IgAQPHCzykX5ZgP",
-	"Don6KJ+WQlyF7yszq9fks+kFNcbNZJ+lSFkfv7T6YaPWbuxDGSRfd1kNcTF5b2MkzILJHfbtCPtswmZK",
-	"3BSAk/JPmF9y21FM7KPAEUEsRGHgkygpwDFUgfDJcxo+uAgXC+X39qAwBxSYwgIcDgf9gZQiR+w89qdE",
-	"yAtJ6nm0Mb/QMSSJV13OmFa9ucczHnbMERc4Eo8tn37Pjqe3kljMLMW9PrMK49TOeLRqBmVJUe6ykmkd",
-	"fdS1iUru+kpJyw3Wdygt52LGB28ayFXpZfa7fcd13U4PHWvAwAEPATq4hAYNCTYEOOrePTgpT0HX0Yil",
-	"YJH4l7NgYTRCX13+6rzqtUnVOYgq7volZJ2kW1VYIWZYu7BDRoZJKioMly5cVTuq7DKRq21R1jZiZUK+",
-	"ual6JKEhpc+9vTG9LyNMd1T/Gqj+DWpcK5WdjWger0Hx+IqyMa6LTk84UsUxgyBD2a+JSmaS3+Fp8+cO",
-	"EuHXpAfnD6YOeGyB/3wn2H+nb+0U908ApbAgurT/8WIRLMtpwMT2d/CVxnn5CYSC6IjL2jJS1qeyjmTk",
-	"VtRki7vpXdG8FcTmLVWqd9III0vH2Bgzq8HnDkOvCUP5Kuzkxs3fANvK7SOlqMYr65uULXRtZQy+soSb",
-	"60JoAlX21C2LytwoY83usf5xbYXIfGdIfMdid4rAFmW0DZvFa74gS+RlOCD3IAwbozFeUIED9MRB5B0e",
-	"C6kaWwE3kLXAdTHSLAw8KXDtXTDiHVlPc4trbEXNHW0pwbF9+SUE50xgQbi89AtCFqi91rnfMYp6GJky",
-	"Uj9CUltIFPS9Urq1wsRgnVm31MCQUrO94k3cpLHYWeFbL2ldxXvbmJcLt9uIPube3pg6lqHvHW3cKW2s",
-	"9vfsWqrZEd2yl1VJtPI7/D57euxdbICFO0DAO9zbOe7FQfDEllTLUZC8jcvCIjLuHpMwd48j6v8Y85k8",
+	"aEtmmRG3hqfox8mD5aZZ+U2p8S5dQakVGftzyhRC8BIrGaOC4gDBUxy1ozAg6NAF+5KU13j9UK05fneq",
+	"3ujDteuV4ijCy1bCE5qdhNOagxNj7frDyKcMR0uknjc7GVzLThqHkBlKVOZ2h8GGllipsPZHSfgfiXro",
+	"OQuWEqPhmkDxA8spZqn+0dsGbhoY9NPXNjPm5zHmzoS/CxP+CQmIICvC0ibwVdPwy10HS2ZWsX4f9cHS",
+	"t967czLdSgilfE45r2ZU6gqV07pEcQh4qEmjJIyKzGuRyicTHAcCwbZtx5GRrXehkezKmZo9hwYQbr13",
+	"B+G3EcLV+ZZepyfvx9NHkcTaIyHXEBERRwxibWeUTY+Q94v3nrVoUBk4IT5yXfeesv2+iciUckEiBSid",
+	"4YgZAUIfNe+h9itQCBQI8XvIs07wSCGLhxh5B8eglIMJiQgbE3RByIIjbwRwNWodIbkksIfhBe2OQ59M",
+	"CbvHURiLRSx6HdAligeSwlTJkegz9YxvwKy0h1xQV/qu2+/2XfcANCLrAIRUJVXiBVynUpmw7xNfWfQ4",
+	"PDFiSkvhPTnUI5CaxuGcoEkUzhFmS+sisMmqgAwNFgpE54tAOdOWRPTQ/qBkgBFLR2hzQtCo9RILggI6",
+	"p0JCHlXRXNbmET4PL0kHNki5NmUvpETky6e9d10SRXDA3OuN2Ih9jeQf6Gsl8H2N5gQzyqbo6xH7utvt",
+	"Jv/JJ130NTrTQPM1PAHr/hq9CsOnmC1fkrcx4UJ+iVGUrFQKnXKZ52HMfAlAMcOxmBEm6BgWFpn3rpQL",
+	"bjwj/hAu8CQQEI7nRUREy+OJINFT/iPleWXa6XqE4EttHmdoToOA6hg2tcgDV678VGr6DAefSPBFX9uJ",
+	"NRNMAzmlGijAQkrMiryoy9cHnebhoBgiWQFG0tQWM92ePCgRRnhKvmD4ElOwTug5JchLVVfuC/wA45n8",
+	"1oFVyKMPIzSJg2BoMBaORduAM2tEbQlXzD9SYAkrlLeoUoee8unpSccsaV8uiTD/eSwkjH3BLlh4xdDX",
+	"iIswMklExgsg6Jz4EvkUHAkAzRm+JOicEAavpEupnPvIPjN4BzKSjKYdSkIgx9fpSFR/BAuWyIm+RsfR",
+	"lJv7muNAauXER+ehv5SnhJXVHA4OgjGoDxcxRIqKAkxzbduQD5qhBwCzF4SdMnhLjk45p2zqpNOA5wHM",
+	"7uTdQhJqB4ghHhMftS/o+IL4HSTkKI6BcHCbUS5fPKe+T1gyo4SIZ+ELEsE8oTx4PBby3CdyI5aelfiZ",
+	"zgm4ZqRG5qCrKGRTHWiiwk9B8H2gFDYzi7xkKfw+C8UTQDaJiPIQfKQMWylNUOSdpGdygL5GwPxLXtby",
+	"Rkq9yDspGJlXD9HX6CUZh5GfeVdDk2OHdsuTyhit1AQavzQhqJrnIfoancRqLINNCkNwEBHsL9XzHLX1",
+	"btNtOskeBIYbM29YAbCdZKKP9Dk+Se+x/H4ljioYgKBhzmN51EzQAMVMPfUGXjIjPwI4EKeG+ssLyFIR",
+	"HX0MqLMgY3QeC+WTreYgFJiInqOvEEdtTyksCbXu9wH05S0VvpAQ+nEQSrD+ePmCEEMiF0Q5He2TsmwH",
+	"yfsS9o7Ti1YJBGZ3Si97AHeQAQdJ2sxVYMavLJDsA0haQ77Q3koJWwvjubTGAraZEKIko8IAhRp1AMfz",
+	"LBRWCGtyCgM4HmU7UOIw7MB8KY9IvfE0Tm9OnwPlaB4LA8uUK4DTwCC/+UTFMCSj7Zup7MGuZmGgA2CS",
+	"EYcoZMFSITwQTG1Mk0SZLwi+SIaUB/ZcPvYY/H//KKbCgBe8PI+5QCLCjE8081IzKcuvGeUwhZ9TBiu0",
+	"zuChWfXnkrW/VMzanATwKHQVxoEPeIawniC81PMlXspEwZpT4ShiDogCT1Khj493FyTqwhfwZAllVyKG",
+	"Wt4eXO5TPtXLf6m94Wb5B/D92clnQPw/UWRdnpkK7T87+QwtonBCAwJHfmQc4YyMBcLjC6Nr6BcV4kM2",
+	"i3x1QiWHew7GUHuCzhBNiZDElFzpdwBUH0gp6AGI2+pTs8iBtciUQzVapJ4nIpNYwrDNZCKCecgcRHrT",
+	"XgXXqt6SXk4nWeuetdanCYfebLWgrmgOFTKiBPeU8rVLWLPZ1AVZpms6tNb0GTDqDRcEV6YEPsogBMhQ",
+	"l0WAhVyLJRLkz0zN/HwyCSgEHUmpkTKEp5imV/3QWuqzUHyi+N2Gdy0AKs/JGMdSvBQ8zfNQxg8fZEtz",
+	"zYB24SRhYUUw/Rr0LsLieevoK9fZHzxyDlzXOXD3nAN335FCmvwxkD/25A/47ED+OJQ/HsofH8kfjxzJ",
+	"mOSPgfyxJ3/syx8HjiTJ8sdA/tiTP/blD/jiUP546EjEdiT2yh8D+WNP/jiUPx6+LvX3yUV3LcWISzW7",
+	"5bR2oJgovUQCarVWItXV3esXetTdaxArFIiW07o+FQG11YMZpcBRGoEPf3TAUrat5A8O6+sQ8CVE7UyO",
+	"B/BcLa5bj5QL5fDAriRvDW+7lLH1kBtL0vr97cXlltNS/68h5OqnGkmxcBHNxdTMshqKlvqtjWRIc67r",
+	"5URreR9M3lNruB1iW9OFXLdotuF6thS+Npz12iSsjW9l10JU63UijlziCOBYiiLajtpyWjnjactpZSyV",
+	"LadVNCXKDwvGvJbTSuxlMG4KFC2nZVufWk7LNhO1nFbG8tNyWllzTstpJXYX/e4TiwNmDRpyGRnrg3oi",
+	"/SNjZZBPF6wG2Q+13q+GsdR2s+xEVW85LUs9N1+bP3KKcbpMreSa523FVo6Y1ybl2Wc1SOuT9LwLSpH1",
+	"mQJc6wMj+rdev3da6mjlIZd72s3Jl+f09FFbu2rmBDOO+h0NrFzix1RyI8qGOrAc0s2UCGoEMckbxiLB",
+	"w/JgqJURV4qK7bR0xVbJ0StSou2jru8qnSRv3TlKb6OjVJGaDQpCKAEPbVMSYsS8NAjFQ2McRdRoIvD5",
+	"PY48BZGegzxGxxeSJ8jfJ3hMvnj5uQc46JF3Xmngvl1hIo/5dL6AVEYHDdC5Cugaj8lC8ixLAt0m37JO",
+	"cQm1Tz6jC+Cac+yTD1VbIr2KWrRDxwQ2z767sRoWEhvmOLooJ1Uw3j2J1RAZjnBAMVcJNMm9bJE9k4R/",
+	"SUGlLONY409B2/HS8j2eRHXPVPDxigR0FYhtn1LYCHbC+ROFko3eeaZRutFLX6xIg7JqQ9VOg7XqRzV4",
+	"I60NlU+W04qsg/oJSXFQt2+0mC1Iipp55X0PkYuuZlJ+18vYAgDUdM2R7m2T0xRhU8ARYWOwsUtylUkt",
+	"qryWg65moTZK8C1w/8dEHI8FvSR2ogI3MenF+c8xJ4f7JvZmEYUiPI8n6HwpdGLjgjA67/2Mc/+iVz64",
+	"FMmGiBGpfkrxJHPrcqDW2pSrqoErsmA3XObbYWK/PNxHn9GPsyuFwPFcwN/Bwd5hg/XWl02npSNsJqeu",
+	"uPM7QXUXgqo84CAoxagcU7QfkR/UyjjIFAh5X8wzgDyd4kl8Gl6hOWbLXJp8Yo+aYXksEitxEKikoo3p",
+	"/4rUKd4yK6yXKlNymKX68wYx505rkUnJqnvoViLXqrj1mqDRlAzkXt+cBpSB6B0B2BEBgOKFn1MuyjEf",
+	"HBL1UT4thbgK31dmVq/JZ9MLaoybyT5LkbI+fmn1w0at3diHMki+7rIa4mLy3sZImAWTO+zbEfbZhM2U",
+	"uCkAJ+WfML/ktqOY2EeBI4JYiMLAJ1FSgGOoAuGT5zR8cBEuFsrv7UFhDigwhQU4HA76AylFjth57E+J",
+	"kBeS1PNoY36hY0gSr7qcMa16c49nPOyYIy5wJB5bPv2eHU9vJbGYWYp7fWYVxqmd8WjVDMqSotxlJdM6",
+	"+qhrE5Xc9ZWSlhus71BazsWMD940kKvSy+x3+47rup0eOtaAgQMeAnRwCQ0aEmwIcNS9e3BSnoKuoxFL",
+	"wSLxL2fBwmiEvrr81XnVa5OqcxBV3PVLyDpJt6qwQsywdmGHjAyTVFQYLl24qnZU2WUiV9uirG3EyoR8",
+	"c1P1SEJDSp97e2N6X0aY7qj+NVD9G9S4Vio7G9E8XoPi8RVlY1wXnZ5wpIpjBkGGsl8Tlcwkv8PT5s8d",
+	"JMKvSQ/OH0wd8NgC//lOsP9O39op7p8ASmFBdGn/48UiWJbTgInt7+ArjfPyEwgF0RGXtWWkrE9lHcnI",
+	"rajJFnfTu6J5K4jNW6pU76QRRpaOsTFmVoPPHYZeE4byVdjJjZu/AbaV20dKUY1X1jcpW+jayhh8ZQk3",
+	"14XQBKrsqVsWlblRxprdY/3j2gqR+c6Q+I7F7hSBLcpoGzaL13xBlsjLcEDuQRg2RmO8oAIH6ImDyDs8",
+	"FlI1tgJuIGuB62KkWRh4UuDau2DEO7Ke5hbX2IqaO9pSgmP78ksIzpnAgnB56ReELFB7rXO/YxT1MDJl",
+	"pH6EpLaQKOh7pXRrhYnBOrNuqYEhpWZ7xZu4SWOxs8K3XtK6ive2MS8XbrcRfcy9vTF1LEPfO9q4U9pY",
+	"7e/ZtVSzI7plL6uSaOV3+H329Ni72AALd4CAd7i3c9yLg+CJLamWoyB5G5eFRWTcPSZh7h5H1P8U85k8",
 	"G/n5TP4u+ULo4+U9jk5P+FBn83H9jC6cWlJHbGWN9KwoU+yEmkP7SxLx0gqy0AeDwtLHcRRBCx31LGqr",
 	"ZJ/uHPtkiCSA4UglzUAQKRwMFctOafzdCmpS1VlHTVsVwla+SEgaTZfZ2azdjjkdexGOvvn0wOvCUSmh",
 	"U3BRUV8eXCf3eAouMwKWWCpA/oVqT5k8x44KglSduOUjBhGTe4hrXMQ1plKUn0sz0pl/f3MKWorpd4R0",
 	"h4TUSsT6baemVrHIW09UV671ltDWImh9kI6ct5KAN6gEuuI0G5Pl4iBb0eYK4nFHoHdIoH8SUpXYeoOk",
-	"WYPjxrTZvH8n6t4UOU5OvCYk3Ym6FcfSmKTar29FTAuIfkdGd0RG4VStSgTVZrupLjvezOfwqfXWtZnu",
-	"1CBObom1PQ5lZ7CTWIKqphXaxwMkWdBzKsnwUAHVlF4qqgAFas6JXX+xHbOAcJ4ryWh6WnR6rRx7yU4K",
-	"uwSniCTFZQ4PckmipS5vY80RXjEOz8lZoBAStwIXK3261yKwrusrcucYWmVbLvbtWWMiLseMRnygbIiN",
-	"eUEltbrjB7vkB0ptqWYFukNQMyagBpXc/FrdOIYXmDU24wLpzssZAA1EaWuNpAYF8xGdshBqxWGoqJE4",
-	"9Fc33TpYJ+pdty3ggiyvwqgkCeQzSSpNU6irWciJqd0XRoiyrmIYpswHGodMYMqk9JuGv2dIZuPOhbsk",
-	"euYYnbrkzwaJ5pQvfXs7opdDyTt6t3t6B67fGyR4hRShCoJVvtAPYi+Mb1GIXyVerzG/Fg9yU6yG13eB",
-	"1ink3eH1LvF6BUYnnf0aInUtVLYGbyZ+rMXs7GpvRMVqjIJ8/Z1sgnM7wLY7PNs5np2ycQRVMXGdIh+q",
-	"vGhJD9ITjqYhI4hTNtY2D2NU1SbdDDNZay+fxMFas39+BlVrHOqMDnUdXi6S7vOmF7BpA6zeRhE5j2ng",
-	"8+SF+p4AyjiJRGkict1zWAW4L1RB2HUVUuKFj8uu5LGqpX6DK7nzcTT3cQCcOwavEphKrrUh1paWjfpy",
-	"RsczUPnucdiikyCBuQYLIWYYqkqVha3HDdOwVgKEmVq7WxLgDDAXmouY+s7K3rnG4ZIAhVHIH7nuw/6j",
-	"R4OD/Yf77qNH/XX6+RrYSIGh9opTVmEvelM1upHzpxpAGjHuqmE2ZuMr2c0dU989U1+Zn3bHzm+Ona+O",
-	"gOdhJH5aRS6PFbS6qM1CNI65COcojHzlProgC9HZotrkDcgPq7d+JzbsXmzIAlRtKnEnPtyJD5Wgsang",
-	"sG0mbAUzuxMWdi8s2CbNj7EYz8rFhojwxedU1dfGvk/V2b3IPLPqQipmlOvJe66WxEfnSxO01yu22M5t",
-	"OlnaBpsttdtF5K3ZalWV/gWJ1ALTGrtgRq/NHysWJddTI2RiN+lmZp8bndumpKEw1C6IRDkQ35GL3ZOL",
-	"JKrvTr344OrFCufGD1y7WLnzO+XiwysXKZm40y/u9ItV0LGpHJGOsQsBIsfW7iSHHUkO8lyJrxvYrYxS",
-	"34lP/zpi0xvEA+R2u7PadruMpcsUulsfTlfYUiN8zb29MaaWgdEdju4KRzn3L66pf841dM4pLneLxjnX",
-	"2TKnbKHNsKcwwOYIVH7Hdzi0Ixx6Fsr/08nycbaW7/oqzg3TSlfWEOdNl1fKoa4xP7F6HY0Qo2qYjdFj",
-	"5fXdIcmOkOQ5CygjEnCq8YKRcVLbvJiAh6wn4OiCQCrplKn0Br5Fwz/T2LvOzAsSJY3AHWU4UTZr8+Hp",
-	"yTD5nUNnhDAWCLMl2JoCMhEojOt3rHihh3psnU/9xlnPrQNCbSxQQKR6GDJibaqzs95ZyjpdWpeachjb",
-	"iA/2zWWOURGRRqHoapNnAouYr6WaRr634c2GALOF2oK/Bdm7ry7XIAOw1voakVrrzY2pax7vb4qgllCu",
-	"W0cTz0gwqShMu67q+y2qHzvZsn5sySnc1ZD9EDVkraa+W1SpLL3ORmSnZISNyU8Vit3JdTujYdEliR6H",
-	"bEIrWpVxIgRl00YdayZ0eqZeW8vPk+EbEJx0yaXmg2fyjEjg82L8Qb0xG4J7+uoWcJ67hjs+m8IoSB/V",
-	"qWWx+bo2hNqd+VcCZzr0uqWt0MZ5s3VtmZe5JhvTWnAjKE/e2xjEs7d4R8B3iRy2BlVBxeE7Exp1PaqZ",
-	"NUdtYl5Y/vcKkbILb45Q9vvbIVYBAu4QbCcIliuAIy85ZJzsxj24Toq//iIktlK2btE/tp9N3vVL7wp2",
-	"wvgVBImwUBDU1nVZ+IIEAVdxDRdkqVqPYnT/vn///hBRIcGFizAiPsIceWqSp3zqdVLFbnBwsKpj4MG6",
-	"q09rF2Q8qpnDaAYNDVC/YozN0N/UO6tCpDv83wH+G9kyh4HqKnvolCHvAfz+YBwRLMgb+MMzdU458jTA",
-	"eagd6pNUMYwqJAzN8QWB/rXq2OA8Os6Iqfee4TnxHOSxUNCJhhr5N2UiCv14bP6e4DH54uXn8lfyTv6E",
-	"t18tF8RD7cEQuVBCFV8QJjFrABMwQvyfkigzbhCGFyoeV27cg+guT5Klpa6wAvq4B+bwiGB/qIu6coW7",
-	"RKDzpbU71Rw4C9qF0crsQYoGMB9F0PiX+EPEQnNknMwxE3QM7avTmk+dLUzf6vJe0XlJ/OMXjL5Dc75F",
-	"ZCWMHlod0urhwruVtV8GK6h/3x3s18Q4DTk3MdXWDK3+LBJvVmypYQfoVTO9gifzMw1Q+yqMLhSZ6DjG",
-	"bbJEcmDFADUwK8jbxm1j04KbuMYsjbgN2KvKOT02DdObWMQrRszTxuIu3SP0s5AyyqZIPsyl8BaFlzhw",
-	"kvptlF1SQZBPIzIWwXKI+uk7ULxOfq+iOiTZDCMfAlWS9+W4I2bGHaLBEcJsKVmFHIUnA69rwT7Y6AQs",
-	"jlMl47EwZmOIxMwUKd0RnNkr+ALCmcvp85cmbcBeELrCOpyWE+Gg7Wl4ZjUJIc+vJEzmLKyotgyU66ZZ",
-	"6x2lfpdAKWJyu4GDBsinfE45J76D9tA8FsRH7atZGBBNpTZGwPerhKcnYXRGREUxb8gsgIgAI0VxIpQI",
-	"9YZKAaSHNpODjhL/0IglDqKYjXUqQ9siO0ZiqiEOOWWy0JHxQMm5WBwE9kyOEY3RjwAo9MT3OLqK8GJB",
-	"Im2tllLZIsCUISMk6i86tUWowtXJteDzgCiTS+lVTsOu/LTLL+iia2buLkL5TLRDSaRiKRZM11zJdUgr",
-	"N6BqX4NMcp2Mv5TJXyN8lXHb2uxsh8tYyfK2Oc+6bVbKLaUlBS5LNFLdikeq51o7LaMbTyVZij4nl6Qk",
-	"4ojTsUWhwFpD2XQbyUxRjqaKSFNtotbzShprylilpHUWxtG4BHX7CPu+inwyheFRO4wQFkqqV+FZAy0H",
-	"AtvlBEfjmYP20T96icahT7Y4W7m069JYpXjwCfNXDo9iJmiAriAnTKTNoChX0sUQuSiM0EIKRD9CLBTq",
-	"421kMF33uFyaKJRHdtAEAwSjczy+QCKEVersNfNQfbEMGoo01uKjMCAJuq0MDEkezASE1MsULJe/TPhQ",
-	"kVowu8uwPBkJTIZwoPb5MhHI5BfaqOVAuA2z9BZQUUCd0UpKp0h0GpCAqW1xq51KlJiJa8+Tt3znZeY1",
-	"0Udb4KyaeSVaqfREGhCzjC0QRk3XEGJ3TyhXk0DU7tu9NSRRlSBltFtQlVXySVbR3oYvReRtE4CJyNvr",
-	"orQxT0WslbHE8XlAx2n0QhnS/3glXKd+GYnwOEMCjhJQtwBd7oowKWZ91Xe6/df1Tlu+0b3EkSSuXEo7",
-	"x9OIkJbTegmDtl6/d1pVVUXuyhKsbWcGclwQPJ+0jr6qTSRfl3kbYTjHbs22CJZyT/IsJKkX5iGtqPtD",
-	"RAJOkJS4eyUKQG1B+ybqK6xvgfHDr7Sw/gzuai58iJoLK4oIldYuUkioNLvV9XOM37FWWQZuLM1Foe26",
-	"DSJ39RyusZ7Dqi6uFvDcVfi4q/AhAUJK5vIeXoVGafwAzZGVfvDF2p4nrgtZfGMcBA7iUqPHytVijJUw",
-	"DrJNebrXnrZORGRM6CXhiAvJ4PkcB8HQuOrmYUQQZYjLV3AA02zdWmVl4KG8J8xX2Rt3F/CUO+Sa0FA/",
-	"vInmX76La7qNcU1JzZxSTN9x1MkNOFcK9orNm4WeJcGH4LMzbsKzk8/gE8UHkyjNexyFV0xnvaqWoOvM",
-	"xXPKEoswEKdSi8jQuBTnBDOO1nSz27eYVWnmWkTePiWc42mF4dTeEAsF2X2w5RowrE9ifmZeuiMtt5G0",
-	"fEbHFx9OiLig44sdyBCfwTBZESIjLMh5fuCiQvYo11x1ffS9MC/doe9tRN+nOMoUGzrmLwn2S3E5W8Cm",
-	"omjE8YvTexxJzmXMiWcnn93jqM3pGwfx6RsHsTeZ2P7DVfB7WCOlAVZ8VlVYKiLYJxGoV/LXRDMA5oji",
-	"hfIRQnDmW6lEcnnVLBSzKjfMxgokJ29LSNSTOJLXK6fnOr4ar+32uNGi1qS476B8tVN5/r015ZCSvpKN",
-	"gLQ+FZqXjnBHkm4rSXrKp3wLUrQz6lKOs8cbIGgjLFwpEtwcSsLu12KmfVfNMDJ98w4TbyUm8ml5fclj",
-	"k7Nn+GgYZYRnaM7+8pOzV2hG5ZNLnRbAEVV+CszRl+T8LBxfEIEGrttHi5jPCEdjHEVLREVvxLxxyARh",
-	"woNQAXT/vtrK/ftoFgYQLyDFCxKAbfseRz85e/4MCfJOoLY3av1iNBq19Ajy1yP5Y0blz/ejlteBJRaU",
-	"fSqGIzbJ7YbrPEU5XTpJOEHeL0YtBROj1pG8+dh198av6MJaDHxGRq33HmpzQhDmSzbGC/rA/NJb4nlQ",
-	"HvMrFBIX0rhXu7YrAAsLgccz4pvIg1rQqIzYT/m0yuydWLlTw7eBifYc+ySbHJZ3rKMpviSAH53aCKLv",
-	"tHw5JdDQdODy7J6+24fRHNR3B2hBxyKOiIN6vV5iMtLvQ74P7wxRf+D2u4OB62aB6XpT1hw7I08fcju9",
-	"gHscCTonidcBrsi6tG1c3I2jvipASgekccI5DZm8DjR4sFcfQChwFGsta2Is5nz6JArnZXfuImwcY/qA",
-	"HEmtEEZ8yQWZV9G/Le44nEwCysiLmM/qxAg9zz0OUYtJWcaq9j+5gyl09tEQnexOjYjampo7aEEiTrkA",
-	"jmetGBCiM0QYzSnnkkRfkCUahzETkO8gopiUdAmSrGl8WQUPC0IiuIUsTPQf7HeGEH6gQ0AzFDsJZMm0",
-	"JVqTUUOYX7UI+R2J1HzFmUygaKOp6uOxzqzdHDXV6p80DLdWbz2zInAbvPYiqa+56kDv8aT4Jmqnr3Sk",
-	"Ji6P2gro2BkV5VWmAg3uak1jMPVRwZEtFqP2FC+6k4gQB02icI76yVJVicwuBMVoVrDVjcmNJ4y35sEn",
-	"2LGObJxZj67IJevDNUFc7AAp+XYPTTANiO+gfaTiYfydZpE9jQWxYlw+iFUZgtbPyDhkfsmh/Di8QkEo",
-	"zwRswfCUlUMRwwl0VtuO9geP9h8dPhw8OlinGm5V4jm17iYlATN7e13nAhrodNlX75S6W6nUmUv6AKjV",
-	"wFdoLXMDALwDvdsIes+Lsm0+FA0LeRZapASjQM4rNwuvympnET7enZPsg1bnoM/PPsb+lCS1DWo2sHt+",
-	"Js/1LIzLyqvs+CQ4nTJclZa48xMRVATkmvdUJoqU1XJfVwh/y5L26zm9JVcXyo2nX2ULptdLOl0nsWtr",
-	"Qiqvp3YPLjATD8w3b6j/RoRvINVuGnYyOSUDZ8/Zdw6cQ+eh85HzyOm7Tr/v9AebZpqcPj9rOa1j5kch",
-	"9VtO60vK/PCKt5zW87N/LP8m5y2n9ZQyqn77nLL4XfrGCyxfOlX/HPtzKvHrxziah2wJI38cCkhfMYeT",
-	"qZBYGrkdLgizjJvpPahobimIFemXfKpaU9KWGyu2NBm0gVXkYzy+kBy3jD7omCDJUsNIEB+dE6m9U2Ws",
-	"O0/eRO2M2Xa/Uz+VZWMQrwO6UTihAbE9fOW9IUBCzyh0piAxisg4jMAyrb3W4CcB22/bfqNnz9I5MveR",
-	"fDRipyfm4JTvG7AFUtpCxMlbJLUtoqxycpopEVy5f6Gtg/w4OeTOEHlz/O6MvIXCXCPmBVgQLp7y6Qnh",
-	"IorH4hWdE1Wdyy03Im9g9j2PI3YSRxUHqbWHbQyZa/x3HqdvlDEdK/u5/utc/eU5yONT/ZkWIvU3KIyQ",
-	"x/RXSunR3zSxAyeLqzAGI07ZNIBqJqASJylTQqrFuzJUNDWoHie26w0nXG+WdcDUARWt9hqQHgtcG0g0",
-	"/AVlgOUN3ojoJRbk8Qw3mKgUparzw7bJsQdUvp6hKdNDbzpAcf8bjrRJNaOIjC+f8unzRWl2to7g10RU",
-	"0MnSQX3kh1BiQH/poEHynGnjo54tieRp2CJnlWk6RQmO+rDC/fqpZ0WZM5vzWz4rPIMWOBKpTHFP6ozA",
-	"BbfKx29akoM1tQ43LXNQM6flH8VUfLgw1HgHgeiv0nIaAcGXlE2HaZkpnVj8IyVt4CAoi99YZU6xzqe+",
-	"OeWteenOnHIbzSkvyTy8JB8HeHxRCvXn8pumDWxzxHsDo7M9gpNZxNpN1AfNKH3tDjhvJ3Dmmx6Vasum",
-	"yRzWOZHQ0A60mX73HHPi99CxegiKCkHED/PRFPL5sCm4IN9NklYjggMEXa2KkCFHehZLIlsi1asJ1Wws",
-	"Nh6M6tKipf4aPguvqmZ4IUfm9OfEycb4rk72SUICK2cttp0zm8ysp/yaLsML8pRPP3ic5QZhkzuIhJS7",
-	"rxkKuToS0jrIJlRMv3RHw24lDbMLeZUX37vHURQGECugS2kdQbYRMEEHHbpJBqCbr/Zr20Vd1zl0nYG7",
-	"qRn0uZzOMmEqByxYLs8I861AzhyCZ+P7SvByTZxKHY21XswFJ2/LIy4qwytqB6tl7YWbRFwU25ilD2ej",
-	"JK0zKwMpfRuVfdAnARYqFPU89KFgACfER67rWiEGeEGVot5Lh+ugRRBz5Flr8UrszKviORM8V0+pqJvT",
-	"kx46U0EgKhYJz40rAIZBeIopQ234XAX1dJJoX/nChEZQ/4DHgVA2TIgdTpJsECNXPfSqsj1CTgeyyk5n",
-	"y6eC7XN9UfeC7diKJy0Pl1MwUwm6JuYUYY6wCjtV143afjjmD3wyphwsgXP/dyYHXT1fV7/GOz30CoKW",
-	"+26/cwQxxSZsGYKKe73eqPVeVeIzsHCPj5h8EAKM7af0QargbE+jfc8OpIZcJ7VAO0rWkkgOnb2P9nUf",
-	"/raYkRGDuw3onIps4HbfdfccdDULOUEHfWfgul35GppE8oV5zEUSzz1Uxm0qgDz2dbxzAT1WxuDKrV1Q",
-	"5kMBEhNti41fao6XCnHamC0VW0CXOIiJnlH+UxrD23f30GVIx8QZsb67jy6pT0L58QGa0AAeOES/a158",
-	"iOYkmhJfEqUrHPnys4/kNuG3RygITQh8v+/qMlLy9z0klgvKpnKS/j56G4dCDt1/iLB/idmY+GZt/Y8g",
-	"OcIPr+Qg+66Lnh9nneCZOMj9Tg89s78FU9SItZP4446pT5a4ktTpJ8yn7/TdgdN395y+u+/03QOn7x46",
-	"ffeh03c/cvruI6cPfro9p9/fd/r9h06//5Ejl1aDX+3ecd7AUp0JIgYNYW/jAitOi+q+W89ZsCyR7mM+",
-	"k/KH7pXtk0s6BkIWLIcJsbPaHSXqyiJYGv6nbcDF+FwWCit6ojj5ibKFAgKsCqAoH337oOM0gHc7C5iy",
-	"4MqTkrJ28RITC2smXndD8d8E9QKlOieWcQ3FLCCc259Y9Sp7q0WjY11AFBafOMnnCyzoOQ2oLhBIp0zC",
-	"QaYzEFeuQDVwbdEqF9ubK5uopjEbSkpuytf4MJOwAbE1ejkmOFeZlJE2C2/V86E0ovg6FpvU+d0c08ti",
-	"mOu6rDcPxC0ImQDfqYiS5Y/ZeVYKm/U1Uq5e2UwftVWNOw10FxroWRaSVrihhxk3NGoPHJSGJLOYEx+N",
-	"WlcRFZo/jloOkDRDq0B6tQYQYdgZjljWm53RzLJChIrs2VR/PYONgNvWaX0pVwl+B/3BS4J9+29b3IGP",
-	"lJ4r7MgMvtagVaOxdfKsbmmS2JzW1BrRKcEOYqHEMYLFtdYJcVoxo29jor8GxaaivWk2vKEC5vIH2YR8",
-	"ZN+9s2vdTqoiVBOZl0RqGhXdTeUDN+A9kuuXqygHMUaukPpe10scBwRHHFGxq0KJWXdVZtvJ0modYiMs",
-	"sV+9Q5JbiiRJOe0VQQWZfle1anMbXlLqvU+/X7+mRgCXvHcHbbcR2l5FmPEJiT5cDAsjV883od5h4D/f",
-	"OmYgTVTLDVdYV43Dq48Xwn7xDjFuI2J8wSZhdE6BJZfixVYJkiscutmJ68NUbL13B1K3EqSgaL+JsawG",
-	"qhqW0ExzlgJgyS/qLKABcGXevAOvWwleFQHDx6qIxenJEep3D/ehgNBx958g3P05cruPUA/9LvqHqOs5",
-	"2mWKUUCEIBEKI+TTKRVD3RPJe+M5ugcbJwscYUGUJfT0hI8YZchTdqGVKRRl3kl/r9+Va+xSn3cx87tq",
-	"nO54hoX8rFNwshbligWWa5b7/e++Ou7+E9z9udt99Dr9tfe7/7D7+heuc7j3/h+0SsSQrIug+hBVNSX1",
-	"dAeyPiQMeSVyj7Wi9roldf6b6kVVNGHMBV+jU2Y6cijfD/IUk4GGs9oybfetVQ33yTu7w76XVvrxUHvO",
-	"oXl/tpWjh9qcji0jn+ndqHrw6UgT5UQZQG4XmNI7arppEJ7j4GUSdO+NWNtNI+kbxdYr92KxXEl5F9tc",
-	"N8prqIT0kkwpF5F2htI52UUv6DIX5pOIEETeCcJUkwzw4ocTQRj41TsZz46KeUg7pPO0Y/B1dNK+yR7/",
-	"OVja4lqruz1uZutZm4NQy3G4VWKCHGV10qhFQiQ3HBPUNkEqCE8kA0haV9/jJg5KVWxREkKnLB9e8lzj",
-	"lVqVrkqYiJZQHBsSV9PM0iHyvnrtobbuwxcHQUdxaO0srm3QLk2dLWvOVVmERnvU21iggGAuIDgoXWnH",
-	"kSQvXdXWiT4bZ6Ykm3DKb6BeIrbSOCQRq1B5OBlHVQ3Wk2xhPsMR8ZF6docFl+VWN6qJWk+OblQMteAw",
-	"hXMxa6xCx/RsGwje1nt3YvdtFbtfhReElUe6kncLGoHEUFnY6XM6IVAdUWfZCzlapsiTTyY4DgQ6dPc/",
-	"cl0HPUQ+XvJOzUgNGK8c4H7y5auhqUBqUtA9eN5DM1XBvC1l3ONYzMKI/lx38PyY4IhEXmf9Eaq5nZJj",
-	"WHmWpeRnsXFYxAcmWxubiTKEBei8dQZrDrAZjYGXNiMwWQS4IyrbExUFs3FExfJMHpZOqwOkS397YjD/",
-	"J1++Kg8zw3PAcInY5RiMlG4OSJro52mwryYBgOZwaxC+p5aRLHomxGI9lVFVC70HOBazBxLg3mgqY6bb",
-	"s6ZDX1Kmq1Jk1+2p+z0PxUwrf6rYIZUzqbdbTktJ8gnpMax7QT8jkndDH6eqHGdVPBoHEw1rVNWY6arw",
-	"L8qmRrEygXWB0kyBcpqyzuqJ4xen6HJPRUansctTLMgVXo5Y23sw59M3+m9PKciqS0Qm9EXMCFfBgByJ",
-	"iE6nJIK9q7WfE19yCq+8vLPXG7GR7hLFj6yQfqw2GpEJiUD0hz1AVDZ5h+eLgHC1IHM7qmwIYT502NXt",
-	"GjMlQ+TameAjRvB4Bus1y+XyRgElxYwskU85nkoVVr5u7EASW1UlFAjDk4zHe9eVs3fHIZsEdCy4J4fB",
-	"AjFCIcoakvFGrB0RvggZJ+g89ClRUdpwXHwWXrHEcBAy4qBFkhfoFCqoyBtzFNlXAUlguUh0+g6ifMRy",
-	"KhIk/SV6EhzZHEcXxJfLN88eQQFaD+mOlqpqKyxB0UIHaaq7hHQDdQFwdb/zO+gTTalH7BMADjhZypH3",
-	"4vnZK09dnI7/h9QNKHMOvbc5un//x69evUAD171/H55U4fuaBI1aR4gqyqlIkfxAUS392Ukgsp9JfiA/",
-	"+UWv13v/3lNdeGFZ5zGnjHCOwliMwzkZKiMUeLoWYSRGbIJpEEeEo3bMojAWWOLOAouZo3NOTBUaTn+u",
-	"w/4dg21+eMU6klHpAHvYltJ5CO+NWBd5elMecnUvM02otZ0LNqgzEQhDnkXVvSFKQ/ehTTxVeSDhBHmf",
-	"mGHtYUYMqYYtFuV3EMNzk60yoSTw5WWeniAskJLe2t6oJULF6oHpPnr0CPmhSklB5B3lYtTyOsl2TgJd",
-	"g56hMMsIh1JcUwryGEdS40HQ91o+AdxRVSCHgeSVmX2noHePI08R/+cLRflP4DnFgiDpw/sF1I4HCEUe",
-	"qBFeR+VEmVG4amilLEtJ9xp5Op/AKqSsQZPq+izUq+mhx5A7ARgaBz7CAQ91SKBVw1kvPeW5Semvyz0k",
-	"GThHVKjjepW0RE96+WsiosaQBBPMCldJt3THWLVZHAReD52NcYAjdXNcJUlC61Q4EJUarCQOub1E6Pg5",
-	"iUKV7iGvYBzEPvHtEv+XeyqIWJ7+HLU9S/I4QiB5eEgQSaxCvKBdCX1TwhAPOwb/JQMkTGh2MGI2D420",
-	"Zqihs8hdBb7QGRhKvPWUROklFbYk4rW9EBbbH+x5CvQDMKhKYge0B9KMtA7S6SFFhzS6SGrECNFd5ldw",
-	"ekc1OtRKhmLWI6aUjSMtiPzsSuTFkD1lZF8lvpS85XaGOVFB31ii3VxRJgnHsYE2B81xICVreX+TMJrK",
-	"f5XWAogsoQFDtox8HxAEa00N0siV89UnTNu+obqWpkmo77oDuE/IkzSuBAVUkr3RaSynSfQ8j87hSa8z",
-	"VDwTiIM6WbhNgSOVeD4lkJxOI70W+UgWRvR+A3pBJJmTdI0EnPTQc3nNwOI4JDHBVXoP5pjhKYke3Iea",
-	"VngsAOUxU/cthzxCWErWXRUjD2lYIwaQBHG1mWd1g0tfHglEvKGEfoQRantyvV8kfgorJk7+mTgwer1e",
-	"R51o33X3DGb8FAfU11ihYNK0JKdc4qT8UjLqKZZSnMpA88NxDOB8TiahRGk0w8wPJCePGT9KgQA4qoOu",
-	"olCS9OWCcMeAyoh5RqD3NL1wdEGA0xNNhowQYIxIR6jvOZI3dsNJN8IsSfVX/ClmF0zKKoTFc0NOpkSM",
-	"mAVB/QKD6aHPyFJB0RyL8Uz3E12QICA+khLXMBn5wjyp8z9QOyVSkgcl9ObUl9RmQknEHXBjQDixVVlM",
-	"0ls72FZC8lE9318iKYurMMUCDqX/HOSB1FVaXs1RGZwIefZSysqtKWg1pm2582xZNOAWdK6LPYCD5v79",
-	"OQ0Cqq0t9+9LvAdW5KloSXB5254xILZQA6TwVfv+fWscDMyCspQbdJL8Kz82PNSza2NLuLfL4Mm/C8YT",
-	"IHTwm2J/zzKdAeTGFHApgEjnV7l5/YH7EVIBpw7q77l7mmT1D+SXB/0Dk8k26Lt9XSvAkRuBpiLQzQ6c",
-	"cguhdxPhSxJU99ZRiZqpIIKTDNEEIrBAnpVj4oEMkcs+lMLTqKXv1kpo0xKwzuOGsfTtrweWjPivQQxW",
-	"Lem8lmwzeXXGRieHGSaZC5l1piuTilk1TMPZJZPJme3u4T30idSjbIHN0lY1lZErKXQMMloXjH81C9M+",
-	"5FIGSdQKreaNmK6Yon2EWpUyWqASHBRhl0hOJM2jScbxeRCOLzLZ4iDwa8X0kkTnWNA5al9JYjRiyVMq",
-	"i8oIGoZuK5VMT5IshcLOtdIlVVLojxp2hloEMcJhsuQZvgTZRZ/WJUn4km80ZxhtqGXl5EWzUyXoqzuT",
-	"Epm6sK76gAfx1JR2VHdkuI4ex4jkI+a966okPu8oAZrTE40Pil+rpHOT7ofaCedX1d1mRHHooQ4z0KoN",
-	"C/XrWCAcQBenVyoOQzFNKclp/rl/cGh+ffjRI/Pro0ePEhebESKJ3zE0WL8Pv9uPKkrnd0YMRCopEM3C",
-	"wAdgA0EmjOaYjQniMfS4xwsO2lFE+EyuLgE+OHd5tHzEzghBiZahta089FvwDm9JOB9jZjQPiWjvuiSK",
-	"QIDmXk/yy0eo/SwUp/JKJMcnfkeKOSMmtVMlSoHWl0wBYpzWN4GKJKoZNWPIaZdEoQrlOlJhAWdiXJlq",
-	"sB46cPdGrH0mwghPyRcMX2IaSI23o2StijUkfaoksTzHnEDXC6UyEzyeyREUV/alMOEgn/ILNImDoHM0",
-	"YibZ9wpzpH38CbsB8JJHdi7RTURUwr/qL1a9DaQsLSPW9sqidh52udpf1+j23RnBgZhBEI9kFGAS8BLZ",
-	"Iu17ZuJWFOBaCmVqPdFPHCHuX3ipbzrNKo/C2EQgxWwe+lJo8TO91ZQVSvdcVuSHmxATCVFHUmeL4Gpx",
-	"gPiSjVHbkwxBMt4H5rfTE++BJ8/Ye+BRxkkkvAeeiojzHniqGYnXceAaEgnQMaYiONUgDC/iBXeS6/jJ",
-	"mS7Su4hCEZ7HE7MbrbY++Bnn/sUDVVhhqfS4NIgjLfIrwTkriqH25lVsnYoatk5aggPUFjB9GTF/EZEJ",
-	"fddRewN2MWKKk0WxhFZghorZkQhE6JClkqAawwKAsviw/YMu9y+61mV15WXJMy55+BAets8FAstC1o0I",
-	"lwqsl9Q/kjvOdoTU0l0+ocwbMTBSqItAuUMv1l0+goIy6mi0gq8i56AoM+CdQYqXWGhzF5f6aFKNZKlL",
-	"X8zCKzRJog9U0Qll32yrohpSOAmlmL6A2wglNxxKjozOPnn8xcvTV/9tb+4n/ETrmFwSjIXW0iREqBxa",
-	"D7Xl/rO1NmzbdO6+FHYpYiO58pwoEtROnjj1gcKMGCitQJ7k3XtTIqR6K5eAfT8Cl4oKXBpHRHTHMwK9",
-	"0T3bA64vJ3FYeT10rJAcjIdYndiImfUYgqg15VQh3x88Qm3vVRg+xWypBSApehtzaUcv0ljhPEkyl8cS",
-	"7p/yHykMMR6TI5QWK4G1gEAiKY3CE4Zs9aKHXoUhmkuyn4TrUSavbRqpzH8sQIIBInVOJJNPLUDEl/xn",
-	"xKTaD2s9cPdSXIIlGM9eDza5itms52KqWIpqg9A6fWpgE3wHxy9ObXtc6g/ptJyWppyto1a/5/Zc1R6O",
-	"MLygraPWXs/t7bUgQHIGnq0Sixb4e0MuqsLspMgBJtpItceHyIvkJGhk+Iskh9qMgIzSPiwPiHRUNKQx",
-	"tQ5HLBMOCa26c7GGDipER5aHORqLjUCuEdauZmFA0LnU25Xzw0hhqqmfMj9DQ9IRu3//MciRR/fvGxuO",
-	"3Ys0Z9wbJvJhT76aUQ7lCOAVld+AGAYfKTOHeh9Qfqj1rNMThAPJyZf2Cvuu+9B6QjI8qcRcSQWp77p9",
-	"BTgWCWgdtWw8hsuP8JwIiOn5qtxRnD7y4Hky1Enr/WvlUCVcfBz6S51endRSWiwCvdkHP+Mq29oI+PB7",
-	"FMkVdv1YPUfSsGkez+c4WtreU71BtTPKAOTgynoSyHEQEzsuqpXYUZNYILk3EwLQ0kJ4671T9uHr96VR",
-	"WWrBe124orMklCG3WHVzicQK5qBs6Z3SBbNQvJqRs2z8klxzGhHZ+rt/8Yff/NX/nAYh1F3yQ4jp/uSd",
-	"lIayK9YqCuiRBeBqcrLWKr/96z/95te/n1+lfKFqlWbKV1dhdnkphTFmKi4xN2Rj0mRx5F3rqNWyQmLB",
-	"Vc6PHjwwHr5xOH+AL7HA0aD3s8W0ZQeitr77d//i2z/5k/yG9g8OAXyaDL5XHLz5nUrZOXtMZ1qZd1CG",
-	"chu21viovvv9//Pb//i/fPt//6/f/cV/qrmz4sZWggEEVoCmWSemxQ6FfJ+N4kggSJkoALwHrrs7UpQc",
-	"XBJLI59MY1TU2X3Vf92LU3fiw48eSZSyqXGrEU0pnXXPmlWTGcoVwzjK3XzqByoPq2o1IReli3lYOAI3",
-	"cwSVVKVViwYkc+q4JzuYybXPQZmcWtujigKgDK7UnXtTaOYL9W5WrDJhBkPLUKsKH2bikVpHX712Smil",
-	"IpNSWsRTqKwiRbrWayi6YswyquBo3wGggss8cN3XcvS8u6pa+jvlPCZgfvzyFWr/+GxwcKh80omUFzLk",
-	"pVFynqM8QeqZMkN6VWzliD1nxkq3SLxZUovVgx8hynkM6gWUi5CyQUQEjbRNYhGRSxrGPPUSJjJ60stK",
-	"s5URa4NMrdQ6kGKpAN9e33UHWrXGFd2dFoQZK7iypQrwWeooUo4uKChS7YHrDkbsMzq+UBHxT/nUUcEQ",
-	"4yDkxO9IsTHAQpm/tC0K21Mlc8jt6l0tCAOd5oIw8JqHymBkdsil5LtUd3ANoqzcE8psCYkw16rKnHz2",
-	"YFRT/PPwknTWy8LGiaYpTd9194cFn6/8+CPUTmyzlAOAQDyToMGIpb5Vk6v7Rr7ndarE5Vc6gu1Dycpg",
-	"en5lEDIrcVpua+UHBv2aCgPuCaxf4SVqJwDfdx0EBu5OhubZob1916mWF4Claxv5hswtM5ezUhbOChAr",
-	"ZtvvahCRpLYo7D569AiMsnmDe/UZrDsCPerKRX3UTQC0uCQpLMglpTAM2J2AqAWglas8qLNKpfBsxCcV",
-	"JJXJk43PCi6wGcdMAtGvRfjL4lae+ZelDWgGZQJtW2T5k9n5p2P6nP7k9Iufn/af0VN+yl4ejB+fHp5e",
-	"LP7xTx//5FGv12ttJsTsVkRUN7mVfFhAsdKl7OcERCvSLjF1GewbJr9LbqvAv2iJUlnRTRCtdGEf5RZm",
-	"S+zJ28O09KSuYhwEqJxrpAEsOW6zLbJVS6Q3CpQb4WpN0VYKHDxNtVkt4X5KRHLI7SCcIso6zeTcfQfu",
-	"PxF2befBgykRb3AQvLE/5NXy76tczDLPBk2hGeZHCCKwrRqNErxNMXMdDCDFSVPSlDJHvaKCGcA5MWJh",
-	"BPwBm+ZQ4cQB9l5Zl1FLqWyZ9Y5QYcsKOgg5ewaciOz+PQctoAefQj4tpp4vkWqZZ1buSEFU/g1P9dCZ",
-	"6amp+CwnYsTAlK5Mwsbzgdquo2IvVdJIRwumL/CUgATopVHiHlrQ8YWyNSc9Y6yKi20vbXTiof/v9/9M",
-	"ftoZJkHnVKTFlnUQ7oipOgtmOBiGhygMfO3e0V4AyMsCS/AFIQt0FUYXUkyWmky8kHKufDNzbp0e8qAD",
-	"jTdiOuJXBQLpyuUW2CiHSRCozjcgAn9OJjryHU7BBLeYyAUUkIlwACi0SgE+hVB7y+XnPuVzyrkk6AIv",
-	"E1MEBn89QJMYMXh6Hs4JE0dJl1EHpR1GM3+c6arExvXDpGYPPao9xEW4QMq5C73LSEHDyCIHFZwEExW7",
-	"aUoqr7KQF4TyKRHHQZBxDH5I8TwIMuwmUwQxK7aqMBTr05U8H3S4AputO/z+wWHZ8LXp+afFQ74+KSx3",
-	"hIbT5ajxV/l+tq1WvlmtW+wu29Ihkfqo3qSHU2z12ncSk26mp6pr1ZyXX84weKmh5eag0OJUETWrg6nq",
-	"IZHrT6qfqmg/6qbtQgdpe0+3pFGn61TARLatplthwt7kRFU0nYlRKj3JvTonaY1gn+je+hNNP9joSA92",
-	"cqQD60iBiADRbx0NtpP1y/G+StK3FmrbXqWMbRe0Vzeu04FS8RYvVSSpHSye65Fdvtzt6EgtCbGXFUbS",
-	"4LN5QVT8hZF8v3otYdrkaH71+n1GiPwcGsUFQZ4Jmy6qlkCZr5P8rovHgncxzxeNfV3eYqhMDB0oWbRa",
-	"At1Y+gwnOR6r4icpg3heC3m5B3U0jODUWS3hjZgW8YYQcJSIIDMMwY88Hs+yUiZEfUcE8Qu6WKjufSXS",
-	"i447vdIy8RXmI2bLD44Ol/ZqyOjeDQgbt0XSWE0gchcNievlnO+1s60U4bRCRq5/9goRqQntuRkB5ntF",
-	"uouXdydv3ZC89XoTyWALcP9AfPZTIiAI8bbyWSuCdVOei7ixckjea7yeVhimjzhlY91VCOwJ9zjSAXlJ",
-	"xN7ZyWe5UZds3OkVErtUylg+uvU6Yow7OiMx2d5YKvkoCWXnqJ1CuYMMzsFvKbY5yCYTDrKQ20E5jJKv",
-	"WujoIJvmOIi8c5BCx84QPJ5aJEkiyNvKrMTJW65iLJMM9sRR60hZ51AZmEyOMmQnquuA0gBWL64k9lwZ",
-	"O9L4cxCrTOqnIFJ4MfUfOMTAqrBglWp8jscXytC0wBRs2wHmAk1DMSwYo3S2AZ2YQhAiRCL0MXQGk1Md",
-	"IRPzjtqMXHUcZELfUVvDG1SJ1GHwqC2BZhoy0nF0DO0kDgKT6wyFIJgFmkaig5WmsffIdTLbBzOdg3QI",
-	"s3wYDFzGL6t9vjo8tS1CsKY5CYcy7ob0E3kR93jHsQ5ErkQvFso1OFaTZ66Sw2DdcRTJhctFHNk7ich5",
-	"TI1hWUV3wnWrU9AB/QVhG7Js68mb6JilxRvV2KofNfQutZY1Yqo5JkRtp3voIY+HkfipOWMIlIEaOq4O",
-	"JdcHeEHIAm5FtRFEYQRlWSQQFzM4mgTsd44QTkgR5eiCLISSLkx0OkDqhFwp4JPiuTneK8yRCANfkj2w",
-	"VqvG3cn3kziCmz0nM2rCvbPXqazCWDv4U5gvCvLxhjK8HUaAx8JYazMJ0Tq6liXAm8zWVvKVkr54B8IM",
-	"KhSD0/Rgvx86QlyUWZIYcTf5XRs06isDyjdXCE5QBnYJcUeQleOkoSsGT/SMGT/Xdovcgc5Qda23TH2I",
-	"P4DmkNx0QXdQnEe57eRlJ1I4sC31uWJZ6vfkSvvZKz2c9Mcu2cOPzgf+/viAtK5bZK6+7Zp+TMmwVowD",
-	"GdabStKZkXKSZUrD25IRAGWvK1nHmwrV4Eg9gNavSW6gvAz/olUua7MQ/qOTZYaRvqH+Gmn79IQ7NyTz",
-	"OiY4rWhV01xhxHT6fGRlk2iMc1G7WcVsR9daGFo+TMd13e8hB3wWCljD8nHO/vO94YAN2BzTdpNiCgWU",
-	"jkgqL61kZtfCsaqu4Y5jJZe20tilLJbXbp2pvqZmrKZqnB2yGgXR50tT6EOymFvGXXh9j8kZEVx1kwad",
-	"BXaUUnduMqttk06m12kWVrSdx65nRdmIZV7xhgifw1ft0NRP10XNIBRbFeBawiDtpIvDVYQXCxIl5Yww",
-	"R4tA6pAmHXLE1FcdVdAyYzuKwiuJUro6RFrEwHLZMIKWBKwzlsKXy6M2r4zYOQlCeRwilAqjHclUr8WI",
-	"4nIdu1iLDqG3khgXhEROMcpFasUjZgU9ac20oqJQtjUtOobDUJpmQMBusFSJAZKI5PvYennDtFX1SlXc",
-	"lIvUlSnSUzDNNJSM4QGVOidgDGBW828odZHr/g1hhWD3UTU4lXEiB2W9FD6P7GinTF/ZvMhQDt9agIAA",
-	"p5jHOAiWyPtKEd3XXicjWAytMUxrdIwWGOpiTrT1JXuAFYKIkt4ot5OU73HU33PdjIXzMYi1hh3ImVTS",
-	"bVJbRjfTH7GIQD0LY8xZ7UD18oKQVVYse9Ry+xo5VckRUxvV5IBIMjXMik+U2eRDnt+IwRdXs9BsJT22",
-	"YpXTNlZQJR/PVp9MKhh2TJ21guTFb49T0g8TbpTP31Tyr9w54Mg9ntpuC0KxbVZGg2xaQr5t8/p4FHAq",
-	"ffuXf/7N3/zbv/svf5YP27D7OH+ViGCvG4do9btiuSBPKYc830p3aOmSGzjJ9vKurV2tv44nudnicwE6",
-	"tRdaKXIvKLu2c+0XXYYlEVLbHXVt6fDsplzVOXzdTa7lWnyoSqCtlLLkFaG9fCp9jmyXX7YkrRabdqBu",
-	"JOp3dhp2paHiaDNlRhlyNlFn8gixxbVtAZvbJq/WVUnUMZX6XZvpIvyr19t4kFWZxgfY99+cB3h8Ua1p",
-	"ZKOP4GHlufLgd/3FUVJElkGmrP0dlAczxdUlNi+RCJUQppYhxQkWRiMGkelWk76UvYowFwbV7vfdvQ74",
-	"rkDGAIsQjMZndJE4gdp2yeTOrkKr+gP3IYJCnce+r2o6ZkcCBGnP40DQri7wyJdsrPykUNyQ+IlaAFgW",
-	"Bn4+YTR7iORtjIN8WoYW41YaxOwkU5ViOmImkT25Tl18pUw0w74PW/2AIhmcWIGSWcdj5QSmATjXHLde",
-	"Nf3WkWjr8tKKEz969Gh3+33Y1dDxsYLT8hxPqxpCyAzPuMdTiMoIvNue1bbCyLGG4WsTQsohdAciyI2H",
-	"4JVV5t5xAqUFDRX9CtZU9CgCaK2qHkW4VeRYQ6zpWVSVlL0BtN2QWHHs+8asqUNWkk1ZUoVijzuOSTN5",
-	"iA9LZQs95QozJvN5KgdYWKbL/Vt13IHLmj4XVs1vFgpwY719yqdeDx1LAQOqZ6hYlYkqPEFGLCmcYU8D",
-	"2WPQ1oT4quqEVXYDTGVh4BtLZEQ4gb4cC8J8yqYlAoW94CbyxB5SRcGPrbVlNwwlPsPMDHmBwZ7cyAvp",
-	"AE2EBeu1tpTM7KE7plCFxiMtdqF+X45vvTnDPCNhZNYn5TftrTPnP2JNAAAIBcx6UCG2qBO9BUXhJBhk",
-	"qFS6q1y47VtFrb79gz/97vf+9W/++X/49i//o8TgcOdiTJajSyUTNgPtRix2zvA8m7O9buXf/d6//u7f",
-	"/Copl5VbeVK0YTeS0LrFfPM3f/rtn/9NcRlJhYv6B9h3+4btKLCqqD0HXRfMiUJvlwySNDrLb//ZH3/7",
-	"B3/6za9/+d3/9e+Lm9DWnGab2OuelzDN7S51o4UcdDUNLT3GexwRHAVUK4wWQbT4OBikDeleEtHobH/z",
-	"q7/8r7/833/zt//8m1//8ptf/2FdUK3c1ao6CCknLC060uT0//6v/+g3v/rL7/7yPysK8c2v/+rbP/+b",
-	"b//lHza5lUaCjAL2a69VV6CQVfa1pNEVeHJUsKViFekxorbe6m4tZNYEt1WyXtMGbMVs5fStZMJ+oV5g",
-	"DbK3cuJymmTPmLdTylnywoVeiTKxlMiTUCcpVAUrVi4nQ5lKl3NQdgB6wzOobaFHKFtHSsOG6ApTkTZk",
-	"AFJWu8zKSdJtItf9AnypuscFgFtCfTYqB7ilImTox01pQsa8iEElmhgJcI0OZJHg17UUHokFAJgADtWq",
-	"zxtzFSsMrLaIr/orKg+9AiEbdsJJRiA+Qp7qMvWS8DgQHurrZncctaFB2TnRNbqVgB5OdBdNoD8O8rDv",
-	"qyaeHhp0HNTto4hMoPWhGdk0N9QR9QpQ0xUV9R9Lb1ApEHL7Pok69bUhtYcjqRX1i1rR8WIRhZekoAup",
-	"2IVkep352x+4+yOmBzG2Wnk2PfQStgrTDIrTvCQ/I2OxdppGoYlFS6xE1gY6z4j1XfdwmL8FpcRqApRI",
-	"RP1+eZAjtpESQPMDlhqBq67QRzQopyKhDXg1BKgEghNN4O//+o8SIdbGHNViu478tEZV2euyULw0MF9M",
-	"INA7YNBNSbk1dHtKKlQM0BZ73HhTazTHBvqXMkTvZFFrTvqwy0ILXVcvSxmbr39ZfXffCFE/htH9CtDO",
-	"4+pOYLywp+7Wm1LsoHwTmlUYaabJ2ov38c2v//g3f/Fnv/nVP9v5JjYTViRdvL7qQAnV262nIE971mo0",
-	"GXVB3mm5PgNitdVUDcKgIt3J3OZDoOUATCO666qLOe2roc9gFbmwZzy0Tydt919poDbmCC3VJ5DZgDyU",
-	"qhj72XWsnF+qH+n8pcJAZZlyg94fTi1QmHZT6oFitlCvUG691PWwXl1I6NHrmt6RQwfuNK8nqBSztV6S",
-	"l2QeXhIuBUP5oBENk7a9egvGh5UJEeihY57pFKqbNcmJdT/y7hVe6mZDmegdk1QuMUwnau0wgOJAy9wn",
-	"sBQjZ9v7A0k7G/RhmjcfqQbMnPqqw+xWMnhu2iTUNQlOGbFc1EUf2i4XJGt1qrfE61Bl3bI3m+GcdX3x",
-	"inlvJC0WZt5h4ELfHUgGWGa8Kpl4J+EH8pIkZj5J8Hd3p7xtxMOJBYvf2ypBYCT7IIZU+/42MaZWwqLN",
-	"5Afl8Qk56oNWF4qvBMGb4ORZKLshJq4mbWDdK0Q41DDvDQrMekqEipV8A3EVldz6uVXS1yT48DT9Jme3",
-	"dlAY+Emt4bSRJ1ReVLVqeijfMI4CF04agq+Ncox3WDsOIls+V5Elt5PDpVWW9V9E1VFWJf2Tssqto4H7",
-	"3qmTz7oxx9tiJUUXtelOUV3G4AWekus9iR1k9ibw831M5a1gSGWpvGkE1rV2H6jFk8qhw+QNw0p1dTzj",
-	"EABekcbpQbG86+wO57RSEtc66h/uu48eHey5rhXNC9QjLKtSVyFTpfVr+9edB20BdeNeAcArMmR/u2qw",
-	"RQBcyyC3T2/OM8q0R7VxhEHg/+oCGc2jACGhGCear8kphdg9VaHKJA2DJWfEJGPTqcZnJ58B4qoi8qop",
-	"VX/g9h/0B+7gAYTkZRJycRTRS8Id6DxP5XgiG0pILiVYFLivbrkKt2v6Pm5W+MIiRpI86YyKRLmtYNgn",
-	"yVWkTq7lLWDe50sucMFUWWHnrmUBruTTq0KNdNybb5nQhii1cWONpQ3t8jdisf604nKvnbOWX90qzmpU",
-	"Gw2zJaE0LIxQ3h69ltcuMI2yjoeqLLOSkA7D/yZGSYau2YAMJcxo4Mr/pfxIbuFJ/V6i8vFnJf1EN/Hr",
-	"uOaDpH6r+jPlgRuFjz1p0FBWhM9KWsqWQf211yCpQIFmBUhKB9mq+sirnI/+nIgrInlR0vs3X4HEZs6N",
-	"s/oq6ousYsm8DjcuKcWO5yGbZq2m3IPKVpopqMKOpsS6LiwiZVQzJFQQCYWqL8A7mQrru61+vlndqKzR",
-	"uX7xqDwU8e+FFTgRAXdYSj21R60PkdZQMURVNjD5AuUJhGTZb8U+nEQiuNny7AUQ+G0o0b46yjMDDhXc",
-	"lysVM6uCDpwKRmxzYXP/+sieYjYl0efkkgSqmLs1gP1eA143DcJzHLzMlkKv2VG92OGlVI9d5RsAEy+O",
-	"LlRPlpvmpnxbTrpdDa9n0PbDYkUV1buuL7etHnO1ldyG9uGi1svR/fumn979++h8mVhws53pyq3FI5aJ",
-	"CuUemtBAMhc5kCrz3XZNeKmTxIwS3woA9TtDXeFZMktV9mtOMOMIB0FP1RxX1a0vCJT8vn/fe5IRo3WC",
-	"HkZjvKBycU/u33cQeYfHIoBiYalDWlUXp+J67daWXPdDtV7vOLrv5qzXGhhfhU8rYs2SDg5ZNKGmzvuK",
-	"RKAMLrSOvpLYvPMz3oEmn4PP22sdrxMntlZisK/xFhjIcwBYEFKe3JkIrtNEcHOG+gKWfWhzfRn3B3Yr",
-	"wmJvmRsz32txZhNBJlNlOvVup6V5Vjm6j9WAC6yqSSLC/BGLiIgjKXowq+tEmv8fERyY9rQ92yzhoTGO",
-	"IMw+XY5n5Hb5u1YCdKQZeedB6cy8qx1VetrT1Kt7HGlE0ElYGM1pEFD9IgKC0rkJAee3yzO/ceb4Dco2",
-	"mItXM/JJlTVECjAhM9gzVAgwSIJkoLKthm4wgggaBKifEXGqNzPYqZt/dZZzjm6UpjpfS0DCBgzg+xp/",
-	"sDObzI0KVxkMWGMA2lIWaAqi6qLLEmNXGab6zirxL2uTamJpqmtUut5YiI3x6daEPkwS63sDyWkjOSkO",
-	"AgNRcqz1TUDAenV6omxZQVAuNCWyjRXZfy/txZW0M3tg9zJrYz5inr06uyugnsfTrb3EjMw7PeRR/8eY",
-	"zzzdtS3t6zfDfGbkOrlarWknNa91voBqiPQROl8Kwh10TqddqUlhljQgeXpyYH79ydnzZwhHEV5mRlZJ",
-	"xeAyUsW1Jb2zejYaGXLE8kJkZ6jiNqgw1Y7Sbm33uIM8+FRtLoqJ7vSfVBA3YajI1YXVoSQr4d/DriVP",
-	"4iB4knGF3FYRUAFcsZvojbiYMnS+2Up24BoqXNJvtQSy2isEmJv4TOJSP+WtabhVcrHNfCaFAbbymRwn",
-	"bCVhNKnTpNBV69psCuudJiX8qX5IwjYdavXpqN60dz1Uf+t7qK6R6PSVrw6mueujetdHtayP6m2PBLqm",
-	"DqrrDAxxMQ205rTr82B+kI1bb2c40Q/XarVdY1iLkCsN45Y3it0w2Kc4wlaSqx6jWVvYDyjASu6z+9Af",
-	"Tpi4nWE/1+i9OiPB5LcgROd768aa06pWsUoGl7LbMhPwTlWtzZXBONvF4lybpaYEGH/gfPeWxeMYaPve",
-	"5erUqDNox+WY9R6q9eZjdFLa8FsYqlOKhLcxXEdb16Cw8A3H6qjiH81aeAl8QXLdu1A4mYCVIu3es7tC",
-	"Tx+pTll2nac6vbK2L+uU2aGmkIWeL33XPSwTSdTJfujGV7+dHagOuywUZc19ivPupKiS04pZsxZjN5VQ",
-	"9DKFwh9aHtHt7zNVCYZVBSNz0dFN+0tVg+FNlHLKgNoNVXJScxoGmtQzvPHmVYcFxsrTSCGTfbWqFb8S",
-	"NSJ6KdVs9QJq44Bi3slxO2W7l4CfLTs4RN6oNWp5aBwQHJWnw2zMgg+RCWCXKztTPawadKzUO6Lc7LGz",
-	"fd1zYfeNGlT0BLeX/UOpqGjl8/3ml//0u3/3t7vtiNSoxqK1Fl2c54NVXdxqKZyIlwma7uBilA7093/9",
-	"e9/+qz/65q/+8O//+vdb19Ih24bvOwb/A67SWA6gN9TrOgtlN8TbgcukvAOiUG6oYOM0CuPFgzFmYxK8",
-	"mceCvIFPqln4J8wODejC00i+iNoeF1jE3ENuMX1DvqGehQUDK9YfABrUYc4H/QP0qXzlMSz3aax15GTs",
-	"HKcFwVLO9kBhWpbDqsn7rnsw1AA6J/NzyXUHbn9oLZhy5FM+p5wTHzqglDHgcbIkWOEtYMAsFMpGbWMR",
-	"7AgoOfy2ka57YGjPpwZSqobfoHfgwO3LlT8lypDddOkry08O3EE3ucnmY6/QiCX8HwfBzsasTbEeZ8Hu",
-	"2vliKVCtMrwbHU8Xs4LwZSAAzMJ3SfHMIYEBcoyZREl1sOv6I6yAR3tldicyfTfIQGl9RlgNn+lcg0Lb",
-	"twwf1GRmiz1XA7K9iEF+w+l8UFiXEJYStkotuwy0b4IXFyD7hnjxF+r8sQ59m2pqbriw+nsj9fnAAciA",
-	"mzE+80jy0Cg2zU6CILySs/Rdt+W0Dt3W6/eruPSbeQKGa5g17MkOBdWpBAou2p78/hPmq1ROt9NDZ3hO",
-	"kFwdgtVBEINeRmF+75q4/Z7i9grXGvB8OEbJqyv5fXoMfPe8X9OG748EsE3Zhs2Egu2LcTSSE8qr6Dab",
-	"roHosN3uFMm9zjk2pcHqsH+YMobCf/59FzS0br9G3rhFosWHlisMTN+0dKH1ZsMqbly8GMWuu0cOpZiR",
-	"/DVQQkfyx2u5rmhKROuodR76y54mORmZBCJK1hkNHsNTXEpVYXSRSB3w76vlgnhoMDRBdGGEXB1JN+gA",
-	"IvsQ35ctNOmTCY4DcWQZ2DpppPKIaXxGnvrFlN5EbZBpBm4nCXQA6sCRB//mnjt0hwhDK1TMDYlAdAKI",
-	"pXpSQDJFZOpkK7ID8frwft91h/AgZVOLLlFWWFcY5VdAOZrhaB4QzlUzpxHLVs+QpKSjAhz9WJFWwlWE",
-	"IwrZmKgl6TyIOUQyyCV4miZ5KGYwuP6ATcKe+QqyUqb0krCe9bWHcMBDxCEdwa737TnIo0xEoR+Pzd+m",
-	"YIgD1UJUVggjxP8pidL3MuXRdF4tF2FEfAUjjjmnx3JXUmodB7FfUvkUs6V2jFmiJgXzDy8zuEIeUsb9",
-	"IgXcTDOwCqnU7WsbFIB0VhZFbRXaRxkVFAcaYvIOIBvsQ82xMEOuhIGBg+ZhRNQnfdd1E6iTCD9EGLGQ",
-	"ddU+GJ5D02O9CwVaIPOOmJWToQZwDBe0Htwflt190hBP4AsCi3hoS8RXYRz4iLwbE+IrVDNZSYbRBHRO",
-	"RYKhaOBAPQGv253jd8pe2NWb8jpKM9AvqqHPicQPOAV4mKvDyE6lvukuSNSF28vN2S/OmT7sdaQk/7BU",
-	"kodL/dAWPLipZ3hO+HN5VSWtcVVyTUJUU1ULSKUW/ZykrOAs5EQrQKcnmSBTm+SoGNMEICoFT/j1mQqA",
-	"+6///v/9uz/5i7/7z/+D+VyCNdRSyeN662jw3mllqN5WNWhXRuAmbhw50JMwei4xpESktrepd/TtP/uf",
-	"vv1Xf/x3/+XPcjtatfjXu48jqlRsSpb83R/88rt/+6tv/urPvvtP/7TZwp3E6/m6ceTRw66GjlcYBJ+V",
-	"K10FQ9/+y//jm1//8ptf/4eGh76jWjy2BJNU5W4Xy/XpDvE85eOdVaiULCiPU6uLnCi7SibEtv5VOy2b",
-	"C7eOWr/52//tu3/zK3W6+VerzjbVLleccgN5OyWp19ckuEgwC9HQmTuABBSFYiax3l1Zpwa+sorIpNSn",
-	"WCXZXMpmdDN3gy2nFYThhVqrWr5rLg6EotbRXimxdVq2hKZGsj/5ArKskpKHma+suodV7n/l6msdue+3",
-	"68NcTaGvzdmurjlhm7bfHcau53hfqZhnXe8ZNDtS4uYGMXYrCK4988OC+cGS7lI9nfKsoLdBiagc5VxR",
-	"HyqDfCvQbC3eFOlfBhUGlYx4h5WcMhStlt2gZ6lQWsth5Erbrze0JDzOQHG5CWGrMAEJSVJOzscKaLvO",
-	"OpX/RJt/eMbPYCIEBp0jxMLz0F+iMWZQ8EFqUlQ46GchhYSoMNK5jfIPqd9JlWAIofdGJxpjNmKqyh8k",
-	"6sjvZlQqkMse+hLqFagEVIWsniptBP4Qo6qoOhag15L5QlDio7bUVa3F6aHXxjTUc2po9fEk8SqUKZBG",
-	"ZwODyDmZSGXIbBpHECgSXhK/U+L8SK0M1e4Pg/jrXRv6iQ+tEellZBm7dbNJ9ZvtHPmWBbpEkNh4vs1d",
-	"J3Xm3CjIYmCa65+U2nqz8yr7443EM5xY8HZt4mIpNG1uel4DN3U8Fxm8tQz1WnxJv5Pyi17+LQuLWANR",
-	"K70HOXlktedgQ1i6qYbL+nLwziMHagUNZOIFkho9trN+w9qLhvuEE8uA3NZ8T5nQHVWIyTx5vlSsXNA5",
-	"sUzzNuu9x0dsbaHGJO4gXwbL3hV/c47FeFZVsvEqjC44wnzEKKtRw6hoXracaAmz3qyWTs3wQ2wxZ/1o",
-	"BYvWJQ0tb9btqGvY0EOflBhsENQnrsKn2m+bUVEyzkgpFCriWVLxMKOtNF3XLjpZlN7ctbrYrz2CLRHF",
-	"V/vUs5fXrKphzkZ1y+obll1o8yKHxVG2rnSo7y2pdKh1jrJKMZtxqzIfdElZmBx7kmxCU/O1fEmvHeqr",
-	"0cvERWQHdNnw2a7iQvJD4mvXUK5o8Ig1Z0bpHvg6JoQoyxUfrseEvh+ldX8SUiVx/nZU1k2E62Ijphwo",
-	"GlJZq7Du9bVOyl3RD7xWi8LI6rK6JSp3Kf+ZGog2pFF7dm4V38nea3OOY7+/Na9RBFazmBq1dcvNltdW",
-	"mSyl4trjloJzw8JkwF4yRU5EmEYuJIAbXjEOFFvCK+VQbaydwC8nxNSFglfv8Y4zYisqmSVxOSfcQwxH",
-	"UXhlWVq5aemf1CY7Ai1OLXneGaJcAbQR26ACWqEAGkzSgcZCpvqP4sj6Zcl2krqrEo6xoOc0oGKZVsvP",
-	"cNiIjC+LF/Q55cLTRYKtE1aBWLrOPQQvISpGbB5zgc5JhoiowCfrE8ptVloRW9SGWwLCo09ZRxjl7rWz",
-	"IWuGqCSDMtbiEiuM5MuZqWCizGlLLLNIoFMSEKSDo5gNQVJ2q2DqQBGOs6d/y4PbC2S6SeG0awh9T9cD",
-	"oRbbrqfStlvWub/qSLbt9XgtxeTKYO0HFm+uXE6iQRm5zQ25/KihKbcMgDI+3Ew1ORP60CzcZ10IS96h",
-	"W4xtcOuEJWzY9NGOfaDskopsG0jJ7E1no71cqbn//v/59g/+9Nv/8c+LG4zI24y7e0+7u0G60efWpNv2",
-	"XrEHkq4DUZbpcpOF6MoR+ENXoisV0SxhSculc8zwlPBd2exzfvNU1tSG+GZi5goDvBEQwfy+3hafO9gR",
-	"O4agYiXLeRdkeRVGvqm+Y0a4moVceQVOT6TQQZlO/TcwiCTlxRQ6DUsJEMTJrPQHvQfolIWRlCPBEJI2",
-	"iLxpm3tW+CtY4FcJQ8oodyvkoKZpd9ckeGxg799uJZUuAUCFF3iaTSxS0Agkr3QxGugVBb4dUlAKZNcs",
-	"AP2w0ucT8Wq186EcTIyoY96FVoaLxVPMpiT6nFySQHHNBqzajuEtuJZWyxd99WdpoJyVr63CN0tK8K7o",
-	"fBiFAdH76bvlRtCtdz5osvV0afYJDDY7gaQqb70TGJQaX1OhaXAjQpON7x++OaQ2QiVYtCPH0BqRiL+h",
-	"WhqudgCVykF4HrKp1a+wfmDCEGyT0BgLRwRIjH5uxOQH/IIuFsRXuXRnJ5+BlVn5dpJGP5wwXy/JPjnO",
-	"pTQJ1yKfTIkSGuPxjHzfggwsKFWNXr9vsk+JD/n1TVQdWDdjpSwTFrO/jPkhgcI0ZkzCF8w9TILLgWea",
-	"K5dwSHkC0GsDHypd7hXpQjtwTuVB7E7y2X3YRViZIXM7pB73Q0o9r2+Q1WsIb+amy7+/lZvuGbgbLIZq",
-	"R4R8gGAQZY1ZIwO8JCKOmPZ1gZPH+GJYkr0HTf566CTL3EzovHyf+LqfYZKQUOr2wbGUHASk1vvaCWTc",
-	"J5MwmuvuLRwt4vOA6jr8tXw9bGnycZXwkaUja/0x3xcOnHU7OJYTZEfZmzm4MSBQxt5yLpBtExs/ta/i",
-	"h8Kpikd9oh8ZIq4PHfFZeAWShdkbyLf5m2hb6TFKoM3ki+lNdlbniyXcaLt0zRS86nGxqizcbfwaDVJz",
-	"1+d8VvlFbijn82b4ZBMOmabYcS9tiK8J/6YM8lMi9Aj3bIJfzhlX8MEStXdNIPv/z9639biRXGn+lQBf",
-	"RGqTFFmlqrZY6AdZfbFsq9WjUsNYOAVlkhkksysZSWUki6o1BHgMr+HBTHvshcf2eGzANsawF+MZ92Jh",
-	"T2+vvf4zqmrN0/yFRZwTERl55Z2iunsexq1iXk6eiDjnO/dy/fdWGOHMWCeiTzATgrI4urDKowSLjn2G",
-	"Y+rGyoRVTXSAnUbqJIfWgElXwOop1Q6pm6Nr8THmRGJMRbSZslklNQ2V4aJLJpVlDdJlpuYv694x4iVq",
-	"srLq/8JpMFBfbhEacErYFMbzOUJ2IftgeO8Fts5QPTKwSI+XNwoMB6Qe0EFskTO/fyaejiN5Me3JUhZ4",
-	"A4MeXhESEbeTcAqzLhJydF1kYuIVILR4RC+0w8JnLXIbf7AZtiUi8czvU0xr4TMaUc9oCYQs43EoCPE8",
-	"nw0VWeIa4sfSswSdW5K2R4y4QXBijop2+RlXA5qVMySiciLSmuOVl0p/JfXZKDSTAC+yHqzG3g07NqH8",
-	"F+HM72u2rBQ0QFKhGiwf9PtovQTbuSOKU8ZwPTOuGH5onJRBIOURUecwhUTW+GarxP+0OJe2lv1btf0+",
-	"y5nA5QOMlVzWqFSsfsVgY10V/zlm3TPMuo2h0892OHa64MCuPIA696y1/EhvG70sSwdSW6BRuQBJbqCz",
-	"lPcqE7yknqc6HrVIFdKiALxuYCbEeQiFFLojiDjDKInbWOJdPlONLrBqCOnC1hby2dTrJnD5Gk/KbbEz",
-	"o1HlBMk82IjRhUb0BD+6R7kgREI/zL7uuf0z7Mw3cf1IXBu4PCbDMD5Jg/NYwXXPHwxoRIEFIYlDzxXU",
-	"wKu6xMET6pA6o7OGRRw8lQ6pS+Y1LJupLyX1u29wMgyZruuSdgaUbDgt8jX1TknyyAWnBVBaT76/baU+",
-	"367ZNUzgxsCqH0EzTAX6ZOKY7KpZj8OQhIFnaW2jOhQmf8HasoZlMERQYhpFVsogAosB6Jal0YKIrvkl",
-	"Ee1N/cCcw4LLjVyoLq+TC17sdnVa5LYAuGqvwlOxms2PeYoghfvF0wzqW8QxRCuehGDmXnDSJvV45HPF",
-	"OkwvYyHpT3kcjtFn29iE5dA1puCDbTeJESMoEwX26IDOcNsJC0YxduZyEocBDCkCI1t80wnRvw+mEaxp",
-	"j4585mGj1/RCohXoklkUsqGx21/Baj5DX+jKoP0t6ZvmdX8FRN+cBdIlGatDHRL5xpRVsR6RG0gtK1zT",
-	"z5F/EfIvQ/ibR5G7w5Dmmq8MHpOHrIUav2wUCJaixj1DiOjdk8p0ufxtBRGzpXGlxerZer/CaCYLY+Xy",
-	"y2uY1Ku2pmVyE0tL1AmuN2ycPSkhKxtRqriW0g1byleeP6Q0Q826edyVfZNLsqe3wZENeLMyO2rP1FjC",
-	"NVLQ6stQZa994VaRKgvQRbm4Klt9MmiK0IVjxdU51Mp2/jx8u4fh290VhOXO6MvObc6XfYEDZS66MITg",
-	"GgjDxBO5vgNKTJWDitsQzJN8wVpNs64NIomm1o/DJAzcTdf8O6QDwkYGyuVTWGwzPSLFqPUXdj3e7d3j",
-	"Q4fU+YQGgcqicsn1697161DTpQu6Gobxbb4CCMW+XDZzdJHmVobIYelZl3SO2nJ0rFGbeFvVpUmfjmYB",
-	"5ovbrHPUaRM8xm+ymEaZVq2do/Ytok75uS+epKPS5rf23THFgf0uI5D9CH9vtGz2AJgL9B3n6HtA36f9",
-	"IvrWGHObIgxoSu2XTrt9rNvD2kzHjjud9s3KsXgnktViQ8oxHhF1z4iLkzm6FQNEtMvMyDfY0gAR41Vb",
-	"GiAyzK2hPNIvcZoILEw1oEN4Wqgj02XTHfUHT9Y9/+5XL/7yPax7XrHTbr72fnPkbbQZ72JkIT5fmqw5",
-	"nDpustDYVouYCJthVyVdnfZN1fX1S/icDa1jc13KysfYbXVzldKEWnRb3Ln66beef/TB1fd+ffXDP179",
-	"6MOr737/8gc/2YYDsUS6bW+wR152bapR8w5bfqAa3UXDjxXqUqpli/m+Y+N90GtJ1hflIIWyIlUfrOqJ",
-	"k3OESEJBJ2W1ZlFWONCTL433QkRH9ZVWcGYvxl8WSIRdjL8sP8I7apCNqFvANuQAcXPtOZbMr1UtssUO",
-	"hU0CK1Q0ugJLj7DFZhzOm2Bx2/M4cfAeT49lTNkALidh5PnM1TMbuJ4waREnqWtyyIGlnqWHWL6OoXM5",
-	"vdIIWOPDIUqcG5kozDZpDBvtK6RcMmQSWkgsJCHDPFDPo17XZnl2k3pCJzkAs03OYByoXGPJBGkvMx5T",
-	"17N0PDUxz5QgjENlPGRi0qU27+Z6bheYZVUjNtQwlpBRrudLNk5IGFlgztks1TjGjVQdg2eJVx0SHQ65",
-	"bbJUcH0CzBIk0IaiAXmVnj1aUryrHeonqzQwKTPXbCbtNZZZVUNOGs85PlnEdKsc/WizTZpuc0Y/2mxV",
-	"0w25Ic7mw/BlzzuZ58qtKKz0MuPcZMe5iLocfYpL2x7L1lkX0yFHO65Mx7Lt5FclojJSs+QY+G1x4lgB",
-	"prvz16SKEtk8fSVKqoryivRsMlpRBfahc6aisbFAJ/6FuPkf3/rmi9//e3EntnVL/u5mRcSWQ07Lx3LS",
-	"PFp91tynqzQeuXJCXH6WXBuH8u/kIpyCLppMggvEKxKuJJlze2EyLHD4zVceF9uwOS1vMG3zVaFFoqCo",
-	"5HOrRk/Bud2RtYNvhhMo0GUcVg8GKrVxbmYL6mF9i2wcY89W5i1L6AiCiEJDRLALkqpBndDGwphCteE9",
-	"bGnjqNl6edvkwESl4nncZi5Oo08m75/g1POZD8ZfURgrbYGUmRjSnm/ZLGtYZVpOk+KO07Hs6JM0ktYR",
-	"lmswMka2O8RMHCSotDm0pXr80GBQkliT4RY56JLKCFOL3Fd86pabGjZb3rIomgWYAf2QO6rjP+bigDTn",
-	"pNNRRoiyMcwyR7Qx1rUcqmI+Olq0KcthXswHDKdCy+F9tSwvM8ojlNfDUOyQfMcgoSoH4ZR5idLpXRBO",
-	"3ag/gh0jpUBKMKe7+y7XxEW2xkV5Mac97tLJUsvaI1WELfv2TvuoaTRJzrMZOempoZ3GKFGh5tWBmg92",
-	"q4i+/M4Hn/zwf7/4/b8//+ibV7/75ZaNmE2ybxXTZcn3r5tXpmXs9oIa6aO6ycjGTmF75iwUeuyPCkC7",
-	"0jhwIAr1v+HAPyEz14/LccBnGZivsqd35eUHW0qBytUw75EFG6ga7p75/bN5cPcBTEvmxMFWDdqVD8Eq",
-	"A249TI1ZxRnLAuCFjJLeNJbo7sSI97HgQgcAFCBJIgCNbaQ0dY7aX5CQ8SvwOXO923JYdMbDXZBEBJNE",
-	"8YHy48WXy5kxpJ7JM7ISPsDVcIg1Z4zjatlMXyBooMGgUZGkZL5zGcd2ae9Kser74dBNB56N08KyYSQS",
-	"R9IqkyuhuTkfOqR2ear3ZLWrb+0xJ2nYVUjGOh7HFbzAhTSs739dCj9tnA/igWsxIPvyF3/5+eXff/DJ",
-	"//vnF7/59hayRr6izt+nbJKLPJnV7TZfCXdqapd0yQLe1b2AXSUHYRceRWNP7whRPUjtNplPvBKuOixr",
-	"zlk+V9yettuH9Lhds5J/HYh/HSf/eCSoiIY0rnVrwuBtpXbV1x/VzNHk46lqBFgO2+5NY2qWuEuAo1t2",
-	"Hja62fH44MsAzxdAOE6ZJ72NnAxpLCDCze2Ass5NzN8WRKch2RrZ2usiH8HlfUQ+VTpry7hkm3hjm36Y",
-	"JegWq347CDb2xIWF4j213T5lil4wlPifpYDp/C/enZYv2s67UPHGbt6RihdvJK6p7TY1imwZXQ9avfao",
-	"WFvLLqXzlHbS3MRMaByEEXHEs7xT2g+xNyinMfaWcYzm7pBlycIZ+S/EvBwaIcEflK/lGlfRO9MHIjX9",
-	"IZmy2A+gmCvr3IENLpGC2PcSVmV8OzbLZnduCTwcEKMj10IQwvDVwLdAiymFFUohRWk7Uw0vZGXUkvhC",
-	"SqJXB2WgWFEbq9Y9XnMS/GoukjQNh8ftxcbAb9JDMocNMEByq+6RTfNAPO8+o18Kp9GuX768asFV2k+4",
-	"JMSkxgK6GQ/TGjxnfI1B9KuRS6YpJp6QlaSvOpqS3RJeBT9J2ZHYKYpSW323WGpotKZ8GWBqJceJlEAm",
-	"Ansy9eN5/pKkx1tuLH+SldUgAXXPKS+Je015TOLIZXxAzU7q0OqjEPvILb9we6HOUfumDF/91dSP5wav",
-	"QkaBYp8NS2NXgjmLdChawLmCbOgcQGbUwtPRBAH74mcpblJTMeFrl4BngTdufv7a9vP8V2/erV531ISd",
-	"dwfMb3EwNrJ6pbwEGbDN71pYP/yVOjr72YTQ5xr69KaxbEFzRhnp0SBkQzA8M+0IpVHZx6SVRBjxT7n/",
-	"aI8ycapPk/nObH5Sri7lpEgdmjUC6mdZ5SLz/pRKKiEzf/52gcWMs7YjFPZV8Z3VYaqSBo6LgzBYxUxW",
-	"ENeDZauHyd2BrpMIhgY+DTxzcg4bhG+F0SmNHfRcZf7aUpnyLXI7PcoeMmMyGMxmju425ljEMZt3OVAa",
-	"nLQXc8Rtjmxx5pAxdRkndk23ZbZrJ8ShT+Ex2RR8y2ZOuvuYbPica8LmYC2r7Ls5G1FsXawny0wiKghX",
-	"TcmvcTKL3MmERhz6PE0C12c2C4GVbiDZBy46RmeZDyR1cRSnrA8tRBvEDXhIwPXnFDc4c7ALtpPvceZs",
-	"KalKuuAEx05pvC8RPC5HYe3FuL9K95o+F6VoItVt77s/+OSn34b0782DzipSVIlqqpnf848+uPzXn1z+",
-	"7LflNK0FSzfIm7Vg6wbpqOh0w9wxvc282/LEr03H2yHJd1jMt0/s5NonXv3sd5c/+O3zj3949Y8/vfzv",
-	"//LJt/4PPufyu995/vG/LPFVC2vYU+O4fsqCoKgoIFRjjsLbCqbN6dh9jJEuzZBd9papOoO7gJrpg7Aj",
-	"tIlozpjBP3dm484jqWlroSKM6p5R6P4yu590cxUwSm7KhnF6Md280243pA8r8OQvMTxFdzgRf7sGAxfH",
-	"NCLirkIspQYYyKc7YeCZRDQWw1OvIZ6COx/Kr46q45rZNxH6ZOoGBWwQC1PUAMWsELFZ7nG5q8qRW4pn",
-	"C6ShZ2sfi7CcWvv98BR2mtwd0/u5afCF6ji9ACllmWby6q49qdHWIQhx4xIEbdi7uRmi5iNN+Zp3FneE",
-	"FlKGUHJzlC3lMt0yr9RZe8mELKwvH5qyYcvIsezkm5jMxEVpDmGMCAcbYRZymk26v0tjfg/GahrK4Gta",
-	"0A8MV102IO1eJN67vcvfqzzFZRg1sxavilu28DjuAodmztWOgKh6q+mW4iN/skcR6FzQOSMH1c+ChOO2",
-	"ddCWMPZ9zr0zmIXj9mP/nD7uh+ycRly2Na1sOSKHWKTuQF/6GCu6uUUmPmPUw4Az9mEnPTzTsT/Ww3Rg",
-	"gpu8ySJuTMYhj4nTD6csdmxWbwuIGp7TiBy1212B6U70VZ12G/ybEY2nEaNeA3NVnCmLqOvBgAYHI+b4",
-	"F00czN8OAkWD+pqRizP71Kx5hNQClylAPYnCOOxNB6R3EeNjnHBCmT9uATdbb9P4NjDzjsmZB/QJ+UaH",
-	"GNMcCI8jnw0tckDgS4nP4uObzxzDRYsPhBc2LOLcQd3QfHgxod1UJ8MbMOkIyHJa5Pr1B3QSaIK/fHr/",
-	"HULlqSCzUcipcTTEFT2X0+ObihW5DxTge5Ev5BOHON/oEIP3+FH4jeY++foj8957fPjMgQaNEYXPNH9x",
-	"AJCL55qPIHVJkvnHlnkrZhzcfUNlrZ6+8RVpLjUEPWLT3eNDUufe2Yy37vHhG27sNixyCHvBZvIHWCw2",
-	"CC05pgHlsUu4z4YBeNzjhkVuEhyQr8mKaIAkoXtePOE+Cy6sZKgAPApmRuGtDctmRyp1At+tje6GRY7J",
-	"2H16Sp9Y5DWYi3ZKnzxzWsZCosPfsWt2zekSVw6nhAPJwniEKRfEj0nfjSKfCp6ah4S0CX0qNpQfBxek",
-	"7ty5fft1YR32aN+dcqpYKK1QHRKR7x+EETaLEu90IaHVZoVjHl+DMY9qjzWjcBpT3mgRR36U3pTyRDoj",
-	"lz9QP9W1cEBmCAJ5aDP5T9Ik5lNmIzfWdGNDK5fL3XlCnBtjPrwxdqOzlNR77PLH4gKH9APqRpz4cctm",
-	"Yu2KRJ0bk4AK8RUyqkQLyCM5xQuycfSBkkEpjNRQKPeW4lBPIB1Rm6G6I5xSjmew0SVOaNq+gNp61DSa",
-	"62GES5LKD7IIDThVEyTJ2A3AX+ARaGIitFF+0FjqTZgKBE9XToIlhu/jayCb2cB6mh+JzCeMDl0hUqQs",
-	"RJ9AZl5SmjLxTSXDyQqk044s9EQOL5O4ULOZUOXt1yTYFv/ogHbv3KwtbueKFSjuYyOH5ZobuEvEyRXL",
-	"Ik46qZtCu92wEIGqU46qyihWT1H82hduVVNcEuZYZvJQsUrdpxyTMIPkNzLtMo3HnlUuewaK18S61rY8",
-	"EKoEByyKyyvAB6iSlSE7Ovwoj4uEdjyifpRCnaT+5VOhJcyxlIB1VsD0FaMnE7i9BM5mrpDX6c8wQKtF",
-	"oGUHdmOFscs4SjuHerCLh8/J7XfvXuMpBI2gOQMISlFzDAgyRRCMEhdSPlRWkiIPEc7EjeILcW9vCpO7",
-	"bcZCzXufkQsKCiLpUCduUp3c0rCPU0jF4QR1ux+p67hFOH3CSRv6pEt41+ji8G2BAMSH8NTYdJz7m3o+",
-	"NEmHvNXUn/2YCGDHW0TwNhxk1kN9LQwXR9tdfbKlPdLQsQVbiCWqM/MggA50EJNwGqvx02pgu7eaMbKM",
-	"GZJcKT7z64/wt1fEJvncGvncGvlsWCOfGxWLGBXQPhT6hnba7ZxwW8/C+LIQOq+ugbERo0IAEyEwsopS",
-	"LorPuoSf+ZMJ9ayUrTHPjDiA/3/M/ceS2scmgZs2LPIr+bld8fLtiqJVeflmxTsFUPzlWhRjl7lDGt0Y",
-	"hFHP9+CglFsTb8FFRj0/JEJj4zCnK2EvFkQYBgbhcTjhZBZGZ9AUUDUAF/Q1LMiY+hrtnYb9MxrbrB8y",
-	"RvvImiGNyUG7fUC+4vfP7rPAZ1RgHKglFdoqCLmQDeCvv+FO49EN2Vj+jDJHjaoVEkW86wsNbABgM0d/",
-	"9ZQZ3+20CH4gNiAl+JNH5egdd+iqHo9TSEzmxNGXCPQqM6slO1o2u421HzJBrEeTJ+b7huOl4unFeqyA",
-	"DXGYGBqSZYDf5eLIcAkccYOnwLScRmQha+KBR3EAST1mewAtEPJT/u++UTrnHz8YJNWeZiunVhCyRnUf",
-	"vE9+9rfP/++Pnn/0wX/88uNPfvanjVTIVUz2LyfkxV9+/uI3337xy797/tHHWSryTYwqJ/pXjWkxjoLy",
-	"B6S6S65IYZ5PisLFBfpbeh/tVxqtyTKfY8FpcpJPspP+F+hSvMqUl+kK0/rXmOFhfPTOR3eYG2FH0Xt8",
-	"Jan3XNaQM+INlSw1ySJVSsbId6V/hjR+HIJAf4w1gaWq9z6To+8NxVoUQhL2eqJOTdXgM5hOIW26SRSK",
-	"1bDQ4wcmn81wI1k45A+eLZSzqT3qLidOinwgRH2E6sUX0UkY4Sj5ccMik2Aq806n4x6NbBYOCN4hv0Mo",
-	"TvSJ6TdNBJGBG6PnUZCcBNvHLSJs6KRjs57pkDzBZhEd+jyOLrpoYmg+cBlbE5ZnOKYsJu4ghpQgdNEB",
-	"NdgrKH8FqE9O6tOJ0L+HbcJtprqRm+SDU0UyGU1Nz5fz8cNpDJBo4rNhAwN8UvWGjIcBJXUHS4luOA15",
-	"BP14ecRQaPlm9XyViYpI4z3Yl3uqvSfu0Gd6TK04H+9MMXmqY9UE6/Q/2+1lqlbAr/suDBXYzNsqlPIy",
-	"Vo2xJPulCEslWkotytOe6EbDFJ2jG4tXRKqcmnHyYDGU4MC9WvargChHYnfGYewG8JOUwl8X4jd2/eBd",
-	"eekpCDb9NAA34j8evzY4dG/1a1bN5190+2fDKJwyr9YduAGnBW/i8jmdIpD06NmWjeLU9llIfULzEa5t",
-	"4gn4xfAXYJqD4XYuLRFDqK9cI+zz2NBw8oksnJUp3aUt4ZwGRu3xuB+ygT+sjqXp4BEEwtK6lERTac5D",
-	"Rawfk0nkM6kFhZbmsRvFXVDTDnPH9HXYxw6ZuH4k9J3N5OMtwsMoRj+suNBKpm/xkSu0Naf9iMZoCbML",
-	"8I71XC4WiPNZGHlk7PIzlT6S0i422xP1cgrMu4NMf4mTktK9JJewpaoE5RaG7ac5tr1xNMW9NWtq58Pq",
-	"MCzFdD0vMnyxQim0D2ridMsLcJsal1y/fh0nrXkU5AyAKxl/bawoAa0NqKyUCNiMzlp9ZReTzGpBHICz",
-	"SgLLv66T92CC6YE/nEYy/oiLyaVo2Z44LrAoqu0iyuLoAgwGKQbkEOt8ZkOX6HbhHQxd+jEOHiq3oUyX",
-	"pAxctdHnCIK8CCc4BkmG5VF3vv7IwdeGg4H4PAn/wadsMz5yJzCcXfFQmh26k8Q1YXyJLyu1vCzZlcET",
-	"ny6/VWhUHYBXg9g5cUnPjShxo8i9wJmGyjjJ2DLX0KXLt6kj5ITBhZyKQxoDhEE0I5HZnhoo04JRG0tX",
-	"wpV7hKb5qS5WMuZ7Q37Bkr1W6CMsJajgy5d3A75dsPL7ZQeV8arMObi4AbSec3Cl2c8r+gjrxodJMUKl",
-	"r8a/f2qZTlEtBgv8iLVEem3HIOvMNcis0rcadxb2iN26KVdwDhaEDYZOEJovrFCgq6KIt2mMsOmast+4",
-	"ktKb8Zum4nbl4OCr/iBWwdxUbKxbFC/0OZ/CkK0zcAJCuK8u/wW/6TGe6ok8di9s5rNzN/C9Rou8J8mS",
-	"AUQ4cbNRqE54ElDsy0ZTKpMJJgqLnUG9LavZBXWsYvA+h+62GY1bJ8ameLcMsZvwD75nrNmedZthr26g",
-	"rHA1dxHqSi/nrjr0+YNYSq5rXMi4jZh5GSHOh7kU9sdjPqya2BlPI8YJBl1kXWcqpdxJZ+c5Frl+Xebv",
-	"g+f4+nWLhIEHbY7kHHB5u80c8MvdCXzK4nt8iC2Tn/aDKffPaePESA7NXwh/4UkgSr5TPrtFHJ+/yTz0",
-	"n0ZTajOVLxtRuddB/gNpLfIwxBhfz+2fWeDLg4c6ffOVZs1rXdzI44ZOGopon/rnkOl9T7FHWHmOTAh2",
-	"LGCVOO0O6VHxbvEwGkAnvmsc86pj+jRukdskoufhGdXJ++SM0gmO5+D0CSgtn9tMVc5i0j3eAynqfUrq",
-	"8mUPLyaUHHTaHegImEr4U1anXk5toCq+Bz6P4TKbKX4KZrawpYyegcYpTZqwwCh5+UC1On4E82dx8Ghe",
-	"zSZFBtIANkqdkimkJJ6Fyic0IA7mTT+GQuq+i/XU8l89/JdjpQrxjfaEA9UFUt4gOwjo21JtDVK9D+UN",
-	"KM/k9Sfz+/AUAoUk+zZ9hmSCa7oYIckUhwzpkjIExBo2K5w5kj9ERrsC3GfAJp/nnnl8kutrYMwo6RxA",
-	"3nCRvyCTg78H3XZ6rncnxe6Ufulnfqr1R25ckM0KkrDWPWiDOZJi6wqTTKVef1esdTU5ctdvgKDVh/vn",
-	"iMKjZDTg2TR3jhUxp+JpW+EQSnqhDR9vdDxdFbPwkZtbOVBmKlSbdi2jdkuMKHXgjc++eXSc8gZsgbNL",
-	"tmSf5xvL4phCx9gWjxBYE8v4DjLScOv9haplXVmfoYw2KpKAQnNo9QUeLjJfH5M6BlcbFilVvlntVqBv",
-	"54ei8nK0qp1Rqm+PVrcpDViyZbbRx2iFLkaV8tF82bFpKWV2OEkLwEJosDQbNt/78/GcdkopEZhzbAKG",
-	"VYaTQqnoyiwTWUpGy7NX+4ZdEyDdrnXt2vM//+Ly13/+zz/93Yu//OPVT37//KNvXv38l1d/+NsXv/+H",
-	"qz9+9+qvf2/XniU3y+Rd8bn9iMr+2rVu5/hm+9ato4O2+D/L6I0GntQH1E0I5sO3onAMSylERP880yeN",
-	"U+ZlugKKPxW+R/xAo7ewt3mtWxvF8YR3b9yQYqTVD8c33HM3dqPW+5NhTd3wjt8/kyHmyz/94vlHf6N/",
-	"edd08Io/PpH/G53TSDF2zIedg0NFLed+mOQ0K7fuwarB6DUyawu1SV0ZHaa9izYY84iSt8Uu9PKd5sZY",
-	"ESTd64+smhvHbn9EobYT171fpUAzu1H+Azbk1Q//ePndD8WG/PBXLz781X/+6a+X2YHHuDPoUySicCdK",
-	"b37FVkz2XcHuLHzh4lvxoGwvXv38e5f/9E+Ve/Eguxdl5kHC1vINaa25bLsWIpVLWCRMZDjo3Skf3ZWD",
-	"GjzK+7WuIA931fOPvyNp+9GHSFgteZF///SLrjekdxBCyV3i3z8VTzzFQJC4ThxHN0g4FvsxVEUlz3z2",
-	"uWRbJzqVQ5gLui9HYSA7LCQt4Ew33urT8l0vU2h6jZORz+MwujBdnHy44LwRAWMANKTcmqXl1wuMaRu5",
-	"HCsts75M5fZMV44zL8Un4nD6hDuNLk7PNa+NfA5hLWxkEbjREPJhMJOe1P1Y1toPBdLzwhlrWGQ28vsj",
-	"VTJutPEA46SVJ3HsXpAeTfUmgLz4Mak73J/jHnP4sMQD5hR6uhrpTiTwigW8cFW+tsxskcK3dmUhKB34",
-	"T0lMg4BLNhU2BjiGxgAmn5q+x5sha0aUx42WzVKL1FatDeRCZkOE+YL4aaoWfoEu3Fi6oXbpmA950hxA",
-	"lTBAA5QUYVDTCCR1ycFBu02+hD8+oH3qT9RkFJuhkDL6uxj+XE82TXE9CCt49NzvU57zRHL6hPToRSiv",
-	"z5xW1S9irsfS7RdO/7NsljGusi9ZdHRLyotb5nUUTDbF4G3Ue3vgeQQO3wNuzvNhFbgnkr1R6966BXpI",
-	"JkSsO/auvLJ9eco6pYStEChewq3Gh6ZPbTGKiocql7rXxDF6OAvzLRVuHh2jAskZDCohBwc4Jd1jUpv/",
-	"7huNeR6rOUw/2MxuWHyYbOER2747q+wAlXmyhFxDX4Yh3VK1/qt4NVYeYrhSDwg1wNCUqHvlcjGOxW4n",
-	"GpdswgURr1DKb44n8YWz8mhjNzrLNlEBMYCwEdVqPdNJQgPdknl7Kzahrmo0UQQ8FoDF4h5eBHWLwv5E",
-	"YuiTIgCRgjUIeNxYdsdSGJksCpE3gMcK0JRFhEWC2dv5ILQkzxhonG3dBXYB4nyNtvByiblwWovuHFEA",
-	"aD79qOweH/JXEo2VBIykzr11a9cYrJqezqMtj5SeHwBejpKthVbLyFgd+K2xKtbB7sBZctL2EpTxbh6W",
-	"yc57B58+SLbTYOBnC/+Z+3xHiZqA+hIXC8KeJQDewnBOgzdM7KtO1NQgCC9O4TbixoDcCoFbi9xlGSij",
-	"p/egZ0l2ohOPPYFeJirtK7nEyJhLwS+BitQ0S/FQM5AWRp7PXA2FuKzIy2U82kylPKpsQvEwsYxLpj9u",
-	"ADd22h0CXnXxqrmQsRfGoyRhMcXjFBi02SJocEWUJxMqCIyiwbF/klMAwnUubhXWy2+k0pRAAwWeEDcQ",
-	"Z+NCZ7N2DouxIf6+D+mBkD5yCnu62M0TRz6aK5KJSX5EytWDW8KPzDVfMStJhZvWB5jrIrqyWq2lk/lY",
-	"eDrtj9bC3egCfcnYMs+QJYGloOGw3WnKg4JyxVuHK2uuEO7q+zP20mhYWP0/UEJjFxU3iUiYCyz9ZdSp",
-	"UG2dcsRLZi5HgdK7IClW7kfWWfFBLks5M4ovtNSE2Jty07JXIcNsgTObvPow546uWm2fZ1VmKeQuOqa7",
-	"AN3GqdsR3n6QUbSbhNo6lwAWas4MPwESzeF9uVF+Vu24eK4fHvw6jPfj9EkD+QbYXvxUjexPBcjkBtAQ",
-	"UNijgX9Osak8wGZorC57RQ0CN5ZzQwZJ4ludU0qcp03xh2Y/ZIPA78fcgXi4kbDikA4IKu2TBXengzk5",
-	"DuDqxEG4SPi/cUIOSf0ANne/TycxAvYZDYIGvslm5ixqmS1Q8LLyLILGCblJZpEfIzYryijAD5DXywoq",
-	"oxrSZlDla9RoSWbKAi0S9t6n/bgo42Bw1JQ3NeXFXA4Al/aBKgFrmc/241TJ11thZDPxn6TuGKaLQNqd",
-	"hmzN7qSy/Yhda7Vadu0Z+N5lpxLMOZMZij6aGWoHXIPpFzrzLLm/RUxjqdM5JPWHF9AjUbx1MuUj6sly",
-	"8qZ0hnjSLY9feEJ4iK2KL1KCHarGsFT+PgsuZPGYsMNMS29IYzUb/alhqMoGmEZ/ejSzYISpi31dwITh",
-	"eEDE16qEBwE0VDUbrqxs6GJaxT4n3jRyewFtZQr9xnpcO/LRo+NJKBiEiSjcHWtlLv5H1fKJv9vMeJIs",
-	"ZdcfiENrIsqnQQylhnKmDOG0HzLPpAwZ2yJfkzV6fmzOhQACbSgqEwzDRDi9ZZM2QkHYPzshjsz1gws6",
-	"QhTAmZZva8hHJBlwOvXEyKNzbObK0hH8+zVOZKzpROaYgOV1Dasez+hEAh9ofoqH7Jrcl0VZO4dHTXxu",
-	"k0kqmi7zmgO3T5vTKCiw3jElsNB6J/XZKAScBe9zYWeGjDZKO3x3YJsrG5bRWVK3mcRsZEcFDOioayPa",
-	"9yc+hPcNKUo6DRh9Hw7kvUOjYDJ95aGceyploOZuKnqU8QaMfc6hmDIiUzblYg+rMwwyTZ4ddaYtgtLv",
-	"hpqUrO5Pko80PeAJ6JwY/M16Ri3zcnJTQFOz6UHakaAVRxglj+y02zfLihTV9TDSOHD7Z7JlrAGgOx3x",
-	"BuMPWSiH3odEo/jcZnoysvj1IHv7eBrjL4fp+5IfbmZvSXpKCFRB6m7AQ2wx5TKbIS9QkbqyHW+R60Nc",
-	"sR91kQDSHtKnufI6+aBnRTnIi6bqmvmwq9VGVjllkM2yY1zn4PAah+aNWYeL4kiSh335nf9x+f0Pkszj",
-	"OR+IdvwKH7hoN4wHtH9ewn6T6p/99vL7P16AXuW52fSCVDuSCgj+599c/tsfL3/952Kakyz1lL+pmurD",
-	"JanutA+bPaEP8/6VNTi8nS1f6ZZal70F9RlqX1ezt9KLVT7CfjskFyTaHy6dXHjYRIVxTwj5V4Xom014",
-	"vKY5EYfqteA1QsUF7hVU+zfEX9C5ker64rJsKGYBufmSOQGPVboqrw8SS1C9P/1JZWU6uMM39sVaUpTX",
-	"QxUUl6zIksRIyfMFjcMmjy8CCvamBos4xkCajc2x66mKcODOiTZvhPkxE6hXGlvGzOzFWJspXDNZmy9a",
-	"m8fj2jIlZ2kWH62hrKvK0ZUfp6wEXX12DIszv+hrARaYprUuuVq3kGvNgqzt1l3NV6mLOzJPEXhvPT2m",
-	"GFZXlN6jn8HFc6pHkqU8NO1OgzBKhWkBhhc26zGcQzCfUXl6GnJO7Py6+SWiHLj+q6XPJEb5gukz5fi4",
-	"rN8Y7tjl+o2tF0G5+8YKMZQyUJq8qZNLWhIKLmscy2U4Sfm3Zi4SwcWO3WUERWwIl3lq/BosdxwSv5qK",
-	"MvxoUnFQHLcSLwSWUMpI8pRnK0E/831FvNdOAV95LjQNOLoG1mAa0zfRLQcV54z0LhQOG9IYYdhjJOFx",
-	"MC+jKwv5Cmm9meWNPJdA7EkShcS+VjC/APsAqiNZQkIKa+Xnf1RjqVyR7uGBKtItKqI1SrJlJH2FNgB5",
-	"JLQ41XMr1RcoJN9U84JCcIE6qbDlwJzq84p66eI65rnfsYKyXTRm6FEW+wNfeeExjqIB52qBxFNQOwuG",
-	"ESW+WahJLsYShaTGWKKQUyA84FQemR0YMy3kfQnRqpsvyimoAz9QU/wpGfrncjwmzzfbx1H3EBxxI0iJ",
-	"IziSCyf0R1RN97UZ9wPKYFB3EkQ6PwQNBiOxsSzD57EqNOajMIpVN0eZQsedfE8/dkHcaTwS69h3dVvj",
-	"quZ4pe3mAci+bAfpQZOFD3GbpQ+ptKLCaQwfDVtxXmf2TD/2dTrDiy20dkN4I7VEop+7b/BT3CN5E9to",
-	"D2RuKwypBnQQE8EMHR+Bqb3Waq3zN5EP/7axjbYM91ObpBA3mgiGhbhbuipcq0KcNgo0u0ZGUEsEsS1O",
-	"7NrtaTwKI/+/yRzTL4KkIxjgxlsgvm3XVlAyuS1VoWqm+lhC76Q5jUiu/uZ/Xv6vf7j81x9f/dsfalZt",
-	"sLiFyApsw1Wmd5Xt6zkf5k4m91w2pNFX6TkN4Nnb+9ZhEPbcQFg49/jw/iSG122KAZs7P0sMLxM3qBk5",
-	"pg5bt7m9fpChw8GGrNDWaQ2MY6Rhu8/Rwe+pgdNqJRyLOHJVZZycPnWSDvdsELZkXnmL3IaglNaqluyq",
-	"i+Y4tmdwe8I8s9nAp4GHsXN/yADu1F0CfzXGWENbEOXWxUatbhA0ToiT7EtBYHrjAp02c7I7zDFfl9Pg",
-	"OvcHA+yknvvAxgIp853D9iF5T96IzPRSmUV1P85WSqpwOAxDlZkgg8jHVKG6TGc5vMbJfXZKg4H5ZHHn",
-	"W3Cp8ddGNpc+PVBf7qYl2/TDo9WH7UHeeqr6qSJvHbubGJFS+fl5FS3PhSmCfv73zz8uHjO9/gSAdL9S",
-	"9BaJ93I1zwFnuaZcK4sQffXjX1x+/4PC6d0bGtOTlSblcExSh5riRx9+8tNvL6UvGJ09LtOPVz/68Oon",
-	"f/jkNx8uuDzLeUvfS233rWdcr1DKl8il1ZySuIgr+CSXm4GQIXMXU8Oz23Pno8Ozm2dHicPvyRXNyPlC",
-	"0JBNIE6WaZk5Oc+UMwV1wDQKat3aDXfi3zg/BDEvX5w39GFeNqY5ovKD2Tf11MxRiyiDAdrFqEmQ03gk",
-	"5yWlcIuJk4zL5b7OXo46kxjnk1tK5+qsSu1xNp6H1xQ8Edzn3FLVfVbq2fDI8RTnJepngaex4FGnGIS0",
-	"VNs4C7Pj1fgeaLkRYRsH81PHfFjwsNt6O9ComW7yqybM1r3s0ToUS4AtEVpHemOay2A+qeitQs5g8qwQ",
-	"RSky5XCP/E1CD0rw+OVT2ThoEoVx2JsOSBROBS5VPYXUWlskIV53AyHcOzOJfZ9DcxDY2el0cLk5MTNT",
-	"7C7I2IZKxhPiyHFNM59x4g+wvlFAyElEBYoVb/A9uSe/BJZrDSVXW2iCmrOg+erouw7FXdJGLr4snEZ9",
-	"8UkFKaWdpqCjOVKExOHE70vqpGEtma4/Vxxt8jp5+82Hj99582tvnj58fPrmX1mY4Pc6efe9r3718b3T",
-	"tx9/8b/qvx+S18npm++8If5+YqRak4HAepBfQWBIFV48cS+C0PVgi/Ujv4dhBJdfsL4QE+o/WhfuOGho",
-	"fs54Eq28q1yjad7qZGWpTsUu58SJzBu6UCqa5m75F5tfNofTB80Z7XGY2QlZvM2IPvFNOhXr9WhPYoOH",
-	"VZef1kiK0uy6iJ3WJTEkpevchXoma33xbHWXXUiTQz1LZ1wL/vXj4IIE/hmVXfuU+93JL8gdiW3MpdDZ",
-	"NH2jwJanuA502TXMsrdrpA5xMiCgMYfXh83ZyI0NhgNg6ruRAPgGq8VVyShVXFB1VYa7FTUjTrLxHBzI",
-	"E4J0coPClHmZiKkDMJphMs0V7BuTV/hatH3r6HNXycqySbz4D7lKVjqn2cgHsEir1WqkxcYY87e7RCVy",
-	"z2HszaZa52YPyVSszOwCqLXJ8tBJPB7qm0339Vdo+rvTlxtU49T3OaQeNdPOuiY4WZtnNE11QbDBSaCh",
-	"uDrzEVLa68J4I2cbQ8sgfbEFRsBD0g/HuvOo9FQuK9ju4JjKd4VpzNMsQm1jaXIs4iRDJNNsa85h2LFx",
-	"XuRgzKZhsBcJKHkZMS7LcCs5CRBSxfbQklFysLaqyEDzo8jsYFBLEo4pTIMM0N8KvEGPDsCo++L5OXEv",
-	"bZq6HoElRb/qITuC+L+M98IZy5wQk2z8zjlsfK2JRGH4uhlKspIdhwFu8yIH318kcuJRRKk6/IbUscgk",
-	"mKYaWFzjsizIZ/myII3WGllp80CcivSeMmKdMJDLEGGWUUmT5lPmptRVmltqcPSIRrRCdsBJJWB1ZVhS",
-	"VMFVVvF1kmAvXVMnTL1MlpBmSEyfxkWqytH5RkV1YUsdsS80xf2qEs7gQCqPSf2c+XasfxJGghmEjGT8",
-	"049V7QVN8I3PscjonEY9N/bHmFBE/CCYalNKhqBgurfmBVosd7S/9D3mx7mz5QixiVdCeoaj34s2dsr1",
-	"T+ouGftB4MvPIGBdN5Zh3+Cg+T4PGRokDGwkcxMlLs2W4eglU0H6s0fP/n8AAAD//w==",
+	"WYPjxrTZvH8n6t4UOU5OvCYk3Ym6FcfSmKTar29FTAuIfkdGd0RG4VStSgTVZrupLjvezOfwY+utazPd",
+	"qUGc3BJrexzKzmAnsQRVTSu0jwdIsqDnVJLhoQKqKb1UVAEK1JwTu/5iO2YB4TxXktH0tOj0Wjn2kp0U",
+	"dglOEUmKyxwe5JJES13expojvGIcnpOzQCEkbgUuVvp0r0VgXddX5M4xtMq2XOzbs8ZEXI4ZjfhA2RAb",
+	"84JKanXHD3bJD5TaUs0KdIegZkxADSq5+bW6cQwvMGtsxgXSnZczABqI0tYaSQ0K5iM6ZSHUisNQUSNx",
+	"6K9uunWwTtS7blvABVlehVFJEshnklSaplBXs5ATU7svjBBlXcUwTJkPNA6ZwJRJ6TcNf8+QzMadC3dJ",
+	"9MwxOnXJnw0SzSlf+vZ2RC+Hknf0bvf0Dly/N0jwCilCFQSrfKEfxF4Y36IQv0q8XmN+LR7kplgNr+8C",
+	"rVPIu8PrXeL1CoxOOvs1ROpaqGwN3kz8WIvZ2dXeiIrVGAX5+jvZBOd2gG13eLZzPDtl4wiqYuI6RT5U",
+	"edGSHqQnHE1DRhCnbKxtHsaoqk26GWay1l4+iYO1Zv/8DKrWONQZHeo6vFwk3edNL2DTBli9jSJyHtPA",
+	"58kL9T0BlHESidJE5LrnsApwX6iCsOsqpMQLH5ddyWNVS/0GV3Ln42ju4wA4dwxeJTCVXGtDrC0tG/Xl",
+	"jI5noPLd47BFJ0ECcw0WQswwVJUqC1uPG6ZhrQQIM7V2tyTAGWAuNBcx9Z2VvXONwyUBCqOQP3Ldh/1H",
+	"jwYH+w/33UeP+uv08zWwkQJD7RWnrMJe9KZqdCPnTzWANGLcVcNszMZXsps7pr57pr4yP+2Ond8cO18d",
+	"Ac/DSPy0ilweK2h1UZuFaBxzEc5RGPnKfXRBFqKzRbXJG5AfVm/9TmzYvdiQBajaVOJOfLgTHypBY1PB",
+	"YdtM2Apmdics7F5YsE2aH2MxnpWLDRHhi8+pqq+NfZ+qs3uReWbVhVTMKNeT91wtiY/OlyZor1dssZ3b",
+	"dLK0DTZbareLyFuz1aoq/QsSqQWmNXbBjF6bP1YsSq6nRsjEbtLNzD43OrdNSUNhqF0QiXIgviMXuycX",
+	"SVTfnXrxwdWLFc6NH7h2sXLnd8rFh1cuUjJxp1/c6ReroGNTOSIdYxcCRI6t3UkOO5Ic5LkSXzewWxml",
+	"vhOf/nXEpjeIB8jtdme17XYZS5cpdLc+nK6wpUb4mnt7Y0wtA6M7HN0VjnLuX1xT/5xr6JxTXO4WjXOu",
+	"s2VO2UKbYU9hgM0RqPyO73BoRzj0LJT/p5Pl42wt3/VVnBumla6sIc6bLq+UQ11jfmL1OhohRtUwG6PH",
+	"yuu7Q5IdIclzFlBGJOBU4wUj46S2eTEBD1lPwNEFgVTSKVPpDXyLhn+msXedmRckShqBO8pwomzW5sPT",
+	"k2HyO4fOCGEsEGZLsDUFZCJQGNfvWPFCD/XYOp/6jbOeWweE2liggEj1MGTE2lRnZ72zlHW6tC415TC2",
+	"ER/sm8scoyIijULR1SbPBBYxX0s1jXxvw5sNAWYLtQV/C7J3X12uQQZgrfU1IrXWmxtT1zze3xRBLaFc",
+	"t44mnpFgUlGYdl3V91tUP3ayZf3YklO4qyH7IWrIWk19t6hSWXqdjchOyQgbk58qFLuT63ZGw6JLEj0O",
+	"2YRWtCrjRAjKpo061kzo9Ey9tpafJ8M3IDjpkkvNB8/kGZHA58X4g3pjNgT39NUt4Dx3DXd81oLRBRnT",
+	"CSU+dCzkt7SrZR0H3rpOl6X73V3LWcUGyuNjPnxGabb/g7XWusfUDG2zb2+OuSXAeceddo35Eizs0kZr",
+	"Ek1vR9mkOhQhu9y6hKHsOD5ggvqG9sZ8CvmG294M7cvG2p4IVMLpHUnYEUkAU0Q1+sfm69qoD8BZJ8s8",
+	"HXrd0laY5nmzdW3JUteUZrAW3AiJkvc2RpjsLd4hxy6RwzanVqh08J2RA6/HTmvNUVuzKyz/e4VI2YU3",
+	"Ryj7/e0QqwABdwi2EwTLVcOTlxwyTnYTK7TOpHf9FclsC+26RX9qP5u865feFeyE8SuIGGWhIKiti7Tx",
+	"BQkCroIcL8hS9SHH6P59//79IaJCggsXYUR8hDny1CRP+dTrpFbewcHBqvbBB+uuPpVCM+FVmcNoBg0N",
+	"UL9ijM3Q3xQ/rUKkO/zfAf4b2TKHgeoqe+iUIe8B/P5gHBEsyBv4wzNFzznyNMB5qB3qk1QJDSo+HM3x",
+	"BYFm9urY4Dw6zoip957hOfEc5LFQ0ImGGvk3ZSIK/Xhs/p7gMfni5efyV/JO/oS3Xy0XxEPtwRC5UE8d",
+	"XxAmMWsAEzBC/J+SKDNuEIYXKjlHbtyDUG9PkqWlLrcGxnkPfOMRwf5QV3jnCneJQOdLa3e9ESuAdmG0",
+	"MueQogHMRxERccSIP0QsNEfGyRwzQcccte2Ojp0t/ODq8l7ReUkyxBeMvkNzvkWaBYweWva7erjwbqXZ",
+	"brCC+vfdwX5NjNOQcxNTbc3Q6s8i8WbFlgYfrdjQ4KMmM72CJ/MzDVD7KowuFJnoOCaGYonkwIoBamBW",
+	"kLdNDIdNC27iGrM04jZgr6rt+DiMmdiJ0c5p5WljcZfuEfpZSBllUyQf5lJ4i8JLHDhJMVfKLqkgyKcR",
+	"GYtgOUT99B2oZCu/VyGekmyGkQ9Rq8n7ctwRM+MO0eAIYbaUrEKOwpOBFZWtdnQPNjoBi+NUyXgsjNkY",
+	"0jIyFct3BGf2Cr6A3KZy+vylySG0F4SusM6t4UQ4aHsanllNQsjzKwmTOQsrqi0D5Xw9td5R6ncJlCIm",
+	"txs4aIB8yueUc+I7aA/NY0F81L6ahQHRVGpjBHy/Snh6EkZnRFR09oA0QwgPNFIUJ0KJUG+oFEB6aDM5",
+	"6CgJFhmxJFokZmOd19i2yI6RmGqIQ06ZLHRkwlHkXCwOAnsmx4jG6EcAFHriexxdRXixIJF2XUupbBFg",
+	"ypAREvUXndoiVOHq5FrweUCUyaX0KqdhV37a5Rd00TUzdxehfCbaoSRSsRQLpmuu5DqklRtQta9BJrlO",
+	"xl/K5K8Rvsq4bW12tsNlrGR525xn3Z5r5ZbSkmrXJRqp7ssn1XOtnZbRjaeSLEWfk0tSEn7M6diiUGCt",
+	"oWy6jWSmKEdTRaSpNlHreSWNNWWsUtI6C+NoXIK6fYR9X4VBmy4xqB1GCAsl1atY7YGWA4HtcoKj8cxB",
+	"++gfvUTj0CdbnK1c2nVprFI8+IT5K4dHMRM0QFeQIC7SzpCUK+liiFwURmghBaIfIRYK9fE2MphuglAu",
+	"TRR6JThoggGC0TkeXyARwip1Krt5qL5YBt3FGmvxURiQBN1WRokmD2Yc7fXKBpTLXybCoUgtmLE1C0jg",
+	"D0GjMIQDtc+XiUAmv9BGLQdib5mlt4CKAuqMVlI6RaLTgARMbYtb7bzixExce5685TsvM68JRd4CZ9XM",
+	"K9FK1SqgATHL2AJh1HQNIXb3hHI1CUTtvt1oSxJVCVJGuwVVWWWiZhXtbfhSRN42AZiIvL0uShvzVMRa",
+	"mVgUnwd0nEYvlCH9pyvhOvXLSITHGRJwlIC6BehyV4RJMeurvtPtv6532vKN7iWOJHHlUto5nkaEtJzW",
+	"Sxi09fq906oqMXZXo2htb1OQ44Lg+aR19FVtIvm6zNsIwzl2n9ZFsJR7kmchSb0wD2lF3R8iEnCCpMTd",
+	"K1EAagvaN1FsaX0/rB9+2aX1Z3BXgOlDFGBaUVGwtJChQkKl2a0upmf8jrVqNHFjaS4KbddtELkr7nSN",
+	"xZ1WtXS3gOeu3NdduS8JEFIyl/fwKjRK480Hlmv94Iu1DdBcF1L6xzgIHMSlRo+Vq8UYK2EcZJvydONd",
+	"bZ2IyJjQS8IRF5LB8zkOgqFx1c3DiCDKEJev4ACm2TorZmXgobwnzFfZG3cX8JQ75JrQUD+8ieZfvotr",
+	"uo1xTUkBvVJM33HUyQ04Vwr2is07h58lwYfgszNuwrOTz+ATxQeTKM17HIVXTJfAUP3B15mL55QlFmEg",
+	"TqUWkaFxKc4JZhytaW27bzGr0jT2iLx9SjjH0wrDqb0hFgqy+2DLNWBYn8T8zLx0R1puI2n5jI4vPpwQ",
+	"cUHHFzuQIT6DYbIiREZYkPP8wEWF7FGuuer66HthXrpD39uIvk9xlKk8eMxfEuyX4nK2ml1FBanjF6f3",
+	"OJKcy5gTz04+u8dRm9M3DuLTNw5ibzKx/Yer4PewRkoDrPisqspkRLBPIlCv5K+JZgDMEcUL5SOE4My3",
+	"Uonk8qpZKGZVbpiNFUhO3paQqCdxJK9XTs91fDVem6i/0aLW1LvZQS8Lp/L8e2tqI67OEK4C0vpUaF46",
+	"wh1Juq0k6Smf8i1I0c6oSznOHm+AoI2wcKVIcHMoCbtfi5n2XTXDyPTNO0y8lZjIp+XFpo9Nzp7ho2GU",
+	"EZ4dqU+//OTsFZpR+eRSpwVwRJWfAnP0JTk/C8cXRKCB6/bRIuYzwtEYR9ESUdEbMW8cMkGY8CBUAN2/",
+	"r7Zy/z6ahQHEC0jxggRg277H0U/Onj9DgrwTqO2NWr8YjUYtPYL89Uj+mFH58/2o5XVgiQVln4rhiE1y",
+	"u+E6T1FOl04STpD3i1FLwcSodSRvPnbdvfErurAWA5+RUeu9h9qcEIT5ko3xgj4wv/SWeB6Ux/yKLzLl",
+	"fGq6tisACwuBxzPim8iDWtCojNhP+bTK7J1YuVPDt4GJ9hz7JJsclnesoym+JIAfndoIou+0fDkl0NB0",
+	"4PLsnr7bh9Ec1HcHaEHHIo6Ig3q9XmIy0u9Dvg/vDFF/4Pa7g4HrZoHpelPWHDsjTx9yO72AexwJOieJ",
+	"1wGuyLq0bVzcjaO+KkBKB6RxwjkNmbwONHiwVx9AKHAUay1rYizmfPokCudld+4ibBxj+oAcSa0QRnzJ",
+	"BZlX0b8t7jicTALKyIuYz+rECD3PPQ5Ri0mN5qpegLmDKbT50xCd7E6NiNqamjtoQSJOuQCOZ60YEKIz",
+	"RBjNKeeSRF+QJRqHMROQ7yCimJS0DJSsaXxZBQ8LQiK4hSxM9B/sd4YQfqBDQDMUOwlkyfQoXJNRQ5hf",
+	"tQj5HYnUfMWZTKBoo6nq47HOrN0cNdXqnzQMt1ZvPbMicBu89iIptr3qQO/xpBI3aqevdKQmLo/aCujY",
+	"GRXlVaYCDe5qTWMw9VHBkS0Wo/YUL7qTiBAHTaJwjvrJUlW97C4ExWhWsNWNyY0njLfmwSfYsY5snFmP",
+	"rsgl68M1QVzsACn5dg9NMA2I76B9pOJh/J1mkT2NBbFiXD6IVRmC1s/IOGR+yaF8Gl6hIJRnArZgeMrK",
+	"oYjhBDqrbUf7g0f7jw4fDh4drFMNd1t/Lbe313UuoIFOl331Tqm7lUqduaQPgFoNfIXWMjcAwDvQu42g",
+	"97wo2+ZD0bCQZ6FFSjAK5Lxys/CqrHYW4ePdOck+aHUO+vzsY+xPSVLboGY32+dn8lzPwrisvMqOT4LT",
+	"KcNVaYk7PxFBRUCueU9lokhZY5d1XXG27G+zntNbcnWh90j6VbZ7Sr2k03USu7YmpPJ6avfgAjPxwHzz",
+	"hvpvRPgGUu2mYSeTUzJw9px958A5dB46HzmPnL7r9PtOf7Bppsnp87OW0zpmfhRSv+W0vqTMD694y2k9",
+	"P/vH8m9y3nJaTymj6rfPKYvfpW+8wPKlU/XPsT+nEr8+xdE8ZEsY+eNQQPqKOZxMhcTSyO1wQZhl3Ezv",
+	"QUVzS0GsSL/kU9WakrbcWLGlyaANrCIf4/GF5Lhl9EHHBEmWGkaC+OicSO2dKmPdefImamfMtvud+qks",
+	"G4N4HdCNwgkNiO3hK28UBRJ6RqEz3QlQRMZhBJZp7bUGPwnYftv2Gz17ls6RuY/koxE7PTEHp3zfgC2Q",
+	"0hYiTt4iqW0RZZWT00yJ4Mr9Cz2e5MfJIXeGyJvjd2fkLRTmGjEvwIJw8ZRPTwgXUTwWr+icqOpcbrkR",
+	"eQOz73kcsZM4qjhIrT1sY8hc47/zOH2jjOlY2c/1X+fqL89BHp/qz7QQqb9BYYQ8pr9SSo/+pokdOFlc",
+	"hTEYccqmAVQzAZU4SZkSUi3elaGiqUH1OLFdbzjherOsA6YOqGi114D0WODaQKLhLygDLG/wRkQvsSCP",
+	"Z7jBRKUoVZ0ftk2OPaDy9QxNmR560wGK+99wpE2qGUVkfPmUT58vSrOzdQS/JqKCTpYO6iM/hBID+ksH",
+	"DZLnTE8/9WxJJE/DfnmrTNMpSnDUhxXu1089K8qc2Zzf8lnhGbTAkUhlintSZwQuuFU+ftOSHKypdbhp",
+	"mYOaOS3/KKbiw4WhxjsIRH+VltMICL6kbDpMy0zpxOIfKWkDB0FZ/MYqc4p1PvXNKW/NS3fmlNtoTnlJ",
+	"5uElga40pVAPvYiadhDaoO3Qyi4/9iLWbqI+aEbpa3fAeTuBM98BsVRbNh1nsc6JhO62oM30u+eYE7+H",
+	"jtVDUFQIIn6Yj6aQz4dNwQX5bpK0GhEcIOiyU4QMOdKzWBLZEqleTahmY7HxYFSXFi311/BZeFU1wws5",
+	"Mqc/J042xnd1sk8SElg5a7EHrdlkZj3l13QZXpCnfPrB4yw3CJvcQSSk3H3NUMjVkZDWQTahYvqlOxp2",
+	"K2mYXcirvPjePY6iMIBYAV1K6wiyjYAJOujQTTIA3Xy1X9su6rrOoesM3E3NoM/ldJYJUzlgwXJ5Rphv",
+	"BXLmEDwb31eCl2viVOporPViLjh5Wx5xURleUTtYLWsv3CTiotjTNH04GyVpnVkZSOnbeFl1HpMACxWK",
+	"eh76UDCAE+Ij13WtEAO8oEpR76XDddAiiDnyrLV4JXbmVfGcCZ6rp1TUzelJD52pIBAVi4TnxhUAwyA8",
+	"xZShNnyugno6SbSvfGFCI6h/wONAKBsmxA4nSTaIkaseelXZHiGnA1llp7PlU8H2ub6oe8F2bMWTlofL",
+	"KZipBF0Tc4owR1iFnarrRm0/HPMHPhlTDpbAuf87k4Ounq+rX+OdHnoFQct9t985gphiE7YMQcW9Xm/U",
+	"eq8q8RlYuMdHTD4IAcb2U/ogVXC2p9G+ZwdSQ66TWqAdJWtJJIfO3kf76HwpCAcj9YjB3QZ0TkU2cLvv",
+	"unsOupqFnKCDvjNw3a58DU0i+cI85iKJ5x4q4zYVQB77Ot65gB4rY3Dl1i4o86EAiYm2xcYvNcdLhTht",
+	"zJaKLaBLHMREzyj/KY3h7bt76DKkY+KMWN/dR5fUJ6H8+ABNaAAPHKLfNS8+RHMSTYkvidIVjnz52Udy",
+	"m/DbIxSEJgS+33d1GSn5+x4SywVlUzlJfx+9jUMhh+4/RNi/xGxMfLO2/keQHOGHV3KQfddFz4+zTvBM",
+	"HOR+p4ee2d+CKWrE2kn8ccfUJ0tcSer0E+bTd/ruwOm7e07f3Xf67oHTdw+dvvvQ6bsfOX33kdMHP92e",
+	"0+/vO/3+Q6ff/8iRS6vBr3bvOG9gqc4EEYOGsLdxgRWnRXXfrecsWJZI9zGfSflDcSrkk0s6BkIWLIcJ",
+	"sbPaHSXqyiJYGv6nbcDF+FwWCit6ojj5ibKFAgKsCqAoH337oOM0gHc7C5iy4MqTkrJ28RITC2smXndD",
+	"8d8E9QKlOieWcQ3FLCCc259Y9Sp7q0WjY11AFBafOMnnCyzoOQ2oLhBIp0zCQaYzEFeuQDVwbdEqF9ub",
+	"K5uopjEbSkpuytf4MJOwAbE1ejkmOFeZlJE2C2/V86E0ovg6FpvU+d0c08timOu6rDcPxC0ImQDfqYiS",
+	"5Y/ZeVYKm/U1Uq5e2UwftVWNOw10FxroWRaSVrihhxk3NGoPHJSGJLOYEx+NWlcRFZo/jloOkDRDq0B6",
+	"tQYQYdgZjljWm53RzLJChIrs2VR/PYONgNvWaX0pVwl+B/3BS4J9+29b3IGPlJ4r7MgMvtagtQ4u7dF0",
+	"S5PE5rSm1ohOCXYQCyWOESyutU6I04oZfRsT/TUoNhXtTbPhDRUwlz/IJuQj++6dXet2UhWhmsi8JFLT",
+	"qOhuKh+4Ae+RXL9cRTmIMXKF1Pe6XuI4IDjiiIpdFUrMuqsy206WVusQG2GJ/eodktxSJEnKaa8IKsj0",
+	"u6pVm9vwklLvffr9+jU1ArjkvTtou43Q9irCjE9I9OFiWBi5er4J9Q4D//nWMQNpolpuuMK6ahxefbwQ",
+	"9ot3iHEbEeMLNgmjcwosuRQvtkqQXOHQzU5cH6Zi6707kLqVIAVF+02MZTVQ1bCEZpqzFABLflFnAQ2A",
+	"K/PmHXjdSvCqCBg+VkUsTk+OUL97uA8FhI67/wTh7s+R232Eeuh30T9EXc/RLlOMAiIEiVAYIZ9OqRjq",
+	"nkjeG8/RPdg4WeAIC6IsoacnfMQoQ56yC61MoSjzTvp7/a5cY5f6vIuZ31XjdMczLORnnYKTtShXLLBc",
+	"s9zvf/fVcfef4O7P3e6j1+mvvd/9h93Xv3Cdw733/6BVIoZkXQTVh6iqKamnO5D1IWHIK5F7rBW11y2p",
+	"899UL6qiCWMu+BqdMtORQ/l+kKeYDDSc1ZZpu2+tarhP3tkd9r200o+H2nMOzfuzrRw91OZ0bBn5TO9G",
+	"1YNPR5ooJ8oAcrvAlN5R002D8BwHL5Oge2/E2m4aSd8otl65F4vlSsq72Oa6UV5DJaSXZEq5iLQzlM7J",
+	"LnpBl7kwn0SEIPJOEKaaZIAXP5wIwsCv3sl4dlTMQ9ohnacdg6+jk/ZN9vjPwdIW11rd7XEzW8/aHIRa",
+	"jsOtEhPkKKuTRi0SIrnhmKC2CVJBeCIZQNK6+h43cVCqYouSEDpl+fCS5xqv1Kp0VcJEtITi2JC4mmaW",
+	"DpH31WsPtXUfvjgIOopDa2dxbYN2aepsWXOuyiI02qPexgIFBHMBwUHpSjuOJHnpqrZO9Nk4MyXZhFN+",
+	"A/USsZXGIYlYhcrDyTiqarCeZAvzGY6Ij9SzOyy4LLe6UU3UenJ0o2KoBYcpnItZYxU6pmfbQPC23rsT",
+	"u2+r2P0qvCCsPNKVvFvQCCSGysJOn9MJgeqIOsteyNEyRZ58MsFxINChu/+R6zroIfLxkndqRmrAeOUA",
+	"95MvXw1NBVKTgu7B8x6aqQrmbSnjHsdiFkb057qD58cERyTyOuuPUM3tlBzDyrMsJT+LjcMiPjDZ2thM",
+	"lCEsQOetM1hzgM1oDLy0GYHJIsAdUdmeqCiYjSMqlmfysHRaHSBd+tsTg/k/+fJVeZgZngOGS8Qux2Ck",
+	"dHNA0kQ/T4N9NQkANIdbg/A9tYxk0TMhFuupjKpa6D3AsZg9kAD3RlMZM92eNR36kjJdlSK7bk/d73ko",
+	"Zlr5U8UOqZxJvd1yWkqST0iPYd0L+hmRvBv6OFXlOKvi0TiYaFijqsZMV4V/UTY1ipUJrAuUZgqU05R1",
+	"Vk8cvzhFl3sqMjqNXZ5iQa7wcsTa3oM5n77Rf3tKQVZdIjKhL2JGuAoG5EhEdDolEexdrf2c+JJTeOXl",
+	"nb3eiI10lyh+ZIX0Y7XRiExIBKI/7AGissk7PF8EhKsFmdtRZUMI86HDrm7XmCkZItfOBB8xgsczWK9Z",
+	"Lpc3CigpZmSJfMrxVKqw8nVjB5LYqiqhQBieZDzeu66cvTsO2SSgY8E9OQwWiBEKUdaQjDdi7YjwRcg4",
+	"QeehT4mK0obj4rPwiiWGg5ARBy2SvECnUEFF3pijyL4KSALLRaLTdxDlI5ZTkSDpL9GT4MjmOLogvly+",
+	"efYICtB6SHe0VFVbYQmKFjpIU90lpBuoC4Cr+53fQZ9oSj1inwBwwMlSjrwXz89eeeridPw/pG5AmXPo",
+	"vc3R/fufvnr1Ag1c9/59eFKF72sSNGodIaoopyJF8gNFtfRnJ4HIfib5gfzkF71e7/17T3XhhWWdx5wy",
+	"wjkKYzEO52SojFDg6VqEkRixCaZBHBGO2jGLwlhgiTsLLGaOzjkxVWg4/bkO+3cMtvnhFetIRqUD7GFb",
+	"SuchvDdiXeTpTXnI1b3MNKHWdi7YoM5EIAx5FlX3higN3Yc28VTlgYQT5H1ihrWHGTGkGrZYlN9BDM9N",
+	"tsqEksCXl3l6grBASnpre6OWCBWrB6b76NEj5IcqJQWRd5SLUcvrJNs5CXQNeobCLCMcSnFNKchjHEmN",
+	"B0Hfa/kEcEdVgRwGkldm9p2C3j2OPEX8ny8U5T+B5xQLgqQP7xdQOx4gFHmgRngdlRNlRuGqoZWyLCXd",
+	"a+TpfAKrkLIGTarrs1CvpoceQ+4EYGgc+AgHPNQhgVYNZ730lOcmpb8u95Bk4BxRoY7rVdISPenlr4mI",
+	"GkMSTDArXCXd0h1j1WZxEHg9dDbGAY7UzXGVJAmtU+FAVGqwkjjk9hKh4+ckClW6h7yCcRD7xLdL/F/u",
+	"qSBiefpz1PYsyeMIgeThIUEksQrxgnYl9E0JQzzsGPyXDJAwodnBiNk8NNKaoYbOIncV+EJnYCjx1lMS",
+	"pZdU2JKI1/ZCWGx/sOcp0A/AoCqJHdAeSDPSOkinhxQd0ugiqREjRHeZX8HpHdXoUCsZilmPmFI2jrQg",
+	"8rMrkRdD9pSRfZX4UvKW2xnmRAV9Y4l2c0WZJBzHBtocNMeBlKzl/U3CaCr/VVoLILKEBgzZMvJ9QBCs",
+	"NTVII1fOV58wbfuG6lqaJqG+6w7gPiFP0rgSFFBJ9kansZwm0fM8Oocnvc5Q8UwgDupk4TYFjlTi+ZRA",
+	"cjqN9FrkI1kY0fsN6AWRZE7SNRJw0kPP5TUDi+OQxARX6T2YY4anJHpwH2pa4bEAlMdM3bcc8ghhKVl3",
+	"VYw8pGGNGEASxNVmntUNLn15JBDxhhL6EUao7cn1fpH4KayYOPln4sDo9XoddaJ9190zmPFTHFBfY4WC",
+	"SdOSnHKJk/JLyainWEpxKgPND8cxgPM5mYQSpdEMMz+QnDxm/CgFAuCoDrqKQknSlwvCHQMqI+YZgd7T",
+	"9MLRBQFOTzQZMkKAMSIdob7nSN7YDSfdCLMk1V/xp5hdMCmrEBbPDTmZEjFiFgT1Cwymhz4jSwVFcyzG",
+	"M91PdEGCgPhISlzDZOQL86TO/0DtlEhJHpTQm1NfUpsJJRF3wI0B4cRWZTFJb+1gWwnJR/V8f4mkLK7C",
+	"FAs4lP5zkAdSV2l5NUdlcCLk2UspK7emoNWYtuXOs2XRgFvQuS72AA6a+/fnNAiotrbcvy/xHliRp6Il",
+	"weVte8aA2EINkMJX7fv3rXEwMAvKUm7QSfKv/NjwUM+ujS3h3i6DJ/8uGE+A0MFviv09y3QGkBtTwKUA",
+	"Ip1f5eb1B+5HSAWcOqi/5+5pktU/kF8e9A9MJtug7/Z1rQBHbgSaikA3O3DKLYTeTYQvSVDdW0claqaC",
+	"CE4yRBOIwAJ5Vo6JBzJELvtQCk+jlr5bK6FNS8A6jxvG0re/Hlgy4r8GMVi1pPNass3k1RkbnRxmmGQu",
+	"ZNaZrkwqZtUwDWeXTCZntruH99AnUo+yBTZLW9VURq6k0DHIaF0w/tUsTPuQSxkkUSu0mjdiumKK9hFq",
+	"VcpogUpwUIRdIjmRNI8mGcfnQTi+yGSLg8CvFdNLEp1jQeeofSWJ0YglT6ksKiNoGLqtVDI9SbIUCjvX",
+	"SpdUSaE/atgZahHECIfJkmf4EmQXfVqXJOFLvtGcYbShlpWTF81OlaCv7kxKZOrCuuoDHsRTU9pR3ZHh",
+	"OnocI5KPmPeuq5L4vKMEaE5PND4ofq2Szk26H2onnF9Vd5sRxaGHOsxAqzYs1K9jgXAAXZxeqTgMxTSl",
+	"JKf55/7Bofn14UePzK+PHj1KXGxGiCR+x9Bg/T78bj+qKJ3fGTEQqaRANAsDH4ANBJkwmmM2JojH0OMe",
+	"LzhoRxHhM7m6BPjg3OXR8hE7IwQlWobWtvLQb8E7vCXhfIyZ0Twkor3rkigCAZp7PckvH6H2s1CcyiuR",
+	"HJ/4HSnmjJjUTpUoBVpfMgWIcVrfBCqSqGbUjCGnXRKFKpTrSIUFnIlxZarBeujA3Rux9pkIIzwlXzB8",
+	"iWkgNd6OkrUq1pD0qZLE8hxzAl0vlMpM8HgmR1Bc2ZfChIN8yi/QJA6CztGImWTfK8yR9vEn7AbASx7Z",
+	"uUQ3EVEJ/6q/WPU2kLK0jFjbK4vaedjlan9do9t3ZwQHYgZBPJJRgEnAS2SLtO+ZiVtRgGsplKn1RD9x",
+	"hLh/4aW+6TSrPApjE4EUs3noS6HFz/RWU1Yo3XNZkR9uQkwkRB1JnS2Cq8UB4ks2Rm1PMgTJeB+Y305P",
+	"vAeePGPvgUcZJ5HwHngqIs574KlmJF7HgWtIJEDHmIrgVIMwvIgX3Emu4ydnukjvIgpFeB5PzG602vrg",
+	"Z5z7Fw9UYYWl0uPSII60yK8E56wohtqbV7F1KmrYOmkJDlBbwPRlxPxFRCb0XUftDdjFiClOFsUSWoEZ",
+	"KmZHIhChQ5ZKgmoMCwDK4sP2D7rcv+hal9WVlyXPuOThQ3jYPhcILAtZNyJcKrBeUv9I7jjbEVJLd/mE",
+	"Mm/EwEihLgLlDr1Yd/kICsqoo9EKvoqcg6LMgHcGKV5ioc1dXOqjSTWSpS59MQuv0CSJPlBFJ5R9s62K",
+	"akjhJJRi+gJuI5TccCg5Mjr75PEXL09f/be9uZ/wE61jckkwFlpLkxChcmg91Jb7z9basG3TuftS2KWI",
+	"jeTKc6JIUDt54tQHCjNioLQCeZJ3702JkOqtXAL2/QhcKipwaRwR0R3PCPRG92wPuL6cxGHl9dCxQnIw",
+	"HmJ1YiNm1mMIotaUU4V8f/AItb1XYfgUs6UWgKTobcylHb1IY4XzJMlcHku4f8p/pDDEeEyOUFqsBNYC",
+	"AomkNApPGLLVix56FYZoLsl+Eq5Hmby2aaQy/7EACQaI1DmRTD61ABFf8p8Rk2o/rPXA3UtxCZZgPHs9",
+	"2OQqZrOei6liKaoNQuv0qYFN8B0cvzi17XGpP6TTclqacraOWv2e23NVezjC8IK2jlp7Pbe314IAyRl4",
+	"tkosWuDvDbmoCrOTIgeYaCPVHh8iL5KToJHhL5IcajMCMkr7sDwg0lHRkMbUOhyxTDgktOrOxRo6qBAd",
+	"WR7maCw2ArlGWLuahQFB51JvV84PI4Wppn7K/AwNSUfs/v3HIEce3b9vbDh2L9KccW+YyIc9+WpGOZQj",
+	"gFdUfgNiGHykzBzqfUD5odazTk8QDiQnX9or7LvuQ+sJyfCkEnMlFaS+6/YV4FgkoHXUsvEYLj/CcyIg",
+	"puerckdx+siD58lQJ633r5VDlXDxcegvdXp1UktpsQj0Zh/8jKtsayPgw+9RJFfY9WP1HEnDpnk8n+No",
+	"aXtP9QbVzigDkIMr60kgx0FM7LioVmJHTWKB5N5MCEBLC+Gt907Zh6/fl0ZlqQXvdeGKzpJQhtxi1c0l",
+	"EiuYg7Kld0oXzELxakbOsvFLcs1pRGTr7/7FH37zV/9zGoRQd8kPIab7k3dSGsquWKsooEcWgKvJyVqr",
+	"/Pav//SbX/9+fpXyhapVmilfXYXZ5aUUxpipuMTckI1Jk8WRd62jVssKiQVXOT968MB4+Mbh/AG+xAJH",
+	"g97PFtOWHYja+u7f/Ytv/+RP8hvaPzgE8Gky+F5x8OZ3KmXn7DGdaWXeQRnKbdha46P67vf/z2//4//y",
+	"7f/9v373F/+p5s6KG1sJBhBYAZpmnZgWOxTyfTaKI4EgZaIA8B647u5IUXJwSSyNfDKNUVFn91X/dS9O",
+	"3YkPP3okUcqmxq1GNKV01j1rVk1mKFcM4yh386kfqDysqtWEXJQu5mHhCNzMEVRSlVYtGpDMqeOe7GAm",
+	"1z4HZXJqbY8qCoAyuFJ37k2hmS/Uu1mxyoQZDC1DrSp8mIlHah199dopoZWKTEppEU+hsooU6VqvoeiK",
+	"McuogqN9B4AKLvPAdV/L0fPuqmrp75TzmID58ctXqP3p2eDgUPmkEykvZMhLo+Q8R3mC1DNlhvSq2MoR",
+	"e86MlW6ReLOkFqsHP0KU8xjUCygXIWWDiAgaaZvEIiKXNIx56iVMZPSkl5VmKyPWBplaqXUgxVIBvr2+",
+	"6w60ao0rujstCDNWcGVLFeCz1FGkHF1QUKTaA9cdjNhndHyhIuKf8qmjgiHGQciJ35FiY4CFMn9pWxS2",
+	"p0rmkNvVu1oQBjrNBWHgNQ+VwcjskEvJd6nu4BpEWbknlNkSEmGuVZU5+ezBqKb45+El6ayXhY0TTVOa",
+	"vuvuDws+X/nxR6id2GYpBwCBeCZBgxFLfasmV/eNfM/rVInLr3QE24eSlcH0/MogZFbitNzWyg8M+jUV",
+	"BtwTWL/CS9ROAL7vOggM3J0MzbNDe/uuUy0vAEvXNvINmVtmLmelLJwVIFbMtt/VICJJbVHYffToERhl",
+	"8wb36jNYdwR61JWL+qibAGhxSVJYkEtKYRiwOwFRC0ArV3lQZ5VK4dmITypIKpMnG58VXGAzjpkEol+L",
+	"8JfFrTzzL0sb0AzKBNq2yPIns/Mfj+lz+pPTL35+2n9GT/kpe3kwfnx6eHqx+Mc/ffyTR71er7WZELNb",
+	"EVHd5FbyYQHFSpeynxMQrUi7xNRlsG+Y/C65rQL/oiVKZUU3QbTShX2UW5gtsSdvD9PSk7qKcRCgcq6R",
+	"BrDkuM22yFYtkd4oUG6EqzVFWylw8DTVZrWE+2MikkNuB+EUUdZpJufuO3D/ibBrOw8eTIl4g4Pgjf0h",
+	"r5Z/X+Vilnk2aArNMD9CEIFt1WiU4G2KmetgAClOmpKmlDnqFRXMAM6JEQsj4A/YNIcKJw6w98q6jFpK",
+	"Zcusd4QKW1bQQcjZM+BEZPfvOWgBPfgU8mkx9XyJVMs8s3JHCqLyb3iqh85MT03FZzkRIwamdGUSNp4P",
+	"1HYdFXupkkY6WjB9gacEJEAvjRL30IKOL5StOekZY1VcbHtpoxMP/X+//2fy084wCTqnIi22rINwR0zV",
+	"WTDDwTA8RGHga/eO9gJAXhZYgi8IWaCrMLqQYrLUZOKFlHPlm5lz6/SQBx1ovBHTEb8qEEhXLrfARjlM",
+	"gkB1vgER+HMy0ZHvcAomuMVELqCATIQDQKFVCvAphNpbLj/3KZ9TziVBF3iZmCIw+OsBmsSIwdPzcE6Y",
+	"OEq6jDoo7TCa+eNMVyU2rh8mNXvoUe0hLsIFUs5d6F1GChpGFjmo4CSYqNhNU1J5lYW8IJRPiTgOgoxj",
+	"8EOK50GQYTeZIohZsVWFoVifruT5oMMV2Gzd4fcPDsuGr03Pf1w85OuTwnJHaDhdjhp/le9n22rlm9W6",
+	"xe6yLR0SqY/qTXo4xVavfScx6WZ6qrpWzXn55QyDlxpabg4KLU4VUbM6mKoeErn+pPqpivajbtoudJC2",
+	"93RLGnW6TgVMZNtquhUm7E1OVEXTmRil0pPcq3OS1gj2ie6tP9H0g42O9GAnRzqwjhSICBD91tFgO1m/",
+	"HO+rJH1robbtVcrYdkF7deM6HSgVb/FSRZLaweK5Htnly92OjtSSEHtZYSQNPpsXRMVfGMn3q9cSpk2O",
+	"5lev32eEyM+hUVwQ5Jmw6aJqCZT5OsnvungseBfzfNHY1+UthsrE0IGSRasl0I2lz3CS47EqfpIyiOe1",
+	"kJd7UEfDCE6d1RLeiGkRbwgBR4kIMsMQ/Mjj8SwrZULUd0QQv6CLhereVyK96LjTKy0TX2E+Yrb84Ohw",
+	"aa+GjO7dgLBxWySN1QQid9GQuF7O+V4720oRTitk5PpnrxCRmtCemxFgvleku3h5d/LWDclbrzeRDLYA",
+	"9w/EZ39MBAQh3lY+a0WwbspzETdWDsl7jdfTCsP0EadsrLsKgT3hHkc6IC+J2Ds7+Sw36pKNO71CYpdK",
+	"GctHt15HjHFHZyQm2xtLJR8loewctVMod5DBOfgtxTYH2WTCQRZyOyiHUfJVCx0dZNMcB5F3DlLo2BmC",
+	"x1OLJEkEeVuZlTh5y1WMZZLBnjhqHSnrHCoDk8lRhuxEdR1QGsDqxZXEnitjRxp/DmKVSf0URAovpv4D",
+	"hxhYFRasUo3P8fhCGZoWmIJtO8BcoGkohgVjlM42oBNTCEKESIQ+hs5gcqojZGLeUZuRq46DTOg7amt4",
+	"gyqROgwetSXQTENGOo6OoZ3EQWBynaEQBLNA00h0sNI09h65Tmb7YKZzkA5hlg+Dgcv4ZbXPV4entkUI",
+	"1jQn4VDG3ZB+Ii/iHu841oHIlejFQrkGx2ryzFVyGKw7jiK5cLmII3snETmPqTEsq+hOuG51CjqgvyBs",
+	"Q5ZtPXkTHbO0eKMaW/Wjht6l1rJGTDXHhKjtdA895PEwEj81ZwyBMlBDx9Wh5PoALwhZwK2oNoIojKAs",
+	"iwTiYgZHk4D9zhHCCSmiHF2QhVDShYlOB0idkCsFfFI8N8d7hTkSYeBLsgfWatW4O/l+Ekdws+dkRk24",
+	"d/Y6lVUYawd/CvNFQT7eUIa3wwjwWBhrbSYhWkfXsgR4k9naSr5S0hfvQJhBhWJwmh7s90NHiIsySxIj",
+	"7ia/a4NGfWVA+eYKwQnKwC4h7giycpw0dMXgiZ4x4+fabpE70BmqrvWWqQ/xB9Ackpsu6A6K8yi3nbzs",
+	"RAoHtqU+VyxL/Z5caT97pYeT/tgle/jR+cDfHx+Q1nWLzNW3XdOPKRnWinEgw3pTSTozUk6yTGl4WzIC",
+	"oOx1Jet4U6EaHKkH0Po1yQ2Ul+FftMplbRbCf3SyzDDSN9RfI22fnnDnhmRexwSnFa1qmiuMmE6fj6xs",
+	"Eo1xLmo3q5jt6FoLQ8uH6biu+z3kgM9CAWtYPs7Zf743HLABm2PablJMoYDSEUnlpZXM7Fo4VtU13HGs",
+	"5NJWGruUxfLarTPV19SM1VSNs0NWoyD6fGkKfUgWc8u4C6/vMTkjgqtu0qCzwI5S6s5NZrVt0sn0Os3C",
+	"irbz2PWsKBuxzCveEOFz+KodmvrpuqgZhGKrAlxLGKSddHG4ivBiQaKknBHmaBFIHdKkQ46Y+qqjClpm",
+	"bEdReCVRSleHSIsYWC4bRtCSgHXGUvhyedTmlRE7J0Eoj0OEUmG0I5nqtRhRXK5jF2vRIfRWEuOCkMgp",
+	"RrlIrXjErKAnrZlWVBTKtqZFx3AYStMMCNgNlioxQBKRfB9bL2+YtqpeqYqbcpG6MkV6CqaZhpIxPKBS",
+	"5wSMAcxq/g2lLnLdvyGsEOw+qganMk7koKyXwueRHe2U6SubFxnK4VsLEBDgFPMYB8ESeV8povva62QE",
+	"i6E1hmmNjtECQ13Miba+ZA+wQhBR0hvldpLyPY76e66bsXA+BrHWsAM5k0q6TWrL6Gb6IxYRqGdhjDmr",
+	"HaheXhCyyoplj1puXyOnKjliaqOaHBBJpoZZ8Ykym3zI8xsx+OJqFpqtpMdWrHLaxgqq5OPZ6pNJBcOO",
+	"qbNWkLz47XFK+mHCjfL5m0r+lTsHHLnHU9ttQSi2zcpokE1LyLdtXh+PAk6lb//yz7/5m3/7d//lz/Jh",
+	"G3Yf568SEex14xCtflcsF+Qp5ZDnW+kOLV1yAyfZXt61tav11/EkN1t8LkCn9kIrRe4FZdd2rv2iy7Ak",
+	"Qmq7o64tHZ7dlKs6h6+7ybVciw9VCbSVUpa8IrSXT6XPke3yy5ak1WLTDtSNRP3OTsOuNFQcbabMKEPO",
+	"JupMHiG2uLYtYHPb5NW6Kok6plK/azNdhH/1ehsPsirT+AD7/pvzAI8vqjWNbPQRPKw8Vx78rr84SorI",
+	"MsiUtb+D8mCmuLrE5iUSoRLC1DKkOMHCaMQgMt1q0peyVxHmwqDa/b671wHfFcgYYBGC0fiMLhInUNsu",
+	"mdzZVWhVf+A+RFCo89j3VU3H7EiAIO15HAja1QUe+ZKNlZ8UihsSP1ELAMvCwM8njGYPkbyNcZBPy9Bi",
+	"3EqDmJ1kqlJMR8wksifXqYuvlIlm2Pdhqx9QJIMTK1Ay63isnMA0AOea49arpt86Em1dXlpx4kePHu1u",
+	"vw+7Gjo+VnBanuNpVUMImeEZ93gKURmBd9uz2lYYOdYwfG1CSDmE7kAEufEQvLLK3DtOoLSgoaJfwZqK",
+	"HkUArVXVowi3ihxriDU9i6qSsjeAthsSK45935g1dchKsilLqlDscccxaSYP8WGpbKGnXGHGZD5P5QAL",
+	"y3S5f6uOO3BZ0+fCqvnNQgFurLdP+dTroWMpYED1DBWrMlGFJ8iIJYUz7GkgewzamhBfVZ2wym6AqSwM",
+	"fGOJjAgn0JdjQZhP2bREoLAX3ESe2EOqKPixtbbshqHEZ5iZIS8w2JMbeSEdoImwYL3WlpKZPXTHFKrQ",
+	"eKTFLtTvy/GtN2eYZySMzPqk/Ka9deb8R6wJAAChgFkPKsQWdaK3oCicBIMMlUp3lQu3fauo1bd/8Kff",
+	"/d6//s0//w/f/uV/lBgc7lyMyXJ0qWTCZqDdiMXOGZ5nc7bXrfy73/vX3/2bXyXlsnIrT4o27EYSWreY",
+	"b/7mT7/9878pLiOpcFH/APtu37AdBVYVteeg64I5UejtkkGSRmf57T/742//4E+/+fUvv/u//n1xE9qa",
+	"02wTe93zEqa53aVutJCDrqahpcd4jyOCo4BqhdEiiBYfB4O0Id1LIhqd7W9+9Zf/9Zf/+2/+9p9/8+tf",
+	"fvPrP6wLqpW7WlUHIeWEpUVHmpz+3//1H/3mV3/53V/+Z0Uhvvn1X33753/z7b/8wya30kiQUcB+7bXq",
+	"ChSyyr6WNLoCT44KtlSsIj1G1NZb3a2FzJrgtkrWa9qArZitnL6VTNgv1AusQfZWTlxOk+wZ83ZKOUte",
+	"uNArUSaWEnkS6iSFqmDFyuVkKFPpcg7KDkBveAa1LfQIZetIadgQXWEq0oYMQMpql1k5SbpN5LpfgC9V",
+	"97gAcEuoz0blALdUhAz9uClNyJgXMahEEyMBrtGBLBL8upbCI7EAABPAoVr1eWOuYoWB1RbxVX9F5aFX",
+	"IGTDTjjJCMRHyFNdpl4SHgfCQ33d7I6jNjQoOye6RrcS0MOJ7qIJ9MdBHvZ91cTTQ4OOg7p9FJEJtD40",
+	"I5vmhjqiXgFquqKi/mPpDSoFQm7fJ1Gnvjak9nAktaJ+USs6Xiyi8JIUdCEVu5BMrzN/+wN3f8T0IMZW",
+	"K8+mh17CVmGaQXGal+RnZCzWTtMoNLFoiZXI2kDnGbG+6x4O87eglFhNgBKJqN8vD3LENlICaH7AUiNw",
+	"1RX6iAblVCS0Aa+GAJVAcKIJ/P1f/1EixNqYo1ps15Gf1qgqe10WipcG5osJBHoHDLopKbeGbk9JhYoB",
+	"2mKPG29qjebYQP9ShuidLGrNSR92WWih6+plKWPz9S+r7+4bIepTGN2vAO08ru4Exgt76m69KcUOyjeh",
+	"WYWRZpqsvXgf3/z6j3/zF3/2m1/9s51vYjNhRdLF66sOlFC93XoK8rRnrUaTURfknZbrMyBWW03VIAwq",
+	"0p3MbT4EWg7ANKK7rrqY074a+gxWkQt7xkP7dNJ2/5UGamOO0FJ9ApkNyEOpirGfXcfK+aX6kc5fKgxU",
+	"lik36P3h1AKFaTelHihmC/UK5dZLXQ/r1YWEHr2u6R05dOBO83qCSjFb6yV5SebhJeFSMJQPGtEwadur",
+	"t2B8WJkQgR465plOobpZk5xY9yPvXuGlbjaUid4xSeUSw3Si1g4DKA60zH0CSzFytr0/kLSzQR+mefOR",
+	"asDMqa86zG4lg+emTUJdk+CUEctFXfSh7XJBslaneku8DlXWLXuzGc5Z1xevmPdG0mJh5h0GLvTdgWSA",
+	"Zcarkol3En4gL0li5pMEf3d3yttGPJxYsPi9rRIERrIPYki1728TY2olLNpMflAen5CjPmh1ofhKELwJ",
+	"Tp6Fshti4mrSBta9QoRDDfPeoMCsp0SoWMk3EFdRya2fWyV9TYIPT9NvcnZrB4WBn9QaTht5QuVFVaum",
+	"h/IN4yhw4aQh+Noox3iHteMgsuVzFVlyOzlcWmVZ/0VUHWVV0j8pq9w6GrjvnTr5rBtzvC1WUnRRm+4U",
+	"1WUMXuApud6T2EFmbwI/38dU3gqGVJbKm0ZgXWv3gVo8qRw6TN4wrFRXxzMOAeAVaZweFMu7zu5wTisl",
+	"ca2j/uG+++jRwZ7rWtG8QD3Csip1FTJVWr+2f9150BZQN+4VALwiQ/a3qwZbBMC1DHL79OY8o0x7VBtH",
+	"GAT+ry6Q0TwKEBKKcaL5mpxSiN1TFapM0jBYckZMMjadanx28hkgrioir5pS9Qdu/0F/4A4eQEheJiEX",
+	"RxG9JNyBzvNUjieyoYTkUoJFgfvqlqtwu6bv42aFLyxiJMmTzqhIlNsKhn2SXEXq5FreAuZ9vuQCF0yV",
+	"FXbuWhbgSj69KtRIx735lgltiFIbN9ZY2tAufyMW6x9XXO61c9byq1vFWY1qo2G2JJSGhRHK26PX8toF",
+	"plHW8VCVZVYS0mH438QoydA1G5ChhBkNXPm/lB/JLTyp30tUPv6spJ/oJn4d13yQ1G9Vf6Y8cKPwsScN",
+	"GsqK8FlJS9kyqL/2GiQVKNCsAEnpIFtVH3mV89GfE3FFJC9Kev/mK5DYzLlxVl9FfZFVLJnX4cYlpdjx",
+	"PGTTrNWUe1DZSjMFVdjRlFjXhUWkjGqGhAoioVD1BXgnU2F9t9XPN6sblTU61y8elYci/r2wAici4A5L",
+	"qaf2qPUh0hoqhqjKBiZfoDyBkCz7rdiHk0gEN1uevQACvw0l2ldHeWbAoYL7cqViZlXQgVPBiG0ubO5f",
+	"H9lTzKYk+pxckkAVc7cGsN9rwOumQXiOg5fZUug1O6oXO7yU6rGrfANg4sXRherJctPclG/LSber4fUM",
+	"2n5YrKiietf15bbVY662ktvQPlzUejm6f9/007t/H50vEwtutjNdubV4xDJRodxDExpI5iIHUmW+264J",
+	"L3WSmFHiWwGgfmeoKzxLZqnKfs0JZhzhIOipmuOquvUFgZLf9+97TzJitE7Qw2iMF1Qu7sn9+w4i7/BY",
+	"BFAsLHVIq+riVFyv3dqS636o1usdR/fdnPVaA+Or8GlFrFnSwSGLJtTUeV+RCJTBhdbRVxKbd37GO9Dk",
+	"c/B5e63jdeLE1koM9jXeAgN5DgALQsqTOxPBdZoIbs5QX8CyD22uL+P+wG5FWOwtc2Pmey3ObCLIZKpM",
+	"p97ttDTPKkf3sRpwgVU1SUSYP2IREXEkRQ9mdZ1I8/8jggPTnrZnmyU8NMYRhNmny/GM3C5/10qAjjQj",
+	"7zwonZl3taNKT3uaenWPI40IOgkLozkNAqpfREBQOjch4Px2eeY3zhy/QdkGc/FqRj6psoZIASZkBnuG",
+	"CgEGSZAMVLbV0A1GEEGDAPUzIk71ZgY7dfOvznLO0Y3SVOdrCUjYgAF8X+MPdmaTuVHhKoMBawxAW8oC",
+	"TUFUXXRZYuwqw1TfWSX+ZW1STSxNdY1K1xsLsTE+3ZrQh0lifW8gOW0kJ8VBYCBKjrW+CQhYr05PlC0r",
+	"CMqFpkS2sSL776W9uJJ2Zg/sXmZtzEfMs1dndwXU83i6tZeYkXmnhzzqf4r5zNNd29K+fjPMZ0auk6vV",
+	"mnZS81rnC6iGSB+h86Ug3EHndNqVmhRmSQOSpycH5tefnD1/hnAU4WVmZJVUDC4jVVxb0jurZ6ORIUcs",
+	"L0R2hipugwpT7Sjt1naPO8iDT9XmopjoTv9JBXEThopcXVgdSrIS/j3sWvIkDoInGVfIbRUBFcAVu4ne",
+	"iIspQ+ebrWQHrqHCJf1WSyCrvUKAuYnPJC71U96ahlslF9vMZ1IYYCufyXHCVhJGkzpNCl21rs2msN5p",
+	"UsKf6ockbNOhVp+O6k1710P1t76H6hqJTl/56mCauz6qd31Uy/qo3vZIoGvqoLrOwBAX00BrTrs+D+YH",
+	"2bj1doYT/XCtVts1hrUIudIwbnmj2A2DfYojbCW56jGatYX9gAKs5D67D/3hhInbGfZzjd6rMxJMfgtC",
+	"dL63bqw5rWoVq2RwKbstMwHvVNXaXBmMs10szrVZakqA8QfOd29ZPI6Btu9drk6NOoN2XI5Z76Fabz5G",
+	"J6UNv4WhOqVIeBvDdbR1DQoLf4BYHb4gYzqhRHfyWmNCS7udEKZqUFbl96iVyl172SIVKrFHonChgwqO",
+	"yIiZPA07bGEWXqE5Zks0xnMCVrCVSbgP16TePmdp960PlDFUJceY2/hYXcZtlWGqcg3SW89Y25u5Zj42",
+	"LeWK0kK+ZHeSbmsl/miwKnSRarZmKwPoeoSE7E3/NuT5rKtpYV/9DZWZaBo6sS6h6FaXmSiAXDNtPff6",
+	"DhJzSrnJTaborNfTVX2sZl0uBb4guQaXKJxMwJCfNrjbXS3Ej1QzSbsUYp12kttXPszskFYw9b7rHpZx",
+	"O3WyH7o35G9nk8bDLgtFWf+74rw7qTvotGLWrAvnTeXcvkyh8IfGgm9/K8ZKMKyqqZxLIGragrEaDG+i",
+	"2mEG1G6o2KGa0/DUpOTvjfd3PCzonjwNpjUJytVtHnX23iKil1gQpF5AbRxQzDs5bqfc2xLws5V5h8gb",
+	"tUYtD40DgqPyjNGNWfAhMjlecmVnqs1jg6bOekeUmz12tm8NIuzWiqUVh7kJwFXL/qEUHbZS3n/zy3/6",
+	"3b/72902DWxUhthai65f98EKE2+1FE7EywRNd3AxSsv6+7/+vW//1R9981d/+Pd//fvXwNzPsvB9x+B/",
+	"wIWMywH0Jvh6AcpuiLcDl0l5B6jON1TTeBqF8eLBGLMxCd7MY0HewCfVLPwTZkfPdeFpJF9EbY8LLGLu",
+	"IbeY4SjfUM/CgoEV6w8ADeow54P+AfqxfOUxLPdprHXkZOwcpwXBUs72QGFalsOqyfuuezDUADon83PJ",
+	"dQduf2gtmHLkUz6nnBMfmoSVMeBxsiRY4S1gwCwUyo1rYxHsCCg5/LaRrntgaM+PDaRUDb9Be92B25cr",
+	"f0qUr7fp0ldWaB64g25yk83HXqERS/g/DoKdjVmbYj3Ogt2188VSoFrlmzY6nq73CBk+QACYhe+S4plD",
+	"Ah/dGDOJkupg17UQWgGP9srsZp36bpCB0vqMsBo+07kGhc6oGT6oycwWe64GZHsRg/yG0/mg9jwhLCVs",
+	"lVp2GWjfBC8uQPYN8eIv1PljHR0+1dTccGH190bq84EDkAE3Y8zVkeShUWz6gQVBeCVn6btuy2kduq3X",
+	"71dx6TfzBAzXMGvYk50tobPtFFy0Pfn9J8xX1Q7cTg+d4TlBcnUIVgeeA72MwvzeNXH7PcXtFa414Plw",
+	"jJJXV/L79Bj47nm/pg3fHwlgm8pGmwkF29eraiQnlBeabzZdA9Fhu90pknudc2xKg9Vh/zBlDIX//Psu",
+	"aGjdfo28cYtEiw8tVxiYvmnpQuvNhlXcuHgxil13jxxKMSP5a6CEjuSP13Jd0ZSI1lHrPPSXPU1yMjIJ",
+	"hFGsMxo8hqe4lKrC6CKROuDfV8sF8dBgaOLMwwi5Oth80AFE9iEEPluL2ScTHAfiyDKwddJknhHT+Iw8",
+	"9YupTo3aINMM3E4SCwjUgSMP/s09d+gOEYZu4ZgbEoHoBBBLxS5BvmFkWkkosgMpbfB+33WH8CBlU4su",
+	"UVZYVxjlV0A5muFoHhDOVb/DEcsWmJKkpKNyAPxYkVbCVRIACtmYqCXpVME5RDLIJXiaJnkoZjC4/oBN",
+	"wp75ChI3p/SSsJ71tYdwwEPEIWPPjsvzHORRJqLQj8fmb1NTy4GCWipxkhHi/5RE6XuZCqK69AQXYUR8",
+	"BSOOOafHcldSah0HcVmoH2ZL7RizRE0K5h9eZnCFVN2M+0UKuJl+mRVSqdvXNigA6awsitoq+p0yKigO",
+	"NMTkHUA22IeaY2GGXAkDAwfNw4ioT/qu6yZQJxF+iDBiIeuqfTA8l2BldqFAC2TeEbPSFtUAjuGC1oP7",
+	"w7K7T3rGCnxBYBEPbYn4KowDH5F3Y0J8hWomcdcwmoDOqUgwFA0cKLnjdbtz/E7ZC7t6U15HaQb6RTX0",
+	"OZH4AacAD3N1GNmp1DfdBYm6cHu5OfvFOdOHvQ5ElpZK8nCpH9qCBzf1DM8Jfy6vqqR7vMo/TYhqqmoB",
+	"qdSin5NU3p2FnGgF6PQkE0lpkxyVhpEARKXgCb8+UyF2//Xf/79/9yd/8Xf/+X8wn0uwhnJjeVxvHQ3e",
+	"O60M1duqTPvKJJXEjSMHehJGzyWGlIjU9jb1jr79Z//Tt//qj//uv/xZbkerFv9693FElYpNyZK/+4Nf",
+	"fvdvf/XNX/3Zd//pnzZbuJN4PV83jjx62NXQ8QqD4LNypatg6Nt/+X988+tffvPr/9Dw0HdUrs6WYJLG",
+	"Fe1iRVt0TsbhXDNRuO7OKlRKFpTHqdXBrMqukslCqX/VTsvmwq2j1m/+9n/77t/8Sp1u/tWqs021yxWn",
+	"3EDeTknq9fXRLxLMQtRx5g4gR1OhmKk9464s5QZfWcHAKfUpxiibS9mMbuZusOW0gjC8UGtVy3fNxYFQ",
+	"1DraKyW2TsuW0NRI9idfQCJyUhU485VVGrjK/a9cfa0j9/1m1fnWU+hrc7ara07Ypu13h7HrOd5XKuZZ",
+	"13sGzY6UuLlBjN0KgmvP/LBgfrCku1RPh6IilqC3QRXFHOVcUUIxg3wr0Gwt3hTpXwYVBpWMeIfFDjMU",
+	"rZbdoGepUFrLYeRK2683tCQ8zkBxuQlhqzABCUlSTs7HCmi7zjqV/0Sbf3jGz2AiBAadI8TC89BfojFm",
+	"UBNJalJUOOhnIYWc4TDS6f/yD6nfSZVgCKH3RicaYzZiqhAuZKnI72ZUKpDLHvoSSvqoGg0KWT1V/Q/8",
+	"IUZVUaWeQK8l84WgxEdtqatai9NDr41pqOfU0OrjSeJVKFMgjc4GBpFzMpHKkNk0jiBQJLwkfqfE+ZFa",
+	"GardHwbx17s29BMfWiPSy8gydutmkwJx2znyLQt0iSCx8Xybu07qzLlRkMWgq2HgpNTWm51X2R9vJJ7h",
+	"xIK3axMXS6Fpc9PzGrip47nI4K1lqNfiS/qdlF/08m9ZWMQaiFrpPcjJI6s9BxvC0g0Z+PWkq/nyRqb9",
+	"WkEDmXiBpIyd7azfsDyx4T7hxDIgtzXfUyZ0R9UqNE+eLxUrF3ROLNO8zXrv8RFbW8s4iTvIV4q0d8Xf",
+	"nGMxnlVVNb4KowuOMB8xymqU+Sualy0nWsKsN0slrxl+iC3mrB+tYNG66q/lzbodpX8beuiTKrwNgvrE",
+	"VfhU+20zKkrGGSmFQkU8S4oCZ7SVpuvaRbOn0pu7Vhf7tUewJaL4ap969vKaFf7N2ahuWQngsgttXge4",
+	"OMrWxYD1vSXFgLXOUVZMbTNuVeaDLsnIzrEnySY0NV/Ll/TaVVmIy8RFZAd02fDZruJC8kPia9dQrq7+",
+	"iDVnRuke+DomhCjL1eevx4S+H9XnfxJSJXH+dhSfT4TrYq/CHCgaUlmr9vz1dRfMXdEPvJyZwsjqKiUl",
+	"Kncp/5kaiDakUXt2bhXfyd5rc45jv781r1EEVrOYGuXny82W11a8M6Xi2uOWgnPD2p3AXjJ1wESYRi4k",
+	"gBteMQ4UW8Ir5VCQs53ALyfElE6EV+/xjjNiK4p9JnE5J9xDDEdReGVZWjlq58p3HoEWp5Y87wxRrkbo",
+	"iG1QJLRQIxQm6UDvPVMgT3Fk/bJkO0lpcgnHWNBzGlCxTBvKZDhsRMaXxQuCUmS6jr51wioQS7eCgeAl",
+	"RMWIzWMu0DnJEBEV+GR9QrnNSitii9pwS0B49CnrCKPcvXY2ZM0QlWRQxlpcYoWRfDkzFUyUOW2JZRYJ",
+	"dEoCgnRwFLMhSMpuFUwdKMJx9vRveXB7gUw3qS16DaHv6Xog1GLb9VTadjW+1jqSbdshX0sptTJY+4HF",
+	"myuXk2hQaXVzQy4/amjKLQOgjA83U3DVhD40C/dZF8KSd+gWYxvcOmEJG/ZFtmMfKLukItspWTJ7U7Fu",
+	"L1eN9b//f779gz/99n/88+IGI/I24+7e0+7ueMNad3vFWne6DkRZpstNFqYrR+APXay1VESzhCUtl84x",
+	"w1PCd2Wzz/nNU1lTG+KbiZkrDPBGQATz+3pbfO5gR+wYgoqVLOddkOVVGPmm+o4Z4WoWcuUVOD2RQgdl",
+	"OvXfwCCSlBdTaMYvJUAQJ7PSH7TnoVMWRlKOBENI2kP5pm3uWeGvYIFfJQwpo9ytkIOapt1dk+Cxgb1/",
+	"u5VUugQAFV7gaTaxSEEjkLzSxWigVxT4dkhBKZBdswD0w0qfT8Sr1c6HcjAxoo55F0rULhZPMZuS6HNy",
+	"SQLFNRuwajuGt+BaWi1f9NWfpYFyVr62Ct8sqVK/ooJtFAZE76fvlhtBt975oMnW06XZJzDY7ASSur/1",
+	"TmBQanxNhabBjQhNNr5/+P7J2giVYNGOHENrRCL+hmppuNoBVCoHZSrV8yaBCaqGPfSOxBEBEqOfGzH5",
+	"QVLDPlukXszIPOmFxwnz9ZLsk+NcSpNwLfLJlCihMR7PyPctyMCCUtUL/fsm+5T4kF/fRNWBdTNWyjJh",
+	"MfvLmB8SKExjxiR8wdzDJLgceKa5cgmHlCcAvTbwodLlXpEutAPn1P/P3rf+unFcef4rBe6HS2qbFHlf",
+	"tu+FPyiS7SiOLEdX3mCRFtRNski2b7Oa6ireq7uBgEyQDTKYcSZZZJJMJgGSYIJkMZmJF4tkvN5k889I",
+	"sufT/AuLOqequvrJN0U5ng8T67K7+tSpx/mdd3aLfY581h92EZVmyHyOep482KKoVzt8MTdd9v01lO63",
+	"BKodEfICgkHQGjMDA9yjYhoz5esCJ4/2xTCTvQd9cFvkVlq46dB5+T7tq5a/JiGh0O3jTyVyEJBa31dO",
+	"IO0+GUTxWDU442Qy7YaBqsM/l6+HXel8XAQf6Xtkpj/mZZHAabeDYzlB1pS9mdk3egsUibeMC2TVxMa3",
+	"7KX4rEiqPKtvqUdOCVdMJ3wUXQKy0HMDfJtdibqVHoOANpUvpibZqM4XM9JotXTNZHvNJ8XKsnBX8Wss",
+	"kJo7O+ezzC+ypZzP7cjJRSRkkmLHPdWJMjHwLysg36JCjbBnX/jFkrFCDhaovTMC2cvl35tRjG3VvZg+",
+	"wkgIykR85ZR7CUDApFvpJi3x97jpqgvH1BdahdVFdICdVugkh9KASVVAK5DRnpVuh0/qdnd3HMZu2o+h",
+	"iC7TOquipqEjXEzKpNas4XaBIA9h146RHyFKI9f1XzgNB3rmDqEhp4RNoYOtJ+8uZB/0t7/C0hm6RgYm",
+	"6fHyQoHRgNRDOhAOOQ9653J07FqPYU+O1sAb6PToFyER+TqJptDrIiHH5EUmKl4BQhMjemUMFgFrkRv4",
+	"g8tUSzVxGfQohrXwSxrTvlUSCFnGRSQJ6fcDNtRkyWdIIJRlCSq3JGWPGPHD8NTaOsTn59xl/tAPmDGG",
+	"xFR1RFKenbNbbxOF+ki9H/X49T7tBXKFeWvc/0/9w6Mm7583rZ3T1C2N5g9/JfXLUWQHAV5lLViN3YiQ",
+	"tfpk21D+C3DmdzVaVl00QFKhGCzvhf9gtQDbmV38U8pwPdPRH35onJZBIG0R0ecwhURWmLNTYn+an0sb",
+	"i/6t2n5/yZHA5T3+9b1sUKlc/Yre/yYr/nPMumOYVc6G01jgmvEoFv/FOpBT+Az+Nn9Q95NN4+DqA7uY",
+	"7ahqrJXsSG9ZtSx5Bmj6Gs85IFG5BEl+aKKUdyoSvCSfp9ofNU8W0rwAvG5hJsR5CIU0uiOIOKM48ds4",
+	"8lsB04UuMGvovmqaK39TY9P+SQKX93iSbouVGa0sJwjmwUKMPhSiJzjpLuWSEAX9MPq66/fOsTLfxA9i",
+	"+Wzoc0GGkThNg3Oh4Xo/GAxoTIEFERFR35fUwKdOiIcn1CN1Ri8bDvHwVHqkrpjXcFymZ0rqt29xMoyY",
+	"yetSegakbHgt8lX9TUXyyAejBVBaT+bfdlLTd2tuDQO40bEaxFAMU4M+FTimqmrWRRSRKOw7RtroCoXJ",
+	"XzC3rOFYDJGU2EqRk1KIQGMAulVqtCTixJ5JTLvTILT7sOByIxeq0+vUghebXb0WuSEBrt6rMCpmswWC",
+	"pwjSuF+OZlHfIp51teJJCC/9K07apC5GAdesw/AyFpHelItojDbbxjo0h5Pk0kHdbiIQI2gVBfbogF7i",
+	"tpMajGbspc+JiEJoUgRKtpzTKTG/D6YxrGmXjgLWx0Kv6YVELdAnl3HEhtZufwmz+Sx5YTKDdjelb5qX",
+	"/RUQfX0ayAnJaB36kKgvprSK1YhcQ2hZ4Zp+jvyLkH8Zwl8/itwehrTXfGnwmAyyEmr8kpUgWIoadwwh",
+	"onVPCdPF4rc1RMymxpUmq2fz/Qq9mSwS2uSXlzCpT21MyuQ6lpaIE1xv2Dg7kkJW1qJUcy0lGzYUrzy7",
+	"SWmGmlXjuCvrJpdET2+CI2uwZmV21I6JsYRrpKDUlyXKXnn1tSJRFqKJcn5Rtnxn0BShc/uKq2Oote78",
+	"uft2B92320sIy53RFx3bnE/7AgPKTHRhXYIrIIwMnuAT2gsGAVVlX3DfKsE2Ryy0dXGlmruJKPH+QqKV",
+	"T3RTfV+QcST/k1FdI0C7UmOKFxQYVMBIANzWTTqS4OdA4Ds+6Ry1D653jtpH8v8dE3tHEj+OgwvKHUnN",
+	"IJCD6wDVpk03vZBbprC2qnqMQe0Dq5OcTq/NB0lPJotCG3YlOQGeYblSJdjlTK+T3AFvWYmwOxGGddDs",
+	"XnHhs/6aOqGVKsOSgfl45FdefU2bPSS5WNK2sNrNsgSVoKdF7qHKFdw4cihenwVzzM1xMC2+VL55/mTk",
+	"64deJeqxSN8cJdJdr/XMPPBEmLQ3LUxmLOJiGm3lYKuVv9Fwzb7nRLTm8NqDOVTWXGkbvZ/L5coNiBdR",
+	"ohfLAeTkjK1Y2rLmJF1WxiMd2JIqFsvsX5eZLlxWORne0m/37/ChR+p8QsNQB+r65Nq1/rVrIM1MznDD",
+	"su9mtzXB0o8u80wdgI30KcXs5hMpClV3civ9/YZOfVZuA0uiiRFlLuscddoEkeIbTMiDnqoG3jlqv0Y0",
+	"kLwI5Egm8Mmea88fUyJXRRILAfbw90bLZfeAuUDfcY6+e/R92iuib4VO6inCgKbUfum028emArnLTHhS",
+	"p9M+rOy8eqpYLTek6hQVU/8csM04UJ3gintUGa+MFdK2oR5V1qc21KNqmFtDdaRfYMMqWJhqmwHK8EIE",
+	"kK7M0dF/6KvSGr/95ad//i6W1liymHu+vMv6yFtrvff5yEIT0MJkzeDUcZNF1raaxwq1HnZV0tVpH+rC",
+	"4l/Ecda0js1VKSvvlLrRzVVKE0rRTXHn+U+++fSjD55/91fPf/CH5z/88Pl3vvfs+z/ehI+q5HbbXO+o",
+	"/N21rl4AW6wqhWJ0GzWllkh9rL5b7O8dW9+zLBJ5SKENlZamWUHAjEskoaCTMoyKvIlFa17WdyFoQLcu",
+	"0HBmJzosF9wI2+iwXH6Et9SDAVG3hG3IAeLnKkAtmMKhuzDIHQqbBFaoqDsSZreiOU9Es5ok3ej3OfHw",
+	"nb7p/JvSAXxOorgfMN+0BeKmibFDvCR11iP7jh7L9El+HaOzVINkKyYKB4dApFxXXqm2KXurVSFJ3UvW",
+	"nYQaEovAmBhw7JR84rI8u0k9oZPsg9qm2vwOdDqLYoIyyTIuqN93TMhOop7pi1BEWnnIhD2V6rzra+tQ",
+	"oJZVdXHS/b4iRrlpYdw4JVHsgDrnslRtMj/WqXJ9ByysxHjcb9gslVyfALMkCbShaUBepdtbl9SHMD7b",
+	"02VqZJWpay5T+hrLrKp1T1rjHJ/Oo7pVdhd22TpVtxndhV22rOqG3JBn8370oltqzfIWVuTu9zMdQ1VR",
+	"05j6HN1WC+sei5byKKZDdQ9emo5FO5YsS0RlMEA5PFgvETM4cawB0+3Za1JFierPsRQlVXnfRXI26d6r",
+	"Y8egOLOmsTFHs5e5uPnv3/zGp7/7t+Jin6tmld/OXhEb9k0sHi6Q5tHy7Uw/W9VXkCunxOfnybMiUn8n",
+	"V9EUZNFkEl4hXlFwJQnO3gmVYY7Db3/yuFiHzUl5i2nrLzxQdBUUVRXYqNJTcG63pO3gl+EESnSZ+JkW",
+	"1HEOszVbYH2LdBxrz1aGJyjoiF5hqLkLekGSmG5iplkkKCS038GqaZ5u35rXTfZtVCrH4y7zBWYuG7fS",
+	"KYGwqcsAlL8iN1ZaAylTMZQ+33JZVrHKdDUgxU0NhIqbSHoVGA/LHnQlUxV1MdgTCSrtP+DoMnI0HJQE",
+	"OGS4RfZPSKWHqUXuaj6dlKsaLltcsyhqN5sB/ZCeYPw/qZiQx5AI0+loJUTrGHYmPeoYq2oOVT4f4y1a",
+	"l+Ywy+cDilOh5vC+XpYX6eWRwut+JHdIcRDIIJqyfiJ0uleEUz/ujWDHqFsgdTGnC8gvVidMVV/H+2JG",
+	"BfaF43EX1UeqCFv06532UdOqw59ns46yUX2hrW7VUszrAzUb7FYR/ezbH3zyg//96e/+7elH33j+219s",
+	"WIlZJ/uWUV0W/P6qocvmjt2cUyN9VNfp2dgqbM+chUKL/VEBaNcSBw5Eofy3DPin5NIPRDkO+EsG5svs",
+	"6W1Z+UGX0qByOcx75MAGqoa750HvfBbcvQcN+TnxsBqQMeWDs8qCW/dTnbyxjb8OQu1OhUJ3p5a/j4VX",
+	"xgGgAUniAWhsIqSpc9R+VUHGt2E6M63bOJF+xsJdEEQEzapxQDV5OXPVlozUM3FGTsIHeBoOseGMdVwd",
+	"l5kHJA00HDQqgpTsby5i2C4tjyxXfTcMumnHs3VaWNaNRESstDK1Eoabs6FDapenyhtXm/pW7qSVhl2F",
+	"ZKxicVzCClxIw+r214Xw09r5IAdciQHZj3/65589+7sPPvl///Tpr7+1gaiRt/X5+4w1C1Mns7qi80th",
+	"Tk3tkhMyh3V1J2BXyUHYhkXR2tNbQlT3UrtNxRMvhasOyuo/S9jShNqRcOgkGpBjdtptd9puH9Djds1J",
+	"/rUv/3Wc/OOBpCIeUlE7qUmFt5XaVV97gFxSsG081bVmy2HbnamgdhUVBXBMVeiDxonJoLCsX2j5AgjH",
+	"KesrayMnQyokRDjcDCjrHGL8tiQ6DclWiNZeFflILu8i8qmSWRvGJZvEG5u0wyxAt1z1G2G4thHnvhTv",
+	"6O32GRP0kqEk+EtymM6e8fakfNF23oaIt3bzlkS8/CLxbWm3rm6Xi8h6kOq1B8XSWhXCniW0k/pZdkDj",
+	"IIqJJ8fqn9FehOWnORVYvsyz+odAlCWLLsl/JvbjUGsP/qBtLXtce+9sG4iS9AdkykQQQjJX1rgDG1wh",
+	"BbnvFazK2HZclo3u3BB42CdW0ce5IIRlq4G5QBVDjRVKIUVpxWwDL1Rm1IL4Qt1ELw/KwGtFb6zayXF7",
+	"tVrIy5lI0jQcHLfbc9UaXqeFZAYbilO+12keWTcP5Hh3Gf1iNI23/fHFRQuu0m7CJXlNGixg6r0xI8Fz",
+	"ytcYrn7d1c9WxeQI2Zv0ZUdTqiDPy2AnKTsSW0VReqtvF0sNrerHLwJMLWU4UTeQjcAeTQMxy16SlBHF",
+	"0jESeHQ5ZSr7WqWZkJD6F5SX+L2mXBAR+4wPqN2sA6pJFWIfteXnrmDXOWofKvfVV6aBmOm8ihgFigM2",
+	"LPVdSebMUwRvDuMKsqGzD5FRczfglATsip2luA7a7OIuWwE8c3xx/S0+Nx/nv3x/CP25oybsvJugfsuD",
+	"sZbVK+Ul3AGbnNfc8uEr+ujsZp3bgBvo050KVeXsnDLSpWHEhqB4ZireKqWyh0EryWXEP+P2ox2KxKk+",
+	"TfY3s/FJubyU0yJxaOcI6J9VlouK+9MiqYTM/PnbBhazztqWUNiX5Tyr3VQlNYLnB2GwipmoIG56l1fX",
+	"6bsJhY0RDA0CGvbt5mxsEL0ZxWdUeGi5yvy1pSPlW+QGdHkwlY8gMiaDwVzmmYKWnkM8uxqfB6nBSQVL",
+	"T77mqSqaHhlTn3Hi1kzlf7d2Sjz6GIbJhuA7LvPSBS5VT4FcnU8Pc1lVaefLEcUycaZ52SSmknDd92KP",
+	"k8vYn0xozKHO0yT0A+ayCFjph4p9YKJj9DIzQVKXR3HKelClukH8kEcETH9ecQ1NDxstePkymt6GgqqU",
+	"CU5y7IyKXfHgcdVtcUdKGVaY18y5KEUTqYKu3/n+Jz/5FoR/rx90VpGiU1RT9WKffvTBs3/58bOf/qac",
+	"ppVg6Rp5sxJsXSMdFZVumD+mN1j/hjrxK9PxVkTyRXzzFXo7uQq9z3/622ff/83Tj3/w/B9+8uy///Mn",
+	"3/w/OM6z73z76cf/vMCs5pawZ9Zx/Yw5QVFQgKvG7ra6EUybk7G76CNdmCHbrC1TdQa3ATXTB2FLaBPR",
+	"nBb+e3x2W+Cte1LT2kKFG9U/p1D95fJuUjBcwii1KRvW6cVw80673VA2rLCvfhEwiqlwIv+2Bz19xzQm",
+	"8q1CLKV75KjRvSjs20Q05sNTryCegjfvq1nH1X7N7JcIfTT1wwI2yIUpKoBiZ4i4LDdc7qly5Jbi2Rxh",
+	"6NncxyIsp9d+NyyFnSb3xxT4M9sQlF6AlLBMM3l5056SaKsQhLhxAYLWbN1cD1Gzkab6zDvzG0ILKUMo",
+	"uT7KFjKZbphX+qy9YELmlpf37bthw8ix7OTbmMzGRWkOoY8Ie+dhFHKaTaa+S2N2DcZqGsrga/qiL6qn",
+	"bgX6GOvdzsXvVZ7iMoyaWYuXxSxbeBy3gUMz52pLQFR/1TZL8VEw2SEPdM7pnLkH9c+ShOO2s99WMPZ9",
+	"zvvn0B7F74nggj7sReyCxlyVNa0sOaIK76feQFv6GDO6uUMmAWO0jw5nrMNOunimRTA2/dqgSah6yTFt",
+	"U7xeNGXCc1m9LSFqdEFjctRun0hMd2qe6rTbYN+MqZjGjPZ1P5Upi6nfhx5AHnrM8S+GOOjQEoaaBj2b",
+	"kY9tYVV5CQWpJS7TgHoSRyLqTgekeyVwGC+aUBaMW8DN1ltU3ABm3rQ5c48+Il/vEKthEOEiDtjQIfsE",
+	"ZkoCJo4Pn3iWiRYHhA82HOLdRNnQvH81oSepSobXoTMBkOW1yLVr9+gkNAR/6ezuO4SqU0EuRxGn1tGQ",
+	"T3R9To8PNStyE5Tge54Z8olHvK93iMV7nBTO0d4nX3tgv3uHD594UKAxpjBN+xcPALkc1x6C1BVJ9h9b",
+	"9qsYcXD7lo5aPbv1tlKXGpIeuenu8CGp8/75JW/d4cNbvvAbDjmAveAy9QMsFhtEjmrTgPexT3jAhiFY",
+	"3EXDIYdkAGZ4Q1ZMQyQJzfNyhLssvHKSpgIwFLQlxFcbjsuOdOgEftso3Q2HHJOx//iMPnLIK9Bb5Iw+",
+	"euK1rIVEg7/n1tyad0J81f8YDiSLxAhDLkggSM+P44BKntqHhLQJfSw3VCDCK1L3bt648brUDru05085",
+	"1SxUWqhxiajvD6IYi0XJb/oQ0Oqywk7Cr0AnYb3HmnE0FZQ3WsRTkzKbUp1Ib+Tze/qnurkckBmSQB65",
+	"TP2TNIk9yuXIF4ZuLGjlc7U7T4l3fcyH18d+fJ669R76/KF8wCO9kPoxJ4FouUyuXdFV5wsSUl81eVJX",
+	"C9xHqlEkROOYA6WcUuipoZDura5D0+R6RF2G4o5wSjmewcYJ8SJb9wXU1qW20lyPYlySVHyQk/RbOpWA",
+	"wg/BXtAnUMRESqN8L8vUlzAUCEbXRoLG/C2f8DMQzWxhPcOP5M4njA59eaWouxBtApmWfGnKKnpIFdxO",
+	"W9LQk3t4kcCFmsukKG+/osC2/EcHpHvnsLaOnlGqH7u9gU+IPLlyWeRJJ3X70m43HESg+pSjqLKS1VMU",
+	"v/Lqa9UUr6GpVLFI3aUYkyiD5NfSUDmNxxZqH1WT61rbcJuoEhwwLy6vAB8gSpaG7Gjwo1wUXdpiRIM4",
+	"hTpJ/UtnJNMqCrDOeltFJXB7AZzNfHlfp6dhgVaHQMkOrMYKnf1J/fYtnkc9WMUj4OTGu7f3eApBI2jO",
+	"AIJS1CwAQaYIapEbgITkNxDBaPIQ4Uz8WFzJd7tTIS8jl7HI8D5g5IqCgEgq1MmXdCW3NOzjFEJxOEHZ",
+	"HsT6Oe4QTh9x0oY66QreNU5cJlIdFbGGyiS8kmyB1vKp8aFIOsStpv4cCCKBHW8RydtokFkPPVuXGd1d",
+	"T9kxFmmo2IIlxKzejemBADrQgSDRVDgK0uGW6JpyhQsqI4uoIcmTcppfe4C/vSQ6yefayOfayF+GNvK5",
+	"UjGPUgHlQ6FuaKfdzl1uq2kYX5KXzsurYKxFqZDARF4YWUGpFiVgJ4SfB5MJ7TspXWOWGrEP//+YBw8V",
+	"tQ9tAtetWORX8nO94sXrFUWr8uLVincKoPiL1SjGPvOHNL4+iOJugK3Ny7WJN+EhK58fAqGxcJh3omAv",
+	"JkRYCgbhIppwchnF51AUUBcAl/Q1HIiY+irtnkW9cypc1osYoz1kzZAKst9u75O3g975XRYGjEqMA7mk",
+	"UlqFEZd3A9jrr/tTMbquCsufU+bpVrXyRpHferWBBQBc5plZT5k1b69FcIJYgJTgT32qWu/4Q1/XeJxC",
+	"YDInnnlEolcVWa3Y0XLZDcz9UAFiXZqMmK8bjo/K0YvlWAEbRJQoGopldmd55S6BI27xFJiWk4gsYk08",
+	"8HgdQFCPXR7AXAjpIBmVF9NpQyGlnKDDCcNNtaPRyqkVhKhRUwfvk5/+zdP/+8OnH33w77/4+JOf/nEt",
+	"GXLlLTwqCPn0zz/79Nff+vQXf/v0o4+zVOSLGAVjnOXCbVqso6DtAanqkktSmOeTpnD+C/1Ns492K4zW",
+	"ZlnAMeE0OcmnJBOnMEeV4mW6vFj553PHHazQw8Oa9NZbd9gbYUvee/wkqXd91iA+cNkSyUqSzJOldJik",
+	"JWn5M6TiYQQX+kPMCSwVvXcZJRMJCyzBWuRCkvp6Ik5t0RAw6E6hdLpJHMnVcNDiByqfy3AjOdjkD8aW",
+	"wtmWHnWfEy9FPhCiJ6Fr8cV0EsXYSn7ccMgknKq40+m4S2OXRQOCb6h5SMGJNjHzpYkkMvQFWh4lyYmz",
+	"fdwiUodOKjabng7JCC6L6TDgIr46QRXD8IEr35rUPKMxZYL4AwEhQWiiA2qwVlD+CRCfnNSnEyl/D9qE",
+	"u0xXI7fJB6OKYjKqmv1A9cePpgIg0SRgwwY6+JTojRiPQkrqHqYSXfca6ggGYnHEUKj5ZuV8lYqKSOM9",
+	"2Jc7Kr0n/jBgpk2tPB/vTDF4quPUJOvMP9vtRbJWwK77LjQVWM/XKoTyIlqNtSS7JQhLb7SUWFSnPZGN",
+	"lio6QzYWr4gSOTXr5MFi6IsD92rZrxKiHMndKSLhh/CTuoW/Jq9f4Qfhu+rRM7jYzGgAbuR/PHxlcOC/",
+	"1qs5tYB/we+dD+Noyvq1k4EfclrwJa7G6RSBpAdPNqwUp7bPXOITio9woxNPwC6GvwDTPHS3c6WJWJf6",
+	"0jnCAReWhFMjsuiyTOgurAnnJDBKj4e9iA2CYbUvzTiPwBGWlqUknip1HjJiA0EmccCUFJRSmgs/Ficg",
+	"pj3mj+nrsI89MvGDWMo7l6nhHcKjWKAdVj7oJN23+MiX0prTXkwFasLsCqxjXZ/LBeL8Mor7ZOzzcx0+",
+	"kpIuLtsR8XIGzLuJTH+BnZLStSQX0KWqLsoNNNtPc2xz7WiKa2vW9M6H1WGYiun3+7Fli5VCob1fk6db",
+	"PYDb1Hrk2rVr2GmtT+GeAXCl/K+NJW9AZw0iK3UFrEdmLb+y893MekE8gLP6BlZ/XSXuwQbTg2A4jZX/",
+	"EReTq6tlc9dxgUZRrRdRJuIrUBjUNaCaWOcjG06IKRfeQddlILDxULkOZZskleOqjTZHuMiLcIJnkWRp",
+	"HnXvaw88/Gw0GMjpKfgPNmWX8ZE/gebsmodK7TCVJPak8iVnVqp5OaoqQ19OXc1VSlTjgNeN2DnxSdeP",
+	"KfHj2L/CnoZaOcnoMnto0uWblBGqw+BcRsUhFQBhEM0oZLajCsq0oNXGwplw5Rahab6ri5O0+V6TXbBk",
+	"rxXaCEsJKpj54mbAtwpWfrf0oDJelRkH51eAVjMOLtX7eUkbYd2amLpGqLLVBHfPHNsoaq7BAjtiLbm9",
+	"NqOQdWYqZE7pV603C2vEblyVKzgHc8IGSyZIyRdVCNBlUcRbVCBs2tP6G9e39Hrspim/XTk4+HIwENqZ",
+	"m/KNnRT5CwPOp9Bk6xyMgODuq6t/wW+mjacekQv/ymUBu/DDoN9okfcUWcqBCCfuchTpE544FHuq0JSO",
+	"ZIKOwnJn0P6GxeycMlYzeJddd5v0xq3iY9O8W4TYddgH37PWbMeqzbCX11FWuJrbcHWll3NbFfqCgVA3",
+	"1x6Xd9xa1LzMJc6HuRD2h2M+rOrYKaYx4wSdLiqvMxVS7qWj8zyHXLum4vfBcnztmkOisA9ljlQfcPW6",
+	"yzywy90MA8rEHT7EksmPe+GUBxe0cWoFh+YfhL/wxBGlvqnGbhEv4G+wPtpP4yl1mY6Xjana63D/A2kt",
+	"cj9CH1/X7507YMuDQb2e/Uk757UuX+SiYYKGYtqjwQVEet/R7JFanqcCgj0HWCVPu0e6VH5bDkZDqMS3",
+	"xzGuWtDHokVukJheROfUBO+Tc0on2J6D00cgtALuMp05i0H3+A6EqPcoqauP3b+aULLfaXegImAq4E9r",
+	"nWY5jYKq+R4GXMBjLtP8lMxsYUkZ0wONU5oUYYFW8mpAvTpBDP1nsfFoXswmSQZKAbZSnZIupERcRtom",
+	"NCAexk0/hETqno/51OpfXfyX56QS8a3yhANdBVK9oCoImNdSZQ1StQ/VC3ifqedPZ9fhKQQKSfRt+gyp",
+	"ANd0MkISKQ4R0iVpCIg1XFbYcyR/iKxyBbjPgE0Bz415fJqra2D1KOnsQ9xwkb0gE4O/A9V2un7/Zord",
+	"KfnSy/xU6418URDNCjdh7WS/DepIiq1LdDJVcv1dudbV5KhdvwaClm/unyMKj5JVgGfd3DnWxJzJ0TbC",
+	"IbzppTR8uNb2dFXMwiHXt3IgzLSrNm1aRumWKFH6wFvTPjw6TlkDNsDZBUuyz7KNZXFMoWFsg0cItIlF",
+	"bAeZ23Dj9YWq77qyOkMZaVR0A0rJYcQXWLjIbHlM6uhcbTikVPhmpVuBvJ3tisrfo1XljFJ1e4y4TUnA",
+	"ki2ziTpGS1Qxqrwf7Y8d25pSZoeT9AVYCA0WZsP6a38+nFFOKXUF5gybgGG14qRRKpoyy64sfUers1f7",
+	"uluTIN2tnbi1p3/6+bNf/ek//vi3n/75H57/+HdPP/rG85/94vnv/+bT3/398z985/lf/c6tPUleVsG7",
+	"crq9mKr62rWTzvFh+7XXjvbb8v8cqzYaWFLvUT8hmA/fjKMxLKW8InoXmTppnLJ+piqg/FPhd+QPNH4T",
+	"a5vXTmojISb85Pp1dY20etH4un/hCz9uvT8Z1vQL7wS9c+VifvbHnz/96K/NL+/aBl75x0fqf+MLGmvG",
+	"jvmws3+gqeU8iJKYZm3W3V/WGb1CZG2hNKlrpcPWd1EHY32i79tiE3r5TvMFZgQp8/oDp+YL4fdGFHI7",
+	"cd17VQI0sxvVP2BDPv/BH55950O5IT/85acf/vI//vhXi+zAY9wZ9DESUbgTlTW/Yism+65gdxZ+cP6t",
+	"uF+2F5//7LvP/vEfK/fifnYvqsiDhK3lG9JZcdm2fYlULmHRZaLcQe9O+ei2atTQp7xXO5Hk4a56+vG3",
+	"FW0//BAJqyUfCu6efcHvD+lNhFBqlwR3z+SIZ+gIks/J4+iHCcdEICArKhnzyec32yreqRzCnNN8OYpC",
+	"VWEhKQFnm/GW75bv9zOJpnucjAIuovjKNnHy4Zz9RiSMAdCQMmuWpl/P0aZt5HPMtMzaMrXZM505zvop",
+	"PhGP00fca5xg91z72Tjg4NbCQhahHw8hHgYj6Uk9ECrXfiiRXj+6ZA2HXI6C3kinjFtlPEA5aeVJHPtX",
+	"pEtTtQkgLn5M6h4PZpjHPD4ssYB5hZauRroSCXxiDitcla0t01uk8KsnKhGUDoLHRNAw5IpNhYUBjqEw",
+	"gM2nZtDnzYg1Y8pFo+Wy1CK1dWkDtZBZF2E+IX6ayoWfowo3pm7oXTrmQ54UB9ApDFAAJUUY5DQCSSdk",
+	"f7/dJl/EH+/RHg0mujOKy/CSsuq7WPbcviqa4vfBrdCnF0GP8pwlktNHpEuvIvV85rTqehEzLZZ+r7D7",
+	"n+OyjHKV/ci8rVtSVtwyq6Nksn0N3kC5twOWR+DwHeDmLBtWgXki2Ru1k9deAzmkAiJWbXtXntm+OGWd",
+	"UsKWcBQvYFbjQ9umNh9FxU2VS81r8hjdv4zyJRUOj45RgOQUBh2Qgw2ckuoxqc1/+1ZjlsVqBtP317Mb",
+	"5m8mW3jENm/OKjtAZZYsea+hLcO63VK5/stYNZZuYrhUDQjdwNC+UXfK5GIdi+12NC7ZhHMiXimU3xhP",
+	"xJW3dGtjPz7PFlGBawBhI4rVeqaShAG6Jf32lixCXVVoogh4zAGL5Tu8COoWuf2JwtCnRQAiBWsQ8PhC",
+	"VcfSGJnMC5HXgMcK0JRDpEaC0dt5J7Qiz2ponC3dBXoB4nyDtvBxhbmwW4upHFEAaD77qOwOH/KXEo2V",
+	"OIyUzH3ttW1jsGp6Og823FJ6tgN4MUo25lotI2N54LfCqjj72wNnyUnbSVDGT/KwTFXe2//sQbKtOgP/",
+	"svCfvc+3FKgJqC8xsSDsWQDgzQ3nDHjDwL7qQE0DgvDhFG4jvgDkVgjcWuQ2y0AZ070HLUuqEp0c9hRq",
+	"meiwr+QRK2IuBb8kKtLdLOWgtiMtivsB8w0U4iojLxfx6DId8qijCeVgchkXDH9cA27stDsErOryUzMh",
+	"YzcSoyRgMcXjFBh02TxocEmUpwIqCLSiwbZ/ilMAwk0sbhXWy2+k0pBACwWeEj+UZ+PKRLN2DoqxIf6+",
+	"C+GBED5yBnu62Mwj4gDVFcXEJD4iZerBLRHE9povGZWk3U2rA8xVEV1ZrtbCwXwsOpv2RivhbjSBvmBs",
+	"mWfIgsBS0nDQ7jTVQcF7pb8KV1ZcIdzVdy/ZC6NhbvF/T18a28i4Sa6EmcAyWEScStHWKUe85NLneKF0",
+	"r0iKlbsRdVZ8kMtCzqzkC3Nrgu9Nm2nZyxBhNseZTT59kDNHV612wLMisxRyFx3TbYBu69RtCW/fywja",
+	"dUJtE0sACzWjh58EiXbzvlwrP6d2XNzXDw9+Hdr7cfqogXwDbC9/qkb2ZxJkcgtoSCjcp2FwQbGoPMBm",
+	"KKyuakUNQl+oviGDJPCtzikl3uOm/EOzF7FBGPQE98AfbgWseKQDF5WxyYK508OYHA9wdWIgnMf93zgl",
+	"B6S+D5u716MTgYD9koZhA7/kMrsXtYoWKPhYeRRB45Qckss4EIjNiiIKcALqeZVBZWVDugyyfK0cLcVM",
+	"laBFou77tCeKIg4GR031UlM9zFUDcKUf6BSwlj12IFIpX29Gscvkf5K6Z6kuEml3Gqo0u5eK9iNurdVq",
+	"ubUnYHtXlUow5kxFKAaoZugdsAfdL0zkWfJ+i9jKUqdzQOr3r6BGovzqZMpHtK/SyZvKGNJXZnmc4Snh",
+	"EZYqvkpd7JA1hqnyd1l4pZLHpB5ma3pDKnRv9MeWoqoKYFr16VHNghamPtZ1ARWG4wGRs9UBDxJo6Gw2",
+	"XFlV0MXWigNO+tPY74a0lUn0G5t27cjHPh1PIskgDETh/tgIc/k/OpdP/t1l1kgqld1MEJvWxJRPQwGp",
+	"hqqnDOG0F7G+TRkytkW+qnL0AmH3hQACXUgqkwzDQDizZZMyQmHUOz8lnor1gwc68iqAM62+1lBDJBFw",
+	"JvTEiqPzXOar1BH8+x4nytd0qmJMQPPaw6zHczpRwAeKn+Ih21P7sihq5+CoieM2maKi6bN+c+D3aHMa",
+	"hwXaO4YEFmrvpH45igBnwfd82JkRo43SCt8d2OZah2X0MsnbTHw2qqICOnT0szHtBZMA3PvWLUo6DWh9",
+	"Hw3Uu0MrYTL95IHqe6ruQMPdlPcoYw0YB5xDMmVMpmzK5R7WZxjuNHV29Jl2CN5+13WnZP1+Enxk6AFL",
+	"QOfU4m/WMurYj5NDCU3togdpQ4IRHFGcDNlptw/LkhT189DSOPR756pkrAWgOx35BesPWSiH1odEogTc",
+	"ZaYzsvx1P/v6eCrwl4P0e8kPh9lXkpoSElWQuh/yCEtM+cxlyAsUpL4qx1tk+pBP7EZeJIC0+/RxLr1O",
+	"DfSkKAZ53lBdOx52udzIKqMMsllVjOvsH+xxKN6YNbhojiRx2M++/T+efe+DJPJ4xgRRj19igvNWw7hH",
+	"excl7Lep/ulvnn3vR3PQqy03616QakNSAcH/9Otn//qHZ7/6UzHNSZR6yt5UTfXBglR32gfNrpSHefvK",
+	"ChzezJavNEutyt6C/Ay9r6vZW2nFKm9hvxmSCwLtDxYOLjxoosC4Iy/5l4XowyYMb2hOrkP9WbAaoeAC",
+	"8wqK/evyL2jcSFV98VnWFTPHvfmCOQHDalmVlweJJqi/n55SWZoO7vC1zdjcFOX5UAXJJUuyJFFS8nxB",
+	"5bDJxVVIQd80YBHbGCi1sTn2+zojHLhzatQbqX5cStSrlC2rZ/Z8rM0krtmszSetzeJxbZGUszSLj1YQ",
+	"1lXp6NqOU5aCrqctYHFmJ33NwQJbtTYpV6smcq2YkLXZvKvZInV+Q+YZAu+Nh8cUw+qK1Hu0M/h4Tk1L",
+	"spSFpt1pEEapVC1A8cJiPZZxCPozaktPQ/WJnZ03v4CXA9d/ufCZRCmfM3ymHB+X1RvDHbtYvbHVPCi3",
+	"by3hQykDpcmXOrmgJSngssqxWobTlH3r0kciuNyx2/SgyA3hs75uvwbLLSISVFNRhh9tKvaL/Vbyg8AS",
+	"ShlJRnmyFPSzv1fEe2MUCLTlwtCArWtgDaaCvoFmOcg4Z6R7pXHYkAqEYQ+RhIfhrIiuLOQrpPUwyxt1",
+	"LoHY08QLiXWtoH8B1gHUR7KEhBTWyvf/qMZSuSTdg32dpFuURGulZCtP+hJlAPJIaH6qZ2aqz5FIvq7i",
+	"BYXgAmVSYcmBGdnnFfnSxXnMM+exhLCd12fYp0wEg0Bb4dGPYgDnco7EMxA7c7oRFb6Zq0gu+hLlTY2+",
+	"RHlPweUBp/LIrsCYKSEfKIhWXXxRdUEdBKHu4k/JMLhQ7TF5vtg+troH54gfQ0gcwZZc2KE/prq7r8t4",
+	"EFIGjboTJ9LFAUgwaImNaRkBFzrRmI+iWOhqjiqEjnv5mn7sivhTMZLr2PNNWeOq4nil5eYByL5oA+l+",
+	"k0X3cZulD6nSoqKpgEnDVpxVmT1Tj32VyvByC61cEN4KLVHo5/YtfoZ7JK9iW+WB7G2FLtWQDgSRzDD+",
+	"Eeja6yxXOn8d8fBvWdtow3A/tUkKcaONYFiEu+VEu2u1i9PFC82tkRHkEoFvixO3dmMqRlEc/DcVY/oF",
+	"uOkIOrjxFfBvu7UlhExuS1WImqk5llA7aUYhkud//T+f/a+/f/YvP3r+r7+vObXB/BoiK9ANl+neVbav",
+	"Z0zMn0zu+GxI4y/TCxrC2Jub6zCMun4oNZw7fHh3IuBz62LA+s7PAs3L5Au6R44tw1Ytbm8GsmQ46JAV",
+	"0jotgbGNNGz3GTL4Pd1wWq+E5xBPraryk9PHXlLhng2iloorb5Eb4JQyUtVRVXVRHcfyDH5XqmcuGwQ0",
+	"7KPvPBgygDt1n8BfrTbWUBZEm3WxUKsfho1T4iX7UhKY3rhAp8u87A7z7M/lJLiJ/UEHO6nnJtiYI2S+",
+	"c9A+IO+pF5GZ/VRkUT0Q2UxJ7Q6HZqgqEmQQBxgqVFfhLAd7nNxlZzQc2CPLN9+ER62/NrKx9OmG+mo3",
+	"LVimH4bWE9uBuPVU9lNF3DpWN7E8pWr6eRGtzoV9Bf3s755+XNxmevUOAOl6pWgtkt/lup8D9nJNmVbm",
+	"Ifr5j37+7HsfFHbvXlObnuxtUg7HFHUoKX744Sc/+dZC8oLRy4dl8vH5Dz98/uPff/LrD+dcnsWspe+l",
+	"tvvGI66XSOVL7qXljJK4iEvYJBfrgZAhcxtdw7Pbc+utw7ObZ0uBw++pFc3c84WgIRtAnCzTIn1ynmhj",
+	"CsqAaRzWTmrX/Ulw/eIArnn14byiD/2yMcwRhR/0vqmneo46RCsMUC5Gd4KcipHql5TCLTZOsh5X+zr7",
+	"OMpMYp1P7miZa6IqjcXZGg+fKRgRzOfc0dl9TmpsGHI8xX6JZiywNBYMdYZOSEeXjXMwOl6374GSGzGW",
+	"cbCnOubDgsFumO1A42a6yK/uMFvvZ4/WgVwCLInQOjIb014Ge6Sir8p7BoNn5VWUIlM198i/JOWgAo9f",
+	"OlOFgyZxJKLudEDiaCpxqa4ppNfaIQnxphoI4f1zm9j3ORQHgZ2dDgdXmxMjM+XugohtyGQ8JZ5q13QZ",
+	"ME6CAeY3Sgg5ialEsfILQV/tyS+C5lrDm6stJUHNm1N99cxbB/ItpSMXPxZN456cUkFIaacp6WiONCEi",
+	"mgQ9RZ1SrBXTzXTl0Savk7feuP/wnTe++sbZ/Ydnb3zFwQC/18m77335yw/vnL318Av/1fz9gLxOzt54",
+	"55b8+6kVak0GEutBfAWBJlX48MS/CiO/D1usFwdddCP4/Ir15DWh/6N15Y/DhuHnJU+8lbe1aTTNWxOs",
+	"rMSp3OWceLH9wgmkiqa5Wz5je2YzOL3fvKRdDj07IYq3GdNHgU2nZr1p7UlcsLCa9NMaSVGaXRe5006I",
+	"gKB0E7tQz0Stzx+t7rMrpXLosUzEteRfT4RXJAzOqarap83vXn5BbipsYy+FiabpWQm2PMV1oMutYZS9",
+	"WyN18JMBAY0ZvD5oXo58YTEcAFPPjyXAt1gtn0paqeKC6qcy3K3IGfGSjedhQ54Ibic/LAyZV4GYxgFj",
+	"GKbCXEG/sXmFn0Xdt442dx2srIrEy/9Qq+SkY5qteACHtFqtRvraGGP89gnRgdwzGHvY1Ovc7CKZmpWZ",
+	"XQC5NlkeeonFQ8/ZNl+/TdPzTj9uUY1d32eQetRMG+uaYGRtntM01QXOBi+BhvLpzCTUbW8S462YbXQt",
+	"w+2LJTBCHpFeNDaVR5WlctGL7Sa2qXxXqsY8zSKUNo4hxyFe0kQyzbbmDIYdW+dFNcZsWgp70QWlHiPW",
+	"YxluJScBXKpYHloxSjXW1hkZqH4UqR0MckmiMYVukCHaW4E3aNEBGHVXjp+77pVOUzctsNTVr2vIjsD/",
+	"r/y9cMYyJ8QmG+c5g42vNJEodF83I0VWsuPQwW0/5OH3i64cMYop1YffunUcMgmnqQIWe1ylBQUsnxZk",
+	"0Foje9vck6civacsXyc05LKuMMfKpEnzKfNS6inDLd04ekRjWnF3wEkloHVlWFKUwVWW8XWaYC+TUydV",
+	"vUyUkGGIoI9FkajyTLxRUV7YQkfs1aZ8X2fCWRxIxTHpnzNzx/wnqSTYTshY+T8DoXMvaIJvAo5JRhc0",
+	"7voiGGNAEQnCcGpUKeWCgu7ehheosdw09tL3WCByZ8uT1yY+CeEZnvku6tgp0z+p+2QchGGgpkFAu24s",
+	"wr7BfvN9HjFUSBjoSPYmSkyaLcvQS6aS9CcPnvz/AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -9,6 +9,56 @@ import (
 	"context"
 )
 
+const blacksAmong = `-- name: BlacksAmong :many
+SELECT b.owner_user_id, b.block_user_id, b.create_time, b.add_source, b.operator_user_id, b.ex, u.nickname, u.face_url, u.ex AS user_ex
+FROM blacks b JOIN users u ON u.user_id = b.block_user_id
+WHERE b.owner_user_id = $1 AND b.block_user_id = ANY($2::text[])
+ORDER BY b.create_time, b.block_user_id
+`
+
+type BlacksAmongParams struct {
+	OwnerUserID string
+	UserIds     []string
+}
+
+type BlacksAmongRow struct {
+	Black    Black
+	Nickname string
+	FaceUrl  string
+	UserEx   string
+}
+
+// The owner's blacklist entries among user_ids, oldest first, with each blacklisted user's public profile.
+func (q *Queries) BlacksAmong(ctx context.Context, arg BlacksAmongParams) ([]BlacksAmongRow, error) {
+	rows, err := q.db.Query(ctx, blacksAmong, arg.OwnerUserID, arg.UserIds)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []BlacksAmongRow{}
+	for rows.Next() {
+		var i BlacksAmongRow
+		if err := rows.Scan(
+			&i.Black.OwnerUserID,
+			&i.Black.BlockUserID,
+			&i.Black.CreateTime,
+			&i.Black.AddSource,
+			&i.Black.OperatorUserID,
+			&i.Black.Ex,
+			&i.Nickname,
+			&i.FaceUrl,
+			&i.UserEx,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const conversationSettingsOf = `-- name: ConversationSettingsOf :many
 SELECT c.conversation_id, c.conversation_type, c.user_id, c.group_id, c.recv_msg_opt, c.is_pinned,
        c.is_private_chat, c.burn_duration, c.group_at_type, c.msg_destruct_time, c.is_msg_destruct,
@@ -291,4 +341,80 @@ func (q *Queries) UnreadTotal(ctx context.Context, ownerUserID string) (int64, e
 	var column_1 int64
 	err := row.Scan(&column_1)
 	return column_1, err
+}
+
+const userGroupRequest = `-- name: UserGroupRequest :many
+SELECT r.group_id, r.user_id, r.handle_result, r.req_msg, r.handle_msg, r.req_time, r.handle_user_id, r.handle_time, r.join_source, r.inviter_user_id, r.ex, u.nickname AS user_nickname, u.face_url AS user_face_url, u.ex AS user_ex, g.group_id, g.group_name, g.notification, g.introduction, g.face_url, g.owner_user_id, g.create_time, g.ex, g.status, g.creator_user_id, g.group_type, g.need_verification, g.look_member_info, g.apply_member_friend, g.notification_update_time, g.notification_user_id,
+       (SELECT count(*) FROM group_members c WHERE c.group_id = g.group_id)::int AS member_count
+FROM group_requests r
+JOIN users u ON u.user_id = r.user_id
+JOIN groups g ON g.group_id = r.group_id
+WHERE r.group_id = $1 AND r.user_id = $2
+`
+
+type UserGroupRequestParams struct {
+	GroupID string
+	UserID  string
+}
+
+type UserGroupRequestRow struct {
+	GroupRequest GroupRequest
+	UserNickname string
+	UserFaceUrl  string
+	UserEx       string
+	Group        Group
+	MemberCount  int32
+}
+
+// The application of one user to one group (none or one row), with the applicant's profile and the group.
+func (q *Queries) UserGroupRequest(ctx context.Context, arg UserGroupRequestParams) ([]UserGroupRequestRow, error) {
+	rows, err := q.db.Query(ctx, userGroupRequest, arg.GroupID, arg.UserID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []UserGroupRequestRow{}
+	for rows.Next() {
+		var i UserGroupRequestRow
+		if err := rows.Scan(
+			&i.GroupRequest.GroupID,
+			&i.GroupRequest.UserID,
+			&i.GroupRequest.HandleResult,
+			&i.GroupRequest.ReqMsg,
+			&i.GroupRequest.HandleMsg,
+			&i.GroupRequest.ReqTime,
+			&i.GroupRequest.HandleUserID,
+			&i.GroupRequest.HandleTime,
+			&i.GroupRequest.JoinSource,
+			&i.GroupRequest.InviterUserID,
+			&i.GroupRequest.Ex,
+			&i.UserNickname,
+			&i.UserFaceUrl,
+			&i.UserEx,
+			&i.Group.GroupID,
+			&i.Group.GroupName,
+			&i.Group.Notification,
+			&i.Group.Introduction,
+			&i.Group.FaceUrl,
+			&i.Group.OwnerUserID,
+			&i.Group.CreateTime,
+			&i.Group.Ex,
+			&i.Group.Status,
+			&i.Group.CreatorUserID,
+			&i.Group.GroupType,
+			&i.Group.NeedVerification,
+			&i.Group.LookMemberInfo,
+			&i.Group.ApplyMemberFriend,
+			&i.Group.NotificationUpdateTime,
+			&i.Group.NotificationUserID,
+			&i.MemberCount,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
 }

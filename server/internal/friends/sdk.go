@@ -148,3 +148,23 @@ func (s *Service) DesignatedApplication(ctx context.Context, by auth.Identity, f
 	}
 	return out, nil
 }
+
+// SpecifiedBlacks returns ownerUserID's blacklist entries among userIDs, oldest first.
+func (s *Service) SpecifiedBlacks(ctx context.Context, by auth.Identity, ownerUserID string, userIDs []string) ([]api.BlackInfo, error) {
+	if err := self(by, "ownerUserID", ownerUserID, "read another user's blacklist"); err != nil {
+		return nil, err
+	}
+	rows, err := s.q.BlacksAmong(ctx, db.BlacksAmongParams{OwnerUserID: ownerUserID, UserIds: userIDs})
+	if err != nil {
+		return nil, fmt.Errorf("blacks among: %w", err)
+	}
+	out := make([]api.BlackInfo, len(rows))
+	for i, r := range rows {
+		out[i] = api.BlackInfo{
+			OwnerUserID: r.Black.OwnerUserID, CreateTime: r.Black.CreateTime, AddSource: r.Black.AddSource,
+			OperatorUserID: r.Black.OperatorUserID, Ex: r.Black.Ex,
+			BlackUserInfo: api.PublicUserInfo{UserID: r.Black.BlockUserID, Nickname: r.Nickname, FaceURL: r.FaceUrl, Ex: r.UserEx},
+		}
+	}
+	return out, nil
+}

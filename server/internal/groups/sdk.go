@@ -276,3 +276,26 @@ func (s *Service) FullMemberIDs(ctx context.Context, by auth.Identity, groupID s
 	}
 	return out, nil
 }
+
+// UserRequest returns userID's application to groupID (none or one): to the applicant itself, the group's
+// owner and admins, or an app admin. The SDK reads it when a 1503/1505/1506 notification arrives.
+func (s *Service) UserRequest(ctx context.Context, by auth.Identity, groupID, userID string) ([]api.GroupRequest, error) {
+	if by.UserID != userID && !by.Admin {
+		role, err := s.q.GroupMemberRow(ctx, db.GroupMemberRowParams{GroupID: groupID, UserID: by.UserID})
+		if errors.Is(err, pgx.ErrNoRows) || (err == nil && role.RoleLevel != roleOwner && role.RoleLevel != roleAdmin) {
+			return nil, apierr.NoPermission("%s is neither the applicant %s nor an owner or admin of %s; only they may read the application", by.UserID, userID, groupID)
+		} else if err != nil {
+			return nil, err
+		}
+	}
+	rows, err := s.q.UserGroupRequest(ctx, db.UserGroupRequestParams{GroupID: groupID, UserID: userID})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]api.GroupRequest, len(rows))
+	for i, r := range rows {
+		applicant := api.PublicUserInfo{UserID: r.GroupRequest.UserID, Nickname: r.UserNickname, FaceURL: r.UserFaceUrl, Ex: r.UserEx}
+		out[i] = groupRequest(r.GroupRequest, applicant, groupInfo(r.Group, r.MemberCount))
+	}
+	return out, nil
+}

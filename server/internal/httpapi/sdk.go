@@ -140,3 +140,21 @@ func (h *Handlers) GetFullGroupMemberUserIDs(ctx context.Context, req api.GetFul
 	}
 	return api.GetFullGroupMemberUserIDs200JSONResponse{ErrMsg: msgSuccess, Data: d}, nil
 }
+
+// GetSpecifiedBlacks returns ownerUserID's blacklist entries among userIDList.
+func (h *Handlers) GetSpecifiedBlacks(ctx context.Context, req api.GetSpecifiedBlacksRequestObject) (api.GetSpecifiedBlacksResponseObject, error) {
+	bs, err := h.friends.SpecifiedBlacks(ctx, caller(ctx), req.Body.OwnerUserID, req.Body.UserIDList)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetSpecifiedBlacks200JSONResponse{ErrMsg: msgSuccess, Data: api.GetSpecifiedBlacksData{Blacks: bs, Total: int32(len(bs))}}, nil
+}
+
+// GetSpecifiedUserGroupRequestInfo returns userID's application to groupID, if any.
+func (h *Handlers) GetSpecifiedUserGroupRequestInfo(ctx context.Context, req api.GetSpecifiedUserGroupRequestInfoRequestObject) (api.GetSpecifiedUserGroupRequestInfoResponseObject, error) {
+	rs, err := h.groups.UserRequest(ctx, caller(ctx), req.Body.GroupID, req.Body.UserID)
+	if err != nil {
+		return nil, err
+	}
+	return api.GetSpecifiedUserGroupRequestInfo200JSONResponse{ErrMsg: msgSuccess, Data: api.GetSpecifiedUserGroupRequestInfoData{GroupRequests: rs, Total: int32(len(rs))}}, nil
+}
