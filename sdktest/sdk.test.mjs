@@ -40,15 +40,14 @@ globalThis.fetch = async (url, init) => {
     // not JSON
   }
   if (!res.ok || errCode) refused.push(`${path} -> HTTP ${res.status} ${body.slice(0, 300)}`);
-  if (trace) console.log(`[http] ${path} ${res.status} ${body.slice(0, 500)}`);
+  if (trace) console.log(`[http] ${path} ${res.status} ${body.slice(0, 500).replace(/"token":"[^"]*"/g, '"token":"***"')}`);
   return res;
 };
 if (!trace) {
   // The SDK prints its sync results with console.warn/info; keep the report readable.
   console.warn = () => {};
   console.info = () => {};
-}
-if (trace) {
+} else {
   const RealWebSocket = globalThis.WebSocket;
   globalThis.WebSocket = class extends RealWebSocket {
     constructor(url, protocols) {
@@ -135,12 +134,14 @@ function newClient(label, build = defaultBuild) {
     label,
     sdk,
     events,
-    // Resolves with the first event `name` (among events[from:], past or future) whose payload satisfies `pred`.
+    // Resolves with the first event named `name` (or one of the names), among events[from:], past or future,
+    // whose payload satisfies `pred`.
     waitFor(name, pred = () => true, what = name, from = 0) {
+      const names = [name].flat();
       return new Promise((resolve, reject) => {
         const w = {
           check() {
-            const hit = events.slice(from).find((e) => e.name === name && pred(e.ev));
+            const hit = events.slice(from).find((e) => names.includes(e.name) && pred(e.ev));
             if (hit) {
               waiters.delete(w);
               clearTimeout(w.timer);
@@ -157,18 +158,10 @@ function newClient(label, build = defaultBuild) {
         w.check();
       });
     },
-    // Messages delivered to the application as new (online pushes, or pulled after a reconnect).
-    received() {
-      return events
-        .filter((e) => [CbEvents.OnRecvNewMessages, CbEvents.OnRecvOfflineNewMessages].includes(e.name))
-        .flatMap((e) => e.ev.data ?? []);
-    },
+    // A message delivered to the application as new (an online push, or pulled after a reconnect).
     waitForMessage(pred, what) {
       const match = (ev) => (ev.data ?? []).some(pred);
-      return Promise.race([
-        client.waitFor(CbEvents.OnRecvNewMessages, match, what),
-        client.waitFor(CbEvents.OnRecvOfflineNewMessages, match, what),
-      ]);
+      return client.waitFor([CbEvents.OnRecvNewMessages, CbEvents.OnRecvOfflineNewMessages], match, what);
     },
     async logout() {
       open.delete(client);
