@@ -249,7 +249,9 @@ func TestSDKProfileMessaging(t *testing.T) {
 	if f := a.call(1003, typing, &sdkws.UserSendMsgResp{}); f.ErrCode != 0 {
 		t.Fatalf("typing: %d %s", f.ErrCode, f.ErrMsg)
 	}
-	tp := b.awaitPush("typing", func(p *sdkws.PushMessages) bool { return p.Msgs[conv] != nil && p.Msgs[conv].Msgs[0].ContentType == 113 })
+	tp := b.awaitPush("typing", func(p *sdkws.PushMessages) bool {
+		return p.Msgs[conv] != nil && p.Msgs[conv].Msgs[0].ContentType == 113
+	})
 	if m := tp.Msgs[conv].Msgs[0]; m.Seq != 0 || m.Options["unreadCount"] {
 		t.Fatalf("typing push: %v", m)
 	}

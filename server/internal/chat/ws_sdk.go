@@ -3,11 +3,9 @@ package chat
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/openimsdk/protocol/sdkws"
 	"google.golang.org/protobuf/proto"
 
@@ -267,7 +265,7 @@ func (s *Service) seqStates(ctx context.Context, userID string, convs []string) 
 	}
 	for {
 		rows, err := s.q.ListConversations(ctx, arg)
-		if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		if err != nil {
 			return nil, err
 		}
 		for _, r := range rows {

@@ -113,7 +113,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// A forbid or a newer login that committed after the check above, and whose kick reached this process
 	// before c was registered, found nothing to close: check again now that a kick would find c. Until the
 	// writer starts, this goroutine still owns the socket's write side.
-	if refusal := h.recheck(r.Context(), id, opID); refusal != nil {
+	if refusal := h.recheck(r.Context(), id, opID, sdk); refusal != nil {
 		c.timer.Stop()
 		c.cancel()
 		c.mu.Lock()
@@ -135,12 +135,16 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	go c.readLoop()
 }
 
-// recheck checks a registered connection's token again; nil when it is still good.
-func (h *Hub) recheck(ctx context.Context, id auth.Identity, opID string) *apierr.Error {
+// recheck checks a registered connection's token again; nil when it is still good. An SDK-profile
+// connection's refusal carries OpenIM's token code (sdkRefusal).
+func (h *Hub) recheck(ctx context.Context, id auth.Identity, opID string, sdk bool) *apierr.Error {
 	ctx, cancel := context.WithTimeout(ctx, authTimeout)
 	defer cancel()
 	if _, err := h.opts.Checker.Check(ctx, id.Token); err != nil {
 		if e := apierr.From(err); e != nil {
+			if sdk {
+				e = sdkRefusal(e, err)
+			}
 			return e
 		}
 		h.log.Error("gateway: token recheck failed", "operationID", opID, "err", err)

@@ -144,3 +144,15 @@ func FuzzPushFrame(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkPushFrame is the SDK profile's cost per push (once per Deliver call with SDK recipients): decode the
+// JSON 2001 frame, build PushMessages, marshal it and the frame.
+func BenchmarkPushFrame(b *testing.B) {
+	in := []byte(`{"reqIdentifier":2001,"msgIncr":"","operationID":"op1","errCode":0,"errMsg":"","data":{"sendID":"alice","recvID":"bob","groupID":"","clientMsgID":"c0ffee00c0ffee00","serverMsgID":"5e4fe1d2c3b4a596","senderPlatformID":5,"senderNickname":"Alice","senderFaceURL":"","sessionType":1,"msgFrom":100,"contentType":101,"content":"{\"content\":\"hello, how are you today?\"}","seq":42,"sendTime":1765000000000,"createTime":1765000000000,"status":2,"isRead":false,"offlinePushInfo":{"title":"","desc":"","ex":"","iOSPushSound":"","iOSBadgeCount":false,"signalInfo":""},"atUserIDList":[],"attachedInfo":"","ex":"","conversationID":"single_alice_bob"}}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := PushFrame(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
