@@ -201,6 +201,7 @@ var preps = map[string]prep{
 	"getDesignatedFriendApply/pending": {steps: one(replay("addFriend/seed"))},
 	"getDesignatedFriends/oneFriend":   {steps: befriend("user123", "user456")},
 	"getFullFriendUserIDs/oneFriend":   {steps: befriend("user123", "user456")},
+	"isFriend/friends":                 {steps: befriend("user123", "user456")},
 	"getSpecifiedBlacks/oneBlack":      {steps: one(replay("addBlack/blockUser", set("blackUserID", "user456")))},
 	"getAllConversations/all": {steps: one(sendSeed, sendReply, replay("setConversations/pin"),
 		// doNotNotify also sets ex "工作群", which the example's group conversation does not show.

@@ -32,7 +32,7 @@ var operationIDs = []string{
 	"getIncrementalFriends", "getFullFriendUserIDs", "getDesignatedFriends", "getDesignatedFriendApply",
 	"getIncrementalJoinGroups", "getFullJoinGroupIDs", "getIncrementalGroupMembersBatch", "getIncrementalConversations",
 	"getNotNotifyConversationIDs", "markConversationAsRead", "getGroupMembersInfo", "getFullGroupMemberUserIDs", "getSpecifiedBlacks",
-	"getSpecifiedUserGroupRequestInfo", "getActiveConversations",
+	"getSpecifiedUserGroupRequestInfo", "isFriend", "getConversationsHasReadAndMaxSeq", "getActiveConversations",
 	"getJssdkConversations",
 }
 

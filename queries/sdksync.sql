@@ -85,3 +85,8 @@ FROM group_requests r
 JOIN users u ON u.user_id = r.user_id
 JOIN groups g ON g.group_id = r.group_id
 WHERE r.group_id = @group_id AND r.user_id = @user_id;
+
+-- name: FriendEdges :one
+-- Whether b is in a's friend list, and a in b's.
+SELECT EXISTS (SELECT 1 FROM friends f1 WHERE f1.owner_user_id = @a::text AND f1.friend_user_id = @b::text) AS a_has_b,
+       EXISTS (SELECT 1 FROM friends f2 WHERE f2.owner_user_id = @b::text AND f2.friend_user_id = @a::text) AS b_has_a;

@@ -171,6 +171,19 @@ func TestSDKFriendLookups(t *testing.T) {
 		t.Fatalf("c reading a's friend IDs: errCode %d, want 1003", r.ErrCode)
 	}
 
+	var isf struct{ InUser1Friends, InUser2Friends bool }
+	e.MustOK("/friend/is_friend", aTok, map[string]any{"userID1": a, "userID2": b}).Decode(t, &isf)
+	if !isf.InUser1Friends || !isf.InUser2Friends {
+		t.Fatalf("is_friend a b: %+v", isf)
+	}
+	e.MustOK("/friend/is_friend", aTok, map[string]any{"userID1": a, "userID2": c}).Decode(t, &isf)
+	if isf.InUser1Friends || isf.InUser2Friends {
+		t.Fatalf("is_friend a c: %+v", isf)
+	}
+	if r := e.Post("/friend/is_friend", cTok, map[string]any{"userID1": a, "userID2": b}); r.ErrCode != 1003 {
+		t.Fatalf("c asking about a and b: errCode %d, want 1003", r.ErrCode)
+	}
+
 	var des struct {
 		FriendsInfo []struct {
 			OwnerUserID string
@@ -313,6 +326,17 @@ func TestSDKConversationSync(t *testing.T) {
 	}
 	if err := json.Unmarshal(v1.Update[0], &c); err != nil || !c.IsPinned || c.RecvMsgOpt != 2 || c.UnreadCount != nil {
 		t.Fatalf("updated conversation %s: want pinned, recvMsgOpt 2, no unreadCount", v1.Update[0])
+	}
+	var hr struct {
+		Seqs                  map[string]struct{ MaxSeq, HasReadSeq, MaxSeqTime int64 }
+		PinnedConversationIDs []string
+	}
+	e.MustOK("/conversation/get_conversations_has_read_and_max_seq", aTok, map[string]any{"userID": a, "conversationIDs": []string{sdkConv}, "returnPinned": true}).Decode(t, &hr)
+	if st, ok := hr.Seqs[sdkConv]; !ok || len(hr.Seqs) != 1 || st.MaxSeq != 2 || st.HasReadSeq != 2 || st.MaxSeqTime == 0 || !slices.Equal(hr.PinnedConversationIDs, []string{sdkConv}) {
+		t.Fatalf("a's seqs of %s: %+v", sdkConv, hr)
+	}
+	if r := e.Post("/conversation/get_conversations_has_read_and_max_seq", cTok, map[string]any{"userID": a}); r.ErrCode != 1003 {
+		t.Fatalf("c reading a's seqs: errCode %d, want 1003", r.ErrCode)
 	}
 	var nn struct{ ConversationIDs []string }
 	e.MustOK("/conversation/get_not_notify_conversation_ids", aTok, map[string]any{"userID": a}).Decode(t, &nn)

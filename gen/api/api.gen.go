@@ -751,6 +751,16 @@ type ConversationPagination struct {
 	ShowNumber int32 `json:"showNumber"`
 }
 
+// ConversationSeqs A conversation's seq state as the SDK reads it (OpenIM msg.Seqs).
+type ConversationSeqs struct {
+	// HasReadSeq maxSeq minus the unread count.
+	HasReadSeq int64 `json:"hasReadSeq"`
+	MaxSeq     int64 `json:"maxSeq"`
+
+	// MaxSeqTime The send time of the newest message, ms.
+	MaxSeqTime int64 `json:"maxSeqTime"`
+}
+
 // CreateGroupData defines model for CreateGroupData.
 type CreateGroupData struct {
 	// GroupInfo A group. In `/group/create_group` requests `groupID` (optional; the server makes one when empty),
@@ -1387,6 +1397,79 @@ type GetConversationMsgResp struct {
 // GetConversationsData defines model for GetConversationsData.
 type GetConversationsData struct {
 	Conversations []Conversation `json:"conversations"`
+}
+
+// GetConversationsHasReadAndMaxSeqData defines model for GetConversationsHasReadAndMaxSeqData.
+type GetConversationsHasReadAndMaxSeqData struct {
+	// PinnedConversationIDs The pinned conversations (SDK form), when returnPinned; else empty.
+	PinnedConversationIDs []string `json:"pinnedConversationIDs"`
+
+	// Seqs Keyed by the SDK's conversation ID.
+	Seqs map[string]ConversationSeqs `json:"seqs"`
+}
+
+// GetConversationsHasReadAndMaxSeqReq defines model for GetConversationsHasReadAndMaxSeqReq.
+type GetConversationsHasReadAndMaxSeqReq struct {
+	// ConversationIDs The conversations to report (either ID form); empty for all. At most 100 entries.
+	ConversationIDs []string `json:"conversationIDs,omitempty"`
+
+	// ReturnPinned Also list the pinned conversations' IDs.
+	ReturnPinned bool `json:"returnPinned,omitempty"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetConversationsHasReadAndMaxSeqResp The reply envelope of getConversationsHasReadAndMaxSeq.
+type GetConversationsHasReadAndMaxSeqResp struct {
+	Data GetConversationsHasReadAndMaxSeqData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
 }
 
 // GetConversationsReq defines model for GetConversationsReq.
@@ -3474,6 +3557,77 @@ type InviteUserToGroupResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// IsFriendData defines model for IsFriendData.
+type IsFriendData struct {
+	// InUser1Friends userID2 is in userID1's friend list.
+	InUser1Friends bool `json:"inUser1Friends"`
+
+	// InUser2Friends userID1 is in userID2's friend list.
+	InUser2Friends bool `json:"inUser2Friends"`
+}
+
+// IsFriendReq defines model for IsFriendReq.
+type IsFriendReq struct {
+	// UserID1 A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID1 UserID `json:"userID1"`
+
+	// UserID2 A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID2 UserID `json:"userID2"`
+}
+
+// IsFriendResp The reply envelope of isFriend.
+type IsFriendResp struct {
+	Data IsFriendData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
 // JoinGroupReq defines model for JoinGroupReq.
 type JoinGroupReq struct {
 	// Ex At most 1,024 characters.
@@ -4951,6 +5105,13 @@ type GetConversationsParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetConversationsHasReadAndMaxSeqParams defines parameters for GetConversationsHasReadAndMaxSeq.
+type GetConversationsHasReadAndMaxSeqParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetIncrementalConversationsParams defines parameters for GetIncrementalConversations.
 type GetIncrementalConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -5058,6 +5219,13 @@ type GetSelfFriendApplyListParams struct {
 
 // GetSpecifiedBlacksParams defines parameters for GetSpecifiedBlacks.
 type GetSpecifiedBlacksParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// IsFriendParams defines parameters for IsFriend.
+type IsFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -5348,6 +5516,9 @@ type GetAllConversationsJSONRequestBody = GetAllConversationsReq
 // GetConversationsJSONRequestBody defines body for GetConversations for application/json ContentType.
 type GetConversationsJSONRequestBody = GetConversationsReq
 
+// GetConversationsHasReadAndMaxSeqJSONRequestBody defines body for GetConversationsHasReadAndMaxSeq for application/json ContentType.
+type GetConversationsHasReadAndMaxSeqJSONRequestBody = GetConversationsHasReadAndMaxSeqReq
+
 // GetIncrementalConversationsJSONRequestBody defines body for GetIncrementalConversations for application/json ContentType.
 type GetIncrementalConversationsJSONRequestBody = GetIncrementalConversationsReq
 
@@ -5395,6 +5566,9 @@ type GetSelfFriendApplyListJSONRequestBody = GetSelfFriendApplyListReq
 
 // GetSpecifiedBlacksJSONRequestBody defines body for GetSpecifiedBlacks for application/json ContentType.
 type GetSpecifiedBlacksJSONRequestBody = GetSpecifiedBlacksReq
+
+// IsFriendJSONRequestBody defines body for IsFriend for application/json ContentType.
+type IsFriendJSONRequestBody = IsFriendReq
 
 // RemoveBlackJSONRequestBody defines body for RemoveBlack for application/json ContentType.
 type RemoveBlackJSONRequestBody = RemoveBlackReq
@@ -5716,6 +5890,38 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /conversation/get_conversations (the `GetConversations` operationId).
 	GetConversations(ctx context.Context, params *GetConversationsParams, body GetConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetConversationsHasReadAndMaxSeqWithBody Max and read seqs of a user's conversations (SDK)
+	//
+	// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+	// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+	// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+	// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+	GetConversationsHasReadAndMaxSeqWithBody(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+	//
+	// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+	// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+	// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+	// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+	GetConversationsHasReadAndMaxSeq(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetIncrementalConversationsWithBody Conversations changed since a version (SDK sync)
 	//
@@ -6228,6 +6434,34 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
 	GetSpecifiedBlacks(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// IsFriendWithBody Whether two users have each other as friends (SDK)
+	//
+	// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+	// (`inUser2Friends`); friendships are one-way after a delete.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+	IsFriendWithBody(ctx context.Context, params *IsFriendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// IsFriend Whether two users have each other as friends (SDK)
+	//
+	// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+	// (`inUser2Friends`); friendships are one-way after a delete.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+	IsFriend(ctx context.Context, params *IsFriendParams, body IsFriendJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RemoveBlackWithBody Remove a user from the blacklist
 	//
@@ -7715,6 +7949,58 @@ func (c *Client) GetConversations(ctx context.Context, params *GetConversationsP
 	return c.Client.Do(req)
 }
 
+// GetConversationsHasReadAndMaxSeqWithBody Max and read seqs of a user's conversations (SDK)
+//
+// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+func (c *Client) GetConversationsHasReadAndMaxSeqWithBody(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConversationsHasReadAndMaxSeqRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+//
+// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+func (c *Client) GetConversationsHasReadAndMaxSeq(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConversationsHasReadAndMaxSeqRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetIncrementalConversationsWithBody Conversations changed since a version (SDK sync)
 //
 // The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
@@ -8537,6 +8823,54 @@ func (c *Client) GetSpecifiedBlacksWithBody(ctx context.Context, params *GetSpec
 // Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
 func (c *Client) GetSpecifiedBlacks(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetSpecifiedBlacksRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// IsFriendWithBody Whether two users have each other as friends (SDK)
+//
+// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+// (`inUser2Friends`); friendships are one-way after a delete.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+func (c *Client) IsFriendWithBody(ctx context.Context, params *IsFriendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIsFriendRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// IsFriend Whether two users have each other as friends (SDK)
+//
+// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+// (`inUser2Friends`); friendships are one-way after a delete.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+func (c *Client) IsFriend(ctx context.Context, params *IsFriendParams, body IsFriendJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIsFriendRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -10788,6 +11122,59 @@ func NewGetConversationsRequestWithBody(server string, params *GetConversationsP
 	return req, nil
 }
 
+// NewGetConversationsHasReadAndMaxSeqRequest calls the generic GetConversationsHasReadAndMaxSeq builder with application/json body
+func NewGetConversationsHasReadAndMaxSeqRequest(server string, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetConversationsHasReadAndMaxSeqRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetConversationsHasReadAndMaxSeqRequestWithBody constructs an http.Request for the GetConversationsHasReadAndMaxSeq method, with any body, and a specified content type
+func NewGetConversationsHasReadAndMaxSeqRequestWithBody(server string, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversation/get_conversations_has_read_and_max_seq")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetIncrementalConversationsRequest calls the generic GetIncrementalConversations builder with application/json body
 func NewGetIncrementalConversationsRequest(server string, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -11604,6 +11991,59 @@ func NewGetSpecifiedBlacksRequestWithBody(server string, params *GetSpecifiedBla
 	}
 
 	operationPath := fmt.Sprintf("/friend/get_specified_blacks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewIsFriendRequest calls the generic IsFriend builder with application/json body
+func NewIsFriendRequest(server string, params *IsFriendParams, body IsFriendJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewIsFriendRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewIsFriendRequestWithBody constructs an http.Request for the IsFriend method, with any body, and a specified content type
+func NewIsFriendRequestWithBody(server string, params *IsFriendParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/is_friend")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -13861,6 +14301,38 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /conversation/get_conversations (the `GetConversations` operationId).
 	GetConversationsWithResponse(ctx context.Context, params *GetConversationsParams, body GetConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationsResponse, error)
 
+	// GetConversationsHasReadAndMaxSeqWithBodyWithResponse Max and read seqs of a user's conversations (SDK)
+	//
+	// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+	// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+	// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+	// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+	GetConversationsHasReadAndMaxSeqWithBodyWithResponse(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetConversationsHasReadAndMaxSeqResponse, error)
+
+	// GetConversationsHasReadAndMaxSeqWithResponse Max and read seqs of a user's conversations (SDK)
+	//
+	// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+	// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+	// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+	// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+	GetConversationsHasReadAndMaxSeqWithResponse(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationsHasReadAndMaxSeqResponse, error)
+
 	// GetIncrementalConversationsWithBodyWithResponse Conversations changed since a version (SDK sync)
 	//
 	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
@@ -14372,6 +14844,34 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
 	GetSpecifiedBlacksWithResponse(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSpecifiedBlacksResponse, error)
+
+	// IsFriendWithBodyWithResponse Whether two users have each other as friends (SDK)
+	//
+	// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+	// (`inUser2Friends`); friendships are one-way after a delete.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+	IsFriendWithBodyWithResponse(ctx context.Context, params *IsFriendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IsFriendResponse, error)
+
+	// IsFriendWithResponse Whether two users have each other as friends (SDK)
+	//
+	// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+	// (`inUser2Friends`); friendships are one-way after a delete.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+	IsFriendWithResponse(ctx context.Context, params *IsFriendParams, body IsFriendJSONRequestBody, reqEditors ...RequestEditorFn) (*IsFriendResponse, error)
 
 	// RemoveBlackWithBodyWithResponse Remove a user from the blacklist
 	//
@@ -15807,6 +16307,47 @@ func (r GetConversationsResponse) ContentType() string {
 	return ""
 }
 
+type GetConversationsHasReadAndMaxSeqResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetConversationsHasReadAndMaxSeqResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetConversationsHasReadAndMaxSeqResponse) GetJSON200() *GetConversationsHasReadAndMaxSeqResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConversationsHasReadAndMaxSeqResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConversationsHasReadAndMaxSeqResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConversationsHasReadAndMaxSeqResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConversationsHasReadAndMaxSeqResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetIncrementalConversationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -16457,6 +16998,47 @@ func (r GetSpecifiedBlacksResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetSpecifiedBlacksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type IsFriendResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *IsFriendResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r IsFriendResponse) GetJSON200() *IsFriendResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r IsFriendResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r IsFriendResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r IsFriendResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r IsFriendResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -18246,6 +18828,50 @@ func (c *ClientWithResponses) GetConversationsWithResponse(ctx context.Context, 
 	return ParseGetConversationsResponse(rsp)
 }
 
+// GetConversationsHasReadAndMaxSeqWithBodyWithResponse Max and read seqs of a user's conversations (SDK)
+//
+// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+func (c *ClientWithResponses) GetConversationsHasReadAndMaxSeqWithBodyWithResponse(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetConversationsHasReadAndMaxSeqResponse, error) {
+	rsp, err := c.GetConversationsHasReadAndMaxSeqWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConversationsHasReadAndMaxSeqResponse(rsp)
+}
+
+// GetConversationsHasReadAndMaxSeqWithResponse Max and read seqs of a user's conversations (SDK)
+//
+// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+func (c *ClientWithResponses) GetConversationsHasReadAndMaxSeqWithResponse(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationsHasReadAndMaxSeqResponse, error) {
+	rsp, err := c.GetConversationsHasReadAndMaxSeq(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConversationsHasReadAndMaxSeqResponse(rsp)
+}
+
 // GetIncrementalConversationsWithBodyWithResponse Conversations changed since a version (SDK sync)
 //
 // The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
@@ -18948,6 +19574,46 @@ func (c *ClientWithResponses) GetSpecifiedBlacksWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetSpecifiedBlacksResponse(rsp)
+}
+
+// IsFriendWithBodyWithResponse Whether two users have each other as friends (SDK)
+//
+// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+// (`inUser2Friends`); friendships are one-way after a delete.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+func (c *ClientWithResponses) IsFriendWithBodyWithResponse(ctx context.Context, params *IsFriendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IsFriendResponse, error) {
+	rsp, err := c.IsFriendWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIsFriendResponse(rsp)
+}
+
+// IsFriendWithResponse Whether two users have each other as friends (SDK)
+//
+// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+// (`inUser2Friends`); friendships are one-way after a delete.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+func (c *ClientWithResponses) IsFriendWithResponse(ctx context.Context, params *IsFriendParams, body IsFriendJSONRequestBody, reqEditors ...RequestEditorFn) (*IsFriendResponse, error) {
+	rsp, err := c.IsFriend(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIsFriendResponse(rsp)
 }
 
 // RemoveBlackWithBodyWithResponse Remove a user from the blacklist
@@ -20779,6 +21445,32 @@ func ParseGetConversationsResponse(rsp *http.Response) (*GetConversationsRespons
 	return response, nil
 }
 
+// ParseGetConversationsHasReadAndMaxSeqResponse parses an HTTP response from a GetConversationsHasReadAndMaxSeqWithResponse call
+func ParseGetConversationsHasReadAndMaxSeqResponse(rsp *http.Response) (*GetConversationsHasReadAndMaxSeqResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConversationsHasReadAndMaxSeqResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetConversationsHasReadAndMaxSeqResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetIncrementalConversationsResponse parses an HTTP response from a GetIncrementalConversationsWithResponse call
 func ParseGetIncrementalConversationsResponse(rsp *http.Response) (*GetIncrementalConversationsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -21185,6 +21877,32 @@ func ParseGetSpecifiedBlacksResponse(rsp *http.Response) (*GetSpecifiedBlacksRes
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetSpecifiedBlacksResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseIsFriendResponse parses an HTTP response from a IsFriendWithResponse call
+func ParseIsFriendResponse(rsp *http.Response) (*IsFriendResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &IsFriendResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest IsFriendResp
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -22223,6 +22941,9 @@ type ServerInterface interface {
 	// GetConversations Get some conversations of a user
 	// (POST /conversation/get_conversations)
 	GetConversations(w http.ResponseWriter, r *http.Request, params GetConversationsParams)
+	// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+	// (POST /conversation/get_conversations_has_read_and_max_seq)
+	GetConversationsHasReadAndMaxSeq(w http.ResponseWriter, r *http.Request, params GetConversationsHasReadAndMaxSeqParams)
 	// GetIncrementalConversations Conversations changed since a version (SDK sync)
 	// (POST /conversation/get_incremental_conversations)
 	GetIncrementalConversations(w http.ResponseWriter, r *http.Request, params GetIncrementalConversationsParams)
@@ -22271,6 +22992,9 @@ type ServerInterface interface {
 	// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
 	// (POST /friend/get_specified_blacks)
 	GetSpecifiedBlacks(w http.ResponseWriter, r *http.Request, params GetSpecifiedBlacksParams)
+	// IsFriend Whether two users have each other as friends (SDK)
+	// (POST /friend/is_friend)
+	IsFriend(w http.ResponseWriter, r *http.Request, params IsFriendParams)
 	// RemoveBlack Remove a user from the blacklist
 	// (POST /friend/remove_black)
 	RemoveBlack(w http.ResponseWriter, r *http.Request, params RemoveBlackParams)
@@ -22418,6 +23142,12 @@ func (_ Unimplemented) GetConversations(w http.ResponseWriter, r *http.Request, 
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+// (POST /conversation/get_conversations_has_read_and_max_seq)
+func (_ Unimplemented) GetConversationsHasReadAndMaxSeq(w http.ResponseWriter, r *http.Request, params GetConversationsHasReadAndMaxSeqParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetIncrementalConversations Conversations changed since a version (SDK sync)
 // (POST /conversation/get_incremental_conversations)
 func (_ Unimplemented) GetIncrementalConversations(w http.ResponseWriter, r *http.Request, params GetIncrementalConversationsParams) {
@@ -22511,6 +23241,12 @@ func (_ Unimplemented) GetSelfFriendApplyList(w http.ResponseWriter, r *http.Req
 // GetSpecifiedBlacks Named blacklist entries of a user (SDK)
 // (POST /friend/get_specified_blacks)
 func (_ Unimplemented) GetSpecifiedBlacks(w http.ResponseWriter, r *http.Request, params GetSpecifiedBlacksParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IsFriend Whether two users have each other as friends (SDK)
+// (POST /friend/is_friend)
+func (_ Unimplemented) IsFriend(w http.ResponseWriter, r *http.Request, params IsFriendParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -22912,6 +23648,47 @@ func (siw *ServerInterfaceWrapper) GetConversations(w http.ResponseWriter, r *ht
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetConversationsHasReadAndMaxSeq operation middleware
+func (siw *ServerInterfaceWrapper) GetConversationsHasReadAndMaxSeq(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetConversationsHasReadAndMaxSeqParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetConversationsHasReadAndMaxSeq(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -23568,6 +24345,47 @@ func (siw *ServerInterfaceWrapper) GetSpecifiedBlacks(w http.ResponseWriter, r *
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetSpecifiedBlacks(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IsFriend operation middleware
+func (siw *ServerInterfaceWrapper) IsFriend(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IsFriendParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IsFriend(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -25461,6 +26279,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 		r.Post(options.BaseURL+"/group/get_specified_user_group_request_info", wrapper.GetSpecifiedUserGroupRequestInfo)
 	})
 	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/is_friend", wrapper.IsFriend)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/conversation/get_conversations_has_read_and_max_seq", wrapper.GetConversationsHasReadAndMaxSeq)
+	})
+	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/jssdk/get_active_conversations", wrapper.GetActiveConversations)
 	})
 	r.Group(func(r chi.Router) {
@@ -25551,6 +26375,29 @@ type GetConversationsResponseObject interface {
 type GetConversations200JSONResponse GetConversationsResp
 
 func (response GetConversations200JSONResponse) VisitGetConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConversationsHasReadAndMaxSeqRequestObject struct {
+	Params GetConversationsHasReadAndMaxSeqParams
+	Body   *GetConversationsHasReadAndMaxSeqJSONRequestBody
+}
+
+type GetConversationsHasReadAndMaxSeqResponseObject interface {
+	VisitGetConversationsHasReadAndMaxSeqResponse(w http.ResponseWriter) error
+}
+
+type GetConversationsHasReadAndMaxSeq200JSONResponse GetConversationsHasReadAndMaxSeqResp
+
+func (response GetConversationsHasReadAndMaxSeq200JSONResponse) VisitGetConversationsHasReadAndMaxSeqResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -25919,6 +26766,29 @@ type GetSpecifiedBlacksResponseObject interface {
 type GetSpecifiedBlacks200JSONResponse GetSpecifiedBlacksResp
 
 func (response GetSpecifiedBlacks200JSONResponse) VisitGetSpecifiedBlacksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IsFriendRequestObject struct {
+	Params IsFriendParams
+	Body   *IsFriendJSONRequestBody
+}
+
+type IsFriendResponseObject interface {
+	VisitIsFriendResponse(w http.ResponseWriter) error
+}
+
+type IsFriend200JSONResponse IsFriendResp
+
+func (response IsFriend200JSONResponse) VisitIsFriendResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -26841,6 +27711,9 @@ type StrictServerInterface interface {
 	// GetConversations Get some conversations of a user
 	// (POST /conversation/get_conversations)
 	GetConversations(ctx context.Context, request GetConversationsRequestObject) (GetConversationsResponseObject, error)
+	// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+	// (POST /conversation/get_conversations_has_read_and_max_seq)
+	GetConversationsHasReadAndMaxSeq(ctx context.Context, request GetConversationsHasReadAndMaxSeqRequestObject) (GetConversationsHasReadAndMaxSeqResponseObject, error)
 	// GetIncrementalConversations Conversations changed since a version (SDK sync)
 	// (POST /conversation/get_incremental_conversations)
 	GetIncrementalConversations(ctx context.Context, request GetIncrementalConversationsRequestObject) (GetIncrementalConversationsResponseObject, error)
@@ -26889,6 +27762,9 @@ type StrictServerInterface interface {
 	// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
 	// (POST /friend/get_specified_blacks)
 	GetSpecifiedBlacks(ctx context.Context, request GetSpecifiedBlacksRequestObject) (GetSpecifiedBlacksResponseObject, error)
+	// IsFriend Whether two users have each other as friends (SDK)
+	// (POST /friend/is_friend)
+	IsFriend(ctx context.Context, request IsFriendRequestObject) (IsFriendResponseObject, error)
 	// RemoveBlack Remove a user from the blacklist
 	// (POST /friend/remove_black)
 	RemoveBlack(ctx context.Context, request RemoveBlackRequestObject) (RemoveBlackResponseObject, error)
@@ -27172,6 +28048,39 @@ func (sh *strictHandler) GetConversations(w http.ResponseWriter, r *http.Request
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetConversationsResponseObject); ok {
 		if err := validResponse.VisitGetConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetConversationsHasReadAndMaxSeq operation middleware
+func (sh *strictHandler) GetConversationsHasReadAndMaxSeq(w http.ResponseWriter, r *http.Request, params GetConversationsHasReadAndMaxSeqParams) {
+	var request GetConversationsHasReadAndMaxSeqRequestObject
+
+	request.Params = params
+
+	var body GetConversationsHasReadAndMaxSeqJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetConversationsHasReadAndMaxSeq(ctx, request.(GetConversationsHasReadAndMaxSeqRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetConversationsHasReadAndMaxSeq")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetConversationsHasReadAndMaxSeqResponseObject); ok {
+		if err := validResponse.VisitGetConversationsHasReadAndMaxSeqResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -27700,6 +28609,39 @@ func (sh *strictHandler) GetSpecifiedBlacks(w http.ResponseWriter, r *http.Reque
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetSpecifiedBlacksResponseObject); ok {
 		if err := validResponse.VisitGetSpecifiedBlacksResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IsFriend operation middleware
+func (sh *strictHandler) IsFriend(w http.ResponseWriter, r *http.Request, params IsFriendParams) {
+	var request IsFriendRequestObject
+
+	request.Params = params
+
+	var body IsFriendJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IsFriend(ctx, request.(IsFriendRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IsFriend")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IsFriendResponseObject); ok {
+		if err := validResponse.VisitIsFriendResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -28989,639 +29931,653 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17jyNJnhj2VQI8AU22kuwk69HTRSx8NV3TO7Uz/VBXz46sYbszihkkYysZyc6IrGruTgMr2JbuqYdh",
-	"w7JPAk7AnQEL9i0EQ7j16U73XYyZudVf9xWM+EVEZuSLzCRZ1TWztdipriIz4/l7P3/RGofzRcgIE7x1",
-	"9IvWAkd4TgSJ4K/nCxJhQUN2eiL/9AkfR3QhP2gdtY6RiPCYoNMTNJ6FnDB0vkRiRtA4oISJIfzOSXRJ",
-	"IhSEU46oQFdUzBC5JNFSzCibqsdxECA/JBxh5qNxuKAEnqVMhPKBEfuSnJ+F4wsi0CLmM8LT10REp1MS",
-	"8R56lU42xxeEo5ARdDUjDIbiCJ9zwkQPHQs0D7lA/cFHaDzDER7LzfZGrOW0qNzWjGCfRC2nxfCctI5a",
-	"oXUGTouPZ2SO5WHM8bvPCZuKWeuoP/jIaYnlQj7ORUTZtPX+/XvzMJzkse9/HODxxUvyFo45ksMKSuDL",
-	"c/nNF5xE6pj/QUQmraPW7zxIr+aBHuqBfuq90yLvSq7EbM5xB/v29lpOZr3uYL+wYKcVXjESNVvGe6cV",
-	"kbcxjYjfOvoqM4KT2dbrZL7w/GdkLOR86ZnwRXEv8kIjsgiWiLBLEoQLgsIJwvoduaPsIfpY4HXL/mS+",
-	"EMuW03rXDedUEPjraIIDTuSBRtHj0Cdrx9CPqTdOAlFc+nP4BQfIJwLTANbNEImiMBoiHFzhJUeLiEiA",
-	"dNCoNWopQBUzEhEJqyxkRG4we0PVy37Kp8VFjFo8Ho8J56MWChnSfzgolNNcUS6xAwskQjSh74qz5a/W",
-	"nE4yYcWNPokoYX4pmO8eYidROG8EsE4JkOHFIqBjzESvpfZcepyZJ+/JOxIkpSaDg4PqxQ8ODkrWLsKt",
-	"Vx5zEiHML4jfK9yXdTTWXGsurREeqpfuEPGWIyJfhIyTUoS8BvSZYeYHpPQctsAVNepLwmN1y6uW+qn9",
-	"7G7wLIJD9EmE2gL+HBMqBY1wApKIPgH5QqcuIub2VPMON8BP8/Idnt5GPAVZ5pRNwpIzYQQRJqKlPA3P",
-	"kqy8exyBaBVQLnrIG0cEC/KKzoknz4IydP8+J+OQ+fz+fdTGHD1fEHb6FF3udRzJt9CcF6EB+/5ZGEdj",
-	"uM5JGM2xaB21KBN7g3SrlAkyBeG49GRTgU/vaBVYvIjPAzpOnn7vtNKNFE/jS33fiuddYesIiO+gLxh9",
-	"Z29b7s/exOF+7U0oKaUWJCnVILRk5nqvZeXsGu+8LwGdx5iNSfA0FuTHURgvnpL5OYlKyfxUfl+qwWmK",
-	"fLhC8jrcd1pzyhJBrIQ6x9uoDGZxyTCv6++1Pjkclw1wRxJvI0nM3fUHgOgKCK212I1B8g4YbyUwhmxC",
-	"p2dECDlEAQ6Viajsvrl65R5HkwBPkXwQtangEgRoFLI5YQJd4oji8wCO6PTp2Scvf/rJyzfoHwKfgzco",
-	"Q/FiQSI0xpw4qIswR286tU/yEgdxyfpOBUfw1RBxMo6I4GiutUinJjeyDxIOwUxWOEQ5gk84nTL5tIhi",
-	"oo71kkQcqwUVDYuSFdzj6JKSKwlrISNobL2iTlIfsTIbcvIWRZhNSadEtBECj2fEN1JJrbM7jyN2EkcV",
-	"SzxTgkZezGggK9n7KaNkHqdsGpA3o9h198YY/jF/nau/PNTmYSSI33GQB1RKf68plnkqjJDHQkEnWknR",
-	"Tyl+qx+qDVP2ul/BC6upyxnh3DzaTLqCXRwLM0n2eFzE5LkHDuqj350TBw3Q7+IgcNAe/AswAZ/vI8xY",
-	"GLMxAZQbzySQ+FtcXCXvkWgPXzpoEkZIjob2ap/rDPOXBPtnit0VRw5wNCVcAKCLGeVKEJ7j6IL4kixE",
-	"BPt1pd4sPlYsiPKnfHpCuIjisbAu7TwMA4JZq/K1F5TB2A3eiOglFuTxDDeYKMCCcKE5xSoIlNuQrNR+",
-	"x+yrXNkAbWLOt1AikonOCPNXTmKMCIxcyeudE87xlKC2W8JCO8MMGeQIRwQpFci8P6ERFw5awB1Iwskl",
-	"rxThYqewMcfvKgHVXuE9btbFydstjnNOWeV8sOMCWiwbIUTZlEUg2XCk5uqe5K/jy6d8+nwhykifNkAB",
-	"kQPCvpRk0A9BuddfSoponruiYhbGQj9L2XQL8hczebCPw5iVLO2pgl4AahDL4Do4whNBIpSSOAfZ/Ehx",
-	"8IhchpKWzc0Y5N04iH2p3Y/lbMRH8UJKd48ePeohiVeUTRFOMEaSQu0ZtEUFuVr9IhU7RYJU7S0C5YKQ",
-	"KGUDHPVhi/v1BawySTTZ1JMwOiOiAv2AwcENeA/sk3jAiXiTIR8eaivL0D2O7OFfkrfKUSulrKsIgwQ6",
-	"oSTwueQ0iwBTNmKh0QnUN50j7WKV4gaLgwD9CMVMs1vHaAfoR1Jsk9f3VlGv1Ed8T/t/JbsW6BxEaOWW",
-	"XS3NbeFPksuU8re55uLVTMOu/LDLL+iia3bcXYQSWKJqYbGAW3PK6Dyet47cyllt+Ks57ToZMrW4H66y",
-	"uB+utfDsROi7DReVkymL94TfqXvav64729p0UbicgqBWsVhbnqq5WFuY2+moWYFvd0PX4drXc69Zjl0N",
-	"WIPrWkATK+zzSBmO8qp8jqA0V+Zf4CllFTrzc0bQQnLqcIJwlklLGdbyVNzjyFskI3mdIbynGEa/e445",
-	"8XvoGLjNEXAQJQPqwUes77o9dKz+XmAu4BnCfDSllxBmhIDdqmkl01FePRwgEQoclHEdOdazeH4uTzy/",
-	"Mb0kNR+LjWm5Ggb6LvzPgoR+4ebfOy0+C6+q5nwh5+L058RB2FBS11077eopc9Bg7TmzmJpgAd4csG2e",
-	"aEtmmRG3hqfox8mD5aZZ+U2p8S5dQakVGftzyhRC8BIrGaOC4gDBUxy1ozAg6NAF+5KU13j9UK05fneq",
-	"3ujDteuV4ijCy1bCE5qdhNOagxNj7frDyKcMR0uknjc7GVzLThqHkBlKVOZ2h8GGllipsPZHSfgfiXro",
-	"OQuWEqPhmkDxA8spZqn+0dsGbhoY9NPXNjPm5zHmzoS/CxP+CQmIICvC0ibwVdPwy10HS2ZWsX4f9cHS",
-	"t967czLdSgilfE45r2ZU6gqV07pEcQh4qEmjJIyKzGuRyicTHAcCwbZtx5GRrXehkezKmZo9hwYQbr13",
-	"B+G3EcLV+ZZepyfvx9NHkcTaIyHXEBERRwxibWeUTY+Q94v3nrVoUBk4IT5yXfeesv2+iciUckEiBSid",
-	"4YgZAUIfNe+h9itQCBQI8XvIs07wSCGLhxh5B8eglIMJiQgbE3RByIIjbwRwNWodIbkksIfhBe2OQ59M",
-	"CbvHURiLRSx6HdAligeSwlTJkegz9YxvwKy0h1xQV/qu2+/2XfcANCLrAIRUJVXiBVynUpmw7xNfWfQ4",
-	"PDFiSkvhPTnUI5CaxuGcoEkUzhFmS+sisMmqgAwNFgpE54tAOdOWRPTQ/qBkgBFLR2hzQtCo9RILggI6",
-	"p0JCHlXRXNbmET4PL0kHNki5NmUvpETky6e9d10SRXDA3OuN2Ih9jeQf6Gsl8H2N5gQzyqbo6xH7utvt",
-	"Jv/JJ130NTrTQPM1PAHr/hq9CsOnmC1fkrcx4UJ+iVGUrFQKnXKZ52HMfAlAMcOxmBEm6BgWFpn3rpQL",
-	"bjwj/hAu8CQQEI7nRUREy+OJINFT/iPleWXa6XqE4EttHmdoToOA6hg2tcgDV678VGr6DAefSPBFX9uJ",
-	"NRNMAzmlGijAQkrMiryoy9cHnebhoBgiWQFG0tQWM92ePCgRRnhKvmD4ElOwTug5JchLVVfuC/wA45n8",
-	"1oFVyKMPIzSJg2BoMBaORduAM2tEbQlXzD9SYAkrlLeoUoee8unpSccsaV8uiTD/eSwkjH3BLlh4xdDX",
-	"iIswMklExgsg6Jz4EvkUHAkAzRm+JOicEAavpEupnPvIPjN4BzKSjKYdSkIgx9fpSFR/BAuWyIm+RsfR",
-	"lJv7muNAauXER+ehv5SnhJXVHA4OgjGoDxcxRIqKAkxzbduQD5qhBwCzF4SdMnhLjk45p2zqpNOA5wHM",
-	"7uTdQhJqB4ghHhMftS/o+IL4HSTkKI6BcHCbUS5fPKe+T1gyo4SIZ+ELEsE8oTx4PBby3CdyI5aelfiZ",
-	"zgm4ZqRG5qCrKGRTHWiiwk9B8H2gFDYzi7xkKfw+C8UTQDaJiPIQfKQMWylNUOSdpGdygL5GwPxLXtby",
-	"Rkq9yDspGJlXD9HX6CUZh5GfeVdDk2OHdsuTyhit1AQavzQhqJrnIfoancRqLINNCkNwEBHsL9XzHLX1",
-	"btNtOskeBIYbM29YAbCdZKKP9Dk+Se+x/H4ljioYgKBhzmN51EzQAMVMPfUGXjIjPwI4EKeG+ssLyFIR",
-	"HX0MqLMgY3QeC+WTreYgFJiInqOvEEdtTyksCbXu9wH05S0VvpAQ+nEQSrD+ePmCEEMiF0Q5He2TsmwH",
-	"yfsS9o7Ti1YJBGZ3Si97AHeQAQdJ2sxVYMavLJDsA0haQ77Q3koJWwvjubTGAraZEKIko8IAhRp1AMfz",
-	"LBRWCGtyCgM4HmU7UOIw7MB8KY9IvfE0Tm9OnwPlaB4LA8uUK4DTwCC/+UTFMCSj7Zup7MGuZmGgA2CS",
-	"EYcoZMFSITwQTG1Mk0SZLwi+SIaUB/ZcPvYY/H//KKbCgBe8PI+5QCLCjE8081IzKcuvGeUwhZ9TBiu0",
-	"zuChWfXnkrW/VMzanATwKHQVxoEPeIawniC81PMlXspEwZpT4ShiDogCT1Khj493FyTqwhfwZAllVyKG",
-	"Wt4eXO5TPtXLf6m94Wb5B/D92clnQPw/UWRdnpkK7T87+QwtonBCAwJHfmQc4YyMBcLjC6Nr6BcV4kM2",
-	"i3x1QiWHew7GUHuCzhBNiZDElFzpdwBUH0gp6AGI2+pTs8iBtciUQzVapJ4nIpNYwrDNZCKCecgcRHrT",
-	"XgXXqt6SXk4nWeuetdanCYfebLWgrmgOFTKiBPeU8rVLWLPZ1AVZpms6tNb0GTDqDRcEV6YEPsogBMhQ",
-	"l0WAhVyLJRLkz0zN/HwyCSgEHUmpkTKEp5imV/3QWuqzUHyi+N2Gdy0AKs/JGMdSvBQ8zfNQxg8fZEtz",
-	"zYB24SRhYUUw/Rr0LsLieevoK9fZHzxyDlzXOXD3nAN335FCmvwxkD/25A/47ED+OJQ/HsofH8kfjxzJ",
-	"mOSPgfyxJ3/syx8HjiTJ8sdA/tiTP/blD/jiUP546EjEdiT2yh8D+WNP/jiUPx6+LvX3yUV3LcWISzW7",
-	"5bR2oJgovUQCarVWItXV3esXetTdaxArFIiW07o+FQG11YMZpcBRGoEPf3TAUrat5A8O6+sQ8CVE7UyO",
-	"B/BcLa5bj5QL5fDAriRvDW+7lLH1kBtL0vr97cXlltNS/68h5OqnGkmxcBHNxdTMshqKlvqtjWRIc67r",
-	"5URreR9M3lNruB1iW9OFXLdotuF6thS+Npz12iSsjW9l10JU63UijlziCOBYiiLajtpyWjnjactpZSyV",
-	"LadVNCXKDwvGvJbTSuxlMG4KFC2nZVufWk7LNhO1nFbG8tNyWllzTstpJXYX/e4TiwNmDRpyGRnrg3oi",
-	"/SNjZZBPF6wG2Q+13q+GsdR2s+xEVW85LUs9N1+bP3KKcbpMreSa523FVo6Y1ybl2Wc1SOuT9LwLSpH1",
-	"mQJc6wMj+rdev3da6mjlIZd72s3Jl+f09FFbu2rmBDOO+h0NrFzix1RyI8qGOrAc0s2UCGoEMckbxiLB",
-	"w/JgqJURV4qK7bR0xVbJ0StSou2jru8qnSRv3TlKb6OjVJGaDQpCKAEPbVMSYsS8NAjFQ2McRdRoIvD5",
-	"PY48BZGegzxGxxeSJ8jfJ3hMvnj5uQc46JF3Xmngvl1hIo/5dL6AVEYHDdC5Cugaj8lC8ixLAt0m37JO",
-	"cQm1Tz6jC+Cac+yTD1VbIr2KWrRDxwQ2z767sRoWEhvmOLooJ1Uw3j2J1RAZjnBAMVcJNMm9bJE9k4R/",
-	"SUGlLONY409B2/HS8j2eRHXPVPDxigR0FYhtn1LYCHbC+ROFko3eeaZRutFLX6xIg7JqQ9VOg7XqRzV4",
-	"I60NlU+W04qsg/oJSXFQt2+0mC1Iipp55X0PkYuuZlJ+18vYAgDUdM2R7m2T0xRhU8ARYWOwsUtylUkt",
-	"qryWg65moTZK8C1w/8dEHI8FvSR2ogI3MenF+c8xJ4f7JvZmEYUiPI8n6HwpdGLjgjA67/2Mc/+iVz64",
-	"FMmGiBGpfkrxJHPrcqDW2pSrqoErsmA3XObbYWK/PNxHn9GPsyuFwPFcwN/Bwd5hg/XWl02npSNsJqeu",
-	"uPM7QXUXgqo84CAoxagcU7QfkR/UyjjIFAh5X8wzgDyd4kl8Gl6hOWbLXJp8Yo+aYXksEitxEKikoo3p",
-	"/4rUKd4yK6yXKlNymKX68wYx505rkUnJqnvoViLXqrj1mqDRlAzkXt+cBpSB6B0B2BEBgOKFn1MuyjEf",
-	"HBL1UT4thbgK31dmVq/JZ9MLaoybyT5LkbI+fmn1w0at3diHMki+7rIa4mLy3sZImAWTO+zbEfbZhM2U",
-	"uCkAJ+WfML/ktqOY2EeBI4JYiMLAJ1FSgGOoAuGT5zR8cBEuFsrv7UFhDigwhQU4HA76AylFjth57E+J",
-	"kBeS1PNoY36hY0gSr7qcMa16c49nPOyYIy5wJB5bPv2eHU9vJbGYWYp7fWYVxqmd8WjVDMqSotxlJdM6",
-	"+qhrE5Xc9ZWSlhus71BazsWMD940kKvSy+x3+47rup0eOtaAgQMeAnRwCQ0aEmwIcNS9e3BSnoKuoxFL",
-	"wSLxL2fBwmiEvrr81XnVa5OqcxBV3PVLyDpJt6qwQsywdmGHjAyTVFQYLl24qnZU2WUiV9uirG3EyoR8",
-	"c1P1SEJDSp97e2N6X0aY7qj+NVD9G9S4Vio7G9E8XoPi8RVlY1wXnZ5wpIpjBkGGsl8Tlcwkv8PT5s8d",
-	"JMKvSQ/OH0wd8NgC//lOsP9O39op7p8ASmFBdGn/48UiWJbTgInt7+ArjfPyEwgF0RGXtWWkrE9lHcnI",
-	"rajJFnfTu6J5K4jNW6pU76QRRpaOsTFmVoPPHYZeE4byVdjJjZu/AbaV20dKUY1X1jcpW+jayhh8ZQk3",
-	"14XQBKrsqVsWlblRxprdY/3j2gqR+c6Q+I7F7hSBLcpoGzaL13xBlsjLcEDuQRg2RmO8oAIH6ImDyDs8",
-	"FlI1tgJuIGuB62KkWRh4UuDau2DEO7Ke5hbX2IqaO9pSgmP78ksIzpnAgnB56ReELFB7rXO/YxT1MDJl",
-	"pH6EpLaQKOh7pXRrhYnBOrNuqYEhpWZ7xZu4SWOxs8K3XtK6ive2MS8XbrcRfcy9vTF1LEPfO9q4U9pY",
-	"7e/ZtVSzI7plL6uSaOV3+H329Ni72AALd4CAd7i3c9yLg+CJLamWoyB5G5eFRWTcPSZh7h5H1P8U85k8",
-	"G/n5TP4u+ULo4+U9jk5P+FBn83H9jC6cWlJHbGWN9KwoU+yEmkP7SxLx0gqy0AeDwtLHcRRBCx31LGqr",
-	"ZJ/uHPtkiCSA4UglzUAQKRwMFctOafzdCmpS1VlHTVsVwla+SEgaTZfZ2azdjjkdexGOvvn0wOvCUSmh",
-	"U3BRUV8eXCf3eAouMwKWWCpA/oVqT5k8x44KglSduOUjBhGTe4hrXMQ1plKUn0sz0pl/f3MKWorpd4R0",
-	"h4TUSsT6baemVrHIW09UV671ltDWImh9kI6ct5KAN6gEuuI0G5Pl4iBb0eYK4nFHoHdIoH8SUpXYeoOk",
-	"WYPjxrTZvH8n6t4UOU5OvCYk3Ym6FcfSmKTar29FTAuIfkdGd0RG4VStSgTVZrupLjvezOfwY+utazPd",
-	"qUGc3BJrexzKzmAnsQRVTSu0jwdIsqDnVJLhoQKqKb1UVAEK1JwTu/5iO2YB4TxXktH0tOj0Wjn2kp0U",
-	"dglOEUmKyxwe5JJES13expojvGIcnpOzQCEkbgUuVvp0r0VgXddX5M4xtMq2XOzbs8ZEXI4ZjfhA2RAb",
-	"84JKanXHD3bJD5TaUs0KdIegZkxADSq5+bW6cQwvMGtsxgXSnZczABqI0tYaSQ0K5iM6ZSHUisNQUSNx",
-	"6K9uunWwTtS7blvABVlehVFJEshnklSaplBXs5ATU7svjBBlXcUwTJkPNA6ZwJRJ6TcNf8+QzMadC3dJ",
-	"9MwxOnXJnw0SzSlf+vZ2RC+Hknf0bvf0Dly/N0jwCilCFQSrfKEfxF4Y36IQv0q8XmN+LR7kplgNr+8C",
-	"rVPIu8PrXeL1CoxOOvs1ROpaqGwN3kz8WIvZ2dXeiIrVGAX5+jvZBOd2gG13eLZzPDtl4wiqYuI6RT5U",
-	"edGSHqQnHE1DRhCnbKxtHsaoqk26GWay1l4+iYO1Zv/8DKrWONQZHeo6vFwk3edNL2DTBli9jSJyHtPA",
-	"58kL9T0BlHESidJE5LrnsApwX6iCsOsqpMQLH5ddyWNVS/0GV3Ln42ju4wA4dwxeJTCVXGtDrC0tG/Xl",
-	"jI5noPLd47BFJ0ECcw0WQswwVJUqC1uPG6ZhrQQIM7V2tyTAGWAuNBcx9Z2VvXONwyUBCqOQP3Ldh/1H",
-	"jwYH+w/33UeP+uv08zWwkQJD7RWnrMJe9KZqdCPnTzWANGLcVcNszMZXsps7pr57pr4yP+2Ond8cO18d",
-	"Ac/DSPy0ilweK2h1UZuFaBxzEc5RGPnKfXRBFqKzRbXJG5AfVm/9TmzYvdiQBajaVOJOfLgTHypBY1PB",
-	"YdtM2Apmdics7F5YsE2aH2MxnpWLDRHhi8+pqq+NfZ+qs3uReWbVhVTMKNeT91wtiY/OlyZor1dssZ3b",
-	"dLK0DTZbareLyFuz1aoq/QsSqQWmNXbBjF6bP1YsSq6nRsjEbtLNzD43OrdNSUNhqF0QiXIgviMXuycX",
-	"SVTfnXrxwdWLFc6NH7h2sXLnd8rFh1cuUjJxp1/c6ReroGNTOSIdYxcCRI6t3UkOO5Ic5LkSXzewWxml",
-	"vhOf/nXEpjeIB8jtdme17XYZS5cpdLc+nK6wpUb4mnt7Y0wtA6M7HN0VjnLuX1xT/5xr6JxTXO4WjXOu",
-	"s2VO2UKbYU9hgM0RqPyO73BoRzj0LJT/p5Pl42wt3/VVnBumla6sIc6bLq+UQ11jfmL1OhohRtUwG6PH",
-	"yuu7Q5IdIclzFlBGJOBU4wUj46S2eTEBD1lPwNEFgVTSKVPpDXyLhn+msXedmRckShqBO8pwomzW5sPT",
-	"k2HyO4fOCGEsEGZLsDUFZCJQGNfvWPFCD/XYOp/6jbOeWweE2liggEj1MGTE2lRnZ72zlHW6tC415TC2",
-	"ER/sm8scoyIijULR1SbPBBYxX0s1jXxvw5sNAWYLtQV/C7J3X12uQQZgrfU1IrXWmxtT1zze3xRBLaFc",
-	"t44mnpFgUlGYdl3V91tUP3ayZf3YklO4qyH7IWrIWk19t6hSWXqdjchOyQgbk58qFLuT63ZGw6JLEj0O",
-	"2YRWtCrjRAjKpo061kzo9Ey9tpafJ8M3IDjpkkvNB8/kGZHA58X4g3pjNgT39NUt4Dx3DXd81oLRBRnT",
-	"CSU+dCzkt7SrZR0H3rpOl6X73V3LWcUGyuNjPnxGabb/g7XWusfUDG2zb2+OuSXAeceddo35Eizs0kZr",
-	"Ek1vR9mkOhQhu9y6hKHsOD5ggvqG9sZ8CvmG294M7cvG2p4IVMLpHUnYEUkAU0Q1+sfm69qoD8BZJ8s8",
-	"HXrd0laY5nmzdW3JUteUZrAW3AiJkvc2RpjsLd4hxy6RwzanVqh08J2RA6/HTmvNUVuzKyz/e4VI2YU3",
-	"Ryj7/e0QqwABdwi2EwTLVcOTlxwyTnYTK7TOpHf9FclsC+26RX9qP5u865feFeyE8SuIGGWhIKiti7Tx",
-	"BQkCroIcL8hS9SHH6P59//79IaJCggsXYUR8hDny1CRP+dTrpFbewcHBqvbBB+uuPpVCM+FVmcNoBg0N",
-	"UL9ijM3Q3xQ/rUKkO/zfAf4b2TKHgeoqe+iUIe8B/P5gHBEsyBv4wzNFzznyNMB5qB3qk1QJDSo+HM3x",
-	"BYFm9urY4Dw6zoip957hOfEc5LFQ0ImGGvk3ZSIK/Xhs/p7gMfni5efyV/JO/oS3Xy0XxEPtwRC5UE8d",
-	"XxAmMWsAEzBC/J+SKDNuEIYXKjlHbtyDUG9PkqWlLrcGxnkPfOMRwf5QV3jnCneJQOdLa3e9ESuAdmG0",
-	"MueQogHMRxERccSIP0QsNEfGyRwzQcccte2Ojp0t/ODq8l7ReUkyxBeMvkNzvkWaBYweWva7erjwbqXZ",
-	"brCC+vfdwX5NjNOQcxNTbc3Q6s8i8WbFlgYfrdjQ4KMmM72CJ/MzDVD7KowuFJnoOCaGYonkwIoBamBW",
-	"kLdNDIdNC27iGrM04jZgr6rt+DiMmdiJ0c5p5WljcZfuEfpZSBllUyQf5lJ4i8JLHDhJMVfKLqkgyKcR",
-	"GYtgOUT99B2oZCu/VyGekmyGkQ9Rq8n7ctwRM+MO0eAIYbaUrEKOwpOBFZWtdnQPNjoBi+NUyXgsjNkY",
-	"0jIyFct3BGf2Cr6A3KZy+vylySG0F4SusM6t4UQ4aHsanllNQsjzKwmTOQsrqi0D5Xw9td5R6ncJlCIm",
-	"txs4aIB8yueUc+I7aA/NY0F81L6ahQHRVGpjBHy/Snh6EkZnRFR09oA0QwgPNFIUJ0KJUG+oFEB6aDM5",
-	"6CgJFhmxJFokZmOd19i2yI6RmGqIQ06ZLHRkwlHkXCwOAnsmx4jG6EcAFHriexxdRXixIJF2XUupbBFg",
-	"ypAREvUXndoiVOHq5FrweUCUyaX0KqdhV37a5Rd00TUzdxehfCbaoSRSsRQLpmuu5DqklRtQta9BJrlO",
-	"xl/K5K8Rvsq4bW12tsNlrGR525xn3Z5r5ZbSkmrXJRqp7ssn1XOtnZbRjaeSLEWfk0tSEn7M6diiUGCt",
-	"oWy6jWSmKEdTRaSpNlHreSWNNWWsUtI6C+NoXIK6fYR9X4VBmy4xqB1GCAsl1atY7YGWA4HtcoKj8cxB",
-	"++gfvUTj0CdbnK1c2nVprFI8+IT5K4dHMRM0QFeQIC7SzpCUK+liiFwURmghBaIfIRYK9fE2MphuglAu",
-	"TRR6JThoggGC0TkeXyARwip1Krt5qL5YBt3FGmvxURiQBN1WRokmD2Yc7fXKBpTLXybCoUgtmLE1C0jg",
-	"D0GjMIQDtc+XiUAmv9BGLQdib5mlt4CKAuqMVlI6RaLTgARMbYtb7bzixExce5685TsvM68JRd4CZ9XM",
-	"K9FK1SqgATHL2AJh1HQNIXb3hHI1CUTtvt1oSxJVCVJGuwVVWWWiZhXtbfhSRN42AZiIvL0uShvzVMRa",
-	"mVgUnwd0nEYvlCH9pyvhOvXLSITHGRJwlIC6BehyV4RJMeurvtPtv6532vKN7iWOJHHlUto5nkaEtJzW",
-	"Sxi09fq906oqMXZXo2htb1OQ44Lg+aR19FVtIvm6zNsIwzl2n9ZFsJR7kmchSb0wD2lF3R8iEnCCpMTd",
-	"K1EAagvaN1FsaX0/rB9+2aX1Z3BXgOlDFGBaUVGwtJChQkKl2a0upmf8jrVqNHFjaS4KbddtELkr7nSN",
-	"xZ1WtXS3gOeu3NdduS8JEFIyl/fwKjRK480Hlmv94Iu1DdBcF1L6xzgIHMSlRo+Vq8UYK2EcZJvydONd",
-	"bZ2IyJjQS8IRF5LB8zkOgqFx1c3DiCDKEJev4ACm2TorZmXgobwnzFfZG3cX8JQ75JrQUD+8ieZfvotr",
-	"uo1xTUkBvVJM33HUyQ04Vwr2is07h58lwYfgszNuwrOTz+ATxQeTKM17HIVXTJfAUP3B15mL55QlFmEg",
-	"TqUWkaFxKc4JZhytaW27bzGr0jT2iLx9SjjH0wrDqb0hFgqy+2DLNWBYn8T8zLx0R1puI2n5jI4vPpwQ",
-	"cUHHFzuQIT6DYbIiREZYkPP8wEWF7FGuuer66HthXrpD39uIvk9xlKk8eMxfEuyX4nK2ml1FBanjF6f3",
-	"OJKcy5gTz04+u8dRm9M3DuLTNw5ibzKx/Yer4PewRkoDrPisqspkRLBPIlCv5K+JZgDMEcUL5SOE4My3",
-	"Uonk8qpZKGZVbpiNFUhO3paQqCdxJK9XTs91fDVem6i/0aLW1LvZQS8Lp/L8e2tqI67OEK4C0vpUaF46",
-	"wh1Juq0k6Smf8i1I0c6oSznOHm+AoI2wcKVIcHMoCbtfi5n2XTXDyPTNO0y8lZjIp+XFpo9Nzp7ho2GU",
-	"EZ4dqU+//OTsFZpR+eRSpwVwRJWfAnP0JTk/C8cXRKCB6/bRIuYzwtEYR9ESUdEbMW8cMkGY8CBUAN2/",
-	"r7Zy/z6ahQHEC0jxggRg277H0U/Onj9DgrwTqO2NWr8YjUYtPYL89Uj+mFH58/2o5XVgiQVln4rhiE1y",
-	"u+E6T1FOl04STpD3i1FLwcSodSRvPnbdvfErurAWA5+RUeu9h9qcEIT5ko3xgj4wv/SWeB6Ux/yKLzLl",
-	"fGq6tisACwuBxzPim8iDWtCojNhP+bTK7J1YuVPDt4GJ9hz7JJsclnesoym+JIAfndoIou+0fDkl0NB0",
-	"4PLsnr7bh9Ec1HcHaEHHIo6Ig3q9XmIy0u9Dvg/vDFF/4Pa7g4HrZoHpelPWHDsjTx9yO72AexwJOieJ",
-	"1wGuyLq0bVzcjaO+KkBKB6RxwjkNmbwONHiwVx9AKHAUay1rYizmfPokCudld+4ibBxj+oAcSa0QRnzJ",
-	"BZlX0b8t7jicTALKyIuYz+rECD3PPQ5Ri0mN5qpegLmDKbT50xCd7E6NiNqamjtoQSJOuQCOZ60YEKIz",
-	"RBjNKeeSRF+QJRqHMROQ7yCimJS0DJSsaXxZBQ8LQiK4hSxM9B/sd4YQfqBDQDMUOwlkyfQoXJNRQ5hf",
-	"tQj5HYnUfMWZTKBoo6nq47HOrN0cNdXqnzQMt1ZvPbMicBu89iIptr3qQO/xpBI3aqevdKQmLo/aCujY",
-	"GRXlVaYCDe5qTWMw9VHBkS0Wo/YUL7qTiBAHTaJwjvrJUlW97C4ExWhWsNWNyY0njLfmwSfYsY5snFmP",
-	"rsgl68M1QVzsACn5dg9NMA2I76B9pOJh/J1mkT2NBbFiXD6IVRmC1s/IOGR+yaF8Gl6hIJRnArZgeMrK",
-	"oYjhBDqrbUf7g0f7jw4fDh4drFMNd1t/Lbe313UuoIFOl331Tqm7lUqduaQPgFoNfIXWMjcAwDvQu42g",
-	"97wo2+ZD0bCQZ6FFSjAK5Lxys/CqrHYW4ePdOck+aHUO+vzsY+xPSVLboGY32+dn8lzPwrisvMqOT4LT",
-	"KcNVaYk7PxFBRUCueU9lokhZY5d1XXG27G+zntNbcnWh90j6VbZ7Sr2k03USu7YmpPJ6avfgAjPxwHzz",
-	"hvpvRPgGUu2mYSeTUzJw9px958A5dB46HzmPnL7r9PtOf7Bppsnp87OW0zpmfhRSv+W0vqTMD694y2k9",
-	"P/vH8m9y3nJaTymj6rfPKYvfpW+8wPKlU/XPsT+nEr8+xdE8ZEsY+eNQQPqKOZxMhcTSyO1wQZhl3Ezv",
-	"QUVzS0GsSL/kU9WakrbcWLGlyaANrCIf4/GF5Lhl9EHHBEmWGkaC+OicSO2dKmPdefImamfMtvud+qks",
-	"G4N4HdCNwgkNiO3hK28UBRJ6RqEz3QlQRMZhBJZp7bUGPwnYftv2Gz17ls6RuY/koxE7PTEHp3zfgC2Q",
-	"0hYiTt4iqW0RZZWT00yJ4Mr9Cz2e5MfJIXeGyJvjd2fkLRTmGjEvwIJw8ZRPTwgXUTwWr+icqOpcbrkR",
-	"eQOz73kcsZM4qjhIrT1sY8hc47/zOH2jjOlY2c/1X+fqL89BHp/qz7QQqb9BYYQ8pr9SSo/+pokdOFlc",
-	"hTEYccqmAVQzAZU4SZkSUi3elaGiqUH1OLFdbzjherOsA6YOqGi114D0WODaQKLhLygDLG/wRkQvsSCP",
-	"Z7jBRKUoVZ0ftk2OPaDy9QxNmR560wGK+99wpE2qGUVkfPmUT58vSrOzdQS/JqKCTpYO6iM/hBID+ksH",
-	"DZLnTE8/9WxJJE/DfnmrTNMpSnDUhxXu1089K8qc2Zzf8lnhGbTAkUhlintSZwQuuFU+ftOSHKypdbhp",
-	"mYOaOS3/KKbiw4WhxjsIRH+VltMICL6kbDpMy0zpxOIfKWkDB0FZ/MYqc4p1PvXNKW/NS3fmlNtoTnlJ",
-	"5uElga40pVAPvYiadhDaoO3Qyi4/9iLWbqI+aEbpa3fAeTuBM98BsVRbNh1nsc6JhO62oM30u+eYE7+H",
-	"jtVDUFQIIn6Yj6aQz4dNwQX5bpK0GhEcIOiyU4QMOdKzWBLZEqleTahmY7HxYFSXFi311/BZeFU1wws5",
-	"Mqc/J042xnd1sk8SElg5a7EHrdlkZj3l13QZXpCnfPrB4yw3CJvcQSSk3H3NUMjVkZDWQTahYvqlOxp2",
-	"K2mYXcirvPjePY6iMIBYAV1K6wiyjYAJOujQTTIA3Xy1X9su6rrOoesM3E3NoM/ldJYJUzlgwXJ5Rphv",
-	"BXLmEDwb31eCl2viVOporPViLjh5Wx5xURleUTtYLWsv3CTiotjTNH04GyVpnVkZSOnbeFl1HpMACxWK",
-	"eh76UDCAE+Ij13WtEAO8oEpR76XDddAiiDnyrLV4JXbmVfGcCZ6rp1TUzelJD52pIBAVi4TnxhUAwyA8",
-	"xZShNnyugno6SbSvfGFCI6h/wONAKBsmxA4nSTaIkaseelXZHiGnA1llp7PlU8H2ub6oe8F2bMWTlofL",
-	"KZipBF0Tc4owR1iFnarrRm0/HPMHPhlTDpbAuf87k4Ounq+rX+OdHnoFQct9t985gphiE7YMQcW9Xm/U",
-	"eq8q8RlYuMdHTD4IAcb2U/ogVXC2p9G+ZwdSQ66TWqAdJWtJJIfO3kf76HwpCAcj9YjB3QZ0TkU2cLvv",
-	"unsOupqFnKCDvjNw3a58DU0i+cI85iKJ5x4q4zYVQB77Ot65gB4rY3Dl1i4o86EAiYm2xcYvNcdLhTht",
-	"zJaKLaBLHMREzyj/KY3h7bt76DKkY+KMWN/dR5fUJ6H8+ABNaAAPHKLfNS8+RHMSTYkvidIVjnz52Udy",
-	"m/DbIxSEJgS+33d1GSn5+x4SywVlUzlJfx+9jUMhh+4/RNi/xGxMfLO2/keQHOGHV3KQfddFz4+zTvBM",
-	"HOR+p4ee2d+CKWrE2kn8ccfUJ0tcSer0E+bTd/ruwOm7e07f3Xf67oHTdw+dvvvQ6bsfOX33kdMHP92e",
-	"0+/vO/3+Q6ff/8iRS6vBr3bvOG9gqc4EEYOGsLdxgRWnRXXfrecsWJZI9zGfSflDcSrkk0s6BkIWLIcJ",
-	"sbPaHSXqyiJYGv6nbcDF+FwWCit6ojj5ibKFAgKsCqAoH337oOM0gHc7C5iy4MqTkrJ28RITC2smXndD",
-	"8d8E9QKlOieWcQ3FLCCc259Y9Sp7q0WjY11AFBafOMnnCyzoOQ2oLhBIp0zCQaYzEFeuQDVwbdEqF9ub",
-	"K5uopjEbSkpuytf4MJOwAbE1ejkmOFeZlJE2C2/V86E0ovg6FpvU+d0c08timOu6rDcPxC0ImQDfqYiS",
-	"5Y/ZeVYKm/U1Uq5e2UwftVWNOw10FxroWRaSVrihhxk3NGoPHJSGJLOYEx+NWlcRFZo/jloOkDRDq0B6",
-	"tQYQYdgZjljWm53RzLJChIrs2VR/PYONgNvWaX0pVwl+B/3BS4J9+29b3IGPlJ4r7MgMvtagtQ4u7dF0",
-	"S5PE5rSm1ohOCXYQCyWOESyutU6I04oZfRsT/TUoNhXtTbPhDRUwlz/IJuQj++6dXet2UhWhmsi8JFLT",
-	"qOhuKh+4Ae+RXL9cRTmIMXKF1Pe6XuI4IDjiiIpdFUrMuqsy206WVusQG2GJ/eodktxSJEnKaa8IKsj0",
-	"u6pVm9vwklLvffr9+jU1ArjkvTtou43Q9irCjE9I9OFiWBi5er4J9Q4D//nWMQNpolpuuMK6ahxefbwQ",
-	"9ot3iHEbEeMLNgmjcwosuRQvtkqQXOHQzU5cH6Zi6707kLqVIAVF+02MZTVQ1bCEZpqzFABLflFnAQ2A",
-	"K/PmHXjdSvCqCBg+VkUsTk+OUL97uA8FhI67/wTh7s+R232Eeuh30T9EXc/RLlOMAiIEiVAYIZ9OqRjq",
-	"nkjeG8/RPdg4WeAIC6IsoacnfMQoQ56yC61MoSjzTvp7/a5cY5f6vIuZ31XjdMczLORnnYKTtShXLLBc",
-	"s9zvf/fVcfef4O7P3e6j1+mvvd/9h93Xv3Cdw733/6BVIoZkXQTVh6iqKamnO5D1IWHIK5F7rBW11y2p",
-	"899UL6qiCWMu+BqdMtORQ/l+kKeYDDSc1ZZpu2+tarhP3tkd9r200o+H2nMOzfuzrRw91OZ0bBn5TO9G",
-	"1YNPR5ooJ8oAcrvAlN5R002D8BwHL5Oge2/E2m4aSd8otl65F4vlSsq72Oa6UV5DJaSXZEq5iLQzlM7J",
-	"LnpBl7kwn0SEIPJOEKaaZIAXP5wIwsCv3sl4dlTMQ9ohnacdg6+jk/ZN9vjPwdIW11rd7XEzW8/aHIRa",
-	"jsOtEhPkKKuTRi0SIrnhmKC2CVJBeCIZQNK6+h43cVCqYouSEDpl+fCS5xqv1Kp0VcJEtITi2JC4mmaW",
-	"DpH31WsPtXUfvjgIOopDa2dxbYN2aepsWXOuyiI02qPexgIFBHMBwUHpSjuOJHnpqrZO9Nk4MyXZhFN+",
-	"A/USsZXGIYlYhcrDyTiqarCeZAvzGY6Ij9SzOyy4LLe6UU3UenJ0o2KoBYcpnItZYxU6pmfbQPC23rsT",
-	"u2+r2P0qvCCsPNKVvFvQCCSGysJOn9MJgeqIOsteyNEyRZ58MsFxINChu/+R6zroIfLxkndqRmrAeOUA",
-	"95MvXw1NBVKTgu7B8x6aqQrmbSnjHsdiFkb057qD58cERyTyOuuPUM3tlBzDyrMsJT+LjcMiPjDZ2thM",
-	"lCEsQOetM1hzgM1oDLy0GYHJIsAdUdmeqCiYjSMqlmfysHRaHSBd+tsTg/k/+fJVeZgZngOGS8Qux2Ck",
-	"dHNA0kQ/T4N9NQkANIdbg/A9tYxk0TMhFuupjKpa6D3AsZg9kAD3RlMZM92eNR36kjJdlSK7bk/d73ko",
-	"Zlr5U8UOqZxJvd1yWkqST0iPYd0L+hmRvBv6OFXlOKvi0TiYaFijqsZMV4V/UTY1ipUJrAuUZgqU05R1",
-	"Vk8cvzhFl3sqMjqNXZ5iQa7wcsTa3oM5n77Rf3tKQVZdIjKhL2JGuAoG5EhEdDolEexdrf2c+JJTeOXl",
-	"nb3eiI10lyh+ZIX0Y7XRiExIBKI/7AGissk7PF8EhKsFmdtRZUMI86HDrm7XmCkZItfOBB8xgsczWK9Z",
-	"Lpc3CigpZmSJfMrxVKqw8nVjB5LYqiqhQBieZDzeu66cvTsO2SSgY8E9OQwWiBEKUdaQjDdi7YjwRcg4",
-	"QeehT4mK0obj4rPwiiWGg5ARBy2SvECnUEFF3pijyL4KSALLRaLTdxDlI5ZTkSDpL9GT4MjmOLogvly+",
-	"efYICtB6SHe0VFVbYQmKFjpIU90lpBuoC4Cr+53fQZ9oSj1inwBwwMlSjrwXz89eeeridPw/pG5AmXPo",
-	"vc3R/fufvnr1Ag1c9/59eFKF72sSNGodIaoopyJF8gNFtfRnJ4HIfib5gfzkF71e7/17T3XhhWWdx5wy",
-	"wjkKYzEO52SojFDg6VqEkRixCaZBHBGO2jGLwlhgiTsLLGaOzjkxVWg4/bkO+3cMtvnhFetIRqUD7GFb",
-	"SuchvDdiXeTpTXnI1b3MNKHWdi7YoM5EIAx5FlX3higN3Yc28VTlgYQT5H1ihrWHGTGkGrZYlN9BDM9N",
-	"tsqEksCXl3l6grBASnpre6OWCBWrB6b76NEj5IcqJQWRd5SLUcvrJNs5CXQNeobCLCMcSnFNKchjHEmN",
-	"B0Hfa/kEcEdVgRwGkldm9p2C3j2OPEX8ny8U5T+B5xQLgqQP7xdQOx4gFHmgRngdlRNlRuGqoZWyLCXd",
-	"a+TpfAKrkLIGTarrs1CvpoceQ+4EYGgc+AgHPNQhgVYNZ730lOcmpb8u95Bk4BxRoY7rVdISPenlr4mI",
-	"GkMSTDArXCXd0h1j1WZxEHg9dDbGAY7UzXGVJAmtU+FAVGqwkjjk9hKh4+ckClW6h7yCcRD7xLdL/F/u",
-	"qSBiefpz1PYsyeMIgeThIUEksQrxgnYl9E0JQzzsGPyXDJAwodnBiNk8NNKaoYbOIncV+EJnYCjx1lMS",
-	"pZdU2JKI1/ZCWGx/sOcp0A/AoCqJHdAeSDPSOkinhxQd0ugiqREjRHeZX8HpHdXoUCsZilmPmFI2jrQg",
-	"8rMrkRdD9pSRfZX4UvKW2xnmRAV9Y4l2c0WZJBzHBtocNMeBlKzl/U3CaCr/VVoLILKEBgzZMvJ9QBCs",
-	"NTVII1fOV58wbfuG6lqaJqG+6w7gPiFP0rgSFFBJ9kansZwm0fM8Oocnvc5Q8UwgDupk4TYFjlTi+ZRA",
-	"cjqN9FrkI1kY0fsN6AWRZE7SNRJw0kPP5TUDi+OQxARX6T2YY4anJHpwH2pa4bEAlMdM3bcc8ghhKVl3",
-	"VYw8pGGNGEASxNVmntUNLn15JBDxhhL6EUao7cn1fpH4KayYOPln4sDo9XoddaJ9190zmPFTHFBfY4WC",
-	"SdOSnHKJk/JLyainWEpxKgPND8cxgPM5mYQSpdEMMz+QnDxm/CgFAuCoDrqKQknSlwvCHQMqI+YZgd7T",
-	"9MLRBQFOTzQZMkKAMSIdob7nSN7YDSfdCLMk1V/xp5hdMCmrEBbPDTmZEjFiFgT1Cwymhz4jSwVFcyzG",
-	"M91PdEGCgPhISlzDZOQL86TO/0DtlEhJHpTQm1NfUpsJJRF3wI0B4cRWZTFJb+1gWwnJR/V8f4mkLK7C",
-	"FAs4lP5zkAdSV2l5NUdlcCLk2UspK7emoNWYtuXOs2XRgFvQuS72AA6a+/fnNAiotrbcvy/xHliRp6Il",
-	"weVte8aA2EINkMJX7fv3rXEwMAvKUm7QSfKv/NjwUM+ujS3h3i6DJ/8uGE+A0MFviv09y3QGkBtTwKUA",
-	"Ip1f5eb1B+5HSAWcOqi/5+5pktU/kF8e9A9MJtug7/Z1rQBHbgSaikA3O3DKLYTeTYQvSVDdW0claqaC",
-	"CE4yRBOIwAJ5Vo6JBzJELvtQCk+jlr5bK6FNS8A6jxvG0re/Hlgy4r8GMVi1pPNass3k1RkbnRxmmGQu",
-	"ZNaZrkwqZtUwDWeXTCZntruH99AnUo+yBTZLW9VURq6k0DHIaF0w/tUsTPuQSxkkUSu0mjdiumKK9hFq",
-	"VcpogUpwUIRdIjmRNI8mGcfnQTi+yGSLg8CvFdNLEp1jQeeofSWJ0YglT6ksKiNoGLqtVDI9SbIUCjvX",
-	"SpdUSaE/atgZahHECIfJkmf4EmQXfVqXJOFLvtGcYbShlpWTF81OlaCv7kxKZOrCuuoDHsRTU9pR3ZHh",
-	"OnocI5KPmPeuq5L4vKMEaE5PND4ofq2Szk26H2onnF9Vd5sRxaGHOsxAqzYs1K9jgXAAXZxeqTgMxTSl",
-	"JKf55/7Bofn14UePzK+PHj1KXGxGiCR+x9Bg/T78bj+qKJ3fGTEQqaRANAsDH4ANBJkwmmM2JojH0OMe",
-	"LzhoRxHhM7m6BPjg3OXR8hE7IwQlWobWtvLQb8E7vCXhfIyZ0Twkor3rkigCAZp7PckvH6H2s1CcyiuR",
-	"HJ/4HSnmjJjUTpUoBVpfMgWIcVrfBCqSqGbUjCGnXRKFKpTrSIUFnIlxZarBeujA3Rux9pkIIzwlXzB8",
-	"iWkgNd6OkrUq1pD0qZLE8hxzAl0vlMpM8HgmR1Bc2ZfChIN8yi/QJA6CztGImWTfK8yR9vEn7AbASx7Z",
-	"uUQ3EVEJ/6q/WPU2kLK0jFjbK4vaedjlan9do9t3ZwQHYgZBPJJRgEnAS2SLtO+ZiVtRgGsplKn1RD9x",
-	"hLh/4aW+6TSrPApjE4EUs3noS6HFz/RWU1Yo3XNZkR9uQkwkRB1JnS2Cq8UB4ks2Rm1PMgTJeB+Y305P",
-	"vAeePGPvgUcZJ5HwHngqIs574KlmJF7HgWtIJEDHmIrgVIMwvIgX3Emu4ydnukjvIgpFeB5PzG602vrg",
-	"Z5z7Fw9UYYWl0uPSII60yK8E56wohtqbV7F1KmrYOmkJDlBbwPRlxPxFRCb0XUftDdjFiClOFsUSWoEZ",
-	"KmZHIhChQ5ZKgmoMCwDK4sP2D7rcv+hal9WVlyXPuOThQ3jYPhcILAtZNyJcKrBeUv9I7jjbEVJLd/mE",
-	"Mm/EwEihLgLlDr1Yd/kICsqoo9EKvoqcg6LMgHcGKV5ioc1dXOqjSTWSpS59MQuv0CSJPlBFJ5R9s62K",
-	"akjhJJRi+gJuI5TccCg5Mjr75PEXL09f/be9uZ/wE61jckkwFlpLkxChcmg91Jb7z9basG3TuftS2KWI",
-	"jeTKc6JIUDt54tQHCjNioLQCeZJ3702JkOqtXAL2/QhcKipwaRwR0R3PCPRG92wPuL6cxGHl9dCxQnIw",
-	"HmJ1YiNm1mMIotaUU4V8f/AItb1XYfgUs6UWgKTobcylHb1IY4XzJMlcHku4f8p/pDDEeEyOUFqsBNYC",
-	"AomkNApPGLLVix56FYZoLsl+Eq5Hmby2aaQy/7EACQaI1DmRTD61ABFf8p8Rk2o/rPXA3UtxCZZgPHs9",
-	"2OQqZrOei6liKaoNQuv0qYFN8B0cvzi17XGpP6TTclqacraOWv2e23NVezjC8IK2jlp7Pbe314IAyRl4",
-	"tkosWuDvDbmoCrOTIgeYaCPVHh8iL5KToJHhL5IcajMCMkr7sDwg0lHRkMbUOhyxTDgktOrOxRo6qBAd",
-	"WR7maCw2ArlGWLuahQFB51JvV84PI4Wppn7K/AwNSUfs/v3HIEce3b9vbDh2L9KccW+YyIc9+WpGOZQj",
-	"gFdUfgNiGHykzBzqfUD5odazTk8QDiQnX9or7LvuQ+sJyfCkEnMlFaS+6/YV4FgkoHXUsvEYLj/CcyIg",
-	"puerckdx+siD58lQJ633r5VDlXDxcegvdXp1UktpsQj0Zh/8jKtsayPgw+9RJFfY9WP1HEnDpnk8n+No",
-	"aXtP9QbVzigDkIMr60kgx0FM7LioVmJHTWKB5N5MCEBLC+Gt907Zh6/fl0ZlqQXvdeGKzpJQhtxi1c0l",
-	"EiuYg7Kld0oXzELxakbOsvFLcs1pRGTr7/7FH37zV/9zGoRQd8kPIab7k3dSGsquWKsooEcWgKvJyVqr",
-	"/Pav//SbX/9+fpXyhapVmilfXYXZ5aUUxpipuMTckI1Jk8WRd62jVssKiQVXOT968MB4+Mbh/AG+xAJH",
-	"g97PFtOWHYja+u7f/Ytv/+RP8hvaPzgE8Gky+F5x8OZ3KmXn7DGdaWXeQRnKbdha46P67vf/z2//4//y",
-	"7f/9v373F/+p5s6KG1sJBhBYAZpmnZgWOxTyfTaKI4EgZaIA8B647u5IUXJwSSyNfDKNUVFn91X/dS9O",
-	"3YkPP3okUcqmxq1GNKV01j1rVk1mKFcM4yh386kfqDysqtWEXJQu5mHhCNzMEVRSlVYtGpDMqeOe7GAm",
-	"1z4HZXJqbY8qCoAyuFJ37k2hmS/Uu1mxyoQZDC1DrSp8mIlHah199dopoZWKTEppEU+hsooU6VqvoeiK",
-	"McuogqN9B4AKLvPAdV/L0fPuqmrp75TzmID58ctXqP3p2eDgUPmkEykvZMhLo+Q8R3mC1DNlhvSq2MoR",
-	"e86MlW6ReLOkFqsHP0KU8xjUCygXIWWDiAgaaZvEIiKXNIx56iVMZPSkl5VmKyPWBplaqXUgxVIBvr2+",
-	"6w60ao0rujstCDNWcGVLFeCz1FGkHF1QUKTaA9cdjNhndHyhIuKf8qmjgiHGQciJ35FiY4CFMn9pWxS2",
-	"p0rmkNvVu1oQBjrNBWHgNQ+VwcjskEvJd6nu4BpEWbknlNkSEmGuVZU5+ezBqKb45+El6ayXhY0TTVOa",
-	"vuvuDws+X/nxR6id2GYpBwCBeCZBgxFLfasmV/eNfM/rVInLr3QE24eSlcH0/MogZFbitNzWyg8M+jUV",
-	"BtwTWL/CS9ROAL7vOggM3J0MzbNDe/uuUy0vAEvXNvINmVtmLmelLJwVIFbMtt/VICJJbVHYffToERhl",
-	"8wb36jNYdwR61JWL+qibAGhxSVJYkEtKYRiwOwFRC0ArV3lQZ5VK4dmITypIKpMnG58VXGAzjpkEol+L",
-	"8JfFrTzzL0sb0AzKBNq2yPIns/Mfj+lz+pPTL35+2n9GT/kpe3kwfnx6eHqx+Mc/ffyTR71er7WZELNb",
-	"EVHd5FbyYQHFSpeynxMQrUi7xNRlsG+Y/C65rQL/oiVKZUU3QbTShX2UW5gtsSdvD9PSk7qKcRCgcq6R",
-	"BrDkuM22yFYtkd4oUG6EqzVFWylw8DTVZrWE+2MikkNuB+EUUdZpJufuO3D/ibBrOw8eTIl4g4Pgjf0h",
-	"r5Z/X+Vilnk2aArNMD9CEIFt1WiU4G2KmetgAClOmpKmlDnqFRXMAM6JEQsj4A/YNIcKJw6w98q6jFpK",
-	"Zcusd4QKW1bQQcjZM+BEZPfvOWgBPfgU8mkx9XyJVMs8s3JHCqLyb3iqh85MT03FZzkRIwamdGUSNp4P",
-	"1HYdFXupkkY6WjB9gacEJEAvjRL30IKOL5StOekZY1VcbHtpoxMP/X+//2fy084wCTqnIi22rINwR0zV",
-	"WTDDwTA8RGHga/eO9gJAXhZYgi8IWaCrMLqQYrLUZOKFlHPlm5lz6/SQBx1ovBHTEb8qEEhXLrfARjlM",
-	"gkB1vgER+HMy0ZHvcAomuMVELqCATIQDQKFVCvAphNpbLj/3KZ9TziVBF3iZmCIw+OsBmsSIwdPzcE6Y",
-	"OEq6jDoo7TCa+eNMVyU2rh8mNXvoUe0hLsIFUs5d6F1GChpGFjmo4CSYqNhNU1J5lYW8IJRPiTgOgoxj",
-	"8EOK50GQYTeZIohZsVWFoVifruT5oMMV2Gzd4fcPDsuGr03Pf1w85OuTwnJHaDhdjhp/le9n22rlm9W6",
-	"xe6yLR0SqY/qTXo4xVavfScx6WZ6qrpWzXn55QyDlxpabg4KLU4VUbM6mKoeErn+pPqpivajbtoudJC2",
-	"93RLGnW6TgVMZNtquhUm7E1OVEXTmRil0pPcq3OS1gj2ie6tP9H0g42O9GAnRzqwjhSICBD91tFgO1m/",
-	"HO+rJH1robbtVcrYdkF7deM6HSgVb/FSRZLaweK5Htnly92OjtSSEHtZYSQNPpsXRMVfGMn3q9cSpk2O",
-	"5lev32eEyM+hUVwQ5Jmw6aJqCZT5OsnvungseBfzfNHY1+UthsrE0IGSRasl0I2lz3CS47EqfpIyiOe1",
-	"kJd7UEfDCE6d1RLeiGkRbwgBR4kIMsMQ/Mjj8SwrZULUd0QQv6CLhereVyK96LjTKy0TX2E+Yrb84Ohw",
-	"aa+GjO7dgLBxWySN1QQid9GQuF7O+V4720oRTitk5PpnrxCRmtCemxFgvleku3h5d/LWDclbrzeRDLYA",
-	"9w/EZ39MBAQh3lY+a0WwbspzETdWDsl7jdfTCsP0EadsrLsKgT3hHkc6IC+J2Ds7+Sw36pKNO71CYpdK",
-	"GctHt15HjHFHZyQm2xtLJR8loewctVMod5DBOfgtxTYH2WTCQRZyOyiHUfJVCx0dZNMcB5F3DlLo2BmC",
-	"x1OLJEkEeVuZlTh5y1WMZZLBnjhqHSnrHCoDk8lRhuxEdR1QGsDqxZXEnitjRxp/DmKVSf0URAovpv4D",
-	"hxhYFRasUo3P8fhCGZoWmIJtO8BcoGkohgVjlM42oBNTCEKESIQ+hs5gcqojZGLeUZuRq46DTOg7amt4",
-	"gyqROgwetSXQTENGOo6OoZ3EQWBynaEQBLNA00h0sNI09h65Tmb7YKZzkA5hlg+Dgcv4ZbXPV4entkUI",
-	"1jQn4VDG3ZB+Ii/iHu841oHIlejFQrkGx2ryzFVyGKw7jiK5cLmII3snETmPqTEsq+hOuG51CjqgvyBs",
-	"Q5ZtPXkTHbO0eKMaW/Wjht6l1rJGTDXHhKjtdA895PEwEj81ZwyBMlBDx9Wh5PoALwhZwK2oNoIojKAs",
-	"iwTiYgZHk4D9zhHCCSmiHF2QhVDShYlOB0idkCsFfFI8N8d7hTkSYeBLsgfWatW4O/l+Ekdws+dkRk24",
-	"d/Y6lVUYawd/CvNFQT7eUIa3wwjwWBhrbSYhWkfXsgR4k9naSr5S0hfvQJhBhWJwmh7s90NHiIsySxIj",
-	"7ia/a4NGfWVA+eYKwQnKwC4h7giycpw0dMXgiZ4x4+fabpE70BmqrvWWqQ/xB9Ackpsu6A6K8yi3nbzs",
-	"RAoHtqU+VyxL/Z5caT97pYeT/tgle/jR+cDfHx+Q1nWLzNW3XdOPKRnWinEgw3pTSTozUk6yTGl4WzIC",
-	"oOx1Jet4U6EaHKkH0Po1yQ2Ul+FftMplbRbCf3SyzDDSN9RfI22fnnDnhmRexwSnFa1qmiuMmE6fj6xs",
-	"Eo1xLmo3q5jt6FoLQ8uH6biu+z3kgM9CAWtYPs7Zf743HLABm2PablJMoYDSEUnlpZXM7Fo4VtU13HGs",
-	"5NJWGruUxfLarTPV19SM1VSNs0NWoyD6fGkKfUgWc8u4C6/vMTkjgqtu0qCzwI5S6s5NZrVt0sn0Os3C",
-	"irbz2PWsKBuxzCveEOFz+KodmvrpuqgZhGKrAlxLGKSddHG4ivBiQaKknBHmaBFIHdKkQ46Y+qqjClpm",
-	"bEdReCVRSleHSIsYWC4bRtCSgHXGUvhyedTmlRE7J0Eoj0OEUmG0I5nqtRhRXK5jF2vRIfRWEuOCkMgp",
-	"RrlIrXjErKAnrZlWVBTKtqZFx3AYStMMCNgNlioxQBKRfB9bL2+YtqpeqYqbcpG6MkV6CqaZhpIxPKBS",
-	"5wSMAcxq/g2lLnLdvyGsEOw+qganMk7koKyXwueRHe2U6SubFxnK4VsLEBDgFPMYB8ESeV8povva62QE",
-	"i6E1hmmNjtECQ13Miba+ZA+wQhBR0hvldpLyPY76e66bsXA+BrHWsAM5k0q6TWrL6Gb6IxYRqGdhjDmr",
-	"HaheXhCyyoplj1puXyOnKjliaqOaHBBJpoZZ8Ykym3zI8xsx+OJqFpqtpMdWrHLaxgqq5OPZ6pNJBcOO",
-	"qbNWkLz47XFK+mHCjfL5m0r+lTsHHLnHU9ttQSi2zcpokE1LyLdtXh+PAk6lb//yz7/5m3/7d//lz/Jh",
-	"G3Yf568SEex14xCtflcsF+Qp5ZDnW+kOLV1yAyfZXt61tav11/EkN1t8LkCn9kIrRe4FZdd2rv2iy7Ak",
-	"Qmq7o64tHZ7dlKs6h6+7ybVciw9VCbSVUpa8IrSXT6XPke3yy5ak1WLTDtSNRP3OTsOuNFQcbabMKEPO",
-	"JupMHiG2uLYtYHPb5NW6Kok6plK/azNdhH/1ehsPsirT+AD7/pvzAI8vqjWNbPQRPKw8Vx78rr84SorI",
-	"MsiUtb+D8mCmuLrE5iUSoRLC1DKkOMHCaMQgMt1q0peyVxHmwqDa/b671wHfFcgYYBGC0fiMLhInUNsu",
-	"mdzZVWhVf+A+RFCo89j3VU3H7EiAIO15HAja1QUe+ZKNlZ8UihsSP1ELAMvCwM8njGYPkbyNcZBPy9Bi",
-	"3EqDmJ1kqlJMR8wksifXqYuvlIlm2Pdhqx9QJIMTK1Ay63isnMA0AOea49arpt86Em1dXlpx4kePHu1u",
-	"vw+7Gjo+VnBanuNpVUMImeEZ93gKURmBd9uz2lYYOdYwfG1CSDmE7kAEufEQvLLK3DtOoLSgoaJfwZqK",
-	"HkUArVXVowi3ihxriDU9i6qSsjeAthsSK45935g1dchKsilLqlDscccxaSYP8WGpbKGnXGHGZD5P5QAL",
-	"y3S5f6uOO3BZ0+fCqvnNQgFurLdP+dTroWMpYED1DBWrMlGFJ8iIJYUz7GkgewzamhBfVZ2wym6AqSwM",
-	"fGOJjAgn0JdjQZhP2bREoLAX3ESe2EOqKPixtbbshqHEZ5iZIS8w2JMbeSEdoImwYL3WlpKZPXTHFKrQ",
-	"eKTFLtTvy/GtN2eYZySMzPqk/Ka9deb8R6wJAAChgFkPKsQWdaK3oCicBIMMlUp3lQu3fauo1bd/8Kff",
-	"/d6//s0//w/f/uV/lBgc7lyMyXJ0qWTCZqDdiMXOGZ5nc7bXrfy73/vX3/2bXyXlsnIrT4o27EYSWreY",
-	"b/7mT7/9878pLiOpcFH/APtu37AdBVYVteeg64I5UejtkkGSRmf57T/742//4E+/+fUvv/u//n1xE9qa",
-	"02wTe93zEqa53aVutJCDrqahpcd4jyOCo4BqhdEiiBYfB4O0Id1LIhqd7W9+9Zf/9Zf/+2/+9p9/8+tf",
-	"fvPrP6wLqpW7WlUHIeWEpUVHmpz+3//1H/3mV3/53V/+Z0Uhvvn1X33753/z7b/8wya30kiQUcB+7bXq",
-	"ChSyyr6WNLoCT44KtlSsIj1G1NZb3a2FzJrgtkrWa9qArZitnL6VTNgv1AusQfZWTlxOk+wZ83ZKOUte",
-	"uNArUSaWEnkS6iSFqmDFyuVkKFPpcg7KDkBveAa1LfQIZetIadgQXWEq0oYMQMpql1k5SbpN5LpfgC9V",
-	"97gAcEuoz0blALdUhAz9uClNyJgXMahEEyMBrtGBLBL8upbCI7EAABPAoVr1eWOuYoWB1RbxVX9F5aFX",
-	"IGTDTjjJCMRHyFNdpl4SHgfCQ33d7I6jNjQoOye6RrcS0MOJ7qIJ9MdBHvZ91cTTQ4OOg7p9FJEJtD40",
-	"I5vmhjqiXgFquqKi/mPpDSoFQm7fJ1Gnvjak9nAktaJ+USs6Xiyi8JIUdCEVu5BMrzN/+wN3f8T0IMZW",
-	"K8+mh17CVmGaQXGal+RnZCzWTtMoNLFoiZXI2kDnGbG+6x4O87eglFhNgBKJqN8vD3LENlICaH7AUiNw",
-	"1RX6iAblVCS0Aa+GAJVAcKIJ/P1f/1EixNqYo1ps15Gf1qgqe10WipcG5osJBHoHDLopKbeGbk9JhYoB",
-	"2mKPG29qjebYQP9ShuidLGrNSR92WWih6+plKWPz9S+r7+4bIepTGN2vAO08ru4Exgt76m69KcUOyjeh",
-	"WYWRZpqsvXgf3/z6j3/zF3/2m1/9s51vYjNhRdLF66sOlFC93XoK8rRnrUaTURfknZbrMyBWW03VIAwq",
-	"0p3MbT4EWg7ANKK7rrqY074a+gxWkQt7xkP7dNJ2/5UGamOO0FJ9ApkNyEOpirGfXcfK+aX6kc5fKgxU",
-	"lik36P3h1AKFaTelHihmC/UK5dZLXQ/r1YWEHr2u6R05dOBO83qCSjFb6yV5SebhJeFSMJQPGtEwadur",
-	"t2B8WJkQgR465plOobpZk5xY9yPvXuGlbjaUid4xSeUSw3Si1g4DKA60zH0CSzFytr0/kLSzQR+mefOR",
-	"asDMqa86zG4lg+emTUJdk+CUEctFXfSh7XJBslaneku8DlXWLXuzGc5Z1xevmPdG0mJh5h0GLvTdgWSA",
-	"Zcarkol3En4gL0li5pMEf3d3yttGPJxYsPi9rRIERrIPYki1728TY2olLNpMflAen5CjPmh1ofhKELwJ",
-	"Tp6Fshti4mrSBta9QoRDDfPeoMCsp0SoWMk3EFdRya2fWyV9TYIPT9NvcnZrB4WBn9QaTht5QuVFVaum",
-	"h/IN4yhw4aQh+Noox3iHteMgsuVzFVlyOzlcWmVZ/0VUHWVV0j8pq9w6GrjvnTr5rBtzvC1WUnRRm+4U",
-	"1WUMXuApud6T2EFmbwI/38dU3gqGVJbKm0ZgXWv3gVo8qRw6TN4wrFRXxzMOAeAVaZweFMu7zu5wTisl",
-	"ca2j/uG+++jRwZ7rWtG8QD3Csip1FTJVWr+2f9150BZQN+4VALwiQ/a3qwZbBMC1DHL79OY8o0x7VBtH",
-	"GAT+ry6Q0TwKEBKKcaL5mpxSiN1TFapM0jBYckZMMjadanx28hkgrioir5pS9Qdu/0F/4A4eQEheJiEX",
-	"RxG9JNyBzvNUjieyoYTkUoJFgfvqlqtwu6bv42aFLyxiJMmTzqhIlNsKhn2SXEXq5FreAuZ9vuQCF0yV",
-	"FXbuWhbgSj69KtRIx735lgltiFIbN9ZY2tAufyMW6x9XXO61c9byq1vFWY1qo2G2JJSGhRHK26PX8toF",
-	"plHW8VCVZVYS0mH438QoydA1G5ChhBkNXPm/lB/JLTyp30tUPv6spJ/oJn4d13yQ1G9Vf6Y8cKPwsScN",
-	"GsqK8FlJS9kyqL/2GiQVKNCsAEnpIFtVH3mV89GfE3FFJC9Kev/mK5DYzLlxVl9FfZFVLJnX4cYlpdjx",
-	"PGTTrNWUe1DZSjMFVdjRlFjXhUWkjGqGhAoioVD1BXgnU2F9t9XPN6sblTU61y8elYci/r2wAici4A5L",
-	"qaf2qPUh0hoqhqjKBiZfoDyBkCz7rdiHk0gEN1uevQACvw0l2ldHeWbAoYL7cqViZlXQgVPBiG0ubO5f",
-	"H9lTzKYk+pxckkAVc7cGsN9rwOumQXiOg5fZUug1O6oXO7yU6rGrfANg4sXRherJctPclG/LSber4fUM",
-	"2n5YrKiietf15bbVY662ktvQPlzUejm6f9/007t/H50vEwtutjNdubV4xDJRodxDExpI5iIHUmW+264J",
-	"L3WSmFHiWwGgfmeoKzxLZqnKfs0JZhzhIOipmuOquvUFgZLf9+97TzJitE7Qw2iMF1Qu7sn9+w4i7/BY",
-	"BFAsLHVIq+riVFyv3dqS636o1usdR/fdnPVaA+Or8GlFrFnSwSGLJtTUeV+RCJTBhdbRVxKbd37GO9Dk",
-	"c/B5e63jdeLE1koM9jXeAgN5DgALQsqTOxPBdZoIbs5QX8CyD22uL+P+wG5FWOwtc2Pmey3ObCLIZKpM",
-	"p97ttDTPKkf3sRpwgVU1SUSYP2IREXEkRQ9mdZ1I8/8jggPTnrZnmyU8NMYRhNmny/GM3C5/10qAjjQj",
-	"7zwonZl3taNKT3uaenWPI40IOgkLozkNAqpfREBQOjch4Px2eeY3zhy/QdkGc/FqRj6psoZIASZkBnuG",
-	"CgEGSZAMVLbV0A1GEEGDAPUzIk71ZgY7dfOvznLO0Y3SVOdrCUjYgAF8X+MPdmaTuVHhKoMBawxAW8oC",
-	"TUFUXXRZYuwqw1TfWSX+ZW1STSxNdY1K1xsLsTE+3ZrQh0lifW8gOW0kJ8VBYCBKjrW+CQhYr05PlC0r",
-	"CMqFpkS2sSL776W9uJJ2Zg/sXmZtzEfMs1dndwXU83i6tZeYkXmnhzzqf4r5zNNd29K+fjPMZ0auk6vV",
-	"mnZS81rnC6iGSB+h86Ug3EHndNqVmhRmSQOSpycH5tefnD1/hnAU4WVmZJVUDC4jVVxb0jurZ6ORIUcs",
-	"L0R2hipugwpT7Sjt1naPO8iDT9XmopjoTv9JBXEThopcXVgdSrIS/j3sWvIkDoInGVfIbRUBFcAVu4ne",
-	"iIspQ+ebrWQHrqHCJf1WSyCrvUKAuYnPJC71U96ahlslF9vMZ1IYYCufyXHCVhJGkzpNCl21rs2msN5p",
-	"UsKf6ockbNOhVp+O6k1710P1t76H6hqJTl/56mCauz6qd31Uy/qo3vZIoGvqoLrOwBAX00BrTrs+D+YH",
-	"2bj1doYT/XCtVts1hrUIudIwbnmj2A2DfYojbCW56jGatYX9gAKs5D67D/3hhInbGfZzjd6rMxJMfgtC",
-	"dL63bqw5rWoVq2RwKbstMwHvVNXaXBmMs10szrVZakqA8QfOd29ZPI6Btu9drk6NOoN2XI5Z76Fabz5G",
-	"J6UNv4WhOqVIeBvDdbR1DQoLf4BYHb4gYzqhRHfyWmNCS7udEKZqUFbl96iVyl172SIVKrFHonChgwqO",
-	"yIiZPA07bGEWXqE5Zks0xnMCVrCVSbgP16TePmdp960PlDFUJceY2/hYXcZtlWGqcg3SW89Y25u5Zj42",
-	"LeWK0kK+ZHeSbmsl/miwKnSRarZmKwPoeoSE7E3/NuT5rKtpYV/9DZWZaBo6sS6h6FaXmSiAXDNtPff6",
-	"DhJzSrnJTaborNfTVX2sZl0uBb4guQaXKJxMwJCfNrjbXS3Ej1QzSbsUYp12kttXPszskFYw9b7rHpZx",
-	"O3WyH7o35G9nk8bDLgtFWf+74rw7qTvotGLWrAvnTeXcvkyh8IfGgm9/K8ZKMKyqqZxLIGragrEaDG+i",
-	"2mEG1G6o2KGa0/DUpOTvjfd3PCzonjwNpjUJytVtHnX23iKil1gQpF5AbRxQzDs5bqfc2xLws5V5h8gb",
-	"tUYtD40DgqPyjNGNWfAhMjlecmVnqs1jg6bOekeUmz12tm8NIuzWiqUVh7kJwFXL/qEUHbZS3n/zy3/6",
-	"3b/72902DWxUhthai65f98EKE2+1FE7EywRNd3AxSsv6+7/+vW//1R9981d/+Pd//fvXwNzPsvB9x+B/",
-	"wIWMywH0Jvh6AcpuiLcDl0l5B6jON1TTeBqF8eLBGLMxCd7MY0HewCfVLPwTZkfPdeFpJF9EbY8LLGLu",
-	"IbeY4SjfUM/CgoEV6w8ADeow54P+AfqxfOUxLPdprHXkZOwcpwXBUs72QGFalsOqyfuuezDUADon83PJ",
-	"dQduf2gtmHLkUz6nnBMfmoSVMeBxsiRY4S1gwCwUyo1rYxHsCCg5/LaRrntgaM+PDaRUDb9Be92B25cr",
-	"f0qUr7fp0ldWaB64g25yk83HXqERS/g/DoKdjVmbYj3Ogt2188VSoFrlmzY6nq73CBk+QACYhe+S4plD",
-	"Ah/dGDOJkupg17UQWgGP9srsZp36bpCB0vqMsBo+07kGhc6oGT6oycwWe64GZHsRg/yG0/mg9jwhLCVs",
-	"lVp2GWjfBC8uQPYN8eIv1PljHR0+1dTccGH190bq84EDkAE3Y8zVkeShUWz6gQVBeCVn6btuy2kduq3X",
-	"71dx6TfzBAzXMGvYk50tobPtFFy0Pfn9J8xX1Q7cTg+d4TlBcnUIVgeeA72MwvzeNXH7PcXtFa414Plw",
-	"jJJXV/L79Bj47nm/pg3fHwlgm8pGmwkF29eraiQnlBeabzZdA9Fhu90pknudc2xKg9Vh/zBlDIX//Psu",
-	"aGjdfo28cYtEiw8tVxiYvmnpQuvNhlXcuHgxil13jxxKMSP5a6CEjuSP13Jd0ZSI1lHrPPSXPU1yMjIJ",
-	"hFGsMxo8hqe4lKrC6CKROuDfV8sF8dBgaOLMwwi5Oth80AFE9iEEPluL2ScTHAfiyDKwddJknhHT+Iw8",
-	"9YupTo3aINMM3E4SCwjUgSMP/s09d+gOEYZu4ZgbEoHoBBBLxS5BvmFkWkkosgMpbfB+33WH8CBlU4su",
-	"UVZYVxjlV0A5muFoHhDOVb/DEcsWmJKkpKNyAPxYkVbCVRIACtmYqCXpVME5RDLIJXiaJnkoZjC4/oBN",
-	"wp75ChI3p/SSsJ71tYdwwEPEIWPPjsvzHORRJqLQj8fmb1NTy4GCWipxkhHi/5RE6XuZCqK69AQXYUR8",
-	"BSOOOafHcldSah0HcVmoH2ZL7RizRE0K5h9eZnCFVN2M+0UKuJl+mRVSqdvXNigA6awsitoq+p0yKigO",
-	"NMTkHUA22IeaY2GGXAkDAwfNw4ioT/qu6yZQJxF+iDBiIeuqfTA8l2BldqFAC2TeEbPSFtUAjuGC1oP7",
-	"w7K7T3rGCnxBYBEPbYn4KowDH5F3Y0J8hWomcdcwmoDOqUgwFA0cKLnjdbtz/E7ZC7t6U15HaQb6RTX0",
-	"OZH4AacAD3N1GNmp1DfdBYm6cHu5OfvFOdOHvQ5ElpZK8nCpH9qCBzf1DM8Jfy6vqqR7vMo/TYhqqmoB",
-	"qdSin5NU3p2FnGgF6PQkE0lpkxyVhpEARKXgCb8+UyF2//Xf/79/9yd/8Xf/+X8wn0uwhnJjeVxvHQ3e",
-	"O60M1duqTPvKJJXEjSMHehJGzyWGlIjU9jb1jr79Z//Tt//qj//uv/xZbkerFv9693FElYpNyZK/+4Nf",
-	"fvdvf/XNX/3Zd//pnzZbuJN4PV83jjx62NXQ8QqD4LNypatg6Nt/+X988+tffvPr/9Dw0HdUrs6WYJLG",
-	"Fe1iRVt0TsbhXDNRuO7OKlRKFpTHqdXBrMqukslCqX/VTsvmwq2j1m/+9n/77t/8Sp1u/tWqs021yxWn",
-	"3EDeTknq9fXRLxLMQtRx5g4gR1OhmKk9464s5QZfWcHAKfUpxiibS9mMbuZusOW0gjC8UGtVy3fNxYFQ",
-	"1DraKyW2TsuW0NRI9idfQCJyUhU485VVGrjK/a9cfa0j9/1m1fnWU+hrc7ara07Ypu13h7HrOd5XKuZZ",
-	"13sGzY6UuLlBjN0KgmvP/LBgfrCku1RPh6IilqC3QRXFHOVcUUIxg3wr0Gwt3hTpXwYVBpWMeIfFDjMU",
-	"rZbdoGepUFrLYeRK2683tCQ8zkBxuQlhqzABCUlSTs7HCmi7zjqV/0Sbf3jGz2AiBAadI8TC89BfojFm",
-	"UBNJalJUOOhnIYWc4TDS6f/yD6nfSZVgCKH3RicaYzZiqhAuZKnI72ZUKpDLHvoSSvqoGg0KWT1V/Q/8",
-	"IUZVUaWeQK8l84WgxEdtqatai9NDr41pqOfU0OrjSeJVKFMgjc4GBpFzMpHKkNk0jiBQJLwkfqfE+ZFa",
-	"GardHwbx17s29BMfWiPSy8gydutmkwJx2znyLQt0iSCx8Xybu07qzLlRkMWgq2HgpNTWm51X2R9vJJ7h",
-	"xIK3axMXS6Fpc9PzGrip47nI4K1lqNfiS/qdlF/08m9ZWMQaiFrpPcjJI6s9BxvC0g0Z+PWkq/nyRqb9",
-	"WkEDmXiBpIyd7azfsDyx4T7hxDIgtzXfUyZ0R9UqNE+eLxUrF3ROLNO8zXrv8RFbW8s4iTvIV4q0d8Xf",
-	"nGMxnlVVNb4KowuOMB8xymqU+Sualy0nWsKsN0slrxl+iC3mrB+tYNG66q/lzbodpX8beuiTKrwNgvrE",
-	"VfhU+20zKkrGGSmFQkU8S4oCZ7SVpuvaRbOn0pu7Vhf7tUewJaL4ap969vKaFf7N2ahuWQngsgttXge4",
-	"OMrWxYD1vSXFgLXOUVZMbTNuVeaDLsnIzrEnySY0NV/Ll/TaVVmIy8RFZAd02fDZruJC8kPia9dQrq7+",
-	"iDVnRuke+DomhCjL1eevx4S+H9XnfxJSJXH+dhSfT4TrYq/CHCgaUlmr9vz1dRfMXdEPvJyZwsjqKiUl",
-	"Kncp/5kaiDakUXt2bhXfyd5rc45jv781r1EEVrOYGuXny82W11a8M6Xi2uOWgnPD2p3AXjJ1wESYRi4k",
-	"gBteMQ4UW8Ir5VCQs53ALyfElE6EV+/xjjNiK4p9JnE5J9xDDEdReGVZWjlq58p3HoEWp5Y87wxRrkbo",
-	"iG1QJLRQIxQm6UDvPVMgT3Fk/bJkO0lpcgnHWNBzGlCxTBvKZDhsRMaXxQuCUmS6jr51wioQS7eCgeAl",
-	"RMWIzWMu0DnJEBEV+GR9QrnNSitii9pwS0B49CnrCKPcvXY2ZM0QlWRQxlpcYoWRfDkzFUyUOW2JZRYJ",
-	"dEoCgnRwFLMhSMpuFUwdKMJx9vRveXB7gUw3qS16DaHv6Xog1GLb9VTadjW+1jqSbdshX0sptTJY+4HF",
-	"myuXk2hQaXVzQy4/amjKLQOgjA83U3DVhD40C/dZF8KSd+gWYxvcOmEJG/ZFtmMfKLukItspWTJ7U7Fu",
-	"L1eN9b//f779gz/99n/88+IGI/I24+7e0+7ueMNad3vFWne6DkRZpstNFqYrR+APXay1VESzhCUtl84x",
-	"w1PCd2Wzz/nNU1lTG+KbiZkrDPBGQATz+3pbfO5gR+wYgoqVLOddkOVVGPmm+o4Z4WoWcuUVOD2RQgdl",
-	"OvXfwCCSlBdTaMYvJUAQJ7PSH7TnoVMWRlKOBENI2kP5pm3uWeGvYIFfJQwpo9ytkIOapt1dk+Cxgb1/",
-	"u5VUugQAFV7gaTaxSEEjkLzSxWigVxT4dkhBKZBdswD0w0qfT8Sr1c6HcjAxoo55F0rULhZPMZuS6HNy",
-	"SQLFNRuwajuGt+BaWi1f9NWfpYFyVr62Ct8sqVK/ooJtFAZE76fvlhtBt975oMnW06XZJzDY7ASSur/1",
-	"TmBQanxNhabBjQhNNr5/+P7J2giVYNGOHENrRCL+hmppuNoBVCoHZSrV8yaBCaqGPfSOxBEBEqOfGzH5",
-	"QVLDPlukXszIPOmFxwnz9ZLsk+NcSpNwLfLJlCihMR7PyPctyMCCUtUL/fsm+5T4kF/fRNWBdTNWyjJh",
-	"MfvLmB8SKExjxiR8wdzDJLgceKa5cgmHlCcAvTbwodLlXpEutAPn1P/P3rf+unFcef4rBe6HS2qbFHlf",
-	"tu+FPyiS7SiOLEdX3mCRFtRNski2b7Oa6ireq7uBgEyQDTKYcSZZZJJMJgGSYIJkMZmJF4tkvN5k889I",
-	"sufT/AuLOqequvrJN0U5ng8T67K7+tSpx/mdd3aLfY581h92EZVmyHyOep482KKoVzt8MTdd9v01lO63",
-	"BKodEfICgkHQGjMDA9yjYhoz5esCJ4/2xTCTvQd9cFvkVlq46dB5+T7tq5a/JiGh0O3jTyVyEJBa31dO",
-	"IO0+GUTxWDU442Qy7YaBqsM/l6+HXel8XAQf6Xtkpj/mZZHAabeDYzlB1pS9mdk3egsUibeMC2TVxMa3",
-	"7KX4rEiqPKtvqUdOCVdMJ3wUXQKy0HMDfJtdibqVHoOANpUvpibZqM4XM9JotXTNZHvNJ8XKsnBX8Wss",
-	"kJo7O+ezzC+ypZzP7cjJRSRkkmLHPdWJMjHwLysg36JCjbBnX/jFkrFCDhaovTMC2cvl35tRjG3VvZg+",
-	"wkgIykR85ZR7CUDApFvpJi3x97jpqgvH1BdahdVFdICdVugkh9KASVVAK5DRnpVuh0/qdnd3HMZu2o+h",
-	"iC7TOquipqEjXEzKpNas4XaBIA9h146RHyFKI9f1XzgNB3rmDqEhp4RNoYOtJ+8uZB/0t7/C0hm6RgYm",
-	"6fHyQoHRgNRDOhAOOQ9653J07FqPYU+O1sAb6PToFyER+TqJptDrIiHH5EUmKl4BQhMjemUMFgFrkRv4",
-	"g8tUSzVxGfQohrXwSxrTvlUSCFnGRSQJ6fcDNtRkyWdIIJRlCSq3JGWPGPHD8NTaOsTn59xl/tAPmDGG",
-	"xFR1RFKenbNbbxOF+ki9H/X49T7tBXKFeWvc/0/9w6Mm7583rZ3T1C2N5g9/JfXLUWQHAV5lLViN3YiQ",
-	"tfpk21D+C3DmdzVaVl00QFKhGCzvhf9gtQDbmV38U8pwPdPRH35onJZBIG0R0ecwhURWmLNTYn+an0sb",
-	"i/6t2n5/yZHA5T3+9b1sUKlc/Yre/yYr/nPMumOYVc6G01jgmvEoFv/FOpBT+Az+Nn9Q95NN4+DqA7uY",
-	"7ahqrJXsSG9ZtSx5Bmj6Gs85IFG5BEl+aKKUdyoSvCSfp9ofNU8W0rwAvG5hJsR5CIU0uiOIOKM48ds4",
-	"8lsB04UuMGvovmqaK39TY9P+SQKX93iSbouVGa0sJwjmwUKMPhSiJzjpLuWSEAX9MPq66/fOsTLfxA9i",
-	"+Wzoc0GGkThNg3Oh4Xo/GAxoTIEFERFR35fUwKdOiIcn1CN1Ri8bDvHwVHqkrpjXcFymZ0rqt29xMoyY",
-	"yetSegakbHgt8lX9TUXyyAejBVBaT+bfdlLTd2tuDQO40bEaxFAMU4M+FTimqmrWRRSRKOw7RtroCoXJ",
-	"XzC3rOFYDJGU2EqRk1KIQGMAulVqtCTixJ5JTLvTILT7sOByIxeq0+vUghebXb0WuSEBrt6rMCpmswWC",
-	"pwjSuF+OZlHfIp51teJJCC/9K07apC5GAdesw/AyFpHelItojDbbxjo0h5Pk0kHdbiIQI2gVBfbogF7i",
-	"tpMajGbspc+JiEJoUgRKtpzTKTG/D6YxrGmXjgLWx0Kv6YVELdAnl3HEhtZufwmz+Sx5YTKDdjelb5qX",
-	"/RUQfX0ayAnJaB36kKgvprSK1YhcQ2hZ4Zp+jvyLkH8Zwl8/itwehrTXfGnwmAyyEmr8kpUgWIoadwwh",
-	"onVPCdPF4rc1RMymxpUmq2fz/Qq9mSwS2uSXlzCpT21MyuQ6lpaIE1xv2Dg7kkJW1qJUcy0lGzYUrzy7",
-	"SWmGmlXjuCvrJpdET2+CI2uwZmV21I6JsYRrpKDUlyXKXnn1tSJRFqKJcn5Rtnxn0BShc/uKq2Oote78",
-	"uft2B92320sIy53RFx3bnE/7AgPKTHRhXYIrIIwMnuAT2gsGAVVlX3DfKsE2Ryy0dXGlmruJKPH+QqKV",
-	"T3RTfV+QcST/k1FdI0C7UmOKFxQYVMBIANzWTTqS4OdA4Ds+6Ry1D653jtpH8v8dE3tHEj+OgwvKHUnN",
-	"IJCD6wDVpk03vZBbprC2qnqMQe0Dq5OcTq/NB0lPJotCG3YlOQGeYblSJdjlTK+T3AFvWYmwOxGGddDs",
-	"XnHhs/6aOqGVKsOSgfl45FdefU2bPSS5WNK2sNrNsgSVoKdF7qHKFdw4cihenwVzzM1xMC2+VL55/mTk",
-	"64deJeqxSN8cJdJdr/XMPPBEmLQ3LUxmLOJiGm3lYKuVv9Fwzb7nRLTm8NqDOVTWXGkbvZ/L5coNiBdR",
-	"ohfLAeTkjK1Y2rLmJF1WxiMd2JIqFsvsX5eZLlxWORne0m/37/ChR+p8QsNQB+r65Nq1/rVrIM1MznDD",
-	"su9mtzXB0o8u80wdgI30KcXs5hMpClV3civ9/YZOfVZuA0uiiRFlLuscddoEkeIbTMiDnqoG3jlqv0Y0",
-	"kLwI5Egm8Mmea88fUyJXRRILAfbw90bLZfeAuUDfcY6+e/R92iuib4VO6inCgKbUfum028emArnLTHhS",
-	"p9M+rOy8eqpYLTek6hQVU/8csM04UJ3gintUGa+MFdK2oR5V1qc21KNqmFtDdaRfYMMqWJhqmwHK8EIE",
-	"kK7M0dF/6KvSGr/95ad//i6W1liymHu+vMv6yFtrvff5yEIT0MJkzeDUcZNF1raaxwq1HnZV0tVpH+rC",
-	"4l/Ecda0js1VKSvvlLrRzVVKE0rRTXHn+U+++fSjD55/91fPf/CH5z/88Pl3vvfs+z/ehI+q5HbbXO+o",
-	"/N21rl4AW6wqhWJ0GzWllkh9rL5b7O8dW9+zLBJ5SKENlZamWUHAjEskoaCTMoyKvIlFa17WdyFoQLcu",
-	"0HBmJzosF9wI2+iwXH6Et9SDAVG3hG3IAeLnKkAtmMKhuzDIHQqbBFaoqDsSZreiOU9Es5ok3ej3OfHw",
-	"nb7p/JvSAXxOorgfMN+0BeKmibFDvCR11iP7jh7L9El+HaOzVINkKyYKB4dApFxXXqm2KXurVSFJ3UvW",
-	"nYQaEovAmBhw7JR84rI8u0k9oZPsg9qm2vwOdDqLYoIyyTIuqN93TMhOop7pi1BEWnnIhD2V6rzra+tQ",
-	"oJZVdXHS/b4iRrlpYdw4JVHsgDrnslRtMj/WqXJ9ByysxHjcb9gslVyfALMkCbShaUBepdtbl9SHMD7b",
-	"02VqZJWpay5T+hrLrKp1T1rjHJ/Oo7pVdhd22TpVtxndhV22rOqG3JBn8370oltqzfIWVuTu9zMdQ1VR",
-	"05j6HN1WC+sei5byKKZDdQ9emo5FO5YsS0RlMEA5PFgvETM4cawB0+3Za1JFierPsRQlVXnfRXI26d6r",
-	"Y8egOLOmsTFHs5e5uPnv3/zGp7/7t+Jin6tmld/OXhEb9k0sHi6Q5tHy7Uw/W9VXkCunxOfnybMiUn8n",
-	"V9EUZNFkEl4hXlFwJQnO3gmVYY7Db3/yuFiHzUl5i2nrLzxQdBUUVRXYqNJTcG63pO3gl+EESnSZ+JkW",
-	"1HEOszVbYH2LdBxrz1aGJyjoiF5hqLkLekGSmG5iplkkKCS038GqaZ5u35rXTfZtVCrH4y7zBWYuG7fS",
-	"KYGwqcsAlL8iN1ZaAylTMZQ+33JZVrHKdDUgxU0NhIqbSHoVGA/LHnQlUxV1MdgTCSrtP+DoMnI0HJQE",
-	"OGS4RfZPSKWHqUXuaj6dlKsaLltcsyhqN5sB/ZCeYPw/qZiQx5AI0+loJUTrGHYmPeoYq2oOVT4f4y1a",
-	"l+Ywy+cDilOh5vC+XpYX6eWRwut+JHdIcRDIIJqyfiJ0uleEUz/ujWDHqFsgdTGnC8gvVidMVV/H+2JG",
-	"BfaF43EX1UeqCFv06532UdOqw59ns46yUX2hrW7VUszrAzUb7FYR/ezbH3zyg//96e/+7elH33j+219s",
-	"WIlZJ/uWUV0W/P6qocvmjt2cUyN9VNfp2dgqbM+chUKL/VEBaNcSBw5Eofy3DPin5NIPRDkO+EsG5svs",
-	"6W1Z+UGX0qByOcx75MAGqoa750HvfBbcvQcN+TnxsBqQMeWDs8qCW/dTnbyxjb8OQu1OhUJ3p5a/j4VX",
-	"xgGgAUniAWhsIqSpc9R+VUHGt2E6M63bOJF+xsJdEEQEzapxQDV5OXPVlozUM3FGTsIHeBoOseGMdVwd",
-	"l5kHJA00HDQqgpTsby5i2C4tjyxXfTcMumnHs3VaWNaNRESstDK1Eoabs6FDapenyhtXm/pW7qSVhl2F",
-	"ZKxicVzCClxIw+r214Xw09r5IAdciQHZj3/65589+7sPPvl///Tpr7+1gaiRt/X5+4w1C1Mns7qi80th",
-	"Tk3tkhMyh3V1J2BXyUHYhkXR2tNbQlT3UrtNxRMvhasOyuo/S9jShNqRcOgkGpBjdtptd9puH9Djds1J",
-	"/rUv/3Wc/OOBpCIeUlE7qUmFt5XaVV97gFxSsG081bVmy2HbnamgdhUVBXBMVeiDxonJoLCsX2j5AgjH",
-	"KesrayMnQyokRDjcDCjrHGL8tiQ6DclWiNZeFflILu8i8qmSWRvGJZvEG5u0wyxAt1z1G2G4thHnvhTv",
-	"6O32GRP0kqEk+EtymM6e8fakfNF23oaIt3bzlkS8/CLxbWm3rm6Xi8h6kOq1B8XSWhXCniW0k/pZdkDj",
-	"IIqJJ8fqn9FehOWnORVYvsyz+odAlCWLLsl/JvbjUGsP/qBtLXtce+9sG4iS9AdkykQQQjJX1rgDG1wh",
-	"BbnvFazK2HZclo3u3BB42CdW0ce5IIRlq4G5QBVDjRVKIUVpxWwDL1Rm1IL4Qt1ELw/KwGtFb6zayXF7",
-	"tVrIy5lI0jQcHLfbc9UaXqeFZAYbilO+12keWTcP5Hh3Gf1iNI23/fHFRQuu0m7CJXlNGixg6r0xI8Fz",
-	"ytcYrn7d1c9WxeQI2Zv0ZUdTqiDPy2AnKTsSW0VReqtvF0sNrerHLwJMLWU4UTeQjcAeTQMxy16SlBHF",
-	"0jESeHQ5ZSr7WqWZkJD6F5SX+L2mXBAR+4wPqN2sA6pJFWIfteXnrmDXOWofKvfVV6aBmOm8ihgFigM2",
-	"LPVdSebMUwRvDuMKsqGzD5FRczfglATsip2luA7a7OIuWwE8c3xx/S0+Nx/nv3x/CP25oybsvJugfsuD",
-	"sZbVK+Ul3AGbnNfc8uEr+ujsZp3bgBvo050KVeXsnDLSpWHEhqB4ZireKqWyh0EryWXEP+P2ox2KxKk+",
-	"TfY3s/FJubyU0yJxaOcI6J9VlouK+9MiqYTM/PnbBhazztqWUNiX5Tyr3VQlNYLnB2GwipmoIG56l1fX",
-	"6bsJhY0RDA0CGvbt5mxsEL0ZxWdUeGi5yvy1pSPlW+QGdHkwlY8gMiaDwVzmmYKWnkM8uxqfB6nBSQVL",
-	"T77mqSqaHhlTn3Hi1kzlf7d2Sjz6GIbJhuA7LvPSBS5VT4FcnU8Pc1lVaefLEcUycaZ52SSmknDd92KP",
-	"k8vYn0xozKHO0yT0A+ayCFjph4p9YKJj9DIzQVKXR3HKelClukH8kEcETH9ecQ1NDxstePkymt6GgqqU",
-	"CU5y7IyKXfHgcdVtcUdKGVaY18y5KEUTqYKu3/n+Jz/5FoR/rx90VpGiU1RT9WKffvTBs3/58bOf/qac",
-	"ppVg6Rp5sxJsXSMdFZVumD+mN1j/hjrxK9PxVkTyRXzzFXo7uQq9z3/622ff/83Tj3/w/B9+8uy///Mn",
-	"3/w/OM6z73z76cf/vMCs5pawZ9Zx/Yw5QVFQgKvG7ra6EUybk7G76CNdmCHbrC1TdQa3ATXTB2FLaBPR",
-	"nBb+e3x2W+Cte1LT2kKFG9U/p1D95fJuUjBcwii1KRvW6cVw80673VA2rLCvfhEwiqlwIv+2Bz19xzQm",
-	"8q1CLKV75KjRvSjs20Q05sNTryCegjfvq1nH1X7N7JcIfTT1wwI2yIUpKoBiZ4i4LDdc7qly5Jbi2Rxh",
-	"6NncxyIsp9d+NyyFnSb3xxT4M9sQlF6AlLBMM3l5056SaKsQhLhxAYLWbN1cD1Gzkab6zDvzG0ILKUMo",
-	"uT7KFjKZbphX+qy9YELmlpf37bthw8ix7OTbmMzGRWkOoY8Ie+dhFHKaTaa+S2N2DcZqGsrga/qiL6qn",
-	"bgX6GOvdzsXvVZ7iMoyaWYuXxSxbeBy3gUMz52pLQFR/1TZL8VEw2SEPdM7pnLkH9c+ShOO2s99WMPZ9",
-	"zvvn0B7F74nggj7sReyCxlyVNa0sOaIK76feQFv6GDO6uUMmAWO0jw5nrMNOunimRTA2/dqgSah6yTFt",
-	"U7xeNGXCc1m9LSFqdEFjctRun0hMd2qe6rTbYN+MqZjGjPZ1P5Upi6nfhx5AHnrM8S+GOOjQEoaaBj2b",
-	"kY9tYVV5CQWpJS7TgHoSRyLqTgekeyVwGC+aUBaMW8DN1ltU3ABm3rQ5c48+Il/vEKthEOEiDtjQIfsE",
-	"ZkoCJo4Pn3iWiRYHhA82HOLdRNnQvH81oSepSobXoTMBkOW1yLVr9+gkNAR/6ezuO4SqU0EuRxGn1tGQ",
-	"T3R9To8PNStyE5Tge54Z8olHvK93iMV7nBTO0d4nX3tgv3uHD594UKAxpjBN+xcPALkc1x6C1BVJ9h9b",
-	"9qsYcXD7lo5aPbv1tlKXGpIeuenu8CGp8/75JW/d4cNbvvAbDjmAveAy9QMsFhtEjmrTgPexT3jAhiFY",
-	"3EXDIYdkAGZ4Q1ZMQyQJzfNyhLssvHKSpgIwFLQlxFcbjsuOdOgEftso3Q2HHJOx//iMPnLIK9Bb5Iw+",
-	"euK1rIVEg7/n1tyad0J81f8YDiSLxAhDLkggSM+P44BKntqHhLQJfSw3VCDCK1L3bt648brUDru05085",
-	"1SxUWqhxiajvD6IYi0XJb/oQ0Oqywk7Cr0AnYb3HmnE0FZQ3WsRTkzKbUp1Ib+Tze/qnurkckBmSQB65",
-	"TP2TNIk9yuXIF4ZuLGjlc7U7T4l3fcyH18d+fJ669R76/KF8wCO9kPoxJ4FouUyuXdFV5wsSUl81eVJX",
-	"C9xHqlEkROOYA6WcUuipoZDura5D0+R6RF2G4o5wSjmewcYJ8SJb9wXU1qW20lyPYlySVHyQk/RbOpWA",
-	"wg/BXtAnUMRESqN8L8vUlzAUCEbXRoLG/C2f8DMQzWxhPcOP5M4njA59eaWouxBtApmWfGnKKnpIFdxO",
-	"W9LQk3t4kcCFmsukKG+/osC2/EcHpHvnsLaOnlGqH7u9gU+IPLlyWeRJJ3X70m43HESg+pSjqLKS1VMU",
-	"v/Lqa9UUr6GpVLFI3aUYkyiD5NfSUDmNxxZqH1WT61rbcJuoEhwwLy6vAB8gSpaG7Gjwo1wUXdpiRIM4",
-	"hTpJ/UtnJNMqCrDOeltFJXB7AZzNfHlfp6dhgVaHQMkOrMYKnf1J/fYtnkc9WMUj4OTGu7f3eApBI2jO",
-	"AIJS1CwAQaYIapEbgITkNxDBaPIQ4Uz8WFzJd7tTIS8jl7HI8D5g5IqCgEgq1MmXdCW3NOzjFEJxOEHZ",
-	"HsT6Oe4QTh9x0oY66QreNU5cJlIdFbGGyiS8kmyB1vKp8aFIOsStpv4cCCKBHW8RydtokFkPPVuXGd1d",
-	"T9kxFmmo2IIlxKzejemBADrQgSDRVDgK0uGW6JpyhQsqI4uoIcmTcppfe4C/vSQ6yefayOfayF+GNvK5",
-	"UjGPUgHlQ6FuaKfdzl1uq2kYX5KXzsurYKxFqZDARF4YWUGpFiVgJ4SfB5MJ7TspXWOWGrEP//+YBw8V",
-	"tQ9tAtetWORX8nO94sXrFUWr8uLVincKoPiL1SjGPvOHNL4+iOJugK3Ny7WJN+EhK58fAqGxcJh3omAv",
-	"JkRYCgbhIppwchnF51AUUBcAl/Q1HIiY+irtnkW9cypc1osYoz1kzZAKst9u75O3g975XRYGjEqMA7mk",
-	"UlqFEZd3A9jrr/tTMbquCsufU+bpVrXyRpHferWBBQBc5plZT5k1b69FcIJYgJTgT32qWu/4Q1/XeJxC",
-	"YDInnnlEolcVWa3Y0XLZDcz9UAFiXZqMmK8bjo/K0YvlWAEbRJQoGopldmd55S6BI27xFJiWk4gsYk08",
-	"8HgdQFCPXR7AXAjpIBmVF9NpQyGlnKDDCcNNtaPRyqkVhKhRUwfvk5/+zdP/+8OnH33w77/4+JOf/nEt",
-	"GXLlLTwqCPn0zz/79Nff+vQXf/v0o4+zVOSLGAVjnOXCbVqso6DtAanqkktSmOeTpnD+C/1Ns492K4zW",
-	"ZlnAMeE0OcmnJBOnMEeV4mW6vFj553PHHazQw8Oa9NZbd9gbYUvee/wkqXd91iA+cNkSyUqSzJOldJik",
-	"JWn5M6TiYQQX+kPMCSwVvXcZJRMJCyzBWuRCkvp6Ik5t0RAw6E6hdLpJHMnVcNDiByqfy3AjOdjkD8aW",
-	"wtmWHnWfEy9FPhCiJ6Fr8cV0EsXYSn7ccMgknKq40+m4S2OXRQOCb6h5SMGJNjHzpYkkMvQFWh4lyYmz",
-	"fdwiUodOKjabng7JCC6L6TDgIr46QRXD8IEr35rUPKMxZYL4AwEhQWiiA2qwVlD+CRCfnNSnEyl/D9qE",
-	"u0xXI7fJB6OKYjKqmv1A9cePpgIg0SRgwwY6+JTojRiPQkrqHqYSXfca6ggGYnHEUKj5ZuV8lYqKSOM9",
-	"2Jc7Kr0n/jBgpk2tPB/vTDF4quPUJOvMP9vtRbJWwK77LjQVWM/XKoTyIlqNtSS7JQhLb7SUWFSnPZGN",
-	"lio6QzYWr4gSOTXr5MFi6IsD92rZrxKiHMndKSLhh/CTuoW/Jq9f4Qfhu+rRM7jYzGgAbuR/PHxlcOC/",
-	"1qs5tYB/we+dD+Noyvq1k4EfclrwJa7G6RSBpAdPNqwUp7bPXOITio9woxNPwC6GvwDTPHS3c6WJWJf6",
-	"0jnCAReWhFMjsuiyTOgurAnnJDBKj4e9iA2CYbUvzTiPwBGWlqUknip1HjJiA0EmccCUFJRSmgs/Ficg",
-	"pj3mj+nrsI89MvGDWMo7l6nhHcKjWKAdVj7oJN23+MiX0prTXkwFasLsCqxjXZ/LBeL8Mor7ZOzzcx0+",
-	"kpIuLtsR8XIGzLuJTH+BnZLStSQX0KWqLsoNNNtPc2xz7WiKa2vW9M6H1WGYiun3+7Fli5VCob1fk6db",
-	"PYDb1Hrk2rVr2GmtT+GeAXCl/K+NJW9AZw0iK3UFrEdmLb+y893MekE8gLP6BlZ/XSXuwQbTg2A4jZX/",
-	"EReTq6tlc9dxgUZRrRdRJuIrUBjUNaCaWOcjG06IKRfeQddlILDxULkOZZskleOqjTZHuMiLcIJnkWRp",
-	"HnXvaw88/Gw0GMjpKfgPNmWX8ZE/gebsmodK7TCVJPak8iVnVqp5OaoqQ19OXc1VSlTjgNeN2DnxSdeP",
-	"KfHj2L/CnoZaOcnoMnto0uWblBGqw+BcRsUhFQBhEM0oZLajCsq0oNXGwplw5Rahab6ri5O0+V6TXbBk",
-	"rxXaCEsJKpj54mbAtwpWfrf0oDJelRkH51eAVjMOLtX7eUkbYd2amLpGqLLVBHfPHNsoaq7BAjtiLbm9",
-	"NqOQdWYqZE7pV603C2vEblyVKzgHc8IGSyZIyRdVCNBlUcRbVCBs2tP6G9e39Hrspim/XTk4+HIwENqZ",
-	"m/KNnRT5CwPOp9Bk6xyMgODuq6t/wW+mjacekQv/ymUBu/DDoN9okfcUWcqBCCfuchTpE544FHuq0JSO",
-	"ZIKOwnJn0P6GxeycMlYzeJddd5v0xq3iY9O8W4TYddgH37PWbMeqzbCX11FWuJrbcHWll3NbFfqCgVA3",
-	"1x6Xd9xa1LzMJc6HuRD2h2M+rOrYKaYx4wSdLiqvMxVS7qWj8zyHXLum4vfBcnztmkOisA9ljlQfcPW6",
-	"yzywy90MA8rEHT7EksmPe+GUBxe0cWoFh+YfhL/wxBGlvqnGbhEv4G+wPtpP4yl1mY6Xjana63D/A2kt",
-	"cj9CH1/X7507YMuDQb2e/Uk757UuX+SiYYKGYtqjwQVEet/R7JFanqcCgj0HWCVPu0e6VH5bDkZDqMS3",
-	"xzGuWtDHokVukJheROfUBO+Tc0on2J6D00cgtALuMp05i0H3+A6EqPcoqauP3b+aULLfaXegImAq4E9r",
-	"nWY5jYKq+R4GXMBjLtP8lMxsYUkZ0wONU5oUYYFW8mpAvTpBDP1nsfFoXswmSQZKAbZSnZIupERcRtom",
-	"NCAexk0/hETqno/51OpfXfyX56QS8a3yhANdBVK9oCoImNdSZQ1StQ/VC3ifqedPZ9fhKQQKSfRt+gyp",
-	"ANd0MkISKQ4R0iVpCIg1XFbYcyR/iKxyBbjPgE0Bz415fJqra2D1KOnsQ9xwkb0gE4O/A9V2un7/Zord",
-	"KfnSy/xU6418URDNCjdh7WS/DepIiq1LdDJVcv1dudbV5KhdvwaClm/unyMKj5JVgGfd3DnWxJzJ0TbC",
-	"IbzppTR8uNb2dFXMwiHXt3IgzLSrNm1aRumWKFH6wFvTPjw6TlkDNsDZBUuyz7KNZXFMoWFsg0cItIlF",
-	"bAeZ23Dj9YWq77qyOkMZaVR0A0rJYcQXWLjIbHlM6uhcbTikVPhmpVuBvJ3tisrfo1XljFJ1e4y4TUnA",
-	"ki2ziTpGS1Qxqrwf7Y8d25pSZoeT9AVYCA0WZsP6a38+nFFOKXUF5gybgGG14qRRKpoyy64sfUers1f7",
-	"uluTIN2tnbi1p3/6+bNf/ek//vi3n/75H57/+HdPP/rG85/94vnv/+bT3/398z985/lf/c6tPUleVsG7",
-	"crq9mKr62rWTzvFh+7XXjvbb8v8cqzYaWFLvUT8hmA/fjKMxLKW8InoXmTppnLJ+piqg/FPhd+QPNH4T",
-	"a5vXTmojISb85Pp1dY20etH4un/hCz9uvT8Z1vQL7wS9c+VifvbHnz/96K/NL+/aBl75x0fqf+MLGmvG",
-	"jvmws3+gqeU8iJKYZm3W3V/WGb1CZG2hNKlrpcPWd1EHY32i79tiE3r5TvMFZgQp8/oDp+YL4fdGFHI7",
-	"cd17VQI0sxvVP2BDPv/BH55950O5IT/85acf/vI//vhXi+zAY9wZ9DESUbgTlTW/Yism+65gdxZ+cP6t",
-	"uF+2F5//7LvP/vEfK/fifnYvqsiDhK3lG9JZcdm2fYlULmHRZaLcQe9O+ei2atTQp7xXO5Hk4a56+vG3",
-	"FW0//BAJqyUfCu6efcHvD+lNhFBqlwR3z+SIZ+gIks/J4+iHCcdEICArKhnzyec32yreqRzCnNN8OYpC",
-	"VWEhKQFnm/GW75bv9zOJpnucjAIuovjKNnHy4Zz9RiSMAdCQMmuWpl/P0aZt5HPMtMzaMrXZM505zvop",
-	"PhGP00fca5xg91z72Tjg4NbCQhahHw8hHgYj6Uk9ECrXfiiRXj+6ZA2HXI6C3kinjFtlPEA5aeVJHPtX",
-	"pEtTtQkgLn5M6h4PZpjHPD4ssYB5hZauRroSCXxiDitcla0t01uk8KsnKhGUDoLHRNAw5IpNhYUBjqEw",
-	"gM2nZtDnzYg1Y8pFo+Wy1CK1dWkDtZBZF2E+IX6ayoWfowo3pm7oXTrmQ54UB9ApDFAAJUUY5DQCSSdk",
-	"f7/dJl/EH+/RHg0mujOKy/CSsuq7WPbcviqa4vfBrdCnF0GP8pwlktNHpEuvIvV85rTqehEzLZZ+r7D7",
-	"n+OyjHKV/ci8rVtSVtwyq6Nksn0N3kC5twOWR+DwHeDmLBtWgXki2Ru1k9deAzmkAiJWbXtXntm+OGWd",
-	"UsKWcBQvYFbjQ9umNh9FxU2VS81r8hjdv4zyJRUOj45RgOQUBh2Qgw2ckuoxqc1/+1ZjlsVqBtP317Mb",
-	"5m8mW3jENm/OKjtAZZYsea+hLcO63VK5/stYNZZuYrhUDQjdwNC+UXfK5GIdi+12NC7ZhHMiXimU3xhP",
-	"xJW3dGtjPz7PFlGBawBhI4rVeqaShAG6Jf32lixCXVVoogh4zAGL5Tu8COoWuf2JwtCnRQAiBWsQ8PhC",
-	"VcfSGJnMC5HXgMcK0JRDpEaC0dt5J7Qiz2ponC3dBXoB4nyDtvBxhbmwW4upHFEAaD77qOwOH/KXEo2V",
-	"OIyUzH3ttW1jsGp6Og823FJ6tgN4MUo25lotI2N54LfCqjj72wNnyUnbSVDGT/KwTFXe2//sQbKtOgP/",
-	"svCfvc+3FKgJqC8xsSDsWQDgzQ3nDHjDwL7qQE0DgvDhFG4jvgDkVgjcWuQ2y0AZ070HLUuqEp0c9hRq",
-	"meiwr+QRK2IuBb8kKtLdLOWgtiMtivsB8w0U4iojLxfx6DId8qijCeVgchkXDH9cA27stDsErOryUzMh",
-	"YzcSoyRgMcXjFBh02TxocEmUpwIqCLSiwbZ/ilMAwk0sbhXWy2+k0pBACwWeEj+UZ+PKRLN2DoqxIf6+",
-	"C+GBED5yBnu62Mwj4gDVFcXEJD4iZerBLRHE9povGZWk3U2rA8xVEV1ZrtbCwXwsOpv2RivhbjSBvmBs",
-	"mWfIgsBS0nDQ7jTVQcF7pb8KV1ZcIdzVdy/ZC6NhbvF/T18a28i4Sa6EmcAyWEScStHWKUe85NLneKF0",
-	"r0iKlbsRdVZ8kMtCzqzkC3Nrgu9Nm2nZyxBhNseZTT59kDNHV612wLMisxRyFx3TbYBu69RtCW/fywja",
-	"dUJtE0sACzWjh58EiXbzvlwrP6d2XNzXDw9+Hdr7cfqogXwDbC9/qkb2ZxJkcgtoSCjcp2FwQbGoPMBm",
-	"KKyuakUNQl+oviGDJPCtzikl3uOm/EOzF7FBGPQE98AfbgWseKQDF5WxyYK508OYHA9wdWIgnMf93zgl",
-	"B6S+D5u716MTgYD9koZhA7/kMrsXtYoWKPhYeRRB45Qckss4EIjNiiIKcALqeZVBZWVDugyyfK0cLcVM",
-	"laBFou77tCeKIg4GR031UlM9zFUDcKUf6BSwlj12IFIpX29Gscvkf5K6Z6kuEml3Gqo0u5eK9iNurdVq",
-	"ubUnYHtXlUow5kxFKAaoZugdsAfdL0zkWfJ+i9jKUqdzQOr3r6BGovzqZMpHtK/SyZvKGNJXZnmc4Snh",
-	"EZYqvkpd7JA1hqnyd1l4pZLHpB5ma3pDKnRv9MeWoqoKYFr16VHNghamPtZ1ARWG4wGRs9UBDxJo6Gw2",
-	"XFlV0MXWigNO+tPY74a0lUn0G5t27cjHPh1PIskgDETh/tgIc/k/OpdP/t1l1kgqld1MEJvWxJRPQwGp",
-	"hqqnDOG0F7G+TRkytkW+qnL0AmH3hQACXUgqkwzDQDizZZMyQmHUOz8lnor1gwc68iqAM62+1lBDJBFw",
-	"JvTEiqPzXOar1BH8+x4nytd0qmJMQPPaw6zHczpRwAeKn+Ih21P7sihq5+CoieM2maKi6bN+c+D3aHMa",
-	"hwXaO4YEFmrvpH45igBnwfd82JkRo43SCt8d2OZah2X0MsnbTHw2qqICOnT0szHtBZMA3PvWLUo6DWh9",
-	"Hw3Uu0MrYTL95IHqe6ruQMPdlPcoYw0YB5xDMmVMpmzK5R7WZxjuNHV29Jl2CN5+13WnZP1+Enxk6AFL",
-	"QOfU4m/WMurYj5NDCU3togdpQ4IRHFGcDNlptw/LkhT189DSOPR756pkrAWgOx35BesPWSiH1odEogTc",
-	"ZaYzsvx1P/v6eCrwl4P0e8kPh9lXkpoSElWQuh/yCEtM+cxlyAsUpL4qx1tk+pBP7EZeJIC0+/RxLr1O",
-	"DfSkKAZ53lBdOx52udzIKqMMsllVjOvsH+xxKN6YNbhojiRx2M++/T+efe+DJPJ4xgRRj19igvNWw7hH",
-	"excl7Lep/ulvnn3vR3PQqy03616QakNSAcH/9Otn//qHZ7/6UzHNSZR6yt5UTfXBglR32gfNrpSHefvK",
-	"ChzezJavNEutyt6C/Ay9r6vZW2nFKm9hvxmSCwLtDxYOLjxoosC4Iy/5l4XowyYMb2hOrkP9WbAaoeAC",
-	"8wqK/evyL2jcSFV98VnWFTPHvfmCOQHDalmVlweJJqi/n55SWZoO7vC1zdjcFOX5UAXJJUuyJFFS8nxB",
-	"5bDJxVVIQd80YBHbGCi1sTn2+zojHLhzatQbqX5cStSrlC2rZ/Z8rM0krtmszSetzeJxbZGUszSLj1YQ",
-	"1lXp6NqOU5aCrqctYHFmJ33NwQJbtTYpV6smcq2YkLXZvKvZInV+Q+YZAu+Nh8cUw+qK1Hu0M/h4Tk1L",
-	"spSFpt1pEEapVC1A8cJiPZZxCPozaktPQ/WJnZ03v4CXA9d/ufCZRCmfM3ymHB+X1RvDHbtYvbHVPCi3",
-	"by3hQykDpcmXOrmgJSngssqxWobTlH3r0kciuNyx2/SgyA3hs75uvwbLLSISVFNRhh9tKvaL/Vbyg8AS",
-	"ShlJRnmyFPSzv1fEe2MUCLTlwtCArWtgDaaCvoFmOcg4Z6R7pXHYkAqEYQ+RhIfhrIiuLOQrpPUwyxt1",
-	"LoHY08QLiXWtoH8B1gHUR7KEhBTWyvf/qMZSuSTdg32dpFuURGulZCtP+hJlAPJIaH6qZ2aqz5FIvq7i",
-	"BYXgAmVSYcmBGdnnFfnSxXnMM+exhLCd12fYp0wEg0Bb4dGPYgDnco7EMxA7c7oRFb6Zq0gu+hLlTY2+",
-	"RHlPweUBp/LIrsCYKSEfKIhWXXxRdUEdBKHu4k/JMLhQ7TF5vtg+troH54gfQ0gcwZZc2KE/prq7r8t4",
-	"EFIGjboTJ9LFAUgwaImNaRkBFzrRmI+iWOhqjiqEjnv5mn7sivhTMZLr2PNNWeOq4nil5eYByL5oA+l+",
-	"k0X3cZulD6nSoqKpgEnDVpxVmT1Tj32VyvByC61cEN4KLVHo5/YtfoZ7JK9iW+WB7G2FLtWQDgSRzDD+",
-	"Eeja6yxXOn8d8fBvWdtow3A/tUkKcaONYFiEu+VEu2u1i9PFC82tkRHkEoFvixO3dmMqRlEc/DcVY/oF",
-	"uOkIOrjxFfBvu7UlhExuS1WImqk5llA7aUYhkud//T+f/a+/f/YvP3r+r7+vObXB/BoiK9ANl+neVbav",
-	"Z0zMn0zu+GxI4y/TCxrC2Jub6zCMun4oNZw7fHh3IuBz62LA+s7PAs3L5Au6R44tw1Ytbm8GsmQ46JAV",
-	"0jotgbGNNGz3GTL4Pd1wWq+E5xBPraryk9PHXlLhng2iloorb5Eb4JQyUtVRVXVRHcfyDH5XqmcuGwQ0",
-	"7KPvPBgygDt1n8BfrTbWUBZEm3WxUKsfho1T4iX7UhKY3rhAp8u87A7z7M/lJLiJ/UEHO6nnJtiYI2S+",
-	"c9A+IO+pF5GZ/VRkUT0Q2UxJ7Q6HZqgqEmQQBxgqVFfhLAd7nNxlZzQc2CPLN9+ER62/NrKx9OmG+mo3",
-	"LVimH4bWE9uBuPVU9lNF3DpWN7E8pWr6eRGtzoV9Bf3s755+XNxmevUOAOl6pWgtkt/lup8D9nJNmVbm",
-	"Ifr5j37+7HsfFHbvXlObnuxtUg7HFHUoKX744Sc/+dZC8oLRy4dl8vH5Dz98/uPff/LrD+dcnsWspe+l",
-	"tvvGI66XSOVL7qXljJK4iEvYJBfrgZAhcxtdw7Pbc+utw7ObZ0uBw++pFc3c84WgIRtAnCzTIn1ynmhj",
-	"CsqAaRzWTmrX/Ulw/eIArnn14byiD/2yMcwRhR/0vqmneo46RCsMUC5Gd4KcipHql5TCLTZOsh5X+zr7",
-	"OMpMYp1P7miZa6IqjcXZGg+fKRgRzOfc0dl9TmpsGHI8xX6JZiywNBYMdYZOSEeXjXMwOl6374GSGzGW",
-	"cbCnOubDgsFumO1A42a6yK/uMFvvZ4/WgVwCLInQOjIb014Ge6Sir8p7BoNn5VWUIlM198i/JOWgAo9f",
-	"OlOFgyZxJKLudEDiaCpxqa4ppNfaIQnxphoI4f1zm9j3ORQHgZ2dDgdXmxMjM+XugohtyGQ8JZ5q13QZ",
-	"ME6CAeY3Sgg5ialEsfILQV/tyS+C5lrDm6stJUHNm1N99cxbB/ItpSMXPxZN456cUkFIaacp6WiONCEi",
-	"mgQ9RZ1SrBXTzXTl0Savk7feuP/wnTe++sbZ/Ydnb3zFwQC/18m77335yw/vnL318Av/1fz9gLxOzt54",
-	"55b8+6kVak0GEutBfAWBJlX48MS/CiO/D1usFwdddCP4/Ir15DWh/6N15Y/DhuHnJU+8lbe1aTTNWxOs",
-	"rMSp3OWceLH9wgmkiqa5Wz5je2YzOL3fvKRdDj07IYq3GdNHgU2nZr1p7UlcsLCa9NMaSVGaXRe5006I",
-	"gKB0E7tQz0Stzx+t7rMrpXLosUzEteRfT4RXJAzOqarap83vXn5BbipsYy+FiabpWQm2PMV1oMutYZS9",
-	"WyN18JMBAY0ZvD5oXo58YTEcAFPPjyXAt1gtn0paqeKC6qcy3K3IGfGSjedhQ54Ibic/LAyZV4GYxgFj",
-	"GKbCXEG/sXmFn0Xdt442dx2srIrEy/9Qq+SkY5qteACHtFqtRvraGGP89gnRgdwzGHvY1Ovc7CKZmpWZ",
-	"XQC5NlkeeonFQ8/ZNl+/TdPzTj9uUY1d32eQetRMG+uaYGRtntM01QXOBi+BhvLpzCTUbW8S462YbXQt",
-	"w+2LJTBCHpFeNDaVR5WlctGL7Sa2qXxXqsY8zSKUNo4hxyFe0kQyzbbmDIYdW+dFNcZsWgp70QWlHiPW",
-	"YxluJScBXKpYHloxSjXW1hkZqH4UqR0MckmiMYVukCHaW4E3aNEBGHVXjp+77pVOUzctsNTVr2vIjsD/",
-	"r/y9cMYyJ8QmG+c5g42vNJEodF83I0VWsuPQwW0/5OH3i64cMYop1YffunUcMgmnqQIWe1ylBQUsnxZk",
-	"0Foje9vck6civacsXyc05LKuMMfKpEnzKfNS6inDLd04ekRjWnF3wEkloHVlWFKUwVWW8XWaYC+TUydV",
-	"vUyUkGGIoI9FkajyTLxRUV7YQkfs1aZ8X2fCWRxIxTHpnzNzx/wnqSTYTshY+T8DoXMvaIJvAo5JRhc0",
-	"7voiGGNAEQnCcGpUKeWCgu7ehheosdw09tL3WCByZ8uT1yY+CeEZnvku6tgp0z+p+2QchGGgpkFAu24s",
-	"wr7BfvN9HjFUSBjoSPYmSkyaLcvQS6aS9CcPnvz/AAAA//8=",
+	"7P37jyNJfhiI/ysBykCT7SQ7yXr0dBGLr2q6pndqZ/qhrp4dfz3s64xiBsnYSkayMyKrmrvTwBo4yHr6",
+	"cbjD+U42IAPSAWfcaeEfDO3JkvW/HGZG65/0LxziExGZkS8yk2RV18zWYqe6isyM5+f9/EVrHM4XISNM",
+	"8NbRL1oLHOE5ESSCv54vSIQFDdnpifzTJ3wc0YX8oHXUOkYiwmOCTk/QeBZywtD5EokZQeOAEiaG8Dsn",
+	"0SWJUBBOOaICXVExQ+SSREsxo2yqHsdBgPyQcISZj8bhghJ4ljIRygdG7EtyfhaOL4hAi5jPCE9fExGd",
+	"TknEe+hVOtkcXxCOQkbQ1YwwGIojfM4JEz10LNA85AL1Bx+h8QxHeCw32xuxltOiclszgn0StZwWw3PS",
+	"OmqF1hk4LT6ekTmWhzHH7z4nbCpmraP+4COnJZYL+TgXEWXT1vv3783DcJLHvv9xgMcXL8lbOOZIDiso",
+	"gS/P5TdfcBKpY/4nEZm0jlq/8yC9mgd6qAf6qfdOi7wruRKzOccd7NvbazmZ9bqD/cKCnVZ4xUjUbBnv",
+	"nVZE3sY0In7r6KvMCE5mW6+T+cLzn5GxkPOlZ8IXxb3IC43IIlgiwi5JEC4ICicI63fkjrKH6GOB1y37",
+	"k/lCLFtO6103nFNB4K+jCQ44kQcaRY9Dn6wdQz+m3jgJRHHpz+EXHCCfCEwDWDdDJIrCaIhwcIWXHC0i",
+	"IgHSQaPWqKUAVcxIRCSsspARucHsDVUv+ymfFhcxavF4PCacj1ooZEj/4aBQTnNFucQOLJAI0YS+K86W",
+	"v1pzOsmEFTf6JKKE+aVgvnuInUThvBHAOiVAhheLgI4xE72W2nPpcWaevCfvSJCUmgwODqoXPzg4KFm7",
+	"CLdeecxJhDC/IH6vcF/W0Vhzrbm0RnioXrpDxFuOiHwRMk5KEfIa0GeGmR+Q0nPYAlfUqC8Jj9Utr1rq",
+	"p/azu8GzCA7RJxFqC/hzTKgUNMIJSCL6BOQLnbqImNtTzTvcAD/Ny3d4ehvxFGSZUzYJS86EEUSYiJby",
+	"NDxLsvLucQSiVUC56CFvHBEsyCs6J548C8rQ/fucjEPm8/v3URtz9HxB2OlTdLnXcSTfQnNehAbs+2dh",
+	"HI3hOidhNMeiddSiTOwN0q1SJsgUhOPSk00FPr2jVWDxIj4P6Dh5+r3TSjdSPI0v9X0rnneFrSMgvoO+",
+	"YPSdvW25P3sTh/u1N6GklFqQpFSD0JKZ672WlbNrvPO+BHQeYzYmwdNYkB9HYbx4SubnJCol81P5fakG",
+	"pyny4QrJ63Dfac0pSwSxEuocb6MymMUlw7yuv9f65HBcNsAdSbyNJDF31x8AoisgtNZiNwbJO2C8lcAY",
+	"sgmdnhEh5BAFOFQmorL75uqVexxNAjxF8kHUpoJLEKBRyOaECXSJI4rPAzii06dnn7z86Scv36B/CnwO",
+	"3qAMxYsFidAYc+KgLsIcvenUPslLHMQl6zsVHMFXQ8TJOCKCo7nWIp2a3Mg+SDgEM1nhEOUIPuF0yuTT",
+	"IoqJOtZLEnGsFlQ0LEpWcI+jS0quJKyFjKCx9Yo6SX3EymzIyVsUYTYlnRLRRgg8nhHfSCW1zu48jthJ",
+	"HFUs8UwJGnkxo4GsZO+njJJ5nLJpQN6MYtfdG2P4x/x1rv7yUJuHkSB+x0EeUCn9vaZY5qkwQh4LBZ1o",
+	"JUU/pfitfqg2TNnrfgUvrKYuZ4Rz82gz6Qp2cSzMJNnjcRGT5x44qI9+d04cNEC/i4PAQXvwL8AEfL6P",
+	"MGNhzMYEUG48k0Dib3FxlbxHoj186aBJGCE5Gtqrfa4zzF8S7J8pdlccOcDRlHABgC5mlCtBeI6jC+JL",
+	"shAR7NeVerP4WLEgyp/y6QnhIorHwrq08zAMCGatytdeUAZjN3gjopdYkMcz3GCiAAvCheYUqyBQbkOy",
+	"Uvsds69yZQO0iTnfQolIJjojzF85iTEiMHIlr3dOOMdTgtpuCQvtDDNkkCMcEaRUIPP+hEZcOGgBdyAJ",
+	"J5e8UoSLncLGHL+rBFR7hfe4WRcnb7c4zjlllfPBjgtosWyEEGVTFoFkw5Gaq3uSv44vn/Lp84UoI33a",
+	"AAVEDgj7UpJBPwTlXn8pKaJ57oqKWRgL/Sxl0y3IX8zkwT4OY1aytKcKegGoQSyD6+AITwSJUEriHGTz",
+	"I8XBI3IZSlo2N2OQd+Mg9qV2P5azER/FCyndPXr0qIckXlE2RTjBGEkKtWfQFhXkavWLVOwUCVK1twiU",
+	"C0KilA1w1Ict7tcXsMok0WRTT8LojIgK9AMGBzfgPbBP4gEn4k2GfHiorSxD9ziyh39J3ipHrZSyriIM",
+	"EuiEksDnktMsAkzZiIVGJ1DfdI60i1WKGywOAvQjFDPNbh2jHaAfSbFNXt9bRb1SH/E97f+V7FqgcxCh",
+	"lVt2tTS3hT9JLlPK3+aai1czDbvywy6/oIuu2XF3EUpgiaqFxQJuzSmj83jeOnIrZ7Xhr+a062TI1OJ+",
+	"uMrifrjWwrMToe82XFROpizeE36n7mn/uu5sa9NF4XIKglrFYm15quZibWFup6NmBb7dDV2Ha1/PvWY5",
+	"djVgDa5rAU2ssM8jZTjKq/I5gtJcmX+Bp5RV6MzPGUELyanDCcJZJi1lWMtTcY8jb5GM5HWG8J5iGP3u",
+	"OebE76Fj4DZHwEGUDKgHH7G+6/bQsfp7gbmAZwjz0ZReQpgRAnarppVMR3n1cIBEKHBQxnXkWM/i+bk8",
+	"8fzG9JLUfCw2puVqGOi78D8LEvqFm3/vtPgsvKqa84Wci9OfEwdhQ0ldd+20q6fMQYO158ximoOFZPdl",
+	"dp6criCFeC6wIFLMkHdydvIZCHAQD6aFFTTn054csMTSs0qJVjoLmlMWq8GVJKuEy20UhUQX2mqAciVR",
+	"mRIlhNI5KVcVnW001dyN671krBGZBZbaSMFtB0bsE22yLrPW13AJ/jh5sNwGL79Zs4JSdwH255QpylcC",
+	"hqeMCooDBE9x1I7CgKBDF8BLHhevH5M3x+9O1Rt9wG+9UhxFeNlKmH+zk3Bac/BWrV1/GPmU4WiJ1PNm",
+	"J4Nr2UnjWEHDcsriK2CwoaU/KPL8oyTOk0Q99JwFS0m64ZpAwwcTOWapotnbBm4aeG7S1zbz2uQx5s5X",
+	"swtfzQkJiCAr4g8n8FXTONtdR8VmVrF+H/XB0rfeu/Mm3koIpXxOOa9mVOoKVXRCibwU8FCTRkkYFZnX",
+	"srNPJjgOBIJt2x5Co0TtQvXcldc8ew4NINx67w7CbyOEq/MtvU5P3o+njyJJqkBCriEiIo4YBFXPKJse",
+	"Ie8X7z1r0aAbckJ85LruPWXkfxORKeWCRApQOsMRMwKEPmreQ+1XoPkpEOL3kGed4JFCFg8x8g6OQWmB",
+	"ExIRNibogpAFR94I4GrUOkJySWD4xAvaHYc+mRKptISxWMSi1wGlsXggKUyVHIk+U89I9malPeSCXtp3",
+	"3X6377oHoPpaByDweUBUhg1cp9KNse8TX5luOTwxYkod5T051COQmsbhnKBJFM4RZkvrIrBJn4FUHBYK",
+	"ROeLQHlNl0T00P6gZIARS0doc0LQqPVSKnABnVMhIY+qsD1r8wifh5ekAxukXPssFlIi8uXT3rsuiSI4",
+	"YO71RmzEvkbyD/S1Evi+RnOCGWVT9PWIfd3tdpP/5JMu+hqdaaD5Gp6AdX+NXoXhU8yWL8nbmHAhv8Qo",
+	"SlYqhU65zPMwZr4EoJjhWMwIE3QMC4vMe1fK1zqeEX8IF3gSCIi79CIiouXxRJDoKf+RcrEz7V0/QvCl",
+	"9oMwNKdBQHWwolrkgStXfsoEiRgOPpHgi762M6gmmAZySjVQgIWUmBV5UZevDzpNuEIxhCwDjKQ5TGa6",
+	"PXlQIozwlHzB8CWmYIbSc0qQP8ccaBGoyeOZ/NaBVcijDyM0iYNgaDAWjkUb+zNrRG0MCuyRAktYobxF",
+	"lSP2lE9PTzpmSftySYT5z2MhYewLdsHCK4a+RlyEkckWM+4eqRD7EvkUHAkAzRm+JOicEAavpEupnPvI",
+	"PjN4B0wNxqQSSkIgx9d5Z1R/BAuWyIm+RsfRlJv7muNAquHER+ehv5SnhJV7BA4Oom6oDxcxRIqKAkxz",
+	"bcSSD5qhBwCzF4SdMnhLjk45p2zqpNOAiwn8K+TdQhJqB4ghHhMftS/o+IL4HSTkKI6BcPCPUi5fPKe+",
+	"T1gyo4SIZ+ELEsE8oTx4PBby3CdyI5aelTgUzwn44KRG5qCrKGRTHVGk4oxB8H2gFDYzi7xkKfw+C8UT",
+	"QDaJiPIQfKQsmClNUOSdpGdygL5GwPxLXtbyRkq9yDspGJlXD9HX6CUZh5GfeTexoVgx/PKkMtZJNYHG",
+	"L00IquZ5iL5GJ7Eay2CTwhAcRAT7S/U8R22923SbTrIHgeHGzBtWpHMnmegjfY5P0nssv1+JowoGIDqc",
+	"81geNRM0QDFTT72Bl8zIjwAOxKmh/vICslREh5kD6izIGJ3HQjnfqzkIBSai5+grxFHbUwpLQq37fQB9",
+	"eUuFLySEfhyEEqw/Xr4gxJDIBVHeZfukLNtB8r6EveP0olWmiNmd0ssewB1kwEGSNnMVmPErCyT7AJLW",
+	"kC+0W1rC1sK4qK2xgG0mhChJnTFAoUYdwPE8C4UVq5ycwgCOR9kOlDgMOzBfyiNSbzyN05vT50A5msfC",
+	"wDLlCuA0MMhvPlHBKslo+2Yqe7CrWRjoSKdkxCEKWbBUCA8EUxvTJFHmC4IvkiHlgT2Xjz0GR+/vxVQY",
+	"8IKX5zEXSESY8YlmXmomZeI3oxym8HPKYIXWGTw0q/5csvaXilmbkwAeha7COPABzxDWE4SXer7EHZ0o",
+	"WHMqHEXMAVHgSSr08fHugkRd+AKeLKHsSsRQy9uDy33Kp3r5L3XYg1n+AXx/dvIZEP9PFFmXZ6aM32cn",
+	"n6FFFE5oQODIj0zEAyNjgfD4wuga+kWF+G1jTJ9QyeGegzHUnqAzRFMiJDElV/odANUHUgp6AOK2+tQs",
+	"cmAtMuVQjRap54nIJJYwbDOZiGAeMgeR3rRXwbWqt6SX00nWumet9WnCoTdbLagrmkOFTJvkU8rXLmHN",
+	"ZlMXZJmu6dBa02fAqDdcEFyZEvgog1gvQ10WARZyLZZIkD8zNfPzySSgEF0mpUbKEJ5iml71Q2upz0Lx",
+	"ieJ3G961AKg8J2McS/FS8DShRxk/fJAtzTUD2oWThIUVwfRr0LsIi+eto69cZ3/wyDlwXefA3XMO3H1H",
+	"Cmnyx0D+2JM/4LMD+eNQ/ngof3wkfzxyJGOSPwbyx578sS9/HDiSJMsfA/ljT/7Ylz/gi0P546EjEduR",
+	"2Ct/DOSPPfnjUP54+LrUGyMX3bUUIy7V7JbT2oFiovQSCajVWolUV3evX+hRd69BrFAgWk7r+lQE1FYP",
+	"ZpQCR2kEPvzRAUvZtpI/RCZch4AvIWpncjyA52px3XqkXCiHB3YleWt426WMrYfcWJLW728vLreclvp/",
+	"DSFXP9VIioWLaC6mZpbVULTUb20kQ5pzXS8nWsv7YPKeWsPtENuaLuS6RbMN17Ol8LXhrNcmYW18K7sW",
+	"olqvE3HkEkcAx1IU0XbUltPKGU9bTitjqWw5raIpUX5YMOa1nFZiL4NxU6BoOS3b+tRyWraZqOW0Mpaf",
+	"ltPKmnNaTiuxu+h3n1gcMGvQkMvIWB/UE+kfGSuDfLpgNch+qPV+NYyltptlJ6p6y2lZ6rn52vyRU4zT",
+	"ZWol1zxvK7ZyxLw2Kc8+q0Fan6TnXVCKrM8U4FofGNG/9fq901JHKw+53NNuTr48eauP2tpVMyeYcdTv",
+	"aGDlEj+mkhtRNtQZBJBXqERQI4hJ3jAWCR6WR72tDK1TVGynNUq2yoJfkftuH3V9V+kkeevOUXobHaWK",
+	"1GxQ+UMJeGib2h8j5qVBKB4a4yiiRhOBz+9x5CmI9BzkMTq+kDxB/j7BY/LFy889wEGPvPNKMzTsUiJ5",
+	"zKfzBeSsOmiAzlVA13hMFpJnWRLoNom1daqIqH3yGV0A15xjn3yoIiLpVdSiHTomsHma5Y0VK5HYMMfR",
+	"RTmpgvHuSayGFACEA4q5ypRK7mWLNKkk/EsKKmUhxxp/CtqOl9Zp8iSqe6ZUk1ckoKtAbPvc0UawE86f",
+	"KJRs9M4zjdKNXvpiRb6bVQSsdr6zVSiswRtpEbB8VqRWZB3UT0iKg7p9o8VsQVLUzCvve4hcdDWT8rte",
+	"xhYAoKZrjnRvm5ymCJsCjggbg41de61MalF11Bx0NQu1UYJvgfs/JuJ4LOglsVMPuIlJL85/jjk53Dex",
+	"N4soFOF5PEHnS6EzWBeE0XnvZ5z7F73ywaVINkSMSPVTiieZW5cDtdbm1lUNXJHuvOEy3w4T++XhPvqM",
+	"fpxdKQSO5wL+Dg72Dhust75sOi0dYTM5dcWd3wmquxBU5QEHQSlG5Zii/Yj8oFbGQaYSzPtingEkZBVP",
+	"4tPwCs0xW+bqIST2qBmWxyKxEgeByh7bmP6vyJHjLbPCejlRJYdZqj9vEHPutBaZ3Lu6h25l7K2KW68J",
+	"Gk3JQO71zWlAGYjeEYAdEQCoUvk55aIc88EhUR/l05qXq/B9ZQr9msRFvaDGuJnssxQp6+OXVj9s1NqN",
+	"fSiD5OsuqyEuJu9tjIRZMLnDvh1hn03YTC2jAnBS/gnzS247iol9FDgiiIUoDHwSJZVWhioQPnlOwwcX",
+	"4WKh/N4eJMlCJTEswOFw0B9IKXLEzmN/SoS8kKRwSxvzCx1DknjV5Yxpzuo9nvGwY464wJF4bPn0e3Y8",
+	"vZXEYmYp7vWZVQGpdsajVRwqS4rymbFmWkcfdW2ikru+UtJyg4U8Suv2mPHBmwZyVXqZ/W7fcV2300PH",
+	"GjBwwEOADi6hQUOCDQGOuncPTspT0HU0YilYJP7lLFgYjdBXl786gX5t9nwOooq7fglZJ+lWFVaIGdYu",
+	"7JCRYZKKCsOlC1c52JXtRHJFTMr6g6ysvGBuqh5JaEjpc29vTO/LCNMd1b8Gqn+DGtdKZWcjmsc/VbUE",
+	"jpn/FAoJlG9GVax7nEEDXmECUcXtsqpfG7zuYTTvOAoKVE6ZspIPEZEMDm48wxqKXTly8ijXlSuw71MF",
+	"jC8yy6570lAB430++f0zsiS+aZt0dvKZ5It2/NPpSa+YVJa7IlihU3F+dYArfz81OBRfX/qPS4yIyCKM",
+	"BGoTCq7c0xN1Q4aqQlxJEFhU1HXB80WVup5c0zVxw0yRg+Ld2xBUkY0LybeiAibvodMTXp6Ke13O4vV3",
+	"uzGnKIy1E75RTh3uuMh1cJHNENvGzdMTjlQ56iD4AAg6p8z8uYOKJGvqNIw3IKXboNdu0OkOfXaJPicg",
+	"22BBdDOd48UiWJbLLxPb8cxXeknlJxCTp0PfayurWef2Otktt6ImW9xNt6jmzZc2b2JWvZNGGFk6xsaY",
+	"WQ0+dxh6TRjKV2EnN/FWDbCt3FBdimq8stBU2ULXlijiK4umVkjKm1X3ulHGmt1j/ePaCpH5zpD4jsXu",
+	"FIEtymh7mIrXfEGWyMtwQO5BPgxGY7ygAgfoiYPIOzwWwRLZkY+QPsZ1+e8sDDwpcO1dMOIdubFyi2vs",
+	"zsodbSnBsYOqSgjOmcCCgCp/QcgCtddGWSW6vVTtz3XJ74yOv1dKt1bYeq0z65ZaelNqtle8iZv02jkr",
+	"gpxKmkXy3jZ+vsLtNqKPubc3po5l6HtHG3dKG6sd77uWanZEt+xlVRKt/A6/zy53excbYOEOEPAO93aO",
+	"e3EQPLEl1XIUJG/jsvi0jN/dZC7f44j6n2I+k2cjP5/J3yVfCH28vMfR6Qkf6rRqrp9hqdOiXph/nOoO",
+	"9b0clyTipTXbofMUhaWP4yiCpnXqWdRWWZfdOfbJEEkAw5HKXgS7PhwMFctOaSD0CmpS1ctOTVsVS1y+",
+	"SMjeT5fZ2azBnTkdexGOvvn0wOvCUSmhU3BR4VUBH/Y9noLLjIAllgqQf6HsXibhvKOi0QkzjxhETO4h",
+	"rnER1+umKDmXZqQz//7mFLQU0+8I6Q4JqZUR+9tOTa2qvbeeqK5c6y2hrUXQ+iA9sG8lAW9QknnFaTYm",
+	"y8VBtqLNFcTjjkDvkED/JKSqwsANkmYNjhvTZvP+nah7U+Q4OfGakHQn6lYcS2OSar++FTEtIPodGd0R",
+	"GYVTtUrCVJvtprr/QzOfw4+tt67NdKcGcXJLrO1xKDuDncQSVHUP0j4eIMmCnlNJhocKqKb0UlEFqBR2",
+	"TuxCuO2YBYTzXG1c01yo02vl2Et2UtglOEUkKS5zeJBLEi11nTFrjvCKcXhOzgIV6bgV+1jp070WgXVd",
+	"g6c7x9Aq23KxU94aE3E5ZjTiA2VDbMwLKqnVHT/YJT9Qaks1K9Ct2poxATWo5ObX6sYxvMCssRkXSHde",
+	"zgBoIEp7HCXFgJiP6JSFULQTQ2mjxKG/us3lwTpR77ptARdkeRVGJSHjn0lSabrzXc1CTkwR1TBClHUV",
+	"wzD1ltA4ZAJTJqXfNA8pQzIb9wreJdEzx+jUJX82SDSnfOnb2xG9HEre0bvd0ztw/d4gwSvkalYQrPKF",
+	"fhB7YXyLQvwq8XqN+bV4kJtiNby+C7ROIe8Or3eJ1yswOmmx2hCpa6GyNXgz8WMtZmdXeyMqVmMU5Ovv",
+	"ZBOc2wG23eHZzvHslI0jKE+M61RbUnWeS5pBn3A0DRlBnLKxtnkYo6o26TZLgJ3EwVqzf34G1fQBCj4P",
+	"dUF0LlQJ39TQnzTeV2+jiJzHNPB58kJ9TwBlnESitCJE3XNYBbgvVGXudaWq4oWPy67ksWpqcYMrufNx",
+	"NPdxAJw7Bq8SmEqutSHWltbv+3JGxzNQ+e5x2KKTIIG5BgshZhjK+5WFrccN07BWAoSZWrtbEuAMMBea",
+	"i5hC+8reucbhkgCFUcgfue7D/qNHg4P9h/vuo0f9dfr5GthIgaH2ilNWYS96UzW6kfOnGkAaMe6qYTZm",
+	"4yvZzR1T3z1TX5mfdsfOb46dr46A52EkflpFLo8VtLqozUI0jrkI5yiMfOU+uiAL0dmi7O8NyA+rt34n",
+	"NuxebMgCVG0qcSc+3IkPlaCxqeCwbSZsBTO7ExZ2LyzYJs2PsRjPysWGiPDF51Q1OtikQlXFjCsKVWnL",
+	"1PqyVMnSNthsqd0uIm/NVqvapSxIpBaYFjsHM3pt/lixKLmeGiETu0k3M/vc6Nw2JQ2FoXZBJMqB+I5c",
+	"7J5cJFF9d+rFB1cvVjg3fuDaxcqd3ykXH165SMnEnX5xp1+sgo5N5Yh0jF0IEDm2dic57EhykOdKfN1J",
+	"dGWU+k58+tcRm94gHiC3253VtttlLF2m0N36cLrClhrha+7tjTG1DIzucHRXOMq5f3FNjcyuoYVZcblb",
+	"dDC7zt5lZQtthj2FATZHoPI7vsOhHeHQs1D+n06WubLo68vpN0wrXdnMgTddXimHusb8xOp1NEKMqmE2",
+	"Ro+V13eHJDtCkucsoIxIwKnGC0bGSZOJYgIesp6AowsCqaRTptIb+BadVxcBFvLVOjMvSITM844ynCib",
+	"tfnw9GSY/M6hRU0YC4TZEmxNAZkIFMb1Wwe90EM9ts6nfgfD59YBoTYWKCBSPQwZsTbV2VkTQ2WdLq1L",
+	"TTmMbcQH++Yyx6iISKNQdLXJM4FFzNdSTSPf2/BmQ4DZQm3B34Ls3VeXa5ABWGt9jUit9ebG1DWP9zdF",
+	"UEso162jiWckmFQUpl1X9f0W1Y+dbFk/tuQU7mrIfogaslZ39S2qVJZeZyOyUzLCxuSnCsXu5Lqd0bDo",
+	"kkSPQzahFT0jORGCsmmj1mETOj1Tr63l58nwDQhOuuRS88EzeUYk8Hkx/qDemA3BPX11CzjPXcMdn7Vg",
+	"dEHGdEKJD61j+S1tL1zHgbeu5XDpfnfX+1uxgfL4mA+fUZrt/2Ctte4xNUPb7NubY24JcN5xp11jvgQL",
+	"u7TRmkTT21E2qQ5FyC63LmEoO44PmKC+ob0xn0K+4bY3Q/uysbYnApVwekcSdkQSwBRRjf6x+bo26gNw",
+	"1skyT4det7QVpnnebF1bstQ1pRmsBTdCouS9jREme4t3yLFL5LDNqRUqHXxn5MDrsdNac9TW7ArL/14h",
+	"UnbhzRHKfn87xCpAwB2C7QTBctXw5CWHjJPdxAqtM+ldf0Uy20K7btGf2s8m7/qldwU7YfwKIkZZKAhq",
+	"6yJtfEGCgKsgxwuyBG8bwuj+ff/+/SGiQoILF2FEfIQ58tQkT/nU66RW3sHBwar2wQfrrj6VQjPhVZnD",
+	"aAYNDVC/YozN0N8UP61CpDv83wH+G9kyh4HqKnvolCHvAfz+YBwRLMgb+MMzRc858jTAeagd6pNUCQ0q",
+	"PhzN8QXh4OG9SvIaOs6Iqfee4TnxHOSxUNCJhhr5N2UiCv14bP6e4DH54uXn8lfyTv6Et18tF8RD7cEQ",
+	"uVBPHV8QJjFrABMwQvyfkigzbhCGFyo5R27cg1BvT5KlpS63BsZ5D3zjEcH+UFd45wp3iUDnS2t3vREr",
+	"gHZhtDLnkKIBzEeq3T7xh4iF5sg4mWMm6Jijtt3RsbOFH1xd3is6L0mG+ILRd2jOt0izgNFDy35XDxfe",
+	"rTTbDVZQ/7472K+JcRpybmKqrRla/Vkk3qzY0uCjFRsafNRkplfwZH6mAWpfhdGFIhMdx8RQLJEcWDFA",
+	"DcwK8raJ4bBpwU1cY5ZG3AbsVbUdH4cxEzsx2jmtPG0s7tI9Qj8LKaNsiuTDXApvUXiJAycp5krZJRUE",
+	"+TQiYxEsh6ifvgOVbOX3KsRTks0w8iFqNXlfjjtiZtwhGhwhzJaSVchReDKworLVju7BRidgcZwqGY+F",
+	"MRtDWkamYvmO4MxewReQ21ROn780OYT2gtAV1rk1nAgHbU/DM6tJCHl+JWEyZ2FFtWWgnK+n1jtK/S6B",
+	"UsTkdgMHDZBP+ZxyTnwH7aF5LIiP2lezMCCaSm2MgO9XCU9PwuiMiIrOHpBmCOGBRoriRCgR6g2VAkgP",
+	"bSYHHSXBIiOWRIvEbKzzGtsW2TESUw1xyCmThY5MOIqci8VBYM/kGNEY/QiAQk98j6OrCC8WJNKuaymV",
+	"LQJMGTJCov6iU1uEKlydXAs+D4gyuZRe5TTsyk+7/IIuumbm7iKUz0Q7lEQqlmLBdM2VXIe0cgOq9jXI",
+	"JNfJ+EuZ/DXCVxm3rc3OdriMlSxvm/Os23Ot3FJaUu26RCPVffmkeq610zK68VSSpehzcklKwo85HVsU",
+	"Cqw1lE23kcwU5WiqiDTVJmo9r6SxpoxVSlpnYRyNS1C3j7DvqzBo0yUGtcMIYaGkehWrPdByILBdTnA0",
+	"njloH/3eSzQOfbLF2cqlXZfGKsWDT5i/cngUM0EDdAUJ4iLtDEm5ki6GyEVhhBZSIPoRYqFQH28jg+km",
+	"COXSRKFXgoMmGCAYnePxBRIhrFKnspuH6otl0F2ssRYfhQFJ0G1llGjyYMbRXq9sQLn8ZSIcitSCGVuz",
+	"gAT+EDQKQzhQ+3yZCGTyC23UciD2lll6C6gooM5oJaVTJDoNSMDUtrjVzitOzMS158lbvvMy85pQ5C1w",
+	"Vs28Eq1UrQIaELOMLRBGTdcQYndPKFeTQNTu2422JFGVIGW0W1CVVSZqVtHehi9F5G0TgInI2+uitDFP",
+	"RayViUXxeUDHafRCGdJ/uhKuU7+MRHicIQFHCahbgC53RZgUs77qO93+63qnLd/oXuJIElcupZ3jaURI",
+	"y2m9hEFbr987raoSY3c1itb2NgU5LgieT1pHX9Umkq/LvI0wnGP3aV0ES7kneRaS1AvzkFbU/SEiASdI",
+	"Sty9EgWgtqB9E8WW1vfD+uGXXVp/BncFmD5EAaYVFQVLCxkqJFSa3epiesbvWKtGEzeW5qLQdt0Gkbvi",
+	"TtdY3GlVS3cLeO7Kfd2V+5IAISVzeQ+vQqM03nxgudYPvljbAM11IaV/jIPAQVxq9Fi5WoyxEsZBtilP",
+	"N97V1omIjAm9JBxxIRk8n+MgGBpX3TyMCKIMcfkKDmCarbNiVgYeynvCfJW9cXcBT7lDrgkN9cObaP7l",
+	"u7im2xjXdMqV06g8WJiCd7Ova3kXV6xIyUCeAGW6/EP/Hkcqr7xx1VU52WDNZP3MZIPNJsudVG6bhaWs",
+	"OrgVYcr9ptl5g62K9/Rb6TirV9wAi/U7myFvBrju8HUX+JoUvCyFux1Hid2AM7RgX9y80/9ZEiwMPnbj",
+	"1j87+Qw+UXJrElV9j6PwypAR1c9/nXtnTlniwQFhotSCOTQhAHOCGUdrWlHvW8JladmJiLx9SjjH0wpH",
+	"h70hFgqy++DoNWBYn5j8zLx0JwrcRtLyGR1ffDih/4KOL3Yg838Gw2RF/oxwL+f5gYv22aNcc9X10ffC",
+	"vHSHvrcRfZ/iKFMp9Ji/JLhcPM1Wn6yo+Hb84lQK12E0N+b/s5PP7nHU5vSNg/j0jYPYm0wuzuEq+D2s",
+	"kYIEKz6rqgobEeyTCMwh8tdEkwfmiOKF8ulDMPXbIXIRl1fNQjGrcptubPDh5G0JiXoSR/J65fRc50Pg",
+	"tYU1NlrUmvpUO+g941Sef29NLdPVGf1VQFqfCs1LR7gjSbeVJD3lU74FKdoZdSnH2eMNELQRFq4UCW4O",
+	"JWH3azHTvqtmGJm+eYeJtxIT+bS8OPyxybE1fDSMMsKzI/Xpl5+cvUIzKp9c6jQejqjyK2KOviTnZ+H4",
+	"ggg0cN0+WsR8Rjga4yhaIip6I+aNQyYIEx6E9qD799VW7t9HszCA+B4pXpAAfFH3OPrJ2fNnSJB3ArW9",
+	"UesXo9GopUeQvx7JHzMqf74ftbwOLLGg7FMxHLFJbjdc5xXL6dJJwgnyfjFqKZgYtY7kzceuuzd+RRfW",
+	"YuAzMmq991CbE4IwX7IxXtAH5pfeEs+D8hh98UWm/FbNUJQKwMJC4PGM+CZSqBY0KqfTUz6tclMlXqnU",
+	"UWVgoj3HPskmc+YDYdAUXxLAj05tBNF3Wr6cEmhoOnB5Nl7f7cNoDuq7A7SgYxFHxEG9Xi8xGen3IT+P",
+	"d4aoP3D73cHAdbPAdL0ppo6dQasPuZ1ewD2OBJ2TxEsIV2Rd2jYhKY2jNCtASgeQcsI5DZm8DjR4sFcf",
+	"QChwFGstazwIcz59EoXzsjt3ETaObH1AjqRWCCO+5ILMq+jfFnccTiYBZeRFzGd1Yvqe5x6HKOOkpnpV",
+	"787cwRTacmqITnanRkRtTc0dtCARp1wAx7NWDAjRGSKM5pRzSaIvyBKNw5gJyE8SUUxKWnxK1jS+rIKH",
+	"BSER3EIWJvoP9jtDCBfSIdsZip0EnmV6iq7JgCPMr1qE/I5Ear7iTCawu9FU9fFYZ8Jvjppq9U8apkeo",
+	"t55ZEfMNXnuRFMdfdaD3eFI5H7XTVzpSE5dHbQVg7YyK8ipTgQZ3taYxmPqo4MgWi1F7ihfdSUSIgyZR",
+	"OEf9ZKmqvn0Xgtg0K9jqxuTGE8Zb8+AT7FhHNs6sR1fkfvbhmiCOfYCUfLuHJpgGxHfQPlLxa/5Osz6f",
+	"xoJYMWkfxKoMSSZnZByWepQ/Da9QEMozAVswPGXlPMVwAp3VtqP9waP9R4cPB48O1qmGu62XmNvb6zoX",
+	"0ECny756p9TdSqXOXNIHQK0GvkJrmRsA4B3o3UbQe16UbfOho1jIs9AiJRgFcl65WXhVVuuO8PHunGQf",
+	"tJoOfX72MfanJKlFUjMO6vmZPNezMC4rh7Tjk+B0ynBVGvHOT0RQEZBr3lOZKFLWiGldF6st+1Gt5/SW",
+	"XF3oFZR+le12VC9JfJ3Erq0Jqbye2j24wEw8MN+8of4bEb6B1Nhp2MnkgA2cPWffOXAOnYfOR84jp+86",
+	"/b7TH2yaGXb6/KzltI6ZH4XUbzmtLynzwyveclrPz/6Z/Juct5zWU8qo+u1zyuJ36RsvsHzpVP1z7M+p",
+	"xK9PcTQP2RJG/jgUkG5mDidT0bQ00yJcEGYZN9N7UNkXUhAr0i/5VLWmpC03Vix4MmgDq8jHeHwhOW4Z",
+	"fdAxQZKlhpEgPjonUnunylh3nryJ2hmz7X6nfqDmxiBeB3SjcEIDYnv4yhu7gYSeUehMNxEUkXEYgWVa",
+	"e63BTwK237b9Rs+epXNk7iP5aMROT8zBKd83YAukoIaIk7dIaltEWeXkNFMiuHL/Qk82+XFyyJ0h8ub4",
+	"3Rl5C4X0RswLsCBcPOXTE8JFFI/FKzonqpqeW25E3sDsex5H7CSOKg5Saw/bGDLX+O88Tt8oYzpW9nP9",
+	"17n6y3OQx6f6My1E6m9QGCGP6a+U0qO/aWIHThZXYQxGnLJpANWHQCVOUhyFVIt3ZahoalA9TmzXG064",
+	"3izrgKkDKtDtNSA9Frg2kGj4C8oAyxu8EdFLLMjjGW4wUSlKVedzblMTA1D5eoamTA+96QDF/W840ibV",
+	"xyIyvnzKp88XpdUUdMaNJqKCTpYO6iM/hJIg+ksHDZLnTA9O9WxJJE/D/parTNMpSnDUhxXu108VLcqc",
+	"2Rz98lnhGbTAkUhlintSZwQuuFX9jKYldFhT63DTsiQ1c9B+L6biw4WhxjsIRH+Vlr8JCL6kbDpMy8Lp",
+	"QgA/UtIGDoKy+I1V5hTrfOqbU96al+7MKbfRnPKSzMNLAl2kSqEeeoc17fi1QZuwlV257EWs3UR90IzS",
+	"1+6A83YCZ75jaam2bDpEY53DDN2oQZvpd88xJ34PHauHoAgYRPwwH00h/xabAiny3STJPCI4QNAVqwgZ",
+	"cqRnsSSyJVK9mlDNxmLjwaguBVzqr+Gz8KpqhhdyZE5/TpxsjO/qZJ8kJLBy1mLPaLPJzHrKr+kyvCBP",
+	"+fSDx1luEDa5g0hIufuaoZCrIyGtg2xCxfRLdzTsVtIwu/BeebHMexxFYQCxArr03RFkGwETdNChm2QA",
+	"uvnq3LZd1HWdQ9cZuJuaQZ/L6SwTpnLAguXyjDDfCuTMIXg2vq8EL9fEqdTRWOvFXHDytjziojK8onaw",
+	"WtZeuEnERbEHcfpwNkrSOrMykNK38bLqPCYBFioU9Tz0ocAHJ8RHrutaIQZ4QZWi3kuH66BFEHPkWWvx",
+	"SuzMq+I5EzxXT6mom9OTHjpTQSAqFgnPjSsAhkF4iilDbfhcBfV0kmhf+cKERlCvhMeBUDZMiB1OkmwQ",
+	"I1c99KqynUlOB7LKxGfLHYPtc30ThoLt2IonLQ+XUzBTCbom5hRhjrAKO1XXjdp+OOYPfDKmHCyBc/93",
+	"JgddPV9Xv8Y7PfQKgpb7br9zBDHFJmwZgop7vd6o9V5VzjSwcI+PmHwQAoztp/RBquBsT6N9zw6khlwn",
+	"tUA7StaSSA6dvY/20flSEA5G6hGDuw3onIps4HbfdfccdDULOUEHfWfgul35GppE8oV5zEUSzz1Uxm0q",
+	"gDz2dbxzAT1WxuDKrV1Q5kPBIBNti41fao6XCnHamC0VW0CXOIiJnlH+UxrD23f30GVIx8QZsb67jy6p",
+	"T0L58QGa0AAeOES/a158iOYkmhJfEqUrHPnys4/kNuG3RygITQh8v+/qsm/y9z0klgvKpnKS/j56G4dC",
+	"Dt1/iLB/idmY+GZt/Y8gOcIPr+Qg+66Lnh9nneCZOMj9Tg89s78FU9SItZP4446pJ5i4ktTpJ8yn7/Td",
+	"gdN395y+u+/03QOn7x46ffeh03c/cvruI6cPfro9p9/fd/r9h06//5Ejl1aDX+3ecd7AUp0JIgYNYW/j",
+	"gkhOi+o+ec9ZsCyR7mM+k/KH4lTIJ5d0DIQsWA4TYme1J0vUlUWwNPxP24CL8bksFFb0RHHyE2ULBQRY",
+	"FUBRPvr2QcdpAO92FjBlwZUnJWXt4iUmFtZMvO6G4r8J6gVKdU4s4xqKWUA4tz+x6sv2VotGx7rgLyw+",
+	"cZLPF1jQcxpQXdCTTpmEg0wnL65cgWrg2qJVLrY3V+ZUTWM2lJTIla/xYSZhA2Jr9HJMcK4yKSNtFt6q",
+	"R0tpRPF1LDapy705ppfFMNd1WW8eiFsQMgG+UxElyx+z86wUNutrpFy9spk+aqsadxroLjTQsywkrXBD",
+	"DzNuaNQeOCgNSWYxJz4ata4iKjR/HLUcIGmGVoH0ag0gwrAzHLGsNzujmWWFCBXZs6n+egYbAbet0/pS",
+	"rhL8DvqDlwT79t+2uAMfKT1X2JEZfK1Bax1c2qPpFkSJzWlNrRGdEuwgFkocI1hca50QpxUz+jYm+mtQ",
+	"bCraEWfDGypgLn+QTchH9t07u9btpCrCFHWTmkZFN2L5wA14j+T65SrKQYyRK6S+1/VNxwHBEUdU7Kqw",
+	"adZdldl2srRah9gIS+xX75DkliJJUv5+RVBBpj9drVr6hpeUeu/T79evqRHAJe/dQdtthLZXEWZ8QqIP",
+	"F8PCyNXzTah3GPjPt44ZSBPVcsMV1lXj8OrjhbBfvEOM24gYX7BJGJ1TYMkrquZuVQO3xsT1YSq23rsD",
+	"qVsJUtBkw8RYVgNVDUtopplSAbDkF3UW0AC4Mm/egdetBK+KgOFjVcTi9OQI9buH+1BA6Lj7zxHu/hy5",
+	"3Ueoh34X/VPU9RztMsUoIEKQCIUR8umUiqHuYea98RzdM5GTBY6wIMoSenrCR4wy5Cm70MoUijLvpL/X",
+	"78o1dqnPu5j5XTVOdzzDQn7WKThZi3LFAss1y/3+D18dd/857v7c7T56nf7a+91/2n39C9c53Hv/T1ol",
+	"YkjWRVB9iKqaknq6A1kfEoa8ErnHWlF73ZI6/7/qRVU0Tc0FX6NTZjroKN8P8hSTgQbR2jJt95kGZ4BH",
+	"3qkcHlUB0ksr/XioPecdZ8S8bOtVD7U5HVtGPtNrVfXM1JEmyokygNwuMKV31HTTIDzHwcsk6N4bsbab",
+	"RtI3iq1X7sViuZLyrtO57rHXUAnpJZlSLiLtDKVzsove7WUuzCcRIYi8E4SppjbgxQ8ngjDwq3cynh0V",
+	"8yAP3wRHJB2+r6Pz/XV0ua7KGsrB0hbXWt2ddTNbz9ochFqOw60SE+Qoq5NGLRIiueGYoLYJUkF4IhlA",
+	"0mr+HjdxUKpii5IQOmX58JLnGq/UqnRVwkS0hOLYkLiaZpYOkffVaw+1dd/MOAg6ikNrZ3Ftg3Zp6mxZ",
+	"M73KIjTao97GAgUEcwHBQelKO44keemqtk702TgzJdmEU34D9RKxlcYhiViFysPJOCJiTbYwn+GI+Eg9",
+	"u8OCy3KrG9VErSdHNyqGWnCYwrmYNVahY3q2DQRv6707sfu2it2vwgvCyiNdybsFjUBiqCzs9DmdEKiO",
+	"qLPshRwtU+TJJxMcBwIduvsfua6DHiIfL3mnZqQGjFcOcD/58tXQVCA1KegePO+hmapg3pYy7nEsZmFE",
+	"f6477n5McEQir7P+CNXcTskxrDzLUvKz2Dgs4gOTrY3NRBnCAnTeOoM1B9iMxsBLmxGYLALcEZXtiYqC",
+	"2TiiYnkmD0un1QHSpb89MZj/ky9flYeZ4TlguETscgxGSjcHJE308zTYV5MAQHO4NQjfU8tIFj0TYrGe",
+	"yqiqhd4DHIvZAwlwbzSVMdPtWdOhLynTVSmy6/bU/Z6HYqaVP1XskMqZ1Nstp6Uk+YT0GNa9oJ8Rybuh",
+	"j1NVjrMqHo2DiYY1qmrMdFX4F2VTo1iZwLpAaaZAOU1ZZ/XE8YtTdLmnIqPT2OUpFuQKL0es7T2Y8+kb",
+	"/benFGTVJSIT+iJmhKtgQI5ERKdTEsHe1drPiS85hVde3tnrjdhId4niR1ZIP1YbjciERCD6wx4gKpu8",
+	"w/NFQLhakLkdVTaEMB86Yuv2qpmSIXLtTPARI3g8g/Wa5XJ5o4CSYkaWyKccT6UKK183diCJraoSCoTh",
+	"ScbjvevK2bvjkE0COhbck8NggRihEGUNyXgj1o4IX4SME3Qe+pSoKG04Lj4Lr1hiOAgZcdAiyQt0ChVU",
+	"5I05iuyrgCSwXCQ6fQdRPmI5FQmS/hI9CY5sjqML4svlm2ePoACth3QHWlW1FZagaKGDNNVdQrqBugC4",
+	"ut/5HfSJptQj9gkAB5ws5ch78fzslacuTsf/Q+oGlDln/IpEHN2//+mrVy/QwHXv34cnVfi+JkGj1hGi",
+	"inIqUiQ/UFRLf3YSiOxnkh/IT37R6/Xev/dU12xY1nnMKSOcozAW43BOhsoIBZ6uRRiJEZtgGsQR4agd",
+	"syiMBZa4s8Bi5uicE1OFhtOf67B/x2CbH16xjmRUOsAetqV0HsJ7I9ZFnt6Uh1zdy0wTam3ngg3qTATC",
+	"kGdRdW+I0tD9cegD65CqXjhB3idmWHuYEUOqYYtF+R3E8Nxkq0woCXx5macnCAukpLe2N2qJULF6YLqP",
+	"Hj1CfqhSUhB5R7kYtbxOsp2TQNegZyjMMsKhFNeUgjzGkdR4EPSpl08Ad1QVyGEgeWVm3yno3ePIU8T/",
+	"+UJR/hN4TrEgSPrwfgG14wFCkQdqhNdROVFmFK4aWinLUtK9Rp7OJ7AKKWvQpLo+C/Vqeugx5E4AhsaB",
+	"j3DAQx0SaNVw1ktPeW5S+utyD0kGzhEV6rhMO3WOfBqRsQiWhoioMSTBBLMC8A9g/I6xarM4CLweOhvj",
+	"AEfq5rhKkoRWx3AgKjVYSRxye4nQ8XMShSrdQ17BOIh94tsl/i/3VBCxPP05anuW5HGEQPLwkCCSWIV4",
+	"QbsS+qaEIR52DP5LBkiY0OxgxGweGmnNUENnkbsKfKEzMJR46ymJ0ksqbEnEa3shLLY/2PMU6AdgUJXE",
+	"DmgPpBlpHaTTQ4oOaXSR1IgR4us2BdWc3lGNDrWSoZj1iCll40gLIj+7EnkxZE8Z2VeJLyVvuZ1hTlTQ",
+	"N5ZoN1eUScJxbKDNQXMcSMla3t8kjKbyX6W1ACJLaMCQLSPfBwTBWlODNHLlfPUJ07ZvqK6laRLqu+4A",
+	"7hPyJI0rQQGVZG90GstpEj3Po3N40usMFc8E4qBOFm5T4Eglnk8JJKfTSK9FPpKFEb3fgF4QSeYkXSMB",
+	"Jz30XF4zsDgOSUxwld6DOWZ4SqIH96GmFR4LQHnM1H3LIY8QlpJ1V8XIQxrWiAEkQVxt5lnd4NKXRwIR",
+	"byihH2GE2p5c7xeJn8KKiZN/Jg6MXq/XUSfad909gxk/xQH1NVYomNQOEAnEl+pLyainWEpxKgPND8cx",
+	"gPM5mYQSpdEMMz+QnDxm/CgFAuCoDrqKQknSlwvCHQMqI+YZgd7T9MLRBQFOTzQZMkKAMSIdob7nSN7Y",
+	"DSfdCLMk1V/xp5hdMCmrEBbPDTmZEjFiFgT1Cwymhz4jSwVFcyzGM91PdEGCgPhISlzDZOQL86TO/0Dt",
+	"lEhJHpTQm1NfUpsJJRF3wI0B4cRWZTFJb+1gWwnJR/V8f4mkLK7CFAs4lP5zkAdSV2l5NUdlcCLk2Usp",
+	"K7emoNWYtuXOs2XRgFvQuS72AA6a+/fnNAiotrbcvy/xHliRp6IlweVte8aA2EINkMJX7fv3rXEwMAvK",
+	"Um7QSfKv/NjwUM+ujS3h3i6DJ/8uGE+A0MFviv09y3QGkBtTwKUAIp1f5eb1B+5Hug+1g/p77p4mWf0D",
+	"+eVB/8Bksg36bl/XCnDkRqCpCHSzA6fcQujdRPiSBNW9dVSiZiqI4CRDNIEILJBn5Zh4IEPksg+l8DRq",
+	"6bu1Etq0BKzzuGEsffvrgSUj/msQg1VLOq8l20xenbHRyWGGSeZCZp3pyqRiVg3TcHbJZHJmu9t/D30i",
+	"9ShbYLO0VU1l5EoKHYOM1gXjX81C40FVMkiiVmg1b8R0xRTtI9SqlNECleCgCLtEciJpHk0yjs+DcHyR",
+	"yRYHgV8rppckOseCzlH7ShKjEUueUllURtAwdFupZHqSZCkUdq6VLqmSQn/UsDPUIogRDpMlz/AlyC76",
+	"tC5Jwpd8oznDaEMtKycvmp0qQV/dmZTI1IV11Qc8iKemtKO6I8N19DhGJB8x711XJfF5RwnQnJ5ofFD8",
+	"WiWdm3Q/1E44v6ruNiOKQw91mIFWbVioX8cC4QC6OL1ScRiKaUpJTvPP/YND8+vDjx6ZXx89epS42IwQ",
+	"SfyOocH6ffjdflRROr8zYiBSSYFoFgY+ABsIMmE0x2xMEI+pkExpwUE7igifydUlwAfnLo+Wj9gZISjR",
+	"MrS2lYd+C97hLQnnY8yM5iER7V2XRBEI0NzrSX75CLWfheJUXonk+MTvSDFnxKR2qkQp0PqSKUCM0/om",
+	"UJFENaNmDDntkihUoVxHKizgTIwrUw3WQwfu3oi1z0QY4Sn5guFLTAOp8XaUrFWxhqRPlSSW55gT6Hqh",
+	"VGaCxzM5guLKvhQmHORTfoEmcRB0jkbMJPteYY60jz9hNwBe8sjOJbqJiEr4V/3FqreBlKVlxNpeWdTO",
+	"wy5X++sa3b47IzgQMwjikYwCTAJeIlukfc9M3IoCXEuhTK0n+okjxP0LL/VNp1nlURibCKSYzUNfCi1+",
+	"preaskLpnsuK/HATYiIh6kjqbBFcLQ4QX7IxanuSIUjG+8D8dnriPfDkGXsPPMo4iYT3wFMRcd4DTzUj",
+	"8ToOXEMiATrGVASnGoThRbzgTnIdPznTRXoXUSjC83hidqPV1gc/49y/eKAKKyyVHpcGcaRFfiU4Z0Ux",
+	"1N68iq1TUcPWSUtwgNoCpi8j5i8iMqHvOmpvwC5GTHGyKJbQCsxQMTsSgQgdslQSVGNYAFAWH7Z/0OX+",
+	"Rde6rK68LHnGJQ8fwsP2uUBgWci6EeFSgfWS+kdyx9mOkFq6yyeUeSMGRgp1ESh36MW6y0dQUEYdjVbw",
+	"VeQcFGUGvDNI8RILbe7iUh9NqpEsdemLWXiFJkn0gSo6oeybbVVUQwonoRTTF3AboeSGQ8mR0dknj794",
+	"efrq/9+b+wk/0TomlwRjobU0CREqh9ZDbbn/bK0N2zaduy+FXYrYSK48J4oEtZMnTn2gMCMGSiuQJ3n3",
+	"3pQIqd7KJWDfj8ClogKXxhER3fGMQG90z/aA68tJHFZeDx0rJAfjIVYnNmJmPYYgak05Vcj3B49Q23sV",
+	"hk8xW2oBSIrexlza0Ys0VjhPkszlsYT7p/xHCkOMx+QIpcVKYC0gkEhKo/CEIVu96KFXYYjmkuwn4XqU",
+	"yWubRirzHwuQYIBInRPJ5FMLEPEl/xkxqfbDWg/cvRSXYAnGs9eDTa5iNuu5mCqWotogtE6fGtgE38Hx",
+	"i1PbHpf6Qzotp6UpZ+uo1e+5PVe1hyMML2jrqLXXc3t7LQiQnIFnq8SiBf7ekIuqMDspcoCJNlLt8SHy",
+	"IjkJGhn+IsmhNiMgo7QPywMiHRUNaUytwxHLhENCq+5crKGDCtGR5WGOxmIjkGuEtatZGBB0LvV25fww",
+	"Uphq6qfMz9CQdMTu338McuTR/fvGhmP3Is0Z94aJfNiTr2aUQzkCeEXlNyCGwUfKzKHeB5Qfaj3r9ATh",
+	"QHLypb3Cvus+tJ6QDE8qMVdSQeq7bl8BjkUCWkctG4/h8iM8JwJier4qdxSnjzx4ngx10nr/WjlUCRcf",
+	"h/5Sp1cntZQWi0Bv9sHPuMq2NgI+/B5FcoVdP1bPkTRsmsfzOY6WtvdUb1DtjDIAObiyngRyHMTEjotq",
+	"JXbUJBZI7s2EALS0EN5675R9+Pp9aVSWWvBeF67oLAllyC1W3VwisYI5KFt6p3TBLBSvZuQsG78k15xG",
+	"RLb+4V/98Td/8z+nQQh1l/wQYro/eSeloeyKtYoCemQBuJqcrLXKb//2z7/59R/mVylfqFqlmfLVVZhd",
+	"XkphjJmKS8wN2Zg0WRx51zpqtayQWHCV86MHD4yHbxzOH+BLLHA06P1sMW3Zgait7/7Dv/r2z/4sv6H9",
+	"g0MAnyaD7xUHb36nUnbOHtOZVuYdlKHchq01Pqrv/vD//PY//y/f/t//63d/9V9q7qy4sZVgAIEVoGnW",
+	"iWmxQyHfZ6M4EghSJgoA74Hr7o4UJQeXxNLIJ9MYFXV2X/Vf9+LUnfjwo0cSpWxq3GpEU0pn3bNm1WSG",
+	"csUwjnI3n/qBysOqWk3IReliHhaOwM0cQSVVadWiAcmcOu7JDmZy7XNQJqfW9qiiACiDK3Xn3hSa+UK9",
+	"mxWrTJjB0DLUqsKHmXik1tFXr50SWqnIpJQW8RQqq0iRrvUaiq4Ys4wqONp3AKjgMg9c97UcPe+uqpb+",
+	"TjmPCZgfv3yF2p+eDQ4OlU86kfJChrw0Ss5zlCdIPVNmSK+KrRyx58xY6RaJN0tqsXrwI0Q5j0G9gHIR",
+	"UjaIiKCRtkksInJJw5inXsJERk96WWm2MmJtkKmVWgdSLBXg2+u77kCr1riiu9OCMGMFV7ZUAT5LHUXK",
+	"0QUFRao9cN3BiH1GxxcqIv4pnzoqGGIchJz4HSk2Blgo85e2RWF7qmQOuV29qwVhoNNcEAZe81AZjMwO",
+	"uZR8l+oOrkGUlXtCmS0hEeZaVZmTzx6Maop/Hl6SznpZ2DjRNKXpu+7+sODzlR9/hNqJbZZyABCIZxI0",
+	"GLHUt2pydd/I97xOlbj8SkewfShZGUzPrwxCZiVOy22t/MCgX1NhwD2B9Su8RO0E4Puug8DA3cnQPDu0",
+	"t+861fICsHRtI9+QuWXmclbKwlkBYsVs+10NIpLUFoXdR48egVE2b3CvPoN1R6BHXbmoj7oJgBaXJIUF",
+	"uaQUhgG7ExC1ALRylQd1VqkUno34pIKkMnmy8VnBBTbjmEkg+rUIf1ncyjP/srQBzaBMoG2LLH8yO//x",
+	"mD6nPzn94uen/Wf0lJ+ylwfjx6eHpxeLf/bTxz951Ov1WpsJMbsVEdVNbiUfFlCsdCn7OQHRirRLTF0G",
+	"+4bJ75LbKvAvWqJUVnQTRCtd2Ee5hdkSe/L2MC09qasYBwEq5xppAEuO22yLbNUS6Y0C5Ua4WlO0lQIH",
+	"T1NtVku4PyYiOeR2EE4RZZ1mcu6+A/efCLu28+DBlIg3OAje2B/yavn3VS5mmWeDptAM8yMEEdhWjUYJ",
+	"3qaYuQ4GkOKkKWlKmaNeUcEM4JwYsTAC/oBNc6hw4gB7r6zLqKVUtsx6R6iwZQUdhJw9A05Edv+egxbQ",
+	"g08hnxZTz5dItcwzK3ekICr/hqd66Mz01FR8lhMxYmBKVyZh4/lAbddRsZcqaaSjBdMXeEpAAvTSKHEP",
+	"Lej4Qtmak54xVsXFtpc2OvHQ//uHfyE/7QyToHMq0mLLOgh3xFSdBTMcDMNDFAa+du9oLwDkZYEl+IKQ",
+	"BboKowspJktNJl5IOVe+mTm3Tg950IHGGzEd8asCgXTlcgtslMMkCFTnGxCBPycTHfkOp2CCW0zkAgrI",
+	"RDgAFFqlAJ9CqL3l8nOf8jnlXBJ0gZeJKQKDvx6gSYwYPD0P54SJo6TLqIPSDqOZP850VWLj+mFSs4ce",
+	"1R7iIlwg5dyF3mWkoGFkkYMKToKJit00JZVXWcgLQvmUiOMgyDgGP6R4HgQZdpMpgpgVW1UYivXpSp4P",
+	"OlyBzdYdfv/gsGz42vT8x8VDvj4pLHeEhtPlqPFX+X62rVa+Wa1b7C7b0iGR+qjepIdTbPXadxKTbqan",
+	"qmvVnJdfzjB4qaHl5qDQ4lQRNauDqeohketPqp+qaD/qpu1CB2l7T7ekUafrVMBEtq2mW2HC3uREVTSd",
+	"iVEqPcm9OidpjWCf6N76E00/2OhID3ZypAPrSIGIANFvHQ22k/XL8b5K0rcWattepYxtF7RXN67TgVLx",
+	"Fi9VJKkdLJ7rkV2+3O3oSC0JsZcVRtLgs3lBVPyFkXy/ei1h2uRofvX6fUaI/BwaxQVBngmbLqqWQJmv",
+	"k/yui8eCdzHPF419Xd5iqEwMHShZtFoC3Vj6DCc5HqviJymDeF4LebkHdTSM4NRZLeGNmBbxhhBwlIgg",
+	"MwzBjzwez7JSJkR9RwTxC7pYqO59JdKLjju90jLxFeYjZssPjg6X9mrI6N4NCBu3RdJYTSByFw2J6+Wc",
+	"77WzrRThtEJGrn/2ChGpCe25GQHme0W6i5d3J2/dkLz1ehPJYAtw/0B89sdEQBDi94LPvplh/kZi0hvM",
+	"/Ddz/O6NbldYzXzBSyiuaOLUskKp7+VapB0eqfRsnOeVkmcbbymk9SueHTLCHR3JOmJpKKvS8ClHxy9O",
+	"73FH+QWL3F3TD/AZdxx0QZbEN9FyarBc0KyTKv8j5qWI5qF2RBaQE4Z4qJOD1JOoi+znqAn+BnI0DmMm",
+	"gIOHLA2gHpbHCD+EGGETfN1Vwde6SKGaC4wOQx0HqsKuFZbraGgtvmRu9F6S5JCRC+INRQLbK4nHwhh/",
+	"MvmVykEJMZDgtc3bhKT4VBWSl5cwPlVne8z8p4oifX8kDpgsvaOE6MZbSBpMc6ui40yLoRmAXpKsi6rG",
+	"GhUpKfeWZZYoP90lfc5f9C0TT+IPIJmwKtFE4fnjstvk5K3c5fsb5a3Fu6vp9cAceesGg6TMTZnvU/xO",
+	"56hgH8mzSflu/hJQ++zks05dbhxvw4jlI5pDyivxL1rlrNlKLtlUHUbcOCBsFmtlSPiIUzbWDf/A1H+P",
+	"Ix0rnwTTS5aeHXXJxp1eIedaZXPnE0+uI/2no4sFJNsDVouSLDMuObYRQB1kxGH4LRWEHWRL8A6y5G4H",
+	"5YRd+aolKTvIVgccRN45SEnKnSEEI2lrQZLc1VYeHwBCSH9IisskIpIDMpLy/ZjyIVA4QF0HVO2x2mQm",
+	"aWFKRkhTw0B6MlUZBEFUJKWZOKSnqIwdVQXkHI8vlHy1wBTczgHmAk1DMSz4iXQiIJ2YGk0iRCL0MTTt",
+	"lFMdIZOOhtqMXHUcZLLSUFvDGxRw1hlqqC2BZhoy0nG0WDOJg8CUIYEaTcwCTcPlYKVpWhxyncz2wYPm",
+	"IJ1dJB8G35MJmdLhWDpzpC1CcHQ5CYk2kQDpJ/Ii7vGOYx2IXIleLFRSMuUWlMIAeduw7jiK5MLlIo7s",
+	"nUTkPKbG56sSL+C61SloUbEgn0MBjHqmIHTM0rrKamyoTqXailvLGjHVtxoSqtI99JDHw0j81JwxxLBC",
+	"eTtXZ3npA7wgZKFkD+jwi8IIKqZJIC4mVzbJpescIZyQIsrRBVkIxV5N4hhA6oRcKeDjI5a0QL7CHIkw",
+	"8CXZA3VD7mmYtkiexBHc7DmZUZOJlb1O5bDFOvYuhfkPIUtjlgBvqiYpAUOJH7wDEYAVEvVperDfD/Nd",
+	"XDQnJOlbbvK79jXUl55V2EwhblD5viXEHUHCrJNGlRo80TNmpOntFrkDc17Vtd6JzulNF2RnxXmUsCwv",
+	"OzGQAdtSnyuWpX5PrrSfvdLDSX/skj386Hzg748PSOu6Je7q224mbFeNs5WcnRkpJ1mmNFxK2Ep0vHYx",
+	"G2KcmsjaLIT/6GSZYaRvqL9G2j49SUxU1y3zOsbEVnR4aa4wYrqyTWQlemqMc1G7WTMLR5dBGlrhRY7r",
+	"ut9DDvgsFLCGZV5p/t5wwK2NRJL2QlWnpCjiSmZ2LRyr6hruOFa1safEaHfdrKb6mpqxmqpxdshqFESf",
+	"L00Nrpsx4jTiLrx+MMMZEdxJXSSwo5S6c1P0xDbpZNqQZ2FF23nsUpOUjVjmFW+I8Dl81Q5NaxNdbxSy",
+	"pFRtzCUM0k4aLF1FeLEgUVJpEHO0CKQOaSoVjJj6qqNqTWdsR1F4JVFKF25K6wtZ0RSMoCUB64yl8OVK",
+	"nJhXRuycBKE8DhFKhdEOMq7X/UtxuY5dR01nt1n1BRaERE4xAFVqxSNmxSNrzbSi2F+2azw6hsNQmmZA",
+	"wG6wVDl7kojkW8x7eZ+xVZBSec3kInXRqPQUTJ8rJWN4QKXOCRgDVJCKulaoQgX1MmhAhSraDBH/YPdR",
+	"5bGVcSIHZb0UPo/sQORMy/e8yFAO31qAgNjjmMc4CJbI+0oR3ddeJyNYDK0xYJ3nUtRcYChZPdHWl+wB",
+	"VggiSnpT3kQLyPt7rpuxcD4GsdawAzmTqoeRlH1T9fj4iEUESk0ZY85qn6uXF4Ssip/Zo5bb18ipqoGZ",
+	"suUmPVOSqWFWfKLMJh/y/EYMvriahWYr6bEVC5C3sYIq+Xi2MHRSXLhjSqAWJC9+e+KF/DDhRvnSCkr+",
+	"lTsHHLnHU9ttQSi2zcpo0Kl0rxU5d1moKMR7fPvXf/nN3/37f/hvf5GPqExadSTMSr71unH0dL8rlgvy",
+	"lHIowVHptSxdcoP4lb181Mmu1l/H5dps8bnY2doLrRS5F5Rd27n2i9E8JcHL2x11benw7KaiyHL4upsy",
+	"CGvxoaq2RaWUJa8I7eWr3OTIdvllS9JqsWkHSjqjfmenEdEaKo42U2aUIWcTdSaPEFtc2xawuW1diboq",
+	"iTqmUr9rM12Ef/V6m+AuVUH5Afb9N+cBHl9UaxrZwGB4WHmuPPhdf3GU1HdnEMFkfweVO03fE4nNSyRC",
+	"JYSpZUhxgoXRiEHSmNU/N2WvIsxFKLf7fXevA74rkDHAIgSj8RldJE6gtt3NoLOrqOf+wH2IoIb2se+r",
+	"csvZkQBB2vM4ELSray/zJRsrPynUHSZ+ohYAloWBn6/lkD1E8jbGQT5jUotxKw1idv0HVf1hxEyNmeQ6",
+	"dV20MtEM+z5s9QOKZHBiBUpmHU8m1MjExl5zSlnV9FsHia9LGS9O/OjRo93t92FXQ8fHCk7Lo8isQkUh",
+	"MzzjHk8hKiPwbntW2wojxxqGr00IKYfQHYggNx4dX9Y0Y8e1DSxoqGgltKbYVhFAaxXcKsKtIscaYk07",
+	"wap6KRtA2w2JFce+b8yaOmQl2ZQlVSj2uONwcVMi4GGpbKGnXGHGZD5P5QALy3QnHqvFCnBZ04LKasfB",
+	"QgFurLdP+dTroWMpYEBhKxWrMlE1ociIJTWt7GkgsRs6jhFfFYSyKmKBqSwMfGOJjAgn0DJrQZhP2bRE",
+	"oLAX3ESe2EOqX8extbbshqH6dpiZIS8w2JMbeSEdoImwYL3WlpKZPXTH1JDSeKTFLtTvy/GtN2eYZySM",
+	"zPqk/Ka9deb8R6wJAAChgFkPKsQWdaK3oF6rBIMMlUp3lcuEeauo1bd/9Off/cG//c2//E/f/vV/lhgc",
+	"7lyMyXJ0qWTCZqATmMXOGZ5ny6msW/l3f/Bvv/t3v0oqWeZWXh4hvrEktG4x3/zdn3/7l39XXEZSfKr+",
+	"AfbdvmE7CqwqysJCQyRzotB2LYMkjc7y29//02//6M+/+fUvv/u//mNxE9qa02wTe93zEqa53aVutJCD",
+	"rqahpcd4jyOCo4BqhdEiiBYfB4O0Id35DIZ1W/rNr/76v//yf//N3//Lb379y29+/cd1QbVyV6tKFKWc",
+	"sLQeWJPT/8e//ZPf/Oqvv/vr/6ooxDe//ptv//Lvvv3Xf9zkVhoJMgrYr72MbIFCVtnXkh6U4MlRwZaK",
+	"VaTHiNp6q7u1kFkT3FbJek2HzhWzldO3kgn7hVK+NcjeyonLaZI9Y95OKWfJCxd6JcrEUiJPQgnDUNWS",
+	"WrmcDGUqXc5B2QHoDc+g7JQeoWwdKQ0boitMRdorCUhZ7QpoJ0kjqFxjKvCl6vZTAG4J9dmoUu+WipCh",
+	"HzelCRnzIgaVaGIkwDU6kEWCX9dSeCQWAGACOFSrPm/MVawwsNoivmp9rDz0CoRs2AknGYH4CHmqAeRL",
+	"wuNAeKiv+9By1IbeoedEt89QAno40Q2ugf44yMO+r/pre2jQcVC3jyIyga7EZmTTd1hH1CtATVdU1H8s",
+	"vUGlQMjt+yTq1NeG1B6OpFbUL2pFx4tFFF6Sgi6kYheS6XVRjv7A3R8xPYix1cqz6aGXsFWYZlCc5iX5",
+	"GRmLtdM0Ck0sWmIlsjbQeUas77qHw/wtKCVWE6BEIur3y4McsY2UAJofsAoYXHWFPqJBORUJbcCrIUAl",
+	"EJxoAv/4t3+SCLE25oDrtJb8tEZV2euyULw0MF9MINA7YNDoULk1dOdoKlQM0BZ73HhTazTHBvqXMkTv",
+	"ZFFrTvqwy0ILXVcvSxmbr39ZfXffCFGfwuh+BWjncXUnMF7YU3frTSl2UL4JzSqMNNNk7cX7+ObXf/qb",
+	"v/qL3/zq93e+ic2EFUkXr69wX0L1duspyNOetRpNRl2Qd1quz4BYbfU7hTAoFT6YIVhKywGYRnTXBZFz",
+	"2ldDn8EqcmHPeGifzoxEOoiv0kBtzBFaqk8gswF5KFUx9rPrWDm/VD/S+UuFgcoOIga9P5xaoDDtptQD",
+	"xWyhlLDceqnrYb26kNCj1zW9I4cO3GleT1ApZmu9JC/JPLwkXAqG8kEjGiYd9fUWjA8rEyLQQ8c808Rb",
+	"91GUEyPVgLF7hZe6D2AmescklUsM04laOwygONAy9wksxcjZ9v5A0s4GfWhVd+8IZHjEqa+av28lg+em",
+	"TUJdk+CUEctFXfTdQZlkrU71lngdqqxb9mYznLOuL76inksdabEw8w4DF/ruQDLAMuNVycQ7CT+QlyQx",
+	"80mCv7s75W0jHk4sWPzeFvADI9kHMaTa97eJMbUSFm0mPyiPT8hRH7S6h0slCN4EJ89C2Q0xcTVpA+te",
+	"IcKhhnlvUGDWUyJUrOQbiKuo5NbPrWr7JsGHp+k3Obu1g8LAT9oApD22oSiyqlXTQ/lerhS4sG7Ke//+",
+	"2ijHeIdlXSGy5XMVWXI7OVzaAEH/RVSLA9VtJ+l40DoauO9rFVnbmONtsZKii9o0jqouY/ACT8n1nsQO",
+	"MnsT+Pk+pvJWMKSyVN40AutaGwPV4knl0GHyhmGlunCtcQgAr0jj9KCO7XU2bnVaKYlrHfUP991Hjw72",
+	"XNeK5gXqEZYVkK2QqdLS8v3rzoO2gLpxGx/gFRmyv12h9iIArmWQ26c35xmlGgULkjjCIPB/dYGM5lGA",
+	"kFCME83X5JRC7J6qUGWShsGSM2KSselU47OTzwBxVX8X1S+yP3D7D/oDd/AAQvIyCbk4iugl4Y5cwYTK",
+	"8UQ2lJBcSrAocF/dDR1u17Rk3qzwhUWMJHnSGRWJclvBsE+Sq0idXMtbwLzPl1zggqmyws5dywJcyadX",
+	"hRrpuDffMqENUWrjxhpLG9rlb8Ri/eOKy712zlp+das4q1FtNMyWhNKwMEJ5e/RaXrvANMo6HqqyzEpC",
+	"Ogz/mxglWQK0QoYSZjRw5f9SfiS38KR+m2/5+LOSVt+b+HVc80FSWl39mfLAjcLHnjTo9S7CZyXd3sug",
+	"/tprkFSgQLMCJKWDbFV95FXOR39OxBWRvChpy5+vQGIz511Vil3FknkdblzSJQXPQzbNWk25B5WtNFNQ",
+	"hR1N9xNdWETKqGZIqCASClVfgHcyzU9225hks7pRWaNz/eJReSji3wsrcCIC7rDLSWqPWh8iraFiiKps",
+	"YPIFyhMIybLfin04iURws51TCiDw29A9ZXWUZwYcKrgvVypmVgUdOBWM2ObC5v71kT3FbEqiz8klCVSf",
+	"FWsA+70GvG4ahOc4eJntUsJK2F9ZsYVC87VSPXaVbwBMvDi6UO3Sbpqb8m056XY1vJ5Bdw+LFVVU77q+",
+	"3LZ6zNVWchvah4taL0f375tWt/fvo/NlYsHNNo0ttxZDP5JUXOQemtBAMhc5kCrz3XZNeKmTxIwS3woA",
+	"9TtDXeFZMktV9mtOMOMIB0FP1RxX1a0vCJT8vn/fe5IRo3WCHkZjvKBycU/u33cQeYfHIoBiYalDWlUX",
+	"p+J67daWXPdDtV7vOLrv5qzXGhhfhU8rYs2S5kpZNKGmzvuKRKAMLrSOvpLYvPMz3oEmn4PP22sdrxMn",
+	"tlZisK/xFhjIcwBYEFKe3JkIrtNEcHOG+gKWfWhzfRn3B3YrwmLbtxsz32txZhNBJlNlOvVup6V5Vjm6",
+	"j9WAC6yqSSLC/BFTfae4JCpp14k0/z8iODCd43u2WcJDYxxBmH26HM/I7fJ3rQToSDPyzoPSmXlXO6r0",
+	"tKepV/c40oigk7AwmtMgoPpFBASlcxMCzm+XZ37jzPEblG0wF69m5JMqa8gMev4Z7BkqBBgkQTJQ2VZD",
+	"NxhBBA0C1M+IONWbGezUzb86yzlHN0pTna8lIGEDBvB9jT/YmU3mRoWrDAasMQBtKQs0BVF10WWJsasM",
+	"U31nlfiXtUk1sTTVNSpdbyzExvh0a0IfJon1vYHktJGcFAeBgSg51vomIGC9Oj1RtqwgKBeaEtnGiuy/",
+	"l/biStqZPbB7mbUxHzHPXp3dFVDP4+nWXmJG5p0e8qj/KeazpBtt0tdvhvnMyHVytVrTTmpe63wB1RDp",
+	"I3S+FIQ76JxOu1KTwixpQPL05MD8+pOz588QjiK8zIyskorBZaSKa0t6Z7VTNjLkiOWFyM5QxW1QYaod",
+	"pd3a7nEHefCp2lwUK0izKoibMFTk6sLqUJKV8O9h15IncRA8ybhCbqsIqACu2Oj7RlxMGTrfbCU7cA0V",
+	"Lum3WgJZ7RUCzM01Qs77KW9Nw62Si23mMykMsJXP5DhhKwmjSZ0mha5a12ZTWO80KeFP9UMStulQq09H",
+	"9aa966H6W99DdY1Ep698dTDNXR/Vuz6qZX1Ub3sk0DV1UF1nYIiLaaA1p12fB/ODbNx6O8OJfrhWq+0a",
+	"w1qEXGkYt7xR7IbBPsURtpJc9RjN2sJ+QAFWcp/dh/5wwsTtDPu5Ru/VGQkmvwUhOt9bN9acVrWKVTK4",
+	"lN2WmYB3qmptrgzG2S4W59osNSXA+APnu7csHsdA2/cuV6dGnUE7Lses91CtNx+jk9KG38JQnVIkvI3h",
+	"Otq6BoWFP0CsDl+QMZ1Qojt5rTGhpd1OCFM1KKvye9RK5a69bJEKldgjUbjQQQVHZMRMnoYdtjALr9Ac",
+	"syUa4zkBK9jKJNyHa1Jvn7O0+9YHyhiqkmPMbXysLuO2yjBVuQbprWes7c1cMx+blnJFaSFfsjtJt7US",
+	"fzRYFbpINVuzlQF0PUJC9qZ/G/J81tW0sK/+hspMNA2dWJdQdKvLTBRArpm2nnt9B4k5pdzkJlN01uvp",
+	"lK+tr/jljACUa5Y3MIGf+u++lximlFW/7VEQf/vaXuF17NCCvme9O/Du8REzLwySF4ZWRCwHF7UuxKgb",
+	"VmFdovF2VZOg/NYUNywvQaBvoIQ7DDarHDFp0uunLMpg0xVty6BO+Q3V/tu6FoQ+oUwhCH1CK7up8AuE",
+	"z8NYoJRFVamuk5JCfIYtZVE5teXa+GrrwNdE3dP7akDTzUtbUXJD/dLCBDN8SVDaKEJOlWTu31zNAlXY",
+	"sFl7YoEvSK4zMQonE/DApp1Jd1fE9iPVBdiuYVunD/D2JWszO6QV2ljfdQ/LyLg62Q/d1Pe3s7vuYZeF",
+	"oqxxaXHenRSMdVoxa9Y++aaKJbxMofCHpjvd/h66lWBYVQw/l/nZtHduNRjeRJnaDKjdUJVaNadRhpJa",
+	"7TfemPewYDTkaRaEqSxR3Z9Xp10vInqJBUHqBdTGAcW8k+N2Ki5JAn62pPoQeaPWqOWhcUBwVJ7qvzEL",
+	"PkRGcJIrO1P9eRt049c7otzssbN9Tydh98QtLRXPTeaEWvYPpVq8VavkN7/8F9/9h7/fbbfXRvXjrbXo",
+	"wqMfrKL8VkvhRLxM0HQHF6PMY//4t3/w7b/5k2/+5o//8W//8BqY+1kWvu8Y/A+4An05gN4EXy9A2Q3x",
+	"duAyKe8Am+cNFaOfRmG8eDDGbEyCN/NYkDfwSTUL/4TZYc9deBrJF1Hb4wKLmHvILaamyzfUs7BgYMX6",
+	"A0CDOsz5oH+AfixfeQzLfRprHTkZO8dpQbCUsz1QmJblsGryvuseDDWAzsn8XHLdgdsfWgumHPmUzynn",
+	"xIfujmUMeJwsCVZ4CxgwC4WKv7GxCHYElBx+20jXPTC058cGUqqG36Av+sDty5U/JSpIp+nSV5bWH7iD",
+	"bnKTzcdeoRFL+D8Ogp2NWZtiPc6C3bXzxVKgWmWcNTqeNs5CaiYQAGbhu6R45pDACj7GTKKkOth1vd9W",
+	"wKO9MrvLsr4bZKC0PiOshs90rkGhpXWGD2oys8WeqwHZXsQgv+F0PmgaQghLCVulll0G2jfBiwuQfUO8",
+	"+At1/lin9Uw1NTdcWP29kfp84ABkwM0Yc3UkeWgUm0aOQRBeyVn6rttyWodu6/X7VVz6zTwBwzXMGvZk",
+	"p7npNGkFF21Pfv8J81WZGrfTQ2d4TpBcHYLVgXtAL6Mwv3dN3H5PcXuFaw14Phyj5NWV/D49Br573q9p",
+	"w/dHAtimJN1mQsH2hQYbyQnlHUKaTddAdNhud4rkXuccm9Jgddg/TBlD4T//vgsaWrdfI2/cItHiQ8sV",
+	"BqZvWrrQerNhFTcuXoxi190jh1LMSP4aKKEj+eO1XFc0JaJ11DoP/WVPk5yMTALxb+uMBo/hKS6lqjC6",
+	"SKQO+PfVckE8NBiaBKEwQq7OEhp0AJF9yF3KFtH3yQTHgTiyDGydNAtzxDQ+I0/9YtoKoDbINAO3kwRx",
+	"A3XgyIN/c88dukOEfZ/4Uv4xQ9IJIJYKOoVE8cj0AFJkB3KR4f2+6w7hQcqmFl2irLCuMMqvgHI0w9E8",
+	"IJyrRrUjlq0MKElJRyVv+bEirYSr7C0UsjFRS9I53nOIZJBL8DRN8lDMYHD9AZuEPfMVZNxP6SVhPetr",
+	"D+GAh4hDqrUdUO05yKNMRKEfj83fphiiA5UQVUAbI8T/KYnS9zKln3XNIC7CiPgKRhxzTo/lrqTUOg7i",
+	"shhtzJbaMWaJmhTMP7zM4Ao1FjLuFyngZhodV0ilbl/boACks7Ioaqu0JcqooDjQEJN3ANlgH2qOhRly",
+	"JQwMHDQPI6I+6buum0CdRPghwoiFrKv2wfBcgpXZhQItkHlHzMo3VwM4hgtaD+4Py+4+afYt8AWBRTy0",
+	"JeKrMA58RN6NCfEVqpmKC4bRBHRORYKhaOBArTSv253jd8pe2NWb8jpKM9AvqqHPicQPOAV4mKvDyE6l",
+	"vukuSNSF28vN2S/OmT7sdSAloFSSh0v90BY8uKlneE74c3lVxfRzXTggIaqpqgWkUot+TlIyfRZyohWg",
+	"05NMOKFNclT+XAIQlYIn/PpMxUb/9//4//zDn/3VP/zX/9F8LsEa6kTmcb11NHjvtDJUb6v+GiuzCxM3",
+	"jhzoSRg9lxhSIlLb29Q7+vb3/6dv/82f/sN/+4vcjlYt/vXu44gqFZuSJX/3R7/87t//6pu/+Yvv/su/",
+	"aLZwJ/F6vm4cefSwq6HjFQbBZ+VKV8HQt//6//jm17/85tf/qeGh76jOqC3BJB2H2sVS5OicjMO5ZqJw",
+	"3Z1VqJQsKI9Tq7MQlF0lkz5Y/6qdls2FW0et3/z9//bdv/uVOt38q1Vnm2qXK065gbydktRr0xxLCGYh",
+	"LjdzB5Bcr1DMFA1zV9bghK+sLI6U+hSTS8ylbEY3czfYclpBGF6otarlu+biQChqHe2VElunZUtoaiT7",
+	"ky+ggkRSzj3zlVXTvcr9r1x9rSP3/WZlVddT6GtztqtrTtim7XeHses53lcq5lnXewbNjpS4uUGM3QqC",
+	"a8/8sGB+sKS7VE+HalCWoLdB+dsc5VxR+zaDfCvQbC3eFOlfBhUGlYx4h1VqMxStlt2gZ6lQWsth5Erb",
+	"rze0JDzOQHG5CWGrMAEJSVJOzscKaLvOOpX/RJt/eMbPYCIEBp0jxMLz0F+iMWZQzE5qUlQ46GchhWIP",
+	"YaTrtsg/pH4nVYIhhN4bnWiM2YipCuaQXii/m1GpQC576EuoxabSnhSyeqpsK/hDjKqiavSBXkvmC0GJ",
+	"j9pSV7UWp4deG9NQz6mh1ceTxKtQpkAanQ0MIudkIpUhs2kcQaBIeEn8TonzI7UyVLs/DOKvd23oJz60",
+	"RqSXkWXs1s0mlT23c+RbFugSQWLj+TZ3ndSZc6Mgi0FXw8BJqa03O6+yP95IPMOJBW/XJi6WQtPmpuc1",
+	"cFPHc5HBW8tQr8WX9Dspv+jl37KwiDUQtdJ7kJNHVnsONoSlGzLw60lX8+WNTPu1ggYy8QJJ/VHbWb9h",
+	"XXnDfcKJZUBua76nTOiOKjJrnjxfKlYu6JxYpnmb9d7jI7a2CH0Sd5Av8Wvvir85x2I8qypHfxVGFxxh",
+	"PmKU1ajPWjQvW060hFlvliZdM/wQW8xZP1rBonW5dsubdTtqtjf00Cfl0xsE9Ymr8Kn222ZUlIwzUgqF",
+	"iniW5FlntJWm69pFl77Sm7tWF/u1R7Alovhqn3r28ppVbM/ZqG5Z7fayC21ewL04ytZV3PW9JVXctc5R",
+	"VgXz/2Pva5/cOM47/5Uu3AcCvAEI7HJX0m7pw5qUZEqiKHOpc115WJwB0ABGO+gBpwe73HOxyvE5LucS",
+	"OfaVYzuOXWW74rKv4sS6StnR6ezzP0NSyqf8C1f9PN093fOGdxCUlA+xuJiXZ57ufp7f876ctiqKQRdU",
+	"ZGfUk1ATUprP1EuSduznc65DRGZCl7k/62VaSPyR9mVoKDMQxWWLK6P0G/gsJUQClhmsMp8SejHGhrwZ",
+	"BYg4Px9TQzS4zg+ZzWxFJSrnGhqyubGwmSX6jPehxBNZ3l6qwOQu1D9DtaOVaJSRnZ3SO/a6Lq5xzPtX",
+	"1jUoYKWKmWNuSLHbcmNdl1MpLiNu6XZesOkyqBergWMSpZkLeuNGF4yDxBb7NeDQSbmu9y+nVPW8hVuv",
+	"8IbjsoouzTov5yb3CPPjOLowPK2c1DN9l4/AikOSx41jkmnu7LIlujvnmjvDSxowNFV1NkWNLG8WakfP",
+	"lBD72E+CbhAGyWU6CczSsDHtnecXCHpIygEoBocxEUvO8ILkJRIkLhtPeUK61BIimPhkd6wyVGlJblEd",
+	"VgkEj+SyzDDKrGtjSdUMWUnqyBjEaS+M0MvWq+BFFrfFKTNEoFOQECSTo5i5gwR2K1HqIBFObO7veHJ7",
+	"Tkwv0hR6A6nvKT2QarEqPaW+XXle52LJqnPsN9IDs2ivfcbyzTHklCzQInt5Ry4/WtCVW7SBrBiu1Slb",
+	"pT4slu4zK4UlG9DN5za050lLWHKgvZn7ELDzILFH3Atlr1qN7mfaaP/3f336P37+9C9/lf/AmD60wt37",
+	"Mtw9XbJJ6X6+SansA1FU6bLNjqLFB/h5d9kuhGgGWJK4dOwzf0j5unz2mbh5ijWlI34xmFnhgFcAEdzv",
+	"s33xGca67ASSihHLeWf08iKK+6r7jnrCxSjiVPZRFKAjYLL0X+1BIiSvHzBox0M8hJM2+oO5asGQRbHA",
+	"keAISYffb9vnnmlXmvXAV4EhdMrtBA5atOxuQ8BjCX//apSUN1gVR+Fdf2gXFuFuBJFXSIzc9CiBdwMF",
+	"pZtswwDos1U+r+FVdfCheJsoqKPuhd7ik8ltnw1p/DY9pyFqzQVUtZnDmwstVeOLDv6zMFHOqNfG9M2C",
+	"8SIVrcfjKKTyezrtYifoyl++t8inp6SZHNhbjgO6Yft8HNgrdL6moGlvK6DJPO/Pf/C9dELpU7SmwNAM",
+	"SMQfBBINlweACnGQNWKEL5KYgMNHYOivH1MQMfI6l4k/6OEj9nSRZETHeogpp6wvSTI5x7lAk7As4spU",
+	"KJGe3xvRFy3JwNilHIyWFw37FMSQ72+j68CsN5ZimShf/aXcD3oXpjljYn/Bu491cjnoTLXkYh8GXG/o",
+	"mYkPpSH3knKhNQSnslvsC+Sz/rSLqLRC5gvU8/j+FlW93OGLhemy969h5oqhUM2MkOeQDILemBkY4C5N",
+	"pjGTsS4I8qhYDNPVezDAvEVu2spNpc6L+2lfzmrXBQmFYR9/KpBDAqX1fRkEUuGTQRSP5WRKTibTbhjI",
+	"PvxzxXrYparHRfBhy5GZ8ZgXRQPbYQfHCIKsqXozs2/UFihSb5kQyKqFjW+YS/FZ0VR5Vt+UlxwTLplO",
+	"+Ci6AGShvg3wbXYl6kZ5DAJaq15MfmSjul5Ma6PVyjXT7TWfFiurwl0lrrFAae7sms+yuMiWaj63oycX",
+	"0ZBpiR335Ajh1MG/rIJ8gybyCVdMgV+sGSv0YIHZOyORvVz/vR7FOEvHi+lDzISgLIkvnfIoASgYewY6",
+	"HMcwoCy5wvU4dDimfqJMWNVEB9hppE5yaA2YdgU0EhnNr5It6z1S9wbTMDyC4jsPH4OxBlwmTEV0mbJZ",
+	"JTUNleGiSyaVZQ3SBZI8ErN3jHgJkRa56v/CaThQX+4QGnJK2BRGj3tCdiH7Ak7O6CW2zlA9MrBIj5c3",
+	"CowGpB7SQeKQs6B3Jp7O6DmNZdqToyzwBgY9+kVIRNxOYODUgKTk6LrI1MQrQGjJiF5qh0XAWuQEf3CZ",
+	"nIWZXAQ9imkt/ILGtG+0BEKW8SQShPT7ARsqssQ1JEikZwk6t6Rtjxjxw/DY2DrE52fcZf7QD5h2hsRU",
+	"TkSSkZ3Tm28RifpIvR/1+LU+7QVihXlr3P9P/esHTd4/axo7p6lGGs2f/krqF6PITAK8zHqwGruRIXsr",
+	"/UwTyn8JzvyuZstKQQMkFapBnQXZtrMggapVEmzBTZ/vfwN/hgxCyxiuCxFgCCr4oXFcBoGUR0SdQwuJ",
+	"rPDNTon/aX4ubSz7t2r7fZ4zgfU+yyFRJZc1KhWrrytksWWS2HZWlexaWox8gVnXi1nF13AaJ7hmPIqT",
+	"/2IcyCm8Bn+bP6n78aZxcPWBXcx3VPWslfxIbxi9LHkGaPoKzzmgUbkASX6os5R3KhO8pJ6nOh41TxXS",
+	"vAC8bmAmxHkIhRS6I4g4oziN2zhqtjAKJKwauiennYvf5LNp/yiFy1d4Wm6LnRmNKidI5sFGjD40oif4",
+	"0V3KBSES+mH2ddfvnWFnvokfxOLa0OcJGUbJsQ3OEwXX+8FgQGMKLIhIEvV9QQ286oh4eEI9Umf0ouEQ",
+	"D0+lR+qSeQ3HZepLSf3WTU6GEdN1XdLOgJINr0W+qt4pSR754LQASuvp97cd6/PdmlvDBG4MrAYxNMNU",
+	"oE8mjsmumvUkikgU9h2tbVSHwvQvWFvWcAyGCEpMo8ixDCKwGIBuWRotiDgyvySm3WkQmnNYcLmRC9Xl",
+	"dXLBi92uXoucCICr9io8FavZgoRbBCncL55mUN8iniFa8SSEF/4lJ21ST0YBV6zD9DIWkd6UJ9EYfbaN",
+	"dVgOR6nQQdtukiBGUCYK7NEBvcBtJywYxdgLn5MkCmFIERjZ4puOif59MI1hTbt0FLA+Nnq1FxKtQJ9c",
+	"xBEbGrv9BazmM/SFrgza3ZK+aV73V0D09VkgRyRjdahDIt9YML17WSLXkFpWuKZfIP8i5F+G8NePIreH",
+	"Ic01Xxo8pg9ZCTW+aRQIlqLGHUOI6N2TynSx/G0FEbOlcaXF6tl6v8JoJosS5fLLaxjrVRvTMrmJpSXq",
+	"BNcbNs6OlJCVjShVXLN0w4bylWcPKc1Qs2oed2Xf5JLs6U1wZA3erMyO2jE1lnKNFLT6MlTZSy+/UqTK",
+	"QnRRzq/Klp8MahE6d6y4Ooda2c5fhG93MHy7vYKw3Bl93rnN+bIvcKDMRBeGEFwBYWTwBJ/QXjAIqGz7",
+	"gvtWKrY5cqENwWUNd0uiNPoLhVY+UUP1/YSMI/GfjKoeASqUGlMUUOBQAScBcFsN6UiTn4ME7/FJ56C9",
+	"f61z0D4Q/++QmDuS+HEcnFPuCGoGgXi4SlBtmnTTc7FlCnuryssY9D4wJsmp8tp8kvRksii0YZeCExAZ",
+	"FitVgl1O1TqJHfCGUQi7E2lY+83uJU981l/TJLRSY1gwMJ+P/NLLryi3hyAXW9oWdrtZlqAS9LSIHKpc",
+	"wY0jh+L1WbDGXB8HPeJL1pvnT0a+f+hlah4ntuQo0e5qrWfWgafKpL1pZTJjERezaCsftlr7GwXXTDmX",
+	"RGtOr92fw2TNtbZR+7lcr5xAvohUvdgOIKdnTMPS1DVHdlsZj3RgS8pcLL1/XaancBntZHhL3d2/zYce",
+	"qfMJDUOVqOuTq1f7V6+CNtM1ww3Dv5vd1gRbP7rM030ANjKnFKubj4QqlNPJjfL3E1X6LMMGhkZLRpS5",
+	"rHPQaRNEiq+xRBx0qxt456D9ClFA8jwQT9KJT+a39vwxJWJVBLGQYA9/b7RcdheYC/Qd5ui7S9+nvSL6",
+	"VpikbhEGNFn7pdNuH+oO5C7T6UmdTvt65eTVY8lqsSHlpKiY+meAbcaBnARXPKNKR2WMlLYNzagyXrWh",
+	"GVXD3BrKI/0cB1bBwlT7DFCHFyIAuzNHR/2hL1tr/PaXn/75u9haY8lm7vn2Lusjb6393ucjC11AC5M1",
+	"g1OHTRYZ22oeL9R62FVJV6d9XTUW/zI+Z03r2FyVsvJJqRvdXKU0oRbdFHee/eSbTz764Nl3f/XsB394",
+	"9sMPn33ne0+//+NNxKhKpNvmZkflZde6ZgFssasUqtFt9JRaovSxWraY7zs03md4JPKQQjkqDUuzgoAZ",
+	"QiSloGM5RpO8i0VZXsZ7IWlAjS5QcGYnJiwXSIRtTFguP8JbmsGAqFvANuQA8XMdoBYs4VBTGMQOhU0C",
+	"K1Q0HQmrW9Gdl0SzhiSd9PuceHhPX0/+tWwAn5Mo7gfM12OBuB5i7BAvLZ31yJ6jnqXnJL+K2VlyQLKR",
+	"E4UPh0Sk3FReYbZJf6vRIUnKJUMmoYXEInAmBhwnJR+5LM9uUk/pJHtgtskxvwNVziKZIF2yjCfU7zs6",
+	"ZSc1z5QgTCJlPGTSnkpt3vWNdSgwy6qmOKl5XxGjXI8wbhyTKHbAnHOZ1ZvMj1WpXN8BDyvREfcTk6WC",
+	"6xNgliCBNhQNyCt7vHVJfwgdsz1epkdWmbnmMmmvscyqGnLSeM7h8TymW+V0YZet03SbMV3YZcuabsgN",
+	"cTbvRc97pNasaGFF7X4/MzFUNjWNqc8xbLWw7bFoK49iOuT04KXpWHRiybJEVCYDlMOD9RIxgxOHCjDd",
+	"mr0mVZTI+RxLUVJV912kZ9PpvSp3DJozKxobcwx7mYub//7Nb3z6u38rbva5alX5rayI2HBsYvF0AZtH",
+	"y48z/Wx1X0GuHBOfn6XXJpH8O7mMpqCLJpPwEvGKhCtpcvZOmAxzHH7zlYfFNmxOyxtMW3/jgSJRUNRV",
+	"YKNGT8G53ZK1g2+GEyjQZRpnWtDGuZ7t2QLrW2TjGHu2Mj1BQkeMCkPPXbAL0sJ0nTPNooRCQftt7Jrm",
+	"qfGtedtkz0Sl4nncZX6Clcs6rHRMIG3qIgDjryiMZVsgZSaGtOdbLssaVpmpBqR4qEEi8ybSWQU6wnIF",
+	"ppLJjrqY7IkElc4fcFQbORoOShIcMtwie0ekMsLUIncUn47KTQ2XLW5ZFI2bzYB+KE/Q8R8rJ+QRFMJ0",
+	"OsoIUTaGWUmPNsaqlkNVzEdHi9ZlOcyK+YDhVGg5vK+W5XlGeYTyuheJHVKcBDKIpqyfKp3uJeHUj3sj",
+	"2DFSCliC2W4gv1ifMNl9HeXFjA7sC+fjLmqPVBG26Ns77YOm0Yc/z2aVZSPnQhvTqoWaVwdqNtitIvrp",
+	"tz/45Af/+unv/u3JR9949ttfbNiIWSf7ljFdFnz/qqnLWsZuLqhhH9V1Rja2CtszZ6HQY39QANqVxoED",
+	"Uaj/DQf+Mbnwg6QcB3yegfkye3pbXn6wpRSoXA7zHjiwgarh7lnQO5sFd+/CQH5OPOwGpF35EKwy4NY9",
+	"a5I3jvFXSajdaSLR3bER72PhpQ4AKECSRgAam0hp6hy0X5aQ8S34nJnebfyQfsbDXZBEBMOq8YHy48WX",
+	"y7FkpJ7JM3JSPsDVcIg1Z4zj6rhMXyBooOGgUZGkZL5zEcd2aXtkseq74dC1A8/GaWHZMBJJYmmVyZXQ",
+	"3JwNHaxdbrU3rnb1rTxJy4ZdhWSs4nFcwgtcSMPq/teF8NPa+SAeuBIDsi//9M8/e/q3H3zy//7x019/",
+	"awNZI2+p8/cZGxYmT2Z1R+cXwp1q7ZIjMod3dSdgV8lB2IZH0djTW0JUd63dJvOJl8JV+2X9nwVsaULv",
+	"SDh0Ag2IZ3babXfabu/Tw3bNSf+1J/51mP7jvqAiHtKkdlQTBm/L2lVfu49ckrBtPFW9Zsth2+1pQs0u",
+	"KhLg6K7Q+40jXUFheL/Q8wUQjlPWl95GToY0ERDh+mZAWec65m8Lom1ItkK29qrIR3B5F5FPlc7aMC7Z",
+	"JN7YpB9mAbrFqp+E4dqeOLdQvK2222dM0QuGkuDzFDCd/cXb0/JF23kbKt7YzVtS8eKNxDe13bqmXS6i",
+	"60Gr1+4Xa2vZCHuW0k77Z5kJjYMoJp54Vv+U9iJsP81pgu3LPGN+CGRZsuiC/GdiXg699uAPytdyhavo",
+	"nekDkZp+n0xZEoRQzJV17sAGl0hB7HsJqzK+HZdlszs3BB72iNH0cS4IYfhq4Fugi6HCCqWQorRjtoYX",
+	"sjJqQXwhJdGLgzJQrKiNVTs6bK/WC3k5F4lNw/5huz1Xr+F1ekhmsKG45Hud7pF180A87w6jX46m8bZf",
+	"vrhqwVXaTbgkxKTGArrfG9MaPGd8jUH0q6l+pikmnpCVpC86mpINeV4EP0nZkdgqilJbfbtYamh0P34e",
+	"YGopx4mUQCYCezgNkln+krSNKLaOEcCjyymT1deyzISE1D+nvCTuNeUJSWKf8QE1h3VAN6lC7CO3/Nwd",
+	"7DoH7esyfPWVaZDMDF5FjALFARuWxq4Ec+ZpgjeHcwXZ0NmDzKi5B3AKAnbFz1LcB212c5etAJ453rj+",
+	"EZ+bz/Nffj6Eet1BE3beDTC/xcFYy+qV8hJkwCa/a2798BV1dHazz23ANfTpThPZ5eyMMtKlYcSGYHhm",
+	"Ot5Ko7KHSSupMOKfcf/RDmXiVJ8m853Z/KRcXcpxkTo0awTUz7LKReb9KZVUQmb+/G0DixlnbUso7G3x",
+	"ndVhqpIewfODMFjFTFYQ17PLq/v03YDGxgiGBgEN++ZwNjaIXo/iU5p46LnK/LWlMuVb5ASmPOjOR5AZ",
+	"k8FgLvN0Q0vPIZ7Zjc+D0uC0g6UnbvNkF02PjKnPOHFruvO/WzsmHn0Ej8mm4Dsu8+wGl3KmQK7Pp4e1",
+	"rLK188WIYps4PbxsElNBuJp7cYWTi9ifTGjMoc/TJPQD5rIIWOmHkn3gomP0IvOBpC6O4pT1oEt1g/gh",
+	"jwi4/rziHpoeDlrw8m00vQ0lVUkXnODYKU12JYLH5bTFHWllWOFe0+eiFE1YDV2/8/1PfvItSP9eP+is",
+	"IkWVqFr9Yp989MHTf/7x05/+ppymlWDpGnmzEmxdIx0VnW6YP6YnrH8iT/zKdLwRkXwT33yH3k6uQ++z",
+	"n/726fd/8+TjHzz7+588/ct/+uSb/wef8/Q7337y8T8t8FVza9hT47h+xoKgqCggVGNOW90Ips3p2F2M",
+	"kS7MkG32lqk6g9uAmvZB2BLaRDSnlP8VPnss8NYjqba1UBFG9c8odH+5uJM2DBcwSm7KhnF6Md280243",
+	"pA8r7MtfEniK7nAi/nYFZvqOaUzEXYVYSs3IkU/3orBvEtGYD0+9hHgK7rwnvzqujmtm30Tow6kfFrBB",
+	"LExRAxSzQsRlucflripHbhbP5khDz9Y+FmE5tfa74SnsNLk/psCf2Y4gewEsZWkzeXnXntRoqxCEuHEB",
+	"gtbs3VwPUbORpnzNO/M7QgspQyi5PsoWcplumFfqrD1nQubWl/dM2bBh5Fh28k1MZuIim0MYI8LZeZiF",
+	"bLNJ93dpzO7BWE1DGXy1BX1RP3Uj0Ud773Yuf6/yFJdh1MxavChu2cLjuA0cmjlXWwKi6q2mW4qPgskO",
+	"RaBzQeeMHFQ/CxIO285eW8LY9znvn8F4FL+XBOf0QS9i5zTmsq1pZcsR2XjfugN96WOs6OYOmQSM0T4G",
+	"nLEPO+nimU6CsZ7XBkNC5U2OHpvi9aIpSzyX1dsCokbnNCYH7faRwHTH+qpOuw3+zZgm05jRvpqnMmUx",
+	"9fswA8jDiDn+RRMHE1rCUNGgvmbk41hY2V5CQmqByxSgnsRREnWnA9K9TPAxXjShLBi3gJutN2hyAsy8",
+	"YXLmLn1Ivt4hxsAgwpM4YEOH7BH4UhKw5PD6Y89w0eID4YUNh3g3UDc0711O6JHVyfAaTCYAsrwWuXr1",
+	"Lp2EmuA3T++8Q6g8FeRiFHFqHA1xRdfn9PC6YkXuAwX4nucL+cQj3tc7xOA9fhR+o7lPvnbfvPc2Hz72",
+	"oEFjTOEzzV88AOTiueYjSF2SZP6xZd6KGQe3bqqs1dObb0lzqSHoEZvuNh+SOu+fXfDWbT686Sd+wyH7",
+	"sBdcJn+AxWKDyJFjGlAe+4QHbBiCxz1pOOQ6GYAbXpMV0xBJQve8eMIdFl466VABeBSMJcRbG47LDlTq",
+	"BL5bG90NhxySsf/olD50yEswW+SUPnzstYyFRIe/59bcmndEfDn/GA4ki5IRplyQICE9P44DKnhqHhLS",
+	"JvSR2FBBEl6Sunfj5ORVYR12ac+fcqpYKK1QHRKR7x9EMTaLEu/0IaHVZYWThF+CScJqjzXjaJpQ3mgR",
+	"T36U3pTyRHojn99VP9W1cEBmCAJ55DL5T9Ik5lMuRn6i6caGVj6Xu/OYeNfGfHht7MdnltR74PMH4gKP",
+	"9ELqx5wESctlYu2KRJ2fkJD6csiTFC0gj+SgSMjG0QdKBqUwUkOh3FuKQz3kekRdhuqOcEo5nsHGEfEi",
+	"0/YF1NalptFcj2JcEis/yEnnLR0LQOGH4C/oE2hiIrRRfpal9SZMBYKnKydBY/6RT/gayGY2sJ7mRyrz",
+	"CaNDX4gUKQvRJ5AZyWdTVjFDqkA6bclCT+XwIokLNZcJVd5+SYJt8Y8OaPfO9do6ZkbJeezmBj4i4uSK",
+	"ZREnndRNod1uOIhA1SlHVWUUq1sUv/TyK9UUr2GoVLFK3aUckyiD5NcyUNnGYwuNj6qJda1teExUCQ6Y",
+	"F5dXgA9QJUtDdnT4UZ4UCe1kRIPYQp2k/uYpyYyKAqyz3lFRKdxeAGczX8hr+zMM0OoQaNmB3Vhhsj+p",
+	"37rJ86gHu3gEnJy8e+sKtxA0guYMIChFzQkgSIugFjkBJCTegQhGkYcIZ+LHyaW4tztNhDByGYs07wNG",
+	"LikoiLRDnbhJdXKzYR+nkIrDCer2IFbXcYdw+pCTNvRJl/CuceSyxJqoiD1UJuGlYAuMlreeD03SIW/V",
+	"+nOQEAHseIsI3kaDzHqor3WZtt3VJzvaIw0dW7CFmDG70X4QQAc6SEg0TRwJ6XBLdHW7wgWNkUXMkPRK",
+	"8Zlfu4+/vSA2yRfWyBfWyOfDGvnCqJjHqID2odA3tNNu54TbahbGm0LovLgGxlqMCgFMhMDIKkq5KAE7",
+	"IvwsmExo37FsjVlmxB78/0MePJDUPjAJXLdhkV/JL+yK529XFK3K8zcr3imA4s/Xohj7zB/S+NogirsB",
+	"jjYvtyZeh4uMen5IhMbGYd6RhL1YEGEYGIQn0YSTiyg+g6aAqgG4oK/hQMbUV2n3NOqd0cRlvYgx2kPW",
+	"DGlC9trtPfJW0Du7w8KAUYFxoJZUaKsw4kI2gL/+mj9NRtdkY/kzyjw1qlZIFPGulxvYAMBlnv7qKTO+",
+	"22sR/EBsQErwpz6Vo3f8oa96PE4hMZkTT18i0KvMrJbsaLnsBGs/ZIJYl6ZPzPcNx0vF04v1WAEbkig1",
+	"NCTLzMnyMlwCR9zgKTAtpxFZxJp44FEcQFKP2R5ACwQ7SUbWxXTa0Egpp+jwg0FS7Wi2srWCkDWq++B9",
+	"8tO/fvJ/f/jkow/+/Rcff/LTP66lQq58hEcFIZ/++Wef/vpbn/7ib5589HGWinwTo2CMX7nwmBbjKCh/",
+	"gNVdckkK83xSFM4v0F/X+2i30mhNlgUcC07Tk3xMMnkKc3QpXmbKi1F/PnfewQozPIyP3vroDnMjbCl6",
+	"j68k9a7PGsQHLhsqWWqSeaqUrqdlSUr/DGnyIAKB/gBrAktV7x1GyUTAAkOxFoWQhL2eqlNTNQQMplNI",
+	"m24SR2I1HPT4gcnnMtxIDg75g2cL5Wxqj7rPiWeRD4Soj1C9+GI6iWIcJT9uOGQSTmXe6XTcpbHLogHB",
+	"O+R3CMWJPjH9pokgMvQT9DwKktNg+7hFhA2ddmzWMx3SJ7gspsOAJ/HlEZoYmg9cxtaE5RmNKUuIP0gg",
+	"JQhddEAN9grKXwHqk5P6dCL0736bcJepbuQm+eBUkUxGU7MfyPn40TQBSDQJ2LCBAT6peiPGo5CSuoel",
+	"RNe8hjyCQbI4Yii0fLN6vspERaTxHuzLHdXeE38YMD2mVpyPd6aYPNVxaoJ1+p/t9iJVK+DXfReGCqzn",
+	"bRVKeRGrxliS3VKEpRLNUovytKe60TBFZ+jG4hWRKqdmnDxYDCU4cK+W/SogyoHYnUmU+CH8JKXw14T4",
+	"TfwgfFdeegqCTT8NwI34jwcvDfb9V3o1pxbwL/m9s2EcTVm/djTwQ04L3sTlczpFIOn+4w0bxdb2mUt9",
+	"QvMRrm3iCfjF8Bdgmofhdi4tEUOoL10jHPDE0HDyiSy6KFO6C1vCOQ2M2uNBL2KDYFgdS9PBIwiE2bqU",
+	"xFNpzkNFbJCQSRwwqQWFluaJHydHoKY95o/pq7CPPTLxg1joO5fJxzuER3GCflhxoZNO3+IjX2hrTnsx",
+	"TdASZpfgHev6XCwQ5xdR3Cdjn5+p9BFLu7hsR9TLKTDvBjL9OU5KsntJLmBLVQnKDQzbtzm2uXE0xb01",
+	"a2rnw+owLMX0+/3Y8MUKpdDeq4nTLS/AbWpccvXqVZy01qcgZwBcyfhrY0kJ6KxBZVkiYD06a/mVnU8y",
+	"qwXxAM4qCSz/ukregwmmB8FwGsv4Iy4ml6Jlc+K4wKKotosoS+JLMBikGJBDrPOZDUdEtwvvYOgySHDw",
+	"ULkNZbokZeCqjT5HEORFOMEzSDIsj7r3tfsevjYaDMTnSfgPPmWX8ZE/geHsiofS7NCdJK4I40t8Wanl",
+	"5ciuDH3x6fJbhUbVAXg1iJ0Tn3T9mBI/jv1LnGmojJOMLXMFXbp8kzpCThicy6k4pAlAGEQzEpntqIEy",
+	"LRi1sXAlXLlHaJqf6uKkY77X5Bcs2WuFPsJSggq+fHE34BsFK79bdlAZr8qcg/MbQKs5B5ea/bykj7Bu",
+	"fJgUI1T6aoI7p47pFNVisMCPWEul12YMss5Mg8wpfatxZ2GP2I2bcgXnYE7YYOgEofmiCgW6LIp4gyYI",
+	"m64o+40rKb0ev6kVtysHB28Hg0QFc63Y2FFRvDDgfApDts7ACQjhvrr8F/ymx3iqJ/LEv3RZwM79MOg3",
+	"WuQ9SZYMIMKJuxhF6oSnAcWebDSlMplgorDYGbS/YTU7p45VDN7l0N0mo3GrxNgU7xYhdh3+wfeMNdux",
+	"bjPsxQ2UFa7mNkJd9nJuq0NfMEik5LrChYxbi5mXEeJ8mEthfzDmw6qJnck0Zpxg0EXWdVop5Z6dnec5",
+	"5OpVmb8PnuOrVx0ShX1ocyTngMvbXeaBX+5GGFCW3OZDbJn8qBdOeXBOG8dGcmj+QvgLTwNR8p3y2S3i",
+	"Bfw11kf/aTylLlP5sjGVex3kP5DWIvcijPF1/d6ZA748eKjXM19p1rzWxY08aeikoZj2aHAOmd63FXuE",
+	"lefJhGDPAVaJ0+6RLhXvFg+jIXTiu8Ixrzqhj5IWOSExPY/OqE7eJ2eUTnA8B6cPQWkF3GWqchaT7vEe",
+	"SFHvUVKXL7t3OaFkr9PuQEdAK+FPWZ16ObWBqvgeBjyBy1ym+CmY2cKWMnoGGqc0bcICo+TlA9XqBDHM",
+	"n8XBo3k1mxYZSAPYKHVKp5CS5CJSPqEB8TBv+gEUUvd8rKeW/+rivzzHKsQ32hMOVBdIeYPsIKBvs9oa",
+	"WL0P5Q0oz+T1x7P78BQChTT71j5DMsHVLkZIM8UhQ7qkDAGxhssKZ47kD5HRrgD3GbAp4LlnHh7n+hoY",
+	"M0o6e5A3XOQvyOTg70C3na7fv2Gx29IvvcxPtd7ITwqyWUES1o722mCOWGxdYpKp1OvvirWuJkfu+jUQ",
+	"tPxw/xxReJSMBjzr5s6hIuZUPG0jHEJJL7Thg7WOp6tiFj5yfSsHykyFam3XMmq31IhSB9747OsHh5Y3",
+	"YAOcXbAl+yzfWBbHFDrGNniEwJpYxHeQkYYb7y9ULevK+gxltFGRBBSaQ6sv8HCR2fqY1DG42nBIqfLN",
+	"arcCfTs7FJWXo1XtjKy+PVrdWhqwZMtsoo/REl2MKuWj+bJD01LK7HBiC8BCaLAwG9bf+/PBjHZKlgjM",
+	"OTYBwyrDSaFUdGWWiSwlo+XZq33drQmQ7taO3NqTP/386a/+9B9//JtP//z3z378uycffePZz37x7Pd/",
+	"/env/u7ZH77z7C9+59YepzfL5F3xub2Yyv7ataPO4fX2K68c7LXF/zlGbzTwpN6lfkowH74eR2NYSiEi",
+	"eueZPmmcsn6mK6D4U+F7xA80fh17m9eOaqMkmfCja9ekGGn1ovE1/9xP/Lj1/mRYUze8E/TOZIj56R9/",
+	"/uSjv9K/vGs6eMUfH8r/jc9prBg75sPO3r6ilvMgSnOalVt3b9lg9AqZtYXapK6MDtPeRRuM9YmSt8Uu",
+	"9PKd5idYESTd6/edmp8kfm9EobYT171XpUAzu1H+Azbksx/84el3PhQb8sNffvrhL//jj3+xyA48xJ1B",
+	"HyERhTtRevMrtmK67wp2Z+EL59+Ke2V78dnPvvv0H/6hci/uZfeizDxI2Vq+IZ0Vl23bQqRyCYuEiQwH",
+	"vTvlo1tyUEOf8l7tSJCHu+rJx9+WtP3wQySslr4ouHP6Jb8/pDcQQsldEtw5FU88xUCQuE4cRz9MOZYE",
+	"CVRFpc98/IVkWyU6lUOYc7ovR1EoOyykLeBMN97y0/L9fqbQ9Aono4AnUXxpujj5cM55IwLGAGiw3Jql",
+	"5ddzjGkb+RwrLbO+TOX2tCvHWd/iE/E4fci9xhFOzzWvjQMOYS1sZBH68RDyYTCTntSDRNbaDwXS60cX",
+	"rOGQi1HQG6mScaONBxgnrTyJY/+SdKnVmwDy4sek7vFghnvM48MSD5hX6Olq2J1I4BVzeOGqfG2Z2SKF",
+	"bz2ShaB0EDwiCQ1DLtlU2BjgEBoDmHxqBn3ejFgzpjxptFxmLVJbtTaQC5kNEeYL4qdWLfwcXbixdEPt",
+	"0jEf8rQ5gCphgAYoFmFQ0wgkHZG9vXabfBl/vEt7NJioySguQyFl9Hcx/Ll92TTF70NYoU/Pgx7lOU8k",
+	"pw9Jl15G8vrMaVX9ImZ6LP1e4fQ/x2UZ4yr7knlHt1he3DKvo2CyKQZPUO/tgOcROHwbuDnLh1Xgnkj3",
+	"Ru3olVdAD8mEiFXH3pVXti9OWaeUsCUCxQu41fjQ9KnNR1HxUOVS95o4RvcuonxLhesHh6hAcgaDSsjB",
+	"AU5p9xhr89+62ZjlsZrB9L317Ib5h8kWHrHNu7PKDlCZJ0vINfRlGNLNqvVfxqux9BDDpXpAqAGGpkTd",
+	"KZeLcSy2O9G4ZBPOiXiFUn5tPEkuvaVHG/vxWbaJCogBhI2oVuuZThIa6JbM21uyCXVVo4ki4DEHLBb3",
+	"8CKoWxT2JxJDHxcBCAvWIODxE9kdS2FkMi9EXgMeK0BTDhEWCWZv54PQkjxjoHG2dRfYBYjzNdrCyyXm",
+	"wmktunNEAaD57KOy23zIX0g0VhIwkjr3lVe2jcGq6enc3/BI6dkB4MUo2VhotYyM5YHfCqvi7G0PnKUn",
+	"bSdBGT/KwzLZeW/vswfJthoM/HzhP3OfbylRE1Bf6mJB2LMAwJsbzmnwhol91YmaGgThxRZuI34CyK0Q",
+	"uLXILZaBMnp6D3qWZCc68dhj6GWi0r7SS4yMOQt+CVSkplmKh5qBtCjuB8zXUIjLirxcxqPLVMqjyiYU",
+	"DxPLuGD64xpwY6fdIeBVF6+aCRm7UTJKExYtHltg0GXzoMElUZ5MqCAwigbH/klOAQjXubhVWC+/kUpT",
+	"Ag0UeEz8UJyNS53N2tkvxob4+y6kB0L6yCns6WI3TxIHaK5IJqb5EZarB7dEEJtrvmRWkgo3rQ4wV0V0",
+	"ZbVaCyfzseh02huthLvRBfqcsWWeIQsCS0HDfrvTlAcF5Up/Fa6suEK4q+9csOdGw9zq/64SGtuouElF",
+	"wkxgGSyiToVq65QjXnLhcxQo3UtisXI3ss6KD3JZyplRfKGlJsTelJuWvQgZZnOc2fTV+zl3dNVqBzyr",
+	"Mkshd9Ex3QboNk7dlvD23YyiXSfU1rkEsFAzZvgJkGgO78uN8nNqh8Vz/fDg12G8H6cPG8g3wPbip2pk",
+	"fypAJjeAhoDCfRoG5xSbygNshsbqslfUIPQTOTdkkCa+1TmlxHvUFH9o9iI2CINewj2IhxsJKx7pgKDS",
+	"Pllwd3qYk+MBrk4dhPOE/xvHZJ/U92Bz93p0kiBgv6Bh2MA3ucycRS2zBQpeVp5F0Dgm18lFHCSIzYoy",
+	"CvAD5PWygsqohnQZVPkaNVqSmbJAi0Td92kvKco4GBw05U1NeTGXA8ClfaBKwFrms4PEKvl6PYpdJv6T",
+	"1D3DdBFIu9OQrdk9K9uPuLVWq+XWHoPvXXYqwZwzmaEYoJmhdsAVmH6hM8/S+1vENJY6nX1Sv3cJPRLF",
+	"WydTPqJ9WU7elM6QvnTL4xceEx5hq+JLS7BD1RiWyt9h4aUsHhN2mGnpDWmiZqM/MgxV2QDT6E+PZhaM",
+	"MPWxrwuYMBwPiPhalfAggIaqZsOVlQ1dTKs44KQ/jf1uSFuZQr+xHteOfOzT8SQSDMJEFO6PtTIX/6Nq",
+	"+cTfXWY8SZay6w/EoTUx5dMwgVJDOVOGcNqLWN+kDBnbIl+VNXpBYs6FAAJdKCoTDMNEOL1l0zZCYdQ7",
+	"OyaezPWDCzpCFMCZlm9ryEekGXA69cTIo/Nc5svSEfz7FU5krOlY5piA5XUFqx7P6EQCH2h+iofsityX",
+	"RVk7+wdNfG6TSSqaPus3B36PNqdxWGC9Y0pgofVO6hejCHAWvM+HnRkx2ijt8N2Bba5sWEYv0rrNNGYj",
+	"OypgQEddG9NeMAkgvG9IUdJpwOj7aCDvHRoFk/aV+3LuqZSBmrtW9CjjDRgHnEMxZUymbMrFHlZnGGSa",
+	"PDvqTDsEpd81NSlZ3Z8mH2l6wBPQOTb4m/WMOubl5LqApmbTA9uRoBVHFKeP7LTb18uKFNX1MNI49Htn",
+	"smWsAaA7HfEG4w9ZKIfeh1SjBNxlejKy+HUve/t4muAv+/Z96Q/Xs7ekPSUEqiB1P+QRtpjymcuQF6hI",
+	"fdmOt8j1Ia7YjbpIAGn36KNceZ180OOiHOR5U3XNfNjlaiOrnDLIZtkxrrO3f4VD88asw0VxJM3Dfvrt",
+	"//n0ex+kmcczPhDt+CU+cN5uGHdp77yE/SbVP/3N0+/9aA56ledm3QtS7UgqIPgff/30X/7w9Fd/KqY5",
+	"zVK3/E3VVO8vSHWnvd/sCn2Y96+swOHNbPlKt9Sq7C2oz1D7upq9lV6s8hH2myG5INF+f+Hkwv0mKozb",
+	"Qsi/KERfb8LjNc2pOFSvBa8RKi5wr6Davyb+gs4Nq+uLz7KhmDnk5nPmBDxW6aq8PkgtQfV++5PKynRw",
+	"h6/ti7WkKK+HKiguWZIlqZGS5wsah02eXIYU7E0NFnGMgTQbm2O/ryrCgTvH2rwR5seFQL3S2DJmZs/H",
+	"2kzhmsnafNHaLB7XFik5s1l8sIKyripHV36cshJ09dkJLM7soq85WGCa1rrkatVCrhULsjZbdzVbpc7v",
+	"yDxF4L3x9JhiWF1Reo9+Bh/PqR5JZnlo2p0GYZQK0wIML2zWYziHYD6j8vQ05JzY2XXzC0Q5cP2XS59J",
+	"jfI502fK8XFZvzHcsYv1G1stgnLr5hIxlDJQmr6pk0taEgouaxzLZTi2/FsXPhLBxY7dZgRFbAif9dX4",
+	"NVjuJCJBNRVl+NGkYq84biVeCCyhlJH0KY+Xgn7m+4p4r50CgfJcaBpwdA2swTShr6FbDirOGeleKhw2",
+	"pAnCsAdIwoNwVkZXFvIV0no9yxt5LoHY4zQKiX2tYH4B9gFUR7KEBAtr5ed/VGOpXJHu/p4q0i0qojVK",
+	"smUkfYk2AHkkND/VMyvV5ygkX1fzgkJwgTqpsOXAjOrzinrp4jrmmd+xhLKdN2bYpywJBoHywmMcRQPO",
+	"5QKJp6B25gwjSnwzV5NcjCUKSY2xRCGnQHjAqTwwOzBmWsgHEqJVN1+UU1AHQaim+FMyDM7leEyeb7aP",
+	"o+4hOOLHkBJHcCQXTuiPqZru6zIehJTBoO40iHS+DxoMRmJjWUbAE1VozEdRnKhujjKFjnv5nn7skvjT",
+	"ZCTWsefrtsZVzfFK280DkH3eDtK9Jovu4TazD6m0oqJpAh8NW3FWZ/ZMP/ZVOsOLLbRyQ3gjtUSin1s3",
+	"+SnukbyJbbQHMrcVhlRDOkiIYIaOj8DUXme51vnryId/w9hGG4b71iYpxI0mgmER7pYjFa5VIU4XBZpb",
+	"IyOoJYLYFidu7WSajKI4+G8yx/RLIOkIBrjxFohvu7UllExuS1Womqk+ltA7aUYjkmd/9b+e/u+/e/rP",
+	"P3r2L7+vObXB/BYiK7ANl5neVbavZ3yYP5nc9tmQxm/TcxrCszf3rcMw6vqhsHBu8+GdSQKvWxcD1nd+",
+	"FhheJm5QM3JMHbZqc3v9IEOHgw1Zoa1tDYxjpGG7z9DB76mB02olPId4clVlnJw+8tIO92wQtWReeYuc",
+	"QFBKa1VHdtVFcxzbM/hdYZ65bBDQsI+x82DIAO7UfQJ/NcZYQ1sQ5dbFRq1+GDaOiZfuS0GgvXGBTpd5",
+	"2R3mma/LaXCd+4MBdlLPfWBjjpT5zn57n7wnb0Rm9q3MonqQZCslVTgchqHKTJBBHGCqUF2ms+xf4eQO",
+	"O6XhwHyyuPN1uNT4ayObS28P1Je7acE2/fBo9WE7kLduVT9V5K1jdxMjUio/P6+i5bkwRdDP/vbJx8Vj",
+	"plefAGD3K0VvkXgvV/MccJar5VqZh+hnP/r50+99UDi9e01jerLSpByOSepQU/zww09+8q2F9AWjFw/K",
+	"9OOzH3747Me//+TXH865PIt5S9+ztvvGM66XKOVL5dJyTklcxCV8kovNQMiQuY2p4dntufXR4dnNs6XE",
+	"4ffkimbkfCFoyCYQp8u0yJycx8qZgjpgGoe1o9o1fxJcO98HMS9fnDf0YV42pjmi8oPZN3Vr5qhDlMEA",
+	"7WLUJMhpMpLzkizcYuIk43K5r7OXo84kxvnkjtK5OqtSe5yN5+E1BU8E9zl3VHWfYz0bHjme4rxE/Szw",
+	"NBY86hSDkI5qG+dgdrwa3wMtN2Js42B+6pgPCx52orcDjZt2k181Ybbezx6tfbEE2BKhdaA3prkM5pOK",
+	"3irkDCbPClFkkSmHe+RvEnpQgsc3T2XjoEkcJVF3OiBxNBW4VPUUUmvtkJR43Q2E8P6ZSez7HJqDwM62",
+	"08Hl5sTMTLG7IGMbKhmPiSfHNV0EjJNggPWNAkJOYipQrHhD0Jd78stgudZQcrWFJqh5c5qvnr5rX9wl",
+	"beTiy6Jp3BOfVJBS2mkKOpojRUgSTYKepE4a1pLp+nPF0Savkjdeu/fgnde++trpvQenr33FwQS/V8m7",
+	"77399oPbp288+NJ/1X/fJ6+S09feuSn+fmykWpOBwHqQX0FgSBVePPEvw8jvwxbrxUEXwwg+v2Q9ISbU",
+	"f7Qu/XHY0Py84Gm08pZyjdq81cnKUp2KXc6JF5s3HEGpqM3d8i82v2wGp/eaF7TLYWYnZPE2Y/owMOlU",
+	"rNejPYkLHlZdflojFqXZdRE77YgkkJSucxfqmaz1+bPVfXYpTQ71LJ1xLfjXS8JLEgZnVHbtU+53L78g",
+	"NyS2MZdCZ9P0jAJbbnEd6HJrmGXv1kgd4mRAQGMGr/ebFyM/MRgOgKnnxwLgG6wWV6WjVHFB1VUZ7lbU",
+	"jHjpxvNwIE8E0skPC1PmZSKmDsBohsk0V7BvTF7ha9H2raPPXSUryybx4j/kKjl2TrORD+CQVqvVsMXG",
+	"GPO3j4hK5J7B2OtNtc7NLpKpWJnZBVBrk+Whl3o81Deb7uu3qP3d9uUG1Tj1fQapB03bWdcEJ2vzjNpU",
+	"FwQbvBQaiqszHyGlvS6MN3K2MbQM0hdbYIQ8Ir1orDuPSk/looLtBo6pfFeYxtxmEWobR5PjEC8dImmz",
+	"rTmDYYfGeZGDMZuGwV4koORlxLgsw630JEBIFdtDS0bJwdqqIgPNjyKzg0EtSTSmMA0yRH8r8AY9OgCj",
+	"7ojn58S9tGnqegSWFP2qh+wI4v8y3gtnLHNCTLLxO2ew8aUmEoXh62YkyUp3HAa4zYs8fH+RyElGMaXq",
+	"8BtSxyGTcGo1sLjCZVlQwPJlQRqtNbLS5q44FfaeMmKdMJDLEGGOUUlj8ylzk3WV5pYaHD2iMa2QHXBS",
+	"CVhdGZYUVXCVVXwdp9hL19QJUy+TJaQZktBHSZGq8nS+UVFd2EJH7OWmuF9VwhkcsPKY1M+Zb8f6J2Ek",
+	"mEHIWMY/g0TVXtAU3wQci4zOadz1k2CMCUUkCMOpNqVkCAqme2teoMVyQ/tL32NBkjtbnhCbeCWkZ3j6",
+	"vWhjW65/UvfJOAjDQH4GAeu6sQj7BnvN93nE0CBhYCOZmyh1abYMRy+ZCtIf33/8/wMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -188,6 +188,29 @@ func (q *Queries) DesignatedFriendRequest(ctx context.Context, arg DesignatedFri
 	return items, nil
 }
 
+const friendEdges = `-- name: FriendEdges :one
+SELECT EXISTS (SELECT 1 FROM friends f1 WHERE f1.owner_user_id = $1::text AND f1.friend_user_id = $2::text) AS a_has_b,
+       EXISTS (SELECT 1 FROM friends f2 WHERE f2.owner_user_id = $2::text AND f2.friend_user_id = $1::text) AS b_has_a
+`
+
+type FriendEdgesParams struct {
+	A string
+	B string
+}
+
+type FriendEdgesRow struct {
+	AHasB bool
+	BHasA bool
+}
+
+// Whether b is in a's friend list, and a in b's.
+func (q *Queries) FriendEdges(ctx context.Context, arg FriendEdgesParams) (FriendEdgesRow, error) {
+	row := q.db.QueryRow(ctx, friendEdges, arg.A, arg.B)
+	var i FriendEdgesRow
+	err := row.Scan(&i.AHasB, &i.BHasA)
+	return i, err
+}
+
 const friendsAmong = `-- name: FriendsAmong :many
 SELECT f.owner_user_id, f.friend_user_id, f.remark, f.create_time, f.add_source, f.operator_user_id, f.ex, f.is_pinned, u.nickname, u.face_url, u.ex AS user_ex
 FROM friends f JOIN users u ON u.user_id = f.friend_user_id

@@ -1562,6 +1562,58 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/friend/is_friend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Whether two users have each other as friends (SDK)
+         * @description Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+         *     (`inUser2Friends`); friendships are one-way after a delete.
+         *
+         *     **Caller:** one of the two users, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** the caller is neither user 1003.
+         */
+        post: operations["isFriend"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/conversation/get_conversations_has_read_and_max_seq": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Max and read seqs of a user's conversations (SDK)
+         * @description The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+         *     SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+         *     `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+         *     docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+         *
+         *     **Caller:** `userID` itself, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+         */
+        post: operations["getConversationsHasReadAndMaxSeq"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/jssdk/get_active_conversations": {
         parameters: {
             query?: never;
@@ -3460,6 +3512,64 @@ export interface components {
             errDlt?: string;
             data?: components["schemas"]["GetSpecifiedUserGroupRequestInfoData"];
         };
+        IsFriendReq: {
+            userID1: components["schemas"]["UserID"];
+            userID2: components["schemas"]["UserID"];
+        };
+        IsFriendData: {
+            /** @description userID2 is in userID1's friend list. */
+            inUser1Friends: boolean;
+            /** @description userID1 is in userID2's friend list. */
+            inUser2Friends: boolean;
+        };
+        GetConversationsHasReadAndMaxSeqReq: {
+            userID: components["schemas"]["UserID"];
+            /** @description The conversations to report (either ID form); empty for all. At most 100 entries. */
+            conversationIDs?: string[];
+            /** @description Also list the pinned conversations' IDs. */
+            returnPinned?: boolean;
+        };
+        GetConversationsHasReadAndMaxSeqData: {
+            /** @description Keyed by the SDK's conversation ID. */
+            seqs: {
+                [key: string]: components["schemas"]["ConversationSeqs"];
+            };
+            /** @description The pinned conversations (SDK form), when returnPinned; else empty. */
+            pinnedConversationIDs: string[];
+        };
+        /** @description A conversation's seq state as the SDK reads it (OpenIM msg.Seqs). */
+        ConversationSeqs: {
+            /** Format: int64 */
+            maxSeq: number;
+            /**
+             * Format: int64
+             * @description maxSeq minus the unread count.
+             */
+            hasReadSeq: number;
+            /**
+             * Format: int64
+             * @description The send time of the newest message, ms.
+             */
+            maxSeqTime: number;
+        };
+        /** @description The reply envelope of isFriend. */
+        IsFriendResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["IsFriendData"];
+        };
+        /** @description The reply envelope of getConversationsHasReadAndMaxSeq. */
+        GetConversationsHasReadAndMaxSeqResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetConversationsHasReadAndMaxSeqData"];
+        };
     };
     responses: never;
     parameters: {
@@ -5181,6 +5291,66 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GetSpecifiedUserGroupRequestInfoResp"];
+                };
+            };
+        };
+    };
+    isFriend: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IsFriendReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `IsFriendData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IsFriendResp"];
+                };
+            };
+        };
+    };
+    getConversationsHasReadAndMaxSeq: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetConversationsHasReadAndMaxSeqReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetConversationsHasReadAndMaxSeqData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetConversationsHasReadAndMaxSeqResp"];
                 };
             };
         };

@@ -6,6 +6,7 @@ import (
 
 	"github.com/imspec/imserver/gen/api"
 	"github.com/imspec/imserver/gen/db"
+	"github.com/imspec/imserver/gen/openim/msgpb"
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/sdkprofile"
 	"github.com/imspec/imserver/server/internal/syncver"
@@ -197,4 +198,30 @@ func (s *Service) NamedConversations(ctx context.Context, owner string, ids []st
 		unread += v.UnreadCount
 	}
 	return out, unread, nil
+}
+
+// SeqStates is 1006 over REST: the max seq, read seq (as ReadSeq reports it) and newest message time of
+// owner's conversations (the named ones, in either ID form, when ids is not empty), keyed by SDK conversation
+// ID, and with pinned the SDK IDs of the pinned ones.
+func (s *Service) SeqStates(ctx context.Context, owner string, ids []string, pinned bool) (map[string]*msgpb.Seqs, []string, error) {
+	if len(ids) > MaxConversationPage {
+		return nil, nil, apierr.Args("conversationIDs: at most %d per call", MaxConversationPage)
+	}
+	states, err := s.seqStates(ctx, owner, sdkprofile.FromSDKAll(ids))
+	if err != nil {
+		return nil, nil, err
+	}
+	pins := []string{}
+	if pinned {
+		rows, _, err := s.settingsOf(ctx, owner)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, r := range rows[:min(len(rows), MaxSyncedConversations)] {
+			if r.IsPinned {
+				pins = append(pins, sdkprofile.ToSDK(r.ConversationID))
+			}
+		}
+	}
+	return states, pins, nil
 }

@@ -168,3 +168,16 @@ func (s *Service) SpecifiedBlacks(ctx context.Context, by auth.Identity, ownerUs
 	}
 	return out, nil
 }
+
+// IsFriend reports whether userID2 is in userID1's friend list and userID1 in userID2's; only the two users
+// (or an admin) may ask.
+func (s *Service) IsFriend(ctx context.Context, by auth.Identity, userID1, userID2 string) (api.IsFriendData, error) {
+	if by.UserID != userID1 && by.UserID != userID2 && !by.Admin {
+		return api.IsFriendData{}, apierr.NoPermission("%s is neither userID1 %s nor userID2 %s; only an admin may ask about other users", by.UserID, userID1, userID2)
+	}
+	r, err := s.q.FriendEdges(ctx, db.FriendEdgesParams{A: userID1, B: userID2})
+	if err != nil {
+		return api.IsFriendData{}, fmt.Errorf("friend edges: %w", err)
+	}
+	return api.IsFriendData{InUser1Friends: r.AHasB, InUser2Friends: r.BHasA}, nil
+}

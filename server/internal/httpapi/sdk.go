@@ -158,3 +158,30 @@ func (h *Handlers) GetSpecifiedUserGroupRequestInfo(ctx context.Context, req api
 	}
 	return api.GetSpecifiedUserGroupRequestInfo200JSONResponse{ErrMsg: msgSuccess, Data: api.GetSpecifiedUserGroupRequestInfoData{GroupRequests: rs, Total: int32(len(rs))}}, nil
 }
+
+// IsFriend reports the two directions of a friendship.
+func (h *Handlers) IsFriend(ctx context.Context, req api.IsFriendRequestObject) (api.IsFriendResponseObject, error) {
+	d, err := h.friends.IsFriend(ctx, caller(ctx), req.Body.UserID1, req.Body.UserID2)
+	if err != nil {
+		return nil, err
+	}
+	return api.IsFriend200JSONResponse{ErrMsg: msgSuccess, Data: d}, nil
+}
+
+// GetConversationsHasReadAndMaxSeq is 1006 over REST.
+func (h *Handlers) GetConversationsHasReadAndMaxSeq(ctx context.Context, req api.GetConversationsHasReadAndMaxSeqRequestObject) (api.GetConversationsHasReadAndMaxSeqResponseObject, error) {
+	b := req.Body
+	if err := actForAs(ctx, "userID", b.UserID, "read another user's conversations"); err != nil {
+		return nil, err
+	}
+	states, pinned, err := h.chat.SeqStates(ctx, b.UserID, b.ConversationIDs, b.ReturnPinned)
+	if err != nil {
+		return nil, err
+	}
+	seqs := make(map[string]api.ConversationSeqs, len(states))
+	for id, st := range states {
+		seqs[id] = api.ConversationSeqs{MaxSeq: st.MaxSeq, HasReadSeq: st.HasReadSeq, MaxSeqTime: st.MaxSeqTime}
+	}
+	return api.GetConversationsHasReadAndMaxSeq200JSONResponse{ErrMsg: msgSuccess,
+		Data: api.GetConversationsHasReadAndMaxSeqData{Seqs: seqs, PinnedConversationIDs: pinned}}, nil
+}
