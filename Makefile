@@ -6,7 +6,7 @@ SQLC_VERSION := v1.31.1
 SQLC  := $(BIN)/sqlc-$(SQLC_VERSION)
 GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: run test test-faults vet lint generate check-generated postgres build bench bench-compare conformance clients image docs tools clean web check-web test-web test-sdk mutants
+.PHONY: run test test-faults vet lint generate check-generated postgres build bench bench-compare conformance clients image docs tools clean web check-web test-web mutants
 
 ## run: start imserver on :10002 with an embedded PostgreSQL under ./data (installs PostgreSQL when missing)
 run: postgres
@@ -152,6 +152,7 @@ test-web: postgres
 ## sdktest/node_modules at test time, never committed: GPL-3.0) against a fresh imserver on a loopback port:
 ## login and sync, 1:1 and group messages, history, reconnect gap-fill, kick, friend, revoke, mark-as-read
 SDKTEST := sdktest
+.PHONY: test-sdk
 test-sdk: postgres
 	@command -v node >/dev/null 2>&1 && command -v $(NPM) >/dev/null 2>&1 || { \
 		echo "Node.js >= 20.10 and npm are needed (Debian: apt-get install nodejs npm, or nodesource)"; exit 1; }
