@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/imspec/imserver/internal/pgtest"
 	"github.com/imspec/imserver/server"
+	"github.com/imspec/imserver/server/internal/bus/natstest"
 	"github.com/imspec/imserver/server/internal/config"
 )
 
@@ -42,6 +44,9 @@ type Env struct {
 	cancel context.CancelFunc
 	done   chan error
 }
+
+// SingleNode runs the server with no bus (the default of `imserver` without --nats-url).
+func SingleNode(c *config.Config) { c.NATS = config.NATS{} }
 
 // Option adjusts the server's configuration.
 type Option func(*config.Config)
@@ -68,6 +73,15 @@ func StartWithDSN(t testing.TB, dsn string, opts ...Option) *Env {
 	cfg.AdminUserIDs = []string{Admin}
 	cfg.DBMaxConns = 8
 	cfg.ShutdownTimeout = 5 * time.Second
+	// The servers of one database are the nodes of one deployment: they share a NATS server and keep
+	// apart from other tests' deployments by subject prefix.
+	ns, err := natstest.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NATS.URLs = []string{ns.ClientURL()}
+	sum := sha256.Sum256([]byte(dsn))
+	cfg.NATS.SubjectPrefix = "t" + hex.EncodeToString(sum[:8])
 	for _, o := range opts {
 		o(cfg)
 	}
