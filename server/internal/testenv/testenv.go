@@ -252,6 +252,8 @@ type WS struct {
 	mu     sync.Mutex
 	incr   int
 	Closed chan websocket.CloseError
+	// Gone is closed when the connection is gone, with a close frame or without (the server was killed).
+	Gone chan struct{}
 }
 
 // Dial connects userID with token on platformID (isMsgResp=true, and the first ack frame is checked).
@@ -283,13 +285,14 @@ func (e *Env) TryDial(userID, token string, platformID int) (*WS, error) {
 		c.CloseNow()
 		return nil, fmt.Errorf("ack %s", ack)
 	}
-	ws := &WS{t: e.T, Conn: c, UserID: userID, frames: make(chan Frame, 10000), Closed: make(chan websocket.CloseError, 1)}
+	ws := &WS{t: e.T, Conn: c, UserID: userID, frames: make(chan Frame, 10000), Closed: make(chan websocket.CloseError, 1), Gone: make(chan struct{})}
 	go ws.readLoop()
 	e.T.Cleanup(func() { c.CloseNow() })
 	return ws, nil
 }
 
 func (w *WS) readLoop() {
+	defer close(w.Gone)
 	defer close(w.frames)
 	for {
 		_, b, err := w.Conn.Read(context.Background())
