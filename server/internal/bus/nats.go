@@ -73,6 +73,7 @@ type NATS struct {
 	mu   sync.Mutex
 	subs map[string]*nats.Subscription
 
+	closing   atomic.Bool
 	lost      atomic.Int64 // ms when the connection was lost; 0 while connected
 	resyncing atomic.Bool  // a resync after a slow-consumer drop is on its way
 	dropped   atomic.Int64 // events NATS dropped because delivery fell behind
@@ -99,6 +100,9 @@ func ConnectNATS(o NATSOptions, h Handler) (*NATS, error) {
 		nats.PingInterval(pingInterval),
 		nats.MaxPingsOutstanding(maxPingsOut),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if n.closing.Load() {
+				return
+			}
 			n.lost.CompareAndSwap(0, time.Now().UnixMilli())
 			n.log.Warn("bus: NATS connection lost; reconnecting", "err", err)
 		}),
@@ -271,6 +275,7 @@ func (n *NATS) Flush() error { return n.nc.Flush() }
 
 // Close drains nothing (the database holds everything that matters) and leaves.
 func (n *NATS) Close() {
+	n.closing.Store(true)
 	n.nc.Close()
 	close(n.done)
 	n.wg.Wait()
