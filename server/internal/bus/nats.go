@@ -41,6 +41,13 @@ const (
 	maxChunk = 512 << 10
 	// holdFlush bounds Hold's wait for the server to confirm a subscription.
 	holdFlush = time.Second
+	// unnoticed is how long before a noticed loss events may already have been lost: a server that died
+	// silently is found by pings only.
+	unnoticed = pingInterval * (maxPingsOut + 1)
+	// remoteResyncMax bounds how far back another node's resync announcement makes this node look: its
+	// connections were not cut off, only that node's last publications may be lost, and looking further back
+	// than chat's memory of what it pushed (30 s) would push messages twice.
+	remoteResyncMax = 25 * time.Second
 )
 
 // NATSOptions configure a NATS bus.
@@ -161,7 +168,8 @@ func (n *NATS) reconnected(nc *nats.Conn) {
 	if ms == 0 {
 		ms = time.Now().UnixMilli()
 	}
-	since := time.UnixMilli(ms)
+	since := time.UnixMilli(ms).Add(-unnoticed)
+	ms = since.UnixMilli()
 	n.log.Info("bus: NATS connection back; resyncing", "server", nc.ConnectedUrlRedacted(), "since", since.UTC().Format(time.RFC3339Nano))
 	n.publish(n.prefix+".all", &Event{Kind: KindResync, Since: ms})
 	go n.h.Resync(since)
@@ -192,7 +200,7 @@ func (n *NATS) deliver() {
 				continue
 			}
 			if e.Kind == KindResync {
-				go n.h.Resync(time.UnixMilli(e.Since))
+				go n.h.Resync(later(time.UnixMilli(e.Since), time.Now().Add(-remoteResyncMax)))
 				continue
 			}
 			n.h.Handle(e)
@@ -200,6 +208,13 @@ func (n *NATS) deliver() {
 			return
 		}
 	}
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }
 
 // Publish sends e to the nodes holding its recipients.
