@@ -80,10 +80,12 @@ type NATS struct {
 	mu   sync.Mutex
 	subs map[string]*held
 
-	closing   atomic.Bool
-	lost      atomic.Int64 // ms when the connection was lost; 0 while connected
-	resyncing atomic.Bool  // a resync after a slow-consumer drop is on its way
-	dropped   atomic.Int64 // events NATS dropped because delivery fell behind
+	closing       atomic.Bool
+	lost          atomic.Int64 // ms when the connection was lost; 0 while connected
+	dropMu        sync.Mutex
+	dropAt        time.Time // the first drop not yet resynced (zero: none)
+	dropResyncing bool
+	dropped       atomic.Int64 // events NATS dropped because delivery fell behind
 }
 
 var _ Bus = (*NATS)(nil)
@@ -175,16 +177,32 @@ func (n *NATS) reconnected(nc *nats.Conn) {
 	go n.h.Resync(since)
 }
 
-// resyncSoon resyncs after events were dropped for a full inbox, once the inbox has drained.
+// resyncSoon resyncs after events were dropped for a full inbox. Drops during a resync lead to one more
+// after it, from the first of them, so that none goes uncovered however many there are.
 func (n *NATS) resyncSoon() {
-	if !n.resyncing.CompareAndSwap(false, true) {
+	n.dropMu.Lock()
+	defer n.dropMu.Unlock()
+	if n.dropAt.IsZero() {
+		n.dropAt = time.Now().Add(-pingInterval) // the drops happened before the error reached us
+	}
+	if n.dropResyncing {
 		return
 	}
-	since := time.Now().Add(-pingInterval) // the drops happened before the error reached us
+	n.dropResyncing = true
 	n.log.Warn("bus: events dropped (delivery fell behind); resyncing", "dropped", n.dropped.Load())
 	go func() {
-		defer n.resyncing.Store(false)
-		n.h.Resync(since)
+		for {
+			n.dropMu.Lock()
+			since := n.dropAt
+			n.dropAt = time.Time{}
+			if since.IsZero() {
+				n.dropResyncing = false
+				n.dropMu.Unlock()
+				return
+			}
+			n.dropMu.Unlock()
+			n.h.Resync(since)
+		}
 	}()
 }
 
