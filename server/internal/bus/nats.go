@@ -86,6 +86,8 @@ type NATS struct {
 	dropAt        time.Time // the first drop not yet resynced (zero: none)
 	dropResyncing bool
 	dropped       atomic.Int64 // events NATS dropped because delivery fell behind
+	failed        atomic.Int64 // publications that failed
+	failLogged    atomic.Int64 // ms of the last failure logged
 }
 
 var _ Bus = (*NATS)(nil)
@@ -265,8 +267,13 @@ func (n *NATS) Publish(e *Event) {
 
 func (n *NATS) publish(subject string, e *Event) {
 	if err := n.nc.Publish(subject, encode(e)); err != nil {
-		// Closed, or the reconnect buffer is full: the receivers resync when this node reconnects.
-		n.log.Warn("bus: publish failed", "subject", subject, "err", err)
+		// Closed, or the reconnect buffer is full: the receivers resync when this node reconnects. Logged
+		// once a second at most: during an outage every push fails.
+		n.failed.Add(1)
+		now := time.Now().UnixMilli()
+		if last := n.failLogged.Load(); now-last >= 1000 && n.failLogged.CompareAndSwap(last, now) {
+			n.log.Warn("bus: publish failed", "subject", subject, "err", err, "failedSoFar", n.failed.Load())
+		}
 	}
 }
 
