@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	// The shared connection registry: every process's connections, for 1304 and get_users_online_status.
 	// Each worker may hold a pool connection while it announces (which takes another), so they get at most
 	// a quarter of the pool.
-	if s.bus, err = connectBus(cfg, log, s.chat); err != nil {
+	if s.bus, err = connectBus(cfg, log, s.chat, reg); err != nil {
 		return nil, err
 	}
 	s.chat.SetBus(s.bus)

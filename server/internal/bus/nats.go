@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Subjects, under a deployment's prefix (so that deployments may share a NATS cluster):
@@ -64,6 +65,14 @@ type NATSOptions struct {
 	Log *slog.Logger
 	// InProcess, when set, reaches an embedded nats-server in-process instead of URLs.
 	InProcess nats.InProcessConnProvider
+	// Registerer, when set, gets the bus's Prometheus series (imserver_bus_*).
+	Registerer prometheus.Registerer
+}
+
+// metrics are the bus's Prometheus series.
+type metrics struct {
+	published, received, dropped, failed, resyncs prometheus.Counter
+	held                                          prometheus.GaugeFunc
 }
 
 // NATS is the bus of a multi-node deployment.
@@ -85,6 +94,7 @@ type NATS struct {
 	dropMu        sync.Mutex
 	dropAt        time.Time // the first drop not yet resynced (zero: none)
 	dropResyncing bool
+	m             metrics
 	dropped       atomic.Int64 // events NATS dropped because delivery fell behind
 	failed        atomic.Int64 // publications that failed
 	failLogged    atomic.Int64 // ms of the last failure logged
@@ -108,7 +118,24 @@ func ConnectNATS(o NATSOptions, h Handler) (*NATS, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	n := &NATS{h: h, log: o.Log, prefix: o.Prefix, in: make(chan *nats.Msg, inbox), done: make(chan struct{}), subs: map[string]*held{}}
+	n := &NATS{log: o.Log, prefix: o.Prefix, in: make(chan *nats.Msg, inbox), done: make(chan struct{}), subs: map[string]*held{}}
+	n.h = countingHandler{h, n}
+	n.m = metrics{
+		published: prometheus.NewCounter(prometheus.CounterOpts{Name: "imserver_bus_published_total", Help: "Events this node published on NATS."}),
+		received:  prometheus.NewCounter(prometheus.CounterOpts{Name: "imserver_bus_received_total", Help: "Events of other nodes this node received."}),
+		dropped:   prometheus.NewCounter(prometheus.CounterOpts{Name: "imserver_bus_dropped_total", Help: "Events NATS dropped because this node's delivery fell behind (each leads to a resync)."}),
+		failed:    prometheus.NewCounter(prometheus.CounterOpts{Name: "imserver_bus_publish_failed_total", Help: "Publications that failed (connection closed, reconnect buffer full)."}),
+		resyncs:   prometheus.NewCounter(prometheus.CounterOpts{Name: "imserver_bus_resyncs_total", Help: "Catch-ups from PostgreSQL after a bus gap (own reconnect, another node's announcement, drops)."}),
+	}
+	n.m.held = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "imserver_bus_users_held", Help: "Users this node is subscribed for (it holds a connection of theirs)."},
+		func() float64 { return float64(n.Subscriptions()) })
+	if o.Registerer != nil {
+		for _, c := range []prometheus.Collector{n.m.published, n.m.received, n.m.dropped, n.m.failed, n.m.resyncs, n.m.held} {
+			if err := o.Registerer.Register(c); err != nil {
+				return nil, err
+			}
+		}
+	}
 	opts := []nats.Option{
 		nats.Name("imserver " + o.Name),
 		nats.NoEcho(), // this node delivered its own events already
@@ -127,6 +154,7 @@ func ConnectNATS(o NATSOptions, h Handler) (*NATS, error) {
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			if errors.Is(err, nats.ErrSlowConsumer) {
 				n.dropped.Add(1)
+				n.m.dropped.Inc()
 				n.resyncSoon()
 				return
 			}
@@ -214,6 +242,7 @@ func (n *NATS) deliver() {
 	for {
 		select {
 		case m := <-n.in:
+			n.m.received.Inc()
 			e, err := decode(m.Data)
 			if err != nil {
 				n.log.Warn("bus: undecodable event", "subject", m.Subject, "err", err)
@@ -266,7 +295,9 @@ func (n *NATS) Publish(e *Event) {
 }
 
 func (n *NATS) publish(subject string, e *Event) {
+	n.m.published.Inc()
 	if err := n.nc.Publish(subject, encode(e)); err != nil {
+		n.m.failed.Inc()
 		// Closed, or the reconnect buffer is full: the receivers resync when this node reconnects. Logged
 		// once a second at most: during an outage every push fails.
 		n.failed.Add(1)
@@ -330,6 +361,17 @@ func (n *NATS) Close() {
 	n.nc.Close()
 	close(n.done)
 	n.wg.Wait()
+}
+
+// countingHandler counts resyncs.
+type countingHandler struct {
+	Handler
+	n *NATS
+}
+
+func (c countingHandler) Resync(since time.Time) {
+	c.n.m.resyncs.Inc()
+	c.Handler.Resync(since)
 }
 
 // userSubject is the subject of userID: the ID itself when it is a valid subject token, else "~" and its
