@@ -6,7 +6,7 @@ SQLC_VERSION := v1.31.1
 SQLC  := $(BIN)/sqlc-$(SQLC_VERSION)
 GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: run test test-faults vet lint generate check-generated postgres build bench bench-compare conformance clients image docs tools clean web check-web test-web mutants
+.PHONY: run test test-faults vet lint generate check-generated postgres build bench bench-compare bench-nodes conformance clients image docs tools clean web check-web test-web mutants
 
 ## run: start imserver on :10002 with an embedded PostgreSQL under ./data (installs PostgreSQL when missing)
 run: postgres
@@ -158,3 +158,9 @@ bench: postgres
 ## new/base as a median and its min–max. BENCH_SCENARIOS overrides the scenarios; see bench/compare.sh
 bench-compare: postgres
 	BASE='$(BASE)' bench/compare.sh
+
+## bench-nodes: CPU per delivered message on each node with 1, 2 and 3 imserver nodes on one PostgreSQL,
+## LISTEN/NOTIFY (the server at BENCH_NOTIFY_REF) and NATS side by side, pairs and fanout across nodes;
+## a few minutes. See bench/nodes.sh and bench/README.md
+bench-nodes: postgres
+	bench/nodes.sh

@@ -1,0 +1,82 @@
+// Command nodestable prints the table of bench/nodes.sh (make bench-nodes) from imload's JSON reports named
+// <bus>-<nodes>.json: per scenario, bus and node count, the delivery rate, the CPU each node spent per
+// delivered message (mean, and all nodes together), that of the shared processes (PostgreSQL, nats-server)
+// and the latency, as a Markdown table.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+
+	"github.com/imspec/imserver/load"
+)
+
+type row struct {
+	bus   string
+	nodes int
+	res   load.Result
+}
+
+func main() {
+	var rows []row
+	for _, path := range os.Args[1:] {
+		base := strings.TrimSuffix(filepath.Base(path), ".json")
+		bus, n, ok := strings.Cut(base, "-")
+		nodes, err := strconv.Atoi(n)
+		if !ok || err != nil {
+			fmt.Fprintf(os.Stderr, "nodestable: %s: want <bus>-<nodes>.json\n", path)
+			os.Exit(2)
+		}
+		b, err := os.ReadFile(path)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "nodestable:", err)
+			os.Exit(1)
+		}
+		var rep load.Report
+		if err := json.Unmarshal(b, &rep); err != nil {
+			fmt.Fprintf(os.Stderr, "nodestable: %s: %v\n", path, err)
+			os.Exit(1)
+		}
+		for _, r := range rep.Results {
+			rows = append(rows, row{bus, nodes, r})
+		}
+	}
+	sort.SliceStable(rows, func(i, j int) bool {
+		a, b := rows[i], rows[j]
+		if a.res.Label != b.res.Label {
+			return a.res.Label > b.res.Label // pairs before fanout
+		}
+		if a.nodes != b.nodes {
+			return a.nodes < b.nodes
+		}
+		return a.bus < b.bus
+	})
+	fmt.Println("| scenario | bus | nodes | status | delivered/s | per-node CPU µs/delivery (mean) | all nodes µs | PostgreSQL+bus µs | each node µs | p99 ms |")
+	fmt.Println("|---|---|---:|---|---:|---:|---:|---:|---|---:|")
+	for _, r := range rows {
+		fig := map[string]float64{}
+		var each []string
+		for _, f := range r.res.Figures {
+			fig[f.Name] = f.Value
+			if strings.HasPrefix(f.Name, "node ") && strings.Contains(f.Name, " CPU per ") {
+				each = append(each, strconv.FormatFloat(f.Value, 'f', 2, 64))
+			}
+		}
+		unit := "delivered message"
+		if r.res.Scenario == "fanout" {
+			unit = "delivery"
+		}
+		p99 := ""
+		if r.res.Latency != nil {
+			p99 = strconv.FormatFloat(r.res.Latency.P99MS, 'f', 1, 64)
+		}
+		fmt.Printf("| %s | %s | %d | %s | %s | %.2f | %.2f | %.2f | %s | %s |\n", r.res.Label, r.bus, r.nodes, r.res.Status,
+			load.Thousands(r.res.DeliverRate), fig["per-node CPU per "+unit+" (mean)"], fig["all nodes CPU per "+unit],
+			fig["shared processes (database, bus) CPU per "+unit], strings.Join(each, " / "), p99)
+	}
+}
