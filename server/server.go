@@ -27,6 +27,7 @@ import (
 	"github.com/imspec/imserver/openapi"
 	"github.com/imspec/imserver/queries"
 	"github.com/imspec/imserver/server/internal/auth"
+	"github.com/imspec/imserver/server/internal/bus"
 	"github.com/imspec/imserver/server/internal/chat"
 	"github.com/imspec/imserver/server/internal/config"
 	"github.com/imspec/imserver/server/internal/friends"
@@ -51,6 +52,7 @@ type Server struct {
 	chat     *chat.Service
 	hub      *gateway.Hub
 	presence *presence.Presence
+	bus      bus.Bus
 
 	probeMu  sync.Mutex // one write probe at a time; its result serves /readyz for probeFresh
 	probeAt  time.Time
@@ -65,6 +67,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 		if err != nil {
 			if s.presence != nil {
 				_ = s.presence.Close(context.Background())
+			}
+			if s.bus != nil {
+				s.bus.Close()
 			}
 			s.closeStorage()
 		}
@@ -114,12 +119,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	// The shared connection registry: every process's connections, for 1304 and get_users_online_status.
 	// Each worker may hold a pool connection while it announces (which takes another), so they get at most
 	// a quarter of the pool.
-	s.presence, err = presence.Start(ctx, s.pool, s.chat, presence.Options{Log: log, Workers: min(presence.DefaultWorkers, max(1, cfg.DBMaxConns/4))})
+	if s.bus, err = connectBus(cfg, log, s.chat); err != nil {
+		return nil, err
+	}
+	s.chat.SetBus(s.bus)
+	s.presence, err = presence.Start(ctx, s.pool, s.chat, presence.Options{Log: log, Workers: min(presence.DefaultWorkers, max(1, cfg.DBMaxConns/4)), ProcessID: processID(cfg.NodeName)})
 	if err != nil {
 		return nil, fmt.Errorf("presence registry: %w", err)
 	}
 	s.hub, err = gateway.New(gateway.Options{
-		Checker: checker, Backend: limitSends(grd, s.chat), Hooks: s.presence, Log: log, Registerer: reg,
+		Checker: checker, Backend: limitSends(grd, s.chat), Hooks: nodeHooks{s.presence, s.bus}, Log: log, Registerer: reg,
 		MaxFrameBytes: cfg.WSMaxFrameBytes, SendQueue: cfg.WSSendQueue,
 		WriteTimeout: cfg.WSWriteTimeout, IdleTimeout: cfg.WSIdleTimeout,
 	})
@@ -173,9 +182,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := newHTTPServer(s.handler, s.cfg)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	lctx, stopListen := context.WithCancel(context.Background())
-	listening := make(chan struct{})
-	go func() { s.chat.Listen(lctx); close(listening) }()
 	close(s.ready)
 	s.log.Info("imserver listening", "addr", ln.Addr().String())
 	var err error
@@ -191,7 +197,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		cancel()
 	}
 	// Write the last disconnects, then take this process's connections out of the shared registry
-	// (announcing "offline" where due) while chat can still relay to the other processes.
+	// (announcing "offline" where due) while the bus still reaches the other nodes.
 	ptimeout := s.cfg.ShutdownTimeout
 	if !s.storageUp() {
 		ptimeout = min(ptimeout, time.Second) // nothing to write to: do not wait for it
@@ -201,9 +207,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.log.Warn("presence: this process's connections stay in the registry until they expire", "err", perr)
 	}
 	pcancel()
-	stopListen()
-	<-listening
-	s.chat.Close() // flush queued message writes
+	s.chat.Close() // flush queued message writes (their pushes still go out on the bus)
+	s.bus.Close()
 	s.closeStorage()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
@@ -312,6 +317,7 @@ func ensureAdmins(ctx context.Context, q *db.Queries, admins []string) error {
 type sessions struct {
 	hub      *gateway.Hub
 	presence *presence.Presence
+	bus      bus.Bus
 }
 
 // OnlineStatus reports the connections of every process: this process's from its gateway (current to the

@@ -2,7 +2,6 @@ package chat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -58,9 +57,6 @@ type Writer struct {
 	log      *slog.Logger
 	// after runs on the worker after each commit with the newly stored messages (not duplicates).
 	after func([]*pending)
-	// notify is the LISTEN/NOTIFY channel that tells other processes about new messages.
-	notifyChannel string
-	origin        string
 	// timeout bounds each transaction (default DefaultWriteTimeout).
 	timeout time.Duration
 
@@ -80,10 +76,10 @@ type Writer struct {
 	closed  chan struct{}
 }
 
-func newWriter(pool *pgxpool.Pool, workers, maxBatch int, timeout time.Duration, log *slog.Logger, notifyChannel, origin string, after func([]*pending)) *Writer {
+func newWriter(pool *pgxpool.Pool, workers, maxBatch int, timeout time.Duration, log *slog.Logger, after func([]*pending)) *Writer {
 	w := &Writer{
 		pool: pool, maxBatch: maxBatch, log: log, after: after, timeout: timeout,
-		notifyChannel: notifyChannel, origin: origin, known: map[convOwner]struct{}{}, closed: make(chan struct{}),
+		known: map[convOwner]struct{}{}, closed: make(chan struct{}),
 		unsure: map[string]*unsureMsg{},
 	}
 	for range workers {
@@ -281,8 +277,8 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 	now := time.Now().UnixMilli()
 	rows := make([]db.InsertMessagesParams, 0, len(fresh))
 	if len(convs) > 0 {
-		// One statement reserves every conversation's seqs and one sends every wake-up: a batch spread over
-		// many conversations costs two round trips here, not two per conversation.
+		// One statement reserves every conversation's seqs: a batch spread over many conversations costs one
+		// round trip here, not one per conversation.
 		ns := make([]int64, len(convs))
 		for i, c := range convs {
 			ns[i] = int64(len(byConv[c]))
@@ -298,7 +294,6 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 		for _, g := range got {
 			maxSeqs[g.ConversationID] = g.MaxSeq
 		}
-		payloads := make([]string, 0, len(convs))
 		for _, c := range convs {
 			ps := byConv[c]
 			maxSeq, ok := maxSeqs[c]
@@ -310,14 +305,6 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 				rows = append(rows, p.msg)
 				stored = append(stored, p)
 			}
-			wk := wakeup{Kind: "msg", Origin: w.origin, Conv: c, Begin: maxSeq - int64(len(ps)) + 1, End: maxSeq}
-			payloads = append(payloads, string(mustJSON(wk)))
-			for _, p := range ps {
-				payloads = append(payloads, extraWakeups(w.origin, c, p.msg.Seq, p.extra)...)
-			}
-		}
-		if err := q.NotifyAll(ctx, db.NotifyAllParams{Channel: w.notifyChannel, Payloads: payloads}); err != nil {
-			return nil, fmt.Errorf("notify: %w", err)
 		}
 	}
 	if len(rows) > 0 {
@@ -402,43 +389,6 @@ func (w *Writer) remember(owners []convOwner) {
 	for _, o := range owners {
 		w.known[o] = struct{}{}
 	}
-}
-
-// wakeup is the small NOTIFY payload that tells other processes where to read new messages from.
-type wakeup struct {
-	Kind   string `json:"k"`
-	Origin string `json:"o"`
-	Conv   string `json:"c,omitempty"`
-	Begin  int64  `json:"b,omitempty"`
-	End    int64  `json:"e,omitempty"`
-	// Online-only pushes and kicks carry their content.
-	Frame      json.RawMessage `json:"f,omitempty"`
-	Recipients []string        `json:"r,omitempty"`
-	UserID     string          `json:"u,omitempty"`
-	PlatformID int             `json:"p,omitempty"`
-	Reason     string          `json:"m,omitempty"`
-	Except     string          `json:"x,omitempty"`
-}
-
-// extraWakeups are the "msgx" wake-ups of a message with recipients beyond the conversation's members (users
-// who just left or were removed from a group): the recipients in chunks, each wake-up under PostgreSQL's
-// NOTIFY limit however big the group was.
-func extraWakeups(origin, conv string, seq int64, extra []string) []string {
-	var out []string
-	for len(extra) > 0 {
-		wk := wakeup{Kind: "msgx", Origin: origin, Conv: conv, Begin: seq, End: seq}
-		size := len(mustJSON(wk)) + 8
-		n := 0
-		for n < len(extra) && size+len(mustJSON(extra[n]))+1 <= maxNotifyPayload {
-			size += len(mustJSON(extra[n])) + 1
-			n++
-		}
-		n = max(n, 1) // a single ID past the limit is refused by NOTIFY, as IDs are bounded long before that
-		wk.Recipients = extra[:n]
-		out = append(out, string(mustJSON(wk)))
-		extra = extra[n:]
-	}
-	return out
 }
 
 func rowToMessage(p db.InsertMessagesParams) db.Message {

@@ -1,0 +1,306 @@
+package bus
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// Subjects, under a deployment's prefix (so that deployments may share a NATS cluster):
+//
+//	<prefix>.u.<user>  events for one user; a node subscribes while it holds a connection of the user
+//	<prefix>.all       pushes to many recipients, and resync announcements; every node subscribes
+//
+// A push to at most PerUserMax recipients goes to each recipient's subject, so a node holding none of them
+// hears nothing. A bigger one (a group's message) goes once to <prefix>.all with its recipient list: one
+// message per node instead of one per member. With m members spread over N nodes, a node holds none of
+// them with probability (1-1/N)^m, under 1% for m=50 and N=10, so routing a big group by node would save
+// almost nothing, at the price of a user-to-node directory that every node keeps in step.
+const PerUserMax = 8
+
+// Bounds of the NATS connection.
+const (
+	// pingInterval and maxPingsOut bound how long a silently dead NATS server goes unnoticed (10-15 s).
+	pingInterval = 5 * time.Second
+	maxPingsOut  = 2
+	// reconnectWait is the pause between rounds over the server list.
+	reconnectWait = 250 * time.Millisecond
+	// inbox is how many received events may wait for the delivery goroutine; beyond it NATS drops
+	// (slow consumer) and the node resyncs from the database.
+	inbox = 1 << 16
+	// maxChunk keeps one published event well under NATS's default max_payload (1 MiB).
+	maxChunk = 512 << 10
+)
+
+// NATSOptions configure a NATS bus.
+type NATSOptions struct {
+	// URLs of the NATS servers (the client fails over between them and learns the cluster's others).
+	URLs []string
+	// Creds (a .creds file) or NKey (a seed file) authenticate; CA, Cert and Key are TLS files.
+	Creds, NKey, CA, Cert, Key string
+	// Name is this node's name (in the NATS server's connection list).
+	Name string
+	// Prefix is the first token of every subject. Default "imserver".
+	Prefix string
+	// Log receives connection changes.
+	Log *slog.Logger
+}
+
+// NATS is the bus of a multi-node deployment.
+type NATS struct {
+	nc     *nats.Conn
+	h      Handler
+	log    *slog.Logger
+	prefix string
+	in     chan *nats.Msg
+	all    *nats.Subscription
+	done   chan struct{}
+	wg     sync.WaitGroup
+
+	mu   sync.Mutex
+	subs map[string]*nats.Subscription
+
+	lost      atomic.Int64 // ms when the connection was lost; 0 while connected
+	resyncing atomic.Bool  // a resync after a slow-consumer drop is on its way
+	dropped   atomic.Int64 // events NATS dropped because delivery fell behind
+}
+
+var _ Bus = (*NATS)(nil)
+
+// ConnectNATS joins the bus; h handles the other nodes' events. It returns once connected, or with an
+// error when no server answers (a node that cannot reach the bus must not pretend to be part of the
+// deployment).
+func ConnectNATS(o NATSOptions, h Handler) (*NATS, error) {
+	if o.Prefix == "" {
+		o.Prefix = "imserver"
+	}
+	if o.Log == nil {
+		o.Log = slog.Default()
+	}
+	n := &NATS{h: h, log: o.Log, prefix: o.Prefix, in: make(chan *nats.Msg, inbox), done: make(chan struct{}), subs: map[string]*nats.Subscription{}}
+	opts := []nats.Option{
+		nats.Name("imserver " + o.Name),
+		nats.NoEcho(), // this node delivered its own events already
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(reconnectWait),
+		nats.PingInterval(pingInterval),
+		nats.MaxPingsOutstanding(maxPingsOut),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			n.lost.CompareAndSwap(0, time.Now().UnixMilli())
+			n.log.Warn("bus: NATS connection lost; reconnecting", "err", err)
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { n.reconnected(nc) }),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				n.dropped.Add(1)
+				n.resyncSoon()
+				return
+			}
+			n.log.Warn("bus: NATS error", "err", err)
+		}),
+	}
+	if o.Creds != "" {
+		opts = append(opts, nats.UserCredentials(o.Creds))
+	}
+	if o.NKey != "" {
+		opt, err := nats.NkeyOptionFromSeed(o.NKey)
+		if err != nil {
+			return nil, fmt.Errorf("NATS nkey: %w", err)
+		}
+		opts = append(opts, opt)
+	}
+	if o.CA != "" {
+		opts = append(opts, nats.RootCAs(o.CA))
+	}
+	if o.Cert != "" {
+		opts = append(opts, nats.ClientCert(o.Cert, o.Key))
+	}
+	nc, err := nats.Connect(strings.Join(o.URLs, ","), opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to NATS %s: %w", strings.Join(o.URLs, ","), err)
+	}
+	n.nc = nc
+	if n.all, err = nc.ChanSubscribe(n.prefix+".all", n.in); err != nil {
+		nc.Close()
+		return nil, err
+	}
+	n.wg.Go(n.deliver)
+	return n, nil
+}
+
+// reconnected resyncs this node from the time its connection was lost, and asks the other nodes to do the
+// same: what it published just before noticing the loss may never have left the dead server.
+func (n *NATS) reconnected(nc *nats.Conn) {
+	ms := n.lost.Swap(0)
+	if ms == 0 {
+		ms = time.Now().UnixMilli()
+	}
+	since := time.UnixMilli(ms)
+	n.log.Info("bus: NATS connection back; resyncing", "server", nc.ConnectedUrlRedacted(), "since", since.UTC().Format(time.RFC3339Nano))
+	n.publish(n.prefix+".all", &Event{Kind: KindResync, Since: ms})
+	go n.h.Resync(since)
+}
+
+// resyncSoon resyncs after events were dropped for a full inbox, once the inbox has drained.
+func (n *NATS) resyncSoon() {
+	if !n.resyncing.CompareAndSwap(false, true) {
+		return
+	}
+	since := time.Now().Add(-pingInterval) // the drops happened before the error reached us
+	n.log.Warn("bus: events dropped (delivery fell behind); resyncing", "dropped", n.dropped.Load())
+	go func() {
+		defer n.resyncing.Store(false)
+		n.h.Resync(since)
+	}()
+}
+
+// deliver hands received events to the handler, in the order they arrived (one goroutine: a user's pushes
+// stay in seq order).
+func (n *NATS) deliver() {
+	for {
+		select {
+		case m := <-n.in:
+			e, err := decode(m.Data)
+			if err != nil {
+				n.log.Warn("bus: undecodable event", "subject", m.Subject, "err", err)
+				continue
+			}
+			if e.Kind == KindResync {
+				go n.h.Resync(time.UnixMilli(e.Since))
+				continue
+			}
+			n.h.Handle(e)
+		case <-n.done:
+			return
+		}
+	}
+}
+
+// Publish sends e to the nodes holding its recipients.
+func (n *NATS) Publish(e *Event) {
+	switch {
+	case e.Kind == KindKick:
+		n.publish(n.userSubject(e.UserID), e)
+	case len(e.Recipients) <= PerUserMax:
+		one := *e
+		for _, r := range e.Recipients {
+			one.Recipients = []string{r}
+			n.publish(n.userSubject(r), &one)
+		}
+	default:
+		// Chunks of recipients, each event under maxChunk however big the group.
+		all := e.Recipients
+		for len(all) > 0 {
+			size, k := len(e.Frame)+256, 0
+			for k < len(all) && (k == 0 || size+len(all[k])+3 <= maxChunk) {
+				size += len(all[k]) + 3
+				k++
+			}
+			part := *e
+			part.Recipients = all[:k]
+			n.publish(n.prefix+".all", &part)
+			all = all[k:]
+		}
+	}
+}
+
+func (n *NATS) publish(subject string, e *Event) {
+	if err := n.nc.Publish(subject, encode(e)); err != nil {
+		// Closed, or the reconnect buffer is full: the receivers resync when this node reconnects.
+		n.log.Warn("bus: publish failed", "subject", subject, "err", err)
+	}
+}
+
+// Hold subscribes to userID's subject.
+func (n *NATS) Hold(userID string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if _, ok := n.subs[userID]; ok {
+		return
+	}
+	sub, err := n.nc.ChanSubscribe(n.userSubject(userID), n.in)
+	if err != nil {
+		n.log.Warn("bus: subscribe failed; this user's pushes from other nodes arrive by resync only", "userID", userID, "err", err)
+		return
+	}
+	n.subs[userID] = sub
+}
+
+// Release unsubscribes from userID's subject.
+func (n *NATS) Release(userID string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if sub, ok := n.subs[userID]; ok {
+		_ = sub.Unsubscribe()
+		delete(n.subs, userID)
+	}
+}
+
+// Subscriptions is the number of users this node is subscribed for (tests, metrics).
+func (n *NATS) Subscriptions() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.subs)
+}
+
+// Flush waits until the server has processed everything published and subscribed so far.
+func (n *NATS) Flush() error { return n.nc.Flush() }
+
+// Close drains nothing (the database holds everything that matters) and leaves.
+func (n *NATS) Close() {
+	n.nc.Close()
+	close(n.done)
+	n.wg.Wait()
+}
+
+// userSubject is the subject of userID: the ID itself when it is a valid subject token, else "~" and its
+// base64url (user IDs may hold '.', '*', '>' or spaces; '~' never starts a plain one).
+func (n *NATS) userSubject(userID string) string {
+	return n.prefix + ".u." + token(userID)
+}
+
+func token(s string) string {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return "~" + base64.RawURLEncoding.EncodeToString([]byte(s))
+		}
+	}
+	if s == "" {
+		return "~"
+	}
+	return s
+}
+
+// encode is the JSON header, a newline (never inside encoding/json's output) and the frame as is.
+func encode(e *Event) []byte {
+	h, err := json.Marshal(e)
+	if err != nil {
+		panic(err) // an Event always marshals
+	}
+	b := make([]byte, 0, len(h)+1+len(e.Frame))
+	b = append(append(append(b, h...), '\n'), e.Frame...)
+	return b
+}
+
+func decode(b []byte) (*Event, error) {
+	i := bytes.IndexByte(b, '\n')
+	if i < 0 {
+		return nil, errors.New("no header")
+	}
+	e := &Event{}
+	if err := json.Unmarshal(b[:i], e); err != nil {
+		return nil, err
+	}
+	e.Frame = b[i+1:]
+	return e, nil
+}
