@@ -32,10 +32,12 @@ else
 fi
 
 log "imserver:latest (make image)"
-make --no-print-directory image DOCKER_BUILD_ARGS="--build-arg BUILD_IMAGE=impg:local --build-arg BASE_IMAGE=scratch --build-arg PREBUILT=build/docker/imserver" >/dev/null
+# quiet unless it fails (the classic builder warns that it is deprecated on every build)
+quiet() { "$@" >"$OUT/build.log" 2>&1 || { cat "$OUT/build.log" >&2; return 1; }; }
+quiet make --no-print-directory image DOCKER_BUILD_ARGS="--build-arg BUILD_IMAGE=impg:local --build-arg BASE_IMAGE=scratch --build-arg PREBUILT=build/docker/imserver"
 for x in nats lb; do
 	log "im$x:local"
 	cp deploy/Dockerfile.static "$OUT/$x/Dockerfile"
-	docker build -q -t "im$x:local" "$OUT/$x" >/dev/null
+	quiet docker build -t "im$x:local" "$OUT/$x"
 done
 log "done"
