@@ -52,30 +52,7 @@ func main() {
 		}
 	}()
 
-	proxy := &httputil.ReverseProxy{
-		Rewrite: func(r *httputil.ProxyRequest) {
-			r.Out.URL.Scheme, r.Out.URL.Host = "http", backendOf(r.In.Context())
-			r.SetXForwarded()
-		},
-		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			b := backendOf(r.Context())
-			p.down(b) // until the next check finds it ready again
-			log.Warn("backend failed", "backend", b, "err", err)
-			http.Error(w, "backend unavailable", http.StatusBadGateway)
-		},
-	}
-	srv := &http.Server{
-		Addr:              *listen,
-		ReadHeaderTimeout: 10 * time.Second,
-		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			b, ok := p.next()
-			if !ok {
-				http.Error(w, "no imserver node is ready", http.StatusServiceUnavailable)
-				return
-			}
-			proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, b)))
-		}),
-	}
+	srv := &http.Server{Addr: *listen, ReadHeaderTimeout: 10 * time.Second, Handler: p.handler()}
 	go func() {
 		<-ctx.Done()
 		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -87,6 +64,30 @@ func main() {
 		log.Error("lb", "err", err)
 		os.Exit(1)
 	}
+}
+
+// handler proxies each request, WebSocket upgrades included, to the next ready backend.
+func (p *pool) handler() http.Handler {
+	proxy := &httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) {
+			r.Out.URL.Scheme, r.Out.URL.Host = "http", backendOf(r.In.Context())
+			r.SetXForwarded()
+		},
+		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+			b := backendOf(r.Context())
+			p.down(b) // until the next check finds it ready again
+			p.log.Warn("backend failed", "backend", b, "err", err)
+			http.Error(w, "backend unavailable", http.StatusBadGateway)
+		},
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, ok := p.next()
+		if !ok {
+			http.Error(w, "no imserver node is ready", http.StatusServiceUnavailable)
+			return
+		}
+		proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), backendKey{}, b)))
+	})
 }
 
 type backendKey struct{}
