@@ -16,7 +16,8 @@
 #
 # Scenarios (BENCH_SCENARIOS overrides them for every N): pairs at a fixed total rate and fanout to a
 # 999-member group at a fixed message rate, so every N does the same work and CPU per delivered message
-# compares; at the largest N also the largest fan-out, saturated (fanout of 1000 members, imload's maximum).
+# compares; at the largest N also the largest fan-out, saturated (fanout of 1000 members, imload's maximum),
+# and the same traffic on N-1 nodes while the last one holds none of it (its CPU: what a bystander pays).
 #
 # Knobs: BENCH_DURATION (seconds per scenario, default 5), BENCH_PAIRS_RATE (default 1500 msg/s, 60 pairs),
 # BENCH_FANOUT_RATE (default 40 msg/s into 999 members), BENCH_OUT (results dir), NATS_SERVER_BIN,
@@ -163,6 +164,15 @@ for bus in $BUSES; do
 			--node-pids "$(join "${npids[@]}")" --shared-pids "$SHARED" --drain 10s \
 			--json "$OUT/$bus-$n.json" $scen >"$OUT/$bus-$n.txt" 2>"$WORK/imload-$bus-$n.log" || {
 			rc=1; log "imload failed on $bus with $n node(s): $OUT/$bus-$n.txt"; }
+		if (( n == NODES && n > 1 )) && [[ -z ${BENCH_SCENARIOS:-} ]]; then
+			# The same traffic on all nodes but the last, which holds none of it: what a bystander pays.
+			log "== $bus, $((n - 1)) node(s) with traffic + 1 idle"
+			"$WORK/bin/imload" --quiet --target "${addrs[0]}" --secret "$SECRET" --nodes "$(join "${addrs[@]:0:n-1}")" \
+				--node-pids "$(join "${npids[@]}")" --shared-pids "$SHARED" --drain 10s --json "$OUT/$bus-$((n - 1))-idle.json" \
+				"pairs:pairs=60,rate=$PAIRS_RATE,duration=$D" "fanout:members=999,rate=$FANOUT_RATE,duration=$D" \
+				>"$OUT/$bus-$((n - 1))-idle.txt" 2>"$WORK/imload-$bus-idle.log" || {
+				rc=1; log "imload failed on $bus with an idle node: $OUT/$bus-$((n - 1))-idle.txt"; }
+		fi
 	done
 	stop_all
 done

@@ -93,7 +93,7 @@ func (r *runner) fanout(ctx context.Context) Result {
 	budget.Store(int64(limit))
 	start := time.Now()
 	cpu := startCPU(r.cfg.ServerPID)
-	nodeCPU := startNodes(r.nodePIDs, r.shared)
+	nodeCPU := startNodes(max(len(r.nodes), 1), r.nodePIDs, r.shared)
 	sendPlan{
 		senders: 1, rate: r.cfg.Rate, window: r.cfg.Window, deadline: start.Add(r.cfg.Duration), budget: budget,
 		send: func(ctx context.Context, _, k int, intended time.Time) {

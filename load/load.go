@@ -133,7 +133,7 @@ func flags(c *Config, name string, output io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.RestWorkers, "rest-workers", c.RestWorkers, "rest: concurrent callers")
 	fs.BoolVar(&c.FullDecode, "full-decode", c.FullDecode, "pairs, hot and fanout: decode every push with package client instead of scanning it for the IDs imload needs")
 	fs.StringVar(&c.Nodes, "nodes", c.Nodes, "several server nodes, comma-separated host:port (loopback): connection i opens on node i mod N, so pairs cross nodes and group members spread; REST setup uses --target")
-	fs.StringVar(&c.NodePIDs, "node-pids", c.NodePIDs, "the process IDs of the --nodes, in order: each node's CPU per delivered message from /proc")
+	fs.StringVar(&c.NodePIDs, "node-pids", c.NodePIDs, "the process IDs of the --nodes, in order: each node's CPU per delivered message from /proc; more than --nodes: the extra nodes hold no connection of the run (what traffic between others costs a bystander)")
 	fs.StringVar(&c.SharedPIDs, "shared-pids", c.SharedPIDs, "process IDs every node shares (PostgreSQL's postmaster, a NATS server), counted with their descendants")
 	return fs
 }
@@ -179,7 +179,7 @@ func (c *Config) check() error {
 	if err != nil {
 		bad("%v", err)
 	}
-	if len(pids) > 0 && len(pids) != len(nodes) {
+	if len(pids) > 0 && len(pids) < len(nodes) {
 		bad("--node-pids names %d processes for %d --nodes", len(pids), len(nodes))
 	}
 	if _, err := pidList("--shared-pids", c.SharedPIDs); err != nil {

@@ -10,7 +10,9 @@ import (
 // i mod N (the REST setup still goes to --target), so a pair's sender and receiver sit on different nodes
 // whenever N > 1 (connections 2i and 2i+1), and a fanout group's members spread evenly over every node.
 // With --node-pids each node's CPU is read from /proc and reported per delivered message, and --shared-pids
-// adds the processes every node shares (the PostgreSQL postmaster with its backends, a NATS server).
+// adds the processes every node shares (the PostgreSQL postmaster with its backends, a NATS server). Process
+// IDs past the --nodes are idle nodes of the same deployment: they hold no connection of the run, so their CPU
+// is what the others' traffic costs a bystander (with a broadcast bus it grows with every message).
 
 // nodeTargets parses --nodes: a comma-separated list of loopback host:port (empty: only --target).
 func nodeTargets(s string) ([]Target, error) {
@@ -54,14 +56,15 @@ func (r *runner) nodeFor(i int) Target {
 
 // nodeMeter reads the CPU of each node process and of the shared processes (with their descendants).
 type nodeMeter struct {
+	active        int // nodes[:active] hold the run's connections
 	nodes, shared []int
 	node0         []float64
 	shared0       float64
 	ok            bool
 }
 
-func startNodes(nodes, shared []int) *nodeMeter {
-	m := &nodeMeter{nodes: nodes, shared: shared, ok: len(nodes) > 0}
+func startNodes(active int, nodes, shared []int) *nodeMeter {
+	m := &nodeMeter{active: min(active, len(nodes)), nodes: nodes, shared: shared, ok: len(nodes) > 0}
 	if !m.ok {
 		return m
 	}
@@ -105,16 +108,23 @@ func (m *nodeMeter) report(res *Result, delivered int64, unit string) {
 		res.Notes = append(res.Notes, fmt.Sprintf("node CPU not read: %v", err))
 		return
 	}
-	var sum float64
+	var sum, idle float64
 	for i := range now {
 		d := now[i] - m.node0[i]
 		sum += d
+		if i >= m.active {
+			idle += d
+		}
 		res.add(fmt.Sprintf("node %d CPU per %s", i+1, unit), round(d/float64(delivered)*1e6, 2), "µs")
 	}
-	n := float64(len(now))
-	res.add("nodes", n, "")
-	res.add("per-node CPU per "+unit+" (mean)", round(sum/n/float64(delivered)*1e6, 2), "µs")
-	res.add("all nodes CPU per "+unit, round(sum/float64(delivered)*1e6, 2), "µs")
+	per := func(cpu, nodes float64) float64 { return round(cpu/nodes/float64(delivered)*1e6, 2) }
+	res.add("nodes", float64(m.active), "")
+	res.add("per-node CPU per "+unit+" (mean)", per(sum-idle, float64(m.active)), "µs")
+	if n := len(now) - m.active; n > 0 {
+		res.add("idle nodes", float64(n), "")
+		res.add("idle node CPU per "+unit+" (mean)", per(idle, float64(n)), "µs")
+	}
+	res.add("all nodes CPU per "+unit, per(sum, 1), "µs")
 	if len(m.shared) > 0 {
 		res.add("shared processes (database, bus) CPU per "+unit, round((sharedCPU(m.shared)-m.shared0)/float64(delivered)*1e6, 2), "µs")
 	}

@@ -88,7 +88,7 @@ func (r *runner) pairs(ctx context.Context) Result {
 	budget.Store(int64(r.cfg.MaxMsgs))
 	start := time.Now()
 	cpu := startCPU(r.cfg.ServerPID)
-	nodeCPU := startNodes(r.nodePIDs, r.shared)
+	nodeCPU := startNodes(max(len(r.nodes), 1), r.nodePIDs, r.shared)
 	firstSend.Store(start.UnixNano())
 	sendPlan{
 		senders: n, rate: r.cfg.Rate, window: r.cfg.Window, deadline: start.Add(r.cfg.Duration), budget: budget,

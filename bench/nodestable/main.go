@@ -19,19 +19,23 @@ import (
 type row struct {
 	bus   string
 	nodes int
+	idle  bool // one more node, holding none of the run's connections
 	res   load.Result
 }
 
 func main() {
 	var rows []row
 	for _, path := range os.Args[1:] {
-		base := strings.TrimSuffix(filepath.Base(path), ".json")
-		bus, n, ok := strings.Cut(base, "-")
-		nodes, err := strconv.Atoi(n)
-		if !ok || err != nil {
-			fmt.Fprintf(os.Stderr, "nodestable: %s: want <bus>-<nodes>.json\n", path)
+		parts := strings.Split(strings.TrimSuffix(filepath.Base(path), ".json"), "-")
+		nodes, err := 0, error(nil)
+		if len(parts) >= 2 {
+			nodes, err = strconv.Atoi(parts[1])
+		}
+		if len(parts) < 2 || len(parts) > 3 || err != nil || len(parts) == 3 && parts[2] != "idle" {
+			fmt.Fprintf(os.Stderr, "nodestable: %s: want <bus>-<nodes>.json or <bus>-<nodes>-idle.json\n", path)
 			os.Exit(2)
 		}
+		bus := parts[0]
 		b, err := os.ReadFile(path)
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "nodestable:", err)
@@ -43,7 +47,7 @@ func main() {
 			os.Exit(1)
 		}
 		for _, r := range rep.Results {
-			rows = append(rows, row{bus, nodes, r})
+			rows = append(rows, row{bus, nodes, len(parts) == 3, r})
 		}
 	}
 	sort.SliceStable(rows, func(i, j int) bool {
@@ -54,10 +58,13 @@ func main() {
 		if a.nodes != b.nodes {
 			return a.nodes < b.nodes
 		}
+		if a.idle != b.idle {
+			return !a.idle
+		}
 		return a.bus < b.bus
 	})
-	fmt.Println("| scenario | bus | nodes | status | delivered/s | per-node CPU µs/delivery (mean) | all nodes µs | PostgreSQL+bus µs | each node µs | p99 ms |")
-	fmt.Println("|---|---|---:|---|---:|---:|---:|---:|---|---:|")
+	fmt.Println("| scenario | bus | nodes | status | delivered/s | per-node CPU µs/delivery (mean) | idle node µs | all nodes µs | PostgreSQL+bus µs | each node µs | p99 ms |")
+	fmt.Println("|---|---|---:|---|---:|---:|---:|---:|---:|---|---:|")
 	for _, r := range rows {
 		fig := map[string]float64{}
 		var each []string
@@ -75,8 +82,13 @@ func main() {
 		if r.res.Latency != nil {
 			p99 = strconv.FormatFloat(r.res.Latency.P99MS, 'f', 1, 64)
 		}
-		fmt.Printf("| %s | %s | %d | %s | %s | %.2f | %.2f | %.2f | %s | %s |\n", r.res.Label, r.bus, r.nodes, r.res.Status,
-			load.Thousands(r.res.DeliverRate), fig["per-node CPU per "+unit+" (mean)"], fig["all nodes CPU per "+unit],
+		nodes, idle := strconv.Itoa(r.nodes), ""
+		if r.idle {
+			nodes += " + 1 idle"
+			idle = strconv.FormatFloat(fig["idle node CPU per "+unit+" (mean)"], 'f', 2, 64)
+		}
+		fmt.Printf("| %s | %s | %s | %s | %s | %.2f | %s | %.2f | %.2f | %s | %s |\n", r.res.Label, r.bus, nodes, r.res.Status,
+			load.Thousands(r.res.DeliverRate), fig["per-node CPU per "+unit+" (mean)"], idle, fig["all nodes CPU per "+unit],
 			fig["shared processes (database, bus) CPU per "+unit], strings.Join(each, " / "), p99)
 	}
 }
