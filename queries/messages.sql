@@ -10,10 +10,6 @@ ON CONFLICT (conversation_id) DO UPDATE
     SET max_seq = s.max_seq + EXCLUDED.max_seq, max_seq_time = EXCLUDED.max_seq_time
 RETURNING s.conversation_id, s.max_seq;
 
--- name: NotifyAll :exec
--- One NOTIFY per payload, delivered at commit in this order.
-SELECT pg_notify(@channel::text, u.payload) FROM (SELECT unnest(@payloads::text[]) AS payload) u;
-
 -- name: InsertMessages :copyfrom
 INSERT INTO messages (
     conversation_id, seq, server_msg_id, client_msg_id, send_id, recv_id, group_id, sender_platform_id,
@@ -150,7 +146,7 @@ SELECT COALESCE((SELECT c.has_read_seq FROM conversations c WHERE c.owner_user_i
 
 -- name: RecentMessages :many
 -- Messages stored since a time (ms), at most the last @per_conv of each conversation written since then:
--- what a process whose LISTEN connection was lost pushes to its own connections when it is back.
+-- what a node whose bus (NATS) connection was lost pushes to its own connections when it is back.
 SELECT m.* FROM conversation_seqs s
 CROSS JOIN LATERAL (
     SELECT * FROM messages x

@@ -598,21 +598,6 @@ func (q *Queries) MessagesBySeqRange(ctx context.Context, arg MessagesBySeqRange
 	return items, nil
 }
 
-const notifyAll = `-- name: NotifyAll :exec
-SELECT pg_notify($1::text, u.payload) FROM (SELECT unnest($2::text[]) AS payload) u
-`
-
-type NotifyAllParams struct {
-	Channel  string
-	Payloads []string
-}
-
-// One NOTIFY per payload, delivered at commit in this order.
-func (q *Queries) NotifyAll(ctx context.Context, arg NotifyAllParams) error {
-	_, err := q.db.Exec(ctx, notifyAll, arg.Channel, arg.Payloads)
-	return err
-}
-
 const raiseHasReadSeq = `-- name: RaiseHasReadSeq :one
 UPDATE conversations SET has_read_seq = GREATEST(has_read_seq, $1::bigint)
 WHERE owner_user_id = $2 AND conversation_id = $3
@@ -695,7 +680,7 @@ type RecentMessagesParams struct {
 }
 
 // Messages stored since a time (ms), at most the last @per_conv of each conversation written since then:
-// what a process whose LISTEN connection was lost pushes to its own connections when it is back.
+// what a node whose bus (NATS) connection was lost pushes to its own connections when it is back.
 func (q *Queries) RecentMessages(ctx context.Context, arg RecentMessagesParams) ([]Message, error) {
 	rows, err := q.db.Query(ctx, recentMessages, arg.PerConv, arg.Since, arg.MaxRows)
 	if err != nil {

@@ -53,6 +53,8 @@ type NATSOptions struct {
 	Prefix string
 	// Log receives connection changes.
 	Log *slog.Logger
+	// InProcess, when set, reaches an embedded nats-server in-process instead of URLs.
+	InProcess nats.InProcessConnProvider
 }
 
 // NATS is the bus of a multi-node deployment.
@@ -107,6 +109,9 @@ func ConnectNATS(o NATSOptions, h Handler) (*NATS, error) {
 			}
 			n.log.Warn("bus: NATS error", "err", err)
 		}),
+	}
+	if o.InProcess != nil {
+		opts = append(opts, nats.InProcessServer(o.InProcess))
 	}
 	if o.Creds != "" {
 		opts = append(opts, nats.UserCredentials(o.Creds))

@@ -170,16 +170,15 @@ func normalizeContent(contentType int, content string) string {
 // published to the nodes that hold them. A node that dies between the commit and the publish loses the
 // pushes, not the messages: the recipients find them by seq.
 func (s *Service) pushStored(ps []*pending) {
-	if s.pusher == nil {
-		return
-	}
 	for _, p := range ps {
 		if p.dup {
 			continue
 		}
 		s.pushed.add(p.stored.ConversationID, p.stored.Seq)
 		frame := PushFrame(ToWire(p.stored), p.opID)
-		s.pusher.Deliver(p.recipients, frame, p.exceptConn)
+		if s.pusher != nil {
+			s.pusher.Deliver(p.recipients, frame, p.exceptConn)
+		}
 		s.bus.Publish(&bus.Event{Kind: bus.KindPush, Conv: p.stored.ConversationID, Seq: p.stored.Seq, Recipients: p.recipients, Except: p.exceptConn, Frame: frame})
 	}
 }

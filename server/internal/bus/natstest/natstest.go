@@ -5,6 +5,7 @@ package natstest
 import (
 	"fmt"
 	"net/url"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,4 +73,26 @@ func URLs(srvs ...*server.Server) []string {
 		out[i] = s.ClientURL()
 	}
 	return out
+}
+
+var (
+	sharedOnce sync.Once
+	shared     *server.Server
+	sharedErr  error
+)
+
+// Shared is one NATS server for the whole test binary (tests keep apart by subject prefix); it lives until
+// the binary exits.
+func Shared() (*server.Server, error) {
+	sharedOnce.Do(func() {
+		shared, sharedErr = server.NewServer(&server.Options{Host: "127.0.0.1", Port: server.RANDOM_PORT, NoLog: true, NoSigs: true})
+		if sharedErr != nil {
+			return
+		}
+		go shared.Start()
+		if !shared.ReadyForConnections(30 * time.Second) {
+			sharedErr = fmt.Errorf("shared NATS server not ready")
+		}
+	})
+	return shared, sharedErr
 }
