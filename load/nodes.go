@@ -59,7 +59,7 @@ type nodeMeter struct {
 	active        int // nodes[:active] hold the run's connections
 	nodes, shared []int
 	node0         []float64
-	shared0       float64
+	shared0       []float64
 	ok            bool
 }
 
@@ -88,14 +88,15 @@ func nodeCPU(pids []int) ([]float64, error) {
 	return out, nil
 }
 
-func sharedCPU(pids []int) float64 {
-	var sum float64
-	for _, p := range pids {
+// sharedCPU is the CPU of each process with its descendants (PostgreSQL's backends); 0 when it is gone.
+func sharedCPU(pids []int) []float64 {
+	out := make([]float64, len(pids))
+	for i, p := range pids {
 		if _, tree, err := procCPU(p); err == nil {
-			sum += tree
+			out[i] = tree
 		}
 	}
-	return sum
+	return out
 }
 
 // report adds, per delivered message: each node's CPU, their mean and sum, and the shared processes' CPU.
@@ -125,7 +126,13 @@ func (m *nodeMeter) report(res *Result, delivered int64, unit string) {
 		res.add("idle node CPU per "+unit+" (mean)", per(idle, float64(n)), "µs")
 	}
 	res.add("all nodes CPU per "+unit, per(sum, 1), "µs")
+	var shared float64
+	for i, cpu := range sharedCPU(m.shared) {
+		d := cpu - m.shared0[i]
+		shared += d
+		res.add(fmt.Sprintf("shared process %d CPU per %s", i+1, unit), round(d/float64(delivered)*1e6, 2), "µs")
+	}
 	if len(m.shared) > 0 {
-		res.add("shared processes (database, bus) CPU per "+unit, round((sharedCPU(m.shared)-m.shared0)/float64(delivered)*1e6, 2), "µs")
+		res.add("shared processes (database, bus) CPU per "+unit, round(shared/float64(delivered)*1e6, 2), "µs")
 	}
 }
