@@ -17,7 +17,7 @@ test: postgres vet
 	$(GO) test $(GOTEST_FLAGS) ./...
 
 ## test-faults: the fault-injection suite (server/faulttest, build tag faults): the database killed, stopped,
-## stalled and filled, the LISTEN connection cut, against a running server; about a minute and a half
+## stalled and filled, the NATS connections cut, against a running server; about a minute and a half
 test-faults: postgres
 	$(GO) vet -tags faults ./server/faulttest/
 	$(GO) test -tags faults -count=1 -timeout 15m ./server/faulttest/

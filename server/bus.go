@@ -55,5 +55,11 @@ func (h nodeHooks) Offline(userID string, platformID int) {
 	h.b.Release(userID)
 }
 
-func (h nodeHooks) Connected(c gateway.ConnInfo)    { h.p.Connected(c) }
+// Connected also closes the user's connection on the same platform on the other nodes: the newest login of
+// a platform wins across nodes as the gateway makes it win within one.
+func (h nodeHooks) Connected(c gateway.ConnInfo) {
+	h.p.Connected(c)
+	h.b.Publish(&bus.Event{Kind: bus.KindKick, UserID: c.UserID, PlatformID: c.PlatformID, Reason: gateway.ReasonReplaced})
+}
+
 func (h nodeHooks) Disconnected(c gateway.ConnInfo) { h.p.Disconnected(c) }

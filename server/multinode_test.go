@@ -18,8 +18,8 @@ import (
 
 // TestMultiNode runs a 3-node NATS cluster and three imserver nodes on one PostgreSQL (nodes 0 and 1
 // in-process, node 2 a process, so that it can be SIGKILLed), each node on its own NATS server, with users
-// spread over the nodes: 1:1, group and notification pushes cross nodes; a kick and a forbid close
-// connections on another node; a NATS server killed mid-traffic loses no acknowledged message and delivery
+// spread over the nodes: 1:1, group and notification pushes cross nodes; a kick, a forbid and a newer login
+// on the same platform close connections on another node; a NATS server killed mid-traffic loses no acknowledged message and delivery
 // resumes; a killed imserver node's user reconnects to another node and gap-fills.
 func TestMultiNode(t *testing.T) {
 	if testing.Short() {
@@ -133,6 +133,10 @@ func TestMultiNode(t *testing.T) {
 		t.Fatalf("send on node1: %+v", r)
 	}
 	cWS.AwaitPush(wait, "1:1 node1 → c on its new node", has("c moved"))
+
+	// A newer connection of a's platform 1 on node1 (same token) replaces the one on node0.
+	n1.Dial(a, aTok, 1)
+	aWS.Await(wait, "replacement across nodes", func(f testenv.Frame) bool { return f.ReqIdentifier == 2002 })
 
 	// A re-login through node0 kicks b's connection on node1.
 	n0.Token(b, 1)

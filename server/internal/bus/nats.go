@@ -39,6 +39,8 @@ const (
 	inbox = 1 << 16
 	// maxChunk keeps one published event well under NATS's default max_payload (1 MiB).
 	maxChunk = 512 << 10
+	// holdFlush bounds Hold's wait for the server to confirm a subscription.
+	holdFlush = time.Second
 )
 
 // NATSOptions configure a NATS bus.
@@ -225,19 +227,26 @@ func (n *NATS) publish(subject string, e *Event) {
 	}
 }
 
-// Hold subscribes to userID's subject.
+// Hold subscribes to userID's subject and waits (up to holdFlush) until the NATS server has it: the
+// gateway acknowledges the connection after its hooks ran, so a client that acts on the ack (sends itself a
+// message through another node, say) finds the subscription in place.
 func (n *NATS) Hold(userID string) {
 	n.mu.Lock()
-	defer n.mu.Unlock()
 	if _, ok := n.subs[userID]; ok {
+		n.mu.Unlock()
 		return
 	}
 	sub, err := n.nc.ChanSubscribe(n.userSubject(userID), n.in)
 	if err != nil {
+		n.mu.Unlock()
 		n.log.Warn("bus: subscribe failed; this user's pushes from other nodes arrive by resync only", "userID", userID, "err", err)
 		return
 	}
 	n.subs[userID] = sub
+	n.mu.Unlock()
+	if n.nc.IsConnected() {
+		_ = n.nc.FlushTimeout(holdFlush) // a slow server only delays the ack; the subscription stands
+	}
 }
 
 // Release unsubscribes from userID's subject.
