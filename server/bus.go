@@ -38,28 +38,28 @@ func processID(node string) string {
 	return node + "-" + hex.EncodeToString(b[:])
 }
 
-// nodeHooks tell the presence registry about every connection and the bus which users this node holds
-// (it subscribes to a user's events while it holds one of their connections).
+// nodeHooks tell the presence registry about every connection and the bus which users this node holds:
+// it subscribes to a user's events from other nodes while it holds a connection of theirs.
 type nodeHooks struct {
 	p *presence.Presence
 	b bus.Bus
 }
 
-func (h nodeHooks) Online(userID string, platformID int) {
-	h.b.Hold(userID)
-	h.p.Online(userID, platformID)
-}
+var _ gateway.Attacher = nodeHooks{}
 
-func (h nodeHooks) Offline(userID string, platformID int) {
-	h.p.Offline(userID, platformID)
-	h.b.Release(userID)
-}
+func (h nodeHooks) Online(userID string, platformID int)  { h.p.Online(userID, platformID) }
+func (h nodeHooks) Offline(userID string, platformID int) { h.p.Offline(userID, platformID) }
 
-// Connected also closes the user's connection on the same platform on the other nodes: the newest login of
-// a platform wins across nodes as the gateway makes it win within one.
-func (h nodeHooks) Connected(c gateway.ConnInfo) {
-	h.p.Connected(c)
+// Attach subscribes before the gateway acks the connection, and closes the user's connection on the same
+// platform on the other nodes: the newest login of a platform wins across nodes as it does within one.
+func (h nodeHooks) Attach(c gateway.ConnInfo) {
+	h.b.Hold(c.UserID)
 	h.b.Publish(&bus.Event{Kind: bus.KindKick, UserID: c.UserID, PlatformID: c.PlatformID, Reason: gateway.ReasonReplaced})
 }
 
-func (h nodeHooks) Disconnected(c gateway.ConnInfo) { h.p.Disconnected(c) }
+func (h nodeHooks) Connected(c gateway.ConnInfo) { h.p.Connected(c) }
+
+func (h nodeHooks) Disconnected(c gateway.ConnInfo) {
+	h.p.Disconnected(c)
+	h.b.Release(c.UserID)
+}

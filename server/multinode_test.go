@@ -59,6 +59,12 @@ func TestMultiNode(t *testing.T) {
 	sendREST(t, n2, cTok, c, a, "c to a", "")
 	aWS.AwaitPush(wait, "1:1 node2 → node0", has("c to a"))
 
+	// Two recipients of one message on one node (the receiver and the sender's other device): each gets it.
+	aWeb := n1.Dial(a, n0.Token(a, 5), 5)
+	sendREST(t, n0, aTok, a, b, "two on node1", "")
+	bWS.AwaitPush(wait, "1:1 to the receiver on node1", has("two on node1"))
+	aWeb.AwaitPush(wait, "1:1 to the sender's other device on node1", has("two on node1"))
+
 	// A group of 13 (one published event for all nodes, not one per member): its creation notification
 	// and a message reach the members on the other nodes.
 	members := []string{a, c}

@@ -56,8 +56,8 @@ type Bus interface {
 	// Publish sends e to the nodes that hold any of its recipients (a kick: its user). It never blocks
 	// for long and never fails loudly: the bus is a wake-up, the database the truth.
 	Publish(e *Event)
-	// Hold tells the bus this node now holds a connection of userID (its first); Release that it holds
-	// none any more. Calls for one user come in order.
+	// Hold tells the bus this node holds one more connection of userID, Release one fewer: the node hears
+	// of the user's events from when Hold returns until the last Release.
 	Hold(userID string)
 	Release(userID string)
 	// Close leaves the bus.

@@ -169,3 +169,27 @@ func BenchmarkPublish(b *testing.B) {
 		_ = n.Flush()
 	})
 }
+
+// Hold and Release count connections: the node hears of a user until its last connection of theirs goes.
+func TestHoldCountsConnections(t *testing.T) {
+	s := natstest.Start(t)
+	ha, hb := newHandler(), newHandler()
+	a, b := connect(t, s.ClientURL(), ha), connect(t, s.ClientURL(), hb)
+	b.Hold("u")
+	b.Hold("u")
+	b.Release("u")
+	a.Publish(&bus.Event{Kind: bus.KindPush, Seq: 1, Recipients: []string{"u"}})
+	hb.await(t, 1)
+	b.Release("u")
+	if b.Subscriptions() != 0 {
+		t.Fatalf("%d subscriptions after the last Release", b.Subscriptions())
+	}
+	_ = b.Flush()
+	b.Hold("marker")
+	a.Publish(&bus.Event{Kind: bus.KindPush, Seq: 2, Recipients: []string{"u"}})
+	a.Publish(&bus.Event{Kind: bus.KindPush, Seq: 3, Recipients: []string{"marker"}})
+	got := hb.await(t, 2)
+	if len(got) != 2 || got[1].Seq != 3 {
+		t.Fatalf("after the last Release node b got %+v", got)
+	}
+}

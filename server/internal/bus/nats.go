@@ -71,14 +71,21 @@ type NATS struct {
 	wg     sync.WaitGroup
 
 	mu   sync.Mutex
-	subs map[string]*nats.Subscription
+	subs map[string]*held
 
+	closing   atomic.Bool
 	lost      atomic.Int64 // ms when the connection was lost; 0 while connected
 	resyncing atomic.Bool  // a resync after a slow-consumer drop is on its way
 	dropped   atomic.Int64 // events NATS dropped because delivery fell behind
 }
 
 var _ Bus = (*NATS)(nil)
+
+// held is a user's subscription and the number of this node's connections of theirs.
+type held struct {
+	sub  *nats.Subscription
+	refs int
+}
 
 // ConnectNATS joins the bus; h handles the other nodes' events. It returns once connected, or with an
 // error when no server answers (a node that cannot reach the bus must not pretend to be part of the
@@ -90,7 +97,7 @@ func ConnectNATS(o NATSOptions, h Handler) (*NATS, error) {
 	if o.Log == nil {
 		o.Log = slog.Default()
 	}
-	n := &NATS{h: h, log: o.Log, prefix: o.Prefix, in: make(chan *nats.Msg, inbox), done: make(chan struct{}), subs: map[string]*nats.Subscription{}}
+	n := &NATS{h: h, log: o.Log, prefix: o.Prefix, in: make(chan *nats.Msg, inbox), done: make(chan struct{}), subs: map[string]*held{}}
 	opts := []nats.Option{
 		nats.Name("imserver " + o.Name),
 		nats.NoEcho(), // this node delivered its own events already
@@ -99,6 +106,9 @@ func ConnectNATS(o NATSOptions, h Handler) (*NATS, error) {
 		nats.PingInterval(pingInterval),
 		nats.MaxPingsOutstanding(maxPingsOut),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if n.closing.Load() {
+				return
+			}
 			n.lost.CompareAndSwap(0, time.Now().UnixMilli())
 			n.log.Warn("bus: NATS connection lost; reconnecting", "err", err)
 		}),
@@ -227,12 +237,13 @@ func (n *NATS) publish(subject string, e *Event) {
 	}
 }
 
-// Hold subscribes to userID's subject and waits (up to holdFlush) until the NATS server has it: the
-// gateway acknowledges the connection after its hooks ran, so a client that acts on the ack (sends itself a
-// message through another node, say) finds the subscription in place.
+// Hold counts a connection of userID, subscribing to the user's subject at the first; it then waits (up to
+// holdFlush) until the NATS server has the subscription, so that a client acting on its connect ack (sending
+// itself a message through another node, say) is already reachable.
 func (n *NATS) Hold(userID string) {
 	n.mu.Lock()
-	if _, ok := n.subs[userID]; ok {
+	if h := n.subs[userID]; h != nil {
+		h.refs++
 		n.mu.Unlock()
 		return
 	}
@@ -242,19 +253,23 @@ func (n *NATS) Hold(userID string) {
 		n.log.Warn("bus: subscribe failed; this user's pushes from other nodes arrive by resync only", "userID", userID, "err", err)
 		return
 	}
-	n.subs[userID] = sub
+	n.subs[userID] = &held{sub: sub, refs: 1}
 	n.mu.Unlock()
 	if n.nc.IsConnected() {
 		_ = n.nc.FlushTimeout(holdFlush) // a slow server only delays the ack; the subscription stands
 	}
 }
 
-// Release unsubscribes from userID's subject.
+// Release uncounts a connection of userID, unsubscribing after the last.
 func (n *NATS) Release(userID string) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if sub, ok := n.subs[userID]; ok {
-		_ = sub.Unsubscribe()
+	h := n.subs[userID]
+	if h == nil {
+		return
+	}
+	if h.refs--; h.refs <= 0 {
+		_ = h.sub.Unsubscribe()
 		delete(n.subs, userID)
 	}
 }
@@ -271,6 +286,7 @@ func (n *NATS) Flush() error { return n.nc.Flush() }
 
 // Close drains nothing (the database holds everything that matters) and leaves.
 func (n *NATS) Close() {
+	n.closing.Store(true)
 	n.nc.Close()
 	close(n.done)
 	n.wg.Wait()

@@ -57,7 +57,7 @@ func (h busHandler) Handle(e *bus.Event) {
 	}
 	switch e.Kind {
 	case bus.KindPush:
-		if e.Seq > 0 && !s.pushed.add(e.Conv, e.Seq) {
+		if e.Seq > 0 && s.pushed.mark(e.Conv, e.Seq, byEvent) == byCatchUp {
 			return
 		}
 		s.pusher.Deliver(e.Recipients, e.Frame, e.Except)
@@ -89,7 +89,7 @@ func (h busHandler) Resync(since time.Time) {
 func (s *Service) deliverStored(ctx context.Context, msgs []db.Message) {
 	members := map[string][]string{}
 	for _, m := range msgs {
-		if !s.pushed.add(m.ConversationID, m.Seq) {
+		if s.pushed.mark(m.ConversationID, m.Seq, byCatchUp) != notPushed {
 			continue // pushed already (by the catch-up, or stored here)
 		}
 		var to []string
@@ -151,14 +151,28 @@ func (s *Service) kickForbidden(ctx context.Context) {
 // ForbiddenKickReason is the close reason of a forbidden user's connections (as /manager/forbid_user gives it).
 const ForbiddenKickReason = "this user has been forbidden"
 
-// pushedSet remembers the (conversation, seq) of messages pushed here in the last pushedWindow, so the
-// catch-up after a bus gap and the events that overlap it push each message once.
+// pushedSet remembers the (conversation, seq) of messages pushed here in the last pushedWindow, and how, so
+// that the catch-up after a bus gap and the events that overlap it push each message once. Events never
+// overlap each other (one message's events name disjoint recipients: one per recipient, or chunks of a big
+// list), so they are only checked against the catch-up: an event is dropped when the catch-up pushed its
+// message, and the catch-up skips a message an event (or this node's own commit) pushed. (An event for one
+// recipient arriving while another's was lost in the gap makes the catch-up skip the message: that recipient
+// finds it by seq.)
 type pushedSet struct {
 	mu    sync.Mutex
-	seen  map[convSeq]struct{}
+	seen  map[convSeq]pushedBy
 	order []pushedAt // insertion order, for pruning; order[head:] are live
 	head  int
 }
+
+// pushedBy says how a message was pushed here.
+type pushedBy uint8
+
+const (
+	notPushed pushedBy = iota
+	byEvent            // this node's commit, or an event of another node
+	byCatchUp
+)
 
 type convSeq struct {
 	conv string
@@ -175,19 +189,20 @@ const (
 	pushedMax    = 200_000
 )
 
-// add records k and reports whether it was new.
-func (p *pushedSet) add(conv string, seq int64) bool {
+// mark records that a message was pushed by how, unless it was already, and returns how it was before
+// (notPushed: it was new).
+func (p *pushedSet) mark(conv string, seq int64, how pushedBy) pushedBy {
 	now := time.Now()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if p.seen == nil {
-		p.seen = map[convSeq]struct{}{}
+		p.seen = map[convSeq]pushedBy{}
 	}
 	k := convSeq{conv, seq}
-	if _, ok := p.seen[k]; ok {
-		return false
+	if prev, ok := p.seen[k]; ok {
+		return prev
 	}
-	p.seen[k] = struct{}{}
+	p.seen[k] = how
 	p.order = append(p.order, pushedAt{k, now})
 	for p.head < len(p.order) && (now.Sub(p.order[p.head].at) > pushedWindow || len(p.order)-p.head > pushedMax) {
 		delete(p.seen, p.order[p.head].k)
@@ -197,5 +212,5 @@ func (p *pushedSet) add(conv string, seq int64) bool {
 		p.order = append(p.order[:0], p.order[p.head:]...) // amortised: at most once per doubling
 		p.head = 0
 	}
-	return true
+	return notPushed
 }

@@ -174,7 +174,7 @@ func (s *Service) pushStored(ps []*pending) {
 		if p.dup {
 			continue
 		}
-		s.pushed.add(p.stored.ConversationID, p.stored.Seq)
+		s.pushed.mark(p.stored.ConversationID, p.stored.Seq, byEvent)
 		frame := PushFrame(ToWire(p.stored), p.opID)
 		if s.pusher != nil {
 			s.pusher.Deliver(p.recipients, frame, p.exceptConn)
