@@ -6,6 +6,7 @@
 #
 # Through the load balancer every REST call and WebSocket connection lands on the next node round robin, so
 # the suite's event cases (a REST call on one node, the push awaited on a connection of another) cross nodes.
+# deploy/expected-failures.txt lists what is known not to hold across nodes, each case with its reason.
 #
 # Exit 75 when no Docker engine can be started here (like .ci/docker-conformance.sh): the environment, not the
 # code. Needs root only to start dockerd or install docker-compose; with an engine and compose of your own it
@@ -94,7 +95,7 @@ log "imconform --api http://$IMSERVER_PUBLISH/api/v3"
 rc=0
 # shellcheck disable=SC2086
 go run ./conformance/cmd/imconform --api "http://$IMSERVER_PUBLISH/api/v3" --secret "$IMSERVER_SECRET" \
-	--progress=false --junit "$WORK/junit.xml" ${IMCONFORM_FLAGS:-} >"$WORK/imconform.txt" 2>&1 || rc=$?
+	--progress=false --junit "$WORK/junit.xml" --expected deploy/expected-failures.txt ${IMCONFORM_FLAGS:-} >"$WORK/imconform.txt" 2>&1 || rc=$?
 tail -n 15 "$WORK/imconform.txt"
 if [[ $rc != 0 ]]; then log "imconform failed (exit $rc): $WORK/imconform.txt"; exit "$rc"; fi
 log "the conformance suite passed against the load balancer of $NODES nodes"
