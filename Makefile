@@ -167,6 +167,6 @@ bench-compare: postgres
 
 ## bench-nodes: CPU per delivered message on each node with 1, 2 and 3 imserver nodes on one PostgreSQL,
 ## LISTEN/NOTIFY (the server at BENCH_NOTIFY_REF) and NATS side by side, pairs and fanout across nodes;
-## a few minutes. See bench/nodes.sh and bench/README.md
+## about 10 minutes on 2 cores. See bench/nodes.sh and bench/README.md
 bench-nodes: postgres
 	bench/nodes.sh
