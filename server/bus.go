@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"log/slog"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/imspec/imserver/server/internal/bus"
 	"github.com/imspec/imserver/server/internal/chat"
 	"github.com/imspec/imserver/server/internal/config"
@@ -13,13 +15,13 @@ import (
 )
 
 // connectBus joins the NATS cluster of a multi-node deployment, or returns the no-op bus of a single node.
-func connectBus(cfg *config.Config, log *slog.Logger, c *chat.Service) (bus.Bus, error) {
+func connectBus(cfg *config.Config, log *slog.Logger, c *chat.Service, reg prometheus.Registerer) (bus.Bus, error) {
 	if len(cfg.NATS.URLs) == 0 {
 		return bus.Local{}, nil
 	}
 	n, err := bus.ConnectNATS(bus.NATSOptions{
 		URLs: cfg.NATS.URLs, Creds: cfg.NATS.Creds, NKey: cfg.NATS.NKey, CA: cfg.NATS.CA, Cert: cfg.NATS.Cert, Key: cfg.NATS.Key,
-		Name: cfg.NodeName, Prefix: cfg.NATS.SubjectPrefix, Log: log,
+		Name: cfg.NodeName, Prefix: cfg.NATS.SubjectPrefix, Log: log, Registerer: reg,
 	}, c.BusHandler())
 	if err != nil {
 		return nil, err

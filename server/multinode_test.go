@@ -3,6 +3,8 @@ package server_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
 	"strings"
 	"syscall"
 	"testing"
@@ -143,6 +145,19 @@ func TestMultiNode(t *testing.T) {
 	// A newer connection of a's platform 1 on node1 (same token) replaces the one on node0.
 	n1.Dial(a, aTok, 1)
 	aWS.Await(wait, "replacement across nodes", func(f testenv.Frame) bool { return f.ReqIdentifier == 2002 })
+
+	// The bus's series are on /metrics.
+	res, err := http.Get(n0.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, series := range []string{"imserver_bus_published_total", "imserver_bus_received_total", "imserver_bus_users_held", "imserver_bus_resyncs_total"} {
+		if !strings.Contains(string(body), "\n"+series+" ") {
+			t.Errorf("/metrics has no %s", series)
+		}
+	}
 
 	// A re-login through node0 kicks b's connection on node1.
 	n0.Token(b, 1)

@@ -119,7 +119,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	// The shared connection registry: every process's connections, for 1304 and get_users_online_status.
 	// Each worker may hold a pool connection while it announces (which takes another), so they get at most
 	// a quarter of the pool.
-	if s.bus, err = connectBus(cfg, log, s.chat); err != nil {
+	if s.bus, err = connectBus(cfg, log, s.chat, reg); err != nil {
 		return nil, err
 	}
 	s.chat.SetBus(s.bus)
@@ -136,11 +136,16 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 	s.chat.SetPusher(s.hub)
+	if n, ok := s.bus.(*bus.NATS); ok {
+		if err := n.SetStatusSource(nodeStatus(s.hub)); err != nil {
+			return nil, fmt.Errorf("bus: %w", err)
+		}
+	}
 	deps := httpapi.Deps{
 		Checker: checker, Log: log, MaxBody: cfg.MaxBodyBytes,
 		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Guard: grd, Users: users.New(s.pool, s.chat, signer, cfg.Secret), Friends: friends.New(s.pool, s.chat),
 		Groups:   groups.New(s.pool, s.chat, groups.Limits{MaxMembers: cfg.MaxGroupMembers, MaxGroupsPerUser: cfg.MaxGroupsPerUser}),
-		Sessions: sessions{hub: s.hub, presence: s.presence}, Console: console{q: db.New(s.pool), settings: cfg.Lines()},
+		Sessions: sessions{hub: s.hub, presence: s.presence, bus: s.bus}, Console: console{q: db.New(s.pool), settings: cfg.Lines()},
 	}
 
 	r := chi.NewRouter()
@@ -320,10 +325,24 @@ type sessions struct {
 	bus      bus.Bus
 }
 
-// OnlineStatus reports the connections of every process: this process's from its gateway (current to the
-// moment, with the background flag of 2004), the others' from the shared registry (written a moment after
-// they open or close; a process that died without stopping counts for up to 30 s; isBackground false, as the
-// gateway reports no 2004 to the registry). Per user, ordered by platform.
+// nodeStatus answers another node's question about the background flags of this node's connections.
+func nodeStatus(hub *gateway.Hub) bus.StatusSource {
+	return func(userIDs []string) map[string]bool {
+		out := map[string]bool{}
+		for _, conns := range hub.OnlineStatus(userIDs) {
+			for _, c := range conns {
+				out[c.ConnID] = c.IsBackground
+			}
+		}
+		return out
+	}
+}
+
+// OnlineStatus reports the connections of every node: this node's from its gateway (current to the moment,
+// with the background flag of 2004), the others' from the shared registry (written a moment after they open
+// or close; a node that died without stopping counts for up to 30 s) with their background flags asked of
+// the nodes that hold them over the bus (false when a node does not answer within bus.StatusTimeout). Per
+// user, ordered by platform.
 func (s sessions) OnlineStatus(ctx context.Context, userIDs []string) (map[string][]httpapi.PlatformConn, error) {
 	remote, err := s.presence.Remote(ctx, userIDs)
 	if err != nil {
@@ -338,6 +357,22 @@ func (s sessions) OnlineStatus(ctx context.Context, userIDs []string) (map[strin
 		}
 	}
 	add(s.hub.OnlineStatus(userIDs))
+	if n, ok := s.bus.(*bus.NATS); ok && len(remote) > 0 {
+		want := map[string]bool{}
+		for _, conns := range remote {
+			for _, c := range conns {
+				want[c.ConnID] = true
+			}
+		}
+		bctx, cancel := context.WithTimeout(ctx, bus.StatusTimeout)
+		bg := n.Background(bctx, userIDs, want)
+		cancel()
+		for _, conns := range remote {
+			for i := range conns {
+				conns[i].IsBackground = bg[conns[i].ConnID]
+			}
+		}
+	}
 	add(remote)
 	for _, conns := range out {
 		slices.SortStableFunc(conns, func(a, b httpapi.PlatformConn) int { return cmp.Compare(a.PlatformID, b.PlatformID) })

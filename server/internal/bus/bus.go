@@ -20,7 +20,7 @@ type Event struct {
 	Conv string `json:"c,omitempty"`
 	Seq  int64  `json:"s,omitempty"`
 	// Recipients of a push; the receiving node delivers to those it holds.
-	Recipients []string `json:"r,omitempty"`
+	Recipients []string `json:"-"` // one per line after the header (faster than JSON for a big group)
 	// Except is the connection that must not get the push (the sender's, which gets the ack).
 	Except string `json:"x,omitempty"`
 	// A kick: UserID's connections on PlatformID (0: all) are closed with Reason.
