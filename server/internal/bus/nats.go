@@ -436,15 +436,23 @@ func decode(b []byte) (*Event, error) {
 	}
 	b = b[i+1:]
 	if w.N > 0 {
-		w.Recipients = make([]string, 0, w.N)
+		// One string for the whole list, the recipients slices of it: one allocation, not one per member.
+		end := 0
 		for range w.N {
-			j := bytes.IndexByte(b, '\n')
+			j := bytes.IndexByte(b[end:], '\n')
 			if j < 0 {
 				return nil, errors.New("recipient list cut short")
 			}
-			w.Recipients = append(w.Recipients, string(b[:j]))
-			b = b[j+1:]
+			end += j + 1
 		}
+		list := string(b[:end])
+		w.Recipients = make([]string, 0, w.N)
+		for len(list) > 0 {
+			j := strings.IndexByte(list, '\n')
+			w.Recipients = append(w.Recipients, list[:j])
+			list = list[j+1:]
+		}
+		b = b[end:]
 	}
 	w.Frame = b
 	return w.Event, nil
