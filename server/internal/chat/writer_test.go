@@ -5,7 +5,11 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/imspec/imserver/gen/db"
 	"github.com/imspec/imserver/internal/pgtest"
@@ -87,5 +91,76 @@ func TestSenderReadMarkFollowsConcurrentSends(t *testing.T) {
 	}
 	if maxSeq != n || hasRead != n {
 		t.Fatalf("after %d sends: max_seq %d, sender's has_read_seq %d", n, maxSeq, hasRead)
+	}
+}
+
+// roundTrips counts the client's waits for the database: each query, batch (a pipeline) and COPY.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+func (r *roundTrips) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceCopyFromEnd(context.Context, *pgx.Conn, pgx.TraceCopyFromEndData) {}
+
+// A lone message (nothing else queued) is stored in two round trips: BEGIN with the duplicate check and
+// the send check, then the write with COMMIT. Each round trip is a wait of the sender's; the statement at a
+// time transaction took eight.
+func TestLoneMessageRoundTrips(t *testing.T) {
+	cfg, err := pgxpool.ParseConfig(pgtest.NewDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &roundTrips{}
+	cfg.ConnConfig.Tracer = rt
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO users (user_id, nickname, create_time) VALUES ('a', 'a', 1), ('b', 'b', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	svc := chat.New(pool, quietLog(), chat.Options{Workers: 1})
+	svc.SetPusher(&countingPusher{})
+	t.Cleanup(svc.Close)
+	send := func(id string) chat.SendResult {
+		t.Helper()
+		r, err := svc.Send(ctx, chat.SendInput{SendID: "a", RecvID: "b", SessionType: chat.SingleChat, SenderPlatformID: 5,
+			ContentType: chat.ContentText, Content: `{"content":"hi"}`, ClientMsgID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	send("first") // creates the conversation rows and prepares the statements
+	for i, id := range []string{"second", "third"} {
+		before := rt.n.Load()
+		r := send(id)
+		if got := rt.n.Load() - before; got > 2 {
+			t.Errorf("a lone message took %d round trips, want 2", got)
+		}
+		if r.Seq != int64(i+2) {
+			t.Errorf("seq %d, want %d", r.Seq, i+2)
+		}
+	}
+	before := rt.n.Load()
+	if r := send("second"); !r.Duplicate || r.Seq != 2 {
+		t.Errorf("resend: %+v, want the duplicate of seq 2", r)
+	}
+	if got := rt.n.Load() - before; got > 2 {
+		t.Errorf("a lone resend took %d round trips, want 2", got)
 	}
 }
