@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -162,5 +163,59 @@ func TestLoneMessageRoundTrips(t *testing.T) {
 	}
 	if got := rt.n.Load() - before; got > 2 {
 		t.Errorf("a lone resend took %d round trips, want 2", got)
+	}
+}
+
+// The batch's insert passes every column as an array (StoreMessages): the nullable ones must come back as
+// sent, NULL apart from empty.
+func TestStoredMessageColumns(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO users (user_id, nickname, face_url, create_time) VALUES ('a', 'Ann', 'http://f/a', 1), ('b', 'b', '', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	svc := chat.New(pool, quietLog(), chat.Options{})
+	svc.SetPusher(&countingPusher{})
+	t.Cleanup(svc.Close)
+	cases := []struct {
+		at      []string
+		push    string
+		options map[string]bool
+	}{
+		{},
+		{at: []string{}},
+		{at: []string{"b", `x "y", {z}`}, push: `{"title":"t","desc":"d"}`, options: map[string]bool{"history": false}},
+	}
+	q := db.New(pool)
+	for i, c := range cases {
+		r, err := svc.Send(ctx, chat.SendInput{SendID: "a", RecvID: "b", SessionType: chat.SingleChat, SenderPlatformID: 5,
+			ContentType: chat.ContentText, Content: `{"content":"hi"}`, ClientMsgID: "m" + strconv.Itoa(i), CreateTime: 42,
+			AtUserIDList: c.at, OfflinePushInfo: []byte(c.push), Options: c.options, AttachedInfo: "att", Ex: "ex"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := q.MessageBySeq(ctx, db.MessageBySeqParams{ConversationID: r.ConversationID, Seq: r.Seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (m.AtUserIDList == nil) != (c.at == nil) || len(m.AtUserIDList) != len(c.at) {
+			t.Errorf("case %d: atUserIDList %#v, want %#v", i, m.AtUserIDList, c.at)
+		}
+		for j := range c.at {
+			if m.AtUserIDList[j] != c.at[j] {
+				t.Errorf("case %d: atUserIDList %#v, want %#v", i, m.AtUserIDList, c.at)
+			}
+		}
+		if (m.OfflinePushInfo == nil) != (c.push == "") || (c.push != "" && !strings.Contains(string(m.OfflinePushInfo), `"title": "t"`)) {
+			t.Errorf("case %d: offlinePushInfo %q, want %q", i, m.OfflinePushInfo, c.push)
+		}
+		if (m.Options == nil) != (c.options == nil) {
+			t.Errorf("case %d: options %q, want %v", i, m.Options, c.options)
+		}
+		if m.SenderNickname != "Ann" || m.SenderFaceUrl != "http://f/a" || m.CreateTime != 42 || m.ServerMsgID != r.ServerMsgID ||
+			m.SendTime != r.SendTime || m.AttachedInfo != "att" || m.Ex != "ex" || m.ClientMsgID != "m"+strconv.Itoa(i) ||
+			m.RecvID != "b" || m.SenderPlatformID != 5 || m.SessionType != chat.SingleChat || m.ContentType != chat.ContentText {
+			t.Errorf("case %d: stored %+v", i, m)
+		}
 	}
 }
