@@ -14,6 +14,7 @@ import (
 
 	"github.com/imspec/imserver/gen/db"
 	"github.com/imspec/imserver/internal/pgtest"
+	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/chat"
 )
 
@@ -217,5 +218,70 @@ func TestStoredMessageColumns(t *testing.T) {
 			m.RecvID != "b" || m.SenderPlatformID != 5 || m.SessionType != chat.SingleChat || m.ContentType != chat.ContentText {
 			t.Errorf("case %d: stored %+v", i, m)
 		}
+	}
+}
+
+// A statement the database refuses in the writer's second round trip (here a trigger on one message) fails
+// that message alone, as a refusal and not an unknown outcome (COMMIT, sent in the same round trip, is
+// skipped by the server), takes no seq, and the rest of its batch is stored gap-free.
+func TestRefusedInsertFailsOnlyItsMessage(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO users (user_id, nickname, create_time) VALUES ('a', 'a', 1), ('b', 'b', 1);
+		CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.content LIKE '%boom%' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER refuse_boom BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_boom();`); err != nil {
+		t.Fatal(err)
+	}
+	svc := chat.New(pool, quietLog(), chat.Options{Workers: 1})
+	svc.SetPusher(&countingPusher{})
+	t.Cleanup(svc.Close)
+	send := func(id, text string) (chat.SendResult, error) {
+		return svc.Send(ctx, chat.SendInput{SendID: "a", RecvID: "b", SessionType: chat.SingleChat, SenderPlatformID: 5,
+			ContentType: chat.ContentText, Content: `{"content":"` + text + `"}`, ClientMsgID: id})
+	}
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	seqs := make([]int64, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			text := "hi"
+			if i%10 == 3 {
+				text = "boom"
+			}
+			r, err := send("c"+strconv.Itoa(i), text)
+			errs[i], seqs[i] = err, r.Seq
+		}()
+	}
+	wg.Wait()
+	got := map[int64]bool{}
+	for i, err := range errs {
+		if i%10 == 3 {
+			if err == nil {
+				t.Errorf("message %d: stored, want refused", i)
+			} else if e, _ := apierr.Of(err); e.Code == apierr.SendOutcomeUnknown().Code {
+				t.Errorf("message %d: %v: a refused statement is not an unknown outcome", i, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		got[seqs[i]] = true
+	}
+	for s := int64(1); s <= n-4; s++ {
+		if !got[s] {
+			t.Fatalf("seqs %v: want 1..%d, each once", got, n-4)
+		}
+	}
+	var maxSeq int64
+	if err := pool.QueryRow(ctx, `SELECT max_seq FROM conversation_seqs WHERE conversation_id = $1`, chat.SingleConversationID("a", "b")).Scan(&maxSeq); err != nil || maxSeq != n-4 {
+		t.Fatalf("max_seq %d (%v), want %d", maxSeq, err, n-4)
 	}
 }
