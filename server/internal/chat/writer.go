@@ -50,7 +50,9 @@ type pending struct {
 // so concurrent batches, here or in another process, cannot deadlock. A conversation always goes to the same
 // worker (by hash), so this process's workers never wait for each other's seq row locks and a
 // conversation's messages are committed in the order they were queued. Seqs are gap-free: they are allocated
-// in the transaction that stores the messages, so a failed transaction allocates nothing.
+// in the transaction that stores the messages, so a failed transaction allocates nothing. A transaction is
+// two round trips to the database (tryCommitPipelined): a lone message waits for little more than its
+// commit's WAL flush.
 type Writer struct {
 	pool     *pgxpool.Pool
 	ins      []chan *pending // one queue per worker
