@@ -219,7 +219,7 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 }
 
 // needsSteps: a message whose earlier COMMIT went unanswered must be settled while the batch holds its
-// seq rows (settleUnsure), and "msgx" wake-ups carry seqs the writer learns only mid-transaction.
+// seq rows (settleUnsure).
 func (w *Writer) needsSteps(batch []*pending) bool {
 	w.unsureMu.Lock()
 	defer w.unsureMu.Unlock()
