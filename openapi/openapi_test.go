@@ -29,6 +29,11 @@ var operationIDs = []string{
 	"cancelMuteGroupMember", "muteGroup", "cancelMuteGroup", "getGroupMemberList", "getJoinedGroupList",
 	"getGroupApplicationList", "sendMsg", "getConversationMsg", "revokeMsg", "markMsgsAsRead", "getAllConversations",
 	"getConversations", "setConversations", "getUsersOnlineStatus", "forbidUser", "unforbidUser", "getOnlineUsers", "getServerConfig",
+	"getIncrementalFriends", "getFullFriendUserIDs", "getDesignatedFriends", "getDesignatedFriendApply",
+	"getIncrementalJoinGroups", "getFullJoinGroupIDs", "getIncrementalGroupMembersBatch", "getIncrementalConversations",
+	"getNotNotifyConversationIDs", "markConversationAsRead", "getGroupMembersInfo", "getFullGroupMemberUserIDs", "getSpecifiedBlacks",
+	"getSpecifiedUserGroupRequestInfo", "isFriend", "getConversationsHasReadAndMaxSeq", "getActiveConversations",
+	"getJssdkConversations",
 }
 
 // unauthenticated operations take the shared secret instead of a token.
@@ -81,7 +86,7 @@ var errCodes = []struct {
 }
 
 var tags = map[string]bool{"auth": true, "user": true, "friend": true, "group": true, "msg": true,
-	"conversation": true, "manager": true}
+	"conversation": true, "manager": true, "jssdk": true}
 
 var errExampleName = regexp.MustCompile(`^err([0-9]+)-[A-Za-z0-9]+$`)
 
@@ -139,7 +144,12 @@ func requestOf(t *testing.T, o operation) (*openapi3.SchemaRef, openapi3.Example
 	if !o.op.RequestBody.Value.Required {
 		t.Errorf("%s: request body must be required", o.op.OperationID)
 	}
-	return jsonExamples(t, o.op.OperationID+" request", o.op.RequestBody.Value.Content)
+	c := o.op.RequestBody.Value.Content
+	if mt := c.Get("application/x-protobuf"); mt != nil && o.op.Tags[0] == "jssdk" {
+		// The SDK profile's protobuf routes (docs/CONVENTIONS.md): a binary body, its examples raw bytes.
+		return mt.Schema, mt.Examples
+	}
+	return jsonExamples(t, o.op.OperationID+" request", c)
 }
 
 func responseOf(t *testing.T, o operation) (*openapi3.SchemaRef, openapi3.Examples) {

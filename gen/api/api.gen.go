@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for ErrCode.
@@ -750,6 +751,16 @@ type ConversationPagination struct {
 	ShowNumber int32 `json:"showNumber"`
 }
 
+// ConversationSeqs A conversation's seq state as the SDK reads it (OpenIM msg.Seqs).
+type ConversationSeqs struct {
+	// HasReadSeq maxSeq minus the unread count.
+	HasReadSeq int64 `json:"hasReadSeq"`
+	MaxSeq     int64 `json:"maxSeq"`
+
+	// MaxSeqTime The send time of the newest message, ms.
+	MaxSeqTime int64 `json:"maxSeqTime"`
+}
+
 // CreateGroupData defines model for CreateGroupData.
 type CreateGroupData struct {
 	// GroupInfo A group. In `/group/create_group` requests `groupID` (optional; the server makes one when empty),
@@ -1114,6 +1125,64 @@ type FriendRequest struct {
 	ToUserID string `json:"toUserID"`
 }
 
+// GetActiveConversationsData The base64 of the protobuf bytes of openim.jssdk.GetActiveConversationsResp; never "".
+type GetActiveConversationsData = []byte
+
+// GetActiveConversationsReq The protobuf bytes of openim.jssdk.GetActiveConversationsReq; at most 64 KiB.
+type GetActiveConversationsReq = openapi_types.File
+
+// GetActiveConversationsResp The reply envelope of getActiveConversations.
+type GetActiveConversationsResp struct {
+	// Data The base64 of the protobuf bytes of openim.jssdk.GetActiveConversationsResp; never "".
+	Data GetActiveConversationsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
 // GetAllConversationsData defines model for GetAllConversationsData.
 type GetAllConversationsData struct {
 	Conversations []Conversation `json:"conversations"`
@@ -1330,6 +1399,79 @@ type GetConversationsData struct {
 	Conversations []Conversation `json:"conversations"`
 }
 
+// GetConversationsHasReadAndMaxSeqData defines model for GetConversationsHasReadAndMaxSeqData.
+type GetConversationsHasReadAndMaxSeqData struct {
+	// PinnedConversationIDs The pinned conversations (SDK form), when returnPinned; else empty.
+	PinnedConversationIDs []string `json:"pinnedConversationIDs"`
+
+	// Seqs Keyed by the SDK's conversation ID.
+	Seqs map[string]ConversationSeqs `json:"seqs"`
+}
+
+// GetConversationsHasReadAndMaxSeqReq defines model for GetConversationsHasReadAndMaxSeqReq.
+type GetConversationsHasReadAndMaxSeqReq struct {
+	// ConversationIDs The conversations to report (either ID form); empty for all. At most 100 entries.
+	ConversationIDs []string `json:"conversationIDs,omitempty"`
+
+	// ReturnPinned Also list the pinned conversations' IDs.
+	ReturnPinned bool `json:"returnPinned,omitempty"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetConversationsHasReadAndMaxSeqResp The reply envelope of getConversationsHasReadAndMaxSeq.
+type GetConversationsHasReadAndMaxSeqResp struct {
+	Data GetConversationsHasReadAndMaxSeqData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
 // GetConversationsReq defines model for GetConversationsReq.
 type GetConversationsReq struct {
 	// ConversationIDs At most 100 IDs per call.
@@ -1343,6 +1485,140 @@ type GetConversationsReq struct {
 // GetConversationsResp The reply envelope of getConversations.
 type GetConversationsResp struct {
 	Data GetConversationsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetDesignatedFriendApplyData defines model for GetDesignatedFriendApplyData.
+type GetDesignatedFriendApplyData struct {
+	// FriendRequests The application, or nothing.
+	FriendRequests []FriendRequest `json:"friendRequests"`
+}
+
+// GetDesignatedFriendApplyReq defines model for GetDesignatedFriendApplyReq.
+type GetDesignatedFriendApplyReq struct {
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
+
+	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	ToUserID UserID `json:"toUserID"`
+}
+
+// GetDesignatedFriendApplyResp The reply envelope of getDesignatedFriendApply.
+type GetDesignatedFriendApplyResp struct {
+	Data GetDesignatedFriendApplyData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetDesignatedFriendsData defines model for GetDesignatedFriendsData.
+type GetDesignatedFriendsData struct {
+	FriendsInfo []FriendInfo `json:"friendsInfo"`
+}
+
+// GetDesignatedFriendsReq defines model for GetDesignatedFriendsReq.
+type GetDesignatedFriendsReq struct {
+	// FriendUserIDs At most 1,000 entries.
+	FriendUserIDs []UserID `json:"friendUserIDs"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
+}
+
+// GetDesignatedFriendsResp The reply envelope of getDesignatedFriends.
+type GetDesignatedFriendsResp struct {
+	Data GetDesignatedFriendsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
 	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
@@ -1481,6 +1757,220 @@ type GetFriendListReq struct {
 // GetFriendListResp The reply envelope of getFriendList.
 type GetFriendListResp struct {
 	Data GetFriendListData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetFullFriendUserIDsData defines model for GetFullFriendUserIDsData.
+type GetFullFriendUserIDsData struct {
+	// Equal True when the request's idHash is the hash of today's IDs; userIDs is then empty.
+	Equal   bool     `json:"equal"`
+	UserIDs []string `json:"userIDs"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetFullFriendUserIDsReq defines model for GetFullFriendUserIDsReq.
+type GetFullFriendUserIDsReq struct {
+	// IdHash The client's hash of the IDs it has (see the operation); 0 when it has none.
+	IdHash uint64 `json:"idHash,omitempty"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetFullFriendUserIDsResp The reply envelope of getFullFriendUserIDs.
+type GetFullFriendUserIDsResp struct {
+	Data GetFullFriendUserIDsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetFullGroupMemberUserIDsData defines model for GetFullGroupMemberUserIDsData.
+type GetFullGroupMemberUserIDsData struct {
+	// Equal True when the request's idHash is the hash of today's IDs; userIDs is then empty.
+	Equal   bool     `json:"equal"`
+	UserIDs []string `json:"userIDs"`
+
+	// Version The member list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The member list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetFullGroupMemberUserIDsReq defines model for GetFullGroupMemberUserIDsReq.
+type GetFullGroupMemberUserIDsReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// IdHash The client's hash of the IDs it has (see the operation); 0 when it has none.
+	IdHash uint64 `json:"idHash,omitempty"`
+}
+
+// GetFullGroupMemberUserIDsResp The reply envelope of getFullGroupMemberUserIDs.
+type GetFullGroupMemberUserIDsResp struct {
+	Data GetFullGroupMemberUserIDsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetFullJoinGroupIDsData defines model for GetFullJoinGroupIDsData.
+type GetFullJoinGroupIDsData struct {
+	// Equal True when the request's idHash is the hash of today's IDs; groupIDs is then empty.
+	Equal    bool     `json:"equal"`
+	GroupIDs []string `json:"groupIDs"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetFullJoinGroupIDsReq defines model for GetFullJoinGroupIDsReq.
+type GetFullJoinGroupIDsReq = GetFullFriendUserIDsReq
+
+// GetFullJoinGroupIDsResp The reply envelope of getFullJoinGroupIDs.
+type GetFullJoinGroupIDsResp struct {
+	Data GetFullJoinGroupIDsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
 	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
@@ -1673,6 +2163,71 @@ type GetGroupMemberListResp struct {
 	ErrMsg string `json:"errMsg"`
 }
 
+// GetGroupMembersInfoData defines model for GetGroupMembersInfoData.
+type GetGroupMembersInfoData struct {
+	Members []GroupMemberFullInfo `json:"members"`
+}
+
+// GetGroupMembersInfoReq defines model for GetGroupMembersInfoReq.
+type GetGroupMembersInfoReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// UserIDs At most 1,000 entries.
+	UserIDs []UserID `json:"userIDs"`
+}
+
+// GetGroupMembersInfoResp The reply envelope of getGroupMembersInfo.
+type GetGroupMembersInfoResp struct {
+	Data GetGroupMembersInfoData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
 // GetGroupsInfoData defines model for GetGroupsInfoData.
 type GetGroupsInfoData struct {
 	GroupInfos []GroupInfo `json:"groupInfos"`
@@ -1686,6 +2241,304 @@ type GetGroupsInfoReq struct {
 // GetGroupsInfoResp The reply envelope of getGroupsInfo.
 type GetGroupsInfoResp struct {
 	Data GetGroupsInfoData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetIncrementalConversationsData defines model for GetIncrementalConversationsData.
+type GetIncrementalConversationsData struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Insert New since the client's version.
+	Insert []ProfileConversation `json:"insert"`
+
+	// Update Changed since the client's version.
+	Update []ProfileConversation `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetIncrementalConversationsReq Which user's list, and the version the client has of it.
+type GetIncrementalConversationsReq = IncrementalReq
+
+// GetIncrementalConversationsResp The reply envelope of getIncrementalConversations.
+type GetIncrementalConversationsResp struct {
+	Data GetIncrementalConversationsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetIncrementalFriendsData defines model for GetIncrementalFriendsData.
+type GetIncrementalFriendsData struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Insert New since the client's version.
+	Insert []FriendInfo `json:"insert"`
+
+	// SortVersion Always 0 (no custom order is kept).
+	SortVersion int64 `json:"sortVersion"`
+
+	// Update Changed since the client's version.
+	Update []FriendInfo `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetIncrementalFriendsReq Which user's list, and the version the client has of it.
+type GetIncrementalFriendsReq = IncrementalReq
+
+// GetIncrementalFriendsResp The reply envelope of getIncrementalFriends.
+type GetIncrementalFriendsResp struct {
+	Data GetIncrementalFriendsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetIncrementalGroupMembersBatchData defines model for GetIncrementalGroupMembersBatchData.
+type GetIncrementalGroupMembersBatchData struct {
+	// RespList Keyed by groupID.
+	RespList map[string]IncrementalGroupMembers `json:"respList"`
+}
+
+// GetIncrementalGroupMembersBatchReq defines model for GetIncrementalGroupMembersBatchReq.
+type GetIncrementalGroupMembersBatchReq struct {
+	// ReqList One entry per group; at most 1,000.
+	ReqList []IncrementalGroupMembersReq `json:"reqList"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetIncrementalGroupMembersBatchResp The reply envelope of getIncrementalGroupMembersBatch.
+type GetIncrementalGroupMembersBatchResp struct {
+	Data GetIncrementalGroupMembersBatchData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetIncrementalJoinGroupsData defines model for GetIncrementalJoinGroupsData.
+type GetIncrementalJoinGroupsData struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Insert New since the client's version.
+	Insert []GroupInfo `json:"insert"`
+
+	// SortVersion Always 0 (no custom order is kept).
+	SortVersion int64 `json:"sortVersion"`
+
+	// Update Changed since the client's version.
+	Update []GroupInfo `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetIncrementalJoinGroupsReq Which user's list, and the version the client has of it.
+type GetIncrementalJoinGroupsReq = IncrementalReq
+
+// GetIncrementalJoinGroupsResp The reply envelope of getIncrementalJoinGroups.
+type GetIncrementalJoinGroupsResp struct {
+	Data GetIncrementalJoinGroupsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
 	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
@@ -1753,6 +2606,127 @@ type GetJoinedGroupListReq struct {
 // GetJoinedGroupListResp The reply envelope of getJoinedGroupList.
 type GetJoinedGroupListResp struct {
 	Data GetJoinedGroupListData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetJssdkConversationsData The base64 of the protobuf bytes of openim.jssdk.GetConversationsResp; never "".
+type GetJssdkConversationsData = []byte
+
+// GetJssdkConversationsReq The protobuf bytes of openim.jssdk.GetConversationsReq; at most 64 KiB.
+type GetJssdkConversationsReq = openapi_types.File
+
+// GetJssdkConversationsResp The reply envelope of getJssdkConversations.
+type GetJssdkConversationsResp struct {
+	// Data The base64 of the protobuf bytes of openim.jssdk.GetConversationsResp; never "".
+	Data GetJssdkConversationsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetNotNotifyConversationIDsData defines model for GetNotNotifyConversationIDsData.
+type GetNotNotifyConversationIDsData struct {
+	ConversationIDs []string `json:"conversationIDs"`
+}
+
+// GetNotNotifyConversationIDsReq defines model for GetNotNotifyConversationIDsReq.
+type GetNotNotifyConversationIDsReq struct {
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetNotNotifyConversationIDsResp The reply envelope of getNotNotifyConversationIDs.
+type GetNotNotifyConversationIDsResp struct {
+	Data GetNotNotifyConversationIDsData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
 	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
@@ -1997,6 +2971,140 @@ type GetServerConfigResp struct {
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetSpecifiedBlacksData defines model for GetSpecifiedBlacksData.
+type GetSpecifiedBlacksData struct {
+	Blacks []BlackInfo `json:"blacks"`
+	Total  int32       `json:"total"`
+}
+
+// GetSpecifiedBlacksReq defines model for GetSpecifiedBlacksReq.
+type GetSpecifiedBlacksReq struct {
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
+
+	// UserIDList At most 1,000 entries.
+	UserIDList []UserID `json:"userIDList"`
+}
+
+// GetSpecifiedBlacksResp The reply envelope of getSpecifiedBlacks.
+type GetSpecifiedBlacksResp struct {
+	Data GetSpecifiedBlacksData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetSpecifiedUserGroupRequestInfoData defines model for GetSpecifiedUserGroupRequestInfoData.
+type GetSpecifiedUserGroupRequestInfoData struct {
+	GroupRequests []GroupRequest `json:"groupRequests"`
+	Total         int32          `json:"total"`
+}
+
+// GetSpecifiedUserGroupRequestInfoReq defines model for GetSpecifiedUserGroupRequestInfoReq.
+type GetSpecifiedUserGroupRequestInfoReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetSpecifiedUserGroupRequestInfoResp The reply envelope of getSpecifiedUserGroupRequestInfo.
+type GetSpecifiedUserGroupRequestInfoResp struct {
+	Data GetSpecifiedUserGroupRequestInfoData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -2331,6 +3439,58 @@ type GroupRequest struct {
 // HandleResult The answer to an application: 1 accept, -1 refuse.
 type HandleResult int32
 
+// IncrementalGroupMembers defines model for IncrementalGroupMembers.
+type IncrementalGroupMembers struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Group The group, when the reply is full or the group changed; else null.
+	Group *GroupInfo `json:"group,omitempty"`
+
+	// Insert New since the client's version.
+	Insert []GroupMemberFullInfo `json:"insert"`
+
+	// SortVersion Always 0 (no custom order is kept).
+	SortVersion int64 `json:"sortVersion"`
+
+	// Update Changed since the client's version.
+	Update []GroupMemberFullInfo `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// IncrementalGroupMembersReq One group of a getIncrementalGroupMembersBatch request and the version the client has of its members.
+type IncrementalGroupMembersReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// Version The version of the client's last reply of this list; 0 when it has none.
+	Version int64 `json:"version,omitempty"`
+
+	// VersionID The versionID of the client's last reply of this list; "" when it has none. At most 64 characters.
+	VersionID string `json:"versionID,omitempty"`
+}
+
+// IncrementalReq Which user's list, and the version the client has of it.
+type IncrementalReq struct {
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+
+	// Version The version of the client's last reply of this list; 0 when it has none.
+	Version int64 `json:"version,omitempty"`
+
+	// VersionID The versionID of the client's last reply of this list; "" when it has none. At most 64 characters.
+	VersionID string `json:"versionID,omitempty"`
+}
+
 // InviteUserToGroupReq defines model for InviteUserToGroupReq.
 type InviteUserToGroupReq struct {
 	// GroupID At most 64 characters.
@@ -2349,6 +3509,77 @@ type InviteUserToGroupResp struct {
 	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
 	// oapi-codegen's output.)
 	Data Empty `json:"data"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// IsFriendData defines model for IsFriendData.
+type IsFriendData struct {
+	// InUser1Friends userID2 is in userID1's friend list.
+	InUser1Friends bool `json:"inUser1Friends"`
+
+	// InUser2Friends userID1 is in userID2's friend list.
+	InUser2Friends bool `json:"inUser2Friends"`
+}
+
+// IsFriendReq defines model for IsFriendReq.
+type IsFriendReq struct {
+	// UserID1 A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID1 UserID `json:"userID1"`
+
+	// UserID2 A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID2 UserID `json:"userID2"`
+}
+
+// IsFriendResp The reply envelope of isFriend.
+type IsFriendResp struct {
+	Data IsFriendData `json:"data,omitempty"`
 
 	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
 	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
@@ -2483,6 +3714,76 @@ type KickGroupReq struct {
 
 // KickGroupResp The reply envelope of kickGroup.
 type KickGroupResp struct {
+	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// MarkConversationAsReadReq defines model for MarkConversationAsReadReq.
+type MarkConversationAsReadReq struct {
+	// ConversationID This API's form or the SDK's (si_, sg_, n_). At most 256 characters.
+	ConversationID string `json:"conversationID"`
+
+	// HasReadSeq The reader has read every message up to this seq; 0 says nothing.
+	HasReadSeq int64 `json:"hasReadSeq,omitempty"`
+
+	// Seqs Further seqs read; at most 1,000 entries.
+	Seqs []int64 `json:"seqs,omitempty"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// MarkConversationAsReadResp The reply envelope of markConversationAsRead.
+type MarkConversationAsReadResp struct {
 	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
 	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
 	// oapi-codegen's output.)
@@ -2828,6 +4129,45 @@ type PlatformOnlineStatus struct {
 
 	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
 	PlatformID PlatformID `json:"platformID,omitempty"`
+}
+
+// ProfileConversation OpenIM's conversation settings record as the SDK reads it (conversation.Conversation): the conversation
+// ID in the SDK's form and no seq state (the SDK gets seqs over the WebSocket); `maxSeq` and
+// `latestMsgDestructTime` are 0.
+type ProfileConversation struct {
+	AttachedInfo string `json:"attachedInfo"`
+
+	// BurnDuration Seconds.
+	BurnDuration int32 `json:"burnDuration"`
+
+	// ConversationID `si_<a>_<b>`, `sg_<groupID>` or `n_<userID>`.
+	ConversationID string `json:"conversationID"`
+
+	// ConversationType 1 single chat, 3 group chat, 4 notifications.
+	ConversationType int32  `json:"conversationType"`
+	Ex               string `json:"ex"`
+	GroupAtType      int32  `json:"groupAtType"`
+
+	// GroupID The group, for type 3.
+	GroupID       string `json:"groupID"`
+	IsMsgDestruct bool   `json:"isMsgDestruct"`
+	IsPinned      bool   `json:"isPinned"`
+	IsPrivateChat bool   `json:"isPrivateChat"`
+
+	// LatestMsgDestructTime Always 0.
+	LatestMsgDestructTime int64 `json:"latestMsgDestructTime"`
+
+	// MaxSeq Always 0.
+	MaxSeq          int64  `json:"maxSeq"`
+	MinSeq          int64  `json:"minSeq"`
+	MsgDestructTime int64  `json:"msgDestructTime"`
+	OwnerUserID     string `json:"ownerUserID"`
+
+	// RecvMsgOpt 0 receive and notify, 1 do not receive, 2 receive without notifying.
+	RecvMsgOpt int32 `json:"recvMsgOpt"`
+
+	// UserID The peer, for types 1 and 4.
+	UserID string `json:"userID"`
 }
 
 // PublicUserInfo The public part of a user's profile.
@@ -3765,6 +5105,27 @@ type GetConversationsParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetConversationsHasReadAndMaxSeqParams defines parameters for GetConversationsHasReadAndMaxSeq.
+type GetConversationsHasReadAndMaxSeqParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetIncrementalConversationsParams defines parameters for GetIncrementalConversations.
+type GetIncrementalConversationsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetNotNotifyConversationIDsParams defines parameters for GetNotNotifyConversationIDs.
+type GetNotNotifyConversationIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // SetConversationsParams defines parameters for SetConversations.
 type SetConversationsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3807,6 +5168,20 @@ type GetBlackListParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetDesignatedFriendApplyParams defines parameters for GetDesignatedFriendApply.
+type GetDesignatedFriendApplyParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetDesignatedFriendsParams defines parameters for GetDesignatedFriends.
+type GetDesignatedFriendsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetFriendApplyListParams defines parameters for GetFriendApplyList.
 type GetFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3821,8 +5196,36 @@ type GetFriendListParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetFullFriendUserIDsParams defines parameters for GetFullFriendUserIDs.
+type GetFullFriendUserIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetIncrementalFriendsParams defines parameters for GetIncrementalFriends.
+type GetIncrementalFriendsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetSelfFriendApplyListParams defines parameters for GetSelfFriendApplyList.
 type GetSelfFriendApplyListParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetSpecifiedBlacksParams defines parameters for GetSpecifiedBlacks.
+type GetSpecifiedBlacksParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// IsFriendParams defines parameters for IsFriend.
+type IsFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -3870,6 +5273,20 @@ type DismissGroupParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetFullGroupMemberUserIDsParams defines parameters for GetFullGroupMemberUserIDs.
+type GetFullGroupMemberUserIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetFullJoinGroupIDsParams defines parameters for GetFullJoinGroupIDs.
+type GetFullJoinGroupIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetGroupApplicationListParams defines parameters for GetGroupApplicationList.
 type GetGroupApplicationListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3884,6 +5301,13 @@ type GetGroupMemberListParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetGroupMembersInfoParams defines parameters for GetGroupMembersInfo.
+type GetGroupMembersInfoParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetGroupsInfoParams defines parameters for GetGroupsInfo.
 type GetGroupsInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3891,8 +5315,29 @@ type GetGroupsInfoParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetIncrementalGroupMembersBatchParams defines parameters for GetIncrementalGroupMembersBatch.
+type GetIncrementalGroupMembersBatchParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetIncrementalJoinGroupsParams defines parameters for GetIncrementalJoinGroups.
+type GetIncrementalJoinGroupsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetJoinedGroupListParams defines parameters for GetJoinedGroupList.
 type GetJoinedGroupListParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetSpecifiedUserGroupRequestInfoParams defines parameters for GetSpecifiedUserGroupRequestInfo.
+type GetSpecifiedUserGroupRequestInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -3961,6 +5406,20 @@ type TransferGroupParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetActiveConversationsParams defines parameters for GetActiveConversations.
+type GetActiveConversationsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetJssdkConversationsParams defines parameters for GetJssdkConversations.
+type GetJssdkConversationsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // ForbidUserParams defines parameters for ForbidUser.
 type ForbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3998,6 +5457,13 @@ type UnforbidUserParams struct {
 
 // GetConversationMsgParams defines parameters for GetConversationMsg.
 type GetConversationMsgParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// MarkConversationAsReadParams defines parameters for MarkConversationAsRead.
+type MarkConversationAsReadParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -4050,6 +5516,15 @@ type GetAllConversationsJSONRequestBody = GetAllConversationsReq
 // GetConversationsJSONRequestBody defines body for GetConversations for application/json ContentType.
 type GetConversationsJSONRequestBody = GetConversationsReq
 
+// GetConversationsHasReadAndMaxSeqJSONRequestBody defines body for GetConversationsHasReadAndMaxSeq for application/json ContentType.
+type GetConversationsHasReadAndMaxSeqJSONRequestBody = GetConversationsHasReadAndMaxSeqReq
+
+// GetIncrementalConversationsJSONRequestBody defines body for GetIncrementalConversations for application/json ContentType.
+type GetIncrementalConversationsJSONRequestBody = GetIncrementalConversationsReq
+
+// GetNotNotifyConversationIDsJSONRequestBody defines body for GetNotNotifyConversationIDs for application/json ContentType.
+type GetNotNotifyConversationIDsJSONRequestBody = GetNotNotifyConversationIDsReq
+
 // SetConversationsJSONRequestBody defines body for SetConversations for application/json ContentType.
 type SetConversationsJSONRequestBody = SetConversationsReq
 
@@ -4068,14 +5543,32 @@ type DeleteFriendJSONRequestBody = DeleteFriendReq
 // GetBlackListJSONRequestBody defines body for GetBlackList for application/json ContentType.
 type GetBlackListJSONRequestBody = GetBlackListReq
 
+// GetDesignatedFriendApplyJSONRequestBody defines body for GetDesignatedFriendApply for application/json ContentType.
+type GetDesignatedFriendApplyJSONRequestBody = GetDesignatedFriendApplyReq
+
+// GetDesignatedFriendsJSONRequestBody defines body for GetDesignatedFriends for application/json ContentType.
+type GetDesignatedFriendsJSONRequestBody = GetDesignatedFriendsReq
+
 // GetFriendApplyListJSONRequestBody defines body for GetFriendApplyList for application/json ContentType.
 type GetFriendApplyListJSONRequestBody = GetFriendApplyListReq
 
 // GetFriendListJSONRequestBody defines body for GetFriendList for application/json ContentType.
 type GetFriendListJSONRequestBody = GetFriendListReq
 
+// GetFullFriendUserIDsJSONRequestBody defines body for GetFullFriendUserIDs for application/json ContentType.
+type GetFullFriendUserIDsJSONRequestBody = GetFullFriendUserIDsReq
+
+// GetIncrementalFriendsJSONRequestBody defines body for GetIncrementalFriends for application/json ContentType.
+type GetIncrementalFriendsJSONRequestBody = GetIncrementalFriendsReq
+
 // GetSelfFriendApplyListJSONRequestBody defines body for GetSelfFriendApplyList for application/json ContentType.
 type GetSelfFriendApplyListJSONRequestBody = GetSelfFriendApplyListReq
+
+// GetSpecifiedBlacksJSONRequestBody defines body for GetSpecifiedBlacks for application/json ContentType.
+type GetSpecifiedBlacksJSONRequestBody = GetSpecifiedBlacksReq
+
+// IsFriendJSONRequestBody defines body for IsFriend for application/json ContentType.
+type IsFriendJSONRequestBody = IsFriendReq
 
 // RemoveBlackJSONRequestBody defines body for RemoveBlack for application/json ContentType.
 type RemoveBlackJSONRequestBody = RemoveBlackReq
@@ -4095,17 +5588,35 @@ type CreateGroupJSONRequestBody = CreateGroupReq
 // DismissGroupJSONRequestBody defines body for DismissGroup for application/json ContentType.
 type DismissGroupJSONRequestBody = DismissGroupReq
 
+// GetFullGroupMemberUserIDsJSONRequestBody defines body for GetFullGroupMemberUserIDs for application/json ContentType.
+type GetFullGroupMemberUserIDsJSONRequestBody = GetFullGroupMemberUserIDsReq
+
+// GetFullJoinGroupIDsJSONRequestBody defines body for GetFullJoinGroupIDs for application/json ContentType.
+type GetFullJoinGroupIDsJSONRequestBody = GetFullJoinGroupIDsReq
+
 // GetGroupApplicationListJSONRequestBody defines body for GetGroupApplicationList for application/json ContentType.
 type GetGroupApplicationListJSONRequestBody = GetGroupApplicationListReq
 
 // GetGroupMemberListJSONRequestBody defines body for GetGroupMemberList for application/json ContentType.
 type GetGroupMemberListJSONRequestBody = GetGroupMemberListReq
 
+// GetGroupMembersInfoJSONRequestBody defines body for GetGroupMembersInfo for application/json ContentType.
+type GetGroupMembersInfoJSONRequestBody = GetGroupMembersInfoReq
+
 // GetGroupsInfoJSONRequestBody defines body for GetGroupsInfo for application/json ContentType.
 type GetGroupsInfoJSONRequestBody = GetGroupsInfoReq
 
+// GetIncrementalGroupMembersBatchJSONRequestBody defines body for GetIncrementalGroupMembersBatch for application/json ContentType.
+type GetIncrementalGroupMembersBatchJSONRequestBody = GetIncrementalGroupMembersBatchReq
+
+// GetIncrementalJoinGroupsJSONRequestBody defines body for GetIncrementalJoinGroups for application/json ContentType.
+type GetIncrementalJoinGroupsJSONRequestBody = GetIncrementalJoinGroupsReq
+
 // GetJoinedGroupListJSONRequestBody defines body for GetJoinedGroupList for application/json ContentType.
 type GetJoinedGroupListJSONRequestBody = GetJoinedGroupListReq
+
+// GetSpecifiedUserGroupRequestInfoJSONRequestBody defines body for GetSpecifiedUserGroupRequestInfo for application/json ContentType.
+type GetSpecifiedUserGroupRequestInfoJSONRequestBody = GetSpecifiedUserGroupRequestInfoReq
 
 // GroupApplicationResponseJSONRequestBody defines body for GroupApplicationResponse for application/json ContentType.
 type GroupApplicationResponseJSONRequestBody = GroupApplicationResponseReq
@@ -4151,6 +5662,9 @@ type UnforbidUserJSONRequestBody = UnforbidUserReq
 
 // GetConversationMsgJSONRequestBody defines body for GetConversationMsg for application/json ContentType.
 type GetConversationMsgJSONRequestBody = GetConversationMsgReq
+
+// MarkConversationAsReadJSONRequestBody defines body for MarkConversationAsRead for application/json ContentType.
+type MarkConversationAsReadJSONRequestBody = MarkConversationAsReadReq
 
 // MarkMsgsAsReadJSONRequestBody defines body for MarkMsgsAsRead for application/json ContentType.
 type MarkMsgsAsReadJSONRequestBody = MarkMsgsAsReadReq
@@ -4377,6 +5891,112 @@ type ClientInterface interface {
 	// Corresponds with POST /conversation/get_conversations (the `GetConversations` operationId).
 	GetConversations(ctx context.Context, params *GetConversationsParams, body GetConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetConversationsHasReadAndMaxSeqWithBody Max and read seqs of a user's conversations (SDK)
+	//
+	// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+	// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+	// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+	// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+	GetConversationsHasReadAndMaxSeqWithBody(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+	//
+	// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+	// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+	// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+	// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+	GetConversationsHasReadAndMaxSeq(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalConversationsWithBody Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversationsWithBody(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalConversations Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversations(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetNotNotifyConversationIDsWithBody Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDsWithBody(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDs(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SetConversationsWithBody Change conversation settings
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -4571,6 +6191,62 @@ type ClientInterface interface {
 	// Corresponds with POST /friend/get_black_list (the `GetBlackList` operationId).
 	GetBlackList(ctx context.Context, params *GetBlackListParams, body GetBlackListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetDesignatedFriendApplyWithBody The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApplyWithBody(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDesignatedFriendApply The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApply(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDesignatedFriendsWithBody Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriendsWithBody(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDesignatedFriends Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriends(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetFriendApplyListWithBody List friend applications sent to a user
 	//
 	// One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -4627,6 +6303,84 @@ type ClientInterface interface {
 	// Corresponds with POST /friend/get_friend_list (the `GetFriendList` operationId).
 	GetFriendList(ctx context.Context, params *GetFriendListParams, body GetFriendListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetFullFriendUserIDsWithBody All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDsWithBody(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDs(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalFriendsWithBody Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriendsWithBody(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalFriends Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriends(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetSelfFriendApplyListWithBody List friend applications a user sent
 	//
 	// One page of the friend applications **sent** by `userID`, newest first, and the total count.
@@ -4652,6 +6406,62 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /friend/get_self_friend_apply_list (the `GetSelfFriendApplyList` operationId).
 	GetSelfFriendApplyList(ctx context.Context, params *GetSelfFriendApplyListParams, body GetSelfFriendApplyListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSpecifiedBlacksWithBody Named blacklist entries of a user (SDK)
+	//
+	// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+	// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+	GetSpecifiedBlacksWithBody(ctx context.Context, params *GetSpecifiedBlacksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+	//
+	// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+	// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+	GetSpecifiedBlacks(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// IsFriendWithBody Whether two users have each other as friends (SDK)
+	//
+	// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+	// (`inUser2Friends`); friendships are one-way after a delete.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+	IsFriendWithBody(ctx context.Context, params *IsFriendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// IsFriend Whether two users have each other as friends (SDK)
+	//
+	// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+	// (`inUser2Friends`); friendships are one-way after a delete.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+	IsFriend(ctx context.Context, params *IsFriendParams, body IsFriendJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RemoveBlackWithBody Remove a user from the blacklist
 	//
@@ -4827,6 +6637,66 @@ type ClientInterface interface {
 	// Corresponds with POST /group/dismiss_group (the `DismissGroup` operationId).
 	DismissGroup(ctx context.Context, params *DismissGroupParams, body DismissGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetFullGroupMemberUserIDsWithBody All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDsWithBody(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDs(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullJoinGroupIDsWithBody All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDsWithBody(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDs(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetGroupApplicationListWithBody List join applications to the groups a user manages
 	//
 	// One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -4893,6 +6763,34 @@ type ClientInterface interface {
 	// Corresponds with POST /group/get_group_member_list (the `GetGroupMemberList` operationId).
 	GetGroupMemberList(ctx context.Context, params *GetGroupMemberListParams, body GetGroupMemberListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetGroupMembersInfoWithBody Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfoWithBody(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetGroupMembersInfo Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfo(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetGroupsInfoWithBody Get groups' information
 	//
 	// Returns the given groups in request order. Dismissed groups are returned with `status` 2.
@@ -4918,6 +6816,94 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /group/get_groups_info (the `GetGroupsInfo` operationId).
 	GetGroupsInfo(ctx context.Context, params *GetGroupsInfoParams, body GetGroupsInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalGroupMembersBatchWithBody Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatchWithBody(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatch(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalJoinGroupsWithBody Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroupsWithBody(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroups(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetJoinedGroupListWithBody List the groups a user is in
 	//
@@ -4946,6 +6932,34 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /group/get_joined_group_list (the `GetJoinedGroupList` operationId).
 	GetJoinedGroupList(ctx context.Context, params *GetJoinedGroupListParams, body GetJoinedGroupListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSpecifiedUserGroupRequestInfoWithBody A user's application to a group (SDK)
+	//
+	// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+	// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+	//
+	// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+	// **Notifications:** none.
+	// **Errors:** anyone else 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+	GetSpecifiedUserGroupRequestInfoWithBody(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+	//
+	// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+	// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+	//
+	// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+	// **Notifications:** none.
+	// **Errors:** anyone else 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+	GetSpecifiedUserGroupRequestInfo(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GroupApplicationResponseWithBody Accept or refuse a join application
 	//
@@ -5243,6 +7257,61 @@ type ClientInterface interface {
 	// Corresponds with POST /group/transfer_group (the `TransferGroup` operationId).
 	TransferGroup(ctx context.Context, params *TransferGroupParams, body TransferGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetActiveConversationsWithBody The newest conversations with their last message (JS SDK)
+	//
+	// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+	// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+	GetActiveConversationsWithBody(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetJssdkConversationsWithBody Named conversations with their last message (JS SDK)
+	//
+	// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+	// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+	// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+	// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+	// is not a party of, unknown ones and notification conversations are left out, never described.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+	GetJssdkConversationsWithBody(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ForbidUserWithBody Forbid (ban) a user
 	//
 	// Forbids `userID` for `reason`: every token of the user stops working at once (1002), its WebSocket
@@ -5440,6 +7509,44 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /msg/get_conversation_msg (the `GetConversationMsg` operationId).
 	GetConversationMsg(ctx context.Context, params *GetConversationMsgParams, body GetConversationMsgJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MarkConversationAsReadWithBody Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsReadWithBody(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsRead(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// MarkMsgsAsReadWithBody Mark messages as read
 	//
@@ -5842,6 +7949,172 @@ func (c *Client) GetConversations(ctx context.Context, params *GetConversationsP
 	return c.Client.Do(req)
 }
 
+// GetConversationsHasReadAndMaxSeqWithBody Max and read seqs of a user's conversations (SDK)
+//
+// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+func (c *Client) GetConversationsHasReadAndMaxSeqWithBody(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConversationsHasReadAndMaxSeqRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+//
+// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+func (c *Client) GetConversationsHasReadAndMaxSeq(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConversationsHasReadAndMaxSeqRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalConversationsWithBody Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *Client) GetIncrementalConversationsWithBody(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalConversationsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalConversations Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *Client) GetIncrementalConversations(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalConversationsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetNotNotifyConversationIDsWithBody Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *Client) GetNotNotifyConversationIDsWithBody(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetNotNotifyConversationIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *Client) GetNotNotifyConversationIDs(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetNotNotifyConversationIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // SetConversationsWithBody Change conversation settings
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -6156,6 +8429,102 @@ func (c *Client) GetBlackList(ctx context.Context, params *GetBlackListParams, b
 	return c.Client.Do(req)
 }
 
+// GetDesignatedFriendApplyWithBody The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *Client) GetDesignatedFriendApplyWithBody(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendApplyRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDesignatedFriendApply The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *Client) GetDesignatedFriendApply(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendApplyRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDesignatedFriendsWithBody Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *Client) GetDesignatedFriendsWithBody(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDesignatedFriends Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *Client) GetDesignatedFriends(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetFriendApplyListWithBody List friend applications sent to a user
 //
 // One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -6252,6 +8621,124 @@ func (c *Client) GetFriendList(ctx context.Context, params *GetFriendListParams,
 	return c.Client.Do(req)
 }
 
+// GetFullFriendUserIDsWithBody All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *Client) GetFullFriendUserIDsWithBody(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullFriendUserIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *Client) GetFullFriendUserIDs(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullFriendUserIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalFriendsWithBody Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *Client) GetIncrementalFriendsWithBody(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalFriendsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalFriends Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *Client) GetIncrementalFriends(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalFriendsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetSelfFriendApplyListWithBody List friend applications a user sent
 //
 // One page of the friend applications **sent** by `userID`, newest first, and the total count.
@@ -6288,6 +8775,102 @@ func (c *Client) GetSelfFriendApplyListWithBody(ctx context.Context, params *Get
 // Corresponds with POST /friend/get_self_friend_apply_list (the `GetSelfFriendApplyList` operationId).
 func (c *Client) GetSelfFriendApplyList(ctx context.Context, params *GetSelfFriendApplyListParams, body GetSelfFriendApplyListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetSelfFriendApplyListRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSpecifiedBlacksWithBody Named blacklist entries of a user (SDK)
+//
+// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+func (c *Client) GetSpecifiedBlacksWithBody(ctx context.Context, params *GetSpecifiedBlacksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSpecifiedBlacksRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+//
+// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+func (c *Client) GetSpecifiedBlacks(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSpecifiedBlacksRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// IsFriendWithBody Whether two users have each other as friends (SDK)
+//
+// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+// (`inUser2Friends`); friendships are one-way after a delete.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+func (c *Client) IsFriendWithBody(ctx context.Context, params *IsFriendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIsFriendRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// IsFriend Whether two users have each other as friends (SDK)
+//
+// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+// (`inUser2Friends`); friendships are one-way after a delete.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+func (c *Client) IsFriend(ctx context.Context, params *IsFriendParams, body IsFriendJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIsFriendRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6592,6 +9175,106 @@ func (c *Client) DismissGroup(ctx context.Context, params *DismissGroupParams, b
 	return c.Client.Do(req)
 }
 
+// GetFullGroupMemberUserIDsWithBody All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *Client) GetFullGroupMemberUserIDsWithBody(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullGroupMemberUserIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *Client) GetFullGroupMemberUserIDs(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullGroupMemberUserIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullJoinGroupIDsWithBody All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *Client) GetFullJoinGroupIDsWithBody(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullJoinGroupIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *Client) GetFullJoinGroupIDs(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullJoinGroupIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetGroupApplicationListWithBody List join applications to the groups a user manages
 //
 // One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -6698,6 +9381,54 @@ func (c *Client) GetGroupMemberList(ctx context.Context, params *GetGroupMemberL
 	return c.Client.Do(req)
 }
 
+// GetGroupMembersInfoWithBody Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *Client) GetGroupMembersInfoWithBody(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetGroupMembersInfoRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetGroupMembersInfo Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *Client) GetGroupMembersInfo(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetGroupMembersInfoRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetGroupsInfoWithBody Get groups' information
 //
 // Returns the given groups in request order. Dismissed groups are returned with `status` 2.
@@ -6734,6 +9465,134 @@ func (c *Client) GetGroupsInfoWithBody(ctx context.Context, params *GetGroupsInf
 // Corresponds with POST /group/get_groups_info (the `GetGroupsInfo` operationId).
 func (c *Client) GetGroupsInfo(ctx context.Context, params *GetGroupsInfoParams, body GetGroupsInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetGroupsInfoRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalGroupMembersBatchWithBody Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *Client) GetIncrementalGroupMembersBatchWithBody(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalGroupMembersBatchRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *Client) GetIncrementalGroupMembersBatch(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalGroupMembersBatchRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalJoinGroupsWithBody Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *Client) GetIncrementalJoinGroupsWithBody(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalJoinGroupsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *Client) GetIncrementalJoinGroups(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalJoinGroupsRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6782,6 +9641,54 @@ func (c *Client) GetJoinedGroupListWithBody(ctx context.Context, params *GetJoin
 // Corresponds with POST /group/get_joined_group_list (the `GetJoinedGroupList` operationId).
 func (c *Client) GetJoinedGroupList(ctx context.Context, params *GetJoinedGroupListParams, body GetJoinedGroupListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetJoinedGroupListRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSpecifiedUserGroupRequestInfoWithBody A user's application to a group (SDK)
+//
+// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+//
+// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+// **Notifications:** none.
+// **Errors:** anyone else 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+func (c *Client) GetSpecifiedUserGroupRequestInfoWithBody(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSpecifiedUserGroupRequestInfoRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+//
+// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+//
+// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+// **Notifications:** none.
+// **Errors:** anyone else 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+func (c *Client) GetSpecifiedUserGroupRequestInfo(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSpecifiedUserGroupRequestInfoRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7268,6 +10175,81 @@ func (c *Client) TransferGroup(ctx context.Context, params *TransferGroupParams,
 	return c.Client.Do(req)
 }
 
+// GetActiveConversationsWithBody The newest conversations with their last message (JS SDK)
+//
+// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+func (c *Client) GetActiveConversationsWithBody(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetActiveConversationsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetJssdkConversationsWithBody Named conversations with their last message (JS SDK)
+//
+// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+// is not a party of, unknown ones and notification conversations are left out, never described.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+func (c *Client) GetJssdkConversationsWithBody(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetJssdkConversationsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ForbidUserWithBody Forbid (ban) a user
 //
 // Forbids `userID` for `reason`: every token of the user stops working at once (1002), its WebSocket
@@ -7576,6 +10558,64 @@ func (c *Client) GetConversationMsgWithBody(ctx context.Context, params *GetConv
 // Corresponds with POST /msg/get_conversation_msg (the `GetConversationMsg` operationId).
 func (c *Client) GetConversationMsg(ctx context.Context, params *GetConversationMsgParams, body GetConversationMsgJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetConversationMsgRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MarkConversationAsReadWithBody Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *Client) MarkConversationAsReadWithBody(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMarkConversationAsReadRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *Client) MarkConversationAsRead(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMarkConversationAsReadRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -8082,6 +11122,165 @@ func NewGetConversationsRequestWithBody(server string, params *GetConversationsP
 	return req, nil
 }
 
+// NewGetConversationsHasReadAndMaxSeqRequest calls the generic GetConversationsHasReadAndMaxSeq builder with application/json body
+func NewGetConversationsHasReadAndMaxSeqRequest(server string, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetConversationsHasReadAndMaxSeqRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetConversationsHasReadAndMaxSeqRequestWithBody constructs an http.Request for the GetConversationsHasReadAndMaxSeq method, with any body, and a specified content type
+func NewGetConversationsHasReadAndMaxSeqRequestWithBody(server string, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversation/get_conversations_has_read_and_max_seq")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetIncrementalConversationsRequest calls the generic GetIncrementalConversations builder with application/json body
+func NewGetIncrementalConversationsRequest(server string, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalConversationsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalConversationsRequestWithBody constructs an http.Request for the GetIncrementalConversations method, with any body, and a specified content type
+func NewGetIncrementalConversationsRequestWithBody(server string, params *GetIncrementalConversationsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversation/get_incremental_conversations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetNotNotifyConversationIDsRequest calls the generic GetNotNotifyConversationIDs builder with application/json body
+func NewGetNotNotifyConversationIDsRequest(server string, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetNotNotifyConversationIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetNotNotifyConversationIDsRequestWithBody constructs an http.Request for the GetNotNotifyConversationIDs method, with any body, and a specified content type
+func NewGetNotNotifyConversationIDsRequestWithBody(server string, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversation/get_not_notify_conversation_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewSetConversationsRequest calls the generic SetConversations builder with application/json body
 func NewSetConversationsRequest(server string, params *SetConversationsParams, body SetConversationsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8400,6 +11599,112 @@ func NewGetBlackListRequestWithBody(server string, params *GetBlackListParams, c
 	return req, nil
 }
 
+// NewGetDesignatedFriendApplyRequest calls the generic GetDesignatedFriendApply builder with application/json body
+func NewGetDesignatedFriendApplyRequest(server string, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetDesignatedFriendApplyRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetDesignatedFriendApplyRequestWithBody constructs an http.Request for the GetDesignatedFriendApply method, with any body, and a specified content type
+func NewGetDesignatedFriendApplyRequestWithBody(server string, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_designated_friend_apply")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetDesignatedFriendsRequest calls the generic GetDesignatedFriends builder with application/json body
+func NewGetDesignatedFriendsRequest(server string, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetDesignatedFriendsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetDesignatedFriendsRequestWithBody constructs an http.Request for the GetDesignatedFriends method, with any body, and a specified content type
+func NewGetDesignatedFriendsRequestWithBody(server string, params *GetDesignatedFriendsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_designated_friends")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetFriendApplyListRequest calls the generic GetFriendApplyList builder with application/json body
 func NewGetFriendApplyListRequest(server string, params *GetFriendApplyListParams, body GetFriendApplyListJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8506,6 +11811,112 @@ func NewGetFriendListRequestWithBody(server string, params *GetFriendListParams,
 	return req, nil
 }
 
+// NewGetFullFriendUserIDsRequest calls the generic GetFullFriendUserIDs builder with application/json body
+func NewGetFullFriendUserIDsRequest(server string, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetFullFriendUserIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetFullFriendUserIDsRequestWithBody constructs an http.Request for the GetFullFriendUserIDs method, with any body, and a specified content type
+func NewGetFullFriendUserIDsRequestWithBody(server string, params *GetFullFriendUserIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_full_friend_user_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetIncrementalFriendsRequest calls the generic GetIncrementalFriends builder with application/json body
+func NewGetIncrementalFriendsRequest(server string, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalFriendsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalFriendsRequestWithBody constructs an http.Request for the GetIncrementalFriends method, with any body, and a specified content type
+func NewGetIncrementalFriendsRequestWithBody(server string, params *GetIncrementalFriendsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_incremental_friends")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetSelfFriendApplyListRequest calls the generic GetSelfFriendApplyList builder with application/json body
 func NewGetSelfFriendApplyListRequest(server string, params *GetSelfFriendApplyListParams, body GetSelfFriendApplyListJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8527,6 +11938,112 @@ func NewGetSelfFriendApplyListRequestWithBody(server string, params *GetSelfFrie
 	}
 
 	operationPath := fmt.Sprintf("/friend/get_self_friend_apply_list")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetSpecifiedBlacksRequest calls the generic GetSpecifiedBlacks builder with application/json body
+func NewGetSpecifiedBlacksRequest(server string, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetSpecifiedBlacksRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetSpecifiedBlacksRequestWithBody constructs an http.Request for the GetSpecifiedBlacks method, with any body, and a specified content type
+func NewGetSpecifiedBlacksRequestWithBody(server string, params *GetSpecifiedBlacksParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_specified_blacks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewIsFriendRequest calls the generic IsFriend builder with application/json body
+func NewIsFriendRequest(server string, params *IsFriendParams, body IsFriendJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewIsFriendRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewIsFriendRequestWithBody constructs an http.Request for the IsFriend method, with any body, and a specified content type
+func NewIsFriendRequestWithBody(server string, params *IsFriendParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/is_friend")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -8877,6 +12394,112 @@ func NewDismissGroupRequestWithBody(server string, params *DismissGroupParams, c
 	return req, nil
 }
 
+// NewGetFullGroupMemberUserIDsRequest calls the generic GetFullGroupMemberUserIDs builder with application/json body
+func NewGetFullGroupMemberUserIDsRequest(server string, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetFullGroupMemberUserIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetFullGroupMemberUserIDsRequestWithBody constructs an http.Request for the GetFullGroupMemberUserIDs method, with any body, and a specified content type
+func NewGetFullGroupMemberUserIDsRequestWithBody(server string, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_full_group_member_user_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetFullJoinGroupIDsRequest calls the generic GetFullJoinGroupIDs builder with application/json body
+func NewGetFullJoinGroupIDsRequest(server string, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetFullJoinGroupIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetFullJoinGroupIDsRequestWithBody constructs an http.Request for the GetFullJoinGroupIDs method, with any body, and a specified content type
+func NewGetFullJoinGroupIDsRequestWithBody(server string, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_full_join_group_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetGroupApplicationListRequest calls the generic GetGroupApplicationList builder with application/json body
 func NewGetGroupApplicationListRequest(server string, params *GetGroupApplicationListParams, body GetGroupApplicationListJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8983,6 +12606,59 @@ func NewGetGroupMemberListRequestWithBody(server string, params *GetGroupMemberL
 	return req, nil
 }
 
+// NewGetGroupMembersInfoRequest calls the generic GetGroupMembersInfo builder with application/json body
+func NewGetGroupMembersInfoRequest(server string, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetGroupMembersInfoRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetGroupMembersInfoRequestWithBody constructs an http.Request for the GetGroupMembersInfo method, with any body, and a specified content type
+func NewGetGroupMembersInfoRequestWithBody(server string, params *GetGroupMembersInfoParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_group_members_info")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetGroupsInfoRequest calls the generic GetGroupsInfo builder with application/json body
 func NewGetGroupsInfoRequest(server string, params *GetGroupsInfoParams, body GetGroupsInfoJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -9036,6 +12712,112 @@ func NewGetGroupsInfoRequestWithBody(server string, params *GetGroupsInfoParams,
 	return req, nil
 }
 
+// NewGetIncrementalGroupMembersBatchRequest calls the generic GetIncrementalGroupMembersBatch builder with application/json body
+func NewGetIncrementalGroupMembersBatchRequest(server string, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalGroupMembersBatchRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalGroupMembersBatchRequestWithBody constructs an http.Request for the GetIncrementalGroupMembersBatch method, with any body, and a specified content type
+func NewGetIncrementalGroupMembersBatchRequestWithBody(server string, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_incremental_group_members_batch")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetIncrementalJoinGroupsRequest calls the generic GetIncrementalJoinGroups builder with application/json body
+func NewGetIncrementalJoinGroupsRequest(server string, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalJoinGroupsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalJoinGroupsRequestWithBody constructs an http.Request for the GetIncrementalJoinGroups method, with any body, and a specified content type
+func NewGetIncrementalJoinGroupsRequestWithBody(server string, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_incremental_join_groups")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetJoinedGroupListRequest calls the generic GetJoinedGroupList builder with application/json body
 func NewGetJoinedGroupListRequest(server string, params *GetJoinedGroupListParams, body GetJoinedGroupListJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -9057,6 +12839,59 @@ func NewGetJoinedGroupListRequestWithBody(server string, params *GetJoinedGroupL
 	}
 
 	operationPath := fmt.Sprintf("/group/get_joined_group_list")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetSpecifiedUserGroupRequestInfoRequest calls the generic GetSpecifiedUserGroupRequestInfo builder with application/json body
+func NewGetSpecifiedUserGroupRequestInfoRequest(server string, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetSpecifiedUserGroupRequestInfoRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetSpecifiedUserGroupRequestInfoRequestWithBody constructs an http.Request for the GetSpecifiedUserGroupRequestInfo method, with any body, and a specified content type
+func NewGetSpecifiedUserGroupRequestInfoRequestWithBody(server string, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_specified_user_group_request_info")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -9566,6 +13401,90 @@ func NewTransferGroupRequestWithBody(server string, params *TransferGroupParams,
 	return req, nil
 }
 
+// NewGetActiveConversationsRequestWithBody constructs an http.Request for the GetActiveConversations method, with any body, and a specified content type
+func NewGetActiveConversationsRequestWithBody(server string, params *GetActiveConversationsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jssdk/get_active_conversations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetJssdkConversationsRequestWithBody constructs an http.Request for the GetJssdkConversations method, with any body, and a specified content type
+func NewGetJssdkConversationsRequestWithBody(server string, params *GetJssdkConversationsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jssdk/get_conversations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewForbidUserRequest calls the generic ForbidUser builder with application/json body
 func NewForbidUserRequest(server string, params *ForbidUserParams, body ForbidUserJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -9852,6 +13771,59 @@ func NewGetConversationMsgRequestWithBody(server string, params *GetConversation
 	}
 
 	operationPath := fmt.Sprintf("/msg/get_conversation_msg")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewMarkConversationAsReadRequest calls the generic MarkConversationAsRead builder with application/json body
+func NewMarkConversationAsReadRequest(server string, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewMarkConversationAsReadRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewMarkConversationAsReadRequestWithBody constructs an http.Request for the MarkConversationAsRead method, with any body, and a specified content type
+func NewMarkConversationAsReadRequestWithBody(server string, params *MarkConversationAsReadParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/msg/mark_conversation_as_read")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -10329,6 +14301,112 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /conversation/get_conversations (the `GetConversations` operationId).
 	GetConversationsWithResponse(ctx context.Context, params *GetConversationsParams, body GetConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationsResponse, error)
 
+	// GetConversationsHasReadAndMaxSeqWithBodyWithResponse Max and read seqs of a user's conversations (SDK)
+	//
+	// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+	// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+	// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+	// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+	GetConversationsHasReadAndMaxSeqWithBodyWithResponse(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetConversationsHasReadAndMaxSeqResponse, error)
+
+	// GetConversationsHasReadAndMaxSeqWithResponse Max and read seqs of a user's conversations (SDK)
+	//
+	// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+	// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+	// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+	// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+	GetConversationsHasReadAndMaxSeqWithResponse(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationsHasReadAndMaxSeqResponse, error)
+
+	// GetIncrementalConversationsWithBodyWithResponse Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversationsWithBodyWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error)
+
+	// GetIncrementalConversationsWithResponse Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversationsWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error)
+
+	// GetNotNotifyConversationIDsWithBodyWithResponse Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDsWithBodyWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error)
+
+	// GetNotNotifyConversationIDsWithResponse Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDsWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error)
+
 	// SetConversationsWithBodyWithResponse Change conversation settings
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -10523,6 +14601,62 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /friend/get_black_list (the `GetBlackList` operationId).
 	GetBlackListWithResponse(ctx context.Context, params *GetBlackListParams, body GetBlackListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetBlackListResponse, error)
 
+	// GetDesignatedFriendApplyWithBodyWithResponse The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApplyWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error)
+
+	// GetDesignatedFriendApplyWithResponse The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApplyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error)
+
+	// GetDesignatedFriendsWithBodyWithResponse Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriendsWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error)
+
+	// GetDesignatedFriendsWithResponse Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriendsWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error)
+
 	// GetFriendApplyListWithBodyWithResponse List friend applications sent to a user
 	//
 	// One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -10579,6 +14713,84 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /friend/get_friend_list (the `GetFriendList` operationId).
 	GetFriendListWithResponse(ctx context.Context, params *GetFriendListParams, body GetFriendListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFriendListResponse, error)
 
+	// GetFullFriendUserIDsWithBodyWithResponse All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error)
+
+	// GetFullFriendUserIDsWithResponse All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDsWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error)
+
+	// GetIncrementalFriendsWithBodyWithResponse Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriendsWithBodyWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error)
+
+	// GetIncrementalFriendsWithResponse Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriendsWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error)
+
 	// GetSelfFriendApplyListWithBodyWithResponse List friend applications a user sent
 	//
 	// One page of the friend applications **sent** by `userID`, newest first, and the total count.
@@ -10604,6 +14816,62 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /friend/get_self_friend_apply_list (the `GetSelfFriendApplyList` operationId).
 	GetSelfFriendApplyListWithResponse(ctx context.Context, params *GetSelfFriendApplyListParams, body GetSelfFriendApplyListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSelfFriendApplyListResponse, error)
+
+	// GetSpecifiedBlacksWithBodyWithResponse Named blacklist entries of a user (SDK)
+	//
+	// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+	// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+	GetSpecifiedBlacksWithBodyWithResponse(ctx context.Context, params *GetSpecifiedBlacksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSpecifiedBlacksResponse, error)
+
+	// GetSpecifiedBlacksWithResponse Named blacklist entries of a user (SDK)
+	//
+	// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+	// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+	GetSpecifiedBlacksWithResponse(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSpecifiedBlacksResponse, error)
+
+	// IsFriendWithBodyWithResponse Whether two users have each other as friends (SDK)
+	//
+	// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+	// (`inUser2Friends`); friendships are one-way after a delete.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+	IsFriendWithBodyWithResponse(ctx context.Context, params *IsFriendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IsFriendResponse, error)
+
+	// IsFriendWithResponse Whether two users have each other as friends (SDK)
+	//
+	// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+	// (`inUser2Friends`); friendships are one-way after a delete.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+	IsFriendWithResponse(ctx context.Context, params *IsFriendParams, body IsFriendJSONRequestBody, reqEditors ...RequestEditorFn) (*IsFriendResponse, error)
 
 	// RemoveBlackWithBodyWithResponse Remove a user from the blacklist
 	//
@@ -10779,6 +15047,66 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /group/dismiss_group (the `DismissGroup` operationId).
 	DismissGroupWithResponse(ctx context.Context, params *DismissGroupParams, body DismissGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*DismissGroupResponse, error)
 
+	// GetFullGroupMemberUserIDsWithBodyWithResponse All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error)
+
+	// GetFullGroupMemberUserIDsWithResponse All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDsWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error)
+
+	// GetFullJoinGroupIDsWithBodyWithResponse All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDsWithBodyWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error)
+
+	// GetFullJoinGroupIDsWithResponse All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDsWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error)
+
 	// GetGroupApplicationListWithBodyWithResponse List join applications to the groups a user manages
 	//
 	// One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -10845,6 +15173,34 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /group/get_group_member_list (the `GetGroupMemberList` operationId).
 	GetGroupMemberListWithResponse(ctx context.Context, params *GetGroupMemberListParams, body GetGroupMemberListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupMemberListResponse, error)
 
+	// GetGroupMembersInfoWithBodyWithResponse Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfoWithBodyWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error)
+
+	// GetGroupMembersInfoWithResponse Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfoWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error)
+
 	// GetGroupsInfoWithBodyWithResponse Get groups' information
 	//
 	// Returns the given groups in request order. Dismissed groups are returned with `status` 2.
@@ -10870,6 +15226,94 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /group/get_groups_info (the `GetGroupsInfo` operationId).
 	GetGroupsInfoWithResponse(ctx context.Context, params *GetGroupsInfoParams, body GetGroupsInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupsInfoResponse, error)
+
+	// GetIncrementalGroupMembersBatchWithBodyWithResponse Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatchWithBodyWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error)
+
+	// GetIncrementalGroupMembersBatchWithResponse Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatchWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error)
+
+	// GetIncrementalJoinGroupsWithBodyWithResponse Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroupsWithBodyWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error)
+
+	// GetIncrementalJoinGroupsWithResponse Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroupsWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error)
 
 	// GetJoinedGroupListWithBodyWithResponse List the groups a user is in
 	//
@@ -10898,6 +15342,34 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /group/get_joined_group_list (the `GetJoinedGroupList` operationId).
 	GetJoinedGroupListWithResponse(ctx context.Context, params *GetJoinedGroupListParams, body GetJoinedGroupListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetJoinedGroupListResponse, error)
+
+	// GetSpecifiedUserGroupRequestInfoWithBodyWithResponse A user's application to a group (SDK)
+	//
+	// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+	// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+	//
+	// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+	// **Notifications:** none.
+	// **Errors:** anyone else 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+	GetSpecifiedUserGroupRequestInfoWithBodyWithResponse(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSpecifiedUserGroupRequestInfoResponse, error)
+
+	// GetSpecifiedUserGroupRequestInfoWithResponse A user's application to a group (SDK)
+	//
+	// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+	// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+	//
+	// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+	// **Notifications:** none.
+	// **Errors:** anyone else 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+	GetSpecifiedUserGroupRequestInfoWithResponse(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSpecifiedUserGroupRequestInfoResponse, error)
 
 	// GroupApplicationResponseWithBodyWithResponse Accept or refuse a join application
 	//
@@ -11195,6 +15667,61 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /group/transfer_group (the `TransferGroup` operationId).
 	TransferGroupWithResponse(ctx context.Context, params *TransferGroupParams, body TransferGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*TransferGroupResponse, error)
 
+	// GetActiveConversationsWithBodyWithResponse The newest conversations with their last message (JS SDK)
+	//
+	// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+	// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+	GetActiveConversationsWithBodyWithResponse(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetActiveConversationsResponse, error)
+
+	// GetJssdkConversationsWithBodyWithResponse Named conversations with their last message (JS SDK)
+	//
+	// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+	// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+	// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+	// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+	// is not a party of, unknown ones and notification conversations are left out, never described.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+	GetJssdkConversationsWithBodyWithResponse(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetJssdkConversationsResponse, error)
+
 	// ForbidUserWithBodyWithResponse Forbid (ban) a user
 	//
 	// Forbids `userID` for `reason`: every token of the user stops working at once (1002), its WebSocket
@@ -11392,6 +15919,44 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /msg/get_conversation_msg (the `GetConversationMsg` operationId).
 	GetConversationMsgWithResponse(ctx context.Context, params *GetConversationMsgParams, body GetConversationMsgJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationMsgResponse, error)
+
+	// MarkConversationAsReadWithBodyWithResponse Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsReadWithBodyWithResponse(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error)
+
+	// MarkConversationAsReadWithResponse Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsReadWithResponse(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error)
 
 	// MarkMsgsAsReadWithBodyWithResponse Mark messages as read
 	//
@@ -11742,6 +16307,129 @@ func (r GetConversationsResponse) ContentType() string {
 	return ""
 }
 
+type GetConversationsHasReadAndMaxSeqResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetConversationsHasReadAndMaxSeqResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetConversationsHasReadAndMaxSeqResponse) GetJSON200() *GetConversationsHasReadAndMaxSeqResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConversationsHasReadAndMaxSeqResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConversationsHasReadAndMaxSeqResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConversationsHasReadAndMaxSeqResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConversationsHasReadAndMaxSeqResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetIncrementalConversationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalConversationsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalConversationsResponse) GetJSON200() *GetIncrementalConversationsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalConversationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalConversationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalConversationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalConversationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetNotNotifyConversationIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetNotNotifyConversationIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetNotNotifyConversationIDsResponse) GetJSON200() *GetNotNotifyConversationIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetNotNotifyConversationIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetNotNotifyConversationIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetNotNotifyConversationIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetNotNotifyConversationIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type SetConversationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11988,6 +16676,88 @@ func (r GetBlackListResponse) ContentType() string {
 	return ""
 }
 
+type GetDesignatedFriendApplyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetDesignatedFriendApplyResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDesignatedFriendApplyResponse) GetJSON200() *GetDesignatedFriendApplyResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDesignatedFriendApplyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDesignatedFriendApplyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDesignatedFriendApplyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDesignatedFriendApplyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetDesignatedFriendsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetDesignatedFriendsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDesignatedFriendsResponse) GetJSON200() *GetDesignatedFriendsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDesignatedFriendsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDesignatedFriendsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDesignatedFriendsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDesignatedFriendsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetFriendApplyListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12070,6 +16840,88 @@ func (r GetFriendListResponse) ContentType() string {
 	return ""
 }
 
+type GetFullFriendUserIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetFullFriendUserIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFullFriendUserIDsResponse) GetJSON200() *GetFullFriendUserIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFullFriendUserIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFullFriendUserIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFullFriendUserIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFullFriendUserIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetIncrementalFriendsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalFriendsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalFriendsResponse) GetJSON200() *GetIncrementalFriendsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalFriendsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalFriendsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalFriendsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalFriendsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetSelfFriendApplyListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12105,6 +16957,88 @@ func (r GetSelfFriendApplyListResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetSelfFriendApplyListResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSpecifiedBlacksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetSpecifiedBlacksResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSpecifiedBlacksResponse) GetJSON200() *GetSpecifiedBlacksResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSpecifiedBlacksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSpecifiedBlacksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSpecifiedBlacksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSpecifiedBlacksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type IsFriendResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *IsFriendResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r IsFriendResponse) GetJSON200() *IsFriendResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r IsFriendResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r IsFriendResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r IsFriendResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r IsFriendResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12357,6 +17291,88 @@ func (r DismissGroupResponse) ContentType() string {
 	return ""
 }
 
+type GetFullGroupMemberUserIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetFullGroupMemberUserIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFullGroupMemberUserIDsResponse) GetJSON200() *GetFullGroupMemberUserIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFullGroupMemberUserIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFullGroupMemberUserIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFullGroupMemberUserIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFullGroupMemberUserIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetFullJoinGroupIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetFullJoinGroupIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFullJoinGroupIDsResponse) GetJSON200() *GetFullJoinGroupIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFullJoinGroupIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFullJoinGroupIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFullJoinGroupIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFullJoinGroupIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetGroupApplicationListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12439,6 +17455,47 @@ func (r GetGroupMemberListResponse) ContentType() string {
 	return ""
 }
 
+type GetGroupMembersInfoResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetGroupMembersInfoResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetGroupMembersInfoResponse) GetJSON200() *GetGroupMembersInfoResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetGroupMembersInfoResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetGroupMembersInfoResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetGroupMembersInfoResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetGroupMembersInfoResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetGroupsInfoResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12480,6 +17537,88 @@ func (r GetGroupsInfoResponse) ContentType() string {
 	return ""
 }
 
+type GetIncrementalGroupMembersBatchResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalGroupMembersBatchResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalGroupMembersBatchResponse) GetJSON200() *GetIncrementalGroupMembersBatchResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalGroupMembersBatchResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalGroupMembersBatchResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalGroupMembersBatchResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalGroupMembersBatchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetIncrementalJoinGroupsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalJoinGroupsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalJoinGroupsResponse) GetJSON200() *GetIncrementalJoinGroupsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalJoinGroupsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalJoinGroupsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalJoinGroupsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalJoinGroupsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetJoinedGroupListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12515,6 +17654,47 @@ func (r GetJoinedGroupListResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetJoinedGroupListResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSpecifiedUserGroupRequestInfoResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetSpecifiedUserGroupRequestInfoResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSpecifiedUserGroupRequestInfoResponse) GetJSON200() *GetSpecifiedUserGroupRequestInfoResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSpecifiedUserGroupRequestInfoResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSpecifiedUserGroupRequestInfoResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSpecifiedUserGroupRequestInfoResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSpecifiedUserGroupRequestInfoResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12890,6 +18070,88 @@ func (r TransferGroupResponse) ContentType() string {
 	return ""
 }
 
+type GetActiveConversationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetActiveConversationsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetActiveConversationsResponse) GetJSON200() *GetActiveConversationsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetActiveConversationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetActiveConversationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetActiveConversationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetActiveConversationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetJssdkConversationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetJssdkConversationsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetJssdkConversationsResponse) GetJSON200() *GetJssdkConversationsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetJssdkConversationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetJssdkConversationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetJssdkConversationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetJssdkConversationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ForbidUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -13130,6 +18392,47 @@ func (r GetConversationMsgResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetConversationMsgResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type MarkConversationAsReadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MarkConversationAsReadResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MarkConversationAsReadResponse) GetJSON200() *MarkConversationAsReadResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r MarkConversationAsReadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MarkConversationAsReadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MarkConversationAsReadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MarkConversationAsReadResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13525,6 +18828,148 @@ func (c *ClientWithResponses) GetConversationsWithResponse(ctx context.Context, 
 	return ParseGetConversationsResponse(rsp)
 }
 
+// GetConversationsHasReadAndMaxSeqWithBodyWithResponse Max and read seqs of a user's conversations (SDK)
+//
+// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+func (c *ClientWithResponses) GetConversationsHasReadAndMaxSeqWithBodyWithResponse(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetConversationsHasReadAndMaxSeqResponse, error) {
+	rsp, err := c.GetConversationsHasReadAndMaxSeqWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConversationsHasReadAndMaxSeqResponse(rsp)
+}
+
+// GetConversationsHasReadAndMaxSeqWithResponse Max and read seqs of a user's conversations (SDK)
+//
+// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+func (c *ClientWithResponses) GetConversationsHasReadAndMaxSeqWithResponse(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationsHasReadAndMaxSeqResponse, error) {
+	rsp, err := c.GetConversationsHasReadAndMaxSeq(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConversationsHasReadAndMaxSeqResponse(rsp)
+}
+
+// GetIncrementalConversationsWithBodyWithResponse Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *ClientWithResponses) GetIncrementalConversationsWithBodyWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error) {
+	rsp, err := c.GetIncrementalConversationsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalConversationsResponse(rsp)
+}
+
+// GetIncrementalConversationsWithResponse Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *ClientWithResponses) GetIncrementalConversationsWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error) {
+	rsp, err := c.GetIncrementalConversations(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalConversationsResponse(rsp)
+}
+
+// GetNotNotifyConversationIDsWithBodyWithResponse Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *ClientWithResponses) GetNotNotifyConversationIDsWithBodyWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error) {
+	rsp, err := c.GetNotNotifyConversationIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetNotNotifyConversationIDsResponse(rsp)
+}
+
+// GetNotNotifyConversationIDsWithResponse Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *ClientWithResponses) GetNotNotifyConversationIDsWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error) {
+	rsp, err := c.GetNotNotifyConversationIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetNotNotifyConversationIDsResponse(rsp)
+}
+
 // SetConversationsWithBodyWithResponse Change conversation settings
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -13791,6 +19236,86 @@ func (c *ClientWithResponses) GetBlackListWithResponse(ctx context.Context, para
 	return ParseGetBlackListResponse(rsp)
 }
 
+// GetDesignatedFriendApplyWithBodyWithResponse The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendApplyWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error) {
+	rsp, err := c.GetDesignatedFriendApplyWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendApplyResponse(rsp)
+}
+
+// GetDesignatedFriendApplyWithResponse The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendApplyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error) {
+	rsp, err := c.GetDesignatedFriendApply(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendApplyResponse(rsp)
+}
+
+// GetDesignatedFriendsWithBodyWithResponse Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendsWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error) {
+	rsp, err := c.GetDesignatedFriendsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendsResponse(rsp)
+}
+
+// GetDesignatedFriendsWithResponse Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendsWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error) {
+	rsp, err := c.GetDesignatedFriends(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendsResponse(rsp)
+}
+
 // GetFriendApplyListWithBodyWithResponse List friend applications sent to a user
 //
 // One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -13871,6 +19396,108 @@ func (c *ClientWithResponses) GetFriendListWithResponse(ctx context.Context, par
 	return ParseGetFriendListResponse(rsp)
 }
 
+// GetFullFriendUserIDsWithBodyWithResponse All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *ClientWithResponses) GetFullFriendUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error) {
+	rsp, err := c.GetFullFriendUserIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullFriendUserIDsResponse(rsp)
+}
+
+// GetFullFriendUserIDsWithResponse All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *ClientWithResponses) GetFullFriendUserIDsWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error) {
+	rsp, err := c.GetFullFriendUserIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullFriendUserIDsResponse(rsp)
+}
+
+// GetIncrementalFriendsWithBodyWithResponse Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *ClientWithResponses) GetIncrementalFriendsWithBodyWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error) {
+	rsp, err := c.GetIncrementalFriendsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalFriendsResponse(rsp)
+}
+
+// GetIncrementalFriendsWithResponse Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *ClientWithResponses) GetIncrementalFriendsWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error) {
+	rsp, err := c.GetIncrementalFriends(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalFriendsResponse(rsp)
+}
+
 // GetSelfFriendApplyListWithBodyWithResponse List friend applications a user sent
 //
 // One page of the friend applications **sent** by `userID`, newest first, and the total count.
@@ -13907,6 +19534,86 @@ func (c *ClientWithResponses) GetSelfFriendApplyListWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseGetSelfFriendApplyListResponse(rsp)
+}
+
+// GetSpecifiedBlacksWithBodyWithResponse Named blacklist entries of a user (SDK)
+//
+// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+func (c *ClientWithResponses) GetSpecifiedBlacksWithBodyWithResponse(ctx context.Context, params *GetSpecifiedBlacksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSpecifiedBlacksResponse, error) {
+	rsp, err := c.GetSpecifiedBlacksWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSpecifiedBlacksResponse(rsp)
+}
+
+// GetSpecifiedBlacksWithResponse Named blacklist entries of a user (SDK)
+//
+// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+func (c *ClientWithResponses) GetSpecifiedBlacksWithResponse(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSpecifiedBlacksResponse, error) {
+	rsp, err := c.GetSpecifiedBlacks(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSpecifiedBlacksResponse(rsp)
+}
+
+// IsFriendWithBodyWithResponse Whether two users have each other as friends (SDK)
+//
+// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+// (`inUser2Friends`); friendships are one-way after a delete.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+func (c *ClientWithResponses) IsFriendWithBodyWithResponse(ctx context.Context, params *IsFriendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IsFriendResponse, error) {
+	rsp, err := c.IsFriendWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIsFriendResponse(rsp)
+}
+
+// IsFriendWithResponse Whether two users have each other as friends (SDK)
+//
+// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+// (`inUser2Friends`); friendships are one-way after a delete.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+func (c *ClientWithResponses) IsFriendWithResponse(ctx context.Context, params *IsFriendParams, body IsFriendJSONRequestBody, reqEditors ...RequestEditorFn) (*IsFriendResponse, error) {
+	rsp, err := c.IsFriend(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIsFriendResponse(rsp)
 }
 
 // RemoveBlackWithBodyWithResponse Remove a user from the blacklist
@@ -14155,6 +19862,90 @@ func (c *ClientWithResponses) DismissGroupWithResponse(ctx context.Context, para
 	return ParseDismissGroupResponse(rsp)
 }
 
+// GetFullGroupMemberUserIDsWithBodyWithResponse All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *ClientWithResponses) GetFullGroupMemberUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error) {
+	rsp, err := c.GetFullGroupMemberUserIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullGroupMemberUserIDsResponse(rsp)
+}
+
+// GetFullGroupMemberUserIDsWithResponse All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *ClientWithResponses) GetFullGroupMemberUserIDsWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error) {
+	rsp, err := c.GetFullGroupMemberUserIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullGroupMemberUserIDsResponse(rsp)
+}
+
+// GetFullJoinGroupIDsWithBodyWithResponse All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *ClientWithResponses) GetFullJoinGroupIDsWithBodyWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error) {
+	rsp, err := c.GetFullJoinGroupIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullJoinGroupIDsResponse(rsp)
+}
+
+// GetFullJoinGroupIDsWithResponse All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *ClientWithResponses) GetFullJoinGroupIDsWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error) {
+	rsp, err := c.GetFullJoinGroupIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullJoinGroupIDsResponse(rsp)
+}
+
 // GetGroupApplicationListWithBodyWithResponse List join applications to the groups a user manages
 //
 // One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -14245,6 +20036,46 @@ func (c *ClientWithResponses) GetGroupMemberListWithResponse(ctx context.Context
 	return ParseGetGroupMemberListResponse(rsp)
 }
 
+// GetGroupMembersInfoWithBodyWithResponse Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *ClientWithResponses) GetGroupMembersInfoWithBodyWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error) {
+	rsp, err := c.GetGroupMembersInfoWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetGroupMembersInfoResponse(rsp)
+}
+
+// GetGroupMembersInfoWithResponse Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *ClientWithResponses) GetGroupMembersInfoWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error) {
+	rsp, err := c.GetGroupMembersInfo(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetGroupMembersInfoResponse(rsp)
+}
+
 // GetGroupsInfoWithBodyWithResponse Get groups' information
 //
 // Returns the given groups in request order. Dismissed groups are returned with `status` 2.
@@ -14281,6 +20112,118 @@ func (c *ClientWithResponses) GetGroupsInfoWithResponse(ctx context.Context, par
 		return nil, err
 	}
 	return ParseGetGroupsInfoResponse(rsp)
+}
+
+// GetIncrementalGroupMembersBatchWithBodyWithResponse Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *ClientWithResponses) GetIncrementalGroupMembersBatchWithBodyWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error) {
+	rsp, err := c.GetIncrementalGroupMembersBatchWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalGroupMembersBatchResponse(rsp)
+}
+
+// GetIncrementalGroupMembersBatchWithResponse Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *ClientWithResponses) GetIncrementalGroupMembersBatchWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error) {
+	rsp, err := c.GetIncrementalGroupMembersBatch(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalGroupMembersBatchResponse(rsp)
+}
+
+// GetIncrementalJoinGroupsWithBodyWithResponse Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *ClientWithResponses) GetIncrementalJoinGroupsWithBodyWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error) {
+	rsp, err := c.GetIncrementalJoinGroupsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalJoinGroupsResponse(rsp)
+}
+
+// GetIncrementalJoinGroupsWithResponse Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *ClientWithResponses) GetIncrementalJoinGroupsWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error) {
+	rsp, err := c.GetIncrementalJoinGroups(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalJoinGroupsResponse(rsp)
 }
 
 // GetJoinedGroupListWithBodyWithResponse List the groups a user is in
@@ -14321,6 +20264,46 @@ func (c *ClientWithResponses) GetJoinedGroupListWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetJoinedGroupListResponse(rsp)
+}
+
+// GetSpecifiedUserGroupRequestInfoWithBodyWithResponse A user's application to a group (SDK)
+//
+// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+//
+// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+// **Notifications:** none.
+// **Errors:** anyone else 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+func (c *ClientWithResponses) GetSpecifiedUserGroupRequestInfoWithBodyWithResponse(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSpecifiedUserGroupRequestInfoResponse, error) {
+	rsp, err := c.GetSpecifiedUserGroupRequestInfoWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSpecifiedUserGroupRequestInfoResponse(rsp)
+}
+
+// GetSpecifiedUserGroupRequestInfoWithResponse A user's application to a group (SDK)
+//
+// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+//
+// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+// **Notifications:** none.
+// **Errors:** anyone else 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+func (c *ClientWithResponses) GetSpecifiedUserGroupRequestInfoWithResponse(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSpecifiedUserGroupRequestInfoResponse, error) {
+	rsp, err := c.GetSpecifiedUserGroupRequestInfo(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSpecifiedUserGroupRequestInfoResponse(rsp)
 }
 
 // GroupApplicationResponseWithBodyWithResponse Accept or refuse a join application
@@ -14727,6 +20710,73 @@ func (c *ClientWithResponses) TransferGroupWithResponse(ctx context.Context, par
 	return ParseTransferGroupResponse(rsp)
 }
 
+// GetActiveConversationsWithBodyWithResponse The newest conversations with their last message (JS SDK)
+//
+// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+func (c *ClientWithResponses) GetActiveConversationsWithBodyWithResponse(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetActiveConversationsResponse, error) {
+	rsp, err := c.GetActiveConversationsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetActiveConversationsResponse(rsp)
+}
+
+// GetJssdkConversationsWithBodyWithResponse Named conversations with their last message (JS SDK)
+//
+// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+// is not a party of, unknown ones and notification conversations are left out, never described.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+func (c *ClientWithResponses) GetJssdkConversationsWithBodyWithResponse(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetJssdkConversationsResponse, error) {
+	rsp, err := c.GetJssdkConversationsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetJssdkConversationsResponse(rsp)
+}
+
 // ForbidUserWithBodyWithResponse Forbid (ban) a user
 //
 // Forbids `userID` for `reason`: every token of the user stops working at once (1002), its WebSocket
@@ -14995,6 +21045,56 @@ func (c *ClientWithResponses) GetConversationMsgWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetConversationMsgResponse(rsp)
+}
+
+// MarkConversationAsReadWithBodyWithResponse Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *ClientWithResponses) MarkConversationAsReadWithBodyWithResponse(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error) {
+	rsp, err := c.MarkConversationAsReadWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMarkConversationAsReadResponse(rsp)
+}
+
+// MarkConversationAsReadWithResponse Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *ClientWithResponses) MarkConversationAsReadWithResponse(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error) {
+	rsp, err := c.MarkConversationAsRead(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMarkConversationAsReadResponse(rsp)
 }
 
 // MarkMsgsAsReadWithBodyWithResponse Mark messages as read
@@ -15345,6 +21445,84 @@ func ParseGetConversationsResponse(rsp *http.Response) (*GetConversationsRespons
 	return response, nil
 }
 
+// ParseGetConversationsHasReadAndMaxSeqResponse parses an HTTP response from a GetConversationsHasReadAndMaxSeqWithResponse call
+func ParseGetConversationsHasReadAndMaxSeqResponse(rsp *http.Response) (*GetConversationsHasReadAndMaxSeqResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConversationsHasReadAndMaxSeqResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetConversationsHasReadAndMaxSeqResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetIncrementalConversationsResponse parses an HTTP response from a GetIncrementalConversationsWithResponse call
+func ParseGetIncrementalConversationsResponse(rsp *http.Response) (*GetIncrementalConversationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalConversationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalConversationsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetNotNotifyConversationIDsResponse parses an HTTP response from a GetNotNotifyConversationIDsWithResponse call
+func ParseGetNotNotifyConversationIDsResponse(rsp *http.Response) (*GetNotNotifyConversationIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetNotNotifyConversationIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetNotNotifyConversationIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseSetConversationsResponse parses an HTTP response from a SetConversationsWithResponse call
 func ParseSetConversationsResponse(rsp *http.Response) (*SetConversationsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15501,6 +21679,58 @@ func ParseGetBlackListResponse(rsp *http.Response) (*GetBlackListResponse, error
 	return response, nil
 }
 
+// ParseGetDesignatedFriendApplyResponse parses an HTTP response from a GetDesignatedFriendApplyWithResponse call
+func ParseGetDesignatedFriendApplyResponse(rsp *http.Response) (*GetDesignatedFriendApplyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDesignatedFriendApplyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetDesignatedFriendApplyResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetDesignatedFriendsResponse parses an HTTP response from a GetDesignatedFriendsWithResponse call
+func ParseGetDesignatedFriendsResponse(rsp *http.Response) (*GetDesignatedFriendsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDesignatedFriendsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetDesignatedFriendsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetFriendApplyListResponse parses an HTTP response from a GetFriendApplyListWithResponse call
 func ParseGetFriendApplyListResponse(rsp *http.Response) (*GetFriendApplyListResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15553,6 +21783,58 @@ func ParseGetFriendListResponse(rsp *http.Response) (*GetFriendListResponse, err
 	return response, nil
 }
 
+// ParseGetFullFriendUserIDsResponse parses an HTTP response from a GetFullFriendUserIDsWithResponse call
+func ParseGetFullFriendUserIDsResponse(rsp *http.Response) (*GetFullFriendUserIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFullFriendUserIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetFullFriendUserIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetIncrementalFriendsResponse parses an HTTP response from a GetIncrementalFriendsWithResponse call
+func ParseGetIncrementalFriendsResponse(rsp *http.Response) (*GetIncrementalFriendsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalFriendsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalFriendsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetSelfFriendApplyListResponse parses an HTTP response from a GetSelfFriendApplyListWithResponse call
 func ParseGetSelfFriendApplyListResponse(rsp *http.Response) (*GetSelfFriendApplyListResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15569,6 +21851,58 @@ func ParseGetSelfFriendApplyListResponse(rsp *http.Response) (*GetSelfFriendAppl
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetSelfFriendApplyListResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSpecifiedBlacksResponse parses an HTTP response from a GetSpecifiedBlacksWithResponse call
+func ParseGetSpecifiedBlacksResponse(rsp *http.Response) (*GetSpecifiedBlacksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSpecifiedBlacksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetSpecifiedBlacksResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseIsFriendResponse parses an HTTP response from a IsFriendWithResponse call
+func ParseIsFriendResponse(rsp *http.Response) (*IsFriendResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &IsFriendResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest IsFriendResp
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -15735,6 +22069,58 @@ func ParseDismissGroupResponse(rsp *http.Response) (*DismissGroupResponse, error
 	return response, nil
 }
 
+// ParseGetFullGroupMemberUserIDsResponse parses an HTTP response from a GetFullGroupMemberUserIDsWithResponse call
+func ParseGetFullGroupMemberUserIDsResponse(rsp *http.Response) (*GetFullGroupMemberUserIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFullGroupMemberUserIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetFullGroupMemberUserIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetFullJoinGroupIDsResponse parses an HTTP response from a GetFullJoinGroupIDsWithResponse call
+func ParseGetFullJoinGroupIDsResponse(rsp *http.Response) (*GetFullJoinGroupIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFullJoinGroupIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetFullJoinGroupIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetGroupApplicationListResponse parses an HTTP response from a GetGroupApplicationListWithResponse call
 func ParseGetGroupApplicationListResponse(rsp *http.Response) (*GetGroupApplicationListResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15787,6 +22173,32 @@ func ParseGetGroupMemberListResponse(rsp *http.Response) (*GetGroupMemberListRes
 	return response, nil
 }
 
+// ParseGetGroupMembersInfoResponse parses an HTTP response from a GetGroupMembersInfoWithResponse call
+func ParseGetGroupMembersInfoResponse(rsp *http.Response) (*GetGroupMembersInfoResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetGroupMembersInfoResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetGroupMembersInfoResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetGroupsInfoResponse parses an HTTP response from a GetGroupsInfoWithResponse call
 func ParseGetGroupsInfoResponse(rsp *http.Response) (*GetGroupsInfoResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15813,6 +22225,58 @@ func ParseGetGroupsInfoResponse(rsp *http.Response) (*GetGroupsInfoResponse, err
 	return response, nil
 }
 
+// ParseGetIncrementalGroupMembersBatchResponse parses an HTTP response from a GetIncrementalGroupMembersBatchWithResponse call
+func ParseGetIncrementalGroupMembersBatchResponse(rsp *http.Response) (*GetIncrementalGroupMembersBatchResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalGroupMembersBatchResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalGroupMembersBatchResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetIncrementalJoinGroupsResponse parses an HTTP response from a GetIncrementalJoinGroupsWithResponse call
+func ParseGetIncrementalJoinGroupsResponse(rsp *http.Response) (*GetIncrementalJoinGroupsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalJoinGroupsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalJoinGroupsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetJoinedGroupListResponse parses an HTTP response from a GetJoinedGroupListWithResponse call
 func ParseGetJoinedGroupListResponse(rsp *http.Response) (*GetJoinedGroupListResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15829,6 +22293,32 @@ func ParseGetJoinedGroupListResponse(rsp *http.Response) (*GetJoinedGroupListRes
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetJoinedGroupListResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSpecifiedUserGroupRequestInfoResponse parses an HTTP response from a GetSpecifiedUserGroupRequestInfoWithResponse call
+func ParseGetSpecifiedUserGroupRequestInfoResponse(rsp *http.Response) (*GetSpecifiedUserGroupRequestInfoResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSpecifiedUserGroupRequestInfoResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetSpecifiedUserGroupRequestInfoResp
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -16073,6 +22563,58 @@ func ParseTransferGroupResponse(rsp *http.Response) (*TransferGroupResponse, err
 	return response, nil
 }
 
+// ParseGetActiveConversationsResponse parses an HTTP response from a GetActiveConversationsWithResponse call
+func ParseGetActiveConversationsResponse(rsp *http.Response) (*GetActiveConversationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetActiveConversationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetActiveConversationsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetJssdkConversationsResponse parses an HTTP response from a GetJssdkConversationsWithResponse call
+func ParseGetJssdkConversationsResponse(rsp *http.Response) (*GetJssdkConversationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetJssdkConversationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetJssdkConversationsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseForbidUserResponse parses an HTTP response from a ForbidUserWithResponse call
 func ParseForbidUserResponse(rsp *http.Response) (*ForbidUserResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -16229,6 +22771,32 @@ func ParseGetConversationMsgResponse(rsp *http.Response) (*GetConversationMsgRes
 	return response, nil
 }
 
+// ParseMarkConversationAsReadResponse parses an HTTP response from a MarkConversationAsReadWithResponse call
+func ParseMarkConversationAsReadResponse(rsp *http.Response) (*MarkConversationAsReadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MarkConversationAsReadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MarkConversationAsReadResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseMarkMsgsAsReadResponse parses an HTTP response from a MarkMsgsAsReadWithResponse call
 func ParseMarkMsgsAsReadResponse(rsp *http.Response) (*MarkMsgsAsReadResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -16373,6 +22941,15 @@ type ServerInterface interface {
 	// GetConversations Get some conversations of a user
 	// (POST /conversation/get_conversations)
 	GetConversations(w http.ResponseWriter, r *http.Request, params GetConversationsParams)
+	// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+	// (POST /conversation/get_conversations_has_read_and_max_seq)
+	GetConversationsHasReadAndMaxSeq(w http.ResponseWriter, r *http.Request, params GetConversationsHasReadAndMaxSeqParams)
+	// GetIncrementalConversations Conversations changed since a version (SDK sync)
+	// (POST /conversation/get_incremental_conversations)
+	GetIncrementalConversations(w http.ResponseWriter, r *http.Request, params GetIncrementalConversationsParams)
+	// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+	// (POST /conversation/get_not_notify_conversation_ids)
+	GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request, params GetNotNotifyConversationIDsParams)
 	// SetConversations Change conversation settings
 	// (POST /conversation/set_conversations)
 	SetConversations(w http.ResponseWriter, r *http.Request, params SetConversationsParams)
@@ -16391,15 +22968,33 @@ type ServerInterface interface {
 	// GetBlackList List a user's blacklist
 	// (POST /friend/get_black_list)
 	GetBlackList(w http.ResponseWriter, r *http.Request, params GetBlackListParams)
+	// GetDesignatedFriendApply The application between two users (SDK)
+	// (POST /friend/get_designated_friend_apply)
+	GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendApplyParams)
+	// GetDesignatedFriends Named friends of a user (SDK)
+	// (POST /friend/get_designated_friends)
+	GetDesignatedFriends(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendsParams)
 	// GetFriendApplyList List friend applications sent to a user
 	// (POST /friend/get_friend_apply_list)
 	GetFriendApplyList(w http.ResponseWriter, r *http.Request, params GetFriendApplyListParams)
 	// GetFriendList List a user's friends
 	// (POST /friend/get_friend_list)
 	GetFriendList(w http.ResponseWriter, r *http.Request, params GetFriendListParams)
+	// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+	// (POST /friend/get_full_friend_user_ids)
+	GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request, params GetFullFriendUserIDsParams)
+	// GetIncrementalFriends Friends changed since a version (SDK sync)
+	// (POST /friend/get_incremental_friends)
+	GetIncrementalFriends(w http.ResponseWriter, r *http.Request, params GetIncrementalFriendsParams)
 	// GetSelfFriendApplyList List friend applications a user sent
 	// (POST /friend/get_self_friend_apply_list)
 	GetSelfFriendApplyList(w http.ResponseWriter, r *http.Request, params GetSelfFriendApplyListParams)
+	// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+	// (POST /friend/get_specified_blacks)
+	GetSpecifiedBlacks(w http.ResponseWriter, r *http.Request, params GetSpecifiedBlacksParams)
+	// IsFriend Whether two users have each other as friends (SDK)
+	// (POST /friend/is_friend)
+	IsFriend(w http.ResponseWriter, r *http.Request, params IsFriendParams)
 	// RemoveBlack Remove a user from the blacklist
 	// (POST /friend/remove_black)
 	RemoveBlack(w http.ResponseWriter, r *http.Request, params RemoveBlackParams)
@@ -16418,18 +23013,36 @@ type ServerInterface interface {
 	// DismissGroup Dismiss a group
 	// (POST /group/dismiss_group)
 	DismissGroup(w http.ResponseWriter, r *http.Request, params DismissGroupParams)
+	// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+	// (POST /group/get_full_group_member_user_ids)
+	GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request, params GetFullGroupMemberUserIDsParams)
+	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+	// (POST /group/get_full_join_group_ids)
+	GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams)
 	// GetGroupApplicationList List join applications to the groups a user manages
 	// (POST /group/get_group_application_list)
 	GetGroupApplicationList(w http.ResponseWriter, r *http.Request, params GetGroupApplicationListParams)
 	// GetGroupMemberList List a group's members
 	// (POST /group/get_group_member_list)
 	GetGroupMemberList(w http.ResponseWriter, r *http.Request, params GetGroupMemberListParams)
+	// GetGroupMembersInfo Named members of a group (SDK)
+	// (POST /group/get_group_members_info)
+	GetGroupMembersInfo(w http.ResponseWriter, r *http.Request, params GetGroupMembersInfoParams)
 	// GetGroupsInfo Get groups' information
 	// (POST /group/get_groups_info)
 	GetGroupsInfo(w http.ResponseWriter, r *http.Request, params GetGroupsInfoParams)
+	// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+	// (POST /group/get_incremental_group_members_batch)
+	GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request, params GetIncrementalGroupMembersBatchParams)
+	// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+	// (POST /group/get_incremental_join_groups)
+	GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request, params GetIncrementalJoinGroupsParams)
 	// GetJoinedGroupList List the groups a user is in
 	// (POST /group/get_joined_group_list)
 	GetJoinedGroupList(w http.ResponseWriter, r *http.Request, params GetJoinedGroupListParams)
+	// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+	// (POST /group/get_specified_user_group_request_info)
+	GetSpecifiedUserGroupRequestInfo(w http.ResponseWriter, r *http.Request, params GetSpecifiedUserGroupRequestInfoParams)
 	// GroupApplicationResponse Accept or refuse a join application
 	// (POST /group/group_application_response)
 	GroupApplicationResponse(w http.ResponseWriter, r *http.Request, params GroupApplicationResponseParams)
@@ -16457,6 +23070,12 @@ type ServerInterface interface {
 	// TransferGroup Transfer group ownership
 	// (POST /group/transfer_group)
 	TransferGroup(w http.ResponseWriter, r *http.Request, params TransferGroupParams)
+	// GetActiveConversations The newest conversations with their last message (JS SDK)
+	// (POST /jssdk/get_active_conversations)
+	GetActiveConversations(w http.ResponseWriter, r *http.Request, params GetActiveConversationsParams)
+	// GetJssdkConversations Named conversations with their last message (JS SDK)
+	// (POST /jssdk/get_conversations)
+	GetJssdkConversations(w http.ResponseWriter, r *http.Request, params GetJssdkConversationsParams)
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams)
@@ -16475,6 +23094,9 @@ type ServerInterface interface {
 	// GetConversationMsg Read a conversation's history
 	// (POST /msg/get_conversation_msg)
 	GetConversationMsg(w http.ResponseWriter, r *http.Request, params GetConversationMsgParams)
+	// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+	// (POST /msg/mark_conversation_as_read)
+	MarkConversationAsRead(w http.ResponseWriter, r *http.Request, params MarkConversationAsReadParams)
 	// MarkMsgsAsRead Mark messages as read
 	// (POST /msg/mark_msgs_as_read)
 	MarkMsgsAsRead(w http.ResponseWriter, r *http.Request, params MarkMsgsAsReadParams)
@@ -16520,6 +23142,24 @@ func (_ Unimplemented) GetConversations(w http.ResponseWriter, r *http.Request, 
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+// (POST /conversation/get_conversations_has_read_and_max_seq)
+func (_ Unimplemented) GetConversationsHasReadAndMaxSeq(w http.ResponseWriter, r *http.Request, params GetConversationsHasReadAndMaxSeqParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetIncrementalConversations Conversations changed since a version (SDK sync)
+// (POST /conversation/get_incremental_conversations)
+func (_ Unimplemented) GetIncrementalConversations(w http.ResponseWriter, r *http.Request, params GetIncrementalConversationsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+// (POST /conversation/get_not_notify_conversation_ids)
+func (_ Unimplemented) GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request, params GetNotNotifyConversationIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // SetConversations Change conversation settings
 // (POST /conversation/set_conversations)
 func (_ Unimplemented) SetConversations(w http.ResponseWriter, r *http.Request, params SetConversationsParams) {
@@ -16556,6 +23196,18 @@ func (_ Unimplemented) GetBlackList(w http.ResponseWriter, r *http.Request, para
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetDesignatedFriendApply The application between two users (SDK)
+// (POST /friend/get_designated_friend_apply)
+func (_ Unimplemented) GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendApplyParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetDesignatedFriends Named friends of a user (SDK)
+// (POST /friend/get_designated_friends)
+func (_ Unimplemented) GetDesignatedFriends(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetFriendApplyList List friend applications sent to a user
 // (POST /friend/get_friend_apply_list)
 func (_ Unimplemented) GetFriendApplyList(w http.ResponseWriter, r *http.Request, params GetFriendApplyListParams) {
@@ -16568,9 +23220,33 @@ func (_ Unimplemented) GetFriendList(w http.ResponseWriter, r *http.Request, par
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+// (POST /friend/get_full_friend_user_ids)
+func (_ Unimplemented) GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request, params GetFullFriendUserIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetIncrementalFriends Friends changed since a version (SDK sync)
+// (POST /friend/get_incremental_friends)
+func (_ Unimplemented) GetIncrementalFriends(w http.ResponseWriter, r *http.Request, params GetIncrementalFriendsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetSelfFriendApplyList List friend applications a user sent
 // (POST /friend/get_self_friend_apply_list)
 func (_ Unimplemented) GetSelfFriendApplyList(w http.ResponseWriter, r *http.Request, params GetSelfFriendApplyListParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+// (POST /friend/get_specified_blacks)
+func (_ Unimplemented) GetSpecifiedBlacks(w http.ResponseWriter, r *http.Request, params GetSpecifiedBlacksParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IsFriend Whether two users have each other as friends (SDK)
+// (POST /friend/is_friend)
+func (_ Unimplemented) IsFriend(w http.ResponseWriter, r *http.Request, params IsFriendParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -16610,6 +23286,18 @@ func (_ Unimplemented) DismissGroup(w http.ResponseWriter, r *http.Request, para
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+// (POST /group/get_full_group_member_user_ids)
+func (_ Unimplemented) GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request, params GetFullGroupMemberUserIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+// (POST /group/get_full_join_group_ids)
+func (_ Unimplemented) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetGroupApplicationList List join applications to the groups a user manages
 // (POST /group/get_group_application_list)
 func (_ Unimplemented) GetGroupApplicationList(w http.ResponseWriter, r *http.Request, params GetGroupApplicationListParams) {
@@ -16622,15 +23310,39 @@ func (_ Unimplemented) GetGroupMemberList(w http.ResponseWriter, r *http.Request
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetGroupMembersInfo Named members of a group (SDK)
+// (POST /group/get_group_members_info)
+func (_ Unimplemented) GetGroupMembersInfo(w http.ResponseWriter, r *http.Request, params GetGroupMembersInfoParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetGroupsInfo Get groups' information
 // (POST /group/get_groups_info)
 func (_ Unimplemented) GetGroupsInfo(w http.ResponseWriter, r *http.Request, params GetGroupsInfoParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+// (POST /group/get_incremental_group_members_batch)
+func (_ Unimplemented) GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request, params GetIncrementalGroupMembersBatchParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+// (POST /group/get_incremental_join_groups)
+func (_ Unimplemented) GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request, params GetIncrementalJoinGroupsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetJoinedGroupList List the groups a user is in
 // (POST /group/get_joined_group_list)
 func (_ Unimplemented) GetJoinedGroupList(w http.ResponseWriter, r *http.Request, params GetJoinedGroupListParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+// (POST /group/get_specified_user_group_request_info)
+func (_ Unimplemented) GetSpecifiedUserGroupRequestInfo(w http.ResponseWriter, r *http.Request, params GetSpecifiedUserGroupRequestInfoParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -16688,6 +23400,18 @@ func (_ Unimplemented) TransferGroup(w http.ResponseWriter, r *http.Request, par
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetActiveConversations The newest conversations with their last message (JS SDK)
+// (POST /jssdk/get_active_conversations)
+func (_ Unimplemented) GetActiveConversations(w http.ResponseWriter, r *http.Request, params GetActiveConversationsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetJssdkConversations Named conversations with their last message (JS SDK)
+// (POST /jssdk/get_conversations)
+func (_ Unimplemented) GetJssdkConversations(w http.ResponseWriter, r *http.Request, params GetJssdkConversationsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // ForbidUser Forbid (ban) a user
 // (POST /manager/forbid_user)
 func (_ Unimplemented) ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams) {
@@ -16721,6 +23445,12 @@ func (_ Unimplemented) UnforbidUser(w http.ResponseWriter, r *http.Request, para
 // GetConversationMsg Read a conversation's history
 // (POST /msg/get_conversation_msg)
 func (_ Unimplemented) GetConversationMsg(w http.ResponseWriter, r *http.Request, params GetConversationMsgParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+// (POST /msg/mark_conversation_as_read)
+func (_ Unimplemented) MarkConversationAsRead(w http.ResponseWriter, r *http.Request, params MarkConversationAsReadParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -16918,6 +23648,129 @@ func (siw *ServerInterfaceWrapper) GetConversations(w http.ResponseWriter, r *ht
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetConversationsHasReadAndMaxSeq operation middleware
+func (siw *ServerInterfaceWrapper) GetConversationsHasReadAndMaxSeq(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetConversationsHasReadAndMaxSeqParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetConversationsHasReadAndMaxSeq(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIncrementalConversations operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalConversations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalConversationsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetNotNotifyConversationIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetNotNotifyConversationIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetNotNotifyConversationIDs(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -17173,6 +24026,88 @@ func (siw *ServerInterfaceWrapper) GetBlackList(w http.ResponseWriter, r *http.R
 	handler.ServeHTTP(w, r)
 }
 
+// GetDesignatedFriendApply operation middleware
+func (siw *ServerInterfaceWrapper) GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDesignatedFriendApplyParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetDesignatedFriendApply(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetDesignatedFriends operation middleware
+func (siw *ServerInterfaceWrapper) GetDesignatedFriends(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDesignatedFriendsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetDesignatedFriends(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetFriendApplyList operation middleware
 func (siw *ServerInterfaceWrapper) GetFriendApplyList(w http.ResponseWriter, r *http.Request) {
 
@@ -17255,6 +24190,88 @@ func (siw *ServerInterfaceWrapper) GetFriendList(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// GetFullFriendUserIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFullFriendUserIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetFullFriendUserIDs(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIncrementalFriends operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalFriends(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalFriendsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalFriends(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetSelfFriendApplyList operation middleware
 func (siw *ServerInterfaceWrapper) GetSelfFriendApplyList(w http.ResponseWriter, r *http.Request) {
 
@@ -17287,6 +24304,88 @@ func (siw *ServerInterfaceWrapper) GetSelfFriendApplyList(w http.ResponseWriter,
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetSelfFriendApplyList(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetSpecifiedBlacks operation middleware
+func (siw *ServerInterfaceWrapper) GetSpecifiedBlacks(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetSpecifiedBlacksParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetSpecifiedBlacks(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IsFriend operation middleware
+func (siw *ServerInterfaceWrapper) IsFriend(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IsFriendParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IsFriend(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -17542,6 +24641,88 @@ func (siw *ServerInterfaceWrapper) DismissGroup(w http.ResponseWriter, r *http.R
 	handler.ServeHTTP(w, r)
 }
 
+// GetFullGroupMemberUserIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFullGroupMemberUserIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetFullGroupMemberUserIDs(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetFullJoinGroupIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFullJoinGroupIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetFullJoinGroupIDs(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetGroupApplicationList operation middleware
 func (siw *ServerInterfaceWrapper) GetGroupApplicationList(w http.ResponseWriter, r *http.Request) {
 
@@ -17624,6 +24805,47 @@ func (siw *ServerInterfaceWrapper) GetGroupMemberList(w http.ResponseWriter, r *
 	handler.ServeHTTP(w, r)
 }
 
+// GetGroupMembersInfo operation middleware
+func (siw *ServerInterfaceWrapper) GetGroupMembersInfo(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetGroupMembersInfoParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetGroupMembersInfo(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetGroupsInfo operation middleware
 func (siw *ServerInterfaceWrapper) GetGroupsInfo(w http.ResponseWriter, r *http.Request) {
 
@@ -17665,6 +24887,88 @@ func (siw *ServerInterfaceWrapper) GetGroupsInfo(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// GetIncrementalGroupMembersBatch operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalGroupMembersBatchParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalGroupMembersBatch(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIncrementalJoinGroups operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalJoinGroupsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalJoinGroups(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetJoinedGroupList operation middleware
 func (siw *ServerInterfaceWrapper) GetJoinedGroupList(w http.ResponseWriter, r *http.Request) {
 
@@ -17697,6 +25001,47 @@ func (siw *ServerInterfaceWrapper) GetJoinedGroupList(w http.ResponseWriter, r *
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetJoinedGroupList(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetSpecifiedUserGroupRequestInfo operation middleware
+func (siw *ServerInterfaceWrapper) GetSpecifiedUserGroupRequestInfo(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetSpecifiedUserGroupRequestInfoParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetSpecifiedUserGroupRequestInfo(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -18075,6 +25420,88 @@ func (siw *ServerInterfaceWrapper) TransferGroup(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// GetActiveConversations operation middleware
+func (siw *ServerInterfaceWrapper) GetActiveConversations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetActiveConversationsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetActiveConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetJssdkConversations operation middleware
+func (siw *ServerInterfaceWrapper) GetJssdkConversations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetJssdkConversationsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetJssdkConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ForbidUser operation middleware
 func (siw *ServerInterfaceWrapper) ForbidUser(w http.ResponseWriter, r *http.Request) {
 
@@ -18312,6 +25739,47 @@ func (siw *ServerInterfaceWrapper) GetConversationMsg(w http.ResponseWriter, r *
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetConversationMsg(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// MarkConversationAsRead operation middleware
+func (siw *ServerInterfaceWrapper) MarkConversationAsRead(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params MarkConversationAsReadParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.MarkConversationAsRead(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -18768,6 +26236,60 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/manager/get_server_config", wrapper.GetServerConfig)
 	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_incremental_friends", wrapper.GetIncrementalFriends)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_full_friend_user_ids", wrapper.GetFullFriendUserIDs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_designated_friends", wrapper.GetDesignatedFriends)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_designated_friend_apply", wrapper.GetDesignatedFriendApply)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_incremental_join_groups", wrapper.GetIncrementalJoinGroups)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_full_join_group_ids", wrapper.GetFullJoinGroupIDs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_incremental_group_members_batch", wrapper.GetIncrementalGroupMembersBatch)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/conversation/get_incremental_conversations", wrapper.GetIncrementalConversations)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/conversation/get_not_notify_conversation_ids", wrapper.GetNotNotifyConversationIDs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/msg/mark_conversation_as_read", wrapper.MarkConversationAsRead)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_group_members_info", wrapper.GetGroupMembersInfo)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_full_group_member_user_ids", wrapper.GetFullGroupMemberUserIDs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_specified_blacks", wrapper.GetSpecifiedBlacks)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_specified_user_group_request_info", wrapper.GetSpecifiedUserGroupRequestInfo)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/is_friend", wrapper.IsFriend)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/conversation/get_conversations_has_read_and_max_seq", wrapper.GetConversationsHasReadAndMaxSeq)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/jssdk/get_active_conversations", wrapper.GetActiveConversations)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/jssdk/get_conversations", wrapper.GetJssdkConversations)
+	})
 
 	return r
 }
@@ -18853,6 +26375,75 @@ type GetConversationsResponseObject interface {
 type GetConversations200JSONResponse GetConversationsResp
 
 func (response GetConversations200JSONResponse) VisitGetConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConversationsHasReadAndMaxSeqRequestObject struct {
+	Params GetConversationsHasReadAndMaxSeqParams
+	Body   *GetConversationsHasReadAndMaxSeqJSONRequestBody
+}
+
+type GetConversationsHasReadAndMaxSeqResponseObject interface {
+	VisitGetConversationsHasReadAndMaxSeqResponse(w http.ResponseWriter) error
+}
+
+type GetConversationsHasReadAndMaxSeq200JSONResponse GetConversationsHasReadAndMaxSeqResp
+
+func (response GetConversationsHasReadAndMaxSeq200JSONResponse) VisitGetConversationsHasReadAndMaxSeqResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIncrementalConversationsRequestObject struct {
+	Params GetIncrementalConversationsParams
+	Body   *GetIncrementalConversationsJSONRequestBody
+}
+
+type GetIncrementalConversationsResponseObject interface {
+	VisitGetIncrementalConversationsResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalConversations200JSONResponse GetIncrementalConversationsResp
+
+func (response GetIncrementalConversations200JSONResponse) VisitGetIncrementalConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotNotifyConversationIDsRequestObject struct {
+	Params GetNotNotifyConversationIDsParams
+	Body   *GetNotNotifyConversationIDsJSONRequestBody
+}
+
+type GetNotNotifyConversationIDsResponseObject interface {
+	VisitGetNotNotifyConversationIDsResponse(w http.ResponseWriter) error
+}
+
+type GetNotNotifyConversationIDs200JSONResponse GetNotNotifyConversationIDsResp
+
+func (response GetNotNotifyConversationIDs200JSONResponse) VisitGetNotNotifyConversationIDsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -19002,6 +26593,52 @@ func (response GetBlackList200JSONResponse) VisitGetBlackListResponse(w http.Res
 	return err
 }
 
+type GetDesignatedFriendApplyRequestObject struct {
+	Params GetDesignatedFriendApplyParams
+	Body   *GetDesignatedFriendApplyJSONRequestBody
+}
+
+type GetDesignatedFriendApplyResponseObject interface {
+	VisitGetDesignatedFriendApplyResponse(w http.ResponseWriter) error
+}
+
+type GetDesignatedFriendApply200JSONResponse GetDesignatedFriendApplyResp
+
+func (response GetDesignatedFriendApply200JSONResponse) VisitGetDesignatedFriendApplyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDesignatedFriendsRequestObject struct {
+	Params GetDesignatedFriendsParams
+	Body   *GetDesignatedFriendsJSONRequestBody
+}
+
+type GetDesignatedFriendsResponseObject interface {
+	VisitGetDesignatedFriendsResponse(w http.ResponseWriter) error
+}
+
+type GetDesignatedFriends200JSONResponse GetDesignatedFriendsResp
+
+func (response GetDesignatedFriends200JSONResponse) VisitGetDesignatedFriendsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFriendApplyListRequestObject struct {
 	Params GetFriendApplyListParams
 	Body   *GetFriendApplyListJSONRequestBody
@@ -19048,6 +26685,52 @@ func (response GetFriendList200JSONResponse) VisitGetFriendListResponse(w http.R
 	return err
 }
 
+type GetFullFriendUserIDsRequestObject struct {
+	Params GetFullFriendUserIDsParams
+	Body   *GetFullFriendUserIDsJSONRequestBody
+}
+
+type GetFullFriendUserIDsResponseObject interface {
+	VisitGetFullFriendUserIDsResponse(w http.ResponseWriter) error
+}
+
+type GetFullFriendUserIDs200JSONResponse GetFullFriendUserIDsResp
+
+func (response GetFullFriendUserIDs200JSONResponse) VisitGetFullFriendUserIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIncrementalFriendsRequestObject struct {
+	Params GetIncrementalFriendsParams
+	Body   *GetIncrementalFriendsJSONRequestBody
+}
+
+type GetIncrementalFriendsResponseObject interface {
+	VisitGetIncrementalFriendsResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalFriends200JSONResponse GetIncrementalFriendsResp
+
+func (response GetIncrementalFriends200JSONResponse) VisitGetIncrementalFriendsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetSelfFriendApplyListRequestObject struct {
 	Params GetSelfFriendApplyListParams
 	Body   *GetSelfFriendApplyListJSONRequestBody
@@ -19060,6 +26743,52 @@ type GetSelfFriendApplyListResponseObject interface {
 type GetSelfFriendApplyList200JSONResponse GetSelfFriendApplyListResp
 
 func (response GetSelfFriendApplyList200JSONResponse) VisitGetSelfFriendApplyListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSpecifiedBlacksRequestObject struct {
+	Params GetSpecifiedBlacksParams
+	Body   *GetSpecifiedBlacksJSONRequestBody
+}
+
+type GetSpecifiedBlacksResponseObject interface {
+	VisitGetSpecifiedBlacksResponse(w http.ResponseWriter) error
+}
+
+type GetSpecifiedBlacks200JSONResponse GetSpecifiedBlacksResp
+
+func (response GetSpecifiedBlacks200JSONResponse) VisitGetSpecifiedBlacksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IsFriendRequestObject struct {
+	Params IsFriendParams
+	Body   *IsFriendJSONRequestBody
+}
+
+type IsFriendResponseObject interface {
+	VisitIsFriendResponse(w http.ResponseWriter) error
+}
+
+type IsFriend200JSONResponse IsFriendResp
+
+func (response IsFriend200JSONResponse) VisitIsFriendResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -19209,6 +26938,52 @@ func (response DismissGroup200JSONResponse) VisitDismissGroupResponse(w http.Res
 	return err
 }
 
+type GetFullGroupMemberUserIDsRequestObject struct {
+	Params GetFullGroupMemberUserIDsParams
+	Body   *GetFullGroupMemberUserIDsJSONRequestBody
+}
+
+type GetFullGroupMemberUserIDsResponseObject interface {
+	VisitGetFullGroupMemberUserIDsResponse(w http.ResponseWriter) error
+}
+
+type GetFullGroupMemberUserIDs200JSONResponse GetFullGroupMemberUserIDsResp
+
+func (response GetFullGroupMemberUserIDs200JSONResponse) VisitGetFullGroupMemberUserIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFullJoinGroupIDsRequestObject struct {
+	Params GetFullJoinGroupIDsParams
+	Body   *GetFullJoinGroupIDsJSONRequestBody
+}
+
+type GetFullJoinGroupIDsResponseObject interface {
+	VisitGetFullJoinGroupIDsResponse(w http.ResponseWriter) error
+}
+
+type GetFullJoinGroupIDs200JSONResponse GetFullJoinGroupIDsResp
+
+func (response GetFullJoinGroupIDs200JSONResponse) VisitGetFullJoinGroupIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetGroupApplicationListRequestObject struct {
 	Params GetGroupApplicationListParams
 	Body   *GetGroupApplicationListJSONRequestBody
@@ -19255,6 +27030,29 @@ func (response GetGroupMemberList200JSONResponse) VisitGetGroupMemberListRespons
 	return err
 }
 
+type GetGroupMembersInfoRequestObject struct {
+	Params GetGroupMembersInfoParams
+	Body   *GetGroupMembersInfoJSONRequestBody
+}
+
+type GetGroupMembersInfoResponseObject interface {
+	VisitGetGroupMembersInfoResponse(w http.ResponseWriter) error
+}
+
+type GetGroupMembersInfo200JSONResponse GetGroupMembersInfoResp
+
+func (response GetGroupMembersInfo200JSONResponse) VisitGetGroupMembersInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetGroupsInfoRequestObject struct {
 	Params GetGroupsInfoParams
 	Body   *GetGroupsInfoJSONRequestBody
@@ -19278,6 +27076,52 @@ func (response GetGroupsInfo200JSONResponse) VisitGetGroupsInfoResponse(w http.R
 	return err
 }
 
+type GetIncrementalGroupMembersBatchRequestObject struct {
+	Params GetIncrementalGroupMembersBatchParams
+	Body   *GetIncrementalGroupMembersBatchJSONRequestBody
+}
+
+type GetIncrementalGroupMembersBatchResponseObject interface {
+	VisitGetIncrementalGroupMembersBatchResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalGroupMembersBatch200JSONResponse GetIncrementalGroupMembersBatchResp
+
+func (response GetIncrementalGroupMembersBatch200JSONResponse) VisitGetIncrementalGroupMembersBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIncrementalJoinGroupsRequestObject struct {
+	Params GetIncrementalJoinGroupsParams
+	Body   *GetIncrementalJoinGroupsJSONRequestBody
+}
+
+type GetIncrementalJoinGroupsResponseObject interface {
+	VisitGetIncrementalJoinGroupsResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalJoinGroups200JSONResponse GetIncrementalJoinGroupsResp
+
+func (response GetIncrementalJoinGroups200JSONResponse) VisitGetIncrementalJoinGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetJoinedGroupListRequestObject struct {
 	Params GetJoinedGroupListParams
 	Body   *GetJoinedGroupListJSONRequestBody
@@ -19290,6 +27134,29 @@ type GetJoinedGroupListResponseObject interface {
 type GetJoinedGroupList200JSONResponse GetJoinedGroupListResp
 
 func (response GetJoinedGroupList200JSONResponse) VisitGetJoinedGroupListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSpecifiedUserGroupRequestInfoRequestObject struct {
+	Params GetSpecifiedUserGroupRequestInfoParams
+	Body   *GetSpecifiedUserGroupRequestInfoJSONRequestBody
+}
+
+type GetSpecifiedUserGroupRequestInfoResponseObject interface {
+	VisitGetSpecifiedUserGroupRequestInfoResponse(w http.ResponseWriter) error
+}
+
+type GetSpecifiedUserGroupRequestInfo200JSONResponse GetSpecifiedUserGroupRequestInfoResp
+
+func (response GetSpecifiedUserGroupRequestInfo200JSONResponse) VisitGetSpecifiedUserGroupRequestInfoResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -19508,6 +27375,52 @@ func (response TransferGroup200JSONResponse) VisitTransferGroupResponse(w http.R
 	return err
 }
 
+type GetActiveConversationsRequestObject struct {
+	Params GetActiveConversationsParams
+	Body   io.Reader
+}
+
+type GetActiveConversationsResponseObject interface {
+	VisitGetActiveConversationsResponse(w http.ResponseWriter) error
+}
+
+type GetActiveConversations200JSONResponse GetActiveConversationsResp
+
+func (response GetActiveConversations200JSONResponse) VisitGetActiveConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJssdkConversationsRequestObject struct {
+	Params GetJssdkConversationsParams
+	Body   io.Reader
+}
+
+type GetJssdkConversationsResponseObject interface {
+	VisitGetJssdkConversationsResponse(w http.ResponseWriter) error
+}
+
+type GetJssdkConversations200JSONResponse GetJssdkConversationsResp
+
+func (response GetJssdkConversations200JSONResponse) VisitGetJssdkConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ForbidUserRequestObject struct {
 	Params ForbidUserParams
 	Body   *ForbidUserJSONRequestBody
@@ -19635,6 +27548,29 @@ type GetConversationMsgResponseObject interface {
 type GetConversationMsg200JSONResponse GetConversationMsgResp
 
 func (response GetConversationMsg200JSONResponse) VisitGetConversationMsgResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkConversationAsReadRequestObject struct {
+	Params MarkConversationAsReadParams
+	Body   *MarkConversationAsReadJSONRequestBody
+}
+
+type MarkConversationAsReadResponseObject interface {
+	VisitMarkConversationAsReadResponse(w http.ResponseWriter) error
+}
+
+type MarkConversationAsRead200JSONResponse MarkConversationAsReadResp
+
+func (response MarkConversationAsRead200JSONResponse) VisitMarkConversationAsReadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -19775,6 +27711,15 @@ type StrictServerInterface interface {
 	// GetConversations Get some conversations of a user
 	// (POST /conversation/get_conversations)
 	GetConversations(ctx context.Context, request GetConversationsRequestObject) (GetConversationsResponseObject, error)
+	// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+	// (POST /conversation/get_conversations_has_read_and_max_seq)
+	GetConversationsHasReadAndMaxSeq(ctx context.Context, request GetConversationsHasReadAndMaxSeqRequestObject) (GetConversationsHasReadAndMaxSeqResponseObject, error)
+	// GetIncrementalConversations Conversations changed since a version (SDK sync)
+	// (POST /conversation/get_incremental_conversations)
+	GetIncrementalConversations(ctx context.Context, request GetIncrementalConversationsRequestObject) (GetIncrementalConversationsResponseObject, error)
+	// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+	// (POST /conversation/get_not_notify_conversation_ids)
+	GetNotNotifyConversationIDs(ctx context.Context, request GetNotNotifyConversationIDsRequestObject) (GetNotNotifyConversationIDsResponseObject, error)
 	// SetConversations Change conversation settings
 	// (POST /conversation/set_conversations)
 	SetConversations(ctx context.Context, request SetConversationsRequestObject) (SetConversationsResponseObject, error)
@@ -19793,15 +27738,33 @@ type StrictServerInterface interface {
 	// GetBlackList List a user's blacklist
 	// (POST /friend/get_black_list)
 	GetBlackList(ctx context.Context, request GetBlackListRequestObject) (GetBlackListResponseObject, error)
+	// GetDesignatedFriendApply The application between two users (SDK)
+	// (POST /friend/get_designated_friend_apply)
+	GetDesignatedFriendApply(ctx context.Context, request GetDesignatedFriendApplyRequestObject) (GetDesignatedFriendApplyResponseObject, error)
+	// GetDesignatedFriends Named friends of a user (SDK)
+	// (POST /friend/get_designated_friends)
+	GetDesignatedFriends(ctx context.Context, request GetDesignatedFriendsRequestObject) (GetDesignatedFriendsResponseObject, error)
 	// GetFriendApplyList List friend applications sent to a user
 	// (POST /friend/get_friend_apply_list)
 	GetFriendApplyList(ctx context.Context, request GetFriendApplyListRequestObject) (GetFriendApplyListResponseObject, error)
 	// GetFriendList List a user's friends
 	// (POST /friend/get_friend_list)
 	GetFriendList(ctx context.Context, request GetFriendListRequestObject) (GetFriendListResponseObject, error)
+	// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+	// (POST /friend/get_full_friend_user_ids)
+	GetFullFriendUserIDs(ctx context.Context, request GetFullFriendUserIDsRequestObject) (GetFullFriendUserIDsResponseObject, error)
+	// GetIncrementalFriends Friends changed since a version (SDK sync)
+	// (POST /friend/get_incremental_friends)
+	GetIncrementalFriends(ctx context.Context, request GetIncrementalFriendsRequestObject) (GetIncrementalFriendsResponseObject, error)
 	// GetSelfFriendApplyList List friend applications a user sent
 	// (POST /friend/get_self_friend_apply_list)
 	GetSelfFriendApplyList(ctx context.Context, request GetSelfFriendApplyListRequestObject) (GetSelfFriendApplyListResponseObject, error)
+	// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+	// (POST /friend/get_specified_blacks)
+	GetSpecifiedBlacks(ctx context.Context, request GetSpecifiedBlacksRequestObject) (GetSpecifiedBlacksResponseObject, error)
+	// IsFriend Whether two users have each other as friends (SDK)
+	// (POST /friend/is_friend)
+	IsFriend(ctx context.Context, request IsFriendRequestObject) (IsFriendResponseObject, error)
 	// RemoveBlack Remove a user from the blacklist
 	// (POST /friend/remove_black)
 	RemoveBlack(ctx context.Context, request RemoveBlackRequestObject) (RemoveBlackResponseObject, error)
@@ -19820,18 +27783,36 @@ type StrictServerInterface interface {
 	// DismissGroup Dismiss a group
 	// (POST /group/dismiss_group)
 	DismissGroup(ctx context.Context, request DismissGroupRequestObject) (DismissGroupResponseObject, error)
+	// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+	// (POST /group/get_full_group_member_user_ids)
+	GetFullGroupMemberUserIDs(ctx context.Context, request GetFullGroupMemberUserIDsRequestObject) (GetFullGroupMemberUserIDsResponseObject, error)
+	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+	// (POST /group/get_full_join_group_ids)
+	GetFullJoinGroupIDs(ctx context.Context, request GetFullJoinGroupIDsRequestObject) (GetFullJoinGroupIDsResponseObject, error)
 	// GetGroupApplicationList List join applications to the groups a user manages
 	// (POST /group/get_group_application_list)
 	GetGroupApplicationList(ctx context.Context, request GetGroupApplicationListRequestObject) (GetGroupApplicationListResponseObject, error)
 	// GetGroupMemberList List a group's members
 	// (POST /group/get_group_member_list)
 	GetGroupMemberList(ctx context.Context, request GetGroupMemberListRequestObject) (GetGroupMemberListResponseObject, error)
+	// GetGroupMembersInfo Named members of a group (SDK)
+	// (POST /group/get_group_members_info)
+	GetGroupMembersInfo(ctx context.Context, request GetGroupMembersInfoRequestObject) (GetGroupMembersInfoResponseObject, error)
 	// GetGroupsInfo Get groups' information
 	// (POST /group/get_groups_info)
 	GetGroupsInfo(ctx context.Context, request GetGroupsInfoRequestObject) (GetGroupsInfoResponseObject, error)
+	// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+	// (POST /group/get_incremental_group_members_batch)
+	GetIncrementalGroupMembersBatch(ctx context.Context, request GetIncrementalGroupMembersBatchRequestObject) (GetIncrementalGroupMembersBatchResponseObject, error)
+	// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+	// (POST /group/get_incremental_join_groups)
+	GetIncrementalJoinGroups(ctx context.Context, request GetIncrementalJoinGroupsRequestObject) (GetIncrementalJoinGroupsResponseObject, error)
 	// GetJoinedGroupList List the groups a user is in
 	// (POST /group/get_joined_group_list)
 	GetJoinedGroupList(ctx context.Context, request GetJoinedGroupListRequestObject) (GetJoinedGroupListResponseObject, error)
+	// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+	// (POST /group/get_specified_user_group_request_info)
+	GetSpecifiedUserGroupRequestInfo(ctx context.Context, request GetSpecifiedUserGroupRequestInfoRequestObject) (GetSpecifiedUserGroupRequestInfoResponseObject, error)
 	// GroupApplicationResponse Accept or refuse a join application
 	// (POST /group/group_application_response)
 	GroupApplicationResponse(ctx context.Context, request GroupApplicationResponseRequestObject) (GroupApplicationResponseResponseObject, error)
@@ -19859,6 +27840,12 @@ type StrictServerInterface interface {
 	// TransferGroup Transfer group ownership
 	// (POST /group/transfer_group)
 	TransferGroup(ctx context.Context, request TransferGroupRequestObject) (TransferGroupResponseObject, error)
+	// GetActiveConversations The newest conversations with their last message (JS SDK)
+	// (POST /jssdk/get_active_conversations)
+	GetActiveConversations(ctx context.Context, request GetActiveConversationsRequestObject) (GetActiveConversationsResponseObject, error)
+	// GetJssdkConversations Named conversations with their last message (JS SDK)
+	// (POST /jssdk/get_conversations)
+	GetJssdkConversations(ctx context.Context, request GetJssdkConversationsRequestObject) (GetJssdkConversationsResponseObject, error)
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(ctx context.Context, request ForbidUserRequestObject) (ForbidUserResponseObject, error)
@@ -19877,6 +27864,9 @@ type StrictServerInterface interface {
 	// GetConversationMsg Read a conversation's history
 	// (POST /msg/get_conversation_msg)
 	GetConversationMsg(ctx context.Context, request GetConversationMsgRequestObject) (GetConversationMsgResponseObject, error)
+	// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+	// (POST /msg/mark_conversation_as_read)
+	MarkConversationAsRead(ctx context.Context, request MarkConversationAsReadRequestObject) (MarkConversationAsReadResponseObject, error)
 	// MarkMsgsAsRead Mark messages as read
 	// (POST /msg/mark_msgs_as_read)
 	MarkMsgsAsRead(ctx context.Context, request MarkMsgsAsReadRequestObject) (MarkMsgsAsReadResponseObject, error)
@@ -20058,6 +28048,105 @@ func (sh *strictHandler) GetConversations(w http.ResponseWriter, r *http.Request
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetConversationsResponseObject); ok {
 		if err := validResponse.VisitGetConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetConversationsHasReadAndMaxSeq operation middleware
+func (sh *strictHandler) GetConversationsHasReadAndMaxSeq(w http.ResponseWriter, r *http.Request, params GetConversationsHasReadAndMaxSeqParams) {
+	var request GetConversationsHasReadAndMaxSeqRequestObject
+
+	request.Params = params
+
+	var body GetConversationsHasReadAndMaxSeqJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetConversationsHasReadAndMaxSeq(ctx, request.(GetConversationsHasReadAndMaxSeqRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetConversationsHasReadAndMaxSeq")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetConversationsHasReadAndMaxSeqResponseObject); ok {
+		if err := validResponse.VisitGetConversationsHasReadAndMaxSeqResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIncrementalConversations operation middleware
+func (sh *strictHandler) GetIncrementalConversations(w http.ResponseWriter, r *http.Request, params GetIncrementalConversationsParams) {
+	var request GetIncrementalConversationsRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalConversationsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalConversations(ctx, request.(GetIncrementalConversationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalConversations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalConversationsResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetNotNotifyConversationIDs operation middleware
+func (sh *strictHandler) GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request, params GetNotNotifyConversationIDsParams) {
+	var request GetNotNotifyConversationIDsRequestObject
+
+	request.Params = params
+
+	var body GetNotNotifyConversationIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetNotNotifyConversationIDs(ctx, request.(GetNotNotifyConversationIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetNotNotifyConversationIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetNotNotifyConversationIDsResponseObject); ok {
+		if err := validResponse.VisitGetNotNotifyConversationIDsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -20263,6 +28352,72 @@ func (sh *strictHandler) GetBlackList(w http.ResponseWriter, r *http.Request, pa
 	}
 }
 
+// GetDesignatedFriendApply operation middleware
+func (sh *strictHandler) GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendApplyParams) {
+	var request GetDesignatedFriendApplyRequestObject
+
+	request.Params = params
+
+	var body GetDesignatedFriendApplyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDesignatedFriendApply(ctx, request.(GetDesignatedFriendApplyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDesignatedFriendApply")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetDesignatedFriendApplyResponseObject); ok {
+		if err := validResponse.VisitGetDesignatedFriendApplyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetDesignatedFriends operation middleware
+func (sh *strictHandler) GetDesignatedFriends(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendsParams) {
+	var request GetDesignatedFriendsRequestObject
+
+	request.Params = params
+
+	var body GetDesignatedFriendsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDesignatedFriends(ctx, request.(GetDesignatedFriendsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDesignatedFriends")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetDesignatedFriendsResponseObject); ok {
+		if err := validResponse.VisitGetDesignatedFriendsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetFriendApplyList operation middleware
 func (sh *strictHandler) GetFriendApplyList(w http.ResponseWriter, r *http.Request, params GetFriendApplyListParams) {
 	var request GetFriendApplyListRequestObject
@@ -20329,6 +28484,72 @@ func (sh *strictHandler) GetFriendList(w http.ResponseWriter, r *http.Request, p
 	}
 }
 
+// GetFullFriendUserIDs operation middleware
+func (sh *strictHandler) GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request, params GetFullFriendUserIDsParams) {
+	var request GetFullFriendUserIDsRequestObject
+
+	request.Params = params
+
+	var body GetFullFriendUserIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFullFriendUserIDs(ctx, request.(GetFullFriendUserIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFullFriendUserIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFullFriendUserIDsResponseObject); ok {
+		if err := validResponse.VisitGetFullFriendUserIDsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIncrementalFriends operation middleware
+func (sh *strictHandler) GetIncrementalFriends(w http.ResponseWriter, r *http.Request, params GetIncrementalFriendsParams) {
+	var request GetIncrementalFriendsRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalFriendsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalFriends(ctx, request.(GetIncrementalFriendsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalFriends")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalFriendsResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalFriendsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetSelfFriendApplyList operation middleware
 func (sh *strictHandler) GetSelfFriendApplyList(w http.ResponseWriter, r *http.Request, params GetSelfFriendApplyListParams) {
 	var request GetSelfFriendApplyListRequestObject
@@ -20355,6 +28576,72 @@ func (sh *strictHandler) GetSelfFriendApplyList(w http.ResponseWriter, r *http.R
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetSelfFriendApplyListResponseObject); ok {
 		if err := validResponse.VisitGetSelfFriendApplyListResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetSpecifiedBlacks operation middleware
+func (sh *strictHandler) GetSpecifiedBlacks(w http.ResponseWriter, r *http.Request, params GetSpecifiedBlacksParams) {
+	var request GetSpecifiedBlacksRequestObject
+
+	request.Params = params
+
+	var body GetSpecifiedBlacksJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSpecifiedBlacks(ctx, request.(GetSpecifiedBlacksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSpecifiedBlacks")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetSpecifiedBlacksResponseObject); ok {
+		if err := validResponse.VisitGetSpecifiedBlacksResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IsFriend operation middleware
+func (sh *strictHandler) IsFriend(w http.ResponseWriter, r *http.Request, params IsFriendParams) {
+	var request IsFriendRequestObject
+
+	request.Params = params
+
+	var body IsFriendJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IsFriend(ctx, request.(IsFriendRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IsFriend")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IsFriendResponseObject); ok {
+		if err := validResponse.VisitIsFriendResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -20560,6 +28847,72 @@ func (sh *strictHandler) DismissGroup(w http.ResponseWriter, r *http.Request, pa
 	}
 }
 
+// GetFullGroupMemberUserIDs operation middleware
+func (sh *strictHandler) GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request, params GetFullGroupMemberUserIDsParams) {
+	var request GetFullGroupMemberUserIDsRequestObject
+
+	request.Params = params
+
+	var body GetFullGroupMemberUserIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFullGroupMemberUserIDs(ctx, request.(GetFullGroupMemberUserIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFullGroupMemberUserIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFullGroupMemberUserIDsResponseObject); ok {
+		if err := validResponse.VisitGetFullGroupMemberUserIDsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetFullJoinGroupIDs operation middleware
+func (sh *strictHandler) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams) {
+	var request GetFullJoinGroupIDsRequestObject
+
+	request.Params = params
+
+	var body GetFullJoinGroupIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFullJoinGroupIDs(ctx, request.(GetFullJoinGroupIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFullJoinGroupIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFullJoinGroupIDsResponseObject); ok {
+		if err := validResponse.VisitGetFullJoinGroupIDsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetGroupApplicationList operation middleware
 func (sh *strictHandler) GetGroupApplicationList(w http.ResponseWriter, r *http.Request, params GetGroupApplicationListParams) {
 	var request GetGroupApplicationListRequestObject
@@ -20626,6 +28979,39 @@ func (sh *strictHandler) GetGroupMemberList(w http.ResponseWriter, r *http.Reque
 	}
 }
 
+// GetGroupMembersInfo operation middleware
+func (sh *strictHandler) GetGroupMembersInfo(w http.ResponseWriter, r *http.Request, params GetGroupMembersInfoParams) {
+	var request GetGroupMembersInfoRequestObject
+
+	request.Params = params
+
+	var body GetGroupMembersInfoJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetGroupMembersInfo(ctx, request.(GetGroupMembersInfoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetGroupMembersInfo")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetGroupMembersInfoResponseObject); ok {
+		if err := validResponse.VisitGetGroupMembersInfoResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetGroupsInfo operation middleware
 func (sh *strictHandler) GetGroupsInfo(w http.ResponseWriter, r *http.Request, params GetGroupsInfoParams) {
 	var request GetGroupsInfoRequestObject
@@ -20659,6 +29045,72 @@ func (sh *strictHandler) GetGroupsInfo(w http.ResponseWriter, r *http.Request, p
 	}
 }
 
+// GetIncrementalGroupMembersBatch operation middleware
+func (sh *strictHandler) GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request, params GetIncrementalGroupMembersBatchParams) {
+	var request GetIncrementalGroupMembersBatchRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalGroupMembersBatchJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalGroupMembersBatch(ctx, request.(GetIncrementalGroupMembersBatchRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalGroupMembersBatch")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalGroupMembersBatchResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalGroupMembersBatchResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIncrementalJoinGroups operation middleware
+func (sh *strictHandler) GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request, params GetIncrementalJoinGroupsParams) {
+	var request GetIncrementalJoinGroupsRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalJoinGroupsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalJoinGroups(ctx, request.(GetIncrementalJoinGroupsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalJoinGroups")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalJoinGroupsResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalJoinGroupsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetJoinedGroupList operation middleware
 func (sh *strictHandler) GetJoinedGroupList(w http.ResponseWriter, r *http.Request, params GetJoinedGroupListParams) {
 	var request GetJoinedGroupListRequestObject
@@ -20685,6 +29137,39 @@ func (sh *strictHandler) GetJoinedGroupList(w http.ResponseWriter, r *http.Reque
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetJoinedGroupListResponseObject); ok {
 		if err := validResponse.VisitGetJoinedGroupListResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetSpecifiedUserGroupRequestInfo operation middleware
+func (sh *strictHandler) GetSpecifiedUserGroupRequestInfo(w http.ResponseWriter, r *http.Request, params GetSpecifiedUserGroupRequestInfoParams) {
+	var request GetSpecifiedUserGroupRequestInfoRequestObject
+
+	request.Params = params
+
+	var body GetSpecifiedUserGroupRequestInfoJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSpecifiedUserGroupRequestInfo(ctx, request.(GetSpecifiedUserGroupRequestInfoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSpecifiedUserGroupRequestInfo")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetSpecifiedUserGroupRequestInfoResponseObject); ok {
+		if err := validResponse.VisitGetSpecifiedUserGroupRequestInfoResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -20989,6 +29474,62 @@ func (sh *strictHandler) TransferGroup(w http.ResponseWriter, r *http.Request, p
 	}
 }
 
+// GetActiveConversations operation middleware
+func (sh *strictHandler) GetActiveConversations(w http.ResponseWriter, r *http.Request, params GetActiveConversationsParams) {
+	var request GetActiveConversationsRequestObject
+
+	request.Params = params
+
+	request.Body = r.Body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetActiveConversations(ctx, request.(GetActiveConversationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetActiveConversations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetActiveConversationsResponseObject); ok {
+		if err := validResponse.VisitGetActiveConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetJssdkConversations operation middleware
+func (sh *strictHandler) GetJssdkConversations(w http.ResponseWriter, r *http.Request, params GetJssdkConversationsParams) {
+	var request GetJssdkConversationsRequestObject
+
+	request.Params = params
+
+	request.Body = r.Body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetJssdkConversations(ctx, request.(GetJssdkConversationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetJssdkConversations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetJssdkConversationsResponseObject); ok {
+		if err := validResponse.VisitGetJssdkConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ForbidUser operation middleware
 func (sh *strictHandler) ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams) {
 	var request ForbidUserRequestObject
@@ -21187,6 +29728,39 @@ func (sh *strictHandler) GetConversationMsg(w http.ResponseWriter, r *http.Reque
 	}
 }
 
+// MarkConversationAsRead operation middleware
+func (sh *strictHandler) MarkConversationAsRead(w http.ResponseWriter, r *http.Request, params MarkConversationAsReadParams) {
+	var request MarkConversationAsReadRequestObject
+
+	request.Params = params
+
+	var body MarkConversationAsReadJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.MarkConversationAsRead(ctx, request.(MarkConversationAsReadRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "MarkConversationAsRead")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(MarkConversationAsReadResponseObject); ok {
+		if err := validResponse.VisitMarkConversationAsReadResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // MarkMsgsAsRead operation middleware
 func (sh *strictHandler) MarkMsgsAsRead(w http.ResponseWriter, r *http.Request, params MarkMsgsAsReadParams) {
 	var request MarkMsgsAsReadRequestObject
@@ -21357,517 +29931,653 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17k2PJdR/4VTIgRzTQuoW+QFV1T1cFY1WcnhkWZ3p61NWj8XrQ2zcLNwEk6yIv5maiqkFOR9BeWdaL",
-	"srWh9coyFSFtSGuvLZvrcHhJU5T5XTamh6O/9BU28pzMe/O+8EZ1cVgMqacA3JvPk+f8zsnz+F6jH48n",
-	"sWBCycbR9xoTmtAxUyyBT08mLKGKx+L0kf4YMtlP+ER/0ThqnBCV0D4jp49IfxRLJsj5jKgRI/2IM6GO",
-	"4W/JkkuWkCgeSsIVueJqRNglS2ZqxMUQH6dRRMKYSUJFSPrxhDN4lgsV6wd64hN2fhb3L5gik6kcMZm9",
-	"phI+HLJEtsmzrLMxvWCSxIKRqxET0JQk9FwyodrkRJFxLBXpdN8i/RFNaF9Ptt0TDa/B9bRGjIYsaXgN",
-	"QcescdSInTXwGrI/YmOqF2NMX37AxFCNGked7lteQ80m+nGpEi6GjVevXtmHYSVPwvCbEe1fPGWfwTIn",
-	"ulnFGfx4rn/5WLIEl/kfJWzQOGr82r1sa+6Zpu6Zp155DfayYkvs5Dy/e+BOr+Hlxut3D0oD9hrxlWDJ",
-	"asN45TUS9tmUJyxsHH2aa8HLTet52l98/h3WV7q/bE3kpDwXvaEJm0QzwsQli+IJI/GAUPOOnlF+EUOq",
-	"6KJhvzOeqFnDa7zci8dcMfh0NKCRZHpBk+TtOGQL2zCP4RuPIlUe+hP4g0YkZIryCMYtCEuSODkmNLqi",
-	"M0kmCdME6ZFeo9dAQlUjljBNqyIWTE8wv0P1w34sh+VB9Bpy2u8zKXsNEgtiPngk1t1ccalPB1VExWTA",
-	"X5Z7K26tXZ20w5odfTfhTISVZL59ih0k8XglgvUqiIxOJhHvU6HaDZxz5XLmnryj90ixjJt0Dw/rB989",
-	"PKwYu4o3HvlUsoRQecHCdmm/nKVx+lqwaSudQ3zp9iDe8IMoJ7GQrPJA7uD4jKgII1a5DhucFWz1KZNT",
-	"3OV5Q/2W++x2zlkCixiyhDQVfOwzroFGPAAkYlZAv9Ba9iAW5rTkHq5xPu3Lt+f0Jp5TwDKnYhBXrIlg",
-	"hAmVzPRqBA6yCu5IAtAq4lK1SdBPGFXsGR+zQK8FF+TuXcn6sQjl3bukSSV5MmHi9DG53G95Wm6RsSxT",
-	"Aw3Ds3ia9GE7B3Eypqpx1OBC7XezqXKh2BDAceXKZoDPzGgeWXw0PY94P336ldfIJlJejU/MfqPMu6LO",
-	"ErDQIx8L/tKdtp6fO4n7B0tPAlHKUpSEqkHsYOblXsvj7CXeeVVBOm9T0WfR46li7yXxdPKYjc9ZUsnm",
-	"h/r3Sg3OcOT7c5DX/QOvMeYiBWIV3Hm6icpgB5c283z5uS7PDvtVDdyyxJvIEgt7/QYouoZClxrs2iR5",
-	"S4w3khhjMeDDM6aUbqJEh2giqtpvia/ckWQQ0SHRD5ImV1KTAE9iMWZCkUuacHoewRKdPj575+lvvfP0",
-	"Bfl1kHPwBhdkOpmwhPSpZB7ZI1SSF62lV/KSRtOK8Z0qSeCnYyJZP2FKkrHRIr0lpZG7kLAItrPSIuoW",
-	"Qib5UOinVTJluKyXLJEUB1Q2LGpRcEeSS86uNK3FgpG+8wqupFliNBtK9hlJqBiyVgW0UYr2Ryy0qGSp",
-	"tTufJuLRNKkZ4hkCjSLMWAErufOp4mSB5GIYsRe9qe/v9yn8x346x08Baco4USxseSQALmV+NxzLPhUn",
-	"JBCx4gOjpJinUN6ah5amKXfcz+CF+dzljElpH10NXcEsTpTtJL88PhF63SOPdMhvjJlHuuQ3aBR5ZB/+",
-	"CzQB3x8QKkQ8FX0GR64/0kQSbrBxtbJHH3v40SODOCG6NbK/9LqOqHzKaHiG4q7cckSTIZMKCF2NuEQg",
-	"PKbJBQs1W0gYDZdFvfnzWDMgLh/L4SMmVTLtK2fTzuM4YlQ0al/7iAtoe4U3En5JFXt7RFfoKKKKSWUk",
-	"xTwK1NPQotR9x86rWtkAbWIsN1Ai0o7OmAjndmKNCIJd6e0dMynpkJGmXyFCW8c5NigJTRhBFci+P+CJ",
-	"VB6ZwB5oxim1rFTxZKu0MaYvawnVHeEdaccl2WcbLOeYi9r+YMalYzFb6UBUdVkmkjVbWl3d0/K1f/lY",
-	"Dp9MVBXrMwYoYHLA2GeaDYYxKPfmR80R7XNXXI3iqTLPcjHcgP1NhV7Yt+OpqBjaY6ReIGqAZbAdktCB",
-	"YgnJWJxHXHmEEjxhl7HmZWPbBnvZj6ah1u77ujcWkulEo7uHDx+2iT5XXAwJTU+MZoXmZtCFCnq05kWu",
-	"tnoIMrW3TJQTxpJMDEjSgSkeLA+wqpBoOql34+SMqZrjBwIOdiC4567EPcnUixz7CEgTLUN3JHGbf8o+",
-	"w4tajbKuEgoIdMBZFEotaSYR5aInYqsT4C+tI3PFquGGmEYR+QaZCiNuPasdkG9o2Ka37zPkXtkd8R1z",
-	"/6vFtSLnAKHxWnY+mtvgPkkPU+Nvu83lrRnGe/rLPXnBJ3t2xnuTWBNLUg8WS2drzAUfT8eNI7+2V5f+",
-	"lux2EYbMLO7351nc7y+08GwF9N2EjSpgyvI+0Ze4Twe72rONTRelzSkBtZrBunhqycG6YG6rreYB3/aa",
-	"XkZq72Zf8xK7nrC6uxrAKlbYJwkajoqqfIGhrK7Mf0SHXNTozE8EIxMtqeMBoXkhrTGsc1NxR5JgkrYU",
-	"tI7hPRQYnb1zKlnYJicgbY5AgiAGNI33RMf32+QEP0+oVPAMEyEZ8ktwMyIgbrFbLXTwVo9GRMWKRlVS",
-	"R7f14XR8rle8ODEzJOxPTK1puZ4GOj78z6GETmnnX3kNOYqv6vr8SPcl+XeZR6jlpL6/sNv5XRaowZlz",
-	"bjBLkgXc5oBt85GxZFYZcZe4KXovfbDaNKt/qTTeZSOotCLTcMwFHghZYSUTXHEaEXhKkmYSR4zc98G+",
-	"pPGaXN5Va0xfnuIbHdh2M1KaJHTWSGXCaivhNcZwibFw/HESckGTGcHn7Uy6O5nJyi5klhNVXbtDY8cO",
-	"rMRT+43U/Y8lbfJERDN9omGbQPEDyykVmf7R3oRuVjDoZ6+tZ8wvnphbE/42TPiPWMQUm+OWNoCfVnW/",
-	"3LazZG4Ui+exPFmGznu3l0w3kkK5HHMp6wUVbiFeWlcoDpGMDWvUjBHZvIFUIRvQaaQITNu9OLLYehsa",
-	"ybYuU/PrsAKFO+/dUvhNpHBc38rtDPT+BGYpUl97ovQYEqamiQBf2xEXwyMSfO9V4AwaVAbJWEh837+D",
-	"tt8XCRtyqViChNI67gkLIMxSyzZpPgOFAElI3iGBs4JHeFgCIthLWAZUDgYsYaLPyAVjE0mCHtBVr3FE",
-	"9JDAHkYnfK8fh2zIxB1J4qmaTFW7BbpEeUEymqpYErOmgb0bsCNtEx/UlY7vd/Y6vn8IGpGzAEqrkhh4",
-	"AduJKhMNQxaiRU/CEz2BWops66YeAmrqx2NGBkk8JlTMnI2gNqoCIjRErAgfTyK8TJsx1SYH3YoGeiJr",
-	"oSkZI73GU6oYifiYK015HL25nMkTeh5fshZMkEtjyp5oRBTqp4OXeyxJYIFl0O6Jnvic6A/kcwR8n5Mx",
-	"o4KLIfm8Jz7f29tL/18/6ZPPyZkhms/hCRj35+RZHD+mYvaUfTZlUukfKUnSkWrQqYd5Hk9FqAloKuhU",
-	"jZhQvA8DS+x7V3gF1x+x8Bg28FGkwB0vSJhKZicDxZLH8ht48yrMpesRgR+NeVyQMY8ibnzYcJCHvh75",
-	"qdb0BY3e0eRLPncDawaUR7pLbCiiSiNmZC+4+WahszgcMgVPVqCRLLTFdrevF0rFCR2yjwW9pBysE6ZP",
-	"TfJa1dXzgnuA/kj/6sEo9NLHCRlMo+jYnlhYFmMDzo2RNDVdifAIyRJGqHcRQ4cey+Hpo5Yd0oEeEhPh",
-	"k6nSNPaxuBDxlSCfE6nixAYR2VsAxccs1IcP6UgBaY7oJSPnjAl4JRtKbd9H7prBOxCRZDXtWDMC3b4J",
-	"R+LmKxiwPpzkc3KSDKXdrzGNtFbOQnIehzO9ShSt5rBw4IzBQ9iIY4JcFGhaGtuGftA23QWavWDiVMBb",
-	"unUuJRdDL+sGbh7A7M5eTjSj9oAZ0j4LSfOC9y9Y2CJKt+JZCodrMy71i+c8DJlIe9QU8WH8EUugn1gv",
-	"PO0rve4DPRFHz0rvmc4ZXM1ojcwjV0kshsbRBN1PAfjeQ4XN9qI3WYPfD2P1Lhw2fRD1IoQEDVsZT0D2",
-	"zrI1OSSfExD+FS8bvJFxL/ZSAyP76n3yOXnK+nES5t411OS5rt16pXJGK+zAnC/DCOr6eUA+J4+m2JY9",
-	"TXhCaJQwGs7weUmaZrbZNL10DorCjtk3HAfYVtrRW2Yd3832sXp/9RlFGgCnYSmneqmF4hGZCnzqBbxk",
-	"W34IdKBOLffXG5DnIsb7GI7OhPXJ+VThnWy9BOEgREwfHTw4OD1UWFJu3ekA6etdKv2gKfSbUazJ+puz",
-	"jxizLHLC8NLRXSnHdpC+r2nvJNtoDCCws0O97B7sQY4cNGuzW0GFvHJIsgMk6TT5kbmt1LQ1sTeXTlsg",
-	"NlNGlEZUWKLAVruwPB/GynFhTVehC8uDtgOEwzAD+6NeInzj8TTbObMOXJLxVFla5hIJzhCD/uUd9GFI",
-	"WzuwXbmNXY3iyDjApC0ek1hEMzzwwDCNMU0zZTlh9CJtUi/YE/3Y23D/95tTrix5wcvjqVREJVTIgRFe",
-	"2BNafm0r9zP6ORUwQmcNHthRf6BF+1MU1nYlQEaRq3gahXDOCDUdxJemv/SWMlWwxlx5yMzhoMCTXJnl",
-	"k3sTluzBD/BkBWdHiIHD24fNfSyHZvhPzW24Hf4h/H726H1g/u8gW9drhq79Z4/eJ5MkHvCIwZIf2Ytw",
-	"wfqK0P6F1TXMi3jwIZpFvzrgWsI9AWOo20HrmAyZ0syUXZl3gFTvaRR0D+A2fmsH2XUGmUmolQZp+knY",
-	"YKpp2BUyCaMyFh5h7WG7RmrVT8kMp5WOdd8Z6+NUQq83WlBXjISKBUPgnnG+ZoVotpO6YLNsTPedMb0P",
-	"gnrNAcGWIeDjAlyALHeZRFTpsTiQoLhm2POTwSDi4HSkUSMXhA4pz7b6gTPUD2P1Dsq7NfdaAVWesz6d",
-	"anipZBbngcaPELCl3WY4dvEgFWFlMv0c9C4mpuPG0ae+d9B96B36vnfo73uH/oGnQZr+p6v/2df/wHeH",
-	"+p/7+p8H+p+39D8PPS2Y9D9d/c++/udA/3PoaZas/+nqf/b1Pwf6H/jhvv7ngacPtqdPr/6nq//Z1//c",
-	"1/88eF5536cHvecoRlKr2Q2vsQXFBPUSTaj1WolWV7evX5hWt69BzFEgGl5jdyoCaeKDOaXAQ40ghA8t",
-	"sJRtivzhwnoXAF9T1NZwPJDnfLjuPFINyuGBbSFvQ2/bxNimybWRtHl/c7jc8Br4f0uAXPPUSigWNmJ1",
-	"mJob1orQ0ry1Foa067oYJzrDe2N4D8dwM2DbqgPZNTRbczwbgq81e90Zwlp7V7YNohrPUzhySROgYw1F",
-	"jB214TUKxtOG18hZKhteo2xK1F+WjHkNr5Hay6DdjCgaXsO1PjW8hmsmaniNnOWn4TXy5pyG10jtLubd",
-	"dx0JmDdo6GHkrA/4RPYhZ2XQT5esBvkvjd6PzThqux12qqo3vIajntuf7YeCYpwN0yi59nlXsdUtFrVJ",
-	"vfZ5DdL5JlvvklLkfIeE63xhoX/j+SuvgUurF7n6pt2ufHVMT4c0zVXNmFEhSadliFXq8zHU0oiLY+NY",
-	"DuFmCEEtENOyoa/Sc1jtDDXX4wq52FZTV2wUHD0nJNpd6uWvSgfpW7cXpTfxohRZzRoJIRDgkU1SQvRE",
-	"kDmhBKRPk4RbTQS+vyNJgBQZeCQQvH+hZYL+e0D77OOnHwRwBgP2Mqh03HczTBRPPh9PIJTRI11yjg5d",
-	"/T6baJnlINBN4i2XSS6B85QjPgGpOaYhe1O5JbKtWIp3GJ/A1aPvri2HhT4NY5pcVLMqaO+OPtXgGU5o",
-	"xKnEAJp0XzaInkndvzRQqYo4NuenpO0EWfqeQB/1wGbwCcoMdB6JbR5SuBLtxON38Uiu9M6H5kiv9NLH",
-	"c8KgnNxQS4fBOvmjVngjyw1VDJYziqxHOilL8chex2oxG7AU7Hnufh8Tn1yNNH43w9iAALC71Q/dZ6us",
-	"popXJRwVr0w2bkquKtSC6bU8cjWKjVFCbnD232PqJIrcKAVZ7ZCeC47TXyzlHJ3LZfCq7BINIQXlmX4r",
-	"viJjKmaFiN5UdR5RDTW0/kqjCOMf1ibVOVEesmFHuJxXf8ViVkL9NdxjvcYkFz2y7KI7MSfzXGyfL0ca",
-	"q6DpYfn19WB1HYneguptgOr3mII8ax9wqapPPthOlz/yWda2eed9bhDogtAbM6CVz2Y6z8pDufz5MkjJ",
-	"PVrbUWVzh3zRZq14FtP31j6EeTK5PX1bOn0uY7PZOErEyeU7IqzY7WTK3KWgCSMiJnEUsiTNFXCMPrvp",
-	"c4Y+pIonE7yiCyCHAOTCoQpso4edLnmff7MnzqfhkCm9IWnqgSaVF+a6O70A1D1mCTruyNxlIJVEKpqo",
-	"t53rx7br+uv429teynP90MnhsXRwlpPeJM+KCpuVduuZpV6aqRS2r5K1XGMoemXmCds+GP4BV2Wb2dnr",
-	"eL7vt9rkxBAGjWQM1CE1NRhKcCnAw30PYKUCpK6jnsjIIr0Ky5OFBa8hbv78ENCF8Z8FiirP+ik4yGdT",
-	"xVOhRtTctsWCHadRc9BcNnBMzFKbEL8Qhl+V4X5u7LDdqeVYwoqcvvD22vy+ijHdcv0dcP1r1LjmKjtr",
-	"8Ty5BMeTczJc+D45fSQJ5vGLohxn3xGXzMXpwtP24xZidhdEMhYXZhny2OD8y62c/lt9a6tnH+2tJ5NJ",
-	"NHO1rvL2XrAZCXLWWRmAOwslfTrhikbkXY+wl7SvtNx2Li7A+0uapE75/c+3tzRfyRuJd6XaFQa3sopX",
-	"WNpK3uTaRCvYzJmiikm96ReMTUhzoZG0ZVGEhs/nJpGTZmUpetiHqymORqp0tefgH2fN9irRT8bC9ss7",
-	"cZ2arDfHRllRAkC2N9F9S7u7El8svL02Z6w6vre8cau8sd4YZS4h7SXwCqxrpyYpd1i1TKs4w19mM5Q7",
-	"izVO4RYO4O3Z2/bZAzcpx0Gr/hQOTTaG1SDEe85bOzuJ2IhXGOLSAKJqDbZSHqgul4+BbPo9qvg5j7ia",
-	"HSNRDfklVugDv91z5oalNaciYlIWItVsqp9W28ldUYFxYJaAcSIuVRV+gTKExuvX6SO+EhKe072Af7h0",
-	"jCSe7/uVUGcnlTUWpVu6xXnzREU5ndkCjl99Mlbi/VVNrC0FarnVrTzYpjxAz9t6UWASp60mBLDRd6dR",
-	"tFNUZmWBHeNqUiCbebUA4JGqzDiUuuaJkPChiCGEhoKjYaqfz89FeDh/lt7OixZdsNlVnFRcOL2vWaXN",
-	"lXc1iiWzIU1xQrjYQ4FhvR9JPxaKciEJV5mpPccyV07ouk2ml5VXWpL9uSSxOufL3t6M6RWO5C2/2ya/",
-	"Ax1uQU7OFbldNY+ry7q4KpuCAc8rBJUf7bVAsTkm9eojKBfvyTonDl7c7LBl9HB7zrZ0zr4dc8FCE5Qz",
-	"V8XcykHbhWK5wiEtzHY7tWa3LAhzZVgXy8LSlFY6mYW31z6eVWR0e0a3dEafiIgLpmmi/nZasH56N102",
-	"ahDnCVi6KCIxtIp1TzbwLbcxpMv0PGFJGnPqkTgJIRXR+Sz98vTRcfq3TKP7qZhhASE2UCSeLu9x9JFp",
-	"6m1nfZZ3fH7iLBBpUkUiRqWyNd5Mg62t+T6jvVhWHV4u03z04MnjDCy3jAj/V8qWjZM8U1RN5UJcZNmu",
-	"S28uBdgpLM2PHcrevgF+BavKUuNbibE6b67NVIvn/roYagXnunE88YxFg5q7+6pLqht6xT7Y8Iq9YhVu",
-	"r9nfxDW7Ez+2wUVe5XauxHYqWlib/dQdsVtctzUellyyBCv3VjMvWzl2FY9DpwzwInmeNr8Cw8mG/LSq",
-	"0OGHsSmz1m6s1+aK5J69ugGdF7bhVs5mNAroo94MN7U/L02hbhD4XOLMml40tEqRN83KzWxYOmZ5A5rt",
-	"c/GAV6Ly9L21STy/i7cMfJuHw9Wgarg4/Kbl50rUuJJq5vSxNDMvDf+X6iDlB776gXLf3+xglSjg9oBt",
-	"5YAVnAr0JsdCsu1YbReh+N1f7BbzQcwb9LfcZ9N3w8q9gplAMoI7kGqO2eq5RE5YFEmMuLpgJmcoJXfv",
-	"hnfvHhMOuelsjipJgjTFRdDKFLuVM0vV3vPmDN25xViNGlY4+jVt3KaYurHnv6Z4Mm5lm5wKEmCy0HuY",
-	"1OYFfAiytMKBIbiANG1J0mM3EfCYXkDpeROTC+vR8noC3/vQ5I1yq4Drz1yoJA6nffvZ5pXyIKmUZ3p9",
-	"NpuwgDS7x8TXOwEpW/XJ6kIHgrHwt1iSazeK4wt0KdATN2mqNFuaGTcd0McDMIcnjIbHJohY4tllipzP",
-	"nNlVZrcqtlZlD0rz1GFlIxZC7lhbZ4SNqVC8LwsJunaU9GrzjETQ+sqZozYuBr1cZqIsi82uu9pyRed5",
-	"vXxIq3Zy3QjeeT1VZ2jskuZVnFwgm2h59tpkBlXuc0lXkfI2ubZxecF1bGOeR9yE04tOaG/bgPdVLOI1",
-	"LRZ5Y0W+rCPynZhDHS39sNTgLYkvaeSlPnFcXHLFSMgT1lfR7Jh0snfAIVD/btIZnc/K9Wd1uz1h2z0m",
-	"3SNCxUyLCt2KTBteFELfXWsFHIlTh/FEPBV9SAmbc/zeEp25I/h4Ei5OSugOCNISRlQqLZRMasKNeHhu",
-	"NDVJuT4ZxWmfpREtjYHWyRiI6ndVVjehpxt5pGurP7LQI/sm2XjTySPe2iRrVj14ejdOzpiqpiBMLg4e",
-	"ARZFSaYQQr3gGoC0yXo46Ci9H0qrGn6DTIWpj5AqJJrtWMS0BBzyqrDQUVZ3uSfENIrcnjwLjck3gCia",
-	"ad32q4ROJiwx1mqNyiYR5YJYkGh+aC0NoUpbt72K+RsjkZqhODS95Eh2gVauQdXeASbZpeCvFPI7pK8q",
-	"abu0ONviMOaKvE3Wc9navtWW0oooiQqN1FRfgET3w+oKv3QyeazZUvIBu2QVHkeS9x0OBdYaLoabILNV",
-	"crGumE7TObNLPY9obFXBqpFWfTJmLBh77tTVb2LeLED16J7VNTgQxK5kNOmPPHJAfvMpVGXdYG310Hal",
-	"sboVR+qaN8VJrka8P3ILamf1SHwSJ2SiAdE3MHe2/noTDObkTy2jiVLIiUcGFCiYnNP+ha1QPJVomDQP",
-	"LQ/L1sv/nMQRS4/bXMeQ9MGcQ8i6uVzd+NoytxC5BM4qBo0iLe3SPJ+lgEz/YIxaWNNFOHoLqCim+A0o",
-	"Ka0y01mBBQxdi9vSHt63mZAXdLcixW6fUc5ngaTZceOVNVPVJGW1W1CVBbtkSUHR3kQurZjsOWGf7YrT",
-	"TmUGseb6Ek/PI97PvBeqDv235tJ1di+jDzzNsYCjlNQdQm9nhQE73l7n+XKrXSqDczJMGIN6M7pRKH9y",
-	"CuSAZY0sp6qNWdoZKjdE+XF2wVyfl8zmJPOIjLGOkpYlFiFDO8TFjyZo3ohEkwUHcl/OJJFjGkXH1j40",
-	"jrE6oNSv0Ai6kSs5UVdcdy9IZbb1+i21t2yFRa66aKmghuXv1Hjx5dvLtJt4mfbtmIv6k77lq45r0OhL",
-	"QnL9rB9n6Y03GIqaWU0ziYU7lesacEeS+EqYUAvM7bFIR4GqlF0HtlWK4WOSqym1ICz9YHGFqM8eY7bV",
-	"BRUvjJPA9m/4F5Dh8izmO/alW9ZyE1nL+7x/8eZABBaR3RhDmBrWOQiRAwu6n685VMgv5YKtXv74XtiX",
-	"bo/vTTy+j2ly8VgO5Yl8ymj4ZnOmS/aZnItEanJalXS/+bJxBcfUraTgpCFL2ovzkMPsvXm1FIt7tfwh",
-	"HOfevD2JN/IkZhUnipcLxivTJu+Pk5ykgpRGT985e0ZGXD85M44fknCsHU8l+YSdn8X9C6ZI1/c7WP5d",
-	"Qu3EGeGq3RNBPxaKCQWFGCm5exencvcuGcVRaGvTMyxBe0eSb589+ZAo9lKRZtBrfK/X6zVMC/rPI/3P",
-	"iOt/X/UaQctzUiJnyJqr454YFGYjjSeq7i7rJB6Q4Hu9BtJEr3Gkd37q+/v9Z3ziDAa+Y73Gq4A0JWOE",
-	"ypno0wm/Z/9oz+g4qr7VVXiIS476JTaVYxE1hEWVgvK21ra0FDX259VQgBt7eOCOJKePbDS4pYnmmIYs",
-	"7/6XlRnB98iQXjI4H62lD4jZ0+rhVFDDqg3XVNj1O9CaRzp+l0x4X00T5pF2u53qZ+Z98OiSrWPS6fqd",
-	"vW7X9/PEtFunRM/1uTSL3MwVZVd8bFxLuYI6ne6mta6nzGItBn+Wlp1vSgZlq/V2kO69/eUJhINEWb6O",
-	"51gO303icdWe+6ZiPdSyhwXyNLcilMiZVGxcx/822OMYK5t/NJWjZazATwqPw71UmniDhiFH2fVRjrOU",
-	"S+tU5h1NZ4ctkqbh5p7WXCSXCiSeM2I4EK1jQgkUHRdD8OqHcibg0aKSKSvHYYJo6l/W0cOEsQQr++Vo",
-	"onPvoHUMdU7NJV+OYytLSJh+YjmfKSbCukHo31iC/ZV7sleBK3W1/Dk2vtPrH00c/ar1KfGtlWtU4msf",
-	"pRlU5i3oHZnV/G9mr7SOiQ9LjTPfAza1LS4qq8KEn2U8EMfUB72aK5krM0maQzrZGySMeVgPqJMOFZOg",
-	"7IFTrxEFG+2YnngqeJdc+PR0LGIbZ86jc7wFO7BNcPPZJYhv98mA8oiFHjkgIYuY2uD6s+rK6vFUMcfB",
-	"5Y2YcMAt4QyrVlfXH41ivSZgeIGnHC+ZKaxAtSDNrKXdhwcP7z/oPjxcpBpulLM9M6WkSR9yc3u+zAas",
-	"oNPlX71V6m6kUmc36Q0crRUM884w1yDAW9K7iaT3pIxti/7yVOm1MJASjAIFE/govqqKjmayvz2L9BuN",
-	"v+JPzr5JwyFLo1eW02L4kzO9rmfxtCqAbssrIflQ0DrH062viOIqYjueUxUUqcrWtyjV4YZJCxdLegdX",
-	"lxLKZT/lU+It51a8CLEba0KG1zO7h1RUqHv2lxc8fKHiF+BMOYxbOa+hrrfvHXiH3n3vgfeW99Dr+F6n",
-	"43W66/oSnT45a3iNExEmMQ8bXuMTLsL4Sja8xpOzf6w/s/OG13jMBce/PuBi+jJ74yOqXzrF/5yEY67P",
-	"17doMo7FDFr+ZqzAQckuTi4HRkWGRtAFhWPczPYBPbE1ECvzL/1UvaZkLDeZiS1rdAWryDdp/0JL3Mpa",
-	"wXgBr0VqnCgWknOmtXeOxrrz9E3SzJltD1yrzAIGtTaJL0O6eV+4ajMCPEMmNFHZTmhdL4kHPGIb+amu",
-	"6qouVtWpV3X/rcj3ViWQf3PK1Zu7KZ9uwVfmWeZmHjF6ycXwOAu/SqsKZEVq2iuBUGd9lgehn9mXbkHo",
-	"TQShT9k4vmRQr76S6s/1L6vm2952JVh3EAsnsTxpJtlrt8R5M4mzmAy0EmPY5MvUlOiCRM+Qg6Ozd04l",
-	"C9vkBB+CYBu4JxUh1AwDv3rki/pduI3FlB00IpDttUwZuqUPp5rJVpgIsUPsTUyt3ac+5L66YPsovqrr",
-	"4SPdsuTfZR6hruNFe8My8eV0zHaSufFUb9NlfMHeeEV/Y8le0dlkC/4jevZLOpDM9x9xFnIVLmZeuuVh",
-	"N5KHuQFu1UGpdyRJ4ghuWEyI2RE4RIIQ9Mh9P3VS9otZMFxt0ve9+77X9ddVHp/o7hzFD83WoO+dMRE6",
-	"7i+FA573iqg4lwtu95a5GFrupkqyz6rvqWovpZa+4s9rWevcU5XT+2YP531LnDWrIimzG0/r1mMQUYUO",
-	"POdxONNHTTIWEt/3nYsZOuFSJdO+amfNtcgkmkoSOGMJKrTzeV4w6TnHp/Cu8vRRm5zh1Rne4ELBs6wZ",
-	"QoeUC9KE7/EqtJX6SOkXBjyRiiQQuaVldE+AxxW4xo8wx8xVmzyrTRtW0IGcdCz5tALgdrQ42VFJ43a8",
-	"cKqdDJBmaknXeuoQKFgPzjq43aQZxn15L2R9LuGidxz+2uBwz/S3Z16TrTZ5Bq5eHb/TOgJPLOvsBa5Y",
-	"7Xa713iFEaqWFu7IntAPgluW+5RZSHRpC8yxb7vuZ5CgCQfo+hY5iOS+t//WATmfKSbB4aYnYG8jPuYq",
-	"7+7W8f19z9THO+x4Xd/f06+RQaJfgHKu1gvuGGt5cAXssWO8xErHY67nkp7aBRchZFWxPkrUWvPGdIYH",
-	"p0nFDMUCuaTRlJke9X8qPZ86/j65jHmfeT3R8Q/IJQ9ZrL8+JAMewQP3yW/YFx+QMUuGLNRM6Yomof7u",
-	"LT1N+OshiWLrONjp+KQ/lSoe67/3iZpNuBjqTjoH5LNprHTTnQeEhpdU9Flox9Z5C1xKw/hKN3Lg++TJ",
-	"Sf7qIOc9ctBqkw/dX8FrqyeaqddWC/C06zqFq58Kn47X8btex9/3Ov6B1/EPvY5/3+v4D7yO/5bX8R96",
-	"HbBu7nudzoHX6TzwOp23PD20JeTV9q8blnK78ozXheN6BRrC/gZFGbnJR/tERLMKdD+VI40/TA2ZkF3y",
-	"PjCyaHacMjsnDWiqrkyimZV/kvgVdkhM4OHcOZU7fxRDGgI4APOunapb39xVK3N72swChuGkeqU01i5v",
-	"YgfW7aDdyHk5rQn/rStUReHpuXWn2/OhUVoaVQ++qvC1WzM1lzFTMoXuu7rhpaFVwSMqP5hT7MZOKA1F",
-	"16/J45ybK9xImuFYlyY0KRNjFt4oF1qlH9YuBpvmv1j/pFd5fi1r6F/ffakEMoG+M4iSl4/5fuaCzeU1",
-	"UomvrKePuqrGrQa6DQ30LE9JJZ82LoYRJJtTx2TfuI/qT6TZ9UjmyCWmkoWk17hKuDLysdfwgKWlZZxl",
-	"miOlj9OIW8c9cZBHHq5mlgcReB+6rv56BhN5e0Q1kX+iRwn3DuaLp4yG7mcX7sBXqOeqt53RyYUGrSUK",
-	"vqTPmlR/qc1pQTikCaTyiIj1GWNU7TSU0WtMBf9syszPoNjUpP338ktQTXPFhVyFfeTfvbVr3UyuomwR",
-	"Nq1p1GT91w9cw+2RHr8eRTWJCXZF8Pdj3IJ+xGgiCVdrS/e511W5aadDW2oRVzol7qu3h+SGHpI0F9cc",
-	"p4JcHtilEntZWVJXGd38vnhMKxFc+t4ttd1EanuWUCEHLHlzPiyCXT1Zh3vHUfhkY5+BzL2/0FxpXEss",
-	"3vLnQrkv3h6Mm3gwPhaDODnnIJLnFNFak+7mXOjmO16epqbOe7ckdSNJCjLuWx/LeqJawhKaS1pYIqy6",
-	"CovFAaxAXLk3b8nrRpJXTQmFEwz9PX10RDp79w8g7cLJ3j8hdO+7xN97SNrkN8ivk73AM1emlERMKZaQ",
-	"OCEhH3J1bHKFBi8Cz+QmlmxCE6wwPWLk9JHsCS5IgHahF5jFgWLiBvPpHD8FVbeT4X5nT49xj4dyj4pw",
-	"D9vZ64+o0t+1SpesZVwxoXrMer7/y6cne/+E7n3X33v4PPuz/Ru/vvf8e753f//VP6oq0pq/IqhfRMxB",
-	"gU+39BIFmoaCCtzjjKi5aEit/6l+UDXJyQvO1+RUZBWywFshQCEDhRiMZdqt54CFqNhLt/JUkOVHCEhz",
-	"LKGoVT7FeUCakvcdI5/NaY65qY2nCV6idMEjHkzpLexuGMXnNHrK+peP5fDJRAU90fRtLk+PdEiI90np",
-	"N137J1S2i6cK7YIzLoZ4vbhsgaxClvYd5I94yoZcqsRchvIx20aNlKorzHcTxgh7qZiQ0BXc4scDxQTc",
-	"q7dyNzvo85BVDpJZJY1dVJi5ztpXBVraYFvrs6BvtY7Win6DGwUmlMrNzmMhWhr2GWlaJxVCB1oApCVd",
-	"7kjrB4Vx7ogQWlVRhFrm2lupeUE+TKhkBvn7INwni8c5JsGnzwPSNPmpp1HUQgltLouXNmhXBhy9KmcD",
-	"qw/dNzfqTapIxKhU4ByUjbTlaZaXjWpN4ttCZEo6Ca96B5YLX0ONQzOxGpVHsn5SV3gojbGSI5qwkOCz",
-	"bgrSDV11oXj4Opnkli1dvn5tY7Mudox1xzFb2xWAt/PeLey+qbD7WXzBRLWnK3s54Qkghtp0GB/wAYOc",
-	"UiY2UenWcqkxQjag00iR+/7BW77vkQckpDPZWtJTA9qrJrhvf/Ls2OZtg/RCI0YCeD4gI0hyCOVXgpOp",
-	"GsUJ/67JbP9NRhOWBK3FS4h9exXLMHctK9nPZG23iDfMttY2E+UYC/B5Zw0WLOBqPAZeWo/B5A/ALVPZ",
-	"nKkgzU4TrmZnerFMWB0cuuyvd+3J//Ynz6rdzOgYTjhU/q48wQR1czikqX6eOfsaFgDHHHYN3PdwGOmg",
-	"R0pNFnMZzPUU3KNTNbqnCe6F4TK2u32nO/IJFxIdd/PjDnB/z2M1Msofpojiuid8u+E1EMmnrMeK7gl/",
-	"n2nZDanm62KcMeUmjQaG1jhG5u+h+xcXw7TIrHGsi1AzBc5pk2HiEycfnZLLffSMznyXh1SxKzrriWZw",
-	"byyHL8znABVkLHGRc31RIybRGVASlfDhkCUwdxz7OQu1pAiqk2IG7Z7omUT28shx6ac40YQNWALQH+YA",
-	"XtnsJR1PIiZxQHZ3MAUiEyGUeIPANyzBm82MXerj3ROM9kcwXjtcqXcUjqQasRkJuaRDrcLq160dSJ/W",
-	"hPXjJAQ3PC14gpd7uve9fiwGEe8rGehmqCKCcfCyhmC8nmgmpuY7OY9DjrUvcbnkKL4SqeEgFswjkzQu",
-	"0LN5ALKQj5OPTj1k++iQBJaLVKdvES57oqAiQdBfqifBko1pcsFCPXz77BGk7QsI7qbJdQdDQF7oEcN1",
-	"ZxBugBsAW/drv0beMZy6J94B4oCV5ZIEHz05exbYgv+wdRC6AclhoSaNJHfvfuvZs49I1/fv3oUn0X3f",
-	"sKBe44hw5JzIivQXyLXMd48ilf9OywP9zffa7farVwF4miLNnk8lF0xKEk9VPx6zY1OcOaFCTuJE9cSA",
-	"8miaMEmaU5HEU0X12ZlQNfJMzIk+NGC64N81bv+ePW1hfCVaWlAZB3uYFuo8TLZ7Yo8EZlIB8U25BcOo",
-	"jZ0LJmgiEZgggcPVg2OSue5D+SSOcSDxgATv2GbdZnqCEKmFj8P5PSLo2EarQKVRvZmnjwhVBNFbM+g1",
-	"VIyiHoTuw4cPSRhjSAphL7lUvUbQSqfzKDKZe50SpigIjzVcQwW5TxOt8RAovKifAOmIeVuhIb1ldt4Z",
-	"6d2RJEDm/2SCnP8RPIciCII+gu9Bxl2gUBKAGhG0MCbKtiIx5z5alqyveVuvzjswCo01eJqTWMRmNG3y",
-	"NsROwAmdRiGhkYyNS6CT+dIMPZO5TpFZogW4JFzhcmkeq3lSVsHZMhFsQzNMMCuA/ADB71mrtphGUdAm",
-	"Z30a0bR4LARJaqCEC4KhwYg49PRS0PFdlsQY7qG3oB9NQxa6iZEv99GJWK/+mDQDB3kcEUAeAVFMM6uY",
-	"Tviepr4hE0TGLXv+tQBkQhlx0BOuDE2MZmiosyxdFb0wERgIbwNElEGal0QfvGYQw2A73f0AST8Cg6pm",
-	"dsB7IMzI6CCtNkE+ZI6L5kZYREzNl/Qe1mIxSgYK655AZePIAJHvXKkiDNlHI/s8+FLxlt86LkAFWzTY",
-	"ajdXXGjGcWKpzSNjGmlkrfdvECdQaRi1FjjImhooRMvo97Fun9HUIIwcL19DJozte8iUJIYnkY7vd2E/",
-	"IU7SXiUgUWnxxodT3U2q5wV8DE8GrWOUmcAccGVhNxVNMPB8iGWxeWLGoh/J04iZb8QvmK11ziLJ2uSJ",
-	"3mYQcRKCmGArg3tjKuiQJffuBjDHvoIjTwXut27yiFCNrPfQRx7CsHoCKAn8anPPmho8oV4S8HgjKf+I",
-	"E9IM9Hg/Tu8pHJ84/TG9wGi32y1c0Y7v79uT8Vs04qE5FUiT5gJEE/El/qgF9ZBqFIcRaGHcnwI5n7NB",
-	"rI80wYJ+CUmmQh5lRAAS1SNXSaxZ+mzCpGdJpScCC+gDwy88kxDg9JFhQxYEWCPSEekEnpaNe/FgL6Ei",
-	"DfVH+TQVF0JjFSamY8tOhkz1hENBnZKAaZP32QypaExVf2RKHk1YFLGQaMR1nLZ8YZ808R+kmTEpLYNS",
-	"fnMaam4z4CyRHlxjgDuxkzhW81vX2VZT8tFyd38pUlZXcXYKJCRM8kxdcvOO8cwxb3oYwUny5crNo0gm",
-	"tg+gVmva1jPPZ70FacHHJtkDXNDcvTvmUcSNteXuXX3uQRQF6C0JV97uzRgwW8gBUvqpefeu0w4FYcFF",
-	"Jg1aafxVOLUyNHAzimq6P58m4pH5WX8uGU+A0cFfKP4+zOVT1hND4kKCyPrH2LxO13+LoMOpRzr7/r5h",
-	"WZ1D/eNh59BGsnU7fsfkCvD0RCAVe8JoiJdyE2Vmk9BLFtVXJMBAzQyI0DRCNKUIqkjgxJgEgCEK0Yca",
-	"PPUaZm+dgDaDgE0cN7Rldn8xseTgvyExGLXm8wbZ5uLqrI1ON3OcRi7kxpmNTCtm9TQNa5d2pnt2Cxy2",
-	"yTtaj3IBm6OtGi6jR1Kqs2C1Lmj/ahRnpRI1BknVCqPm9YTJmGLuCI0qZbVABA7I2PUhZ5rn8TTi+DyK",
-	"+xe5aHEA/EYxvWTJOVV8TJpXmhn1RPoURlFZoGH5NqpkppN0KBxmbpQurZJCCae4dWwgiAWH6ZBH9BKw",
-	"i1mtS5bKpdBqztDascHK6Yt2pgj0cc80IsMN28MvZDQdmh00e2SljmnHQvKeCF7uYRBfcJQSzekjcx5Q",
-	"XmPQuQ33I81U8gMfgzJ1+uOxcTMwqo2IzetUERpB7Ytn6IeBQlMjOSM/Dw7v2z8fvPXQ/vnw4cP0is2C",
-	"SBa2LA8278Pf7qPI6cJWTwCk0oBoFEchEBsAmTgZU9FnRE6hDCedSNCOEiZHenQp8cG666WVPXHGGEm1",
-	"DKNtFanfoXd4S9N5nwqreeiD9nKPJQkAaBm0tbx8SJofxupUb4mW+CxsaZjTE1o7RSgFWl/aBcA4o28C",
-	"F0lVM27b0N3OGB4VLo2nwgTWxF5lYmNtcujv90TzTMUJHbKPBb2kHGrqtxBr1Ywhre6hmeU5lQxyhaPK",
-	"zGh/pFtAqRxqMOGRkMsLMphGUeuoJ2yw7xWVxNzxp+IGyEsv2bk+birhmv6xKkv9NAhaWnqiGVR57TzY",
-	"kzi/Pavb740YjdQInHi0oACTQJBii6dUGc1eauidJl6YmSj/UXxFBulFK8bXoymnifkDNB+ONSLRw5wk",
-	"sT74x5r5kLN33v746emz/7k9DtOjY+C01GszMYDU0/wFwgUD0tSLk08r4JrhkL1kiwFEgeuqGdCY4Wo3",
-	"0ydOQ1jMngB8DjuhZVMwZEojeT0EGoYJWI/RR0MrY3v9EYNKdYF72WdQRmqbD9rkBDcR7CQUV6wn7Hjs",
-	"3hulINM9DroPSTN4FsePqZgZXq9RhrUMtcwgrcEh0NQxOxkoljyW30CeZ43DRyTLywBjAd4LFaTBGiaI",
-	"i6Ta5Fkck7Gm8NQziQu9bcMEg5ypAmYNFHjOND/LlF0W6qPWE1rDgbEe+vsZgIQh2EuMNkxy3rlafGAx",
-	"LwTmyW2cPra0CWbSk49OXdNDZvptNbyGxg/GYaDtt32sH8IEnfDGUWO/7bf3G+ALNgIjfoXyDldbcVVN",
-	"eUsLxhqVYLFCuGROV4In1gVMkqbVmIjVT46rfb88dPyyVqXjnsh5fmkEU3Sr8kjJEazao8sqp4r4Vi5d",
-	"jeKIkXOtoqCd1wocrPqCljaoWNUTd+++DSLz6O5dq666xaoKdozjVBS29as5HKxbgAsg/QtIHPgKNTp8",
-	"H478sYGUp48IjTTTmrkj7Pj+A+cJLYc0XrvSWFArZUg4DgtoHDXccwybn9AxU+C+8Gn1nVj2yL0naVOP",
-	"Gq+e490Rk+qbcTgzkaRp2pis2Pi975iCkhbLwN9Joke4F07xOadqvZyOxzSZuRdFZoI4My6A5GDL2prI",
-	"tUrquoA0UpNR6vag52ZvOxsGbzReeVVfPn9V6YCCA97fgy06S29tC4PFnUuFM2i++SwjlQMWsXo2Ymd5",
-	"Vw095sz5q/GLP/qDL376J9l967JDfgDuq++81CAlP2KDxgAyl4hrlZV1Rvn6Z3/xxU9+rzhK/ULdKG2X",
-	"z67i/PAyDmM1cqlPbiz6bJXBsZeNo0bD8f6DW0F5dO+evczox+N79JIqmnTb35kMG67PXePLP/+j1//2",
-	"3xYndHB4H8hnlcb3y42vvqda/8gv05nRWzyS49xWrK28VF/+3v/9+r/876//0//x5X/+b0vOrDyxuWQA",
-	"d8gAqpe5vne9vl7lL6xTCkJtDMi76/vbY0XpwqVuA/rJ7Doe1+7TzvP2NLs5efDWQ32kXG7cWImnVPa6",
-	"7/Rq2AyXKDCOCjufmbyrPUgaq7CLysE8KC2Bn1uCWq7SWIoHpH0aFw/Xb8N31wG168bmRwUJKHdWlu17",
-	"XWqWE3w3D6vsjeqxY5PCHG8514vG0afPvQpeiWxSo0U6hCQSGtI1nkN+CauBYm7FjgdEBZt56PvPdetF",
-	"y3w9+juVcsrA0vLJM9L81ln38D5ev6UoLxYkyByCAg+N3vhMlc2wzo2sJ54Ia5CYpIZ7EaaVCo4Il3IK",
-	"6gVExmtskDDFE2O7mCTsksdTmV2IpBg9LXZgxEpPNAFTo1oHKJYruMbo+H635aGVpib9/4QJa/BDs5GC",
-	"6xnjMCcJlrsmza7vd3vifd6/QOffx3Lo4b1vP4olC1saNkZUoaZv1G7qdpX2oadrZjVhAnSaCybggjBG",
-	"3djOUEJ1cdyDHUBZPSeSmxJRcaGWgV35/MJg1dTz+JK1FmNhe19gOE3H9w+OS9db+uu3SDM1Q3EJBAKu",
-	"G4pHPZFdI9mwxBf6vaBVB5efGWedN4WVwcr2zB7IPOJ0bujwygv0a64suae0fkVnpJkSfMf3CNjyWjme",
-	"53oxdnyvHi+ASDfmwDWFW64vby4WzgOIOb0d7BkS0ay2DHYfPnwI9qeibbF+DRYtgWl17qDe2ksJtDwk",
-	"DRb0kDIahtOdkqhDoLWjPFxmlKjwrCUnkZKq8OTKawUbuJrETH1udwL+8merKPyrPKSNgLI+hQ02+/bo",
-	"/L0+f8K/ffrxd087H/JTeSqeHvbfPr1/ejH5x7/19rcfttvtxnogZrsQEXdyI3xYOmKVQzkoAETHqSg1",
-	"ddnTd5z+raUtkn/ZEoUBoKsctMqBvVUYmIvY07ePsyx7JmFrFJFqqZHd1RekzaaHrR6RXitRrnVWl4S2",
-	"GnDILKpgPsJ9j6l0kZtRPCRctFbDuQce7H8Kdt371XtDpl7QKHrhfinr8e+zgnumzPuHkBGVRwScTZ10",
-	"dJq8bd5mc++p4aTN3siFh6/gvS3cf/REnIB8oLYOTjzwQLzXpqAzKFXM8hfIXLlYwfhb5tdAMpWff+CR",
-	"CRca1sLhMzD1fAbwVKqsarZgV/ozPNUmZ0wpLoZWzkqmegJM6WgStjcfpOl76GaG/vEtA0w/okMGCDDI",
-	"HGIDMuH9C7Q1p+UxnORyzSCr6RCQ/+/3/kp/2zpO/Wu5yvLKGn/DnsCQctscNCNjEkehud4xtwAQggKW",
-	"4AvGJuQqTi40TNaazHSica5+M7durTYJoNhG0BPGuRF9HkySZods8MIkirDIB0DgD9jAOPnCKth7fHtJ",
-	"SyI2UB4QhVEp4E4hNheD+vuQyzGXUjN0RWepKYLC1SRQk+oJeHocj5lQRyQY05dn7LPAIwHu7WM5zH04",
-	"MwlY7dWP0Jo9FDEMiFTxRO+GHmHE6CUraRj5w8GVZNEA3dRs9th5FvISKB8ydRJFuaR6bxKeR1FO3OTy",
-	"veVhK964O9/Olfmgw5XE7LLNHxzer2p+aX7+XnmRd4fCCktoJV2BG3/6vQZVivZHLMTMA42G13AdkkCI",
-	"FQu0NIz3l1mqF9niuE9iOtGOl5p04dSdmLTrvpNeW/84ovIpo+EZ+6xx1PUaXD6Ww0cMCxCYqB397UfA",
-	"PW26fC4/SvglVZjT0z6VHjH7Pkbw+xDNZTsYcwF/6m8rnqymCcxAbQPQ/RoT9jorio5D1h2jciX3l1lJ",
-	"pwV3RfcXr2j2xVpLeriVJe06SwpMBJh+46i7GdavPvd1SN8ZqGt71Rjbzd2NO24iHzJ4S2foNOf6xd7J",
-	"VxupHu5mfGQphNjOg5HMz2Zcgorfs8j30+eapm042qfPX+VA5AdQEyuKikLYFox0AGUxJezLPdpXco/K",
-	"Yn7M59XVVKpgaBexaD0CXRt9xoOCjEVXMS7AddE5vDKAlAEWOLXmI7yeMBDvGPy3UggyouDnJaf9UR5l",
-	"goNrwoi84JMJFiqrQC/Gxe7KYOIrKnvCxQ+e8QwNlsDowTWAjZuCNOYziMJGQ4xuteR77m2KIrxGLNju",
-	"e6+BSKvwnusBML9UrLu8ebd465rw1vN1kMEG5P6G5Ox7TIET4k2Us3J5OXvGlMRyK2CXAfmlJa1JHB9Y",
-	"T0lj7tA/5YoB5E9GgAq6G/DFRU/kXgnS+sbN2CYYMlF/cIGHEWozaCSrfXaV0MmEJWm8D5VkElGehWb2",
-	"BP7UwojvnMhO4ivNdIz7dObl6wh6wciMKY+cQ6RyNDNxLLlm7Cs9cc6iWC+Hio8Izdm/lsvBhyE3LTea",
-	"wVy8Oq5vE8YSr2wb4ZJQDVpSU5nxtq0JucnXbiAnsBhotYqYkvZmFNlssdBDUGRnTlgYhqTrQRrX7WwV",
-	"bLY5ZG8B8PFzBgHjwqmOA77ghfI4YIwGhIZB6ugcW6CydkafR66NLFd4oYiZqunbgCcwi03llEbRjASf",
-	"olh6HrRyoOrYacPWDqJQj31G4kFPFAPa60EYRspw6bq23pGks+/7udiut8G72ApMW/mdqzT4wlSb6omE",
-	"gcO3Wa8FsDso3ENTJ+4uv9R6+uZwok++TR5gPQc0PzrOhxxqVJuxD71+PQE/XI1iO5Vs2cppAJoUqUo/",
-	"ng/PTkN8WzYQsQRl5c2BsmH8Yaxg+2dFrz9Mqahs0bI70tqZZTnPImlmIpd085fZxbomi60YAEVe//iv",
-	"v/i7H/7if/xVUdl3C518mgr95ysb9jp7ajZhj7kE79BaEF055BWg1X4REG1r/MvoH6sNvmDWWXqgtcrJ",
-	"hIudrWunDDQr7GqbLfXSiO/suhScwnndjofewvNQ53ZZi7KgHt5+0QG7wLarN1uzVkdMexBYTTqtrRrr",
-	"DFUcrafuYTzNOgpf8UBssG0b0OamLo9Lah8GGOTkpgXpy2oeZqM+fb6J3oFxzPdoGL44j2j/ol7TyNus",
-	"4GHUwgL42/xwlGZZEOBf6f4G8XM2+5A+zTOiYgRhOAwNJ0Sc9ATcZzpZrDPxquKC8azZ6fj7rTY5EYgx",
-	"4N4TWpMjPgGvRjZRbrj+5X5rWwa5Ttd/QCCS/SQMMeg53xIckOZ4Gim+ZyKg5Uz0sSYiRP+yMFUL4JTF",
-	"UVh0M8wvIvtsSqPiZb6BcX1lr31ziK7smoiOiT1h3Z/T7TQhO1XQjIYhTPUNQjJYsRInc5bH8STLzDY7",
-	"vu2s635j++Uib6Zyxw8fPtzefB/sGer4JtJptWeg40MfCysz7siMonKAd9O12hSMnBga3hkIqabQLUCQ",
-	"azfcVqWu2bLbnUMNNQm9FsSBlAl0qViQMt0iOzYUa5N61rnyrkFt1wQrTsLQJvgwzu3ppBxUgeJxy5ZM",
-	"6732oBJbmC7nmDFFKDMc4Jwykw/LSXQEUtYmgnOS4ohYMRIk7LPHchi0yYkGGBBzMaRcmAhrcKpKwy3c",
-	"bsDnCPL+sRBjFZxgDTCVxVFoLZEJkwwS102YCLkYVgAKd8Cr4Il9gllzTpyx5ScMKQniXA9FwOB2bvFC",
-	"1sAqYMF5ramRmdt0y4Y3mHNkYBfpdHT7zpsjKnMIIzc+jd/Am3Uq7Pr3xCoEAIwCej2sgS24ojcglFiT",
-	"QY5LZbMqXNJ8htzq9e//xZe/+8df/Yv/8PrH/0Wf4HjrMCYv0bWSCZOBfHyOOIfC3K4kXzTyL3/3j7/8",
-	"0x+lQZaFkaeu/ttBQosG88Xf/cXrv/678jDSuIjlF7Djd6zYQbKqiViGtGR2RSH5Ye6QrLSWr3/nB69/",
-	"/y+++Mn3v/ybvyxPwlhzVpvE/t55hdDcbFPXGsjhnuGhlct4RxJGk4gbhdFhiI4cB4O0Zd0zplZa269+",
-	"9OO///6fffXzf/HFT77/xU/+YFlSrZ3VPO/5TBJWhqqssvr/8LM//OpHP/7yx3+LHOKLn/z09V//3et/",
-	"+Qer7MpKQMZWvt1xhHOJQ9bZ19JMsHCTE/LBgCUoKrJlJE0z1e1ayJwObiqyXpAnd05v1fytosNOKcp8",
-	"CbY3t+NqnuT2WLRT6l6K4MKMBE0sFXgSoutiDHOYO5wcZ6oczmHVApgJjyAiwrRQNY6Mhx2TK8pVlrEM",
-	"WNnSwTmP0nRshfRwcJdqksABuaXcZ60g8g0VIcs/rksTsuZFCirRwCLABTqQw4KfL6Xw6FMAhAnkUK/6",
-	"vLBbMcfA6kJ8TECON/RIQi7txIMcID4iAaZhfcrkNFIB6Zhs0JI0IYPvOTOZnRCgxwOTZh74j0cCGoaY",
-	"5T4g3ZZH9jokYQPIDW5bttm/wZhqFGZnRGX9x9EbMKxFTz9kSWt5bQjncKS1ok5ZKzqZTJL4kpV0IfRd",
-	"SLs3/qKdrn/QE6YRa6vVa9MmT2Gq0E233M1T9h3WVwu7Kd7Ir2iJ1Yd1BZ2nJzq+f/+4uAuoxBoGlCKi",
-	"Tsc/mKsYPbWk+QYDVGCra/QRQ8oZJHQJbwkAlVJwqgn8w8/+MAWx7snBGjTL4KcFqsr+nojVU0vz5Zh4",
-	"MwMB6UbxWsPkb+cKfYA2mOPak1qgOa6gf6EheiuDWrDS9/dE7BzX+cNCY/Puh9XxDyyI+ha0HtaQdvGs",
-	"boXGS3Pa23hSKA6qJ2FEhUUzq4y9vB9f/OQHX/3nv/rqR7+z9UmsB1Y0X9xdTFnK9bZ7U1DkPQs1mpy6",
-	"oPe0Wp8BWO1kHQY3qMSU+nHlEGg5QNOEbztWv6B9rXhnMI9duD3ed1cnq4dVa6C25giD6lPKXIE9VKoY",
-	"B/lxzO1fqx9Z/5VgoDa5lT3eb04twJN2XeoBCluIctdTr7x6WKwupPzo+ZK3I/c92NOinhCyiCm28Jbk",
-	"KRvHl0xqYKgftNAwrWthpmDvsHIuAm1yInOp9E2KX92xKdizd0VnJkVtznsH2jMcwdY+3p4DxaHB3I9g",
-	"KBZnu/MDpJ13+rDVTY6wQonkIZZg2AiDF7pNXV1T55SeKHhddKAuSQlZ46rekFuHOuuWO9mc5Fz2Lh6F",
-	"91posdTzFh0XOn5XC8Aq41VFx1txP9CbpE/mu+n53d4qb+rx8MihxV/a2DIwkr0RQ6q7f+sYU2tp0RXy",
-	"3Wr/hAL3IfPTi9WS4HVI8jyVXZMQx05XsO6VPByWMO91S8J6yBT6Sr4Av4paaf3ESQRjA3xkFn5TsFt7",
-	"JI7CNEONlxYegHh90o+nQrVJMc04BymcVsxZ6OU43WLEMXi2fICeJTdTwmW5ecwnhtl3MBFcmoyncdT1",
-	"X9Vl8duOxNtgJOUrapvTsHIkQD0f0SHb7UpsIeo5pZ8bJpWmGwikqmDnzANrpznrlpJJ1dRhQ6thpCam",
-	"2l4IgKzI/PRM4d/d5RT3GhmLaxx17h/4Dx8e7vu+481rqt9VGMFqMFWW9aSz69hmh6hXzjAHsiLH9jfL",
-	"IVImwIUCcrqR91+VoDS3X+Dtv6K8LCvkkty9a7PS3b1LzmdOjUM3v1u19OyJ3C2ZDMiAR5C8/3wGxXAZ",
-	"afr2us1L79C0aE4vxMLWsSlVqEUnhkFjTSkaRaZcB2Zwu2CQxe3u3SDF3lg6xhZc69MJ14N7FyvmUai6",
-	"WlH5tKKwx1bleHbjNfu6SvMt33ZcnzQ3xPgsflxje8/qeuWOCVcmLH6OY1TuLDSOPvWfe9tf4y1keCvQ",
-	"581FC8vYzReiBXcbbwBgKBBgCTLkeRuwiwr53fX1/zIRPkji8bvLF+3Qj39YUbhjnasw336RJkoxBWzT",
-	"htbyuHt3hcotKv6wonZL1dXWNQKX0il70/ClSvqDuFVxOUPLdcOZdYCMdPJWBJm2n4UqzlP8T7DBCcXs",
-	"GoSJsCeweiMUuEdMAoZ6p7wDjWyS17Zr3A7SqvfZcCrrnJmi/S+DdrnCGRek1vKQuaLdSeuKGqc0mitx",
-	"h7WaW9cBcH61LBVre9JfI7ahUj0bsXdEWO1ArwFMLOzpOcYD0E2NhpDpx1A31gzmUUQ6+dz/tZPpbtXs",
-	"Md/ru8A3qqsU7MJAs4YA+GW1x6yQfG6xJ/K1gavcCShhKzNQtLl8uiEWWJVE5+T2z48rZyvqePPgXyaB",
-	"oJntF7vbsW1o7fN0Y0xBlvZXQk7r4CQttbdv+9H472bafXYIX85YNPgVsNH80uKYMResGsGgcQaLYbsO",
-	"W6bGxlxrzGbGmJ1d2lQQ49ccLtwwg4ylthqpfHMtMUs43ruGGTve+zjeopEm4w2/graaykN4E+01JhUF",
-	"RNpds7EGvWFWy2ml6AUrpLMi8WAAIRlZOpvteT6+hamjXMfHZZJHbe7nmJuh4ZClJCgd379fBUlwZd90",
-	"JqhfzZRM9/dErKqy3ZT73YqXodeYitVybl2XW+PTjAq/bhnzb37ipVoyrIugKFyPrZpwqZ4Mr8O3MUdq",
-	"1+TaiH1aAZo6+F97Nqf7JcEqM1NRwsY0uZifm97Ut4YaBwRfIE0acSpbBWl3wdhEYvHtnB/+MQl6jV4j",
-	"IP2I0aTaH2JtEXyf2BtMPbIzTOq0QgpHMyMu7RxbmwcCKzeRUrcmSbY77K9LiAH4MANFNb76/j/98s9/",
-	"vt0UQSsFHThjMd5qbywMYaOhSKaepsd0CxuDOtA//Ox3X/+rP/zip3/wDz/7vcZOUka79H0r4L/GYQvV",
-	"BHpNyZ/zVHZNsh2kTCY7oPjGNUUwQCGBe30q+ix6MZ4qhqUF6kX4O8JYC65GccT2sJSJfpE0A6momsqA",
-	"+OX7+7QyAoEBgyg2X8AxWEY4H3YOyXv6lbdhuI+nRkdO2y5IWgCWurd7eNLyEhY77/j+4bEhUFOBpdP1",
-	"O8fOgLlbm7bTrRbA/XRIMMIbIIBFrNBG7Z6iiiqWK0vUQ8t73rOUUtf8Gsn0un5Hj/wxQ0P2qkOfG4/R",
-	"9bt76U6u3vYcjVjT/0mhHOwmbS7Nsd7Ok93O5WIlUc0zvFsdz+R4h6ypwACEc941x7OLBAbIPhX6SOLC",
-	"LkoYMIce3ZG5qbnM3hBLpcsLwnr6zPrqlvKg5eRgWuhp7TnXE7I7iG5xwll/EGnGmMgYW62WXUXa1yGL",
-	"S5R9TbL4Y1x/ivINl8yRwvh5LfX50APKgJ3R8le/kWgZmkyzitLxle6l4/sNr3Hfbzx/NU9KvxinZLhA",
-	"WMOcHG9DLFdlJVwz0L+/Y4ul+602OaNjRvToCIyOUEkCM4xS/8GOpP0+Sns8ayvIfFhGLFtQI++zZZDb",
-	"l/2GN/zyIIBN/PbXAwWbR2OshBOqw8pW624F6LDZ7JDl7rKPdXkwLvbXE2Pg+Ze/7EDD6PYL8MYNghZv",
-	"GldYmr5udGH0Zisqrh1eYOHS+xpmpJ+6CDrSD8/1uJIhU42jxnkcztqG5eQwCXiULDIavA1PSY2q4uQi",
-	"RR3wXyhCSrppDdk4Ib7xpOu24CCH4N+XT/cTsgGdRurIMbC1vDTSwVZTlSTAPz62xUGbgGm6fit1dADu",
-	"IEkA/y08d98/JhRyg1JpWQThAzhYmKQBaoQmzNSoRbYzZEoidur4/jE8yMXQ4UtclMYVJ8URcElGNBlH",
-	"TErMbtQT+fAJzUpa6OAYTpG1MokejiQWfYZDkiy5ZAkZgyeDHkJWxHUqoHHzhRjEbftTT3CJxV3bzs8B",
-	"oZGMidTTC9yKtIFHAi5UEofTvv1sI0Y8CBfBuBHBWPhbLMney8XHchyfVHHCQqQRz67T23pWQVottAQ4",
-	"qZiZizEHanIw/8gqg6vQ8DZ3/UILBbTqUKnfMTYoU3rYxaKkia59XHDFaWQoplS8yyH72EgsKoivaaDr",
-	"kXGcMPym4/t+SnWmRAcRsdjDeQg6hizAZhZIWoB5ewKKZyDuxQY8KwWdBw+Oq/Y+zRCn6AWDQTxwEfFV",
-	"PI1Cwl72GQvxqCGF3bEHhER8zFV6QknXA4fyYG9vTF+ivXDPTCpooWZgXsSmz6GWLqwCPCxxMfJd4S97",
-	"E5bswe4V+uyU+8weDlpQpa0SycOmvmkLHuzUh3TM5BO9VRW5YmEr+ylTzVQtYJUG+nlpXPkolswoQKeP",
-	"ck6mLstBH9OUIGqBJ/z5ITrA/f1f/vdf/Nv//Iu//W37PZYb7XqN4lnHWrQ5rmd9vFC1sMj8+XIuI3M9",
-	"cNNrHN3Qu3HyRJ+QCkjtTtPM6PXv/G+v/9UPsJKuO6N5g3++fT+iWsWmYshf/v73v/zhj7746V99+d/+",
-	"6WoD99Jbz+drFIMz1PGMAvCZO9J5NPT6X/5fUGnjP6y46FsKxnIRjI3Ewgzl+XhtkzJdZnK8Ne8oZQV0",
-	"C2dqfpQL2lVyLrbLb7XXcKVw46jx1c//zZd/+iNc3eKrdWubaZdzVnkFvJ2x1N1lzS0zzJI3dG4PIAAF",
-	"j5hNj+bPDVSCn5woooz7lBPf2E1Zj28WdrDhNaI4vsCx4vB9u3EAiqBmdgWz9RouQsOW3G8+noTpZP3C",
-	"T07ge931P171NY78VxuWMKzl0Du7bMdtTsWme+8ObS938T5XMc9fveeOGVZRXq+4YS3DrSttWEJ3mZ7u",
-	"VDsEoLdGjGCBc84JEMwdvjnHbOG5KfO/3FHo1griLYby5TjaUnaDtqNCGS1HsCtjv163XnSOiqtNCBu5",
-	"CWhK0ji56Ctg7DqLVP5Hxvwjc/cM1kOg2zoiIj6PwxmUgIbqziomXHnkOzGHgKg4saXDuQL9TqsEx+B6",
-	"b3WiPhU9gWHeEKijfxtxrUDO2uQTDX4DTLyLhzUgmqjxPsSqKpjHGPRaNp4ozkLS1LqqMzjT9EKfhuUu",
-	"NYz6+Ci9VahSIK3OBgaRczbQypCdNE3AUSS+ZKWy0JYHOqpg5fWHPfiLrzbME29aIzLDyAt2Z2cbRwMa",
-	"SeZteJHvWKArgMTa/a1/dbJMn2s5WXRttvlHlbbefL9of7wWf4ZHDr3tDC5WUtOWqiyU6WaZm4vcuXUM",
-	"9U5tBfxN4xcz/BvmFrGAoubeHhTwyPybgzVp6boyEJvNoVv3HFjKaSDnLzBkytzTOydixbB7kMa5ED4V",
-	"Z3a5FG7HV0KC+NOyj0uIpW+mqFsyZqOe4dU7suX1xJw4/dTq/EgGRNAkia8cHCFJsxB5f0RoFJkhj1vH",
-	"pBDe3xNrxPeXwvuhk1a7UMhZpi9rTaInTMojTY9U8XMecTUjTfz2TuZEofcmYf3L8gZ9wKUKTKZHZ4Xx",
-	"muGYXI2YQNM84aonoNblOcupPmjWd77h0sUlNZbzJuwS8BuzysZ+XtjX1vLJC3JhD2BzN3Z9d3Apj9Eo",
-	"JdcVdJRbbagrkxntvQpztzH9C5eC9BGqyaUA3OEkv/o33HUj4ybGvLRKWoAdOHZk4wFD4qbjqUUuVbU3",
-	"65Zk01SWO0mVUEVrXzNvClSo1ApJEtaHKfJoRaBSRUA5C0UuV4I17K1mzF5koC2aK8qWO38Zo9uaOS1d",
-	"yx4Xl1zls1xqYW8TN+0XEin8r//19e//xet//tflCSbss2JubjDmTK8lPfh1plmoPsBvOs9CJURzwJIJ",
-	"GR1TQYdMbguRFqxCGdZECl8RZlrjRjxw/BOayHcMQISireisYT7Yl85nuAaKj1mrsLA9cQJX5ojlggs2",
-	"u4qT0MaW2hauRrHEchynjzTo4MIEtlgaJJrzUg6JlDUCBDiZR39UhD3BhyJONI6k+dJaZdjluGWle7Ue",
-	"sqqy8OTBX8nFdR4YQq3/RuCgVZ1KdwQ81vA33WwktVEs1dUakBqB5VUOxhA9cuCbgYIyItsxAPp6BYek",
-	"8Gq+u+r8oh72XcjUOJk8pmLIkg/YJYtQaq4gqt0b6iLVLcAXHfxYeQ3kRCPg5WRFgqk5iR2TOGJmPp0U",
-	"iOTdMjaeeXeVqWdDc1egu94KpDmnlluBrl/lKp6Bpu61gCb3vL/53JfGCJWeok0hkXG9rYNE8gU3MLiu",
-	"iCdm7QYcAJYda4ARqUNKnIQsaZPs2siCO7gN0u+zEP29sju2SlsPnWrspMBbNDSWH2szGcTJ2CQklGQy",
-	"PY+4SS21lIFHzKyLGVEjqgpsc6ERBtPH3nzIkbc1eI7lY4vZoR26qcwOXW332ELS52wrvi6CubzUj8wj",
-	"WVJ6k4pexKkbA7iFFHei6dz4ImzPuUCYSbbmu0CkgnczD6SMvJYTW3WOZZsYM1bwNlvsxlRnDLkmN6bn",
-	"1yIHzcla0WtEBk5ZHyTIdSXge0yZFu64DL9aBM4ReBWyToMZFhorwGrqvxFmpZsVBw4352n51XJRxKon",
-	"MEyjnCAq19WKSZk3SOdUIwG/DWsHJHKj0zmX0rri7cGO1N3FGZwKo9nUDLBGIc2drMgWimQVKOqGZUzK",
-	"Vm1BoayaspqgCBfyMuPJ33rapNxAt1RX0wz1FgjcRCBwffcJpTP6plXj8q0B1HVa6F3qMMFNszUbPFFy",
-	"W7Fsqh5UnEBdQ7MueNWXS7IfD/JSX8XZXcNR3mUkIB1gNvlKikL1RBo/6riKyLZ9O3wshwFpygmLIquP",
-	"U3L3bnj3rper5NnSC3vBJmnmU3egVGpEkhap0G3uIsMG3lwckc6hb/JqOVdbJ/Zaw9wlpUuAdy890Tns",
-	"+ASP8TtCsaTgx9o59B8Se8ovuW4JPFeKc+3TMcNsplQQsJvB9612TzyFxYXx3S+N7yn7DutXjW+DHGC5",
-	"gcGYcvTS8f37qe9sT6RlNDsd/2BuzpBjs9SaIE2MY8LoBaEYtng0J7qS2IhHG9G8u+hKp6sdRVcOS3to",
-	"jvQbDLWEjZkP6BCeVsrImoIFobk2/5v/86uf/xFem6/phlx23dje8LbqqbzcsBCfrzysJXKgO2S1jIqw",
-	"neVakO71wLrEfgvb2dI+7m06svocHzslrtoxoRTd1ep8+Wf/7Iuf/ODLP/rrL//k//3yX/8/X/7uv3r9",
-	"x3+6i1o4Ndxtd1GPZd61LS/2a/QYQzF6Hf5ia1zozuctdbntwVUX9dkypLBapHWjnp+OZwETcXPvHuRH",
-	"UIS+9qbZ6Zdc0czp3sKZG5EbqIIjXEduoPojfE3RA4i6NWzDFSC05N21oqXWxg9oCgUigR2qiuvDS+sX",
-	"mk5eqHhReN9JGEoS4DthmrMmpwNQSeIk5IKmAW0yTb/jkSC7Cg9I17NtpRl+voEZP0xqnzb5xGoP2Lgm",
-	"pXI+Ga22GWXY8X4yfMnhSaghiRjKyXKJOX6OeqK83KSZjZN0W1hXFhLUDOKEMNofEbMIRl8WUjEaevCz",
-	"E9PjMEIVW+XBXNgu1HmDrbmPVahl8+IPbaRqLJhMk++0jkmceKDO9US+ulNib8RCT3e1T74dc1E8VaSp",
-	"V30Ci6WHwFp2DLhW+cRMNc5uTn2ENfzf6tS1njD6mijsqsMnnXbuHy+jus3Ni9MT21TdFuTF6Yl1VTdc",
-	"DX02n8U3I8F1vSl3jktOWMh1YQIWEkYl2hRX1j1WdVGsHofJe7P2OFb0Tlx7ENtLr727lbhvAdPp4j2Z",
-	"NxKT2Getkcxz76iSs1neGZvRAgKv7BhbVb4f66zm3/+z73/1ox9XO/Jv6jxyWmQRO75yWv0uJ79G6yfi",
-	"+Hr5lOKqHBMqL7JnVWy+J7N4CrJoMolmiFcMXNG4yKDEm6AyLHH43S5rapGVpPzirKkb+BdVsYIq56Gd",
-	"Kj0V5/aatB3sGU6gRpcqnh81XavjHBTTn8L+Vuk4Ds3WajbPMugIjIhBPA3oBVloik00qk8YI0HCPnvM",
-	"pKRDFtjEI2XdpOuiUt2e7AmKqTqztKTHmBLyioPyV3WNlddA6lQMo8+3e6KoWBUilkl1wLJu9+zR+04c",
-	"cnrDckcSi8BPH6EnDg6oNrYYtSH0sqlxrCmsFukekbk3TG3yxK7TUb2q0ROraxZViVIKoB/CjdP7H3dz",
-	"gJtDmbbDvI7RE8U7oU01h3l3Pult0bY0h0V3PqA4VWoO37Hb8iZvebTwehZrCinXZdeichBPRZgJnfMZ",
-	"kYwm/RFQjOECOcacDw5dLfLBRFYiv1gQXbmys9Sq+si8ga3ae8c/3HNibMvLjCsZ2oxGTp4lLebtgVoM",
-	"ducN+vXv/OAXf/Jfv/rRj7/4yfe//Ju/3LESs83lW0d1WbH/Tf3KUh67u0uN/FHd5s3GtcL2wlmotNgf",
-	"VoB2K3HgQFTKf8eAf0yuKFf1OOBXGZivQ9PXZeUHXcqCyvUw76EHBDQf7l7w/sUiuIt1hSUJ9MOOKT+t",
-	"MGzg1rNcDqrEVCMWs1gwcj5VBt0dO/d9IpqlFwBZQv4U6e6maJD/loGM78N0Flq3TSa9goV7TlEhFdvJ",
-	"65mblEOkWfAz8rJ1gKcxUXuWgz09rl5PpA/oMbBo0JrjpOT2uZXaRXrXb2LFQue0iOI1ElGJ0crMTqSr",
-	"uRg65Ki8kKZ5nqlvy+WPKoexicVxDStw5Rg2t7+uhJ+2vg66wY0WoNj5Vz//89f/8ge/+B9/9dW/++0d",
-	"eI28b8/f1ywRkDmZX4OySjkqOfqlKa9UcxCuw6Lo0PQ1IaqnOWoz/sRr4arrKqWUo6pPn+dqKi1Thvnx",
-	"VDGnDnMpwfJ+66iYOxRsGVjsSEM4yURorI2SDJnSEOFgR5UcD0wlx5tUsXl8W6v5V7BW8xur1Px1rdH8",
-	"q1eh+SbVZ35T1Zmvvy7z45talXmFcswotKtrMA/ihEAZ5vCM9WMRyoA0odIeV5Lk6zOrmIj4ivw6cR9v",
-	"tckJfmFtLXekvb1zbSBG0u+TqVA8gmCuonEHS1QiUtB0b2BVwbbTE0Xvzh2Bh65bBnqlAtAqxrlAOhqL",
-	"FTYoCm0io1bEF7+E9aBdwmoc3a/OobVjE0l+DPv3ff/aq0YvWIbd15He9hro9p4I9q14mlx356uLlptc",
-	"bhpqiFoskFahEqkELylfY2D9Nn2pq4pBZf4CJ70tQ32tCKrqSFwrirrmKtSPv141qD+bcrXIXpIK93Lp",
-	"CKeCNIkYvXRLVuWg0VQqohIq5MBoSQa58USqSuxjSH7p9EKdQ//AXF/95pSrhZdXsWAwYi6GtXdXenGW",
-	"yVC0hHHFlJXqgmeUg4DMqzU4SA/gpthZqpPUVEq/6wc8S/S4TXCTdrdjF5klIMPchez6h1gl8m1Qv/XB",
-	"2Mru1a4l8IBdzmtp+fCb9ujcsOxNRsRzmdXGnSqTguaCCXLOolgMQfEs1OE0SmUfnVYyZiS/5vajG+SJ",
-	"M/80uX0W/ZNKcSnHVeLQjRGwP5soF+P3Z0VSzTDL5+86sJhz1q4JhX2g57l0Ac/p0rU7C57wpVyNMi3V",
-	"MD8t8dtQfRPB0ICzKHTLM4hB/G6cnDEVoOWq8K2tNxu0yUm+EgJ4xhQwWE8EabaxwCOBm7wrgNDgLL1Y",
-	"gEWhMMVZQMaMCkl6janAYqFhr3FMAvYSmim64Hs9EeSzjwWgigWlJGwBxrJikxDqqtGXXooZ/DJJGNTm",
-	"zAp7XSV0MmGJhDxPk4hy0RMxLCWNzPKBiU6wq8IESVMfxanoszETqoXFSMH0F1QnOAuw1kRQznEW7Mip",
-	"ypjg9IqdMXVTbvCkSap6IxJHzzWvpediuRpCv/vHv/iz3wb37+2DznlDsSGquWR+X/zkB6//05++/uG/",
-	"rx/TRrB0i2uzEWzd4jjmZLoRdMxORHhiTvzG43gvJuUMi+X0iZ1S+sQvf/g3r//433/x0z/58t/82et/",
-	"/h9/8c/+O7bz+nd/54uf/sfGDmp/nDnH9Wt2CZoWqpa5pMo7wbQlGXsT70hXXpDrzC0z7wxeB9TMH4Rr",
-	"QpuI5pziFwuzf1/7TWpeW5hzjUovGGR/uXqSZXPVMMoQZcs5vehu3vH9lrFhRaH5RUEraYYT/d0dqcHs",
-	"mCVEv1WJpfrTJNHAz7QexFHoDqK1HJ56gHgK3nxmZp3Mv9cs9kTYZ1MaVSyD3piqBChuhEhPlJorPVWP",
-	"3HJrtoQbejH2sQrL2b2/GZbCzp6kY1au5V0pjvMbkBOW+UVe37RXW1x8+QEhblxhQFu2bm5nUIuRpunm",
-	"w+UNoZUjQyi5vZGtZDLd8VrZs/aGB7K0vHzm8oYdI8e6k+9iMhcX5VcI74hCPhiwBL2Q88uU5ndpLc7B",
-	"OH8MdfA1z+gHjqmueCFNZ5n17sb57809xXUYtbAXvyxm2crjeB04tHCurgmI2l5ds5Qc8ckNuoEuXToX",
-	"+KD9WQ/hvu91fQNjscRucm8QJ+c8hLwu9Sj2XXjIcQcEOyrGHQVHBG978T7FJPmDW1up4okkV3FyATGF",
-	"Nn+IXoSWBwrXJ+z8LO5fMNUT/VgI1sfkfEOmSNf3u+R93r94IiIu2GM5RFeUhJF+FEsoXCtCEtyjUzW6",
-	"Z/LSXDAR2Ez3hCvo660W+g/2RJDOeiqceQdtghPE+GWCP4XMZO6jQ2pDRKdg15QkSB95NpswY5g1y9Hu",
-	"iRO8OjL65TnLWiynHcFHdevVCLxiGVRsVjxbMrB2m80xFYcBVTtrCotWLAgE9YbRXIBiEHQC17swNSeU",
-	"iwSdPqotE4QThku6G2rszO0gGJ3SMLpf/PAPvvjbf/3FT37w93/501/88GdbuWCfUxiofiBf/fzPv/p3",
-	"v/3VX/7hFz/5aXEU5RiIuQWB5mV5c45CZQG/NUdYXic7wuXZ/rspHd0sK5y7ZFyiv0p2ko+LhYKWSHKw",
-	"TpK46RrFfjZIAeZM+tozf7mEcE3CH7skzXMqWqbEjCP3jSRZ5pLTqRhj5c+QqRcxMPQX6FKwdPk5zECG",
-	"1VoUiRiVCiPtJ0xk4tQVDVxAcivMnkQmSax3w8MqrSwk57OeQELyMEcwtK2Fsys9mlSSIDd8GIidhA3l",
-	"S9gkTrASzbjlkUk0NWYrqCDWE/GA4BtmHlpwxoNcTxM9yIiqQZyMSayHTKPIJhJok6eMhlnChzQlVNZC",
-	"TyRsyKVKZkeE5tZBEiywp+F1PGZCETpQoFHA6uFoMNSg/ASIT0ma04mWv/s+kT1hk5m4w48HhNpFNrVl",
-	"uSmvE08VQKIJF8MWeusZ0RsLGUeMNAO8ibwXtMwR5Gp1xFBV+K8k50Gc1xT4Q6TxscRywzdSei9dsq7j",
-	"r1Q+v7oU2ga9zRHKq1TfcrbkZgnCWo6WE4vmtGeyEVzQl5KN84vTOScPNsMyDqTVul81RDl0i6chcsGX",
-	"QqYojz4yj56ZWmumNQA3+o8XDwb79GG/4TW4/CbtX2g1UISNowGNJKvoydZs61SBpJ3Xc82Rz3IFXWFB",
-	"QIja2m2e+QUWLSD9eCqUNJqIw9Q3LuqW0opuUcRXdUJ3JXW7UgKj9HjRj8WAD+dn2ZQM3MD0anBZkKUk",
-	"mQoUyR7WQyOThAsjBbWUloom6gjEdCDomH0D6DggE8oTLe96wjTvERknCoQy0Q96WfJOOaJaWkvWT5hC",
-	"TVjMiN6Qcyr1Bkl5FSchGVN5wcIK6dITN0S8nMHivY2L/gYTLeZDUVfQpeYxyh3U6smv2O6y2VWH5jYs",
-	"5cPuCPTkoGGYZBoACAW/29Cn2zyAZOo8cvfuXUzUGjLgMwCuTMLO1poc0NuCyMqxgO3IrPV3djnObDfE",
-	"FtpGDmy+XdvSWQDTAz6c4kHzDM+RhrXsjh1XaBTz9SImVDIDhcGwAVMDwyOQywzT1IOec0TSbCMdLO7I",
-	"FeYtrNehXJOkR1gkGfHR5giMvAonBM6QHM2jGXz6PMBu48FAT8/A/4RNollPyBGdQG0Xu4ZG7UgdUe9o",
-	"5UvPrFbz8oxTZ6inbuaqJWpg3T5tHRdJKDmnCSM0SegMUyJb5aSgy9xBk67cpYwwCYqXMioOmQIIg2jG",
-	"ILMbqqBMKzJ1rXyRXm8RmpaTwnlZlZAt2QVraK3SRlg7oIqZr24GfK9i52+WHlS3VnXGweUVoM2Mg2uV",
-	"jljTRth0JmbYCDO2Gv7kzHONoikbrLAjNjLutRuFrLNQIfNqe3XerAwx37kqV3EOloQNjkzQki+eI0DX",
-	"RRHvMYWw6Y7V36Tl0tuxm+bu7erBwQd8YMphn9Pc3dhR1X0hl3IKOTov/n/2rq/HjSO5f5UG87CkQVJL",
-	"cqVEu/CDLMs+JV5LEVc4BKGwM5xpku0dzlDTw6WYQEAOCA53SC4xgpx9ycWAc8jhkoeclQcbh4ONfBnt",
-	"nt/8FYKu6u7pnj/8u1ytgfjF2uFMT091dXX9+VUVOAEh3FeVf8Fvugq4GpEn7rwXsvDcDZhfa5Kncloy",
-	"gAg7bjaK1A5PA4qezFMJo2SEdVZ9ApxB/R0fsyuesYrANzl0t8to3DYxNkW7dSZ7Ff7Bp8aa3TCwevj9",
-	"DZQVruZ1hLrs5byuBD82SKTk2uNCxl2JmZcR4nwI9osXhec05tg3csyHiwp+J9M45ASDLg64HB0yxrYB",
-	"mOJnDgbgh7feCulMGH7gOX7rrTqJAh+yJGQbEfl4L3TAL3c/YDRMjvkQKy688IIpZ+e0dpQm/xXcCFd4",
-	"GoiS75RjN4nD+IPQR/9pPKW9cCYxGarbLsp/mFqTnEQY4+u73lkdfHkwqOOZr5QBwEBYq1XxIE9q6oUk",
-	"ph5l59DX5liRR1h5zjEfvis4pA6kErvdIX0q3i0GowEk8u1x8qfdRx+ShL5ImuQeiel5dEZ9PfoZpROs",
-	"7sXpczi0GO+FMayOsFaFUYnPiC9jHiVV+bKT+YSSdmu/BQmF5mJpq1MvpzZQFd0DxhO4rRcqegpiNhGR",
-	"rkuockpTDDd0opEDqtVh2MMI65YX9CeduHEyV/Q153hoFDEnySxSPqEBcTgLhwE9BRyW5yIcS/7Vx7+c",
-	"enHrUxINVBKpfEACEPVjFirSSp2UD6A8k/cfLYfxFyoKYzeADAKf2HtIovIRh6hJ4xL8YvEyc0b2moKu",
-	"0QsLS5blN5GBdkQ+AzKh9WCNeecoB4s0Spy12vutEn/BfWMgIaLfPFi/7/r3LXJb54uX+anijVw0LFvt",
-	"zmmq2YAkrBy298Ecsci6UWtQONcfi7VePB3J9Vcwoc17A+UmhVvJwO9fNXXuqMl0xWg7oRBKenEanl5p",
-	"ddtFxMIhr27l4DBToVrbtYynW2pEqQ1vfPbB7TuWN2AHlF2zossy31hWjyl0jO1wC63X8/T9nDTceXrC",
-	"YllXlqaQOY2KJKA4OfTxBR4usvw8JlUMrtbqpPTwzZ5uBeft8lBUXo4uyoawYP/6uLVOwBKW2UUaxAZJ",
-	"EAvlo/kys11SlsOJLQALVYO1yXD1qcOnS7IxLBGYc2yCDqsMJ6WloiuzTGQpGS33XuWvexWhpPcqh73K",
-	"628+v/j1N999/fff/u+/XP7ii9e/+5vLz/798su/+/aLn19+9ZPLH33Rq7xMH5bgXfG52Pf+hI3FhTsH",
-	"+3fv3m7vi//MJoHgSX1C3XTCfPheHI1hKYWI8M4zaVachn4mqVBcKnyP+IHG72FplMphZZQkE35465YU",
-	"I00vGt9yz93EjZsfTYYV9cCHzDuTIeaLrz9//buf6l8emw5ecfG5/H98TmNF2DEfttodNVvOWZRimpVb",
-	"t71pMHoLZG3haVJVRodp76INFvpEydtiF3o5p7kJJoZI9/qzesVNEtcbUR9Kk8C6e4sO0Aw3yj+AIS//",
-	"+auLn7wSDPnqV9+++tV3X/9oHQ68g5yRb1dpcKL05i9gxZTvCriz8IWrs2K7jBcvP/uHi1/+ciEvtrO8",
-	"KJEHKVnLGbK+5bJdtxBZuIRFwkSGgx5P+eihrPPkU+5VDsX0kKte//7Hcm6fvMKJVdIXsUfdd1x/SO+j",
-	"CiW5hD3qihG7GAgS94nt6AYpxRKWBLB+esyX/y/ZtolO5TTMFd2XoyiQrZuVsKoT0423ebMd10cUuJ7W",
-	"HicjxpMonpsuTj5csVzZPvYvbNluzbEbn4mtxk9dfhoDny+t7iqesb+ZOJw+506RX5O4nIhxj3I+qj1O",
-	"nJELm6tLnzuyw6aLgbheGDNOdVn9wI2HgIlRrQBZQrBa2FBoe340C/O9DtNssFVrw7bb+/vkBzinJ9Sj",
-	"bJLUVSNwFhZ42VTn67Tgq+lxEhYAqUIdMWyD6PrgpcbbfXrOPMqxmoVOjSvwu+UcYJw+J306j2Sn7QxR",
-	"x+6LLn1eX+4oc73CmrX1XpjR6bMvWbXgmOU8LHN2CW465kN+D8XsDXB0AWWPgYobukzEbqgc/uXdu8+2",
-	"L81aXjl07fm0nu245O5yD9d6M9mZ76hsGsXdBkodR2JHn8yiLVel3n52LZVuj62dtnsnStk+KvOfCHoc",
-	"ErShDfGG8oy0N7KkN667m8E6GaV+MtV2VZrx2J3rmrumOL0p3o7r9ykU7Y5rqfif4fPrKvjvxmdGTBDV",
-	"niJVbZuCs5byhpHLxZForQThzZbeRtwENLdCxa1JHoYZVUZXN0H9XjapFsMeQbKmimultxghQUv9ElqR",
-	"2cLa9BRk+3RIyHEupNsLVUxXhUvFYGIZ14zvXoHe2NpvETAbxKuWqoz9KBmlEVmLxpYyqJpMLdYGN9Ty",
-	"pMfY7rkNlJKdnCTYYJGul2ek0pinoQUe6UbzKlzf6hTrhvj7TYh/gn+8Czxtu8qUY99olw1ETB3A6iSB",
-	"WsbIEiw213zDsIuyp7dXMLfV6MrAqGtHK8OoO/VGW+ndlcO7d9+4bpknyJqKpZhDZ7/VkBsF5Yq/DVW2",
-	"XCHk6kez8I3NYeXj/4kSGtcBKUxFwlLFkq1znIqjrVWu8ZKZy1Gg9OfEIuXNCKsVb+SymJqBLtNSE/JH",
-	"BRWEPRB+H0JoK+zZ9NWdrOWzcLUZzx6ZpSp30Ta9DqXb2HXX1o/cPmivUtXWzlJYqCU1zoSSaBY3W73Z",
-	"Fm78KpQ/4/R5TXbcErq9+GmxZt8VSiY3FA2hCvs0YOdQxSBBtVmMrZLhB4EL9ukYWE1F9qqcUuK8aIgL",
-	"DS8KBwHzEu4IvdgxPPIOadmtTsHd6WDQwQG9OnUQroIyrB2RDqm2gbk9j04SVNhnNAhq+KZeaDXnclS/",
-	"i+zLyiGJtSNyQGYxS1A3K4Ik4gfI+yVE1IB790JIYzBAqJKYEoFKov5H1EtI1Y88fsunHhME482x/0eD",
-	"2w35UEPezGWBZGkfKIxr0xybJRam9b0o7oXin6TqGKaL0LRbNcIS8YhjhTNJr9JsNnuVl+B7l6mYGFST",
-	"IViGZobigD3eC500tJY+3ySmsdRqdUj1ZA5FYMRbJ1M+or7Ml2lIZ4gv3fL4hUeER1iLbW4JdoDFYi7Q",
-	"ozCYS3SssMNMS29IE1U7+oVhqMoKP+n6SzMLSjy6mLgKJgzHDSK+1lWucjcIFFwXV1ZmrJpWMePEn8Zu",
-	"P6DNDJJ5rMtZIx19Op5EiW5wx92xPszF/xRYWVzvhcZIMldHfyCEikhM+TRIAEuNlIwIh86g5syQsE3y",
-	"QwlCZolRTwgn2APUrCCYambMeKboUBB5Z0fEkcFMuKElRAHsafm2mhwiDfHJeoFWoNDpha7ExuH1PU4m",
-	"cTRgAUVel5bXHsK6z+hEKj5Q3Qk3mWyiXLSH/M7tBo7bCOUsGm7oNwauRxvTOCiw3jHmWWi9k+psFIGe",
-	"Be9zgTOjkNZKSxi2gM2VDQt9ZRQwPY3ZyJQxDOioe2PqsQmD/jWGFCWtGpQGjwbyWbM/pH1npyb5NrKp",
-	"a0WPMt6AMeMc0OIxmYZTLnhY7WGQaXLvqD1dJyj9bqlKsup5VSDKmA94AlpHBn2zntG6eTs5EKqpmdVl",
-	"OxL0wRHF6ZCt/f2DMhS2uh9KvgaudyZrYhkKdKsl3mBcWL9sevZx6M8LvbwznXP0DwfZR9KkOaFVkCq0",
-	"GoIsCjfshUgLPEhdWW+suO9O6N8M4DcoaSf0RQ4/LAd6WQSyWBWLYAb8NwN/L3LKIJllSYxWu7PHoTpN",
-	"1uGiKJICTS5+/E8XH/8shVYs+UC04zf4wFXT/Z5Q77yE/Oas/+0/Lz7+dIX5Ks/NVS/IYkdSwYT/4zcX",
-	"v/3q4tffFM+5sMb9sll31px1a7/T6IvzMO9f2YLCu2H5hW6pbclbAEBTfL2YvBt2hNrNlAuQRJ21m6F2",
-	"GnhgHAsh/32Z9EEDhtdzTsWhLpc+c9XBZTaQFFfQuWGltbphNhSzgtx8w5SAYdVZlT8PUktQvd/+pDIc",
-	"InL4lX2xlhTlgM8C9NyGJEmNlDxd0Dhs8GQeULA3tbKIdVql2dgYu75KeQHqHGnzRpgfM6H1SmMrCrUd",
-	"tRppM8hck7R5VO4yGlfWwdTaJL69xWG9KN9G+XHKcmzUZyewOMtRrSuQwDStNaZ0W6TqlojT3QJLlx+p",
-	"6zQOA8V75/CYYrV6QW4R+hlc3KfKI2CFs8ElFFIqTAswvDAb2XAOkWoUE+XpqRGexOUtgjeLcuD6bwaf",
-	"SY3yFeEz5fpxWUEF5Nj1Ciq8gf4sZUpp+qZWYXearHEsl+HI8m8JLUBMgguOfYP9C2G5k2hxY5zr7txd",
-	"rvqZ7yvpDIS6FVOeCz0HrM0NazBN6AN0y0FKTUj6c6WHDXXPaJzCabAM0ZVV+QrnepCljdyXMNlcyyIo",
-	"0IqFTtSWLJmCpWvlCxwv1qVyWQidtspCKMoSMHJOZCR9gzynvCa0+qyXpuKskClzVdlZhcoFnkmFOVVL",
-	"0msWJIQUJ2os/Y4NDttVY4Y+DRM2YMoLj3EUrXBuFkjswrGzYhhR6jcrVQHDWKKQ1FazePjzoH7bLDGT",
-	"qZG5uGm8qi4DBa7R1841zIqdy/4/PF9NtEkeviuL+7sxQOII9hyAhgriEj9jkwn1eyFnAQ2TYA4NFHQ9",
-	"TzjBanXCZVoG4wmIiT5IszhR5WokhI7ne6W74Zy402Qk1tFzdd22RdU/Sutp3oie5O1GGJ0gm9mbVFpR",
-	"0TSBjwZWXFZ6MlNwcpvSl4KFtq54aUBLpPbz8F3eRR7Jm9hG/rPJVhhSDeggIYIYOj4yCearTaygNuhV",
-	"4OHfN9hox+q+xSSFeqOpwYQRcsuhCteqEGcPBVqvQkaQSwSxLU56lXvTZBTF7K8kxvQdkHQEA9z4CMS3",
-	"e5UNDpkcSy04aqZ6W0Jy+JJMy8uf/tfF//z84r8/vfztl5V6ZbC6hRgW2IabtCco4+slH+ZOJsduOKTx",
-	"B/ScBjD27r51GER9NxAWzjEfPpok8LqrIsDV7Z81ujOIB1QRcPMM27Z6px7IOMPBhlxwWtsnMPbJA3Zf",
-	"cgY/VR311Eo4deLIVZVxcvrCSUt4hoOoKXHlTXIPglL6VK3LsmFojmM7H7cvzLNeOGA08DF2zoYhqDtV",
-	"l8BVo0+fF1DosiC7LjAO1nbtiDgpX4oJ2owL8+yFTpbDHPN1hR26sSwiBNhJNfeBKzXo7ux3yFP5IBLT",
-	"t5BFVZZkMyVVOBy6PUkkyCBmCBWqSjhLZ4+TR2GXBgNzZPHke3CrcbWWxdIbfocUxrBmHVIYWn3YDcCt",
-	"W9lPC3DrWOHViJTKz88f0XJfmCLos398/fviPnrblzi1CzKht0i8l6uCtdisynKtrDLpy08/v/j4Z4Xt",
-	"Ca+oDnlWmpSrY3J2eFJ88uoP//q3a50XIZ2dlp2Pl5+8uvzFl3/4zasVl2c9b+lTi913jrjeIJUvlUub",
-	"OSVxETfwSa5X5DUzzetoi5hlz2vvjZhlnmsCDj+VK5qR84VKQxZAnC7TOoXAXypnCp4B0zioHFZuuRN2",
-	"67wDYl6+OG/oQ0NAhDni4QfFvatWU6U6UQYD1NRRrW6myUgWhLf0FlNPMm6XfJ1roAxnJjH2J6+rM1ej",
-	"KrXH2RgP7ykYEdznvK6y++rW2DDkeIoNYfRY2Ko6P1QXg5B1VRejjuh4VZ88pq6P9WUnifmpYz4sGOye",
-	"ZgcqltSsYqZaaFX97NbqiCXAkgjN25oxzWUwRyp6q5AzCJ4Vosiapqxe/BIYzUZnS15BoKRYbABQQ2Lh",
-	"EXFkefgZCzlhA0w3FBrdJKZCqRTvYL5kkR+AIVlBQbIvBHPFWdGadPRTHfGUNFmLb4umsSc+qgDh2WqI",
-	"eTRGaiJJNGGenJ20cyXh9OeKnUbeJu8/ODn98MEPH3RPTrsP/ryOeLu3yeOnH3xwetx9//Sdv9DXO+Rt",
-	"0n3w4bvi+pGBfCYDoXoB3IFAUXy8eeLOg8j1YcW9mPXRq+/yeeiJXav+0Zy746Cm6TnjafDwofJU2rTV",
-	"2GF5uhFo+O3E5gOHkLlpU7f8i80vW0LpdmNG+xx6BAGothHT58ycpyJ92o61Bw5PnQ1aIdZMs+siOO2Q",
-	"JIAR11CCagZEvjp43A3n0gJQY2kAtKCflwRzErAzShwrZcLJL8h9qWqYS6HBLZ6R78otqsO8ehUEvfcq",
-	"pAphK5hAbQmtO43ZyE0MgoP+4rmx0LcNUou7jPa3sKDqrgx1F6RwOCnjOVgAPAIJ4waFCHaJi9TxEE0w",
-	"iToFc8OkFb4WTdEqusAVdlgWpRT/kKtUtyHGRni+TprNZs0WG2OEUx8ShateQtiDhlrnRh+nqUiZ4QJI",
-	"fcnS0EkdEOqbTW/yn1H7u+3bjVljl8klU73dsH1nDfB5Ns6oPesC37+Tamri7sxHSGmv89QNCDVGekH6",
-	"YkWKgEfEi4SIQxeidByuK9juY1ucx8JS5TaJ8LSpG238nbRpjU22xhKC3TH2i2zE0zDs5yIBJW8jxm0Z",
-	"aqU7ASKcWI5OEko28lMJEmgNFFkBIaR2RGMK3WcCdH8CbdDBAlrNIzF+TtxLE6OqS+5L0V8nsxHzRhCg",
-	"DiMZfoU9ltkh5rTxO5eQ8Y8bOCmMJjciOa2U4zDebN7k4PuLRE4yiilVm9+QOkaXbCk897jM0mFhPktH",
-	"K0+1rLR5InaFzVNG6BEaABgirG4ktth0yjxk3aWppRrVjWhMF8gO2KnQpTRLkqKEqrIErKNU99IpbsLy",
-	"yoB2NEES+iIpOqocDf8pStNaa4v9SUM8rxLTDApYsCL1c+bbMR2J14kVE4xlOJIlKhWCpvoN45jzc07j",
-	"vpuwMeJ7CAuCqbZsZEQIuglqWqABcV+7L5+GLMntLUeITbwT0BKOfi+avJYnnlRdMmZBwORnEDB2a+uQ",
-	"b9BufMSjEO2DEBs0G0yUehibht+VTMXUXz57+X8BAAD//w==",
+	"7P37jyNJfhiI/ysBykCT7SQ7yXr0dBGLr2q6pndqZ/qhrp4dfz3s64xiBsnYSkayMyKrmrvTwBo4yHr6",
+	"cbjD+U42IAPSAWfcaeEfDO3JkvW/HGZG65/0LxziExGZkS8yk2RV18zWYqe6isyM5+f9/EVrHM4XISNM",
+	"8NbRL1oLHOE5ESSCv54vSIQFDdnpifzTJ3wc0YX8oHXUOkYiwmOCTk/QeBZywtD5EokZQeOAEiaG8Dsn",
+	"0SWJUBBOOaICXVExQ+SSREsxo2yqHsdBgPyQcISZj8bhghJ4ljIRygdG7EtyfhaOL4hAi5jPCE9fExGd",
+	"TknEe+hVOtkcXxCOQkbQ1YwwGIojfM4JEz10LNA85AL1Bx+h8QxHeCw32xuxltOiclszgn0StZwWw3PS",
+	"OmqF1hk4LT6ekTmWhzHH7z4nbCpmraP+4COnJZYL+TgXEWXT1vv3783DcJLHvv9xgMcXL8lbOOZIDiso",
+	"gS/P5TdfcBKpY/4nEZm0jlq/8yC9mgd6qAf6qfdOi7wruRKzOccd7NvbazmZ9bqD/cKCnVZ4xUjUbBnv",
+	"nVZE3sY0In7r6KvMCE5mW6+T+cLzn5GxkPOlZ8IXxb3IC43IIlgiwi5JEC4ICicI63fkjrKH6GOB1y37",
+	"k/lCLFtO6103nFNB4K+jCQ44kQcaRY9Dn6wdQz+m3jgJRHHpz+EXHCCfCEwDWDdDJIrCaIhwcIWXHC0i",
+	"IgHSQaPWqKUAVcxIRCSsspARucHsDVUv+ymfFhcxavF4PCacj1ooZEj/4aBQTnNFucQOLJAI0YS+K86W",
+	"v1pzOsmEFTf6JKKE+aVgvnuInUThvBHAOiVAhheLgI4xE72W2nPpcWaevCfvSJCUmgwODqoXPzg4KFm7",
+	"CLdeecxJhDC/IH6vcF/W0Vhzrbm0RnioXrpDxFuOiHwRMk5KEfIa0GeGmR+Q0nPYAlfUqC8Jj9Utr1rq",
+	"p/azu8GzCA7RJxFqC/hzTKgUNMIJSCL6BOQLnbqImNtTzTvcAD/Ny3d4ehvxFGSZUzYJS86EEUSYiJby",
+	"NDxLsvLucQSiVUC56CFvHBEsyCs6J548C8rQ/fucjEPm8/v3URtz9HxB2OlTdLnXcSTfQnNehAbs+2dh",
+	"HI3hOidhNMeiddSiTOwN0q1SJsgUhOPSk00FPr2jVWDxIj4P6Dh5+r3TSjdSPI0v9X0rnneFrSMgvoO+",
+	"YPSdvW25P3sTh/u1N6GklFqQpFSD0JKZ672WlbNrvPO+BHQeYzYmwdNYkB9HYbx4SubnJCol81P5fakG",
+	"pyny4QrJ63Dfac0pSwSxEuocb6MymMUlw7yuv9f65HBcNsAdSbyNJDF31x8AoisgtNZiNwbJO2C8lcAY",
+	"sgmdnhEh5BAFOFQmorL75uqVexxNAjxF8kHUpoJLEKBRyOaECXSJI4rPAzii06dnn7z86Scv36B/CnwO",
+	"3qAMxYsFidAYc+KgLsIcvenUPslLHMQl6zsVHMFXQ8TJOCKCo7nWIp2a3Mg+SDgEM1nhEOUIPuF0yuTT",
+	"IoqJOtZLEnGsFlQ0LEpWcI+jS0quJKyFjKCx9Yo6SX3EymzIyVsUYTYlnRLRRgg8nhHfSCW1zu48jthJ",
+	"HFUs8UwJGnkxo4GsZO+njJJ5nLJpQN6MYtfdG2P4x/x1rv7yUJuHkSB+x0EeUCn9vaZY5qkwQh4LBZ1o",
+	"JUU/pfitfqg2TNnrfgUvrKYuZ4Rz82gz6Qp2cSzMJNnjcRGT5x44qI9+d04cNEC/i4PAQXvwL8AEfL6P",
+	"MGNhzMYEUG48k0Dib3FxlbxHoj186aBJGCE5Gtqrfa4zzF8S7J8pdlccOcDRlHABgC5mlCtBeI6jC+JL",
+	"shAR7NeVerP4WLEgyp/y6QnhIorHwrq08zAMCGatytdeUAZjN3gjopdYkMcz3GCiAAvCheYUqyBQbkOy",
+	"Uvsds69yZQO0iTnfQolIJjojzF85iTEiMHIlr3dOOMdTgtpuCQvtDDNkkCMcEaRUIPP+hEZcOGgBdyAJ",
+	"J5e8UoSLncLGHL+rBFR7hfe4WRcnb7c4zjlllfPBjgtosWyEEGVTFoFkw5Gaq3uSv44vn/Lp84UoI33a",
+	"AAVEDgj7UpJBPwTlXn8pKaJ57oqKWRgL/Sxl0y3IX8zkwT4OY1aytKcKegGoQSyD6+AITwSJUEriHGTz",
+	"I8XBI3IZSlo2N2OQd+Mg9qV2P5azER/FCyndPXr0qIckXlE2RTjBGEkKtWfQFhXkavWLVOwUCVK1twiU",
+	"C0KilA1w1Ict7tcXsMok0WRTT8LojIgK9AMGBzfgPbBP4gEn4k2GfHiorSxD9ziyh39J3ipHrZSyriIM",
+	"EuiEksDnktMsAkzZiIVGJ1DfdI60i1WKGywOAvQjFDPNbh2jHaAfSbFNXt9bRb1SH/E97f+V7FqgcxCh",
+	"lVt2tTS3hT9JLlPK3+aai1czDbvywy6/oIuu2XF3EUpgiaqFxQJuzSmj83jeOnIrZ7Xhr+a062TI1OJ+",
+	"uMrifrjWwrMToe82XFROpizeE36n7mn/uu5sa9NF4XIKglrFYm15quZibWFup6NmBb7dDV2Ha1/PvWY5",
+	"djVgDa5rAU2ssM8jZTjKq/I5gtJcmX+Bp5RV6MzPGUELyanDCcJZJi1lWMtTcY8jb5GM5HWG8J5iGP3u",
+	"OebE76Fj4DZHwEGUDKgHH7G+6/bQsfp7gbmAZwjz0ZReQpgRAnarppVMR3n1cIBEKHBQxnXkWM/i+bk8",
+	"8fzG9JLUfCw2puVqGOi78D8LEvqFm3/vtPgsvKqa84Wci9OfEwdhQ0ldd+20q6fMQYO158ximoOFZPdl",
+	"dp6criCFeC6wIFLMkHdydvIZCHAQD6aFFTTn054csMTSs0qJVjoLmlMWq8GVJKuEy20UhUQX2mqAciVR",
+	"mRIlhNI5KVcVnW001dyN671krBGZBZbaSMFtB0bsE22yLrPW13AJ/jh5sNwGL79Zs4JSdwH255QpylcC",
+	"hqeMCooDBE9x1I7CgKBDF8BLHhevH5M3x+9O1Rt9wG+9UhxFeNlKmH+zk3Bac/BWrV1/GPmU4WiJ1PNm",
+	"J4Nr2UnjWEHDcsriK2CwoaU/KPL8oyTOk0Q99JwFS0m64ZpAwwcTOWapotnbBm4aeG7S1zbz2uQx5s5X",
+	"swtfzQkJiCAr4g8n8FXTONtdR8VmVrF+H/XB0rfeu/Mm3koIpXxOOa9mVOoKVXRCibwU8FCTRkkYFZnX",
+	"srNPJjgOBIJt2x5Co0TtQvXcldc8ew4NINx67w7CbyOEq/MtvU5P3o+njyJJqkBCriEiIo4YBFXPKJse",
+	"Ie8X7z1r0aAbckJ85LruPWXkfxORKeWCRApQOsMRMwKEPmreQ+1XoPkpEOL3kGed4JFCFg8x8g6OQWmB",
+	"ExIRNibogpAFR94I4GrUOkJySWD4xAvaHYc+mRKptISxWMSi1wGlsXggKUyVHIk+U89I9malPeSCXtp3",
+	"3X6377oHoPpaByDweUBUhg1cp9KNse8TX5luOTwxYkod5T051COQmsbhnKBJFM4RZkvrIrBJn4FUHBYK",
+	"ROeLQHlNl0T00P6gZIARS0doc0LQqPVSKnABnVMhIY+qsD1r8wifh5ekAxukXPssFlIi8uXT3rsuiSI4",
+	"YO71RmzEvkbyD/S1Evi+RnOCGWVT9PWIfd3tdpP/5JMu+hqdaaD5Gp6AdX+NXoXhU8yWL8nbmHAhv8Qo",
+	"SlYqhU65zPMwZr4EoJjhWMwIE3QMC4vMe1fK1zqeEX8IF3gSCIi79CIiouXxRJDoKf+RcrEz7V0/QvCl",
+	"9oMwNKdBQHWwolrkgStXfsoEiRgOPpHgi762M6gmmAZySjVQgIWUmBV5UZevDzpNuEIxhCwDjKQ5TGa6",
+	"PXlQIozwlHzB8CWmYIbSc0qQP8ccaBGoyeOZ/NaBVcijDyM0iYNgaDAWjkUb+zNrRG0MCuyRAktYobxF",
+	"lSP2lE9PTzpmSftySYT5z2MhYewLdsHCK4a+RlyEkckWM+4eqRD7EvkUHAkAzRm+JOicEAavpEupnPvI",
+	"PjN4B0wNxqQSSkIgx9d5Z1R/BAuWyIm+RsfRlJv7muNAquHER+ehv5SnhJV7BA4Oom6oDxcxRIqKAkxz",
+	"bcSSD5qhBwCzF4SdMnhLjk45p2zqpNOAiwn8K+TdQhJqB4ghHhMftS/o+IL4HSTkKI6BcPCPUi5fPKe+",
+	"T1gyo4SIZ+ELEsE8oTx4PBby3CdyI5aelTgUzwn44KRG5qCrKGRTHVGk4oxB8H2gFDYzi7xkKfw+C8UT",
+	"QDaJiPIQfKQsmClNUOSdpGdygL5GwPxLXtbyRkq9yDspGJlXD9HX6CUZh5GfeTexoVgx/PKkMtZJNYHG",
+	"L00IquZ5iL5GJ7Eay2CTwhAcRAT7S/U8R22923SbTrIHgeHGzBtWpHMnmegjfY5P0nssv1+JowoGIDqc",
+	"81geNRM0QDFTT72Bl8zIjwAOxKmh/vICslREh5kD6izIGJ3HQjnfqzkIBSai5+grxFHbUwpLQq37fQB9",
+	"eUuFLySEfhyEEqw/Xr4gxJDIBVHeZfukLNtB8r6EveP0olWmiNmd0ssewB1kwEGSNnMVmPErCyT7AJLW",
+	"kC+0W1rC1sK4qK2xgG0mhChJnTFAoUYdwPE8C4UVq5ycwgCOR9kOlDgMOzBfyiNSbzyN05vT50A5msfC",
+	"wDLlCuA0MMhvPlHBKslo+2Yqe7CrWRjoSKdkxCEKWbBUCA8EUxvTJFHmC4IvkiHlgT2Xjz0GR+/vxVQY",
+	"8IKX5zEXSESY8YlmXmomZeI3oxym8HPKYIXWGTw0q/5csvaXilmbkwAeha7COPABzxDWE4SXer7EHZ0o",
+	"WHMqHEXMAVHgSSr08fHugkRd+AKeLKHsSsRQy9uDy33Kp3r5L3XYg1n+AXx/dvIZEP9PFFmXZ6aM32cn",
+	"n6FFFE5oQODIj0zEAyNjgfD4wuga+kWF+G1jTJ9QyeGegzHUnqAzRFMiJDElV/odANUHUgp6AOK2+tQs",
+	"cmAtMuVQjRap54nIJJYwbDOZiGAeMgeR3rRXwbWqt6SX00nWumet9WnCoTdbLagrmkOFTJvkU8rXLmHN",
+	"ZlMXZJmu6dBa02fAqDdcEFyZEvgog1gvQ10WARZyLZZIkD8zNfPzySSgEF0mpUbKEJ5iml71Q2upz0Lx",
+	"ieJ3G961AKg8J2McS/FS8DShRxk/fJAtzTUD2oWThIUVwfRr0LsIi+eto69cZ3/wyDlwXefA3XMO3H1H",
+	"Cmnyx0D+2JM/4LMD+eNQ/ngof3wkfzxyJGOSPwbyx578sS9/HDiSJMsfA/ljT/7Ylz/gi0P546EjEduR",
+	"2Ct/DOSPPfnjUP54+LrUGyMX3bUUIy7V7JbT2oFiovQSCajVWolUV3evX+hRd69BrFAgWk7r+lQE1FYP",
+	"ZpQCR2kEPvzRAUvZtpI/RCZch4AvIWpncjyA52px3XqkXCiHB3YleWt426WMrYfcWJLW728vLreclvp/",
+	"DSFXP9VIioWLaC6mZpbVULTUb20kQ5pzXS8nWsv7YPKeWsPtENuaLuS6RbMN17Ol8LXhrNcmYW18K7sW",
+	"olqvE3HkEkcAx1IU0XbUltPKGU9bTitjqWw5raIpUX5YMOa1nFZiL4NxU6BoOS3b+tRyWraZqOW0Mpaf",
+	"ltPKmnNaTiuxu+h3n1gcMGvQkMvIWB/UE+kfGSuDfLpgNch+qPV+NYyltptlJ6p6y2lZ6rn52vyRU4zT",
+	"ZWol1zxvK7ZyxLw2Kc8+q0Fan6TnXVCKrM8U4FofGNG/9fq901JHKw+53NNuTr48eauP2tpVMyeYcdTv",
+	"aGDlEj+mkhtRNtQZBJBXqERQI4hJ3jAWCR6WR72tDK1TVGynNUq2yoJfkftuH3V9V+kkeevOUXobHaWK",
+	"1GxQ+UMJeGib2h8j5qVBKB4a4yiiRhOBz+9x5CmI9BzkMTq+kDxB/j7BY/LFy889wEGPvPNKMzTsUiJ5",
+	"zKfzBeSsOmiAzlVA13hMFpJnWRLoNom1daqIqH3yGV0A15xjn3yoIiLpVdSiHTomsHma5Y0VK5HYMMfR",
+	"RTmpgvHuSayGFACEA4q5ypRK7mWLNKkk/EsKKmUhxxp/CtqOl9Zp8iSqe6ZUk1ckoKtAbPvc0UawE86f",
+	"KJRs9M4zjdKNXvpiRb6bVQSsdr6zVSiswRtpEbB8VqRWZB3UT0iKg7p9o8VsQVLUzCvve4hcdDWT8rte",
+	"xhYAoKZrjnRvm5ymCJsCjggbg41de61MalF11Bx0NQu1UYJvgfs/JuJ4LOglsVMPuIlJL85/jjk53Dex",
+	"N4soFOF5PEHnS6EzWBeE0XnvZ5z7F73ywaVINkSMSPVTiieZW5cDtdbm1lUNXJHuvOEy3w4T++XhPvqM",
+	"fpxdKQSO5wL+Dg72Dhust75sOi0dYTM5dcWd3wmquxBU5QEHQSlG5Zii/Yj8oFbGQaYSzPtingEkZBVP",
+	"4tPwCs0xW+bqIST2qBmWxyKxEgeByh7bmP6vyJHjLbPCejlRJYdZqj9vEHPutBaZ3Lu6h25l7K2KW68J",
+	"Gk3JQO71zWlAGYjeEYAdEQCoUvk55aIc88EhUR/l05qXq/B9ZQr9msRFvaDGuJnssxQp6+OXVj9s1NqN",
+	"fSiD5OsuqyEuJu9tjIRZMLnDvh1hn03YTC2jAnBS/gnzS247iol9FDgiiIUoDHwSJZVWhioQPnlOwwcX",
+	"4WKh/N4eJMlCJTEswOFw0B9IKXLEzmN/SoS8kKRwSxvzCx1DknjV5Yxpzuo9nvGwY464wJF4bPn0e3Y8",
+	"vZXEYmYp7vWZVQGpdsajVRwqS4rymbFmWkcfdW2ikru+UtJyg4U8Suv2mPHBmwZyVXqZ/W7fcV2300PH",
+	"GjBwwEOADi6hQUOCDQGOuncPTspT0HU0YilYJP7lLFgYjdBXl786gX5t9nwOooq7fglZJ+lWFVaIGdYu",
+	"7JCRYZKKCsOlC1c52JXtRHJFTMr6g6ysvGBuqh5JaEjpc29vTO/LCNMd1b8Gqn+DGtdKZWcjmsc/VbUE",
+	"jpn/FAoJlG9GVax7nEEDXmECUcXtsqpfG7zuYTTvOAoKVE6ZspIPEZEMDm48wxqKXTly8ijXlSuw71MF",
+	"jC8yy6570lAB430++f0zsiS+aZt0dvKZ5It2/NPpSa+YVJa7IlihU3F+dYArfz81OBRfX/qPS4yIyCKM",
+	"BGoTCq7c0xN1Q4aqQlxJEFhU1HXB80WVup5c0zVxw0yRg+Ld2xBUkY0LybeiAibvodMTXp6Ke13O4vV3",
+	"uzGnKIy1E75RTh3uuMh1cJHNENvGzdMTjlQ56iD4AAg6p8z8uYOKJGvqNIw3IKXboNdu0OkOfXaJPicg",
+	"22BBdDOd48UiWJbLLxPb8cxXeknlJxCTp0PfayurWef2Otktt6ImW9xNt6jmzZc2b2JWvZNGGFk6xsaY",
+	"WQ0+dxh6TRjKV2EnN/FWDbCt3FBdimq8stBU2ULXlijiK4umVkjKm1X3ulHGmt1j/ePaCpH5zpD4jsXu",
+	"FIEtymh7mIrXfEGWyMtwQO5BPgxGY7ygAgfoiYPIOzwWwRLZkY+QPsZ1+e8sDDwpcO1dMOIdubFyi2vs",
+	"zsodbSnBsYOqSgjOmcCCgCp/QcgCtddGWSW6vVTtz3XJ74yOv1dKt1bYeq0z65ZaelNqtle8iZv02jkr",
+	"gpxKmkXy3jZ+vsLtNqKPubc3po5l6HtHG3dKG6sd77uWanZEt+xlVRKt/A6/zy53excbYOEOEPAO93aO",
+	"e3EQPLEl1XIUJG/jsvi0jN/dZC7f44j6n2I+k2cjP5/J3yVfCH28vMfR6Qkf6rRqrp9hqdOiXph/nOoO",
+	"9b0clyTipTXbofMUhaWP4yiCpnXqWdRWWZfdOfbJEEkAw5HKXgS7PhwMFctOaSD0CmpS1ctOTVsVS1y+",
+	"SMjeT5fZ2azBnTkdexGOvvn0wOvCUSmhU3BR4VUBH/Y9noLLjIAllgqQf6HsXibhvKOi0QkzjxhETO4h",
+	"rnER1+umKDmXZqQz//7mFLQU0+8I6Q4JqZUR+9tOTa2qvbeeqK5c6y2hrUXQ+iA9sG8lAW9QknnFaTYm",
+	"y8VBtqLNFcTjjkDvkED/JKSqwsANkmYNjhvTZvP+nah7U+Q4OfGakHQn6lYcS2OSar++FTEtIPodGd0R",
+	"GYVTtUrCVJvtprr/QzOfw4+tt67NdKcGcXJLrO1xKDuDncQSVHUP0j4eIMmCnlNJhocKqKb0UlEFqBR2",
+	"TuxCuO2YBYTzXG1c01yo02vl2Et2UtglOEUkKS5zeJBLEi11nTFrjvCKcXhOzgIV6bgV+1jp070WgXVd",
+	"g6c7x9Aq23KxU94aE3E5ZjTiA2VDbMwLKqnVHT/YJT9Qaks1K9Ct2poxATWo5ObX6sYxvMCssRkXSHde",
+	"zgBoIEp7HCXFgJiP6JSFULQTQ2mjxKG/us3lwTpR77ptARdkeRVGJSHjn0lSabrzXc1CTkwR1TBClHUV",
+	"wzD1ltA4ZAJTJqXfNA8pQzIb9wreJdEzx+jUJX82SDSnfOnb2xG9HEre0bvd0ztw/d4gwSvkalYQrPKF",
+	"fhB7YXyLQvwq8XqN+bV4kJtiNby+C7ROIe8Or3eJ1yswOmmx2hCpa6GyNXgz8WMtZmdXeyMqVmMU5Ovv",
+	"ZBOc2wG23eHZzvHslI0jKE+M61RbUnWeS5pBn3A0DRlBnLKxtnkYo6o26TZLgJ3EwVqzf34G1fQBCj4P",
+	"dUF0LlQJ39TQnzTeV2+jiJzHNPB58kJ9TwBlnESitCJE3XNYBbgvVGXudaWq4oWPy67ksWpqcYMrufNx",
+	"NPdxAJw7Bq8SmEqutSHWltbv+3JGxzNQ+e5x2KKTIIG5BgshZhjK+5WFrccN07BWAoSZWrtbEuAMMBea",
+	"i5hC+8reucbhkgCFUcgfue7D/qNHg4P9h/vuo0f9dfr5GthIgaH2ilNWYS96UzW6kfOnGkAaMe6qYTZm",
+	"4yvZzR1T3z1TX5mfdsfOb46dr46A52EkflpFLo8VtLqozUI0jrkI5yiMfOU+uiAL0dmi7O8NyA+rt34n",
+	"NuxebMgCVG0qcSc+3IkPlaCxqeCwbSZsBTO7ExZ2LyzYJs2PsRjPysWGiPDF51Q1OtikQlXFjCsKVWnL",
+	"1PqyVMnSNthsqd0uIm/NVqvapSxIpBaYFjsHM3pt/lixKLmeGiETu0k3M/vc6Nw2JQ2FoXZBJMqB+I5c",
+	"7J5cJFF9d+rFB1cvVjg3fuDaxcqd3ykXH165SMnEnX5xp1+sgo5N5Yh0jF0IEDm2dic57EhykOdKfN1J",
+	"dGWU+k58+tcRm94gHiC3253VtttlLF2m0N36cLrClhrha+7tjTG1DIzucHRXOMq5f3FNjcyuoYVZcblb",
+	"dDC7zt5lZQtthj2FATZHoPI7vsOhHeHQs1D+n06WubLo68vpN0wrXdnMgTddXimHusb8xOp1NEKMqmE2",
+	"Ro+V13eHJDtCkucsoIxIwKnGC0bGSZOJYgIesp6AowsCqaRTptIb+BadVxcBFvLVOjMvSITM844ynCib",
+	"tfnw9GSY/M6hRU0YC4TZEmxNAZkIFMb1Wwe90EM9ts6nfgfD59YBoTYWKCBSPQwZsTbV2VkTQ2WdLq1L",
+	"TTmMbcQH++Yyx6iISKNQdLXJM4FFzNdSTSPf2/BmQ4DZQm3B34Ls3VeXa5ABWGt9jUit9ebG1DWP9zdF",
+	"UEso162jiWckmFQUpl1X9f0W1Y+dbFk/tuQU7mrIfogaslZ39S2qVJZeZyOyUzLCxuSnCsXu5Lqd0bDo",
+	"kkSPQzahFT0jORGCsmmj1mETOj1Tr63l58nwDQhOuuRS88EzeUYk8Hkx/qDemA3BPX11CzjPXcMdn7Vg",
+	"dEHGdEKJD61j+S1tL1zHgbeu5XDpfnfX+1uxgfL4mA+fUZrt/2Ctte4xNUPb7NubY24JcN5xp11jvgQL",
+	"u7TRmkTT21E2qQ5FyC63LmEoO44PmKC+ob0xn0K+4bY3Q/uysbYnApVwekcSdkQSwBRRjf6x+bo26gNw",
+	"1skyT4det7QVpnnebF1bstQ1pRmsBTdCouS9jREme4t3yLFL5LDNqRUqHXxn5MDrsdNac9TW7ArL/14h",
+	"UnbhzRHKfn87xCpAwB2C7QTBctXw5CWHjJPdxAqtM+ldf0Uy20K7btGf2s8m7/qldwU7YfwKIkZZKAhq",
+	"6yJtfEGCgKsgxwuyBG8bwuj+ff/+/SGiQoILF2FEfIQ58tQkT/nU66RW3sHBwar2wQfrrj6VQjPhVZnD",
+	"aAYNDVC/YozN0N8UP61CpDv83wH+G9kyh4HqKnvolCHvAfz+YBwRLMgb+MMzRc858jTAeagd6pNUCQ0q",
+	"PhzN8QXh4OG9SvIaOs6Iqfee4TnxHOSxUNCJhhr5N2UiCv14bP6e4DH54uXn8lfyTv6Et18tF8RD7cEQ",
+	"uVBPHV8QJjFrABMwQvyfkigzbhCGFyo5R27cg1BvT5KlpS63BsZ5D3zjEcH+UFd45wp3iUDnS2t3vREr",
+	"gHZhtDLnkKIBzEeq3T7xh4iF5sg4mWMm6Jijtt3RsbOFH1xd3is6L0mG+ILRd2jOt0izgNFDy35XDxfe",
+	"rTTbDVZQ/7472K+JcRpybmKqrRla/Vkk3qzY0uCjFRsafNRkplfwZH6mAWpfhdGFIhMdx8RQLJEcWDFA",
+	"DcwK8raJ4bBpwU1cY5ZG3AbsVbUdH4cxEzsx2jmtPG0s7tI9Qj8LKaNsiuTDXApvUXiJAycp5krZJRUE",
+	"+TQiYxEsh6ifvgOVbOX3KsRTks0w8iFqNXlfjjtiZtwhGhwhzJaSVchReDKworLVju7BRidgcZwqGY+F",
+	"MRtDWkamYvmO4MxewReQ21ROn780OYT2gtAV1rk1nAgHbU/DM6tJCHl+JWEyZ2FFtWWgnK+n1jtK/S6B",
+	"UsTkdgMHDZBP+ZxyTnwH7aF5LIiP2lezMCCaSm2MgO9XCU9PwuiMiIrOHpBmCOGBRoriRCgR6g2VAkgP",
+	"bSYHHSXBIiOWRIvEbKzzGtsW2TESUw1xyCmThY5MOIqci8VBYM/kGNEY/QiAQk98j6OrCC8WJNKuaymV",
+	"LQJMGTJCov6iU1uEKlydXAs+D4gyuZRe5TTsyk+7/IIuumbm7iKUz0Q7lEQqlmLBdM2VXIe0cgOq9jXI",
+	"JNfJ+EuZ/DXCVxm3rc3OdriMlSxvm/Os23Ot3FJaUu26RCPVffmkeq610zK68VSSpehzcklKwo85HVsU",
+	"Cqw1lE23kcwU5WiqiDTVJmo9r6SxpoxVSlpnYRyNS1C3j7DvqzBo0yUGtcMIYaGkehWrPdByILBdTnA0",
+	"njloH/3eSzQOfbLF2cqlXZfGKsWDT5i/cngUM0EDdAUJ4iLtDEm5ki6GyEVhhBZSIPoRYqFQH28jg+km",
+	"COXSRKFXgoMmGCAYnePxBRIhrFKnspuH6otl0F2ssRYfhQFJ0G1llGjyYMbRXq9sQLn8ZSIcitSCGVuz",
+	"gAT+EDQKQzhQ+3yZCGTyC23UciD2lll6C6gooM5oJaVTJDoNSMDUtrjVzitOzMS158lbvvMy85pQ5C1w",
+	"Vs28Eq1UrQIaELOMLRBGTdcQYndPKFeTQNTu2422JFGVIGW0W1CVVSZqVtHehi9F5G0TgInI2+uitDFP",
+	"RayViUXxeUDHafRCGdJ/uhKuU7+MRHicIQFHCahbgC53RZgUs77qO93+63qnLd/oXuJIElcupZ3jaURI",
+	"y2m9hEFbr987raoSY3c1itb2NgU5LgieT1pHX9Umkq/LvI0wnGP3aV0ES7kneRaS1AvzkFbU/SEiASdI",
+	"Sty9EgWgtqB9E8WW1vfD+uGXXVp/BncFmD5EAaYVFQVLCxkqJFSa3epiesbvWKtGEzeW5qLQdt0Gkbvi",
+	"TtdY3GlVS3cLeO7Kfd2V+5IAISVzeQ+vQqM03nxgudYPvljbAM11IaV/jIPAQVxq9Fi5WoyxEsZBtilP",
+	"N97V1omIjAm9JBxxIRk8n+MgGBpX3TyMCKIMcfkKDmCarbNiVgYeynvCfJW9cXcBT7lDrgkN9cObaP7l",
+	"u7im2xjXdMqV06g8WJiCd7Ova3kXV6xIyUCeAGW6/EP/Hkcqr7xx1VU52WDNZP3MZIPNJsudVG6bhaWs",
+	"OrgVYcr9ptl5g62K9/Rb6TirV9wAi/U7myFvBrju8HUX+JoUvCyFux1Hid2AM7RgX9y80/9ZEiwMPnbj",
+	"1j87+Qw+UXJrElV9j6PwypAR1c9/nXtnTlniwQFhotSCOTQhAHOCGUdrWlHvW8JladmJiLx9SjjH0wpH",
+	"h70hFgqy++DoNWBYn5j8zLx0JwrcRtLyGR1ffDih/4KOL3Yg838Gw2RF/oxwL+f5gYv22aNcc9X10ffC",
+	"vHSHvrcRfZ/iKFMp9Ji/JLhcPM1Wn6yo+Hb84lQK12E0N+b/s5PP7nHU5vSNg/j0jYPYm0wuzuEq+D2s",
+	"kYIEKz6rqgobEeyTCMwh8tdEkwfmiOKF8ulDMPXbIXIRl1fNQjGrcptubPDh5G0JiXoSR/J65fRc50Pg",
+	"tYU1NlrUmvpUO+g941Sef29NLdPVGf1VQFqfCs1LR7gjSbeVJD3lU74FKdoZdSnH2eMNELQRFq4UCW4O",
+	"JWH3azHTvqtmGJm+eYeJtxIT+bS8OPyxybE1fDSMMsKzI/Xpl5+cvUIzKp9c6jQejqjyK2KOviTnZ+H4",
+	"ggg0cN0+WsR8Rjga4yhaIip6I+aNQyYIEx6E9qD799VW7t9HszCA+B4pXpAAfFH3OPrJ2fNnSJB3ArW9",
+	"UesXo9GopUeQvx7JHzMqf74ftbwOLLGg7FMxHLFJbjdc5xXL6dJJwgnyfjFqKZgYtY7kzceuuzd+RRfW",
+	"YuAzMmq991CbE4IwX7IxXtAH5pfeEs+D8hh98UWm/FbNUJQKwMJC4PGM+CZSqBY0KqfTUz6tclMlXqnU",
+	"UWVgoj3HPskmc+YDYdAUXxLAj05tBNF3Wr6cEmhoOnB5Nl7f7cNoDuq7A7SgYxFHxEG9Xi8xGen3IT+P",
+	"d4aoP3D73cHAdbPAdL0ppo6dQasPuZ1ewD2OBJ2TxEsIV2Rd2jYhKY2jNCtASgeQcsI5DZm8DjR4sFcf",
+	"QChwFGstazwIcz59EoXzsjt3ETaObH1AjqRWCCO+5ILMq+jfFnccTiYBZeRFzGd1Yvqe5x6HKOOkpnpV",
+	"787cwRTacmqITnanRkRtTc0dtCARp1wAx7NWDAjRGSKM5pRzSaIvyBKNw5gJyE8SUUxKWnxK1jS+rIKH",
+	"BSER3EIWJvoP9jtDCBfSIdsZip0EnmV6iq7JgCPMr1qE/I5Ear7iTCawu9FU9fFYZ8Jvjppq9U8apkeo",
+	"t55ZEfMNXnuRFMdfdaD3eFI5H7XTVzpSE5dHbQVg7YyK8ipTgQZ3taYxmPqo4MgWi1F7ihfdSUSIgyZR",
+	"OEf9ZKmqvn0Xgtg0K9jqxuTGE8Zb8+AT7FhHNs6sR1fkfvbhmiCOfYCUfLuHJpgGxHfQPlLxa/5Osz6f",
+	"xoJYMWkfxKoMSSZnZByWepQ/Da9QEMozAVswPGXlPMVwAp3VtqP9waP9R4cPB48O1qmGu62XmNvb6zoX",
+	"0ECny756p9TdSqXOXNIHQK0GvkJrmRsA4B3o3UbQe16UbfOho1jIs9AiJRgFcl65WXhVVuuO8PHunGQf",
+	"tJoOfX72MfanJKlFUjMO6vmZPNezMC4rh7Tjk+B0ynBVGvHOT0RQEZBr3lOZKFLWiGldF6st+1Gt5/SW",
+	"XF3oFZR+le12VC9JfJ3Erq0Jqbye2j24wEw8MN+8of4bEb6B1Nhp2MnkgA2cPWffOXAOnYfOR84jp+86",
+	"/b7TH2yaGXb6/KzltI6ZH4XUbzmtLynzwyveclrPz/6Z/Juct5zWU8qo+u1zyuJ36RsvsHzpVP1z7M+p",
+	"xK9PcTQP2RJG/jgUkG5mDidT0bQ00yJcEGYZN9N7UNkXUhAr0i/5VLWmpC03Vix4MmgDq8jHeHwhOW4Z",
+	"fdAxQZKlhpEgPjonUnunylh3nryJ2hmz7X6nfqDmxiBeB3SjcEIDYnv4yhu7gYSeUehMNxEUkXEYgWVa",
+	"e63BTwK237b9Rs+epXNk7iP5aMROT8zBKd83YAukoIaIk7dIaltEWeXkNFMiuHL/Qk82+XFyyJ0h8ub4",
+	"3Rl5C4X0RswLsCBcPOXTE8JFFI/FKzonqpqeW25E3sDsex5H7CSOKg5Saw/bGDLX+O88Tt8oYzpW9nP9",
+	"17n6y3OQx6f6My1E6m9QGCGP6a+U0qO/aWIHThZXYQxGnLJpANWHQCVOUhyFVIt3ZahoalA9TmzXG064",
+	"3izrgKkDKtDtNSA9Frg2kGj4C8oAyxu8EdFLLMjjGW4wUSlKVedzblMTA1D5eoamTA+96QDF/W840ibV",
+	"xyIyvnzKp88XpdUUdMaNJqKCTpYO6iM/hJIg+ksHDZLnTA9O9WxJJE/D/parTNMpSnDUhxXu108VLcqc",
+	"2Rz98lnhGbTAkUhlintSZwQuuFX9jKYldFhT63DTsiQ1c9B+L6biw4WhxjsIRH+Vlr8JCL6kbDpMy8Lp",
+	"QgA/UtIGDoKy+I1V5hTrfOqbU96al+7MKbfRnPKSzMNLAl2kSqEeeoc17fi1QZuwlV257EWs3UR90IzS",
+	"1+6A83YCZ75jaam2bDpEY53DDN2oQZvpd88xJ34PHauHoAgYRPwwH00h/xabAiny3STJPCI4QNAVqwgZ",
+	"cqRnsSSyJVK9mlDNxmLjwaguBVzqr+Gz8KpqhhdyZE5/TpxsjO/qZJ8kJLBy1mLPaLPJzHrKr+kyvCBP",
+	"+fSDx1luEDa5g0hIufuaoZCrIyGtg2xCxfRLdzTsVtIwu/BeebHMexxFYQCxArr03RFkGwETdNChm2QA",
+	"uvnq3LZd1HWdQ9cZuJuaQZ/L6SwTpnLAguXyjDDfCuTMIXg2vq8EL9fEqdTRWOvFXHDytjziojK8onaw",
+	"WtZeuEnERbEHcfpwNkrSOrMykNK38bLqPCYBFioU9Tz0ocAHJ8RHrutaIQZ4QZWi3kuH66BFEHPkWWvx",
+	"SuzMq+I5EzxXT6mom9OTHjpTQSAqFgnPjSsAhkF4iilDbfhcBfV0kmhf+cKERlCvhMeBUDZMiB1OkmwQ",
+	"I1c99KqynUlOB7LKxGfLHYPtc30ThoLt2IonLQ+XUzBTCbom5hRhjrAKO1XXjdp+OOYPfDKmHCyBc/93",
+	"JgddPV9Xv8Y7PfQKgpb7br9zBDHFJmwZgop7vd6o9V5VzjSwcI+PmHwQAoztp/RBquBsT6N9zw6khlwn",
+	"tUA7StaSSA6dvY/20flSEA5G6hGDuw3onIps4HbfdfccdDULOUEHfWfgul35GppE8oV5zEUSzz1Uxm0q",
+	"gDz2dbxzAT1WxuDKrV1Q5kPBIBNti41fao6XCnHamC0VW0CXOIiJnlH+UxrD23f30GVIx8QZsb67jy6p",
+	"T0L58QGa0AAeOES/a158iOYkmhJfEqUrHPnys4/kNuG3RygITQh8v+/qsm/y9z0klgvKpnKS/j56G4dC",
+	"Dt1/iLB/idmY+GZt/Y8gOcIPr+Qg+66Lnh9nneCZOMj9Tg89s78FU9SItZP4446pJ5i4ktTpJ8yn7/Td",
+	"gdN395y+u+/03QOn7x46ffeh03c/cvruI6cPfro9p9/fd/r9h06//5Ejl1aDX+3ecd7AUp0JIgYNYW/j",
+	"gkhOi+o+ec9ZsCyR7mM+k/KH4lTIJ5d0DIQsWA4TYme1J0vUlUWwNPxP24CL8bksFFb0RHHyE2ULBQRY",
+	"FUBRPvr2QcdpAO92FjBlwZUnJWXt4iUmFtZMvO6G4r8J6gVKdU4s4xqKWUA4tz+x6sv2VotGx7rgLyw+",
+	"cZLPF1jQcxpQXdCTTpmEg0wnL65cgWrg2qJVLrY3V+ZUTWM2lJTIla/xYSZhA2Jr9HJMcK4yKSNtFt6q",
+	"R0tpRPF1LDapy705ppfFMNd1WW8eiFsQMgG+UxElyx+z86wUNutrpFy9spk+aqsadxroLjTQsywkrXBD",
+	"DzNuaNQeOCgNSWYxJz4ata4iKjR/HLUcIGmGVoH0ag0gwrAzHLGsNzujmWWFCBXZs6n+egYbAbet0/pS",
+	"rhL8DvqDlwT79t+2uAMfKT1X2JEZfK1Bax1c2qPpFkSJzWlNrRGdEuwgFkocI1hca50QpxUz+jYm+mtQ",
+	"bCraEWfDGypgLn+QTchH9t07u9btpCrCFHWTmkZFN2L5wA14j+T65SrKQYyRK6S+1/VNxwHBEUdU7Kqw",
+	"adZdldl2srRah9gIS+xX75DkliJJUv5+RVBBpj9drVr6hpeUeu/T79evqRHAJe/dQdtthLZXEWZ8QqIP",
+	"F8PCyNXzTah3GPjPt44ZSBPVcsMV1lXj8OrjhbBfvEOM24gYX7BJGJ1TYMkrquZuVQO3xsT1YSq23rsD",
+	"qVsJUtBkw8RYVgNVDUtopplSAbDkF3UW0AC4Mm/egdetBK+KgOFjVcTi9OQI9buH+1BA6Lj7zxHu/hy5",
+	"3Ueoh34X/VPU9RztMsUoIEKQCIUR8umUiqHuYea98RzdM5GTBY6wIMoSenrCR4wy5Cm70MoUijLvpL/X",
+	"78o1dqnPu5j5XTVOdzzDQn7WKThZi3LFAss1y/3+D18dd/857v7c7T56nf7a+91/2n39C9c53Hv/T1ol",
+	"YkjWRVB9iKqaknq6A1kfEoa8ErnHWlF73ZI6/7/qRVU0Tc0FX6NTZjroKN8P8hSTgQbR2jJt95kGZ4BH",
+	"3qkcHlUB0ksr/XioPecdZ8S8bOtVD7U5HVtGPtNrVfXM1JEmyokygNwuMKV31HTTIDzHwcsk6N4bsbab",
+	"RtI3iq1X7sViuZLyrtO57rHXUAnpJZlSLiLtDKVzsove7WUuzCcRIYi8E4SppjbgxQ8ngjDwq3cynh0V",
+	"8yAP3wRHJB2+r6Pz/XV0ua7KGsrB0hbXWt2ddTNbz9ochFqOw60SE+Qoq5NGLRIiueGYoLYJUkF4IhlA",
+	"0mr+HjdxUKpii5IQOmX58JLnGq/UqnRVwkS0hOLYkLiaZpYOkffVaw+1dd/MOAg6ikNrZ3Ftg3Zp6mxZ",
+	"M73KIjTao97GAgUEcwHBQelKO44keemqtk702TgzJdmEU34D9RKxlcYhiViFysPJOCJiTbYwn+GI+Eg9",
+	"u8OCy3KrG9VErSdHNyqGWnCYwrmYNVahY3q2DQRv6707sfu2it2vwgvCyiNdybsFjUBiqCzs9DmdEKiO",
+	"qLPshRwtU+TJJxMcBwIduvsfua6DHiIfL3mnZqQGjFcOcD/58tXQVCA1KegePO+hmapg3pYy7nEsZmFE",
+	"f6477n5McEQir7P+CNXcTskxrDzLUvKz2Dgs4gOTrY3NRBnCAnTeOoM1B9iMxsBLmxGYLALcEZXtiYqC",
+	"2TiiYnkmD0un1QHSpb89MZj/ky9flYeZ4TlguETscgxGSjcHJE308zTYV5MAQHO4NQjfU8tIFj0TYrGe",
+	"yqiqhd4DHIvZAwlwbzSVMdPtWdOhLynTVSmy6/bU/Z6HYqaVP1XskMqZ1Nstp6Uk+YT0GNa9oJ8Rybuh",
+	"j1NVjrMqHo2DiYY1qmrMdFX4F2VTo1iZwLpAaaZAOU1ZZ/XE8YtTdLmnIqPT2OUpFuQKL0es7T2Y8+kb",
+	"/benFGTVJSIT+iJmhKtgQI5ERKdTEsHe1drPiS85hVde3tnrjdhId4niR1ZIP1YbjciERCD6wx4gKpu8",
+	"w/NFQLhakLkdVTaEMB86Yuv2qpmSIXLtTPARI3g8g/Wa5XJ5o4CSYkaWyKccT6UKK183diCJraoSCoTh",
+	"ScbjvevK2bvjkE0COhbck8NggRihEGUNyXgj1o4IX4SME3Qe+pSoKG04Lj4Lr1hiOAgZcdAiyQt0ChVU",
+	"5I05iuyrgCSwXCQ6fQdRPmI5FQmS/hI9CY5sjqML4svlm2ePoACth3QHWlW1FZagaKGDNNVdQrqBugC4",
+	"ut/5HfSJptQj9gkAB5ws5ch78fzslacuTsf/Q+oGlDln/IpEHN2//+mrVy/QwHXv34cnVfi+JkGj1hGi",
+	"inIqUiQ/UFRLf3YSiOxnkh/IT37R6/Xev/dU12xY1nnMKSOcozAW43BOhsoIBZ6uRRiJEZtgGsQR4agd",
+	"syiMBZa4s8Bi5uicE1OFhtOf67B/x2CbH16xjmRUOsAetqV0HsJ7I9ZFnt6Uh1zdy0wTam3ngg3qTATC",
+	"kGdRdW+I0tD9cegD65CqXjhB3idmWHuYEUOqYYtF+R3E8Nxkq0woCXx5macnCAukpLe2N2qJULF6YLqP",
+	"Hj1CfqhSUhB5R7kYtbxOsp2TQNegZyjMMsKhFNeUgjzGkdR4EPSpl08Ad1QVyGEgeWVm3yno3ePIU8T/",
+	"+UJR/hN4TrEgSPrwfgG14wFCkQdqhNdROVFmFK4aWinLUtK9Rp7OJ7AKKWvQpLo+C/Vqeugx5E4AhsaB",
+	"j3DAQx0SaNVw1ktPeW5S+utyD0kGzhEV6rhMO3WOfBqRsQiWhoioMSTBBLMC8A9g/I6xarM4CLweOhvj",
+	"AEfq5rhKkoRWx3AgKjVYSRxye4nQ8XMShSrdQ17BOIh94tsl/i/3VBCxPP05anuW5HGEQPLwkCCSWIV4",
+	"QbsS+qaEIR52DP5LBkiY0OxgxGweGmnNUENnkbsKfKEzMJR46ymJ0ksqbEnEa3shLLY/2PMU6AdgUJXE",
+	"DmgPpBlpHaTTQ4oOaXSR1IgR4us2BdWc3lGNDrWSoZj1iCll40gLIj+7EnkxZE8Z2VeJLyVvuZ1hTlTQ",
+	"N5ZoN1eUScJxbKDNQXMcSMla3t8kjKbyX6W1ACJLaMCQLSPfBwTBWlODNHLlfPUJ07ZvqK6laRLqu+4A",
+	"7hPyJI0rQQGVZG90GstpEj3Po3N40usMFc8E4qBOFm5T4Eglnk8JJKfTSK9FPpKFEb3fgF4QSeYkXSMB",
+	"Jz30XF4zsDgOSUxwld6DOWZ4SqIH96GmFR4LQHnM1H3LIY8QlpJ1V8XIQxrWiAEkQVxt5lnd4NKXRwIR",
+	"byihH2GE2p5c7xeJn8KKiZN/Jg6MXq/XUSfad909gxk/xQH1NVYomNQOEAnEl+pLyainWEpxKgPND8cx",
+	"gPM5mYQSpdEMMz+QnDxm/CgFAuCoDrqKQknSlwvCHQMqI+YZgd7T9MLRBQFOTzQZMkKAMSIdob7nSN7Y",
+	"DSfdCLMk1V/xp5hdMCmrEBbPDTmZEjFiFgT1Cwymhz4jSwVFcyzGM91PdEGCgPhISlzDZOQL86TO/0Dt",
+	"lEhJHpTQm1NfUpsJJRF3wI0B4cRWZTFJb+1gWwnJR/V8f4mkLK7CFAs4lP5zkAdSV2l5NUdlcCLk2Usp",
+	"K7emoNWYtuXOs2XRgFvQuS72AA6a+/fnNAiotrbcvy/xHliRp6IlweVte8aA2EINkMJX7fv3rXEwMAvK",
+	"Um7QSfKv/NjwUM+ujS3h3i6DJ/8uGE+A0MFviv09y3QGkBtTwKUAIp1f5eb1B+5Hug+1g/p77p4mWf0D",
+	"+eVB/8Bksg36bl/XCnDkRqCpCHSzA6fcQujdRPiSBNW9dVSiZiqI4CRDNIEILJBn5Zh4IEPksg+l8DRq",
+	"6bu1Etq0BKzzuGEsffvrgSUj/msQg1VLOq8l20xenbHRyWGGSeZCZp3pyqRiVg3TcHbJZHJmu9t/D30i",
+	"9ShbYLO0VU1l5EoKHYOM1gXjX81C40FVMkiiVmg1b8R0xRTtI9SqlNECleCgCLtEciJpHk0yjs+DcHyR",
+	"yRYHgV8rppckOseCzlH7ShKjEUueUllURtAwdFupZHqSZCkUdq6VLqmSQn/UsDPUIogRDpMlz/AlyC76",
+	"tC5Jwpd8oznDaEMtKycvmp0qQV/dmZTI1IV11Qc8iKemtKO6I8N19DhGJB8x711XJfF5RwnQnJ5ofFD8",
+	"WiWdm3Q/1E44v6ruNiOKQw91mIFWbVioX8cC4QC6OL1ScRiKaUpJTvPP/YND8+vDjx6ZXx89epS42IwQ",
+	"SfyOocH6ffjdflRROr8zYiBSSYFoFgY+ABsIMmE0x2xMEI+pkExpwUE7igifydUlwAfnLo+Wj9gZISjR",
+	"MrS2lYd+C97hLQnnY8yM5iER7V2XRBEI0NzrSX75CLWfheJUXonk+MTvSDFnxKR2qkQp0PqSKUCM0/om",
+	"UJFENaNmDDntkihUoVxHKizgTIwrUw3WQwfu3oi1z0QY4Sn5guFLTAOp8XaUrFWxhqRPlSSW55gT6Hqh",
+	"VGaCxzM5guLKvhQmHORTfoEmcRB0jkbMJPteYY60jz9hNwBe8sjOJbqJiEr4V/3FqreBlKVlxNpeWdTO",
+	"wy5X++sa3b47IzgQMwjikYwCTAJeIlukfc9M3IoCXEuhTK0n+okjxP0LL/VNp1nlURibCKSYzUNfCi1+",
+	"preaskLpnsuK/HATYiIh6kjqbBFcLQ4QX7IxanuSIUjG+8D8dnriPfDkGXsPPMo4iYT3wFMRcd4DTzUj",
+	"8ToOXEMiATrGVASnGoThRbzgTnIdPznTRXoXUSjC83hidqPV1gc/49y/eKAKKyyVHpcGcaRFfiU4Z0Ux",
+	"1N68iq1TUcPWSUtwgNoCpi8j5i8iMqHvOmpvwC5GTHGyKJbQCsxQMTsSgQgdslQSVGNYAFAWH7Z/0OX+",
+	"Rde6rK68LHnGJQ8fwsP2uUBgWci6EeFSgfWS+kdyx9mOkFq6yyeUeSMGRgp1ESh36MW6y0dQUEYdjVbw",
+	"VeQcFGUGvDNI8RILbe7iUh9NqpEsdemLWXiFJkn0gSo6oeybbVVUQwonoRTTF3AboeSGQ8mR0dknj794",
+	"efrq/9+b+wk/0TomlwRjobU0CREqh9ZDbbn/bK0N2zaduy+FXYrYSK48J4oEtZMnTn2gMCMGSiuQJ3n3",
+	"3pQIqd7KJWDfj8ClogKXxhER3fGMQG90z/aA68tJHFZeDx0rJAfjIVYnNmJmPYYgak05Vcj3B49Q23sV",
+	"hk8xW2oBSIrexlza0Ys0VjhPkszlsYT7p/xHCkOMx+QIpcVKYC0gkEhKo/CEIVu96KFXYYjmkuwn4XqU",
+	"yWubRirzHwuQYIBInRPJ5FMLEPEl/xkxqfbDWg/cvRSXYAnGs9eDTa5iNuu5mCqWotogtE6fGtgE38Hx",
+	"i1PbHpf6Qzotp6UpZ+uo1e+5PVe1hyMML2jrqLXXc3t7LQiQnIFnq8SiBf7ekIuqMDspcoCJNlLt8SHy",
+	"IjkJGhn+IsmhNiMgo7QPywMiHRUNaUytwxHLhENCq+5crKGDCtGR5WGOxmIjkGuEtatZGBB0LvV25fww",
+	"Uphq6qfMz9CQdMTu338McuTR/fvGhmP3Is0Z94aJfNiTr2aUQzkCeEXlNyCGwUfKzKHeB5Qfaj3r9ATh",
+	"QHLypb3Cvus+tJ6QDE8qMVdSQeq7bl8BjkUCWkctG4/h8iM8JwJier4qdxSnjzx4ngx10nr/WjlUCRcf",
+	"h/5Sp1cntZQWi0Bv9sHPuMq2NgI+/B5FcoVdP1bPkTRsmsfzOY6WtvdUb1DtjDIAObiyngRyHMTEjotq",
+	"JXbUJBZI7s2EALS0EN5675R9+Pp9aVSWWvBeF67oLAllyC1W3VwisYI5KFt6p3TBLBSvZuQsG78k15xG",
+	"RLb+4V/98Td/8z+nQQh1l/wQYro/eSeloeyKtYoCemQBuJqcrLXKb//2z7/59R/mVylfqFqlmfLVVZhd",
+	"XkphjJmKS8wN2Zg0WRx51zpqtayQWHCV86MHD4yHbxzOH+BLLHA06P1sMW3Zgait7/7Dv/r2z/4sv6H9",
+	"g0MAnyaD7xUHb36nUnbOHtOZVuYdlKHchq01Pqrv/vD//PY//y/f/t//63d/9V9q7qy4sZVgAIEVoGnW",
+	"iWmxQyHfZ6M4EghSJgoA74Hr7o4UJQeXxNLIJ9MYFXV2X/Vf9+LUnfjwo0cSpWxq3GpEU0pn3bNm1WSG",
+	"csUwjnI3n/qBysOqWk3IReliHhaOwM0cQSVVadWiAcmcOu7JDmZy7XNQJqfW9qiiACiDK3Xn3hSa+UK9",
+	"mxWrTJjB0DLUqsKHmXik1tFXr50SWqnIpJQW8RQqq0iRrvUaiq4Ys4wqONp3AKjgMg9c97UcPe+uqpb+",
+	"TjmPCZgfv3yF2p+eDQ4OlU86kfJChrw0Ss5zlCdIPVNmSK+KrRyx58xY6RaJN0tqsXrwI0Q5j0G9gHIR",
+	"UjaIiKCRtkksInJJw5inXsJERk96WWm2MmJtkKmVWgdSLBXg2+u77kCr1riiu9OCMGMFV7ZUAT5LHUXK",
+	"0QUFRao9cN3BiH1GxxcqIv4pnzoqGGIchJz4HSk2Blgo85e2RWF7qmQOuV29qwVhoNNcEAZe81AZjMwO",
+	"uZR8l+oOrkGUlXtCmS0hEeZaVZmTzx6Maop/Hl6SznpZ2DjRNKXpu+7+sODzlR9/hNqJbZZyABCIZxI0",
+	"GLHUt2pydd/I97xOlbj8SkewfShZGUzPrwxCZiVOy22t/MCgX1NhwD2B9Su8RO0E4Puug8DA3cnQPDu0",
+	"t+861fICsHRtI9+QuWXmclbKwlkBYsVs+10NIpLUFoXdR48egVE2b3CvPoN1R6BHXbmoj7oJgBaXJIUF",
+	"uaQUhgG7ExC1ALRylQd1VqkUno34pIKkMnmy8VnBBTbjmEkg+rUIf1ncyjP/srQBzaBMoG2LLH8yO//x",
+	"mD6nPzn94uen/Wf0lJ+ylwfjx6eHpxeLf/bTxz951Ov1WpsJMbsVEdVNbiUfFlCsdCn7OQHRirRLTF0G",
+	"+4bJ75LbKvAvWqJUVnQTRCtd2Ee5hdkSe/L2MC09qasYBwEq5xppAEuO22yLbNUS6Y0C5Ua4WlO0lQIH",
+	"T1NtVku4PyYiOeR2EE4RZZ1mcu6+A/efCLu28+DBlIg3OAje2B/yavn3VS5mmWeDptAM8yMEEdhWjUYJ",
+	"3qaYuQ4GkOKkKWlKmaNeUcEM4JwYsTAC/oBNc6hw4gB7r6zLqKVUtsx6R6iwZQUdhJw9A05Edv+egxbQ",
+	"g08hnxZTz5dItcwzK3ekICr/hqd66Mz01FR8lhMxYmBKVyZh4/lAbddRsZcqaaSjBdMXeEpAAvTSKHEP",
+	"Lej4Qtmak54xVsXFtpc2OvHQ//uHfyE/7QyToHMq0mLLOgh3xFSdBTMcDMNDFAa+du9oLwDkZYEl+IKQ",
+	"BboKowspJktNJl5IOVe+mTm3Tg950IHGGzEd8asCgXTlcgtslMMkCFTnGxCBPycTHfkOp2CCW0zkAgrI",
+	"RDgAFFqlAJ9CqL3l8nOf8jnlXBJ0gZeJKQKDvx6gSYwYPD0P54SJo6TLqIPSDqOZP850VWLj+mFSs4ce",
+	"1R7iIlwg5dyF3mWkoGFkkYMKToKJit00JZVXWcgLQvmUiOMgyDgGP6R4HgQZdpMpgpgVW1UYivXpSp4P",
+	"OlyBzdYdfv/gsGz42vT8x8VDvj4pLHeEhtPlqPFX+X62rVa+Wa1b7C7b0iGR+qjepIdTbPXadxKTbqan",
+	"qmvVnJdfzjB4qaHl5qDQ4lQRNauDqeohketPqp+qaD/qpu1CB2l7T7ekUafrVMBEtq2mW2HC3uREVTSd",
+	"iVEqPcm9OidpjWCf6N76E00/2OhID3ZypAPrSIGIANFvHQ22k/XL8b5K0rcWattepYxtF7RXN67TgVLx",
+	"Fi9VJKkdLJ7rkV2+3O3oSC0JsZcVRtLgs3lBVPyFkXy/ei1h2uRofvX6fUaI/BwaxQVBngmbLqqWQJmv",
+	"k/yui8eCdzHPF419Xd5iqEwMHShZtFoC3Vj6DCc5HqviJymDeF4LebkHdTSM4NRZLeGNmBbxhhBwlIgg",
+	"MwzBjzwez7JSJkR9RwTxC7pYqO59JdKLjju90jLxFeYjZssPjg6X9mrI6N4NCBu3RdJYTSByFw2J6+Wc",
+	"77WzrRThtEJGrn/2ChGpCe25GQHme0W6i5d3J2/dkLz1ehPJYAtw/0B89sdEQBDi94LPvplh/kZi0hvM",
+	"/Ddz/O6NbldYzXzBSyiuaOLUskKp7+VapB0eqfRsnOeVkmcbbymk9SueHTLCHR3JOmJpKKvS8ClHxy9O",
+	"73FH+QWL3F3TD/AZdxx0QZbEN9FyarBc0KyTKv8j5qWI5qF2RBaQE4Z4qJOD1JOoi+znqAn+BnI0DmMm",
+	"gIOHLA2gHpbHCD+EGGETfN1Vwde6SKGaC4wOQx0HqsKuFZbraGgtvmRu9F6S5JCRC+INRQLbK4nHwhh/",
+	"MvmVykEJMZDgtc3bhKT4VBWSl5cwPlVne8z8p4oifX8kDpgsvaOE6MZbSBpMc6ui40yLoRmAXpKsi6rG",
+	"GhUpKfeWZZYoP90lfc5f9C0TT+IPIJmwKtFE4fnjstvk5K3c5fsb5a3Fu6vp9cAceesGg6TMTZnvU/xO",
+	"56hgH8mzSflu/hJQ++zks05dbhxvw4jlI5pDyivxL1rlrNlKLtlUHUbcOCBsFmtlSPiIUzbWDf/A1H+P",
+	"Ix0rnwTTS5aeHXXJxp1eIedaZXPnE0+uI/2no4sFJNsDVouSLDMuObYRQB1kxGH4LRWEHWRL8A6y5G4H",
+	"5YRd+aolKTvIVgccRN45SEnKnSEEI2lrQZLc1VYeHwBCSH9IisskIpIDMpLy/ZjyIVA4QF0HVO2x2mQm",
+	"aWFKRkhTw0B6MlUZBEFUJKWZOKSnqIwdVQXkHI8vlHy1wBTczgHmAk1DMSz4iXQiIJ2YGk0iRCL0MTTt",
+	"lFMdIZOOhtqMXHUcZLLSUFvDGxRw1hlqqC2BZhoy0nG0WDOJg8CUIYEaTcwCTcPlYKVpWhxyncz2wYPm",
+	"IJ1dJB8G35MJmdLhWDpzpC1CcHQ5CYk2kQDpJ/Ii7vGOYx2IXIleLFRSMuUWlMIAeduw7jiK5MLlIo7s",
+	"nUTkPKbG56sSL+C61SloUbEgn0MBjHqmIHTM0rrKamyoTqXailvLGjHVtxoSqtI99JDHw0j81JwxxLBC",
+	"eTtXZ3npA7wgZKFkD+jwi8IIKqZJIC4mVzbJpescIZyQIsrRBVkIxV5N4hhA6oRcKeDjI5a0QL7CHIkw",
+	"8CXZA3VD7mmYtkiexBHc7DmZUZOJlb1O5bDFOvYuhfkPIUtjlgBvqiYpAUOJH7wDEYAVEvVperDfD/Nd",
+	"XDQnJOlbbvK79jXUl55V2EwhblD5viXEHUHCrJNGlRo80TNmpOntFrkDc17Vtd6JzulNF2RnxXmUsCwv",
+	"OzGQAdtSnyuWpX5PrrSfvdLDSX/skj386Hzg748PSOu6Je7q224mbFeNs5WcnRkpJ1mmNFxK2Ep0vHYx",
+	"G2KcmsjaLIT/6GSZYaRvqL9G2j49SUxU1y3zOsbEVnR4aa4wYrqyTWQlemqMc1G7WTMLR5dBGlrhRY7r",
+	"ut9DDvgsFLCGZV5p/t5wwK2NRJL2QlWnpCjiSmZ2LRyr6hruOFa1safEaHfdrKb6mpqxmqpxdshqFESf",
+	"L00Nrpsx4jTiLrx+MMMZEdxJXSSwo5S6c1P0xDbpZNqQZ2FF23nsUpOUjVjmFW+I8Dl81Q5NaxNdbxSy",
+	"pFRtzCUM0k4aLF1FeLEgUVJpEHO0CKQOaSoVjJj6qqNqTWdsR1F4JVFKF25K6wtZ0RSMoCUB64yl8OVK",
+	"nJhXRuycBKE8DhFKhdEOMq7X/UtxuY5dR01nt1n1BRaERE4xAFVqxSNmxSNrzbSi2F+2azw6hsNQmmZA",
+	"wG6wVDl7kojkW8x7eZ+xVZBSec3kInXRqPQUTJ8rJWN4QKXOCRgDVJCKulaoQgX1MmhAhSraDBH/YPdR",
+	"5bGVcSIHZb0UPo/sQORMy/e8yFAO31qAgNjjmMc4CJbI+0oR3ddeJyNYDK0xYJ3nUtRcYChZPdHWl+wB",
+	"VggiSnpT3kQLyPt7rpuxcD4GsdawAzmTqoeRlH1T9fj4iEUESk0ZY85qn6uXF4Ssip/Zo5bb18ipqoGZ",
+	"suUmPVOSqWFWfKLMJh/y/EYMvriahWYr6bEVC5C3sYIq+Xi2MHRSXLhjSqAWJC9+e+KF/DDhRvnSCkr+",
+	"lTsHHLnHU9ttQSi2zcpo0Kl0rxU5d1moKMR7fPvXf/nN3/37f/hvf5GPqExadSTMSr71unH0dL8rlgvy",
+	"lHIowVHptSxdcoP4lb181Mmu1l/H5dps8bnY2doLrRS5F5Rd27n2i9E8JcHL2x11benw7KaiyHL4upsy",
+	"CGvxoaq2RaWUJa8I7eWr3OTIdvllS9JqsWkHSjqjfmenEdEaKo42U2aUIWcTdSaPEFtc2xawuW1diboq",
+	"iTqmUr9rM12Ef/V6m+AuVUH5Afb9N+cBHl9UaxrZwGB4WHmuPPhdf3GU1HdnEMFkfweVO03fE4nNSyRC",
+	"JYSpZUhxgoXRiEHSmNU/N2WvIsxFKLf7fXevA74rkDHAIgSj8RldJE6gtt3NoLOrqOf+wH2IoIb2se+r",
+	"csvZkQBB2vM4ELSray/zJRsrPynUHSZ+ohYAloWBn6/lkD1E8jbGQT5jUotxKw1idv0HVf1hxEyNmeQ6",
+	"dV20MtEM+z5s9QOKZHBiBUpmHU8m1MjExl5zSlnV9FsHia9LGS9O/OjRo93t92FXQ8fHCk7Lo8isQkUh",
+	"MzzjHk8hKiPwbntW2wojxxqGr00IKYfQHYggNx4dX9Y0Y8e1DSxoqGgltKbYVhFAaxXcKsKtIscaYk07",
+	"wap6KRtA2w2JFce+b8yaOmQl2ZQlVSj2uONwcVMi4GGpbKGnXGHGZD5P5QALy3QnHqvFCnBZ04LKasfB",
+	"QgFurLdP+dTroWMpYEBhKxWrMlE1ociIJTWt7GkgsRs6jhFfFYSyKmKBqSwMfGOJjAgn0DJrQZhP2bRE",
+	"oLAX3ESe2EOqX8extbbshqH6dpiZIS8w2JMbeSEdoImwYL3WlpKZPXTH1JDSeKTFLtTvy/GtN2eYZySM",
+	"zPqk/Ka9deb8R6wJAAChgFkPKsQWdaK3oF6rBIMMlUp3lcuEeauo1bd/9Off/cG//c2//E/f/vV/lhgc",
+	"7lyMyXJ0qWTCZqATmMXOGZ5ny6msW/l3f/Bvv/t3v0oqWeZWXh4hvrEktG4x3/zdn3/7l39XXEZSfKr+",
+	"AfbdvmE7CqwqysJCQyRzotB2LYMkjc7y29//02//6M+/+fUvv/u//mNxE9qa02wTe93zEqa53aVutJCD",
+	"rqahpcd4jyOCo4BqhdEiiBYfB4O0Id35DIZ1W/rNr/76v//yf//N3//Lb379y29+/cd1QbVyV6tKFKWc",
+	"sLQeWJPT/8e//ZPf/Oqvv/vr/6ooxDe//ptv//Lvvv3Xf9zkVhoJMgrYr72MbIFCVtnXkh6U4MlRwZaK",
+	"VaTHiNp6q7u1kFkT3FbJek2HzhWzldO3kgn7hVK+NcjeyonLaZI9Y95OKWfJCxd6JcrEUiJPQgnDUNWS",
+	"WrmcDGUqXc5B2QHoDc+g7JQeoWwdKQ0boitMRdorCUhZ7QpoJ0kjqFxjKvCl6vZTAG4J9dmoUu+WipCh",
+	"HzelCRnzIgaVaGIkwDU6kEWCX9dSeCQWAGACOFSrPm/MVawwsNoivmp9rDz0CoRs2AknGYH4CHmqAeRL",
+	"wuNAeKiv+9By1IbeoedEt89QAno40Q2ugf44yMO+r/pre2jQcVC3jyIyga7EZmTTd1hH1CtATVdU1H8s",
+	"vUGlQMjt+yTq1NeG1B6OpFbUL2pFx4tFFF6Sgi6kYheS6XVRjv7A3R8xPYix1cqz6aGXsFWYZlCc5iX5",
+	"GRmLtdM0Ck0sWmIlsjbQeUas77qHw/wtKCVWE6BEIur3y4McsY2UAJofsAoYXHWFPqJBORUJbcCrIUAl",
+	"EJxoAv/4t3+SCLE25oDrtJb8tEZV2euyULw0MF9MINA7YNDoULk1dOdoKlQM0BZ73HhTazTHBvqXMkTv",
+	"ZFFrTvqwy0ILXVcvSxmbr39ZfXffCFGfwuh+BWjncXUnMF7YU3frTSl2UL4JzSqMNNNk7cX7+ObXf/qb",
+	"v/qL3/zq93e+ic2EFUkXr69wX0L1duspyNOetRpNRl2Qd1quz4BYbfU7hTAoFT6YIVhKywGYRnTXBZFz",
+	"2ldDn8EqcmHPeGifzoxEOoiv0kBtzBFaqk8gswF5KFUx9rPrWDm/VD/S+UuFgcoOIga9P5xaoDDtptQD",
+	"xWyhlLDceqnrYb26kNCj1zW9I4cO3GleT1ApZmu9JC/JPLwkXAqG8kEjGiYd9fUWjA8rEyLQQ8c808Rb",
+	"91GUEyPVgLF7hZe6D2AmescklUsM04laOwygONAy9wksxcjZ9v5A0s4GfWhVd+8IZHjEqa+av28lg+em",
+	"TUJdk+CUEctFXfTdQZlkrU71lngdqqxb9mYznLOuL76inksdabEw8w4DF/ruQDLAMuNVycQ7CT+QlyQx",
+	"80mCv7s75W0jHk4sWPzeFvADI9kHMaTa97eJMbUSFm0mPyiPT8hRH7S6h0slCN4EJ89C2Q0xcTVpA+te",
+	"IcKhhnlvUGDWUyJUrOQbiKuo5NbPrWr7JsGHp+k3Obu1g8LAT9oApD22oSiyqlXTQ/lerhS4sG7Ke//+",
+	"2ijHeIdlXSGy5XMVWXI7OVzaAEH/RVSLA9VtJ+l40DoauO9rFVnbmONtsZKii9o0jqouY/ACT8n1nsQO",
+	"MnsT+Pk+pvJWMKSyVN40AutaGwPV4knl0GHyhmGlunCtcQgAr0jj9KCO7XU2bnVaKYlrHfUP991Hjw72",
+	"XNeK5gXqEZYVkK2QqdLS8v3rzoO2gLpxGx/gFRmyv12h9iIArmWQ26c35xmlGgULkjjCIPB/dYGM5lGA",
+	"kFCME83X5JRC7J6qUGWShsGSM2KSselU47OTzwBxVX8X1S+yP3D7D/oDd/AAQvIyCbk4iugl4Y5cwYTK",
+	"8UQ2lJBcSrAocF/dDR1u17Rk3qzwhUWMJHnSGRWJclvBsE+Sq0idXMtbwLzPl1zggqmyws5dywJcyadX",
+	"hRrpuDffMqENUWrjxhpLG9rlb8Ri/eOKy712zlp+das4q1FtNMyWhNKwMEJ5e/RaXrvANMo6HqqyzEpC",
+	"Ogz/mxglWQK0QoYSZjRw5f9SfiS38KR+m2/5+LOSVt+b+HVc80FSWl39mfLAjcLHnjTo9S7CZyXd3sug",
+	"/tprkFSgQLMCJKWDbFV95FXOR39OxBWRvChpy5+vQGIz511Vil3FknkdblzSJQXPQzbNWk25B5WtNFNQ",
+	"hR1N9xNdWETKqGZIqCASClVfgHcyzU9225hks7pRWaNz/eJReSji3wsrcCIC7rDLSWqPWh8iraFiiKps",
+	"YPIFyhMIybLfin04iURws51TCiDw29A9ZXWUZwYcKrgvVypmVgUdOBWM2ObC5v71kT3FbEqiz8klCVSf",
+	"FWsA+70GvG4ahOc4eJntUsJK2F9ZsYVC87VSPXaVbwBMvDi6UO3Sbpqb8m056XY1vJ5Bdw+LFVVU77q+",
+	"3LZ6zNVWchvah4taL0f375tWt/fvo/NlYsHNNo0ttxZDP5JUXOQemtBAMhc5kCrz3XZNeKmTxIwS3woA",
+	"9TtDXeFZMktV9mtOMOMIB0FP1RxX1a0vCJT8vn/fe5IRo3WCHkZjvKBycU/u33cQeYfHIoBiYalDWlUX",
+	"p+J67daWXPdDtV7vOLrv5qzXGhhfhU8rYs2S5kpZNKGmzvuKRKAMLrSOvpLYvPMz3oEmn4PP22sdrxMn",
+	"tlZisK/xFhjIcwBYEFKe3JkIrtNEcHOG+gKWfWhzfRn3B3YrwmLbtxsz32txZhNBJlNlOvVup6V5Vjm6",
+	"j9WAC6yqSSLC/BFTfae4JCpp14k0/z8iODCd43u2WcJDYxxBmH26HM/I7fJ3rQToSDPyzoPSmXlXO6r0",
+	"tKepV/c40oigk7AwmtMgoPpFBASlcxMCzm+XZ37jzPEblG0wF69m5JMqa8gMev4Z7BkqBBgkQTJQ2VZD",
+	"NxhBBA0C1M+IONWbGezUzb86yzlHN0pTna8lIGEDBvB9jT/YmU3mRoWrDAasMQBtKQs0BVF10WWJsasM",
+	"U31nlfiXtUk1sTTVNSpdbyzExvh0a0IfJon1vYHktJGcFAeBgSg51vomIGC9Oj1RtqwgKBeaEtnGiuy/",
+	"l/biStqZPbB7mbUxHzHPXp3dFVDP4+nWXmJG5p0e8qj/KeazpBtt0tdvhvnMyHVytVrTTmpe63wB1RDp",
+	"I3S+FIQ76JxOu1KTwixpQPL05MD8+pOz588QjiK8zIyskorBZaSKa0t6Z7VTNjLkiOWFyM5QxW1QYaod",
+	"pd3a7nEHefCp2lwUK0izKoibMFTk6sLqUJKV8O9h15IncRA8ybhCbqsIqACu2Oj7RlxMGTrfbCU7cA0V",
+	"Lum3WgJZ7RUCzM01Qs77KW9Nw62Si23mMykMsJXP5DhhKwmjSZ0mha5a12ZTWO80KeFP9UMStulQq09H",
+	"9aa966H6W99DdY1Ep698dTDNXR/Vuz6qZX1Ub3sk0DV1UF1nYIiLaaA1p12fB/ODbNx6O8OJfrhWq+0a",
+	"w1qEXGkYt7xR7IbBPsURtpJc9RjN2sJ+QAFWcp/dh/5wwsTtDPu5Ru/VGQkmvwUhOt9bN9acVrWKVTK4",
+	"lN2WmYB3qmptrgzG2S4W59osNSXA+APnu7csHsdA2/cuV6dGnUE7Lses91CtNx+jk9KG38JQnVIkvI3h",
+	"Otq6BoWFP0CsDl+QMZ1Qojt5rTGhpd1OCFM1KKvye9RK5a69bJEKldgjUbjQQQVHZMRMnoYdtjALr9Ac",
+	"syUa4zkBK9jKJNyHa1Jvn7O0+9YHyhiqkmPMbXysLuO2yjBVuQbprWes7c1cMx+blnJFaSFfsjtJt7US",
+	"fzRYFbpINVuzlQF0PUJC9qZ/G/J81tW0sK/+hspMNA2dWJdQdKvLTBRArpm2nnt9B4k5pdzkJlN01uvp",
+	"lK+tr/jljACUa5Y3MIGf+u++lximlFW/7VEQf/vaXuF17NCCvme9O/Du8REzLwySF4ZWRCwHF7UuxKgb",
+	"VmFdovF2VZOg/NYUNywvQaBvoIQ7DDarHDFp0uunLMpg0xVty6BO+Q3V/tu6FoQ+oUwhCH1CK7up8AuE",
+	"z8NYoJRFVamuk5JCfIYtZVE5teXa+GrrwNdE3dP7akDTzUtbUXJD/dLCBDN8SVDaKEJOlWTu31zNAlXY",
+	"sFl7YoEvSK4zMQonE/DApp1Jd1fE9iPVBdiuYVunD/D2JWszO6QV2ljfdQ/LyLg62Q/d1Pe3s7vuYZeF",
+	"oqxxaXHenRSMdVoxa9Y++aaKJbxMofCHpjvd/h66lWBYVQw/l/nZtHduNRjeRJnaDKjdUJVaNadRhpJa",
+	"7TfemPewYDTkaRaEqSxR3Z9Xp10vInqJBUHqBdTGAcW8k+N2Ki5JAn62pPoQeaPWqOWhcUBwVJ7qvzEL",
+	"PkRGcJIrO1P9eRt049c7otzssbN9Tydh98QtLRXPTeaEWvYPpVq8VavkN7/8F9/9h7/fbbfXRvXjrbXo",
+	"wqMfrKL8VkvhRLxM0HQHF6PMY//4t3/w7b/5k2/+5o//8W//8BqY+1kWvu8Y/A+4An05gN4EXy9A2Q3x",
+	"duAyKe8Am+cNFaOfRmG8eDDGbEyCN/NYkDfwSTUL/4TZYc9deBrJF1Hb4wKLmHvILaamyzfUs7BgYMX6",
+	"A0CDOsz5oH+AfixfeQzLfRprHTkZO8dpQbCUsz1QmJblsGryvuseDDWAzsn8XHLdgdsfWgumHPmUzynn",
+	"xIfujmUMeJwsCVZ4CxgwC4WKv7GxCHYElBx+20jXPTC058cGUqqG36Av+sDty5U/JSpIp+nSV5bWH7iD",
+	"bnKTzcdeoRFL+D8Ogp2NWZtiPc6C3bXzxVKgWmWcNTqeNs5CaiYQAGbhu6R45pDACj7GTKKkOth1vd9W",
+	"wKO9MrvLsr4bZKC0PiOshs90rkGhpXWGD2oys8WeqwHZXsQgv+F0PmgaQghLCVulll0G2jfBiwuQfUO8",
+	"+At1/lin9Uw1NTdcWP29kfp84ABkwM0Yc3UkeWgUm0aOQRBeyVn6rttyWodu6/X7VVz6zTwBwzXMGvZk",
+	"p7npNGkFF21Pfv8J81WZGrfTQ2d4TpBcHYLVgXtAL6Mwv3dN3H5PcXuFaw14Phyj5NWV/D49Br573q9p",
+	"w/dHAtimJN1mQsH2hQYbyQnlHUKaTddAdNhud4rkXuccm9Jgddg/TBlD4T//vgsaWrdfI2/cItHiQ8sV",
+	"BqZvWrrQerNhFTcuXoxi190jh1LMSP4aKKEj+eO1XFc0JaJ11DoP/WVPk5yMTALxb+uMBo/hKS6lqjC6",
+	"SKQO+PfVckE8NBiaBKEwQq7OEhp0AJF9yF3KFtH3yQTHgTiyDGydNAtzxDQ+I0/9YtoKoDbINAO3kwRx",
+	"A3XgyIN/c88dukOEfZ/4Uv4xQ9IJIJYKOoVE8cj0AFJkB3KR4f2+6w7hQcqmFl2irLCuMMqvgHI0w9E8",
+	"IJyrRrUjlq0MKElJRyVv+bEirYSr7C0UsjFRS9I53nOIZJBL8DRN8lDMYHD9AZuEPfMVZNxP6SVhPetr",
+	"D+GAh4hDqrUdUO05yKNMRKEfj83fphiiA5UQVUAbI8T/KYnS9zKln3XNIC7CiPgKRhxzTo/lrqTUOg7i",
+	"shhtzJbaMWaJmhTMP7zM4Ao1FjLuFyngZhodV0ilbl/boACks7Ioaqu0JcqooDjQEJN3ANlgH2qOhRly",
+	"JQwMHDQPI6I+6buum0CdRPghwoiFrKv2wfBcgpXZhQItkHlHzMo3VwM4hgtaD+4Py+4+afYt8AWBRTy0",
+	"JeKrMA58RN6NCfEVqpmKC4bRBHRORYKhaOBArTSv253jd8pe2NWb8jpKM9AvqqHPicQPOAV4mKvDyE6l",
+	"vukuSNSF28vN2S/OmT7sdSAloFSSh0v90BY8uKlneE74c3lVxfRzXTggIaqpqgWkUot+TlIyfRZyohWg",
+	"05NMOKFNclT+XAIQlYIn/PpMxUb/9//4//zDn/3VP/zX/9F8LsEa6kTmcb11NHjvtDJUb6v+GiuzCxM3",
+	"jhzoSRg9lxhSIlLb29Q7+vb3/6dv/82f/sN/+4vcjlYt/vXu44gqFZuSJX/3R7/87t//6pu/+Yvv/su/",
+	"aLZwJ/F6vm4cefSwq6HjFQbBZ+VKV8HQt//6//jm17/85tf/qeGh76jOqC3BJB2H2sVS5OicjMO5ZqJw",
+	"3Z1VqJQsKI9Tq7MQlF0lkz5Y/6qdls2FW0et3/z9//bdv/uVOt38q1Vnm2qXK065gbydktRr0xxLCGYh",
+	"LjdzB5Bcr1DMFA1zV9bghK+sLI6U+hSTS8ylbEY3czfYclpBGF6otarlu+biQChqHe2VElunZUtoaiT7",
+	"ky+ggkRSzj3zlVXTvcr9r1x9rSP3/WZlVddT6GtztqtrTtim7XeHses53lcq5lnXewbNjpS4uUGM3QqC",
+	"a8/8sGB+sKS7VE+HalCWoLdB+dsc5VxR+zaDfCvQbC3eFOlfBhUGlYx4h1VqMxStlt2gZ6lQWsth5Erb",
+	"rze0JDzOQHG5CWGrMAEJSVJOzscKaLvOOpX/RJt/eMbPYCIEBp0jxMLz0F+iMWZQzE5qUlQ46GchhWIP",
+	"YaTrtsg/pH4nVYIhhN4bnWiM2YipCuaQXii/m1GpQC576EuoxabSnhSyeqpsK/hDjKqiavSBXkvmC0GJ",
+	"j9pSV7UWp4deG9NQz6mh1ceTxKtQpkAanQ0MIudkIpUhs2kcQaBIeEn8TonzI7UyVLs/DOKvd23oJz60",
+	"RqSXkWXs1s0mlT23c+RbFugSQWLj+TZ3ndSZc6Mgi0FXw8BJqa03O6+yP95IPMOJBW/XJi6WQtPmpuc1",
+	"cFPHc5HBW8tQr8WX9Dspv+jl37KwiDUQtdJ7kJNHVnsONoSlGzLw60lX8+WNTPu1ggYy8QJJ/VHbWb9h",
+	"XXnDfcKJZUBua76nTOiOKjJrnjxfKlYu6JxYpnmb9d7jI7a2CH0Sd5Av8Wvvir85x2I8qypHfxVGFxxh",
+	"PmKU1ajPWjQvW060hFlvliZdM/wQW8xZP1rBonW5dsubdTtqtjf00Cfl0xsE9Ymr8Kn222ZUlIwzUgqF",
+	"iniW5FlntJWm69pFl77Sm7tWF/u1R7Alovhqn3r28ppVbM/ZqG5Z7fayC21ewL04ytZV3PW9JVXctc5R",
+	"VgXz/2Pva5/cOM47/5Uu3AcCvAEI7HJX0m7pw5qUZEqiKHOpc115WJwB0ABGO+gBpwe73HOxyvE5LucS",
+	"OfaVYzuOXWW74rKv4sS6StnR6ezzP0NSyqf8C1f9PN093fOGdxCUlA+xuJiXZ57ufp7f876ctiqKQRdU",
+	"ZGfUk1ATUprP1EuSduznc65DRGZCl7k/62VaSPyR9mVoKDMQxWWLK6P0G/gsJUQClhmsMp8SejHGhrwZ",
+	"BYg4Px9TQzS4zg+ZzWxFJSrnGhqyubGwmSX6jPehxBNZ3l6qwOQu1D9DtaOVaJSRnZ3SO/a6Lq5xzPtX",
+	"1jUoYKWKmWNuSLHbcmNdl1MpLiNu6XZesOkyqBergWMSpZkLeuNGF4yDxBb7NeDQSbmu9y+nVPW8hVuv",
+	"8IbjsoouzTov5yb3CPPjOLowPK2c1DN9l4/AikOSx41jkmnu7LIlujvnmjvDSxowNFV1NkWNLG8WakfP",
+	"lBD72E+CbhAGyWU6CczSsDHtnecXCHpIygEoBocxEUvO8ILkJRIkLhtPeUK61BIimPhkd6wyVGlJblEd",
+	"VgkEj+SyzDDKrGtjSdUMWUnqyBjEaS+M0MvWq+BFFrfFKTNEoFOQECSTo5i5gwR2K1HqIBFObO7veHJ7",
+	"Tkwv0hR6A6nvKT2QarEqPaW+XXle52LJqnPsN9IDs2ivfcbyzTHklCzQInt5Ry4/WtCVW7SBrBiu1Slb",
+	"pT4slu4zK4UlG9DN5za050lLWHKgvZn7ELDzILFH3Atlr1qN7mfaaP/3f336P37+9C9/lf/AmD60wt37",
+	"Mtw9XbJJ6X6+SansA1FU6bLNjqLFB/h5d9kuhGgGWJK4dOwzf0j5unz2mbh5ijWlI34xmFnhgFcAEdzv",
+	"s33xGca67ASSihHLeWf08iKK+6r7jnrCxSjiVPZRFKAjYLL0X+1BIiSvHzBox0M8hJM2+oO5asGQRbHA",
+	"keAISYffb9vnnmlXmvXAV4EhdMrtBA5atOxuQ8BjCX//apSUN1gVR+Fdf2gXFuFuBJFXSIzc9CiBdwMF",
+	"pZtswwDos1U+r+FVdfCheJsoqKPuhd7ik8ltnw1p/DY9pyFqzQVUtZnDmwstVeOLDv6zMFHOqNfG9M2C",
+	"8SIVrcfjKKTyezrtYifoyl++t8inp6SZHNhbjgO6Yft8HNgrdL6moGlvK6DJPO/Pf/C9dELpU7SmwNAM",
+	"SMQfBBINlweACnGQNWKEL5KYgMNHYOivH1MQMfI6l4k/6OEj9nSRZETHeogpp6wvSTI5x7lAk7As4spU",
+	"KJGe3xvRFy3JwNilHIyWFw37FMSQ72+j68CsN5ZimShf/aXcD3oXpjljYn/Bu491cjnoTLXkYh8GXG/o",
+	"mYkPpSH3knKhNQSnslvsC+Sz/rSLqLRC5gvU8/j+FlW93OGLhemy969h5oqhUM2MkOeQDILemBkY4C5N",
+	"pjGTsS4I8qhYDNPVezDAvEVu2spNpc6L+2lfzmrXBQmFYR9/KpBDAqX1fRkEUuGTQRSP5WRKTibTbhjI",
+	"PvxzxXrYparHRfBhy5GZ8ZgXRQPbYQfHCIKsqXozs2/UFihSb5kQyKqFjW+YS/FZ0VR5Vt+UlxwTLplO",
+	"+Ci6AGShvg3wbXYl6kZ5DAJaq15MfmSjul5Ma6PVyjXT7TWfFiurwl0lrrFAae7sms+yuMiWaj63oycX",
+	"0ZBpiR335Ajh1MG/rIJ8gybyCVdMgV+sGSv0YIHZOyORvVz/vR7FOEvHi+lDzISgLIkvnfIoASgYewY6",
+	"HMcwoCy5wvU4dDimfqJMWNVEB9hppE5yaA2YdgU0EhnNr5It6z1S9wbTMDyC4jsPH4OxBlwmTEV0mbJZ",
+	"JTUNleGiSyaVZQ3SBZI8ErN3jHgJkRa56v/CaThQX+4QGnJK2BRGj3tCdiH7Ak7O6CW2zlA9MrBIj5c3",
+	"CowGpB7SQeKQs6B3Jp7O6DmNZdqToyzwBgY9+kVIRNxOYODUgKTk6LrI1MQrQGjJiF5qh0XAWuQEf3CZ",
+	"nIWZXAQ9imkt/ILGtG+0BEKW8SQShPT7ARsqssQ1JEikZwk6t6Rtjxjxw/DY2DrE52fcZf7QD5h2hsRU",
+	"TkSSkZ3Tm28RifpIvR/1+LU+7QVihXlr3P9P/esHTd4/axo7p6lGGs2f/krqF6PITAK8zHqwGruRIXsr",
+	"/UwTyn8JzvyuZstKQQMkFapBnQXZtrMggapVEmzBTZ/vfwN/hgxCyxiuCxFgCCr4oXFcBoGUR0SdQwuJ",
+	"rPDNTon/aX4ubSz7t2r7fZ4zgfU+yyFRJZc1KhWrrytksWWS2HZWlexaWox8gVnXi1nF13AaJ7hmPIqT",
+	"/2IcyCm8Bn+bP6n78aZxcPWBXcx3VPWslfxIbxi9LHkGaPoKzzmgUbkASX6os5R3KhO8pJ6nOh41TxXS",
+	"vAC8bmAmxHkIhRS6I4g4oziN2zhqtjAKJKwauiennYvf5LNp/yiFy1d4Wm6LnRmNKidI5sFGjD40oif4",
+	"0V3KBSES+mH2ddfvnWFnvokfxOLa0OcJGUbJsQ3OEwXX+8FgQGMKLIhIEvV9QQ286oh4eEI9Umf0ouEQ",
+	"D0+lR+qSeQ3HZepLSf3WTU6GEdN1XdLOgJINr0W+qt4pSR754LQASuvp97cd6/PdmlvDBG4MrAYxNMNU",
+	"oE8mjsmumvUkikgU9h2tbVSHwvQvWFvWcAyGCEpMo8ixDCKwGIBuWRotiDgyvySm3WkQmnNYcLmRC9Xl",
+	"dXLBi92uXoucCICr9io8FavZgoRbBCncL55mUN8iniFa8SSEF/4lJ21ST0YBV6zD9DIWkd6UJ9EYfbaN",
+	"dVgOR6nQQdtukiBGUCYK7NEBvcBtJywYxdgLn5MkCmFIERjZ4puOif59MI1hTbt0FLA+Nnq1FxKtQJ9c",
+	"xBEbGrv9BazmM/SFrgza3ZK+aV73V0D09VkgRyRjdahDIt9YML17WSLXkFpWuKZfIP8i5F+G8NePIreH",
+	"Ic01Xxo8pg9ZCTW+aRQIlqLGHUOI6N2TynSx/G0FEbOlcaXF6tl6v8JoJosS5fLLaxjrVRvTMrmJpSXq",
+	"BNcbNs6OlJCVjShVXLN0w4bylWcPKc1Qs2oed2Xf5JLs6U1wZA3erMyO2jE1lnKNFLT6MlTZSy+/UqTK",
+	"QnRRzq/Klp8MahE6d6y4Ooda2c5fhG93MHy7vYKw3Bl93rnN+bIvcKDMRBeGEFwBYWTwBJ/QXjAIqGz7",
+	"gvtWKrY5cqENwWUNd0uiNPoLhVY+UUP1/YSMI/GfjKoeASqUGlMUUOBQAScBcFsN6UiTn4ME7/FJ56C9",
+	"f61z0D4Q/++QmDuS+HEcnFPuCGoGgXi4SlBtmnTTc7FlCnuryssY9D4wJsmp8tp8kvRksii0YZeCExAZ",
+	"FitVgl1O1TqJHfCGUQi7E2lY+83uJU981l/TJLRSY1gwMJ+P/NLLryi3hyAXW9oWdrtZlqAS9LSIHKpc",
+	"wY0jh+L1WbDGXB8HPeJL1pvnT0a+f+hlah4ntuQo0e5qrWfWgafKpL1pZTJjERezaCsftlr7GwXXTDmX",
+	"RGtOr92fw2TNtbZR+7lcr5xAvohUvdgOIKdnTMPS1DVHdlsZj3RgS8pcLL1/XaancBntZHhL3d2/zYce",
+	"qfMJDUOVqOuTq1f7V6+CNtM1ww3Dv5vd1gRbP7rM030ANjKnFKubj4QqlNPJjfL3E1X6LMMGhkZLRpS5",
+	"rHPQaRNEiq+xRBx0qxt456D9ClFA8jwQT9KJT+a39vwxJWJVBLGQYA9/b7RcdheYC/Qd5ui7S9+nvSL6",
+	"VpikbhEGNFn7pdNuH+oO5C7T6UmdTvt65eTVY8lqsSHlpKiY+meAbcaBnARXPKNKR2WMlLYNzagyXrWh",
+	"GVXD3BrKI/0cB1bBwlT7DFCHFyIAuzNHR/2hL1tr/PaXn/75u9haY8lm7vn2Lusjb6393ucjC11AC5M1",
+	"g1OHTRYZ22oeL9R62FVJV6d9XTUW/zI+Z03r2FyVsvJJqRvdXKU0oRbdFHee/eSbTz764Nl3f/XsB394",
+	"9sMPn33ne0+//+NNxKhKpNvmZkflZde6ZgFssasUqtFt9JRaovSxWraY7zs03md4JPKQQjkqDUuzgoAZ",
+	"QiSloGM5RpO8i0VZXsZ7IWlAjS5QcGYnJiwXSIRtTFguP8JbmsGAqFvANuQA8XMdoBYs4VBTGMQOhU0C",
+	"K1Q0HQmrW9Gdl0SzhiSd9PuceHhPX0/+tWwAn5Mo7gfM12OBuB5i7BAvLZ31yJ6jnqXnJL+K2VlyQLKR",
+	"E4UPh0Sk3FReYbZJf6vRIUnKJUMmoYXEInAmBhwnJR+5LM9uUk/pJHtgtskxvwNVziKZIF2yjCfU7zs6",
+	"ZSc1z5QgTCJlPGTSnkpt3vWNdSgwy6qmOKl5XxGjXI8wbhyTKHbAnHOZ1ZvMj1WpXN8BDyvREfcTk6WC",
+	"6xNgliCBNhQNyCt7vHVJfwgdsz1epkdWmbnmMmmvscyqGnLSeM7h8TymW+V0YZet03SbMV3YZcuabsgN",
+	"cTbvRc97pNasaGFF7X4/MzFUNjWNqc8xbLWw7bFoK49iOuT04KXpWHRiybJEVCYDlMOD9RIxgxOHCjDd",
+	"mr0mVZTI+RxLUVJV912kZ9PpvSp3DJozKxobcwx7mYub//7Nb3z6u38rbva5alX5rayI2HBsYvF0AZtH",
+	"y48z/Wx1X0GuHBOfn6XXJpH8O7mMpqCLJpPwEvGKhCtpcvZOmAxzHH7zlYfFNmxOyxtMW3/jgSJRUNRV",
+	"YKNGT8G53ZK1g2+GEyjQZRpnWtDGuZ7t2QLrW2TjGHu2Mj1BQkeMCkPPXbAL0sJ0nTPNooRCQftt7Jrm",
+	"qfGtedtkz0Sl4nncZX6Clcs6rHRMIG3qIgDjryiMZVsgZSaGtOdbLssaVpmpBqR4qEEi8ybSWQU6wnIF",
+	"ppLJjrqY7IkElc4fcFQbORoOShIcMtwie0ekMsLUIncUn47KTQ2XLW5ZFI2bzYB+KE/Q8R8rJ+QRFMJ0",
+	"OsoIUTaGWUmPNsaqlkNVzEdHi9ZlOcyK+YDhVGg5vK+W5XlGeYTyuheJHVKcBDKIpqyfKp3uJeHUj3sj",
+	"2DFSCliC2W4gv1ifMNl9HeXFjA7sC+fjLmqPVBG26Ns77YOm0Yc/z2aVZSPnQhvTqoWaVwdqNtitIvrp",
+	"tz/45Af/+unv/u3JR9949ttfbNiIWSf7ljFdFnz/qqnLWsZuLqhhH9V1Rja2CtszZ6HQY39QANqVxoED",
+	"Uaj/DQf+Mbnwg6QcB3yegfkye3pbXn6wpRSoXA7zHjiwgarh7lnQO5sFd+/CQH5OPOwGpF35EKwy4NY9",
+	"a5I3jvFXSajdaSLR3bER72PhpQ4AKECSRgAam0hp6hy0X5aQ8S34nJnebfyQfsbDXZBEBMOq8YHy48WX",
+	"y7FkpJ7JM3JSPsDVcIg1Z4zj6rhMXyBooOGgUZGkZL5zEcd2aXtkseq74dC1A8/GaWHZMBJJYmmVyZXQ",
+	"3JwNHaxdbrU3rnb1rTxJy4ZdhWSs4nFcwgtcSMPq/teF8NPa+SAeuBIDsi//9M8/e/q3H3zy//7x019/",
+	"awNZI2+p8/cZGxYmT2Z1R+cXwp1q7ZIjMod3dSdgV8lB2IZH0djTW0JUd63dJvOJl8JV+2X9nwVsaULv",
+	"SDh0Ag2IZ3babXfabu/Tw3bNSf+1J/51mP7jvqAiHtKkdlQTBm/L2lVfu49ckrBtPFW9Zsth2+1pQs0u",
+	"KhLg6K7Q+40jXUFheL/Q8wUQjlPWl95GToY0ERDh+mZAWec65m8Lom1ItkK29qrIR3B5F5FPlc7aMC7Z",
+	"JN7YpB9mAbrFqp+E4dqeOLdQvK2222dM0QuGkuDzFDCd/cXb0/JF23kbKt7YzVtS8eKNxDe13bqmXS6i",
+	"60Gr1+4Xa2vZCHuW0k77Z5kJjYMoJp54Vv+U9iJsP81pgu3LPGN+CGRZsuiC/GdiXg699uAPytdyhavo",
+	"nekDkZp+n0xZEoRQzJV17sAGl0hB7HsJqzK+HZdlszs3BB72iNH0cS4IYfhq4Fugi6HCCqWQorRjtoYX",
+	"sjJqQXwhJdGLgzJQrKiNVTs6bK/WC3k5F4lNw/5huz1Xr+F1ekhmsKG45Hud7pF180A87w6jX46m8bZf",
+	"vrhqwVXaTbgkxKTGArrfG9MaPGd8jUH0q6l+pikmnpCVpC86mpINeV4EP0nZkdgqilJbfbtYamh0P34e",
+	"YGopx4mUQCYCezgNkln+krSNKLaOEcCjyymT1deyzISE1D+nvCTuNeUJSWKf8QE1h3VAN6lC7CO3/Nwd",
+	"7DoH7esyfPWVaZDMDF5FjALFARuWxq4Ec+ZpgjeHcwXZ0NmDzKi5B3AKAnbFz1LcB212c5etAJ453rj+",
+	"EZ+bz/Nffj6Eet1BE3beDTC/xcFYy+qV8hJkwCa/a2798BV1dHazz23ANfTpThPZ5eyMMtKlYcSGYHhm",
+	"Ot5Ko7KHSSupMOKfcf/RDmXiVJ8m853Z/KRcXcpxkTo0awTUz7LKReb9KZVUQmb+/G0DixlnbUso7G3x",
+	"ndVhqpIewfODMFjFTFYQ17PLq/v03YDGxgiGBgEN++ZwNjaIXo/iU5p46LnK/LWlMuVb5ASmPOjOR5AZ",
+	"k8FgLvN0Q0vPIZ7Zjc+D0uC0g6UnbvNkF02PjKnPOHFruvO/WzsmHn0Ej8mm4Dsu8+wGl3KmQK7Pp4e1",
+	"rLK188WIYps4PbxsElNBuJp7cYWTi9ifTGjMoc/TJPQD5rIIWOmHkn3gomP0IvOBpC6O4pT1oEt1g/gh",
+	"jwi4/rziHpoeDlrw8m00vQ0lVUkXnODYKU12JYLH5bTFHWllWOFe0+eiFE1YDV2/8/1PfvItSP9eP+is",
+	"IkWVqFr9Yp989MHTf/7x05/+ppymlWDpGnmzEmxdIx0VnW6YP6YnrH8iT/zKdLwRkXwT33yH3k6uQ++z",
+	"n/726fd/8+TjHzz7+588/ct/+uSb/wef8/Q7337y8T8t8FVza9hT47h+xoKgqCggVGNOW90Ips3p2F2M",
+	"kS7MkG32lqk6g9uAmvZB2BLaRDSnlP8VPnss8NYjqba1UBFG9c8odH+5uJM2DBcwSm7KhnF6Md280243",
+	"pA8r7MtfEniK7nAi/nYFZvqOaUzEXYVYSs3IkU/3orBvEtGYD0+9hHgK7rwnvzqujmtm30Tow6kfFrBB",
+	"LExRAxSzQsRlucflripHbhbP5khDz9Y+FmE5tfa74SnsNLk/psCf2Y4gewEsZWkzeXnXntRoqxCEuHEB",
+	"gtbs3VwPUbORpnzNO/M7QgspQyi5PsoWcplumFfqrD1nQubWl/dM2bBh5Fh28k1MZuIim0MYI8LZeZiF",
+	"bLNJ93dpzO7BWE1DGXy1BX1RP3Uj0Ud773Yuf6/yFJdh1MxavChu2cLjuA0cmjlXWwKi6q2mW4qPgskO",
+	"RaBzQeeMHFQ/CxIO285eW8LY9znvn8F4FL+XBOf0QS9i5zTmsq1pZcsR2XjfugN96WOs6OYOmQSM0T4G",
+	"nLEPO+nimU6CsZ7XBkNC5U2OHpvi9aIpSzyX1dsCokbnNCYH7faRwHTH+qpOuw3+zZgm05jRvpqnMmUx",
+	"9fswA8jDiDn+RRMHE1rCUNGgvmbk41hY2V5CQmqByxSgnsRREnWnA9K9TPAxXjShLBi3gJutN2hyAsy8",
+	"YXLmLn1Ivt4hxsAgwpM4YEOH7BH4UhKw5PD6Y89w0eID4YUNh3g3UDc0711O6JHVyfAaTCYAsrwWuXr1",
+	"Lp2EmuA3T++8Q6g8FeRiFHFqHA1xRdfn9PC6YkXuAwX4nucL+cQj3tc7xOA9fhR+o7lPvnbfvPc2Hz72",
+	"oEFjTOEzzV88AOTiueYjSF2SZP6xZd6KGQe3bqqs1dObb0lzqSHoEZvuNh+SOu+fXfDWbT686Sd+wyH7",
+	"sBdcJn+AxWKDyJFjGlAe+4QHbBiCxz1pOOQ6GYAbXpMV0xBJQve8eMIdFl466VABeBSMJcRbG47LDlTq",
+	"BL5bG90NhxySsf/olD50yEswW+SUPnzstYyFRIe/59bcmndEfDn/GA4ki5IRplyQICE9P44DKnhqHhLS",
+	"JvSR2FBBEl6Sunfj5ORVYR12ac+fcqpYKK1QHRKR7x9EMTaLEu/0IaHVZYWThF+CScJqjzXjaJpQ3mgR",
+	"T36U3pTyRHojn99VP9W1cEBmCAJ55DL5T9Ik5lMuRn6i6caGVj6Xu/OYeNfGfHht7MdnltR74PMH4gKP",
+	"9ELqx5wESctlYu2KRJ2fkJD6csiTFC0gj+SgSMjG0QdKBqUwUkOh3FuKQz3kekRdhuqOcEo5nsHGEfEi",
+	"0/YF1NalptFcj2JcEis/yEnnLR0LQOGH4C/oE2hiIrRRfpal9SZMBYKnKydBY/6RT/gayGY2sJ7mRyrz",
+	"CaNDX4gUKQvRJ5AZyWdTVjFDqkA6bclCT+XwIokLNZcJVd5+SYJt8Y8OaPfO9do6ZkbJeezmBj4i4uSK",
+	"ZREnndRNod1uOIhA1SlHVWUUq1sUv/TyK9UUr2GoVLFK3aUckyiD5NcyUNnGYwuNj6qJda1teExUCQ6Y",
+	"F5dXgA9QJUtDdnT4UZ4UCe1kRIPYQp2k/uYpyYyKAqyz3lFRKdxeAGczX8hr+zMM0OoQaNmB3Vhhsj+p",
+	"37rJ86gHu3gEnJy8e+sKtxA0guYMIChFzQkgSIugFjkBJCTegQhGkYcIZ+LHyaW4tztNhDByGYs07wNG",
+	"LikoiLRDnbhJdXKzYR+nkIrDCer2IFbXcYdw+pCTNvRJl/CuceSyxJqoiD1UJuGlYAuMlreeD03SIW/V",
+	"+nOQEAHseIsI3kaDzHqor3WZtt3VJzvaIw0dW7CFmDG70X4QQAc6SEg0TRwJ6XBLdHW7wgWNkUXMkPRK",
+	"8Zlfu4+/vSA2yRfWyBfWyOfDGvnCqJjHqID2odA3tNNu54TbahbGm0LovLgGxlqMCgFMhMDIKkq5KAE7",
+	"IvwsmExo37FsjVlmxB78/0MePJDUPjAJXLdhkV/JL+yK529XFK3K8zcr3imA4s/Xohj7zB/S+NogirsB",
+	"jjYvtyZeh4uMen5IhMbGYd6RhL1YEGEYGIQn0YSTiyg+g6aAqgG4oK/hQMbUV2n3NOqd0cRlvYgx2kPW",
+	"DGlC9trtPfJW0Du7w8KAUYFxoJZUaKsw4kI2gL/+mj9NRtdkY/kzyjw1qlZIFPGulxvYAMBlnv7qKTO+",
+	"22sR/EBsQErwpz6Vo3f8oa96PE4hMZkTT18i0KvMrJbsaLnsBGs/ZIJYl6ZPzPcNx0vF04v1WAEbkig1",
+	"NCTLzMnyMlwCR9zgKTAtpxFZxJp44FEcQFKP2R5ACwQ7SUbWxXTa0Egpp+jwg0FS7Wi2srWCkDWq++B9",
+	"8tO/fvJ/f/jkow/+/Rcff/LTP66lQq58hEcFIZ/++Wef/vpbn/7ib5589HGWinwTo2CMX7nwmBbjKCh/",
+	"gNVdckkK83xSFM4v0F/X+2i30mhNlgUcC07Tk3xMMnkKc3QpXmbKi1F/PnfewQozPIyP3vroDnMjbCl6",
+	"j68k9a7PGsQHLhsqWWqSeaqUrqdlSUr/DGnyIAKB/gBrAktV7x1GyUTAAkOxFoWQhL2eqlNTNQQMplNI",
+	"m24SR2I1HPT4gcnnMtxIDg75g2cL5Wxqj7rPiWeRD4Soj1C9+GI6iWIcJT9uOGQSTmXe6XTcpbHLogHB",
+	"O+R3CMWJPjH9pokgMvQT9DwKktNg+7hFhA2ddmzWMx3SJ7gspsOAJ/HlEZoYmg9cxtaE5RmNKUuIP0gg",
+	"JQhddEAN9grKXwHqk5P6dCL0736bcJepbuQm+eBUkUxGU7MfyPn40TQBSDQJ2LCBAT6peiPGo5CSuoel",
+	"RNe8hjyCQbI4Yii0fLN6vspERaTxHuzLHdXeE38YMD2mVpyPd6aYPNVxaoJ1+p/t9iJVK+DXfReGCqzn",
+	"bRVKeRGrxliS3VKEpRLNUovytKe60TBFZ+jG4hWRKqdmnDxYDCU4cK+W/SogyoHYnUmU+CH8JKXw14T4",
+	"TfwgfFdeegqCTT8NwI34jwcvDfb9V3o1pxbwL/m9s2EcTVm/djTwQ04L3sTlczpFIOn+4w0bxdb2mUt9",
+	"QvMRrm3iCfjF8Bdgmofhdi4tEUOoL10jHPDE0HDyiSy6KFO6C1vCOQ2M2uNBL2KDYFgdS9PBIwiE2bqU",
+	"xFNpzkNFbJCQSRwwqQWFluaJHydHoKY95o/pq7CPPTLxg1joO5fJxzuER3GCflhxoZNO3+IjX2hrTnsx",
+	"TdASZpfgHev6XCwQ5xdR3Cdjn5+p9BFLu7hsR9TLKTDvBjL9OU5KsntJLmBLVQnKDQzbtzm2uXE0xb01",
+	"a2rnw+owLMX0+/3Y8MUKpdDeq4nTLS/AbWpccvXqVZy01qcgZwBcyfhrY0kJ6KxBZVkiYD06a/mVnU8y",
+	"qwXxAM4qCSz/ukregwmmB8FwGsv4Iy4ml6Jlc+K4wKKotosoS+JLMBikGJBDrPOZDUdEtwvvYOgySHDw",
+	"ULkNZbokZeCqjT5HEORFOMEzSDIsj7r3tfsevjYaDMTnSfgPPmWX8ZE/geHsiofS7NCdJK4I40t8Wanl",
+	"5ciuDH3x6fJbhUbVAXg1iJ0Tn3T9mBI/jv1LnGmojJOMLXMFXbp8kzpCThicy6k4pAlAGEQzEpntqIEy",
+	"LRi1sXAlXLlHaJqf6uKkY77X5Bcs2WuFPsJSggq+fHE34BsFK79bdlAZr8qcg/MbQKs5B5ea/bykj7Bu",
+	"fJgUI1T6aoI7p47pFNVisMCPWEul12YMss5Mg8wpfatxZ2GP2I2bcgXnYE7YYOgEofmiCgW6LIp4gyYI",
+	"m64o+40rKb0ev6kVtysHB28Hg0QFc63Y2FFRvDDgfApDts7ACQjhvrr8F/ymx3iqJ/LEv3RZwM79MOg3",
+	"WuQ9SZYMIMKJuxhF6oSnAcWebDSlMplgorDYGbS/YTU7p45VDN7l0N0mo3GrxNgU7xYhdh3+wfeMNdux",
+	"bjPsxQ2UFa7mNkJd9nJuq0NfMEik5LrChYxbi5mXEeJ8mEthfzDmw6qJnck0Zpxg0EXWdVop5Z6dnec5",
+	"5OpVmb8PnuOrVx0ShX1ocyTngMvbXeaBX+5GGFCW3OZDbJn8qBdOeXBOG8dGcmj+QvgLTwNR8p3y2S3i",
+	"Bfw11kf/aTylLlP5sjGVex3kP5DWIvcijPF1/d6ZA748eKjXM19p1rzWxY08aeikoZj2aHAOmd63FXuE",
+	"lefJhGDPAVaJ0+6RLhXvFg+jIXTiu8Ixrzqhj5IWOSExPY/OqE7eJ2eUTnA8B6cPQWkF3GWqchaT7vEe",
+	"SFHvUVKXL7t3OaFkr9PuQEdAK+FPWZ16ObWBqvgeBjyBy1ym+CmY2cKWMnoGGqc0bcICo+TlA9XqBDHM",
+	"n8XBo3k1mxYZSAPYKHVKp5CS5CJSPqEB8TBv+gEUUvd8rKeW/+rivzzHKsQ32hMOVBdIeYPsIKBvs9oa",
+	"WL0P5Q0oz+T1x7P78BQChTT71j5DMsHVLkZIM8UhQ7qkDAGxhssKZ47kD5HRrgD3GbAp4LlnHh7n+hoY",
+	"M0o6e5A3XOQvyOTg70C3na7fv2Gx29IvvcxPtd7ITwqyWUES1o722mCOWGxdYpKp1OvvirWuJkfu+jUQ",
+	"tPxw/xxReJSMBjzr5s6hIuZUPG0jHEJJL7Thg7WOp6tiFj5yfSsHykyFam3XMmq31IhSB9747OsHh5Y3",
+	"YAOcXbAl+yzfWBbHFDrGNniEwJpYxHeQkYYb7y9ULevK+gxltFGRBBSaQ6sv8HCR2fqY1DG42nBIqfLN",
+	"arcCfTs7FJWXo1XtjKy+PVrdWhqwZMtsoo/REl2MKuWj+bJD01LK7HBiC8BCaLAwG9bf+/PBjHZKlgjM",
+	"OTYBwyrDSaFUdGWWiSwlo+XZq33drQmQ7taO3NqTP/386a/+9B9//JtP//z3z378uycffePZz37x7Pd/",
+	"/env/u7ZH77z7C9+59YepzfL5F3xub2Yyv7ataPO4fX2K68c7LXF/zlGbzTwpN6lfkowH74eR2NYSiEi",
+	"eueZPmmcsn6mK6D4U+F7xA80fh17m9eOaqMkmfCja9ekGGn1ovE1/9xP/Lj1/mRYUze8E/TOZIj56R9/",
+	"/uSjv9K/vGs6eMUfH8r/jc9prBg75sPO3r6ilvMgSnOalVt3b9lg9AqZtYXapK6MDtPeRRuM9YmSt8Uu",
+	"9PKd5idYESTd6/edmp8kfm9EobYT171XpUAzu1H+Azbksx/84el3PhQb8sNffvrhL//jj3+xyA48xJ1B",
+	"HyERhTtRevMrtmK67wp2Z+EL59+Ke2V78dnPvvv0H/6hci/uZfeizDxI2Vq+IZ0Vl23bQqRyCYuEiQwH",
+	"vTvlo1tyUEOf8l7tSJCHu+rJx9+WtP3wQySslr4ouHP6Jb8/pDcQQsldEtw5FU88xUCQuE4cRz9MOZYE",
+	"CVRFpc98/IVkWyU6lUOYc7ovR1EoOyykLeBMN97y0/L9fqbQ9Aono4AnUXxpujj5cM55IwLGAGiw3Jql",
+	"5ddzjGkb+RwrLbO+TOX2tCvHWd/iE/E4fci9xhFOzzWvjQMOYS1sZBH68RDyYTCTntSDRNbaDwXS60cX",
+	"rOGQi1HQG6mScaONBxgnrTyJY/+SdKnVmwDy4sek7vFghnvM48MSD5hX6Olq2J1I4BVzeOGqfG2Z2SKF",
+	"bz2ShaB0EDwiCQ1DLtlU2BjgEBoDmHxqBn3ejFgzpjxptFxmLVJbtTaQC5kNEeYL4qdWLfwcXbixdEPt",
+	"0jEf8rQ5gCphgAYoFmFQ0wgkHZG9vXabfBl/vEt7NJioySguQyFl9Hcx/Ll92TTF70NYoU/Pgx7lOU8k",
+	"pw9Jl15G8vrMaVX9ImZ6LP1e4fQ/x2UZ4yr7knlHt1he3DKvo2CyKQZPUO/tgOcROHwbuDnLh1Xgnkj3",
+	"Ru3olVdAD8mEiFXH3pVXti9OWaeUsCUCxQu41fjQ9KnNR1HxUOVS95o4RvcuonxLhesHh6hAcgaDSsjB",
+	"AU5p9xhr89+62ZjlsZrB9L317Ib5h8kWHrHNu7PKDlCZJ0vINfRlGNLNqvVfxqux9BDDpXpAqAGGpkTd",
+	"KZeLcSy2O9G4ZBPOiXiFUn5tPEkuvaVHG/vxWbaJCogBhI2oVuuZThIa6JbM21uyCXVVo4ki4DEHLBb3",
+	"8CKoWxT2JxJDHxcBCAvWIODxE9kdS2FkMi9EXgMeK0BTDhEWCWZv54PQkjxjoHG2dRfYBYjzNdrCyyXm",
+	"wmktunNEAaD57KOy23zIX0g0VhIwkjr3lVe2jcGq6enc3/BI6dkB4MUo2VhotYyM5YHfCqvi7G0PnKUn",
+	"bSdBGT/KwzLZeW/vswfJthoM/HzhP3OfbylRE1Bf6mJB2LMAwJsbzmnwhol91YmaGgThxRZuI34CyK0Q",
+	"uLXILZaBMnp6D3qWZCc68dhj6GWi0r7SS4yMOQt+CVSkplmKh5qBtCjuB8zXUIjLirxcxqPLVMqjyiYU",
+	"DxPLuGD64xpwY6fdIeBVF6+aCRm7UTJKExYtHltg0GXzoMElUZ5MqCAwigbH/klOAQjXubhVWC+/kUpT",
+	"Ag0UeEz8UJyNS53N2tkvxob4+y6kB0L6yCns6WI3TxIHaK5IJqb5EZarB7dEEJtrvmRWkgo3rQ4wV0V0",
+	"ZbVaCyfzseh02huthLvRBfqcsWWeIQsCS0HDfrvTlAcF5Up/Fa6suEK4q+9csOdGw9zq/64SGtuouElF",
+	"wkxgGSyiToVq65QjXnLhcxQo3UtisXI3ss6KD3JZyplRfKGlJsTelJuWvQgZZnOc2fTV+zl3dNVqBzyr",
+	"Mkshd9Ex3QboNk7dlvD23YyiXSfU1rkEsFAzZvgJkGgO78uN8nNqh8Vz/fDg12G8H6cPG8g3wPbip2pk",
+	"fypAJjeAhoDCfRoG5xSbygNshsbqslfUIPQTOTdkkCa+1TmlxHvUFH9o9iI2CINewj2IhxsJKx7pgKDS",
+	"Pllwd3qYk+MBrk4dhPOE/xvHZJ/U92Bz93p0kiBgv6Bh2MA3ucycRS2zBQpeVp5F0Dgm18lFHCSIzYoy",
+	"CvAD5PWygsqohnQZVPkaNVqSmbJAi0Td92kvKco4GBw05U1NeTGXA8ClfaBKwFrms4PEKvl6PYpdJv6T",
+	"1D3DdBFIu9OQrdk9K9uPuLVWq+XWHoPvXXYqwZwzmaEYoJmhdsAVmH6hM8/S+1vENJY6nX1Sv3cJPRLF",
+	"WydTPqJ9WU7elM6QvnTL4xceEx5hq+JLS7BD1RiWyt9h4aUsHhN2mGnpDWmiZqM/MgxV2QDT6E+PZhaM",
+	"MPWxrwuYMBwPiPhalfAggIaqZsOVlQ1dTKs44KQ/jf1uSFuZQr+xHteOfOzT8SQSDMJEFO6PtTIX/6Nq",
+	"+cTfXWY8SZay6w/EoTUx5dMwgVJDOVOGcNqLWN+kDBnbIl+VNXpBYs6FAAJdKCoTDMNEOL1l0zZCYdQ7",
+	"OyaezPWDCzpCFMCZlm9ryEekGXA69cTIo/Nc5svSEfz7FU5krOlY5piA5XUFqx7P6EQCH2h+iofsityX",
+	"RVk7+wdNfG6TSSqaPus3B36PNqdxWGC9Y0pgofVO6hejCHAWvM+HnRkx2ijt8N2Bba5sWEYv0rrNNGYj",
+	"OypgQEddG9NeMAkgvG9IUdJpwOj7aCDvHRoFk/aV+3LuqZSBmrtW9CjjDRgHnEMxZUymbMrFHlZnGGSa",
+	"PDvqTDsEpd81NSlZ3Z8mH2l6wBPQOTb4m/WMOubl5LqApmbTA9uRoBVHFKeP7LTb18uKFNX1MNI49Htn",
+	"smWsAaA7HfEG4w9ZKIfeh1SjBNxlejKy+HUve/t4muAv+/Z96Q/Xs7ekPSUEqiB1P+QRtpjymcuQF6hI",
+	"fdmOt8j1Ia7YjbpIAGn36KNceZ180OOiHOR5U3XNfNjlaiOrnDLIZtkxrrO3f4VD88asw0VxJM3Dfvrt",
+	"//n0ex+kmcczPhDt+CU+cN5uGHdp77yE/SbVP/3N0+/9aA56ledm3QtS7UgqIPgff/30X/7w9Fd/KqY5",
+	"zVK3/E3VVO8vSHWnvd/sCn2Y96+swOHNbPlKt9Sq7C2oz1D7upq9lV6s8hH2myG5INF+f+Hkwv0mKozb",
+	"Qsi/KERfb8LjNc2pOFSvBa8RKi5wr6Davyb+gs4Nq+uLz7KhmDnk5nPmBDxW6aq8PkgtQfV++5PKynRw",
+	"h6/ti7WkKK+HKiguWZIlqZGS5wsah02eXIYU7E0NFnGMgTQbm2O/ryrCgTvH2rwR5seFQL3S2DJmZs/H",
+	"2kzhmsnafNHaLB7XFik5s1l8sIKyripHV36cshJ09dkJLM7soq85WGCa1rrkatVCrhULsjZbdzVbpc7v",
+	"yDxF4L3x9JhiWF1Reo9+Bh/PqR5JZnlo2p0GYZQK0wIML2zWYziHYD6j8vQ05JzY2XXzC0Q5cP2XS59J",
+	"jfI502fK8XFZvzHcsYv1G1stgnLr5hIxlDJQmr6pk0taEgouaxzLZTi2/FsXPhLBxY7dZgRFbAif9dX4",
+	"NVjuJCJBNRVl+NGkYq84biVeCCyhlJH0KY+Xgn7m+4p4r50CgfJcaBpwdA2swTShr6FbDirOGeleKhw2",
+	"pAnCsAdIwoNwVkZXFvIV0no9yxt5LoHY4zQKiX2tYH4B9gFUR7KEBAtr5ed/VGOpXJHu/p4q0i0qojVK",
+	"smUkfYk2AHkkND/VMyvV5ygkX1fzgkJwgTqpsOXAjOrzinrp4jrmmd+xhLKdN2bYpywJBoHywmMcRQPO",
+	"5QKJp6B25gwjSnwzV5NcjCUKSY2xRCGnQHjAqTwwOzBmWsgHEqJVN1+UU1AHQaim+FMyDM7leEyeb7aP",
+	"o+4hOOLHkBJHcCQXTuiPqZru6zIehJTBoO40iHS+DxoMRmJjWUbAE1VozEdRnKhujjKFjnv5nn7skvjT",
+	"ZCTWsefrtsZVzfFK280DkH3eDtK9Jovu4TazD6m0oqJpAh8NW3FWZ/ZMP/ZVOsOLLbRyQ3gjtUSin1s3",
+	"+SnukbyJbbQHMrcVhlRDOkiIYIaOj8DUXme51vnryId/w9hGG4b71iYpxI0mgmER7pYjFa5VIU4XBZpb",
+	"IyOoJYLYFidu7WSajKI4+G8yx/RLIOkIBrjxFohvu7UllExuS1Womqk+ltA7aUYjkmd/9b+e/u+/e/rP",
+	"P3r2L7+vObXB/BYiK7ANl5neVbavZ3yYP5nc9tmQxm/TcxrCszf3rcMw6vqhsHBu8+GdSQKvWxcD1nd+",
+	"FhheJm5QM3JMHbZqc3v9IEOHgw1Zoa1tDYxjpGG7z9DB76mB02olPId4clVlnJw+8tIO92wQtWReeYuc",
+	"QFBKa1VHdtVFcxzbM/hdYZ65bBDQsI+x82DIAO7UfQJ/NcZYQ1sQ5dbFRq1+GDaOiZfuS0GgvXGBTpd5",
+	"2R3mma/LaXCd+4MBdlLPfWBjjpT5zn57n7wnb0Rm9q3MonqQZCslVTgchqHKTJBBHGCqUF2ms+xf4eQO",
+	"O6XhwHyyuPN1uNT4ayObS28P1Je7acE2/fBo9WE7kLduVT9V5K1jdxMjUio/P6+i5bkwRdDP/vbJx8Vj",
+	"plefAGD3K0VvkXgvV/MccJar5VqZh+hnP/r50+99UDi9e01jerLSpByOSepQU/zww09+8q2F9AWjFw/K",
+	"9OOzH3747Me//+TXH865PIt5S9+ztvvGM66XKOVL5dJyTklcxCV8kovNQMiQuY2p4dntufXR4dnNs6XE",
+	"4ffkimbkfCFoyCYQp8u0yJycx8qZgjpgGoe1o9o1fxJcO98HMS9fnDf0YV42pjmi8oPZN3Vr5qhDlMEA",
+	"7WLUJMhpMpLzkizcYuIk43K5r7OXo84kxvnkjtK5OqtSe5yN5+E1BU8E9zl3VHWfYz0bHjme4rxE/Szw",
+	"NBY86hSDkI5qG+dgdrwa3wMtN2Js42B+6pgPCx52orcDjZt2k181Ybbezx6tfbEE2BKhdaA3prkM5pOK",
+	"3irkDCbPClFkkSmHe+RvEnpQgsc3T2XjoEkcJVF3OiBxNBW4VPUUUmvtkJR43Q2E8P6ZSez7HJqDwM62",
+	"08Hl5sTMTLG7IGMbKhmPiSfHNV0EjJNggPWNAkJOYipQrHhD0Jd78stgudZQcrWFJqh5c5qvnr5rX9wl",
+	"beTiy6Jp3BOfVJBS2mkKOpojRUgSTYKepE4a1pLp+nPF0Savkjdeu/fgnde++trpvQenr33FwQS/V8m7",
+	"77399oPbp288+NJ/1X/fJ6+S09feuSn+fmykWpOBwHqQX0FgSBVePPEvw8jvwxbrxUEXwwg+v2Q9ISbU",
+	"f7Qu/XHY0Py84Gm08pZyjdq81cnKUp2KXc6JF5s3HEGpqM3d8i82v2wGp/eaF7TLYWYnZPE2Y/owMOlU",
+	"rNejPYkLHlZdflojFqXZdRE77YgkkJSucxfqmaz1+bPVfXYpTQ71LJ1xLfjXS8JLEgZnVHbtU+53L78g",
+	"NyS2MZdCZ9P0jAJbbnEd6HJrmGXv1kgd4mRAQGMGr/ebFyM/MRgOgKnnxwLgG6wWV6WjVHFB1VUZ7lbU",
+	"jHjpxvNwIE8E0skPC1PmZSKmDsBohsk0V7BvTF7ha9H2raPPXSUryybx4j/kKjl2TrORD+CQVqvVsMXG",
+	"GPO3j4hK5J7B2OtNtc7NLpKpWJnZBVBrk+Whl3o81Deb7uu3qP3d9uUG1Tj1fQapB03bWdcEJ2vzjNpU",
+	"FwQbvBQaiqszHyGlvS6MN3K2MbQM0hdbYIQ8Ir1orDuPSk/looLtBo6pfFeYxtxmEWobR5PjEC8dImmz",
+	"rTmDYYfGeZGDMZuGwV4koORlxLgsw630JEBIFdtDS0bJwdqqIgPNjyKzg0EtSTSmMA0yRH8r8AY9OgCj",
+	"7ojn58S9tGnqegSWFP2qh+wI4v8y3gtnLHNCTLLxO2ew8aUmEoXh62YkyUp3HAa4zYs8fH+RyElGMaXq",
+	"8BtSxyGTcGo1sLjCZVlQwPJlQRqtNbLS5q44FfaeMmKdMJDLEGGOUUlj8ylzk3WV5pYaHD2iMa2QHXBS",
+	"CVhdGZYUVXCVVXwdp9hL19QJUy+TJaQZktBHSZGq8nS+UVFd2EJH7OWmuF9VwhkcsPKY1M+Zb8f6J2Ek",
+	"mEHIWMY/g0TVXtAU3wQci4zOadz1k2CMCUUkCMOpNqVkCAqme2teoMVyQ/tL32NBkjtbnhCbeCWkZ3j6",
+	"vWhjW65/UvfJOAjDQH4GAeu6sQj7BnvN93nE0CBhYCOZmyh1abYMRy+ZCtIf33/8/wMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -273,6 +273,9 @@ func (h *Hub) register(c *conn) bool {
 		h.emit(s, disconnected, old)
 	}
 	s.mu.Unlock()
+	if a, ok := h.opts.Hooks.(Attacher); ok {
+		a.Attach(c.info) // before the ack: see Attacher
+	}
 	h.runHooks(s)
 	if old != nil {
 		h.m.kicks.Inc()
