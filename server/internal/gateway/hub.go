@@ -109,13 +109,21 @@ func (h *Hub) newConnID() string {
 // "slow consumer" instead. frame is shared by all recipients and must not be modified afterwards;
 // userIDs should hold each user once.
 func (h *Hub) Deliver(userIDs []string, frame []byte, exceptConnID string) {
+	var sdk sdkPush // the frame for SDK-profile connections, transcoded once when one is among the recipients
 	for _, id := range userIDs {
 		s := h.shard(id)
 		s.mu.RLock()
 		for _, c := range s.users[id] {
-			if c.info.ConnID != exceptConnID {
-				c.enqueue(frame)
+			if c.info.ConnID == exceptConnID {
+				continue
 			}
+			if c.info.SDK {
+				if f := sdk.frame(h, frame); f != nil {
+					c.enqueue(f)
+				}
+				continue
+			}
+			c.enqueue(frame)
 		}
 		s.mu.RUnlock()
 	}
