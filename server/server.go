@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -119,7 +120,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	// The shared connection registry: every process's connections, for 1304 and get_users_online_status.
 	// Each worker may hold a pool connection while it announces (which takes another), so they get at most
 	// a quarter of the pool.
-	if s.bus, err = connectBus(cfg, log, s.chat, reg); err != nil {
+	var hubRef atomic.Pointer[gateway.Hub]
+	attached := &attachTimes{}
+	if s.bus, err = connectBus(cfg, log, nodeHandler{s.chat.BusHandler(), &hubRef, attached}, reg); err != nil {
 		return nil, err
 	}
 	s.chat.SetBus(s.bus)
@@ -128,7 +131,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 		return nil, fmt.Errorf("presence registry: %w", err)
 	}
 	s.hub, err = gateway.New(gateway.Options{
-		Checker: checker, Backend: limitSends(grd, s.chat), Hooks: nodeHooks{s.presence, s.bus}, Log: log, Registerer: reg,
+		Checker: checker, Backend: limitSends(grd, s.chat), Hooks: nodeHooks{s.presence, s.bus, attached}, Log: log, Registerer: reg,
 		MaxFrameBytes: cfg.WSMaxFrameBytes, SendQueue: cfg.WSSendQueue,
 		WriteTimeout: cfg.WSWriteTimeout, IdleTimeout: cfg.WSIdleTimeout,
 	})
@@ -136,6 +139,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 	s.chat.SetPusher(s.hub)
+	hubRef.Store(s.hub)
 	if n, ok := s.bus.(*bus.NATS); ok {
 		if err := n.SetStatusSource(s.presence.ProcessID(), nodeStatus(s.hub)); err != nil {
 			return nil, fmt.Errorf("bus: %w", err)
