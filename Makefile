@@ -6,7 +6,7 @@ SQLC_VERSION := v1.31.1
 SQLC  := $(BIN)/sqlc-$(SQLC_VERSION)
 GOTEST_FLAGS ?= -race -count=1 -timeout 30m
 
-.PHONY: run test test-faults vet lint generate check-generated postgres build bench bench-compare conformance clients image docs tools clean web check-web test-web mutants
+.PHONY: run test test-faults vet lint generate check-generated postgres build bench bench-compare bench-nodes deploy-check conformance clients image docs tools clean web check-web test-web mutants
 
 ## run: start imserver on :10002 with an embedded PostgreSQL under ./data (installs PostgreSQL when missing)
 run: postgres
@@ -17,7 +17,7 @@ test: postgres vet
 	$(GO) test $(GOTEST_FLAGS) ./...
 
 ## test-faults: the fault-injection suite (server/faulttest, build tag faults): the database killed, stopped,
-## stalled and filled, the LISTEN connection cut, against a running server; about a minute and a half
+## stalled and filled, the NATS connections cut, against a running server; about a minute and a half
 test-faults: postgres
 	$(GO) vet -tags faults ./server/faulttest/
 	$(GO) test -tags faults -count=1 -timeout 15m ./server/faulttest/
@@ -66,6 +66,12 @@ IMAGE ?= imserver:latest
 DOCKER_BUILD_ARGS ?=
 image:
 	docker build $(DOCKER_BUILD_ARGS) -t $(IMAGE) .
+
+## deploy-check: the multi-node deployment of deploy/compose.yaml (3 imserver nodes, a 3-node NATS cluster,
+## PostgreSQL, a load balancer; images built locally) started, the conformance suite run against its load
+## balancer, and taken down; exit 75 when no Docker engine can be started. See deploy/README.md
+deploy-check:
+	deploy/check.sh
 
 # ---------------------------------------------------------------- clients and docs (Node.js >= 20 and npm)
 NPM        ?= npm
@@ -171,3 +177,9 @@ bench: postgres
 ## new/base as a median and its min–max. BENCH_SCENARIOS overrides the scenarios; see bench/compare.sh
 bench-compare: postgres
 	BASE='$(BASE)' bench/compare.sh
+
+## bench-nodes: CPU per delivered message on each node with 1, 2 and 3 imserver nodes on one PostgreSQL,
+## LISTEN/NOTIFY (the server at BENCH_NOTIFY_REF) and NATS side by side, pairs and fanout across nodes;
+## about 10 minutes on 2 cores. See bench/nodes.sh and bench/README.md
+bench-nodes: postgres
+	bench/nodes.sh

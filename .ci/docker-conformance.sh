@@ -23,7 +23,7 @@
 #      imserver:conformance from the same Dockerfile through testcontainers (Ryuk disabled).
 #
 # Environment: IMCONFORM_CI_WORK (work dir, default /var/tmp/imconform-docker), IMCONFORM_REBUILD_PG=1
-# (rebuild impg:local), IMCONFORM_KEEP_DOCKERD=1, GOTEST_FLAGS (default "-count=1 -timeout 15m -v").
+# (rebuild impg:local), IMCONFORM_KEEP_DOCKERD=1, IMCONFORM_IMAGES_ONLY=1 (stop after step 3), GOTEST_FLAGS (default "-count=1 -timeout 15m -v").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -208,6 +208,7 @@ else
 fi
 docker image inspect --format '   {{.Id}} {{.Size}} bytes' "$PG_IMAGE"
 done_step
+if [ -n "${IMCONFORM_IMAGES_ONLY:-}" ]; then exit 0; fi # deploy/build.sh needs only the PostgreSQL image
 
 # ---- 4. static server binary for the Dockerfile's PREBUILT path
 step "static imserver binary (host Go)"

@@ -93,6 +93,7 @@ func (r *runner) fanout(ctx context.Context) Result {
 	budget.Store(int64(limit))
 	start := time.Now()
 	cpu := startCPU(r.cfg.ServerPID)
+	nodeCPU := startNodes(max(len(r.nodes), 1), r.nodePIDs, r.shared)
 	sendPlan{
 		senders: 1, rate: r.cfg.Rate, window: r.cfg.Window, deadline: start.Add(r.cfg.Duration), budget: budget,
 		send: func(ctx context.Context, _, k int, intended time.Time) {
@@ -114,6 +115,7 @@ func (r *runner) fanout(ctx context.Context) Result {
 
 	res := Result{Sent: sent.Load(), Acked: acked.Load(), Delivered: deliv.Load(), Errors: errs.n.Load(), ErrorSamples: errs.list()}
 	cpu.report(&res, res.Delivered, "delivery", time.Since(start))
+	nodeCPU.report(&res, res.Delivered, "delivery")
 	secs := sendEnd.Sub(start).Seconds()
 	res.SendSeconds = round(secs, 2)
 	res.AckRate = round(float64(res.Acked)/secs, 0)

@@ -166,7 +166,7 @@ func (r *runner) dialLightAll(ctx context.Context, ids, toks []string, onPush fu
 		}
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
-		c, err := dialLight(cctx, r.t.WS, toks[i], ids[i], r.cfg.Platform, r.t.SourceIP(i, r.cfg.PerIP))
+		c, err := dialLight(cctx, r.nodeFor(i).WS, toks[i], ids[i], r.cfg.Platform, r.nodeFor(i).SourceIP(i, r.cfg.PerIP))
 		if err != nil {
 			mu.Lock()
 			if firstErr == nil {

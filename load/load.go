@@ -83,6 +83,10 @@ type Config struct {
 
 	RestWorkers int
 	FullDecode  bool
+
+	Nodes      string // comma-separated host:port of several nodes (nodes.go)
+	NodePIDs   string
+	SharedPIDs string
 }
 
 func defaults() Config {
@@ -128,6 +132,9 @@ func flags(c *Config, name string, output io.Writer) *flag.FlagSet {
 	fs.IntVar(&c.PerIP, "per-ip", c.PerIP, "connections per source address before the next of 127.0.0.x is used (IPv4 targets)")
 	fs.IntVar(&c.RestWorkers, "rest-workers", c.RestWorkers, "rest: concurrent callers")
 	fs.BoolVar(&c.FullDecode, "full-decode", c.FullDecode, "pairs, hot and fanout: decode every push with package client instead of scanning it for the IDs imload needs")
+	fs.StringVar(&c.Nodes, "nodes", c.Nodes, "several server nodes, comma-separated host:port (loopback): connection i opens on node i mod N, so pairs cross nodes and group members spread; REST setup uses --target")
+	fs.StringVar(&c.NodePIDs, "node-pids", c.NodePIDs, "the process IDs of the --nodes, in order: each node's CPU per delivered message from /proc; more than --nodes: the extra nodes hold no connection of the run (what traffic between others costs a bystander)")
+	fs.StringVar(&c.SharedPIDs, "shared-pids", c.SharedPIDs, "process IDs every node shares (PostgreSQL's postmaster, a NATS server), counted with their descendants")
 	return fs
 }
 
@@ -162,6 +169,20 @@ func (c *Config) check() error {
 		bad("--secret is required")
 	}
 	if _, err := ParseTarget(c.Target); err != nil {
+		bad("%v", err)
+	}
+	nodes, err := nodeTargets(c.Nodes)
+	if err != nil {
+		bad("%v", err)
+	}
+	pids, err := pidList("--node-pids", c.NodePIDs)
+	if err != nil {
+		bad("%v", err)
+	}
+	if len(pids) > 0 && len(pids) < len(nodes) {
+		bad("--node-pids names %d processes for %d --nodes", len(pids), len(nodes))
+	}
+	if _, err := pidList("--shared-pids", c.SharedPIDs); err != nil {
 		bad("%v", err)
 	}
 	if len(errs) > 0 {
@@ -372,6 +393,9 @@ type runner struct {
 	out     io.Writer
 	conns   []*client.WS
 	closers []io.Closer // light receivers
+
+	nodes            []Target // --nodes; empty: every connection on t
+	nodePIDs, shared []int
 }
 
 func newRunner(cfg Config, out io.Writer) (*runner, error) {
@@ -380,7 +404,17 @@ func newRunner(cfg Config, out io.Writer) (*runner, error) {
 		return nil, err
 	}
 	hc := newHTTPClient(max(cfg.RestWorkers, cfg.DialConcurrency))
-	return &runner{cfg: cfg, t: t, hc: hc, api: &client.REST{BaseURL: t.API, HTTP: hc}, run: client.NewID("")[:8], out: out}, nil
+	r := &runner{cfg: cfg, t: t, hc: hc, api: &client.REST{BaseURL: t.API, HTTP: hc}, run: client.NewID("")[:8], out: out}
+	if r.nodes, err = nodeTargets(cfg.Nodes); err != nil {
+		return nil, err
+	}
+	if r.nodePIDs, err = pidList("--node-pids", cfg.NodePIDs); err != nil {
+		return nil, err
+	}
+	if r.shared, err = pidList("--shared-pids", cfg.SharedPIDs); err != nil {
+		return nil, err
+	}
+	return r, nil
 }
 
 func (r *runner) logf(format string, a ...any) {

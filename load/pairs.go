@@ -88,6 +88,7 @@ func (r *runner) pairs(ctx context.Context) Result {
 	budget.Store(int64(r.cfg.MaxMsgs))
 	start := time.Now()
 	cpu := startCPU(r.cfg.ServerPID)
+	nodeCPU := startNodes(max(len(r.nodes), 1), r.nodePIDs, r.shared)
 	firstSend.Store(start.UnixNano())
 	sendPlan{
 		senders: n, rate: r.cfg.Rate, window: r.cfg.Window, deadline: start.Add(r.cfg.Duration), budget: budget,
@@ -139,6 +140,7 @@ func (r *runner) pairs(ctx context.Context) Result {
 	res.Latency, res.LatencyOf = lat.Summary(), "send→receive (2001 push)"
 	res.AckLatency = ackLat.Summary()
 	res.Figures = append(res.Figures, cpuRes.Figures...)
+	nodeCPU.report(&res, res.Delivered, "delivered message")
 	res.add("duplicate pushes", float64(dups), "")
 	res.add("pushes not from the pair's sender", float64(unexpected.Load()), "")
 	if badSeqs > 0 {

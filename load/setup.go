@@ -90,8 +90,8 @@ func (r *runner) dial(ctx context.Context, ids, toks []string, o dialOpts, opene
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		defer cancel()
 		wo := client.WSOptions{
-			URL: r.t.WS, Token: toks[i], UserID: ids[i], PlatformID: r.cfg.Platform,
-			LocalAddr: r.t.SourceIP(i, r.cfg.PerIP), Heartbeat: o.heartbeat, PushBuffer: o.pushBuffer,
+			URL: r.nodeFor(i).WS, Token: toks[i], UserID: ids[i], PlatformID: r.cfg.Platform,
+			LocalAddr: r.nodeFor(i).SourceIP(i, r.cfg.PerIP), Heartbeat: o.heartbeat, PushBuffer: o.pushBuffer,
 		}
 		if o.rawPush != nil && !r.cfg.FullDecode {
 			wo.RawPush = func(b []byte, t time.Time) { o.rawPush(i, b, t) }

@@ -46,5 +46,5 @@ LEFT JOIN user_tokens t ON t.user_id = u.user_id AND t.platform_id = @platform_i
 WHERE u.user_id = @user_id;
 
 -- name: ForbiddenAmong :many
--- The forbidden users among these: a process whose LISTEN connection was lost closes their connections.
+-- The forbidden users among these: a node whose bus (NATS) connection was lost closes their connections.
 SELECT user_id FROM users WHERE user_id = ANY(@user_ids::text[]) AND forbidden_type <> 0;

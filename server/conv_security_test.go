@@ -218,7 +218,7 @@ func TestConversationPagination(t *testing.T) {
 }
 
 // Issue 13, High 5: a forbidden user's sends are refused by the send itself, whatever became of the kick
-// (here the forbid is written without one, as when a process's LISTEN connection was down), with the same
+// (here the forbid is written without one, as when a node's NATS connection was down), with the same
 // errCode as its REST calls get.
 func TestForbiddenSenderRefused(t *testing.T) {
 	t.Parallel()

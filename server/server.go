@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -27,6 +28,7 @@ import (
 	"github.com/imspec/imserver/openapi"
 	"github.com/imspec/imserver/queries"
 	"github.com/imspec/imserver/server/internal/auth"
+	"github.com/imspec/imserver/server/internal/bus"
 	"github.com/imspec/imserver/server/internal/chat"
 	"github.com/imspec/imserver/server/internal/config"
 	"github.com/imspec/imserver/server/internal/friends"
@@ -51,6 +53,7 @@ type Server struct {
 	chat     *chat.Service
 	hub      *gateway.Hub
 	presence *presence.Presence
+	bus      bus.Bus
 
 	probeMu  sync.Mutex // one write probe at a time; its result serves /readyz for probeFresh
 	probeAt  time.Time
@@ -65,6 +68,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 		if err != nil {
 			if s.presence != nil {
 				_ = s.presence.Close(context.Background())
+			}
+			if s.bus != nil {
+				s.bus.Close()
 			}
 			s.closeStorage()
 		}
@@ -114,12 +120,18 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	// The shared connection registry: every process's connections, for 1304 and get_users_online_status.
 	// Each worker may hold a pool connection while it announces (which takes another), so they get at most
 	// a quarter of the pool.
-	s.presence, err = presence.Start(ctx, s.pool, s.chat, presence.Options{Log: log, Workers: min(presence.DefaultWorkers, max(1, cfg.DBMaxConns/4))})
+	var hubRef atomic.Pointer[gateway.Hub]
+	attached := &attachTimes{}
+	if s.bus, err = connectBus(cfg, log, nodeHandler{s.chat.BusHandler(), &hubRef, attached}, reg); err != nil {
+		return nil, err
+	}
+	s.chat.SetBus(s.bus)
+	s.presence, err = presence.Start(ctx, s.pool, s.chat, presence.Options{Log: log, Workers: min(presence.DefaultWorkers, max(1, cfg.DBMaxConns/4)), ProcessID: processID(cfg.NodeName)})
 	if err != nil {
 		return nil, fmt.Errorf("presence registry: %w", err)
 	}
 	s.hub, err = gateway.New(gateway.Options{
-		Checker: checker, Backend: limitSends(grd, s.chat), Hooks: s.presence, Log: log, Registerer: reg,
+		Checker: checker, Backend: limitSends(grd, s.chat), Hooks: nodeHooks{s.presence, s.bus, attached}, Log: log, Registerer: reg,
 		MaxFrameBytes: cfg.WSMaxFrameBytes, SendQueue: cfg.WSSendQueue,
 		WriteTimeout: cfg.WSWriteTimeout, IdleTimeout: cfg.WSIdleTimeout,
 	})
@@ -127,11 +139,17 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 	s.chat.SetPusher(s.hub)
+	hubRef.Store(s.hub)
+	if n, ok := s.bus.(*bus.NATS); ok {
+		if err := n.SetStatusSource(s.presence.ProcessID(), nodeStatus(s.hub)); err != nil {
+			return nil, fmt.Errorf("bus: %w", err)
+		}
+	}
 	deps := httpapi.Deps{
 		Checker: checker, Log: log, MaxBody: cfg.MaxBodyBytes,
 		Metrics: httpapi.NewMetrics(reg), Chat: s.chat, Guard: grd, Users: users.New(s.pool, s.chat, signer, cfg.Secret), Friends: friends.New(s.pool, s.chat),
 		Groups:   groups.New(s.pool, s.chat, groups.Limits{MaxMembers: cfg.MaxGroupMembers, MaxGroupsPerUser: cfg.MaxGroupsPerUser}),
-		Sessions: sessions{hub: s.hub, presence: s.presence}, Console: console{q: db.New(s.pool), settings: cfg.Lines()},
+		Sessions: sessions{hub: s.hub, presence: s.presence, bus: s.bus}, Console: console{q: db.New(s.pool), settings: cfg.Lines()},
 	}
 
 	r := chi.NewRouter()
@@ -173,9 +191,6 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	srv := newHTTPServer(s.handler, s.cfg)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
-	lctx, stopListen := context.WithCancel(context.Background())
-	listening := make(chan struct{})
-	go func() { s.chat.Listen(lctx); close(listening) }()
 	close(s.ready)
 	s.log.Info("imserver listening", "addr", ln.Addr().String())
 	var err error
@@ -191,7 +206,7 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		cancel()
 	}
 	// Write the last disconnects, then take this process's connections out of the shared registry
-	// (announcing "offline" where due) while chat can still relay to the other processes.
+	// (announcing "offline" where due) while the bus still reaches the other nodes.
 	ptimeout := s.cfg.ShutdownTimeout
 	if !s.storageUp() {
 		ptimeout = min(ptimeout, time.Second) // nothing to write to: do not wait for it
@@ -201,9 +216,8 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 		s.log.Warn("presence: this process's connections stay in the registry until they expire", "err", perr)
 	}
 	pcancel()
-	stopListen()
-	<-listening
-	s.chat.Close() // flush queued message writes
+	s.chat.Close() // flush queued message writes (their pushes still go out on the bus)
+	s.bus.Close()
 	s.closeStorage()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
@@ -312,27 +326,64 @@ func ensureAdmins(ctx context.Context, q *db.Queries, admins []string) error {
 type sessions struct {
 	hub      *gateway.Hub
 	presence *presence.Presence
+	bus      bus.Bus
 }
 
-// OnlineStatus reports the connections of every process: this process's from its gateway (current to the
-// moment, with the background flag of 2004), the others' from the shared registry (written a moment after
-// they open or close; a process that died without stopping counts for up to 30 s; isBackground false, as the
-// gateway reports no 2004 to the registry). Per user, ordered by platform.
+// nodeStatus answers another node's question about this node's connections.
+func nodeStatus(hub *gateway.Hub) bus.StatusSource {
+	return func(userIDs []string) map[string][]bus.Conn {
+		out := map[string][]bus.Conn{}
+		for u, conns := range hub.OnlineStatus(userIDs) {
+			for _, c := range conns {
+				out[u] = append(out[u], bus.Conn{PlatformID: c.PlatformID, ConnID: c.ConnID, Background: c.IsBackground})
+			}
+		}
+		return out
+	}
+}
+
+// OnlineStatus reports the connections of every node, per user ordered by platform. This node's come from
+// its gateway (current to the moment, with the background flag of 2004). The other nodes are asked over the
+// bus, which answers the same way for each, at once; the shared registry (written a moment after each connect
+// and disconnect, isBackground false) speaks for the nodes that do not answer within bus.StatusTimeout (one
+// that died without stopping counts for up to 30 s) and for every node of a deployment without a bus.
 func (s sessions) OnlineStatus(ctx context.Context, userIDs []string) (map[string][]httpapi.PlatformConn, error) {
-	remote, err := s.presence.Remote(ctx, userIDs)
+	remote, err := s.presence.RemoteConns(ctx, userIDs)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string][]httpapi.PlatformConn{}
-	add := func(all map[string][]gateway.PlatformConn) {
-		for u, conns := range all {
-			for _, c := range conns {
-				out[u] = append(out[u], httpapi.PlatformConn{PlatformID: c.PlatformID, ConnID: c.ConnID, IsBackground: c.IsBackground})
+	for u, conns := range s.hub.OnlineStatus(userIDs) {
+		for _, c := range conns {
+			out[u] = append(out[u], httpapi.PlatformConn{PlatformID: c.PlatformID, ConnID: c.ConnID, IsBackground: c.IsBackground})
+		}
+	}
+	answered := map[string]map[string][]bus.Conn{}
+	if n, ok := s.bus.(*bus.NATS); ok {
+		others, err := s.presence.Others(ctx)
+		if err != nil {
+			return nil, err
+		}
+		expect := map[string]bool{}
+		for _, o := range others {
+			expect[o] = true
+		}
+		bctx, cancel := context.WithTimeout(ctx, bus.StatusTimeout)
+		answered = n.Status(bctx, userIDs, expect)
+		cancel()
+	}
+	for _, c := range remote {
+		if _, ok := answered[c.ProcessID]; !ok {
+			out[c.UserID] = append(out[c.UserID], httpapi.PlatformConn{PlatformID: c.PlatformID, ConnID: c.ConnID, IsBackground: c.IsBackground})
+		}
+	}
+	for _, conns := range answered {
+		for u, cs := range conns {
+			for _, c := range cs {
+				out[u] = append(out[u], httpapi.PlatformConn{PlatformID: c.PlatformID, ConnID: c.ConnID, IsBackground: c.Background})
 			}
 		}
 	}
-	add(s.hub.OnlineStatus(userIDs))
-	add(remote)
 	for _, conns := range out {
 		slices.SortStableFunc(conns, func(a, b httpapi.PlatformConn) int { return cmp.Compare(a.PlatformID, b.PlatformID) })
 	}

@@ -37,7 +37,7 @@ const forbiddenAmong = `-- name: ForbiddenAmong :many
 SELECT user_id FROM users WHERE user_id = ANY($1::text[]) AND forbidden_type <> 0
 `
 
-// The forbidden users among these: a process whose LISTEN connection was lost closes their connections.
+// The forbidden users among these: a node whose bus (NATS) connection was lost closes their connections.
 func (q *Queries) ForbiddenAmong(ctx context.Context, userIds []string) ([]string, error) {
 	rows, err := q.db.Query(ctx, forbiddenAmong, userIds)
 	if err != nil {

@@ -2,7 +2,7 @@
 
 // Package faulttest injects faults into a running imserver and its PostgreSQL: the embedded PostgreSQL
 // killed, an external one stopped and started again, a database stalled (SIGSTOP) or answering COMMIT after
-// the write timeout, a full disk, the LISTEN connection cut. Each test asserts what a client must be able to
+// the write timeout, a full disk, the bus (NATS) connections cut. Each test asserts what a client must be able to
 // rely on: no acknowledged message lost, every stored message pushed once to an online recipient,
 // /healthz and /readyz truthful, recovery without a restart of imserver.
 //

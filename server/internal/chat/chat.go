@@ -1,6 +1,6 @@
 // Package chat is the messaging domain shared by REST and the WebSocket gateway: validating and storing
 // messages with gap-free per-conversation seqs (Writer), pushing them after commit to every connection of
-// every recipient, here and in other processes (LISTEN/NOTIFY), pulling by seq, history, revoke, read
+// every recipient, here and on the other nodes (package bus), pulling by seq, history, revoke, read
 // receipts, conversations, and the notifications other domains (friends, groups, users) emit.
 package chat
 
@@ -11,12 +11,14 @@ import (
 	"encoding/json"
 	"log/slog"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/imspec/imserver/gen/db"
 	"github.com/imspec/imserver/gen/events"
+	"github.com/imspec/imserver/server/internal/bus"
 	"github.com/imspec/imserver/server/internal/gateway"
 )
 
@@ -37,9 +39,6 @@ const (
 	FromSystem = 200
 )
 
-// NotifyChannel is the PostgreSQL LISTEN/NOTIFY channel shared by all server processes.
-const NotifyChannel = "imserver_events"
-
 // Pusher delivers frames to live connections of this process (the gateway's hub implements it).
 type Pusher interface {
 	Deliver(userIDs []string, frame []byte, exceptConnID string)
@@ -53,9 +52,11 @@ type Service struct {
 	w      *Writer
 	pusher Pusher
 	log    *slog.Logger
-	origin string
+	bus    bus.Bus
 	now    func() time.Time
-	pushed pushedSet // what was pushed here lately, for the catch-up after a LISTEN gap
+	pushed pushedSet // what was pushed here lately, for the catch-up after a bus gap
+
+	resyncMu sync.Mutex
 }
 
 // Options configure a Service.
@@ -80,8 +81,8 @@ func New(pool *pgxpool.Pool, log *slog.Logger, opts Options) *Service {
 	if opts.WriteTimeout <= 0 {
 		opts.WriteTimeout = DefaultWriteTimeout
 	}
-	s := &Service{pool: pool, q: db.New(pool), log: log, origin: randomID(8), now: time.Now}
-	s.w = newWriter(pool, opts.Workers, opts.MaxBatch, opts.WriteTimeout, log, NotifyChannel, s.origin, s.pushStored)
+	s := &Service{pool: pool, q: db.New(pool), log: log, bus: bus.Local{}, now: time.Now}
+	s.w = newWriter(pool, opts.Workers, opts.MaxBatch, opts.WriteTimeout, log, s.pushStored)
 	return s
 }
 

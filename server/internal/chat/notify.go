@@ -165,38 +165,22 @@ func (s *Service) storeNotes(ctx context.Context, q *db.Queries, n *Notes) ([]*p
 		maxSeqs[g.ConversationID] = g.MaxSeq
 	}
 	rows := make([]db.InsertMessagesParams, 0, len(ps))
-	var payloads []string
 	for _, c := range convs {
 		cps := byConv[c]
 		maxSeq, ok := maxSeqs[c]
 		if !ok {
 			return nil, fmt.Errorf("allocate seqs: no row for %s", c)
 		}
-		wk := wakeup{Kind: "msg", Origin: s.origin, Conv: c, Begin: maxSeq - int64(len(cps)) + 1, End: maxSeq}
+		begin := maxSeq - int64(len(cps)) + 1
 		for i, p := range cps {
-			p.msg.Seq = wk.Begin + int64(i)
+			p.msg.Seq = begin + int64(i)
 			rows = append(rows, p.msg)
 		}
-		payloads = append(payloads, s.wakeups(wk, cps)...)
 	}
 	if _, err := q.InsertMessages(ctx, rows); err != nil {
 		return nil, fmt.Errorf("insert notifications: %w", err)
 	}
-	if err := q.NotifyAll(ctx, db.NotifyAllParams{Channel: NotifyChannel, Payloads: payloads}); err != nil {
-		return nil, fmt.Errorf("notify: %w", err)
-	}
 	return ps, nil
-}
-
-// wakeups are the NOTIFY payloads of one conversation's new seqs. The users beyond the members (who just
-// left a group) travel in separate "msgx" wake-ups of bounded size, so no payload grows with the group and
-// none can exceed PostgreSQL's 8,000-byte NOTIFY limit.
-func (s *Service) wakeups(wk wakeup, ps []*pending) []string {
-	out := []string{string(mustJSON(wk))}
-	for _, p := range ps {
-		out = append(out, extraWakeups(s.origin, wk.Conv, p.msg.Seq, p.extra)...)
-	}
-	return out
 }
 
 // NotifyOnline pushes a notification that is never stored (1304 presence) to whoever is online.

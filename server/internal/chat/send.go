@@ -9,6 +9,7 @@ import (
 	"github.com/imspec/imserver/gen/db"
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/auth"
+	"github.com/imspec/imserver/server/internal/bus"
 )
 
 // SendInput is a message to send, from REST /msg/send_msg or WS 1003. The caller has already checked that
@@ -122,7 +123,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (SendResult, error) {
 	}
 
 	if in.IsOnlineOnly || in.ContentType == ContentTyping {
-		if err := checkSends(ctx, s.q, []*pending{p}); err != nil {
+		if err := checkSends(ctx, s.pool, []*pending{p}); err != nil {
 			return SendResult{}, err
 		}
 		if p.err != nil {
@@ -165,18 +166,20 @@ func normalizeContent(contentType int, content string) string {
 	return content
 }
 
-// pushStored runs after each commit: one encoded frame per message, delivered to its recipients here.
-// Other processes learn of the messages from the NOTIFY sent in the same transaction.
+// pushStored runs after each commit: one encoded frame per message, delivered to its recipients here and
+// published to the nodes that hold them. A node that dies between the commit and the publish loses the
+// pushes, not the messages: the recipients find them by seq.
 func (s *Service) pushStored(ps []*pending) {
-	if s.pusher == nil {
-		return
-	}
 	for _, p := range ps {
 		if p.dup {
 			continue
 		}
-		s.pushed.add(p.stored.ConversationID, p.stored.Seq)
-		s.pusher.Deliver(p.recipients, PushFrame(ToWire(p.stored), p.opID), p.exceptConn)
+		s.pushed.mark(p.stored.ConversationID, p.stored.Seq, byEvent)
+		frame := PushFrame(ToWire(p.stored), p.opID)
+		if s.pusher != nil {
+			s.pusher.Deliver(p.recipients, frame, p.exceptConn)
+		}
+		s.bus.Publish(&bus.Event{Kind: bus.KindPush, Conv: p.stored.ConversationID, Seq: p.stored.Seq, Recipients: p.recipients, Except: p.exceptConn, Frame: frame})
 	}
 }
 

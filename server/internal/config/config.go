@@ -82,6 +82,23 @@ type Config struct {
 	RateSend, RateMutate, RateSecret guard.Limit
 	// RateExemptUserIDs are never rate-limited (admins never are either). Default none.
 	RateExemptUserIDs []string
+	// NATS reaches the other nodes of a multi-node deployment. Empty URLs: one node (no bus).
+	NATS NATS
+	// NodeName names this node on the bus, in the presence registry and in logs. Default: the host name.
+	NodeName string
+}
+
+// NATS is how a node connects to the NATS cluster that carries node-to-node traffic.
+type NATS struct {
+	// URLs are the servers (nats:// or tls://, user:password@ allowed); the client fails over between them.
+	URLs []string
+	// Creds is a .creds file (user JWT and nkey seed), NKey an nkey seed file: either authenticates.
+	Creds, NKey string
+	// CA verifies the servers' certificates; Cert and Key are this node's client certificate (mutual TLS).
+	CA, Cert, Key string
+	// SubjectPrefix is the first token of the deployment's subjects, so that deployments may share a NATS
+	// cluster. Default "imserver".
+	SubjectPrefix string
 }
 
 type setting struct {
@@ -119,6 +136,16 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	str(&c.DataDir, "data-dir", "IMSERVER_DATA_DIR", "./data", "data directory of the embedded PostgreSQL")
 	str(&c.Secret, "secret", "IMSERVER_SECRET", DevSecret, "shared secret for user_register/user_token and the JWT key")
 	str(&admins, "admin-user-ids", "IMSERVER_ADMIN_USER_IDS", "imAdmin", "comma-separated admin user IDs")
+	var natsURL string
+	str(&natsURL, "nats-url", "IMSERVER_NATS_URL", "", "comma-separated NATS servers of a multi-node deployment (nats://host:4222,...); empty: one node, no bus")
+	str(&c.NATS.Creds, "nats-creds", "IMSERVER_NATS_CREDS", "", "NATS credentials file (user JWT and nkey seed)")
+	str(&c.NATS.NKey, "nats-nkey", "IMSERVER_NATS_NKEY", "", "NATS nkey seed file")
+	str(&c.NATS.CA, "nats-ca", "IMSERVER_NATS_CA", "", "PEM file of the CAs that sign the NATS servers' certificates")
+	str(&c.NATS.Cert, "nats-cert", "IMSERVER_NATS_CERT", "", "PEM client certificate for NATS (mutual TLS; with --nats-key)")
+	str(&c.NATS.Key, "nats-key", "IMSERVER_NATS_KEY", "", "PEM private key of --nats-cert")
+	str(&c.NATS.SubjectPrefix, "nats-subject-prefix", "IMSERVER_NATS_SUBJECT_PREFIX", "imserver", "first token of this deployment's NATS subjects (deployments sharing a NATS cluster need different ones)")
+	host, _ := os.Hostname()
+	str(&c.NodeName, "node-name", "IMSERVER_NODE_NAME", host, "this node's name on the bus and in the presence registry (unique per node)")
 	str(&c.LogLevel, "log-level", "IMSERVER_LOG_LEVEL", "info", "debug, info, warn or error")
 	str(&c.LogFormat, "log-format", "IMSERVER_LOG_FORMAT", "text", "text or json")
 	dur := func(p *time.Duration, name, env string, def time.Duration, help string) error {
@@ -178,6 +205,7 @@ func Load(args []string, getenv func(string) string) (*Config, error) {
 	}
 	c.AdminUserIDs = splitList(admins)
 	c.RateExemptUserIDs = splitList(exempt)
+	c.NATS.URLs = splitList(natsURL)
 	switch rateLimit {
 	case "on":
 	case "off":
@@ -221,6 +249,14 @@ func (c *Config) validate() error {
 		return fmt.Errorf("config: --max-groups-per-user must be at least 1")
 	case c.HTTPReadTimeout <= 0 || c.HTTPIdleTimeout <= 0:
 		return fmt.Errorf("config: --http-read-timeout and --http-idle-timeout must be positive")
+	case (c.NATS.Cert == "") != (c.NATS.Key == ""):
+		return fmt.Errorf("config: --nats-cert and --nats-key go together")
+	case len(c.NATS.URLs) == 0 && c.NATS.Creds+c.NATS.NKey+c.NATS.CA+c.NATS.Cert != "":
+		return fmt.Errorf("config: NATS credentials or TLS files are set but --nats-url is empty")
+	case c.NATS.SubjectPrefix == "" || strings.ContainsAny(c.NATS.SubjectPrefix, ".*> \t"):
+		return fmt.Errorf("config: --nats-subject-prefix must be one NATS subject token (no '.', '*', '>' or spaces)")
+	case c.NATS.Creds != "" && c.NATS.NKey != "":
+		return fmt.Errorf("config: give --nats-creds or --nats-nkey, not both")
 	case c.Secret != DevSecret && len(c.Secret) < MinSecretLen:
 		return fmt.Errorf("config: --secret must be at least %d characters (it also signs every token); generate one with: openssl rand -hex 24", MinSecretLen)
 	case c.UsingDevSecret() && !c.AllowDevSecret && !loopbackOrWildcard(c.Addr):
@@ -280,6 +316,14 @@ func (c *Config) Lines() []string {
 		"max-groups-per-user": strconv.Itoa(c.MaxGroupsPerUser),
 		"db-write-timeout":    c.DBWriteTimeout.String(),
 		"debug-addr":          c.DebugAddr,
+		"node-name":           c.NodeName,
+		"nats-url":            natsLine(c.NATS.URLs),
+		"nats-creds":          c.NATS.Creds,
+		"nats-nkey":           c.NATS.NKey,
+		"nats-ca":             c.NATS.CA,
+		"nats-cert":           c.NATS.Cert,
+		"nats-key":            c.NATS.Key,
+		"nats-subject-prefix": c.NATS.SubjectPrefix,
 	}
 	for k, v := range c.edgeLines() {
 		m[k] = v
@@ -310,6 +354,25 @@ func (c *Config) edgeLines() map[string]string {
 		"rate-secret":          c.RateSecret.String(),
 		"rate-exempt-user-ids": strings.Join(c.RateExemptUserIDs, ","),
 	}
+}
+
+// natsLine shows the NATS servers with passwords masked; empty means one node.
+func natsLine(urls []string) string {
+	if len(urls) == 0 {
+		return "(none: one node)"
+	}
+	out := make([]string, len(urls))
+	for i, raw := range urls {
+		// nats://TOKEN@host: a user with no password is a token, as secret as a password.
+		if u, err := url.Parse(raw); err == nil && u.User != nil {
+			if _, ok := u.User.Password(); !ok {
+				u.User = url.User("***")
+				raw = u.String()
+			}
+		}
+		out[i] = maskURL(raw)
+	}
+	return strings.Join(out, ",")
 }
 
 // mask says whether a secret is the development default, and shows nothing of any secret.

@@ -129,3 +129,26 @@ func TestGroupLimits(t *testing.T) {
 		}
 	}
 }
+
+func TestNATSFlags(t *testing.T) {
+	c, err := Load([]string{"--nats-url", "nats://a:4222, nats://tok3n@b:4222,nats://u:pw@c:4222", "--node-name", "n1", "--nats-creds", "/x.creds"}, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(c.NATS.URLs, "|") != "nats://a:4222|nats://tok3n@b:4222|nats://u:pw@c:4222" || c.NodeName != "n1" || c.NATS.Creds != "/x.creds" {
+		t.Fatalf("got %+v", c)
+	}
+	all := strings.Join(c.Lines(), "\n")
+	if strings.Contains(all, "tok3n") || strings.Contains(all, "pw@") || !strings.Contains(all, "node-name=n1") {
+		t.Fatalf("NATS secrets leaked or node name missing:\n%s", all)
+	}
+	for name, args := range map[string][]string{
+		"cert without key":  {"--nats-url", "nats://a:4222", "--nats-cert", "c.pem"},
+		"creds without url": {"--nats-creds", "x.creds"},
+		"creds and nkey":    {"--nats-url", "nats://a:4222", "--nats-creds", "x", "--nats-nkey", "y"},
+	} {
+		if _, err := Load(args, env(nil)); err == nil {
+			t.Errorf("%s: want error", name)
+		}
+	}
+}

@@ -144,13 +144,18 @@ func (h *Hub) Kick(userID string, platformID int, reason string) {
 
 // KickCode is Kick with an explicit close code.
 func (h *Hub) KickCode(userID string, platformID int, code websocket.StatusCode, reason string) {
+	h.KickWhere(userID, platformID, code, reason, nil)
+}
+
+// KickWhere is KickCode for the connections victim picks (nil: all).
+func (h *Hub) KickWhere(userID string, platformID int, code websocket.StatusCode, reason string, victim func(ConnInfo) bool) {
 	s := h.shard(userID)
 	var victims []*conn
 	s.mu.Lock()
 	list := s.users[userID]
 	kept := list[:0]
 	for _, c := range list {
-		if platformID == 0 || c.info.PlatformID == platformID {
+		if (platformID == 0 || c.info.PlatformID == platformID) && (victim == nil || victim(c.info)) {
 			victims = append(victims, c)
 			h.emit(s, disconnected, c)
 		} else {
@@ -273,6 +278,9 @@ func (h *Hub) register(c *conn) bool {
 		h.emit(s, disconnected, old)
 	}
 	s.mu.Unlock()
+	if a, ok := h.opts.Hooks.(Attacher); ok {
+		a.Attach(c.info) // before the ack: see Attacher
+	}
 	h.runHooks(s)
 	if old != nil {
 		h.m.kicks.Inc()

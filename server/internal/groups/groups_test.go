@@ -17,6 +17,8 @@ import (
 	"github.com/imspec/imserver/internal/pgtest"
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/auth"
+	"github.com/imspec/imserver/server/internal/bus"
+	"github.com/imspec/imserver/server/internal/bus/natstest"
 	"github.com/imspec/imserver/server/internal/chat"
 	"github.com/imspec/imserver/server/internal/groups"
 )
@@ -183,9 +185,8 @@ func (r *recorder) receivers(substr string) map[string]bool {
 	return out
 }
 
-// Kicking hundreds of members with long IDs succeeds, and another server process pushes the 1508 to every
-// one of them: the wake-up that tells it where to read carries no list that grows with the group (before, the
-// NOTIFY payload exceeded PostgreSQL's 8,000 bytes and the kick answered 500 after it was applied).
+// Kicking hundreds of members with long IDs succeeds, and another node pushes the 1508 to every one of them
+// (once, under LISTEN/NOTIFY, the payload exceeded PostgreSQL's 8,000 bytes and the kick answered 500).
 func TestKickOfManyLongIDsReachesOtherProcesses(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, groups.Limits{})
@@ -195,13 +196,24 @@ func TestKickOfManyLongIDsReachesOtherProcesses(t *testing.T) {
 	u := e.users(t, long, 301)
 	gid := e.create(t, u[0], u[1:])
 
-	// A second process: its own chat service on the same database, listening.
+	// A second node: its own chat service on the same database, both on one NATS bus.
+	ns := natstest.Start(t)
 	other := chat.New(e.pool, quiet, chat.Options{})
 	t.Cleanup(other.Close)
 	rec := &recorder{ch: make(chan struct{}, 1)}
 	other.SetPusher(rec)
-	go other.Listen(ctx)
-	// Wait until it listens: an online-only push from this process reaches it.
+	for _, c := range []*chat.Service{e.chat, other} {
+		b, err := bus.ConnectNATS(bus.NATSOptions{URLs: natstest.URLs(ns), Log: quiet}, c.BusHandler())
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(b.Close)
+		c.SetBus(b)
+		if c == other {
+			b.Hold(u[0])
+		}
+	}
+	// Wait until it is subscribed: an online-only push from this node reaches it.
 	deadline := time.Now().Add(30 * time.Second)
 	for !rec.receivers(`"contentType":1304`)[u[0]] {
 		if time.Now().After(deadline) {

@@ -16,7 +16,7 @@
 // user's advisory lock and gets back, from the same statement as the change, the count of the user's other
 // connections in every live process. Only the transaction that makes the count go from 0 to 1 (or 1 to 0)
 // announces, so two processes never both do. The announcement (friends lookup and pushes, which reach
-// friends in every process through chat's NOTIFY relay) is made before that transaction commits, while the
+// friends on every node through chat's bus) is made before that transaction commits, while the
 // lock is held, so the announcements of one user leave in the order of the changes, whichever processes
 // make them. (A friend connected to the process that announces second can still see the two swapped when
 // the relay of the first is slower than the local delivery of the second; both follow within milliseconds.)
@@ -87,7 +87,7 @@ type Notifier interface {
 // Options tune a Presence; zero values take the defaults.
 type Options struct {
 	// Workers is the number of goroutines writing the registry; each holds at most one database connection
-	// at a time (and announcing takes a second one, for NOTIFY). Default 4.
+	// at a time (announcing reads the user's friends within it). Default 4.
 	Workers int
 	// Timeout bounds one transaction. Default 5s.
 	Timeout time.Duration
@@ -252,6 +252,33 @@ func (p *Presence) Remote(ctx context.Context, userIDs []string) (map[string][]g
 		out[r.UserID] = append(out[r.UserID], gateway.PlatformConn{PlatformID: int(r.PlatformID), ConnID: r.ConnID, IsBackground: r.IsBackground})
 	}
 	return out, nil
+}
+
+// RemoteConn is a live connection of another process, as the registry has it.
+type RemoteConn struct {
+	UserID, ProcessID string
+	gateway.PlatformConn
+}
+
+// RemoteConns is Remote with the process of each connection.
+func (p *Presence) RemoteConns(ctx context.Context, userIDs []string) ([]RemoteConn, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := p.q.LivePresenceConns(ctx, db.LivePresenceConnsParams{UserIds: userIDs, ExceptProcessID: p.id, TtlMs: p.ttlMS})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RemoteConn, len(rows))
+	for i, r := range rows {
+		out[i] = RemoteConn{UserID: r.UserID, ProcessID: r.ProcessID, PlatformConn: gateway.PlatformConn{PlatformID: int(r.PlatformID), ConnID: r.ConnID, IsBackground: r.IsBackground}}
+	}
+	return out, nil
+}
+
+// Others lists the other live processes.
+func (p *Presence) Others(ctx context.Context) ([]string, error) {
+	return p.q.LivePresenceProcesses(ctx, db.LivePresenceProcessesParams{ExceptProcessID: p.id, TtlMs: p.ttlMS})
 }
 
 // Close shuts presence down gracefully, after the gateway has closed its connections: the workers write

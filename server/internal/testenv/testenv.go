@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -23,6 +24,7 @@ import (
 
 	"github.com/imspec/imserver/internal/pgtest"
 	"github.com/imspec/imserver/server"
+	"github.com/imspec/imserver/server/internal/bus/natstest"
 	"github.com/imspec/imserver/server/internal/config"
 )
 
@@ -42,6 +44,9 @@ type Env struct {
 	cancel context.CancelFunc
 	done   chan error
 }
+
+// SingleNode runs the server with no bus (the default of `imserver` without --nats-url).
+func SingleNode(c *config.Config) { c.NATS = config.NATS{} }
 
 // Option adjusts the server's configuration.
 type Option func(*config.Config)
@@ -68,6 +73,15 @@ func StartWithDSN(t testing.TB, dsn string, opts ...Option) *Env {
 	cfg.AdminUserIDs = []string{Admin}
 	cfg.DBMaxConns = 8
 	cfg.ShutdownTimeout = 5 * time.Second
+	// The servers of one database are the nodes of one deployment: they share a NATS server and keep
+	// apart from other tests' deployments by subject prefix.
+	ns, err := natstest.Shared()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.NATS.URLs = []string{ns.ClientURL()}
+	sum := sha256.Sum256([]byte(dsn))
+	cfg.NATS.SubjectPrefix = "t" + hex.EncodeToString(sum[:8])
 	for _, o := range opts {
 		o(cfg)
 	}
@@ -238,6 +252,8 @@ type WS struct {
 	mu     sync.Mutex
 	incr   int
 	Closed chan websocket.CloseError
+	// Gone is closed when the connection is gone, with a close frame or without (the server was killed).
+	Gone chan struct{}
 }
 
 // Dial connects userID with token on platformID (isMsgResp=true, and the first ack frame is checked).
@@ -269,13 +285,14 @@ func (e *Env) TryDial(userID, token string, platformID int) (*WS, error) {
 		c.CloseNow()
 		return nil, fmt.Errorf("ack %s", ack)
 	}
-	ws := &WS{t: e.T, Conn: c, UserID: userID, frames: make(chan Frame, 10000), Closed: make(chan websocket.CloseError, 1)}
+	ws := &WS{t: e.T, Conn: c, UserID: userID, frames: make(chan Frame, 10000), Closed: make(chan websocket.CloseError, 1), Gone: make(chan struct{})}
 	go ws.readLoop()
 	e.T.Cleanup(func() { c.CloseNow() })
 	return ws, nil
 }
 
 func (w *WS) readLoop() {
+	defer close(w.Gone)
 	defer close(w.frames)
 	for {
 		_, b, err := w.Conn.Read(context.Background())
