@@ -248,7 +248,7 @@ func TestDocumentIsAsyncAPI3(t *testing.T) {
 		t.Errorf("channels.msgGateway.address: got %v, want /msg_gateway", ch["address"])
 	}
 	query := mapAt(ch, "bindings", "ws", "query", "properties")
-	for _, p := range []string{"token", "userID", "sendID", "platformID", "operationID", "isMsgResp"} {
+	for _, p := range []string{"token", "userID", "sendID", "platformID", "operationID", "isMsgResp", "sdkType"} {
 		if query[p] == nil {
 			t.Errorf("channels.msgGateway.bindings.ws.query: missing %s", p)
 		}

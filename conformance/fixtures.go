@@ -196,6 +196,13 @@ var preps = map[string]prep{
 	"revokeMsg/*":                      {steps: one(sendSeed)},
 	"revokeMsg/err1301-alreadyRevoked": {steps: one(sendSeed), again: true},
 	"markMsgsAsRead/*":                 {steps: one(sendSeed, sendReply)},
+	"markConversationAsRead/*":         {steps: one(sendSeed, sendReply)},
+	// The OpenIM SDK profile's lookups.
+	"getDesignatedFriendApply/pending": {steps: one(replay("addFriend/seed"))},
+	"getDesignatedFriends/oneFriend":   {steps: befriend("user123", "user456")},
+	"getFullFriendUserIDs/oneFriend":   {steps: befriend("user123", "user456")},
+	"isFriend/friends":                 {steps: befriend("user123", "user456")},
+	"getSpecifiedBlacks/oneBlack":      {steps: one(replay("addBlack/blockUser", set("blackUserID", "user456")))},
 	"getAllConversations/all": {steps: one(sendSeed, sendReply, replay("setConversations/pin"),
 		// doNotNotify also sets ex "工作群", which the example's group conversation does not show.
 		replay("setConversations/doNotNotify", drop("conversation.ex"))),

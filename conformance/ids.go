@@ -8,7 +8,7 @@ import (
 // ids maps the specs' placeholder IDs (user123, group123, …), the admin and the development secret of one case
 // to the run: every placeholder becomes a fresh ID of this case, the admin becomes the target's admin and the
 // secret the target's secret. The rewrite is consistent in every string that contains a placeholder, requests
-// and expected responses alike, and a `single_<a>_<b>` conversation ID is re-sorted after it.
+// and expected responses alike, and a `single_<a>_<b>` (or the SDK's `si_<a>_<b>`) conversation ID is re-sorted after it; map keys are rewritten too.
 type ids struct {
 	suffix    string
 	admins    map[string]bool
@@ -17,7 +17,7 @@ type ids struct {
 	secret    string
 }
 
-var singleRE = regexp.MustCompile(`single_([^_\s"]+)_([^_\s"]+)`)
+var singleRE = regexp.MustCompile(`(single|\bsi)_([^_\s"]+)_([^_\s"]+)`)
 
 // id maps one placeholder (or the admin) to its run ID.
 func (m *ids) id(ph string) string {
@@ -35,9 +35,9 @@ func (m *ids) str(s string) string {
 	out := placeholderRE.ReplaceAllStringFunc(s, m.id)
 	return singleRE.ReplaceAllStringFunc(out, func(c string) string {
 		p := singleRE.FindStringSubmatch(c)
-		pair := []string{p[1], p[2]}
+		pair := []string{p[2], p[3]}
 		sort.Strings(pair)
-		return "single_" + pair[0] + "_" + pair[1]
+		return p[1] + "_" + pair[0] + "_" + pair[1]
 	})
 }
 
@@ -50,10 +50,12 @@ func (m *ids) value(v any) any {
 func (m *ids) walk(key string, v any) any {
 	switch x := v.(type) {
 	case map[string]any:
+		out := make(map[string]any, len(x))
 		for k, e := range x {
-			x[k] = m.walk(k, e)
+			// Keys too: a map keyed by ID (respList of the SDK profile's member sync) names placeholders.
+			out[m.str(k)] = m.walk(k, e)
 		}
-		return x
+		return out
 	case []any:
 		for i, e := range x {
 			x[i] = m.walk(key, e)

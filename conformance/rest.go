@@ -142,6 +142,9 @@ func (e *env) rules(p prep, want map[string]any) match.Rules {
 		switch {
 		case key == "token" || key == "serverMsgID" || key == "connID":
 			return match.Type
+		case key == "version" || key == "versionID":
+			// An incremental-sync version (the OpenIM SDK profile) is the server's own name for a state.
+			return match.Type
 		case key == "clientMsgID":
 			e.mu.Lock()
 			sent := e.sent[str(w)]

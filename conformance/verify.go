@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/imspec/imserver/client"
@@ -199,6 +200,19 @@ var verifies = map[string]verify{
 			top = max(top, float64(num(s)))
 		}
 		e.wantConversation(str(c.body["userID"]), str(c.body["conversationID"]), "hasReadSeq", top)
+	}},
+	"markConversationAsRead/*": {post: func(e *env, c *exampleCall, _ map[string]any) {
+		top := float64(num(c.body["hasReadSeq"]))
+		for _, s := range list(c.body["seqs"]) {
+			top = max(top, float64(num(s)))
+		}
+		conv := str(c.body["conversationID"])
+		if rest, ok := strings.CutPrefix(conv, "si_"); ok { // the SDK's form; getConversations takes this API's
+			conv = "single_" + rest
+		} else if rest, ok := strings.CutPrefix(conv, "sg_"); ok {
+			conv = "group_" + rest
+		}
+		e.wantConversation(str(c.body["userID"]), conv, "hasReadSeq", top)
 	}},
 	"setConversations/*": {post: func(e *env, c *exampleCall, _ map[string]any) {
 		conv := obj(c.body["conversation"])

@@ -29,6 +29,11 @@ var operationIDs = []string{
 	"cancelMuteGroupMember", "muteGroup", "cancelMuteGroup", "getGroupMemberList", "getJoinedGroupList",
 	"getGroupApplicationList", "sendMsg", "getConversationMsg", "revokeMsg", "markMsgsAsRead", "getAllConversations",
 	"getConversations", "setConversations", "getUsersOnlineStatus", "forbidUser", "unforbidUser", "getOnlineUsers", "getServerConfig",
+	"getIncrementalFriends", "getFullFriendUserIDs", "getDesignatedFriends", "getDesignatedFriendApply",
+	"getIncrementalJoinGroups", "getFullJoinGroupIDs", "getIncrementalGroupMembersBatch", "getIncrementalConversations",
+	"getNotNotifyConversationIDs", "markConversationAsRead", "getGroupMembersInfo", "getFullGroupMemberUserIDs", "getSpecifiedBlacks",
+	"getSpecifiedUserGroupRequestInfo", "isFriend", "getConversationsHasReadAndMaxSeq", "getActiveConversations",
+	"getJssdkConversations",
 }
 
 // unauthenticated operations take the shared secret instead of a token.
@@ -73,10 +78,15 @@ var errCodes = []struct {
 	{1206, "AlreadyInGroup", ""},
 	{1207, "GroupLimitReached", "the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit"},
 	{1301, "MsgAlreadyRevoked", ""},
+	{1501, "SDKTokenExpired", "OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token"},
+	{1502, "SDKTokenInvalid", "OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid)"},
+	{1503, "SDKTokenMalformed", "OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key)"},
+	{1506, "SDKTokenKicked", "OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again"},
+	{1507, "SDKTokenNotExist", "OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token"},
 }
 
 var tags = map[string]bool{"auth": true, "user": true, "friend": true, "group": true, "msg": true,
-	"conversation": true, "manager": true}
+	"conversation": true, "manager": true, "jssdk": true}
 
 var errExampleName = regexp.MustCompile(`^err([0-9]+)-[A-Za-z0-9]+$`)
 
@@ -134,7 +144,12 @@ func requestOf(t *testing.T, o operation) (*openapi3.SchemaRef, openapi3.Example
 	if !o.op.RequestBody.Value.Required {
 		t.Errorf("%s: request body must be required", o.op.OperationID)
 	}
-	return jsonExamples(t, o.op.OperationID+" request", o.op.RequestBody.Value.Content)
+	c := o.op.RequestBody.Value.Content
+	if mt := c.Get("application/x-protobuf"); mt != nil && o.op.Tags[0] == "jssdk" {
+		// The SDK profile's protobuf routes (docs/CONVENTIONS.md): a binary body, its examples raw bytes.
+		return mt.Schema, mt.Examples
+	}
+	return jsonExamples(t, o.op.OperationID+" request", c)
 }
 
 func responseOf(t *testing.T, o operation) (*openapi3.SchemaRef, openapi3.Examples) {

@@ -155,3 +155,66 @@ CROSS JOIN LATERAL (
 WHERE s.max_seq_time >= @since::bigint
 ORDER BY m.conversation_id, m.seq
 LIMIT @max_rows::int;
+
+-- name: StoreMessages :many
+-- The writer's one statement for a batch's accepted messages: reserves each conversation's seqs (one row
+-- lock per conversation, taken in conversation_id order as every writer takes them) and inserts the
+-- messages with them. Message i of a conversation's n gets max_seq - back with back = n-1-i, so the writer
+-- knows every seq from the returned max_seq. jsonb NULL is a NULL column; @at_user_id_lists carries each
+-- list as a JSON array (NULL: no list), as a text[] cannot hold a list per row.
+WITH s AS (
+    INSERT INTO conversation_seqs AS cs (conversation_id, max_seq, max_seq_time)
+    SELECT k.conversation_id, k.n, @now::bigint
+    FROM (SELECT unnest(@conversation_ids::text[]) AS conversation_id, unnest(@ns::bigint[]) AS n) k
+    ORDER BY k.conversation_id
+    ON CONFLICT (conversation_id) DO UPDATE
+        SET max_seq = cs.max_seq + EXCLUDED.max_seq, max_seq_time = EXCLUDED.max_seq_time
+    RETURNING cs.conversation_id, cs.max_seq
+), m AS (
+    INSERT INTO messages (
+        conversation_id, seq, server_msg_id, client_msg_id, send_id, recv_id, group_id, sender_platform_id,
+        sender_nickname, sender_face_url, session_type, msg_from, content_type, content, send_time, create_time,
+        status, options, offline_push_info, at_user_id_list, attached_info, ex
+    )
+    SELECT r.conversation_id, s.max_seq - r.back, r.server_msg_id, r.client_msg_id, r.send_id, r.recv_id,
+        r.group_id, r.sender_platform_id, r.sender_nickname, r.sender_face_url, r.session_type, r.msg_from,
+        r.content_type, r.content, r.send_time, r.create_time, r.status, r.options, r.offline_push_info,
+        CASE WHEN r.at_user_id_list IS NULL THEN NULL
+             ELSE ARRAY(SELECT e.v FROM jsonb_array_elements_text(r.at_user_id_list) WITH ORDINALITY AS e(v, i) ORDER BY e.i) END,
+        r.attached_info, r.ex
+    FROM (SELECT
+                unnest(@msg_conversation_ids::text[]) AS conversation_id,
+                unnest(@backs::bigint[]) AS back,
+                unnest(@server_msg_ids::text[]) AS server_msg_id,
+                unnest(@client_msg_ids::text[]) AS client_msg_id,
+                unnest(@send_ids::text[]) AS send_id,
+                unnest(@recv_ids::text[]) AS recv_id,
+                unnest(@group_ids::text[]) AS group_id,
+                unnest(@sender_platform_ids::int[]) AS sender_platform_id,
+                unnest(@sender_nicknames::text[]) AS sender_nickname,
+                unnest(@sender_face_urls::text[]) AS sender_face_url,
+                unnest(@session_types::int[]) AS session_type,
+                unnest(@msg_froms::int[]) AS msg_from,
+                unnest(@content_types::int[]) AS content_type,
+                unnest(@contents::text[]) AS content,
+                unnest(@send_times::bigint[]) AS send_time,
+                unnest(@create_times::bigint[]) AS create_time,
+                unnest(@statuses::int[]) AS status,
+                unnest(@options::jsonb[]) AS options,
+                unnest(@offline_push_infos::jsonb[]) AS offline_push_info,
+                unnest(@at_user_id_lists::jsonb[]) AS at_user_id_list,
+                unnest(@attached_infos::text[]) AS attached_info,
+                unnest(@exes::text[]) AS ex) r
+    JOIN s ON s.conversation_id = r.conversation_id
+    RETURNING 1
+)
+SELECT s.conversation_id, s.max_seq, (SELECT count(*) FROM m)::bigint AS inserted FROM s;
+
+-- name: RaiseSendersReadMarks :exec
+-- RaiseSendersHasReadSeq for StoreMessages' batch, whose seqs the statement does not know: each (owner,
+-- conversation) once (the caller aggregates), its highest message max_seq - back of the conversation.
+UPDATE conversations c SET has_read_seq = GREATEST(c.has_read_seq, k.seq)
+FROM (SELECT u.owner, u.conversation_id, s.max_seq - u.back AS seq
+      FROM (SELECT unnest(@owners::text[]) AS owner, unnest(@conversation_ids::text[]) AS conversation_id, unnest(@backs::bigint[]) AS back) u
+      CROSS JOIN LATERAL (SELECT x.max_seq FROM conversation_seqs x WHERE x.conversation_id = u.conversation_id LIMIT 1) s) k
+WHERE c.owner_user_id = k.owner AND c.conversation_id = k.conversation_id AND c.has_read_seq < k.seq;

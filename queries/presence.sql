@@ -105,3 +105,8 @@ FROM presence_conns c JOIN presence_processes p ON p.process_id = c.process_id
 WHERE c.user_id = ANY(@user_ids::text[]) AND c.process_id <> @except_process_id
   AND p.seen_at >= now() - sqlc.arg(ttl_ms)::bigint * interval '1 millisecond'
 ORDER BY c.user_id, c.platform_id, c.since, c.conn_id;
+
+-- name: LivePresenceProcesses :many
+-- The live processes but @except_process_id: the nodes that should answer a question over the bus.
+SELECT process_id FROM presence_processes
+WHERE process_id <> @except_process_id AND seen_at >= now() - sqlc.arg(ttl_ms)::bigint * interval '1 millisecond';

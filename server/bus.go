@@ -4,25 +4,27 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/imspec/imserver/server/internal/bus"
-	"github.com/imspec/imserver/server/internal/chat"
 	"github.com/imspec/imserver/server/internal/config"
 	"github.com/imspec/imserver/server/internal/gateway"
 	"github.com/imspec/imserver/server/internal/presence"
 )
 
 // connectBus joins the NATS cluster of a multi-node deployment, or returns the no-op bus of a single node.
-func connectBus(cfg *config.Config, log *slog.Logger, c *chat.Service, reg prometheus.Registerer) (bus.Bus, error) {
+func connectBus(cfg *config.Config, log *slog.Logger, h bus.Handler, reg prometheus.Registerer) (bus.Bus, error) {
 	if len(cfg.NATS.URLs) == 0 {
 		return bus.Local{}, nil
 	}
 	n, err := bus.ConnectNATS(bus.NATSOptions{
 		URLs: cfg.NATS.URLs, Creds: cfg.NATS.Creds, NKey: cfg.NATS.NKey, CA: cfg.NATS.CA, Cert: cfg.NATS.Cert, Key: cfg.NATS.Key,
 		Name: cfg.NodeName, Prefix: cfg.NATS.SubjectPrefix, Log: log, Registerer: reg,
-	}, c.BusHandler())
+	}, h)
 	if err != nil {
 		return nil, err
 	}
@@ -40,11 +42,39 @@ func processID(node string) string {
 	return node + "-" + hex.EncodeToString(b[:])
 }
 
+// attachTimes are when this node's connections registered (µs), for the kicks of newer logins elsewhere.
+type attachTimes struct{ m sync.Map }
+
+// nodeHandler is chat's bus handler, but for a newer login's kick, which it applies itself: only to this
+// node's connections that registered before the connection that caused it (a kick that arrives late must not
+// close a connection newer still).
+type nodeHandler struct {
+	bus.Handler
+	hub      *atomic.Pointer[gateway.Hub]
+	attached *attachTimes
+}
+
+func (h nodeHandler) Handle(e *bus.Event) {
+	if e.Kind != bus.KindKick || e.Before == 0 {
+		h.Handler.Handle(e)
+		return
+	}
+	hub := h.hub.Load()
+	if hub == nil {
+		return
+	}
+	hub.KickWhere(e.UserID, e.PlatformID, gateway.CloseKicked, e.Reason, func(c gateway.ConnInfo) bool {
+		t, ok := h.attached.m.Load(c.ConnID)
+		return !ok || t.(int64) < e.Before
+	})
+}
+
 // nodeHooks tell the presence registry about every connection and the bus which users this node holds:
 // it subscribes to a user's events from other nodes while it holds a connection of theirs.
 type nodeHooks struct {
-	p *presence.Presence
-	b bus.Bus
+	p        *presence.Presence
+	b        bus.Bus
+	attached *attachTimes
 }
 
 var _ gateway.Attacher = nodeHooks{}
@@ -52,11 +82,14 @@ var _ gateway.Attacher = nodeHooks{}
 func (h nodeHooks) Online(userID string, platformID int)  { h.p.Online(userID, platformID) }
 func (h nodeHooks) Offline(userID string, platformID int) { h.p.Offline(userID, platformID) }
 
-// Attach subscribes before the gateway acks the connection, and closes the user's connection on the same
-// platform on the other nodes: the newest login of a platform wins across nodes as it does within one.
+// Attach subscribes before the gateway acks the connection, and closes the user's older connection on the
+// same platform on the other nodes: the newest login of a platform wins across nodes as it does within one
+// (as far as the nodes' clocks agree).
 func (h nodeHooks) Attach(c gateway.ConnInfo) {
+	now := time.Now().UnixMicro()
+	h.attached.m.Store(c.ConnID, now)
 	h.b.Hold(c.UserID)
-	h.b.Publish(&bus.Event{Kind: bus.KindKick, UserID: c.UserID, PlatformID: c.PlatformID, Reason: gateway.ReasonReplaced})
+	h.b.Publish(&bus.Event{Kind: bus.KindKick, UserID: c.UserID, PlatformID: c.PlatformID, Reason: gateway.ReasonReplaced, Before: now})
 }
 
 func (h nodeHooks) Connected(c gateway.ConnInfo) { h.p.Connected(c) }
@@ -64,4 +97,5 @@ func (h nodeHooks) Connected(c gateway.ConnInfo) { h.p.Connected(c) }
 func (h nodeHooks) Disconnected(c gateway.ConnInfo) {
 	h.p.Disconnected(c)
 	h.b.Release(c.UserID)
+	h.attached.m.Delete(c.ConnID)
 }

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/imspec/imserver/gen/events"
 	"github.com/imspec/imserver/internal/pgtest"
 	"github.com/imspec/imserver/server/internal/bus/natstest"
@@ -145,6 +147,33 @@ func TestMultiNode(t *testing.T) {
 	// A newer connection of a's platform 1 on node1 (same token) replaces the one on node0.
 	n1.Dial(a, aTok, 1)
 	aWS.Await(wait, "replacement across nodes", func(f testenv.Frame) bool { return f.ReqIdentifier == 2002 })
+
+	// A newer login's kick that arrives late (it names a time before this connection registered) closes
+	// nothing: a marker published after it on the same subject arrives with the connection still open.
+	e, eTok := n0.User("e")
+	eWS := n0.Dial(e, eTok, 1)
+	nc, err := nats.Connect(ns[0].ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	subject := prefix + ".u." + e
+	late := fmt.Sprintf(`{"k":"kick","u":%q,"p":1,"m":"late","bf":%d}`+"\n", e, time.Now().Add(-time.Minute).UnixMicro())
+	marker := fmt.Sprintf(`{"k":"push","s":0,"n":1}`+"\n%s\n"+`{"reqIdentifier":9999,"errCode":0,"errMsg":""}`, e)
+	if err := nc.Publish(subject, []byte(late)); err != nil {
+		t.Fatal(err)
+	}
+	if err := nc.Publish(subject, []byte(marker)); err != nil {
+		t.Fatal(err)
+	}
+	kicked := false
+	eWS.Await(wait, "the marker after a late kick", func(f testenv.Frame) bool {
+		kicked = kicked || f.ReqIdentifier == 2002
+		return f.ReqIdentifier == 9999
+	})
+	if kicked {
+		t.Fatal("a late kick closed a connection newer than its cause")
+	}
 
 	// The bus's series are on /metrics.
 	res, err := http.Get(n0.URL + "/metrics")

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-chi/chi/v5"
@@ -119,7 +120,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 	// The shared connection registry: every process's connections, for 1304 and get_users_online_status.
 	// Each worker may hold a pool connection while it announces (which takes another), so they get at most
 	// a quarter of the pool.
-	if s.bus, err = connectBus(cfg, log, s.chat, reg); err != nil {
+	var hubRef atomic.Pointer[gateway.Hub]
+	attached := &attachTimes{}
+	if s.bus, err = connectBus(cfg, log, nodeHandler{s.chat.BusHandler(), &hubRef, attached}, reg); err != nil {
 		return nil, err
 	}
 	s.chat.SetBus(s.bus)
@@ -128,7 +131,7 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 		return nil, fmt.Errorf("presence registry: %w", err)
 	}
 	s.hub, err = gateway.New(gateway.Options{
-		Checker: checker, Backend: limitSends(grd, s.chat), Hooks: nodeHooks{s.presence, s.bus}, Log: log, Registerer: reg,
+		Checker: checker, Backend: limitSends(grd, s.chat), Hooks: nodeHooks{s.presence, s.bus, attached}, Log: log, Registerer: reg,
 		MaxFrameBytes: cfg.WSMaxFrameBytes, SendQueue: cfg.WSSendQueue,
 		WriteTimeout: cfg.WSWriteTimeout, IdleTimeout: cfg.WSIdleTimeout,
 	})
@@ -136,8 +139,9 @@ func New(ctx context.Context, cfg *config.Config, log *slog.Logger) (_ *Server, 
 		return nil, err
 	}
 	s.chat.SetPusher(s.hub)
+	hubRef.Store(s.hub)
 	if n, ok := s.bus.(*bus.NATS); ok {
-		if err := n.SetStatusSource(nodeStatus(s.hub)); err != nil {
+		if err := n.SetStatusSource(s.presence.ProcessID(), nodeStatus(s.hub)); err != nil {
 			return nil, fmt.Errorf("bus: %w", err)
 		}
 	}
@@ -325,55 +329,61 @@ type sessions struct {
 	bus      bus.Bus
 }
 
-// nodeStatus answers another node's question about the background flags of this node's connections.
+// nodeStatus answers another node's question about this node's connections.
 func nodeStatus(hub *gateway.Hub) bus.StatusSource {
-	return func(userIDs []string) map[string]bool {
-		out := map[string]bool{}
-		for _, conns := range hub.OnlineStatus(userIDs) {
+	return func(userIDs []string) map[string][]bus.Conn {
+		out := map[string][]bus.Conn{}
+		for u, conns := range hub.OnlineStatus(userIDs) {
 			for _, c := range conns {
-				out[c.ConnID] = c.IsBackground
+				out[u] = append(out[u], bus.Conn{PlatformID: c.PlatformID, ConnID: c.ConnID, Background: c.IsBackground})
 			}
 		}
 		return out
 	}
 }
 
-// OnlineStatus reports the connections of every node: this node's from its gateway (current to the moment,
-// with the background flag of 2004), the others' from the shared registry (written a moment after they open
-// or close; a node that died without stopping counts for up to 30 s) with their background flags asked of
-// the nodes that hold them over the bus (false when a node does not answer within bus.StatusTimeout). Per
-// user, ordered by platform.
+// OnlineStatus reports the connections of every node, per user ordered by platform. This node's come from
+// its gateway (current to the moment, with the background flag of 2004). The other nodes are asked over the
+// bus, which answers the same way for each, at once; the shared registry (written a moment after each connect
+// and disconnect, isBackground false) speaks for the nodes that do not answer within bus.StatusTimeout (one
+// that died without stopping counts for up to 30 s) and for every node of a deployment without a bus.
 func (s sessions) OnlineStatus(ctx context.Context, userIDs []string) (map[string][]httpapi.PlatformConn, error) {
-	remote, err := s.presence.Remote(ctx, userIDs)
+	remote, err := s.presence.RemoteConns(ctx, userIDs)
 	if err != nil {
 		return nil, err
 	}
 	out := map[string][]httpapi.PlatformConn{}
-	add := func(all map[string][]gateway.PlatformConn) {
-		for u, conns := range all {
-			for _, c := range conns {
-				out[u] = append(out[u], httpapi.PlatformConn{PlatformID: c.PlatformID, ConnID: c.ConnID, IsBackground: c.IsBackground})
-			}
+	for u, conns := range s.hub.OnlineStatus(userIDs) {
+		for _, c := range conns {
+			out[u] = append(out[u], httpapi.PlatformConn{PlatformID: c.PlatformID, ConnID: c.ConnID, IsBackground: c.IsBackground})
 		}
 	}
-	add(s.hub.OnlineStatus(userIDs))
-	if n, ok := s.bus.(*bus.NATS); ok && len(remote) > 0 {
-		want := map[string]bool{}
-		for _, conns := range remote {
-			for _, c := range conns {
-				want[c.ConnID] = true
-			}
+	answered := map[string]map[string][]bus.Conn{}
+	if n, ok := s.bus.(*bus.NATS); ok {
+		others, err := s.presence.Others(ctx)
+		if err != nil {
+			return nil, err
+		}
+		expect := map[string]bool{}
+		for _, o := range others {
+			expect[o] = true
 		}
 		bctx, cancel := context.WithTimeout(ctx, bus.StatusTimeout)
-		bg := n.Background(bctx, userIDs, want)
+		answered = n.Status(bctx, userIDs, expect)
 		cancel()
-		for _, conns := range remote {
-			for i := range conns {
-				conns[i].IsBackground = bg[conns[i].ConnID]
+	}
+	for _, c := range remote {
+		if _, ok := answered[c.ProcessID]; !ok {
+			out[c.UserID] = append(out[c.UserID], httpapi.PlatformConn{PlatformID: c.PlatformID, ConnID: c.ConnID, IsBackground: c.IsBackground})
+		}
+	}
+	for _, conns := range answered {
+		for u, cs := range conns {
+			for _, c := range cs {
+				out[u] = append(out[u], httpapi.PlatformConn{PlatformID: c.PlatformID, ConnID: c.ConnID, IsBackground: c.Background})
 			}
 		}
 	}
-	add(remote)
 	for _, conns := range out {
 		slices.SortStableFunc(conns, func(a, b httpapi.PlatformConn) int { return cmp.Compare(a.PlatformID, b.PlatformID) })
 	}

@@ -19,6 +19,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 	"github.com/oapi-codegen/runtime"
+	openapi_types "github.com/oapi-codegen/runtime/types"
 )
 
 // Defines values for ErrCode.
@@ -43,6 +44,11 @@ const (
 	ErrCodeNotImplemented     ErrCode = 1009
 	ErrCodeOwnerCannotQuit    ErrCode = 1205
 	ErrCodeRecordNotFound     ErrCode = 1006
+	ErrCodeSDKTokenExpired    ErrCode = 1501
+	ErrCodeSDKTokenInvalid    ErrCode = 1502
+	ErrCodeSDKTokenKicked     ErrCode = 1506
+	ErrCodeSDKTokenMalformed  ErrCode = 1503
+	ErrCodeSDKTokenNotExist   ErrCode = 1507
 	ErrCodeSendOutcomeUnknown ErrCode = 504
 	ErrCodeStorageUnavailable ErrCode = 503
 	ErrCodeSuccess            ErrCode = 0
@@ -94,6 +100,16 @@ func (e ErrCode) Valid() bool {
 	case ErrCodeOwnerCannotQuit:
 		return true
 	case ErrCodeRecordNotFound:
+		return true
+	case ErrCodeSDKTokenExpired:
+		return true
+	case ErrCodeSDKTokenInvalid:
+		return true
+	case ErrCodeSDKTokenKicked:
+		return true
+	case ErrCodeSDKTokenMalformed:
+		return true
+	case ErrCodeSDKTokenNotExist:
 		return true
 	case ErrCodeSendOutcomeUnknown:
 		return true
@@ -336,6 +352,11 @@ type AddBlackResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -402,6 +423,11 @@ type AddFriendResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -468,6 +494,11 @@ type AddFriendResponseResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -541,6 +572,11 @@ type CancelMuteGroupMemberResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -596,6 +632,11 @@ type CancelMuteGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -710,6 +751,16 @@ type ConversationPagination struct {
 	ShowNumber int32 `json:"showNumber"`
 }
 
+// ConversationSeqs A conversation's seq state as the SDK reads it (OpenIM msg.Seqs).
+type ConversationSeqs struct {
+	// HasReadSeq maxSeq minus the unread count.
+	HasReadSeq int64 `json:"hasReadSeq"`
+	MaxSeq     int64 `json:"maxSeq"`
+
+	// MaxSeqTime The send time of the newest message, ms.
+	MaxSeqTime int64 `json:"maxSeqTime"`
+}
+
 // CreateGroupData defines model for CreateGroupData.
 type CreateGroupData struct {
 	// GroupInfo A group. In `/group/create_group` requests `groupID` (optional; the server makes one when empty),
@@ -772,6 +823,11 @@ type CreateGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -832,6 +888,11 @@ type DeleteFriendResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -890,6 +951,11 @@ type DismissGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -937,6 +1003,11 @@ type Empty = map[string]interface{}
 // | 1206 | AlreadyInGroup | |
 // | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 // | 1301 | MsgAlreadyRevoked | |
+// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 type ErrCode int
 
 // ForbidUserReq defines model for ForbidUserReq.
@@ -992,6 +1063,11 @@ type ForbidUserResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1047,6 +1123,64 @@ type FriendRequest struct {
 
 	// ToUserID The receiver, who answers.
 	ToUserID string `json:"toUserID"`
+}
+
+// GetActiveConversationsData The base64 of the protobuf bytes of openim.jssdk.GetActiveConversationsResp; never "".
+type GetActiveConversationsData = []byte
+
+// GetActiveConversationsReq The protobuf bytes of openim.jssdk.GetActiveConversationsReq; at most 64 KiB.
+type GetActiveConversationsReq = openapi_types.File
+
+// GetActiveConversationsResp The reply envelope of getActiveConversations.
+type GetActiveConversationsResp struct {
+	// Data The base64 of the protobuf bytes of openim.jssdk.GetActiveConversationsResp; never "".
+	Data GetActiveConversationsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
 }
 
 // GetAllConversationsData defines model for GetAllConversationsData.
@@ -1105,6 +1239,11 @@ type GetAllConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1167,6 +1306,11 @@ type GetBlackListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1236,6 +1380,11 @@ type GetConversationMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1248,6 +1397,79 @@ type GetConversationMsgResp struct {
 // GetConversationsData defines model for GetConversationsData.
 type GetConversationsData struct {
 	Conversations []Conversation `json:"conversations"`
+}
+
+// GetConversationsHasReadAndMaxSeqData defines model for GetConversationsHasReadAndMaxSeqData.
+type GetConversationsHasReadAndMaxSeqData struct {
+	// PinnedConversationIDs The pinned conversations (SDK form), when returnPinned; else empty.
+	PinnedConversationIDs []string `json:"pinnedConversationIDs"`
+
+	// Seqs Keyed by the SDK's conversation ID.
+	Seqs map[string]ConversationSeqs `json:"seqs"`
+}
+
+// GetConversationsHasReadAndMaxSeqReq defines model for GetConversationsHasReadAndMaxSeqReq.
+type GetConversationsHasReadAndMaxSeqReq struct {
+	// ConversationIDs The conversations to report (either ID form); empty for all. At most 100 entries.
+	ConversationIDs []string `json:"conversationIDs,omitempty"`
+
+	// ReturnPinned Also list the pinned conversations' IDs.
+	ReturnPinned bool `json:"returnPinned,omitempty"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetConversationsHasReadAndMaxSeqResp The reply envelope of getConversationsHasReadAndMaxSeq.
+type GetConversationsHasReadAndMaxSeqResp struct {
+	Data GetConversationsHasReadAndMaxSeqData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
 }
 
 // GetConversationsReq defines model for GetConversationsReq.
@@ -1297,6 +1519,145 @@ type GetConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetDesignatedFriendApplyData defines model for GetDesignatedFriendApplyData.
+type GetDesignatedFriendApplyData struct {
+	// FriendRequests The application, or nothing.
+	FriendRequests []FriendRequest `json:"friendRequests"`
+}
+
+// GetDesignatedFriendApplyReq defines model for GetDesignatedFriendApplyReq.
+type GetDesignatedFriendApplyReq struct {
+	// FromUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	FromUserID UserID `json:"fromUserID"`
+
+	// ToUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	ToUserID UserID `json:"toUserID"`
+}
+
+// GetDesignatedFriendApplyResp The reply envelope of getDesignatedFriendApply.
+type GetDesignatedFriendApplyResp struct {
+	Data GetDesignatedFriendApplyData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetDesignatedFriendsData defines model for GetDesignatedFriendsData.
+type GetDesignatedFriendsData struct {
+	FriendsInfo []FriendInfo `json:"friendsInfo"`
+}
+
+// GetDesignatedFriendsReq defines model for GetDesignatedFriendsReq.
+type GetDesignatedFriendsReq struct {
+	// FriendUserIDs At most 1,000 entries.
+	FriendUserIDs []UserID `json:"friendUserIDs"`
+
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
+}
+
+// GetDesignatedFriendsResp The reply envelope of getDesignatedFriends.
+type GetDesignatedFriendsResp struct {
+	Data GetDesignatedFriendsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1363,6 +1724,11 @@ type GetFriendApplyListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1425,6 +1791,225 @@ type GetFriendListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetFullFriendUserIDsData defines model for GetFullFriendUserIDsData.
+type GetFullFriendUserIDsData struct {
+	// Equal True when the request's idHash is the hash of today's IDs; userIDs is then empty.
+	Equal   bool     `json:"equal"`
+	UserIDs []string `json:"userIDs"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetFullFriendUserIDsReq defines model for GetFullFriendUserIDsReq.
+type GetFullFriendUserIDsReq struct {
+	// IdHash The client's hash of the IDs it has (see the operation); 0 when it has none.
+	IdHash uint64 `json:"idHash,omitempty"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetFullFriendUserIDsResp The reply envelope of getFullFriendUserIDs.
+type GetFullFriendUserIDsResp struct {
+	Data GetFullFriendUserIDsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetFullGroupMemberUserIDsData defines model for GetFullGroupMemberUserIDsData.
+type GetFullGroupMemberUserIDsData struct {
+	// Equal True when the request's idHash is the hash of today's IDs; userIDs is then empty.
+	Equal   bool     `json:"equal"`
+	UserIDs []string `json:"userIDs"`
+
+	// Version The member list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The member list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetFullGroupMemberUserIDsReq defines model for GetFullGroupMemberUserIDsReq.
+type GetFullGroupMemberUserIDsReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// IdHash The client's hash of the IDs it has (see the operation); 0 when it has none.
+	IdHash uint64 `json:"idHash,omitempty"`
+}
+
+// GetFullGroupMemberUserIDsResp The reply envelope of getFullGroupMemberUserIDs.
+type GetFullGroupMemberUserIDsResp struct {
+	Data GetFullGroupMemberUserIDsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetFullJoinGroupIDsData defines model for GetFullJoinGroupIDsData.
+type GetFullJoinGroupIDsData struct {
+	// Equal True when the request's idHash is the hash of today's IDs; groupIDs is then empty.
+	Equal    bool     `json:"equal"`
+	GroupIDs []string `json:"groupIDs"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetFullJoinGroupIDsReq defines model for GetFullJoinGroupIDsReq.
+type GetFullJoinGroupIDsReq = GetFullFriendUserIDsReq
+
+// GetFullJoinGroupIDsResp The reply envelope of getFullJoinGroupIDs.
+type GetFullJoinGroupIDsResp struct {
+	Data GetFullJoinGroupIDsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1492,6 +2077,11 @@ type GetGroupApplicationListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1559,6 +2149,76 @@ type GetGroupMemberListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetGroupMembersInfoData defines model for GetGroupMembersInfoData.
+type GetGroupMembersInfoData struct {
+	Members []GroupMemberFullInfo `json:"members"`
+}
+
+// GetGroupMembersInfoReq defines model for GetGroupMembersInfoReq.
+type GetGroupMembersInfoReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// UserIDs At most 1,000 entries.
+	UserIDs []UserID `json:"userIDs"`
+}
+
+// GetGroupMembersInfoResp The reply envelope of getGroupMembersInfo.
+type GetGroupMembersInfoResp struct {
+	Data GetGroupMembersInfoData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1615,6 +2275,309 @@ type GetGroupsInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetIncrementalConversationsData defines model for GetIncrementalConversationsData.
+type GetIncrementalConversationsData struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Insert New since the client's version.
+	Insert []ProfileConversation `json:"insert"`
+
+	// Update Changed since the client's version.
+	Update []ProfileConversation `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetIncrementalConversationsReq Which user's list, and the version the client has of it.
+type GetIncrementalConversationsReq = IncrementalReq
+
+// GetIncrementalConversationsResp The reply envelope of getIncrementalConversations.
+type GetIncrementalConversationsResp struct {
+	Data GetIncrementalConversationsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetIncrementalFriendsData defines model for GetIncrementalFriendsData.
+type GetIncrementalFriendsData struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Insert New since the client's version.
+	Insert []FriendInfo `json:"insert"`
+
+	// SortVersion Always 0 (no custom order is kept).
+	SortVersion int64 `json:"sortVersion"`
+
+	// Update Changed since the client's version.
+	Update []FriendInfo `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetIncrementalFriendsReq Which user's list, and the version the client has of it.
+type GetIncrementalFriendsReq = IncrementalReq
+
+// GetIncrementalFriendsResp The reply envelope of getIncrementalFriends.
+type GetIncrementalFriendsResp struct {
+	Data GetIncrementalFriendsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetIncrementalGroupMembersBatchData defines model for GetIncrementalGroupMembersBatchData.
+type GetIncrementalGroupMembersBatchData struct {
+	// RespList Keyed by groupID.
+	RespList map[string]IncrementalGroupMembers `json:"respList"`
+}
+
+// GetIncrementalGroupMembersBatchReq defines model for GetIncrementalGroupMembersBatchReq.
+type GetIncrementalGroupMembersBatchReq struct {
+	// ReqList One entry per group; at most 1,000.
+	ReqList []IncrementalGroupMembersReq `json:"reqList"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetIncrementalGroupMembersBatchResp The reply envelope of getIncrementalGroupMembersBatch.
+type GetIncrementalGroupMembersBatchResp struct {
+	Data GetIncrementalGroupMembersBatchData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetIncrementalJoinGroupsData defines model for GetIncrementalJoinGroupsData.
+type GetIncrementalJoinGroupsData struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Insert New since the client's version.
+	Insert []GroupInfo `json:"insert"`
+
+	// SortVersion Always 0 (no custom order is kept).
+	SortVersion int64 `json:"sortVersion"`
+
+	// Update Changed since the client's version.
+	Update []GroupInfo `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// GetIncrementalJoinGroupsReq Which user's list, and the version the client has of it.
+type GetIncrementalJoinGroupsReq = IncrementalReq
+
+// GetIncrementalJoinGroupsResp The reply envelope of getIncrementalJoinGroups.
+type GetIncrementalJoinGroupsResp struct {
+	Data GetIncrementalJoinGroupsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1677,6 +2640,132 @@ type GetJoinedGroupListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetJssdkConversationsData The base64 of the protobuf bytes of openim.jssdk.GetConversationsResp; never "".
+type GetJssdkConversationsData = []byte
+
+// GetJssdkConversationsReq The protobuf bytes of openim.jssdk.GetConversationsReq; at most 64 KiB.
+type GetJssdkConversationsReq = openapi_types.File
+
+// GetJssdkConversationsResp The reply envelope of getJssdkConversations.
+type GetJssdkConversationsResp struct {
+	// Data The base64 of the protobuf bytes of openim.jssdk.GetConversationsResp; never "".
+	Data GetJssdkConversationsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetNotNotifyConversationIDsData defines model for GetNotNotifyConversationIDsData.
+type GetNotNotifyConversationIDsData struct {
+	ConversationIDs []string `json:"conversationIDs"`
+}
+
+// GetNotNotifyConversationIDsReq defines model for GetNotNotifyConversationIDsReq.
+type GetNotNotifyConversationIDsReq struct {
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetNotNotifyConversationIDsResp The reply envelope of getNotNotifyConversationIDs.
+type GetNotNotifyConversationIDsResp struct {
+	Data GetNotNotifyConversationIDsData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1744,6 +2833,11 @@ type GetOnlineUsersResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
@@ -1809,6 +2903,11 @@ type GetSelfFriendApplyListResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1863,10 +2962,149 @@ type GetServerConfigResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error.
 	ErrDlt string `json:"errDlt,omitempty"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetSpecifiedBlacksData defines model for GetSpecifiedBlacksData.
+type GetSpecifiedBlacksData struct {
+	Blacks []BlackInfo `json:"blacks"`
+	Total  int32       `json:"total"`
+}
+
+// GetSpecifiedBlacksReq defines model for GetSpecifiedBlacksReq.
+type GetSpecifiedBlacksReq struct {
+	// OwnerUserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	OwnerUserID UserID `json:"ownerUserID"`
+
+	// UserIDList At most 1,000 entries.
+	UserIDList []UserID `json:"userIDList"`
+}
+
+// GetSpecifiedBlacksResp The reply envelope of getSpecifiedBlacks.
+type GetSpecifiedBlacksResp struct {
+	Data GetSpecifiedBlacksData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// GetSpecifiedUserGroupRequestInfoData defines model for GetSpecifiedUserGroupRequestInfoData.
+type GetSpecifiedUserGroupRequestInfoData struct {
+	GroupRequests []GroupRequest `json:"groupRequests"`
+	Total         int32          `json:"total"`
+}
+
+// GetSpecifiedUserGroupRequestInfoReq defines model for GetSpecifiedUserGroupRequestInfoReq.
+type GetSpecifiedUserGroupRequestInfoReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// GetSpecifiedUserGroupRequestInfoResp The reply envelope of getSpecifiedUserGroupRequestInfo.
+type GetSpecifiedUserGroupRequestInfoResp struct {
+	Data GetSpecifiedUserGroupRequestInfoData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
 
 	// ErrMsg "success" on success, otherwise what to fix.
 	ErrMsg string `json:"errMsg"`
@@ -1919,6 +3157,11 @@ type GetUsersInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -1975,6 +3218,11 @@ type GetUsersOnlineStatusResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2040,6 +3288,11 @@ type GroupApplicationResponseResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2186,6 +3439,58 @@ type GroupRequest struct {
 // HandleResult The answer to an application: 1 accept, -1 refuse.
 type HandleResult int32
 
+// IncrementalGroupMembers defines model for IncrementalGroupMembers.
+type IncrementalGroupMembers struct {
+	// Delete IDs gone since the client's version.
+	Delete []string `json:"delete"`
+
+	// Full True when the client's version is unknown; the lists are then empty and the client rebuilds the list.
+	Full bool `json:"full"`
+
+	// Group The group, when the reply is full or the group changed; else null.
+	Group *GroupInfo `json:"group,omitempty"`
+
+	// Insert New since the client's version.
+	Insert []GroupMemberFullInfo `json:"insert"`
+
+	// SortVersion Always 0 (no custom order is kept).
+	SortVersion int64 `json:"sortVersion"`
+
+	// Update Changed since the client's version.
+	Update []GroupMemberFullInfo `json:"update"`
+
+	// Version The list's current version (server-made; compare only for equality).
+	Version int64 `json:"version"`
+
+	// VersionID The list's current versionID (server-made).
+	VersionID string `json:"versionID"`
+}
+
+// IncrementalGroupMembersReq One group of a getIncrementalGroupMembersBatch request and the version the client has of its members.
+type IncrementalGroupMembersReq struct {
+	// GroupID At most 64 characters.
+	GroupID string `json:"groupID"`
+
+	// Version The version of the client's last reply of this list; 0 when it has none.
+	Version int64 `json:"version,omitempty"`
+
+	// VersionID The versionID of the client's last reply of this list; "" when it has none. At most 64 characters.
+	VersionID string `json:"versionID,omitempty"`
+}
+
+// IncrementalReq Which user's list, and the version the client has of it.
+type IncrementalReq struct {
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+
+	// Version The version of the client's last reply of this list; 0 when it has none.
+	Version int64 `json:"version,omitempty"`
+
+	// VersionID The versionID of the client's last reply of this list; "" when it has none. At most 64 characters.
+	VersionID string `json:"versionID,omitempty"`
+}
+
 // InviteUserToGroupReq defines model for InviteUserToGroupReq.
 type InviteUserToGroupReq struct {
 	// GroupID At most 64 characters.
@@ -2238,6 +3543,82 @@ type InviteUserToGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// IsFriendData defines model for IsFriendData.
+type IsFriendData struct {
+	// InUser1Friends userID2 is in userID1's friend list.
+	InUser1Friends bool `json:"inUser1Friends"`
+
+	// InUser2Friends userID1 is in userID2's friend list.
+	InUser2Friends bool `json:"inUser2Friends"`
+}
+
+// IsFriendReq defines model for IsFriendReq.
+type IsFriendReq struct {
+	// UserID1 A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID1 UserID `json:"userID1"`
+
+	// UserID2 A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID2 UserID `json:"userID2"`
+}
+
+// IsFriendResp The reply envelope of isFriend.
+type IsFriendResp struct {
+	Data IsFriendData `json:"data,omitempty"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2305,6 +3686,11 @@ type JoinGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2366,6 +3752,81 @@ type KickGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
+	ErrCode ErrCode `json:"errCode"`
+
+	// ErrDlt Optional detail of an error; always present, "" when there is none.
+	ErrDlt string `json:"errDlt"`
+
+	// ErrMsg "success" on success, otherwise what to fix.
+	ErrMsg string `json:"errMsg"`
+}
+
+// MarkConversationAsReadReq defines model for MarkConversationAsReadReq.
+type MarkConversationAsReadReq struct {
+	// ConversationID This API's form or the SDK's (si_, sg_, n_). At most 256 characters.
+	ConversationID string `json:"conversationID"`
+
+	// HasReadSeq The reader has read every message up to this seq; 0 says nothing.
+	HasReadSeq int64 `json:"hasReadSeq,omitempty"`
+
+	// Seqs Further seqs read; at most 1,000 entries.
+	Seqs []int64 `json:"seqs,omitempty"`
+
+	// UserID A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
+	// in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
+	UserID UserID `json:"userID"`
+}
+
+// MarkConversationAsReadResp The reply envelope of markConversationAsRead.
+type MarkConversationAsReadResp struct {
+	// Data The `data` of an operation that returns nothing: `{}` on success (as seed 000's user_register reply);
+	// absent on errors. (The envelopes' `x-omitempty: false` next to the reference keeps `"data": {}` in
+	// oapi-codegen's output.)
+	Data Empty `json:"data"`
+
+	// ErrCode The `errCode` of the envelope. 0 and 1001-1005 are seed 000's table; the others are added with stable
+	// numbers. 1009 may come from any operation a server does not implement yet. 429 may come from any
+	// operation (see "Rate limits" in the description above) and is not repeated in `x-err-codes`.
+	//
+	// | code | name | meaning |
+	// |---|---|---|
+	// | 0 | Success | |
+	// | 429 | TooManyRequests | a rate limit or the bound on unauthenticated requests was reached; `errDlt` is `retryAfterMs=<n>`: retry after n milliseconds |
+	// | 500 | InternalError | the server failed; retry later; details are in the server log under the operationID |
+	// | 503 | StorageUnavailable | the database is unreachable, failing or full; nothing was changed; retry later (a send: with the same clientMsgID) |
+	// | 504 | SendOutcomeUnknown | storing the message timed out and it may have been stored; retry with the same clientMsgID: the server stores it at most once and pushes it once |
+	// | 1001 | ArgsError | malformed body or a field fails validation; errMsg names the field |
+	// | 1002 | TokenInvalid | missing, malformed, forged, expired, replaced (kicked) token, or the user is forbidden |
+	// | 1003 | NoPermission | acting for another user without being admin, wrong secret, not owner/admin |
+	// | 1004 | UserNotFound | a named userID is not registered |
+	// | 1005 | GroupNotFound | a named groupID does not exist |
+	// | 1006 | RecordNotFound | a message, application or conversation named in the request does not exist |
+	// | 1007 | Duplicate | the thing already exists (userID registered, groupID taken, already blacklisted) |
+	// | 1008 | UserForbidden | the user is forbidden; no token is issued until unforbid_user |
+	// | 1009 | NotImplemented | the operation is in the spec but this server does not implement it yet |
+	// | 1101 | AlreadyFriends | |
+	// | 1102 | NotFriends | |
+	// | 1103 | BlockedByPeer | the peer has blacklisted the caller |
+	// | 1104 | ApplicationHandled | the friend/group application was already answered |
+	// | 1105 | ApplicationPending | a pending application from the same applicant exists |
+	// | 1201 | NotGroupMember | |
+	// | 1202 | GroupDismissed | |
+	// | 1203 | MemberMuted | the caller is muted in this group until muteEndTime |
+	// | 1204 | GroupMuted | the whole group is muted; only owner and admins may speak |
+	// | 1205 | OwnerCannotQuit | the owner must transfer the group first |
+	// | 1206 | AlreadyInGroup | |
+	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
+	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2428,6 +3889,11 @@ type MarkMsgsAsReadResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2549,6 +4015,11 @@ type MuteGroupMemberResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2604,6 +4075,11 @@ type MuteGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2653,6 +4129,45 @@ type PlatformOnlineStatus struct {
 
 	// PlatformID The client platform (OpenIM constant/platform_id_to_name.go).
 	PlatformID PlatformID `json:"platformID,omitempty"`
+}
+
+// ProfileConversation OpenIM's conversation settings record as the SDK reads it (conversation.Conversation): the conversation
+// ID in the SDK's form and no seq state (the SDK gets seqs over the WebSocket); `maxSeq` and
+// `latestMsgDestructTime` are 0.
+type ProfileConversation struct {
+	AttachedInfo string `json:"attachedInfo"`
+
+	// BurnDuration Seconds.
+	BurnDuration int32 `json:"burnDuration"`
+
+	// ConversationID `si_<a>_<b>`, `sg_<groupID>` or `n_<userID>`.
+	ConversationID string `json:"conversationID"`
+
+	// ConversationType 1 single chat, 3 group chat, 4 notifications.
+	ConversationType int32  `json:"conversationType"`
+	Ex               string `json:"ex"`
+	GroupAtType      int32  `json:"groupAtType"`
+
+	// GroupID The group, for type 3.
+	GroupID       string `json:"groupID"`
+	IsMsgDestruct bool   `json:"isMsgDestruct"`
+	IsPinned      bool   `json:"isPinned"`
+	IsPrivateChat bool   `json:"isPrivateChat"`
+
+	// LatestMsgDestructTime Always 0.
+	LatestMsgDestructTime int64 `json:"latestMsgDestructTime"`
+
+	// MaxSeq Always 0.
+	MaxSeq          int64  `json:"maxSeq"`
+	MinSeq          int64  `json:"minSeq"`
+	MsgDestructTime int64  `json:"msgDestructTime"`
+	OwnerUserID     string `json:"ownerUserID"`
+
+	// RecvMsgOpt 0 receive and notify, 1 do not receive, 2 receive without notifying.
+	RecvMsgOpt int32 `json:"recvMsgOpt"`
+
+	// UserID The peer, for types 1 and 4.
+	UserID string `json:"userID"`
 }
 
 // PublicUserInfo The public part of a user's profile.
@@ -2712,6 +4227,11 @@ type QuitGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2772,6 +4292,11 @@ type RemoveBlackResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2841,6 +4366,11 @@ type RevokeMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -2964,6 +4494,11 @@ type SendMsgResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3027,6 +4562,11 @@ type SetConversationsResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3090,6 +4630,11 @@ type SetFriendRemarkResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3147,6 +4692,11 @@ type SetGroupInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3210,6 +4760,11 @@ type TransferGroupResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3266,6 +4821,11 @@ type UnforbidUserResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3323,6 +4883,11 @@ type UpdateUserInfoResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3422,6 +4987,11 @@ type UserRegisterResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3490,6 +5060,11 @@ type UserTokenResp struct {
 	// | 1206 | AlreadyInGroup | |
 	// | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
 	// | 1301 | MsgAlreadyRevoked | |
+	// | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+	// | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+	// | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+	// | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+	// | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
 	ErrCode ErrCode `json:"errCode"`
 
 	// ErrDlt Optional detail of an error; always present, "" when there is none.
@@ -3525,6 +5100,27 @@ type GetAllConversationsParams struct {
 
 // GetConversationsParams defines parameters for GetConversations.
 type GetConversationsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetConversationsHasReadAndMaxSeqParams defines parameters for GetConversationsHasReadAndMaxSeq.
+type GetConversationsHasReadAndMaxSeqParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetIncrementalConversationsParams defines parameters for GetIncrementalConversations.
+type GetIncrementalConversationsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetNotNotifyConversationIDsParams defines parameters for GetNotNotifyConversationIDs.
+type GetNotNotifyConversationIDsParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -3572,6 +5168,20 @@ type GetBlackListParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetDesignatedFriendApplyParams defines parameters for GetDesignatedFriendApply.
+type GetDesignatedFriendApplyParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetDesignatedFriendsParams defines parameters for GetDesignatedFriends.
+type GetDesignatedFriendsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetFriendApplyListParams defines parameters for GetFriendApplyList.
 type GetFriendApplyListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3586,8 +5196,36 @@ type GetFriendListParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetFullFriendUserIDsParams defines parameters for GetFullFriendUserIDs.
+type GetFullFriendUserIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetIncrementalFriendsParams defines parameters for GetIncrementalFriends.
+type GetIncrementalFriendsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetSelfFriendApplyListParams defines parameters for GetSelfFriendApplyList.
 type GetSelfFriendApplyListParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetSpecifiedBlacksParams defines parameters for GetSpecifiedBlacks.
+type GetSpecifiedBlacksParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// IsFriendParams defines parameters for IsFriend.
+type IsFriendParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -3635,6 +5273,20 @@ type DismissGroupParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetFullGroupMemberUserIDsParams defines parameters for GetFullGroupMemberUserIDs.
+type GetFullGroupMemberUserIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetFullJoinGroupIDsParams defines parameters for GetFullJoinGroupIDs.
+type GetFullJoinGroupIDsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetGroupApplicationListParams defines parameters for GetGroupApplicationList.
 type GetGroupApplicationListParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3649,6 +5301,13 @@ type GetGroupMemberListParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetGroupMembersInfoParams defines parameters for GetGroupMembersInfo.
+type GetGroupMembersInfoParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetGroupsInfoParams defines parameters for GetGroupsInfo.
 type GetGroupsInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3656,8 +5315,29 @@ type GetGroupsInfoParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetIncrementalGroupMembersBatchParams defines parameters for GetIncrementalGroupMembersBatch.
+type GetIncrementalGroupMembersBatchParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetIncrementalJoinGroupsParams defines parameters for GetIncrementalJoinGroups.
+type GetIncrementalJoinGroupsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // GetJoinedGroupListParams defines parameters for GetJoinedGroupList.
 type GetJoinedGroupListParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetSpecifiedUserGroupRequestInfoParams defines parameters for GetSpecifiedUserGroupRequestInfo.
+type GetSpecifiedUserGroupRequestInfoParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -3726,6 +5406,20 @@ type TransferGroupParams struct {
 	OperationID OperationID `json:"operationID,omitempty"`
 }
 
+// GetActiveConversationsParams defines parameters for GetActiveConversations.
+type GetActiveConversationsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// GetJssdkConversationsParams defines parameters for GetJssdkConversations.
+type GetJssdkConversationsParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
 // ForbidUserParams defines parameters for ForbidUser.
 type ForbidUserParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
@@ -3763,6 +5457,13 @@ type UnforbidUserParams struct {
 
 // GetConversationMsgParams defines parameters for GetConversationMsg.
 type GetConversationMsgParams struct {
+	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+	OperationID OperationID `json:"operationID,omitempty"`
+}
+
+// MarkConversationAsReadParams defines parameters for MarkConversationAsRead.
+type MarkConversationAsReadParams struct {
 	// OperationID A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
 	// WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
 	OperationID OperationID `json:"operationID,omitempty"`
@@ -3815,6 +5516,15 @@ type GetAllConversationsJSONRequestBody = GetAllConversationsReq
 // GetConversationsJSONRequestBody defines body for GetConversations for application/json ContentType.
 type GetConversationsJSONRequestBody = GetConversationsReq
 
+// GetConversationsHasReadAndMaxSeqJSONRequestBody defines body for GetConversationsHasReadAndMaxSeq for application/json ContentType.
+type GetConversationsHasReadAndMaxSeqJSONRequestBody = GetConversationsHasReadAndMaxSeqReq
+
+// GetIncrementalConversationsJSONRequestBody defines body for GetIncrementalConversations for application/json ContentType.
+type GetIncrementalConversationsJSONRequestBody = GetIncrementalConversationsReq
+
+// GetNotNotifyConversationIDsJSONRequestBody defines body for GetNotNotifyConversationIDs for application/json ContentType.
+type GetNotNotifyConversationIDsJSONRequestBody = GetNotNotifyConversationIDsReq
+
 // SetConversationsJSONRequestBody defines body for SetConversations for application/json ContentType.
 type SetConversationsJSONRequestBody = SetConversationsReq
 
@@ -3833,14 +5543,32 @@ type DeleteFriendJSONRequestBody = DeleteFriendReq
 // GetBlackListJSONRequestBody defines body for GetBlackList for application/json ContentType.
 type GetBlackListJSONRequestBody = GetBlackListReq
 
+// GetDesignatedFriendApplyJSONRequestBody defines body for GetDesignatedFriendApply for application/json ContentType.
+type GetDesignatedFriendApplyJSONRequestBody = GetDesignatedFriendApplyReq
+
+// GetDesignatedFriendsJSONRequestBody defines body for GetDesignatedFriends for application/json ContentType.
+type GetDesignatedFriendsJSONRequestBody = GetDesignatedFriendsReq
+
 // GetFriendApplyListJSONRequestBody defines body for GetFriendApplyList for application/json ContentType.
 type GetFriendApplyListJSONRequestBody = GetFriendApplyListReq
 
 // GetFriendListJSONRequestBody defines body for GetFriendList for application/json ContentType.
 type GetFriendListJSONRequestBody = GetFriendListReq
 
+// GetFullFriendUserIDsJSONRequestBody defines body for GetFullFriendUserIDs for application/json ContentType.
+type GetFullFriendUserIDsJSONRequestBody = GetFullFriendUserIDsReq
+
+// GetIncrementalFriendsJSONRequestBody defines body for GetIncrementalFriends for application/json ContentType.
+type GetIncrementalFriendsJSONRequestBody = GetIncrementalFriendsReq
+
 // GetSelfFriendApplyListJSONRequestBody defines body for GetSelfFriendApplyList for application/json ContentType.
 type GetSelfFriendApplyListJSONRequestBody = GetSelfFriendApplyListReq
+
+// GetSpecifiedBlacksJSONRequestBody defines body for GetSpecifiedBlacks for application/json ContentType.
+type GetSpecifiedBlacksJSONRequestBody = GetSpecifiedBlacksReq
+
+// IsFriendJSONRequestBody defines body for IsFriend for application/json ContentType.
+type IsFriendJSONRequestBody = IsFriendReq
 
 // RemoveBlackJSONRequestBody defines body for RemoveBlack for application/json ContentType.
 type RemoveBlackJSONRequestBody = RemoveBlackReq
@@ -3860,17 +5588,35 @@ type CreateGroupJSONRequestBody = CreateGroupReq
 // DismissGroupJSONRequestBody defines body for DismissGroup for application/json ContentType.
 type DismissGroupJSONRequestBody = DismissGroupReq
 
+// GetFullGroupMemberUserIDsJSONRequestBody defines body for GetFullGroupMemberUserIDs for application/json ContentType.
+type GetFullGroupMemberUserIDsJSONRequestBody = GetFullGroupMemberUserIDsReq
+
+// GetFullJoinGroupIDsJSONRequestBody defines body for GetFullJoinGroupIDs for application/json ContentType.
+type GetFullJoinGroupIDsJSONRequestBody = GetFullJoinGroupIDsReq
+
 // GetGroupApplicationListJSONRequestBody defines body for GetGroupApplicationList for application/json ContentType.
 type GetGroupApplicationListJSONRequestBody = GetGroupApplicationListReq
 
 // GetGroupMemberListJSONRequestBody defines body for GetGroupMemberList for application/json ContentType.
 type GetGroupMemberListJSONRequestBody = GetGroupMemberListReq
 
+// GetGroupMembersInfoJSONRequestBody defines body for GetGroupMembersInfo for application/json ContentType.
+type GetGroupMembersInfoJSONRequestBody = GetGroupMembersInfoReq
+
 // GetGroupsInfoJSONRequestBody defines body for GetGroupsInfo for application/json ContentType.
 type GetGroupsInfoJSONRequestBody = GetGroupsInfoReq
 
+// GetIncrementalGroupMembersBatchJSONRequestBody defines body for GetIncrementalGroupMembersBatch for application/json ContentType.
+type GetIncrementalGroupMembersBatchJSONRequestBody = GetIncrementalGroupMembersBatchReq
+
+// GetIncrementalJoinGroupsJSONRequestBody defines body for GetIncrementalJoinGroups for application/json ContentType.
+type GetIncrementalJoinGroupsJSONRequestBody = GetIncrementalJoinGroupsReq
+
 // GetJoinedGroupListJSONRequestBody defines body for GetJoinedGroupList for application/json ContentType.
 type GetJoinedGroupListJSONRequestBody = GetJoinedGroupListReq
+
+// GetSpecifiedUserGroupRequestInfoJSONRequestBody defines body for GetSpecifiedUserGroupRequestInfo for application/json ContentType.
+type GetSpecifiedUserGroupRequestInfoJSONRequestBody = GetSpecifiedUserGroupRequestInfoReq
 
 // GroupApplicationResponseJSONRequestBody defines body for GroupApplicationResponse for application/json ContentType.
 type GroupApplicationResponseJSONRequestBody = GroupApplicationResponseReq
@@ -3916,6 +5662,9 @@ type UnforbidUserJSONRequestBody = UnforbidUserReq
 
 // GetConversationMsgJSONRequestBody defines body for GetConversationMsg for application/json ContentType.
 type GetConversationMsgJSONRequestBody = GetConversationMsgReq
+
+// MarkConversationAsReadJSONRequestBody defines body for MarkConversationAsRead for application/json ContentType.
+type MarkConversationAsReadJSONRequestBody = MarkConversationAsReadReq
 
 // MarkMsgsAsReadJSONRequestBody defines body for MarkMsgsAsRead for application/json ContentType.
 type MarkMsgsAsReadJSONRequestBody = MarkMsgsAsReadReq
@@ -4142,6 +5891,112 @@ type ClientInterface interface {
 	// Corresponds with POST /conversation/get_conversations (the `GetConversations` operationId).
 	GetConversations(ctx context.Context, params *GetConversationsParams, body GetConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetConversationsHasReadAndMaxSeqWithBody Max and read seqs of a user's conversations (SDK)
+	//
+	// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+	// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+	// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+	// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+	GetConversationsHasReadAndMaxSeqWithBody(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+	//
+	// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+	// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+	// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+	// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+	GetConversationsHasReadAndMaxSeq(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalConversationsWithBody Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversationsWithBody(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalConversations Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversations(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetNotNotifyConversationIDsWithBody Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDsWithBody(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDs(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// SetConversationsWithBody Change conversation settings
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -4336,6 +6191,62 @@ type ClientInterface interface {
 	// Corresponds with POST /friend/get_black_list (the `GetBlackList` operationId).
 	GetBlackList(ctx context.Context, params *GetBlackListParams, body GetBlackListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetDesignatedFriendApplyWithBody The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApplyWithBody(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDesignatedFriendApply The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApply(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDesignatedFriendsWithBody Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriendsWithBody(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetDesignatedFriends Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriends(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetFriendApplyListWithBody List friend applications sent to a user
 	//
 	// One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -4392,6 +6303,84 @@ type ClientInterface interface {
 	// Corresponds with POST /friend/get_friend_list (the `GetFriendList` operationId).
 	GetFriendList(ctx context.Context, params *GetFriendListParams, body GetFriendListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetFullFriendUserIDsWithBody All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDsWithBody(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDs(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalFriendsWithBody Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriendsWithBody(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalFriends Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriends(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetSelfFriendApplyListWithBody List friend applications a user sent
 	//
 	// One page of the friend applications **sent** by `userID`, newest first, and the total count.
@@ -4417,6 +6406,62 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /friend/get_self_friend_apply_list (the `GetSelfFriendApplyList` operationId).
 	GetSelfFriendApplyList(ctx context.Context, params *GetSelfFriendApplyListParams, body GetSelfFriendApplyListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSpecifiedBlacksWithBody Named blacklist entries of a user (SDK)
+	//
+	// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+	// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+	GetSpecifiedBlacksWithBody(ctx context.Context, params *GetSpecifiedBlacksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+	//
+	// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+	// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+	GetSpecifiedBlacks(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// IsFriendWithBody Whether two users have each other as friends (SDK)
+	//
+	// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+	// (`inUser2Friends`); friendships are one-way after a delete.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+	IsFriendWithBody(ctx context.Context, params *IsFriendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// IsFriend Whether two users have each other as friends (SDK)
+	//
+	// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+	// (`inUser2Friends`); friendships are one-way after a delete.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+	IsFriend(ctx context.Context, params *IsFriendParams, body IsFriendJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// RemoveBlackWithBody Remove a user from the blacklist
 	//
@@ -4592,6 +6637,66 @@ type ClientInterface interface {
 	// Corresponds with POST /group/dismiss_group (the `DismissGroup` operationId).
 	DismissGroup(ctx context.Context, params *DismissGroupParams, body DismissGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetFullGroupMemberUserIDsWithBody All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDsWithBody(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDs(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullJoinGroupIDsWithBody All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDsWithBody(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDs(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetGroupApplicationListWithBody List join applications to the groups a user manages
 	//
 	// One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -4658,6 +6763,34 @@ type ClientInterface interface {
 	// Corresponds with POST /group/get_group_member_list (the `GetGroupMemberList` operationId).
 	GetGroupMemberList(ctx context.Context, params *GetGroupMemberListParams, body GetGroupMemberListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetGroupMembersInfoWithBody Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfoWithBody(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetGroupMembersInfo Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfo(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetGroupsInfoWithBody Get groups' information
 	//
 	// Returns the given groups in request order. Dismissed groups are returned with `status` 2.
@@ -4683,6 +6816,94 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /group/get_groups_info (the `GetGroupsInfo` operationId).
 	GetGroupsInfo(ctx context.Context, params *GetGroupsInfoParams, body GetGroupsInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalGroupMembersBatchWithBody Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatchWithBody(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatch(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalJoinGroupsWithBody Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroupsWithBody(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroups(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetJoinedGroupListWithBody List the groups a user is in
 	//
@@ -4711,6 +6932,34 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /group/get_joined_group_list (the `GetJoinedGroupList` operationId).
 	GetJoinedGroupList(ctx context.Context, params *GetJoinedGroupListParams, body GetJoinedGroupListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSpecifiedUserGroupRequestInfoWithBody A user's application to a group (SDK)
+	//
+	// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+	// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+	//
+	// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+	// **Notifications:** none.
+	// **Errors:** anyone else 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+	GetSpecifiedUserGroupRequestInfoWithBody(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+	//
+	// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+	// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+	//
+	// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+	// **Notifications:** none.
+	// **Errors:** anyone else 1003.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+	GetSpecifiedUserGroupRequestInfo(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GroupApplicationResponseWithBody Accept or refuse a join application
 	//
@@ -5008,6 +7257,61 @@ type ClientInterface interface {
 	// Corresponds with POST /group/transfer_group (the `TransferGroup` operationId).
 	TransferGroup(ctx context.Context, params *TransferGroupParams, body TransferGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// GetActiveConversationsWithBody The newest conversations with their last message (JS SDK)
+	//
+	// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+	// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+	GetActiveConversationsWithBody(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetJssdkConversationsWithBody Named conversations with their last message (JS SDK)
+	//
+	// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+	// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+	// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+	// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+	// is not a party of, unknown ones and notification conversations are left out, never described.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+	GetJssdkConversationsWithBody(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ForbidUserWithBody Forbid (ban) a user
 	//
 	// Forbids `userID` for `reason`: every token of the user stops working at once (1002), its WebSocket
@@ -5205,6 +7509,44 @@ type ClientInterface interface {
 	//
 	// Corresponds with POST /msg/get_conversation_msg (the `GetConversationMsg` operationId).
 	GetConversationMsg(ctx context.Context, params *GetConversationMsgParams, body GetConversationMsgJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MarkConversationAsReadWithBody Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsReadWithBody(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsRead(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// MarkMsgsAsReadWithBody Mark messages as read
 	//
@@ -5607,6 +7949,172 @@ func (c *Client) GetConversations(ctx context.Context, params *GetConversationsP
 	return c.Client.Do(req)
 }
 
+// GetConversationsHasReadAndMaxSeqWithBody Max and read seqs of a user's conversations (SDK)
+//
+// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+func (c *Client) GetConversationsHasReadAndMaxSeqWithBody(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConversationsHasReadAndMaxSeqRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+//
+// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+func (c *Client) GetConversationsHasReadAndMaxSeq(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetConversationsHasReadAndMaxSeqRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalConversationsWithBody Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *Client) GetIncrementalConversationsWithBody(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalConversationsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalConversations Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *Client) GetIncrementalConversations(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalConversationsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetNotNotifyConversationIDsWithBody Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *Client) GetNotNotifyConversationIDsWithBody(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetNotNotifyConversationIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *Client) GetNotNotifyConversationIDs(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetNotNotifyConversationIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // SetConversationsWithBody Change conversation settings
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -5921,6 +8429,102 @@ func (c *Client) GetBlackList(ctx context.Context, params *GetBlackListParams, b
 	return c.Client.Do(req)
 }
 
+// GetDesignatedFriendApplyWithBody The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *Client) GetDesignatedFriendApplyWithBody(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendApplyRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDesignatedFriendApply The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *Client) GetDesignatedFriendApply(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendApplyRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDesignatedFriendsWithBody Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *Client) GetDesignatedFriendsWithBody(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetDesignatedFriends Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *Client) GetDesignatedFriends(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetDesignatedFriendsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetFriendApplyListWithBody List friend applications sent to a user
 //
 // One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -6017,6 +8621,124 @@ func (c *Client) GetFriendList(ctx context.Context, params *GetFriendListParams,
 	return c.Client.Do(req)
 }
 
+// GetFullFriendUserIDsWithBody All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *Client) GetFullFriendUserIDsWithBody(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullFriendUserIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *Client) GetFullFriendUserIDs(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullFriendUserIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalFriendsWithBody Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *Client) GetIncrementalFriendsWithBody(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalFriendsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalFriends Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *Client) GetIncrementalFriends(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalFriendsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetSelfFriendApplyListWithBody List friend applications a user sent
 //
 // One page of the friend applications **sent** by `userID`, newest first, and the total count.
@@ -6053,6 +8775,102 @@ func (c *Client) GetSelfFriendApplyListWithBody(ctx context.Context, params *Get
 // Corresponds with POST /friend/get_self_friend_apply_list (the `GetSelfFriendApplyList` operationId).
 func (c *Client) GetSelfFriendApplyList(ctx context.Context, params *GetSelfFriendApplyListParams, body GetSelfFriendApplyListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetSelfFriendApplyListRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSpecifiedBlacksWithBody Named blacklist entries of a user (SDK)
+//
+// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+func (c *Client) GetSpecifiedBlacksWithBody(ctx context.Context, params *GetSpecifiedBlacksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSpecifiedBlacksRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+//
+// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+func (c *Client) GetSpecifiedBlacks(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSpecifiedBlacksRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// IsFriendWithBody Whether two users have each other as friends (SDK)
+//
+// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+// (`inUser2Friends`); friendships are one-way after a delete.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+func (c *Client) IsFriendWithBody(ctx context.Context, params *IsFriendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIsFriendRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// IsFriend Whether two users have each other as friends (SDK)
+//
+// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+// (`inUser2Friends`); friendships are one-way after a delete.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+func (c *Client) IsFriend(ctx context.Context, params *IsFriendParams, body IsFriendJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewIsFriendRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6357,6 +9175,106 @@ func (c *Client) DismissGroup(ctx context.Context, params *DismissGroupParams, b
 	return c.Client.Do(req)
 }
 
+// GetFullGroupMemberUserIDsWithBody All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *Client) GetFullGroupMemberUserIDsWithBody(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullGroupMemberUserIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *Client) GetFullGroupMemberUserIDs(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullGroupMemberUserIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullJoinGroupIDsWithBody All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *Client) GetFullJoinGroupIDsWithBody(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullJoinGroupIDsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *Client) GetFullJoinGroupIDs(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetFullJoinGroupIDsRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetGroupApplicationListWithBody List join applications to the groups a user manages
 //
 // One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -6463,6 +9381,54 @@ func (c *Client) GetGroupMemberList(ctx context.Context, params *GetGroupMemberL
 	return c.Client.Do(req)
 }
 
+// GetGroupMembersInfoWithBody Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *Client) GetGroupMembersInfoWithBody(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetGroupMembersInfoRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetGroupMembersInfo Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *Client) GetGroupMembersInfo(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetGroupMembersInfoRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // GetGroupsInfoWithBody Get groups' information
 //
 // Returns the given groups in request order. Dismissed groups are returned with `status` 2.
@@ -6499,6 +9465,134 @@ func (c *Client) GetGroupsInfoWithBody(ctx context.Context, params *GetGroupsInf
 // Corresponds with POST /group/get_groups_info (the `GetGroupsInfo` operationId).
 func (c *Client) GetGroupsInfo(ctx context.Context, params *GetGroupsInfoParams, body GetGroupsInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetGroupsInfoRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalGroupMembersBatchWithBody Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *Client) GetIncrementalGroupMembersBatchWithBody(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalGroupMembersBatchRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *Client) GetIncrementalGroupMembersBatch(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalGroupMembersBatchRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalJoinGroupsWithBody Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *Client) GetIncrementalJoinGroupsWithBody(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalJoinGroupsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *Client) GetIncrementalJoinGroups(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetIncrementalJoinGroupsRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6547,6 +9641,54 @@ func (c *Client) GetJoinedGroupListWithBody(ctx context.Context, params *GetJoin
 // Corresponds with POST /group/get_joined_group_list (the `GetJoinedGroupList` operationId).
 func (c *Client) GetJoinedGroupList(ctx context.Context, params *GetJoinedGroupListParams, body GetJoinedGroupListJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetJoinedGroupListRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSpecifiedUserGroupRequestInfoWithBody A user's application to a group (SDK)
+//
+// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+//
+// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+// **Notifications:** none.
+// **Errors:** anyone else 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+func (c *Client) GetSpecifiedUserGroupRequestInfoWithBody(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSpecifiedUserGroupRequestInfoRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+//
+// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+//
+// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+// **Notifications:** none.
+// **Errors:** anyone else 1003.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+func (c *Client) GetSpecifiedUserGroupRequestInfo(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetSpecifiedUserGroupRequestInfoRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7033,6 +10175,81 @@ func (c *Client) TransferGroup(ctx context.Context, params *TransferGroupParams,
 	return c.Client.Do(req)
 }
 
+// GetActiveConversationsWithBody The newest conversations with their last message (JS SDK)
+//
+// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+func (c *Client) GetActiveConversationsWithBody(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetActiveConversationsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetJssdkConversationsWithBody Named conversations with their last message (JS SDK)
+//
+// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+// is not a party of, unknown ones and notification conversations are left out, never described.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+func (c *Client) GetJssdkConversationsWithBody(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetJssdkConversationsRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
 // ForbidUserWithBody Forbid (ban) a user
 //
 // Forbids `userID` for `reason`: every token of the user stops working at once (1002), its WebSocket
@@ -7341,6 +10558,64 @@ func (c *Client) GetConversationMsgWithBody(ctx context.Context, params *GetConv
 // Corresponds with POST /msg/get_conversation_msg (the `GetConversationMsg` operationId).
 func (c *Client) GetConversationMsg(ctx context.Context, params *GetConversationMsgParams, body GetConversationMsgJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetConversationMsgRequest(c.Server, params, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MarkConversationAsReadWithBody Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *Client) MarkConversationAsReadWithBody(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMarkConversationAsReadRequestWithBody(c.Server, params, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *Client) MarkConversationAsRead(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewMarkConversationAsReadRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -7847,6 +11122,165 @@ func NewGetConversationsRequestWithBody(server string, params *GetConversationsP
 	return req, nil
 }
 
+// NewGetConversationsHasReadAndMaxSeqRequest calls the generic GetConversationsHasReadAndMaxSeq builder with application/json body
+func NewGetConversationsHasReadAndMaxSeqRequest(server string, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetConversationsHasReadAndMaxSeqRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetConversationsHasReadAndMaxSeqRequestWithBody constructs an http.Request for the GetConversationsHasReadAndMaxSeq method, with any body, and a specified content type
+func NewGetConversationsHasReadAndMaxSeqRequestWithBody(server string, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversation/get_conversations_has_read_and_max_seq")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetIncrementalConversationsRequest calls the generic GetIncrementalConversations builder with application/json body
+func NewGetIncrementalConversationsRequest(server string, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalConversationsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalConversationsRequestWithBody constructs an http.Request for the GetIncrementalConversations method, with any body, and a specified content type
+func NewGetIncrementalConversationsRequestWithBody(server string, params *GetIncrementalConversationsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversation/get_incremental_conversations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetNotNotifyConversationIDsRequest calls the generic GetNotNotifyConversationIDs builder with application/json body
+func NewGetNotNotifyConversationIDsRequest(server string, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetNotNotifyConversationIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetNotNotifyConversationIDsRequestWithBody constructs an http.Request for the GetNotNotifyConversationIDs method, with any body, and a specified content type
+func NewGetNotNotifyConversationIDsRequestWithBody(server string, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/conversation/get_not_notify_conversation_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewSetConversationsRequest calls the generic SetConversations builder with application/json body
 func NewSetConversationsRequest(server string, params *SetConversationsParams, body SetConversationsJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8165,6 +11599,112 @@ func NewGetBlackListRequestWithBody(server string, params *GetBlackListParams, c
 	return req, nil
 }
 
+// NewGetDesignatedFriendApplyRequest calls the generic GetDesignatedFriendApply builder with application/json body
+func NewGetDesignatedFriendApplyRequest(server string, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetDesignatedFriendApplyRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetDesignatedFriendApplyRequestWithBody constructs an http.Request for the GetDesignatedFriendApply method, with any body, and a specified content type
+func NewGetDesignatedFriendApplyRequestWithBody(server string, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_designated_friend_apply")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetDesignatedFriendsRequest calls the generic GetDesignatedFriends builder with application/json body
+func NewGetDesignatedFriendsRequest(server string, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetDesignatedFriendsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetDesignatedFriendsRequestWithBody constructs an http.Request for the GetDesignatedFriends method, with any body, and a specified content type
+func NewGetDesignatedFriendsRequestWithBody(server string, params *GetDesignatedFriendsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_designated_friends")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetFriendApplyListRequest calls the generic GetFriendApplyList builder with application/json body
 func NewGetFriendApplyListRequest(server string, params *GetFriendApplyListParams, body GetFriendApplyListJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8271,6 +11811,112 @@ func NewGetFriendListRequestWithBody(server string, params *GetFriendListParams,
 	return req, nil
 }
 
+// NewGetFullFriendUserIDsRequest calls the generic GetFullFriendUserIDs builder with application/json body
+func NewGetFullFriendUserIDsRequest(server string, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetFullFriendUserIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetFullFriendUserIDsRequestWithBody constructs an http.Request for the GetFullFriendUserIDs method, with any body, and a specified content type
+func NewGetFullFriendUserIDsRequestWithBody(server string, params *GetFullFriendUserIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_full_friend_user_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetIncrementalFriendsRequest calls the generic GetIncrementalFriends builder with application/json body
+func NewGetIncrementalFriendsRequest(server string, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalFriendsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalFriendsRequestWithBody constructs an http.Request for the GetIncrementalFriends method, with any body, and a specified content type
+func NewGetIncrementalFriendsRequestWithBody(server string, params *GetIncrementalFriendsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_incremental_friends")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetSelfFriendApplyListRequest calls the generic GetSelfFriendApplyList builder with application/json body
 func NewGetSelfFriendApplyListRequest(server string, params *GetSelfFriendApplyListParams, body GetSelfFriendApplyListJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8292,6 +11938,112 @@ func NewGetSelfFriendApplyListRequestWithBody(server string, params *GetSelfFrie
 	}
 
 	operationPath := fmt.Sprintf("/friend/get_self_friend_apply_list")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetSpecifiedBlacksRequest calls the generic GetSpecifiedBlacks builder with application/json body
+func NewGetSpecifiedBlacksRequest(server string, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetSpecifiedBlacksRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetSpecifiedBlacksRequestWithBody constructs an http.Request for the GetSpecifiedBlacks method, with any body, and a specified content type
+func NewGetSpecifiedBlacksRequestWithBody(server string, params *GetSpecifiedBlacksParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/get_specified_blacks")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewIsFriendRequest calls the generic IsFriend builder with application/json body
+func NewIsFriendRequest(server string, params *IsFriendParams, body IsFriendJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewIsFriendRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewIsFriendRequestWithBody constructs an http.Request for the IsFriend method, with any body, and a specified content type
+func NewIsFriendRequestWithBody(server string, params *IsFriendParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/friend/is_friend")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -8642,6 +12394,112 @@ func NewDismissGroupRequestWithBody(server string, params *DismissGroupParams, c
 	return req, nil
 }
 
+// NewGetFullGroupMemberUserIDsRequest calls the generic GetFullGroupMemberUserIDs builder with application/json body
+func NewGetFullGroupMemberUserIDsRequest(server string, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetFullGroupMemberUserIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetFullGroupMemberUserIDsRequestWithBody constructs an http.Request for the GetFullGroupMemberUserIDs method, with any body, and a specified content type
+func NewGetFullGroupMemberUserIDsRequestWithBody(server string, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_full_group_member_user_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetFullJoinGroupIDsRequest calls the generic GetFullJoinGroupIDs builder with application/json body
+func NewGetFullJoinGroupIDsRequest(server string, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetFullJoinGroupIDsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetFullJoinGroupIDsRequestWithBody constructs an http.Request for the GetFullJoinGroupIDs method, with any body, and a specified content type
+func NewGetFullJoinGroupIDsRequestWithBody(server string, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_full_join_group_ids")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetGroupApplicationListRequest calls the generic GetGroupApplicationList builder with application/json body
 func NewGetGroupApplicationListRequest(server string, params *GetGroupApplicationListParams, body GetGroupApplicationListJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8748,6 +12606,59 @@ func NewGetGroupMemberListRequestWithBody(server string, params *GetGroupMemberL
 	return req, nil
 }
 
+// NewGetGroupMembersInfoRequest calls the generic GetGroupMembersInfo builder with application/json body
+func NewGetGroupMembersInfoRequest(server string, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetGroupMembersInfoRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetGroupMembersInfoRequestWithBody constructs an http.Request for the GetGroupMembersInfo method, with any body, and a specified content type
+func NewGetGroupMembersInfoRequestWithBody(server string, params *GetGroupMembersInfoParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_group_members_info")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetGroupsInfoRequest calls the generic GetGroupsInfo builder with application/json body
 func NewGetGroupsInfoRequest(server string, params *GetGroupsInfoParams, body GetGroupsInfoJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8801,6 +12712,112 @@ func NewGetGroupsInfoRequestWithBody(server string, params *GetGroupsInfoParams,
 	return req, nil
 }
 
+// NewGetIncrementalGroupMembersBatchRequest calls the generic GetIncrementalGroupMembersBatch builder with application/json body
+func NewGetIncrementalGroupMembersBatchRequest(server string, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalGroupMembersBatchRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalGroupMembersBatchRequestWithBody constructs an http.Request for the GetIncrementalGroupMembersBatch method, with any body, and a specified content type
+func NewGetIncrementalGroupMembersBatchRequestWithBody(server string, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_incremental_group_members_batch")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetIncrementalJoinGroupsRequest calls the generic GetIncrementalJoinGroups builder with application/json body
+func NewGetIncrementalJoinGroupsRequest(server string, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetIncrementalJoinGroupsRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetIncrementalJoinGroupsRequestWithBody constructs an http.Request for the GetIncrementalJoinGroups method, with any body, and a specified content type
+func NewGetIncrementalJoinGroupsRequestWithBody(server string, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_incremental_join_groups")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewGetJoinedGroupListRequest calls the generic GetJoinedGroupList builder with application/json body
 func NewGetJoinedGroupListRequest(server string, params *GetJoinedGroupListParams, body GetJoinedGroupListJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -8822,6 +12839,59 @@ func NewGetJoinedGroupListRequestWithBody(server string, params *GetJoinedGroupL
 	}
 
 	operationPath := fmt.Sprintf("/group/get_joined_group_list")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetSpecifiedUserGroupRequestInfoRequest calls the generic GetSpecifiedUserGroupRequestInfo builder with application/json body
+func NewGetSpecifiedUserGroupRequestInfoRequest(server string, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewGetSpecifiedUserGroupRequestInfoRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewGetSpecifiedUserGroupRequestInfoRequestWithBody constructs an http.Request for the GetSpecifiedUserGroupRequestInfo method, with any body, and a specified content type
+func NewGetSpecifiedUserGroupRequestInfoRequestWithBody(server string, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/group/get_specified_user_group_request_info")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -9331,6 +13401,90 @@ func NewTransferGroupRequestWithBody(server string, params *TransferGroupParams,
 	return req, nil
 }
 
+// NewGetActiveConversationsRequestWithBody constructs an http.Request for the GetActiveConversations method, with any body, and a specified content type
+func NewGetActiveConversationsRequestWithBody(server string, params *GetActiveConversationsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jssdk/get_active_conversations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewGetJssdkConversationsRequestWithBody constructs an http.Request for the GetJssdkConversations method, with any body, and a specified content type
+func NewGetJssdkConversationsRequestWithBody(server string, params *GetJssdkConversationsParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/jssdk/get_conversations")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
 // NewForbidUserRequest calls the generic ForbidUser builder with application/json body
 func NewForbidUserRequest(server string, params *ForbidUserParams, body ForbidUserJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
@@ -9617,6 +13771,59 @@ func NewGetConversationMsgRequestWithBody(server string, params *GetConversation
 	}
 
 	operationPath := fmt.Sprintf("/msg/get_conversation_msg")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		var headerParam0 string
+
+		headerParam0, err = runtime.StyleParamWithOptions("simple", false, "operationID", params.OperationID, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+		if err != nil {
+			return nil, err
+		}
+
+		req.Header.Set("operationID", headerParam0)
+
+	}
+
+	return req, nil
+}
+
+// NewMarkConversationAsReadRequest calls the generic MarkConversationAsRead builder with application/json body
+func NewMarkConversationAsReadRequest(server string, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewMarkConversationAsReadRequestWithBody(server, params, "application/json", bodyReader)
+}
+
+// NewMarkConversationAsReadRequestWithBody constructs an http.Request for the MarkConversationAsRead method, with any body, and a specified content type
+func NewMarkConversationAsReadRequestWithBody(server string, params *MarkConversationAsReadParams, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/msg/mark_conversation_as_read")
 	if operationPath[0] == '/' {
 		operationPath = "." + operationPath
 	}
@@ -10094,6 +14301,112 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /conversation/get_conversations (the `GetConversations` operationId).
 	GetConversationsWithResponse(ctx context.Context, params *GetConversationsParams, body GetConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationsResponse, error)
 
+	// GetConversationsHasReadAndMaxSeqWithBodyWithResponse Max and read seqs of a user's conversations (SDK)
+	//
+	// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+	// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+	// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+	// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+	GetConversationsHasReadAndMaxSeqWithBodyWithResponse(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetConversationsHasReadAndMaxSeqResponse, error)
+
+	// GetConversationsHasReadAndMaxSeqWithResponse Max and read seqs of a user's conversations (SDK)
+	//
+	// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+	// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+	// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+	// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+	GetConversationsHasReadAndMaxSeqWithResponse(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationsHasReadAndMaxSeqResponse, error)
+
+	// GetIncrementalConversationsWithBodyWithResponse Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversationsWithBodyWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error)
+
+	// GetIncrementalConversationsWithResponse Conversations changed since a version (SDK sync)
+	//
+	// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+	GetIncrementalConversationsWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error)
+
+	// GetNotNotifyConversationIDsWithBodyWithResponse Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDsWithBodyWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error)
+
+	// GetNotNotifyConversationIDsWithResponse Conversations muted by a user (SDK)
+	//
+	// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+	// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+	GetNotNotifyConversationIDsWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error)
+
 	// SetConversationsWithBodyWithResponse Change conversation settings
 	//
 	// Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -10288,6 +14601,62 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /friend/get_black_list (the `GetBlackList` operationId).
 	GetBlackListWithResponse(ctx context.Context, params *GetBlackListParams, body GetBlackListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetBlackListResponse, error)
 
+	// GetDesignatedFriendApplyWithBodyWithResponse The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApplyWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error)
+
+	// GetDesignatedFriendApplyWithResponse The application between two users (SDK)
+	//
+	// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+	// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+	GetDesignatedFriendApplyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error)
+
+	// GetDesignatedFriendsWithBodyWithResponse Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriendsWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error)
+
+	// GetDesignatedFriendsWithResponse Named friends of a user (SDK)
+	//
+	// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+	// users) are skipped.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+	GetDesignatedFriendsWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error)
+
 	// GetFriendApplyListWithBodyWithResponse List friend applications sent to a user
 	//
 	// One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -10344,6 +14713,84 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /friend/get_friend_list (the `GetFriendList` operationId).
 	GetFriendListWithResponse(ctx context.Context, params *GetFriendListParams, body GetFriendListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFriendListResponse, error)
 
+	// GetFullFriendUserIDsWithBodyWithResponse All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error)
+
+	// GetFullFriendUserIDsWithResponse All friend IDs of a user (SDK sync)
+	//
+	// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+	// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+	// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+	// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+	GetFullFriendUserIDsWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error)
+
+	// GetIncrementalFriendsWithBodyWithResponse Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriendsWithBodyWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error)
+
+	// GetIncrementalFriendsWithResponse Friends changed since a version (SDK sync)
+	//
+	// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+	GetIncrementalFriendsWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error)
+
 	// GetSelfFriendApplyListWithBodyWithResponse List friend applications a user sent
 	//
 	// One page of the friend applications **sent** by `userID`, newest first, and the total count.
@@ -10369,6 +14816,62 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /friend/get_self_friend_apply_list (the `GetSelfFriendApplyList` operationId).
 	GetSelfFriendApplyListWithResponse(ctx context.Context, params *GetSelfFriendApplyListParams, body GetSelfFriendApplyListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSelfFriendApplyListResponse, error)
+
+	// GetSpecifiedBlacksWithBodyWithResponse Named blacklist entries of a user (SDK)
+	//
+	// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+	// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+	GetSpecifiedBlacksWithBodyWithResponse(ctx context.Context, params *GetSpecifiedBlacksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSpecifiedBlacksResponse, error)
+
+	// GetSpecifiedBlacksWithResponse Named blacklist entries of a user (SDK)
+	//
+	// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+	// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+	//
+	// **Caller:** `ownerUserID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+	GetSpecifiedBlacksWithResponse(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSpecifiedBlacksResponse, error)
+
+	// IsFriendWithBodyWithResponse Whether two users have each other as friends (SDK)
+	//
+	// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+	// (`inUser2Friends`); friendships are one-way after a delete.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+	IsFriendWithBodyWithResponse(ctx context.Context, params *IsFriendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IsFriendResponse, error)
+
+	// IsFriendWithResponse Whether two users have each other as friends (SDK)
+	//
+	// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+	// (`inUser2Friends`); friendships are one-way after a delete.
+	//
+	// **Caller:** one of the two users, or an admin.
+	// **Notifications:** none.
+	// **Errors:** the caller is neither user 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+	IsFriendWithResponse(ctx context.Context, params *IsFriendParams, body IsFriendJSONRequestBody, reqEditors ...RequestEditorFn) (*IsFriendResponse, error)
 
 	// RemoveBlackWithBodyWithResponse Remove a user from the blacklist
 	//
@@ -10544,6 +15047,66 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /group/dismiss_group (the `DismissGroup` operationId).
 	DismissGroupWithResponse(ctx context.Context, params *DismissGroupParams, body DismissGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*DismissGroupResponse, error)
 
+	// GetFullGroupMemberUserIDsWithBodyWithResponse All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error)
+
+	// GetFullGroupMemberUserIDsWithResponse All member IDs of a group (SDK sync)
+	//
+	// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+	// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+	// in `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+	GetFullGroupMemberUserIDsWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error)
+
+	// GetFullJoinGroupIDsWithBodyWithResponse All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDsWithBodyWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error)
+
+	// GetFullJoinGroupIDsWithResponse All joined group IDs of a user (SDK sync)
+	//
+	// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+	// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+	// `/friend/get_full_friend_user_ids`.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+	GetFullJoinGroupIDsWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error)
+
 	// GetGroupApplicationListWithBodyWithResponse List join applications to the groups a user manages
 	//
 	// One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -10610,6 +15173,34 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /group/get_group_member_list (the `GetGroupMemberList` operationId).
 	GetGroupMemberListWithResponse(ctx context.Context, params *GetGroupMemberListParams, body GetGroupMemberListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupMemberListResponse, error)
 
+	// GetGroupMembersInfoWithBodyWithResponse Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfoWithBodyWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error)
+
+	// GetGroupMembersInfoWithResponse Named members of a group (SDK)
+	//
+	// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+	// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+	//
+	// **Caller:** a member of the group, or an admin.
+	// **Notifications:** none.
+	// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+	GetGroupMembersInfoWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error)
+
 	// GetGroupsInfoWithBodyWithResponse Get groups' information
 	//
 	// Returns the given groups in request order. Dismissed groups are returned with `status` 2.
@@ -10635,6 +15226,94 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /group/get_groups_info (the `GetGroupsInfo` operationId).
 	GetGroupsInfoWithResponse(ctx context.Context, params *GetGroupsInfoParams, body GetGroupsInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupsInfoResponse, error)
+
+	// GetIncrementalGroupMembersBatchWithBodyWithResponse Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatchWithBodyWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error)
+
+	// GetIncrementalGroupMembersBatchWithResponse Group members changed since a version, for several groups (SDK sync)
+	//
+	// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+	// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+	// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+	// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+	// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+	// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+	// again for the rest.
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+	//
+	// **Caller:** `userID` itself, or an admin (who may read any group's members).
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+	GetIncrementalGroupMembersBatchWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error)
+
+	// GetIncrementalJoinGroupsWithBodyWithResponse Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroupsWithBodyWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error)
+
+	// GetIncrementalJoinGroupsWithResponse Joined groups changed since a version (SDK sync)
+	//
+	// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+	//
+	// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+	// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+	// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+	// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+	// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+	// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+	//
+	// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+	// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** none.
+	// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+	GetIncrementalJoinGroupsWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error)
 
 	// GetJoinedGroupListWithBodyWithResponse List the groups a user is in
 	//
@@ -10663,6 +15342,34 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /group/get_joined_group_list (the `GetJoinedGroupList` operationId).
 	GetJoinedGroupListWithResponse(ctx context.Context, params *GetJoinedGroupListParams, body GetJoinedGroupListJSONRequestBody, reqEditors ...RequestEditorFn) (*GetJoinedGroupListResponse, error)
+
+	// GetSpecifiedUserGroupRequestInfoWithBodyWithResponse A user's application to a group (SDK)
+	//
+	// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+	// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+	//
+	// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+	// **Notifications:** none.
+	// **Errors:** anyone else 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+	GetSpecifiedUserGroupRequestInfoWithBodyWithResponse(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSpecifiedUserGroupRequestInfoResponse, error)
+
+	// GetSpecifiedUserGroupRequestInfoWithResponse A user's application to a group (SDK)
+	//
+	// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+	// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+	//
+	// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+	// **Notifications:** none.
+	// **Errors:** anyone else 1003.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+	GetSpecifiedUserGroupRequestInfoWithResponse(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSpecifiedUserGroupRequestInfoResponse, error)
 
 	// GroupApplicationResponseWithBodyWithResponse Accept or refuse a join application
 	//
@@ -10960,6 +15667,61 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with POST /group/transfer_group (the `TransferGroup` operationId).
 	TransferGroupWithResponse(ctx context.Context, params *TransferGroupParams, body TransferGroupJSONRequestBody, reqEditors ...RequestEditorFn) (*TransferGroupResponse, error)
 
+	// GetActiveConversationsWithBodyWithResponse The newest conversations with their last message (JS SDK)
+	//
+	// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+	// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+	GetActiveConversationsWithBodyWithResponse(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetActiveConversationsResponse, error)
+
+	// GetJssdkConversationsWithBodyWithResponse Named conversations with their last message (JS SDK)
+	//
+	// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+	// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+	// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+	// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+	// is not a party of, unknown ones and notification conversations are left out, never described.
+	//
+	// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+	// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+	// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+	// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+	// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+	// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+	// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+	// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+	// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+	// The protobuf fields are checked by the server (the
+	// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+	//
+	// **Caller:** `ownerUserID` itself (or an admin).
+	// **Notifications:** none.
+	// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+	GetJssdkConversationsWithBodyWithResponse(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetJssdkConversationsResponse, error)
+
 	// ForbidUserWithBodyWithResponse Forbid (ban) a user
 	//
 	// Forbids `userID` for `reason`: every token of the user stops working at once (1002), its WebSocket
@@ -11157,6 +15919,44 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with POST /msg/get_conversation_msg (the `GetConversationMsg` operationId).
 	GetConversationMsgWithResponse(ctx context.Context, params *GetConversationMsgParams, body GetConversationMsgJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationMsgResponse, error)
+
+	// MarkConversationAsReadWithBodyWithResponse Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsReadWithBodyWithResponse(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error)
+
+	// MarkConversationAsReadWithResponse Mark a conversation read up to a seq (SDK)
+	//
+	// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+	// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+	// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+	// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+	// `hasReadSeq` 0 with no `seqs` changes nothing.
+	//
+	// **Caller:** `userID` itself, or an admin.
+	// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+	// senders of those messages and the reader's devices.
+	// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+	// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+	MarkConversationAsReadWithResponse(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error)
 
 	// MarkMsgsAsReadWithBodyWithResponse Mark messages as read
 	//
@@ -11507,6 +16307,129 @@ func (r GetConversationsResponse) ContentType() string {
 	return ""
 }
 
+type GetConversationsHasReadAndMaxSeqResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetConversationsHasReadAndMaxSeqResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetConversationsHasReadAndMaxSeqResponse) GetJSON200() *GetConversationsHasReadAndMaxSeqResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetConversationsHasReadAndMaxSeqResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetConversationsHasReadAndMaxSeqResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetConversationsHasReadAndMaxSeqResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetConversationsHasReadAndMaxSeqResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetIncrementalConversationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalConversationsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalConversationsResponse) GetJSON200() *GetIncrementalConversationsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalConversationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalConversationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalConversationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalConversationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetNotNotifyConversationIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetNotNotifyConversationIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetNotNotifyConversationIDsResponse) GetJSON200() *GetNotNotifyConversationIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetNotNotifyConversationIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetNotNotifyConversationIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetNotNotifyConversationIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetNotNotifyConversationIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type SetConversationsResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11753,6 +16676,88 @@ func (r GetBlackListResponse) ContentType() string {
 	return ""
 }
 
+type GetDesignatedFriendApplyResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetDesignatedFriendApplyResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDesignatedFriendApplyResponse) GetJSON200() *GetDesignatedFriendApplyResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDesignatedFriendApplyResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDesignatedFriendApplyResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDesignatedFriendApplyResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDesignatedFriendApplyResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetDesignatedFriendsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetDesignatedFriendsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetDesignatedFriendsResponse) GetJSON200() *GetDesignatedFriendsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetDesignatedFriendsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetDesignatedFriendsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetDesignatedFriendsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetDesignatedFriendsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetFriendApplyListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11835,6 +16840,88 @@ func (r GetFriendListResponse) ContentType() string {
 	return ""
 }
 
+type GetFullFriendUserIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetFullFriendUserIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFullFriendUserIDsResponse) GetJSON200() *GetFullFriendUserIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFullFriendUserIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFullFriendUserIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFullFriendUserIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFullFriendUserIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetIncrementalFriendsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalFriendsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalFriendsResponse) GetJSON200() *GetIncrementalFriendsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalFriendsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalFriendsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalFriendsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalFriendsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetSelfFriendApplyListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -11870,6 +16957,88 @@ func (r GetSelfFriendApplyListResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetSelfFriendApplyListResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSpecifiedBlacksResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetSpecifiedBlacksResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSpecifiedBlacksResponse) GetJSON200() *GetSpecifiedBlacksResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSpecifiedBlacksResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSpecifiedBlacksResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSpecifiedBlacksResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSpecifiedBlacksResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type IsFriendResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *IsFriendResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r IsFriendResponse) GetJSON200() *IsFriendResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r IsFriendResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r IsFriendResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r IsFriendResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r IsFriendResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12122,6 +17291,88 @@ func (r DismissGroupResponse) ContentType() string {
 	return ""
 }
 
+type GetFullGroupMemberUserIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetFullGroupMemberUserIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFullGroupMemberUserIDsResponse) GetJSON200() *GetFullGroupMemberUserIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFullGroupMemberUserIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFullGroupMemberUserIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFullGroupMemberUserIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFullGroupMemberUserIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetFullJoinGroupIDsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetFullJoinGroupIDsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetFullJoinGroupIDsResponse) GetJSON200() *GetFullJoinGroupIDsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetFullJoinGroupIDsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetFullJoinGroupIDsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetFullJoinGroupIDsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetFullJoinGroupIDsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetGroupApplicationListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12204,6 +17455,47 @@ func (r GetGroupMemberListResponse) ContentType() string {
 	return ""
 }
 
+type GetGroupMembersInfoResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetGroupMembersInfoResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetGroupMembersInfoResponse) GetJSON200() *GetGroupMembersInfoResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetGroupMembersInfoResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetGroupMembersInfoResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetGroupMembersInfoResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetGroupMembersInfoResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetGroupsInfoResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12245,6 +17537,88 @@ func (r GetGroupsInfoResponse) ContentType() string {
 	return ""
 }
 
+type GetIncrementalGroupMembersBatchResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalGroupMembersBatchResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalGroupMembersBatchResponse) GetJSON200() *GetIncrementalGroupMembersBatchResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalGroupMembersBatchResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalGroupMembersBatchResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalGroupMembersBatchResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalGroupMembersBatchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetIncrementalJoinGroupsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetIncrementalJoinGroupsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetIncrementalJoinGroupsResponse) GetJSON200() *GetIncrementalJoinGroupsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetIncrementalJoinGroupsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetIncrementalJoinGroupsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetIncrementalJoinGroupsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetIncrementalJoinGroupsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type GetJoinedGroupListResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12280,6 +17654,47 @@ func (r GetJoinedGroupListResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetJoinedGroupListResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetSpecifiedUserGroupRequestInfoResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetSpecifiedUserGroupRequestInfoResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetSpecifiedUserGroupRequestInfoResponse) GetJSON200() *GetSpecifiedUserGroupRequestInfoResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetSpecifiedUserGroupRequestInfoResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetSpecifiedUserGroupRequestInfoResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetSpecifiedUserGroupRequestInfoResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetSpecifiedUserGroupRequestInfoResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -12655,6 +18070,88 @@ func (r TransferGroupResponse) ContentType() string {
 	return ""
 }
 
+type GetActiveConversationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetActiveConversationsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetActiveConversationsResponse) GetJSON200() *GetActiveConversationsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetActiveConversationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetActiveConversationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetActiveConversationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetActiveConversationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type GetJssdkConversationsResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GetJssdkConversationsResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetJssdkConversationsResponse) GetJSON200() *GetJssdkConversationsResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r GetJssdkConversationsResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetJssdkConversationsResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetJssdkConversationsResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetJssdkConversationsResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 type ForbidUserResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
@@ -12895,6 +18392,47 @@ func (r GetConversationMsgResponse) StatusCode() int {
 
 // ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
 func (r GetConversationMsgResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+type MarkConversationAsReadResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *MarkConversationAsReadResp
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r MarkConversationAsReadResponse) GetJSON200() *MarkConversationAsReadResp {
+	return r.JSON200
+}
+
+// GetBody returns the raw response body bytes
+func (r MarkConversationAsReadResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r MarkConversationAsReadResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r MarkConversationAsReadResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r MarkConversationAsReadResponse) ContentType() string {
 	if r.HTTPResponse != nil {
 		return r.HTTPResponse.Header.Get("Content-Type")
 	}
@@ -13290,6 +18828,148 @@ func (c *ClientWithResponses) GetConversationsWithResponse(ctx context.Context, 
 	return ParseGetConversationsResponse(rsp)
 }
 
+// GetConversationsHasReadAndMaxSeqWithBodyWithResponse Max and read seqs of a user's conversations (SDK)
+//
+// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+func (c *ClientWithResponses) GetConversationsHasReadAndMaxSeqWithBodyWithResponse(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetConversationsHasReadAndMaxSeqResponse, error) {
+	rsp, err := c.GetConversationsHasReadAndMaxSeqWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConversationsHasReadAndMaxSeqResponse(rsp)
+}
+
+// GetConversationsHasReadAndMaxSeqWithResponse Max and read seqs of a user's conversations (SDK)
+//
+// The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+// SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+// `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+// docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_conversations_has_read_and_max_seq (the `GetConversationsHasReadAndMaxSeq` operationId).
+func (c *ClientWithResponses) GetConversationsHasReadAndMaxSeqWithResponse(ctx context.Context, params *GetConversationsHasReadAndMaxSeqParams, body GetConversationsHasReadAndMaxSeqJSONRequestBody, reqEditors ...RequestEditorFn) (*GetConversationsHasReadAndMaxSeqResponse, error) {
+	rsp, err := c.GetConversationsHasReadAndMaxSeq(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetConversationsHasReadAndMaxSeqResponse(rsp)
+}
+
+// GetIncrementalConversationsWithBodyWithResponse Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *ClientWithResponses) GetIncrementalConversationsWithBodyWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error) {
+	rsp, err := c.GetIncrementalConversationsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalConversationsResponse(rsp)
+}
+
+// GetIncrementalConversationsWithResponse Conversations changed since a version (SDK sync)
+//
+// The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_incremental_conversations (the `GetIncrementalConversations` operationId).
+func (c *ClientWithResponses) GetIncrementalConversationsWithResponse(ctx context.Context, params *GetIncrementalConversationsParams, body GetIncrementalConversationsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalConversationsResponse, error) {
+	rsp, err := c.GetIncrementalConversations(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalConversationsResponse(rsp)
+}
+
+// GetNotNotifyConversationIDsWithBodyWithResponse Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *ClientWithResponses) GetNotNotifyConversationIDsWithBodyWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error) {
+	rsp, err := c.GetNotNotifyConversationIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetNotNotifyConversationIDsResponse(rsp)
+}
+
+// GetNotNotifyConversationIDsWithResponse Conversations muted by a user (SDK)
+//
+// The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+// whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /conversation/get_not_notify_conversation_ids (the `GetNotNotifyConversationIDs` operationId).
+func (c *ClientWithResponses) GetNotNotifyConversationIDsWithResponse(ctx context.Context, params *GetNotNotifyConversationIDsParams, body GetNotNotifyConversationIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetNotNotifyConversationIDsResponse, error) {
+	rsp, err := c.GetNotNotifyConversationIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetNotNotifyConversationIDsResponse(rsp)
+}
+
 // SetConversationsWithBodyWithResponse Change conversation settings
 //
 // Sets, for each user of `userIDs`, the settings of `conversation.conversationID` that are present in
@@ -13556,6 +19236,86 @@ func (c *ClientWithResponses) GetBlackListWithResponse(ctx context.Context, para
 	return ParseGetBlackListResponse(rsp)
 }
 
+// GetDesignatedFriendApplyWithBodyWithResponse The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendApplyWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error) {
+	rsp, err := c.GetDesignatedFriendApplyWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendApplyResponse(rsp)
+}
+
+// GetDesignatedFriendApplyWithResponse The application between two users (SDK)
+//
+// The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+// none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friend_apply (the `GetDesignatedFriendApply` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendApplyWithResponse(ctx context.Context, params *GetDesignatedFriendApplyParams, body GetDesignatedFriendApplyJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendApplyResponse, error) {
+	rsp, err := c.GetDesignatedFriendApply(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendApplyResponse(rsp)
+}
+
+// GetDesignatedFriendsWithBodyWithResponse Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendsWithBodyWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error) {
+	rsp, err := c.GetDesignatedFriendsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendsResponse(rsp)
+}
+
+// GetDesignatedFriendsWithResponse Named friends of a user (SDK)
+//
+// The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+// users) are skipped.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_designated_friends (the `GetDesignatedFriends` operationId).
+func (c *ClientWithResponses) GetDesignatedFriendsWithResponse(ctx context.Context, params *GetDesignatedFriendsParams, body GetDesignatedFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetDesignatedFriendsResponse, error) {
+	rsp, err := c.GetDesignatedFriends(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetDesignatedFriendsResponse(rsp)
+}
+
 // GetFriendApplyListWithBodyWithResponse List friend applications sent to a user
 //
 // One page of the friend applications **received** by `userID`, newest first, and the total count.
@@ -13636,6 +19396,108 @@ func (c *ClientWithResponses) GetFriendListWithResponse(ctx context.Context, par
 	return ParseGetFriendListResponse(rsp)
 }
 
+// GetFullFriendUserIDsWithBodyWithResponse All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *ClientWithResponses) GetFullFriendUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error) {
+	rsp, err := c.GetFullFriendUserIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullFriendUserIDsResponse(rsp)
+}
+
+// GetFullFriendUserIDsWithResponse All friend IDs of a user (SDK sync)
+//
+// The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+// `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+// first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+// friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_full_friend_user_ids (the `GetFullFriendUserIDs` operationId).
+func (c *ClientWithResponses) GetFullFriendUserIDsWithResponse(ctx context.Context, params *GetFullFriendUserIDsParams, body GetFullFriendUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullFriendUserIDsResponse, error) {
+	rsp, err := c.GetFullFriendUserIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullFriendUserIDsResponse(rsp)
+}
+
+// GetIncrementalFriendsWithBodyWithResponse Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *ClientWithResponses) GetIncrementalFriendsWithBodyWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error) {
+	rsp, err := c.GetIncrementalFriendsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalFriendsResponse(rsp)
+}
+
+// GetIncrementalFriendsWithResponse Friends changed since a version (SDK sync)
+//
+// The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_incremental_friends (the `GetIncrementalFriends` operationId).
+func (c *ClientWithResponses) GetIncrementalFriendsWithResponse(ctx context.Context, params *GetIncrementalFriendsParams, body GetIncrementalFriendsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalFriendsResponse, error) {
+	rsp, err := c.GetIncrementalFriends(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalFriendsResponse(rsp)
+}
+
 // GetSelfFriendApplyListWithBodyWithResponse List friend applications a user sent
 //
 // One page of the friend applications **sent** by `userID`, newest first, and the total count.
@@ -13672,6 +19534,86 @@ func (c *ClientWithResponses) GetSelfFriendApplyListWithResponse(ctx context.Con
 		return nil, err
 	}
 	return ParseGetSelfFriendApplyListResponse(rsp)
+}
+
+// GetSpecifiedBlacksWithBodyWithResponse Named blacklist entries of a user (SDK)
+//
+// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+func (c *ClientWithResponses) GetSpecifiedBlacksWithBodyWithResponse(ctx context.Context, params *GetSpecifiedBlacksParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSpecifiedBlacksResponse, error) {
+	rsp, err := c.GetSpecifiedBlacksWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSpecifiedBlacksResponse(rsp)
+}
+
+// GetSpecifiedBlacksWithResponse Named blacklist entries of a user (SDK)
+//
+// The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+// skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+//
+// **Caller:** `ownerUserID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/get_specified_blacks (the `GetSpecifiedBlacks` operationId).
+func (c *ClientWithResponses) GetSpecifiedBlacksWithResponse(ctx context.Context, params *GetSpecifiedBlacksParams, body GetSpecifiedBlacksJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSpecifiedBlacksResponse, error) {
+	rsp, err := c.GetSpecifiedBlacks(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSpecifiedBlacksResponse(rsp)
+}
+
+// IsFriendWithBodyWithResponse Whether two users have each other as friends (SDK)
+//
+// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+// (`inUser2Friends`); friendships are one-way after a delete.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+func (c *ClientWithResponses) IsFriendWithBodyWithResponse(ctx context.Context, params *IsFriendParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*IsFriendResponse, error) {
+	rsp, err := c.IsFriendWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIsFriendResponse(rsp)
+}
+
+// IsFriendWithResponse Whether two users have each other as friends (SDK)
+//
+// Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+// (`inUser2Friends`); friendships are one-way after a delete.
+//
+// **Caller:** one of the two users, or an admin.
+// **Notifications:** none.
+// **Errors:** the caller is neither user 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /friend/is_friend (the `IsFriend` operationId).
+func (c *ClientWithResponses) IsFriendWithResponse(ctx context.Context, params *IsFriendParams, body IsFriendJSONRequestBody, reqEditors ...RequestEditorFn) (*IsFriendResponse, error) {
+	rsp, err := c.IsFriend(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseIsFriendResponse(rsp)
 }
 
 // RemoveBlackWithBodyWithResponse Remove a user from the blacklist
@@ -13920,6 +19862,90 @@ func (c *ClientWithResponses) DismissGroupWithResponse(ctx context.Context, para
 	return ParseDismissGroupResponse(rsp)
 }
 
+// GetFullGroupMemberUserIDsWithBodyWithResponse All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *ClientWithResponses) GetFullGroupMemberUserIDsWithBodyWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error) {
+	rsp, err := c.GetFullGroupMemberUserIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullGroupMemberUserIDsResponse(rsp)
+}
+
+// GetFullGroupMemberUserIDsWithResponse All member IDs of a group (SDK sync)
+//
+// The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+// current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+// in `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_group_member_user_ids (the `GetFullGroupMemberUserIDs` operationId).
+func (c *ClientWithResponses) GetFullGroupMemberUserIDsWithResponse(ctx context.Context, params *GetFullGroupMemberUserIDsParams, body GetFullGroupMemberUserIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullGroupMemberUserIDsResponse, error) {
+	rsp, err := c.GetFullGroupMemberUserIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullGroupMemberUserIDsResponse(rsp)
+}
+
+// GetFullJoinGroupIDsWithBodyWithResponse All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *ClientWithResponses) GetFullJoinGroupIDsWithBodyWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error) {
+	rsp, err := c.GetFullJoinGroupIDsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullJoinGroupIDsResponse(rsp)
+}
+
+// GetFullJoinGroupIDsWithResponse All joined group IDs of a user (SDK sync)
+//
+// The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+// `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+// `/friend/get_full_friend_user_ids`.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_full_join_group_ids (the `GetFullJoinGroupIDs` operationId).
+func (c *ClientWithResponses) GetFullJoinGroupIDsWithResponse(ctx context.Context, params *GetFullJoinGroupIDsParams, body GetFullJoinGroupIDsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetFullJoinGroupIDsResponse, error) {
+	rsp, err := c.GetFullJoinGroupIDs(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetFullJoinGroupIDsResponse(rsp)
+}
+
 // GetGroupApplicationListWithBodyWithResponse List join applications to the groups a user manages
 //
 // One page of the join applications to groups the caller owns or administers (an admin sees every group's),
@@ -14010,6 +20036,46 @@ func (c *ClientWithResponses) GetGroupMemberListWithResponse(ctx context.Context
 	return ParseGetGroupMemberListResponse(rsp)
 }
 
+// GetGroupMembersInfoWithBodyWithResponse Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *ClientWithResponses) GetGroupMembersInfoWithBodyWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error) {
+	rsp, err := c.GetGroupMembersInfoWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetGroupMembersInfoResponse(rsp)
+}
+
+// GetGroupMembersInfoWithResponse Named members of a group (SDK)
+//
+// The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+// are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+//
+// **Caller:** a member of the group, or an admin.
+// **Notifications:** none.
+// **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_group_members_info (the `GetGroupMembersInfo` operationId).
+func (c *ClientWithResponses) GetGroupMembersInfoWithResponse(ctx context.Context, params *GetGroupMembersInfoParams, body GetGroupMembersInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetGroupMembersInfoResponse, error) {
+	rsp, err := c.GetGroupMembersInfo(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetGroupMembersInfoResponse(rsp)
+}
+
 // GetGroupsInfoWithBodyWithResponse Get groups' information
 //
 // Returns the given groups in request order. Dismissed groups are returned with `status` 2.
@@ -14046,6 +20112,118 @@ func (c *ClientWithResponses) GetGroupsInfoWithResponse(ctx context.Context, par
 		return nil, err
 	}
 	return ParseGetGroupsInfoResponse(rsp)
+}
+
+// GetIncrementalGroupMembersBatchWithBodyWithResponse Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *ClientWithResponses) GetIncrementalGroupMembersBatchWithBodyWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error) {
+	rsp, err := c.GetIncrementalGroupMembersBatchWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalGroupMembersBatchResponse(rsp)
+}
+
+// GetIncrementalGroupMembersBatchWithResponse Group members changed since a version, for several groups (SDK sync)
+//
+// For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+// member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+// unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+// `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+// dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+// listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+// again for the rest.
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+//
+// **Caller:** `userID` itself, or an admin (who may read any group's members).
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_group_members_batch (the `GetIncrementalGroupMembersBatch` operationId).
+func (c *ClientWithResponses) GetIncrementalGroupMembersBatchWithResponse(ctx context.Context, params *GetIncrementalGroupMembersBatchParams, body GetIncrementalGroupMembersBatchJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalGroupMembersBatchResponse, error) {
+	rsp, err := c.GetIncrementalGroupMembersBatch(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalGroupMembersBatchResponse(rsp)
+}
+
+// GetIncrementalJoinGroupsWithBodyWithResponse Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *ClientWithResponses) GetIncrementalJoinGroupsWithBodyWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error) {
+	rsp, err := c.GetIncrementalJoinGroupsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalJoinGroupsResponse(rsp)
+}
+
+// GetIncrementalJoinGroupsWithResponse Joined groups changed since a version (SDK sync)
+//
+// The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+//
+// The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+// pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+// `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+// is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+// the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+// again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+//
+// OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+// a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** none.
+// **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_incremental_join_groups (the `GetIncrementalJoinGroups` operationId).
+func (c *ClientWithResponses) GetIncrementalJoinGroupsWithResponse(ctx context.Context, params *GetIncrementalJoinGroupsParams, body GetIncrementalJoinGroupsJSONRequestBody, reqEditors ...RequestEditorFn) (*GetIncrementalJoinGroupsResponse, error) {
+	rsp, err := c.GetIncrementalJoinGroups(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetIncrementalJoinGroupsResponse(rsp)
 }
 
 // GetJoinedGroupListWithBodyWithResponse List the groups a user is in
@@ -14086,6 +20264,46 @@ func (c *ClientWithResponses) GetJoinedGroupListWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetJoinedGroupListResponse(rsp)
+}
+
+// GetSpecifiedUserGroupRequestInfoWithBodyWithResponse A user's application to a group (SDK)
+//
+// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+//
+// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+// **Notifications:** none.
+// **Errors:** anyone else 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+func (c *ClientWithResponses) GetSpecifiedUserGroupRequestInfoWithBodyWithResponse(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetSpecifiedUserGroupRequestInfoResponse, error) {
+	rsp, err := c.GetSpecifiedUserGroupRequestInfoWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSpecifiedUserGroupRequestInfoResponse(rsp)
+}
+
+// GetSpecifiedUserGroupRequestInfoWithResponse A user's application to a group (SDK)
+//
+// The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+// The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+//
+// **Caller:** the applicant, an owner or admin of the group, or an app admin.
+// **Notifications:** none.
+// **Errors:** anyone else 1003.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /group/get_specified_user_group_request_info (the `GetSpecifiedUserGroupRequestInfo` operationId).
+func (c *ClientWithResponses) GetSpecifiedUserGroupRequestInfoWithResponse(ctx context.Context, params *GetSpecifiedUserGroupRequestInfoParams, body GetSpecifiedUserGroupRequestInfoJSONRequestBody, reqEditors ...RequestEditorFn) (*GetSpecifiedUserGroupRequestInfoResponse, error) {
+	rsp, err := c.GetSpecifiedUserGroupRequestInfo(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetSpecifiedUserGroupRequestInfoResponse(rsp)
 }
 
 // GroupApplicationResponseWithBodyWithResponse Accept or refuse a join application
@@ -14492,6 +20710,73 @@ func (c *ClientWithResponses) TransferGroupWithResponse(ctx context.Context, par
 	return ParseTransferGroupResponse(rsp)
 }
 
+// GetActiveConversationsWithBodyWithResponse The newest conversations with their last message (JS SDK)
+//
+// The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+// (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /jssdk/get_active_conversations (the `GetActiveConversations` operationId).
+func (c *ClientWithResponses) GetActiveConversationsWithBodyWithResponse(ctx context.Context, params *GetActiveConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetActiveConversationsResponse, error) {
+	rsp, err := c.GetActiveConversationsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetActiveConversationsResponse(rsp)
+}
+
+// GetJssdkConversationsWithBodyWithResponse Named conversations with their last message (JS SDK)
+//
+// The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+// `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+// no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+// the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+// is not a party of, unknown ones and notification conversations are left out, never described.
+//
+// **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+// application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+// `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+// `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+// (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+// 5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+// `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+// (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+// `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+// The protobuf fields are checked by the server (the
+// schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+//
+// **Caller:** `ownerUserID` itself (or an admin).
+// **Notifications:** none.
+// **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /jssdk/get_conversations (the `GetJssdkConversations` operationId).
+func (c *ClientWithResponses) GetJssdkConversationsWithBodyWithResponse(ctx context.Context, params *GetJssdkConversationsParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GetJssdkConversationsResponse, error) {
+	rsp, err := c.GetJssdkConversationsWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetJssdkConversationsResponse(rsp)
+}
+
 // ForbidUserWithBodyWithResponse Forbid (ban) a user
 //
 // Forbids `userID` for `reason`: every token of the user stops working at once (1002), its WebSocket
@@ -14760,6 +21045,56 @@ func (c *ClientWithResponses) GetConversationMsgWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGetConversationMsgResponse(rsp)
+}
+
+// MarkConversationAsReadWithBodyWithResponse Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *ClientWithResponses) MarkConversationAsReadWithBodyWithResponse(ctx context.Context, params *MarkConversationAsReadParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error) {
+	rsp, err := c.MarkConversationAsReadWithBody(ctx, params, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMarkConversationAsReadResponse(rsp)
+}
+
+// MarkConversationAsReadWithResponse Mark a conversation read up to a seq (SDK)
+//
+// `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+// the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+// form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+// `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+// `hasReadSeq` 0 with no `seqs` changes nothing.
+//
+// **Caller:** `userID` itself, or an admin.
+// **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+// senders of those messages and the reader's devices.
+// **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+// not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /msg/mark_conversation_as_read (the `MarkConversationAsRead` operationId).
+func (c *ClientWithResponses) MarkConversationAsReadWithResponse(ctx context.Context, params *MarkConversationAsReadParams, body MarkConversationAsReadJSONRequestBody, reqEditors ...RequestEditorFn) (*MarkConversationAsReadResponse, error) {
+	rsp, err := c.MarkConversationAsRead(ctx, params, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseMarkConversationAsReadResponse(rsp)
 }
 
 // MarkMsgsAsReadWithBodyWithResponse Mark messages as read
@@ -15110,6 +21445,84 @@ func ParseGetConversationsResponse(rsp *http.Response) (*GetConversationsRespons
 	return response, nil
 }
 
+// ParseGetConversationsHasReadAndMaxSeqResponse parses an HTTP response from a GetConversationsHasReadAndMaxSeqWithResponse call
+func ParseGetConversationsHasReadAndMaxSeqResponse(rsp *http.Response) (*GetConversationsHasReadAndMaxSeqResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetConversationsHasReadAndMaxSeqResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetConversationsHasReadAndMaxSeqResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetIncrementalConversationsResponse parses an HTTP response from a GetIncrementalConversationsWithResponse call
+func ParseGetIncrementalConversationsResponse(rsp *http.Response) (*GetIncrementalConversationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalConversationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalConversationsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetNotNotifyConversationIDsResponse parses an HTTP response from a GetNotNotifyConversationIDsWithResponse call
+func ParseGetNotNotifyConversationIDsResponse(rsp *http.Response) (*GetNotNotifyConversationIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetNotNotifyConversationIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetNotNotifyConversationIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseSetConversationsResponse parses an HTTP response from a SetConversationsWithResponse call
 func ParseSetConversationsResponse(rsp *http.Response) (*SetConversationsResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15266,6 +21679,58 @@ func ParseGetBlackListResponse(rsp *http.Response) (*GetBlackListResponse, error
 	return response, nil
 }
 
+// ParseGetDesignatedFriendApplyResponse parses an HTTP response from a GetDesignatedFriendApplyWithResponse call
+func ParseGetDesignatedFriendApplyResponse(rsp *http.Response) (*GetDesignatedFriendApplyResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDesignatedFriendApplyResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetDesignatedFriendApplyResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetDesignatedFriendsResponse parses an HTTP response from a GetDesignatedFriendsWithResponse call
+func ParseGetDesignatedFriendsResponse(rsp *http.Response) (*GetDesignatedFriendsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetDesignatedFriendsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetDesignatedFriendsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetFriendApplyListResponse parses an HTTP response from a GetFriendApplyListWithResponse call
 func ParseGetFriendApplyListResponse(rsp *http.Response) (*GetFriendApplyListResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15318,6 +21783,58 @@ func ParseGetFriendListResponse(rsp *http.Response) (*GetFriendListResponse, err
 	return response, nil
 }
 
+// ParseGetFullFriendUserIDsResponse parses an HTTP response from a GetFullFriendUserIDsWithResponse call
+func ParseGetFullFriendUserIDsResponse(rsp *http.Response) (*GetFullFriendUserIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFullFriendUserIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetFullFriendUserIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetIncrementalFriendsResponse parses an HTTP response from a GetIncrementalFriendsWithResponse call
+func ParseGetIncrementalFriendsResponse(rsp *http.Response) (*GetIncrementalFriendsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalFriendsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalFriendsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetSelfFriendApplyListResponse parses an HTTP response from a GetSelfFriendApplyListWithResponse call
 func ParseGetSelfFriendApplyListResponse(rsp *http.Response) (*GetSelfFriendApplyListResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15334,6 +21851,58 @@ func ParseGetSelfFriendApplyListResponse(rsp *http.Response) (*GetSelfFriendAppl
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetSelfFriendApplyListResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSpecifiedBlacksResponse parses an HTTP response from a GetSpecifiedBlacksWithResponse call
+func ParseGetSpecifiedBlacksResponse(rsp *http.Response) (*GetSpecifiedBlacksResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSpecifiedBlacksResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetSpecifiedBlacksResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseIsFriendResponse parses an HTTP response from a IsFriendWithResponse call
+func ParseIsFriendResponse(rsp *http.Response) (*IsFriendResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &IsFriendResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest IsFriendResp
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -15500,6 +22069,58 @@ func ParseDismissGroupResponse(rsp *http.Response) (*DismissGroupResponse, error
 	return response, nil
 }
 
+// ParseGetFullGroupMemberUserIDsResponse parses an HTTP response from a GetFullGroupMemberUserIDsWithResponse call
+func ParseGetFullGroupMemberUserIDsResponse(rsp *http.Response) (*GetFullGroupMemberUserIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFullGroupMemberUserIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetFullGroupMemberUserIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetFullJoinGroupIDsResponse parses an HTTP response from a GetFullJoinGroupIDsWithResponse call
+func ParseGetFullJoinGroupIDsResponse(rsp *http.Response) (*GetFullJoinGroupIDsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetFullJoinGroupIDsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetFullJoinGroupIDsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetGroupApplicationListResponse parses an HTTP response from a GetGroupApplicationListWithResponse call
 func ParseGetGroupApplicationListResponse(rsp *http.Response) (*GetGroupApplicationListResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15552,6 +22173,32 @@ func ParseGetGroupMemberListResponse(rsp *http.Response) (*GetGroupMemberListRes
 	return response, nil
 }
 
+// ParseGetGroupMembersInfoResponse parses an HTTP response from a GetGroupMembersInfoWithResponse call
+func ParseGetGroupMembersInfoResponse(rsp *http.Response) (*GetGroupMembersInfoResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetGroupMembersInfoResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetGroupMembersInfoResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetGroupsInfoResponse parses an HTTP response from a GetGroupsInfoWithResponse call
 func ParseGetGroupsInfoResponse(rsp *http.Response) (*GetGroupsInfoResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15578,6 +22225,58 @@ func ParseGetGroupsInfoResponse(rsp *http.Response) (*GetGroupsInfoResponse, err
 	return response, nil
 }
 
+// ParseGetIncrementalGroupMembersBatchResponse parses an HTTP response from a GetIncrementalGroupMembersBatchWithResponse call
+func ParseGetIncrementalGroupMembersBatchResponse(rsp *http.Response) (*GetIncrementalGroupMembersBatchResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalGroupMembersBatchResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalGroupMembersBatchResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetIncrementalJoinGroupsResponse parses an HTTP response from a GetIncrementalJoinGroupsWithResponse call
+func ParseGetIncrementalJoinGroupsResponse(rsp *http.Response) (*GetIncrementalJoinGroupsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetIncrementalJoinGroupsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetIncrementalJoinGroupsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseGetJoinedGroupListResponse parses an HTTP response from a GetJoinedGroupListWithResponse call
 func ParseGetJoinedGroupListResponse(rsp *http.Response) (*GetJoinedGroupListResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15594,6 +22293,32 @@ func ParseGetJoinedGroupListResponse(rsp *http.Response) (*GetJoinedGroupListRes
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
 		var dest GetJoinedGroupListResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetSpecifiedUserGroupRequestInfoResponse parses an HTTP response from a GetSpecifiedUserGroupRequestInfoWithResponse call
+func ParseGetSpecifiedUserGroupRequestInfoResponse(rsp *http.Response) (*GetSpecifiedUserGroupRequestInfoResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetSpecifiedUserGroupRequestInfoResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetSpecifiedUserGroupRequestInfoResp
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
@@ -15838,6 +22563,58 @@ func ParseTransferGroupResponse(rsp *http.Response) (*TransferGroupResponse, err
 	return response, nil
 }
 
+// ParseGetActiveConversationsResponse parses an HTTP response from a GetActiveConversationsWithResponse call
+func ParseGetActiveConversationsResponse(rsp *http.Response) (*GetActiveConversationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetActiveConversationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetActiveConversationsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
+// ParseGetJssdkConversationsResponse parses an HTTP response from a GetJssdkConversationsWithResponse call
+func ParseGetJssdkConversationsResponse(rsp *http.Response) (*GetJssdkConversationsResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetJssdkConversationsResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GetJssdkConversationsResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseForbidUserResponse parses an HTTP response from a ForbidUserWithResponse call
 func ParseForbidUserResponse(rsp *http.Response) (*ForbidUserResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -15994,6 +22771,32 @@ func ParseGetConversationMsgResponse(rsp *http.Response) (*GetConversationMsgRes
 	return response, nil
 }
 
+// ParseMarkConversationAsReadResponse parses an HTTP response from a MarkConversationAsReadWithResponse call
+func ParseMarkConversationAsReadResponse(rsp *http.Response) (*MarkConversationAsReadResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &MarkConversationAsReadResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest MarkConversationAsReadResp
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	}
+
+	return response, nil
+}
+
 // ParseMarkMsgsAsReadResponse parses an HTTP response from a MarkMsgsAsReadWithResponse call
 func ParseMarkMsgsAsReadResponse(rsp *http.Response) (*MarkMsgsAsReadResponse, error) {
 	bodyBytes, err := io.ReadAll(rsp.Body)
@@ -16138,6 +22941,15 @@ type ServerInterface interface {
 	// GetConversations Get some conversations of a user
 	// (POST /conversation/get_conversations)
 	GetConversations(w http.ResponseWriter, r *http.Request, params GetConversationsParams)
+	// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+	// (POST /conversation/get_conversations_has_read_and_max_seq)
+	GetConversationsHasReadAndMaxSeq(w http.ResponseWriter, r *http.Request, params GetConversationsHasReadAndMaxSeqParams)
+	// GetIncrementalConversations Conversations changed since a version (SDK sync)
+	// (POST /conversation/get_incremental_conversations)
+	GetIncrementalConversations(w http.ResponseWriter, r *http.Request, params GetIncrementalConversationsParams)
+	// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+	// (POST /conversation/get_not_notify_conversation_ids)
+	GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request, params GetNotNotifyConversationIDsParams)
 	// SetConversations Change conversation settings
 	// (POST /conversation/set_conversations)
 	SetConversations(w http.ResponseWriter, r *http.Request, params SetConversationsParams)
@@ -16156,15 +22968,33 @@ type ServerInterface interface {
 	// GetBlackList List a user's blacklist
 	// (POST /friend/get_black_list)
 	GetBlackList(w http.ResponseWriter, r *http.Request, params GetBlackListParams)
+	// GetDesignatedFriendApply The application between two users (SDK)
+	// (POST /friend/get_designated_friend_apply)
+	GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendApplyParams)
+	// GetDesignatedFriends Named friends of a user (SDK)
+	// (POST /friend/get_designated_friends)
+	GetDesignatedFriends(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendsParams)
 	// GetFriendApplyList List friend applications sent to a user
 	// (POST /friend/get_friend_apply_list)
 	GetFriendApplyList(w http.ResponseWriter, r *http.Request, params GetFriendApplyListParams)
 	// GetFriendList List a user's friends
 	// (POST /friend/get_friend_list)
 	GetFriendList(w http.ResponseWriter, r *http.Request, params GetFriendListParams)
+	// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+	// (POST /friend/get_full_friend_user_ids)
+	GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request, params GetFullFriendUserIDsParams)
+	// GetIncrementalFriends Friends changed since a version (SDK sync)
+	// (POST /friend/get_incremental_friends)
+	GetIncrementalFriends(w http.ResponseWriter, r *http.Request, params GetIncrementalFriendsParams)
 	// GetSelfFriendApplyList List friend applications a user sent
 	// (POST /friend/get_self_friend_apply_list)
 	GetSelfFriendApplyList(w http.ResponseWriter, r *http.Request, params GetSelfFriendApplyListParams)
+	// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+	// (POST /friend/get_specified_blacks)
+	GetSpecifiedBlacks(w http.ResponseWriter, r *http.Request, params GetSpecifiedBlacksParams)
+	// IsFriend Whether two users have each other as friends (SDK)
+	// (POST /friend/is_friend)
+	IsFriend(w http.ResponseWriter, r *http.Request, params IsFriendParams)
 	// RemoveBlack Remove a user from the blacklist
 	// (POST /friend/remove_black)
 	RemoveBlack(w http.ResponseWriter, r *http.Request, params RemoveBlackParams)
@@ -16183,18 +23013,36 @@ type ServerInterface interface {
 	// DismissGroup Dismiss a group
 	// (POST /group/dismiss_group)
 	DismissGroup(w http.ResponseWriter, r *http.Request, params DismissGroupParams)
+	// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+	// (POST /group/get_full_group_member_user_ids)
+	GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request, params GetFullGroupMemberUserIDsParams)
+	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+	// (POST /group/get_full_join_group_ids)
+	GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams)
 	// GetGroupApplicationList List join applications to the groups a user manages
 	// (POST /group/get_group_application_list)
 	GetGroupApplicationList(w http.ResponseWriter, r *http.Request, params GetGroupApplicationListParams)
 	// GetGroupMemberList List a group's members
 	// (POST /group/get_group_member_list)
 	GetGroupMemberList(w http.ResponseWriter, r *http.Request, params GetGroupMemberListParams)
+	// GetGroupMembersInfo Named members of a group (SDK)
+	// (POST /group/get_group_members_info)
+	GetGroupMembersInfo(w http.ResponseWriter, r *http.Request, params GetGroupMembersInfoParams)
 	// GetGroupsInfo Get groups' information
 	// (POST /group/get_groups_info)
 	GetGroupsInfo(w http.ResponseWriter, r *http.Request, params GetGroupsInfoParams)
+	// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+	// (POST /group/get_incremental_group_members_batch)
+	GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request, params GetIncrementalGroupMembersBatchParams)
+	// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+	// (POST /group/get_incremental_join_groups)
+	GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request, params GetIncrementalJoinGroupsParams)
 	// GetJoinedGroupList List the groups a user is in
 	// (POST /group/get_joined_group_list)
 	GetJoinedGroupList(w http.ResponseWriter, r *http.Request, params GetJoinedGroupListParams)
+	// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+	// (POST /group/get_specified_user_group_request_info)
+	GetSpecifiedUserGroupRequestInfo(w http.ResponseWriter, r *http.Request, params GetSpecifiedUserGroupRequestInfoParams)
 	// GroupApplicationResponse Accept or refuse a join application
 	// (POST /group/group_application_response)
 	GroupApplicationResponse(w http.ResponseWriter, r *http.Request, params GroupApplicationResponseParams)
@@ -16222,6 +23070,12 @@ type ServerInterface interface {
 	// TransferGroup Transfer group ownership
 	// (POST /group/transfer_group)
 	TransferGroup(w http.ResponseWriter, r *http.Request, params TransferGroupParams)
+	// GetActiveConversations The newest conversations with their last message (JS SDK)
+	// (POST /jssdk/get_active_conversations)
+	GetActiveConversations(w http.ResponseWriter, r *http.Request, params GetActiveConversationsParams)
+	// GetJssdkConversations Named conversations with their last message (JS SDK)
+	// (POST /jssdk/get_conversations)
+	GetJssdkConversations(w http.ResponseWriter, r *http.Request, params GetJssdkConversationsParams)
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams)
@@ -16240,6 +23094,9 @@ type ServerInterface interface {
 	// GetConversationMsg Read a conversation's history
 	// (POST /msg/get_conversation_msg)
 	GetConversationMsg(w http.ResponseWriter, r *http.Request, params GetConversationMsgParams)
+	// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+	// (POST /msg/mark_conversation_as_read)
+	MarkConversationAsRead(w http.ResponseWriter, r *http.Request, params MarkConversationAsReadParams)
 	// MarkMsgsAsRead Mark messages as read
 	// (POST /msg/mark_msgs_as_read)
 	MarkMsgsAsRead(w http.ResponseWriter, r *http.Request, params MarkMsgsAsReadParams)
@@ -16285,6 +23142,24 @@ func (_ Unimplemented) GetConversations(w http.ResponseWriter, r *http.Request, 
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+// (POST /conversation/get_conversations_has_read_and_max_seq)
+func (_ Unimplemented) GetConversationsHasReadAndMaxSeq(w http.ResponseWriter, r *http.Request, params GetConversationsHasReadAndMaxSeqParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetIncrementalConversations Conversations changed since a version (SDK sync)
+// (POST /conversation/get_incremental_conversations)
+func (_ Unimplemented) GetIncrementalConversations(w http.ResponseWriter, r *http.Request, params GetIncrementalConversationsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+// (POST /conversation/get_not_notify_conversation_ids)
+func (_ Unimplemented) GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request, params GetNotNotifyConversationIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // SetConversations Change conversation settings
 // (POST /conversation/set_conversations)
 func (_ Unimplemented) SetConversations(w http.ResponseWriter, r *http.Request, params SetConversationsParams) {
@@ -16321,6 +23196,18 @@ func (_ Unimplemented) GetBlackList(w http.ResponseWriter, r *http.Request, para
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetDesignatedFriendApply The application between two users (SDK)
+// (POST /friend/get_designated_friend_apply)
+func (_ Unimplemented) GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendApplyParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetDesignatedFriends Named friends of a user (SDK)
+// (POST /friend/get_designated_friends)
+func (_ Unimplemented) GetDesignatedFriends(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetFriendApplyList List friend applications sent to a user
 // (POST /friend/get_friend_apply_list)
 func (_ Unimplemented) GetFriendApplyList(w http.ResponseWriter, r *http.Request, params GetFriendApplyListParams) {
@@ -16333,9 +23220,33 @@ func (_ Unimplemented) GetFriendList(w http.ResponseWriter, r *http.Request, par
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+// (POST /friend/get_full_friend_user_ids)
+func (_ Unimplemented) GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request, params GetFullFriendUserIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetIncrementalFriends Friends changed since a version (SDK sync)
+// (POST /friend/get_incremental_friends)
+func (_ Unimplemented) GetIncrementalFriends(w http.ResponseWriter, r *http.Request, params GetIncrementalFriendsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetSelfFriendApplyList List friend applications a user sent
 // (POST /friend/get_self_friend_apply_list)
 func (_ Unimplemented) GetSelfFriendApplyList(w http.ResponseWriter, r *http.Request, params GetSelfFriendApplyListParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+// (POST /friend/get_specified_blacks)
+func (_ Unimplemented) GetSpecifiedBlacks(w http.ResponseWriter, r *http.Request, params GetSpecifiedBlacksParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// IsFriend Whether two users have each other as friends (SDK)
+// (POST /friend/is_friend)
+func (_ Unimplemented) IsFriend(w http.ResponseWriter, r *http.Request, params IsFriendParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -16375,6 +23286,18 @@ func (_ Unimplemented) DismissGroup(w http.ResponseWriter, r *http.Request, para
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+// (POST /group/get_full_group_member_user_ids)
+func (_ Unimplemented) GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request, params GetFullGroupMemberUserIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+// (POST /group/get_full_join_group_ids)
+func (_ Unimplemented) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetGroupApplicationList List join applications to the groups a user manages
 // (POST /group/get_group_application_list)
 func (_ Unimplemented) GetGroupApplicationList(w http.ResponseWriter, r *http.Request, params GetGroupApplicationListParams) {
@@ -16387,15 +23310,39 @@ func (_ Unimplemented) GetGroupMemberList(w http.ResponseWriter, r *http.Request
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetGroupMembersInfo Named members of a group (SDK)
+// (POST /group/get_group_members_info)
+func (_ Unimplemented) GetGroupMembersInfo(w http.ResponseWriter, r *http.Request, params GetGroupMembersInfoParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetGroupsInfo Get groups' information
 // (POST /group/get_groups_info)
 func (_ Unimplemented) GetGroupsInfo(w http.ResponseWriter, r *http.Request, params GetGroupsInfoParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+// (POST /group/get_incremental_group_members_batch)
+func (_ Unimplemented) GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request, params GetIncrementalGroupMembersBatchParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+// (POST /group/get_incremental_join_groups)
+func (_ Unimplemented) GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request, params GetIncrementalJoinGroupsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // GetJoinedGroupList List the groups a user is in
 // (POST /group/get_joined_group_list)
 func (_ Unimplemented) GetJoinedGroupList(w http.ResponseWriter, r *http.Request, params GetJoinedGroupListParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+// (POST /group/get_specified_user_group_request_info)
+func (_ Unimplemented) GetSpecifiedUserGroupRequestInfo(w http.ResponseWriter, r *http.Request, params GetSpecifiedUserGroupRequestInfoParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -16453,6 +23400,18 @@ func (_ Unimplemented) TransferGroup(w http.ResponseWriter, r *http.Request, par
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
+// GetActiveConversations The newest conversations with their last message (JS SDK)
+// (POST /jssdk/get_active_conversations)
+func (_ Unimplemented) GetActiveConversations(w http.ResponseWriter, r *http.Request, params GetActiveConversationsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetJssdkConversations Named conversations with their last message (JS SDK)
+// (POST /jssdk/get_conversations)
+func (_ Unimplemented) GetJssdkConversations(w http.ResponseWriter, r *http.Request, params GetJssdkConversationsParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
 // ForbidUser Forbid (ban) a user
 // (POST /manager/forbid_user)
 func (_ Unimplemented) ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams) {
@@ -16486,6 +23445,12 @@ func (_ Unimplemented) UnforbidUser(w http.ResponseWriter, r *http.Request, para
 // GetConversationMsg Read a conversation's history
 // (POST /msg/get_conversation_msg)
 func (_ Unimplemented) GetConversationMsg(w http.ResponseWriter, r *http.Request, params GetConversationMsgParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+// (POST /msg/mark_conversation_as_read)
+func (_ Unimplemented) MarkConversationAsRead(w http.ResponseWriter, r *http.Request, params MarkConversationAsReadParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -16683,6 +23648,129 @@ func (siw *ServerInterfaceWrapper) GetConversations(w http.ResponseWriter, r *ht
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetConversationsHasReadAndMaxSeq operation middleware
+func (siw *ServerInterfaceWrapper) GetConversationsHasReadAndMaxSeq(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetConversationsHasReadAndMaxSeqParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetConversationsHasReadAndMaxSeq(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIncrementalConversations operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalConversations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalConversationsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetNotNotifyConversationIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetNotNotifyConversationIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetNotNotifyConversationIDs(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -16938,6 +24026,88 @@ func (siw *ServerInterfaceWrapper) GetBlackList(w http.ResponseWriter, r *http.R
 	handler.ServeHTTP(w, r)
 }
 
+// GetDesignatedFriendApply operation middleware
+func (siw *ServerInterfaceWrapper) GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDesignatedFriendApplyParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetDesignatedFriendApply(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetDesignatedFriends operation middleware
+func (siw *ServerInterfaceWrapper) GetDesignatedFriends(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetDesignatedFriendsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetDesignatedFriends(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetFriendApplyList operation middleware
 func (siw *ServerInterfaceWrapper) GetFriendApplyList(w http.ResponseWriter, r *http.Request) {
 
@@ -17020,6 +24190,88 @@ func (siw *ServerInterfaceWrapper) GetFriendList(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// GetFullFriendUserIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFullFriendUserIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetFullFriendUserIDs(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIncrementalFriends operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalFriends(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalFriendsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalFriends(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetSelfFriendApplyList operation middleware
 func (siw *ServerInterfaceWrapper) GetSelfFriendApplyList(w http.ResponseWriter, r *http.Request) {
 
@@ -17052,6 +24304,88 @@ func (siw *ServerInterfaceWrapper) GetSelfFriendApplyList(w http.ResponseWriter,
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetSelfFriendApplyList(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetSpecifiedBlacks operation middleware
+func (siw *ServerInterfaceWrapper) GetSpecifiedBlacks(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetSpecifiedBlacksParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetSpecifiedBlacks(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// IsFriend operation middleware
+func (siw *ServerInterfaceWrapper) IsFriend(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params IsFriendParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.IsFriend(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -17307,6 +24641,88 @@ func (siw *ServerInterfaceWrapper) DismissGroup(w http.ResponseWriter, r *http.R
 	handler.ServeHTTP(w, r)
 }
 
+// GetFullGroupMemberUserIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFullGroupMemberUserIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetFullGroupMemberUserIDs(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetFullJoinGroupIDs operation middleware
+func (siw *ServerInterfaceWrapper) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetFullJoinGroupIDsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetFullJoinGroupIDs(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetGroupApplicationList operation middleware
 func (siw *ServerInterfaceWrapper) GetGroupApplicationList(w http.ResponseWriter, r *http.Request) {
 
@@ -17389,6 +24805,47 @@ func (siw *ServerInterfaceWrapper) GetGroupMemberList(w http.ResponseWriter, r *
 	handler.ServeHTTP(w, r)
 }
 
+// GetGroupMembersInfo operation middleware
+func (siw *ServerInterfaceWrapper) GetGroupMembersInfo(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetGroupMembersInfoParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetGroupMembersInfo(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetGroupsInfo operation middleware
 func (siw *ServerInterfaceWrapper) GetGroupsInfo(w http.ResponseWriter, r *http.Request) {
 
@@ -17430,6 +24887,88 @@ func (siw *ServerInterfaceWrapper) GetGroupsInfo(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// GetIncrementalGroupMembersBatch operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalGroupMembersBatchParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalGroupMembersBatch(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetIncrementalJoinGroups operation middleware
+func (siw *ServerInterfaceWrapper) GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetIncrementalJoinGroupsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetIncrementalJoinGroups(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetJoinedGroupList operation middleware
 func (siw *ServerInterfaceWrapper) GetJoinedGroupList(w http.ResponseWriter, r *http.Request) {
 
@@ -17462,6 +25001,47 @@ func (siw *ServerInterfaceWrapper) GetJoinedGroupList(w http.ResponseWriter, r *
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetJoinedGroupList(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetSpecifiedUserGroupRequestInfo operation middleware
+func (siw *ServerInterfaceWrapper) GetSpecifiedUserGroupRequestInfo(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetSpecifiedUserGroupRequestInfoParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetSpecifiedUserGroupRequestInfo(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -17840,6 +25420,88 @@ func (siw *ServerInterfaceWrapper) TransferGroup(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// GetActiveConversations operation middleware
+func (siw *ServerInterfaceWrapper) GetActiveConversations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetActiveConversationsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetActiveConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// GetJssdkConversations operation middleware
+func (siw *ServerInterfaceWrapper) GetJssdkConversations(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetJssdkConversationsParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetJssdkConversations(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // ForbidUser operation middleware
 func (siw *ServerInterfaceWrapper) ForbidUser(w http.ResponseWriter, r *http.Request) {
 
@@ -18077,6 +25739,47 @@ func (siw *ServerInterfaceWrapper) GetConversationMsg(w http.ResponseWriter, r *
 
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		siw.Handler.GetConversationMsg(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// MarkConversationAsRead operation middleware
+func (siw *ServerInterfaceWrapper) MarkConversationAsRead(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params MarkConversationAsReadParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "operationID" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("operationID")]; found {
+		var OperationID OperationID
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "operationID", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "operationID", valueList[0], &OperationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "operationID", Err: err})
+			return
+		}
+
+		params.OperationID = OperationID
+
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.MarkConversationAsRead(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -18533,6 +26236,60 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/manager/get_server_config", wrapper.GetServerConfig)
 	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_incremental_friends", wrapper.GetIncrementalFriends)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_full_friend_user_ids", wrapper.GetFullFriendUserIDs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_designated_friends", wrapper.GetDesignatedFriends)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_designated_friend_apply", wrapper.GetDesignatedFriendApply)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_incremental_join_groups", wrapper.GetIncrementalJoinGroups)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_full_join_group_ids", wrapper.GetFullJoinGroupIDs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_incremental_group_members_batch", wrapper.GetIncrementalGroupMembersBatch)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/conversation/get_incremental_conversations", wrapper.GetIncrementalConversations)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/conversation/get_not_notify_conversation_ids", wrapper.GetNotNotifyConversationIDs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/msg/mark_conversation_as_read", wrapper.MarkConversationAsRead)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_group_members_info", wrapper.GetGroupMembersInfo)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_full_group_member_user_ids", wrapper.GetFullGroupMemberUserIDs)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/get_specified_blacks", wrapper.GetSpecifiedBlacks)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/group/get_specified_user_group_request_info", wrapper.GetSpecifiedUserGroupRequestInfo)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/friend/is_friend", wrapper.IsFriend)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/conversation/get_conversations_has_read_and_max_seq", wrapper.GetConversationsHasReadAndMaxSeq)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/jssdk/get_active_conversations", wrapper.GetActiveConversations)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/jssdk/get_conversations", wrapper.GetJssdkConversations)
+	})
 
 	return r
 }
@@ -18618,6 +26375,75 @@ type GetConversationsResponseObject interface {
 type GetConversations200JSONResponse GetConversationsResp
 
 func (response GetConversations200JSONResponse) VisitGetConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetConversationsHasReadAndMaxSeqRequestObject struct {
+	Params GetConversationsHasReadAndMaxSeqParams
+	Body   *GetConversationsHasReadAndMaxSeqJSONRequestBody
+}
+
+type GetConversationsHasReadAndMaxSeqResponseObject interface {
+	VisitGetConversationsHasReadAndMaxSeqResponse(w http.ResponseWriter) error
+}
+
+type GetConversationsHasReadAndMaxSeq200JSONResponse GetConversationsHasReadAndMaxSeqResp
+
+func (response GetConversationsHasReadAndMaxSeq200JSONResponse) VisitGetConversationsHasReadAndMaxSeqResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIncrementalConversationsRequestObject struct {
+	Params GetIncrementalConversationsParams
+	Body   *GetIncrementalConversationsJSONRequestBody
+}
+
+type GetIncrementalConversationsResponseObject interface {
+	VisitGetIncrementalConversationsResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalConversations200JSONResponse GetIncrementalConversationsResp
+
+func (response GetIncrementalConversations200JSONResponse) VisitGetIncrementalConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetNotNotifyConversationIDsRequestObject struct {
+	Params GetNotNotifyConversationIDsParams
+	Body   *GetNotNotifyConversationIDsJSONRequestBody
+}
+
+type GetNotNotifyConversationIDsResponseObject interface {
+	VisitGetNotNotifyConversationIDsResponse(w http.ResponseWriter) error
+}
+
+type GetNotNotifyConversationIDs200JSONResponse GetNotNotifyConversationIDsResp
+
+func (response GetNotNotifyConversationIDs200JSONResponse) VisitGetNotNotifyConversationIDsResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -18767,6 +26593,52 @@ func (response GetBlackList200JSONResponse) VisitGetBlackListResponse(w http.Res
 	return err
 }
 
+type GetDesignatedFriendApplyRequestObject struct {
+	Params GetDesignatedFriendApplyParams
+	Body   *GetDesignatedFriendApplyJSONRequestBody
+}
+
+type GetDesignatedFriendApplyResponseObject interface {
+	VisitGetDesignatedFriendApplyResponse(w http.ResponseWriter) error
+}
+
+type GetDesignatedFriendApply200JSONResponse GetDesignatedFriendApplyResp
+
+func (response GetDesignatedFriendApply200JSONResponse) VisitGetDesignatedFriendApplyResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetDesignatedFriendsRequestObject struct {
+	Params GetDesignatedFriendsParams
+	Body   *GetDesignatedFriendsJSONRequestBody
+}
+
+type GetDesignatedFriendsResponseObject interface {
+	VisitGetDesignatedFriendsResponse(w http.ResponseWriter) error
+}
+
+type GetDesignatedFriends200JSONResponse GetDesignatedFriendsResp
+
+func (response GetDesignatedFriends200JSONResponse) VisitGetDesignatedFriendsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetFriendApplyListRequestObject struct {
 	Params GetFriendApplyListParams
 	Body   *GetFriendApplyListJSONRequestBody
@@ -18813,6 +26685,52 @@ func (response GetFriendList200JSONResponse) VisitGetFriendListResponse(w http.R
 	return err
 }
 
+type GetFullFriendUserIDsRequestObject struct {
+	Params GetFullFriendUserIDsParams
+	Body   *GetFullFriendUserIDsJSONRequestBody
+}
+
+type GetFullFriendUserIDsResponseObject interface {
+	VisitGetFullFriendUserIDsResponse(w http.ResponseWriter) error
+}
+
+type GetFullFriendUserIDs200JSONResponse GetFullFriendUserIDsResp
+
+func (response GetFullFriendUserIDs200JSONResponse) VisitGetFullFriendUserIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIncrementalFriendsRequestObject struct {
+	Params GetIncrementalFriendsParams
+	Body   *GetIncrementalFriendsJSONRequestBody
+}
+
+type GetIncrementalFriendsResponseObject interface {
+	VisitGetIncrementalFriendsResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalFriends200JSONResponse GetIncrementalFriendsResp
+
+func (response GetIncrementalFriends200JSONResponse) VisitGetIncrementalFriendsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetSelfFriendApplyListRequestObject struct {
 	Params GetSelfFriendApplyListParams
 	Body   *GetSelfFriendApplyListJSONRequestBody
@@ -18825,6 +26743,52 @@ type GetSelfFriendApplyListResponseObject interface {
 type GetSelfFriendApplyList200JSONResponse GetSelfFriendApplyListResp
 
 func (response GetSelfFriendApplyList200JSONResponse) VisitGetSelfFriendApplyListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSpecifiedBlacksRequestObject struct {
+	Params GetSpecifiedBlacksParams
+	Body   *GetSpecifiedBlacksJSONRequestBody
+}
+
+type GetSpecifiedBlacksResponseObject interface {
+	VisitGetSpecifiedBlacksResponse(w http.ResponseWriter) error
+}
+
+type GetSpecifiedBlacks200JSONResponse GetSpecifiedBlacksResp
+
+func (response GetSpecifiedBlacks200JSONResponse) VisitGetSpecifiedBlacksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type IsFriendRequestObject struct {
+	Params IsFriendParams
+	Body   *IsFriendJSONRequestBody
+}
+
+type IsFriendResponseObject interface {
+	VisitIsFriendResponse(w http.ResponseWriter) error
+}
+
+type IsFriend200JSONResponse IsFriendResp
+
+func (response IsFriend200JSONResponse) VisitIsFriendResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -18974,6 +26938,52 @@ func (response DismissGroup200JSONResponse) VisitDismissGroupResponse(w http.Res
 	return err
 }
 
+type GetFullGroupMemberUserIDsRequestObject struct {
+	Params GetFullGroupMemberUserIDsParams
+	Body   *GetFullGroupMemberUserIDsJSONRequestBody
+}
+
+type GetFullGroupMemberUserIDsResponseObject interface {
+	VisitGetFullGroupMemberUserIDsResponse(w http.ResponseWriter) error
+}
+
+type GetFullGroupMemberUserIDs200JSONResponse GetFullGroupMemberUserIDsResp
+
+func (response GetFullGroupMemberUserIDs200JSONResponse) VisitGetFullGroupMemberUserIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetFullJoinGroupIDsRequestObject struct {
+	Params GetFullJoinGroupIDsParams
+	Body   *GetFullJoinGroupIDsJSONRequestBody
+}
+
+type GetFullJoinGroupIDsResponseObject interface {
+	VisitGetFullJoinGroupIDsResponse(w http.ResponseWriter) error
+}
+
+type GetFullJoinGroupIDs200JSONResponse GetFullJoinGroupIDsResp
+
+func (response GetFullJoinGroupIDs200JSONResponse) VisitGetFullJoinGroupIDsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetGroupApplicationListRequestObject struct {
 	Params GetGroupApplicationListParams
 	Body   *GetGroupApplicationListJSONRequestBody
@@ -19020,6 +27030,29 @@ func (response GetGroupMemberList200JSONResponse) VisitGetGroupMemberListRespons
 	return err
 }
 
+type GetGroupMembersInfoRequestObject struct {
+	Params GetGroupMembersInfoParams
+	Body   *GetGroupMembersInfoJSONRequestBody
+}
+
+type GetGroupMembersInfoResponseObject interface {
+	VisitGetGroupMembersInfoResponse(w http.ResponseWriter) error
+}
+
+type GetGroupMembersInfo200JSONResponse GetGroupMembersInfoResp
+
+func (response GetGroupMembersInfo200JSONResponse) VisitGetGroupMembersInfoResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetGroupsInfoRequestObject struct {
 	Params GetGroupsInfoParams
 	Body   *GetGroupsInfoJSONRequestBody
@@ -19043,6 +27076,52 @@ func (response GetGroupsInfo200JSONResponse) VisitGetGroupsInfoResponse(w http.R
 	return err
 }
 
+type GetIncrementalGroupMembersBatchRequestObject struct {
+	Params GetIncrementalGroupMembersBatchParams
+	Body   *GetIncrementalGroupMembersBatchJSONRequestBody
+}
+
+type GetIncrementalGroupMembersBatchResponseObject interface {
+	VisitGetIncrementalGroupMembersBatchResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalGroupMembersBatch200JSONResponse GetIncrementalGroupMembersBatchResp
+
+func (response GetIncrementalGroupMembersBatch200JSONResponse) VisitGetIncrementalGroupMembersBatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetIncrementalJoinGroupsRequestObject struct {
+	Params GetIncrementalJoinGroupsParams
+	Body   *GetIncrementalJoinGroupsJSONRequestBody
+}
+
+type GetIncrementalJoinGroupsResponseObject interface {
+	VisitGetIncrementalJoinGroupsResponse(w http.ResponseWriter) error
+}
+
+type GetIncrementalJoinGroups200JSONResponse GetIncrementalJoinGroupsResp
+
+func (response GetIncrementalJoinGroups200JSONResponse) VisitGetIncrementalJoinGroupsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetJoinedGroupListRequestObject struct {
 	Params GetJoinedGroupListParams
 	Body   *GetJoinedGroupListJSONRequestBody
@@ -19055,6 +27134,29 @@ type GetJoinedGroupListResponseObject interface {
 type GetJoinedGroupList200JSONResponse GetJoinedGroupListResp
 
 func (response GetJoinedGroupList200JSONResponse) VisitGetJoinedGroupListResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetSpecifiedUserGroupRequestInfoRequestObject struct {
+	Params GetSpecifiedUserGroupRequestInfoParams
+	Body   *GetSpecifiedUserGroupRequestInfoJSONRequestBody
+}
+
+type GetSpecifiedUserGroupRequestInfoResponseObject interface {
+	VisitGetSpecifiedUserGroupRequestInfoResponse(w http.ResponseWriter) error
+}
+
+type GetSpecifiedUserGroupRequestInfo200JSONResponse GetSpecifiedUserGroupRequestInfoResp
+
+func (response GetSpecifiedUserGroupRequestInfo200JSONResponse) VisitGetSpecifiedUserGroupRequestInfoResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -19273,6 +27375,52 @@ func (response TransferGroup200JSONResponse) VisitTransferGroupResponse(w http.R
 	return err
 }
 
+type GetActiveConversationsRequestObject struct {
+	Params GetActiveConversationsParams
+	Body   io.Reader
+}
+
+type GetActiveConversationsResponseObject interface {
+	VisitGetActiveConversationsResponse(w http.ResponseWriter) error
+}
+
+type GetActiveConversations200JSONResponse GetActiveConversationsResp
+
+func (response GetActiveConversations200JSONResponse) VisitGetActiveConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetJssdkConversationsRequestObject struct {
+	Params GetJssdkConversationsParams
+	Body   io.Reader
+}
+
+type GetJssdkConversationsResponseObject interface {
+	VisitGetJssdkConversationsResponse(w http.ResponseWriter) error
+}
+
+type GetJssdkConversations200JSONResponse GetJssdkConversationsResp
+
+func (response GetJssdkConversations200JSONResponse) VisitGetJssdkConversationsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type ForbidUserRequestObject struct {
 	Params ForbidUserParams
 	Body   *ForbidUserJSONRequestBody
@@ -19400,6 +27548,29 @@ type GetConversationMsgResponseObject interface {
 type GetConversationMsg200JSONResponse GetConversationMsgResp
 
 func (response GetConversationMsg200JSONResponse) VisitGetConversationMsgResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type MarkConversationAsReadRequestObject struct {
+	Params MarkConversationAsReadParams
+	Body   *MarkConversationAsReadJSONRequestBody
+}
+
+type MarkConversationAsReadResponseObject interface {
+	VisitMarkConversationAsReadResponse(w http.ResponseWriter) error
+}
+
+type MarkConversationAsRead200JSONResponse MarkConversationAsReadResp
+
+func (response MarkConversationAsRead200JSONResponse) VisitMarkConversationAsReadResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
 	if err := json.NewEncoder(&buf).Encode(response); err != nil {
@@ -19540,6 +27711,15 @@ type StrictServerInterface interface {
 	// GetConversations Get some conversations of a user
 	// (POST /conversation/get_conversations)
 	GetConversations(ctx context.Context, request GetConversationsRequestObject) (GetConversationsResponseObject, error)
+	// GetConversationsHasReadAndMaxSeq Max and read seqs of a user's conversations (SDK)
+	// (POST /conversation/get_conversations_has_read_and_max_seq)
+	GetConversationsHasReadAndMaxSeq(ctx context.Context, request GetConversationsHasReadAndMaxSeqRequestObject) (GetConversationsHasReadAndMaxSeqResponseObject, error)
+	// GetIncrementalConversations Conversations changed since a version (SDK sync)
+	// (POST /conversation/get_incremental_conversations)
+	GetIncrementalConversations(ctx context.Context, request GetIncrementalConversationsRequestObject) (GetIncrementalConversationsResponseObject, error)
+	// GetNotNotifyConversationIDs Conversations muted by a user (SDK)
+	// (POST /conversation/get_not_notify_conversation_ids)
+	GetNotNotifyConversationIDs(ctx context.Context, request GetNotNotifyConversationIDsRequestObject) (GetNotNotifyConversationIDsResponseObject, error)
 	// SetConversations Change conversation settings
 	// (POST /conversation/set_conversations)
 	SetConversations(ctx context.Context, request SetConversationsRequestObject) (SetConversationsResponseObject, error)
@@ -19558,15 +27738,33 @@ type StrictServerInterface interface {
 	// GetBlackList List a user's blacklist
 	// (POST /friend/get_black_list)
 	GetBlackList(ctx context.Context, request GetBlackListRequestObject) (GetBlackListResponseObject, error)
+	// GetDesignatedFriendApply The application between two users (SDK)
+	// (POST /friend/get_designated_friend_apply)
+	GetDesignatedFriendApply(ctx context.Context, request GetDesignatedFriendApplyRequestObject) (GetDesignatedFriendApplyResponseObject, error)
+	// GetDesignatedFriends Named friends of a user (SDK)
+	// (POST /friend/get_designated_friends)
+	GetDesignatedFriends(ctx context.Context, request GetDesignatedFriendsRequestObject) (GetDesignatedFriendsResponseObject, error)
 	// GetFriendApplyList List friend applications sent to a user
 	// (POST /friend/get_friend_apply_list)
 	GetFriendApplyList(ctx context.Context, request GetFriendApplyListRequestObject) (GetFriendApplyListResponseObject, error)
 	// GetFriendList List a user's friends
 	// (POST /friend/get_friend_list)
 	GetFriendList(ctx context.Context, request GetFriendListRequestObject) (GetFriendListResponseObject, error)
+	// GetFullFriendUserIDs All friend IDs of a user (SDK sync)
+	// (POST /friend/get_full_friend_user_ids)
+	GetFullFriendUserIDs(ctx context.Context, request GetFullFriendUserIDsRequestObject) (GetFullFriendUserIDsResponseObject, error)
+	// GetIncrementalFriends Friends changed since a version (SDK sync)
+	// (POST /friend/get_incremental_friends)
+	GetIncrementalFriends(ctx context.Context, request GetIncrementalFriendsRequestObject) (GetIncrementalFriendsResponseObject, error)
 	// GetSelfFriendApplyList List friend applications a user sent
 	// (POST /friend/get_self_friend_apply_list)
 	GetSelfFriendApplyList(ctx context.Context, request GetSelfFriendApplyListRequestObject) (GetSelfFriendApplyListResponseObject, error)
+	// GetSpecifiedBlacks Named blacklist entries of a user (SDK)
+	// (POST /friend/get_specified_blacks)
+	GetSpecifiedBlacks(ctx context.Context, request GetSpecifiedBlacksRequestObject) (GetSpecifiedBlacksResponseObject, error)
+	// IsFriend Whether two users have each other as friends (SDK)
+	// (POST /friend/is_friend)
+	IsFriend(ctx context.Context, request IsFriendRequestObject) (IsFriendResponseObject, error)
 	// RemoveBlack Remove a user from the blacklist
 	// (POST /friend/remove_black)
 	RemoveBlack(ctx context.Context, request RemoveBlackRequestObject) (RemoveBlackResponseObject, error)
@@ -19585,18 +27783,36 @@ type StrictServerInterface interface {
 	// DismissGroup Dismiss a group
 	// (POST /group/dismiss_group)
 	DismissGroup(ctx context.Context, request DismissGroupRequestObject) (DismissGroupResponseObject, error)
+	// GetFullGroupMemberUserIDs All member IDs of a group (SDK sync)
+	// (POST /group/get_full_group_member_user_ids)
+	GetFullGroupMemberUserIDs(ctx context.Context, request GetFullGroupMemberUserIDsRequestObject) (GetFullGroupMemberUserIDsResponseObject, error)
+	// GetFullJoinGroupIDs All joined group IDs of a user (SDK sync)
+	// (POST /group/get_full_join_group_ids)
+	GetFullJoinGroupIDs(ctx context.Context, request GetFullJoinGroupIDsRequestObject) (GetFullJoinGroupIDsResponseObject, error)
 	// GetGroupApplicationList List join applications to the groups a user manages
 	// (POST /group/get_group_application_list)
 	GetGroupApplicationList(ctx context.Context, request GetGroupApplicationListRequestObject) (GetGroupApplicationListResponseObject, error)
 	// GetGroupMemberList List a group's members
 	// (POST /group/get_group_member_list)
 	GetGroupMemberList(ctx context.Context, request GetGroupMemberListRequestObject) (GetGroupMemberListResponseObject, error)
+	// GetGroupMembersInfo Named members of a group (SDK)
+	// (POST /group/get_group_members_info)
+	GetGroupMembersInfo(ctx context.Context, request GetGroupMembersInfoRequestObject) (GetGroupMembersInfoResponseObject, error)
 	// GetGroupsInfo Get groups' information
 	// (POST /group/get_groups_info)
 	GetGroupsInfo(ctx context.Context, request GetGroupsInfoRequestObject) (GetGroupsInfoResponseObject, error)
+	// GetIncrementalGroupMembersBatch Group members changed since a version, for several groups (SDK sync)
+	// (POST /group/get_incremental_group_members_batch)
+	GetIncrementalGroupMembersBatch(ctx context.Context, request GetIncrementalGroupMembersBatchRequestObject) (GetIncrementalGroupMembersBatchResponseObject, error)
+	// GetIncrementalJoinGroups Joined groups changed since a version (SDK sync)
+	// (POST /group/get_incremental_join_groups)
+	GetIncrementalJoinGroups(ctx context.Context, request GetIncrementalJoinGroupsRequestObject) (GetIncrementalJoinGroupsResponseObject, error)
 	// GetJoinedGroupList List the groups a user is in
 	// (POST /group/get_joined_group_list)
 	GetJoinedGroupList(ctx context.Context, request GetJoinedGroupListRequestObject) (GetJoinedGroupListResponseObject, error)
+	// GetSpecifiedUserGroupRequestInfo A user's application to a group (SDK)
+	// (POST /group/get_specified_user_group_request_info)
+	GetSpecifiedUserGroupRequestInfo(ctx context.Context, request GetSpecifiedUserGroupRequestInfoRequestObject) (GetSpecifiedUserGroupRequestInfoResponseObject, error)
 	// GroupApplicationResponse Accept or refuse a join application
 	// (POST /group/group_application_response)
 	GroupApplicationResponse(ctx context.Context, request GroupApplicationResponseRequestObject) (GroupApplicationResponseResponseObject, error)
@@ -19624,6 +27840,12 @@ type StrictServerInterface interface {
 	// TransferGroup Transfer group ownership
 	// (POST /group/transfer_group)
 	TransferGroup(ctx context.Context, request TransferGroupRequestObject) (TransferGroupResponseObject, error)
+	// GetActiveConversations The newest conversations with their last message (JS SDK)
+	// (POST /jssdk/get_active_conversations)
+	GetActiveConversations(ctx context.Context, request GetActiveConversationsRequestObject) (GetActiveConversationsResponseObject, error)
+	// GetJssdkConversations Named conversations with their last message (JS SDK)
+	// (POST /jssdk/get_conversations)
+	GetJssdkConversations(ctx context.Context, request GetJssdkConversationsRequestObject) (GetJssdkConversationsResponseObject, error)
 	// ForbidUser Forbid (ban) a user
 	// (POST /manager/forbid_user)
 	ForbidUser(ctx context.Context, request ForbidUserRequestObject) (ForbidUserResponseObject, error)
@@ -19642,6 +27864,9 @@ type StrictServerInterface interface {
 	// GetConversationMsg Read a conversation's history
 	// (POST /msg/get_conversation_msg)
 	GetConversationMsg(ctx context.Context, request GetConversationMsgRequestObject) (GetConversationMsgResponseObject, error)
+	// MarkConversationAsRead Mark a conversation read up to a seq (SDK)
+	// (POST /msg/mark_conversation_as_read)
+	MarkConversationAsRead(ctx context.Context, request MarkConversationAsReadRequestObject) (MarkConversationAsReadResponseObject, error)
 	// MarkMsgsAsRead Mark messages as read
 	// (POST /msg/mark_msgs_as_read)
 	MarkMsgsAsRead(ctx context.Context, request MarkMsgsAsReadRequestObject) (MarkMsgsAsReadResponseObject, error)
@@ -19823,6 +28048,105 @@ func (sh *strictHandler) GetConversations(w http.ResponseWriter, r *http.Request
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetConversationsResponseObject); ok {
 		if err := validResponse.VisitGetConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetConversationsHasReadAndMaxSeq operation middleware
+func (sh *strictHandler) GetConversationsHasReadAndMaxSeq(w http.ResponseWriter, r *http.Request, params GetConversationsHasReadAndMaxSeqParams) {
+	var request GetConversationsHasReadAndMaxSeqRequestObject
+
+	request.Params = params
+
+	var body GetConversationsHasReadAndMaxSeqJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetConversationsHasReadAndMaxSeq(ctx, request.(GetConversationsHasReadAndMaxSeqRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetConversationsHasReadAndMaxSeq")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetConversationsHasReadAndMaxSeqResponseObject); ok {
+		if err := validResponse.VisitGetConversationsHasReadAndMaxSeqResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIncrementalConversations operation middleware
+func (sh *strictHandler) GetIncrementalConversations(w http.ResponseWriter, r *http.Request, params GetIncrementalConversationsParams) {
+	var request GetIncrementalConversationsRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalConversationsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalConversations(ctx, request.(GetIncrementalConversationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalConversations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalConversationsResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetNotNotifyConversationIDs operation middleware
+func (sh *strictHandler) GetNotNotifyConversationIDs(w http.ResponseWriter, r *http.Request, params GetNotNotifyConversationIDsParams) {
+	var request GetNotNotifyConversationIDsRequestObject
+
+	request.Params = params
+
+	var body GetNotNotifyConversationIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetNotNotifyConversationIDs(ctx, request.(GetNotNotifyConversationIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetNotNotifyConversationIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetNotNotifyConversationIDsResponseObject); ok {
+		if err := validResponse.VisitGetNotNotifyConversationIDsResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -20028,6 +28352,72 @@ func (sh *strictHandler) GetBlackList(w http.ResponseWriter, r *http.Request, pa
 	}
 }
 
+// GetDesignatedFriendApply operation middleware
+func (sh *strictHandler) GetDesignatedFriendApply(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendApplyParams) {
+	var request GetDesignatedFriendApplyRequestObject
+
+	request.Params = params
+
+	var body GetDesignatedFriendApplyJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDesignatedFriendApply(ctx, request.(GetDesignatedFriendApplyRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDesignatedFriendApply")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetDesignatedFriendApplyResponseObject); ok {
+		if err := validResponse.VisitGetDesignatedFriendApplyResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetDesignatedFriends operation middleware
+func (sh *strictHandler) GetDesignatedFriends(w http.ResponseWriter, r *http.Request, params GetDesignatedFriendsParams) {
+	var request GetDesignatedFriendsRequestObject
+
+	request.Params = params
+
+	var body GetDesignatedFriendsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetDesignatedFriends(ctx, request.(GetDesignatedFriendsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetDesignatedFriends")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetDesignatedFriendsResponseObject); ok {
+		if err := validResponse.VisitGetDesignatedFriendsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetFriendApplyList operation middleware
 func (sh *strictHandler) GetFriendApplyList(w http.ResponseWriter, r *http.Request, params GetFriendApplyListParams) {
 	var request GetFriendApplyListRequestObject
@@ -20094,6 +28484,72 @@ func (sh *strictHandler) GetFriendList(w http.ResponseWriter, r *http.Request, p
 	}
 }
 
+// GetFullFriendUserIDs operation middleware
+func (sh *strictHandler) GetFullFriendUserIDs(w http.ResponseWriter, r *http.Request, params GetFullFriendUserIDsParams) {
+	var request GetFullFriendUserIDsRequestObject
+
+	request.Params = params
+
+	var body GetFullFriendUserIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFullFriendUserIDs(ctx, request.(GetFullFriendUserIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFullFriendUserIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFullFriendUserIDsResponseObject); ok {
+		if err := validResponse.VisitGetFullFriendUserIDsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIncrementalFriends operation middleware
+func (sh *strictHandler) GetIncrementalFriends(w http.ResponseWriter, r *http.Request, params GetIncrementalFriendsParams) {
+	var request GetIncrementalFriendsRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalFriendsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalFriends(ctx, request.(GetIncrementalFriendsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalFriends")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalFriendsResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalFriendsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetSelfFriendApplyList operation middleware
 func (sh *strictHandler) GetSelfFriendApplyList(w http.ResponseWriter, r *http.Request, params GetSelfFriendApplyListParams) {
 	var request GetSelfFriendApplyListRequestObject
@@ -20120,6 +28576,72 @@ func (sh *strictHandler) GetSelfFriendApplyList(w http.ResponseWriter, r *http.R
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetSelfFriendApplyListResponseObject); ok {
 		if err := validResponse.VisitGetSelfFriendApplyListResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetSpecifiedBlacks operation middleware
+func (sh *strictHandler) GetSpecifiedBlacks(w http.ResponseWriter, r *http.Request, params GetSpecifiedBlacksParams) {
+	var request GetSpecifiedBlacksRequestObject
+
+	request.Params = params
+
+	var body GetSpecifiedBlacksJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSpecifiedBlacks(ctx, request.(GetSpecifiedBlacksRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSpecifiedBlacks")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetSpecifiedBlacksResponseObject); ok {
+		if err := validResponse.VisitGetSpecifiedBlacksResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// IsFriend operation middleware
+func (sh *strictHandler) IsFriend(w http.ResponseWriter, r *http.Request, params IsFriendParams) {
+	var request IsFriendRequestObject
+
+	request.Params = params
+
+	var body IsFriendJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.IsFriend(ctx, request.(IsFriendRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "IsFriend")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(IsFriendResponseObject); ok {
+		if err := validResponse.VisitIsFriendResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -20325,6 +28847,72 @@ func (sh *strictHandler) DismissGroup(w http.ResponseWriter, r *http.Request, pa
 	}
 }
 
+// GetFullGroupMemberUserIDs operation middleware
+func (sh *strictHandler) GetFullGroupMemberUserIDs(w http.ResponseWriter, r *http.Request, params GetFullGroupMemberUserIDsParams) {
+	var request GetFullGroupMemberUserIDsRequestObject
+
+	request.Params = params
+
+	var body GetFullGroupMemberUserIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFullGroupMemberUserIDs(ctx, request.(GetFullGroupMemberUserIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFullGroupMemberUserIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFullGroupMemberUserIDsResponseObject); ok {
+		if err := validResponse.VisitGetFullGroupMemberUserIDsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetFullJoinGroupIDs operation middleware
+func (sh *strictHandler) GetFullJoinGroupIDs(w http.ResponseWriter, r *http.Request, params GetFullJoinGroupIDsParams) {
+	var request GetFullJoinGroupIDsRequestObject
+
+	request.Params = params
+
+	var body GetFullJoinGroupIDsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetFullJoinGroupIDs(ctx, request.(GetFullJoinGroupIDsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetFullJoinGroupIDs")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetFullJoinGroupIDsResponseObject); ok {
+		if err := validResponse.VisitGetFullJoinGroupIDsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetGroupApplicationList operation middleware
 func (sh *strictHandler) GetGroupApplicationList(w http.ResponseWriter, r *http.Request, params GetGroupApplicationListParams) {
 	var request GetGroupApplicationListRequestObject
@@ -20391,6 +28979,39 @@ func (sh *strictHandler) GetGroupMemberList(w http.ResponseWriter, r *http.Reque
 	}
 }
 
+// GetGroupMembersInfo operation middleware
+func (sh *strictHandler) GetGroupMembersInfo(w http.ResponseWriter, r *http.Request, params GetGroupMembersInfoParams) {
+	var request GetGroupMembersInfoRequestObject
+
+	request.Params = params
+
+	var body GetGroupMembersInfoJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetGroupMembersInfo(ctx, request.(GetGroupMembersInfoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetGroupMembersInfo")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetGroupMembersInfoResponseObject); ok {
+		if err := validResponse.VisitGetGroupMembersInfoResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetGroupsInfo operation middleware
 func (sh *strictHandler) GetGroupsInfo(w http.ResponseWriter, r *http.Request, params GetGroupsInfoParams) {
 	var request GetGroupsInfoRequestObject
@@ -20424,6 +29045,72 @@ func (sh *strictHandler) GetGroupsInfo(w http.ResponseWriter, r *http.Request, p
 	}
 }
 
+// GetIncrementalGroupMembersBatch operation middleware
+func (sh *strictHandler) GetIncrementalGroupMembersBatch(w http.ResponseWriter, r *http.Request, params GetIncrementalGroupMembersBatchParams) {
+	var request GetIncrementalGroupMembersBatchRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalGroupMembersBatchJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalGroupMembersBatch(ctx, request.(GetIncrementalGroupMembersBatchRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalGroupMembersBatch")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalGroupMembersBatchResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalGroupMembersBatchResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetIncrementalJoinGroups operation middleware
+func (sh *strictHandler) GetIncrementalJoinGroups(w http.ResponseWriter, r *http.Request, params GetIncrementalJoinGroupsParams) {
+	var request GetIncrementalJoinGroupsRequestObject
+
+	request.Params = params
+
+	var body GetIncrementalJoinGroupsJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetIncrementalJoinGroups(ctx, request.(GetIncrementalJoinGroupsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetIncrementalJoinGroups")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetIncrementalJoinGroupsResponseObject); ok {
+		if err := validResponse.VisitGetIncrementalJoinGroupsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetJoinedGroupList operation middleware
 func (sh *strictHandler) GetJoinedGroupList(w http.ResponseWriter, r *http.Request, params GetJoinedGroupListParams) {
 	var request GetJoinedGroupListRequestObject
@@ -20450,6 +29137,39 @@ func (sh *strictHandler) GetJoinedGroupList(w http.ResponseWriter, r *http.Reque
 		sh.options.ResponseErrorHandlerFunc(w, r, err)
 	} else if validResponse, ok := response.(GetJoinedGroupListResponseObject); ok {
 		if err := validResponse.VisitGetJoinedGroupListResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetSpecifiedUserGroupRequestInfo operation middleware
+func (sh *strictHandler) GetSpecifiedUserGroupRequestInfo(w http.ResponseWriter, r *http.Request, params GetSpecifiedUserGroupRequestInfoParams) {
+	var request GetSpecifiedUserGroupRequestInfoRequestObject
+
+	request.Params = params
+
+	var body GetSpecifiedUserGroupRequestInfoJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetSpecifiedUserGroupRequestInfo(ctx, request.(GetSpecifiedUserGroupRequestInfoRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetSpecifiedUserGroupRequestInfo")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetSpecifiedUserGroupRequestInfoResponseObject); ok {
+		if err := validResponse.VisitGetSpecifiedUserGroupRequestInfoResponse(w); err != nil {
 			sh.options.ResponseErrorHandlerFunc(w, r, err)
 		}
 	} else if response != nil {
@@ -20754,6 +29474,62 @@ func (sh *strictHandler) TransferGroup(w http.ResponseWriter, r *http.Request, p
 	}
 }
 
+// GetActiveConversations operation middleware
+func (sh *strictHandler) GetActiveConversations(w http.ResponseWriter, r *http.Request, params GetActiveConversationsParams) {
+	var request GetActiveConversationsRequestObject
+
+	request.Params = params
+
+	request.Body = r.Body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetActiveConversations(ctx, request.(GetActiveConversationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetActiveConversations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetActiveConversationsResponseObject); ok {
+		if err := validResponse.VisitGetActiveConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// GetJssdkConversations operation middleware
+func (sh *strictHandler) GetJssdkConversations(w http.ResponseWriter, r *http.Request, params GetJssdkConversationsParams) {
+	var request GetJssdkConversationsRequestObject
+
+	request.Params = params
+
+	request.Body = r.Body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetJssdkConversations(ctx, request.(GetJssdkConversationsRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetJssdkConversations")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetJssdkConversationsResponseObject); ok {
+		if err := validResponse.VisitGetJssdkConversationsResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // ForbidUser operation middleware
 func (sh *strictHandler) ForbidUser(w http.ResponseWriter, r *http.Request, params ForbidUserParams) {
 	var request ForbidUserRequestObject
@@ -20952,6 +29728,39 @@ func (sh *strictHandler) GetConversationMsg(w http.ResponseWriter, r *http.Reque
 	}
 }
 
+// MarkConversationAsRead operation middleware
+func (sh *strictHandler) MarkConversationAsRead(w http.ResponseWriter, r *http.Request, params MarkConversationAsReadParams) {
+	var request MarkConversationAsReadRequestObject
+
+	request.Params = params
+
+	var body MarkConversationAsReadJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.MarkConversationAsRead(ctx, request.(MarkConversationAsReadRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "MarkConversationAsRead")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(MarkConversationAsReadResponseObject); ok {
+		if err := validResponse.VisitMarkConversationAsReadResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // MarkMsgsAsRead operation middleware
 func (sh *strictHandler) MarkMsgsAsRead(w http.ResponseWriter, r *http.Request, params MarkMsgsAsReadParams) {
 	var request MarkMsgsAsReadRequestObject
@@ -21122,511 +29931,653 @@ func (sh *strictHandler) UpdateUserInfo(w http.ResponseWriter, r *http.Request, 
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17k2NHdh/4VTIgRzTQuoW+QFU12VUxsaphk5wastlUV1P0mujtm4WbAHLqIi/6ZqKqMcOOGHtlWa+R",
-	"rQ2tV5alCGlDWntt2bMOh3fGI8nzXTbYHOovfYWNPCfz3rwvvFFd5NSE1CwA9+bz5Dm/c/I8ftDox+NJ",
-	"LJhQsnH0g8aEJnTMFEvg0+MJS6jisTh9qD+GTPYTPtFfNI4aJ0QltM/I6UPSH8WSCXI+I2rESD/iTKhj",
-	"+Fuy5JIlJIqHknBFrrgaEXbJkpkacTHEx2kUkTBmklARkn484Qye5ULF+oGe+JSdn8X9C6bIZCpHTGav",
-	"qYQPhyyRbfI062xML5gksWDkasQENCUJPZdMqDY5UWQcS0U63bdJf0QT2teTbfdEw2twPa0RoyFLGl5D",
-	"0DFrHDViZw28huyP2JjqxRjTlx8yMVSjxlGn+7bXULOJflyqhIth49WrV/ZhWMmTMPx2RPsXT9gLWOZE",
-	"N6s4gx/P9S+fSJbgMv+jhA0aR41fuZdtzT3T1D3z1CuvwV5WbImdnOd3D9zpNbzceP3uQWnAXiO+EixZ",
-	"bRivvEbCXkx5wsLG0We5FrzctJ6l/cXn32N9pfvL1kROynPRG5qwSTQjTFyyKJ4wEg8INe/oGeUXMaSK",
-	"Lhr2u+OJmjW8xsu9eMwVg09HAxpJphc0Sd6JQ7awDfMYvvEwUuWhP4Y/aERCpiiPYNyCsCSJk2NCoys6",
-	"k2SSME2QHuk1eg0kVDViCdO0KmLB9ATzO1Q/7EdyWB5EryGn/T6TstcgsSDmg0di3c0Vl/p0UEVUTAb8",
-	"Zbm34tba1Uk7rNnR9xLORFhJ5tun2EESj1ciWK+CyOhkEvE+FardwDlXLmfuyTt6jxTLuEn38LB+8N3D",
-	"w4qxq3jjkU8lSwiVFyxsl/bLWRqnrwWbttI5xJduD+INP4hyEgvJKg/kDo7PiIowYpXrsMFZwVafMDnF",
-	"XZ431O+4z27nnCWwiCFLSFPBxz7jGmjEA0AiZgX0C61lD2JhTkvu4Rrn0758e05v4jkFLHMqBnHFmghG",
-	"mFDJTK9G4CCr4I4kAK0iLlWbBP2EUcWe8jEL9FpwQe7elawfi1DevUuaVJLHEyZOH5HL/Zan5RYZyzI1",
-	"0DA8i6dJH7ZzECdjqhpHDS7UfjebKheKDQEcV65sBvjMjOaRxcfT84j306dfeY1sIuXV+NTsN8q8K+os",
-	"AQs98ongL91p6/m5k7h/sPQkEKUsRUmoGsQOZl7utTzOXuKdVxWk8w4VfRY9mir2fhJPJ4/Y+JwllWx+",
-	"qH+v1OAMR74/B3ndP/AaYy5SIFbBnaebqAx2cGkzz5af6/LssF/VwC1LvIkssbDXb4Ciayh0qcGuTZK3",
-	"xHgjiTEWAz48Y0rpJkp0iCaiqv2W+ModSQYRHRL9IGlyJTUJ8CQWYyYUuaQJp+cRLNHpo7N3n/zGu0+e",
-	"k18FOQdvcEGmkwlLSJ9K5pE9QiV53lp6JS9pNK0Y36mSBH46JpL1E6YkGRst0ltSGrkLCYtgOystom4h",
-	"ZJIPhX5aJVOGy3rJEklxQGXDohYFdyS55OxK01osGOk7r+BKmiVGs6FkL0hCxZC1KqCNUrQ/YqFFJUut",
-	"3fk0EQ+nSc0QzxBoFGHGCljJnU8VJwskF8OIPe9NfX+/T+E/9tM5fgpIU8aJYmHLIwFwKfO74Vj2qTgh",
-	"gYgVHxglxTyF8tY8tDRNueN+Ci/M5y5nTEr76GroCmZxomwn+eXxidDrHnmkQ35tzDzSJb9Go8gj+/Bf",
-	"oAn4/oBQIeKp6DM4cv2RJpJwg42rlT362MOPHhnECdGtkf2l13VE5RNGwzMUd+WWI5oMmVRA6GrEJQLh",
-	"MU0uWKjZQsJouCzqzZ/HmgFx+UgOHzKpkmlfOZt2HscRo6JR+9rHXEDbK7yR8Euq2DsjukJHEVVMKiMp",
-	"5lGgnoYWpe47dl7VygZoE2O5gRKRdnTGRDi3E2tEEOxKb++YSUmHjDT9ChHaOs6xQUlowgiqQPb9AU+k",
-	"8sgE9kAzTqllpYonW6WNMX1ZS6juCO9IOy7JXmywnGMuavuDGZeOxWylA1HVZZlI1mxpdXVPy9f+5SM5",
-	"fDxRVazPGKCAyQFjn2k2GMag3JsfNUe0z11xNYqnyjzLxXAD9jcVemHfiaeiYmiPkHqBqAGWwXZIQgeK",
-	"JSRjcR5x5RFK8IRdxpqXjW0b7GU/moZau+/r3lhIphON7h48eNAm+lxxMSQ0PTGaFZqbQRcq6NGaF7na",
-	"6iHI1N4yUU4YSzIxIEkHpniwPMCqQqLppN6LkzOmao4fCDjYgeCeuxL3JFPPc+wjIE20DN2RxG3+CXuB",
-	"F7UaZV0lFBDogLMolFrSTCLKRU/EVifAX1pH5opVww0xjSLyLTIVRtx6Vjsg39KwTW/fC+Re2R3xHXP/",
-	"q8W1IucAofFadj6a2+A+SQ9T42+7zeWtGcZ7+ss9ecEne3bGe5NYE0tSDxZLZ2vMBR9Px40jv7ZXl/6W",
-	"7HYRhsws7vfnWdzvL7TwbAX03YSNKmDK8j7Rl7hPB7vas41NF6XNKQG1msG6eGrJwbpgbqut5gHf9ppe",
-	"RmrvZl/zEruesLq7GsAqVtjHCRqOiqp8gaGsrsx/TIdc1OjMjwUjEy2p4wGheSGtMaxzU3FHkmCSthS0",
-	"juE9FBidvXMqWdgmJyBtjkCCIAY0jfdEx/fb5AQ/T6hU8AwTIRnyS3AzIiBusVstdPBWj0ZExYpGVVJH",
-	"t/XRdHyuV7w4MTMk7E9MrWm5ngY6PvzPoYROaedfeQ05iq/q+vxY9yX595lHqOWkvr+w2/ldFqjBmXNu",
-	"MEuSBdzmgG3zobFkVhlxl7gpej99sNo0q3+pNN5lI6i0ItNwzAUeCFlhJRNccRoReEqSZhJHjNz3wb6k",
-	"8Zpc3lVrTF+e4hsd2HYzUpokdNZIZcJqK+E1xnCJsXD8cRJyQZMZweftTLo7mcnKLmSWE1Vdu0Njxw6s",
-	"xFP7rdT9jyVt8lhEM32iYZtA8QPLKRWZ/tHehG5WMOhnr61nzC+emFsT/jZM+A9ZxBSb45Y2gJ9Wdb/c",
-	"trNkbhSL57E8WYbOe7eXTDeSQrkccynrBRVuIV5aVygOkYwNa9SMEdm8gVQhG9BppAhM2704sth6GxrJ",
-	"ti5T8+uwAoU7791S+E2kcFzfyu0M9P4EZilSX3ui9BgSpqaJAF/bERfDIxL84FXgDBpUBslYSHzfv4O2",
-	"3+cJG3KpWIKE0jruCQsgzFLLNmk+BYUASUjeIYGzgkd4WAIi2EtYBlQOBixhos/IBWMTSYIe0FWvcUT0",
-	"kMAeRid8rx+HbMjEHUniqZpMVbsFukR5QTKaqlgSs6aBvRuwI20TH9SVju939jq+fwgakbMASquSGHgB",
-	"24kqEw1DFqJFT8ITPYFaimzrph4AaurHY0YGSTwmVMycjaA2qgIiNESsCB9PIrxMmzHVJgfdigZ6Imuh",
-	"KRkjvcYTqhiJ+JgrTXkcvbmcyRN6Hl+yFkyQS2PKnmhEFOqng5d7LElggWXQ7ome+JzoD+RzBHyfkzGj",
-	"gosh+bwnPt/b20v/Xz/pk8/JmSGaz+EJGPfn5GkcP6Ji9oS9mDKp9I+UJOlINejUwzyPpyLUBDQVdKpG",
-	"TCjeh4El9r0rvILrj1h4DBv4MFLgjhckTCWzk4FiySP5Lbx5FebS9YjAj8Y8LsiYRxE3Pmw4yENfj/xU",
-	"a/qCRu9q8iWfu4E1A8oj3SU2FFGlETOyF9x8s9BZHA6Zgicr0EgW2mK729cLpeKEDtkngl5SDtYJ06cm",
-	"ea3q6nnBPUB/pH/1YBR66eOEDKZRdGxPLCyLsQHnxkiamq5EeIRkCSPUu4ihQ4/k8PRhyw7pQA+JifDx",
-	"VGka+0RciPhKkM+JVHFig4jsLYDiYxbqw4d0pIA0R/SSkXPGBLySDaW27yN3zeAdiEiymnasGYFu34Qj",
-	"cfMVDFgfTvI5OUmG0u7XmEZaK2chOY/DmV4lilZzWDhwxuAhbMQxQS4KNC2NbUM/aJvuAs1eMHEq4C3d",
-	"OpeSi6GXdQM3D2B2Zy8nmlF7wAxpn4WkecH7FyxsEaVb8SyFw7UZl/rFcx6GTKQ9aor4KP6YJdBPrBee",
-	"9pVe94GeiKNnpfdM5wyuZrRG5pGrJBZD42iC7qcAfO+hwmZ70Zuswe9HsXoPDps+iHoRQoKGrYwnIHtn",
-	"2Zocks8JCP+Klw3eyLgXe6mBkX31PvmcPGH9OAlz7xpq8lzXbr1SOaMVdmDOl2EEdf28RT4nD6fYlj1N",
-	"eEJolDAazvB5SZpmttk0vXQOisKO2TccB9hW2tHbZh3fy/axen/1GUUaAKdhKad6qYXiEZkKfOo5vGRb",
-	"fgB0oE4t99cbkOcixvsYjs6E9cn5VOGdbL0E4SBETB8dPDg4PVRYUm7d6QDp610q/aAp9NtRrMn627OP",
-	"GbMscsLw0tFdKcd2kL6vae8k22gMILCzQ73sHuxBjhw0a7NbQYW8ckiyAyTpNPmxua3UtDWxN5dOWyA2",
-	"U0aURlRYosBWu7A8H8XKcWFNV6ELy4O2A4TDMAP7o14ifOPRNNs5sw5ckvFUWVrmEgnOEIP+5V30YUhb",
-	"O7BduY1djeLIOMCkLR6TWEQzPPDAMI0xTTNlOWH0Im1SL9hj/dg7cP/361OuLHnBy+OpVEQlVMiBEV7Y",
-	"E1p+bSv3M/o5FTBCZw3esqP+UIv2Jyis7UqAjCJX8TQK4ZwRajqIL01/6S1lqmCNufKQmcNBgSe5Mssn",
-	"9yYs2YMf4MkKzo4QA4e3D5v7SA7N8J+Y23AYvgbXYjpuHH3mewfdB96h73uH/r536B94Wtzof7r6n339",
-	"D3x3qP+5r/95S//ztv7ngaePmP6nq//Z1/8c6H8OPU1c+p+u/mdf/3Og/4Ef7ut/3vL0EJ9VXlDose05",
-	"SE5qvaDhNbaApBBIaXqqh1EaX28fEJlWtw955iCehtfYHaYhTXwwh2I8hDAhfGiBar8pVIEbtl0gEk1R",
-	"WwMeQJ7z8YXzSDWKgAe2BRUMvW0TFJgm1xb95v3N5XvDa+D/LSGVzVMriV3YiNXlam5YK8pC89ZaQs+u",
-	"62LB5gzvjQkoPYZnKZu/pAn8rlm8UagbXqOgRTe8Rk5lbXiNsk6pvyxpdQ2vkSpO0G6m6TS8hquGNLyG",
-	"qy80vEZOBWh4jTyub3iNFICbd99zOEse2eph5GAoPpF9yMFN/XQJPua/NAAQm3Hwmx12itkaXsPBafZn",
-	"+6GAkLJhGrRjn3cRjm6xCCsaz155DZy+XojqaxG7OtUO2B3SNHa1MaNCkk7LMBipZepQn0Qujo0XIMQG",
-	"oPi1Qkifi75KD2f1zfXc6/GEUVkZPrB+nPFGkWxz4tfcpV7erj1I37q1at9EqzaygzWid1G4kU3id3si",
-	"yG4MA9KnScItCoPv70gSIEUGHgkE719ovq3/HtA+++TJhwGcwYC9DCq9LN1w4OLJ5+MJxJ14pEvO8fa9",
-	"32cTLTYd6btJcMwykcA4TzniEwAFYxqyNxUInG3FUrzDOHCsHipxbQHH+jSMaXJRzaqgvTv6VIMbH6ER",
-	"pxK9ndN92cDVOb2r12CiKjzMnJ8S0guyXAuBPuqBTbcQlBnoPBLbPP5jJdqJx+/hkVzpnY/MkV7ppU/m",
-	"+Kw7iTyWjllykn2s8EaWyKMY2WBAvEc6KUvxyF6HJGwwlRuFbWHPc/f7mPjkasQjZoexAQFgd6sfuher",
-	"rKaKVyUcFa9MNm7+lCrUgrlQPK0KGYVMbnD232fqJIpcl1JZ7T2Yi2TQXyzlyZYLPH1V9l8D/8/yTL8T",
-	"X5ExFbNC+FWqXY+ohhpavaJRhM6qa5PqHJdc2bAjXM4Fs2IxK6H+Gr5MXmOSc/VddtEdB+F5/lDPliON",
-	"VdD0sPz6erC6jkRvQfU2QPX7TEFSnA+5VNUnH+xGyx/5LMXOvPM+N2JngZ+0GdDKZzOdZ+WhXP58GaTk",
-	"Hq3tqLK5Q75os1Y8i+l7ax/CPJncnr4tnT6XsdnQ6RJxcvmuCCt2O5kydylowoiISRyFLEkDO4/RwSp9",
-	"ztCHVPFkgtcTAQR8QuICqsBiedjpkg/4t3vifBoOmdIbksaJNqm8IHRIucguP3SPWTT1HZm7CKGSSEUT",
-	"9Y5z9dJ2/bQc50jbS3muHzkB10t70jux6HlWVNistFvPLPXSTKWwfZWs5RrjBivDhG37YGAHXJVtZmev",
-	"4/m+32qTE0MYNJIxUIfU1GAowaUAD/c9gJUKkLqOeiIji/QaIE8WFryGuPnz43UWBusUKKo86yfgzZhN",
-	"FU+FGlFz0xALdpyGOEBz2cAxir42e3EhZrIqHfHcQC+7U8uxhBU5feHttfl9FWO65fo74PrXqHHNVXbW",
-	"4nlyCY4n54Qj+z45fSgJJl2Kohxn3xGXzAVVwdP24xYCrBaEnRQXZhny2OD8y62c/lt9a6tnH+2tJ5NJ",
-	"NHO1rvL2XrAZCXLWWRnAVT4lfTrhikbkPY+wl7SvtNx2Li7A80WaDBz5/c+3tzRfyRuJd6XaFQa3sopX",
-	"WNpK3uTaRCvYzJmiikm96ReMTUhzoZG0ZVGEhs/nJuuGZmUpetiHqymORqp0tefgH2fN9irRT8bC9ss7",
-	"cZ2arDfHRlmRr1m2N9F9S7u7El8svL02Z6w6vre8cau8sd4YZS4h7SXwCqxrpyYpd1i1TKs4w6+zGcqd",
-	"xRqncAsH8PbsbfvsgSuT40RVfwqHJnR2NQjxvvPWzk4iNuIVhrg0gKhag63UcqhLvGAgm36PKn7OI65m",
-	"x0hUQ36J5ZTAZ/GcuTEEzamImJSFsAKbl6HVdgKNKzAOzBIwTsSlqsIvUDPKeDw6fcRXQsJzuhfwjZWO",
-	"kcTzfb8S6uwkDfqi3Bi3OG+eqCjnnlnA8atPxkq8v6qJtaVALbe6lQfblAfoHVsvCkyWm9WEADb63jSK",
-	"dorKrCywY1xNCmQzrxYAPFKV6SFS1zwREj4UMYQPUHA0TPXz+YmjDufP0tt5hYkLNruKk4oLpw80q7SJ",
-	"ja5GsWQ2nCNOCBd7KDCs9yPpx0JRLiThKjO151jmytn3tsn0sloYS7I/lyRW53zZ25sxvcKRvOV32+R3",
-	"oMMtSKC2Irer5nF1KbJWZVMw4HlVO/KjvRYoNsekXn0E5eI9WefEwYubHbaMHm7P2ZbO2XdjLlhoAmfm",
-	"qphbOWi7UCxXOKSF2W6nMOCWBWGuZt5iWVia0kons/D22sezioxuz+iWzuhjEXHBNE3U304L1k/vpstG",
-	"DeI8AUsXRSSGVjFJ/Qa+5ZOIKv3qMj1PWELs8x6JkxDyRpzP0i9PHx6nf8s0spmKGVZ7YANF4unyHkcf",
-	"m6becdZnecfnx84CkSZVJGIUQseZM6nW1nyf0V4sqw4vl2nyYPDkcQaWW0aE/yulNsVJnimqpnIhLrJs",
-	"16U3lwLsFJbmxw5lb98Av4JVZanxrcRYnTfXZqrFc39dDLWCc904nnjGokHN3X3VJdUNvWIfbHjFXrEK",
-	"t9fsb+Ka3S0Evf5FXuV2rsR2KlpYm/3UHbFbXLc1HpZcsgTLLFYzL1vmbxWPQ6dm4yJ5nja/AsPJhvyk",
-	"qirVR7GpidNurNfmiuSevboBnRe24VbOZjQK6KPeDDe1Py9NoW4Q+FzizJpeNLRKkTfNagNsmOd/eQOa",
-	"7XPxgFei8vS9tUk8v4u3DHybh8PVoGq4OPym5edK1LiSaub0sTQzLw3/a3WQ8gNf/UC57292sEoUcHvA",
-	"tnLACk4FepNjIdl2rLaLUPzuL3aL+SDmDfo77rPpu2HlXsFMIBnBHUhJx2ypQyInLIokRlxdMJMvkZK7",
-	"d8O7d48Jh1yTNkeVJEGa4iJoZYrdypmlau95c4bu3GKsRg0rHP2aNm5TTN3Y819T6RK3sk1OBQkwUeI9",
-	"TGrzHD4EWUrVwBBcQJq2ftyxmwR1TC+gTrCJyYX1aHk9ge99ZPJGuSVb9WcuVBKH0779bPNKeZBUypYk",
-	"fzqbsIA0u8fE1zsB6Sr1yepCB4Kx8DdYkms3iuMLdCnQEzdpqjRbmhk3HdDHAzCHJ4yGxyaIWOLZZYqc",
-	"z5zZVWa3KrZWZQ9K89RhGQoWQt5MmxSejalQvC8LCbp2lPRq84xE0PrKmaM2rty5XGaiLIvNrrvacvnN",
-	"eb18RKt2ct0I3nk9VWdo7JLmVZxcIJtoefbaZIaV6d3ErUh5m1zbuLzgOrYxzyNuwulFJ7S0LvYqFvGa",
-	"Fou8sSJf1hH5Xsyh6Il+WGrwlsSXNPJSnzguLrliJOQJ66todkw62TvgEKh/N+mMzmflYoG63Z6w7R6T",
-	"7hGhYqZFhW5Fpg0vCqHvrrUCjsSpw3ginoo+pG3NOX5vic7cEXwyCRcnJXQHBGkJIwrV6ZVJTbgRD8+N",
-	"piYp16ejOO2zNKKlMdA6GQNR/a7K6ib0dCOPdG2pLhZ6ZN8kWm46OZRbm2TNqgdPS9dLRxQlmUII9Zxr",
-	"ANIm6+Ggo/R+KC1B5ZRETxUSzXYsYloCDnlVWMipvd4TC4qvO0Xfa2q7k2Jp96UhVGnrtlfe+ObUEN8F",
-	"WrkGVXsHmGSXgr9SyO+Qvqqk7Ruo4j1f5G2ynssWYqy2lFZESVRopCbzPBT4HlaXY6STySPNlpIP2SWr",
-	"8DiSvO9wKLDWcDHcBJmtkot1xXSazpld6nlEY6sKVo206pMxY3W/c6cIchPzZgGqR/esrsGBIHYlo0l/",
-	"5JED8utPoITeBmurh7YrjdWttlDXvCnMcDXi/ZFb/TSrxeCTOMEi8N/C3Nn6600wmJM/tYwmSiEnHhlQ",
-	"oGByTvsXtpzkVKJh0jy0PCxbL/9zEkcsPW5zHUPSB3MOIevmcnXja8vcQuQSOKsYNIq0rEXzfJYCMv2D",
-	"MWphPQvh6C2gopjCH6CktMpMZwUWsF4t9ttMyAu6W5Fit88o57NA0uy48cqaqWqSstotqMqCXbKkoGhv",
-	"IpdWTPacsBe74rRTmUGsub7E0/OI9zPvhapD/525dJ3dy+gDT3Ms4CgldYfQ21nts46313m23GqXStWc",
-	"DBPGoCaMbhTKn5wCOejJPI3rS2/vGpUbovwku2Cuz0tmc5J5RMZYIFnLEouQoR3i4kcTNG9EosmCA7kv",
-	"Z5LIMY2iY2sfGsdYGU3qV2gE3ciVnKgrrrsXpDLbev2W2lu2wiJXXbRUUMPyd2q8+PLtZdpNvEz7bsxF",
-	"/Unf8lXHNWj0JSG5ftaPs/TGGwxF1jZ19vADiUULlesacEeS+EqYUAvM7bFIR4GKfF0HtlWK4WOSqym1",
-	"ICz9YHGFqBePMNvqgooXxklg+zf8C8hweRbzPfvSLWu5iazlA96/eHMgAgtobowhPoBm8hAiBxZ0P99w",
-	"qJBfygVbvfzxvbAv3R7fm3h8H9Hk4pEcyhP5hNHwzeZMl+yFnItEanJalXS/+bJxBcfUraTgpCFL2ovz",
-	"kMPsvXm1FIt7tfwhHOfevD2JN/IkZhUnipcLxivTJu+Pk5ykgpRGT949e0pGXD85M44fknCsm00l+ZSd",
-	"n8X9C6ZI1/c7WPpaQu3EGeGq3RNBPxaKCQWFGCm5exencvcuGcVRaOtyMywTe0eS7549/ogo9lKRZtBr",
-	"/KDX6zVMC/rPI/3PiOt/X/UaQctzUiJnyJqr454YFGYjjSeq7i7rJB6Q4Ae9BtJEr3Gkdx4qoT/lE2cw",
-	"WBa913gVkKZkjFA5E3064ffsH+0ZHUfVt7oKD3HJUb/EpnIsooawqFJQgtbalpaixv68GgpwYw8P3JHk",
-	"9KGNBrc00RzTkOXd/7IyI/geGdJLBuejtfQBMXtaPZwKali14ZoKu34HWvNIx++SCe+racI80m63U/3M",
-	"vA8eXbJ1TDpdv7PX7fp+nph265TouT6XZpGbuYLUio+NaykUrw+Zu2mt6ymzWIvBn6Ylt5uSQWlpvR2k",
-	"e29/eQLhIFGWr+M5lsP3knhctee+qdYNdbxNafkufCtnUrFxHf/bYI/jwSDign08laNlrMCPC4/DvVSa",
-	"eIOGIUfZ9XGOs5RL61TmHU1nhy2SpuHmntZcJJcKJJ4zYjgQrWNCCRQGF0Pw6odyJuDRopIpK8dhgmjq",
-	"X9bRA9Soh8p+OZro3DtoHUOdU3PJl+PYae12TD+xnM8UE2HdIPRvLMH+yj3Zq8CVulr+HBvf6fWPJo5+",
-	"1fqU+NbKNSrxtY/TDCrzFvSOTNOrkGb2SuuY+LDUOPM9YFPb4qKyKkz4acYDcUx90Ku5krkyk6Q5pJO9",
-	"QcKYh/WAOulQMQnKHjj1GlGw0Y7piaeCd8mFT0/HIrZx5jw6x1uwA9sEN59dgvh2nwwoj1jokQMSsoip",
-	"Da4/q66sHk0Vcxxc3ogJB9wSzrBqdXX90SjWawKGF3jK8ZKZwgpUC9LMWtp9cPDg/lvdB4eLVMONcrZn",
-	"ppQ06UNubs+W2YAVdLr8q7dK3Y1U6uwmvYGjtYJh3hnmGgR4S3o3kfQel7Ft0V+eKr0WBlKCUaBgAh/F",
-	"V1XR0Uz2t2eRfqPxV/zx2bdpOGRp9MpyWgx/fKbX9SyeVgXQbXklJB8KWud4uvUVUVxFbMdzqoIiVdn6",
-	"FqU63DBp4WJJ7+DqUkK57Kd8Srzl3IoXIXZjTcjwemb3kIoKdc/+8pyHz1X8HJwph3Er5zXU9fa9A+/Q",
-	"u++95b3tPfA6vtfpeJ3uur5Ep4/PGl7jRIRJzMOG1/iUizC+kg2v8fjsH+vP7LzhNR5xwfGvD7mYvsze",
-	"+Jjql07xPyfhmOvz9R2ajGMxg5a/HStwULKLk8uBUZGhEXRB4Rg3s31AT2wNxMr8Sz9VrykZy01mYssa",
-	"XcEq8m3av9ASt7JWMF7Aa5EaJ4qF5Jxp7Z2jse48fZM0c2bbA9cqs4BBrU3iy5Bu3heu2owAz5AJTVS2",
-	"E1rXS+IBj9hGfqqruqqLVXXqVd1/K/K9VQnkX59y9eZuyqdb8JV5mrmZR4xecjE8zsKv0qoCWZGa9kog",
-	"1Fmf5UHoC/vSLQi9iSD0CRvHlwzq1VdS/bn+ZdV829uuBOsOYuEklifNJHvtljhvJnEWk4FWYgybfJma",
-	"El2Q6BlycHT2zqlkYZuc4EMQbAP3pCKEmmHgV498Ub8Lt7GYsoNGBLK9lilDt/TRVDPZChMhdoi9iam1",
-	"+9SH3FcXbB/FV3U9fKxblvz7zCPUdbxob1gmvpyO2U4yN57qbbqML9gbr+hvLNkrOptswX9Ez35JB5L5",
-	"/iPOQq7CxcxLtzzsRvIwN8CtOij1jiRJHMENiwkxOwKHSBCCHrnvp07KfjELhqtN+r533/e6/rrK42Pd",
-	"naP4odka9L0zJkLH/aVwwPNeERXncsHt3jIXQ8vdVEn2ovqeqvZSaukr/ryWtc49VTm9b/Zw3rfEWbMq",
-	"kjK78aRuPQYRVejAcx6HM33UJGMh8X3fuZihEy5VMu2rdtZci0yiqSSBM5agQjuf5wWTnnN8Cu8qTx+2",
-	"yRleneENLhQ8y5ohdEi5IE34Hq9CW6mPlH5hwBOpSAKRW1pG9wR4XIFr/AhzzFy1ydPatGEFHchJx5JP",
-	"KwBuR4uTHZU0bscLp9rJAGmmlnStpw6BgvXgrIPbTZph3Jf3QtbnEi56x+GvDA73TH975jXZapOn4OrV",
-	"8TutI/DEss5e4IrVbrd7jVcYoWpp4Y7sCf0guGW5T5mFRJe2wBz7tut+BgmacICub5GDSO57+28fkPOZ",
-	"YhIcbnoC9jbiY67y7m4d39/3TH28w47X9f09/RoZJPoFKOdqveCOsZYHV8AeO8ZLrHQ85nou6aldcBFC",
-	"VhXro0StNW9MZ3hwmlTMUCyQSxpNmelR/6fS86nj75PLmPeZ1xMd/4Bc8pDF+utDMuARPHCf/Jp98S0y",
-	"ZsmQhZopXdEk1N+9racJfz0gUWwdBzsdn/SnUsVj/fc+UbMJF0PdSeeAvJjGSjfdeYvQ8JKKPgvt2Dpv",
-	"g0tpGF/pRg58nzw+yV8d5LxHDlpt8pH7K3ht9UQz9dpqAZ52Xadw9VPh0/E6ftfr+Ptexz/wOv6h1/Hv",
-	"ex3/La/jv+11/AdeB6yb+16nc+B1Om95nc7bnh7aEvJq+9cNS7ldecbrwnG9Ag1hf4OijNzko30solkF",
-	"up/KkcYfpoZMyC55HxhZNDtOmZ2TBjRVVybRzMo/SfwKOyQm8HDunMqdP4whDQEcgHnXTtWtb+6qlbk9",
-	"bWYBw3BSvVIaa5c3sQPrdtBu5Lyc1oT/1hWqovD03LrT7fnQKC2NqgdfVfjarZmay5gpmUL3Xd3w0tCq",
-	"4BGVH8wpdmMnlIai69fkcc7NFW4kzXCsSxOalIkxC2+UC63SD2sXg03zX6x/0qs8v5Y19K/vvlQCmUDf",
-	"GUTJy8d8P3PB5vIaqcRX1tNHXVXjVgPdhgZ6lqekkk8bF8MIks2pY7Jv3Ef1J9LseiRz5BJTyULSa1wl",
-	"XBn52Gt4wNLSMs4yzZHSx2nEreOeOMgjD1czy4MIvA9dV389g4m8M6KayD/Vo4R7B/PFE0ZD97MLd+Ar",
-	"1HPVO87o5EKD1hIFX9JnTaq/1Oa0IBzSBFJ5RMT6jDGqdhrK6DWmgr+YMvMzKDY1af+9/BJU01xxIVdh",
-	"H/l3b+1aN5OrKFuETWsaNVn/9QPXcHukx69HUU1igl0R/P0Yt6AfMZpIwtXa0n3udVVu2unQllrElU6J",
-	"++rtIbmhhyTNxTXHqSCXB3apxF5WltRVRje/Lx7TSgSXvndLbTeR2p4mVMgBS96cD4tgV4/X4d5xFD7e",
-	"2Gcgc+8vNFca1xKLt/y5UO6LtwfjJh6MT8QgTs45iOQ5RbTWpLs5F7r5jpenqanz3i1J3UiSgoz71sey",
-	"nqiWsITmkhaWCKuuwmJxACsQV+7NW/K6keRVU0LhBEN/Tx8ekc7e/QNIu3Cy908I3fs+8fcekDb5NfKr",
-	"ZC/wzJUpJRFTiiUkTkjIh1wdm1yhwfPAM7mJJZvQBCtMjxg5fSh7ggsSoF3oOWZxoJi4wXw6x09B1e1k",
-	"uN/Z02Pc46HcoyLcw3b2+iOq9Het0iVrGVdMqB6znu//8tnJ3j+he9/39x48y/5s/9qv7j37ge/d33/1",
-	"j6qKtOavCOoXEXNQ4NMtvUSBpqGgAvc4I2ouGlLrf6ofVE1y8oLzNTkVWYUs8FYIUMhAIQZjmXbrOWAh",
-	"KvbSrTwVZPkRAtIcSyhqlU9xHpCm5H3HyGdzmmNuauNpgpcoXfCIB1N6C7sbRvE5jZ6w/uUjOXw8UUFP",
-	"NH2by9MjHRLifVL6Tdf+CZXt4qlCu+CMiyFeLy5bIKuQpX0H+SOesCGXKjGXoXzMtlEjpeoK872EMcJe",
-	"KiYkdAW3+PFAMQH36q3czQ76PGSVg2RWSWMXFWaus/ZVgZY22Nb6LOhbraO1ot/gRoEJpXKz81iIloZ9",
-	"RprWSYXQgRYAaUmXO9L6QWGcOyKEVlUUoZa59lZqXpAPEyqZQf4+CPfJ4nGOSfDZs4A0TX7qaRS1UEKb",
-	"y+KlDdqVAUevytnA6kP3zY16kyoSMSoVOAdlI215muVlo1qT+LYQmZJOwqvegeXC11Dj0EysRuWRrJ/U",
-	"FR5KY6zkiCYsJPism4J0Q1ddKB6+Tia5ZUuXr1/b2KyLHWPdcczWdgXg7bx3C7tvKux+Gl8wUe3pyl5O",
-	"eAKIoTYdxod8wCCnlIlNVLq1XGqMkA3oNFLkvn/wtu975C0S0plsLempAe1VE9x3P316bPO2QXqhESMB",
-	"PB+QESQ5hPIrwclUjeKEf99ktv82owlLgtbiJcS+vYplmLuWlexnsrZbxBtmW2ubiXKMBfi8swYLFnA1",
-	"HgMvrcdg8gfglqlszlSQZqcJV7MzvVgmrA4OXfbXe/bkf/fTp9VuZnQMJxwqf1eeYIK6ORzSVD/PnH0N",
-	"C4BjDrsG7ns4jHTQI6Umi7kM5noK7tGpGt3TBPfccBnb3b7THfmUC4mOu/lxB7i/57EaGeUPU0Rx3RO+",
-	"3fAaiORT1mNF94R/wLTshlTzdTHOmHKTRgNDaxwj8/fQ/YuLYVpk1jjWRaiZAue0yTDxiZOPT8nlPnpG",
-	"Z77LQ6rYFZ31RDO4N5bD5+ZzgAoylrjIub6oEZPoDCiJSvhwyBKYO479nIVaUgTVSTGDdk/0TCJ7eeS4",
-	"9FOcaMIGLAHoD3MAr2z2ko4nEZM4ILs7mAKRiRBKvEHgG5bgzWbGLvXx7glG+yMYrx2u1DsKR1KN2IyE",
-	"XNKhVmH169YOpE9rwvpxEoIbnhY8wcs93ftePxaDiPeVDHQzVBHBOHhZQzBeTzQTU/OdnMchx9qXuFxy",
-	"FF+J1HAQC+aRSRoX6Nk8AFnIx8nHpx6yfXRIAstFqtO3CJc9UVCRIOgv1ZNgycY0uWChHr599gjS9gUE",
-	"d9PkuoMhIC/0iOG6Mwg3wA2ArfuVXyHvGk7dE+8CccDKckmCjx+fPQ1swX/YOgjdgOSwUJNGkrt3v/P0",
-	"6cek6/t378KT6L5vWFCvcUQ4ck5kRfoL5Frmu4eRyn+n5YH+5gftdvvVqwA8TZFmz6eSCyYliaeqH4/Z",
-	"sSnOnFAhJ3GiemJAeTRNmCTNqUjiqaL67EyoGnkm5kQfGjBd8O8bt3/PnrYwvhItLaiMgz1MC3UeJts9",
-	"sUcCM6mA+KbcgmHUxs4FEzSRCEyQwOHqwTHJXPehfBLHOJB4QIJ3bbNuMz1BiNTCx+H8HhF0bKNVoNKo",
-	"3szTh4QqguitGfQaKkZRD0L3wYMHJIwxJIWwl1yqXiNopdN5GJnMvU4JUxSExxquoYLcp4nWeAgUXtRP",
-	"gHTEvK3QkN4yO++M9O5IEiDzfzxBzv8QnkMRBEEfwQ8g4y5QKAlAjQhaGBNlW5GYcx8tS9bXvK1X510Y",
-	"hcYaPM1JLGIzmjZ5B2In4IROo5DQSMbGJdDJfGmGnslcp8gs0QJcEq5wuTSP1Twpq+BsmQi2oRkmmBVA",
-	"foDg96xVW0yjKGiTsz6NaFo8FoIkNVDCBcHQYEQcenop6Pg+S2IM99Bb0I+mIQvdxMiX++hErFd/TJqB",
-	"gzyOCCCPgCimmVVMJ3xPU9+QCSLjlj3/WgAyoYw46AlXhiZGMzTUWZauil6YCAyEtwEiyiDNS6IPXjOI",
-	"YbCd7n6ApB+BQVUzO+A9EGZkdJBWmyAfMsdFcyMsIqbmS3oPa7EYJQOFdU+gsnFkgMj3rlQRhuyjkX0e",
-	"fKl4y28dF6CCLRpstZsrLjTjOLHU5pExjTSy1vs3iBOoNIxaCxxkTQ0UomX0+1i3z2hqEEaOl68hE8b2",
-	"PWRKEsOTSMf3u7CfECdprxKQqLR448Op7ibV8wI+hieD1jHKTGAOuLKwm4omGHg+xLLYPDFj0Y/kacTM",
-	"N+IXzNY6Z5FkbfJYbzOIOAlBTLCVwb0xFXTIknt3A5hjX8GRpwL3Wzd5RKhG1nvoIw9hWD0BlAR+tbln",
-	"TQ2eUC8JeLyRlH/ECWkGeryfpPcUjk+c/pheYLTb7RauaMf39+3J+A0a8dCcCqRJcwGiifgSf9SCekg1",
-	"isMItDDuT4Gcz9kg1keaYEG/hCRTIY8yIgCJ6pGrJNYsfTZh0rOk0hOBBfSB4ReeSQhw+tCwIQsCrBHp",
-	"iHQCT8vGvXiwl1CRhvqjfJqKC6GxChPTsWUnQ6Z6wqGgTknAtMkHbIZUNKaqPzIljyYsilhINOI6Tlu+",
-	"sE+a+A/SzJiUlkEpvzkNNbcZcJZID64xwJ3YSRyr+a3rbKsp+Wi5u78UKaurODsFEhImeaYuuXnHeOaY",
-	"Nz2M4CT5cuXmUSQT2wdQqzVt65nns96CtOBjk+wBLmju3h3zKOLG2nL3rj73IIoC9JaEK2/3ZgyYLeQA",
-	"Kf3UvHvXaYeCsOAikwatNP4qnFoZGrgZRTXdn08T8dD8rD+XjCfA6OAvFH8f5fIp64khcSFBZP1jbF6n",
-	"679N0OHUI519f9+wrM6h/vGwc2gj2bodv2NyBXh6IpCKPWE0xEu5iTKzSegli+orEmCgZgZEaBohmlIE",
-	"VSRwYkwCwBCF6EMNnnoNs7dOQJtBwCaOG9oyu7+YWHLw35AYjFrzeYNsc3F11kanmzlOIxdy48xGphWz",
-	"epqGtUs70z27BQ7b5F2tR7mAzdFWDZfRIynVWbBaF7R/NYqzUokag6RqhVHzesJkTDF3hEaVslogAgdk",
-	"7PqQM83zeBpxfB7F/YtctDgAfqOYXrLknCo+Js0rzYx6In0Ko6gs0LB8G1Uy00k6FA4zN0qXVkmhhFPc",
-	"OjYQxILDdMgjegnYxazWJUvlUmg1Z2jt2GDl9EU7UwT6uGcakeGG7eEXMpoOzQ6aPbJSx7RjIXlPBC/3",
-	"MIgvOEqJ5vShOQ8orzHo3Ib7kWYq+YGPQZk6/fHYuBkY1UbE5nWqCI2g9sVT9MNAoamRnJGfB4f37Z9v",
-	"vf3A/vngwYP0is2CSBa2LA8278Pf7qPI6cJWTwCk0oBoFEchEBsAmTgZU9FnRE6hDCedSNCOEiZHenQp",
-	"8cG666WVPXHGGEm1DKNtFanfoXd4S9N5nwqreeiD9nKPJQkAaBm0tbx8QJofxepUb4mW+CxsaZjTE1o7",
-	"RSgFWl/aBcA4o28CF0lVM27b0N3OGB4VLo2nwgTWxF5lYmNtcujv90TzTMUJHbJPBL2kHGrqtxBr1Ywh",
-	"re6hmeU5lQxyhaPKzGh/pFtAqRxqMOGRkMsLMphGUeuoJ2yw7xWVxNzxp+IGyEsv2bk+birhmv6xKkv9",
-	"NAhaWnqiGVR57by1J3F+e1a33xsxGqkROPFoQQEmgSDFFk+oMpq91NA7TbwwM1H+o/iKDNKLVoyvR1NO",
-	"E/MHaD4ca0SihzlJYn3wjzXzIWfvvvPJk9On/3N7HKZHx8BpqddmYgCpp/kLhAsGpKkXJ59WwDXDIXvJ",
-	"FgOIAtdVM6Axw9Vupk+chrCYPQH4HHZCy6ZgyJRG8noINAwTsB6jj4ZWxvb6IwaV6gL3ss+gjNQ2H7TJ",
-	"CW4i2EkorlhP2PHYvTdKQaZ7HHQfkGbwNI4fUTEzvF6jDGsZaplBWoNDoKljdjJQLHkkv4U8zxqHj0iW",
-	"lwHGArwXKkiDNUwQF0m1ydM4JmNN4alnEhd624YJBjlTBcwaKPCcaX6WKbss1EetJ7SGA2M99PczAAlD",
-	"sJcYbZjkvHO1+MBiXgjMk9s4fWRpE8ykJx+fuqaHzPTbangNjR+Mw0Dbb/tYP4QJOuGNo8Z+22/vN8AX",
-	"bARG/ArlHa624qqa8pYWjDUqwWKFcMmcrgRPrAuYJE2rMRGrnxxX+3556PhlrUrHPZHz/NIIpuhW5ZGS",
-	"I1i1R5dVThXxrVy6GsURI+daRUE7rxU4WPUFLW1Qsaon7t59B0Tm0d27Vl11i1UV7BjHqShs61dzOFi3",
-	"ABdA+heQOPAVanT4Phz5YwMpTx8SGmmmNXNH2PH9t5wntBzSeO1KY0GtlCHhOCygcdRwzzFsfkLHTIH7",
-	"wmfVd2LZI/cep009bLx6hndHTKpvx+HMRJKmaWOyYuP3vmcKSlosA38niR7hXjjF55yq9XI6HtNk5l4U",
-	"mQnizLgAkoMta2si1yqp6wLSSE1GqduDnpu97WwYvNF45VV9+exVpQMKDnh/D7boLL21LQwWdy4VzqD5",
-	"5rOMVA5YxOrpiJ3lXTX0mDPnr8Yv/uD3vvjZH2X3rcsO+S1wX333pQYp+REbNAaQuURcq6ysM8rXf/vn",
-	"X/z0d4qj1C/UjdJ2+fQqzg8v4zBWI5f65Maiz1YZHHvZOGo0HO8/uBWUR/fu2cuMfjy+Ry+pokm3/b3J",
-	"sOH63DW+/LM/eP1v/21xQgeH94F8Vml8v9z46nuq9Y/8Mp0ZvcUjOc5txdrKS/Xl7/zfr//L//76P/0f",
-	"X/7n/7bkzMoTm0sGcIcMoHqZ63vX6+tV/sI6pSDUxoC8u76/PVaULlzqNqCfzK7jce0+6zxrT7Obk7fe",
-	"fqCPlMuNGyvxlMpe951eDZvhEgXGUWHnM5N3tQdJYxV2UTmYt0pL4OeWoJarNJbiAWmfxsXD9dvw3XVA",
-	"7bqx+VFBAsqdlWX7Xpea5QTfzcMqe6N67NikMMdbzvWicfTZM6+CVyKb1GiRDiGJhIZ0jWeQX8JqoJhb",
-	"seMBUcFmHvr+M9160TJfj/5OpZwysLR8+pQ0v3PWPbyP128pyosFCTKHoMBDozc+U2UzrHMj64nHwhok",
-	"JqnhXoRppYIjwqWcgnoBkfEaGyRM8cTYLiYJu+TxVGYXIilGT4sdGLHSE03A1KjWAYrlCq4xOr7fbXlo",
-	"palJ/z9hwhr80Gyk4HrGOMxJguWuSbPr+92e+ID3L9D595Ecenjv249iycKWho0RVajpG7Wbul2lfejp",
-	"mllNmACd5oIJuCCMUTe2M5RQXRz3YAdQVs+J5KZEVFyoZWBXPr8wWDX1PL5krcVY2N4XGE7T8f2D49L1",
-	"lv76bdJMzVBcAoGA64biUU9k10g2LPG5fi9o1cHlp8ZZ501hZbCyPbUHMo84nRs6vPIC/ZorS+4prV/R",
-	"GWmmBN/xPQK2vFaO57lejB3fq8cLINKNOXBN4Zbry5uLhfMAYk5vB3uGRDSrLYPdBw8egP2paFusX4NF",
-	"S2BanTuot/dSAi0PSYMFPaSMhuF0pyTqEGjtKA+XGSUqPGvJSaSkKjy58lrBBq4mMVOf252Av/zZKgr/",
-	"Kg9pI6CsT2GDzb47On+/zx/z755+8v3Tzkf8VJ6KJ4f9d07vn15M/vFvvPPdB+12u7EeiNkuRMSd3Agf",
-	"lo5Y5VAOCgDRcSpKTV329B2nf2tpi+RftkRhAOgqB61yYG8XBuYi9vTt4yzLnknYGkWkWmpkd/UFabPp",
-	"YatHpNdKlGud1SWhrQYcMosqmI9w32cqXeRmFA8JF63VcO6BB/ufgl33fvXekKnnNIqeu1/Kevz7tOCe",
-	"KfP+IWRE5REBZ1MnHZ0mb5u32dx7ajhpszdy4eEreG8L9x89EScgH6itgxMPPBDvtSnoDEoVs/wFMlcu",
-	"VjD+lvk1kEzl5x94ZMKFhrVw+AxMPZ8BPJUqq5ot2JX+DE+1yRlTiouhlbOSqZ4AUzqahO3NB2n6HrqZ",
-	"oX98ywDTj+mQAQIMMofYgEx4/wJtzWl5DCe5XDPIajoE5P/7nb/U37aOU/9arrK8ssbfsCcwpNw2B83I",
-	"mMRRaK53zC0AhKCAJfiCsQm5ipMLDZO1JjOdaJyr38ytW6tNAii2EfSEcW5EnweTpNkhG7wwiSIs8gEQ",
-	"+EM2ME6+sAr2Ht9e0pKIDZQHRGFUCrhTiM3FoP4+5HLMpdQMXdFZaoqgcDUJ1KR6Ap4ex2Mm1BEJxvTl",
-	"GXsReCTAvX0kh7kPZyYBq736EVqzhyKGAZEqnujd0COMGL1kJQ0jfzi4kiwaoJuazR47z0JeAuVDpk6i",
-	"KJdU703C8yjKiZtcvrc8bMUbd+fbuTIfdLiSmF22+YPD+1XNL83P3y8v8u5QWGEJraQrcOPPftCgStH+",
-	"iIWYeaDR8BquQxIIsWKBlobx/jJL9TxbHPdJTCfa8VKTLpy6E5N23XfSa+sfR1Q+YTQ8Yy8aR12vweUj",
-	"OXzIsACBidrR334M3NOmy+fy44RfUoU5Pe1T6RGz72MEvw/RXLaDMRfwp/624slqmsAM1DYA3a8xYa+z",
-	"oug4ZN0xKldyf5mVdFpwV3R/8YpmX6y1pIdbWdKus6TARIDpN466m2H96nNfh/Sdgbq2V42x3dzduOMm",
-	"8iGDt3SGTnOuX+ydfLWR6uFuxkeWQojtPBjJ/GzGJaj4A4t8P3umadqGo3327FUORH4INbGiqCiEbcFI",
-	"B1AWU8K+3KN9JfeoLObHfFZdTaUKhnYRi9Yj0LXRZzwoyFh0FeMCXBedwysDSBlggVNrPsLrCQPxjsF/",
-	"K4UgIwp+XnLaH+VRJji4JozICz6ZYKGyCvRiXOyuDCa+orInXPzgGc/QYAmMHlwD2LgpSGM+gyhsNMTo",
-	"Vku+Z96mKMJrxILtvvcaiLQK77keAPO1Yt3lzbvFW9eEt56tgww2IPc3JGffZwqcEG+inJXLy9kzpiSW",
-	"WwG7DMgvLWlN4vjAekoac4f+KVcMIH8yAlTQ3YAvLnoi90qQ1jduxjbBkIn6gws8jFCbQSNZ7bOrhE4m",
-	"LEnjfagkk4jyLDSzJ/CnFkZ850R2El9ppmPcpzMvX0fQC0ZmTHnkHCKVo5mJY8k1Y1/piXMWxXo5VHxE",
-	"aM7+tVwOPgy5abnRDObi1XF9mzCWeGXbCJeEatCSmsqMt21NyE2+dgM5gcVAq1XElLQ3o8hmi4UegiI7",
-	"c8LCMCRdD9K4bmerYLPNIXsLgI+fMwgYF051HPAFL5THAWM0IDQMUkfn2AKVtTP6PHJtZLnCC0XMVE3f",
-	"BjyBWWwqpzSKZiT4DMXSs6CVA1XHThu2dhCFeuwzEg96ohjQXg/CMFKGS9e19Y4knX3fz8V2vQPexVZg",
-	"2srvXKXBF6baVE8kDBy+zXotgN1B4R6aOnF3+aXW0zeHE33ybfIA6zmg+dFxPuRQo9qMfej16wn44WoU",
-	"26lky1ZOA9CkSFX68Xx4dhri27KBiCUoK28OlA3jj2IF2z8rev1hSkVli5bdkdbOLMt5FkkzE7mkm7/M",
-	"LtY1WWzFACjy+id/9cXf/ekv/sdfFpV9t9DJZ6nQf7ayYa+zp2YT9ohL8A6tBdGVQ14BWu0XAdG2xr+M",
-	"/rHa4AtmnaUHWqucTLjY2bp2ykCzwq622VIvjfjOrkvBKZzX7XjoLTwPdW6XtSgL6uHtFx2wC2y7erM1",
-	"a3XEtAeB1aTT2qqxzlDF0XrqHsbTrKPwFQ/EBtu2AW1u6vK4pPZhgEFOblqQvqzmYTbqs2eb6B0Yx3yP",
-	"huHz84j2L+o1jbzNCh5GLSyAv80PR2mWBQH+le5vED9nsw/p0zwjKkYQhsPQcELESU/AfaaTxToTryou",
-	"GM+anY6/32qTE4EYA+49oTU54hPwamQT5YbrX+63tmWQ63T9twhEsp+EIQY951uCA9IcTyPF90wEtJyJ",
-	"PtZEhOhfFqZqAZyyOAqLbob5RWQvpjQqXuYbGNdX9to3h+jKronomNgT1v053U4TslMFzWgYwlTfICSD",
-	"FStxMmd5HE+yzGyz49vOuu43tl8u8mYqd/zgwYPtzfetPUMd30Y6rfYMdHzoY2Flxh2ZUVQO8G66VpuC",
-	"kRNDwzsDIdUUugUIcu2G26rUNVt2u3OooSah14I4kDKBLhULUqZbZMeGYm1SzzpX3jWo7ZpgxUkY2gQf",
-	"xrk9nZSDKlA8btmSab3X3qrEFqbLOWZMEcoMBzinzOTDchIdgZS1ieCcpDgiVowECXvxSA6DNjnRAANi",
-	"LoaUCxNhDU5VabiF2w34HEHePxZirIITrAGmsjgKrSUyYZJB4roJEyEXwwpA4Q54FTyxTzBrzokztvyE",
-	"ISVBnOuhCBjczi1eyBpYBSw4rzU1MnObbtnwBnOODOwinY5u33lzRGUOYeTGp/EbeLNOhV3/nliFAIBR",
-	"QK+HNbAFV/QGhBJrMshxqWxWhUuaF8itXv/un3/523/41b/4D69/8l/0CY63DmPyEl0rmTAZyMfniHMo",
-	"zO1K8kUj//K3//DLP/5xGmRZGHnq6r8dJLRoMF/83Z+//qu/Kw8jjYtYfgE7fseKHSSrmohlSEtmVxSS",
-	"H+YOyUpr+fq3fvT6d//8i5/+8Mu//ovyJIw1Z7VJ7O+dVwjNzTZ1rYEc7hkeWrmMdyRhNIm4URgdhujI",
-	"cTBIW9Y9Y2qltf3qxz/5+x/+yVc//xdf/PSHX/z095Yl1dpZzfOezyRhZajKKqv/D3/7+1/9+Cdf/uRv",
-	"kEN88dOfvf6rv3v9L39vlV1ZCcjYyrc7jnAuccg6+1qaCRZuckI+GLAERUW2jKRpprpdC5nTwU1F1gvy",
-	"5M7prZq/VXTYKUWZL8H25nZczZPcHot2St1LEVyYkaCJpQJPQnRdjGEOc4eT40yVwzmsWgAz4RFERJgW",
-	"qsaR8bBjckW5yjKWAStbOjjnYZqOrZAeDu5STRI4ILeU+6wVRL6hImT5x3VpQta8SEElGlgEuEAHcljw",
-	"s6UUHn0KgDCBHOpVn+d2K+YYWF2IjwnI8YYeScilnXiQA8RHJMA0rE+YnEYqIB2TDVqSJmTwPWcmsxMC",
-	"9Hhg0swD//FIQMMQs9wHpNvyyF6HJGwAucFtyzb7NxhTjcLsjKis/zh6A4a16OmHLGktrw3hHI60VtQp",
-	"a0Unk0kSX7KSLoS+C2n3xl+00/UPesI0Ym21em3a5AlMFbrplrt5wr7H+mphN8Ub+RUtsfqwrqDz9ETH",
-	"9+8fF3cBlVjDgFJE1On4B3MVoyeWNN9ggApsdY0+Ykg5g4Qu4S0BoFIKTjWBf/jb309BrHtysAbNMvhp",
-	"gaqyvydi9cTSfDkm3sxAQLpRvNYw+du5Qh+gDea49qQWaI4r6F9oiN7KoBas9P09ETvHdf6w0Ni8+2F1",
-	"/AMLor4DrYc1pF08q1uh8dKc9jaeFIqD6kkYUWHRzCpjL+/HFz/90Vf/+S+/+vFvbX0S64EVzRd3F1OW",
-	"cr3t3hQUec9CjSanLug9rdZnAFY7WYfBDSoxpX5cOQRaDtA04duO1S9oXyveGcxjF26P993Vyeph1Rqo",
-	"rTnCoPqUMldgD5UqxkF+HHP71+pH1n8lGKhNbmWP95tTC/CkXZd6gMIWotz11CuvHharCyk/erbk7ch9",
-	"D/a0qCeELGKKLbwlecLG8SWTGhjqBy00TOtamCnYO6yci0CbnMhcKn2T4ld3bAr27F3RmUlRm/PegfYM",
-	"R7C1j7fnQHFoMPdDGIrF2e78AGnnnT5sdZMjrFAieYglGDbC4IVuU1fX1DmlJwpeFx2oS1JC1riqN+TW",
-	"oc665U42JzmXvYtH4b0WWiz1vEXHhY7f1QKwynhV0fFW3A/0JumT+V56fre3ypt6PDx0aPFrG1sGRrI3",
-	"Ykh1928dY2otLbpCvlvtn1DgPmR+erFaErwOSZ6nsmsS4tjpCta9kofDEua9bklYD5lCX8nn4FdRK60f",
-	"O4lgbICPzMJvCnZrj8RRmGao8dLCAxCvT/rxVKg2KaYZ5yCF04o5C70cp1uMOAbPlg/Rs+RmSrgsN4/5",
-	"xDD7DiaCS5PxNI66/qu6LH7bkXgbjKR8RW1zGlaOBKjnYzpku12JLUQ9p/Rzw6TSdAOBVBXsnHlg7TRn",
-	"3VIyqZo6bGg1jNTEVNsLAZAVmZ+eKfy7u5ziXiNjcY2jzv0D/8GDw33fd7x5TfW7CiNYDabKsp50dh3b",
-	"7BD1yhnmQFbk2P5mOUTKBLhQQE438v6rEpTm9gu8/VeUl2WFXJK7d21Wurt3yfnMqXHo5nerlp49kbsl",
-	"kwEZ8AiS95/PoBguI03fXrd56R2aFs3phVjYOjalCrXoxDBorClFo8iU68AMbhcMsrjdvRuk2BtLx9iC",
-	"a3064Xpw72HFPApVVysqn1YU9tiqHM9uvGbfVGm+5duO65Pmhhifxo9qbO9ZXa/cMeHKhMXPcYzKnYXG",
-	"0Wf+M2/7a7yFDG8F+ry5aGEZu/lCtOBu4w0ADAUCLEGGPG8DdlEhv7u+/l8mwgdJPH5v+aId+vGPKgp3",
-	"rHMV5tsv0kQppoBt2tBaHnfvrVC5RcUfVdRuqbraukbgUjplbxq+VEl/ELcqLmdouW44sw6QkU7eiiDT",
-	"9rNQxXmK/wk2OKGYXYMwEfYEVm+EAveIScBQ75R3oJFN8tp2jdtBWvU+G05lnTNTtP9l0C5XOOOC1Foe",
-	"Mle0O2ldUeOURnMl7rBWc+s6AM4vl6VibU/6a8Q2VKqnI/auCKsd6DWAiYU9Pcd4ALqp0RAy/RjqxprB",
-	"PIpIJ5/7v3Yy3a2aPeZ7fRf4RnWVgl0YaNYQAF9Xe8wKyecWeyJfG7jKnYAStjIDRZvLZxtigVVJdE5u",
-	"//y4craijjcP/mUSCJrZfrG7HduG1j5PN8YUZGl/JeS0Dk7SUnv7th+N/26m3WeH8OWMRYNfAhvN1xbH",
-	"jLlg1QgGjTNYDNt12DI1NuZaYzYzxuzs0qaCGL/hcOGGGWQstdVI5ZtriVnC8d41zNjx3sfxFo00GW/4",
-	"JbTVVB7Cm2ivMakoINLumo016A2zWk4rRS9YIZ0ViQcDCMnI0tlsz/PxbUwd5To+LpM8anM/x9wMDYcs",
-	"JUHp+P79KkiCK/umM0H9cqZkur8nYlWV7abc71a8DL3GVKyWc+u63BqfZFT4TcuYf/MTL9WSYV0EReF6",
-	"bNWES/VkeB2+jTlSuybXRuzTCtDUwf/aszndLwlWmZmKEjamycX83PSmvjXUOCD4AmnSiFPZKki7C8Ym",
-	"Eotv5/zwj0nQa/QaAelHjCbV/hBri+D7xN5g6pGdYVKnFVI4mhlxaefY2jwQWLmJlLo1SbLdYX9TQgzA",
-	"hxkoqvHVD//pl3/28+2mCFop6MAZi/FWe2NhCBsNRTL1JD2mW9gY1IH+4W9/+/W/+v0vfvZ7//C3v9PY",
-	"Scpol75vBfw3OGyhmkCvKflznsquSbaDlMlkBxTfuKYIBigkcK9PRZ9Fz8dTxbC0QL0If1cYa8HVKI7Y",
-	"HpYy0S+SZiAVVVMZEL98f59WRiAwYBDF5gs4BssI58POIXlfv/IODPfR1OjIadsFSQvAUvd2D09aXsJi",
-	"5x3fPzw2BGoqsHS6fufYGTB3a9N2utUCuJ8OCUZ4AwSwiBXaqN1TVFHFcmWJemh5z/uWUuqaXyOZXtfv",
-	"6JE/YmjIXnXoc+Mxun53L93J1dueoxFr+j8plIPdpM2lOdY7ebLbuVysJKp5hner45kc75A1FRiAcM67",
-	"5nh2kcAA2adCH0lc2EUJA+bQozsyNzWX2RtiqXR5QVhPn1lf3VIetJwcTAs9rT3nekJ2B9EtTjjrDyLN",
-	"GBMZY6vVsqtI+zpkcYmyr0kWf4LrT1G+4ZI5Uhg/r6U+H3pAGbAzWv7qNxItQ5NpVlE6vtK9dHy/4TXu",
-	"+41nr+ZJ6efjlAwXCGuYk+NtiOWqrIRrBvr3d22xdL/VJmd0zIgeHYHRESpJYIZR6j/YkbTfR2mPZ20F",
-	"mQ/LiGULauR9tgxy+7Lf8IavDwLYxG9/PVCweTTGSjihOqxste5WgA6bzQ5Z7i77WJcH42J/MzEGnn/5",
-	"dQcaRrdfgDduELR407jC0vR1owujN1tRce3wAguX3tcwI/3URdCRfnimx5UMmWocNc7jcNY2LCeHScCj",
-	"ZJHR4B14SmpUFScXKeqA/0IRUtJNa8jGCfGNJ123BQc5BP++fLqfkA3oNFJHjoGt5aWRDraaqiQB/vGJ",
-	"LQ7aBEzT9VupowNwB0kC+G/hufv+MaGQG5RKyyIIH8DBwiQNUCM0YaZGLbKdIVMSsVPH94/hQS6GDl/i",
-	"ojSuOCmOgEsyosk4YlJidqOeyIdPaFbSQgfHcIqslUn0cCSx6DMckmTJJUvIGDwZ9BCyIq5TAY2bL8Qg",
-	"btufeoJLLO7adn4OCI1kTKSeXuBWpA08EnChkjic9u1nGzHiQbgIxo0IxsLfYEn2Xi4+luP4pIoTFiKN",
-	"eHad3tGzCtJqoSXAScXMXIw5UJOD+UdWGVyFhre56xdaKKBVh0r9jrFBmdLDLhYlTXTt44IrTiNDMaXi",
-	"XQ7Zx0ZiUUF8TQNdj4zjhOE3Hd/3U6ozJTqIiMUezkPQMWQBNrNA0gLM2xNQPANxLzbgWSnoPHhwXLX3",
-	"aYY4RS8YDOItFxFfxdMoJOxln7EQjxpS2B17QEjEx1ylJ5R0PXAoD/b2xvQl2gv3zKSCFmoG5kVs+hxq",
-	"6cIqwMMSFyPfFf6yN2HJHuxeoc9Ouc/s4aAFVdoqkTxs6pu24MFOfUTHTD7WW1WRKxa2sp8y1UzVAlZp",
-	"oJ+XxpWPYsmMAnT6MOdk6rIc9DFNCaIWeMKfH6ED3N//xX//xb/9z7/4m9+032O50a7XKJ51rEWb43rW",
-	"xwtVC4vMny3nMjLXAze9xtENvRcnj/UJqYDU7jTNjF7/1v/2+l/9CCvpujOaN/hn2/cjqlVsKob85e/+",
-	"8Ms//fEXP/vLL//bP11t4F566/lsjWJwhjqeUgA+c0c6j4Ze/8v/Cypt/IcVF31LwVgugrGRWJihPB+v",
-	"bVKmy0yOt+YdpayAbuFMzY9yQbtKzsV2+a32Gq4Ubhw1vvr5v/nyj3+Mq1t8tW5tM+1yziqvgLczlrq7",
-	"rLllhlnyhs7tAQSg4BGz6dH8uYFK8JMTRZRxn3LiG7sp6/HNwg42vEYUxxc4Vhy+bzcOQBHUzK5gtl7D",
-	"RWjYkvvNJ5Mwnaxf+MkJfK+7/servsaR/2rDEoa1HHpnl+24zanYdO/doe3lLt7nKub5q/fcMcMqyusV",
-	"N6xluHWlDUvoLtPTnWqHAPTWiBEscM45AYK5wzfnmC08N2X+lzsK3VpBvMVQvhxHW8pu0HZUKKPlCHZl",
-	"7Nfr1ovOUXG1CWEjNwFNSRonF30FjF1nkcr/0Jh/ZO6ewXoIdFtHRMTncTiDEtBQ3VnFhCuPfC/mEBAV",
-	"J7Z0OFeg32mV4Bhc761O1KeiJzDMGwJ19G8jrhXIWZt8qsFvgIl38bAGRBM13odYVQXzGINey8YTxVlI",
-	"mlpXdQZnml7o07DcpYZRHx+mtwpVCqTV2cAgcs4GWhmyk6YJOIrEl6xUFtryQEcVrLz+sAd/8dWGeeJN",
-	"a0RmGHnB7uxs42hAI8m8DS/yHQt0BZBYu7/1r06W6XMtJ4uuzTb/sNLWm+8X7Y/X4s/w0KG3ncHFSmra",
-	"UpWFMt0sc3ORO7eOod6prYC/afxihn/D3CIWUNTc24MCHpl/c7AmLV1XBmKzOXTrngNLOQ3k/AWGTJl7",
-	"eudErBh2D9I4F8Kn4swul8Lt+EpIEH9a9nEJsfTNFHVLxmzUM7x6R7a8npgTp59anR/KgAiaJPGVgyMk",
-	"aRYi748IjSIz5HHrmBTC+3tijfj+Ung/dNJqFwo5y/RlrUn0hEl5pOmRKn7OI65mpInf3smcKPTeJKx/",
-	"Wd6gD7lUgcn06KwwXjMck6sRE2iaJ1z1BNS6PGc51QfN+s43XLq4pMZy3oRdAn5jVtnYzwv72lo+eUEu",
-	"7AFs7sau7w4u5TEapeS6go5yqw11ZTKjvVdh7jamf+FSkD5CNbkUgDuc5Ff/hrtuZNzEmJdWSQuwA8eO",
-	"bDxgSNx0PLXIpar2Zt2SbJrKciepEqpo7RvmTYEKlVohScL6MEUerQhUqggoZ6HI5Uqwhr3VjNmLDLRF",
-	"c0XZcucvY3RbM6ela9nj4pKrfJZLLext4qb9QiKF//W/vv7dP3/9z/+qPMGEvSjm5gZjzvRa0oNfZ5qF",
-	"6gP8pvMsVEI0ByyZkNExFXTI5LYQacEqlGFNpPAVYaY1bsQDxz+hiXzHAEQo2orOGuaDfel8hmug+Ji1",
-	"CgvbEydwZY5YLrhgs6s4CW1sqW3hahRLLMdx+lCDDi5MYIulQaI5L+WQSFkjQICTefRHRdgTfCjiRONI",
-	"mi+tVYZdjltWulfrIasqC08e/JVcXOeBIdT6bwQOWtWpdEfAYw1/081GUhvFUl2tAakRWF7lYAzRIwe+",
-	"GSgoI7IdA6BvVnBICq/mu6vOL+ph34VMjZPJIyqGLPmQXbIIpeYKotq9oS5S3QJ80cGPlddATjQCXk5W",
-	"JJiak9gxiSNm5tNJgUjeLWPjmXdXmXo2NHcFuuutQJpzarkV6PpVruIZaOpeC2hyz/ubz31pjFDpKdoU",
-	"EhnX2zpIJJ9zA4Prinhi1m7AAWDZsQYYkTqkxEnIkjbJro0suIPbIP0+C9HfK7tjq7T10KnGTgq8RUNj",
-	"+bE2k0GcjE1CQkkm0/OIm9RSSxl4xMy6mBE1oqrANhcaYTB97M2HHHlbg+dYPraYHdqhm8rs0NV2jy0k",
-	"fc624psimMtL/dA8kiWlN6noRZy6MYBbSHEnms6NL8L2nAuEmWRrvgtEKng380DKyGs5sVXnWLaJMWMF",
-	"b7PFbkx1xpBrcmN6di1y0JysFb1GZOCU9UGCXFcCvs+UaeGOy/CrReAcgVch6zSYYaGxAqym/hthVrpZ",
-	"ceBwc56WXy0XRax6AsM0ygmicl2tmJR5g3RONRLwu7B2QCI3Op1zKa0r3h7sSN1dnMGpMJpNzQBrFNLc",
-	"yYpsoUhWgaJuWMakbNUWFMqqKasJinAhLzOe/K2nTcoNdEt1Nc1Qb4HATQQC13efUDqjb1o1Lt8aQF2n",
-	"hd6lDhPcNFuzwRMltxXLpupBxQnUNTTrgld9uST78SAv9VWc3TUc5V1GAtIBZpOvpChUT6Txo46riGzb",
-	"t8NHchiQppywKLL6OCV374Z373q5Sp4tvbAXbJJmPnUHSqVGJGmRCt3mLjJs4M3FEekc+iavlnO1dWKv",
-	"NcxdUroEePfSE53Djk/wGL8rFEsKfqydQ/8Bsaf8kuuWwHOlONc+HTPMZkoFAbsZfN9q98QTWFwY3/3S",
-	"+J6w77F+1fg2yAGWGxiMKUcvHd+/n/rO9kRaRrPT8Q/m5gw5NkutCdLEOCaMXhCKYYtHc6IriY14tBHN",
-	"u4uudLraUXTlsLSH5ki/wVBL2Jj5gA7haaWMrClYEJpr87/+P7/6+R/gtfmabshl143tDW+rnsrLDQvx",
-	"+crDWiIHukNWy6gI21muBeleD6xL7HewnS3t496mI6vP8bFT4qodE0rRXa3Ol3/yz7746Y++/IO/+vKP",
-	"/t8v//X/8+Vv/6vXf/jHu6iFU8Pddhf1WOZd2/Jiv0aPMRSj1+EvtsaF7nzeUpfbHlx1UZ8tQwqrRVo3",
-	"6vnpeBYwETf37kF+BEXoa2+anX7JFc2c7i2cuRG5gSo4wnXkBqo/wtcUPYCoW8M2XAFCS95dK1pqbfyA",
-	"plAgEtihqrg+vLR+runkuYoXhfedhKEkAb4TpjlrcjoAlSROQi5oGtAm0/Q7Hgmyq/CAdD3bVprh51uY",
-	"8cOk9mmTT632gI1rUirnk9Fqm1GGHe8nw5ccnoQakoihnCyXmOPnqCfKy02a2ThJt4V1ZSFBzSBOCKP9",
-	"ETGLYPRlIRWjoQc/OzE9DiNUsVUezIXtQp032Jr7WIVaNi/+0EaqxoLJNPlO65jEiQfqXE/kqzsl9kYs",
-	"9HRX++S7MRfFU0WaetUnsFh6CKxlx4BrlU/MVOPs5tRHWMP/rU5d6wmjr4nCrjp80mnn/vEyqtvcvDg9",
-	"sU3VbUFenJ5YV3XD1dBn82l8MxJc15ty57jkhIVcFyZgIWFUok1xZd1jVRfF6nGYvDdrj2NF78S1B7G9",
-	"9Nq7W4n7FjCdLt6TeSMxiX3WGsk8944qOZvlnbEZLSDwyo6xVeX7sc5q/v0/++FXP/5JtSP/ps4jp0UW",
-	"seMrp9XvcvJrtH4ijm+WTymuyjGh8iJ7VsXmezKLpyCLJpNohnjFwBWNiwxKvAkqwxKH3+2yphZZScov",
-	"zpq6gX9RFSuoch7aqdJTcW6vSdvBnuEEanSp4vlR07U6zkEx/Snsb5WO49BsrWbzNIOOwIgYxNOAXpCF",
-	"pthEo/qEMRIk7MUjJiUdssAmHinrJl0Xler2ZE9QTNWZpSU9xpSQVxyUv6prrLwGUqdiGH2+3RNFxaoQ",
-	"sUyqA5Z1u2cPP3DikNMbljuSWAR++hA9cXBAtbHFqA2hl02NY01htUj3iMy9YWqTx3adjupVjZ5YXbOo",
-	"SpRSAP0Qbpze/7ibA9wcyrQd5nWMnijeCW2qOcy780lvi7alOSy68wHFqVJz+J7dljd5y6OF19NYU0i5",
-	"LrsWlYN4KsJM6JzPiGQ06Y+AYgwXyDHmfHDoapEPJrIS+cWC6MqVnaVW1UfmDWzV3jv+4Z4TY1teZlzJ",
-	"0GY0cvIsaTFvD9RisDtv0K9/60e/+KP/+tWPf/LFT3/45V//xY6VmG0u3zqqy4r9b+pXlvLY3V1q5I/q",
-	"Nm82rhW2F85CpcX+sAK0W4kDB6JS/jsG/GNyRbmqxwG/zMB8HZq+Lis/6FIWVK6HeQ89IKD5cPeC9y8W",
-	"wV2sKyxJoB92TPlphWEDt57mclAlphqxmMWCkfOpMuju2LnvE9EsvQDIEvKnSHc3RYP8tw1k/ACms9C6",
-	"bTLpFSzcc4oKqdhOXs/cpBwizYKfkZetAzyNidqzHOzpcfV6In1Aj4FFg9YcJyW3z63ULtK7fhMrFjqn",
-	"RRSvkYhKjFZmdiJdzcXQIUflhTTN80x9Wy5/VDmMTSyOa1iBK8ewuf11Jfy09XXQDW60AMXOv/r5n73+",
-	"lz/6xf/4y6/+3W/uwGvkA3v+vmGJgMzJ/AaUVcpRydHXprxSzUG4DouiQ9PXhKie5KjN+BOvhauuq5RS",
-	"jqo+e5arqbRMGeZHU8WcOsylBMv7raNi7lCwZWCxIw3hJBOhsTZKMmRKQ4SDHVVyPDCVHG9Sxebxba3m",
-	"X8JazW+sUvM3tUbzL1+F5ptUn/lNVWe+/rrMj25qVeYVyjGj0K6uwTyIEwJlmMMz1o9FKAPShEp7XEmS",
-	"r8+sYiLiK/KrxH281SYn+IW1tdyR9vbOtYEYSb9PpkLxCIK5isYdLFGJSEHTvYFVBdtOTxS9O3cEHrpu",
-	"GeiVCkCrGOcC6WgsVtigKLSJjFoRX3wN60G7hNU4ul+dQ2vHJpL8GPbv+/61V41esAy7ryO97TXQ7T0W",
-	"7DvxNLnuzlcXLTe53DTUELVYIK1CJVIJXlK+xsD6bfpSVxWDyvwFTnpbhvpaEVTVkbhWFHXNVagffbNq",
-	"UL+YcrXIXpIK93LpCKeCNIkYvXRLVuWg0VQqohIq5MBoSQa58USqSuxjSH7p9EKdQ//AXF/9+pSrhZdX",
-	"sWAwYi6GtXdXenGWyVC0hHHFlJXqgmeUg4DMqzU4SA/gpthZqpPUVEq/6wc8S/S4TXCTdrdjF5klIMPc",
-	"hez6h1gl8h1Qv/XB2Mru1a4l8IBdzmtp+fDr9ujcsOxNRsRzmdXGnSqTguaCCXLOolgMQfEs1OE0SmUf",
-	"nVYyZiS/4fajG+SJM/80uX0W/ZNKcSnHVeLQjRGwP5soF+P3Z0VSzTDL5+86sJhz1q4JhX2o57l0Ac/p",
-	"0rU7C57wpVyNMi3VMD8t8TtQfRPB0ICzKHTLM4hB/F6cnDEVoOWq8K2tNxu0yUm+EgJ4xhQwWE8Eabax",
-	"wCOBm7wrgNDgLL1YgEWhMMVZQMaMCkl6janAYqFhr3FMAvYSmim64Hs9EeSzjwWgigWlJGwBxrJikxDq",
-	"qtGXXooZ/DJJGNTmzAp7XSV0MmGJhDxPk4hy0RMxLCWNzPKBiU6wq8IESVMfxanoszETqoXFSMH0F1Qn",
-	"OAuw1kRQznEW7Mipypjg9IqdMXVTbvCkSap6IxJHzzWvpediuRpCv/2Hv/iT3wT37+2DznlDsSGquWR+",
-	"X/z0R6//0x+//tN/Xz+mjWDpFtdmI9i6xXHMyXQj6JidiPDEnPiNx/F+TMoZFsvpEzul9Ilf/ulfv/7D",
-	"f//Fz/7oy3/zJ6//+X/8xT/779jO69/+rS9+9h8bO6j9ceYc12/YJWhaqFrmkirvBNOWZOxNvCNdeUGu",
-	"M7fMvDN4HVAzfxCuCW0imnOKXyzM/n3tN6l5bWHONSq9YJD95epxls1VwyhDlC3n9KK7ecf3W8aGFYXm",
-	"FwWtpBlO9Hd3pAazY5YQ/VYllupPk0QDP9N6EEehO4jWcnjqLcRT8OZTM+tk/r1msSfCXkxpVLEMemOq",
-	"EqC4ESI9UWqu9FQ9csut2RJu6MXYxyosZ/f+ZlgKO3uSjlm5lnelOM5vQE5Y5hd5fdNebXHx5QeEuHGF",
-	"AW3ZurmdQS1Gmqabj5Y3hFaODKHk9ka2ksl0x2tlz9obHsjS8vKpyxt2jBzrTr6LyVxclF8hvCMK+WDA",
-	"EvRCzi9Tmt+ltTgH4/wx1MHXPKMfOKa64oU0nWXWuxvnvzf3FNdh1MJefF3MspXH8TpwaOFcXRMQtb26",
-	"Zik54pMbdANdunQu8EH7sx7Cfd/r+gbGYond5N4gTs55CHld6lHse/CQ4w4IdlSMOwqOCN724n2KSfIH",
-	"t7ZSxRNJruLkAmIKbf4QvQgtDxSuT9n5Wdy/YKon+rEQrI/J+YZMka7vd8kHvH/xWERcsEdyiK4oCSP9",
-	"KJZQuFaEJLhHp2p0z+SluWAisJnuCVfQ19st9B/siSCd9VQ48w7aBCeI8csEfwqZydxHh9SGiE7BrilJ",
-	"kD7ydDZhxjBrlqPdEyd4dWT0y3OWtVhOO4KP6tarEXjFMqjYrHi2ZGDtNptjKg4DqnbWFBatWBAI6g2j",
-	"uQDFIOgErndhak4oFwk6fVhbJggnDJd0N9TYmdtBMDqlYXS/+NPf++Jv/vUXP/3R3//Fz37xp3+7lQv2",
-	"OYWB6gfy1c//7Kt/95tf/cXvf/HTnxVHUY6BmFsQaF6WN+coVBbwW3OE5XWyI1ye7b+X0tHNssK5S8Yl",
-	"+qtkJ/m4WChoiSQH6ySJm65R7GeDFGDOpK8985dLCNck/LFL0jynomVKzDhy30iSZS45nYoxVv4MmXoe",
-	"A0N/ji4FS5efwwxkWK1FkYhRqTDSfsJEJk5d0cAFJLfC7ElkksR6Nzys0spCcj7rCSQkD3MEQ9taOLvS",
-	"o0klCXLDh4HYSdhQvoRN4gQr0YxbHplEU2O2ggpiPREPCL5h5qEFZzzI9TTRg4yoGsTJmMR6yDSKbCKB",
-	"NnnCaJglfEhTQmUt9ETChlyqZHZEaG4dJMECexpex2MmFKEDBRoFrB6OBkMNyk+A+JSkOZ1o+bvvE9kT",
-	"NpmJO/x4QKhdZFNblpvyOvFUASSacDFsobeeEb2xkHHESDPAm8h7QcscQa5WRwxVhf9Kch7EeU2BP0Qa",
-	"n0gsN3wjpffSJes6/krl86tLoW3Q2xyhvEr1LWdLbpYgrOVoObFoTnsmG8EFfSnZOL84nXPyYDMs40Ba",
-	"rftVQ5RDt3gaIhd8KWSK8uhj8+iZqbVmWgNwo/94/tZgnz7oN7wGl9+m/QutBoqwcTSgkWQVPdmabZ0q",
-	"kLTzeq458lmuoCssCAhRW7vNM7/AogWkH0+FkkYTcZj6xkXdUlrRLYr4qk7orqRuV0pglB7P+7EY8OH8",
-	"LJuSgRuYXg0uC7KUJFOBItnDemhkknBhpKCW0lLRRB2BmA4EHbNvAR0HZEJ5ouVdT5jmPSLjRIFQJvpB",
-	"L0veKUdUS2vJ+glTqAmLGdEbck6l3iApr+IkJGMqL1hYIV164oaIlzNYvHdw0d9gosV8KOoKutQ8RrmD",
-	"Wj35FdtdNrvq0NyGpXzYHYGeHDQMk0wDAKHgdxv6dJsHkEydR+7evYuJWkMGfAbAlUnY2VqTA3pbEFk5",
-	"FrAdmbX+zi7Hme2G2ELbyIHNt2tbOgtgesCHUzxonuE50rCW3bHjCo1ivl7EhEpmoDAYNmBqYHgEcplh",
-	"mnrQc45Imm2kg8UducK8hfU6lGuS9AiLJCM+2hyBkVfhhMAZkqN5NIPPngXYbTwY6OkZ+J+wSTTrCTmi",
-	"E6jtYtfQqB2pI+odrXzpmdVqXp5x6gz11M1ctUQNrNunreMiCSXnNGGEJgmdYUpkq5wUdJk7aNKVu5QR",
-	"JkHxUkbFIVMAYRDNGGR2QxWUaUWmrpUv0ustQtNyUjgvqxKyJbtgDa1V2ghrB1Qx89XNgO9X7PzN0oPq",
-	"1qrOOLi8ArSZcXCt0hFr2gibzsQMG2HGVsMfn3muUTRlgxV2xEbGvXajkHUWKmReba/Om5Uh5jtX5SrO",
-	"wZKwwZEJWvLFcwTouijifaYQNt2x+pu0XHo7dtPcvV09OPiQD0w57HOauxs7qrov5FJOIUfnBRgB4bqv",
-	"aT7Bb2kWcNuiVHTWE1xc0oiHrTb5xAzLXCDCibsaxfaEZxeKfROnImI1wjyrIQHKYOGOxeySMtYu8E2+",
-	"utvlbdwmd2x27VYZ7Dbsg584e3bDnNXF1/eirHI3r+OqK7+d1xXgxwfKcK47UvO4rah5BSYuh6C/9GNx",
-	"yRKJdSPHcjgv4beaJkISvHQJwOQYkDGWDcAQP7cxcH64e1ewK634geX47l2PxFEIURKmjIh5vScCsMu9",
-	"E3Em1CM5xIwLL/vRVPJL1jrOgv8qHoRvZHYRZfo0bbdJwOW7IkT7aTJlPXFlfDJstV3k/zC0Nnka4x3f",
-	"Oe1feGDLg0aDvtuluQCMtLba1C9K1bIdkoT1Gb+EujaP7PJoLS94JIcPNYV4sFT6tAfknOm+dWMsgkC+",
-	"O5J89+zxR0Sxl+r/Z+/6euQ4jvtXaWweuAvsLG93j0x4Bz1QFCUTEUWGS8IIssRN30zv7ehmZ5bTs3fc",
-	"BAfEQGDYSJwIQSw5cQQoRgwnD7GYBwmGISFfhnfWm79C0FXdPd0zPfv37kgD9ovFvZme7urq6vrzq6oO",
-	"uUsydpIes1CPfszYFKt7cfYCLq2ID5MMdkdYq8KoxHfEyqKAkab82NP5lJFed6cLCYXmZmmrU2+nNlAV",
-	"3eOI5/DYMFH0FMTsICJdl1DljBUYbuhEIwdUuxNhDyOsW+7oTzqlWT5X9DXnuGcUMSf5aap8QiPi8yg5",
-	"itkB4LACinAs+a9D/Jffdrc+JelIJZHKFyQAUb9moSKt1En5Asoz+fz+chi/U1GY0BgyCEJinyGJykcc",
-	"oiYNJbhi8TFzRvaegq4xTJwly6qHyEA7Ip8BmdB6sMa8vV+BRRolzrq9nW6Nv+CeMZAQ0W8erH9Iw3sW",
-	"ua37JSj9qRGMKRqW3V7/oNBsQBI29no7YI5YZN2oNSjc64/FXi+ejuT6S5jQ5r2BKpPCo2Tg9y+bOrfV",
-	"ZAZitCuhEEp6cRseXGp120XEwiEvb+fgMlOhWtu1jLdbYUSpA28se/fWbcsbcAWUXbOiyzLfWFmPcTrG",
-	"rvAIrdfz9IOKNLzy9ITFsq4uTaF0G7kkoLg59PUFHi6y/D4mTQyuttqk9vIt326O+3Z5KKoqRxdlQ1iw",
-	"f33dWjdgDctcRRrEBkkQC+Wj+TGzXVKZw4ktAJ2qwdpkuPzU4YMl2RiWCKw4NkGHVYaT0lLRlVknspSM",
-	"lmev8TfDhlDSh429YeP1t1+c//Lb33/zD9/9379e/OzL17/524vP/+Piq7//7sufXnz9o4sffDlsnBUv",
-	"S/CuWC72vX8aTcQPt3d37ty51dsR/zObBIIn9QmjxYT50ftZOoGtFCIiOCmlWXGWhKWkQvGT8zviDyx7",
-	"H0ujNPYa4zyf8r2bN6UY6QTp5CY9oTnNOh9PjxrqhY+i4FiGmM+/+eL1b36s//LYdPCKH1/I/89OWKYI",
-	"O+FH3V5fzZbzKC0wzcqt29s0GL0FstZ5mzSV0WHau2iDJSFR8tbtQq/nNJpjYoh0rz9vN2ie02DMQihN",
-	"AvseLLpAS9wo/wEMefEvX5//6JVgyFe/+O7VL37/zQ/W4cDbyBnVdpUGJ0pv/gJWLPjOwZ3OD67Oir06",
-	"Xrz4/B/Pf/7zhbzYK/OiRB4UZK1nyPaW23bdQmThFrqEiQwHPZ7x8QNZ5ylkPGjsiekhV73+7Q/l3D59",
-	"hRNrFB+KHg3epeERu4cqlOSS6NFAjDjAQJB4ThxHGhcUy6M8hv3TY579UbJtE52qaJgrui/HaSxbNyth",
-	"1SamG2/zZjs0RBS4ntYNTsYRz9Nsbro4+dGK5cp2sH9h13ZrTmh2LI4aP6D8IAM+X1rdVbxjr5n4nL3g",
-	"vsuvSSgnYtz9io/qBif+mMLhGrAXvuywSTEQN0yyiDNdVj+m2RFgYlQrwCgnWC3sSGh7YXqaVHsdFtlg",
-	"q9aG7fV2dsj3cE5PWMCiad5WjcCjxOFlU52vi4KvpsdJWACkCXXEsA0iDcFLjY+H7CQKGMdqFjo1zuF3",
-	"qzjAOHtBDtk8lZ22S0Sd0JcD9qK93FFGA2fN2vYwKen05Y+sWnDMch7WObsENz3kR/wuitm3wNEFlH0I",
-	"VNzQZSJOQ2Pvr+7ceb59adb6yqFrz6f7/IpL7i73cK03kyvzHdVNw91toNZxJE7009N0y11p955fS6Xb",
-	"h9ZJu3onSt05qvOfCHrsEbShDfGG8oz0NrKkN667W8I6GaV+StV2VZrxhM51zV1TnL4t3o7r9ym4Tse1",
-	"VPwv8fl1Ffyn2bERE0S1x6WqbVNw1lLeMHK5OBKtlSB82NLbCM1Bc3Mqbh3yICmpMrq6Cer3skm1GHYf",
-	"kjVVXKt4xAgJWuqX0IrMFtamp6Dcp0NCjish3WGiYroqXCoGE9u4Znz3EvTG7k6XgNkgPrVUZTxM83ER",
-	"kbVobCmDqsnUYm1wQy1PeoztnttAKdnJSYINFul6VUaqjXkaWuC+bjSvwvXdvls3xL+/DfFP8I8PgKdt",
-	"V5ly7BvtsoGIhQNY3SRQyxhZIsrMPd8w7KLs6e0VzG01ujow6trRyiQdzILxVnp3Y+/OnTeuW1YJsqZi",
-	"KebQ3+l68qCgXAm3ocqWO4Rc/eg0eWNzWPn6f6KExnVACguRsFSxjNa5TsXV1q3XeMkp5ShQDufEIuXb",
-	"EVZzH+S6mJqBLtNSE/JHBRWEPZD8IYTQVjizxaf7Zctn4W5HvHxl1qrcrmN6HUq3cequrR+5fdFepqqt",
-	"naWwUUtqnAkl0SxutnqzLTz4TSh/xtmLluy4JXR78afFmv1AKJncUDSEKhyyODqBKgY5qs1ibJUMP4op",
-	"2KcTYDUV2Wtyxoj/0hM/eEGajOIoyLkv9GLf8Mj7pGu3OgV3p49BBx/06sJBuArKsLVP+qTZA+YOAjbN",
-	"UWE/ZXHcwi8NE6s5l6/6XZQ/Vg9JbO2TXXKaRTnqZi5IIi5APi8hogbce5hAGoMBQpXElAhUkh5+zIKc",
-	"NMM04DdDFkSCYLwzCf9kdMuTL3nyYS4LJEv7QGFcO+bYUW5hWt9Ps2Ei/pM0fcN0EZp2t0WiXLziW+FM",
-	"Mmx0Op1h4wx87zIVE4NqMgQboZmhOOAGHyZ+EVor3u8Q01jqdvuk+XQORWDEV6czPmahzJfxpDMklG55",
-	"XOE+4SnWYptbgh1gsZgL9CiJ5xIdK+ww09I7YrmqHf3SMFRlhZ9i/6WZBSUeKSauggnD8YCI1VLlKqdx",
-	"rOC6uLMyY9W0iiNOwllGD2PWKSGZJ7qcNdIxZJNpmusGd5xO9GUu/k+BlcXvw8QYSebq6AVCqIhkjM/i",
-	"HLDUSMmUcOgMas4MCdsh35cg5Cg36gnhBIeAmhUEU82MI14qOhSnwfE+8WUwEx7oClEAZ1p+rSWHKEJ8",
-	"sl6gFSj0hwmV2Dj8/QYn0ywdRTFDXpeW1w2EdR+zqVR8oLoTHjLZRNl1hsL+LQ/H9RI5C48moTeiAfNm",
-	"Weyw3jHm6bTeSfN0nIKeBd+jwJlpwlq1JQy7wObKhoW+MgqYXsRsZMoYBnTUsxkLomkE/WsMKUq6LSgN",
-	"no7ku2Z/SPvJfkvybWpT14oelbwBk4hzQItnZJbMuOBhdYZBpsmzo850m6D0u6kqyar3VYEoYz7gCeju",
-	"G/Qte0bb5uNkV6imZlaX7UjQF0eaFUN2d3Z261DY6nko+RrT4FjWxDIU6G5XfMH4Yf2y6eXXoT8v9PIu",
-	"dc7Rf9gtv1IkzQmtgjSh1RBkUdBkmCAt8CKlst6Yu+9OEr4dwG9Q0p6ylxX8sBzozAWyWBWLYAb8NwN/",
-	"L3LKIJllSYxur3+DQ3WassNFUaQAmpz/8J/PP/lJAa1YskC04zdY4Krpfk9YcFJDfnPW//5f5598tsJ8",
-	"lefmsjdksSPJMeH//NX5r78+/+W37jk7a9wvm3V/zVl3d/reobgPq/6VLSh8NSy/0C21LXkdADTF14vJ",
-	"u2FHqKuZsgNJ1F+7GWrfwwvjoRDyfyiT3vVgeD3nQhzqcumnVF1cZgNJ8Qs6N6y0VpqUQzEryM03TAkY",
-	"Vt1V1fugsATV9+0l1eEQkcMvbcVaUtQDPh3ouQ1JUhgpVbqgcejxfB4zsDe1soh1WqXZ6E1oqFJegDr7",
-	"2rwR5sep0HqlsZUm2o5ajbQlZK5J2ioqdxmNG+tgam0S39risl6Ub6P8OHU5NmrZOWzOclTrCiQwTWuN",
-	"Kd0Wqbol4vRqgaXLr9R1GoeB4n3l8Bi3Wr0gtwj9DBTPqfIIWOFscAkljAnTAgwvzEY2nEOkmWZEeXpa",
-	"hOdZfYvgzaIcuP+bwWcKo3xF+Ey9flxXUAE5dr2CCm+gP0udUlp8qevsTlM2juU27Fv+LaEFiElwwbFv",
-	"sH8hbHeeLm6Mc92du+tVP/N7NZ2BULeKlOdCzwFrc8MezHJ2H91ykFKTkMO50sOOdM9onMJBvAzRVVb5",
-	"nHPdLdNGnkuYbKVlERRoxUIn6kjWTMHStaoFjhfrUpUshH5PZSG4sgSMnBMZSd8gz6mqCa0+66WpOCtk",
-	"ylxWdpZTucA7yZlTtSS9ZkFCiDtRY+k6NrhsV40ZhizJo1GkvPAYR9EK52aBxAFcOyuGEaV+s1IVMIwl",
-	"CkltNYuHf+62b5klZko1Mhc3jVfVZaDANfrauYZZRSey/w+vVhPtkAfvyeL+NANIHMGeA9BQQfzEj6Pp",
-	"lIXDhEcxS/J4Dg0UdD1PuMFabcJlWkbEcxAThyDNslyVq5EQOl7tlU6TOaGzfCz2MaC6btui6h+19TTf",
-	"ip7kPS9JnyKb2YdUWlHpLIdFAysuKz1ZKji5TelLwUJbV7w0oCVS+3nwHh8gj1RNbCP/2WQrDKnGbJQT",
-	"QQwdH5nG89Um5qgNehl4+A8MNrpidd9iEqfeaGowSYrcsqfCtSrEOUSBNmyQMeQSQWyLk2Hj7iwfp1n0",
-	"1xJj+i5IOoIBbnwF4tvDxgaXTIWlFlw1M30sITl8SablxY//+/x/f3r+P59d/PqrRrsxWt1CTBy24Sbt",
-	"Cer4esnC6HT6kCZHLPuQnbAYxr66tR7F6SGNhYXzkB89mubwucsiwOWdnzW6M4gXVBFw8w7btnqnHsi4",
-	"w8GGXHBb2zcw9skDdl9yBz9THfXUTvht4stdlXFy9tIvSngmo7QjceUdcheCUvpWbcuyYWiOYzsfeijM",
-	"s2EyilgcYuw8OkpA3WlSAr8affqCmEGXBdl1IeJgbbf2iV/wpZigzbgwz2HilznMNz/n7NCNZREhwE6a",
-	"lQWu1KC7v9Mnz+SLSMzQQhY1o7ycKanC4dDtSSJBRlmEUKGmhLP0b3DyKBmweGSOLN58Hx41fm2VsfSG",
-	"36GAMaxZhxSGVgt7C3DrVvbTAtw6Vng1IqVy+dUrWp4LUwR9/k+vf+vuo7d9iVO7IBN6i8R3uSpYi82q",
-	"LNfKKpO++OyL809+4mxPeEl1yMvSpF4dk7PDm+LTV7/7t79b675I2OlB3f148emri5999btfvVpxe9bz",
-	"lj6z2P3KEdcbpPIVcmkzpyRu4gY+yfWKvJameR1tEcvsee29EcvMc03A4WdyR0ty3qk0lAHExTatUwj8",
-	"TDlT8A6YZXFjr3GTTqObJ30Q8/LDVUMfGgIizBEvPyju3bSaKrWJMhigpo5qdTPLx7IgvKW3mHqS8bjk",
-	"60oDZbgziXE+eVvduRpVqT3Oxnj4jGNEcJ/ztsrua1tjw5CTGTaE0WNhq+rqUAMMQrZVXYw2ouNVffKM",
-	"0RDry05zc6kTfuQY7K5mBya21KxiplpoNcPy0eqLLcCSCJ1bmjHNbTBHcn1VyBkEzwpRZE1TVi8+A0az",
-	"0dmSVxAoKTYbANSQWLhPfFke/jRKOIlGmG4oNLppxoRSKb4RhZJFvgeGZAMFyY4QzA1/RWvS12/1xVvS",
-	"ZHU/ls6yQCzKgfDsemIe3lhNJE+nUSBnJ+1cSTi9XHHSyDvkg/tPDz66//37g6cHg/t/0Ua83Tvk8bMP",
-	"Pzx4OPjg4N2/1L/3yTtkcP+j98Tv+wbymYyE6gVwBwJF8fHhKZ3HKQ1hx4MsOkSvPuXzJBCnVv1HZ04n",
-	"cUvT85QXwcMHylNp01Zjh+XtRqDht5+ZL+xB5qZN3foVmytbQumed8oOOfQIAlCtl7EXkTlPRfqiHesQ",
-	"HJ46G7RBrJmW90Vw2h7JASOuoQTNEoh8dfA4TebSAlBjaQC0oF+Qx3MSR8eM+FbKhF/dkHtS1TC3QoNb",
-	"AiPflVtUh3kNGwh6HzZIE8JWMIHWElr3vdMxzQ2Cg/4S0Ezo2wapxVNG+1vYUPVUiboLUjj8gvF8LACe",
-	"goShsRPBLnGROh6iCSZRp2BumLTCz6Ip2kQXuMIOy6KU4j/kLrVtiLERnm+TTqfTssXGBOHUe0ThqpcQ",
-	"dtdT++wd4jQVKUtcAKkvZRr6hQNCrdn0Jv85s9dtP27MGrtMLpnqLc/2nXng8/SOmT1rh+/fLzQ18XRp",
-	"EVLa6zx1A0KNkV6QvliRIuYpCVIh4tCFKB2H6wq2e9gW57GwVLlNIrxt2kYbf79oWmOTzVtCsNvGeZGN",
-	"eDzDfnYJKPkYMR4rUas4CRDhxHJ0klCykZ9KkEBrwGUFJJDakU4YdJ+J0f0JtEEHC2g1j8T4FXEvTYym",
-	"LrkvRX+bnI6jYAwB6iSV4Vc4Y6UTYk4b17mEjH/q4aQwmuylcloFx2G82XzIx++7RE4+zhhTh9+QOkaX",
-	"bCk8b3CZpRMl1SwdrTy1ytLmiTgVNk8ZoUdoAGCIsLaR2GLTqfSS9ZSmlmpUN2YZWyA74KRCl9IySVwJ",
-	"VXUJWPuF7qVT3ITlVQLtaILk7GXuuqp8Df9xpWmtdcT+zBPvq8Q0gwIWrEj9ubR2TEfibWLFBDMZjoxy",
-	"lQrBCv0m4pjzc8KyQ5pHE8T3kCiOZ9qykREh6CaoaYEGxD3tvnyWRHnlbPlCbOKTgJbw9XfR5LU88aRJ",
-	"ySSK40gug4Cx21qHfKOe9zFPE7QPEmzQbDBR4WHsGH5XMhNTP3t+9v8BAAD//w==",
+	"7P37jyNJfhiI/ysBykCT7SQ7yXr0dBGLr2q6pndqZ/qhrp4dfz3s64xiBsnYSkayMyKrmrvTwBo4yHr6",
+	"cbjD+U42IAPSAWfcaeEfDO3JkvW/HGZG65/0LxziExGZkS8yk2RV18zWYqe6isyM5+f9/EVrHM4XISNM",
+	"8NbRL1oLHOE5ESSCv54vSIQFDdnpifzTJ3wc0YX8oHXUOkYiwmOCTk/QeBZywtD5EokZQeOAEiaG8Dsn",
+	"0SWJUBBOOaICXVExQ+SSREsxo2yqHsdBgPyQcISZj8bhghJ4ljIRygdG7EtyfhaOL4hAi5jPCE9fExGd",
+	"TknEe+hVOtkcXxCOQkbQ1YwwGIojfM4JEz10LNA85AL1Bx+h8QxHeCw32xuxltOiclszgn0StZwWw3PS",
+	"OmqF1hk4LT6ekTmWhzHH7z4nbCpmraP+4COnJZYL+TgXEWXT1vv3783DcJLHvv9xgMcXL8lbOOZIDiso",
+	"gS/P5TdfcBKpY/4nEZm0jlq/8yC9mgd6qAf6qfdOi7wruRKzOccd7NvbazmZ9bqD/cKCnVZ4xUjUbBnv",
+	"nVZE3sY0In7r6KvMCE5mW6+T+cLzn5GxkPOlZ8IXxb3IC43IIlgiwi5JEC4ICicI63fkjrKH6GOB1y37",
+	"k/lCLFtO6103nFNB4K+jCQ44kQcaRY9Dn6wdQz+m3jgJRHHpz+EXHCCfCEwDWDdDJIrCaIhwcIWXHC0i",
+	"IgHSQaPWqKUAVcxIRCSsspARucHsDVUv+ymfFhcxavF4PCacj1ooZEj/4aBQTnNFucQOLJAI0YS+K86W",
+	"v1pzOsmEFTf6JKKE+aVgvnuInUThvBHAOiVAhheLgI4xE72W2nPpcWaevCfvSJCUmgwODqoXPzg4KFm7",
+	"CLdeecxJhDC/IH6vcF/W0Vhzrbm0RnioXrpDxFuOiHwRMk5KEfIa0GeGmR+Q0nPYAlfUqC8Jj9Utr1rq",
+	"p/azu8GzCA7RJxFqC/hzTKgUNMIJSCL6BOQLnbqImNtTzTvcAD/Ny3d4ehvxFGSZUzYJS86EEUSYiJby",
+	"NDxLsvLucQSiVUC56CFvHBEsyCs6J548C8rQ/fucjEPm8/v3URtz9HxB2OlTdLnXcSTfQnNehAbs+2dh",
+	"HI3hOidhNMeiddSiTOwN0q1SJsgUhOPSk00FPr2jVWDxIj4P6Dh5+r3TSjdSPI0v9X0rnneFrSMgvoO+",
+	"YPSdvW25P3sTh/u1N6GklFqQpFSD0JKZ672WlbNrvPO+BHQeYzYmwdNYkB9HYbx4SubnJCol81P5fakG",
+	"pyny4QrJ63Dfac0pSwSxEuocb6MymMUlw7yuv9f65HBcNsAdSbyNJDF31x8AoisgtNZiNwbJO2C8lcAY",
+	"sgmdnhEh5BAFOFQmorL75uqVexxNAjxF8kHUpoJLEKBRyOaECXSJI4rPAzii06dnn7z86Scv36B/CnwO",
+	"3qAMxYsFidAYc+KgLsIcvenUPslLHMQl6zsVHMFXQ8TJOCKCo7nWIp2a3Mg+SDgEM1nhEOUIPuF0yuTT",
+	"IoqJOtZLEnGsFlQ0LEpWcI+jS0quJKyFjKCx9Yo6SX3EymzIyVsUYTYlnRLRRgg8nhHfSCW1zu48jthJ",
+	"HFUs8UwJGnkxo4GsZO+njJJ5nLJpQN6MYtfdG2P4x/x1rv7yUJuHkSB+x0EeUCn9vaZY5qkwQh4LBZ1o",
+	"JUU/pfitfqg2TNnrfgUvrKYuZ4Rz82gz6Qp2cSzMJNnjcRGT5x44qI9+d04cNEC/i4PAQXvwL8AEfL6P",
+	"MGNhzMYEUG48k0Dib3FxlbxHoj186aBJGCE5Gtqrfa4zzF8S7J8pdlccOcDRlHABgC5mlCtBeI6jC+JL",
+	"shAR7NeVerP4WLEgyp/y6QnhIorHwrq08zAMCGatytdeUAZjN3gjopdYkMcz3GCiAAvCheYUqyBQbkOy",
+	"Uvsds69yZQO0iTnfQolIJjojzF85iTEiMHIlr3dOOMdTgtpuCQvtDDNkkCMcEaRUIPP+hEZcOGgBdyAJ",
+	"J5e8UoSLncLGHL+rBFR7hfe4WRcnb7c4zjlllfPBjgtosWyEEGVTFoFkw5Gaq3uSv44vn/Lp84UoI33a",
+	"AAVEDgj7UpJBPwTlXn8pKaJ57oqKWRgL/Sxl0y3IX8zkwT4OY1aytKcKegGoQSyD6+AITwSJUEriHGTz",
+	"I8XBI3IZSlo2N2OQd+Mg9qV2P5azER/FCyndPXr0qIckXlE2RTjBGEkKtWfQFhXkavWLVOwUCVK1twiU",
+	"C0KilA1w1Ict7tcXsMok0WRTT8LojIgK9AMGBzfgPbBP4gEn4k2GfHiorSxD9ziyh39J3ipHrZSyriIM",
+	"EuiEksDnktMsAkzZiIVGJ1DfdI60i1WKGywOAvQjFDPNbh2jHaAfSbFNXt9bRb1SH/E97f+V7FqgcxCh",
+	"lVt2tTS3hT9JLlPK3+aai1czDbvywy6/oIuu2XF3EUpgiaqFxQJuzSmj83jeOnIrZ7Xhr+a062TI1OJ+",
+	"uMrifrjWwrMToe82XFROpizeE36n7mn/uu5sa9NF4XIKglrFYm15quZibWFup6NmBb7dDV2Ha1/PvWY5",
+	"djVgDa5rAU2ssM8jZTjKq/I5gtJcmX+Bp5RV6MzPGUELyanDCcJZJi1lWMtTcY8jb5GM5HWG8J5iGP3u",
+	"OebE76Fj4DZHwEGUDKgHH7G+6/bQsfp7gbmAZwjz0ZReQpgRAnarppVMR3n1cIBEKHBQxnXkWM/i+bk8",
+	"8fzG9JLUfCw2puVqGOi78D8LEvqFm3/vtPgsvKqa84Wci9OfEwdhQ0ldd+20q6fMQYO158ximoOFZPdl",
+	"dp6criCFeC6wIFLMkHdydvIZCHAQD6aFFTTn054csMTSs0qJVjoLmlMWq8GVJKuEy20UhUQX2mqAciVR",
+	"mRIlhNI5KVcVnW001dyN671krBGZBZbaSMFtB0bsE22yLrPW13AJ/jh5sNwGL79Zs4JSdwH255QpylcC",
+	"hqeMCooDBE9x1I7CgKBDF8BLHhevH5M3x+9O1Rt9wG+9UhxFeNlKmH+zk3Bac/BWrV1/GPmU4WiJ1PNm",
+	"J4Nr2UnjWEHDcsriK2CwoaU/KPL8oyTOk0Q99JwFS0m64ZpAwwcTOWapotnbBm4aeG7S1zbz2uQx5s5X",
+	"swtfzQkJiCAr4g8n8FXTONtdR8VmVrF+H/XB0rfeu/Mm3koIpXxOOa9mVOoKVXRCibwU8FCTRkkYFZnX",
+	"srNPJjgOBIJt2x5Co0TtQvXcldc8ew4NINx67w7CbyOEq/MtvU5P3o+njyJJqkBCriEiIo4YBFXPKJse",
+	"Ie8X7z1r0aAbckJ85LruPWXkfxORKeWCRApQOsMRMwKEPmreQ+1XoPkpEOL3kGed4JFCFg8x8g6OQWmB",
+	"ExIRNibogpAFR94I4GrUOkJySWD4xAvaHYc+mRKptISxWMSi1wGlsXggKUyVHIk+U89I9malPeSCXtp3",
+	"3X6377oHoPpaByDweUBUhg1cp9KNse8TX5luOTwxYkod5T051COQmsbhnKBJFM4RZkvrIrBJn4FUHBYK",
+	"ROeLQHlNl0T00P6gZIARS0doc0LQqPVSKnABnVMhIY+qsD1r8wifh5ekAxukXPssFlIi8uXT3rsuiSI4",
+	"YO71RmzEvkbyD/S1Evi+RnOCGWVT9PWIfd3tdpP/5JMu+hqdaaD5Gp6AdX+NXoXhU8yWL8nbmHAhv8Qo",
+	"SlYqhU65zPMwZr4EoJjhWMwIE3QMC4vMe1fK1zqeEX8IF3gSCIi79CIiouXxRJDoKf+RcrEz7V0/QvCl",
+	"9oMwNKdBQHWwolrkgStXfsoEiRgOPpHgi762M6gmmAZySjVQgIWUmBV5UZevDzpNuEIxhCwDjKQ5TGa6",
+	"PXlQIozwlHzB8CWmYIbSc0qQP8ccaBGoyeOZ/NaBVcijDyM0iYNgaDAWjkUb+zNrRG0MCuyRAktYobxF",
+	"lSP2lE9PTzpmSftySYT5z2MhYewLdsHCK4a+RlyEkckWM+4eqRD7EvkUHAkAzRm+JOicEAavpEupnPvI",
+	"PjN4B0wNxqQSSkIgx9d5Z1R/BAuWyIm+RsfRlJv7muNAquHER+ehv5SnhJV7BA4Oom6oDxcxRIqKAkxz",
+	"bcSSD5qhBwCzF4SdMnhLjk45p2zqpNOAiwn8K+TdQhJqB4ghHhMftS/o+IL4HSTkKI6BcPCPUi5fPKe+",
+	"T1gyo4SIZ+ELEsE8oTx4PBby3CdyI5aelTgUzwn44KRG5qCrKGRTHVGk4oxB8H2gFDYzi7xkKfw+C8UT",
+	"QDaJiPIQfKQsmClNUOSdpGdygL5GwPxLXtbyRkq9yDspGJlXD9HX6CUZh5GfeTexoVgx/PKkMtZJNYHG",
+	"L00IquZ5iL5GJ7Eay2CTwhAcRAT7S/U8R22923SbTrIHgeHGzBtWpHMnmegjfY5P0nssv1+JowoGIDqc",
+	"81geNRM0QDFTT72Bl8zIjwAOxKmh/vICslREh5kD6izIGJ3HQjnfqzkIBSai5+grxFHbUwpLQq37fQB9",
+	"eUuFLySEfhyEEqw/Xr4gxJDIBVHeZfukLNtB8r6EveP0olWmiNmd0ssewB1kwEGSNnMVmPErCyT7AJLW",
+	"kC+0W1rC1sK4qK2xgG0mhChJnTFAoUYdwPE8C4UVq5ycwgCOR9kOlDgMOzBfyiNSbzyN05vT50A5msfC",
+	"wDLlCuA0MMhvPlHBKslo+2Yqe7CrWRjoSKdkxCEKWbBUCA8EUxvTJFHmC4IvkiHlgT2Xjz0GR+/vxVQY",
+	"8IKX5zEXSESY8YlmXmomZeI3oxym8HPKYIXWGTw0q/5csvaXilmbkwAeha7COPABzxDWE4SXer7EHZ0o",
+	"WHMqHEXMAVHgSSr08fHugkRd+AKeLKHsSsRQy9uDy33Kp3r5L3XYg1n+AXx/dvIZEP9PFFmXZ6aM32cn",
+	"n6FFFE5oQODIj0zEAyNjgfD4wuga+kWF+G1jTJ9QyeGegzHUnqAzRFMiJDElV/odANUHUgp6AOK2+tQs",
+	"cmAtMuVQjRap54nIJJYwbDOZiGAeMgeR3rRXwbWqt6SX00nWumet9WnCoTdbLagrmkOFTJvkU8rXLmHN",
+	"ZlMXZJmu6dBa02fAqDdcEFyZEvgog1gvQ10WARZyLZZIkD8zNfPzySSgEF0mpUbKEJ5iml71Q2upz0Lx",
+	"ieJ3G961AKg8J2McS/FS8DShRxk/fJAtzTUD2oWThIUVwfRr0LsIi+eto69cZ3/wyDlwXefA3XMO3H1H",
+	"Cmnyx0D+2JM/4LMD+eNQ/ngof3wkfzxyJGOSPwbyx578sS9/HDiSJMsfA/ljT/7Ylz/gi0P546EjEduR",
+	"2Ct/DOSPPfnjUP54+LrUGyMX3bUUIy7V7JbT2oFiovQSCajVWolUV3evX+hRd69BrFAgWk7r+lQE1FYP",
+	"ZpQCR2kEPvzRAUvZtpI/RCZch4AvIWpncjyA52px3XqkXCiHB3YleWt426WMrYfcWJLW728vLreclvp/",
+	"DSFXP9VIioWLaC6mZpbVULTUb20kQ5pzXS8nWsv7YPKeWsPtENuaLuS6RbMN17Ol8LXhrNcmYW18K7sW",
+	"olqvE3HkEkcAx1IU0XbUltPKGU9bTitjqWw5raIpUX5YMOa1nFZiL4NxU6BoOS3b+tRyWraZqOW0Mpaf",
+	"ltPKmnNaTiuxu+h3n1gcMGvQkMvIWB/UE+kfGSuDfLpgNch+qPV+NYyltptlJ6p6y2lZ6rn52vyRU4zT",
+	"ZWol1zxvK7ZyxLw2Kc8+q0Fan6TnXVCKrM8U4FofGNG/9fq901JHKw+53NNuTr48eauP2tpVMyeYcdTv",
+	"aGDlEj+mkhtRNtQZBJBXqERQI4hJ3jAWCR6WR72tDK1TVGynNUq2yoJfkftuH3V9V+kkeevOUXobHaWK",
+	"1GxQ+UMJeGib2h8j5qVBKB4a4yiiRhOBz+9x5CmI9BzkMTq+kDxB/j7BY/LFy889wEGPvPNKMzTsUiJ5",
+	"zKfzBeSsOmiAzlVA13hMFpJnWRLoNom1daqIqH3yGV0A15xjn3yoIiLpVdSiHTomsHma5Y0VK5HYMMfR",
+	"RTmpgvHuSayGFACEA4q5ypRK7mWLNKkk/EsKKmUhxxp/CtqOl9Zp8iSqe6ZUk1ckoKtAbPvc0UawE86f",
+	"KJRs9M4zjdKNXvpiRb6bVQSsdr6zVSiswRtpEbB8VqRWZB3UT0iKg7p9o8VsQVLUzCvve4hcdDWT8rte",
+	"xhYAoKZrjnRvm5ymCJsCjggbg41de61MalF11Bx0NQu1UYJvgfs/JuJ4LOglsVMPuIlJL85/jjk53Dex",
+	"N4soFOF5PEHnS6EzWBeE0XnvZ5z7F73ywaVINkSMSPVTiieZW5cDtdbm1lUNXJHuvOEy3w4T++XhPvqM",
+	"fpxdKQSO5wL+Dg72Dhust75sOi0dYTM5dcWd3wmquxBU5QEHQSlG5Zii/Yj8oFbGQaYSzPtingEkZBVP",
+	"4tPwCs0xW+bqIST2qBmWxyKxEgeByh7bmP6vyJHjLbPCejlRJYdZqj9vEHPutBaZ3Lu6h25l7K2KW68J",
+	"Gk3JQO71zWlAGYjeEYAdEQCoUvk55aIc88EhUR/l05qXq/B9ZQr9msRFvaDGuJnssxQp6+OXVj9s1NqN",
+	"fSiD5OsuqyEuJu9tjIRZMLnDvh1hn03YTC2jAnBS/gnzS247iol9FDgiiIUoDHwSJZVWhioQPnlOwwcX",
+	"4WKh/N4eJMlCJTEswOFw0B9IKXLEzmN/SoS8kKRwSxvzCx1DknjV5Yxpzuo9nvGwY464wJF4bPn0e3Y8",
+	"vZXEYmYp7vWZVQGpdsajVRwqS4rymbFmWkcfdW2ikru+UtJyg4U8Suv2mPHBmwZyVXqZ/W7fcV2300PH",
+	"GjBwwEOADi6hQUOCDQGOuncPTspT0HU0YilYJP7lLFgYjdBXl786gX5t9nwOooq7fglZJ+lWFVaIGdYu",
+	"7JCRYZKKCsOlC1c52JXtRHJFTMr6g6ysvGBuqh5JaEjpc29vTO/LCNMd1b8Gqn+DGtdKZWcjmsc/VbUE",
+	"jpn/FAoJlG9GVax7nEEDXmECUcXtsqpfG7zuYTTvOAoKVE6ZspIPEZEMDm48wxqKXTly8ijXlSuw71MF",
+	"jC8yy6570lAB430++f0zsiS+aZt0dvKZ5It2/NPpSa+YVJa7IlihU3F+dYArfz81OBRfX/qPS4yIyCKM",
+	"BGoTCq7c0xN1Q4aqQlxJEFhU1HXB80WVup5c0zVxw0yRg+Ld2xBUkY0LybeiAibvodMTXp6Ke13O4vV3",
+	"uzGnKIy1E75RTh3uuMh1cJHNENvGzdMTjlQ56iD4AAg6p8z8uYOKJGvqNIw3IKXboNdu0OkOfXaJPicg",
+	"22BBdDOd48UiWJbLLxPb8cxXeknlJxCTp0PfayurWef2Otktt6ImW9xNt6jmzZc2b2JWvZNGGFk6xsaY",
+	"WQ0+dxh6TRjKV2EnN/FWDbCt3FBdimq8stBU2ULXlijiK4umVkjKm1X3ulHGmt1j/ePaCpH5zpD4jsXu",
+	"FIEtymh7mIrXfEGWyMtwQO5BPgxGY7ygAgfoiYPIOzwWwRLZkY+QPsZ1+e8sDDwpcO1dMOIdubFyi2vs",
+	"zsodbSnBsYOqSgjOmcCCgCp/QcgCtddGWSW6vVTtz3XJ74yOv1dKt1bYeq0z65ZaelNqtle8iZv02jkr",
+	"gpxKmkXy3jZ+vsLtNqKPubc3po5l6HtHG3dKG6sd77uWanZEt+xlVRKt/A6/zy53excbYOEOEPAO93aO",
+	"e3EQPLEl1XIUJG/jsvi0jN/dZC7f44j6n2I+k2cjP5/J3yVfCH28vMfR6Qkf6rRqrp9hqdOiXph/nOoO",
+	"9b0clyTipTXbofMUhaWP4yiCpnXqWdRWWZfdOfbJEEkAw5HKXgS7PhwMFctOaSD0CmpS1ctOTVsVS1y+",
+	"SMjeT5fZ2azBnTkdexGOvvn0wOvCUSmhU3BR4VUBH/Y9noLLjIAllgqQf6HsXibhvKOi0QkzjxhETO4h",
+	"rnER1+umKDmXZqQz//7mFLQU0+8I6Q4JqZUR+9tOTa2qvbeeqK5c6y2hrUXQ+iA9sG8lAW9QknnFaTYm",
+	"y8VBtqLNFcTjjkDvkED/JKSqwsANkmYNjhvTZvP+nah7U+Q4OfGakHQn6lYcS2OSar++FTEtIPodGd0R",
+	"GYVTtUrCVJvtprr/QzOfw4+tt67NdKcGcXJLrO1xKDuDncQSVHUP0j4eIMmCnlNJhocKqKb0UlEFqBR2",
+	"TuxCuO2YBYTzXG1c01yo02vl2Et2UtglOEUkKS5zeJBLEi11nTFrjvCKcXhOzgIV6bgV+1jp070WgXVd",
+	"g6c7x9Aq23KxU94aE3E5ZjTiA2VDbMwLKqnVHT/YJT9Qaks1K9Ct2poxATWo5ObX6sYxvMCssRkXSHde",
+	"zgBoIEp7HCXFgJiP6JSFULQTQ2mjxKG/us3lwTpR77ptARdkeRVGJSHjn0lSabrzXc1CTkwR1TBClHUV",
+	"wzD1ltA4ZAJTJqXfNA8pQzIb9wreJdEzx+jUJX82SDSnfOnb2xG9HEre0bvd0ztw/d4gwSvkalYQrPKF",
+	"fhB7YXyLQvwq8XqN+bV4kJtiNby+C7ROIe8Or3eJ1yswOmmx2hCpa6GyNXgz8WMtZmdXeyMqVmMU5Ovv",
+	"ZBOc2wG23eHZzvHslI0jKE+M61RbUnWeS5pBn3A0DRlBnLKxtnkYo6o26TZLgJ3EwVqzf34G1fQBCj4P",
+	"dUF0LlQJ39TQnzTeV2+jiJzHNPB58kJ9TwBlnESitCJE3XNYBbgvVGXudaWq4oWPy67ksWpqcYMrufNx",
+	"NPdxAJw7Bq8SmEqutSHWltbv+3JGxzNQ+e5x2KKTIIG5BgshZhjK+5WFrccN07BWAoSZWrtbEuAMMBea",
+	"i5hC+8reucbhkgCFUcgfue7D/qNHg4P9h/vuo0f9dfr5GthIgaH2ilNWYS96UzW6kfOnGkAaMe6qYTZm",
+	"4yvZzR1T3z1TX5mfdsfOb46dr46A52EkflpFLo8VtLqozUI0jrkI5yiMfOU+uiAL0dmi7O8NyA+rt34n",
+	"NuxebMgCVG0qcSc+3IkPlaCxqeCwbSZsBTO7ExZ2LyzYJs2PsRjPysWGiPDF51Q1OtikQlXFjCsKVWnL",
+	"1PqyVMnSNthsqd0uIm/NVqvapSxIpBaYFjsHM3pt/lixKLmeGiETu0k3M/vc6Nw2JQ2FoXZBJMqB+I5c",
+	"7J5cJFF9d+rFB1cvVjg3fuDaxcqd3ykXH165SMnEnX5xp1+sgo5N5Yh0jF0IEDm2dic57EhykOdKfN1J",
+	"dGWU+k58+tcRm94gHiC3253VtttlLF2m0N36cLrClhrha+7tjTG1DIzucHRXOMq5f3FNjcyuoYVZcblb",
+	"dDC7zt5lZQtthj2FATZHoPI7vsOhHeHQs1D+n06WubLo68vpN0wrXdnMgTddXimHusb8xOp1NEKMqmE2",
+	"Ro+V13eHJDtCkucsoIxIwKnGC0bGSZOJYgIesp6AowsCqaRTptIb+BadVxcBFvLVOjMvSITM844ynCib",
+	"tfnw9GSY/M6hRU0YC4TZEmxNAZkIFMb1Wwe90EM9ts6nfgfD59YBoTYWKCBSPQwZsTbV2VkTQ2WdLq1L",
+	"TTmMbcQH++Yyx6iISKNQdLXJM4FFzNdSTSPf2/BmQ4DZQm3B34Ls3VeXa5ABWGt9jUit9ebG1DWP9zdF",
+	"UEso162jiWckmFQUpl1X9f0W1Y+dbFk/tuQU7mrIfogaslZ39S2qVJZeZyOyUzLCxuSnCsXu5Lqd0bDo",
+	"kkSPQzahFT0jORGCsmmj1mETOj1Tr63l58nwDQhOuuRS88EzeUYk8Hkx/qDemA3BPX11CzjPXcMdn7Vg",
+	"dEHGdEKJD61j+S1tL1zHgbeu5XDpfnfX+1uxgfL4mA+fUZrt/2Ctte4xNUPb7NubY24JcN5xp11jvgQL",
+	"u7TRmkTT21E2qQ5FyC63LmEoO44PmKC+ob0xn0K+4bY3Q/uysbYnApVwekcSdkQSwBRRjf6x+bo26gNw",
+	"1skyT4det7QVpnnebF1bstQ1pRmsBTdCouS9jREme4t3yLFL5LDNqRUqHXxn5MDrsdNac9TW7ArL/14h",
+	"UnbhzRHKfn87xCpAwB2C7QTBctXw5CWHjJPdxAqtM+ldf0Uy20K7btGf2s8m7/qldwU7YfwKIkZZKAhq",
+	"6yJtfEGCgKsgxwuyBG8bwuj+ff/+/SGiQoILF2FEfIQ58tQkT/nU66RW3sHBwar2wQfrrj6VQjPhVZnD",
+	"aAYNDVC/YozN0N8UP61CpDv83wH+G9kyh4HqKnvolCHvAfz+YBwRLMgb+MMzRc858jTAeagd6pNUCQ0q",
+	"PhzN8QXh4OG9SvIaOs6Iqfee4TnxHOSxUNCJhhr5N2UiCv14bP6e4DH54uXn8lfyTv6Et18tF8RD7cEQ",
+	"uVBPHV8QJjFrABMwQvyfkigzbhCGFyo5R27cg1BvT5KlpS63BsZ5D3zjEcH+UFd45wp3iUDnS2t3vREr",
+	"gHZhtDLnkKIBzEeq3T7xh4iF5sg4mWMm6Jijtt3RsbOFH1xd3is6L0mG+ILRd2jOt0izgNFDy35XDxfe",
+	"rTTbDVZQ/7472K+JcRpybmKqrRla/Vkk3qzY0uCjFRsafNRkplfwZH6mAWpfhdGFIhMdx8RQLJEcWDFA",
+	"DcwK8raJ4bBpwU1cY5ZG3AbsVbUdH4cxEzsx2jmtPG0s7tI9Qj8LKaNsiuTDXApvUXiJAycp5krZJRUE",
+	"+TQiYxEsh6ifvgOVbOX3KsRTks0w8iFqNXlfjjtiZtwhGhwhzJaSVchReDKworLVju7BRidgcZwqGY+F",
+	"MRtDWkamYvmO4MxewReQ21ROn780OYT2gtAV1rk1nAgHbU/DM6tJCHl+JWEyZ2FFtWWgnK+n1jtK/S6B",
+	"UsTkdgMHDZBP+ZxyTnwH7aF5LIiP2lezMCCaSm2MgO9XCU9PwuiMiIrOHpBmCOGBRoriRCgR6g2VAkgP",
+	"bSYHHSXBIiOWRIvEbKzzGtsW2TESUw1xyCmThY5MOIqci8VBYM/kGNEY/QiAQk98j6OrCC8WJNKuaymV",
+	"LQJMGTJCov6iU1uEKlydXAs+D4gyuZRe5TTsyk+7/IIuumbm7iKUz0Q7lEQqlmLBdM2VXIe0cgOq9jXI",
+	"JNfJ+EuZ/DXCVxm3rc3OdriMlSxvm/Os23Ot3FJaUu26RCPVffmkeq610zK68VSSpehzcklKwo85HVsU",
+	"Cqw1lE23kcwU5WiqiDTVJmo9r6SxpoxVSlpnYRyNS1C3j7DvqzBo0yUGtcMIYaGkehWrPdByILBdTnA0",
+	"njloH/3eSzQOfbLF2cqlXZfGKsWDT5i/cngUM0EDdAUJ4iLtDEm5ki6GyEVhhBZSIPoRYqFQH28jg+km",
+	"COXSRKFXgoMmGCAYnePxBRIhrFKnspuH6otl0F2ssRYfhQFJ0G1llGjyYMbRXq9sQLn8ZSIcitSCGVuz",
+	"gAT+EDQKQzhQ+3yZCGTyC23UciD2lll6C6gooM5oJaVTJDoNSMDUtrjVzitOzMS158lbvvMy85pQ5C1w",
+	"Vs28Eq1UrQIaELOMLRBGTdcQYndPKFeTQNTu2422JFGVIGW0W1CVVSZqVtHehi9F5G0TgInI2+uitDFP",
+	"RayViUXxeUDHafRCGdJ/uhKuU7+MRHicIQFHCahbgC53RZgUs77qO93+63qnLd/oXuJIElcupZ3jaURI",
+	"y2m9hEFbr987raoSY3c1itb2NgU5LgieT1pHX9Umkq/LvI0wnGP3aV0ES7kneRaS1AvzkFbU/SEiASdI",
+	"Sty9EgWgtqB9E8WW1vfD+uGXXVp/BncFmD5EAaYVFQVLCxkqJFSa3epiesbvWKtGEzeW5qLQdt0Gkbvi",
+	"TtdY3GlVS3cLeO7Kfd2V+5IAISVzeQ+vQqM03nxgudYPvljbAM11IaV/jIPAQVxq9Fi5WoyxEsZBtilP",
+	"N97V1omIjAm9JBxxIRk8n+MgGBpX3TyMCKIMcfkKDmCarbNiVgYeynvCfJW9cXcBT7lDrgkN9cObaP7l",
+	"u7im2xjXdMqV06g8WJiCd7Ova3kXV6xIyUCeAGW6/EP/Hkcqr7xx1VU52WDNZP3MZIPNJsudVG6bhaWs",
+	"OrgVYcr9ptl5g62K9/Rb6TirV9wAi/U7myFvBrju8HUX+JoUvCyFux1Hid2AM7RgX9y80/9ZEiwMPnbj",
+	"1j87+Qw+UXJrElV9j6PwypAR1c9/nXtnTlniwQFhotSCOTQhAHOCGUdrWlHvW8JladmJiLx9SjjH0wpH",
+	"h70hFgqy++DoNWBYn5j8zLx0JwrcRtLyGR1ffDih/4KOL3Yg838Gw2RF/oxwL+f5gYv22aNcc9X10ffC",
+	"vHSHvrcRfZ/iKFMp9Ji/JLhcPM1Wn6yo+Hb84lQK12E0N+b/s5PP7nHU5vSNg/j0jYPYm0wuzuEq+D2s",
+	"kYIEKz6rqgobEeyTCMwh8tdEkwfmiOKF8ulDMPXbIXIRl1fNQjGrcptubPDh5G0JiXoSR/J65fRc50Pg",
+	"tYU1NlrUmvpUO+g941Sef29NLdPVGf1VQFqfCs1LR7gjSbeVJD3lU74FKdoZdSnH2eMNELQRFq4UCW4O",
+	"JWH3azHTvqtmGJm+eYeJtxIT+bS8OPyxybE1fDSMMsKzI/Xpl5+cvUIzKp9c6jQejqjyK2KOviTnZ+H4",
+	"ggg0cN0+WsR8Rjga4yhaIip6I+aNQyYIEx6E9qD799VW7t9HszCA+B4pXpAAfFH3OPrJ2fNnSJB3ArW9",
+	"UesXo9GopUeQvx7JHzMqf74ftbwOLLGg7FMxHLFJbjdc5xXL6dJJwgnyfjFqKZgYtY7kzceuuzd+RRfW",
+	"YuAzMmq991CbE4IwX7IxXtAH5pfeEs+D8hh98UWm/FbNUJQKwMJC4PGM+CZSqBY0KqfTUz6tclMlXqnU",
+	"UWVgoj3HPskmc+YDYdAUXxLAj05tBNF3Wr6cEmhoOnB5Nl7f7cNoDuq7A7SgYxFHxEG9Xi8xGen3IT+P",
+	"d4aoP3D73cHAdbPAdL0ppo6dQasPuZ1ewD2OBJ2TxEsIV2Rd2jYhKY2jNCtASgeQcsI5DZm8DjR4sFcf",
+	"QChwFGstazwIcz59EoXzsjt3ETaObH1AjqRWCCO+5ILMq+jfFnccTiYBZeRFzGd1Yvqe5x6HKOOkpnpV",
+	"787cwRTacmqITnanRkRtTc0dtCARp1wAx7NWDAjRGSKM5pRzSaIvyBKNw5gJyE8SUUxKWnxK1jS+rIKH",
+	"BSER3EIWJvoP9jtDCBfSIdsZip0EnmV6iq7JgCPMr1qE/I5Ear7iTCawu9FU9fFYZ8Jvjppq9U8apkeo",
+	"t55ZEfMNXnuRFMdfdaD3eFI5H7XTVzpSE5dHbQVg7YyK8ipTgQZ3taYxmPqo4MgWi1F7ihfdSUSIgyZR",
+	"OEf9ZKmqvn0Xgtg0K9jqxuTGE8Zb8+AT7FhHNs6sR1fkfvbhmiCOfYCUfLuHJpgGxHfQPlLxa/5Osz6f",
+	"xoJYMWkfxKoMSSZnZByWepQ/Da9QEMozAVswPGXlPMVwAp3VtqP9waP9R4cPB48O1qmGu62XmNvb6zoX",
+	"0ECny756p9TdSqXOXNIHQK0GvkJrmRsA4B3o3UbQe16UbfOho1jIs9AiJRgFcl65WXhVVuuO8PHunGQf",
+	"tJoOfX72MfanJKlFUjMO6vmZPNezMC4rh7Tjk+B0ynBVGvHOT0RQEZBr3lOZKFLWiGldF6st+1Gt5/SW",
+	"XF3oFZR+le12VC9JfJ3Erq0Jqbye2j24wEw8MN+8of4bEb6B1Nhp2MnkgA2cPWffOXAOnYfOR84jp+86",
+	"/b7TH2yaGXb6/KzltI6ZH4XUbzmtLynzwyveclrPz/6Z/Juct5zWU8qo+u1zyuJ36RsvsHzpVP1z7M+p",
+	"xK9PcTQP2RJG/jgUkG5mDidT0bQ00yJcEGYZN9N7UNkXUhAr0i/5VLWmpC03Vix4MmgDq8jHeHwhOW4Z",
+	"fdAxQZKlhpEgPjonUnunylh3nryJ2hmz7X6nfqDmxiBeB3SjcEIDYnv4yhu7gYSeUehMNxEUkXEYgWVa",
+	"e63BTwK237b9Rs+epXNk7iP5aMROT8zBKd83YAukoIaIk7dIaltEWeXkNFMiuHL/Qk82+XFyyJ0h8ub4",
+	"3Rl5C4X0RswLsCBcPOXTE8JFFI/FKzonqpqeW25E3sDsex5H7CSOKg5Saw/bGDLX+O88Tt8oYzpW9nP9",
+	"17n6y3OQx6f6My1E6m9QGCGP6a+U0qO/aWIHThZXYQxGnLJpANWHQCVOUhyFVIt3ZahoalA9TmzXG064",
+	"3izrgKkDKtDtNSA9Frg2kGj4C8oAyxu8EdFLLMjjGW4wUSlKVedzblMTA1D5eoamTA+96QDF/W840ibV",
+	"xyIyvnzKp88XpdUUdMaNJqKCTpYO6iM/hJIg+ksHDZLnTA9O9WxJJE/D/parTNMpSnDUhxXu108VLcqc",
+	"2Rz98lnhGbTAkUhlintSZwQuuFX9jKYldFhT63DTsiQ1c9B+L6biw4WhxjsIRH+Vlr8JCL6kbDpMy8Lp",
+	"QgA/UtIGDoKy+I1V5hTrfOqbU96al+7MKbfRnPKSzMNLAl2kSqEeeoc17fi1QZuwlV257EWs3UR90IzS",
+	"1+6A83YCZ75jaam2bDpEY53DDN2oQZvpd88xJ34PHauHoAgYRPwwH00h/xabAiny3STJPCI4QNAVqwgZ",
+	"cqRnsSSyJVK9mlDNxmLjwaguBVzqr+Gz8KpqhhdyZE5/TpxsjO/qZJ8kJLBy1mLPaLPJzHrKr+kyvCBP",
+	"+fSDx1luEDa5g0hIufuaoZCrIyGtg2xCxfRLdzTsVtIwu/BeebHMexxFYQCxArr03RFkGwETdNChm2QA",
+	"uvnq3LZd1HWdQ9cZuJuaQZ/L6SwTpnLAguXyjDDfCuTMIXg2vq8EL9fEqdTRWOvFXHDytjziojK8onaw",
+	"WtZeuEnERbEHcfpwNkrSOrMykNK38bLqPCYBFioU9Tz0ocAHJ8RHrutaIQZ4QZWi3kuH66BFEHPkWWvx",
+	"SuzMq+I5EzxXT6mom9OTHjpTQSAqFgnPjSsAhkF4iilDbfhcBfV0kmhf+cKERlCvhMeBUDZMiB1OkmwQ",
+	"I1c99KqynUlOB7LKxGfLHYPtc30ThoLt2IonLQ+XUzBTCbom5hRhjrAKO1XXjdp+OOYPfDKmHCyBc/93",
+	"JgddPV9Xv8Y7PfQKgpb7br9zBDHFJmwZgop7vd6o9V5VzjSwcI+PmHwQAoztp/RBquBsT6N9zw6khlwn",
+	"tUA7StaSSA6dvY/20flSEA5G6hGDuw3onIps4HbfdfccdDULOUEHfWfgul35GppE8oV5zEUSzz1Uxm0q",
+	"gDz2dbxzAT1WxuDKrV1Q5kPBIBNti41fao6XCnHamC0VW0CXOIiJnlH+UxrD23f30GVIx8QZsb67jy6p",
+	"T0L58QGa0AAeOES/a158iOYkmhJfEqUrHPnys4/kNuG3RygITQh8v+/qsm/y9z0klgvKpnKS/j56G4dC",
+	"Dt1/iLB/idmY+GZt/Y8gOcIPr+Qg+66Lnh9nneCZOMj9Tg89s78FU9SItZP4446pJ5i4ktTpJ8yn7/Td",
+	"gdN395y+u+/03QOn7x46ffeh03c/cvruI6cPfro9p9/fd/r9h06//5Ejl1aDX+3ecd7AUp0JIgYNYW/j",
+	"gkhOi+o+ec9ZsCyR7mM+k/KH4lTIJ5d0DIQsWA4TYme1J0vUlUWwNPxP24CL8bksFFb0RHHyE2ULBQRY",
+	"FUBRPvr2QcdpAO92FjBlwZUnJWXt4iUmFtZMvO6G4r8J6gVKdU4s4xqKWUA4tz+x6sv2VotGx7rgLyw+",
+	"cZLPF1jQcxpQXdCTTpmEg0wnL65cgWrg2qJVLrY3V+ZUTWM2lJTIla/xYSZhA2Jr9HJMcK4yKSNtFt6q",
+	"R0tpRPF1LDapy705ppfFMNd1WW8eiFsQMgG+UxElyx+z86wUNutrpFy9spk+aqsadxroLjTQsywkrXBD",
+	"DzNuaNQeOCgNSWYxJz4ata4iKjR/HLUcIGmGVoH0ag0gwrAzHLGsNzujmWWFCBXZs6n+egYbAbet0/pS",
+	"rhL8DvqDlwT79t+2uAMfKT1X2JEZfK1Bax1c2qPpFkSJzWlNrRGdEuwgFkocI1hca50QpxUz+jYm+mtQ",
+	"bCraEWfDGypgLn+QTchH9t07u9btpCrCFHWTmkZFN2L5wA14j+T65SrKQYyRK6S+1/VNxwHBEUdU7Kqw",
+	"adZdldl2srRah9gIS+xX75DkliJJUv5+RVBBpj9drVr6hpeUeu/T79evqRHAJe/dQdtthLZXEWZ8QqIP",
+	"F8PCyNXzTah3GPjPt44ZSBPVcsMV1lXj8OrjhbBfvEOM24gYX7BJGJ1TYMkrquZuVQO3xsT1YSq23rsD",
+	"qVsJUtBkw8RYVgNVDUtopplSAbDkF3UW0AC4Mm/egdetBK+KgOFjVcTi9OQI9buH+1BA6Lj7zxHu/hy5",
+	"3Ueoh34X/VPU9RztMsUoIEKQCIUR8umUiqHuYea98RzdM5GTBY6wIMoSenrCR4wy5Cm70MoUijLvpL/X",
+	"78o1dqnPu5j5XTVOdzzDQn7WKThZi3LFAss1y/3+D18dd/857v7c7T56nf7a+91/2n39C9c53Hv/T1ol",
+	"YkjWRVB9iKqaknq6A1kfEoa8ErnHWlF73ZI6/7/qRVU0Tc0FX6NTZjroKN8P8hSTgQbR2jJt95kGZ4BH",
+	"3qkcHlUB0ksr/XioPecdZ8S8bOtVD7U5HVtGPtNrVfXM1JEmyokygNwuMKV31HTTIDzHwcsk6N4bsbab",
+	"RtI3iq1X7sViuZLyrtO57rHXUAnpJZlSLiLtDKVzsove7WUuzCcRIYi8E4SppjbgxQ8ngjDwq3cynh0V",
+	"8yAP3wRHJB2+r6Pz/XV0ua7KGsrB0hbXWt2ddTNbz9ochFqOw60SE+Qoq5NGLRIiueGYoLYJUkF4IhlA",
+	"0mr+HjdxUKpii5IQOmX58JLnGq/UqnRVwkS0hOLYkLiaZpYOkffVaw+1dd/MOAg6ikNrZ3Ftg3Zp6mxZ",
+	"M73KIjTao97GAgUEcwHBQelKO44keemqtk702TgzJdmEU34D9RKxlcYhiViFysPJOCJiTbYwn+GI+Eg9",
+	"u8OCy3KrG9VErSdHNyqGWnCYwrmYNVahY3q2DQRv6707sfu2it2vwgvCyiNdybsFjUBiqCzs9DmdEKiO",
+	"qLPshRwtU+TJJxMcBwIduvsfua6DHiIfL3mnZqQGjFcOcD/58tXQVCA1KegePO+hmapg3pYy7nEsZmFE",
+	"f6477n5McEQir7P+CNXcTskxrDzLUvKz2Dgs4gOTrY3NRBnCAnTeOoM1B9iMxsBLmxGYLALcEZXtiYqC",
+	"2TiiYnkmD0un1QHSpb89MZj/ky9flYeZ4TlguETscgxGSjcHJE308zTYV5MAQHO4NQjfU8tIFj0TYrGe",
+	"yqiqhd4DHIvZAwlwbzSVMdPtWdOhLynTVSmy6/bU/Z6HYqaVP1XskMqZ1Nstp6Uk+YT0GNa9oJ8Rybuh",
+	"j1NVjrMqHo2DiYY1qmrMdFX4F2VTo1iZwLpAaaZAOU1ZZ/XE8YtTdLmnIqPT2OUpFuQKL0es7T2Y8+kb",
+	"/benFGTVJSIT+iJmhKtgQI5ERKdTEsHe1drPiS85hVde3tnrjdhId4niR1ZIP1YbjciERCD6wx4gKpu8",
+	"w/NFQLhakLkdVTaEMB86Yuv2qpmSIXLtTPARI3g8g/Wa5XJ5o4CSYkaWyKccT6UKK183diCJraoSCoTh",
+	"ScbjvevK2bvjkE0COhbck8NggRihEGUNyXgj1o4IX4SME3Qe+pSoKG04Lj4Lr1hiOAgZcdAiyQt0ChVU",
+	"5I05iuyrgCSwXCQ6fQdRPmI5FQmS/hI9CY5sjqML4svlm2ePoACth3QHWlW1FZagaKGDNNVdQrqBugC4",
+	"ut/5HfSJptQj9gkAB5ws5ch78fzslacuTsf/Q+oGlDln/IpEHN2//+mrVy/QwHXv34cnVfi+JkGj1hGi",
+	"inIqUiQ/UFRLf3YSiOxnkh/IT37R6/Xev/dU12xY1nnMKSOcozAW43BOhsoIBZ6uRRiJEZtgGsQR4agd",
+	"syiMBZa4s8Bi5uicE1OFhtOf67B/x2CbH16xjmRUOsAetqV0HsJ7I9ZFnt6Uh1zdy0wTam3ngg3qTATC",
+	"kGdRdW+I0tD9cegD65CqXjhB3idmWHuYEUOqYYtF+R3E8Nxkq0woCXx5macnCAukpLe2N2qJULF6YLqP",
+	"Hj1CfqhSUhB5R7kYtbxOsp2TQNegZyjMMsKhFNeUgjzGkdR4EPSpl08Ad1QVyGEgeWVm3yno3ePIU8T/",
+	"+UJR/hN4TrEgSPrwfgG14wFCkQdqhNdROVFmFK4aWinLUtK9Rp7OJ7AKKWvQpLo+C/Vqeugx5E4AhsaB",
+	"j3DAQx0SaNVw1ktPeW5S+utyD0kGzhEV6rhMO3WOfBqRsQiWhoioMSTBBLMC8A9g/I6xarM4CLweOhvj",
+	"AEfq5rhKkoRWx3AgKjVYSRxye4nQ8XMShSrdQ17BOIh94tsl/i/3VBCxPP05anuW5HGEQPLwkCCSWIV4",
+	"QbsS+qaEIR52DP5LBkiY0OxgxGweGmnNUENnkbsKfKEzMJR46ymJ0ksqbEnEa3shLLY/2PMU6AdgUJXE",
+	"DmgPpBlpHaTTQ4oOaXSR1IgR4us2BdWc3lGNDrWSoZj1iCll40gLIj+7EnkxZE8Z2VeJLyVvuZ1hTlTQ",
+	"N5ZoN1eUScJxbKDNQXMcSMla3t8kjKbyX6W1ACJLaMCQLSPfBwTBWlODNHLlfPUJ07ZvqK6laRLqu+4A",
+	"7hPyJI0rQQGVZG90GstpEj3Po3N40usMFc8E4qBOFm5T4Eglnk8JJKfTSK9FPpKFEb3fgF4QSeYkXSMB",
+	"Jz30XF4zsDgOSUxwld6DOWZ4SqIH96GmFR4LQHnM1H3LIY8QlpJ1V8XIQxrWiAEkQVxt5lnd4NKXRwIR",
+	"byihH2GE2p5c7xeJn8KKiZN/Jg6MXq/XUSfad909gxk/xQH1NVYomNQOEAnEl+pLyainWEpxKgPND8cx",
+	"gPM5mYQSpdEMMz+QnDxm/CgFAuCoDrqKQknSlwvCHQMqI+YZgd7T9MLRBQFOTzQZMkKAMSIdob7nSN7Y",
+	"DSfdCLMk1V/xp5hdMCmrEBbPDTmZEjFiFgT1Cwymhz4jSwVFcyzGM91PdEGCgPhISlzDZOQL86TO/0Dt",
+	"lEhJHpTQm1NfUpsJJRF3wI0B4cRWZTFJb+1gWwnJR/V8f4mkLK7CFAs4lP5zkAdSV2l5NUdlcCLk2Usp",
+	"K7emoNWYtuXOs2XRgFvQuS72AA6a+/fnNAiotrbcvy/xHliRp6IlweVte8aA2EINkMJX7fv3rXEwMAvK",
+	"Um7QSfKv/NjwUM+ujS3h3i6DJ/8uGE+A0MFviv09y3QGkBtTwKUAIp1f5eb1B+5Hug+1g/p77p4mWf0D",
+	"+eVB/8Bksg36bl/XCnDkRqCpCHSzA6fcQujdRPiSBNW9dVSiZiqI4CRDNIEILJBn5Zh4IEPksg+l8DRq",
+	"6bu1Etq0BKzzuGEsffvrgSUj/msQg1VLOq8l20xenbHRyWGGSeZCZp3pyqRiVg3TcHbJZHJmu9t/D30i",
+	"9ShbYLO0VU1l5EoKHYOM1gXjX81C40FVMkiiVmg1b8R0xRTtI9SqlNECleCgCLtEciJpHk0yjs+DcHyR",
+	"yRYHgV8rppckOseCzlH7ShKjEUueUllURtAwdFupZHqSZCkUdq6VLqmSQn/UsDPUIogRDpMlz/AlyC76",
+	"tC5Jwpd8oznDaEMtKycvmp0qQV/dmZTI1IV11Qc8iKemtKO6I8N19DhGJB8x711XJfF5RwnQnJ5ofFD8",
+	"WiWdm3Q/1E44v6ruNiOKQw91mIFWbVioX8cC4QC6OL1ScRiKaUpJTvPP/YND8+vDjx6ZXx89epS42IwQ",
+	"SfyOocH6ffjdflRROr8zYiBSSYFoFgY+ABsIMmE0x2xMEI+pkExpwUE7igifydUlwAfnLo+Wj9gZISjR",
+	"MrS2lYd+C97hLQnnY8yM5iER7V2XRBEI0NzrSX75CLWfheJUXonk+MTvSDFnxKR2qkQp0PqSKUCM0/om",
+	"UJFENaNmDDntkihUoVxHKizgTIwrUw3WQwfu3oi1z0QY4Sn5guFLTAOp8XaUrFWxhqRPlSSW55gT6Hqh",
+	"VGaCxzM5guLKvhQmHORTfoEmcRB0jkbMJPteYY60jz9hNwBe8sjOJbqJiEr4V/3FqreBlKVlxNpeWdTO",
+	"wy5X++sa3b47IzgQMwjikYwCTAJeIlukfc9M3IoCXEuhTK0n+okjxP0LL/VNp1nlURibCKSYzUNfCi1+",
+	"preaskLpnsuK/HATYiIh6kjqbBFcLQ4QX7IxanuSIUjG+8D8dnriPfDkGXsPPMo4iYT3wFMRcd4DTzUj",
+	"8ToOXEMiATrGVASnGoThRbzgTnIdPznTRXoXUSjC83hidqPV1gc/49y/eKAKKyyVHpcGcaRFfiU4Z0Ux",
+	"1N68iq1TUcPWSUtwgNoCpi8j5i8iMqHvOmpvwC5GTHGyKJbQCsxQMTsSgQgdslQSVGNYAFAWH7Z/0OX+",
+	"Rde6rK68LHnGJQ8fwsP2uUBgWci6EeFSgfWS+kdyx9mOkFq6yyeUeSMGRgp1ESh36MW6y0dQUEYdjVbw",
+	"VeQcFGUGvDNI8RILbe7iUh9NqpEsdemLWXiFJkn0gSo6oeybbVVUQwonoRTTF3AboeSGQ8mR0dknj794",
+	"efrq/9+b+wk/0TomlwRjobU0CREqh9ZDbbn/bK0N2zaduy+FXYrYSK48J4oEtZMnTn2gMCMGSiuQJ3n3",
+	"3pQIqd7KJWDfj8ClogKXxhER3fGMQG90z/aA68tJHFZeDx0rJAfjIVYnNmJmPYYgak05Vcj3B49Q23sV",
+	"hk8xW2oBSIrexlza0Ys0VjhPkszlsYT7p/xHCkOMx+QIpcVKYC0gkEhKo/CEIVu96KFXYYjmkuwn4XqU",
+	"yWubRirzHwuQYIBInRPJ5FMLEPEl/xkxqfbDWg/cvRSXYAnGs9eDTa5iNuu5mCqWotogtE6fGtgE38Hx",
+	"i1PbHpf6Qzotp6UpZ+uo1e+5PVe1hyMML2jrqLXXc3t7LQiQnIFnq8SiBf7ekIuqMDspcoCJNlLt8SHy",
+	"IjkJGhn+IsmhNiMgo7QPywMiHRUNaUytwxHLhENCq+5crKGDCtGR5WGOxmIjkGuEtatZGBB0LvV25fww",
+	"Uphq6qfMz9CQdMTu338McuTR/fvGhmP3Is0Z94aJfNiTr2aUQzkCeEXlNyCGwUfKzKHeB5Qfaj3r9ATh",
+	"QHLypb3Cvus+tJ6QDE8qMVdSQeq7bl8BjkUCWkctG4/h8iM8JwJier4qdxSnjzx4ngx10nr/WjlUCRcf",
+	"h/5Sp1cntZQWi0Bv9sHPuMq2NgI+/B5FcoVdP1bPkTRsmsfzOY6WtvdUb1DtjDIAObiyngRyHMTEjotq",
+	"JXbUJBZI7s2EALS0EN5675R9+Pp9aVSWWvBeF67oLAllyC1W3VwisYI5KFt6p3TBLBSvZuQsG78k15xG",
+	"RLb+4V/98Td/8z+nQQh1l/wQYro/eSeloeyKtYoCemQBuJqcrLXKb//2z7/59R/mVylfqFqlmfLVVZhd",
+	"XkphjJmKS8wN2Zg0WRx51zpqtayQWHCV86MHD4yHbxzOH+BLLHA06P1sMW3Zgait7/7Dv/r2z/4sv6H9",
+	"g0MAnyaD7xUHb36nUnbOHtOZVuYdlKHchq01Pqrv/vD//PY//y/f/t//63d/9V9q7qy4sZVgAIEVoGnW",
+	"iWmxQyHfZ6M4EghSJgoA74Hr7o4UJQeXxNLIJ9MYFXV2X/Vf9+LUnfjwo0cSpWxq3GpEU0pn3bNm1WSG",
+	"csUwjnI3n/qBysOqWk3IReliHhaOwM0cQSVVadWiAcmcOu7JDmZy7XNQJqfW9qiiACiDK3Xn3hSa+UK9",
+	"mxWrTJjB0DLUqsKHmXik1tFXr50SWqnIpJQW8RQqq0iRrvUaiq4Ys4wqONp3AKjgMg9c97UcPe+uqpb+",
+	"TjmPCZgfv3yF2p+eDQ4OlU86kfJChrw0Ss5zlCdIPVNmSK+KrRyx58xY6RaJN0tqsXrwI0Q5j0G9gHIR",
+	"UjaIiKCRtkksInJJw5inXsJERk96WWm2MmJtkKmVWgdSLBXg2+u77kCr1riiu9OCMGMFV7ZUAT5LHUXK",
+	"0QUFRao9cN3BiH1GxxcqIv4pnzoqGGIchJz4HSk2Blgo85e2RWF7qmQOuV29qwVhoNNcEAZe81AZjMwO",
+	"uZR8l+oOrkGUlXtCmS0hEeZaVZmTzx6Maop/Hl6SznpZ2DjRNKXpu+7+sODzlR9/hNqJbZZyABCIZxI0",
+	"GLHUt2pydd/I97xOlbj8SkewfShZGUzPrwxCZiVOy22t/MCgX1NhwD2B9Su8RO0E4Puug8DA3cnQPDu0",
+	"t+861fICsHRtI9+QuWXmclbKwlkBYsVs+10NIpLUFoXdR48egVE2b3CvPoN1R6BHXbmoj7oJgBaXJIUF",
+	"uaQUhgG7ExC1ALRylQd1VqkUno34pIKkMnmy8VnBBTbjmEkg+rUIf1ncyjP/srQBzaBMoG2LLH8yO//x",
+	"mD6nPzn94uen/Wf0lJ+ylwfjx6eHpxeLf/bTxz951Ov1WpsJMbsVEdVNbiUfFlCsdCn7OQHRirRLTF0G",
+	"+4bJ75LbKvAvWqJUVnQTRCtd2Ee5hdkSe/L2MC09qasYBwEq5xppAEuO22yLbNUS6Y0C5Ua4WlO0lQIH",
+	"T1NtVku4PyYiOeR2EE4RZZ1mcu6+A/efCLu28+DBlIg3OAje2B/yavn3VS5mmWeDptAM8yMEEdhWjUYJ",
+	"3qaYuQ4GkOKkKWlKmaNeUcEM4JwYsTAC/oBNc6hw4gB7r6zLqKVUtsx6R6iwZQUdhJw9A05Edv+egxbQ",
+	"g08hnxZTz5dItcwzK3ekICr/hqd66Mz01FR8lhMxYmBKVyZh4/lAbddRsZcqaaSjBdMXeEpAAvTSKHEP",
+	"Lej4Qtmak54xVsXFtpc2OvHQ//uHfyE/7QyToHMq0mLLOgh3xFSdBTMcDMNDFAa+du9oLwDkZYEl+IKQ",
+	"BboKowspJktNJl5IOVe+mTm3Tg950IHGGzEd8asCgXTlcgtslMMkCFTnGxCBPycTHfkOp2CCW0zkAgrI",
+	"RDgAFFqlAJ9CqL3l8nOf8jnlXBJ0gZeJKQKDvx6gSYwYPD0P54SJo6TLqIPSDqOZP850VWLj+mFSs4ce",
+	"1R7iIlwg5dyF3mWkoGFkkYMKToKJit00JZVXWcgLQvmUiOMgyDgGP6R4HgQZdpMpgpgVW1UYivXpSp4P",
+	"OlyBzdYdfv/gsGz42vT8x8VDvj4pLHeEhtPlqPFX+X62rVa+Wa1b7C7b0iGR+qjepIdTbPXadxKTbqan",
+	"qmvVnJdfzjB4qaHl5qDQ4lQRNauDqeohketPqp+qaD/qpu1CB2l7T7ekUafrVMBEtq2mW2HC3uREVTSd",
+	"iVEqPcm9OidpjWCf6N76E00/2OhID3ZypAPrSIGIANFvHQ22k/XL8b5K0rcWattepYxtF7RXN67TgVLx",
+	"Fi9VJKkdLJ7rkV2+3O3oSC0JsZcVRtLgs3lBVPyFkXy/ei1h2uRofvX6fUaI/BwaxQVBngmbLqqWQJmv",
+	"k/yui8eCdzHPF419Xd5iqEwMHShZtFoC3Vj6DCc5HqviJymDeF4LebkHdTSM4NRZLeGNmBbxhhBwlIgg",
+	"MwzBjzwez7JSJkR9RwTxC7pYqO59JdKLjju90jLxFeYjZssPjg6X9mrI6N4NCBu3RdJYTSByFw2J6+Wc",
+	"77WzrRThtEJGrn/2ChGpCe25GQHme0W6i5d3J2/dkLz1ehPJYAtw/0B89sdEQBDi94LPvplh/kZi0hvM",
+	"/Ddz/O6NbldYzXzBSyiuaOLUskKp7+VapB0eqfRsnOeVkmcbbymk9SueHTLCHR3JOmJpKKvS8ClHxy9O",
+	"73FH+QWL3F3TD/AZdxx0QZbEN9FyarBc0KyTKv8j5qWI5qF2RBaQE4Z4qJOD1JOoi+znqAn+BnI0DmMm",
+	"gIOHLA2gHpbHCD+EGGETfN1Vwde6SKGaC4wOQx0HqsKuFZbraGgtvmRu9F6S5JCRC+INRQLbK4nHwhh/",
+	"MvmVykEJMZDgtc3bhKT4VBWSl5cwPlVne8z8p4oifX8kDpgsvaOE6MZbSBpMc6ui40yLoRmAXpKsi6rG",
+	"GhUpKfeWZZYoP90lfc5f9C0TT+IPIJmwKtFE4fnjstvk5K3c5fsb5a3Fu6vp9cAceesGg6TMTZnvU/xO",
+	"56hgH8mzSflu/hJQ++zks05dbhxvw4jlI5pDyivxL1rlrNlKLtlUHUbcOCBsFmtlSPiIUzbWDf/A1H+P",
+	"Ix0rnwTTS5aeHXXJxp1eIedaZXPnE0+uI/2no4sFJNsDVouSLDMuObYRQB1kxGH4LRWEHWRL8A6y5G4H",
+	"5YRd+aolKTvIVgccRN45SEnKnSEEI2lrQZLc1VYeHwBCSH9IisskIpIDMpLy/ZjyIVA4QF0HVO2x2mQm",
+	"aWFKRkhTw0B6MlUZBEFUJKWZOKSnqIwdVQXkHI8vlHy1wBTczgHmAk1DMSz4iXQiIJ2YGk0iRCL0MTTt",
+	"lFMdIZOOhtqMXHUcZLLSUFvDGxRw1hlqqC2BZhoy0nG0WDOJg8CUIYEaTcwCTcPlYKVpWhxyncz2wYPm",
+	"IJ1dJB8G35MJmdLhWDpzpC1CcHQ5CYk2kQDpJ/Ii7vGOYx2IXIleLFRSMuUWlMIAeduw7jiK5MLlIo7s",
+	"nUTkPKbG56sSL+C61SloUbEgn0MBjHqmIHTM0rrKamyoTqXailvLGjHVtxoSqtI99JDHw0j81JwxxLBC",
+	"eTtXZ3npA7wgZKFkD+jwi8IIKqZJIC4mVzbJpescIZyQIsrRBVkIxV5N4hhA6oRcKeDjI5a0QL7CHIkw",
+	"8CXZA3VD7mmYtkiexBHc7DmZUZOJlb1O5bDFOvYuhfkPIUtjlgBvqiYpAUOJH7wDEYAVEvVperDfD/Nd",
+	"XDQnJOlbbvK79jXUl55V2EwhblD5viXEHUHCrJNGlRo80TNmpOntFrkDc17Vtd6JzulNF2RnxXmUsCwv",
+	"OzGQAdtSnyuWpX5PrrSfvdLDSX/skj386Hzg748PSOu6Je7q224mbFeNs5WcnRkpJ1mmNFxK2Ep0vHYx",
+	"G2KcmsjaLIT/6GSZYaRvqL9G2j49SUxU1y3zOsbEVnR4aa4wYrqyTWQlemqMc1G7WTMLR5dBGlrhRY7r",
+	"ut9DDvgsFLCGZV5p/t5wwK2NRJL2QlWnpCjiSmZ2LRyr6hruOFa1safEaHfdrKb6mpqxmqpxdshqFESf",
+	"L00Nrpsx4jTiLrx+MMMZEdxJXSSwo5S6c1P0xDbpZNqQZ2FF23nsUpOUjVjmFW+I8Dl81Q5NaxNdbxSy",
+	"pFRtzCUM0k4aLF1FeLEgUVJpEHO0CKQOaSoVjJj6qqNqTWdsR1F4JVFKF25K6wtZ0RSMoCUB64yl8OVK",
+	"nJhXRuycBKE8DhFKhdEOMq7X/UtxuY5dR01nt1n1BRaERE4xAFVqxSNmxSNrzbSi2F+2azw6hsNQmmZA",
+	"wG6wVDl7kojkW8x7eZ+xVZBSec3kInXRqPQUTJ8rJWN4QKXOCRgDVJCKulaoQgX1MmhAhSraDBH/YPdR",
+	"5bGVcSIHZb0UPo/sQORMy/e8yFAO31qAgNjjmMc4CJbI+0oR3ddeJyNYDK0xYJ3nUtRcYChZPdHWl+wB",
+	"VggiSnpT3kQLyPt7rpuxcD4GsdawAzmTqoeRlH1T9fj4iEUESk0ZY85qn6uXF4Ssip/Zo5bb18ipqoGZ",
+	"suUmPVOSqWFWfKLMJh/y/EYMvriahWYr6bEVC5C3sYIq+Xi2MHRSXLhjSqAWJC9+e+KF/DDhRvnSCkr+",
+	"lTsHHLnHU9ttQSi2zcpo0Kl0rxU5d1moKMR7fPvXf/nN3/37f/hvf5GPqExadSTMSr71unH0dL8rlgvy",
+	"lHIowVHptSxdcoP4lb181Mmu1l/H5dps8bnY2doLrRS5F5Rd27n2i9E8JcHL2x11benw7KaiyHL4upsy",
+	"CGvxoaq2RaWUJa8I7eWr3OTIdvllS9JqsWkHSjqjfmenEdEaKo42U2aUIWcTdSaPEFtc2xawuW1diboq",
+	"iTqmUr9rM12Ef/V6m+AuVUH5Afb9N+cBHl9UaxrZwGB4WHmuPPhdf3GU1HdnEMFkfweVO03fE4nNSyRC",
+	"JYSpZUhxgoXRiEHSmNU/N2WvIsxFKLf7fXevA74rkDHAIgSj8RldJE6gtt3NoLOrqOf+wH2IoIb2se+r",
+	"csvZkQBB2vM4ELSray/zJRsrPynUHSZ+ohYAloWBn6/lkD1E8jbGQT5jUotxKw1idv0HVf1hxEyNmeQ6",
+	"dV20MtEM+z5s9QOKZHBiBUpmHU8m1MjExl5zSlnV9FsHia9LGS9O/OjRo93t92FXQ8fHCk7Lo8isQkUh",
+	"MzzjHk8hKiPwbntW2wojxxqGr00IKYfQHYggNx4dX9Y0Y8e1DSxoqGgltKbYVhFAaxXcKsKtIscaYk07",
+	"wap6KRtA2w2JFce+b8yaOmQl2ZQlVSj2uONwcVMi4GGpbKGnXGHGZD5P5QALy3QnHqvFCnBZ04LKasfB",
+	"QgFurLdP+dTroWMpYEBhKxWrMlE1ociIJTWt7GkgsRs6jhFfFYSyKmKBqSwMfGOJjAgn0DJrQZhP2bRE",
+	"oLAX3ESe2EOqX8extbbshqH6dpiZIS8w2JMbeSEdoImwYL3WlpKZPXTH1JDSeKTFLtTvy/GtN2eYZySM",
+	"zPqk/Ka9deb8R6wJAAChgFkPKsQWdaK3oF6rBIMMlUp3lcuEeauo1bd/9Off/cG//c2//E/f/vV/lhgc",
+	"7lyMyXJ0qWTCZqATmMXOGZ5ny6msW/l3f/Bvv/t3v0oqWeZWXh4hvrEktG4x3/zdn3/7l39XXEZSfKr+",
+	"AfbdvmE7CqwqysJCQyRzotB2LYMkjc7y29//02//6M+/+fUvv/u//mNxE9qa02wTe93zEqa53aVutJCD",
+	"rqahpcd4jyOCo4BqhdEiiBYfB4O0Id35DIZ1W/rNr/76v//yf//N3//Lb379y29+/cd1QbVyV6tKFKWc",
+	"sLQeWJPT/8e//ZPf/Oqvv/vr/6ooxDe//ptv//Lvvv3Xf9zkVhoJMgrYr72MbIFCVtnXkh6U4MlRwZaK",
+	"VaTHiNp6q7u1kFkT3FbJek2HzhWzldO3kgn7hVK+NcjeyonLaZI9Y95OKWfJCxd6JcrEUiJPQgnDUNWS",
+	"WrmcDGUqXc5B2QHoDc+g7JQeoWwdKQ0boitMRdorCUhZ7QpoJ0kjqFxjKvCl6vZTAG4J9dmoUu+WipCh",
+	"HzelCRnzIgaVaGIkwDU6kEWCX9dSeCQWAGACOFSrPm/MVawwsNoivmp9rDz0CoRs2AknGYH4CHmqAeRL",
+	"wuNAeKiv+9By1IbeoedEt89QAno40Q2ugf44yMO+r/pre2jQcVC3jyIyga7EZmTTd1hH1CtATVdU1H8s",
+	"vUGlQMjt+yTq1NeG1B6OpFbUL2pFx4tFFF6Sgi6kYheS6XVRjv7A3R8xPYix1cqz6aGXsFWYZlCc5iX5",
+	"GRmLtdM0Ck0sWmIlsjbQeUas77qHw/wtKCVWE6BEIur3y4McsY2UAJofsAoYXHWFPqJBORUJbcCrIUAl",
+	"EJxoAv/4t3+SCLE25oDrtJb8tEZV2euyULw0MF9MINA7YNDoULk1dOdoKlQM0BZ73HhTazTHBvqXMkTv",
+	"ZFFrTvqwy0ILXVcvSxmbr39ZfXffCFGfwuh+BWjncXUnMF7YU3frTSl2UL4JzSqMNNNk7cX7+ObXf/qb",
+	"v/qL3/zq93e+ic2EFUkXr69wX0L1duspyNOetRpNRl2Qd1quz4BYbfU7hTAoFT6YIVhKywGYRnTXBZFz",
+	"2ldDn8EqcmHPeGifzoxEOoiv0kBtzBFaqk8gswF5KFUx9rPrWDm/VD/S+UuFgcoOIga9P5xaoDDtptQD",
+	"xWyhlLDceqnrYb26kNCj1zW9I4cO3GleT1ApZmu9JC/JPLwkXAqG8kEjGiYd9fUWjA8rEyLQQ8c808Rb",
+	"91GUEyPVgLF7hZe6D2AmescklUsM04laOwygONAy9wksxcjZ9v5A0s4GfWhVd+8IZHjEqa+av28lg+em",
+	"TUJdk+CUEctFXfTdQZlkrU71lngdqqxb9mYznLOuL76inksdabEw8w4DF/ruQDLAMuNVycQ7CT+QlyQx",
+	"80mCv7s75W0jHk4sWPzeFvADI9kHMaTa97eJMbUSFm0mPyiPT8hRH7S6h0slCN4EJ89C2Q0xcTVpA+te",
+	"IcKhhnlvUGDWUyJUrOQbiKuo5NbPrWr7JsGHp+k3Obu1g8LAT9oApD22oSiyqlXTQ/lerhS4sG7Ke//+",
+	"2ijHeIdlXSGy5XMVWXI7OVzaAEH/RVSLA9VtJ+l40DoauO9rFVnbmONtsZKii9o0jqouY/ACT8n1nsQO",
+	"MnsT+Pk+pvJWMKSyVN40AutaGwPV4knl0GHyhmGlunCtcQgAr0jj9KCO7XU2bnVaKYlrHfUP991Hjw72",
+	"XNeK5gXqEZYVkK2QqdLS8v3rzoO2gLpxGx/gFRmyv12h9iIArmWQ26c35xmlGgULkjjCIPB/dYGM5lGA",
+	"kFCME83X5JRC7J6qUGWShsGSM2KSselU47OTzwBxVX8X1S+yP3D7D/oDd/AAQvIyCbk4iugl4Y5cwYTK",
+	"8UQ2lJBcSrAocF/dDR1u17Rk3qzwhUWMJHnSGRWJclvBsE+Sq0idXMtbwLzPl1zggqmyws5dywJcyadX",
+	"hRrpuDffMqENUWrjxhpLG9rlb8Ri/eOKy712zlp+das4q1FtNMyWhNKwMEJ5e/RaXrvANMo6HqqyzEpC",
+	"Ogz/mxglWQK0QoYSZjRw5f9SfiS38KR+m2/5+LOSVt+b+HVc80FSWl39mfLAjcLHnjTo9S7CZyXd3sug",
+	"/tprkFSgQLMCJKWDbFV95FXOR39OxBWRvChpy5+vQGIz511Vil3FknkdblzSJQXPQzbNWk25B5WtNFNQ",
+	"hR1N9xNdWETKqGZIqCASClVfgHcyzU9225hks7pRWaNz/eJReSji3wsrcCIC7rDLSWqPWh8iraFiiKps",
+	"YPIFyhMIybLfin04iURws51TCiDw29A9ZXWUZwYcKrgvVypmVgUdOBWM2ObC5v71kT3FbEqiz8klCVSf",
+	"FWsA+70GvG4ahOc4eJntUsJK2F9ZsYVC87VSPXaVbwBMvDi6UO3Sbpqb8m056XY1vJ5Bdw+LFVVU77q+",
+	"3LZ6zNVWchvah4taL0f375tWt/fvo/NlYsHNNo0ttxZDP5JUXOQemtBAMhc5kCrz3XZNeKmTxIwS3woA",
+	"9TtDXeFZMktV9mtOMOMIB0FP1RxX1a0vCJT8vn/fe5IRo3WCHkZjvKBycU/u33cQeYfHIoBiYalDWlUX",
+	"p+J67daWXPdDtV7vOLrv5qzXGhhfhU8rYs2S5kpZNKGmzvuKRKAMLrSOvpLYvPMz3oEmn4PP22sdrxMn",
+	"tlZisK/xFhjIcwBYEFKe3JkIrtNEcHOG+gKWfWhzfRn3B3YrwmLbtxsz32txZhNBJlNlOvVup6V5Vjm6",
+	"j9WAC6yqSSLC/BFTfae4JCpp14k0/z8iODCd43u2WcJDYxxBmH26HM/I7fJ3rQToSDPyzoPSmXlXO6r0",
+	"tKepV/c40oigk7AwmtMgoPpFBASlcxMCzm+XZ37jzPEblG0wF69m5JMqa8gMev4Z7BkqBBgkQTJQ2VZD",
+	"NxhBBA0C1M+IONWbGezUzb86yzlHN0pTna8lIGEDBvB9jT/YmU3mRoWrDAasMQBtKQs0BVF10WWJsasM",
+	"U31nlfiXtUk1sTTVNSpdbyzExvh0a0IfJon1vYHktJGcFAeBgSg51vomIGC9Oj1RtqwgKBeaEtnGiuy/",
+	"l/biStqZPbB7mbUxHzHPXp3dFVDP4+nWXmJG5p0e8qj/KeazpBtt0tdvhvnMyHVytVrTTmpe63wB1RDp",
+	"I3S+FIQ76JxOu1KTwixpQPL05MD8+pOz588QjiK8zIyskorBZaSKa0t6Z7VTNjLkiOWFyM5QxW1QYaod",
+	"pd3a7nEHefCp2lwUK0izKoibMFTk6sLqUJKV8O9h15IncRA8ybhCbqsIqACu2Oj7RlxMGTrfbCU7cA0V",
+	"Lum3WgJZ7RUCzM01Qs77KW9Nw62Si23mMykMsJXP5DhhKwmjSZ0mha5a12ZTWO80KeFP9UMStulQq09H",
+	"9aa966H6W99DdY1Ep698dTDNXR/Vuz6qZX1Ub3sk0DV1UF1nYIiLaaA1p12fB/ODbNx6O8OJfrhWq+0a",
+	"w1qEXGkYt7xR7IbBPsURtpJc9RjN2sJ+QAFWcp/dh/5wwsTtDPu5Ru/VGQkmvwUhOt9bN9acVrWKVTK4",
+	"lN2WmYB3qmptrgzG2S4W59osNSXA+APnu7csHsdA2/cuV6dGnUE7Lses91CtNx+jk9KG38JQnVIkvI3h",
+	"Otq6BoWFP0CsDl+QMZ1Qojt5rTGhpd1OCFM1KKvye9RK5a69bJEKldgjUbjQQQVHZMRMnoYdtjALr9Ac",
+	"syUa4zkBK9jKJNyHa1Jvn7O0+9YHyhiqkmPMbXysLuO2yjBVuQbprWes7c1cMx+blnJFaSFfsjtJt7US",
+	"fzRYFbpINVuzlQF0PUJC9qZ/G/J81tW0sK/+hspMNA2dWJdQdKvLTBRArpm2nnt9B4k5pdzkJlN01uvp",
+	"lK+tr/jljACUa5Y3MIGf+u++lximlFW/7VEQf/vaXuF17NCCvme9O/Du8REzLwySF4ZWRCwHF7UuxKgb",
+	"VmFdovF2VZOg/NYUNywvQaBvoIQ7DDarHDFp0uunLMpg0xVty6BO+Q3V/tu6FoQ+oUwhCH1CK7up8AuE",
+	"z8NYoJRFVamuk5JCfIYtZVE5teXa+GrrwNdE3dP7akDTzUtbUXJD/dLCBDN8SVDaKEJOlWTu31zNAlXY",
+	"sFl7YoEvSK4zMQonE/DApp1Jd1fE9iPVBdiuYVunD/D2JWszO6QV2ljfdQ/LyLg62Q/d1Pe3s7vuYZeF",
+	"oqxxaXHenRSMdVoxa9Y++aaKJbxMofCHpjvd/h66lWBYVQw/l/nZtHduNRjeRJnaDKjdUJVaNadRhpJa",
+	"7TfemPewYDTkaRaEqSxR3Z9Xp10vInqJBUHqBdTGAcW8k+N2Ki5JAn62pPoQeaPWqOWhcUBwVJ7qvzEL",
+	"PkRGcJIrO1P9eRt049c7otzssbN9Tydh98QtLRXPTeaEWvYPpVq8VavkN7/8F9/9h7/fbbfXRvXjrbXo",
+	"wqMfrKL8VkvhRLxM0HQHF6PMY//4t3/w7b/5k2/+5o//8W//8BqY+1kWvu8Y/A+4An05gN4EXy9A2Q3x",
+	"duAyKe8Am+cNFaOfRmG8eDDGbEyCN/NYkDfwSTUL/4TZYc9deBrJF1Hb4wKLmHvILaamyzfUs7BgYMX6",
+	"A0CDOsz5oH+AfixfeQzLfRprHTkZO8dpQbCUsz1QmJblsGryvuseDDWAzsn8XHLdgdsfWgumHPmUzynn",
+	"xIfujmUMeJwsCVZ4CxgwC4WKv7GxCHYElBx+20jXPTC058cGUqqG36Av+sDty5U/JSpIp+nSV5bWH7iD",
+	"bnKTzcdeoRFL+D8Ogp2NWZtiPc6C3bXzxVKgWmWcNTqeNs5CaiYQAGbhu6R45pDACj7GTKKkOth1vd9W",
+	"wKO9MrvLsr4bZKC0PiOshs90rkGhpXWGD2oys8WeqwHZXsQgv+F0PmgaQghLCVulll0G2jfBiwuQfUO8",
+	"+At1/lin9Uw1NTdcWP29kfp84ABkwM0Yc3UkeWgUm0aOQRBeyVn6rttyWodu6/X7VVz6zTwBwzXMGvZk",
+	"p7npNGkFF21Pfv8J81WZGrfTQ2d4TpBcHYLVgXtAL6Mwv3dN3H5PcXuFaw14Phyj5NWV/D49Br573q9p",
+	"w/dHAtimJN1mQsH2hQYbyQnlHUKaTddAdNhud4rkXuccm9Jgddg/TBlD4T//vgsaWrdfI2/cItHiQ8sV",
+	"BqZvWrrQerNhFTcuXoxi190jh1LMSP4aKKEj+eO1XFc0JaJ11DoP/WVPk5yMTALxb+uMBo/hKS6lqjC6",
+	"SKQO+PfVckE8NBiaBKEwQq7OEhp0AJF9yF3KFtH3yQTHgTiyDGydNAtzxDQ+I0/9YtoKoDbINAO3kwRx",
+	"A3XgyIN/c88dukOEfZ/4Uv4xQ9IJIJYKOoVE8cj0AFJkB3KR4f2+6w7hQcqmFl2irLCuMMqvgHI0w9E8",
+	"IJyrRrUjlq0MKElJRyVv+bEirYSr7C0UsjFRS9I53nOIZJBL8DRN8lDMYHD9AZuEPfMVZNxP6SVhPetr",
+	"D+GAh4hDqrUdUO05yKNMRKEfj83fphiiA5UQVUAbI8T/KYnS9zKln3XNIC7CiPgKRhxzTo/lrqTUOg7i",
+	"shhtzJbaMWaJmhTMP7zM4Ao1FjLuFyngZhodV0ilbl/boACks7Ioaqu0JcqooDjQEJN3ANlgH2qOhRly",
+	"JQwMHDQPI6I+6buum0CdRPghwoiFrKv2wfBcgpXZhQItkHlHzMo3VwM4hgtaD+4Py+4+afYt8AWBRTy0",
+	"JeKrMA58RN6NCfEVqpmKC4bRBHRORYKhaOBArTSv253jd8pe2NWb8jpKM9AvqqHPicQPOAV4mKvDyE6l",
+	"vukuSNSF28vN2S/OmT7sdSAloFSSh0v90BY8uKlneE74c3lVxfRzXTggIaqpqgWkUot+TlIyfRZyohWg",
+	"05NMOKFNclT+XAIQlYIn/PpMxUb/9//4//zDn/3VP/zX/9F8LsEa6kTmcb11NHjvtDJUb6v+GiuzCxM3",
+	"jhzoSRg9lxhSIlLb29Q7+vb3/6dv/82f/sN/+4vcjlYt/vXu44gqFZuSJX/3R7/87t//6pu/+Yvv/su/",
+	"aLZwJ/F6vm4cefSwq6HjFQbBZ+VKV8HQt//6//jm17/85tf/qeGh76jOqC3BJB2H2sVS5OicjMO5ZqJw",
+	"3Z1VqJQsKI9Tq7MQlF0lkz5Y/6qdls2FW0et3/z9//bdv/uVOt38q1Vnm2qXK065gbydktRr0xxLCGYh",
+	"LjdzB5Bcr1DMFA1zV9bghK+sLI6U+hSTS8ylbEY3czfYclpBGF6otarlu+biQChqHe2VElunZUtoaiT7",
+	"ky+ggkRSzj3zlVXTvcr9r1x9rSP3/WZlVddT6GtztqtrTtim7XeHses53lcq5lnXewbNjpS4uUGM3QqC",
+	"a8/8sGB+sKS7VE+HalCWoLdB+dsc5VxR+zaDfCvQbC3eFOlfBhUGlYx4h1VqMxStlt2gZ6lQWsth5Erb",
+	"rze0JDzOQHG5CWGrMAEJSVJOzscKaLvOOpX/RJt/eMbPYCIEBp0jxMLz0F+iMWZQzE5qUlQ46GchhWIP",
+	"YaTrtsg/pH4nVYIhhN4bnWiM2YipCuaQXii/m1GpQC576EuoxabSnhSyeqpsK/hDjKqiavSBXkvmC0GJ",
+	"j9pSV7UWp4deG9NQz6mh1ceTxKtQpkAanQ0MIudkIpUhs2kcQaBIeEn8TonzI7UyVLs/DOKvd23oJz60",
+	"RqSXkWXs1s0mlT23c+RbFugSQWLj+TZ3ndSZc6Mgi0FXw8BJqa03O6+yP95IPMOJBW/XJi6WQtPmpuc1",
+	"cFPHc5HBW8tQr8WX9Dspv+jl37KwiDUQtdJ7kJNHVnsONoSlGzLw60lX8+WNTPu1ggYy8QJJ/VHbWb9h",
+	"XXnDfcKJZUBua76nTOiOKjJrnjxfKlYu6JxYpnmb9d7jI7a2CH0Sd5Av8Wvvir85x2I8qypHfxVGFxxh",
+	"PmKU1ajPWjQvW060hFlvliZdM/wQW8xZP1rBonW5dsubdTtqtjf00Cfl0xsE9Ymr8Kn222ZUlIwzUgqF",
+	"iniW5FlntJWm69pFl77Sm7tWF/u1R7Alovhqn3r28ppVbM/ZqG5Z7fayC21ewL04ytZV3PW9JVXctc5R",
+	"VgXz/2Pva5/cOM47/5Uu3AcCvAEI7HJX0m7pw5qUZEqiKHOpc115WJwB0ABGO+gBpwe73HOxyvE5LucS",
+	"OfaVYzuOXWW74rKv4sS6StnR6ezzP0NSyqf8C1f9PN093fOGdxCUlA+xuJiXZ57ufp7f876ctiqKQRdU",
+	"ZGfUk1ATUprP1EuSduznc65DRGZCl7k/62VaSPyR9mVoKDMQxWWLK6P0G/gsJUQClhmsMp8SejHGhrwZ",
+	"BYg4Px9TQzS4zg+ZzWxFJSrnGhqyubGwmSX6jPehxBNZ3l6qwOQu1D9DtaOVaJSRnZ3SO/a6Lq5xzPtX",
+	"1jUoYKWKmWNuSLHbcmNdl1MpLiNu6XZesOkyqBergWMSpZkLeuNGF4yDxBb7NeDQSbmu9y+nVPW8hVuv",
+	"8IbjsoouzTov5yb3CPPjOLowPK2c1DN9l4/AikOSx41jkmnu7LIlujvnmjvDSxowNFV1NkWNLG8WakfP",
+	"lBD72E+CbhAGyWU6CczSsDHtnecXCHpIygEoBocxEUvO8ILkJRIkLhtPeUK61BIimPhkd6wyVGlJblEd",
+	"VgkEj+SyzDDKrGtjSdUMWUnqyBjEaS+M0MvWq+BFFrfFKTNEoFOQECSTo5i5gwR2K1HqIBFObO7veHJ7",
+	"Tkwv0hR6A6nvKT2QarEqPaW+XXle52LJqnPsN9IDs2ivfcbyzTHklCzQInt5Ry4/WtCVW7SBrBiu1Slb",
+	"pT4slu4zK4UlG9DN5za050lLWHKgvZn7ELDzILFH3Atlr1qN7mfaaP/3f336P37+9C9/lf/AmD60wt37",
+	"Mtw9XbJJ6X6+SansA1FU6bLNjqLFB/h5d9kuhGgGWJK4dOwzf0j5unz2mbh5ijWlI34xmFnhgFcAEdzv",
+	"s33xGca67ASSihHLeWf08iKK+6r7jnrCxSjiVPZRFKAjYLL0X+1BIiSvHzBox0M8hJM2+oO5asGQRbHA",
+	"keAISYffb9vnnmlXmvXAV4EhdMrtBA5atOxuQ8BjCX//apSUN1gVR+Fdf2gXFuFuBJFXSIzc9CiBdwMF",
+	"pZtswwDos1U+r+FVdfCheJsoqKPuhd7ik8ltnw1p/DY9pyFqzQVUtZnDmwstVeOLDv6zMFHOqNfG9M2C",
+	"8SIVrcfjKKTyezrtYifoyl++t8inp6SZHNhbjgO6Yft8HNgrdL6moGlvK6DJPO/Pf/C9dELpU7SmwNAM",
+	"SMQfBBINlweACnGQNWKEL5KYgMNHYOivH1MQMfI6l4k/6OEj9nSRZETHeogpp6wvSTI5x7lAk7As4spU",
+	"KJGe3xvRFy3JwNilHIyWFw37FMSQ72+j68CsN5ZimShf/aXcD3oXpjljYn/Bu491cjnoTLXkYh8GXG/o",
+	"mYkPpSH3knKhNQSnslvsC+Sz/rSLqLRC5gvU8/j+FlW93OGLhemy969h5oqhUM2MkOeQDILemBkY4C5N",
+	"pjGTsS4I8qhYDNPVezDAvEVu2spNpc6L+2lfzmrXBQmFYR9/KpBDAqX1fRkEUuGTQRSP5WRKTibTbhjI",
+	"PvxzxXrYparHRfBhy5GZ8ZgXRQPbYQfHCIKsqXozs2/UFihSb5kQyKqFjW+YS/FZ0VR5Vt+UlxwTLplO",
+	"+Ci6AGShvg3wbXYl6kZ5DAJaq15MfmSjul5Ma6PVyjXT7TWfFiurwl0lrrFAae7sms+yuMiWaj63oycX",
+	"0ZBpiR335Ajh1MG/rIJ8gybyCVdMgV+sGSv0YIHZOyORvVz/vR7FOEvHi+lDzISgLIkvnfIoASgYewY6",
+	"HMcwoCy5wvU4dDimfqJMWNVEB9hppE5yaA2YdgU0EhnNr5It6z1S9wbTMDyC4jsPH4OxBlwmTEV0mbJZ",
+	"JTUNleGiSyaVZQ3SBZI8ErN3jHgJkRa56v/CaThQX+4QGnJK2BRGj3tCdiH7Ak7O6CW2zlA9MrBIj5c3",
+	"CowGpB7SQeKQs6B3Jp7O6DmNZdqToyzwBgY9+kVIRNxOYODUgKTk6LrI1MQrQGjJiF5qh0XAWuQEf3CZ",
+	"nIWZXAQ9imkt/ILGtG+0BEKW8SQShPT7ARsqssQ1JEikZwk6t6Rtjxjxw/DY2DrE52fcZf7QD5h2hsRU",
+	"TkSSkZ3Tm28RifpIvR/1+LU+7QVihXlr3P9P/esHTd4/axo7p6lGGs2f/krqF6PITAK8zHqwGruRIXsr",
+	"/UwTyn8JzvyuZstKQQMkFapBnQXZtrMggapVEmzBTZ/vfwN/hgxCyxiuCxFgCCr4oXFcBoGUR0SdQwuJ",
+	"rPDNTon/aX4ubSz7t2r7fZ4zgfU+yyFRJZc1KhWrrytksWWS2HZWlexaWox8gVnXi1nF13AaJ7hmPIqT",
+	"/2IcyCm8Bn+bP6n78aZxcPWBXcx3VPWslfxIbxi9LHkGaPoKzzmgUbkASX6os5R3KhO8pJ6nOh41TxXS",
+	"vAC8bmAmxHkIhRS6I4g4oziN2zhqtjAKJKwauiennYvf5LNp/yiFy1d4Wm6LnRmNKidI5sFGjD40oif4",
+	"0V3KBSES+mH2ddfvnWFnvokfxOLa0OcJGUbJsQ3OEwXX+8FgQGMKLIhIEvV9QQ286oh4eEI9Umf0ouEQ",
+	"D0+lR+qSeQ3HZepLSf3WTU6GEdN1XdLOgJINr0W+qt4pSR754LQASuvp97cd6/PdmlvDBG4MrAYxNMNU",
+	"oE8mjsmumvUkikgU9h2tbVSHwvQvWFvWcAyGCEpMo8ixDCKwGIBuWRotiDgyvySm3WkQmnNYcLmRC9Xl",
+	"dXLBi92uXoucCICr9io8FavZgoRbBCncL55mUN8iniFa8SSEF/4lJ21ST0YBV6zD9DIWkd6UJ9EYfbaN",
+	"dVgOR6nQQdtukiBGUCYK7NEBvcBtJywYxdgLn5MkCmFIERjZ4puOif59MI1hTbt0FLA+Nnq1FxKtQJ9c",
+	"xBEbGrv9BazmM/SFrgza3ZK+aV73V0D09VkgRyRjdahDIt9YML17WSLXkFpWuKZfIP8i5F+G8NePIreH",
+	"Ic01Xxo8pg9ZCTW+aRQIlqLGHUOI6N2TynSx/G0FEbOlcaXF6tl6v8JoJosS5fLLaxjrVRvTMrmJpSXq",
+	"BNcbNs6OlJCVjShVXLN0w4bylWcPKc1Qs2oed2Xf5JLs6U1wZA3erMyO2jE1lnKNFLT6MlTZSy+/UqTK",
+	"QnRRzq/Klp8MahE6d6y4Ooda2c5fhG93MHy7vYKw3Bl93rnN+bIvcKDMRBeGEFwBYWTwBJ/QXjAIqGz7",
+	"gvtWKrY5cqENwWUNd0uiNPoLhVY+UUP1/YSMI/GfjKoeASqUGlMUUOBQAScBcFsN6UiTn4ME7/FJ56C9",
+	"f61z0D4Q/++QmDuS+HEcnFPuCGoGgXi4SlBtmnTTc7FlCnuryssY9D4wJsmp8tp8kvRksii0YZeCExAZ",
+	"FitVgl1O1TqJHfCGUQi7E2lY+83uJU981l/TJLRSY1gwMJ+P/NLLryi3hyAXW9oWdrtZlqAS9LSIHKpc",
+	"wY0jh+L1WbDGXB8HPeJL1pvnT0a+f+hlah4ntuQo0e5qrWfWgafKpL1pZTJjERezaCsftlr7GwXXTDmX",
+	"RGtOr92fw2TNtbZR+7lcr5xAvohUvdgOIKdnTMPS1DVHdlsZj3RgS8pcLL1/XaancBntZHhL3d2/zYce",
+	"qfMJDUOVqOuTq1f7V6+CNtM1ww3Dv5vd1gRbP7rM030ANjKnFKubj4QqlNPJjfL3E1X6LMMGhkZLRpS5",
+	"rHPQaRNEiq+xRBx0qxt456D9ClFA8jwQT9KJT+a39vwxJWJVBLGQYA9/b7RcdheYC/Qd5ui7S9+nvSL6",
+	"VpikbhEGNFn7pdNuH+oO5C7T6UmdTvt65eTVY8lqsSHlpKiY+meAbcaBnARXPKNKR2WMlLYNzagyXrWh",
+	"GVXD3BrKI/0cB1bBwlT7DFCHFyIAuzNHR/2hL1tr/PaXn/75u9haY8lm7vn2Lusjb6393ucjC11AC5M1",
+	"g1OHTRYZ22oeL9R62FVJV6d9XTUW/zI+Z03r2FyVsvJJqRvdXKU0oRbdFHee/eSbTz764Nl3f/XsB394",
+	"9sMPn33ne0+//+NNxKhKpNvmZkflZde6ZgFssasUqtFt9JRaovSxWraY7zs03md4JPKQQjkqDUuzgoAZ",
+	"QiSloGM5RpO8i0VZXsZ7IWlAjS5QcGYnJiwXSIRtTFguP8JbmsGAqFvANuQA8XMdoBYs4VBTGMQOhU0C",
+	"K1Q0HQmrW9Gdl0SzhiSd9PuceHhPX0/+tWwAn5Mo7gfM12OBuB5i7BAvLZ31yJ6jnqXnJL+K2VlyQLKR",
+	"E4UPh0Sk3FReYbZJf6vRIUnKJUMmoYXEInAmBhwnJR+5LM9uUk/pJHtgtskxvwNVziKZIF2yjCfU7zs6",
+	"ZSc1z5QgTCJlPGTSnkpt3vWNdSgwy6qmOKl5XxGjXI8wbhyTKHbAnHOZ1ZvMj1WpXN8BDyvREfcTk6WC",
+	"6xNgliCBNhQNyCt7vHVJfwgdsz1epkdWmbnmMmmvscyqGnLSeM7h8TymW+V0YZet03SbMV3YZcuabsgN",
+	"cTbvRc97pNasaGFF7X4/MzFUNjWNqc8xbLWw7bFoK49iOuT04KXpWHRiybJEVCYDlMOD9RIxgxOHCjDd",
+	"mr0mVZTI+RxLUVJV912kZ9PpvSp3DJozKxobcwx7mYub//7Nb3z6u38rbva5alX5rayI2HBsYvF0AZtH",
+	"y48z/Wx1X0GuHBOfn6XXJpH8O7mMpqCLJpPwEvGKhCtpcvZOmAxzHH7zlYfFNmxOyxtMW3/jgSJRUNRV",
+	"YKNGT8G53ZK1g2+GEyjQZRpnWtDGuZ7t2QLrW2TjGHu2Mj1BQkeMCkPPXbAL0sJ0nTPNooRCQftt7Jrm",
+	"qfGtedtkz0Sl4nncZX6Clcs6rHRMIG3qIgDjryiMZVsgZSaGtOdbLssaVpmpBqR4qEEi8ybSWQU6wnIF",
+	"ppLJjrqY7IkElc4fcFQbORoOShIcMtwie0ekMsLUIncUn47KTQ2XLW5ZFI2bzYB+KE/Q8R8rJ+QRFMJ0",
+	"OsoIUTaGWUmPNsaqlkNVzEdHi9ZlOcyK+YDhVGg5vK+W5XlGeYTyuheJHVKcBDKIpqyfKp3uJeHUj3sj",
+	"2DFSCliC2W4gv1ifMNl9HeXFjA7sC+fjLmqPVBG26Ns77YOm0Yc/z2aVZSPnQhvTqoWaVwdqNtitIvrp",
+	"tz/45Af/+unv/u3JR9949ttfbNiIWSf7ljFdFnz/qqnLWsZuLqhhH9V1Rja2CtszZ6HQY39QANqVxoED",
+	"Uaj/DQf+Mbnwg6QcB3yegfkye3pbXn6wpRSoXA7zHjiwgarh7lnQO5sFd+/CQH5OPOwGpF35EKwy4NY9",
+	"a5I3jvFXSajdaSLR3bER72PhpQ4AKECSRgAam0hp6hy0X5aQ8S34nJnebfyQfsbDXZBEBMOq8YHy48WX",
+	"y7FkpJ7JM3JSPsDVcIg1Z4zj6rhMXyBooOGgUZGkZL5zEcd2aXtkseq74dC1A8/GaWHZMBJJYmmVyZXQ",
+	"3JwNHaxdbrU3rnb1rTxJy4ZdhWSs4nFcwgtcSMPq/teF8NPa+SAeuBIDsi//9M8/e/q3H3zy//7x019/",
+	"awNZI2+p8/cZGxYmT2Z1R+cXwp1q7ZIjMod3dSdgV8lB2IZH0djTW0JUd63dJvOJl8JV+2X9nwVsaULv",
+	"SDh0Ag2IZ3babXfabu/Tw3bNSf+1J/51mP7jvqAiHtKkdlQTBm/L2lVfu49ckrBtPFW9Zsth2+1pQs0u",
+	"KhLg6K7Q+40jXUFheL/Q8wUQjlPWl95GToY0ERDh+mZAWec65m8Lom1ItkK29qrIR3B5F5FPlc7aMC7Z",
+	"JN7YpB9mAbrFqp+E4dqeOLdQvK2222dM0QuGkuDzFDCd/cXb0/JF23kbKt7YzVtS8eKNxDe13bqmXS6i",
+	"60Gr1+4Xa2vZCHuW0k77Z5kJjYMoJp54Vv+U9iJsP81pgu3LPGN+CGRZsuiC/GdiXg699uAPytdyhavo",
+	"nekDkZp+n0xZEoRQzJV17sAGl0hB7HsJqzK+HZdlszs3BB72iNH0cS4IYfhq4Fugi6HCCqWQorRjtoYX",
+	"sjJqQXwhJdGLgzJQrKiNVTs6bK/WC3k5F4lNw/5huz1Xr+F1ekhmsKG45Hud7pF180A87w6jX46m8bZf",
+	"vrhqwVXaTbgkxKTGArrfG9MaPGd8jUH0q6l+pikmnpCVpC86mpINeV4EP0nZkdgqilJbfbtYamh0P34e",
+	"YGopx4mUQCYCezgNkln+krSNKLaOEcCjyymT1deyzISE1D+nvCTuNeUJSWKf8QE1h3VAN6lC7CO3/Nwd",
+	"7DoH7esyfPWVaZDMDF5FjALFARuWxq4Ec+ZpgjeHcwXZ0NmDzKi5B3AKAnbFz1LcB212c5etAJ453rj+",
+	"EZ+bz/Nffj6Eet1BE3beDTC/xcFYy+qV8hJkwCa/a2798BV1dHazz23ANfTpThPZ5eyMMtKlYcSGYHhm",
+	"Ot5Ko7KHSSupMOKfcf/RDmXiVJ8m853Z/KRcXcpxkTo0awTUz7LKReb9KZVUQmb+/G0DixlnbUso7G3x",
+	"ndVhqpIewfODMFjFTFYQ17PLq/v03YDGxgiGBgEN++ZwNjaIXo/iU5p46LnK/LWlMuVb5ASmPOjOR5AZ",
+	"k8FgLvN0Q0vPIZ7Zjc+D0uC0g6UnbvNkF02PjKnPOHFruvO/WzsmHn0Ej8mm4Dsu8+wGl3KmQK7Pp4e1",
+	"rLK188WIYps4PbxsElNBuJp7cYWTi9ifTGjMoc/TJPQD5rIIWOmHkn3gomP0IvOBpC6O4pT1oEt1g/gh",
+	"jwi4/rziHpoeDlrw8m00vQ0lVUkXnODYKU12JYLH5bTFHWllWOFe0+eiFE1YDV2/8/1PfvItSP9eP+is",
+	"IkWVqFr9Yp989MHTf/7x05/+ppymlWDpGnmzEmxdIx0VnW6YP6YnrH8iT/zKdLwRkXwT33yH3k6uQ++z",
+	"n/726fd/8+TjHzz7+588/ct/+uSb/wef8/Q7337y8T8t8FVza9hT47h+xoKgqCggVGNOW90Ips3p2F2M",
+	"kS7MkG32lqk6g9uAmvZB2BLaRDSnlP8VPnss8NYjqba1UBFG9c8odH+5uJM2DBcwSm7KhnF6Md280243",
+	"pA8r7MtfEniK7nAi/nYFZvqOaUzEXYVYSs3IkU/3orBvEtGYD0+9hHgK7rwnvzqujmtm30Tow6kfFrBB",
+	"LExRAxSzQsRlucflripHbhbP5khDz9Y+FmE5tfa74SnsNLk/psCf2Y4gewEsZWkzeXnXntRoqxCEuHEB",
+	"gtbs3VwPUbORpnzNO/M7QgspQyi5PsoWcplumFfqrD1nQubWl/dM2bBh5Fh28k1MZuIim0MYI8LZeZiF",
+	"bLNJ93dpzO7BWE1DGXy1BX1RP3Uj0Ud773Yuf6/yFJdh1MxavChu2cLjuA0cmjlXWwKi6q2mW4qPgskO",
+	"RaBzQeeMHFQ/CxIO285eW8LY9znvn8F4FL+XBOf0QS9i5zTmsq1pZcsR2XjfugN96WOs6OYOmQSM0T4G",
+	"nLEPO+nimU6CsZ7XBkNC5U2OHpvi9aIpSzyX1dsCokbnNCYH7faRwHTH+qpOuw3+zZgm05jRvpqnMmUx",
+	"9fswA8jDiDn+RRMHE1rCUNGgvmbk41hY2V5CQmqByxSgnsRREnWnA9K9TPAxXjShLBi3gJutN2hyAsy8",
+	"YXLmLn1Ivt4hxsAgwpM4YEOH7BH4UhKw5PD6Y89w0eID4YUNh3g3UDc0711O6JHVyfAaTCYAsrwWuXr1",
+	"Lp2EmuA3T++8Q6g8FeRiFHFqHA1xRdfn9PC6YkXuAwX4nucL+cQj3tc7xOA9fhR+o7lPvnbfvPc2Hz72",
+	"oEFjTOEzzV88AOTiueYjSF2SZP6xZd6KGQe3bqqs1dObb0lzqSHoEZvuNh+SOu+fXfDWbT686Sd+wyH7",
+	"sBdcJn+AxWKDyJFjGlAe+4QHbBiCxz1pOOQ6GYAbXpMV0xBJQve8eMIdFl466VABeBSMJcRbG47LDlTq",
+	"BL5bG90NhxySsf/olD50yEswW+SUPnzstYyFRIe/59bcmndEfDn/GA4ki5IRplyQICE9P44DKnhqHhLS",
+	"JvSR2FBBEl6Sunfj5ORVYR12ac+fcqpYKK1QHRKR7x9EMTaLEu/0IaHVZYWThF+CScJqjzXjaJpQ3mgR",
+	"T36U3pTyRHojn99VP9W1cEBmCAJ55DL5T9Ik5lMuRn6i6caGVj6Xu/OYeNfGfHht7MdnltR74PMH4gKP",
+	"9ELqx5wESctlYu2KRJ2fkJD6csiTFC0gj+SgSMjG0QdKBqUwUkOh3FuKQz3kekRdhuqOcEo5nsHGEfEi",
+	"0/YF1NalptFcj2JcEis/yEnnLR0LQOGH4C/oE2hiIrRRfpal9SZMBYKnKydBY/6RT/gayGY2sJ7mRyrz",
+	"CaNDX4gUKQvRJ5AZyWdTVjFDqkA6bclCT+XwIokLNZcJVd5+SYJt8Y8OaPfO9do6ZkbJeezmBj4i4uSK",
+	"ZREnndRNod1uOIhA1SlHVWUUq1sUv/TyK9UUr2GoVLFK3aUckyiD5NcyUNnGYwuNj6qJda1teExUCQ6Y",
+	"F5dXgA9QJUtDdnT4UZ4UCe1kRIPYQp2k/uYpyYyKAqyz3lFRKdxeAGczX8hr+zMM0OoQaNmB3Vhhsj+p",
+	"37rJ86gHu3gEnJy8e+sKtxA0guYMIChFzQkgSIugFjkBJCTegQhGkYcIZ+LHyaW4tztNhDByGYs07wNG",
+	"LikoiLRDnbhJdXKzYR+nkIrDCer2IFbXcYdw+pCTNvRJl/CuceSyxJqoiD1UJuGlYAuMlreeD03SIW/V",
+	"+nOQEAHseIsI3kaDzHqor3WZtt3VJzvaIw0dW7CFmDG70X4QQAc6SEg0TRwJ6XBLdHW7wgWNkUXMkPRK",
+	"8Zlfu4+/vSA2yRfWyBfWyOfDGvnCqJjHqID2odA3tNNu54TbahbGm0LovLgGxlqMCgFMhMDIKkq5KAE7",
+	"IvwsmExo37FsjVlmxB78/0MePJDUPjAJXLdhkV/JL+yK529XFK3K8zcr3imA4s/Xohj7zB/S+NogirsB",
+	"jjYvtyZeh4uMen5IhMbGYd6RhL1YEGEYGIQn0YSTiyg+g6aAqgG4oK/hQMbUV2n3NOqd0cRlvYgx2kPW",
+	"DGlC9trtPfJW0Du7w8KAUYFxoJZUaKsw4kI2gL/+mj9NRtdkY/kzyjw1qlZIFPGulxvYAMBlnv7qKTO+",
+	"22sR/EBsQErwpz6Vo3f8oa96PE4hMZkTT18i0KvMrJbsaLnsBGs/ZIJYl6ZPzPcNx0vF04v1WAEbkig1",
+	"NCTLzMnyMlwCR9zgKTAtpxFZxJp44FEcQFKP2R5ACwQ7SUbWxXTa0Egpp+jwg0FS7Wi2srWCkDWq++B9",
+	"8tO/fvJ/f/jkow/+/Rcff/LTP66lQq58hEcFIZ/++Wef/vpbn/7ib5589HGWinwTo2CMX7nwmBbjKCh/",
+	"gNVdckkK83xSFM4v0F/X+2i30mhNlgUcC07Tk3xMMnkKc3QpXmbKi1F/PnfewQozPIyP3vroDnMjbCl6",
+	"j68k9a7PGsQHLhsqWWqSeaqUrqdlSUr/DGnyIAKB/gBrAktV7x1GyUTAAkOxFoWQhL2eqlNTNQQMplNI",
+	"m24SR2I1HPT4gcnnMtxIDg75g2cL5Wxqj7rPiWeRD4Soj1C9+GI6iWIcJT9uOGQSTmXe6XTcpbHLogHB",
+	"O+R3CMWJPjH9pokgMvQT9DwKktNg+7hFhA2ddmzWMx3SJ7gspsOAJ/HlEZoYmg9cxtaE5RmNKUuIP0gg",
+	"JQhddEAN9grKXwHqk5P6dCL0736bcJepbuQm+eBUkUxGU7MfyPn40TQBSDQJ2LCBAT6peiPGo5CSuoel",
+	"RNe8hjyCQbI4Yii0fLN6vspERaTxHuzLHdXeE38YMD2mVpyPd6aYPNVxaoJ1+p/t9iJVK+DXfReGCqzn",
+	"bRVKeRGrxliS3VKEpRLNUovytKe60TBFZ+jG4hWRKqdmnDxYDCU4cK+W/SogyoHYnUmU+CH8JKXw14T4",
+	"TfwgfFdeegqCTT8NwI34jwcvDfb9V3o1pxbwL/m9s2EcTVm/djTwQ04L3sTlczpFIOn+4w0bxdb2mUt9",
+	"QvMRrm3iCfjF8Bdgmofhdi4tEUOoL10jHPDE0HDyiSy6KFO6C1vCOQ2M2uNBL2KDYFgdS9PBIwiE2bqU",
+	"xFNpzkNFbJCQSRwwqQWFluaJHydHoKY95o/pq7CPPTLxg1joO5fJxzuER3GCflhxoZNO3+IjX2hrTnsx",
+	"TdASZpfgHev6XCwQ5xdR3Cdjn5+p9BFLu7hsR9TLKTDvBjL9OU5KsntJLmBLVQnKDQzbtzm2uXE0xb01",
+	"a2rnw+owLMX0+/3Y8MUKpdDeq4nTLS/AbWpccvXqVZy01qcgZwBcyfhrY0kJ6KxBZVkiYD06a/mVnU8y",
+	"qwXxAM4qCSz/ukregwmmB8FwGsv4Iy4ml6Jlc+K4wKKotosoS+JLMBikGJBDrPOZDUdEtwvvYOgySHDw",
+	"ULkNZbokZeCqjT5HEORFOMEzSDIsj7r3tfsevjYaDMTnSfgPPmWX8ZE/geHsiofS7NCdJK4I40t8Wanl",
+	"5ciuDH3x6fJbhUbVAXg1iJ0Tn3T9mBI/jv1LnGmojJOMLXMFXbp8kzpCThicy6k4pAlAGEQzEpntqIEy",
+	"LRi1sXAlXLlHaJqf6uKkY77X5Bcs2WuFPsJSggq+fHE34BsFK79bdlAZr8qcg/MbQKs5B5ea/bykj7Bu",
+	"fJgUI1T6aoI7p47pFNVisMCPWEul12YMss5Mg8wpfatxZ2GP2I2bcgXnYE7YYOgEofmiCgW6LIp4gyYI",
+	"m64o+40rKb0ev6kVtysHB28Hg0QFc63Y2FFRvDDgfApDts7ACQjhvrr8F/ymx3iqJ/LEv3RZwM79MOg3",
+	"WuQ9SZYMIMKJuxhF6oSnAcWebDSlMplgorDYGbS/YTU7p45VDN7l0N0mo3GrxNgU7xYhdh3+wfeMNdux",
+	"bjPsxQ2UFa7mNkJd9nJuq0NfMEik5LrChYxbi5mXEeJ8mEthfzDmw6qJnck0Zpxg0EXWdVop5Z6dnec5",
+	"5OpVmb8PnuOrVx0ShX1ocyTngMvbXeaBX+5GGFCW3OZDbJn8qBdOeXBOG8dGcmj+QvgLTwNR8p3y2S3i",
+	"Bfw11kf/aTylLlP5sjGVex3kP5DWIvcijPF1/d6ZA748eKjXM19p1rzWxY08aeikoZj2aHAOmd63FXuE",
+	"lefJhGDPAVaJ0+6RLhXvFg+jIXTiu8Ixrzqhj5IWOSExPY/OqE7eJ2eUTnA8B6cPQWkF3GWqchaT7vEe",
+	"SFHvUVKXL7t3OaFkr9PuQEdAK+FPWZ16ObWBqvgeBjyBy1ym+CmY2cKWMnoGGqc0bcICo+TlA9XqBDHM",
+	"n8XBo3k1mxYZSAPYKHVKp5CS5CJSPqEB8TBv+gEUUvd8rKeW/+rivzzHKsQ32hMOVBdIeYPsIKBvs9oa",
+	"WL0P5Q0oz+T1x7P78BQChTT71j5DMsHVLkZIM8UhQ7qkDAGxhssKZ47kD5HRrgD3GbAp4LlnHh7n+hoY",
+	"M0o6e5A3XOQvyOTg70C3na7fv2Gx29IvvcxPtd7ITwqyWUES1o722mCOWGxdYpKp1OvvirWuJkfu+jUQ",
+	"tPxw/xxReJSMBjzr5s6hIuZUPG0jHEJJL7Thg7WOp6tiFj5yfSsHykyFam3XMmq31IhSB9747OsHh5Y3",
+	"YAOcXbAl+yzfWBbHFDrGNniEwJpYxHeQkYYb7y9ULevK+gxltFGRBBSaQ6sv8HCR2fqY1DG42nBIqfLN",
+	"arcCfTs7FJWXo1XtjKy+PVrdWhqwZMtsoo/REl2MKuWj+bJD01LK7HBiC8BCaLAwG9bf+/PBjHZKlgjM",
+	"OTYBwyrDSaFUdGWWiSwlo+XZq33drQmQ7taO3NqTP/386a/+9B9//JtP//z3z378uycffePZz37x7Pd/",
+	"/env/u7ZH77z7C9+59YepzfL5F3xub2Yyv7ataPO4fX2K68c7LXF/zlGbzTwpN6lfkowH74eR2NYSiEi",
+	"eueZPmmcsn6mK6D4U+F7xA80fh17m9eOaqMkmfCja9ekGGn1ovE1/9xP/Lj1/mRYUze8E/TOZIj56R9/",
+	"/uSjv9K/vGs6eMUfH8r/jc9prBg75sPO3r6ilvMgSnOalVt3b9lg9AqZtYXapK6MDtPeRRuM9YmSt8Uu",
+	"9PKd5idYESTd6/edmp8kfm9EobYT171XpUAzu1H+Azbksx/84el3PhQb8sNffvrhL//jj3+xyA48xJ1B",
+	"HyERhTtRevMrtmK67wp2Z+EL59+Ke2V78dnPvvv0H/6hci/uZfeizDxI2Vq+IZ0Vl23bQqRyCYuEiQwH",
+	"vTvlo1tyUEOf8l7tSJCHu+rJx9+WtP3wQySslr4ouHP6Jb8/pDcQQsldEtw5FU88xUCQuE4cRz9MOZYE",
+	"CVRFpc98/IVkWyU6lUOYc7ovR1EoOyykLeBMN97y0/L9fqbQ9Aono4AnUXxpujj5cM55IwLGAGiw3Jql",
+	"5ddzjGkb+RwrLbO+TOX2tCvHWd/iE/E4fci9xhFOzzWvjQMOYS1sZBH68RDyYTCTntSDRNbaDwXS60cX",
+	"rOGQi1HQG6mScaONBxgnrTyJY/+SdKnVmwDy4sek7vFghnvM48MSD5hX6Olq2J1I4BVzeOGqfG2Z2SKF",
+	"bz2ShaB0EDwiCQ1DLtlU2BjgEBoDmHxqBn3ejFgzpjxptFxmLVJbtTaQC5kNEeYL4qdWLfwcXbixdEPt",
+	"0jEf8rQ5gCphgAYoFmFQ0wgkHZG9vXabfBl/vEt7NJioySguQyFl9Hcx/Ll92TTF70NYoU/Pgx7lOU8k",
+	"pw9Jl15G8vrMaVX9ImZ6LP1e4fQ/x2UZ4yr7knlHt1he3DKvo2CyKQZPUO/tgOcROHwbuDnLh1Xgnkj3",
+	"Ru3olVdAD8mEiFXH3pVXti9OWaeUsCUCxQu41fjQ9KnNR1HxUOVS95o4RvcuonxLhesHh6hAcgaDSsjB",
+	"AU5p9xhr89+62ZjlsZrB9L317Ib5h8kWHrHNu7PKDlCZJ0vINfRlGNLNqvVfxqux9BDDpXpAqAGGpkTd",
+	"KZeLcSy2O9G4ZBPOiXiFUn5tPEkuvaVHG/vxWbaJCogBhI2oVuuZThIa6JbM21uyCXVVo4ki4DEHLBb3",
+	"8CKoWxT2JxJDHxcBCAvWIODxE9kdS2FkMi9EXgMeK0BTDhEWCWZv54PQkjxjoHG2dRfYBYjzNdrCyyXm",
+	"wmktunNEAaD57KOy23zIX0g0VhIwkjr3lVe2jcGq6enc3/BI6dkB4MUo2VhotYyM5YHfCqvi7G0PnKUn",
+	"bSdBGT/KwzLZeW/vswfJthoM/HzhP3OfbylRE1Bf6mJB2LMAwJsbzmnwhol91YmaGgThxRZuI34CyK0Q",
+	"uLXILZaBMnp6D3qWZCc68dhj6GWi0r7SS4yMOQt+CVSkplmKh5qBtCjuB8zXUIjLirxcxqPLVMqjyiYU",
+	"DxPLuGD64xpwY6fdIeBVF6+aCRm7UTJKExYtHltg0GXzoMElUZ5MqCAwigbH/klOAQjXubhVWC+/kUpT",
+	"Ag0UeEz8UJyNS53N2tkvxob4+y6kB0L6yCns6WI3TxIHaK5IJqb5EZarB7dEEJtrvmRWkgo3rQ4wV0V0",
+	"ZbVaCyfzseh02huthLvRBfqcsWWeIQsCS0HDfrvTlAcF5Up/Fa6suEK4q+9csOdGw9zq/64SGtuouElF",
+	"wkxgGSyiToVq65QjXnLhcxQo3UtisXI3ss6KD3JZyplRfKGlJsTelJuWvQgZZnOc2fTV+zl3dNVqBzyr",
+	"Mkshd9Ex3QboNk7dlvD23YyiXSfU1rkEsFAzZvgJkGgO78uN8nNqh8Vz/fDg12G8H6cPG8g3wPbip2pk",
+	"fypAJjeAhoDCfRoG5xSbygNshsbqslfUIPQTOTdkkCa+1TmlxHvUFH9o9iI2CINewj2IhxsJKx7pgKDS",
+	"Pllwd3qYk+MBrk4dhPOE/xvHZJ/U92Bz93p0kiBgv6Bh2MA3ucycRS2zBQpeVp5F0Dgm18lFHCSIzYoy",
+	"CvAD5PWygsqohnQZVPkaNVqSmbJAi0Td92kvKco4GBw05U1NeTGXA8ClfaBKwFrms4PEKvl6PYpdJv6T",
+	"1D3DdBFIu9OQrdk9K9uPuLVWq+XWHoPvXXYqwZwzmaEYoJmhdsAVmH6hM8/S+1vENJY6nX1Sv3cJPRLF",
+	"WydTPqJ9WU7elM6QvnTL4xceEx5hq+JLS7BD1RiWyt9h4aUsHhN2mGnpDWmiZqM/MgxV2QDT6E+PZhaM",
+	"MPWxrwuYMBwPiPhalfAggIaqZsOVlQ1dTKs44KQ/jf1uSFuZQr+xHteOfOzT8SQSDMJEFO6PtTIX/6Nq",
+	"+cTfXWY8SZay6w/EoTUx5dMwgVJDOVOGcNqLWN+kDBnbIl+VNXpBYs6FAAJdKCoTDMNEOL1l0zZCYdQ7",
+	"OyaezPWDCzpCFMCZlm9ryEekGXA69cTIo/Nc5svSEfz7FU5krOlY5piA5XUFqx7P6EQCH2h+iofsityX",
+	"RVk7+wdNfG6TSSqaPus3B36PNqdxWGC9Y0pgofVO6hejCHAWvM+HnRkx2ijt8N2Bba5sWEYv0rrNNGYj",
+	"OypgQEddG9NeMAkgvG9IUdJpwOj7aCDvHRoFk/aV+3LuqZSBmrtW9CjjDRgHnEMxZUymbMrFHlZnGGSa",
+	"PDvqTDsEpd81NSlZ3Z8mH2l6wBPQOTb4m/WMOubl5LqApmbTA9uRoBVHFKeP7LTb18uKFNX1MNI49Htn",
+	"smWsAaA7HfEG4w9ZKIfeh1SjBNxlejKy+HUve/t4muAv+/Z96Q/Xs7ekPSUEqiB1P+QRtpjymcuQF6hI",
+	"fdmOt8j1Ia7YjbpIAGn36KNceZ180OOiHOR5U3XNfNjlaiOrnDLIZtkxrrO3f4VD88asw0VxJM3Dfvrt",
+	"//n0ex+kmcczPhDt+CU+cN5uGHdp77yE/SbVP/3N0+/9aA56ledm3QtS7UgqIPgff/30X/7w9Fd/KqY5",
+	"zVK3/E3VVO8vSHWnvd/sCn2Y96+swOHNbPlKt9Sq7C2oz1D7upq9lV6s8hH2myG5INF+f+Hkwv0mKozb",
+	"Qsi/KERfb8LjNc2pOFSvBa8RKi5wr6Davyb+gs4Nq+uLz7KhmDnk5nPmBDxW6aq8PkgtQfV++5PKynRw",
+	"h6/ti7WkKK+HKiguWZIlqZGS5wsah02eXIYU7E0NFnGMgTQbm2O/ryrCgTvH2rwR5seFQL3S2DJmZs/H",
+	"2kzhmsnafNHaLB7XFik5s1l8sIKyripHV36cshJ09dkJLM7soq85WGCa1rrkatVCrhULsjZbdzVbpc7v",
+	"yDxF4L3x9JhiWF1Reo9+Bh/PqR5JZnlo2p0GYZQK0wIML2zWYziHYD6j8vQ05JzY2XXzC0Q5cP2XS59J",
+	"jfI502fK8XFZvzHcsYv1G1stgnLr5hIxlDJQmr6pk0taEgouaxzLZTi2/FsXPhLBxY7dZgRFbAif9dX4",
+	"NVjuJCJBNRVl+NGkYq84biVeCCyhlJH0KY+Xgn7m+4p4r50CgfJcaBpwdA2swTShr6FbDirOGeleKhw2",
+	"pAnCsAdIwoNwVkZXFvIV0no9yxt5LoHY4zQKiX2tYH4B9gFUR7KEBAtr5ed/VGOpXJHu/p4q0i0qojVK",
+	"smUkfYk2AHkkND/VMyvV5ygkX1fzgkJwgTqpsOXAjOrzinrp4jrmmd+xhLKdN2bYpywJBoHywmMcRQPO",
+	"5QKJp6B25gwjSnwzV5NcjCUKSY2xRCGnQHjAqTwwOzBmWsgHEqJVN1+UU1AHQaim+FMyDM7leEyeb7aP",
+	"o+4hOOLHkBJHcCQXTuiPqZru6zIehJTBoO40iHS+DxoMRmJjWUbAE1VozEdRnKhujjKFjnv5nn7skvjT",
+	"ZCTWsefrtsZVzfFK280DkH3eDtK9Jovu4TazD6m0oqJpAh8NW3FWZ/ZMP/ZVOsOLLbRyQ3gjtUSin1s3",
+	"+SnukbyJbbQHMrcVhlRDOkiIYIaOj8DUXme51vnryId/w9hGG4b71iYpxI0mgmER7pYjFa5VIU4XBZpb",
+	"IyOoJYLYFidu7WSajKI4+G8yx/RLIOkIBrjxFohvu7UllExuS1Womqk+ltA7aUYjkmd/9b+e/u+/e/rP",
+	"P3r2L7+vObXB/BYiK7ANl5neVbavZ3yYP5nc9tmQxm/TcxrCszf3rcMw6vqhsHBu8+GdSQKvWxcD1nd+",
+	"FhheJm5QM3JMHbZqc3v9IEOHgw1Zoa1tDYxjpGG7z9DB76mB02olPId4clVlnJw+8tIO92wQtWReeYuc",
+	"QFBKa1VHdtVFcxzbM/hdYZ65bBDQsI+x82DIAO7UfQJ/NcZYQ1sQ5dbFRq1+GDaOiZfuS0GgvXGBTpd5",
+	"2R3mma/LaXCd+4MBdlLPfWBjjpT5zn57n7wnb0Rm9q3MonqQZCslVTgchqHKTJBBHGCqUF2ms+xf4eQO",
+	"O6XhwHyyuPN1uNT4ayObS28P1Je7acE2/fBo9WE7kLduVT9V5K1jdxMjUio/P6+i5bkwRdDP/vbJx8Vj",
+	"plefAGD3K0VvkXgvV/MccJar5VqZh+hnP/r50+99UDi9e01jerLSpByOSepQU/zww09+8q2F9AWjFw/K",
+	"9OOzH3747Me//+TXH865PIt5S9+ztvvGM66XKOVL5dJyTklcxCV8kovNQMiQuY2p4dntufXR4dnNs6XE",
+	"4ffkimbkfCFoyCYQp8u0yJycx8qZgjpgGoe1o9o1fxJcO98HMS9fnDf0YV42pjmi8oPZN3Vr5qhDlMEA",
+	"7WLUJMhpMpLzkizcYuIk43K5r7OXo84kxvnkjtK5OqtSe5yN5+E1BU8E9zl3VHWfYz0bHjme4rxE/Szw",
+	"NBY86hSDkI5qG+dgdrwa3wMtN2Js42B+6pgPCx52orcDjZt2k181Ybbezx6tfbEE2BKhdaA3prkM5pOK",
+	"3irkDCbPClFkkSmHe+RvEnpQgsc3T2XjoEkcJVF3OiBxNBW4VPUUUmvtkJR43Q2E8P6ZSez7HJqDwM62",
+	"08Hl5sTMTLG7IGMbKhmPiSfHNV0EjJNggPWNAkJOYipQrHhD0Jd78stgudZQcrWFJqh5c5qvnr5rX9wl",
+	"beTiy6Jp3BOfVJBS2mkKOpojRUgSTYKepE4a1pLp+nPF0Savkjdeu/fgnde++trpvQenr33FwQS/V8m7",
+	"77399oPbp288+NJ/1X/fJ6+S09feuSn+fmykWpOBwHqQX0FgSBVePPEvw8jvwxbrxUEXwwg+v2Q9ISbU",
+	"f7Qu/XHY0Py84Gm08pZyjdq81cnKUp2KXc6JF5s3HEGpqM3d8i82v2wGp/eaF7TLYWYnZPE2Y/owMOlU",
+	"rNejPYkLHlZdflojFqXZdRE77YgkkJSucxfqmaz1+bPVfXYpTQ71LJ1xLfjXS8JLEgZnVHbtU+53L78g",
+	"NyS2MZdCZ9P0jAJbbnEd6HJrmGXv1kgd4mRAQGMGr/ebFyM/MRgOgKnnxwLgG6wWV6WjVHFB1VUZ7lbU",
+	"jHjpxvNwIE8E0skPC1PmZSKmDsBohsk0V7BvTF7ha9H2raPPXSUryybx4j/kKjl2TrORD+CQVqvVsMXG",
+	"GPO3j4hK5J7B2OtNtc7NLpKpWJnZBVBrk+Whl3o81Deb7uu3qP3d9uUG1Tj1fQapB03bWdcEJ2vzjNpU",
+	"FwQbvBQaiqszHyGlvS6MN3K2MbQM0hdbYIQ8Ir1orDuPSk/looLtBo6pfFeYxtxmEWobR5PjEC8dImmz",
+	"rTmDYYfGeZGDMZuGwV4koORlxLgsw630JEBIFdtDS0bJwdqqIgPNjyKzg0EtSTSmMA0yRH8r8AY9OgCj",
+	"7ojn58S9tGnqegSWFP2qh+wI4v8y3gtnLHNCTLLxO2ew8aUmEoXh62YkyUp3HAa4zYs8fH+RyElGMaXq",
+	"8BtSxyGTcGo1sLjCZVlQwPJlQRqtNbLS5q44FfaeMmKdMJDLEGGOUUlj8ylzk3WV5pYaHD2iMa2QHXBS",
+	"CVhdGZYUVXCVVXwdp9hL19QJUy+TJaQZktBHSZGq8nS+UVFd2EJH7OWmuF9VwhkcsPKY1M+Zb8f6J2Ek",
+	"mEHIWMY/g0TVXtAU3wQci4zOadz1k2CMCUUkCMOpNqVkCAqme2teoMVyQ/tL32NBkjtbnhCbeCWkZ3j6",
+	"vWhjW65/UvfJOAjDQH4GAeu6sQj7BnvN93nE0CBhYCOZmyh1abYMRy+ZCtIf33/8/wMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

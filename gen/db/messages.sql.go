@@ -639,6 +639,27 @@ func (q *Queries) RaiseSendersHasReadSeq(ctx context.Context, arg RaiseSendersHa
 	return err
 }
 
+const raiseSendersReadMarks = `-- name: RaiseSendersReadMarks :exec
+UPDATE conversations c SET has_read_seq = GREATEST(c.has_read_seq, k.seq)
+FROM (SELECT u.owner, u.conversation_id, s.max_seq - u.back AS seq
+      FROM (SELECT unnest($1::text[]) AS owner, unnest($2::text[]) AS conversation_id, unnest($3::bigint[]) AS back) u
+      CROSS JOIN LATERAL (SELECT x.max_seq FROM conversation_seqs x WHERE x.conversation_id = u.conversation_id LIMIT 1) s) k
+WHERE c.owner_user_id = k.owner AND c.conversation_id = k.conversation_id AND c.has_read_seq < k.seq
+`
+
+type RaiseSendersReadMarksParams struct {
+	Owners          []string
+	ConversationIds []string
+	Backs           []int64
+}
+
+// RaiseSendersHasReadSeq for StoreMessages' batch, whose seqs the statement does not know: each (owner,
+// conversation) once (the caller aggregates), its highest message max_seq - back of the conversation.
+func (q *Queries) RaiseSendersReadMarks(ctx context.Context, arg RaiseSendersReadMarksParams) error {
+	_, err := q.db.Exec(ctx, raiseSendersReadMarks, arg.Owners, arg.ConversationIds, arg.Backs)
+	return err
+}
+
 const readMarks = `-- name: ReadMarks :one
 SELECT COALESCE((SELECT c.has_read_seq FROM conversations c WHERE c.owner_user_id = $1 AND c.conversation_id = $2), 0)::bigint AS mine,
        COALESCE((SELECT max(c.has_read_seq) FROM conversations c WHERE c.owner_user_id <> $1 AND c.conversation_id = $2 AND c.conversation_type = 1), 0)::bigint AS peer
@@ -804,6 +825,141 @@ func (q *Queries) SingleSendChecks(ctx context.Context, arg SingleSendChecksPara
 			&i.RecvExists,
 			&i.Blocked,
 		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
+const storeMessages = `-- name: StoreMessages :many
+WITH s AS (
+    INSERT INTO conversation_seqs AS cs (conversation_id, max_seq, max_seq_time)
+    SELECT k.conversation_id, k.n, $1::bigint
+    FROM (SELECT unnest($2::text[]) AS conversation_id, unnest($3::bigint[]) AS n) k
+    ORDER BY k.conversation_id
+    ON CONFLICT (conversation_id) DO UPDATE
+        SET max_seq = cs.max_seq + EXCLUDED.max_seq, max_seq_time = EXCLUDED.max_seq_time
+    RETURNING cs.conversation_id, cs.max_seq
+), m AS (
+    INSERT INTO messages (
+        conversation_id, seq, server_msg_id, client_msg_id, send_id, recv_id, group_id, sender_platform_id,
+        sender_nickname, sender_face_url, session_type, msg_from, content_type, content, send_time, create_time,
+        status, options, offline_push_info, at_user_id_list, attached_info, ex
+    )
+    SELECT r.conversation_id, s.max_seq - r.back, r.server_msg_id, r.client_msg_id, r.send_id, r.recv_id,
+        r.group_id, r.sender_platform_id, r.sender_nickname, r.sender_face_url, r.session_type, r.msg_from,
+        r.content_type, r.content, r.send_time, r.create_time, r.status, r.options, r.offline_push_info,
+        CASE WHEN r.at_user_id_list IS NULL THEN NULL
+             ELSE ARRAY(SELECT e.v FROM jsonb_array_elements_text(r.at_user_id_list) WITH ORDINALITY AS e(v, i) ORDER BY e.i) END,
+        r.attached_info, r.ex
+    FROM (SELECT
+                unnest($4::text[]) AS conversation_id,
+                unnest($5::bigint[]) AS back,
+                unnest($6::text[]) AS server_msg_id,
+                unnest($7::text[]) AS client_msg_id,
+                unnest($8::text[]) AS send_id,
+                unnest($9::text[]) AS recv_id,
+                unnest($10::text[]) AS group_id,
+                unnest($11::int[]) AS sender_platform_id,
+                unnest($12::text[]) AS sender_nickname,
+                unnest($13::text[]) AS sender_face_url,
+                unnest($14::int[]) AS session_type,
+                unnest($15::int[]) AS msg_from,
+                unnest($16::int[]) AS content_type,
+                unnest($17::text[]) AS content,
+                unnest($18::bigint[]) AS send_time,
+                unnest($19::bigint[]) AS create_time,
+                unnest($20::int[]) AS status,
+                unnest($21::jsonb[]) AS options,
+                unnest($22::jsonb[]) AS offline_push_info,
+                unnest($23::jsonb[]) AS at_user_id_list,
+                unnest($24::text[]) AS attached_info,
+                unnest($25::text[]) AS ex) r
+    JOIN s ON s.conversation_id = r.conversation_id
+    RETURNING 1
+)
+SELECT s.conversation_id, s.max_seq, (SELECT count(*) FROM m)::bigint AS inserted FROM s
+`
+
+type StoreMessagesParams struct {
+	Now                int64
+	ConversationIds    []string
+	Ns                 []int64
+	MsgConversationIds []string
+	Backs              []int64
+	ServerMsgIds       []string
+	ClientMsgIds       []string
+	SendIds            []string
+	RecvIds            []string
+	GroupIds           []string
+	SenderPlatformIds  []int32
+	SenderNicknames    []string
+	SenderFaceUrls     []string
+	SessionTypes       []int32
+	MsgFroms           []int32
+	ContentTypes       []int32
+	Contents           []string
+	SendTimes          []int64
+	CreateTimes        []int64
+	Statuses           []int32
+	Options            [][]byte
+	OfflinePushInfos   [][]byte
+	AtUserIDLists      [][]byte
+	AttachedInfos      []string
+	Exes               []string
+}
+
+type StoreMessagesRow struct {
+	ConversationID string
+	MaxSeq         int64
+	Inserted       int64
+}
+
+// The writer's one statement for a batch's accepted messages: reserves each conversation's seqs (one row
+// lock per conversation, taken in conversation_id order as every writer takes them) and inserts the
+// messages with them. Message i of a conversation's n gets max_seq - back with back = n-1-i, so the writer
+// knows every seq from the returned max_seq. jsonb NULL is a NULL column; @at_user_id_lists carries each
+// list as a JSON array (NULL: no list), as a text[] cannot hold a list per row.
+func (q *Queries) StoreMessages(ctx context.Context, arg StoreMessagesParams) ([]StoreMessagesRow, error) {
+	rows, err := q.db.Query(ctx, storeMessages,
+		arg.Now,
+		arg.ConversationIds,
+		arg.Ns,
+		arg.MsgConversationIds,
+		arg.Backs,
+		arg.ServerMsgIds,
+		arg.ClientMsgIds,
+		arg.SendIds,
+		arg.RecvIds,
+		arg.GroupIds,
+		arg.SenderPlatformIds,
+		arg.SenderNicknames,
+		arg.SenderFaceUrls,
+		arg.SessionTypes,
+		arg.MsgFroms,
+		arg.ContentTypes,
+		arg.Contents,
+		arg.SendTimes,
+		arg.CreateTimes,
+		arg.Statuses,
+		arg.Options,
+		arg.OfflinePushInfos,
+		arg.AtUserIDLists,
+		arg.AttachedInfos,
+		arg.Exes,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []StoreMessagesRow{}
+	for rows.Next() {
+		var i StoreMessagesRow
+		if err := rows.Scan(&i.ConversationID, &i.MaxSeq, &i.Inserted); err != nil {
 			return nil, err
 		}
 		items = append(items, i)

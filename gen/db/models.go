@@ -157,6 +157,15 @@ type PresenceProcess struct {
 	SeenAt    pgtype.Timestamptz
 }
 
+type SdkSyncSnapshot struct {
+	Version   int64
+	Kind      string
+	OwnerKey  string
+	StateHash string
+	Items     string
+	ServedAt  int64
+}
+
 type User struct {
 	UserID           string
 	Nickname         string

@@ -228,6 +228,37 @@ func (q *Queries) LivePresenceConns(ctx context.Context, arg LivePresenceConnsPa
 	return items, nil
 }
 
+const livePresenceProcesses = `-- name: LivePresenceProcesses :many
+SELECT process_id FROM presence_processes
+WHERE process_id <> $1 AND seen_at >= now() - $2::bigint * interval '1 millisecond'
+`
+
+type LivePresenceProcessesParams struct {
+	ExceptProcessID string
+	TtlMs           int64
+}
+
+// The live processes but @except_process_id: the nodes that should answer a question over the bus.
+func (q *Queries) LivePresenceProcesses(ctx context.Context, arg LivePresenceProcessesParams) ([]string, error) {
+	rows, err := q.db.Query(ctx, livePresenceProcesses, arg.ExceptProcessID, arg.TtlMs)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []string{}
+	for rows.Next() {
+		var process_id string
+		if err := rows.Scan(&process_id); err != nil {
+			return nil, err
+		}
+		items = append(items, process_id)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const lockPresenceUser = `-- name: LockPresenceUser :exec
 SELECT pg_advisory_xact_lock(1304, hashtext($1::text))
 `

@@ -197,6 +197,9 @@ const (
 	MaxPullRanges = 100
 	// MaxPullNum: the largest num of one seq range; more is 1001.
 	MaxPullNum = 1000
+	// MaxSeqListSeqs: OpenIM SDK profile only; the most seqs of one conversation in a 1005 request (and its
+	// conversations are at most maxPullRanges); more is 1001.
+	MaxSeqListSeqs = 200
 )
 
 // RequestFrame is a request frame (client → server). `data` depends on `reqIdentifier`. Keys are

@@ -49,6 +49,16 @@ export const ErrCode = {
   /** 1207: the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit */
   GroupLimitReached: 1207,
   MsgAlreadyRevoked: 1301,
+  /** 1501: OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token */
+  SDKTokenExpired: 1501,
+  /** 1502: OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) */
+  SDKTokenInvalid: 1502,
+  /** 1503: OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) */
+  SDKTokenMalformed: 1503,
+  /** 1506: OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again */
+  SDKTokenKicked: 1506,
+  /** 1507: OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token */
+  SDKTokenNotExist: 1507,
 } as const;
 /** One of the values of ErrCode. */
 export type ErrCode = (typeof ErrCode)[keyof typeof ErrCode];

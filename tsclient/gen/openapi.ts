@@ -1169,6 +1169,528 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/friend/get_incremental_friends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Friends changed since a version (SDK sync)
+         * @description The friends of `userID` that changed since the client's version (OpenIM SDK friend sync).
+         *
+         *     The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+         *     pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+         *     `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+         *     is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+         *     the current pair: the client rebuilds the whole list with `/friend/get_full_friend_user_ids` and `/friend/get_designated_friends`. An unchanged list gives its current pair
+         *     again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+         *
+         *     OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+         *     a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+         *
+         *     **Caller:** `userID` itself, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+         */
+        post: operations["getIncrementalFriends"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/friend/get_full_friend_user_ids": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * All friend IDs of a user (SDK sync)
+         * @description The user IDs of all friends of `userID`, with the friend list's current `version`/`versionID` (as
+         *     `/friend/get_incremental_friends` gives them). `idHash` is the client's hash of the IDs it has (OpenIM's: the
+         *     first 8 bytes, big-endian, of the MD5 of the JSON array of the IDs in the order this call lists them, oldest
+         *     friendship first); when it equals the server's, `equal` is true and `userIDs` is empty. 0 never matches.
+         *
+         *     **Caller:** `userID` itself, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+         */
+        post: operations["getFullFriendUserIDs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/friend/get_designated_friends": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Named friends of a user (SDK)
+         * @description The friends of `ownerUserID` among `friendUserIDs`, in request order; IDs that are not friends (or not
+         *     users) are skipped.
+         *
+         *     **Caller:** `ownerUserID` itself, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** acting for another user 1003; an unknown `ownerUserID` (admin callers) 1004.
+         */
+        post: operations["getDesignatedFriends"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/friend/get_designated_friend_apply": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The application between two users (SDK)
+         * @description The friend application from `fromUserID` to `toUserID`, as a list of at most one (empty when there is
+         *     none). The SDK reads it when a 1201/1202/1203 notification arrives, to fire its application events.
+         *
+         *     **Caller:** one of the two users, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** the caller is neither user 1003.
+         */
+        post: operations["getDesignatedFriendApply"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/group/get_incremental_join_groups": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Joined groups changed since a version (SDK sync)
+         * @description The live groups `userID` is a member of that changed since the client's version (OpenIM SDK group sync). A group left, or dismissed, is in `delete`.
+         *
+         *     The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+         *     pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+         *     `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+         *     is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+         *     the current pair: the client rebuilds the whole list with `/group/get_full_join_group_ids` and `/group/get_groups_info`. An unchanged list gives its current pair
+         *     again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+         *
+         *     OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+         *     a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+         *
+         *     **Caller:** `userID` itself, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+         */
+        post: operations["getIncrementalJoinGroups"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/group/get_full_join_group_ids": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * All joined group IDs of a user (SDK sync)
+         * @description The IDs of the live groups `userID` is a member of (by join time), with the joined-groups list's current
+         *     `version`/`versionID` (as `/group/get_incremental_join_groups` gives them). `idHash` works as in
+         *     `/friend/get_full_friend_user_ids`.
+         *
+         *     **Caller:** `userID` itself, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+         */
+        post: operations["getFullJoinGroupIDs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/group/get_incremental_group_members_batch": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Group members changed since a version, for several groups (SDK sync)
+         * @description For each `reqList` entry, the members of `groupID` that changed since the client's version of that group's
+         *     member list, with the same rules as `/friend/get_incremental_friends` (`full: true` with empty lists for an
+         *     unknown version). `group` is the group's info when the reply is full or the group itself changed, else null.
+         *     `respList` is keyed by groupID. Groups `userID` is not a member of (left, kicked, never joined, unknown) and
+         *     dismissed groups are left out of `respList`: nobody reads the members of a group they are not in. A group
+         *     listed twice is answered once. The reply stops adding groups once it holds 2,000 members in all; the client asks
+         *     again for the rest.
+         *
+         *     OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync).
+         *
+         *     **Caller:** `userID` itself, or an admin (who may read any group's members).
+         *     **Notifications:** none.
+         *     **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+         */
+        post: operations["getIncrementalGroupMembersBatch"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/conversation/get_incremental_conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Conversations changed since a version (SDK sync)
+         * @description The conversation settings of `userID` that changed since the client's version (OpenIM SDK conversation sync). Conversation IDs are in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`). Only settings count as changes (recvMsgOpt, isPinned, isPrivateChat, burnDuration, groupAtType, msgDestructTime, isMsgDestruct, attachedInfo, ex, minSeq); new messages do not (their seqs come over the WebSocket, 1006).
+         *
+         *     The list is versioned: the reply's `version` and `versionID` name the state it describes. A client sends back the
+         *     pair it last got; the reply is then the difference to today's state: `insert` (new), `update` (changed),
+         *     `delete` (IDs gone), with `full: false`. When the client has no pair (`version` 0, `versionID` ""), or the pair
+         *     is unknown to the server (too old, another server's, another list's), the reply has `full: true`, empty lists and
+         *     the current pair: the client rebuilds the whole list with `/jssdk/get_conversations` or `/conversation/get_all_conversations`. An unchanged list gives its current pair
+         *     again and empty lists. `sortVersion` is always 0 (this server keeps no custom order).
+         *
+         *     OpenIM SDK profile (docs/decisions.md#d45-sdk-incremental-sync): a version is kept only for the last few states
+         *     a client was told of each list; a client further behind gets `full: true`, never a wrong difference.
+         *
+         *     **Caller:** `userID` itself, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+         */
+        post: operations["getIncrementalConversations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/conversation/get_not_notify_conversation_ids": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Conversations muted by a user (SDK)
+         * @description The IDs, in the SDK's form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`), of the conversations of `userID`
+         *     whose `recvMsgOpt` is not 0 (1 do not receive, 2 receive without notifying), sorted; at most 10,000.
+         *
+         *     **Caller:** `userID` itself, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** acting for another user 1003; an unknown `userID` (admin callers) 1004.
+         */
+        post: operations["getNotNotifyConversationIDs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/msg/mark_conversation_as_read": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark a conversation read up to a seq (SDK)
+         * @description `userID` has read `conversationID` up to `hasReadSeq` (and the messages `seqs`): its `hasReadSeq` rises to
+         *     the largest of them (it never goes down), which clears the unread count. `conversationID` may be in the SDK's
+         *     form (`si_<a>_<b>`, `sg_<groupID>`, `n_<userID>`) or this API's (`single_<a>_<b>`, `group_<groupID>`,
+         *     `notification_<userID>`): the prefix tells which (docs/decisions.md#d46-sdk-conversation-ids-on-rest).
+         *     `hasReadSeq` 0 with no `seqs` changes nothing.
+         *
+         *     **Caller:** `userID` itself, or an admin.
+         *     **Notifications:** as `/msg/mark_msgs_as_read` for the seqs `hasReadSeq` and `seqs`: 2200 HasReadReceipt to the
+         *     senders of those messages and the reader's devices.
+         *     **Errors:** a seq beyond the conversation's maxSeq, a malformed conversationID 1001; acting for another user,
+         *     not a party of the conversation 1003; unknown group 1005; not a member of the group 1201.
+         */
+        post: operations["markConversationAsRead"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/group/get_group_members_info": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Named members of a group (SDK)
+         * @description The members of `groupID` among `userIDs` (owner, admins, then members by join time); IDs that are not members
+         *     are skipped. The SDK reads them for the senders of a group's messages and for its member cache.
+         *
+         *     **Caller:** a member of the group, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+         */
+        post: operations["getGroupMembersInfo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/group/get_full_group_member_user_ids": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * All member IDs of a group (SDK sync)
+         * @description The user IDs of all members of `groupID` (owner, admins, then members by join time), with the member list's
+         *     current `version`/`versionID` (as `/group/get_incremental_group_members_batch` gives them). `idHash` works as
+         *     in `/friend/get_full_friend_user_ids`.
+         *
+         *     **Caller:** a member of the group, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** unknown group 1005; not a member 1201; a dismissed group 1202.
+         */
+        post: operations["getFullGroupMemberUserIDs"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/friend/get_specified_blacks": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Named blacklist entries of a user (SDK)
+         * @description The blacklist entries of `ownerUserID` among `userIDList`, oldest first; IDs not on the blacklist are
+         *     skipped. `total` is how many came back. The SDK reads it when a 1207 notification arrives, to fire OnBlackAdded.
+         *
+         *     **Caller:** `ownerUserID` itself, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** acting for another user 1003.
+         */
+        post: operations["getSpecifiedBlacks"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/group/get_specified_user_group_request_info": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * A user's application to a group (SDK)
+         * @description The application of `userID` to `groupID`, as a list of at most one (empty when there is none), and `total`.
+         *     The SDK reads it when a 1503/1505/1506 notification arrives, to fire its group-application events.
+         *
+         *     **Caller:** the applicant, an owner or admin of the group, or an app admin.
+         *     **Notifications:** none.
+         *     **Errors:** anyone else 1003.
+         */
+        post: operations["getSpecifiedUserGroupRequestInfo"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/friend/is_friend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Whether two users have each other as friends (SDK)
+         * @description Whether `userID2` is in `userID1`'s friend list (`inUser1Friends`) and `userID1` in `userID2`'s
+         *     (`inUser2Friends`); friendships are one-way after a delete.
+         *
+         *     **Caller:** one of the two users, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** the caller is neither user 1003.
+         */
+        post: operations["isFriend"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/conversation/get_conversations_has_read_and_max_seq": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Max and read seqs of a user's conversations (SDK)
+         * @description The REST twin of the SDK profile's WebSocket 1006: for each conversation of `userID` (the named ones, in the
+         *     SDK's form or this API's, when `conversationIDs` is not empty), keyed by the SDK's conversation ID, `maxSeq`,
+         *     `hasReadSeq` (reported so that `maxSeq - hasReadSeq` is the unread count, as on `/jssdk/`;
+         *     docs/decisions.md#d47-sdk-protobuf-routes) and `maxSeqTime`; with `returnPinned`, the pinned conversations' IDs.
+         *
+         *     **Caller:** `userID` itself, or an admin.
+         *     **Notifications:** none.
+         *     **Errors:** acting for another user 1003; more than 100 conversationIDs 1001.
+         */
+        post: operations["getConversationsHasReadAndMaxSeq"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jssdk/get_active_conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * The newest conversations with their last message (JS SDK)
+         * @description The user's conversations with messages, pinned first, then by the time of the last message, at most `count`
+         *     (0 or over 500: 100; at most 100 are returned), and `unreadCount`: the unread messages of all of the user's chats and groups.
+         *
+         *     **Body:** the protobuf bytes of `openim.jssdk.GetActiveConversationsReq {1 ownerUserID string, 2 count int64}` (OpenIM's jssdk.proto), `Content-Type:
+         *     application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+         *     `openim.jssdk.GetActiveConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+         *     `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+         *     (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+         *     5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+         *     `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+         *     (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+         *     `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+         *     Only conversations with at least one message are listed. The protobuf fields are checked by the server (the
+         *     schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+         *
+         *     **Caller:** `ownerUserID` itself (or an admin).
+         *     **Notifications:** none.
+         *     **Errors:** a body that is not the protobuf message, a negative count 1001; another user's `ownerUserID` 1003.
+         */
+        post: operations["getActiveConversations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/jssdk/get_conversations": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Named conversations with their last message (JS SDK)
+         * @description The named conversations of the user, in request order (IDs in the SDK's form or this API's; at most 100), and
+         *     `unreadCount`: the unread messages of those conversations. A chat or group the user is a party of but has
+         *     no message in yet is answered as a default conversation (settings at their defaults, seqs 0, no lastMsg):
+         *     the SDK reads the reply's first conversation for every conversation it opens. IDs of conversations the user
+         *     is not a party of, unknown ones and notification conversations are left out, never described.
+         *
+         *     **Body:** the protobuf bytes of `openim.jssdk.GetConversationsReq {1 ownerUserID string, 2 conversationIDs []string}` (OpenIM's jssdk.proto), `Content-Type:
+         *     application/x-protobuf`. **Reply:** the JSON envelope whose `data` is the base64 of the protobuf bytes of
+         *     `openim.jssdk.GetConversationsResp` `{1 unreadCount int64, 2 conversations []ConversationMsg}`, where `ConversationMsg` is
+         *     `{1 conversation (openim.conversation.Conversation, the ID in the SDK's form), 2 lastMsg (sdkws.MsgData), 3 user
+         *     (sdkws.UserInfo, the peer of a single chat), 4 friend (openim.relation.FriendInfoOnly, when the peer is a friend),
+         *     5 group (sdkws.GroupInfo), 6 maxSeq, 7 readSeq}`. `data` is never `""`: a reply with nothing in it carries
+         *     `unreadCount` 0 explicitly (`CAA=`), because the SDK takes an empty `data` for no reply at all
+         *     (docs/decisions.md#d47-sdk-protobuf-routes). `readSeq` is the user's `hasReadSeq` (at most `maxSeq`), so
+         *     `maxSeq - readSeq` is what the SDK shows as unread; `/msg/mark_conversation_as_read` clears it.
+         *     The protobuf fields are checked by the server (the
+         *     schema sees bytes): `ownerUserID` must be the caller (or empty: the caller), else 1003; a malformed body 1001.
+         *
+         *     **Caller:** `ownerUserID` itself (or an admin).
+         *     **Notifications:** none.
+         *     **Errors:** a body that is not the protobuf message, more than 100 conversationIDs 1001; another user's `ownerUserID` 1003.
+         */
+        post: operations["getJssdkConversations"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1207,9 +1729,14 @@ export interface components {
          *     | 1206 | AlreadyInGroup | |
          *     | 1207 | GroupLimitReached | the change would take a group over the server's member limit, or a user over its groups-per-user limit; errMsg names the limit |
          *     | 1301 | MsgAlreadyRevoked | |
+         *     | 1501 | SDKTokenExpired | OpenIM SDK profile only: the connect ack of an expired token (the SDK fires OnUserTokenExpired); get a new token from /auth/user_token |
+         *     | 1502 | SDKTokenInvalid | OpenIM SDK profile only: the connect ack of a token refused for another reason, e.g. the user is forbidden (the SDK fires OnUserTokenInvalid) |
+         *     | 1503 | SDKTokenMalformed | OpenIM SDK profile only: the connect ack of a token that is not one of this server (malformed, forged, another key) |
+         *     | 1506 | SDKTokenKicked | OpenIM SDK profile only: the connect ack of a token a newer login on the same platform replaced (the SDK fires OnKickedOffline); log in again |
+         *     | 1507 | SDKTokenNotExist | OpenIM SDK profile only: the connect ack of a token retired because its user was deleted or forbidden, or of no token; get a new token |
          * @enum {integer}
          */
-        ErrCode: 0 | 429 | 500 | 503 | 504 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1207 | 1301;
+        ErrCode: 0 | 429 | 500 | 503 | 504 | 1001 | 1002 | 1003 | 1004 | 1005 | 1006 | 1007 | 1008 | 1009 | 1101 | 1102 | 1103 | 1104 | 1105 | 1201 | 1202 | 1203 | 1204 | 1205 | 1206 | 1207 | 1301 | 1501 | 1502 | 1503 | 1506 | 1507;
         /**
          * @description A user ID: 1-64 of `A-Z a-z 0-9 . @ + -`, first a letter or digit; never `_`, which separates the IDs
          *     in `single_<a>_<b>` (docs/decisions.md#d31-user-ids-and-single-chat-ids).
@@ -2531,6 +3058,518 @@ export interface components {
             errDlt?: string;
             data?: components["schemas"]["Empty"];
         };
+        /** @description Which user's list, and the version the client has of it. */
+        IncrementalReq: {
+            userID: components["schemas"]["UserID"];
+            /** @description The versionID of the client's last reply of this list; "" when it has none. At most 64 characters. */
+            versionID?: string;
+            /**
+             * Format: int64
+             * @description The version of the client's last reply of this list; 0 when it has none.
+             */
+            version?: number;
+        };
+        GetIncrementalFriendsReq: components["schemas"]["IncrementalReq"];
+        GetIncrementalJoinGroupsReq: components["schemas"]["IncrementalReq"];
+        GetIncrementalConversationsReq: components["schemas"]["IncrementalReq"];
+        GetIncrementalFriendsData: {
+            /**
+             * Format: int64
+             * @description The list's current version (server-made; compare only for equality).
+             */
+            version: number;
+            /** @description The list's current versionID (server-made). */
+            versionID: string;
+            /** @description True when the client's version is unknown; the lists are then empty and the client rebuilds the list. */
+            full: boolean;
+            /** @description IDs gone since the client's version. */
+            delete: string[];
+            /** @description New since the client's version. */
+            insert: components["schemas"]["FriendInfo"][];
+            /** @description Changed since the client's version. */
+            update: components["schemas"]["FriendInfo"][];
+            /**
+             * Format: int64
+             * @description Always 0 (no custom order is kept).
+             */
+            sortVersion: number;
+        };
+        GetIncrementalJoinGroupsData: {
+            /**
+             * Format: int64
+             * @description The list's current version (server-made; compare only for equality).
+             */
+            version: number;
+            /** @description The list's current versionID (server-made). */
+            versionID: string;
+            /** @description True when the client's version is unknown; the lists are then empty and the client rebuilds the list. */
+            full: boolean;
+            /** @description IDs gone since the client's version. */
+            delete: string[];
+            /** @description New since the client's version. */
+            insert: components["schemas"]["GroupInfo"][];
+            /** @description Changed since the client's version. */
+            update: components["schemas"]["GroupInfo"][];
+            /**
+             * Format: int64
+             * @description Always 0 (no custom order is kept).
+             */
+            sortVersion: number;
+        };
+        GetIncrementalConversationsData: {
+            /**
+             * Format: int64
+             * @description The list's current version (server-made; compare only for equality).
+             */
+            version: number;
+            /** @description The list's current versionID (server-made). */
+            versionID: string;
+            /** @description True when the client's version is unknown; the lists are then empty and the client rebuilds the list. */
+            full: boolean;
+            /** @description IDs gone since the client's version. */
+            delete: string[];
+            /** @description New since the client's version. */
+            insert: components["schemas"]["ProfileConversation"][];
+            /** @description Changed since the client's version. */
+            update: components["schemas"]["ProfileConversation"][];
+        };
+        GetFullFriendUserIDsReq: {
+            userID: components["schemas"]["UserID"];
+            /**
+             * Format: uint64
+             * @description The client's hash of the IDs it has (see the operation); 0 when it has none.
+             */
+            idHash?: number;
+        };
+        GetFullFriendUserIDsData: {
+            /**
+             * Format: int64
+             * @description The list's current version (server-made; compare only for equality).
+             */
+            version: number;
+            /** @description The list's current versionID (server-made). */
+            versionID: string;
+            /** @description True when the request's idHash is the hash of today's IDs; userIDs is then empty. */
+            equal: boolean;
+            userIDs: string[];
+        };
+        GetFullJoinGroupIDsReq: components["schemas"]["GetFullFriendUserIDsReq"];
+        GetFullJoinGroupIDsData: {
+            /**
+             * Format: int64
+             * @description The list's current version (server-made; compare only for equality).
+             */
+            version: number;
+            /** @description The list's current versionID (server-made). */
+            versionID: string;
+            /** @description True when the request's idHash is the hash of today's IDs; groupIDs is then empty. */
+            equal: boolean;
+            groupIDs: string[];
+        };
+        GetDesignatedFriendsReq: {
+            ownerUserID: components["schemas"]["UserID"];
+            /** @description At most 1,000 entries. */
+            friendUserIDs: components["schemas"]["UserID"][];
+        };
+        GetDesignatedFriendsData: {
+            friendsInfo: components["schemas"]["FriendInfo"][];
+        };
+        GetDesignatedFriendApplyReq: {
+            fromUserID: components["schemas"]["UserID"];
+            toUserID: components["schemas"]["UserID"];
+        };
+        GetDesignatedFriendApplyData: {
+            /** @description The application, or nothing. */
+            friendRequests: components["schemas"]["FriendRequest"][];
+        };
+        GetIncrementalGroupMembersBatchReq: {
+            userID: components["schemas"]["UserID"];
+            /** @description One entry per group; at most 1,000. */
+            reqList: components["schemas"]["IncrementalGroupMembersReq"][];
+        };
+        /** @description One group of a getIncrementalGroupMembersBatch request and the version the client has of its members. */
+        IncrementalGroupMembersReq: {
+            /** @description At most 64 characters. */
+            groupID: string;
+            /** @description The versionID of the client's last reply of this list; "" when it has none. At most 64 characters. */
+            versionID?: string;
+            /**
+             * Format: int64
+             * @description The version of the client's last reply of this list; 0 when it has none.
+             */
+            version?: number;
+        };
+        GetIncrementalGroupMembersBatchData: {
+            /** @description Keyed by groupID. */
+            respList: {
+                [key: string]: components["schemas"]["IncrementalGroupMembers"];
+            };
+        };
+        IncrementalGroupMembers: {
+            /**
+             * Format: int64
+             * @description The list's current version (server-made; compare only for equality).
+             */
+            version: number;
+            /** @description The list's current versionID (server-made). */
+            versionID: string;
+            /** @description True when the client's version is unknown; the lists are then empty and the client rebuilds the list. */
+            full: boolean;
+            /** @description IDs gone since the client's version. */
+            delete: string[];
+            /** @description New since the client's version. */
+            insert: components["schemas"]["GroupMemberFullInfo"][];
+            /** @description Changed since the client's version. */
+            update: components["schemas"]["GroupMemberFullInfo"][];
+            /**
+             * Format: int64
+             * @description Always 0 (no custom order is kept).
+             */
+            sortVersion: number;
+            /** @description The group, when the reply is full or the group changed; else null. */
+            group?: components["schemas"]["GroupInfo"] | null;
+        };
+        GetNotNotifyConversationIDsReq: {
+            userID: components["schemas"]["UserID"];
+        };
+        GetNotNotifyConversationIDsData: {
+            conversationIDs: string[];
+        };
+        MarkConversationAsReadReq: {
+            /** @description This API's form or the SDK's (si_, sg_, n_). At most 256 characters. */
+            conversationID: string;
+            /** @description The reader. */
+            userID: components["schemas"]["UserID"];
+            /**
+             * Format: int64
+             * @description The reader has read every message up to this seq; 0 says nothing.
+             */
+            hasReadSeq?: number;
+            /** @description Further seqs read; at most 1,000 entries. */
+            seqs?: number[];
+        };
+        /**
+         * @description OpenIM's conversation settings record as the SDK reads it (conversation.Conversation): the conversation
+         *     ID in the SDK's form and no seq state (the SDK gets seqs over the WebSocket); `maxSeq` and
+         *     `latestMsgDestructTime` are 0.
+         */
+        ProfileConversation: {
+            ownerUserID?: string;
+            /** @description `si_<a>_<b>`, `sg_<groupID>` or `n_<userID>`. */
+            conversationID?: string;
+            /**
+             * Format: int32
+             * @description 0 receive and notify, 1 do not receive, 2 receive without notifying.
+             */
+            recvMsgOpt?: number;
+            /**
+             * Format: int32
+             * @description 1 single chat, 3 group chat, 4 notifications.
+             */
+            conversationType?: number;
+            /** @description The peer, for types 1 and 4. */
+            userID?: string;
+            /** @description The group, for type 3. */
+            groupID?: string;
+            isPinned?: boolean;
+            attachedInfo?: string;
+            isPrivateChat?: boolean;
+            /** Format: int32 */
+            groupAtType?: number;
+            ex?: string;
+            /**
+             * Format: int32
+             * @description Seconds.
+             */
+            burnDuration?: number;
+            /** Format: int64 */
+            minSeq?: number;
+            /**
+             * Format: int64
+             * @description Always 0.
+             */
+            maxSeq?: number;
+            /** Format: int64 */
+            msgDestructTime?: number;
+            /**
+             * Format: int64
+             * @description Always 0.
+             */
+            latestMsgDestructTime?: number;
+            isMsgDestruct?: boolean;
+        };
+        /** @description The reply envelope of getIncrementalFriends. */
+        GetIncrementalFriendsResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetIncrementalFriendsData"];
+        };
+        /** @description The reply envelope of getFullFriendUserIDs. */
+        GetFullFriendUserIDsResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetFullFriendUserIDsData"];
+        };
+        /** @description The reply envelope of getDesignatedFriends. */
+        GetDesignatedFriendsResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetDesignatedFriendsData"];
+        };
+        /** @description The reply envelope of getDesignatedFriendApply. */
+        GetDesignatedFriendApplyResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetDesignatedFriendApplyData"];
+        };
+        /** @description The reply envelope of getIncrementalJoinGroups. */
+        GetIncrementalJoinGroupsResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetIncrementalJoinGroupsData"];
+        };
+        /** @description The reply envelope of getFullJoinGroupIDs. */
+        GetFullJoinGroupIDsResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetFullJoinGroupIDsData"];
+        };
+        /** @description The reply envelope of getIncrementalGroupMembersBatch. */
+        GetIncrementalGroupMembersBatchResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetIncrementalGroupMembersBatchData"];
+        };
+        /** @description The reply envelope of getIncrementalConversations. */
+        GetIncrementalConversationsResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetIncrementalConversationsData"];
+        };
+        /** @description The reply envelope of getNotNotifyConversationIDs. */
+        GetNotNotifyConversationIDsResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetNotNotifyConversationIDsData"];
+        };
+        /** @description The reply envelope of markConversationAsRead. */
+        MarkConversationAsReadResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["Empty"];
+        };
+        /**
+         * Format: binary
+         * @description The protobuf bytes of openim.jssdk.GetActiveConversationsReq; at most 64 KiB.
+         */
+        GetActiveConversationsReq: string;
+        /**
+         * Format: byte
+         * @description The base64 of the protobuf bytes of openim.jssdk.GetActiveConversationsResp; never "".
+         */
+        GetActiveConversationsData: string;
+        /** @description The reply envelope of getActiveConversations. */
+        GetActiveConversationsResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetActiveConversationsData"];
+        };
+        /**
+         * Format: binary
+         * @description The protobuf bytes of openim.jssdk.GetConversationsReq; at most 64 KiB.
+         */
+        GetJssdkConversationsReq: string;
+        /**
+         * Format: byte
+         * @description The base64 of the protobuf bytes of openim.jssdk.GetConversationsResp; never "".
+         */
+        GetJssdkConversationsData: string;
+        /** @description The reply envelope of getJssdkConversations. */
+        GetJssdkConversationsResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetJssdkConversationsData"];
+        };
+        GetGroupMembersInfoReq: {
+            /** @description At most 64 characters. */
+            groupID: string;
+            /** @description At most 1,000 entries. */
+            userIDs: components["schemas"]["UserID"][];
+        };
+        GetGroupMembersInfoData: {
+            members: components["schemas"]["GroupMemberFullInfo"][];
+        };
+        GetFullGroupMemberUserIDsReq: {
+            /** @description At most 64 characters. */
+            groupID: string;
+            /**
+             * Format: uint64
+             * @description The client's hash of the IDs it has (see the operation); 0 when it has none.
+             */
+            idHash?: number;
+        };
+        GetFullGroupMemberUserIDsData: {
+            /**
+             * Format: int64
+             * @description The member list's current version (server-made; compare only for equality).
+             */
+            version: number;
+            /** @description The member list's current versionID (server-made). */
+            versionID: string;
+            /** @description True when the request's idHash is the hash of today's IDs; userIDs is then empty. */
+            equal: boolean;
+            userIDs: string[];
+        };
+        /** @description The reply envelope of getGroupMembersInfo. */
+        GetGroupMembersInfoResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetGroupMembersInfoData"];
+        };
+        /** @description The reply envelope of getFullGroupMemberUserIDs. */
+        GetFullGroupMemberUserIDsResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetFullGroupMemberUserIDsData"];
+        };
+        GetSpecifiedBlacksReq: {
+            ownerUserID: components["schemas"]["UserID"];
+            /** @description At most 1,000 entries. */
+            userIDList: components["schemas"]["UserID"][];
+        };
+        GetSpecifiedBlacksData: {
+            blacks: components["schemas"]["BlackInfo"][];
+            /** Format: int32 */
+            total: number;
+        };
+        GetSpecifiedUserGroupRequestInfoReq: {
+            /** @description At most 64 characters. */
+            groupID: string;
+            userID: components["schemas"]["UserID"];
+        };
+        GetSpecifiedUserGroupRequestInfoData: {
+            groupRequests: components["schemas"]["GroupRequest"][];
+            /** Format: int32 */
+            total: number;
+        };
+        /** @description The reply envelope of getSpecifiedBlacks. */
+        GetSpecifiedBlacksResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetSpecifiedBlacksData"];
+        };
+        /** @description The reply envelope of getSpecifiedUserGroupRequestInfo. */
+        GetSpecifiedUserGroupRequestInfoResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetSpecifiedUserGroupRequestInfoData"];
+        };
+        IsFriendReq: {
+            userID1: components["schemas"]["UserID"];
+            userID2: components["schemas"]["UserID"];
+        };
+        IsFriendData: {
+            /** @description userID2 is in userID1's friend list. */
+            inUser1Friends: boolean;
+            /** @description userID1 is in userID2's friend list. */
+            inUser2Friends: boolean;
+        };
+        GetConversationsHasReadAndMaxSeqReq: {
+            userID: components["schemas"]["UserID"];
+            /** @description The conversations to report (either ID form); empty for all. At most 100 entries. */
+            conversationIDs?: string[];
+            /** @description Also list the pinned conversations' IDs. */
+            returnPinned?: boolean;
+        };
+        GetConversationsHasReadAndMaxSeqData: {
+            /** @description Keyed by the SDK's conversation ID. */
+            seqs: {
+                [key: string]: components["schemas"]["ConversationSeqs"];
+            };
+            /** @description The pinned conversations (SDK form), when returnPinned; else empty. */
+            pinnedConversationIDs: string[];
+        };
+        /** @description A conversation's seq state as the SDK reads it (OpenIM msg.Seqs). */
+        ConversationSeqs: {
+            /** Format: int64 */
+            maxSeq: number;
+            /**
+             * Format: int64
+             * @description maxSeq minus the unread count.
+             */
+            hasReadSeq: number;
+            /**
+             * Format: int64
+             * @description The send time of the newest message, ms.
+             */
+            maxSeqTime: number;
+        };
+        /** @description The reply envelope of isFriend. */
+        IsFriendResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["IsFriendData"];
+        };
+        /** @description The reply envelope of getConversationsHasReadAndMaxSeq. */
+        GetConversationsHasReadAndMaxSeqResp: {
+            errCode: components["schemas"]["ErrCode"];
+            /** @description "success" on success, otherwise what to fix. */
+            errMsg: string;
+            /** @description Optional detail of an error; always present, "" when there is none. */
+            errDlt?: string;
+            data?: components["schemas"]["GetConversationsHasReadAndMaxSeqData"];
+        };
     };
     responses: never;
     parameters: {
@@ -3832,6 +4871,546 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["GetServerConfigResp"];
+                };
+            };
+        };
+    };
+    getIncrementalFriends: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetIncrementalFriendsReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetIncrementalFriendsData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetIncrementalFriendsResp"];
+                };
+            };
+        };
+    };
+    getFullFriendUserIDs: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetFullFriendUserIDsReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetFullFriendUserIDsData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetFullFriendUserIDsResp"];
+                };
+            };
+        };
+    };
+    getDesignatedFriends: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetDesignatedFriendsReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetDesignatedFriendsData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetDesignatedFriendsResp"];
+                };
+            };
+        };
+    };
+    getDesignatedFriendApply: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetDesignatedFriendApplyReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetDesignatedFriendApplyData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetDesignatedFriendApplyResp"];
+                };
+            };
+        };
+    };
+    getIncrementalJoinGroups: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetIncrementalJoinGroupsReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetIncrementalJoinGroupsData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetIncrementalJoinGroupsResp"];
+                };
+            };
+        };
+    };
+    getFullJoinGroupIDs: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetFullJoinGroupIDsReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetFullJoinGroupIDsData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetFullJoinGroupIDsResp"];
+                };
+            };
+        };
+    };
+    getIncrementalGroupMembersBatch: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetIncrementalGroupMembersBatchReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetIncrementalGroupMembersBatchData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetIncrementalGroupMembersBatchResp"];
+                };
+            };
+        };
+    };
+    getIncrementalConversations: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetIncrementalConversationsReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetIncrementalConversationsData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetIncrementalConversationsResp"];
+                };
+            };
+        };
+    };
+    getNotNotifyConversationIDs: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetNotNotifyConversationIDsReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetNotNotifyConversationIDsData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetNotNotifyConversationIDsResp"];
+                };
+            };
+        };
+    };
+    markConversationAsRead: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["MarkConversationAsReadReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `Empty`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["MarkConversationAsReadResp"];
+                };
+            };
+        };
+    };
+    getGroupMembersInfo: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetGroupMembersInfoReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetGroupMembersInfoData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetGroupMembersInfoResp"];
+                };
+            };
+        };
+    };
+    getFullGroupMemberUserIDs: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetFullGroupMemberUserIDsReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetFullGroupMemberUserIDsData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetFullGroupMemberUserIDsResp"];
+                };
+            };
+        };
+    };
+    getSpecifiedBlacks: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetSpecifiedBlacksReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetSpecifiedBlacksData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetSpecifiedBlacksResp"];
+                };
+            };
+        };
+    };
+    getSpecifiedUserGroupRequestInfo: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetSpecifiedUserGroupRequestInfoReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetSpecifiedUserGroupRequestInfoData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetSpecifiedUserGroupRequestInfoResp"];
+                };
+            };
+        };
+    };
+    isFriend: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IsFriendReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `IsFriendData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IsFriendResp"];
+                };
+            };
+        };
+    };
+    getConversationsHasReadAndMaxSeq: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["GetConversationsHasReadAndMaxSeqReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` as `GetConversationsHasReadAndMaxSeqData`. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetConversationsHasReadAndMaxSeqResp"];
+                };
+            };
+        };
+    };
+    getActiveConversations: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-protobuf": components["schemas"]["GetActiveConversationsReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` is the base64 of the protobuf reply. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetActiveConversationsResp"];
+                };
+            };
+        };
+    };
+    getJssdkConversations: {
+        parameters: {
+            query?: never;
+            header?: {
+                /**
+                 * @description A trace ID chosen by the client; the server logs it with everything the call does and copies it into the
+                 *     WebSocket pushes the call triggers. The server makes one when it is absent. At most 128 characters.
+                 */
+                operationID?: components["parameters"]["OperationID"];
+            };
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/x-protobuf": components["schemas"]["GetJssdkConversationsReq"];
+            };
+        };
+        responses: {
+            /** @description Envelope; `data` is the base64 of the protobuf reply. */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["GetJssdkConversationsResp"];
                 };
             };
         };

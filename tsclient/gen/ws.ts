@@ -221,6 +221,8 @@ export const Limits = {
   maxPullRanges: 100,
   /** the largest num of one seq range; more is 1001 */
   maxPullNum: 1000,
+  /** OpenIM SDK profile only; the most seqs of one conversation in a 1005 request (and its conversations are at most maxPullRanges); more is 1001 */
+  maxSeqListSeqs: 200,
 } as const;
 
 // ---------------------------------------------------------------- schemas (components.schemas)

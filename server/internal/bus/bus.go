@@ -27,6 +27,9 @@ type Event struct {
 	UserID     string `json:"u,omitempty"`
 	PlatformID int    `json:"p,omitempty"`
 	Reason     string `json:"m,omitempty"`
+	// Before (µs, the sender's clock), on a kick for a newer login: only connections that registered before
+	// it are closed, never one newer than the connection that caused the kick.
+	Before int64 `json:"bf,omitempty"`
 	// Since (ms) of a KindResync: the sender was cut off from then on; what it published meanwhile may be
 	// lost, so the receivers catch up from PostgreSQL.
 	Since int64 `json:"t,omitempty"`

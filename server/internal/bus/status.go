@@ -8,37 +8,48 @@ import (
 	"github.com/nats-io/nats.go"
 )
 
-// StatusSource reports the background flag (2004) of this node's connections of users, by connection ID.
-type StatusSource func(userIDs []string) map[string]bool
+// Conn is a live connection of a node, as get_users_online_status reports it.
+type Conn struct {
+	PlatformID int    `json:"p"`
+	ConnID     string `json:"c"`
+	Background bool   `json:"b,omitempty"`
+}
+
+// StatusSource reports this node's live connections of users (the gateway's registry: current to the
+// moment, with the background flag of 2004, which only the node holding a connection knows).
+type StatusSource func(userIDs []string) map[string][]Conn
 
 type statusReq struct {
 	Users []string `json:"u"`
 }
 
-// SetStatusSource answers the other nodes' Background questions from src (the gateway's registry).
-func (n *NATS) SetStatusSource(src StatusSource) error {
+type statusReply struct {
+	Node  string            `json:"n"`
+	Conns map[string][]Conn `json:"c,omitempty"`
+}
+
+// StatusTimeout bounds a Status question.
+const StatusTimeout = 500 * time.Millisecond
+
+// SetStatusSource answers the other nodes' Status questions, as node, from src.
+func (n *NATS) SetStatusSource(node string, src StatusSource) error {
 	_, err := n.nc.Subscribe(n.prefix+".status", func(m *nats.Msg) {
 		var q statusReq
 		if json.Unmarshal(m.Data, &q) != nil || m.Reply == "" {
 			return
 		}
-		got := src(q.Users)
-		if len(got) == 0 {
-			return // nothing held here: no answer to wait for
-		}
-		b, _ := json.Marshal(got)
-		_ = m.Respond(b)
+		b, _ := json.Marshal(statusReply{Node: node, Conns: src(q.Users)})
+		_ = m.Respond(b) // every node answers, even with nothing, so the asker knows when it has heard all
 	})
 	return err
 }
 
-// Background asks the other nodes for the background flag of the given connections of userIDs, which only
-// the node holding a connection knows, and returns what they answered by connection ID. It waits until every
-// connection in want is answered for, or ctx ends (a node that died answers nothing: its connections stay
-// out of the result).
-func (n *NATS) Background(ctx context.Context, userIDs []string, want map[string]bool) map[string]bool {
-	out := map[string]bool{}
-	if len(want) == 0 {
+// Status asks the other nodes for their live connections of userIDs and returns each answer by node. It
+// waits until every node of expect has answered, or ctx ends (a node that died, or is cut off from NATS,
+// answers nothing).
+func (n *NATS) Status(ctx context.Context, userIDs []string, expect map[string]bool) map[string]map[string][]Conn {
+	out := map[string]map[string][]Conn{}
+	if len(expect) == 0 {
 		return out
 	}
 	inbox := nats.NewInbox()
@@ -51,25 +62,20 @@ func (n *NATS) Background(ctx context.Context, userIDs []string, want map[string
 	if err := n.nc.PublishRequest(n.prefix+".status", inbox, b); err != nil {
 		return out
 	}
-	missing := len(want)
+	missing := len(expect)
 	for missing > 0 {
 		m, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
 			return out
 		}
-		var got map[string]bool
-		if json.Unmarshal(m.Data, &got) != nil {
+		var r statusReply
+		if json.Unmarshal(m.Data, &r) != nil {
 			continue
 		}
-		for id, bg := range got {
-			if _, seen := out[id]; !seen && want[id] {
-				missing--
-			}
-			out[id] = bg
+		if _, dup := out[r.Node]; !dup && expect[r.Node] {
+			missing--
 		}
+		out[r.Node] = r.Conns
 	}
 	return out
 }
-
-// StatusTimeout bounds a Background question.
-const StatusTimeout = 500 * time.Millisecond

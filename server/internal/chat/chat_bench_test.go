@@ -171,6 +171,32 @@ func BenchmarkSend(b *testing.B) {
 	}
 }
 
+// BenchmarkSendLone is one message at a time (nothing else queued): ns/op is a lone message's latency
+// through chat.Service.Send, mostly the writer's round trips to the database and, when it is durable, the
+// WAL flush of its commit. seq/msg (1 here) are asserted, not reported.
+func BenchmarkSendLone(b *testing.B) {
+	pool := benchPool(b)
+	seedUsers(b, pool, 2)
+	svc := chat.New(pool, quietLog(), chat.Options{})
+	svc.SetPusher(&countingPusher{})
+	b.Cleanup(svc.Close)
+	ctx := context.Background()
+	send := func(i int) {
+		res, err := svc.Send(ctx, chat.SendInput{SendID: "u0", RecvID: "u1", SessionType: chat.SingleChat, SenderPlatformID: 5,
+			ContentType: chat.ContentText, Content: `{"content":"a benchmark message of about forty bytes"}`, ClientMsgID: "l" + strconv.Itoa(i)})
+		if err != nil || res.Seq != int64(i+1) {
+			b.Fatalf("send %d: seq %d, %v", i, res.Seq, err)
+		}
+	}
+	send(0) // the conversation rows and the prepared statements
+	i := 1
+	b.ReportAllocs()
+	for b.Loop() {
+		send(i)
+		i++
+	}
+}
+
 // checkGapFree fails the benchmark when the conversation's stored seqs are not exactly 1..max_seq.
 func checkGapFree(b *testing.B, pool *pgxpool.Pool, conv string) {
 	b.Helper()

@@ -19,62 +19,91 @@ const (
 	checkGroup                   // the sender is not forbidden, the group exists and is not dismissed, the sender is a member and may speak
 )
 
-// checkSends runs the checks of ps. A refused message gets p.err; an accepted one gets the sender's
-// nickname and face URL and, in a group, the current members as recipients.
-// Only a database failure is returned.
-func checkSends(ctx context.Context, q *db.Queries, ps []*pending) error {
-	type pair struct{ a, b string }
-	singles := map[pair]*db.SingleSendChecksRow{}
-	groups := map[pair]*db.GroupSendChecksRow{}
-	var single db.SingleSendChecksParams
-	var group db.GroupSendChecksParams
+// checkPair is a (sender, recipient) or (sender, group) pair.
+type checkPair struct{ a, b string }
+
+// sendChecks are the check queries of a writer batch: collected from the messages, run (possibly as steps
+// of a pipeline), then applied to them.
+type sendChecks struct {
+	single   db.SingleSendChecksParams
+	group    db.GroupSendChecksParams
+	groupIDs []string
+	singles  map[checkPair]*db.SingleSendChecksRow
+	groups   map[checkPair]*db.GroupSendChecksRow
+	members  map[string][]string
+}
+
+func newSendChecks(ps []*pending) *sendChecks {
+	c := &sendChecks{singles: map[checkPair]*db.SingleSendChecksRow{}, groups: map[checkPair]*db.GroupSendChecksRow{}, members: map[string][]string{}}
 	for _, p := range ps {
 		switch p.check {
 		case checkSingle:
-			k := pair{p.msg.SendID, p.msg.RecvID}
-			if _, ok := singles[k]; !ok {
-				singles[k] = nil
-				single.SendIds, single.RecvIds = append(single.SendIds, k.a), append(single.RecvIds, k.b)
+			k := checkPair{p.msg.SendID, p.msg.RecvID}
+			if _, ok := c.singles[k]; !ok {
+				c.singles[k] = nil
+				c.single.SendIds, c.single.RecvIds = append(c.single.SendIds, k.a), append(c.single.RecvIds, k.b)
 			}
 		case checkGroup:
-			k := pair{p.msg.SendID, p.msg.GroupID}
-			if _, ok := groups[k]; !ok {
-				groups[k] = nil
-				group.SendIds, group.GroupIds = append(group.SendIds, k.a), append(group.GroupIds, k.b)
+			k := checkPair{p.msg.SendID, p.msg.GroupID}
+			if _, ok := c.groups[k]; !ok {
+				c.groups[k] = nil
+				c.group.SendIds, c.group.GroupIds = append(c.group.SendIds, k.a), append(c.group.GroupIds, k.b)
+			}
+			if _, ok := c.members[k.b]; !ok {
+				c.members[k.b] = nil
+				c.groupIDs = append(c.groupIDs, k.b)
 			}
 		}
 	}
-	if len(single.SendIds) > 0 {
-		rows, err := q.SingleSendChecks(ctx, single)
+	return c
+}
+
+// run runs the check queries (the same ones whatever they return: it can be a pipeline step).
+func (c *sendChecks) run(ctx context.Context, tx db.DBTX) error {
+	q := db.New(tx)
+	if len(c.single.SendIds) > 0 {
+		rows, err := q.SingleSendChecks(ctx, c.single)
 		if err != nil {
 			return fmt.Errorf("single send checks: %w", err)
 		}
 		for i := range rows {
-			singles[pair{rows[i].SendID, rows[i].RecvID}] = &rows[i]
+			c.singles[checkPair{rows[i].SendID, rows[i].RecvID}] = &rows[i]
 		}
 	}
-	members := map[string][]string{}
-	if len(group.SendIds) > 0 {
-		rows, err := q.GroupSendChecks(ctx, group)
+	if len(c.group.SendIds) > 0 {
+		rows, err := q.GroupSendChecks(ctx, c.group)
 		if err != nil {
 			return fmt.Errorf("group send checks: %w", err)
 		}
-		var ids []string
 		for i := range rows {
-			groups[pair{rows[i].SendID, rows[i].GroupID}] = &rows[i]
-			if _, ok := members[rows[i].GroupID]; !ok {
-				members[rows[i].GroupID] = nil
-				ids = append(ids, rows[i].GroupID)
-			}
+			c.groups[checkPair{rows[i].SendID, rows[i].GroupID}] = &rows[i]
 		}
-		ms, err := q.GroupsMemberIDs(ctx, ids)
+		ms, err := q.GroupsMemberIDs(ctx, c.groupIDs)
 		if err != nil {
 			return fmt.Errorf("group members: %w", err)
 		}
 		for _, m := range ms {
-			members[m.GroupID] = append(members[m.GroupID], m.UserID)
+			c.members[m.GroupID] = append(c.members[m.GroupID], m.UserID)
 		}
 	}
+	return nil
+}
+
+// checkSends runs the checks of ps and applies them.
+func checkSends(ctx context.Context, tx db.DBTX, ps []*pending) error {
+	c := newSendChecks(ps)
+	if err := c.run(ctx, tx); err != nil {
+		return err
+	}
+	return c.apply(ps)
+}
+
+// apply gives each of ps (checked by run) its outcome. A refused message gets p.err; an accepted one gets
+// the sender's nickname and face URL and, in a group, the current members as recipients. Only a missing
+// answer is returned.
+func (c *sendChecks) apply(ps []*pending) error {
+	singles, groups, members := c.singles, c.groups, c.members
+	type pair = checkPair
 	for _, p := range ps {
 		m := &p.msg
 		switch p.check {

@@ -123,7 +123,7 @@ func (s *Service) Send(ctx context.Context, in SendInput) (SendResult, error) {
 	}
 
 	if in.IsOnlineOnly || in.ContentType == ContentTyping {
-		if err := checkSends(ctx, s.q, []*pending{p}); err != nil {
+		if err := checkSends(ctx, s.pool, []*pending{p}); err != nil {
 			return SendResult{}, err
 		}
 		if p.err != nil {

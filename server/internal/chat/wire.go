@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 
 	"github.com/imspec/imserver/gen/db"
-	"github.com/imspec/imserver/gen/events"
 )
 
 // Wire is MsgData as it travels in pushes, pulls and history: every scalar present, zero values included,
@@ -80,5 +79,5 @@ type pushFrame struct {
 
 // PushFrame encodes the 2001 frame for w.
 func PushFrame(w Wire, operationID string) []byte {
-	return mustJSON(pushFrame{ReqIdentifier: events.ReqPushMsg, OperationID: operationID, Data: w})
+	return appendPushFrame(make([]byte, 0, 640+len(w.Content)+len(w.OfflinePushInfo)), &w, operationID)
 }

@@ -49,7 +49,9 @@ type pending struct {
 // so concurrent batches, here or in another process, cannot deadlock. A conversation always goes to the same
 // worker (by hash), so this process's workers never wait for each other's seq row locks and a
 // conversation's messages are committed in the order they were queued. Seqs are gap-free: they are allocated
-// in the transaction that stores the messages, so a failed transaction allocates nothing.
+// in the transaction that stores the messages, so a failed transaction allocates nothing. A transaction is
+// two round trips to the database (tryCommitPipelined): a lone message waits for little more than its
+// commit's WAL flush.
 type Writer struct {
 	pool     *pgxpool.Pool
 	ins      []chan *pending // one queue per worker
@@ -207,8 +209,264 @@ func (w *Writer) commit(batch []*pending) {
 
 func key(sendID, clientMsgID string) string { return sendID + "\x00" + clientMsgID }
 
-// tryCommit stores the batch in one transaction and returns the messages it newly stored.
+// tryCommit stores the batch in one transaction and returns the messages it newly stored: in two round
+// trips (tryCommitPipelined) unless the batch needs the step-by-step transaction.
 func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
+	if w.needsSteps(batch) {
+		return w.tryCommitSteps(batch)
+	}
+	return w.tryCommitPipelined(batch)
+}
+
+// needsSteps: a message whose earlier COMMIT went unanswered must be settled while the batch holds its
+// seq rows (settleUnsure).
+func (w *Writer) needsSteps(batch []*pending) bool {
+	w.unsureMu.Lock()
+	defer w.unsureMu.Unlock()
+	if len(w.unsure) == 0 {
+		return false
+	}
+	for _, p := range batch {
+		if _, ok := w.unsure[key(p.msg.SendID, p.msg.ClientMsgID)]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// dedupe splits a batch: the first message of each (sender, clientMsgID) and the repeats of one already in it.
+func dedupe(batch []*pending) (first map[string]*pending, fresh, followers []*pending) {
+	first = make(map[string]*pending, len(batch))
+	fresh = make([]*pending, 0, len(batch))
+	for _, p := range batch {
+		p.err, p.dup = nil, false // a retry of a failed batch checks again
+		k := key(p.msg.SendID, p.msg.ClientMsgID)
+		if _, ok := first[k]; ok {
+			followers = append(followers, p)
+			continue
+		}
+		first[k] = p
+		fresh = append(fresh, p)
+	}
+	return first, fresh, followers
+}
+
+// tryCommitPipelined is the transaction of tryCommitSteps in two round trips (before: eight or more, each
+// a wait for the database, which is most of a lone message's latency): BEGIN with the duplicate check and
+// the send checks of every message; then StoreMessages (seqs and insert in one statement), the wake-ups,
+// the conversation rows, the senders' read marks and COMMIT. The second is sent as a whole, so any failure
+// after it was sent, but for a statement refused before COMMIT, leaves the outcome unknown.
+func (w *Writer) tryCommitPipelined(batch []*pending) (stored []*pending, err error) {
+	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
+	defer cancel()
+	pc, err := w.pool.Acquire(ctx)
+	if err != nil {
+		return nil, err
+	}
+	// The pool closes a connection released in a transaction or mid-batch.
+	defer pc.Release()
+	conn := pc.Conn()
+	rollback := func() {
+		if !conn.IsClosed() {
+			_, _ = conn.Exec(ctx, "rollback")
+		}
+	}
+
+	first, fresh, followers := dedupe(batch)
+	find := db.FindSentParams{SendIds: make([]string, len(fresh)), ClientMsgIds: make([]string, len(fresh))}
+	toCheck := make([]*pending, 0, len(fresh))
+	for i, p := range fresh {
+		find.SendIds[i], find.ClientMsgIds[i] = p.msg.SendID, p.msg.ClientMsgID
+		if p.check != checkNone {
+			toCheck = append(toCheck, p)
+		}
+	}
+	checks := newSendChecks(toCheck)
+	var existing []db.Message
+	if _, err := pipeline(ctx, conn, exec("begin"),
+		func(q db.DBTX) (err error) {
+			existing, err = db.New(q).FindSent(ctx, find)
+			if err != nil {
+				return fmt.Errorf("find sent: %w", err)
+			}
+			return nil
+		},
+		func(q db.DBTX) error { return checks.run(ctx, q) },
+	); err != nil {
+		rollback()
+		return nil, err
+	}
+	for _, m := range existing {
+		p := first[key(m.SendID, m.ClientMsgID)]
+		p.stored, p.dup = m, true
+	}
+	// A repeat of a stored message is not checked again; a refused one takes no seq.
+	checked := toCheck[:0]
+	for _, p := range toCheck {
+		if !p.dup {
+			checked = append(checked, p)
+		}
+	}
+	if err := checks.apply(checked); err != nil {
+		rollback()
+		return nil, err
+	}
+
+	byConv := map[string][]*pending{}
+	for _, p := range fresh {
+		if !p.dup && p.err == nil {
+			byConv[p.msg.ConversationID] = append(byConv[p.msg.ConversationID], p)
+		}
+	}
+	convs := make([]string, 0, len(byConv))
+	for c := range byConv {
+		convs = append(convs, c)
+	}
+	sort.Strings(convs)
+	now := time.Now().UnixMilli()
+	arg := db.StoreMessagesParams{Now: now, ConversationIds: convs, Ns: make([]int64, len(convs))}
+	var marks db.RaiseSendersReadMarksParams
+	type ownerConv struct{ owner, conv string }
+	markAt := map[ownerConv]int{}
+	for i, c := range convs {
+		ps := byConv[c]
+		arg.Ns[i] = int64(len(ps))
+		for j, p := range ps {
+			back := int64(len(ps) - 1 - j)
+			addStoreRow(&arg, &p.msg, back)
+			stored = append(stored, p)
+			if p.msg.ContentType >= NotificationBegin {
+				continue // a notification (a read receipt, say) does not mean its operator read everything before it
+			}
+			// Each (sender, conversation) once, with its newest message (the smallest back).
+			k := ownerConv{p.msg.SendID, c}
+			if at, ok := markAt[k]; ok {
+				marks.Backs[at] = back
+				continue
+			}
+			markAt[k] = len(marks.Owners)
+			marks.Owners = append(marks.Owners, p.msg.SendID)
+			marks.ConversationIds = append(marks.ConversationIds, c)
+			marks.Backs = append(marks.Backs, back)
+		}
+	}
+	ensure := w.conversationsToEnsure(stored, now)
+
+	var seqs []db.StoreMessagesRow
+	steps := []step{}
+	if len(convs) > 0 {
+		steps = append(steps, func(q db.DBTX) (err error) {
+			seqs, err = db.New(q).StoreMessages(ctx, arg)
+			if err != nil {
+				return fmt.Errorf("store messages: %w", err)
+			}
+			return nil
+		})
+	}
+	if len(ensure.Owners) > 0 {
+		steps = append(steps, func(q db.DBTX) error {
+			if err := db.New(q).EnsureConversations(ctx, ensure); err != nil {
+				return fmt.Errorf("ensure conversations: %w", err)
+			}
+			return nil
+		})
+	}
+	if len(marks.Owners) > 0 {
+		steps = append(steps, func(q db.DBTX) error {
+			if err := db.New(q).RaiseSendersReadMarks(ctx, marks); err != nil {
+				return fmt.Errorf("raise senders' read seq: %w", err)
+			}
+			return nil
+		})
+	}
+	commit := len(steps)
+	steps = append(steps, exec("commit"))
+	failed, err := pipeline(ctx, conn, steps...)
+	switch {
+	case err == nil || failed > commit:
+		// COMMIT answered: stored (a failure reading the batch's end changes nothing).
+	case notSent(err):
+		rollback()
+		return nil, err
+	case failed < commit && isPgError(err):
+		// Refused by the database before COMMIT: the server skipped the rest; nothing is stored.
+		rollback()
+		return nil, err
+	case failed == commit && !apierr.IsStorage(err):
+		return nil, fmt.Errorf("commit: %w", err)
+	default:
+		// COMMIT (or what came before it) was sent and not answered: it may have committed.
+		return nil, &commitUnknownError{err}
+	}
+	maxSeqs := make(map[string]int64, len(seqs))
+	var inserted int64
+	for _, g := range seqs {
+		maxSeqs[g.ConversationID] = g.MaxSeq
+		inserted = g.Inserted
+	}
+	if len(maxSeqs) != len(convs) || inserted != int64(len(stored)) {
+		// Cannot happen (one row per conversation, every message joined to one); committed all the same.
+		w.log.Error("store messages: unexpected answer", "conversations", len(convs), "rows", len(maxSeqs), "messages", len(stored), "inserted", inserted)
+	}
+	for _, c := range convs {
+		ps := byConv[c]
+		for j, p := range ps {
+			p.msg.Seq = maxSeqs[c] - int64(len(ps)-1-j)
+		}
+	}
+	for _, p := range stored {
+		p.stored = rowToMessage(p.msg)
+		w.remember(p.owners)
+	}
+	for _, p := range followers {
+		src := first[key(p.msg.SendID, p.msg.ClientMsgID)]
+		if src.err != nil {
+			p.err = src.err
+			continue
+		}
+		p.stored, p.dup = src.stored, true
+	}
+	return stored, nil
+}
+
+func isPgError(err error) bool {
+	var pe *pgconn.PgError
+	return errors.As(err, &pe)
+}
+
+// addStoreRow appends message m, back from its conversation's newest seq of the batch, to arg.
+func addStoreRow(arg *db.StoreMessagesParams, m *db.InsertMessagesParams, back int64) {
+	arg.MsgConversationIds = append(arg.MsgConversationIds, m.ConversationID)
+	arg.Backs = append(arg.Backs, back)
+	arg.ServerMsgIds = append(arg.ServerMsgIds, m.ServerMsgID)
+	arg.ClientMsgIds = append(arg.ClientMsgIds, m.ClientMsgID)
+	arg.SendIds = append(arg.SendIds, m.SendID)
+	arg.RecvIds = append(arg.RecvIds, m.RecvID)
+	arg.GroupIds = append(arg.GroupIds, m.GroupID)
+	arg.SenderPlatformIds = append(arg.SenderPlatformIds, m.SenderPlatformID)
+	arg.SenderNicknames = append(arg.SenderNicknames, m.SenderNickname)
+	arg.SenderFaceUrls = append(arg.SenderFaceUrls, m.SenderFaceUrl)
+	arg.SessionTypes = append(arg.SessionTypes, m.SessionType)
+	arg.MsgFroms = append(arg.MsgFroms, m.MsgFrom)
+	arg.ContentTypes = append(arg.ContentTypes, m.ContentType)
+	arg.Contents = append(arg.Contents, m.Content)
+	arg.SendTimes = append(arg.SendTimes, m.SendTime)
+	arg.CreateTimes = append(arg.CreateTimes, m.CreateTime)
+	arg.Statuses = append(arg.Statuses, m.Status)
+	arg.Options = append(arg.Options, m.Options) // nil: NULL
+	arg.OfflinePushInfos = append(arg.OfflinePushInfos, m.OfflinePushInfo)
+	var at []byte
+	if m.AtUserIDList != nil {
+		at = mustJSON(m.AtUserIDList)
+	}
+	arg.AtUserIDLists = append(arg.AtUserIDLists, at)
+	arg.AttachedInfos = append(arg.AttachedInfos, m.AttachedInfo)
+	arg.Exes = append(arg.Exes, m.Ex)
+}
+
+// tryCommitSteps stores the batch in one transaction, a statement at a time, and returns the messages it
+// newly stored.
+func (w *Writer) tryCommitSteps(batch []*pending) (stored []*pending, err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
 	defer cancel()
 	tx, err := w.pool.BeginTx(ctx, pgx.TxOptions{})
@@ -258,7 +516,7 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 			toCheck = append(toCheck, p)
 		}
 	}
-	if err := checkSends(ctx, q, toCheck); err != nil {
+	if err := checkSends(ctx, tx, toCheck); err != nil {
 		return nil, err
 	}
 
@@ -353,6 +611,18 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 }
 
 func (w *Writer) ensureConversations(ctx context.Context, q *db.Queries, stored []*pending, now int64) error {
+	arg := w.conversationsToEnsure(stored, now)
+	if len(arg.Owners) == 0 {
+		return nil
+	}
+	if err := q.EnsureConversations(ctx, arg); err != nil {
+		return fmt.Errorf("ensure conversations: %w", err)
+	}
+	return nil
+}
+
+// conversationsToEnsure are the conversation rows of stored not known to exist.
+func (w *Writer) conversationsToEnsure(stored []*pending, now int64) db.EnsureConversationsParams {
 	var arg db.EnsureConversationsParams
 	seen := map[convOwner]bool{}
 	w.knownMu.Lock()
@@ -370,14 +640,8 @@ func (w *Writer) ensureConversations(ctx context.Context, q *db.Queries, stored 
 		}
 	}
 	w.knownMu.Unlock()
-	if len(arg.Owners) == 0 {
-		return nil
-	}
 	arg.Now = now
-	if err := q.EnsureConversations(ctx, arg); err != nil {
-		return fmt.Errorf("ensure conversations: %w", err)
-	}
-	return nil
+	return arg
 }
 
 func (w *Writer) remember(owners []convOwner) {

@@ -4,11 +4,17 @@ import (
 	"context"
 	"math/rand/v2"
 	"strconv"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/imspec/imserver/gen/db"
 	"github.com/imspec/imserver/internal/pgtest"
+	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/chat"
 )
 
@@ -87,5 +93,195 @@ func TestSenderReadMarkFollowsConcurrentSends(t *testing.T) {
 	}
 	if maxSeq != n || hasRead != n {
 		t.Fatalf("after %d sends: max_seq %d, sender's has_read_seq %d", n, maxSeq, hasRead)
+	}
+}
+
+// roundTrips counts the client's waits for the database: each query, batch (a pipeline) and COPY.
+type roundTrips struct{ n atomic.Int64 }
+
+func (r *roundTrips) TraceQueryStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceQueryStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+func (r *roundTrips) TraceBatchStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceBatchStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (r *roundTrips) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
+func (r *roundTrips) TraceCopyFromStart(ctx context.Context, _ *pgx.Conn, _ pgx.TraceCopyFromStartData) context.Context {
+	r.n.Add(1)
+	return ctx
+}
+func (r *roundTrips) TraceCopyFromEnd(context.Context, *pgx.Conn, pgx.TraceCopyFromEndData) {}
+
+// A lone message (nothing else queued) is stored in two round trips: BEGIN with the duplicate check and
+// the send check, then the write with COMMIT. Each round trip is a wait of the sender's; the statement at a
+// time transaction took eight.
+func TestLoneMessageRoundTrips(t *testing.T) {
+	cfg, err := pgxpool.ParseConfig(pgtest.NewDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt := &roundTrips{}
+	cfg.ConnConfig.Tracer = rt
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO users (user_id, nickname, create_time) VALUES ('a', 'a', 1), ('b', 'b', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	svc := chat.New(pool, quietLog(), chat.Options{Workers: 1})
+	svc.SetPusher(&countingPusher{})
+	t.Cleanup(svc.Close)
+	send := func(id string) chat.SendResult {
+		t.Helper()
+		r, err := svc.Send(ctx, chat.SendInput{SendID: "a", RecvID: "b", SessionType: chat.SingleChat, SenderPlatformID: 5,
+			ContentType: chat.ContentText, Content: `{"content":"hi"}`, ClientMsgID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	send("first") // creates the conversation rows and prepares the statements
+	for i, id := range []string{"second", "third"} {
+		before := rt.n.Load()
+		r := send(id)
+		if got := rt.n.Load() - before; got > 2 {
+			t.Errorf("a lone message took %d round trips, want 2", got)
+		}
+		if r.Seq != int64(i+2) {
+			t.Errorf("seq %d, want %d", r.Seq, i+2)
+		}
+	}
+	before := rt.n.Load()
+	if r := send("second"); !r.Duplicate || r.Seq != 2 {
+		t.Errorf("resend: %+v, want the duplicate of seq 2", r)
+	}
+	if got := rt.n.Load() - before; got > 2 {
+		t.Errorf("a lone resend took %d round trips, want 2", got)
+	}
+}
+
+// The batch's insert passes every column as an array (StoreMessages): the nullable ones must come back as
+// sent, NULL apart from empty.
+func TestStoredMessageColumns(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO users (user_id, nickname, face_url, create_time) VALUES ('a', 'Ann', 'http://f/a', 1), ('b', 'b', '', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	svc := chat.New(pool, quietLog(), chat.Options{})
+	svc.SetPusher(&countingPusher{})
+	t.Cleanup(svc.Close)
+	cases := []struct {
+		at      []string
+		push    string
+		options map[string]bool
+	}{
+		{},
+		{at: []string{}},
+		{at: []string{"b", `x "y", {z}`}, push: `{"title":"t","desc":"d"}`, options: map[string]bool{"history": false}},
+	}
+	q := db.New(pool)
+	for i, c := range cases {
+		r, err := svc.Send(ctx, chat.SendInput{SendID: "a", RecvID: "b", SessionType: chat.SingleChat, SenderPlatformID: 5,
+			ContentType: chat.ContentText, Content: `{"content":"hi"}`, ClientMsgID: "m" + strconv.Itoa(i), CreateTime: 42,
+			AtUserIDList: c.at, OfflinePushInfo: []byte(c.push), Options: c.options, AttachedInfo: "att", Ex: "ex"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		m, err := q.MessageBySeq(ctx, db.MessageBySeqParams{ConversationID: r.ConversationID, Seq: r.Seq})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if (m.AtUserIDList == nil) != (c.at == nil) || len(m.AtUserIDList) != len(c.at) {
+			t.Errorf("case %d: atUserIDList %#v, want %#v", i, m.AtUserIDList, c.at)
+		}
+		for j := range c.at {
+			if m.AtUserIDList[j] != c.at[j] {
+				t.Errorf("case %d: atUserIDList %#v, want %#v", i, m.AtUserIDList, c.at)
+			}
+		}
+		if (m.OfflinePushInfo == nil) != (c.push == "") || (c.push != "" && !strings.Contains(string(m.OfflinePushInfo), `"title": "t"`)) {
+			t.Errorf("case %d: offlinePushInfo %q, want %q", i, m.OfflinePushInfo, c.push)
+		}
+		if (m.Options == nil) != (c.options == nil) {
+			t.Errorf("case %d: options %q, want %v", i, m.Options, c.options)
+		}
+		if m.SenderNickname != "Ann" || m.SenderFaceUrl != "http://f/a" || m.CreateTime != 42 || m.ServerMsgID != r.ServerMsgID ||
+			m.SendTime != r.SendTime || m.AttachedInfo != "att" || m.Ex != "ex" || m.ClientMsgID != "m"+strconv.Itoa(i) ||
+			m.RecvID != "b" || m.SenderPlatformID != 5 || m.SessionType != chat.SingleChat || m.ContentType != chat.ContentText {
+			t.Errorf("case %d: stored %+v", i, m)
+		}
+	}
+}
+
+// A statement the database refuses in the writer's second round trip (here a trigger on one message) fails
+// that message alone, as a refusal and not an unknown outcome (COMMIT, sent in the same round trip, is
+// skipped by the server), takes no seq, and the rest of its batch is stored gap-free.
+func TestRefusedInsertFailsOnlyItsMessage(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO users (user_id, nickname, create_time) VALUES ('a', 'a', 1), ('b', 'b', 1);
+		CREATE FUNCTION refuse_boom() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN
+			IF NEW.content LIKE '%boom%' THEN RAISE EXCEPTION 'refused by the test'; END IF;
+			RETURN NEW;
+		END $$;
+		CREATE TRIGGER refuse_boom BEFORE INSERT ON messages FOR EACH ROW EXECUTE FUNCTION refuse_boom();`); err != nil {
+		t.Fatal(err)
+	}
+	svc := chat.New(pool, quietLog(), chat.Options{Workers: 1})
+	svc.SetPusher(&countingPusher{})
+	t.Cleanup(svc.Close)
+	send := func(id, text string) (chat.SendResult, error) {
+		return svc.Send(ctx, chat.SendInput{SendID: "a", RecvID: "b", SessionType: chat.SingleChat, SenderPlatformID: 5,
+			ContentType: chat.ContentText, Content: `{"content":"` + text + `"}`, ClientMsgID: id})
+	}
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make([]error, n)
+	seqs := make([]int64, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			text := "hi"
+			if i%10 == 3 {
+				text = "boom"
+			}
+			r, err := send("c"+strconv.Itoa(i), text)
+			errs[i], seqs[i] = err, r.Seq
+		}()
+	}
+	wg.Wait()
+	got := map[int64]bool{}
+	for i, err := range errs {
+		if i%10 == 3 {
+			if err == nil {
+				t.Errorf("message %d: stored, want refused", i)
+			} else if e, _ := apierr.Of(err); e.Code == apierr.SendOutcomeUnknown().Code {
+				t.Errorf("message %d: %v: a refused statement is not an unknown outcome", i, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("message %d: %v", i, err)
+		}
+		got[seqs[i]] = true
+	}
+	for s := int64(1); s <= n-4; s++ {
+		if !got[s] {
+			t.Fatalf("seqs %v: want 1..%d, each once", got, n-4)
+		}
+	}
+	var maxSeq int64
+	if err := pool.QueryRow(ctx, `SELECT max_seq FROM conversation_seqs WHERE conversation_id = $1`, chat.SingleConversationID("a", "b")).Scan(&maxSeq); err != nil || maxSeq != n-4 {
+		t.Fatalf("max_seq %d (%v), want %d", maxSeq, err, n-4)
 	}
 }

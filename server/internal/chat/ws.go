@@ -39,8 +39,12 @@ type sendResp struct {
 	Seq         int64  `json:"seq"`
 }
 
-// Handle answers the gateway's request frames: 1001 GET_NEWEST_SEQ, 1002 PULL_MSG_BY_SEQ, 1003 SEND_MSG.
+// Handle answers the gateway's request frames: 1001 GET_NEWEST_SEQ, 1002 PULL_MSG_BY_SEQ, 1003 SEND_MSG
+// (and, on an OpenIM SDK-profile connection, 1005 and 1006 too: handleSDK).
 func (s *Service) Handle(ctx context.Context, c gateway.ConnInfo, reqIdentifier int, data json.RawMessage) (any, error) {
+	if c.SDK {
+		return s.handleSDK(ctx, c, reqIdentifier, data)
+	}
 	self := func(userID string) error {
 		if userID != "" && userID != c.UserID {
 			return apierr.NoPermission("data.userID is %s but this connection belongs to %s", userID, c.UserID)

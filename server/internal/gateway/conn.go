@@ -155,7 +155,7 @@ func (c *conn) writeFrames(frames [][]byte) (err error) {
 	}()
 	if c.cork == nil {
 		for _, f := range frames {
-			if err := c.ws.Write(ctx, websocket.MessageText, f); err != nil {
+			if err := c.ws.Write(ctx, c.frameType(f), f); err != nil {
 				return err
 			}
 		}
@@ -163,7 +163,7 @@ func (c *conn) writeFrames(frames [][]byte) (err error) {
 	}
 	c.cork.cork()
 	for _, f := range frames {
-		if err := c.ws.Write(ctx, websocket.MessageText, f); err != nil {
+		if err := c.ws.Write(ctx, c.frameType(f), f); err != nil {
 			_ = c.cork.uncork(0)
 			return err
 		}
@@ -250,6 +250,10 @@ func (c *conn) handle(b []byte) {
 	case events.ReqLogout:
 		c.closeAfterFlush(c.encode(&req, nil, nil), CloseNormal, "logout")
 	case events.ReqSetBackgroundStatus:
+		if c.info.SDK {
+			c.setBackgroundSDK(&req)
+			return
+		}
 		var d setBackground
 		switch err := strictjson.Unmarshal(req.Data, &d); {
 		case len(req.Data) == 0 || err != nil:
@@ -300,10 +304,16 @@ func (c *conn) call(ctx context.Context, req *request) (data any, err error) {
 // reply queues the answer to req.
 func (c *conn) reply(req *request, data any, err error) {
 	c.enqueue(c.encode(req, data, err))
+	if c.info.SDK {
+		c.followPush(req, data, err)
+	}
 }
 
 // encode builds the reply frame to req; err maps to errCode/errMsg once, here.
 func (c *conn) encode(req *request, data any, err error) []byte {
+	if c.info.SDK {
+		return c.encodeSDK(req, data, err)
+	}
 	r := events.ReplyFrame{ReqIdentifier: req.ReqIdentifier, MsgIncr: req.MsgIncr, OperationID: req.OperationID}
 	if err == nil && data != nil {
 		switch d := data.(type) {

@@ -84,6 +84,15 @@
 // waits for the requests in flight and keeps new ones from starting, so their replies go out before the
 // close frame.
 //
+// # The OpenIM SDK profile
+//
+// A connection opened with sdkType=js (ConnInfo.SDK, set once before it is published) speaks the OpenIM SDK
+// profile (frames_sdk.go): the Backend gets base64 protobuf data and answers protobuf bytes, replies are
+// sdkprofile.Frame JSON, and the writer sends every frame but the connect ack and the pong as binary
+// (conn.frameType). Deliver transcodes a push for SDK connections once per call (sdkPush), holding the same
+// shard read lock as for the others: it is CPU work on the frame, no I/O and no other lock. A 1003 reply of
+// type SDKReply is followed by the sender's own push, queued right behind it.
+//
 // # Frames the gateway refuses
 //
 // A frame that is not JSON, lacks reqIdentifier, sendID, operationID or msgIncr, or has a field of the wrong

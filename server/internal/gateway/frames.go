@@ -56,7 +56,7 @@ var requestShape = strictjson.TypeShape(reflect.TypeOf(request{}))
 func decodeFrame(b []byte, req *request) error {
 	err := json.Unmarshal(b, req)
 	if err == nil {
-		err = strictjson.Check(b, requestShape)
+		err = strictjson.CheckValid(b, requestShape) // valid: json.Unmarshal found no syntax error
 	}
 	if err == nil {
 		switch {

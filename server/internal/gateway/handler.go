@@ -35,6 +35,7 @@ const authTimeout = 10 * time.Second
 func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	msgResp, _ := strconv.ParseBool(q.Get("isMsgResp"))
+	sdk := q.Get("sdkType") == sdkTypeJS
 	opID := strings.Clone(q.Get("operationID"))
 	if opID == "" {
 		opID = newOperationID()
@@ -49,6 +50,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			refusal = apierr.Internal()
 		}
 		status = httpStatus(refusal.Code)
+		if sdk && msgResp {
+			refusal = sdkRefusal(refusal, err)
+		}
 	case h.closing.Load():
 		refusal = shuttingDown()
 		status = http.StatusServiceUnavailable
@@ -85,7 +89,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 
 	c.ws, c.raw, c.cork = ws, hj.conn, hj.cork
-	c.info = ConnInfo{Identity: id, ConnID: h.newConnID(), OperationID: opID}
+	c.info = ConnInfo{Identity: id, ConnID: h.newConnID(), OperationID: opID, SDK: sdk}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.sem = make(chan struct{}, h.opts.MaxInFlight)
 	c.timer = time.AfterFunc(math.MaxInt64, c.onTimer)

@@ -109,13 +109,21 @@ func (h *Hub) newConnID() string {
 // "slow consumer" instead. frame is shared by all recipients and must not be modified afterwards;
 // userIDs should hold each user once.
 func (h *Hub) Deliver(userIDs []string, frame []byte, exceptConnID string) {
+	var sdk sdkPush // the frame for SDK-profile connections, transcoded once when one is among the recipients
 	for _, id := range userIDs {
 		s := h.shard(id)
 		s.mu.RLock()
 		for _, c := range s.users[id] {
-			if c.info.ConnID != exceptConnID {
-				c.enqueue(frame)
+			if c.info.ConnID == exceptConnID {
+				continue
 			}
+			if c.info.SDK {
+				if f := sdk.frame(h, frame); f != nil {
+					c.enqueue(f)
+				}
+				continue
+			}
+			c.enqueue(frame)
 		}
 		s.mu.RUnlock()
 	}
@@ -136,13 +144,18 @@ func (h *Hub) Kick(userID string, platformID int, reason string) {
 
 // KickCode is Kick with an explicit close code.
 func (h *Hub) KickCode(userID string, platformID int, code websocket.StatusCode, reason string) {
+	h.KickWhere(userID, platformID, code, reason, nil)
+}
+
+// KickWhere is KickCode for the connections victim picks (nil: all).
+func (h *Hub) KickWhere(userID string, platformID int, code websocket.StatusCode, reason string, victim func(ConnInfo) bool) {
 	s := h.shard(userID)
 	var victims []*conn
 	s.mu.Lock()
 	list := s.users[userID]
 	kept := list[:0]
 	for _, c := range list {
-		if platformID == 0 || c.info.PlatformID == platformID {
+		if (platformID == 0 || c.info.PlatformID == platformID) && (victim == nil || victim(c.info)) {
 			victims = append(victims, c)
 			h.emit(s, disconnected, c)
 		} else {

@@ -40,6 +40,9 @@ type ConnInfo struct {
 	auth.Identity
 	ConnID      string
 	OperationID string
+	// SDK is true for a connection of the OpenIM SDK profile (sdkType=js): request data is base64 protobuf,
+	// the Backend answers protobuf bytes, and every frame after the connect ack is binary (frames_sdk.go).
+	SDK bool
 }
 
 // Backend answers every request frame the gateway does not handle itself (everything but 2003 logout and

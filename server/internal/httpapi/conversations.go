@@ -5,6 +5,7 @@ import (
 
 	"github.com/imspec/imserver/gen/api"
 	"github.com/imspec/imserver/server/internal/chat"
+	"github.com/imspec/imserver/server/internal/sdkprofile"
 )
 
 func conversation(v chat.ConversationView) api.Conversation {
@@ -65,7 +66,7 @@ func (h *Handlers) SetConversations(ctx context.Context, req api.SetConversation
 		}
 	}
 	for _, u := range req.Body.UserIDs {
-		err := h.chat.SetConversation(ctx, u, c.ConversationID, c.UserID, chat.ConversationSettings{
+		err := h.chat.SetConversation(ctx, u, sdkprofile.FromSDK(c.ConversationID), c.UserID, chat.ConversationSettings{
 			ConversationType: int32(c.ConversationType), GroupID: c.GroupID,
 			RecvMsgOpt: c.RecvMsgOpt, BurnDuration: c.BurnDuration, GroupAtType: c.GroupAtType, IsPinned: c.IsPinned,
 			IsPrivateChat: c.IsPrivateChat, IsMsgDestruct: c.IsMsgDestruct, AttachedInfo: c.AttachedInfo, Ex: c.Ex,

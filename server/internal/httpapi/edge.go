@@ -94,11 +94,6 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 			writeError(w, r, http.StatusMethodNotAllowed, apierr.Args("method %s not allowed: every API call is POST with a JSON body", r.Method))
 			return
 		}
-		// Every body is JSON whatever the client declared (curl -d says form-urlencoded), as OpenIM's
-		// binding treats it; a body that is not JSON still gets 1001.
-		if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(strings.ToLower(ct), "application/json") {
-			r.Header.Set("Content-Type", "application/json")
-		}
 		// The router matches paths without the server prefix.
 		rr := r.Clone(r.Context())
 		rr.URL.Path = strings.TrimPrefix(r.URL.Path, g.basePath)
@@ -107,6 +102,16 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 			writeError(w, r, http.StatusNotFound, apierr.Args("no API operation at %s; see /api/v3/openapi.yaml", r.URL.Path))
 			return
 		}
+		// Every body is JSON whatever the client declared (curl -d says form-urlencoded), as OpenIM's
+		// binding treats it; a body that is not JSON still gets 1001. The SDK profile's protobuf routes take
+		// protobuf only (docs/decisions.md#d47-sdk-protobuf-routes).
+		protobuf := takesProtobuf(route)
+		ct := contentJSON
+		if protobuf {
+			ct = contentProtobuf
+		}
+		r.Header.Set("Content-Type", ct)
+		rr.Header.Set("Content-Type", ct)
 		info.op = route.Operation.OperationID
 		info.log = info.log.With("op", info.op)
 
@@ -152,7 +157,7 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 			writeBodyError(w, r, err, g.maxBody)
 			return
 		}
-		if hasNULEscape(body) {
+		if !protobuf && hasNULEscape(body) {
 			// PostgreSQL text cannot hold NUL; refuse it here for every operation, naming the field.
 			if field, ok := nulField(body); ok {
 				writeError(w, r, http.StatusOK, apierr.Args("field %q: strings may not contain NUL (\\u0000)", field))
@@ -161,7 +166,7 @@ func (g *gate) wrap(next http.Handler) http.Handler {
 		}
 		r.Body = io.NopCloser(bytes.NewReader(body))
 		rr.Body = io.NopCloser(bytes.NewReader(body))
-		if refuseAmbiguous(w, r, route, body) {
+		if !protobuf && refuseAmbiguous(w, r, route, body) {
 			return
 		}
 		err = openapi3filter.ValidateRequest(r.Context(), &openapi3filter.RequestValidationInput{

@@ -7,6 +7,7 @@ import (
 
 	"github.com/imspec/imserver/gen/api"
 	"github.com/imspec/imserver/server/internal/chat"
+	"github.com/imspec/imserver/server/internal/sdkprofile"
 )
 
 // SendMsg stores a message (flat body of seed 000) and answers once it is durable.
@@ -65,7 +66,7 @@ func (h *Handlers) RevokeMsg(ctx context.Context, req api.RevokeMsgRequestObject
 	if err := actFor(ctx, "userID", b.UserID); err != nil {
 		return nil, err
 	}
-	if err := h.chat.Revoke(ctx, b.UserID, caller(ctx).Admin && caller(ctx).UserID != b.UserID, b.ConversationID, b.Seq); err != nil {
+	if err := h.chat.Revoke(ctx, b.UserID, caller(ctx).Admin && caller(ctx).UserID != b.UserID, sdkprofile.FromSDK(b.ConversationID), b.Seq); err != nil {
 		return nil, err
 	}
 	return api.RevokeMsg200JSONResponse{ErrMsg: msgSuccess, Data: api.Empty{}}, nil
@@ -77,7 +78,7 @@ func (h *Handlers) MarkMsgsAsRead(ctx context.Context, req api.MarkMsgsAsReadReq
 	if err := actFor(ctx, "userID", b.UserID); err != nil {
 		return nil, err
 	}
-	if _, err := h.chat.MarkRead(ctx, b.UserID, b.ConversationID, b.Seqs); err != nil {
+	if _, err := h.chat.MarkRead(ctx, b.UserID, sdkprofile.FromSDK(b.ConversationID), b.Seqs); err != nil {
 		return nil, err
 	}
 	return api.MarkMsgsAsRead200JSONResponse{ErrMsg: msgSuccess, Data: api.Empty{}}, nil

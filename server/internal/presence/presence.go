@@ -254,6 +254,33 @@ func (p *Presence) Remote(ctx context.Context, userIDs []string) (map[string][]g
 	return out, nil
 }
 
+// RemoteConn is a live connection of another process, as the registry has it.
+type RemoteConn struct {
+	UserID, ProcessID string
+	gateway.PlatformConn
+}
+
+// RemoteConns is Remote with the process of each connection.
+func (p *Presence) RemoteConns(ctx context.Context, userIDs []string) ([]RemoteConn, error) {
+	if len(userIDs) == 0 {
+		return nil, nil
+	}
+	rows, err := p.q.LivePresenceConns(ctx, db.LivePresenceConnsParams{UserIds: userIDs, ExceptProcessID: p.id, TtlMs: p.ttlMS})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]RemoteConn, len(rows))
+	for i, r := range rows {
+		out[i] = RemoteConn{UserID: r.UserID, ProcessID: r.ProcessID, PlatformConn: gateway.PlatformConn{PlatformID: int(r.PlatformID), ConnID: r.ConnID, IsBackground: r.IsBackground}}
+	}
+	return out, nil
+}
+
+// Others lists the other live processes.
+func (p *Presence) Others(ctx context.Context) ([]string, error) {
+	return p.q.LivePresenceProcesses(ctx, db.LivePresenceProcessesParams{ExceptProcessID: p.id, TtlMs: p.ttlMS})
+}
+
 // Close shuts presence down gracefully, after the gateway has closed its connections: the workers write
 // the changes still pending (until ctx ends), then the process's row is deleted and so are its remaining
 // connections, with "offline" announced for users left with no connection anywhere. Hooks called

@@ -58,6 +58,12 @@ func Check(data []byte, s Shape) error {
 		}
 		return errors.New("invalid JSON")
 	}
+	return CheckValid(data, s)
+}
+
+// CheckValid is Check of a text already known to be one JSON value (encoding/json decoded it without a
+// syntax error), without validating it again: that pass cost as much as the check itself.
+func CheckValid(data []byte, s Shape) error {
 	sc := scanner{b: data}
 	return sc.value(s, "")
 }
@@ -275,11 +281,18 @@ func fold(s string) string {
 }
 
 // Unmarshal checks data against v's Go type (TypeShape) and then decodes it into v with encoding/json.
+// The check's error comes first, as if it ran first; it runs second only so that the text is validated once
+// (by json.Unmarshal).
 func Unmarshal(data []byte, v any) error {
-	if err := Check(data, TypeShape(reflect.TypeOf(v))); err != nil {
+	err := json.Unmarshal(data, v)
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
 		return err
 	}
-	return json.Unmarshal(data, v)
+	if cerr := CheckValid(data, TypeShape(reflect.TypeOf(v))); cerr != nil {
+		return cerr
+	}
+	return err
 }
 
 // TypeShape is the Shape encoding/json gives a Go type: struct fields by their json names (embedded

@@ -99,6 +99,18 @@ func BenchmarkCheckSendFrame(b *testing.B) {
 	}
 }
 
+// BenchmarkStrictUnmarshal is strictjson.Unmarshal of a typical WS 1003 frame: the check and the decode.
+func BenchmarkStrictUnmarshal(b *testing.B) {
+	frame := []byte(`{"reqIdentifier":1003,"token":"","sendID":"user123","operationID":"op-send-1","msgIncr":"6","data":{"clientMsgID":"a3f1c2d4e5b60718293a4b5c6d7e8f90","serverMsgID":"","createTime":1641200000000,"sendTime":0,"sendID":"user123","recvID":"user456","groupID":"","msgFrom":100,"contentType":101,"senderPlatformID":1,"senderNickname":"张三","senderFaceURL":"https://example.com/avatar.jpg","sessionType":1,"content":"{\"content\":\"你好，周五的分享会你来吗？\"}","seq":0,"isRead":false,"status":1,"attachedInfo":"","ex":""}}`)
+	b.SetBytes(int64(len(frame)))
+	for b.Loop() {
+		var v req
+		if err := strictjson.Unmarshal(frame, &v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
 func BenchmarkUnmarshal(b *testing.B) {
 	frame := []byte(`{"reqIdentifier":1003,"token":"","sendID":"user123","operationID":"op-send-1","msgIncr":"6","data":{"clientMsgID":"a3f1c2d4e5b60718293a4b5c6d7e8f90","serverMsgID":"","createTime":1641200000000,"sendTime":0,"sendID":"user123","recvID":"user456","groupID":"","msgFrom":100,"contentType":101,"senderPlatformID":1,"senderNickname":"张三","senderFaceURL":"https://example.com/avatar.jpg","sessionType":1,"content":"{\"content\":\"你好，周五的分享会你来吗？\"}","seq":0,"isRead":false,"status":1,"attachedInfo":"","ex":""}}`)
 	for b.Loop() {
@@ -118,4 +130,25 @@ func manyKeys() string {
 	}
 	b.WriteString(`,"K5":0}`)
 	return b.String()
+}
+
+// Unmarshal decodes before it checks (the text is validated once), but answers as if it checked first: a
+// repeated or case-variant key wins over a value of the wrong type, a syntax error is a syntax error.
+func TestUnmarshalErrorOrder(t *testing.T) {
+	var v req
+	err := strictjson.Unmarshal([]byte(`{"count":"one","userID":"a","USERID":"b"}`), &v)
+	if _, ok := err.(*strictjson.Error); !ok {
+		t.Errorf("case-variant key and a wrong type: %T %v, want *strictjson.Error", err, err)
+	}
+	err = strictjson.Unmarshal([]byte(`{"count":"one","userID":"a"}`), &v)
+	if _, ok := err.(*json.UnmarshalTypeError); !ok {
+		t.Errorf("wrong type: %T %v, want *json.UnmarshalTypeError", err, err)
+	}
+	err = strictjson.Unmarshal([]byte(`{"count":1,"count":2`), &v)
+	if _, ok := err.(*json.SyntaxError); !ok {
+		t.Errorf("cut short: %T %v, want *json.SyntaxError", err, err)
+	}
+	if err := strictjson.Unmarshal([]byte(`{"count":1,"seqRanges":[{"num":2}]}`), &v); err != nil || v.Count != 1 || v.Ranges[0].Num != 2 {
+		t.Errorf("plain: %v %+v", err, v)
+	}
 }
