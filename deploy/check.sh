@@ -2,7 +2,8 @@
 # deploy/check.sh (make deploy-check): the deployment of deploy/compose.yaml works. Builds the images
 # (deploy/build.sh), starts the topology with 3 imserver nodes, a 3-node NATS cluster, PostgreSQL and the load
 # balancer, waits until the load balancer sees 3 ready nodes, runs the conformance suite (imconform --api)
-# against the load balancer only, and takes everything down again (volumes included).
+# against the load balancer only, then kills one imserver node and runs the event cases again on the nodes
+# left, and takes everything down again (volumes included).
 #
 # Through the load balancer every REST call and WebSocket connection lands on the next node round robin, so
 # the suite's event cases (a REST call on one node, the push awaited on a connection of another) cross nodes.
@@ -78,17 +79,23 @@ COMPOSE+=(-f deploy/compose.yaml -p "$PROJECT")
 log "up: $NODES imserver nodes, nats1-3, postgres, lb on $IMSERVER_PUBLISH"
 "${COMPOSE[@]}" up -d --scale imserver="$NODES"
 
-# The load balancer logs the ready backends whenever they change: wait for all the nodes.
-for i in $(seq 1 90); do
-	line=$("${COMPOSE[@]}" logs --no-color lb 2>/dev/null | grep 'ready backends' | tail -n 1 || true)
-	n=$(sed -n 's/.*backends=\([^ ]*\).*/\1/p' <<<"$line" | tr ',' '\n' | grep -c . || true)
-	(( n >= NODES )) && break
-	if (( i == 90 )); then
-		log "the load balancer did not see $NODES ready nodes in 3 minutes (last: ${line:-none})"
-		"${COMPOSE[@]}" ps; "${COMPOSE[@]}" logs --no-color --tail 20; exit 1
-	fi
-	sleep 2
-done
+# The load balancer logs the ready backends whenever they change: wait until it sees $1 (want: "at least" or
+# "exactly") nodes.
+ready_nodes() {
+	local want=$1 how=$2 i
+	for i in $(seq 1 90); do
+		line=$("${COMPOSE[@]}" logs --no-color lb 2>/dev/null | grep 'ready backends' | tail -n 1 || true)
+		n=$(sed -n 's/.*backends=\([^ ]*\).*/\1/p' <<<"$line" | tr ',' '\n' | grep -c . || true)
+		case $how in
+		exactly) (( n == want )) && return 0 ;;
+		*) (( n >= want )) && return 0 ;;
+		esac
+		sleep 2
+	done
+	log "the load balancer did not see $how $want ready nodes in 3 minutes (last: ${line:-none})"
+	"${COMPOSE[@]}" ps; "${COMPOSE[@]}" logs --no-color --tail 20; return 1
+}
+ready_nodes "$NODES" "at least"
 log "$n nodes ready behind the load balancer: ${line##*backends=}"
 
 log "imconform --api http://$IMSERVER_PUBLISH/api/v3"
@@ -97,5 +104,23 @@ rc=0
 go run ./conformance/cmd/imconform --api "http://$IMSERVER_PUBLISH/api/v3" --secret "$IMSERVER_SECRET" \
 	--progress=false --junit "$WORK/junit.xml" --expected deploy/expected-failures.txt ${IMCONFORM_FLAGS:-} >"$WORK/imconform.txt" 2>&1 || rc=$?
 tail -n 15 "$WORK/imconform.txt"
-if [[ $rc != 0 ]]; then log "imconform failed (exit $rc): $WORK/imconform.txt"; exit "$rc"; fi
-log "the conformance suite passed against the load balancer of $NODES nodes"
+if [[ $rc != 0 ]]; then log "imconform failed (exit $rc): $WORK/imconform.txt"; else
+	log "the conformance suite passed against the load balancer of $NODES nodes"; fi
+
+# A node lost: SIGKILL one imserver container (its restart policy is suspended meanwhile); the load balancer
+# drops it at its next health check, and the event cases (a call, then pushes to connections spread over the
+# nodes left) must pass on the others.
+if (( NODES > 1 )); then
+	victim=$("${COMPOSE[@]}" ps -q imserver | sed -n 1p) # sed reads all: no SIGPIPE under pipefail
+	docker update --restart=no "$victim" >/dev/null
+	docker kill "$victim" >/dev/null
+	ready_nodes $((NODES - 1)) exactly
+	log "node ${victim:0:12} killed; imconform --run '^events/' against the $((NODES - 1)) left"
+	frc=0
+	go run ./conformance/cmd/imconform --api "http://$IMSERVER_PUBLISH/api/v3" --secret "$IMSERVER_SECRET" \
+		--progress=false --run '^events/' >"$WORK/imconform-node-lost.txt" 2>&1 || frc=$?
+	tail -n 1 "$WORK/imconform-node-lost.txt"
+	if [[ $frc != 0 ]]; then log "with a node lost, imconform failed (exit $frc): $WORK/imconform-node-lost.txt"; if [[ $rc == 0 ]]; then rc=$frc; fi; else
+		log "with a node lost, the event cases passed on the $((NODES - 1)) left"; fi
+fi
+exit "$rc"

@@ -2,6 +2,13 @@
 INSERT INTO users (user_id, nickname, face_url, ex, create_time)
 VALUES ($1, $2, $3, $4, $5);
 
+-- name: InsertAdminUsers :exec
+-- Nodes starting at once on one database each register the configured admins: the first one wins, the
+-- others find the rows there.
+INSERT INTO users (user_id, nickname, create_time)
+SELECT u, u, @create_time::bigint FROM unnest(@user_ids::text[]) AS u
+ON CONFLICT (user_id) DO NOTHING;
+
 -- name: ExistingUserIDs :many
 SELECT user_id FROM users WHERE user_id = ANY(@user_ids::text[]);
 

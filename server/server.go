@@ -303,21 +303,12 @@ func serveSpec(b []byte) http.HandlerFunc {
 
 // ensureAdmins registers the configured admin users so they can obtain tokens.
 func ensureAdmins(ctx context.Context, q *db.Queries, admins []string) error {
-	have, err := q.ExistingUserIDs(ctx, admins)
+	if len(admins) == 0 {
+		return nil
+	}
+	err := q.InsertAdminUsers(ctx, db.InsertAdminUsersParams{UserIds: admins, CreateTime: time.Now().UnixMilli()})
 	if err != nil {
-		return fmt.Errorf("look up admin users: %w", err)
-	}
-	exists := map[string]bool{}
-	for _, id := range have {
-		exists[id] = true
-	}
-	for _, id := range admins {
-		if exists[id] {
-			continue
-		}
-		if err := q.InsertUser(ctx, db.InsertUserParams{UserID: id, Nickname: id, CreateTime: time.Now().UnixMilli()}); err != nil {
-			return fmt.Errorf("register admin user %s: %w", id, err)
-		}
+		return fmt.Errorf("register admin users %v: %w", admins, err)
 	}
 	return nil
 }

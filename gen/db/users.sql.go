@@ -115,6 +115,24 @@ func (q *Queries) GetUsers(ctx context.Context, userIds []string) ([]User, error
 	return items, nil
 }
 
+const insertAdminUsers = `-- name: InsertAdminUsers :exec
+INSERT INTO users (user_id, nickname, create_time)
+SELECT u, u, $1::bigint FROM unnest($2::text[]) AS u
+ON CONFLICT (user_id) DO NOTHING
+`
+
+type InsertAdminUsersParams struct {
+	CreateTime int64
+	UserIds    []string
+}
+
+// Nodes starting at once on one database each register the configured admins: the first one wins, the
+// others find the rows there.
+func (q *Queries) InsertAdminUsers(ctx context.Context, arg InsertAdminUsersParams) error {
+	_, err := q.db.Exec(ctx, insertAdminUsers, arg.CreateTime, arg.UserIds)
+	return err
+}
+
 const insertUser = `-- name: InsertUser :exec
 INSERT INTO users (user_id, nickname, face_url, ex, create_time)
 VALUES ($1, $2, $3, $4, $5)

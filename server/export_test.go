@@ -1,0 +1,4 @@
+package server
+
+// EnsureAdmins is ensureAdmins for the external tests.
+var EnsureAdmins = ensureAdmins
