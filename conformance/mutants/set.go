@@ -71,7 +71,8 @@ var Set = []Mutant{
 	{ID: "authz-read-notification-other", Area: "authorization", Desc: "anyone reads another user's notification conversation",
 		Files: goSrc, Find: "if conv == NotificationConversationID(userID) || admin {", Replace: "if true {"},
 	{ID: "authz-ws-data-userid", Area: "authorization", Desc: "WS 1001/1002 answer for the data.userID of another user",
-		Files: goSrc, Find: "if userID != \"\" && userID != c.UserID {", Replace: "if false {"},
+		Files: goSrc, Find: "return s.handleSDK(ctx, c, reqIdentifier, data)\n\t}\n\tself := func(userID string) error {\n\t\tif userID != \"\" && userID != c.UserID {",
+		Replace: "return s.handleSDK(ctx, c, reqIdentifier, data)\n\t}\n\tself := func(userID string) error {\n\t\tif false {"},
 
 	// ---------------------------------------------------------------- routing (who gets a push)
 	{ID: "route-friendapp-to-sender-only", Area: "routing", Desc: "1203 friend application goes to the applicant only",
@@ -128,9 +129,10 @@ var Set = []Mutant{
 
 	// ---------------------------------------------------------------- semantics (what a message or change does)
 	{ID: "sem-seq-off-by-one", Area: "semantics", Desc: "the first message of a conversation gets seq 2",
-		Files: goSrc, Find: "p.msg.Seq = maxSeq - int64(len(ps)) + 1 + int64(i)", Replace: "p.msg.Seq = maxSeq - int64(len(ps)) + 2 + int64(i)"},
+		Files: sqlGo, Find: "    SELECT k.conversation_id, k.n, $1::bigint\n    FROM", Replace: "    SELECT k.conversation_id, k.n + 1, $1::bigint\n    FROM"},
 	{ID: "sem-idempotency-off", Area: "semantics", Desc: "the same clientMsgID is stored twice",
-		Files: goSrc, Find: "\t\tp.stored, p.dup = m, true", Replace: "\t\t_ = p"},
+		Files: goSrc, Find: "\t\trollback()\n\t\treturn nil, err\n\t}\n\tfor _, m := range existing {\n\t\tp := first[key(m.SendID, m.ClientMsgID)]\n\t\tp.stored, p.dup = m, true",
+		Replace: "\t\trollback()\n\t\treturn nil, err\n\t}\n\tfor _, m := range existing {\n\t\tp := first[key(m.SendID, m.ClientMsgID)]\n\t\t_ = p"},
 	{ID: "sem-transfer-old-owner-stays", Area: "semantics", Desc: "after a transfer the old owner keeps roleLevel 100",
 		Files: goSrc, Find: "{GroupID: b.GroupID, UserID: owner, RoleLevel: int32(newOwner.RoleLevel)},", Replace: "{GroupID: b.GroupID, UserID: owner, RoleLevel: roleOwner + 0*int32(newOwner.RoleLevel)},"},
 	{ID: "sem-dismiss-deletemember-ignored", Area: "semantics", Desc: "deleteMember is ignored",
