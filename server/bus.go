@@ -64,8 +64,10 @@ func (h nodeHandler) Handle(e *bus.Event) {
 		return
 	}
 	hub.KickWhere(e.UserID, e.PlatformID, gateway.CloseKicked, e.Reason, func(c gateway.ConnInfo) bool {
+		// No time yet: the connection is between the hub's registration and its Attach, so it is newer than
+		// any kick arriving now (closing it was the flake deploy-check saw: a fresh connection kicked).
 		t, ok := h.attached.m.Load(c.ConnID)
-		return !ok || t.(int64) < e.Before
+		return ok && t.(int64) < e.Before
 	})
 }
 
