@@ -43,6 +43,17 @@ func (s *Service) Kick(ctx context.Context, userID string, platformID int, reaso
 	return nil
 }
 
+// KickOlder closes a user's connections on platformID here, and on the other nodes those that registered
+// before `before` (µs): a newer login's kick travels asynchronously, so it may reach another node after the
+// new token's own connection registered there, which it must not close.
+func (s *Service) KickOlder(ctx context.Context, userID string, platformID int, reason string, before int64) error {
+	if s.pusher != nil {
+		s.pusher.Kick(userID, platformID, reason)
+	}
+	s.bus.Publish(&bus.Event{Kind: bus.KindKick, UserID: userID, PlatformID: platformID, Reason: reason, Before: before})
+	return nil
+}
+
 // BusHandler is what this node does with the other nodes' events.
 func (s *Service) BusHandler() bus.Handler { return busHandler{s} }
 

@@ -117,6 +117,7 @@ func (s *Service) IssueToken(ctx context.Context, secret, userID string, platfor
 	if u.ForbiddenType != 0 {
 		return Token{}, nil, apierr.UserForbidden("user %s is forbidden (%s); an admin can lift it with /manager/unforbid_user", userID, orDash(u.ForbidReason))
 	}
+	issued := time.Now().UnixMicro() // before the token exists: no connection of it can have registered earlier
 	token, tokenID, err := s.signer.Issue(userID, platformID)
 	if err != nil {
 		return Token{}, nil, err
@@ -124,7 +125,7 @@ func (s *Service) IssueToken(ctx context.Context, secret, userID string, platfor
 	if err := s.q.PutToken(ctx, db.PutTokenParams{UserID: userID, PlatformID: int32(platformID), TokenID: tokenID, IssuedAt: s.now().UnixMilli()}); err != nil {
 		return Token{}, nil, err
 	}
-	kickErr = s.chat.Kick(ctx, userID, platformID, "a newer login on the same platform replaced this connection")
+	kickErr = s.chat.KickOlder(ctx, userID, platformID, "a newer login on the same platform replaced this connection", issued)
 	return Token{Token: token, ExpireTimeSeconds: int64(s.signer.TTL().Seconds())}, kickErr, nil
 }
 
