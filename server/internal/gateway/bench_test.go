@@ -59,8 +59,8 @@ func BenchmarkIdleConnMemory(b *testing.B) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	after := memInUse()
-	b.ReportMetric(float64(after.heap+after.stack-before.heap-before.stack)/float64(n), "B/conn")
-	b.ReportMetric(float64(after.stack-before.stack)/float64(n), "stackB/conn")
+	b.ReportMetric((float64(after.heap+after.stack)-float64(before.heap+before.stack))/float64(n), "B/conn")
+	b.ReportMetric((float64(after.stack)-float64(before.stack))/float64(n), "stackB/conn")
 	b.ReportMetric(float64(runtime.NumGoroutine())/float64(n), "goroutines/conn")
 }
 

@@ -25,6 +25,7 @@ type conn struct {
 	ws   *websocket.Conn
 	raw  net.Conn  // under ws; closed directly to cut a close handshake short
 	cork *corkConn // between ws's write buffer and raw; nil when the hijack kept net/http's buffers
+	pc   *pollConn // raw, when idle reads park in the Hub's poller; nil: the reader never parks
 	info ConnInfo
 
 	ctx    context.Context // ends when the connection starts closing; parent of every Handle call
@@ -181,15 +182,22 @@ func (c *conn) closeWS(code websocket.StatusCode, reason string) {
 
 // readLoop is the connection's reader goroutine: it owns the read side of the socket (coder/websocket
 // answers pings while it reads) and, when the socket fails or closes, takes the connection out of the
-// registry.
+// registry. When the client has sent nothing more it parks the connection and exits (pollConn); the poller
+// starts another readLoop when the socket is readable.
 func (c *conn) readLoop() {
-	defer c.finish()
 	for {
 		_, b, err := c.ws.Read(context.Background())
 		if err != nil {
+			if c.pc != nil && errors.Is(err, errParked) {
+				if c.park() {
+					return
+				}
+				continue
+			}
 			if s := websocket.CloseStatus(err); s == -1 && !c.isClosing() {
 				c.hub.log.Debug("gateway: read", "userID", c.info.UserID, "connID", c.info.ConnID, "operationID", c.info.OperationID, "err", err)
 			}
+			c.finish()
 			return
 		}
 		c.touch()
@@ -206,6 +214,9 @@ func (c *conn) finish() {
 	c.closing, c.closeAfter, c.queue = true, false, nil
 	c.mu.Unlock()
 	_ = c.ws.CloseNow()
+	if c.pc != nil {
+		c.hub.poll.untrack(c.pc)
+	}
 	close(c.done)
 }
 

@@ -6,12 +6,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"io"
 	"math"
 	"net"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/coder/websocket"
@@ -68,6 +70,9 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	c := &conn{hub: h, done: make(chan struct{})}
 	hj := &sizedHijacker{ResponseWriter: w, readSize: h.opts.ReadBufferSize, writeSize: h.opts.WriteBufferSize}
+	if h.poll != nil {
+		hj.c = c
+	}
 	ws, err := websocket.Accept(hj, r, &websocket.AcceptOptions{
 		InsecureSkipVerify: len(h.opts.OriginPatterns) == 0,
 		OriginPatterns:     h.opts.OriginPatterns,
@@ -88,7 +93,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	c.ws, c.raw, c.cork = ws, hj.conn, hj.cork
+	c.ws, c.raw, c.cork, c.pc = ws, hj.conn, hj.cork, hj.pc
 	c.info = ConnInfo{Identity: id, ConnID: h.newConnID(), OperationID: opID, SDK: sdk}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.sem = make(chan struct{}, h.opts.MaxInFlight)
@@ -130,9 +135,12 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	c.timer.Reset(h.firstTimer())
 	go c.writeLoop()
-	// The reader gets a goroutine of its own rather than keeping this one: net/http's connection goroutine
-	// has grown its stack serving the handshake, and a fresh one starts small.
-	go c.readLoop()
+	// The client has sent nothing past the handshake (else pc is nil): the connection starts parked. Without
+	// the poller the reader gets a goroutine of its own rather than keeping this one: net/http's connection
+	// goroutine has grown its stack serving the handshake, and a fresh one starts small.
+	if c.pc == nil || !h.poll.track(c.pc) || !c.park() {
+		go c.readLoop()
+	}
 }
 
 // recheck checks a registered connection's token again; nil when it is still good. An SDK-profile
@@ -273,8 +281,10 @@ func newOperationID() string {
 type sizedHijacker struct {
 	http.ResponseWriter
 	readSize, writeSize int
-	conn                net.Conn  // the hijacked connection
+	c                   *conn     // set when the Hub has a poller: the connection reads through a pollConn
+	conn                net.Conn  // the hijacked connection (pc, when there is one)
 	cork                *corkConn // under the write buffer; nil when net/http's buffers were kept
+	pc                  *pollConn
 }
 
 // Unwrap lets http.ResponseController and coder/websocket reach the wrapped writer.
@@ -294,5 +304,12 @@ func (w *sizedHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nc, brw, err
 	}
 	w.cork = &corkConn{Conn: nc}
-	return nc, bufio.NewReadWriter(bufio.NewReaderSize(nc, w.readSize), bufio.NewWriterSize(w.cork, w.writeSize)), nil
+	var rd io.Reader = nc
+	if sc, ok := nc.(syscall.Conn); ok && w.c != nil {
+		if rc, err := sc.SyscallConn(); err == nil {
+			w.pc = &pollConn{Conn: nc, rc: rc, c: w.c}
+			w.conn, rd = w.pc, w.pc
+		}
+	}
+	return w.conn, bufio.NewReadWriter(bufio.NewReaderSize(rd, w.readSize), bufio.NewWriterSize(w.cork, w.writeSize)), nil
 }

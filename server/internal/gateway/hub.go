@@ -41,6 +41,7 @@ type Hub struct {
 	closing   atomic.Bool
 	idPrefix  string
 	idSeq     atomic.Uint64
+	poll      *poller // nil: every connection keeps a reader goroutine (Options.ReaderPerConn, not Linux)
 }
 
 type shard struct {
@@ -86,6 +87,11 @@ func New(opts Options) (*Hub, error) {
 	h.connHooks, _ = opts.Hooks.(ConnHooks)
 	for i := range h.shards {
 		h.shards[i].users = make(map[string][]*conn)
+	}
+	if !opts.ReaderPerConn {
+		if h.poll, err = newPoller(); err != nil {
+			h.log.Warn("gateway: no poller for idle connections; each keeps a reader goroutine", "err", err)
+		}
 	}
 	return h, nil
 }
@@ -245,6 +251,7 @@ func (h *Hub) Close(ctx context.Context) error {
 		wg.Go(func() { c.shutdown(ctx) })
 	}
 	wg.Wait()
+	h.poll.close() // a connection dropped but not yet finished keeps reading without it
 	return ctx.Err()
 }
 

@@ -123,6 +123,10 @@ type Options struct {
 	// bypass it. The write buffer can be tiny: what passes through it is collected by corkConn and reaches
 	// the socket in one write per batch anyway. Defaults 512 and 128.
 	ReadBufferSize, WriteBufferSize int
+	// ReaderPerConn keeps a reader goroutine on every connection, as off Linux. By default (Linux) an idle
+	// connection has none: its socket waits in the Hub's epoll instance and a reader starts when it is
+	// readable (doc.go, "Goroutines").
+	ReaderPerConn bool
 }
 
 func (o Options) withDefaults() (Options, error) {
