@@ -223,8 +223,8 @@ func (p *Presence) Disconnected(c gateway.ConnInfo) {
 			break
 		}
 	}
-	if x, ok := st.written[c.ConnID]; ok {
-		st.gone = append(st.gone, x)
+	if i := index(st.written, c.ConnID); i >= 0 {
+		st.gone = append(st.gone, st.written[i])
 		w.mark(c.UserID, st)
 	}
 	w.forgetIfIdle(c.UserID, st)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -26,18 +27,27 @@ type conn struct {
 // order they closed). The worker's job is to insert live-but-unwritten rows and delete gone ones.
 type userState struct {
 	live    []conn
-	written map[string]conn
+	written []conn // a slice, not a map: a user has a connection or two, and a map costs ~0.5 KiB each
 	gone    []conn
 	queued  bool
 }
 
-func (st *userState) isLive(id string) bool {
-	for _, c := range st.live {
+func (st *userState) isLive(id string) bool { return index(st.live, id) >= 0 }
+
+func index(cs []conn, id string) int {
+	for i, c := range cs {
 		if c.id == id {
-			return true
+			return i
 		}
 	}
-	return false
+	return -1
+}
+
+// unwrite forgets id's row.
+func (st *userState) unwrite(id string) {
+	if i := index(st.written, id); i >= 0 {
+		st.written = slices.Delete(st.written, i, i+1) // clears the freed slot: no strings kept alive
+	}
 }
 
 // worker applies the changes of its share of the users, one user at a time, in the order they were
@@ -54,7 +64,7 @@ type worker struct {
 func (w *worker) state(userID string) *userState {
 	st := w.users[userID]
 	if st == nil {
-		st = &userState{written: map[string]conn{}}
+		st = &userState{}
 		w.users[userID] = st
 	}
 	return st
@@ -123,7 +133,7 @@ func (w *worker) next() (userID string, ins, del []conn, ok bool) {
 			}
 			st.queued = false
 			for _, c := range st.live {
-				if _, done := st.written[c.id]; !done {
+				if index(st.written, c.id) < 0 {
 					ins = append(ins, c)
 				}
 			}
@@ -160,14 +170,16 @@ func (w *worker) done(userID string, ins, del []conn, err error) {
 		return
 	}
 	for _, c := range ins {
-		st.written[c.id] = c
+		if index(st.written, c.id) < 0 {
+			st.written = append(st.written, c)
+		}
 		if !st.isLive(c.id) { // it closed while its row was being written
 			st.gone = append(st.gone, c)
 			w.mark(userID, st)
 		}
 	}
 	for _, c := range del {
-		delete(st.written, c.id)
+		st.unwrite(c.id)
 		for i, g := range st.gone {
 			if g.id == c.id {
 				st.gone = append(st.gone[:i], st.gone[i+1:]...)
@@ -185,7 +197,7 @@ func (p *Presence) rewriteAll() {
 		w.mu.Lock()
 		for u, st := range w.users {
 			for _, c := range st.live {
-				delete(st.written, c.id)
+				st.unwrite(c.id)
 			}
 			w.mark(u, st)
 		}
