@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"io"
 	"math"
 	"net"
 	"net/http"
@@ -95,6 +94,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	c.ws, c.raw, c.cork, c.pc = ws, hj.conn, hj.cork, hj.pc
 	c.info = ConnInfo{Identity: id, ConnID: h.newConnID(), OperationID: opID, SDK: sdk}
+	c.info.Token = "" // only the recheck below needs it; a JWT is a few hundred bytes per idle connection
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.sem = make(chan struct{}, h.opts.MaxInFlight)
 	c.timer = time.AfterFunc(math.MaxInt64, c.onTimer)
@@ -241,8 +241,9 @@ func (h *Hub) authenticate(ctx context.Context, hdr http.Header, q url.Values) (
 	if id.PlatformID != platformID {
 		return auth.Identity{}, apierr.NoPermission("the token is for platformID %d, not %d", id.PlatformID, platformID)
 	}
-	// The strings may share memory with the request's URL; a long-lived connection should not pin it.
-	id.UserID, id.Token, id.TokenID = strings.Clone(id.UserID), strings.Clone(id.Token), strings.Clone(id.TokenID)
+	// The strings may share memory with the request's URL; a long-lived connection should not pin it. The
+	// token itself is not kept (ConnInfo).
+	id.UserID, id.TokenID = strings.Clone(id.UserID), strings.Clone(id.TokenID)
 	return id, nil
 }
 
@@ -304,12 +305,16 @@ func (w *sizedHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nc, brw, err
 	}
 	w.cork = &corkConn{Conn: nc}
-	var rd io.Reader = nc
+	var br *bufio.Reader
 	if sc, ok := nc.(syscall.Conn); ok && w.c != nil {
 		if rc, err := sc.SyscallConn(); err == nil {
 			w.pc = &pollConn{Conn: nc, rc: rc, c: w.c}
-			w.conn, rd = w.pc, w.pc
+			w.conn = w.pc
+			br = bufio.NewReaderSize(w.pc, 16) // bufio's least; pollConn buffers from a pool (ReadBufferSize)
 		}
 	}
-	return w.conn, bufio.NewReadWriter(bufio.NewReaderSize(rd, w.readSize), bufio.NewWriterSize(w.cork, w.writeSize)), nil
+	if br == nil {
+		br = bufio.NewReaderSize(nc, w.readSize)
+	}
+	return w.conn, bufio.NewReadWriter(br, bufio.NewWriterSize(w.cork, w.writeSize)), nil
 }

@@ -41,7 +41,8 @@ type Hub struct {
 	closing   atomic.Bool
 	idPrefix  string
 	idSeq     atomic.Uint64
-	poll      *poller // nil: every connection keeps a reader goroutine (Options.ReaderPerConn, not Linux)
+	poll      *poller   // nil: every connection keeps a reader goroutine (Options.ReaderPerConn, not Linux)
+	readPool  sync.Pool // *[]byte of ReadBufferSize, lent to a pollConn while it holds bytes read ahead
 }
 
 type shard struct {
@@ -88,6 +89,7 @@ func New(opts Options) (*Hub, error) {
 	for i := range h.shards {
 		h.shards[i].users = make(map[string][]*conn)
 	}
+	h.readPool.New = func() any { b := make([]byte, opts.ReadBufferSize); return &b }
 	if !opts.ReaderPerConn {
 		if h.poll, err = newPoller(); err != nil {
 			h.log.Warn("gateway: no poller for idle connections; each keeps a reader goroutine", "err", err)

@@ -36,6 +36,7 @@ type Authenticator interface {
 
 // ConnInfo is who is on the other end of a connection: the token's identity, the connection's ID (unique
 // across server processes) and the operationID it connected with (made up when the client sent none).
+// Identity.Token is empty: the token is checked when the connection opens and not kept.
 type ConnInfo struct {
 	auth.Identity
 	ConnID      string

@@ -39,27 +39,55 @@ type pollConn struct {
 	registered atomic.Bool // in the poller's epoll set and map
 	state      atomic.Uint32
 
-	// scan follows the frames coder/websocket reads. Touched only inside Read, which coder/websocket calls
-	// under its read lock.
-	scan frameScanner
+	// Touched only inside Read, which coder/websocket calls under its read lock.
+	scan frameScanner // follows the frames coder/websocket has read
+	buf  *[]byte      // bytes read ahead, buf[r:w]; nil when there are none
+	r, w int
 }
 
 // Read reads from the socket for coder/websocket's bufio.Reader. coder/websocket reads through that buffer
 // only with ReadByte, Read and io.ReadFull, which call Read only when the buffer is empty: so every byte Read
 // returned before has been consumed, and scan knows whether the reader is at a message boundary.
+//
+// The bufio.Reader is tiny (16 B); the bytes read ahead wait in buf, borrowed from the Hub's pool while it
+// holds some, so an idle connection keeps no read buffer.
 func (p *pollConn) Read(b []byte) (int, error) {
-	var n int
-	var err error
+	if p.buf == nil {
+		size := p.c.hub.opts.ReadBufferSize
+		if len(b) >= size {
+			n, err := p.readSocket(b)
+			p.scan.feed(b[:n])
+			return n, err
+		}
+		p.buf = p.c.hub.readPool.Get().(*[]byte)
+		n, err := p.readSocket((*p.buf)[:size])
+		if n == 0 {
+			p.c.hub.readPool.Put(p.buf)
+			p.buf = nil
+			return 0, err
+		}
+		p.r, p.w = 0, n // a read that returned bytes returned no error (net.Conn, readNow); the next read sees it
+	}
+	n := copy(b, (*p.buf)[p.r:p.w])
+	p.r += n
+	if p.r == p.w {
+		p.c.hub.readPool.Put(p.buf)
+		p.buf = nil
+	}
+	p.scan.feed(b[:n])
+	return n, nil
+}
+
+// readSocket reads without waiting at a message boundary (errParked: nothing there), waiting elsewhere.
+func (p *pollConn) readSocket(b []byte) (int, error) {
 	if p.scan.idle() && p.parkable.Load() && p.c.ctx.Err() == nil {
-		n, err = readNow(p.rc, b)
+		n, err := readNow(p.rc, b)
 		if n == 0 && err == nil {
 			return 0, errParked
 		}
-	} else {
-		n, err = p.Conn.Read(b)
+		return n, err
 	}
-	p.scan.feed(b[:n])
-	return n, err
+	return p.Conn.Read(b)
 }
 
 // Close takes the socket out of the poller before closing it (so a later socket with the same fd number
