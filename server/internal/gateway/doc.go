@@ -7,12 +7,23 @@
 //
 // # Goroutines
 //
-// Per connection there is one long-lived goroutine and others only while there is work:
+// Per connection there are goroutines only while there is work; an idle connection has none (on Linux):
 //
-//   - the reader (conn.readLoop) owns the socket's read side. coder/websocket answers pings and handles
-//     close frames while it reads. It decodes each frame, answers pings/2004/bad frames by queueing a reply,
-//     and starts one goroutine per Backend request. When the socket closes for any reason it makes sure the
-//     connection is out of the registry (a server-side close has taken it out already).
+//   - the reader (conn.readLoop) owns the socket's read side while it runs. coder/websocket answers pings
+//     and handles close frames while it reads. It decodes each frame, answers pings/2004/bad frames by
+//     queueing a reply, and starts one goroutine per Backend request. When the client has sent nothing more
+//     (the socket is empty at a message boundary) it parks the connection and exits: the socket goes into the
+//     Hub's epoll instance (poll_linux.go: EPOLLIN|EPOLLRDHUP|EPOLLONESHOT, level-triggered), and the Hub's
+//     one poller goroutine starts a fresh reader when it is readable again: a frame, a ping, the pong to the
+//     server's ping, a close frame, EOF or an error. A reader with part of a frame waits for the rest
+//     instead (pollConn follows the framing), so a slow sender still holds a goroutine, bounded by
+//     IdleTimeout. A socket closed by anyone wakes its parked connection (pollConn.Close), whose reader then
+//     takes it out of the registry. Events name a connection by an ID, never by its fd, which the kernel
+//     reuses. Options.ReaderPerConn (and other systems than Linux) keep a reader per connection instead,
+//     as does a connection whose client sent bytes right behind its handshake (net/http's reader is kept).
+//     This leans on coder/websocket (checked for v1.8.15 by the tests): it reads its bufio.Reader only
+//     with ReadByte, Read and io.ReadFull, and passes up, without closing, an error its source returns
+//     between frames (errParked).
 //   - the writer (conn.writeLoop) is the only goroutine that writes data frames. It is started by the first
 //     frame queued on an idle connection and exits once the queue is empty, so an idle connection has none.
 //     Every write has Options.WriteTimeout; a write past it makes coder/websocket drop the socket. It takes
@@ -28,12 +39,13 @@
 //     writer (after a flush), the timer, or a goroutine of its own. It takes the connection out of the
 //     registry first, so a closing connection is no longer reported online.
 //
-// That is the whole goroutine budget of an idle connection: one reader goroutine (4 KiB of stack, parked in
-// coder/websocket's read). There is no writer goroutine while idle, no per-connection channel buffer (the
-// send queue is a slice, nil when empty; the cork buffer comes from a pool only while writing), and the
-// socket buffers are 512 + 128 B instead of net/http's 4 + 4 KiB (sizedHijacker). BenchmarkIdleConnMemory
-// measures the heap and stack an idle connection keeps: the stack, the buffers, coder/websocket's Conn
-// (~2 KiB) and the rest.
+// That is the whole goroutine budget of an idle connection: none, and the Hub's poller for all of them.
+// There is no writer goroutine while idle, no per-connection channel buffer (the send queue is a slice,
+// nil when empty; the cork buffer comes from a pool only while writing), no read buffer (pollConn borrows
+// ReadBufferSize bytes from the Hub's pool only while it holds bytes read ahead; coder/websocket's
+// bufio.Reader is 16 B) and a 128 B write buffer instead of net/http's 4 KiB (sizedHijacker).
+// BenchmarkIdleConnMemory measures the heap and stack an idle connection keeps: coder/websocket's Conn
+// (~1.5 KiB with its locks and readers), the buffers, the conn struct, net's socket and the rest.
 //
 // # Publishing never blocks
 //
@@ -62,8 +74,12 @@
 //     held, by one goroutine per shard at a time (Hub.runHooks); so hooks may call back into the Hub.
 //   - corkConn.mu guards the cork buffer and is held across the socket write that empties it (bounded by
 //     WriteTimeout); it is taken inside coder/websocket's frame writes and by the writer's uncork, nothing else.
+//   - poller.mu guards the poller's map from IDs to connections; no other lock is taken under it.
+//   - pollConn's read-ahead buffer and frame scanner are touched only inside its Read, which coder/websocket
+//     calls under its read lock; its park state is atomic, and only the goroutine that moves it from parked
+//     to reading (wake) may read the socket.
 //   - Everything else is atomic (conn.seen, conn.background, Hub.count, Hub.closing) or set once before the
-//     connection is published (conn.info, conn.ws, conn.raw, conn.ctx, conn.sem, conn.timer).
+//     connection is published (conn.info, conn.ws, conn.raw, conn.pc, conn.ctx, conn.sem, conn.timer).
 //
 // # Closing
 //

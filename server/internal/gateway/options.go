@@ -119,10 +119,12 @@ type Options struct {
 	// allows every origin: the gateway authenticates by token, never by cookie, so a foreign page cannot
 	// borrow a user's credentials the way cross-site WebSocket hijacking needs.
 	OriginPatterns []string
-	// ReadBufferSize and WriteBufferSize size each connection's bufio buffers, which every idle
-	// connection keeps (net/http's hijacked connection would keep 4 KiB each). Frames larger than a buffer
-	// bypass it. The write buffer can be tiny: what passes through it is collected by corkConn and reaches
-	// the socket in one write per batch anyway. Defaults 512 and 128.
+	// ReadBufferSize sizes the read-ahead buffer, lent from a pool to a connection only while it holds
+	// bytes read ahead (with ReaderPerConn, or off Linux, each connection keeps one). WriteBufferSize sizes
+	// each connection's write buffer, which every idle connection keeps (net/http's hijacked connection
+	// would keep 4 KiB each). Frames larger than a buffer bypass it. The write buffer can be tiny: what
+	// passes through it is collected by corkConn and reaches the socket in one write per batch anyway.
+	// Defaults 512 and 128.
 	ReadBufferSize, WriteBufferSize int
 	// ReaderPerConn keeps a reader goroutine on every connection, as off Linux. By default (Linux) an idle
 	// connection has none: its socket waits in the Hub's epoll instance and a reader starts when it is
