@@ -12,7 +12,7 @@
 //   - the reader (conn.readLoop) owns the socket's read side while it runs. coder/websocket answers pings
 //     and handles close frames while it reads. It decodes each frame, answers pings/2004/bad frames by
 //     queueing a reply, and starts one goroutine per Backend request. When the client has sent nothing more
-//     (the socket is empty at a message boundary) it parks the connection and exits: the socket goes into the
+//     for a second (parkAfter) at a message boundary, it parks the connection and exits: the socket goes into the
 //     Hub's epoll instance (poll_linux.go: EPOLLIN|EPOLLRDHUP|EPOLLONESHOT, level-triggered), and the Hub's
 //     one poller goroutine starts a fresh reader when it is readable again: a frame, a ping, the pong to the
 //     server's ping, a close frame, EOF or an error. A reader with part of a frame waits for the rest

@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"net"
+	"os"
 	"sync/atomic"
 	"syscall"
+	"time"
 )
 
 // An idle connection has no reader goroutine: once the reader has read everything the client sent up to a
@@ -14,10 +16,10 @@ import (
 // ping, a close frame, EOF or an error). See doc.go, "Goroutines".
 //
 // pollConn is the hijacked socket as coder/websocket sees it (its bufio.Reader's source and the conn it
-// closes). Its Read, asked for bytes at a message boundary, tries the socket without waiting and reports
-// errParked when nothing is there; coder/websocket passes that error up from Read untouched (its read state
-// is between frames then, so the next Read starts cleanly). Anywhere else Read waits as usual, so a reader
-// never parks holding part of a frame.
+// closes). Its Read, asked for bytes at a message boundary, waits at most parkAfter and reports errParked
+// when nothing came; coder/websocket passes that error up from Read untouched (its read state is between
+// frames then, so the next Read starts cleanly). Anywhere else Read waits as usual, so a reader never parks
+// holding part of a frame.
 
 // errParked is what pollConn.Read returns at a message boundary when the socket has nothing to read.
 var errParked = errors.New("gateway: connection parked")
@@ -66,7 +68,7 @@ func (p *pollConn) Read(b []byte) (int, error) {
 			p.buf = nil
 			return 0, err
 		}
-		p.r, p.w = 0, n // a read that returned bytes returned no error (net.Conn, readNow); the next read sees it
+		p.r, p.w = 0, n // a TCP read that returned bytes returned no error; the next one reports it
 	}
 	n := copy(b, (*p.buf)[p.r:p.w])
 	p.r += n
@@ -78,16 +80,24 @@ func (p *pollConn) Read(b []byte) (int, error) {
 	return n, nil
 }
 
-// readSocket reads without waiting at a message boundary (errParked: nothing there), waiting elsewhere.
+// parkAfter is how long a reader at a message boundary waits for the next frame before it parks. Parking
+// costs an epoll_ctl, and waking a fresh goroutine that grows its stack again: a connection in use (a
+// client sending every few hundred milliseconds) keeps its reader, one idle for parkAfter gives it up.
+const parkAfter = time.Second
+
+// readSocket reads from the socket. At a message boundary it waits at most parkAfter (errParked: nothing
+// came); elsewhere, inside a frame, it waits as long as it takes (IdleTimeout bounds that).
 func (p *pollConn) readSocket(b []byte) (int, error) {
-	if p.scan.idle() && p.parkable.Load() && p.c.ctx.Err() == nil {
-		n, err := readNow(p.rc, b)
-		if n == 0 && err == nil {
-			return 0, errParked
-		}
-		return n, err
+	if !p.scan.idle() || !p.parkable.Load() || p.c.ctx.Err() != nil {
+		return p.Conn.Read(b)
 	}
-	return p.Conn.Read(b)
+	_ = p.Conn.SetReadDeadline(time.Now().Add(parkAfter))
+	n, err := p.Conn.Read(b)
+	_ = p.Conn.SetReadDeadline(time.Time{})
+	if n == 0 && errors.Is(err, os.ErrDeadlineExceeded) {
+		return 0, errParked
+	}
+	return n, err
 }
 
 // Close takes the socket out of the poller before closing it (so a later socket with the same fd number

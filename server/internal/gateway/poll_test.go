@@ -105,7 +105,8 @@ func TestFrameScanner(t *testing.T) {
 func TestParkedConnReadsPongs(t *testing.T) {
 	requirePoller(t)
 	t.Parallel()
-	s := newServer(t, Options{IdleTimeout: 3 * time.Second, PingInterval: 200 * time.Millisecond})
+	// Pinged after 1.5 s of silence, longer than a reader waits before it parks (parkAfter).
+	s := newServer(t, Options{IdleTimeout: 10 * time.Second, PingInterval: parkAfter * 3 / 2})
 	u := newUser("parkpong")
 	c := s.connect(t, u, 1) // its reader answers pings and sends nothing else
 	sc := s.serverConn(u, 1)
