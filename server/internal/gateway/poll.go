@@ -85,11 +85,19 @@ func (p *pollConn) Read(b []byte) (int, error) {
 // client sending every few hundred milliseconds) keeps its reader, one idle for parkAfter gives it up.
 const parkAfter = time.Second
 
-// readSocket reads from the socket. At a message boundary it waits at most parkAfter (errParked: nothing
-// came); elsewhere, inside a frame, it waits as long as it takes (IdleTimeout bounds that).
+// readSocket reads from the socket. At a message boundary it waits at most parkAfter after a data frame,
+// not at all after a control frame (errParked: nothing came); inside a frame it waits as long as it takes
+// (IdleTimeout bounds that).
 func (p *pollConn) readSocket(b []byte) (int, error) {
 	if !p.scan.idle() || !p.parkable.Load() || p.c.ctx.Err() != nil {
 		return p.Conn.Read(b)
+	}
+	if p.scan.ctrl { // after a pong or a ping the client is idle: park at once if nothing else came
+		n, err := readNow(p.rc, b)
+		if n == 0 && err == nil {
+			return 0, errParked
+		}
+		return n, err
 	}
 	_ = p.Conn.SetReadDeadline(time.Now().Add(parkAfter))
 	n, err := p.Conn.Read(b)
@@ -144,6 +152,7 @@ type frameScanner struct {
 	hdr   [14]byte // a header split across reads
 	hn    uint8
 	inMsg bool // the last data frame had no FIN: its continuation is due
+	ctrl  bool // the last frame was a control frame (ping, pong, close)
 }
 
 func (s *frameScanner) idle() bool { return s.need == 0 && s.hn == 0 && !s.inMsg }
@@ -184,7 +193,8 @@ func (s *frameScanner) feed(b []byte) {
 		default:
 			length = uint64(l)
 		}
-		if op := s.hdr[0] & 0x0f; op < 8 { // data or continuation; control frames may come between fragments
+		op := s.hdr[0] & 0x0f
+		if s.ctrl = op >= 8; !s.ctrl { // data or continuation; control frames may come between fragments
 			s.inMsg = s.hdr[0]&0x80 == 0
 		}
 		s.need, s.hn = length, 0

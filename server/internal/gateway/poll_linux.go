@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"io"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -145,4 +146,25 @@ func (p *poller) remove(pc *pollConn) {
 			_ = syscall.EpollCtl(int(epfd), syscall.EPOLL_CTL_DEL, int(fd), nil)
 		})
 	})
+}
+
+// readNow reads what the socket holds without waiting: (0, nil) when it holds nothing.
+func readNow(rc syscall.RawConn, b []byte) (int, error) {
+	var n int
+	var errno error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, errno = syscall.Read(int(fd), b)
+		return true
+	}); err != nil {
+		return 0, err
+	}
+	switch {
+	case errno == syscall.EAGAIN || errno == syscall.EINTR:
+		return 0, nil
+	case errno != nil:
+		return 0, os.NewSyscallError("read", errno)
+	case n == 0:
+		return 0, io.EOF
+	}
+	return n, nil
 }
