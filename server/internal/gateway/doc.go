@@ -12,10 +12,10 @@
 //   - the reader (conn.readLoop) owns the socket's read side while it runs. coder/websocket answers pings
 //     and handles close frames while it reads. It decodes each frame, answers pings/2004/bad frames by
 //     queueing a reply, and starts one goroutine per Backend request. When the client has sent nothing more
-//     for a second (parkAfter) at a message boundary, it parks the connection and exits: the socket goes into the
-//     Hub's epoll instance (poll_linux.go: EPOLLIN|EPOLLRDHUP|EPOLLONESHOT, level-triggered), and the Hub's
-//     one poller goroutine starts a fresh reader when it is readable again: a frame, a ping, the pong to the
-//     server's ping, a close frame, EOF or an error. A reader with part of a frame waits for the rest
+//     for a second (parkAfter; at once after a pong or ping) at a message boundary, it parks the connection
+//     and exits: the socket goes into the Hub's epoll instance (poll_linux.go: EPOLLIN|EPOLLRDHUP|
+//     EPOLLONESHOT, level-triggered), and the Hub's one poller goroutine starts a fresh reader when it is
+//     readable again: a frame, a ping, the pong to the server's ping, a close frame, EOF or an error. A reader with part of a frame waits for the rest
 //     instead (pollConn follows the framing), so a slow sender still holds a goroutine, bounded by
 //     IdleTimeout. A socket closed by anyone wakes its parked connection (pollConn.Close), whose reader then
 //     takes it out of the registry. Events name a connection by an ID, never by its fd, which the kernel
