@@ -45,9 +45,12 @@ type conn struct {
 	closeMsg   string
 }
 
-// enqueue queues frame for the writer, starting one when none runs. A full queue closes the connection
-// (slow consumer) instead of waiting. It reports whether frame was queued.
-func (c *conn) enqueue(frame []byte) bool {
+// enqueue queues the frame with payload for the writer (enqueueWire).
+func (c *conn) enqueue(payload []byte) bool { return c.enqueueWire(c.wire(payload)) }
+
+// enqueueWire queues a complete WebSocket frame (wsFrame) for the writer, starting one when none runs. A
+// full queue closes the connection (slow consumer) instead of waiting. It reports whether frame was queued.
+func (c *conn) enqueueWire(frame []byte) bool {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
@@ -83,7 +86,7 @@ func (c *conn) closeAfterFlush(frame []byte, code websocket.StatusCode, reason s
 	}
 	c.closing = true
 	if frame != nil {
-		c.queue = append(c.queue, frame)
+		c.queue = append(c.queue, c.wire(frame))
 	}
 	c.closeAfter, c.closeCode, c.closeMsg = true, code, reason
 	start := !c.writing
@@ -96,7 +99,7 @@ func (c *conn) closeAfterFlush(frame []byte, code websocket.StatusCode, reason s
 
 // writeLoop is the only goroutine that writes data frames to the socket. It runs while frames are
 // queued and exits when the queue is empty, so an idle connection has no writer goroutine. When several
-// frames are waiting it writes them with one write(2) (corkConn).
+// frames are waiting it writes them with one write(2) (corkConn.writeFrames).
 func (c *conn) writeLoop() {
 	var batch [][]byte
 	for {
@@ -142,33 +145,25 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// writeFrames writes frames within WriteTimeout, corked: the frames (and the pieces coder/websocket
-// flushes through the small write buffer) reach the socket in one write.
-func (c *conn) writeFrames(frames [][]byte) (err error) {
+// writeFrames writes frames (complete WebSocket frames) within WriteTimeout, in one write(2) (corkConn).
+func (c *conn) writeFrames(frames [][]byte) error {
+	if c.cork != nil {
+		return c.cork.writeFrames(frames, c.hub.opts.WriteTimeout)
+	}
+	// net/http's buffers were kept (the client sent bytes past the handshake): through coder/websocket.
 	ctx, cancel := context.WithTimeout(context.Background(), c.hub.opts.WriteTimeout)
 	defer cancel()
-	defer func() {
-		// coder/websocket reports a write cut by its deadline in more than one way: the deadline says it.
-		if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
-		}
-	}()
-	if c.cork == nil {
-		for _, f := range frames {
-			if err := c.ws.Write(ctx, c.frameType(f), f); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	c.cork.cork()
 	for _, f := range frames {
-		if err := c.ws.Write(ctx, c.frameType(f), f); err != nil {
-			_ = c.cork.uncork(0)
+		typ, p := wsPayload(f)
+		if err := c.ws.Write(ctx, typ, p); err != nil {
+			if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
+				// coder/websocket reports a write cut by its deadline in more than one way: the deadline says it.
+				err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+			}
 			return err
 		}
 	}
-	return c.cork.uncork(c.hub.opts.WriteTimeout)
+	return nil
 }
 
 // closeWS takes the connection out of the registry and ends it with a close handshake of at most

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"reflect"
@@ -77,7 +78,54 @@ func decodeFrame(b []byte, req *request) error {
 var (
 	pongFrame = mustJSON(events.Heartbeat{Type: "pong"})
 	okAck     = mustJSON(events.ConnectResult{})
+
+	// The same, framed (the SDK profile too reads them as text).
+	pongWire  = wsFrame(opText, pongFrame)
+	okAckWire = wsFrame(opText, okAck)
 )
+
+// WebSocket opcodes of data frames (RFC 6455 5.2).
+const (
+	opText   = 0x1
+	opBinary = 0x2
+)
+
+// wsFrame is payload as one final, unmasked (server-to-client), uncompressed WebSocket frame: what
+// coder/websocket would write for it, built once and written as it is to every recipient.
+func wsFrame(opcode byte, payload []byte) []byte {
+	n := len(payload)
+	var f []byte
+	switch {
+	case n < 126:
+		f = make([]byte, 2, 2+n)
+		f[1] = byte(n)
+	case n <= 0xffff:
+		f = make([]byte, 4, 4+n)
+		f[1] = 126
+		binary.BigEndian.PutUint16(f[2:], uint16(n))
+	default:
+		f = make([]byte, 10, 10+n)
+		f[1] = 127
+		binary.BigEndian.PutUint64(f[2:], uint64(n))
+	}
+	f[0] = 0x80 | opcode
+	return append(f, payload...)
+}
+
+// wsPayload splits a frame built by wsFrame into its message type and payload.
+func wsPayload(f []byte) (websocket.MessageType, []byte) {
+	typ := websocket.MessageText
+	if f[0]&0x0f == opBinary {
+		typ = websocket.MessageBinary
+	}
+	switch f[1] & 0x7f {
+	case 126:
+		return typ, f[4:]
+	case 127:
+		return typ, f[10:]
+	}
+	return typ, f[2:]
+}
 
 // kickFrame is the 2002 frame; errMsg says why. It carries every field of a reply frame (errCode 0,
 // msgIncr "") so clients decoding pushes and replies alike find them all.

@@ -110,6 +110,7 @@ func (h *Hub) newConnID() string {
 // userIDs should hold each user once.
 func (h *Hub) Deliver(userIDs []string, frame []byte, exceptConnID string) {
 	var sdk sdkPush // the frame for SDK-profile connections, transcoded once when one is among the recipients
+	var wire []byte // frame as a WebSocket frame, built once for every recipient
 	for _, id := range userIDs {
 		s := h.shard(id)
 		s.mu.RLock()
@@ -119,11 +120,14 @@ func (h *Hub) Deliver(userIDs []string, frame []byte, exceptConnID string) {
 			}
 			if c.info.SDK {
 				if f := sdk.frame(h, frame); f != nil {
-					c.enqueue(f)
+					c.enqueueWire(f)
 				}
 				continue
 			}
-			c.enqueue(frame)
+			if wire == nil {
+				wire = wsFrame(opText, frame)
+			}
+			c.enqueueWire(wire)
 		}
 		s.mu.RUnlock()
 	}
