@@ -170,16 +170,26 @@ func normalizeContent(contentType int, content string) string {
 // published to the nodes that hold them. A node that dies between the commit and the publish loses the
 // pushes, not the messages: the recipients find them by seq.
 func (s *Service) pushStored(ps []*pending) {
-	for _, p := range ps {
-		if p.dup {
-			continue
+	each := func(deliver func(userIDs []string, frame []byte, exceptConnID string)) {
+		for _, p := range ps {
+			if p.dup {
+				continue
+			}
+			s.pushed.mark(p.stored.ConversationID, p.stored.Seq, byEvent)
+			frame := PushFrame(ToWire(p.stored), p.opID)
+			if deliver != nil {
+				deliver(p.recipients, frame, p.exceptConn)
+			}
+			s.bus.Publish(&bus.Event{Kind: bus.KindPush, Conv: p.stored.ConversationID, Seq: p.stored.Seq, Recipients: p.recipients, Except: p.exceptConn, Frame: frame})
 		}
-		s.pushed.mark(p.stored.ConversationID, p.stored.Seq, byEvent)
-		frame := PushFrame(ToWire(p.stored), p.opID)
-		if s.pusher != nil {
-			s.pusher.Deliver(p.recipients, frame, p.exceptConn)
-		}
-		s.bus.Publish(&bus.Event{Kind: bus.KindPush, Conv: p.stored.ConversationID, Seq: p.stored.Seq, Recipients: p.recipients, Except: p.exceptConn, Frame: frame})
+	}
+	switch p := s.pusher.(type) {
+	case nil:
+		each(nil)
+	case BatchPusher: // a member gets the batch's pushes in one write
+		p.DeliverBatch(each)
+	default:
+		each(p.Deliver)
 	}
 }
 

@@ -51,10 +51,26 @@ func (c *conn) enqueue(payload []byte) bool { return c.enqueueWire(c.wire(payloa
 // enqueueWire queues a complete WebSocket frame (wsFrame) for the writer, starting one when none runs. A
 // full queue closes the connection (slow consumer) instead of waiting. It reports whether frame was queued.
 func (c *conn) enqueueWire(frame []byte) bool {
+	queued, start := c.push(frame)
+	if start {
+		go c.writeLoop()
+	}
+	return queued
+}
+
+// enqueueDeferred is enqueueWire for DeliverBatch: it reports whether the caller must start the writer
+// (soon: the connection counts as having one).
+func (c *conn) enqueueDeferred(frame []byte) bool {
+	_, start := c.push(frame)
+	return start
+}
+
+// push queues frame; start says that no writer runs and one must be started (c.writing is set already).
+func (c *conn) push(frame []byte) (queued, start bool) {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
-		return false
+		return false, false
 	}
 	if len(c.queue) >= c.hub.opts.SendQueue {
 		c.closing = true
@@ -64,16 +80,13 @@ func (c *conn) enqueueWire(frame []byte) bool {
 		c.hub.log.Warn("gateway: closing slow consumer", "userID", c.info.UserID, "platformID", c.info.PlatformID,
 			"connID", c.info.ConnID, "operationID", c.info.OperationID)
 		go c.closeWS(ClosePolicyViolation, "slow consumer")
-		return false
+		return false, false
 	}
 	c.queue = append(c.queue, frame)
-	start := !c.writing
+	start = !c.writing
 	c.writing = true
 	c.mu.Unlock()
-	if start {
-		go c.writeLoop()
-	}
-	return true
+	return true, start
 }
 
 // closeAfterFlush stops accepting frames, queues frame (when not nil, even past the queue's limit), and

@@ -193,3 +193,40 @@ func TestPushesInterleavedWithControlFrames(t *testing.T) {
 		t.Fatalf("close code %d, want %d", code, CloseKicked)
 	}
 }
+
+// DeliverBatch queues every push of the batch before any writer starts; each recipient gets them all, in
+// order, and the excepted connection none.
+func TestDeliverBatch(t *testing.T) {
+	t.Parallel()
+	s := newServer(t, Options{})
+	a, b := newUser("batchA"), newUser("batchB")
+	ca, cb := s.connect(t, a, 1), s.connect(t, b, 1)
+	cb2 := s.connect(t, b, 2)
+	var except string
+	for _, pcs := range s.hub.OnlineStatus([]string{b}) {
+		for _, pc := range pcs {
+			if pc.PlatformID == 2 {
+				except = pc.ConnID
+			}
+		}
+	}
+	if except == "" {
+		t.Fatal("b's second connection is not registered")
+	}
+	s.hub.DeliverBatch(func(deliver func([]string, []byte, string)) {
+		for i := range 3 {
+			deliver([]string{a, b}, fmt.Appendf(nil, `{"reqIdentifier":2001,"i":%d}`, i), except)
+		}
+	})
+	for _, c := range []*client{ca, cb} {
+		for i := range 3 {
+			if got, want := c.nextRaw(), fmt.Sprintf(`{"reqIdentifier":2001,"i":%d}`, i); got != want {
+				t.Fatalf("push %d: %s, want %s", i, got, want)
+			}
+		}
+	}
+	s.hub.Deliver([]string{b}, []byte(`{"after":true}`), "")
+	if got := cb2.nextRaw(); got != `{"after":true}` {
+		t.Fatalf("the excepted connection got %s first", got)
+	}
+}
