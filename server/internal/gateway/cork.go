@@ -104,16 +104,16 @@ func (c *corkConn) writeFrames(frames [][]byte, timeout time.Duration) error {
 	if c.closeSent {
 		return net.ErrClosed
 	}
+	// Usually the socket has room: one non-blocking writev, no deadline to set and clear.
+	bufs := net.Buffers(frames)
+	bufs, err := c.tryWrite(bufs)
+	if err != nil || len(bufs) == 0 {
+		return err
+	}
 	if err := c.Conn.SetWriteDeadline(deadline); err != nil {
 		return err
 	}
-	var err error
-	if len(frames) == 1 {
-		_, err = c.Conn.Write(frames[0])
-	} else {
-		bufs := net.Buffers(frames)
-		_, err = bufs.WriteTo(c.Conn)
-	}
+	_, err = bufs.WriteTo(c.Conn)
 	if err == nil {
 		err = c.Conn.SetWriteDeadline(time.Time{})
 	}
