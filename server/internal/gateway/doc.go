@@ -15,9 +15,10 @@
 //     connection is out of the registry (a server-side close has taken it out already).
 //   - the writer (conn.writeLoop) is the only goroutine that writes data frames. It is started by the first
 //     frame queued on an idle connection and exits once the queue is empty, so an idle connection has none.
-//     Every write has Options.WriteTimeout; a write past it makes coder/websocket drop the socket. It takes
-//     up to 64 queued frames (64 KiB) at a time and corks the socket around them (corkConn), so they reach
-//     the kernel in one write(2) instead of one each (or two, through the 128-byte write buffer).
+//     Every write has Options.WriteTimeout; a write past it drops the socket. Queued frames are complete
+//     WebSocket frames (wsFrame; a push is framed once in Deliver for all its recipients): the writer takes
+//     up to 64 of them (64 KiB) and writes them itself in one writev(2), between coder/websocket's control
+//     frames (corkConn), with none of coder/websocket's per-frame work.
 //   - request goroutines, at most Options.MaxInFlight (8) per connection: a slow pull does not hold up a
 //     send, and replies may leave in another order than the requests came (clients match msgIncr). When
 //     all slots are busy the reader stops reading that connection until one frees.
@@ -30,14 +31,15 @@
 //
 // That is the whole goroutine budget of an idle connection: one reader goroutine (4 KiB of stack, parked in
 // coder/websocket's read). There is no writer goroutine while idle, no per-connection channel buffer (the
-// send queue is a slice, nil when empty; the cork buffer comes from a pool only while writing), and the
+// send queue is a slice, nil when empty; the writer writes the queued frames, with no buffer), and the
 // socket buffers are 512 + 128 B instead of net/http's 4 + 4 KiB (sizedHijacker). BenchmarkIdleConnMemory
 // measures the heap and stack an idle connection keeps: the stack, the buffers, coder/websocket's Conn
 // (~2 KiB) and the rest.
 //
 // # Publishing never blocks
 //
-// Hub.Deliver and Hub.Kick only take locks that are never held across I/O: a shard's read lock to find the
+// Hub.Deliver, Hub.DeliverBatch (the pushes of one commit, queued before any writer starts so that a
+// connection gets them in one write) and Hub.Kick only take locks that are never held across I/O: a shard's read lock to find the
 // user's connections, and each connection's mu to append to its queue. A queue already holding
 // Options.SendQueue frames is not waited on: the connection is marked closing, its queue dropped, and a
 // goroutine closes it with 1008 "slow consumer". A frame passed to Deliver is shared by every recipient and
@@ -60,8 +62,9 @@
 //   - shard.evMu guards the shard's queue of registry events for Hooks/ConnHooks. Events are queued under
 //     shard.mu (so their order is the registry's order) and handed to the hooks afterwards, with no lock
 //     held, by one goroutine per shard at a time (Hub.runHooks); so hooks may call back into the Hub.
-//   - corkConn.mu guards the cork buffer and is held across the socket write that empties it (bounded by
-//     WriteTimeout); it is taken inside coder/websocket's frame writes and by the writer's uncork, nothing else.
+//   - corkConn.mu serializes the socket's writers: coder/websocket's (its control frames, whose boundaries
+//     corkConn follows) and the connection's writer, held across a write (the writer's bounded by
+//     WriteTimeout); it is taken inside coder/websocket's frame writes and by the writer, nothing else.
 //   - Everything else is atomic (conn.seen, conn.background, Hub.count, Hub.closing) or set once before the
 //     connection is published (conn.info, conn.ws, conn.raw, conn.ctx, conn.sem, conn.timer).
 //
@@ -89,7 +92,7 @@
 // A connection opened with sdkType=js (ConnInfo.SDK, set once before it is published) speaks the OpenIM SDK
 // profile (frames_sdk.go): the Backend gets base64 protobuf data and answers protobuf bytes, replies are
 // sdkprofile.Frame JSON, and the writer sends every frame but the connect ack and the pong as binary
-// (conn.frameType). Deliver transcodes a push for SDK connections once per call (sdkPush), holding the same
+// (conn.wire). Deliver transcodes a push for SDK connections once per call (sdkPush), holding the same
 // shard read lock as for the others: it is CPU work on the frame, no I/O and no other lock. A 1003 reply of
 // type SDKReply is followed by the sender's own push, queued right behind it.
 //
