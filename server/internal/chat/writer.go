@@ -44,17 +44,17 @@ type pending struct {
 }
 
 // Writer is the group-commit message store. Every send waits for the transaction that stores it; concurrent
-// sends share transactions (a worker takes whatever is queued, up to maxBatch), each conversation's seq row is
+// sends share transactions (a lane's leader takes whatever is queued, up to maxBatch), each conversation's seq row is
 // locked once per batch (seqs for the whole batch at once), and conversation locks are taken in sorted order
 // so concurrent batches, here or in another process, cannot deadlock. A conversation always goes to the same
-// worker (by hash), so this process's workers never wait for each other's seq row locks and a
+// lane (by hash), so this process's lanes never wait for each other's seq row locks and a
 // conversation's messages are committed in the order they were queued. Seqs are gap-free: they are allocated
-// in the transaction that stores the messages, so a failed transaction allocates nothing. A transaction is
-// two round trips to the database (tryCommitPipelined): a lone message waits for little more than its
-// commit's WAL flush.
+// in the transaction that stores the messages, so a failed transaction allocates nothing. A batch of fresh,
+// allowed single-chat sends is one round trip to the database (tryCommitOneTrip), any other batch two
+// (tryCommitPipelined): a lone message waits for little more than its commit's WAL flush.
 type Writer struct {
 	pool     *pgxpool.Pool
-	ins      []chan *pending // one queue per worker
+	lanes    []*lane // a conversation's messages always go through the same lane
 	maxBatch int
 	log      *slog.Logger
 	// after runs on the worker after each commit with the newly stored messages (not duplicates).
@@ -78,6 +78,17 @@ type Writer struct {
 	closed  chan struct{}
 }
 
+// lane is one of the writer's queues. Its messages are committed in queue order, a batch at a time, by one
+// goroutine at a time (the leader): the sender that finds the lane idle commits its own message itself, so a
+// lone message is handed to no other goroutine (each hand-off is a thread wake-up, tens of µs of CPU on a
+// small VM); messages arriving meanwhile queue up and go together in the next batch, committed by a goroutine
+// the leader starts once its own batch is done, so no sender waits for batches after its own.
+type lane struct {
+	mu      sync.Mutex
+	q       []*pending
+	leading bool // a goroutine is committing this lane's batches
+}
+
 func newWriter(pool *pgxpool.Pool, workers, maxBatch int, timeout time.Duration, log *slog.Logger, after func([]*pending)) *Writer {
 	w := &Writer{
 		pool: pool, maxBatch: maxBatch, log: log, after: after, timeout: timeout,
@@ -85,10 +96,7 @@ func newWriter(pool *pgxpool.Pool, workers, maxBatch int, timeout time.Duration,
 		unsure: map[string]*unsureMsg{},
 	}
 	for range workers {
-		in := make(chan *pending, maxBatch*2)
-		w.ins = append(w.ins, in)
-		w.wg.Add(1)
-		go w.work(in)
+		w.lanes = append(w.lanes, &lane{})
 	}
 	return w
 }
@@ -96,14 +104,15 @@ func newWriter(pool *pgxpool.Pool, workers, maxBatch int, timeout time.Duration,
 // errClosed is returned for sends after shutdown began.
 var errClosed = errors.New("message writer is shut down")
 
-// store queues p and waits until it is durable (or failed). The caller's ctx only bounds the wait for a
-// place in the queue: once queued, the message is either committed or reported failed, never half-done.
+// store queues p and waits until it is durable (or failed): once queued, the message is either committed
+// or reported failed, never half-done. The queue is bounded by the sends in flight, each waiting here.
 func (w *Writer) store(ctx context.Context, p *pending) error {
 	p.done = make(chan struct{})
 	if p.opID == "" {
 		p.opID = operationID(ctx)
 	}
-	// The read lock keeps close from closing the queue between the check and the send.
+	l := w.laneOf(p.msg.ConversationID)
+	// The read lock keeps close from waiting for the leaders before this message is in a lane.
 	w.closeMu.RLock()
 	select {
 	case <-w.closed:
@@ -111,24 +120,67 @@ func (w *Writer) store(ctx context.Context, p *pending) error {
 		return errClosed
 	default:
 	}
-	select {
-	case w.queueOf(p.msg.ConversationID) <- p:
-	case <-ctx.Done():
-		w.closeMu.RUnlock()
-		return ctx.Err()
+	l.mu.Lock()
+	l.q = append(l.q, p)
+	lead := !l.leading
+	l.leading = true
+	l.mu.Unlock()
+	if lead {
+		w.wg.Add(1)
 	}
 	w.closeMu.RUnlock()
+	if lead {
+		w.lead(l, true)
+	}
 	<-p.done
 	return p.err
 }
 
-// queueOf is the queue of the worker that owns the conversation (FNV-1a of its ID).
-func (w *Writer) queueOf(conversationID string) chan *pending {
+// lead commits l's queued messages a batch at a time until the lane is empty. A sender that found the lane
+// idle (sender) commits the first batch, which holds its own message, then leaves whatever queued meanwhile
+// to a new goroutine and returns to answer its client.
+func (w *Writer) lead(l *lane, sender bool) {
+	for {
+		l.mu.Lock()
+		if len(l.q) == 0 {
+			l.q = nil
+			l.leading = false
+			l.mu.Unlock()
+			w.wg.Done()
+			return
+		}
+		n := min(len(l.q), w.maxBatch)
+		batch := make([]*pending, n)
+		copy(batch, l.q)
+		clear(l.q[:n])
+		l.q = l.q[n:]
+		l.mu.Unlock()
+		w.commit(batch)
+		if sender {
+			l.mu.Lock()
+			more := len(l.q) > 0
+			if !more {
+				l.q = nil
+				l.leading = false
+			}
+			l.mu.Unlock()
+			if more {
+				go w.lead(l, false) // inherits the leadership and its count in w.wg
+			} else {
+				w.wg.Done()
+			}
+			return
+		}
+	}
+}
+
+// laneOf is the lane of the conversation (FNV-1a of its ID).
+func (w *Writer) laneOf(conversationID string) *lane {
 	h := uint32(2166136261)
 	for i := 0; i < len(conversationID); i++ {
 		h = (h ^ uint32(conversationID[i])) * 16777619
 	}
-	return w.ins[h%uint32(len(w.ins))]
+	return w.lanes[h%uint32(len(w.lanes))]
 }
 
 // close stops accepting and waits for queued messages to be written (graceful shutdown).
@@ -136,31 +188,7 @@ func (w *Writer) close() {
 	w.closeMu.Lock()
 	close(w.closed)
 	w.closeMu.Unlock()
-	for _, in := range w.ins {
-		close(in)
-	}
 	w.wg.Wait()
-}
-
-func (w *Writer) work(in chan *pending) {
-	defer w.wg.Done()
-	batch := make([]*pending, 0, w.maxBatch)
-	for p := range in {
-		batch = append(batch[:0], p)
-	fill:
-		for len(batch) < w.maxBatch {
-			select {
-			case q, ok := <-in:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, q)
-			default:
-				break fill
-			}
-		}
-		w.commit(batch)
-	}
 }
 
 func (w *Writer) commit(batch []*pending) {
@@ -215,7 +243,151 @@ func (w *Writer) tryCommit(batch []*pending) (stored []*pending, err error) {
 	if w.needsSteps(batch) {
 		return w.tryCommitSteps(batch)
 	}
+	if stored, done, err := w.tryCommitOneTrip(batch); done {
+		return stored, err
+	}
 	return w.tryCommitPipelined(batch)
+}
+
+// tryCommitOneTrip stores a batch of fresh, allowed single-chat sends in one round trip: BEGIN, one
+// statement (StoreCheckedSingles: the duplicate check and the send checks are its guard) and COMMIT. done
+// is false when the batch is not of that kind (a group or system message, a repeat within the batch, a
+// conversation row to create) or when the guard found a resend or a refusal: then nothing was stored and
+// tryCommitPipelined decides message by message. A lone message waits for one round trip and its WAL flush
+// instead of two; a resend or a refused send pays one more.
+func (w *Writer) tryCommitOneTrip(batch []*pending) (stored []*pending, done bool, err error) {
+	for _, p := range batch {
+		if p.check != checkSingle {
+			return nil, false, nil
+		}
+	}
+	_, fresh, followers := dedupe(batch)
+	if len(followers) > 0 {
+		return nil, false, nil
+	}
+	now := time.Now().UnixMilli()
+	if ensure := w.conversationsToEnsure(fresh, now); len(ensure.Owners) > 0 {
+		return nil, false, nil
+	}
+	byConv := map[string][]*pending{}
+	for _, p := range fresh {
+		byConv[p.msg.ConversationID] = append(byConv[p.msg.ConversationID], p)
+	}
+	convs := make([]string, 0, len(byConv))
+	for c := range byConv {
+		convs = append(convs, c)
+	}
+	sort.Strings(convs)
+	arg := db.StoreCheckedSinglesParams{Now: now, ConversationIds: convs, Ns: make([]int64, len(convs))}
+	type ownerConv struct{ owner, conv string }
+	markAt := map[ownerConv]int{}
+	for i, c := range convs {
+		ps := byConv[c]
+		arg.Ns[i] = int64(len(ps))
+		for j, p := range ps {
+			back := int64(len(ps) - 1 - j)
+			addCheckedRow(&arg, p, back)
+			if p.msg.ContentType >= NotificationBegin {
+				continue // as in tryCommitPipelined: a notification does not mark what came before it read
+			}
+			k := ownerConv{p.msg.SendID, c}
+			if at, ok := markAt[k]; ok {
+				arg.MarkBacks[at] = back
+				continue
+			}
+			markAt[k] = len(arg.MarkOwners)
+			arg.MarkOwners = append(arg.MarkOwners, p.msg.SendID)
+			arg.MarkConversationIds = append(arg.MarkConversationIds, c)
+			arg.MarkBacks = append(arg.MarkBacks, back)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), w.timeout)
+	defer cancel()
+	pc, err := w.pool.Acquire(ctx)
+	if err != nil {
+		return nil, true, err
+	}
+	defer pc.Release() // the pool closes a connection released in a transaction or mid-batch
+	conn := pc.Conn()
+	var rows []db.StoreCheckedSinglesRow
+	const commit = 3
+	failed, err := pipeline(ctx, conn, exec("begin"), exec(genericPlans),
+		func(q db.DBTX) (err error) {
+			rows, err = db.New(q).StoreCheckedSingles(ctx, arg)
+			if err != nil {
+				return fmt.Errorf("store checked singles: %w", err)
+			}
+			return nil
+		},
+		exec("commit"))
+	switch {
+	case err == nil || failed > commit:
+		// COMMIT answered.
+	case notSent(err), failed < commit && isPgError(err):
+		if !conn.IsClosed() {
+			_, _ = conn.Exec(ctx, "rollback")
+		}
+		return nil, true, err
+	case failed == commit && !apierr.IsStorage(err):
+		return nil, true, fmt.Errorf("commit: %w", err)
+	default:
+		return nil, true, &commitUnknownError{err}
+	}
+	if len(rows) == 0 {
+		return nil, false, nil // the guard refused the batch; nothing is stored
+	}
+	got := make(map[string]*db.StoreCheckedSinglesRow, len(rows))
+	for i := range rows {
+		got[key(rows[i].SendID, rows[i].ClientMsgID)] = &rows[i]
+	}
+	for _, p := range fresh {
+		r := got[key(p.msg.SendID, p.msg.ClientMsgID)]
+		if r == nil {
+			// Cannot happen (the guard stores all or nothing); committed all the same, so say so.
+			w.log.Error("store checked singles: a message of the batch did not come back", "sendID", p.msg.SendID,
+				"clientMsgID", p.msg.ClientMsgID, "rows", len(rows), "messages", len(fresh))
+			p.err = fmt.Errorf("store checked singles: message not returned")
+			continue
+		}
+		p.msg.Seq, p.msg.SenderNickname, p.msg.SenderFaceUrl = r.Seq, r.SenderNickname, r.SenderFaceUrl
+		p.stored = rowToMessage(p.msg)
+		w.remember(p.owners)
+		stored = append(stored, p)
+	}
+	return stored, true, nil
+}
+
+// addCheckedRow appends p's message, back from its conversation's newest seq of the batch, to arg.
+func addCheckedRow(arg *db.StoreCheckedSinglesParams, p *pending, back int64) {
+	m := &p.msg
+	arg.MsgConversationIds = append(arg.MsgConversationIds, m.ConversationID)
+	arg.Backs = append(arg.Backs, back)
+	arg.ServerMsgIds = append(arg.ServerMsgIds, m.ServerMsgID)
+	arg.ClientMsgIds = append(arg.ClientMsgIds, m.ClientMsgID)
+	arg.SendIds = append(arg.SendIds, m.SendID)
+	arg.RecvIds = append(arg.RecvIds, m.RecvID)
+	arg.GroupIds = append(arg.GroupIds, m.GroupID)
+	arg.SenderPlatformIds = append(arg.SenderPlatformIds, m.SenderPlatformID)
+	arg.SenderNicknames = append(arg.SenderNicknames, m.SenderNickname)
+	arg.SenderFaceUrls = append(arg.SenderFaceUrls, m.SenderFaceUrl)
+	arg.KeepProfiles = append(arg.KeepProfiles, p.keepProfile)
+	arg.SessionTypes = append(arg.SessionTypes, m.SessionType)
+	arg.MsgFroms = append(arg.MsgFroms, m.MsgFrom)
+	arg.ContentTypes = append(arg.ContentTypes, m.ContentType)
+	arg.Contents = append(arg.Contents, m.Content)
+	arg.SendTimes = append(arg.SendTimes, m.SendTime)
+	arg.CreateTimes = append(arg.CreateTimes, m.CreateTime)
+	arg.Statuses = append(arg.Statuses, m.Status)
+	arg.Options = append(arg.Options, m.Options) // nil: NULL
+	arg.OfflinePushInfos = append(arg.OfflinePushInfos, m.OfflinePushInfo)
+	var at []byte
+	if m.AtUserIDList != nil {
+		at = mustJSON(m.AtUserIDList)
+	}
+	arg.AtUserIDLists = append(arg.AtUserIDLists, at)
+	arg.AttachedInfos = append(arg.AttachedInfos, m.AttachedInfo)
+	arg.Exes = append(arg.Exes, m.Ex)
 }
 
 // needsSteps: a message whose earlier COMMIT went unanswered must be settled while the batch holds its
@@ -251,6 +423,12 @@ func dedupe(batch []*pending) (first map[string]*pending, fresh, followers []*pe
 	return first, fresh, followers
 }
 
+// genericPlans makes the writer's statements run on their cached generic plans. Left to choose, PostgreSQL
+// re-planned FindSent and SingleSendChecks on every execution (a custom plan for a one-element array looks
+// cheaper than the generic one, which assumes ten): 270 µs of its CPU per lone message, more than executing
+// them. Their LATERAL ... LIMIT 1 probes make the generic plans index probes whatever the statistics say.
+const genericPlans = "set local plan_cache_mode = force_generic_plan"
+
 // tryCommitPipelined is the transaction of tryCommitSteps in two round trips (before: eight or more, each
 // a wait for the database, which is most of a lone message's latency): BEGIN with the duplicate check and
 // the send checks of every message; then StoreMessages (seqs and insert in one statement), the wake-ups,
@@ -283,7 +461,7 @@ func (w *Writer) tryCommitPipelined(batch []*pending) (stored []*pending, err er
 	}
 	checks := newSendChecks(toCheck)
 	var existing []db.Message
-	if _, err := pipeline(ctx, conn, exec("begin"),
+	if _, err := pipeline(ctx, conn, exec("begin"), exec(genericPlans),
 		func(q db.DBTX) (err error) {
 			existing, err = db.New(q).FindSent(ctx, find)
 			if err != nil {
