@@ -316,6 +316,7 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 	}
 	r := events.ReplyFrame{ReqIdentifier: req.ReqIdentifier, MsgIncr: req.MsgIncr, OperationID: req.OperationID}
 	raw := false // r.Data is the Backend's text, which json.Marshal checks and compacts
+	var app JSONAppender
 	if err == nil && data != nil {
 		switch d := data.(type) {
 		case json.RawMessage:
@@ -323,7 +324,7 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 		case []byte:
 			r.Data, raw = d, true
 		case JSONAppender:
-			r.Data = d.AppendJSON(nil)
+			app = d
 		default:
 			r.Data, err = json.Marshal(data)
 			if err != nil {
@@ -332,7 +333,7 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 		}
 	}
 	if err != nil {
-		r.Data = nil
+		r.Data, app = nil, nil
 		e, internal := apierr.Of(err)
 		if internal {
 			lvl := slog.LevelError
@@ -345,7 +346,7 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 		r.ErrCode, r.ErrMsg, r.ErrDlt = int(e.Code), e.Msg, e.Dlt
 	}
 	if !raw {
-		return appendReplyFrame(nil, &r) // r.Data, if any, is already as json.Marshal writes it
+		return appendReplyFrame(nil, &r, app) // r.Data, if any, is already as json.Marshal writes it
 	}
 	b, err := json.Marshal(r)
 	if err != nil { // data was not valid JSON text (a json.RawMessage from the Backend)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
 	"strconv"
 	"unicode/utf8"
 
@@ -187,8 +188,9 @@ type JSONAppender interface {
 }
 
 // appendReplyFrame appends r as json.Marshal writes it (TestAppendReplyFrameMatchesMarshal), for r.Data
-// that is already in json.Marshal's form.
-func appendReplyFrame(dst []byte, r *events.ReplyFrame) []byte {
+// that is already in json.Marshal's form; data, when not nil, is appended as r.Data instead.
+func appendReplyFrame(dst []byte, r *events.ReplyFrame, data JSONAppender) []byte {
+	dst = slices.Grow(dst, 128+len(r.MsgIncr)+len(r.OperationID)+len(r.ErrMsg)+len(r.ErrDlt)+len(r.Data))
 	dst = append(dst, `{"reqIdentifier":`...)
 	dst = strconv.AppendInt(dst, int64(r.ReqIdentifier), 10)
 	dst = append(dst, `,"msgIncr":`...)
@@ -201,7 +203,11 @@ func appendReplyFrame(dst []byte, r *events.ReplyFrame) []byte {
 	dst = jsonenc.AppendString(dst, r.ErrMsg)
 	dst = append(dst, `,"errDlt":`...)
 	dst = jsonenc.AppendString(dst, r.ErrDlt)
-	if len(r.Data) > 0 {
+	switch {
+	case data != nil:
+		dst = append(dst, `,"data":`...)
+		dst = data.AppendJSON(dst)
+	case len(r.Data) > 0:
 		dst = append(dst, `,"data":`...)
 		dst = append(dst, r.Data...)
 	}
