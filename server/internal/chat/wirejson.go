@@ -6,7 +6,7 @@ import (
 	"strconv"
 
 	"github.com/imspec/imserver/gen/events"
-	"github.com/imspec/imserver/server/internal/jsonenc"
+	"github.com/imspec/imserver/internal/handjson"
 )
 
 // appendPushFrame appends the 2001 frame of w to dst: byte for byte what json.Marshal gives for pushFrame
@@ -20,23 +20,23 @@ func appendPushFrame(dst []byte, w *Wire, operationID string) []byte {
 	dst = append(dst, `{"reqIdentifier":`...)
 	dst = strconv.AppendInt(dst, int64(events.ReqPushMsg), 10)
 	dst = append(dst, `,"msgIncr":"","operationID":`...)
-	dst = jsonenc.AppendString(dst, operationID)
+	dst = handjson.AppendString(dst, operationID)
 	dst = append(dst, `,"errCode":0,"errMsg":"","data":{"sendID":`...)
-	dst = jsonenc.AppendString(dst, w.SendID)
+	dst = handjson.AppendString(dst, w.SendID)
 	dst = append(dst, `,"recvID":`...)
-	dst = jsonenc.AppendString(dst, w.RecvID)
+	dst = handjson.AppendString(dst, w.RecvID)
 	dst = append(dst, `,"groupID":`...)
-	dst = jsonenc.AppendString(dst, w.GroupID)
+	dst = handjson.AppendString(dst, w.GroupID)
 	dst = append(dst, `,"clientMsgID":`...)
-	dst = jsonenc.AppendString(dst, w.ClientMsgID)
+	dst = handjson.AppendString(dst, w.ClientMsgID)
 	dst = append(dst, `,"serverMsgID":`...)
-	dst = jsonenc.AppendString(dst, w.ServerMsgID)
+	dst = handjson.AppendString(dst, w.ServerMsgID)
 	dst = append(dst, `,"senderPlatformID":`...)
 	dst = strconv.AppendInt(dst, int64(w.SenderPlatformID), 10)
 	dst = append(dst, `,"senderNickname":`...)
-	dst = jsonenc.AppendString(dst, w.SenderNickname)
+	dst = handjson.AppendString(dst, w.SenderNickname)
 	dst = append(dst, `,"senderFaceURL":`...)
-	dst = jsonenc.AppendString(dst, w.SenderFaceURL)
+	dst = handjson.AppendString(dst, w.SenderFaceURL)
 	dst = append(dst, `,"sessionType":`...)
 	dst = strconv.AppendInt(dst, int64(w.SessionType), 10)
 	dst = append(dst, `,"msgFrom":`...)
@@ -44,7 +44,7 @@ func appendPushFrame(dst []byte, w *Wire, operationID string) []byte {
 	dst = append(dst, `,"contentType":`...)
 	dst = strconv.AppendInt(dst, int64(w.ContentType), 10)
 	dst = append(dst, `,"content":`...)
-	dst = jsonenc.AppendString(dst, w.Content)
+	dst = handjson.AppendString(dst, w.Content)
 	dst = append(dst, `,"seq":`...)
 	dst = strconv.AppendInt(dst, w.Seq, 10)
 	dst = append(dst, `,"sendTime":`...)
@@ -80,15 +80,15 @@ func appendPushFrame(dst []byte, w *Wire, operationID string) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = jsonenc.AppendString(dst, id)
+			dst = handjson.AppendString(dst, id)
 		}
 		dst = append(dst, ']')
 	}
 	dst = append(dst, `,"attachedInfo":`...)
-	dst = jsonenc.AppendString(dst, w.AttachedInfo)
+	dst = handjson.AppendString(dst, w.AttachedInfo)
 	dst = append(dst, `,"ex":`...)
-	dst = jsonenc.AppendString(dst, w.Ex)
+	dst = handjson.AppendString(dst, w.Ex)
 	dst = append(dst, `,"conversationID":`...)
-	dst = jsonenc.AppendString(dst, w.ConversationID)
+	dst = handjson.AppendString(dst, w.ConversationID)
 	return append(dst, "}}"...)
 }

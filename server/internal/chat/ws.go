@@ -7,9 +7,9 @@ import (
 	"strconv"
 
 	"github.com/imspec/imserver/gen/events"
+	"github.com/imspec/imserver/internal/handjson"
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/gateway"
-	"github.com/imspec/imserver/server/internal/jsonenc"
 	"github.com/imspec/imserver/server/internal/strictjson"
 )
 
@@ -45,9 +45,9 @@ type sendResp struct {
 // AppendJSON appends the ack as json.Marshal writes it (gateway.JSONAppender; TestSendRespAppendJSON).
 func (r sendResp) AppendJSON(dst []byte) []byte {
 	dst = append(dst, `{"serverMsgID":`...)
-	dst = jsonenc.AppendString(dst, r.ServerMsgID)
+	dst = handjson.AppendString(dst, r.ServerMsgID)
 	dst = append(dst, `,"clientMsgID":`...)
-	dst = jsonenc.AppendString(dst, r.ClientMsgID)
+	dst = handjson.AppendString(dst, r.ClientMsgID)
 	dst = append(dst, `,"sendTime":`...)
 	dst = strconv.AppendInt(dst, r.SendTime, 10)
 	dst = append(dst, `,"seq":`...)
@@ -161,7 +161,7 @@ func decodeSendGeneric(data json.RawMessage) (Wire, error) {
 // the document, once; no null, no options. It reports false on anything else (FuzzDecodeSend compares
 // the two on every input).
 func decodeSendFast(data []byte, m *Wire) bool {
-	r := strictjson.Reader{B: data}
+	r := handjson.Reader{B: data}
 	if !r.Consume('{') {
 		return false
 	}
@@ -271,7 +271,7 @@ func decodeSendFast(data []byte, m *Wire) bool {
 }
 
 // stringList reads an array of strings (never null, as encoding/json makes [] an empty slice).
-func stringList(r *strictjson.Reader) ([]string, bool) {
+func stringList(r *handjson.Reader) ([]string, bool) {
 	if !r.Consume('[') {
 		return nil, false
 	}

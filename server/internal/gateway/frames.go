@@ -12,8 +12,8 @@ import (
 	"github.com/coder/websocket"
 
 	"github.com/imspec/imserver/gen/events"
+	"github.com/imspec/imserver/internal/handjson"
 	"github.com/imspec/imserver/server/internal/apierr"
-	"github.com/imspec/imserver/server/internal/jsonenc"
 	"github.com/imspec/imserver/server/internal/strictjson"
 )
 
@@ -69,7 +69,7 @@ func decodeFrame(b []byte, req *request) error {
 // document, once): it reports false, leaving req to be reset, on anything else, which decodeFrameGeneric
 // then reads or refuses (FuzzDecodeFrame compares the two). data is copied, as encoding/json copies it.
 func decodeFrameFast(b []byte, req *request) bool {
-	r := strictjson.Reader{B: b}
+	r := handjson.Reader{B: b}
 	if !r.Consume('{') {
 		return false
 	}
@@ -194,15 +194,15 @@ func appendReplyFrame(dst []byte, r *events.ReplyFrame, data JSONAppender) []byt
 	dst = append(dst, `{"reqIdentifier":`...)
 	dst = strconv.AppendInt(dst, int64(r.ReqIdentifier), 10)
 	dst = append(dst, `,"msgIncr":`...)
-	dst = jsonenc.AppendString(dst, r.MsgIncr)
+	dst = handjson.AppendString(dst, r.MsgIncr)
 	dst = append(dst, `,"operationID":`...)
-	dst = jsonenc.AppendString(dst, r.OperationID)
+	dst = handjson.AppendString(dst, r.OperationID)
 	dst = append(dst, `,"errCode":`...)
 	dst = strconv.AppendInt(dst, int64(r.ErrCode), 10)
 	dst = append(dst, `,"errMsg":`...)
-	dst = jsonenc.AppendString(dst, r.ErrMsg)
+	dst = handjson.AppendString(dst, r.ErrMsg)
 	dst = append(dst, `,"errDlt":`...)
-	dst = jsonenc.AppendString(dst, r.ErrDlt)
+	dst = handjson.AppendString(dst, r.ErrDlt)
 	switch {
 	case data != nil:
 		dst = append(dst, `,"data":`...)

@@ -1,4 +1,4 @@
-package strictjson
+package handjson
 
 import (
 	"unicode/utf16"
@@ -8,9 +8,10 @@ import (
 // Reader reads the hot frames (a WS 1003 request) by hand, once, instead of encoding/json plus Check.
 // It handles only the plain case: every method returns ok=false on anything it does not read exactly as
 // json.Unmarshal followed by Check would (escaped or non-ASCII keys, null, a number out of range or with
-// a fraction, too deep, invalid JSON), and the caller then runs the generic path, which gives the value
-// or the error. So the fast path never has to reproduce an error message. The differential fuzz tests of
-// its callers (gateway, chat) compare the two paths on every input.
+// a fraction, too deep, invalid JSON), and the caller then runs the generic path (encoding/json, and
+// strictjson's check in the server), which gives the value or the error. So the fast path never has to
+// reproduce an error message. The differential fuzz tests of its callers (gateway, chat, client) compare
+// the two paths on every input.
 type Reader struct {
 	B []byte
 	I int
@@ -19,8 +20,8 @@ type Reader struct {
 // maxFastDepth bounds the nesting Skip follows (encoding/json allows 10,000; deeper texts fall back).
 const maxFastDepth = 64
 
-// maxFastKeys bounds the keys of one object under Skip (Check switches to a map past manyKeys).
-const maxFastKeys = manyKeys
+// maxFastKeys bounds the keys of one object under Skip (their repeat check is pairwise).
+const maxFastKeys = 32
 
 // WS skips white space.
 func (r *Reader) WS() {
@@ -259,7 +260,7 @@ func hasAt(b []byte, i int, lit string) bool {
 	return len(b)-i >= len(lit) && string(b[i:i+len(lit)]) == lit
 }
 
-// Skip passes over one JSON value and returns its text; ok only when the value is valid JSON that Check
+// Skip passes over one JSON value and returns its text; ok only when the value is valid JSON that strictjson.Check
 // with an unknown shape accepts (no key repeated in any object below), and its keys are plain (see Key).
 func (r *Reader) Skip() ([]byte, bool) {
 	r.WS()

@@ -1,6 +1,7 @@
-// Package jsonenc appends JSON by hand for the hot frames, byte for byte as encoding/json's Marshal writes
-// it (the callers' tests compare the two), without reflection.
-package jsonenc
+// Package handjson reads and writes the hot frames' JSON by hand, without reflection: Reader reads the
+// plain case exactly as encoding/json would and reports anything else, for the caller to fall back to
+// encoding/json; AppendString writes byte for byte as json.Marshal. The callers' tests compare the two.
+package handjson
 
 import "unicode/utf8"
 
