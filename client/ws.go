@@ -259,7 +259,7 @@ func (w *WS) readLoop() {
 			continue
 		}
 		var f Frame
-		if jerr := json.Unmarshal(b, &f); jerr != nil {
+		if jerr := decodeFrame(b, &f); jerr != nil {
 			w.deliverOther(Frame{ErrMsg: "undecodable frame: " + string(b)})
 			continue
 		}
@@ -393,7 +393,7 @@ func (w *WS) SendMsg(ctx context.Context, msg any) (SendAck, error) {
 	if err != nil {
 		return a, err
 	}
-	if err := json.Unmarshal(f.Data, &a); err != nil {
+	if err := decodeSendAck(f.Data, &a); err != nil {
 		return a, fmt.Errorf("decode 1003 reply: %w", err)
 	}
 	return a, nil
