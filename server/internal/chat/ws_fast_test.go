@@ -143,3 +143,70 @@ func BenchmarkSendAck(b *testing.B) {
 		}
 	})
 }
+
+// hasTextGeneric and normalizeGeneric are hasText and normalizeContent before plainTextElem.
+func hasTextGeneric(content string) bool {
+	var m map[string]any
+	if json.Unmarshal([]byte(content), &m) != nil {
+		return strings.TrimSpace(content) != ""
+	}
+	for _, k := range []string{"content", "text"} {
+		if t, ok := m[k].(string); ok && t != "" {
+			return true
+		}
+	}
+	return false
+}
+
+func normalizeGeneric(content string) string {
+	var m map[string]any
+	if json.Unmarshal([]byte(content), &m) != nil {
+		return content
+	}
+	if _, ok := m["content"]; ok {
+		return content
+	}
+	if t, ok := m["text"].(string); ok {
+		m["content"] = t
+		return string(mustJSON(m))
+	}
+	return content
+}
+
+var textElemCorpus = []string{
+	`{"content":"hi"}`, `{"content":""}`, `{"content":" "}`, `{"text":"hi"}`, `{"content":"","text":"x"}`, `{"content":1}`,
+	`{"content":null}`, `{"content":"a","content":""}`, `{"content":"","content":"a"}`, `{"Content":"a"}`, `{"cont\u0065nt":"a"}`,
+	`{"content":"\u0000"}`, `{"content":"\ud800"}`, `{"x":{"y":1,"y":2},"content":"a"}`, `{"x":[1,{"a":"b"}],"content":"a"}`, `{}`,
+	` {} `, `{}x`, `null`, `"text"`, `plain text`, ``, ` `, `{`, `{"content":"a",}`, `[{"content":"a"}]`, "{\"content\":\"\xff\"}",
+	`{"a":1,"b":2,"c":3,"d":4,"e":5,"f":6,"g":7,"h":8,"content":"x"}`,
+}
+
+func checkTextElem(t *testing.T, s string) bool {
+	t.Helper()
+	_, plain := plainTextElem(s)
+	if got, want := hasText(s), hasTextGeneric(s); got != want {
+		t.Fatalf("%q: hasText %v, before %v", s, got, want)
+	}
+	if got, want := normalizeContent(ContentText, s), normalizeGeneric(s); got != want {
+		t.Fatalf("%q: normalizeContent %q, before %q", s, got, want)
+	}
+	return plain
+}
+
+func TestPlainTextElem(t *testing.T) {
+	for _, s := range textElemCorpus {
+		checkTextElem(t, s)
+	}
+	for _, s := range textElemCorpus[:3] {
+		if !checkTextElem(t, s) {
+			t.Errorf("%s: not read by hand", s)
+		}
+	}
+}
+
+func FuzzPlainTextElem(f *testing.F) {
+	for _, s := range textElemCorpus {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) { checkTextElem(t, s) })
+}
