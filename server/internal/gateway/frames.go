@@ -102,13 +102,10 @@ func decodeFrameFast(b []byte, req *request) bool {
 				req.Type, ok = r.String()
 				bit = 32
 			case "data":
-				// Objects only: a 1001/1002/1003 request's data is one, anything else is rare.
+				// The value's text, as encoding/json keeps a json.RawMessage (null too): an object, or on an
+				// SDK-profile connection a base64 string.
 				var d []byte
-				if r.Peek() == '{' {
-					d, ok = r.Skip()
-				} else {
-					ok = false
-				}
+				d, ok = r.Skip()
 				req.Data, bit = bytes.Clone(d), 64
 			default:
 				return false

@@ -92,6 +92,7 @@ func TestDecodeFrameFastMatchesGeneric(t *testing.T) {
 // still gets the generic path's error.
 func TestDecodeFrameFastTakesPlainFrames(t *testing.T) {
 	for _, s := range []string{plainSendFrame, frameCorpus[1], frameCorpus[2], frameCorpus[3], `{"type":"ping"}`, `{}`,
+		`{"reqIdentifier":1003,"sendID":"u","operationID":"o","msgIncr":"1","data":"CgV1c2VyMRIFdXNlcjI="}`, `{"data":null}`,
 		`{"sendID":"\ud83d\ude00","msgIncr":"\u00e9"}`} {
 		if !checkFrameSame(t, []byte(s)) {
 			t.Errorf("%s: not read by the fast path", s)
