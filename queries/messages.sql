@@ -218,3 +218,87 @@ FROM (SELECT u.owner, u.conversation_id, s.max_seq - u.back AS seq
       FROM (SELECT unnest(@owners::text[]) AS owner, unnest(@conversation_ids::text[]) AS conversation_id, unnest(@backs::bigint[]) AS back) u
       CROSS JOIN LATERAL (SELECT x.max_seq FROM conversation_seqs x WHERE x.conversation_id = u.conversation_id LIMIT 1) s) k
 WHERE c.owner_user_id = k.owner AND c.conversation_id = k.conversation_id AND c.has_read_seq < k.seq;
+
+-- name: StoreCheckedSingles :many
+-- The writer's transaction in one statement, for a batch of single-chat sends it believes fresh and allowed
+-- (the common case): the duplicate check and the send checks of SingleSendChecks are the statement's guard.
+-- When any message is a resend or would be refused, nothing is stored (no seq reserved, no read mark moved)
+-- and no row comes back; the writer then runs the two-round-trip transaction, which says which and why. When
+-- the guard holds, it does what StoreMessages and RaiseSendersReadMarks do, with the sender's profile read
+-- here (@keep_profiles: an admin's send keeps a nickname or face URL it gave), and returns every message.
+-- Every probe is LATERAL ... LIMIT 1 or EXISTS on a key, so any cached plan is index probes (see FindSent).
+WITH r AS (
+    SELECT
+        unnest(@msg_conversation_ids::text[]) AS conversation_id,
+        unnest(@backs::bigint[]) AS back,
+        unnest(@server_msg_ids::text[]) AS server_msg_id,
+        unnest(@client_msg_ids::text[]) AS client_msg_id,
+        unnest(@send_ids::text[]) AS send_id,
+        unnest(@recv_ids::text[]) AS recv_id,
+        unnest(@group_ids::text[]) AS group_id,
+        unnest(@sender_platform_ids::int[]) AS sender_platform_id,
+        unnest(@sender_nicknames::text[]) AS sender_nickname,
+        unnest(@sender_face_urls::text[]) AS sender_face_url,
+        unnest(@keep_profiles::bool[]) AS keep_profile,
+        unnest(@session_types::int[]) AS session_type,
+        unnest(@msg_froms::int[]) AS msg_from,
+        unnest(@content_types::int[]) AS content_type,
+        unnest(@contents::text[]) AS content,
+        unnest(@send_times::bigint[]) AS send_time,
+        unnest(@create_times::bigint[]) AS create_time,
+        unnest(@statuses::int[]) AS status,
+        unnest(@options::jsonb[]) AS options,
+        unnest(@offline_push_infos::jsonb[]) AS offline_push_info,
+        unnest(@at_user_id_lists::jsonb[]) AS at_user_id_list,
+        unnest(@attached_infos::text[]) AS attached_info,
+        unnest(@exes::text[]) AS ex
+), ok AS (
+    SELECT NOT EXISTS (
+        SELECT 1 FROM r CROSS JOIN LATERAL (
+            SELECT 1 FROM messages x WHERE x.send_id = r.send_id AND x.client_msg_id = r.client_msg_id LIMIT 1) d
+    ) AND NOT EXISTS (
+        SELECT 1 FROM r
+        LEFT JOIN LATERAL (SELECT u.forbidden_type FROM users u WHERE u.user_id = r.send_id LIMIT 1) s ON true
+        WHERE s.forbidden_type IS NULL OR s.forbidden_type <> 0
+           OR NOT EXISTS (SELECT 1 FROM users v WHERE v.user_id = r.recv_id)
+           OR EXISTS (SELECT 1 FROM blacks b WHERE b.owner_user_id = r.recv_id AND b.block_user_id = r.send_id)
+    ) AS ok
+), s AS (
+    INSERT INTO conversation_seqs AS cs (conversation_id, max_seq, max_seq_time)
+    SELECT k.conversation_id, k.n, @now::bigint
+    FROM (SELECT unnest(@conversation_ids::text[]) AS conversation_id, unnest(@ns::bigint[]) AS n) k
+    WHERE (SELECT ok.ok FROM ok)
+    ORDER BY k.conversation_id
+    ON CONFLICT (conversation_id) DO UPDATE
+        SET max_seq = cs.max_seq + EXCLUDED.max_seq, max_seq_time = EXCLUDED.max_seq_time
+    RETURNING cs.conversation_id, cs.max_seq
+), m AS (
+    INSERT INTO messages (
+        conversation_id, seq, server_msg_id, client_msg_id, send_id, recv_id, group_id, sender_platform_id,
+        sender_nickname, sender_face_url, session_type, msg_from, content_type, content, send_time, create_time,
+        status, options, offline_push_info, at_user_id_list, attached_info, ex
+    )
+    SELECT r.conversation_id, s.max_seq - r.back, r.server_msg_id, r.client_msg_id, r.send_id, r.recv_id,
+        r.group_id, r.sender_platform_id,
+        CASE WHEN r.keep_profile AND r.sender_nickname <> '' THEN r.sender_nickname ELSE p.nickname END,
+        CASE WHEN r.keep_profile AND r.sender_face_url <> '' THEN r.sender_face_url ELSE p.face_url END,
+        r.session_type, r.msg_from, r.content_type, r.content, r.send_time, r.create_time, r.status, r.options,
+        r.offline_push_info,
+        CASE WHEN r.at_user_id_list IS NULL THEN NULL
+             ELSE ARRAY(SELECT e.v FROM jsonb_array_elements_text(r.at_user_id_list) WITH ORDINALITY AS e(v, i) ORDER BY e.i) END,
+        r.attached_info, r.ex
+    FROM r
+    JOIN s ON s.conversation_id = r.conversation_id
+    CROSS JOIN LATERAL (SELECT u.nickname, u.face_url FROM users u WHERE u.user_id = r.send_id LIMIT 1) p
+    RETURNING send_id, client_msg_id, seq, sender_nickname, sender_face_url
+), marks AS (
+    UPDATE conversations c SET has_read_seq = GREATEST(c.has_read_seq, k.seq)
+    FROM (SELECT u.owner, u.conversation_id, s.max_seq - u.back AS seq
+          FROM (SELECT unnest(@mark_owners::text[]) AS owner, unnest(@mark_conversation_ids::text[]) AS conversation_id,
+                       unnest(@mark_backs::bigint[]) AS back) u
+          JOIN s ON s.conversation_id = u.conversation_id) k
+    WHERE c.owner_user_id = k.owner AND c.conversation_id = k.conversation_id AND c.has_read_seq < k.seq
+)
+SELECT m.send_id::text AS send_id, m.client_msg_id::text AS client_msg_id, m.seq::bigint AS seq,
+    m.sender_nickname::text AS sender_nickname, m.sender_face_url::text AS sender_face_url
+FROM m;

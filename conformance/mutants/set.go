@@ -130,6 +130,10 @@ var Set = []Mutant{
 	// ---------------------------------------------------------------- semantics (what a message or change does)
 	{ID: "sem-seq-off-by-one", Area: "semantics", Desc: "the first message of a conversation gets seq 2",
 		Files: sqlGo, Find: "    SELECT k.conversation_id, k.n, $1::bigint\n    FROM", Replace: "    SELECT k.conversation_id, k.n + 1, $1::bigint\n    FROM"},
+	{ID: "sem-onetrip-black-ignored", Area: "semantics", Desc: "a blacklisted sender's message is stored once the conversation exists",
+		Files: sqlGo, Find: "           OR EXISTS (SELECT 1 FROM blacks b WHERE b.owner_user_id = r.recv_id AND b.block_user_id = r.send_id)", Replace: "           OR false"},
+	{ID: "sem-onetrip-forbid-ignored", Area: "semantics", Desc: "a forbidden user's message is stored once the conversation exists",
+		Files: sqlGo, Find: "        WHERE s.forbidden_type IS NULL OR s.forbidden_type <> 0\n", Replace: "        WHERE s.forbidden_type IS NULL\n"},
 	{ID: "sem-idempotency-off", Area: "semantics", Desc: "the same clientMsgID is stored twice",
 		Files: goSrc, Find: "\t\trollback()\n\t\treturn nil, err\n\t}\n\tfor _, m := range existing {\n\t\tp := first[key(m.SendID, m.ClientMsgID)]\n\t\tp.stored, p.dup = m, true",
 		Replace: "\t\trollback()\n\t\treturn nil, err\n\t}\n\tfor _, m := range existing {\n\t\tp := first[key(m.SendID, m.ClientMsgID)]\n\t\t_ = p"},

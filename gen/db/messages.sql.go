@@ -835,6 +835,187 @@ func (q *Queries) SingleSendChecks(ctx context.Context, arg SingleSendChecksPara
 	return items, nil
 }
 
+const storeCheckedSingles = `-- name: StoreCheckedSingles :many
+WITH r AS (
+    SELECT
+        unnest($1::text[]) AS conversation_id,
+        unnest($2::bigint[]) AS back,
+        unnest($3::text[]) AS server_msg_id,
+        unnest($4::text[]) AS client_msg_id,
+        unnest($5::text[]) AS send_id,
+        unnest($6::text[]) AS recv_id,
+        unnest($7::text[]) AS group_id,
+        unnest($8::int[]) AS sender_platform_id,
+        unnest($9::text[]) AS sender_nickname,
+        unnest($10::text[]) AS sender_face_url,
+        unnest($11::bool[]) AS keep_profile,
+        unnest($12::int[]) AS session_type,
+        unnest($13::int[]) AS msg_from,
+        unnest($14::int[]) AS content_type,
+        unnest($15::text[]) AS content,
+        unnest($16::bigint[]) AS send_time,
+        unnest($17::bigint[]) AS create_time,
+        unnest($18::int[]) AS status,
+        unnest($19::jsonb[]) AS options,
+        unnest($20::jsonb[]) AS offline_push_info,
+        unnest($21::jsonb[]) AS at_user_id_list,
+        unnest($22::text[]) AS attached_info,
+        unnest($23::text[]) AS ex
+), ok AS (
+    SELECT NOT EXISTS (
+        SELECT 1 FROM r CROSS JOIN LATERAL (
+            SELECT 1 FROM messages x WHERE x.send_id = r.send_id AND x.client_msg_id = r.client_msg_id LIMIT 1) d
+    ) AND NOT EXISTS (
+        SELECT 1 FROM r
+        LEFT JOIN LATERAL (SELECT u.forbidden_type FROM users u WHERE u.user_id = r.send_id LIMIT 1) s ON true
+        WHERE s.forbidden_type IS NULL OR s.forbidden_type <> 0
+           OR NOT EXISTS (SELECT 1 FROM users v WHERE v.user_id = r.recv_id)
+           OR EXISTS (SELECT 1 FROM blacks b WHERE b.owner_user_id = r.recv_id AND b.block_user_id = r.send_id)
+    ) AS ok
+), s AS (
+    INSERT INTO conversation_seqs AS cs (conversation_id, max_seq, max_seq_time)
+    SELECT k.conversation_id, k.n, $24::bigint
+    FROM (SELECT unnest($25::text[]) AS conversation_id, unnest($26::bigint[]) AS n) k
+    WHERE (SELECT ok.ok FROM ok)
+    ORDER BY k.conversation_id
+    ON CONFLICT (conversation_id) DO UPDATE
+        SET max_seq = cs.max_seq + EXCLUDED.max_seq, max_seq_time = EXCLUDED.max_seq_time
+    RETURNING cs.conversation_id, cs.max_seq
+), m AS (
+    INSERT INTO messages (
+        conversation_id, seq, server_msg_id, client_msg_id, send_id, recv_id, group_id, sender_platform_id,
+        sender_nickname, sender_face_url, session_type, msg_from, content_type, content, send_time, create_time,
+        status, options, offline_push_info, at_user_id_list, attached_info, ex
+    )
+    SELECT r.conversation_id, s.max_seq - r.back, r.server_msg_id, r.client_msg_id, r.send_id, r.recv_id,
+        r.group_id, r.sender_platform_id,
+        CASE WHEN r.keep_profile AND r.sender_nickname <> '' THEN r.sender_nickname ELSE p.nickname END,
+        CASE WHEN r.keep_profile AND r.sender_face_url <> '' THEN r.sender_face_url ELSE p.face_url END,
+        r.session_type, r.msg_from, r.content_type, r.content, r.send_time, r.create_time, r.status, r.options,
+        r.offline_push_info,
+        CASE WHEN r.at_user_id_list IS NULL THEN NULL
+             ELSE ARRAY(SELECT e.v FROM jsonb_array_elements_text(r.at_user_id_list) WITH ORDINALITY AS e(v, i) ORDER BY e.i) END,
+        r.attached_info, r.ex
+    FROM r
+    JOIN s ON s.conversation_id = r.conversation_id
+    CROSS JOIN LATERAL (SELECT u.nickname, u.face_url FROM users u WHERE u.user_id = r.send_id LIMIT 1) p
+    RETURNING send_id, client_msg_id, seq, sender_nickname, sender_face_url
+), marks AS (
+    UPDATE conversations c SET has_read_seq = GREATEST(c.has_read_seq, k.seq)
+    FROM (SELECT u.owner, u.conversation_id, s.max_seq - u.back AS seq
+          FROM (SELECT unnest($27::text[]) AS owner, unnest($28::text[]) AS conversation_id,
+                       unnest($29::bigint[]) AS back) u
+          JOIN s ON s.conversation_id = u.conversation_id) k
+    WHERE c.owner_user_id = k.owner AND c.conversation_id = k.conversation_id AND c.has_read_seq < k.seq
+)
+SELECT m.send_id::text AS send_id, m.client_msg_id::text AS client_msg_id, m.seq::bigint AS seq,
+    m.sender_nickname::text AS sender_nickname, m.sender_face_url::text AS sender_face_url
+FROM m
+`
+
+type StoreCheckedSinglesParams struct {
+	MsgConversationIds  []string
+	Backs               []int64
+	ServerMsgIds        []string
+	ClientMsgIds        []string
+	SendIds             []string
+	RecvIds             []string
+	GroupIds            []string
+	SenderPlatformIds   []int32
+	SenderNicknames     []string
+	SenderFaceUrls      []string
+	KeepProfiles        []bool
+	SessionTypes        []int32
+	MsgFroms            []int32
+	ContentTypes        []int32
+	Contents            []string
+	SendTimes           []int64
+	CreateTimes         []int64
+	Statuses            []int32
+	Options             [][]byte
+	OfflinePushInfos    [][]byte
+	AtUserIDLists       [][]byte
+	AttachedInfos       []string
+	Exes                []string
+	Now                 int64
+	ConversationIds     []string
+	Ns                  []int64
+	MarkOwners          []string
+	MarkConversationIds []string
+	MarkBacks           []int64
+}
+
+type StoreCheckedSinglesRow struct {
+	SendID         string
+	ClientMsgID    string
+	Seq            int64
+	SenderNickname string
+	SenderFaceUrl  string
+}
+
+// The writer's transaction in one statement, for a batch of single-chat sends it believes fresh and allowed
+// (the common case): the duplicate check and the send checks of SingleSendChecks are the statement's guard.
+// When any message is a resend or would be refused, nothing is stored (no seq reserved, no read mark moved)
+// and no row comes back; the writer then runs the two-round-trip transaction, which says which and why. When
+// the guard holds, it does what StoreMessages and RaiseSendersReadMarks do, with the sender's profile read
+// here (@keep_profiles: an admin's send keeps a nickname or face URL it gave), and returns every message.
+// Every probe is LATERAL ... LIMIT 1 or EXISTS on a key, so any cached plan is index probes (see FindSent).
+func (q *Queries) StoreCheckedSingles(ctx context.Context, arg StoreCheckedSinglesParams) ([]StoreCheckedSinglesRow, error) {
+	rows, err := q.db.Query(ctx, storeCheckedSingles,
+		arg.MsgConversationIds,
+		arg.Backs,
+		arg.ServerMsgIds,
+		arg.ClientMsgIds,
+		arg.SendIds,
+		arg.RecvIds,
+		arg.GroupIds,
+		arg.SenderPlatformIds,
+		arg.SenderNicknames,
+		arg.SenderFaceUrls,
+		arg.KeepProfiles,
+		arg.SessionTypes,
+		arg.MsgFroms,
+		arg.ContentTypes,
+		arg.Contents,
+		arg.SendTimes,
+		arg.CreateTimes,
+		arg.Statuses,
+		arg.Options,
+		arg.OfflinePushInfos,
+		arg.AtUserIDLists,
+		arg.AttachedInfos,
+		arg.Exes,
+		arg.Now,
+		arg.ConversationIds,
+		arg.Ns,
+		arg.MarkOwners,
+		arg.MarkConversationIds,
+		arg.MarkBacks,
+	)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	items := []StoreCheckedSinglesRow{}
+	for rows.Next() {
+		var i StoreCheckedSinglesRow
+		if err := rows.Scan(
+			&i.SendID,
+			&i.ClientMsgID,
+			&i.Seq,
+			&i.SenderNickname,
+			&i.SenderFaceUrl,
+		); err != nil {
+			return nil, err
+		}
+		items = append(items, i)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return items, nil
+}
+
 const storeMessages = `-- name: StoreMessages :many
 WITH s AS (
     INSERT INTO conversation_seqs AS cs (conversation_id, max_seq, max_seq_time)

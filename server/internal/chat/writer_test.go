@@ -2,6 +2,7 @@ package chat_test
 
 import (
 	"context"
+	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/imspec/imserver/gen/api"
 	"github.com/imspec/imserver/gen/db"
 	"github.com/imspec/imserver/internal/pgtest"
 	"github.com/imspec/imserver/server/internal/apierr"
@@ -151,8 +153,8 @@ func TestLoneMessageRoundTrips(t *testing.T) {
 	for i, id := range []string{"second", "third"} {
 		before := rt.n.Load()
 		r := send(id)
-		if got := rt.n.Load() - before; got > 2 {
-			t.Errorf("a lone message took %d round trips, want 2", got)
+		if got := rt.n.Load() - before; got != 1 {
+			t.Errorf("a lone message took %d round trips, want 1", got)
 		}
 		if r.Seq != int64(i+2) {
 			t.Errorf("seq %d, want %d", r.Seq, i+2)
@@ -162,8 +164,74 @@ func TestLoneMessageRoundTrips(t *testing.T) {
 	if r := send("second"); !r.Duplicate || r.Seq != 2 {
 		t.Errorf("resend: %+v, want the duplicate of seq 2", r)
 	}
-	if got := rt.n.Load() - before; got > 2 {
-		t.Errorf("a lone resend took %d round trips, want 2", got)
+	// The one-round-trip statement finds the resend and stores nothing; the two-round-trip one answers it.
+	if got := rt.n.Load() - before; got > 3 {
+		t.Errorf("a lone resend took %d round trips, want 3", got)
+	}
+}
+
+// PostgreSQL re-planned the writer's duplicate check and send checks on every lone message (a custom plan
+// for a one-element array looked cheaper than the generic one): 270 µs of its CPU per message at 500 msg/s,
+// more than running them. The writer's statements must run on their generic plans.
+func TestWriterStatementsNotReplanned(t *testing.T) {
+	cfg, err := pgxpool.ParseConfig(pgtest.NewDB(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1 // the writer's prepared statements live on this one connection
+	pool, err := pgxpool.NewWithConfig(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO users (user_id, nickname, create_time) VALUES ('a', 'a', 1), ('b', 'b', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	svc := chat.New(pool, quietLog(), chat.Options{Workers: 1})
+	svc.SetPusher(&countingPusher{})
+	t.Cleanup(svc.Close)
+	const n = 12 // PostgreSQL tries 5 custom plans before it may settle on the generic one
+	send := func(id string) {
+		t.Helper()
+		if _, err := svc.Send(ctx, chat.SendInput{SendID: "a", RecvID: "b", SessionType: chat.SingleChat, SenderPlatformID: 5,
+			ContentType: chat.ContentText, Content: `{"content":"hi"}`, ClientMsgID: id}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range n {
+		send(fmt.Sprintf("m%d", i)) // one round trip each (StoreCheckedSingles), but for the first
+	}
+	for i := range n {
+		send(fmt.Sprintf("m%d", i)) // resends: FindSent and SingleSendChecks in the two-round-trip transaction
+	}
+	rows, err := pool.Query(ctx, `SELECT substring(statement from '-- name: (\w+)'), generic_plans, custom_plans
+		FROM pg_prepared_statements WHERE statement LIKE '-- name: %'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	runs := map[string]int64{}
+	for rows.Next() {
+		var name string
+		var generic, custom int64
+		if err := rows.Scan(&name, &generic, &custom); err != nil {
+			t.Fatal(err)
+		}
+		switch name {
+		case "FindSent", "SingleSendChecks", "StoreMessages", "RaiseSendersReadMarks", "StoreCheckedSingles":
+			runs[name] = generic + custom
+			if custom > 1 {
+				t.Errorf("%s: %d custom plans of %d runs, want it planned once", name, custom, generic+custom)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"FindSent", "SingleSendChecks", "StoreCheckedSingles"} {
+		if runs[name] < n-1 {
+			t.Errorf("%s ran %d times over %d sends and %d resends, want at least %d: %v", name, runs[name], n, n, n-1, runs)
+		}
 	}
 }
 
@@ -283,5 +351,89 @@ func TestRefusedInsertFailsOnlyItsMessage(t *testing.T) {
 	var maxSeq int64
 	if err := pool.QueryRow(ctx, `SELECT max_seq FROM conversation_seqs WHERE conversation_id = $1`, chat.SingleConversationID("a", "b")).Scan(&maxSeq); err != nil || maxSeq != n-4 {
 		t.Fatalf("max_seq %d (%v), want %d", maxSeq, err, n-4)
+	}
+}
+
+// The one-round-trip transaction (StoreCheckedSingles) decides in SQL what the two-round-trip one decides in
+// Go: a send it must refuse stores nothing and takes no seq, and the refusal is the same; an accepted one
+// carries the sender's profile as the checks would have set it.
+func TestOneTripGuardAndProfile(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	ctx := context.Background()
+	if _, err := pool.Exec(ctx, `INSERT INTO users (user_id, nickname, face_url, create_time)
+		VALUES ('a', 'Ann', 'http://f/a', 1), ('b', 'Bob', '', 1), ('c', 'Cy', '', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	svc := chat.New(pool, quietLog(), chat.Options{Workers: 1})
+	svc.SetPusher(&countingPusher{})
+	t.Cleanup(svc.Close)
+	n := 0
+	send := func(from, to string, keep bool, nick string) (chat.SendResult, error) {
+		n++
+		return svc.Send(ctx, chat.SendInput{SendID: from, RecvID: to, SessionType: chat.SingleChat, SenderPlatformID: 5,
+			ContentType: chat.ContentText, Content: `{"content":"hi"}`, ClientMsgID: fmt.Sprintf("m%d", n),
+			SenderNickname: nick, KeepSenderProfile: keep})
+	}
+	mustSend := func(from, to string, keep bool, nick string, wantSeq int64) chat.SendResult {
+		t.Helper()
+		r, err := send(from, to, keep, nick)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Seq != wantSeq {
+			t.Fatalf("seq %d, want %d", r.Seq, wantSeq)
+		}
+		return r
+	}
+	nickAt := func(seq int64) string {
+		t.Helper()
+		var nick string
+		if err := pool.QueryRow(ctx, `SELECT sender_nickname FROM messages WHERE conversation_id = $1 AND seq = $2`,
+			chat.SingleConversationID("a", "b"), seq).Scan(&nick); err != nil {
+			t.Fatal(err)
+		}
+		return nick
+	}
+	mustSend("a", "b", false, "", 1) // creates the conversation rows (two-round-trip transaction)
+	mustSend("a", "b", false, "Mallory", 2)
+	if got := nickAt(2); got != "Ann" {
+		t.Errorf("a user's send stored nickname %q, want their own (Ann)", got)
+	}
+	mustSend("a", "b", true, "Admin-given", 3)
+	if got := nickAt(3); got != "Admin-given" {
+		t.Errorf("an admin's send stored nickname %q, want the one it gave", got)
+	}
+
+	if _, err := pool.Exec(ctx, `INSERT INTO blacks (owner_user_id, block_user_id, create_time) VALUES ('b', 'a', 1)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := send("a", "b", false, ""); !apierr.Is(err, api.ErrCodeBlockedByPeer) {
+		t.Errorf("send to a peer who blacklisted the sender: %v, want errCode %d", err, api.ErrCodeBlockedByPeer)
+	}
+	if _, err := pool.Exec(ctx, `DELETE FROM blacks; UPDATE users SET forbidden_type = 1 WHERE user_id = 'a'`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := send("a", "b", false, ""); !apierr.Is(err, api.ErrCodeTokenInvalid) {
+		t.Errorf("a forbidden sender's send: %v, want errCode %d", err, api.ErrCodeTokenInvalid)
+	}
+	if _, err := pool.Exec(ctx, `UPDATE users SET forbidden_type = 0 WHERE user_id = 'a'`); err != nil {
+		t.Fatal(err)
+	}
+	r := mustSend("a", "b", false, "", 4) // the refusals took no seq
+	if again, err := svc.Send(ctx, chat.SendInput{SendID: "a", RecvID: "b", SessionType: chat.SingleChat, SenderPlatformID: 5,
+		ContentType: chat.ContentText, Content: `{"content":"hi"}`, ClientMsgID: fmt.Sprintf("m%d", n)}); err != nil || !again.Duplicate || again.Seq != r.Seq {
+		t.Errorf("resend: %+v, %v; want the duplicate of seq %d", again, err, r.Seq)
+	}
+	var hasRead int64
+	if err := pool.QueryRow(ctx, `SELECT has_read_seq FROM conversations WHERE owner_user_id = 'a' AND conversation_id = $1`,
+		chat.SingleConversationID("a", "b")).Scan(&hasRead); err != nil {
+		t.Fatal(err)
+	}
+	if hasRead != 4 {
+		t.Errorf("the sender's hasReadSeq is %d, want 4 (its own newest message)", hasRead)
+	}
+	var count int
+	if err := pool.QueryRow(ctx, `SELECT count(*) FROM messages`).Scan(&count); err != nil || count != 4 {
+		t.Errorf("%d messages stored (%v), want 4", count, err)
 	}
 }
