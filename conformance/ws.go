@@ -266,6 +266,8 @@ func (s *Suite) wsCases() []wsCase {
 		{"pullMsgBySeq-err1003-notMember", []string{"pullMsgBySeq"}, wsPullNotMember},
 		{"sendMsg-typingNotStored", []string{"sendMsg"}, wsTypingNotStored},
 		{"sendMsg-idempotent", []string{"sendMsg"}, wsIdempotent},
+		{"sendMsg-err1103-blockedMidConversation", []string{"sendMsg"}, wsBlockedMidConversation},
+		{"sendMsg-err1002-forbiddenMidConversation", []string{"sendMsg"}, wsForbiddenMidConversation},
 		{"sendMsg-err1003-sendIDMismatch", []string{"sendMsg"}, wsSendIDMismatch},
 		{"sendMsg-err1001-contentTypeNotSendable", []string{"sendMsg"}, wsContentTypeNotSendable},
 		{"malformedFrame", []string{"sendMsg"}, wsMalformed},
@@ -496,6 +498,74 @@ func wsIdempotent(e *env) {
 	maxSeqs, _ := e.newestSeq(wa)
 	if got := maxSeqs["single_"+pair(a, b)]; got != 1 {
 		e.t.Errorf("1001 after sending the same clientMsgID twice: maxSeq: want 1 (one message stored), got %d", got)
+	}
+}
+
+// wsBlockedMidConversation: a blacklist added after two users have talked stops the next message. A server
+// that checks a conversation's first message and then takes a faster path for the ones after it (the
+// conversation rows exist, the sender is known) would store and push it.
+func wsBlockedMidConversation(e *env) {
+	a, b := e.user("user123"), e.user("user456")
+	r, _, err := e.rawDial(e.token(a, 1), a, 1, true)
+	must.NotError(e.t, "connecting", err)
+	r.next(EventDeadline)
+	send := func(n int) map[string]any {
+		e.t.Helper()
+		incr := fmt.Sprintf("b%d", n)
+		frame := map[string]any{"reqIdentifier": 1003, "sendID": a, "operationID": e.opID("blocked"), "msgIncr": incr,
+			"data": map[string]any{"sendID": a, "recvID": b, "sessionType": 1, "contentType": 101,
+				"content": fmt.Sprintf(`{"content":"第%d条"}`, n), "clientMsgID": fmt.Sprintf("blk%d-%s", n, e.ids.suffix)}}
+		must.NotError(e.t, "writing 1003", r.write(e.ctx, frame))
+		reply := awaitReply(r, incr)
+		must.True(e.t, reply != nil, "1003: want a reply with msgIncr %s within %s", incr, EventDeadline)
+		return reply
+	}
+	for n := 1; n <= 2; n++ {
+		if reply := send(n); num(reply["errCode"]) != 0 {
+			e.t.Fatalf("1003 before the blacklist: errCode %d (%v), want 0", num(reply["errCode"]), reply["errMsg"])
+		}
+	}
+	e.setupCall("addBlack", b, map[string]any{"ownerUserID": b, "blackUserID": a, "ex": ""})
+	reply := send(3)
+	e.validateFrame("the reply", "sendMsgResp", reply)
+	if num(reply["errCode"]) != 1103 {
+		e.t.Errorf("1003 to %s, who blacklisted the sender after two messages: errCode: want 1103, got %d (%v)", b, num(reply["errCode"]), reply["errMsg"])
+	}
+	wa := e.connect(a, 2)
+	maxSeqs, _ := e.newestSeq(wa)
+	if got := maxSeqs["single_"+pair(a, b)]; got != 2 {
+		e.t.Errorf("1001 after a refused third message: maxSeq: want 2 (the refused one is not stored and takes no seq), got %d", got)
+	}
+}
+
+// wsForbiddenMidConversation: once a user is forbidden, nothing is sent as them, not even by an admin
+// (sendMsg: "the sender is forbidden 1002 (also when an admin sends as them)"), however many messages their
+// conversation already holds.
+func wsForbiddenMidConversation(e *env) {
+	a, b := e.user("user123"), e.user("user456")
+	op := e.s.opByID["sendMsg"]
+	send := func(n int) reply {
+		e.t.Helper()
+		body, _ := json.Marshal(map[string]any{"sendID": a, "recvID": b, "sessionType": 1, "contentType": 101,
+			"senderPlatformID": 1, "content": map[string]any{"content": fmt.Sprintf("第%d条", n)},
+			"clientMsgID": fmt.Sprintf("fbd%d-%s", n, e.ids.suffix)})
+		h := http.Header{}
+		h.Set("operationID", e.opID("forbidden-send"))
+		return e.post(op, e.rt.tg.Admin, body, h)
+	}
+	for n := 1; n <= 2; n++ {
+		if r := send(n); r.err != nil || r.errCode() != 0 {
+			e.t.Fatalf("sendMsg as %s before the forbid: %s, want errCode 0", a, r.describe())
+		}
+	}
+	e.setupCall("forbidUser", e.rt.tg.Admin, map[string]any{"userID": a, "forbiddenType": 1, "reason": "conformance"})
+	if r := send(3); r.errCode() != 1002 {
+		e.t.Errorf("sendMsg by an admin as %s, forbidden after two messages: want errCode 1002, got %s", a, r.describe())
+	}
+	wb := e.connect(b, 1)
+	maxSeqs, _ := e.newestSeq(wb)
+	if got := maxSeqs["single_"+pair(a, b)]; got != 2 {
+		e.t.Errorf("1001 of %s after a refused third message: maxSeq: want 2 (the refused one is not stored and takes no seq), got %d", b, got)
 	}
 }
 
