@@ -323,12 +323,16 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 		return c.encodeSDK(req, data, err)
 	}
 	r := events.ReplyFrame{ReqIdentifier: req.ReqIdentifier, MsgIncr: req.MsgIncr, OperationID: req.OperationID}
+	raw := false // r.Data is the Backend's text, which json.Marshal checks and compacts
+	var app JSONAppender
 	if err == nil && data != nil {
 		switch d := data.(type) {
 		case json.RawMessage:
-			r.Data = d
+			r.Data, raw = d, true
 		case []byte:
-			r.Data = d
+			r.Data, raw = d, true
+		case JSONAppender:
+			app = d
 		default:
 			r.Data, err = json.Marshal(data)
 			if err != nil {
@@ -337,7 +341,7 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 		}
 	}
 	if err != nil {
-		r.Data = nil
+		r.Data, app = nil, nil
 		e, internal := apierr.Of(err)
 		if internal {
 			lvl := slog.LevelError
@@ -348,6 +352,9 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 				"userID", c.info.UserID, "connID", c.info.ConnID, "errCode", int(e.Code), "err", err)
 		}
 		r.ErrCode, r.ErrMsg, r.ErrDlt = int(e.Code), e.Msg, e.Dlt
+	}
+	if !raw {
+		return appendReplyFrame(nil, &r, app) // r.Data, if any, is already as json.Marshal writes it
 	}
 	b, err := json.Marshal(r)
 	if err != nil { // data was not valid JSON text (a json.RawMessage from the Backend)
