@@ -1,3 +1,5 @@
+//go:build linux
+
 package load
 
 import (
@@ -22,12 +24,6 @@ import (
 
 	"github.com/imspec/imserver/client"
 )
-
-// lightPush is what a light receiver reads from a 2001 push without decoding it.
-type lightPush struct {
-	SendID, GroupID, ClientMsgID string
-	Received                     time.Time
-}
 
 // lightConn is a receive-only gateway connection that does not decode pushes: it finds sendID, groupID and
 // clientMsgID in each 2001 frame by scanning the bytes, so that imload, which shares the machine with the
@@ -65,6 +61,11 @@ func dialLight(ctx context.Context, wsURL, token, userID string, platform int, l
 	d := &net.Dialer{Timeout: 30 * time.Second}
 	if ip := net.ParseIP(localAddr); ip != nil {
 		d.LocalAddr = &net.TCPAddr{IP: ip}
+		// The source port is picked by connect, not bind: bind alone runs out of ports when many sockets
+		// of earlier runs sit in TIME_WAIT.
+		d.Control = func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { _ = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_IP, ipBindAddressNoPort, 1) })
+		}
 	}
 	nc, err := d.DialContext(ctx, "tcp", u.Host)
 	if err != nil {
@@ -302,6 +303,9 @@ var (
 	lightPollersErr  error
 )
 
+// ipBindAddressNoPort is Linux's IP_BIND_ADDRESS_NO_PORT (not in package syscall).
+const ipBindAddressNoPort = 24
+
 // lightPollers starts the pollers once per process: two, one per core imload may get.
 func lightPollers() *pollers {
 	lightPollersOnce.Do(func() {
@@ -394,21 +398,6 @@ func (p *pollers) read(c *lightConn, buf []byte, now time.Time) {
 	}
 	c.mu.Unlock()
 	c.consume(buf[:k+n], now)
-}
-
-// jsonStringField returns the value of the first string field whose key (with `":"`) is key; values with
-// escapes are returned as written (imload's IDs have none).
-func jsonStringField(b []byte, key string) string {
-	i := bytes.Index(b, []byte(key))
-	if i < 0 {
-		return ""
-	}
-	b = b[i+len(key):]
-	j := bytes.IndexByte(b, '"')
-	if j < 0 {
-		return ""
-	}
-	return string(b[:j])
 }
 
 // dialLightAll opens light receivers for ids (spreading source addresses like dial); each runs onPush(i, p)
