@@ -359,19 +359,18 @@ func (p *pollers) loop(ep int) {
 			}
 			panic(fmt.Sprintf("imload: epoll_wait: %v", err))
 		}
-		now := time.Now()
 		for _, ev := range events[:n] {
 			v, ok := p.fds.Load(ev.Fd)
 			if !ok {
 				continue
 			}
-			p.read(v.(*lightConn), buf, now)
+			p.read(v.(*lightConn), buf)
 		}
 	}
 }
 
 // read reads what c's socket holds (once; level-triggered epoll reports the rest) and consumes it.
-func (p *pollers) read(c *lightConn, buf []byte, now time.Time) {
+func (p *pollers) read(c *lightConn, buf []byte) {
 	c.mu.Lock()
 	if c.closed {
 		c.mu.Unlock()
@@ -397,7 +396,7 @@ func (p *pollers) read(c *lightConn, buf []byte, now time.Time) {
 		return
 	}
 	c.mu.Unlock()
-	c.consume(buf[:k+n], now)
+	c.consume(buf[:k+n], time.Now()) // after the read: a push is never stamped before it arrived
 }
 
 // dialLightAll opens light receivers for ids (spreading source addresses like dial); each runs onPush(i, p)
