@@ -103,3 +103,77 @@ func TestDecodeTipsAndText(t *testing.T) {
 		t.Fatalf("GroupTextMsg %+v", g)
 	}
 }
+
+// The read loop reuses one buffer for every message: a reply's and a push's data must stay intact after
+// later frames were read into it.
+func TestFramesOutliveTheReadBuffer(t *testing.T) {
+	const reply = `{"reqIdentifier":1003,"msgIncr":"%s","operationID":"op","errCode":0,"errMsg":"","errDlt":"","data":{"serverMsgID":"s1","clientMsgID":"c1","sendTime":1,"seq":7}}`
+	push := func(id string) string {
+		return `{"reqIdentifier":2001,"msgIncr":"","operationID":"op","errCode":0,"errMsg":"","data":{"sendID":"` + id + `","recvID":"u1","clientMsgID":"` + id + `","contentType":101,"content":"x","seq":1}}`
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := websocket.Accept(w, r, nil)
+		if err != nil {
+			return
+		}
+		defer c.CloseNow()
+		ctx := r.Context()
+		_ = c.Write(ctx, websocket.MessageText, []byte(`{"errCode":0,"errMsg":""}`))
+		_, b, err := c.Read(ctx)
+		if err != nil {
+			return
+		}
+		var req struct {
+			MsgIncr string `json:"msgIncr"`
+		}
+		_ = json.Unmarshal(b, &req)
+		frames := []string{push("AAAA"), strings.Replace(reply, "%s", req.MsgIncr, 1)}
+		for range 5 {
+			frames = append(frames, push("ZZZZ"))
+		}
+		frames = append(frames, `{"type":"pong"}`)
+		for _, f := range frames {
+			if c.Write(ctx, websocket.MessageText, []byte(f)) != nil {
+				return
+			}
+		}
+		_, _, _ = c.Read(ctx) // until the client closes
+	}))
+	defer srv.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	ws, err := client.Dial(ctx, client.WSOptions{URL: "ws" + strings.TrimPrefix(srv.URL, "http"), Token: "t", UserID: "u1", PlatformID: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	f, err := ws.Request(ctx, events.ReqSendMsg, json.RawMessage(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var first client.Push
+	for i := range 6 {
+		select {
+		case p := <-ws.Pushes():
+			if i == 0 {
+				first = p
+			}
+		case <-ctx.Done():
+			t.Fatal("pushes did not arrive")
+		}
+	}
+	select {
+	case o := <-ws.Other(): // read after every frame above
+		if o.Type != "pong" {
+			t.Fatalf("other frame %+v", o)
+		}
+	case <-ctx.Done():
+		t.Fatal("pong did not arrive")
+	}
+	if want := `{"serverMsgID":"s1","clientMsgID":"c1","sendTime":1,"seq":7}`; string(f.Data) != want {
+		t.Errorf("reply data %s, want %s", f.Data, want)
+	}
+	if first.Msg.SendID != "AAAA" || !strings.Contains(string(first.Frame.Data), `"sendID":"AAAA"`) {
+		t.Errorf("first push %s / %+v", first.Frame.Data, first.Msg)
+	}
+}

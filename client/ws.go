@@ -41,7 +41,8 @@ type WSOptions struct {
 	OperationID string
 	// RawPush, when set, receives every 2001 push undecoded (a frame containing "reqIdentifier":2001) on the
 	// read loop, instead of Pushes(). For load generators, which cannot afford to decode every push on a
-	// machine they share with the server; it must return quickly.
+	// machine they share with the server; it must return quickly, and keep nothing of frame (its bytes are
+	// reused for the next message).
 	RawPush func(frame []byte, received time.Time)
 }
 
@@ -246,8 +247,9 @@ func (w *WS) readLoop() {
 		close(w.other)
 		close(w.done)
 	}()
+	var buf bytes.Buffer
 	for {
-		_, b, rerr := w.conn.Read(w.stopCtx)
+		b, rerr := w.read(&buf)
 		if rerr != nil {
 			err = fmt.Errorf("connection ended: %w", rerr)
 			w.conn.CloseNow()
@@ -259,7 +261,7 @@ func (w *WS) readLoop() {
 			continue
 		}
 		var f Frame
-		if jerr := json.Unmarshal(b, &f); jerr != nil {
+		if jerr := decodeFrame(b, &f); jerr != nil {
 			w.deliverOther(Frame{ErrMsg: "undecodable frame: " + string(b)})
 			continue
 		}
@@ -299,6 +301,23 @@ func (w *WS) readLoop() {
 			}
 		}
 	}
+}
+
+// read is conn.Read into buf, which is reused from one message to the next (a load generator reads one
+// frame per push): the read loop copies out of it whatever it keeps.
+func (w *WS) read(buf *bytes.Buffer) ([]byte, error) {
+	if buf.Cap() > 64<<10 {
+		*buf = bytes.Buffer{} // one large reply does not stay with the connection
+	}
+	buf.Reset()
+	_, r, err := w.conn.Reader(w.stopCtx)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := buf.ReadFrom(r); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), nil
 }
 
 func (w *WS) deliverOther(f Frame) {
@@ -393,7 +412,7 @@ func (w *WS) SendMsg(ctx context.Context, msg any) (SendAck, error) {
 	if err != nil {
 		return a, err
 	}
-	if err := json.Unmarshal(f.Data, &a); err != nil {
+	if err := decodeSendAck(f.Data, &a); err != nil {
 		return a, fmt.Errorf("decode 1003 reply: %w", err)
 	}
 	return a, nil

@@ -32,6 +32,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"sort"
 	"strings"
@@ -65,6 +66,8 @@ type Config struct {
 	JSON      string
 	ServerPID int
 	Quiet     bool
+
+	CPUProfile string // imload's own CPU profile (pprof), for finding what a receiver costs
 
 	Pairs  int
 	Window int
@@ -119,6 +122,7 @@ func flags(c *Config, name string, output io.Writer) *flag.FlagSet {
 	fs.StringVar(&c.JSON, "json", c.JSON, "also write the results as JSON to this file")
 	fs.IntVar(&c.ServerPID, "server-pid", c.ServerPID, "the server's process ID on this machine: memory and CPU from /proc instead of /metrics")
 	fs.BoolVar(&c.Quiet, "quiet", c.Quiet, "no progress lines")
+	fs.StringVar(&c.CPUProfile, "cpu-profile", c.CPUProfile, "write imload's own CPU profile (pprof) over the whole run to this file")
 	fs.IntVar(&c.Pairs, "pairs", c.Pairs, "pairs: sender/receiver pairs")
 	fs.IntVar(&c.Window, "window", c.Window, "pairs, hot, fanout: sends in flight per sender (when --rate is 0)")
 	fs.Float64Var(&c.Rate, "rate", c.Rate, "pairs, hot, fanout: total send rate in msg/s (0: as fast as the window allows)")
@@ -243,6 +247,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "imload: %s: %v\n", r.label, err)
 			return 2
 		}
+	}
+	if base.CPUProfile != "" {
+		f, err := os.Create(base.CPUProfile)
+		if err == nil {
+			err = pprof.StartCPUProfile(f)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "imload: cpu profile:", err)
+			return 2
+		}
+		defer func() { pprof.StopCPUProfile(); _ = f.Close() }()
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), base.Timeout)
 	defer cancel()

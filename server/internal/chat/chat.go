@@ -45,6 +45,12 @@ type Pusher interface {
 	Kick(userID string, platformID int, reason string)
 }
 
+// BatchPusher is a Pusher that can take the pushes of one commit together (gateway.Hub): each recipient's
+// connection then gets them in one write. fill calls deliver once per push, in order.
+type BatchPusher interface {
+	DeliverBatch(fill func(deliver func(userIDs []string, frame []byte, exceptConnID string)))
+}
+
 // Service is the messaging domain.
 type Service struct {
 	pool   *pgxpool.Pool

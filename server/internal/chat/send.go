@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/imspec/imserver/gen/db"
+	"github.com/imspec/imserver/internal/handjson"
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/auth"
 	"github.com/imspec/imserver/server/internal/bus"
@@ -152,6 +153,9 @@ func normalizeContent(contentType int, content string) string {
 	if contentType != ContentText {
 		return content
 	}
+	if _, plain := plainTextElem(content); plain {
+		return content // no "text" key: nothing to move
+	}
 	var m map[string]any
 	if json.Unmarshal([]byte(content), &m) != nil {
 		return content
@@ -170,22 +174,35 @@ func normalizeContent(contentType int, content string) string {
 // published to the nodes that hold them. A node that dies between the commit and the publish loses the
 // pushes, not the messages: the recipients find them by seq.
 func (s *Service) pushStored(ps []*pending) {
-	for _, p := range ps {
-		if p.dup {
-			continue
+	each := func(deliver func(userIDs []string, frame []byte, exceptConnID string)) {
+		for _, p := range ps {
+			if p.dup {
+				continue
+			}
+			s.pushed.mark(p.stored.ConversationID, p.stored.Seq, byEvent)
+			frame := PushFrame(ToWire(p.stored), p.opID)
+			if deliver != nil {
+				deliver(p.recipients, frame, p.exceptConn)
+			}
+			s.bus.Publish(&bus.Event{Kind: bus.KindPush, Conv: p.stored.ConversationID, Seq: p.stored.Seq, Recipients: p.recipients, Except: p.exceptConn, Frame: frame})
 		}
-		s.pushed.mark(p.stored.ConversationID, p.stored.Seq, byEvent)
-		frame := PushFrame(ToWire(p.stored), p.opID)
-		if s.pusher != nil {
-			s.pusher.Deliver(p.recipients, frame, p.exceptConn)
-		}
-		s.bus.Publish(&bus.Event{Kind: bus.KindPush, Conv: p.stored.ConversationID, Seq: p.stored.Seq, Recipients: p.recipients, Except: p.exceptConn, Frame: frame})
+	}
+	switch p := s.pusher.(type) {
+	case nil:
+		each(nil)
+	case BatchPusher: // a member gets the batch's pushes in one write
+		p.DeliverBatch(each)
+	default:
+		each(p.Deliver)
 	}
 }
 
 // hasText reports whether a text element carries text: {"content": "…"} or the seed's {"text": "…"}; a
 // content that is not a JSON object (the seed's WS frame sends plain text) counts as the text itself.
 func hasText(content string) bool {
+	if text, plain := plainTextElem(content); plain {
+		return text
+	}
 	var m map[string]any
 	if json.Unmarshal([]byte(content), &m) != nil {
 		return strings.TrimSpace(content) != ""
@@ -196,4 +213,47 @@ func hasText(content string) bool {
 		}
 	}
 	return false
+}
+
+// plainTextElem reads the usual text element, {"content": "…"} with maybe other keys but no "text", by
+// hand (every message's content went through encoding/json twice here): hasText reports whether its
+// content is a non-empty string. plain is false for anything else (a "text" key, content not a string, a
+// repeated or escaped key, not a JSON object), which hasText and normalizeContent then read with
+// encoding/json (FuzzPlainTextElem compares the two).
+func plainTextElem(content string) (hasText, plain bool) {
+	r := handjson.Reader{B: []byte(content)}
+	if !r.Consume('{') {
+		return false, false
+	}
+	if r.Consume('}') {
+		return false, r.End()
+	}
+	var keys [8][]byte
+	for n := 0; ; n++ {
+		k, ok := r.Key()
+		if !ok || n == len(keys) || string(k) == "text" {
+			return false, false
+		}
+		for _, p := range keys[:n] {
+			if string(p) == string(k) {
+				return false, false
+			}
+		}
+		keys[n] = k
+		if string(k) == "content" {
+			var t string
+			if t, ok = r.String(); !ok {
+				return false, false
+			}
+			hasText = t != ""
+		} else if _, ok = r.Skip(); !ok {
+			return false, false
+		}
+		if r.Consume('}') {
+			return hasText, r.End()
+		}
+		if !r.Consume(',') {
+			return false, false
+		}
+	}
 }

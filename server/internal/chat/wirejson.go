@@ -4,9 +4,9 @@ import (
 	"bytes"
 	"encoding/json"
 	"strconv"
-	"unicode/utf8"
 
 	"github.com/imspec/imserver/gen/events"
+	"github.com/imspec/imserver/internal/handjson"
 )
 
 // appendPushFrame appends the 2001 frame of w to dst: byte for byte what json.Marshal gives for pushFrame
@@ -20,23 +20,23 @@ func appendPushFrame(dst []byte, w *Wire, operationID string) []byte {
 	dst = append(dst, `{"reqIdentifier":`...)
 	dst = strconv.AppendInt(dst, int64(events.ReqPushMsg), 10)
 	dst = append(dst, `,"msgIncr":"","operationID":`...)
-	dst = appendJSONString(dst, operationID)
+	dst = handjson.AppendString(dst, operationID)
 	dst = append(dst, `,"errCode":0,"errMsg":"","data":{"sendID":`...)
-	dst = appendJSONString(dst, w.SendID)
+	dst = handjson.AppendString(dst, w.SendID)
 	dst = append(dst, `,"recvID":`...)
-	dst = appendJSONString(dst, w.RecvID)
+	dst = handjson.AppendString(dst, w.RecvID)
 	dst = append(dst, `,"groupID":`...)
-	dst = appendJSONString(dst, w.GroupID)
+	dst = handjson.AppendString(dst, w.GroupID)
 	dst = append(dst, `,"clientMsgID":`...)
-	dst = appendJSONString(dst, w.ClientMsgID)
+	dst = handjson.AppendString(dst, w.ClientMsgID)
 	dst = append(dst, `,"serverMsgID":`...)
-	dst = appendJSONString(dst, w.ServerMsgID)
+	dst = handjson.AppendString(dst, w.ServerMsgID)
 	dst = append(dst, `,"senderPlatformID":`...)
 	dst = strconv.AppendInt(dst, int64(w.SenderPlatformID), 10)
 	dst = append(dst, `,"senderNickname":`...)
-	dst = appendJSONString(dst, w.SenderNickname)
+	dst = handjson.AppendString(dst, w.SenderNickname)
 	dst = append(dst, `,"senderFaceURL":`...)
-	dst = appendJSONString(dst, w.SenderFaceURL)
+	dst = handjson.AppendString(dst, w.SenderFaceURL)
 	dst = append(dst, `,"sessionType":`...)
 	dst = strconv.AppendInt(dst, int64(w.SessionType), 10)
 	dst = append(dst, `,"msgFrom":`...)
@@ -44,7 +44,7 @@ func appendPushFrame(dst []byte, w *Wire, operationID string) []byte {
 	dst = append(dst, `,"contentType":`...)
 	dst = strconv.AppendInt(dst, int64(w.ContentType), 10)
 	dst = append(dst, `,"content":`...)
-	dst = appendJSONString(dst, w.Content)
+	dst = handjson.AppendString(dst, w.Content)
 	dst = append(dst, `,"seq":`...)
 	dst = strconv.AppendInt(dst, w.Seq, 10)
 	dst = append(dst, `,"sendTime":`...)
@@ -80,71 +80,15 @@ func appendPushFrame(dst []byte, w *Wire, operationID string) []byte {
 			if i > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendJSONString(dst, id)
+			dst = handjson.AppendString(dst, id)
 		}
 		dst = append(dst, ']')
 	}
 	dst = append(dst, `,"attachedInfo":`...)
-	dst = appendJSONString(dst, w.AttachedInfo)
+	dst = handjson.AppendString(dst, w.AttachedInfo)
 	dst = append(dst, `,"ex":`...)
-	dst = appendJSONString(dst, w.Ex)
+	dst = handjson.AppendString(dst, w.Ex)
 	dst = append(dst, `,"conversationID":`...)
-	dst = appendJSONString(dst, w.ConversationID)
+	dst = handjson.AppendString(dst, w.ConversationID)
 	return append(dst, "}}"...)
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendJSONString appends s as encoding/json writes a string: HTML characters escaped, invalid UTF-8 as
-// U+FFFD, U+2028 and U+2029 escaped.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		b := s[i]
-		if b < utf8.RuneSelf {
-			if b >= 0x20 && b != '"' && b != '\\' && b != '<' && b != '>' && b != '&' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch b {
-			case '"', '\\':
-				dst = append(dst, '\\', b)
-			case '\b':
-				dst = append(dst, '\\', 'b')
-			case '\f':
-				dst = append(dst, '\\', 'f')
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[b>>4], hexDigits[b&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
 }

@@ -46,13 +46,32 @@ type conn struct {
 	closeMsg   string
 }
 
-// enqueue queues frame for the writer, starting one when none runs. A full queue closes the connection
-// (slow consumer) instead of waiting. It reports whether frame was queued.
-func (c *conn) enqueue(frame []byte) bool {
+// enqueue queues the frame with payload for the writer (enqueueWire).
+func (c *conn) enqueue(payload []byte) bool { return c.enqueueWire(c.wire(payload)) }
+
+// enqueueWire queues a complete WebSocket frame (wsFrame) for the writer, starting one when none runs. A
+// full queue closes the connection (slow consumer) instead of waiting. It reports whether frame was queued.
+func (c *conn) enqueueWire(frame []byte) bool {
+	queued, start := c.push(frame)
+	if start {
+		go c.writeLoop()
+	}
+	return queued
+}
+
+// enqueueDeferred is enqueueWire for DeliverBatch: it reports whether the caller must start the writer
+// (soon: the connection counts as having one).
+func (c *conn) enqueueDeferred(frame []byte) bool {
+	_, start := c.push(frame)
+	return start
+}
+
+// push queues frame; start says that no writer runs and one must be started (c.writing is set already).
+func (c *conn) push(frame []byte) (queued, start bool) {
 	c.mu.Lock()
 	if c.closing {
 		c.mu.Unlock()
-		return false
+		return false, false
 	}
 	if len(c.queue) >= c.hub.opts.SendQueue {
 		c.closing = true
@@ -62,16 +81,13 @@ func (c *conn) enqueue(frame []byte) bool {
 		c.hub.log.Warn("gateway: closing slow consumer", "userID", c.info.UserID, "platformID", c.info.PlatformID,
 			"connID", c.info.ConnID, "operationID", c.info.OperationID)
 		go c.closeWS(ClosePolicyViolation, "slow consumer")
-		return false
+		return false, false
 	}
 	c.queue = append(c.queue, frame)
-	start := !c.writing
+	start = !c.writing
 	c.writing = true
 	c.mu.Unlock()
-	if start {
-		go c.writeLoop()
-	}
-	return true
+	return true, start
 }
 
 // closeAfterFlush stops accepting frames, queues frame (when not nil, even past the queue's limit), and
@@ -84,7 +100,7 @@ func (c *conn) closeAfterFlush(frame []byte, code websocket.StatusCode, reason s
 	}
 	c.closing = true
 	if frame != nil {
-		c.queue = append(c.queue, frame)
+		c.queue = append(c.queue, c.wire(frame))
 	}
 	c.closeAfter, c.closeCode, c.closeMsg = true, code, reason
 	start := !c.writing
@@ -97,7 +113,7 @@ func (c *conn) closeAfterFlush(frame []byte, code websocket.StatusCode, reason s
 
 // writeLoop is the only goroutine that writes data frames to the socket. It runs while frames are
 // queued and exits when the queue is empty, so an idle connection has no writer goroutine. When several
-// frames are waiting it writes them with one write(2) (corkConn).
+// frames are waiting it writes them with one write(2) (corkConn.writeFrames).
 func (c *conn) writeLoop() {
 	var batch [][]byte
 	for {
@@ -143,33 +159,25 @@ func (c *conn) writeLoop() {
 	}
 }
 
-// writeFrames writes frames within WriteTimeout, corked: the frames (and the pieces coder/websocket
-// flushes through the small write buffer) reach the socket in one write.
-func (c *conn) writeFrames(frames [][]byte) (err error) {
+// writeFrames writes frames (complete WebSocket frames) within WriteTimeout, in one write(2) (corkConn).
+func (c *conn) writeFrames(frames [][]byte) error {
+	if c.cork != nil {
+		return c.cork.writeFrames(frames, c.hub.opts.WriteTimeout)
+	}
+	// net/http's buffers were kept (the client sent bytes past the handshake): through coder/websocket.
 	ctx, cancel := context.WithTimeout(context.Background(), c.hub.opts.WriteTimeout)
 	defer cancel()
-	defer func() {
-		// coder/websocket reports a write cut by its deadline in more than one way: the deadline says it.
-		if err != nil && ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
-			err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
-		}
-	}()
-	if c.cork == nil {
-		for _, f := range frames {
-			if err := c.ws.Write(ctx, c.frameType(f), f); err != nil {
-				return err
-			}
-		}
-		return nil
-	}
-	c.cork.cork()
 	for _, f := range frames {
-		if err := c.ws.Write(ctx, c.frameType(f), f); err != nil {
-			_ = c.cork.uncork(0)
+		typ, p := wsPayload(f)
+		if err := c.ws.Write(ctx, typ, p); err != nil {
+			if ctx.Err() != nil && !errors.Is(err, context.DeadlineExceeded) {
+				// coder/websocket reports a write cut by its deadline in more than one way: the deadline says it.
+				err = fmt.Errorf("%w: %w", context.DeadlineExceeded, err)
+			}
 			return err
 		}
 	}
-	return c.cork.uncork(c.hub.opts.WriteTimeout)
+	return nil
 }
 
 // closeWS takes the connection out of the registry and ends it with a close handshake of at most
@@ -326,12 +334,16 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 		return c.encodeSDK(req, data, err)
 	}
 	r := events.ReplyFrame{ReqIdentifier: req.ReqIdentifier, MsgIncr: req.MsgIncr, OperationID: req.OperationID}
+	raw := false // r.Data is the Backend's text, which json.Marshal checks and compacts
+	var app JSONAppender
 	if err == nil && data != nil {
 		switch d := data.(type) {
 		case json.RawMessage:
-			r.Data = d
+			r.Data, raw = d, true
 		case []byte:
-			r.Data = d
+			r.Data, raw = d, true
+		case JSONAppender:
+			app = d
 		default:
 			r.Data, err = json.Marshal(data)
 			if err != nil {
@@ -340,7 +352,7 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 		}
 	}
 	if err != nil {
-		r.Data = nil
+		r.Data, app = nil, nil
 		e, internal := apierr.Of(err)
 		if internal {
 			lvl := slog.LevelError
@@ -351,6 +363,9 @@ func (c *conn) encode(req *request, data any, err error) []byte {
 				"userID", c.info.UserID, "connID", c.info.ConnID, "errCode", int(e.Code), "err", err)
 		}
 		r.ErrCode, r.ErrMsg, r.ErrDlt = int(e.Code), e.Msg, e.Dlt
+	}
+	if !raw {
+		return appendReplyFrame(nil, &r, app) // r.Data, if any, is already as json.Marshal writes it
 	}
 	b, err := json.Marshal(r)
 	if err != nil { // data was not valid JSON text (a json.RawMessage from the Backend)

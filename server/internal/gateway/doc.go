@@ -26,9 +26,10 @@
 //     between frames (errParked).
 //   - the writer (conn.writeLoop) is the only goroutine that writes data frames. It is started by the first
 //     frame queued on an idle connection and exits once the queue is empty, so an idle connection has none.
-//     Every write has Options.WriteTimeout; a write past it makes coder/websocket drop the socket. It takes
-//     up to 64 queued frames (64 KiB) at a time and corks the socket around them (corkConn), so they reach
-//     the kernel in one write(2) instead of one each (or two, through the 128-byte write buffer).
+//     Every write has Options.WriteTimeout; a write past it drops the socket. Queued frames are complete
+//     WebSocket frames (wsFrame; a push is framed once in Deliver for all its recipients): the writer takes
+//     up to 64 of them (64 KiB) and writes them itself in one writev(2), between coder/websocket's control
+//     frames (corkConn), with none of coder/websocket's per-frame work.
 //   - request goroutines, at most Options.MaxInFlight (8) per connection: a slow pull does not hold up a
 //     send, and replies may leave in another order than the requests came (clients match msgIncr). When
 //     all slots are busy the reader stops reading that connection until one frees.
@@ -41,7 +42,7 @@
 //
 // That is the whole goroutine budget of an idle connection: none, and the Hub's poller for all of them.
 // There is no writer goroutine while idle, no per-connection channel buffer (the send queue is a slice,
-// nil when empty; the cork buffer comes from a pool only while writing), no read buffer (pollConn borrows
+// nil when empty; the writer writes the queued frames, with no buffer), no read buffer (pollConn borrows
 // ReadBufferSize bytes from the Hub's pool only while it holds bytes read ahead; coder/websocket's
 // bufio.Reader is 16 B) and a 128 B write buffer instead of net/http's 4 KiB (sizedHijacker).
 // BenchmarkIdleConnMemory measures the heap and stack an idle connection keeps: coder/websocket's Conn
@@ -49,7 +50,8 @@
 //
 // # Publishing never blocks
 //
-// Hub.Deliver and Hub.Kick only take locks that are never held across I/O: a shard's read lock to find the
+// Hub.Deliver, Hub.DeliverBatch (the pushes of one commit, queued before any writer starts so that a
+// connection gets them in one write) and Hub.Kick only take locks that are never held across I/O: a shard's read lock to find the
 // user's connections, and each connection's mu to append to its queue. A queue already holding
 // Options.SendQueue frames is not waited on: the connection is marked closing, its queue dropped, and a
 // goroutine closes it with 1008 "slow consumer". A frame passed to Deliver is shared by every recipient and
@@ -72,8 +74,9 @@
 //   - shard.evMu guards the shard's queue of registry events for Hooks/ConnHooks. Events are queued under
 //     shard.mu (so their order is the registry's order) and handed to the hooks afterwards, with no lock
 //     held, by one goroutine per shard at a time (Hub.runHooks); so hooks may call back into the Hub.
-//   - corkConn.mu guards the cork buffer and is held across the socket write that empties it (bounded by
-//     WriteTimeout); it is taken inside coder/websocket's frame writes and by the writer's uncork, nothing else.
+//   - corkConn.mu serializes the socket's writers: coder/websocket's (its control frames, whose boundaries
+//     corkConn follows) and the connection's writer, held across a write (the writer's bounded by
+//     WriteTimeout); it is taken inside coder/websocket's frame writes and by the writer, nothing else.
 //   - poller.mu guards the poller's map from IDs to connections; no other lock is taken under it.
 //   - pollConn's read-ahead buffer and frame scanner are touched only inside its Read, which coder/websocket
 //     calls under its read lock; its park state is atomic, and only the goroutine that moves it from parked
@@ -105,7 +108,7 @@
 // A connection opened with sdkType=js (ConnInfo.SDK, set once before it is published) speaks the OpenIM SDK
 // profile (frames_sdk.go): the Backend gets base64 protobuf data and answers protobuf bytes, replies are
 // sdkprofile.Frame JSON, and the writer sends every frame but the connect ack and the pong as binary
-// (conn.frameType). Deliver transcodes a push for SDK connections once per call (sdkPush), holding the same
+// (conn.wire). Deliver transcodes a push for SDK connections once per call (sdkPush), holding the same
 // shard read lock as for the others: it is CPU work on the frame, no I/O and no other lock. A 1003 reply of
 // type SDKReply is followed by the sender's own push, queued right behind it.
 //

@@ -1,14 +1,19 @@
 package gateway
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"reflect"
+	"slices"
+	"strconv"
 	"unicode/utf8"
 
 	"github.com/coder/websocket"
 
 	"github.com/imspec/imserver/gen/events"
+	"github.com/imspec/imserver/internal/handjson"
 	"github.com/imspec/imserver/server/internal/apierr"
 	"github.com/imspec/imserver/server/internal/strictjson"
 )
@@ -54,6 +59,75 @@ var requestShape = strictjson.TypeShape(reflect.TypeOf(request{}))
 // last of "msgIncr" and "MSGINCR"); data is checked the same way by the Backend against its own type.
 // Errors are 1001 without Go type names.
 func decodeFrame(b []byte, req *request) error {
+	if decodeFrameFast(b, req) {
+		return nil
+	}
+	*req = request{}
+	return decodeFrameGeneric(b, req)
+}
+
+// decodeFrameFast is decodeFrame by hand for the plain frames clients send (every key spelled as in the
+// document, once): it reports false, leaving req to be reset, on anything else, which decodeFrameGeneric
+// then reads or refuses (FuzzDecodeFrame compares the two). data is copied, as encoding/json copies it.
+func decodeFrameFast(b []byte, req *request) bool {
+	r := handjson.Reader{B: b}
+	if !r.Consume('{') {
+		return false
+	}
+	if !r.Consume('}') {
+		var seen uint8
+		for {
+			k, ok := r.Key()
+			if !ok {
+				return false
+			}
+			var bit uint8
+			switch string(k) {
+			case "reqIdentifier":
+				var n int64
+				n, ok = r.Int(32)
+				req.ReqIdentifier, bit = int32(n), 1
+			case "sendID":
+				req.SendID, ok = r.String()
+				bit = 2
+			case "operationID":
+				req.OperationID, ok = r.String()
+				bit = 4
+			case "msgIncr":
+				req.MsgIncr, ok = r.String()
+				bit = 8
+			case "token":
+				req.Token, ok = r.String()
+				bit = 16
+			case "type":
+				req.Type, ok = r.String()
+				bit = 32
+			case "data":
+				// The value's text, as encoding/json keeps a json.RawMessage (null too): an object, or on an
+				// SDK-profile connection a base64 string.
+				var d []byte
+				d, ok = r.Skip()
+				req.Data, bit = bytes.Clone(d), 64
+			default:
+				return false
+			}
+			if !ok || seen&bit != 0 {
+				return false
+			}
+			seen |= bit
+			if r.Consume('}') {
+				break
+			}
+			if !r.Consume(',') {
+				return false
+			}
+		}
+	}
+	return r.End() && len(req.OperationID) <= maxFrameID && len(req.MsgIncr) <= maxFrameID
+}
+
+// decodeFrameGeneric is decodeFrame with encoding/json and strictjson: every frame, and the errors.
+func decodeFrameGeneric(b []byte, req *request) error {
 	err := json.Unmarshal(b, req)
 	if err == nil {
 		err = strictjson.CheckValid(b, requestShape) // valid: json.Unmarshal found no syntax error
@@ -77,7 +151,54 @@ func decodeFrame(b []byte, req *request) error {
 var (
 	pongFrame = mustJSON(events.Heartbeat{Type: "pong"})
 	okAck     = mustJSON(events.ConnectResult{})
+
+	// The same, framed (the SDK profile too reads them as text).
+	pongWire  = wsFrame(opText, pongFrame)
+	okAckWire = wsFrame(opText, okAck)
 )
+
+// WebSocket opcodes of data frames (RFC 6455 5.2).
+const (
+	opText   = 0x1
+	opBinary = 0x2
+)
+
+// wsFrame is payload as one final, unmasked (server-to-client), uncompressed WebSocket frame: what
+// coder/websocket would write for it, built once and written as it is to every recipient.
+func wsFrame(opcode byte, payload []byte) []byte {
+	n := len(payload)
+	var f []byte
+	switch {
+	case n < 126:
+		f = make([]byte, 2, 2+n)
+		f[1] = byte(n)
+	case n <= 0xffff:
+		f = make([]byte, 4, 4+n)
+		f[1] = 126
+		binary.BigEndian.PutUint16(f[2:], uint16(n))
+	default:
+		f = make([]byte, 10, 10+n)
+		f[1] = 127
+		binary.BigEndian.PutUint64(f[2:], uint64(n))
+	}
+	f[0] = 0x80 | opcode
+	return append(f, payload...)
+}
+
+// wsPayload splits a frame built by wsFrame into its message type and payload.
+func wsPayload(f []byte) (websocket.MessageType, []byte) {
+	typ := websocket.MessageText
+	if f[0]&0x0f == opBinary {
+		typ = websocket.MessageBinary
+	}
+	switch f[1] & 0x7f {
+	case 126:
+		return typ, f[4:]
+	case 127:
+		return typ, f[10:]
+	}
+	return typ, f[2:]
+}
 
 // kickFrame is the 2002 frame; errMsg says why. It carries every field of a reply frame (errCode 0,
 // msgIncr "") so clients decoding pushes and replies alike find them all.
@@ -103,4 +224,37 @@ func closeReason(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+// JSONAppender is reply data that writes itself: AppendJSON appends exactly what json.Marshal gives for
+// the value (compact, HTML characters escaped), without reflection. The 1003 ack is one.
+type JSONAppender interface {
+	AppendJSON(dst []byte) []byte
+}
+
+// appendReplyFrame appends r as json.Marshal writes it (TestAppendReplyFrameMatchesMarshal), for r.Data
+// that is already in json.Marshal's form; data, when not nil, is appended as r.Data instead.
+func appendReplyFrame(dst []byte, r *events.ReplyFrame, data JSONAppender) []byte {
+	dst = slices.Grow(dst, 128+len(r.MsgIncr)+len(r.OperationID)+len(r.ErrMsg)+len(r.ErrDlt)+len(r.Data))
+	dst = append(dst, `{"reqIdentifier":`...)
+	dst = strconv.AppendInt(dst, int64(r.ReqIdentifier), 10)
+	dst = append(dst, `,"msgIncr":`...)
+	dst = handjson.AppendString(dst, r.MsgIncr)
+	dst = append(dst, `,"operationID":`...)
+	dst = handjson.AppendString(dst, r.OperationID)
+	dst = append(dst, `,"errCode":`...)
+	dst = strconv.AppendInt(dst, int64(r.ErrCode), 10)
+	dst = append(dst, `,"errMsg":`...)
+	dst = handjson.AppendString(dst, r.ErrMsg)
+	dst = append(dst, `,"errDlt":`...)
+	dst = handjson.AppendString(dst, r.ErrDlt)
+	switch {
+	case data != nil:
+		dst = append(dst, `,"data":`...)
+		dst = data.AppendJSON(dst)
+	case len(r.Data) > 0:
+		dst = append(dst, `,"data":`...)
+		dst = append(dst, r.Data...)
+	}
+	return append(dst, '}')
 }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"log/slog"
 
-	"github.com/coder/websocket"
 	"github.com/openimsdk/protocol/sdkws"
 
 	"github.com/imspec/imserver/server/internal/apierr"
@@ -29,13 +28,18 @@ type SDKReply struct {
 	Push []byte
 }
 
-// frameType is the WebSocket message type of a queued frame: binary on SDK-profile connections except the
-// connect ack and the heartbeat's pong, which the SDK reads as text.
-func (c *conn) frameType(f []byte) websocket.MessageType {
-	if !c.info.SDK || len(f) == 0 || &f[0] == &okAck[0] || &f[0] == &pongFrame[0] {
-		return websocket.MessageText
+// wire frames a queued payload: binary on SDK-profile connections except for the connect ack and the
+// heartbeat's pong, which the SDK reads as text; text on the others.
+func (c *conn) wire(f []byte) []byte {
+	switch {
+	case len(f) > 0 && &f[0] == &pongFrame[0]:
+		return pongWire
+	case len(f) > 0 && &f[0] == &okAck[0]:
+		return okAckWire
+	case c.info.SDK:
+		return wsFrame(opBinary, f)
 	}
-	return websocket.MessageBinary
+	return wsFrame(opText, f)
 }
 
 // encodeSDK is encode for SDK-profile connections: data is protobuf bytes (nil: none).
@@ -89,7 +93,7 @@ func (c *conn) setBackgroundSDK(req *request) {
 	}
 }
 
-// sdkPush transcodes one Deliver call's frame for SDK-profile connections, at most once.
+// sdkPush transcodes and frames one Deliver call's frame for SDK-profile connections, at most once.
 type sdkPush struct {
 	done bool
 	f    []byte
@@ -102,7 +106,9 @@ func (p *sdkPush) frame(h *Hub, frame []byte) []byte {
 		if err != nil {
 			h.log.Error("gateway: push not transcodable for the SDK profile", "err", err)
 		}
-		p.f = f
+		if f != nil {
+			p.f = wsFrame(opBinary, f)
+		}
 	}
 	return p.f
 }

@@ -100,7 +100,7 @@ func (h *Hub) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.timer = time.AfterFunc(math.MaxInt64, c.onTimer)
 	c.touch()
 	if msgResp {
-		c.queue = [][]byte{okAck}
+		c.queue = [][]byte{okAckWire}
 	}
 	// Reserve the write side until the connection is registered, so that the client cannot see the ack
 	// (and act on it) before pushes can reach it. A push queued meanwhile waits behind the ack.

@@ -117,7 +117,29 @@ func (h *Hub) newConnID() string {
 // "slow consumer" instead. frame is shared by all recipients and must not be modified afterwards;
 // userIDs should hold each user once.
 func (h *Hub) Deliver(userIDs []string, frame []byte, exceptConnID string) {
+	h.deliver(userIDs, frame, exceptConnID, false, nil)
+}
+
+// DeliverBatch is Deliver for each push fill passes to deliver, in order; the writers of the connections
+// that had none start once fill returns, so a connection gets the batch's pushes in one write(2) rather than
+// the first one alone.
+func (h *Hub) DeliverBatch(fill func(deliver func(userIDs []string, frame []byte, exceptConnID string))) {
+	var starts []*conn
+	defer func() { // even if fill panics: a connection marked as having a writer must get one
+		for _, c := range starts {
+			go c.writeLoop()
+		}
+	}()
+	fill(func(userIDs []string, frame []byte, exceptConnID string) {
+		starts = h.deliver(userIDs, frame, exceptConnID, true, starts)
+	})
+}
+
+// deliver is Deliver; with deferStart, the connections whose writer is to be started are appended to
+// starts (and returned) instead.
+func (h *Hub) deliver(userIDs []string, frame []byte, exceptConnID string, deferStart bool, starts []*conn) []*conn {
 	var sdk sdkPush // the frame for SDK-profile connections, transcoded once when one is among the recipients
+	var wire []byte // frame as a WebSocket frame, built once for every recipient
 	for _, id := range userIDs {
 		s := h.shard(id)
 		s.mu.RLock()
@@ -125,16 +147,24 @@ func (h *Hub) Deliver(userIDs []string, frame []byte, exceptConnID string) {
 			if c.info.ConnID == exceptConnID {
 				continue
 			}
+			f := wire
 			if c.info.SDK {
-				if f := sdk.frame(h, frame); f != nil {
-					c.enqueue(f)
+				if f = sdk.frame(h, frame); f == nil {
+					continue
 				}
-				continue
+			} else if f == nil {
+				wire = wsFrame(opText, frame)
+				f = wire
 			}
-			c.enqueue(frame)
+			if !deferStart {
+				c.enqueueWire(f)
+			} else if c.enqueueDeferred(f) {
+				starts = append(starts, c)
+			}
 		}
 		s.mu.RUnlock()
 	}
+	return starts
 }
 
 // Kick ends userID's connections on platformID (0: every platform): each gets the 2002 frame with reason as
