@@ -44,17 +44,17 @@ type pending struct {
 }
 
 // Writer is the group-commit message store. Every send waits for the transaction that stores it; concurrent
-// sends share transactions (a lane's leader takes whatever is queued, up to maxBatch), each conversation's seq row is
+// sends share transactions (a worker takes whatever is queued, up to maxBatch), each conversation's seq row is
 // locked once per batch (seqs for the whole batch at once), and conversation locks are taken in sorted order
 // so concurrent batches, here or in another process, cannot deadlock. A conversation always goes to the same
-// lane (by hash), so this process's lanes never wait for each other's seq row locks and a
+// worker (by hash), so this process's workers never wait for each other's seq row locks and a
 // conversation's messages are committed in the order they were queued. Seqs are gap-free: they are allocated
 // in the transaction that stores the messages, so a failed transaction allocates nothing. A batch of fresh,
 // allowed single-chat sends is one round trip to the database (tryCommitOneTrip), any other batch two
 // (tryCommitPipelined): a lone message waits for little more than its commit's WAL flush.
 type Writer struct {
 	pool     *pgxpool.Pool
-	lanes    []*lane // a conversation's messages always go through the same lane
+	ins      []chan *pending // one queue per worker
 	maxBatch int
 	log      *slog.Logger
 	// after runs on the worker after each commit with the newly stored messages (not duplicates).
@@ -78,17 +78,6 @@ type Writer struct {
 	closed  chan struct{}
 }
 
-// lane is one of the writer's queues. Its messages are committed in queue order, a batch at a time, by one
-// goroutine at a time (the leader): the sender that finds the lane idle commits its own message itself, so a
-// lone message is handed to no other goroutine (each hand-off is a thread wake-up, tens of µs of CPU on a
-// small VM); messages arriving meanwhile queue up and go together in the next batch, committed by a goroutine
-// the leader starts once its own batch is done, so no sender waits for batches after its own.
-type lane struct {
-	mu      sync.Mutex
-	q       []*pending
-	leading bool // a goroutine is committing this lane's batches
-}
-
 func newWriter(pool *pgxpool.Pool, workers, maxBatch int, timeout time.Duration, log *slog.Logger, after func([]*pending)) *Writer {
 	w := &Writer{
 		pool: pool, maxBatch: maxBatch, log: log, after: after, timeout: timeout,
@@ -96,7 +85,10 @@ func newWriter(pool *pgxpool.Pool, workers, maxBatch int, timeout time.Duration,
 		unsure: map[string]*unsureMsg{},
 	}
 	for range workers {
-		w.lanes = append(w.lanes, &lane{})
+		in := make(chan *pending, maxBatch*2)
+		w.ins = append(w.ins, in)
+		w.wg.Add(1)
+		go w.work(in)
 	}
 	return w
 }
@@ -104,15 +96,14 @@ func newWriter(pool *pgxpool.Pool, workers, maxBatch int, timeout time.Duration,
 // errClosed is returned for sends after shutdown began.
 var errClosed = errors.New("message writer is shut down")
 
-// store queues p and waits until it is durable (or failed): once queued, the message is either committed
-// or reported failed, never half-done. The queue is bounded by the sends in flight, each waiting here.
+// store queues p and waits until it is durable (or failed). The caller's ctx only bounds the wait for a
+// place in the queue: once queued, the message is either committed or reported failed, never half-done.
 func (w *Writer) store(ctx context.Context, p *pending) error {
 	p.done = make(chan struct{})
 	if p.opID == "" {
 		p.opID = operationID(ctx)
 	}
-	l := w.laneOf(p.msg.ConversationID)
-	// The read lock keeps close from waiting for the leaders before this message is in a lane.
+	// The read lock keeps close from closing the queue between the check and the send.
 	w.closeMu.RLock()
 	select {
 	case <-w.closed:
@@ -120,67 +111,24 @@ func (w *Writer) store(ctx context.Context, p *pending) error {
 		return errClosed
 	default:
 	}
-	l.mu.Lock()
-	l.q = append(l.q, p)
-	lead := !l.leading
-	l.leading = true
-	l.mu.Unlock()
-	if lead {
-		w.wg.Add(1)
+	select {
+	case w.queueOf(p.msg.ConversationID) <- p:
+	case <-ctx.Done():
+		w.closeMu.RUnlock()
+		return ctx.Err()
 	}
 	w.closeMu.RUnlock()
-	if lead {
-		w.lead(l, true)
-	}
 	<-p.done
 	return p.err
 }
 
-// lead commits l's queued messages a batch at a time until the lane is empty. A sender that found the lane
-// idle (sender) commits the first batch, which holds its own message, then leaves whatever queued meanwhile
-// to a new goroutine and returns to answer its client.
-func (w *Writer) lead(l *lane, sender bool) {
-	for {
-		l.mu.Lock()
-		if len(l.q) == 0 {
-			l.q = nil
-			l.leading = false
-			l.mu.Unlock()
-			w.wg.Done()
-			return
-		}
-		n := min(len(l.q), w.maxBatch)
-		batch := make([]*pending, n)
-		copy(batch, l.q)
-		clear(l.q[:n])
-		l.q = l.q[n:]
-		l.mu.Unlock()
-		w.commit(batch)
-		if sender {
-			l.mu.Lock()
-			more := len(l.q) > 0
-			if !more {
-				l.q = nil
-				l.leading = false
-			}
-			l.mu.Unlock()
-			if more {
-				go w.lead(l, false) // inherits the leadership and its count in w.wg
-			} else {
-				w.wg.Done()
-			}
-			return
-		}
-	}
-}
-
-// laneOf is the lane of the conversation (FNV-1a of its ID).
-func (w *Writer) laneOf(conversationID string) *lane {
+// queueOf is the queue of the worker that owns the conversation (FNV-1a of its ID).
+func (w *Writer) queueOf(conversationID string) chan *pending {
 	h := uint32(2166136261)
 	for i := 0; i < len(conversationID); i++ {
 		h = (h ^ uint32(conversationID[i])) * 16777619
 	}
-	return w.lanes[h%uint32(len(w.lanes))]
+	return w.ins[h%uint32(len(w.ins))]
 }
 
 // close stops accepting and waits for queued messages to be written (graceful shutdown).
@@ -188,7 +136,31 @@ func (w *Writer) close() {
 	w.closeMu.Lock()
 	close(w.closed)
 	w.closeMu.Unlock()
+	for _, in := range w.ins {
+		close(in)
+	}
 	w.wg.Wait()
+}
+
+func (w *Writer) work(in chan *pending) {
+	defer w.wg.Done()
+	batch := make([]*pending, 0, w.maxBatch)
+	for p := range in {
+		batch = append(batch[:0], p)
+	fill:
+		for len(batch) < w.maxBatch {
+			select {
+			case q, ok := <-in:
+				if !ok {
+					break fill
+				}
+				batch = append(batch, q)
+			default:
+				break fill
+			}
+		}
+		w.commit(batch)
+	}
 }
 
 func (w *Writer) commit(batch []*pending) {
