@@ -222,7 +222,7 @@ var Set = []Mutant{
 	{ID: "err-app-handled", Area: "errors", Desc: "answering an answered group application succeeds again",
 		Files: goSrc, Find: "if r.HandleResult != 0 {", Replace: "if r.HandleResult == 99 {"},
 	{ID: "err-revoke-unknown-seq", Area: "errors", Desc: "revoking a seq that does not exist is 500",
-		Files: goSrc, Find: "return apierr.RecordNotFound(\"no message with seq %d in %s\", seq, conv)", Replace: "return fmt.Errorf(\"no message with seq %d in %s\", seq, conv)"},
+		Files: goSrc, Find: "return apierr.RecordNotFound(\"no message with seq %d in %s\", seq, conv)", Replace: "return errors.New(\"no message with that seq\")"},
 
 	// ---------------------------------------------------------------- validation
 	{ID: "val-self-friend", Area: "validation", Desc: "a user may befriend itself",
