@@ -198,7 +198,7 @@ var Set = []Mutant{
 	{ID: "page-friends-offset", Area: "pagination", Desc: "friend list pages start one page late",
 		Files: goSrc, Find: "return (page - 1) * size, size", Replace: "return page * size, size"},
 	{ID: "page-friends-total", Area: "pagination", Desc: "friend list total is the page's length",
-		Files: goSrc, Find: "Data: api.GetFriendListData{FriendsInfo: out, Total: total}", Replace: "Data: api.GetFriendListData{FriendsInfo: out, Total: int32(len(out))}"},
+		Files: goSrc, Find: "Data: api.GetFriendListData{FriendsInfo: out, Total: total}", Replace: "Data: api.GetFriendListData{FriendsInfo: out, Total: int32(len(out)) + 0*total}"},
 	{ID: "page-joined-dismissed", Area: "pagination", Desc: "joined groups list dismissed groups",
 		Files: sqlGo, Find: "WHERE m.user_id = $1 AND g.status <> 2\nORDER BY m.join_time, g.group_id", Replace: "WHERE m.user_id = $1\nORDER BY m.join_time, g.group_id"},
 
